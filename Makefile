@@ -1,0 +1,61 @@
+# Parterre's entry points. `make demo` and `make test` each work alone on a fresh clone: they install
+# what is missing (uv, Python packages, Kafka jars, the FerretDB build) and start what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN := $(UV) run --frozen
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install infra-up infra-down infra-status topics test test-unit lint format docs demo
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	@echo "installing uv $(UV_VERSION) (first run only)"
+	@python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
+	  || python3 -m pip install --quiet --user --break-system-packages "uv==$(UV_VERSION)"
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed ## install the Python environment from the lock file
+
+infra-up: ## start Kafka and FerretDB on 127.0.0.1 (fetched and built on first use)
+	python3 -m infra.local up
+
+infra-down: ## stop them; no process or open port is left
+	python3 -m infra.local down
+
+infra-status: ## what runs, on which port
+	python3 -m infra.local status
+
+topics: install ## create the catalog's topics (needs Kafka)
+	$(RUN) parterre topics create
+
+test: install ## every test; starts the servers it needs and stops what it started
+	$(RUN) pytest
+
+test-unit: install ## only the tests that need no server
+	$(RUN) pytest tests/unit
+
+lint: install ## ruff and mypy --strict
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy .
+
+format: install ## apply ruff's formatting and safe fixes
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+docs: install ## regenerate docs/asyncapi.json from the event schemas and topic catalog
+	$(RUN) parterre docs asyncapi
+
+demo: install infra-up topics ## run the platform on the local defaults
+	@echo
+	@python3 -m infra.local status
+	@echo
+	@echo "Kafka and the store run with the catalog's topics. Stop them with: make infra-down"

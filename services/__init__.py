@@ -1,0 +1,1 @@
+"""The four Parterre services: ingest, identity, profile and notify."""

@@ -1,0 +1,1 @@
+"""Parterre ingest service."""

@@ -1,0 +1,1 @@
+"""Parterre profile service."""

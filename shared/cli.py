@@ -1,0 +1,116 @@
+"""The `parterre` command: operator tasks that are not a running service (tokens, topics, documents)."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from shared.access import TOKENS_COLLECTION, Scope, TokenStore
+from shared.mongo import mongo_client
+from shared.settings import ServiceSettings
+from shared.topic_admin import ensure_topics
+from shared.topics import all_topic_partitions
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parterre", description="Operate a Parterre installation.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    tokens = commands.add_parser("tokens", help="create, list and revoke API access tokens")
+    token_commands = tokens.add_subparsers(dest="action", required=True)
+    create = token_commands.add_parser("create", help="create a token; it is shown once")
+    create.add_argument("--org", required=True, help="organisation id, e.g. theatre-du-nord")
+    create.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=[scope.value for scope in Scope],
+        help="a scope the token grants; repeat for several",
+    )
+    create.add_argument("--name", required=True, help="who or what uses it, e.g. 'box office export'")
+    listing = token_commands.add_parser("list", help="list tokens (never their secrets)")
+    listing.add_argument("--org", help="only this organisation's tokens")
+    revoke = token_commands.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("token_id", help="the id shown by `tokens list`")
+
+    topics = commands.add_parser("topics", help="Kafka topics of the catalog")
+    topics.add_subparsers(dest="action", required=True).add_parser(
+        "create", help="create every missing topic with its partition count"
+    )
+
+    docs = commands.add_parser("docs", help="generated documents")
+    asyncapi = docs.add_subparsers(dest="action", required=True).add_parser(
+        "asyncapi", help="write the AsyncAPI document of every topic and event type"
+    )
+    asyncapi.add_argument("--output", default="docs/asyncapi.json")
+    asyncapi.add_argument("--check", action="store_true", help="fail if the file differs from the code")
+    return parser
+
+
+async def _tokens(arguments: argparse.Namespace, settings: ServiceSettings) -> int:
+    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
+        store = TokenStore(client[settings.mongo_database][TOKENS_COLLECTION])
+        if arguments.action == "create":
+            issued = await store.issue(arguments.org, {Scope(scope) for scope in arguments.scope}, arguments.name)
+            print(f"token id: {issued.token_id}", file=sys.stderr)
+            print("Keep this token now; it cannot be shown again:", file=sys.stderr)
+            print(issued.token)
+            return 0
+        if arguments.action == "list":
+            for record in await store.list(arguments.org):
+                state = "revoked" if record.get("revoked_at") else "active"
+                print(
+                    f"{record['_id']}  {record['organisation_id']}  {state:7}  "
+                    f"{','.join(record['scopes'])}  {record['name']}"
+                )
+            return 0
+        if await store.revoke(arguments.token_id):
+            print(f"revoked {arguments.token_id}")
+            return 0
+        print(f"no active token {arguments.token_id}", file=sys.stderr)
+        return 1
+
+
+async def _topics(settings: ServiceSettings) -> int:
+    report = await ensure_topics(settings.kafka_bootstrap, all_topic_partitions())
+    for name in report.created:
+        print(f"created  {name}")
+    for name in report.existing:
+        print(f"exists   {name}")
+    for name, (have, want) in report.under_partitioned.items():
+        print(f"WARNING  {name} has {have} partitions, the catalog wants {want}", file=sys.stderr)
+    return 0
+
+
+def _docs(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from shared.asyncapi import asyncapi_document
+
+    rendered = json.dumps(asyncapi_document(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    output = Path(arguments.output)
+    if arguments.check:
+        if not output.exists() or output.read_text() != rendered:
+            print(f"{output} is out of date with the code: run `make docs` and commit it", file=sys.stderr)
+            return 1
+        print(f"{output} matches the code")
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(rendered)
+    print(f"wrote {output}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    settings = ServiceSettings()
+    if arguments.command == "tokens":
+        return asyncio.run(_tokens(arguments, settings))
+    if arguments.command == "topics":
+        return asyncio.run(_topics(settings))
+    return _docs(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

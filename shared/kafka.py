@@ -1,0 +1,231 @@
+"""Kafka glue: a broker with safe delivery defaults, a publisher, and consumers that retry then dead-letter."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry, Counter
+
+from shared.settings import ServiceSettings
+from shared.topics import dead_letter_topic_for
+
+log = logging.getLogger(__name__)
+
+MessageT = TypeVar("MessageT")
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+
+# Header names a dead-lettered record carries beside its original bytes, key and headers.
+DLQ_REASON = "parterre-dlq-reason"
+DLQ_ERROR_TYPE = "parterre-dlq-error-type"
+DLQ_ATTEMPTS = "parterre-dlq-attempts"
+DLQ_SOURCE_TOPIC = "parterre-dlq-source-topic"
+DLQ_SOURCE_PARTITION = "parterre-dlq-source-partition"
+DLQ_SOURCE_OFFSET = "parterre-dlq-source-offset"
+DLQ_CONSUMER_GROUP = "parterre-dlq-consumer-group"
+DLQ_FAILED_AT = "parterre-dlq-failed-at"
+_MAX_REASON_LENGTH = 2000
+
+
+class PermanentMessageError(Exception):
+    """A message no retry can fix (it does not parse, or breaks a rule): dead-lettered at once."""
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    topic: str
+    key: str
+    value: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConsumedRecord(Generic[MessageT]):
+    message: MessageT
+    raw: bytes
+    key: bytes | None
+    headers: Mapping[str, str]
+    topic: str
+    partition: int
+    offset: int
+
+
+def create_broker(settings: ServiceSettings, *, registry: CollectorRegistry) -> KafkaBroker:
+    """A broker whose producer waits for every in-sync replica and never duplicates on retry.
+
+    Consumers default to NACK_ON_ERROR: the offset is committed only once the handler has returned, and an
+    exception rewinds the partition so Kafka delivers the message again. FastStream's own default,
+    ACK_FIRST, commits before the work is done and loses the message if the process dies.
+    """
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"parterre-{settings.service_name}",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
+        logger=logging.getLogger(f"parterre.{settings.service_name}.kafka"),
+        log_level=logging.DEBUG,
+        graceful_timeout=15.0,
+    )
+
+
+class KafkaPublisher:
+    """Publishes records and returns only once Kafka has acknowledged every one of them."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, record: OutgoingRecord) -> None:
+        await self._broker.publish(record.value, record.topic, key=record.key.encode(), headers=_headers_for(record))
+
+    async def publish_many(self, records: Iterable[OutgoingRecord]) -> None:
+        # Sending without waiting for each acknowledgement lets the producer batch; waiting for all the
+        # futures afterwards keeps the guarantee that nothing is reported stored before Kafka has it.
+        pending = [
+            await self._broker.publish(
+                record.value,
+                record.topic,
+                key=record.key.encode(),
+                headers=_headers_for(record),
+                no_confirm=True,
+            )
+            for record in records
+        ]
+        await asyncio.gather(*pending)
+
+
+def _headers_for(record: OutgoingRecord) -> dict[str, str]:
+    return {"content-type": CLOUDEVENTS_CONTENT_TYPE, **record.headers}
+
+
+class ConsumerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.messages = Counter(
+            "parterre_consumer_messages",
+            "Messages handled by a consumer group, by outcome (processed, retried, dead_lettered).",
+            ["group", "outcome"],
+            registry=registry,
+        )
+
+
+def add_consumer(
+    broker: KafkaBroker,
+    *,
+    topic: str,
+    group_id: str,
+    decode: Callable[[bytes], MessageT],
+    handle: Callable[[ConsumedRecord[MessageT]], Awaitable[None]],
+    settings: ServiceSettings,
+    metrics: ConsumerMetrics,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Subscribe `handle` to `topic` with at-least-once delivery and an exactly-once effect left to `handle`.
+
+    Each message is decoded (a failure there is permanent), then handled with up to
+    `consumer_max_attempts` attempts and a doubling pause; a message that still fails goes to the group's
+    dead-letter topic with its reason, original bytes, key and headers, and only then is its offset
+    committed. If even the dead-letter publish fails, the exception propagates, the partition is rewound,
+    and Kafka delivers the message again later.
+    """
+    dead_letter_topic = dead_letter_topic_for(group_id)
+    publisher = KafkaPublisher(broker)
+
+    async def consume(message: KafkaMessage) -> None:
+        raw_record = message.raw_message
+        assert not isinstance(raw_record, tuple), "batch records are not expected on this subscriber"
+        raw: bytes = message.body
+        headers = {name: str(value) for name, value in message.headers.items()}
+        attempts = 0
+        failure: BaseException | None = None
+        try:
+            decoded = decode(raw)
+        except Exception as exc:  # any decoding error is the message's fault, not the consumer's
+            failure = exc
+        else:
+            record = ConsumedRecord(
+                message=decoded,
+                raw=raw,
+                key=raw_record.key,
+                headers=headers,
+                topic=raw_record.topic,
+                partition=raw_record.partition,
+                offset=raw_record.offset,
+            )
+            while attempts < settings.consumer_max_attempts:
+                attempts += 1
+                try:
+                    await handle(record)
+                except PermanentMessageError as exc:
+                    failure = exc
+                    break
+                except Exception as exc:
+                    failure = exc
+                    log.warning(
+                        "attempt %d/%d failed on %s[%d]@%d: %r",
+                        attempts,
+                        settings.consumer_max_attempts,
+                        raw_record.topic,
+                        raw_record.partition,
+                        raw_record.offset,
+                        exc,
+                    )
+                    if attempts < settings.consumer_max_attempts:
+                        metrics.messages.labels(group_id, "retried").inc()
+                        await sleep(settings.consumer_retry_backoff_seconds * 2 ** (attempts - 1))
+                else:
+                    metrics.messages.labels(group_id, "processed").inc()
+                    return
+        assert failure is not None
+        await publisher.publish(
+            OutgoingRecord(
+                topic=dead_letter_topic,
+                key=(raw_record.key or b"").decode(errors="replace"),
+                value=raw,
+                headers={
+                    **headers,
+                    DLQ_REASON: _describe(failure)[:_MAX_REASON_LENGTH],
+                    DLQ_ERROR_TYPE: type(failure).__name__,
+                    DLQ_ATTEMPTS: str(attempts),
+                    DLQ_SOURCE_TOPIC: raw_record.topic,
+                    DLQ_SOURCE_PARTITION: str(raw_record.partition),
+                    DLQ_SOURCE_OFFSET: str(raw_record.offset),
+                    DLQ_CONSUMER_GROUP: group_id,
+                    DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
+                },
+            )
+        )
+        metrics.messages.labels(group_id, "dead_lettered").inc()
+        log.error(
+            "dead-lettered %s[%d]@%d after %d attempt(s): %s",
+            raw_record.topic,
+            raw_record.partition,
+            raw_record.offset,
+            attempts,
+            _describe(failure),
+        )
+
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )(consume)
+
+
+def _describe(failure: BaseException) -> str:
+    text = str(failure).strip()
+    return f"{type(failure).__name__}: {text}" if text else type(failure).__name__
+
+
+def decode_headers(raw_headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
+    """Kafka headers as text, for tools that read records with aiokafka directly."""
+    return {name: value.decode(errors="replace") for name, value in raw_headers}

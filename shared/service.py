@@ -1,0 +1,185 @@
+"""How every Parterre service is built and started: one FastAPI app with Kafka, the store, health and metrics.
+
+Nothing connects at import or at construction: clients are opened in the app's lifespan, inside the
+running event loop, and closed when it ends.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from shared.access import TOKEN_INDEXES, TOKENS_COLLECTION, TokenStore
+from shared.kafka import ConsumerMetrics, create_broker
+from shared.logs import configure_logging, correlation_id_var
+from shared.mongo import Document, IndexSpec, ensure_indexes, mongo_client, ping_store
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+@dataclass
+class Runtime:
+    """The live clients of one service process, built in its lifespan and handed to its adapters."""
+
+    settings: ServiceSettings
+    registry: CollectorRegistry
+    broker: KafkaBroker
+    consumer_metrics: ConsumerMetrics
+    mongo: AsyncMongoClient[Document] | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def database(self) -> AsyncDatabase[Document]:
+        if self.mongo is None:
+            raise RuntimeError("the store is not connected yet")
+        return self.mongo[self.settings.mongo_database]
+
+    @property
+    def tokens(self) -> TokenStore:
+        return TokenStore(self.database[TOKENS_COLLECTION])
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    """What a service adds to the common shell; `wire` registers its subscribers before the broker starts."""
+
+    title: str
+    description: str
+    routers: Sequence[APIRouter] = ()
+    indexes: Sequence[IndexSpec] = ()
+    wire: Callable[[Runtime], None] | None = None
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+
+
+class _HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "parterre_http_requests",
+            "HTTP requests by route and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "parterre_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["method", "route"],
+            registry=registry,
+        )
+
+
+def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAPI:
+    registry = CollectorRegistry()
+    runtime = Runtime(
+        settings=settings,
+        registry=registry,
+        broker=create_broker(settings, registry=registry),
+        consumer_metrics=ConsumerMetrics(registry),
+    )
+    http_metrics = _HttpMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with mongo_client(settings.mongo_url, app_name=f"parterre-{settings.service_name}") as client:
+            runtime.mongo = client
+            await ensure_indexes(runtime.database, [*TOKEN_INDEXES, *parts.indexes])
+            if parts.wire is not None:
+                parts.wire(runtime)
+            if parts.on_start is not None:
+                await parts.on_start(runtime)
+            await runtime.broker.start()
+            log.info("%s ready on %s:%d", settings.service_name, settings.http_host, settings.http_port)
+            try:
+                yield
+            finally:
+                await runtime.broker.stop()
+                runtime.mongo = None
+
+    app = FastAPI(title=parts.title, description=parts.description, version="1", lifespan=lifespan)
+    app.state.runtime = runtime
+
+    class ObservedRequests(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+            correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+            token = correlation_id_var.set(correlation_id)
+            started = time.perf_counter()
+            try:
+                response = await call_next(request)
+            finally:
+                correlation_id_var.reset(token)
+            route = request.scope.get("route")
+            route_path = getattr(route, "path", "unmatched")
+            http_metrics.requests.labels(request.method, route_path, str(response.status_code)).inc()
+            http_metrics.duration.labels(request.method, route_path).observe(time.perf_counter() - started)
+            response.headers[CORRELATION_HEADER] = correlation_id
+            return response
+
+    app.add_middleware(ObservedRequests)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["operations"], summary="Kafka and the store are reachable")
+    async def readyz() -> JSONResponse:
+        checks = {
+            "kafka": await _check(
+                lambda: runtime.broker.ping(timeout=settings.readiness_timeout_seconds),
+                settings.readiness_timeout_seconds,
+            ),
+            "store": await _check(
+                lambda: ping_store(runtime.mongo) if runtime.mongo else _false(),
+                settings.readiness_timeout_seconds,
+            ),
+        }
+        ready = all(state == "ok" for state in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in parts.routers:
+        app.include_router(router)
+    return app
+
+
+async def _false() -> bool:
+    return False
+
+
+async def _check(probe: Callable[[], Awaitable[bool]], limit_seconds: float) -> str:
+    try:
+        async with asyncio.timeout(limit_seconds):
+            return "ok" if await probe() else "unreachable"
+    except Exception as exc:  # a readiness probe reports any failure, it never raises
+        return f"unreachable: {type(exc).__name__}"
+
+
+def serve(settings: ServiceSettings, build_app: Callable[[ServiceSettings], FastAPI]) -> None:
+    """The one way every service process starts: logging, then uvicorn on the configured port."""
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    uvicorn.run(
+        build_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )

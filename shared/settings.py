@@ -1,0 +1,38 @@
+"""Settings every service shares, read from `PARTERRE_*` environment variables and validated at start-up."""
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """The base every service's settings class extends; one env prefix so one `.env` configures the stack."""
+
+    model_config = SettingsConfigDict(env_prefix="PARTERRE_", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "parterre"
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    mongo_url: str = Field(
+        default="mongodb://127.0.0.1:27017/",
+        description="MongoDB connection string (MongoDB 7 or FerretDB 1.x).",
+    )
+    mongo_database: str = Field(default="parterre", description="Database holding Parterre's collections.")
+    http_host: str = Field(default="127.0.0.1", description="Interface the HTTP API listens on.")
+    http_port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json` for machines, `text` for a person at a terminal."
+    )
+    consumer_max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Attempts at one message before it goes to the dead-letter topic."
+    )
+    consumer_retry_backoff_seconds: float = Field(
+        default=0.5, ge=0, le=60, description="First pause between attempts; doubles after each failure."
+    )
+    readiness_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=30, description="How long /readyz waits for Kafka and the store."
+    )

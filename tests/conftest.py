@@ -1,0 +1,69 @@
+"""Real servers for the tests: Kafka and a MongoDB-compatible store, never in-memory stand-ins.
+
+Where they come from, in order: `KAFKA_BOOTSTRAP` / `MONGO_URL` from the environment; testcontainers where
+a Docker engine answers; otherwise the local stack of `infra/local` (Kafka from its Maven jars, FerretDB
+built from its Go module), started here and stopped at the end if this session started it. Under
+`CI=true` a server that cannot be had fails the run; elsewhere the tests that need it are skipped.
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Servers:
+    kafka_bootstrap: str
+    mongo_url: str
+    origin: str
+
+
+def _docker_engine_answers() -> bool:
+    try:
+        import docker  # testcontainers' own dependency
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI needs real Kafka and MongoDB-compatible servers: {reason}", pytrace=False)
+    pytest.skip(f"no real Kafka/MongoDB-compatible servers here: {reason}")
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    kafka_from_env = os.environ.get("KAFKA_BOOTSTRAP")
+    mongo_from_env = os.environ.get("MONGO_URL")
+    if kafka_from_env and mongo_from_env:
+        yield Servers(kafka_from_env, mongo_from_env, "environment")
+        return
+    with ExitStack() as cleanup:
+        if _docker_engine_answers():
+            from testcontainers.community.kafka import KafkaContainer
+            from testcontainers.community.mongodb import MongoDbContainer
+
+            kafka = cleanup.enter_context(KafkaContainer().with_kraft())
+            mongo = cleanup.enter_context(MongoDbContainer("mongo:7"))
+            found = Servers(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
+        else:
+            from infra.local.stack import LocalStack, StackConfig
+
+            stack = LocalStack(StackConfig.from_environment(REPO_ROOT / ".local"))
+            try:
+                endpoints = stack.up()
+            except Exception as exc:
+                _unavailable(str(exc))
+            if endpoints.started:
+                cleanup.callback(stack.down)
+            found = Servers(endpoints.kafka_bootstrap, endpoints.mongo_url, "local stack")
+        yield Servers(kafka_from_env or found.kafka_bootstrap, mongo_from_env or found.mongo_url, found.origin)

@@ -1,0 +1,33 @@
+"""Fixtures for tests against the real servers: settings pointing at them, and a fresh database per test."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.mongo import Document, mongo_client
+from shared.settings import ServiceSettings
+from tests.conftest import Servers
+
+
+@pytest.fixture
+def settings(servers: Servers) -> ServiceSettings:
+    return ServiceSettings(
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongo_url=servers.mongo_url,
+        mongo_database=f"test_{uuid.uuid4().hex[:12]}",
+        consumer_retry_backoff_seconds=0.01,
+    )
+
+
+@pytest.fixture
+async def database(settings: ServiceSettings) -> AsyncIterator[AsyncDatabase[Document]]:
+    async with mongo_client(settings.mongo_url, app_name="parterre-tests") as client:
+        yield client[settings.mongo_database]
+        await client.drop_database(settings.mongo_database)
+
+
+@pytest.fixture
+def unique_name() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,213 @@
+"""Delivery guarantees of the shared broker factory on a real Kafka broker."""
+
+import asyncio
+import collections
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
+
+from shared import kafka as shared_kafka
+from shared.kafka import (
+    ConsumedRecord,
+    ConsumerMetrics,
+    KafkaPublisher,
+    OutgoingRecord,
+    PermanentMessageError,
+    add_consumer,
+    create_broker,
+)
+from shared.settings import ServiceSettings
+from shared.topics import dead_letter_topic_for
+from tests.integration.kafka_support import create_topics, read_all, wait_until
+
+pytestmark = [pytest.mark.kafka]
+
+Handler = Callable[[ConsumedRecord[dict[str, str]]], Awaitable[None]]
+
+
+def decode_json(raw: bytes) -> dict[str, str]:
+    decoded = json.loads(raw)
+    if not isinstance(decoded, dict) or "id" not in decoded:
+        raise ValueError("a test message is a JSON object with an id")
+    return decoded
+
+
+def record(topic: str, message_id: str, key: str | None = None) -> OutgoingRecord:
+    return OutgoingRecord(topic=topic, key=key or message_id, value=json.dumps({"id": message_id}).encode())
+
+
+class ConsumerHarness:
+    def __init__(self, settings: ServiceSettings, topic: str, group_id: str) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.group_id = group_id
+        self.registry = CollectorRegistry()
+        self.metrics = ConsumerMetrics(self.registry)
+        self.broker: KafkaBroker = create_broker(settings, registry=self.registry)
+
+    def count(self, outcome: str) -> float:
+        value = self.registry.get_sample_value(
+            "parterre_consumer_messages_total", {"group": self.group_id, "outcome": outcome}
+        )
+        return value or 0.0
+
+    async def start(self, handle: Handler) -> None:
+        add_consumer(
+            self.broker,
+            topic=self.topic,
+            group_id=self.group_id,
+            decode=decode_json,
+            handle=handle,
+            settings=self.settings,
+            metrics=self.metrics,
+        )
+        await self.broker.start()
+
+
+@pytest.fixture
+async def harness(settings: ServiceSettings, unique_name: str) -> AsyncIterator[ConsumerHarness]:
+    topic = f"{unique_name}.events"
+    group_id = f"{unique_name}-group"
+    await create_topics(settings.kafka_bootstrap, {topic: 3, dead_letter_topic_for(group_id): 1})
+    harness = ConsumerHarness(settings, topic, group_id)
+    yield harness
+    await harness.broker.stop()
+
+
+async def publish(settings: ServiceSettings, records: list[OutgoingRecord]) -> None:
+    broker = create_broker(settings, registry=CollectorRegistry())
+    await broker.connect()
+    try:
+        publisher = KafkaPublisher(broker)
+        for start in range(0, len(records), 1000):
+            await publisher.publish_many(records[start : start + 1000])
+    finally:
+        await broker.stop()
+
+
+async def test_ten_thousand_events_are_read_back_exactly_once_by_id(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    sent = [f"event-{number:05d}" for number in range(10_000)]
+    seen: collections.Counter[str] = collections.Counter()
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        seen[consumed.message["id"]] += 1
+
+    await harness.start(handle)
+    await publish(settings, [record(harness.topic, message_id) for message_id in sent])
+
+    assert await wait_until(lambda: sum(seen.values()) >= len(sent), deadline_seconds=120)
+    await asyncio.sleep(1)  # a late duplicate would arrive now
+    assert set(seen) == set(sent)
+    assert [message_id for message_id, times in seen.items() if times != 1] == []
+    assert harness.count("processed") == len(sent)
+
+
+async def test_messages_with_one_key_are_handled_in_the_order_they_were_sent(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    order: list[str] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        order.append(consumed.message["id"])
+
+    await harness.start(handle)
+    sent = [f"step-{number:03d}" for number in range(200)]
+    await publish(settings, [record(harness.topic, message_id, key="one-person") for message_id in sent])
+
+    assert await wait_until(lambda: len(order) >= len(sent))
+    assert order == sent
+
+
+async def test_a_message_that_fails_twice_is_retried_and_handled_once(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    attempts: collections.Counter[str] = collections.Counter()
+    handled: list[str] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        message_id = consumed.message["id"]
+        attempts[message_id] += 1
+        if message_id == "flaky" and attempts[message_id] <= 2:
+            raise ConnectionError("store briefly unreachable")
+        handled.append(message_id)
+
+    await harness.start(handle)
+    await publish(settings, [record(harness.topic, "flaky")])
+
+    assert await wait_until(lambda: handled == ["flaky"])
+    assert attempts["flaky"] == 3
+    assert harness.count("retried") == 2
+    assert harness.count("dead_lettered") == 0
+
+
+async def test_a_message_failing_every_attempt_lands_in_the_dead_letter_topic_with_reason_and_bytes(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    handled: list[str] = []
+    attempts: collections.Counter[str] = collections.Counter()
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        attempts[consumed.message["id"]] += 1
+        if consumed.message["id"] == "poison":
+            raise RuntimeError("this ticket references a performance that does not exist")
+        handled.append(consumed.message["id"])
+
+    await harness.start(handle)
+    poison = record(harness.topic, "poison", key="person-7")
+    await publish(settings, [poison, record(harness.topic, "after-poison", key="person-7")])
+
+    assert await wait_until(lambda: handled == ["after-poison"])
+    dead = await read_all(settings.kafka_bootstrap, dead_letter_topic_for(harness.group_id), expected=1)
+    assert len(dead) == 1
+    headers = shared_kafka.decode_headers(dead[0].headers)
+    assert dead[0].value == poison.value
+    assert dead[0].key == b"person-7"
+    assert headers[shared_kafka.DLQ_REASON] == (
+        "RuntimeError: this ticket references a performance that does not exist"
+    )
+    assert headers[shared_kafka.DLQ_ATTEMPTS] == str(settings.consumer_max_attempts)
+    assert headers[shared_kafka.DLQ_SOURCE_TOPIC] == harness.topic
+    assert headers[shared_kafka.DLQ_CONSUMER_GROUP] == harness.group_id
+    assert attempts["poison"] == settings.consumer_max_attempts
+    assert harness.count("dead_lettered") == 1
+
+
+async def test_an_undecodable_message_is_dead_lettered_at_once_without_retries(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    handled: list[str] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        handled.append(consumed.message["id"])
+
+    await harness.start(handle)
+    garbage = OutgoingRecord(topic=harness.topic, key="k", value=b"\xff not json")
+    await publish(settings, [garbage, record(harness.topic, "fine", key="k")])
+
+    assert await wait_until(lambda: handled == ["fine"])
+    dead = await read_all(settings.kafka_bootstrap, dead_letter_topic_for(harness.group_id), expected=1)
+    assert [entry.value for entry in dead] == [garbage.value]
+    headers = shared_kafka.decode_headers(dead[0].headers)
+    assert headers[shared_kafka.DLQ_ATTEMPTS] == "0"
+    assert headers[shared_kafka.DLQ_ERROR_TYPE] == "JSONDecodeError"
+
+
+async def test_a_permanent_error_skips_the_remaining_attempts(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    attempts: collections.Counter[str] = collections.Counter()
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        attempts[consumed.message["id"]] += 1
+        raise PermanentMessageError("unknown organisation")
+
+    await harness.start(handle)
+    await publish(settings, [record(harness.topic, "rejected")])
+
+    assert await wait_until(lambda: harness.count("dead_lettered") == 1)
+    assert attempts["rejected"] == 1

@@ -1,0 +1,158 @@
+"""The MongoDB features Parterre relies on, pinned against the real store (FerretDB 1.x locally, MongoDB 7 in Docker).
+
+If a store upgrade or a switch of backend breaks one of these, this file says which feature went.
+"""
+
+import pytest
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.mongo import Document, IndexSpec, OrganisationCollection, ensure_indexes
+
+pytestmark = [pytest.mark.mongo]
+
+
+async def test_update_operators_apply_atomically_to_one_document(database: AsyncDatabase[Document]) -> None:
+    profiles = database["profiles"]
+    await profiles.insert_one({"_id": "p1", "tickets": 1, "first_seen": 5, "last_seen": 5, "old": True})
+
+    await profiles.update_one(
+        {"_id": "p1"},
+        {
+            "$set": {"name": "Hélène"},
+            "$inc": {"tickets": 2},
+            "$min": {"first_seen": 3},
+            "$max": {"last_seen": 9},
+            "$unset": {"old": ""},
+            "$addToSet": {"sources": {"$each": ["shopify", "boxoffice", "shopify"]}},
+        },
+    )
+
+    assert await profiles.find_one({"_id": "p1"}) == {
+        "_id": "p1",
+        "name": "Hélène",
+        "tickets": 3,
+        "first_seen": 3,
+        "last_seen": 9,
+        "sources": ["shopify", "boxoffice"],
+    }
+
+
+async def test_set_on_insert_applies_only_when_the_upsert_creates(database: AsyncDatabase[Document]) -> None:
+    persons = database["persons"]
+    for name in ("first", "second"):
+        await persons.update_one({"_id": "x"}, {"$setOnInsert": {"created_by": name}, "$inc": {"seen": 1}}, upsert=True)
+
+    assert await persons.find_one({"_id": "x"}) == {"_id": "x", "created_by": "first", "seen": 2}
+
+
+async def test_find_one_and_update_with_upsert_returns_the_new_document(database: AsyncDatabase[Document]) -> None:
+    counters = database["counters"]
+    after = await counters.find_one_and_update(
+        {"_id": "c", "organisation_id": "org-a"},
+        {"$inc": {"value": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    assert after == {"_id": "c", "organisation_id": "org-a", "value": 1}
+
+
+async def test_a_unique_compound_index_lets_only_one_writer_win(database: AsyncDatabase[Document]) -> None:
+    await ensure_indexes(
+        database,
+        [IndexSpec("identifiers", [("organisation_id", ASCENDING), ("value", ASCENDING)], unique=True)],
+    )
+    identifiers = database["identifiers"]
+    await identifiers.insert_one({"organisation_id": "org-a", "value": "helene@example.ca", "person": "p1"})
+    await identifiers.insert_one({"organisation_id": "org-b", "value": "helene@example.ca", "person": "p9"})
+
+    with pytest.raises(DuplicateKeyError):
+        await identifiers.insert_one({"organisation_id": "org-a", "value": "helene@example.ca", "person": "p2"})
+    assert await identifiers.count_documents({"organisation_id": "org-a"}) == 1
+
+
+async def test_a_repeated_insert_of_one_id_is_refused_so_it_can_mean_already_seen(
+    database: AsyncDatabase[Document],
+) -> None:
+    events = database["events"]
+    await events.insert_one({"_id": "event-1"})
+    with pytest.raises(DuplicateKeyError):
+        await events.insert_one({"_id": "event-1"})
+
+
+async def test_a_version_guarded_update_fails_visibly_when_the_version_moved(
+    database: AsyncDatabase[Document],
+) -> None:
+    profiles = database["profiles"]
+    await profiles.insert_one({"_id": "p1", "version": 1, "tickets": 0})
+
+    first = await profiles.update_one({"_id": "p1", "version": 1}, {"$inc": {"tickets": 1, "version": 1}})
+    replay = await profiles.update_one({"_id": "p1", "version": 1}, {"$inc": {"tickets": 1, "version": 1}})
+
+    assert (first.modified_count, replay.modified_count) == (1, 0)
+    assert await profiles.find_one({"_id": "p1"}) == {"_id": "p1", "version": 2, "tickets": 1}
+
+
+async def test_a_recent_timeline_is_a_sorted_limited_query(database: AsyncDatabase[Document]) -> None:
+    events = database["events"]
+    await events.insert_many([{"person": "p1", "at": minute} for minute in range(60)])
+    await events.create_index([("person", ASCENDING), ("at", DESCENDING)])
+
+    recent = await events.find({"person": "p1"}, sort=[("at", DESCENDING)], limit=50).to_list()
+
+    assert [event["at"] for event in recent] == list(range(59, 9, -1))
+
+
+async def test_the_simple_aggregation_stages_work(database: AsyncDatabase[Document]) -> None:
+    orders = database["orders"]
+    await orders.insert_many(
+        [
+            {"person": "p1", "lines": [{"sku": "t-shirt"}, {"sku": "poster"}], "total": 30},
+            {"person": "p1", "lines": [{"sku": "poster"}], "total": 10},
+            {"person": "p2", "lines": [{"sku": "mug"}], "total": 12},
+        ]
+    )
+
+    spend = await (
+        await orders.aggregate(
+            [
+                {"$match": {"total": {"$gte": 10}}},
+                {"$group": {"_id": "$person", "spend": {"$sum": "$total"}, "orders": {"$count": {}}}},
+                {"$sort": {"spend": -1}},
+                {"$limit": 5},
+            ]
+        )
+    ).to_list()
+    skus = await (
+        await orders.aggregate(
+            [
+                {"$unwind": "$lines"},
+                {"$project": {"_id": 0, "sku": "$lines.sku"}},
+                {"$group": {"_id": "$sku", "count": {"$sum": 1}}},
+                {"$sort": {"_id": 1}},
+            ]
+        )
+    ).to_list()
+
+    assert spend == [{"_id": "p1", "spend": 40, "orders": 2}, {"_id": "p2", "spend": 12, "orders": 1}]
+    assert skus == [{"_id": "mug", "count": 1}, {"_id": "poster", "count": 2}, {"_id": "t-shirt", "count": 1}]
+
+
+async def test_one_organisation_never_sees_another_organisations_documents(
+    database: AsyncDatabase[Document],
+) -> None:
+    theatre = OrganisationCollection(database["profiles"], "theatre-du-nord")
+    festival = OrganisationCollection(database["profiles"], "festival-sud")
+    await theatre.insert_one({"_id": "nord-1", "email": "helene@example.ca"})
+    await festival.update_one({"_id": "sud-1"}, {"$set": {"email": "helene@example.ca"}}, upsert=True)
+
+    assert [doc["_id"] for doc in await theatre.find({"email": "helene@example.ca"})] == ["nord-1"]
+    assert [doc["_id"] for doc in await festival.find({"email": "helene@example.ca"})] == ["sud-1"]
+    assert await festival.find_one({"_id": "nord-1"}) is None
+    assert await festival.update_one({"_id": "nord-1"}, {"$set": {"email": "stolen"}}) == 0
+    assert await festival.delete_many({}) == 1
+    assert await theatre.count({}) == 1
+    assert (await database["profiles"].find_one({"_id": "sud-1"})) is None
+    with pytest.raises(ValueError, match="another organisation"):
+        await festival.find({"organisation_id": "theatre-du-nord"})
