@@ -51,8 +51,8 @@ format: install ## apply ruff's formatting and safe fixes
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-docs: install ## regenerate docs/asyncapi.json from the event schemas and topic catalog
-	$(RUN) parterre docs asyncapi
+docs: install ## regenerate docs/asyncapi.json and docs/events.md from the code
+	$(RUN) parterre docs events
 
 demo: install infra-up topics ## run the platform on the local defaults
 	@echo

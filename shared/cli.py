@@ -5,6 +5,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.mongo import mongo_client
@@ -40,11 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     docs = commands.add_parser("docs", help="generated documents")
-    asyncapi = docs.add_subparsers(dest="action", required=True).add_parser(
-        "asyncapi", help="write the AsyncAPI document of every topic and event type"
+    events = docs.add_subparsers(dest="action", required=True).add_parser(
+        "events", help="write the event catalog: docs/asyncapi.json (AsyncAPI 3) and docs/events.md"
     )
-    asyncapi.add_argument("--output", default="docs/asyncapi.json")
-    asyncapi.add_argument("--check", action="store_true", help="fail if the file differs from the code")
+    events.add_argument("--output-dir", default="docs")
+    events.add_argument("--check", action="store_true", help="fail if the files differ from the code")
     return parser
 
 
@@ -84,21 +85,22 @@ async def _topics(settings: ServiceSettings) -> int:
 
 
 def _docs(arguments: argparse.Namespace) -> int:
-    from pathlib import Path
+    from shared.asyncapi import asyncapi_document, events_markdown
 
-    from shared.asyncapi import asyncapi_document
-
-    rendered = json.dumps(asyncapi_document(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-    output = Path(arguments.output)
+    folder = Path(arguments.output_dir)
+    wanted = {
+        folder / "asyncapi.json": json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n",
+        folder / "events.md": events_markdown(),
+    }
+    stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if arguments.check:
-        if not output.exists() or output.read_text() != rendered:
-            print(f"{output} is out of date with the code: run `make docs` and commit it", file=sys.stderr)
-            return 1
-        print(f"{output} matches the code")
-        return 0
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(rendered)
-    print(f"wrote {output}")
+        for path in stale:
+            print(f"{path} is out of date with the code: run `make docs` and commit it", file=sys.stderr)
+        return 1 if stale else 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in stale:
+        path.write_text(wanted[path])
+        print(f"wrote {path}")
     return 0
 
 

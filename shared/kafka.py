@@ -13,6 +13,8 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, Counter
 
+from shared.events import Envelope, event_type, kafka_key
+from shared.logs import correlation_id_var, organisation_id_var
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic_for
 
@@ -21,6 +23,11 @@ log = logging.getLogger(__name__)
 MessageT = TypeVar("MessageT")
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+# The organisation also travels as a header so metrics and dead-letter tools can name it without parsing.
+ORGANISATION_HEADER = "parterre-organisation-id"
+CORRELATION_HEADER = "parterre-correlation-id"
+EVENT_TYPE_HEADER = "parterre-event-type"
+UNKNOWN_ORGANISATION = "unknown"
 
 # Header names a dead-lettered record carries beside its original bytes, key and headers.
 DLQ_REASON = "parterre-dlq-reason"
@@ -111,8 +118,8 @@ class ConsumerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.messages = Counter(
             "parterre_consumer_messages",
-            "Messages handled by a consumer group, by outcome (processed, retried, dead_lettered).",
-            ["group", "outcome"],
+            "Messages handled by a consumer group, by organisation and outcome (processed, retried, dead_lettered).",
+            ["group", "organisation", "outcome"],
             registry=registry,
         )
 
@@ -140,10 +147,20 @@ def add_consumer(
     publisher = KafkaPublisher(broker)
 
     async def consume(message: KafkaMessage) -> None:
+        headers = {name: str(value) for name, value in message.headers.items()}
+        organisation = headers.get(ORGANISATION_HEADER, UNKNOWN_ORGANISATION)
+        correlation_token = correlation_id_var.set(headers.get(CORRELATION_HEADER))
+        organisation_token = organisation_id_var.set(organisation)
+        try:
+            await consume_one(message, headers, organisation)
+        finally:
+            correlation_id_var.reset(correlation_token)
+            organisation_id_var.reset(organisation_token)
+
+    async def consume_one(message: KafkaMessage, headers: dict[str, str], organisation: str) -> None:
         raw_record = message.raw_message
         assert not isinstance(raw_record, tuple), "batch records are not expected on this subscriber"
         raw: bytes = message.body
-        headers = {name: str(value) for name, value in message.headers.items()}
         attempts = 0
         failure: BaseException | None = None
         try:
@@ -179,10 +196,10 @@ def add_consumer(
                         exc,
                     )
                     if attempts < settings.consumer_max_attempts:
-                        metrics.messages.labels(group_id, "retried").inc()
+                        metrics.messages.labels(group_id, organisation, "retried").inc()
                         await sleep(settings.consumer_retry_backoff_seconds * 2 ** (attempts - 1))
                 else:
-                    metrics.messages.labels(group_id, "processed").inc()
+                    metrics.messages.labels(group_id, organisation, "processed").inc()
                     return
         assert failure is not None
         await publisher.publish(
@@ -203,7 +220,7 @@ def add_consumer(
                 },
             )
         )
-        metrics.messages.labels(group_id, "dead_lettered").inc()
+        metrics.messages.labels(group_id, organisation, "dead_lettered").inc()
         log.error(
             "dead-lettered %s[%d]@%d after %d attempt(s): %s",
             raw_record.topic,
@@ -229,3 +246,17 @@ def _describe(failure: BaseException) -> str:
 def decode_headers(raw_headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
     """Kafka headers as text, for tools that read records with aiokafka directly."""
     return {name: value.decode(errors="replace") for name, value in raw_headers}
+
+
+def record_for(envelope: Envelope) -> OutgoingRecord:
+    """The Kafka record of an event: on its type's topic, keyed so one entity's events stay in order."""
+    return OutgoingRecord(
+        topic=event_type(envelope.type).topic.name,
+        key=kafka_key(envelope),
+        value=envelope.to_json_bytes(),
+        headers={
+            ORGANISATION_HEADER: envelope.organisation_id,
+            CORRELATION_HEADER: envelope.correlation_id or envelope.id,
+            EVENT_TYPE_HEADER: envelope.type,
+        },
+    )
