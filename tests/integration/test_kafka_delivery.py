@@ -35,8 +35,16 @@ def decode_json(raw: bytes) -> dict[str, str]:
     return decoded
 
 
+ORGANISATION = "theatre-du-nord"
+
+
 def record(topic: str, message_id: str, key: str | None = None) -> OutgoingRecord:
-    return OutgoingRecord(topic=topic, key=key or message_id, value=json.dumps({"id": message_id}).encode())
+    return OutgoingRecord(
+        topic=topic,
+        key=key or message_id,
+        value=json.dumps({"id": message_id}).encode(),
+        headers={shared_kafka.ORGANISATION_HEADER: ORGANISATION},
+    )
 
 
 class ConsumerHarness:
@@ -50,7 +58,8 @@ class ConsumerHarness:
 
     def count(self, outcome: str) -> float:
         value = self.registry.get_sample_value(
-            "parterre_consumer_messages_total", {"group": self.group_id, "outcome": outcome}
+            "parterre_consumer_messages_total",
+            {"group": self.group_id, "organisation": ORGANISATION, "outcome": outcome},
         )
         return value or 0.0
 
