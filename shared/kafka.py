@@ -5,8 +5,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -135,32 +136,33 @@ def add_consumer(
     metrics: ConsumerMetrics,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Subscribe `handle` to `topic` with at-least-once delivery and an exactly-once effect left to `handle`.
+    """Subscribe `handle` to `topic` with at-least-once delivery; `handle` must make the effect exactly once.
 
-    Each message is decoded (a failure there is permanent), then handled with up to
-    `consumer_max_attempts` attempts and a doubling pause; a message that still fails goes to the group's
-    dead-letter topic with its reason, original bytes, key and headers, and only then is its offset
-    committed. If even the dead-letter publish fails, the exception propagates, the partition is rewound,
-    and Kafka delivers the message again later.
+    Records arrive in batches and are handled one at a time, in partition order. Each is decoded (a failure
+    there is permanent), then handled with up to `consumer_max_attempts` attempts and a doubling pause; a
+    record that still fails goes to the group's dead-letter topic with its reason, original bytes, key and
+    headers. The batch's offsets are committed once every record in it is handled or dead-lettered. If the
+    process dies first, or even the dead-letter publish fails, the whole batch is delivered again: that is
+    why every handler must be idempotent.
     """
     dead_letter_topic = dead_letter_topic_for(group_id)
     publisher = KafkaPublisher(broker)
 
-    async def consume(message: KafkaMessage) -> None:
-        headers = {name: str(value) for name, value in message.headers.items()}
-        organisation = headers.get(ORGANISATION_HEADER, UNKNOWN_ORGANISATION)
-        correlation_token = correlation_id_var.set(headers.get(CORRELATION_HEADER))
-        organisation_token = organisation_id_var.set(organisation)
-        try:
-            await consume_one(message, headers, organisation)
-        finally:
-            correlation_id_var.reset(correlation_token)
-            organisation_id_var.reset(organisation_token)
+    async def consume_batch(message: KafkaMessage) -> None:
+        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        for raw_record in records:
+            headers = decode_headers(raw_record.headers)
+            organisation = headers.get(ORGANISATION_HEADER, UNKNOWN_ORGANISATION)
+            correlation_token = correlation_id_var.set(headers.get(CORRELATION_HEADER))
+            organisation_token = organisation_id_var.set(organisation)
+            try:
+                await consume_one(raw_record, headers, organisation)
+            finally:
+                correlation_id_var.reset(correlation_token)
+                organisation_id_var.reset(organisation_token)
 
-    async def consume_one(message: KafkaMessage, headers: dict[str, str], organisation: str) -> None:
-        raw_record = message.raw_message
-        assert not isinstance(raw_record, tuple), "batch records are not expected on this subscriber"
-        raw: bytes = message.body
+    async def consume_one(raw_record: ConsumerRecord[Any, Any], headers: dict[str, str], organisation: str) -> None:
+        raw: bytes = raw_record.value or b""
         attempts = 0
         failure: BaseException | None = None
         try:
@@ -233,9 +235,12 @@ def add_consumer(
     broker.subscriber(
         topic,
         group_id=group_id,
+        batch=True,
+        max_records=settings.consumer_batch_max_records,
+        batch_timeout_ms=settings.consumer_batch_timeout_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-    )(consume)
+    )(consume_batch)
 
 
 def _describe(failure: BaseException) -> str:
@@ -244,7 +249,6 @@ def _describe(failure: BaseException) -> str:
 
 
 def decode_headers(raw_headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
-    """Kafka headers as text, for tools that read records with aiokafka directly."""
     return {name: value.decode(errors="replace") for name, value in raw_headers}
 
 

@@ -1,7 +1,10 @@
 """The MongoDB client lifecycle, index bootstrap, and collections scoped to one organisation.
 
 Parterre runs on MongoDB 7 and on FerretDB 1.x, so it relies only on what both do: single-document atomic
-updates, unique and compound indexes, `find_one_and_update` with upsert, and simple aggregations.
+updates, unique and compound indexes, `find_one_and_update` with upsert, and simple aggregations with two
+limits FerretDB 1.24 imposes silently: ONE accumulator per `$group` stage (it computes only the first and
+answers 0 for the rest), and `$project` for inclusion or exclusion only (it stores `{"a": "$b.c"}` as a string).
+`tests/integration/test_store_contract.py` pins each of these against the real store.
 """
 
 from collections.abc import AsyncIterator, Mapping, Sequence

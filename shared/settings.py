@@ -33,6 +33,12 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_seconds: float = Field(
         default=0.5, ge=0, le=60, description="First pause between attempts; doubles after each failure."
     )
+    consumer_batch_max_records: int = Field(
+        default=500, ge=1, le=10_000, description="Most records a consumer takes from Kafka at once."
+    )
+    consumer_batch_timeout_ms: int = Field(
+        default=100, ge=1, le=10_000, description="Longest wait for a batch to fill when records trickle in."
+    )
     readiness_timeout_seconds: float = Field(
         default=2.0, gt=0, le=30, description="How long /readyz waits for Kafka and the store."
     )

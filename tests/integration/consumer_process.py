@@ -47,4 +47,5 @@ async def main(bootstrap: str, topic: str, group_id: str, journal: Path, hang_on
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
-    asyncio.run(main(arguments[0], arguments[1], arguments[2], Path(arguments[3]), *(arguments[4:5] or [None])))
+    hang_on = arguments[4] if len(arguments) > 4 else None
+    asyncio.run(main(arguments[0], arguments[1], arguments[2], Path(arguments[3]), hang_on))

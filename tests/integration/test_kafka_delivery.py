@@ -195,7 +195,7 @@ async def test_an_undecodable_message_is_dead_lettered_at_once_without_retries(
         handled.append(consumed.message["id"])
 
     await harness.start(handle)
-    garbage = OutgoingRecord(topic=harness.topic, key="k", value=b"\xff not json")
+    garbage = OutgoingRecord(topic=harness.topic, key="k", value=b'{"id": oops')
     await publish(settings, [garbage, record(harness.topic, "fine", key="k")])
 
     assert await wait_until(lambda: handled == ["fine"])

@@ -104,9 +104,14 @@ async def test_a_recent_timeline_is_a_sorted_limited_query(database: AsyncDataba
     assert [event["at"] for event in recent] == list(range(59, 9, -1))
 
 
-async def test_the_simple_aggregation_stages_work(database: AsyncDatabase[Document]) -> None:
-    orders = database["orders"]
-    await orders.insert_many(
+async def aggregate(database: AsyncDatabase[Document], pipeline: list[Document]) -> list[Document]:
+    return await (await database["orders"].aggregate(pipeline)).to_list()
+
+
+async def test_the_simple_aggregation_stages_work_with_one_accumulator_per_group(
+    database: AsyncDatabase[Document],
+) -> None:
+    await database["orders"].insert_many(
         [
             {"person": "p1", "lines": [{"sku": "t-shirt"}, {"sku": "poster"}], "total": 30},
             {"person": "p1", "lines": [{"sku": "poster"}], "total": 10},
@@ -114,29 +119,34 @@ async def test_the_simple_aggregation_stages_work(database: AsyncDatabase[Docume
         ]
     )
 
-    spend = await (
-        await orders.aggregate(
-            [
-                {"$match": {"total": {"$gte": 10}}},
-                {"$group": {"_id": "$person", "spend": {"$sum": "$total"}, "orders": {"$count": {}}}},
-                {"$sort": {"spend": -1}},
-                {"$limit": 5},
-            ]
-        )
-    ).to_list()
-    skus = await (
-        await orders.aggregate(
-            [
-                {"$unwind": "$lines"},
-                {"$project": {"_id": 0, "sku": "$lines.sku"}},
-                {"$group": {"_id": "$sku", "count": {"$sum": 1}}},
-                {"$sort": {"_id": 1}},
-            ]
-        )
-    ).to_list()
+    # One accumulator per $group: FerretDB 1.24 computes only the first and answers 0 for the others.
+    spend = await aggregate(
+        database,
+        [
+            {"$match": {"total": {"$gte": 10}}},
+            {"$group": {"_id": "$person", "spend": {"$sum": "$total"}}},
+            {"$sort": {"spend": -1}},
+            {"$limit": 5},
+        ],
+    )
+    orders = await aggregate(database, [{"$group": {"_id": "$person", "orders": {"$sum": 1}}}, {"$sort": {"_id": 1}}])
+    counted = await aggregate(database, [{"$match": {"person": "p1"}}, {"$count": "orders"}])
+    skus = await aggregate(
+        database,
+        [
+            {"$unwind": "$lines"},
+            # Inclusion and exclusion only: FerretDB 1.24 stores `{"sku": "$lines.sku"}` as a literal string.
+            {"$project": {"_id": 0, "lines.sku": 1}},
+            {"$group": {"_id": "$lines.sku", "count": {"$count": {}}}},
+            {"$sort": {"_id": 1}},
+            {"$skip": 1},
+        ],
+    )
 
-    assert spend == [{"_id": "p1", "spend": 40, "orders": 2}, {"_id": "p2", "spend": 12, "orders": 1}]
-    assert skus == [{"_id": "mug", "count": 1}, {"_id": "poster", "count": 2}, {"_id": "t-shirt", "count": 1}]
+    assert spend == [{"_id": "p1", "spend": 40}, {"_id": "p2", "spend": 12}]
+    assert orders == [{"_id": "p1", "orders": 2}, {"_id": "p2", "orders": 1}]
+    assert counted == [{"orders": 2}]
+    assert skus == [{"_id": "poster", "count": 2}, {"_id": "t-shirt", "count": 1}]
 
 
 async def test_one_organisation_never_sees_another_organisations_documents(

@@ -1,0 +1,1 @@
+"""Infrastructure for developing and testing Parterre outside production."""

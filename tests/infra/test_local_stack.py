@@ -1,0 +1,144 @@
+"""The local stack runs one real broker and one real store per root, stops them fully, and says what blocks it."""
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.local.stack import LocalStack, MissingToolError, PortBusyError, StackConfig
+from infra.local.wire import BsonDocument, decode_bson, encode_bson, kafka_brokers, mongo_command
+
+# Away from the default stack (9092/9093/27017), which a developer or another test run may have up.
+KAFKA_PORT = 19092
+CONTROLLER_PORT = 19093
+MONGO_PORT = 27117
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> StackConfig:
+    return StackConfig(
+        tmp_path / "stack", kafka_port=KAFKA_PORT, controller_port=CONTROLLER_PORT, mongo_port=MONGO_PORT
+    )
+
+
+@pytest.fixture
+def stack(config: StackConfig) -> Iterator[LocalStack]:
+    stack = LocalStack(config)
+    yield stack
+    stack.down()
+
+
+def _up(stack: LocalStack) -> None:
+    try:
+        stack.up()
+    except MissingToolError as missing:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(str(missing))
+
+
+def _servers_under(root: Path) -> dict[str, list[int]]:
+    """Live processes whose command line mentions root, by kind; read from /proc, not from the stack's code."""
+    found: dict[str, list[int]] = {"kafka": [], "ferretdb": []}
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().decode().split("\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if not any(str(root) in argument for argument in argv):
+            continue
+        if "kafka.Kafka" in argv:
+            found["kafka"].append(int(entry.name))
+        elif Path(argv[0]).name == "ferretdb":
+            found["ferretdb"].append(int(entry.name))
+    return found
+
+
+def _accepts_connections(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def test_up_twice_keeps_one_broker_and_one_store(stack: LocalStack, config: StackConfig) -> None:
+    _up(stack)
+    pids_after_first_up = {status.name: status.pid for status in stack.status()}
+
+    # A new LocalStack, as a second pytest session or terminal would build, must find the running servers.
+    second = LocalStack(config).up()
+
+    assert second.started is False
+    assert second.kafka_bootstrap == f"127.0.0.1:{KAFKA_PORT}"
+    assert second.mongo_url == f"mongodb://127.0.0.1:{MONGO_PORT}/"
+    statuses = stack.status()
+    assert {status.name: status.pid for status in statuses} == pids_after_first_up
+    assert all(status.healthy for status in statuses)
+    servers = _servers_under(config.root)
+    assert servers == {"kafka": [pids_after_first_up["kafka"]], "ferretdb": [pids_after_first_up["ferretdb"]]}
+    assert kafka_brokers("127.0.0.1", KAFKA_PORT)[0].port == KAFKA_PORT
+    assert mongo_command("127.0.0.1", MONGO_PORT, {"buildInfo": 1, "$db": "admin"}).get("ferretdbVersion")
+
+
+def test_down_leaves_no_process_and_no_open_port(stack: LocalStack, config: StackConfig) -> None:
+    _up(stack)
+
+    stopped = stack.down()
+
+    assert len(stopped) == 2
+    assert _servers_under(config.root) == {"kafka": [], "ferretdb": []}
+    assert not [port for port in (KAFKA_PORT, CONTROLLER_PORT, MONGO_PORT) if _accepts_connections(port)]
+    assert not list(config.run_dir.glob("*.pid"))
+    assert not [status for status in stack.status() if status.running]
+    assert stack.down() == []
+
+
+def test_busy_port_is_reported_clearly(stack: LocalStack, config: StackConfig) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", MONGO_PORT))
+        squatter.listen()
+
+        with pytest.raises(PortBusyError) as raised:
+            stack.up()
+
+    message = str(raised.value)
+    assert f"port {MONGO_PORT}" in message
+    assert "PARTERRE_LOCAL_MONGO_PORT" in message
+    assert f"pid {os.getpid()}" in message
+    # Nothing is half-started: the broker's ports were free, but it must not have been launched either.
+    assert _servers_under(config.root) == {"kafka": [], "ferretdb": []}
+
+
+def test_stale_pid_file_is_ignored(stack: LocalStack, config: StackConfig) -> None:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    config.run_dir.mkdir(parents=True)
+    (config.run_dir / "kafka.pid").write_text(f"{finished.pid}\n")
+    # A live process that is not ours (this test) must be neither mistaken for the store nor signalled.
+    (config.run_dir / "ferretdb.pid").write_text(f"{os.getpid()}\n")
+
+    _up(stack)
+
+    pids = {status.name: status.pid for status in stack.status()}
+    assert finished.pid not in pids.values()
+    assert os.getpid() not in pids.values()
+    assert (config.run_dir / "ferretdb.pid").read_text().strip() == str(pids["ferretdb"])
+    assert stack.down() == [f"ferretdb (pid {pids['ferretdb']})", f"kafka (pid {pids['kafka']})"]
+
+
+def test_the_minimal_bson_codec_round_trips_a_command() -> None:
+    command: BsonDocument = {
+        "ping": 1,
+        "$db": "admin",
+        "big": 2**40,
+        "ratio": 0.5,
+        "flag": True,
+        "none": None,
+        "list": [1, "a"],
+    }
+
+    assert decode_bson(encode_bson(command)) == command
