@@ -160,6 +160,7 @@ def require_scope(scope: Scope) -> Any:
         principal = await store.authenticate(credentials.credentials)
         if principal is None:
             raise _unauthenticated()
+        request.state.organisation_id = principal.organisation_id
         if scope not in principal.scopes:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

@@ -70,8 +70,8 @@ class _HttpMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
             "parterre_http_requests",
-            "HTTP requests by route and status.",
-            ["method", "route", "status"],
+            "HTTP requests by route, status and the calling token's organisation (`none` before authentication).",
+            ["method", "route", "status", "organisation"],
             registry=registry,
         )
         self.duration = Histogram(
@@ -123,7 +123,8 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
                 correlation_id_var.reset(token)
             route = request.scope.get("route")
             route_path = getattr(route, "path", "unmatched")
-            http_metrics.requests.labels(request.method, route_path, str(response.status_code)).inc()
+            organisation = getattr(request.state, "organisation_id", "none")
+            http_metrics.requests.labels(request.method, route_path, str(response.status_code), organisation).inc()
             http_metrics.duration.labels(request.method, route_path).observe(time.perf_counter() - started)
             response.headers[CORRELATION_HEADER] = correlation_id
             return response

@@ -5,10 +5,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, HTTPException
+from pymongo import AsyncMongoClient
 
 from shared.access import ProfilesReader, Scope, TokenStore
 from shared.service import ServiceParts, create_service_app
 from shared.settings import ServiceSettings
+from tests.conftest import Servers
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -102,11 +104,47 @@ async def test_tokens_are_stored_hashed(app: FastAPI) -> None:
     assert issued.token not in str(stored)
 
 
-async def test_health_readiness_and_metrics_answer(client: httpx.AsyncClient) -> None:
+async def test_health_readiness_and_metrics_answer(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json()["status"] == "ok"
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.json()
     assert ready.json()["checks"] == {"kafka": "ok", "store": "ok"}
+    issued = await tokens(app).issue("theatre-du-nord", {Scope.PROFILES_READ}, "metrics")
     await client.get("/v1/persons/p-1")
-    metrics = (await client.get("/metrics")).text
-    assert 'parterre_http_requests_total{method="GET",route="/v1/persons/{person_id}",status="401"}' in metrics
+    await client.get("/v1/persons/p-1", headers=bearer(issued.token))
+    exposed = (await client.get("/metrics")).text
+    registry = app.state.runtime.registry
+    route = {"method": "GET", "route": "/v1/persons/{person_id}"}
+
+    assert "parterre_http_requests_total" in exposed
+    assert (
+        registry.get_sample_value("parterre_http_requests_total", {**route, "status": "401", "organisation": "none"})
+        == 1
+    )
+    assert (
+        registry.get_sample_value(
+            "parterre_http_requests_total", {**route, "status": "200", "organisation": "theatre-du-nord"}
+        )
+        == 1
+    )
+
+
+async def test_readiness_reports_an_unreachable_store_with_503(servers: Servers) -> None:
+    unreachable = ServiceSettings(
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongo_url="mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300",
+        readiness_timeout_seconds=1,
+    )
+    app = create_service_app(unreachable, ServiceParts(title="probe", description="probe"))
+    app.state.runtime.mongo = AsyncMongoClient(unreachable.mongo_url)
+    await app.state.runtime.broker.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            ready = await client.get("/readyz")
+    finally:
+        await app.state.runtime.broker.stop()
+        await app.state.runtime.mongo.close()
+
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["kafka"] == "ok"
+    assert ready.json()["checks"]["store"].startswith("unreachable")

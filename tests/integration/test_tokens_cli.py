@@ -1,0 +1,63 @@
+"""`parterre tokens` creates a token shown once, lists tokens without secrets, and revokes them."""
+
+import pytest
+
+from shared.access import TOKENS_COLLECTION, TokenStore, token_id_of
+from shared.cli import main
+from shared.mongo import mongo_client
+from shared.settings import ServiceSettings
+
+pytestmark = [pytest.mark.mongo]
+
+
+async def test_a_token_created_by_the_cli_authenticates_until_the_cli_revokes_it(
+    settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+
+    async with mongo_client(settings.mongo_url, app_name="parterre-tests") as client:
+        store = TokenStore(client[settings.mongo_database][TOKENS_COLLECTION])
+        try:
+            exit_code = await _run(
+                [
+                    "tokens",
+                    "create",
+                    "--org",
+                    "theatre-du-nord",
+                    "--scope",
+                    "events:write",
+                    "--scope",
+                    "profiles:read",
+                    "--name",
+                    "box office",
+                ]
+            )
+            token = capsys.readouterr().out.strip()
+            principal = await store.authenticate(token)
+
+            assert exit_code == 0
+            assert principal is not None
+            assert principal.organisation_id == "theatre-du-nord"
+            assert {scope.value for scope in principal.scopes} == {"events:write", "profiles:read"}
+
+            assert await _run(["tokens", "list", "--org", "theatre-du-nord"]) == 0
+            listing = capsys.readouterr().out
+            token_id = token_id_of(token)
+            assert token_id is not None
+            assert token_id in listing
+            assert "active" in listing
+            assert token not in listing
+
+            assert await _run(["tokens", "revoke", token_id]) == 0
+            assert await store.authenticate(token) is None
+            assert await _run(["tokens", "revoke", token_id]) == 1
+        finally:
+            await client.drop_database(settings.mongo_database)
+
+
+async def _run(arguments: list[str]) -> int:
+    # The CLI runs its own event loop; run it in a thread so this test's loop is not nested.
+    import asyncio
+
+    return await asyncio.to_thread(main, arguments)
