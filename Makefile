@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install infra-up infra-down infra-status topics test test-unit lint format docs demo
+.PHONY: help install infra-up infra-down infra-status topics test test-unit lint format docs demo bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,3 +59,6 @@ demo: install infra-up topics ## run the platform on the local defaults
 	@python3 -m infra.local status
 	@echo
 	@echo "Kafka and the store run with the catalog's topics. Stop them with: make infra-down"
+
+bench: install ## measure throughput and memory; prints a table and writes bench/results.json
+	$(RUN) python -m bench.run

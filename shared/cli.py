@@ -1,7 +1,12 @@
-"""The `parterre` command: operator tasks that are not a running service (tokens, topics, documents)."""
+"""The `parterre` command: operator tasks that are not a running service (tokens, topics, documents).
+
+Services add their own commands (`parterre sources …`, `parterre import …`) through a module that has
+`register(subcommands)`; each command it adds sets `run` to a function of the parsed arguments.
+"""
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -13,10 +18,15 @@ from shared.settings import ServiceSettings
 from shared.topic_admin import ensure_topics
 from shared.topics import all_topic_partitions
 
+# Imported only when `parterre` runs, so that `shared` never depends on a service at import time.
+SERVICE_COMMAND_MODULES = ("services.ingest.entrypoints.cli",)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parterre", description="Operate a Parterre installation.")
     commands = parser.add_subparsers(dest="command", required=True)
+    for module_name in SERVICE_COMMAND_MODULES:
+        importlib.import_module(module_name).register(commands)
 
     tokens = commands.add_parser("tokens", help="create, list and revoke API access tokens")
     token_commands = tokens.add_subparsers(dest="action", required=True)
@@ -106,6 +116,9 @@ def _docs(arguments: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    if hasattr(arguments, "run"):
+        code: int = arguments.run(arguments)
+        return code
     settings = ServiceSettings()
     if arguments.command == "tokens":
         return asyncio.run(_tokens(arguments, settings))

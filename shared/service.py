@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -173,7 +174,10 @@ async def _check(probe: Callable[[], Awaitable[bool]], limit_seconds: float) -> 
         return f"unreachable: {type(exc).__name__}"
 
 
-def serve(settings: ServiceSettings, build_app: Callable[[ServiceSettings], FastAPI]) -> None:
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def serve(settings: SettingsT, build_app: Callable[[SettingsT], FastAPI]) -> None:
     """The one way every service process starts: logging, then uvicorn on the configured port."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     uvicorn.run(

@@ -2,18 +2,47 @@
 
 from fastapi import FastAPI
 
+from services.ingest.adapters.kafka_sink import KafkaEventSink
+from services.ingest.adapters.mongo import (
+    EVENT_CLAIMS,
+    INDEXES,
+    PUBLISHED_EVENTS,
+    SOURCES,
+    MongoPublicationLedger,
+    MongoSourceRegistry,
+)
+from services.ingest.context import IngestContext
+from services.ingest.entrypoints.http import router
+from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
-from shared.service import ServiceParts, create_service_app
-from shared.settings import ServiceSettings
+from shared.kafka import KafkaPublisher
+from shared.service import Runtime, ServiceParts, create_service_app
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings or IngestSettings(),
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    ingest_settings = settings or IngestSettings()
+
+    async def connect(runtime: Runtime) -> None:
+        runtime.extras["ingest"] = IngestContext(
+            settings=ingest_settings,
+            sink=KafkaEventSink(KafkaPublisher(runtime.broker)),
+            ledger=MongoPublicationLedger(runtime.database[EVENT_CLAIMS], runtime.database[PUBLISHED_EVENTS]),
+            sources=MongoSourceRegistry(runtime.database[SOURCES]),
+            metrics=metrics,
+        )
+
+    app = create_service_app(
+        ingest_settings,
         ServiceParts(
             title="Parterre ingest",
             description=(
-                "Receives webhooks, API events and box-office imports, validates them and publishes them to Kafka."
+                "Receives webhooks, API events and box-office imports, validates them and publishes them to Kafka. "
+                "Every error names the field and the reason, in English and French."
             ),
+            routers=[router],
+            indexes=INDEXES,
+            on_start=connect,
         ),
     )
+    metrics = IngestMetrics(app.state.runtime.registry)
+    return app

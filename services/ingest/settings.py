@@ -11,3 +11,16 @@ class IngestSettings(ServiceSettings):
     service_name: ClassVar[str] = "ingest"
 
     http_port: int = Field(default=8001, ge=1, le=65535, description="Port of the ingest HTTP API.")
+    max_batch_events: int = Field(default=500, ge=1, le=10_000, description="Most events in one POST /v1/events.")
+    max_batch_bytes: int = Field(default=512 * 1024, ge=1024, description="Largest POST /v1/events body, in bytes.")
+    max_event_bytes: int = Field(default=32 * 1024, ge=256, description="Largest single event, in bytes.")
+    max_webhook_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest webhook body, in bytes.")
+    max_upload_bytes: int = Field(
+        default=2 * 1024 * 1024 * 1024, ge=1024, description="Largest box-office file upload, in bytes."
+    )
+    publish_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long to wait for Kafka before answering 503."
+    )
+    import_chunk_rows: int = Field(
+        default=2000, ge=1, le=100_000, description="Import rows published to Kafka together."
+    )

@@ -2,12 +2,13 @@
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.events.common import (
+    MAX_EMAIL_LENGTH,
     ConsentPurpose,
     EventData,
     ExternalId,
@@ -19,6 +20,7 @@ from shared.events.common import (
     PersonRef,
     SeasonLabel,
     ShortText,
+    check_email_shape,
 )
 
 MAX_ITEMS = 500
@@ -654,4 +656,85 @@ class PersonErasureRequestedV1(AudienceFact):
     )
     do_not_readd: bool = Field(
         description="Whether the person must not be re-created from later upstream facts (a suppression entry)."
+    )
+
+
+# The details a `PersonRef` can carry; `source` names the system, it is not a detail of the person.
+PersonDetail = Literal[
+    "external_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "street",
+    "address_2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "birth_date",
+    "locale",
+]
+
+
+class PersonDetailsUpdatedV1(AudienceFact):
+    """An upstream system reported a person's current contact details: a new customer, an edit, a new email."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "person": {**_MAILCHIMP_PERSON, "email": "elise.gagnon@courriel.example.ca"},
+                    "previous_email": "elise.gagnon@example.com",
+                    "changed_fields": ["email"],
+                }
+            ]
+        }
+    )
+
+    previous_email: str | None = Field(
+        default=None,
+        max_length=MAX_EMAIL_LENGTH,
+        description="The address the person had before, when the email changed; identity links the two.",
+    )
+    changed_fields: list[PersonDetail] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The `person` fields the source says changed. A source that sends the whole record without "
+        "saying what changed lists every field it carries; identity treats them all as current.",
+    )
+
+    @field_validator("previous_email")
+    @classmethod
+    def _previous_email_looks_like_an_email(cls, email: str | None) -> str | None:
+        return None if email is None else check_email_shape(email)
+
+
+class PrivacyAccessRequestedV1(AudienceFact):
+    """Someone asked for a copy of the personal information held about a person (Law 25 access and portability)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "person": {"source": "shopify-boutique", "external_id": "191167", "email": "john@example.com"},
+                    "request_id": "9999",
+                    "requested_at": "2026-11-05T09:12:44-05:00",
+                    "requested_by": "shopify:customers/data_request",
+                    "order_ids": ["299938", "280263", "220458"],
+                }
+            ]
+        }
+    )
+
+    request_id: ExternalId = Field(description="The request's id upstream, to answer it and prove it was answered.")
+    requested_at: AwareDatetime = Field(description="When the request was made; Law 25 gives 30 days to answer.")
+    requested_by: ShortText = Field(
+        description="Who asked, or through which channel: `person`, a staff member, or the upstream mechanism "
+        "(e.g. `shopify:customers/data_request`)."
+    )
+    order_ids: list[ExternalId] = Field(
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        description="Orders the request names, when the upstream system lists them (Shopify `orders_requested`).",
     )

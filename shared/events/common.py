@@ -34,6 +34,15 @@ class EventData(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+def check_email_shape(email: str) -> str:
+    """`email` if it has the shape of an address; raises a pydantic error (`email_invalid`) otherwise."""
+    # Deliberately loose: rejecting a real but unusual address would lose a patron.
+    local, at, domain = email.partition("@")
+    if not (at and local and domain) or "@" in domain or any(char.isspace() for char in email):
+        raise PydanticCustomError("email_invalid", "An email address has one @ and no spaces")
+    return email
+
+
 class LocalizedText(EventData):
     """Text in French, English or both, such as a show title, a product name or a campaign name."""
 
@@ -123,12 +132,7 @@ class PersonRef(EventData):
     @field_validator("email")
     @classmethod
     def _looks_like_an_email(cls, email: str | None) -> str | None:
-        # Deliberately loose: rejecting a real but unusual address would lose a patron.
-        if email is not None:
-            local, at, domain = email.partition("@")
-            if not (at and local and domain) or "@" in domain or any(char.isspace() for char in email):
-                raise PydanticCustomError("email_invalid", "An email address has one @ and no spaces")
-        return email
+        return None if email is None else check_email_shape(email)
 
     @model_validator(mode="after")
     def _identifies_someone(self) -> Self:

@@ -119,6 +119,16 @@ EVENT_TYPES: tuple[EventType, ...] = (
         audience.PersonErasureRequestedV1,
         "Erasure of a person's personal information was requested (Law 25, Shopify customers/redact).",
     ),
+    _upstream(
+        "parterre.privacy.access_requested.v1",
+        audience.PrivacyAccessRequestedV1,
+        "A copy of a person's personal information was requested (Law 25, Shopify customers/data_request).",
+    ),
+    _upstream(
+        "parterre.person.details_updated.v1",
+        audience.PersonDetailsUpdatedV1,
+        "An upstream system reported a person's current details: a new customer, an edit, a changed email.",
+    ),
     EventType(
         "parterre.person.resolved.v1",
         identity.PersonResolvedV1,

@@ -3,7 +3,8 @@
 import asyncio
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.topic_admin import ensure_topics
 
@@ -41,3 +42,54 @@ async def wait_until(condition: Callable[[], bool], deadline_seconds: float = 60
     except TimeoutError:
         return condition()
     return True
+
+
+class TopicTail:
+    """Reads what is published to a topic after `start()`, whatever the topic held before."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+        self._bootstrap = bootstrap
+        self._topic = topic
+
+    async def start(self) -> "TopicTail":
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            [description] = await admin.describe_topics([self._topic])
+        finally:
+            await admin.close()
+        partitions = [TopicPartition(self._topic, entry["partition"]) for entry in description["partitions"]]
+        if not partitions:
+            raise RuntimeError(f"topic {self._topic} does not exist")
+        await self._consumer.start()
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await self._consumer.position(partition)
+        return self
+
+    async def read(self, expected: int, deadline_seconds: float = 30) -> list[ConsumerRecord]:
+        records: list[ConsumerRecord] = []
+        try:
+            async with asyncio.timeout(deadline_seconds):
+                while len(records) < expected:
+                    for batch in (await self._consumer.getmany(timeout_ms=200)).values():
+                        records.extend(batch)
+        except TimeoutError:
+            pass
+        return records
+
+    async def read_quietly(self, seconds: float) -> list[ConsumerRecord]:
+        """Everything that arrives within `seconds`: for checking that nothing more was published."""
+        records: list[ConsumerRecord] = []
+        async with asyncio.timeout(seconds + 5):
+            loop = asyncio.get_running_loop()
+            until = loop.time() + seconds
+            while loop.time() < until:
+                for batch in (await self._consumer.getmany(timeout_ms=200)).values():
+                    records.extend(batch)
+        return records
+
+    async def stop(self) -> None:
+        await self._consumer.stop()

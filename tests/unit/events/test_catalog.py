@@ -5,7 +5,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -17,6 +17,8 @@ from shared.events import (
     EventType,
     EventValidationError,
     LocalizedText,
+    PersonDetail,
+    PersonRef,
     TicketPurchasedV1,
     UnknownEventTypeError,
     all_event_types,
@@ -138,6 +140,16 @@ BAD_EXAMPLES: list[tuple[str, Mutation, str]] = [
     ("parterre.consent.granted.v1", replaced("captured_at", "2026-09-02T14:31:08"), "data.captured_at"),
     ("parterre.consent.withdrawn.v1", without("captured_at"), "data.captured_at"),
     ("parterre.privacy.erasure_requested.v1", without("do_not_readd"), "data.do_not_readd"),
+    ("parterre.privacy.access_requested.v1", without("request_id"), "data.request_id"),
+    ("parterre.privacy.access_requested.v1", replaced("requested_at", "2026-11-05T09:12:44"), "data.requested_at"),
+    ("parterre.privacy.access_requested.v1", replaced("order_ids.1", ""), "data.order_ids.1"),
+    (
+        "parterre.person.details_updated.v1",
+        replaced("previous_email", "elise gagnon@example.com"),
+        "data.previous_email",
+    ),
+    ("parterre.person.details_updated.v1", replaced("changed_fields", ["source"]), "data.changed_fields.0"),
+    ("parterre.person.details_updated.v1", replaced("changed_fields", ["courriel"]), "data.changed_fields.0"),
     ("parterre.person.resolved.v1", replaced("match.confidence", 1.5), "data.match.confidence"),
     ("parterre.person.resolved.v1", replaced("match.method", "guess"), "data.match.method"),
     ("parterre.person.resolved.v1", replaced("original.organisationid", "Théâtre"), "data.original.organisationid"),
@@ -324,3 +336,13 @@ def test_field_errors_of_a_pydantic_error_can_be_placed_under_data() -> None:
 
     assert [(error.field, error.code) for error in errors] == [("data.tickets", "too_short")]
     assert "[]" not in errors[0].reason, "the rejected input may be personal; it is not echoed back"
+
+
+def test_the_details_a_person_update_can_name_are_exactly_the_fields_of_a_person_reference_but_its_source() -> None:
+    assert set(get_args(PersonDetail)) == set(PersonRef.model_fields) - {"source"}
+
+
+def test_a_details_update_keys_by_the_upstream_person_like_every_upstream_fact() -> None:
+    updated = envelope_of(example_data("parterre.person.details_updated.v1"))
+
+    assert kafka_key(updated) == "mailchimp-principal:8a25ff1d98"

@@ -1,0 +1,77 @@
+"""Ingest alone: events per second through POST /v1/events batches (400 events of 1.2 KB fit in 512 KB)."""
+
+import asyncio
+import json
+import time
+import uuid
+
+import httpx
+
+from bench.support import Result, Servers, free_port, service_process, ticket_purchases
+from shared.access import TOKENS_COLLECTION, Scope, TokenStore
+from shared.mongo import mongo_client
+from shared.topic_admin import ensure_topics
+from shared.topics import all_topic_partitions
+
+
+async def measure(servers: Servers, count: int = 100_000, batch: int = 400, concurrency: int = 4) -> list[Result]:
+    await ensure_topics(servers.kafka_bootstrap, all_topic_partitions())
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
+    async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
+        token = (
+            await TokenStore(client[database][TOKENS_COLLECTION]).issue(organisation_id, {Scope.EVENTS_WRITE}, "bench")
+        ).token
+        bodies = [
+            json.dumps([envelope.to_wire() for envelope in chunk], separators=(",", ":")).encode()
+            for chunk in _chunks(ticket_purchases(count, organisation_id), batch)
+        ]
+        port = free_port()
+        environment = {
+            "PARTERRE_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+            "PARTERRE_MONGO_URL": servers.mongo_url,
+            "PARTERRE_MONGO_DATABASE": database,
+            "PARTERRE_HTTP_PORT": str(port),
+        }
+        try:
+            with service_process("services.ingest", environment, port):
+                seconds, latencies = await _post_all(port, token, bodies, concurrency)
+        finally:
+            await client.drop_database(database)
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    return [
+        Result(
+            "ingest: POST /v1/events",
+            count / seconds,
+            "events/s",
+            goal=">= 5000",
+            note=f"batches of {batch}, {concurrency} in flight; p99 per batch {p99:.0f} ms",
+        )
+    ]
+
+
+async def _post_all(port: int, token: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float]]:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            sent = time.perf_counter()
+            response = await client.post("/v1/events", content=body, headers=headers)
+            latencies.append(time.perf_counter() - sent)
+            if response.status_code != 202 or response.json()["accepted"] != len(json.loads(body)):
+                raise RuntimeError(f"ingest refused a benchmark batch: {response.status_code} {response.text[:500]}")
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies
+
+
+def _chunks(items: list, size: int) -> list[list]:  # type: ignore[type-arg]
+    return [items[start : start + size] for start in range(0, len(items), size)]

@@ -1,0 +1,62 @@
+"""The raw Kafka ceiling: produce then consume the same payloads the platform sends, with the shared settings."""
+
+import asyncio
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.support import Result, Servers, ticket_purchases
+from shared.topic_admin import ensure_topics
+
+
+async def measure(servers: Servers, count: int = 100_000) -> list[Result]:
+    topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(servers.kafka_bootstrap, {topic: 6})
+    payloads = [(envelope.id.encode(), envelope.to_json_bytes()) for envelope in ticket_purchases(count, "bench")]
+    # The same producer settings as the shared broker factory: acks=all, idempotent, a short linger.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=servers.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        pending = [await producer.send(topic, value, key=key) for key, value in payloads]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    produce_seconds = time.perf_counter() - started
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=servers.kafka_bootstrap,
+        group_id=f"{topic}-group",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=500,
+    )
+    await consumer.start()
+    received = 0
+    started = time.perf_counter()
+    try:
+        while received < count:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            received += sum(len(batch) for batch in batches.values())
+            if batches:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+    consume_seconds = time.perf_counter() - started
+    size = sum(len(value) for _, value in payloads) / count
+    return [
+        Result(
+            "kafka ceiling: produce (acks=all)", count / produce_seconds, "msg/s", note=f"{count} msgs of {size:.0f} B"
+        ),
+        Result("kafka ceiling: consume + commit per batch", count / consume_seconds, "msg/s", note=f"{count} msgs"),
+        Result(
+            "kafka ceiling: produce + consume",
+            count / (produce_seconds + consume_seconds),
+            "msg/s",
+            note="the ceiling end-to-end figures are compared with",
+        ),
+    ]

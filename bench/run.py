@@ -1,0 +1,58 @@
+"""`make bench`: runs the benchmarks, prints one table and writes bench/results.json."""
+
+import argparse
+import asyncio
+import json
+import platform
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import ingest_api, kafka_ceiling
+from bench.support import Result, servers
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def table(results: list[Result]) -> str:
+    rows = [("benchmark", "result", "goal", "notes")] + [
+        (result.name, f"{result.value:,.0f} {result.unit}", result.goal, result.note) for result in results
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+async def run_all(quick: bool) -> list[Result]:
+    scale = 10 if quick else 1
+    results: list[Result] = []
+    with servers() as found:
+        results += await kafka_ceiling.measure(found, count=100_000 // scale)
+        results += await ingest_api.measure(found, count=100_000 // scale)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the volume, to check the benchmarks run")
+    arguments = parser.parse_args()
+    results = asyncio.run(run_all(arguments.quick))
+    print(table(results))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "measured_at": datetime.now(UTC).isoformat(),
+                "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+                "quick": arguments.quick,
+                "results": [asdict(result) for result in results],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""What every benchmark needs: real servers, sample events, and a result row."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from infra.local.stack import LocalStack, StackConfig
+from shared.events import Envelope, all_event_types, build_envelope
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    value: float
+    unit: str
+    goal: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Servers:
+    kafka_bootstrap: str
+    mongo_url: str
+
+
+@contextlib.contextmanager
+def servers() -> Iterator[Servers]:
+    """The servers named by KAFKA_BOOTSTRAP / MONGO_URL, else the local stack (stopped again if started here)."""
+    if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("MONGO_URL"):
+        yield Servers(os.environ["KAFKA_BOOTSTRAP"], os.environ["MONGO_URL"])
+        return
+    stack = LocalStack(StackConfig.from_environment(REPO_ROOT / ".local"))
+    endpoints = stack.up()
+    try:
+        yield Servers(endpoints.kafka_bootstrap, endpoints.mongo_url)
+    finally:
+        if endpoints.started:
+            stack.down()
+
+
+def ticket_purchases(count: int, organisation_id: str, customers: int = 5000) -> list[Envelope]:
+    """Realistic ticket purchases: the catalog's example with a distinct id and customer each."""
+    ticket = next(event for event in all_event_types() if event.name == "parterre.ticket.purchased.v1")
+    base = ticket.model.model_validate(ticket.example)
+    start = datetime(2026, 9, 1, 12, tzinfo=UTC)
+    envelopes = []
+    for number in range(count):
+        person = base.person.model_copy(update={"external_id": f"c{number % customers}"})  # type: ignore[attr-defined]
+        data = base.model_copy(update={"person": person, "order_id": f"o{number}"})
+        envelopes.append(
+            build_envelope(
+                data,
+                organisation_id=organisation_id,
+                source=f"/orgs/{organisation_id}/sources/bench",
+                id=str(uuid.uuid4()),
+                time=start + timedelta(seconds=number),
+            )
+        )
+    return envelopes
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def service_process(module: str, environment: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A service started the way operators start it (`python -m services.<name>`), stopped afterwards."""
+    log_path = REPO_ROOT / ".local" / "logs" / f"bench-{module.rsplit('.', 1)[-1]}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env={**os.environ, **environment, "PYTHONPATH": str(REPO_ROOT), "PARTERRE_LOG_LEVEL": "WARNING"},
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    try:
+        _wait_until_ready(process, port, log_path)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], port: int, log_path: Path, seconds: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            error = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the service exited before it was ready; {log_path} ends with:\n{error}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer,
+        ):
+            if answer.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"the service did not answer /readyz on port {port} within {seconds} s")

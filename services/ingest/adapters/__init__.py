@@ -1,0 +1,1 @@
+"""Ingest adapters: Kafka and the store."""

@@ -1,0 +1,1 @@
+"""Pure ingest logic: upstream formats to shared events, with field-level errors; no I/O."""

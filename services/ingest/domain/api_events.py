@@ -1,0 +1,141 @@
+"""Reading `POST /v1/events` bodies: one CloudEvent or a batch, each judged on its own, within the size limits."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.events import Envelope, EventValidationError, FieldError, event_type, field_errors, parse_data
+from shared.events.registry import UnknownEventTypeError
+from shared.topics import AUDIENCE_FACTS
+
+JSON_MEDIA_TYPES = frozenset({"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"})
+
+
+@dataclass(frozen=True)
+class EventLimits:
+    max_events: int = 500
+    max_batch_bytes: int = 512 * 1024
+    max_event_bytes: int = 32 * 1024
+
+
+class RequestRejectedError(ValueError):
+    """The whole request is refused; `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, code: str, en: str, fr: str) -> None:
+        super().__init__(en)
+        self.status = status
+        self.code = code
+        self.en = en
+        self.fr = fr
+
+
+@dataclass(frozen=True)
+class EventVerdict:
+    index: int
+    envelope: Envelope | None
+    errors: tuple[FieldError, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return self.envelope is not None
+
+
+def read_api_events(
+    body: bytes,
+    content_type: str | None,
+    *,
+    organisation_id: str,
+    received_at: datetime,
+    limits: EventLimits,
+) -> list[EventVerdict]:
+    """Judge every event of the body; valid ones come back as envelopes stamped with the ingest time.
+
+    The organisation comes from the caller's token: an event that names another one is refused, and one
+    that names none is given the token's. Only upstream facts may be sent; identity and profile outputs are
+    Parterre's own and cannot be injected.
+    """
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type not in JSON_MEDIA_TYPES:
+        raise RequestRejectedError(
+            415,
+            "unsupported_media_type",
+            en=f"Send JSON (application/json or application/cloudevents+json), not {media_type or 'no type'}.",
+            fr=f"Envoyez du JSON (application/json ou application/cloudevents+json), pas {media_type or 'rien'}.",
+        )
+    if len(body) > limits.max_batch_bytes:
+        raise RequestRejectedError(
+            413,
+            "payload_too_large",
+            en=f"The body has {len(body)} bytes; at most {limits.max_batch_bytes} are accepted.",
+            fr=f"Le corps fait {len(body)} octets; au plus {limits.max_batch_bytes} sont acceptés.",
+        )
+    try:
+        decoded = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestRejectedError(
+            400,
+            "malformed_json",
+            en=f"The body is not valid JSON: {exc}.",
+            fr=f"Le corps n'est pas du JSON valide : {exc}.",
+        ) from None
+    single = isinstance(decoded, dict)
+    items: list[Any] = [decoded] if single else decoded if isinstance(decoded, list) else []
+    if not items:
+        raise RequestRejectedError(
+            400,
+            "no_events",
+            en="The body must be one event (a JSON object) or a non-empty array of events.",
+            fr="Le corps doit être un événement (objet JSON) ou un tableau non vide d'événements.",
+        )
+    if len(items) > limits.max_events:
+        raise RequestRejectedError(
+            413,
+            "too_many_events",
+            en=f"The batch has {len(items)} events; at most {limits.max_events} are accepted.",
+            fr=f"Le lot contient {len(items)} événements; au plus {limits.max_events} sont acceptés.",
+        )
+    verdicts = [
+        _judge(index, item, organisation_id=organisation_id, received_at=received_at, limits=limits)
+        for index, item in enumerate(items)
+    ]
+    if single and verdicts[0].errors and verdicts[0].errors[0].code == "too_large":
+        raise RequestRejectedError(
+            413,
+            "event_too_large",
+            en=f"The event is larger than {limits.max_event_bytes} bytes.",
+            fr=f"L'événement dépasse {limits.max_event_bytes} octets.",
+        )
+    return verdicts
+
+
+def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime, limits: EventLimits) -> EventVerdict:
+    if not isinstance(item, dict):
+        return _refused(index, "$", "an event must be a JSON object", "type_error")
+    size = len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > limits.max_event_bytes:
+        return _refused(index, "$", f"the event has {size} bytes; at most {limits.max_event_bytes}", "too_large")
+    attributes = dict(item)
+    claimed = attributes.setdefault("organisationid", organisation_id)
+    if claimed != organisation_id:
+        return _refused(index, "organisationid", "names another organisation than the one of your token", "forbidden")
+    attributes["ingesttime"] = received_at.isoformat()
+    try:
+        envelope = Envelope.model_validate(attributes)
+    except ValidationError as exc:
+        return EventVerdict(index, None, tuple(field_errors(exc)))
+    try:
+        if event_type(envelope.type).topic != AUDIENCE_FACTS:
+            return _refused(index, "type", "only upstream facts can be sent to ingest", "not_an_upstream_fact")
+        parse_data(envelope)
+    except UnknownEventTypeError as exc:
+        return _refused(index, "type", str(exc), "unknown_type")
+    except EventValidationError as exc:
+        return EventVerdict(index, None, exc.errors)
+    return EventVerdict(index, envelope)
+
+
+def _refused(index: int, field: str, reason: str, code: str) -> EventVerdict:
+    return EventVerdict(index, None, (FieldError(field=field, reason=reason, code=code),))

@@ -1,0 +1,766 @@
+"""Box-office CSV exports to Parterre events, streamed row by row: every row is accepted or rejected with reasons."""
+
+import csv
+import functools
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, BinaryIO, TypeVar
+from zoneinfo import ZoneInfo
+
+from services.ingest.domain.boxoffice_mapping import (
+    DEFAULT_HEADERS,
+    BoxOfficeField,
+    Column,
+    ColumnMapping,
+    MappingFileError,
+    RowKind,
+    load_mapping,
+)
+from services.ingest.domain.boxoffice_values import (
+    Amount,
+    Moment,
+    UnreadableValueError,
+    parse_amount,
+    parse_moment,
+    parse_quantity,
+)
+from services.ingest.domain.drafts import Draft, country_code, language_of, normalise_locale, plain, source_uri, wrap
+from services.ingest.domain.errors import ModelT, Problems
+from services.ingest.domain.ids import event_id
+from services.ingest.domain.textstream import BoundedLines, open_text
+from shared.events import (
+    DonationMadeV1,
+    Envelope,
+    FieldError,
+    Language,
+    SalesChannel,
+    SubscriptionKind,
+    SubscriptionPurchasedV1,
+    TicketPurchasedV1,
+)
+
+__all__ = [
+    "DEFAULT_HEADERS",
+    "AcceptedRow",
+    "BoxOfficeField",
+    "ColumnMapping",
+    "CsvFormatError",
+    "ImportReport",
+    "MappingFileError",
+    "RejectedRow",
+    "RowKind",
+    "RowOutcome",
+    "load_mapping",
+    "read_boxoffice_csv",
+]
+
+F = BoxOfficeField
+T = TypeVar("T")
+# No sane export has a line this long; a longer one is a corrupt or binary file, rejected without being held.
+MAX_LINE_CHARS = 1_000_000
+WHOLE_ROW = "$"
+_DELIMITERS = ("\t", ";", ",")
+_IDENTIFYING = (F.EMAIL, F.PHONE, F.CUSTOMER_ID)
+_DEFAULT_PRICE_CATEGORY: dict[Language, str] = {"fr": "Général", "en": "General"}
+_ROW_KINDS = {
+    **dict.fromkeys(("ticket", "tickets", "billet", "billets", "billetterie", "admission", "entree"), RowKind.TICKET),
+    **dict.fromkeys(("donation", "don", "dons", "gift", "donation recurrente"), RowKind.DONATION),
+    **dict.fromkeys(("membership", "adhesion", "membre", "member", "cotisation"), RowKind.MEMBERSHIP),
+    **dict.fromkeys(("abonnement", "season pass", "season ticket", "subscription"), RowKind.SEASON_PASS),
+}
+_CHANNELS = {
+    **dict.fromkeys(("en ligne", "online", "web", "internet", "site web"), SalesChannel.ONLINE),
+    **dict.fromkeys(("guichet", "billetterie", "box office", "sur place", "door", "porte"), SalesChannel.BOX_OFFICE),
+    **dict.fromkeys(("telephone", "phone", "par telephone", "by phone"), SalesChannel.PHONE),
+}
+_LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_EXCEL_TEXT_GUARD = re.compile(r'^="(.*)"$')
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedRow:
+    row_number: int
+    envelopes: tuple[Envelope, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    row_number: int
+    # `field` is the column header as the file writes it (`$` for the row as a whole).
+    errors: tuple[FieldError, ...]
+
+
+RowOutcome = AcceptedRow | RejectedRow
+
+
+class CsvFormatError(ValueError):
+    """The file as a whole cannot be imported (no header, a required column missing); said in English and French."""
+
+    def __init__(
+        self, code: str, en: str, fr: str, *, headers_found: Iterable[str] = (), missing: Iterable[str] = ()
+    ) -> None:
+        super().__init__(en)
+        self.code = code
+        self.en = en
+        self.fr = fr
+        self.headers_found = tuple(headers_found)
+        self.missing = tuple(missing)
+
+
+def read_boxoffice_csv(
+    stream: BinaryIO,
+    *,
+    organisation_id: str,
+    source: str,
+    mapping: ColumnMapping | None = None,
+    imported_at: datetime,
+) -> Iterator[RowOutcome]:
+    """The outcome of each row of a box-office export, in file order, read incrementally in constant memory.
+
+    The header is read at once, so a file missing a required column raises `CsvFormatError` before any row. Then
+    each row yields an `AcceptedRow` with its events or a `RejectedRow` naming each bad cell by its column header;
+    a bad row never stops the rows after it. `row_number` is the row as a spreadsheet numbers it, the header being
+    row 1 (it is also the file's line number unless a quoted cell spans several lines).
+
+    Event ids derive from the order or transaction number when the file has one, else from the row's content, so
+    importing a file twice, or a re-export with its columns in another order, repeats the same ids.
+    """
+    if imported_at.utcoffset() is None:
+        raise ValueError("imported_at must carry its UTC offset")
+    settings = mapping or ColumnMapping()
+    source_uri(organisation_id, source)  # refuses a malformed source before any work
+    opened = open_text(stream)
+    lines = BoundedLines(opened.text, MAX_LINE_CHARS)
+    line_iterator = iter(lines)
+    header_line = _header_line(line_iterator)
+    delimiter = _directive_delimiter(header_line)
+    if delimiter is not None:
+        header_line = next(line_iterator, "")
+    delimiter = delimiter or _sniffed_delimiter(header_line)
+    header = [cell.strip() for cell in next(csv.reader([header_line], delimiter=delimiter), [])]
+    if not any(header):
+        raise CsvFormatError(
+            "no_header", en="The file has no header row.", fr="Le fichier n'a pas de ligne d'en-têtes."
+        )
+    columns = settings.locate(header)
+    _check_required_columns(columns, header, settings)
+    context = _FileContext(
+        organisation_id=organisation_id,
+        source=source,
+        settings=settings,
+        zone=settings.zone,
+        imported_at=imported_at,
+        columns=columns,
+        header_size=len(header),
+        delimiter=delimiter,
+        headers={
+            name: columns[name].header if name in columns else settings.headers[name][0] for name in BoxOfficeField
+        },
+    )
+    records = csv.reader(line_iterator, delimiter=delimiter, strict=False)
+    return _outcomes(records, lines, context)
+
+
+def _header_line(lines: Iterator[str]) -> str:
+    for line in lines:
+        if line.strip():
+            return line
+    raise CsvFormatError("empty_file", en="The file is empty.", fr="Le fichier est vide.")
+
+
+def _directive_delimiter(line: str) -> str | None:
+    """Excel's `sep=;` first line, which names the delimiter outright."""
+    stripped = line.strip()
+    return stripped[4] if len(stripped) == len("sep=;") and stripped.lower().startswith("sep=") else None
+
+
+def _sniffed_delimiter(header_line: str) -> str:
+    """The delimiter that splits the header into the most cells; ties go to tab, then `;`, then `,`."""
+    counts = {delimiter: len(next(csv.reader([header_line], delimiter=delimiter), [])) for delimiter in _DELIMITERS}
+    return max(_DELIMITERS, key=lambda delimiter: counts[delimiter])
+
+
+def _check_required_columns(
+    columns: Mapping[BoxOfficeField, Column], header: list[str], settings: ColumnMapping
+) -> None:
+    # Each requirement is met by any one of its alternatives; an alternative needs all of its fields.
+    missing: list[tuple[tuple[BoxOfficeField, ...], ...]] = []
+    if F.AMOUNT not in columns and F.UNIT_PRICE not in columns:
+        missing.append(((F.AMOUNT,), (F.UNIT_PRICE,)))
+    names_someone = any(name in columns for name in _IDENTIFYING) or (
+        F.FIRST_NAME in columns and F.LAST_NAME in columns
+    )
+    if not names_someone:
+        missing.append(((F.EMAIL,), (F.PHONE,), (F.CUSTOMER_ID,), (F.FIRST_NAME, F.LAST_NAME)))
+    # Without a type column every row is of the default type; tickets need to know which performance.
+    if F.TYPE not in columns and settings.default_type is RowKind.TICKET:
+        if F.SHOW not in columns:
+            missing.append(((F.SHOW,),))
+        if F.PERFORMANCE_DATE not in columns and F.DATE not in columns:
+            missing.append(((F.PERFORMANCE_DATE,), (F.DATE,)))
+    missing += [((name,),) for name in sorted(settings.explicit) if name not in columns]
+    if not missing:
+        return
+    found = ", ".join(repr(cell) for cell in header if cell) or "none"
+    raise CsvFormatError(
+        "missing_columns",
+        en=f"The file lacks required columns: {_requirements(missing, settings, 'or', 'and')}. Columns found: {found}.",
+        fr=f"Il manque au fichier des colonnes obligatoires : {_requirements(missing, settings, 'ou', 'et')}. "
+        f"Colonnes trouvées : {found}.",
+        headers_found=[cell for cell in header if cell],
+        missing=[name.value for group in missing for alternative in group for name in alternative],
+    )
+
+
+def _requirements(
+    missing: list[tuple[tuple[BoxOfficeField, ...], ...]], settings: ColumnMapping, or_word: str, and_word: str
+) -> str:
+    def expected(name: BoxOfficeField) -> str:
+        return f"{name.value} ({' / '.join(settings.headers[name][:4])})"
+
+    return "; ".join(
+        f" {or_word} ".join(f" {and_word} ".join(expected(name) for name in alternative) for alternative in group)
+        for group in missing
+    )
+
+
+@dataclass(frozen=True)
+class _FileContext:
+    organisation_id: str
+    source: str
+    settings: ColumnMapping
+    zone: ZoneInfo
+    imported_at: datetime
+    columns: Mapping[BoxOfficeField, Column]
+    header_size: int
+    delimiter: str
+    # Each field's column header as written in the file, or its usual header when the file has no such column.
+    headers: Mapping[BoxOfficeField, str]
+
+
+def _outcomes(records: Iterator[list[str]], lines: BoundedLines, context: _FileContext) -> Iterator[RowOutcome]:
+    row_number = 1
+    runs = _RunCounter()
+    while True:
+        overlong_before = lines.overlong
+        try:
+            cells = next(records)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            row_number += 1
+            yield _rejected_row(row_number, f"cannot be read as CSV ({exc})", "malformed_row")
+            continue
+        row_number += 1
+        if lines.overlong > overlong_before:
+            yield _rejected_row(row_number, f"has a line longer than {MAX_LINE_CHARS} characters", "line_too_long")
+        elif any(cell.strip() for cell in cells):
+            yield _row_outcome(cells, row_number, context, runs)
+
+
+def _rejected_row(row_number: int, reason: str, code: str) -> RejectedRow:
+    return RejectedRow(row_number, (FieldError(field=WHOLE_ROW, reason=f"the row {reason}", code=code),))
+
+
+class _RunCounter:
+    """How many rows in a row share one key: the rows of one order are adjacent in exports (one per attendee), so
+    the nth of them gets its own id, the same at every import, without remembering every key of a huge file."""
+
+    def __init__(self) -> None:
+        self._previous: tuple[str, ...] | None = None
+        self._count = 0
+
+    def occurrence(self, key: tuple[str, ...]) -> int:
+        self._count = self._count + 1 if key == self._previous else 1
+        self._previous = key
+        return self._count
+
+
+class _Row:
+    def __init__(self, cells: list[str], number: int, context: _FileContext) -> None:
+        self.number = number
+        self.context = context
+        self.problems = Problems()
+        self.values: dict[BoxOfficeField, str] = {}
+        for name, column in context.columns.items():
+            if column.index < len(cells) and (value := _cell_text(cells[column.index])):
+                self.values[name] = value
+        # Values as parsed (`45,00 $` → `45.00`), so that the id made from a row's content does not depend on how
+        # an export happened to format it.
+        self.parsed_values: dict[BoxOfficeField, str] = {}
+
+    def text(self, name: BoxOfficeField) -> str | None:
+        return self.values.get(name)
+
+    def header(self, name: BoxOfficeField) -> str:
+        return self.context.headers[name]
+
+    def parsed(self, name: BoxOfficeField, parse: Callable[[str], T]) -> T | None:
+        text = self.values.get(name)
+        if text is None:
+            return None
+        try:
+            value = parse(text)
+        except UnreadableValueError as exc:
+            self.problems.add(self.context.headers[name], exc.reason, exc.code)
+            return None
+        self.parsed_values[name] = _canonical(value)
+        return value
+
+    def content_digest(self) -> str:
+        """A digest of what the row says, by field: the same whatever the order of the columns."""
+        canonical = {
+            name.value: self.parsed_values.get(name) or " ".join(value.split()) for name, value in self.values.items()
+        }
+        if F.EMAIL in self.values:
+            canonical[F.EMAIL.value] = self.values[F.EMAIL].casefold()
+        content = json.dumps(sorted(canonical.items()), ensure_ascii=False)
+        return hashlib.sha256(content.encode()).hexdigest()[:24]
+
+    def require(self, name: BoxOfficeField, what: str) -> None:
+        self.problems.add(self.header(name), f"is empty; {what}", "missing_value")
+
+
+def _cell_text(cell: str) -> str:
+    value = cell.strip()
+    if value.startswith('="'):
+        guarded = _EXCEL_TEXT_GUARD.match(value)
+        if guarded is not None:
+            # `="00123"` is how exports make Excel keep leading zeros.
+            return guarded.group(1).strip()
+    return value
+
+
+def _canonical(value: Any) -> str:
+    if isinstance(value, Amount):
+        return f"{value.value} {value.currency or ''}".strip()
+    if isinstance(value, Moment):
+        return value.at.isoformat() if value.has_time else value.at.date().isoformat()
+    return str(value)
+
+
+def _row_outcome(cells: list[str], number: int, context: _FileContext, runs: _RunCounter) -> RowOutcome:
+    row = _Row(cells, number, context)
+    extra = [cell for cell in cells[context.header_size :] if cell.strip()]
+    if extra:
+        shown = "tab" if context.delimiter == "\t" else repr(context.delimiter)
+        return _rejected_row(
+            number,
+            f"has {len(cells)} cells but the header {context.header_size}: a value probably contains the "
+            f"delimiter {shown} without quotes",
+            "too_many_cells",
+        )
+    drafts = _row_drafts(row, runs)
+    if row.problems or drafts is None:
+        return RejectedRow(number, tuple(row.problems.errors))
+    envelopes = wrap(
+        drafts, organisation_id=context.organisation_id, source=context.source, ingested_at=context.imported_at
+    )
+    return AcceptedRow(number, tuple(envelopes))
+
+
+def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
+    context = row.context
+    kind = _row_kind(row)
+    person = _person(row)
+    language = language_of(person.get("locale")) or context.settings.default_language
+    amount = row.parsed(F.AMOUNT, parse_amount)
+    unit_price = row.parsed(F.UNIT_PRICE, parse_amount)
+    if row.text(F.AMOUNT) is None and row.text(F.UNIT_PRICE) is None:
+        row.require(F.AMOUNT, "every row needs the amount paid")
+    quantity = row.parsed(F.QUANTITY, parse_quantity) or 1
+    currency = _currency(row, amount, unit_price)
+    parse_when = _moment_parser(context)
+    performance_at = row.parsed(F.PERFORMANCE_DATE, parse_when)
+    paid_at = row.parsed(F.DATE, parse_when)
+    order_id = row.text(F.ORDER_ID)
+    channel = _channel(row)
+    if row.problems or kind is None:
+        return None
+    total = amount.value if amount is not None else unit_price.value * quantity if unit_price is not None else None
+    if total is None:
+        return None
+    happened = paid_at or performance_at
+    time = happened.at if happened is not None else context.imported_at
+    builder = _BUILDERS[kind]
+    fact = builder(
+        _Facts(
+            row=row,
+            kind=kind,
+            person=person,
+            language=language,
+            total=total,
+            unit_price=unit_price.value if unit_price is not None else None,
+            quantity=quantity,
+            currency=currency,
+            performance_at=performance_at,
+            paid_at=paid_at,
+            order_id=order_id,
+            channel=channel,
+            runs=runs,
+        )
+    )
+    if fact is None:
+        return None
+    data, id_parts, subject = fact
+    return [Draft(data, id_parts, time, subject=subject)]
+
+
+def _row_kind(row: _Row) -> RowKind | None:
+    text = row.text(F.TYPE)
+    if text is None:
+        return row.context.settings.default_type
+    kind = _ROW_KINDS.get(plain(text).replace("_", " "))
+    if kind is None:
+        row.problems.add(
+            row.header(F.TYPE),
+            "should be ticket (billet), donation (don), membership (adhésion) or season pass (abonnement)",
+            "row_type_unknown",
+        )
+    return kind
+
+
+_PERSON_COLUMNS = {
+    "external_id": F.CUSTOMER_ID,
+    "email": F.EMAIL,
+    "phone": F.PHONE,
+    "first_name": F.FIRST_NAME,
+    "last_name": F.LAST_NAME,
+    "street": F.STREET,
+    "city": F.CITY,
+    "region": F.REGION,
+    "postal_code": F.POSTAL_CODE,
+    "country": F.COUNTRY,
+    "locale": F.LANGUAGE,
+}
+
+
+def _person(row: _Row) -> dict[str, Any]:
+    values: dict[str, Any] = {"source": row.context.source}
+    for name, column in _PERSON_COLUMNS.items():
+        values[name] = row.text(column)
+    values["country"] = _country(row)
+    values["locale"] = _locale(row)
+    identified = any(values[name] for name in ("external_id", "email", "phone")) or (
+        values["first_name"] and values["last_name"]
+    )
+    if not identified:
+        where = next((name for name in _IDENTIFYING if name in row.context.columns), F.LAST_NAME)
+        row.problems.add(
+            row.header(where),
+            "the row names nobody: it needs an email, a phone, a customer number, or both first and last name",
+            "person_unidentifiable",
+        )
+    return values
+
+
+def _person_origins(headers: Mapping[BoxOfficeField, str]) -> dict[str, str]:
+    origins = {f"person.{name}": headers[column] for name, column in _PERSON_COLUMNS.items()}
+    origins["person"] = headers[F.EMAIL]
+    return origins
+
+
+def _country(row: _Row) -> str | None:
+    text = row.text(F.COUNTRY)
+    if text is None:
+        return None
+    code = country_code(text)
+    if code is None:
+        row.problems.add(row.header(F.COUNTRY), "should be a two-letter country code such as CA", "country_unknown")
+    return code
+
+
+def _locale(row: _Row) -> str | None:
+    text = row.text(F.LANGUAGE)
+    if text is None:
+        return None
+    locale = normalise_locale(text)
+    if not _LOCALE_TAG.match(locale):
+        row.problems.add(
+            row.header(F.LANGUAGE), "should be FR or EN (français, English, or a code such as fr-CA)", "language"
+        )
+        return None
+    return locale
+
+
+def _currency(row: _Row, amount: Amount | None, unit_price: Amount | None) -> str:
+    named = (amount and amount.currency) or (unit_price and unit_price.currency)
+    if named:
+        return named
+    text = row.text(F.CURRENCY)
+    if text is None:
+        return row.context.settings.currency
+    if not re.fullmatch(r"[A-Za-z]{3}", text):
+        row.problems.add(row.header(F.CURRENCY), "should be a currency code such as CAD", "currency_invalid")
+    return text.upper()
+
+
+def _channel(row: _Row) -> SalesChannel:
+    text = row.text(F.CHANNEL)
+    if text is None:
+        return row.context.settings.channel
+    channel = _CHANNELS.get(plain(text).replace("_", " "))
+    if channel is None:
+        row.problems.add(
+            row.header(F.CHANNEL),
+            "should be online (en ligne), box office (guichet) or phone (téléphone)",
+            "channel_unknown",
+        )
+        return row.context.settings.channel
+    return channel
+
+
+def _moment_parser(context: _FileContext) -> Callable[[str], Moment]:
+    def parse(text: str) -> Moment:
+        return parse_moment(text, zone=context.zone, date_format=context.settings.date_format)
+
+    return parse
+
+
+@dataclass(frozen=True)
+class _Facts:
+    row: _Row
+    kind: RowKind
+    person: dict[str, Any]
+    language: Language
+    total: Decimal
+    unit_price: Decimal | None
+    quantity: int
+    currency: str
+    performance_at: Moment | None
+    paid_at: Moment | None
+    order_id: str | None
+    channel: SalesChannel
+    runs: _RunCounter
+
+    def reference(self, *distinguishing: str) -> tuple[tuple[str, ...], str]:
+        """The id parts of this row's fact, and the upstream reference (order number, else one made from content).
+
+        An order number names the fact; rows of one order are told apart by what differs between them (the
+        performance, the price category) and then by their rank among identical neighbours.
+        """
+        if self.order_id is not None:
+            key = ("boxoffice", self.kind.value, "order", self.order_id, *distinguishing)
+            reference = self.order_id
+        else:
+            digest = self.row.content_digest()
+            key = ("boxoffice", self.kind.value, "content", digest)
+            reference = f"row-{digest[:16]}"
+        return (*key, str(self.runs.occurrence(key))), reference
+
+    def money(self, amount: Decimal) -> dict[str, Any]:
+        return {"amount": amount, "currency": self.currency}
+
+    def validated(
+        self, model: type[ModelT], values: dict[str, Any], origins: Callable[[], dict[str, str]]
+    ) -> ModelT | None:
+        """`values` as a `model`, or None after noting each error under the column it came from."""
+
+        def all_origins() -> dict[str, str]:
+            return {**_person_origins(self.row.context.headers), **origins()}
+
+        return self.row.problems.validate(model, values, all_origins, whole=WHOLE_ROW)
+
+
+_Fact = tuple[Any, tuple[str, ...], str | None]
+
+
+def _ticket_purchase(facts: _Facts) -> _Fact | None:
+    row = facts.row
+    show = row.text(F.SHOW)
+    moment = facts.performance_at or facts.paid_at
+    if show is None:
+        row.require(F.SHOW, "a ticket needs the show's title")
+    if moment is None:
+        row.require(F.PERFORMANCE_DATE, "a ticket needs the performance date")
+    if show is None or moment is None:
+        return None
+    production_id = _slug(show)
+    local = moment.at.astimezone(row.context.zone)
+    performance_id = f"{production_id}-{local:%Y-%m-%d}" + (f"-{local:%Hh%M}" if moment.has_time else "")
+    category = row.text(F.PRICE_CATEGORY) or _DEFAULT_PRICE_CATEGORY[facts.language]
+    id_parts, reference = facts.reference(performance_id, _category_key(category))
+    ticket_prefix = f"{reference}-{event_id(row.context.organisation_id, row.context.source, *id_parts)[:8]}"
+    seat = row.text(F.SEAT) if facts.quantity == 1 else None
+    tickets = [
+        {"ticket_id": f"{ticket_prefix}-{rank}", "seat": seat, "price_category": category, "price": facts.money(price)}
+        for rank, price in enumerate(_unit_prices(facts), start=1)
+    ]
+    values = {
+        "person": facts.person,
+        "order_id": reference,
+        "performance": {
+            "production_id": production_id,
+            "title": {facts.language: show},
+            "performance_id": performance_id,
+            "starts_at": moment.at,
+            "venue": row.text(F.VENUE),
+        },
+        "tickets": tickets,
+        "total": facts.money(facts.total),
+        "channel": facts.channel,
+    }
+    amount_header = row.header(F.AMOUNT if F.AMOUNT in row.context.columns else F.UNIT_PRICE)
+
+    def origins() -> dict[str, str]:
+        return {
+            "order_id": row.header(F.ORDER_ID),
+            "performance": row.header(F.SHOW),
+            "performance.venue": row.header(F.VENUE),
+            "performance.starts_at": row.header(F.PERFORMANCE_DATE),
+            "tickets": row.header(F.QUANTITY),
+            "tickets.price": amount_header,
+            "tickets.seat": row.header(F.SEAT),
+            "tickets.price_category": row.header(F.PRICE_CATEGORY),
+            "total": amount_header,
+        }
+
+    purchase = facts.validated(TicketPurchasedV1, values, origins)
+    return None if purchase is None else (purchase, id_parts, f"order/{reference}")
+
+
+def _unit_prices(facts: _Facts) -> list[Decimal]:
+    """Each ticket's price: the unit price when the file gives it, else the total shared out to the cent, the
+    first tickets taking the odd cents, so the tickets always add up to what was paid."""
+    if facts.unit_price is not None:
+        return [facts.unit_price] * facts.quantity
+    cent = Decimal("0.01")
+    base = (facts.total / facts.quantity).quantize(cent, rounding=ROUND_DOWN)
+    odd_cents = int((facts.total - base * facts.quantity) / cent)
+    return [base + cent if rank < odd_cents else base for rank in range(facts.quantity)]
+
+
+def _donation(facts: _Facts) -> _Fact | None:
+    row = facts.row
+    campaign = row.text(F.CAMPAIGN) or row.text(F.SHOW)
+    id_parts, reference = facts.reference()
+    values = {
+        "person": facts.person,
+        "donation_id": reference,
+        "amount": facts.money(facts.total),
+        "campaign": None if campaign is None else {facts.language: campaign},
+    }
+
+    def origins() -> dict[str, str]:
+        return {
+            "donation_id": row.header(F.ORDER_ID),
+            "amount": row.header(F.AMOUNT),
+            "campaign": row.header(F.CAMPAIGN if F.CAMPAIGN in row.context.columns else F.SHOW),
+        }
+
+    donation = facts.validated(DonationMadeV1, values, origins)
+    return None if donation is None else (donation, id_parts, f"donation/{reference}")
+
+
+def _subscription(facts: _Facts) -> _Fact | None:
+    row = facts.row
+    plan = row.text(F.PRICE_CATEGORY) or row.text(F.SHOW) or row.text(F.CAMPAIGN)
+    if plan is None:
+        row.require(F.PRICE_CATEGORY, "a membership or season pass needs the name of its plan")
+        return None
+    started = facts.paid_at or facts.performance_at
+    starts_on = (started.at if started else row.context.imported_at).astimezone(row.context.zone).date()
+    ends = row.parsed(F.END_DATE, _moment_parser(row.context))
+    if row.problems:
+        return None
+    id_parts, reference = facts.reference()
+    kind = SubscriptionKind.SEASON_PASS if facts.kind is RowKind.SEASON_PASS else SubscriptionKind.MEMBERSHIP
+    values = {
+        "person": facts.person,
+        "subscription_id": reference,
+        "kind": kind,
+        "plan": {facts.language: plan},
+        "starts_on": starts_on,
+        "ends_on": None if ends is None else ends.at.astimezone(row.context.zone).date(),
+        "price": facts.money(facts.total),
+    }
+
+    def origins() -> dict[str, str]:
+        return {
+            "subscription_id": row.header(F.ORDER_ID),
+            "plan": row.header(F.PRICE_CATEGORY),
+            "ends_on": row.header(F.END_DATE),
+            "price": row.header(F.AMOUNT),
+        }
+
+    subscription = facts.validated(SubscriptionPurchasedV1, values, origins)
+    return None if subscription is None else (subscription, id_parts, f"subscription/{reference}")
+
+
+_BUILDERS: dict[RowKind, Callable[[_Facts], _Fact | None]] = {
+    RowKind.TICKET: _ticket_purchase,
+    RowKind.DONATION: _donation,
+    RowKind.MEMBERSHIP: _subscription,
+    RowKind.SEASON_PASS: _subscription,
+}
+
+
+# Exports repeat a handful of titles and categories thousands of times.
+@functools.lru_cache(maxsize=1024)
+def _category_key(category: str) -> str:
+    return plain(category)
+
+
+@functools.lru_cache(maxsize=1024)
+def _slug(title: str) -> str:
+    """A production id from its title, the same however the title is typed: `Les Belles-sœurs` → `les-belles-soeurs`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", plain(title)).strip("-")[:120].strip("-")
+    return slug or f"production-{hashlib.sha256(title.encode()).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    row_number: int
+    column: str
+    reason: str
+    code: str
+
+
+@dataclass
+class ImportReport:
+    """A running summary of an import, for the CLI and the upload endpoint: fold each outcome in with `add`."""
+
+    max_examples: int = 50
+    rows_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    events: int = 0
+    rejections_by_reason: Counter[str] = field(default_factory=Counter)
+    first_rejections: list[Rejection] = field(default_factory=list)
+
+    def add(self, outcome: RowOutcome) -> None:
+        self.rows_read += 1
+        if isinstance(outcome, AcceptedRow):
+            self.accepted += 1
+            self.events += len(outcome.envelopes)
+            return
+        self.rejected += 1
+        for error in outcome.errors:
+            self.rejections_by_reason[error.code] += 1
+            if len(self.first_rejections) < self.max_examples:
+                self.first_rejections.append(Rejection(outcome.row_number, error.field, error.reason, error.code))
+
+    def follow(self, outcomes: Iterable[RowOutcome]) -> Iterator[RowOutcome]:
+        """`outcomes`, unchanged, each added to the report as it passes."""
+        for outcome in outcomes:
+            self.add(outcome)
+            yield outcome
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "events": self.events,
+            "rejections_by_reason": dict(self.rejections_by_reason.most_common()),
+            "first_rejections": [
+                {"row": example.row_number, "column": example.column, "reason": example.reason, "code": example.code}
+                for example in self.first_rejections
+            ],
+        }

@@ -1,0 +1,373 @@
+"""Which column of a box-office export holds what: the usual French and English headers, or a YAML mapping file."""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from services.ingest.domain.drafts import plain
+from shared.events import Language, SalesChannel
+
+
+class BoxOfficeField(StrEnum):
+    """What a column can hold."""
+
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    EMAIL = "email"
+    PHONE = "phone"
+    STREET = "street"
+    CITY = "city"
+    REGION = "region"
+    POSTAL_CODE = "postal_code"
+    COUNTRY = "country"
+    CUSTOMER_ID = "customer_id"
+    LANGUAGE = "language"
+    SHOW = "show"
+    PERFORMANCE_DATE = "performance_date"
+    DATE = "date"
+    VENUE = "venue"
+    AMOUNT = "amount"
+    UNIT_PRICE = "unit_price"
+    QUANTITY = "quantity"
+    ORDER_ID = "order_id"
+    PRICE_CATEGORY = "price_category"
+    SEAT = "seat"
+    TYPE = "type"
+    CURRENCY = "currency"
+    CAMPAIGN = "campaign"
+    END_DATE = "end_date"
+    CHANNEL = "channel"
+
+
+class RowKind(StrEnum):
+    """What one row records."""
+
+    TICKET = "ticket"
+    DONATION = "donation"
+    MEMBERSHIP = "membership"
+    SEASON_PASS = "season_pass"  # noqa: S105 (a season ticket, not a password)
+
+
+F = BoxOfficeField
+# Headers as real exports write them, the preferred first: when a file has several (Eventbrite's attendee
+# `First Name` and `Buyer First Name`), the first listed wins. Matching ignores case, accents, spaces and punctuation.
+DEFAULT_HEADERS: Mapping[BoxOfficeField, tuple[str, ...]] = MappingProxyType(
+    {
+        F.FIRST_NAME: ("Prénom", "First Name", "Given Name", "Prénom de l'acheteur", "Buyer First Name"),
+        F.LAST_NAME: (
+            "Nom de famille",
+            "Nom",
+            "Last Name",
+            "Surname",
+            "Family Name",
+            "Nom de l'acheteur",
+            "Buyer Last Name",
+        ),
+        F.EMAIL: (
+            "Courriel",
+            "Adresse courriel",
+            "Adresse électronique",
+            "Email",
+            "Email Address",
+            "Courriel de l'acheteur",
+            "Buyer Email",
+        ),
+        F.PHONE: ("Téléphone", "Tél", "Cellulaire", "Phone", "Phone Number", "Mobile Phone", "Cell Phone"),
+        F.STREET: ("Adresse", "Address", "Adresse 1", "Address 1", "Address Line 1", "Billing Address 1"),
+        F.CITY: ("Ville", "City", "Billing City", "Home City"),
+        F.REGION: ("Province", "Région", "State", "Province/State", "Billing State", "County of Residence"),
+        F.POSTAL_CODE: ("Code postal", "Postal Code", "Zip", "Zip Code", "Postcode", "Billing Zip", "Home Postcode"),
+        F.COUNTRY: ("Pays", "Country", "Billing Country", "Home Country"),
+        F.CUSTOMER_ID: (
+            "No de client",
+            "Numéro de client",
+            "No client",
+            "Customer ID",
+            "Customer Number",
+            "Patron ID",
+            "Constituent ID",
+            "External Identifier",
+        ),
+        F.LANGUAGE: ("Langue", "Language", "Langue de communication", "Locale"),
+        F.SHOW: ("Spectacle", "Production", "Événement", "Titre", "Show", "Event Name", "Event", "FormTitle"),
+        F.PERFORMANCE_DATE: (
+            "Date de représentation",
+            "Date du spectacle",
+            "Représentation",
+            "Performance Date",
+            "Performance",
+            "Event Date",
+            "Show Date",
+        ),
+        F.DATE: (
+            "Date",
+            "Date de commande",
+            "Date de transaction",
+            "Date du paiement",
+            "Order Date",
+            "Transaction Date",
+            "Payment Date",
+            "Date Received",
+        ),
+        F.VENUE: ("Salle", "Lieu", "Venue", "Venue Name", "Hall"),
+        F.AMOUNT: ("Montant", "Montant payé", "Montant total", "Total", "Amount", "Total Paid", "Total Amount"),
+        F.UNIT_PRICE: ("Prix du billet", "Prix unitaire", "Prix", "Ticket Price", "Unit Price", "Price"),
+        F.QUANTITY: ("Quantité", "Qté", "Nombre de billets", "Quantity", "Qty", "Ticket Quantity", "Tickets"),
+        F.ORDER_ID: (
+            "No de commande",
+            "Numéro de commande",
+            "No de transaction",
+            "Numéro de transaction",
+            "Order ID",
+            "Order #",
+            "Order Number",
+            "Transaction ID",
+        ),
+        F.PRICE_CATEGORY: (
+            "Catégorie de billet",
+            "Catégorie",
+            "Tarif",
+            "Type de billet",
+            "Ticket Type",
+            "Price Tier",
+            "Price Type",
+            "RateTitle",
+        ),
+        F.SEAT: ("Siège", "Place", "Seat"),
+        F.TYPE: ("Type", "Type de transaction", "Transaction Type"),
+        F.CURRENCY: ("Devise", "Currency"),
+        F.CAMPAIGN: ("Campagne", "Campaign", "Fonds", "Fund"),
+        F.END_DATE: ("Date d'expiration", "Date de fin", "Expiration Date", "End Date"),
+        F.CHANNEL: ("Canal de vente", "Canal", "Sales Channel", "Channel"),
+    }
+)
+DEFAULT_TIMEZONE = "America/Toronto"
+_SETTINGS = ("columns", "date_format", "timezone", "currency", "default_type", "default_language", "channel")
+
+
+def header_key(header: str) -> str:
+    """A header reduced to what identifies it: `N° de commande`, `No de commande` and `NO_DE_COMMANDE` are one."""
+    spelled = plain(header.replace("#", " no ").replace("°", "o"))
+    return re.sub(r"[^a-z0-9]", "", spelled)
+
+
+@dataclass(frozen=True)
+class Column:
+    index: int
+    header: str
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which headers mean which field, and how to read the values of one organisation's exports."""
+
+    headers: Mapping[BoxOfficeField, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_HEADERS)
+    # Fields whose headers a mapping file names: their column must be in the file.
+    explicit: frozenset[BoxOfficeField] = frozenset()
+    date_format: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    currency: str = "CAD"
+    default_type: RowKind = RowKind.TICKET
+    default_language: Language = "fr"
+    channel: SalesChannel = SalesChannel.BOX_OFFICE
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def locate(self, header_row: Sequence[str]) -> dict[BoxOfficeField, Column]:
+        """The column of each field found in `header_row`; a header a mapping names for one field is not taken by
+        another field's defaults, and of two columns with the same header the first is used."""
+        first_index: dict[str, int] = {}
+        for index, header in enumerate(header_row):
+            first_index.setdefault(header_key(header), index)
+        claimed = {header_key(header) for name in self.explicit for header in self.headers[name]}
+        located: dict[BoxOfficeField, Column] = {}
+        for name, headers in self.headers.items():
+            for header in headers:
+                key = header_key(header)
+                if key in first_index and (name in self.explicit or key not in claimed):
+                    index = first_index[key]
+                    located[name] = Column(index, header_row[index].strip())
+                    break
+        return located
+
+
+class MappingFileError(ValueError):
+    """A column mapping file cannot be used; each problem names its line."""
+
+    def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"line {line}: {message}" for line, message in self.problems))
+
+
+def load_mapping(yaml_text: str) -> ColumnMapping:
+    """A `ColumnMapping` from a YAML file such as::
+
+        columns:
+          first_name: "Prénom client"
+          email: [Courriel, "Adresse courriel"]
+        date_format: "%d/%m/%Y"
+        timezone: America/Toronto
+        currency: CAD
+        default_type: ticket
+
+    Fields not named keep their default headers. Raises `MappingFileError` naming the line of each problem.
+    """
+    try:
+        root = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise MappingFileError([(mark.line + 1 if mark else 1, f"not valid YAML: {exc.problem}")]) from None
+    if root is None:
+        return ColumnMapping()
+    problems: list[tuple[int, str]] = []
+    settings = _settings(root, problems)
+    headers = dict(DEFAULT_HEADERS)
+    explicit: set[BoxOfficeField] = set()
+    columns = settings.pop("columns", None)
+    if columns is not None:
+        for name, named_headers in _columns(columns, problems).items():
+            headers[name] = named_headers
+            explicit.add(name)
+    options: dict[str, Any] = {}
+    for key, node in settings.items():
+        value = _option(key, node, problems)
+        if value is not None:
+            options[key] = value
+    if problems:
+        raise MappingFileError(problems)
+    return ColumnMapping(headers=MappingProxyType(headers), explicit=frozenset(explicit), **options)
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _settings(root: yaml.Node, problems: list[tuple[int, str]]) -> dict[str, yaml.Node]:
+    if not isinstance(root, yaml.MappingNode):
+        problems.append((_line(root), "the file should be a mapping with `columns:` and settings"))
+        raise MappingFileError(problems)
+    settings: dict[str, yaml.Node] = {}
+    for key_node, value_node in root.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        if key not in _SETTINGS:
+            problems.append((_line(key_node), f"unknown setting {key!r}; known settings: {', '.join(_SETTINGS)}"))
+        elif key in settings:
+            problems.append((_line(key_node), f"{key!r} is set twice"))
+        else:
+            settings[key] = value_node
+    return settings
+
+
+def _columns(node: yaml.Node, problems: list[tuple[int, str]]) -> dict[BoxOfficeField, tuple[str, ...]]:
+    if not isinstance(node, yaml.MappingNode):
+        problems.append((_line(node), "`columns` should map field names to column headers"))
+        return {}
+    known = ", ".join(name.value for name in BoxOfficeField)
+    columns: dict[BoxOfficeField, tuple[str, ...]] = {}
+    owner_of_header: dict[str, BoxOfficeField] = {}
+    for key_node, value_node in node.value:
+        raw_name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        try:
+            name = BoxOfficeField(raw_name or "")
+        except ValueError:
+            problems.append((_line(key_node), f"unknown field {raw_name!r}; known fields: {known}"))
+            continue
+        if name in columns:
+            problems.append((_line(key_node), f"field {name.value!r} is mapped twice"))
+            continue
+        headers = _headers(value_node, name, problems)
+        for header in headers:
+            owner = owner_of_header.setdefault(header_key(header), name)
+            if owner is not name:
+                problems.append(
+                    (_line(value_node), f"column {header!r} is mapped to both {owner.value!r} and {name.value!r}")
+                )
+        columns[name] = headers
+    return columns
+
+
+def _headers(node: yaml.Node, name: BoxOfficeField, problems: list[tuple[int, str]]) -> tuple[str, ...]:
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    headers: list[str] = []
+    for item in items:
+        if isinstance(item, yaml.ScalarNode) and item.value.strip():
+            headers.append(item.value.strip())
+        else:
+            problems.append((_line(item), f"the column of {name.value!r} should be a header text or a list of them"))
+    if not items:
+        problems.append((_line(node), f"no column is given for {name.value!r}"))
+    return tuple(headers)
+
+
+def _option(key: str, node: yaml.Node, problems: list[tuple[int, str]]) -> Any:
+    if not isinstance(node, yaml.ScalarNode) or not node.value.strip():
+        problems.append((_line(node), f"{key!r} should be a single value"))
+        return None
+    value = node.value.strip()
+    checks = {
+        "date_format": _date_format,
+        "timezone": _timezone,
+        "currency": _currency,
+        "default_type": _row_kind,
+        "default_language": _language,
+        "channel": _channel,
+    }
+    try:
+        return checks[key](value)
+    except ValueError as exc:
+        problems.append((_line(node), f"{key!r}: {exc}"))
+        return None
+
+
+def _date_format(value: str) -> str:
+    sample = datetime(2026, 10, 3, 19, 30)
+    if "%" not in value:
+        raise ValueError("a date format uses strftime codes, such as %d/%m/%Y")
+    try:
+        datetime.strptime(sample.strftime(value), value)
+    except ValueError:
+        raise ValueError(f"{value!r} cannot read back the dates it writes; try %d/%m/%Y") from None
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a time zone name such as America/Toronto") from None
+    return value
+
+
+def _currency(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ValueError(f"{value!r} is not an ISO 4217 code such as CAD")
+    return value
+
+
+def _row_kind(value: str) -> RowKind:
+    try:
+        return RowKind(value)
+    except ValueError:
+        raise ValueError(f"should be one of {', '.join(kind.value for kind in RowKind)}") from None
+
+
+def _language(value: str) -> Language:
+    if value not in ("fr", "en"):
+        raise ValueError("should be fr or en")
+    return "fr" if value == "fr" else "en"
+
+
+def _channel(value: str) -> SalesChannel:
+    try:
+        return SalesChannel(value)
+    except ValueError:
+        raise ValueError(f"should be one of {', '.join(channel.value for channel in SalesChannel)}") from None

@@ -1,0 +1,203 @@
+"""Reading the values people type in box-office spreadsheets: amounts, dates and times, quantities, codes."""
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, tzinfo
+from decimal import Decimal, InvalidOperation
+
+from services.ingest.domain.drafts import plain
+
+# Grouping spaces seen in exports: ordinary, no-break (U+00A0), narrow no-break (U+202F, French typography),
+# thin and figure spaces; apostrophes group thousands in Swiss-style exports.
+_GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009\u2007'’")
+_SYMBOLS = {"CA$": "CAD", "C$": "CAD", "$CA": "CAD", "US$": "USD", "$US": "USD", "€": "EUR", "£": "GBP", "$": None}
+_SYMBOL_PATTERN = re.compile("|".join(re.escape(symbol) for symbol in sorted(_SYMBOLS, key=len, reverse=True)))
+_CODE_PATTERN = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})(?![A-Za-z])")
+_CENT = Decimal("0.01")
+_MAX_AMOUNT = Decimal("999999999999.99")
+# `19:30`, `19 h 30`, `19h`, `19:30:00`, `7:30 PM`, `7:30 p.m.`
+_CLOCK = r"(?P<hour>\d{1,2})\s*[:h]\s*(?P<minute>\d{2})?(?::(?P<second>\d{2}))?(?:\s*(?P<half>[ap]\.?\s*m\.?))?"
+_AFTER_DATE = rf"(?:[ T,]+(?:(?:à|at)\s+)?{_CLOCK})?"
+_DAY_FIRST = re.compile(
+    rf"^(?P<day>\d{{1,2}})[/.-](?P<month>\d{{1,2}})[/.-](?P<year>\d{{4}}){_AFTER_DATE}$", re.IGNORECASE
+)
+_YEAR_FIRST = re.compile(
+    rf"^(?P<year>\d{{4}})[/.](?P<month>\d{{1,2}})[/.](?P<day>\d{{1,2}}){_AFTER_DATE}$", re.IGNORECASE
+)
+_CLOCK_ALONE = re.compile(rf"^(?:(?:à|at)\s+)?{_CLOCK}$", re.IGNORECASE)
+_HOURS_ON_A_CLOCK = 12
+_ISO_DATE_LENGTH = len("2026-10-03")
+MAX_QUANTITY = 500
+
+
+class UnreadableValueError(ValueError):
+    """A cell whose text cannot be read as the value its column holds; `reason` says why, for a person."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Amount:
+    value: Decimal
+    # The currency the cell itself names (`45 $CA`, `USD 12.00`); None when it only has `$` or no symbol.
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Moment:
+    at: datetime
+    has_time: bool
+
+
+def parse_amount(text: str) -> Amount:
+    """An amount as exports write it: `1 234,50 $`, `1234.50`, `$1,234.50`, `45 $`, `45,00`, `CAD 12.00`.
+
+    The decimal separator is the last of `,` or `.` when both appear; alone, a `,` followed by exactly three digits
+    groups thousands (`1,234`), otherwise it is the decimal comma (`45,5`). Negative amounts are refused.
+    """
+    raw = text.strip()
+    currency = None
+    symbol = _SYMBOL_PATTERN.search(raw)
+    if symbol is not None:
+        currency = _SYMBOLS[symbol.group()]
+        raw = raw[: symbol.start()] + raw[symbol.end() :]
+    code = _CODE_PATTERN.search(raw)
+    if code is not None:
+        currency = code.group(1).upper()
+        raw = raw[: code.start()] + raw[code.end() :]
+    number = raw.translate(_GROUPING)
+    if (number.startswith("(") and number.endswith(")")) or "-" in number or "−" in number:
+        raise UnreadableValueError("amount_negative", "is negative; only payments received can be imported")
+    if not number or not re.fullmatch(r"[0-9.,]+", number) or not re.search(r"[0-9]", number):
+        raise UnreadableValueError("amount_unreadable", "is not an amount such as 1 234,50 $ or 1234.50")
+    value = _decimal(_with_point_decimal(number))
+    if value != value.quantize(_CENT):
+        raise UnreadableValueError("amount_unreadable", "has more than two decimal places")
+    if value > _MAX_AMOUNT:
+        raise UnreadableValueError("amount_unreadable", "is too large to be a payment")
+    return Amount(value.quantize(_CENT), currency)
+
+
+def _with_point_decimal(number: str) -> str:
+    comma, point = number.rfind(","), number.rfind(".")
+    if comma >= 0 and point >= 0:
+        decimal_mark, grouping_mark = (",", ".") if comma > point else (".", ",")
+        whole, _, fraction = number.rpartition(decimal_mark)
+        if decimal_mark in whole or not re.fullmatch(rf"\d{{1,3}}(?:{re.escape(grouping_mark)}\d{{3}})*", whole):
+            raise UnreadableValueError(
+                "amount_unreadable", "mixes decimal and grouping separators in a way that cannot be read"
+            )
+        return f"{whole.replace(grouping_mark, '')}.{fraction}"
+    mark = "," if comma >= 0 else "." if point >= 0 else None
+    if mark is None:
+        return number
+    if re.fullmatch(rf"\d{{1,3}}(?:{re.escape(mark)}\d{{3}})+", number) and (mark == "," or number.count(".") > 1):
+        return number.replace(mark, "")
+    if number.count(mark) > 1:
+        raise UnreadableValueError("amount_unreadable", "has several decimal separators")
+    return number.replace(",", ".")
+
+
+def _decimal(number: str) -> Decimal:
+    try:
+        return Decimal(number)
+    except InvalidOperation:
+        raise UnreadableValueError("amount_unreadable", "is not a number") from None
+
+
+def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None) -> Moment:
+    """A date, with or without a time: ISO (`2026-10-03`, `2026-10-03 19:30`, `2026-10-03T19:30:00-04:00`) or
+    day first (`03/10/2026`, `03/10/2026 19 h 30`, `3/10/2026 7:30 PM`), or `date_format` when the file sets one.
+
+    A time without an offset is local time in `zone` (the organisation's, America/Toronto for Québec).
+    """
+    raw = " ".join(text.split())
+    if date_format is not None:
+        configured = _configured(raw, date_format)
+        if configured is not None:
+            return _localised(configured, zone)
+    try:
+        iso = datetime.fromisoformat(raw)
+    except ValueError:
+        pass
+    else:
+        return _localised(Moment(iso, has_time=len(raw) > _ISO_DATE_LENGTH), zone)
+    match = _DAY_FIRST.match(raw) or _YEAR_FIRST.match(raw)
+    if match is None:
+        expected = f"{date_format} or " if date_format else ""
+        raise UnreadableValueError(
+            "date_unreadable", f"is not a date such as {expected}2026-10-03 or 03/10/2026 19 h 30"
+        )
+    day = _date(int(match["year"]), int(match["month"]), int(match["day"]))
+    at = _time_of(match)
+    return _localised(Moment(datetime.combine(day, at or time()), has_time=at is not None), zone)
+
+
+def _configured(raw: str, date_format: str) -> Moment | None:
+    try:
+        return Moment(datetime.strptime(raw, date_format), has_time=_formats_a_time(date_format))
+    except ValueError:
+        pass
+    # A date format often leaves the time out while some cells carry one: `03/10/2026 19 h 30`.
+    for cut in range(len(raw) - 1, 0, -1):
+        if raw[cut] not in " T,":
+            continue
+        suffix = _CLOCK_ALONE.match(raw[cut:].strip(" T,"))
+        if suffix is None:
+            continue
+        try:
+            day = datetime.strptime(raw[:cut].strip(), date_format)
+        except ValueError:
+            continue
+        at = _time_of(suffix)
+        if at is not None:
+            return Moment(datetime.combine(day.date(), at), has_time=True)
+    return None
+
+
+def _formats_a_time(date_format: str) -> bool:
+    return any(directive in date_format for directive in ("%H", "%I", "%M", "%X", "%c", "%T", "%R"))
+
+
+def _date(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise UnreadableValueError("date_unreadable", "is not a real calendar date") from None
+
+
+def _time_of(match: re.Match[str]) -> time | None:
+    if match["hour"] is None:
+        return None
+    hour, minute, second = int(match["hour"]), int(match["minute"] or 0), int(match["second"] or 0)
+    if match["half"]:
+        if not 1 <= hour <= _HOURS_ON_A_CLOCK:
+            raise UnreadableValueError("date_unreadable", "has an hour that is not on a 12-hour clock")
+        hour = hour % _HOURS_ON_A_CLOCK + (_HOURS_ON_A_CLOCK if plain(match["half"]).startswith("p") else 0)
+    try:
+        return time(hour, minute, second)
+    except ValueError:
+        raise UnreadableValueError("date_unreadable", "is not a real time of day") from None
+
+
+def _localised(moment: Moment, zone: tzinfo) -> Moment:
+    if moment.at.utcoffset() is not None:
+        return moment
+    return Moment(moment.at.replace(tzinfo=zone), moment.has_time)
+
+
+def parse_quantity(text: str) -> int:
+    """A number of tickets: a positive whole number (`2`, also `2,0` as spreadsheets sometimes write it)."""
+    cleaned = text.strip().translate(_GROUPING).replace(",", ".")
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        raise UnreadableValueError("quantity_invalid", "is not a whole number") from None
+    if not number.is_finite() or number != number.to_integral_value() or number < 1:
+        raise UnreadableValueError("quantity_invalid", "is not a positive whole number")
+    if number > MAX_QUANTITY:
+        raise UnreadableValueError("quantity_invalid", f"is more than {MAX_QUANTITY} tickets in one row")
+    return int(number)

@@ -1,0 +1,111 @@
+"""What every adapter shares: an event drafted from upstream data, wrapped in its envelope, and language rules."""
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.ingest.domain.ids import event_id
+from shared.events import Envelope, EventData, Language, build_envelope
+
+MAX_SUBJECT = 256
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))?$")
+# How people and exports name the two languages, normalised (lower case, no accents).
+_LANGUAGE_NAMES: dict[str, Language] = {
+    "fr": "fr",
+    "fra": "fr",
+    "fre": "fr",
+    "francais": "fr",
+    "french": "fr",
+    "en": "en",
+    "eng": "en",
+    "anglais": "en",
+    "english": "en",
+}
+
+# Country names people write instead of ISO codes, normalised (lower case, no accents).
+_COUNTRY_NAMES = {
+    **dict.fromkeys(("canada", "can"), "CA"),
+    **dict.fromkeys(("etats-unis", "etats unis", "united states", "usa", "u.s.a.", "united states of america"), "US"),
+    **dict.fromkeys(("france", "fra"), "FR"),
+    **dict.fromkeys(("belgique", "belgium", "bel"), "BE"),
+    **dict.fromkeys(("suisse", "switzerland", "che"), "CH"),
+    **dict.fromkeys(("royaume-uni", "united kingdom", "gbr"), "GB"),
+}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An event before its envelope: the data, the upstream ids naming the fact, when it happened, about what."""
+
+    data: EventData
+    id_parts: tuple[str, ...]
+    time: datetime
+    subject: str | None = None
+
+
+def source_uri(organisation_id: str, source: str) -> str:
+    """The CloudEvents `source` of everything one upstream system of one organisation sends."""
+    if not _SLUG.match(source):
+        raise ValueError(f"source {source!r} must be a slug: 2-63 lower-case letters, digits or dashes")
+    return f"/orgs/{organisation_id}/sources/{source}"
+
+
+def wrap(drafts: Iterable[Draft], *, organisation_id: str, source: str, ingested_at: datetime) -> list[Envelope]:
+    uri = source_uri(organisation_id, source)
+    return [
+        build_envelope(
+            draft.data,
+            organisation_id=organisation_id,
+            source=uri,
+            id=event_id(organisation_id, source, *draft.id_parts),
+            time=draft.time,
+            # The subject only helps to browse; an upstream id too long for it is left out rather than refused.
+            subject=draft.subject if draft.subject and len(draft.subject) <= MAX_SUBJECT else None,
+            ingested_at=ingested_at,
+        )
+        for draft in drafts
+    ]
+
+
+def plain(text: str) -> str:
+    """`text` lower-cased without accents or ligatures, for comparing names people type: `Œuvre` → `oeuvre`."""
+    spelled_out = text.casefold().replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
+    return "".join(char for char in unicodedata.normalize("NFKD", spelled_out) if not unicodedata.combining(char))
+
+
+def normalise_locale(raw: str) -> str:
+    """A BCP 47 tag from what systems send: `fr_CA` → `fr-CA`, `FR` → `fr`, `Français` → `fr`.
+
+    Anything else is returned unchanged, so that validation reports it at the field it came from.
+    """
+    text = raw.strip()
+    named = _LANGUAGE_NAMES.get(plain(text))
+    if named is not None:
+        return named
+    match = _LOCALE.match(text)
+    if match is None:
+        return text
+    language, region = match.groups()
+    language = _LANGUAGE_NAMES.get(language.lower(), language.lower())
+    if region is None:
+        return language
+    return f"{language}-{region.upper() if len(region) == 2 else region}"
+
+
+def language_of(locale: str | None) -> Language | None:
+    """French or English, when `locale` is one of them (`fr-CA` → `fr`)."""
+    if locale is None:
+        return None
+    primary = normalise_locale(locale).split("-", 1)[0]
+    return "fr" if primary == "fr" else "en" if primary == "en" else None
+
+
+def country_code(text: str) -> str | None:
+    """An ISO 3166-1 alpha-2 code from a code (`ca`) or a common name (`Canada`, `États-Unis`); else None."""
+    cleaned = text.strip()
+    if len(cleaned) == len("CA") and cleaned.isascii() and cleaned.isalpha():
+        return cleaned.upper()
+    return _COUNTRY_NAMES.get(plain(cleaned))

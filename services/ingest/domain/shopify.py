@@ -1,0 +1,521 @@
+"""Shopify webhooks to Parterre events: HMAC verification, and orders, refunds, customers and privacy requests."""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from services.ingest.domain.drafts import Draft, language_of, normalise_locale, wrap
+from services.ingest.domain.errors import AdapterError, Problems
+from services.ingest.domain.payload import JsonNode, first_present
+from shared.events import (
+    ConsentGrantedV1,
+    ConsentPurpose,
+    ConsentWithdrawnV1,
+    Envelope,
+    Language,
+    LegalBasis,
+    PersonDetailsUpdatedV1,
+    PersonErasureRequestedV1,
+    PersonRef,
+    PrivacyAccessRequestedV1,
+    ShopOrderLine,
+    ShopOrderPlacedV1,
+    ShopOrderRefundedV1,
+)
+
+__all__ = [
+    "ORDER_PERSON_PREFIX",
+    "SUPPORTED_TOPICS",
+    "TOPICS_WITHOUT_A_PERSON",
+    "AdapterError",
+    "shopify_events",
+    "verify_shopify_hmac",
+]
+
+TOPIC_HEADER = "X-Shopify-Topic"
+# Shopify's line item titles come in the shop's language, which webhooks do not state; the buyer's locale is the
+# best hint there is, and English is Shopify's default shop language.
+DEFAULT_TITLE_LANGUAGE: Language = "en"
+# A refund names its order but not the customer: the person is referred to through the order
+# (`external_id="order:450789469"`), which identity can resolve to the buyer from the order's placed event.
+ORDER_PERSON_PREFIX = "order:"
+# Shopify's mandatory `shop/redact` asks to erase the whole shop's data after the app is uninstalled: no person is
+# concerned, so there is no event; answering it without an error keeps Shopify from retrying it for days.
+TOPICS_WITHOUT_A_PERSON = frozenset({"shop/redact"})
+_SHA256_DIGEST_BYTES = 32
+# The bounds of the contracts' short and long texts; what Parterre writes itself is cut to fit rather than refused.
+MAX_LABEL = 150
+MAX_EVIDENCE = 5000
+
+
+def verify_shopify_hmac(raw_body: bytes, header_value: str | None, secrets: Sequence[str]) -> bool:
+    """Whether `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body under any of `secrets`.
+
+    Several secrets are valid at once while one is rotated. Every secret is compared, in constant time, so the time
+    taken does not tell which one nearly matched.
+    """
+    if not header_value:
+        return False
+    try:
+        presented = base64.b64decode(header_value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(presented) != _SHA256_DIGEST_BYTES:
+        return False
+    # An empty secret would let anyone sign: it is never a valid key.
+    expected = [hmac.new(secret.encode(), raw_body, hashlib.sha256).digest() for secret in secrets if secret]
+    matches = [hmac.compare_digest(digest, presented) for digest in expected]
+    return any(matches)
+
+
+@dataclass(frozen=True)
+class _Context:
+    source: str
+    received_at: datetime
+    problems: Problems
+
+
+_TopicReader = Callable[[JsonNode, _Context], list[Draft]]
+
+
+def shopify_events(
+    topic: str, payload: Mapping[str, Any], *, organisation_id: str, source: str, received_at: datetime
+) -> list[Envelope]:
+    """The events one Shopify webhook reports; raises `AdapterError` naming each unusable field by its JSON path.
+
+    Ids derive from Shopify's own ids (order, refund, customer, request), never from the delivery id, so a retried
+    delivery, or `orders/paid` after `orders/create` for one order, repeats the same event ids.
+    """
+    normalised_topic = topic.strip().lower()
+    if normalised_topic in TOPICS_WITHOUT_A_PERSON:
+        return []
+    reader = _READERS.get(normalised_topic)
+    if reader is None:
+        raise AdapterError.single(
+            TOPIC_HEADER,
+            f"topic {topic!r} is not supported; Parterre reads {', '.join(SUPPORTED_TOPICS)}",
+            "unsupported_topic",
+        )
+    problems = Problems()
+    root = JsonNode.root(payload, problems)
+    if not root.is_object():
+        problems.raise_if_any()
+    drafts = reader(root, _Context(source, received_at, problems))
+    problems.raise_if_any()
+    return wrap(drafts, organisation_id=organisation_id, source=source, ingested_at=received_at)
+
+
+def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
+    problems = context.problems
+    order_id = order["id"].identifier(required=True)
+    currency = _currency(order["currency"])
+    total = order["total_price"].decimal(required=True)
+    customer = order["customer"]
+    has_customer = customer.is_object()
+    language = language_of(first_present(customer["locale"], order["customer_locale"]).text()) or DEFAULT_TITLE_LANGUAGE
+    lines = [line for node in order["line_items"].elements(required=True) if (line := _line(node, currency, language))]
+    person = _order_person(order, customer if has_customer else None, context)
+    time = order["created_at"].timestamp() or order["processed_at"].timestamp() or context.received_at
+    if problems or person is None:
+        return []
+    placed = problems.validate(
+        ShopOrderPlacedV1,
+        {"person": person, "order_id": order_id, "lines": lines, "total": {"amount": total, "currency": currency}},
+        {"order_id": "id", "lines": "line_items", "total.amount": "total_price", "total.currency": "currency"},
+        whole="$",
+    )
+    if placed is None:
+        return []
+    anchor = f"order/{order_id}"
+    drafts = [Draft(placed, ("shopify", "order", str(order_id)), time, subject=anchor)]
+    order_name = order["name"].text() or f"#{order_id}"
+    drafts += _consents(
+        person,
+        customer,
+        checkout_opt_in=order["buyer_accepts_marketing"].flag(),
+        context=f"order {order_name}",
+        anchor=anchor,
+        time=time,
+    )
+    return drafts
+
+
+def _line(line: JsonNode, currency: str | None, language: Language) -> ShopOrderLine | None:
+    problems = line.problems
+    if not line.is_object(required=True):
+        return None
+    before = len(problems)
+    sku = _sku(line)
+    title = first_present(line["title"], line["name"]).text(required=True)
+    quantity = line["quantity"].integer(required=True)
+    price = line["price"].decimal(required=True)
+    # A bad currency is reported once, at `currency`, not again for every line.
+    if len(problems) > before or currency is None:
+        return None
+    return problems.validate(
+        ShopOrderLine,
+        {
+            "sku": sku,
+            "product_name": {language: title},
+            "quantity": quantity,
+            "unit_price": {"amount": price, "currency": currency},
+        },
+        {
+            "sku": line["sku"].path,
+            "product_name": line["title"].path,
+            "quantity": line["quantity"].path,
+            "unit_price.amount": line["price"].path,
+            "unit_price.currency": "currency",
+        },
+        whole=line.path,
+    )
+
+
+def _currency(node: JsonNode) -> str | None:
+    currency = node.text(required=True)
+    if currency is not None and not (len(currency) == 3 and currency.isascii() and currency.isupper()):
+        node.problems.add(node.path, "should be an ISO 4217 currency code such as CAD", "currency_invalid")
+        return None
+    return currency
+
+
+def _sku(line: JsonNode) -> str | None:
+    """The line's SKU; many shops leave SKUs empty, so the variant, then the product, then the line id stand in."""
+    sku = line["sku"].text()
+    if sku is not None:
+        return sku
+    for field in ("variant_id", "product_id", "id"):
+        stand_in = line[field].identifier()
+        if stand_in is not None:
+            return f"{field.removesuffix('_id') or 'line'}:{stand_in}"
+    line.problems.add(line["sku"].path, "the line has no sku, variant_id, product_id or id to name it", "missing")
+    return None
+
+
+def _order_person(order: JsonNode, customer: JsonNode | None, context: _Context) -> PersonRef | None:
+    """The buyer: the customer record first, then what the order itself says (a guest checkout has no customer)."""
+    billing = order["billing_address"]
+    billing.is_object()
+    nobody = JsonNode(None, "customer", context.problems)
+    known = customer or nobody
+    address = known["default_address"] if known["default_address"].is_object() else billing
+    return _person(
+        context,
+        whole="customer",
+        external_id=known["id"],
+        email=first_present(known["email"], order["email"], order["contact_email"]),
+        phone=first_present(known["phone"], order["phone"], billing["phone"]),
+        first_name=first_present(known["first_name"], billing["first_name"]),
+        last_name=first_present(known["last_name"], billing["last_name"]),
+        address=address,
+        locale=first_present(known["locale"], order["customer_locale"]),
+    )
+
+
+def _customer_person(customer: JsonNode, context: _Context) -> PersonRef | None:
+    address = customer["default_address"]
+    if not address.is_object():
+        address = customer["addresses"][0]
+        address.is_object()
+    return _person(
+        context,
+        whole="$",
+        external_id=customer["id"],
+        email=customer["email"],
+        phone=first_present(customer["phone"], address["phone"]),
+        first_name=first_present(customer["first_name"], address["first_name"]),
+        last_name=first_present(customer["last_name"], address["last_name"]),
+        address=address,
+        locale=customer["locale"],
+    )
+
+
+def _person(
+    context: _Context,
+    *,
+    whole: str,
+    external_id: JsonNode,
+    email: JsonNode,
+    phone: JsonNode,
+    first_name: JsonNode,
+    last_name: JsonNode,
+    address: JsonNode,
+    locale: JsonNode,
+) -> PersonRef | None:
+    fields = {
+        "external_id": external_id,
+        "email": email,
+        "phone": phone,
+        "first_name": first_name,
+        "last_name": last_name,
+        "street": address["address1"],
+        "address_2": address["address2"],
+        "city": address["city"],
+        "region": first_present(address["province_code"], address["province"]),
+        "postal_code": address["zip"],
+        "country": address["country_code"],
+        "locale": locale,
+    }
+    values: dict[str, Any] = {"source": context.source}
+    for name, node in fields.items():
+        values[name] = node.text()
+    if values["locale"] is not None:
+        values["locale"] = normalise_locale(values["locale"])
+    if not (
+        values["external_id"] or values["email"] or values["phone"] or (values["first_name"] and values["last_name"])
+    ):
+        context.problems.add(
+            whole, "names nobody: no customer id, email, phone, or first and last name", "person_unidentifiable"
+        )
+        return None
+    origins = {name: node.path for name, node in fields.items()}
+    return context.problems.validate(PersonRef, values, origins, whole=whole)
+
+
+def _consents(
+    person: PersonRef,
+    customer: JsonNode,
+    *,
+    checkout_opt_in: bool | None,
+    context: str,
+    anchor: str,
+    time: datetime,
+) -> list[Draft]:
+    """Consent the payload reports: Shopify's consent states, else the older checkout checkbox.
+
+    Only clear statements become events: `subscribed` grants, `unsubscribed` withdraws; `not_subscribed`, `pending`
+    (double opt-in not yet confirmed) and an unticked checkbox say nothing either way.
+    """
+    drafts: list[Draft] = []
+    email_consent = customer["email_marketing_consent"]
+    if email_consent.is_object():
+        drafts += _consent_state(person, email_consent, ConsentPurpose.MARKETING_EMAIL, context, anchor, time)
+    elif customer["accepts_marketing"].flag() or checkout_opt_in:
+        # The deprecated flags say the box was ticked, not when: the order or customer record dates it.
+        flag = "accepts_marketing" if customer["accepts_marketing"].flag() else "buyer_accepts_marketing"
+        granted = ConsentGrantedV1(
+            person=person,
+            purpose=ConsentPurpose.MARKETING_EMAIL,
+            basis=LegalBasis.EXPRESS,
+            wording_version=f"shopify:{flag}",
+            captured_at=time,
+            evidence=f"Shopify {flag} was true on {context}"[:MAX_EVIDENCE],
+        )
+        drafts.append(Draft(granted, ("shopify", "consent", "marketing_email", "granted", anchor), time))
+    sms_consent = customer["sms_marketing_consent"]
+    if sms_consent.is_object():
+        drafts += _consent_state(person, sms_consent, ConsentPurpose.SMS, context, anchor, time)
+    return drafts
+
+
+def _consent_state(
+    person: PersonRef, consent: JsonNode, purpose: ConsentPurpose, context: str, anchor: str, time: datetime
+) -> list[Draft]:
+    state = consent["state"].text()
+    if state not in {"subscribed", "unsubscribed"}:
+        return []
+    updated_raw = consent["consent_updated_at"].text()
+    captured_at = consent["consent_updated_at"].timestamp() or time
+    # Keyed by when the consent last changed, so the same consent seen through an order, its payment and a customer
+    # update is one event; without that date, by the record that reported it.
+    when = updated_raw if updated_raw and consent["consent_updated_at"].timestamp() else anchor
+    person_key = person.external_id or (person.email or "").casefold()
+    id_parts = ("shopify", "consent", purpose.value, state, person_key, when)
+    level = (consent["opt_in_level"].text() or "unknown_opt_in_level")[:MAX_LABEL]
+    collected_from = consent["consent_collected_from"].text()
+    evidence = (
+        f"Shopify {consent.path}: {state} ({level}"
+        + (f", collected from {collected_from}" if collected_from else "")
+        + f"), updated {updated_raw or 'at an unstated time'}; reported with {context}"
+    )[:MAX_EVIDENCE]
+    if state == "subscribed":
+        granted = ConsentGrantedV1(
+            person=person,
+            purpose=purpose,
+            basis=LegalBasis.EXPRESS,
+            wording_version=f"shopify:{level}",
+            captured_at=captured_at,
+            evidence=evidence,
+        )
+        return [Draft(granted, id_parts, captured_at)]
+    withdrawn = ConsentWithdrawnV1(person=person, purpose=purpose, captured_at=captured_at, evidence=evidence)
+    return [Draft(withdrawn, id_parts, captured_at)]
+
+
+def _customer_details(customer: JsonNode, context: _Context) -> list[Draft]:
+    customer_id = customer["id"].identifier(required=True)
+    person = _customer_person(customer, context)
+    if context.problems or person is None:
+        return []
+    # Shopify sends the whole record without saying what changed: every detail it carries is current.
+    changed = [name for name, value in person if name != "source" and value is not None]
+    updated = PersonDetailsUpdatedV1.model_validate({"person": person, "changed_fields": changed})
+    time = customer["updated_at"].timestamp() or customer["created_at"].timestamp() or context.received_at
+    # Each edit is its own fact: two edits that end at the same details must not be taken for one redelivery.
+    version = customer["updated_at"].text() or _digest(person.model_dump(mode="json"))
+    anchor = f"customer/{customer_id}"
+    drafts = [Draft(updated, ("shopify", "customer", str(customer_id), version), time, subject=anchor)]
+    drafts += _consents(
+        person,
+        customer,
+        checkout_opt_in=None,
+        context=f"customer {customer_id} as of {version}",
+        anchor=f"{anchor}@{version}",
+        time=time,
+    )
+    return drafts
+
+
+def _privacy_subject(request: JsonNode, context: _Context) -> PersonRef | None:
+    customer = request["customer"]
+    if not customer.is_object(required=True):
+        return None
+    return _person(
+        context,
+        whole="customer",
+        external_id=customer["id"],
+        email=customer["email"],
+        phone=customer["phone"],
+        first_name=customer["first_name"],
+        last_name=customer["last_name"],
+        address=JsonNode(None, "customer.address", context.problems),
+        locale=customer["locale"],
+    )
+
+
+def _order_ids(orders: JsonNode) -> list[str]:
+    return [order_id for node in orders.elements() if (order_id := node.identifier(required=True)) is not None]
+
+
+def _erasure_requested(request: JsonNode, context: _Context) -> list[Draft]:
+    person = _privacy_subject(request, context)
+    orders = _order_ids(request["orders_to_redact"])
+    if context.problems or person is None:
+        return []
+    reason = (
+        "Shopify customers/redact: the shop was asked to erase this customer's data"
+        + (f" (orders {', '.join(orders)})" if orders else "")
+    )[:MAX_EVIDENCE]
+    erasure = PersonErasureRequestedV1(
+        person=person,
+        reason=reason,
+        requested_by="shopify:customers/redact",
+        # The request concerns what the shop holds; buying again later starts a new relationship, which may be kept.
+        do_not_readd=False,
+    )
+    key = person.external_id or (person.email or "").casefold()
+    return [Draft(erasure, ("shopify", "customers/redact", key, *sorted(orders)), context.received_at)]
+
+
+def _access_requested(request: JsonNode, context: _Context) -> list[Draft]:
+    person = _privacy_subject(request, context)
+    request_id = request["data_request"]["id"].identifier(required=True)
+    orders = _order_ids(request["orders_requested"])
+    if context.problems or person is None or request_id is None:
+        return []
+    access = context.problems.validate(
+        PrivacyAccessRequestedV1,
+        {
+            "person": person,
+            "request_id": request_id,
+            "requested_at": context.received_at,
+            "requested_by": "shopify:customers/data_request",
+            "order_ids": orders,
+        },
+        {"request_id": "data_request.id", "order_ids": "orders_requested"},
+        whole="$",
+    )
+    if access is None:
+        return []
+    return [Draft(access, ("shopify", "customers/data_request", request_id), context.received_at)]
+
+
+def _refunded(refund: JsonNode, context: _Context) -> list[Draft]:
+    problems = context.problems
+    refund_id = refund["id"].identifier(required=True)
+    order_id = refund["order_id"].identifier(required=True)
+    amount, currency, amount_origin = _refunded_amount(refund)
+    line_skus = [sku for node in refund["refund_line_items"].elements() if (sku := _refunded_sku(node))]
+    if problems:
+        return []
+    refunded = problems.validate(
+        ShopOrderRefundedV1,
+        {
+            "person": {"source": context.source, "external_id": f"{ORDER_PERSON_PREFIX}{order_id}"},
+            "order_id": order_id,
+            "amount": {"amount": amount, "currency": currency},
+            "line_skus": line_skus,
+        },
+        {"person": "order_id", "order_id": "order_id", "amount": amount_origin, "line_skus": "refund_line_items"},
+        whole="$",
+    )
+    if refunded is None:
+        return []
+    time = refund["created_at"].timestamp() or refund["processed_at"].timestamp() or context.received_at
+    return [Draft(refunded, ("shopify", "refund", str(refund_id)), time, subject=f"order/{order_id}")]
+
+
+def _refunded_sku(refund_line: JsonNode) -> str | None:
+    if not refund_line.is_object():
+        return None
+    if refund_line["line_item"].is_object():
+        return _sku(refund_line["line_item"])
+    line_item_id = refund_line["line_item_id"].identifier(required=True)
+    return None if line_item_id is None else f"line:{line_item_id}"
+
+
+def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
+    """What went back to the buyer: the successful refund transactions, else the refunded lines' price and tax."""
+    problems = refund.problems
+    paid_back = [
+        node
+        for node in refund["transactions"].elements()
+        if node.is_object() and node["kind"].text() == "refund" and node["status"].text() in {"success", None}
+    ]
+    if paid_back:
+        amounts = [node["amount"].decimal(required=True) for node in paid_back]
+        currencies = {code for node in paid_back if (code := node["currency"].text(required=True))}
+        if len(currencies) > 1:
+            problems.add("transactions", f"refund transactions mix currencies: {sorted(currencies)}", "mixed_currency")
+        total = sum((amount for amount in amounts if amount is not None), Decimal(0))
+        return total, next(iter(currencies), None), paid_back[0]["amount"].path
+    lines = [node for node in refund["refund_line_items"].elements() if node.is_object()]
+    total = Decimal(0)
+    currency: str | None = None
+    for line in lines:
+        for part in ("subtotal_set", "total_tax_set"):
+            money = line[part]["shop_money"]
+            amount = money["amount"].decimal()
+            if amount is not None:
+                total += amount
+                currency = currency or money["currency_code"].text()
+    if currency is None:
+        problems.add(
+            "transactions",
+            "no successful refund transaction and no priced refund line: the amount and its currency are unknown",
+            "missing",
+        )
+    return total, currency, "refund_line_items"
+
+
+def _digest(document: Any) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+_READERS: dict[str, _TopicReader] = {
+    "orders/create": _order_placed,
+    "orders/paid": _order_placed,
+    "refunds/create": _refunded,
+    "customers/create": _customer_details,
+    "customers/update": _customer_details,
+    "customers/redact": _erasure_requested,
+    "customers/data_request": _access_requested,
+}
+SUPPORTED_TOPICS = tuple(_READERS)

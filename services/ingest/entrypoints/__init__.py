@@ -1,0 +1,1 @@
+"""How requests reach the ingest handlers: HTTP routes and the command line."""

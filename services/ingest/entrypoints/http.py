@@ -1,0 +1,265 @@
+"""Ingest HTTP routes: parse, call a handler, answer. A client's input never produces a 500."""
+
+import asyncio
+import json
+import logging
+import urllib.parse
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
+
+from services.ingest.context import IngestContext, IngestDep
+from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
+from services.ingest.domain.mailchimp import mailchimp_events
+from services.ingest.domain.shopify import AdapterError, shopify_events, verify_shopify_hmac
+from services.ingest.domain.sources import Source, SourceKind
+from services.ingest.handlers import PublishOutcome, publish_new
+from shared.access import EventsWriter
+from shared.errors import bilingual_error
+from shared.events import Envelope, FieldError
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["ingest"])
+
+RETRY_AFTER_SECONDS = "5"
+
+
+def _reject(status_code: int, code: str, en: str, fr: str, fields: Sequence[FieldError] | None = None) -> NoReturn:
+    raise HTTPException(
+        status_code,
+        detail=bilingual_error(
+            code, en=en, fr=fr, fields=None if fields is None else [error.model_dump() for error in fields]
+        ),
+    )
+
+
+def _unauthorised() -> NoReturn:
+    # The same answer for an unknown source and a wrong credential, so neither can be probed.
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail=bilingual_error(
+            "unauthenticated", en="Unknown source or wrong credentials.", fr="Source inconnue ou identifiants erronés."
+        ),
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> NoReturn:
+    _reject(
+        413,
+        "payload_too_large",
+        en=f"The body is larger than {limit} bytes.",
+        fr=f"Le corps dépasse {limit} octets.",
+    )
+
+
+async def _publish(
+    context: IngestContext, envelopes: Sequence[Envelope], *, organisation_id: str, source: str
+) -> PublishOutcome:
+    try:
+        async with asyncio.timeout(context.settings.publish_timeout_seconds):
+            return await publish_new(
+                envelopes,
+                organisation_id=organisation_id,
+                source=source,
+                sink=context.sink,
+                ledger=context.ledger,
+                metrics=context.metrics,
+            )
+    except (TimeoutError, KafkaError, PyMongoError) as exc:
+        log.error("could not store %d events: %r", len(envelopes), exc)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=bilingual_error(
+                "unavailable",
+                en="Events cannot be stored right now; nothing was accepted. Retry later.",
+                fr="Les événements ne peuvent être enregistrés pour l'instant; rien n'a été accepté. Réessayez.",
+            ),
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ) from None
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    summary="Send one CloudEvent or a batch",
+    responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 503: {}},
+)
+async def post_events(request: Request, principal: EventsWriter, context: IngestDep) -> JSONResponse:
+    """Accepts upstream facts as CloudEvents 1.0 (structured JSON), alone or in a JSON array.
+
+    Answers 202 once Kafka has stored every valid event; invalid events of a batch are reported with their
+    index, field and reason while the valid ones are kept. Events already received (same id) are accepted
+    again without being published twice.
+    """
+    body = await _read_body(request, context.settings.max_batch_bytes)
+    limits = EventLimits(
+        context.settings.max_batch_events, context.settings.max_batch_bytes, context.settings.max_event_bytes
+    )
+    try:
+        verdicts = read_api_events(
+            body,
+            request.headers.get("content-type"),
+            organisation_id=principal.organisation_id,
+            received_at=datetime.now(UTC),
+            limits=limits,
+        )
+    except RequestRejectedError as exc:
+        _reject(exc.status, exc.code, exc.en, exc.fr)
+    valid = [verdict.envelope for verdict in verdicts if verdict.envelope is not None]
+    outcome = await _publish(context, valid, organisation_id=principal.organisation_id, source="api")
+    duplicate_ids = {envelope.id for envelope in outcome.duplicates}
+    results: list[dict[str, Any]] = []
+    for verdict in verdicts:
+        if verdict.envelope is None:
+            for error in verdict.errors:
+                context.metrics.events.labels(principal.organisation_id, "api", "", "rejected", error.code).inc()
+            results.append(
+                {"index": verdict.index, "status": "rejected", "errors": [e.model_dump() for e in verdict.errors]}
+            )
+        else:
+            state = "duplicate" if verdict.envelope.id in duplicate_ids else "accepted"
+            results.append({"index": verdict.index, "id": verdict.envelope.id, "status": state})
+    rejected = len(verdicts) - len(valid)
+    body_out = {
+        "accepted": len(outcome.published),
+        "duplicates": len(outcome.duplicates),
+        "rejected": rejected,
+        "results": results,
+    }
+    return JSONResponse(body_out, status_code=422 if not valid else 202)
+
+
+async def _source(context: IngestContext, source_id: str, kind: SourceKind) -> Source:
+    try:
+        source = await context.sources.find(source_id)
+    except PyMongoError:
+        raise HTTPException(503, headers={"Retry-After": RETRY_AFTER_SECONDS}) from None
+    if source is None or source.kind is not kind:
+        _unauthorised()
+    return source
+
+
+def _adapter_failed(exc: AdapterError) -> NoReturn:
+    _reject(
+        422,
+        "invalid_payload",
+        en="The payload does not have the fields Parterre needs.",
+        fr="Le contenu n'a pas les champs dont Parterre a besoin.",
+        fields=exc.errors,
+    )
+
+
+@router.post("/v1/webhooks/shopify/{source_id}", summary="Shopify webhooks, verified by their HMAC")
+async def post_shopify_webhook(
+    source_id: str,
+    request: Request,
+    context: IngestDep,
+    x_shopify_hmac_sha256: Annotated[str | None, Header()] = None,
+    x_shopify_topic: Annotated[str | None, Header()] = None,
+) -> dict[str, int]:
+    source = await _source(context, source_id, SourceKind.SHOPIFY)
+    raw_body = await _read_body(request, context.settings.max_webhook_bytes)
+    if not verify_shopify_hmac(raw_body, x_shopify_hmac_sha256, source.signing_secrets):
+        _unauthorised()
+    if not x_shopify_topic:
+        _reject(
+            400, "missing_topic", en="The X-Shopify-Topic header is missing.", fr="L'en-tête X-Shopify-Topic manque."
+        )
+    try:
+        payload = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _reject(
+            400,
+            "malformed_json",
+            en=f"The body is not valid JSON: {exc}.",
+            fr=f"Le corps n'est pas du JSON valide : {exc}.",
+        )
+    if not isinstance(payload, dict):
+        _reject(400, "malformed_json", en="The body must be a JSON object.", fr="Le corps doit être un objet JSON.")
+    try:
+        envelopes = shopify_events(
+            x_shopify_topic,
+            payload,
+            organisation_id=source.organisation_id,
+            source=source.source_id,
+            received_at=datetime.now(UTC),
+        )
+    except AdapterError as exc:
+        _adapter_failed(exc)
+    outcome = await _publish(context, envelopes, organisation_id=source.organisation_id, source=source.source_id)
+    return {"published": len(outcome.published), "duplicates": len(outcome.duplicates)}
+
+
+async def _mailchimp_source(context: IngestContext, source_id: str, key: str | None, header_key: str | None) -> Source:
+    source = await _source(context, source_id, SourceKind.MAILCHIMP)
+    if not source.accepts_key(header_key or key):
+        _unauthorised()
+    return source
+
+
+MailchimpKey = Annotated[str | None, Query(description="The source key, when it is put in the webhook URL.")]
+MailchimpHeaderKey = Annotated[str | None, Header(alias="X-Parterre-Source-Key")]
+
+
+@router.get("/v1/webhooks/mailchimp/{source_id}", summary="Mailchimp's check that the webhook URL answers")
+async def validate_mailchimp_webhook(
+    source_id: str, context: IngestDep, key: MailchimpKey = None, header_key: MailchimpHeaderKey = None
+) -> dict[str, str]:
+    await _mailchimp_source(context, source_id, key, header_key)
+    return {"status": "ok"}
+
+
+@router.post("/v1/webhooks/mailchimp/{source_id}", summary="Mailchimp list webhooks (form-encoded)")
+async def post_mailchimp_webhook(
+    source_id: str,
+    request: Request,
+    context: IngestDep,
+    key: MailchimpKey = None,
+    header_key: MailchimpHeaderKey = None,
+) -> dict[str, int]:
+    source = await _mailchimp_source(context, source_id, key, header_key)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        _reject(
+            415,
+            "unsupported_media_type",
+            en="Mailchimp webhooks are application/x-www-form-urlencoded.",
+            fr="Les webhooks Mailchimp sont en application/x-www-form-urlencoded.",
+        )
+    raw_body = await _read_body(request, context.settings.max_webhook_bytes)
+    try:
+        form = dict(urllib.parse.parse_qsl(raw_body.decode(), keep_blank_values=True, strict_parsing=False))
+    except UnicodeDecodeError:
+        _reject(400, "malformed_form", en="The form is not UTF-8.", fr="Le formulaire n'est pas en UTF-8.")
+    try:
+        envelopes = mailchimp_events(
+            form, organisation_id=source.organisation_id, source=source.source_id, received_at=datetime.now(UTC)
+        )
+    except AdapterError as exc:
+        _adapter_failed(exc)
+    outcome = await _publish(context, envelopes, organisation_id=source.organisation_id, source=source.source_id)
+    return {"published": len(outcome.published), "duplicates": len(outcome.duplicates)}
+
+
+async def body_chunks(request: Request) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        yield chunk

@@ -1,0 +1,131 @@
+"""POST /v1/events on the real Kafka and store: what is accepted lands once, keyed; what is not is explained."""
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.events import Envelope, all_event_types, kafka_key
+from shared.kafka import ORGANISATION_HEADER, decode_headers
+from tests.integration.ingest.conftest import IngestHarness
+from tests.integration.kafka_support import TopicTail
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+TICKET = next(event for event in all_event_types() if event.name == "parterre.ticket.purchased.v1")
+
+
+def ticket_event(event_id: str, **overrides: Any) -> dict[str, Any]:
+    event = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "/orgs/test/sources/billetterie",
+        "type": TICKET.name,
+        "time": "2026-10-03T19:30:00-04:00",
+        "data": TICKET.example,
+    }
+    event.update(overrides)
+    return event
+
+
+async def post(ingest: IngestHarness, body: Any, **headers: str) -> Any:
+    return await ingest.client.post(
+        "/v1/events",
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **ingest.authorised(), **headers},
+    )
+
+
+async def test_a_batch_lands_on_kafka_keyed_by_upstream_customer_with_only_its_valid_events(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    broken = ticket_event("evt-broken", data={**TICKET.example, "tickets": []})
+    response = await post(ingest, [ticket_event("evt-1"), broken, ticket_event("evt-2")])
+
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["accepted"], body["rejected"], body["duplicates"]) == (2, 1, 0)
+    assert body["results"][1]["status"] == "rejected"
+    assert body["results"][1]["errors"][0]["field"].startswith("data.tickets")
+    records = await facts.read(expected=2)
+    landed = {Envelope.from_json_bytes(record.value).id: record for record in records}
+    assert set(landed) == {"evt-1", "evt-2"}
+    for record in landed.values():
+        envelope = Envelope.from_json_bytes(record.value)
+        assert envelope.organisation_id == ingest.organisation_id
+        assert envelope.ingested_at is not None
+        assert record.key == kafka_key(envelope).encode()
+        assert decode_headers(record.headers)[ORGANISATION_HEADER] == ingest.organisation_id
+
+
+async def test_sending_the_same_event_again_is_accepted_but_published_once(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    first = await post(ingest, ticket_event("evt-once"))
+    again = await post(ingest, [ticket_event("evt-once"), ticket_event("evt-once")])
+
+    assert first.json()["accepted"] == 1
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
+    assert [Envelope.from_json_bytes(r.value).id for r in await facts.read_quietly(2)] == ["evt-once"]
+
+
+async def test_a_batch_of_invalid_events_only_gets_422(ingest: IngestHarness) -> None:
+    response = await post(ingest, [ticket_event("x", time="yesterday")])
+
+    assert response.status_code == 422
+    assert response.json()["results"][0]["errors"][0]["field"] == "time"
+
+
+async def test_over_the_limits_is_413_and_nothing_is_published(ingest: IngestHarness, facts: TopicTail) -> None:
+    too_many = await post(ingest, [{"id": f"e{number}"} for number in range(501)])
+    too_big = await ingest.client.post(
+        "/v1/events",
+        content=b"[" + b" " * (512 * 1024) + b"]",
+        headers={"Content-Type": "application/json", **ingest.authorised()},
+    )
+
+    assert too_many.status_code == 413
+    assert too_many.json()["detail"]["code"] == "too_many_events"
+    assert too_big.status_code == 413
+    assert set(too_big.json()["detail"]["message"]) == {"en", "fr"}
+    assert await facts.read_quietly(1) == []
+
+
+async def test_without_a_token_nothing_is_accepted(ingest: IngestHarness) -> None:
+    response = await ingest.client.post("/v1/events", json=ticket_event("e"))
+
+    assert response.status_code == 401
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+            lambda children: (
+                st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+            ),
+            max_leaves=20,
+        ).map(lambda value: json.dumps(value).encode()),
+        st.builds(
+            lambda overrides: json.dumps(ticket_event("fuzz", **overrides)).encode(),
+            st.dictionaries(
+                st.sampled_from(["id", "type", "time", "source", "data", "specversion", "subject", "organisationid"]),
+                st.none() | st.integers() | st.text(max_size=30) | st.lists(st.integers(), max_size=3),
+                max_size=3,
+            ),
+        ),
+    ),
+    content_type=st.sampled_from(["application/json", "application/cloudevents+json", "text/plain", ""]),
+)
+async def test_fuzzed_bodies_never_produce_a_server_error(
+    ingest: IngestHarness, body: bytes, content_type: str
+) -> None:
+    response = await ingest.client.post(
+        "/v1/events", content=body, headers={"Content-Type": content_type, **ingest.authorised()}
+    )
+
+    assert response.status_code in {202, 400, 413, 415, 422}, response.text

@@ -1,0 +1,115 @@
+"""Reading POST /v1/events bodies: limits, organisation, per-event field errors, valid events kept."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
+from shared.events import all_event_types
+from shared.topics import AUDIENCE_FACTS
+
+RECEIVED = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+ORGANISATION = "theatre-du-nord"
+LIMITS = EventLimits(max_events=5, max_batch_bytes=64 * 1024, max_event_bytes=4 * 1024)
+
+
+def ticket_event(event_id: str = "evt-1", **overrides: Any) -> dict[str, Any]:
+    ticket_type = next(event for event in all_event_types() if event.name == "parterre.ticket.purchased.v1")
+    event = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "/orgs/theatre-du-nord/sources/billetterie",
+        "type": ticket_type.name,
+        "time": "2026-10-03T19:30:00-04:00",
+        "data": ticket_type.example,
+    }
+    event.update(overrides)
+    return event
+
+
+def read(body: Any, content_type: str = "application/json", limits: EventLimits = LIMITS) -> Any:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return read_api_events(raw, content_type, organisation_id=ORGANISATION, received_at=RECEIVED, limits=limits)
+
+
+def test_a_single_valid_event_is_accepted_stamped_with_its_organisation_and_ingest_time() -> None:
+    [verdict] = read(ticket_event())
+
+    assert verdict.accepted
+    assert verdict.envelope is not None
+    assert verdict.envelope.organisation_id == ORGANISATION
+    assert verdict.envelope.ingested_at == RECEIVED
+
+
+def test_a_batch_keeps_the_valid_events_and_names_the_index_field_and_reason_of_the_invalid_ones() -> None:
+    broken = ticket_event("evt-2")
+    broken["data"] = {**broken["data"], "total": {"amount": "-3", "currency": "CAD"}}
+    verdicts = read([ticket_event("evt-1"), broken, ticket_event("evt-3", time="not a time")])
+
+    assert [verdict.accepted for verdict in verdicts] == [True, False, False]
+    assert [verdict.index for verdict in verdicts] == [0, 1, 2]
+    assert any(error.field.startswith("data.total.amount") for error in verdicts[1].errors)
+    assert [error.field for error in verdicts[2].errors] == ["time"]
+    assert all(error.reason for verdict in verdicts[1:] for error in verdict.errors)
+
+
+def test_an_event_naming_another_organisation_is_refused_on_that_field() -> None:
+    [verdict] = read([ticket_event(organisationid="festival-sud")])
+
+    assert not verdict.accepted
+    assert [(error.field, error.code) for error in verdict.errors] == [("organisationid", "forbidden")]
+
+
+def test_only_upstream_facts_may_be_sent() -> None:
+    other = next(event for event in all_event_types() if event.topic != AUDIENCE_FACTS)
+    [verdict] = read([ticket_event(type=other.name, data=other.example)])
+
+    assert [error.code for error in verdict.errors] == ["not_an_upstream_fact"]
+
+
+def test_an_unknown_type_is_refused_on_the_type_field() -> None:
+    [verdict] = read([ticket_event(type="parterre.ticket.teleported.v1")])
+
+    assert [error.field for error in verdict.errors] == ["type"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b"{}", "text/plain", 415, "unsupported_media_type"),
+        (b"{}", None, 415, "unsupported_media_type"),
+        (b"{not json", "application/json", 400, "malformed_json"),
+        (b"\xff\xfe", "application/json", 400, "malformed_json"),
+        (b"[]", "application/json", 400, "no_events"),
+        (b'"a string"', "application/json", 400, "no_events"),
+        (json.dumps([ticket_event(f"e{n}") for n in range(6)]).encode(), "application/json", 413, "too_many_events"),
+        (b" " * (64 * 1024 + 1), "application/json", 413, "payload_too_large"),
+    ],
+)
+def test_a_request_that_cannot_be_read_is_refused_whole_with_a_precise_status(
+    body: bytes, content_type: str | None, status: int, code: str
+) -> None:
+    with pytest.raises(RequestRejectedError) as refused:
+        read_api_events(body, content_type, organisation_id=ORGANISATION, received_at=RECEIVED, limits=LIMITS)
+
+    assert (refused.value.status, refused.value.code) == (status, code)
+    assert refused.value.en
+    assert refused.value.fr
+
+
+def test_an_oversized_event_is_refused_alone_in_a_batch_and_with_413_when_sent_alone() -> None:
+    huge = ticket_event("big", subject="x" * 5000)
+
+    verdicts = read([ticket_event("small"), huge])
+    assert [verdict.accepted for verdict in verdicts] == [True, False]
+    assert verdicts[1].errors[0].code == "too_large"
+    with pytest.raises(RequestRejectedError) as refused:
+        read(huge)
+    assert refused.value.status == 413
+
+
+def test_cloudevents_media_types_are_accepted() -> None:
+    for media_type in ("application/cloudevents+json; charset=utf-8", "application/cloudevents-batch+json"):
+        assert read([ticket_event()], content_type=media_type)[0].accepted

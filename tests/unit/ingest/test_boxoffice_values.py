@@ -1,0 +1,180 @@
+"""Amounts, dates and quantities as box-office spreadsheets write them are read back exactly."""
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.ingest.domain.boxoffice_values import (
+    MAX_QUANTITY,
+    Amount,
+    UnreadableValueError,
+    parse_amount,
+    parse_moment,
+    parse_quantity,
+)
+
+QUEBEC = ZoneInfo("America/Toronto")
+NBSP, NNBSP = "\u00a0", "\u202f"
+amounts = st.decimals(min_value=0, max_value=Decimal("99999999.99"), places=2)
+
+
+def english(amount: Decimal) -> str:
+    return f"{amount:,.2f}"
+
+
+def french(amount: Decimal, space: str) -> str:
+    return english(amount).replace(",", space).replace(".", ",")
+
+
+AMOUNT_STYLES: dict[str, Callable[[Decimal], str]] = {
+    "plain": lambda amount: f"{amount:.2f}",
+    "english grouping": english,
+    "dollar sign first": lambda amount: f"${english(amount)}",
+    "french with spaces": lambda amount: f"{french(amount, ' ')} $",
+    "french with no-break spaces": lambda amount: f"{french(amount, NBSP)}{NBSP}$",
+    "french with narrow no-break spaces": lambda amount: f"{french(amount, NNBSP)}{NNBSP}$",
+    "decimal comma": lambda amount: f"{amount:.2f}".replace(".", ","),
+    "code after": lambda amount: f"{amount:.2f} CAD",
+    "canadian dollar prefix": lambda amount: f"CA${english(amount)}",
+}
+
+
+@given(amount=amounts, style=st.sampled_from(sorted(AMOUNT_STYLES)))
+def test_an_amount_written_in_any_supported_style_reads_back_to_the_same_decimal(amount: Decimal, style: str) -> None:
+    assert parse_amount(AMOUNT_STYLES[style](amount)).value == amount
+
+
+@given(whole=st.integers(min_value=0, max_value=10**8))
+def test_a_whole_amount_written_without_cents_reads_back(whole: int) -> None:
+    assert parse_amount(f"{whole:,} $".replace(",", NBSP)).value == Decimal(whole)
+    assert parse_amount(str(whole)).value == Decimal(whole)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1 234,50 $", Amount(Decimal("1234.50"))),
+        ("1234.50", Amount(Decimal("1234.50"))),
+        ("$1,234.50", Amount(Decimal("1234.50"))),
+        ("45 $", Amount(Decimal("45.00"))),
+        ("45,00", Amount(Decimal("45.00"))),
+        ("45,5", Amount(Decimal("45.50"))),
+        ("1,234", Amount(Decimal("1234.00"))),
+        ("1.234.567,89 €", Amount(Decimal("1234567.89"), "EUR")),
+        ("12,00 $CA", Amount(Decimal("12.00"), "CAD")),
+        ("USD 12.00", Amount(Decimal("12.00"), "USD")),
+        ("US$12", Amount(Decimal("12.00"), "USD")),
+        (" 0 ", Amount(Decimal("0.00"))),
+        ("45.500", Amount(Decimal("45.50"))),
+    ],
+)
+def test_amounts_as_exports_write_them(text: str, expected: Amount) -> None:
+    assert parse_amount(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("gratuit", "amount_unreadable"),
+        ("", "amount_unreadable"),
+        ("$", "amount_unreadable"),
+        ("-45,00 $", "amount_negative"),
+        ("(45.00)", "amount_negative"),
+        ("1.234", "amount_unreadable"),
+        ("12,345,6", "amount_unreadable"),
+        ("1,2.3", "amount_unreadable"),
+        ("1.2.3", "amount_unreadable"),
+        ("45 dollars", "amount_unreadable"),
+        ("1e5", "amount_unreadable"),
+        ("9" * 20, "amount_unreadable"),
+    ],
+)
+def test_what_is_not_an_amount_received_is_refused_with_a_reason(text: str, code: str) -> None:
+    with pytest.raises(UnreadableValueError) as caught:
+        parse_amount(text)
+
+    assert caught.value.code == code
+    assert caught.value.reason
+
+
+minutes = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2099, 12, 31)).map(
+    lambda moment: moment.replace(second=0, microsecond=0)
+)
+
+DATE_TIME_STYLES: dict[str, Callable[[datetime], str]] = {
+    "iso": lambda moment: moment.strftime("%Y-%m-%d %H:%M"),
+    "iso with T and seconds": lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S"),
+    "day first with colon": lambda moment: moment.strftime("%d/%m/%Y %H:%M"),
+    "day first french": lambda moment: moment.strftime("%d/%m/%Y %H h %M"),
+    "day first french compact": lambda moment: f"{moment.day}/{moment.month}/{moment.year} {moment.hour}h{moment:%M}",
+    "day first with à": lambda moment: moment.strftime("%d/%m/%Y à %Hh%M"),
+    "twelve hour clock": lambda moment: moment.strftime("%d/%m/%Y %I:%M %p"),
+}
+
+
+@given(moment=minutes, style=st.sampled_from(sorted(DATE_TIME_STYLES)))
+def test_a_local_date_and_time_in_any_supported_style_reads_back_in_quebec_time(moment: datetime, style: str) -> None:
+    parsed = parse_moment(DATE_TIME_STYLES[style](moment), zone=QUEBEC)
+
+    assert parsed.has_time
+    assert parsed.at == moment.replace(tzinfo=QUEBEC)
+
+
+@given(day=st.dates(min_value=date(1990, 1, 1), max_value=date(2099, 12, 31)))
+def test_a_date_alone_reads_as_the_start_of_that_day_in_quebec(day: date) -> None:
+    for text in (day.isoformat(), day.strftime("%d/%m/%Y")):
+        parsed = parse_moment(text, zone=QUEBEC)
+
+        assert not parsed.has_time
+        assert parsed.at == datetime(day.year, day.month, day.day, tzinfo=QUEBEC)
+
+
+@given(moment=minutes, offset_minutes=st.integers(min_value=-12 * 60, max_value=14 * 60))
+def test_a_time_with_its_offset_keeps_it(moment: datetime, offset_minutes: int) -> None:
+    aware = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+
+    assert parse_moment(aware.isoformat(), zone=QUEBEC).at == aware
+
+
+def test_day_first_is_the_default_reading_of_a_slashed_date() -> None:
+    assert parse_moment("03/10/2026", zone=QUEBEC).at.date().isoformat() == "2026-10-03"
+
+
+def test_a_configured_format_reads_month_first_dates_and_their_times() -> None:
+    parsed = parse_moment("10/03/2026 19 h 30", zone=QUEBEC, date_format="%m/%d/%Y")
+
+    assert parsed.at == datetime(2026, 10, 3, 19, 30, tzinfo=QUEBEC)
+
+
+def test_summer_and_winter_times_get_their_own_offsets_in_quebec() -> None:
+    summer = parse_moment("17/07/2026 20:00", zone=QUEBEC).at
+    winter = parse_moment("17/01/2026 20:00", zone=QUEBEC).at
+
+    assert summer.astimezone(UTC).hour == 0
+    assert winter.astimezone(UTC).hour == 1
+
+
+@pytest.mark.parametrize("text", ["hier", "31/02/2026", "2026-13-01", "03/10/26", "17/10/2026 25:00", "13:30 PM"])
+def test_what_is_not_a_date_is_refused_with_a_reason(text: str) -> None:
+    with pytest.raises(UnreadableValueError) as caught:
+        parse_moment(text, zone=QUEBEC)
+
+    assert caught.value.code == "date_unreadable"
+
+
+@pytest.mark.parametrize(("text", "quantity"), [("1", 1), (" 2 ", 2), ("3,0", 3), ("4.00", 4), ("12", 12)])
+def test_quantities_are_positive_whole_numbers(text: str, quantity: int) -> None:
+    assert parse_quantity(text) == quantity
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "1.5", "deux", "", "NaN", str(MAX_QUANTITY + 1)])
+def test_what_is_not_a_number_of_tickets_is_refused(text: str) -> None:
+    with pytest.raises(UnreadableValueError) as caught:
+        parse_quantity(text)
+
+    assert caught.value.code == "quantity_invalid"

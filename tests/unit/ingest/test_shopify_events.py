@@ -1,0 +1,462 @@
+"""Shopify webhooks become shared events: orders, refunds, customers, consent and privacy requests."""
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.ingest.domain.errors import AdapterError
+from services.ingest.domain.shopify import SUPPORTED_TOPICS, shopify_events
+from shared.events import (
+    ConsentGrantedV1,
+    ConsentPurpose,
+    ConsentWithdrawnV1,
+    Envelope,
+    LegalBasis,
+    PersonDetailsUpdatedV1,
+    PersonErasureRequestedV1,
+    PrivacyAccessRequestedV1,
+    ShopOrderPlacedV1,
+    ShopOrderRefundedV1,
+    parse_data,
+)
+from tests.unit.ingest.vendor_fixtures import ORGANISATION, RECEIVED_AT, shopify_payload, types_of
+
+SOURCE = "nord-shopify"
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def events(topic: str, payload: dict[str, Any]) -> list[Envelope]:
+    return shopify_events(topic, payload, organisation_id=ORGANISATION, source=SOURCE, received_at=RECEIVED_AT)
+
+
+def events_or_error(topic: str, payload: dict[str, Any]) -> list[Envelope] | AdapterError:
+    try:
+        return events(topic, payload)
+    except AdapterError as exc:
+        return exc
+
+
+def order_placed(payload: dict[str, Any]) -> ShopOrderPlacedV1:
+    placed = parse_data(events("orders/create", payload)[0])
+    assert isinstance(placed, ShopOrderPlacedV1)
+    return placed
+
+
+def test_a_new_order_becomes_an_order_placed_with_its_lines_total_and_buyer() -> None:
+    envelopes = events("orders/create", shopify_payload("orders-create"))
+
+    placed = parse_data(envelopes[0])
+    assert isinstance(placed, ShopOrderPlacedV1)
+    assert placed.order_id == "5512345678901"
+    assert [(line.sku, line.quantity, line.unit_price.amount) for line in placed.lines] == [
+        ("PROG-BS-2026", 2, Decimal("8.00")),
+        ("LIV-TREMBLAY-BS", 1, Decimal("17.95")),
+        ("variant:44100000003", 1, Decimal("25.00")),
+    ]
+    assert placed.lines[1].product_name.fr == "Les Belles-sœurs (texte intégral)"
+    assert placed.total.amount == Decimal("67.78")
+    assert placed.total.currency == "CAD"
+    person = placed.person
+    assert (person.source, person.external_id, person.email) == (SOURCE, "7012345678", "helene.damours@example.ca")
+    assert (person.first_name, person.last_name) == ("Hélène", "D'Amours")
+    assert (person.street, person.address_2, person.city) == ("4521, rue Saint-Denis", "app. 3", "Montréal")
+    assert (person.region, person.postal_code, person.country, person.locale) == ("QC", "H2J 2L1", "CA", "fr-CA")
+
+
+def test_the_envelope_of_an_order_says_where_and_when_it_happened_upstream() -> None:
+    envelope = events("orders/create", shopify_payload("orders-create"))[0]
+
+    assert envelope.type == "parterre.shop.order_placed.v1"
+    assert envelope.source == f"/orgs/{ORGANISATION}/sources/{SOURCE}"
+    assert envelope.organisation_id == ORGANISATION
+    assert envelope.time == datetime.fromisoformat("2026-10-01T14:31:08-04:00")
+    assert envelope.ingested_at == RECEIVED_AT
+    assert envelope.subject == "order/5512345678901"
+
+
+def test_a_buyer_subscribed_to_email_marketing_also_gives_express_consent() -> None:
+    envelopes = events("orders/create", shopify_payload("orders-create"))
+
+    assert types_of(envelopes) == ["parterre.shop.order_placed.v1", "parterre.consent.granted.v1"]
+    consent = parse_data(envelopes[1])
+    assert isinstance(consent, ConsentGrantedV1)
+    assert (consent.purpose, consent.basis) == (ConsentPurpose.MARKETING_EMAIL, LegalBasis.EXPRESS)
+    assert consent.captured_at == datetime.fromisoformat("2026-03-14T10:02:11-04:00")
+    assert consent.wording_version == "shopify:confirmed_opt_in"
+    assert consent.evidence is not None
+    assert "#1042" in consent.evidence
+    assert consent.person.external_id == "7012345678"
+
+
+def test_order_created_and_order_paid_for_one_order_are_the_same_events() -> None:
+    created = events("orders/create", shopify_payload("orders-create"))
+    paid = events("orders/paid", shopify_payload("orders-paid"))
+
+    assert [envelope.id for envelope in created] == [envelope.id for envelope in paid]
+
+
+def test_a_replayed_webhook_gives_identical_events() -> None:
+    first = events("orders/create", shopify_payload("orders-create"))
+    again = events("orders/create", shopify_payload("orders-create"))
+
+    assert first == again
+
+
+def test_two_orders_never_share_an_event_id() -> None:
+    other = shopify_payload("orders-create")
+    other["id"] = 5512345670000
+
+    assert events("orders/create", other)[0].id != events("orders/create", shopify_payload("orders-create"))[0].id
+
+
+def test_a_customer_without_email_is_known_by_id_and_phone_and_gives_no_email_consent() -> None:
+    envelopes = events("orders/create", shopify_payload("orders-create-no-email"))
+
+    placed = parse_data(envelopes[0])
+    assert isinstance(placed, ShopOrderPlacedV1)
+    assert placed.person.email is None
+    assert (placed.person.external_id, placed.person.phone) == ("7012349999", "+14185550177")
+    assert (placed.person.first_name, placed.person.last_name) == ("Jean-François", "Côté")
+    # The SMS consent in the customer record is a clear opt-in; no email consent is claimed.
+    assert types_of(envelopes) == ["parterre.shop.order_placed.v1", "parterre.consent.granted.v1"]
+    sms = parse_data(envelopes[1])
+    assert isinstance(sms, ConsentGrantedV1)
+    assert sms.purpose is ConsentPurpose.SMS
+
+
+def test_lines_without_a_sku_are_named_by_their_variant_then_their_product() -> None:
+    placed = order_placed(shopify_payload("orders-create-no-email"))
+
+    assert [line.sku for line in placed.lines] == ["variant:44100000010", "product:9100000011"]
+
+
+def test_a_guest_checkout_without_customer_record_is_known_by_the_order_email_and_billing_name() -> None:
+    payload = shopify_payload("orders-create")
+    billing = payload["billing_address"]
+    payload["customer"] = None
+
+    placed = order_placed(payload)
+
+    assert placed.person.external_id is None
+    assert placed.person.email == "helene.damours@example.ca"
+    assert (placed.person.first_name, placed.person.city) == (billing["first_name"], billing["city"])
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"),
+    [("fr-CA", "fr"), ("fr", "fr"), ("en-CA", "en"), ("es", "en"), (None, "en")],
+)
+def test_line_titles_are_in_the_buyers_language_and_in_english_when_it_is_unknown(
+    locale: str | None, language: str
+) -> None:
+    payload = shopify_payload("orders-create")
+    payload["customer_locale"] = locale
+
+    title = order_placed(payload).lines[0].product_name
+
+    assert title.model_dump(exclude_none=True) == {language: "Programme de soirée — Les Belles-sœurs"}
+
+
+def test_the_old_checkout_checkbox_grants_consent_when_the_customer_has_no_consent_record() -> None:
+    payload = shopify_payload("orders-create")
+    payload["customer"]["email_marketing_consent"] = None
+
+    envelopes = events("orders/create", payload)
+
+    consent = parse_data(envelopes[1])
+    assert isinstance(consent, ConsentGrantedV1)
+    assert consent.wording_version == "shopify:buyer_accepts_marketing"
+    assert consent.captured_at == envelopes[0].time
+
+
+@pytest.mark.parametrize("state", ["not_subscribed", "pending", "invalid", "redacted"])
+def test_a_consent_state_that_is_not_a_clear_yes_or_no_gives_no_consent_event(state: str) -> None:
+    payload = shopify_payload("orders-create")
+    payload["customer"]["email_marketing_consent"]["state"] = state
+
+    assert types_of(events("orders/create", payload)) == ["parterre.shop.order_placed.v1"]
+
+
+def test_an_unparseable_order_time_falls_back_to_the_time_of_receipt() -> None:
+    payload = shopify_payload("orders-create")
+    payload["created_at"] = "le 1er octobre"
+    payload["processed_at"] = None
+
+    assert events("orders/create", payload)[0].time == RECEIVED_AT
+
+
+def test_unexpected_extra_fields_are_ignored() -> None:
+    payload = shopify_payload("orders-create")
+    payload["x_new_shopify_field"] = {"anything": [1, 2, 3]}
+    payload["line_items"][0]["x_bundle"] = True
+
+    assert events("orders/create", payload) == events("orders/create", shopify_payload("orders-create"))
+
+
+def test_a_refund_names_its_order_the_amount_paid_back_and_the_refunded_skus() -> None:
+    envelopes = events("refunds/create", shopify_payload("refunds-create"))
+
+    assert types_of(envelopes) == ["parterre.shop.order_refunded.v1"]
+    refunded = parse_data(envelopes[0])
+    assert isinstance(refunded, ShopOrderRefundedV1)
+    assert refunded.order_id == "5512345678901"
+    assert (refunded.amount.amount, refunded.amount.currency) == (Decimal("20.64"), "CAD")
+    assert refunded.line_skus == ["LIV-TREMBLAY-BS"]
+    # A refund does not name the customer: the person is referred to through the order.
+    assert refunded.person.external_id == "order:5512345678901"
+    assert envelopes[0].time == datetime.fromisoformat("2026-10-06T09:12:44-04:00")
+
+
+def test_a_refund_without_transactions_is_valued_at_its_lines_price_and_tax() -> None:
+    payload = shopify_payload("refunds-create")
+    payload["transactions"] = []
+
+    refunded = parse_data(events("refunds/create", payload)[0])
+
+    assert isinstance(refunded, ShopOrderRefundedV1)
+    assert refunded.amount.amount == Decimal("20.64")
+
+
+def test_a_new_customer_becomes_person_details_updated_listing_the_details_given() -> None:
+    envelopes = events("customers/create", shopify_payload("customers-create"))
+
+    updated = parse_data(envelopes[0])
+    assert isinstance(updated, PersonDetailsUpdatedV1)
+    assert updated.person.email is None
+    assert updated.person.phone == "+14185550177"
+    assert updated.previous_email is None
+    assert updated.changed_fields == ["external_id", "phone", "first_name", "last_name"]
+    assert envelopes[0].time == datetime.fromisoformat("2026-10-04T11:15:00-04:00")
+
+
+def test_a_customer_update_that_unsubscribes_gives_the_new_details_and_a_withdrawal() -> None:
+    envelopes = events("customers/update", shopify_payload("customers-update"))
+
+    assert types_of(envelopes) == ["parterre.person.details_updated.v1", "parterre.consent.withdrawn.v1"]
+    updated = parse_data(envelopes[0])
+    assert isinstance(updated, PersonDetailsUpdatedV1)
+    assert updated.person.email == "helene.damours@courriel.example.ca"
+    withdrawn = parse_data(envelopes[1])
+    assert isinstance(withdrawn, ConsentWithdrawnV1)
+    assert withdrawn.purpose is ConsentPurpose.MARKETING_EMAIL
+    assert withdrawn.captured_at == datetime.fromisoformat("2026-11-02T08:45:10-05:00")
+
+
+def test_two_successive_customer_updates_are_two_facts_but_a_redelivery_is_one() -> None:
+    first = shopify_payload("customers-update")
+    later = copy.deepcopy(first)
+    later["updated_at"] = "2026-11-03T09:00:00-05:00"
+
+    assert events("customers/update", first)[0].id == events("customers/update", copy.deepcopy(first))[0].id
+    assert events("customers/update", first)[0].id != events("customers/update", later)[0].id
+
+
+def test_the_same_consent_reported_by_an_order_and_by_a_customer_update_is_one_event() -> None:
+    order_consent = events("orders/create", shopify_payload("orders-create"))[1]
+    customer = shopify_payload("orders-create")["customer"]
+
+    customer_consent = events("customers/update", customer)[1]
+
+    assert customer_consent.id == order_consent.id
+
+
+def test_a_redact_request_asks_to_erase_the_customer() -> None:
+    envelopes = events("customers/redact", shopify_payload("customers-redact"))
+
+    erasure = parse_data(envelopes[0])
+    assert isinstance(erasure, PersonErasureRequestedV1)
+    assert (erasure.person.external_id, erasure.person.email) == ("7012345678", "helene.damours@example.ca")
+    assert erasure.requested_by == "shopify:customers/redact"
+    assert erasure.reason is not None
+    assert "5512345678901" in erasure.reason
+    assert envelopes[0].time == RECEIVED_AT
+
+
+def test_a_data_request_becomes_privacy_access_requested_with_its_request_id_and_orders() -> None:
+    envelopes = events("customers/data_request", shopify_payload("customers-data_request"))
+
+    assert types_of(envelopes) == ["parterre.privacy.access_requested.v1"]
+    access = parse_data(envelopes[0])
+    assert isinstance(access, PrivacyAccessRequestedV1)
+    assert access.request_id == "4471"
+    assert access.order_ids == ["5512345678901"]
+    assert access.requested_at == RECEIVED_AT
+    assert access.requested_by == "shopify:customers/data_request"
+
+
+def test_the_shop_redact_request_concerns_no_person_and_gives_no_event() -> None:
+    assert events("shop/redact", shopify_payload("shop-redact")) == []
+
+
+def test_an_unknown_topic_is_an_adapter_error_naming_the_topic_header_and_the_topics_read() -> None:
+    with pytest.raises(AdapterError) as caught:
+        events("products/create", {"id": 1})
+
+    [error] = caught.value.errors
+    assert (error.field, error.code) == ("X-Shopify-Topic", "unsupported_topic")
+    assert "orders/create" in error.reason
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def mutate(payload: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = payload
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    mutate.__name__ = f"{path}={value!r}"
+    return mutate
+
+
+def _drop(path: str) -> Mutation:
+    def mutate(payload: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = payload
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        del node[last]
+
+    mutate.__name__ = f"without {path}"
+    return mutate
+
+
+def _both(first: Mutation, second: Mutation) -> Mutation:
+    def mutate(payload: dict[str, Any]) -> None:
+        first(payload)
+        second(payload)
+
+    mutate.__name__ = f"{first.__name__} and {second.__name__}"
+    return mutate
+
+
+MALFORMED: list[tuple[str, str, Mutation, str]] = [
+    ("orders/create", "orders-create", _drop("id"), "id"),
+    ("orders/create", "orders-create", _drop("total_price"), "total_price"),
+    ("orders/create", "orders-create", _set("currency", "dollars"), "currency"),
+    ("orders/create", "orders-create", _set("line_items", []), "line_items"),
+    ("orders/create", "orders-create", _set("line_items", "three"), "line_items"),
+    ("orders/create", "orders-create", _set("line_items.2", "oops"), "line_items.2"),
+    ("orders/create", "orders-create", _set("line_items.0.price", "abc"), "line_items.0.price"),
+    ("orders/create", "orders-create", _set("line_items.0.price", "8.001"), "line_items.0.price"),
+    ("orders/create", "orders-create", _set("line_items.0.price", -3), "line_items.0.price"),
+    ("orders/create", "orders-create", _set("line_items.1.quantity", 0), "line_items.1.quantity"),
+    ("orders/create", "orders-create", _set("line_items.1.quantity", "two"), "line_items.1.quantity"),
+    ("orders/create", "orders-create", _set("customer", []), "customer"),
+    ("orders/create", "orders-create", _set("customer.email", "helene at example.ca"), "customer.email"),
+    (
+        "orders/create",
+        "orders-create",
+        _set("customer.default_address.country_code", "Canada"),
+        "customer.default_address.country_code",
+    ),
+    ("orders/create", "orders-create-no-email", _both(_set("customer", None), _set("phone", None)), "customer"),
+    ("orders/paid", "orders-paid", _set("total_price", {"amount": "67.78"}), "total_price"),
+    ("refunds/create", "refunds-create", _drop("order_id"), "order_id"),
+    ("refunds/create", "refunds-create", _set("transactions.0.amount", "x"), "transactions.0.amount"),
+    ("customers/create", "customers-create", _drop("id"), "id"),
+    ("customers/update", "customers-update", _set("email", "nobody"), "email"),
+    ("customers/redact", "customers-redact", _drop("customer"), "customer"),
+    ("customers/data_request", "customers-data_request", _drop("data_request"), "data_request.id"),
+    ("customers/data_request", "customers-data_request", _set("orders_requested.0", [1]), "orders_requested.0"),
+]
+
+
+@pytest.mark.parametrize(("topic", "fixture", "mutation", "field"), MALFORMED)
+def test_a_malformed_payload_is_an_adapter_error_naming_the_offending_json_path(
+    topic: str, fixture: str, mutation: Mutation, field: str
+) -> None:
+    payload = shopify_payload(fixture)
+    mutation(payload)
+
+    with pytest.raises(AdapterError) as caught:
+        events(topic, payload)
+
+    assert [error.field for error in caught.value.errors] == [field]
+    assert all(error.reason for error in caught.value.errors)
+
+
+def test_a_payload_that_is_not_an_object_is_an_adapter_error() -> None:
+    with pytest.raises(AdapterError) as caught:
+        events("orders/create", ["not", "an", "order"])  # type: ignore[arg-type]
+
+    assert [error.field for error in caught.value.errors] == ["$"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _paths(node: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, child in node.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+FIXTURE_OF_TOPIC = {
+    "orders/create": "orders-create",
+    "orders/paid": "orders-paid",
+    "refunds/create": "refunds-create",
+    "customers/create": "customers-create",
+    "customers/update": "customers-update",
+    "customers/redact": "customers-redact",
+    "customers/data_request": "customers-data_request",
+}
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(topic=st.sampled_from(SUPPORTED_TOPICS), data=st.data(), replacement=json_values)
+def test_any_value_anywhere_in_a_real_payload_gives_events_or_an_adapter_error_never_a_crash(
+    topic: str, data: st.DataObject, replacement: Any
+) -> None:
+    payload = shopify_payload(FIXTURE_OF_TOPIC[topic])
+    path = data.draw(st.sampled_from(_paths(payload)))
+    node: Any = payload
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = replacement
+
+    outcome = events_or_error(topic, payload)
+
+    if isinstance(outcome, AdapterError):
+        assert outcome.errors
+        assert all(error.field and error.reason for error in outcome.errors)
+    else:
+        assert all(envelope.time.tzinfo is not None for envelope in outcome)
+
+
+@given(payload=st.dictionaries(st.text(max_size=12), json_values, max_size=6), topic=st.sampled_from(SUPPORTED_TOPICS))
+def test_an_arbitrary_json_object_gives_events_or_an_adapter_error_never_a_crash(
+    payload: dict[str, Any], topic: str
+) -> None:
+    outcome = events_or_error(topic, payload)
+
+    if isinstance(outcome, AdapterError):
+        assert outcome.errors
+
+
+def test_every_supported_topic_has_a_fixture() -> None:
+    assert set(FIXTURE_OF_TOPIC) == set(SUPPORTED_TOPICS)
+
+
+def test_the_order_time_is_kept_with_its_offset() -> None:
+    envelope = events("orders/create", shopify_payload("orders-create"))[0]
+
+    assert envelope.time.astimezone(UTC) == datetime(2026, 10, 1, 18, 31, 8, tzinfo=UTC)
