@@ -107,7 +107,7 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
             try:
                 yield
             finally:
-                await runtime.broker.stop()
+                await _stop_broker(runtime.broker, settings.shutdown_timeout_seconds)
                 runtime.mongo = None
 
     app = FastAPI(title=parts.title, description=parts.description, version="1", lifespan=lifespan)
@@ -160,6 +160,16 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
     for router in parts.routers:
         app.include_router(router)
     return app
+
+
+async def _stop_broker(broker: KafkaBroker, limit_seconds: float) -> None:
+    # With Kafka unreachable, the producer retries its unacknowledged batch forever and `stop` never returns.
+    # Those events were never acknowledged to anyone (their callers got a 503), so giving up loses nothing.
+    try:
+        async with asyncio.timeout(limit_seconds):
+            await broker.stop()
+    except TimeoutError:
+        log.error("Kafka did not let the broker stop within %.0f s; leaving unacknowledged sends behind", limit_seconds)
 
 
 async def _false() -> bool:

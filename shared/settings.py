@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     consumer_batch_timeout_ms: int = Field(
         default=100, ge=1, le=10_000, description="Longest wait for a batch to fill when records trickle in."
     )
+    shutdown_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Longest wait for Kafka clients to close when the service stops."
+    )
     readiness_timeout_seconds: float = Field(
         default=2.0, gt=0, le=30, description="How long /readyz waits for Kafka and the store."
     )

@@ -37,6 +37,7 @@ from services.ingest.domain.textstream import BoundedLines, open_text
 from shared.events import (
     DonationMadeV1,
     Envelope,
+    EventData,
     FieldError,
     Language,
     SalesChannel,
@@ -70,7 +71,7 @@ _IDENTIFYING = (F.EMAIL, F.PHONE, F.CUSTOMER_ID)
 _DEFAULT_PRICE_CATEGORY: dict[Language, str] = {"fr": "Général", "en": "General"}
 _ROW_KINDS = {
     **dict.fromkeys(("ticket", "tickets", "billet", "billets", "billetterie", "admission", "entree"), RowKind.TICKET),
-    **dict.fromkeys(("donation", "don", "dons", "gift", "donation recurrente"), RowKind.DONATION),
+    **dict.fromkeys(("donation", "don", "dons", "gift"), RowKind.DONATION),
     **dict.fromkeys(("membership", "adhesion", "membre", "member", "cotisation"), RowKind.MEMBERSHIP),
     **dict.fromkeys(("abonnement", "season pass", "season ticket", "subscription"), RowKind.SEASON_PASS),
 }
@@ -408,8 +409,7 @@ def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
     )
     if fact is None:
         return None
-    data, id_parts, subject = fact
-    return [Draft(data, id_parts, time, subject=subject)]
+    return [Draft(fact.data, fact.id_parts, time, subject=fact.subject, known_id=fact.known_id)]
 
 
 def _row_kind(row: _Row) -> RowKind | None:
@@ -568,7 +568,12 @@ class _Facts:
         return self.row.problems.validate(model, values, all_origins, whole=WHOLE_ROW)
 
 
-_Fact = tuple[Any, tuple[str, ...], str | None]
+@dataclass(frozen=True)
+class _Fact:
+    data: EventData
+    id_parts: tuple[str, ...]
+    subject: str
+    known_id: str | None = None
 
 
 def _ticket_purchase(facts: _Facts) -> _Fact | None:
@@ -586,7 +591,8 @@ def _ticket_purchase(facts: _Facts) -> _Fact | None:
     performance_id = f"{production_id}-{local:%Y-%m-%d}" + (f"-{local:%Hh%M}" if moment.has_time else "")
     category = row.text(F.PRICE_CATEGORY) or _DEFAULT_PRICE_CATEGORY[facts.language]
     id_parts, reference = facts.reference(performance_id, _category_key(category))
-    ticket_prefix = f"{reference}-{event_id(row.context.organisation_id, row.context.source, *id_parts)[:8]}"
+    fact_id = event_id(row.context.organisation_id, row.context.source, *id_parts)
+    ticket_prefix = f"{reference}-{fact_id[:8]}"
     seat = row.text(F.SEAT) if facts.quantity == 1 else None
     tickets = [
         {"ticket_id": f"{ticket_prefix}-{rank}", "seat": seat, "price_category": category, "price": facts.money(price)}
@@ -622,7 +628,7 @@ def _ticket_purchase(facts: _Facts) -> _Fact | None:
         }
 
     purchase = facts.validated(TicketPurchasedV1, values, origins)
-    return None if purchase is None else (purchase, id_parts, f"order/{reference}")
+    return None if purchase is None else _Fact(purchase, id_parts, f"order/{reference}", fact_id)
 
 
 def _unit_prices(facts: _Facts) -> list[Decimal]:
@@ -655,7 +661,7 @@ def _donation(facts: _Facts) -> _Fact | None:
         }
 
     donation = facts.validated(DonationMadeV1, values, origins)
-    return None if donation is None else (donation, id_parts, f"donation/{reference}")
+    return None if donation is None else _Fact(donation, id_parts, f"donation/{reference}")
 
 
 def _subscription(facts: _Facts) -> _Fact | None:
@@ -690,7 +696,7 @@ def _subscription(facts: _Facts) -> _Fact | None:
         }
 
     subscription = facts.validated(SubscriptionPurchasedV1, values, origins)
-    return None if subscription is None else (subscription, id_parts, f"subscription/{reference}")
+    return None if subscription is None else _Fact(subscription, id_parts, f"subscription/{reference}")
 
 
 _BUILDERS: dict[RowKind, Callable[[_Facts], _Fact | None]] = {
@@ -731,6 +737,7 @@ class ImportReport:
     accepted: int = 0
     rejected: int = 0
     events: int = 0
+    # By error code; a row rejected for two reasons counts under both.
     rejections_by_reason: Counter[str] = field(default_factory=Counter)
     first_rejections: list[Rejection] = field(default_factory=list)
 

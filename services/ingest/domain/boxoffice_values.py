@@ -69,10 +69,12 @@ def parse_amount(text: str) -> Amount:
         currency = code.group(1).upper()
         raw = raw[: code.start()] + raw[code.end() :]
     number = raw.translate(_GROUPING)
-    if (number.startswith("(") and number.endswith(")")) or "-" in number or "−" in number:
-        raise UnreadableValueError("amount_negative", "is negative; only payments received can be imported")
-    if not number or not re.fullmatch(r"[0-9.,]+", number) or not re.search(r"[0-9]", number):
+    # Readable first, then its sign: a word with a hyphen ("quarante-cinq") is not a negative amount.
+    unsigned = number.removeprefix("(").removesuffix(")").strip("-−")
+    if not unsigned or not re.fullmatch(r"[0-9.,]+", unsigned) or not re.search(r"[0-9]", unsigned):
         raise UnreadableValueError("amount_unreadable", "is not an amount such as 1 234,50 $ or 1234.50")
+    if unsigned != number:
+        raise UnreadableValueError("amount_negative", "is negative; only payments received can be imported")
     value = _decimal(_with_point_decimal(number))
     if value != value.quantize(_CENT):
         raise UnreadableValueError("amount_unreadable", "has more than two decimal places")

@@ -1,4 +1,4 @@
-"""What every adapter shares: an event drafted from upstream data, wrapped in its envelope, and language rules."""
+"""What every adapter shares: events drafted from upstream data and wrapped, and reading languages and countries."""
 
 import re
 import unicodedata
@@ -44,6 +44,8 @@ class Draft:
     id_parts: tuple[str, ...]
     time: datetime
     subject: str | None = None
+    # The id `id_parts` give, when the adapter needed it already (to name tickets), so it is not hashed twice.
+    known_id: str | None = None
 
 
 def source_uri(organisation_id: str, source: str) -> str:
@@ -60,7 +62,7 @@ def wrap(drafts: Iterable[Draft], *, organisation_id: str, source: str, ingested
             draft.data,
             organisation_id=organisation_id,
             source=uri,
-            id=event_id(organisation_id, source, *draft.id_parts),
+            id=draft.known_id or event_id(organisation_id, source, *draft.id_parts),
             time=draft.time,
             # The subject only helps to browse; an upstream id too long for it is left out rather than refused.
             subject=draft.subject if draft.subject and len(draft.subject) <= MAX_SUBJECT else None,

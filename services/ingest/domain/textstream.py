@@ -41,11 +41,13 @@ class OpenedText:
 def open_text(stream: BinaryIO) -> OpenedText:
     """A text stream over `stream`, decoded incrementally: the file is never held in memory.
 
-    A BOM decides (UTF-8 or UTF-16, as Excel writes "Unicode text"). Otherwise the file is read as UTF-8, and any
-    byte sequence that is not UTF-8 is read as Windows-1252: exports from older Windows box offices are
-    Windows-1252 throughout, and files assembled from several exports mix both. Deciding per sequence, not from a
-    first sample, is what keeps an `é` at row 500 000 of an otherwise ASCII file from failing the whole import;
-    Windows-1252 text in French practically never forms valid UTF-8 sequences by accident.
+    A BOM decides (UTF-8, or UTF-16 as Excel writes "Unicode text"). Otherwise the first 64 KiB decide: if they are
+    not UTF-8, the file is Windows-1252 throughout, as older Windows box offices export. If they are, the file is
+    read as UTF-8, and any later byte sequence that is not UTF-8 is read as Windows-1252: files assembled from
+    several exports mix both, and an `é` at row 500 000 of an otherwise ASCII file must not fail the import.
+    French text in Windows-1252 practically never forms valid UTF-8 by accident, so the per-sequence fallback
+    does not misread it. (A file whose first 64 KiB are Windows-1252 and whose later rows are UTF-8 would show
+    those rows' accents garbled; no exporter writes that.)
     """
     codecs.register_error(WINDOWS_1252_FALLBACK, _decode_as_windows_1252)
     head = stream.read(SNIFF_BYTES) or b""
@@ -53,10 +55,22 @@ def open_text(stream: BinaryIO) -> OpenedText:
         encoding, errors = "utf-8-sig", WINDOWS_1252_FALLBACK
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding, errors = "utf-16", "replace"
-    else:
+    elif _is_utf8(head):
         encoding, errors = "utf-8", WINDOWS_1252_FALLBACK
+    else:
+        # The fallback only ever sees the five bytes Windows-1252 leaves undefined.
+        encoding, errors = "cp1252", WINDOWS_1252_FALLBACK
     raw = io.BufferedReader(_Replayed(head, stream), buffer_size=SNIFF_BYTES)
     return OpenedText(io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=""), encoding)
+
+
+def _is_utf8(head: bytes) -> bool:
+    try:
+        # Not final: the sample may end in the middle of a character.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class _Replayed(io.RawIOBase):

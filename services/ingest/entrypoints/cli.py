@@ -2,13 +2,32 @@
 
 import argparse
 import asyncio
+import json
 import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from services.ingest.adapters.mongo import SOURCES, MongoSourceRegistry
+from prometheus_client import CollectorRegistry
+
+from services.ingest.adapters.kafka_sink import KafkaEventSink
+from services.ingest.adapters.mongo import (
+    EVENT_CLAIMS,
+    PUBLISHED_EVENTS,
+    SOURCES,
+    MongoPublicationLedger,
+    MongoSourceRegistry,
+)
+from services.ingest.domain.boxoffice import CsvFormatError
+from services.ingest.domain.boxoffice_mapping import ColumnMapping, load_mapping
 from services.ingest.domain.sources import Source, SourceKind, mint_source_key, validate_source_id
+from services.ingest.handlers import ImportSummary, import_boxoffice
+from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 from shared.access import validate_organisation_id
+from shared.kafka import KafkaPublisher, create_broker
 from shared.mongo import mongo_client
 
 
@@ -31,6 +50,17 @@ def register(commands: Any) -> None:
     listing = actions.add_parser("list", help="list sources (never their credentials)")
     listing.add_argument("--org")
     listing.set_defaults(run=_run_sources)
+
+    imports = commands.add_parser("import", help="import an upstream system's export").add_subparsers(
+        dest="format", required=True
+    )
+    boxoffice = imports.add_parser("boxoffice", help="a box-office CSV export (French or English, any usual form)")
+    boxoffice.add_argument("file", type=Path, help="the CSV file")
+    boxoffice.add_argument("--source", required=True, help="the box-office source id (see `parterre sources`)")
+    boxoffice.add_argument("--mapping", type=Path, help="a YAML file naming the columns, when the defaults miss them")
+    boxoffice.add_argument("--dry-run", action="store_true", help="check the file and report; publish nothing")
+    boxoffice.add_argument("--json", action="store_true", help="print the final report as JSON")
+    boxoffice.set_defaults(run=_run_import)
 
 
 def _run_sources(arguments: argparse.Namespace) -> int:
@@ -81,6 +111,113 @@ async def _sources(arguments: argparse.Namespace, settings: IngestSettings) -> i
                 f"{len(source.key_hashes)} key(s)  {len(source.signing_secrets)} signing secret(s)"
             )
         return 0
+
+
+def _run_import(arguments: argparse.Namespace) -> int:
+    try:
+        mapping = load_mapping(arguments.mapping.read_text(encoding="utf-8")) if arguments.mapping else None
+        summary = asyncio.run(_import(arguments, IngestSettings(), mapping))
+    except CsvFormatError as exc:
+        print(f"error: {exc.en}\nerreur : {exc.fr}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if arguments.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_summary(summary)
+    return 0
+
+
+async def _import(
+    arguments: argparse.Namespace, settings: IngestSettings, mapping: ColumnMapping | None
+) -> ImportSummary:
+    size = arguments.file.stat().st_size
+    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
+        database = client[settings.mongo_database]
+        source = await MongoSourceRegistry(database[SOURCES]).find(arguments.source)
+        if source is None or source.kind is not SourceKind.BOXOFFICE:
+            raise ValueError(f"no box-office source {arguments.source}; create it with `parterre sources create`")
+        registry = CollectorRegistry()
+        broker = create_broker(settings, registry=registry)
+        if not arguments.dry_run:
+            await broker.connect()
+        try:
+            with arguments.file.open("rb") as stream:
+                progress = ProgressLine(size, lambda: stream.tell())
+                summary = await import_boxoffice(
+                    stream,
+                    source=source,
+                    mapping=mapping,
+                    imported_at=datetime.now(UTC),
+                    dry_run=arguments.dry_run,
+                    sink=KafkaEventSink(KafkaPublisher(broker)),
+                    ledger=MongoPublicationLedger(database[EVENT_CLAIMS], database[PUBLISHED_EVENTS]),
+                    metrics=IngestMetrics(registry),
+                    chunk_rows=settings.import_chunk_rows,
+                    on_progress=progress.update,
+                )
+                progress.finish(summary)
+        finally:
+            if not arguments.dry_run:
+                await broker.stop()
+    return summary
+
+
+class ProgressLine:
+    """A one-line progress report on stderr: bytes read of the file, rows so far and their rate."""
+
+    def __init__(self, total_bytes: int, position: Callable[[], int]) -> None:
+        self._total = max(total_bytes, 1)
+        self._position = position
+        self._started = time.monotonic()
+        self._shown = 0.0
+        self._live = sys.stderr.isatty()
+
+    def update(self, summary: ImportSummary) -> None:
+        now = time.monotonic()
+        # On a terminal, redraw twice a second; in a log, a line every ten seconds is enough.
+        if now - self._shown < (0.5 if self._live else 10):
+            return
+        self._shown = now
+        self._draw(summary, now, end="\r" if self._live else "\n")
+
+    def finish(self, summary: ImportSummary) -> None:
+        self._draw(summary, time.monotonic(), end="\n")
+
+    def _draw(self, summary: ImportSummary, now: float, end: str) -> None:
+        done = min(self._position() / self._total, 1.0)
+        elapsed = max(now - self._started, 1e-6)
+        bar = "#" * int(done * 30)
+        report = summary.report
+        print(
+            f"[{bar:<30}] {done:6.1%}  {report.rows_read:,} rows  {report.accepted:,} accepted  "
+            f"{report.rejected:,} rejected  {report.rows_read / elapsed:,.0f} rows/s",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _print_summary(summary: ImportSummary) -> None:
+    report = summary.report
+    print(f"rows read          {report.rows_read:,}")
+    print(f"accepted           {report.accepted:,}")
+    print(f"rejected           {report.rejected:,}")
+    for reason, count in report.rejections_by_reason.most_common():
+        print(f"  {reason:<16} {count:,}")
+    if summary.dry_run:
+        print("dry run: nothing was published")
+    else:
+        print(f"events published   {summary.published:,}")
+        print(f"duplicates skipped {summary.duplicates:,}")
+    for example in report.first_rejections[:20]:
+        print(f"row {example.row_number}, column {example.column!r}: {example.reason}")
+    if report.rejected > 20:
+        print(
+            f"… and {report.rejected - 20:,} more rejected rows (--json lists the first {len(report.first_rejections)})"
+        )
 
 
 def _print_key(source_id: str, key: str) -> None:

@@ -3,8 +3,9 @@
 import asyncio
 import json
 import logging
+import tempfile
 import urllib.parse
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
@@ -15,10 +16,11 @@ from pymongo.errors import PyMongoError
 
 from services.ingest.context import IngestContext, IngestDep
 from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
+from services.ingest.domain.boxoffice import CsvFormatError
 from services.ingest.domain.mailchimp import mailchimp_events
 from services.ingest.domain.shopify import AdapterError, shopify_events, verify_shopify_hmac
 from services.ingest.domain.sources import Source, SourceKind
-from services.ingest.handlers import PublishOutcome, publish_new
+from services.ingest.handlers import PublishOutcome, import_boxoffice, publish_new
 from shared.access import EventsWriter
 from shared.errors import bilingual_error
 from shared.events import Envelope, FieldError
@@ -260,6 +262,69 @@ async def post_mailchimp_webhook(
     return {"published": len(outcome.published), "duplicates": len(outcome.duplicates)}
 
 
-async def body_chunks(request: Request) -> AsyncIterator[bytes]:
-    async for chunk in request.stream():
-        yield chunk
+@router.post(
+    "/v1/imports/boxoffice/{source_id}",
+    summary="Upload a box-office CSV export",
+    responses={400: {}, 401: {}, 403: {}, 404: {}, 413: {}, 422: {}, 503: {}},
+)
+async def post_boxoffice_import(
+    source_id: str,
+    request: Request,
+    principal: EventsWriter,
+    context: IngestDep,
+    dry_run: Annotated[bool, Query(description="Check the file and report, publish nothing.")] = False,
+) -> dict[str, Any]:
+    """Imports a CSV export (UTF-8 or Windows-1252; `,` `;` or tab; French or English headers) row by row.
+
+    Valid rows are published whatever the invalid ones do; the answer reports rows read, accepted, rejected
+    by reason with the first rejected rows (row number, column, reason), and events already imported before.
+    """
+    try:
+        source = await context.sources.find(source_id)
+    except PyMongoError:
+        raise HTTPException(503, headers={"Retry-After": RETRY_AFTER_SECONDS}) from None
+    if source is None or source.organisation_id != principal.organisation_id or source.kind is not SourceKind.BOXOFFICE:
+        _reject(
+            404,
+            "unknown_source",
+            en="Your organisation has no box-office source with this id.",
+            fr="Votre organisation n'a pas de source billetterie avec cet identifiant.",
+        )
+    limit = context.settings.max_upload_bytes
+    # On disk, not in memory: an export can be hundreds of megabytes.
+    with tempfile.TemporaryFile() as upload:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                _too_large(limit)
+            upload.write(chunk)
+        upload.seek(0)
+        try:
+            summary = await import_boxoffice(
+                upload,
+                source=source,
+                mapping=None,
+                imported_at=datetime.now(UTC),
+                dry_run=dry_run,
+                sink=context.sink,
+                ledger=context.ledger,
+                metrics=context.metrics,
+                chunk_rows=context.settings.import_chunk_rows,
+            )
+        except CsvFormatError as exc:
+            _reject(422, exc.code, en=exc.en, fr=exc.fr)
+        except (KafkaError, PyMongoError) as exc:
+            log.error("box-office import interrupted: %r", exc)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail=bilingual_error(
+                    "unavailable",
+                    en="The import was interrupted: events cannot be stored right now. Upload the file again later; "
+                    "rows already imported will not be duplicated.",
+                    fr="L'importation a été interrompue : les événements ne peuvent être enregistrés pour l'instant. "
+                    "Téléversez le fichier plus tard; les lignes déjà importées ne seront pas dupliquées.",
+                ),
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            ) from None
+    return summary.to_dict()

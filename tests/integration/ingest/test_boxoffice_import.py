@@ -1,0 +1,150 @@
+"""Box-office imports through the upload endpoint and the CLI, on the real Kafka and store."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from services.ingest.domain.sources import Source, SourceKind
+from shared.cli import main
+from shared.events import Envelope
+from shared.settings import ServiceSettings
+from tests.integration.ingest.conftest import IngestHarness
+from tests.integration.kafka_support import TopicTail
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+HEADER = "Prénom;Nom;Courriel;Spectacle;Date de représentation;Montant;Quantité;No de commande"
+# (column, the code it is rejected with, the cell's position, the broken value)
+BREAKAGES: tuple[tuple[str, str, int, str], ...] = (
+    ("Date de représentation", "date_unreadable", 4, "31/02/2026"),
+    ("Montant", "amount_unreadable", 5, "quarante-cinq"),
+    ("Quantité", "quantity_invalid", 6, "0"),
+)
+
+
+def french_export(rows: int, broken_every: int) -> tuple[bytes, dict[int, tuple[str, str]]]:
+    """A Windows-1252, `;`-separated export; every `broken_every`-th row is broken in one of three ways."""
+    lines = [HEADER]
+    broken: dict[int, tuple[str, str]] = {}
+    for number in range(rows):
+        cells = [
+            "Hélène" if number % 2 else "Jean-François",
+            "D'Amours" if number % 3 else "Côté",
+            f"patron{number}@example.ca",
+            "Les Belles-sœurs" if number % 4 else "Le Dîner de cons",
+            f"{1 + number % 28:02d}/10/2026 19:30",
+            f"{40 + number % 60},50 $",
+            str(1 + number % 4),
+            f"CMD-{number:06d}",
+        ]
+        if number % broken_every == broken_every - 1:
+            column, code, position, value = BREAKAGES[(number // broken_every) % len(BREAKAGES)]
+            cells[position] = value
+            broken[number + 2] = (column, code)  # the header is row 1
+        lines.append(";".join(cells))
+    return "\r\n".join(lines).encode("cp1252"), broken
+
+
+async def upload(ingest: IngestHarness, body: bytes, dry_run: bool = False) -> dict[str, object]:
+    response = await ingest.client.post(
+        f"/v1/imports/boxoffice/{ingest.organisation_id}-boxoffice",
+        content=body,
+        params={"dry_run": str(dry_run).lower()},
+        headers={"Content-Type": "text/csv", **ingest.authorised()},
+        timeout=300,
+    )
+    assert response.status_code == 200, response.text
+    report: dict[str, object] = response.json()
+    return report
+
+
+async def test_a_10000_row_export_with_3_percent_broken_rows_yields_exactly_the_valid_rows_and_names_each_broken_one(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    body, broken = french_export(10_000, broken_every=33)
+    report = await upload(ingest, body)
+
+    valid = 10_000 - len(broken)
+    assert len(broken) == 303
+    assert (report["rows_read"], report["accepted"], report["rejected"]) == (10_000, valid, len(broken))
+    assert report["published"] == valid
+    assert report["rejections_by_reason"] == {
+        code: sum(1 for _, found in broken.values() if found == code) for _, code, _, _ in BREAKAGES
+    }
+    for example in report["first_rejections"]:  # type: ignore[attr-defined]
+        assert broken[example["row"]] == (example["column"], example["code"])
+    records = await facts.read(expected=valid, deadline_seconds=120)
+    assert len(records) == valid
+    assert len({Envelope.from_json_bytes(record.value).id for record in records}) == valid
+
+
+async def test_importing_the_same_file_again_publishes_nothing_new(ingest: IngestHarness, facts: TopicTail) -> None:
+    body, broken = french_export(500, broken_every=50)
+
+    first = await upload(ingest, body)
+    await facts.read(expected=500 - len(broken))
+    again = await upload(ingest, body)
+
+    assert first["published"] == 500 - len(broken)
+    assert (again["published"], again["duplicates"]) == (0, 500 - len(broken))
+    assert await facts.read_quietly(2) == []
+
+
+async def test_a_dry_run_reports_without_publishing(ingest: IngestHarness, facts: TopicTail) -> None:
+    body, _ = french_export(100, broken_every=10)
+
+    report = await upload(ingest, body, dry_run=True)
+
+    assert (report["accepted"], report["rejected"], report["published"]) == (90, 10, 0)
+    assert await facts.read_quietly(1) == []
+
+
+async def test_a_file_without_a_required_column_is_refused_whole_in_both_languages(ingest: IngestHarness) -> None:
+    response = await ingest.client.post(
+        f"/v1/imports/boxoffice/{ingest.organisation_id}-boxoffice",
+        content="Prénom;Nom;Courriel\r\nHélène;D'Amours;h@example.ca\r\n".encode(),
+        headers={"Content-Type": "text/csv", **ingest.authorised()},
+    )
+
+    assert response.status_code == 422
+    assert set(response.json()["detail"]["message"]) == {"en", "fr"}
+
+
+async def test_another_organisations_source_cannot_be_imported_into(ingest: IngestHarness) -> None:
+    await ingest.context.sources.create(Source("elsewhere-boxoffice", "festival-sud", SourceKind.BOXOFFICE))
+    body, _ = french_export(3, broken_every=100)
+
+    response = await ingest.client.post(
+        "/v1/imports/boxoffice/elsewhere-boxoffice", content=body, headers=ingest.authorised()
+    )
+
+    assert response.status_code == 404
+
+
+async def test_the_cli_imports_through_the_same_code_path_and_reports(
+    ingest: IngestHarness,
+    facts: TopicTail,
+    settings: ServiceSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body, _ = french_export(200, broken_every=20)
+    export = tmp_path / "export.csv"
+    export.write_bytes(body)
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    arguments = ["import", "boxoffice", str(export), "--source", f"{ingest.organisation_id}-boxoffice", "--json"]
+
+    exit_code = await asyncio.to_thread(main, arguments)
+
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert exit_code == 0
+    assert (report["accepted"], report["rejected"], report["published"]) == (190, 10, 190)
+    assert "rows/s" in captured.err
+    assert len(await facts.read(expected=190)) == 190
+    assert await asyncio.to_thread(main, ["import", "boxoffice", str(tmp_path / "missing.csv"), "--source", "x"]) == 2

@@ -1,0 +1,63 @@
+"""When Kafka cannot be reached, ingest answers 503 with Retry-After and never 202 for an event it did not store."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.ingest.bootstrap import create_app
+from services.ingest.settings import IngestSettings
+from shared.access import Scope
+from shared.settings import ServiceSettings
+from shared.topic_admin import ensure_topics
+from shared.topics import all_topic_partitions
+from tests.integration.ingest.test_events_api import ticket_event
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+
+@pytest.fixture
+def own_kafka(tmp_path: Path) -> Iterator[object]:
+    """A broker of this test's own, so stopping it disturbs no other test."""
+    from infra.local.stack import LocalStack, StackConfig
+
+    stack = LocalStack(StackConfig(root=tmp_path / "stack", kafka_port=19292, controller_port=19293, mongo_port=27317))
+    stack.up()
+    yield stack
+    stack.down()
+
+
+async def test_events_sent_while_kafka_is_down_get_503_and_can_be_sent_again(
+    settings: ServiceSettings, own_kafka: object
+) -> None:
+    bootstrap = "127.0.0.1:19292"
+    await ensure_topics(bootstrap, all_topic_partitions())
+    app = create_app(
+        IngestSettings(
+            **{
+                **settings.model_dump(),
+                "kafka_bootstrap": bootstrap,
+                "publish_timeout_seconds": 2,
+                "shutdown_timeout_seconds": 2,
+            }
+        )
+    )
+    async with app.router.lifespan_context(app):
+        issued = await app.state.runtime.tokens.issue("theatre-du-nord", {Scope.EVENTS_WRITE}, "tests")
+        headers = {"Authorization": f"Bearer {issued.token}", "Content-Type": "application/json"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
+            stored = await client.post("/v1/events", content=json.dumps(ticket_event("before")), headers=headers)
+            own_kafka.down()  # type: ignore[attr-defined]
+            refused = await client.post("/v1/events", content=json.dumps(ticket_event("during")), headers=headers)
+            ledger = app.state.runtime.extras["ingest"].ledger
+            reclaimable = await ledger.claim("theatre-du-nord", ["during"])
+        await app.state.runtime.mongo.drop_database(settings.mongo_database)
+
+    assert stored.status_code == 202
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert set(refused.json()["detail"]["message"]) == {"en", "fr"}
+    # The refused event's claim was released, so sending it again will publish it.
+    assert reclaimable == {"during"}

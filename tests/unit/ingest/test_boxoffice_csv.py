@@ -1,0 +1,479 @@
+"""Box-office exports stream into events row by row; bad rows are rejected with their row and column, never lost."""
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.ingest.domain.boxoffice import (
+    MAX_LINE_CHARS,
+    AcceptedRow,
+    ColumnMapping,
+    CsvFormatError,
+    ImportReport,
+    RejectedRow,
+    RowKind,
+    RowOutcome,
+    load_mapping,
+    read_boxoffice_csv,
+)
+from shared.events import (
+    DonationMadeV1,
+    EventData,
+    SalesChannel,
+    SubscriptionKind,
+    SubscriptionPurchasedV1,
+    TicketPurchasedV1,
+    parse_data,
+)
+from tests.unit.ingest.vendor_fixtures import ORGANISATION, boxoffice_path
+
+SOURCE = "billetterie-principale"
+IMPORTED_AT = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+def read(data: bytes | Path, mapping: ColumnMapping | None = None) -> list[RowOutcome]:
+    stream = io.BytesIO(data if isinstance(data, bytes) else data.read_bytes())
+    return list(
+        read_boxoffice_csv(
+            stream, organisation_id=ORGANISATION, source=SOURCE, mapping=mapping, imported_at=IMPORTED_AT
+        )
+    )
+
+
+def accepted(outcomes: list[RowOutcome]) -> list[AcceptedRow]:
+    assert all(isinstance(outcome, AcceptedRow) for outcome in outcomes), [
+        outcome for outcome in outcomes if isinstance(outcome, RejectedRow)
+    ]
+    return [outcome for outcome in outcomes if isinstance(outcome, AcceptedRow)]
+
+
+def data_of(row: AcceptedRow) -> EventData:
+    [envelope] = row.envelopes
+    return parse_data(envelope)
+
+
+def purchase(row: AcceptedRow) -> TicketPurchasedV1:
+    data = data_of(row)
+    assert isinstance(data, TicketPurchasedV1)
+    return data
+
+
+def ids(outcomes: list[RowOutcome]) -> list[str]:
+    return [envelope.id for row in accepted(outcomes) for envelope in row.envelopes]
+
+
+def test_a_french_windows_1252_export_with_semicolons_reads_every_row() -> None:
+    rows = accepted(read(boxoffice_path("billetterie-fr-windows-1252.csv")))
+
+    # Row 5 has a quoted cell spanning two lines: rows are numbered as a spreadsheet shows them.
+    assert [row.row_number for row in rows] == [2, 3, 4, 5, 6]
+    helene = purchase(rows[0])
+    assert (helene.person.first_name, helene.person.last_name) == ("Hélène", "D'Amours")
+    assert helene.person.street == "4521, rue Saint-Denis; app. 3"
+    assert (helene.person.country, helene.person.locale) == ("CA", "fr")
+    assert helene.order_id == "B-240117"
+    assert helene.performance.title.fr == "Les Belles-sœurs"
+    assert helene.performance.production_id == "les-belles-soeurs"
+    assert helene.performance.performance_id == "les-belles-soeurs-2026-10-17-20h00"
+    assert helene.performance.starts_at == datetime.fromisoformat("2026-10-17T20:00:00-04:00")
+    assert helene.performance.venue == "Salle Jean-Duceppe"
+    assert [(ticket.price_category, ticket.price.amount) for ticket in helene.tickets] == [
+        ("Régulier", Decimal("54.50")),
+        ("Régulier", Decimal("54.50")),
+    ]
+    assert helene.total.amount == Decimal("109.00")
+    assert helene.channel is SalesChannel.BOX_OFFICE
+    assert rows[0].envelopes[0].time == datetime.fromisoformat("2026-09-03T10:14:00-04:00")
+
+
+def test_an_amount_with_no_break_spaces_is_shared_out_among_the_tickets_to_the_cent() -> None:
+    benefit = purchase(accepted(read(boxoffice_path("billetterie-fr-windows-1252.csv")))[2])
+
+    assert benefit.total.amount == Decimal("1234.50")
+    assert len(benefit.tickets) == 10
+    assert {ticket.price.amount for ticket in benefit.tickets} == {Decimal("123.45")}
+    assert benefit.performance.title.en == "Soirée-bénéfice « Nuit blanche »"
+
+
+def test_a_total_that_does_not_divide_evenly_gives_the_odd_cents_to_the_first_tickets() -> None:
+    csv_text = "Courriel;Spectacle;Date;Montant;Quantité\nx@example.com;Gala;2026-10-03;100,00 $;3\n"
+
+    [row] = accepted(read(csv_text.encode()))
+
+    prices = [ticket.price.amount for ticket in purchase(row).tickets]
+    assert prices == [Decimal("33.34"), Decimal("33.33"), Decimal("33.33")]
+    assert sum(prices) == Decimal("100.00")
+
+
+def test_an_english_utf8_export_with_a_bom_and_commas_reads_unit_prices_and_totals() -> None:
+    rows = accepted(read(boxoffice_path("attendee-report-en-utf8-bom.csv")))
+
+    sarah = purchase(rows[0])
+    assert sarah.order_id == "1234567890"
+    assert [ticket.price.amount for ticket in sarah.tickets] == [Decimal("35.00"), Decimal("35.00")]
+    assert sarah.total.amount == Decimal("77.48")
+    assert sarah.performance.title.fr == "Montréal Jazz Nights"
+    assert rows[0].envelopes[0].time == datetime.fromisoformat("2026-09-10T14:02:11-04:00")
+    group = purchase(rows[1])
+    assert (len(group.tickets), group.total.amount) == (30, Decimal("1234.50"))
+
+
+def test_identical_neighbouring_rows_of_one_order_are_distinct_facts_with_distinct_tickets() -> None:
+    rows = accepted(read(boxoffice_path("attendee-report-en-utf8-bom.csv")))
+
+    first, second = rows[2], rows[3]
+    assert first.envelopes[0].id != second.envelopes[0].id
+    assert purchase(first).tickets[0].ticket_id != purchase(second).tickets[0].ticket_id
+
+
+def test_a_tab_separated_export_without_order_numbers_reads_every_row() -> None:
+    rows = accepted(read(boxoffice_path("billetterie-tab.tsv")))
+
+    elise, william, nathalie = (purchase(row) for row in rows)
+    assert (elise.person.external_id, elise.person.locale) == ("C-004521", "fr-CA")
+    assert elise.performance.starts_at == datetime.fromisoformat("2026-10-17T20:00:00-04:00")
+    assert william.performance.title.en == "The Nutcracker"
+    assert william.performance.starts_at == datetime.fromisoformat("2026-12-19T19:30:00-05:00")
+    assert nathalie.performance.title.fr == "Casse-Noisette"
+    assert nathalie.order_id.startswith("row-")
+
+
+def test_a_zeffy_payments_file_gives_donations_tickets_and_memberships() -> None:
+    rows = accepted(read(boxoffice_path("zeffy-payments.csv")))
+
+    donation, ticket, membership, anonymous_donation = (data_of(row) for row in rows)
+    assert isinstance(donation, DonationMadeV1)
+    assert donation.amount.amount == Decimal("100.00")
+    assert donation.campaign is not None
+    assert donation.campaign.fr == "Campagne annuelle 2026"
+    assert isinstance(ticket, TicketPurchasedV1)
+    assert ticket.tickets[0].price_category == "Billet régulier"
+    assert ticket.performance.title.en == "Soirée-bénéfice 2026"
+    assert isinstance(membership, SubscriptionPurchasedV1)
+    assert (membership.kind, membership.plan.fr) == (SubscriptionKind.MEMBERSHIP, "Membre ami")
+    assert (membership.starts_on, membership.ends_on) == (date(2026, 9, 1), date(2027, 8, 31))
+    assert isinstance(anonymous_donation, DonationMadeV1)
+    assert anonymous_donation.person.email is None
+    assert anonymous_donation.person.phone == "450 555-0110"
+
+
+def test_a_file_with_broken_rows_yields_every_valid_row_and_one_rejection_per_broken_row() -> None:
+    outcomes = read(boxoffice_path("billetterie-lignes-brisees.csv"))
+
+    assert [row.row_number for row in outcomes if isinstance(row, AcceptedRow)] == [2, 4, 9]
+    rejections = {
+        row.row_number: [error.field for error in row.errors] for row in outcomes if isinstance(row, RejectedRow)
+    }
+    assert rejections == {
+        3: ["Courriel"],
+        5: ["Montant"],
+        6: ["Date de représentation"],
+        7: ["Quantité"],
+        8: ["Montant"],
+        10: ["Courriel"],
+        11: ["$"],
+        13: ["Spectacle"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("row_number", "code", "words"),
+    [
+        (3, "person_unidentifiable", "names nobody"),
+        (5, "amount_unreadable", "not an amount"),
+        (6, "date_unreadable", "calendar date"),
+        (7, "quantity_invalid", "whole number"),
+        (8, "missing_value", "amount"),
+        (10, "email_invalid", "@"),
+        (11, "too_many_cells", "without quotes"),
+        (13, "missing_value", "show"),
+    ],
+)
+def test_each_rejection_says_why_in_plain_words(row_number: int, code: str, words: str) -> None:
+    outcomes = read(boxoffice_path("billetterie-lignes-brisees.csv"))
+
+    [rejected] = [row for row in outcomes if isinstance(row, RejectedRow) and row.row_number == row_number]
+    [error] = rejected.errors
+    assert error.code == code
+    assert words in error.reason
+
+
+def test_a_row_with_several_problems_reports_each_of_them() -> None:
+    csv_text = "Courriel;Spectacle;Date;Montant;Quantité\n;Gala;hier;gratuit;zéro\n"
+
+    [rejected] = read(csv_text.encode())
+
+    assert isinstance(rejected, RejectedRow)
+    assert [error.field for error in rejected.errors] == ["Courriel", "Montant", "Quantité", "Date"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "billetterie-fr-windows-1252.csv",
+        "attendee-report-en-utf8-bom.csv",
+        "billetterie-tab.tsv",
+        "zeffy-payments.csv",
+        "billetterie-lignes-brisees.csv",
+    ],
+)
+def test_reading_the_same_file_twice_gives_the_same_events(name: str) -> None:
+    first = read(boxoffice_path(name))
+    again = read(boxoffice_path(name))
+
+    assert first == again
+
+
+def _reordered(path: Path, encoding: str = "utf-8") -> bytes:
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode(encoding)), delimiter="\t"))
+    order = list(reversed(range(len(rows[0]))))
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t", lineterminator="\n").writerows([[row[index] for index in order] for row in rows])
+    return out.getvalue().encode(encoding)
+
+
+def test_a_re_export_with_the_columns_in_another_order_gives_the_same_ids() -> None:
+    original = read(boxoffice_path("billetterie-tab.tsv"))
+    reordered = read(_reordered(boxoffice_path("billetterie-tab.tsv")))
+
+    assert ids(reordered) == ids(original)
+
+
+def test_the_same_row_written_with_another_amount_style_keeps_its_id() -> None:
+    header = "Prénom;Nom;Spectacle;Date;Montant\n"
+    french = read(f"{header}Élise;Gagnon;Gala;03/10/2026;1 234,50 $\n".encode())
+    english = read(f"{header}Élise;Gagnon;Gala;2026-10-03;1234.50\n".encode())
+
+    assert ids(french) == ids(english)
+
+
+def test_a_file_missing_a_required_column_is_refused_before_any_row_naming_found_and_expected_headers() -> None:
+    stream = io.BytesIO("Prénom;Nom;Courriel;Spectacle;Date\nÉlise;Gagnon;e@example.com;Gala;2026-10-03\n".encode())
+
+    with pytest.raises(CsvFormatError) as caught:
+        read_boxoffice_csv(stream, organisation_id=ORGANISATION, source=SOURCE, imported_at=IMPORTED_AT)
+
+    error = caught.value
+    assert error.code == "missing_columns"
+    assert error.missing == ("amount", "unit_price")
+    assert error.headers_found == ("Prénom", "Nom", "Courriel", "Spectacle", "Date")
+    assert "Montant" in error.en
+    assert "'Courriel'" in error.en
+    assert "Il manque" in error.fr
+    assert "Montant" in error.fr
+
+
+def test_a_file_that_names_nobody_is_refused_listing_what_would_identify_a_person() -> None:
+    with pytest.raises(CsvFormatError) as caught:
+        read(b"Prenom,Spectacle,Date,Montant\nElise,Gala,2026-10-03,10\n")
+
+    assert caught.value.missing == ("email", "phone", "customer_id", "first_name", "last_name")
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\xef\xbb\xbf"])
+def test_an_empty_file_is_refused(content: bytes) -> None:
+    with pytest.raises(CsvFormatError) as caught:
+        read(content)
+
+    assert caught.value.code == "empty_file"
+
+
+def test_a_header_row_of_empty_cells_is_refused() -> None:
+    with pytest.raises(CsvFormatError) as caught:
+        read(b";;;\n1;2;3;4\n")
+
+    assert caught.value.code == "no_header"
+
+
+def test_a_windows_1252_character_deep_into_a_utf8_file_is_still_read() -> None:
+    header = "Courriel,Spectacle,Date,Montant\n"
+    filler = "".join(f"p{index}@example.com,Gala,2026-10-03,10\n" for index in range(4000))
+    body = (header + filler).encode() + "late@example.com,Théâtre d'été,2026-10-03,10\n".encode("cp1252")
+
+    outcomes = read(body)
+
+    assert len(body) > 64 * 1024
+    assert purchase(accepted(outcomes)[-1]).performance.title.fr == "Théâtre d'été"
+
+
+def test_a_utf16_tab_separated_excel_unicode_text_export_is_read() -> None:
+    body = "Courriel\tSpectacle\tDate\tMontant\r\nélise@example.com\tCasse-Noisette\t20/12/2026\t45,00 $\r\n"
+
+    [row] = accepted(read(body.encode("utf-16")))
+
+    assert purchase(row).performance.title.fr == "Casse-Noisette"
+
+
+def test_excels_sep_line_names_the_delimiter() -> None:
+    body = "sep=,\nCourriel,Spectacle,Date,Montant\ne@example.com,Gala;bis;ter,2026-10-03,10\n"
+
+    [row] = accepted(read(body.encode()))
+
+    assert purchase(row).performance.title.fr == "Gala;bis;ter"
+    assert row.row_number == 2
+
+
+def test_a_cell_protected_from_excel_keeps_its_leading_zeros() -> None:
+    body = 'No de commande;Courriel;Spectacle;Date;Montant\n="000123";e@example.com;Gala;2026-10-03;10\n'
+
+    [row] = accepted(read(body.encode()))
+
+    assert purchase(row).order_id == "000123"
+
+
+def test_headers_are_matched_whatever_their_case_accents_and_spacing() -> None:
+    body = (
+        "  COURRIEL ;spectacle;DATE DE REPRESENTATION;montant  ;No_de_commande\ne@example.com;Gala;03/10/2026;10;A-1\n"
+    )
+
+    [row] = accepted(read(body.encode()))
+
+    assert purchase(row).order_id == "A-1"
+
+
+def test_an_overlong_line_is_rejected_and_the_rows_after_it_are_still_read() -> None:
+    header = "Courriel,Spectacle,Date,Montant\n"
+    body = (
+        f"{header}a@example.com,Gala,2026-10-03,10\n{'x' * (MAX_LINE_CHARS + 10)}\nb@example.com,Gala,2026-10-03,10\n"
+    )
+
+    outcomes = read(body.encode())
+
+    assert [type(outcome).__name__ for outcome in outcomes] == ["AcceptedRow", "RejectedRow", "AcceptedRow"]
+    assert [outcome.row_number for outcome in outcomes] == [2, 3, 4]
+    rejected = outcomes[1]
+    assert isinstance(rejected, RejectedRow)
+    assert rejected.errors[0].code == "line_too_long"
+
+
+def test_an_unknown_row_type_is_rejected_naming_the_type_column() -> None:
+    body = "Type,Courriel,Montant,FormTitle,Date\ncommandite,e@example.com,10,Gala,2026-10-03\n"
+
+    [rejected] = read(body.encode())
+
+    assert isinstance(rejected, RejectedRow)
+    assert [(error.field, error.code) for error in rejected.errors] == [("Type", "row_type_unknown")]
+
+
+@pytest.mark.parametrize(
+    ("type_cell", "kind"),
+    [("Don", RowKind.DONATION), ("adhésion", RowKind.MEMBERSHIP), ("Abonnement", RowKind.SEASON_PASS)],
+)
+def test_row_types_are_understood_in_french_and_english(type_cell: str, kind: RowKind) -> None:
+    body = f"Type,Courriel,Montant,Campagne,Date\n{type_cell},e@example.com,10,Saison 2026-2027,01/09/2026\n"
+
+    [row] = accepted(read(body.encode()))
+
+    data = data_of(row)
+    if kind is RowKind.DONATION:
+        assert isinstance(data, DonationMadeV1)
+    else:
+        assert isinstance(data, SubscriptionPurchasedV1)
+        assert data.kind.value == kind.value
+
+
+def test_a_column_mapping_file_reads_an_export_with_its_own_headers_and_date_format() -> None:
+    mapping = load_mapping(boxoffice_path("export-personnalise.mapping.yaml").read_text())
+
+    rows = accepted(read(boxoffice_path("export-personnalise.csv"), mapping))
+
+    helene = purchase(rows[0])
+    assert helene.order_id == "WEB-5531"
+    assert helene.performance.starts_at == datetime.fromisoformat("2026-10-17T20:00:00-04:00")
+    assert helene.channel is SalesChannel.ONLINE
+    assert len(helene.tickets) == 2
+
+
+def test_a_column_the_mapping_names_but_the_file_lacks_is_refused_for_the_whole_file() -> None:
+    mapping = load_mapping('columns:\n  email: "Courriel client"\n')
+
+    with pytest.raises(CsvFormatError) as caught:
+        read(b"Courriel,Spectacle,Date,Montant\ne@example.com,Gala,2026-10-03,10\n", mapping)
+
+    assert "email" in caught.value.missing
+    assert "Courriel client" in caught.value.en
+
+
+def test_the_report_counts_rows_and_rejections_by_reason_and_keeps_the_first_examples() -> None:
+    report = ImportReport(max_examples=3)
+
+    passed = list(report.follow(read(boxoffice_path("billetterie-lignes-brisees.csv"))))
+
+    assert len(passed) == report.rows_read == 11
+    assert (report.accepted, report.rejected, report.events) == (3, 8, 3)
+    assert report.rejections_by_reason == {
+        "person_unidentifiable": 1,
+        "amount_unreadable": 1,
+        "date_unreadable": 1,
+        "quantity_invalid": 1,
+        "missing_value": 2,
+        "email_invalid": 1,
+        "too_many_cells": 1,
+    }
+    assert [(example.row_number, example.column) for example in report.first_rejections] == [
+        (3, "Courriel"),
+        (5, "Montant"),
+        (6, "Date de représentation"),
+    ]
+    summary: dict[str, Any] = report.to_dict()
+    assert summary["first_rejections"][0] == {
+        "row": 3,
+        "column": "Courriel",
+        "reason": report.first_rejections[0].reason,
+        "code": "person_unidentifiable",
+    }
+
+
+def test_an_import_time_without_offset_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="offset"):
+        read_boxoffice_csv(
+            io.BytesIO(b"Courriel,Montant\n"),
+            organisation_id=ORGANISATION,
+            source=SOURCE,
+            imported_at=datetime(2026, 11, 20),
+        )
+
+
+ROBUSTNESS_HEADER = "Type;No de commande;Prénom;Nom;Courriel;Spectacle;Date;Quantité;Montant;Pays;Langue;Canal\n"
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(cells=st.lists(st.text(max_size=25), max_size=14))
+def test_any_row_is_accepted_or_rejected_with_reasons_never_a_crash(cells: list[str]) -> None:
+    line = io.StringIO()
+    csv.writer(line, delimiter=";", lineterminator="\n").writerow(cells)
+
+    outcomes = read((ROBUSTNESS_HEADER + line.getvalue()).encode())
+
+    for outcome in outcomes:
+        assert isinstance(outcome, AcceptedRow) or (isinstance(outcome, RejectedRow) and outcome.errors)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(tail=st.binary(max_size=400))
+def test_any_bytes_after_a_header_are_read_as_rows_accepted_or_rejected_never_a_crash(tail: bytes) -> None:
+    outcomes = read(ROBUSTNESS_HEADER.encode() + tail)
+
+    for outcome in outcomes:
+        assert isinstance(outcome, AcceptedRow) or (isinstance(outcome, RejectedRow) and outcome.errors)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(content=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_any_file_is_refused_as_a_whole_or_read_row_by_row_never_a_crash(content: bytes) -> None:
+    try:
+        outcomes = read(content)
+    except CsvFormatError as exc:
+        refusal: CsvFormatError | None = exc
+    else:
+        refusal = None
+        assert all(isinstance(outcome, AcceptedRow | RejectedRow) for outcome in outcomes)
+
+    assert refusal is None or (refusal.en and refusal.fr)

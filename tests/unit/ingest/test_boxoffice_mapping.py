@@ -1,0 +1,154 @@
+"""Column mappings: the usual headers are recognised, and a mapping file is checked line by line."""
+
+import pytest
+
+from services.ingest.domain.boxoffice import (
+    DEFAULT_HEADERS,
+    BoxOfficeField,
+    ColumnMapping,
+    MappingFileError,
+    RowKind,
+    load_mapping,
+)
+from services.ingest.domain.boxoffice_mapping import header_key
+from shared.events import SalesChannel
+
+
+def test_no_usual_header_means_two_fields() -> None:
+    owners: dict[str, BoxOfficeField] = {}
+    for name, headers in DEFAULT_HEADERS.items():
+        for header in headers:
+            owner = owners.setdefault(header_key(header), name)
+            assert owner is name, f"{header!r} is a header of both {owner} and {name}"
+
+
+def test_every_field_has_usual_headers() -> None:
+    assert set(DEFAULT_HEADERS) == set(BoxOfficeField)
+
+
+@pytest.mark.parametrize(
+    ("written", "field"),
+    [
+        ("Prénom", BoxOfficeField.FIRST_NAME),
+        ("First Name", BoxOfficeField.FIRST_NAME),
+        ("firstName", BoxOfficeField.FIRST_NAME),
+        ("Nom", BoxOfficeField.LAST_NAME),
+        ("Surname", BoxOfficeField.LAST_NAME),
+        ("Courriel", BoxOfficeField.EMAIL),
+        ("E-mail", BoxOfficeField.EMAIL),
+        ("Buyer Email", BoxOfficeField.EMAIL),
+        ("Téléphone", BoxOfficeField.PHONE),
+        ("Mobile Phone", BoxOfficeField.PHONE),
+        ("Code postal", BoxOfficeField.POSTAL_CODE),
+        ("Billing Zip", BoxOfficeField.POSTAL_CODE),
+        ("postalCode", BoxOfficeField.POSTAL_CODE),
+        ("Ville", BoxOfficeField.CITY),
+        ("Spectacle", BoxOfficeField.SHOW),
+        ("Event Name", BoxOfficeField.SHOW),
+        ("Date de représentation", BoxOfficeField.PERFORMANCE_DATE),
+        ("Salle", BoxOfficeField.VENUE),
+        ("Venue Name", BoxOfficeField.VENUE),
+        ("Montant", BoxOfficeField.AMOUNT),
+        ("Total Paid", BoxOfficeField.AMOUNT),
+        ("Ticket Price", BoxOfficeField.UNIT_PRICE),
+        ("Quantité", BoxOfficeField.QUANTITY),
+        ("Ticket Quantity", BoxOfficeField.QUANTITY),
+        ("No de commande", BoxOfficeField.ORDER_ID),
+        ("N° de commande", BoxOfficeField.ORDER_ID),
+        ("Order #", BoxOfficeField.ORDER_ID),
+        ("Order no.", BoxOfficeField.ORDER_ID),
+        ("Transaction ID", BoxOfficeField.ORDER_ID),
+        ("Langue", BoxOfficeField.LANGUAGE),
+        ("Catégorie de billet", BoxOfficeField.PRICE_CATEGORY),
+        ("Price Tier", BoxOfficeField.PRICE_CATEGORY),
+        ("RateTitle", BoxOfficeField.PRICE_CATEGORY),
+        ("Type", BoxOfficeField.TYPE),
+    ],
+)
+def test_the_usual_french_and_english_headers_are_recognised(written: str, field: BoxOfficeField) -> None:
+    located = ColumnMapping().locate(["Colonne inconnue", written])
+
+    assert located[field].index == 1
+    assert located[field].header == written
+
+
+def test_when_a_file_has_two_headers_for_one_field_the_preferred_one_wins() -> None:
+    located = ColumnMapping().locate(["Buyer First Name", "First Name"])
+
+    assert located[BoxOfficeField.FIRST_NAME].header == "First Name"
+
+
+def test_a_mapping_file_replaces_the_headers_of_the_fields_it_names_and_sets_the_options() -> None:
+    mapping = load_mapping(
+        """
+columns:
+  first_name: "Prénom client"
+  email: [Courriel client, "Adresse de facturation (courriel)"]
+date_format: "%d-%m-%Y"
+timezone: America/Halifax
+currency: USD
+default_type: donation
+default_language: en
+channel: phone
+"""
+    )
+
+    assert mapping.headers[BoxOfficeField.FIRST_NAME] == ("Prénom client",)
+    assert mapping.headers[BoxOfficeField.EMAIL] == ("Courriel client", "Adresse de facturation (courriel)")
+    assert mapping.headers[BoxOfficeField.CITY] == DEFAULT_HEADERS[BoxOfficeField.CITY]
+    assert (mapping.date_format, mapping.timezone, mapping.currency) == ("%d-%m-%Y", "America/Halifax", "USD")
+    assert (mapping.default_type, mapping.default_language, mapping.channel) == (
+        RowKind.DONATION,
+        "en",
+        SalesChannel.PHONE,
+    )
+    assert mapping.explicit == {BoxOfficeField.FIRST_NAME, BoxOfficeField.EMAIL}
+
+
+def test_a_header_the_mapping_gives_one_field_is_not_taken_by_another_fields_usual_headers() -> None:
+    mapping = load_mapping("columns:\n  show: Date\n")
+
+    located = mapping.locate(["Date", "Date de commande"])
+
+    assert located[BoxOfficeField.SHOW].header == "Date"
+    assert located[BoxOfficeField.DATE].header == "Date de commande"
+
+
+def test_an_empty_mapping_file_means_the_usual_headers() -> None:
+    assert load_mapping("") == ColumnMapping()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("columns:\n  first_name: Prénom\n  prenom: Prénom client\n", 3, "unknown field 'prenom'"),
+        ("columns:\n  email: Courriel\n  email: Adresse courriel\n", 3, "mapped twice"),
+        ("columns:\n  email: Courriel\n  phone: courriel\n", 3, "mapped to both 'email' and 'phone'"),
+        ("columns:\n  email: Courriel\ncolonnes: {}\n", 3, "unknown setting 'colonnes'"),
+        ("timezone: Montréal/Québec\n", 1, "time zone"),
+        ("date_format: JJ/MM/AAAA\n", 1, "strftime"),
+        ("currency: dollars\n", 1, "ISO 4217"),
+        ("default_type: commandite\n", 1, "ticket, donation, membership"),
+        ("default_language: es\n", 1, "fr or en"),
+        ("channel: kiosque\n", 1, "box_office"),
+        ("columns:\n  email: [Courriel, {a: b}]\n", 2, "header text"),
+        ("columns: [email]\n", 1, "map field names"),
+        ("columns:\n  email: Courriel\n currency: CAD\n", 3, "not valid YAML"),
+        ("- just\n- a list\n", 1, "mapping"),
+        ("currency: CAD\ncurrency: USD\n", 2, "set twice"),
+    ],
+)
+def test_a_bad_mapping_file_is_refused_naming_the_line_and_the_problem(text: str, line: int, words: str) -> None:
+    with pytest.raises(MappingFileError) as caught:
+        load_mapping(text)
+
+    assert [problem_line for problem_line, _ in caught.value.problems] == [line]
+    assert words in caught.value.problems[0][1]
+    assert f"line {line}:" in str(caught.value)
+
+
+def test_every_problem_of_a_mapping_file_is_reported_at_once() -> None:
+    with pytest.raises(MappingFileError) as caught:
+        load_mapping("columns:\n  prenom: A\n  nom: B\ncurrency: dollars\n")
+
+    assert [line for line, _ in caught.value.problems] == [2, 3, 4]
