@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ingest_api, kafka_ceiling
+from bench import ingest_api, ingest_csv, kafka_ceiling
 from bench.support import Result, servers
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -30,6 +30,7 @@ async def run_all(quick: bool) -> list[Result]:
     with servers() as found:
         results += await kafka_ceiling.measure(found, count=100_000 // scale)
         results += await ingest_api.measure(found, count=100_000 // scale)
+        results += await ingest_csv.measure(found, rows=1_000_000 // scale)
     return results
 
 
