@@ -64,6 +64,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _store_unavailable() -> NoReturn:
+    raise HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail=bilingual_error(
+            "unavailable",
+            en="The store cannot be reached right now; nothing was accepted. Retry later.",
+            fr="La base de données est injoignable pour l'instant; rien n'a été accepté. Réessayez.",
+        ),
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
 def _too_large(limit: int) -> NoReturn:
     _reject(
         413,
@@ -154,7 +166,7 @@ async def _source(context: IngestContext, source_id: str, kind: SourceKind) -> S
     try:
         source = await context.sources.find(source_id)
     except PyMongoError:
-        raise HTTPException(503, headers={"Retry-After": RETRY_AFTER_SECONDS}) from None
+        _store_unavailable()
     if source is None or source.kind is not kind:
         _unauthorised()
     return source
@@ -282,7 +294,7 @@ async def post_boxoffice_import(
     try:
         source = await context.sources.find(source_id)
     except PyMongoError:
-        raise HTTPException(503, headers={"Retry-After": RETRY_AFTER_SECONDS}) from None
+        _store_unavailable()
     if source is None or source.organisation_id != principal.organisation_id or source.kind is not SourceKind.BOXOFFICE:
         _reject(
             404,
