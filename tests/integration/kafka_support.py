@@ -6,6 +6,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.kafka import ORGANISATION_HEADER, decode_headers
 from shared.topic_admin import ensure_topics
 
 
@@ -45,12 +46,22 @@ async def wait_until(condition: Callable[[], bool], deadline_seconds: float = 60
 
 
 class TopicTail:
-    """Reads what is published to a topic after `start()`, whatever the topic held before."""
+    """Reads what is published to a topic after `start()`, whatever the topic held before.
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    With an organisation, only that organisation's records count, so other tests and tools publishing to
+    the same topic at the same time do not disturb the reading.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, organisation_id: str | None = None) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
         self._bootstrap = bootstrap
         self._topic = topic
+        self._organisation_id = organisation_id
+
+    def _wanted(self, record: ConsumerRecord) -> bool:
+        if self._organisation_id is None:
+            return True
+        return decode_headers(record.headers).get(ORGANISATION_HEADER) == self._organisation_id
 
     async def start(self) -> "TopicTail":
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
@@ -75,7 +86,7 @@ class TopicTail:
             async with asyncio.timeout(deadline_seconds):
                 while len(records) < expected:
                     for batch in (await self._consumer.getmany(timeout_ms=200)).values():
-                        records.extend(batch)
+                        records.extend(record for record in batch if self._wanted(record))
         except TimeoutError:
             pass
         return records
@@ -88,7 +99,7 @@ class TopicTail:
             until = loop.time() + seconds
             while loop.time() < until:
                 for batch in (await self._consumer.getmany(timeout_ms=200)).values():
-                    records.extend(batch)
+                    records.extend(record for record in batch if self._wanted(record))
         return records
 
     async def stop(self) -> None:

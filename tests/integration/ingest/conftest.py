@@ -68,6 +68,6 @@ async def ingest(settings: ServiceSettings, unique_name: str) -> AsyncIterator[I
 
 @pytest.fixture
 async def facts(settings: ServiceSettings, ingest: IngestHarness) -> AsyncIterator[TopicTail]:
-    tail = await TopicTail(settings.kafka_bootstrap, AUDIENCE_FACTS.name).start()
+    tail = await TopicTail(settings.kafka_bootstrap, AUDIENCE_FACTS.name, ingest.organisation_id).start()
     yield tail
     await tail.stop()
