@@ -69,8 +69,8 @@ def create_broker(settings: ServiceSettings, *, registry: CollectorRegistry) -> 
     """A broker whose producer waits for every in-sync replica and never duplicates on retry.
 
     Consumers default to NACK_ON_ERROR: the offset is committed only once the handler has returned, and an
-    exception rewinds the partition so Kafka delivers the message again. FastStream's own default,
-    ACK_FIRST, commits before the work is done and loses the message if the process dies.
+    exception rewinds the partition so Kafka delivers the message again. FastStream's own default policy
+    acknowledges on receipt, before the work is done, and so loses the message if the process dies.
     """
     return KafkaBroker(
         settings.kafka_bootstrap,

@@ -140,7 +140,8 @@ async def post_events(request: Request, principal: EventsWriter, context: Ingest
         _reject(exc.status, exc.code, exc.en, exc.fr)
     valid = [verdict.envelope for verdict in verdicts if verdict.envelope is not None]
     outcome = await _publish(context, valid, organisation_id=principal.organisation_id, source="api")
-    duplicate_ids = {envelope.id for envelope in outcome.duplicates}
+    # The first occurrence of a published id is the accepted one; any other occurrence is a duplicate.
+    unreported = {envelope.id for envelope in outcome.published}
     results: list[dict[str, Any]] = []
     for verdict in verdicts:
         if verdict.envelope is None:
@@ -150,7 +151,8 @@ async def post_events(request: Request, principal: EventsWriter, context: Ingest
                 {"index": verdict.index, "status": "rejected", "errors": [e.model_dump() for e in verdict.errors]}
             )
         else:
-            state = "duplicate" if verdict.envelope.id in duplicate_ids else "accepted"
+            state = "accepted" if verdict.envelope.id in unreported else "duplicate"
+            unreported.discard(verdict.envelope.id)
             results.append({"index": verdict.index, "id": verdict.envelope.id, "status": state})
     rejected = len(verdicts) - len(valid)
     body_out = {

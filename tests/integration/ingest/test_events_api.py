@@ -66,9 +66,13 @@ async def test_sending_the_same_event_again_is_accepted_but_published_once(
     first = await post(ingest, ticket_event("evt-once"))
     again = await post(ingest, [ticket_event("evt-once"), ticket_event("evt-once")])
 
+    twice_in_one_batch = await post(ingest, [ticket_event("evt-pair"), ticket_event("evt-pair")])
+
     assert first.json()["accepted"] == 1
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
-    assert [Envelope.from_json_bytes(r.value).id for r in await facts.read_quietly(2)] == ["evt-once"]
+    assert [result["status"] for result in twice_in_one_batch.json()["results"]] == ["accepted", "duplicate"]
+    published = [Envelope.from_json_bytes(r.value).id for r in await facts.read_quietly(2)]
+    assert sorted(published) == ["evt-once", "evt-pair"]
 
 
 async def test_a_batch_of_invalid_events_only_gets_422(ingest: IngestHarness) -> None:
