@@ -307,7 +307,14 @@ class _KafkaServer(_Server):
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         console_log = self.console_log
         offset = console_log.stat().st_size if console_log.exists() else 0
-        storage_arguments = ["format", "-t", cluster_id, "-c", str(self.properties_file), "--ignore-formatted"]
+        # `--cluster-id=…` in one word: an id may start with "-", which the tool would take for an option.
+        storage_arguments = [
+            "format",
+            f"--cluster-id={cluster_id}",
+            "-c",
+            str(self.properties_file),
+            "--ignore-formatted",
+        ]
         argv = self._java_command(java, "kafka.tools.StorageTool", *storage_arguments)
         with console_log.open("ab") as log:
             try:

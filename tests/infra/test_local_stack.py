@@ -142,3 +142,18 @@ def test_the_minimal_bson_codec_round_trips_a_command() -> None:
     }
 
     assert decode_bson(encode_bson(command)) == command
+
+
+def test_a_cluster_id_that_starts_with_a_dash_still_formats_the_storage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid as uuid_module
+
+    # 0xf8 as the first byte makes the URL-safe base64 id start with "-".
+    monkeypatch.setattr(uuid_module, "uuid4", lambda: uuid_module.UUID(bytes=b"\xf8" + b"\x01" * 15))
+    stack = LocalStack(StackConfig(root=tmp_path / "dash", kafka_port=19392, controller_port=19393, mongo_port=27417))
+    try:
+        endpoints = stack.up()
+        assert endpoints.started
+    finally:
+        stack.down()
