@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -105,6 +105,58 @@ class KafkaPublisher:
                 key=record.key.encode(),
                 headers=_headers_for(record),
                 no_confirm=True,
+            )
+            for record in records
+        ]
+        await asyncio.gather(*pending)
+
+
+class BulkKafkaPublisher:
+    """Publishes many records with aiokafka directly, for paths that send thousands at once.
+
+    The same delivery guarantees as the broker's producer (acks=all, idempotent), without FastStream's
+    per-message publish pipeline, which costs about twice aiokafka's own time per record. It returns only
+    once Kafka has acknowledged every record.
+    """
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        # Created here, not in __init__: aiokafka binds to the running event loop, which a service's
+        # construction precedes.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap,
+            client_id=f"parterre-{self._settings.service_name}-bulk",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is None:
+            return
+        limit = self._settings.shutdown_timeout_seconds
+        # Like the broker's stop, bounded: with Kafka gone, aiokafka retries unacknowledged sends forever.
+        try:
+            async with asyncio.timeout(limit):
+                await self._producer.stop()
+        except TimeoutError:
+            log.error("Kafka did not let the bulk producer stop within %.0f s", limit)
+        self._producer = None
+
+    async def publish_many(self, records: Iterable[OutgoingRecord]) -> None:
+        if self._producer is None:
+            raise RuntimeError("the bulk publisher is not started")
+        producer = self._producer
+        pending = [
+            await producer.send(
+                record.topic,
+                record.value,
+                key=record.key.encode(),
+                headers=[(name, value.encode()) for name, value in _headers_for(record).items()],
             )
             for record in records
         ]

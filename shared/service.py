@@ -65,6 +65,7 @@ class ServiceParts:
     indexes: Sequence[IndexSpec] = ()
     wire: Callable[[Runtime], None] | None = None
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    on_stop: Callable[[Runtime], Awaitable[None]] | None = None
 
 
 class _HttpMetrics:
@@ -107,6 +108,8 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
             try:
                 yield
             finally:
+                if parts.on_stop is not None:
+                    await parts.on_stop(runtime)
                 await _stop_broker(runtime.broker, settings.shutdown_timeout_seconds)
                 runtime.mongo = None
 

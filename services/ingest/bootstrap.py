@@ -15,17 +15,20 @@ from services.ingest.context import IngestContext
 from services.ingest.entrypoints.http import router
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
-from shared.kafka import KafkaPublisher
+from shared.kafka import BulkKafkaPublisher
 from shared.service import Runtime, ServiceParts, create_service_app
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     ingest_settings = settings or IngestSettings()
 
+    bulk_publisher = BulkKafkaPublisher(ingest_settings)
+
     async def connect(runtime: Runtime) -> None:
+        await bulk_publisher.start()
         runtime.extras["ingest"] = IngestContext(
             settings=ingest_settings,
-            sink=KafkaEventSink(KafkaPublisher(runtime.broker)),
+            sink=KafkaEventSink(bulk_publisher),
             ledger=MongoPublicationLedger(runtime.database[EVENT_CLAIMS], runtime.database[PUBLISHED_EVENTS]),
             sources=MongoSourceRegistry(runtime.database[SOURCES]),
             metrics=metrics,
@@ -42,6 +45,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             routers=[router],
             indexes=INDEXES,
             on_start=connect,
+            on_stop=lambda _runtime: bulk_publisher.stop(),
         ),
     )
     metrics = IngestMetrics(app.state.runtime.registry)

@@ -3,11 +3,11 @@
 from collections.abc import Sequence
 
 from shared.events import Envelope
-from shared.kafka import KafkaPublisher, record_for
+from shared.kafka import BulkKafkaPublisher, record_for
 
 
 class KafkaEventSink:
-    def __init__(self, publisher: KafkaPublisher) -> None:
+    def __init__(self, publisher: BulkKafkaPublisher) -> None:
         self._publisher = publisher
 
     async def publish(self, envelopes: Sequence[Envelope]) -> None:

@@ -27,7 +27,7 @@ from services.ingest.handlers import ImportSummary, import_boxoffice
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 from shared.access import validate_organisation_id
-from shared.kafka import KafkaPublisher, create_broker
+from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
 
 
@@ -140,9 +140,9 @@ async def _import(
         if source is None or source.kind is not SourceKind.BOXOFFICE:
             raise ValueError(f"no box-office source {arguments.source}; create it with `parterre sources create`")
         registry = CollectorRegistry()
-        broker = create_broker(settings, registry=registry)
+        publisher = BulkKafkaPublisher(settings)
         if not arguments.dry_run:
-            await broker.connect()
+            await publisher.start()
         try:
             with arguments.file.open("rb") as stream:
                 progress = ProgressLine(size, lambda: stream.tell())
@@ -152,7 +152,7 @@ async def _import(
                     mapping=mapping,
                     imported_at=datetime.now(UTC),
                     dry_run=arguments.dry_run,
-                    sink=KafkaEventSink(KafkaPublisher(broker)),
+                    sink=KafkaEventSink(publisher),
                     ledger=MongoPublicationLedger(database[EVENT_CLAIMS], database[PUBLISHED_EVENTS]),
                     metrics=IngestMetrics(registry),
                     chunk_rows=settings.import_chunk_rows,
@@ -161,7 +161,7 @@ async def _import(
                 progress.finish(summary)
         finally:
             if not arguments.dry_run:
-                await broker.stop()
+                await publisher.stop()
     return summary
 
 
