@@ -63,6 +63,7 @@ __all__ = [
 
 F = BoxOfficeField
 T = TypeVar("T")
+ChoiceT = TypeVar("ChoiceT")
 # No sane export has a line this long; a longer one is a corrupt or binary file, rejected without being held.
 MAX_LINE_CHARS = 1_000_000
 WHOLE_ROW = "$"
@@ -412,18 +413,26 @@ def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
     return [Draft(fact.data, fact.id_parts, time, subject=fact.subject, known_id=fact.known_id)]
 
 
+def _named_choice(
+    row: _Row, name: BoxOfficeField, choices: Mapping[str, ChoiceT], reason: str, code: str
+) -> ChoiceT | None:
+    """The choice a cell names in French or English, or None (noted as a problem) when it names none."""
+    choice = choices.get(plain(row.text(name) or "").replace("_", " "))
+    if choice is None:
+        row.problems.add(row.header(name), reason, code)
+    return choice
+
+
 def _row_kind(row: _Row) -> RowKind | None:
-    text = row.text(F.TYPE)
-    if text is None:
+    if row.text(F.TYPE) is None:
         return row.context.settings.default_type
-    kind = _ROW_KINDS.get(plain(text).replace("_", " "))
-    if kind is None:
-        row.problems.add(
-            row.header(F.TYPE),
-            "should be ticket (billet), donation (don), membership (adhésion) or season pass (abonnement)",
-            "row_type_unknown",
-        )
-    return kind
+    return _named_choice(
+        row,
+        F.TYPE,
+        _ROW_KINDS,
+        "should be ticket (billet), donation (don), membership (adhésion) or season pass (abonnement)",
+        "row_type_unknown",
+    )
 
 
 _PERSON_COLUMNS = {
@@ -502,18 +511,16 @@ def _currency(row: _Row, amount: Amount | None, unit_price: Amount | None) -> st
 
 
 def _channel(row: _Row) -> SalesChannel:
-    text = row.text(F.CHANNEL)
-    if text is None:
+    if row.text(F.CHANNEL) is None:
         return row.context.settings.channel
-    channel = _CHANNELS.get(plain(text).replace("_", " "))
-    if channel is None:
-        row.problems.add(
-            row.header(F.CHANNEL),
-            "should be online (en ligne), box office (guichet) or phone (téléphone)",
-            "channel_unknown",
-        )
-        return row.context.settings.channel
-    return channel
+    channel = _named_choice(
+        row,
+        F.CHANNEL,
+        _CHANNELS,
+        "should be online (en ligne), box office (guichet) or phone (téléphone)",
+        "channel_unknown",
+    )
+    return channel or row.context.settings.channel
 
 
 def _moment_parser(context: _FileContext) -> Callable[[str], Moment]:

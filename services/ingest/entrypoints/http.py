@@ -64,15 +64,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _store_unavailable() -> NoReturn:
-    raise HTTPException(
+def _unavailable(en: str, fr: str) -> HTTPException:
+    return HTTPException(
         status.HTTP_503_SERVICE_UNAVAILABLE,
-        detail=bilingual_error(
-            "unavailable",
-            en="The store cannot be reached right now; nothing was accepted. Retry later.",
-            fr="La base de données est injoignable pour l'instant; rien n'a été accepté. Réessayez.",
-        ),
+        detail=bilingual_error("unavailable", en=en, fr=fr),
         headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+def _store_unavailable() -> NoReturn:
+    raise _unavailable(
+        en="The store cannot be reached right now; nothing was accepted. Retry later.",
+        fr="La base de données est injoignable pour l'instant; rien n'a été accepté. Réessayez.",
     )
 
 
@@ -100,14 +103,9 @@ async def _publish(
             )
     except (TimeoutError, KafkaError, PyMongoError) as exc:
         log.error("could not store %d events: %r", len(envelopes), exc)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=bilingual_error(
-                "unavailable",
-                en="Events cannot be stored right now; nothing was accepted. Retry later.",
-                fr="Les événements ne peuvent être enregistrés pour l'instant; rien n'a été accepté. Réessayez.",
-            ),
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        raise _unavailable(
+            en="Events cannot be stored right now; nothing was accepted. Retry later.",
+            fr="Les événements ne peuvent être enregistrés pour l'instant; rien n'a été accepté. Réessayez.",
         ) from None
 
 
@@ -330,15 +328,10 @@ async def post_boxoffice_import(
             _reject(422, exc.code, en=exc.en, fr=exc.fr)
         except (KafkaError, PyMongoError) as exc:
             log.error("box-office import interrupted: %r", exc)
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail=bilingual_error(
-                    "unavailable",
-                    en="The import was interrupted: events cannot be stored right now. Upload the file again later; "
-                    "rows already imported will not be duplicated.",
-                    fr="L'importation a été interrompue : les événements ne peuvent être enregistrés pour l'instant. "
-                    "Téléversez le fichier plus tard; les lignes déjà importées ne seront pas dupliquées.",
-                ),
-                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            raise _unavailable(
+                en="The import was interrupted: events cannot be stored right now. Upload the file again later; "
+                "rows already imported will not be duplicated.",
+                fr="L'importation a été interrompue : les événements ne peuvent être enregistrés pour l'instant. "
+                "Téléversez le fichier plus tard; les lignes déjà importées ne seront pas dupliquées.",
             ) from None
     return summary.to_dict()
