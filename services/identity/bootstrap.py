@@ -1,17 +1,60 @@
-"""Builds the identity service: settings, clients, adapters and routes; nothing happens at import."""
+"""Builds the identity service: settings, clients, adapters, subscriber and routes; nothing happens at import."""
 
 from fastapi import FastAPI
 
+from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
+from services.identity.context import IdentityContext, SystemClock, load_rules
+from services.identity.entrypoints.consumer import handle_fact
+from services.identity.entrypoints.http import router
+from services.identity.handlers import IdentityDeps
+from services.identity.metrics import IdentityMetrics
 from services.identity.settings import IdentitySettings
-from shared.service import ServiceParts, create_service_app
-from shared.settings import ServiceSettings
+from shared.events import Envelope
+from shared.kafka import ConsumedRecord, KafkaPublisher, add_consumer
+from shared.service import Runtime, ServiceParts, create_service_app
+from shared.topics import AUDIENCE_FACTS, CONSUMER_GROUPS
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings or IdentitySettings(),
+def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+    identity_settings = settings or IdentitySettings()
+    # Read before anything connects: a bad policy or model file stops the start with the line to fix.
+    rules = load_rules(identity_settings)
+    group = next(group for group in CONSUMER_GROUPS if group.service == "identity")
+
+    def wire(runtime: Runtime) -> None:
+        context = IdentityContext(
+            settings=identity_settings,
+            deps=IdentityDeps(store=MongoIdentityStore(runtime.database), rules=rules, clock=SystemClock()),
+            publisher=KafkaPublisher(runtime.broker),
+            metrics=metrics,
+        )
+        runtime.extras["identity"] = context
+
+        async def handle(consumed: ConsumedRecord[Envelope]) -> None:
+            await handle_fact(consumed, context)
+
+        add_consumer(
+            runtime.broker,
+            topic=AUDIENCE_FACTS.name,
+            group_id=group.group_id,
+            decode=Envelope.from_json_bytes,
+            handle=handle,
+            settings=identity_settings,
+            metrics=runtime.consumer_metrics,
+        )
+
+    app = create_service_app(
+        identity_settings,
         ServiceParts(
             title="Parterre identity",
-            description="Resolves every fact to one person per organisation, with reversible merges.",
+            description=(
+                "Resolves every upstream fact to one person per organisation: exact identifiers first, then a "
+                "probabilistic match for walk-up buyers; merges are recorded with their evidence and can be undone."
+            ),
+            routers=[router],
+            indexes=INDEXES,
+            wire=wire,
         ),
     )
+    metrics = IdentityMetrics(app.state.runtime.registry)
+    return app

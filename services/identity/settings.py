@@ -1,13 +1,42 @@
 """Settings of the identity service."""
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 
 from shared.settings import ServiceSettings
 
+BUNDLED_POLICY = Path(__file__).with_name("identifier_policy.yaml")
+BUNDLED_MATCH_MODEL = Path(__file__).with_name("match_model.yaml")
+# Used only when no salt is configured, with a warning at start: fine on a laptop, not in production.
+DEVELOPMENT_SALT = "parterre-development-salt-set-PARTERRE_IDENTITY_SUPPRESSION_SALT"
+
 
 class IdentitySettings(ServiceSettings):
     service_name: ClassVar[str] = "identity"
 
     http_port: int = Field(default=8002, ge=1, le=65535, description="Port of the identity HTTP API.")
+    identity_policy_file: str = Field(
+        default="",
+        description="Identifier policy (YAML): priorities, limits, blocked values. Empty: the bundled policy.",
+    )
+    identity_match_model_file: str = Field(
+        default="",
+        description="Probabilistic matching model (YAML): m/u per comparison level and the link and review "
+        "bands. Empty: the bundled model.",
+    )
+    identity_suppression_salt: str = Field(
+        default="",
+        description="Secret salt of the hashes that keep erased persons from being re-added. Empty: a "
+        "development salt, with a warning at start; set it in production and never change it.",
+    )
+    identity_default_region: str = Field(
+        default="CA", pattern=r"^[A-Z]{2}$", description="Country assumed for phone numbers written without one."
+    )
+
+    def policy_path(self) -> Path:
+        return Path(self.identity_policy_file) if self.identity_policy_file else BUNDLED_POLICY
+
+    def match_model_path(self) -> Path:
+        return Path(self.identity_match_model_file) if self.identity_match_model_file else BUNDLED_MATCH_MODEL

@@ -1,0 +1,170 @@
+"""How identity's domain objects are written as MongoDB documents, and read back."""
+
+from dataclasses import asdict, fields
+from datetime import date, datetime
+from typing import Any
+
+from services.identity.domain.identifiers import IdentifierDigest, digest_from_key, identifier_from_key
+from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
+from services.identity.domain.persons import Person, PersonStatus
+from services.identity.domain.records import NormalisedRecord
+from services.identity.domain.resolution import Erasure, ReviewSuggestion
+from services.identity.ports import Decision, MergeDecision
+from shared.events.identity import MatchMethod, MergeDecider
+from shared.mongo import Document
+
+_RECORD_FIELDS = tuple(field.name for field in fields(NormalisedRecord) if field.name != "warnings")
+
+
+def record_document(record: NormalisedRecord) -> Document:
+    document: Document = {}
+    for name in _RECORD_FIELDS:
+        value = getattr(record, name)
+        if value is not None:
+            document[name] = value.isoformat() if isinstance(value, date) else value
+    return document
+
+
+def record_from(document: Document) -> NormalisedRecord:
+    values: dict[str, Any] = {name: document.get(name) for name in _RECORD_FIELDS}
+    if values["birth_date"] is not None:
+        values["birth_date"] = date.fromisoformat(values["birth_date"])
+    return NormalisedRecord(**values)
+
+
+def person_document(person: Person) -> Document:
+    return {
+        "organisation_id": person.organisation_id,
+        "person_id": person.person_id,
+        "version": person.version,
+        "created_at": person.created_at,
+        "created_by_event": person.created_by_event,
+        "status": person.status.value,
+        "merged_into": person.merged_into,
+        "identifiers": sorted(identifier.key for identifier in person.identifiers),
+        "records": [record_document(record) for record in person.records],
+        "household_id": person.household_id,
+    }
+
+
+def person_from(document: Document) -> Person:
+    return Person(
+        person_id=document["person_id"],
+        organisation_id=document["organisation_id"],
+        created_at=document["created_at"],
+        created_by_event=document["created_by_event"],
+        status=PersonStatus(document["status"]),
+        merged_into=document.get("merged_into"),
+        identifiers=frozenset(identifier_from_key(key) for key in document.get("identifiers", ())),
+        records=tuple(record_from(record) for record in document.get("records", ())),
+        household_id=document.get("household_id"),
+        version=document["version"],
+    )
+
+
+def decision_document(decision: Decision) -> Document:
+    return {
+        "person_id": decision.person_id,
+        "created": decision.created,
+        "method": decision.method.value,
+        "confidence": decision.confidence,
+        "matched": list(decision.matched),
+        "claim_digests": list(decision.claim_digests),
+        "merge": None if decision.merge is None else asdict(decision.merge),
+        "household_with": decision.household_with,
+        "review": None if decision.review is None else asdict(decision.review),
+        "erasure": None if decision.erasure is None else asdict(decision.erasure),
+    }
+
+
+def decision_from(document: Document) -> Decision:
+    merge = document.get("merge")
+    review = document.get("review")
+    erasure = document.get("erasure")
+    return Decision(
+        person_id=document["person_id"],
+        created=document["created"],
+        method=MatchMethod(document["method"]),
+        confidence=document["confidence"],
+        matched=tuple(document.get("matched", ())),
+        claim_digests=tuple(document.get("claim_digests", ())),
+        merge=None
+        if merge is None
+        else MergeDecision(merge["survivor_id"], tuple(merge["merged_ids"]), tuple(merge["evidence_digests"])),
+        household_with=document.get("household_with"),
+        review=None
+        if review is None
+        else ReviewSuggestion(review["candidate_id"], review["probability"], dict(review["agreements"])),
+        erasure=None if erasure is None else Erasure(tuple(erasure["person_ids"]), erasure["do_not_readd"]),
+    )
+
+
+def merge_document(merge: MergeRecord) -> Document:
+    return {
+        "organisation_id": merge.organisation_id,
+        "merge_id": merge.merge_id,
+        "survivor_id": merge.survivor_id,
+        "persons": [merge.survivor_id, *merge.merged_ids],
+        "merged_ids": merge.merged_ids,
+        "merged": [person_document(person) for person in merge.merged],
+        "evidence": [digest.key for digest in merge.evidence],
+        "reason": merge.reason,
+        "decided_by": merge.decided_by.value,
+        "decided_at": merge.decided_at,
+        "cause": merge.cause,
+        "undone_at": merge.undone_at,
+        "undone_by": merge.undone_by,
+    }
+
+
+def merge_from(document: Document) -> MergeRecord:
+    evidence: tuple[IdentifierDigest, ...] = tuple(digest_from_key(key) for key in document.get("evidence", ()))
+    return MergeRecord(
+        merge_id=document["merge_id"],
+        organisation_id=document["organisation_id"],
+        survivor_id=document["survivor_id"],
+        merged=tuple(person_from(person) for person in document.get("merged", ())),
+        evidence=evidence,
+        reason=document["reason"],
+        decided_by=MergeDecider(document["decided_by"]),
+        decided_at=document["decided_at"],
+        cause=document["cause"],
+        undone_at=document.get("undone_at"),
+        undone_by=document.get("undone_by"),
+    )
+
+
+def review_document(item: ReviewItem) -> Document:
+    return {
+        "organisation_id": item.organisation_id,
+        "review_id": item.review_id,
+        "person_id": item.person_id,
+        "candidate_id": item.candidate_id,
+        "probability": item.probability,
+        "agreements": dict(item.agreements),
+        "event_id": item.event_id,
+        "created_at": item.created_at,
+        "status": item.status.value,
+        "decided_by": item.decided_by,
+        "decided_at": item.decided_at,
+        "note": item.note,
+    }
+
+
+def review_from(document: Document) -> ReviewItem:
+    decided_at: datetime | None = document.get("decided_at")
+    agreements: dict[str, Any] = document.get("agreements") or {}
+    return ReviewItem(
+        review_id=document["review_id"],
+        organisation_id=document["organisation_id"],
+        person_id=document["person_id"],
+        candidate_id=document["candidate_id"],
+        probability=document["probability"],
+        agreements={str(key): str(value) for key, value in agreements.items()},
+        event_id=document["event_id"],
+        created_at=document["created_at"],
+        status=ReviewStatus(document["status"]),
+        decided_by=document.get("decided_by"),
+        decided_at=decided_at,
+        note=document.get("note"),
+    )

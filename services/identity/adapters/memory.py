@@ -1,0 +1,187 @@
+"""Identity state in this process's memory: the batch command's store, held to the same contract as MongoDB's."""
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from services.identity.domain.identifiers import Identifier
+from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
+from services.identity.domain.persons import Person, PersonStatus, add_record
+from services.identity.domain.records import NormalisedRecord
+from services.identity.ports import JournalEntry
+
+
+class InMemoryIdentityStore:
+    """Keeps every organisation's identity state in dictionaries; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._journal: dict[tuple[str, str], JournalEntry] = {}
+        self._owners: dict[tuple[str, Identifier], str] = {}
+        self._persons: dict[tuple[str, str], Person] = {}
+        self._blocks: dict[tuple[str, str], list[str]] = {}
+        self._households: dict[tuple[str, str], list[str]] = {}
+        self._merges: dict[tuple[str, str], MergeRecord] = {}
+        self._reviews: dict[tuple[str, str], ReviewItem] = {}
+        self._suppressed: set[tuple[str, str]] = set()
+
+    async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
+        return self._journal.get((organisation_id, event_id))
+
+    async def write_journal(self, entry: JournalEntry) -> JournalEntry:
+        return self._journal.setdefault((entry.organisation_id, entry.event_id), entry)
+
+    async def mark_applied(self, organisation_id: str, event_id: str) -> None:
+        key = (organisation_id, event_id)
+        if key in self._journal:
+            self._journal[key] = replace(self._journal[key], applied=True)
+
+    async def drop_journal(self, organisation_id: str, event_id: str) -> None:
+        self._journal.pop((organisation_id, event_id), None)
+
+    def forget_journal(self) -> None:
+        """The batch command has no redeliveries: dropping applied entries keeps its memory flat."""
+        self._journal.clear()
+
+    async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
+        return self._owners.get((organisation_id, identifier))
+
+    async def claim(self, organisation_id: str, identifier: Identifier, person_id: str) -> str:
+        return self._owners.setdefault((organisation_id, identifier), person_id)
+
+    async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
+        if self._owners.get((organisation_id, identifier)) == person_id:
+            del self._owners[(organisation_id, identifier)]
+
+    async def reassign(self, organisation_id: str, identifier: Identifier, from_person: str, to_person: str) -> None:
+        if self._owners.get((organisation_id, identifier)) == from_person:
+            self._owners[(organisation_id, identifier)] = to_person
+
+    async def person(self, organisation_id: str, person_id: str) -> Person | None:
+        return self._persons.get((organisation_id, person_id))
+
+    async def insert_person(self, person: Person) -> None:
+        self._persons.setdefault((person.organisation_id, person.person_id), person)
+
+    async def add_to_person(
+        self,
+        organisation_id: str,
+        person_id: str,
+        *,
+        identifiers: Sequence[Identifier] = (),
+        records: Sequence[NormalisedRecord] = (),
+        household_id: str | None = None,
+    ) -> None:
+        person = self._persons.get((organisation_id, person_id))
+        if person is None:
+            return
+        kept = person.records
+        for record in records:
+            kept = add_record(kept, record)
+        self._persons[(organisation_id, person_id)] = replace(
+            person,
+            identifiers=person.identifiers | frozenset(identifiers),
+            records=kept,
+            household_id=household_id or person.household_id,
+            version=person.version + 1,
+        )
+
+    async def replace_person(self, person: Person, *, expected_version: int) -> bool:
+        key = (person.organisation_id, person.person_id)
+        current = self._persons.get(key)
+        if current is None or current.version != expected_version:
+            return False
+        self._persons[key] = replace(person, version=expected_version + 1)
+        return True
+
+    async def set_status(
+        self,
+        organisation_id: str,
+        person_id: str,
+        *,
+        status: PersonStatus,
+        merged_into: str | None,
+        expected: PersonStatus,
+    ) -> bool:
+        person = self._persons.get((organisation_id, person_id))
+        if person is None or person.status is not expected:
+            return False
+        self._persons[(organisation_id, person_id)] = replace(
+            person, status=status, merged_into=merged_into, version=person.version + 1
+        )
+        return True
+
+    async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        return {key: list(self._blocks.get((organisation_id, key), ())) for key in keys}
+
+    async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
+        for key in keys:
+            members = self._blocks.setdefault((organisation_id, key), [])
+            if person_id not in members:
+                members.append(person_id)
+
+    async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
+        return list(self._households.get((organisation_id, household_id), ()))
+
+    async def join_household(self, organisation_id: str, household_id: str, person_ids: Sequence[str]) -> None:
+        members = self._households.setdefault((organisation_id, household_id), [])
+        members.extend(person_id for person_id in person_ids if person_id not in members)
+
+    async def insert_merge(self, merge: MergeRecord) -> MergeRecord:
+        return self._merges.setdefault((merge.organisation_id, merge.merge_id), merge)
+
+    async def merge(self, organisation_id: str, merge_id: str) -> MergeRecord | None:
+        return self._merges.get((organisation_id, merge_id))
+
+    async def merges_involving(self, organisation_id: str, person_id: str) -> list[MergeRecord]:
+        return [
+            merge
+            for (organisation, _), merge in self._merges.items()
+            if organisation == organisation_id and (merge.survivor_id == person_id or person_id in merge.merged_ids)
+        ]
+
+    async def mark_undone(self, organisation_id: str, merge_id: str, *, at: datetime, by: str) -> bool:
+        merge = self._merges.get((organisation_id, merge_id))
+        if merge is None or merge.undone_at is not None:
+            return False
+        self._merges[(organisation_id, merge_id)] = replace(merge, undone_at=at, undone_by=by)
+        return True
+
+    async def scrub_merges(self, organisation_id: str, person_id: str) -> None:
+        for key, merge in self._merges.items():
+            if key[0] == organisation_id and person_id in merge.merged_ids:
+                scrubbed = tuple(
+                    replace(person, identifiers=frozenset(), records=()) if person.person_id == person_id else person
+                    for person in merge.merged
+                )
+                self._merges[key] = replace(merge, merged=scrubbed)
+
+    async def insert_review(self, item: ReviewItem) -> None:
+        self._reviews.setdefault((item.organisation_id, item.review_id), item)
+
+    async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None:
+        return self._reviews.get((organisation_id, review_id))
+
+    async def reviews(self, organisation_id: str, status: ReviewStatus, limit: int) -> list[ReviewItem]:
+        found = [
+            item
+            for (organisation, _), item in self._reviews.items()
+            if organisation == organisation_id and item.status is status
+        ]
+        return sorted(found, key=lambda item: (item.created_at, item.review_id))[:limit]
+
+    async def decide_review(
+        self, organisation_id: str, review_id: str, *, status: ReviewStatus, by: str, at: datetime, note: str | None
+    ) -> bool:
+        item = self._reviews.get((organisation_id, review_id))
+        if item is None or item.status is not ReviewStatus.PENDING:
+            return False
+        self._reviews[(organisation_id, review_id)] = replace(
+            item, status=status, decided_by=by, decided_at=at, note=note
+        )
+        return True
+
+    async def suppress(self, organisation_id: str, hashes: Sequence[str]) -> None:
+        self._suppressed.update((organisation_id, value) for value in hashes)
+
+    async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool:
+        return any((organisation_id, value) in self._suppressed for value in hashes)

@@ -1,0 +1,373 @@
+"""Identity state in MongoDB (or FerretDB): ownership by unique `_id`, and immutable versioned documents.
+
+FerretDB 1.24 on SQLite finds and inserts by `_id` in constant time but scans the whole collection for
+every update or delete, even by `_id`. The hot path here therefore only inserts and reads by `_id`: a
+person or a block is a chain of immutable versions `<key>#1`, `<key>#2`, … and a change inserts the next
+version, which also makes the unique `_id` an optimistic lock. Rare operator actions (erasure, unmerge,
+review decisions) may update and delete.
+"""
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.identity.adapters.documents import (
+    decision_document,
+    decision_from,
+    merge_document,
+    merge_from,
+    person_document,
+    person_from,
+    review_document,
+    review_from,
+)
+from services.identity.domain.identifiers import Identifier
+from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
+from services.identity.domain.persons import Person, PersonStatus, add_record
+from services.identity.domain.records import NormalisedRecord
+from services.identity.ports import JournalEntry
+from shared.mongo import Document, IndexSpec
+
+JOURNAL = "identity_journal"
+APPLIED = "identity_applied"
+IDENTIFIERS = "identity_identifiers"
+PERSONS = "identity_persons"
+BLOCKS = "identity_blocks"
+HOUSEHOLDS = "identity_households"
+MERGES = "identity_merges"
+REVIEWS = "identity_reviews"
+SUPPRESSIONS = "identity_suppressions"
+
+INDEXES = (
+    IndexSpec(MERGES, [("organisation_id", ASCENDING), ("persons", ASCENDING)]),
+    IndexSpec(REVIEWS, [("organisation_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
+)
+# Beyond this many members a blocking key no longer narrows anything down; it stops growing.
+MAX_BLOCK_MEMBERS = 200
+# Latest known versions kept per collection; versions never change, so a cached one is never wrong, only old.
+CACHED_VERSIONS = 50_000
+
+
+def _key(organisation_id: str, local: str) -> str:
+    return f"{organisation_id}|{local}"
+
+
+class VersionedDocuments:
+    """A chain of immutable versions per key; inserting version n+1 fails if someone else inserted it first."""
+
+    def __init__(self, collection: AsyncCollection[Document], *, cache_size: int = CACHED_VERSIONS) -> None:
+        self._collection = collection
+        self._cache: OrderedDict[str, tuple[int, Document]] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def latest(self, key: str) -> tuple[int, Document] | None:
+        known = self._cache.get(key)
+        if known is not None:
+            version, document = known
+            lower = version
+        else:
+            first = await self._get(key, 1)
+            if first is None:
+                return None
+            version, document, lower = 1, first, 1
+        # Exponential steps up from the last version known to exist, then halving: O(log n) reads, and a
+        # single read when nothing changed since the cache saw it.
+        step = 1
+        upper = None
+        while upper is None:
+            found = await self._get(key, lower + step)
+            if found is None:
+                upper = lower + step
+            else:
+                lower, document = lower + step, found
+                step *= 2
+        while upper - lower > 1:
+            middle = (lower + upper) // 2
+            found = await self._get(key, middle)
+            if found is None:
+                upper = middle
+            else:
+                lower, document = middle, found
+        self._remember(key, lower, document)
+        return lower, document
+
+    async def append(self, key: str, version: int, document: Document) -> bool:
+        """Inserts `version` of `key`; False if it exists (someone changed the key since it was read)."""
+        stored = {**document, "_id": f"{key}#{version}", "version": version}
+        try:
+            await self._collection.insert_one(stored)
+        except DuplicateKeyError:
+            return False
+        self._remember(key, version, stored)
+        return True
+
+    async def delete_all(self, key: str, up_to: int) -> None:
+        """Deletes every version (an erasure); slow on FerretDB, and rare."""
+        await self._collection.delete_many({"_id": {"$in": [f"{key}#{n}" for n in range(1, up_to + 1)]}})
+        self._cache.pop(key, None)
+
+    async def _get(self, key: str, version: int) -> Document | None:
+        return await self._collection.find_one({"_id": f"{key}#{version}"})
+
+    def _remember(self, key: str, version: int, document: Document) -> None:
+        self._cache[key] = (version, document)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+class MongoIdentityStore:
+    """The identity store on MongoDB 7 or FerretDB 1.x; every document carries its organisation id."""
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._journal = database[JOURNAL]
+        self._applied = database[APPLIED]
+        self._identifiers = database[IDENTIFIERS]
+        self._persons = VersionedDocuments(database[PERSONS])
+        self._person_documents = database[PERSONS]
+        self._blocks = VersionedDocuments(database[BLOCKS])
+        self._households = VersionedDocuments(database[HOUSEHOLDS])
+        self._merges = database[MERGES]
+        self._reviews = database[REVIEWS]
+        self._suppressions = database[SUPPRESSIONS]
+
+    async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
+        document = await self._journal.find_one({"_id": _key(organisation_id, event_id)})
+        if document is None:
+            return None
+        applied = await self._applied.find_one({"_id": _key(organisation_id, event_id)}) is not None
+        return JournalEntry(
+            organisation_id, event_id, decision_from(document["decision"]), document["decided_at"], applied
+        )
+
+    async def write_journal(self, entry: JournalEntry) -> JournalEntry:
+        try:
+            await self._journal.insert_one(
+                {
+                    "_id": _key(entry.organisation_id, entry.event_id),
+                    "organisation_id": entry.organisation_id,
+                    "decision": decision_document(entry.decision),
+                    "decided_at": entry.decided_at,
+                }
+            )
+        except DuplicateKeyError:
+            stored = await self.journal_entry(entry.organisation_id, entry.event_id)
+            assert stored is not None, "a duplicate key means the entry exists"
+            return stored
+        return entry
+
+    async def mark_applied(self, organisation_id: str, event_id: str) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            await self._applied.insert_one({"_id": _key(organisation_id, event_id), "organisation_id": organisation_id})
+
+    async def drop_journal(self, organisation_id: str, event_id: str) -> None:
+        await self._journal.delete_one({"_id": _key(organisation_id, event_id)})
+
+    async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
+        document = await self._identifiers.find_one({"_id": _key(organisation_id, identifier.digest.key)})
+        return None if document is None else str(document["person_id"])
+
+    async def claim(self, organisation_id: str, identifier: Identifier, person_id: str) -> str:
+        key = _key(organisation_id, identifier.digest.key)
+        try:
+            await self._identifiers.insert_one(
+                {"_id": key, "organisation_id": organisation_id, "kind": identifier.kind, "person_id": person_id}
+            )
+        except DuplicateKeyError:
+            owner = await self.owner_of(organisation_id, identifier)
+            # Released between the two calls (an erasure): try once more rather than report nobody.
+            return owner if owner is not None else await self.claim(organisation_id, identifier, person_id)
+        return person_id
+
+    async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
+        await self._identifiers.delete_one(
+            {"_id": _key(organisation_id, identifier.digest.key), "person_id": person_id}
+        )
+
+    async def person(self, organisation_id: str, person_id: str) -> Person | None:
+        latest = await self._persons.latest(_key(organisation_id, person_id))
+        if latest is None:
+            tombstone = await self._person_documents.find_one({"_id": f"{_key(organisation_id, person_id)}#0"})
+            return None if tombstone is None else person_from(tombstone)
+        return person_from(latest[1])
+
+    async def insert_person(self, person: Person) -> None:
+        await self._persons.append(_key(person.organisation_id, person.person_id), 1, person_document(person))
+
+    async def add_to_person(
+        self,
+        organisation_id: str,
+        person_id: str,
+        *,
+        identifiers: Sequence[Identifier] = (),
+        records: Sequence[NormalisedRecord] = (),
+        household_id: str | None = None,
+    ) -> None:
+        while True:
+            person = await self.person(organisation_id, person_id)
+            if person is None or person.status is PersonStatus.ERASED:
+                return
+            kept = person.records
+            for record in records:
+                kept = add_record(kept, record)
+            changed = replace(
+                person,
+                identifiers=person.identifiers | frozenset(identifiers),
+                records=kept,
+                household_id=household_id or person.household_id,
+            )
+            if changed == person or await self._append_person(changed, person.version):
+                return
+
+    async def replace_person(self, person: Person, *, expected_version: int) -> bool:
+        current = await self.person(person.organisation_id, person.person_id)
+        if current is None or current.version != expected_version:
+            return False
+        if not await self._append_person(person, expected_version):
+            return False
+        if person.status is PersonStatus.ERASED:
+            await self._erase_versions(person, expected_version + 1)
+        return True
+
+    async def _append_person(self, person: Person, read_version: int) -> bool:
+        version = read_version + 1
+        key = _key(person.organisation_id, person.person_id)
+        return await self._persons.append(key, version, person_document(replace(person, version=version)))
+
+    async def _erase_versions(self, erased: Person, erased_version: int) -> None:
+        # Earlier versions hold the person's data: only a tombstone without it may remain.
+        key = _key(erased.organisation_id, erased.person_id)
+        tombstone = {**person_document(replace(erased, version=0)), "_id": f"{key}#0"}
+        with contextlib.suppress(DuplicateKeyError):
+            await self._person_documents.insert_one(tombstone)
+        await self._persons.delete_all(key, erased_version)
+
+    async def set_status(
+        self,
+        organisation_id: str,
+        person_id: str,
+        *,
+        status: PersonStatus,
+        merged_into: str | None,
+        expected: PersonStatus,
+    ) -> bool:
+        while True:
+            person = await self.person(organisation_id, person_id)
+            if person is None or person.status is not expected:
+                return False
+            if await self._append_person(replace(person, status=status, merged_into=merged_into), person.version):
+                return True
+
+    async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        found = {}
+        for key in keys:
+            latest = await self._blocks.latest(_key(organisation_id, key))
+            found[key] = [] if latest is None else list(latest[1]["members"])
+        return found
+
+    async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
+        for key in keys:
+            await self._add_member(self._blocks, organisation_id, key, person_id, limit=MAX_BLOCK_MEMBERS)
+
+    async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
+        latest = await self._households.latest(_key(organisation_id, household_id))
+        return [] if latest is None else list(latest[1]["members"])
+
+    async def join_household(self, organisation_id: str, household_id: str, person_ids: Sequence[str]) -> None:
+        for person_id in person_ids:
+            await self._add_member(self._households, organisation_id, household_id, person_id, limit=None)
+
+    @staticmethod
+    async def _add_member(
+        chain: VersionedDocuments, organisation_id: str, key: str, member: str, *, limit: int | None
+    ) -> None:
+        full_key = _key(organisation_id, key)
+        while True:
+            latest = await chain.latest(full_key)
+            version, members = (0, []) if latest is None else (latest[0], list(latest[1]["members"]))
+            if member in members or (limit is not None and len(members) >= limit):
+                return
+            document = {"organisation_id": organisation_id, "members": [*members, member]}
+            if await chain.append(full_key, version + 1, document):
+                return
+
+    async def insert_merge(self, merge: MergeRecord) -> MergeRecord:
+        try:
+            await self._merges.insert_one({"_id": _key(merge.organisation_id, merge.merge_id), **merge_document(merge)})
+        except DuplicateKeyError:
+            stored = await self.merge(merge.organisation_id, merge.merge_id)
+            assert stored is not None
+            return stored
+        return merge
+
+    async def merge(self, organisation_id: str, merge_id: str) -> MergeRecord | None:
+        document = await self._merges.find_one({"_id": _key(organisation_id, merge_id)})
+        return None if document is None else merge_from(document)
+
+    async def merges_involving(self, organisation_id: str, person_id: str) -> list[MergeRecord]:
+        cursor = self._merges.find({"organisation_id": organisation_id, "persons": person_id})
+        return [merge_from(document) async for document in cursor]
+
+    async def mark_undone(self, organisation_id: str, merge_id: str, *, at: datetime, by: str) -> bool:
+        result = await self._merges.update_one(
+            {"_id": _key(organisation_id, merge_id), "undone_at": None}, {"$set": {"undone_at": at, "undone_by": by}}
+        )
+        return result.modified_count == 1
+
+    async def scrub_merges(self, organisation_id: str, person_id: str) -> None:
+        for merge in await self.merges_involving(organisation_id, person_id):
+            scrubbed = [
+                person_document(replace(person, identifiers=frozenset(), records=()))
+                if person.person_id == person_id
+                else person_document(person)
+                for person in merge.merged
+            ]
+            await self._merges.update_one(
+                {"_id": _key(organisation_id, merge.merge_id)}, {"$set": {"merged": scrubbed}}
+            )
+
+    async def insert_review(self, item: ReviewItem) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            await self._reviews.insert_one({"_id": _key(item.organisation_id, item.review_id), **review_document(item)})
+
+    async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None:
+        document = await self._reviews.find_one({"_id": _key(organisation_id, review_id)})
+        return None if document is None else review_from(document)
+
+    async def reviews(self, organisation_id: str, status: ReviewStatus, limit: int) -> list[ReviewItem]:
+        cursor = self._reviews.find(
+            {"organisation_id": organisation_id, "status": status.value},
+            sort=[("created_at", ASCENDING), ("_id", ASCENDING)],
+            limit=limit,
+        )
+        return [review_from(document) async for document in cursor]
+
+    async def decide_review(
+        self, organisation_id: str, review_id: str, *, status: ReviewStatus, by: str, at: datetime, note: str | None
+    ) -> bool:
+        update: dict[str, Any] = {"status": status.value, "decided_by": by, "decided_at": at, "note": note}
+        result = await self._reviews.update_one(
+            {"_id": _key(organisation_id, review_id), "status": ReviewStatus.PENDING.value}, {"$set": update}
+        )
+        return result.modified_count == 1
+
+    async def suppress(self, organisation_id: str, hashes: Sequence[str]) -> None:
+        for value in hashes:
+            with contextlib.suppress(DuplicateKeyError):
+                await self._suppressions.insert_one(
+                    {"_id": _key(organisation_id, value), "organisation_id": organisation_id}
+                )
+
+    async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool:
+        for value in hashes:
+            if await self._suppressions.find_one({"_id": _key(organisation_id, value)}) is not None:
+                return True
+        return False

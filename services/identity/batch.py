@@ -1,0 +1,109 @@
+"""Batch resolution of an organisation's history: the streaming code path, fed from a file instead of Kafka."""
+
+import csv
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO
+
+from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.domain.batch_input import BatchLineError, read_batch_line
+from services.identity.domain.identifiers import identifiers_of
+from services.identity.domain.normalise import normalise_record
+from services.identity.handlers import IdentityDeps, active_person, settle
+
+# Problems kept word for word in the report; beyond that they are only counted, so memory stays flat.
+MAX_REPORTED_PROBLEMS = 100
+# The batch has no redeliveries: applied journal entries are dropped this often to keep memory flat.
+JOURNAL_FLUSH_RECORDS = 10_000
+
+
+class BatchAbortedError(Exception):
+    """`--strict`: the first unusable line stops the run."""
+
+    def __init__(self, line_number: int, reason: str) -> None:
+        super().__init__(f"line {line_number}: {reason}")
+        self.line_number = line_number
+
+
+@dataclass
+class BatchReport:
+    lines: int = 0
+    resolved: int = 0
+    skipped: int = 0
+    warnings: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, line_number: int, message: str) -> None:
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            self.problems.append(f"line {line_number}: {message}")
+
+
+async def resolve_lines(
+    lines: Iterable[str],
+    assignments: IO[str],
+    *,
+    organisation_id: str,
+    deps: IdentityDeps,
+    strict: bool = False,
+    progress: Callable[[BatchReport], None] = lambda _report: None,
+) -> BatchReport:
+    """Resolves each line's record and writes `record_id,person_id` as decided at that moment to `assignments`.
+
+    A later record can merge two earlier persons, so `write_final_assignments` rewrites these with the
+    persons that survive.
+    """
+    report = BatchReport()
+    store = deps.store
+    today = deps.clock.now().date()
+    writer = csv.writer(assignments)
+    for line_number, line in enumerate(lines, start=1):
+        report.lines = line_number
+        try:
+            batch_record = read_batch_line(line)
+        except BatchLineError as exc:
+            if strict:
+                raise BatchAbortedError(line_number, str(exc)) from None
+            report.skipped += 1
+            report.note(line_number, f"skipped: {exc}")
+            continue
+        if batch_record is None:
+            continue
+        record = normalise_record(batch_record.record, today=today, default_region=deps.rules.default_region)
+        for warning in record.warnings:
+            report.warnings += 1
+            report.note(line_number, f"ignored {warning}")
+        identifiers, _blocked = identifiers_of(record, deps.rules.policy, organisation_id)
+        if not identifiers and not (record.first_name and record.last_name):
+            message = "names nobody: it needs an external_id, an email, a phone, or first and last names"
+            if strict:
+                raise BatchAbortedError(line_number, message)
+            report.skipped += 1
+            report.note(line_number, f"skipped: {message}")
+            continue
+        entry, outcome = await settle(organisation_id, f"batch|{batch_record.record_id}", record, identifiers, deps)
+        report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+        if entry is not None:
+            writer.writerow((batch_record.record_id, entry.decision.person_id))
+            report.resolved += 1
+        if isinstance(store, InMemoryIdentityStore) and report.resolved % JOURNAL_FLUSH_RECORDS == 0:
+            store.forget_journal()
+        progress(report)
+    return report
+
+
+async def write_final_assignments(
+    assignments: Iterable[list[str]], output: IO[str], *, organisation_id: str, deps: IdentityDeps
+) -> int:
+    """Writes `record_id,person_id` with each person followed through the merges made after it was assigned."""
+    writer = csv.writer(output, lineterminator="\n")
+    writer.writerow(("record_id", "person_id"))
+    final: dict[str, str] = {}
+    written = 0
+    for record_id, person_id in assignments:
+        if person_id not in final:
+            person = await active_person(deps.store, organisation_id, person_id)
+            final[person_id] = person.person_id if person is not None else person_id
+        writer.writerow((record_id, final[person_id]))
+        written += 1
+    return written

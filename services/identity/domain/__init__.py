@@ -1,0 +1,1 @@
+"""Identity's pure domain: normalising, matching, merging. No I/O."""

@@ -1,0 +1,68 @@
+"""One line of a batch resolution file (JSON Lines) read into a record, or a precise reason it cannot be."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from services.identity.domain.records import PersonRecord
+
+TEXT_FIELDS = (
+    "source",
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "address_2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "birth_date",
+)
+KNOWN_FIELDS = frozenset(("record_id", *TEXT_FIELDS))
+MAX_FIELD_LENGTH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    record_id: str
+    record: PersonRecord
+    # Fields present but unknown, named once per line so a misspelt column is noticed.
+    unknown_fields: tuple[str, ...] = ()
+
+
+class BatchLineError(ValueError):
+    """A line that cannot be used at all: not JSON, not an object, no record_id, a field of the wrong kind."""
+
+
+def read_batch_line(line: str) -> BatchRecord | None:
+    """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong."""
+    if not line.strip():
+        return None
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BatchLineError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise BatchLineError(f"a line must be a JSON object, not {type(value).__name__}")
+    record_id = _text(value, "record_id")
+    if record_id is None:
+        raise BatchLineError("`record_id` is required")
+    fields = {name: _text(value, name) for name in TEXT_FIELDS}
+    unknown = tuple(sorted(name for name in value if name not in KNOWN_FIELDS))
+    return BatchRecord(record_id=record_id, record=PersonRecord(**fields), unknown_fields=unknown)
+
+
+def _text(value: dict[str, Any], name: str) -> str | None:
+    raw = value.get(name)
+    if raw is None:
+        return None
+    # Exports write ids and postal codes as numbers as often as text; both mean the same.
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise BatchLineError(f"`{name}` must be text, not {type(raw).__name__}")
+    text = str(raw).strip()
+    if len(text) > MAX_FIELD_LENGTH:
+        raise BatchLineError(f"`{name}` is longer than {MAX_FIELD_LENGTH} characters")
+    return text or None

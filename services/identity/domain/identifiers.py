@@ -1,0 +1,177 @@
+"""Strong identifiers (upstream ids, emails, phones) and the policy that says which may link or merge persons."""
+
+import fnmatch
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from services.identity.domain.normalise import normalise_email, normalise_phone
+from services.identity.domain.records import NormalisedRecord
+from shared.yaml_models import load_yaml_model
+
+
+class IdentifierType(StrEnum):
+    EXTERNAL_ID = "external_id"
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Identifier:
+    """One normalised identifier; upstream ids are scoped by their source, since `C-1` means nothing across systems."""
+
+    type: IdentifierType
+    value: str
+    source: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """`email`, `phone`, or `external_id:<source>`: the name merge evidence and match reports use."""
+        return f"{self.type.value}:{self.source}" if self.type is IdentifierType.EXTERNAL_ID else self.type.value
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}={self.value}"
+
+    def value_hash(self) -> str:
+        """SHA-256 of the value: proves a match in a merge record without keeping the address or number."""
+        return hashlib.sha256(self.value.encode()).hexdigest()
+
+    @property
+    def digest(self) -> "IdentifierDigest":
+        return IdentifierDigest(self.kind, self.value_hash())
+
+    def is_personal(self) -> bool:
+        return self.type is not IdentifierType.EXTERNAL_ID
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class IdentifierDigest:
+    """An identifier without its value: what journals, merge records and the ownership index keep."""
+
+    kind: str
+    value_hash: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}#{self.value_hash}"
+
+
+def digest_from_key(key: str) -> IdentifierDigest:
+    kind, _, value_hash = key.rpartition("#")
+    return IdentifierDigest(kind, value_hash)
+
+
+def identifier_from_key(key: str) -> Identifier:
+    """The identifier `Identifier.key` names."""
+    kind, _, value = key.partition("=")
+    type_name, _, source = kind.partition(":")
+    return Identifier(IdentifierType(type_name), value, source or None)
+
+
+ShortName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class IdentifierRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    priority: int = Field(ge=0, le=1000, description="Higher wins: it names the match method and the survivor.")
+    max_per_person: int = Field(
+        ge=1, le=100, description="Values of this type one person may hold (per source, for upstream ids)."
+    )
+    merges: bool = Field(description="Whether this identifier alone may merge two known persons.")
+    confidence: float = Field(gt=0, le=1, description="Confidence reported for a match on this identifier alone.")
+
+
+class BlockedValues(BaseModel):
+    """Values shared by many people, which must never link anyone: they would glue a city together."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    emails: tuple[ShortName, ...] = Field(default=(), description="Addresses, or `*` patterns such as `info@*`.")
+    phones: tuple[ShortName, ...] = Field(default=(), description="Numbers in any format; compared in E.164.")
+    external_ids: tuple[ShortName, ...] = Field(default=(), description="Upstream ids such as `GUEST` or `0`.")
+
+    @field_validator("emails")
+    @classmethod
+    def _lower_case(cls, emails: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(email.strip().lower() for email in emails)
+
+
+class IdentifierPolicy(BaseModel):
+    """Identifier policy as data: priorities, limits, blocked values, and one organisation's own additions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    identifiers: dict[IdentifierType, IdentifierRule]
+    blocked: BlockedValues = Field(default_factory=BlockedValues)
+    organisations: dict[ShortName, BlockedValues] = Field(
+        default_factory=dict, description="Values blocked for one organisation only, e.g. its box office's address."
+    )
+
+    @field_validator("identifiers")
+    @classmethod
+    def _every_type_has_a_rule(
+        cls, rules: dict[IdentifierType, IdentifierRule]
+    ) -> dict[IdentifierType, IdentifierRule]:
+        missing = [kind.value for kind in IdentifierType if kind not in rules]
+        if missing:
+            raise ValueError(f"every identifier type needs a rule; missing: {', '.join(missing)}")
+        return rules
+
+    def rule(self, identifier: Identifier) -> IdentifierRule:
+        return self.identifiers[identifier.type]
+
+    def is_blocked(self, identifier: Identifier, organisation_id: str) -> bool:
+        lists = [self.blocked]
+        if organisation_id in self.organisations:
+            lists.append(self.organisations[organisation_id])
+        return any(_blocked_by(identifier, blocked) for blocked in lists)
+
+    def strongest(self, identifiers: Iterable[Identifier]) -> Identifier | None:
+        return max(identifiers, key=lambda identifier: (self.rule(identifier).priority, identifier), default=None)
+
+
+def _blocked_by(identifier: Identifier, blocked: BlockedValues) -> bool:
+    if identifier.type is IdentifierType.EMAIL:
+        return any(fnmatch.fnmatchcase(identifier.value, pattern) for pattern in blocked.emails)
+    if identifier.type is IdentifierType.PHONE:
+        return any(normalise_phone(phone) == identifier.value for phone in blocked.phones)
+    return identifier.value in blocked.external_ids
+
+
+def load_identifier_policy(yaml_text: str, *, file_name: str = "identifier policy") -> IdentifierPolicy:
+    """The policy a YAML file states; raises `shared.yaml_models.ConfigFileError` naming each bad line."""
+    return load_yaml_model(yaml_text, IdentifierPolicy, file_name=file_name)
+
+
+def identifiers_of(
+    record: NormalisedRecord, policy: IdentifierPolicy, organisation_id: str, *, previous_emails: Iterable[str] = ()
+) -> tuple[list[Identifier], list[Identifier]]:
+    """(usable, blocked) identifiers of a record, strongest first; a blocked value never links anyone."""
+    found: list[Identifier] = []
+    if record.external_id is not None and record.source is not None:
+        found.append(Identifier(IdentifierType.EXTERNAL_ID, record.external_id, record.source))
+    if record.email is not None:
+        found.append(Identifier(IdentifierType.EMAIL, record.email))
+    for raw in previous_emails:
+        email = normalise_email(raw)
+        if email is not None and email != record.email:
+            found.append(Identifier(IdentifierType.EMAIL, email))
+    if record.phone is not None:
+        found.append(Identifier(IdentifierType.PHONE, record.phone))
+    usable = [identifier for identifier in found if not policy.is_blocked(identifier, organisation_id)]
+    blocked = [identifier for identifier in found if policy.is_blocked(identifier, organisation_id)]
+    usable.sort(key=lambda identifier: -policy.rule(identifier).priority)
+    return usable, blocked
+
+
+def count_by_kind(identifiers: Iterable[Identifier]) -> Mapping[str, int]:
+    counts: dict[str, int] = {}
+    for identifier in identifiers:
+        counts[identifier.kind] = counts.get(identifier.kind, 0) + 1
+    return counts

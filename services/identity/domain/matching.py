@@ -1,0 +1,996 @@
+"""Probabilistic record linkage (Fellegi-Sunter) for records that share no strong identifier: walk-up buyers."""
+
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import jellyfish
+from rapidfuzz.distance import JaroWinkler
+
+from services.identity.domain.nicknames import are_masculine_and_feminine, are_nickname_equivalent
+from services.identity.domain.records import NormalisedRecord
+
+
+class Comparison(StrEnum):
+    """What two records are compared on; each comparison yields one level."""
+
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    # Street, postal code and city describe one place, so they are one comparison: Fellegi-Sunter multiplies
+    # the evidence of its comparisons as if independent, and one shared home would otherwise count three times.
+    ADDRESS = "address"
+    PHONE = "phone"
+    EMAIL = "email"
+    BIRTH_DATE = "birth_date"
+
+
+class Level(StrEnum):
+    """How far two values agree; each comparison uses some of these, listed in `LEVELS`."""
+
+    EXACT = "exact"
+    # First names: a nickname (Bob, Robert), an initial (M, Marie; JF, Jean-François) or the start of a compound
+    # name (Marie, Marie-Ève).
+    NICKNAME_OR_INITIAL = "nickname_or_initial"
+    # Last names: one part of a compound name in common (Gagnon, Gagnon-Tremblay).
+    COMPOUND_PART = "compound_part"
+    # A typo: Jaro-Winkler similarity of at least 0.92, or the same sound in French spelling (Stéphanie, Stefanie).
+    CLOSE = "close"
+    # Jaro-Winkler similarity of at least 0.80: more often two names (Sylvie, Sylvain) than one misspelt.
+    SIMILAR = "similar"
+    # Same street number and street, in the same area or city.
+    SAME_ADDRESS = "same_address"
+    SAME_POSTAL_CODE = "same_postal_code"
+    # Same street, another number or none.
+    SAME_STREET = "same_street"
+    # Same forward sortation area (the first three characters of a Canadian postal code).
+    SAME_AREA = "same_area"
+    SAME_CITY = "same_city"
+    # The same e-mail address at another domain (marie.tremblay@gmail.com, marie.tremblay@videotron.ca).
+    SAME_LOCAL_PART = "same_local_part"
+    # Birth dates with day and month swapped, or one digit mistyped or two adjacent digits transposed.
+    NEAR = "near"
+    SAME_YEAR = "same_year"
+    DIFFERENT = "different"
+    # Absent on either side: no evidence either way (weight 0), as in Fellegi-Sunter.
+    MISSING = "missing"
+
+
+COMPARISONS: tuple[Comparison, ...] = tuple(Comparison)
+# Each comparison's levels from the strongest agreement to disagreement; MISSING, being neutral, is not listed.
+LEVELS: Mapping[Comparison, tuple[Level, ...]] = MappingProxyType(
+    {
+        Comparison.FIRST_NAME: (Level.EXACT, Level.NICKNAME_OR_INITIAL, Level.CLOSE, Level.SIMILAR, Level.DIFFERENT),
+        Comparison.LAST_NAME: (Level.EXACT, Level.COMPOUND_PART, Level.CLOSE, Level.SIMILAR, Level.DIFFERENT),
+        Comparison.ADDRESS: (
+            Level.SAME_ADDRESS,
+            Level.SAME_POSTAL_CODE,
+            Level.SAME_STREET,
+            Level.SAME_AREA,
+            Level.SAME_CITY,
+            Level.DIFFERENT,
+        ),
+        Comparison.PHONE: (Level.EXACT, Level.DIFFERENT),
+        Comparison.EMAIL: (Level.EXACT, Level.SAME_LOCAL_PART, Level.DIFFERENT),
+        Comparison.BIRTH_DATE: (Level.EXACT, Level.NEAR, Level.SAME_YEAR, Level.DIFFERENT),
+    }
+)
+# Name levels at which two names are two people's: what keeps one household's members apart.
+_DISAGREEING_NAMES = frozenset({Level.SIMILAR, Level.DIFFERENT})
+_AGREEING_NAMES = frozenset({Level.EXACT, Level.NICKNAME_OR_INITIAL, Level.COMPOUND_PART, Level.CLOSE})
+_NAME_RANK = {
+    Level.EXACT: 0,
+    Level.NICKNAME_OR_INITIAL: 1,
+    Level.COMPOUND_PART: 1,
+    Level.CLOSE: 2,
+    Level.SIMILAR: 3,
+    Level.DIFFERENT: 4,
+}
+CLOSE_SIMILARITY = 0.92
+SIMILAR_SIMILARITY = 0.80
+
+
+class ComparisonVector(NamedTuple):
+    """One level per comparison, in `COMPARISONS` order, for one pair of records."""
+
+    first_name: Level
+    last_name: Level
+    address: Level
+    phone: Level
+    email: Level
+    birth_date: Level
+    # The names agree only crossed: one record has first and last name swapped. The name levels above are then
+    # those of the crossed names.
+    names_swapped: bool = False
+
+    def levels(self) -> tuple[Level, Level, Level, Level, Level, Level]:
+        return (self.first_name, self.last_name, self.address, self.phone, self.email, self.birth_date)
+
+
+# How French spelling writes one sound many ways, in the order the rules apply to a folded name; `_spoken` uses
+# them so that spelling variants compare as typos and share blocking keys. Each rule names the variants it joins.
+_SPOKEN_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"[^a-z]+", ""),  # St Pierre, Stpierre
+        (r"(.)\1+", r"\1"),  # Paquette, Paquete
+        (r"e?aul?[tdx]?s?$", "o"),  # Thibault, Thibeault, Thibaut; Perreault, Perrault
+        (r"e?au", "o"),  # Beaulieu, Bolieu
+        (r"ph", "f"),  # Stéphanie, Stefanie
+        (r"th", "t"),  # Gauthier, Gautier; Nathalie, Natalie
+        (r"qu|q|c(?![eiyh])", "k"),  # Véronique, Veronik; Éric, Erik; Catherine, Katherine
+        (r"y", "i"),  # Sylvie, Silvie
+        (r"(?<=[aeiou])s(?=[bcdfgjklmnpqrtvz])", ""),  # Lévesque, Lévêque; Desjardins, Déjardins
+        (r"ulx$", "u"),  # Proulx, Proux
+        (r"(.)\1+", r"\1"),  # doubles the rules above made: Pacquette
+        (r"(?<=..)[sx]$", ""),  # Cheniers, Chenier; Desjardins, Desjardin
+        (r"(?<=..)e$", ""),  # Chantale, Chantal
+        (r"(?<=..)(?:(?<=e)[rz]|[tdz])$", ""),  # Ouellet, Ouellette; Boucher, Bouchez
+    )
+)
+
+
+@lru_cache(maxsize=1 << 16)
+def _spoken(name: str) -> str:
+    for pattern, replacement in _SPOKEN_RULES:
+        name = pattern.sub(replacement, name)
+    return name
+
+
+@lru_cache(maxsize=1 << 16)
+def sound_key(name: str) -> str:
+    """A phonetic key for a folded name, equal for its usual French spelling variants (Thibault, Thibeault).
+
+    Metaphone alone suits English: it splits Thibault from Thibaut and Gauthier from Gautier, and NYSIIS and
+    Soundex do no better on Québec surnames. French spelling variants are first reduced to one spelling
+    (`_SPOKEN_RULES`: silent endings, `eau`, `th`, `qu`...), then Metaphone drops vowels and doubles.
+    """
+    return jellyfish.metaphone(_spoken(name))
+
+
+# Parts of a last name that belong to the next part: "st pierre" is one name, not "st" and "pierre".
+_PARTICLES = frozenset(
+    {"st", "ste", "de", "du", "des", "la", "le", "les", "d", "l", "mc", "mac", "van", "von", "der", "den", "di", "da"}
+    | {"del", "della", "dos", "das", "el", "o"}
+)
+_VOWELS = frozenset("aeiouy")
+_MOST_INITIALS = 3
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_parts(name: str) -> tuple[str, ...]:
+    parts: list[str] = []
+    pending = ""
+    for token in name.split():
+        if token in _PARTICLES:
+            pending += token
+        else:
+            parts.append(pending + token)
+            pending = ""
+    if pending:
+        parts.append(pending)
+    return tuple(parts)
+
+
+def _initials(name: str) -> str | None:
+    if " " not in name and len(name) > _MOST_INITIALS:
+        return None
+    tokens = name.split()
+    if not tokens:
+        return None
+    if all(len(token) == 1 for token in tokens):
+        return "".join(tokens)
+    # "jf", "jp", "jfm": two or three letters with no vowel are initials run together, not a name.
+    if len(tokens) == 1 and len(name) <= _MOST_INITIALS and _VOWELS.isdisjoint(name):
+        return name
+    return None
+
+
+def _initials_agree(a: str, b: str) -> bool:
+    initials_a, initials_b = _initials(a), _initials(b)
+    if initials_a is None and initials_b is None:
+        return False
+    if initials_a is not None and initials_b is not None:
+        return initials_a.startswith(initials_b) or initials_b.startswith(initials_a)
+    initials, full = (initials_a, b) if initials_a is not None else (initials_b, a)
+    assert initials is not None
+    return "".join(token[0] for token in full.split()).startswith(initials)
+
+
+def _starts_compound(a: str, b: str) -> bool:
+    if " " not in a and " " not in b:
+        return False
+    shorter, longer = sorted((a.split(), b.split()), key=len)
+    return len(shorter) < len(longer) and longer[: len(shorter)] == shorter
+
+
+def _by_similarity(a: str, b: str) -> Level:
+    similarity = JaroWinkler.similarity(a, b)
+    if similarity >= CLOSE_SIMILARITY:
+        return Level.CLOSE
+    spoken = _spoken(a)
+    # A name in another script has no French spelling: its empty reduction says nothing.
+    if spoken and spoken == _spoken(b):
+        return Level.CLOSE
+    if similarity >= SIMILAR_SIMILARITY:
+        return Level.SIMILAR
+    return Level.DIFFERENT
+
+
+@lru_cache(maxsize=1 << 16)
+def _first_name_level(a: str, b: str) -> Level:
+    if a == b or a.replace(" ", "") == b.replace(" ", ""):
+        return Level.EXACT
+    # Before nicknames and typos: Jean and Jeanne are a string metric's near-duplicates and a household's two people.
+    if are_masculine_and_feminine(a, b):
+        return Level.DIFFERENT
+    if are_nickname_equivalent(a, b) or _initials_agree(a, b) or _starts_compound(a, b):
+        return Level.NICKNAME_OR_INITIAL
+    return _by_similarity(a, b)
+
+
+@lru_cache(maxsize=1 << 16)
+def _last_name_level(a: str, b: str) -> Level:
+    if a == b or a.replace(" ", "") == b.replace(" ", ""):
+        return Level.EXACT
+    parts_a, parts_b = _name_parts(a), _name_parts(b)
+    if sorted(parts_a) == sorted(parts_b):
+        return Level.EXACT
+    if not set(parts_a).isdisjoint(parts_b):
+        return Level.COMPOUND_PART
+    return _by_similarity(a, b)
+
+
+def _ordered(a: str, b: str) -> tuple[str, str]:
+    # Every string comparison sees its arguments in one order, so `compare` is symmetric by construction.
+    return (a, b) if a <= b else (b, a)
+
+
+def first_name_level(a: str | None, b: str | None) -> Level:
+    """The level at which two folded first names agree."""
+    if not a or not b:
+        return Level.MISSING
+    return _first_name_level(*_ordered(a, b))
+
+
+def last_name_level(a: str | None, b: str | None) -> Level:
+    """The level at which two folded last names agree."""
+    if not a or not b:
+        return Level.MISSING
+    return _last_name_level(*_ordered(a, b))
+
+
+def first_names_clearly_differ(a: str | None, b: str | None) -> bool:
+    """Whether two folded first names are two people's: Marie and Jean, Louis and Louise, Sylvie and Sylvain.
+
+    Not a nickname (Robert, Bob), a compound and its start (Marie-Ève, Marie), initials (JF, Jean-François), a
+    typo (Nathalie, Natalie) or an unknown name (None). A shared family e-mail or address is no evidence
+    between two records whose first names clearly differ.
+    """
+    return first_name_level(a, b) in _DISAGREEING_NAMES
+
+
+def _name_levels(a: NormalisedRecord, b: NormalisedRecord) -> tuple[Level, Level, bool]:
+    first = first_name_level(a.first_name, b.first_name)
+    last = last_name_level(a.last_name, b.last_name)
+    if (first in _AGREEING_NAMES and last in _AGREEING_NAMES) or not (
+        a.first_name and a.last_name and b.first_name and b.last_name
+    ):
+        return first, last, False
+    # Either record may be the swapped one: both readings are weighed and the better kept, the same whichever
+    # record comes first. A reading counts only when both crossed names agree.
+    readings = [
+        (crossed_first, crossed_last)
+        for one, other in ((a, b), (b, a))
+        if (crossed_first := first_name_level(one.first_name, other.last_name)) in _AGREEING_NAMES
+        and (crossed_last := last_name_level(one.last_name, other.first_name)) in _AGREEING_NAMES
+    ]
+    if not readings:
+        return first, last, False
+    crossed_first, crossed_last = min(
+        readings, key=lambda levels: (_NAME_RANK[levels[0]] + _NAME_RANK[levels[1]], _NAME_RANK[levels[0]], levels)
+    )
+    return crossed_first, crossed_last, True
+
+
+def _compact(code: str | None) -> str:
+    return code.replace(" ", "") if code else ""
+
+
+def _address_level(a: NormalisedRecord, b: NormalisedRecord) -> Level:
+    postal_a, postal_b = _compact(a.postal_code), _compact(b.postal_code)
+    postal_compared = bool(postal_a and postal_b)
+    same_area = postal_compared and postal_a[:3] == postal_b[:3]
+    cities_compared = bool(a.city and b.city)
+    same_city = cities_compared and a.city == b.city
+    # Rue Principale is in hundreds of towns: a street only agrees where the places do not disagree.
+    apart = (postal_compared and not same_area) or (not postal_compared and cities_compared and not same_city)
+    streets_compared = bool(a.street_name and b.street_name)
+    same_street = streets_compared and not apart and _same_street_name(a.street_name or "", b.street_name or "")
+    if same_street and (same_area or same_city) and a.street_number and a.street_number == b.street_number:
+        return Level.SAME_ADDRESS
+    if postal_compared and postal_a == postal_b:
+        return Level.SAME_POSTAL_CODE
+    if same_street:
+        return Level.SAME_STREET
+    if same_area:
+        return Level.SAME_AREA
+    if same_city:
+        return Level.SAME_CITY
+    if postal_compared or cities_compared or streets_compared:
+        return Level.DIFFERENT
+    return Level.MISSING
+
+
+@lru_cache(maxsize=1 << 16)
+def _same_street_name(a: str, b: str) -> bool:
+    return a == b or JaroWinkler.similarity(*_ordered(a, b)) >= CLOSE_SIMILARITY
+
+
+def _phone_level(a: str | None, b: str | None) -> Level:
+    if not a or not b:
+        return Level.MISSING
+    return Level.EXACT if a == b else Level.DIFFERENT
+
+
+# Mailboxes of an organisation, not a person: the same one at two domains is a coincidence.
+_ROLE_MAILBOXES = frozenset(
+    {"info", "contact", "admin", "office", "bureau", "reception", "billets", "billetterie", "tickets", "hello"}
+)
+
+
+def _email_level(a: str | None, b: str | None) -> Level:
+    if not a or not b:
+        return Level.MISSING
+    if a == b:
+        return Level.EXACT
+    local_a, local_b = a.rpartition("@")[0], b.rpartition("@")[0]
+    if local_a and local_a == local_b and local_a not in _ROLE_MAILBOXES:
+        return Level.SAME_LOCAL_PART
+    return Level.DIFFERENT
+
+
+def _birth_date_level(a: date | None, b: date | None) -> Level:
+    if a is None or b is None:
+        return Level.MISSING
+    if a == b:
+        return Level.EXACT
+    if _near(a, b):
+        return Level.NEAR
+    if a.year == b.year:
+        return Level.SAME_YEAR
+    return Level.DIFFERENT
+
+
+def _near(a: date, b: date) -> bool:
+    if a.year == b.year and a.month == b.day and a.day == b.month:
+        return True
+    digits_a, digits_b = f"{a:%Y%m%d}", f"{b:%Y%m%d}"
+    differ = [index for index in range(len(digits_a)) if digits_a[index] != digits_b[index]]
+    if len(differ) == 1:
+        return True
+    if len(differ) != 2:
+        return False
+    first, second = differ
+    return second == first + 1 and digits_a[first] == digits_b[second] and digits_a[second] == digits_b[first]
+
+
+def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
+    """The level at which `a` and `b` agree on each comparison; symmetric: `compare(a, b) == compare(b, a)`."""
+    first, last, swapped = _name_levels(a, b)
+    return ComparisonVector(
+        first,
+        last,
+        _address_level(a, b),
+        _phone_level(a.phone, b.phone),
+        _email_level(a.email, b.email),
+        _birth_date_level(a.birth_date, b.birth_date),
+        swapped,
+    )
+
+
+# Bump when a change to `blocking_keys` changes any key: the keys stored with known records must be recomputed.
+BLOCKING_KEYS_VERSION = 1
+
+
+def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
+    """The keys under which `record` is stored and its candidate matches are looked up, sorted and distinct.
+
+    A record is compared only with known records that share a key, so the keys must bring one person's records
+    together despite typos, accent loss, nicknames, swapped names and moves, while each key stays shared by few
+    people. Each key starts with its kind; a kind is emitted only when its fields are present:
+
+    - `em:<email>` and `ph:<phone>`: contact details survive a move and a misspelt name.
+    - `ln:<sound of the last name>|pc:<postal code>`: same place, any spelling of the last name and any first
+      name (nickname, initial, missing). One key per part of a compound last name, so Gagnon-Tremblay meets Gagnon.
+    - `fn:<sound of the first name's first part>|pc:<postal code>`: same place, a last name changed or mangled.
+    - `nm:<the two name sounds, sorted>|fsa:<first three of the postal code>`: swapped first and last names; a
+      move within the area; a typo in the postal code's last three characters.
+    - `ln:<sound of the last name>|fi:<first initial>|by:<birth year>`: a move anywhere, when a birth date is known.
+
+    A record with a name alone gets no key: a name is never enough evidence to link, so no candidate is sought.
+    """
+    keys: set[str] = set()
+    if record.email:
+        keys.add(f"em:{record.email}")
+    if record.phone:
+        keys.add(f"ph:{record.phone}")
+    first = record.first_name or ""
+    last = record.last_name or ""
+    postal_code = _compact(record.postal_code)
+    last_sounds = sorted({sound for sound in map(sound_key, _name_parts(last)) if sound})
+    first_sound = sound_key(first.split()[0]) if first.split() else ""
+    if postal_code:
+        keys.update(f"ln:{sound}|pc:{postal_code}" for sound in last_sounds)
+        if first_sound:
+            keys.add(f"fn:{first_sound}|pc:{postal_code}")
+        whole_sounds = sorted((sound_key(first), sound_key(last)))
+        if all(whole_sounds):
+            keys.add(f"nm:{whole_sounds[0]},{whole_sounds[1]}|fsa:{postal_code[:3]}")
+    if record.birth_date is not None and first.strip():
+        keys.update(f"ln:{sound}|fi:{first.strip()[0]}|by:{record.birth_date.year}" for sound in last_sounds)
+    return tuple(sorted(keys))
+
+
+@dataclass(frozen=True)
+class LevelProbabilities:
+    """How often a level occurs between two records of one person (`m`) and of two people (`u`)."""
+
+    m: float
+    u: float
+
+
+class MatchModelError(ValueError):
+    """A match model that cannot be used; `problems` name each bad key, dotted (`comparisons.phone.exact.m`)."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{key}: {reason}" for key, reason in self.problems))
+
+
+# How far a comparison's m (or u) may sum from 1: room for a hand-written file's rounding, not for a typo.
+_SUM_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class MatchModel:
+    """Fellegi-Sunter parameters: each comparison level's m and u, and the prior probability of a match.
+
+    `prior` (λ) is the probability that two records drawn at random from all of an organisation's records are one
+    person's: about 1 / the number of distinct patrons. It is taken over all pairs, not over the pairs of a block,
+    because m and u are too, and sharing a block follows from fields the comparisons already weigh: conditioning
+    λ on the block as well would count that evidence twice.
+    `swapped_names_penalty` is taken off, in bits, when the names agree only crossed. One person's records are
+    swapped ~2% of the time (log2 0.02 = -5.6 bits), but two people have mirrored names rarer still than equal
+    ones, since few names serve as both first and last name (Martin, Thomas, Laurent): the two nearly cancel,
+    and one bit is kept against the names that do serve as both.
+    """
+
+    prior: float
+    comparisons: Mapping[Comparison, Mapping[Level, LevelProbabilities]]
+    swapped_names_penalty: float = 1.0
+    _weights: tuple[Mapping[Level, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        problems = _model_problems(self.prior, self.swapped_names_penalty, self.comparisons)
+        if problems:
+            raise MatchModelError(problems)
+        frozen = MappingProxyType(
+            {comparison: MappingProxyType(dict(self.comparisons[comparison])) for comparison in COMPARISONS}
+        )
+        object.__setattr__(self, "comparisons", frozen)
+        weights = tuple(
+            {level: math.log2(odds.m / odds.u) for level, odds in frozen[comparison].items()} | {Level.MISSING: 0.0}
+            for comparison in COMPARISONS
+        )
+        object.__setattr__(self, "_weights", weights)
+
+    @property
+    def prior_weight(self) -> float:
+        """The prior log2-odds of a match, where every pair starts."""
+        return math.log2(self.prior / (1 - self.prior))
+
+    def level_weight(self, comparison: Comparison, level: Level) -> float:
+        """The evidence of one level in bits: log2(m / u); 0 for MISSING."""
+        return self._weights[COMPARISONS.index(comparison)][level]
+
+    def match_weight(self, vector: ComparisonVector) -> float:
+        """The log2-odds that the pair is one person: the prior's plus each level's log2(m / u)."""
+        weight = self.prior_weight
+        for weights, level in zip(self._weights, vector.levels(), strict=True):
+            weight += weights[level]
+        if vector.names_swapped:
+            weight -= self.swapped_names_penalty
+        return weight
+
+    def match_probability(self, vector: ComparisonVector) -> float:
+        """The probability that the pair is one person."""
+        return probability_of_weight(self.match_weight(vector))
+
+    def with_m_of(self, other: "MatchModel") -> "MatchModel":
+        """This model's u and prior with `other`'s m: m estimated on blocked pairs, u on random pairs."""
+        return replace(
+            self,
+            comparisons={
+                comparison: {
+                    level: LevelProbabilities(other.comparisons[comparison][level].m, odds.u)
+                    for level, odds in levels.items()
+                }
+                for comparison, levels in self.comparisons.items()
+            },
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model as plain values, for a YAML file that `from_dict` reads back."""
+        return {
+            "prior": self.prior,
+            "swapped_names_penalty": self.swapped_names_penalty,
+            "comparisons": {
+                comparison.value: {
+                    level.value: {"m": odds.m, "u": odds.u} for level, odds in self.comparisons[comparison].items()
+                }
+                for comparison in COMPARISONS
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "MatchModel":
+        """A model from `to_dict`'s shape; every problem found is reported at once, each under its dotted key."""
+        if not isinstance(data, Mapping):
+            raise MatchModelError([("(model)", "should be a mapping with prior and comparisons")])
+        problems = [
+            (str(key), f"is not a setting; expected {', '.join(_SETTINGS)}") for key in data if key not in _SETTINGS
+        ]
+        prior = _number_at(data, "prior", "prior", problems)
+        penalty: float | None = 1.0
+        if "swapped_names_penalty" in data:
+            penalty = _number_at(data, "swapped_names_penalty", "swapped_names_penalty", problems)
+        comparisons = _comparisons_from(data.get("comparisons"), problems)
+        problems.extend(_settings_problems(prior, penalty))
+        for comparison, levels in comparisons.items():
+            problems.extend(_level_problems(comparison, levels))
+        if problems:
+            raise MatchModelError(problems)
+        assert prior is not None
+        assert penalty is not None
+        return cls(prior=prior, comparisons=comparisons, swapped_names_penalty=penalty)
+
+
+def probability_of_weight(weight: float) -> float:
+    """The probability for log2-odds `weight`, without overflow at either end."""
+    if weight >= 0:
+        return 1 / (1 + math.exp2(-weight))
+    odds = math.exp2(weight)
+    return odds / (1 + odds)
+
+
+_SETTINGS = ("prior", "swapped_names_penalty", "comparisons")
+
+
+def _number_at(data: Mapping[str, Any], name: str, key: str, problems: list[tuple[str, str]]) -> float | None:
+    if name not in data:
+        problems.append((key, "is missing"))
+        return None
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append((key, f"should be a number, not {value!r}"))
+        return None
+    return float(value)
+
+
+def _comparisons_from(data: Any, problems: list[tuple[str, str]]) -> dict[Comparison, dict[Level, LevelProbabilities]]:
+    if not isinstance(data, Mapping):
+        problems.append(("comparisons", "should map each comparison to its levels' m and u"))
+        return {}
+    known = {comparison.value for comparison in COMPARISONS}
+    for name in data:
+        if name not in known:
+            problems.append((f"comparisons.{name}", f"is not a comparison; expected one of {', '.join(known)}"))
+    comparisons: dict[Comparison, dict[Level, LevelProbabilities]] = {}
+    for comparison in COMPARISONS:
+        key = f"comparisons.{comparison.value}"
+        levels = data.get(comparison.value)
+        if not isinstance(levels, Mapping):
+            problems.append((key, "is missing" if levels is None else "should map each level to its m and u"))
+            continue
+        allowed = {level.value for level in LEVELS[comparison]}
+        for name in levels:
+            if name not in allowed:
+                problems.append((f"{key}.{name}", f"is not a level of {comparison.value}: {', '.join(allowed)}"))
+        parsed: dict[Level, LevelProbabilities] = {}
+        for level in LEVELS[comparison]:
+            odds = levels.get(level.value)
+            if not isinstance(odds, Mapping):
+                problems.append((f"{key}.{level.value}", "is missing" if odds is None else "should have m and u"))
+                continue
+            m = _number_at(odds, "m", f"{key}.{level.value}.m", problems)
+            u = _number_at(odds, "u", f"{key}.{level.value}.u", problems)
+            if m is not None and u is not None:
+                parsed[level] = LevelProbabilities(m, u)
+        if len(parsed) == len(LEVELS[comparison]):
+            comparisons[comparison] = parsed
+    return comparisons
+
+
+def _model_problems(
+    prior: float, swapped_names_penalty: float, comparisons: Mapping[Comparison, Mapping[Level, LevelProbabilities]]
+) -> list[tuple[str, str]]:
+    problems = _settings_problems(prior, swapped_names_penalty)
+    for comparison in COMPARISONS:
+        key = f"comparisons.{comparison.value}"
+        levels = comparisons.get(comparison)
+        if levels is None:
+            problems.append((key, "is missing"))
+            continue
+        unknown = set(levels) - set(LEVELS[comparison])
+        problems.extend((f"{key}.{level}", f"is not a level of {comparison.value}") for level in sorted(unknown))
+        missing = [level for level in LEVELS[comparison] if level not in levels]
+        problems.extend((f"{key}.{level.value}", "is missing") for level in missing)
+        if not missing:
+            problems.extend(_level_problems(comparison, levels))
+    return problems
+
+
+def _settings_problems(prior: float | None, swapped_names_penalty: float | None) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if prior is not None and not 0 < prior < 1:
+        problems.append(("prior", f"should be a probability strictly between 0 and 1, not {prior}"))
+    if swapped_names_penalty is not None and not 0 <= swapped_names_penalty < math.inf:
+        problems.append(
+            ("swapped_names_penalty", f"should be a number of bits, 0 or more, not {swapped_names_penalty}")
+        )
+    return problems
+
+
+def _level_problems(comparison: Comparison, levels: Mapping[Level, LevelProbabilities]) -> list[tuple[str, str]]:
+    key = f"comparisons.{comparison.value}"
+    problems: list[tuple[str, str]] = []
+    for level in LEVELS[comparison]:
+        for name in ("m", "u"):
+            value = getattr(levels[level], name)
+            # Zero would let one level veto or prove a match alone, whatever every other field says.
+            if not 0 < value <= 1:
+                problems.append((f"{key}.{level.value}.{name}", f"should be in (0, 1], not {value}"))
+    for name in ("m", "u"):
+        total = sum(getattr(levels[level], name) for level in LEVELS[comparison])
+        if abs(total - 1) > _SUM_TOLERANCE:
+            problems.append((key, f"{name} sums to {total:.6g} over the levels; it should sum to 1"))
+    return problems
+
+
+def _model(prior: float, table: Mapping[Comparison, Mapping[Level, tuple[float, float]]]) -> MatchModel:
+    return MatchModel(
+        prior=prior,
+        comparisons={
+            comparison: {level: LevelProbabilities(m, u) for level, (m, u) in levels.items()}
+            for comparison, levels in table.items()
+        },
+    )
+
+
+# Configured values, before any data: each (m, u) is reasoned below; EM and random-pair u estimates refine them.
+# m is the share of one person's record pairs at that level (typo, nickname and move rates of box-office data);
+# u the share of two people's pairs (how common names, places and dates are among a Québec audience).
+DEFAULT_MODEL = _model(
+    # About 100,000 distinct patrons: a pair drawn at random is one person's about once in 100,000.
+    prior=1e-5,
+    table={
+        Comparison.FIRST_NAME: {
+            # First names repeat more than one would think (Nathalie, Isabelle, Martin, Éric each ~1% of a
+            # generation): two people share one ~0.6% of the time. One person's records agree once folded ~90%.
+            Level.EXACT: (0.90, 0.006),
+            # Nicknames, initials and a compound's start: ~4% of one person's pairs, rare by chance.
+            Level.NICKNAME_OR_INITIAL: (0.04, 0.002),
+            # Typos (~1 in 30 hand-typed names) and spelling variants.
+            Level.CLOSE: (0.035, 0.004),
+            # Mostly two names (Sylvie, Sylvain), rarely a bad typo: weak evidence against.
+            Level.SIMILAR: (0.01, 0.03),
+            # One person's records name them differently ~1.5% of the time (usual name vs legal name).
+            Level.DIFFERENT: (0.015, 0.958),
+        },
+        Comparison.LAST_NAME: {
+            # Québec surnames are concentrated (Tremblay ~1.2%, Gagnon ~0.8%), a Montréal audience less so: ~0.2%.
+            Level.EXACT: (0.92, 0.002),
+            # Compound names written whole or in part (Gagnon-Tremblay, Gagnon): rare between two people.
+            Level.COMPOUND_PART: (0.02, 0.0004),
+            Level.CLOSE: (0.035, 0.003),
+            Level.SIMILAR: (0.01, 0.02),
+            Level.DIFFERENT: (0.015, 0.9746),
+        },
+        Comparison.ADDRESS: {
+            # One home holds ~2.3 people among ~100,000 patrons: two people share one ~2 times in 100,000.
+            # One person's records share it unless they moved (~12% of Canadians a year) or one lacks a street.
+            Level.SAME_ADDRESS: (0.55, 0.00002),
+            # A postal code covers one side of a block, ~20-50 homes: two people share one ~5 times in 100,000.
+            # One person's records land here mostly when one is a walk-up's, with no street.
+            Level.SAME_POSTAL_CODE: (0.25, 0.00005),
+            Level.SAME_STREET: (0.01, 0.0005),
+            # An audience concentrates in ~100 of Québec's ~420 areas: two people share one ~1.5% of the time.
+            Level.SAME_AREA: (0.05, 0.015),
+            # Half an arts audience lives in Montréal: sharing only the city is weak evidence against.
+            Level.SAME_CITY: (0.05, 0.25),
+            Level.DIFFERENT: (0.09, 0.73443),
+        },
+        Comparison.PHONE: {
+            # Numbers change and people give home or mobile: ~65% agree. Households share a line: u ~2/100,000.
+            Level.EXACT: (0.65, 0.00002),
+            Level.DIFFERENT: (0.35, 0.99998),
+        },
+        Comparison.EMAIL: {
+            # A personal address, or a household's shared one (2/100,000 between two people).
+            Level.EXACT: (0.70, 0.00002),
+            Level.SAME_LOCAL_PART: (0.05, 0.0001),
+            Level.DIFFERENT: (0.25, 0.99988),
+        },
+        Comparison.BIRTH_DATE: {
+            # An audience spans ~60 birth years: two people share a birth date ~1 time in 20,000.
+            Level.EXACT: (0.95, 0.00005),
+            # Day and month swapped, or one digit off: ~2.5% of one person's pairs; ~40 such dates for any date.
+            Level.NEAR: (0.025, 0.002),
+            Level.SAME_YEAR: (0.01, 0.016),
+            Level.DIFFERENT: (0.015, 0.98195),
+        },
+    },
+)
+
+
+@dataclass(frozen=True)
+class EstimationResult:
+    """What EM found: the model, how many iterations it ran, whether it converged, the log-likelihood of each."""
+
+    model: MatchModel
+    iterations: int
+    converged: bool
+    log_likelihoods: tuple[float, ...]
+
+
+# Estimated probabilities never fall below this: a level unseen among matches would otherwise veto one forever.
+_FLOOR = 1e-6
+
+
+def estimate_model(
+    vectors: Iterable[ComparisonVector],
+    *,
+    start: MatchModel,
+    max_iterations: int = 50,
+    tolerance: float = 1e-5,
+    estimate_u: bool = True,
+    held: Collection[Comparison] = (),
+) -> EstimationResult:
+    """Expectation-maximisation of the two-class Fellegi-Sunter mixture over `vectors`, from `start`.
+
+    Comparisons are taken as independent given the class; a MISSING level says nothing. The result's m, u and
+    λ describe the pairs given. Two recipes:
+
+    - Pairs drawn from all records (or a known model's sample): estimate everything, or fix u from random pairs
+      (`estimate_u_from_random_pairs`, then `estimate_u=False`) so that EM cannot settle on a split other than
+      same person / two people.
+    - Pairs from blocking: their non-matches are not random pairs: a block holds a household's members, who
+      share an address, a phone and a last name. Against u from random pairs those look like matches, and EM
+      then pulls λ and the m of disagreement up. Estimate m and u together on the blocked pairs, and keep only
+      the m: `with_u.with_m_of(result.model)` scores with u from random pairs and the configured prior.
+
+    `held` comparisons keep their start values and are left out: those a block was made on, which agree in
+    every pair of the block and so say nothing there (Splink's per-blocking-rule training).
+    Convergence: no parameter moved more than `tolerance` in an iteration.
+    """
+    patterns = list(Counter(vector.levels() for vector in vectors).items())
+    active = [index for index, comparison in enumerate(COMPARISONS) if comparison not in held]
+    m = [{level: odds.m for level, odds in start.comparisons[c].items()} for c in COMPARISONS]
+    u = [{level: odds.u for level, odds in start.comparisons[c].items()} for c in COMPARISONS]
+    prior = start.prior
+    total = sum(count for _, count in patterns)
+    log_likelihoods: list[float] = []
+    converged = False
+    iterations = 0
+    while total and iterations < max_iterations and not converged:
+        iterations += 1
+        match_mass: list[dict[Level, float]] = [dict.fromkeys(m[index], 0.0) for index in range(len(COMPARISONS))]
+        other_mass: list[dict[Level, float]] = [dict.fromkeys(u[index], 0.0) for index in range(len(COMPARISONS))]
+        matches = 0.0
+        log_likelihood = 0.0
+        for levels, count in patterns:
+            given_match, given_other = prior, 1 - prior
+            for index in active:
+                level = levels[index]
+                if level is not Level.MISSING:
+                    given_match *= m[index][level]
+                    given_other *= u[index][level]
+            likelihood = given_match + given_other
+            log_likelihood += count * math.log(likelihood)
+            as_match = count * given_match / likelihood
+            matches += as_match
+            for index in active:
+                level = levels[index]
+                if level is not Level.MISSING:
+                    match_mass[index][level] += as_match
+                    other_mass[index][level] += count - as_match
+        log_likelihoods.append(log_likelihood)
+        change = abs(matches / total - prior)
+        prior = min(max(matches / total, _FLOOR), 1 - _FLOOR)
+        for index in active:
+            change = max(change, _maximise(m[index], match_mass[index]))
+            if estimate_u:
+                change = max(change, _maximise(u[index], other_mass[index]))
+        converged = change < tolerance
+    model = replace(
+        start,
+        prior=prior,
+        comparisons={
+            comparison: {level: LevelProbabilities(m[index][level], u[index][level]) for level in m[index]}
+            for index, comparison in enumerate(COMPARISONS)
+        },
+    )
+    return EstimationResult(model, iterations, converged, tuple(log_likelihoods))
+
+
+def _maximise(probabilities: dict[Level, float], mass: Mapping[Level, float]) -> float:
+    """Sets `probabilities` to `mass` normalised (floored), returning the largest change; unseen comparisons stay."""
+    total = sum(mass.values())
+    if total <= 0:
+        return 0.0
+    floored = {level: max(value / total, _FLOOR) for level, value in mass.items()}
+    norm = sum(floored.values())
+    change = 0.0
+    for level, value in floored.items():
+        change = max(change, abs(value / norm - probabilities[level]))
+        probabilities[level] = value / norm
+    return change
+
+
+def estimate_u_from_random_pairs(
+    records: Sequence[NormalisedRecord], *, start: MatchModel, pairs: int = 100_000, seed: int = 0
+) -> MatchModel:
+    """`start` with each u replaced by its level's share among `pairs` random pairs of `records`.
+
+    Two records drawn at random are almost never one person's (λ ~ 1e-5), so their levels are the u
+    distribution, as Splink estimates it. Counts are smoothed by half a pair per level so that a level never
+    seen by chance (an exact phone) gets a small u, not zero. `seed` makes the estimate repeatable.
+    """
+    if len(records) < 2:
+        raise ValueError("estimating u needs at least two records")
+    draw = random.Random(seed)  # noqa: S311 (sampling pairs, not a secret)
+    counts = [Counter[Level]() for _ in COMPARISONS]
+    for _ in range(pairs):
+        first, second = draw.sample(range(len(records)), 2)
+        for index, level in enumerate(compare(records[first], records[second]).levels()):
+            counts[index][level] += 1
+    comparisons: dict[Comparison, dict[Level, LevelProbabilities]] = {}
+    for index, comparison in enumerate(COMPARISONS):
+        levels = LEVELS[comparison]
+        seen = sum(counts[index][level] for level in levels)
+        current = start.comparisons[comparison]
+        if not seen:
+            comparisons[comparison] = dict(current)
+            continue
+        comparisons[comparison] = {
+            level: LevelProbabilities(current[level].m, (counts[index][level] + 0.5) / (seen + 0.5 * len(levels)))
+            for level in levels
+        }
+    return replace(start, comparisons=comparisons)
+
+
+class Band(StrEnum):
+    """What to do with a candidate match."""
+
+    LINK = "link"
+    REVIEW = "review"
+    DISTINCT = "distinct"
+
+
+@dataclass(frozen=True)
+class MatchBands:
+    """Probability thresholds: at or above `link_at` records are linked; at or above `review_at` a person decides.
+
+    A wrong merge costs more than a missed one: it shows one patron another's history and sends them another's
+    mail, and undoing it needs a person; a missed merge only leaves a duplicate for later. So linking asks for
+    0.99, the precision targeted; the review band starts at 0.80, below which a reviewer would mostly be
+    shown two different people.
+    """
+
+    link_at: float = 0.99
+    review_at: float = 0.80
+
+    def __post_init__(self) -> None:
+        if not 0 < self.review_at <= self.link_at < 1:
+            raise ValueError(f"bands need 0 < review_at <= link_at < 1, not {self.review_at} and {self.link_at}")
+
+    def classify(self, probability: float) -> Band:
+        if probability >= self.link_at:
+            return Band.LINK
+        if probability >= self.review_at:
+            return Band.REVIEW
+        return Band.DISTINCT
+
+    @property
+    def link_margin(self) -> float:
+        """The bits by which the best person must beat the runner-up to be linked: the link odds, log2(p / (1-p))."""
+        return math.log2(self.link_at / (1 - self.link_at))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The known person a record most likely belongs to, and why; `vector` shows which fields agreed."""
+
+    person_id: str
+    probability: float
+    match_weight: float
+    band: Band
+    vector: ComparisonVector
+    # Another person scored too close to tell apart: why a link was turned into a review.
+    ambiguous_with: str | None = None
+
+    @property
+    def agreements(self) -> dict[str, str]:
+        """Each comparison's level, for a reviewer: `{"first_name": "nickname_or_initial", "address": ...}`, and
+        `name_order`: `swapped` when the names agree only crossed, else `straight`."""
+        levels = zip(COMPARISONS, self.vector.levels(), strict=True)
+        order = "swapped" if self.vector.names_swapped else "straight"
+        return {comparison.value: level.value for comparison, level in levels} | {"name_order": order}
+
+
+_PERSONAL_BIRTH_DATES = frozenset({Level.EXACT, Level.NEAR})
+
+
+def best_candidate(
+    record: NormalisedRecord,
+    candidates: Sequence[tuple[str, Sequence[NormalisedRecord]]],
+    model: MatchModel,
+    bands: MatchBands,
+) -> Candidate | None:
+    """The candidate person `record` most likely belongs to, or None when no known record could be theirs.
+
+    Each candidate is a person id with the records known of them; a person scores as their best record. The band
+    follows the probability, with three safeguards a household needs, since its members share an address, a
+    phone, often an e-mail and a last name, evidence that independent comparisons multiply into near-certainty:
+    - a known record whose first name clearly differs is another person's (`first_names_clearly_differ`) and
+      is not weighed at all;
+    - a link needs what tells a household's members apart to agree: the birth date, or else the first name
+      (more than an initial) with a last name that does not differ; otherwise the pair goes to review;
+    - a link needs the best person to beat the runner-up by the link odds (`MatchBands.link_margin`): two
+      persons both likely are a duplicate to resolve by hand, not a record to attach to either.
+    """
+    scored: list[tuple[float, str, ComparisonVector, NormalisedRecord]] = []
+    for person_id, known_records in candidates:
+        best: tuple[float, ComparisonVector, NormalisedRecord] | None = None
+        for known in known_records:
+            vector = compare(record, known)
+            if vector.first_name in _DISAGREEING_NAMES:
+                continue
+            weight = model.match_weight(vector)
+            if best is None or weight > best[0]:
+                best = (weight, vector, known)
+        if best is not None:
+            scored.append((best[0], person_id, best[1], best[2]))
+    if not scored:
+        return None
+    scored.sort(key=lambda entry: (-entry[0], entry[1]))
+    weight, person_id, vector, known = scored[0]
+    probability = probability_of_weight(weight)
+    band = bands.classify(probability)
+    ambiguous_with = None
+    if band is Band.LINK:
+        if len(scored) > 1 and weight - scored[1][0] < bands.link_margin:
+            band, ambiguous_with = Band.REVIEW, scored[1][1]
+        elif not _tells_household_members_apart(record, known, vector):
+            band = Band.REVIEW
+    return Candidate(person_id, probability, weight, band, vector, ambiguous_with)
+
+
+def _tells_household_members_apart(record: NormalisedRecord, known: NormalisedRecord, vector: ComparisonVector) -> bool:
+    if vector.birth_date in _PERSONAL_BIRTH_DATES:
+        return True
+    if vector.first_name not in _AGREEING_NAMES or vector.last_name in _DISAGREEING_NAMES:
+        return False
+    names = [record.first_name, known.first_name]
+    if vector.names_swapped:
+        names += [record.last_name, known.last_name]
+    # An initial is shared by about one household member in ten.
+    return not any(_initials(name) for name in names if name)

@@ -1,0 +1,65 @@
+"""Merge records and review items: what identity keeps so every merge can be explained and undone."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from services.identity.domain.identifiers import IdentifierDigest
+from services.identity.domain.persons import Person
+from shared.events.identity import MergeDecider
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRecord:
+    """Who was merged into whom, when, why and on which evidence, with the merged persons as they were."""
+
+    merge_id: str
+    organisation_id: str
+    survivor_id: str
+    # Snapshots taken at merge time: unmerge restores exactly these persons and identifiers.
+    merged: tuple[Person, ...]
+    evidence: tuple[IdentifierDigest, ...]
+    reason: str
+    decided_by: MergeDecider
+    decided_at: datetime
+    # The event or review that caused the merge.
+    cause: str
+    undone_at: datetime | None = None
+    undone_by: str | None = None
+
+    @property
+    def merged_ids(self) -> list[str]:
+        return [person.person_id for person in self.merged]
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A provisional person that may be a known one: a reviewer accepts (merge) or rejects (keep apart)."""
+
+    review_id: str
+    organisation_id: str
+    person_id: str
+    candidate_id: str
+    probability: float
+    agreements: Mapping[str, str]
+    event_id: str
+    created_at: datetime
+    status: ReviewStatus = ReviewStatus.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = field(default=None)
+
+
+def merge_reason(evidence: tuple[IdentifierDigest, ...], decided_by: MergeDecider) -> str:
+    """Why, in words an auditor reads, in French and English."""
+    if decided_by is MergeDecider.REVIEWER:
+        return "Doublon confirmé par une personne / Duplicate confirmed by a reviewer"
+    kinds = ", ".join(sorted({digest.kind for digest in evidence}))
+    return f"Identifiants partagés / Shared identifiers: {kinds}"

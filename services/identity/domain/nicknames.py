@@ -1,0 +1,224 @@
+"""First names one person can go by (Robert, Bob) and look-alikes that are two people's (Louis, Louise)."""
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+# Each group holds names one person can go by, folded as `normalise` folds them (`jean francois`, `helene`).
+# Being equivalent is not transitive: Alex is short for Alexandre and for Alexandra, who are not one person,
+# so two names are equivalent when one group holds both. A short form goes in a group only where Québec or
+# English Canada really uses it: Guillaume is not Guy, and Sandra is a name of its own, not Alexandra's.
+NICKNAME_GROUPS: tuple[frozenset[str], ...] = tuple(
+    frozenset(group)
+    for group in (
+        # French, as said in Québec
+        ("alexandre", "alex", "alexander"),
+        ("alexandra", "alex", "alexa"),
+        ("alexis", "alex"),
+        ("caroline", "caro"),
+        ("catherine", "katherine", "cathy", "kathy", "cath", "kate", "katie", "cathou"),
+        ("christophe", "chris"),
+        ("dominique", "dom"),
+        ("dominic", "dominik", "dom"),
+        ("emmanuel", "manu"),
+        ("emmanuelle", "manu"),
+        ("frederic", "frederick", "fred"),
+        ("frederique", "fred"),
+        ("gabriel", "gab", "gabe"),
+        ("gabrielle", "gab", "gaby"),
+        ("gregoire", "greg"),
+        ("jean francois", "jf"),
+        ("jean philippe", "jp"),
+        ("jean pierre", "jp"),
+        ("jean sebastien", "js"),
+        ("joseph", "jos", "jo", "joe", "joey"),
+        ("josee", "jo"),
+        ("marguerite", "margot"),
+        ("marie eve", "marie"),
+        ("maxime", "max"),
+        ("maximilien", "max"),
+        ("nicolas", "nicholas", "nico", "nick", "nic"),
+        ("olivier", "oli"),
+        ("raphael", "raph"),
+        ("sebastien", "sebastian", "seb"),
+        ("stephane", "steph"),
+        ("stephanie", "steph", "stef"),
+        ("valerie", "val"),
+        ("veronique", "vero"),
+        ("elisabeth", "elizabeth", "liz", "lisa", "beth", "betty", "babette", "eliza"),
+        # English
+        ("robert", "bob", "rob", "robbie", "bobby"),
+        ("william", "bill", "will", "billy", "willy", "liam"),
+        ("richard", "rick", "rich", "ricky", "richie", "dick"),
+        ("james", "jim", "jimmy", "jamie"),
+        ("john", "jack", "johnny", "jon"),
+        ("jonathan", "jon", "jonny"),
+        ("michael", "mike", "mikey", "mick", "mickey"),
+        ("christopher", "chris", "kit"),
+        ("christian", "chris"),
+        ("christine", "christina", "chris", "tina"),
+        ("jennifer", "jen", "jenn", "jenny"),
+        ("daniel", "dan", "danny", "dany"),
+        ("margaret", "maggie", "meg", "peggy", "margot"),
+        ("anne", "ann", "annie"),
+        ("isabelle", "isabel", "isa"),
+        ("matthew", "matt", "matty"),
+        ("philip", "phillip", "philippe", "phil"),
+        ("patrick", "pat"),
+        ("patricia", "pat", "patty", "trish"),
+        ("benjamin", "ben", "benji"),
+        ("samuel", "sam", "sammy"),
+        ("samantha", "sam"),
+        ("thomas", "tom", "tommy"),
+        ("anthony", "tony"),
+        ("timothy", "tim"),
+        ("andrew", "andy", "drew"),
+        ("edward", "ed", "eddie", "ted"),
+        ("theodore", "ted", "teddy", "theo"),
+        ("charles", "charlie", "chuck"),
+        ("charlotte", "charlie", "lottie"),
+        ("albert", "al", "bert"),
+        ("donald", "don", "donny"),
+        ("ronald", "ron", "ronnie"),
+        ("kenneth", "ken", "kenny"),
+        ("steven", "stephen", "steve"),
+        ("gregory", "greg"),
+        ("jeffrey", "geoffrey", "jeff", "geoff"),
+        ("joshua", "josh"),
+        ("nathan", "nathaniel", "nate", "nat"),
+        ("nathalie", "nat"),
+        ("natalie", "nat"),
+        ("victoria", "vicky", "tori"),
+        ("victor", "vic"),
+        ("vincent", "vince", "vinny"),
+        ("zachary", "zach", "zack"),
+        ("kimberly", "kim"),
+        ("deborah", "debbie", "deb"),
+        ("rebecca", "becky", "becca"),
+        ("susan", "suzanne", "sue", "suzie", "suzy"),
+        ("jacqueline", "jackie", "jacky"),
+        ("pamela", "pam"),
+        ("cynthia", "cindy"),
+        ("judith", "judy"),
+        ("abigail", "abby"),
+        ("amanda", "mandy"),
+        ("sandra", "sandy"),
+        ("raymond", "ray"),
+        ("douglas", "doug"),
+        ("lawrence", "larry"),
+        ("leonard", "len", "lenny", "leo"),
+        ("gerald", "gerry", "jerry"),
+    )
+)
+
+# Masculine and feminine forms of one name: they look alike to a string metric (Jaro-Winkler of Louis and Louise
+# is 0.97), yet in one household they are two people, often a couple or a parent and a child.
+MASCULINE_AND_FEMININE: tuple[tuple[str, str], ...] = (
+    ("adrien", "adrienne"),
+    ("aime", "aimee"),
+    ("alexandre", "alexandra"),
+    ("alexis", "alexia"),
+    ("andre", "andree"),
+    ("antoine", "antoinette"),
+    ("antonio", "antonia"),
+    ("armand", "armande"),
+    ("bernard", "bernadette"),
+    ("charles", "charlotte"),
+    ("christian", "christiane"),
+    ("christian", "christine"),
+    ("claude", "claudette"),
+    ("claude", "claudine"),
+    ("clement", "clementine"),
+    ("daniel", "daniele"),
+    ("daniel", "danielle"),
+    ("denis", "denise"),
+    ("desire", "desiree"),
+    ("emmanuel", "emmanuelle"),
+    ("eric", "erica"),
+    ("fabien", "fabienne"),
+    ("fernand", "fernande"),
+    ("francis", "francine"),
+    ("francois", "francoise"),
+    ("frederic", "frederique"),
+    ("gabriel", "gabrielle"),
+    ("gaetan", "gaetane"),
+    ("georges", "georgette"),
+    ("gerard", "gerardine"),
+    ("germain", "germaine"),
+    ("gilbert", "gilberte"),
+    ("guy", "guylaine"),
+    ("henri", "henriette"),
+    ("jacques", "jacqueline"),
+    ("jean", "jeanne"),
+    ("jean", "jeannine"),
+    ("joel", "joelle"),
+    ("jose", "josee"),
+    ("joseph", "josephine"),
+    ("julien", "julie"),
+    ("julien", "julienne"),
+    ("justin", "justine"),
+    ("laurent", "laurence"),
+    ("louis", "louise"),
+    ("luc", "lucie"),
+    ("lucien", "lucienne"),
+    ("marcel", "marcelle"),
+    ("mario", "maria"),
+    ("mario", "marie"),
+    ("martin", "martine"),
+    ("michel", "michele"),
+    ("michel", "michelle"),
+    ("michel", "micheline"),
+    ("nicolas", "nicole"),
+    ("noel", "noelle"),
+    ("normand", "normande"),
+    ("olivier", "olivia"),
+    ("pascal", "pascale"),
+    ("patrick", "patricia"),
+    ("paul", "paule"),
+    ("paul", "pauline"),
+    ("pierre", "pierrette"),
+    ("raphael", "raphaelle"),
+    ("raymond", "raymonde"),
+    ("rejean", "rejeanne"),
+    ("rene", "renee"),
+    ("robert", "roberta"),
+    ("robert", "roberte"),
+    ("roland", "rolande"),
+    ("simon", "simone"),
+    ("stephane", "stephanie"),
+    ("sylvain", "sylvie"),
+    ("valentin", "valentine"),
+    ("victor", "victoria"),
+    ("vivien", "vivienne"),
+    ("yves", "yvette"),
+    ("yvon", "yvonne"),
+)
+
+
+def _groups_by_name() -> Mapping[str, frozenset[int]]:
+    groups: dict[str, set[int]] = {}
+    for index, group in enumerate(NICKNAME_GROUPS):
+        for name in group:
+            groups.setdefault(name, set()).add(index)
+    return MappingProxyType({name: frozenset(indexes) for name, indexes in groups.items()})
+
+
+_GROUPS_BY_NAME = _groups_by_name()
+_GENDERED_PARTNERS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        name: frozenset(other for pair in MASCULINE_AND_FEMININE if name in pair for other in pair if other != name)
+        for name in {name for pair in MASCULINE_AND_FEMININE for name in pair}
+    }
+)
+
+
+def are_nickname_equivalent(a: str, b: str) -> bool:
+    """Whether one person can go by both folded first names: the same name, or two names of one nickname group."""
+    if a == b:
+        return True
+    groups = _GROUPS_BY_NAME.get(a)
+    return groups is not None and not groups.isdisjoint(_GROUPS_BY_NAME.get(b, ()))
+
+
+def are_masculine_and_feminine(a: str, b: str) -> bool:
+    """Whether the folded first names are the masculine and feminine forms of one name (Louis and Louise)."""
+    return b in _GENDERED_PARTNERS.get(a, frozenset())

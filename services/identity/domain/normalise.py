@@ -1,0 +1,462 @@
+"""Turning what upstream systems send into the canonical form identity matches on: emails, phones, names, addresses."""
+
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
+
+from services.identity.domain.records import NormalisedRecord, PersonRecord
+
+# The same people, streets and cities recur across sources and imports; each cache holds at most this many entries.
+_CACHE_SIZE = 1 << 16
+# A warning shows at most this much of the value, so one garbled field cannot bloat every record it sits on.
+_SHOWN_LENGTH = 80
+
+_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+# What may not appear in the local part of an address people actually use (quoted local parts are not supported).
+_EMAIL_LOCAL = re.compile(r'[^\s@<>()\[\],;:"\\]+')
+_EMAIL_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+")
+
+# An extension as people write it after the number: `ext 12`, `ext. 12`, `x12`, `#12`, `poste 12`, `p. 12`.
+_PHONE_EXTENSION = re.compile(r"[\s,;]*(?:ext(?:ension)?|poste|post|x|p|#)\.?\s*:?\s*[0-9]{1,7}\s*$", re.IGNORECASE)
+# The shape nearly every North American number takes, read without the full parser (about four times as fast).
+_NORTH_AMERICAN = re.compile(
+    r"(?:(?P<international>\+\s*1)|1)?[\s.-]*\(?\s*(?P<area>[2-9][0-9]{2})\s*\)?[\s.-]*(?P<exchange>[2-9][0-9]{2})"
+    r"[\s.-]*(?P<line>[0-9]{4})"
+)
+_NORTH_AMERICAN_COUNTRY_CODE = 1
+
+# Letters that Unicode does not decompose into a base letter and an accent, spelled as French and English readers do.
+# Apostrophe-like modifier letters count as letters for Unicode; in names they separate words like `'` does.
+_UNDECOMPOSED_LETTERS = str.maketrans(
+    {
+        "æ": "ae",
+        "œ": "oe",
+        "ø": "o",
+        "đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "ł": "l",
+        "ħ": "h",
+        "ı": "i",
+        "ŧ": "t",
+        "ŋ": "n",
+        "ĸ": "k",
+        "ƒ": "f",
+        "ʹ": " ",
+        "ʻ": " ",
+        "ʼ": " ",
+        "ʽ": " ",
+        "ˈ": " ",
+    }
+)
+# The combining accents French, English and most Latin-script names carry, deleted in one pass before the slow path.
+_LATIN_ACCENTS = dict.fromkeys(range(0x0300, 0x0370))
+_ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
+# Anything that is not a letter or digit in any script (`\w` less the underscore) separates words.
+_SEPARATORS = re.compile(r"[\W_]+")
+_SAINTS = {"saint": "st", "sainte": "ste"}
+# Words that join a family name to its parts (`de la Fontaine`, `d'Arcy`, `van der Berg`), folded.
+NAME_PARTICLES = frozenset(
+    {"d", "da", "de", "del", "della", "der", "des", "di", "du", "l", "la", "le", "les", "van", "von"}
+)
+
+# Street types, folded, to the one token each compares as; both languages share one vocabulary.
+_STREET_TYPES = {
+    **dict.fromkeys(("rue",), "rue"),
+    **dict.fromkeys(("avenue", "av", "ave"), "av"),
+    **dict.fromkeys(("boulevard", "boul", "blvd", "bd"), "boul"),
+    **dict.fromkeys(("chemin", "ch", "chem"), "ch"),
+    **dict.fromkeys(("street", "st"), "st"),
+    **dict.fromkeys(("road", "rd"), "rd"),
+    **dict.fromkeys(("place", "pl"), "pl"),
+    **dict.fromkeys(("cote",), "cote"),
+    **dict.fromkeys(("rang", "rg"), "rang"),
+    **dict.fromkeys(("route", "rte"), "rte"),
+    **dict.fromkeys(("drive", "dr"), "dr"),
+    **dict.fromkeys(("montee", "mtee"), "montee"),
+    **dict.fromkeys(("impasse", "imp"), "imp"),
+    **dict.fromkeys(("croissant", "crois"), "crois"),
+    **dict.fromkeys(("crescent", "cres"), "cres"),
+    **dict.fromkeys(("terrasse", "tsse"), "tsse"),
+    **dict.fromkeys(("terrace", "terr"), "terr"),
+    **dict.fromkeys(("promenade", "prom"), "prom"),
+    **dict.fromkeys(("allee",), "allee"),
+    **dict.fromkeys(("ruelle",), "ruelle"),
+    **dict.fromkeys(("carre",), "carre"),
+    **dict.fromkeys(("square", "sq"), "sq"),
+    **dict.fromkeys(("lane", "ln"), "lane"),
+    **dict.fromkeys(("court", "crt", "ct"), "crt"),
+    **dict.fromkeys(("circle", "cir"), "cir"),
+    **dict.fromkeys(("way",), "way"),
+    **dict.fromkeys(("parkway", "pkwy", "pky"), "pky"),
+    **dict.fromkeys(("highway", "hwy"), "hwy"),
+    **dict.fromkeys(("autoroute", "aut"), "aut"),
+}
+# English puts the type after the name (`Main Street`); these words are a type only there. `St` in front is Saint.
+_ENGLISH_ONLY_TYPES = frozenset(
+    {"street", "st", "road", "rd", "drive", "dr", "crescent", "cres", "terrace", "terr", "lane", "ln", "court"}
+    | {"crt", "ct", "circle", "cir", "way", "parkway", "pkwy", "pky", "highway", "hwy"}
+)
+_DIRECTIONS = {
+    **dict.fromkeys(("ouest", "o", "west", "w"), "o"),
+    **dict.fromkeys(("est", "e", "east"), "e"),
+    **dict.fromkeys(("nord", "n", "north"), "n"),
+    **dict.fromkeys(("sud", "s", "south"), "s"),
+}
+# Articles and prepositions that people keep or leave out after the type: `chemin (de la) Côte-des-Neiges`.
+_STREET_PARTICLES = frozenset({"d", "de", "des", "du", "l", "la", "le", "les"})
+_ORDINAL = re.compile(r"([0-9]+)(?:e|er|re|eme|ieme|st|nd|rd|th)")
+
+_UNIT_WORD = r"(?:appartement|app|appt|apt|unit[ée]?|suite|bureau|local|logement|log)(?![^\W\d_])\.?"
+# `3-4521 rue Saint-Denis`, `app. 3 - 4521, rue X`, `#3-4521 X`: the Québec habit of writing the unit first.
+_UNIT_THEN_NUMBER = re.compile(
+    rf"(?:{_UNIT_WORD}\s*)?#?\s*[0-9]+[A-Za-z]?\s*-\s*(?P<number>[0-9]+)(?P<suffix>[A-Za-z](?![^\W\d_]))?[\s,]*",
+    re.IGNORECASE,
+)
+_LEADING_UNIT = re.compile(rf"(?:{_UNIT_WORD}|#)\s*[0-9A-Za-z]+(?:[\s,]*-?[\s,]*)(?=[0-9])", re.IGNORECASE)
+# `4521`, `4521A`, `4521-A`; a letter after a space is not a suffix (`55 E Main Street` names a direction).
+_NUMBER = re.compile(r"(?P<number>[0-9]+)(?:-?(?P<suffix>[A-Za-z]))?(?![^\W_])[\s,]*", re.IGNORECASE)
+_TRAILING_UNIT = re.compile(rf"[\s,]+(?:{_UNIT_WORD}|#)\s*[0-9A-Za-z-]+\s*$", re.IGNORECASE)
+_UNIT_ALONE = re.compile(rf"(?:{_UNIT_WORD}|#)\s*[0-9A-Za-z-]+", re.IGNORECASE)
+
+_CANADIAN_POSTAL_CODE = re.compile(r"[A-Z][0-9][A-Z][0-9][A-Z][0-9]")
+_POSTAL_CODE_SPACING = str.maketrans("", "", " -")
+
+_ISO_BIRTH_DATE = re.compile(
+    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?"
+    r"|(?P<compact_year>[0-9]{4})(?P<compact_month>[0-9]{2})(?P<compact_day>[0-9]{2})"
+)
+EARLIEST_BIRTH_YEAR = 1900
+
+# Country names people write instead of ISO codes, folded.
+_COUNTRY_NAMES = {
+    **dict.fromkeys(("canada", "can"), "CA"),
+    **dict.fromkeys(("etats unis", "united states", "usa", "u s a", "united states of america"), "US"),
+    **dict.fromkeys(("france", "fra"), "FR"),
+    **dict.fromkeys(("belgique", "belgium", "bel"), "BE"),
+    **dict.fromkeys(("suisse", "switzerland", "che"), "CH"),
+    **dict.fromkeys(("royaume uni", "united kingdom", "uk", "gbr"), "GB"),
+}
+# Every region phone numbering knows is an ISO 3166 country code; `QC` (a province) and `UK` are not.
+_COUNTRY_CODES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+def normalise_email(raw: str) -> str | None:
+    """The address deterministic links use: trimmed, NFC, lower case, `+tag` dropped; Gmail dots dropped too.
+
+    `googlemail.com` is Gmail's other name and becomes `gmail.com`. A `+` that starts the local part is kept (it is
+    the whole name, not a tag). None when the text has no usable shape: no `@`, an empty side, spaces inside.
+    """
+    return _email(raw)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _email(raw: str) -> str | None:
+    text = raw.strip().lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    text = text.removeprefix("mailto:")
+    local, at, domain = text.rpartition("@")
+    if not at or not _EMAIL_LOCAL.fullmatch(local) or not _EMAIL_DOMAIN.fullmatch(domain):
+        return None
+    tag = local.find("+", 1)
+    if tag > 0:
+        local = local[:tag]
+    if domain in _GMAIL_DOMAINS:
+        domain = "gmail.com"
+        # Gmail ignores dots in the name: `j.doe` and `jdoe` are one inbox.
+        local = local.replace(".", "")
+        if not local:
+            return None
+    return f"{local}@{domain}"
+
+
+def normalise_phone(raw: str, default_region: str = "CA") -> str | None:
+    """The number in E.164 (`+15145550199`), read as dialled from `default_region`; an extension is dropped.
+
+    None for what is not a valid number: too short, unassigned (`000-000-0000`), or with letters after the first
+    digit (`1-800-FLOWERS`, `514-555-0199 (cell)`): letters there are a typo or a note, never part of a number.
+    """
+    return _e164(raw, default_region)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _e164(raw: str, default_region: str) -> str | None:
+    text = _PHONE_EXTENSION.sub("", raw).strip()
+    first_digit = next((index for index, char in enumerate(text) if char.isdigit()), None)
+    if first_digit is None or any(char.isalpha() for char in text[first_digit:]):
+        return None
+    shape = _NORTH_AMERICAN.fullmatch(text)
+    if shape is not None and (
+        shape["international"] is not None
+        or phonenumbers.country_code_for_region(default_region) == _NORTH_AMERICAN_COUNTRY_CODE
+    ):
+        national = f"{shape['area']}{shape['exchange']}{shape['line']}"
+        return f"+1{national}" if _is_valid_north_american(national, default_region) else None
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def _is_valid_north_american(national: str, default_region: str) -> bool:
+    number = PhoneNumber(country_code=_NORTH_AMERICAN_COUNTRY_CODE, national_number=int(national))
+    # Checking the caller's own region first is cheaper than letting the library search every +1 region.
+    return phonenumbers.is_valid_number_for_region(number, default_region) or phonenumbers.is_valid_number(number)
+
+
+def fold_name(raw: str) -> str | None:
+    """A name as matching compares it: lower case, accents and ligatures spelled out (`Œ` → `oe`, `ß` → `ss`),
+    hyphens, apostrophes, dots and any other punctuation as single spaces, Saint/Sainte as `st`/`ste`.
+
+    `Marie-Ève` → `marie eve`, `O'Neil` → `o neil`, `St. Pierre` → `st pierre`. Latin script becomes ASCII;
+    letters of other scripts are kept, lower-cased. Particles (`de`, `d'`, `van`) stay: see `name_without_particles`.
+    None when nothing is left but punctuation. Never raises.
+    """
+    words = _folded_words(raw)
+    return " ".join(words) if words else None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _folded_words(raw: str) -> tuple[str, ...]:
+    if raw.isascii():
+        words = _ASCII_SEPARATORS.sub(" ", raw.lower()).split()
+    else:
+        words = _SEPARATORS.sub(" ", _without_accents(raw)).split()
+    return tuple(_SAINTS.get(word, word) for word in words)
+
+
+def _without_accents(text: str) -> str:
+    # Decomposing before and after case folding: some letters only lower-case once decomposed, and the reverse.
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    bare = decomposed.translate(_LATIN_ACCENTS).translate(_UNDECOMPOSED_LETTERS)
+    if bare.isascii():
+        return bare
+    return "".join(char for char in bare if not unicodedata.category(char).startswith("M"))
+
+
+def name_without_particles(folded: str) -> str:
+    """A folded name without its particles, for matching `de la Fontaine` with `Fontaine`: `d arcy` → `arcy`.
+
+    A name made only of particles (`Le`, a Vietnamese family name once folded) is returned whole.
+    """
+    words = [word for word in folded.split() if word not in NAME_PARTICLES]
+    return " ".join(words) if words else folded
+
+
+def normalise_postal_code(raw: str, country: str | None) -> str | None:
+    """A Canadian code as `H2J 2L1` (when `country` is CA or unknown); any other code upper-cased and trimmed.
+
+    A code that does not look Canadian is kept as written (`75001`, `SW1A 1AA`, `90210-1234`), never rejected:
+    None only when there is nothing there.
+    """
+    text = " ".join(raw.upper().split())
+    if not text:
+        return None
+    if country is None or country.strip().upper() == "CA":
+        compact = text.translate(_POSTAL_CODE_SPACING)
+        if _CANADIAN_POSTAL_CODE.fullmatch(compact):
+            return f"{compact[:3]} {compact[3:]}"
+    return text
+
+
+def normalise_street(raw: str) -> tuple[str | None, str | None]:
+    """The civic number and the street as matching compares them: `4521, rue Saint-Denis` → (`4521`, `st denis rue`).
+
+    The number keeps a letter suffix (`4521A`, `4521-A` → `4521a`); a unit is dropped wherever it is written
+    (`3-4521 rue X` and `app. 3 - 4521 rue X`, the Québec habit of unit first; `4521 rue X, app. 3`, `... #3`).
+    The name is folded like `fold_name`, then reordered so French and English forms meet:
+
+        name words, then the street type, then the direction
+
+    The type is one token in one vocabulary for both languages (`boulevard`/`boul`/`blvd` → `boul`,
+    `avenue`/`ave`/`av` → `av`, `street`/`st` → `st`, `chemin`/`ch` → `ch`, `road`/`rd` → `rd`, `rue` → `rue` ...),
+    taken from the front in French (`rue Saint-Denis`) or the back in English (`Main St.`). `st` in front is Saint.
+    The direction is `o`, `e`, `n` or `s` (`Ouest`, `O.`, `West` → `o`). Articles right after the type are dropped
+    (`chemin de la Côte-des-Neiges` = `chemin Côte-des-Neiges` → `cote des neiges ch`) and ordinals lose their
+    suffix (`5e Avenue` = `5th Avenue` → `5 av`; `rang 5` = `5e Rang` → `5 rang`).
+    """
+    return _street(raw)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _street(raw: str) -> tuple[str | None, str | None]:
+    text = _TRAILING_UNIT.sub("", " ".join(raw.split()))
+    if _UNIT_ALONE.fullmatch(text):
+        return None, None
+    number = None
+    civic = _UNIT_THEN_NUMBER.match(text)
+    if civic is None:
+        leading_unit = _LEADING_UNIT.match(text)
+        civic = _NUMBER.match(text, leading_unit.end() if leading_unit else 0)
+    if civic is not None and not _names_a_numbered_street(civic, text):
+        number = civic["number"] + (civic["suffix"] or "").lower()
+        text = text[civic.end() :]
+    words = _street_words(_folded_words(text))
+    return number, " ".join(words) if words else None
+
+
+def _names_a_numbered_street(civic: re.Match[str], text: str) -> bool:
+    """`5e Avenue`, `2e Rang`: a French ordinal and a street type alone, with no civic number before them."""
+    after = _folded_words(text[civic.end() :])
+    return (
+        civic["suffix"] is not None
+        and _ORDINAL.fullmatch(f"{civic['number']}{civic['suffix'].lower()}") is not None
+        and len(after) == 1
+        and after[0] in _STREET_TYPES
+    )
+
+
+def _street_words(folded: tuple[str, ...]) -> list[str]:
+    words = [_without_ordinal_suffix(word) for word in folded]
+    direction = street_type = None
+    if len(words) >= 2 and words[-1] in _DIRECTIONS:
+        direction = _DIRECTIONS[words.pop()]
+    if len(words) >= 2 and words[-1] in _ENGLISH_ONLY_TYPES:
+        street_type = _STREET_TYPES[words.pop()]
+    elif len(words) >= 2 and words[0] in _STREET_TYPES and words[0] not in _ENGLISH_ONLY_TYPES:
+        street_type = _STREET_TYPES[words.pop(0)]
+    elif len(words) >= 2 and words[-1] in _STREET_TYPES:
+        street_type = _STREET_TYPES[words.pop()]
+    while len(words) > 1 and words[0] in _STREET_PARTICLES:
+        words.pop(0)
+    return words + [token for token in (street_type, direction) if token is not None]
+
+
+def _without_ordinal_suffix(word: str) -> str:
+    ordinal = _ORDINAL.fullmatch(word)
+    return ordinal[1] if ordinal else word
+
+
+def parse_birth_date(raw: str | date, *, today: date) -> date | None:
+    """A birth date from `1984-03-17`, `19840317` or a date already parsed; None for a date that cannot be one.
+
+    Impossible calendar dates (`2023-02-30`), years before 1900 and days after `today` are refused.
+    """
+    read = _read_birth_date(raw, today=today)
+    return read if isinstance(read, date) else None
+
+
+def _read_birth_date(raw: str | date, *, today: date) -> date | str:
+    """The date, or why there is none."""
+    if isinstance(raw, datetime):
+        raw = raw.date()
+    if isinstance(raw, date):
+        day = raw
+    else:
+        shape = _ISO_BIRTH_DATE.fullmatch(raw.strip())
+        if shape is None:
+            return "is not a date such as 1984-03-17 or 19840317"
+        year, month, day_of_month = (
+            (shape["year"], shape["month"], shape["day"])
+            if shape["year"]
+            else (shape["compact_year"], shape["compact_month"], shape["compact_day"])
+        )
+        try:
+            day = date(int(year), int(month), int(day_of_month))
+        except ValueError:
+            return "is not a real calendar date"
+    if day.year < EARLIEST_BIRTH_YEAR:
+        return f"is before {EARLIEST_BIRTH_YEAR}"
+    if day > today:
+        return "is in the future"
+    return day
+
+
+def _country(raw: str) -> str | None:
+    code = raw.strip().upper()
+    if code in _COUNTRY_CODES:
+        return code
+    folded = fold_name(raw)
+    return _COUNTRY_NAMES.get(folded) if folded else None
+
+
+def normalise_record(record: PersonRecord, *, today: date, default_region: str = "CA") -> NormalisedRecord:
+    """`record` in canonical form; never raises.
+
+    A field given but unusable becomes None and adds one warning naming the field and the problem
+    (`phone: '12' is not a valid phone number`); a blank field counts as not given. `region` is not kept.
+    `address_2` is read only when `street` names no street (`App. 3` on the first line, the street on the second).
+    """
+    warnings: list[str] = []
+    email = _usable("email", record.email, normalise_email, "is not an email address", warnings)
+    phone = _usable(
+        "phone", record.phone, lambda raw: normalise_phone(raw, default_region), "is not a valid phone number", warnings
+    )
+    first_name = _usable("first_name", record.first_name, fold_name, "has no letters or digits", warnings)
+    last_name = _usable("last_name", record.last_name, fold_name, "has no letters or digits", warnings)
+    street_number, street_name = _street_of(record, warnings)
+    city = _usable("city", record.city, fold_name, "has no letters or digits", warnings)
+    country = _usable("country", record.country, _country, "is not a two-letter country code or country name", warnings)
+    postal_code = normalise_postal_code(record.postal_code, country) if record.postal_code is not None else None
+    birth_date = _birth_date_of(record, today, warnings)
+    return NormalisedRecord(
+        source=record.source,
+        external_id=record.external_id,
+        email=email,
+        phone=phone,
+        first_name=first_name,
+        last_name=last_name,
+        street_number=street_number,
+        street_name=street_name,
+        city=city,
+        postal_code=postal_code,
+        country=country,
+        birth_date=birth_date,
+        warnings=tuple(warnings),
+    )
+
+
+def _given(value: str | None) -> str | None:
+    return value if value is not None and value.strip() else None
+
+
+def _warning(field: str, value: str, problem: str) -> str:
+    shown = value if len(value) <= _SHOWN_LENGTH else f"{value[:_SHOWN_LENGTH]}…"
+    return f"{field}: {shown!r} {problem}"
+
+
+def _usable(
+    field: str, value: str | None, normalise: Callable[[str], str | None], problem: str, warnings: list[str]
+) -> str | None:
+    raw = _given(value)
+    if raw is None:
+        return None
+    normalised = normalise(raw)
+    if normalised is None:
+        warnings.append(_warning(field, raw, problem))
+    return normalised
+
+
+def _street_of(record: PersonRecord, warnings: list[str]) -> tuple[str | None, str | None]:
+    street = _given(record.street)
+    if street is None:
+        return None, None
+    number, name = normalise_street(street)
+    second_line = _given(record.address_2)
+    if name is None and second_line is not None:
+        second_number, second_name = normalise_street(second_line)
+        if second_name is not None:
+            return second_number, second_name
+    if number is None and name is None:
+        warnings.append(_warning("street", street, "has no street number or name"))
+    return number, name
+
+
+def _birth_date_of(record: PersonRecord, today: date, warnings: list[str]) -> date | None:
+    raw = record.birth_date
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    read = _read_birth_date(raw, today=today)
+    if isinstance(read, str):
+        warnings.append(_warning("birth_date", str(raw), read))
+        return None
+    return read

@@ -1,0 +1,84 @@
+"""A person as identity keeps them: the identifiers they own, the records seen of them, their household."""
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID, uuid5
+
+from services.identity.domain.identifiers import Identifier
+from services.identity.domain.records import NormalisedRecord
+
+# Fixed forever: person, merge and review ids derive from it, so a redelivered event mints the same ids.
+IDENTITY_NAMESPACE = UUID("3b7c5e1a-9f2d-4e8b-a6c4-71d0e2f9b358")
+# Records kept per person for probabilistic matching; the newest are kept, since people move and change names.
+MAX_RECORDS_PER_PERSON = 8
+
+
+class PersonStatus(StrEnum):
+    ACTIVE = "active"
+    MERGED = "merged"
+    ERASED = "erased"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    person_id: str
+    organisation_id: str
+    created_at: datetime
+    created_by_event: str
+    status: PersonStatus = PersonStatus.ACTIVE
+    merged_into: str | None = None
+    identifiers: frozenset[Identifier] = frozenset()
+    records: tuple[NormalisedRecord, ...] = ()
+    household_id: str | None = None
+    # Bumped by every change; unmerge rewrites a person only if nobody changed it since it was read.
+    version: int = 0
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is PersonStatus.ACTIVE
+
+    def first_names(self) -> set[str]:
+        return {record.first_name for record in self.records if record.first_name}
+
+    def with_record(self, record: NormalisedRecord) -> "Person":
+        return replace(self, records=add_record(self.records, record))
+
+
+def add_record(records: tuple[NormalisedRecord, ...], record: NormalisedRecord) -> tuple[NormalisedRecord, ...]:
+    """`records` with `record` last, without an identical copy, bounded to the newest few."""
+    kept = tuple(existing for existing in records if existing != record)
+    return (*kept, record)[-MAX_RECORDS_PER_PERSON:]
+
+
+def matching_record(record: NormalisedRecord) -> NormalisedRecord:
+    """What is worth keeping of a record for later matching: its fields without the parsing warnings."""
+    return replace(record, warnings=())
+
+
+def _digest(*parts: str) -> str:
+    return uuid5(IDENTITY_NAMESPACE, "|".join(part.replace("|", "||") for part in parts)).hex
+
+
+def person_id_for(organisation_id: str, event_id: str) -> str:
+    """The id of the person an event creates: the same event always creates the same person."""
+    return f"per_{_digest(organisation_id, 'person', event_id)[:24]}"
+
+
+def merge_id_for(organisation_id: str, cause: str, survivor: str, merged: list[str]) -> str:
+    return f"mrg_{_digest(organisation_id, 'merge', cause, survivor, *sorted(merged))[:24]}"
+
+
+def review_id_for(organisation_id: str, person_id: str, candidate_id: str) -> str:
+    return f"rev_{_digest(organisation_id, 'review', *sorted((person_id, candidate_id)))[:24]}"
+
+
+def household_id_for(organisation_id: str, founder_person_id: str) -> str:
+    return f"hh_{_digest(organisation_id, 'household', founder_person_id)[:24]}"
+
+
+def suppression_hash(organisation_id: str, salt: str, identifier: Identifier) -> str:
+    """A salted hash of an erased person's identifier: enough to refuse re-adding them, useless to recover it."""
+    material = f"{salt}|{organisation_id}|{identifier.key}".encode()
+    return hashlib.sha256(material).hexdigest()

@@ -1,0 +1,342 @@
+"""Deciding which person a record is about: link, create, or merge, from what the store found. No I/O."""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from services.identity.domain.identifiers import Identifier, IdentifierPolicy, IdentifierType, count_by_kind
+from services.identity.domain.matching import Band, MatchBands, MatchModel, best_candidate, first_names_clearly_differ
+from services.identity.domain.persons import Person, person_id_for
+from services.identity.domain.records import NormalisedRecord
+from shared.events.identity import MatchMethod
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the store knows that bears on one record: who owns its identifiers, their households, look-alikes."""
+
+    # The active owner of each of the record's identifiers that has one (merged owners already followed).
+    owners: Mapping[Identifier, Person] = field(default_factory=dict)
+    # The members of each owner's household, by household id.
+    households: Mapping[str, Sequence[Person]] = field(default_factory=dict)
+    # Active persons sharing a blocking key with the record, for probabilistic matching.
+    candidates: Sequence[Person] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MergePlan:
+    survivor: Person
+    merged: tuple[Person, ...]
+    # The identifiers of the record that each merged person owned: why they are one.
+    evidence: tuple[Identifier, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSuggestion:
+    """A possible duplicate not sure enough to link: a reviewer decides."""
+
+    candidate_id: str
+    probability: float
+    # Field → comparison level, e.g. {"last_name": "exact", "postal_code": "same_fsa"}.
+    agreements: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    person_id: str
+    created: bool
+    method: MatchMethod
+    confidence: float
+    matched: tuple[str, ...] = ()
+    # Identifiers of the record nobody owns yet, which the person takes (within the policy's limits).
+    claims: tuple[Identifier, ...] = ()
+    merge: MergePlan | None = None
+    # A person sharing an email or phone with this one but clearly someone else: they form a household.
+    household_with: str | None = None
+    review: ReviewSuggestion | None = None
+    erasure: "Erasure | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """An erasure request found these persons: they lose every identifier and record."""
+
+    person_ids: tuple[str, ...]
+    # The person asked not to be re-added: salted hashes of their identifiers refuse later facts about them.
+    do_not_readd: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """How records without a strong identifier are compared."""
+
+    model: MatchModel
+    bands: MatchBands
+
+
+_METHOD_BY_TYPE = {
+    IdentifierType.EXTERNAL_ID: MatchMethod.EXTERNAL_ID,
+    IdentifierType.EMAIL: MatchMethod.EMAIL,
+    IdentifierType.PHONE: MatchMethod.PHONE,
+}
+# A household member found by first name behind a shared email is a little less certain than the email alone.
+_HOUSEHOLD_CONFIDENCE_FACTOR = 0.95
+
+
+def survivor_of(persons: Sequence[Person]) -> Person:
+    """The person that survives a merge: the earliest created, so ids already given to marketing tools stay valid;
+    ties go to the smaller id, so every instance picks the same one."""
+    return min(persons, key=lambda person: (person.created_at, person.person_id))
+
+
+def resolve_record(
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    evidence: Evidence,
+    *,
+    organisation_id: str,
+    event_id: str,
+    policy: IdentifierPolicy,
+    matching: Matching,
+) -> Resolution:
+    """Which person `record` is about, given the `evidence` the store holds; `identifiers` are the usable ones."""
+    resolution = _decide(record, identifiers, evidence, organisation_id, event_id, policy, matching)
+    linked = evidence.owners.values()
+    if not resolution.created and any(
+        person.person_id == resolution.person_id and person.created_by_event == event_id for person in linked
+    ):
+        # A redelivery finds the person this very event created before a crash: it is still a creation.
+        return replace(resolution, created=True, method=MatchMethod.NEW, confidence=1.0, matched=())
+    return resolution
+
+
+def _decide(
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    evidence: Evidence,
+    organisation_id: str,
+    event_id: str,
+    policy: IdentifierPolicy,
+    matching: Matching,
+) -> Resolution:
+    found = _owners_by_person(identifiers, evidence.owners)
+    matched: dict[str, tuple[Person, list[Identifier]]] = {}
+    relatives: list[Person] = []
+    for person, via in found.values():
+        # An upstream id names one customer record: no household doubt. A shared email or phone may be a family's.
+        via_upstream_id = any(identifier.type is IdentifierType.EXTERNAL_ID for identifier in via)
+        if not via_upstream_id and _clearly_someone_else(record.first_name, person.first_names()):
+            relatives.append(person)
+        else:
+            matched[person.person_id] = (person, via)
+
+    if not matched and relatives:
+        member = _household_member_named(record, relatives, evidence.households)
+        if member is not None:
+            via = [identifier for identifier in identifiers if identifier in evidence.owners]
+            strongest = policy.strongest(via)
+            assert strongest is not None
+            return _link(
+                member,
+                via,
+                identifiers,
+                evidence,
+                policy,
+                confidence=policy.rule(strongest).confidence * _HOUSEHOLD_CONFIDENCE_FACTOR,
+            )
+
+    if not matched:
+        return _probabilistic_or_new(
+            record, identifiers, evidence, relatives, organisation_id, event_id, policy, matching
+        )
+
+    mergeable = [
+        (person, via) for person, via in matched.values() if any(policy.rule(identifier).merges for identifier in via)
+    ]
+    if len(mergeable) >= 2 and not _names_clearly_differ_among(person for person, _ in mergeable):
+        return _merge(mergeable, identifiers, evidence, policy)
+    # One person, or several that must not merge: the strongest identifier decides, the others keep what they own.
+    person, via = max(
+        matched.values(),
+        key=lambda entry: (policy.rule(_strongest(entry[1], policy)).priority, -entry[0].created_at.timestamp()),
+    )
+    others = [other for other, _ in matched.values() if other.person_id != person.person_id]
+    resolution = _link(person, via, identifiers, evidence, policy)
+    household = next(iter(relatives + others), None)
+    if household is not None and resolution.household_with is None:
+        resolution = replace(resolution, household_with=household.person_id)
+    return resolution
+
+
+def _owners_by_person(
+    identifiers: Sequence[Identifier], owners: Mapping[Identifier, Person]
+) -> dict[str, tuple[Person, list[Identifier]]]:
+    found: dict[str, tuple[Person, list[Identifier]]] = {}
+    for identifier in identifiers:
+        owner = owners.get(identifier)
+        if owner is not None:
+            found.setdefault(owner.person_id, (owner, []))[1].append(identifier)
+    return found
+
+
+def _clearly_someone_else(first_name: str | None, known_first_names: set[str]) -> bool:
+    if first_name is None or not known_first_names:
+        return False
+    return all(first_names_clearly_differ(first_name, known) for known in known_first_names)
+
+
+def _names_clearly_differ_among(persons: Iterable[Person]) -> bool:
+    names = [person.first_names() for person in persons]
+    return any(
+        names[i] and names[j] and all(first_names_clearly_differ(a, b) for a in names[i] for b in names[j])
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+    )
+
+
+def _household_member_named(
+    record: NormalisedRecord, relatives: Sequence[Person], households: Mapping[str, Sequence[Person]]
+) -> Person | None:
+    members = [
+        member
+        for relative in relatives
+        if relative.household_id is not None
+        for member in households.get(relative.household_id, ())
+        if member.is_active and not _clearly_someone_else(record.first_name, member.first_names())
+    ]
+    exact = [member for member in members if record.first_name in member.first_names()]
+    chosen = exact or members
+    return chosen[0] if chosen else None
+
+
+def _strongest(via: Sequence[Identifier], policy: IdentifierPolicy) -> Identifier:
+    strongest = policy.strongest(via)
+    assert strongest is not None, "a matched person was found through at least one identifier"
+    return strongest
+
+
+def _claims(
+    person_identifiers: frozenset[Identifier],
+    identifiers: Sequence[Identifier],
+    owners: Mapping[Identifier, Person],
+    policy: IdentifierPolicy,
+) -> tuple[Identifier, ...]:
+    counts = dict(count_by_kind(person_identifiers))
+    claims = []
+    for identifier in identifiers:
+        if identifier in owners or identifier in person_identifiers:
+            continue
+        # Beyond the limit a value still matched this record, but is not remembered: one shared
+        # address must not end up attached to a whole family tree.
+        if counts.get(identifier.kind, 0) >= policy.rule(identifier).max_per_person:
+            continue
+        counts[identifier.kind] = counts.get(identifier.kind, 0) + 1
+        claims.append(identifier)
+    return tuple(claims)
+
+
+def _link(
+    person: Person,
+    via: Sequence[Identifier],
+    identifiers: Sequence[Identifier],
+    evidence: Evidence,
+    policy: IdentifierPolicy,
+    *,
+    confidence: float | None = None,
+) -> Resolution:
+    strongest = _strongest(via, policy)
+    return Resolution(
+        person_id=person.person_id,
+        created=False,
+        method=_METHOD_BY_TYPE[strongest.type],
+        confidence=confidence if confidence is not None else policy.rule(strongest).confidence,
+        matched=tuple(sorted({identifier.kind for identifier in via})),
+        claims=_claims(person.identifiers, identifiers, evidence.owners, policy),
+    )
+
+
+def _merge(
+    mergeable: Sequence[tuple[Person, list[Identifier]]],
+    identifiers: Sequence[Identifier],
+    evidence: Evidence,
+    policy: IdentifierPolicy,
+) -> Resolution:
+    survivor = survivor_of([person for person, _ in mergeable])
+    merged = tuple(
+        sorted((person for person, _ in mergeable if person is not survivor), key=lambda person: person.person_id)
+    )
+    via = [identifier for _, identifiers_of_person in mergeable for identifier in identifiers_of_person]
+    all_identifiers = frozenset().union(survivor.identifiers, *(person.identifiers for person in merged))
+    strongest = _strongest(via, policy)
+    return Resolution(
+        person_id=survivor.person_id,
+        created=False,
+        method=_METHOD_BY_TYPE[strongest.type],
+        confidence=policy.rule(strongest).confidence,
+        matched=tuple(sorted({identifier.kind for identifier in via})),
+        claims=_claims(all_identifiers, identifiers, evidence.owners, policy),
+        merge=MergePlan(survivor=survivor, merged=merged, evidence=tuple(sorted(via))),
+    )
+
+
+def _probabilistic_or_new(
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    evidence: Evidence,
+    relatives: Sequence[Person],
+    organisation_id: str,
+    event_id: str,
+    policy: IdentifierPolicy,
+    matching: Matching,
+) -> Resolution:
+    household_with = relatives[0].person_id if relatives else None
+    relative_ids = {relative.person_id for relative in relatives}
+    candidates = [
+        (person.person_id, person.records)
+        for person in evidence.candidates
+        if person.is_active and person.person_id not in relative_ids
+    ]
+    best = best_candidate(record, candidates, matching.model, matching.bands) if candidates else None
+    if best is not None and best.band is Band.LINK:
+        person = next(person for person in evidence.candidates if person.person_id == best.person_id)
+        return Resolution(
+            person_id=person.person_id,
+            created=False,
+            method=MatchMethod.PROBABILISTIC,
+            confidence=round(best.probability, 6),
+            matched=(),
+            claims=_claims(person.identifiers, identifiers, evidence.owners, policy),
+            household_with=household_with,
+        )
+    new_person_id = person_id_for(organisation_id, event_id)
+    review = None
+    if best is not None and best.band is Band.REVIEW:
+        review = ReviewSuggestion(best.person_id, round(best.probability, 6), dict(best.agreements))
+    return Resolution(
+        person_id=new_person_id,
+        created=True,
+        method=MatchMethod.REVIEW_PENDING if review else MatchMethod.NEW,
+        # For a provisional person: how sure it is that they are not the suggested look-alike.
+        confidence=1.0 if review is None else round(1 - review.probability, 6),
+        claims=_claims(frozenset(), identifiers, evidence.owners, policy),
+        household_with=household_with,
+        review=review,
+    )
+
+
+def resolve_erasure(
+    identifiers: Sequence[Identifier], evidence: Evidence, *, policy: IdentifierPolicy, do_not_readd: bool
+) -> Resolution | None:
+    """The persons an erasure request names through its identifiers; None when it names nobody known."""
+    found = _owners_by_person(identifiers, evidence.owners)
+    if not found:
+        return None
+    person, via = max(found.values(), key=lambda entry: policy.rule(_strongest(entry[1], policy)).priority)
+    strongest = _strongest(via, policy)
+    return Resolution(
+        person_id=person.person_id,
+        created=False,
+        method=_METHOD_BY_TYPE[strongest.type],
+        confidence=policy.rule(strongest).confidence,
+        matched=tuple(sorted({identifier.kind for identifier in via})),
+        erasure=Erasure(person_ids=tuple(sorted(found)), do_not_readd=do_not_readd),
+    )

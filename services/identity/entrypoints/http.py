@@ -1,0 +1,235 @@
+"""Identity HTTP routes: look persons up, review suggested duplicates, unmerge, erase. A few lines each."""
+
+from typing import Annotated, Any, Literal, NoReturn
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from services.identity.context import IdentityContext, IdentityDep
+from services.identity.domain.identifiers import Identifier, IdentifierType
+from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
+from services.identity.domain.normalise import normalise_email, normalise_phone
+from services.identity.handlers import (
+    IdentityActionError,
+    PersonView,
+    decide_review,
+    erase_on_request,
+    find_by_identifier,
+    unmerge,
+    view_person,
+)
+from shared.access import IdentityReviewer, PrivacyEraser, ProfilesReader
+from shared.errors import bilingual_error
+
+router = APIRouter(tags=["identity"])
+
+_ACTION_ERRORS: dict[str, tuple[int, str]] = {
+    "person_not_found": (status.HTTP_404_NOT_FOUND, "Personne introuvable."),
+    "merge_not_found": (status.HTTP_404_NOT_FOUND, "Fusion introuvable pour cette personne."),
+    "review_not_found": (status.HTTP_404_NOT_FOUND, "Suggestion introuvable."),
+    "nothing_to_unmerge": (status.HTTP_409_CONFLICT, "Cette personne n'a aucune fusion à annuler."),
+    "review_decided": (status.HTTP_409_CONFLICT, "Cette suggestion a déjà été traitée."),
+    "review_stale": (status.HTTP_409_CONFLICT, "Une des deux personnes a été effacée depuis la suggestion."),
+    "busy": (status.HTTP_409_CONFLICT, "La personne change en ce moment; réessayez."),
+}
+
+
+def _fail(error: IdentityActionError) -> NoReturn:
+    code, french = _ACTION_ERRORS.get(error.code, (status.HTTP_409_CONFLICT, "Action impossible."))
+    raise HTTPException(code, detail=bilingual_error(error.code, en=str(error), fr=french))
+
+
+def _not_found() -> NoReturn:
+    raise HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        detail=bilingual_error("person_not_found", en="No such person.", fr="Personne introuvable."),
+    )
+
+
+def _merge_json(merge: MergeRecord) -> dict[str, Any]:
+    return {
+        "merge_id": merge.merge_id,
+        "survivor_person_id": merge.survivor_id,
+        "merged_person_ids": merge.merged_ids,
+        "reason": merge.reason,
+        "evidence": [{"identifier_type": digest.kind, "value_hash": digest.value_hash} for digest in merge.evidence],
+        "decided_by": merge.decided_by.value,
+        "merged_at": merge.decided_at.isoformat(),
+        "undone_at": merge.undone_at.isoformat() if merge.undone_at else None,
+        "undone_by": merge.undone_by,
+    }
+
+
+def _person_json(view: PersonView) -> dict[str, Any]:
+    person = view.person
+    return {
+        "person_id": person.person_id,
+        "status": person.status.value,
+        "merged_into": person.merged_into,
+        "created_at": person.created_at.isoformat(),
+        "identifiers": [
+            {"type": identifier.type.value, "source": identifier.source, "value": identifier.value}
+            for identifier in sorted(person.identifiers)
+        ],
+        "household": {"household_id": person.household_id, "members": list(view.household)},
+        "merges": [_merge_json(merge) for merge in view.merges],
+    }
+
+
+def _review_json(item: ReviewItem) -> dict[str, Any]:
+    return {
+        "review_id": item.review_id,
+        "person_id": item.person_id,
+        "candidate_person_id": item.candidate_id,
+        "probability": item.probability,
+        "agreements": dict(item.agreements),
+        "event_id": item.event_id,
+        "created_at": item.created_at.isoformat(),
+        "status": item.status.value,
+        "decided_by": item.decided_by,
+        "decided_at": item.decided_at.isoformat() if item.decided_at else None,
+        "note": item.note,
+    }
+
+
+@router.get("/v1/persons/{person_id}", summary="A person: identifiers, household and merge history")
+async def get_person(person_id: str, principal: ProfilesReader, context: IdentityDep) -> dict[str, Any]:
+    view = await view_person(principal.organisation_id, person_id, context.store)
+    if view is None:
+        _not_found()
+    return _person_json(view)
+
+
+@router.get("/v1/persons", summary="Find the person behind an email, a phone or an upstream customer id")
+async def lookup_person(
+    principal: ProfilesReader,
+    context: IdentityDep,
+    email: str | None = None,
+    phone: str | None = None,
+    source: str | None = None,
+    external_id: str | None = None,
+) -> dict[str, Any]:
+    identifier = _identifier_from_query(context, email, phone, source, external_id)
+    person = await find_by_identifier(principal.organisation_id, identifier, context.store)
+    view = None if person is None else await view_person(principal.organisation_id, person.person_id, context.store)
+    if view is None:
+        _not_found()
+    return _person_json(view)
+
+
+def _identifier_from_query(
+    context: IdentityContext, email: str | None, phone: str | None, source: str | None, external_id: str | None
+) -> Identifier:
+    given = [name for name, value in (("email", email), ("phone", phone), ("external_id", external_id)) if value]
+    if len(given) != 1 or (external_id and not source):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail=bilingual_error(
+                "lookup_needs_one_identifier",
+                en="Give exactly one of email, phone, or source with external_id.",
+                fr="Indiquez exactement un courriel, un téléphone, ou une source avec external_id.",
+            ),
+        )
+    if email:
+        value = normalise_email(email)
+        kind = IdentifierType.EMAIL
+    elif phone:
+        value = normalise_phone(phone, context.deps.rules.default_region)
+        kind = IdentifierType.PHONE
+    else:
+        value, kind = external_id, IdentifierType.EXTERNAL_ID
+    if value is None:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail=bilingual_error(
+                "identifier_invalid",
+                en=f"The {given[0]} given is not usable.",
+                fr=f"La valeur donnée pour {given[0]} est inutilisable.",
+            ),
+        )
+    return Identifier(kind, value, source if kind is IdentifierType.EXTERNAL_ID else None)
+
+
+@router.get("/v1/review", summary="Suggested duplicates awaiting a reviewer, oldest first")
+async def list_reviews(
+    principal: IdentityReviewer,
+    context: IdentityDep,
+    review_status: Annotated[ReviewStatus, Query(alias="status")] = ReviewStatus.PENDING,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    items = await context.store.reviews(principal.organisation_id, review_status, limit)
+    return {"items": [_review_json(item) for item in items]}
+
+
+class ReviewVerdict(BaseModel):
+    decision: Literal["accept", "reject"] = Field(description="`accept` merges the two persons; `reject` keeps them.")
+    note: str | None = Field(default=None, max_length=2000, description="Why, for the next reviewer.")
+
+
+@router.post("/v1/review/{review_id}", summary="Accept (merge) or reject a suggested duplicate")
+async def post_review(
+    review_id: str, verdict: ReviewVerdict, principal: IdentityReviewer, context: IdentityDep
+) -> dict[str, Any]:
+    try:
+        outputs = await decide_review(
+            principal.organisation_id,
+            review_id,
+            context.deps,
+            accept=verdict.decision == "accept",
+            reviewer=f"reviewer:{principal.name}",
+            note=verdict.note,
+        )
+    except IdentityActionError as error:
+        _fail(error)
+    await context.publish(outputs)
+    if outputs:
+        context.metrics.merges.labels(principal.organisation_id, "reviewer").inc()
+    item = await context.store.review(principal.organisation_id, review_id)
+    assert item is not None
+    return {"review": _review_json(item), "events": [envelope.id for envelope in outputs]}
+
+
+class UnmergeRequest(BaseModel):
+    merge_id: str | None = Field(default=None, description="The merge to undo; by default the person's latest.")
+
+
+@router.post("/v1/persons/{person_id}/unmerge", summary="Undo a merge: the merged persons exist again")
+async def post_unmerge(
+    person_id: str, principal: IdentityReviewer, context: IdentityDep, request: UnmergeRequest | None = None
+) -> dict[str, Any]:
+    try:
+        event = await unmerge(
+            principal.organisation_id,
+            person_id,
+            context.deps,
+            requested_by=f"reviewer:{principal.name}",
+            merge_id=request.merge_id if request else None,
+        )
+    except IdentityActionError as error:
+        _fail(error)
+    await context.publish((event,))
+    return {"event_id": event.id, "unmerged": event.data}
+
+
+class EraseRequest(BaseModel):
+    do_not_readd: bool = Field(
+        default=False, description="Keep a salted hash of each identifier so later facts never re-create the person."
+    )
+
+
+@router.post("/v1/persons/{person_id}/erase", summary="Erase every identifier and record of a person (Law 25)")
+async def post_erase(
+    person_id: str, principal: PrivacyEraser, context: IdentityDep, request: EraseRequest | None = None
+) -> dict[str, Any]:
+    try:
+        event = await erase_on_request(
+            principal.organisation_id,
+            person_id,
+            context.deps,
+            do_not_readd=request.do_not_readd if request else False,
+            requested_by=f"staff:{principal.name}",
+        )
+    except IdentityActionError as error:
+        _fail(error)
+    await context.publish((event,))
+    return {"person_id": person_id, "status": "erased", "event_id": event.id}

@@ -1,0 +1,740 @@
+"""Identity use cases: resolve a fact to one person, merge, unmerge, review, erase; each effect exactly once."""
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID, uuid5
+
+from services.identity.domain.identifiers import (
+    Identifier,
+    IdentifierDigest,
+    IdentifierPolicy,
+    digest_from_key,
+    identifiers_of,
+)
+from services.identity.domain.matching import blocking_keys
+from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus, merge_reason
+from services.identity.domain.normalise import normalise_record
+from services.identity.domain.persons import (
+    Person,
+    PersonStatus,
+    add_record,
+    household_id_for,
+    matching_record,
+    merge_id_for,
+    review_id_for,
+    suppression_hash,
+)
+from services.identity.domain.records import NormalisedRecord, PersonRecord
+from services.identity.domain.resolution import (
+    Evidence,
+    Matching,
+    MergePlan,
+    Resolution,
+    resolve_erasure,
+    resolve_record,
+    survivor_of,
+)
+from services.identity.ports import Decision, IdentityStore, JournalEntry, MergeDecision
+from shared.events import Envelope, PersonRef, build_envelope, parse_data
+from shared.events.audience import AudienceFact, PersonDetailsUpdatedV1, PersonErasureRequestedV1
+from shared.events.identity import (
+    Match,
+    MatchMethod,
+    MergeDecider,
+    MergeEvidence,
+    PersonResolvedV1,
+    PersonsMergedV1,
+    PersonUnmergedV1,
+)
+
+# Fixed forever: the ids of what identity publishes derive from it, so a republication is recognised downstream.
+OUTPUT_NAMESPACE = UUID("c2a4f7e9-1d3b-4b6a-8e5f-0a9c7d2e4f61")
+# A resolution that loses a race (another instance took an identifier meanwhile) decides again on fresh state.
+MAX_DECISION_ATTEMPTS = 8
+# Candidates per blocking key beyond which the key is too common to tell anyone apart (`tremblay` in Montréal).
+MAX_BLOCK_SIZE = 200
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class IdentityRules:
+    policy: IdentifierPolicy
+    matching: Matching
+    # Salts the hashes that keep erased persons out; without it, a list of hashes could be tested against addresses.
+    suppression_salt: str
+    default_region: str = "CA"
+
+
+@dataclass(frozen=True)
+class IdentityDeps:
+    store: IdentityStore
+    rules: IdentityRules
+    clock: Clock
+
+
+class IdentifierTakenError(Exception):
+    """Another resolution took an identifier this one meant to claim: decide again on fresh state."""
+
+
+class PersonNotReadyError(Exception):
+    """An identifier points to a person still being created by another resolution: try again shortly."""
+
+
+class IdentityActionError(Exception):
+    """An operator's request cannot be carried out (unknown person, nothing to unmerge, review already decided)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class FactOutcome:
+    """What resolving one fact produced: the events to publish, and how it went, for metrics and reports."""
+
+    outputs: tuple[Envelope, ...]
+    outcome: str
+    decision: Decision | None = None
+
+
+def output_id(organisation_id: str, kind: str, cause: str) -> str:
+    return str(uuid5(OUTPUT_NAMESPACE, f"{organisation_id}|{kind}|{cause}"))
+
+
+def identity_source(organisation_id: str) -> str:
+    return f"/orgs/{organisation_id}/identity"
+
+
+def person_record(person: PersonRef) -> PersonRecord:
+    return PersonRecord(
+        source=person.source,
+        external_id=person.external_id,
+        email=person.email,
+        phone=person.phone,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        street=person.street,
+        address_2=person.address_2,
+        city=person.city,
+        region=person.region,
+        postal_code=person.postal_code,
+        country=person.country,
+        birth_date=person.birth_date,
+    )
+
+
+async def resolve_fact(envelope: Envelope, deps: IdentityDeps) -> FactOutcome:
+    """Resolve an upstream fact to one person and say so; a redelivered fact yields the very same outputs."""
+    data = parse_data(envelope)
+    if not isinstance(data, AudienceFact):
+        raise TypeError(f"{envelope.type} is not an upstream fact about a person")
+    organisation_id = envelope.organisation_id
+    record = normalise_record(person_record(data.person), today=deps.clock.now().date())
+    previous = [data.previous_email] if isinstance(data, PersonDetailsUpdatedV1) and data.previous_email else []
+    identifiers, _blocked = identifiers_of(record, deps.rules.policy, organisation_id, previous_emails=previous)
+    return await resolve_identified(envelope, record, identifiers, deps, erasure=_erasure_of(data))
+
+
+def _erasure_of(data: AudienceFact) -> PersonErasureRequestedV1 | None:
+    return data if isinstance(data, PersonErasureRequestedV1) else None
+
+
+async def resolve_identified(
+    envelope: Envelope,
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    deps: IdentityDeps,
+    *,
+    erasure: PersonErasureRequestedV1 | None = None,
+) -> FactOutcome:
+    """`resolve_fact` once the record is normalised."""
+    entry, outcome = await settle(
+        envelope.organisation_id,
+        envelope.id,
+        record,
+        identifiers,
+        deps,
+        erasure_do_not_readd=None if erasure is None else erasure.do_not_readd,
+    )
+    if entry is None:
+        return FactOutcome((), outcome)
+    return FactOutcome(await _outputs(envelope, entry, deps), outcome, entry.decision)
+
+
+async def settle(
+    organisation_id: str,
+    event_id: str,
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    deps: IdentityDeps,
+    *,
+    erasure_do_not_readd: bool | None = None,
+) -> tuple[JournalEntry | None, str]:
+    """Decide which person the record is about and make it so, once; the batch command enters here too.
+
+    Returns the journal entry (None when nothing was decided: a suppressed person, an erasure naming nobody)
+    and the outcome's name.
+    """
+    store = deps.store
+    entry = await store.journal_entry(organisation_id, event_id)
+    if entry is None and erasure_do_not_readd is None:
+        hashes = [suppression_hash(organisation_id, deps.rules.suppression_salt, i) for i in identifiers]
+        if hashes and await store.any_suppressed(organisation_id, hashes):
+            return None, "suppressed"
+    kept = matching_record(record)
+    for _attempt in range(MAX_DECISION_ATTEMPTS):
+        if entry is None:
+            evidence = await gather_evidence(store, organisation_id, record, identifiers)
+            if erasure_do_not_readd is not None:
+                resolution = resolve_erasure(
+                    identifiers, evidence, policy=deps.rules.policy, do_not_readd=erasure_do_not_readd
+                )
+                if resolution is None:
+                    # Nobody known: still, a person who asked not to be added must not be added later.
+                    if erasure_do_not_readd:
+                        await _suppress(store, organisation_id, identifiers, deps.rules)
+                    return None, "erasure_unknown_person"
+            else:
+                resolution = resolve_record(
+                    record,
+                    identifiers,
+                    evidence,
+                    organisation_id=organisation_id,
+                    event_id=event_id,
+                    policy=deps.rules.policy,
+                    matching=deps.rules.matching,
+                )
+            entry = await store.write_journal(
+                JournalEntry(organisation_id, event_id, decision_of(resolution), deps.clock.now())
+            )
+        if not entry.applied:
+            try:
+                await _apply(entry, kept, identifiers, deps)
+            except (IdentifierTakenError, PersonNotReadyError):
+                await store.drop_journal(organisation_id, event_id)
+                entry = None
+                await asyncio.sleep(0.005)
+                continue
+            await store.mark_applied(organisation_id, event_id)
+        return entry, "erased" if entry.decision.erasure else entry.decision.method.value
+    raise IdentifierTakenError(
+        f"event {event_id}: identifiers kept changing hands for {MAX_DECISION_ATTEMPTS} attempts"
+    )
+
+
+def decision_of(resolution: Resolution) -> Decision:
+    merge = None
+    if resolution.merge is not None:
+        merge = MergeDecision(
+            survivor_id=resolution.merge.survivor.person_id,
+            merged_ids=tuple(person.person_id for person in resolution.merge.merged),
+            evidence_digests=tuple(identifier.digest.key for identifier in resolution.merge.evidence),
+        )
+    return Decision(
+        person_id=resolution.person_id,
+        created=resolution.created,
+        method=resolution.method,
+        confidence=resolution.confidence,
+        matched=resolution.matched,
+        claim_digests=tuple(identifier.digest.key for identifier in resolution.claims),
+        merge=merge,
+        household_with=resolution.household_with,
+        review=resolution.review,
+        erasure=resolution.erasure,
+    )
+
+
+async def _suppress(
+    store: IdentityStore, organisation_id: str, identifiers: Iterable[Identifier], rules: IdentityRules
+) -> None:
+    hashes = sorted({suppression_hash(organisation_id, rules.suppression_salt, i) for i in identifiers})
+    if hashes:
+        await store.suppress(organisation_id, hashes)
+
+
+async def gather_evidence(
+    store: IdentityStore, organisation_id: str, record: NormalisedRecord, identifiers: Sequence[Identifier]
+) -> Evidence:
+    owners: dict[Identifier, Person] = {}
+    for identifier in identifiers:
+        owner_id = await store.owner_of(organisation_id, identifier)
+        if owner_id is None:
+            continue
+        owner = await active_person(store, organisation_id, owner_id)
+        if owner is None:
+            raise PersonNotReadyError(f"{identifier.kind} points to {owner_id}, not stored yet")
+        owners[identifier] = owner
+    households: dict[str, list[Person]] = {}
+    for owner in owners.values():
+        if owner.household_id is not None and owner.household_id not in households:
+            member_ids = await store.household_members(organisation_id, owner.household_id)
+            households[owner.household_id] = [
+                member for member_id in member_ids if (member := await store.person(organisation_id, member_id))
+            ]
+    candidates: list[Person] = []
+    if record.first_name or record.last_name:
+        seen = {owner.person_id for owner in owners.values()}
+        blocks = await store.block_members(organisation_id, blocking_keys(record))
+        for members in blocks.values():
+            if len(members) > MAX_BLOCK_SIZE:
+                continue
+            for member_id in members:
+                if member_id in seen:
+                    continue
+                seen.add(member_id)
+                candidate = await active_person(store, organisation_id, member_id)
+                if candidate is not None and candidate.person_id not in {c.person_id for c in candidates}:
+                    candidates.append(candidate)
+    return Evidence(owners=owners, households=households, candidates=candidates)
+
+
+async def active_person(store: IdentityStore, organisation_id: str, person_id: str) -> Person | None:
+    """The active person `person_id` is now, following merges; None if it does not exist (yet) or was erased."""
+    for _hop in range(50):
+        person = await store.person(organisation_id, person_id)
+        if person is None or person.status is PersonStatus.ERASED:
+            return None
+        if person.status is PersonStatus.ACTIVE or person.merged_into is None:
+            return person
+        person_id = person.merged_into
+    return None
+
+
+async def _apply(
+    entry: JournalEntry, record: NormalisedRecord, identifiers: Sequence[Identifier], deps: IdentityDeps
+) -> None:
+    """Carries out a decision; every step is idempotent, so a crash anywhere is repaired by applying again."""
+    store, decision, organisation_id = deps.store, entry.decision, entry.organisation_id
+    now = entry.decided_at
+    if decision.erasure is not None:
+        if decision.erasure.do_not_readd:
+            await _suppress(store, organisation_id, identifiers, deps.rules)
+        for person_id in decision.erasure.person_ids:
+            await erase_person(organisation_id, person_id, deps, do_not_readd=decision.erasure.do_not_readd)
+        return
+    if decision.merge is not None:
+        await _apply_merge_decision(store, organisation_id, decision.merge, cause=entry.event_id, at=now)
+    by_digest = {identifier.digest.key: identifier for identifier in identifiers}
+    claims = [by_digest[digest] for digest in decision.claim_digests if digest in by_digest]
+    claimed: list[Identifier] = []
+    for identifier in claims:
+        owner = await store.claim(organisation_id, identifier, decision.person_id)
+        if owner != decision.person_id:
+            if decision.created:
+                # Nobody can have linked to a person whose creation never finished: its claims are ours to undo.
+                for own in claimed:
+                    await store.release(organisation_id, own, decision.person_id)
+            raise IdentifierTakenError(f"{identifier.kind} was taken by {owner}")
+        claimed.append(identifier)
+    if decision.created:
+        await store.insert_person(
+            Person(
+                person_id=decision.person_id,
+                organisation_id=organisation_id,
+                created_at=now,
+                created_by_event=entry.event_id,
+                identifiers=frozenset(claims),
+                records=(record,),
+            )
+        )
+    else:
+        await store.add_to_person(organisation_id, decision.person_id, identifiers=claims, records=(record,))
+    await store.add_to_blocks(organisation_id, blocking_keys(record), decision.person_id)
+    if decision.household_with is not None:
+        await _join_household(store, organisation_id, decision.household_with, decision.person_id)
+    if decision.review is not None:
+        await store.insert_review(
+            ReviewItem(
+                review_id=review_id_for(organisation_id, decision.person_id, decision.review.candidate_id),
+                organisation_id=organisation_id,
+                person_id=decision.person_id,
+                candidate_id=decision.review.candidate_id,
+                probability=decision.review.probability,
+                agreements=dict(decision.review.agreements),
+                event_id=entry.event_id,
+                created_at=now,
+            )
+        )
+
+
+async def _apply_merge_decision(
+    store: IdentityStore, organisation_id: str, merge: MergeDecision, *, cause: str, at: datetime
+) -> MergeRecord:
+    existing = await store.merge(
+        organisation_id, merge_id_for(organisation_id, cause, merge.survivor_id, list(merge.merged_ids))
+    )
+    if existing is not None:
+        return await fold_merged(store, existing)
+    survivor = await store.person(organisation_id, merge.survivor_id)
+    merged = [await store.person(organisation_id, person_id) for person_id in merge.merged_ids]
+    if survivor is None or any(person is None or not person.is_active for person in merged) or not survivor.is_active:
+        # Someone merged or erased one of them since the decision: decide again on the new state.
+        raise IdentifierTakenError(f"the persons of merge into {merge.survivor_id} changed meanwhile")
+    plan = MergePlan(
+        survivor=survivor,
+        merged=tuple(person for person in merged if person is not None),
+        evidence=(),
+    )
+    return await apply_merge(
+        store,
+        plan,
+        cause=cause,
+        decided_by=MergeDecider.RULE,
+        at=at,
+        evidence=tuple(digest_from_key(key) for key in merge.evidence_digests),
+    )
+
+
+async def _join_household(store: IdentityStore, organisation_id: str, relative_id: str, person_id: str) -> None:
+    relative = await store.person(organisation_id, relative_id)
+    if relative is None:
+        return
+    household_id = relative.household_id or household_id_for(organisation_id, relative_id)
+    await store.join_household(organisation_id, household_id, [relative_id, person_id])
+    for member_id in (relative_id, person_id):
+        await store.add_to_person(organisation_id, member_id, household_id=household_id)
+
+
+async def apply_merge(
+    store: IdentityStore,
+    plan: MergePlan,
+    *,
+    cause: str,
+    decided_by: MergeDecider,
+    at: datetime,
+    evidence: tuple[IdentifierDigest, ...] | None = None,
+) -> MergeRecord:
+    """Folds the merged persons into the survivor: records and households follow it. Idempotent.
+
+    Identifiers stay with the persons that claimed them; readers follow `merged_into`, and unmerge has
+    nothing to move back.
+    """
+    organisation_id, survivor_id = plan.survivor.organisation_id, plan.survivor.person_id
+    merged_ids = [person.person_id for person in plan.merged]
+    digests = evidence if evidence is not None else tuple(identifier.digest for identifier in plan.evidence)
+    merge = await store.insert_merge(
+        MergeRecord(
+            merge_id=merge_id_for(organisation_id, cause, survivor_id, merged_ids),
+            organisation_id=organisation_id,
+            survivor_id=survivor_id,
+            merged=plan.merged,
+            evidence=digests,
+            reason=merge_reason(digests, decided_by),
+            decided_by=decided_by,
+            decided_at=at,
+            cause=cause,
+        )
+    )
+    return await fold_merged(store, merge)
+
+
+async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
+    organisation_id, survivor_id = merge.organisation_id, merge.survivor_id
+    for merged in merge.merged:
+        await store.add_to_person(
+            organisation_id, survivor_id, identifiers=sorted(merged.identifiers), records=merged.records
+        )
+        for record in merged.records:
+            await store.add_to_blocks(organisation_id, blocking_keys(record), survivor_id)
+        if merged.household_id is not None:
+            await store.join_household(organisation_id, merged.household_id, [survivor_id])
+            await store.add_to_person(organisation_id, survivor_id, household_id=merged.household_id)
+        await store.set_status(
+            organisation_id,
+            merged.person_id,
+            status=PersonStatus.MERGED,
+            merged_into=survivor_id,
+            expected=PersonStatus.ACTIVE,
+        )
+    return merge
+
+
+async def _outputs(envelope: Envelope, entry: JournalEntry, deps: IdentityDeps) -> tuple[Envelope, ...]:
+    resolution, organisation_id = entry.decision, entry.organisation_id
+    correlation_id = envelope.correlation_id or envelope.id
+    if resolution.erasure is not None:
+        # Each erased person is told apart, so profile erases every one of them.
+        return tuple(
+            resolved_event(
+                envelope,
+                person_id,
+                Match(
+                    method=resolution.method,
+                    confidence=resolution.confidence,
+                    matched_identifiers=list(resolution.matched),
+                ),
+                output_id=output_id(organisation_id, "resolved", f"{entry.event_id}|{person_id}"),
+                at=entry.decided_at,
+            )
+            for person_id in resolution.erasure.person_ids
+        )
+    outputs = []
+    if resolution.merge is not None:
+        merged_ids = list(resolution.merge.merged_ids)
+        merge_id = merge_id_for(organisation_id, entry.event_id, resolution.merge.survivor_id, merged_ids)
+        merge = await deps.store.merge(organisation_id, merge_id)
+        assert merge is not None, "an applied merge is stored"
+        outputs.append(merged_event(merge, correlation_id=correlation_id))
+    match = Match(
+        method=resolution.method, confidence=resolution.confidence, matched_identifiers=list(resolution.matched)
+    )
+    outputs.append(
+        resolved_event(
+            envelope,
+            resolution.person_id,
+            match,
+            output_id=output_id(organisation_id, "resolved", entry.event_id),
+            at=entry.decided_at,
+        )
+    )
+    return tuple(outputs)
+
+
+def resolved_event(original: Envelope, person_id: str, match: Match, *, output_id: str, at: datetime) -> Envelope:
+    return build_envelope(
+        PersonResolvedV1(original=original, person_id=person_id, match=match),
+        organisation_id=original.organisation_id,
+        source=identity_source(original.organisation_id),
+        id=output_id,
+        time=at,
+        subject=person_id,
+        correlation_id=original.correlation_id or original.id,
+        person_id=person_id,
+    )
+
+
+def merge_evidence(digest: IdentifierDigest) -> MergeEvidence:
+    return MergeEvidence(identifier_type=digest.kind[:200], value_hash=digest.value_hash)
+
+
+def merged_event(merge: MergeRecord, *, correlation_id: str | None = None) -> Envelope:
+    return build_envelope(
+        PersonsMergedV1(
+            merge_id=merge.merge_id,
+            survivor_person_id=merge.survivor_id,
+            merged_person_ids=merge.merged_ids,
+            reason=merge.reason,
+            evidence=[merge_evidence(digest) for digest in merge.evidence[:50]],
+            decided_by=merge.decided_by,
+            merged_at=merge.decided_at,
+        ),
+        organisation_id=merge.organisation_id,
+        source=identity_source(merge.organisation_id),
+        id=output_id(merge.organisation_id, "merged", merge.merge_id),
+        time=merge.decided_at,
+        subject=merge.survivor_id,
+        correlation_id=correlation_id,
+        person_id=merge.survivor_id,
+    )
+
+
+async def unmerge(
+    organisation_id: str, person_id: str, deps: IdentityDeps, *, requested_by: str, merge_id: str | None = None
+) -> Envelope:
+    """Undo a merge: the merged persons exist again with the identifiers and records they had; returns the event.
+
+    `person_id` is the survivor (its latest merge is undone unless `merge_id` names one) or a merged person.
+    Asking twice returns the same event.
+    """
+    store = deps.store
+    merge = await _merge_to_undo(store, organisation_id, person_id, merge_id)
+    now = merge.undone_at or deps.clock.now()
+    for merged in merge.merged:
+        await store.set_status(
+            organisation_id,
+            merged.person_id,
+            status=PersonStatus.ACTIVE,
+            merged_into=None,
+            expected=PersonStatus.MERGED,
+        )
+    await _strip_survivor(store, merge)
+    await store.mark_undone(organisation_id, merge.merge_id, at=now, by=requested_by)
+    return build_envelope(
+        PersonUnmergedV1(
+            merge_id=merge.merge_id,
+            survivor_person_id=merge.survivor_id,
+            restored_person_ids=merge.merged_ids,
+            unmerged_at=now,
+            requested_by=requested_by[:200],
+        ),
+        organisation_id=organisation_id,
+        source=identity_source(organisation_id),
+        id=output_id(organisation_id, "unmerged", merge.merge_id),
+        time=now,
+        subject=merge.survivor_id,
+        person_id=merge.survivor_id,
+    )
+
+
+async def _merge_to_undo(
+    store: IdentityStore, organisation_id: str, person_id: str, merge_id: str | None
+) -> MergeRecord:
+    if merge_id is not None:
+        merge = await store.merge(organisation_id, merge_id)
+        if merge is None or (person_id != merge.survivor_id and person_id not in merge.merged_ids):
+            raise IdentityActionError("merge_not_found", f"no merge {merge_id} involves {person_id}")
+        return merge
+    person = await store.person(organisation_id, person_id)
+    if person is None:
+        raise IdentityActionError("person_not_found", f"no person {person_id}")
+    merges = await store.merges_involving(organisation_id, person_id)
+    if person.status is PersonStatus.MERGED:
+        undo = [merge for merge in merges if person_id in merge.merged_ids and merge.undone_at is None]
+    else:
+        undo = [merge for merge in merges if merge.survivor_id == person_id and merge.undone_at is None]
+    if not undo:
+        raise IdentityActionError("nothing_to_unmerge", f"{person_id} has no merge to undo")
+    return max(undo, key=lambda merge: merge.decided_at)
+
+
+async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
+    """Removes from the survivor what the merge gave it; retried if a resolution changes the survivor meanwhile."""
+    given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
+    given_records = {record for merged in merge.merged for record in merged.records}
+    for _attempt in range(MAX_DECISION_ATTEMPTS):
+        survivor = await store.person(merge.organisation_id, merge.survivor_id)
+        if survivor is None:
+            return
+        kept_records: tuple[NormalisedRecord, ...] = ()
+        for record in survivor.records:
+            if record not in given_records:
+                kept_records = add_record(kept_records, record)
+        stripped = replace(survivor, identifiers=survivor.identifiers - given_identifiers, records=kept_records)
+        if stripped == survivor or await store.replace_person(stripped, expected_version=survivor.version):
+            return
+    raise IdentityActionError("busy", f"{merge.survivor_id} kept changing; try the unmerge again")
+
+
+async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool) -> None:
+    """Removes every identifier and record of a person; with `do_not_readd`, keeps only salted hashes. Idempotent."""
+    store = deps.store
+    for _attempt in range(MAX_DECISION_ATTEMPTS):
+        person = await store.person(organisation_id, person_id)
+        if person is None or person.status is PersonStatus.ERASED:
+            return
+        if do_not_readd:
+            await _suppress(store, organisation_id, person.identifiers, deps.rules)
+        for identifier in sorted(person.identifiers):
+            await store.release(organisation_id, identifier, person_id)
+        erased = replace(
+            person,
+            status=PersonStatus.ERASED,
+            merged_into=None,
+            identifiers=frozenset(),
+            records=(),
+            household_id=None,
+        )
+        if await store.replace_person(erased, expected_version=person.version):
+            await store.scrub_merges(organisation_id, person_id)
+            return
+    raise IdentityActionError("busy", f"{person_id} kept changing; try the erasure again")
+
+
+async def erase_on_request(
+    organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool, requested_by: str
+) -> Envelope:
+    """An operator's erasure: the person is erased here, and profile learns it from the event returned."""
+    person = await deps.store.person(organisation_id, person_id)
+    if person is None:
+        raise IdentityActionError("person_not_found", f"no person {person_id}")
+    await erase_person(organisation_id, person_id, deps, do_not_readd=do_not_readd)
+    now = deps.clock.now()
+    request = build_envelope(
+        PersonErasureRequestedV1(
+            # Only Parterre's own id: the request must not carry again the data it erases.
+            person=PersonRef(source="parterre-identity", external_id=person_id),
+            requested_by=requested_by[:200],
+            do_not_readd=do_not_readd,
+        ),
+        organisation_id=organisation_id,
+        source=identity_source(organisation_id),
+        id=output_id(organisation_id, "erasure-request", person_id),
+        time=now,
+        subject=person_id,
+        person_id=person_id,
+    )
+    match = Match(method=MatchMethod.EXTERNAL_ID, confidence=1.0, matched_identifiers=["parterre"])
+    return resolved_event(
+        request, person_id, match, output_id=output_id(organisation_id, "resolved", f"{request.id}|{person_id}"), at=now
+    )
+
+
+async def decide_review(
+    organisation_id: str,
+    review_id: str,
+    deps: IdentityDeps,
+    *,
+    accept: bool,
+    reviewer: str,
+    note: str | None = None,
+) -> tuple[Envelope, ...]:
+    """A reviewer's verdict on a suggested duplicate: accepting merges the two persons; returns what to publish."""
+    store = deps.store
+    item = await store.review(organisation_id, review_id)
+    if item is None:
+        raise IdentityActionError("review_not_found", f"no review {review_id}")
+    if item.status is not ReviewStatus.PENDING:
+        raise IdentityActionError("review_decided", f"review {review_id} was already {item.status.value}")
+    now = deps.clock.now()
+    outputs: tuple[Envelope, ...] = ()
+    if accept:
+        merge = await _merge_for_review(item, deps, now)
+        outputs = (merged_event(merge),) if merge is not None else ()
+    status = ReviewStatus.ACCEPTED if accept else ReviewStatus.REJECTED
+    await store.decide_review(organisation_id, review_id, status=status, by=reviewer, at=now, note=note)
+    return outputs
+
+
+async def _merge_for_review(item: ReviewItem, deps: IdentityDeps, now: datetime) -> MergeRecord | None:
+    store, organisation_id = deps.store, item.organisation_id
+    # An accept retried after a crash finds its merge already made: the same merge is published again.
+    for merge in await store.merges_involving(organisation_id, item.person_id):
+        if merge.cause == item.review_id:
+            return merge
+    provisional = await active_person(store, organisation_id, item.person_id)
+    candidate = await active_person(store, organisation_id, item.candidate_id)
+    if provisional is None or candidate is None:
+        raise IdentityActionError("review_stale", "one of the two persons was erased since the suggestion")
+    if provisional.person_id == candidate.person_id:
+        return None
+    survivor = survivor_of([provisional, candidate])
+    merged = candidate if survivor is provisional else provisional
+    return await apply_merge(
+        store,
+        MergePlan(survivor=survivor, merged=(merged,), evidence=()),
+        cause=item.review_id,
+        decided_by=MergeDecider.REVIEWER,
+        at=now,
+    )
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """A person as operators see it: identifiers, household, and every merge it took part in."""
+
+    person: Person
+    household: tuple[str, ...]
+    merges: tuple[MergeRecord, ...]
+
+
+async def view_person(organisation_id: str, person_id: str, store: IdentityStore) -> PersonView | None:
+    person = await store.person(organisation_id, person_id)
+    if person is None:
+        return None
+    household: tuple[str, ...] = ()
+    if person.household_id is not None:
+        members = await store.household_members(organisation_id, person.household_id)
+        household = tuple(sorted(member for member in members if member != person_id))
+    merges = tuple(sorted(await store.merges_involving(organisation_id, person_id), key=lambda m: m.decided_at))
+    return PersonView(person=person, household=household, merges=merges)
+
+
+async def find_by_identifier(organisation_id: str, identifier: Identifier, store: IdentityStore) -> Person | None:
+    owner = await store.owner_of(organisation_id, identifier)
+    return None if owner is None else await active_person(store, organisation_id, owner)

@@ -1,0 +1,26 @@
+"""The identity service's own metrics, beside the HTTP and Kafka ones every service exports."""
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class IdentityMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.resolutions = Counter(
+            "parterre_identity_resolutions",
+            "Facts resolved, by organisation and outcome: new, external_id, email, phone, probabilistic, "
+            "review_pending, erased, suppressed.",
+            ["organisation", "outcome"],
+            registry=registry,
+        )
+        self.merges = Counter(
+            "parterre_identity_merges",
+            "Merges made, by organisation and who decided (rule, reviewer).",
+            ["organisation", "decided_by"],
+            registry=registry,
+        )
+        self.resolution_seconds = Histogram(
+            "parterre_identity_resolution_duration_seconds",
+            "Time to resolve one fact, store work included, publishing excluded.",
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )

@@ -1,0 +1,138 @@
+"""What the identity handlers need from the outside world: the identity store and a publisher."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from services.identity.domain.identifiers import Identifier
+from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
+from services.identity.domain.persons import Person, PersonStatus
+from services.identity.domain.records import NormalisedRecord
+from services.identity.domain.resolution import Erasure, ReviewSuggestion
+from shared.events.identity import MatchMethod
+
+
+@dataclass(frozen=True, slots=True)
+class MergeDecision:
+    survivor_id: str
+    merged_ids: tuple[str, ...]
+    # Identifier digests, not values: the journal outlives erasures and must hold no address or number.
+    evidence_digests: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A resolution as the journal keeps it: ids and identifier digests only, no personal data."""
+
+    person_id: str
+    created: bool
+    method: MatchMethod
+    confidence: float
+    matched: tuple[str, ...]
+    claim_digests: tuple[str, ...]
+    merge: MergeDecision | None
+    household_with: str | None
+    review: ReviewSuggestion | None
+    erasure: Erasure | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """The decision about one event, written before it is applied: a redelivery re-applies the same decision."""
+
+    organisation_id: str
+    event_id: str
+    decision: Decision
+    decided_at: datetime
+    applied: bool = False
+
+
+class IdentityStore(Protocol):
+    """Identity state. Every write is idempotent and touches one document: no transactions are needed."""
+
+    async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None: ...
+
+    async def write_journal(self, entry: JournalEntry) -> JournalEntry:
+        """Stores `entry` unless one exists for the event; returns the stored one."""
+
+    async def mark_applied(self, organisation_id: str, event_id: str) -> None:
+        """Records that the decision took effect; a later redelivery only republishes it."""
+
+    async def drop_journal(self, organisation_id: str, event_id: str) -> None:
+        """Forgets a decision that could not be applied (it lost a race), so the event is decided again."""
+
+    # Identifiers stay with the person that claimed them: a merge does not move them, `merged_into` is followed.
+    async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None: ...
+
+    async def claim(self, organisation_id: str, identifier: Identifier, person_id: str) -> str:
+        """Gives the identifier to `person_id` if nobody owns it; returns its owner (the unique key is the lock)."""
+
+    async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
+        """Frees the identifier if `person_id` owns it (erasure, or a creation that lost a race)."""
+
+    async def person(self, organisation_id: str, person_id: str) -> Person | None: ...
+
+    async def insert_person(self, person: Person) -> None:
+        """Stores a new person; nothing happens if it exists (a redelivered creation)."""
+
+    async def add_to_person(
+        self,
+        organisation_id: str,
+        person_id: str,
+        *,
+        identifiers: Sequence[Identifier] = (),
+        records: Sequence[NormalisedRecord] = (),
+        household_id: str | None = None,
+    ) -> None:
+        """Adds identifiers (a set), records (the newest kept) and the household; bumps the version."""
+
+    async def replace_person(self, person: Person, *, expected_version: int) -> bool:
+        """Rewrites the person if its version is still `expected_version`; False if someone changed it meanwhile."""
+
+    async def set_status(
+        self,
+        organisation_id: str,
+        person_id: str,
+        *,
+        status: PersonStatus,
+        merged_into: str | None,
+        expected: PersonStatus,
+    ) -> bool:
+        """Changes the status only from `expected`; False when the person was not in that status."""
+
+    async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]: ...
+
+    async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None: ...
+
+    async def household_members(self, organisation_id: str, household_id: str) -> list[str]: ...
+
+    async def join_household(self, organisation_id: str, household_id: str, person_ids: Sequence[str]) -> None: ...
+
+    async def insert_merge(self, merge: MergeRecord) -> MergeRecord:
+        """Stores the merge unless it exists; returns the stored one."""
+
+    async def merge(self, organisation_id: str, merge_id: str) -> MergeRecord | None: ...
+
+    async def merges_involving(self, organisation_id: str, person_id: str) -> list[MergeRecord]: ...
+
+    async def mark_undone(self, organisation_id: str, merge_id: str, *, at: datetime, by: str) -> bool:
+        """Marks the merge undone unless it already is; False if it was."""
+
+    async def scrub_merges(self, organisation_id: str, person_id: str) -> None:
+        """Erasure: merge records keep the ids and the evidence digests, but no snapshot of the erased person."""
+
+    async def insert_review(self, item: ReviewItem) -> None: ...
+
+    async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None: ...
+
+    async def reviews(self, organisation_id: str, status: ReviewStatus, limit: int) -> list[ReviewItem]: ...
+
+    async def decide_review(
+        self, organisation_id: str, review_id: str, *, status: ReviewStatus, by: str, at: datetime, note: str | None
+    ) -> bool:
+        """Records the decision if the item is still pending; False otherwise."""
+
+    async def suppress(self, organisation_id: str, hashes: Sequence[str]) -> None: ...
+
+    async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool: ...

@@ -1,0 +1,39 @@
+"""A one-line progress report on stderr for long command-line jobs: how far through the input, and the rate."""
+
+import sys
+import time
+from collections.abc import Callable
+
+
+class ProgressLine:
+    """Redrawn in place on a terminal; in a log, one line every ten seconds so the log stays readable."""
+
+    def __init__(self, total: int, position: Callable[[], int], *, unit: str = "records") -> None:
+        self._total = max(total, 1)
+        self._position = position
+        self._unit = unit
+        self._started = time.monotonic()
+        self._shown = 0.0
+        self._live = sys.stderr.isatty()
+
+    def update(self, done: int, details: str = "") -> None:
+        now = time.monotonic()
+        if now - self._shown < (0.5 if self._live else 10):
+            return
+        self._shown = now
+        self._draw(done, details, now, end="\r" if self._live else "\n")
+
+    def finish(self, done: int, details: str = "") -> None:
+        self._draw(done, details, time.monotonic(), end="\n")
+
+    def _draw(self, done: int, details: str, now: float, end: str) -> None:
+        fraction = min(self._position() / self._total, 1.0)
+        rate = done / max(now - self._started, 1e-6)
+        bar = "#" * int(fraction * 30)
+        suffix = f"  {details}" if details else ""
+        print(
+            f"[{bar:<30}] {fraction:6.1%}  {done:,} {self._unit}  {rate:,.0f} {self._unit}/s{suffix}",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )

@@ -1,0 +1,70 @@
+"""Declarative files (identifier policies, rules, segments) validated by a pydantic model, each error on its line."""
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ConfigFileError(ValueError):
+    """A declarative file cannot be used; each problem names its line, so a non-programmer can fix it."""
+
+    def __init__(self, file_name: str, problems: Sequence[tuple[int, str]]) -> None:
+        self.file_name = file_name
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{file_name}, line {line}: {message}" for line, message in self.problems))
+
+
+def load_yaml_model(text: str, model: type[Model], *, file_name: str) -> Model:
+    """`text` parsed as YAML and validated by `model`; raises `ConfigFileError` naming the line of each problem."""
+    data, root = compose(text, file_name=file_name)
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            location = ".".join(str(part) for part in error["loc"])
+            where = f"`{location}`: " if location else ""
+            problems.append((_line_of(root, error["loc"]), f"{where}{error['msg']}"))
+        raise ConfigFileError(file_name, problems) from None
+
+
+def compose(text: str, *, file_name: str) -> tuple[Any, yaml.Node | None]:
+    """The YAML's data and its node tree (for `line_of`); raises `ConfigFileError` on a syntax error."""
+    try:
+        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigFileError(file_name, [(mark.line + 1 if mark else 1, f"not valid YAML: {problem}")]) from None
+
+
+def line_of(root: yaml.Node | None, location: Sequence[Any]) -> int:
+    """The line of the deepest node a path of keys and indexes reaches."""
+    return _line_of(root, location)
+
+
+def _line_of(root: yaml.Node | None, location: Sequence[Any]) -> int:
+    """The line of the deepest node `location` reaches; pydantic's locations follow the YAML structure."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in location:
+        child = _child(node, part)
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == str(part):
+                return value_node  # type: ignore[no-any-return]
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return node.value[part]  # type: ignore[no-any-return]
+    return None

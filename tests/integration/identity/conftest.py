@@ -1,0 +1,77 @@
+"""Identity scenarios run on the in-memory store and on the real store alike, so the two cannot drift apart."""
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
+from services.identity.context import load_rules
+from services.identity.handlers import IdentityDeps
+from services.identity.ports import IdentityStore
+from services.identity.settings import IdentitySettings
+from shared.events import Envelope, PersonRef, build_envelope
+from shared.events.audience import PersonDetailsUpdatedV1, PersonErasureRequestedV1
+from shared.mongo import Document, ensure_indexes, mongo_client
+from tests.conftest import Servers
+
+ORGANISATION = "theatre-du-nord"
+START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+
+
+class SteppingClock:
+    """Each reading is one second after the last, so persons created in order are dated in order."""
+
+    def __init__(self) -> None:
+        self._ticks = itertools.count()
+
+    def now(self) -> datetime:
+        return START + timedelta(seconds=next(self._ticks))
+
+
+@pytest.fixture(params=["memory", "mongo"])
+async def identity_store(request: pytest.FixtureRequest) -> AsyncIterator[IdentityStore]:
+    if request.param == "memory":
+        yield InMemoryIdentityStore()
+        return
+    # Only the real store needs the servers, so the in-memory half of the suite runs anywhere.
+    servers: Servers = request.getfixturevalue("servers")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
+        database: AsyncDatabase[Document] = client[name]
+        await ensure_indexes(database, INDEXES)
+        yield MongoIdentityStore(database)
+        await client.drop_database(name)
+
+
+@pytest.fixture
+def deps(identity_store: IdentityStore) -> IdentityDeps:
+    return IdentityDeps(store=identity_store, rules=load_rules(IdentitySettings()), clock=SteppingClock())
+
+
+def details_fact(event_id: str, *, source: str = "billetterie-principale", **person: Any) -> Envelope:
+    """An upstream fact naming a person, as ingest publishes it."""
+    return build_envelope(
+        PersonDetailsUpdatedV1(person=PersonRef(source=source, **person)),
+        organisation_id=ORGANISATION,
+        source=f"/orgs/{ORGANISATION}/sources/{source}",
+        id=event_id,
+        time=START,
+    )
+
+
+def erasure_fact(event_id: str, *, do_not_readd: bool, source: str = "shopify-boutique", **person: Any) -> Envelope:
+    return build_envelope(
+        PersonErasureRequestedV1(
+            person=PersonRef(source=source, **person), requested_by="person", do_not_readd=do_not_readd
+        ),
+        organisation_id=ORGANISATION,
+        source=f"/orgs/{ORGANISATION}/sources/{source}",
+        id=event_id,
+        time=START,
+    )

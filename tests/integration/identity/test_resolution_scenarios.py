@@ -1,0 +1,249 @@
+"""How facts become persons: links, merges, unmerges, households, reviews and erasures, on both stores."""
+
+from typing import Any
+
+import pytest
+
+from services.identity.domain.merges import ReviewStatus
+from services.identity.domain.persons import PersonStatus
+from services.identity.handlers import (
+    FactOutcome,
+    IdentityActionError,
+    IdentityDeps,
+    active_person,
+    decide_review,
+    erase_on_request,
+    resolve_fact,
+    unmerge,
+    view_person,
+)
+from shared.events import parse_data
+from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
+from tests.integration.identity.conftest import ORGANISATION, details_fact, erasure_fact
+
+ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
+
+
+def resolved(outcome: FactOutcome) -> PersonResolvedV1:
+    data = parse_data(outcome.outputs[-1])
+    assert isinstance(data, PersonResolvedV1)
+    return data
+
+
+async def resolve(deps: IdentityDeps, event_id: str, **person: Any) -> PersonResolvedV1:
+    return resolved(await resolve_fact(details_fact(event_id, **person), deps))
+
+
+async def test_a_first_fact_creates_a_person_and_a_second_with_the_same_email_in_other_case_joins_it(
+    deps: IdentityDeps,
+) -> None:
+    first = await resolve(deps, "e1", external_id="C-1", email="elise.gagnon@example.com", **ELISE)
+    second = await resolve(
+        deps, "e2", source="mailchimp-principal", email="Elise.Gagnon@Example.COM", first_name="Elise"
+    )
+    assert first.match.method is MatchMethod.NEW
+    assert second.person_id == first.person_id
+    assert second.match.method is MatchMethod.EMAIL
+    assert second.match.matched_identifiers == ["email"]
+
+
+async def test_a_redelivered_fact_publishes_the_same_events_and_creates_nobody_new(deps: IdentityDeps) -> None:
+    fact = details_fact("e1", external_id="C-1", email="elise@example.com", **ELISE)
+    first = await resolve_fact(fact, deps)
+    again = await resolve_fact(fact, deps)
+    assert [envelope.to_wire() for envelope in again.outputs] == [envelope.to_wire() for envelope in first.outputs]
+    other = await resolve(deps, "e2", email="elise@example.com")
+    assert other.person_id == resolved(first).person_id
+
+
+async def test_a_fact_naming_two_known_persons_merges_them_into_the_older_with_its_evidence(
+    deps: IdentityDeps,
+) -> None:
+    box_office = await resolve(deps, "e1", external_id="C-1", **ELISE)
+    shop = await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com", **ELISE)
+    assert shop.person_id != box_office.person_id
+    outcome = await resolve_fact(details_fact("e3", external_id="C-1", email="elise@example.com", **ELISE), deps)
+    merged = parse_data(outcome.outputs[0])
+    assert isinstance(merged, PersonsMergedV1)
+    assert merged.survivor_person_id == box_office.person_id
+    assert merged.merged_person_ids == [shop.person_id]
+    assert {evidence.identifier_type for evidence in merged.evidence} == {"email", "external_id:billetterie-principale"}
+    assert all(evidence.value is None and evidence.value_hash for evidence in merged.evidence)
+    assert resolved(outcome).person_id == box_office.person_id
+    later = await resolve(deps, "e4", source="shopify-boutique", external_id="207")
+    assert later.person_id == box_office.person_id
+    view = await view_person(ORGANISATION, box_office.person_id, deps.store)
+    assert view is not None
+    assert [merge.merged_ids for merge in view.merges] == [[shop.person_id]]
+    assert "elise@example.com" in {identifier.value for identifier in view.person.identifiers}
+
+
+async def test_an_unmerge_restores_the_merged_person_whose_identifiers_find_it_again(deps: IdentityDeps) -> None:
+    box_office = await resolve(deps, "e1", external_id="C-1", **ELISE)
+    shop = await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com", **ELISE)
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com", **ELISE)
+
+    event = await unmerge(ORGANISATION, box_office.person_id, deps, requested_by="reviewer:marie")
+    data = parse_data(event)
+    assert isinstance(data, PersonUnmergedV1)
+    assert data.restored_person_ids == [shop.person_id]
+    restored = await active_person(deps.store, ORGANISATION, shop.person_id)
+    assert restored is not None
+    assert restored.status is PersonStatus.ACTIVE
+    survivor = await deps.store.person(ORGANISATION, box_office.person_id)
+    assert survivor is not None
+    assert not {identifier.value for identifier in survivor.identifiers} & {"207", "elise@example.com"}
+    assert (await resolve(deps, "e5", source="shopify-boutique", external_id="207")).person_id == shop.person_id
+    assert (await resolve(deps, "e6", email="elise@example.com")).person_id == shop.person_id
+    with pytest.raises(IdentityActionError) as nothing_left:
+        await unmerge(ORGANISATION, box_office.person_id, deps, requested_by="reviewer:marie")
+    assert nothing_left.value.code == "nothing_to_unmerge"
+
+
+async def test_a_shared_family_email_with_another_first_name_makes_a_household_not_a_merge(
+    deps: IdentityDeps,
+) -> None:
+    marie = await resolve(deps, "e1", email="famille.roy@example.com", first_name="Marie", last_name="Roy")
+    jean = await resolve(deps, "e2", email="famille.roy@example.com", first_name="Jean", last_name="Roy")
+    assert jean.person_id != marie.person_id
+    assert jean.match.method is MatchMethod.NEW
+    again = await resolve(deps, "e3", email="famille.roy@example.com", first_name="Jean", last_name="Roy")
+    assert again.person_id == jean.person_id
+    view = await view_person(ORGANISATION, jean.person_id, deps.store)
+    assert view is not None
+    assert view.household == (marie.person_id,)
+    still_marie = await resolve(deps, "e4", email="famille.roy@example.com", first_name="Marie")
+    assert still_marie.person_id == marie.person_id
+
+
+async def test_a_blocked_shared_address_never_links_two_strangers(deps: IdentityDeps) -> None:
+    first = await resolve(deps, "e1", email="billetterie@theatre.example", first_name="Anne", last_name="Roy")
+    second = await resolve(deps, "e2", email="billetterie@theatre.example", first_name="Luc", last_name="Côté")
+    assert first.person_id != second.person_id
+    assert second.match.method is MatchMethod.NEW
+
+
+async def test_a_phone_alone_links_a_record_but_never_merges_two_known_persons(deps: IdentityDeps) -> None:
+    by_email = await resolve(deps, "e1", email="paul@example.com", phone="514 555 0199", first_name="Paul")
+    by_id = await resolve(deps, "e2", external_id="C-9", first_name="Paul", last_name="Roy")
+    linked = await resolve(deps, "e3", source="dons", phone="(514) 555-0199", first_name="Paul")
+    assert linked.person_id == by_email.person_id
+    assert linked.match.method is MatchMethod.PHONE
+    both = await resolve(deps, "e4", external_id="C-9", phone="+1 514 555 0199", first_name="Paul")
+    assert both.person_id == by_id.person_id
+    assert await active_person(deps.store, ORGANISATION, by_email.person_id) is not None
+
+
+async def test_a_walk_up_buyer_with_name_postal_code_and_birth_date_joins_the_known_person(deps: IdentityDeps) -> None:
+    known = await resolve(
+        deps,
+        "e1",
+        email="helene.tremblay@example.com",
+        first_name="Hélène",
+        last_name="Tremblay",
+        postal_code="H2J 2L1",
+        birth_date="1962-05-04",
+    )
+    walk_up = await resolve(
+        deps, "e2", first_name="Helene", last_name="TREMBLAY", postal_code="h2j2l1", birth_date="1962-05-04"
+    )
+    assert walk_up.person_id == known.person_id
+    assert walk_up.match.method is MatchMethod.PROBABILISTIC
+    assert walk_up.match.confidence >= 0.99
+    namesake = await resolve(
+        deps, "e3", first_name="Hélène", last_name="Tremblay", postal_code="G1R 4P5", birth_date="1990-11-23"
+    )
+    assert namesake.person_id != known.person_id
+
+
+async def test_a_likely_duplicate_waits_for_a_reviewer_who_can_merge_it(deps: IdentityDeps) -> None:
+    known = await resolve(
+        deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1"
+    )
+    maybe = await resolve(deps, "e2", first_name="L", last_name="Roy", postal_code="H2J 2L1")
+    assert maybe.match.method is MatchMethod.REVIEW_PENDING
+    assert maybe.person_id != known.person_id
+    [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    assert (item.person_id, item.candidate_id) == (maybe.person_id, known.person_id)
+    outputs = await decide_review(ORGANISATION, item.review_id, deps, accept=True, reviewer="reviewer:marie")
+    merged = parse_data(outputs[0])
+    assert isinstance(merged, PersonsMergedV1)
+    assert (merged.survivor_person_id, merged.merged_person_ids) == (known.person_id, [maybe.person_id])
+    assert merged.decided_by.value == "reviewer"
+    assert await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10) == []
+    with pytest.raises(IdentityActionError):
+        await decide_review(ORGANISATION, item.review_id, deps, accept=False, reviewer="reviewer:marie")
+
+
+async def test_a_rejected_suggestion_keeps_both_persons(deps: IdentityDeps) -> None:
+    known = await resolve(
+        deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1"
+    )
+    maybe = await resolve(deps, "e2", first_name="L", last_name="Roy", postal_code="H2J 2L1")
+    [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    assert await decide_review(ORGANISATION, item.review_id, deps, accept=False, reviewer="reviewer:marie") == ()
+    assert await active_person(deps.store, ORGANISATION, maybe.person_id) is not None
+    assert await active_person(deps.store, ORGANISATION, known.person_id) is not None
+    [rejected] = await deps.store.reviews(ORGANISATION, ReviewStatus.REJECTED, 10)
+    assert rejected.decided_by == "reviewer:marie"
+
+
+async def test_an_erased_person_loses_every_identifier_and_comes_back_only_as_a_new_person(deps: IdentityDeps) -> None:
+    person = await resolve(deps, "e1", email="john@example.com", external_id="C-5", first_name="John")
+    await erase_on_request(ORGANISATION, person.person_id, deps, do_not_readd=False, requested_by="staff:marie")
+    erased = await deps.store.person(ORGANISATION, person.person_id)
+    assert erased is not None
+    assert erased.status is PersonStatus.ERASED
+    assert erased.identifiers == frozenset()
+    assert erased.records == ()
+    back = await resolve(deps, "e2", email="john@example.com", first_name="John")
+    assert back.person_id != person.person_id
+    assert back.match.method is MatchMethod.NEW
+
+
+async def test_an_erasure_asking_not_to_be_readded_suppresses_later_facts(deps: IdentityDeps) -> None:
+    person = await resolve(deps, "e1", source="shopify-boutique", external_id="191167", email="john@example.com")
+    outcome = await resolve_fact(
+        erasure_fact("e2", do_not_readd=True, external_id="191167", email="john@example.com"), deps
+    )
+    assert outcome.outcome == "erased"
+    assert [resolved(outcome).person_id] == [person.person_id]
+    later = await resolve_fact(details_fact("e3", source="mailchimp-principal", email="JOHN@example.com"), deps)
+    assert (later.outputs, later.outcome) == ((), "suppressed")
+    replay = await resolve_fact(
+        erasure_fact("e2", do_not_readd=True, external_id="191167", email="john@example.com"), deps
+    )
+    assert [envelope.id for envelope in replay.outputs] == [envelope.id for envelope in outcome.outputs]
+
+
+async def test_a_person_keeps_at_most_the_policy_s_number_of_emails(deps: IdentityDeps) -> None:
+    first = await resolve(deps, "e0", external_id="C-1", email="a0@example.com")
+    for number in range(1, 8):
+        await resolve(deps, f"e{number}", external_id="C-1", email=f"a{number}@example.com")
+    person = await deps.store.person(ORGANISATION, first.person_id)
+    assert person is not None
+    assert sum(1 for identifier in person.identifiers if identifier.kind == "email") == 5
+    stranger = await resolve(deps, "e9", email="a7@example.com", first_name="Zoé")
+    assert stranger.person_id != first.person_id
+
+
+async def test_a_changed_email_links_through_the_previous_address(deps: IdentityDeps) -> None:
+    from shared.events import build_envelope
+    from shared.events.audience import PersonDetailsUpdatedV1
+    from shared.events.common import PersonRef
+    from tests.integration.identity.conftest import START
+
+    person = await resolve(deps, "e1", source="mailchimp-principal", email="elise@old.example", **ELISE)
+    changed = build_envelope(
+        PersonDetailsUpdatedV1(
+            person=PersonRef(source="dons", email="elise@new.example", **ELISE),
+            previous_email="elise@old.example",
+            changed_fields=["email"],
+        ),
+        organisation_id=ORGANISATION,
+        source=f"/orgs/{ORGANISATION}/sources/dons",
+        id="e2",
+        time=START,
+    )
+    assert resolved(await resolve_fact(changed, deps)).person_id == person.person_id
+    assert (await resolve(deps, "e3", email="elise@new.example")).person_id == person.person_id

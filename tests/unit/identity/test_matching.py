@@ -1,0 +1,869 @@
+"""Records without a strong identifier are linked when the evidence says one person, and never across a household."""
+
+import math
+import random
+from dataclasses import replace
+from datetime import date
+from itertools import pairwise
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.identity.domain.matching import (
+    COMPARISONS,
+    DEFAULT_MODEL,
+    LEVELS,
+    Band,
+    Comparison,
+    ComparisonVector,
+    Level,
+    LevelProbabilities,
+    MatchBands,
+    MatchModel,
+    MatchModelError,
+    best_candidate,
+    blocking_keys,
+    compare,
+    estimate_model,
+    estimate_u_from_random_pairs,
+    first_name_level,
+    first_names_clearly_differ,
+    last_name_level,
+    probability_of_weight,
+    sound_key,
+)
+from services.identity.domain.nicknames import (
+    MASCULINE_AND_FEMININE,
+    NICKNAME_GROUPS,
+    are_masculine_and_feminine,
+    are_nickname_equivalent,
+)
+from services.identity.domain.records import NormalisedRecord
+
+BANDS = MatchBands()
+MARIE = NormalisedRecord(
+    source="boxoffice",
+    external_id="C-1001",
+    email="marie.tremblay@gmail.com",
+    phone="+15145550199",
+    first_name="marie",
+    last_name="tremblay",
+    street_number="4521",
+    street_name="st denis rue",
+    city="montreal",
+    postal_code="H2J 2L1",
+    birth_date=date(1984, 3, 17),
+)
+# What a box office knows of a walk-up buyer: a name and a postal code.
+WALK_UP = NormalisedRecord(first_name="marie", last_name="tremblay", postal_code="H2J 2L1")
+
+
+def vector(**levels: Level | bool) -> ComparisonVector:
+    """A vector with every comparison MISSING but those given."""
+    values: dict[str, Any] = {comparison.value: Level.MISSING for comparison in COMPARISONS} | levels
+    return ComparisonVector(**values)
+
+
+def probability(a: NormalisedRecord, b: NormalisedRecord) -> float:
+    return DEFAULT_MODEL.match_probability(compare(a, b))
+
+
+# Nicknames
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("robert", "bob"),
+        ("bob", "rob"),
+        ("william", "bill"),
+        ("william", "will"),
+        ("catherine", "cathy"),
+        ("catherine", "cath"),
+        ("elizabeth", "liz"),
+        ("elisabeth", "beth"),
+        ("alexandre", "alex"),
+        ("alexandra", "alex"),
+        ("jean francois", "jf"),
+        ("jean philippe", "jp"),
+        ("marie eve", "marie"),
+        ("stephanie", "steph"),
+        ("christopher", "chris"),
+        ("michael", "mike"),
+        ("jennifer", "jen"),
+        ("daniel", "dan"),
+        ("nicolas", "nico"),
+        ("frederic", "fred"),
+        ("joseph", "jo"),
+        ("joseph", "joe"),
+        ("marguerite", "margot"),
+        ("veronique", "vero"),
+    ],
+)
+def test_names_one_person_goes_by_are_nickname_equivalent_both_ways(a: str, b: str) -> None:
+    assert are_nickname_equivalent(a, b)
+    assert are_nickname_equivalent(b, a)
+
+
+def test_nickname_equivalence_is_not_transitive_through_a_shared_short_form() -> None:
+    assert are_nickname_equivalent("alexandre", "alex")
+    assert are_nickname_equivalent("alex", "alexandra")
+    assert not are_nickname_equivalent("alexandre", "alexandra")
+
+
+@pytest.mark.parametrize(("a", "b"), [("guillaume", "guy"), ("marie", "jean"), ("robert", "william"), ("bob", "bill")])
+def test_names_no_group_joins_are_not_nickname_equivalent(a: str, b: str) -> None:
+    assert not are_nickname_equivalent(a, b)
+
+
+@pytest.mark.parametrize("name", sorted({name for group in NICKNAME_GROUPS for name in group}))
+def test_the_nickname_table_is_written_in_the_folded_form_matching_compares(name: str) -> None:
+    assert name == " ".join(name.split())
+    assert name.isascii()
+    assert name == name.lower()
+    assert "-" not in name
+    assert "'" not in name
+
+
+def test_masculine_and_feminine_forms_are_never_also_nicknames_of_each_other() -> None:
+    for masculine, feminine in MASCULINE_AND_FEMININE:
+        assert are_masculine_and_feminine(masculine, feminine)
+        assert are_masculine_and_feminine(feminine, masculine)
+        assert not are_nickname_equivalent(masculine, feminine)
+
+
+# Household protection: first names that clearly differ
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("robert", "bob"),
+        ("marie eve", "marie"),
+        ("marie eve", "marieve"),
+        ("jf", "jean francois"),
+        ("j f", "jean francois"),
+        ("nathalie", "natalie"),
+        ("m", "marie"),
+        ("stephanie", "stefanie"),
+        ("eric", "erik"),
+        ("chantal", "chantale"),
+        ("marie", "marie"),
+        (None, "marie"),
+        ("marie", None),
+        (None, None),
+    ],
+)
+def test_nicknames_compounds_initials_and_typos_are_not_clearly_different_people(a: str | None, b: str | None) -> None:
+    assert not first_names_clearly_differ(a, b)
+    assert not first_names_clearly_differ(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("marie", "jean"),
+        ("louis", "louise"),
+        ("jean", "jeanne"),
+        ("francois", "francoise"),
+        ("alexandre", "alexandra"),
+        ("sylvie", "sylvain"),
+        ("marie eve", "marie claude"),
+        ("jf", "jean marc"),
+        ("m", "jean"),
+    ],
+)
+def test_two_peoples_first_names_clearly_differ(a: str, b: str) -> None:
+    assert first_names_clearly_differ(a, b)
+    assert first_names_clearly_differ(b, a)
+
+
+# Comparisons
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("marie eve", "marie eve", Level.EXACT),
+        ("marie eve", "marieeve", Level.EXACT),
+        ("marie eve", "marieve", Level.CLOSE),
+        ("bob", "robert", Level.NICKNAME_OR_INITIAL),
+        ("m", "marie", Level.NICKNAME_OR_INITIAL),
+        ("j f", "jean francois", Level.NICKNAME_OR_INITIAL),
+        ("jean", "jean francois", Level.NICKNAME_OR_INITIAL),
+        ("nathalie", "natalie", Level.CLOSE),
+        ("stephanie", "stefanie", Level.CLOSE),
+        ("veronique", "veronik", Level.CLOSE),
+        ("melanie", "melany", Level.CLOSE),
+        ("jean", "joan", Level.SIMILAR),
+        ("sylvie", "sylvain", Level.DIFFERENT),
+        ("louis", "louise", Level.DIFFERENT),
+        ("marie", "jean", Level.DIFFERENT),
+        ("marie", None, Level.MISSING),
+    ],
+)
+def test_first_names_agree_at_the_level_a_reviewer_would_name(a: str, b: str | None, level: Level) -> None:
+    assert first_name_level(a, b) is level
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("st pierre", "st pierre", Level.EXACT),
+        ("st pierre", "stpierre", Level.EXACT),
+        ("gagnon tremblay", "tremblay gagnon", Level.EXACT),
+        ("gagnon", "gagnon tremblay", Level.COMPOUND_PART),
+        ("st pierre", "st jean", Level.DIFFERENT),
+        ("tremblay", "tremblai", Level.CLOSE),
+        ("thibault", "thibeault", Level.CLOSE),
+        ("ouellet", "ouellette", Level.CLOSE),
+        ("lefebvre", "lefevre", Level.CLOSE),
+        ("gagnon", "gagne", Level.SIMILAR),
+        ("tremblay", "gagnon", Level.DIFFERENT),
+        (None, "gagnon", Level.MISSING),
+    ],
+)
+def test_last_names_agree_at_the_level_a_reviewer_would_name(a: str | None, b: str, level: Level) -> None:
+    assert last_name_level(a, b) is level
+
+
+def test_a_record_swapped_first_and_last_name_agrees_crossed_and_says_so() -> None:
+    swapped = replace(WALK_UP, first_name="tremblay", last_name="marie")
+
+    compared = compare(swapped, MARIE)
+
+    assert (compared.first_name, compared.last_name, compared.names_swapped) == (Level.EXACT, Level.EXACT, True)
+    assert compare(MARIE, swapped) == compared
+
+
+def test_names_are_not_read_as_swapped_when_they_agree_straight() -> None:
+    assert not compare(WALK_UP, MARIE).names_swapped
+    assert not compare(replace(WALK_UP, first_name="martin"), replace(MARIE, last_name="martin")).names_swapped
+
+
+def place(
+    postal_code: str | None = None, number: str | None = None, street: str | None = None, city: str | None = None
+) -> NormalisedRecord:
+    return NormalisedRecord(postal_code=postal_code, street_number=number, street_name=street, city=city)
+
+
+HOME = place("H2J 2L1", "4521", "st denis rue", "montreal")
+
+
+@pytest.mark.parametrize(
+    ("other", "level"),
+    [
+        (HOME, Level.SAME_ADDRESS),
+        (place("H2J 2L2", "4521", "st denis rue", "montreal"), Level.SAME_ADDRESS),
+        (place(None, "4521", "st denis rue", "montreal"), Level.SAME_ADDRESS),
+        (place("H2J 2L1"), Level.SAME_POSTAL_CODE),
+        (place("H2J 2L1", "12", "rachel rue"), Level.SAME_POSTAL_CODE),
+        (place("H2J 3K9", "4600", "st denis rue"), Level.SAME_STREET),
+        (place("H2J 3K9"), Level.SAME_AREA),
+        (place("H1A 1A1", city="montreal"), Level.SAME_CITY),
+        (place("G1R 4P5", "4521", "st denis rue", "quebec"), Level.DIFFERENT),
+        (place(city="quebec"), Level.DIFFERENT),
+        (place(), Level.MISSING),
+    ],
+)
+def test_street_postal_code_and_city_are_one_comparison_of_where_a_person_lives(
+    other: NormalisedRecord, level: Level
+) -> None:
+    assert compare(HOME, other).address is level
+
+
+def test_a_street_and_number_in_two_towns_are_not_one_address() -> None:
+    principale = place("J0K 1A0", "12", "principale rue", "st come")
+
+    assert compare(principale, place("J0E 2B0", "12", "principale rue", "granby")).address is Level.DIFFERENT
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("marie.tremblay@gmail.com", "marie.tremblay@gmail.com", Level.EXACT),
+        ("marie.tremblay@gmail.com", "marie.tremblay@videotron.ca", Level.SAME_LOCAL_PART),
+        ("info@theatre-a.ca", "info@theatre-b.ca", Level.DIFFERENT),
+        ("marie.tremblay@gmail.com", "jean.roy@gmail.com", Level.DIFFERENT),
+        (None, "jean.roy@gmail.com", Level.MISSING),
+    ],
+)
+def test_emails_agree_whole_or_by_their_personal_local_part(a: str | None, b: str, level: Level) -> None:
+    assert compare(NormalisedRecord(email=a), NormalisedRecord(email=b)).email is level
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        (date(1984, 3, 7), date(1984, 3, 7), Level.EXACT),
+        (date(1984, 3, 7), date(1984, 7, 3), Level.NEAR),
+        (date(1984, 3, 17), date(1984, 3, 18), Level.NEAR),
+        (date(1984, 3, 17), date(1948, 3, 17), Level.NEAR),
+        (date(1984, 3, 17), date(1984, 11, 2), Level.SAME_YEAR),
+        (date(1984, 3, 17), date(1990, 6, 2), Level.DIFFERENT),
+        (None, date(1990, 6, 2), Level.MISSING),
+    ],
+)
+def test_birth_dates_forgive_a_swapped_day_and_month_and_one_mistyped_digit(
+    a: date | None, b: date, level: Level
+) -> None:
+    assert compare(NormalisedRecord(birth_date=a), NormalisedRecord(birth_date=b)).birth_date is level
+
+
+def test_phones_agree_or_not() -> None:
+    assert compare(MARIE, replace(MARIE, phone="+15145550199")).phone is Level.EXACT
+    assert compare(MARIE, replace(MARIE, phone="+14385550100")).phone is Level.DIFFERENT
+    assert compare(MARIE, WALK_UP).phone is Level.MISSING
+
+
+FIRST_NAMES = ["marie", "marie eve", "m", "bob", "robert", "jean", "jeanne", "nathalie", "natalie", "tremblay"]
+LAST_NAMES = ["tremblay", "tremblai", "gagnon", "gagnon tremblay", "st pierre", "marie", "jean"]
+records = st.builds(
+    NormalisedRecord,
+    first_name=st.none() | st.sampled_from(FIRST_NAMES),
+    last_name=st.none() | st.sampled_from(LAST_NAMES),
+    postal_code=st.none() | st.sampled_from(["H2J 2L1", "H2J 3K9", "G1R 4P5"]),
+    street_number=st.none() | st.sampled_from(["4521", "12"]),
+    street_name=st.none() | st.sampled_from(["st denis rue", "st denys rue", "rachel rue"]),
+    city=st.none() | st.sampled_from(["montreal", "quebec"]),
+    phone=st.none() | st.sampled_from(["+15145550199", "+14385550100"]),
+    email=st.none() | st.sampled_from(["marie@gmail.com", "marie@videotron.ca", "jean@gmail.com"]),
+    birth_date=st.none() | st.sampled_from([date(1984, 3, 7), date(1984, 7, 3), date(1990, 6, 2)]),
+)
+
+
+@given(a=records, b=records)
+def test_compare_is_symmetric(a: NormalisedRecord, b: NormalisedRecord) -> None:
+    assert compare(a, b) == compare(b, a)
+
+
+@given(record=records)
+def test_a_record_agrees_with_itself_on_every_field_it_has(record: NormalisedRecord) -> None:
+    compared = compare(record, record)
+
+    assert not compared.names_swapped
+    assert compared.address is not Level.DIFFERENT
+    for comparison, level in zip(COMPARISONS, compared.levels(), strict=True):
+        if comparison is not Comparison.ADDRESS:
+            assert level in (LEVELS[comparison][0], Level.MISSING)
+
+
+# The model
+
+
+def test_each_level_of_the_default_model_is_weaker_evidence_than_the_one_before() -> None:
+    for comparison in COMPARISONS:
+        weights = [DEFAULT_MODEL.level_weight(comparison, level) for level in LEVELS[comparison]]
+
+        assert weights == sorted(weights, reverse=True), comparison
+        assert weights[0] > 0 > weights[-1], comparison
+
+
+def test_the_match_weight_is_the_prior_log_odds_plus_each_levels_log2_of_m_over_u() -> None:
+    compared = vector(first_name=Level.EXACT, last_name=Level.CLOSE, phone=Level.DIFFERENT)
+    first, last, phone = (
+        DEFAULT_MODEL.comparisons[comparison][level]
+        for comparison, level in (
+            (Comparison.FIRST_NAME, Level.EXACT),
+            (Comparison.LAST_NAME, Level.CLOSE),
+            (Comparison.PHONE, Level.DIFFERENT),
+        )
+    )
+    expected = (
+        math.log2(DEFAULT_MODEL.prior / (1 - DEFAULT_MODEL.prior))
+        + math.log2(first.m / first.u)
+        + math.log2(last.m / last.u)
+        + math.log2(phone.m / phone.u)
+    )
+
+    assert DEFAULT_MODEL.match_weight(compared) == pytest.approx(expected)
+    assert DEFAULT_MODEL.match_probability(compared) == pytest.approx(2**expected / (1 + 2**expected))
+
+
+def test_missing_fields_leave_a_pair_at_the_prior() -> None:
+    assert DEFAULT_MODEL.match_probability(vector()) == pytest.approx(DEFAULT_MODEL.prior)
+
+
+def test_names_that_agree_only_crossed_cost_the_swap_penalty() -> None:
+    straight = vector(first_name=Level.EXACT, last_name=Level.EXACT)
+
+    crossed = DEFAULT_MODEL.match_weight(straight._replace(names_swapped=True))
+
+    assert crossed == pytest.approx(DEFAULT_MODEL.match_weight(straight) - DEFAULT_MODEL.swapped_names_penalty)
+
+
+vectors = st.builds(
+    ComparisonVector,
+    *(st.sampled_from((*LEVELS[comparison], Level.MISSING)) for comparison in COMPARISONS),
+    names_swapped=st.booleans(),
+)
+
+
+@given(compared=vectors, comparison=st.sampled_from(COMPARISONS), data=st.data())
+def test_improving_one_fields_level_never_lowers_the_probability(
+    compared: ComparisonVector, comparison: Comparison, data: st.DataObject
+) -> None:
+    index = COMPARISONS.index(comparison)
+    level = compared.levels()[index]
+    if level is Level.MISSING:
+        return
+    better = data.draw(st.sampled_from(LEVELS[comparison][: LEVELS[comparison].index(level) + 1]))
+    improved = compared._replace(**dict[str, Any]({comparison.value: better}))
+
+    assert DEFAULT_MODEL.match_probability(improved) >= DEFAULT_MODEL.match_probability(compared)
+
+
+@given(weight=st.floats(min_value=-5000, max_value=5000))
+def test_probabilities_of_extreme_weights_stay_within_zero_and_one(weight: float) -> None:
+    assert 0 <= probability_of_weight(weight) <= 1
+
+
+def test_a_model_survives_a_round_trip_through_a_yaml_file() -> None:
+    text = yaml.safe_dump(DEFAULT_MODEL.to_dict())
+
+    assert MatchModel.from_dict(yaml.safe_load(text)) == DEFAULT_MODEL
+
+
+def broken(change: Any) -> dict[str, Any]:
+    data = DEFAULT_MODEL.to_dict()
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        (broken(lambda data: data.update(priors=0.1)), "priors"),
+        (broken(lambda data: data.update(prior=1.5)), "prior"),
+        (broken(lambda data: data.pop("prior")), "prior"),
+        (broken(lambda data: data.update(swapped_names_penalty=-1)), "swapped_names_penalty"),
+        (broken(lambda data: data["comparisons"].pop("phone")), "comparisons.phone"),
+        (broken(lambda data: data["comparisons"].update(eye_colour={})), "comparisons.eye_colour"),
+        (broken(lambda data: data["comparisons"]["phone"].update(near={"m": 0.1, "u": 0.1})), "comparisons.phone.near"),
+        (broken(lambda data: data["comparisons"]["phone"].pop("exact")), "comparisons.phone.exact"),
+        (broken(lambda data: data["comparisons"]["phone"]["exact"].update(m="high")), "comparisons.phone.exact.m"),
+        (broken(lambda data: data["comparisons"]["phone"]["exact"].update(u=0)), "comparisons.phone.exact.u"),
+        (broken(lambda data: data["comparisons"]["phone"]["exact"].update(m=0.5)), "comparisons.phone"),
+        (broken(lambda data: data.update(comparisons=[])), "comparisons"),
+    ],
+)
+def test_a_bad_model_file_is_refused_naming_the_bad_key(data: dict[str, Any], key: str) -> None:
+    with pytest.raises(MatchModelError) as caught:
+        MatchModel.from_dict(data)
+
+    assert key in [problem[0] for problem in caught.value.problems]
+    assert key in str(caught.value)
+
+
+def test_every_problem_of_a_model_file_is_reported_at_once() -> None:
+    data = broken(lambda data: data.update(prior=2, oops=1))
+
+    with pytest.raises(MatchModelError) as caught:
+        MatchModel.from_dict(data)
+
+    assert {key for key, _ in caught.value.problems} == {"prior", "oops"}
+
+
+def test_a_model_built_in_code_is_checked_like_one_read_from_a_file() -> None:
+    levels = dict(DEFAULT_MODEL.comparisons)
+    levels[Comparison.PHONE] = {Level.EXACT: LevelProbabilities(0.5, 0.0), Level.DIFFERENT: LevelProbabilities(0.5, 1)}
+
+    with pytest.raises(MatchModelError, match=r"comparisons\.phone\.exact\.u"):
+        MatchModel(prior=1e-5, comparisons=levels)
+
+
+# Estimating the model
+
+
+def sample_vectors(model: MatchModel, count: int, seed: int, missing: float = 0.2) -> list[ComparisonVector]:
+    draw = random.Random(seed)
+    sampled = []
+    for _ in range(count):
+        is_match = draw.random() < model.prior
+        levels = []
+        for comparison in COMPARISONS:
+            if draw.random() < missing:
+                levels.append(Level.MISSING)
+                continue
+            odds = model.comparisons[comparison]
+            weights = [odds[level].m if is_match else odds[level].u for level in LEVELS[comparison]]
+            levels.append(draw.choices(LEVELS[comparison], weights)[0])
+        sampled.append(ComparisonVector._make([*levels, False]))
+    return sampled
+
+
+def normalised(weights: list[float]) -> list[float]:
+    return [weight / sum(weights) for weight in weights]
+
+
+@st.composite
+def separable_models(draw: st.DrawFn) -> MatchModel:
+    """A model whose matches mostly agree and non-matches mostly disagree, each level's share drawn at random."""
+    comparisons = {}
+    for comparison in COMPARISONS:
+        middle = len(LEVELS[comparison]) - 2
+        spread = st.floats(min_value=0.2, max_value=2.0)
+        m = normalised(
+            [
+                draw(st.floats(min_value=6, max_value=12)),
+                *draw(st.lists(spread, min_size=middle, max_size=middle)),
+                draw(st.floats(min_value=0.1, max_value=1.5)),
+            ]
+        )
+        u = normalised(
+            [
+                draw(st.floats(min_value=0.1, max_value=1.5)),
+                *draw(st.lists(spread, min_size=middle, max_size=middle)),
+                draw(st.floats(min_value=6, max_value=12)),
+            ]
+        )
+        comparisons[comparison] = {
+            level: LevelProbabilities(m_share, u_share)
+            for level, m_share, u_share in zip(LEVELS[comparison], m, u, strict=True)
+        }
+    return MatchModel(prior=draw(st.floats(min_value=0.15, max_value=0.5)), comparisons=comparisons)
+
+
+def neutral_start() -> MatchModel:
+    """A start that knows only which end of each comparison is agreement."""
+    comparisons = {}
+    for comparison in COMPARISONS:
+        count = len(LEVELS[comparison])
+        m = normalised([4.0] + [1.0] * (count - 1))
+        u = normalised([1.0] * (count - 1) + [4.0])
+        comparisons[comparison] = {
+            level: LevelProbabilities(m_share, u_share)
+            for level, m_share, u_share in zip(LEVELS[comparison], m, u, strict=True)
+        }
+    return MatchModel(prior=0.3, comparisons=comparisons)
+
+
+def largest_gap(estimated: MatchModel, truth: MatchModel, name: str) -> float:
+    return max(
+        abs(
+            float(getattr(estimated.comparisons[comparison][level], name))
+            - float(getattr(truth.comparisons[comparison][level], name))
+        )
+        for comparison in COMPARISONS
+        for level in LEVELS[comparison]
+    )
+
+
+@settings(max_examples=8, deadline=None)
+@given(truth=separable_models(), seed=st.integers(min_value=0, max_value=2**16))
+def test_em_recovers_the_model_its_pairs_were_drawn_from(truth: MatchModel, seed: int) -> None:
+    result = estimate_model(sample_vectors(truth, 20_000, seed), start=neutral_start(), max_iterations=200)
+
+    assert result.converged
+    assert result.model.prior == pytest.approx(truth.prior, abs=0.03)
+    assert largest_gap(result.model, truth, "m") < 0.05
+    assert largest_gap(result.model, truth, "u") < 0.05
+
+
+@settings(max_examples=5, deadline=None)
+@given(truth=separable_models(), seed=st.integers(min_value=0, max_value=2**16))
+def test_em_with_u_fixed_recovers_m_and_the_prior_and_leaves_u_alone(truth: MatchModel, seed: int) -> None:
+    start = truth.with_m_of(neutral_start())
+
+    result = estimate_model(sample_vectors(truth, 20_000, seed), start=start, estimate_u=False, max_iterations=200)
+
+    assert result.model.prior == pytest.approx(truth.prior, abs=0.03)
+    assert largest_gap(result.model, truth, "m") < 0.05
+    assert largest_gap(result.model, truth, "u") == 0
+
+
+@settings(max_examples=10, deadline=None)
+@given(truth=separable_models(), seed=st.integers(min_value=0, max_value=2**16))
+def test_em_never_lowers_the_likelihood_from_one_iteration_to_the_next(truth: MatchModel, seed: int) -> None:
+    trace = estimate_model(sample_vectors(truth, 2_000, seed), start=neutral_start()).log_likelihoods
+
+    assert all(later >= earlier - 1e-6 * abs(earlier) for earlier, later in pairwise(trace))
+
+
+def test_comparisons_held_keep_their_start_values() -> None:
+    sampled = sample_vectors(DEFAULT_MODEL.with_m_of(neutral_start()), 2_000, seed=3)
+
+    result = estimate_model(sampled, start=DEFAULT_MODEL, held=[Comparison.ADDRESS, Comparison.EMAIL])
+
+    for comparison in (Comparison.ADDRESS, Comparison.EMAIL):
+        assert result.model.comparisons[comparison] == DEFAULT_MODEL.comparisons[comparison]
+    assert result.model.comparisons[Comparison.PHONE] != DEFAULT_MODEL.comparisons[Comparison.PHONE]
+
+
+def test_em_stops_at_its_iteration_limit_and_says_it_did_not_converge() -> None:
+    result = estimate_model(sample_vectors(DEFAULT_MODEL, 500, seed=1), start=neutral_start(), max_iterations=2)
+
+    assert (result.iterations, result.converged, len(result.log_likelihoods)) == (2, False, 2)
+
+
+def test_em_without_pairs_returns_its_start() -> None:
+    result = estimate_model([], start=DEFAULT_MODEL)
+
+    assert (result.model, result.iterations, result.converged) == (DEFAULT_MODEL, 0, False)
+
+
+def test_u_from_random_pairs_is_each_levels_share_among_pairs_of_different_people() -> None:
+    people = [
+        NormalisedRecord(first_name=first, last_name="tremblay", postal_code=f"H2J {index}A{index}")
+        for index, first in enumerate(["marie", "jean", "luc", "anne", "paul", "lise", "guy", "eve", "rose", "yves"])
+    ]
+
+    estimated = estimate_u_from_random_pairs(people, start=DEFAULT_MODEL, pairs=2_000, seed=5)
+    names = estimated.comparisons[Comparison.LAST_NAME]
+
+    assert names[Level.EXACT].u > 0.99
+    assert estimated.comparisons[Comparison.ADDRESS][Level.SAME_AREA].u > 0.99
+    # Unseen levels get a small u, not zero; comparisons never present keep the start's; m is the start's.
+    assert 0 < names[Level.DIFFERENT].u < 0.001
+    assert estimated.comparisons[Comparison.PHONE] == DEFAULT_MODEL.comparisons[Comparison.PHONE]
+    assert names[Level.EXACT].m == DEFAULT_MODEL.comparisons[Comparison.LAST_NAME][Level.EXACT].m
+    assert estimate_u_from_random_pairs(people, start=DEFAULT_MODEL, pairs=2_000, seed=5) == estimated
+
+
+def test_u_from_random_pairs_needs_two_records() -> None:
+    with pytest.raises(ValueError, match="two records"):
+        estimate_u_from_random_pairs([MARIE], start=DEFAULT_MODEL)
+
+
+# Bands
+
+
+@pytest.mark.parametrize(
+    ("probability", "band"),
+    [(0.999, Band.LINK), (0.99, Band.LINK), (0.98, Band.REVIEW), (0.80, Band.REVIEW), (0.79, Band.DISTINCT)],
+)
+def test_probabilities_fall_in_the_link_review_or_distinct_band(probability: float, band: Band) -> None:
+    assert BANDS.classify(probability) is band
+
+
+@pytest.mark.parametrize(("link_at", "review_at"), [(0.8, 0.9), (1.0, 0.8), (0.99, 0.0)])
+def test_bands_must_be_ordered_probabilities(link_at: float, review_at: float) -> None:
+    with pytest.raises(ValueError, match="review_at"):
+        MatchBands(link_at=link_at, review_at=review_at)
+
+
+def test_the_link_margin_is_the_link_odds_in_bits() -> None:
+    assert BANDS.link_margin == pytest.approx(math.log2(99))
+
+
+# Deciding: scenarios
+
+
+def test_a_walk_up_with_a_surname_typo_is_likely_but_only_reviewed() -> None:
+    typo = replace(WALK_UP, last_name="tremblai")
+
+    assert BANDS.classify(probability(typo, MARIE)) is Band.REVIEW
+    assert BANDS.classify(probability(replace(typo, phone=MARIE.phone), MARIE)) is Band.LINK
+
+
+@pytest.mark.parametrize(
+    ("label", "record"),
+    [
+        ("the same name and postal code", WALK_UP),
+        ("a nickname", replace(WALK_UP, first_name="marie eve")),
+        ("an accent lost and a typo in the street", replace(MARIE, street_name="st denys rue", email=None)),
+        ("first and last names swapped", replace(WALK_UP, first_name="tremblay", last_name="marie")),
+        ("a move, with the same birth date", replace(WALK_UP, postal_code="G1R 4P5", birth_date=MARIE.birth_date)),
+        ("a move, with the same phone", replace(WALK_UP, postal_code="G1R 4P5", phone=MARIE.phone)),
+        ("a compound last name cut short", replace(MARIE, last_name="tremblay gagnon", email=None, phone=None)),
+        ("a birth date one digit off", replace(MARIE, birth_date=date(1984, 3, 18), email=None, phone=None)),
+    ],
+)
+def test_one_persons_records_link(label: str, record: NormalisedRecord) -> None:
+    found = best_candidate(record, [("marie", [MARIE])], DEFAULT_MODEL, BANDS)
+
+    assert found is not None
+    assert (found.person_id, found.band) == ("marie", Band.LINK), label
+
+
+def test_namesakes_with_other_birth_dates_and_postal_codes_stay_distinct() -> None:
+    namesake = replace(WALK_UP, postal_code="G1R 4P5", birth_date=date(1990, 6, 2))
+
+    found = best_candidate(namesake, [("marie", [MARIE])], DEFAULT_MODEL, BANDS)
+
+    assert found is not None
+    assert found.band is Band.DISTINCT
+
+
+def test_a_known_record_whose_first_name_clearly_differs_is_not_a_candidate_at_all() -> None:
+    husband = replace(MARIE, first_name="jean", birth_date=None)
+    twin = replace(MARIE, first_name="louise")
+
+    assert best_candidate(husband, [("marie", [MARIE])], DEFAULT_MODEL, BANDS) is None
+    assert best_candidate(twin, [("marie", [MARIE])], DEFAULT_MODEL, BANDS) is None
+
+
+def test_twins_at_one_address_link_each_to_themselves() -> None:
+    louise = replace(MARIE, first_name="louise", email="louise.tremblay@gmail.com")
+    household = [("marie", [MARIE]), ("louise", [louise])]
+
+    found = best_candidate(replace(louise, email=None, phone=None), household, DEFAULT_MODEL, BANDS)
+
+    assert found is not None
+    assert (found.person_id, found.band) == ("louise", Band.LINK)
+
+
+def test_without_a_first_name_or_birth_date_a_shared_home_is_only_reviewed() -> None:
+    nameless = replace(MARIE, first_name=None, birth_date=None)
+
+    found = best_candidate(nameless, [("marie", [MARIE])], DEFAULT_MODEL, BANDS)
+
+    assert found is not None
+    assert found.probability >= BANDS.link_at
+    assert found.band is Band.REVIEW
+
+
+def test_an_initial_alone_does_not_tell_a_household_apart() -> None:
+    initial = replace(MARIE, first_name="m", birth_date=None)
+
+    found = best_candidate(initial, [("marie", [MARIE])], DEFAULT_MODEL, BANDS)
+
+    assert found is not None
+    assert found.band is Band.REVIEW
+    assert found.vector.first_name is Level.NICKNAME_OR_INITIAL
+
+
+def test_two_persons_both_likely_and_close_are_reviewed_not_linked() -> None:
+    duplicate_marie = replace(MARIE, external_id="C-2002", email="mtremblay@videotron.ca")
+    candidates = [("marie", [MARIE]), ("marie-again", [duplicate_marie])]
+
+    found = best_candidate(replace(MARIE, email=None), candidates, DEFAULT_MODEL, BANDS)
+
+    assert found is not None
+    assert found.band is Band.REVIEW
+    assert {found.person_id, found.ambiguous_with} == {"marie", "marie-again"}
+
+
+def test_a_person_far_ahead_of_the_runner_up_is_linked() -> None:
+    other_marie = replace(WALK_UP, postal_code="H2J 3K9")
+
+    found = best_candidate(MARIE, [("other", [other_marie]), ("marie", [MARIE])], DEFAULT_MODEL, BANDS)
+
+    assert found is not None
+    assert (found.person_id, found.band, found.ambiguous_with) == ("marie", Band.LINK, None)
+
+
+def test_a_person_scores_as_their_best_known_record_and_the_reviewer_sees_which_fields_agreed() -> None:
+    old_address = replace(MARIE, postal_code="G1R 4P5", street_number="12", street_name="cartier av", city="quebec")
+
+    found = best_candidate(WALK_UP, [("marie", [old_address, MARIE])], DEFAULT_MODEL, BANDS)
+
+    assert found is not None
+    assert found.vector == compare(WALK_UP, MARIE)
+    assert found.probability == pytest.approx(probability(WALK_UP, MARIE))
+    assert found.agreements == {
+        "first_name": "exact",
+        "last_name": "exact",
+        "address": "same_postal_code",
+        "phone": "missing",
+        "email": "missing",
+        "birth_date": "missing",
+        "name_order": "straight",
+    }
+
+
+def test_no_candidates_means_no_match() -> None:
+    assert best_candidate(WALK_UP, [], DEFAULT_MODEL, BANDS) is None
+    assert best_candidate(WALK_UP, [("nobody", [])], DEFAULT_MODEL, BANDS) is None
+
+
+# Blocking
+
+
+def test_a_full_record_is_stored_under_one_key_of_each_kind() -> None:
+    assert blocking_keys(MARIE) == (
+        "em:marie.tremblay@gmail.com",
+        "fn:MR|pc:H2J2L1",
+        "ln:TRMBL|fi:m|by:1984",
+        "ln:TRMBL|pc:H2J2L1",
+        "nm:MR,TRMBL|fsa:H2J",
+        "ph:+15145550199",
+    )
+
+
+def test_a_name_alone_gets_no_key_since_it_could_never_be_linked() -> None:
+    assert blocking_keys(NormalisedRecord(first_name="marie", last_name="tremblay")) == ()
+
+
+def shares_a_key(a: NormalisedRecord, b: NormalisedRecord) -> bool:
+    return not set(blocking_keys(a)).isdisjoint(blocking_keys(b))
+
+
+@pytest.mark.parametrize(
+    ("label", "record"),
+    [
+        ("a typo in the last name", replace(WALK_UP, last_name="tremblai")),
+        ("a nickname", replace(WALK_UP, first_name="marie eve")),
+        ("an initial", replace(WALK_UP, first_name="m")),
+        ("no first name", replace(WALK_UP, first_name=None)),
+        (
+            "swapped names and another postal code in the area",
+            replace(WALK_UP, first_name="tremblay", last_name="marie", postal_code="H2J 3K9"),
+        ),
+        ("a compound last name", replace(WALK_UP, last_name="gagnon tremblay")),
+        ("another last name", replace(WALK_UP, last_name="roy")),
+        (
+            "a move, with a birth date",
+            NormalisedRecord(
+                first_name="marie", last_name="tremblay", postal_code="G1R 4P5", birth_date=date(1984, 1, 2)
+            ),
+        ),
+        ("a move, with the phone", replace(WALK_UP, postal_code="G1R 4P5", phone=MARIE.phone)),
+        ("a move and a new name, with the e-mail", NormalisedRecord(last_name="roy", email=MARIE.email)),
+    ],
+)
+def test_one_persons_records_share_a_blocking_key_despite(label: str, record: NormalisedRecord) -> None:
+    assert shares_a_key(record, MARIE), label
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("thibault", "thibeault"),
+        ("thibault", "thibaut"),
+        ("perreault", "perrault"),
+        ("ouellet", "ouellette"),
+        ("levesque", "leveque"),
+        ("gauthier", "gautier"),
+        ("desjardins", "desjardin"),
+        ("paquette", "paquet"),
+        ("boucher", "bouchez"),
+        ("st pierre", "stpierre"),
+        ("proulx", "proux"),
+        ("catherine", "katherine"),
+        ("stephanie", "stefanie"),
+    ],
+)
+def test_french_spelling_variants_share_a_sound_key(a: str, b: str) -> None:
+    assert sound_key(a) == sound_key(b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("tremblay", "gagnon"), ("roy", "cote"), ("bouchard", "boucher"), ("morin", "martin")]
+)
+def test_different_surnames_keep_different_sound_keys(a: str, b: str) -> None:
+    assert sound_key(a) != sound_key(b)
+
+
+@given(record=records, source=st.text(max_size=5), external_id=st.text(max_size=5))
+def test_blocking_keys_are_sorted_distinct_prefixed_and_depend_only_on_what_matching_compares(
+    record: NormalisedRecord, source: str, external_id: str
+) -> None:
+    keys = blocking_keys(record)
+
+    assert keys == tuple(sorted(set(keys)))
+    assert all(key.split(":", 1)[0] in {"em", "ph", "ln", "fn", "nm"} for key in keys)
+    assert blocking_keys(replace(record, source=source, external_id=external_id, warnings=("phone: x",))) == keys
+
+
+@given(record=records)
+def test_swapping_first_and_last_name_keeps_the_name_pair_key(record: NormalisedRecord) -> None:
+    swapped = replace(record, first_name=record.last_name, last_name=record.first_name)
+
+    def name_pairs(keys: tuple[str, ...]) -> set[str]:
+        return {key for key in keys if key.startswith("nm:")}
+
+    assert name_pairs(blocking_keys(swapped)) == name_pairs(blocking_keys(record))
