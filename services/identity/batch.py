@@ -57,6 +57,8 @@ async def resolve_lines(
     store = deps.store
     today = deps.clock.now().date()
     writer = csv.writer(assignments)
+    # Each record's decision is keyed by its id: a second line with the same id would silently get the first's.
+    first_line_of: dict[str, int] = {}
     for line_number, line in enumerate(lines, start=1):
         report.lines = line_number
         try:
@@ -69,6 +71,17 @@ async def resolve_lines(
             continue
         if batch_record is None:
             continue
+        first_line = first_line_of.get(batch_record.record_id)
+        if first_line is not None:
+            message = f"`record_id` {batch_record.record_id!r} was already used on line {first_line}"
+            if strict:
+                raise BatchAbortedError(line_number, message)
+            report.skipped += 1
+            report.note(line_number, f"skipped: {message}")
+            continue
+        if batch_record.unknown_fields:
+            report.warnings += 1
+            report.note(line_number, f"ignored unknown fields: {', '.join(batch_record.unknown_fields)}")
         record = normalise_record(batch_record.record, today=today, default_region=deps.rules.default_region)
         for warning in record.warnings:
             report.warnings += 1
@@ -81,6 +94,7 @@ async def resolve_lines(
             report.skipped += 1
             report.note(line_number, f"skipped: {message}")
             continue
+        first_line_of[batch_record.record_id] = line_number
         entry, outcome = await settle(organisation_id, f"batch|{batch_record.record_id}", record, identifiers, deps)
         report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
         if entry is not None:

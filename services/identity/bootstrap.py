@@ -14,12 +14,19 @@ from shared.kafka import ConsumedRecord, KafkaPublisher, add_consumer
 from shared.service import Runtime, ServiceParts, create_service_app
 from shared.topics import AUDIENCE_FACTS, CONSUMER_GROUPS
 
+IDENTITY_GROUP = next(group for group in CONSUMER_GROUPS if group.service == "identity")
 
-def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+
+def create_app(
+    settings: IdentitySettings | None = None,
+    *,
+    facts_topic: str = AUDIENCE_FACTS.name,
+    group_id: str = IDENTITY_GROUP.group_id,
+) -> FastAPI:
+    """The identity service; `facts_topic` and `group_id` default to the catalog's (tests isolate themselves)."""
     identity_settings = settings or IdentitySettings()
     # Read before anything connects: a bad policy or model file stops the start with the line to fix.
     rules = load_rules(identity_settings)
-    group = next(group for group in CONSUMER_GROUPS if group.service == "identity")
 
     def wire(runtime: Runtime) -> None:
         context = IdentityContext(
@@ -35,8 +42,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
         add_consumer(
             runtime.broker,
-            topic=AUDIENCE_FACTS.name,
-            group_id=group.group_id,
+            topic=facts_topic,
+            group_id=group_id,
             decode=Envelope.from_json_bytes,
             handle=handle,
             settings=identity_settings,

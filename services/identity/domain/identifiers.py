@@ -87,6 +87,13 @@ class IdentifierRule(BaseModel):
     confidence: float = Field(gt=0, le=1, description="Confidence reported for a match on this identifier alone.")
 
 
+def _blocked_email(entry: str) -> str:
+    text = entry.strip().lower()
+    if any(wildcard in text for wildcard in "*?["):
+        return text
+    return normalise_email(text) or text
+
+
 class BlockedValues(BaseModel):
     """Values shared by many people, which must never link anyone: they would glue a city together."""
 
@@ -98,8 +105,10 @@ class BlockedValues(BaseModel):
 
     @field_validator("emails")
     @classmethod
-    def _lower_case(cls, emails: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(email.strip().lower() for email in emails)
+    def _as_matched(cls, emails: tuple[str, ...]) -> tuple[str, ...]:
+        # Records' addresses are compared normalised (Gmail dots and `+tags` gone): a plain address must be too,
+        # or `billetterie.theatre@gmail.com` would never block `billetterietheatre@gmail.com`.
+        return tuple(_blocked_email(email) for email in emails)
 
 
 class IdentifierPolicy(BaseModel):

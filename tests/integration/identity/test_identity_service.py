@@ -1,0 +1,198 @@
+"""The identity service on real Kafka and the real store: facts in, resolutions out, exactly once in effect."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from services.identity.bootstrap import create_app
+from services.identity.context import IdentityContext
+from services.identity.handlers import active_person
+from services.identity.settings import IdentitySettings
+from shared.access import Scope
+from shared.events import Envelope, PersonRef, build_envelope, parse_event
+from shared.events.audience import PersonDetailsUpdatedV1
+from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1
+from shared.kafka import record_for
+from shared.settings import ServiceSettings
+from shared.topic_admin import ensure_topics
+from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
+from tests.integration.identity.conftest import START
+from tests.integration.kafka_support import TopicTail
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+
+@dataclass
+class IdentityHarness:
+    settings: IdentitySettings
+    organisation_id: str
+    facts_topic: str
+    group_id: str
+    resolutions: TopicTail
+
+    def fact(self, event_id: str, *, source: str = "billetterie-principale", **person: Any) -> Envelope:
+        return build_envelope(
+            PersonDetailsUpdatedV1(person=PersonRef(source=source, **person)),
+            organisation_id=self.organisation_id,
+            source=f"/orgs/{self.organisation_id}/sources/{source}",
+            id=event_id,
+            time=START,
+        )
+
+    async def publish(self, envelopes: list[Envelope]) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for envelope in envelopes:
+                record = record_for(envelope)
+                headers = [(name, value.encode()) for name, value in record.headers.items()]
+                await producer.send_and_wait(self.facts_topic, record.value, key=record.key.encode(), headers=headers)
+        finally:
+            await producer.stop()
+
+    async def outputs(self, expected: int) -> list[Envelope]:
+        records = await self.resolutions.read(expected, deadline_seconds=60)
+        return [parse_event(record.value)[0] for record in records]
+
+
+@pytest.fixture
+async def harness(settings: ServiceSettings, unique_name: str) -> AsyncIterator[IdentityHarness]:
+    # A topic and group of the test's own: the catalog's topic holds every other test's facts.
+    facts_topic = f"test.facts.{unique_name}"
+    await ensure_topics(settings.kafka_bootstrap, {**all_topic_partitions(), facts_topic: 6})
+    tail = await TopicTail(settings.kafka_bootstrap, IDENTITY_RESOLUTIONS.name, unique_name).start()
+    identity_settings = IdentitySettings(**settings.model_dump())
+    yield IdentityHarness(identity_settings, unique_name, facts_topic, f"test-identity-{unique_name}", tail)
+    await tail.stop()
+
+
+@asynccontextmanager
+async def running_identity(harness: IdentityHarness) -> AsyncIterator[FastAPI]:
+    app = create_app(harness.settings, facts_topic=harness.facts_topic, group_id=harness.group_id)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def context_of(app: FastAPI) -> IdentityContext:
+    context = app.state.runtime.extras["identity"]
+    assert isinstance(context, IdentityContext)
+    return context
+
+
+def resolved_data(envelope: Envelope) -> PersonResolvedV1:
+    _, data = parse_event(envelope.to_json_bytes())
+    assert isinstance(data, PersonResolvedV1)
+    return data
+
+
+async def test_facts_are_resolved_and_published_keyed_by_person_with_merges_before_the_fact(
+    harness: IdentityHarness,
+) -> None:
+    async with running_identity(harness):
+        await harness.publish(
+            [
+                harness.fact("f1", external_id="C-1", first_name="Élise", last_name="Gagnon"),
+                harness.fact("f2", source="shopify-boutique", external_id="207", email="elise@example.com"),
+            ]
+        )
+        first = await harness.outputs(2)
+        await harness.publish([harness.fact("f3", external_id="C-1", email="ELISE@example.com")])
+        merge_outputs = await harness.outputs(2)
+    by_fact = {resolved_data(envelope).original.id: resolved_data(envelope) for envelope in first}
+    assert {data.match.method for data in by_fact.values()} == {MatchMethod.NEW}
+    box_office, shop = by_fact["f1"].person_id, by_fact["f2"].person_id
+    assert [envelope.type for envelope in merge_outputs] == ["parterre.person.merged.v1", "parterre.person.resolved.v1"]
+    _, merged = parse_event(merge_outputs[0].to_json_bytes())
+    assert isinstance(merged, PersonsMergedV1)
+    assert merged.survivor_person_id == box_office
+    assert merged.merged_person_ids == [shop]
+    assert resolved_data(merge_outputs[1]).person_id == box_office
+
+
+async def test_a_fact_delivered_twice_is_published_twice_with_one_id_and_creates_one_person(
+    harness: IdentityHarness,
+) -> None:
+    fact = harness.fact("f1", email="luc@example.com", first_name="Luc")
+    async with running_identity(harness) as app:
+        await harness.publish([fact, fact])
+        outputs = await harness.outputs(2)
+        store = context_of(app).store
+        assert next(envelope.id for envelope in outputs) == outputs[1].id
+        person_id = resolved_data(outputs[0]).person_id
+        assert resolved_data(outputs[1]).person_id == person_id
+        person = await store.person(harness.organisation_id, person_id)
+        assert person is not None
+        assert person.created_by_event == "f1"
+
+
+async def test_two_instances_flooded_with_the_same_new_people_create_one_person_each(
+    harness: IdentityHarness,
+) -> None:
+    people = 30
+    sources = ("billetterie-principale", "shopify-boutique", "mailchimp-principal", "dons")
+    # Each person's facts carry different upstream ids, so their keys spread them over partitions and
+    # instances: the two instances race to create the same people from the same email.
+    facts = [
+        harness.fact(f"p{person}-{source}", source=source, external_id=f"{source}-{person}", email=f"p{person}@ex.com")
+        for source in sources
+        for person in range(people)
+    ]
+    async with running_identity(harness) as first, running_identity(harness):
+        await harness.publish(facts)
+        outputs = await harness.outputs(len(facts))
+        store = context_of(first).store
+        resolved = [resolved_data(envelope) for envelope in outputs if envelope.type.endswith("resolved.v1")]
+        assert len({data.original.id for data in resolved}) == len(facts)
+        final_by_person: dict[str, set[str]] = {}
+        for data in resolved:
+            person = await active_person(store, harness.organisation_id, data.person_id)
+            assert person is not None
+            email = data.original.data["person"]["email"]
+            final_by_person.setdefault(email, set()).add(person.person_id)
+    assert all(len(persons) == 1 for persons in final_by_person.values()), final_by_person
+    assert len({next(iter(persons)) for persons in final_by_person.values()}) == people
+
+
+async def test_the_http_api_finds_a_person_by_email_and_undoes_a_merge(harness: IdentityHarness) -> None:
+    async with running_identity(harness) as app:
+        await harness.publish(
+            [
+                harness.fact("f1", external_id="C-1", first_name="Élise"),
+                harness.fact("f2", source="shopify-boutique", external_id="207", email="elise@example.com"),
+                harness.fact("f3", external_id="C-1", email="elise@example.com"),
+            ]
+        )
+        outputs = await harness.outputs(4)
+        survivor = resolved_data(outputs[-1]).person_id
+        issued = await app.state.runtime.tokens.issue(
+            harness.organisation_id, {Scope.PROFILES_READ, Scope.IDENTITY_REVIEW}, "tests"
+        )
+        other = await app.state.runtime.tokens.issue(f"{harness.organisation_id}-other", {Scope.PROFILES_READ}, "x")
+        headers = {"Authorization": f"Bearer {issued.token}"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as client:
+            found = await client.get("/v1/persons", params={"email": " Elise@Example.com"}, headers=headers)
+            assert found.status_code == 200, found.text
+            body = found.json()
+            assert body["person_id"] == survivor
+            assert len(body["merges"]) == 1
+            hidden = await client.get(f"/v1/persons/{survivor}", headers={"Authorization": f"Bearer {other.token}"})
+            assert hidden.status_code == 404
+            unauthenticated = await client.get(f"/v1/persons/{survivor}")
+            assert unauthenticated.status_code == 401
+            undone = await client.post(f"/v1/persons/{survivor}/unmerge", headers=headers)
+            assert undone.status_code == 200, undone.text
+            [unmerged] = await harness.outputs(1)
+            assert unmerged.type == "parterre.person.unmerged.v1"
+            assert unmerged.id == undone.json()["event_id"]
+            twice = await client.post(f"/v1/persons/{survivor}/unmerge", headers=headers)
+            assert twice.status_code == 409
+            assert twice.json()["detail"]["code"] == "nothing_to_unmerge"
+            bad = await client.get("/v1/persons", params={"email": "x", "phone": "y"}, headers=headers)
+            assert bad.status_code == 400
+            assert set(bad.json()["detail"]["message"]) == {"en", "fr"}
