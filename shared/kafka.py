@@ -187,8 +187,12 @@ def add_consumer(
     settings: ServiceSettings,
     metrics: ConsumerMetrics,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    concurrency: int = 1,
 ) -> None:
     """Subscribe `handle` to `topic` with at-least-once delivery; `handle` must make the effect exactly once.
+
+    With `concurrency` above 1, records with different keys are handled concurrently (one key's in order):
+    only for handlers whose effects stay exact when two of them race, as identity's unique claims do.
 
     Records arrive in batches and are handled one at a time, in partition order. Each is decoded (a failure
     there is permanent), then handled with up to `consumer_max_attempts` attempts and a doubling pause; a
@@ -202,16 +206,36 @@ def add_consumer(
 
     async def consume_batch(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        if concurrency <= 1:
+            for raw_record in records:
+                await consume_in_context(raw_record)
+            return
+        # Records of one key stay in order; different keys run side by side, at most `concurrency` at once.
+        # Every record is handled before the batch is committed, so at-least-once still holds.
+        by_key: dict[bytes | None, list[ConsumerRecord[Any, Any]]] = {}
         for raw_record in records:
-            headers = decode_headers(raw_record.headers)
-            organisation = headers.get(ORGANISATION_HEADER, UNKNOWN_ORGANISATION)
-            correlation_token = correlation_id_var.set(headers.get(CORRELATION_HEADER))
-            organisation_token = organisation_id_var.set(organisation)
-            try:
-                await consume_one(raw_record, headers, organisation)
-            finally:
-                correlation_id_var.reset(correlation_token)
-                organisation_id_var.reset(organisation_token)
+            by_key.setdefault(raw_record.key, []).append(raw_record)
+        slots = asyncio.Semaphore(concurrency)
+
+        async def consume_key(key_records: list[ConsumerRecord[Any, Any]]) -> None:
+            async with slots:
+                for raw_record in key_records:
+                    await consume_in_context(raw_record)
+
+        async with asyncio.TaskGroup() as tasks:
+            for key_records in by_key.values():
+                tasks.create_task(consume_key(key_records))
+
+    async def consume_in_context(raw_record: ConsumerRecord[Any, Any]) -> None:
+        headers = decode_headers(raw_record.headers)
+        organisation = headers.get(ORGANISATION_HEADER, UNKNOWN_ORGANISATION)
+        correlation_token = correlation_id_var.set(headers.get(CORRELATION_HEADER))
+        organisation_token = organisation_id_var.set(organisation)
+        try:
+            await consume_one(raw_record, headers, organisation)
+        finally:
+            correlation_id_var.reset(correlation_token)
+            organisation_id_var.reset(organisation_token)
 
     async def consume_one(raw_record: ConsumerRecord[Any, Any], headers: dict[str, str], organisation: str) -> None:
         raw: bytes = raw_record.value or b""

@@ -39,6 +39,10 @@ def compose(text: str, *, file_name: str) -> tuple[Any, yaml.Node | None]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        # An unclosed bracket or quote is noticed lines later: the line where it opened is the one to fix.
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
+            problem = f"{problem} ({context} that starts on line {context_mark.line + 1})"
         raise ConfigFileError(file_name, [(mark.line + 1 if mark else 1, f"not valid YAML: {problem}")]) from None
 
 
@@ -48,23 +52,27 @@ def line_of(root: yaml.Node | None, location: Sequence[Any]) -> int:
 
 
 def _line_of(root: yaml.Node | None, location: Sequence[Any]) -> int:
-    """The line of the deepest node `location` reaches; pydantic's locations follow the YAML structure."""
+    """The line of the deepest node `location` reaches; pydantic's locations follow the YAML structure.
+
+    A mapping's entry is on its key's line: a nested block starts on the line after its key, but the
+    key is what the reader looks for (and what an unknown or misspelt setting is).
+    """
     node = root
     line = node.start_mark.line + 1 if node is not None else 1
     for part in location:
         child = _child(node, part)
         if child is None:
             break
-        node = child
-        line = node.start_mark.line + 1
+        line, node = child
     return line
 
 
-def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
+def _child(node: yaml.Node | None, part: Any) -> tuple[int, yaml.Node] | None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if key_node.value == str(part):
-                return value_node  # type: ignore[no-any-return]
+                return key_node.start_mark.line + 1, value_node
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        return node.value[part]  # type: ignore[no-any-return]
+        item: yaml.Node = node.value[part]
+        return item.start_mark.line + 1, item
     return None

@@ -48,6 +48,7 @@ def create_app(
             handle=handle,
             settings=identity_settings,
             metrics=runtime.consumer_metrics,
+            concurrency=identity_settings.identity_consumer_concurrency,
         )
 
     app = create_service_app(

@@ -31,6 +31,12 @@ class IdentitySettings(ServiceSettings):
         description="Secret salt of the hashes that keep erased persons from being re-added. Empty: a "
         "development salt, with a warning at start; set it in production and never change it.",
     )
+    identity_consumer_concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Facts of different upstream keys resolved at once by one instance; one key's stay in order.",
+    )
     identity_default_region: str = Field(
         default="CA", pattern=r"^[A-Z]{2}$", description="Country assumed for phone numbers written without one."
     )

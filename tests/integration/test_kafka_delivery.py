@@ -63,7 +63,7 @@ class ConsumerHarness:
         )
         return value or 0.0
 
-    async def start(self, handle: Handler) -> None:
+    async def start(self, handle: Handler, *, concurrency: int = 1) -> None:
         add_consumer(
             self.broker,
             topic=self.topic,
@@ -72,6 +72,7 @@ class ConsumerHarness:
             handle=handle,
             settings=self.settings,
             metrics=self.metrics,
+            concurrency=concurrency,
         )
         await self.broker.start()
 
@@ -130,6 +131,34 @@ async def test_messages_with_one_key_are_handled_in_the_order_they_were_sent(
 
     assert await wait_until(lambda: len(order) >= len(sent))
     assert order == sent
+
+
+async def test_a_concurrent_consumer_overlaps_keys_but_keeps_each_key_in_order(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    order: dict[str, list[str]] = collections.defaultdict(list)
+    in_flight = 0
+    most_in_flight = 0
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        await asyncio.sleep(0.005)
+        key, _, _ = consumed.message["id"].partition("/")
+        order[key].append(consumed.message["id"])
+        in_flight -= 1
+
+    await harness.start(handle, concurrency=8)
+    sent = [f"person-{person}/step-{step:03d}" for step in range(40) for person in range(10)]
+    await publish(settings, [record(harness.topic, message_id, key=message_id.split("/")[0]) for message_id in sent])
+
+    assert await wait_until(lambda: sum(map(len, order.values())) >= len(sent))
+    for person in range(10):
+        assert order[f"person-{person}"] == [
+            message_id for message_id in sent if message_id.startswith(f"person-{person}/")
+        ]
+    assert 1 < most_in_flight <= 8
 
 
 async def test_a_message_that_fails_twice_is_retried_and_handled_once(

@@ -39,12 +39,17 @@ class BatchLineError(ValueError):
 
 def read_batch_line(line: str) -> BatchRecord | None:
     """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong."""
+    # Windows tools often start a UTF-8 file with a byte-order mark; it is no part of the first record.
+    line = line.removeprefix("\ufeff")
     if not line.strip():
         return None
     try:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
         raise BatchLineError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except ValueError:
+        # Python refuses to read integers of thousands of digits; no id or postal code is one.
+        raise BatchLineError("not valid JSON: a number has too many digits") from None
     if not isinstance(value, dict):
         raise BatchLineError(f"a line must be a JSON object, not {type(value).__name__}")
     record_id = _text(value, "record_id")
@@ -65,4 +70,7 @@ def _text(value: dict[str, Any], name: str) -> str | None:
     text = str(raw).strip()
     if len(text) > MAX_FIELD_LENGTH:
         raise BatchLineError(f"`{name}` is longer than {MAX_FIELD_LENGTH} characters")
+    # JSON may escape half of a character pair (`\ud800`): such text cannot be hashed, stored or written out.
+    if not text.isascii() and any("\ud800" <= char <= "\udfff" for char in text):
+        raise BatchLineError(f"`{name}` holds an unpaired surrogate escape, which is not a character")
     return text or None

@@ -169,7 +169,8 @@ def identifiers_of(
         found.append(Identifier(IdentifierType.EMAIL, record.email))
     for raw in previous_emails:
         email = normalise_email(raw)
-        if email is not None and email != record.email:
+        # `Old.Name@x` and `old.name@x` are one address: listed twice, it would count twice against the limit.
+        if email is not None and Identifier(IdentifierType.EMAIL, email) not in found:
             found.append(Identifier(IdentifierType.EMAIL, email))
     if record.phone is not None:
         found.append(Identifier(IdentifierType.PHONE, record.phone))
