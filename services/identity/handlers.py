@@ -188,9 +188,10 @@ async def settle(
         if hashes and await store.any_suppressed(organisation_id, hashes):
             return None, "suppressed"
     kept = matching_record(record)
+    keys = blocking_keys(kept)
     for _attempt in range(MAX_DECISION_ATTEMPTS):
         if entry is None:
-            evidence = await gather_evidence(store, organisation_id, record, identifiers)
+            evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys)
             if erasure_do_not_readd is not None:
                 resolution = resolve_erasure(
                     identifiers, evidence, policy=deps.rules.policy, do_not_readd=erasure_do_not_readd
@@ -215,7 +216,7 @@ async def settle(
             )
         if not entry.applied:
             try:
-                await _apply(entry, kept, identifiers, deps)
+                await _apply(entry, kept, identifiers, deps, keys=keys)
             except (IdentifierTakenError, PersonNotReadyError):
                 await store.drop_journal(organisation_id, event_id)
                 entry = None
@@ -259,7 +260,12 @@ async def _suppress(
 
 
 async def gather_evidence(
-    store: IdentityStore, organisation_id: str, record: NormalisedRecord, identifiers: Sequence[Identifier]
+    store: IdentityStore,
+    organisation_id: str,
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    *,
+    keys: Sequence[str] | None = None,
 ) -> Evidence:
     owners: dict[Identifier, Person] = {}
     for identifier in identifiers:
@@ -280,7 +286,7 @@ async def gather_evidence(
     candidates: list[Person] = []
     if record.first_name or record.last_name:
         seen = {owner.person_id for owner in owners.values()}
-        blocks = await store.block_members(organisation_id, blocking_keys(record))
+        blocks = await store.block_members(organisation_id, blocking_keys(record) if keys is None else keys)
         for members in blocks.values():
             if len(members) > MAX_BLOCK_SIZE:
                 continue
@@ -307,7 +313,12 @@ async def active_person(store: IdentityStore, organisation_id: str, person_id: s
 
 
 async def _apply(
-    entry: JournalEntry, record: NormalisedRecord, identifiers: Sequence[Identifier], deps: IdentityDeps
+    entry: JournalEntry,
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    deps: IdentityDeps,
+    *,
+    keys: Sequence[str],
 ) -> None:
     """Carries out a decision; every step is idempotent, so a crash anywhere is repaired by applying again."""
     store, decision, organisation_id = deps.store, entry.decision, entry.organisation_id
@@ -345,7 +356,7 @@ async def _apply(
         )
     else:
         await store.add_to_person(organisation_id, decision.person_id, identifiers=claims, records=(record,))
-    await store.add_to_blocks(organisation_id, blocking_keys(record), decision.person_id)
+    await store.add_to_blocks(organisation_id, keys, decision.person_id)
     if decision.household_with is not None:
         await _join_household(store, organisation_id, decision.household_with, decision.person_id)
     if decision.review is not None:

@@ -2,6 +2,7 @@
 
 import fnmatch
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -136,21 +137,46 @@ class IdentifierPolicy(BaseModel):
         return self.identifiers[identifier.type]
 
     def is_blocked(self, identifier: Identifier, organisation_id: str) -> bool:
-        lists = [self.blocked]
-        if organisation_id in self.organisations:
-            lists.append(self.organisations[organisation_id])
-        return any(_blocked_by(identifier, blocked) for blocked in lists)
+        return _block_list(self, organisation_id).blocks(identifier)
 
     def strongest(self, identifiers: Iterable[Identifier]) -> Identifier | None:
         return max(identifiers, key=lambda identifier: (self.rule(identifier).priority, identifier), default=None)
 
 
-def _blocked_by(identifier: Identifier, blocked: BlockedValues) -> bool:
-    if identifier.type is IdentifierType.EMAIL:
-        return any(fnmatch.fnmatchcase(identifier.value, pattern) for pattern in blocked.emails)
-    if identifier.type is IdentifierType.PHONE:
-        return any(normalise_phone(phone) == identifier.value for phone in blocked.phones)
-    return identifier.value in blocked.external_ids
+class _BlockList:
+    """One organisation's blocked values, compiled once: every identifier of every fact is checked against them."""
+
+    def __init__(self, lists: Iterable[BlockedValues]) -> None:
+        lists = list(lists)
+        patterns = [fnmatch.translate(pattern) for blocked in lists for pattern in blocked.emails]
+        self._emails = re.compile("|".join(patterns)) if patterns else None
+        self._phones = {normalise_phone(phone) for blocked in lists for phone in blocked.phones} - {None}
+        self._external_ids = {value for blocked in lists for value in blocked.external_ids}
+
+    def blocks(self, identifier: Identifier) -> bool:
+        if identifier.type is IdentifierType.EMAIL:
+            return self._emails is not None and self._emails.match(identifier.value) is not None
+        if identifier.type is IdentifierType.PHONE:
+            return identifier.value in self._phones
+        return identifier.value in self._external_ids
+
+
+# Policies are frozen and few (one per process, a couple in tests), so caching by identity is safe and small.
+_BLOCK_LISTS: dict[tuple[int, str], tuple[IdentifierPolicy, _BlockList]] = {}
+
+
+def _block_list(policy: IdentifierPolicy, organisation_id: str) -> _BlockList:
+    key = (id(policy), organisation_id)
+    cached = _BLOCK_LISTS.get(key)
+    if cached is None or cached[0] is not policy:
+        lists = [policy.blocked]
+        if organisation_id in policy.organisations:
+            lists.append(policy.organisations[organisation_id])
+        cached = (policy, _BlockList(lists))
+        if len(_BLOCK_LISTS) > 10_000:
+            _BLOCK_LISTS.clear()
+        _BLOCK_LISTS[key] = cached
+    return cached[1]
 
 
 def load_identifier_policy(yaml_text: str, *, file_name: str = "identifier policy") -> IdentifierPolicy:
@@ -174,8 +200,11 @@ def identifiers_of(
             found.append(Identifier(IdentifierType.EMAIL, email))
     if record.phone is not None:
         found.append(Identifier(IdentifierType.PHONE, record.phone))
-    usable = [identifier for identifier in found if not policy.is_blocked(identifier, organisation_id)]
-    blocked = [identifier for identifier in found if policy.is_blocked(identifier, organisation_id)]
+    block_list = _block_list(policy, organisation_id)
+    usable: list[Identifier] = []
+    blocked: list[Identifier] = []
+    for identifier in found:
+        (blocked if block_list.blocks(identifier) else usable).append(identifier)
     usable.sort(key=lambda identifier: -policy.rule(identifier).priority)
     return usable, blocked
 

@@ -30,8 +30,11 @@ def load_match_settings(yaml_text: str, *, file_name: str = "match model") -> Ma
             model = MatchModel.from_dict(data["model"])
         except MatchModelError as exc:
             for key, reason in exc.problems:
-                path = ["model", *key.split(".")] if not key.startswith("(") else ["model"]
-                problems.append((line_of(root, path), f"`model.{key}` {reason}"))
+                # `(model)` names the section as a whole, not a key in it.
+                whole = key.startswith("(")
+                path = ["model"] if whole else ["model", *key.split(".")]
+                label = "model" if whole else f"model.{key}"
+                problems.append((line_of(root, path), f"`{label}` {reason}"))
     if problems or bands is None:
         raise ConfigFileError(file_name, problems)
     return Matching(model=model, bands=bands)

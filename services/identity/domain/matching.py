@@ -589,7 +589,8 @@ def _comparisons_from(data: Any, problems: list[tuple[str, str]]) -> dict[Compar
     if not isinstance(data, Mapping):
         problems.append(("comparisons", "should map each comparison to its levels' m and u"))
         return {}
-    known = {comparison.value for comparison in COMPARISONS}
+    # Tuples, not sets: a message lists the expected names in one order, the same on every run.
+    known = tuple(comparison.value for comparison in COMPARISONS)
     for name in data:
         if name not in known:
             problems.append((f"comparisons.{name}", f"is not a comparison; expected one of {', '.join(known)}"))
@@ -600,7 +601,7 @@ def _comparisons_from(data: Any, problems: list[tuple[str, str]]) -> dict[Compar
         if not isinstance(levels, Mapping):
             problems.append((key, "is missing" if levels is None else "should map each level to its m and u"))
             continue
-        allowed = {level.value for level in LEVELS[comparison]}
+        allowed = tuple(level.value for level in LEVELS[comparison])
         for name in levels:
             if name not in allowed:
                 problems.append((f"{key}.{name}", f"is not a level of {comparison.value}: {', '.join(allowed)}"))

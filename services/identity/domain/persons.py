@@ -54,7 +54,7 @@ def add_record(records: tuple[NormalisedRecord, ...], record: NormalisedRecord) 
 
 def matching_record(record: NormalisedRecord) -> NormalisedRecord:
     """What is worth keeping of a record for later matching: its fields without the parsing warnings."""
-    return replace(record, warnings=())
+    return replace(record, warnings=()) if record.warnings else record
 
 
 def _digest(*parts: str) -> str:

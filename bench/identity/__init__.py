@@ -1,0 +1,1 @@
+"""Identity-resolution benchmark: synthetic Québec audiences with known truth, pairwise quality, a Splink baseline."""
