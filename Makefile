@@ -60,5 +60,5 @@ demo: install infra-up topics ## run the platform on the local defaults
 	@echo
 	@echo "Kafka and the store run with the catalog's topics. Stop them with: make infra-down"
 
-bench: install ## measure throughput and memory; prints a table and writes bench/results.json
-	$(RUN) python -m bench.run
+bench: install ## measure throughput, memory and matching quality; prints a table, writes bench/results.json
+	$(RUN) --group bench python -m bench.run

@@ -1,13 +1,11 @@
 """Box-office import: rows per second and peak memory of `parterre import boxoffice` on a large export."""
 
 import os
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-from bench.support import REPO_ROOT, Result, Servers
+from bench.support import REPO_ROOT, Result, Servers, run_measured
 from services.ingest.adapters.mongo import SOURCES, MongoSourceRegistry
 from services.ingest.domain.sources import Source, SourceKind
 from shared.mongo import mongo_client
@@ -73,31 +71,12 @@ def _run_import(export: Path, source_id: str, servers: Servers, database: str) -
         "PARTERRE_MONGO_URL": servers.mongo_url,
         "PARTERRE_MONGO_DATABASE": database,
     }
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "import", "boxoffice", str(export), "--source", source_id],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+    run = run_measured(
+        [sys.executable, "-m", "shared.cli", "import", "boxoffice", str(export), "--source", source_id], environment
     )
-    # The child's own peak (VmHWM of its exec'd image): `ru_maxrss` would also count the pages of this
-    # benchmark process, which the child inherits at fork until it execs.
-    peak_kb = 0
-    while process.poll() is None:
-        peak_kb = max(peak_kb, _peak_rss_kb(process.pid))
-        time.sleep(0.5)
-    seconds = time.perf_counter() - started
-    output = process.stdout.read().decode() if process.stdout else ""
-    if process.returncode != 0:
-        raise RuntimeError(f"the import failed:\n{output}")
+    output = run.stdout
+    if run.returncode != 0:
+        raise RuntimeError(f"the import failed:\n{output}{run.stderr[-2000:]}")
     accepted = next((line.split()[-1] for line in output.splitlines() if line.startswith("accepted")), "?")
     rejected = next((line.split()[-1] for line in output.splitlines() if line.startswith("rejected")), "?")
-    return seconds, peak_kb / 1024, f"{accepted} accepted, {rejected} rejected"
-
-
-def _peak_rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
-    except OSError:
-        return 0
+    return run.seconds, run.peak_rss_mb, f"{accepted} accepted, {rejected} rejected"

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ingest_api, ingest_csv, kafka_ceiling
+from bench import identity_resolution, ingest_api, ingest_csv, kafka_ceiling
 from bench.support import Result, servers
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -16,12 +16,22 @@ RESULTS = Path(__file__).with_name("results.json")
 
 def table(results: list[Result]) -> str:
     rows = [("benchmark", "result", "goal", "notes")] + [
-        (result.name, f"{result.value:,.0f} {result.unit}", result.goal, result.note) for result in results
+        (result.name, _value(result), result.goal, result.note) for result in results
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-+-".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def _value(result: Result) -> str:
+    # Ratios (F1, precision) need their decimals; rates and sizes read better rounded.
+    number = (
+        f"{result.value:.4f}"
+        if abs(result.value) < 10 and result.value != int(result.value)
+        else f"{result.value:,.0f}"
+    )
+    return f"{number} {result.unit}"
 
 
 async def run_all(quick: bool) -> list[Result]:
@@ -31,6 +41,7 @@ async def run_all(quick: bool) -> list[Result]:
         results += await kafka_ceiling.measure(found, count=100_000 // scale)
         results += await ingest_api.measure(found, count=100_000 // scale)
         results += await ingest_csv.measure(found, rows=1_000_000 // scale)
+        results += await identity_resolution.measure(found, quick=quick)
     return results
 
 

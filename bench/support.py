@@ -115,3 +115,35 @@ def _wait_until_ready(process: subprocess.Popen[bytes], port: int, log_path: Pat
                 return
         time.sleep(0.2)
     raise RuntimeError(f"the service did not answer /readyz on port {port} within {seconds} s")
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_measured(command: list[str], environment: dict[str, str]) -> MeasuredRun:
+    """Runs a command to its end, timing it and sampling its own peak memory twice a second."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The child's own peak (VmHWM of its exec'd image): `ru_maxrss` would also count the pages of this
+    # benchmark process, which the child inherits at fork until it execs.
+    peak_kb = 0
+    while process.poll() is None:
+        peak_kb = max(peak_kb, peak_rss_kb(process.pid))
+        time.sleep(0.5)
+    seconds = time.perf_counter() - started
+    stdout, stderr = process.communicate()
+    return MeasuredRun(seconds, peak_kb / 1024, process.returncode, stdout.decode(), stderr.decode())
+
+
+def peak_rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0

@@ -135,7 +135,9 @@ async def resolve_fact(envelope: Envelope, deps: IdentityDeps) -> FactOutcome:
     if not isinstance(data, AudienceFact):
         raise TypeError(f"{envelope.type} is not an upstream fact about a person")
     organisation_id = envelope.organisation_id
-    record = normalise_record(person_record(data.person), today=deps.clock.now().date())
+    record = normalise_record(
+        person_record(data.person), today=deps.clock.now().date(), default_region=deps.rules.default_region
+    )
     previous = [data.previous_email] if isinstance(data, PersonDetailsUpdatedV1) and data.previous_email else []
     identifiers, _blocked = identifiers_of(record, deps.rules.policy, organisation_id, previous_emails=previous)
     return await resolve_identified(envelope, record, identifiers, deps, erasure=_erasure_of(data))

@@ -39,8 +39,9 @@ class BatchLineError(ValueError):
 
 def read_batch_line(line: str) -> BatchRecord | None:
     """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong."""
-    # Windows tools often start a UTF-8 file with a byte-order mark; it is no part of the first record.
-    line = line.removeprefix("\ufeff")
+    # Windows tools often start a UTF-8 file with a byte-order mark; it is no part of the first record. Without
+    # its line break, an error at the end of the line is reported at the end's column, not at column 1 of a next line.
+    line = line.removeprefix("\ufeff").rstrip("\r\n")
     if not line.strip():
         return None
     try:

@@ -111,6 +111,15 @@ class BlockedValues(BaseModel):
         # or `billetterie.theatre@gmail.com` would never block `billetterietheatre@gmail.com`.
         return tuple(_blocked_email(email) for email in emails)
 
+    @field_validator("phones")
+    @classmethod
+    def _phones_parse(cls, phones: tuple[str, ...]) -> tuple[str, ...]:
+        # A blocked number that does not parse would block nothing, silently: say so instead.
+        unusable = [phone for phone in phones if normalise_phone(phone) is None]
+        if unusable:
+            raise ValueError(f"not phone numbers, so they would block nothing: {', '.join(unusable)}")
+        return phones
+
 
 class IdentifierPolicy(BaseModel):
     """Identifier policy as data: priorities, limits, blocked values, and one organisation's own additions."""
@@ -151,14 +160,15 @@ class _BlockList:
         patterns = [fnmatch.translate(pattern) for blocked in lists for pattern in blocked.emails]
         self._emails = re.compile("|".join(patterns)) if patterns else None
         self._phones = {normalise_phone(phone) for blocked in lists for phone in blocked.phones} - {None}
-        self._external_ids = {value for blocked in lists for value in blocked.external_ids}
+        # Upstream systems write placeholders in any case: GUEST, Guest, guest.
+        self._external_ids = {value.casefold() for blocked in lists for value in blocked.external_ids}
 
     def blocks(self, identifier: Identifier) -> bool:
         if identifier.type is IdentifierType.EMAIL:
             return self._emails is not None and self._emails.match(identifier.value) is not None
         if identifier.type is IdentifierType.PHONE:
             return identifier.value in self._phones
-        return identifier.value in self._external_ids
+        return identifier.value.casefold() in self._external_ids
 
 
 # Policies are frozen and few (one per process, a couple in tests), so caching by identity is safe and small.

@@ -40,7 +40,13 @@ class Person:
         return self.status is PersonStatus.ACTIVE
 
     def first_names(self) -> set[str]:
-        return {record.first_name for record in self.records if record.first_name}
+        """The given names seen for this person, leaving out a family name that a swapped record put first."""
+        given = {record.first_name for record in self.records if record.first_name}
+        family = self.last_names()
+        return (given - family) or given
+
+    def last_names(self) -> set[str]:
+        return {record.last_name for record in self.records if record.last_name}
 
     def with_record(self, record: NormalisedRecord) -> "Person":
         return replace(self, records=add_record(self.records, record))

@@ -124,7 +124,7 @@ def _decide(
     for person, via in found.values():
         # An upstream id names one customer record: no household doubt. A shared email or phone may be a family's.
         via_upstream_id = any(identifier.type is IdentifierType.EXTERNAL_ID for identifier in via)
-        if not via_upstream_id and _clearly_someone_else(record.first_name, person.first_names()):
+        if not via_upstream_id and _clearly_someone_else(record, person):
             relatives.append(person)
         else:
             matched[person.person_id] = (person, via)
@@ -178,10 +178,16 @@ def _owners_by_person(
     return found
 
 
-def _clearly_someone_else(first_name: str | None, known_first_names: set[str]) -> bool:
-    if first_name is None or not known_first_names:
+def _clearly_someone_else(record: NormalisedRecord, person: Person) -> bool:
+    """Whether the record's given name rules this person out, as a shared family email or phone would hide."""
+    known = person.first_names()
+    if record.first_name is None or not known:
         return False
-    return all(first_names_clearly_differ(first_name, known) for known in known_first_names)
+    given = {record.first_name}
+    # A record with the names swapped gives the family name first: its last name may be the given one.
+    if record.first_name in person.last_names() and record.last_name:
+        given.add(record.last_name)
+    return all(first_names_clearly_differ(name, other) for name in given for other in known)
 
 
 def _names_clearly_differ_among(persons: Iterable[Person]) -> bool:
@@ -201,7 +207,7 @@ def _household_member_named(
         for relative in relatives
         if relative.household_id is not None
         for member in households.get(relative.household_id, ())
-        if member.is_active and not _clearly_someone_else(record.first_name, member.first_names())
+        if member.is_active and not _clearly_someone_else(record, member)
     ]
     exact = [member for member in members if record.first_name in member.first_names()]
     chosen = exact or members

@@ -1,0 +1,307 @@
+"""Identity: quality (pairwise precision, recall, F1) and speed, batch and streaming, beside Splink on the same data."""
+
+import asyncio
+import csv
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.identity.generate import INPUT_FILE, TRUTH_FILE
+from bench.identity.quality import PairwiseQuality, pairwise_quality
+from bench.identity.synthetic import generate_audience, read_truth, write_audience
+from bench.support import REPO_ROOT, Result, Servers, run_measured
+from services.identity.bootstrap import create_app
+from services.identity.context import IdentityContext
+from services.identity.domain.batch_input import BatchLineError, read_batch_line
+from services.identity.domain.normalise import parse_birth_date
+from services.identity.handlers import active_person
+from services.identity.settings import IdentitySettings
+from shared.events import Envelope, EventValidationError, PersonRef, build_envelope
+from shared.events.audience import PersonDetailsUpdatedV1
+from shared.kafka import ORGANISATION_HEADER, decode_headers, record_for
+from shared.mongo import mongo_client
+from shared.topic_admin import ensure_topics
+from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
+
+WORK = REPO_ROOT / ".local" / "bench" / "identity"
+SEED = 7
+SPLINK_THRESHOLDS = (0.9, 0.95, 0.99)
+F1_GOAL = ">= 0.98, precision >= 0.99"
+
+
+def audience(people: int) -> Path:
+    """The generated audience of `people` persons (made once, then reused: generation is deterministic)."""
+    directory = WORK / f"people-{people}-seed-{SEED}"
+    if not (directory / TRUTH_FILE).exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        write_audience(generate_audience(people, SEED), directory / INPUT_FILE, directory / TRUTH_FILE)
+    return directory
+
+
+def _quality_note(quality: PairwiseQuality) -> str:
+    return f"P {quality.precision:.4f}, R {quality.recall:.4f} over {quality.true_pairs:,} true pairs"
+
+
+def measure_batch(people: int) -> list[Result]:
+    directory = audience(people)
+    output = directory / "parterre.csv"
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    run = run_measured(
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "identity",
+            "resolve",
+            "--input",
+            str(directory / INPUT_FILE),
+            "--output",
+            str(output),
+        ],
+        environment,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"parterre identity resolve failed:\n{run.stderr[-3000:]}")
+    summary = json.loads(run.stderr.strip().splitlines()[-1])
+    truth = read_truth(directory / TRUTH_FILE)
+    with output.open(encoding="utf-8") as assignments:
+        predicted = {row["record_id"]: row["person_id"] for row in csv.DictReader(assignments)}
+    quality = pairwise_quality(truth, predicted)
+    records = summary["lines"]
+    return [
+        Result(
+            f"identity: batch F1, {people:,} people",
+            quality.f1,
+            "F1",
+            goal=F1_GOAL,
+            note=f"{_quality_note(quality)}; {records:,} records, {summary['skipped']} unusable lines skipped",
+        ),
+        Result(
+            f"identity: batch speed, {people:,} people",
+            records / run.seconds,
+            "records/s",
+            goal=">= 20000",
+            note=f"`parterre identity resolve`, whole command incl. start-up: {run.seconds:.1f} s",
+        ),
+        Result(
+            f"identity: batch peak memory, {people:,} people",
+            run.peak_rss_mb,
+            "MB RSS",
+            goal="flat",
+            note=f"whole process; {records:,} records in, every person held in memory",
+        ),
+    ]
+
+
+def measure_splink(people: int) -> list[Result]:
+    try:
+        from bench.identity.splink_baseline import run_splink_at_thresholds
+    except ImportError:
+        return [Result(f"identity: Splink F1, {people:,} people", 0, "F1", note="splink not installed: make bench")]
+    directory = audience(people)
+    truth = read_truth(directory / TRUTH_FILE)
+    best: tuple[PairwiseQuality, float, float] | None = None
+    for clusters, splink_run in run_splink_at_thresholds(directory / INPUT_FILE, SPLINK_THRESHOLDS):
+        quality = pairwise_quality(truth, clusters)
+        if best is None or quality.f1 > best[0].f1:
+            best = (quality, splink_run.threshold, splink_run.total_seconds)
+    assert best is not None
+    quality, threshold, seconds = best
+    return [
+        Result(
+            f"identity: Splink 5 F1, {people:,} people",
+            quality.f1,
+            "F1",
+            goal="ours >= Splink's",
+            note=f"{_quality_note(quality)}; best of thresholds {SPLINK_THRESHOLDS}: {threshold:g}, {seconds:.0f} s",
+        )
+    ]
+
+
+def _facts(directory: Path, organisation_id: str) -> Iterator[Envelope]:
+    """Each generated record as the fact ingest would publish; records ingest would refuse are left out."""
+    today = date.today()
+    with (directory / INPUT_FILE).open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                batch = read_batch_line(line)
+            except BatchLineError:
+                continue
+            if batch is None:
+                continue
+            record = batch.record
+            birth = parse_birth_date(record.birth_date, today=today) if record.birth_date else None
+            country = record.country if record.country and len(record.country) == 2 else None
+            try:
+                person = PersonRef(
+                    source=record.source or "bench",
+                    external_id=record.external_id,
+                    email=record.email,
+                    phone=record.phone,
+                    first_name=record.first_name,
+                    last_name=record.last_name,
+                    street=record.street,
+                    address_2=record.address_2,
+                    city=record.city,
+                    region=record.region,
+                    postal_code=record.postal_code,
+                    country=country,
+                    birth_date=birth,
+                )
+                yield build_envelope(
+                    PersonDetailsUpdatedV1(person=person),
+                    organisation_id=organisation_id,
+                    source=f"/orgs/{organisation_id}/sources/{person.source}",
+                    id=batch.record_id,
+                    time=datetime(2026, 9, 1, tzinfo=UTC),
+                )
+            except (ValueError, EventValidationError):
+                continue
+
+
+async def measure_streaming(servers: Servers, people: int) -> list[Result]:
+    directory = audience(people)
+    organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
+    facts_topic = f"bench.facts.{organisation_id}"
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    await ensure_topics(servers.kafka_bootstrap, {**all_topic_partitions(), facts_topic: 6})
+    facts = list(_facts(directory, organisation_id))
+    await _publish(servers.kafka_bootstrap, facts_topic, facts)
+    settings = IdentitySettings(
+        kafka_bootstrap=servers.kafka_bootstrap, mongo_url=servers.mongo_url, mongo_database=database
+    )
+    app = create_app(settings, facts_topic=facts_topic, group_id=f"bench-identity-{organisation_id}")
+    reader = await _Resolutions(servers.kafka_bootstrap, organisation_id).start()
+    try:
+        started = time.perf_counter()
+        async with app.router.lifespan_context(app):
+            resolved = await reader.read(len(facts))
+            seconds = time.perf_counter() - started
+            context = app.state.runtime.extras["identity"]
+            assert isinstance(context, IdentityContext)
+            predicted = {}
+            for record_id, person_id in resolved.items():
+                person = await active_person(context.store, organisation_id, person_id)
+                predicted[record_id] = person.person_id if person is not None else person_id
+            histogram = _histogram(app.state.runtime.registry)
+    finally:
+        await reader.stop()
+        async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
+            await client.drop_database(database)
+    truth = read_truth(directory / TRUTH_FILE)
+    quality = pairwise_quality({key: value for key, value in truth.items() if key in predicted}, predicted)
+    within_20ms = histogram.get(0.02, 0) / max(histogram.get(float("inf"), 1), 1)
+    p99_bound = next(
+        (bound for bound, count in sorted(histogram.items()) if count >= 0.99 * histogram[float("inf")]), 0
+    )
+    return [
+        Result(
+            f"identity: streaming F1, {people:,} people",
+            quality.f1,
+            "F1",
+            goal=F1_GOAL,
+            note=f"{_quality_note(quality)}; {len(predicted):,} of {len(facts):,} facts resolved",
+        ),
+        Result(
+            f"identity: streaming speed, {people:,} people",
+            len(resolved) / seconds,
+            "resolutions/s",
+            goal=">= 2000",
+            note=f"Kafka in and out, store: the local stack; start-up included; {within_20ms:.1%} took <= 20 ms",
+        ),
+        Result(
+            "identity: streaming p99 per resolution",
+            p99_bound * 1000,
+            "ms (bucket bound)",
+            goal="< 20",
+            note="from parterre_identity_resolution_duration_seconds; store work, not queueing",
+        ),
+    ]
+
+
+def _histogram(registry: object) -> dict[float, float]:
+    buckets: dict[float, float] = {}
+    for metric in registry.collect():  # type: ignore[attr-defined]
+        if metric.name != "parterre_identity_resolution_duration_seconds":
+            continue
+        for sample in metric.samples:
+            if sample.name.endswith("_bucket"):
+                buckets[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+async def _publish(bootstrap: str, topic: str, facts: list[Envelope]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    await producer.start()
+    try:
+        pending = []
+        for envelope in facts:
+            record = record_for(envelope)
+            headers = [(name, value.encode()) for name, value in record.headers.items()]
+            pending.append(await producer.send(topic, record.value, key=record.key.encode(), headers=headers))
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+class _Resolutions:
+    """Reads the person.resolved events one organisation's facts produce: record id → person id."""
+
+    def __init__(self, bootstrap: str, organisation_id: str) -> None:
+        self._bootstrap = bootstrap
+        self._organisation_id = organisation_id
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+
+    async def start(self) -> "_Resolutions":
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            [description] = await admin.describe_topics([IDENTITY_RESOLUTIONS.name])
+        finally:
+            await admin.close()
+        partitions = [
+            TopicPartition(IDENTITY_RESOLUTIONS.name, entry["partition"]) for entry in description["partitions"]
+        ]
+        await self._consumer.start()
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await self._consumer.position(partition)
+        return self
+
+    async def read(self, expected: int, idle_seconds: float = 60) -> dict[str, str]:
+        resolved: dict[str, str] = {}
+        last_progress = time.monotonic()
+        while len(resolved) < expected and time.monotonic() - last_progress < idle_seconds:
+            for batch in (await self._consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for record in batch:
+                    if decode_headers(record.headers).get(ORGANISATION_HEADER) != self._organisation_id:
+                        continue
+                    event = json.loads(record.value)
+                    if event["type"] == "parterre.person.resolved.v1":
+                        resolved[event["data"]["original"]["id"]] = event["data"]["person_id"]
+                        last_progress = time.monotonic()
+            print(f"\r  streaming: {len(resolved):,}/{expected:,} resolved", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+        return resolved
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+
+async def measure(servers: Servers, *, quick: bool) -> list[Result]:
+    sizes = (10_000,) if quick else (10_000, 100_000)
+    results: list[Result] = []
+    for people in sizes:
+        results += measure_batch(people)
+        results += measure_splink(people)
+    results += await measure_streaming(servers, 2_000 if quick else 10_000)
+    return results

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// indexIDLookups keeps, on every collection table, the index FerretDB's own `_id` look-ups can use.
+//
+// FerretDB 1.24's SQLite backend finds, updates and deletes by `_id` with the condition
+// `_ferretdb_sjson->'$._id' = ?`, but the unique index it creates is on `_ferretdb_sjson->"_id"`.
+// SQLite matches an expression index only to the same expression, so each of those operations scans
+// the whole table: 28 ms for a missing `_id` among 20,000 documents, 0.5 ms with the index added here.
+// The SQLite driver is the one FerretDB itself registers (modernc.org/sqlite, named "sqlite").
+func indexIDLookups(ctx context.Context, dir string, logger *slog.Logger) {
+	seen := map[string]time.Time{}
+	ticker := time.NewTicker(500 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			sweep(ctx, dir, seen, logger)
+		}
+	}
+}
+
+// sweep looks only at database files written since the last sweep: a new collection writes its file.
+func sweep(ctx context.Context, dir string, seen map[string]time.Time, logger *slog.Logger) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.sqlite"))
+	if err != nil {
+		return
+	}
+	present := map[string]bool{}
+	for _, file := range files {
+		present[file] = true
+		changed := latestChange(file)
+		if !changed.After(seen[file]) {
+			continue
+		}
+		if err := indexTables(ctx, file); err != nil {
+			logger.Debug("could not index _id look-ups yet", slog.String("file", file), slog.String("error", err.Error()))
+			continue
+		}
+		seen[file] = changed
+	}
+	for file := range seen {
+		if !present[file] {
+			delete(seen, file)
+		}
+	}
+}
+
+func latestChange(file string) time.Time {
+	var latest time.Time
+	for _, path := range []string{file, file + "-wal"} {
+		if info, err := os.Stat(path); err == nil && info.ModTime().After(latest) {
+			latest = info.ModTime()
+		}
+	}
+	return latest
+}
+
+func indexTables(ctx context.Context, file string) error {
+	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\_ferretdb\_%' ESCAPE '\'`)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	for _, table := range tables {
+		quoted := strings.ReplaceAll(table, `"`, `""`)
+		statement := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS "%s_id_lookup" ON "%s" (_ferretdb_sjson->'$._id')`, quoted, quoted)
+		if _, err := db.ExecContext(ctx, statement); err != nil {
+			return err
+		}
+	}
+	return nil
+}

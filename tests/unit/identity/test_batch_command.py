@@ -1,0 +1,317 @@
+"""`parterre identity resolve`: an organisation's history from a JSON Lines file to `record_id,person_id`."""
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.cli import main
+
+ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
+
+
+@pytest.fixture(autouse=True)
+def bundled_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command reads the bundled policy and model unless the environment names others."""
+    for name in ("PARTERRE_IDENTITY_POLICY_FILE", "PARTERRE_IDENTITY_MATCH_MODEL_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def jsonl(path: Path, *lines: dict[str, Any] | str) -> Path:
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n" for line in lines),
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(tmp_path: Path, *lines: dict[str, Any] | str, options: tuple[str, ...] = ()) -> int:
+    source = jsonl(tmp_path / "history.jsonl", *lines)
+    return main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv"), *options])
+
+
+def rows(tmp_path: Path) -> list[list[str]]:
+    with (tmp_path / "persons.csv").open(encoding="utf-8", newline="") as output:
+        return list(csv.reader(output))
+
+
+def assignments(tmp_path: Path) -> dict[str, str]:
+    header, *body = rows(tmp_path)
+    assert header == ["record_id", "person_id"]
+    assert all(len(row) == 2 for row in body)
+    return {row[0]: row[1] for row in body}
+
+
+def problem_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("line ")]
+
+
+def summary(stderr: str) -> dict[str, Any]:
+    last: dict[str, Any] = json.loads(stderr.strip().splitlines()[-1])
+    return last
+
+
+def test_the_output_is_a_csv_with_exactly_the_header_and_one_row_per_record(tmp_path: Path) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise@example.com", **ELISE},
+        "",
+        {"record_id": "r2", "source": "billetterie", "external_id": "C-7", "first_name": "Jean"},
+        {"record_id": "r3", "phone": "418 555 0123"},
+    )
+    assert code == 0
+    assert (tmp_path / "persons.csv").read_text(encoding="utf-8").splitlines()[0] == "record_id,person_id"
+    output = rows(tmp_path)
+    assert [record_id for record_id, _ in output[1:]] == ["r1", "r2", "r3"]
+    assert all(person_id.startswith("per_") for _, person_id in output[1:])
+    assert len({person_id for _, person_id in output[1:]}) == 3
+
+
+def test_two_lines_with_the_same_email_name_the_same_person(tmp_path: Path) -> None:
+    run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise.gagnon@example.com", **ELISE},
+        {"record_id": "r2", "email": "Elise.Gagnon@Example.COM", "first_name": "Elise"},
+        {"record_id": "r3", "email": "jean.roy@example.com", "first_name": "Jean", "last_name": "Roy"},
+    )
+    found = assignments(tmp_path)
+    assert found["r1"] == found["r2"] != found["r3"]
+
+
+def test_a_later_line_that_merges_two_earlier_persons_makes_all_their_rows_name_the_survivor(
+    tmp_path: Path,
+) -> None:
+    box_office = {"record_id": "r1", "source": "billetterie", "external_id": "C-1", **ELISE}
+    shop = {"record_id": "r2", "source": "boutique", "external_id": "207", "email": "elise@example.com", **ELISE}
+    run(tmp_path, box_office, shop)
+    apart = assignments(tmp_path)
+    assert apart["r1"] != apart["r2"]
+
+    both = {"record_id": "r3", "source": "billetterie", "external_id": "C-1", "email": "elise@example.com", **ELISE}
+    again = {"record_id": "r4", "source": "boutique", "external_id": "207"}
+    run(tmp_path, box_office, shop, both, again)
+    together = assignments(tmp_path)
+    assert together == dict.fromkeys(["r1", "r2", "r3", "r4"], apart["r1"])
+
+
+def test_the_same_file_gives_the_same_person_ids_on_every_run(tmp_path: Path) -> None:
+    lines = [
+        {"record_id": "r1", "email": "elise@example.com", **ELISE},
+        {"record_id": "r2", "first_name": "Jean", "last_name": "Roy", "postal_code": "H2J 2L1"},
+    ]
+    run(tmp_path, *lines)
+    first = rows(tmp_path)
+    run(tmp_path, *lines)
+    assert rows(tmp_path) == first
+
+
+def test_a_malformed_line_is_reported_with_its_number_and_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise@example.com"},
+        '{"record_id": "r2", "email": ',
+        '["not", "an", "object"]',
+        {"record_id": "r4", "email": ["two@example.com", "addresses@example.com"]},
+        {"email": "no-id@example.com"},
+        {"record_id": "r6", "email": "jean@example.com"},
+    )
+    assert code == 0
+    assert list(assignments(tmp_path)) == ["r1", "r6"]
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 2: skipped: not valid JSON: Expecting value at column 30",
+        "line 3: skipped: a line must be a JSON object, not list",
+        "line 4: skipped: `email` must be text, not list",
+        "line 5: skipped: `record_id` is required",
+    ]
+    assert summary(stderr) == {"lines": 6, "resolved": 2, "skipped": 4, "warnings": 0, "outcomes": {"new": 2}}
+
+
+def test_a_line_naming_nobody_is_skipped_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(tmp_path, {"record_id": "r1", "first_name": "Élise", "city": "Montréal"}, {"record_id": "r2", **ELISE})
+    assert list(assignments(tmp_path)) == ["r2"]
+    assert problem_lines(capsys.readouterr().err) == [
+        "line 1: skipped: names nobody: it needs an external_id, an email, a phone, or first and last names"
+    ]
+
+
+def test_a_record_id_used_twice_is_reported_and_only_its_first_line_is_resolved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(
+        tmp_path,
+        {"record_id": "r1", "email": "anne@example.com", "first_name": "Anne"},
+        {"record_id": "r1", "email": "paul@example.com", "first_name": "Paul"},
+        {"record_id": "r3", "email": "paul@example.com", "first_name": "Paul"},
+    )
+    found = assignments(tmp_path)
+    assert list(found) == ["r1", "r3"]
+    assert found["r1"] != found["r3"]
+    assert problem_lines(capsys.readouterr().err) == ["line 2: skipped: `record_id` 'r1' was already used on line 1"]
+
+
+def test_strict_stops_at_the_first_unusable_line_with_exit_code_1_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise@example.com"},
+        {"record_id": "r2", "email": "jean@example.com"},
+        "{oops",
+        {"record_id": "r4", "email": "anne@example.com"},
+        options=("--strict",),
+    )
+    assert code == 1
+    stderr = capsys.readouterr().err
+    assert (
+        "error: line 3: not valid JSON: Expecting property name enclosed in double quotes at column 2 (--strict)"
+        in stderr.splitlines()
+    )
+    assert not (tmp_path / "persons.csv").exists()
+
+
+def test_strict_also_stops_at_a_repeated_record_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "anne@example.com"},
+        {"record_id": "r1", "email": "paul@example.com"},
+        options=("--strict",),
+    )
+    assert code == 1
+    assert "error: line 2: `record_id` 'r1' was already used on line 1 (--strict)" in capsys.readouterr().err
+
+
+def test_an_impossible_birth_date_or_a_garbled_phone_is_a_warning_and_the_record_is_still_resolved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise@example.com", "birth_date": "1984-02-30", **ELISE},
+        {"record_id": "r2", "email": "jean@example.com", "phone": "514-55", "first_name": "Jean"},
+        options=("--strict",),
+    )
+    assert code == 0
+    assert list(assignments(tmp_path)) == ["r1", "r2"]
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 1: ignored birth_date: '1984-02-30' is not a real calendar date",
+        "line 2: ignored phone: '514-55' is not a valid phone number",
+    ]
+    assert summary(stderr)["warnings"] == 2
+
+
+def test_unknown_fields_are_named_as_a_warning_so_a_misspelt_column_is_noticed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(tmp_path, {"record_id": "r1", "courriel": "elise@example.com", "prenom": "Élise", "phone": "514 555 0199"})
+    assert list(assignments(tmp_path)) == ["r1"]
+    assert problem_lines(capsys.readouterr().err) == ["line 1: ignored unknown fields: courriel, prenom"]
+
+
+def test_a_file_that_starts_with_a_byte_order_mark_loses_no_record(tmp_path: Path) -> None:
+    source = tmp_path / "excel.jsonl"
+    source.write_bytes(b"\xef\xbb\xbf" + json.dumps({"record_id": "r1", "email": "elise@example.com"}).encode() + b"\n")
+    code = main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")])
+    assert code == 0
+    assert list(assignments(tmp_path)) == ["r1"]
+
+
+def test_bytes_that_are_not_utf8_are_read_as_replacement_characters_not_a_crash(tmp_path: Path) -> None:
+    source = tmp_path / "latin1.jsonl"
+    source.write_bytes('{"record_id": "r1", "last_name": "Lévesque", "email": "l@example.com"}\n'.encode("latin-1"))
+    code = main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")])
+    assert code == 0
+    assert list(assignments(tmp_path)) == ["r1"]
+
+
+@pytest.mark.parametrize("organisation", ["Théâtre du Nord", "x", "-nord"])
+def test_an_invalid_organisation_id_exits_2_before_reading_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], organisation: str
+) -> None:
+    code = run(tmp_path, {"record_id": "r1", "email": "elise@example.com"}, options=(f"--org={organisation}",))
+    assert code == 2
+    assert capsys.readouterr().err.startswith(f"error: --org: organisation id {organisation!r} must be")
+    assert not (tmp_path / "persons.csv").exists()
+
+
+def test_a_valid_organisation_id_is_accepted(tmp_path: Path) -> None:
+    assert run(tmp_path, {"record_id": "r1", "email": "elise@example.com"}, options=("--org", "theatre-du-nord")) == 0
+    assert list(assignments(tmp_path)) == ["r1"]
+
+
+def test_an_input_that_is_not_a_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.jsonl"
+    code = main(["identity", "resolve", "--input", str(missing), "--output", str(tmp_path / "persons.csv")])
+    assert code == 2
+    assert capsys.readouterr().err == f"error: {missing} is not a file\n"
+
+
+def test_a_policy_file_with_a_mistake_exits_2_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("identifiers:\n  email: {priority: 80, max_per_person: 5, merges: true, confidence: 1.0}\n")
+    code = run(tmp_path, {"record_id": "r1", "email": "e@example.com"}, options=("--policy", str(policy)))
+    assert code == 2
+    assert f"error: {policy}, line 1: `identifiers`: Value error, every identifier type needs a rule" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_model_file_with_a_mistake_exits_2_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "model.yaml"
+    model.write_text("bands:\n  link_at: 0.99\n  review_at: lots\n")
+    code = run(tmp_path, {"record_id": "r1", "email": "e@example.com"}, options=("--model", str(model)))
+    assert code == 2
+    assert f"error: {model}, line 3: `bands.review_at` should be a number, not 'lots'" in capsys.readouterr().err
+
+
+def test_a_policy_given_on_the_command_line_is_the_one_used(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "identifiers:\n"
+        "  external_id: {priority: 100, max_per_person: 5, merges: true, confidence: 1.0}\n"
+        "  email: {priority: 80, max_per_person: 5, merges: true, confidence: 1.0}\n"
+        "  phone: {priority: 60, max_per_person: 3, merges: false, confidence: 0.9}\n"
+        "blocked:\n  emails: ['famille.*@example.com']\n"
+    )
+    lines = [
+        {"record_id": "r1", "email": "famille.roy@example.com", "first_name": "Anne", "last_name": "Roy"},
+        {"record_id": "r2", "email": "famille.roy@example.com", "first_name": "Anne", "last_name": "Tremblay"},
+    ]
+    run(tmp_path, *lines)
+    assert len(set(assignments(tmp_path).values())) == 1
+    run(tmp_path, *lines, options=("--policy", str(policy)))
+    assert len(set(assignments(tmp_path).values())) == 2
+
+
+def test_report_writes_the_counts_and_problems_as_json(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise@example.com", **ELISE},
+        {"record_id": "r2", "email": "elise@example.com", "first_name": "Elise"},
+        "not json",
+        {"record_id": "r4", "source": "billetterie", "external_id": "C-1", "phone": "12", **ELISE},
+        "",
+        {"record_id": "r6", "source": "billetterie", "external_id": "C-1"},
+        options=("--report", str(report)),
+    )
+    assert code == 0
+    assert json.loads(report.read_text(encoding="utf-8")) == {
+        "lines": 6,
+        "resolved": 4,
+        "skipped": 1,
+        "warnings": 1,
+        "outcomes": {"new": 2, "email": 1, "external_id": 1},
+        "problems": [
+            "line 3: skipped: not valid JSON: Expecting value at column 1",
+            "line 4: ignored phone: '12' is not a valid phone number",
+        ],
+    }

@@ -1,0 +1,225 @@
+"""One line of a batch file becomes a record, or a precise reason it cannot; nothing else ever escapes."""
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.identity.domain.batch_input import (
+    KNOWN_FIELDS,
+    MAX_FIELD_LENGTH,
+    TEXT_FIELDS,
+    BatchLineError,
+    BatchRecord,
+    read_batch_line,
+)
+from services.identity.domain.records import PersonRecord
+
+
+def line_of(**fields: Any) -> str:
+    return json.dumps(fields, ensure_ascii=False)
+
+
+def read_or_reason(line: str) -> BatchRecord | str | None:
+    """The record, or the line error's message (never empty); any other exception fails the test."""
+    try:
+        return read_batch_line(line)
+    except BatchLineError as error:
+        reason = str(error)
+    assert reason
+    return reason
+
+
+def refusal(line: str) -> str:
+    with pytest.raises(BatchLineError) as error:
+        read_batch_line(line)
+    return str(error.value)
+
+
+def test_a_line_with_an_id_and_person_fields_becomes_that_record() -> None:
+    line = line_of(
+        record_id="vente-1",
+        source="billetterie-principale",
+        external_id="C-1001",
+        first_name="Élise",
+        last_name="Gagnon",
+        email="elise@example.com",
+        postal_code="H2J 2L1",
+    )
+    assert read_batch_line(line) == BatchRecord(
+        record_id="vente-1",
+        record=PersonRecord(
+            source="billetterie-principale",
+            external_id="C-1001",
+            first_name="Élise",
+            last_name="Gagnon",
+            email="elise@example.com",
+            postal_code="H2J 2L1",
+        ),
+    )
+
+
+@pytest.mark.parametrize("line", ["", "\n", "   \t  \r\n", "\ufeff\n"])
+def test_a_blank_line_is_no_record_and_no_error(line: str) -> None:
+    assert read_batch_line(line) is None
+
+
+def test_a_byte_order_mark_before_the_first_record_is_not_part_of_it() -> None:
+    record = read_batch_line("\ufeff" + line_of(record_id="r1", email="a@b.example"))
+    assert record is not None
+    assert record.record_id == "r1"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{", "not valid JSON: Expecting property name enclosed in double quotes at column 2"),
+        ("record_id,email", "not valid JSON: Expecting value at column 1"),
+        ("{'record_id': 'r1'}", "not valid JSON: Expecting property name enclosed in double quotes at column 2"),
+        ('{"record_id": "r1",}', "not valid JSON: Expecting property name enclosed in double quotes at column 20"),
+        ('{"record_id": "r1"} {"record_id": "r2"}', "not valid JSON: Extra data at column 21"),
+    ],
+)
+def test_a_line_that_is_not_json_says_so_and_where(line: str, message: str) -> None:
+    assert refusal(line) == message
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_a_line_cut_short_is_reported_at_its_last_column_whatever_line_break_ends_it(end: str) -> None:
+    line = '{"record_id": "r2", "email": '
+    assert refusal(line + end) == f"not valid JSON: Expecting value at column {len(line) + 1}"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"), [("[1, 2]", "list"), ('"r1"', "str"), ("42", "int"), ("null", "NoneType"), ("true", "bool")]
+)
+def test_a_line_that_is_json_but_not_an_object_is_refused_naming_what_it_is(line: str, kind: str) -> None:
+    assert refusal(line) == f"a line must be a JSON object, not {kind}"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [line_of(email="a@b.example"), line_of(record_id=None), line_of(record_id=""), line_of(record_id="   ")],
+)
+def test_a_line_without_a_record_id_is_refused(line: str) -> None:
+    assert refusal(line) == "`record_id` is required"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind"),
+    [
+        ("record_id", ["r1"], "list"),
+        ("record_id", True, "bool"),
+        ("email", ["a@b.example", "c@d.example"], "list"),
+        ("first_name", {"given": "Élise"}, "dict"),
+        ("phone", 5145550199.0, "float"),
+        ("postal_code", False, "bool"),
+        ("birth_date", {"year": 1984}, "dict"),
+    ],
+)
+def test_a_field_of_the_wrong_kind_is_refused_naming_the_field_and_the_kind(field: str, value: Any, kind: str) -> None:
+    fields = {"record_id": "r1", field: value}
+    assert refusal(line_of(**fields)) == f"`{field}` must be text, not {kind}"
+
+
+def test_a_field_longer_than_any_real_value_is_refused() -> None:
+    assert refusal(line_of(record_id="r1", street="x" * (MAX_FIELD_LENGTH + 1))) == (
+        f"`street` is longer than {MAX_FIELD_LENGTH} characters"
+    )
+    assert read_batch_line(line_of(record_id="r1", street="x" * MAX_FIELD_LENGTH)) is not None
+
+
+def test_a_number_with_thousands_of_digits_is_a_line_error_not_a_crash() -> None:
+    assert refusal('{"record_id": ' + "9" * 5000 + "}") == "not valid JSON: a number has too many digits"
+
+
+def test_an_unpaired_surrogate_escape_is_refused_since_it_cannot_be_stored_or_written() -> None:
+    assert refusal('{"record_id": "r1", "last_name": "Gagnon\\ud800"}') == (
+        "`last_name` holds an unpaired surrogate escape, which is not a character"
+    )
+    paired = read_batch_line('{"record_id": "r1", "last_name": "Gagnon \\ud83c\\udfad"}')
+    assert paired is not None
+    assert paired.record.last_name == "Gagnon 🎭"
+
+
+def test_ids_and_postal_codes_written_as_numbers_are_read_as_their_text() -> None:
+    record = read_batch_line(
+        line_of(record_id=1001, external_id=207, postal_code=75001, phone=5145550199, birth_date=19840317)
+    )
+    assert record == BatchRecord(
+        record_id="1001",
+        record=PersonRecord(external_id="207", postal_code="75001", phone="5145550199", birth_date="19840317"),
+    )
+
+
+def test_text_is_trimmed_and_blank_or_null_fields_are_not_given() -> None:
+    record = read_batch_line(line_of(record_id="  r1 ", first_name="  Élise  ", last_name="   ", email=None))
+    assert record == BatchRecord(record_id="r1", record=PersonRecord(first_name="Élise"))
+
+
+def test_unknown_fields_are_listed_once_sorted_and_do_not_stop_the_line() -> None:
+    record = read_batch_line(line_of(record_id="r1", courriel="a@b.example", e_mail="c@d.example", email="e@f.example"))
+    assert record is not None
+    assert record.unknown_fields == ("courriel", "e_mail")
+    assert record.record.email == "e@f.example"
+
+
+def test_unknown_fields_may_hold_anything_since_they_are_not_read() -> None:
+    record = read_batch_line(line_of(record_id="r1", tickets=[{"seat": "A1"}], vip=True))
+    assert record is not None
+    assert record.unknown_fields == ("tickets", "vip")
+
+
+def test_every_field_a_record_has_is_a_known_batch_field() -> None:
+    assert set(TEXT_FIELDS) == set(PersonRecord.__dataclass_fields__)
+    assert set(TEXT_FIELDS) | {"record_id"} == KNOWN_FIELDS
+
+
+json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30)
+)
+json_values = st.recursive(
+    json_leaves,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+field_names = st.sampled_from([*sorted(KNOWN_FIELDS), "courriel", "notes", ""])
+# Any text, and now and then half of a surrogate pair, which JSON can escape but no text can hold.
+texts = st.text(max_size=40) | st.text(alphabet=st.sampled_from(["a", " ", "é", "🎭", "\ud800", "\udfff"]), max_size=6)
+
+
+@given(
+    record_id=texts,
+    text_fields=st.dictionaries(
+        st.sampled_from(TEXT_FIELDS), texts | st.text(min_size=990, max_size=1010) | st.integers(), max_size=6
+    ),
+    other_fields=st.dictionaries(field_names, json_values, max_size=4),
+)
+def test_any_json_object_with_a_record_id_is_a_record_or_a_line_error(
+    record_id: str, text_fields: dict[str, Any], other_fields: dict[str, Any]
+) -> None:
+    line = json.dumps({**other_fields, **text_fields, "record_id": record_id})
+    record = read_or_reason(line)
+    if isinstance(record, str):
+        return
+    assert record is not None
+    # A surrogate pair in the generated text is one character once written as JSON and read back.
+    assert record.record_id == json.loads(json.dumps(record_id)).strip()
+    kept = [record.record_id, *(getattr(record.record, name) for name in TEXT_FIELDS)]
+    for value in kept:
+        assert value is None or (isinstance(value, str) and value == value.strip() and value)
+        # What is accepted can be hashed into ids and written to the output file.
+        assert value is None or value.encode("utf-8")
+    assert set(record.unknown_fields) == {name for name in other_fields if name not in KNOWN_FIELDS}
+
+
+@given(line=st.text(max_size=80))
+def test_any_text_at_all_is_a_record_nothing_or_a_line_error(line: str) -> None:
+    outcome = read_or_reason(line)
+    assert outcome is None or isinstance(outcome, str | BatchRecord)

@@ -1,0 +1,488 @@
+"""Which person a record is about, decided from what the store found: create, link, merge or keep apart."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.identity.domain.identifiers import (
+    Identifier,
+    IdentifierType,
+    count_by_kind,
+    load_identifier_policy,
+)
+from services.identity.domain.matching import DEFAULT_MODEL, MatchBands, first_names_clearly_differ
+from services.identity.domain.persons import Person, person_id_for
+from services.identity.domain.records import NormalisedRecord
+from services.identity.domain.resolution import (
+    Evidence,
+    Matching,
+    MergePlan,
+    Resolution,
+    resolve_erasure,
+    resolve_record,
+    survivor_of,
+)
+from services.identity.settings import BUNDLED_POLICY
+from shared.events.identity import MatchMethod
+
+POLICY = load_identifier_policy(BUNDLED_POLICY.read_text(encoding="utf-8"))
+MATCHING = Matching(DEFAULT_MODEL, MatchBands())
+ORGANISATION = "theatre-du-nord"
+START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+BOX_OFFICE = "billetterie-principale"
+NOTHING_KNOWN = Evidence()
+
+
+def upstream_id(value: str, source: str = BOX_OFFICE) -> Identifier:
+    return Identifier(IdentifierType.EXTERNAL_ID, value, source)
+
+
+def email(value: str) -> Identifier:
+    return Identifier(IdentifierType.EMAIL, value)
+
+
+def phone(value: str) -> Identifier:
+    return Identifier(IdentifierType.PHONE, value)
+
+
+def person(
+    person_id: str,
+    *identifiers: Identifier,
+    minute: int = 0,
+    first_names: Iterable[str] = (),
+    household_id: str | None = None,
+) -> Person:
+    return Person(
+        person_id=person_id,
+        organisation_id=ORGANISATION,
+        created_at=START + timedelta(minutes=minute),
+        created_by_event=f"created-{person_id}",
+        identifiers=frozenset(identifiers),
+        records=tuple(NormalisedRecord(first_name=name, last_name="roy") for name in first_names),
+        household_id=household_id,
+    )
+
+
+def owned(*persons: Person, only: Iterable[Identifier] | None = None) -> dict[Identifier, Person]:
+    """Each person's identifiers mapped to them: what the ownership index holds (limited to `only`)."""
+    wanted = None if only is None else set(only)
+    return {
+        identifier: owner
+        for owner in persons
+        for identifier in sorted(owner.identifiers)
+        if wanted is None or identifier in wanted
+    }
+
+
+def resolve(
+    identifiers: Sequence[Identifier],
+    evidence: Evidence = NOTHING_KNOWN,
+    *,
+    first_name: str | None = None,
+    event_id: str = "evt-1",
+    organisation_id: str = ORGANISATION,
+) -> Resolution:
+    return resolve_record(
+        NormalisedRecord(first_name=first_name, last_name="roy"),
+        identifiers,
+        evidence,
+        organisation_id=organisation_id,
+        event_id=event_id,
+        policy=POLICY,
+        matching=MATCHING,
+    )
+
+
+# Nobody known: a new person
+
+
+def test_a_record_nobody_owns_creates_a_person_whose_id_the_event_decides() -> None:
+    identifiers = [upstream_id("C-1"), email("elise@example.com"), phone("+15145550199")]
+    first = resolve(identifiers)
+    assert first == Resolution(
+        person_id=person_id_for(ORGANISATION, "evt-1"),
+        created=True,
+        method=MatchMethod.NEW,
+        confidence=1.0,
+        claims=tuple(identifiers),
+    )
+    assert resolve(identifiers) == first
+    assert resolve(identifiers, event_id="evt-2").person_id != first.person_id
+    assert resolve(identifiers, organisation_id="festival-de-l-est").person_id != first.person_id
+
+
+def test_a_record_with_no_identifier_and_no_look_alike_creates_a_person_claiming_nothing() -> None:
+    resolution = resolve([], first_name="elise")
+    assert resolution.created
+    assert resolution.claims == ()
+
+
+def test_person_ids_are_distinct_for_distinct_events_and_stable_for_one() -> None:
+    ids = {person_id_for(ORGANISATION, f"evt-{index}") for index in range(1000)}
+    assert len(ids) == 1000
+    assert person_id_for(ORGANISATION, "evt-7") == person_id_for(ORGANISATION, "evt-7")
+    assert all(person_id.startswith("per_") and len(person_id) == 28 for person_id in ids)
+
+
+# One owner: a link
+
+
+def test_one_owner_found_by_email_is_linked_by_email_and_takes_the_record_s_new_phone() -> None:
+    elise = person("per_elise", email("elise@example.com"), first_names=["elise"])
+    identifiers = [email("elise@example.com"), phone("+15145550199")]
+    resolution = resolve(identifiers, Evidence(owners=owned(elise)), first_name="elise")
+    assert resolution == Resolution(
+        person_id="per_elise",
+        created=False,
+        method=MatchMethod.EMAIL,
+        confidence=1.0,
+        matched=("email",),
+        claims=(phone("+15145550199"),),
+    )
+
+
+def test_the_strongest_identifier_an_owner_was_found_by_names_the_method() -> None:
+    elise = person("per_elise", upstream_id("C-1"), phone("+15145550199"))
+    resolution = resolve([upstream_id("C-1"), phone("+15145550199")], Evidence(owners=owned(elise)))
+    assert resolution.method is MatchMethod.EXTERNAL_ID
+    assert resolution.confidence == 1.0
+    assert resolution.matched == ("external_id:billetterie-principale", "phone")
+    assert resolution.claims == ()
+
+
+def test_an_owner_found_by_phone_alone_is_linked_with_the_phone_s_lower_confidence() -> None:
+    elise = person("per_elise", phone("+15145550199"))
+    resolution = resolve([email("elise@example.com"), phone("+15145550199")], Evidence(owners=owned(elise)))
+    assert (resolution.person_id, resolution.method, resolution.confidence) == ("per_elise", MatchMethod.PHONE, 0.9)
+    assert resolution.claims == (email("elise@example.com"),)
+
+
+def test_a_redelivered_event_that_finds_the_person_it_created_still_reports_a_creation() -> None:
+    created = person_id_for(ORGANISATION, "evt-1")
+    elise = Person(
+        person_id=created,
+        organisation_id=ORGANISATION,
+        created_at=START,
+        created_by_event="evt-1",
+        identifiers=frozenset({email("elise@example.com")}),
+    )
+    resolution = resolve([email("elise@example.com")], Evidence(owners=owned(elise)))
+    assert (resolution.person_id, resolution.created, resolution.method) == (created, True, MatchMethod.NEW)
+    assert resolution.matched == ()
+
+
+# Two owners: a merge, or not
+
+
+def test_two_owners_found_by_merging_identifiers_merge_into_the_earliest_created_with_the_evidence() -> None:
+    box_office = person("per_b", upstream_id("C-1"), minute=0, first_names=["elise"])
+    shop = person("per_a", email("elise@example.com"), minute=5, first_names=["elise"])
+    identifiers = [upstream_id("C-1"), email("elise@example.com"), phone("+15145550199")]
+    resolution = resolve(identifiers, Evidence(owners=owned(box_office, shop)), first_name="elise")
+    assert resolution == Resolution(
+        person_id="per_b",
+        created=False,
+        method=MatchMethod.EXTERNAL_ID,
+        confidence=1.0,
+        matched=("email", "external_id:billetterie-principale"),
+        claims=(phone("+15145550199"),),
+        merge=MergePlan(survivor=box_office, merged=(shop,), evidence=(email("elise@example.com"), upstream_id("C-1"))),
+    )
+
+
+def test_persons_created_at_the_same_moment_merge_into_the_smaller_id() -> None:
+    later_id = person("per_b", upstream_id("C-1"))
+    earlier_id = person("per_a", email("elise@example.com"))
+    resolution = resolve([upstream_id("C-1"), email("elise@example.com")], Evidence(owners=owned(later_id, earlier_id)))
+    assert resolution.merge is not None
+    assert resolution.merge.survivor == earlier_id
+    assert resolution.merge.merged == (later_id,)
+    assert survivor_of([later_id, earlier_id]) == survivor_of([earlier_id, later_id]) == earlier_id
+
+
+def test_three_owners_merge_at_once_and_the_merged_are_listed_by_id() -> None:
+    oldest = person("per_z", upstream_id("C-1"), minute=0)
+    middle = person("per_y", upstream_id("207", "shopify-boutique"), minute=1)
+    newest = person("per_x", email("elise@example.com"), minute=2)
+    identifiers = [upstream_id("C-1"), upstream_id("207", "shopify-boutique"), email("elise@example.com")]
+    resolution = resolve(identifiers, Evidence(owners=owned(newest, oldest, middle)))
+    assert resolution.merge is not None
+    assert resolution.merge.survivor == oldest
+    assert [merged.person_id for merged in resolution.merge.merged] == ["per_x", "per_y"]
+    assert set(resolution.merge.evidence) == set(identifiers)
+
+
+def test_an_owner_found_only_by_a_phone_is_never_merged_but_kept_as_a_household() -> None:
+    by_email = person("per_email", email("elise@example.com"), minute=5, first_names=["elise"])
+    by_phone = person("per_phone", phone("+15145550199"), minute=0, first_names=["elise"])
+    identifiers = [email("elise@example.com"), phone("+15145550199")]
+    resolution = resolve(identifiers, Evidence(owners=owned(by_email, by_phone)), first_name="elise")
+    assert resolution.merge is None
+    assert (resolution.person_id, resolution.method) == ("per_email", MatchMethod.EMAIL)
+    assert resolution.household_with == "per_phone"
+    assert resolution.claims == ()
+
+
+def test_two_owners_found_only_by_phones_are_never_merged() -> None:
+    first = person("per_1", phone("+15145550199"), minute=0)
+    second = person("per_2", phone("+15145550100"), minute=1)
+    resolution = resolve([phone("+15145550199"), phone("+15145550100")], Evidence(owners=owned(first, second)))
+    assert resolution.merge is None
+    assert resolution.person_id == "per_1"
+    assert resolution.household_with == "per_2"
+
+
+def test_owners_whose_first_names_clearly_differ_are_never_merged_but_form_a_household() -> None:
+    marie = person("per_marie", email("famille.roy@example.com"), minute=0, first_names=["marie"])
+    jean = person("per_jean", upstream_id("C-9"), minute=3, first_names=["jean"])
+    identifiers = [upstream_id("C-9"), email("famille.roy@example.com")]
+    resolution = resolve(identifiers, Evidence(owners=owned(marie, jean)))
+    assert resolution.merge is None
+    assert (resolution.person_id, resolution.method) == ("per_jean", MatchMethod.EXTERNAL_ID)
+    assert resolution.household_with == "per_marie"
+
+
+def test_owners_known_by_a_nickname_and_a_full_name_do_merge() -> None:
+    robert = person("per_robert", email("r.roy@example.com"), minute=0, first_names=["robert"])
+    bob = person("per_bob", upstream_id("C-9"), minute=3, first_names=["bob"])
+    resolution = resolve([upstream_id("C-9"), email("r.roy@example.com")], Evidence(owners=owned(robert, bob)))
+    assert resolution.merge == MergePlan(
+        survivor=robert, merged=(bob,), evidence=(email("r.roy@example.com"), upstream_id("C-9"))
+    )
+
+
+def test_a_shared_email_owned_by_someone_with_another_first_name_makes_a_new_person_in_their_household() -> None:
+    marie = person("per_marie", email("famille.roy@example.com"), first_names=["marie"])
+    resolution = resolve([email("famille.roy@example.com")], Evidence(owners=owned(marie)), first_name="jean")
+    assert resolution.created
+    assert resolution.person_id == person_id_for(ORGANISATION, "evt-1")
+    assert resolution.household_with == "per_marie"
+    assert resolution.claims == ()
+
+
+def test_a_household_member_with_that_first_name_is_linked_through_the_shared_email() -> None:
+    marie = person("per_marie", email("famille.roy@example.com"), first_names=["marie"], household_id="hh_roy")
+    jean = person("per_jean", phone("+15145550100"), first_names=["jean"], household_id="hh_roy")
+    evidence = Evidence(owners=owned(marie), households={"hh_roy": [marie, jean]})
+    resolution = resolve([email("famille.roy@example.com")], evidence, first_name="jean")
+    assert (resolution.person_id, resolution.created, resolution.method) == ("per_jean", False, MatchMethod.EMAIL)
+    assert resolution.confidence == 0.95
+    assert resolution.claims == ()
+
+
+def test_an_upstream_id_links_whatever_first_name_the_record_gives() -> None:
+    marie = person("per_marie", upstream_id("C-1"), first_names=["marie"])
+    resolution = resolve([upstream_id("C-1")], Evidence(owners=owned(marie)), first_name="jean")
+    assert (resolution.person_id, resolution.method, resolution.household_with) == (
+        "per_marie",
+        MatchMethod.EXTERNAL_ID,
+        None,
+    )
+
+
+# Claims and the policy's limits
+
+
+def test_a_person_already_holding_the_most_emails_claims_no_more() -> None:
+    emails = [email(f"elise{index}@example.com") for index in range(5)]
+    elise = person("per_elise", *emails)
+    identifiers = [emails[0], email("new@example.com"), email("newer@example.com"), phone("+15145550199")]
+    resolution = resolve(identifiers, Evidence(owners=owned(elise)))
+    assert resolution.person_id == "per_elise"
+    assert resolution.claims == (phone("+15145550199"),)
+
+
+def test_a_new_person_claims_no_more_phones_than_the_policy_allows() -> None:
+    phones = [phone(f"+1514555010{index}") for index in range(6)]
+    resolution = resolve(phones)
+    assert resolution.claims == tuple(phones[:3])
+
+
+def test_upstream_ids_are_limited_per_source() -> None:
+    box_office_ids = [upstream_id(f"C-{index}") for index in range(5)]
+    elise = person("per_elise", *box_office_ids)
+    identifiers = [box_office_ids[0], upstream_id("C-99"), upstream_id("207", "shopify-boutique")]
+    resolution = resolve(identifiers, Evidence(owners=owned(elise)))
+    assert resolution.claims == (upstream_id("207", "shopify-boutique"),)
+
+
+def test_a_merged_person_s_identifiers_count_against_the_survivor_s_limits() -> None:
+    older = person("per_a", upstream_id("C-1"), phone("+15145550101"), phone("+15145550102"), minute=0)
+    newer = person("per_b", email("elise@example.com"), phone("+15145550103"), minute=1)
+    identifiers = [upstream_id("C-1"), email("elise@example.com"), phone("+15145550104")]
+    resolution = resolve(identifiers, Evidence(owners=owned(older, newer, only=identifiers)))
+    assert resolution.merge is not None
+    assert resolution.claims == ()
+
+
+# Erasure requests
+
+
+def test_an_erasure_names_every_person_its_identifiers_find() -> None:
+    first = person("per_1", upstream_id("C-1"))
+    second = person("per_2", email("elise@example.com"))
+    evidence = Evidence(owners=owned(first, second))
+    resolution = resolve_erasure(
+        [upstream_id("C-1"), email("elise@example.com")], evidence, policy=POLICY, do_not_readd=True
+    )
+    assert resolution is not None
+    assert resolution.person_id == "per_1"
+    assert resolution.erasure is not None
+    assert resolution.erasure.person_ids == ("per_1", "per_2")
+    assert resolution.erasure.do_not_readd
+
+
+def test_an_erasure_naming_nobody_known_decides_nothing() -> None:
+    assert resolve_erasure([email("nobody@example.com")], Evidence(), policy=POLICY, do_not_readd=False) is None
+
+
+# Properties over any owners and persons
+
+FIRST_NAMES = ["marie", "marie eve", "m", "jean", "robert", "bob", "louise", "louis"]
+POOL = [
+    upstream_id("C-1"),
+    upstream_id("C-2"),
+    upstream_id("207", "shopify-boutique"),
+    email("elise@example.com"),
+    email("famille.roy@example.com"),
+    email("e.roy@gmail.com"),
+    phone("+15145550199"),
+    phone("+15145550100"),
+]
+# Identifiers the persons hold that the record does not carry, so that limits are reached.
+ELSEWHERE = [email(f"other{index}@example.com") for index in range(5)] + [
+    phone(f"+1418555010{index}") for index in range(3)
+]
+
+
+@dataclass(frozen=True)
+class Situation:
+    identifiers: tuple[Identifier, ...]
+    persons: tuple[Person, ...]
+    owners: dict[Identifier, Person]
+    first_name: str | None
+
+    def evidence(self, *, reverse: bool = False) -> Evidence:
+        owners = dict(reversed(self.owners.items())) if reverse else dict(self.owners)
+        return Evidence(owners=owners)
+
+    def resolve(self, *, reverse: bool = False) -> Resolution:
+        return resolve(self.identifiers, self.evidence(reverse=reverse), first_name=self.first_name)
+
+
+@st.composite
+def situations(draw: st.DrawFn) -> Situation:
+    chosen = draw(st.lists(st.sampled_from(POOL), unique=True, max_size=len(POOL)))
+    # As `identifiers_of` gives them: strongest first, in the record's order within one priority.
+    identifiers = tuple(sorted(chosen, key=lambda identifier: -POLICY.rule(identifier).priority))
+    count = draw(st.integers(min_value=1, max_value=5))
+    owner_of = {
+        identifier: index
+        for identifier in identifiers
+        if (index := draw(st.none() | st.integers(min_value=0, max_value=count - 1))) is not None
+    }
+    persons = []
+    for index in range(count):
+        own = [identifier for identifier, owner in owner_of.items() if owner == index]
+        extra = draw(st.lists(st.sampled_from(ELSEWHERE), unique=True, max_size=len(ELSEWHERE)))
+        persons.append(
+            person(
+                f"per_{draw(st.sampled_from('abcdefgh'))}{index}",
+                *own,
+                *extra,
+                minute=draw(st.integers(min_value=0, max_value=3)),
+                first_names=draw(st.lists(st.sampled_from(FIRST_NAMES), unique=True, max_size=2)),
+            )
+        )
+    owners = {identifier: persons[index] for identifier, index in owner_of.items()}
+    first_name = draw(st.none() | st.sampled_from(FIRST_NAMES))
+    return Situation(identifiers, tuple(persons), owners, first_name)
+
+
+def clearly_different(one: Person, other: Person) -> bool:
+    names, other_names = one.first_names(), other.first_names()
+    return bool(names and other_names) and all(first_names_clearly_differ(a, b) for a in names for b in other_names)
+
+
+@settings(max_examples=200)
+@given(situation=situations())
+def test_the_survivor_of_any_merge_is_the_earliest_created_and_is_not_among_the_merged(situation: Situation) -> None:
+    merge = situation.resolve().merge
+    if merge is None:
+        return
+    together = [merge.survivor, *merge.merged]
+    assert merge.survivor == min(together, key=lambda member: (member.created_at, member.person_id))
+    assert merge.survivor.person_id not in {member.person_id for member in merge.merged}
+    assert len({member.person_id for member in together}) == len(together)
+    assert all(member.created_at >= merge.survivor.created_at for member in merge.merged)
+
+
+@settings(max_examples=200)
+@given(situation=situations())
+def test_a_merge_joins_only_owners_found_by_a_merging_identifier_whose_names_agree(situation: Situation) -> None:
+    resolution = situation.resolve()
+    merge = resolution.merge
+    if merge is None:
+        return
+    assert resolution.person_id == merge.survivor.person_id
+    together = [merge.survivor, *merge.merged]
+    for member in together:
+        found_by = [identifier for identifier, owner in situation.owners.items() if owner == member]
+        assert any(POLICY.rule(identifier).merges for identifier in found_by), "merged through a phone alone"
+    assert not any(
+        clearly_different(one, other) for index, one in enumerate(together) for other in together[index + 1 :]
+    )
+    assert set(merge.evidence) <= set(situation.identifiers)
+
+
+@settings(max_examples=150)
+@given(situation=situations())
+def test_claims_are_never_owned_already_and_never_exceed_the_policy_s_limits(situation: Situation) -> None:
+    resolution = situation.resolve()
+    claims = resolution.claims
+    assert not set(claims) & set(situation.owners)
+    assert set(claims) <= set(situation.identifiers)
+    assert len(set(claims)) == len(claims)
+    if resolution.created:
+        held: frozenset[Identifier] = frozenset()
+    elif resolution.merge is not None:
+        held = frozenset().union(
+            *(member.identifiers for member in (resolution.merge.survivor, *resolution.merge.merged))
+        )
+    else:
+        held = next(member for member in situation.persons if member.person_id == resolution.person_id).identifiers
+    assert not set(claims) & held
+    for kind, count in count_by_kind([*held, *claims]).items():
+        rule = POLICY.identifiers[IdentifierType(kind.partition(":")[0])]
+        assert count <= max(rule.max_per_person, count_by_kind(held).get(kind, 0))
+
+
+@settings(max_examples=100)
+@given(situation=situations())
+def test_resolution_is_deterministic_whatever_order_the_store_returns_owners_in(situation: Situation) -> None:
+    first = situation.resolve()
+    assert situation.resolve() == first
+    assert situation.resolve(reverse=True) == first
+
+
+@settings(max_examples=100)
+@given(situation=situations())
+def test_a_record_is_linked_to_a_known_person_whenever_it_carries_an_upstream_id_someone_owns(
+    situation: Situation,
+) -> None:
+    resolution = situation.resolve()
+    owners_by_upstream_id = {
+        owner.person_id
+        for identifier, owner in situation.owners.items()
+        if identifier.type is IdentifierType.EXTERNAL_ID
+    }
+    if owners_by_upstream_id:
+        assert not resolution.created
+        assert resolution.person_id in {owner.person_id for owner in situation.owners.values()}
+        assert resolution.person_id in owners_by_upstream_id or resolution.merge is not None
+    if not situation.owners:
+        assert resolution.created
+        assert resolution.person_id == person_id_for(ORGANISATION, "evt-1")
