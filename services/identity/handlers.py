@@ -185,15 +185,16 @@ async def settle(
     """
     store = deps.store
     entry = await store.journal_entry(organisation_id, event_id)
-    if entry is None and erasure_do_not_readd is None:
-        hashes = [suppression_hash(organisation_id, deps.rules.suppression_salt, i) for i in identifiers]
-        if hashes and await store.any_suppressed(organisation_id, hashes):
-            return None, "suppressed"
     kept = matching_record(record)
     keys = blocking_keys(kept)
     for _attempt in range(MAX_DECISION_ATTEMPTS):
         if entry is None:
             evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys)
+            # An erased person's identifiers were released before anything else could take them, so only
+            # identifiers nobody owns can be suppressed: links to known persons skip the look-ups.
+            unowned = [identifier for identifier in identifiers if identifier not in evidence.owners]
+            if erasure_do_not_readd is None and await _any_suppressed(store, organisation_id, unowned, deps.rules):
+                return None, "suppressed"
             if erasure_do_not_readd is not None:
                 resolution = resolve_erasure(
                     identifiers, evidence, policy=deps.rules.policy, do_not_readd=erasure_do_not_readd
@@ -251,6 +252,13 @@ def decision_of(resolution: Resolution) -> Decision:
         review=resolution.review,
         erasure=resolution.erasure,
     )
+
+
+async def _any_suppressed(
+    store: IdentityStore, organisation_id: str, identifiers: Sequence[Identifier], rules: IdentityRules
+) -> bool:
+    hashes = [suppression_hash(organisation_id, rules.suppression_salt, identifier) for identifier in identifiers]
+    return bool(hashes) and await store.any_suppressed(organisation_id, hashes)
 
 
 async def _suppress(

@@ -99,12 +99,21 @@ class VersionedDocuments:
         self._remember(key, lower, document)
         return lower, document
 
+    def known(self, key: str) -> tuple[int, Document] | None:
+        """The latest version this process has seen, without asking the store: the starting point of an
+        optimistic change, whose append fails if a newer version exists."""
+        return self._cache.get(key)
+
+    def forget(self, key: str) -> None:
+        self._cache.pop(key, None)
+
     async def append(self, key: str, version: int, document: Document) -> bool:
         """Inserts `version` of `key`; False if it exists (someone changed the key since it was read)."""
         stored = {**document, "_id": f"{key}#{version}", "version": version}
         try:
             await self._collection.insert_one(stored)
         except DuplicateKeyError:
+            self.forget(key)
             return False
         self._remember(key, version, stored)
         return True
@@ -211,8 +220,14 @@ class MongoIdentityStore:
         records: Sequence[NormalisedRecord] = (),
         household_id: str | None = None,
     ) -> None:
+        # First from the version this process last saw: the append is the check, and fails if it is stale.
+        known = self._persons.known(_key(organisation_id, person_id))
+        person = person_from(known[1]) if known is not None else None
+        fresh = person is None
         while True:
-            person = await self.person(organisation_id, person_id)
+            if person is None:
+                person = await self.person(organisation_id, person_id)
+                fresh = True
             if person is None or person.status is PersonStatus.ERASED:
                 return
             kept = person.records
@@ -224,8 +239,12 @@ class MongoIdentityStore:
                 records=kept,
                 household_id=household_id or person.household_id,
             )
-            if changed == person or await self._append_person(changed, person.version):
+            if changed == person and fresh:
                 return
+            if changed != person and await self._append_person(changed, person.version):
+                return
+            # Stale: nothing to add by an old view (it may have been stripped since), or someone wrote first.
+            person = None
 
     async def replace_person(self, person: Person, *, expected_version: int) -> bool:
         current = await self.person(person.organisation_id, person.person_id)
@@ -290,14 +309,18 @@ class MongoIdentityStore:
         chain: VersionedDocuments, organisation_id: str, key: str, member: str, *, limit: int | None
     ) -> None:
         full_key = _key(organisation_id, key)
+        # First from what this process last saw (usually read moments ago); a stale view fails the append.
+        latest = chain.known(full_key)
         while True:
-            latest = await chain.latest(full_key)
+            if latest is None:
+                latest = await chain.latest(full_key)
             version, members = (0, []) if latest is None else (latest[0], list(latest[1]["members"]))
             if member in members or (limit is not None and len(members) >= limit):
                 return
             document = {"organisation_id": organisation_id, "members": [*members, member]}
             if await chain.append(full_key, version + 1, document):
                 return
+            latest = None
 
     async def insert_merge(self, merge: MergeRecord) -> MergeRecord:
         try:
