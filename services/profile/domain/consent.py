@@ -1,0 +1,184 @@
+"""Consent per purpose, from what a person granted and withdrew and what their relationship implies (CASL)."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Protocol
+
+from services.profile.domain.seasons import add_months
+from services.profile.domain.strategies import Stamp
+from shared.events.common import ConsentPurpose, LegalBasis
+
+
+class ConsentAction(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ConsentFact:
+    """A grant or a withdrawal for one purpose, or a relationship (purchase, gift, inquiry) implying consent."""
+
+    # First, so facts sort by when they happened; one event gives at most one fact per purpose, so stamps differ.
+    stamp: Stamp
+    action: ConsentAction
+    basis: LegalBasis | None
+    source: str
+    wording_version: str | None = None
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A person's consent for one purpose: on what basis, until when, and how it can be proven."""
+
+    status: ConsentStatus
+    basis: LegalBasis | None = None
+    # None for express consent, which lasts until withdrawn.
+    expires_at: datetime | None = None
+    captured_at: datetime | None = None
+    source: str | None = None
+    wording_version: str | None = None
+
+    def allowed_at(self, as_of: datetime) -> bool:
+        return self.status is ConsentStatus.GRANTED and (self.expires_at is None or as_of < self.expires_at)
+
+
+NO_CONSENT = Consent(ConsentStatus.NONE)
+
+CASL_IMPLIED_MONTHS: Mapping[LegalBasis, int] = MappingProxyType(
+    {
+        LegalBasis.IMPLIED_PURCHASE: 24,
+        LegalBasis.IMPLIED_DONATION: 24,
+        LegalBasis.IMPLIED_MEMBERSHIP: 24,
+        LegalBasis.IMPLIED_INQUIRY: 6,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentPolicy:
+    """How long each implied basis lasts, and which purposes a relationship implies consent for.
+
+    CASL's implied consent from an existing business relationship covers any commercial electronic message, so
+    by default it covers every purpose; an organisation that wants SMS on express consent only leaves `sms` out.
+    A membership's implied consent is counted from its purchase, not from the end of its term as CASL would
+    allow: shorter, so never more permissive, and it needs no calendar.
+    """
+
+    implied_months: Mapping[LegalBasis, int] = field(default_factory=lambda: CASL_IMPLIED_MONTHS)
+    implied_purposes: frozenset[ConsentPurpose] = frozenset(ConsentPurpose)
+
+    def __post_init__(self) -> None:
+        if LegalBasis.EXPRESS in self.implied_months:
+            raise ValueError("express consent lasts until withdrawn; it has no term")
+        missing = {basis for basis in LegalBasis if basis is not LegalBasis.EXPRESS} - set(self.implied_months)
+        if missing:
+            raise ValueError(f"give a term in months for {', '.join(sorted(missing))}")
+        if any(months < 1 for months in self.implied_months.values()):
+            raise ValueError("an implied basis lasts at least one month")
+
+    def expiry_of(self, fact: ConsentFact) -> datetime | None:
+        if fact.basis is None or fact.basis is LegalBasis.EXPRESS:
+            return None
+        return add_months(fact.stamp.time, self.implied_months[fact.basis])
+
+
+CASL = ConsentPolicy()
+
+
+class ConsentHistory(Protocol):
+    """What consent is computed from: the consent facts of each purpose, and the latest relationship of each kind."""
+
+    @property
+    def consent_facts(self) -> Mapping[str, tuple[ConsentFact, ...]]: ...
+
+    @property
+    def relationships(self) -> Mapping[str, ConsentFact]: ...
+
+
+_IMPLIED_BASES = frozenset(LegalBasis) - {LegalBasis.EXPRESS}
+
+
+def current_consent(history: ConsentHistory, purpose: ConsentPurpose, *, policy: ConsentPolicy = CASL) -> Consent:
+    """The consent `history` gives for `purpose`.
+
+    A withdrawal ends every basis it covers, and bars implied bases that come after it (a purchase after an
+    unsubscribe does not re-open email) until an express grant re-opens the relationship. An implied basis keeps
+    the status `granted` once expired: `allowed_at` tells whether it still allows contact.
+    """
+    facts = list(history.consent_facts.get(purpose.value, ()))
+    if purpose in policy.implied_purposes:
+        # Only the latest relationship of each kind is kept; that is enough, since a relationship that is barred
+        # or withdrawn bars or withdraws every earlier one of its kind too.
+        facts += history.relationships.values()
+    express: ConsentFact | None = None
+    implied: dict[LegalBasis, ConsentFact] = {}
+    barred: set[LegalBasis] = set()
+    withdrawal: ConsentFact | None = None
+    for fact in sorted(facts, key=_timeline_order):
+        if fact.action is ConsentAction.WITHDRAWN:
+            covered = frozenset(LegalBasis) if fact.basis is None else frozenset({fact.basis})
+            if LegalBasis.EXPRESS in covered:
+                express = None
+            for basis in covered & _IMPLIED_BASES:
+                implied.pop(basis, None)
+                barred.add(basis)
+            withdrawal = fact
+        elif fact.basis is LegalBasis.EXPRESS:
+            express = fact
+            barred.clear()
+        elif fact.basis is not None and fact.basis not in barred:
+            implied[fact.basis] = fact
+    if express is not None:
+        return _granted(express, None)
+    if implied:
+        latest = max(implied.values(), key=lambda fact: (policy.expiry_of(fact), fact.stamp))
+        return _granted(latest, policy.expiry_of(latest))
+    if withdrawal is not None:
+        return Consent(
+            ConsentStatus.WITHDRAWN,
+            basis=withdrawal.basis,
+            captured_at=withdrawal.stamp.time,
+            source=withdrawal.source,
+            wording_version=withdrawal.wording_version,
+        )
+    return NO_CONSENT
+
+
+def consents(history: ConsentHistory, *, policy: ConsentPolicy = CASL) -> dict[ConsentPurpose, Consent]:
+    """The consent `history` gives for every purpose."""
+    return {purpose: current_consent(history, purpose, policy=policy) for purpose in ConsentPurpose}
+
+
+def next_consent_change(history: ConsentHistory, as_of: datetime, *, policy: ConsentPolicy = CASL) -> datetime | None:
+    """The first instant after `as_of` at which an implied consent runs out; None when none will."""
+    expiries = [
+        consent.expires_at
+        for consent in consents(history, policy=policy).values()
+        if consent.expires_at is not None and consent.expires_at > as_of
+    ]
+    return min(expiries, default=None)
+
+
+def _granted(fact: ConsentFact, expires_at: datetime | None) -> Consent:
+    return Consent(
+        ConsentStatus.GRANTED,
+        basis=fact.basis,
+        expires_at=expires_at,
+        captured_at=fact.stamp.time,
+        source=fact.source,
+        wording_version=fact.wording_version,
+    )
+
+
+def _timeline_order(fact: ConsentFact) -> tuple[datetime, int, str]:
+    # At the same instant a withdrawal comes after a grant, so the withdrawal wins.
+    return fact.stamp.time, fact.action is ConsentAction.WITHDRAWN, fact.stamp.event_id

@@ -1,0 +1,731 @@
+"""A person's profile: a pure fold of their events, merged field by field, read as flat fields at a moment."""
+
+import bisect
+import dataclasses
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import phonenumbers
+
+from services.profile.domain.consent import (
+    CASL,
+    ConsentAction,
+    ConsentFact,
+    ConsentPolicy,
+    consents,
+    next_consent_change,
+)
+from services.profile.domain.documents import DocumentError, from_plain, to_plain
+from services.profile.domain.history import ProfileEvent
+from services.profile.domain.records import (
+    SHOP_ORDER_MERGE,
+    TICKET_MERGE,
+    Acquisition,
+    PerformanceRecord,
+    ShopOrderRecord,
+    ShopPlacement,
+    SubscriptionRecord,
+    TicketRecord,
+)
+from services.profile.domain.scores import (
+    ATTENDANCE_DAYS,
+    DEFAULT_RFM,
+    RfmThresholds,
+    engagement_score,
+    lifecycle_stage,
+    lifecycle_steps,
+    recency_steps,
+    rfm,
+)
+from services.profile.domain.seasons import Season, SeasonCalendar
+from services.profile.domain.strategies import (
+    ALL,
+    MAX,
+    MIN,
+    MOST_RECENT,
+    OLDEST,
+    SUM,
+    UNION,
+    Stamp,
+    Stamped,
+    Strategy,
+    check_table,
+    per_key,
+)
+from shared.events.audience import (
+    AudienceFact,
+    ConsentGrantedV1,
+    ConsentWithdrawnV1,
+    DonationMadeV1,
+    EmailBouncedV1,
+    EmailClickedV1,
+    EmailOpenedV1,
+    FormKind,
+    FormSubmittedV1,
+    NewsletterCleanedV1,
+    NewsletterSubscribedV1,
+    NewsletterUnsubscribedV1,
+    PersonDetailsUpdatedV1,
+    ShopOrderPlacedV1,
+    ShopOrderRefundedV1,
+    SocialEngagedV1,
+    SubscriptionKind,
+    SubscriptionPurchasedV1,
+    TicketExchangedV1,
+    TicketPurchasedV1,
+    TicketRefundedV1,
+    TicketScannedV1,
+)
+from shared.events.common import ConsentPurpose, LegalBasis, PerformanceRef, PersonRef
+
+DOCUMENT_FORMAT = 1
+# Email opens and clicks are kept this long before the person's latest event: enough for `view` at any moment
+# from that event on, since its widest window is 90 days; older ones are forgotten so the profile stays bounded.
+ENGAGEMENT_MEMORY = timedelta(days=90)
+ENGAGEMENT_WINDOWS = (timedelta(days=30), timedelta(days=90))
+# A performance counts as missed this long after it began without a scan: box offices often send scans overnight.
+NO_SHOW_GRACE = timedelta(days=1)
+# Phone numbers without a country code are read as North American: Parterre's organisations are in Québec.
+DEFAULT_PHONE_REGION = "CA"
+_CANADIAN_POSTAL_CODE = re.compile(r"^([A-Z]\d[A-Z])\s*(\d[A-Z]\d)$")
+_CENT = Decimal("0.01")
+
+
+class NewsletterStatus(StrEnum):
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    CLEANED = "cleaned"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileState:
+    """What a person's events tell, kept so that any order and any split of them folds to the same state.
+
+    Each field combines by the strategy `MERGE_STRATEGIES` names for it. Times are UTC; maps are keyed by
+    upstream ids (tickets, orders, lists) so a refund may arrive before its purchase.
+    """
+
+    # Identity
+    first_name: Stamped[str] | None = None
+    last_name: Stamped[str] | None = None
+    emails: Mapping[str, Stamp] = field(default_factory=dict)
+    phones: Mapping[str, Stamp] = field(default_factory=dict)
+    postal_code: Stamped[str] | None = None
+    city: Stamped[str] | None = None
+    # A language the person chose (a details update naming the locale) wins over one a source merely reported.
+    chosen_language: Stamped[str] | None = None
+    reported_language: Stamped[str] | None = None
+    sources: frozenset[str] = frozenset()
+    latest_event_at: datetime | None = None
+    # Consent: grants and withdrawals by purpose, and the latest relationship implying consent by basis.
+    consent_facts: Mapping[str, tuple[ConsentFact, ...]] = field(default_factory=dict)
+    relationships: Mapping[str, ConsentFact] = field(default_factory=dict)
+    # Box office
+    tickets: Mapping[str, TicketRecord] = field(default_factory=dict)
+    performances: Mapping[str, PerformanceRecord] = field(default_factory=dict)
+    # The first scan of each performance attended.
+    attended: Mapping[str, Stamp] = field(default_factory=dict)
+    ticket_paid: Decimal = Decimal(0)
+    ticket_refunded: Decimal = Decimal(0)
+    # Ticket and pass purchases.
+    first_purchase_at: datetime | None = None
+    last_purchase_at: datetime | None = None
+    subscriptions: Mapping[str, SubscriptionRecord] = field(default_factory=dict)
+    subscription_payments: int = 0
+    subscription_paid: Decimal = Decimal(0)
+    # Shop
+    shop_orders: Mapping[str, ShopOrderRecord] = field(default_factory=dict)
+    # Donations
+    donations: int = 0
+    donated: Decimal = Decimal(0)
+    largest_donation: Decimal | None = None
+    first_donation_at: datetime | None = None
+    last_donation_at: datetime | None = None
+    # Engagement: each list's latest status; opens and clicks sorted, within ENGAGEMENT_MEMORY of the latest event.
+    newsletter_lists: Mapping[str, Stamped[str]] = field(default_factory=dict)
+    opens: tuple[datetime, ...] = ()
+    clicks: tuple[datetime, ...] = ()
+    social_engagements: int = 0
+    bounces: int = 0
+
+    def to_document(self) -> dict[str, Any]:
+        """The state as JSON-ready values, for the profile store; `from_document` reads it back unchanged."""
+        document: dict[str, Any] = to_plain(self)
+        return {"format": DOCUMENT_FORMAT, **document}
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> "ProfileState":
+        """The state `to_document` wrote; raises `DocumentError` naming what does not fit."""
+        if document.get("format") != DOCUMENT_FORMAT:
+            raise DocumentError(
+                f"profile document format {document.get('format')!r}; this code reads {DOCUMENT_FORMAT}"
+            )
+        state: ProfileState = from_plain({k: v for k, v in document.items() if k != "format"}, cls)
+        return state
+
+
+# The merge strategy of every field, as in Apache Unomi: `merge`, `apply` and `fold` all combine through it.
+MERGE_STRATEGIES: Mapping[str, Strategy] = check_table(
+    ProfileState,
+    {
+        "first_name": MOST_RECENT,
+        "last_name": MOST_RECENT,
+        "emails": per_key(MAX),
+        "phones": per_key(MAX),
+        "postal_code": MOST_RECENT,
+        "city": MOST_RECENT,
+        "chosen_language": MOST_RECENT,
+        "reported_language": MOST_RECENT,
+        "sources": UNION,
+        "latest_event_at": MAX,
+        "consent_facts": per_key(ALL),
+        "relationships": per_key(MOST_RECENT),
+        "tickets": per_key(TICKET_MERGE),
+        "performances": per_key(MOST_RECENT),
+        "attended": per_key(OLDEST),
+        "ticket_paid": SUM,
+        "ticket_refunded": SUM,
+        "first_purchase_at": MIN,
+        "last_purchase_at": MAX,
+        "subscriptions": per_key(MOST_RECENT),
+        "subscription_payments": SUM,
+        "subscription_paid": SUM,
+        "shop_orders": per_key(SHOP_ORDER_MERGE),
+        "donations": SUM,
+        "donated": SUM,
+        "largest_donation": MAX,
+        "first_donation_at": MIN,
+        "last_donation_at": MAX,
+        "newsletter_lists": per_key(MOST_RECENT),
+        "opens": ALL,
+        "clicks": ALL,
+        "social_engagements": SUM,
+        "bounces": SUM,
+    },
+)
+
+EMPTY_PROFILE = ProfileState()
+
+
+def merge(a: ProfileState, b: ProfileState) -> ProfileState:
+    """Two parts of one person's history as one, field by field; the order of `a` and `b` does not matter.
+
+    The parts must come from different events (identity resolves each event to one person, so the histories
+    of two persons being merged never share one): `merge(fold(A), fold(B)) == fold(A + B)`.
+    """
+    merged = ProfileState(
+        **{name: strategy.combine(getattr(a, name), getattr(b, name)) for name, strategy in MERGE_STRATEGIES.items()}
+    )
+    return _forget_old_engagement(merged)
+
+
+def apply(state: ProfileState, event: ProfileEvent) -> ProfileState:
+    """`state` with one more event; the event must not be in `state` already (the event log de-duplicates)."""
+    return merge(state, contribution(event))
+
+
+def fold(events: Iterable[ProfileEvent]) -> ProfileState:
+    """The profile of a history: the same for any order of the events, and an event id counts once."""
+    unique: dict[str, ProfileEvent] = {}
+    for event in events:
+        kept = unique.get(event.event_id)
+        # One id is one fact; should two deliveries differ, the choice must not depend on their order.
+        if kept is None or (event.time, event.type) < (kept.time, kept.type):
+            unique[event.event_id] = event
+    parts = [contribution(event) for event in unique.values()]
+    # Pairwise, like a tournament: each record is copied log n times, not once per event.
+    while len(parts) > 1:
+        parts = [
+            merge(*parts[index : index + 2]) if index + 1 < len(parts) else parts[index]
+            for index in range(0, len(parts), 2)
+        ]
+    return parts[0] if parts else EMPTY_PROFILE
+
+
+def contribution(event: ProfileEvent) -> ProfileState:
+    """What one event alone tells of its person."""
+    stamp = Stamp(event.time, event.event_id)
+    chosen = isinstance(event.data, PersonDetailsUpdatedV1) and "locale" in event.data.changed_fields
+    fields = _identity(event.data.person, stamp, language_chosen=chosen)
+    fields["sources"] = frozenset({event.source})
+    fields["latest_event_at"] = event.time
+    fields.update(_facts(event.data, stamp, event.source))
+    return ProfileState(**fields)
+
+
+def _identity(person: PersonRef, stamp: Stamp, *, language_chosen: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, text in (
+        ("first_name", person.first_name),
+        ("last_name", person.last_name),
+        ("city", person.city),
+        ("postal_code", None if person.postal_code is None else _postal_code(person.postal_code)),
+    ):
+        if text is not None and text.strip():
+            fields[name] = Stamped(text.strip(), stamp)
+    if person.email is not None:
+        fields["emails"] = {person.email.strip().lower(): stamp}
+    if person.phone is not None and person.phone.strip():
+        fields["phones"] = {_phone_number(person.phone, person.country): stamp}
+    language = None if person.locale is None else person.locale.split("-")[0].lower()
+    if language in ("fr", "en"):
+        fields["chosen_language" if language_chosen else "reported_language"] = Stamped(language, stamp)
+    return fields
+
+
+def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
+    match data:
+        case TicketPurchasedV1():
+            performance_id = data.performance.performance_id
+            return {
+                "tickets": {
+                    ticket.ticket_id: TicketRecord(
+                        acquired=Acquisition(stamp, performance_id, ticket.price.amount, data.order_id)
+                    )
+                    for ticket in data.tickets
+                },
+                "performances": _performance(data.performance, stamp),
+                "ticket_paid": data.total.amount,
+                "first_purchase_at": stamp.time,
+                "last_purchase_at": stamp.time,
+                "relationships": _relationship(LegalBasis.IMPLIED_PURCHASE, stamp, source),
+            }
+        case TicketRefundedV1():
+            return {
+                "tickets": {ticket_id: TicketRecord(refunded=stamp) for ticket_id in data.ticket_ids},
+                "ticket_refunded": data.amount.amount,
+            }
+        case TicketExchangedV1():
+            performance_id = data.to_performance.performance_id
+            received = {
+                ticket.ticket_id: TicketRecord(
+                    acquired=Acquisition(stamp, performance_id, ticket.price.amount, data.order_id, by_exchange=True)
+                )
+                for ticket in data.to_tickets
+            }
+            # A ticket id kept across the exchange is the same ticket, moved: it stays held.
+            given = {
+                ticket_id: TicketRecord(exchanged=stamp)
+                for ticket_id in data.from_ticket_ids
+                if ticket_id not in received
+            }
+            return {"tickets": given | received, "performances": _performance(data.to_performance, stamp)}
+        case TicketScannedV1():
+            return {
+                "attended": {data.performance.performance_id: Stamp(data.scanned_at.astimezone(UTC), stamp.event_id)},
+                "performances": _performance(data.performance, stamp),
+            }
+        case SubscriptionPurchasedV1():
+            basis = (
+                LegalBasis.IMPLIED_MEMBERSHIP
+                if data.kind is SubscriptionKind.MEMBERSHIP
+                else LegalBasis.IMPLIED_PURCHASE
+            )
+            record = SubscriptionRecord(stamp, data.kind, data.starts_on, data.renews_on, data.ends_on, data.season)
+            return {
+                "subscriptions": {data.subscription_id: record},
+                "subscription_payments": 1,
+                "subscription_paid": data.price.amount,
+                "first_purchase_at": stamp.time,
+                "last_purchase_at": stamp.time,
+                "relationships": _relationship(basis, stamp, source),
+            }
+        case ShopOrderPlacedV1():
+            categories = frozenset(line.category for line in data.lines if line.category is not None)
+            placed = ShopPlacement(stamp, data.total.amount, categories)
+            return {
+                "shop_orders": {data.order_id: ShopOrderRecord(placed=placed)},
+                "relationships": _relationship(LegalBasis.IMPLIED_PURCHASE, stamp, source),
+            }
+        case ShopOrderRefundedV1():
+            return {"shop_orders": {data.order_id: ShopOrderRecord(refunded=data.amount.amount)}}
+        case DonationMadeV1():
+            return {
+                "donations": 1,
+                "donated": data.amount.amount,
+                "largest_donation": data.amount.amount,
+                "first_donation_at": stamp.time,
+                "last_donation_at": stamp.time,
+                "relationships": _relationship(LegalBasis.IMPLIED_DONATION, stamp, source),
+            }
+        case NewsletterSubscribedV1():
+            return {"newsletter_lists": {data.list_id: Stamped(NewsletterStatus.SUBSCRIBED.value, stamp)}}
+        case NewsletterUnsubscribedV1():
+            return {"newsletter_lists": {data.list_id: Stamped(NewsletterStatus.UNSUBSCRIBED.value, stamp)}}
+        case NewsletterCleanedV1():
+            return {"newsletter_lists": {data.list_id: Stamped(NewsletterStatus.CLEANED.value, stamp)}}
+        case EmailOpenedV1():
+            return {"opens": (stamp.time,)}
+        case EmailClickedV1():
+            return {"clicks": (stamp.time,)}
+        case EmailBouncedV1():
+            return {"bounces": 1}
+        case SocialEngagedV1():
+            return {"social_engagements": 1}
+        case FormSubmittedV1(kind=FormKind.INQUIRY):
+            return {"relationships": _relationship(LegalBasis.IMPLIED_INQUIRY, stamp, source)}
+        case ConsentGrantedV1() | ConsentWithdrawnV1():
+            action = ConsentAction.GRANTED if isinstance(data, ConsentGrantedV1) else ConsentAction.WITHDRAWN
+            captured = Stamp(data.captured_at.astimezone(UTC), stamp.event_id)
+            fact = ConsentFact(captured, action, data.basis, source, data.wording_version)
+            return {"consent_facts": {data.purpose.value: (fact,)}}
+    return {}
+
+
+def _performance(performance: PerformanceRef, stamp: Stamp) -> dict[str, PerformanceRecord]:
+    record = PerformanceRecord(
+        stamp,
+        performance.production_id,
+        performance.starts_at.astimezone(UTC),
+        performance.genre,
+        performance.venue,
+    )
+    return {performance.performance_id: record}
+
+
+def _relationship(basis: LegalBasis, stamp: Stamp, source: str) -> dict[str, ConsentFact]:
+    return {basis.value: ConsentFact(stamp, ConsentAction.GRANTED, basis, source)}
+
+
+def _postal_code(text: str) -> str:
+    compact = text.strip().upper()
+    canadian = _CANADIAN_POSTAL_CODE.match(compact)
+    return f"{canadian[1]} {canadian[2]}" if canadian else text.strip()
+
+
+@functools.lru_cache(maxsize=4096)
+def _phone_number(text: str, country: str | None) -> str:
+    """The number in E.164 (`+15145550199`) when it reads as a possible number; else as given, spaces tidied."""
+    try:
+        number = phonenumbers.parse(text, country or DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return " ".join(text.split())
+    if not phonenumbers.is_possible_number(number):
+        return " ".join(text.split())
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _forget_old_engagement(state: ProfileState) -> ProfileState:
+    if state.latest_event_at is None or not (state.opens or state.clicks):
+        return state
+    horizon = state.latest_event_at - ENGAGEMENT_MEMORY
+    # The horizon only moves forward, so what is forgotten does not depend on the order events came in.
+    opens = state.opens[bisect.bisect_left(state.opens, horizon) :]
+    clicks = state.clicks[bisect.bisect_left(state.clicks, horizon) :]
+    if len(opens) == len(state.opens) and len(clicks) == len(state.clicks):
+        return state
+    return dataclasses.replace(state, opens=opens, clicks=clicks)
+
+
+_CONSENT_PARTS = ("status", "basis", "expires_at", "captured_at", "source", "wording_version", "allowed")
+_SEASON_PARTS = ("tickets", "productions", "spend", "label")
+
+# The flat fields `view` gives, the names segment and trigger rules use.
+PROFILE_FIELD_NAMES: tuple[str, ...] = (
+    *("first_name", "last_name", "emails", "phones", "postal_code", "city", "preferred_language", "sources"),
+    "household_id",
+    *(f"consent.{purpose.value}.{part}" for purpose in ConsentPurpose for part in _CONSENT_PARTS),
+    *("tickets_bought", "ticket_spend", "performances_attended", "no_shows", "productions", "genres", "venues"),
+    *("first_purchase_at", "last_purchase_at", "last_performance_at", "is_subscriber", "subscription_renewal_at"),
+    *(f"season.{which}.{part}" for which in ("current", "previous") for part in _SEASON_PARTS),
+    *("shop_orders", "shop_spend", "last_order_at", "shop_categories"),
+    *("donations_count", "donations_total", "largest_donation", "first_donation_at", "last_donation_at"),
+    *("newsletter_status", "opens_30d", "opens_90d", "clicks_30d", "clicks_90d", "social_engagements", "bounces"),
+    *("rfm.recency", "rfm.frequency", "rfm.monetary", "rfm.score", "lifecycle_stage", "engagement_score"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _BoxOffice:
+    """The tickets a person holds and the performances they booked or attended, read once per view."""
+
+    held: tuple[Acquisition, ...]
+    # Performances the person holds a ticket for or was scanned at.
+    booked: Mapping[str, PerformanceRecord]
+    # Performances the person holds a ticket for and was never scanned at.
+    unscanned: tuple[PerformanceRecord, ...]
+
+    @classmethod
+    def of(cls, state: ProfileState) -> "_BoxOffice":
+        held = tuple(acquired for record in state.tickets.values() if (acquired := record.held) is not None)
+        held_performances = {acquired.performance_id for acquired in held}
+        booked = {
+            performance_id: state.performances[performance_id]
+            for performance_id in held_performances | state.attended.keys()
+            if performance_id in state.performances
+        }
+        unscanned = tuple(
+            booked[performance_id]
+            for performance_id in sorted(held_performances - state.attended.keys())
+            if performance_id in booked
+        )
+        return cls(held, booked, unscanned)
+
+
+@dataclass(frozen=True, slots=True)
+class _Transactions:
+    """Purchases (tickets, passes, shop) and gifts, as RFM and the lifecycle count them."""
+
+    count: int
+    spend: Decimal
+    first_at: datetime | None
+    last_at: datetime | None
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+
+    @classmethod
+    def of(cls, state: ProfileState, ticket_spend: Decimal, shop_spend: Decimal) -> "_Transactions":
+        ticket_orders = {
+            acquired.order_id
+            for record in state.tickets.values()
+            if (acquired := record.acquired) is not None and not acquired.by_exchange
+        }
+        kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
+        order_times = [order.stamp.time for order in kept_orders]
+        purchases_first = _earliest(state.first_purchase_at, *order_times)
+        purchases_last = _latest(state.last_purchase_at, *order_times)
+        return cls(
+            count=len(ticket_orders) + state.subscription_payments + len(kept_orders) + state.donations,
+            spend=ticket_spend + state.subscription_paid + shop_spend + state.donated,
+            first_at=_earliest(purchases_first, state.first_donation_at),
+            last_at=_latest(purchases_last, state.last_donation_at),
+            first_purchase_at=purchases_first,
+            last_purchase_at=purchases_last,
+        )
+
+
+def view(
+    state: ProfileState,
+    *,
+    as_of: datetime,
+    seasons: SeasonCalendar,
+    household_id: str | None = None,
+    consent_policy: ConsentPolicy = CASL,
+    rfm_thresholds: RfmThresholds = DEFAULT_RFM,
+) -> dict[str, Any]:
+    """The profile as flat fields (`PROFILE_FIELD_NAMES`) at `as_of`, a moment at or after its latest event.
+
+    `household_id` is identity's to know: no event carries it. Money is Decimal to the cent, times are UTC.
+    What the less obvious fields count:
+    - `tickets_bought`: tickets held, bought or received in an exchange, neither refunded nor given in exchange;
+      `ticket_spend`: order totals less refunds (exchanges move tickets, not money).
+    - `productions`, `genres`, `venues`, `last_performance_at`: performances held or attended (scanned), the last
+      being the latest that has begun; `no_shows`: performances held, never scanned, begun NO_SHOW_GRACE ago.
+    - `season.*`: tickets held for performances of that season, at their face value.
+    - `first_purchase_at`, `last_purchase_at`: tickets and passes. RFM and the lifecycle count every transaction
+      (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders not refunded in full.
+    - `newsletter_status`: `subscribed` if subscribed to any list, else the latest status of any list.
+    - `rfm.*` and `lifecycle_stage` are None for someone who never bought or gave anything.
+    """
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must be timezone-aware")
+    box = _BoxOffice.of(state)
+    ticket_spend = max(state.ticket_paid - state.ticket_refunded, Decimal(0))
+    shop_spend = sum((order.net for order in state.shop_orders.values()), Decimal(0))
+    transactions = _Transactions.of(state, ticket_spend, shop_spend)
+    subscribed = any(record.runs_until(seasons) > as_of for record in state.subscriptions.values())
+    scores = rfm(
+        last_transaction_at=transactions.last_at,
+        transactions=transactions.count,
+        spend=transactions.spend,
+        as_of=as_of,
+        thresholds=rfm_thresholds,
+    )
+    opens_30d, opens_90d = (_within(state.opens, as_of, window) for window in ENGAGEMENT_WINDOWS)
+    clicks_30d, clicks_90d = (_within(state.clicks, as_of, window) for window in ENGAGEMENT_WINDOWS)
+    kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
+    language = state.chosen_language or state.reported_language
+    fields: dict[str, Any] = {
+        "first_name": _value(state.first_name),
+        "last_name": _value(state.last_name),
+        "emails": _most_recent_first(state.emails),
+        "phones": _most_recent_first(state.phones),
+        "postal_code": _value(state.postal_code),
+        "city": _value(state.city),
+        "preferred_language": _value(language),
+        "sources": sorted(state.sources),
+        "household_id": household_id,
+    }
+    for purpose, consent in consents(state, policy=consent_policy).items():
+        fields |= {
+            f"consent.{purpose.value}.status": consent.status.value,
+            f"consent.{purpose.value}.basis": None if consent.basis is None else consent.basis.value,
+            f"consent.{purpose.value}.expires_at": consent.expires_at,
+            f"consent.{purpose.value}.captured_at": consent.captured_at,
+            f"consent.{purpose.value}.source": consent.source,
+            f"consent.{purpose.value}.wording_version": consent.wording_version,
+            f"consent.{purpose.value}.allowed": consent.allowed_at(as_of),
+        }
+    started = [performance.starts_at for performance in box.booked.values() if performance.starts_at <= as_of]
+    fields |= {
+        "tickets_bought": len(box.held),
+        "ticket_spend": _money(ticket_spend),
+        "performances_attended": len(state.attended),
+        "no_shows": sum(performance.starts_at + NO_SHOW_GRACE <= as_of for performance in box.unscanned),
+        "productions": len({performance.production_id for performance in box.booked.values()}),
+        "genres": sorted({performance.genre for performance in box.booked.values() if performance.genre}),
+        "venues": sorted({performance.venue for performance in box.booked.values() if performance.venue}),
+        "first_purchase_at": state.first_purchase_at,
+        "last_purchase_at": state.last_purchase_at,
+        "last_performance_at": max(started, default=None),
+        "is_subscriber": subscribed,
+        "subscription_renewal_at": _latest(
+            *(record.runs_until(seasons).astimezone(UTC) for record in state.subscriptions.values())
+        ),
+        **_season_fields("current", seasons.current(as_of), box, seasons),
+        **_season_fields("previous", seasons.previous(as_of), box, seasons),
+        "shop_orders": len(kept_orders),
+        "shop_spend": _money(shop_spend),
+        "last_order_at": max((order.stamp.time for order in kept_orders), default=None),
+        "shop_categories": sorted({category for order in kept_orders for category in order.categories}),
+        "donations_count": state.donations,
+        "donations_total": _money(state.donated),
+        "largest_donation": None if state.largest_donation is None else _money(state.largest_donation),
+        "first_donation_at": state.first_donation_at,
+        "last_donation_at": state.last_donation_at,
+        "newsletter_status": _newsletter_status(state.newsletter_lists),
+        "opens_30d": opens_30d,
+        "opens_90d": opens_90d,
+        "clicks_30d": clicks_30d,
+        "clicks_90d": clicks_90d,
+        "social_engagements": state.social_engagements,
+        "bounces": state.bounces,
+        "rfm.recency": None if scores is None else scores.recency,
+        "rfm.frequency": None if scores is None else scores.frequency,
+        "rfm.monetary": None if scores is None else scores.monetary,
+        "rfm.score": None if scores is None else scores.score,
+        "lifecycle_stage": _optional_value(
+            lifecycle_stage(
+                subscribed=subscribed,
+                last_donation_at=state.last_donation_at,
+                first_transaction_at=transactions.first_at,
+                last_transaction_at=transactions.last_at,
+                as_of=as_of,
+            )
+        ),
+        "engagement_score": engagement_score(
+            opens_90d=opens_90d,
+            clicks_90d=clicks_90d,
+            last_attended_at=_last_attended(state),
+            recency=None if scores is None else scores.recency,
+            social_engagements=state.social_engagements,
+            as_of=as_of,
+        ),
+    }
+    return fields
+
+
+def next_time_change(
+    state: ProfileState,
+    as_of: datetime,
+    *,
+    seasons: SeasonCalendar,
+    consent_policy: ConsentPolicy = CASL,
+    rfm_thresholds: RfmThresholds = DEFAULT_RFM,
+) -> datetime | None:
+    """The earliest moment after `as_of` at which `view` changes with no new event, so a sweep visits only
+    profiles that are due. A season's end changes every profile (its labels), so this is never later than that.
+    """
+    settings: dict[str, Any] = {"seasons": seasons, "consent_policy": consent_policy, "rfm_thresholds": rfm_thresholds}
+    now = view(state, as_of=as_of, **settings)
+    # Every moment a time-dependent field may change; those where nothing does (a stage hidden by a subscription)
+    # are skipped by comparing views.
+    for moment in sorted(
+        {moment for moment in _time_steps(state, as_of, seasons, consent_policy, rfm_thresholds) if moment > as_of}
+    ):
+        if view(state, as_of=moment, **settings) != now:
+            return moment
+    return None
+
+
+def _time_steps(
+    state: ProfileState,
+    as_of: datetime,
+    seasons: SeasonCalendar,
+    consent_policy: ConsentPolicy,
+    rfm_thresholds: RfmThresholds,
+) -> Iterable[datetime]:
+    box = _BoxOffice.of(state)
+    transactions = _Transactions.of(state, Decimal(0), Decimal(0))
+    yield seasons.current(as_of).ends_at
+    for moment in (*state.opens, *state.clicks):
+        yield moment
+        yield from (moment + window for window in ENGAGEMENT_WINDOWS)
+    consent_expiry = next_consent_change(state, as_of, policy=consent_policy)
+    if consent_expiry is not None:
+        yield consent_expiry
+    yield from (record.runs_until(seasons) for record in state.subscriptions.values())
+    yield from lifecycle_steps(
+        last_donation_at=state.last_donation_at,
+        first_transaction_at=transactions.first_at,
+        last_transaction_at=transactions.last_at,
+    )
+    yield from recency_steps(transactions.last_at, rfm_thresholds)
+    yield from (performance.starts_at for performance in box.booked.values())
+    yield from (performance.starts_at + NO_SHOW_GRACE for performance in box.unscanned)
+    last_attended = _last_attended(state)
+    if last_attended is not None:
+        yield last_attended + timedelta(days=ATTENDANCE_DAYS)
+
+
+def _season_fields(which: str, season: Season, box: _BoxOffice, seasons: SeasonCalendar) -> dict[str, Any]:
+    in_season = {
+        performance_id: performance
+        for performance_id, performance in box.booked.items()
+        if season.starts_at <= performance.starts_at < season.ends_at
+    }
+    tickets = [acquired for acquired in box.held if acquired.performance_id in in_season]
+    return {
+        f"season.{which}.tickets": len(tickets),
+        f"season.{which}.productions": len({performance.production_id for performance in in_season.values()}),
+        f"season.{which}.spend": _money(sum((acquired.price for acquired in tickets), Decimal(0))),
+        f"season.{which}.label": season.label,
+    }
+
+
+def _within(moments: tuple[datetime, ...], as_of: datetime, window: timedelta) -> int:
+    """How many of the sorted `moments` fall in the `window` that ends at `as_of` (after its start, up to as_of)."""
+    return bisect.bisect_right(moments, as_of) - bisect.bisect_right(moments, as_of - window)
+
+
+def _newsletter_status(lists: Mapping[str, Stamped[str]]) -> str:
+    """`subscribed` when subscribed to any list; else the latest status of any; `none` without lists."""
+    if any(status.value == NewsletterStatus.SUBSCRIBED for status in lists.values()):
+        return NewsletterStatus.SUBSCRIBED.value
+    latest = max(lists.values(), key=lambda status: status.stamp, default=None)
+    return NewsletterStatus.NONE.value if latest is None else latest.value
+
+
+def _last_attended(state: ProfileState) -> datetime | None:
+    return max((scan.time for scan in state.attended.values()), default=None)
+
+
+def _most_recent_first(seen: Mapping[str, Stamp]) -> list[str]:
+    return sorted(seen, key=lambda value: (seen[value], value), reverse=True)
+
+
+def _value(stamped: Stamped[str] | None) -> str | None:
+    return None if stamped is None else stamped.value
+
+
+def _optional_value(stage: Any) -> str | None:
+    return None if stage is None else str(stage.value)
+
+
+def _money(amount: Decimal) -> Decimal:
+    return amount.quantize(_CENT)
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    return min((moment for moment in moments if moment is not None), default=None)
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    return max((moment for moment in moments if moment is not None), default=None)

@@ -1,0 +1,101 @@
+"""What a profile remembers of each ticket, performance, subscription and shop order, and how two memories merge."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from services.profile.domain.seasons import SeasonCalendar, add_months
+from services.profile.domain.strategies import MOST_RECENT, OLDEST, SUM, Stamp, Strategy, check_table, field_by_field
+from shared.events.audience import SubscriptionKind
+
+# A pass or membership that gives neither an end nor a renewal date is taken to last a year.
+OPEN_ENDED_SUBSCRIPTION_MONTHS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceRecord:
+    stamp: Stamp
+    production_id: str
+    starts_at: datetime
+    genre: str | None = None
+    venue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Acquisition:
+    """How a ticket came to the person: bought in an order, or received in an exchange."""
+
+    stamp: Stamp
+    performance_id: str
+    price: Decimal
+    order_id: str | None
+    by_exchange: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    """One ticket; its purchase, refund and exchange may arrive in any order."""
+
+    acquired: Acquisition | None = None
+    refunded: Stamp | None = None
+    exchanged: Stamp | None = None
+
+    @property
+    def held(self) -> Acquisition | None:
+        """The acquisition of a ticket the person still holds: bought, neither refunded nor given in exchange."""
+        return self.acquired if self.refunded is None and self.exchanged is None else None
+
+
+TICKET_MERGE = field_by_field(
+    check_table(TicketRecord, {"acquired": MOST_RECENT, "refunded": OLDEST, "exchanged": OLDEST})
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    """A season pass or membership, as its latest purchase or renewal describes it."""
+
+    stamp: Stamp
+    kind: SubscriptionKind
+    starts_on: date
+    renews_on: date | None = None
+    ends_on: date | None = None
+    season: str | None = None
+
+    def runs_until(self, seasons: SeasonCalendar) -> datetime:
+        """The instant it stops being valid: after its last day, at its renewal date, or a year after it starts."""
+        if self.ends_on is not None:
+            return seasons.start_of_day(self.ends_on + timedelta(days=1))
+        if self.renews_on is not None:
+            return seasons.start_of_day(self.renews_on)
+        return add_months(seasons.start_of_day(self.starts_on), OPEN_ENDED_SUBSCRIPTION_MONTHS)
+
+
+@dataclass(frozen=True, slots=True)
+class ShopPlacement:
+    stamp: Stamp
+    total: Decimal
+    categories: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ShopOrderRecord:
+    """One shop order: what was paid when it was placed, and what was refunded since."""
+
+    placed: ShopPlacement | None = None
+    refunded: Decimal = Decimal(0)
+
+    @property
+    def kept(self) -> ShopPlacement | None:
+        """The placement of an order the person kept: placed, and not refunded in full."""
+        if self.placed is None or (self.refunded > 0 and self.refunded >= self.placed.total):
+            return None
+        return self.placed
+
+    @property
+    def net(self) -> Decimal:
+        """What the person paid and kept; a refund of an order not (yet) in this history counts for nothing."""
+        return Decimal(0) if self.placed is None else max(self.placed.total - self.refunded, Decimal(0))
+
+
+SHOP_ORDER_MERGE: Strategy = field_by_field(check_table(ShopOrderRecord, {"placed": MOST_RECENT, "refunded": SUM}))

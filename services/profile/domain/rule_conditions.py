@@ -1,0 +1,607 @@
+"""The condition language of segments and trigger rules: safe tests on profile fields, checked when a file loads."""
+
+import calendar
+import dataclasses
+import difflib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from shared.events.common import ConsentPurpose, LegalBasis
+
+Profile = Mapping[str, Any]
+
+
+def _problem(code: str, reason: str) -> PydanticCustomError:
+    # The reason goes in the context: a message template would read its braces as placeholders.
+    return PydanticCustomError(code, "{reason}", {"reason": reason})
+
+
+# Durations
+
+
+class TimeUnit(StrEnum):
+    HOURS = "hours"
+    DAYS = "days"
+    WEEKS = "weeks"
+    MONTHS = "months"
+    YEARS = "years"
+
+
+_UNIT_WORDS: dict[str, TimeUnit] = {
+    **dict.fromkeys(("hour", "hours", "heure", "heures"), TimeUnit.HOURS),
+    **dict.fromkeys(("day", "days", "jour", "jours"), TimeUnit.DAYS),
+    **dict.fromkeys(("week", "weeks", "semaine", "semaines"), TimeUnit.WEEKS),
+    **dict.fromkeys(("month", "months", "mois"), TimeUnit.MONTHS),
+    **dict.fromkeys(("year", "years", "an", "ans", "année", "années", "annee", "annees"), TimeUnit.YEARS),
+}
+# Longest span each unit may state: a century is more than any marketing rule means, and it keeps dates in range.
+_MAX_AMOUNT = {
+    TimeUnit.HOURS: 876_600,
+    TimeUnit.DAYS: 36_525,
+    TimeUnit.WEEKS: 5_218,
+    TimeUnit.MONTHS: 1_200,
+    TimeUnit.YEARS: 100,
+}
+_DURATION_PATTERN = re.compile(r"^\s*(\d+)\s*([^\W\d_]+)\s*$")
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A span of calendar time such as `12 months`; months and years follow the calendar (Jan 31 + 1 month = Feb 28)."""
+
+    amount: int
+    unit: TimeUnit
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """`12 months`, `30 days`, `2 years`, `18 mois`, `30 jours`; raises `ValueError` saying what is wrong."""
+        match = _DURATION_PATTERN.match(text)
+        if match is None:
+            raise ValueError(f"`{text}` is not a duration: write a whole number and a unit, such as `12 months`")
+        amount, word = int(match[1]), match[2].lower()
+        unit = _UNIT_WORDS.get(word)
+        if unit is None:
+            raise ValueError(
+                f"`{word}` is not a unit of time; use hours, days, weeks, months or years "
+                f"(heures, jours, semaines, mois, ans)"
+            )
+        if not 1 <= amount <= _MAX_AMOUNT[unit]:
+            raise ValueError(f"`{text}` is out of range: from 1 to {_MAX_AMOUNT[unit]} {unit.value}")
+        return cls(amount, unit)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit.value.removesuffix('s') if self.amount == 1 else self.unit.value}"
+
+    def after(self, moment: datetime) -> datetime:
+        """`moment` plus this duration; a result past the calendar's end is the latest representable moment."""
+        return self._shift(moment, 1)
+
+    def before(self, moment: datetime) -> datetime:
+        """`moment` minus this duration; a result before the calendar's start is the earliest representable moment."""
+        return self._shift(moment, -1)
+
+    def _shift(self, moment: datetime, sign: int) -> datetime:
+        try:
+            if self.unit is TimeUnit.MONTHS:
+                return add_months(moment, sign * self.amount)
+            if self.unit is TimeUnit.YEARS:
+                return add_months(moment, sign * 12 * self.amount)
+            return moment + sign * timedelta(**{self.unit.value: self.amount})
+        except (OverflowError, ValueError):
+            return _LATEST if sign > 0 else _EARLIEST
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` moved by whole calendar months, the day clamped to the target month's length; ValueError off the end."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month_index = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        raise ValueError("outside the calendar")
+    day = moment.day if moment.day <= 28 else min(moment.day, calendar.monthrange(year, month_index + 1)[1])
+    return moment.replace(year=year, month=month_index + 1, day=day)
+
+
+# The profile fields conditions may name
+
+
+class FieldKind(Enum):
+    TEXT = "text"
+    NUMBER = "a number"
+    MONEY = "an amount of money"
+    FLAG = "true or false"
+    MOMENT = "a date and time"
+    TEXT_LIST = "a list of text"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    kind: FieldKind
+    choices: frozenset[str] | None = None
+
+
+def _consent_fields() -> dict[str, FieldSpec]:
+    fields: dict[str, FieldSpec] = {}
+    for purpose in ConsentPurpose:
+        fields |= {
+            f"consent.{purpose}.status": FieldSpec(FieldKind.TEXT, frozenset({"granted", "withdrawn", "none"})),
+            f"consent.{purpose}.basis": FieldSpec(FieldKind.TEXT, frozenset(LegalBasis)),
+            f"consent.{purpose}.expires_at": FieldSpec(FieldKind.MOMENT),
+            f"consent.{purpose}.captured_at": FieldSpec(FieldKind.MOMENT),
+            f"consent.{purpose}.source": FieldSpec(FieldKind.TEXT),
+            f"consent.{purpose}.wording_version": FieldSpec(FieldKind.TEXT),
+            f"consent.{purpose}.allowed": FieldSpec(FieldKind.FLAG),
+        }
+    return fields
+
+
+def _season_fields() -> dict[str, FieldSpec]:
+    fields: dict[str, FieldSpec] = {}
+    for season in ("current", "previous"):
+        fields |= {
+            f"season.{season}.tickets": FieldSpec(FieldKind.NUMBER),
+            f"season.{season}.productions": FieldSpec(FieldKind.NUMBER),
+            f"season.{season}.spend": FieldSpec(FieldKind.MONEY),
+            f"season.{season}.label": FieldSpec(FieldKind.TEXT),
+        }
+    return fields
+
+
+def _of_kind(kind: FieldKind, *names: str) -> dict[str, FieldSpec]:
+    return dict.fromkeys(names, FieldSpec(kind))
+
+
+# The flat profile the profile service computes, by dotted name; a condition naming anything else is refused.
+PROFILE_FIELDS: Mapping[str, FieldSpec] = {
+    **_of_kind(FieldKind.TEXT, "first_name", "last_name", "postal_code", "city", "household_id"),
+    **_of_kind(FieldKind.TEXT_LIST, "emails", "phones", "sources"),
+    "preferred_language": FieldSpec(FieldKind.TEXT, frozenset({"fr", "en"})),
+    **_consent_fields(),
+    **_of_kind(FieldKind.NUMBER, "tickets_bought", "performances_attended", "no_shows", "productions"),
+    "ticket_spend": FieldSpec(FieldKind.MONEY),
+    **_of_kind(FieldKind.TEXT_LIST, "genres", "venues"),
+    **_of_kind(FieldKind.MOMENT, "first_purchase_at", "last_purchase_at", "last_performance_at"),
+    "is_subscriber": FieldSpec(FieldKind.FLAG),
+    "subscription_renewal_at": FieldSpec(FieldKind.MOMENT),
+    **_season_fields(),
+    "shop_orders": FieldSpec(FieldKind.NUMBER),
+    "shop_spend": FieldSpec(FieldKind.MONEY),
+    "last_order_at": FieldSpec(FieldKind.MOMENT),
+    "shop_categories": FieldSpec(FieldKind.TEXT_LIST),
+    "donations_count": FieldSpec(FieldKind.NUMBER),
+    **_of_kind(FieldKind.MONEY, "donations_total", "largest_donation"),
+    **_of_kind(FieldKind.MOMENT, "first_donation_at", "last_donation_at"),
+    "newsletter_status": FieldSpec(FieldKind.TEXT, frozenset({"subscribed", "unsubscribed", "cleaned", "none"})),
+    **_of_kind(FieldKind.NUMBER, "opens_30d", "opens_90d", "clicks_30d", "clicks_90d", "social_engagements", "bounces"),
+    **_of_kind(FieldKind.NUMBER, "rfm.recency", "rfm.frequency", "rfm.monetary", "engagement_score"),
+    # The three digits side by side ("545"), a code marketers read, not a quantity to compare.
+    **_of_kind(FieldKind.TEXT, "rfm.score"),
+    "lifecycle_stage": FieldSpec(FieldKind.TEXT),
+}
+
+
+def known_field(name: str) -> str:
+    """`name` if it is a profile field; raises a pydantic error suggesting the nearest name otherwise."""
+    if name in PROFILE_FIELDS:
+        return name
+    near = difflib.get_close_matches(name, PROFILE_FIELDS, n=1)
+    hint = f"; did you mean `{near[0]}`?" if near else ""
+    raise _problem("unknown_field", f"`{name}` is not a profile field{hint}")
+
+
+def _of_kinds(*kinds: FieldKind) -> Callable[[str], str]:
+    def check(name: str) -> str:
+        kind = PROFILE_FIELDS[known_field(name)].kind
+        if kind not in kinds:
+            wanted = " or ".join(k.value for k in kinds)
+            raise _problem("wrong_field_kind", f"`{name}` holds {kind.value}; this needs a field holding {wanted}")
+        return name
+
+    return check
+
+
+FieldName = Annotated[str, AfterValidator(known_field)]
+NumericFieldName = Annotated[str, AfterValidator(_of_kinds(FieldKind.NUMBER, FieldKind.MONEY))]
+MomentFieldName = Annotated[str, AfterValidator(_of_kinds(FieldKind.MOMENT))]
+
+
+# Operators and the values they take
+
+
+class Op(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    IN = "in"
+    NOT_IN = "not_in"
+    CONTAINS = "contains"
+    EXISTS = "exists"
+    MISSING = "missing"
+    WITHIN_LAST = "within_last"
+    OLDER_THAN = "older_than"
+    WITHIN_NEXT = "within_next"
+
+
+TIME_OPS = frozenset({Op.WITHIN_LAST, Op.OLDER_THAN, Op.WITHIN_NEXT})
+_ORDER_OPS = frozenset({Op.GT, Op.GTE, Op.LT, Op.LTE})
+_SUM_OPS = _ORDER_OPS | {Op.EQ, Op.NE}
+_SCALAR_KINDS = frozenset({FieldKind.TEXT, FieldKind.NUMBER, FieldKind.MONEY, FieldKind.FLAG})
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "no value"
+
+
+_NO_VALUE: Any = _NoValue()
+
+
+def _scalar(name: str, spec: FieldSpec, value: Any) -> Any:
+    """`value` as a value of field `name`, money as an exact Decimal; raises a pydantic error if it cannot be one."""
+    kind = FieldKind.TEXT if spec.kind is FieldKind.TEXT_LIST else spec.kind
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is FieldKind.TEXT and isinstance(value, str):
+        if spec.choices is not None and value not in spec.choices:
+            raise _problem("value_not_a_choice", f"`{name}` is one of {', '.join(sorted(spec.choices))}, not `{value}`")
+        return value
+    if kind is FieldKind.NUMBER and is_number:
+        return value
+    if kind is FieldKind.MONEY and is_number:
+        return Decimal(str(value))
+    if kind is FieldKind.FLAG and isinstance(value, bool):
+        return value
+    raise _problem("wrong_value_type", f"`{name}` holds {kind.value}, so {value!r} cannot be compared with it")
+
+
+def checked_value(name: str, op: Op, value: Any) -> Any:
+    """The value a test of field `name` with `op` compares against, normalised; raises a pydantic error if unfit."""
+    spec = PROFILE_FIELDS[name]
+    kind = spec.kind
+    if op in (Op.EXISTS, Op.MISSING):
+        if value is not _NO_VALUE:
+            raise _problem("value_not_expected", f"`{op}` takes no value")
+        return None
+    if value is _NO_VALUE or value is None:
+        raise _problem("value_missing", f"`{op}` needs a `value`")
+    if op in TIME_OPS:
+        if kind is not FieldKind.MOMENT:
+            raise _problem("wrong_op_for_field", f"`{op}` compares dates, and `{name}` holds {kind.value}")
+        if not isinstance(value, str):
+            raise _problem("not_a_duration", f"`{op}` needs a duration such as `12 months` or `30 jours`")
+        try:
+            return Duration.parse(value)
+        except ValueError as exc:
+            raise _problem("not_a_duration", str(exc)) from None
+    if kind is FieldKind.MOMENT:
+        raise _problem(
+            "wrong_op_for_field", f"`{name}` is a date: test it with within_last, older_than, within_next or exists"
+        )
+    if op in (Op.IN, Op.NOT_IN):
+        if not isinstance(value, list) or not value:
+            raise _problem("not_a_list", f"`{op}` needs a list of values, such as [fr, en]")
+        return frozenset(_scalar(name, spec, item) for item in value)
+    if op is Op.CONTAINS:
+        if kind is not FieldKind.TEXT_LIST:
+            raise _problem("wrong_op_for_field", f"`contains` tests a list, and `{name}` holds {kind.value}")
+        if isinstance(value, list):
+            raise _problem("not_a_single_value", "`contains` takes one value; for any of several, use `in`")
+        return _scalar(name, spec, value)
+    if kind is FieldKind.TEXT_LIST:
+        raise _problem("wrong_op_for_field", f"`{name}` is a list: test it with contains, in, not_in or exists")
+    if op in _ORDER_OPS and kind not in (FieldKind.NUMBER, FieldKind.MONEY):
+        raise _problem("wrong_op_for_field", f"`{op}` compares numbers, and `{name}` holds {kind.value}")
+    return _scalar(name, spec, value)
+
+
+def _checked_total(names: tuple[str, ...], op: Op, value: Any) -> Any:
+    if op not in _SUM_OPS:
+        raise _problem("wrong_op_for_sum", f"a sum is compared with {', '.join(sorted(_SUM_OPS))}, not `{op}`")
+    if value is _NO_VALUE or value is None:
+        raise _problem("value_missing", f"`{op}` needs a `value`")
+    return _scalar("the sum", FieldSpec(PROFILE_FIELDS[names[0]].kind), value)
+
+
+# Conditions as written in a file
+
+
+class ConditionSpec(BaseModel):
+    """A condition as a file states it: `all:`, `any:`, `not:`, a field test, or a test of a sum of fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    all_of: "tuple[ConditionSpec, ...] | None" = Field(
+        default=None, alias="all", description="Holds when every condition in the list holds."
+    )
+    any_of: "tuple[ConditionSpec, ...] | None" = Field(
+        default=None, alias="any", description="Holds when at least one condition in the list holds."
+    )
+    negated: "ConditionSpec | None" = Field(default=None, alias="not", description="Holds when its condition fails.")
+    field_name: FieldName | None = Field(default=None, alias="field", description="The profile field tested.")
+    summed: tuple[NumericFieldName, ...] | None = Field(
+        default=None, alias="sum", description="Fields added up (a missing one counts as 0), then tested."
+    )
+    op: Op | None = Field(default=None, description="How the field is compared with `value`.")
+    value: Any = Field(default=_NO_VALUE, validate_default=True, description="What the field is compared with.")
+
+    # Emptiness is checked after the items (not with `min_length`), so a list whose one item is wrong is not
+    # also reported as empty.
+    @field_validator("all_of", "any_of")
+    @classmethod
+    def _not_empty(cls, parts: tuple["ConditionSpec", ...] | None) -> tuple["ConditionSpec", ...] | None:
+        if parts is not None and not parts:
+            raise _problem("list_empty", "needs at least one condition")
+        return parts
+
+    @field_validator("summed")
+    @classmethod
+    def _several_of_one_kind(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if names is not None and len(names) < 2:
+            raise _problem("sum_too_short", "a sum needs at least two fields; to test one, use `field`")
+        # Counts and amounts never add up to anything meaningful, and float + Decimal is an error.
+        if names is not None and len({PROFILE_FIELDS[name].kind for name in names}) > 1:
+            raise _problem("sum_mixes_kinds", "a sum adds fields of one kind: all numbers or all amounts of money")
+        return names
+
+    @field_validator("value")
+    @classmethod
+    def _fits_field_and_op(cls, value: Any, info: ValidationInfo) -> Any:
+        # Fields that failed their own validation are absent from `info.data`: their error is already reported.
+        op = info.data.get("op")
+        if op is None:
+            return value
+        if info.data.get("field_name") is not None:
+            return checked_value(info.data["field_name"], op, value)
+        if info.data.get("summed") is not None:
+            return _checked_total(info.data["summed"], op, value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        forms = {
+            "all": self.all_of,
+            "any": self.any_of,
+            "not": self.negated,
+            "field": self.field_name,
+            "sum": self.summed,
+        }
+        given = [name for name, part in forms.items() if part is not None]
+        if len(given) > 1:
+            raise _problem(
+                "condition_ambiguous",
+                f"a condition is one of all, any, not, field or sum; this one has {' and '.join(given)}",
+            )
+        if not given:
+            raise _problem(
+                "condition_empty", "a condition needs all, any, not, or a test: field (or sum), op and value"
+            )
+        is_test = given[0] in ("field", "sum")
+        if is_test and self.op is None:
+            raise _problem("op_missing", f"a test needs `op`: one of {', '.join(Op)}")
+        if not is_test and (self.op is not None or self.value is not _NO_VALUE):
+            raise _problem("op_not_expected", f"`{given[0]}` combines conditions; `op` and `value` belong in a test")
+        return self
+
+    def compile(self) -> "Condition":
+        """The runtime form of this condition."""
+        if self.all_of is not None:
+            return AllOf(tuple(part.compile() for part in self.all_of))
+        if self.any_of is not None:
+            return AnyOf(tuple(part.compile() for part in self.any_of))
+        if self.negated is not None:
+            return Not(self.negated.compile())
+        assert self.op is not None, "the validator requires `op` in a test"
+        if self.summed is not None:
+            return SumTest(self.summed, self.op, self.value)
+        assert self.field_name is not None, "the validator requires one form"
+        return FieldTest(self.field_name, self.op, self.value)
+
+
+# Conditions as evaluated
+
+
+def is_present(value: Any) -> bool:
+    """A value counts as present unless it is None, blank text or an empty list."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, list | tuple | set | frozenset):
+        return bool(value)
+    return True
+
+
+def _equals(actual: Any, expected: Any, _as_of: datetime) -> bool:
+    return actual is not None and bool(actual == expected)
+
+
+def _differs(actual: Any, expected: Any, as_of: datetime) -> bool:
+    return not _equals(actual, expected, as_of)
+
+
+def _above(actual: Any, expected: Any, _as_of: datetime) -> bool:
+    return actual is not None and bool(actual > expected)
+
+
+def _at_least(actual: Any, expected: Any, _as_of: datetime) -> bool:
+    return actual is not None and bool(actual >= expected)
+
+
+def _below(actual: Any, expected: Any, _as_of: datetime) -> bool:
+    return actual is not None and bool(actual < expected)
+
+
+def _at_most(actual: Any, expected: Any, _as_of: datetime) -> bool:
+    return actual is not None and bool(actual <= expected)
+
+
+def _one_of(actual: Any, expected: frozenset[Any], _as_of: datetime) -> bool:
+    return actual is not None and actual in expected
+
+
+def _shares_one_of(actual: Any, expected: frozenset[Any], _as_of: datetime) -> bool:
+    return actual is not None and any(item in expected for item in actual)
+
+
+def _not_one_of(actual: Any, expected: frozenset[Any], as_of: datetime) -> bool:
+    return not _one_of(actual, expected, as_of)
+
+
+def _shares_none_of(actual: Any, expected: frozenset[Any], as_of: datetime) -> bool:
+    return not _shares_one_of(actual, expected, as_of)
+
+
+def _has(actual: Any, expected: Any, _as_of: datetime) -> bool:
+    return actual is not None and expected in actual
+
+
+def _exists(actual: Any, _expected: Any, _as_of: datetime) -> bool:
+    return is_present(actual)
+
+
+def _missing(actual: Any, _expected: Any, _as_of: datetime) -> bool:
+    return not is_present(actual)
+
+
+# Time tests hold on half-open spans, so at the moment `boundaries` names the test already has its new result.
+def _within_last(actual: Any, span: Duration, as_of: datetime) -> bool:
+    return actual is not None and actual <= as_of < span.after(actual)
+
+
+def _older_than(actual: Any, span: Duration, as_of: datetime) -> bool:
+    return actual is not None and as_of >= span.after(actual)
+
+
+def _within_next(actual: Any, span: Duration, as_of: datetime) -> bool:
+    return actual is not None and span.before(actual) <= as_of < actual
+
+
+Test = Callable[[Any, Any, datetime], bool]
+_TESTS: dict[Op, Test] = {
+    Op.EQ: _equals,
+    Op.NE: _differs,
+    Op.GT: _above,
+    Op.GTE: _at_least,
+    Op.LT: _below,
+    Op.LTE: _at_most,
+    Op.IN: _one_of,
+    Op.NOT_IN: _not_one_of,
+    Op.CONTAINS: _has,
+    Op.EXISTS: _exists,
+    Op.MISSING: _missing,
+    Op.WITHIN_LAST: _within_last,
+    Op.OLDER_THAN: _older_than,
+    Op.WITHIN_NEXT: _within_next,
+}
+_LIST_TESTS: dict[Op, Test] = {
+    Op.IN: _shares_one_of,
+    Op.NOT_IN: _shares_none_of,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldTest:
+    """`field op value`. A missing field fails every test but ne, not_in and missing, which hold."""
+
+    field: str
+    op: Op
+    value: Any
+    _test: Test = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        is_list = PROFILE_FIELDS[self.field].kind is FieldKind.TEXT_LIST
+        test = (_LIST_TESTS if is_list else {}).get(self.op) or _TESTS[self.op]
+        object.__setattr__(self, "_test", test)
+
+    def holds(self, profile: Profile, as_of: datetime) -> bool:
+        return self._test(profile.get(self.field), self.value, as_of)
+
+    def time_tests(self) -> Iterator["FieldTest"]:
+        if self.op in TIME_OPS:
+            yield self
+
+    def boundaries(self, profile: Profile) -> tuple[datetime, ...]:
+        """The moments at which this time test's result changes for `profile`; empty for other tests."""
+        moment = profile.get(self.field)
+        if self.op not in TIME_OPS or not isinstance(moment, datetime):
+            return ()
+        span: Duration = self.value
+        if self.op is Op.WITHIN_LAST:
+            return (moment, span.after(moment))
+        if self.op is Op.OLDER_THAN:
+            return (span.after(moment),)
+        return (span.before(moment), moment)
+
+
+@dataclass(frozen=True, slots=True)
+class SumTest:
+    """The sum of number or money fields, a missing one counting as 0, compared with a value."""
+
+    fields: tuple[str, ...]
+    op: Op
+    value: Any
+
+    def holds(self, profile: Profile, as_of: datetime) -> bool:
+        total: Any = 0
+        for name in self.fields:
+            part = profile.get(name)
+            if part is not None:
+                total += part
+        return _TESTS[self.op](total, self.value, as_of)
+
+    def time_tests(self) -> Iterator[FieldTest]:
+        return iter(())
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    parts: tuple["Condition", ...]
+
+    def holds(self, profile: Profile, as_of: datetime) -> bool:
+        return all(part.holds(profile, as_of) for part in self.parts)
+
+    def time_tests(self) -> Iterator[FieldTest]:
+        for part in self.parts:
+            yield from part.time_tests()
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    parts: tuple["Condition", ...]
+
+    def holds(self, profile: Profile, as_of: datetime) -> bool:
+        return any(part.holds(profile, as_of) for part in self.parts)
+
+    def time_tests(self) -> Iterator[FieldTest]:
+        for part in self.parts:
+            yield from part.time_tests()
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    part: "Condition"
+
+    def holds(self, profile: Profile, as_of: datetime) -> bool:
+        return not self.part.holds(profile, as_of)
+
+    def time_tests(self) -> Iterator[FieldTest]:
+        return self.part.time_tests()
+
+
+Condition = AllOf | AnyOf | Not | FieldTest | SumTest
+
+
+def time_tests_of(condition: Condition) -> tuple[FieldTest, ...]:
+    """The tests in `condition` whose result time passing alone can change."""
+    return tuple(condition.time_tests())

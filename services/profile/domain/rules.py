@@ -1,0 +1,495 @@
+"""Segments and trigger rules as data: the segments a profile is in, the triggers a change fires, whom to contact."""
+
+import dataclasses
+import difflib
+import re
+from collections.abc import Iterable, Iterator, Mapping, Set
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self, TypeVar
+from uuid import UUID, uuid5
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from services.profile.domain.rule_conditions import (
+    Condition,
+    ConditionSpec,
+    FieldName,
+    FieldTest,
+    MomentFieldName,
+    Profile,
+    add_months,
+    is_present,
+    time_tests_of,
+)
+from shared.events.common import SLUG_PATTERN, Channel, ConsentPurpose, Language, LongText, ShortText
+from shared.events.profile import ContactPoint, TriggerFiredV1
+from shared.events.registry import all_event_types
+from shared.yaml_models import ConfigFileError, compose, load_yaml_model
+
+TRIGGER_NAMESPACE = UUID("6d2f8a41-3c9e-4b7d-9f15-2a8e0c4b7d93")
+DEFAULT_LANGUAGE: Language = "fr"  # Québec organisations address a patron in French unless told otherwise.
+# Contact details reach a person only through consent-checked contact points, never through a trigger's facts.
+_CONTACT_FIELDS = frozenset({"emails", "phones"})
+_ADDRESS_FIELDS = ("street", "address_2", "city", "region", "postal_code")
+_CHANNEL_OF_PURPOSE = {
+    ConsentPurpose.MARKETING_EMAIL: Channel.EMAIL,
+    ConsentPurpose.SMS: Channel.SMS,
+    ConsentPurpose.POSTAL: Channel.POSTAL,
+    ConsentPurpose.SURVEY: Channel.EMAIL,
+}
+
+
+def _problem(code: str, reason: str) -> PydanticCustomError:
+    return PydanticCustomError(code, "{reason}", {"reason": reason})
+
+
+def _slug(name: str) -> str:
+    if re.fullmatch(SLUG_PATTERN, name) is None:
+        raise _problem(
+            "name_not_a_slug",
+            f"`{name}` cannot be a name: use 2 to 63 lowercase letters, digits and dashes, such as `lapsed-buyers`",
+        )
+    return name
+
+
+def _event_type_name(name: str) -> str:
+    known = {event_type.name for event_type in all_event_types()}
+    if name not in known:
+        near = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean `{near[0]}`?" if near else ""
+        raise _problem("unknown_event_type", f"`{name}` is not an event type{hint}")
+    return name
+
+
+def _fact_field(name: str) -> str:
+    if name in _CONTACT_FIELDS:
+        raise _problem("contact_in_facts", f"`{name}` reaches the person only as a consented contact point")
+    return name
+
+
+Name = Annotated[str, AfterValidator(_slug)]
+EventTypeName = Annotated[str, AfterValidator(_event_type_name)]
+FactField = Annotated[FieldName, AfterValidator(_fact_field)]
+
+
+class BilingualTitle(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fr: ShortText = Field(description="The title in French.")
+    en: ShortText = Field(description="The title in English.")
+
+
+# Segments
+
+
+class SegmentSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: BilingualTitle = Field(description="What staff see in the tools, in both languages.")
+    description: LongText = Field(description="Who is in the segment, in plain words.")
+    when: ConditionSpec = Field(description="The condition a profile meets to be in the segment.")
+
+
+class SegmentsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    segments: dict[Name, SegmentSpec] = Field(default_factory=dict, description="Segments by name.")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    name: str
+    title: BilingualTitle
+    description: str
+    condition: Condition
+    time_tests: tuple[FieldTest, ...] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time_tests", time_tests_of(self.condition))
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDefinitions:
+    segments: tuple[Segment, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(segment.name for segment in self.segments)
+
+
+def load_segments(yaml_text: str, *, file_name: str = "segments.yaml") -> SegmentDefinitions:
+    """The segments a YAML file defines; raises `shared.yaml_models.ConfigFileError` naming each bad line."""
+    loaded = _load(yaml_text, SegmentsFile, file_name)
+    return SegmentDefinitions(
+        tuple(
+            Segment(name, spec.title, spec.description, spec.when.compile()) for name, spec in loaded.segments.items()
+        )
+    )
+
+
+def evaluate_segments(definitions: SegmentDefinitions, profile: Profile, as_of: datetime) -> frozenset[str]:
+    """The names of the segments `profile` is in at `as_of`."""
+    _require_aware(as_of)
+    return frozenset(segment.name for segment in definitions.segments if segment.condition.holds(profile, as_of))
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentChanges:
+    entered: tuple[str, ...]
+    exited: tuple[str, ...]
+
+
+def segment_changes(before: Set[str], after: Set[str]) -> SegmentChanges:
+    """Segments entered and exited between two memberships, each sorted by name."""
+    return SegmentChanges(entered=tuple(sorted(after - before)), exited=tuple(sorted(before - after)))
+
+
+# Trigger rules
+
+
+class Period(StrEnum):
+    """How often a rule may fire for one person: the part of its dedupe key that is not the rule or the person."""
+
+    ONCE = "once"
+    SEASON = "season"
+    YEAR = "year"
+    MONTH = "month"
+    PER_EVENT = "per_event"
+
+
+class TriggerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: LongText = Field(description="What the rule is for, in plain words.")
+    when: ConditionSpec = Field(description="The condition the profile enters for the rule to fire.")
+    on: tuple[EventTypeName, ...] | None = Field(
+        default=None,
+        description="Evaluate only when one of these event types caused the change; never in the time sweep.",
+    )
+    period: Period = Field(description="At most one firing per person and period.")
+    counted_from: MomentFieldName | None = Field(
+        default=None,
+        description="A date the period is counted from: with `once`, once per value of the date; with `year` or "
+        "`month`, years or months since it (anniversaries) rather than calendar ones.",
+    )
+    purpose: ConsentPurpose | None = Field(
+        default=None, description="What the trigger contacts the person for; omit when it contacts no one."
+    )
+    facts: tuple[FactField, ...] = Field(default=(), description="Profile fields copied into the trigger.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_is_a_key(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on` as the boolean true, even as a key.
+        if isinstance(data, dict) and True in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
+    @field_validator("on")
+    @classmethod
+    def _names_an_event_type(cls, event_types: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if event_types is not None and not event_types:
+            raise _problem("list_empty", "needs at least one event type; to fire on any change, leave `on` out")
+        return event_types
+
+    @model_validator(mode="after")
+    def _counted_from_fits_period(self) -> Self:
+        if self.counted_from is not None and self.period in (Period.SEASON, Period.PER_EVENT):
+            raise _problem(
+                "counted_from_not_allowed", f"`counted_from` applies to once, year and month, not to {self.period}"
+            )
+        return self
+
+
+class TriggersFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    triggers: dict[Name, TriggerSpec] = Field(default_factory=dict, description="Trigger rules by name.")
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRule:
+    name: str
+    description: str
+    condition: Condition
+    on: frozenset[str] | None
+    period: Period
+    counted_from: str | None
+    purpose: ConsentPurpose | None
+    facts: tuple[str, ...]
+    time_tests: tuple[FieldTest, ...] = dataclasses.field(init=False, repr=False, compare=False)
+    # Whether the rule fires whenever its condition holds, not only when a change makes it hold: time alone can
+    # make a time-based condition hold, with no change to compare, and for a per-event rule the event is the
+    # occasion. The dedupe key is what keeps these from firing twice in one period.
+    fires_while_true: bool = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time_tests", time_tests_of(self.condition))
+        object.__setattr__(self, "fires_while_true", self.period is Period.PER_EVENT or bool(self.time_tests))
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRules:
+    rules: tuple[TriggerRule, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(rule.name for rule in self.rules)
+
+
+def load_triggers(yaml_text: str, *, file_name: str = "triggers.yaml") -> TriggerRules:
+    """The trigger rules a YAML file defines; raises `shared.yaml_models.ConfigFileError` naming each bad line."""
+    loaded = _load(yaml_text, TriggersFile, file_name)
+    return TriggerRules(
+        tuple(
+            TriggerRule(
+                name=name,
+                description=spec.description,
+                condition=spec.when.compile(),
+                on=frozenset(spec.on) if spec.on is not None else None,
+                period=spec.period,
+                counted_from=spec.counted_from,
+                purpose=spec.purpose,
+                facts=spec.facts,
+            )
+            for name, spec in loaded.triggers.items()
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerDecision:
+    """A rule fired for a person; publish it unless its dedupe key was already stored."""
+
+    rule: str
+    trigger_id: str
+    dedupe_key: str
+    person_id: str
+    language: Language
+    contact_points: tuple[tuple[Channel, str], ...]
+    facts: Mapping[str, Any]
+    fired_at: datetime
+
+    def as_event(self) -> TriggerFiredV1:
+        return TriggerFiredV1(
+            trigger_id=self.trigger_id,
+            rule=self.rule,
+            dedupe_key=self.dedupe_key,
+            person_id=self.person_id,
+            language=self.language,
+            contact_points=[ContactPoint(channel=channel, value=value) for channel, value in self.contact_points],
+            facts=dict(self.facts),
+            fired_at=self.fired_at,
+        )
+
+
+def evaluate_triggers(
+    rules: TriggerRules,
+    before: Profile,
+    after: Profile,
+    *,
+    as_of: datetime,
+    cause_event_type: str | None,
+    cause_event_id: str | None,
+    person_id: str,
+) -> list[TriggerDecision]:
+    """The rules that fire for a change from `before` to `after`, in file order.
+
+    A rule fires when its condition holds after the change and did not before; a time-based or per-event rule
+    fires whenever its condition holds (see `TriggerRule.fires_while_true`), so the caller must store each
+    dedupe key under a unique index and publish only decisions whose key is new. For the time sweep, pass the
+    profile as both `before` and `after` and no cause: rules restricted by `on` and per-event rules then skip.
+    """
+    _require_aware(as_of)
+    decisions = []
+    for rule in rules.rules:
+        if rule.on is not None and cause_event_type not in rule.on:
+            continue
+        if not rule.condition.holds(after, as_of):
+            continue
+        if not rule.fires_while_true and rule.condition.holds(before, as_of):
+            continue
+        period_key = _period_key(rule, after, as_of, cause_event_id)
+        if period_key is None:
+            continue
+        dedupe_key = f"{rule.name}:{person_id}:{period_key}"
+        decisions.append(
+            TriggerDecision(
+                rule=rule.name,
+                trigger_id=str(uuid5(TRIGGER_NAMESPACE, dedupe_key)),
+                dedupe_key=dedupe_key,
+                person_id=person_id,
+                language=_language(after),
+                contact_points=tuple(contact_points(after, rule.purpose, as_of=as_of)) if rule.purpose else (),
+                facts={name: after.get(name) for name in rule.facts},
+                fired_at=as_of,
+            )
+        )
+    return decisions
+
+
+def _period_key(rule: TriggerRule, profile: Profile, as_of: datetime, cause_event_id: str | None) -> str | None:
+    """The period part of the dedupe key, or None when the period cannot be named (no season, no event, no date)."""
+    if rule.period is Period.PER_EVENT:
+        return cause_event_id
+    if rule.period is Period.SEASON:
+        label = profile.get("season.current.label")
+        return label if is_present(label) else None
+    if rule.counted_from is not None:
+        anchor = profile.get(rule.counted_from)
+        if not isinstance(anchor, datetime):
+            return None
+        # In UTC, so the key does not depend on the offset the date happened to be stored with.
+        anchor = anchor.astimezone(UTC)
+        if rule.period is Period.ONCE:
+            return anchor.strftime("%Y-%m-%dT%H:%M:%SZ")
+        step = _STEP_MONTHS[rule.period]
+        return add_months(anchor, _steps_since(anchor, as_of, step) * step).strftime("%Y-%m-%d")
+    if rule.period is Period.YEAR:
+        return f"{as_of.year}"
+    if rule.period is Period.MONTH:
+        return f"{as_of.year}-{as_of.month:02}"
+    return "once"
+
+
+_STEP_MONTHS = {Period.YEAR: 12, Period.MONTH: 1}
+
+
+def _steps_since(anchor: datetime, as_of: datetime, step_months: int) -> int:
+    """The largest n ≥ 0 with `anchor + n × step` not after `as_of` (0 when `anchor` is later than `as_of`).
+
+    Each step is counted from `anchor` itself, so a day clamped once (Feb 29 → Feb 28) comes back (Feb 29).
+    """
+    moment = as_of.astimezone(anchor.tzinfo)
+    steps = max(0, ((moment.year - anchor.year) * 12 + moment.month - anchor.month) // step_months)
+    while steps > 0 and add_months(anchor, steps * step_months) > as_of:
+        steps -= 1
+    return steps
+
+
+def _language(profile: Profile) -> Language:
+    language = profile.get("preferred_language")
+    if language == "en":
+        return "en"
+    return DEFAULT_LANGUAGE
+
+
+# Contact points
+
+
+def contact_points(
+    profile: Profile, purpose: ConsentPurpose, *, as_of: datetime | None = None
+) -> list[tuple[Channel, str]]:
+    """The channels and values consent allows for `purpose`, without duplicates; empty when consent is lacking.
+
+    Consent counts only when `consent.<purpose>.allowed` is exactly true and, given `as_of`, has not expired by
+    then (a stored `allowed` can be older than an implied consent's end).
+    """
+    purpose = ConsentPurpose(purpose)
+    if profile.get(f"consent.{purpose}.allowed") is not True:
+        return []
+    expires_at = profile.get(f"consent.{purpose}.expires_at")
+    if as_of is not None and isinstance(expires_at, datetime) and expires_at <= as_of:
+        return []
+    channel = _CHANNEL_OF_PURPOSE[purpose]
+    if channel is Channel.POSTAL:
+        values = [_postal_address(profile)]
+    else:
+        values = list(profile.get("phones" if channel is Channel.SMS else "emails") or ())
+    return [(channel, value) for value in dict.fromkeys(values) if isinstance(value, str) and value.strip()]
+
+
+def _postal_address(profile: Profile) -> str:
+    """One line of the address fields the profile has; empty without a postal code, which no mailing can lack."""
+    if not is_present(profile.get("postal_code")):
+        return ""
+    return ", ".join(str(profile[name]) for name in _ADDRESS_FIELDS if is_present(profile.get(name)))
+
+
+# The time sweep
+
+
+def time_conditions_due(
+    definitions: Iterable[SegmentDefinitions | TriggerRules], profile: Profile, as_of: datetime
+) -> datetime | None:
+    """The earliest moment after `as_of` at which time alone could change a segment or make a trigger fire.
+
+    An over-approximation, never late: it is the earliest boundary of any time test (`last_purchase_at` older
+    than 12 months changes at `last_purchase_at + 12 months`) whether or not the rest of the condition lets that
+    boundary matter, and, for a time-based rule that holds now with a `year` or `month` period, the start of its
+    next period (the next anniversary with `counted_from`). It assumes the profile does not change meanwhile:
+    the caller recomputes it after every change. Rules restricted by `on` and per-event rules never fire in the
+    sweep and are ignored; `season` periods end when the profile's season label changes, which is a change.
+    None when nothing in the definitions depends on time for this profile.
+    """
+    _require_aware(as_of)
+    candidates: list[datetime] = []
+    for definition in definitions:
+        if isinstance(definition, SegmentDefinitions):
+            owners: Iterable[Segment | TriggerRule] = definition.segments
+        else:
+            swept = [rule for rule in definition.rules if rule.on is None and rule.period is not Period.PER_EVENT]
+            candidates.extend(_next_period_starts(swept, profile, as_of))
+            owners = swept
+        for owner in owners:
+            for test in owner.time_tests:
+                candidates.extend(test.boundaries(profile))
+    return min((moment for moment in candidates if moment > as_of), default=None)
+
+
+def _next_period_starts(rules: Iterable[TriggerRule], profile: Profile, as_of: datetime) -> Iterator[datetime]:
+    """When the dedupe key of each time-based year or month rule that holds now next changes."""
+    for rule in rules:
+        if rule.period not in _STEP_MONTHS or not rule.fires_while_true or not rule.condition.holds(profile, as_of):
+            continue
+        step = _STEP_MONTHS[rule.period]
+        if rule.counted_from is None:
+            period_start = as_of.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            yield add_months(period_start.replace(month=1) if step == 12 else period_start, step)
+            continue
+        anchor = profile.get(rule.counted_from)
+        if isinstance(anchor, datetime):
+            anchor = anchor.astimezone(UTC)
+            yield add_months(anchor, (_steps_since(anchor, as_of, step) + 1) * step)
+
+
+# Loading
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _load(yaml_text: str, model: type[Model], file_name: str) -> Model:
+    _refuse_duplicate_keys(yaml_text, file_name)
+    return load_yaml_model(yaml_text, model, file_name=file_name)
+
+
+def _refuse_duplicate_keys(yaml_text: str, file_name: str) -> None:
+    # A YAML mapping keeps the last of two equal keys without a word: a second segment of one name would
+    # silently replace the first.
+    _data, root = compose(yaml_text, file_name=file_name)
+    problems: list[tuple[int, str]] = []
+    pending: list[yaml.Node] = [root] if root is not None else []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        problems.append((key.start_mark.line + 1, f"`{key.value}` is given twice in one place"))
+                    seen.add(key.value)
+                pending.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    if problems:
+        raise ConfigFileError(file_name, sorted(problems))
+
+
+def _require_aware(as_of: datetime) -> None:
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("`as_of` needs a time zone: profile dates are compared as moments")

@@ -1,0 +1,88 @@
+"""Seasons of an organisation (September to August, or the calendar year of a festival), and calendar arithmetic."""
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` moved by whole calendar months; a day the target month lacks becomes its last (Feb 29 → Feb 28)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month_index = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month_index + 1)[1])
+    return moment.replace(year=year, month=month_index + 1, day=day)
+
+
+@dataclass(frozen=True, slots=True)
+class Season:
+    """One season: its label and the instants it begins (inclusive) and ends (exclusive)."""
+
+    label: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonCalendar:
+    """When an organisation's seasons begin, in its own time zone.
+
+    A theatre's season runs from September 1 (`2026-2027`); a summer festival counts calendar years
+    (`start_month=1` gives `2026`).
+    """
+
+    start_month: int = 9
+    start_day: int = 1
+    timezone: str = "America/Montreal"
+
+    def __post_init__(self) -> None:
+        try:
+            # 2001 is not a leap year: a season cannot begin on a day most years lack.
+            date(2001, self.start_month, self.start_day)
+        except ValueError:
+            raise ValueError(
+                f"a season cannot begin on month {self.start_month}, day {self.start_day}: give a day every year has"
+            ) from None
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {self.timezone!r}; use an IANA name such as America/Montreal"
+            ) from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def season_of(self, moment: datetime) -> Season:
+        """The season `moment` falls in."""
+        local = _aware(moment).astimezone(self.zone)
+        first_year = local.year if (local.month, local.day) >= (self.start_month, self.start_day) else local.year - 1
+        return self._season(first_year)
+
+    def label_of(self, moment: datetime) -> str:
+        return self.season_of(moment).label
+
+    def current(self, as_of: datetime) -> Season:
+        return self.season_of(as_of)
+
+    def previous(self, as_of: datetime) -> Season:
+        return self.season_of(self.season_of(as_of).starts_at - timedelta(microseconds=1))
+
+    def start_of_day(self, day: date) -> datetime:
+        """Midnight at the start of `day` in the organisation's time zone."""
+        return datetime.combine(day, time(), tzinfo=self.zone)
+
+    def _season(self, first_year: int) -> Season:
+        spans_two_years = (self.start_month, self.start_day) != (1, 1)
+        label = f"{first_year}-{first_year + 1}" if spans_two_years else str(first_year)
+        return Season(label, self._start(first_year), self._start(first_year + 1))
+
+    def _start(self, year: int) -> datetime:
+        return datetime(year, self.start_month, self.start_day, tzinfo=self.zone)
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{moment.isoformat()} has no time zone; profile times are always timezone-aware")
+    return moment

@@ -1,0 +1,249 @@
+"""Consent per purpose: express until withdrawn, implied for 2 years or 6 months, and withdrawal against later facts."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.profile.domain.consent import (
+    CASL,
+    ConsentPolicy,
+    ConsentStatus,
+    current_consent,
+    next_consent_change,
+)
+from services.profile.domain.history import ProfileEvent
+from services.profile.domain.profile import ProfileState, fold, view
+from shared.events import ConsentPurpose, LegalBasis
+from tests.unit.profile.facts import (
+    THEATRE,
+    days,
+    donation,
+    form,
+    granted,
+    performance,
+    purchase,
+    shop_order,
+    subscription,
+    withdrawn,
+)
+
+EMAIL = ConsentPurpose.MARKETING_EMAIL
+SHOW = performance(datetime(2026, 10, 17, 20, tzinfo=UTC))
+BOUGHT = datetime(2024, 3, 10, 15, tzinfo=UTC)
+LEAP_DAY = datetime(2024, 2, 29, 17, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+def allowed(state: ProfileState, when: datetime, purpose: ConsentPurpose = EMAIL) -> bool:
+    return current_consent(state, purpose).allowed_at(when)
+
+
+def email_fields(events: list[ProfileEvent], when: datetime) -> dict[str, object]:
+    fields = view(fold(events), as_of=when, seasons=THEATRE)
+    return {
+        key.removeprefix("consent.marketing_email."): value for key, value in fields.items() if "marketing_email" in key
+    }
+
+
+def test_a_ticket_purchase_implies_consent_for_two_years() -> None:
+    state = fold([purchase(BOUGHT, SHOW)])
+    consent = current_consent(state, EMAIL)
+
+    assert consent.status is ConsentStatus.GRANTED
+    assert consent.basis is LegalBasis.IMPLIED_PURCHASE
+    assert consent.expires_at == datetime(2026, 3, 10, 15, tzinfo=UTC)
+    assert consent.captured_at == BOUGHT
+    assert consent.source == "billetterie-principale"
+    assert consent.wording_version is None
+
+
+@pytest.mark.parametrize(
+    ("when", "is_allowed"),
+    [
+        (datetime(2026, 3, 9, 15, tzinfo=UTC), True),
+        (datetime(2026, 3, 10, 15, tzinfo=UTC) - SECOND, True),
+        (datetime(2026, 3, 10, 15, tzinfo=UTC), False),
+        (datetime(2026, 3, 11, 15, tzinfo=UTC), False),
+    ],
+    ids=["the day before", "a second before", "two years to the instant", "the day after"],
+)
+def test_implied_consent_from_a_purchase_ends_two_years_after_it(when: datetime, is_allowed: bool) -> None:
+    assert allowed(fold([purchase(BOUGHT, SHOW)]), when) is is_allowed
+
+
+@pytest.mark.parametrize(
+    ("when", "is_allowed"),
+    [
+        (datetime(2026, 2, 27, 17, tzinfo=UTC), True),
+        (datetime(2026, 2, 28, 17, tzinfo=UTC), False),
+        (datetime(2026, 3, 1, 17, tzinfo=UTC), False),
+    ],
+    ids=["the day before", "february 28", "march 1"],
+)
+def test_a_purchase_on_a_leap_day_implies_consent_until_february_28_two_years_on(
+    when: datetime, is_allowed: bool
+) -> None:
+    state = fold([purchase(LEAP_DAY, SHOW)])
+
+    assert current_consent(state, EMAIL).expires_at == datetime(2026, 2, 28, 17, tzinfo=UTC)
+    assert allowed(state, when) is is_allowed
+
+
+@pytest.mark.parametrize(
+    ("when", "is_allowed"),
+    [
+        (datetime(2026, 2, 27, 9, tzinfo=UTC), True),
+        (datetime(2026, 2, 28, 9, tzinfo=UTC), False),
+        (datetime(2026, 3, 1, 9, tzinfo=UTC), False),
+    ],
+    ids=["the day before", "six months on, clamped to february 28", "the day after"],
+)
+def test_an_inquiry_implies_consent_for_six_months(when: datetime, is_allowed: bool) -> None:
+    state = fold([form(datetime(2025, 8, 31, 9, tzinfo=UTC), kind="inquiry")])
+    consent = current_consent(state, EMAIL)
+
+    assert consent.basis is LegalBasis.IMPLIED_INQUIRY
+    assert consent.expires_at == datetime(2026, 2, 28, 9, tzinfo=UTC)
+    assert allowed(state, when) is is_allowed
+
+
+def test_a_contest_entry_implies_no_consent() -> None:
+    assert current_consent(fold([form(BOUGHT, kind="contest")]), EMAIL).status is ConsentStatus.NONE
+
+
+def test_a_donation_and_a_membership_imply_consent_on_their_own_basis_for_two_years() -> None:
+    gift = current_consent(fold([donation(BOUGHT)]), EMAIL)
+    membership = current_consent(fold([subscription(BOUGHT, kind="membership")]), EMAIL)
+    season_pass = current_consent(fold([subscription(BOUGHT, kind="season_pass")]), EMAIL)
+    order = current_consent(fold([shop_order(BOUGHT)]), EMAIL)
+
+    assert (gift.basis, gift.expires_at) == (LegalBasis.IMPLIED_DONATION, datetime(2026, 3, 10, 15, tzinfo=UTC))
+    assert membership.basis is LegalBasis.IMPLIED_MEMBERSHIP
+    assert season_pass.basis is order.basis is LegalBasis.IMPLIED_PURCHASE
+
+
+def test_express_consent_lasts_until_withdrawn_and_names_its_wording_and_source() -> None:
+    fields = email_fields([granted(BOUGHT, wording_version="infolettre-fr-2024-01")], BOUGHT + days(3650))
+
+    assert fields == {
+        "status": "granted",
+        "basis": "express",
+        "expires_at": None,
+        "captured_at": BOUGHT,
+        "source": "billetterie-principale",
+        "wording_version": "infolettre-fr-2024-01",
+        "allowed": True,
+    }
+
+
+def test_consent_is_dated_when_it_was_captured_not_when_the_event_arrived() -> None:
+    captured = BOUGHT - days(40)
+    state = fold([granted(BOUGHT, basis="implied_inquiry", captured_at=captured)])
+
+    assert current_consent(state, EMAIL).expires_at == datetime(2024, 7, 30, 15, tzinfo=UTC)
+
+
+def test_a_withdrawal_ends_express_and_implied_consent_given_before_it() -> None:
+    fields = email_fields(
+        [purchase(BOUGHT, SHOW), granted(BOUGHT + days(1)), withdrawn(BOUGHT + days(2))], BOUGHT + days(3)
+    )
+
+    assert fields["status"] == "withdrawn"
+    assert fields["basis"] is None
+    assert fields["captured_at"] == BOUGHT + days(2)
+    assert fields["allowed"] is False
+
+
+def test_a_purchase_after_an_unsubscribe_does_not_reopen_marketing_email() -> None:
+    state = fold([granted(BOUGHT), withdrawn(BOUGHT + days(1)), purchase(BOUGHT + days(30), SHOW)])
+
+    assert current_consent(state, EMAIL).status is ConsentStatus.WITHDRAWN
+    assert not allowed(state, BOUGHT + days(31))
+
+
+def test_a_later_express_grant_reopens_marketing_email() -> None:
+    state = fold([purchase(BOUGHT, SHOW), withdrawn(BOUGHT + days(1)), granted(BOUGHT + days(60))])
+    consent = current_consent(state, EMAIL)
+
+    assert (consent.status, consent.basis) == (ConsentStatus.GRANTED, LegalBasis.EXPRESS)
+    assert allowed(state, BOUGHT + days(61))
+
+
+def test_once_reopened_by_an_express_grant_later_purchases_imply_consent_again() -> None:
+    state = fold(
+        [
+            withdrawn(BOUGHT),
+            granted(BOUGHT + days(10)),
+            withdrawn(BOUGHT + days(20), basis="express"),
+            purchase(BOUGHT + days(30), SHOW),
+        ]
+    )
+
+    assert current_consent(state, EMAIL).basis is LegalBasis.IMPLIED_PURCHASE
+
+
+def test_a_withdrawal_and_a_grant_at_the_same_instant_leave_consent_withdrawn() -> None:
+    state = fold([granted(BOUGHT), withdrawn(BOUGHT)])
+
+    assert current_consent(state, EMAIL).status is ConsentStatus.WITHDRAWN
+
+
+def test_a_withdrawal_naming_one_basis_leaves_the_others() -> None:
+    state = fold([donation(BOUGHT), purchase(BOUGHT, SHOW), withdrawn(BOUGHT + days(1), basis="implied_purchase")])
+
+    assert current_consent(state, EMAIL).basis is LegalBasis.IMPLIED_DONATION
+
+
+def test_a_withdrawal_for_sms_leaves_marketing_email_alone() -> None:
+    state = fold([granted(BOUGHT), withdrawn(BOUGHT + days(1), purpose="sms")])
+
+    assert current_consent(state, EMAIL).status is ConsentStatus.GRANTED
+    assert current_consent(state, ConsentPurpose.SMS).status is ConsentStatus.WITHDRAWN
+
+
+def test_of_several_implied_bases_the_one_that_runs_longest_is_reported() -> None:
+    # The inquiry is later, but its six months end long before the purchase's two years.
+    state = fold([purchase(BOUGHT, SHOW), form(BOUGHT + days(100))])
+
+    assert current_consent(state, EMAIL).basis is LegalBasis.IMPLIED_PURCHASE
+
+
+def test_an_expired_implied_basis_stays_granted_but_no_longer_allows_contact() -> None:
+    fields = email_fields([purchase(BOUGHT, SHOW)], BOUGHT + days(800))
+
+    assert (fields["status"], fields["basis"], fields["allowed"]) == ("granted", "implied_purchase", False)
+
+
+def test_an_express_grant_for_one_purpose_is_not_consent_for_another() -> None:
+    state = fold([granted(BOUGHT, purpose="survey")])
+
+    assert current_consent(state, ConsentPurpose.SURVEY).basis is LegalBasis.EXPRESS
+    assert current_consent(state, ConsentPurpose.POSTAL).status is ConsentStatus.NONE
+
+
+def test_an_organisation_may_keep_sms_to_express_consent_only() -> None:
+    policy = ConsentPolicy(implied_purposes=frozenset(ConsentPurpose) - {ConsentPurpose.SMS})
+    state = fold([purchase(BOUGHT, SHOW)])
+
+    assert current_consent(state, ConsentPurpose.SMS, policy=policy).status is ConsentStatus.NONE
+    assert current_consent(state, EMAIL, policy=policy).status is ConsentStatus.GRANTED
+
+
+def test_a_policy_without_a_term_for_every_implied_basis_is_refused() -> None:
+    with pytest.raises(ValueError, match="implied_inquiry"):
+        ConsentPolicy(implied_months={LegalBasis.IMPLIED_PURCHASE: 24})
+    with pytest.raises(ValueError, match="express"):
+        ConsentPolicy(implied_months={**CASL.implied_months, LegalBasis.EXPRESS: 12})
+
+
+def test_the_next_consent_change_is_when_the_longest_implied_basis_runs_out() -> None:
+    state = fold([purchase(BOUGHT, SHOW), form(BOUGHT + days(100))])
+
+    assert next_consent_change(state, BOUGHT) == datetime(2026, 3, 10, 15, tzinfo=UTC)
+    assert next_consent_change(state, datetime(2026, 3, 10, 15, tzinfo=UTC)) is None
+
+
+def test_express_consent_and_withdrawals_never_change_with_time_alone() -> None:
+    assert next_consent_change(fold([granted(BOUGHT)]), BOUGHT) is None
+    withdrawals = [withdrawn(BOUGHT + days(1), purpose=purpose.value) for purpose in ConsentPurpose]
+    assert next_consent_change(fold([purchase(BOUGHT, SHOW), *withdrawals]), BOUGHT) is None

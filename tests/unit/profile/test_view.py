@@ -1,0 +1,634 @@
+"""Every profile field, computed from concrete histories of upstream facts."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.profile.domain.history import ProfileEvent
+from services.profile.domain.profile import PROFILE_FIELD_NAMES, fold, view
+from services.profile.domain.rule_conditions import PROFILE_FIELDS
+from services.profile.domain.scores import RfmThresholds
+from services.profile.domain.seasons import SeasonCalendar
+from tests.unit.profile.facts import (
+    THEATRE,
+    bounced,
+    clicked,
+    days,
+    details,
+    donation,
+    exchange,
+    newsletter,
+    opened,
+    performance,
+    person,
+    purchase,
+    refund,
+    scan,
+    shop_order,
+    shop_refund,
+    social,
+    subscription,
+    withdrawn,
+)
+
+MONTREAL = ZoneInfo("America/Montreal")
+BELLES_SOEURS = performance(datetime(2026, 10, 17, 20, tzinfo=MONTREAL))
+MATINEE = performance(datetime(2026, 10, 24, 14, tzinfo=MONTREAL))
+GISELLE = performance(
+    datetime(2026, 11, 20, 19, 30, tzinfo=MONTREAL),
+    production_id="giselle-2026",
+    genre="danse",
+    venue="Théâtre Maisonneuve",
+)
+LAST_SEASON = performance(
+    datetime(2026, 3, 5, 20, tzinfo=MONTREAL), production_id="hamlet-2026", genre="théâtre", venue="Salle Fred-Barry"
+)
+BOUGHT = datetime(2026, 9, 2, 18, 31, tzinfo=UTC)
+AFTER_THE_SHOWS = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def profile(events: list[ProfileEvent], when: datetime = AFTER_THE_SHOWS, **settings: Any) -> dict[str, Any]:
+    return view(fold(events), as_of=when, seasons=settings.pop("seasons", THEATRE), **settings)
+
+
+def pick(fields: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: fields[name] for name in names}
+
+
+# The shape of a profile
+
+
+def test_a_profile_has_exactly_the_documented_fields() -> None:
+    fields = profile([purchase(BOUGHT, BELLES_SOEURS)])
+
+    assert list(fields) == list(PROFILE_FIELD_NAMES)
+    assert len(PROFILE_FIELD_NAMES) == len(set(PROFILE_FIELD_NAMES))
+
+
+def test_the_profile_fields_are_the_ones_segment_and_trigger_rules_may_name() -> None:
+    assert set(PROFILE_FIELD_NAMES) == set(PROFILE_FIELDS)
+
+
+def test_a_person_with_no_history_has_an_empty_profile() -> None:
+    fields = profile([])
+
+    assert fields["emails"] == []
+    assert fields["tickets_bought"] == 0
+    assert fields["ticket_spend"] == Decimal("0.00")
+    assert fields["consent.marketing_email.status"] == "none"
+    assert fields["consent.marketing_email.allowed"] is False
+    assert fields["newsletter_status"] == "none"
+    assert fields["lifecycle_stage"] is None
+    assert fields["rfm.score"] is None
+    assert fields["engagement_score"] == 0
+
+
+def test_money_is_decimal_to_the_cent_and_times_are_timezone_aware() -> None:
+    fields = profile([purchase(BOUGHT, BELLES_SOEURS), donation(BOUGHT, "100")])
+
+    assert fields["ticket_spend"] == Decimal("54.50")
+    assert str(fields["donations_total"]) == "100.00"
+    assert all(value.utcoffset() is not None for value in fields.values() if isinstance(value, datetime)), (
+        "every time is aware"
+    )
+
+
+def test_a_view_needs_a_timezone_aware_moment() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        view(fold([]), as_of=datetime(2026, 12, 1), seasons=THEATRE)
+
+
+# Identity
+
+
+def test_the_most_recent_name_and_address_win_whatever_the_order_facts_arrive_in() -> None:
+    older = purchase(BOUGHT, BELLES_SOEURS, person=person(last_name="Tremblay", city="Laval", postal_code="h7n1a1"))
+    newer = purchase(BOUGHT + days(30), MATINEE, person=person(last_name="Gagnon", city="Montréal"))
+
+    for history in ([older, newer], [newer, older]):
+        fields = profile(history)
+        assert pick(fields, "first_name", "last_name", "city", "postal_code") == {
+            "first_name": "Élise",
+            "last_name": "Gagnon",
+            "city": "Montréal",
+            "postal_code": "H2J 2L1",
+        }
+
+
+def test_a_canadian_postal_code_is_written_the_canadian_post_way_others_as_given() -> None:
+    canadian = profile([purchase(BOUGHT, BELLES_SOEURS, person=person(postal_code=" h2j2l1 "))])
+    french = profile([purchase(BOUGHT, BELLES_SOEURS, person=person(postal_code="75011", country="FR"))])
+
+    assert canadian["postal_code"] == "H2J 2L1"
+    assert french["postal_code"] == "75011"
+
+
+def test_emails_are_lower_case_most_recently_seen_first() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, person=person(email="Elise.Gagnon@Example.com")),
+            details(BOUGHT + days(5), ["email"], email="elise@courriel.example.ca"),
+            purchase(BOUGHT + days(2), MATINEE, person=person(email="elise.gagnon@example.com")),
+        ]
+    )
+
+    assert fields["emails"] == ["elise@courriel.example.ca", "elise.gagnon@example.com"]
+
+
+def test_phones_written_differently_are_one_number_in_e164() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, person=person(phone="514 555-0199")),
+            purchase(BOUGHT + days(1), MATINEE, person=person(phone="+1 (514) 555-0199")),
+            purchase(BOUGHT + days(2), GISELLE, person=person(phone="poste 12")),
+        ]
+    )
+
+    assert fields["phones"] == ["poste 12", "+15145550199"]
+
+
+def test_a_language_the_person_chose_wins_over_a_later_locale_a_source_reported() -> None:
+    fields = profile(
+        [
+            details(BOUGHT, ["locale"], locale="en-CA"),
+            purchase(BOUGHT + days(10), BELLES_SOEURS, person=person(locale="fr-CA")),
+        ]
+    )
+
+    assert fields["preferred_language"] == "en"
+
+
+def test_without_a_choice_the_latest_reported_locale_gives_the_language() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, person=person(locale="fr-CA")),
+            purchase(BOUGHT + days(10), MATINEE, person=person(locale="en")),
+            purchase(BOUGHT + days(20), GISELLE, person=person(locale="es-MX")),
+        ]
+    )
+
+    assert fields["preferred_language"] == "en"
+
+
+def test_a_person_no_source_gave_a_language_for_has_none() -> None:
+    assert profile([purchase(BOUGHT, BELLES_SOEURS, person=person(locale=None))])["preferred_language"] is None
+
+
+def test_sources_list_every_upstream_system_once() -> None:
+    fields = profile(
+        [purchase(BOUGHT, BELLES_SOEURS), shop_order(BOUGHT), opened(BOUGHT), shop_order(BOUGHT, order_id="2")]
+    )
+
+    assert fields["sources"] == ["billetterie-principale", "mailchimp-principal", "shopify-boutique"]
+
+
+def test_the_household_comes_from_identity_not_from_events() -> None:
+    state = fold([purchase(BOUGHT, BELLES_SOEURS)])
+
+    assert view(state, as_of=AFTER_THE_SHOWS, seasons=THEATRE)["household_id"] is None
+    assert view(state, as_of=AFTER_THE_SHOWS, seasons=THEATRE, household_id="hh_42")["household_id"] == "hh_42"
+
+
+# Box office
+
+
+def test_tickets_bought_and_their_spend_add_up_over_orders() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", price="54.50", total="115.00", order_id="O-1"),
+            purchase(BOUGHT + days(3), GISELLE, "T-3", price="72.25", order_id="O-2"),
+        ]
+    )
+
+    assert pick(fields, "tickets_bought", "ticket_spend", "productions") == {
+        "tickets_bought": 3,
+        "ticket_spend": Decimal("187.25"),
+        "productions": 2,
+    }
+
+
+def test_a_refund_subtracts_its_tickets_and_the_amount_paid_back() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2"),
+            refund(BOUGHT + days(1), "T-2", amount="50.00"),
+        ]
+    )
+
+    assert (fields["tickets_bought"], fields["ticket_spend"]) == (1, Decimal("59.00"))
+
+
+def test_a_refund_that_arrives_before_its_purchase_still_subtracts() -> None:
+    late = [refund(BOUGHT + days(1), "T-2"), purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2")]
+
+    assert profile(late)["tickets_bought"] == 1
+
+
+def test_a_refund_of_a_purchase_in_another_persons_history_cannot_make_spend_negative() -> None:
+    assert profile([refund(BOUGHT, "T-9", amount="80.00")])["ticket_spend"] == Decimal("0.00")
+
+
+def test_an_exchange_moves_tickets_to_another_performance_and_keeps_the_spend() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2"),
+            exchange(BOUGHT + days(5), ["T-1", "T-2"], GISELLE, ["T-7"], price="72.25"),
+        ],
+        when=datetime(2026, 11, 25, tzinfo=UTC),
+    )
+
+    assert pick(fields, "tickets_bought", "ticket_spend", "productions", "genres", "venues") == {
+        "tickets_bought": 1,
+        "ticket_spend": Decimal("109.00"),
+        "productions": 1,
+        "genres": ["danse"],
+        "venues": ["Théâtre Maisonneuve"],
+    }
+    assert fields["last_performance_at"] == datetime(2026, 11, 21, 0, 30, tzinfo=UTC)
+    assert fields["no_shows"] == 1
+
+
+def test_a_scan_counts_attendance_once_per_performance() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2"),
+            scan(datetime(2026, 10, 17, 23, 41, tzinfo=UTC), BELLES_SOEURS, "T-1"),
+            scan(datetime(2026, 10, 17, 23, 42, tzinfo=UTC), BELLES_SOEURS, "T-2"),
+        ]
+    )
+
+    assert (fields["performances_attended"], fields["no_shows"]) == (1, 0)
+
+
+def test_a_past_performance_with_tickets_and_no_scan_is_a_no_show_a_day_after_it_began() -> None:
+    history = [purchase(BOUGHT, BELLES_SOEURS), purchase(BOUGHT, GISELLE, "T-9", order_id="O-2")]
+    began = datetime(2026, 10, 18, 0, tzinfo=UTC)
+
+    assert profile(history, when=began + timedelta(hours=23))["no_shows"] == 0
+    assert profile(history, when=began + days(1))["no_shows"] == 1
+    assert profile(history, when=datetime(2026, 11, 30, tzinfo=UTC))["no_shows"] == 2
+
+
+def test_refunded_tickets_are_no_no_show() -> None:
+    assert profile([purchase(BOUGHT, BELLES_SOEURS), refund(BOUGHT + days(1), "T-1")])["no_shows"] == 0
+
+
+def test_genres_and_venues_list_what_the_person_booked_or_attended() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS),
+            purchase(BOUGHT, GISELLE, "T-5", order_id="O-5"),
+            scan(datetime(2026, 3, 5, 23, 50, tzinfo=UTC), LAST_SEASON, "T-friend"),
+        ]
+    )
+
+    assert fields["genres"] == ["danse", "théâtre"]
+    assert fields["venues"] == ["Salle Fred-Barry", "Salle Jean-Duceppe", "Théâtre Maisonneuve"]
+    assert fields["productions"] == 3
+
+
+def test_first_and_last_purchase_count_tickets_and_passes() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT + days(10), BELLES_SOEURS),
+            subscription(BOUGHT),
+            purchase(BOUGHT + days(20), GISELLE, "T-5", order_id="O-5"),
+            shop_order(BOUGHT + days(40)),
+        ]
+    )
+
+    assert (fields["first_purchase_at"], fields["last_purchase_at"]) == (BOUGHT, BOUGHT + days(20))
+
+
+def test_the_last_performance_is_the_latest_one_booked_that_has_begun() -> None:
+    history = [purchase(BOUGHT, BELLES_SOEURS), purchase(BOUGHT, GISELLE, "T-5", order_id="O-5")]
+
+    assert profile(history, when=datetime(2026, 11, 1, tzinfo=UTC))["last_performance_at"] == datetime(
+        2026, 10, 18, 0, tzinfo=UTC
+    )
+    assert profile(history, when=datetime(2026, 9, 30, tzinfo=UTC))["last_performance_at"] is None
+
+
+def test_a_season_pass_makes_a_subscriber_until_the_day_after_it_ends_in_montreal() -> None:
+    history = [subscription(BOUGHT, starts_on=date(2026, 9, 1), ends_on=date(2027, 6, 30))]
+    ends = datetime(2027, 7, 1, tzinfo=MONTREAL)
+
+    assert profile(history, when=ends - timedelta(seconds=1))["is_subscriber"] is True
+    assert profile(history, when=ends)["is_subscriber"] is False
+    assert profile(history)["subscription_renewal_at"] == ends
+
+
+def test_a_pass_bought_in_spring_for_next_season_already_makes_a_subscriber() -> None:
+    history = [subscription(datetime(2026, 5, 1, tzinfo=UTC), starts_on=date(2026, 9, 1))]
+
+    assert profile(history, when=datetime(2026, 5, 2, tzinfo=UTC))["is_subscriber"] is True
+
+
+def test_a_renewing_membership_lapses_on_its_renewal_date_unless_renewed() -> None:
+    first = subscription(
+        BOUGHT, kind="membership", starts_on=date(2026, 9, 1), ends_on=None, renews_on=date(2027, 9, 1)
+    )
+    renewal = subscription(
+        datetime(2027, 9, 1, 9, tzinfo=UTC),
+        kind="membership",
+        starts_on=date(2027, 9, 1),
+        ends_on=None,
+        renews_on=date(2028, 9, 1),
+    )
+    due = datetime(2027, 9, 1, tzinfo=MONTREAL)
+
+    assert profile([first], when=due)["is_subscriber"] is False
+    assert profile([first, renewal], when=due + days(2))["is_subscriber"] is True
+    assert profile([first, renewal], when=due)["subscription_renewal_at"] == datetime(2028, 9, 1, tzinfo=MONTREAL)
+
+
+def test_a_pass_with_no_end_or_renewal_date_lasts_a_year() -> None:
+    history = [subscription(BOUGHT, starts_on=date(2026, 9, 1), ends_on=None)]
+
+    assert profile(history)["subscription_renewal_at"] == datetime(2027, 9, 1, tzinfo=MONTREAL)
+
+
+def test_season_fields_count_tickets_productions_and_spend_by_the_season_of_the_performance() -> None:
+    fields = profile(
+        [
+            purchase(datetime(2026, 1, 10, tzinfo=UTC), LAST_SEASON, "T-0", price="40.00", order_id="O-0"),
+            purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", price="54.50", order_id="O-1"),
+            purchase(BOUGHT, MATINEE, "T-3", price="32.00", order_id="O-2"),
+            purchase(BOUGHT, GISELLE, "T-4", price="72.25", order_id="O-3"),
+            refund(BOUGHT + days(1), "T-4", amount="72.25"),
+        ]
+    )
+
+    assert pick(
+        fields,
+        *(
+            f"season.{which}.{part}"
+            for which in ("current", "previous")
+            for part in ("tickets", "productions", "spend", "label")
+        ),
+    ) == {
+        "season.current.tickets": 3,
+        "season.current.productions": 1,
+        "season.current.spend": Decimal("141.00"),
+        "season.current.label": "2026-2027",
+        "season.previous.tickets": 1,
+        "season.previous.productions": 1,
+        "season.previous.spend": Decimal("40.00"),
+        "season.previous.label": "2025-2026",
+    }
+
+
+def test_a_festival_counts_seasons_by_calendar_year() -> None:
+    fields = profile([purchase(BOUGHT, BELLES_SOEURS)], seasons=SeasonCalendar(start_month=1))
+
+    assert (fields["season.current.label"], fields["season.previous.label"]) == ("2026", "2025")
+    assert fields["season.current.tickets"] == 1
+
+
+# Shop
+
+
+def test_shop_orders_spend_and_categories() -> None:
+    fields = profile(
+        [
+            shop_order(BOUGHT, order_id="1", total="38.59", categories=("livres", "programmes")),
+            shop_order(BOUGHT + days(3), order_id="2", total="25.00", categories=("affiches",)),
+            shop_refund(BOUGHT + days(4), order_id="1", amount="17.95"),
+        ]
+    )
+
+    assert pick(fields, "shop_orders", "shop_spend", "last_order_at", "shop_categories") == {
+        "shop_orders": 2,
+        "shop_spend": Decimal("45.64"),
+        "last_order_at": BOUGHT + days(3),
+        "shop_categories": ["affiches", "livres", "programmes"],
+    }
+
+
+def test_an_order_refunded_in_full_no_longer_counts() -> None:
+    fields = profile(
+        [
+            shop_order(BOUGHT, order_id="1", total="38.59", categories=("livres",)),
+            shop_order(BOUGHT + days(3), order_id="2", total="25.00", categories=("affiches",)),
+            shop_refund(BOUGHT + days(4), order_id="2", amount="25.00"),
+        ]
+    )
+
+    assert pick(fields, "shop_orders", "shop_spend", "last_order_at", "shop_categories") == {
+        "shop_orders": 1,
+        "shop_spend": Decimal("38.59"),
+        "last_order_at": BOUGHT,
+        "shop_categories": ["livres"],
+    }
+
+
+# Donations
+
+
+def test_donations_count_total_largest_first_and_last() -> None:
+    fields = profile(
+        [donation(BOUGHT + days(30), "50"), donation(BOUGHT, "250.00"), donation(BOUGHT + days(60), "25.50")]
+    )
+
+    assert pick(
+        fields, "donations_count", "donations_total", "largest_donation", "first_donation_at", "last_donation_at"
+    ) == {
+        "donations_count": 3,
+        "donations_total": Decimal("325.50"),
+        "largest_donation": Decimal("250.00"),
+        "first_donation_at": BOUGHT,
+        "last_donation_at": BOUGHT + days(60),
+    }
+
+
+def test_someone_who_never_gave_has_no_largest_donation() -> None:
+    fields = profile([purchase(BOUGHT, BELLES_SOEURS)])
+
+    assert (fields["donations_count"], fields["donations_total"], fields["largest_donation"]) == (
+        0,
+        Decimal("0.00"),
+        None,
+    )
+
+
+# Engagement
+
+
+@pytest.mark.parametrize(
+    ("history", "status"),
+    [
+        (["subscribed"], "subscribed"),
+        (["subscribed", "unsubscribed"], "unsubscribed"),
+        (["subscribed", "cleaned"], "cleaned"),
+        (["unsubscribed", "subscribed"], "subscribed"),
+        ([], "none"),
+    ],
+)
+def test_the_newsletter_status_is_the_latest_one(history: list[str], status: str) -> None:
+    events = [newsletter(kind, BOUGHT + days(index)) for index, kind in enumerate(history)]
+
+    assert profile(events)["newsletter_status"] == status
+
+
+def test_subscribed_to_any_list_is_subscribed() -> None:
+    events = [
+        newsletter("subscribed", BOUGHT, list_id="infolettre"),
+        newsletter("unsubscribed", BOUGHT + days(1), list_id="danse"),
+    ]
+
+    assert profile(events)["newsletter_status"] == "subscribed"
+
+
+def test_opens_and_clicks_are_counted_over_the_last_30_and_90_days() -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    events = [
+        opened(now - days(1)),
+        opened(now - days(30) + timedelta(seconds=1)),
+        opened(now - days(30)),
+        opened(now - days(89)),
+        opened(now - days(90)),
+        opened(now - days(200)),
+        clicked(now - days(10)),
+        clicked(now - days(60)),
+    ]
+
+    assert pick(profile(events, when=now), "opens_30d", "opens_90d", "clicks_30d", "clicks_90d") == {
+        "opens_30d": 2,
+        "opens_90d": 4,
+        "clicks_30d": 1,
+        "clicks_90d": 2,
+    }
+
+
+def test_social_engagements_and_bounces_are_counted() -> None:
+    fields = profile([social(BOUGHT), social(BOUGHT + days(1)), bounced(BOUGHT)])
+
+    assert (fields["social_engagements"], fields["bounces"]) == (2, 1)
+
+
+# Scores
+
+
+def test_rfm_of_a_recent_frequent_generous_patron_is_555() -> None:
+    history = [
+        purchase(BOUGHT - days(index * 7), BELLES_SOEURS, f"T-{index}", price="120.00", order_id=f"O-{index}")
+        for index in range(10)
+    ]
+
+    fields = profile(history, when=BOUGHT + days(10))
+
+    assert pick(fields, "rfm.recency", "rfm.frequency", "rfm.monetary", "rfm.score") == {
+        "rfm.recency": 5,
+        "rfm.frequency": 5,
+        "rfm.monetary": 5,
+        "rfm.score": "555",
+    }
+
+
+@pytest.mark.parametrize(
+    ("elapsed_days", "recency"),
+    [(0, 5), (89, 5), (90, 4), (179, 4), (180, 3), (364, 3), (365, 2), (729, 2), (730, 1), (3000, 1)],
+)
+def test_recency_steps_down_at_90_180_365_and_730_days(elapsed_days: int, recency: int) -> None:
+    assert profile([donation(BOUGHT, "20")], when=BOUGHT + days(elapsed_days))["rfm.recency"] == recency
+
+
+@pytest.mark.parametrize(("transactions", "frequency"), [(1, 1), (2, 2), (3, 3), (4, 3), (5, 4), (9, 4), (10, 5)])
+def test_frequency_counts_orders_passes_shop_orders_and_gifts(transactions: int, frequency: int) -> None:
+    kinds = [
+        lambda index: purchase(BOUGHT, BELLES_SOEURS, f"T-{index}", order_id=f"O-{index}"),
+        lambda index: subscription(BOUGHT, subscription_id=f"ABO-{index}"),
+        lambda index: shop_order(BOUGHT, order_id=f"S-{index}"),
+        lambda index: donation(BOUGHT, "1", donation_id=f"D-{index}"),
+    ]
+    history = [kinds[index % 4](index) for index in range(transactions)]
+
+    assert profile(history, when=BOUGHT + days(1))["rfm.frequency"] == frequency
+
+
+@pytest.mark.parametrize(
+    ("spend", "monetary"),
+    [("99.99", 1), ("100.00", 2), ("249.99", 2), ("250.00", 3), ("500.00", 4), ("999.99", 4), ("1000.00", 5)],
+)
+def test_monetary_steps_up_at_100_250_500_and_1000_dollars(spend: str, monetary: int) -> None:
+    assert profile([donation(BOUGHT, spend)], when=BOUGHT)["rfm.monetary"] == monetary
+
+
+def test_rfm_thresholds_are_configurable() -> None:
+    festival = RfmThresholds(monetary=(Decimal(20), Decimal(40), Decimal(60), Decimal(80)))
+
+    assert profile([donation(BOUGHT, "65")], when=BOUGHT, rfm_thresholds=festival)["rfm.monetary"] == 4
+
+
+def test_rfm_thresholds_must_increase() -> None:
+    with pytest.raises(ValueError, match="increasing"):
+        RfmThresholds(recency_days=(90, 60, 365, 730))
+
+
+def test_someone_who_never_bought_or_gave_has_no_rfm() -> None:
+    fields = profile([opened(BOUGHT), withdrawn(BOUGHT)])
+
+    assert [fields[name] for name in ("rfm.recency", "rfm.frequency", "rfm.monetary", "rfm.score")] == [None] * 4
+
+
+def test_a_subscriber_is_a_subscriber_before_anything_else() -> None:
+    assert profile([subscription(BOUGHT), donation(BOUGHT)])["lifecycle_stage"] == "subscriber"
+
+
+def test_a_gift_within_24_months_makes_a_donor() -> None:
+    history = [purchase(BOUGHT - days(900), LAST_SEASON), donation(BOUGHT)]
+
+    assert profile(history, when=datetime(2028, 9, 2, 18, 30, tzinfo=UTC))["lifecycle_stage"] == "donor"
+    assert profile(history, when=datetime(2028, 9, 2, 18, 31, tzinfo=UTC))["lifecycle_stage"] == "lapsed"
+
+
+@pytest.mark.parametrize(
+    ("first_days_ago", "last_days_ago", "stage"),
+    [
+        (89, 89, "new"),
+        (90, 90, "active"),
+        (400, 20, "active"),
+        (400, 364, "active"),
+        (400, 366, "at_risk"),
+        (700, 546, "at_risk"),
+        (700, 548, "lapsed"),
+    ],
+)
+def test_the_lifecycle_follows_the_first_and_last_purchase(first_days_ago: int, last_days_ago: int, stage: str) -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    history = [
+        purchase(now - days(first_days_ago), BELLES_SOEURS, "T-1", order_id="O-1"),
+        purchase(now - days(last_days_ago), MATINEE, "T-2", order_id="O-2"),
+    ]
+
+    assert profile(history, when=now)["lifecycle_stage"] == stage
+
+
+def test_engagement_adds_opens_clicks_attendance_recency_and_social_points() -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    history = [
+        *(opened(now - days(index)) for index in range(3)),
+        clicked(now - days(2)),
+        purchase(datetime(2026, 9, 15, tzinfo=UTC), BELLES_SOEURS),
+        scan(datetime(2026, 10, 17, 23, 41, tzinfo=UTC), BELLES_SOEURS),
+        social(now - days(300)),
+    ]
+
+    # 3 opens × 2 + 1 click × 4 + 25 attended + recency 5 × 5 + 1 social.
+    assert profile(history, when=now)["engagement_score"] == 6 + 4 + 25 + 25 + 1
+
+
+def test_engagement_is_at_most_100() -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    history = [
+        *(opened(now - days(index)) for index in range(20)),
+        *(clicked(now - days(index)) for index in range(20)),
+        *(social(now - days(index)) for index in range(20)),
+        purchase(now - days(30), BELLES_SOEURS),
+        scan(now - days(20), BELLES_SOEURS),
+    ]
+
+    assert profile(history, when=now)["engagement_score"] == 100

@@ -1,0 +1,404 @@
+"""Segment and trigger files: the shipped ones load, and every kind of mistake is refused on its own line."""
+
+from textwrap import dedent
+
+import pytest
+
+from services.profile.domain.rules import Period, load_segments, load_triggers
+from shared.events.common import ConsentPurpose
+from shared.yaml_models import ConfigFileError
+
+from .shipped import SEGMENTS, TRIGGERS
+
+
+def segment_problems(text: str) -> tuple[tuple[int, str], ...]:
+    with pytest.raises(ConfigFileError) as error:
+        load_segments(dedent(text), file_name="segments.yaml")
+    return error.value.problems
+
+
+def trigger_problems(text: str) -> tuple[tuple[int, str], ...]:
+    with pytest.raises(ConfigFileError) as error:
+        load_triggers(dedent(text), file_name="triggers.yaml")
+    return error.value.problems
+
+
+def segment_with_test(*lines: str) -> str:
+    """A segment file whose second test, from line 10, is `lines`."""
+    head = """\
+        segments:
+          buyers:
+            title: {fr: Acheteurs, en: Buyers}
+            description: People who bought.
+            when:
+              all:
+                - field: tickets_bought
+                  op: gt
+                  value: 0
+        """
+    return dedent(head) + "".join(f"        {line}\n" for line in lines)
+
+
+# The shipped files
+
+
+def test_the_shipped_segments_load_with_the_promised_names() -> None:
+    assert SEGMENTS.names == (
+        "subscribers",
+        "donors",
+        "lapsed-buyers",
+        "new-this-season",
+        "high-value",
+        "newsletter-subscribers",
+        "francophones",
+        "anglophones",
+        "at-risk",
+    )
+    assert all(segment.title.fr and segment.title.en and segment.description for segment in SEGMENTS.segments)
+
+
+def test_the_shipped_triggers_load_with_their_periods_and_purposes() -> None:
+    rules = {rule.name: rule for rule in TRIGGERS.rules}
+    assert {name: rule.period for name, rule in rules.items()} == {
+        "welcome-first-purchase": Period.ONCE,
+        "subscription-offer-third-production": Period.SEASON,
+        "lapsed-buyer": Period.ONCE,
+        "thank-you-after-performance": Period.PER_EVENT,
+        "donor-anniversary": Period.YEAR,
+        "express-consent-before-expiry": Period.ONCE,
+        "high-value-patron": Period.ONCE,
+    }
+    assert all(rule.purpose is ConsentPurpose.MARKETING_EMAIL for rule in rules.values())
+    assert rules["thank-you-after-performance"].on == frozenset({"parterre.ticket.scanned.v1"})
+    assert rules["donor-anniversary"].counted_from == "first_donation_at"
+
+
+def test_only_rules_that_test_time_or_follow_events_fire_whenever_their_condition_holds() -> None:
+    assert {rule.name for rule in TRIGGERS.rules if not rule.fires_while_true} == {
+        "subscription-offer-third-production",
+        "high-value-patron",
+    }
+
+
+def test_a_bare_on_key_is_read_as_a_key_although_yaml_reads_on_as_true() -> None:
+    rules = load_triggers(
+        dedent("""\
+            triggers:
+              scanned:
+                description: A scan.
+                on: [parterre.ticket.scanned.v1]
+                when: {field: performances_attended, op: gt, value: 0}
+                period: per_event
+            """)
+    )
+    assert rules.rules[0].on == frozenset({"parterre.ticket.scanned.v1"})
+
+
+def test_an_empty_file_defines_nothing() -> None:
+    assert load_segments("").segments == ()
+    assert load_triggers("# nothing yet\n").rules == ()
+
+
+# Mistakes in a test, each on the line to fix
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "message"),
+    [
+        pytest.param(
+            ("- field: tickets_bougth", "  op: gt", "  value: 1"),
+            10,
+            "`tickets_bougth` is not a profile field; did you mean `tickets_bought`?",
+            id="unknown field",
+        ),
+        pytest.param(("- field: street", "  op: exists"), 10, "`street` is not a profile field", id="unlisted field"),
+        pytest.param(
+            ("- field: tickets_bought", "  op: above", "  value: 1"), 11, "Input should be 'eq'", id="unknown op"
+        ),
+        pytest.param(
+            ("- field: tickets_bought", "  opp: gt", "  value: 1"), 11, "Extra inputs are not permitted", id="typo"
+        ),
+        pytest.param(("- field: genres", "  op: in", "  value: 3"), 12, "`in` needs a list of values", id="no list"),
+        pytest.param(
+            ("- field: genres", "  op: contains", "  value: [danse, cirque]"),
+            12,
+            "`contains` takes one value; for any of several, use `in`",
+            id="list for contains",
+        ),
+        pytest.param(
+            ("- field: genres", "  op: contains", "  value: 3"), 12, "3 cannot be compared", id="number in text list"
+        ),
+        pytest.param(
+            ("- field: last_purchase_at", "  op: older_than", "  value: 12 moons"),
+            12,
+            "`moons` is not a unit of time",
+            id="unknown unit",
+        ),
+        pytest.param(
+            ("- field: last_purchase_at", "  op: older_than", "  value: 12"),
+            12,
+            "`older_than` needs a duration such as `12 months`",
+            id="number for duration",
+        ),
+        pytest.param(
+            ("- field: last_purchase_at", "  op: within_last", "  value: 0 days"),
+            12,
+            "out of range",
+            id="zero duration",
+        ),
+        pytest.param(
+            ("- field: tickets_bought", "  op: within_last", "  value: 30 days"),
+            12,
+            "`within_last` compares dates, and `tickets_bought` holds a number",
+            id="time op on a number",
+        ),
+        pytest.param(
+            ("- field: last_purchase_at", "  op: eq", "  value: 2026-01-01"),
+            12,
+            "`last_purchase_at` is a date: test it with within_last",
+            id="date compared by value",
+        ),
+        pytest.param(
+            ("- field: city", "  op: gt", "  value: Montréal"),
+            12,
+            "`gt` compares numbers, and `city` holds text",
+            id="order op on text",
+        ),
+        pytest.param(("- field: genres", "  op: eq", "  value: danse"), 12, "`genres` is a list", id="eq on a list"),
+        pytest.param(
+            ("- field: preferred_language", "  op: eq", "  value: de"),
+            12,
+            "`preferred_language` is one of en, fr, not `de`",
+            id="value not a choice",
+        ),
+        pytest.param(
+            ("- field: newsletter_status", "  op: eq", "  value: subscriber"),
+            12,
+            "`newsletter_status` is one of cleaned, none, subscribed, unsubscribed, not `subscriber`",
+            id="newsletter status misspelt",
+        ),
+        pytest.param(
+            ("- field: consent.sms.basis", "  op: in", "  value: [express, verbal]"),
+            12,
+            "not `verbal`",
+            id="list item not a choice",
+        ),
+        pytest.param(
+            ("- field: is_subscriber", "  op: eq", "  value: 3"),
+            12,
+            "`is_subscriber` holds true or false, so 3 cannot be compared",
+            id="number for a flag",
+        ),
+        pytest.param(
+            ("- field: ticket_spend", "  op: gte", "  value: true"),
+            12,
+            "`ticket_spend` holds an amount of money",
+            id="flag for money",
+        ),
+        pytest.param(
+            ("- field: emails", "  op: exists", "  value: 3"), 12, "`exists` takes no value", id="value for exists"
+        ),
+        pytest.param(("- field: tickets_bought", "  op: gt"), 10, "`gt` needs a `value`", id="value missing"),
+        pytest.param(("- field: tickets_bought",), 10, "a test needs `op`", id="op missing"),
+        pytest.param(
+            ("- field: tickets_bought", "  op: gt", "  value: 1", "  not: {field: emails, op: exists}"),
+            10,
+            "a condition is one of all, any, not, field or sum; this one has not and field",
+            id="two forms",
+        ),
+        pytest.param(("- any: []",), 10, "needs at least one condition", id="empty any"),
+        pytest.param(("- {}",), 10, "a condition needs all, any, not, or a test", id="empty condition"),
+        pytest.param(
+            ("- not: {field: emails, op: exists}", "  op: exists"),
+            10,
+            "`not` combines conditions; `op` and `value` belong in a test",
+            id="op beside not",
+        ),
+        pytest.param(
+            ("- sum: [ticket_spend, shop_spent]", "  op: gte", "  value: 100"),
+            10,
+            "did you mean `shop_spend`?",
+            id="unknown field in a sum",
+        ),
+        pytest.param(
+            ("- sum: [ticket_spend, city]", "  op: gte", "  value: 100"),
+            10,
+            "`city` holds text; this needs a field holding a number or an amount of money",
+            id="text in a sum",
+        ),
+        pytest.param(
+            ("- sum: [ticket_spend, tickets_bought]", "  op: gte", "  value: 100"),
+            10,
+            "a sum adds fields of one kind",
+            id="sum of counts and money",
+        ),
+        pytest.param(
+            ("- sum: [ticket_spend, shop_spend]", "  op: contains", "  value: 100"),
+            12,
+            "a sum is compared with eq, gt, gte, lt, lte, ne, not `contains`",
+            id="list op on a sum",
+        ),
+    ],
+)
+def test_a_mistake_in_a_test_is_refused_on_its_line(lines: tuple[str, ...], line: int, message: str) -> None:
+    problems = segment_problems(segment_with_test(*lines))
+    assert len(problems) == 1, problems
+    assert problems[0][0] == line
+    assert message in problems[0][1]
+
+
+def test_every_mistake_in_a_file_is_reported_at_once_each_on_its_line() -> None:
+    problems = segment_problems(
+        """\
+        segments:
+          buyers:
+            title: {fr: Acheteurs, en: Buyers}
+            description: People who bought.
+            when:
+              any:
+                - {field: tickets_bougth, op: gt, value: 0}
+                - {field: genres, op: in, value: danse}
+          subscribers:
+            title: {fr: Abonnés, en: Subscribers}
+            description: Season pass holders.
+            when: {field: is_subscriber, op: eq, value: oui}
+        """
+    )
+    assert [line for line, _message in problems] == [7, 8, 12]
+
+
+# Mistakes in the file's structure
+
+
+def test_a_segment_named_twice_is_refused_on_the_second_name() -> None:
+    problems = segment_problems(
+        """\
+        segments:
+          donors:
+            title: {fr: Donateurs, en: Donors}
+            description: Donors.
+            when: {field: donations_count, op: gt, value: 0}
+          donors:
+            title: {fr: Donateurs, en: Donors}
+            description: Big donors.
+            when: {field: donations_total, op: gt, value: 1000}
+        """
+    )
+    assert problems == ((6, "`donors` is given twice in one place"),)
+
+
+def test_a_name_that_is_not_a_slug_is_refused_on_its_line() -> None:
+    problems = segment_problems(
+        """\
+        segments:
+          Gros Donateurs:
+            title: {fr: Donateurs, en: Donors}
+            description: Donors.
+            when: {field: donations_count, op: gt, value: 0}
+        """
+    )
+    assert len(problems) == 1
+    assert problems[0][0] == 2
+    assert "`Gros Donateurs` cannot be a name" in problems[0][1]
+
+
+def test_a_title_in_one_language_only_is_refused() -> None:
+    problems = segment_problems(
+        """\
+        segments:
+          donors:
+            title: {fr: Donateurs}
+            description: Donors.
+            when: {field: donations_count, op: gt, value: 0}
+        """
+    )
+    assert problems == ((3, "`segments.donors.title.en`: Field required"),)
+
+
+def test_a_segment_without_a_condition_is_refused_on_its_name() -> None:
+    problems = segment_problems(
+        """\
+        segments:
+          donors:
+            title: {fr: Donateurs, en: Donors}
+            description: Donors.
+        """
+    )
+    assert problems == ((2, "`segments.donors.when`: Field required"),)
+
+
+def test_broken_yaml_is_refused_naming_the_line_where_the_bracket_opened() -> None:
+    problems = segment_problems(
+        """\
+        segments:
+          donors:
+            title: {fr: Donateurs, en: Donors}
+            description: Donors.
+            when: {field: donations_count, op: gt, value: 0
+        """
+    )
+    assert len(problems) == 1
+    assert "not valid YAML" in problems[0][1]
+    assert "starts on line 5" in problems[0][1]
+
+
+RULE_HEAD = """\
+    triggers:
+      donors:
+        description: Thank donors.
+        when: {field: donations_count, op: gt, value: 0}
+    """
+
+
+@pytest.mark.parametrize(
+    ("rest", "line", "message"),
+    [
+        pytest.param(
+            "on: [parterre.ticket.scaned.v1]\nperiod: per_event",
+            5,
+            "`parterre.ticket.scaned.v1` is not an event type; did you mean `parterre.ticket.scanned.v1`?",
+            id="unknown event type",
+        ),
+        pytest.param("on: []\nperiod: per_event", 5, "needs at least one event type", id="empty on"),
+        pytest.param(
+            "period: weekly", 5, "Input should be 'once', 'season', 'year', 'month' or 'per_event'", id="unknown period"
+        ),
+        pytest.param(
+            "period: once\npurpose: email",
+            6,
+            "Input should be 'marketing_email', 'sms', 'postal' or 'survey'",
+            id="unknown purpose",
+        ),
+        pytest.param(
+            "period: once\npurpose: sms\nfacts: [first_name, phones]",
+            7,
+            "`phones` reaches the person only as a consented contact point",
+            id="contact details in facts",
+        ),
+        pytest.param(
+            "period: once\nfacts:\n  - first_name\n  - donation_total",
+            8,
+            "did you mean `donations_total`?",
+            id="unknown fact",
+        ),
+        pytest.param(
+            "period: year\ncounted_from: donations_count",
+            6,
+            "`donations_count` holds a number; this needs a field holding a date and time",
+            id="counted from a number",
+        ),
+        pytest.param(
+            "period: season\ncounted_from: first_donation_at",
+            2,
+            "`counted_from` applies to once, year and month, not to season",
+            id="counted from with season",
+        ),
+        pytest.param("purpose: sms", 2, "`triggers.donors.period`: Field required", id="period missing"),
+    ],
+)
+def test_a_mistake_in_a_rule_is_refused_on_its_line(rest: str, line: int, message: str) -> None:
+    text = dedent(RULE_HEAD) + "".join(f"    {part}\n" for part in rest.splitlines())
+    problems = trigger_problems(text)
+    assert len(problems) == 1, problems
+    assert problems[0][0] == line
+    assert message in problems[0][1]

@@ -1,0 +1,133 @@
+"""When the time sweep must next visit a profile: the earliest moment time alone can change a segment or a trigger."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from textwrap import dedent
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.profile.domain.rules import evaluate_segments, load_triggers, time_conditions_due
+
+from .shipped import AS_OF, SEGMENTS, TRIGGERS, swept
+
+LAST_PURCHASE = datetime(2026, 5, 31, 20, 0, tzinfo=UTC)
+
+
+def test_a_profile_without_dates_is_never_due() -> None:
+    profile = {"tickets_bought": 3, "ticket_spend": Decimal(90), "preferred_language": "fr"}
+    assert time_conditions_due([SEGMENTS, TRIGGERS], profile, AS_OF) is None
+
+
+def test_a_buyer_is_due_when_the_lapsed_rule_turns_12_months_after_the_last_purchase() -> None:
+    profile = {"tickets_bought": 3, "last_purchase_at": LAST_PURCHASE}
+    assert time_conditions_due([TRIGGERS], profile, AS_OF) == datetime(2027, 5, 31, 20, 0, tzinfo=UTC)
+
+
+def test_segments_can_make_a_profile_due_sooner_than_triggers() -> None:
+    profile = {"tickets_bought": 3, "last_purchase_at": LAST_PURCHASE}
+    assert time_conditions_due([SEGMENTS, TRIGGERS], profile, LAST_PURCHASE) == datetime(
+        2026, 11, 30, 20, 0, tzinfo=UTC
+    ), "at-risk begins 6 months after the purchase (May 31 + 6 months is clamped to November 30)"
+
+
+def test_boundaries_already_passed_are_not_due_again() -> None:
+    profile = {"tickets_bought": 3, "last_purchase_at": LAST_PURCHASE}
+    assert time_conditions_due([TRIGGERS], profile, datetime(2027, 6, 1, tzinfo=UTC)) is None
+
+
+def test_implied_consent_is_due_30_days_before_it_ends_then_when_it_ends() -> None:
+    ends = AS_OF + timedelta(days=90)
+    profile = {
+        "consent.marketing_email.status": "granted",
+        "consent.marketing_email.basis": "implied_purchase",
+        "consent.marketing_email.expires_at": ends,
+    }
+    assert time_conditions_due([TRIGGERS], profile, AS_OF) == ends - timedelta(days=30)
+    assert time_conditions_due([TRIGGERS], profile, ends - timedelta(days=30)) == ends
+
+
+def test_a_donor_is_due_on_each_anniversary_of_the_first_gift() -> None:
+    profile = {"donations_count": 1, "first_donation_at": datetime(2025, 3, 10, 15, 0, tzinfo=UTC)}
+    assert time_conditions_due([TRIGGERS], profile, datetime(2025, 6, 1, tzinfo=UTC)) == datetime(
+        2026, 3, 10, 15, 0, tzinfo=UTC
+    )
+    assert time_conditions_due([TRIGGERS], profile, datetime(2026, 3, 10, 15, 0, tzinfo=UTC)) == datetime(
+        2027, 3, 10, 15, 0, tzinfo=UTC
+    )
+
+
+def test_rules_only_events_fire_never_make_a_profile_due() -> None:
+    profile = {"performances_attended": 2, "last_performance_at": AS_OF - timedelta(hours=3)}
+    assert time_conditions_due([TRIGGERS], profile, AS_OF) is None
+
+
+def test_a_time_based_rule_with_a_calendar_period_is_due_when_the_next_period_begins() -> None:
+    rules = load_triggers(
+        dedent("""\
+            triggers:
+              monthly-lapsed-reminder:
+                description: Remind lapsed buyers every month.
+                when: {field: last_purchase_at, op: older_than, value: 12 months}
+                period: month
+              yearly-lapsed-reminder:
+                description: Remind lapsed buyers every year.
+                when: {field: last_purchase_at, op: older_than, value: 12 months}
+                period: year
+            """)
+    )
+    lapsed = {"last_purchase_at": datetime(2024, 1, 1, tzinfo=UTC)}
+    assert time_conditions_due([rules], lapsed, AS_OF) == datetime(2026, 12, 1, tzinfo=UTC)
+    assert time_conditions_due([rules.__class__(rules.rules[1:])], lapsed, AS_OF) == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+OPTIONAL_DATES = ("first_purchase_at", "last_purchase_at", "first_donation_at", "consent.marketing_email.expires_at")
+# Offsets near the shipped spans (30 days, 6 and 12 months, a year) as well as anywhere, so boundaries are often close.
+offsets = st.one_of(
+    st.integers(-400, 400).map(lambda days: timedelta(days=days)),
+    st.sampled_from([-365, -180, -30, 30]).flatmap(
+        lambda days: st.integers(-3 * 86_400, 3 * 86_400).map(lambda seconds: timedelta(days=days, seconds=seconds))
+    ),
+)
+
+
+@st.composite
+def dated_profiles(draw: st.DrawFn) -> tuple[dict[str, Any], datetime]:
+    as_of = draw(st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2028, 1, 1), timezones=st.just(UTC)))
+    profile: dict[str, Any] = {
+        "tickets_bought": draw(st.integers(0, 3)),
+        "season.current.tickets": draw(st.integers(0, 2)),
+        "season.current.label": "2026-2027",
+        "donations_count": draw(st.integers(0, 2)),
+        "consent.marketing_email.status": draw(st.sampled_from(["granted", "withdrawn"])),
+        "consent.marketing_email.basis": draw(st.sampled_from(["express", "implied_purchase", "implied_donation"])),
+    }
+    for name in OPTIONAL_DATES:
+        offset = draw(st.none() | offsets)
+        if offset is not None:
+            profile[name] = as_of + offset
+    return profile, as_of
+
+
+def sweep_result(profile: dict[str, Any], as_of: datetime) -> tuple[frozenset[str], frozenset[str]]:
+    """What the sweep would see at `as_of`: the segments, and the dedupe keys of the triggers it would fire."""
+    return evaluate_segments(SEGMENTS, profile, as_of), frozenset(
+        d.dedupe_key for d in swept(profile, as_of=as_of).values()
+    )
+
+
+@settings(max_examples=300)
+@given(dated_profiles(), st.floats(min_value=0, max_value=1, exclude_max=True))
+def test_nothing_the_sweep_sees_changes_before_the_due_moment(
+    profile_at: tuple[dict[str, Any], datetime], fraction: float
+) -> None:
+    profile, as_of = profile_at
+    due = time_conditions_due([SEGMENTS, TRIGGERS], profile, as_of)
+    horizon = due if due is not None else as_of + timedelta(days=3 * 365)
+    assert due is None or due > as_of
+    now = sweep_result(profile, as_of)
+    just_before = horizon - timedelta(microseconds=1)
+    # A float fraction of a span rounds to whole microseconds, possibly up to the horizon itself.
+    for later in (min(as_of + (horizon - as_of) * fraction, just_before), just_before):
+        assert sweep_result(profile, later) == now, f"changed at {later} before {due}"

@@ -1,0 +1,470 @@
+"""Trigger rules: each shipped rule fires on its transition and not otherwise, once per period, with consent."""
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from textwrap import dedent
+from typing import Any
+from uuid import uuid5
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.profile.domain.rules import (
+    TRIGGER_NAMESPACE,
+    contact_points,
+    evaluate_triggers,
+    load_triggers,
+)
+from shared.events.common import Channel, ConsentPurpose
+
+from .shipped import AS_OF, PERSON, SCAN, TRIGGERS, fired, swept
+
+MONTREAL_WINTER = timezone(timedelta(hours=-5), "EST")
+EMAIL_CONSENT = {
+    "emails": ["elise.gagnon@example.com"],
+    "consent.marketing_email.status": "granted",
+    "consent.marketing_email.basis": "express",
+    "consent.marketing_email.allowed": True,
+}
+
+
+def patron(**fields: Any) -> dict[str, Any]:
+    """A French-speaking patron who agreed to marketing email, with `fields` (dots written as `__`)."""
+    return {"preferred_language": "fr", **EMAIL_CONSENT} | {
+        name.replace("__", "."): value for name, value in fields.items()
+    }
+
+
+# Welcome after a first purchase
+
+
+def test_a_first_ticket_purchase_fires_the_welcome_once_ever() -> None:
+    after = patron(tickets_bought=2, productions=1, first_purchase_at=AS_OF - timedelta(minutes=5))
+    decision = fired(patron(), after)["welcome-first-purchase"]
+    assert decision.dedupe_key == f"welcome-first-purchase:{PERSON}:once"
+    assert decision.trigger_id == str(uuid5(TRIGGER_NAMESPACE, decision.dedupe_key))
+    assert decision.contact_points == ((Channel.EMAIL, "elise.gagnon@example.com"),)
+    assert decision.facts["productions"] == 1
+    assert decision.language == "fr"
+
+
+def test_a_second_purchase_in_the_first_month_repeats_the_welcome_key_which_the_store_refuses() -> None:
+    first = patron(tickets_bought=2, first_purchase_at=AS_OF - timedelta(days=3))
+    second = first | {"tickets_bought": 4}
+    assert fired(first, second)["welcome-first-purchase"].dedupe_key == f"welcome-first-purchase:{PERSON}:once"
+
+
+def test_a_first_purchase_imported_from_years_ago_is_not_welcomed() -> None:
+    after = patron(tickets_bought=30, first_purchase_at=datetime(2019, 3, 2, tzinfo=UTC))
+    assert "welcome-first-purchase" not in fired(patron(), after)
+
+
+def test_the_welcome_is_not_sent_once_the_first_month_has_passed() -> None:
+    bought = patron(tickets_bought=1, first_purchase_at=AS_OF)
+    assert "welcome-first-purchase" in swept(bought, as_of=AS_OF + timedelta(days=29))
+    assert "welcome-first-purchase" not in swept(bought, as_of=AS_OF + timedelta(days=30))
+
+
+# Subscription offer at the third production of a season
+
+
+def season(label: str, productions: int, **fields: Any) -> dict[str, Any]:
+    return patron(season__current__label=label, season__current__productions=productions, **fields)
+
+
+@pytest.mark.parametrize("not_a_subscriber", [{"is_subscriber": False}, {}], ids=["false", "unknown"])
+def test_a_third_production_this_season_fires_the_subscription_offer_for_a_non_subscriber(
+    not_a_subscriber: dict[str, Any],
+) -> None:
+    decision = fired(season("2026-2027", 2, **not_a_subscriber), season("2026-2027", 3, **not_a_subscriber))[
+        "subscription-offer-third-production"
+    ]
+    assert decision.dedupe_key == f"subscription-offer-third-production:{PERSON}:2026-2027"
+    assert decision.facts["season.current.productions"] == 3
+
+
+def test_a_subscriber_reaching_a_third_production_gets_no_offer() -> None:
+    assert "subscription-offer-third-production" not in fired(
+        season("2026-2027", 2, is_subscriber=True), season("2026-2027", 3, is_subscriber=True)
+    )
+
+
+def test_the_fourth_production_does_not_fire_the_offer_again() -> None:
+    assert "subscription-offer-third-production" not in fired(season("2026-2027", 3), season("2026-2027", 4))
+
+
+def test_two_productions_bought_at_once_still_cross_the_third() -> None:
+    assert "subscription-offer-third-production" in fired(season("2026-2027", 2), season("2026-2027", 4))
+
+
+def test_the_offer_fires_again_at_the_third_production_of_the_next_season_under_a_new_key() -> None:
+    this_season = fired(season("2026-2027", 2), season("2026-2027", 3))["subscription-offer-third-production"]
+    next_season = fired(season("2027-2028", 2), season("2027-2028", 3), as_of=AS_OF + timedelta(days=365))[
+        "subscription-offer-third-production"
+    ]
+    assert next_season.dedupe_key == f"subscription-offer-third-production:{PERSON}:2027-2028"
+    assert next_season.trigger_id != this_season.trigger_id
+
+
+def test_the_time_sweep_never_fires_the_offer() -> None:
+    assert "subscription-offer-third-production" not in swept(season("2026-2027", 5))
+
+
+# Lapsed buyer
+
+
+LAST_PURCHASE = datetime(2025, 11, 10, 19, 0, tzinfo=UTC)
+
+
+def test_the_sweep_fires_the_lapsed_rule_once_per_last_purchase_after_12_months() -> None:
+    buyer = patron(tickets_bought=6, last_purchase_at=LAST_PURCHASE)
+    decision = swept(buyer, as_of=datetime(2026, 11, 10, 19, 0, tzinfo=UTC))["lapsed-buyer"]
+    assert decision.dedupe_key == f"lapsed-buyer:{PERSON}:2025-11-10T19:00:00Z"
+    assert "lapsed-buyer" not in swept(buyer, as_of=datetime(2026, 11, 10, 18, 59, tzinfo=UTC))
+
+
+def test_a_patron_who_never_bought_a_ticket_is_not_lapsed() -> None:
+    assert "lapsed-buyer" not in swept(patron(tickets_bought=0, last_order_at=LAST_PURCHASE))
+
+
+def test_a_patron_who_comes_back_and_lapses_again_is_asked_again() -> None:
+    first = swept(patron(tickets_bought=6, last_purchase_at=LAST_PURCHASE))["lapsed-buyer"]
+    returned = patron(tickets_bought=8, last_purchase_at=LAST_PURCHASE + timedelta(days=400))
+    assert "lapsed-buyer" not in swept(returned, as_of=LAST_PURCHASE + timedelta(days=500))
+    again = swept(returned, as_of=LAST_PURCHASE + timedelta(days=800))["lapsed-buyer"]
+    assert again.dedupe_key != first.dedupe_key
+
+
+def test_an_event_of_a_lapsed_patron_repeats_the_key_the_sweep_already_stored() -> None:
+    buyer = patron(tickets_bought=6, last_purchase_at=LAST_PURCHASE, opens_30d=1)
+    opened = buyer | {"opens_30d": 2}
+    from_event = fired(buyer, opened, cause="parterre.email.opened.v1")["lapsed-buyer"]
+    assert from_event.dedupe_key == swept(buyer)["lapsed-buyer"].dedupe_key
+
+
+# Thank-you after a scan
+
+
+def attended(performance_at: datetime, count: int = 1) -> dict[str, Any]:
+    return patron(performances_attended=count, last_performance_at=performance_at)
+
+
+def test_a_scan_fires_a_thank_you_keyed_by_the_scan_event() -> None:
+    before, after = attended(AS_OF - timedelta(days=40), 1), attended(AS_OF - timedelta(hours=2), 2)
+    decision = fired(before, after, cause=SCAN, event_id="evt-scan-88210")["thank-you-after-performance"]
+    assert decision.dedupe_key == f"thank-you-after-performance:{PERSON}:evt-scan-88210"
+    redelivered = fired(before, after, cause=SCAN, event_id="evt-scan-88210")["thank-you-after-performance"]
+    assert redelivered.trigger_id == decision.trigger_id
+
+
+def test_a_scan_before_the_curtain_rises_is_thanked() -> None:
+    after = attended(AS_OF + timedelta(minutes=18))
+    assert "thank-you-after-performance" in fired(patron(), after, cause=SCAN)
+
+
+def test_the_same_change_from_another_event_thanks_no_one() -> None:
+    after = attended(AS_OF - timedelta(hours=2))
+    assert "thank-you-after-performance" not in fired(patron(), after, cause="parterre.ticket.purchased.v1")
+    assert "thank-you-after-performance" not in swept(after)
+
+
+def test_a_scan_of_a_performance_long_past_imported_late_is_not_thanked() -> None:
+    after = attended(AS_OF - timedelta(days=10))
+    assert "thank-you-after-performance" not in fired(patron(), after, cause=SCAN)
+
+
+# Donor anniversary
+
+
+FIRST_GIFT = datetime(2025, 3, 10, 15, 0, tzinfo=UTC)
+
+
+def donor(first_gift: datetime = FIRST_GIFT) -> dict[str, Any]:
+    return patron(donations_count=1, donations_total=Decimal(100), first_donation_at=first_gift)
+
+
+def test_the_donor_anniversary_fires_on_each_anniversary_of_the_first_gift() -> None:
+    assert "donor-anniversary" not in swept(donor(), as_of=datetime(2026, 3, 10, 14, 59, tzinfo=UTC))
+    first = swept(donor(), as_of=datetime(2026, 3, 10, 15, 0, tzinfo=UTC))["donor-anniversary"]
+    assert first.dedupe_key == f"donor-anniversary:{PERSON}:2026-03-10"
+    later_that_year = swept(donor(), as_of=datetime(2026, 12, 24, tzinfo=UTC))["donor-anniversary"]
+    assert later_that_year.dedupe_key == first.dedupe_key
+    second = swept(donor(), as_of=datetime(2027, 3, 12, tzinfo=UTC))["donor-anniversary"]
+    assert second.dedupe_key == f"donor-anniversary:{PERSON}:2027-03-10"
+
+
+def test_a_gift_on_february_29_is_remembered_on_the_28th_and_on_the_29th_in_leap_years() -> None:
+    leap_donor = donor(datetime(2024, 2, 29, 12, 0, tzinfo=UTC))
+    keys = [
+        swept(leap_donor, as_of=datetime(year, 3, 1, tzinfo=UTC))["donor-anniversary"].dedupe_key
+        for year in (2025, 2027, 2028)
+    ]
+    assert [key.rsplit(":", 1)[1] for key in keys] == ["2025-02-28", "2027-02-28", "2028-02-29"]
+
+
+def test_a_patron_who_never_gave_has_no_anniversary() -> None:
+    assert "donor-anniversary" not in swept(patron(donations_count=0))
+
+
+# Express consent before implied consent expires
+
+
+def implied(expires_in: timedelta, basis: str = "implied_purchase", status: str = "granted") -> dict[str, Any]:
+    return patron(
+        consent__marketing_email__basis=basis,
+        consent__marketing_email__status=status,
+        consent__marketing_email__allowed=status == "granted",
+        consent__marketing_email__expires_at=AS_OF + expires_in,
+    )
+
+
+def test_implied_consent_ending_within_30_days_fires_a_request_for_express_consent() -> None:
+    decision = swept(implied(timedelta(days=20)))["express-consent-before-expiry"]
+    assert decision.contact_points == ((Channel.EMAIL, "elise.gagnon@example.com"),)
+    assert decision.facts["consent.marketing_email.basis"] == "implied_purchase"
+    assert decision.dedupe_key.startswith(f"express-consent-before-expiry:{PERSON}:2026-12-05T")
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        implied(timedelta(days=40)),
+        implied(timedelta(days=20), basis="express"),
+        implied(timedelta(days=20), status="withdrawn"),
+        implied(-timedelta(days=1)),
+    ],
+    ids=["far from expiry", "express consent", "withdrawn", "already expired"],
+)
+def test_no_request_is_made_for_consent_that_is_not_implied_and_about_to_end(profile: dict[str, Any]) -> None:
+    assert "express-consent-before-expiry" not in swept(profile)
+
+
+def test_implied_consent_renewed_by_a_purchase_leads_to_a_new_request_before_its_new_end() -> None:
+    first = swept(implied(timedelta(days=20)))["express-consent-before-expiry"]
+    later = swept(implied(timedelta(days=750)), as_of=AS_OF + timedelta(days=730))["express-consent-before-expiry"]
+    assert later.dedupe_key != first.dedupe_key
+
+
+# High-value patron
+
+
+def spent(tickets: str, shop: str | None = None, donations: str | None = None) -> dict[str, Any]:
+    amounts = {"ticket_spend": tickets, "shop_spend": shop, "donations_total": donations}
+    return patron(**{name: Decimal(amount) for name, amount in amounts.items() if amount is not None})
+
+
+def test_crossing_2500_dollars_in_tickets_shop_and_gifts_fires_the_high_value_rule_once() -> None:
+    decision = fired(spent("1800", "200"), spent("1800", "200", "500"))["high-value-patron"]
+    assert decision.dedupe_key == f"high-value-patron:{PERSON}:once"
+    assert decision.facts["donations_total"] == Decimal(500)
+    assert "high-value-patron" not in fired(spent("1800", "200", "500"), spent("2100", "200", "500"))
+
+
+def test_exactly_2500_dollars_is_high_value_and_missing_amounts_count_as_nothing() -> None:
+    assert "high-value-patron" in fired(spent("2499.99"), spent("2500.00"))
+    assert "high-value-patron" not in fired(spent("2000"), spent("2499.99"))
+
+
+# Dedupe keys per period
+
+PERIOD_RULES = load_triggers(
+    dedent("""\
+        triggers:
+          every-once:
+            description: Once.
+            when: {field: tickets_bought, op: gt, value: 0}
+            period: once
+          every-season:
+            description: Once a season.
+            when: {field: tickets_bought, op: gt, value: 0}
+            period: season
+          every-year:
+            description: Once a calendar year.
+            when: {field: tickets_bought, op: gt, value: 0}
+            period: year
+          every-month:
+            description: Once a calendar month.
+            when: {field: tickets_bought, op: gt, value: 0}
+            period: month
+          every-event:
+            description: Once an event.
+            when: {field: tickets_bought, op: gt, value: 0}
+            period: per_event
+          once-per-first-purchase:
+            description: Once per first purchase date.
+            when: {field: tickets_bought, op: gt, value: 0}
+            period: once
+            counted_from: first_purchase_at
+          monthly-since-first-purchase:
+            description: Once a month since the first purchase.
+            when: {field: tickets_bought, op: gt, value: 0}
+            period: month
+            counted_from: first_purchase_at
+        """)
+)
+
+
+def period_keys(before: dict[str, Any], after: dict[str, Any], **options: Any) -> dict[str, str]:
+    arguments: dict[str, Any] = {
+        "as_of": AS_OF,
+        "cause_event_type": "parterre.ticket.purchased.v1",
+        "cause_event_id": "evt-77",
+        "person_id": PERSON,
+    } | options
+    decisions = evaluate_triggers(PERIOD_RULES, before, after, **arguments)
+    person = arguments["person_id"]
+    return {decision.rule: decision.dedupe_key.removeprefix(f"{decision.rule}:{person}:") for decision in decisions}
+
+
+def test_each_period_names_its_part_of_the_dedupe_key() -> None:
+    after = {
+        "tickets_bought": 1,
+        "season.current.label": "2026-2027",
+        "first_purchase_at": datetime(2026, 1, 31, 20, 30, tzinfo=UTC),
+    }
+    assert period_keys({}, after) == {
+        "every-once": "once",
+        "every-season": "2026-2027",
+        "every-year": "2026",
+        "every-month": "2026-11",
+        "every-event": "evt-77",
+        "once-per-first-purchase": "2026-01-31T20:30:00Z",
+        "monthly-since-first-purchase": "2026-10-31",
+    }
+
+
+def test_a_period_that_cannot_be_named_fires_nothing() -> None:
+    keys = period_keys({}, {"tickets_bought": 1}, cause_event_id=None)
+    assert set(keys) == {"every-once", "every-year", "every-month"}
+
+
+def test_a_counted_from_date_stored_with_another_offset_gives_the_same_key() -> None:
+    bought = datetime(2026, 1, 31, 20, 30, tzinfo=UTC)
+    in_utc = period_keys({}, {"tickets_bought": 1, "first_purchase_at": bought})
+    elsewhere = period_keys({}, {"tickets_bought": 1, "first_purchase_at": bought.astimezone(MONTREAL_WINTER)})
+    assert in_utc["once-per-first-purchase"] == elsewhere["once-per-first-purchase"]
+
+
+def test_two_persons_firing_one_rule_in_one_period_get_different_keys_and_ids() -> None:
+    one = period_keys({}, {"tickets_bought": 1}, person_id="per_a")
+    other = period_keys({}, {"tickets_bought": 1}, person_id="per_b")
+    assert one == other, "the same periods"
+    decisions = [
+        evaluate_triggers(
+            PERIOD_RULES,
+            {},
+            {"tickets_bought": 1},
+            as_of=AS_OF,
+            cause_event_type=None,
+            cause_event_id=None,
+            person_id=person,
+        )
+        for person in ("per_a", "per_b")
+    ]
+    assert {d.dedupe_key for d in decisions[0]}.isdisjoint({d.dedupe_key for d in decisions[1]})
+    assert {d.trigger_id for d in decisions[0]}.isdisjoint({d.trigger_id for d in decisions[1]})
+
+
+# Contact points and consent
+
+
+def test_no_contact_point_is_given_without_consent_for_the_purpose() -> None:
+    profile = {"emails": ["a@b.example"], "phones": ["+15145550199"], "postal_code": "H2J 2L1"}
+    for purpose in ConsentPurpose:
+        assert contact_points(profile, purpose) == []
+    assert contact_points(profile | {"consent.marketing_email.allowed": False}, ConsentPurpose.MARKETING_EMAIL) == []
+    assert contact_points(profile | {"consent.marketing_email.allowed": "yes"}, ConsentPurpose.MARKETING_EMAIL) == []
+
+
+def test_each_purpose_gives_the_channel_its_consent_covers() -> None:
+    profile: dict[str, Any] = {
+        "emails": ["a@b.example", "c@d.example", "a@b.example"],
+        "phones": ["+15145550199"],
+        "city": "Montréal",
+        "postal_code": "H2J 2L1",
+    } | {f"consent.{purpose}.allowed": True for purpose in ConsentPurpose}
+    assert contact_points(profile, ConsentPurpose.MARKETING_EMAIL) == [
+        (Channel.EMAIL, "a@b.example"),
+        (Channel.EMAIL, "c@d.example"),
+    ]
+    assert contact_points(profile, ConsentPurpose.SMS) == [(Channel.SMS, "+15145550199")]
+    assert contact_points(profile, ConsentPurpose.POSTAL) == [(Channel.POSTAL, "Montréal, H2J 2L1")]
+    assert contact_points(profile, ConsentPurpose.SURVEY) == contact_points(profile, ConsentPurpose.MARKETING_EMAIL)
+
+
+def test_consent_to_sms_gives_nothing_to_a_patron_without_a_phone_and_postal_nothing_without_a_postal_code() -> None:
+    assert contact_points({"consent.sms.allowed": True, "emails": ["a@b.example"]}, ConsentPurpose.SMS) == []
+    assert contact_points({"consent.postal.allowed": True, "city": "Québec"}, ConsentPurpose.POSTAL) == []
+
+
+def test_implied_consent_that_ended_counts_as_none_even_if_still_marked_allowed() -> None:
+    profile = {
+        "emails": ["a@b.example"],
+        "consent.marketing_email.allowed": True,
+        "consent.marketing_email.expires_at": AS_OF,
+    }
+    assert contact_points(profile, ConsentPurpose.MARKETING_EMAIL, as_of=AS_OF) == []
+    assert contact_points(profile, ConsentPurpose.MARKETING_EMAIL, as_of=AS_OF - timedelta(seconds=1)) != []
+
+
+def test_a_trigger_for_a_patron_without_consent_fires_with_no_contact_points_in_their_language() -> None:
+    after = {"preferred_language": "en", "emails": ["a@b.example"], "ticket_spend": Decimal(3000)}
+    decision = fired({"preferred_language": "en"}, after)["high-value-patron"]
+    assert decision.contact_points == ()
+    assert decision.language == "en"
+
+
+def test_a_decision_becomes_a_trigger_event_whose_facts_serialise() -> None:
+    decision = fired(spent("2400"), spent("2400", "150"))["high-value-patron"]
+    event = decision.as_event()
+    assert event.dedupe_key == decision.dedupe_key
+    assert event.contact_points[0].channel is Channel.EMAIL
+    data = json.loads(event.model_dump_json())
+    assert data["facts"]["shop_spend"] == "150"
+    assert data["fired_at"] == "2026-11-15T19:00:00Z"
+
+
+# Determinism
+
+amounts = st.none() | st.decimals(min_value=0, max_value=4000, places=2)
+moments = st.none() | st.datetimes(
+    min_value=datetime(2023, 1, 1), max_value=datetime(2028, 1, 1), timezones=st.just(UTC)
+)
+trigger_profiles = st.fixed_dictionaries(
+    {},
+    optional={
+        "tickets_bought": st.integers(0, 5),
+        "ticket_spend": amounts,
+        "shop_spend": amounts,
+        "donations_total": amounts,
+        "first_purchase_at": moments,
+        "last_purchase_at": moments,
+        "last_performance_at": moments,
+        "first_donation_at": moments,
+        "season.current.label": st.sampled_from(["2026-2027", "2027-2028"]),
+        "season.current.productions": st.integers(0, 5),
+        "is_subscriber": st.booleans(),
+        "consent.marketing_email.allowed": st.booleans(),
+        "consent.marketing_email.basis": st.sampled_from(["express", "implied_purchase"]),
+        "consent.marketing_email.status": st.just("granted"),
+        "consent.marketing_email.expires_at": moments,
+        "emails": st.just(["a@b.example"]),
+    },
+)
+
+
+@given(trigger_profiles, trigger_profiles, st.sampled_from([None, SCAN, "parterre.ticket.purchased.v1"]))
+def test_the_same_change_always_fires_the_same_triggers_with_the_same_ids(
+    before: dict[str, Any], after: dict[str, Any], cause: str | None
+) -> None:
+    def evaluate(first: dict[str, Any], second: dict[str, Any]) -> list[Any]:
+        return evaluate_triggers(
+            TRIGGERS, first, second, as_of=AS_OF, cause_event_type=cause, cause_event_id="evt-1", person_id=PERSON
+        )
+
+    decisions = evaluate(before, after)
+    assert evaluate(before, after) == decisions
+    assert evaluate(dict(reversed(before.items())), dict(reversed(after.items()))) == decisions
+    assert all(decision.trigger_id == str(uuid5(TRIGGER_NAMESPACE, decision.dedupe_key)) for decision in decisions)
