@@ -101,6 +101,49 @@ def measure_batch(people: int) -> list[Result]:
     ]
 
 
+def measure_estimated(people: int) -> list[Result]:
+    """`parterre identity estimate` on the audience, then `resolve --model` with the model it wrote."""
+    directory = audience(people)
+    model = directory / "estimated-model.yaml"
+    output = directory / "parterre-estimated.csv"
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "shared.cli", "identity"]
+    estimate = run_measured(
+        [*command, "estimate", "--input", str(directory / INPUT_FILE), "--output", str(model), "--seed", str(SEED)],
+        environment,
+    )
+    if estimate.returncode != 0:
+        raise RuntimeError(f"parterre identity estimate failed:\n{estimate.stderr[-3000:]}")
+    fitted = json.loads(estimate.stderr.strip().splitlines()[-1])
+    resolve = run_measured(
+        [*command, "resolve", "--input", str(directory / INPUT_FILE), "--output", str(output), "--model", str(model)],
+        environment,
+    )
+    if resolve.returncode != 0:
+        raise RuntimeError(f"parterre identity resolve --model failed:\n{resolve.stderr[-3000:]}")
+    truth = read_truth(directory / TRUTH_FILE)
+    with output.open(encoding="utf-8") as assignments:
+        predicted = {row["record_id"]: row["person_id"] for row in csv.DictReader(assignments)}
+    quality = pairwise_quality(truth, predicted)
+    return [
+        Result(
+            f"identity: batch F1 with EM-estimated model, {people:,} people",
+            quality.f1,
+            "F1",
+            goal="ours >= the configured model's",
+            note=f"{_quality_note(quality)}; m by EM on {fitted['blocked_pairs']:,} blocked pairs "
+            f"({fitted['iterations']} iterations), u from {fitted['random_pairs']:,} random pairs",
+        ),
+        Result(
+            f"identity: model estimate time, {people:,} people",
+            estimate.seconds,
+            "s",
+            note=f"`parterre identity estimate`, whole command incl. start-up, {fitted['records']:,} records; "
+            f"peak memory {estimate.peak_rss_mb:.0f} MB RSS",
+        ),
+    ]
+
+
 def measure_splink(people: int) -> list[Result]:
     try:
         from bench.identity.splink_baseline import run_splink_at_thresholds
@@ -302,6 +345,7 @@ async def measure(servers: Servers, *, quick: bool) -> list[Result]:
     results: list[Result] = []
     for people in sizes:
         results += measure_batch(people)
+        results += measure_estimated(people)
         results += measure_splink(people)
     results += await measure_streaming(servers, 2_000 if quick else 10_000)
     return results

@@ -1,17 +1,64 @@
-"""Builds the profile service: settings, clients, adapters and routes; nothing happens at import."""
+"""Builds the profile service: settings, clients, adapters, subscriber and routes; nothing happens at import."""
 
 from fastapi import FastAPI
 
+from services.profile.adapters.mongo import INDEXES, MongoProfileStore
+from services.profile.context import ProfileContext, ProfileMetrics, SystemClock, load_rules
+from services.profile.entrypoints.consumer import handle_resolution
+from services.profile.entrypoints.http import router
+from services.profile.handlers import ProfileDeps
 from services.profile.settings import ProfileSettings
-from shared.service import ServiceParts, create_service_app
-from shared.settings import ServiceSettings
+from shared.events import Envelope
+from shared.kafka import ConsumedRecord, KafkaPublisher, add_consumer
+from shared.service import Runtime, ServiceParts, create_service_app
+from shared.topics import CONSUMER_GROUPS, IDENTITY_RESOLUTIONS
+
+PROFILE_GROUP = next(group for group in CONSUMER_GROUPS if group.service == "profile")
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings or ProfileSettings(),
+def create_app(
+    settings: ProfileSettings | None = None,
+    *,
+    resolutions_topic: str = IDENTITY_RESOLUTIONS.name,
+    group_id: str = PROFILE_GROUP.group_id,
+) -> FastAPI:
+    """The profile service; the topic and group default to the catalog's (tests isolate themselves)."""
+    profile_settings = settings or ProfileSettings()
+    # Read before anything connects: a bad segments or triggers file stops the start with the line to fix.
+    rules = load_rules(profile_settings)
+
+    def wire(runtime: Runtime) -> None:
+        context = ProfileContext(
+            settings=profile_settings,
+            deps=ProfileDeps(store=MongoProfileStore(runtime.database), rules=rules, clock=SystemClock()),
+            publisher=KafkaPublisher(runtime.broker),
+            metrics=metrics,
+        )
+        runtime.extras["profile"] = context
+
+        async def handle(consumed: ConsumedRecord[Envelope]) -> None:
+            await handle_resolution(consumed, context)
+
+        add_consumer(
+            runtime.broker,
+            topic=resolutions_topic,
+            group_id=group_id,
+            decode=Envelope.from_json_bytes,
+            handle=handle,
+            settings=profile_settings,
+            metrics=runtime.consumer_metrics,
+            concurrency=profile_settings.profile_consumer_concurrency,
+        )
+
+    app = create_service_app(
+        profile_settings,
         ServiceParts(
             title="Parterre profile",
             description="Keeps the 360° audience profile, segments and consent-aware triggers.",
+            routers=[router],
+            indexes=INDEXES,
+            wire=wire,
         ),
     )
+    metrics = ProfileMetrics(app.state.runtime.registry)
+    return app

@@ -1,13 +1,34 @@
 """Settings of the profile service."""
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 
 from shared.settings import ServiceSettings
 
+BUNDLED_SEGMENTS = Path(__file__).with_name("segments.yaml")
+BUNDLED_TRIGGERS = Path(__file__).with_name("triggers.yaml")
+
 
 class ProfileSettings(ServiceSettings):
     service_name: ClassVar[str] = "profile"
 
     http_port: int = Field(default=8003, ge=1, le=65535, description="Port of the profile HTTP API.")
+    profile_segments_file: str = Field(
+        default="", description="Segment definitions (YAML). Empty: the bundled segments."
+    )
+    profile_triggers_file: str = Field(default="", description="Trigger rules (YAML). Empty: the bundled triggers.")
+    profile_season_start_month: int = Field(
+        default=9, ge=1, le=12, description="Month a season starts: 9 for a September-to-August theatre season."
+    )
+    profile_timezone: str = Field(default="America/Montreal", description="Time zone in which seasons and days begin.")
+    profile_consumer_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Persons whose facts one instance applies at once; one person's in order."
+    )
+
+    def segments_path(self) -> Path:
+        return Path(self.profile_segments_file) if self.profile_segments_file else BUNDLED_SEGMENTS
+
+    def triggers_path(self) -> Path:
+        return Path(self.profile_triggers_file) if self.profile_triggers_file else BUNDLED_TRIGGERS

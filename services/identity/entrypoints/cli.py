@@ -1,4 +1,4 @@
-"""`parterre identity resolve`: resolve an organisation's history from a JSON Lines file, offline."""
+"""`parterre identity resolve` and `estimate`: resolve an organisation's history offline, or fit its matching model."""
 
 import argparse
 import asyncio
@@ -6,12 +6,25 @@ import csv
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.batch import BatchAbortedError, BatchReport, resolve_lines, write_final_assignments
 from services.identity.context import SystemClock, load_rules
+from services.identity.domain.match_settings import load_match_settings
+from services.identity.domain.resolution import Matching
+from services.identity.estimation import (
+    EstimationReport,
+    LineTally,
+    NotEnoughDataError,
+    estimate_from_records,
+    records_of_lines,
+)
 from services.identity.handlers import IdentityDeps
 from services.identity.settings import IdentitySettings
 from shared.access import validate_organisation_id
@@ -40,6 +53,30 @@ def register(commands: Any) -> None:
     resolve.add_argument("--model", type=Path, help="a matching model file instead of the configured one")
     resolve.add_argument("--report", type=Path, help="also write the run's report as JSON")
     resolve.set_defaults(run=_run_resolve)
+    estimate = identity.add_parser(
+        "estimate",
+        help="estimate the matching model from a JSON Lines file of person records; writes a model file",
+        description="Reads the same lines as `resolve` and estimates each comparison level's u from random pairs "
+        "of records and its m by expectation-maximisation on the pairs that share a blocking key. Writes a "
+        "complete model file (the configured bands, the estimated model) to use with `resolve --model` or "
+        "PARTERRE_IDENTITY_MATCH_MODEL_FILE. Nothing is written when EM does not converge.",
+    )
+    estimate.add_argument("--input", type=Path, required=True, help="the JSON Lines file")
+    estimate.add_argument("--output", type=Path, required=True, help="the model file (YAML) to write")
+    estimate.add_argument("--seed", type=int, default=0, help="the same seed gives the same model (default: 0)")
+    estimate.add_argument(
+        "--model", type=Path, help="the model file to start from and take the bands of, instead of the configured one"
+    )
+    estimate.add_argument(
+        "--random-pairs",
+        type=int,
+        default=200_000,
+        help="random pairs u is estimated on; fewer is faster and rougher on rare levels (default: %(default)s)",
+    )
+    estimate.add_argument(
+        "--max-iterations", type=int, default=200, help="EM iterations before giving up (default: %(default)s)"
+    )
+    estimate.set_defaults(run=_run_estimate)
 
 
 def _run_resolve(arguments: argparse.Namespace) -> int:
@@ -105,3 +142,102 @@ async def _resolve(arguments: argparse.Namespace, deps: IdentityDeps) -> BatchRe
         with arguments.output.open("w", encoding="utf-8", newline="") as output:
             await write_final_assignments(csv.reader(assignments), output, organisation_id=arguments.org, deps=deps)
     return report
+
+
+def _run_estimate(arguments: argparse.Namespace) -> int:
+    if not arguments.input.is_file():
+        print(f"error: {arguments.input} is not a file", file=sys.stderr)
+        return 2
+    if not arguments.output.parent.is_dir():
+        print(f"error: --output: {arguments.output.parent} is not a directory", file=sys.stderr)
+        return 2
+    for option, value in (("--random-pairs", arguments.random_pairs), ("--max-iterations", arguments.max_iterations)):
+        if value < 1:
+            print(f"error: {option} should be at least 1, not {value}", file=sys.stderr)
+            return 2
+    settings = IdentitySettings()
+    start_path = arguments.model or settings.match_model_path()
+    try:
+        configured = load_match_settings(start_path.read_text(encoding="utf-8"), file_name=str(start_path))
+    except (ConfigFileError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    tally = LineTally()
+    try:
+        report = _estimate(arguments, configured, tally, settings.identity_default_region)
+    except NotEnoughDataError as exc:
+        _print_problems(tally)
+        print(f"error: {exc}; nothing written", file=sys.stderr)
+        return 1
+    _print_problems(tally)
+    summary = {
+        "lines": tally.lines,
+        "records": report.records,
+        "skipped": tally.skipped,
+        "random_pairs": report.random_pairs,
+        "blocked_pairs": report.blocked_pairs,
+        "blocks_share": report.blocks_share,
+        "iterations": report.iterations,
+        "converged": report.converged,
+        "blocked_match_share": round(report.blocked_match_share, 6),
+    }
+    if not report.converged:
+        print(
+            f"error: EM did not converge in {report.iterations} iterations on {report.blocked_pairs:,} blocked "
+            "pairs: its m would not be an estimate; nothing written (try more --max-iterations)",
+            file=sys.stderr,
+        )
+        print(json.dumps(summary), file=sys.stderr)
+        return 1
+    text = _model_file(report, configured, arguments.input.name)
+    # The file is read back as identity will read it before it replaces anything.
+    load_match_settings(text, file_name=str(arguments.output))
+    partial = arguments.output.with_name(f".{arguments.output.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(arguments.output)
+    print(f"wrote {arguments.output}", file=sys.stderr)
+    print(json.dumps(summary), file=sys.stderr)
+    return 0
+
+
+def _estimate(
+    arguments: argparse.Namespace, configured: Matching, tally: LineTally, default_region: str
+) -> EstimationReport:
+    total = arguments.input.stat().st_size
+    with arguments.input.open("rb") as raw:
+        progress = ProgressLine(total, raw.tell, unit="records")
+
+        def lines() -> Iterator[str]:
+            for line in raw:
+                yield line.decode("utf-8", errors="replace")
+            progress.finish(tally.records, f"{tally.skipped:,} skipped")
+            print("comparing random and blocked pairs, then EM…", file=sys.stderr)
+
+        records = records_of_lines(lines(), tally, today=datetime.now(UTC).date(), default_region=default_region)
+        return estimate_from_records(
+            records,
+            start=configured.model,
+            sample_pairs=arguments.random_pairs,
+            seed=arguments.seed,
+            max_iterations=arguments.max_iterations,
+            progress=lambda read: progress.update(read, f"{tally.skipped:,} skipped"),
+        )
+
+
+def _print_problems(tally: LineTally) -> None:
+    for problem in tally.problems:
+        print(problem, file=sys.stderr)
+    hidden = tally.skipped - len(tally.problems)
+    if hidden > 0:
+        print(f"… and {hidden:,} more skipped lines", file=sys.stderr)
+
+
+def _model_file(report: EstimationReport, configured: Matching, input_name: str) -> str:
+    header = (
+        f"# Estimated by `parterre identity estimate` from {input_name} ({report.records:,} records): u from\n"
+        f"# {report.random_pairs:,} random pairs, m by EM on {report.blocked_pairs:,} blocked pairs "
+        f"({report.iterations} iterations).\n"
+        "# The bands and the prior are those of the model it started from.\n"
+    )
+    bands = {"link_at": configured.bands.link_at, "review_at": configured.bands.review_at}
+    return header + yaml.safe_dump({"bands": bands, "model": report.model.to_dict()}, sort_keys=False)

@@ -1,0 +1,70 @@
+"""The profile service's wired adapters and rules, built once when the service starts."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from prometheus_client import CollectorRegistry, Counter
+
+from services.profile.domain.rules import load_segments, load_triggers
+from services.profile.domain.seasons import SeasonCalendar
+from services.profile.handlers import ProfileDeps, ProfileRules
+from services.profile.settings import ProfileSettings
+from shared.events import Envelope
+from shared.kafka import KafkaPublisher, record_for
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def load_rules(settings: ProfileSettings) -> ProfileRules:
+    """Segments, triggers and the season calendar; a bad file stops the start with the line to fix."""
+    segments_path, triggers_path = settings.segments_path(), settings.triggers_path()
+    return ProfileRules(
+        segments=load_segments(segments_path.read_text(encoding="utf-8"), file_name=str(segments_path)),
+        triggers=load_triggers(triggers_path.read_text(encoding="utf-8"), file_name=str(triggers_path)),
+        seasons=SeasonCalendar(start_month=settings.profile_season_start_month, timezone=settings.profile_timezone),
+    )
+
+
+class ProfileMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.facts = Counter(
+            "parterre_profile_facts",
+            "Resolved facts by organisation and outcome: applied, duplicate, republished, ignored.",
+            ["organisation", "outcome"],
+            registry=registry,
+        )
+        self.announcements = Counter(
+            "parterre_profile_announcements",
+            "Events published by type: profile changed, segment entered or exited, trigger fired.",
+            ["organisation", "type"],
+            registry=registry,
+        )
+
+
+@dataclass(frozen=True)
+class ProfileContext:
+    settings: ProfileSettings
+    deps: ProfileDeps
+    publisher: KafkaPublisher
+    metrics: ProfileMetrics
+
+    async def publish(self, envelopes: tuple[Envelope, ...]) -> None:
+        """Returns once Kafka has every event (acks=all)."""
+        if envelopes:
+            await self.publisher.publish_many([record_for(envelope) for envelope in envelopes])
+        for envelope in envelopes:
+            self.metrics.announcements.labels(envelope.organisation_id, envelope.type).inc()
+
+
+def _profile_context(request: Request) -> ProfileContext:
+    context = request.app.state.runtime.extras["profile"]
+    assert isinstance(context, ProfileContext)
+    return context
+
+
+ProfileDep = Annotated[ProfileContext, Depends(_profile_context)]

@@ -1,0 +1,207 @@
+"""`parterre identity estimate`: an organisation's matching model, estimated from its history, as a model file."""
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.identity.synthetic import generate_audience
+from services.identity.domain.match_settings import load_match_settings
+from services.identity.domain.matching import DEFAULT_MODEL, Comparison, Level
+from services.identity.domain.records import NormalisedRecord
+from services.identity.estimation import (
+    MAX_BLOCK_MEMBERS,
+    LineTally,
+    NotEnoughDataError,
+    estimate_from_records,
+    records_of_lines,
+)
+from services.identity.settings import BUNDLED_MATCH_MODEL
+from shared.cli import main
+
+# Few random pairs keep each run well under a second; the command's default is 200,000.
+QUICK = ("--random-pairs", "3000")
+TODAY = date(2026, 9, 1)
+
+
+@pytest.fixture(autouse=True)
+def bundled_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command starts from the bundled model unless the environment names another."""
+    monkeypatch.delenv("PARTERRE_IDENTITY_MATCH_MODEL_FILE", raising=False)
+
+
+@pytest.fixture(scope="module")
+def audience_lines() -> list[str]:
+    """About 800 records of 300 people, households and typos included."""
+    return [json.dumps(record.as_input(), ensure_ascii=False) for record in generate_audience(300, seed=11)]
+
+
+def jsonl(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def estimate(tmp_path: Path, lines: list[str], *options: str, output: str = "model.yaml") -> int:
+    source = jsonl(tmp_path / "history.jsonl", lines)
+    return main(["identity", "estimate", "--input", str(source), "--output", str(tmp_path / output), *QUICK, *options])
+
+
+def summary(stderr: str) -> dict[str, Any]:
+    last: dict[str, Any] = json.loads(stderr.strip().splitlines()[-1])
+    return last
+
+
+def test_the_written_file_loads_as_a_model_file_with_the_configured_bands(
+    tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert estimate(tmp_path, audience_lines) == 0
+    matching = load_match_settings((tmp_path / "model.yaml").read_text(encoding="utf-8"))
+    configured = load_match_settings(BUNDLED_MATCH_MODEL.read_text(encoding="utf-8"))
+    assert matching.bands == configured.bands
+    assert matching.model.prior == configured.model.prior
+    assert matching.model != configured.model
+    stderr = capsys.readouterr().err
+    assert f"wrote {tmp_path / 'model.yaml'}" in stderr.splitlines()
+    figures = summary(stderr)
+    assert figures["records"] == figures["lines"] - figures["skipped"]
+    assert figures["blocked_pairs"] > 0
+    assert figures["converged"] is True
+
+
+def test_the_same_seed_writes_the_same_file_and_another_seed_another(tmp_path: Path, audience_lines: list[str]) -> None:
+    estimate(tmp_path, audience_lines, "--seed", "3", output="first.yaml")
+    estimate(tmp_path, audience_lines, "--seed", "3", output="again.yaml")
+    estimate(tmp_path, audience_lines, "--seed", "4", output="other.yaml")
+    first = (tmp_path / "first.yaml").read_text(encoding="utf-8")
+    assert (tmp_path / "again.yaml").read_text(encoding="utf-8") == first
+    assert (tmp_path / "other.yaml").read_text(encoding="utf-8") != first
+
+
+def test_an_exact_email_is_far_likelier_between_one_persons_records_than_between_two_peoples(
+    tmp_path: Path, audience_lines: list[str]
+) -> None:
+    estimate(tmp_path, audience_lines)
+    model = load_match_settings((tmp_path / "model.yaml").read_text(encoding="utf-8")).model
+    exact_email = model.comparisons[Comparison.EMAIL][Level.EXACT]
+    assert exact_email.m > 100 * exact_email.u
+    assert (
+        model.level_weight(Comparison.BIRTH_DATE, Level.EXACT)
+        > 0
+        > model.level_weight(Comparison.BIRTH_DATE, Level.DIFFERENT)
+    )
+
+
+def test_malformed_lines_are_counted_and_reported_and_the_rest_is_estimated(
+    tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean = LineTally()
+    normalised_records = sum(1 for _ in records_of_lines(audience_lines, clean, today=TODAY, default_region="CA"))
+    broken = ['{"record_id": "x1", "email": ', '["not", "an", "object"]', '{"email": "no-id@example.com"}']
+    lines = [*broken, *audience_lines, '{"record_id": "x2", "first_name": "Élise"}']
+    assert estimate(tmp_path, lines) == 0
+    assert (tmp_path / "model.yaml").exists()
+    stderr = capsys.readouterr().err
+    problems = [line for line in stderr.splitlines() if line.startswith("line ")]
+    assert problems[:3] == [
+        "line 1: skipped: not valid JSON: Expecting value at column 30",
+        "line 2: skipped: a line must be a JSON object, not list",
+        "line 3: skipped: `record_id` is required",
+    ]
+    assert problems[-1] == (
+        f"line {len(lines)}: skipped: names nobody: it needs an external_id, an email, a phone, or first and last names"
+    )
+    figures = summary(stderr)
+    assert (figures["lines"], figures["skipped"], figures["records"]) == (
+        len(lines),
+        clean.skipped + 4,
+        normalised_records,
+    )
+
+
+def test_records_that_share_no_blocking_key_exit_1_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strangers = [
+        json.dumps({"record_id": f"r{number}", "email": f"person{number}@example.com", "first_name": name})
+        for number, name in enumerate(["Élise", "Jean", "Anne", "Paul"])
+    ]
+    assert estimate(tmp_path, strangers) == 1
+    stderr = capsys.readouterr().err
+    assert "error: no two of the 4 records share a blocking key" in stderr
+    assert stderr.strip().endswith("there are no candidate pairs to estimate m on; nothing written")
+    assert not (tmp_path / "model.yaml").exists()
+
+
+def test_em_that_does_not_converge_exits_1_and_writes_nothing(
+    tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert estimate(tmp_path, audience_lines, "--max-iterations", "2") == 1
+    stderr = capsys.readouterr().err
+    assert "error: EM did not converge in 2 iterations" in stderr
+    assert summary(stderr)["converged"] is False
+    assert not (tmp_path / "model.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--random-pairs", "0"), "error: --random-pairs should be at least 1, not 0"),
+        (("--max-iterations", "-1"), "error: --max-iterations should be at least 1, not -1"),
+    ],
+)
+def test_a_bad_count_exits_2_before_reading_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: tuple[str, ...], message: str
+) -> None:
+    assert estimate(tmp_path, ['{"record_id": "r1"}'], *options) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "model.yaml").exists()
+
+
+def test_a_missing_input_or_output_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.jsonl"
+    assert main(["identity", "estimate", "--input", str(missing), "--output", str(tmp_path / "m.yaml")]) == 2
+    assert capsys.readouterr().err == f"error: {missing} is not a file\n"
+    source = jsonl(tmp_path / "history.jsonl", ['{"record_id": "r1"}'])
+    nowhere = tmp_path / "no" / "model.yaml"
+    assert main(["identity", "estimate", "--input", str(source), "--output", str(nowhere)]) == 2
+    assert capsys.readouterr().err == f"error: --output: {nowhere.parent} is not a directory\n"
+
+
+def test_a_starting_model_file_with_a_mistake_exits_2_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start = tmp_path / "start.yaml"
+    start.write_text("bands:\n  link_at: 0.99\n  review_at: lots\n")
+    assert estimate(tmp_path, ['{"record_id": "r1"}'], "--model", str(start)) == 2
+    assert f"error: {start}, line 3: `bands.review_at` should be a number, not 'lots'" in capsys.readouterr().err
+
+
+def normalised(lines: list[str]) -> list[NormalisedRecord]:
+    return list(records_of_lines(lines, LineTally(), today=TODAY, default_region="CA"))
+
+
+def test_with_small_caps_a_random_share_of_the_blocks_is_kept_and_the_pairs_stay_under_the_cap(
+    audience_lines: list[str],
+) -> None:
+    records = normalised(audience_lines)
+    whole = estimate_from_records(records, start=DEFAULT_MODEL, sample_pairs=1000)
+    sampled = estimate_from_records(
+        records, start=DEFAULT_MODEL, sample_pairs=1000, max_blocked_pairs=whole.blocked_pairs // 3
+    )
+    assert whole.blocks_share == 1.0
+    assert sampled.blocks_share < 1.0
+    assert 0 < sampled.blocked_pairs <= whole.blocked_pairs // 3
+    assert sampled.converged
+
+
+def test_a_key_shared_by_more_records_than_a_block_holds_gives_no_pairs() -> None:
+    family = normalised(
+        [
+            json.dumps({"record_id": f"r{number}", "first_name": f"Enfant{number}", "email": "famille@example.com"})
+            for number in range(MAX_BLOCK_MEMBERS + 1)
+        ]
+    )
+    with pytest.raises(NotEnoughDataError, match="no two of the 51 records share a blocking key"):
+        estimate_from_records(family, start=DEFAULT_MODEL, sample_pairs=10)
