@@ -53,7 +53,7 @@ from shared.events.identity import (
 # Fixed forever: the ids of what identity publishes derive from it, so a republication is recognised downstream.
 OUTPUT_NAMESPACE = UUID("c2a4f7e9-1d3b-4b6a-8e5f-0a9c7d2e4f61")
 # A resolution that loses a race (another instance took an identifier meanwhile) decides again on fresh state.
-MAX_DECISION_ATTEMPTS = 8
+MAX_DECISION_ATTEMPTS = 10
 # Candidates per blocking key beyond which the key is too common to tell anyone apart (`tremblay` in Montréal).
 MAX_BLOCK_SIZE = 200
 
@@ -187,7 +187,7 @@ async def settle(
     entry = await store.journal_entry(organisation_id, event_id)
     kept = matching_record(record)
     keys = blocking_keys(kept)
-    for _attempt in range(MAX_DECISION_ATTEMPTS):
+    for attempt in range(MAX_DECISION_ATTEMPTS):
         if entry is None:
             evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys)
             # An erased person's identifiers were released before anything else could take them, so only
@@ -223,7 +223,9 @@ async def settle(
             except (IdentifierTakenError, PersonNotReadyError):
                 await store.drop_journal(organisation_id, event_id)
                 entry = None
-                await asyncio.sleep(0.005)
+                # The other resolution may be a slow instance between claiming and storing its person: wait
+                # longer each time (5 ms doubling: about 5 s over all attempts) before deciding again.
+                await asyncio.sleep(0.005 * 2**attempt)
                 continue
             await store.mark_applied(organisation_id, event_id)
         return entry, "erased" if entry.decision.erasure else entry.decision.method.value

@@ -3,8 +3,11 @@
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from rapidfuzz.distance import DamerauLevenshtein
+
 from services.identity.domain.identifiers import Identifier, IdentifierPolicy, IdentifierType, count_by_kind
 from services.identity.domain.matching import Band, MatchBands, MatchModel, best_candidate, first_names_clearly_differ
+from services.identity.domain.nicknames import are_masculine_and_feminine
 from services.identity.domain.persons import Person, person_id_for
 from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MatchMethod
@@ -187,7 +190,16 @@ def _clearly_someone_else(record: NormalisedRecord, person: Person) -> bool:
     # A record with the names swapped gives the family name first: its last name may be the given one.
     if record.first_name in person.last_names() and record.last_name:
         given.add(record.last_name)
-    return all(first_names_clearly_differ(name, other) for name in given for other in known)
+    return all(_clearly_differ_beyond_typo(name, other) for name in given for other in known)
+
+
+def _clearly_differ_beyond_typo(a: str, b: str) -> bool:
+    """`first_names_clearly_differ`, except for one typed letter too many, too few, wrong or swapped (Yvon, Vyon):
+    a shared email with such a name is the same person's, not a relative's. Louis and Louise stay two people."""
+    if not first_names_clearly_differ(a, b):
+        return False
+    one_slip = min(len(a), len(b)) >= 4 and DamerauLevenshtein.distance(a, b) <= 1
+    return not one_slip or are_masculine_and_feminine(a, b)
 
 
 def _names_clearly_differ_among(persons: Iterable[Person]) -> bool:
