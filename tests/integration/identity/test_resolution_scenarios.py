@@ -247,3 +247,18 @@ async def test_a_changed_email_links_through_the_previous_address(deps: Identity
     )
     assert resolved(await resolve_fact(changed, deps)).person_id == person.person_id
     assert (await resolve(deps, "e3", email="elise@new.example")).person_id == person.person_id
+
+
+async def test_a_slip_of_one_letter_in_the_first_name_behind_an_email_is_the_same_person(deps: IdentityDeps) -> None:
+    yvon = await resolve(deps, "e1", email="yvon.desilets@example.com", first_name="Vyon", last_name="Désilets")
+    typed_right = await resolve(deps, "e2", email="yvon.desilets@example.com", first_name="Yvon")
+    assert typed_right.person_id == yvon.person_id
+    assert typed_right.match.method is MatchMethod.EMAIL
+
+
+async def test_louis_and_louise_behind_one_email_stay_two_persons(deps: IdentityDeps) -> None:
+    louis = await resolve(deps, "e1", email="famille.roy@example.com", first_name="Louis", last_name="Roy")
+    louise = await resolve(deps, "e2", email="famille.roy@example.com", first_name="Louise", last_name="Roy")
+    assert louise.person_id != louis.person_id
+    view = await view_person(ORGANISATION, louise.person_id, deps.store)
+    assert view is not None and view.household == (louis.person_id,)
