@@ -261,4 +261,5 @@ async def test_louis_and_louise_behind_one_email_stay_two_persons(deps: Identity
     louise = await resolve(deps, "e2", email="famille.roy@example.com", first_name="Louise", last_name="Roy")
     assert louise.person_id != louis.person_id
     view = await view_person(ORGANISATION, louise.person_id, deps.store)
-    assert view is not None and view.household == (louis.person_id,)
+    assert view is not None
+    assert view.household == (louis.person_id,)
