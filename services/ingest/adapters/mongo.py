@@ -128,6 +128,11 @@ class MongoSourceRegistry:
     async def add_signing_secret(self, source_id: str, secret: str) -> Source | None:
         return await self._rotate(source_id, "signing_secrets", secret)
 
+    async def set_column_mapping(self, source_id: str, mapping_yaml: str | None) -> Source | None:
+        """Stores (or with None, removes) a box office's column mapping, already validated by the caller."""
+        result = await self._collection.update_one({"_id": source_id}, {"$set": {"column_mapping": mapping_yaml}})
+        return None if result.matched_count == 0 else await self.find(source_id)
+
     async def list(self, organisation_id: str | None = None) -> list[Source]:
         query: dict[str, Any] = {} if organisation_id is None else {"organisation_id": organisation_id}
         return [_source(document) async for document in self._collection.find(query, sort=[("_id", ASCENDING)])]
@@ -151,4 +156,5 @@ def _source(document: Document) -> Source:
         kind=SourceKind(document["kind"]),
         key_hashes=tuple(document.get("key_hashes", [])),
         signing_secrets=tuple(document.get("signing_secrets", [])),
+        column_mapping=document.get("column_mapping"),
     )

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
+from services.ingest.domain.boxoffice_mapping import ColumnMapping, load_mapping
+
 SOURCE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 # Two keys are valid at once, so a key can be rotated without a moment where the upstream system is refused.
 MAX_VALID_KEYS = 2
@@ -33,6 +35,8 @@ class Source:
     kind: SourceKind
     key_hashes: tuple[str, ...] = ()
     signing_secrets: tuple[str, ...] = ()
+    # A box office's column mapping (YAML, validated when set): uploads over HTTP carry only the file.
+    column_mapping: str | None = None
 
     def accepts_key(self, presented: str | None) -> bool:
         if not presented:
@@ -60,3 +64,8 @@ def validate_source_id(source_id: str) -> str:
 def rotated(values: tuple[str, ...], new_value: str) -> tuple[str, ...]:
     """The newest value first, keeping the previous one valid until the next rotation."""
     return (new_value, *values)[:MAX_VALID_KEYS]
+
+
+def source_mapping(source: Source) -> ColumnMapping | None:
+    """The column mapping stored with a box-office source, if any (validated when it was stored)."""
+    return None if source.column_mapping is None else load_mapping(source.column_mapping)

@@ -21,8 +21,8 @@ from services.ingest.adapters.mongo import (
     MongoSourceRegistry,
 )
 from services.ingest.domain.boxoffice import CsvFormatError
-from services.ingest.domain.boxoffice_mapping import ColumnMapping, load_mapping
-from services.ingest.domain.sources import Source, SourceKind, mint_source_key, validate_source_id
+from services.ingest.domain.boxoffice_mapping import ColumnMapping, MappingFileError, load_mapping
+from services.ingest.domain.sources import Source, SourceKind, mint_source_key, source_mapping, validate_source_id
 from services.ingest.handlers import ImportSummary, import_boxoffice
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
@@ -46,6 +46,14 @@ def register(commands: Any) -> None:
     rotate.add_argument("source_id")
     rotate.add_argument("--signing-secret", help="for Shopify: the new app secret; otherwise a new key is made")
     rotate.set_defaults(run=_run_sources)
+
+    mapping = actions.add_parser(
+        "set-mapping", help="store a box office's column mapping, used by uploads over HTTP and by default by imports"
+    )
+    mapping.add_argument("source_id")
+    mapping.add_argument("file", type=Path, nargs="?", help="the YAML mapping file (see the README)")
+    mapping.add_argument("--clear", action="store_true", help="remove the stored mapping: the usual headers apply")
+    mapping.set_defaults(run=_run_sources)
 
     listing = actions.add_parser("list", help="list sources (never their credentials)")
     listing.add_argument("--org")
@@ -91,6 +99,8 @@ async def _sources(arguments: argparse.Namespace, settings: IngestSettings) -> i
             await registry.add_key(source.source_id, key)
             _print_key(source.source_id, key)
             return 0
+        if arguments.action == "set-mapping":
+            return await _set_mapping(registry, arguments)
         if arguments.action == "rotate":
             if arguments.signing_secret:
                 updated = await registry.add_signing_secret(arguments.source_id, arguments.signing_secret)
@@ -111,6 +121,26 @@ async def _sources(arguments: argparse.Namespace, settings: IngestSettings) -> i
                 f"{len(source.key_hashes)} key(s)  {len(source.signing_secrets)} signing secret(s)"
             )
         return 0
+
+
+async def _set_mapping(registry: MongoSourceRegistry, arguments: argparse.Namespace) -> int:
+    if arguments.clear == (arguments.file is not None):
+        raise ValueError("give either a mapping file or --clear")
+    source = await registry.find(arguments.source_id)
+    if source is None:
+        raise ValueError(f"no source {arguments.source_id}")
+    if source.kind is not SourceKind.BOXOFFICE:
+        raise ValueError(f"{source.source_id} is a {source.kind.value} source; only box offices take a column mapping")
+    text = None
+    if arguments.file is not None:
+        text = arguments.file.read_text(encoding="utf-8")
+        try:
+            load_mapping(text)
+        except MappingFileError as exc:
+            raise ValueError(f"{arguments.file}: {exc}") from None
+    await registry.set_column_mapping(source.source_id, text)
+    print(f"{source.source_id}: " + ("column mapping stored" if text else "column mapping removed"))
+    return 0
 
 
 def _run_import(arguments: argparse.Namespace) -> int:
@@ -149,7 +179,8 @@ async def _import(
                 summary = await import_boxoffice(
                     stream,
                     source=source,
-                    mapping=mapping,
+                    # A file given on the command line wins over the one stored with the source.
+                    mapping=mapping or source_mapping(source),
                     imported_at=datetime.now(UTC),
                     dry_run=arguments.dry_run,
                     sink=KafkaEventSink(publisher),

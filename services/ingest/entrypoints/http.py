@@ -19,7 +19,7 @@ from services.ingest.domain.api_events import EventLimits, RequestRejectedError,
 from services.ingest.domain.boxoffice import CsvFormatError
 from services.ingest.domain.mailchimp import mailchimp_events
 from services.ingest.domain.shopify import AdapterError, shopify_events, verify_shopify_hmac
-from services.ingest.domain.sources import Source, SourceKind
+from services.ingest.domain.sources import Source, SourceKind, source_mapping
 from services.ingest.handlers import PublishOutcome, import_boxoffice, publish_new
 from shared.access import EventsWriter
 from shared.errors import bilingual_error
@@ -316,7 +316,8 @@ async def post_boxoffice_import(
             summary = await import_boxoffice(
                 upload,
                 source=source,
-                mapping=None,
+                # Uploads carry only the file: the mapping is the one stored with the source, if any.
+                mapping=source_mapping(source),
                 imported_at=datetime.now(UTC),
                 dry_run=dry_run,
                 sink=context.sink,

@@ -148,3 +148,42 @@ async def test_the_cli_imports_through_the_same_code_path_and_reports(
     assert "rows/s" in captured.err
     assert len(await facts.read(expected=190)) == 190
     assert await asyncio.to_thread(main, ["import", "boxoffice", str(tmp_path / "missing.csv"), "--source", "x"]) == 2
+
+
+async def test_an_upload_uses_the_column_mapping_stored_with_its_source(
+    ingest: IngestHarness,
+    facts: TopicTail,
+    settings: ServiceSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    unusual = "Client prénom;Client nom;Adresse électronique;Titre;Quand;Total;Nb;Réf\r\n"
+    body = (unusual + "Hélène;Côté;helene@example.ca;Les Belles-sœurs;03/10/2026 19:30;45,50 $;2;CMD-1\r\n").encode()
+    source_id = f"{ingest.organisation_id}-boxoffice"
+    refused = await ingest.client.post(
+        f"/v1/imports/boxoffice/{source_id}", content=body, headers={"Content-Type": "text/csv", **ingest.authorised()}
+    )
+    mapping = tmp_path / "columns.yaml"
+    mapping.write_text(
+        "columns:\n  first_name: Client prénom\n  last_name: Client nom\n  email: Adresse électronique\n"
+        "  show: Titre\n  performance_date: Quand\n  amount: Total\n  quantity: Nb\n  order_id: Réf\n"
+    )
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("columns:\n  first_name: Client prénom\n  shoe_size: Pointure\n")
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+
+    bad_code = await asyncio.to_thread(main, ["sources", "set-mapping", source_id, str(broken)])
+    bad_message = capsys.readouterr().err
+    stored_code = await asyncio.to_thread(main, ["sources", "set-mapping", source_id, str(mapping)])
+    accepted = await upload(ingest, body)
+
+    assert refused.status_code == 422
+    assert bad_code == 2
+    assert "line 3" in bad_message
+    assert "shoe_size" in bad_message
+    assert stored_code == 0
+    assert (accepted["accepted"], accepted["rejected"]) == (1, 0)
+    [published] = await facts.read(expected=1)
+    assert Envelope.from_json_bytes(published.value).data["person"]["email"] == "helene@example.ca"
