@@ -637,6 +637,11 @@ async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
 async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool) -> None:
     """Removes every identifier and record of a person; with `do_not_readd`, keeps only salted hashes. Idempotent."""
     store = deps.store
+    # Persons folded into this one are the same human, and still own the identifiers they brought.
+    for merge in await store.merges_involving(organisation_id, person_id):
+        if merge.survivor_id == person_id and merge.undone_at is None:
+            for merged_id in merge.merged_ids:
+                await erase_person(organisation_id, merged_id, deps, do_not_readd=do_not_readd)
     for _attempt in range(MAX_DECISION_ATTEMPTS):
         person = await store.person(organisation_id, person_id)
         if person is None or person.status is PersonStatus.ERASED:
@@ -666,6 +671,10 @@ async def erase_on_request(
     person = await deps.store.person(organisation_id, person_id)
     if person is None:
         raise IdentityActionError("person_not_found", f"no person {person_id}")
+    # A merged id names the person it was folded into, who now holds its identifiers and records.
+    current = await active_person(deps.store, organisation_id, person_id)
+    if current is not None:
+        person_id = current.person_id
     await erase_person(organisation_id, person_id, deps, do_not_readd=do_not_readd)
     now = deps.clock.now()
     request = build_envelope(

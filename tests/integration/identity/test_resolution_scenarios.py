@@ -263,3 +263,18 @@ async def test_louis_and_louise_behind_one_email_stay_two_persons(deps: Identity
     view = await view_person(ORGANISATION, louise.person_id, deps.store)
     assert view is not None
     assert view.household == (louis.person_id,)
+
+
+async def test_erasing_a_merged_person_erases_the_person_it_was_folded_into(deps: IdentityDeps) -> None:
+    box_office = await resolve(deps, "e1", external_id="C-1", **ELISE)
+    shop = await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com", **ELISE)
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com", **ELISE)
+
+    await erase_on_request(ORGANISATION, shop.person_id, deps, do_not_readd=False, requested_by="staff:marie")
+
+    survivor = await deps.store.person(ORGANISATION, box_office.person_id)
+    assert survivor is not None
+    assert survivor.status is PersonStatus.ERASED
+    assert survivor.identifiers == frozenset()
+    again = await resolve(deps, "e4", email="elise@example.com")
+    assert again.person_id not in {box_office.person_id, shop.person_id}
