@@ -1,7 +1,7 @@
 """Identity use cases: resolve a fact to one person, merge, unmerge, review, erase; each effect exactly once."""
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -189,7 +189,11 @@ async def settle(
     keys = blocking_keys(kept)
     for attempt in range(MAX_DECISION_ATTEMPTS):
         if entry is None:
-            evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys)
+            # Look-alikes matter only when no known person owns the record's identifiers (or only relatives
+            # do): decide on the owners first, and read the blocks only if that decision needs them.
+            evidence = await gather_evidence(
+                store, organisation_id, record, identifiers, keys=keys, with_candidates=False
+            )
             # An erased person's identifiers were released before anything else could take them, so only
             # identifiers nobody owns can be suppressed: links to known persons skip the look-ups.
             unowned = [identifier for identifier in identifiers if identifier not in evidence.owners]
@@ -214,6 +218,19 @@ async def settle(
                     policy=deps.rules.policy,
                     matching=deps.rules.matching,
                 )
+                if resolution.created:
+                    evidence = await gather_evidence(
+                        store, organisation_id, record, identifiers, keys=keys, known=evidence
+                    )
+                    resolution = resolve_record(
+                        record,
+                        identifiers,
+                        evidence,
+                        organisation_id=organisation_id,
+                        event_id=event_id,
+                        policy=deps.rules.policy,
+                        matching=deps.rules.matching,
+                    )
             entry = await store.write_journal(
                 JournalEntry(organisation_id, event_id, decision_of(resolution), deps.clock.now())
             )
@@ -278,7 +295,14 @@ async def gather_evidence(
     identifiers: Sequence[Identifier],
     *,
     keys: Sequence[str] | None = None,
+    with_candidates: bool = True,
+    known: Evidence | None = None,
 ) -> Evidence:
+    """What the store knows about the record; `with_candidates=False` skips the look-alikes (blocks), and
+    `known` supplies owners and households read a moment ago, so only the look-alikes are read."""
+    if known is not None:
+        candidates = await _candidates(store, organisation_id, record, known.owners, keys) if with_candidates else []
+        return Evidence(owners=known.owners, households=known.households, candidates=candidates)
     owners: dict[Identifier, Person] = {}
     for identifier in identifiers:
         owner_id = await store.owner_of(organisation_id, identifier)
@@ -295,21 +319,38 @@ async def gather_evidence(
             households[owner.household_id] = [
                 member for member_id in member_ids if (member := await store.person(organisation_id, member_id))
             ]
-    candidates: list[Person] = []
-    if record.first_name or record.last_name:
-        seen = {owner.person_id for owner in owners.values()}
-        blocks = await store.block_members(organisation_id, blocking_keys(record) if keys is None else keys)
-        for members in blocks.values():
-            if len(members) > MAX_BLOCK_SIZE:
-                continue
-            for member_id in members:
-                if member_id in seen:
-                    continue
-                seen.add(member_id)
-                candidate = await active_person(store, organisation_id, member_id)
-                if candidate is not None and candidate.person_id not in {c.person_id for c in candidates}:
-                    candidates.append(candidate)
+    candidates = await _candidates(store, organisation_id, record, owners, keys) if with_candidates else []
     return Evidence(owners=owners, households=households, candidates=candidates)
+
+
+async def _candidates(
+    store: IdentityStore,
+    organisation_id: str,
+    record: NormalisedRecord,
+    owners: Mapping[Identifier, Person],
+    keys: Sequence[str] | None,
+) -> list[Person]:
+    """Active persons sharing a blocking key with the record, owners left out, each once."""
+    candidates: list[Person] = []
+    if not (record.first_name or record.last_name):
+        return candidates
+    owner_ids = {owner.person_id for owner in owners.values()}
+    looked_up: set[str] = set()
+    candidate_ids: set[str] = set()
+    blocks = await store.block_members(organisation_id, blocking_keys(record) if keys is None else keys)
+    for members in blocks.values():
+        if len(members) > MAX_BLOCK_SIZE:
+            continue
+        for member_id in members:
+            if member_id in owner_ids or member_id in looked_up:
+                continue
+            looked_up.add(member_id)
+            candidate = await active_person(store, organisation_id, member_id)
+            # Two members merged since into one survivor must count once: a twin would look like a rival.
+            if candidate is not None and candidate.person_id not in owner_ids | candidate_ids:
+                candidate_ids.add(candidate.person_id)
+                candidates.append(candidate)
+    return candidates
 
 
 async def active_person(store: IdentityStore, organisation_id: str, person_id: str) -> Person | None:
