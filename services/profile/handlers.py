@@ -1,14 +1,22 @@
-"""Profile use cases: fold each resolved fact into its person's profile once, and announce what changed."""
+"""Profile use cases: each resolved fact folded into its person's profile once, identity's merges, unmerges and
+erasures followed, and every change announced.
 
-from collections.abc import Mapping
+Each change to a profile document takes the next number of its person's log before it is stored: whoever takes
+number n stores version n, so writers of one person never overwrite each other, whatever Kafka key brought them.
+A profile holding others' histories is recomputed from the logs wherever a plain fold would not be exact: after a
+late fact of a person merged into it, an unmerge, or an erasure.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from functools import reduce
 from typing import Any, Protocol
 from uuid import UUID, uuid5
 
-from services.profile.domain.history import resolved_profile_event
-from services.profile.domain.profile import apply, next_time_change, view
+from services.profile.domain.history import ProfileEvent, profile_event
+from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
 from services.profile.domain.rules import (
     SegmentDefinitions,
     TriggerRules,
@@ -18,15 +26,20 @@ from services.profile.domain.rules import (
     time_conditions_due,
 )
 from services.profile.domain.seasons import SeasonCalendar
-from services.profile.ports import ProfileStore, StoredProfile
-from shared.events import Envelope, build_envelope
-from shared.events.identity import PersonResolvedV1
+from services.profile.ports import MergeInForce, ProfileStore, StoredProfile, UndoneMerge
+from shared.events import Envelope, build_envelope, parse_data
+from shared.events.audience import PersonErasureRequestedV1
+from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 from shared.events.profile import ProfileChangedV1, SegmentEnteredV1, SegmentExitedV1
 
 # Fixed forever: the ids of what profile publishes derive from it, so a republication is recognised downstream.
 OUTPUT_NAMESPACE = UUID("5e0d2c7a-8b4f-4a91-b3d6-9c1e7f2a6b40")
-# Writers of one person race only around a consumer rebalance; a few fresh attempts settle it.
+# Writers of one person race only around a rebalance or a merge; a few fresh attempts settle it.
 MAX_ATTEMPTS = 8
+# Merges nest (a survivor may be merged in turn); a longer chain than this is a loop, not a history. A loop lasts
+# only while two merges' events cross on their way (each undone before the other was decided): the message that
+# meets one is tried again later.
+MAX_MERGE_DEPTH = 50
 
 
 class Clock(Protocol):
@@ -48,13 +61,18 @@ class ProfileDeps:
 
 
 @dataclass(frozen=True)
-class AppliedFact:
+class Handled:
+    """What handling one message came to: the events to publish, and an outcome for the metrics."""
+
     outputs: tuple[Envelope, ...]
     outcome: str
+    # Run once the outputs are published: an erasure deletes the last document naming the person only then, so
+    # that a crash before publication publishes the same events again.
+    after_publish: Callable[[], Awaitable[None]] | None = None
 
 
 class ProfileBusyError(Exception):
-    """Another writer kept taking this person's next fact number: the consumer retries the fact later."""
+    """Other writers kept taking this person's next change number: the consumer retries the message later."""
 
 
 def output_id(organisation_id: str, *parts: str) -> str:
@@ -76,117 +94,569 @@ def plain(value: Any) -> Any:
     return value
 
 
-async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: ProfileDeps) -> AppliedFact:
-    """Fold the fact into the person's profile exactly once; a redelivery republishes the same events."""
-    fact = resolved_profile_event(resolved)
+# ---------------------------------------------------------------------------------------------------------------
+# Use cases
+
+
+async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: ProfileDeps) -> Handled:
+    """Fold the fact into its person's profile exactly once; a redelivery republishes the same events.
+
+    The fact of a person merged into another is kept in its own log (an unmerge gives it back) and lands on the
+    profile holding its history. An erasure request erases the profile instead.
+    """
+    upstream = parse_data(resolved.original)
+    if isinstance(upstream, PersonErasureRequestedV1):
+        return await erase_profile(envelope, resolved, deps)
+    fact = profile_event(resolved.original, upstream)
     if fact is None:
-        return AppliedFact((), "ignored")
+        return Handled((), "ignored")
     organisation_id, person_id = envelope.organisation_id, resolved.person_id
-    for _attempt in range(MAX_ATTEMPTS):
-        stored = await deps.store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
-        number = await deps.store.log_fact(organisation_id, fact.event_id, person_id, stored.applied + 1)
-        if number is None:
-            continue
-        if number <= stored.applied:
-            if stored.last_event_id == fact.event_id:
-                # Applied, then the process died before Kafka had its events: the very same ones again.
-                return AppliedFact(tuple(Envelope.from_json_bytes(raw) for raw in stored.last_outputs), "republished")
-            return AppliedFact((), "duplicate")
-        if number != stored.applied + 1:
-            continue
-        after_state = apply(stored.state, fact)
-        as_of = max(deps.clock.now(), fact.time)
-        outputs = _announce(envelope, resolved, stored, after_state, as_of, deps)
-        fired = []
-        for trigger in outputs.triggers:
-            # Once per person, rule and period: the stored dedupe key lets through only its first fact.
-            data = trigger.data
-            if await deps.store.claim_trigger(organisation_id, str(data["dedupe_key"]), fact.event_id):
-                fired.append(trigger)
-        outputs = replace(outputs, envelopes=outputs.envelopes + tuple(fired))
-        await deps.store.save(
-            replace(
-                stored,
-                state=after_state,
-                version=stored.version + 1,
-                applied=number,
-                segments=outputs.segments,
-                due_at=outputs.due_at,
-                last_event_id=fact.event_id,
-                last_outputs=tuple(output.to_json_bytes() for output in outputs.envelopes),
+    if await deps.store.is_erased(organisation_id, person_id):
+        # Identity sends nothing for an erased person: this is a copy delivered again from before the erasure.
+        return Handled((), "erased_person")
+    own = await _apply_own_fact(envelope, resolved, fact, deps)
+    if own is None:
+        return Handled((), "erased_person")
+    if not own.profile.is_merged:
+        return Handled(own.outputs, own.outcome)
+    top = await _top(deps, organisation_id, person_id)
+    if top == person_id:
+        # Not (or no longer, or not yet) held by a survivor: the unmerge or merge under way reads this profile.
+        return Handled(own.outputs, own.outcome)
+    cause = _Cause(f"late:{fact.event_id}", envelope.correlation_id or fact.event_id, fact)
+    held = await _recompute(deps, organisation_id, top, cause)
+    outputs = own.outputs + (() if held is None else held.outputs)
+    return Handled(outputs, "late" if own.outcome == "applied" else own.outcome)
+
+
+async def apply_merge(envelope: Envelope, merged: PersonsMergedV1, deps: ProfileDeps) -> Handled:
+    """Fold the merged persons' profiles into the survivor's, once, and announce the survivor's changes.
+
+    The merged persons' profiles stay, marked as merged, so that an unmerge can recompute them; they leave their
+    segments. A redelivery changes nothing and publishes the same events again.
+    """
+    store, organisation_id = deps.store, envelope.organisation_id
+    survivor_id, merge_id = merged.survivor_person_id, merged.merge_id
+    correlation_id = envelope.correlation_id or merge_id
+    survivor = await store.profile(organisation_id, survivor_id)
+    if survivor is not None and survivor.undone_merge(merge_id) is not None:
+        # Identity undid this merge before this copy of it arrived.
+        return Handled((), "ignored")
+    erased = await store.is_erased(organisation_id, survivor_id)
+    outputs: list[Envelope] = []
+    if erased or survivor is None or survivor.merge_in_force(merge_id) is None:
+        # Erased since, the survivor leaves the merged persons merged into no one, for an unmerge to restore them.
+        into = None if erased else survivor_id
+        for person_id in merged.merged_person_ids:
+            outputs.extend(await _mark_merged(deps, organisation_id, person_id, into, merged, correlation_id))
+    else:
+        # The survivor holds the merge, so each person it merged was marked (a later merge may have taken one of
+        # them since: a copy delivered again marks no one).
+        for person_id in merged.merged_person_ids:
+            other = await store.profile(organisation_id, person_id)
+            outputs.extend(() if other is None else _republished(other, f"merged:{merge_id}"))
+    if erased:
+        return Handled(_unique(outputs), "merged")
+    absorbed = await _absorb(deps, organisation_id, merged, _Cause(f"merge:{merge_id}", correlation_id))
+    if absorbed is None:
+        return Handled(_unique(outputs), "erased_person")
+    return Handled(_unique([*outputs, *absorbed.outputs]), "merged" if absorbed.outcome == "applied" else "republished")
+
+
+async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: ProfileDeps) -> Handled:
+    """Undo a merge: the survivor recomputed from its own facts and the profiles still merged into it, each
+    restored person from its own facts, active again; both announced. A redelivery publishes the same events."""
+    organisation_id, survivor_id, merge_id = envelope.organisation_id, unmerged.survivor_person_id, unmerged.merge_id
+    correlation_id = envelope.correlation_id or merge_id
+    cause = _Cause(f"unmerge:{merge_id}", correlation_id)
+
+    async def release(stored: StoredProfile) -> _Change | None:
+        if stored.merge_in_force(merge_id) is None:
+            return None
+        remaining = replace(stored, merges=_replace_merge(stored.merges, merge_id, None))
+        state = await _full_state(deps, remaining)
+        change = _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
+        undone = UndoneMerge(merge_id, _as_json(change.outputs))
+        return replace(change, profile=replace(change.profile, undone=(*stored.undone, undone)))
+
+    outputs: list[Envelope] = []
+    written = await _write(deps, organisation_id, survivor_id, cause.key, release)
+    if written is not None:
+        undone = written.profile.undone_merge(merge_id)
+        if written.outcome == "unchanged":
+            outputs.extend(_from_json(() if undone is None else undone.outputs))
+        else:
+            outputs.extend(written.outputs)
+        if written.profile.is_merged:
+            # The survivor was itself merged since: the profile holding it lets the restored histories go too.
+            top = await _top(deps, organisation_id, survivor_id)
+            recomputed = await _recompute(deps, organisation_id, top, cause)
+            outputs.extend(() if recomputed is None else recomputed.outputs)
+    restored = [
+        await _restore(deps, organisation_id, person_id, merge_id, unmerged.unmerged_at, correlation_id)
+        for person_id in unmerged.restored_person_ids
+    ]
+    outputs.extend(output for one in restored if one is not None for output in one.outputs)
+    changed = [one for one in (written, *restored) if one is not None and one.outcome == "applied"]
+    return Handled(_unique(outputs), "unmerged" if changed else "republished")
+
+
+async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: ProfileDeps) -> Handled:
+    """Erase the person's profile: its log, facts and trigger keys deleted, its segments left (announced), the
+    profile it was merged into recomputed without it. No document keeps the person's id afterwards, and a fact
+    for the person delivered again changes nothing."""
+    store, organisation_id, person_id = deps.store, envelope.organisation_id, resolved.person_id
+    cause = _Cause(f"erasure:{resolved.original.id}", envelope.correlation_id or resolved.original.id)
+    # First: whatever a writer stores for the person from now on, it deletes again.
+    await store.mark_erased(organisation_id, person_id)
+    stored = await store.profile(organisation_id, person_id)
+    if stored is None:
+        return Handled((), "erased")
+    if stored.last_change == cause.key:
+        # Erased before; only the document was left, to publish its announcements again.
+        own = _republished(stored, cause.key)
+    else:
+        own = tuple(
+            _segment_events(
+                organisation_id,
+                person_id,
+                cause,
+                _as_of(deps, stored.state),
+                entered=(),
+                exited=stored.segments,
             )
         )
-        return AppliedFact(outputs.envelopes, "applied")
-    raise ProfileBusyError(f"{person_id}: another writer kept taking the next fact number")
+    outputs = list(own)
+    if stored.merged_by is not None and stored.merged_into is not None:
+        outputs.extend(
+            await _let_go(deps, organisation_id, stored.merged_into, stored.merged_by, person_id, cause, upwards=True)
+        )
+    for held in stored.merges:
+        for merged_id in held.person_ids:
+            await _orphan(deps, organisation_id, merged_id, person_id, cause)
+    await store.purge(organisation_id, person_id)
+    # Everything but the exits to publish: the document goes once they are out.
+    await store.save(
+        StoredProfile(
+            organisation_id,
+            person_id,
+            version=stored.version + 1,
+            last_change=cause.key,
+            last_outputs=_as_json(own),
+            merged_into=stored.merged_into,
+            merged_by=stored.merged_by,
+            merges=tuple(replace(held, outputs=()) for held in stored.merges),
+        )
+    )
+
+    async def delete_document() -> None:
+        await store.delete_profile(organisation_id, person_id)
+
+    return Handled(_unique(outputs), "erased", after_publish=delete_document)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Steps
 
 
 @dataclass(frozen=True)
-class _Announcement:
-    envelopes: tuple[Envelope, ...]
-    segments: frozenset[str]
-    due_at: datetime | None
-    # Trigger events not yet checked against the dedupe keys already stored.
+class _Cause:
+    """Why a profile changes: `key` names the change in the person's log, and what it announces derives its ids
+    from `key` too."""
+
+    key: str
+    correlation_id: str
+    # Only a fact fires trigger rules.
+    fact: ProfileEvent | None = None
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A profile's next version, decided on the version it replaces, with what announces it."""
+
+    profile: StoredProfile
+    outputs: tuple[Envelope, ...] = ()
+    # Trigger events not yet checked against the dedupe keys already stored, and the fact firing them.
     triggers: tuple[Envelope, ...] = ()
+    fired_by: str = ""
 
 
-def _announce(
-    envelope: Envelope,
-    resolved: PersonResolvedV1,
-    stored: StoredProfile,
-    after_state: Any,
-    as_of: datetime,
+@dataclass(frozen=True)
+class _Written:
+    profile: StoredProfile
+    outputs: tuple[Envelope, ...]
+    # `applied` (stored now), `duplicate`, `republished`, or `unchanged` (nothing to change).
+    outcome: str
+
+
+Decide = Callable[[StoredProfile], Awaitable[_Change | None]]
+
+
+async def _apply_own_fact(
+    envelope: Envelope, resolved: PersonResolvedV1, fact: ProfileEvent, deps: ProfileDeps
+) -> _Written | None:
+    """The fact logged and folded into its person's own profile; None if the person was erased meanwhile."""
+    organisation_id, person_id = envelope.organisation_id, resolved.person_id
+    cause = _Cause(fact.event_id, envelope.correlation_id or fact.event_id, fact)
+    for _attempt in range(MAX_ATTEMPTS):
+        stored = await deps.store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
+        number = await deps.store.log_fact(
+            organisation_id, fact.event_id, person_id, stored.applied + 1, resolved.original
+        )
+        if number is None:
+            continue
+        if number <= stored.applied:
+            # Applied, then perhaps the process died before Kafka had its events: the very same ones again.
+            again = _republished(stored, cause.key)
+            return _Written(stored, again, "republished" if again else "duplicate")
+        if number != stored.applied + 1:
+            continue
+        after_state = apply(stored.state, fact)
+        # A person merged away keeps its facts for an unmerge, but announces nothing: the survivor does.
+        change = _quietly(stored, after_state) if stored.is_merged else _announced(deps, stored, after_state, cause)
+        return await _commit(deps, stored, number, cause.key, change)
+    raise ProfileBusyError(f"{person_id}: other writers kept taking the next change number")
+
+
+async def _write(
+    deps: ProfileDeps, organisation_id: str, person_id: str, change_key: str, decide: Decide
+) -> _Written | None:
+    """Makes the change `decide` chooses on the person's current profile, logged as `change_key`; None if the
+    person is erased. `decide` returns None when there is nothing to change: a change found stored as the
+    profile's last one then publishes its events again."""
+    store = deps.store
+    if await store.is_erased(organisation_id, person_id):
+        return None
+    for _attempt in range(MAX_ATTEMPTS):
+        stored = await store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
+        change = await decide(stored)
+        if change is None:
+            return _Written(stored, _republished(stored, change_key), "unchanged")
+        # Whoever takes the number stores the next version; a loser decides again on the version stored.
+        if await store.take_turn(organisation_id, person_id, stored.applied + 1, change_key):
+            return await _commit(deps, stored, stored.applied + 1, change_key, change)
+    raise ProfileBusyError(f"{person_id}: other writers kept taking the next change number")
+
+
+async def _commit(
+    deps: ProfileDeps, stored: StoredProfile, number: int, change_key: str, change: _Change
+) -> _Written | None:
+    """Stores the change holding number `number` of the person's log; None if the person was erased meanwhile."""
+    store, organisation_id, person_id = deps.store, stored.organisation_id, stored.person_id
+    fired: list[Envelope] = []
+    claimed: list[str] = []
+    for trigger in change.triggers:
+        # Once per person, rule and period: the stored dedupe key lets through only its first fact.
+        dedupe_key = str(trigger.data["dedupe_key"])
+        if await store.claim_trigger(organisation_id, dedupe_key, change.fired_by):
+            fired.append(trigger)
+            claimed.append(dedupe_key)
+    outputs = change.outputs + tuple(fired)
+    profile = replace(
+        change.profile,
+        version=stored.version + 1,
+        applied=number,
+        last_change=change_key,
+        last_outputs=_as_json(outputs),
+        fired=change.profile.fired | frozenset(claimed),
+    )
+    await store.save(profile)
+    if await store.is_erased(organisation_id, person_id):
+        # The erasure ran while this change was made: what the change stored goes the same way.
+        await store.purge(organisation_id, person_id, changes=[change_key], triggers=claimed)
+        await store.delete_profile(organisation_id, person_id)
+        return None
+    return _Written(profile, outputs, "applied")
+
+
+async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMergedV1, cause: _Cause) -> _Written | None:
+    """The survivor takes in the histories of the persons marked merged into it, once; None if it was erased."""
+    store, survivor_id, merge_id = deps.store, merged.survivor_person_id, merged.merge_id
+    # What each merged profile had applied when the survivor read it: a late fact applied since is caught below.
+    read: dict[str, int] = {}
+    freed: list[StoredProfile] = []
+
+    async def absorb(stored: StoredProfile) -> _Change | None:
+        if stored.merge_in_force(merge_id) is not None or stored.undone_merge(merge_id) is not None:
+            return None
+        read.clear()
+        freed.clear()
+        base = stored
+        if stored.merged_by is not None and stored.merged_at is not None and stored.merged_at < merged.merged_at:
+            # Identity decided this merge with the survivor active: the merge holding it was undone before, its
+            # unmerge still on its way. The survivor is active again from now on (the unmerge finds it done).
+            freed.append(stored)
+            base = replace(stored, merged_into=None, merged_by=None, merged_at=None)
+            base = replace(base, state=await _full_state(deps, base))
+        others: list[StoredProfile] = []
+        for person_id in merged.merged_person_ids:
+            other = await store.profile(organisation_id, person_id)
+            if other is not None and other.merged_by == merge_id and other.merged_into == survivor_id:
+                others.append(other)
+                read[person_id] = other.applied
+        state = reduce(merge, (other.state for other in others), base.state)
+        if base.is_merged:
+            change = _quietly(base, state)
+        else:
+            change = _announced(deps, base, state, cause, appearing=bool(freed))
+        held = MergeInForce(merge_id, tuple(other.person_id for other in others), _as_json(change.outputs))
+        active_at = _latest(stored.active_at, merged.merged_at)
+        return replace(change, profile=replace(change.profile, merges=(*stored.merges, held), active_at=active_at))
+
+    written = await _write(deps, organisation_id, survivor_id, cause.key, absorb)
+    if written is None:
+        return None
+    held = written.profile.merge_in_force(merge_id)
+    outputs = list(
+        _from_json(() if held is None else held.outputs) if written.outcome == "unchanged" else written.outputs
+    )
+    previous = freed[0] if freed and written.outcome == "applied" else None
+    if previous is not None and previous.merged_into is not None and previous.merged_by is not None:
+        outputs.extend(
+            await _let_go(deps, organisation_id, previous.merged_into, previous.merged_by, survivor_id, cause)
+        )
+    for person_id in () if held is None else held.person_ids:
+        if await store.is_erased(organisation_id, person_id):
+            # Erased while the survivor was reading it: the erasure found no merge to take it out of.
+            outputs.extend(await _let_go(deps, organisation_id, survivor_id, merge_id, person_id, cause))
+    if written.outcome == "unchanged" or written.profile.is_merged or await _changed_since(deps, organisation_id, read):
+        top = await _top(deps, organisation_id, survivor_id)
+        recomputed = await _recompute(deps, organisation_id, top, cause)
+        outputs.extend(() if recomputed is None else recomputed.outputs)
+    return _Written(written.profile, tuple(outputs), written.outcome)
+
+
+async def _mark_merged(
     deps: ProfileDeps,
-) -> _Announcement:
-    rules, organisation_id, person_id = deps.rules, envelope.organisation_id, resolved.person_id
-    cause = resolved.original.id
-    before = view(stored.state, as_of=as_of, seasons=rules.seasons)
+    organisation_id: str,
+    person_id: str,
+    survivor_id: str | None,
+    merged: PersonsMergedV1,
+    correlation_id: str,
+) -> list[Envelope]:
+    """Marks the person's profile merged into the survivor (None: an erased one); it leaves its segments."""
+    merge_id = merged.merge_id
+    cause = _Cause(f"merge:{merge_id}", correlation_id)
+    before: list[StoredProfile] = []
+
+    async def mark(stored: StoredProfile) -> _Change | None:
+        if stored.merged_by == merge_id:
+            return None
+        if stored.active_at is not None and stored.active_at > merged.merged_at:
+            # Active after this merge was decided: identity undid it since.
+            return None
+        before[:] = [stored]
+        exits = _segment_events(
+            organisation_id, person_id, cause, _as_of(deps, stored.state), entered=(), exited=stored.segments
+        )
+        marked = replace(
+            stored,
+            merged_into=survivor_id,
+            merged_by=merge_id,
+            merged_at=merged.merged_at,
+            active_at=_latest(stored.active_at, merged.merged_at),
+            segments=frozenset(),
+            due_at=None,
+        )
+        return _Change(marked, tuple(exits))
+
+    written = await _write(deps, organisation_id, person_id, f"merged:{merge_id}", mark)
+    if written is None:
+        return []
+    outputs = list(written.outputs)
+    previous = before[0] if written.outcome == "applied" and before else None
+    if previous is not None and previous.merged_by is not None and previous.merged_into is not None:
+        # Merged elsewhere by a merge identity has undone since (its unmerge is still on its way): that survivor
+        # lets the history go now.
+        outputs.extend(await _let_go(deps, organisation_id, previous.merged_into, previous.merged_by, person_id, cause))
+    return outputs
+
+
+async def _restore(
+    deps: ProfileDeps, organisation_id: str, person_id: str, merge_id: str, at: datetime, correlation_id: str
+) -> _Written | None:
+    """The person merged by `merge_id` is active again, with the history of its own log (and of those merged
+    into it), announced like a profile appearing."""
+    cause = _Cause(f"restored:{merge_id}", correlation_id)
+
+    async def restore(stored: StoredProfile) -> _Change | None:
+        if stored.merged_by != merge_id:
+            return None
+        active = replace(
+            stored, merged_into=None, merged_by=None, merged_at=None, active_at=_latest(stored.active_at, at)
+        )
+        return _announced(deps, active, await _full_state(deps, active), cause, appearing=True)
+
+    return await _write(deps, organisation_id, person_id, cause.key, restore)
+
+
+async def _let_go(
+    deps: ProfileDeps,
+    organisation_id: str,
+    survivor_id: str,
+    merge_id: str,
+    person_id: str,
+    cause: _Cause,
+    *,
+    upwards: bool = False,
+) -> list[Envelope]:
+    """The survivor of `merge_id` no longer holds `person_id`'s history: it is recomputed without it, and so is the
+    profile holding the survivor, if any. With `upwards`, every profile in between too (an erasure: each of them
+    holds the person's details in its state)."""
+    store = deps.store
+
+    async def release(stored: StoredProfile) -> _Change | None:
+        held = stored.merge_in_force(merge_id)
+        if held is None or person_id not in held.person_ids:
+            return None
+        rest = MergeInForce(merge_id, tuple(other for other in held.person_ids if other != person_id))
+        # Announcements kept for republication may tell the person's details: none is kept.
+        remaining = _without_stored_outputs(replace(stored, merges=_replace_merge(stored.merges, merge_id, rest)))
+        state = await _full_state(deps, remaining)
+        return _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
+
+    written = await _write(deps, organisation_id, survivor_id, cause.key, release)
+    if written is None:
+        return []
+    outputs = list(written.outputs)
+    if not written.profile.is_merged:
+        return outputs
+    if not upwards:
+        top = await _top(deps, organisation_id, survivor_id)
+        recomputed = await _recompute(deps, organisation_id, top, cause)
+        return outputs + ([] if recomputed is None else list(recomputed.outputs))
+    current = written.profile
+    for _hop in range(MAX_MERGE_DEPTH):
+        if current.merged_by is None or current.merged_into is None:
+            return outputs
+        holder = await store.profile(organisation_id, current.merged_into)
+        if holder is None or not holder.holds(current.merged_by, current.person_id):
+            return outputs
+        recomputed = await _recompute(deps, organisation_id, holder.person_id, cause, scrub=True)
+        if recomputed is None:
+            return outputs
+        outputs.extend(recomputed.outputs)
+        current = recomputed.profile
+    raise ProfileBusyError(f"the merges holding {survivor_id} go round in a loop")
+
+
+async def _orphan(deps: ProfileDeps, organisation_id: str, person_id: str, erased_id: str, cause: _Cause) -> None:
+    """The person stays merged (an unmerge restores it) but into no one: its survivor was erased."""
+
+    async def orphan(stored: StoredProfile) -> _Change | None:
+        if stored.merged_into != erased_id:
+            return None
+        return _Change(replace(stored, merged_into=None))
+
+    await _write(deps, organisation_id, person_id, f"orphaned:{cause.key}", orphan)
+
+
+async def _recompute(
+    deps: ProfileDeps, organisation_id: str, person_id: str, cause: _Cause, *, scrub: bool = False
+) -> _Written | None:
+    """The profile recomputed from the logs of its own history and of the histories merged into it. With `scrub`,
+    the announcements it keeps for republication are dropped as well."""
+
+    async def recompute(stored: StoredProfile) -> _Change | None:
+        base = _without_stored_outputs(stored) if scrub else stored
+        state = await _full_state(deps, stored)
+        if state == stored.state and base == stored:
+            return None
+        return _quietly(base, state) if stored.is_merged else _announced(deps, base, state, cause)
+
+    return await _write(deps, organisation_id, person_id, cause.key, recompute)
+
+
+async def _top(deps: ProfileDeps, organisation_id: str, person_id: str) -> str:
+    """The profile holding `person_id`'s history now: up its merges while each survivor holds it."""
+    current = person_id
+    for _hop in range(MAX_MERGE_DEPTH):
+        profile = await deps.store.profile(organisation_id, current)
+        if profile is None or profile.merged_by is None or profile.merged_into is None:
+            return current
+        survivor = await deps.store.profile(organisation_id, profile.merged_into)
+        # A survivor that does not hold the merge yet reads this profile when it does; one that undid it leaves
+        # this profile to be recomputed when restored. Either way the history belongs here.
+        if survivor is None or not survivor.holds(profile.merged_by, current):
+            return current
+        current = survivor.person_id
+    raise ProfileBusyError(f"the merges holding {person_id} go round in a loop")
+
+
+async def _full_state(deps: ProfileDeps, profile: StoredProfile, seen: frozenset[str] = frozenset()) -> ProfileState:
+    """The profile's history folded again from the logs: its own facts, then every profile merged into it, each
+    with the profiles merged into that one."""
+    store, organisation_id = deps.store, profile.organisation_id
+    envelopes = await store.facts(organisation_id, profile.person_id, profile.applied)
+    events = [event for envelope in envelopes if (event := profile_event(envelope, parse_data(envelope)))]
+    state = fold(events)
+    seen = seen | {profile.person_id}
+    for held in profile.merges:
+        for person_id in held.person_ids:
+            if person_id in seen:
+                continue
+            other = await store.profile(organisation_id, person_id)
+            # Only a merge both sides agree on: a person merged elsewhere since, or restored, is no longer here.
+            if other is not None and other.merged_by == held.merge_id and other.merged_into == profile.person_id:
+                state = merge(state, await _full_state(deps, other, seen))
+    return state
+
+
+async def _changed_since(deps: ProfileDeps, organisation_id: str, read: Mapping[str, int]) -> bool:
+    for person_id, applied in read.items():
+        now = await deps.store.profile(organisation_id, person_id)
+        if now is None or now.applied != applied:
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Announcements
+
+
+def _quietly(stored: StoredProfile, state: ProfileState) -> _Change:
+    """A change to a profile merged away: kept for an unmerge, announced by no one (its survivor announces)."""
+    return _Change(replace(stored, state=state))
+
+
+def _announced(
+    deps: ProfileDeps, stored: StoredProfile, after_state: ProfileState, cause: _Cause, *, appearing: bool = False
+) -> _Change:
+    """The profile changed to `after_state`, with the events that tell it: the fields changed, the segments
+    entered and left, and for a fact the triggers it fires. An `appearing` profile is told in full."""
+    rules, organisation_id, person_id = deps.rules, stored.organisation_id, stored.person_id
+    as_of = _as_of(deps, after_state)
+    before_state, before_segments = (EMPTY_PROFILE, frozenset[str]()) if appearing else (stored.state, stored.segments)
+    before = view(before_state, as_of=as_of, seasons=rules.seasons)
     after = view(after_state, as_of=as_of, seasons=rules.seasons)
     changed = {name: plain(value) for name, value in after.items() if before.get(name) != value}
     segments = evaluate_segments(rules.segments, after, as_of)
-    changes = segment_changes(stored.segments, segments)
-    triggers = evaluate_triggers(
-        rules.triggers,
-        before,
-        after,
-        as_of=as_of,
-        cause_event_type=resolved.original.type,
-        cause_event_id=cause,
-        person_id=person_id,
-    )
-    common: dict[str, Any] = {
-        "organisation_id": organisation_id,
-        "source": f"/orgs/{organisation_id}/profile",
-        "time": as_of,
-        "subject": person_id,
-        "correlation_id": envelope.correlation_id or resolved.original.id,
-        "person_id": person_id,
-    }
+    changes = segment_changes(before_segments, segments)
     outputs: list[Envelope] = []
     if changed:
         outputs.append(
             build_envelope(
                 ProfileChangedV1(person_id=person_id, changed=changed, profile_version=stored.version + 1),
-                id=output_id(organisation_id, "changed", cause, person_id),
-                **common,
+                id=output_id(organisation_id, "changed", cause.key, person_id),
+                **_common(organisation_id, person_id, cause, as_of),
             )
         )
-    for name in changes.entered:
-        outputs.append(
-            build_envelope(
-                SegmentEnteredV1(segment=name, person_id=person_id, at=as_of),
-                id=output_id(organisation_id, "entered", cause, person_id, name),
-                **common,
-            )
+    outputs.extend(_segment_events(organisation_id, person_id, cause, as_of, changes.entered, changes.exited))
+    triggers: tuple[Envelope, ...] = ()
+    if cause.fact is not None:
+        decisions = evaluate_triggers(
+            rules.triggers,
+            before,
+            after,
+            as_of=as_of,
+            cause_event_type=cause.fact.type,
+            cause_event_id=cause.fact.event_id,
+            person_id=person_id,
         )
-    for name in changes.exited:
-        outputs.append(
-            build_envelope(
-                SegmentExitedV1(segment=name, person_id=person_id, at=as_of),
-                id=output_id(organisation_id, "exited", cause, person_id, name),
-                **common,
-            )
+        common = _common(organisation_id, person_id, cause, as_of)
+        triggers = tuple(
+            build_envelope(decision.as_event(), id=decision.trigger_id, **common) for decision in decisions
         )
-    fired = tuple(build_envelope(decision.as_event(), id=decision.trigger_id, **common) for decision in triggers)
     due_candidates = [
         moment
         for moment in (
@@ -195,4 +665,92 @@ def _announce(
         )
         if moment is not None
     ]
-    return _Announcement(tuple(outputs), segments, min(due_candidates, default=None), fired)
+    profile = replace(stored, state=after_state, segments=segments, due_at=min(due_candidates, default=None))
+    return _Change(profile, tuple(outputs), triggers, "" if cause.fact is None else cause.fact.event_id)
+
+
+def _segment_events(
+    organisation_id: str,
+    person_id: str,
+    cause: _Cause,
+    at: datetime,
+    entered: Iterable[str],
+    exited: Iterable[str],
+) -> list[Envelope]:
+    common = _common(organisation_id, person_id, cause, at)
+    return [
+        *(
+            build_envelope(
+                SegmentEnteredV1(segment=name, person_id=person_id, at=at),
+                id=output_id(organisation_id, "entered", cause.key, person_id, name),
+                **common,
+            )
+            for name in sorted(entered)
+        ),
+        *(
+            build_envelope(
+                SegmentExitedV1(segment=name, person_id=person_id, at=at),
+                id=output_id(organisation_id, "exited", cause.key, person_id, name),
+                **common,
+            )
+            for name in sorted(exited)
+        ),
+    ]
+
+
+def _common(organisation_id: str, person_id: str, cause: _Cause, at: datetime) -> dict[str, Any]:
+    return {
+        "organisation_id": organisation_id,
+        "source": f"/orgs/{organisation_id}/profile",
+        "time": at,
+        "subject": person_id,
+        "correlation_id": cause.correlation_id,
+        "person_id": person_id,
+    }
+
+
+def _as_of(deps: ProfileDeps, state: ProfileState) -> datetime:
+    """Now, or the profile's latest event if that is later: a profile is read at or after its latest event."""
+    now = deps.clock.now()
+    latest = state.latest_event_at
+    return now if latest is None or latest <= now else latest
+
+
+def _latest(known: datetime | None, moment: datetime) -> datetime:
+    return moment if known is None or known < moment else known
+
+
+def _republished(stored: StoredProfile, change_key: str) -> tuple[Envelope, ...]:
+    return _from_json(stored.last_outputs) if stored.last_change == change_key else ()
+
+
+def _replace_merge(
+    merges: tuple[MergeInForce, ...], merge_id: str, replacement: MergeInForce | None
+) -> tuple[MergeInForce, ...]:
+    kept = (replacement,) if replacement is not None else ()
+    return tuple(item for held in merges for item in ((held,) if held.merge_id != merge_id else kept))
+
+
+def _without_stored_outputs(stored: StoredProfile) -> StoredProfile:
+    return replace(
+        stored,
+        last_outputs=(),
+        merges=tuple(replace(held, outputs=()) for held in stored.merges),
+        undone=tuple(replace(undone, outputs=()) for undone in stored.undone),
+    )
+
+
+def _as_json(outputs: Iterable[Envelope]) -> tuple[bytes, ...]:
+    return tuple(output.to_json_bytes() for output in outputs)
+
+
+def _from_json(raw: Sequence[bytes]) -> tuple[Envelope, ...]:
+    return tuple(Envelope.from_json_bytes(item) for item in raw)
+
+
+def _unique(outputs: Iterable[Envelope]) -> tuple[Envelope, ...]:
+    """Each event once, in order: a redelivery may find the same announcement kept in two places."""
+    seen: dict[str, Envelope] = {}
+    for output in outputs:
+        seen.setdefault(output.id, output)
+    return tuple(seen.values())

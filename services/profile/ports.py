@@ -1,45 +1,128 @@
 """What the profile handlers need from the outside world: the profile store."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState
+from shared.events import Envelope
+
+
+@dataclass(frozen=True)
+class MergeInForce:
+    """A merge this profile survived: the persons whose histories it now holds (none left, once erasures or later
+    merges took them all; the merge stays recorded until it is undone, so that a copy delivered late is known)."""
+
+    merge_id: str
+    person_ids: tuple[str, ...]
+    # What the survivor announced when the merge was applied, published again if the merge is delivered again.
+    # Dropped when an erasure takes a person out of the merge: it may tell that person's details.
+    outputs: Sequence[bytes] = ()
+
+
+@dataclass(frozen=True)
+class UndoneMerge:
+    """A merge this profile survived and identity undid: a late copy of the merge must change nothing."""
+
+    merge_id: str
+    outputs: Sequence[bytes] = ()
 
 
 @dataclass(frozen=True)
 class StoredProfile:
-    """One person's profile as stored: the folded state, what was announced, and how far the log was applied."""
+    """One person's profile as stored: the folded state, what was announced, and how far its log was applied.
+
+    A person merged into another keeps this document (an unmerge recomputes it) but is no one's profile: its
+    `state` is its own history for the record, its segments are empty, and the survivor announces for it.
+    """
 
     organisation_id: str
     person_id: str
     state: ProfileState = EMPTY_PROFILE
     # Bumped by every change: the guard of the conditional update that stores the next one.
     version: int = 0
-    # Facts applied so far; the next fact logged for this person gets number `applied + 1`.
+    # Changes in the person's log so far (facts, and the merge steps that changed this document); the next one
+    # is logged as number `applied + 1`.
     applied: int = 0
     segments: frozenset[str] = frozenset()
     # When a time-based field or rule next changes: the sweep visits only profiles due.
     due_at: datetime | None = None
-    # The last fact applied and what it published: a redelivery of it publishes the same events again.
-    last_event_id: str | None = None
+    # The last change stored (a fact's event id, or a merge step) and what it published: a redelivery that finds
+    # its change already stored publishes the same events again.
+    last_change: str | None = None
     # Kept as the JSON published: field names in a `profile changed` event contain dots, which stores refuse as keys.
-    last_outputs: Sequence[bytes] = field(default_factory=tuple)
+    last_outputs: Sequence[bytes] = ()
+    # Set while this person is merged into `merged_into` by the merge `merged_by`, decided by identity at
+    # `merged_at`. A survivor erased leaves `merged_into` empty: the person stays merged (an unmerge restores it)
+    # into no one.
+    merged_into: str | None = None
+    merged_by: str | None = None
+    merged_at: datetime | None = None
+    # The latest moment identity is known to have seen the person active (deciding a merge it took part in, or an
+    # unmerge restoring it): a merge decided before then was undone, whatever order its events arrive in.
+    active_at: datetime | None = None
+    merges: tuple[MergeInForce, ...] = ()
+    undone: tuple[UndoneMerge, ...] = ()
+    # The trigger dedupe keys this person claimed: they name the person, so an erasure deletes them.
+    fired: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_merged(self) -> bool:
+        return self.merged_by is not None
+
+    def merge_in_force(self, merge_id: str) -> MergeInForce | None:
+        return next((merge for merge in self.merges if merge.merge_id == merge_id), None)
+
+    def undone_merge(self, merge_id: str) -> UndoneMerge | None:
+        return next((merge for merge in self.undone if merge.merge_id == merge_id), None)
+
+    def holds(self, merge_id: str, person_id: str) -> bool:
+        """Whether `person_id`'s history is part of this profile through the merge `merge_id`."""
+        merge = self.merge_in_force(merge_id)
+        return merge is not None and person_id in merge.person_ids
 
 
 class ProfileStore(Protocol):
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None: ...
 
-    async def log_fact(self, organisation_id: str, event_id: str, person_id: str, number: int) -> int | None:
-        """Makes `event_id` the person's fact number `number`, unless it was logged before: returns its number
-        (a redelivery finds its first one), or None if another fact holds `number` (a writer raced this one).
+    async def log_fact(
+        self, organisation_id: str, event_id: str, person_id: str, number: int, envelope: Envelope
+    ) -> int | None:
+        """Makes the upstream fact `envelope` (id `event_id`) the person's change number `number`, unless it was
+        logged before: then returns its number (0 if it was logged for another person). None if another change
+        holds `number` (a writer raced this one).
 
         The unique number per person is what lets only one writer store each next version of a profile.
         """
 
+    async def take_turn(self, organisation_id: str, person_id: str, number: int, change: str) -> bool:
+        """Makes `change` (a merge step, not a fact) the person's change number `number`: True if it is now,
+        or was already; False if another change holds the number."""
+
+    async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
+        """The upstream facts logged as the person's changes 1 to `through`, in that order."""
+
     async def save(self, profile: StoredProfile) -> None:
-        """Stores the profile; only the writer that logged its latest fact's number calls this."""
+        """Stores the profile; only the writer that logged its latest change's number calls this."""
 
     async def claim_trigger(self, organisation_id: str, dedupe_key: str, event_id: str) -> bool:
         """True if this fact may fire the trigger: nobody stored the key, or this very fact did (a redelivery)."""
+
+    async def mark_erased(self, organisation_id: str, person_id: str) -> None:
+        """Remembers that the person was erased, without keeping their id."""
+
+    async def is_erased(self, organisation_id: str, person_id: str) -> bool: ...
+
+    async def purge(
+        self,
+        organisation_id: str,
+        person_id: str,
+        *,
+        changes: Iterable[str] = (),
+        triggers: Iterable[str] = (),
+    ) -> None:
+        """Deletes the person's log and the trigger keys they claimed, the profile document's as well as
+        `changes` and `triggers` (a writer's own, which it may not have stored yet). Keeps the profile document."""
+
+    async def delete_profile(self, organisation_id: str, person_id: str) -> None: ...

@@ -1,22 +1,47 @@
-"""Profiles in MongoDB (or FerretDB): one document per person, changed by conditional single-document updates."""
+"""Profiles in MongoDB (or FerretDB): one document per person, each change fenced by a unique log document.
 
+FerretDB 1.x looks a document up by index only when the filter is exactly `{"_id": ...}`: every read, update and
+delete here is by `_id`, and a person's log is read one numbered document at a time, never by a query.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.profile.domain.profile import ProfileState
-from services.profile.ports import StoredProfile
+from services.profile.ports import MergeInForce, StoredProfile, UndoneMerge
+from shared.events import Envelope
 from shared.mongo import Document, IndexSpec
 
 PROFILES = "profile_profiles"
+# Two kinds of documents: `org|person#n`, the person's change number n (the upstream envelope, for a fact), and
+# `org|event id`, which number of whose log a fact is (a redelivery finds it there).
 FACT_LOG = "profile_fact_log"
 FIRED_TRIGGERS = "profile_fired_triggers"
+ERASED = "profile_erased"
+COLLECTIONS = (PROFILES, FACT_LOG, FIRED_TRIGGERS, ERASED)
 INDEXES: tuple[IndexSpec, ...] = ()
+# Log documents read at once when a profile is recomputed: round trips overlap without flooding the store.
+LOG_READS_AT_ONCE = 32
 
 
 def _key(organisation_id: str, local: str) -> str:
     return f"{organisation_id}|{local}"
+
+
+def _change_key(organisation_id: str, person_id: str, number: int) -> str:
+    return _key(organisation_id, f"{person_id}#{number}")
+
+
+def _tombstone_key(organisation_id: str, person_id: str) -> str:
+    # A digest, so that no document keeps the id of a person erased.
+    digest = hashlib.sha256(f"{organisation_id}|{person_id}".encode()).hexdigest()
+    return _key(organisation_id, f"erased:{digest}")
 
 
 class MongoProfileStore:
@@ -24,62 +49,70 @@ class MongoProfileStore:
         self._profiles = database[PROFILES]
         self._log = database[FACT_LOG]
         self._fired = database[FIRED_TRIGGERS]
+        self._erased = database[ERASED]
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
         document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)})
-        if document is None:
-            return None
-        return StoredProfile(
-            organisation_id=organisation_id,
-            person_id=person_id,
-            state=ProfileState.from_document(document["state"]),
-            version=document["version"],
-            applied=document["applied"],
-            segments=frozenset(document.get("segments", ())),
-            due_at=document.get("due_at"),
-            last_event_id=document.get("last_event_id"),
-            last_outputs=tuple(bytes(raw) for raw in document.get("last_outputs", ())),
-        )
+        return None if document is None else _profile_from(organisation_id, person_id, document)
 
-    async def log_fact(self, organisation_id: str, event_id: str, person_id: str, number: int) -> int | None:
-        try:
-            await self._log.insert_one(
-                {
-                    "_id": _key(organisation_id, event_id),
-                    "organisation_id": organisation_id,
-                    "person_id": person_id,
-                    "number": number,
-                }
+    async def log_fact(
+        self, organisation_id: str, event_id: str, person_id: str, number: int, envelope: Envelope
+    ) -> int | None:
+        # The event's document is written only by a writer holding the number it names, so a redelivery finding
+        # it knows the fact is logged, and a writer that lost the number leaves nothing behind to contradict it.
+        event_key = _key(organisation_id, event_id)
+        logged = await self._log.find_one({"_id": event_key})
+        if logged is None:
+            taken = await self._take(
+                organisation_id, person_id, number, event_id, envelope=envelope.to_json_bytes().decode()
             )
-        except DuplicateKeyError:
-            logged = await self._log.find_one({"_id": _key(organisation_id, event_id)})
-            assert logged is not None, "a duplicate key means the fact is logged"
-            number = int(logged["number"])
+            if not taken:
+                return None
+            try:
+                await self._log.insert_one(
+                    {"_id": event_key, "organisation_id": organisation_id, "person_id": person_id, "number": number}
+                )
+                return number
+            except DuplicateKeyError:
+                # Another delivery of this fact took the same number at the same moment.
+                logged = await self._log.find_one({"_id": event_key})
+                assert logged is not None, "a duplicate key means the fact is logged"
+        return int(logged["number"]) if logged["person_id"] == person_id else 0
+
+    async def take_turn(self, organisation_id: str, person_id: str, number: int, change: str) -> bool:
+        return await self._take(organisation_id, person_id, number, change)
+
+    async def _take(
+        self, organisation_id: str, person_id: str, number: int, change: str, *, envelope: str | None = None
+    ) -> bool:
         # A conditional update would guard the profile too, but FerretDB 1.x only looks `_id` up by index when
         # it is the whole filter: a unique (person, number) document fences writers instead, at insert speed.
-        fence = _key(organisation_id, f"{person_id}#{number}")
+        key = _change_key(organisation_id, person_id, number)
+        document: dict[str, Any] = {"_id": key, "organisation_id": organisation_id, "change": change}
+        if envelope is not None:
+            document["envelope"] = envelope
         try:
-            await self._log.insert_one({"_id": fence, "organisation_id": organisation_id, "event_id": event_id})
+            await self._log.insert_one(document)
         except DuplicateKeyError:
-            holder = await self._log.find_one({"_id": fence})
-            if holder is None or holder.get("event_id") != event_id:
-                return None
-        return number
+            holder = await self._log.find_one({"_id": key})
+            return holder is not None and holder.get("change") == change
+        return True
+
+    async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
+        keys = [_change_key(organisation_id, person_id, number) for number in range(1, through + 1)]
+        documents: list[Document | None] = []
+        for start in range(0, len(keys), LOG_READS_AT_ONCE):
+            chunk = keys[start : start + LOG_READS_AT_ONCE]
+            documents.extend(await asyncio.gather(*(self._log.find_one({"_id": key}) for key in chunk)))
+        return [
+            Envelope.from_json_bytes(str(document["envelope"]).encode())
+            for document in documents
+            if document is not None and "envelope" in document
+        ]
 
     async def save(self, profile: StoredProfile) -> None:
-        document: dict[str, Any] = {
-            "organisation_id": profile.organisation_id,
-            "person_id": profile.person_id,
-            "state": profile.state.to_document(),
-            "version": profile.version,
-            "applied": profile.applied,
-            "segments": sorted(profile.segments),
-            "due_at": profile.due_at,
-            "last_event_id": profile.last_event_id,
-            "last_outputs": list(profile.last_outputs),
-        }
         await self._profiles.replace_one(
-            {"_id": _key(profile.organisation_id, profile.person_id)}, document, upsert=True
+            {"_id": _key(profile.organisation_id, profile.person_id)}, _profile_document(profile), upsert=True
         )
 
     async def claim_trigger(self, organisation_id: str, dedupe_key: str, event_id: str) -> bool:
@@ -90,3 +123,109 @@ class MongoProfileStore:
             fired = await self._fired.find_one({"_id": key})
             return fired is not None and fired.get("event_id") == event_id
         return True
+
+    async def mark_erased(self, organisation_id: str, person_id: str) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            await self._erased.insert_one(
+                {"_id": _tombstone_key(organisation_id, person_id), "organisation_id": organisation_id}
+            )
+
+    async def is_erased(self, organisation_id: str, person_id: str) -> bool:
+        return await self._erased.find_one({"_id": _tombstone_key(organisation_id, person_id)}) is not None
+
+    async def purge(
+        self,
+        organisation_id: str,
+        person_id: str,
+        *,
+        changes: Iterable[str] = (),
+        triggers: Iterable[str] = (),
+    ) -> None:
+        document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)})
+        applied = 0 if document is None else int(document.get("applied", 0))
+        fired = set(triggers) | set(() if document is None else document.get("fired", ()))
+        for dedupe_key in sorted(fired):
+            await self._fired.delete_one({"_id": _key(organisation_id, dedupe_key)})
+        for change in changes:
+            await self._forget_fact(organisation_id, person_id, change)
+        # Past `applied`, a writer may hold the next numbers without having stored its change: read on to a gap.
+        number = 1
+        while True:
+            key = _change_key(organisation_id, person_id, number)
+            logged = await self._log.find_one({"_id": key})
+            if logged is None and number > applied:
+                return
+            if logged is not None:
+                if "envelope" in logged:
+                    await self._forget_fact(organisation_id, person_id, str(logged["change"]))
+                await self._log.delete_one({"_id": key})
+            number += 1
+
+    async def _forget_fact(self, organisation_id: str, person_id: str, event_id: str) -> None:
+        event_key = _key(organisation_id, event_id)
+        logged = await self._log.find_one({"_id": event_key})
+        if logged is not None and logged.get("person_id") == person_id:
+            await self._log.delete_one({"_id": event_key})
+
+    async def delete_profile(self, organisation_id: str, person_id: str) -> None:
+        await self._profiles.delete_one({"_id": _key(organisation_id, person_id)})
+
+
+def _profile_document(profile: StoredProfile) -> dict[str, Any]:
+    return {
+        "organisation_id": profile.organisation_id,
+        "person_id": profile.person_id,
+        "state": profile.state.to_document(),
+        "version": profile.version,
+        "applied": profile.applied,
+        "segments": sorted(profile.segments),
+        "due_at": profile.due_at,
+        "last_change": profile.last_change,
+        "last_outputs": list(profile.last_outputs),
+        "merged_into": profile.merged_into,
+        "merged_by": profile.merged_by,
+        "merged_at": profile.merged_at,
+        "active_at": profile.active_at,
+        # Lists, not maps keyed by merge id: stored keys may not contain dots.
+        "merges": [
+            {"merge_id": merge.merge_id, "person_ids": list(merge.person_ids), "outputs": list(merge.outputs)}
+            for merge in profile.merges
+        ],
+        "undone": [{"merge_id": merge.merge_id, "outputs": list(merge.outputs)} for merge in profile.undone],
+        "fired": sorted(profile.fired),
+    }
+
+
+def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, Any]) -> StoredProfile:
+    return StoredProfile(
+        organisation_id=organisation_id,
+        person_id=person_id,
+        state=ProfileState.from_document(document["state"]),
+        version=document["version"],
+        applied=document["applied"],
+        segments=frozenset(document.get("segments", ())),
+        due_at=document.get("due_at"),
+        last_change=document.get("last_change"),
+        last_outputs=_outputs(document.get("last_outputs", ())),
+        merged_into=document.get("merged_into"),
+        merged_by=document.get("merged_by"),
+        merged_at=document.get("merged_at"),
+        active_at=document.get("active_at"),
+        merges=tuple(
+            MergeInForce(
+                merge_id=merge["merge_id"],
+                person_ids=tuple(merge["person_ids"]),
+                outputs=_outputs(merge.get("outputs", ())),
+            )
+            for merge in document.get("merges", ())
+        ),
+        undone=tuple(
+            UndoneMerge(merge_id=merge["merge_id"], outputs=_outputs(merge.get("outputs", ())))
+            for merge in document.get("undone", ())
+        ),
+        fired=frozenset(document.get("fired", ())),
+    )
+
+
+def _outputs(raw: Iterable[Any]) -> tuple[bytes, ...]:
+    return tuple(bytes(item) for item in raw)

@@ -1,9 +1,9 @@
-"""The profile subscriber: each resolved fact folded into its person's profile, announcements published, committed."""
+"""The profile subscriber: identity's resolutions, merges and unmerges applied, announcements published, committed."""
 
 from services.profile.context import ProfileContext
-from services.profile.handlers import apply_resolved
+from services.profile.handlers import Handled, apply_merge, apply_resolved, apply_unmerge
 from shared.events import Envelope, EventValidationError, parse_data
-from shared.events.identity import PersonResolvedV1
+from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 from shared.kafka import ConsumedRecord, PermanentMessageError
 
 
@@ -13,13 +13,21 @@ async def handle_resolution(consumed: ConsumedRecord[Envelope], context: Profile
         data = parse_data(envelope)
     except EventValidationError as exc:
         raise PermanentMessageError(str(exc)) from exc
-    if not isinstance(data, PersonResolvedV1):
-        # Merges and unmerges are folded by a later version of this service; they are not errors.
-        context.metrics.facts.labels(envelope.organisation_id, f"not_yet_handled:{envelope.type}").inc()
-        return
+    handled: Handled
     try:
-        applied = await apply_resolved(envelope, data, context.deps)
+        match data:
+            case PersonResolvedV1():
+                handled = await apply_resolved(envelope, data, context.deps)
+            case PersonsMergedV1():
+                handled = await apply_merge(envelope, data, context.deps)
+            case PersonUnmergedV1():
+                handled = await apply_unmerge(envelope, data, context.deps)
+            case _:
+                context.metrics.facts.labels(envelope.organisation_id, f"not_handled:{envelope.type}").inc()
+                return
     except (EventValidationError, ValueError) as exc:
         raise PermanentMessageError(str(exc)) from exc
-    await context.publish(applied.outputs)
-    context.metrics.facts.labels(envelope.organisation_id, applied.outcome).inc()
+    await context.publish(handled.outputs)
+    if handled.after_publish is not None:
+        await handled.after_publish()
+    context.metrics.facts.labels(envelope.organisation_id, handled.outcome).inc()

@@ -1,107 +1,15 @@
 """The profile service on real Kafka and the real store: resolved facts in, profiles and announcements out, once."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 
-from services.profile.bootstrap import create_app
-from services.profile.context import ProfileContext
-from services.profile.settings import ProfileSettings
 from shared.access import Scope
-from shared.events import Envelope, build_envelope, event_type, parse_event
-from shared.events.identity import Match, MatchMethod, PersonResolvedV1
-from shared.kafka import record_for
-from shared.settings import ServiceSettings
-from shared.topic_admin import ensure_topics
-from shared.topics import PROFILE_CHANGES, PROFILE_TRIGGERS, all_topic_partitions
-from tests.integration.kafka_support import TopicTail
+from shared.events import parse_event
+from tests.integration.profile.support import ProfileHarness, context_of, running_profile
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
-
-
-@dataclass
-class ProfileHarness:
-    settings: ProfileSettings
-    organisation_id: str
-    resolutions_topic: str
-    group_id: str
-    changes: TopicTail
-    triggers: TopicTail
-
-    def resolved_purchase(self, event_id: str, person_id: str, *, bought_at: datetime) -> Envelope:
-        """A ticket purchase, as identity publishes it once it knows the person."""
-        example: dict[str, Any] = dict(event_type("parterre.ticket.purchased.v1").example)
-        example["order_id"] = f"order-{event_id}"
-        example["tickets"] = [{**ticket, "ticket_id": f"{event_id}-{n}"} for n, ticket in enumerate(example["tickets"])]
-        data = event_type("parterre.ticket.purchased.v1").model.model_validate(example)
-        original = build_envelope(
-            data,
-            organisation_id=self.organisation_id,
-            source=f"/orgs/{self.organisation_id}/sources/billetterie-principale",
-            id=event_id,
-            time=bought_at,
-        )
-        return build_envelope(
-            PersonResolvedV1(
-                original=original, person_id=person_id, match=Match(method=MatchMethod.NEW, confidence=1.0)
-            ),
-            organisation_id=self.organisation_id,
-            source=f"/orgs/{self.organisation_id}/identity",
-            id=f"resolved-{event_id}",
-            time=bought_at,
-            person_id=person_id,
-        )
-
-    async def publish(self, envelopes: list[Envelope]) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
-        await producer.start()
-        try:
-            for envelope in envelopes:
-                record = record_for(envelope)
-                headers = [(name, value.encode()) for name, value in record.headers.items()]
-                await producer.send_and_wait(
-                    self.resolutions_topic, record.value, key=record.key.encode(), headers=headers
-                )
-        finally:
-            await producer.stop()
-
-
-@pytest.fixture
-async def harness(settings: ServiceSettings, unique_name: str) -> AsyncIterator[ProfileHarness]:
-    resolutions_topic = f"test.resolutions.{unique_name}"
-    await ensure_topics(settings.kafka_bootstrap, {**all_topic_partitions(), resolutions_topic: 6})
-    changes = await TopicTail(settings.kafka_bootstrap, PROFILE_CHANGES.name, unique_name).start()
-    triggers = await TopicTail(settings.kafka_bootstrap, PROFILE_TRIGGERS.name, unique_name).start()
-    yield ProfileHarness(
-        ProfileSettings(**settings.model_dump()),
-        unique_name,
-        resolutions_topic,
-        f"test-profile-{unique_name}",
-        changes,
-        triggers,
-    )
-    await changes.stop()
-    await triggers.stop()
-
-
-@asynccontextmanager
-async def running_profile(harness: ProfileHarness) -> AsyncIterator[FastAPI]:
-    app = create_app(harness.settings, resolutions_topic=harness.resolutions_topic, group_id=harness.group_id)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-def context_of(app: FastAPI) -> ProfileContext:
-    context = app.state.runtime.extras["profile"]
-    assert isinstance(context, ProfileContext)
-    return context
 
 
 async def test_a_first_purchase_updates_the_profile_and_fires_the_welcome_once_even_when_redelivered(

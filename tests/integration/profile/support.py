@@ -1,0 +1,109 @@
+"""The profile service under test: its own resolutions topic and consumer group, and tails of what it publishes."""
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from fastapi import FastAPI
+
+from services.profile.bootstrap import create_app
+from services.profile.context import ProfileContext
+from services.profile.settings import ProfileSettings
+from shared.events import Envelope, build_envelope, event_type, parse_event
+from shared.events.identity import Match, MatchMethod, PersonResolvedV1
+from shared.kafka import record_for
+from tests.integration.kafka_support import TopicTail
+
+
+@dataclass
+class ProfileHarness:
+    settings: ProfileSettings
+    organisation_id: str
+    resolutions_topic: str
+    group_id: str
+    changes: TopicTail
+    triggers: TopicTail
+
+    def resolved_purchase(self, event_id: str, person_id: str, *, bought_at: datetime) -> Envelope:
+        """A ticket purchase, as identity publishes it once it knows the person."""
+        example: dict[str, Any] = dict(event_type("parterre.ticket.purchased.v1").example)
+        example["order_id"] = f"order-{event_id}"
+        example["tickets"] = [{**ticket, "ticket_id": f"{event_id}-{n}"} for n, ticket in enumerate(example["tickets"])]
+        data = event_type("parterre.ticket.purchased.v1").model.model_validate(example)
+        original = build_envelope(
+            data,
+            organisation_id=self.organisation_id,
+            source=f"/orgs/{self.organisation_id}/sources/billetterie-principale",
+            id=event_id,
+            time=bought_at,
+        )
+        return build_envelope(
+            PersonResolvedV1(
+                original=original, person_id=person_id, match=Match(method=MatchMethod.NEW, confidence=1.0)
+            ),
+            organisation_id=self.organisation_id,
+            source=f"/orgs/{self.organisation_id}/identity",
+            id=f"resolved-{event_id}",
+            time=bought_at,
+            person_id=person_id,
+        )
+
+    async def publish(self, envelopes: list[Envelope]) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for envelope in envelopes:
+                record = record_for(envelope)
+                headers = [(name, value.encode()) for name, value in record.headers.items()]
+                await producer.send_and_wait(
+                    self.resolutions_topic, record.value, key=record.key.encode(), headers=headers
+                )
+        finally:
+            await producer.stop()
+
+
+@asynccontextmanager
+async def running_profile(harness: ProfileHarness) -> AsyncIterator[FastAPI]:
+    app = create_app(harness.settings, resolutions_topic=harness.resolutions_topic, group_id=harness.group_id)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def context_of(app: FastAPI) -> ProfileContext:
+    context = app.state.runtime.extras["profile"]
+    assert isinstance(context, ProfileContext)
+    return context
+
+
+async def read_until(
+    tail: TopicTail, done: Callable[[list[Envelope]], bool], deadline_seconds: float = 30
+) -> list[Envelope]:
+    """What `tail` receives, read until `done` holds for all of it (or the deadline passes)."""
+    received: list[Envelope] = []
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deadline_seconds
+    while not done(received) and loop.time() < until:
+        records: list[ConsumerRecord] = await tail.read(1, deadline_seconds=1)
+        received.extend(parse_event(record.value)[0] for record in records)
+    return received
+
+
+async def eventually(check: Callable[[], bool | Awaitable[bool]], deadline_seconds: float = 30) -> bool:
+    """True as soon as `check` (a plain or an asynchronous predicate) holds; False if the deadline passes first."""
+
+    async def holds() -> bool:
+        result = check()
+        return await result if inspect.isawaitable(result) else result
+
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deadline_seconds
+    while not await holds():
+        if loop.time() >= until:
+            return False
+        await asyncio.sleep(0.05)
+    return True

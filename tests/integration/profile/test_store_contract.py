@@ -1,0 +1,103 @@
+"""The profile store contract on the real store: the handler scenarios the in-memory store passes, run here too,
+and the log's own rules checked on both stores side by side."""
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.profile.adapters.mongo import COLLECTIONS, MongoProfileStore
+from services.profile.ports import StoredProfile
+from shared.events import Envelope
+from shared.mongo import Document
+from tests.unit.profile_handlers.memory_store import MemoryProfileStore
+from tests.unit.profile_handlers.scenarios import SCENARIOS, World
+
+pytestmark = [pytest.mark.mongo]
+
+
+def mongo_world(database: AsyncDatabase[Document]) -> World:
+    async def documents() -> list[str]:
+        # Whole collections, read the slow way on purpose: nothing may hide from a query by `_id`.
+        found: list[str] = []
+        for name in COLLECTIONS:
+            found.extend([f"{name}: {document!r}" async for document in database[name].find({})])
+        return sorted(found)
+
+    return World(MongoProfileStore(database), documents)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario.__name__ for scenario in SCENARIOS])
+async def test_the_handlers_on_the_real_store(
+    scenario: Callable[[World], Awaitable[None]], database: AsyncDatabase[Document]
+) -> None:
+    await scenario(mongo_world(database))
+
+
+@pytest.fixture(params=["memory", "mongo"])
+def world(request: pytest.FixtureRequest) -> World:
+    if request.param == "mongo":
+        return mongo_world(request.getfixturevalue("database"))
+    store = MemoryProfileStore()
+
+    async def documents() -> list[str]:
+        return store.documents()
+
+    return World(store, documents)
+
+
+async def test_a_fact_keeps_its_first_number_and_a_taken_number_is_refused(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    first, second = upstream(world, "sale-1", "per_anne"), upstream(world, "sale-2", "per_anne")
+
+    assert await store.log_fact(organisation, "sale-1", "per_anne", 1, first) == 1
+    assert await store.log_fact(organisation, "sale-1", "per_anne", 2, first) == 1
+    assert await store.log_fact(organisation, "sale-2", "per_anne", 1, second) is None
+    assert await store.take_turn(organisation, "per_anne", 1, "merge:mrg_1") is False
+    # The fact that lost number 1 takes number 2 when it tries again: nothing of its first try stands in its way.
+    assert await store.log_fact(organisation, "sale-2", "per_anne", 2, second) == 2
+    assert await store.log_fact(organisation, "sale-2", "per_bea", 1, second) == 0
+
+
+async def test_a_turn_is_taken_once_and_recognised_by_its_change(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+
+    assert await store.take_turn(organisation, "per_anne", 1, "merge:mrg_1") is True
+    assert await store.take_turn(organisation, "per_anne", 1, "merge:mrg_1") is True
+    assert await store.take_turn(organisation, "per_anne", 1, "merge:mrg_2") is False
+
+
+async def test_the_facts_of_a_log_come_back_in_order_without_the_merge_steps(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    await store.log_fact(organisation, "sale-1", "per_anne", 1, upstream(world, "sale-1", "per_anne"))
+    await store.take_turn(organisation, "per_anne", 2, "merge:mrg_1")
+    await store.log_fact(organisation, "sale-2", "per_anne", 3, upstream(world, "sale-2", "per_anne"))
+
+    assert [envelope.id for envelope in await store.facts(organisation, "per_anne", 3)] == ["sale-1", "sale-2"]
+    assert [envelope.id for envelope in await store.facts(organisation, "per_anne", 1)] == ["sale-1"]
+
+
+async def test_a_purge_deletes_the_persons_log_and_triggers_and_nothing_of_anyone_else(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    await store.log_fact(organisation, "sale-1", "per_anne", 1, upstream(world, "sale-1", "per_anne"))
+    await store.take_turn(organisation, "per_anne", 2, "merge:mrg_1")
+    # A writer holding number 3 has not stored its change yet.
+    await store.log_fact(organisation, "sale-3", "per_anne", 3, upstream(world, "sale-3", "per_anne"))
+    await store.log_fact(organisation, "sale-2", "per_bea", 1, upstream(world, "sale-2", "per_bea"))
+    await store.claim_trigger(organisation, "welcome:per_anne:once", "sale-1")
+    await store.save(StoredProfile(organisation, "per_anne", applied=2, fired=frozenset({"welcome:per_anne:once"})))
+    await store.mark_erased(organisation, "per_anne")
+
+    await store.purge(organisation, "per_anne")
+    await store.delete_profile(organisation, "per_anne")
+
+    assert await world.naming("per_anne") == []
+    assert await world.naming("sale-1") == []
+    assert await store.facts(organisation, "per_bea", 1) != []
+    assert await store.is_erased(organisation, "per_anne")
+    assert not await store.is_erased(organisation, "per_bea")
+
+
+def upstream(world: World, event_id: str, person_id: str) -> Envelope:
+    """The upstream envelope of a purchase, as identity passes it on."""
+    return Envelope.model_validate(world.purchase(event_id, person_id).data["original"])

@@ -1,0 +1,530 @@
+"""Merges, unmerges, late facts and erasures, as scenarios any profile store must get right.
+
+The handler tests run them on the in-memory store; the contract tests run the very same on the real store.
+"""
+
+import asyncio
+import copy
+import itertools
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+
+from services.profile.domain.profile import view
+from services.profile.domain.seasons import SeasonCalendar
+from services.profile.handlers import (
+    Handled,
+    ProfileDeps,
+    ProfileRules,
+    apply_merge,
+    apply_resolved,
+    apply_unmerge,
+)
+from services.profile.ports import ProfileStore, StoredProfile
+from shared.events import Envelope, build_envelope, event_type, parse_data
+from shared.events.identity import (
+    Match,
+    MatchMethod,
+    MergeDecider,
+    PersonResolvedV1,
+    PersonsMergedV1,
+    PersonUnmergedV1,
+)
+from tests.unit.profile_rules.shipped import SEGMENTS, TRIGGERS
+
+NOW = datetime(2026, 11, 15, 19, 0, tzinfo=UTC)
+RULES = ProfileRules(segments=SEGMENTS, triggers=TRIGGERS, seasons=SeasonCalendar())
+PROFILE_CHANGED = "parterre.profile.changed.v1"
+SEGMENT_ENTERED = "parterre.segment.entered.v1"
+SEGMENT_EXITED = "parterre.segment.exited.v1"
+_orders = itertools.count(1)
+# Identity decides merges and unmerges one after another: each a second after the one before.
+_decisions = itertools.count(1)
+
+
+def _decided() -> datetime:
+    return NOW - timedelta(days=1) + timedelta(seconds=next(_decisions))
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+class IdentityEvents:
+    """What identity publishes about an organisation's persons: resolved facts, merges and unmerges."""
+
+    def __init__(self, organisation_id: str) -> None:
+        self.organisation_id = organisation_id
+
+    def purchase(self, event_id: str, person_id: str, *, days_ago: int = 30, tickets: int = 2) -> Envelope:
+        """A ticket purchase by `person_id` (whose email is `<person_id>@example.com`), resolved to them."""
+        example = copy.deepcopy(event_type("parterre.ticket.purchased.v1").example)
+        order = next(_orders)
+        example["order_id"] = f"O-{order}"
+        example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
+        example["tickets"] = [
+            {**example["tickets"][0], "ticket_id": f"T-{order}-{n}", "price": {"amount": "50.00", "currency": "CAD"}}
+            for n in range(tickets)
+        ]
+        example["total"] = {"amount": f"{50 * tickets}.00", "currency": "CAD"}
+        return self._resolved("parterre.ticket.purchased.v1", example, event_id, person_id, days_ago)
+
+    def donation(self, event_id: str, person_id: str, *, days_ago: int = 30) -> Envelope:
+        example = copy.deepcopy(event_type("parterre.donation.made.v1").example)
+        example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
+        example["donation_id"] = f"D-{event_id}"
+        return self._resolved("parterre.donation.made.v1", example, event_id, person_id, days_ago)
+
+    def erasure(self, person_id: str) -> Envelope:
+        example = copy.deepcopy(event_type("parterre.privacy.erasure_requested.v1").example)
+        example["person"] = {"source": "parterre-identity", "external_id": person_id}
+        # Upstream ids never carry Parterre's person ids: an erasure request's neither.
+        request_id = f"erasure-request-{next(_orders)}"
+        return self._resolved("parterre.privacy.erasure_requested.v1", example, request_id, person_id, days_ago=0)
+
+    def merged(self, merge_id: str, survivor_id: str, *merged_ids: str) -> Envelope:
+        return self._identity(
+            PersonsMergedV1(
+                merge_id=merge_id,
+                survivor_person_id=survivor_id,
+                merged_person_ids=list(merged_ids),
+                reason="Même adresse courriel",
+                decided_by=MergeDecider.RULE,
+                merged_at=_decided(),
+            ),
+            f"merged-{merge_id}",
+            survivor_id,
+        )
+
+    def unmerged(self, merge_id: str, survivor_id: str, *restored_ids: str) -> Envelope:
+        return self._identity(
+            PersonUnmergedV1(
+                merge_id=merge_id,
+                survivor_person_id=survivor_id,
+                restored_person_ids=list(restored_ids),
+                unmerged_at=_decided(),
+                requested_by="reviewer:marie.tremblay",
+            ),
+            f"unmerged-{merge_id}",
+            survivor_id,
+        )
+
+    def _resolved(
+        self, type_name: str, example: Mapping[str, Any], event_id: str, person_id: str, days_ago: int
+    ) -> Envelope:
+        data = event_type(type_name).model.model_validate(example)
+        at = NOW - timedelta(days=days_ago)
+        original = build_envelope(
+            data,
+            organisation_id=self.organisation_id,
+            source=f"/orgs/{self.organisation_id}/sources/billetterie-principale",
+            id=event_id,
+            time=at,
+        )
+        return self._identity(
+            PersonResolvedV1(
+                original=original, person_id=person_id, match=Match(method=MatchMethod.NEW, confidence=1.0)
+            ),
+            f"resolved-{event_id}-{person_id}",
+            person_id,
+        )
+
+    def _identity(self, data: Any, event_id: str, person_id: str) -> Envelope:
+        return build_envelope(
+            data,
+            organisation_id=self.organisation_id,
+            source=f"/orgs/{self.organisation_id}/identity",
+            id=event_id,
+            time=NOW,
+            person_id=person_id,
+        )
+
+
+class World(IdentityEvents):
+    """A profile store, the shipped rules, and the events identity sends, delivered as the consumer does."""
+
+    def __init__(
+        self,
+        store: ProfileStore,
+        documents: Callable[[], Awaitable[list[str]]],
+        organisation_id: str = "theatre-du-nord",
+    ) -> None:
+        super().__init__(organisation_id)
+        self.store = store
+        # Every stored document as text, to look a person's id or details up in.
+        self.documents = documents
+        self.deps = ProfileDeps(store=store, rules=RULES, clock=FixedClock())
+
+    async def deliver(self, envelope: Envelope) -> tuple[Envelope, ...]:
+        """Handles the event as the consumer does, publication included; returns what would be published."""
+        handled = await self.handle(envelope)
+        if handled.after_publish is not None:
+            await handled.after_publish()
+        return handled.outputs
+
+    async def handle(self, envelope: Envelope) -> Handled:
+        """Handles the event, stopping short of what follows publication (as a crash before it would)."""
+        data = parse_data(envelope)
+        if isinstance(data, PersonResolvedV1):
+            return await apply_resolved(envelope, data, self.deps)
+        if isinstance(data, PersonsMergedV1):
+            return await apply_merge(envelope, data, self.deps)
+        assert isinstance(data, PersonUnmergedV1)
+        return await apply_unmerge(envelope, data, self.deps)
+
+    async def profile(self, person_id: str) -> StoredProfile:
+        stored = await self.store.profile(self.organisation_id, person_id)
+        assert stored is not None, f"{person_id} has no profile"
+        return stored
+
+    async def fields(self, person_id: str) -> dict[str, Any]:
+        return view((await self.profile(person_id)).state, as_of=NOW, seasons=RULES.seasons)
+
+    async def tickets(self, person_id: str) -> int:
+        return int((await self.fields(person_id))["tickets_bought"])
+
+    async def naming(self, text: str) -> list[str]:
+        return [document for document in await self.documents() if text in document]
+
+
+class CrashError(Exception):
+    """The process dies here."""
+
+
+class Gate:
+    """Holds one store call until opened (or fails it, as a crash would): a test lines handlers up in the order it
+    wants to check."""
+
+    def __init__(self, method: str, matches: Callable[[tuple[Any, ...]], bool], *, crash: bool) -> None:
+        self.method = method
+        self.matches = matches
+        self.crash = crash
+        self.reached = asyncio.Event()
+        self.opened = asyncio.Event()
+        self.used = False
+
+
+class GatedStore:
+    """Passes every call to the store inside, except a call a gate holds."""
+
+    def __init__(self, inner: ProfileStore) -> None:
+        self._inner = inner
+        self._gates: list[Gate] = []
+
+    def hold(self, method: str, matches: Callable[[tuple[Any, ...]], bool], *, crash: bool = False) -> Gate:
+        gate = Gate(method, matches, crash=crash)
+        self._gates.append(gate)
+        return gate
+
+    def __getattr__(self, name: str) -> Any:
+        inner = getattr(self._inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            for gate in self._gates:
+                if gate.method == name and not gate.used and gate.matches(args):
+                    gate.used = True
+                    gate.reached.set()
+                    if gate.crash:
+                        raise CrashError(f"{name}{args!r}")
+                    await gate.opened.wait()
+            return await inner(*args, **kwargs)
+
+        return call
+
+
+def gated(world: World) -> tuple[World, GatedStore]:
+    store = GatedStore(world.store)
+    return World(cast(ProfileStore, store), world.documents, world.organisation_id), store
+
+
+def types_for(outputs: tuple[Envelope, ...], person_id: str) -> list[str]:
+    return sorted(output.type for output in outputs if output.data.get("person_id") == person_id)
+
+
+def ids(outputs: tuple[Envelope, ...]) -> list[str]:
+    return sorted(output.id for output in outputs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scenarios
+
+
+async def a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.donation("gift-b", "per_bea"))
+    merge = world.merged("mrg_1", "per_anne", "per_bea")
+
+    outputs = await world.deliver(merge)
+
+    assert await world.tickets("per_anne") == 4
+    assert (await world.fields("per_anne"))["donations_count"] == 1
+    survivor, merged = await world.profile("per_anne"), await world.profile("per_bea")
+    assert "donors" in survivor.segments
+    assert (merged.merged_into, merged.merged_by, merged.segments) == ("per_anne", "mrg_1", frozenset())
+    changed = [output for output in outputs if output.type == PROFILE_CHANGED]
+    assert [output.data["person_id"] for output in changed] == ["per_anne"]
+    assert changed[0].data["changed"]["tickets_bought"] == 4
+    assert sorted(changed[0].data["changed"]["emails"]) == ["per_anne@example.com", "per_bea@example.com"]
+    assert "donors" in {output.data["segment"] for output in outputs if output.type == SEGMENT_ENTERED}
+    # The merged person leaves every segment it was in; the survivor speaks for the history from now on.
+    assert "donors" in {
+        output.data["segment"]
+        for output in outputs
+        if output.type == SEGMENT_EXITED and output.data["person_id"] == "per_bea"
+    }
+    stored = await world.documents()
+
+    again = await world.deliver(merge)
+
+    assert ids(again) == ids(outputs)
+    assert await world.documents() == stored
+
+
+async def an_unmerge_gives_each_person_back_their_own_facts(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-b", "per_bea", tickets=3))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    unmerge = world.unmerged("mrg_1", "per_anne", "per_bea")
+
+    outputs = await world.deliver(unmerge)
+
+    assert await world.tickets("per_anne") == 1
+    assert await world.tickets("per_bea") == 3
+    survivor, restored = await world.profile("per_anne"), await world.profile("per_bea")
+    assert survivor.merges == ()
+    assert (restored.merged_into, restored.merged_by) == (None, None)
+    assert restored.segments, "a restored person is in its segments again"
+    assert (await world.fields("per_bea"))["emails"] == ["per_bea@example.com"]
+    assert (await world.fields("per_anne"))["emails"] == ["per_anne@example.com"]
+    assert PROFILE_CHANGED in types_for(outputs, "per_anne")
+    assert PROFILE_CHANGED in types_for(outputs, "per_bea")
+    assert SEGMENT_ENTERED in types_for(outputs, "per_bea")
+    stored = await world.documents()
+
+    again = await world.deliver(unmerge)
+    late_merge = await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+
+    assert ids(again) == ids(outputs)
+    assert late_merge == ()
+    assert await world.documents() == stored
+
+
+async def a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_an_unmerge(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    late = world.purchase("sale-late", "per_bea", days_ago=1)
+
+    outputs = await world.deliver(late)
+
+    assert await world.tickets("per_anne") == 6
+    assert [output.data["changed"]["tickets_bought"] for output in outputs if output.type == PROFILE_CHANGED] == [6]
+    assert types_for(outputs, "per_bea") == [], "a person merged away announces nothing"
+    logged = await world.store.facts(world.organisation_id, "per_bea", (await world.profile("per_bea")).applied)
+    assert "sale-late" in [envelope.id for envelope in logged]
+    stored = await world.documents()
+
+    assert ids(await world.deliver(late)) == ids(outputs)
+    assert await world.documents() == stored
+
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    assert await world.tickets("per_anne") == 2
+    assert await world.tickets("per_bea") == 4
+
+
+async def an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_not_bring_it_back(
+    world: World,
+) -> None:
+    sale = world.purchase("sale-e", "per_emma")
+    await world.deliver(sale)
+    await world.deliver(world.donation("gift-e", "per_emma"))
+    await world.deliver(world.purchase("sale-o", "per_olga"))
+    segments = (await world.profile("per_emma")).segments
+    erasure = world.erasure("per_emma")
+
+    outputs = await world.deliver(erasure)
+
+    assert {output.data["segment"] for output in outputs if output.type == SEGMENT_EXITED} == segments
+    assert {output.data["person_id"] for output in outputs} == {"per_emma"}
+    assert await world.store.profile(world.organisation_id, "per_emma") is None
+    assert await world.naming("per_emma") == []
+    assert await world.tickets("per_olga") == 2
+
+    assert await world.deliver(sale) == ()
+    assert await world.deliver(world.purchase("sale-e2", "per_emma")) == ()
+    assert await world.deliver(erasure) == ()
+    assert await world.store.profile(world.organisation_id, "per_emma") is None
+    assert await world.naming("per_emma") == []
+
+
+async def erasing_a_merged_person_takes_its_history_out_of_the_survivor(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+
+    outputs = await world.deliver(world.erasure("per_bea"))
+
+    assert await world.tickets("per_anne") == 2
+    assert (await world.fields("per_anne"))["emails"] == ["per_anne@example.com"]
+    assert [output.data["changed"]["tickets_bought"] for output in outputs if output.type == PROFILE_CHANGED] == [2]
+    assert await world.naming("per_bea") == []
+
+
+async def erasing_a_survivor_leaves_the_persons_merged_into_it_to_an_unmerge(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea", tickets=3))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+
+    await world.deliver(world.erasure("per_anne"))
+
+    assert await world.naming("per_anne") == []
+    merged = await world.profile("per_bea")
+    assert (merged.merged_by, merged.merged_into) == ("mrg_1", None)
+    # A late fact of the merged person stays its own: the profile that held it is gone.
+    assert await world.deliver(world.purchase("sale-late", "per_bea", days_ago=1)) == ()
+
+    outputs = await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    assert await world.tickets("per_bea") == 5
+    assert PROFILE_CHANGED in types_for(outputs, "per_bea")
+    assert await world.naming("per_anne") == []
+
+
+async def a_late_fact_climbs_a_chain_of_merges_and_an_inner_unmerge_takes_it_out(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-b", "per_bea", tickets=2))
+    await world.deliver(world.purchase("sale-c", "per_cleo", tickets=4))
+    await world.deliver(world.merged("mrg_ab", "per_bea", "per_anne"))
+    await world.deliver(world.merged("mrg_bc", "per_cleo", "per_bea"))
+    assert await world.tickets("per_cleo") == 7
+
+    await world.deliver(world.purchase("sale-late", "per_anne", tickets=8, days_ago=1))
+
+    assert await world.tickets("per_cleo") == 15
+
+    outputs = await world.deliver(world.unmerged("mrg_ab", "per_bea", "per_anne"))
+
+    assert await world.tickets("per_cleo") == 6
+    assert await world.tickets("per_anne") == 9
+    assert [output.data["changed"]["tickets_bought"] for output in outputs if output.type == PROFILE_CHANGED] == [
+        6,
+        9,
+    ]
+
+
+async def a_merge_into_a_survivor_merged_since_reaches_the_profile_holding_it(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-b", "per_bea", tickets=2))
+    await world.deliver(world.purchase("sale-c", "per_cleo", tickets=4))
+    # Identity merged Anne into Béa, then Béa into Cléo; the second merge happens to arrive first.
+    first, second = world.merged("mrg_ab", "per_bea", "per_anne"), world.merged("mrg_bc", "per_cleo", "per_bea")
+    await world.deliver(second)
+
+    outputs = await world.deliver(first)
+
+    assert await world.tickets("per_cleo") == 7
+    assert [output.data["changed"]["tickets_bought"] for output in outputs if output.type == PROFILE_CHANGED] == [7]
+
+
+async def a_person_merged_again_before_its_unmerge_arrives_leaves_the_first_survivor(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-b", "per_bea", tickets=2))
+    await world.deliver(world.purchase("sale-c", "per_cleo", tickets=4))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    # Identity undid the first merge and merged Béa into Cléo; the unmerge is still on its way.
+    await world.deliver(world.merged("mrg_2", "per_cleo", "per_bea"))
+
+    assert await world.tickets("per_anne") == 1
+    assert await world.tickets("per_cleo") == 6
+    assert "per_bea" not in repr((await world.profile("per_anne")).merges)
+
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    assert await world.tickets("per_anne") == 1
+    assert await world.tickets("per_cleo") == 6
+    assert (await world.profile("per_bea")).merged_into == "per_cleo"
+
+
+async def a_late_fact_racing_a_merge_still_lands_on_the_survivor(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    world, store = gated(world)
+    # The survivor has read Béa's profile and is about to store the merge when Béa's late fact comes in.
+    gate = store.hold("take_turn", lambda args: args[1] == "per_anne" and args[3] == "merge:mrg_1")
+    merging = asyncio.create_task(world.deliver(world.merged("mrg_1", "per_anne", "per_bea")))
+    await gate.reached.wait()
+
+    await world.deliver(world.purchase("sale-late", "per_bea", days_ago=1))
+    gate.opened.set()
+    await merging
+
+    assert await world.tickets("per_anne") == 6
+
+
+async def a_fact_stored_while_its_person_is_erased_is_deleted_too(world: World) -> None:
+    await world.deliver(world.purchase("sale-e", "per_emma"))
+    world, store = gated(world)
+    # The fact has its number in Emma's log and is about to store her profile when the erasure runs.
+    gate = store.hold("save", lambda args: args[0].person_id == "per_emma")
+    applying = asyncio.create_task(world.deliver(world.purchase("sale-e2", "per_emma")))
+    await gate.reached.wait()
+
+    await world.deliver(world.erasure("per_emma"))
+    gate.opened.set()
+
+    assert await applying == ()
+    assert await world.store.profile(world.organisation_id, "per_emma") is None
+    assert await world.naming("per_emma") == []
+
+
+async def a_merge_cut_short_after_marking_its_persons_is_completed_when_delivered_again(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    merge = world.merged("mrg_1", "per_anne", "per_bea")
+    crashing, store = gated(world)
+    # Béa is marked merged, Anne has taken her next change number for the merge, and the process dies.
+    store.hold("save", lambda args: args[0].person_id == "per_anne", crash=True)
+    with pytest.raises(CrashError):
+        await crashing.deliver(merge)
+    assert (await world.profile("per_bea")).merged_by == "mrg_1"
+    assert await world.tickets("per_anne") == 2
+
+    outputs = await world.deliver(merge)
+
+    assert await world.tickets("per_anne") == 4
+    assert PROFILE_CHANGED in types_for(outputs, "per_anne")
+    assert ids(await world.deliver(merge)) == ids(outputs)
+
+
+async def an_erasure_cut_short_before_its_announcements_were_out_announces_them_again(world: World) -> None:
+    await world.deliver(world.donation("gift-e", "per_emma"))
+    erasure = world.erasure("per_emma")
+
+    first = await world.handle(erasure)
+    again = await world.deliver(erasure)
+
+    assert SEGMENT_EXITED in [output.type for output in first.outputs]
+    assert ids(again) == ids(first.outputs)
+    assert await world.naming("per_emma") == []
+
+
+SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
+    a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
+    an_unmerge_gives_each_person_back_their_own_facts,
+    a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_an_unmerge,
+    an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_not_bring_it_back,
+    erasing_a_merged_person_takes_its_history_out_of_the_survivor,
+    erasing_a_survivor_leaves_the_persons_merged_into_it_to_an_unmerge,
+    a_late_fact_climbs_a_chain_of_merges_and_an_inner_unmerge_takes_it_out,
+    a_merge_into_a_survivor_merged_since_reaches_the_profile_holding_it,
+    a_person_merged_again_before_its_unmerge_arrives_leaves_the_first_survivor,
+    a_late_fact_racing_a_merge_still_lands_on_the_survivor,
+    a_fact_stored_while_its_person_is_erased_is_deleted_too,
+    a_merge_cut_short_after_marking_its_persons_is_completed_when_delivered_again,
+    an_erasure_cut_short_before_its_announcements_were_out_announces_them_again,
+)
