@@ -34,7 +34,8 @@ class ProfileMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.facts = Counter(
             "parterre_profile_facts",
-            "Resolved facts by organisation and outcome: applied, duplicate, republished, ignored.",
+            "Identity events handled, by organisation and outcome: applied, duplicate, republished, ignored, late "
+            "(a fact for a merged person), merged, unmerged, erased, erased_person.",
             ["organisation", "outcome"],
             registry=registry,
         )

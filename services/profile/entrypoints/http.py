@@ -29,6 +29,8 @@ async def get_profile(person_id: str, principal: ProfilesReader, context: Profil
     )
     return {
         "person_id": person_id,
+        # A merged person's own profile is kept so an unmerge can restore it; the patron is the survivor's.
+        "merged_into": stored.merged_into,
         "version": stored.version,
         "facts_applied": stored.applied,
         "segments": sorted(stored.segments),

@@ -2,12 +2,14 @@
 
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS
 from services.profile.domain.profile import view
+from shared.access import Scope
 from shared.events import Envelope
 from shared.mongo import Document
 from tests.integration.profile.support import ProfileHarness, context_of, eventually, read_until, running_profile
@@ -96,7 +98,12 @@ async def test_a_merge_adds_the_histories_up_and_a_merge_delivered_again_changes
         after = await documents(database, organisation)
         survivor = await context_of(app).deps.store.profile(organisation, "per_anne")
         absorbed = await context_of(app).deps.store.profile(organisation, "per_bea")
+        token = await app.state.runtime.tokens.issue(organisation, {Scope.PROFILES_READ}, "tests")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://profile") as client:
+            shown = await client.get("/v1/profiles/per_bea", headers={"Authorization": f"Bearer {token.token}"})
 
+    assert shown.status_code == 200
+    assert shown.json()["merged_into"] == "per_anne"
     assert tickets_announced(merged, "per_anne") == [5]
     announced = next(event.id for event in merged if event.type == PROFILE_CHANGED)
     assert announced in [event.id for event in again], "the same announcement, republished"
