@@ -23,7 +23,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from shared.access import TOKEN_INDEXES, TOKENS_COLLECTION, TokenStore
-from shared.kafka import ConsumerMetrics, create_broker
+from shared.events import Envelope
+from shared.kafka import ConsumedRecord, ConsumerMetrics, add_consumer, create_broker
 from shared.logs import configure_logging, correlation_id_var
 from shared.mongo import Document, IndexSpec, ensure_indexes, mongo_client, ping_store
 from shared.settings import ServiceSettings
@@ -53,6 +54,27 @@ class Runtime:
     @property
     def tokens(self) -> TokenStore:
         return TokenStore(self.database[TOKENS_COLLECTION])
+
+
+def subscribe_to_events(
+    runtime: Runtime,
+    *,
+    topic: str,
+    group_id: str,
+    handle: Callable[[ConsumedRecord[Envelope]], Awaitable[None]],
+    concurrency: int = 1,
+) -> None:
+    """How every service consumes platform events: CloudEvents envelopes, at least once, dead-lettered by group."""
+    add_consumer(
+        runtime.broker,
+        topic=topic,
+        group_id=group_id,
+        decode=Envelope.from_json_bytes,
+        handle=handle,
+        settings=runtime.settings,
+        metrics=runtime.consumer_metrics,
+        concurrency=concurrency,
+    )
 
 
 @dataclass(frozen=True)

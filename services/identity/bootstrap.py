@@ -10,8 +10,8 @@ from services.identity.handlers import IdentityDeps
 from services.identity.metrics import IdentityMetrics
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope
-from shared.kafka import ConsumedRecord, KafkaPublisher, add_consumer
-from shared.service import Runtime, ServiceParts, create_service_app
+from shared.kafka import ConsumedRecord, KafkaPublisher
+from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
 from shared.topics import AUDIENCE_FACTS, CONSUMER_GROUPS
 
 IDENTITY_GROUP = next(group for group in CONSUMER_GROUPS if group.service == "identity")
@@ -40,14 +40,11 @@ def create_app(
         async def handle(consumed: ConsumedRecord[Envelope]) -> None:
             await handle_fact(consumed, context)
 
-        add_consumer(
-            runtime.broker,
+        subscribe_to_events(
+            runtime,
             topic=facts_topic,
             group_id=group_id,
-            decode=Envelope.from_json_bytes,
             handle=handle,
-            settings=identity_settings,
-            metrics=runtime.consumer_metrics,
             concurrency=identity_settings.identity_consumer_concurrency,
         )
 

@@ -9,8 +9,8 @@ from services.profile.entrypoints.http import router
 from services.profile.handlers import ProfileDeps
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope
-from shared.kafka import ConsumedRecord, KafkaPublisher, add_consumer
-from shared.service import Runtime, ServiceParts, create_service_app
+from shared.kafka import ConsumedRecord, KafkaPublisher
+from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
 from shared.topics import CONSUMER_GROUPS, IDENTITY_RESOLUTIONS
 
 PROFILE_GROUP = next(group for group in CONSUMER_GROUPS if group.service == "profile")
@@ -39,14 +39,11 @@ def create_app(
         async def handle(consumed: ConsumedRecord[Envelope]) -> None:
             await handle_resolution(consumed, context)
 
-        add_consumer(
-            runtime.broker,
+        subscribe_to_events(
+            runtime,
             topic=resolutions_topic,
             group_id=group_id,
-            decode=Envelope.from_json_bytes,
             handle=handle,
-            settings=profile_settings,
-            metrics=runtime.consumer_metrics,
             concurrency=profile_settings.profile_consumer_concurrency,
         )
 

@@ -1,13 +1,27 @@
 """Helpers for tests that talk to a real Kafka broker."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.kafka import ORGANISATION_HEADER, decode_headers
+from shared.events import Envelope
+from shared.kafka import ORGANISATION_HEADER, decode_headers, record_for
 from shared.topic_admin import ensure_topics
+
+
+async def publish_envelopes(bootstrap: str, topic: str, envelopes: Sequence[Envelope]) -> None:
+    """Publishes events to `topic` (not their catalog topic) as the platform would: key, headers, acks=all."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for envelope in envelopes:
+            record = record_for(envelope)
+            headers = [(name, value.encode()) for name, value in record.headers.items()]
+            await producer.send_and_wait(topic, record.value, key=record.key.encode(), headers=headers)
+    finally:
+        await producer.stop()
 
 
 async def create_topics(bootstrap: str, partitions_by_name: dict[str, int]) -> None:

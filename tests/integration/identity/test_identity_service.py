@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.identity.bootstrap import create_app
@@ -18,12 +17,11 @@ from shared.access import Scope
 from shared.events import Envelope, PersonRef, build_envelope, parse_event
 from shared.events.audience import PersonDetailsUpdatedV1
 from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1
-from shared.kafka import record_for
 from shared.settings import ServiceSettings
 from shared.topic_admin import ensure_topics
 from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
 from tests.integration.identity.conftest import START
-from tests.integration.kafka_support import TopicTail
+from tests.integration.kafka_support import TopicTail, publish_envelopes
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -46,15 +44,7 @@ class IdentityHarness:
         )
 
     async def publish(self, envelopes: list[Envelope]) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
-        await producer.start()
-        try:
-            for envelope in envelopes:
-                record = record_for(envelope)
-                headers = [(name, value.encode()) for name, value in record.headers.items()]
-                await producer.send_and_wait(self.facts_topic, record.value, key=record.key.encode(), headers=headers)
-        finally:
-            await producer.stop()
+        await publish_envelopes(self.settings.kafka_bootstrap, self.facts_topic, envelopes)
 
     async def outputs(self, expected: int) -> list[Envelope]:
         records = await self.resolutions.read(expected, deadline_seconds=60)

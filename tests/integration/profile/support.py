@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
 from services.profile.bootstrap import create_app
@@ -16,8 +16,7 @@ from services.profile.context import ProfileContext
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope, build_envelope, event_type, parse_event
 from shared.events.identity import Match, MatchMethod, PersonResolvedV1
-from shared.kafka import record_for
-from tests.integration.kafka_support import TopicTail
+from tests.integration.kafka_support import TopicTail, publish_envelopes
 
 
 @dataclass
@@ -54,17 +53,7 @@ class ProfileHarness:
         )
 
     async def publish(self, envelopes: list[Envelope]) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
-        await producer.start()
-        try:
-            for envelope in envelopes:
-                record = record_for(envelope)
-                headers = [(name, value.encode()) for name, value in record.headers.items()]
-                await producer.send_and_wait(
-                    self.resolutions_topic, record.value, key=record.key.encode(), headers=headers
-                )
-        finally:
-            await producer.stop()
+        await publish_envelopes(self.settings.kafka_bootstrap, self.resolutions_topic, envelopes)
 
 
 @asynccontextmanager
