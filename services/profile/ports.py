@@ -103,6 +103,11 @@ class ProfileStore(Protocol):
     async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
         """The upstream facts logged as the person's changes 1 to `through`, in that order."""
 
+    async def numbered_facts(
+        self, organisation_id: str, person_id: str, first: int, last: int
+    ) -> list[tuple[int, Envelope]]:
+        """The upstream facts among the person's changes `first` to `last`, each with its number, in order."""
+
     async def save(self, profile: StoredProfile) -> None:
         """Stores the profile; only the writer that logged its latest change's number calls this."""
 

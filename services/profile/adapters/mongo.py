@@ -99,14 +99,23 @@ class MongoProfileStore:
         return True
 
     async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
-        keys = [_change_key(organisation_id, person_id, number) for number in range(1, through + 1)]
+        return [fact for _, fact in await self.numbered_facts(organisation_id, person_id, 1, through)]
+
+    async def numbered_facts(
+        self, organisation_id: str, person_id: str, first: int, last: int
+    ) -> list[tuple[int, Envelope]]:
+        numbers = list(range(max(first, 1), last + 1))
         documents: list[Document | None] = []
-        for start in range(0, len(keys), LOG_READS_AT_ONCE):
-            chunk = keys[start : start + LOG_READS_AT_ONCE]
-            documents.extend(await asyncio.gather(*(self._log.find_one({"_id": key}) for key in chunk)))
+        for start in range(0, len(numbers), LOG_READS_AT_ONCE):
+            chunk = numbers[start : start + LOG_READS_AT_ONCE]
+            documents.extend(
+                await asyncio.gather(
+                    *(self._log.find_one({"_id": _change_key(organisation_id, person_id, n)}) for n in chunk)
+                )
+            )
         return [
-            Envelope.from_json_bytes(str(document["envelope"]).encode())
-            for document in documents
+            (number, Envelope.from_json_bytes(str(document["envelope"]).encode()))
+            for number, document in zip(numbers, documents, strict=True)
             if document is not None and "envelope" in document
         ]
 

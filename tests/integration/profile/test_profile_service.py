@@ -52,6 +52,23 @@ async def test_a_second_purchase_counts_once_and_does_not_welcome_again(harness:
             found = await client.get("/v1/profiles/per_luc", headers={"Authorization": f"Bearer {token.token}"})
             missing = await client.get("/v1/profiles/per_nobody", headers={"Authorization": f"Bearer {token.token}"})
             anonymous = await client.get("/v1/profiles/per_luc")
+            auth = {"Authorization": f"Bearer {token.token}"}
+            whole = await client.get("/v1/profiles/per_luc/timeline", headers=auth)
+            first_page = await client.get("/v1/profiles/per_luc/timeline", params={"limit": 1}, headers=auth)
+            second_page = await client.get(
+                "/v1/profiles/per_luc/timeline",
+                params={"limit": 1, "cursor": first_page.json()["next_cursor"]},
+                headers=auth,
+            )
+            no_timeline = await client.get("/v1/profiles/per_nobody/timeline", headers=auth)
+            bad_cursor = await client.get("/v1/profiles/per_luc/timeline", params={"cursor": 0}, headers=auth)
+    assert [item["event"]["id"] for item in whole.json()["items"]] == ["sale-2", "sale-1"]
+    assert whole.json()["next_cursor"] is None
+    assert [item["event"]["id"] for item in first_page.json()["items"]] == ["sale-2"]
+    assert [item["event"]["id"] for item in second_page.json()["items"]] == ["sale-1"]
+    assert second_page.json()["next_cursor"] is None
+    assert no_timeline.status_code == 404
+    assert bad_cursor.status_code == 422
     assert stored is not None
     assert stored.applied == 2
     assert change.model_dump()["changed"]["tickets_bought"] == 4

@@ -49,6 +49,17 @@ class MemoryProfileStore:
         logged = (self.changes.get((organisation_id, person_id, number)) for number in range(1, through + 1))
         return [Envelope.from_json_bytes(entry[1].encode()) for entry in logged if entry is not None and entry[1]]
 
+    async def numbered_facts(
+        self, organisation_id: str, person_id: str, first: int, last: int
+    ) -> list[tuple[int, Envelope]]:
+        await asyncio.sleep(0)
+        found = []
+        for number in range(max(first, 1), last + 1):
+            entry = self.changes.get((organisation_id, person_id, number))
+            if entry is not None and entry[1]:
+                found.append((number, Envelope.from_json_bytes(entry[1].encode())))
+        return found
+
     async def save(self, profile: StoredProfile) -> None:
         await asyncio.sleep(0)
         self.profiles[(profile.organisation_id, profile.person_id)] = profile
