@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import identity_resolution, ingest_api, ingest_csv, kafka_ceiling
-from bench.support import Result, servers
+from bench.support import Result, format_table, servers
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -18,10 +18,7 @@ def table(results: list[Result]) -> str:
     rows = [("benchmark", "result", "goal", "notes")] + [
         (result.name, _value(result), result.goal, result.note) for result in results
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
-    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return format_table(rows)
 
 
 def _value(result: Result) -> str:

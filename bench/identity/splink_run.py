@@ -4,22 +4,15 @@ DIR holds the input.jsonl and truth.csv written by `bench.identity.generate`; ne
 """
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 from bench.identity.generate import INPUT_FILE, TRUTH_FILE
 from bench.identity.quality import pairwise_quality
 from bench.identity.splink_baseline import run_splink_at_thresholds
 from bench.identity.synthetic import read_truth
+from bench.support import format_table
 
 HEADER = ("matcher", "records", "threshold", "precision", "recall", "F1", "pairs scored", "train s", "total s")
-
-
-def table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -50,7 +43,7 @@ def main() -> None:
                 f"{run.total_seconds:.1f}",
             )
         )
-    print(table(rows))
+    print(format_table(rows))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from bench.identity import quebec
+from services.identity.domain.batch_input import TEXT_FIELDS
 
 T = TypeVar("T")
 
@@ -37,21 +38,7 @@ NEWSLETTER = "mailchimp-principal"
 DONATIONS = "dons"
 
 # The batch-input fields, in the order a JSONL line lists them after `record_id`.
-INPUT_FIELDS = (
-    "source",
-    "external_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "street",
-    "address_2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "birth_date",
-)
+INPUT_FIELDS = TEXT_FIELDS
 
 # How many records a person leaves: 1 to 6 with these weights (mean about 2.5).
 RECORDS_PER_PERSON_WEIGHTS = (0.32, 0.26, 0.18, 0.11, 0.08, 0.05)

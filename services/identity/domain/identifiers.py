@@ -46,9 +46,6 @@ class Identifier:
     def digest(self) -> "IdentifierDigest":
         return IdentifierDigest(self.kind, self.value_hash())
 
-    def is_personal(self) -> bool:
-        return self.type is not IdentifierType.EXTERNAL_ID
-
 
 @dataclass(frozen=True, slots=True, order=True)
 class IdentifierDigest:

@@ -48,9 +48,6 @@ class Person:
     def last_names(self) -> set[str]:
         return {record.last_name for record in self.records if record.last_name}
 
-    def with_record(self, record: NormalisedRecord) -> "Person":
-        return replace(self, records=add_record(self.records, record))
-
 
 def add_record(records: tuple[NormalisedRecord, ...], record: NormalisedRecord) -> tuple[NormalisedRecord, ...]:
     """`records` with `record` last, without an identical copy, bounded to the newest few."""

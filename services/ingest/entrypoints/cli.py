@@ -4,8 +4,6 @@ import argparse
 import asyncio
 import json
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from services.ingest.settings import IngestSettings
 from shared.access import validate_organisation_id
 from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
+from shared.progress import ProgressLine
 
 
 def register(commands: Any) -> None:
@@ -175,7 +174,13 @@ async def _import(
             await publisher.start()
         try:
             with arguments.file.open("rb") as stream:
-                progress = ProgressLine(size, lambda: stream.tell())
+                progress = ProgressLine(size, stream.tell, unit="rows")
+
+                def show(summary: ImportSummary, *, final: bool = False) -> None:
+                    report = summary.report
+                    details = f"{report.accepted:,} accepted  {report.rejected:,} rejected"
+                    (progress.finish if final else progress.update)(report.rows_read, details)
+
                 summary = await import_boxoffice(
                     stream,
                     source=source,
@@ -187,48 +192,13 @@ async def _import(
                     ledger=MongoPublicationLedger(database[EVENT_CLAIMS], database[PUBLISHED_EVENTS]),
                     metrics=IngestMetrics(registry),
                     chunk_rows=settings.import_chunk_rows,
-                    on_progress=progress.update,
+                    on_progress=show,
                 )
-                progress.finish(summary)
+                show(summary, final=True)
         finally:
             if not arguments.dry_run:
                 await publisher.stop()
     return summary
-
-
-class ProgressLine:
-    """A one-line progress report on stderr: bytes read of the file, rows so far and their rate."""
-
-    def __init__(self, total_bytes: int, position: Callable[[], int]) -> None:
-        self._total = max(total_bytes, 1)
-        self._position = position
-        self._started = time.monotonic()
-        self._shown = 0.0
-        self._live = sys.stderr.isatty()
-
-    def update(self, summary: ImportSummary) -> None:
-        now = time.monotonic()
-        # On a terminal, redraw twice a second; in a log, a line every ten seconds is enough.
-        if now - self._shown < (0.5 if self._live else 10):
-            return
-        self._shown = now
-        self._draw(summary, now, end="\r" if self._live else "\n")
-
-    def finish(self, summary: ImportSummary) -> None:
-        self._draw(summary, time.monotonic(), end="\n")
-
-    def _draw(self, summary: ImportSummary, now: float, end: str) -> None:
-        done = min(self._position() / self._total, 1.0)
-        elapsed = max(now - self._started, 1e-6)
-        bar = "#" * int(done * 30)
-        report = summary.report
-        print(
-            f"[{bar:<30}] {done:6.1%}  {report.rows_read:,} rows  {report.accepted:,} accepted  "
-            f"{report.rejected:,} rejected  {report.rows_read / elapsed:,.0f} rows/s",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def _print_summary(summary: ImportSummary) -> None:
