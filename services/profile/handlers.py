@@ -30,7 +30,7 @@ from services.profile.ports import MergeInForce, ProfileStore, StoredProfile, Un
 from shared.events import Envelope, build_envelope, parse_data
 from shared.events.audience import PersonErasureRequestedV1
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
-from shared.events.profile import ProfileChangedV1, SegmentEnteredV1, SegmentExitedV1
+from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
 
 # Fixed forever: the ids of what profile publishes derive from it, so a republication is recognised downstream.
 OUTPUT_NAMESPACE = UUID("5e0d2c7a-8b4f-4a91-b3d6-9c1e7f2a6b40")
@@ -216,15 +216,14 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
         # Erased before; only the document was left, to publish its announcements again.
         own = _republished(stored, cause.key)
     else:
-        own = tuple(
-            _segment_events(
-                organisation_id,
-                person_id,
-                cause,
-                _as_of(deps, stored.state),
-                entered=(),
-                exited=stored.segments,
-            )
+        at = _as_of(deps, stored.state)
+        own = (
+            *_segment_events(organisation_id, person_id, cause, at, entered=(), exited=stored.segments),
+            build_envelope(
+                ProfileErasedV1(person_id=person_id, at=at),
+                id=output_id(organisation_id, "erased", cause.key, person_id),
+                **_common(organisation_id, person_id, cause, at),
+            ),
         )
     outputs = list(own)
     if stored.merged_by is not None and stored.merged_into is not None:

@@ -61,6 +61,7 @@ from shared.events.notify import DeliveryAttempt, DeliveryFailedV1, DeliverySucc
 from shared.events.profile import (
     ContactPoint,
     ProfileChangedV1,
+    ProfileErasedV1,
     SegmentEnteredV1,
     SegmentExitedV1,
     TriggerFiredV1,
@@ -123,6 +124,7 @@ __all__ = [
     "PersonsMergedV1",
     "PrivacyAccessRequestedV1",
     "ProfileChangedV1",
+    "ProfileErasedV1",
     "SalesChannel",
     "SegmentEnteredV1",
     "SegmentExitedV1",

@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from shared.events.common import Channel, EventData, ExternalId, Language, PersonId, ShortText
+from shared.events.common import Channel, ConsentPurpose, EventData, ExternalId, Language, PersonId, ShortText
 
 _SEGMENT_EXAMPLE: dict[str, Any] = {
     "segment": "abonnes-2026-2027",
@@ -38,6 +38,17 @@ class ProfileChangedV1(EventData):
         min_length=1, description="New value of each changed field, by field name; `null` means the field was cleared."
     )
     profile_version: int = Field(ge=1, description="The profile's version after the change; grows by one per change.")
+
+
+class ProfileErasedV1(EventData):
+    """A person's profile was erased: whoever holds data about them must drop it and send them nothing more."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"person_id": "per_7f3a9c2e41d8", "at": "2027-01-15T14:02:00Z"}]}
+    )
+
+    person_id: PersonId = Field(description="Who was erased.")
+    at: AwareDatetime = Field(description="When the profile was erased.")
 
 
 class SegmentEnteredV1(EventData):
@@ -80,6 +91,7 @@ class TriggerFiredV1(EventData):
                 {
                     "trigger_id": "trg_5b1e0f9a7c3d4e21",
                     "rule": "relance-abonnement-non-renouvele",
+                    "purpose": "marketing_email",
                     "dedupe_key": "relance-abonnement-non-renouvele:per_7f3a9c2e41d8:2027-2028",
                     "person_id": "per_7f3a9c2e41d8",
                     "language": "fr",
@@ -95,6 +107,13 @@ class TriggerFiredV1(EventData):
         description="Deterministic id derived from the rule and the dedupe key, so a re-fire carries the same id."
     )
     rule: ShortText = Field(description="The rule's name, as in the trigger rule definitions.")
+    purpose: ConsentPurpose | None = Field(
+        default=None,
+        description=(
+            "The consent a message to the person for this trigger needs, checked again when it is sent; "
+            "absent for a rule that is not a message to the person (an alert to staff)."
+        ),
+    )
     dedupe_key: ExternalId = Field(description="The rule fires at most once per dedupe key (person and period).")
     person_id: PersonId = Field(description="Who the trigger is about.")
     language: Language = Field(description="The language to address the person in.")

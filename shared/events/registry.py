@@ -158,6 +158,13 @@ EVENT_TYPES: tuple[EventType, ...] = (
         key_field="person_id",
     ),
     EventType(
+        "parterre.profile.erased.v1",
+        profile.ProfileErasedV1,
+        "A person's profile was erased; consumers drop what they hold about the person.",
+        PROFILE_CHANGES,
+        key_field="person_id",
+    ),
+    EventType(
         "parterre.segment.entered.v1",
         profile.SegmentEnteredV1,
         "A person entered a segment.",

@@ -267,6 +267,7 @@ class TriggerDecision:
 
     rule: str
     trigger_id: str
+    purpose: ConsentPurpose | None
     dedupe_key: str
     person_id: str
     language: Language
@@ -278,6 +279,7 @@ class TriggerDecision:
         return TriggerFiredV1(
             trigger_id=self.trigger_id,
             rule=self.rule,
+            purpose=self.purpose,
             dedupe_key=self.dedupe_key,
             person_id=self.person_id,
             language=self.language,
@@ -321,6 +323,7 @@ def evaluate_triggers(
             TriggerDecision(
                 rule=rule.name,
                 trigger_id=str(uuid5(TRIGGER_NAMESPACE, dedupe_key)),
+                purpose=rule.purpose,
                 dedupe_key=dedupe_key,
                 person_id=person_id,
                 language=_language(after),

@@ -25,6 +25,7 @@ UNFOLDED = {
     "parterre.person.merged.v1",
     "parterre.person.unmerged.v1",
     "parterre.profile.changed.v1",
+    "parterre.profile.erased.v1",
     "parterre.segment.entered.v1",
     "parterre.segment.exited.v1",
     "parterre.trigger.fired.v1",

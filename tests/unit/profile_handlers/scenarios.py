@@ -350,6 +350,7 @@ async def an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_
     outputs = await world.deliver(erasure)
 
     assert {output.data["segment"] for output in outputs if output.type == SEGMENT_EXITED} == segments
+    assert [output.type for output in outputs][-1] == "parterre.profile.erased.v1"
     assert {output.data["person_id"] for output in outputs} == {"per_emma"}
     assert await world.store.profile(world.organisation_id, "per_emma") is None
     assert await world.naming("per_emma") == []
