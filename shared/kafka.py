@@ -5,7 +5,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import AckPolicy
@@ -84,6 +84,11 @@ def create_broker(settings: ServiceSettings, *, registry: CollectorRegistry) -> 
         log_level=logging.DEBUG,
         graceful_timeout=15.0,
     )
+
+
+class RecordPublisher(Protocol):
+    async def publish_many(self, records: Iterable[OutgoingRecord]) -> None:
+        """Returns only once Kafka has acknowledged every record."""
 
 
 class KafkaPublisher:

@@ -1,12 +1,17 @@
 """Builds the profile service: settings, clients, adapters, subscriber and routes; nothing happens at import."""
 
+import asyncio
+import contextlib
+
 from fastapi import FastAPI
 
 from services.profile.adapters.mongo import INDEXES, MongoProfileStore
 from services.profile.context import ProfileContext, ProfileMetrics, SystemClock, load_rules
+from services.profile.domain.schedule import slot_of
 from services.profile.entrypoints.consumer import handle_resolution
 from services.profile.entrypoints.http import router
-from services.profile.handlers import ProfileDeps
+from services.profile.entrypoints.sweeper import sweep_forever
+from services.profile.handlers import Clock, ProfileDeps
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, KafkaPublisher
@@ -21,16 +26,19 @@ def create_app(
     *,
     resolutions_topic: str = IDENTITY_RESOLUTIONS.name,
     group_id: str = PROFILE_GROUP.group_id,
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """The profile service; the topic and group default to the catalog's (tests isolate themselves)."""
+    """The profile service; the topic and group default to the catalog's (tests isolate themselves, and move
+    time on with a clock of their own)."""
     profile_settings = settings or ProfileSettings()
     # Read before anything connects: a bad segments or triggers file stops the start with the line to fix.
     rules = load_rules(profile_settings)
+    sweeping: list[asyncio.Task[None]] = []
 
     def wire(runtime: Runtime) -> None:
         context = ProfileContext(
             settings=profile_settings,
-            deps=ProfileDeps(store=MongoProfileStore(runtime.database), rules=rules, clock=SystemClock()),
+            deps=ProfileDeps(store=MongoProfileStore(runtime.database), rules=rules, clock=clock or SystemClock()),
             publisher=KafkaPublisher(runtime.broker),
             metrics=metrics,
         )
@@ -47,6 +55,21 @@ def create_app(
             concurrency=profile_settings.profile_consumer_concurrency,
         )
 
+    async def start_sweeping(runtime: Runtime) -> None:
+        context = runtime.extras["profile"]
+        assert isinstance(context, ProfileContext)
+        # From the first start on, every profile filed lies in a slot at or after this position.
+        await context.deps.store.start_sweep(slot_of(context.deps.clock.now()))
+        if profile_settings.profile_sweep_interval_seconds > 0:
+            sweeping.append(asyncio.create_task(sweep_forever(context), name="profile-sweep"))
+
+    async def stop_sweeping(_runtime: Runtime) -> None:
+        for task in sweeping:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        sweeping.clear()
+
     app = create_service_app(
         profile_settings,
         ServiceParts(
@@ -55,6 +78,8 @@ def create_app(
             routers=[router],
             indexes=INDEXES,
             wire=wire,
+            on_start=start_sweeping,
+            on_stop=stop_sweeping,
         ),
     )
     metrics = ProfileMetrics(app.state.runtime.registry)

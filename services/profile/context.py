@@ -5,14 +5,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.profile.domain.rules import load_segments, load_triggers
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.handlers import ProfileDeps, ProfileRules
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope
-from shared.kafka import KafkaPublisher, record_for
+from shared.kafka import RecordPublisher, record_for
 
 
 class SystemClock:
@@ -45,13 +45,25 @@ class ProfileMetrics:
             ["organisation", "type"],
             registry=registry,
         )
+        self.swept = Counter(
+            "parterre_profile_swept",
+            "Profiles the time sweep visited, by outcome: swept (time changed them), unchanged (filed for a moment "
+            "they are no longer due at), erased_person.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.sweep_behind = Gauge(
+            "parterre_profile_sweep_behind_seconds",
+            "How far behind now the sweep's position was after its last run; grows if sweeps fail or cannot keep up.",
+            registry=registry,
+        )
 
 
 @dataclass(frozen=True)
 class ProfileContext:
     settings: ProfileSettings
     deps: ProfileDeps
-    publisher: KafkaPublisher
+    publisher: RecordPublisher
     metrics: ProfileMetrics
 
     async def publish(self, envelopes: tuple[Envelope, ...]) -> None:

@@ -7,9 +7,10 @@ A profile holding others' histories is recomputed from the logs wherever a plain
 late fact of a person merged into it, an unmerge, or an erasure.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
 from typing import Any, Protocol
@@ -25,8 +26,9 @@ from services.profile.domain.rules import (
     segment_changes,
     time_conditions_due,
 )
+from services.profile.domain.schedule import SLOT, DueEntry, slot_of, slots_to_sweep
 from services.profile.domain.seasons import SeasonCalendar
-from services.profile.ports import MergeInForce, ProfileStore, StoredProfile, UndoneMerge
+from services.profile.ports import FiledDue, MergeInForce, ProfileStore, StoredProfile, UndoneMerge
 from shared.events import Envelope, build_envelope, parse_data
 from shared.events.audience import PersonErasureRequestedV1
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
@@ -40,6 +42,8 @@ MAX_ATTEMPTS = 8
 # only while two merges' events cross on their way (each undone before the other was decided): the message that
 # meets one is tried again later.
 MAX_MERGE_DEPTH = 50
+# The profile as last announced, for the sweep: as of the last instant before its due moment.
+_INSTANT = timedelta(microseconds=1)
 
 
 class Clock(Protocol):
@@ -234,6 +238,9 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
         for merged_id in held.person_ids:
             await _orphan(deps, organisation_id, merged_id, person_id, cause)
     await store.purge(organisation_id, person_id)
+    filed = _due_entry(stored)
+    if filed is not None:
+        await store.unschedule(filed)
     # Everything but the exits to publish: the document goes once they are out.
     await store.save(
         StoredProfile(
@@ -254,6 +261,87 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     return Handled(_unique(outputs), "erased", after_publish=delete_document)
 
 
+async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
+    """Time alone changed the profile at its due moment: what changed since is announced as of now, the time-based
+    triggers that hold fire, and the profile is filed for its next due moment. An entry gone stale (the profile
+    changed, was swept, merged or erased since it was filed) changes nothing; a sweep visiting the entry again
+    after a crash publishes the same events again."""
+    due = entry.due_at.isoformat()
+    cause = _Cause(f"sweep:{due}", f"sweep:{entry.person_id}:{due}", swept_due_at=entry.due_at)
+
+    async def tick(stored: StoredProfile) -> _Change | None:
+        if stored.is_merged or stored.due_at != entry.due_at or entry.due_at > deps.clock.now():
+            return None
+        return replace(_announced(deps, stored, stored.state, cause), unfile_replaced=False)
+
+    written = await _write(deps, entry.organisation_id, entry.person_id, cause.key, tick)
+    if written is None:
+        return Handled((), "erased_person")
+    return Handled(written.outputs, "swept" if written.outcome == "applied" else written.outcome)
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did: the slots of time it went through and the outcome of every profile filed in them."""
+
+    slots: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def visited(self) -> int:
+        return sum(self.outcomes.values())
+
+
+async def sweep_due(
+    deps: ProfileDeps,
+    publish: Callable[[Handled], Awaitable[None]],
+    *,
+    concurrency: int = 16,
+    progress: Callable[[SweepReport], None] | None = None,
+) -> SweepReport:
+    """Visits every profile filed in the slots that have ended since the last sweep, then moves past them.
+
+    The sweep reads the slots, never the profiles collection: its work grows with the profiles due, not with the
+    profiles held. Each profile's events are published before its slot is let go, so a sweep cut short visits the
+    rest (and publishes the same events again for those it had done) the next time. Two sweepers at once do the
+    same visits twice, and each visit changes a profile once.
+    """
+    store = deps.store
+    now = deps.clock.now()
+    position = await store.sweep_position()
+    if position is None:
+        # Nothing was filed before the first sweep position existed that a sweep would have to catch up on:
+        # profiles are filed as they change, and their due moments lie ahead.
+        position = await store.start_sweep(slot_of(now))
+    report = SweepReport()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def visit(entry: DueEntry) -> None:
+        async with gate:
+            handled = await sweep_profile(entry, deps)
+            await publish(handled)
+        report.outcomes[handled.outcome] = report.outcomes.get(handled.outcome, 0) + 1
+        if progress is not None:
+            progress(report)
+
+    for slot in slots_to_sweep(position, now):
+        for filed in await store.filed_in(slot):
+            visited: set[DueEntry] = set()
+            current: FiledDue | None = filed
+            # Writers file and unfile entries while the slot is visited: the document goes only once it is read
+            # unchanged with every entry visited.
+            while current is not None:
+                pending = [entry for entry in current.entries if entry not in visited]
+                await asyncio.gather(*(visit(entry) for entry in pending))
+                visited.update(pending)
+                if await store.drop_filed(current):
+                    break
+                current = next((again for again in await store.filed_in(slot) if again.key == filed.key), None)
+        await store.advance_sweep(slot, slot + SLOT)
+        report.slots += 1
+    return report
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Steps
 
@@ -265,8 +353,19 @@ class _Cause:
 
     key: str
     correlation_id: str
-    # Only a fact fires trigger rules.
+    # Only a fact, or time alone (the sweep), fires trigger rules.
     fact: ProfileEvent | None = None
+    # For the sweep: the due moment it visits the profile for. Nothing changed between the profile's last change
+    # and that moment, so the profile as of just before it is the one last announced.
+    swept_due_at: datetime | None = None
+
+    @property
+    def fires_triggers(self) -> bool:
+        return self.fact is not None or self.swept_due_at is not None
+
+    @property
+    def fired_by(self) -> str:
+        return self.fact.event_id if self.fact is not None else self.key
 
 
 @dataclass(frozen=True)
@@ -278,6 +377,9 @@ class _Change:
     # Trigger events not yet checked against the dedupe keys already stored, and the fact firing them.
     triggers: tuple[Envelope, ...] = ()
     fired_by: str = ""
+    # A sweep's visit leaves the entry it visits filed: its slot is let go only once its events are out, so a
+    # crash before then visits it again.
+    unfile_replaced: bool = True
 
 
 @dataclass(frozen=True)
@@ -359,10 +461,20 @@ async def _commit(
         last_outputs=_as_json(outputs),
         fired=change.profile.fired | frozenset(claimed),
     )
+    filed = _due_entry(profile)
+    if filed is not None and profile.due_at != stored.due_at:
+        # Filed before the profile is stored: a crash in between leaves an entry the sweep finds stale, never a
+        # due profile that no slot lists.
+        await store.schedule(filed)
     await store.save(profile)
+    replaced = _due_entry(stored)
+    if replaced is not None and profile.due_at != stored.due_at and change.unfile_replaced:
+        await store.unschedule(replaced)
     if await store.is_erased(organisation_id, person_id):
         # The erasure ran while this change was made: what the change stored goes the same way.
         await store.purge(organisation_id, person_id, changes=[change_key], triggers=claimed)
+        if filed is not None:
+            await store.unschedule(filed)
         await store.delete_profile(organisation_id, person_id)
         return None
     return _Written(profile, outputs, "applied")
@@ -626,7 +738,8 @@ def _announced(
     rules, organisation_id, person_id = deps.rules, stored.organisation_id, stored.person_id
     as_of = _as_of(deps, after_state)
     before_state, before_segments = (EMPTY_PROFILE, frozenset[str]()) if appearing else (stored.state, stored.segments)
-    before = view(before_state, as_of=as_of, seasons=rules.seasons)
+    before_as_of = as_of if cause.swept_due_at is None else cause.swept_due_at - _INSTANT
+    before = view(before_state, as_of=before_as_of, seasons=rules.seasons)
     after = view(after_state, as_of=as_of, seasons=rules.seasons)
     changed = {name: plain(value) for name, value in after.items() if before.get(name) != value}
     segments = evaluate_segments(rules.segments, after, as_of)
@@ -642,14 +755,14 @@ def _announced(
         )
     outputs.extend(_segment_events(organisation_id, person_id, cause, as_of, changes.entered, changes.exited))
     triggers: tuple[Envelope, ...] = ()
-    if cause.fact is not None:
+    if cause.fires_triggers:
         decisions = evaluate_triggers(
             rules.triggers,
             before,
             after,
             as_of=as_of,
-            cause_event_type=cause.fact.type,
-            cause_event_id=cause.fact.event_id,
+            cause_event_type=None if cause.fact is None else cause.fact.type,
+            cause_event_id=None if cause.fact is None else cause.fact.event_id,
             person_id=person_id,
         )
         common = _common(organisation_id, person_id, cause, as_of)
@@ -665,7 +778,7 @@ def _announced(
         if moment is not None
     ]
     profile = replace(stored, state=after_state, segments=segments, due_at=min(due_candidates, default=None))
-    return _Change(profile, tuple(outputs), triggers, "" if cause.fact is None else cause.fact.event_id)
+    return _Change(profile, tuple(outputs), triggers, cause.fired_by)
 
 
 def _segment_events(
@@ -706,6 +819,12 @@ def _common(organisation_id: str, person_id: str, cause: _Cause, at: datetime) -
         "correlation_id": cause.correlation_id,
         "person_id": person_id,
     }
+
+
+def _due_entry(profile: StoredProfile) -> DueEntry | None:
+    if profile.due_at is None:
+        return None
+    return DueEntry(due_at=profile.due_at, organisation_id=profile.organisation_id, person_id=profile.person_id)
 
 
 def _as_of(deps: ProfileDeps, state: ProfileState) -> datetime:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState
+from services.profile.domain.schedule import DueEntry
 from shared.events import Envelope
 
 
@@ -83,6 +84,15 @@ class StoredProfile:
         return merge is not None and person_id in merge.person_ids
 
 
+@dataclass(frozen=True)
+class FiledDue:
+    """One document of a sweep slot: the profiles filed in it, and how many times it was written when read."""
+
+    key: str
+    entries: tuple[DueEntry, ...]
+    version: int
+
+
 class ProfileStore(Protocol):
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None: ...
 
@@ -131,3 +141,24 @@ class ProfileStore(Protocol):
         `changes` and `triggers` (a writer's own, which it may not have stored yet). Keeps the profile document."""
 
     async def delete_profile(self, organisation_id: str, person_id: str) -> None: ...
+
+    async def schedule(self, entry: DueEntry) -> None:
+        """Files the profile in the slot of its due moment, for the sweep."""
+
+    async def unschedule(self, entry: DueEntry) -> None:
+        """Takes a filed entry out of its slot (the profile is due at another moment now, or erased)."""
+
+    async def sweep_position(self) -> datetime | None:
+        """The start of the first slot not swept yet; None before the first sweep."""
+
+    async def start_sweep(self, at: datetime) -> datetime:
+        """Sets the sweep position to `at` unless it is set already; returns the position."""
+
+    async def filed_in(self, slot: datetime) -> list[FiledDue]:
+        """The documents of the slot starting at `slot` that hold entries."""
+
+    async def drop_filed(self, filed: FiledDue) -> bool:
+        """Deletes the document unless it was written since it was read (False: read it again)."""
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        """Moves the position from `slot` to `to`; a no-op if another sweeper moved it already."""

@@ -26,6 +26,13 @@ class ProfileSettings(ServiceSettings):
     profile_consumer_concurrency: int = Field(
         default=16, ge=1, le=256, description="Persons whose facts one instance applies at once; one person's in order."
     )
+    profile_sweep_interval_seconds: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="How often the time sweep looks for profiles that time alone changed; 0 turns it off here "
+        "(for instances where another one sweeps).",
+    )
 
     def segments_path(self) -> Path:
         return Path(self.profile_segments_file) if self.profile_segments_file else BUNDLED_SEGMENTS

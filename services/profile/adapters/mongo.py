@@ -8,13 +8,15 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.profile.domain.profile import ProfileState
-from services.profile.ports import MergeInForce, StoredProfile, UndoneMerge
+from services.profile.domain.schedule import SHARDS, DueEntry, shard_of, slot_of
+from services.profile.ports import FiledDue, MergeInForce, StoredProfile, UndoneMerge
 from shared.events import Envelope
 from shared.mongo import Document, IndexSpec
 
@@ -24,7 +26,13 @@ PROFILES = "profile_profiles"
 FACT_LOG = "profile_fact_log"
 FIRED_TRIGGERS = "profile_fired_triggers"
 ERASED = "profile_erased"
-COLLECTIONS = (PROFILES, FACT_LOG, FIRED_TRIGGERS, ERASED)
+# `slot|shard` documents listing the profiles due in that slot of time, a `day|date` document per day listing
+# which of them hold entries, and the one document saying how far the sweep has gone: the sweep reads them by
+# `_id`, never the profiles, and an empty day costs it one read.
+DUE = "profile_due"
+SWEEP = "profile_sweep"
+SWEEP_POSITION = "position"
+COLLECTIONS = (PROFILES, FACT_LOG, FIRED_TRIGGERS, ERASED, DUE, SWEEP)
 INDEXES: tuple[IndexSpec, ...] = ()
 # Log documents read at once when a profile is recomputed: round trips overlap without flooding the store.
 LOG_READS_AT_ONCE = 32
@@ -50,6 +58,8 @@ class MongoProfileStore:
         self._log = database[FACT_LOG]
         self._fired = database[FIRED_TRIGGERS]
         self._erased = database[ERASED]
+        self._due = database[DUE]
+        self._sweep = database[SWEEP]
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
         document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)})
@@ -178,6 +188,74 @@ class MongoProfileStore:
 
     async def delete_profile(self, organisation_id: str, person_id: str) -> None:
         await self._profiles.delete_one({"_id": _key(organisation_id, person_id)})
+
+    async def schedule(self, entry: DueEntry) -> None:
+        slot = slot_of(entry.due_at)
+        key = _due_key(slot, shard_of(entry.organisation_id, entry.person_id))
+        await self._due.update_one(
+            {"_id": _day_key(slot)}, {"$addToSet": {"filed": key}, "$inc": {"version": 1}}, upsert=True
+        )
+        await self._due.update_one(
+            {"_id": key}, {"$addToSet": {"entries": _due_entry(entry)}, "$inc": {"version": 1}}, upsert=True
+        )
+
+    async def unschedule(self, entry: DueEntry) -> None:
+        await self._due.update_one(
+            {"_id": _due_key(slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))},
+            {"$pull": {"entries": _due_entry(entry)}, "$inc": {"version": 1}},
+        )
+
+    async def sweep_position(self) -> datetime | None:
+        document = await self._sweep.find_one({"_id": SWEEP_POSITION})
+        return None if document is None else document["slot"]
+
+    async def start_sweep(self, at: datetime) -> datetime:
+        await self._sweep.update_one({"_id": SWEEP_POSITION}, {"$setOnInsert": {"slot": at}}, upsert=True)
+        position = await self.sweep_position()
+        assert position is not None, "the position was just set"
+        return position
+
+    async def filed_in(self, slot: datetime) -> list[FiledDue]:
+        day = await self._due.find_one({"_id": _day_key(slot)})
+        in_slot = {_due_key(slot, shard) for shard in range(SHARDS)}
+        keys = sorted(key for key in (() if day is None else day.get("filed", ())) if key in in_slot)
+        documents = await asyncio.gather(*(self._due.find_one({"_id": key}) for key in keys))
+        return [
+            FiledDue(
+                key=str(document["_id"]),
+                entries=tuple(
+                    DueEntry(due_at=entry["d"], organisation_id=entry["o"], person_id=entry["p"])
+                    for entry in document.get("entries", ())
+                ),
+                version=int(document.get("version", 0)),
+            )
+            for document in documents
+            if document is not None
+        ]
+
+    async def drop_filed(self, filed: FiledDue) -> bool:
+        # Not an `_id`-only filter, so FerretDB scans: the collection holds only the slots not swept yet.
+        result = await self._due.delete_one({"_id": filed.key, "version": filed.version})
+        return result.deleted_count == 1
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to}})
+        if to.date() != slot.date():
+            # The day is swept: an entry filed in it now would be in a slot no sweep reads again anyway.
+            await self._due.delete_one({"_id": _day_key(slot)})
+
+
+def _day_key(slot: datetime) -> str:
+    return f"day|{slot.date().isoformat()}"
+
+
+def _due_key(slot: datetime, shard: int) -> str:
+    return f"{slot.isoformat()}|{shard:02d}"
+
+
+def _due_entry(entry: DueEntry) -> dict[str, Any]:
+    # Short names: a season's end files every profile in one slot.
+    return {"o": entry.organisation_id, "p": entry.person_id, "d": entry.due_at}
 
 
 def _profile_document(profile: StoredProfile) -> dict[str, Any]:

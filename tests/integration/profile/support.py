@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from services.profile.bootstrap import create_app
 from services.profile.context import ProfileContext
+from services.profile.handlers import Clock
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope, build_envelope, event_type, parse_event
 from shared.events.identity import Match, MatchMethod, PersonResolvedV1
@@ -57,8 +58,15 @@ class ProfileHarness:
 
 
 @asynccontextmanager
-async def running_profile(harness: ProfileHarness) -> AsyncIterator[FastAPI]:
-    app = create_app(harness.settings, resolutions_topic=harness.resolutions_topic, group_id=harness.group_id)
+async def running_profile(
+    harness: ProfileHarness, *, settings: ProfileSettings | None = None, clock: Clock | None = None
+) -> AsyncIterator[FastAPI]:
+    app = create_app(
+        settings or harness.settings,
+        resolutions_topic=harness.resolutions_topic,
+        group_id=harness.group_id,
+        clock=clock,
+    )
     async with app.router.lifespan_context(app):
         yield app
 

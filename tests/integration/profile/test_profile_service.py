@@ -7,7 +7,8 @@ import pytest
 
 from shared.access import Scope
 from shared.events import parse_event
-from tests.integration.profile.support import ProfileHarness, context_of, running_profile
+from tests.integration.profile.support import ProfileHarness, context_of, read_until, running_profile
+from tests.unit.profile_handlers.scenarios import MovableClock
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -82,3 +83,33 @@ async def test_a_second_purchase_counts_once_and_does_not_welcome_again(harness:
     assert found.json()["facts_applied"] == 2
     assert missing.status_code == 404
     assert anonymous.status_code == 401
+
+
+async def test_the_running_service_sweeps_a_buyer_into_lapsed_when_time_alone_brings_it(
+    harness: ProfileHarness,
+) -> None:
+    clock = MovableClock(datetime.now(UTC))
+    sweeping = harness.settings.model_copy(update={"profile_sweep_interval_seconds": 0.2})
+    fact = harness.resolved_purchase("sale-1", "per_lea", bought_at=clock.at - timedelta(days=360))
+    async with running_profile(harness, settings=sweeping, clock=clock) as app:
+        await harness.publish([fact])
+        await read_until(harness.changes, lambda got: any(e.type == "parterre.profile.changed.v1" for e in got))
+        clock.at += timedelta(days=10)
+        fired = await read_until(harness.triggers, lambda got: len(got) >= 1)
+        entered = await read_until(
+            harness.changes,
+            lambda got: any(
+                e.type == "parterre.segment.entered.v1" and e.data["segment"] == "lapsed-buyers" for e in got
+            ),
+        )
+        swept = app.state.runtime.registry.get_sample_value("parterre_profile_swept_total", {"outcome": "swept"})
+        stored = await context_of(app).deps.store.profile(harness.organisation_id, "per_lea")
+    assert [envelope.data["rule"] for envelope in fired] == ["lapsed-buyer"]
+    assert [envelope.data["person_id"] for envelope in entered if envelope.data.get("segment") == "lapsed-buyers"] == [
+        "per_lea"
+    ]
+    assert swept is not None
+    assert swept >= 1
+    assert stored is not None
+    assert stored.due_at is not None
+    assert stored.due_at > clock.at

@@ -6,8 +6,10 @@
 import asyncio
 import hashlib
 from collections.abc import Iterable
+from datetime import datetime
 
-from services.profile.ports import StoredProfile
+from services.profile.domain.schedule import DueEntry, shard_of, slot_of
+from services.profile.ports import FiledDue, StoredProfile
 from shared.events import Envelope
 
 
@@ -20,6 +22,9 @@ class MemoryProfileStore:
         self.logged_facts: dict[tuple[str, str], tuple[str, int]] = {}
         self.fired: dict[tuple[str, str], str] = {}
         self.erased: set[tuple[str, str]] = set()
+        # (slot, shard) -> (entries, times written)
+        self.due: dict[tuple[datetime, int], tuple[frozenset[DueEntry], int]] = {}
+        self.position: datetime | None = None
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
         await asyncio.sleep(0)
@@ -104,6 +109,51 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         self.profiles.pop((organisation_id, person_id), None)
 
+    async def schedule(self, entry: DueEntry) -> None:
+        await asyncio.sleep(0)
+        key = (slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))
+        entries, version = self.due.get(key, (frozenset(), 0))
+        self.due[key] = (entries | {entry}, version + 1)
+
+    async def unschedule(self, entry: DueEntry) -> None:
+        await asyncio.sleep(0)
+        key = (slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))
+        if key in self.due:
+            entries, version = self.due[key]
+            self.due[key] = (entries - {entry}, version + 1)
+
+    async def sweep_position(self) -> datetime | None:
+        await asyncio.sleep(0)
+        return self.position
+
+    async def start_sweep(self, at: datetime) -> datetime:
+        await asyncio.sleep(0)
+        if self.position is None:
+            self.position = at
+        return self.position
+
+    async def filed_in(self, slot: datetime) -> list[FiledDue]:
+        await asyncio.sleep(0)
+        return [
+            FiledDue(f"{slot.isoformat()}|{shard:02d}", tuple(sorted(entries)), version)
+            for (filed_slot, shard), (entries, version) in sorted(self.due.items())
+            if filed_slot == slot
+        ]
+
+    async def drop_filed(self, filed: FiledDue) -> bool:
+        await asyncio.sleep(0)
+        slot, shard = filed.key.rsplit("|", 1)
+        key = (datetime.fromisoformat(slot), int(shard))
+        if key in self.due and self.due[key][1] == filed.version:
+            del self.due[key]
+            return True
+        return False
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        await asyncio.sleep(0)
+        if self.position == slot:
+            self.position = to
+
     def documents(self) -> list[str]:
         """Everything stored, one line per document, as a test reads it for a person's id."""
         return sorted(
@@ -112,6 +162,7 @@ class MemoryProfileStore:
             + [repr(item) for item in self.logged_facts.items()]
             + [repr(item) for item in self.fired.items()]
             + [repr(item) for item in self.erased]
+            + [repr(item) for item in self.due.items()]
         )
 
 

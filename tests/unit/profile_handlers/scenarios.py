@@ -7,20 +7,24 @@ import asyncio
 import copy
 import itertools
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
 
 from services.profile.domain.profile import view
+from services.profile.domain.schedule import DueEntry, slot_of
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.handlers import (
     Handled,
     ProfileDeps,
     ProfileRules,
+    SweepReport,
     apply_merge,
     apply_resolved,
     apply_unmerge,
+    sweep_due,
 )
 from services.profile.ports import ProfileStore, StoredProfile
 from shared.events import Envelope, build_envelope, event_type, parse_data
@@ -39,6 +43,7 @@ RULES = ProfileRules(segments=SEGMENTS, triggers=TRIGGERS, seasons=SeasonCalenda
 PROFILE_CHANGED = "parterre.profile.changed.v1"
 SEGMENT_ENTERED = "parterre.segment.entered.v1"
 SEGMENT_EXITED = "parterre.segment.exited.v1"
+TRIGGER_FIRED = "parterre.trigger.fired.v1"
 _orders = itertools.count(1)
 # Identity decides merges and unmerges one after another: each a second after the one before.
 _decisions = itertools.count(1)
@@ -48,9 +53,14 @@ def _decided() -> datetime:
     return NOW - timedelta(days=1) + timedelta(seconds=next(_decisions))
 
 
-class FixedClock:
+class MovableClock:
+    """Now, until a test moves it on."""
+
+    def __init__(self, at: datetime = NOW) -> None:
+        self.at = at
+
     def now(self) -> datetime:
-        return NOW
+        return self.at
 
 
 class IdentityEvents:
@@ -156,7 +166,8 @@ class World(IdentityEvents):
         self.store = store
         # Every stored document as text, to look a person's id or details up in.
         self.documents = documents
-        self.deps = ProfileDeps(store=store, rules=RULES, clock=FixedClock())
+        self.clock = MovableClock()
+        self.deps = ProfileDeps(store=store, rules=RULES, clock=self.clock)
 
     async def deliver(self, envelope: Envelope) -> tuple[Envelope, ...]:
         """Handles the event as the consumer does, publication included; returns what would be published."""
@@ -174,6 +185,18 @@ class World(IdentityEvents):
             return await apply_merge(envelope, data, self.deps)
         assert isinstance(data, PersonUnmergedV1)
         return await apply_unmerge(envelope, data, self.deps)
+
+    async def sweep(self, *, published: list[Envelope] | None = None, fail_on: str | None = None) -> SweepReport:
+        """One sweep as the service runs it; what it publishes lands in `published`. With `fail_on`, publishing
+        the events of that person fails, as a crash before Kafka had them would."""
+        into = [] if published is None else published
+
+        async def publish(handled: Handled) -> None:
+            if fail_on is not None and any(output.data.get("person_id") == fail_on for output in handled.outputs):
+                raise CrashError(f"publishing for {fail_on}")
+            into.extend(handled.outputs)
+
+        return await sweep_due(self.deps, publish, concurrency=4)
 
     async def profile(self, person_id: str) -> StoredProfile:
         stored = await self.store.profile(self.organisation_id, person_id)
@@ -237,7 +260,10 @@ class GatedStore:
 
 def gated(world: World) -> tuple[World, GatedStore]:
     store = GatedStore(world.store)
-    return World(cast(ProfileStore, store), world.documents, world.organisation_id), store
+    gated_world = World(cast(ProfileStore, store), world.documents, world.organisation_id)
+    gated_world.clock = world.clock
+    gated_world.deps = replace(gated_world.deps, clock=world.clock)
+    return gated_world, store
 
 
 def types_for(outputs: tuple[Envelope, ...], person_id: str) -> list[str]:
@@ -514,6 +540,115 @@ async def an_erasure_cut_short_before_its_announcements_were_out_announces_them_
     assert await world.naming("per_emma") == []
 
 
+async def time_alone_makes_a_buyer_lapse_and_the_sweep_announces_it_once(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()  # the first sweep only sets its position
+    before = await world.profile("per_lea")
+    assert before.due_at is not None
+    assert "lapsed-buyers" not in before.segments
+
+    world.clock.at = NOW + timedelta(days=10)
+    published: list[Envelope] = []
+    report = await world.sweep(published=published)
+
+    after = await world.profile("per_lea")
+    assert "lapsed-buyers" in after.segments
+    assert after.due_at is not None
+    assert after.due_at > world.clock.at
+    types = [output.type for output in published]
+    assert SEGMENT_ENTERED in types
+    assert PROFILE_CHANGED in types
+    assert [output.data["rule"] for output in published if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
+    assert report.outcomes.get("swept", 0) >= 1
+
+    again: list[Envelope] = []
+    await world.sweep(published=again)
+    assert again == []
+    assert (await world.profile("per_lea")).version == after.version
+
+
+async def the_sweep_visits_only_the_profiles_due_and_files_each_for_its_next_moment(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.deliver(world.purchase("sale-m", "per_max", days_ago=1))
+    await world.sweep()
+    lea, max_ = await world.profile("per_lea"), await world.profile("per_max")
+    assert lea.due_at is not None
+    assert max_.due_at is not None
+    world.clock.at = lea.due_at + timedelta(minutes=20)
+    assert max_.due_at > world.clock.at, "the scenario needs Max due later than Lea"
+
+    report = await world.sweep()
+
+    assert report.outcomes == {"swept": 1}
+    assert (await world.profile("per_max")).version == max_.version
+    assert (await world.profile("per_lea")).version == lea.version + 1
+
+
+async def a_sweep_cut_short_visits_the_rest_next_time_and_announces_the_same_events(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    world.clock.at = NOW + timedelta(days=10)
+
+    with pytest.raises(CrashError):
+        await world.sweep(fail_on="per_lea")
+    published: list[Envelope] = []
+    await world.sweep(published=published)
+    again: list[Envelope] = []
+    await world.sweep(published=again)
+
+    assert [output.data["rule"] for output in published if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
+    assert again == []
+
+
+async def a_buyer_back_before_lapsing_is_not_swept_into_lapsed(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    await world.deliver(world.purchase("sale-l2", "per_lea", days_ago=0))
+    world.clock.at = NOW + timedelta(days=10)
+
+    published: list[Envelope] = []
+    await world.sweep(published=published)
+
+    assert "lapsed-buyers" not in (await world.profile("per_lea")).segments
+    assert [output for output in published if output.type == TRIGGER_FIRED] == []
+
+
+async def an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    before = await world.profile("per_lea")
+    assert before.due_at is not None
+    # Filed for a moment the profile is no longer due at (a crash between filing and storing leaves such).
+    stale = DueEntry(due_at=NOW + timedelta(hours=1), organisation_id=world.organisation_id, person_id="per_lea")
+    assert stale.due_at < before.due_at
+    await world.store.schedule(stale)
+    world.clock.at = stale.due_at + timedelta(minutes=20)
+
+    published: list[Envelope] = []
+    report = await world.sweep(published=published)
+
+    assert report.outcomes == {"unchanged": 1}
+    assert published == []
+    assert (await world.profile("per_lea")).version == before.version
+    assert await world.store.filed_in(slot_of(stale.due_at)) == []
+
+
+async def merged_and_erased_persons_are_not_swept(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", days_ago=360))
+    await world.deliver(world.purchase("sale-b", "per_bea", days_ago=360))
+    await world.deliver(world.purchase("sale-e", "per_emma", days_ago=360))
+    await world.sweep()
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    await world.deliver(world.erasure("per_emma"))
+    world.clock.at = NOW + timedelta(days=10)
+
+    published: list[Envelope] = []
+    await world.sweep(published=published)
+
+    assert {output.data["person_id"] for output in published} == {"per_anne"}
+    assert await world.naming("per_emma") == []
+
+
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
@@ -528,4 +663,10 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_fact_stored_while_its_person_is_erased_is_deleted_too,
     a_merge_cut_short_after_marking_its_persons_is_completed_when_delivered_again,
     an_erasure_cut_short_before_its_announcements_were_out_announces_them_again,
+    time_alone_makes_a_buyer_lapse_and_the_sweep_announces_it_once,
+    the_sweep_visits_only_the_profiles_due_and_files_each_for_its_next_moment,
+    a_sweep_cut_short_visits_the_rest_next_time_and_announces_the_same_events,
+    a_buyer_back_before_lapsing_is_not_swept_into_lapsed,
+    an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
+    merged_and_erased_persons_are_not_swept,
 )

@@ -1,0 +1,68 @@
+"""`parterre profile sweep`: visit now the profiles that time alone has changed, as the service does every minute."""
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from services.profile.adapters.mongo import MongoProfileStore
+from services.profile.context import ProfileContext, ProfileMetrics, SystemClock, load_rules
+from services.profile.domain.schedule import slot_of, slots_to_sweep
+from services.profile.entrypoints.sweeper import sweep_once
+from services.profile.handlers import ProfileDeps, ProfileRules, SweepReport
+from services.profile.settings import ProfileSettings
+from shared.kafka import BulkKafkaPublisher
+from shared.mongo import mongo_client
+from shared.progress import ProgressLine
+from shared.yaml_models import ConfigFileError
+
+
+def register(commands: Any) -> None:
+    profile = commands.add_parser("profile", help="the audience profiles").add_subparsers(dest="action", required=True)
+    sweep = profile.add_parser(
+        "sweep",
+        help="visit now the profiles time alone has changed (lapsed, consent expiring, renewal due)",
+        description="The profile service sweeps every `PARTERRE_PROFILE_SWEEP_INTERVAL_SECONDS`; this runs one "
+        "sweep at once, for example to catch up after a long stop. Publishes what changed to Kafka.",
+    )
+    sweep.set_defaults(run=_run_sweep)
+
+
+def _run_sweep(_arguments: argparse.Namespace) -> int:
+    settings = ProfileSettings()
+    try:
+        rules = load_rules(settings)
+    except (ConfigFileError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = asyncio.run(_sweep(settings, rules))
+    outcomes = ", ".join(f"{count:,} {outcome}" for outcome, count in sorted(report.outcomes.items())) or "none"
+    print(f"swept {report.slots:,} slots of time; profiles visited: {outcomes}")
+    return 0
+
+
+async def _sweep(settings: ProfileSettings, rules: ProfileRules) -> SweepReport:
+    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
+        store = MongoProfileStore(client[settings.mongo_database])
+        deps = ProfileDeps(store=store, rules=rules, clock=SystemClock())
+        publisher = BulkKafkaPublisher(settings)
+        await publisher.start()
+        try:
+            context = ProfileContext(settings, deps, publisher, ProfileMetrics(CollectorRegistry()))
+            now = deps.clock.now()
+            position = await store.sweep_position() or slot_of(now)
+            slots = sum(1 for _ in slots_to_sweep(position, now))
+            done: list[SweepReport] = []
+
+            def show(report: SweepReport) -> None:
+                done[:] = [report]
+                progress.update(report.visited, f"{report.slots:,} of {slots:,} slots")
+
+            progress = ProgressLine(slots, lambda: done[0].slots if done else 0, unit="profiles")
+            report = await sweep_once(context, progress=show)
+            progress.finish(report.visited, f"{report.slots:,} of {slots:,} slots")
+            return report
+        finally:
+            await publisher.stop()

@@ -1,0 +1,58 @@
+"""`parterre profile sweep` catches up on the slots of time not swept yet and publishes what time changed."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.profile.adapters.mongo import MongoProfileStore
+from shared.cli import main
+from shared.events import parse_event
+from shared.mongo import Document
+from shared.settings import ServiceSettings
+from tests.integration.profile.support import ProfileHarness
+from tests.unit.profile_handlers.scenarios import World
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+
+async def test_a_sweep_run_by_hand_catches_up_on_days_not_swept(
+    harness: ProfileHarness,
+    settings: ServiceSettings,
+    database: AsyncDatabase[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = MongoProfileStore(database)
+
+    async def documents() -> list[str]:
+        return []
+
+    # Eleven days ago the service applied a purchase made 360 days before: the buyer lapsed six days ago, and no
+    # sweep has run since.
+    world = World(store, documents, organisation_id=harness.organisation_id)
+    world.clock.at = datetime.now(UTC) - timedelta(days=11)
+    await world.sweep()
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+
+    exit_code = await _run(["profile", "sweep"])
+
+    fired = [parse_event(record.value)[1].model_dump() for record in await harness.triggers.read(1)]
+    assert exit_code == 0
+    assert [(trigger["rule"], trigger["person_id"]) for trigger in fired] == [("lapsed-buyer", "per_lea")]
+    assert "1 swept" in capsys.readouterr().out
+    stored = await store.profile(harness.organisation_id, "per_lea")
+    assert stored is not None
+    assert "lapsed-buyers" in stored.segments
+    position = await store.sweep_position()
+    assert position is not None
+    assert position > datetime.now(UTC) - timedelta(minutes=40)
+
+
+async def _run(argv: list[str]) -> int:
+    # The command runs its own event loop, as from a terminal.
+    return await asyncio.to_thread(main, argv)
