@@ -39,7 +39,12 @@ from services.identity.domain.resolution import (
 )
 from services.identity.ports import Decision, IdentityStore, JournalEntry, MergeDecision
 from shared.events import Envelope, PersonRef, build_envelope, parse_data
-from shared.events.audience import AudienceFact, PersonDetailsUpdatedV1, PersonErasureRequestedV1
+from shared.events.audience import (
+    PARTERRE_PERSON_SOURCE,
+    AudienceFact,
+    PersonDetailsUpdatedV1,
+    PersonErasureRequestedV1,
+)
 from shared.events.identity import (
     Match,
     MatchMethod,
@@ -134,6 +139,8 @@ async def resolve_fact(envelope: Envelope, deps: IdentityDeps) -> FactOutcome:
     data = parse_data(envelope)
     if not isinstance(data, AudienceFact):
         raise TypeError(f"{envelope.type} is not an upstream fact about a person")
+    if isinstance(data, PersonErasureRequestedV1) and data.person.source == PARTERRE_PERSON_SOURCE:
+        return await _erase_requested_by_id(envelope, data, deps)
     organisation_id = envelope.organisation_id
     record = normalise_record(
         person_record(data.person), today=deps.clock.now().date(), default_region=deps.rules.default_region
@@ -141,6 +148,27 @@ async def resolve_fact(envelope: Envelope, deps: IdentityDeps) -> FactOutcome:
     previous = [data.previous_email] if isinstance(data, PersonDetailsUpdatedV1) and data.previous_email else []
     identifiers, _blocked = identifiers_of(record, deps.rules.policy, organisation_id, previous_emails=previous)
     return await resolve_identified(envelope, record, identifiers, deps, erasure=_erasure_of(data))
+
+
+async def _erase_requested_by_id(
+    envelope: Envelope, request: PersonErasureRequestedV1, deps: IdentityDeps
+) -> FactOutcome:
+    """An erasure a Parterre service asked for (the profile API's) names the person by Parterre's id: no
+    identifier to resolve. Erasing again an erased person republishes the same event."""
+    person_id = request.person.external_id
+    if person_id is None:
+        return FactOutcome((), "erasure_unknown_person")
+    try:
+        event = await erase_on_request(
+            envelope.organisation_id,
+            person_id,
+            deps,
+            do_not_readd=request.do_not_readd,
+            requested_by=request.requested_by,
+        )
+    except IdentityActionError:
+        return FactOutcome((), "erasure_unknown_person")
+    return FactOutcome((event,), "erased")
 
 
 def _erasure_of(data: AudienceFact) -> PersonErasureRequestedV1 | None:
@@ -721,7 +749,7 @@ async def erase_on_request(
     request = build_envelope(
         PersonErasureRequestedV1(
             # Only Parterre's own id: the request must not carry again the data it erases.
-            person=PersonRef(source="parterre-identity", external_id=person_id),
+            person=PersonRef(source=PARTERRE_PERSON_SOURCE, external_id=person_id),
             requested_by=requested_by[:200],
             do_not_readd=do_not_readd,
         ),

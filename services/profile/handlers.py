@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from uuid import UUID, uuid5
 
 from services.profile.domain.history import ProfileEvent, profile_event
+from services.profile.domain.lookups import lookup_keys
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
 from services.profile.domain.rules import (
     SegmentDefinitions,
@@ -28,7 +29,15 @@ from services.profile.domain.rules import (
 )
 from services.profile.domain.schedule import SLOT, DueEntry, slot_of, slots_to_sweep
 from services.profile.domain.seasons import SeasonCalendar
-from services.profile.ports import FiledDue, MergeInForce, ProfileStore, StoredProfile, UndoneMerge
+from services.profile.ports import (
+    FiledDue,
+    MergeInForce,
+    PrivacyEntry,
+    ProfileStore,
+    StoredProfile,
+    UndoneMerge,
+    person_digest,
+)
 from shared.events import Envelope, build_envelope, parse_data
 from shared.events.audience import PersonErasureRequestedV1
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
@@ -241,6 +250,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     filed = _due_entry(stored)
     if filed is not None:
         await store.unschedule(filed)
+    await store.unindex_lookups(organisation_id, person_id, lookup_keys(stored.state))
     # Everything but the exits to publish: the document goes once they are out.
     await store.save(
         StoredProfile(
@@ -255,10 +265,39 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
         )
     )
 
-    async def delete_document() -> None:
-        await store.delete_profile(organisation_id, person_id)
+    details = [key.split(":", 1)[1] for key in lookup_keys(stored.state)]
+    request = parse_data(resolved.original)
+    requested_by = request.requested_by if isinstance(request, PersonErasureRequestedV1) else "unknown"
 
-    return Handled(_unique(outputs), "erased", after_publish=delete_document)
+    async def delete_and_prove() -> None:
+        await store.delete_profile(organisation_id, person_id)
+        await _prove_erased(deps, organisation_id, person_id, details, requested_by)
+
+    return Handled(_unique(outputs), "erased", after_publish=delete_and_prove)
+
+
+async def _prove_erased(
+    deps: ProfileDeps, organisation_id: str, person_id: str, details: Sequence[str], requested_by: str
+) -> None:
+    """Searches every document kept for the person's id and details, and logs what the search found: the
+    proof that the erasure left nothing. A detail may still be found where another person shares it (a
+    family's email); the person's id never."""
+    naming = await deps.store.search(organisation_id, [person_id])
+    holding = await deps.store.search(organisation_id, details) if details else dict.fromkeys(naming, 0)
+    await deps.store.log_privacy(
+        PrivacyEntry(
+            organisation_id=organisation_id,
+            action="erased",
+            person_digest=person_digest(organisation_id, person_id),
+            at=deps.clock.now(),
+            requested_by=requested_by,
+            details={
+                "collections_searched": sorted(naming),
+                "documents_naming_the_person": sum(naming.values()),
+                "documents_holding_their_details": sum(holding.values()),
+            },
+        )
+    )
 
 
 async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
@@ -278,6 +317,18 @@ async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
     if written is None:
         return Handled((), "erased_person")
     return Handled(written.outputs, "swept" if written.outcome == "applied" else written.outcome)
+
+
+async def profiles_found_by(deps: ProfileDeps, organisation_id: str, key: str) -> list[StoredProfile]:
+    """The profiles holding `key` (see `domain.lookups`), each patron once: a person merged into another is found
+    as the profile holding their history."""
+    found: dict[str, StoredProfile] = {}
+    for person_id in await deps.store.found_by(organisation_id, key):
+        holder = await deps.store.profile(organisation_id, await _top(deps, organisation_id, person_id))
+        # A key filed just before a crash may name a profile that never stored it: the profile has the last word.
+        if holder is not None and not holder.is_merged and key in lookup_keys(holder.state):
+            found[holder.person_id] = holder
+    return [found[person_id] for person_id in sorted(found)]
 
 
 @dataclass
@@ -461,12 +512,19 @@ async def _commit(
         last_outputs=_as_json(outputs),
         fired=change.profile.fired | frozenset(claimed),
     )
+    keys_before, keys_after = lookup_keys(stored.state), lookup_keys(profile.state)
+    if keys_after - keys_before:
+        # Findable before stored, like the due entry below: a key left over by a crash finds a profile without it,
+        # which a look-up checks; a profile stored before its keys could not be found at all.
+        await store.index_lookups(organisation_id, person_id, keys_after - keys_before)
     filed = _due_entry(profile)
     if filed is not None and profile.due_at != stored.due_at:
         # Filed before the profile is stored: a crash in between leaves an entry the sweep finds stale, never a
         # due profile that no slot lists.
         await store.schedule(filed)
     await store.save(profile)
+    if keys_before - keys_after:
+        await store.unindex_lookups(organisation_id, person_id, keys_before - keys_after)
     replaced = _due_entry(stored)
     if replaced is not None and profile.due_at != stored.due_at and change.unfile_replaced:
         await store.unschedule(replaced)
@@ -475,6 +533,7 @@ async def _commit(
         await store.purge(organisation_id, person_id, changes=[change_key], triggers=claimed)
         if filed is not None:
             await store.unschedule(filed)
+        await store.unindex_lookups(organisation_id, person_id, keys_after)
         await store.delete_profile(organisation_id, person_id)
         return None
     return _Written(profile, outputs, "applied")

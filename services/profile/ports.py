@@ -1,9 +1,10 @@
 """What the profile handlers need from the outside world: the profile store."""
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState
 from services.profile.domain.schedule import DueEntry
@@ -93,6 +94,23 @@ class FiledDue:
     version: int
 
 
+def person_digest(organisation_id: str, person_id: str) -> str:
+    """Names a person in what outlives them (the erasure tombstone, the privacy log) without keeping their id."""
+    return hashlib.sha256(f"{organisation_id}|{person_id}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PrivacyEntry:
+    """One export or erasure, as the privacy log keeps it (Law 25 asks that they be accounted for)."""
+
+    organisation_id: str
+    action: str
+    person_digest: str
+    at: datetime
+    requested_by: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
 class ProfileStore(Protocol):
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None: ...
 
@@ -162,3 +180,29 @@ class ProfileStore(Protocol):
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         """Moves the position from `slot` to `to`; a no-op if another sweeper moved it already."""
+
+    async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
+        """Makes the profile findable by each of `keys` (an email, a phone, an upstream id)."""
+
+    async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
+        """The profile is no longer found by `keys`; a key nobody is found by any more is forgotten."""
+
+    async def found_by(self, organisation_id: str, key: str) -> list[str]:
+        """The persons whose profiles hold `key`, in no particular order."""
+
+    async def segment_sizes(self, organisation_id: str) -> Mapping[str, int]:
+        """How many profiles each segment holds now (a segment nobody is in may be missing)."""
+
+    async def segment_members(
+        self, organisation_id: str, segment: str, *, after: str | None, limit: int
+    ) -> list[StoredProfile]:
+        """Up to `limit` profiles in the segment, by person id, starting after `after`."""
+
+    async def log_privacy(self, entry: PrivacyEntry) -> None: ...
+
+    async def privacy_entries(self, organisation_id: str, person_digest: str) -> list[PrivacyEntry]:
+        """The person's exports and erasures, oldest first."""
+
+    async def search(self, organisation_id: str, needles: Iterable[str]) -> dict[str, int]:
+        """Reads every document the profile service keeps for the organisation: how many, per collection, contain
+        any of `needles` anywhere. Slow on purpose; it proves an erasure."""

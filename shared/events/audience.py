@@ -634,6 +634,11 @@ class ConsentWithdrawnV1(AudienceFact):
     evidence: LongText | None = Field(default=None, description="How it can be proven.")
 
 
+# A person reference with this source names a person by Parterre's own id (its `external_id`): Parterre's services
+# use it to ask for an erasure; upstream systems may not (ingest refuses it).
+PARTERRE_PERSON_SOURCE = "parterre-identity"
+
+
 class PersonErasureRequestedV1(AudienceFact):
     """Someone asked that all personal information about a person be erased (Law 25, Shopify `customers/redact`)."""
 

@@ -6,17 +6,18 @@ delete here is by `_id`, and a person's log is read one numbered document at a t
 
 import asyncio
 import contextlib
-import hashlib
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.profile.domain.profile import ProfileState
 from services.profile.domain.schedule import SHARDS, DueEntry, shard_of, slot_of
-from services.profile.ports import FiledDue, MergeInForce, StoredProfile, UndoneMerge
+from services.profile.ports import FiledDue, MergeInForce, PrivacyEntry, StoredProfile, UndoneMerge, person_digest
 from shared.events import Envelope
 from shared.mongo import Document, IndexSpec
 
@@ -29,11 +30,19 @@ ERASED = "profile_erased"
 # `slot|shard` documents listing the profiles due in that slot of time, a `day|date` document per day listing
 # which of them hold entries, and the one document saying how far the sweep has gone: the sweep reads them by
 # `_id`, never the profiles, and an empty day costs it one read.
+# `org|key` documents: the persons whose profiles hold an email, a phone or an upstream id.
+LOOKUPS = "profile_lookups"
+# Every export and erasure: who asked, when, and for an erasure what the search afterwards found.
+PRIVACY_LOG = "profile_privacy_log"
 DUE = "profile_due"
 SWEEP = "profile_sweep"
 SWEEP_POSITION = "position"
-COLLECTIONS = (PROFILES, FACT_LOG, FIRED_TRIGGERS, ERASED, DUE, SWEEP)
-INDEXES: tuple[IndexSpec, ...] = ()
+COLLECTIONS = (PROFILES, FACT_LOG, FIRED_TRIGGERS, ERASED, LOOKUPS, PRIVACY_LOG, DUE, SWEEP)
+# For MongoDB, which uses them; FerretDB 1.x reads a segment's members by scanning the organisation's profiles.
+INDEXES: tuple[IndexSpec, ...] = (
+    IndexSpec(PROFILES, [("organisation_id", ASCENDING), ("segments", ASCENDING), ("person_id", ASCENDING)]),
+    IndexSpec(PRIVACY_LOG, [("organisation_id", ASCENDING), ("person_digest", ASCENDING), ("at", ASCENDING)]),
+)
 # Log documents read at once when a profile is recomputed: round trips overlap without flooding the store.
 LOG_READS_AT_ONCE = 32
 
@@ -48,8 +57,7 @@ def _change_key(organisation_id: str, person_id: str, number: int) -> str:
 
 def _tombstone_key(organisation_id: str, person_id: str) -> str:
     # A digest, so that no document keeps the id of a person erased.
-    digest = hashlib.sha256(f"{organisation_id}|{person_id}".encode()).hexdigest()
-    return _key(organisation_id, f"erased:{digest}")
+    return _key(organisation_id, f"erased:{person_digest(organisation_id, person_id)}")
 
 
 class MongoProfileStore:
@@ -59,6 +67,9 @@ class MongoProfileStore:
         self._fired = database[FIRED_TRIGGERS]
         self._erased = database[ERASED]
         self._due = database[DUE]
+        self._lookups = database[LOOKUPS]
+        self._privacy = database[PRIVACY_LOG]
+        self._collections = [database[name] for name in COLLECTIONS]
         self._sweep = database[SWEEP]
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
@@ -243,6 +254,101 @@ class MongoProfileStore:
         if to.date() != slot.date():
             # The day is swept: an entry filed in it now would be in a slot no sweep reads again anyway.
             await self._due.delete_one({"_id": _day_key(slot)})
+
+    async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
+        for key in sorted(keys):
+            await self._lookups.update_one(
+                {"_id": _key(organisation_id, key)},
+                {"$addToSet": {"persons": person_id}, "$set": {"organisation_id": organisation_id}},
+                upsert=True,
+            )
+
+    async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
+        for key in sorted(keys):
+            found = await self._lookups.find_one_and_update(
+                {"_id": _key(organisation_id, key)},
+                {"$pull": {"persons": person_id}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if found is not None and not found.get("persons"):
+                # The key is someone's email or phone: kept by no profile, it is kept nowhere. The filter makes
+                # sure nobody was added since; it scans, but only when a key is let go.
+                await self._lookups.delete_one({"_id": found["_id"], "persons": {"$size": 0}})
+
+    async def found_by(self, organisation_id: str, key: str) -> list[str]:
+        found = await self._lookups.find_one({"_id": _key(organisation_id, key)})
+        return [] if found is None else [str(person_id) for person_id in found.get("persons", ())]
+
+    async def segment_sizes(self, organisation_id: str) -> Mapping[str, int]:
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"organisation_id": organisation_id}},
+            {"$unwind": "$segments"},
+            # One accumulator per `$group`: FerretDB 1.x computes only the first.
+            {"$group": {"_id": "$segments", "members": {"$sum": 1}}},
+        ]
+        return {str(row["_id"]): int(row["members"]) async for row in await self._profiles.aggregate(pipeline)}
+
+    async def segment_members(
+        self, organisation_id: str, segment: str, *, after: str | None, limit: int
+    ) -> list[StoredProfile]:
+        query: dict[str, Any] = {"organisation_id": organisation_id, "segments": segment}
+        if after is not None:
+            query["person_id"] = {"$gt": after}
+        cursor = self._profiles.find(query).sort("person_id", ASCENDING).limit(limit)
+        return [_profile_from(organisation_id, document["person_id"], document) async for document in cursor]
+
+    async def log_privacy(self, entry: PrivacyEntry) -> None:
+        await self._privacy.insert_one(
+            {
+                "_id": str(uuid.uuid4()),
+                "organisation_id": entry.organisation_id,
+                "action": entry.action,
+                "person_digest": entry.person_digest,
+                "at": entry.at,
+                "requested_by": entry.requested_by,
+                "details": dict(entry.details),
+            }
+        )
+
+    async def privacy_entries(self, organisation_id: str, person_digest: str) -> list[PrivacyEntry]:
+        cursor = self._privacy.find({"organisation_id": organisation_id, "person_digest": person_digest})
+        entries = [
+            PrivacyEntry(
+                organisation_id=organisation_id,
+                action=document["action"],
+                person_digest=person_digest,
+                at=document["at"],
+                requested_by=document["requested_by"],
+                details=document.get("details", {}),
+            )
+            async for document in cursor
+        ]
+        return sorted(entries, key=lambda entry: entry.at)
+
+    async def search(self, organisation_id: str, needles: Iterable[str]) -> dict[str, int]:
+        wanted = [needle.lower() for needle in needles if needle]
+        found: dict[str, int] = {}
+        for collection in self._collections:
+            found[collection.name] = 0
+            async for document in collection.find({}):
+                if any(needle in text for text in _texts(document) for needle in wanted):
+                    found[collection.name] += 1
+        return found
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every text in a stored value, lower-cased; kept announcements (JSON bytes) are read as text too."""
+    if isinstance(value, str):
+        yield value.lower()
+    elif isinstance(value, bytes):
+        yield value.decode("utf-8", errors="replace").lower()
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key).lower()
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
 
 
 def _day_key(slot: datetime) -> str:

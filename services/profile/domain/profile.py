@@ -123,6 +123,8 @@ class ProfileState:
     chosen_language: Stamped[str] | None = None
     reported_language: Stamped[str] | None = None
     sources: frozenset[str] = frozenset()
+    # `source:external id` of every upstream record seen, so the profile can be found by an upstream id.
+    external_ids: frozenset[str] = frozenset()
     latest_event_at: datetime | None = None
     # Consent: grants and withdrawals by purpose, and the latest relationship implying consent by basis.
     consent_facts: Mapping[str, tuple[ConsentFact, ...]] = field(default_factory=dict)
@@ -184,6 +186,7 @@ MERGE_STRATEGIES: Mapping[str, Strategy] = check_table(
         "chosen_language": MOST_RECENT,
         "reported_language": MOST_RECENT,
         "sources": UNION,
+        "external_ids": UNION,
         "latest_event_at": MAX,
         "consent_facts": per_key(ALL),
         "relationships": per_key(MOST_RECENT),
@@ -255,6 +258,8 @@ def contribution(event: ProfileEvent) -> ProfileState:
     chosen = isinstance(event.data, PersonDetailsUpdatedV1) and "locale" in event.data.changed_fields
     fields = _identity(event.data.person, stamp, language_chosen=chosen)
     fields["sources"] = frozenset({event.source})
+    if event.data.person.external_id is not None:
+        fields["external_ids"] = frozenset({external_key(event.data.person.source, event.data.person.external_id)})
     fields["latest_event_at"] = event.time
     fields.update(_facts(event.data, stamp, event.source))
     return ProfileState(**fields)
@@ -271,7 +276,7 @@ def _identity(person: PersonRef, stamp: Stamp, *, language_chosen: bool) -> dict
         if text is not None and text.strip():
             fields[name] = Stamped(text.strip(), stamp)
     if person.email is not None:
-        fields["emails"] = {person.email.strip().lower(): stamp}
+        fields["emails"] = {email_address(person.email): stamp}
     if person.phone is not None and person.phone.strip():
         fields["phones"] = {_phone_number(person.phone, person.country): stamp}
     language = None if person.locale is None else person.locale.split("-")[0].lower()
@@ -401,6 +406,20 @@ def _postal_code(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
+def external_key(source: str, external_id: str) -> str:
+    return f"{source}:{external_id}"
+
+
+def email_address(text: str) -> str:
+    """An email as profiles keep it, and as a look-up compares it."""
+    return text.strip().lower()
+
+
+def phone_number(text: str, country: str | None = None) -> str:
+    """A phone as profiles keep it, and as a look-up compares it."""
+    return _phone_number(text, country)
+
+
 def _phone_number(text: str, country: str | None) -> str:
     """The number in E.164 (`+15145550199`) when it reads as a possible number; else as given, spaces tidied."""
     try:
@@ -430,6 +449,7 @@ _SEASON_PARTS = ("tickets", "productions", "spend", "label")
 # The flat fields `view` gives, the names segment and trigger rules use.
 PROFILE_FIELD_NAMES: tuple[str, ...] = (
     *("first_name", "last_name", "emails", "phones", "postal_code", "city", "preferred_language", "sources"),
+    "external_ids",
     "household_id",
     *(f"consent.{purpose.value}.{part}" for purpose in ConsentPurpose for part in _CONSENT_PARTS),
     *("tickets_bought", "ticket_spend", "performances_attended", "no_shows", "productions", "genres", "venues"),
@@ -551,6 +571,7 @@ def view(
         "city": _value(state.city),
         "preferred_language": _value(language),
         "sources": sorted(state.sources),
+        "external_ids": sorted(state.external_ids),
         "household_id": household_id,
     }
     for purpose, consent in consents(state, policy=consent_policy).items():

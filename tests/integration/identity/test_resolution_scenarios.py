@@ -18,6 +18,7 @@ from services.identity.handlers import (
     view_person,
 )
 from shared.events import parse_data
+from shared.events.audience import PARTERRE_PERSON_SOURCE
 from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 from tests.integration.identity.conftest import ORGANISATION, details_fact, erasure_fact
 
@@ -214,6 +215,29 @@ async def test_an_erasure_asking_not_to_be_readded_suppresses_later_facts(deps: 
         erasure_fact("e2", do_not_readd=True, external_id="191167", email="john@example.com"), deps
     )
     assert [envelope.id for envelope in replay.outputs] == [envelope.id for envelope in outcome.outputs]
+
+
+async def test_an_erasure_naming_a_parterre_person_id_erases_that_person_and_redelivered_changes_nothing(
+    deps: IdentityDeps,
+) -> None:
+    person = await resolve(deps, "e1", source="shopify-boutique", external_id="191167", email="john@example.com")
+    request = erasure_fact("e2", do_not_readd=False, source=PARTERRE_PERSON_SOURCE, external_id=person.person_id)
+
+    outcome = await resolve_fact(request, deps)
+    replay = await resolve_fact(request, deps)
+    unknown = await resolve_fact(
+        erasure_fact("e3", do_not_readd=False, source=PARTERRE_PERSON_SOURCE, external_id="per_nobody"), deps
+    )
+
+    assert outcome.outcome == "erased"
+    assert [resolved(outcome).person_id] == [person.person_id]
+    erased = await deps.store.person(ORGANISATION, person.person_id)
+    assert erased is not None
+    assert erased.status is PersonStatus.ERASED
+    assert [envelope.id for envelope in replay.outputs] == [envelope.id for envelope in outcome.outputs]
+    assert (unknown.outputs, unknown.outcome) == ((), "erasure_unknown_person")
+    back = await resolve(deps, "e4", email="john@example.com")
+    assert back.person_id != person.person_id
 
 
 async def test_a_person_keeps_at_most_the_policy_s_number_of_emails(deps: IdentityDeps) -> None:

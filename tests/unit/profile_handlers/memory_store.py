@@ -5,11 +5,11 @@
 
 import asyncio
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from services.profile.domain.schedule import DueEntry, shard_of, slot_of
-from services.profile.ports import FiledDue, StoredProfile
+from services.profile.ports import FiledDue, PrivacyEntry, StoredProfile
 from shared.events import Envelope
 
 
@@ -25,6 +25,8 @@ class MemoryProfileStore:
         # (slot, shard) -> (entries, times written)
         self.due: dict[tuple[datetime, int], tuple[frozenset[DueEntry], int]] = {}
         self.position: datetime | None = None
+        self.lookups: dict[tuple[str, str], set[str]] = {}
+        self.privacy: list[PrivacyEntry] = []
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
         await asyncio.sleep(0)
@@ -154,6 +156,62 @@ class MemoryProfileStore:
         if self.position == slot:
             self.position = to
 
+    async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
+        await asyncio.sleep(0)
+        for key in keys:
+            self.lookups.setdefault((organisation_id, key), set()).add(person_id)
+
+    async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
+        await asyncio.sleep(0)
+        for key in keys:
+            persons = self.lookups.get((organisation_id, key), set())
+            persons.discard(person_id)
+            if not persons:
+                self.lookups.pop((organisation_id, key), None)
+
+    async def found_by(self, organisation_id: str, key: str) -> list[str]:
+        await asyncio.sleep(0)
+        return sorted(self.lookups.get((organisation_id, key), ()))
+
+    async def segment_sizes(self, organisation_id: str) -> Mapping[str, int]:
+        await asyncio.sleep(0)
+        sizes: dict[str, int] = {}
+        for (organisation, _), profile in self.profiles.items():
+            for segment in profile.segments if organisation == organisation_id else ():
+                sizes[segment] = sizes.get(segment, 0) + 1
+        return sizes
+
+    async def segment_members(
+        self, organisation_id: str, segment: str, *, after: str | None, limit: int
+    ) -> list[StoredProfile]:
+        await asyncio.sleep(0)
+        members = sorted(
+            (profile for (organisation, _), profile in self.profiles.items() if organisation == organisation_id),
+            key=lambda profile: profile.person_id,
+        )
+        return [
+            profile
+            for profile in members
+            if segment in profile.segments and (after is None or profile.person_id > after)
+        ][:limit]
+
+    async def log_privacy(self, entry: PrivacyEntry) -> None:
+        await asyncio.sleep(0)
+        self.privacy.append(entry)
+
+    async def privacy_entries(self, organisation_id: str, person_digest: str) -> list[PrivacyEntry]:
+        await asyncio.sleep(0)
+        return [
+            entry
+            for entry in self.privacy
+            if (entry.organisation_id, entry.person_digest) == (organisation_id, person_digest)
+        ]
+
+    async def search(self, organisation_id: str, needles: Iterable[str]) -> dict[str, int]:
+        await asyncio.sleep(0)
+        wanted = [needle.lower() for needle in needles if needle]
+        return {"memory": sum(1 for line in self.documents() if any(needle in line.lower() for needle in wanted))}
+
     def documents(self) -> list[str]:
         """Everything stored, one line per document, as a test reads it for a person's id."""
         return sorted(
@@ -163,6 +221,8 @@ class MemoryProfileStore:
             + [repr(item) for item in self.fired.items()]
             + [repr(item) for item in self.erased]
             + [repr(item) for item in self.due.items()]
+            + [repr(item) for item in self.lookups.items()]
+            + [repr(item) for item in self.privacy]
         )
 
 

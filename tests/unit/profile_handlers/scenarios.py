@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import pytest
 
+from services.profile.domain.lookups import email_lookup, external_lookup, phone_lookup
 from services.profile.domain.profile import view
 from services.profile.domain.schedule import DueEntry, slot_of
 from services.profile.domain.seasons import SeasonCalendar
@@ -24,9 +25,10 @@ from services.profile.handlers import (
     apply_merge,
     apply_resolved,
     apply_unmerge,
+    profiles_found_by,
     sweep_due,
 )
-from services.profile.ports import ProfileStore, StoredProfile
+from services.profile.ports import ProfileStore, StoredProfile, person_digest
 from shared.events import Envelope, build_envelope, event_type, parse_data
 from shared.events.identity import (
     Match,
@@ -69,12 +71,16 @@ class IdentityEvents:
     def __init__(self, organisation_id: str) -> None:
         self.organisation_id = organisation_id
 
-    def purchase(self, event_id: str, person_id: str, *, days_ago: int = 30, tickets: int = 2) -> Envelope:
+    def purchase(
+        self, event_id: str, person_id: str, *, days_ago: int = 30, tickets: int = 2, phone: str | None = None
+    ) -> Envelope:
         """A ticket purchase by `person_id` (whose email is `<person_id>@example.com`), resolved to them."""
         example = copy.deepcopy(event_type("parterre.ticket.purchased.v1").example)
         order = next(_orders)
         example["order_id"] = f"O-{order}"
         example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
+        if phone is not None:
+            example["person"]["phone"] = phone
         example["tickets"] = [
             {**example["tickets"][0], "ticket_id": f"T-{order}-{n}", "price": {"amount": "50.00", "currency": "CAD"}}
             for n in range(tickets)
@@ -381,6 +387,14 @@ async def an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_
     assert await world.store.profile(world.organisation_id, "per_emma") is None
     assert await world.naming("per_emma") == []
     assert await world.tickets("per_olga") == 2
+    [proof] = await world.store.privacy_entries(world.organisation_id, person_digest(world.organisation_id, "per_emma"))
+    assert proof.action == "erased"
+    assert proof.requested_by == "person"
+    assert proof.details["documents_naming_the_person"] == 0
+    # Olga bought under the same box-office customer id (the fixture's): her profile and its look-up entry still
+    # hold that detail, and the proof says so rather than hide it.
+    assert proof.details["documents_holding_their_details"] == 2
+    assert proof.details["collections_searched"]
 
     assert await world.deliver(sale) == ()
     assert await world.deliver(world.purchase("sale-e2", "per_emma")) == ()
@@ -649,6 +663,30 @@ async def merged_and_erased_persons_are_not_swept(world: World) -> None:
     assert await world.naming("per_emma") == []
 
 
+async def a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    await world.deliver(world.purchase("sale-o", "per_olga", phone="+1 (514) 555-0199"))
+
+    async def found(key: str) -> list[str]:
+        return [profile.person_id for profile in await profiles_found_by(world.deps, world.organisation_id, key)]
+
+    # Bea's email finds the profile holding her history now: Anne's.
+    assert await found(email_lookup(" PER_BEA@example.com ")) == ["per_anne"]
+    assert await found(email_lookup("per_olga@example.com")) == ["per_olga"]
+    assert await found(phone_lookup("514 555 0199")) == ["per_olga"]
+    assert await found(external_lookup("billetterie-principale", "C-004521")) == ["per_anne", "per_olga"]
+    assert await found(email_lookup("nobody@example.com")) == []
+
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+    assert await found(email_lookup("per_bea@example.com")) == ["per_bea"]
+
+    await world.deliver(world.erasure("per_olga"))
+    assert await found(email_lookup("per_olga@example.com")) == []
+    assert await world.naming("per_olga") == []
+
+
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
@@ -669,4 +707,5 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_buyer_back_before_lapsing_is_not_swept_into_lapsed,
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
     merged_and_erased_persons_are_not_swept,
+    a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
 )
