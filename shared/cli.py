@@ -19,7 +19,11 @@ from shared.topic_admin import ensure_topics
 from shared.topics import all_topic_partitions
 
 # Imported only when `parterre` runs, so that `shared` never depends on a service at import time.
-SERVICE_COMMAND_MODULES = ("services.ingest.entrypoints.cli", "services.identity.entrypoints.cli")
+SERVICE_COMMAND_MODULES = (
+    "services.ingest.entrypoints.cli",
+    "services.identity.entrypoints.cli",
+    "services.notify.entrypoints.cli",
+)
 
 
 def _parser() -> argparse.ArgumentParser:

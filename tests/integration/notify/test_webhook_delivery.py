@@ -1,5 +1,6 @@
 """Webhook delivery on real Kafka, the real store and real HTTP receivers: signed, retried, once per message."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.notify.ports import DeliveryStatus
+from shared.cli import main
 from shared.events import parse_event
 from shared.topics import NOTIFY_DELIVERIES
 from tests.integration.kafka_support import TopicTail
@@ -89,6 +91,13 @@ async def test_a_receiver_that_fails_twice_then_succeeds_gets_the_same_webhook_i
         )
         assert await eventually(lambda: _status(app, delivery.delivery_id, DeliveryStatus.SUCCEEDED))
         stored = await store.delivery(delivery.delivery_id)
+        await asyncio.sleep(0.2)
+        metrics = (await client.get("/metrics")).text
+    sub = created["subscription_id"]
+    assert f'parterre_notify_deliveries_total{{outcome="retry",subscription="{sub}"}} 2.0' in metrics
+    assert f'parterre_notify_deliveries_total{{outcome="succeeded",subscription="{sub}"}} 1.0' in metrics
+    assert f'parterre_notify_attempt_duration_seconds_count{{subscription="{sub}"}} 3.0' in metrics
+    assert f'parterre_notify_queue_depth{{subscription="{sub}"}} 0.0' in metrics
     assert len({request.headers["webhook-id"] for request in receiver.received}) == 1
     assert all(reference_verify(created["secret"], request) for request in receiver.received)
     assert stored is not None
@@ -147,9 +156,20 @@ async def test_410_gone_disables_the_subscription_and_a_400_dead_letters_at_once
 async def test_retry_after_on_503_is_honoured(harness: NotifyHarness) -> None:
     receiver = Receiver([Reply(503, {"Retry-After": "1"})])
     async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
-        await subscribe(client, receiver.url)
+        created = await subscribe(client, receiver.url)
         await harness.publish_triggers(harness.trigger("fired-throttled"))
+        assert await eventually(lambda: len(receiver.received) == 1)
+        await asyncio.sleep(0.5)
+        waiting = (await client.get("/metrics")).text
         assert await eventually(lambda: len(receiver.received) == 2)
+    sub = created["subscription_id"]
+    assert f'parterre_notify_queue_depth{{subscription="{sub}"}} 1.0' in waiting
+    [oldest] = [
+        line
+        for line in waiting.splitlines()
+        if line.startswith(f'parterre_notify_oldest_pending_seconds{{subscription="{sub}"}}')
+    ]
+    assert float(oldest.split()[-1]) >= 0.3
     first, second = receiver.received
     assert second.at - first.at >= 0.95, "the scaled schedule alone would have retried after 5 ms"
 
@@ -169,5 +189,29 @@ async def test_a_slow_endpoint_does_not_delay_a_healthy_one(harness: NotifyHarne
         assert await eventually(lambda: len(fast.received) == 6)
         fast_done = time.monotonic() - started
         slow_seen = len(slow.received)
+    # Had the healthy endpoint waited behind the slow one, it would have needed 6 × 1.5 s.
     assert slow_seen <= 2, "the slow endpoint takes one at a time, 1.5 s each"
-    assert fast_done < 1.5 + 1.0, f"the healthy endpoint waited {fast_done:.2f} s"
+    assert fast_done < 4.5, f"the healthy endpoint waited {fast_done:.2f} s"
+
+
+async def test_the_cli_replays_a_subscriptions_dead_deliveries(
+    harness: NotifyHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = Receiver([Reply(422)])
+    monkeypatch.setenv("PARTERRE_MONGO_URL", harness.settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", harness.settings.mongo_database)
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        created = await subscribe(client, receiver.url)
+        await harness.publish_triggers(harness.trigger("fired-cli"))
+
+        async def dead() -> bool:
+            return len((await client.get("/v1/deliveries", params={"status": "dead"})).json()["items"]) == 1
+
+        assert await eventually(dead)
+        arguments = ["notify", "replay", "--org", harness.organisation_id, "--subscription", created["subscription_id"]]
+        code = await asyncio.to_thread(main, arguments)
+        assert await eventually(lambda: len(receiver.received) == 2)
+        unknown = await asyncio.to_thread(main, ["notify", "replay", "--org", harness.organisation_id, "dlv_none"])
+    assert code == 0
+    assert unknown == 1
+    assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
