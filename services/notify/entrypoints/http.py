@@ -101,7 +101,7 @@ def _check_target(url: str, context: NotifyContext) -> None:
     problem = url_problem(url, outbound_policy(context.settings))
     if problem is not None:
         _fail(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             "target_refused",
             en=f"This target URL is refused: {problem}.",
             fr=f"Cette URL de destination est refusée : {problem}.",
@@ -197,7 +197,7 @@ async def patch_subscription(
     if body.events is not None:
         if body.events.to_filter().empty:
             _fail(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 "events_empty",
                 en="A subscription wants at least one event.",
                 fr="Un abonnement veut au moins un événement.",
@@ -334,5 +334,10 @@ async def export_segment(
     return Response(
         text.encode("utf-8-sig"),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{segment}-{purpose.value}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{_file_name(segment)}-{purpose.value}.csv"'},
     )
+
+
+def _file_name(segment: str) -> str:
+    # Segment names come from configuration, but a header must never carry a quote or a line break.
+    return "".join(char if char.isalnum() or char in "-_" else "_" for char in segment)[:100] or "segment"

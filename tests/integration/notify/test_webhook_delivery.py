@@ -215,3 +215,23 @@ async def test_the_cli_replays_a_subscriptions_dead_deliveries(
     assert code == 0
     assert unknown == 1
     assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
+
+
+async def test_a_target_on_loopback_is_refused_when_the_settings_do_not_allow_it(harness: NotifyHarness) -> None:
+    harness.settings = harness.settings.model_copy(update={"notify_allow_loopback": False})
+    receiver = Receiver()
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        await subscribe(client, receiver.url)
+        await harness.publish_triggers(harness.trigger("fired-ssrf"))
+        dead: list[dict[str, Any]] = []
+
+        async def refused() -> bool:
+            dead[:] = (await client.get("/v1/deliveries", params={"status": "dead"})).json()["items"]
+            return len(dead) == 1
+
+        assert await eventually(refused)
+        ftp = await client.post("/v1/subscriptions", json={"url": "ftp://example.com/", "events": {"triggers": ["*"]}})
+    assert receiver.received == []
+    assert "loopback" in dead[0]["last_error"]
+    assert ftp.status_code == 422
+    assert ftp.json()["detail"]["code"] == "target_refused"
