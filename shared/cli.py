@@ -23,6 +23,7 @@ SERVICE_COMMAND_MODULES = (
     "services.ingest.entrypoints.cli",
     "services.identity.entrypoints.cli",
     "services.profile.entrypoints.cli",
+    "services.notify.entrypoints.cli",
 )
 
 

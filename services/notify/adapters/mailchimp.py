@@ -1,0 +1,36 @@
+"""The Mailchimp Marketing API endpoints the audience sync uses (API 3.0, HTTP Basic auth with the API key)."""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from services.notify.domain.mailchimp import UNSUBSCRIBE_BODY, subscriber_hash
+from services.notify.domain.subscriptions import MailchimpTarget
+from services.notify.ports import HttpAnswer, Outbound
+
+
+class MailchimpAudience:
+    def __init__(self, outbound: Outbound) -> None:
+        self._outbound = outbound
+
+    async def _call(self, target: MailchimpTarget, method: str, path: str, body: Mapping[str, Any]) -> HttpAnswer:
+        return await self._outbound.request(
+            method,
+            f"{target.api_url.rstrip('/')}/lists/{target.list_id}/{path}",
+            body=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json"},
+            # Mailchimp accepts any user name with the API key as the password.
+            auth=("parterre", target.api_key),
+        )
+
+    async def upsert_member(self, target: MailchimpTarget, email: str, body: Mapping[str, Any]) -> HttpAnswer:
+        """`PUT /lists/{list_id}/members/{subscriber_hash}`: add or update a list member."""
+        return await self._call(target, "PUT", f"members/{subscriber_hash(email)}", body)
+
+    async def unsubscribe_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
+        """`PATCH /lists/{list_id}/members/{subscriber_hash}` with `status: unsubscribed`."""
+        return await self._call(target, "PATCH", f"members/{subscriber_hash(email)}", UNSUBSCRIBE_BODY)
+
+    async def update_tags(self, target: MailchimpTarget, email: str, body: Mapping[str, Any]) -> HttpAnswer:
+        """`POST /lists/{list_id}/members/{subscriber_hash}/tags`: make tags active or inactive."""
+        return await self._call(target, "POST", f"members/{subscriber_hash(email)}/tags", body)

@@ -1,0 +1,414 @@
+"""Notify's state in MongoDB (or FerretDB): subscriptions, deliveries, their attempts and queues, and contacts.
+
+Hot paths read and write by `_id` only, which FerretDB 1.x serves from its index: a subscription's queue is one
+document (`pending.<delivery id>` = when it is due), an attempt is claimed by inserting its deterministic id, a
+person's contact is `org|person`. Lists by other fields (the deliveries API, an erasure's sweep, a segment export)
+are rare and may scan. Event data goes in as JSON text: profile field names contain dots, which keys may not.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.notify.domain.contacts import Contact, PurposeConsent
+from services.notify.domain.subscriptions import (
+    EventFilter,
+    MailchimpTarget,
+    SigningSecret,
+    Subscription,
+    TargetKind,
+)
+from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, QueueEntry
+from shared.mongo import Document, IndexSpec
+
+SUBSCRIPTIONS = "notify_subscriptions"
+DELIVERIES = "notify_deliveries"
+ATTEMPTS = "notify_attempts"
+QUEUES = "notify_queues"
+CONTACTS = "notify_contacts"
+MEMBERSHIPS = "notify_segment_members"
+# Used by MongoDB for the listing and erasure queries; FerretDB scans either way, and these are not hot paths.
+INDEXES: tuple[IndexSpec, ...] = (
+    IndexSpec(SUBSCRIPTIONS, [("organisation_id", 1), ("created_at", 1)]),
+    IndexSpec(DELIVERIES, [("organisation_id", 1), ("subscription_id", 1), ("created_at", -1)]),
+    IndexSpec(DELIVERIES, [("organisation_id", 1), ("person_id", 1)]),
+    IndexSpec(MEMBERSHIPS, [("organisation_id", 1), ("segment", 1)]),
+)
+
+
+def _key(organisation_id: str, local: str) -> str:
+    return f"{organisation_id}|{local}"
+
+
+def _tombstone_key(organisation_id: str, person_id: str) -> str:
+    # A digest, so that no document keeps the id of a person erased.
+    digest = hashlib.sha256(f"{organisation_id}|{person_id}".encode()).hexdigest()
+    return _key(organisation_id, f"erased:{digest}")
+
+
+def _subscription_document(subscription: Subscription) -> Document:
+    events = subscription.events
+    return {
+        "_id": subscription.subscription_id,
+        "organisation_id": subscription.organisation_id,
+        "kind": subscription.kind.value,
+        "url": subscription.url,
+        "events": {
+            "triggers": sorted(events.triggers),
+            "segments_entered": sorted(events.segments_entered),
+            "segments_exited": sorted(events.segments_exited),
+            "profile_fields": sorted(events.profile_fields),
+        },
+        "enabled": subscription.enabled,
+        "created_at": subscription.created_at,
+        "secrets": [
+            {"secret": entry.secret, "created_at": entry.created_at, "expires_at": entry.expires_at}
+            for entry in subscription.secrets
+        ],
+        "description": subscription.description,
+        "disabled_reason": subscription.disabled_reason,
+        "mailchimp": None
+        if subscription.mailchimp is None
+        else {
+            "api_url": subscription.mailchimp.api_url,
+            "api_key": subscription.mailchimp.api_key,
+            "list_id": subscription.mailchimp.list_id,
+        },
+        "max_in_flight": subscription.max_in_flight,
+    }
+
+
+def _subscription_from(document: Document) -> Subscription:
+    events = document["events"]
+    mailchimp = document.get("mailchimp")
+    return Subscription(
+        subscription_id=document["_id"],
+        organisation_id=document["organisation_id"],
+        kind=TargetKind(document["kind"]),
+        url=document["url"],
+        events=EventFilter(
+            triggers=frozenset(events["triggers"]),
+            segments_entered=frozenset(events["segments_entered"]),
+            segments_exited=frozenset(events["segments_exited"]),
+            profile_fields=frozenset(events["profile_fields"]),
+        ),
+        enabled=document["enabled"],
+        created_at=document["created_at"],
+        secrets=tuple(
+            SigningSecret(entry["secret"], entry["created_at"], entry.get("expires_at"))
+            for entry in document.get("secrets", ())
+        ),
+        description=document.get("description"),
+        disabled_reason=document.get("disabled_reason"),
+        mailchimp=None if not mailchimp else MailchimpTarget(**mailchimp),
+        max_in_flight=document.get("max_in_flight"),
+    )
+
+
+def _delivery_document(delivery: Delivery) -> Document:
+    return {
+        "_id": delivery.delivery_id,
+        "organisation_id": delivery.organisation_id,
+        "subscription_id": delivery.subscription_id,
+        "message_id": delivery.message_id,
+        "kind": delivery.kind,
+        "data": json.dumps(delivery.data, ensure_ascii=False, default=str),
+        "occurred_at": delivery.occurred_at,
+        "created_at": delivery.created_at,
+        "person_id": delivery.person_id,
+        "purpose": delivery.purpose,
+        "status": delivery.status.value,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "replays": delivery.replays,
+        "round_start": delivery.round_start,
+    }
+
+
+def _delivery_from(document: Document) -> Delivery:
+    return Delivery(
+        delivery_id=document["_id"],
+        organisation_id=document["organisation_id"],
+        subscription_id=document["subscription_id"],
+        message_id=document["message_id"],
+        kind=document["kind"],
+        data=json.loads(document["data"]) if document.get("data") else {},
+        occurred_at=document["occurred_at"],
+        created_at=document["created_at"],
+        person_id=document.get("person_id"),
+        purpose=document.get("purpose"),
+        status=DeliveryStatus(document["status"]),
+        attempts=document.get("attempts", 0),
+        next_attempt_at=document.get("next_attempt_at"),
+        last_status_code=document.get("last_status_code"),
+        last_error=document.get("last_error"),
+        replays=document.get("replays", 0),
+        round_start=document.get("round_start", 0),
+    )
+
+
+def _attempt_from(document: Document) -> AttemptRecord:
+    return AttemptRecord(
+        attempt_id=document["_id"],
+        delivery_id=document["delivery_id"],
+        number=document["number"],
+        claimed_at=document["claimed_at"],
+        owner=document["owner"],
+        finished_at=document.get("finished_at"),
+        outcome=document.get("outcome"),
+        status_code=document.get("status_code"),
+        error=document.get("error"),
+        duration_seconds=document.get("duration_seconds"),
+    )
+
+
+def _contact_fields(contact: Contact) -> Document:
+    return {
+        "person_id": contact.person_id,
+        "profile_version": contact.profile_version,
+        "emails": list(contact.emails),
+        "phones": list(contact.phones),
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "postal_code": contact.postal_code,
+        "city": contact.city,
+        "preferred_language": contact.preferred_language,
+        "consents": {
+            purpose: {
+                "status": consent.status,
+                "allowed": consent.allowed,
+                "expires_at": consent.expires_at,
+                "captured_at": consent.captured_at,
+            }
+            for purpose, consent in contact.consents.items()
+        },
+        "announced": sorted(contact.announced),
+    }
+
+
+def _contact_from(document: Document) -> Contact:
+    return Contact(
+        person_id=document["person_id"],
+        profile_version=document.get("profile_version", 0),
+        emails=tuple(document.get("emails") or ()),
+        phones=tuple(document.get("phones") or ()),
+        first_name=document.get("first_name"),
+        last_name=document.get("last_name"),
+        postal_code=document.get("postal_code"),
+        city=document.get("city"),
+        preferred_language=document.get("preferred_language"),
+        consents={purpose: PurposeConsent(**values) for purpose, values in (document.get("consents") or {}).items()},
+        opt_outs=dict(document.get("opt_outs") or {}),
+        announced=frozenset(document.get("announced") or ()),
+    )
+
+
+class MongoNotifyStore:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._subscriptions = database[SUBSCRIPTIONS]
+        self._deliveries = database[DELIVERIES]
+        self._attempts = database[ATTEMPTS]
+        self._queues = database[QUEUES]
+        self._contacts = database[CONTACTS]
+        self._memberships = database[MEMBERSHIPS]
+
+    # Subscriptions
+
+    async def subscription(self, subscription_id: str) -> Subscription | None:
+        document = await self._subscriptions.find_one({"_id": subscription_id})
+        return None if document is None else _subscription_from(document)
+
+    async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]:
+        query = {} if organisation_id is None else {"organisation_id": organisation_id}
+        documents = await self._subscriptions.find(query, sort=[("created_at", 1)]).to_list()
+        return [_subscription_from(document) for document in documents]
+
+    async def save_subscription(self, subscription: Subscription) -> None:
+        await self._subscriptions.replace_one(
+            {"_id": subscription.subscription_id}, _subscription_document(subscription), upsert=True
+        )
+
+    async def delete_subscription(self, subscription_id: str) -> bool:
+        result = await self._subscriptions.delete_one({"_id": subscription_id})
+        await self._queues.delete_one({"_id": subscription_id})
+        return result.deleted_count == 1
+
+    async def disable_subscription(self, subscription_id: str, reason: str) -> None:
+        await self._subscriptions.update_one(
+            {"_id": subscription_id}, {"$set": {"enabled": False, "disabled_reason": reason}}
+        )
+
+    # Deliveries and their queues
+
+    async def add_delivery(self, delivery: Delivery) -> bool:
+        try:
+            await self._deliveries.insert_one(_delivery_document(delivery))
+            added = True
+        except DuplicateKeyError:
+            added = False
+            stored = await self.delivery(delivery.delivery_id)
+            if stored is None or stored.status is not DeliveryStatus.PENDING:
+                return False
+            delivery = stored
+        # Queued after the insert: a crash in between leaves the event uncommitted, and its redelivery lands here.
+        if delivery.status is DeliveryStatus.PENDING:
+            due = delivery.next_attempt_at or delivery.created_at
+            await self.enqueue(delivery.subscription_id, delivery.delivery_id, due, delivery.created_at)
+        return added
+
+    async def delivery(self, delivery_id: str) -> Delivery | None:
+        document = await self._deliveries.find_one({"_id": delivery_id})
+        return None if document is None else _delivery_from(document)
+
+    async def deliveries(
+        self, organisation_id: str, *, subscription_id: str | None, status: str | None, limit: int
+    ) -> list[Delivery]:
+        query: dict[str, Any] = {"organisation_id": organisation_id}
+        if subscription_id is not None:
+            query["subscription_id"] = subscription_id
+        if status is not None:
+            query["status"] = status
+        documents = await self._deliveries.find(query, sort=[("created_at", -1)], limit=limit).to_list()
+        return [_delivery_from(document) for document in documents]
+
+    async def person_deliveries(self, organisation_id: str, person_id: str) -> list[Delivery]:
+        documents = await self._deliveries.find({"organisation_id": organisation_id, "person_id": person_id}).to_list()
+        return [_delivery_from(document) for document in documents]
+
+    async def update_delivery(self, delivery_id: str, changes: Mapping[str, Any]) -> None:
+        values = {name: value.value if isinstance(value, DeliveryStatus) else value for name, value in changes.items()}
+        await self._deliveries.update_one({"_id": delivery_id}, {"$set": values})
+
+    async def forget_person_in_delivery(self, delivery: Delivery, status: DeliveryStatus | None) -> None:
+        changes: dict[str, Any] = {"data": "", "person_id": None}
+        if status is not None:
+            changes["status"] = status.value
+        await self._deliveries.update_one({"_id": delivery.delivery_id}, {"$set": changes})
+        if status is not None:
+            await self.dequeue(delivery.subscription_id, delivery.delivery_id)
+
+    async def queue(self, subscription_id: str) -> list[QueueEntry]:
+        document = await self._queues.find_one({"_id": subscription_id})
+        pending: Mapping[str, Mapping[str, datetime]] = (document or {}).get("pending") or {}
+        return [QueueEntry(delivery_id, entry["due"], entry["since"]) for delivery_id, entry in pending.items()]
+
+    async def enqueue(self, subscription_id: str, delivery_id: str, due_at: datetime, since: datetime) -> None:
+        await self._queues.update_one(
+            {"_id": subscription_id},
+            {"$set": {f"pending.{delivery_id}": {"due": due_at, "since": since}}},
+            upsert=True,
+        )
+
+    async def dequeue(self, subscription_id: str, delivery_id: str) -> None:
+        await self._queues.update_one({"_id": subscription_id}, {"$unset": {f"pending.{delivery_id}": ""}})
+
+    async def claim_attempt(self, record: AttemptRecord) -> AttemptRecord | None:
+        try:
+            await self._attempts.insert_one(
+                {
+                    "_id": record.attempt_id,
+                    "delivery_id": record.delivery_id,
+                    "number": record.number,
+                    "claimed_at": record.claimed_at,
+                    "owner": record.owner,
+                }
+            )
+        except DuplicateKeyError:
+            held = await self._attempts.find_one({"_id": record.attempt_id})
+            return None if held is None else _attempt_from(held)
+        return None
+
+    async def finish_attempt(self, record: AttemptRecord) -> None:
+        await self._attempts.update_one(
+            {"_id": record.attempt_id},
+            {
+                "$set": {
+                    "finished_at": record.finished_at,
+                    "outcome": record.outcome,
+                    "status_code": record.status_code,
+                    "error": record.error,
+                    "duration_seconds": record.duration_seconds,
+                }
+            },
+        )
+
+    async def release_attempt(self, attempt_id: str) -> None:
+        await self._attempts.delete_one({"_id": attempt_id})
+
+    async def attempts(self, delivery: Delivery) -> list[AttemptRecord]:
+        found = []
+        for number in range(1, delivery.attempts + 2):
+            document = await self._attempts.find_one({"_id": f"{delivery.delivery_id}_{number}"})
+            if document is not None:
+                found.append(_attempt_from(document))
+        return found
+
+    # Contacts, the frequency record, erasures and segment memberships
+
+    async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
+        document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)})
+        return None if document is None or "person_id" not in document else _contact_from(document)
+
+    async def save_contact(self, organisation_id: str, contact: Contact) -> None:
+        await self._contacts.update_one(
+            {"_id": _key(organisation_id, contact.person_id)},
+            {"$set": {"organisation_id": organisation_id, **_contact_fields(contact)}},
+            upsert=True,
+        )
+
+    async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
+        await self._contacts.update_one(
+            {"_id": _key(organisation_id, person_id)},
+            {"$set": {f"opt_outs.{purpose}": at, "organisation_id": organisation_id, "person_id": person_id}},
+            upsert=True,
+        )
+
+    async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
+        document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)}, {"sends": 1})
+        return dict((document or {}).get("sends") or {})
+
+    async def record_send(
+        self, organisation_id: str, person_id: str, message_id: str, at: datetime, expired: Sequence[str]
+    ) -> None:
+        update: dict[str, Any] = {
+            "$set": {f"sends.{message_id}": at, "organisation_id": organisation_id, "person_id": person_id}
+        }
+        if expired:
+            update["$unset"] = {f"sends.{message}": "" for message in expired}
+        await self._contacts.update_one({"_id": _key(organisation_id, person_id)}, update, upsert=True)
+
+    async def is_erased(self, organisation_id: str, person_id: str) -> bool:
+        return await self._contacts.find_one({"_id": _tombstone_key(organisation_id, person_id)}) is not None
+
+    async def erase(self, organisation_id: str, person_id: str, at: datetime) -> None:
+        await self._contacts.update_one(
+            {"_id": _tombstone_key(organisation_id, person_id)},
+            {"$set": {"organisation_id": organisation_id, "erased_at": at}},
+            upsert=True,
+        )
+        await self._contacts.delete_one({"_id": _key(organisation_id, person_id)})
+        await self._memberships.delete_many({"organisation_id": organisation_id, "person_id": person_id})
+
+    async def set_membership(self, organisation_id: str, segment: str, person_id: str, member: bool) -> None:
+        key = _key(organisation_id, f"{segment}|{person_id}")
+        if member:
+            await self._memberships.update_one(
+                {"_id": key},
+                {"$set": {"organisation_id": organisation_id, "segment": segment, "person_id": person_id}},
+                upsert=True,
+            )
+        else:
+            await self._memberships.delete_one({"_id": key})
+
+    async def segment_members(self, organisation_id: str, segment: str) -> list[str]:
+        documents = await self._memberships.find(
+            {"organisation_id": organisation_id, "segment": segment}, {"person_id": 1}
+        ).to_list()
+        return sorted(document["person_id"] for document in documents)

@@ -1,0 +1,199 @@
+"""What notify knows of each person, kept from profile's announcements, and whether a message may reach them now.
+
+Consent is decided again when a message is sent, not only when its trigger fired: a withdrawal or an unsubscribe
+announced in between wins. The projection is a fold of `parterre.profile.changed.v1` (fields named as profile's
+`view` names them: `emails`, `phones`, `preferred_language`, `consent.<purpose>.status|allowed|expires_at|…`),
+applied in profile-version order, plus the opt-outs notify learns itself from the tools it feeds.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.events.common import Channel, ConsentPurpose, Language
+
+# The channel a message for each purpose uses, as profile chooses a trigger's contact points.
+CHANNEL_OF_PURPOSE: Mapping[ConsentPurpose, Channel] = {
+    ConsentPurpose.MARKETING_EMAIL: Channel.EMAIL,
+    ConsentPurpose.SMS: Channel.SMS,
+    ConsentPurpose.POSTAL: Channel.POSTAL,
+    ConsentPurpose.SURVEY: Channel.EMAIL,
+}
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
+_TEXT_FIELDS = ("first_name", "last_name", "postal_code", "city", "preferred_language")
+_CONSENT_ATTRIBUTES = ("status", "allowed", "expires_at", "captured_at")
+
+
+class Suppression(StrEnum):
+    """Why a message was not sent to a person."""
+
+    ERASED = "erased"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CONSENT_EXPIRED = "consent_expired"
+    NO_CONSENT = "no_consent"
+    OPTED_OUT = "opted_out"
+    NO_CONTACT_POINT = "no_contact_point"
+    FREQUENCY_CAP = "frequency_cap"
+
+
+@dataclass(frozen=True)
+class PurposeConsent:
+    """One purpose's consent as profile last announced it; None where it announced nothing yet."""
+
+    status: str | None = None
+    allowed: bool | None = None
+    expires_at: datetime | None = None
+    captured_at: datetime | None = None
+
+    def verdict(self, now: datetime) -> Suppression | None:
+        """None if consent allows contact at `now`, else why not."""
+        if self.status == "withdrawn":
+            return Suppression.CONSENT_WITHDRAWN
+        if self.status is not None and self.status != "granted":
+            return Suppression.NO_CONSENT
+        if self.expires_at is not None and self.expires_at <= now:
+            return Suppression.CONSENT_EXPIRED
+        if self.allowed is False:
+            # Granted but not allowed: an implied consent that profile saw expire.
+            return Suppression.CONSENT_EXPIRED if self.status == "granted" else Suppression.NO_CONSENT
+        return None
+
+    @property
+    def known(self) -> bool:
+        return self.status is not None or self.allowed is not None
+
+
+@dataclass(frozen=True)
+class Contact:
+    person_id: str
+    profile_version: int = 0
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    first_name: str | None = None
+    last_name: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    preferred_language: str | None = None
+    consents: Mapping[str, PurposeConsent] = field(default_factory=dict)
+    # Unsubscribes a tool reported back (a Mailchimp member found unsubscribed), by purpose: when notify learnt them.
+    opt_outs: Mapping[str, datetime] = field(default_factory=dict)
+    # Which of `emails` and `phones` profile announced: an unannounced list is unknown, not empty.
+    announced: frozenset[str] = frozenset()
+
+    def consent(self, purpose: ConsentPurpose) -> PurposeConsent:
+        return self.consents.get(purpose.value, PurposeConsent())
+
+
+def _as_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _as_strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(item for item in value if isinstance(item, str) and item.strip())
+    return ()
+
+
+def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: int) -> Contact | None:
+    """`contact` with profile's changed fields applied; None if this change is not newer than what it holds."""
+    if profile_version <= contact.profile_version:
+        return None
+    updates: dict[str, Any] = {"profile_version": profile_version}
+    announced = set(contact.announced)
+    for name in ("emails", "phones"):
+        if name in changed:
+            updates[name] = _as_strings(changed[name])
+            announced.add(name)
+    for name in _TEXT_FIELDS:
+        if name in changed:
+            value = changed[name]
+            updates[name] = value if isinstance(value, str) and value else None
+    consents = dict(contact.consents)
+    for purpose in ConsentPurpose:
+        given = {
+            attribute: changed[f"consent.{purpose.value}.{attribute}"]
+            for attribute in _CONSENT_ATTRIBUTES
+            if f"consent.{purpose.value}.{attribute}" in changed
+        }
+        if not given:
+            continue
+        current = consents.get(purpose.value, PurposeConsent())
+        consents[purpose.value] = replace(
+            current,
+            status=given.get("status", current.status),
+            allowed=given["allowed"] if isinstance(given.get("allowed"), bool) else current.allowed,
+            expires_at=_as_time(given["expires_at"]) if "expires_at" in given else current.expires_at,
+            captured_at=_as_time(given["captured_at"]) if "captured_at" in given else current.captured_at,
+        )
+    updates["consents"] = consents
+    updates["announced"] = frozenset(announced)
+    return replace(contact, **updates)
+
+
+def record_opt_out(contact: Contact, purpose: ConsentPurpose, at: datetime) -> Contact:
+    return replace(contact, opt_outs={**contact.opt_outs, purpose.value: at})
+
+
+@dataclass(frozen=True)
+class SendCheck:
+    """Whether a message may go now, and to which of the contact points its trigger named."""
+
+    suppressed: Suppression | None
+    contact_points: tuple[tuple[Channel, str], ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.suppressed is None
+
+
+def check_send(
+    contact: Contact | None,
+    purpose: ConsentPurpose,
+    contact_points: Sequence[tuple[Channel, str]],
+    *,
+    erased: bool,
+    now: datetime,
+) -> SendCheck:
+    """May a message for `purpose` reach the person now, and at which of `contact_points` (the trigger's)?
+
+    The trigger's contact points are those consent allowed when it fired. What notify learnt since narrows them:
+    a consent withdrawn or expired stops the message, an unsubscribe reported by a tool after the last grant stops
+    it, and an address the profile no longer holds is dropped. Nothing learnt since can widen them.
+    """
+    if erased:
+        return SendCheck(Suppression.ERASED)
+    channel = CHANNEL_OF_PURPOSE[purpose]
+    points = tuple((point_channel, value) for point_channel, value in contact_points if point_channel is channel)
+    if contact is not None:
+        consent = contact.consent(purpose)
+        if consent.known and (verdict := consent.verdict(now)) is not None:
+            return SendCheck(verdict)
+        opted_out_at = contact.opt_outs.get(purpose.value)
+        if opted_out_at is not None and (consent.captured_at is None or consent.captured_at <= opted_out_at):
+            return SendCheck(Suppression.OPTED_OUT)
+        held = {"emails": contact.emails, "phones": contact.phones}
+        list_name = {Channel.EMAIL: "emails", Channel.SMS: "phones"}.get(channel)
+        if list_name is not None and list_name in contact.announced:
+            points = tuple(point for point in points if point[1] in held[list_name])
+    if not points:
+        return SendCheck(Suppression.NO_CONTACT_POINT)
+    return SendCheck(None, points)
+
+
+def message_language(contact: Contact | None, fallback: Language) -> Language:
+    """The person's preferred language as profile knows it now, else the language the trigger was fired in."""
+    preferred = (contact.preferred_language or "") if contact is not None else ""
+    primary = preferred.split("-", 1)[0].lower()
+    for language in LANGUAGES:
+        if primary == language:
+            return language
+    return fallback

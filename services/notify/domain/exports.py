@@ -1,0 +1,51 @@
+"""A segment as a CSV file, for tools with no API: one row per member whom consent allows to be contacted."""
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import datetime
+
+from services.notify.domain.contacts import CHANNEL_OF_PURPOSE, Contact, check_send, message_language
+from shared.events.common import Channel, ConsentPurpose
+
+CSV_COLUMNS = ("person_id", "email", "phone", "first_name", "last_name", "postal_code", "city", "language")
+
+
+def _contact_points(contact: Contact) -> list[tuple[Channel, str]]:
+    return [
+        *((Channel.EMAIL, email) for email in contact.emails),
+        *((Channel.SMS, phone) for phone in contact.phones),
+        *([(Channel.POSTAL, contact.postal_code)] if contact.postal_code else []),
+    ]
+
+
+def segment_csv(members: Iterable[Contact], purpose: ConsentPurpose, *, now: datetime) -> str:
+    """The members consent allows to be contacted for `purpose` now; the others are left out, not blanked."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    channel = CHANNEL_OF_PURPOSE[purpose]
+    for contact in members:
+        check = check_send(contact, purpose, _contact_points(contact), erased=False, now=now)
+        # Only a consent profile announced counts here: an export has no trigger vouching for it.
+        if not (check.allowed and contact.consent(purpose).known):
+            continue
+        email = contact.emails[0] if contact.emails else ""
+        phone = contact.phones[0] if contact.phones else ""
+        row = [
+            contact.person_id,
+            email if channel is Channel.EMAIL else "",
+            phone if channel is Channel.SMS else "",
+            contact.first_name or "",
+            contact.last_name or "",
+            (contact.postal_code or "") if channel is Channel.POSTAL else "",
+            (contact.city or "") if channel is Channel.POSTAL else "",
+            message_language(contact, "fr"),
+        ]
+        writer.writerow([_defused(cell) for cell in row])
+    return out.getvalue()
+
+
+def _defused(cell: str) -> str:
+    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection): prefixing a quote keeps it text.
+    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

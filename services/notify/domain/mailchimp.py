@@ -1,0 +1,57 @@
+"""Mailchimp Marketing API audience sync: members keyed by the MD5 of the lower-cased email, tags for segments."""
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from services.notify.domain.contacts import Contact, Suppression, message_language
+from shared.events.common import ConsentPurpose, Language
+
+# Statuses Mailchimp members may have; `unsubscribed` and `cleaned` are decisions only the person or Mailchimp take.
+UNREACHABLE_STATUSES = frozenset({"unsubscribed", "cleaned"})
+
+
+def subscriber_hash(email: str) -> str:
+    """Mailchimp's member id in a list: MD5 of the lower-cased address (an identifier, not a security measure)."""
+    return hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+
+
+def member_email(contact: Contact | None) -> str | None:
+    if contact is None or not contact.emails:
+        return None
+    return contact.emails[0]
+
+
+def member_body(contact: Contact, email: str, *, fallback: Language) -> dict[str, Any]:
+    """The body of `PUT /lists/{list}/members/{hash}`: create or update a consenting member, keeping its status.
+
+    `status_if_new` applies only to a new member, so a person who unsubscribed in Mailchimp is never subscribed
+    again by a sync.
+    """
+    merge_fields = {
+        key: value for key, value in (("FNAME", contact.first_name), ("LNAME", contact.last_name)) if value is not None
+    }
+    return {
+        "email_address": email,
+        "status_if_new": "subscribed",
+        "language": message_language(contact, fallback),
+        "merge_fields": merge_fields,
+    }
+
+
+# A withdrawal in Parterre unsubscribes the member in Mailchimp (`PATCH`; a 404 means they never were one).
+UNSUBSCRIBE_BODY: dict[str, Any] = {"status": "unsubscribed"}
+WITHDRAWALS = frozenset({Suppression.CONSENT_WITHDRAWN, Suppression.OPTED_OUT})
+
+
+def tags_body(segment: str, *, entered: bool) -> dict[str, Any]:
+    """The body of `POST /lists/{list}/members/{hash}/tags`: a segment's tag made active or inactive."""
+    return {"tags": [{"name": segment, "status": "active" if entered else "inactive"}]}
+
+
+def unsubscribed_in_mailchimp(member: Mapping[str, Any]) -> bool:
+    """Whether Mailchimp's answer says the person left the audience there: Parterre must stop emailing them."""
+    return member.get("status") in UNREACHABLE_STATUSES
+
+
+MAILCHIMP_PURPOSE = ConsentPurpose.MARKETING_EMAIL

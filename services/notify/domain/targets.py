@@ -1,0 +1,64 @@
+"""Outbound safety: which URLs and addresses notify may send to, so a subscription cannot reach inside the network."""
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class OutboundPolicy:
+    allow_loopback: bool = False
+    allow_private: bool = False
+    allow_plain_http: bool = False
+
+
+def url_problem(url: str, policy: OutboundPolicy) -> str | None:
+    """Why `url` can never be a target (scheme, host, credentials); None if it may be, once its host resolves."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "not a valid URL"
+    allowed_schemes = ("https", "http") if policy.allow_plain_http else ("https",)
+    if parts.scheme not in allowed_schemes:
+        return f"the scheme must be {' or '.join(allowed_schemes)}"
+    if not parts.hostname:
+        return "the URL names no host"
+    if parts.username is not None or parts.password is not None:
+        return "credentials do not belong in the URL"
+    if port == 0:
+        return "port 0 is not a port"
+    return None
+
+
+def address_problem(address: str, policy: OutboundPolicy) -> str | None:
+    """Why notify may not connect to `address` (an IP literal); None if it may."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address!r} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    # Loopback first: `::1` also counts as reserved.
+    if ip.is_loopback:
+        return None if policy.allow_loopback else f"{ip} is a loopback address"
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return f"{ip} is not a unicast address"
+    if ip.is_link_local:
+        # Cloud metadata services live here (169.254.169.254): only an explicit private allowance opens it.
+        return None if policy.allow_private else f"{ip} is a link-local address"
+    if not ip.is_global:
+        return None if policy.allow_private else f"{ip} is a private address"
+    return None
+
+
+def addresses_problem(addresses: Iterable[str], policy: OutboundPolicy) -> str | None:
+    """A host is refused if any address it resolves to is, since a connection may use any of them."""
+    resolved = list(addresses)
+    if not resolved:
+        return "the host resolves to no address"
+    for address in resolved:
+        if (problem := address_problem(address, policy)) is not None:
+            return problem
+    return None

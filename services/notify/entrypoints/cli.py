@@ -1,0 +1,61 @@
+"""`parterre notify replay`: queue dead deliveries again from the command line; a running notify sends them."""
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from services.notify.adapters.mongo import MongoNotifyStore
+from services.notify.context import SystemClock, notify_rules
+from services.notify.handlers import NotifyDeps, ReplayRefusedError, replay_delivery
+from services.notify.ports import DeliveryStatus
+from services.notify.settings import NotifySettings
+from shared.mongo import mongo_client
+
+
+def register(commands: Any) -> None:
+    notify = commands.add_parser("notify", help="webhook deliveries").add_subparsers(dest="action", required=True)
+    replay = notify.add_parser(
+        "replay",
+        help="queue dead deliveries again, with a fresh retry schedule",
+        description="Name deliveries by id, or replay every dead delivery of one subscription. Consent is checked "
+        "again when each is sent; the running notify service picks them up at its next poll.",
+    )
+    replay.add_argument("--org", required=True, help="the organisation, e.g. theatre-du-nord")
+    replay.add_argument("delivery_ids", nargs="*", help="ids shown by GET /v1/deliveries?status=dead")
+    replay.add_argument("--subscription", help="replay every dead delivery of this subscription")
+    replay.set_defaults(run=_run_replay)
+
+
+def _run_replay(arguments: argparse.Namespace) -> int:
+    if not arguments.delivery_ids and not arguments.subscription:
+        print("name delivery ids, or --subscription", file=sys.stderr)
+        return 2
+    return asyncio.run(_replay(arguments, NotifySettings()))
+
+
+async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> int:
+    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
+        deps = NotifyDeps(
+            store=MongoNotifyStore(client[settings.mongo_database]), clock=SystemClock(), rules=notify_rules(settings)
+        )
+        wanted = list(arguments.delivery_ids)
+        if arguments.subscription:
+            dead = await deps.store.deliveries(
+                arguments.org, subscription_id=arguments.subscription, status=DeliveryStatus.DEAD.value, limit=0
+            )
+            wanted.extend(delivery.delivery_id for delivery in dead)
+        failures = 0
+        for delivery_id in wanted:
+            try:
+                replayed = await replay_delivery(arguments.org, delivery_id, deps)
+            except ReplayRefusedError as exc:
+                print(f"{delivery_id}  not replayed: it is {exc}, not dead", file=sys.stderr)
+                failures += 1
+                continue
+            if replayed is None:
+                print(f"{delivery_id}  not found in {arguments.org}", file=sys.stderr)
+                failures += 1
+                continue
+            print(f"{delivery_id}  queued again (replay {replayed.replays})")
+        return 1 if failures else 0

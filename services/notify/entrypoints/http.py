@@ -1,0 +1,343 @@
+"""Notify HTTP routes: webhook subscriptions, their deliveries and replays, and segment exports as CSV."""
+
+from dataclasses import replace
+from typing import Annotated, Any, NoReturn, Self
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.notify.context import NotifyContext, NotifyDep, outbound_policy
+from services.notify.domain.exports import segment_csv
+from services.notify.domain.subscriptions import EventFilter, MailchimpTarget, Subscription, TargetKind
+from services.notify.domain.targets import url_problem
+from services.notify.handlers import (
+    ReplayRefusedError,
+    create_subscription,
+    replay_delivery,
+    rotate_secret,
+)
+from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus
+from shared.access import SegmentsReader, SubscriptionsAdmin
+from shared.errors import bilingual_error
+from shared.events.common import ConsentPurpose
+
+router = APIRouter(tags=["notify"])
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class EventsIn(BaseModel):
+    """Which events a subscription wants; `*` means every trigger or segment, `consent.*` every consent field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    triggers: list[Name] = Field(default_factory=list, max_length=200, description="Trigger rule names, or `*`.")
+    segments_entered: list[Name] = Field(default_factory=list, max_length=200, description="Segments, or `*`.")
+    segments_exited: list[Name] = Field(default_factory=list, max_length=200, description="Segments, or `*`.")
+    profile_fields: list[Name] = Field(
+        default_factory=list, max_length=200, description="Profile field names or patterns (`consent.*`)."
+    )
+
+    def to_filter(self) -> EventFilter:
+        return EventFilter(
+            triggers=frozenset(self.triggers),
+            segments_entered=frozenset(self.segments_entered),
+            segments_exited=frozenset(self.segments_exited),
+            profile_fields=frozenset(self.profile_fields),
+        )
+
+
+class MailchimpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_url: str = Field(
+        min_length=1, max_length=2048, description="`https://<dc>.api.mailchimp.com/3.0` for the account's data centre."
+    )
+    api_key: str = Field(min_length=1, max_length=200, description="A Mailchimp API key; never shown again.")
+    list_id: str = Field(min_length=1, max_length=100, description="The audience (list) id.")
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: TargetKind = Field(default=TargetKind.WEBHOOK, description="`webhook` (Standard Webhooks) or `mailchimp`.")
+    url: str = Field(default="", max_length=2048, description="The HTTPS endpoint a webhook receives messages at.")
+    events: EventsIn
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool = True
+    mailchimp: MailchimpIn | None = None
+    max_in_flight: int | None = Field(default=None, ge=1, le=64, description="Attempts in flight at once.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.kind is TargetKind.MAILCHIMP and self.mailchimp is None:
+            raise ValueError("a mailchimp subscription needs `mailchimp` (api_url, api_key, list_id)")
+        if self.kind is TargetKind.WEBHOOK and not self.url:
+            raise ValueError("a webhook subscription needs a `url`")
+        if self.events.to_filter().empty:
+            raise ValueError("a subscription wants at least one event in `events`")
+        return self
+
+
+class SubscriptionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    events: EventsIn | None = None
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = None
+    max_in_flight: int | None = Field(default=None, ge=1, le=64)
+
+
+def _fail(http_status: int, code: str, *, en: str, fr: str) -> NoReturn:
+    raise HTTPException(http_status, detail=bilingual_error(code, en=en, fr=fr))
+
+
+def _subscription_not_found() -> NoReturn:
+    _fail(status.HTTP_404_NOT_FOUND, "subscription_not_found", en="No such subscription.", fr="Abonnement introuvable.")
+
+
+def _check_target(url: str, context: NotifyContext) -> None:
+    problem = url_problem(url, outbound_policy(context.settings))
+    if problem is not None:
+        _fail(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "target_refused",
+            en=f"This target URL is refused: {problem}.",
+            fr=f"Cette URL de destination est refusée : {problem}.",
+        )
+
+
+def _subscription_json(subscription: Subscription, *, secret: str | None = None) -> dict[str, Any]:
+    events = subscription.events
+    body: dict[str, Any] = {
+        "subscription_id": subscription.subscription_id,
+        "kind": subscription.kind.value,
+        "url": subscription.url,
+        "events": {
+            "triggers": sorted(events.triggers),
+            "segments_entered": sorted(events.segments_entered),
+            "segments_exited": sorted(events.segments_exited),
+            "profile_fields": sorted(events.profile_fields),
+        },
+        "enabled": subscription.enabled,
+        "disabled_reason": subscription.disabled_reason,
+        "description": subscription.description,
+        "max_in_flight": subscription.max_in_flight,
+        "created_at": subscription.created_at.isoformat(),
+        "secrets": [
+            {
+                "created_at": entry.created_at.isoformat(),
+                "expires_at": entry.expires_at and entry.expires_at.isoformat(),
+            }
+            for entry in subscription.secrets
+        ],
+    }
+    if subscription.mailchimp is not None:
+        body["mailchimp"] = {"api_url": subscription.mailchimp.api_url, "list_id": subscription.mailchimp.list_id}
+    if secret is not None:
+        body["secret"] = secret
+    return body
+
+
+async def _own_subscription(subscription_id: str, organisation_id: str, context: NotifyContext) -> Subscription:
+    subscription = await context.deps.store.subscription(subscription_id)
+    if subscription is None or subscription.organisation_id != organisation_id:
+        _subscription_not_found()
+    return subscription
+
+
+@router.post(
+    "/v1/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Subscribe a tool; the signing secret is in this answer only",
+)
+async def post_subscription(body: SubscriptionIn, principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
+    mailchimp = None
+    url = body.url
+    if body.mailchimp is not None and body.kind is TargetKind.MAILCHIMP:
+        mailchimp = MailchimpTarget(body.mailchimp.api_url, body.mailchimp.api_key, body.mailchimp.list_id)
+        url = body.mailchimp.api_url
+    _check_target(url, context)
+    subscription, secret = await create_subscription(
+        principal.organisation_id,
+        kind=body.kind,
+        url=url,
+        events=body.events.to_filter(),
+        description=body.description,
+        enabled=body.enabled,
+        mailchimp=mailchimp,
+        max_in_flight=body.max_in_flight,
+        deps=context.deps,
+    )
+    context.subscriptions_changed()
+    return _subscription_json(subscription, secret=secret)
+
+
+@router.get("/v1/subscriptions", summary="The organisation's subscriptions (never their secrets)")
+async def list_subscriptions(principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
+    found = await context.deps.store.subscriptions(principal.organisation_id)
+    return {"items": [_subscription_json(subscription) for subscription in found]}
+
+
+@router.get("/v1/subscriptions/{subscription_id}", summary="One subscription")
+async def get_subscription(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
+    return _subscription_json(await _own_subscription(subscription_id, principal.organisation_id, context))
+
+
+@router.patch("/v1/subscriptions/{subscription_id}", summary="Change a subscription; re-enabling clears its reason")
+async def patch_subscription(
+    subscription_id: str, body: SubscriptionPatch, principal: SubscriptionsAdmin, context: NotifyDep
+) -> dict[str, Any]:
+    subscription = await _own_subscription(subscription_id, principal.organisation_id, context)
+    changes: dict[str, Any] = {}
+    if body.url is not None:
+        _check_target(body.url, context)
+        changes["url"] = body.url
+    if body.events is not None:
+        if body.events.to_filter().empty:
+            _fail(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "events_empty",
+                en="A subscription wants at least one event.",
+                fr="Un abonnement veut au moins un événement.",
+            )
+        changes["events"] = body.events.to_filter()
+    if "description" in body.model_fields_set:
+        changes["description"] = body.description
+    if body.enabled is not None:
+        changes["enabled"] = body.enabled
+        changes["disabled_reason"] = None if body.enabled else "disabled by an administrator"
+    if "max_in_flight" in body.model_fields_set:
+        changes["max_in_flight"] = body.max_in_flight
+    updated = replace(subscription, **changes)
+    await context.deps.store.save_subscription(updated)
+    context.subscriptions_changed()
+    return _subscription_json(updated)
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/rotate-secret",
+    summary="Issue a new signing secret; the previous one keeps signing for the overlap period",
+)
+async def post_rotate_secret(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
+    subscription = await _own_subscription(subscription_id, principal.organisation_id, context)
+    rotated, secret = await rotate_secret(subscription, context.deps)
+    context.subscriptions_changed()
+    return _subscription_json(rotated, secret=secret)
+
+
+@router.delete(
+    "/v1/subscriptions/{subscription_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a subscription; its queued deliveries are dropped",
+)
+async def delete_subscription(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> Response:
+    await _own_subscription(subscription_id, principal.organisation_id, context)
+    await context.deps.store.delete_subscription(subscription_id)
+    context.subscriptions_changed()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _attempt_json(record: AttemptRecord) -> dict[str, Any]:
+    return {
+        "attempt": record.number,
+        "claimed_at": record.claimed_at.isoformat(),
+        "finished_at": record.finished_at and record.finished_at.isoformat(),
+        "outcome": record.outcome,
+        "status_code": record.status_code,
+        "error": record.error,
+        "duration_seconds": record.duration_seconds,
+    }
+
+
+def _delivery_json(delivery: Delivery, attempts: list[AttemptRecord] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "delivery_id": delivery.delivery_id,
+        "subscription_id": delivery.subscription_id,
+        "message_id": delivery.message_id,
+        "type": delivery.kind,
+        "person_id": delivery.person_id,
+        "status": delivery.status.value,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at and delivery.next_attempt_at.isoformat(),
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "replays": delivery.replays,
+        "created_at": delivery.created_at.isoformat(),
+    }
+    if attempts is not None:
+        body["attempt_log"] = [_attempt_json(record) for record in attempts]
+    return body
+
+
+@router.get("/v1/deliveries", summary="Deliveries, newest first, with each one's attempts")
+async def list_deliveries(
+    principal: SubscriptionsAdmin,
+    context: NotifyDep,
+    subscription: Annotated[str | None, Query(max_length=100, description="Only this subscription's.")] = None,
+    delivery_status: Annotated[DeliveryStatus | None, Query(alias="status", description="Only this status.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    store = context.deps.store
+    found = await store.deliveries(
+        principal.organisation_id,
+        subscription_id=subscription,
+        status=None if delivery_status is None else delivery_status.value,
+        limit=limit,
+    )
+    return {"items": [_delivery_json(delivery, await store.attempts(delivery)) for delivery in found]}
+
+
+@router.post(
+    "/v1/deliveries/{delivery_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Queue a dead delivery again, with a fresh retry schedule; consent is checked again when it is sent",
+)
+async def post_replay(delivery_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
+    try:
+        replayed = await replay_delivery(principal.organisation_id, delivery_id, context.deps)
+    except ReplayRefusedError as exc:
+        _fail(
+            status.HTTP_409_CONFLICT,
+            "not_replayable",
+            en=f"Only a dead delivery can be replayed; this one is {exc}.",
+            fr=f"Seule une livraison abandonnée peut être rejouée; celle-ci est « {exc} ».",
+        )
+    if replayed is None:
+        _fail(status.HTTP_404_NOT_FOUND, "delivery_not_found", en="No such delivery.", fr="Livraison introuvable.")
+    context.wake(replayed.subscription_id)
+    return _delivery_json(replayed)
+
+
+@router.get(
+    "/v1/segments/{segment}/export.csv",
+    summary="A segment's members whom consent allows to be contacted for a purpose, as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def export_segment(
+    segment: str,
+    principal: SegmentsReader,
+    context: NotifyDep,
+    purpose: Annotated[ConsentPurpose, Query(description="The consent the use of this list needs.")] = (
+        ConsentPurpose.MARKETING_EMAIL
+    ),
+) -> Response:
+    store = context.deps.store
+    members = []
+    for person_id in await store.segment_members(principal.organisation_id, segment):
+        contact = await store.contact(principal.organisation_id, person_id)
+        if contact is not None:
+            members.append(contact)
+    text = segment_csv(members, purpose, now=context.deps.clock.now())
+    return Response(
+        text.encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_file_name(segment)}-{purpose.value}.csv"'},
+    )
+
+
+def _file_name(segment: str) -> str:
+    # Segment names come from configuration, but a header must never carry a quote or a line break.
+    return "".join(char if char.isalnum() or char in "-_" else "_" for char in segment)[:100] or "segment"

@@ -1,0 +1,463 @@
+"""Notify's use cases: turn profile's events into queued deliveries, attempt one delivery, replay, erase a person.
+
+Every effect is idempotent: a delivery's id derives from the event and the subscription, so an event delivered
+again finds its deliveries stored; an attempt is claimed by inserting its numbered id, so two workers never make
+the same attempt; a redelivered `profile changed` older than the contact is ignored by its version.
+"""
+
+import secrets as random_ids
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from services.notify.adapters.mailchimp import MailchimpAudience
+from services.notify.domain.contacts import (
+    Contact,
+    Suppression,
+    apply_change,
+    check_send,
+    message_language,
+)
+from services.notify.domain.frequency import FrequencyCap
+from services.notify.domain.mailchimp import (
+    MAILCHIMP_PURPOSE,
+    WITHDRAWALS,
+    member_body,
+    member_email,
+    tags_body,
+    unsubscribed_in_mailchimp,
+)
+from services.notify.domain.messages import attempt_id, delivery_id, message_id, personalised_trigger, webhook_body
+from services.notify.domain.retries import Decision, RetrySchedule, Verdict, decide
+from services.notify.domain.signing import new_secret, signature_headers
+from services.notify.domain.subscriptions import (
+    EventFilter,
+    MailchimpTarget,
+    MessageKind,
+    SigningSecret,
+    Subscription,
+    TargetKind,
+    matching_subscriptions,
+    rotate,
+)
+from services.notify.ports import AttemptRecord, Clock, Delivery, DeliveryStatus, HttpAnswer, NotifyStore, Outbound
+from shared.events import Envelope, ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1, TriggerFiredV1
+from shared.events.common import Channel, ConsentPurpose
+
+
+@dataclass(frozen=True)
+class NotifyRules:
+    schedule: RetrySchedule
+    cap: FrequencyCap
+    rotation_overlap: timedelta
+    attempt_lease: timedelta
+
+
+@dataclass(frozen=True)
+class NotifyDeps:
+    store: NotifyStore
+    clock: Clock
+    rules: NotifyRules
+
+
+# Intake: events become deliveries
+
+
+async def _queue_deliveries(
+    envelope: Envelope,
+    deps: NotifyDeps,
+    wanted: list[tuple[Subscription, Mapping[str, Any] | None]],
+    *,
+    kind: MessageKind,
+    data: Mapping[str, Any],
+    person_id: str,
+    purpose: ConsentPurpose | None = None,
+    suppressed: Suppression | None = None,
+) -> list[Delivery]:
+    now = deps.clock.now()
+    message = message_id(envelope.organisation_id, envelope.id)
+    added = []
+    for subscription, fields in wanted:
+        delivery = Delivery(
+            delivery_id=delivery_id(subscription.subscription_id, message),
+            organisation_id=envelope.organisation_id,
+            subscription_id=subscription.subscription_id,
+            message_id=message,
+            kind=kind.value,
+            data=data if fields is None else {**data, "changed": dict(fields)},
+            occurred_at=envelope.time,
+            created_at=now,
+            person_id=person_id,
+            purpose=None if purpose is None else purpose.value,
+            status=DeliveryStatus.PENDING if suppressed is None else DeliveryStatus.SUPPRESSED,
+            next_attempt_at=now if suppressed is None else None,
+            last_error=None if suppressed is None else suppressed.value,
+        )
+        if await deps.store.add_delivery(delivery):
+            added.append(delivery)
+    return added
+
+
+async def accept_trigger(envelope: Envelope, trigger: TriggerFiredV1, deps: NotifyDeps) -> list[Delivery]:
+    """Queues the trigger for each subscription that wants it; a marketing message first passes the frequency cap."""
+    organisation_id, store = envelope.organisation_id, deps.store
+    wanted = matching_subscriptions(
+        await store.subscriptions(organisation_id), MessageKind.TRIGGER_FIRED, name=trigger.rule
+    )
+    if not wanted or await store.is_erased(organisation_id, trigger.person_id):
+        return []
+    suppressed = None
+    if trigger.purpose is not None:
+        # Counted when accepted, not when sent: a person's triggers arrive in order on one partition, so this
+        # read-then-write has a single writer per person, which a check at send time (many lanes) would not.
+        now, message = deps.clock.now(), message_id(organisation_id, envelope.id)
+        sent = await store.sends(organisation_id, trigger.person_id)
+        if deps.rules.cap.admits(sent, message, now):
+            expired = [old for old in sent if old not in deps.rules.cap.recent(sent, now)]
+            await store.record_send(organisation_id, trigger.person_id, message, now, expired)
+        else:
+            suppressed = Suppression.FREQUENCY_CAP
+    return await _queue_deliveries(
+        envelope,
+        deps,
+        wanted,
+        kind=MessageKind.TRIGGER_FIRED,
+        data=trigger.model_dump(mode="json"),
+        person_id=trigger.person_id,
+        purpose=trigger.purpose,
+        suppressed=suppressed,
+    )
+
+
+async def accept_segment_change(
+    envelope: Envelope, change: SegmentEnteredV1 | SegmentExitedV1, deps: NotifyDeps
+) -> list[Delivery]:
+    """Keeps the segment's membership (for exports) and queues the change for the subscriptions that want it."""
+    organisation_id, store = envelope.organisation_id, deps.store
+    if await store.is_erased(organisation_id, change.person_id):
+        return []
+    entered = isinstance(change, SegmentEnteredV1)
+    await store.set_membership(organisation_id, change.segment, change.person_id, entered)
+    kind = MessageKind.SEGMENT_ENTERED if entered else MessageKind.SEGMENT_EXITED
+    wanted = matching_subscriptions(await store.subscriptions(organisation_id), kind, name=change.segment)
+    return await _queue_deliveries(
+        envelope, deps, wanted, kind=kind, data=change.model_dump(mode="json"), person_id=change.person_id
+    )
+
+
+async def accept_profile_change(envelope: Envelope, change: ProfileChangedV1, deps: NotifyDeps) -> list[Delivery]:
+    """Folds the change into the person's contact, then queues it for subscriptions that want one of its fields."""
+    organisation_id, store = envelope.organisation_id, deps.store
+    if await store.is_erased(organisation_id, change.person_id):
+        return []
+    contact = await store.contact(organisation_id, change.person_id) or Contact(change.person_id)
+    applied = apply_change(contact, change.changed, change.profile_version)
+    if applied is not None:
+        await store.save_contact(organisation_id, applied)
+    wanted = matching_subscriptions(
+        await store.subscriptions(organisation_id), MessageKind.PROFILE_CHANGED, changed=change.changed
+    )
+    data = {"person_id": change.person_id, "profile_version": change.profile_version}
+    return await _queue_deliveries(
+        envelope, deps, wanted, kind=MessageKind.PROFILE_CHANGED, data=data, person_id=change.person_id
+    )
+
+
+async def erase_person(envelope: Envelope, erased: ProfileErasedV1, deps: NotifyDeps) -> int:
+    """Forgets the person everywhere and cancels what was still to be sent to them; returns how many it cancelled."""
+    store = deps.store
+    await store.erase(envelope.organisation_id, erased.person_id, erased.at)
+    cancelled = 0
+    for delivery in await store.person_deliveries(envelope.organisation_id, erased.person_id):
+        pending = delivery.status is DeliveryStatus.PENDING
+        await store.forget_person_in_delivery(delivery, DeliveryStatus.CANCELLED if pending else None)
+        cancelled += pending
+    return cancelled
+
+
+# Delivery: one attempt
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    delivery: Delivery
+    number: int
+    verdict: str
+    answer: HttpAnswer | None = None
+    reason: str | None = None
+    final: bool = True
+
+
+async def _close(
+    deps: NotifyDeps, delivery: Delivery, claim: AttemptRecord, status: DeliveryStatus, reason: str
+) -> AttemptOutcome:
+    now = deps.clock.now()
+    await deps.store.finish_attempt(replace(claim, finished_at=now, outcome=status.value, error=reason))
+    await deps.store.update_delivery(
+        delivery.delivery_id,
+        {"status": status, "attempts": claim.number, "last_error": reason, "next_attempt_at": None},
+    )
+    await deps.store.dequeue(delivery.subscription_id, delivery.delivery_id)
+    return AttemptOutcome(
+        replace(delivery, status=status, attempts=claim.number), claim.number, status.value, None, reason
+    )
+
+
+async def _claim(deps: NotifyDeps, delivery: Delivery, owner: str) -> AttemptRecord | None:
+    """This worker's claim on the delivery's next attempt; None if another worker holds it."""
+    now, number = deps.clock.now(), delivery.attempts + 1
+    claim = AttemptRecord(attempt_id(delivery.delivery_id, number), delivery.delivery_id, number, now, owner)
+    held = await deps.store.claim_attempt(claim)
+    if held is None:
+        return claim
+    if held.finished_at is None and held.claimed_at + deps.rules.attempt_lease > now:
+        return None
+    # Its worker died mid-attempt, or after recording the outcome but before moving the delivery on: the
+    # attempt counts as made, and the next one is due now. A receiver may so get a message twice; the
+    # `webhook-id` lets it tell.
+    if held.finished_at is None:
+        await deps.store.finish_attempt(replace(held, finished_at=now, outcome="interrupted"))
+    await deps.store.update_delivery(delivery.delivery_id, {"attempts": number, "next_attempt_at": now})
+    await deps.store.enqueue(delivery.subscription_id, delivery.delivery_id, now, delivery.created_at)
+    return None
+
+
+async def _webhook_attempt(
+    delivery: Delivery, subscription: Subscription, deps: NotifyDeps, outbound: Outbound
+) -> HttpAnswer | Suppression:
+    data = dict(delivery.data)
+    if delivery.kind == MessageKind.TRIGGER_FIRED.value and delivery.person_id is not None:
+        contact = await deps.store.contact(delivery.organisation_id, delivery.person_id)
+        points = [(Channel(point["channel"]), point["value"]) for point in data.get("contact_points", ())]
+        if delivery.purpose is not None:
+            check = check_send(contact, ConsentPurpose(delivery.purpose), points, erased=False, now=deps.clock.now())
+            if check.suppressed is not None:
+                return check.suppressed
+            points = list(check.contact_points)
+        data = personalised_trigger(data, message_language(contact, data.get("language", "fr")), points)
+    now = deps.clock.now()
+    body = webhook_body(delivery.kind, delivery.occurred_at, data)
+    headers = signature_headers(subscription.secrets_in_force(now), delivery.message_id, int(now.timestamp()), body)
+    headers["Content-Type"] = "application/json"
+    return await outbound.request("POST", subscription.url, body=body, headers=headers)
+
+
+async def _mailchimp_attempt(
+    delivery: Delivery, target: MailchimpTarget, deps: NotifyDeps, outbound: Outbound
+) -> HttpAnswer | Suppression:
+    """Brings the person's member up to date: created or updated if consent allows, unsubscribed if withdrawn."""
+    if delivery.person_id is None:
+        return Suppression.ERASED
+    store, now = deps.store, deps.clock.now()
+    contact = await store.contact(delivery.organisation_id, delivery.person_id)
+    email = member_email(contact)
+    if contact is None or email is None:
+        return Suppression.NO_CONTACT_POINT
+    check = check_send(contact, MAILCHIMP_PURPOSE, [(Channel.EMAIL, email)], erased=False, now=now)
+    if not contact.consent(MAILCHIMP_PURPOSE).known and check.allowed:
+        # An audience is for people who said yes: without an announced consent, nobody is added to it.
+        return Suppression.NO_CONSENT
+    audience = MailchimpAudience(outbound)
+    if check.suppressed in WITHDRAWALS:
+        answer = await audience.unsubscribe_member(target, email)
+        return HttpAnswer(200, duration_seconds=answer.duration_seconds) if answer.status_code == 404 else answer
+    if check.suppressed is not None:
+        return check.suppressed
+    answer = await audience.upsert_member(target, email, member_body(contact, email, fallback="fr"))
+    if answer.status_code is None or not 200 <= answer.status_code < 300:
+        return answer
+    if answer.json is not None and unsubscribed_in_mailchimp(answer.json):
+        # The person left the audience in Mailchimp: Parterre stops emailing them from now on.
+        await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
+        return answer
+    if delivery.kind in (MessageKind.SEGMENT_ENTERED.value, MessageKind.SEGMENT_EXITED.value):
+        entered = delivery.kind == MessageKind.SEGMENT_ENTERED.value
+        return await audience.update_tags(target, email, tags_body(delivery.data["segment"], entered=entered))
+    if delivery.kind == MessageKind.TRIGGER_FIRED.value:
+        return await audience.update_tags(target, email, tags_body(delivery.data["rule"], entered=True))
+    return answer
+
+
+async def attempt_delivery(
+    delivery_id_: str,
+    subscription: Subscription,
+    deps: NotifyDeps,
+    outbound: Outbound,
+    *,
+    owner: str,
+    draw: float,
+) -> AttemptOutcome | None:
+    """Makes the delivery's next attempt if it is due and pending, and records what came of it.
+
+    None when there was nothing to do: the delivery is no longer pending, or another worker holds the attempt.
+    """
+    store = deps.store
+    delivery = await store.delivery(delivery_id_)
+    if delivery is None or delivery.status is not DeliveryStatus.PENDING:
+        await store.dequeue(subscription.subscription_id, delivery_id_)
+        return None
+    claim = await _claim(deps, delivery, owner)
+    if claim is None:
+        return None
+    try:
+        if delivery.person_id is not None and await store.is_erased(delivery.organisation_id, delivery.person_id):
+            await store.forget_person_in_delivery(delivery, DeliveryStatus.CANCELLED)
+            return await _close(deps, delivery, claim, DeliveryStatus.CANCELLED, Suppression.ERASED.value)
+        if subscription.kind is TargetKind.MAILCHIMP and subscription.mailchimp is not None:
+            result = await _mailchimp_attempt(delivery, subscription.mailchimp, deps, outbound)
+        else:
+            result = await _webhook_attempt(delivery, subscription, deps, outbound)
+    except BaseException:
+        # Stopped mid-attempt (a shutdown): free the claim so the next start makes this attempt at once.
+        await store.release_attempt(claim.attempt_id)
+        raise
+    if isinstance(result, Suppression):
+        return await _close(deps, delivery, claim, DeliveryStatus.SUPPRESSED, result.value)
+    return await _record(deps, delivery, subscription, claim, result, draw)
+
+
+async def _record(
+    deps: NotifyDeps,
+    delivery: Delivery,
+    subscription: Subscription,
+    claim: AttemptRecord,
+    answer: HttpAnswer,
+    draw: float,
+) -> AttemptOutcome:
+    store, now = deps.store, deps.clock.now()
+    if answer.refused is not None:
+        decision = Decision(Verdict.DEAD, reason=f"refused by outbound safety: {answer.refused}")
+    else:
+        decision = decide(
+            attempt=claim.number - delivery.round_start,
+            status_code=answer.status_code,
+            error=answer.error,
+            retry_after=answer.retry_after,
+            now=now,
+            schedule=deps.rules.schedule,
+            draw=draw,
+        )
+    status = {
+        Verdict.SUCCEEDED: DeliveryStatus.SUCCEEDED,
+        Verdict.RETRY: DeliveryStatus.PENDING,
+        Verdict.DEAD: DeliveryStatus.DEAD,
+        Verdict.GONE: DeliveryStatus.DEAD,
+    }[decision.verdict]
+    error = decision.reason if decision.verdict is not Verdict.SUCCEEDED else None
+    if answer.error and decision.verdict is not Verdict.SUCCEEDED and answer.status_code is not None:
+        error = f"{decision.reason}: {answer.error}"[:1000]
+    await store.finish_attempt(
+        replace(
+            claim,
+            finished_at=now,
+            outcome=decision.verdict.value,
+            status_code=answer.status_code,
+            error=error,
+            duration_seconds=answer.duration_seconds,
+        )
+    )
+    await store.update_delivery(
+        delivery.delivery_id,
+        {
+            "status": status,
+            "attempts": claim.number,
+            "next_attempt_at": decision.retry_at,
+            "last_status_code": answer.status_code,
+            "last_error": error,
+        },
+    )
+    if decision.retry_at is not None:
+        await store.enqueue(subscription.subscription_id, delivery.delivery_id, decision.retry_at, delivery.created_at)
+    else:
+        await store.dequeue(subscription.subscription_id, delivery.delivery_id)
+    if decision.verdict is Verdict.GONE:
+        await store.disable_subscription(subscription.subscription_id, decision.reason or "410 Gone")
+    return AttemptOutcome(
+        replace(delivery, status=status, attempts=claim.number),
+        claim.number,
+        decision.verdict.value,
+        answer,
+        error,
+        decision.final,
+    )
+
+
+class ReplayRefusedError(Exception):
+    """Only a delivery that was given up on (dead) can be replayed."""
+
+
+async def replay_delivery(organisation_id: str, delivery_id_: str, deps: NotifyDeps) -> Delivery | None:
+    """Queues a dead delivery again with a fresh retry schedule; None if the organisation has no such delivery."""
+    delivery = await deps.store.delivery(delivery_id_)
+    if delivery is None or delivery.organisation_id != organisation_id:
+        return None
+    if delivery.status is not DeliveryStatus.DEAD:
+        raise ReplayRefusedError(delivery.status.value)
+    now = deps.clock.now()
+    await deps.store.update_delivery(
+        delivery.delivery_id,
+        {
+            "status": DeliveryStatus.PENDING,
+            "round_start": delivery.attempts,
+            "replays": delivery.replays + 1,
+            "next_attempt_at": now,
+        },
+    )
+    await deps.store.enqueue(delivery.subscription_id, delivery.delivery_id, now, now)
+    return replace(delivery, status=DeliveryStatus.PENDING, round_start=delivery.attempts, replays=delivery.replays + 1)
+
+
+# Subscriptions
+
+
+def new_subscription_id() -> str:
+    return f"sub_{random_ids.token_hex(8)}"
+
+
+async def create_subscription(
+    organisation_id: str,
+    *,
+    kind: TargetKind,
+    url: str,
+    events: EventFilter,
+    description: str | None,
+    enabled: bool,
+    mailchimp: MailchimpTarget | None,
+    max_in_flight: int | None,
+    deps: NotifyDeps,
+) -> tuple[Subscription, str]:
+    """The new subscription and its signing secret, which is shown this once."""
+    secret = new_secret()
+    now = deps.clock.now()
+    subscription = Subscription(
+        subscription_id=new_subscription_id(),
+        organisation_id=organisation_id,
+        kind=kind,
+        url=url,
+        events=events,
+        enabled=enabled,
+        created_at=now,
+        secrets=(SigningSecret(secret, now),),
+        description=description,
+        mailchimp=mailchimp,
+        max_in_flight=max_in_flight,
+    )
+    await deps.store.save_subscription(subscription)
+    return subscription, secret
+
+
+async def rotate_secret(subscription: Subscription, deps: NotifyDeps) -> tuple[Subscription, str]:
+    now = deps.clock.now()
+    secret = new_secret()
+    rotated = replace(
+        subscription,
+        secrets=rotate(subscription.secrets, secret, now=now, overlap_until=now + deps.rules.rotation_overlap),
+    )
+    await deps.store.save_subscription(rotated)
+    return rotated, secret
+
+
+def owner_id() -> str:
+    """Names this worker process in the attempts it claims."""
+    return f"worker_{random_ids.token_hex(6)}"

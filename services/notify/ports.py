@@ -1,0 +1,176 @@
+"""What the notify handlers need from the outside world: the store, outbound HTTP, a clock, and a publisher."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from services.notify.domain.contacts import Contact
+from services.notify.domain.subscriptions import Subscription
+from shared.events import Envelope
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    # Given up on: a 4xx, retries exhausted, a refused target, or the endpoint gone. Replayable.
+    DEAD = "dead"
+    # Not sent because consent, an erasure or the frequency cap forbade it when it was due.
+    SUPPRESSED = "suppressed"
+    # The person was erased before it was sent.
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to one subscription: queued, attempted until it succeeds or is given up on, replayable."""
+
+    delivery_id: str
+    organisation_id: str
+    subscription_id: str
+    message_id: str
+    kind: str
+    # What the message is about: the event's data as JSON, personalised again at each attempt.
+    data: Mapping[str, Any]
+    occurred_at: datetime
+    created_at: datetime
+    person_id: str | None = None
+    purpose: str | None = None
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    replays: int = 0
+    # Attempts made before the latest replay: the retry schedule starts over from there.
+    round_start: int = 0
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    attempt_id: str
+    delivery_id: str
+    number: int
+    claimed_at: datetime
+    owner: str
+    finished_at: datetime | None = None
+    outcome: str | None = None
+    status_code: int | None = None
+    error: str | None = None
+    duration_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    delivery_id: str
+    due_at: datetime
+    since: datetime
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a receiver answered; `status_code` None when no answer came (`error` says why)."""
+
+    status_code: int | None
+    error: str | None = None
+    retry_after: str | None = None
+    json: Mapping[str, Any] | None = None
+    duration_seconds: float = 0.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # Set when outbound safety refused the target: nothing was sent, and retrying will not help.
+    refused: str | None = None
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class Outbound(Protocol):
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> HttpAnswer:
+        """One HTTP request to a target outbound safety allows; never raises for a network failure."""
+
+
+class Publisher(Protocol):
+    async def publish(self, envelopes: Sequence[Envelope]) -> None: ...
+
+
+class SubscriptionStore(Protocol):
+    async def subscription(self, subscription_id: str) -> Subscription | None: ...
+
+    async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]: ...
+
+    async def save_subscription(self, subscription: Subscription) -> None: ...
+
+    async def delete_subscription(self, subscription_id: str) -> bool: ...
+
+    async def disable_subscription(self, subscription_id: str, reason: str) -> None: ...
+
+
+class DeliveryStore(Protocol):
+    async def add_delivery(self, delivery: Delivery) -> bool:
+        """Stores and queues a new delivery; False if it existed (it is queued again if still pending)."""
+
+    async def delivery(self, delivery_id: str) -> Delivery | None: ...
+
+    async def deliveries(
+        self, organisation_id: str, *, subscription_id: str | None, status: str | None, limit: int
+    ) -> list[Delivery]: ...
+
+    async def person_deliveries(self, organisation_id: str, person_id: str) -> list[Delivery]: ...
+
+    async def update_delivery(self, delivery_id: str, changes: Mapping[str, Any]) -> None: ...
+
+    async def forget_person_in_delivery(self, delivery: Delivery, status: DeliveryStatus | None) -> None:
+        """Drops what the delivery says about its person (its data, their id); cancels it if `status` says so."""
+
+    async def queue(self, subscription_id: str) -> list[QueueEntry]: ...
+
+    async def enqueue(self, subscription_id: str, delivery_id: str, due_at: datetime, since: datetime) -> None: ...
+
+    async def dequeue(self, subscription_id: str, delivery_id: str) -> None: ...
+
+    async def claim_attempt(self, record: AttemptRecord) -> AttemptRecord | None:
+        """Stores the claim; None if it is now this claim, else the claim already held."""
+
+    async def finish_attempt(self, record: AttemptRecord) -> None: ...
+
+    async def release_attempt(self, attempt_id: str) -> None: ...
+
+    async def attempts(self, delivery: Delivery) -> list[AttemptRecord]: ...
+
+
+class ContactStore(Protocol):
+    async def contact(self, organisation_id: str, person_id: str) -> Contact | None: ...
+
+    async def save_contact(self, organisation_id: str, contact: Contact) -> None:
+        """Stores the profile-announced fields; leaves the opt-outs and the frequency record alone."""
+
+    async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None: ...
+
+    async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]: ...
+
+    async def record_send(
+        self, organisation_id: str, person_id: str, message_id: str, at: datetime, expired: Sequence[str]
+    ) -> None: ...
+
+    async def is_erased(self, organisation_id: str, person_id: str) -> bool: ...
+
+    async def erase(self, organisation_id: str, person_id: str, at: datetime) -> None:
+        """Forgets the person's contact, sends and segment memberships, and remembers the erasure by a digest."""
+
+    async def set_membership(self, organisation_id: str, segment: str, person_id: str, member: bool) -> None: ...
+
+    async def segment_members(self, organisation_id: str, segment: str) -> list[str]: ...
+
+
+class NotifyStore(SubscriptionStore, DeliveryStore, ContactStore, Protocol):
+    """Everything notify keeps: one protocol so a handler takes one store."""

@@ -1,0 +1,169 @@
+"""The delivery worker: one lane per subscription, each with its own queue and its own limit of attempts in flight.
+
+A slow or dead endpoint fills only its own lane: its attempts wait out their timeout while the other lanes go
+on. Everything a lane knows is in the store (its queue document, the deliveries, the attempt claims), so a
+restarted worker resumes where the previous one stopped, and several instances can share the work.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from services.notify.domain.subscriptions import Subscription
+from services.notify.handlers import AttemptOutcome, NotifyDeps, attempt_delivery, owner_id
+from services.notify.metrics import NotifyMetrics
+from services.notify.ports import Outbound
+
+log = logging.getLogger(__name__)
+
+Announce = Callable[[AttemptOutcome, Subscription], Awaitable[None]]
+
+
+@dataclass
+class _Lane:
+    subscription: Subscription
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        deps: NotifyDeps,
+        outbound: Outbound,
+        metrics: NotifyMetrics,
+        announce: Announce,
+        *,
+        max_in_flight: int,
+        poll_seconds: float,
+    ) -> None:
+        self._deps = deps
+        self._outbound = outbound
+        self._metrics = metrics
+        self._announce = announce
+        self._max_in_flight = max_in_flight
+        self._poll = poll_seconds
+        self._owner = owner_id()
+        self._random = random.SystemRandom()
+        self._lanes: dict[str, _Lane] = {}
+        self._supervisor: asyncio.Task[None] | None = None
+        self._refresh = asyncio.Event()
+
+    async def start(self) -> None:
+        self._supervisor = asyncio.create_task(self._supervise(), name="notify-supervisor")
+
+    async def stop(self) -> None:
+        tasks: list[asyncio.Task[None]] = [] if self._supervisor is None else [self._supervisor]
+        for lane in self._lanes.values():
+            tasks.extend(lane.in_flight.values())
+            if lane.task is not None:
+                tasks.append(lane.task)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._lanes.clear()
+
+    def wake(self, subscription_id: str) -> None:
+        """New work for a subscription: its lane looks at its queue now rather than at its next poll."""
+        lane = self._lanes.get(subscription_id)
+        if lane is None:
+            self._refresh.set()
+        else:
+            lane.wake.set()
+
+    def subscriptions_changed(self) -> None:
+        self._refresh.set()
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self._sync_lanes()
+            except Exception:
+                log.exception("notify could not read its subscriptions; retrying")
+            self._refresh.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await self._refresh.wait()
+
+    async def _sync_lanes(self) -> None:
+        current = {sub.subscription_id: sub for sub in await self._deps.store.subscriptions() if sub.enabled}
+        for subscription_id in list(self._lanes):
+            if subscription_id not in current:
+                lane = self._lanes.pop(subscription_id)
+                if lane.task is not None:
+                    lane.task.cancel()
+                self._metrics.forget_subscription(subscription_id)
+        for subscription_id, subscription in current.items():
+            existing = self._lanes.get(subscription_id)
+            if existing is None:
+                lane = _Lane(subscription)
+                lane.task = asyncio.create_task(self._run_lane(lane), name=f"notify-lane-{subscription_id}")
+                self._lanes[subscription_id] = lane
+            else:
+                existing.subscription = subscription
+
+    async def _run_lane(self, lane: _Lane) -> None:
+        while True:
+            try:
+                pause = await self._fill_lane(lane)
+            except Exception:
+                log.exception("notify lane %s failed; retrying", lane.subscription.subscription_id)
+                pause = self._poll
+            lane.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(pause):
+                    await lane.wake.wait()
+
+    async def _fill_lane(self, lane: _Lane) -> float:
+        """Starts the lane's due attempts up to its limit; returns how long it may sleep before the next is due."""
+        subscription = lane.subscription
+        now = self._deps.clock.now()
+        entries = await self._deps.store.queue(subscription.subscription_id)
+        self._metrics.queue_depth.labels(subscription.subscription_id).set(len(entries))
+        oldest = min((entry.since for entry in entries), default=None)
+        self._metrics.oldest_pending.labels(subscription.subscription_id).set(
+            0 if oldest is None else max((now - oldest).total_seconds(), 0)
+        )
+        limit = subscription.max_in_flight or self._max_in_flight
+        waiting = sorted(
+            (entry for entry in entries if entry.delivery_id not in lane.in_flight), key=lambda e: e.due_at
+        )
+        for entry in waiting:
+            if len(lane.in_flight) >= limit or entry.due_at > now:
+                break
+            task = asyncio.create_task(self._attempt(lane, entry.delivery_id))
+            lane.in_flight[entry.delivery_id] = task
+        later = [entry.due_at for entry in waiting if entry.due_at > now and entry.delivery_id not in lane.in_flight]
+        if not later:
+            return self._poll
+        return min(max((min(later) - now).total_seconds(), 0.001), self._poll)
+
+    async def _attempt(self, lane: _Lane, delivery_id: str) -> None:
+        subscription = lane.subscription
+        try:
+            outcome = await attempt_delivery(
+                delivery_id, subscription, self._deps, self._outbound, owner=self._owner, draw=self._random.random()
+            )
+            if outcome is not None:
+                self._observe(outcome, subscription)
+                await self._announce(outcome, subscription)
+                if outcome.verdict == "gone":
+                    self._refresh.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("notify attempt at %s failed", delivery_id)
+        finally:
+            lane.in_flight.pop(delivery_id, None)
+            lane.wake.set()
+
+    def _observe(self, outcome: AttemptOutcome, subscription: Subscription) -> None:
+        self._metrics.deliveries.labels(subscription.subscription_id, outcome.verdict).inc()
+        if outcome.answer is not None:
+            self._metrics.attempt_seconds.labels(subscription.subscription_id).observe(outcome.answer.duration_seconds)
+        if outcome.verdict in ("suppressed", "cancelled"):
+            self._metrics.suppressed.labels(subscription.organisation_id, outcome.reason or outcome.verdict).inc()

@@ -1,0 +1,118 @@
+"""Consent checked at send time, erasure, the frequency cap and restarts, on real Kafka, store and receivers."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from services.notify.ports import Delivery, DeliveryStatus
+from shared.events.common import ConsentPurpose
+from tests.integration.notify.receivers import Receiver, Reply, serving
+from tests.integration.notify.support import NotifyHarness, api, context_of, eventually, running_notify, subscribe
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+THROTTLED = Reply(503, {"Retry-After": "1"})
+
+
+async def _only_delivery(app: FastAPI, harness: NotifyHarness) -> Delivery:
+    [delivery] = await context_of(app).deps.store.deliveries(
+        harness.organisation_id, subscription_id=None, status=None, limit=10
+    )
+    return delivery
+
+
+async def _has_status(app: FastAPI, harness: NotifyHarness, status: DeliveryStatus) -> bool:
+    return (await _only_delivery(app, harness)).status is status
+
+
+async def test_a_consent_withdrawn_while_a_message_waits_for_its_retry_blocks_it(harness: NotifyHarness) -> None:
+    receiver = Receiver([THROTTLED])
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        store = context_of(app).deps.store
+        await subscribe(client, receiver.url)
+        await harness.publish_changes(harness.consent("consent-1", "per_elise", 1, status="granted"))
+        assert await eventually(lambda: _contact_version(app, harness, 1))
+        await harness.publish_triggers(harness.trigger("fired-consent"))
+        assert await eventually(lambda: len(receiver.received) == 1)
+        await harness.publish_changes(harness.consent("consent-2", "per_elise", 2, status="withdrawn"))
+        assert await eventually(lambda: _has_status(app, harness, DeliveryStatus.SUPPRESSED))
+        await asyncio.sleep(1.2)
+        delivery = await _only_delivery(app, harness)
+        metrics = (await client.get("/metrics")).text
+        contact = await store.contact(harness.organisation_id, "per_elise")
+    assert len(receiver.received) == 1, "the retry due after the withdrawal was not sent"
+    assert receiver.received[0].json()["data"]["language"] == "fr", "the person's preference, not the trigger's en"
+    assert delivery.last_error == "consent_withdrawn"
+    assert contact is not None
+    assert contact.consent(ConsentPurpose.MARKETING_EMAIL).status == "withdrawn"
+    assert (
+        f'parterre_notify_suppressed_total{{organisation="{harness.organisation_id}",reason="consent_withdrawn"}} 1.0'
+        in metrics
+    )
+
+
+async def _contact_version(app: FastAPI, harness: NotifyHarness, version: int) -> bool:
+    contact = await context_of(app).deps.store.contact(harness.organisation_id, "per_elise")
+    return contact is not None and contact.profile_version >= version
+
+
+async def test_an_erasure_cancels_what_was_still_to_be_sent_and_forgets_the_person(harness: NotifyHarness) -> None:
+    receiver = Receiver([THROTTLED])
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        store = context_of(app).deps.store
+        await subscribe(client, receiver.url)
+        await harness.publish_changes(harness.consent("consent-1", "per_elise", 1, status="granted"))
+        await harness.publish_triggers(harness.trigger("fired-erased"))
+        assert await eventually(lambda: len(receiver.received) == 1)
+        await harness.publish_changes(harness.erased("erased-1", "per_elise"))
+        assert await eventually(lambda: _has_status(app, harness, DeliveryStatus.CANCELLED))
+        await asyncio.sleep(1.2)
+        delivery = await _only_delivery(app, harness)
+        await harness.publish_triggers(harness.trigger("fired-after-erasure"))
+        await asyncio.sleep(0.5)
+        deliveries = await store.deliveries(harness.organisation_id, subscription_id=None, status=None, limit=10)
+        contact = await store.contact(harness.organisation_id, "per_elise")
+    assert len(receiver.received) == 1
+    assert delivery.person_id is None
+    assert delivery.data == {}
+    assert contact is None
+    assert len(deliveries) == 1, "nothing is queued for an erased person"
+
+
+async def test_a_restart_in_the_middle_of_retries_loses_nothing(harness: NotifyHarness) -> None:
+    receiver = Receiver([THROTTLED])
+    async with serving(receiver):
+        async with running_notify(harness) as app, api(app, harness.organisation_id) as client:
+            await subscribe(client, receiver.url)
+            await harness.publish_triggers(harness.trigger("fired-restart"))
+            assert await eventually(lambda: len(receiver.received) == 1)
+            pending = await _only_delivery(app, harness)
+        async with running_notify(harness) as restarted:
+            assert await eventually(lambda: _has_status(restarted, harness, DeliveryStatus.SUCCEEDED))
+            delivered = await _only_delivery(restarted, harness)
+            await asyncio.sleep(0.3)
+    assert pending.status is DeliveryStatus.PENDING
+    assert len(receiver.received) == 2
+    assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
+    assert delivered.attempts == 2
+
+
+async def test_the_frequency_cap_holds_back_the_fourth_marketing_message_of_the_week(harness: NotifyHarness) -> None:
+    receiver = Receiver()
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        await subscribe(client, receiver.url)
+        first = harness.trigger("fired-a")
+        await harness.publish_triggers(first, first, *(harness.trigger(f"fired-{n}") for n in "bcd"))
+        assert await eventually(lambda: len(receiver.received) == 3)
+        suppressed: list[dict[str, Any]] = []
+
+        async def one_suppressed() -> bool:
+            suppressed[:] = (await client.get("/v1/deliveries", params={"status": "suppressed"})).json()["items"]
+            return len(suppressed) == 1
+
+        assert await eventually(one_suppressed)
+        await asyncio.sleep(0.3)
+    assert len(receiver.received) == 3, "the redelivered first trigger counted once and was sent once"
+    assert suppressed[0]["last_error"] == "frequency_cap"

@@ -1,0 +1,88 @@
+"""The Mailchimp audience sync against a local server implementing the documented endpoints, and segment exports."""
+
+import csv
+import io
+
+import pytest
+
+from services.notify.domain.mailchimp import subscriber_hash
+from shared.access import Scope
+from tests.integration.notify.receivers import FakeMailchimp, Receiver, serving
+from tests.integration.notify.support import NotifyHarness, api, context_of, eventually, running_notify, subscribe
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+API_KEY = "0123456789abcdef0123456789abcdef-us21"
+LIST_ID = "a6b5da1054"
+
+
+async def test_members_are_upserted_tagged_by_segment_and_an_unsubscribe_in_mailchimp_stops_emails(
+    harness: NotifyHarness,
+) -> None:
+    mailchimp, webhook = FakeMailchimp(API_KEY, LIST_ID), Receiver()
+    async with serving(mailchimp), serving(webhook), running_notify(harness) as app:
+        # Luc unsubscribed in Mailchimp itself; Parterre has not heard of it yet.
+        mailchimp.members[subscriber_hash("per_luc@example.com")] = {
+            "email_address": "per_luc@example.com",
+            "status": "unsubscribed",
+        }
+        async with api(app, harness.organisation_id) as client:
+            await subscribe(
+                client,
+                "",
+                kind="mailchimp",
+                mailchimp={"api_url": mailchimp.url + "/3.0", "api_key": API_KEY, "list_id": LIST_ID},
+                events={"segments_entered": ["*"], "segments_exited": ["*"], "profile_fields": ["consent.*", "emails"]},
+            )
+            await subscribe(client, webhook.url)
+            for person in ("per_elise", "per_luc"):
+                await harness.publish_changes(harness.consent(f"consent-{person}", person, 1, status="granted"))
+            await harness.publish_changes(harness.entered("entered-elise", "per_elise", "abonnes-2026-2027"))
+            elise = subscriber_hash("PER_ELISE@example.com")
+
+            def elise_tagged() -> bool:
+                return mailchimp.members.get(elise, {}).get("tags") == {"abonnes-2026-2027": "active"}
+
+            assert await eventually(elise_tagged)
+
+            async def luc_opted_out() -> bool:
+                contact = await context_of(app).deps.store.contact(harness.organisation_id, "per_luc")
+                return contact is not None and "marketing_email" in contact.opt_outs
+
+            assert await eventually(luc_opted_out)
+            await harness.publish_triggers(harness.trigger("fired-luc", "per_luc"), harness.trigger("fired-elise"))
+            assert await eventually(lambda: len(webhook.received) == 1)
+            suppressed = (await client.get("/v1/deliveries", params={"status": "suppressed"})).json()["items"]
+            await harness.publish_changes(harness.consent("consent-elise-2", "per_elise", 2, status="withdrawn"))
+            assert await eventually(lambda: mailchimp.members[elise]["status"] == "unsubscribed")
+    member = mailchimp.members[elise]
+    assert member["merge_fields"] == {"FNAME": "Élise", "LNAME": "Gagnon"}
+    assert member["language"] == "fr"
+    assert mailchimp.members[subscriber_hash("per_luc@example.com")]["status"] == "unsubscribed", "never resubscribed"
+    assert [request.json()["data"]["person_id"] for request in webhook.received] == ["per_elise"]
+    assert [item["last_error"] for item in suppressed] == ["opted_out"]
+    assert all(request.headers["authorization"].startswith("Basic ") for request in mailchimp.received)
+
+
+async def test_a_segment_exports_as_csv_with_only_the_members_consent_allows(harness: NotifyHarness) -> None:
+    async with running_notify(harness) as app:
+        await harness.publish_changes(
+            harness.consent("consent-a", "per_elise", 1, status="granted"),
+            harness.consent("consent-b", "per_luc", 1, status="withdrawn"),
+            harness.entered("entered-a", "per_elise", "abonnes"),
+            harness.entered("entered-b", "per_luc", "abonnes"),
+        )
+
+        async def both_members() -> bool:
+            return len(await context_of(app).deps.store.segment_members(harness.organisation_id, "abonnes")) == 2
+
+        assert await eventually(both_members)
+        async with api(app, harness.organisation_id, Scope.SEGMENTS_READ) as client:
+            exported = await client.get("/v1/segments/abonnes/export.csv")
+            forbidden = await client.get("/v1/subscriptions")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["person_id", "email"]
+    assert rows[1:] == [["per_elise", "per_elise@example.com", "", "Élise", "Gagnon", "", "", "fr"]]
+    assert forbidden.status_code == 403

@@ -1,0 +1,144 @@
+"""Consent at send time: the projection notify keeps from profile's announcements, and what it allows now."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.notify.domain.contacts import (
+    Contact,
+    Suppression,
+    apply_change,
+    check_send,
+    message_language,
+    record_opt_out,
+)
+from services.notify.domain.frequency import FrequencyCap
+from shared.events.common import Channel, ConsentPurpose
+
+NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+EMAIL = ConsentPurpose.MARKETING_EMAIL
+ELISE = (Channel.EMAIL, "elise@example.com")
+
+
+def _contact(*, version: int = 1, **changed: Any) -> Contact:
+    applied = apply_change(Contact("per_elise"), {"emails": ["elise@example.com"], **changed}, version)
+    assert applied is not None
+    return applied
+
+
+def _granted(**extra: Any) -> dict[str, Any]:
+    return {"consent.marketing_email.status": "granted", "consent.marketing_email.allowed": True, **extra}
+
+
+def test_express_consent_allows_the_trigger_contact_points() -> None:
+    check = check_send(_contact(**_granted()), EMAIL, [ELISE], erased=False, now=NOW)
+    assert check.allowed
+    assert check.contact_points == (ELISE,)
+
+
+def test_a_withdrawal_announced_after_the_trigger_fired_blocks_the_message() -> None:
+    contact = _contact(**_granted())
+    withdrawn = apply_change(
+        contact, {"consent.marketing_email.status": "withdrawn", "consent.marketing_email.allowed": False}, 2
+    )
+    assert withdrawn is not None
+    assert check_send(withdrawn, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.CONSENT_WITHDRAWN
+
+
+def test_implied_consent_past_its_expiry_blocks_even_if_profile_has_not_said_so_yet() -> None:
+    contact = _contact(**_granted(**{"consent.marketing_email.expires_at": (NOW - timedelta(seconds=1)).isoformat()}))
+    assert check_send(contact, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.CONSENT_EXPIRED
+    still = _contact(**_granted(**{"consent.marketing_email.expires_at": (NOW + timedelta(days=1)).isoformat()}))
+    assert check_send(still, EMAIL, [ELISE], erased=False, now=NOW).allowed
+
+
+def test_granted_but_not_allowed_is_an_expired_implied_consent() -> None:
+    contact = _contact(**_granted(**{"consent.marketing_email.allowed": False}))
+    assert check_send(contact, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.CONSENT_EXPIRED
+
+
+def test_no_consent_at_all_blocks() -> None:
+    contact = _contact(
+        **_granted(**{"consent.marketing_email.status": "none", "consent.marketing_email.allowed": False})
+    )
+    assert check_send(contact, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.NO_CONSENT
+
+
+def test_an_erased_person_gets_nothing_whatever_their_consent_was() -> None:
+    assert check_send(_contact(**_granted()), EMAIL, [ELISE], erased=True, now=NOW).suppressed is Suppression.ERASED
+
+
+def test_an_unsubscribe_reported_by_a_tool_wins_until_a_newer_grant() -> None:
+    contact = record_opt_out(_contact(**_granted()), EMAIL, NOW - timedelta(hours=1))
+    assert check_send(contact, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.OPTED_OUT
+    regranted = apply_change(contact, {"consent.marketing_email.captured_at": NOW.isoformat()}, 2)
+    assert regranted is not None
+    assert check_send(regranted, EMAIL, [ELISE], erased=False, now=NOW).allowed
+
+
+def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
+    moved = apply_change(_contact(**_granted()), {"emails": ["elise.new@example.com"]}, 2)
+    assert moved is not None
+    check = check_send(moved, EMAIL, [ELISE, (Channel.EMAIL, "elise.new@example.com")], erased=False, now=NOW)
+    assert check.contact_points == ((Channel.EMAIL, "elise.new@example.com"),)
+    gone = check_send(moved, EMAIL, [ELISE], erased=False, now=NOW)
+    assert gone.suppressed is Suppression.NO_CONTACT_POINT
+
+
+def test_contact_points_on_another_channel_are_ignored() -> None:
+    check = check_send(_contact(**_granted()), EMAIL, [(Channel.SMS, "+15145550199")], erased=False, now=NOW)
+    assert check.suppressed is Suppression.NO_CONTACT_POINT
+
+
+def test_without_a_projection_the_triggers_own_consent_verdict_stands() -> None:
+    assert check_send(None, EMAIL, [ELISE], erased=False, now=NOW).allowed
+    assert check_send(None, EMAIL, [], erased=False, now=NOW).suppressed is Suppression.NO_CONTACT_POINT
+
+
+def test_an_older_or_repeated_change_is_not_applied() -> None:
+    contact = _contact(version=5, **_granted())
+    assert apply_change(contact, {"consent.marketing_email.status": "withdrawn"}, 5) is None
+    assert apply_change(contact, {"consent.marketing_email.status": "withdrawn"}, 4) is None
+
+
+def test_a_change_touching_one_attribute_keeps_the_others() -> None:
+    contact = _contact(**_granted(**{"consent.marketing_email.expires_at": "2027-01-01T00:00:00+00:00"}))
+    changed = apply_change(contact, {"consent.marketing_email.allowed": True, "first_name": "Élise"}, 2)
+    assert changed is not None
+    assert changed.consent(EMAIL).status == "granted"
+    assert changed.consent(EMAIL).expires_at == datetime(2027, 1, 1, tzinfo=UTC)
+    assert changed.first_name == "Élise"
+    assert changed.emails == ("elise@example.com",)
+
+
+@pytest.mark.parametrize(
+    ("preferred", "fallback", "expected"),
+    [
+        ("fr", "en", "fr"),
+        ("en", "fr", "en"),
+        ("fr-CA", "en", "fr"),
+        ("EN-ca", "fr", "en"),
+        ("es", "fr", "fr"),
+        (None, "en", "en"),
+    ],
+)
+def test_the_message_language_follows_the_persons_preference(
+    preferred: str | None, fallback: str, expected: str
+) -> None:
+    contact = _contact(preferred_language=preferred)
+    assert message_language(contact, fallback) == expected  # type: ignore[arg-type]
+
+
+def test_the_frequency_cap_admits_three_messages_a_week_and_counts_each_once() -> None:
+    cap = FrequencyCap(limit=3, window=timedelta(days=7))
+    sent = {"msg_a": NOW - timedelta(days=6), "msg_b": NOW - timedelta(days=1), "msg_c": NOW - timedelta(hours=1)}
+    assert not cap.admits(sent, "msg_d", NOW)
+    assert cap.admits(sent, "msg_b", NOW), "a message already counted (a retry, a redelivery) is admitted again"
+    assert cap.admits(sent, "msg_d", NOW + timedelta(days=1)), "msg_a leaves the window a day later"
+    assert set(cap.recent(sent, NOW + timedelta(days=1))) == {"msg_b", "msg_c"}
+
+
+def test_a_frequency_cap_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="frequency cap"):
+        FrequencyCap(limit=0)

@@ -1,0 +1,70 @@
+"""Mailchimp member bodies and the segment CSV export, from the contact projection."""
+
+import csv
+import io
+from datetime import UTC, datetime
+
+from services.notify.domain.contacts import Contact, apply_change
+from services.notify.domain.exports import CSV_COLUMNS, segment_csv
+from services.notify.domain.mailchimp import member_body, subscriber_hash, tags_body, unsubscribed_in_mailchimp
+from shared.events.common import ConsentPurpose
+
+NOW = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def _contact(person: str, email: str, status: str, **more: object) -> Contact:
+    changed = {
+        "emails": [email],
+        "first_name": "Élise",
+        "last_name": "Gagnon",
+        "preferred_language": "fr",
+        "consent.marketing_email.status": status,
+        "consent.marketing_email.allowed": status == "granted",
+        **more,
+    }
+    contact = apply_change(Contact(person), changed, 1)
+    assert contact is not None
+    return contact
+
+
+def test_the_member_id_is_the_md5_of_the_lower_cased_email() -> None:
+    # Mailchimp's documented example: the MD5 of "urist.mcvankab@freddiesjokes.com".
+    assert subscriber_hash("Urist.McVankab@freddiesjokes.com") == "62eeb292278cc15f5817cb78f7790b08"
+
+
+def test_a_member_is_created_subscribed_but_an_existing_status_is_never_overridden() -> None:
+    body = member_body(_contact("per_1", "elise@example.com", "granted"), "elise@example.com", fallback="en")
+    assert body == {
+        "email_address": "elise@example.com",
+        "status_if_new": "subscribed",
+        "language": "fr",
+        "merge_fields": {"FNAME": "Élise", "LNAME": "Gagnon"},
+    }
+    assert "status" not in body
+
+
+def test_segments_become_tags_made_active_or_inactive() -> None:
+    assert tags_body("abonnes", entered=True) == {"tags": [{"name": "abonnes", "status": "active"}]}
+    assert tags_body("abonnes", entered=False) == {"tags": [{"name": "abonnes", "status": "inactive"}]}
+
+
+def test_unsubscribed_and_cleaned_members_are_unreachable() -> None:
+    assert unsubscribed_in_mailchimp({"status": "unsubscribed"})
+    assert unsubscribed_in_mailchimp({"status": "cleaned"})
+    assert not unsubscribed_in_mailchimp({"status": "subscribed"})
+
+
+def test_the_csv_export_lists_only_members_whose_consent_allows_contact_now() -> None:
+    members = [
+        _contact("per_1", "elise@example.com", "granted"),
+        _contact("per_2", "luc@example.com", "withdrawn"),
+        _contact("per_3", "=HYPERLINK(1)@example.com", "granted"),
+        _contact(
+            "per_4", "old@example.com", "granted", **{"consent.marketing_email.expires_at": "2026-01-01T00:00:00+00:00"}
+        ),
+    ]
+    rows = list(csv.reader(io.StringIO(segment_csv(members, ConsentPurpose.MARKETING_EMAIL, now=NOW))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [row[0] for row in rows[1:]] == ["per_1", "per_3"]
+    assert rows[1][1] == "elise@example.com"
+    assert rows[2][1].startswith("'="), "a formula is defused so a spreadsheet shows it as text"

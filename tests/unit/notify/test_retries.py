@@ -1,0 +1,122 @@
+"""What each answer of a receiver means: success, retry when, dead letter, or the endpoint gone."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.notify.domain.retries import (
+    MAX_RETRY_AFTER,
+    STANDARD_DELAYS_SECONDS,
+    RetrySchedule,
+    Verdict,
+    decide,
+    parse_retry_after,
+)
+
+NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+SCHEDULE = RetrySchedule()
+
+
+def test_the_standard_schedule_spreads_ten_attempts_over_about_three_days() -> None:
+    assert SCHEDULE.max_attempts == 10
+    total = sum(STANDARD_DELAYS_SECONDS)
+    assert timedelta(days=3) <= timedelta(seconds=total) <= timedelta(days=3, hours=12)
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
+def test_any_2xx_is_a_success(status: int) -> None:
+    assert (
+        decide(attempt=1, status_code=status, error=None, retry_after=None, now=NOW, schedule=SCHEDULE, draw=0).verdict
+        is Verdict.SUCCEEDED
+    )
+
+
+def test_410_gone_disables_the_endpoint() -> None:
+    decision = decide(attempt=3, status_code=410, error=None, retry_after=None, now=NOW, schedule=SCHEDULE, draw=0)
+    assert decision.verdict is Verdict.GONE
+    assert decision.final
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 413, 422, 301, 302])
+def test_other_client_errors_and_redirects_go_to_the_dead_letter_list_at_once(status: int) -> None:
+    decision = decide(attempt=1, status_code=status, error=None, retry_after=None, now=NOW, schedule=SCHEDULE, draw=0)
+    assert decision.verdict is Verdict.DEAD
+    assert decision.retry_at is None
+
+
+@pytest.mark.parametrize("status", [None, 408, 425, 429, 500, 502, 503, 504])
+def test_server_errors_timeouts_and_throttling_are_retried_on_schedule(status: int | None) -> None:
+    decision = decide(
+        attempt=2, status_code=status, error="timeout", retry_after=None, now=NOW, schedule=SCHEDULE, draw=0.5
+    )
+    assert decision.verdict is Verdict.RETRY
+    assert decision.retry_at == NOW + timedelta(seconds=STANDARD_DELAYS_SECONDS[1])
+
+
+def test_the_last_attempt_failing_is_final() -> None:
+    decision = decide(
+        attempt=SCHEDULE.max_attempts, status_code=500, error=None, retry_after=None, now=NOW, schedule=SCHEDULE, draw=0
+    )
+    assert decision.verdict is Verdict.DEAD
+    assert "gave up after 10 attempts" in (decision.reason or "")
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_in_seconds_is_honoured_on_429_and_503(status: int) -> None:
+    decision = decide(attempt=1, status_code=status, error=None, retry_after="1800", now=NOW, schedule=SCHEDULE, draw=0)
+    assert decision.retry_at == NOW + timedelta(seconds=1800)
+
+
+def test_retry_after_as_an_http_date_is_honoured() -> None:
+    decision = decide(
+        attempt=1,
+        status_code=503,
+        error=None,
+        retry_after="Thu, 01 Oct 2026 13:00:00 GMT",
+        now=NOW,
+        schedule=SCHEDULE,
+        draw=0,
+    )
+    assert decision.retry_at == NOW + timedelta(hours=1)
+
+
+def test_retry_after_on_a_500_is_not_a_promise_and_the_schedule_applies() -> None:
+    decision = decide(attempt=1, status_code=500, error=None, retry_after="9999", now=NOW, schedule=SCHEDULE, draw=0.5)
+    assert decision.retry_at == NOW + timedelta(seconds=5)
+
+
+def test_an_excessive_retry_after_is_capped_at_a_day() -> None:
+    decision = decide(
+        attempt=1, status_code=429, error=None, retry_after="99999999", now=NOW, schedule=SCHEDULE, draw=0
+    )
+    assert decision.retry_at == NOW + MAX_RETRY_AFTER
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "-5", "Thu, 01 Oct 2026 13:00:00"])
+def test_an_unreadable_retry_after_is_ignored(value: str | None) -> None:
+    assert parse_retry_after(value, now=NOW) is None
+
+
+@given(attempt=st.integers(1, 9), draw=st.floats(0, 1, exclude_max=True))
+def test_jitter_keeps_each_pause_within_a_fifth_of_its_nominal_length(attempt: int, draw: float) -> None:
+    pause = SCHEDULE.pause_after(attempt, draw)
+    assert pause is not None
+    nominal = STANDARD_DELAYS_SECONDS[attempt - 1]
+    assert nominal * 0.8 - 1e-6 <= pause.total_seconds() <= nominal * 1.2 + 1e-6
+
+
+def test_a_scaled_schedule_keeps_its_shape() -> None:
+    fast = RetrySchedule(scale=0.001, jitter=0)
+    assert fast.pause_after(1, 0) == timedelta(milliseconds=5)
+    assert fast.pause_after(2, 0) == timedelta(milliseconds=300)
+
+
+def test_a_schedule_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="pause"):
+        RetrySchedule(delays_seconds=())
+    with pytest.raises(ValueError, match="jitter"):
+        RetrySchedule(jitter=1)
+    with pytest.raises(ValueError, match="scale"):
+        RetrySchedule(scale=0)

@@ -1,0 +1,133 @@
+"""Outbound safety (no request into the private network) and which subscriptions want which events."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notify.domain.subscriptions import (
+    EventFilter,
+    MessageKind,
+    SigningSecret,
+    Subscription,
+    TargetKind,
+    matching_subscriptions,
+    rotate,
+)
+from services.notify.domain.targets import OutboundPolicy, address_problem, addresses_problem, url_problem
+
+STRICT = OutboundPolicy()
+NOW = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "::1",
+        "10.0.0.5",
+        "172.16.3.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "fe80::1",
+        "fd00::1",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::ffff:127.0.0.1",
+        "::ffff:10.1.2.3",
+        "224.0.0.1",
+        "240.0.0.1",
+    ],
+)
+def test_private_loopback_link_local_and_special_addresses_are_refused_by_default(address: str) -> None:
+    assert address_problem(address, STRICT) is not None
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "8.8.8.8"])
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert address_problem(address, STRICT) is None
+
+
+def test_loopback_is_allowed_only_when_configured_and_opens_nothing_else() -> None:
+    policy = OutboundPolicy(allow_loopback=True)
+    assert address_problem("127.0.0.1", policy) is None
+    assert address_problem("::1", policy) is None
+    assert address_problem("10.0.0.5", policy) is not None
+    assert address_problem("169.254.169.254", policy) is not None
+
+
+def test_private_networks_open_only_with_their_own_setting() -> None:
+    policy = OutboundPolicy(allow_private=True)
+    assert address_problem("10.0.0.5", policy) is None
+    assert address_problem("127.0.0.1", policy) is not None
+
+
+def test_a_host_with_one_bad_address_among_good_ones_is_refused() -> None:
+    assert addresses_problem(["93.184.215.14", "10.0.0.1"], STRICT) is not None
+    assert addresses_problem([], STRICT) == "the host resolves to no address"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://hooks.example.com/parterre", None),
+        ("http://hooks.example.com/parterre", "scheme"),
+        ("ftp://hooks.example.com/", "scheme"),
+        ("https:///nohost", "host"),
+        ("https://user:pass@hooks.example.com/", "credentials"),
+        ("https://hooks.example.com:99999/", "valid"),
+    ],
+)
+def test_only_https_urls_without_credentials_are_targets(url: str, problem: str | None) -> None:
+    found = url_problem(url, STRICT)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+def test_plain_http_is_allowed_only_when_configured() -> None:
+    assert url_problem("http://127.0.0.1:9000/hook", OutboundPolicy(allow_plain_http=True)) is None
+
+
+def _subscription(events: EventFilter, *, enabled: bool = True, name: str = "sub_1") -> Subscription:
+    return Subscription(name, "theatre", TargetKind.WEBHOOK, "https://x.example/", events, enabled, NOW)
+
+
+def test_triggers_match_by_rule_name_or_any() -> None:
+    named = _subscription(EventFilter(triggers=frozenset({"welcome-first-purchase"})), name="named")
+    every = _subscription(EventFilter(triggers=frozenset({"*"})), name="every")
+    segments_only = _subscription(EventFilter(segments_entered=frozenset({"*"})), name="segments")
+    found = matching_subscriptions(
+        [named, every, segments_only], MessageKind.TRIGGER_FIRED, name="welcome-first-purchase"
+    )
+    assert [subscription.subscription_id for subscription, _ in found] == ["named", "every"]
+    other = matching_subscriptions([named, every], MessageKind.TRIGGER_FIRED, name="lapsed")
+    assert [subscription.subscription_id for subscription, _ in other] == ["every"]
+
+
+def test_segment_entries_and_exits_are_wanted_separately() -> None:
+    entries = _subscription(EventFilter(segments_entered=frozenset({"abonnes"})))
+    assert matching_subscriptions([entries], MessageKind.SEGMENT_ENTERED, name="abonnes")
+    assert not matching_subscriptions([entries], MessageKind.SEGMENT_EXITED, name="abonnes")
+    assert not matching_subscriptions([entries], MessageKind.SEGMENT_ENTERED, name="donateurs")
+
+
+def test_a_profile_change_is_delivered_with_only_the_fields_the_filter_wants() -> None:
+    consent = _subscription(EventFilter(profile_fields=frozenset({"consent.*", "emails"})))
+    changed = {"consent.marketing_email.status": "withdrawn", "tickets_bought": 4, "emails": ["a@example.com"]}
+    [(_, fields)] = matching_subscriptions([consent], MessageKind.PROFILE_CHANGED, changed=changed)
+    assert fields == {"consent.marketing_email.status": "withdrawn", "emails": ["a@example.com"]}
+    assert not matching_subscriptions([consent], MessageKind.PROFILE_CHANGED, changed={"tickets_bought": 5})
+
+
+def test_a_disabled_subscription_wants_nothing() -> None:
+    disabled = _subscription(EventFilter(triggers=frozenset({"*"})), enabled=False)
+    assert not matching_subscriptions([disabled], MessageKind.TRIGGER_FIRED, name="x")
+
+
+def test_a_rotation_keeps_the_previous_secret_signing_until_the_overlap_ends_and_never_three() -> None:
+    first = (SigningSecret("whsec_a", NOW),)
+    rotated = rotate(first, "whsec_b", now=NOW, overlap_until=NOW + timedelta(hours=24))
+    subscription = _subscription(EventFilter())
+    with_secrets = Subscription(**{**subscription.__dict__, "secrets": rotated})
+    assert with_secrets.secrets_in_force(NOW + timedelta(hours=1)) == ["whsec_b", "whsec_a"]
+    assert with_secrets.secrets_in_force(NOW + timedelta(hours=25)) == ["whsec_b"]
+    again = rotate(rotated, "whsec_c", now=NOW + timedelta(hours=1), overlap_until=NOW + timedelta(hours=25))
+    assert [entry.secret for entry in again] == ["whsec_c", "whsec_b"]
