@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -203,12 +204,8 @@ class MongoProfileStore:
     async def schedule(self, entry: DueEntry) -> None:
         slot = slot_of(entry.due_at)
         key = _due_key(slot, shard_of(entry.organisation_id, entry.person_id))
-        await self._due.update_one(
-            {"_id": _day_key(slot)}, {"$addToSet": {"filed": key}, "$inc": {"version": 1}}, upsert=True
-        )
-        await self._due.update_one(
-            {"_id": key}, {"$addToSet": {"entries": _due_entry(entry)}, "$inc": {"version": 1}}, upsert=True
-        )
+        await _upsert(self._due, _day_key(slot), {"$addToSet": {"filed": key}, "$inc": {"version": 1}})
+        await _upsert(self._due, key, {"$addToSet": {"entries": _due_entry(entry)}, "$inc": {"version": 1}})
 
     async def unschedule(self, entry: DueEntry) -> None:
         await self._due.update_one(
@@ -221,7 +218,7 @@ class MongoProfileStore:
         return None if document is None else document["slot"]
 
     async def start_sweep(self, at: datetime) -> datetime:
-        await self._sweep.update_one({"_id": SWEEP_POSITION}, {"$setOnInsert": {"slot": at}}, upsert=True)
+        await _upsert(self._sweep, SWEEP_POSITION, {"$setOnInsert": {"slot": at}})
         position = await self.sweep_position()
         assert position is not None, "the position was just set"
         return position
@@ -257,10 +254,10 @@ class MongoProfileStore:
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
         for key in sorted(keys):
-            await self._lookups.update_one(
-                {"_id": _key(organisation_id, key)},
+            await _upsert(
+                self._lookups,
+                _key(organisation_id, key),
                 {"$addToSet": {"persons": person_id}, "$set": {"organisation_id": organisation_id}},
-                upsert=True,
             )
 
     async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
@@ -349,6 +346,15 @@ def _texts(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from _texts(item)
+
+
+async def _upsert(collection: AsyncCollection[Document], key: str, update: Mapping[str, Any]) -> None:
+    """An update creating the document if need be. Two writers creating one document at once: one insert wins and
+    the other fails on the unique `_id`, and updates the document now there."""
+    try:
+        await collection.update_one({"_id": key}, update, upsert=True)
+    except DuplicateKeyError:
+        await collection.update_one({"_id": key}, update, upsert=True)
 
 
 def _day_key(slot: datetime) -> str:

@@ -1,14 +1,28 @@
-"""Profile HTTP routes: a person's profile as its fields at this moment."""
+"""Profile HTTP routes: a person's profile as its fields at this moment, found by id or by what upstream systems
+know them by; segments and their members; a person's data exported, or erased everywhere."""
 
-from typing import Annotated, Any, NoReturn
+import csv
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
 
-from services.profile.context import ProfileDep
+from services.profile.context import ProfileContext, ProfileDep
+from services.profile.domain.lookups import email_lookup, external_lookup, phone_lookup
 from services.profile.domain.profile import view
-from services.profile.handlers import plain
-from shared.access import ProfilesReader
+from services.profile.handlers import plain, profiles_found_by
+from services.profile.ports import PrivacyEntry, StoredProfile, person_digest
+from shared.access import PrivacyEraser, PrivacyExporter, ProfilesReader, SegmentsReader
 from shared.errors import bilingual_error
+from shared.events import build_envelope
+from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequestedV1
+from shared.events.common import PersonRef
+from shared.kafka import record_for
 
 router = APIRouter(tags=["profile"])
 
@@ -22,24 +36,70 @@ def _profile_not_found() -> NoReturn:
     )
 
 
-@router.get("/v1/profiles/{person_id}", summary="A person's profile: every field, segments, as of now")
-async def get_profile(person_id: str, principal: ProfilesReader, context: ProfileDep) -> dict[str, Any]:
-    stored = await context.deps.store.profile(principal.organisation_id, person_id)
-    if stored is None:
-        _profile_not_found()
+def _fields(stored: StoredProfile, context: ProfileContext) -> dict[str, Any]:
     as_of = context.deps.clock.now()
     fields = view(
         stored.state, as_of=max(as_of, stored.state.latest_event_at or as_of), seasons=context.deps.rules.seasons
     )
+    return {name: plain(value) for name, value in fields.items()}
+
+
+def _profile_body(stored: StoredProfile, context: ProfileContext) -> dict[str, Any]:
     return {
-        "person_id": person_id,
+        "person_id": stored.person_id,
         # A merged person's own profile is kept so an unmerge can restore it; the patron is the survivor's.
         "merged_into": stored.merged_into,
         "version": stored.version,
         "facts_applied": stored.applied,
         "segments": sorted(stored.segments),
-        "fields": {name: plain(value) for name, value in fields.items()},
+        "fields": _fields(stored, context),
     }
+
+
+@router.get("/v1/profiles/{person_id}", summary="A person's profile: every field, segments, as of now")
+async def get_profile(person_id: str, principal: ProfilesReader, context: ProfileDep) -> dict[str, Any]:
+    stored = await context.deps.store.profile(principal.organisation_id, person_id)
+    if stored is None:
+        _profile_not_found()
+    return _profile_body(stored, context)
+
+
+def _bad_lookup(en: str, fr: str) -> NoReturn:
+    raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=bilingual_error("bad_lookup", en=en, fr=fr))
+
+
+@router.get(
+    "/v1/profiles",
+    summary="The profiles holding an email, a phone, or an upstream id (`external_id` with its `source`)",
+)
+async def find_profiles(
+    principal: ProfilesReader,
+    context: ProfileDep,
+    email: Annotated[str | None, Query(max_length=320, description="Any case; surrounding spaces ignored.")] = None,
+    phone: Annotated[str | None, Query(max_length=40, description="As written; North American by default.")] = None,
+    external_id: Annotated[str | None, Query(max_length=200, description="The person's id upstream.")] = None,
+    source: Annotated[str | None, Query(max_length=100, description="The upstream system of `external_id`.")] = None,
+) -> dict[str, Any]:
+    """One patron may hold several emails, and a family may share one: the answer is a list, each patron once
+    (a person merged into another is found as the profile holding their history)."""
+    given = [name for name, value in (("email", email), ("phone", phone), ("external_id", external_id)) if value]
+    if len(given) != 1:
+        _bad_lookup(
+            "Give exactly one of email, phone, or external_id (with source).",
+            "Indiquez exactement un critère : email, phone, ou external_id (avec source).",
+        )
+    if source and not external_id:
+        _bad_lookup("source goes with external_id.", "source s'emploie avec external_id.")
+    if email:
+        key = email_lookup(email)
+    elif phone:
+        key = phone_lookup(phone)
+    elif external_id and source:
+        key = external_lookup(source, external_id)
+    else:
+        _bad_lookup("external_id needs its source.", "external_id doit être accompagné de sa source.")
+    found = await profiles_found_by(context.deps, principal.organisation_id, key)
+    return {"items": [_profile_body(stored, context) for stored in found]}
 
 
 TIMELINE_PAGE = 50
@@ -77,3 +137,265 @@ async def get_timeline(
         last = first - 1
     next_cursor = items[-1]["number"] if len(items) == limit and items[-1]["number"] > 1 else None
     return {"person_id": person_id, "items": items, "next_cursor": next_cursor}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Segments
+
+MEMBERS_PAGE = 100
+# The columns of a segment's members as CSV: who they are, how to reach them, and whether email is allowed today.
+MEMBER_COLUMNS = (
+    "person_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "preferred_language",
+    "consent.marketing_email.allowed",
+    "consent.sms.allowed",
+)
+
+
+def _segment_not_found() -> NoReturn:
+    raise HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        detail=bilingual_error("segment_not_found", en="No segment by this name.", fr="Aucun segment de ce nom."),
+    )
+
+
+@router.get("/v1/segments", summary="The segments defined, with how many profiles each holds now")
+async def list_segments(principal: SegmentsReader, context: ProfileDep) -> dict[str, Any]:
+    sizes = await context.deps.store.segment_sizes(principal.organisation_id)
+    return {
+        "items": [
+            {
+                "name": segment.name,
+                "title": {"fr": segment.title.fr, "en": segment.title.en},
+                "description": segment.description,
+                "members": sizes.get(segment.name, 0),
+            }
+            for segment in context.deps.rules.segments.segments
+        ]
+    }
+
+
+@router.get(
+    "/v1/segments/{name}/members",
+    summary="A segment's members by person id, a page at a time; `format=csv` gives them all as CSV",
+    response_model=None,
+)
+async def segment_members(
+    name: str,
+    principal: SegmentsReader,
+    context: ProfileDep,
+    cursor: Annotated[str | None, Query(max_length=200, description="The `next_cursor` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = MEMBERS_PAGE,
+    format: Annotated[Literal["json", "csv"], Query(description="`csv`: every member, as a spreadsheet.")] = "json",
+) -> dict[str, Any] | StreamingResponse:
+    """Pages follow person ids, so a member joining or leaving while pages are read moves no one else between
+    pages."""
+    if name not in {segment.name for segment in context.deps.rules.segments.segments}:
+        _segment_not_found()
+    store, organisation_id = context.deps.store, principal.organisation_id
+    if format == "csv":
+        return StreamingResponse(
+            _members_csv(context, organisation_id, name),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    page = await store.segment_members(organisation_id, name, after=cursor, limit=limit)
+    return {
+        "segment": name,
+        "items": [_member_row(stored, context) for stored in page],
+        "next_cursor": page[-1].person_id if len(page) == limit else None,
+    }
+
+
+def _member_row(stored: StoredProfile, context: ProfileContext) -> dict[str, Any]:
+    fields = _fields(stored, context)
+    emails, phones = fields.get("emails") or [], fields.get("phones") or []
+    row = {name: fields.get(name) for name in MEMBER_COLUMNS}
+    row.update(person_id=stored.person_id, email=emails[0] if emails else None, phone=phones[0] if phones else None)
+    return row
+
+
+async def _members_csv(context: ProfileContext, organisation_id: str, segment: str) -> AsyncIterator[str]:
+    yield "\ufeff" + _csv_line(MEMBER_COLUMNS)  # a BOM, so spreadsheet software reads the accents right
+    after: str | None = None
+    while True:
+        page = await context.deps.store.segment_members(organisation_id, segment, after=after, limit=MEMBERS_PAGE)
+        for stored in page:
+            row = _member_row(stored, context)
+            yield _csv_line([_cell(row[column]) for column in MEMBER_COLUMNS])
+        if len(page) < MEMBERS_PAGE:
+            return
+        after = page[-1].person_id
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    # A cell starting like a formula would run in a spreadsheet: quoted as text instead.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_line(cells: Any) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Privacy (Québec Law 25): export and erasure, each logged
+
+
+@router.get(
+    "/v1/persons/{person_id}/export",
+    summary="Everything kept about a person: profile, segments, triggers fired, every fact; JSON or CSV",
+    response_model=None,
+)
+async def export_person(
+    person_id: str,
+    principal: PrivacyExporter,
+    context: ProfileDep,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> dict[str, Any] | Response:
+    """The person's own facts and those of every person merged into them; the export is logged."""
+    store, organisation_id = context.deps.store, principal.organisation_id
+    stored = await store.profile(organisation_id, person_id)
+    if stored is None:
+        _profile_not_found()
+    persons = await _held_persons(context, stored)
+    facts = []
+    for held in persons:
+        for number, fact in await store.numbered_facts(organisation_id, held.person_id, 1, held.applied):
+            facts.append({"person_id": held.person_id, "number": number, "event": fact.to_wire()})
+    exported_at = context.deps.clock.now()
+    document = {
+        "person_id": person_id,
+        "organisation_id": organisation_id,
+        "exported_at": exported_at.isoformat(),
+        "profile": _profile_body(stored, context),
+        "merged_persons": [held.person_id for held in persons if held.person_id != person_id],
+        "triggers_fired": sorted(stored.fired),
+        "facts": facts,
+    }
+    await store.log_privacy(
+        PrivacyEntry(
+            organisation_id=organisation_id,
+            action="exported",
+            person_digest=person_digest(organisation_id, person_id),
+            at=exported_at,
+            requested_by=f"token:{principal.token_id}",
+            details={"format": format, "facts": len(facts)},
+        )
+    )
+    if format == "json":
+        return document
+    return Response(
+        "\ufeff" + _export_csv(document),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{person_id}.csv"'},
+    )
+
+
+async def _held_persons(context: ProfileContext, stored: StoredProfile) -> list[StoredProfile]:
+    """The profile and, through its merges, every profile whose history it holds."""
+    held, pending, seen = [], [stored], {stored.person_id}
+    while pending:
+        current = pending.pop(0)
+        held.append(current)
+        for merge in current.merges:
+            for person_id in merge.person_ids:
+                other = await context.deps.store.profile(current.organisation_id, person_id)
+                if other is not None and other.person_id not in seen and other.merged_into == current.person_id:
+                    seen.add(other.person_id)
+                    pending.append(other)
+    return held
+
+
+def _export_csv(document: dict[str, Any]) -> str:
+    """One line per item: what part of the record it is, its name, its value (JSON where it is not plain text)."""
+    rows: list[tuple[str, str, Any]] = [("person", "person_id", document["person_id"])]
+    rows += [("person", "exported_at", document["exported_at"])]
+    rows += [("profile", name, value) for name, value in document["profile"]["fields"].items()]
+    rows += [("segment", name, "") for name in document["profile"]["segments"]]
+    rows += [("merged_person", person_id, "") for person_id in document["merged_persons"]]
+    rows += [("trigger_fired", key, "") for key in document["triggers_fired"]]
+    rows += [("fact", f"{fact['person_id']}#{fact['number']}", fact["event"]) for fact in document["facts"]]
+    return _csv_line(("part", "name", "value")) + "".join(
+        _csv_line((part, name, _cell(value))) for part, name, value in rows
+    )
+
+
+class ErasureRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000, description="Why, as recorded.")
+    do_not_readd: bool = Field(
+        default=False, description="Keep salted hashes of the identifiers so later facts do not re-create the person."
+    )
+
+
+@router.post(
+    "/v1/persons/{person_id}/erase",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Erase a person everywhere: identity, profile, pending messages; the request and its proof are logged",
+)
+async def erase_person(
+    person_id: str, principal: PrivacyEraser, context: ProfileDep, request: ErasureRequest | None = None
+) -> dict[str, Any]:
+    """Identity erases the person's identifiers and records, profile their profile and facts, notify what was
+    still to be sent; each step follows the one before through Kafka. `GET /v1/persons/{id}/erasure` shows the
+    proof once profile has searched its collections afterwards."""
+    store, organisation_id = context.deps.store, principal.organisation_id
+    if await store.profile(organisation_id, person_id) is None:
+        _profile_not_found()
+    asked = request or ErasureRequest()
+    requested_at = context.deps.clock.now()
+    envelope = build_envelope(
+        PersonErasureRequestedV1(
+            # Parterre's own id only: the request must not carry the details it erases.
+            person=PersonRef(source=PARTERRE_PERSON_SOURCE, external_id=person_id),
+            reason=asked.reason,
+            requested_by=f"token:{principal.token_id}",
+            do_not_readd=asked.do_not_readd,
+        ),
+        organisation_id=organisation_id,
+        source=f"/orgs/{organisation_id}/profile",
+        id=str(uuid.uuid4()),
+        time=requested_at,
+    )
+    await context.publisher.publish_many([record_for(envelope)])
+    await store.log_privacy(
+        PrivacyEntry(
+            organisation_id=organisation_id,
+            action="erasure_requested",
+            person_digest=person_digest(organisation_id, person_id),
+            at=requested_at,
+            requested_by=f"token:{principal.token_id}",
+            details={"request_id": envelope.id, "do_not_readd": asked.do_not_readd},
+        )
+    )
+    return {"person_id": person_id, "status": "requested", "request_id": envelope.id}
+
+
+@router.get("/v1/persons/{person_id}/erasure", summary="The person's erasure requests and the proofs of erasure")
+async def erasure_log(person_id: str, principal: PrivacyEraser, context: ProfileDep) -> dict[str, Any]:
+    entries = await context.deps.store.privacy_entries(
+        principal.organisation_id, person_digest(principal.organisation_id, person_id)
+    )
+    return {
+        "person_id": person_id,
+        "erased": any(entry.action == "erased" for entry in entries),
+        "entries": [
+            {
+                "action": entry.action,
+                "at": entry.at.isoformat(),
+                "requested_by": entry.requested_by,
+                "details": dict(entry.details),
+            }
+            for entry in entries
+        ],
+    }
