@@ -7,6 +7,7 @@ answers 0 for the rest), and `$project` for inclusion or exclusion only (it stor
 `tests/integration/test_store_contract.py` pins each of these against the real store.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 Document = dict[str, Any]
 
@@ -115,3 +117,71 @@ class OrganisationCollection:
     async def delete_many(self, query: Mapping[str, Any]) -> int:
         result = await self._collection.delete_many(self._scoped(query))
         return result.deleted_count
+
+
+class NumberedList:
+    """A list many writers append to, kept as documents `<name>#1`, `<name>#2`, … each written once by an insert.
+
+    FerretDB 1.x applies an update by reading the document and writing it back outside any transaction, so two
+    updates of one document at the same moment can lose one (fifty concurrent `$inc` of one counter leave it near
+    3); an insert on the unique `_id` never loses anything. An item is changed only by replacing its own
+    document, which one writer at a time does (a tombstone, say). Every read is by `_id`, which FerretDB indexes.
+    """
+
+    # Items read at once: round trips overlap without flooding the store.
+    READS_AT_ONCE = 64
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def append(self, name: str, item: Mapping[str, Any]) -> str:
+        """Adds `item` at the end; returns its key. A writer beaten to a number takes the next one."""
+        number = await self.length(name) + 1
+        while True:
+            key = f"{name}#{number}"
+            try:
+                await self._collection.insert_one({**item, "_id": key})
+            except DuplicateKeyError:
+                number += 1
+                continue
+            return key
+
+    async def length(self, name: str) -> int:
+        """How many items the list holds: numbers run from 1 without gaps, so a galloping then binary search
+        finds the last one in about 2·log2(n) reads."""
+        if not await self._exists(name, 1):
+            return 0
+        present, missing = 1, 2
+        while await self._exists(name, missing):
+            present, missing = missing, missing * 2
+        while missing - present > 1:
+            middle = (present + missing) // 2
+            if await self._exists(name, middle):
+                present = middle
+            else:
+                missing = middle
+        return present
+
+    async def items(self, name: str, length: int | None = None) -> list[tuple[str, Document]]:
+        """Each item with its key, in order; `length` when the caller knows it already."""
+        count = await self.length(name) if length is None else length
+        keys = [f"{name}#{number}" for number in range(1, count + 1)]
+        found: list[tuple[str, Document]] = []
+        for start in range(0, len(keys), self.READS_AT_ONCE):
+            chunk = keys[start : start + self.READS_AT_ONCE]
+            documents = await asyncio.gather(*(self._collection.find_one({"_id": key}) for key in chunk))
+            found.extend((key, document) for key, document in zip(chunk, documents, strict=True) if document)
+        return found
+
+    async def replace(self, key: str, item: Mapping[str, Any]) -> None:
+        """Replaces one item (keeping its place); a no-op if the list was cleared meanwhile."""
+        await self._collection.replace_one({"_id": key}, {**item, "_id": key})
+
+    async def clear(self, name: str, length: int) -> None:
+        """Deletes items 1 to `length`. An item appended meanwhile past them is left behind: clear a list only
+        once nobody appends to it any more."""
+        for number in range(1, length + 1):
+            await self._collection.delete_one({"_id": f"{name}#{number}"})
+
+    async def _exists(self, name: str, number: int) -> bool:
+        return await self._collection.find_one({"_id": f"{name}#{number}"}, {"_id": 1}) is not None

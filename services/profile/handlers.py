@@ -247,9 +247,8 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
         for merged_id in held.person_ids:
             await _orphan(deps, organisation_id, merged_id, person_id, cause)
     await store.purge(organisation_id, person_id)
-    filed = _due_entry(stored)
-    if filed is not None:
-        await store.unschedule(filed)
+    if stored.due_handle is not None:
+        await store.unschedule(stored.due_handle)
     await store.unindex_lookups(organisation_id, person_id, lookup_keys(stored.state))
     # Everything but the exits to publish: the document goes once they are out.
     await store.save(
@@ -518,21 +517,21 @@ async def _commit(
         # which a look-up checks; a profile stored before its keys could not be found at all.
         await store.index_lookups(organisation_id, person_id, keys_after - keys_before)
     filed = _due_entry(profile)
-    if filed is not None and profile.due_at != stored.due_at:
+    moved = profile.due_at != stored.due_at
+    if moved:
         # Filed before the profile is stored: a crash in between leaves an entry the sweep finds stale, never a
         # due profile that no slot lists.
-        await store.schedule(filed)
+        profile = replace(profile, due_handle=None if filed is None else await store.schedule(filed))
     await store.save(profile)
     if keys_before - keys_after:
         await store.unindex_lookups(organisation_id, person_id, keys_before - keys_after)
-    replaced = _due_entry(stored)
-    if replaced is not None and profile.due_at != stored.due_at and change.unfile_replaced:
-        await store.unschedule(replaced)
+    if moved and stored.due_handle is not None and change.unfile_replaced:
+        await store.unschedule(stored.due_handle)
     if await store.is_erased(organisation_id, person_id):
         # The erasure ran while this change was made: what the change stored goes the same way.
         await store.purge(organisation_id, person_id, changes=[change_key], triggers=claimed)
-        if filed is not None:
-            await store.unschedule(filed)
+        if profile.due_handle is not None:
+            await store.unschedule(profile.due_handle)
         await store.unindex_lookups(organisation_id, person_id, keys_after)
         await store.delete_profile(organisation_id, person_id)
         return None

@@ -48,8 +48,10 @@ class StoredProfile:
     # is logged as number `applied + 1`.
     applied: int = 0
     segments: frozenset[str] = frozenset()
-    # When a time-based field or rule next changes: the sweep visits only profiles due.
+    # When a time-based field or rule next changes: the sweep visits only profiles due. `due_handle` is where the
+    # store filed that moment, to unfile it when it changes.
     due_at: datetime | None = None
+    due_handle: str | None = None
     # The last change stored (a fact's event id, or a merge step) and what it published: a redelivery that finds
     # its change already stored publishes the same events again.
     last_change: str | None = None
@@ -91,6 +93,7 @@ class FiledDue:
 
     key: str
     entries: tuple[DueEntry, ...]
+    # How many entries were ever filed in it when read: more now means some came since.
     version: int
 
 
@@ -160,10 +163,10 @@ class ProfileStore(Protocol):
 
     async def delete_profile(self, organisation_id: str, person_id: str) -> None: ...
 
-    async def schedule(self, entry: DueEntry) -> None:
-        """Files the profile in the slot of its due moment, for the sweep."""
+    async def schedule(self, entry: DueEntry) -> str:
+        """Files the profile in the slot of its due moment, for the sweep; returns a handle to unfile it."""
 
-    async def unschedule(self, entry: DueEntry) -> None:
+    async def unschedule(self, handle: str) -> None:
         """Takes a filed entry out of its slot (the profile is due at another moment now, or erased)."""
 
     async def sweep_position(self) -> datetime | None:

@@ -6,13 +6,13 @@ delete here is by `_id`, and a person's log is read one numbered document at a t
 
 import asyncio
 import contextlib
+import hashlib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -20,7 +20,7 @@ from services.profile.domain.profile import ProfileState
 from services.profile.domain.schedule import SHARDS, DueEntry, shard_of, slot_of
 from services.profile.ports import FiledDue, MergeInForce, PrivacyEntry, StoredProfile, UndoneMerge, person_digest
 from shared.events import Envelope
-from shared.mongo import Document, IndexSpec
+from shared.mongo import Document, IndexSpec, NumberedList
 
 PROFILES = "profile_profiles"
 # Two kinds of documents: `org|person#n`, the person's change number n (the upstream envelope, for a fact), and
@@ -28,10 +28,10 @@ PROFILES = "profile_profiles"
 FACT_LOG = "profile_fact_log"
 FIRED_TRIGGERS = "profile_fired_triggers"
 ERASED = "profile_erased"
-# `slot|shard` documents listing the profiles due in that slot of time, a `day|date` document per day listing
-# which of them hold entries, and the one document saying how far the sweep has gone: the sweep reads them by
-# `_id`, never the profiles, and an empty day costs it one read.
-# `org|key` documents: the persons whose profiles hold an email, a phone or an upstream id.
+# Lists of numbered documents (see `NumberedList`): `slot|shard#n`, the profiles due in that slot of time, and
+# `day|date#n`, which parts of the day's slots hold entries; and the one document saying how far the sweep has
+# gone. The sweep reads them by `_id`, never the profiles, and an empty day costs it one read.
+# `org|digest of the key#n` documents: the persons whose profiles hold an email, a phone or an upstream id.
 LOOKUPS = "profile_lookups"
 # Every export and erasure: who asked, when, and for an erasure what the search afterwards found.
 PRIVACY_LOG = "profile_privacy_log"
@@ -67,8 +67,8 @@ class MongoProfileStore:
         self._log = database[FACT_LOG]
         self._fired = database[FIRED_TRIGGERS]
         self._erased = database[ERASED]
-        self._due = database[DUE]
-        self._lookups = database[LOOKUPS]
+        self._due = NumberedList(database[DUE])
+        self._lookups = NumberedList(database[LOOKUPS])
         self._privacy = database[PRIVACY_LOG]
         self._collections = [database[name] for name in COLLECTIONS]
         self._sweep = database[SWEEP]
@@ -201,80 +201,77 @@ class MongoProfileStore:
     async def delete_profile(self, organisation_id: str, person_id: str) -> None:
         await self._profiles.delete_one({"_id": _key(organisation_id, person_id)})
 
-    async def schedule(self, entry: DueEntry) -> None:
+    async def schedule(self, entry: DueEntry) -> str:
         slot = slot_of(entry.due_at)
-        key = _due_key(slot, shard_of(entry.organisation_id, entry.person_id))
-        await _upsert(self._due, _day_key(slot), {"$addToSet": {"filed": key}, "$inc": {"version": 1}})
-        await _upsert(self._due, key, {"$addToSet": {"entries": _due_entry(entry)}, "$inc": {"version": 1}})
+        name = _due_name(slot, shard_of(entry.organisation_id, entry.person_id))
+        handle = await self._due.append(name, _due_entry(entry))
+        if handle == f"{name}#1":
+            # The first entry of this part of the slot: the day lists it, so a sweep reads only parts in use.
+            await self._due.append(_day_name(slot), {"part": name})
+        return handle
 
-    async def unschedule(self, entry: DueEntry) -> None:
-        await self._due.update_one(
-            {"_id": _due_key(slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))},
-            {"$pull": {"entries": _due_entry(entry)}, "$inc": {"version": 1}},
-        )
+    async def unschedule(self, handle: str) -> None:
+        # Replaced, not deleted: the slot's numbers must run without gaps.
+        await self._due.replace(handle, {})
 
     async def sweep_position(self) -> datetime | None:
         document = await self._sweep.find_one({"_id": SWEEP_POSITION})
         return None if document is None else document["slot"]
 
     async def start_sweep(self, at: datetime) -> datetime:
-        await _upsert(self._sweep, SWEEP_POSITION, {"$setOnInsert": {"slot": at}})
+        with contextlib.suppress(DuplicateKeyError):
+            await self._sweep.insert_one({"_id": SWEEP_POSITION, "slot": at})
         position = await self.sweep_position()
         assert position is not None, "the position was just set"
         return position
 
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
-        day = await self._due.find_one({"_id": _day_key(slot)})
-        in_slot = {_due_key(slot, shard) for shard in range(SHARDS)}
-        keys = sorted(key for key in (() if day is None else day.get("filed", ())) if key in in_slot)
-        documents = await asyncio.gather(*(self._due.find_one({"_id": key}) for key in keys))
-        return [
-            FiledDue(
-                key=str(document["_id"]),
-                entries=tuple(
-                    DueEntry(due_at=entry["d"], organisation_id=entry["o"], person_id=entry["p"])
-                    for entry in document.get("entries", ())
-                ),
-                version=int(document.get("version", 0)),
+        in_slot = {_due_name(slot, shard) for shard in range(SHARDS)}
+        parts = sorted({str(item["part"]) for _, item in await self._due.items(_day_name(slot))} & in_slot)
+        filed = []
+        for name in parts:
+            length = await self._due.length(name)
+            if length == 0:
+                continue
+            items = await self._due.items(name, length)
+            entries = tuple(
+                DueEntry(due_at=item["d"], organisation_id=item["o"], person_id=item["p"])
+                for _, item in items
+                if "p" in item
             )
-            for document in documents
-            if document is not None
-        ]
+            filed.append(FiledDue(key=name, entries=entries, version=length))
+        return filed
 
     async def drop_filed(self, filed: FiledDue) -> bool:
-        # Not an `_id`-only filter, so FerretDB scans: the collection holds only the slots not swept yet.
-        result = await self._due.delete_one({"_id": filed.key, "version": filed.version})
-        return result.deleted_count == 1
+        if await self._due.length(filed.key) != filed.version:
+            return False
+        await self._due.clear(filed.key, filed.version)
+        return True
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        # The one position document moves forward only; two sweepers write the same value, so losing either
+        # write loses nothing.
         await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to}})
         if to.date() != slot.date():
             # The day is swept: an entry filed in it now would be in a slot no sweep reads again anyway.
-            await self._due.delete_one({"_id": _day_key(slot)})
+            day = _day_name(slot)
+            await self._due.clear(day, await self._due.length(day))
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
         for key in sorted(keys):
-            await _upsert(
-                self._lookups,
-                _key(organisation_id, key),
-                {"$addToSet": {"persons": person_id}, "$set": {"organisation_id": organisation_id}},
-            )
+            name = _lookup_name(organisation_id, key)
+            if person_id not in {item.get("person") for _, item in await self._lookups.items(name)}:
+                await self._lookups.append(name, {"person": person_id})
 
     async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
         for key in sorted(keys):
-            found = await self._lookups.find_one_and_update(
-                {"_id": _key(organisation_id, key)},
-                {"$pull": {"persons": person_id}},
-                return_document=ReturnDocument.AFTER,
-            )
-            if found is not None and not found.get("persons"):
-                # The key is someone's email or phone: kept by no profile, it is kept nowhere. The filter makes
-                # sure nobody was added since; it scans, but only when a key is let go.
-                await self._lookups.delete_one({"_id": found["_id"], "persons": {"$size": 0}})
+            for item_key, item in await self._lookups.items(_lookup_name(organisation_id, key)):
+                if item.get("person") == person_id:
+                    await self._lookups.replace(item_key, {"person": None})
 
     async def found_by(self, organisation_id: str, key: str) -> list[str]:
-        found = await self._lookups.find_one({"_id": _key(organisation_id, key)})
-        return [] if found is None else [str(person_id) for person_id in found.get("persons", ())]
+        items = await self._lookups.items(_lookup_name(organisation_id, key))
+        return sorted({str(item["person"]) for _, item in items if item.get("person")})
 
     async def segment_sizes(self, organisation_id: str) -> Mapping[str, int]:
         pipeline: list[dict[str, Any]] = [
@@ -348,21 +345,17 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(item)
 
 
-async def _upsert(collection: AsyncCollection[Document], key: str, update: Mapping[str, Any]) -> None:
-    """An update creating the document if need be. Two writers creating one document at once: one insert wins and
-    the other fails on the unique `_id`, and updates the document now there."""
-    try:
-        await collection.update_one({"_id": key}, update, upsert=True)
-    except DuplicateKeyError:
-        await collection.update_one({"_id": key}, update, upsert=True)
-
-
-def _day_key(slot: datetime) -> str:
+def _day_name(slot: datetime) -> str:
     return f"day|{slot.date().isoformat()}"
 
 
-def _due_key(slot: datetime, shard: int) -> str:
+def _due_name(slot: datetime, shard: int) -> str:
     return f"{slot.isoformat()}|{shard:02d}"
+
+
+def _lookup_name(organisation_id: str, key: str) -> str:
+    # A digest of the email, phone or upstream id: the document outlives nobody's details once tombstoned.
+    return _key(organisation_id, hashlib.sha256(key.encode()).hexdigest()[:40])
 
 
 def _due_entry(entry: DueEntry) -> dict[str, Any]:
@@ -379,6 +372,7 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
         "applied": profile.applied,
         "segments": sorted(profile.segments),
         "due_at": profile.due_at,
+        "due_handle": profile.due_handle,
         "last_change": profile.last_change,
         "last_outputs": list(profile.last_outputs),
         "merged_into": profile.merged_into,
@@ -404,6 +398,7 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
         applied=document["applied"],
         segments=frozenset(document.get("segments", ())),
         due_at=document.get("due_at"),
+        due_handle=document.get("due_handle"),
         last_change=document.get("last_change"),
         last_outputs=_outputs(document.get("last_outputs", ())),
         merged_into=document.get("merged_into"),

@@ -1,12 +1,15 @@
 """The profile store contract on the real store: the handler scenarios the in-memory store passes, run here too,
 and the log's own rules checked on both stores side by side."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS, MongoProfileStore
+from services.profile.domain.schedule import DueEntry
 from services.profile.ports import StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document
@@ -101,3 +104,20 @@ async def test_a_purge_deletes_the_persons_log_and_triggers_and_nothing_of_anyon
 def upstream(world: World, event_id: str, person_id: str) -> Envelope:
     """The upstream envelope of a purchase, as identity passes it on."""
     return Envelope.model_validate(world.purchase(event_id, person_id).data["original"])
+
+
+async def test_writers_filing_one_slot_or_one_key_at_the_same_moment_all_land(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    slot = datetime(2027, 3, 1, 20, 0, tzinfo=UTC)
+    # One person due at many moments of one slot: all in the same document, written at once.
+    entries = [DueEntry(slot + timedelta(seconds=n), organisation, "per_anne") for n in range(12)]
+    persons = [f"per_{n:02d}" for n in range(12)]
+
+    await asyncio.gather(*(store.schedule(entry) for entry in entries))
+    await asyncio.gather(
+        *(store.index_lookups(organisation, person, ["email:famille@example.com"]) for person in persons)
+    )
+
+    [filed] = await store.filed_in(slot)
+    assert sorted(filed.entries) == sorted(entries)
+    assert sorted(await store.found_by(organisation, "email:famille@example.com")) == persons

@@ -22,8 +22,8 @@ class MemoryProfileStore:
         self.logged_facts: dict[tuple[str, str], tuple[str, int]] = {}
         self.fired: dict[tuple[str, str], str] = {}
         self.erased: set[tuple[str, str]] = set()
-        # (slot, shard) -> (entries, times written)
-        self.due: dict[tuple[datetime, int], tuple[frozenset[DueEntry], int]] = {}
+        # (slot, shard) -> every entry filed there, in order; None where one was unfiled
+        self.due: dict[tuple[datetime, int], list[DueEntry | None]] = {}
         self.position: datetime | None = None
         self.lookups: dict[tuple[str, str], set[str]] = {}
         self.privacy: list[PrivacyEntry] = []
@@ -111,18 +111,20 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         self.profiles.pop((organisation_id, person_id), None)
 
-    async def schedule(self, entry: DueEntry) -> None:
+    async def schedule(self, entry: DueEntry) -> str:
         await asyncio.sleep(0)
         key = (slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))
-        entries, version = self.due.get(key, (frozenset(), 0))
-        self.due[key] = (entries | {entry}, version + 1)
+        filed = self.due.setdefault(key, [])
+        filed.append(entry)
+        return f"{_name(key)}#{len(filed)}"
 
-    async def unschedule(self, entry: DueEntry) -> None:
+    async def unschedule(self, handle: str) -> None:
         await asyncio.sleep(0)
-        key = (slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))
-        if key in self.due:
-            entries, version = self.due[key]
-            self.due[key] = (entries - {entry}, version + 1)
+        name, number = handle.rsplit("#", 1)
+        slot, shard = name.rsplit("|", 1)
+        filed = self.due.get((datetime.fromisoformat(slot), int(shard)))
+        if filed is not None and int(number) <= len(filed):
+            filed[int(number) - 1] = None
 
     async def sweep_position(self) -> datetime | None:
         await asyncio.sleep(0)
@@ -137,19 +139,19 @@ class MemoryProfileStore:
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
         await asyncio.sleep(0)
         return [
-            FiledDue(f"{slot.isoformat()}|{shard:02d}", tuple(sorted(entries)), version)
-            for (filed_slot, shard), (entries, version) in sorted(self.due.items())
-            if filed_slot == slot
+            FiledDue(_name(key), tuple(entry for entry in filed if entry is not None), len(filed))
+            for key, filed in sorted(self.due.items())
+            if key[0] == slot
         ]
 
     async def drop_filed(self, filed: FiledDue) -> bool:
         await asyncio.sleep(0)
         slot, shard = filed.key.rsplit("|", 1)
         key = (datetime.fromisoformat(slot), int(shard))
-        if key in self.due and self.due[key][1] == filed.version:
-            del self.due[key]
-            return True
-        return False
+        if len(self.due.get(key, ())) != filed.version:
+            return False
+        self.due.pop(key, None)
+        return True
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         await asyncio.sleep(0)
@@ -159,19 +161,19 @@ class MemoryProfileStore:
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
         await asyncio.sleep(0)
         for key in keys:
-            self.lookups.setdefault((organisation_id, key), set()).add(person_id)
+            self.lookups.setdefault((organisation_id, _key_digest(key)), set()).add(person_id)
 
     async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
         await asyncio.sleep(0)
         for key in keys:
-            persons = self.lookups.get((organisation_id, key), set())
+            persons = self.lookups.get((organisation_id, _key_digest(key)), set())
             persons.discard(person_id)
             if not persons:
-                self.lookups.pop((organisation_id, key), None)
+                self.lookups.pop((organisation_id, _key_digest(key)), None)
 
     async def found_by(self, organisation_id: str, key: str) -> list[str]:
         await asyncio.sleep(0)
-        return sorted(self.lookups.get((organisation_id, key), ()))
+        return sorted(self.lookups.get((organisation_id, _key_digest(key)), ()))
 
     async def segment_sizes(self, organisation_id: str) -> Mapping[str, int]:
         await asyncio.sleep(0)
@@ -228,3 +230,12 @@ class MemoryProfileStore:
 
 def _digest(organisation_id: str, person_id: str) -> tuple[str, str]:
     return organisation_id, hashlib.sha256(f"{organisation_id}|{person_id}".encode()).hexdigest()
+
+
+def _name(key: tuple[datetime, int]) -> str:
+    return f"{key[0].isoformat()}|{key[1]:02d}"
+
+
+def _key_digest(key: str) -> str:
+    # Like the real store: a look-up key is an email or a phone, kept only as a digest.
+    return hashlib.sha256(key.encode()).hexdigest()
