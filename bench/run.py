@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import identity_resolution, ingest_api, ingest_csv, kafka_ceiling
+from bench import identity_resolution, ingest_api, ingest_csv, kafka_ceiling, profile_updates
 from bench.support import Result, format_table, servers
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -39,6 +39,7 @@ async def run_all(quick: bool) -> list[Result]:
         results += await ingest_api.measure(found, count=100_000 // scale)
         results += await ingest_csv.measure(found, rows=1_000_000 // scale)
         results += await identity_resolution.measure(found, quick=quick)
+        results += await profile_updates.measure(found, quick=quick)
     return results
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.profile.domain.rules import load_segments, load_triggers
 from services.profile.domain.seasons import SeasonCalendar
@@ -43,6 +43,18 @@ class ProfileMetrics:
             "parterre_profile_announcements",
             "Events published by type: profile changed, segment entered or exited, trigger fired.",
             ["organisation", "type"],
+            registry=registry,
+        )
+        self.handling = Histogram(
+            "parterre_profile_handling_seconds",
+            "Time to apply one identity event: the store's work and the publication of what it announced.",
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "parterre_profile_event_latency_seconds",
+            "From the moment ingest accepted an upstream fact to the moment its profile was updated and announced.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=registry,
         )
         self.swept = Counter(

@@ -1,5 +1,8 @@
 """The profile subscriber: identity's resolutions, merges and unmerges applied, announcements published, committed."""
 
+import time
+from datetime import UTC, datetime
+
 from services.profile.context import ProfileContext
 from services.profile.handlers import Handled, apply_merge, apply_resolved, apply_unmerge
 from shared.events import Envelope, EventValidationError, parse_data
@@ -8,6 +11,7 @@ from shared.kafka import ConsumedRecord, PermanentMessageError
 
 
 async def handle_resolution(consumed: ConsumedRecord[Envelope], context: ProfileContext) -> None:
+    started = time.perf_counter()
     envelope = consumed.message
     try:
         data = parse_data(envelope)
@@ -31,3 +35,7 @@ async def handle_resolution(consumed: ConsumedRecord[Envelope], context: Profile
     if handled.after_publish is not None:
         await handled.after_publish()
     context.metrics.facts.labels(envelope.organisation_id, handled.outcome).inc()
+    context.metrics.handling.observe(time.perf_counter() - started)
+    if isinstance(data, PersonResolvedV1) and data.original.ingested_at is not None:
+        latency = datetime.now(UTC) - data.original.ingested_at
+        context.metrics.latency.observe(max(latency.total_seconds(), 0.0))

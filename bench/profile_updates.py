@@ -1,0 +1,174 @@
+"""Profile speed: resolved facts applied per second with Kafka and the store beside it, and the latency from
+ingest to profile while facts arrive at a steady 1,000 a second."""
+
+import asyncio
+import hashlib
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+
+from bench.support import Result, Servers, ticket_purchases
+from services.profile.bootstrap import create_app
+from services.profile.settings import ProfileSettings
+from shared.events import Envelope, build_envelope
+from shared.events.identity import Match, MatchMethod, PersonResolvedV1
+from shared.kafka import record_for
+from shared.mongo import mongo_client
+from shared.topic_admin import ensure_topics
+from shared.topics import all_topic_partitions
+
+
+def resolved_purchases(count: int, organisation_id: str, persons: int) -> list[Envelope]:
+    """Ticket purchases as identity publishes them once resolved: `persons` patrons, each buying in turn."""
+    resolved = []
+    for upstream in ticket_purchases(count, organisation_id, customers=persons):
+        data = upstream.data
+        customer = str(data["person"]["external_id"])
+        person_id = "per_" + hashlib.sha256(customer.encode()).hexdigest()[:12]
+        # Each patron their own email; the catalog's example gives everyone Élise's.
+        person = {**data["person"], "email": f"patron.{customer}@example.com"}
+        tickets = [{**ticket, "ticket_id": f"{upstream.id}-{n}"} for n, ticket in enumerate(data["tickets"])]
+        original = upstream.model_copy(update={"data": {**data, "person": person, "tickets": tickets}})
+        resolved.append(
+            build_envelope(
+                PersonResolvedV1(
+                    original=original, person_id=person_id, match=Match(method=MatchMethod.NEW, confidence=1.0)
+                ),
+                organisation_id=organisation_id,
+                source=f"/orgs/{organisation_id}/identity",
+                id=f"resolved-{upstream.id}",
+                time=upstream.time,
+                person_id=person_id,
+            )
+        )
+    return resolved
+
+
+def _stamped(envelope: Envelope, at: datetime) -> Envelope:
+    """The fact as if ingest had accepted its upstream event at `at`, for the latency measure."""
+    original = envelope.data["original"]
+    return envelope.model_copy(
+        update={"data": {**envelope.data, "original": {**original, "ingesttime": at.isoformat()}}}
+    )
+
+
+class _Producer:
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        self._topic = topic
+
+    async def __aenter__(self) -> "_Producer":
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._producer.stop()
+
+    async def send(self, envelopes: list[Envelope]) -> None:
+        pending = []
+        for envelope in envelopes:
+            record = record_for(envelope)
+            headers = [(name, value.encode()) for name, value in record.headers.items()]
+            pending.append(
+                await self._producer.send(self._topic, record.value, key=record.key.encode(), headers=headers)
+            )
+        await asyncio.gather(*pending)
+
+
+def _handled(registry: object) -> float:
+    return sum(
+        sample.value
+        for metric in registry.collect()  # type: ignore[attr-defined]
+        if metric.name == "parterre_profile_facts"
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
+def _p99(registry: object, metric_name: str) -> float:
+    buckets: dict[float, float] = {}
+    for metric in registry.collect():  # type: ignore[attr-defined]
+        if metric.name == metric_name:
+            for sample in metric.samples:
+                if sample.name.endswith("_bucket"):
+                    buckets[float(sample.labels["le"])] = sample.value
+    total = buckets.get(float("inf"), 0)
+    return next((bound for bound, count in sorted(buckets.items()) if total and count >= 0.99 * total), float("nan"))
+
+
+async def _run(
+    servers: Servers, facts: list[Envelope], organisation_id: str, *, rate: float | None
+) -> dict[str, float]:
+    """Starts profile on a topic of its own, sends `facts` (all at once, or paced at `rate` a second) and waits
+    until every one is applied; returns the seconds taken and the p99s observed."""
+    topic = f"bench.resolutions.{organisation_id}"
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    await ensure_topics(servers.kafka_bootstrap, {**all_topic_partitions(), topic: 6})
+    settings = ProfileSettings(
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongo_url=servers.mongo_url,
+        mongo_database=database,
+        profile_sweep_interval_seconds=0,
+    )
+    app = create_app(settings, resolutions_topic=topic, group_id=f"bench-profile-{organisation_id}")
+    registry = app.state.runtime.registry
+    try:
+        async with app.router.lifespan_context(app), _Producer(servers.kafka_bootstrap, topic) as producer:
+            started = time.perf_counter()
+            if rate is None:
+                await producer.send(facts)
+            else:
+                # A second's worth at a time, each stamped as accepted by ingest when it is sent.
+                per_tick = max(int(rate / 10), 1)
+                for start in range(0, len(facts), per_tick):
+                    tick = time.perf_counter()
+                    await producer.send([_stamped(fact, datetime.now(UTC)) for fact in facts[start : start + per_tick]])
+                    await asyncio.sleep(max(0.1 - (time.perf_counter() - tick), 0))
+            last, idle, shown = 0.0, time.monotonic(), 0.0
+            while (handled := _handled(registry)) < len(facts) and time.monotonic() - idle < 60:
+                if handled != last:
+                    last, idle = handled, time.monotonic()
+                if time.monotonic() - shown >= 5:
+                    shown = time.monotonic()
+                    print(f"  profile: {handled:,.0f}/{len(facts):,} applied", file=sys.stderr, flush=True)
+                await asyncio.sleep(0.2)
+            seconds = time.perf_counter() - started
+            print(file=sys.stderr)
+            return {
+                "seconds": seconds,
+                "handled": _handled(registry),
+                "latency_p99": _p99(registry, "parterre_profile_event_latency_seconds"),
+                "handling_p99": _p99(registry, "parterre_profile_handling_seconds"),
+            }
+    finally:
+        async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
+            await client.drop_database(database)
+
+
+async def measure(servers: Servers, *, quick: bool) -> list[Result]:
+    count, persons = (2_000, 500) if quick else (20_000, 5_000)
+    organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
+    flood = await _run(servers, resolved_purchases(count, organisation_id, persons), organisation_id, rate=None)
+    paced_count = 5_000 if quick else 30_000
+    organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
+    paced = await _run(servers, resolved_purchases(paced_count, organisation_id, persons), organisation_id, rate=1_000)
+    return [
+        Result(
+            f"profile: updates, {count:,} facts for {persons:,} patrons",
+            flood["handled"] / flood["seconds"],
+            "updates/s",
+            goal=">= 2000",
+            note=f"all sent at once; p99 per fact {flood['handling_p99'] * 1000:,.0f} ms (bucket bound)",
+        ),
+        Result(
+            "profile: ingest-to-profile p99 at 1,000 facts/s",
+            paced["latency_p99"] * 1000,
+            "ms (bucket bound)",
+            goal="< 250",
+            note=f"{paced['handled']:,.0f} of {paced_count:,} facts applied in {paced['seconds']:,.0f} s; "
+            "profile alone (identity not in the path)",
+        ),
+    ]
