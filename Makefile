@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install infra-up infra-down infra-status topics test test-unit lint format docs demo bench
+.PHONY: help install infra-up infra-down infra-status topics up down status test test-unit lint format docs demo bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,6 +35,18 @@ infra-status: ## what runs, on which port
 
 topics: install ## create the catalog's topics (needs Kafka)
 	$(RUN) parterre topics create
+
+up: install infra-up topics ## start Kafka, FerretDB and the four services in the background; prints their URLs
+	$(RUN) python -m infra.platform up
+
+down: ## stop the four services, then Kafka and FerretDB
+	@if [ -x .venv/bin/python ]; then .venv/bin/python -m infra.platform down; fi
+	python3 -m infra.local down
+
+status: ## what runs, each consumer group's lag and dead letters
+	@python3 -m infra.local status || true
+	@echo
+	$(RUN) python -m infra.platform status
 
 test: install ## every test; starts the servers it needs and stops what it started
 	$(RUN) pytest

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,17 +11,11 @@ from pathlib import Path
 import pytest
 
 from shared.settings import ServiceSettings
+from tests.integration.ports import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def ready(port: int) -> bool:

@@ -1,0 +1,2 @@
+"""The four services run in the background on this machine beside the local stack: `make up`, `make down`,
+`make status`."""
