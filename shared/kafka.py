@@ -12,7 +12,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.events import Envelope, event_type, kafka_key
 from shared.logs import correlation_id_var, organisation_id_var
@@ -178,6 +178,12 @@ class ConsumerMetrics:
             "parterre_consumer_messages",
             "Messages handled by a consumer group, by organisation and outcome (processed, retried, dead_lettered).",
             ["group", "organisation", "outcome"],
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "parterre_consumer_lag",
+            "Records published to the group's topic and not yet committed by the group, as last measured.",
+            ["group", "topic"],
             registry=registry,
         )
 

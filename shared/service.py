@@ -5,6 +5,7 @@ running event loop, and closed when it ends.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -23,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from shared.access import TOKEN_INDEXES, TOKENS_COLLECTION, TokenStore
+from shared.consumer_lag import LagReader
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, ConsumerMetrics, add_consumer, create_broker
 from shared.logs import configure_logging, correlation_id_var
@@ -44,6 +46,8 @@ class Runtime:
     consumer_metrics: ConsumerMetrics
     mongo: AsyncMongoClient[Document] | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    # (group id, topic) of every subscription, for the lag gauge.
+    subscriptions: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def database(self) -> AsyncDatabase[Document]:
@@ -65,6 +69,7 @@ def subscribe_to_events(
     concurrency: int = 1,
 ) -> None:
     """How every service consumes platform events: CloudEvents envelopes, at least once, dead-lettered by group."""
+    runtime.subscriptions.append((group_id, topic))
     add_consumer(
         runtime.broker,
         topic=topic,
@@ -126,10 +131,19 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
             if parts.on_start is not None:
                 await parts.on_start(runtime)
             await runtime.broker.start()
+            measuring = (
+                asyncio.create_task(_measure_lag(runtime), name="consumer-lag")
+                if runtime.subscriptions and settings.consumer_lag_interval_seconds > 0
+                else None
+            )
             log.info("%s ready on %s:%d", settings.service_name, settings.http_host, settings.http_port)
             try:
                 yield
             finally:
+                if measuring is not None:
+                    measuring.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await measuring
                 if parts.on_stop is not None:
                     await parts.on_stop(runtime)
                 await _stop_broker(runtime.broker, settings.shutdown_timeout_seconds)
@@ -185,6 +199,24 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
     for router in parts.routers:
         app.include_router(router)
     return app
+
+
+async def _measure_lag(runtime: Runtime) -> None:
+    """Sets `parterre_consumer_lag` for each of the service's groups now and then, until cancelled. Kafka away
+    leaves the last values and is tried again at the next interval."""
+    settings = runtime.settings
+    while True:
+        try:
+            async with LagReader(settings.kafka_bootstrap) as reader:
+                while True:
+                    for group_id, topic in runtime.subscriptions:
+                        runtime.consumer_metrics.lag.labels(group_id, topic).set(await reader.lag(group_id, topic))
+                    await asyncio.sleep(settings.consumer_lag_interval_seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("could not measure the consumer lag: %r", error)
+            await asyncio.sleep(settings.consumer_lag_interval_seconds)
 
 
 async def _stop_broker(broker: KafkaBroker, limit_seconds: float) -> None:

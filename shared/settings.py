@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     consumer_batch_timeout_ms: int = Field(
         default=100, ge=1, le=10_000, description="Longest wait for a batch to fill when records trickle in."
     )
+    consumer_lag_interval_seconds: float = Field(
+        default=15, ge=0, le=3600, description="How often a service measures its consumer groups' lag; 0: never."
+    )
     shutdown_timeout_seconds: float = Field(
         default=30.0, gt=0, le=600, description="Longest wait for Kafka clients to close when the service stops."
     )

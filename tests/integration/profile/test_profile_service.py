@@ -7,7 +7,7 @@ import pytest
 
 from shared.access import Scope
 from shared.events import parse_event
-from tests.integration.profile.support import ProfileHarness, context_of, read_until, running_profile
+from tests.integration.profile.support import ProfileHarness, context_of, eventually, read_until, running_profile
 from tests.unit.profile_handlers.scenarios import MovableClock
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
@@ -113,3 +113,21 @@ async def test_the_running_service_sweeps_a_buyer_into_lapsed_when_time_alone_br
     assert stored is not None
     assert stored.due_at is not None
     assert stored.due_at > clock.at
+
+
+async def test_the_service_reports_its_group_s_lag_as_a_gauge(harness: ProfileHarness) -> None:
+    measured = harness.settings.model_copy(update={"consumer_lag_interval_seconds": 0.1})
+    async with running_profile(harness, settings=measured) as app:
+        await harness.publish([harness.resolved_purchase("sale-1", "per_lea", bought_at=datetime.now(UTC))])
+        registry = app.state.runtime.registry
+
+        def caught_up() -> bool:
+            lag = registry.get_sample_value(
+                "parterre_consumer_lag", {"group": harness.group_id, "topic": harness.resolutions_topic}
+            )
+            applied = registry.get_sample_value(
+                "parterre_profile_facts_total", {"organisation": harness.organisation_id, "outcome": "applied"}
+            )
+            return bool(lag == 0 and applied == 1)
+
+        assert await eventually(caught_up)
