@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install infra-up infra-down infra-status topics up down status test test-unit lint format docs demo bench
+.PHONY: help install tools infra-up infra-down infra-status topics up down status test test-unit lint format docs demo bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,6 +23,14 @@ $(UV):
 	@touch $@
 
 install: .venv/.installed ## install the Python environment from the lock file
+
+# promtool checks and tests the alert rules (Debian's prometheus package; first run only).
+tools:
+	@command -v promtool >/dev/null || { \
+	  echo "installing Debian's prometheus package (promtool), first run only"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get install -y --no-install-recommends prometheus >/dev/null \
+	    || { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends prometheus >/dev/null; }; }
 
 infra-up: ## start Kafka and FerretDB on 127.0.0.1 (fetched and built on first use)
 	python3 -m infra.local up
@@ -48,10 +56,10 @@ status: ## what runs, each consumer group's lag and dead letters
 	@echo
 	$(RUN) python -m infra.platform status
 
-test: install ## every test; starts the servers it needs and stops what it started
+test: install tools ## every test; starts the servers it needs and stops what it started
 	$(RUN) pytest
 
-test-unit: install ## only the tests that need no server
+test-unit: install tools ## only the tests that need no server
 	$(RUN) pytest tests/unit
 
 lint: install ## ruff and mypy --strict
