@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.events import Envelope, EventValidationError, FieldError, event_type, field_errors, parse_data
+from shared.events.audience import PARTERRE_PERSON_SOURCE, AudienceFact
 from shared.events.registry import UnknownEventTypeError
 from shared.topics import AUDIENCE_FACTS
 
@@ -129,11 +130,16 @@ def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime
     try:
         if event_type(envelope.type).topic != AUDIENCE_FACTS:
             return _refused(index, "type", "only upstream facts can be sent to ingest", "not_an_upstream_fact")
-        parse_data(envelope)
+        data = parse_data(envelope)
     except UnknownEventTypeError as exc:
         return _refused(index, "type", str(exc), "unknown_type")
     except EventValidationError as exc:
         return EventVerdict(index, None, exc.errors)
+    if isinstance(data, AudienceFact) and data.person.source == PARTERRE_PERSON_SOURCE:
+        # That source names persons by Parterre's own ids: an upstream system claiming it could erase anyone.
+        return _refused(
+            index, "data.person.source", f"{PARTERRE_PERSON_SOURCE} is reserved for Parterre's own requests", "reserved"
+        )
     return EventVerdict(index, envelope)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from services.ingest.domain.boxoffice_mapping import ColumnMapping, load_mapping
+from shared.events.audience import PARTERRE_PERSON_SOURCE
 
 SOURCE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 # Two keys are valid at once, so a key can be rotated without a moment where the upstream system is refused.
@@ -58,6 +59,8 @@ def mint_source_key() -> str:
 def validate_source_id(source_id: str) -> str:
     if not SOURCE_ID_PATTERN.match(source_id):
         raise ValueError(f"source id {source_id!r} must be 2-63 lower-case letters, digits or dashes")
+    if source_id == PARTERRE_PERSON_SOURCE:
+        raise ValueError(f"source id {source_id!r} is reserved for Parterre's own requests")
     return source_id
 
 

@@ -69,6 +69,15 @@ def test_only_upstream_facts_may_be_sent() -> None:
     assert [error.code for error in verdict.errors] == ["not_an_upstream_fact"]
 
 
+def test_an_upstream_fact_may_not_name_a_person_by_parterre_s_own_id() -> None:
+    # Identity erases the person an erasure request names this way: an upstream system could erase anyone.
+    erasure = next(event for event in all_event_types() if event.name == "parterre.privacy.erasure_requested.v1")
+    data = {**erasure.example, "person": {"source": "parterre-identity", "external_id": "per_7f3a9c2e41d8"}}
+    [verdict] = read([ticket_event(type=erasure.name, data=data)])
+
+    assert [(error.field, error.code) for error in verdict.errors] == [("data.person.source", "reserved")]
+
+
 def test_an_unknown_type_is_refused_on_the_type_field() -> None:
     [verdict] = read([ticket_event(type="parterre.ticket.teleported.v1")])
 

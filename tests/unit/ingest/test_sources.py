@@ -1,6 +1,15 @@
 """Source credentials: keys are checked by hash, and rotation keeps exactly two valid."""
 
-from services.ingest.domain.sources import Source, SourceKind, hash_source_key, mint_source_key, rotated
+import pytest
+
+from services.ingest.domain.sources import (
+    Source,
+    SourceKind,
+    hash_source_key,
+    mint_source_key,
+    rotated,
+    validate_source_id,
+)
 
 
 def test_a_source_accepts_its_keys_and_nothing_else() -> None:
@@ -22,3 +31,9 @@ def test_a_source_accepts_its_keys_and_nothing_else() -> None:
 def test_rotating_twice_retires_the_oldest_value() -> None:
     assert rotated(("b", "a"), "c") == ("c", "b")
     assert rotated((), "a") == ("a",)
+
+
+def test_no_source_may_take_the_name_reserved_for_parterre_s_own_requests() -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        validate_source_id("parterre-identity")
+    assert validate_source_id("billetterie-principale") == "billetterie-principale"
