@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile_url=arguments.profile_url,
         notify_url=arguments.notify_url,
         kafka_bootstrap=arguments.kafka_bootstrap,
+        kafka_namespace=settings.kafka_namespace,
         mongo_url=arguments.mongo_url,
         mongo_database=arguments.mongo_database,
         receiver_port=arguments.receiver_port,

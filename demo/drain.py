@@ -30,12 +30,13 @@ async def wait_for_drain(
     kafka_bootstrap: str,
     pending_deliveries: Callable[[], Awaitable[int]],
     *,
+    namespace: str = "",
     dead_letters_before: dict[str, int],
     timeout_seconds: float,
     show_progress: bool = True,
 ) -> Drained:
     started = time.monotonic()
-    groups, pending = await _reading(kafka_bootstrap, pending_deliveries)
+    groups, pending = await _reading(kafka_bootstrap, pending_deliveries, namespace)
     first_backlog = max(_backlog(groups, pending), 1)
     backlog = [first_backlog]
     progress = ProgressLine(first_backlog, lambda: max(first_backlog - backlog[0], 0), unit="left")
@@ -53,13 +54,13 @@ async def wait_for_drain(
         if time.monotonic() - started > timeout_seconds:
             raise DrainTimeoutError(_stuck(groups, pending, dead_letters_before, timeout_seconds))
         await asyncio.sleep(POLL_SECONDS)
-        groups, pending = await _reading(kafka_bootstrap, pending_deliveries)
+        groups, pending = await _reading(kafka_bootstrap, pending_deliveries, namespace)
 
 
 async def _reading(
-    kafka_bootstrap: str, pending_deliveries: Callable[[], Awaitable[int]]
+    kafka_bootstrap: str, pending_deliveries: Callable[[], Awaitable[int]], namespace: str
 ) -> tuple[tuple[GroupState, ...], int]:
-    return tuple(await pipeline_state(kafka_bootstrap)), await pending_deliveries()
+    return tuple(await pipeline_state(kafka_bootstrap, namespace)), await pending_deliveries()
 
 
 def _backlog(groups: tuple[GroupState, ...], pending: int) -> int:
@@ -80,8 +81,8 @@ def _stuck(groups: tuple[GroupState, ...], pending: int, dead_letters_before: di
     )
 
 
-async def dead_letter_counts(kafka_bootstrap: str) -> dict[str, int]:
-    return {group.group_id: group.dead_letters for group in await pipeline_state(kafka_bootstrap)}
+async def dead_letter_counts(kafka_bootstrap: str, namespace: str = "") -> dict[str, int]:
+    return {group.group_id: group.dead_letters for group in await pipeline_state(kafka_bootstrap, namespace)}
 
 
 def _new_dead_letters(groups: tuple[GroupState, ...], before: dict[str, int]) -> dict[str, int]:

@@ -39,6 +39,7 @@ class DemoConfig:
     profile_url: str = "http://127.0.0.1:8003"
     notify_url: str = "http://127.0.0.1:8004"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_namespace: str = ""
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_database: str = "parterre"
     receiver_port: int = 8099
@@ -170,7 +171,7 @@ async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Su
                 subscription_id, secret = await _subscribe(api, config, credentials, receiver.url)
                 receiver.secret = secret
                 say(f"demo receiver at {receiver.url}, subscribed as {subscription_id}")
-                dead_before = await dead_letter_counts(config.kafka_bootstrap)
+                dead_before = await dead_letter_counts(config.kafka_bootstrap, config.kafka_namespace)
                 started = datetime.now(UTC)
                 intake = await send_season(
                     season,
@@ -188,6 +189,7 @@ async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Su
                 drained = await wait_for_drain(
                     config.kafka_bootstrap,
                     pending,
+                    namespace=config.kafka_namespace,
                     dead_letters_before=dead_before,
                     timeout_seconds=config.drain_timeout_seconds,
                     show_progress=config.show_progress,

@@ -89,7 +89,7 @@ async def _tokens(arguments: argparse.Namespace, settings: ServiceSettings) -> i
 
 
 async def _topics(settings: ServiceSettings) -> int:
-    report = await ensure_topics(settings.kafka_bootstrap, all_topic_partitions())
+    report = await ensure_topics(settings.kafka_bootstrap, all_topic_partitions(settings.kafka_namespace))
     for name in report.created:
         print(f"created  {name}")
     for name in report.existing:

@@ -94,11 +94,15 @@ class RecordPublisher(Protocol):
 class KafkaPublisher:
     """Publishes records and returns only once Kafka has acknowledged every one of them."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    def __init__(self, broker: KafkaBroker, namespace: str = "") -> None:
         self._broker = broker
+        # Prefixed to each record's topic: records name the catalog's topics.
+        self._namespace = namespace
 
     async def publish(self, record: OutgoingRecord) -> None:
-        await self._broker.publish(record.value, record.topic, key=record.key.encode(), headers=_headers_for(record))
+        await self._broker.publish(
+            record.value, self._namespace + record.topic, key=record.key.encode(), headers=_headers_for(record)
+        )
 
     async def publish_many(self, records: Iterable[OutgoingRecord]) -> None:
         # Sending without waiting for each acknowledgement lets the producer batch; waiting for all the
@@ -106,7 +110,7 @@ class KafkaPublisher:
         pending = [
             await self._broker.publish(
                 record.value,
-                record.topic,
+                self._namespace + record.topic,
                 key=record.key.encode(),
                 headers=_headers_for(record),
                 no_confirm=True,
@@ -158,7 +162,7 @@ class BulkKafkaPublisher:
         producer = self._producer
         pending = [
             await producer.send(
-                record.topic,
+                self._settings.kafka_namespace + record.topic,
                 record.value,
                 key=record.key.encode(),
                 headers=[(name, value.encode()) for name, value in _headers_for(record).items()],

@@ -185,3 +185,31 @@ class NumberedList:
 
     async def _exists(self, name: str, number: int) -> bool:
         return await self._collection.find_one({"_id": f"{name}#{number}"}, {"_id": 1}) is not None
+
+
+class DocumentLocks:
+    """One lock per document, for the writers of one process that update the same document.
+
+    FerretDB 1.x applies an update by reading the document and writing it back outside any transaction, so two
+    updates of one document at the same moment can lose one. Within one process, taking the document's lock
+    around each update serialises them; across processes, keep such documents to one writer (or use a
+    `NumberedList`). MongoDB needs neither, and loses nothing to the lock but a little concurrency.
+    """
+
+    def __init__(self) -> None:
+        # key -> (lock, coroutines holding or waiting for it); dropped when nobody does, so memory stays small.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

@@ -68,7 +68,10 @@ def subscribe_to_events(
     handle: Callable[[ConsumedRecord[Envelope]], Awaitable[None]],
     concurrency: int = 1,
 ) -> None:
-    """How every service consumes platform events: CloudEvents envelopes, at least once, dead-lettered by group."""
+    """How every service consumes platform events: CloudEvents envelopes, at least once, dead-lettered by group.
+    The topic and group take the platform's namespace."""
+    namespace = runtime.settings.kafka_namespace
+    topic, group_id = namespace + topic, namespace + group_id
     runtime.subscriptions.append((group_id, topic))
     add_consumer(
         runtime.broker,

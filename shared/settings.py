@@ -16,6 +16,12 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
     )
+    kafka_namespace: str = Field(
+        default="",
+        pattern=r"^([a-z0-9][a-z0-9-]{0,30}\.)?$",
+        description="Prefix of every topic and consumer group name (e.g. `staging.`), so that several platforms, "
+        "or tests, share one Kafka without reading each other's events; empty for the catalog's names.",
+    )
     mongo_url: str = Field(
         default="mongodb://127.0.0.1:27017/",
         description="MongoDB connection string (MongoDB 7 or FerretDB 1.x).",

@@ -90,8 +90,11 @@ def dead_letter_topic_for(group_id: str) -> str:
     return f"parterre.deadletter.{group_id}"
 
 
-def all_topic_partitions() -> dict[str, int]:
-    """Every topic the platform needs, dead-letter topics included, with its partition count."""
-    wanted = {topic.name: topic.partitions for topic in TOPICS}
-    wanted.update({group.dead_letter_topic: DEAD_LETTER_PARTITIONS for group in CONSUMER_GROUPS})
+def all_topic_partitions(namespace: str = "") -> dict[str, int]:
+    """Every topic the platform needs, dead-letter topics included, with its partition count; names carry the
+    namespace of the platform they belong to (see `ServiceSettings.kafka_namespace`)."""
+    wanted = {namespace + topic.name: topic.partitions for topic in TOPICS}
+    wanted.update(
+        {dead_letter_topic_for(namespace + group.group_id): DEAD_LETTER_PARTITIONS for group in CONSUMER_GROUPS}
+    )
     return wanted

@@ -3,6 +3,7 @@ stack is up: the four services in the background, their URLs, and the pipeline's
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     states = fleet.status()
     _print_services(states)
     try:
-        groups = asyncio.run(pipeline_state(fleet.kafka_bootstrap))
+        groups = asyncio.run(pipeline_state(fleet.kafka_bootstrap, os.environ.get("PARTERRE_KAFKA_NAMESPACE", "")))
     except Exception as error:  # a status report says what it could not read; it does not crash
         print(f"\nKafka: not readable ({error})")
     else:

@@ -4,7 +4,7 @@ holds."""
 from dataclasses import dataclass
 
 from shared.consumer_lag import LagReader
-from shared.topics import CONSUMER_GROUPS
+from shared.topics import CONSUMER_GROUPS, dead_letter_topic_for
 
 
 @dataclass(frozen=True)
@@ -16,14 +16,15 @@ class GroupState:
     dead_letters: int
 
 
-async def pipeline_state(bootstrap: str) -> list[GroupState]:
+async def pipeline_state(bootstrap: str, namespace: str = "") -> list[GroupState]:
+    """The catalog's groups, in the platform's namespace (see `ServiceSettings.kafka_namespace`)."""
     async with LagReader(bootstrap) as reader:
         return [
             GroupState(
-                group.group_id,
-                group.topic.name,
-                await reader.lag(group.group_id, group.topic.name),
-                await reader.records(group.dead_letter_topic),
+                namespace + group.group_id,
+                namespace + group.topic.name,
+                await reader.lag(namespace + group.group_id, namespace + group.topic.name),
+                await reader.records(dead_letter_topic_for(namespace + group.group_id)),
             )
             for group in CONSUMER_GROUPS
         ]

@@ -32,7 +32,7 @@ def create_app(
         context = IdentityContext(
             settings=identity_settings,
             deps=IdentityDeps(store=MongoIdentityStore(runtime.database), rules=rules, clock=SystemClock()),
-            publisher=KafkaPublisher(runtime.broker),
+            publisher=KafkaPublisher(runtime.broker, runtime.settings.kafka_namespace),
             metrics=metrics,
         )
         runtime.extras["identity"] = context

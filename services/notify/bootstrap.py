@@ -43,7 +43,7 @@ def create_app(
             outbound=SafeOutbound(
                 outbound_policy(notify_settings), timeout_seconds=notify_settings.notify_attempt_timeout_seconds
             ),
-            publisher=KafkaPublisher(runtime.broker),
+            publisher=KafkaPublisher(runtime.broker, runtime.settings.kafka_namespace),
             metrics=metrics,
         )
         runtime.extras["notify"] = context

@@ -39,7 +39,7 @@ def create_app(
         context = ProfileContext(
             settings=profile_settings,
             deps=ProfileDeps(store=MongoProfileStore(runtime.database), rules=rules, clock=clock or SystemClock()),
-            publisher=KafkaPublisher(runtime.broker),
+            publisher=KafkaPublisher(runtime.broker, runtime.settings.kafka_namespace),
             metrics=metrics,
         )
         runtime.extras["profile"] = context

@@ -24,7 +24,7 @@ from services.notify.domain.subscriptions import (
     TargetKind,
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, QueueEntry
-from shared.mongo import Document, IndexSpec
+from shared.mongo import Document, DocumentLocks, IndexSpec
 
 SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
@@ -218,6 +218,9 @@ class MongoNotifyStore:
         self._queues = database[QUEUES]
         self._contacts = database[CONTACTS]
         self._memberships = database[MEMBERSHIPS]
+        # The consumers and the delivery worker update the same queue, contact and delivery documents at once;
+        # FerretDB would lose some of those updates (see `DocumentLocks`).
+        self._writing = DocumentLocks()
 
     # Subscriptions
 
@@ -237,7 +240,8 @@ class MongoNotifyStore:
 
     async def delete_subscription(self, subscription_id: str) -> bool:
         result = await self._subscriptions.delete_one({"_id": subscription_id})
-        await self._queues.delete_one({"_id": subscription_id})
+        async with self._writing.hold(f"queue|{subscription_id}"):
+            await self._queues.delete_one({"_id": subscription_id})
         return result.deleted_count == 1
 
     async def disable_subscription(self, subscription_id: str, reason: str) -> None:
@@ -284,13 +288,15 @@ class MongoNotifyStore:
 
     async def update_delivery(self, delivery_id: str, changes: Mapping[str, Any]) -> None:
         values = {name: value.value if isinstance(value, DeliveryStatus) else value for name, value in changes.items()}
-        await self._deliveries.update_one({"_id": delivery_id}, {"$set": values})
+        async with self._writing.hold(f"delivery|{delivery_id}"):
+            await self._deliveries.update_one({"_id": delivery_id}, {"$set": values})
 
     async def forget_person_in_delivery(self, delivery: Delivery, status: DeliveryStatus | None) -> None:
         changes: dict[str, Any] = {"data": "", "person_id": None}
         if status is not None:
             changes["status"] = status.value
-        await self._deliveries.update_one({"_id": delivery.delivery_id}, {"$set": changes})
+        async with self._writing.hold(f"delivery|{delivery.delivery_id}"):
+            await self._deliveries.update_one({"_id": delivery.delivery_id}, {"$set": changes})
         if status is not None:
             await self.dequeue(delivery.subscription_id, delivery.delivery_id)
 
@@ -300,14 +306,16 @@ class MongoNotifyStore:
         return [QueueEntry(delivery_id, entry["due"], entry["since"]) for delivery_id, entry in pending.items()]
 
     async def enqueue(self, subscription_id: str, delivery_id: str, due_at: datetime, since: datetime) -> None:
-        await self._queues.update_one(
-            {"_id": subscription_id},
-            {"$set": {f"pending.{delivery_id}": {"due": due_at, "since": since}}},
-            upsert=True,
-        )
+        async with self._writing.hold(f"queue|{subscription_id}"):
+            await self._queues.update_one(
+                {"_id": subscription_id},
+                {"$set": {f"pending.{delivery_id}": {"due": due_at, "since": since}}},
+                upsert=True,
+            )
 
     async def dequeue(self, subscription_id: str, delivery_id: str) -> None:
-        await self._queues.update_one({"_id": subscription_id}, {"$unset": {f"pending.{delivery_id}": ""}})
+        async with self._writing.hold(f"queue|{subscription_id}"):
+            await self._queues.update_one({"_id": subscription_id}, {"$unset": {f"pending.{delivery_id}": ""}})
 
     async def claim_attempt(self, record: AttemptRecord) -> AttemptRecord | None:
         try:
@@ -357,18 +365,20 @@ class MongoNotifyStore:
         return None if document is None or "person_id" not in document else _contact_from(document)
 
     async def save_contact(self, organisation_id: str, contact: Contact) -> None:
-        await self._contacts.update_one(
-            {"_id": _key(organisation_id, contact.person_id)},
-            {"$set": {"organisation_id": organisation_id, **_contact_fields(contact)}},
-            upsert=True,
-        )
+        key = _key(organisation_id, contact.person_id)
+        async with self._writing.hold(key):
+            await self._contacts.update_one(
+                {"_id": key}, {"$set": {"organisation_id": organisation_id, **_contact_fields(contact)}}, upsert=True
+            )
 
     async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
-        await self._contacts.update_one(
-            {"_id": _key(organisation_id, person_id)},
-            {"$set": {f"opt_outs.{purpose}": at, "organisation_id": organisation_id, "person_id": person_id}},
-            upsert=True,
-        )
+        key = _key(organisation_id, person_id)
+        async with self._writing.hold(key):
+            await self._contacts.update_one(
+                {"_id": key},
+                {"$set": {f"opt_outs.{purpose}": at, "organisation_id": organisation_id, "person_id": person_id}},
+                upsert=True,
+            )
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)}, {"sends": 1})
@@ -382,7 +392,9 @@ class MongoNotifyStore:
         }
         if expired:
             update["$unset"] = {f"sends.{message}": "" for message in expired}
-        await self._contacts.update_one({"_id": _key(organisation_id, person_id)}, update, upsert=True)
+        key = _key(organisation_id, person_id)
+        async with self._writing.hold(key):
+            await self._contacts.update_one({"_id": key}, update, upsert=True)
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
         return await self._contacts.find_one({"_id": _tombstone_key(organisation_id, person_id)}) is not None
@@ -393,7 +405,9 @@ class MongoNotifyStore:
             {"$set": {"organisation_id": organisation_id, "erased_at": at}},
             upsert=True,
         )
-        await self._contacts.delete_one({"_id": _key(organisation_id, person_id)})
+        key = _key(organisation_id, person_id)
+        async with self._writing.hold(key):
+            await self._contacts.delete_one({"_id": key})
         await self._memberships.delete_many({"organisation_id": organisation_id, "person_id": person_id})
 
     async def set_membership(self, organisation_id: str, segment: str, person_id: str, member: bool) -> None:

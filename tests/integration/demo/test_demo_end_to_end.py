@@ -1,30 +1,28 @@
 """`make demo` at a small scale: the four services started on free ports with a database of their own, a season of
-200 patrons sent through them, and a summary whose numbers agree with one another."""
+80 patrons sent through them, and a summary whose numbers agree with one another."""
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import pytest
 
 from demo.run import DemoConfig, run_demo
 from infra.platform.fleet import SERVICES, Fleet
-from infra.platform.kafka_state import pipeline_state
 from shared.settings import ServiceSettings
+from shared.topic_admin import ensure_topics
+from shared.topics import all_topic_partitions
 from tests.integration.ports import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
-
-# The fleet's consumers join the catalog's consumer groups: a broker whose groups are far behind (a shared
-# development broker fed by benchmarks) would have them work through that backlog before the demo's events.
-LARGEST_BACKLOG = 20_000
 
 
 def test_a_small_season_goes_through_every_service_and_the_summary_adds_up(
     settings: ServiceSettings, tmp_path: Path
 ) -> None:
-    backlog = sum(group.lag for group in asyncio.run(pipeline_state(settings.kafka_bootstrap)))
-    if backlog > LARGEST_BACKLOG:
-        pytest.skip(f"the catalog's consumer groups are {backlog:,} records behind on this broker")
+    # A platform of its own on the shared broker: its topics and groups hold nothing but this test's events.
+    namespace = f"test-{uuid.uuid4().hex[:10]}."
+    asyncio.run(ensure_topics(settings.kafka_bootstrap, all_topic_partitions(namespace)))
     ports = tuple((name, free_port()) for name in SERVICES)
     fleet = Fleet(
         root=tmp_path,
@@ -32,6 +30,7 @@ def test_a_small_season_goes_through_every_service_and_the_summary_adds_up(
         mongo_url=settings.mongo_url,
         extra_environment=(
             ("PARTERRE_MONGO_DATABASE", settings.mongo_database),
+            ("PARTERRE_KAFKA_NAMESPACE", namespace),
             ("PARTERRE_NOTIFY_ALLOW_LOOPBACK", "true"),
             ("PARTERRE_NOTIFY_ALLOW_PLAIN_HTTP", "true"),
         ),
@@ -39,17 +38,18 @@ def test_a_small_season_goes_through_every_service_and_the_summary_adds_up(
     )
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports}
     config = DemoConfig(
-        patrons=200,
+        patrons=80,
         seed=5,
         ingest_url=url["ingest"],
         identity_url=url["identity"],
         profile_url=url["profile"],
         notify_url=url["notify"],
         kafka_bootstrap=settings.kafka_bootstrap,
+        kafka_namespace=namespace,
         mongo_url=settings.mongo_url,
         mongo_database=settings.mongo_database,
         receiver_port=0,
-        drain_timeout_seconds=40,
+        drain_timeout_seconds=150,
         show_progress=False,
     )
     try:
