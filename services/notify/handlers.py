@@ -6,7 +6,7 @@ the same attempt; a redelivered `profile changed` older than the contact is igno
 """
 
 import secrets as random_ids
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -44,6 +44,9 @@ from services.notify.domain.subscriptions import (
 from services.notify.ports import AttemptRecord, Clock, Delivery, DeliveryStatus, HttpAnswer, NotifyStore, Outbound
 from shared.events import Envelope, ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1, TriggerFiredV1
 from shared.events.common import Channel, ConsentPurpose
+
+# Why a delivery went to the dead letters without an attempt (its `last_error`).
+SUBSCRIPTION_DELETED = "subscription_deleted"
 
 
 @dataclass(frozen=True)
@@ -387,6 +390,10 @@ class ReplayRefusedError(Exception):
     """Only a delivery that was given up on (dead) can be replayed."""
 
 
+class SubscriptionDeletedError(Exception):
+    """The delivery's subscription was deleted: there is nowhere to send it again."""
+
+
 async def replay_delivery(organisation_id: str, delivery_id_: str, deps: NotifyDeps) -> Delivery | None:
     """Queues a dead delivery again with a fresh retry schedule; None if the organisation has no such delivery."""
     delivery = await deps.store.delivery(delivery_id_)
@@ -394,6 +401,8 @@ async def replay_delivery(organisation_id: str, delivery_id_: str, deps: NotifyD
         return None
     if delivery.status is not DeliveryStatus.DEAD:
         raise ReplayRefusedError(delivery.status.value)
+    if await deps.store.subscription(delivery.subscription_id) is None:
+        raise SubscriptionDeletedError(delivery.subscription_id)
     now = deps.clock.now()
     await deps.store.update_delivery(
         delivery.delivery_id,
@@ -406,6 +415,20 @@ async def replay_delivery(organisation_id: str, delivery_id_: str, deps: NotifyD
     )
     await deps.store.enqueue(delivery.subscription_id, delivery.delivery_id, now, now)
     return replace(delivery, status=DeliveryStatus.PENDING, round_start=delivery.attempts, replays=delivery.replays + 1)
+
+
+async def dead_letter(deps: NotifyDeps, subscription_id: str, delivery_ids: Iterable[str], reason: str) -> int:
+    """Gives up on queued deliveries without an attempt (they stay replayable); returns how many it moved."""
+    moved = 0
+    for delivery_id_ in delivery_ids:
+        delivery = await deps.store.delivery(delivery_id_)
+        if delivery is not None and delivery.status is DeliveryStatus.PENDING:
+            await deps.store.update_delivery(
+                delivery_id_, {"status": DeliveryStatus.DEAD, "last_error": reason, "next_attempt_at": None}
+            )
+            moved += 1
+        await deps.store.dequeue(subscription_id, delivery_id_)
+    return moved
 
 
 # Subscriptions
@@ -456,6 +479,13 @@ async def rotate_secret(subscription: Subscription, deps: NotifyDeps) -> tuple[S
     )
     await deps.store.save_subscription(rotated)
     return rotated, secret
+
+
+async def delete_subscription(subscription: Subscription, deps: NotifyDeps) -> None:
+    """Deletes the subscription after giving up on what it still had queued, so nothing is left pending forever."""
+    queued = [entry.delivery_id for entry in await deps.store.queue(subscription.subscription_id)]
+    await dead_letter(deps, subscription.subscription_id, queued, SUBSCRIPTION_DELETED)
+    await deps.store.delete_subscription(subscription.subscription_id)
 
 
 def owner_id() -> str:

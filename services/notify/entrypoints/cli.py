@@ -7,7 +7,7 @@ from typing import Any
 
 from services.notify.adapters.mongo import MongoNotifyStore
 from services.notify.context import SystemClock, notify_rules
-from services.notify.handlers import NotifyDeps, ReplayRefusedError, replay_delivery
+from services.notify.handlers import NotifyDeps, ReplayRefusedError, SubscriptionDeletedError, replay_delivery
 from services.notify.ports import DeliveryStatus
 from services.notify.settings import NotifySettings
 from shared.mongo import mongo_client
@@ -51,6 +51,10 @@ async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> in
                 replayed = await replay_delivery(arguments.org, delivery_id, deps)
             except ReplayRefusedError as exc:
                 print(f"{delivery_id}  not replayed: it is {exc}, not dead", file=sys.stderr)
+                failures += 1
+                continue
+            except SubscriptionDeletedError:
+                print(f"{delivery_id}  not replayed: its subscription was deleted", file=sys.stderr)
                 failures += 1
                 continue
             if replayed is None:
