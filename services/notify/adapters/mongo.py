@@ -4,11 +4,18 @@ Hot paths read and write by `_id` only, which FerretDB 1.x serves from its index
 document (`pending.<delivery id>` = when it is due), an attempt is claimed by inserting its deterministic id, a
 person's contact is `org|person`. Lists by other fields (the deliveries API, an erasure's sweep, a segment export)
 are rare and may scan. Event data goes in as JSON text: profile field names contain dots, which keys may not.
+
+FerretDB 1.x applies an update as read, modify, write back: two updates of one document at once keep only one's
+changes (MongoDB applies each atomically). The queue and contact documents have several writers in one instance
+(consumers of many persons, lanes, the API), so this store takes their updates one at a time per document. Several
+instances sharing FerretDB would still race; that is what MongoDB is for.
 """
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -210,8 +217,30 @@ def _contact_from(document: Document) -> Contact:
     )
 
 
+class _DocumentLocks:
+    """One lock per document id, dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, document_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(document_id, (asyncio.Lock(), 0))
+        self._locks[document_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[document_id]
+            if users == 1:
+                del self._locks[document_id]
+            else:
+                self._locks[document_id] = (lock, users - 1)
+
+
 class MongoNotifyStore:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._one_writer = _DocumentLocks()
         self._subscriptions = database[SUBSCRIPTIONS]
         self._deliveries = database[DELIVERIES]
         self._attempts = database[ATTEMPTS]
@@ -237,7 +266,8 @@ class MongoNotifyStore:
 
     async def delete_subscription(self, subscription_id: str) -> bool:
         result = await self._subscriptions.delete_one({"_id": subscription_id})
-        await self._queues.delete_one({"_id": subscription_id})
+        async with self._one_writer.hold(f"{QUEUES}/{subscription_id}"):
+            await self._queues.delete_one({"_id": subscription_id})
         return result.deleted_count == 1
 
     async def disable_subscription(self, subscription_id: str, reason: str) -> None:
@@ -300,14 +330,16 @@ class MongoNotifyStore:
         return [QueueEntry(delivery_id, entry["due"], entry["since"]) for delivery_id, entry in pending.items()]
 
     async def enqueue(self, subscription_id: str, delivery_id: str, due_at: datetime, since: datetime) -> None:
-        await self._queues.update_one(
-            {"_id": subscription_id},
-            {"$set": {f"pending.{delivery_id}": {"due": due_at, "since": since}}},
-            upsert=True,
-        )
+        async with self._one_writer.hold(f"{QUEUES}/{subscription_id}"):
+            await self._queues.update_one(
+                {"_id": subscription_id},
+                {"$set": {f"pending.{delivery_id}": {"due": due_at, "since": since}}},
+                upsert=True,
+            )
 
     async def dequeue(self, subscription_id: str, delivery_id: str) -> None:
-        await self._queues.update_one({"_id": subscription_id}, {"$unset": {f"pending.{delivery_id}": ""}})
+        async with self._one_writer.hold(f"{QUEUES}/{subscription_id}"):
+            await self._queues.update_one({"_id": subscription_id}, {"$unset": {f"pending.{delivery_id}": ""}})
 
     async def claim_attempt(self, record: AttemptRecord) -> AttemptRecord | None:
         try:
@@ -356,18 +388,23 @@ class MongoNotifyStore:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)})
         return None if document is None or "person_id" not in document else _contact_from(document)
 
+    async def _update_contact(self, organisation_id: str, person_id: str, update: Mapping[str, Any]) -> None:
+        key = _key(organisation_id, person_id)
+        async with self._one_writer.hold(f"{CONTACTS}/{key}"):
+            await self._contacts.update_one({"_id": key}, update, upsert=True)
+
     async def save_contact(self, organisation_id: str, contact: Contact) -> None:
-        await self._contacts.update_one(
-            {"_id": _key(organisation_id, contact.person_id)},
+        await self._update_contact(
+            organisation_id,
+            contact.person_id,
             {"$set": {"organisation_id": organisation_id, **_contact_fields(contact)}},
-            upsert=True,
         )
 
     async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
-        await self._contacts.update_one(
-            {"_id": _key(organisation_id, person_id)},
+        await self._update_contact(
+            organisation_id,
+            person_id,
             {"$set": {f"opt_outs.{purpose}": at, "organisation_id": organisation_id, "person_id": person_id}},
-            upsert=True,
         )
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
@@ -382,7 +419,7 @@ class MongoNotifyStore:
         }
         if expired:
             update["$unset"] = {f"sends.{message}": "" for message in expired}
-        await self._contacts.update_one({"_id": _key(organisation_id, person_id)}, update, upsert=True)
+        await self._update_contact(organisation_id, person_id, update)
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
         return await self._contacts.find_one({"_id": _tombstone_key(organisation_id, person_id)}) is not None
@@ -393,7 +430,9 @@ class MongoNotifyStore:
             {"$set": {"organisation_id": organisation_id, "erased_at": at}},
             upsert=True,
         )
-        await self._contacts.delete_one({"_id": _key(organisation_id, person_id)})
+        key = _key(organisation_id, person_id)
+        async with self._one_writer.hold(f"{CONTACTS}/{key}"):
+            await self._contacts.delete_one({"_id": key})
         await self._memberships.delete_many({"organisation_id": organisation_id, "person_id": person_id})
 
     async def set_membership(self, organisation_id: str, segment: str, person_id: str, member: bool) -> None:
