@@ -8,7 +8,7 @@ the same attempt; a redelivered `profile changed` older than the contact is igno
 import secrets as random_ids
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.notify.adapters.mailchimp import MailchimpAudience
@@ -190,20 +190,22 @@ class AttemptOutcome:
     answer: HttpAnswer | None = None
     reason: str | None = None
     final: bool = True
+    at: datetime | None = None
 
 
 async def _close(
     deps: NotifyDeps, delivery: Delivery, claim: AttemptRecord, status: DeliveryStatus, reason: str
 ) -> AttemptOutcome:
     now = deps.clock.now()
-    await deps.store.finish_attempt(replace(claim, finished_at=now, outcome=status.value, error=reason))
+    await deps.store.expect_announcement(claim.attempt_id, now)
+    await deps.store.finish_attempt(replace(claim, finished_at=now, outcome=status.value, error=reason, final=True))
     await deps.store.update_delivery(
         delivery.delivery_id,
         {"status": status, "attempts": claim.number, "last_error": reason, "next_attempt_at": None},
     )
     await deps.store.dequeue(delivery.subscription_id, delivery.delivery_id)
     return AttemptOutcome(
-        replace(delivery, status=status, attempts=claim.number), claim.number, status.value, None, reason
+        replace(delivery, status=status, attempts=claim.number), claim.number, status.value, None, reason, at=now
     )
 
 
@@ -350,6 +352,8 @@ async def _record(
     error = decision.reason if decision.verdict is not Verdict.SUCCEEDED else None
     if answer.error and decision.verdict is not Verdict.SUCCEEDED and answer.status_code is not None:
         error = f"{decision.reason}: {answer.error}"[:1000]
+    # Noted before the outcome is stored, so a crash between storing and publishing leaves it to publish later.
+    await store.expect_announcement(claim.attempt_id, now)
     await store.finish_attempt(
         replace(
             claim,
@@ -358,6 +362,7 @@ async def _record(
             status_code=answer.status_code,
             error=error,
             duration_seconds=answer.duration_seconds,
+            final=decision.final,
         )
     )
     await store.update_delivery(
@@ -383,7 +388,40 @@ async def _record(
         answer,
         error,
         decision.final,
+        at=now,
     )
+
+
+async def unannounced_outcomes(deps: NotifyDeps, *, limit: int = 100) -> list[AttemptOutcome]:
+    """Stored outcomes whose event was never published (the worker died first), to publish again.
+
+    An outcome waits one attempt lease before it counts as left behind: until then its own worker may still be
+    publishing it. Publishing twice is harmless, since an outcome's event id is its attempt's id.
+    """
+    store = deps.store
+    outcomes = []
+    for attempt_id_ in await store.unannounced(deps.clock.now() - deps.rules.attempt_lease, limit):
+        record = await store.attempt(attempt_id_)
+        if record is not None and record.finished_at is None:
+            continue  # under way, or abandoned: the next claim finishes it as interrupted
+        delivery = None if record is None else await store.delivery(record.delivery_id)
+        if record is None or record.outcome == "interrupted" or delivery is None:
+            # Released, never stored, or forgotten: there is no outcome to announce.
+            await store.announced(attempt_id_)
+            continue
+        answer = None if record.status_code is None else HttpAnswer(record.status_code)
+        outcomes.append(
+            AttemptOutcome(
+                delivery,
+                record.number,
+                record.outcome or "interrupted",
+                answer,
+                record.error,
+                True if record.final is None else record.final,
+                at=record.finished_at,
+            )
+        )
+    return outcomes
 
 
 class ReplayRefusedError(Exception):

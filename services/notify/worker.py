@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from services.notify.domain.subscriptions import Subscription
-from services.notify.handlers import AttemptOutcome, NotifyDeps, attempt_delivery, owner_id
+from services.notify.handlers import AttemptOutcome, NotifyDeps, attempt_delivery, owner_id, unannounced_outcomes
 from services.notify.metrics import NotifyMetrics
 from services.notify.ports import Outbound
 
 log = logging.getLogger(__name__)
 
-Announce = Callable[[AttemptOutcome, Subscription], Awaitable[None]]
+Announce = Callable[[AttemptOutcome], Awaitable[None]]
 
 
 @dataclass
@@ -84,6 +84,11 @@ class DeliveryWorker:
                 await self._sync_lanes()
             except Exception:
                 log.exception("notify could not read its subscriptions; retrying")
+            try:
+                for outcome in await unannounced_outcomes(self._deps):
+                    await self._announce(outcome)
+            except Exception:
+                log.exception("notify could not publish the outcomes left behind; retrying")
             self._refresh.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll):
@@ -150,7 +155,7 @@ class DeliveryWorker:
             )
             if outcome is not None:
                 self._observe(outcome, subscription)
-                await self._announce(outcome, subscription)
+                await self._announce(outcome)
                 if outcome.verdict == "gone":
                     self._refresh.set()
         except asyncio.CancelledError:

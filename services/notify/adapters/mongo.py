@@ -37,6 +37,8 @@ SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
 ATTEMPTS = "notify_attempts"
 QUEUES = "notify_queues"
+# Attempts whose outcome event may not be published yet; small, since each leaves once its event is out.
+OUTBOX = "notify_outbox"
 CONTACTS = "notify_contacts"
 MEMBERSHIPS = "notify_segment_members"
 # Used by MongoDB for the listing and erasure queries; FerretDB scans either way, and these are not hot paths.
@@ -173,6 +175,7 @@ def _attempt_from(document: Document) -> AttemptRecord:
         status_code=document.get("status_code"),
         error=document.get("error"),
         duration_seconds=document.get("duration_seconds"),
+        final=document.get("final"),
     )
 
 
@@ -245,6 +248,7 @@ class MongoNotifyStore:
         self._deliveries = database[DELIVERIES]
         self._attempts = database[ATTEMPTS]
         self._queues = database[QUEUES]
+        self._outbox = database[OUTBOX]
         self._contacts = database[CONTACTS]
         self._memberships = database[MEMBERSHIPS]
 
@@ -367,12 +371,28 @@ class MongoNotifyStore:
                     "status_code": record.status_code,
                     "error": record.error,
                     "duration_seconds": record.duration_seconds,
+                    "final": record.final,
                 }
             },
         )
 
     async def release_attempt(self, attempt_id: str) -> None:
         await self._attempts.delete_one({"_id": attempt_id})
+
+    async def attempt(self, attempt_id: str) -> AttemptRecord | None:
+        document = await self._attempts.find_one({"_id": attempt_id})
+        return None if document is None else _attempt_from(document)
+
+    async def expect_announcement(self, attempt_id: str, at: datetime) -> None:
+        await self._outbox.update_one({"_id": attempt_id}, {"$setOnInsert": {"noted_at": at}}, upsert=True)
+
+    async def unannounced(self, noted_before: datetime, limit: int) -> list[str]:
+        # No filter: FerretDB would scan for one anyway, and the outbox holds only what is not yet out.
+        documents = await self._outbox.find({}, limit=limit).to_list()
+        return [document["_id"] for document in documents if document["noted_at"] < noted_before]
+
+    async def announced(self, attempt_id: str) -> None:
+        await self._outbox.delete_one({"_id": attempt_id})
 
     async def attempts(self, delivery: Delivery) -> list[AttemptRecord]:
         found = []
