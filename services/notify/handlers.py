@@ -365,6 +365,11 @@ async def _record(
             final=decision.final,
         )
     )
+    current = await store.delivery(delivery.delivery_id)
+    if current is None or current.status is not DeliveryStatus.PENDING:
+        # Given up on while this attempt was under way (its subscription deleted, its queue full): the attempt is
+        # on record, and the delivery stays where that put it rather than being queued again.
+        return AttemptOutcome(current or delivery, claim.number, decision.verdict.value, answer, error, True, at=now)
     await store.update_delivery(
         delivery.delivery_id,
         {

@@ -124,6 +124,12 @@ async def test_delete_removes_the_subscription_and_dead_letters_what_it_still_ha
         path = f"/v1/subscriptions/{created['subscription_id']}"
         await harness.publish_triggers(harness.trigger("fired-before-delete"))
         assert await eventually(lambda: len(receiver.received) == 1)
+
+        async def waiting_for_its_retry() -> bool:
+            listed = await client.get("/v1/deliveries", params={"subscription": created["subscription_id"]})
+            return [item["attempts"] for item in listed.json()["items"]] == [1]
+
+        assert await eventually(waiting_for_its_retry)
         deleted = await client.delete(path)
         gone = await client.get(path)
         again = await client.delete(path)
