@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.notify.adapters.http import SafeOutbound
+from services.notify.adapters.secrets import SecretBox, secret_box
 from services.notify.domain.frequency import FrequencyCap
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.retries import RetrySchedule
@@ -37,6 +38,10 @@ def notify_rules(settings: NotifySettings) -> NotifyRules:
         rotation_overlap=timedelta(hours=settings.notify_secret_rotation_overlap_hours),
         attempt_lease=timedelta(seconds=settings.notify_attempt_lease_seconds),
     )
+
+
+def settings_secret_box(settings: NotifySettings) -> SecretBox:
+    return secret_box(settings.notify_secrets_key.get_secret_value(), http_host=settings.http_host)
 
 
 def outbound_policy(settings: NotifySettings) -> OutboundPolicy:

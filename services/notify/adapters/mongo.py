@@ -22,6 +22,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.notify.adapters.secrets import SecretBox
 from services.notify.domain.contacts import Contact, PurposeConsent
 from services.notify.domain.subscriptions import (
     EventFilter,
@@ -60,7 +61,7 @@ def _tombstone_key(organisation_id: str, person_id: str) -> str:
     return _key(organisation_id, f"erased:{digest}")
 
 
-def _subscription_document(subscription: Subscription) -> Document:
+def _subscription_document(subscription: Subscription, box: SecretBox) -> Document:
     events = subscription.events
     return {
         "_id": subscription.subscription_id,
@@ -76,7 +77,7 @@ def _subscription_document(subscription: Subscription) -> Document:
         "enabled": subscription.enabled,
         "created_at": subscription.created_at,
         "secrets": [
-            {"secret": entry.secret, "created_at": entry.created_at, "expires_at": entry.expires_at}
+            {"secret": box.seal(entry.secret), "created_at": entry.created_at, "expires_at": entry.expires_at}
             for entry in subscription.secrets
         ],
         "description": subscription.description,
@@ -85,14 +86,14 @@ def _subscription_document(subscription: Subscription) -> Document:
         if subscription.mailchimp is None
         else {
             "api_url": subscription.mailchimp.api_url,
-            "api_key": subscription.mailchimp.api_key,
+            "api_key": box.seal(subscription.mailchimp.api_key),
             "list_id": subscription.mailchimp.list_id,
         },
         "max_in_flight": subscription.max_in_flight,
     }
 
 
-def _subscription_from(document: Document) -> Subscription:
+def _subscription_from(document: Document, box: SecretBox) -> Subscription:
     events = document["events"]
     mailchimp = document.get("mailchimp")
     return Subscription(
@@ -109,12 +110,14 @@ def _subscription_from(document: Document) -> Subscription:
         enabled=document["enabled"],
         created_at=document["created_at"],
         secrets=tuple(
-            SigningSecret(entry["secret"], entry["created_at"], entry.get("expires_at"))
+            SigningSecret(box.open(entry["secret"]), entry["created_at"], entry.get("expires_at"))
             for entry in document.get("secrets", ())
         ),
         description=document.get("description"),
         disabled_reason=document.get("disabled_reason"),
-        mailchimp=None if not mailchimp else MailchimpTarget(**mailchimp),
+        mailchimp=None
+        if not mailchimp
+        else MailchimpTarget(**{**mailchimp, "api_key": box.open(mailchimp["api_key"])}),
         max_in_flight=document.get("max_in_flight"),
     )
 
@@ -242,7 +245,10 @@ class _DocumentLocks:
 
 
 class MongoNotifyStore:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    """Notify's state; signing secrets and API keys pass through `box` on their way in and out."""
+
+    def __init__(self, database: AsyncDatabase[Document], box: SecretBox) -> None:
+        self._box = box
         self._one_writer = _DocumentLocks()
         self._subscriptions = database[SUBSCRIPTIONS]
         self._deliveries = database[DELIVERIES]
@@ -256,16 +262,16 @@ class MongoNotifyStore:
 
     async def subscription(self, subscription_id: str) -> Subscription | None:
         document = await self._subscriptions.find_one({"_id": subscription_id})
-        return None if document is None else _subscription_from(document)
+        return None if document is None else _subscription_from(document, self._box)
 
     async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]:
         query = {} if organisation_id is None else {"organisation_id": organisation_id}
         documents = await self._subscriptions.find(query, sort=[("created_at", 1)]).to_list()
-        return [_subscription_from(document) for document in documents]
+        return [_subscription_from(document, self._box) for document in documents]
 
     async def save_subscription(self, subscription: Subscription) -> None:
         await self._subscriptions.replace_one(
-            {"_id": subscription.subscription_id}, _subscription_document(subscription), upsert=True
+            {"_id": subscription.subscription_id}, _subscription_document(subscription, self._box), upsert=True
         )
 
     async def delete_subscription(self, subscription_id: str) -> bool:
