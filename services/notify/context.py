@@ -37,6 +37,8 @@ def notify_rules(settings: NotifySettings) -> NotifyRules:
         ),
         rotation_overlap=timedelta(hours=settings.notify_secret_rotation_overlap_hours),
         attempt_lease=timedelta(seconds=settings.notify_attempt_lease_seconds),
+        max_queue=settings.notify_max_queue_per_subscription,
+        disabled_max_age=timedelta(hours=settings.notify_disabled_max_age_hours),
     )
 
 

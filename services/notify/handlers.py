@@ -5,8 +5,9 @@ again finds its deliveries stored; an attempt is claimed by inserting its number
 the same attempt; a redelivered `profile changed` older than the contact is ignored by its version.
 """
 
+import asyncio
 import secrets as random_ids
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,12 +42,23 @@ from services.notify.domain.subscriptions import (
     matching_subscriptions,
     rotate,
 )
-from services.notify.ports import AttemptRecord, Clock, Delivery, DeliveryStatus, HttpAnswer, NotifyStore, Outbound
+from services.notify.ports import (
+    AttemptRecord,
+    Clock,
+    Delivery,
+    DeliveryStatus,
+    HttpAnswer,
+    NotifyStore,
+    Outbound,
+    QueueEntry,
+)
 from shared.events import Envelope, ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1, TriggerFiredV1
 from shared.events.common import Channel, ConsentPurpose
 
 # Why a delivery went to the dead letters without an attempt (its `last_error`).
 SUBSCRIPTION_DELETED = "subscription_deleted"
+SUBSCRIPTION_DISABLED = "subscription_disabled"
+QUEUE_FULL = "queue_full"
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,10 @@ class NotifyRules:
     cap: FrequencyCap
     rotation_overlap: timedelta
     attempt_lease: timedelta
+    # Most deliveries a subscription's queue holds; past it, the oldest are given up on.
+    max_queue: int = 10_000
+    # How long a disabled subscription's queued deliveries wait for it to come back.
+    disabled_max_age: timedelta = timedelta(hours=72)
 
 
 @dataclass(frozen=True)
@@ -318,8 +334,22 @@ async def attempt_delivery(
         await store.release_attempt(claim.attempt_id)
         raise
     if isinstance(result, Suppression):
-        return await _close(deps, delivery, claim, DeliveryStatus.SUPPRESSED, result.value)
-    return await _record(deps, delivery, subscription, claim, result, draw)
+        return await _uninterrupted(_close(deps, delivery, claim, DeliveryStatus.SUPPRESSED, result.value))
+    return await _uninterrupted(_record(deps, delivery, subscription, claim, result, draw))
+
+
+async def _uninterrupted(recording: Coroutine[Any, Any, AttemptOutcome]) -> AttemptOutcome:
+    """Stores an attempt's outcome whole even if the worker is stopped meanwhile, then lets the stop go on.
+
+    Cut in the middle, an outcome would leave its claim unfinished, and the delivery would wait a whole attempt
+    lease after the restart before anyone tried it again.
+    """
+    task = asyncio.ensure_future(recording)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 async def _record(
@@ -474,6 +504,31 @@ async def dead_letter(deps: NotifyDeps, subscription_id: str, delivery_ids: Iter
     return moved
 
 
+async def trim_queue(
+    deps: NotifyDeps, subscription: Subscription, entries: list[QueueEntry], busy: Collection[str]
+) -> dict[str, int]:
+    """Gives up on what a queue may no longer hold; returns how many went, by reason.
+
+    A queue holds at most `max_queue` deliveries (the oldest, by when they were queued, go first); a disabled
+    subscription's deliveries wait `disabled_max_age` for it to be re-enabled. Attempts under way are left alone.
+    """
+    rules, now = deps.rules, deps.clock.now()
+    waiting = sorted((entry for entry in entries if entry.delivery_id not in busy), key=lambda entry: entry.since)
+    moved: dict[str, int] = {}
+    if not subscription.enabled:
+        expired = [entry.delivery_id for entry in waiting if now - entry.since >= rules.disabled_max_age]
+        if expired:
+            moved[SUBSCRIPTION_DISABLED] = await dead_letter(
+                deps, subscription.subscription_id, expired, SUBSCRIPTION_DISABLED
+            )
+        waiting = [entry for entry in waiting if entry.delivery_id not in set(expired)]
+    excess = len(entries) - sum(moved.values()) - rules.max_queue
+    if excess > 0:
+        oldest = [entry.delivery_id for entry in waiting[:excess]]
+        moved[QUEUE_FULL] = await dead_letter(deps, subscription.subscription_id, oldest, QUEUE_FULL)
+    return moved
+
+
 # Subscriptions
 
 
@@ -524,11 +579,13 @@ async def rotate_secret(subscription: Subscription, deps: NotifyDeps) -> tuple[S
     return rotated, secret
 
 
-async def delete_subscription(subscription: Subscription, deps: NotifyDeps) -> None:
-    """Deletes the subscription after giving up on what it still had queued, so nothing is left pending forever."""
+async def delete_subscription(subscription: Subscription, deps: NotifyDeps) -> int:
+    """Deletes the subscription after giving up on what it still had queued, so nothing is left pending forever;
+    returns how many deliveries it gave up on."""
     queued = [entry.delivery_id for entry in await deps.store.queue(subscription.subscription_id)]
-    await dead_letter(deps, subscription.subscription_id, queued, SUBSCRIPTION_DELETED)
+    moved = await dead_letter(deps, subscription.subscription_id, queued, SUBSCRIPTION_DELETED)
     await deps.store.delete_subscription(subscription.subscription_id)
+    return moved
 
 
 def owner_id() -> str:

@@ -49,6 +49,20 @@ class NotifySettings(ServiceSettings):
     notify_secret_rotation_overlap_hours: float = Field(
         default=24.0, gt=0, le=720, description="How long the previous signing secret still signs after a rotation."
     )
+    notify_max_queue_per_subscription: int = Field(
+        default=10_000,
+        ge=1,
+        le=100_000,
+        description="Deliveries one subscription's queue holds; past it the oldest go to the dead letters "
+        "as `queue_full`.",
+    )
+    notify_disabled_max_age_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=8760,
+        description="How long a disabled subscription's queued deliveries wait for it to be re-enabled, counted from "
+        "when each was queued; then they go to the dead letters as `subscription_disabled`.",
+    )
     notify_secrets_key: SecretStr = Field(
         default=SecretStr(""),
         description="Fernet key(s), comma-separated, sealing signing secrets and API keys at rest; the first seals. "

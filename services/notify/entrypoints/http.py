@@ -11,6 +11,7 @@ from services.notify.domain.exports import segment_csv
 from services.notify.domain.subscriptions import EventFilter, MailchimpTarget, Subscription, TargetKind
 from services.notify.domain.targets import url_problem
 from services.notify.handlers import (
+    SUBSCRIPTION_DELETED,
     ReplayRefusedError,
     SubscriptionDeletedError,
     create_subscription,
@@ -236,7 +237,8 @@ async def post_rotate_secret(subscription_id: str, principal: SubscriptionsAdmin
 )
 async def delete_one_subscription(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> Response:
     subscription = await _own_subscription(subscription_id, principal.organisation_id, context)
-    await delete_subscription(subscription, context.deps)
+    given_up = await delete_subscription(subscription, context.deps)
+    context.metrics.evicted.labels(subscription_id, SUBSCRIPTION_DELETED).inc(given_up)
     context.subscriptions_changed()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
