@@ -3,6 +3,7 @@
 import asyncio
 import json
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -83,16 +84,25 @@ class SafeOutbound:
     """Sends to targets outbound safety allows, with a hard timeout; `PinnedNetworkBackend` checks the addresses."""
 
     def __init__(
-        self, policy: OutboundPolicy, *, timeout_seconds: float, resolve: Resolve = resolve_with_getaddrinfo
+        self,
+        policy: OutboundPolicy,
+        *,
+        timeout_seconds: float,
+        resolve: Resolve = resolve_with_getaddrinfo,
+        trusted: ssl.SSLContext | None = None,
     ) -> None:
         self._policy = policy
         self._timeout = timeout_seconds
         self._resolve = resolve
+        # The certificate authorities receivers are checked against; None: the public ones (certifi).
+        self._trusted = trusted
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+        transport = httpx.AsyncHTTPTransport(
+            verify=True if self._trusted is None else self._trusted, limits=limits, trust_env=False
+        )
         # httpx takes no network backend of its own, so the pool it built gets ours before its first connection.
         pool = transport._pool
         pool._network_backend = PinnedNetworkBackend(self._policy, self._resolve, pool._network_backend)

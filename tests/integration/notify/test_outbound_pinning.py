@@ -1,8 +1,19 @@
 """Outbound safety against real loopback receivers: the connection goes to the very address that was checked."""
 
+import asyncio
+import socket
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
+
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from services.notify.adapters.http import SafeOutbound
 from services.notify.domain.targets import OutboundPolicy
@@ -72,3 +83,72 @@ async def test_every_address_of_a_name_is_checked_and_one_forbidden_address_refu
     assert answer.refused is not None
     assert "10.0.0.7" in answer.refused
     assert receiver.received == []
+
+
+def _certificate_for(name: str, directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate valid for `name` only, and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "receiver.pem", directory / "receiver.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+@asynccontextmanager
+async def serving_tls(app: Receiver, cert_file: Path, key_file: Path) -> AsyncIterator[int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="off", ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for "listening"
+        await asyncio.sleep(0.01)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=5)
+        sock.close()
+
+
+async def test_over_https_the_pinned_address_is_reached_with_the_names_tls_server_name_and_certificate(
+    tmp_path: Path,
+) -> None:
+    # The certificate names `receiver.test` only: the handshake verifies only if the TLS server name is the URL's
+    # name, although the connection goes to the address checked for it.
+    cert_file, key_file = _certificate_for("receiver.test", tmp_path)
+    trusted = ssl.create_default_context(cafile=str(cert_file))
+
+    async def to_loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    policy = OutboundPolicy(allow_loopback=True)
+    receiver = Receiver()
+    async with (
+        serving_tls(receiver, cert_file, key_file) as port,
+        outbound(policy, resolve=to_loopback, trusted=trusted) as sender,
+    ):
+        answer = await sender.request("POST", f"https://receiver.test:{port}/hook", body=b"{}")
+        wrong_name = await sender.request("POST", f"https://other.test:{port}/hook", body=b"{}")
+    assert answer.status_code == 200, answer.error
+    assert receiver.received[0].headers["host"] == f"receiver.test:{port}"
+    assert wrong_name.status_code is None, "a certificate for another name is refused"
+    assert len(receiver.received) == 1
