@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from services.notify.adapters.http import SafeOutbound
 from services.notify.adapters.mongo import INDEXES, MongoNotifyStore
-from services.notify.context import NotifyContext, SystemClock, notify_rules, outbound_policy
+from services.notify.context import NotifyContext, SystemClock, notify_rules, outbound_policy, settings_secret_box
 from services.notify.entrypoints.consumer import handle_profile_event
 from services.notify.entrypoints.http import router
 from services.notify.handlers import NotifyDeps
@@ -35,11 +35,12 @@ def create_app(
         else NotifySettings(**(settings or NotifySettings()).model_dump())
     )
     rules = notify_rules(notify_settings)
+    box = settings_secret_box(notify_settings)
 
     def wire(runtime: Runtime) -> None:
         context = NotifyContext(
             settings=notify_settings,
-            deps=NotifyDeps(store=MongoNotifyStore(runtime.database), clock=SystemClock(), rules=rules),
+            deps=NotifyDeps(store=MongoNotifyStore(runtime.database, box), clock=SystemClock(), rules=rules),
             outbound=SafeOutbound(
                 outbound_policy(notify_settings), timeout_seconds=notify_settings.notify_attempt_timeout_seconds
             ),

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.notify.adapters.http import SafeOutbound
+from services.notify.adapters.secrets import SecretBox, secret_box
 from services.notify.domain.frequency import FrequencyCap
+from services.notify.domain.messages import attempt_id
 from services.notify.domain.retries import RetrySchedule
-from services.notify.domain.subscriptions import Subscription
 from services.notify.domain.targets import OutboundPolicy
 from services.notify.handlers import AttemptOutcome, NotifyDeps, NotifyRules
 from services.notify.metrics import NotifyMetrics
@@ -36,7 +37,13 @@ def notify_rules(settings: NotifySettings) -> NotifyRules:
         ),
         rotation_overlap=timedelta(hours=settings.notify_secret_rotation_overlap_hours),
         attempt_lease=timedelta(seconds=settings.notify_attempt_lease_seconds),
+        max_queue=settings.notify_max_queue_per_subscription,
+        disabled_max_age=timedelta(hours=settings.notify_disabled_max_age_hours),
     )
+
+
+def settings_secret_box(settings: NotifySettings) -> SecretBox:
+    return secret_box(settings.notify_secrets_key.get_secret_value(), http_host=settings.http_host)
 
 
 def outbound_policy(settings: NotifySettings) -> OutboundPolicy:
@@ -47,14 +54,14 @@ def outbound_policy(settings: NotifySettings) -> OutboundPolicy:
     )
 
 
-def delivery_event(outcome: AttemptOutcome, subscription: Subscription, at: datetime) -> Envelope:
-    """What operators and audits read of an attempt on `parterre.notify.deliveries.v1`."""
+def delivery_event(outcome: AttemptOutcome, at: datetime) -> Envelope:
+    """What operators and audits read of an attempt on `parterre.notify.deliveries.v1`; its id is the attempt's."""
     delivery = outcome.delivery
-    attempt_id = f"{delivery.delivery_id}_{outcome.number}"
+    attempt = attempt_id(delivery.delivery_id, outcome.number)
     status_code = None if outcome.answer is None else outcome.answer.status_code
     common = {
-        "delivery_id": attempt_id,
-        "subscription_id": subscription.subscription_id,
+        "delivery_id": attempt,
+        "subscription_id": delivery.subscription_id,
         "message_id": delivery.message_id,
         "attempt": min(outcome.number, MAX_REPORTED_ATTEMPT),
         "status_code": status_code,
@@ -66,11 +73,11 @@ def delivery_event(outcome: AttemptOutcome, subscription: Subscription, at: date
         data = DeliveryFailedV1(**common, error=(outcome.reason or outcome.verdict)[:5000], final=outcome.final)
     return build_envelope(
         data,
-        organisation_id=subscription.organisation_id,
-        source=f"/orgs/{subscription.organisation_id}/notify",
-        id=attempt_id,
-        time=at,
-        subject=subscription.subscription_id,
+        organisation_id=delivery.organisation_id,
+        source=f"/orgs/{delivery.organisation_id}/notify",
+        id=attempt,
+        time=outcome.at or at,
+        subject=delivery.subscription_id,
     )
 
 
@@ -83,10 +90,11 @@ class NotifyContext:
     metrics: NotifyMetrics
     worker: DeliveryWorker | None = None
 
-    async def announce(self, outcome: AttemptOutcome, subscription: Subscription) -> None:
-        """Publishes the attempt's outcome; returns once Kafka has it (acks=all)."""
-        envelope = delivery_event(outcome, subscription, self.deps.clock.now())
+    async def announce(self, outcome: AttemptOutcome) -> None:
+        """Publishes the attempt's outcome, then takes it out of the outbox once Kafka has it (acks=all)."""
+        envelope = delivery_event(outcome, self.deps.clock.now())
         await self.publisher.publish(record_for(envelope))
+        await self.deps.store.announced(attempt_id(outcome.delivery.delivery_id, outcome.number))
 
     def wake(self, subscription_id: str) -> None:
         if self.worker is not None:

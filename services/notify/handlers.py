@@ -5,10 +5,11 @@ again finds its deliveries stored; an attempt is claimed by inserting its number
 the same attempt; a redelivered `profile changed` older than the contact is ignored by its version.
 """
 
+import asyncio
 import secrets as random_ids
-from collections.abc import Mapping
+from collections.abc import Collection, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.notify.adapters.mailchimp import MailchimpAudience
@@ -41,9 +42,23 @@ from services.notify.domain.subscriptions import (
     matching_subscriptions,
     rotate,
 )
-from services.notify.ports import AttemptRecord, Clock, Delivery, DeliveryStatus, HttpAnswer, NotifyStore, Outbound
+from services.notify.ports import (
+    AttemptRecord,
+    Clock,
+    Delivery,
+    DeliveryStatus,
+    HttpAnswer,
+    NotifyStore,
+    Outbound,
+    QueueEntry,
+)
 from shared.events import Envelope, ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1, TriggerFiredV1
 from shared.events.common import Channel, ConsentPurpose
+
+# Why a delivery went to the dead letters without an attempt (its `last_error`).
+SUBSCRIPTION_DELETED = "subscription_deleted"
+SUBSCRIPTION_DISABLED = "subscription_disabled"
+QUEUE_FULL = "queue_full"
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,10 @@ class NotifyRules:
     cap: FrequencyCap
     rotation_overlap: timedelta
     attempt_lease: timedelta
+    # Most deliveries a subscription's queue holds; past it, the oldest are given up on.
+    max_queue: int = 10_000
+    # How long a disabled subscription's queued deliveries wait for it to come back.
+    disabled_max_age: timedelta = timedelta(hours=72)
 
 
 @dataclass(frozen=True)
@@ -187,20 +206,22 @@ class AttemptOutcome:
     answer: HttpAnswer | None = None
     reason: str | None = None
     final: bool = True
+    at: datetime | None = None
 
 
 async def _close(
     deps: NotifyDeps, delivery: Delivery, claim: AttemptRecord, status: DeliveryStatus, reason: str
 ) -> AttemptOutcome:
     now = deps.clock.now()
-    await deps.store.finish_attempt(replace(claim, finished_at=now, outcome=status.value, error=reason))
+    await deps.store.expect_announcement(claim.attempt_id, now)
+    await deps.store.finish_attempt(replace(claim, finished_at=now, outcome=status.value, error=reason, final=True))
     await deps.store.update_delivery(
         delivery.delivery_id,
         {"status": status, "attempts": claim.number, "last_error": reason, "next_attempt_at": None},
     )
     await deps.store.dequeue(delivery.subscription_id, delivery.delivery_id)
     return AttemptOutcome(
-        replace(delivery, status=status, attempts=claim.number), claim.number, status.value, None, reason
+        replace(delivery, status=status, attempts=claim.number), claim.number, status.value, None, reason, at=now
     )
 
 
@@ -313,8 +334,22 @@ async def attempt_delivery(
         await store.release_attempt(claim.attempt_id)
         raise
     if isinstance(result, Suppression):
-        return await _close(deps, delivery, claim, DeliveryStatus.SUPPRESSED, result.value)
-    return await _record(deps, delivery, subscription, claim, result, draw)
+        return await _uninterrupted(_close(deps, delivery, claim, DeliveryStatus.SUPPRESSED, result.value))
+    return await _uninterrupted(_record(deps, delivery, subscription, claim, result, draw))
+
+
+async def _uninterrupted(recording: Coroutine[Any, Any, AttemptOutcome]) -> AttemptOutcome:
+    """Stores an attempt's outcome whole even if the worker is stopped meanwhile, then lets the stop go on.
+
+    Cut in the middle, an outcome would leave its claim unfinished, and the delivery would wait a whole attempt
+    lease after the restart before anyone tried it again.
+    """
+    task = asyncio.ensure_future(recording)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 async def _record(
@@ -347,6 +382,8 @@ async def _record(
     error = decision.reason if decision.verdict is not Verdict.SUCCEEDED else None
     if answer.error and decision.verdict is not Verdict.SUCCEEDED and answer.status_code is not None:
         error = f"{decision.reason}: {answer.error}"[:1000]
+    # Noted before the outcome is stored, so a crash between storing and publishing leaves it to publish later.
+    await store.expect_announcement(claim.attempt_id, now)
     await store.finish_attempt(
         replace(
             claim,
@@ -355,8 +392,14 @@ async def _record(
             status_code=answer.status_code,
             error=error,
             duration_seconds=answer.duration_seconds,
+            final=decision.final,
         )
     )
+    current = await store.delivery(delivery.delivery_id)
+    if current is None or current.status is not DeliveryStatus.PENDING:
+        # Given up on while this attempt was under way (its subscription deleted, its queue full): the attempt is
+        # on record, and the delivery stays where that put it rather than being queued again.
+        return AttemptOutcome(current or delivery, claim.number, decision.verdict.value, answer, error, True, at=now)
     await store.update_delivery(
         delivery.delivery_id,
         {
@@ -380,11 +423,48 @@ async def _record(
         answer,
         error,
         decision.final,
+        at=now,
     )
+
+
+async def unannounced_outcomes(deps: NotifyDeps, *, limit: int = 100) -> list[AttemptOutcome]:
+    """Stored outcomes whose event was never published (the worker died first), to publish again.
+
+    An outcome waits one attempt lease before it counts as left behind: until then its own worker may still be
+    publishing it. Publishing twice is harmless, since an outcome's event id is its attempt's id.
+    """
+    store = deps.store
+    outcomes = []
+    for attempt_id_ in await store.unannounced(deps.clock.now() - deps.rules.attempt_lease, limit):
+        record = await store.attempt(attempt_id_)
+        if record is not None and record.finished_at is None:
+            continue  # under way, or abandoned: the next claim finishes it as interrupted
+        delivery = None if record is None else await store.delivery(record.delivery_id)
+        if record is None or record.outcome == "interrupted" or delivery is None:
+            # Released, never stored, or forgotten: there is no outcome to announce.
+            await store.announced(attempt_id_)
+            continue
+        answer = None if record.status_code is None else HttpAnswer(record.status_code)
+        outcomes.append(
+            AttemptOutcome(
+                delivery,
+                record.number,
+                record.outcome or "interrupted",
+                answer,
+                record.error,
+                True if record.final is None else record.final,
+                at=record.finished_at,
+            )
+        )
+    return outcomes
 
 
 class ReplayRefusedError(Exception):
     """Only a delivery that was given up on (dead) can be replayed."""
+
+
+class SubscriptionDeletedError(Exception):
+    """The delivery's subscription was deleted: there is nowhere to send it again."""
 
 
 async def replay_delivery(organisation_id: str, delivery_id_: str, deps: NotifyDeps) -> Delivery | None:
@@ -394,6 +474,8 @@ async def replay_delivery(organisation_id: str, delivery_id_: str, deps: NotifyD
         return None
     if delivery.status is not DeliveryStatus.DEAD:
         raise ReplayRefusedError(delivery.status.value)
+    if await deps.store.subscription(delivery.subscription_id) is None:
+        raise SubscriptionDeletedError(delivery.subscription_id)
     now = deps.clock.now()
     await deps.store.update_delivery(
         delivery.delivery_id,
@@ -406,6 +488,45 @@ async def replay_delivery(organisation_id: str, delivery_id_: str, deps: NotifyD
     )
     await deps.store.enqueue(delivery.subscription_id, delivery.delivery_id, now, now)
     return replace(delivery, status=DeliveryStatus.PENDING, round_start=delivery.attempts, replays=delivery.replays + 1)
+
+
+async def dead_letter(deps: NotifyDeps, subscription_id: str, delivery_ids: Iterable[str], reason: str) -> int:
+    """Gives up on queued deliveries without an attempt (they stay replayable); returns how many it moved."""
+    moved = 0
+    for delivery_id_ in delivery_ids:
+        delivery = await deps.store.delivery(delivery_id_)
+        if delivery is not None and delivery.status is DeliveryStatus.PENDING:
+            await deps.store.update_delivery(
+                delivery_id_, {"status": DeliveryStatus.DEAD, "last_error": reason, "next_attempt_at": None}
+            )
+            moved += 1
+        await deps.store.dequeue(subscription_id, delivery_id_)
+    return moved
+
+
+async def trim_queue(
+    deps: NotifyDeps, subscription: Subscription, entries: list[QueueEntry], busy: Collection[str]
+) -> dict[str, int]:
+    """Gives up on what a queue may no longer hold; returns how many went, by reason.
+
+    A queue holds at most `max_queue` deliveries (the oldest, by when they were queued, go first); a disabled
+    subscription's deliveries wait `disabled_max_age` for it to be re-enabled. Attempts under way are left alone.
+    """
+    rules, now = deps.rules, deps.clock.now()
+    waiting = sorted((entry for entry in entries if entry.delivery_id not in busy), key=lambda entry: entry.since)
+    moved: dict[str, int] = {}
+    if not subscription.enabled:
+        expired = [entry.delivery_id for entry in waiting if now - entry.since >= rules.disabled_max_age]
+        if expired:
+            moved[SUBSCRIPTION_DISABLED] = await dead_letter(
+                deps, subscription.subscription_id, expired, SUBSCRIPTION_DISABLED
+            )
+        waiting = [entry for entry in waiting if entry.delivery_id not in set(expired)]
+    excess = len(entries) - sum(moved.values()) - rules.max_queue
+    if excess > 0:
+        oldest = [entry.delivery_id for entry in waiting[:excess]]
+        moved[QUEUE_FULL] = await dead_letter(deps, subscription.subscription_id, oldest, QUEUE_FULL)
+    return moved
 
 
 # Subscriptions
@@ -456,6 +577,15 @@ async def rotate_secret(subscription: Subscription, deps: NotifyDeps) -> tuple[S
     )
     await deps.store.save_subscription(rotated)
     return rotated, secret
+
+
+async def delete_subscription(subscription: Subscription, deps: NotifyDeps) -> int:
+    """Deletes the subscription after giving up on what it still had queued, so nothing is left pending forever;
+    returns how many deliveries it gave up on."""
+    queued = [entry.delivery_id for entry in await deps.store.queue(subscription.subscription_id)]
+    moved = await dead_letter(deps, subscription.subscription_id, queued, SUBSCRIPTION_DELETED)
+    await deps.store.delete_subscription(subscription.subscription_id)
+    return moved
 
 
 def owner_id() -> str:

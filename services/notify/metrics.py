@@ -39,6 +39,13 @@ class NotifyMetrics:
             ["organisation", "reason"],
             registry=registry,
         )
+        self.evicted = Counter(
+            "parterre_notify_evicted",
+            "Deliveries given up on without an attempt, by subscription and reason: queue_full (the queue held "
+            "its most), subscription_disabled (disabled for too long), subscription_deleted.",
+            ["subscription", "reason"],
+            registry=registry,
+        )
         self.events = Counter(
             "parterre_notify_events",
             "Profile events handled, by organisation, type and how many deliveries they queued (0 or more).",

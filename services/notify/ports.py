@@ -59,6 +59,8 @@ class AttemptRecord:
     status_code: int | None = None
     error: str | None = None
     duration_seconds: float | None = None
+    # Whether the outcome ended the delivery (no retry follows); None while the attempt is under way.
+    final: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,18 @@ class DeliveryStore(Protocol):
 
     async def release_attempt(self, attempt_id: str) -> None: ...
 
+    async def attempt(self, attempt_id: str) -> AttemptRecord | None: ...
+
     async def attempts(self, delivery: Delivery) -> list[AttemptRecord]: ...
+
+    async def expect_announcement(self, attempt_id: str, at: datetime) -> None:
+        """Notes, before the attempt's outcome is stored, that it is to be published (the outbox)."""
+
+    async def unannounced(self, noted_before: datetime, limit: int) -> list[str]:
+        """Attempts noted before `noted_before` whose outcome is not known to be published yet."""
+
+    async def announced(self, attempt_id: str) -> None:
+        """The attempt's outcome is published (or there is none to publish): it leaves the outbox."""
 
 
 class ContactStore(Protocol):

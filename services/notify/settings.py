@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
 
@@ -48,6 +48,25 @@ class NotifySettings(ServiceSettings):
     notify_allow_plain_http: bool = Field(default=False, description="Allow `http://` targets; otherwise HTTPS only.")
     notify_secret_rotation_overlap_hours: float = Field(
         default=24.0, gt=0, le=720, description="How long the previous signing secret still signs after a rotation."
+    )
+    notify_max_queue_per_subscription: int = Field(
+        default=10_000,
+        ge=1,
+        le=100_000,
+        description="Deliveries one subscription's queue holds; past it the oldest go to the dead letters "
+        "as `queue_full`.",
+    )
+    notify_disabled_max_age_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=8760,
+        description="How long a disabled subscription's queued deliveries wait for it to be re-enabled, counted from "
+        "when each was queued; then they go to the dead letters as `subscription_disabled`.",
+    )
+    notify_secrets_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet key(s), comma-separated, sealing signing secrets and API keys at rest; the first seals. "
+        "Empty: the development key on a service listening on loopback only; refused on one listening beyond it.",
     )
     notify_consumer_concurrency: int = Field(
         default=16, ge=1, le=256, description="Persons whose events one instance handles at once, each in order."

@@ -9,17 +9,24 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 from services.notify.domain.subscriptions import Subscription
-from services.notify.handlers import AttemptOutcome, NotifyDeps, attempt_delivery, owner_id
+from services.notify.handlers import (
+    AttemptOutcome,
+    NotifyDeps,
+    attempt_delivery,
+    owner_id,
+    trim_queue,
+    unannounced_outcomes,
+)
 from services.notify.metrics import NotifyMetrics
-from services.notify.ports import Outbound
+from services.notify.ports import Outbound, QueueEntry
 
 log = logging.getLogger(__name__)
 
-Announce = Callable[[AttemptOutcome, Subscription], Awaitable[None]]
+Announce = Callable[[AttemptOutcome], Awaitable[None]]
 
 
 @dataclass
@@ -52,6 +59,9 @@ class DeliveryWorker:
         self._lanes: dict[str, _Lane] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._refresh = asyncio.Event()
+        # Disabled subscriptions have no lane; their queues are looked at this often, for what waited too long.
+        self._disabled_sweep_seconds = min(60.0, max(poll_seconds, deps.rules.disabled_max_age.total_seconds() / 10))
+        self._next_disabled_sweep = 0.0
 
     async def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise(), name="notify-supervisor")
@@ -84,13 +94,24 @@ class DeliveryWorker:
                 await self._sync_lanes()
             except Exception:
                 log.exception("notify could not read its subscriptions; retrying")
+            try:
+                for outcome in await unannounced_outcomes(self._deps):
+                    await self._announce(outcome)
+            except Exception:
+                log.exception("notify could not publish the outcomes left behind; retrying")
             self._refresh.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll):
                     await self._refresh.wait()
 
     async def _sync_lanes(self) -> None:
-        current = {sub.subscription_id: sub for sub in await self._deps.store.subscriptions() if sub.enabled}
+        subscriptions = await self._deps.store.subscriptions()
+        current = {sub.subscription_id: sub for sub in subscriptions if sub.enabled}
+        if asyncio.get_running_loop().time() >= self._next_disabled_sweep:
+            for subscription in subscriptions:
+                if not subscription.enabled:
+                    await self._trim(subscription, await self._deps.store.queue(subscription.subscription_id), ())
+            self._next_disabled_sweep = asyncio.get_running_loop().time() + self._disabled_sweep_seconds
         for subscription_id in list(self._lanes):
             if subscription_id not in current:
                 lane = self._lanes.pop(subscription_id)
@@ -123,6 +144,8 @@ class DeliveryWorker:
         subscription = lane.subscription
         now = self._deps.clock.now()
         entries = await self._deps.store.queue(subscription.subscription_id)
+        if await self._trim(subscription, entries, lane.in_flight):
+            entries = await self._deps.store.queue(subscription.subscription_id)
         self._metrics.queue_depth.labels(subscription.subscription_id).set(len(entries))
         oldest = min((entry.since for entry in entries), default=None)
         self._metrics.oldest_pending.labels(subscription.subscription_id).set(
@@ -142,6 +165,15 @@ class DeliveryWorker:
             return self._poll
         return min(max((min(later) - now).total_seconds(), 0.001), self._poll)
 
+    async def _trim(self, subscription: Subscription, entries: list[QueueEntry], busy: Collection[str]) -> int:
+        """Gives up on what the queue may no longer hold (too many, or disabled too long); returns how many."""
+        if not entries:
+            return 0
+        moved = await trim_queue(self._deps, subscription, entries, busy)
+        for reason, count in moved.items():
+            self._metrics.evicted.labels(subscription.subscription_id, reason).inc(count)
+        return sum(moved.values())
+
     async def _attempt(self, lane: _Lane, delivery_id: str) -> None:
         subscription = lane.subscription
         try:
@@ -150,7 +182,7 @@ class DeliveryWorker:
             )
             if outcome is not None:
                 self._observe(outcome, subscription)
-                await self._announce(outcome, subscription)
+                await self._announce(outcome)
                 if outcome.verdict == "gone":
                     self._refresh.set()
         except asyncio.CancelledError:

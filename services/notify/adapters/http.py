@@ -3,11 +3,12 @@
 import asyncio
 import json
 import socket
+import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from services.notify.domain.targets import OutboundPolicy, addresses_problem, url_problem
@@ -15,25 +16,101 @@ from services.notify.ports import HttpAnswer
 
 USER_AGENT = "Parterre-Notify/1 (+https://github.com/parterre)"
 
+# Answers the addresses a host name stands for, as getaddrinfo would.
+Resolve = Callable[[str, int], Awaitable[list[str]]]
 
-class SafeOutbound:
-    """Resolves each target's host and refuses it if any address is forbidden, then sends with a hard timeout.
 
-    The check and the connection resolve the name separately, so a hostile DNS server could answer differently
-    the second time (DNS rebinding); pinning the connection to the checked address would close that gap.
+class TargetRefusedError(Exception):
+    """Outbound safety refused every address of a target: nothing was sent."""
+
+
+async def resolve_with_getaddrinfo(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Opens each connection to an address it has just checked: the name is resolved once, here, and never again.
+
+    Checking one resolution and connecting after another would let a hostile DNS server answer a public address
+    to the check and a private one to the connection (DNS rebinding). The HTTP layer above still speaks to the
+    name, so the `Host` header, the TLS server name (SNI) and certificate checks all use it, and pooled
+    connections are keyed by it.
     """
 
-    def __init__(self, policy: OutboundPolicy, *, timeout_seconds: float) -> None:
+    def __init__(self, policy: OutboundPolicy, resolve: Resolve, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._policy = policy
+        self._resolve = resolve
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self._resolve(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"the host {host} does not resolve: {exc}") from exc
+        if (problem := addresses_problem(addresses, self._policy)) is not None:
+            raise TargetRefusedError(problem)
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None  # addresses_problem refuses an empty list
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise TargetRefusedError("a Unix socket is not a target")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class SafeOutbound:
+    """Sends to targets outbound safety allows, with a hard timeout; `PinnedNetworkBackend` checks the addresses."""
+
+    def __init__(
+        self,
+        policy: OutboundPolicy,
+        *,
+        timeout_seconds: float,
+        resolve: Resolve = resolve_with_getaddrinfo,
+        trusted: ssl.SSLContext | None = None,
+    ) -> None:
         self._policy = policy
         self._timeout = timeout_seconds
+        self._resolve = resolve
+        # The certificate authorities receivers are checked against; None: the public ones (certifi).
+        self._trusted = trusted
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        transport = httpx.AsyncHTTPTransport(
+            verify=True if self._trusted is None else self._trusted, limits=limits, trust_env=False
+        )
+        # httpx takes no network backend of its own, so the pool it built gets ours before its first connection.
+        pool = transport._pool
+        pool._network_backend = PinnedNetworkBackend(self._policy, self._resolve, pool._network_backend)
         self._client = httpx.AsyncClient(
+            transport=transport,
             timeout=httpx.Timeout(self._timeout),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             trust_env=False,
         )
 
@@ -41,19 +118,6 @@ class SafeOutbound:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-
-    async def check(self, url: str) -> str | None:
-        """Why `url` may not be sent to now; None if it may."""
-        if (problem := url_problem(url, self._policy)) is not None:
-            return problem
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            return f"the host {host} does not resolve: {exc}"
-        return addresses_problem(sorted({str(info[4][0]) for info in infos}), self._policy)
 
     async def request(
         self,
@@ -66,11 +130,13 @@ class SafeOutbound:
     ) -> HttpAnswer:
         if self._client is None:
             raise RuntimeError("the outbound client is not started")
-        if (problem := await self.check(url)) is not None:
+        if (problem := url_problem(url, self._policy)) is not None:
             return HttpAnswer(status_code=None, error=f"refused: {problem}", refused=problem)
         started = time.perf_counter()
         try:
             response = await self._client.request(method, url, content=body, headers=dict(headers or {}), auth=auth)
+        except TargetRefusedError as exc:
+            return HttpAnswer(status_code=None, error=f"refused: {exc}", refused=str(exc))
         except httpx.TimeoutException:
             return HttpAnswer(None, error=f"no answer within {self._timeout:g} s", duration_seconds=_since(started))
         except httpx.HTTPError as exc:

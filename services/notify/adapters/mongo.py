@@ -4,6 +4,11 @@ Hot paths read and write by `_id` only, which FerretDB 1.x serves from its index
 document (`pending.<delivery id>` = when it is due), an attempt is claimed by inserting its deterministic id, a
 person's contact is `org|person`. Lists by other fields (the deliveries API, an erasure's sweep, a segment export)
 are rare and may scan. Event data goes in as JSON text: profile field names contain dots, which keys may not.
+
+FerretDB 1.x applies an update as read, modify, write back: two updates of one document at once keep only one's
+changes (MongoDB applies each atomically). The queue and contact documents have several writers in one instance
+(consumers of many persons, lanes, the API), so this store takes their updates one at a time per document. Several
+instances sharing FerretDB would still race; that is what MongoDB is for.
 """
 
 import hashlib
@@ -15,6 +20,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.notify.adapters.secrets import SecretBox
 from services.notify.domain.contacts import Contact, PurposeConsent
 from services.notify.domain.subscriptions import (
     EventFilter,
@@ -30,6 +36,8 @@ SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
 ATTEMPTS = "notify_attempts"
 QUEUES = "notify_queues"
+# Attempts whose outcome event may not be published yet; small, since each leaves once its event is out.
+OUTBOX = "notify_outbox"
 CONTACTS = "notify_contacts"
 MEMBERSHIPS = "notify_segment_members"
 # Used by MongoDB for the listing and erasure queries; FerretDB scans either way, and these are not hot paths.
@@ -51,7 +59,7 @@ def _tombstone_key(organisation_id: str, person_id: str) -> str:
     return _key(organisation_id, f"erased:{digest}")
 
 
-def _subscription_document(subscription: Subscription) -> Document:
+def _subscription_document(subscription: Subscription, box: SecretBox) -> Document:
     events = subscription.events
     return {
         "_id": subscription.subscription_id,
@@ -67,7 +75,7 @@ def _subscription_document(subscription: Subscription) -> Document:
         "enabled": subscription.enabled,
         "created_at": subscription.created_at,
         "secrets": [
-            {"secret": entry.secret, "created_at": entry.created_at, "expires_at": entry.expires_at}
+            {"secret": box.seal(entry.secret), "created_at": entry.created_at, "expires_at": entry.expires_at}
             for entry in subscription.secrets
         ],
         "description": subscription.description,
@@ -76,14 +84,14 @@ def _subscription_document(subscription: Subscription) -> Document:
         if subscription.mailchimp is None
         else {
             "api_url": subscription.mailchimp.api_url,
-            "api_key": subscription.mailchimp.api_key,
+            "api_key": box.seal(subscription.mailchimp.api_key),
             "list_id": subscription.mailchimp.list_id,
         },
         "max_in_flight": subscription.max_in_flight,
     }
 
 
-def _subscription_from(document: Document) -> Subscription:
+def _subscription_from(document: Document, box: SecretBox) -> Subscription:
     events = document["events"]
     mailchimp = document.get("mailchimp")
     return Subscription(
@@ -100,12 +108,14 @@ def _subscription_from(document: Document) -> Subscription:
         enabled=document["enabled"],
         created_at=document["created_at"],
         secrets=tuple(
-            SigningSecret(entry["secret"], entry["created_at"], entry.get("expires_at"))
+            SigningSecret(box.open(entry["secret"]), entry["created_at"], entry.get("expires_at"))
             for entry in document.get("secrets", ())
         ),
         description=document.get("description"),
         disabled_reason=document.get("disabled_reason"),
-        mailchimp=None if not mailchimp else MailchimpTarget(**mailchimp),
+        mailchimp=None
+        if not mailchimp
+        else MailchimpTarget(**{**mailchimp, "api_key": box.open(mailchimp["api_key"])}),
         max_in_flight=document.get("max_in_flight"),
     )
 
@@ -166,6 +176,7 @@ def _attempt_from(document: Document) -> AttemptRecord:
         status_code=document.get("status_code"),
         error=document.get("error"),
         duration_seconds=document.get("duration_seconds"),
+        final=document.get("final"),
     )
 
 
@@ -211,36 +222,38 @@ def _contact_from(document: Document) -> Contact:
 
 
 class MongoNotifyStore:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    """Notify's state; signing secrets and API keys pass through `box` on their way in and out."""
+
+    def __init__(self, database: AsyncDatabase[Document], box: SecretBox) -> None:
+        self._box = box
+        self._one_writer = DocumentLocks()
         self._subscriptions = database[SUBSCRIPTIONS]
         self._deliveries = database[DELIVERIES]
         self._attempts = database[ATTEMPTS]
         self._queues = database[QUEUES]
+        self._outbox = database[OUTBOX]
         self._contacts = database[CONTACTS]
         self._memberships = database[MEMBERSHIPS]
-        # The consumers and the delivery worker update the same queue, contact and delivery documents at once;
-        # FerretDB would lose some of those updates (see `DocumentLocks`).
-        self._writing = DocumentLocks()
 
     # Subscriptions
 
     async def subscription(self, subscription_id: str) -> Subscription | None:
         document = await self._subscriptions.find_one({"_id": subscription_id})
-        return None if document is None else _subscription_from(document)
+        return None if document is None else _subscription_from(document, self._box)
 
     async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]:
         query = {} if organisation_id is None else {"organisation_id": organisation_id}
         documents = await self._subscriptions.find(query, sort=[("created_at", 1)]).to_list()
-        return [_subscription_from(document) for document in documents]
+        return [_subscription_from(document, self._box) for document in documents]
 
     async def save_subscription(self, subscription: Subscription) -> None:
         await self._subscriptions.replace_one(
-            {"_id": subscription.subscription_id}, _subscription_document(subscription), upsert=True
+            {"_id": subscription.subscription_id}, _subscription_document(subscription, self._box), upsert=True
         )
 
     async def delete_subscription(self, subscription_id: str) -> bool:
         result = await self._subscriptions.delete_one({"_id": subscription_id})
-        async with self._writing.hold(f"queue|{subscription_id}"):
+        async with self._one_writer.hold(f"{QUEUES}/{subscription_id}"):
             await self._queues.delete_one({"_id": subscription_id})
         return result.deleted_count == 1
 
@@ -288,15 +301,13 @@ class MongoNotifyStore:
 
     async def update_delivery(self, delivery_id: str, changes: Mapping[str, Any]) -> None:
         values = {name: value.value if isinstance(value, DeliveryStatus) else value for name, value in changes.items()}
-        async with self._writing.hold(f"delivery|{delivery_id}"):
-            await self._deliveries.update_one({"_id": delivery_id}, {"$set": values})
+        await self._deliveries.update_one({"_id": delivery_id}, {"$set": values})
 
     async def forget_person_in_delivery(self, delivery: Delivery, status: DeliveryStatus | None) -> None:
         changes: dict[str, Any] = {"data": "", "person_id": None}
         if status is not None:
             changes["status"] = status.value
-        async with self._writing.hold(f"delivery|{delivery.delivery_id}"):
-            await self._deliveries.update_one({"_id": delivery.delivery_id}, {"$set": changes})
+        await self._deliveries.update_one({"_id": delivery.delivery_id}, {"$set": changes})
         if status is not None:
             await self.dequeue(delivery.subscription_id, delivery.delivery_id)
 
@@ -306,7 +317,7 @@ class MongoNotifyStore:
         return [QueueEntry(delivery_id, entry["due"], entry["since"]) for delivery_id, entry in pending.items()]
 
     async def enqueue(self, subscription_id: str, delivery_id: str, due_at: datetime, since: datetime) -> None:
-        async with self._writing.hold(f"queue|{subscription_id}"):
+        async with self._one_writer.hold(f"{QUEUES}/{subscription_id}"):
             await self._queues.update_one(
                 {"_id": subscription_id},
                 {"$set": {f"pending.{delivery_id}": {"due": due_at, "since": since}}},
@@ -314,7 +325,7 @@ class MongoNotifyStore:
             )
 
     async def dequeue(self, subscription_id: str, delivery_id: str) -> None:
-        async with self._writing.hold(f"queue|{subscription_id}"):
+        async with self._one_writer.hold(f"{QUEUES}/{subscription_id}"):
             await self._queues.update_one({"_id": subscription_id}, {"$unset": {f"pending.{delivery_id}": ""}})
 
     async def claim_attempt(self, record: AttemptRecord) -> AttemptRecord | None:
@@ -343,12 +354,28 @@ class MongoNotifyStore:
                     "status_code": record.status_code,
                     "error": record.error,
                     "duration_seconds": record.duration_seconds,
+                    "final": record.final,
                 }
             },
         )
 
     async def release_attempt(self, attempt_id: str) -> None:
         await self._attempts.delete_one({"_id": attempt_id})
+
+    async def attempt(self, attempt_id: str) -> AttemptRecord | None:
+        document = await self._attempts.find_one({"_id": attempt_id})
+        return None if document is None else _attempt_from(document)
+
+    async def expect_announcement(self, attempt_id: str, at: datetime) -> None:
+        await self._outbox.update_one({"_id": attempt_id}, {"$setOnInsert": {"noted_at": at}}, upsert=True)
+
+    async def unannounced(self, noted_before: datetime, limit: int) -> list[str]:
+        # No filter: FerretDB would scan for one anyway, and the outbox holds only what is not yet out.
+        documents = await self._outbox.find({}, limit=limit).to_list()
+        return [document["_id"] for document in documents if document["noted_at"] < noted_before]
+
+    async def announced(self, attempt_id: str) -> None:
+        await self._outbox.delete_one({"_id": attempt_id})
 
     async def attempts(self, delivery: Delivery) -> list[AttemptRecord]:
         found = []
@@ -364,21 +391,24 @@ class MongoNotifyStore:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)})
         return None if document is None or "person_id" not in document else _contact_from(document)
 
+    async def _update_contact(self, organisation_id: str, person_id: str, update: Mapping[str, Any]) -> None:
+        key = _key(organisation_id, person_id)
+        async with self._one_writer.hold(f"{CONTACTS}/{key}"):
+            await self._contacts.update_one({"_id": key}, update, upsert=True)
+
     async def save_contact(self, organisation_id: str, contact: Contact) -> None:
-        key = _key(organisation_id, contact.person_id)
-        async with self._writing.hold(key):
-            await self._contacts.update_one(
-                {"_id": key}, {"$set": {"organisation_id": organisation_id, **_contact_fields(contact)}}, upsert=True
-            )
+        await self._update_contact(
+            organisation_id,
+            contact.person_id,
+            {"$set": {"organisation_id": organisation_id, **_contact_fields(contact)}},
+        )
 
     async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
-        key = _key(organisation_id, person_id)
-        async with self._writing.hold(key):
-            await self._contacts.update_one(
-                {"_id": key},
-                {"$set": {f"opt_outs.{purpose}": at, "organisation_id": organisation_id, "person_id": person_id}},
-                upsert=True,
-            )
+        await self._update_contact(
+            organisation_id,
+            person_id,
+            {"$set": {f"opt_outs.{purpose}": at, "organisation_id": organisation_id, "person_id": person_id}},
+        )
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)}, {"sends": 1})
@@ -392,9 +422,7 @@ class MongoNotifyStore:
         }
         if expired:
             update["$unset"] = {f"sends.{message}": "" for message in expired}
-        key = _key(organisation_id, person_id)
-        async with self._writing.hold(key):
-            await self._contacts.update_one({"_id": key}, update, upsert=True)
+        await self._update_contact(organisation_id, person_id, update)
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
         return await self._contacts.find_one({"_id": _tombstone_key(organisation_id, person_id)}) is not None
@@ -406,7 +434,7 @@ class MongoNotifyStore:
             upsert=True,
         )
         key = _key(organisation_id, person_id)
-        async with self._writing.hold(key):
+        async with self._one_writer.hold(f"{CONTACTS}/{key}"):
             await self._contacts.delete_one({"_id": key})
         await self._memberships.delete_many({"organisation_id": organisation_id, "person_id": person_id})
 

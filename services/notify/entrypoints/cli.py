@@ -6,8 +6,8 @@ import sys
 from typing import Any
 
 from services.notify.adapters.mongo import MongoNotifyStore
-from services.notify.context import SystemClock, notify_rules
-from services.notify.handlers import NotifyDeps, ReplayRefusedError, replay_delivery
+from services.notify.context import SystemClock, notify_rules, settings_secret_box
+from services.notify.handlers import NotifyDeps, ReplayRefusedError, SubscriptionDeletedError, replay_delivery
 from services.notify.ports import DeliveryStatus
 from services.notify.settings import NotifySettings
 from shared.mongo import mongo_client
@@ -37,7 +37,9 @@ def _run_replay(arguments: argparse.Namespace) -> int:
 async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> int:
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         deps = NotifyDeps(
-            store=MongoNotifyStore(client[settings.mongo_database]), clock=SystemClock(), rules=notify_rules(settings)
+            store=MongoNotifyStore(client[settings.mongo_database], settings_secret_box(settings)),
+            clock=SystemClock(),
+            rules=notify_rules(settings),
         )
         wanted = list(arguments.delivery_ids)
         if arguments.subscription:
@@ -51,6 +53,10 @@ async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> in
                 replayed = await replay_delivery(arguments.org, delivery_id, deps)
             except ReplayRefusedError as exc:
                 print(f"{delivery_id}  not replayed: it is {exc}, not dead", file=sys.stderr)
+                failures += 1
+                continue
+            except SubscriptionDeletedError:
+                print(f"{delivery_id}  not replayed: its subscription was deleted", file=sys.stderr)
                 failures += 1
                 continue
             if replayed is None:

@@ -11,8 +11,11 @@ from services.notify.domain.exports import segment_csv
 from services.notify.domain.subscriptions import EventFilter, MailchimpTarget, Subscription, TargetKind
 from services.notify.domain.targets import url_problem
 from services.notify.handlers import (
+    SUBSCRIPTION_DELETED,
     ReplayRefusedError,
+    SubscriptionDeletedError,
     create_subscription,
+    delete_subscription,
     replay_delivery,
     rotate_secret,
 )
@@ -230,11 +233,12 @@ async def post_rotate_secret(subscription_id: str, principal: SubscriptionsAdmin
 @router.delete(
     "/v1/subscriptions/{subscription_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a subscription; its queued deliveries are dropped",
+    summary="Delete a subscription; what it still had queued goes to the dead letters as `subscription_deleted`",
 )
-async def delete_subscription(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> Response:
-    await _own_subscription(subscription_id, principal.organisation_id, context)
-    await context.deps.store.delete_subscription(subscription_id)
+async def delete_one_subscription(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> Response:
+    subscription = await _own_subscription(subscription_id, principal.organisation_id, context)
+    given_up = await delete_subscription(subscription, context.deps)
+    context.metrics.evicted.labels(subscription_id, SUBSCRIPTION_DELETED).inc(given_up)
     context.subscriptions_changed()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -303,6 +307,13 @@ async def post_replay(delivery_id: str, principal: SubscriptionsAdmin, context: 
             "not_replayable",
             en=f"Only a dead delivery can be replayed; this one is {exc}.",
             fr=f"Seule une livraison abandonnée peut être rejouée; celle-ci est « {exc} ».",
+        )
+    except SubscriptionDeletedError:
+        _fail(
+            status.HTTP_409_CONFLICT,
+            "subscription_deleted",
+            en="This delivery's subscription was deleted; there is nowhere to send it again.",
+            fr="L'abonnement de cette livraison a été supprimé; elle ne peut plus être envoyée.",
         )
     if replayed is None:
         _fail(status.HTTP_404_NOT_FOUND, "delivery_not_found", en="No such delivery.", fr="Livraison introuvable.")

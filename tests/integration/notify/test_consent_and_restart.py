@@ -1,13 +1,18 @@
 """Consent checked at send time, erasure, the frequency cap and restarts, on real Kafka, store and receivers."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
-from services.notify.ports import Delivery, DeliveryStatus
+from services.notify.ports import Delivery, DeliveryStatus, NotifyStore
+from shared.events import parse_event
 from shared.events.common import ConsentPurpose
+from shared.kafka import OutgoingRecord
+from shared.topics import NOTIFY_DELIVERIES
+from tests.integration.kafka_support import TopicTail
 from tests.integration.notify.receivers import Receiver, Reply, serving
 from tests.integration.notify.support import NotifyHarness, api, context_of, eventually, running_notify, subscribe
 
@@ -116,3 +121,46 @@ async def test_the_frequency_cap_holds_back_the_fourth_marketing_message_of_the_
         await asyncio.sleep(0.3)
     assert len(receiver.received) == 3, "the redelivered first trigger counted once and was sent once"
     assert suppressed[0]["last_error"] == "frequency_cap"
+
+
+async def test_an_outcome_stored_but_not_published_when_the_instance_died_is_published_after_the_restart(
+    harness: NotifyHarness,
+) -> None:
+    harness.settings = harness.settings.model_copy(update={"notify_attempt_lease_seconds": 0.5})
+    outcomes = await TopicTail(
+        harness.settings.kafka_bootstrap, NOTIFY_DELIVERIES.name, harness.organisation_id
+    ).start()
+    receiver = Receiver()
+    try:
+        async with serving(receiver):
+            async with running_notify(harness) as app, api(app, harness.organisation_id) as client:
+
+                async def died_before_publishing(record: OutgoingRecord) -> None:
+                    raise RuntimeError("the instance died between storing the outcome and publishing it")
+
+                context_of(app).publisher.publish = died_before_publishing  # type: ignore[method-assign]
+                await subscribe(client, receiver.url)
+                await harness.publish_triggers(harness.trigger("fired-before-crash"))
+                assert await eventually(lambda: len(receiver.received) == 1)
+                assert await eventually(lambda: _has_status(app, harness, DeliveryStatus.SUCCEEDED))
+                delivery = await _only_delivery(app, harness)
+                await asyncio.sleep(1.0)
+            nothing_before_restart = await outcomes.read_quietly(0.2)
+            async with running_notify(harness) as restarted:
+                events = await outcomes.read(1)
+                store = context_of(restarted).deps.store
+                far_future = datetime.now(UTC) + timedelta(days=1)
+                assert await eventually(lambda: _outbox_empty(store, far_future))
+                duplicates = await outcomes.read_quietly(0.5)
+    finally:
+        await outcomes.stop()
+    assert nothing_before_restart == []
+    [(envelope, outcome)] = [parse_event(record.value) for record in [*events, *duplicates]]
+    assert envelope.type == "parterre.delivery.succeeded.v1"
+    assert envelope.id == f"{delivery.delivery_id}_1"
+    assert outcome.model_dump()["status_code"] == 200
+    assert len(receiver.received) == 1, "the delivery itself was not made again"
+
+
+async def _outbox_empty(store: NotifyStore, before: datetime) -> bool:
+    return await store.unannounced(before, 10) == []

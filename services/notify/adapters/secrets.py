@@ -1,0 +1,74 @@
+"""Secrets at rest: signing secrets and API keys are stored sealed (Fernet: AES-CBC with an HMAC), never in clear."""
+
+import base64
+import hashlib
+import ipaddress
+import logging
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+log = logging.getLogger(__name__)
+
+SEALED_PREFIX = "fernet:"
+KEY_VARIABLE = "PARTERRE_NOTIFY_SECRETS_KEY"
+# Known to everyone who reads this file: it keeps a laptop's demo working across restarts, and protects nothing.
+DEVELOPMENT_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"parterre notify development key").digest()).decode()
+
+
+class SecretsKeyError(ValueError):
+    """The secrets key is missing where one is required, malformed, or not the key the secrets were sealed with."""
+
+
+class SecretBox:
+    """Seals with the first key and opens with any, so a new key can be put first while the old ones still open."""
+
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise SecretsKeyError(f"{KEY_VARIABLE} names no key")
+        try:
+            self._fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys])
+        except ValueError as exc:
+            raise SecretsKeyError(
+                f"{KEY_VARIABLE} must be Fernet keys (32 bytes, URL-safe base64), comma-separated: {exc}"
+            ) from exc
+
+    def seal(self, secret: str) -> str:
+        return SEALED_PREFIX + self._fernet.encrypt(secret.encode()).decode()
+
+    def open(self, stored: str) -> str:
+        """The secret `seal` made `stored` from; a value stored before sealing began is returned as it is."""
+        if not stored.startswith(SEALED_PREFIX):
+            return stored
+        try:
+            return self._fernet.decrypt(stored.removeprefix(SEALED_PREFIX).encode()).decode()
+        except InvalidToken as exc:
+            raise SecretsKeyError(f"a stored secret was sealed with a key {KEY_VARIABLE} does not hold") from exc
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _listens_on_loopback_only(http_host: str) -> bool:
+    if http_host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(http_host).is_loopback
+    except ValueError:
+        return False
+
+
+def secret_box(configured: str, *, http_host: str) -> SecretBox:
+    """The box the settings ask for. Without a key, a service reachable only from this machine (a laptop, a demo,
+    the tests) uses the development key with a warning; one listening on the network refuses to start."""
+    keys = [key for key in configured.split(",") if key.strip()]
+    if keys:
+        return SecretBox(keys)
+    if not _listens_on_loopback_only(http_host):
+        raise SecretsKeyError(
+            f"{KEY_VARIABLE} is not set, and this service listens on {http_host}, beyond this machine: set it to a key "
+            f'made by `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` '
+            "and keep it, or the stored signing secrets and API keys cannot be read again"
+        )
+    log.warning("%s is not set: sealing secrets with the development key, fit for this machine only", KEY_VARIABLE)
+    return SecretBox([DEVELOPMENT_KEY])

@@ -1,0 +1,154 @@
+"""Outbound safety against real loopback receivers: the connection goes to the very address that was checked."""
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from services.notify.adapters.http import SafeOutbound
+from services.notify.domain.targets import OutboundPolicy
+from tests.integration.notify.receivers import Receiver, serving
+
+LOCAL_HTTP = OutboundPolicy(allow_plain_http=True)
+
+
+@asynccontextmanager
+async def outbound(policy: OutboundPolicy, **options: object) -> AsyncIterator[SafeOutbound]:
+    sender = SafeOutbound(policy, timeout_seconds=1.0, **options)  # type: ignore[arg-type]
+    await sender.start()
+    try:
+        yield sender
+    finally:
+        await sender.close()
+
+
+def _port(receiver: Receiver) -> int:
+    port = urlsplit(receiver.url).port
+    assert port is not None
+    return port
+
+
+async def test_a_name_that_resolves_to_loopback_is_refused_when_loopback_is_not_allowed() -> None:
+    async with serving(Receiver()) as receiver, outbound(LOCAL_HTTP) as sender:
+        answer = await sender.request("POST", f"http://localhost:{_port(receiver)}/hook", body=b"{}")
+    assert answer.status_code is None
+    assert answer.refused is not None
+    assert "loopback" in answer.refused
+    assert receiver.received == []
+
+
+async def test_a_name_that_resolves_to_loopback_is_reached_by_name_when_loopback_is_allowed() -> None:
+    policy = OutboundPolicy(allow_plain_http=True, allow_loopback=True)
+    async with serving(Receiver()) as receiver, outbound(policy) as sender:
+        answer = await sender.request("POST", f"http://localhost:{_port(receiver)}/hook", body=b"{}")
+    assert answer.status_code == 200
+    [request] = receiver.received
+    assert request.headers["host"] == f"localhost:{_port(receiver)}", "the receiver sees the name, not the address"
+
+
+async def test_the_connection_goes_to_the_checked_address_whatever_the_name_resolves_to_later() -> None:
+    # The check's resolution says `localhost` is a private address, which the policy allows; the system's own
+    # resolver would now say 127.0.0.1, where the receiver listens and which the policy forbids.
+    asked: list[str] = []
+
+    async def first_answer(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["198.18.0.1"]
+
+    policy = OutboundPolicy(allow_plain_http=True, allow_private=True)
+    async with serving(Receiver()) as receiver, outbound(policy, resolve=first_answer) as sender:
+        answer = await sender.request("POST", f"http://localhost:{_port(receiver)}/hook", body=b"{}")
+    assert receiver.received == [], "a second resolution reached the loopback receiver"
+    assert asked == ["localhost"], "the name is resolved once per connection"
+    assert answer.status_code is None
+    assert answer.refused is None
+
+
+async def test_every_address_of_a_name_is_checked_and_one_forbidden_address_refuses_the_host() -> None:
+    async def mixed(host: str, port: int) -> list[str]:
+        return ["93.184.215.14", "10.0.0.7"]
+
+    async with serving(Receiver()) as receiver, outbound(LOCAL_HTTP, resolve=mixed) as sender:
+        answer = await sender.request("POST", f"http://hooks.example.com:{_port(receiver)}/", body=b"{}")
+    assert answer.refused is not None
+    assert "10.0.0.7" in answer.refused
+    assert receiver.received == []
+
+
+def _certificate_for(name: str, directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate valid for `name` only, and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "receiver.pem", directory / "receiver.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+@asynccontextmanager
+async def serving_tls(app: Receiver, cert_file: Path, key_file: Path) -> AsyncIterator[int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="off", ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for "listening"
+        await asyncio.sleep(0.01)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=5)
+        sock.close()
+
+
+async def test_over_https_the_pinned_address_is_reached_with_the_names_tls_server_name_and_certificate(
+    tmp_path: Path,
+) -> None:
+    # The certificate names `receiver.test` only: the handshake verifies only if the TLS server name is the URL's
+    # name, although the connection goes to the address checked for it.
+    cert_file, key_file = _certificate_for("receiver.test", tmp_path)
+    trusted = ssl.create_default_context(cafile=str(cert_file))
+
+    async def to_loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    policy = OutboundPolicy(allow_loopback=True)
+    receiver = Receiver()
+    async with (
+        serving_tls(receiver, cert_file, key_file) as port,
+        outbound(policy, resolve=to_loopback, trusted=trusted) as sender,
+    ):
+        answer = await sender.request("POST", f"https://receiver.test:{port}/hook", body=b"{}")
+        wrong_name = await sender.request("POST", f"https://other.test:{port}/hook", body=b"{}")
+    assert answer.status_code == 200, answer.error
+    assert receiver.received[0].headers["host"] == f"receiver.test:{port}"
+    assert wrong_name.status_code is None, "a certificate for another name is refused"
+    assert len(receiver.received) == 1

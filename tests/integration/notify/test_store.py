@@ -1,0 +1,68 @@
+"""The notify store on the real database: what several writers at once leave behind."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.notify.adapters.mongo import SUBSCRIPTIONS, MongoNotifyStore
+from services.notify.adapters.secrets import SecretBox, SecretsKeyError, new_key
+from services.notify.domain.signing import new_secret
+from services.notify.domain.subscriptions import EventFilter, MailchimpTarget, SigningSecret, Subscription, TargetKind
+from shared.mongo import Document
+
+pytestmark = [pytest.mark.mongo]
+
+
+async def test_deliveries_queued_at_once_for_one_subscription_are_all_kept(database: AsyncDatabase[Document]) -> None:
+    store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC)
+    await asyncio.gather(*(store.enqueue("sub_a", f"dlv_{n}", now, now) for n in range(40)))
+    await asyncio.gather(*(store.dequeue("sub_a", f"dlv_{n}") for n in range(0, 40, 2)))
+    assert sorted(entry.delivery_id for entry in await store.queue("sub_a")) == sorted(
+        f"dlv_{n}" for n in range(1, 40, 2)
+    )
+
+
+async def test_a_persons_sends_and_opt_outs_recorded_at_once_are_all_kept(database: AsyncDatabase[Document]) -> None:
+    store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC)
+    await asyncio.gather(
+        *(store.record_send("org", "per_a", f"msg_{n}", now, ()) for n in range(10)),
+        *(store.record_opt_out("org", "per_a", f"purpose_{n}", now) for n in range(10)),
+    )
+    contact = await store.contact("org", "per_a")
+    assert len(await store.sends("org", "per_a")) == 10
+    assert contact is not None
+    assert len(contact.opt_outs) == 10
+
+
+async def test_signing_secrets_and_api_keys_are_stored_sealed_and_read_back_in_clear(
+    database: AsyncDatabase[Document],
+) -> None:
+    key = new_key()
+    store, now = MongoNotifyStore(database, SecretBox([key])), datetime.now(UTC).replace(microsecond=0)
+    signing_secret, api_key = new_secret(), "0123456789abcdef0123456789abcdef-us21"
+    subscription = Subscription(
+        subscription_id="sub_sealed",
+        organisation_id="org",
+        kind=TargetKind.MAILCHIMP,
+        url="https://us21.api.mailchimp.com/3.0",
+        events=EventFilter(triggers=frozenset({"*"})),
+        enabled=True,
+        created_at=now,
+        secrets=(SigningSecret(signing_secret, now),),
+        mailchimp=MailchimpTarget("https://us21.api.mailchimp.com/3.0", api_key, "a6b5da1054"),
+    )
+    await store.save_subscription(subscription)
+    stored = await database[SUBSCRIPTIONS].find_one({"_id": "sub_sealed"})
+    read = await store.subscription("sub_sealed")
+    rotated_key_store = MongoNotifyStore(database, SecretBox([new_key(), key]))
+    wrong_key_store = MongoNotifyStore(database, SecretBox([new_key()]))
+    assert stored is not None
+    assert signing_secret not in str(stored)
+    assert signing_secret.removeprefix("whsec_") not in str(stored)
+    assert api_key not in str(stored)
+    assert read == subscription
+    assert await rotated_key_store.subscription("sub_sealed") == subscription
+    with pytest.raises(SecretsKeyError, match="PARTERRE_NOTIFY_SECRETS_KEY"):
+        await wrong_key_store.subscription("sub_sealed")
