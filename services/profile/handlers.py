@@ -830,7 +830,7 @@ def _announced(
     due_candidates = [
         moment
         for moment in (
-            next_time_change(after_state, as_of, seasons=rules.seasons),
+            next_time_change(after_state, as_of, seasons=rules.seasons, viewed=after),
             time_conditions_due([rules.segments, rules.triggers], after, as_of),
         )
         if moment is not None
