@@ -5,6 +5,10 @@ Each change to a profile document takes the next number of its person's log befo
 number n stores version n, so writers of one person never overwrite each other, whatever Kafka key brought them.
 A profile holding others' histories is recomputed from the logs wherever a plain fold would not be exact: after a
 late fact of a person merged into it, an unmerge, or an erasure.
+
+`apply_facts` applies the plain facts of a batch together: the same documents, the same announcements (ids,
+versions, content), a profile stored once per batch with the announcements of all its facts. Whatever it cannot
+apply that way, or a crash leaves half done, the fact-by-fact path settles from the log.
 """
 
 import asyncio
