@@ -203,6 +203,7 @@ def add_consumer(
     metrics: ConsumerMetrics,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     concurrency: int = 1,
+    handle_batch: Callable[[list[ConsumedRecord[MessageT]]], Awaitable[list[ConsumedRecord[MessageT]]]] | None = None,
 ) -> None:
     """Subscribe `handle` to `topic` with at-least-once delivery; `handle` must make the effect exactly once.
 
@@ -215,12 +216,19 @@ def add_consumer(
     headers. The batch's offsets are committed once every record in it is handled or dead-lettered. If the
     process dies first, or even the dead-letter publish fails, the whole batch is delivered again: that is
     why every handler must be idempotent.
+
+    With `handle_batch`, the decoded records of a batch go to it first, all at once; it returns those it left
+    undone, which are then handled one at a time as above. It must leave, of each key's records, all from the
+    first one it leaves on. Should it fail, every record of the batch is handled one at a time: its effects
+    must be as exactly-once as `handle`'s, whatever part of its work was done.
     """
     dead_letter_topic = dead_letter_topic_for(group_id)
     publisher = KafkaPublisher(broker)
 
     async def consume_batch(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        if handle_batch is not None:
+            records = await consume_together(records)
         if concurrency <= 1:
             for raw_record in records:
                 await consume_in_context(raw_record)
@@ -240,6 +248,49 @@ def add_consumer(
         async with asyncio.TaskGroup() as tasks:
             for key_records in by_key.values():
                 tasks.create_task(consume_key(key_records))
+
+    async def consume_together(records: tuple[ConsumerRecord[Any, Any], ...]) -> tuple[ConsumerRecord[Any, Any], ...]:
+        """The batch handler's share of the records; returns the rest, to handle one at a time."""
+        assert handle_batch is not None
+        decoded: list[ConsumedRecord[MessageT]] = []
+        for raw_record in records:
+            try:
+                message = decode(raw_record.value or b"")
+            except Exception:  # noqa: S112 - a record that does not decode is dead-lettered one at a time
+                continue
+            decoded.append(
+                ConsumedRecord(
+                    message=message,
+                    raw=raw_record.value or b"",
+                    key=raw_record.key,
+                    headers=decode_headers(raw_record.headers),
+                    topic=raw_record.topic,
+                    partition=raw_record.partition,
+                    offset=raw_record.offset,
+                )
+            )
+        try:
+            undone = await handle_batch(decoded)
+        except Exception as exc:  # the records are handled one at a time instead, with retries and dead letters
+            log.warning("batch of %d records failed, handling them one at a time: %r", len(records), exc)
+            return records
+        left = {(record.topic, record.partition, record.offset) for record in undone}
+        done = {(record.topic, record.partition, record.offset) for record in decoded} - left
+        for raw_record in records:
+            if (raw_record.topic, raw_record.partition, raw_record.offset) in done:
+                metrics.messages.labels(
+                    group_id,
+                    decode_headers(raw_record.headers).get(ORGANISATION_HEADER, UNKNOWN_ORGANISATION),
+                    "processed",
+                ).inc()
+        # Of each key, everything from the first record not done: one key's records stay in order.
+        blocked: set[bytes | None] = set()
+        rest: list[ConsumerRecord[Any, Any]] = []
+        for raw_record in records:
+            if raw_record.key in blocked or (raw_record.topic, raw_record.partition, raw_record.offset) not in done:
+                blocked.add(raw_record.key)
+                rest.append(raw_record)
+        return tuple(rest)
 
     async def consume_in_context(raw_record: ConsumerRecord[Any, Any]) -> None:
         headers = decode_headers(raw_record.headers)

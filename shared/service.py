@@ -67,6 +67,7 @@ def subscribe_to_events(
     group_id: str,
     handle: Callable[[ConsumedRecord[Envelope]], Awaitable[None]],
     concurrency: int = 1,
+    handle_batch: Callable[[list[ConsumedRecord[Envelope]]], Awaitable[list[ConsumedRecord[Envelope]]]] | None = None,
 ) -> None:
     """How every service consumes platform events: CloudEvents envelopes, at least once, dead-lettered by group.
     The topic and group take the platform's namespace."""
@@ -82,6 +83,7 @@ def subscribe_to_events(
         settings=runtime.settings,
         metrics=runtime.consumer_metrics,
         concurrency=concurrency,
+        handle_batch=handle_batch,
     )
 
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from services.profile.adapters.mongo import INDEXES, MongoProfileStore
 from services.profile.context import ProfileContext, ProfileMetrics, SystemClock, load_rules
 from services.profile.domain.schedule import slot_of
-from services.profile.entrypoints.consumer import handle_resolution
+from services.profile.entrypoints.consumer import handle_resolution, handle_resolutions
 from services.profile.entrypoints.http import router
 from services.profile.entrypoints.sweeper import sweep_forever
 from services.profile.handlers import Clock, ProfileDeps
@@ -47,12 +47,16 @@ def create_app(
         async def handle(consumed: ConsumedRecord[Envelope]) -> None:
             await handle_resolution(consumed, context)
 
+        async def handle_batch(batch: list[ConsumedRecord[Envelope]]) -> list[ConsumedRecord[Envelope]]:
+            return await handle_resolutions(batch, context)
+
         subscribe_to_events(
             runtime,
             topic=resolutions_topic,
             group_id=group_id,
             handle=handle,
             concurrency=profile_settings.profile_consumer_concurrency,
+            handle_batch=handle_batch if profile_settings.profile_batch_writes else None,
         )
 
     async def start_sweeping(runtime: Runtime) -> None:

@@ -5,6 +5,10 @@ Each change to a profile document takes the next number of its person's log befo
 number n stores version n, so writers of one person never overwrite each other, whatever Kafka key brought them.
 A profile holding others' histories is recomputed from the logs wherever a plain fold would not be exact: after a
 late fact of a person merged into it, an unmerge, or an erasure.
+
+`apply_facts` applies the plain facts of a batch together: the same documents, the same announcements (ids,
+versions, content), a profile stored once per batch with the announcements of all its facts. Whatever it cannot
+apply that way, or a crash leaves half done, the fact-by-fact path settles from the log.
 """
 
 import asyncio
@@ -30,6 +34,7 @@ from services.profile.domain.rules import (
 from services.profile.domain.schedule import SLOT, DueEntry, slot_of, slots_to_sweep
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.ports import (
+    FactToLog,
     FiledDue,
     MergeInForce,
     PrivacyEntry,
@@ -38,7 +43,7 @@ from services.profile.ports import (
     UndoneMerge,
     person_digest,
 )
-from shared.events import Envelope, build_envelope, parse_data
+from shared.events import Envelope, EventValidationError, build_envelope, parse_data
 from shared.events.audience import PersonErasureRequestedV1
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
@@ -830,7 +835,7 @@ def _announced(
     due_candidates = [
         moment
         for moment in (
-            next_time_change(after_state, as_of, seasons=rules.seasons),
+            next_time_change(after_state, as_of, seasons=rules.seasons, viewed=after),
             time_conditions_due([rules.segments, rules.triggers], after, as_of),
         )
         if moment is not None
@@ -930,3 +935,235 @@ def _unique(outputs: Iterable[Envelope]) -> tuple[Envelope, ...]:
     for output in outputs:
         seen.setdefault(output.id, output)
     return tuple(seen.values())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Batches
+
+
+@dataclass(frozen=True)
+class BatchHandled:
+    """What handling a batch of facts came to: the events to publish, and each fact's outcome. None: the fact is
+    left to `apply_resolved`, as is every later fact of its person in the batch."""
+
+    outputs: tuple[Envelope, ...]
+    outcomes: tuple[str | None, ...]
+
+
+@dataclass
+class _PersonFacts:
+    organisation_id: str
+    person_id: str
+    # (position in the batch, the resolution's envelope, the fact, and the upstream envelope telling it)
+    facts: list[tuple[int, Envelope, ProfileEvent, Envelope]] = field(default_factory=list)
+
+
+async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: ProfileDeps) -> BatchHandled:
+    """Folds a batch of plain facts into their persons' profiles with a few bulk writes, with the very effects
+    and announcements `apply_resolved` has for the same facts in the same order.
+
+    Each person's profile is read once; their new facts take the next numbers of their log in one bulk insert
+    (the same documents `apply_resolved` writes, so it resumes whatever a crash leaves), each fact is folded and
+    announced in turn as it would be alone (same ids, versions and content), and the profile is stored once with
+    the announcements of all of them, so that a redelivery publishes them again. Nothing is merged: a person's
+    consecutive facts are each announced. Anything not plain is left to `apply_resolved`, with every later fact
+    of the same person: an erasure request, a person erased or merged away, a fact logged for another person or
+    past the profile, and any person whose numbers another writer took meanwhile.
+    """
+    outcomes: list[str | None] = [None] * len(batch)
+    produced: dict[int, tuple[Envelope, ...]] = {}
+    persons: dict[tuple[str, str], _PersonFacts] = {}
+    left: set[tuple[str, str]] = set()
+    for index, (envelope, resolved) in enumerate(batch):
+        person = (envelope.organisation_id, resolved.person_id)
+        if person in left:
+            continue
+        try:
+            upstream = parse_data(resolved.original)
+            fact = (
+                None if isinstance(upstream, PersonErasureRequestedV1) else profile_event(resolved.original, upstream)
+            )
+        except (EventValidationError, ValueError):
+            fact, upstream = None, None
+        if upstream is None or isinstance(upstream, PersonErasureRequestedV1):
+            left.add(person)
+            continue
+        if fact is None:
+            outcomes[index] = "ignored"
+            continue
+        planned = persons.setdefault(person, _PersonFacts(*person))
+        if any(known.event_id == fact.event_id for _, _, known, _ in planned.facts):
+            # The same fact twice in one batch: the second is a redelivery, told apart fact by fact.
+            left.add(person)
+            continue
+        planned.facts.append((index, envelope, fact, resolved.original))
+    for organisation_id in sorted({organisation for organisation, _ in persons}):
+        await _apply_batch_of(
+            deps,
+            organisation_id,
+            [planned for (organisation, _), planned in persons.items() if organisation == organisation_id],
+            outcomes,
+            produced,
+        )
+    outputs = tuple(output for index in sorted(produced) for output in produced[index])
+    return BatchHandled(outputs, tuple(outcomes))
+
+
+async def _apply_batch_of(
+    deps: ProfileDeps,
+    organisation_id: str,
+    planned: list[_PersonFacts],
+    outcomes: list[str | None],
+    produced: dict[int, tuple[Envelope, ...]],
+) -> None:
+    store = deps.store
+    person_ids = [person.person_id for person in planned]
+    stored = await store.profiles_of(organisation_id, person_ids)
+    erased = await store.erased_among(organisation_id, person_ids)
+    logged = await store.logged(
+        organisation_id, [fact.event_id for person in planned for _, _, fact, _ in person.facts]
+    )
+    to_log: list[FactToLog] = []
+    fresh: list[tuple[StoredProfile, list[tuple[int, Envelope, ProfileEvent, Envelope]]]] = []
+    for person in planned:
+        profile = stored.get(person.person_id) or StoredProfile(organisation_id, person.person_id)
+        if person.person_id in erased or profile.is_merged:
+            continue
+        known = [logged.get(fact.event_id) for _, _, fact, _ in person.facts]
+        seen = next((count for count, found in enumerate(known) if found is None), len(known))
+        if any(found is not None for found in known[seen:]) or any(
+            found is not None and (found[0] != person.person_id or found[1] > profile.applied) for found in known[:seen]
+        ):
+            # Logged but not applied (a crash came between), or logged for someone else: fact by fact.
+            continue
+        for index, _envelope, fact, _original in person.facts[:seen]:
+            # Applied before; the last change stored publishes its announcements again, as `apply_resolved` does.
+            again = _republished(profile, fact.event_id)
+            outcomes[index] = "republished" if again else "duplicate"
+            produced[index] = again
+        new = person.facts[seen:]
+        if new:
+            fresh.append((profile, new))
+            to_log.extend(
+                FactToLog(fact.event_id, person.person_id, profile.applied + offset, original)
+                for offset, (_, _, fact, original) in enumerate(new, start=1)
+            )
+    if not to_log:
+        return
+    incomplete = await store.log_facts(organisation_id, to_log)
+    folded = [_fold_batch(deps, profile, new) for profile, new in fresh if profile.person_id not in incomplete]
+    await _store_batch(deps, organisation_id, folded, outcomes, produced)
+
+
+@dataclass
+class _Folded:
+    """A person's facts of a batch folded one after another, before the stored dedupe keys are checked."""
+
+    before: StoredProfile
+    after: StoredProfile
+    # (position in the batch, event id, the change it made)
+    changes: list[tuple[int, str, _Change]]
+
+
+def _fold_batch(
+    deps: ProfileDeps, profile: StoredProfile, new: list[tuple[int, Envelope, ProfileEvent, Envelope]]
+) -> _Folded:
+    current = profile
+    changes: list[tuple[int, str, _Change]] = []
+    for number, (index, envelope, fact, _original) in enumerate(new, start=profile.applied + 1):
+        cause = _Cause(fact.event_id, envelope.correlation_id or fact.event_id, fact)
+        change = _announced(deps, current, apply(current.state, fact), cause)
+        changes.append((index, cause.key, change))
+        current = replace(change.profile, version=current.version + 1, applied=number)
+    return _Folded(profile, current, changes)
+
+
+async def _store_batch(
+    deps: ProfileDeps,
+    organisation_id: str,
+    folded: list[_Folded],
+    outcomes: list[str | None],
+    produced: dict[int, tuple[Envelope, ...]],
+) -> None:
+    """Stores the folded profiles in the order `_commit` stores one change: trigger keys, look-up keys and due
+    entries first, then the profiles, then what they replaced let go; an erasure that ran meanwhile undone."""
+    store = deps.store
+    claims: dict[str, str] = {}
+    for person in folded:
+        for _, _, change in person.changes:
+            for trigger in change.triggers:
+                # Once per person, rule and period: the first fact of the batch claims the key.
+                claims.setdefault(str(trigger.data["dedupe_key"]), change.fired_by)
+    granted = await store.claim_triggers(organisation_id, sorted(claims.items()))
+    profiles: list[StoredProfile] = []
+    claimed: dict[str, list[str]] = {}
+    for person in folded:
+        outputs: list[Envelope] = []
+        mine = claimed.setdefault(person.before.person_id, [])
+        for index, _, change in person.changes:
+            fired = []
+            for trigger in change.triggers:
+                dedupe_key = str(trigger.data["dedupe_key"])
+                if dedupe_key in granted and claims[dedupe_key] == change.fired_by:
+                    fired.append(trigger)
+                    mine.append(dedupe_key)
+            produced[index] = change.outputs + tuple(fired)
+            outputs.extend(produced[index])
+        last_change = person.changes[-1][1]
+        profiles.append(
+            replace(
+                person.after,
+                last_change=last_change,
+                last_outputs=_as_json(outputs),
+                fired=person.after.fired | frozenset(mine),
+            )
+        )
+    keys_before = {person.before.person_id: lookup_keys(person.before.state) for person in folded}
+    keys_after = {profile.person_id: lookup_keys(profile.state) for profile in profiles}
+    await store.index_all_lookups(
+        organisation_id,
+        {
+            person_id: keys - keys_before[person_id]
+            for person_id, keys in keys_after.items()
+            if keys - keys_before[person_id]
+        },
+    )
+    # Filed before stored, as `_commit` does: a crash in between leaves an entry the sweep finds stale.
+    moved = [
+        index
+        for index, (person, profile) in enumerate(zip(folded, profiles, strict=True))
+        if profile.due_at != person.before.due_at
+    ]
+    entries = [(index, entry) for index in moved if (entry := _due_entry(profiles[index])) is not None]
+    handles = await store.schedule_all([entry for _, entry in entries])
+    for index in moved:
+        profiles[index] = replace(profiles[index], due_handle=None)
+    for (index, _), handle in zip(entries, handles, strict=True):
+        profiles[index] = replace(profiles[index], due_handle=handle)
+    await store.save_all(profiles)
+    for profile in profiles:
+        gone = keys_before[profile.person_id] - keys_after[profile.person_id]
+        if gone:
+            await store.unindex_lookups(organisation_id, profile.person_id, gone)
+    replaced = [folded[index].before.due_handle for index in moved]
+    await store.unschedule_all([handle for handle in replaced if handle is not None])
+    erased = await store.erased_among(organisation_id, [profile.person_id for profile in profiles])
+    for person, profile in zip(folded, profiles, strict=True):
+        if profile.person_id not in erased:
+            for index, _, _ in person.changes:
+                outcomes[index] = "applied"
+            continue
+        # The erasure ran while these facts were stored: what they stored goes the same way.
+        await store.purge(
+            organisation_id,
+            profile.person_id,
+            changes=[key for _, key, _ in person.changes],
+            triggers=claimed[profile.person_id],
+        )
+        if profile.due_handle is not None:
+            await store.unschedule(profile.due_handle)
+        await store.unindex_lookups(organisation_id, profile.person_id, keys_after[profile.person_id])
+        await store.delete_profile(organisation_id, profile.person_id)
+        for index, _, _ in person.changes:
+            outcomes[index] = "erased_person"
+            produced[index] = ()

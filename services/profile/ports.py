@@ -97,6 +97,16 @@ class FiledDue:
     version: int
 
 
+@dataclass(frozen=True)
+class FactToLog:
+    """An upstream fact to log as its person's change number `number`."""
+
+    event_id: str
+    person_id: str
+    number: int
+    envelope: Envelope
+
+
 def person_digest(organisation_id: str, person_id: str) -> str:
     """Names a person in what outlives them (the erasure tombstone, the privacy log) without keeping their id."""
     return hashlib.sha256(f"{organisation_id}|{person_id}".encode()).hexdigest()
@@ -117,6 +127,9 @@ class PrivacyEntry:
 class ProfileStore(Protocol):
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None: ...
 
+    async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
+        """The stored profiles of those persons who have one, by person id."""
+
     async def log_fact(
         self, organisation_id: str, event_id: str, person_id: str, number: int, envelope: Envelope
     ) -> int | None:
@@ -126,6 +139,18 @@ class ProfileStore(Protocol):
 
         The unique number per person is what lets only one writer store each next version of a profile.
         """
+
+    async def log_facts(self, organisation_id: str, facts: Sequence[FactToLog]) -> frozenset[str]:
+        """Logs many facts at once, those of one person next to each other with consecutive numbers, as
+        `log_fact` would one after another; returns the persons for whom it could not be done in full (a number
+        held by another change, or a fact logged meanwhile by another delivery).
+
+        What it logged for such a person is what `log_fact` finds and resumes: a first run of their numbers,
+        perhaps with some of their facts' own documents. The fact-by-fact path settles them.
+        """
+
+    async def logged(self, organisation_id: str, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """For each fact logged already, the person and the number it was logged as."""
 
     async def take_turn(self, organisation_id: str, person_id: str, number: int, change: str) -> bool:
         """Makes `change` (a merge step, not a fact) the person's change number `number`: True if it is now,
@@ -142,13 +167,22 @@ class ProfileStore(Protocol):
     async def save(self, profile: StoredProfile) -> None:
         """Stores the profile; only the writer that logged its latest change's number calls this."""
 
+    async def save_all(self, profiles: Sequence[StoredProfile]) -> None:
+        """`save` for each profile (of different persons), each stored whole or not at all."""
+
     async def claim_trigger(self, organisation_id: str, dedupe_key: str, event_id: str) -> bool:
         """True if this fact may fire the trigger: nobody stored the key, or this very fact did (a redelivery)."""
+
+    async def claim_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> frozenset[str]:
+        """`claim_trigger` for each (dedupe key, event id) of different keys: the keys whose claim holds."""
 
     async def mark_erased(self, organisation_id: str, person_id: str) -> None:
         """Remembers that the person was erased, without keeping their id."""
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool: ...
+
+    async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
+        """Those of the persons who were erased."""
 
     async def purge(
         self,
@@ -166,8 +200,13 @@ class ProfileStore(Protocol):
     async def schedule(self, entry: DueEntry) -> str:
         """Files the profile in the slot of its due moment, for the sweep; returns a handle to unfile it."""
 
+    async def schedule_all(self, entries: Sequence[DueEntry]) -> list[str]:
+        """`schedule` for each entry; the handles in the same order."""
+
     async def unschedule(self, handle: str) -> None:
         """Takes a filed entry out of its slot (the profile is due at another moment now, or erased)."""
+
+    async def unschedule_all(self, handles: Iterable[str]) -> None: ...
 
     async def sweep_position(self) -> datetime | None:
         """The start of the first slot not swept yet; None before the first sweep."""
@@ -186,6 +225,9 @@ class ProfileStore(Protocol):
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
         """Makes the profile findable by each of `keys` (an email, a phone, an upstream id)."""
+
+    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> None:
+        """`index_lookups` for each person (by id) and their keys."""
 
     async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
         """The profile is no longer found by `keys`; a key nobody is found by any more is forgotten."""

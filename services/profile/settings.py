@@ -26,6 +26,11 @@ class ProfileSettings(ServiceSettings):
     profile_consumer_concurrency: int = Field(
         default=16, ge=1, le=256, description="Persons whose facts one instance applies at once; one person's in order."
     )
+    profile_batch_writes: bool = Field(
+        default=True,
+        description="Apply the plain facts of each batch from Kafka together, with a few bulk writes; off, every "
+        "fact is applied on its own.",
+    )
     profile_sweep_interval_seconds: float = Field(
         default=60,
         ge=0,

@@ -8,19 +8,29 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.profile.domain.profile import ProfileState
 from services.profile.domain.schedule import SHARDS, DueEntry, shard_of, slot_of
-from services.profile.ports import FiledDue, MergeInForce, PrivacyEntry, StoredProfile, UndoneMerge, person_digest
+from services.profile.ports import (
+    FactToLog,
+    FiledDue,
+    MergeInForce,
+    PrivacyEntry,
+    StoredProfile,
+    UndoneMerge,
+    person_digest,
+)
 from shared.events import Envelope
-from shared.mongo import Document, IndexSpec, NumberedList
+from shared.mongo import DUPLICATE_KEY, Document, IndexSpec, NumberedList
+
+T = TypeVar("T")
 
 PROFILES = "profile_profiles"
 # Two kinds of documents: `org|person#n`, the person's change number n (the upstream envelope, for a fact), and
@@ -46,6 +56,11 @@ INDEXES: tuple[IndexSpec, ...] = (
 )
 # Log documents read at once when a profile is recomputed: round trips overlap without flooding the store.
 LOG_READS_AT_ONCE = 32
+# Documents read by `_id` at once for a batch of facts.
+READS_AT_ONCE = 64
+# Profiles replaced at once: FerretDB's SQLite takes one writer at a time, and many replaces waiting on it
+# finish later than a few at a time do.
+REPLACES_AT_ONCE = 4
 
 
 def _key(organisation_id: str, local: str) -> str:
@@ -76,6 +91,72 @@ class MongoProfileStore:
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
         document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)})
         return None if document is None else _profile_from(organisation_id, person_id, document)
+
+    async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
+        wanted = sorted(set(person_ids))
+        documents = await _each(
+            [self._profiles.find_one({"_id": _key(organisation_id, person_id)}) for person_id in wanted],
+            READS_AT_ONCE,
+        )
+        return {
+            person_id: _profile_from(organisation_id, person_id, document)
+            for person_id, document in zip(wanted, documents, strict=True)
+            if document is not None
+        }
+
+    async def log_facts(self, organisation_id: str, facts: Sequence[FactToLog]) -> frozenset[str]:
+        incomplete: set[str] = set()
+        changes = [
+            {
+                "_id": _change_key(organisation_id, fact.person_id, fact.number),
+                "organisation_id": organisation_id,
+                "change": fact.event_id,
+                "envelope": fact.envelope.to_json_bytes().decode(),
+            }
+            for fact in facts
+        ]
+        start = 0
+        while start < len(changes):
+            try:
+                # In order: the numbers a person takes before one found held are a first run, as `log_fact`
+                # would have taken them one after another; none is left taken past a gap.
+                await self._log.insert_many(changes[start:], ordered=True)
+                break
+            except BulkWriteError as exc:
+                failed = start + _duplicate_indexes(exc)[0]
+                person_id = facts[failed].person_id
+                incomplete.add(person_id)
+                start = failed + 1
+                while start < len(facts) and facts[start].person_id == person_id:
+                    start += 1
+        logged = [fact for fact in facts if fact.person_id not in incomplete]
+        if logged:
+            events = [
+                {
+                    "_id": _key(organisation_id, fact.event_id),
+                    "organisation_id": organisation_id,
+                    "person_id": fact.person_id,
+                    "number": fact.number,
+                }
+                for fact in logged
+            ]
+            try:
+                await self._log.insert_many(events, ordered=False)
+            except BulkWriteError as exc:
+                # Another delivery of the fact logged it meanwhile: `log_fact` tells which number it holds.
+                incomplete.update(logged[index].person_id for index in _duplicate_indexes(exc))
+        return frozenset(incomplete)
+
+    async def logged(self, organisation_id: str, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        wanted = sorted(set(event_ids))
+        documents = await _each(
+            [self._log.find_one({"_id": _key(organisation_id, event_id)}) for event_id in wanted], READS_AT_ONCE
+        )
+        return {
+            event_id: (str(document["person_id"]), int(document["number"]))
+            for event_id, document in zip(wanted, documents, strict=True)
+            if document is not None
+        }
 
     async def log_fact(
         self, organisation_id: str, event_id: str, person_id: str, number: int, envelope: Envelope
@@ -146,6 +227,32 @@ class MongoProfileStore:
             {"_id": _key(profile.organisation_id, profile.person_id)}, _profile_document(profile), upsert=True
         )
 
+    async def save_all(self, profiles: Sequence[StoredProfile]) -> None:
+        await _each([self.save(profile) for profile in profiles], REPLACES_AT_ONCE)
+
+    async def claim_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> frozenset[str]:
+        if not claims:
+            return frozenset()
+        documents = [
+            {"_id": _key(organisation_id, dedupe_key), "organisation_id": organisation_id, "event_id": event_id}
+            for dedupe_key, event_id in claims
+        ]
+        taken: list[int] = []
+        try:
+            await self._fired.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            taken = _duplicate_indexes(exc)
+        # A key stored already is this fact's only if this very fact stored it (a redelivery).
+        holders = await _each(
+            [self._fired.find_one({"_id": documents[index]["_id"]}) for index in taken], READS_AT_ONCE
+        )
+        refused = {
+            claims[index][0]
+            for index, holder in zip(taken, holders, strict=True)
+            if holder is None or holder.get("event_id") != claims[index][1]
+        }
+        return frozenset(dedupe_key for dedupe_key, _ in claims if dedupe_key not in refused)
+
     async def claim_trigger(self, organisation_id: str, dedupe_key: str, event_id: str) -> bool:
         key = _key(organisation_id, dedupe_key)
         try:
@@ -163,6 +270,14 @@ class MongoProfileStore:
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
         return await self._erased.find_one({"_id": _tombstone_key(organisation_id, person_id)}) is not None
+
+    async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
+        wanted = sorted(set(person_ids))
+        found = await _each(
+            [self._erased.find_one({"_id": _tombstone_key(organisation_id, person_id)}) for person_id in wanted],
+            READS_AT_ONCE,
+        )
+        return frozenset(person_id for person_id, document in zip(wanted, found, strict=True) if document)
 
     async def purge(
         self,
@@ -210,9 +325,26 @@ class MongoProfileStore:
             await self._due.append(_day_name(slot), {"part": name})
         return handle
 
+    async def schedule_all(self, entries: Sequence[DueEntry]) -> list[str]:
+        by_name: dict[str, list[int]] = {}
+        for index, entry in enumerate(entries):
+            name = _due_name(slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))
+            by_name.setdefault(name, []).append(index)
+        handles = [""] * len(entries)
+        for name, indexes in by_name.items():
+            keys = await self._due.extend(name, [_due_entry(entries[index]) for index in indexes])
+            for index, key in zip(indexes, keys, strict=True):
+                handles[index] = key
+            if f"{name}#1" in keys:
+                await self._due.append(_day_name(slot_of(entries[indexes[0]].due_at)), {"part": name})
+        return handles
+
     async def unschedule(self, handle: str) -> None:
         # Replaced, not deleted: the slot's numbers must run without gaps.
         await self._due.replace(handle, {})
+
+    async def unschedule_all(self, handles: Iterable[str]) -> None:
+        await _each([self.unschedule(handle) for handle in handles], REPLACES_AT_ONCE)
 
     async def sweep_position(self) -> datetime | None:
         document = await self._sweep.find_one({"_id": SWEEP_POSITION})
@@ -262,6 +394,19 @@ class MongoProfileStore:
             name = _lookup_name(organisation_id, key)
             if person_id not in {item.get("person") for _, item in await self._lookups.items(name)}:
                 await self._lookups.append(name, {"person": person_id})
+
+    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> None:
+        persons_by_name: dict[str, list[str]] = {}
+        for person_id, person_keys in keys.items():
+            for key in sorted(person_keys):
+                persons_by_name.setdefault(_lookup_name(organisation_id, key), []).append(person_id)
+        names = sorted(persons_by_name)
+        listed = await _each([self._lookups.items(name) for name in names], READS_AT_ONCE)
+        for name, items in zip(names, listed, strict=True):
+            present = {item.get("person") for _, item in items}
+            missing = [{"person": person_id} for person_id in persons_by_name[name] if person_id not in present]
+            if missing:
+                await self._lookups.extend(name, missing)
 
     async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
         for key in sorted(keys):
@@ -328,6 +473,25 @@ class MongoProfileStore:
                 if any(needle in text for text in _texts(document) for needle in wanted):
                     found[collection.name] += 1
         return found
+
+
+async def _each(calls: Sequence[Awaitable[T]], at_once: int) -> list[T]:
+    """The results of `calls`, at most `at_once` running at a time, in order."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def gated(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(gated(call) for call in calls)))
+
+
+def _duplicate_indexes(exc: BulkWriteError) -> list[int]:
+    """The documents of a bulk insert refused for a duplicate key; any other error is raised again."""
+    errors = exc.details.get("writeErrors", [])
+    if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+        raise exc
+    return sorted(int(error["index"]) for error in errors)
 
 
 def _texts(value: Any) -> Iterator[str]:

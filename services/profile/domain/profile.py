@@ -650,12 +650,14 @@ def next_time_change(
     seasons: SeasonCalendar,
     consent_policy: ConsentPolicy = CASL,
     rfm_thresholds: RfmThresholds = DEFAULT_RFM,
+    viewed: Mapping[str, Any] | None = None,
 ) -> datetime | None:
     """The earliest moment after `as_of` at which `view` changes with no new event, so a sweep visits only
     profiles that are due. A season's end changes every profile (its labels), so this is never later than that.
+    `viewed` is the view at `as_of` with the same settings, when the caller has it already.
     """
     settings: dict[str, Any] = {"seasons": seasons, "consent_policy": consent_policy, "rfm_thresholds": rfm_thresholds}
-    now = view(state, as_of=as_of, **settings)
+    now = view(state, as_of=as_of, **settings) if viewed is None else viewed
     # Every moment a time-dependent field may change; those where nothing does (a stage hidden by a subscription)
     # are skipped by comparing views.
     for moment in sorted(

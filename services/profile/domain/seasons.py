@@ -1,11 +1,14 @@
 """Seasons of an organisation (September to August, or the calendar year of a festival), and calendar arithmetic."""
 
 import calendar
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
+# Pure and called for every consent, stage and recency of every view: the same few moments come back.
+@functools.lru_cache(maxsize=16384)
 def add_months(moment: datetime, months: int) -> datetime:
     """`moment` moved by whole calendar months; a day the target month lacks becomes its last (Feb 29 → Feb 28)."""
     index = moment.year * 12 + moment.month - 1 + months

@@ -4,10 +4,49 @@ import time
 from datetime import UTC, datetime
 
 from services.profile.context import ProfileContext
-from services.profile.handlers import Handled, apply_merge, apply_resolved, apply_unmerge
+from services.profile.handlers import Handled, apply_facts, apply_merge, apply_resolved, apply_unmerge
 from shared.events import Envelope, EventValidationError, parse_data
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 from shared.kafka import ConsumedRecord, PermanentMessageError
+
+
+async def handle_resolutions(
+    batch: list[ConsumedRecord[Envelope]], context: ProfileContext
+) -> list[ConsumedRecord[Envelope]]:
+    """A batch's plain facts applied together and announced with one wait for Kafka; returns the records left to
+    `handle_resolution`: merges, unmerges, erasures and whatever follows them under the same key."""
+    started = time.perf_counter()
+    together: list[tuple[ConsumedRecord[Envelope], PersonResolvedV1]] = []
+    blocked: set[bytes | None] = set()
+    for consumed in batch:
+        try:
+            data = parse_data(consumed.message)
+        except EventValidationError:
+            data = None
+        if consumed.key in blocked or not isinstance(data, PersonResolvedV1):
+            blocked.add(consumed.key)
+            continue
+        together.append((consumed, data))
+    if not together:
+        return batch
+    handled = await apply_facts([(consumed.message, data) for consumed, data in together], context.deps)
+    await context.publish(handled.outputs)
+    elapsed = time.perf_counter() - started
+    done: set[int] = set()
+    for (consumed, data), outcome in zip(together, handled.outcomes, strict=True):
+        if outcome is None:
+            continue
+        done.add(id(consumed))
+        context.metrics.facts.labels(consumed.message.organisation_id, outcome).inc()
+        context.metrics.handling.observe(elapsed)
+        _observe_latency(context, data)
+    return [consumed for consumed in batch if id(consumed) not in done]
+
+
+def _observe_latency(context: ProfileContext, data: PersonResolvedV1) -> None:
+    if data.original.ingested_at is not None:
+        latency = datetime.now(UTC) - data.original.ingested_at
+        context.metrics.latency.observe(max(latency.total_seconds(), 0.0))
 
 
 async def handle_resolution(consumed: ConsumedRecord[Envelope], context: ProfileContext) -> None:
@@ -36,6 +75,5 @@ async def handle_resolution(consumed: ConsumedRecord[Envelope], context: Profile
         await handled.after_publish()
     context.metrics.facts.labels(envelope.organisation_id, handled.outcome).inc()
     context.metrics.handling.observe(time.perf_counter() - started)
-    if isinstance(data, PersonResolvedV1) and data.original.ingested_at is not None:
-        latency = datetime.now(UTC) - data.original.ingested_at
-        context.metrics.latency.observe(max(latency.total_seconds(), 0.0))
+    if isinstance(data, PersonResolvedV1):
+        _observe_latency(context, data)

@@ -13,6 +13,7 @@ from services.profile.domain.schedule import DueEntry
 from services.profile.ports import StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document
+from tests.unit.profile_handlers.batches import Step, announced, assert_batches_end_like_one_at_a_time
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
 from tests.unit.profile_handlers.scenarios import SCENARIOS, World
 
@@ -99,6 +100,47 @@ async def test_a_purge_deletes_the_persons_log_and_triggers_and_nothing_of_anyon
     assert await store.facts(organisation, "per_bea", 1) != []
     assert await store.is_erased(organisation, "per_anne")
     assert not await store.is_erased(organisation, "per_bea")
+
+
+async def test_facts_in_batches_on_the_real_store_end_like_the_same_facts_one_at_a_time(
+    database: AsyncDatabase[Document],
+) -> None:
+    async def in_memory() -> World:
+        store = MemoryProfileStore()
+
+        async def documents() -> list[str]:
+            return store.documents()
+
+        return World(store, documents)
+
+    history: list[Step] = [
+        ("purchase", 0, 400, 2),
+        ("purchase", 1, 30, 1),
+        ("donation", 0, 30, 1),
+        ("again", 0, 1, 1),
+        ("purchase", 2, 1, 3),
+        ("purchase", 0, 1, 1),
+        ("erase", 2, 0, 1),
+        ("donation", 1, 0, 1),
+        ("again", 3, 30, 1),
+        ("purchase", 3, 800, 2),
+        ("purchase", 1, 0, 2),
+        ("purchase", 0, 200, 1),
+    ]
+    await assert_batches_end_like_one_at_a_time(in_memory, history, [3, 7], batched_world=mongo_world(database))
+
+
+async def test_a_batch_delivered_again_to_the_real_store_publishes_the_same_events_and_changes_nothing(
+    world: World,
+) -> None:
+    sent = [world.purchase(f"sale-{n}", f"per_{n % 3}", days_ago=n * 40) for n in range(7)]
+    first = await world.deliver_batch(sent)
+    stored = await world.documents()
+
+    again = await world.deliver_batch(sent)
+
+    assert announced(list(again)) == announced(list(first))
+    assert await world.documents() == stored
 
 
 def upstream(world: World, event_id: str, person_id: str) -> Envelope:

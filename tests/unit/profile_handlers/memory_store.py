@@ -5,11 +5,11 @@
 
 import asyncio
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from services.profile.domain.schedule import DueEntry, shard_of, slot_of
-from services.profile.ports import FiledDue, PrivacyEntry, StoredProfile
+from services.profile.ports import FactToLog, FiledDue, PrivacyEntry, StoredProfile
 from shared.events import Envelope
 
 
@@ -32,6 +32,32 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         return self.profiles.get((organisation_id, person_id))
 
+    async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
+        await asyncio.sleep(0)
+        found = (self.profiles.get((organisation_id, person_id)) for person_id in set(person_ids))
+        return {profile.person_id: profile for profile in found if profile is not None}
+
+    async def log_facts(self, organisation_id: str, facts: Sequence[FactToLog]) -> frozenset[str]:
+        await asyncio.sleep(0)
+        incomplete: set[str] = set()
+        for fact in facts:
+            if fact.person_id in incomplete:
+                continue
+            envelope = fact.envelope.to_json_bytes().decode()
+            if not self._take(organisation_id, fact.person_id, fact.number, fact.event_id, envelope, fresh=True):
+                incomplete.add(fact.person_id)
+        for fact in facts:
+            if fact.person_id not in incomplete:
+                logged = self.logged_facts.setdefault((organisation_id, fact.event_id), (fact.person_id, fact.number))
+                if logged != (fact.person_id, fact.number):
+                    incomplete.add(fact.person_id)
+        return frozenset(incomplete)
+
+    async def logged(self, organisation_id: str, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        await asyncio.sleep(0)
+        found = ((event_id, self.logged_facts.get((organisation_id, event_id))) for event_id in set(event_ids))
+        return {event_id: logged for event_id, logged in found if logged is not None}
+
     async def log_fact(
         self, organisation_id: str, event_id: str, person_id: str, number: int, envelope: Envelope
     ) -> int | None:
@@ -47,8 +73,21 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         return self._take(organisation_id, person_id, number, change, None)
 
-    def _take(self, organisation_id: str, person_id: str, number: int, change: str, envelope: str | None) -> bool:
-        holder = self.changes.setdefault((organisation_id, person_id, number), (change, envelope))
+    def _take(
+        self,
+        organisation_id: str,
+        person_id: str,
+        number: int,
+        change: str,
+        envelope: str | None,
+        *,
+        fresh: bool = False,
+    ) -> bool:
+        key = (organisation_id, person_id, number)
+        if fresh and key in self.changes:
+            # Like an insert: a number held already is refused, whoever holds it.
+            return False
+        holder = self.changes.setdefault(key, (change, envelope))
         return holder[0] == change
 
     async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
@@ -71,6 +110,18 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         self.profiles[(profile.organisation_id, profile.person_id)] = profile
 
+    async def save_all(self, profiles: Sequence[StoredProfile]) -> None:
+        for profile in profiles:
+            await self.save(profile)
+
+    async def claim_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> frozenset[str]:
+        await asyncio.sleep(0)
+        return frozenset(
+            dedupe_key
+            for dedupe_key, event_id in claims
+            if self.fired.setdefault((organisation_id, dedupe_key), event_id) == event_id
+        )
+
     async def claim_trigger(self, organisation_id: str, dedupe_key: str, event_id: str) -> bool:
         await asyncio.sleep(0)
         return self.fired.setdefault((organisation_id, dedupe_key), event_id) == event_id
@@ -82,6 +133,10 @@ class MemoryProfileStore:
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
         await asyncio.sleep(0)
         return _digest(organisation_id, person_id) in self.erased
+
+    async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
+        await asyncio.sleep(0)
+        return frozenset(person_id for person_id in person_ids if _digest(organisation_id, person_id) in self.erased)
 
     async def purge(
         self,
@@ -117,6 +172,13 @@ class MemoryProfileStore:
         filed = self.due.setdefault(key, [])
         filed.append(entry)
         return f"{_name(key)}#{len(filed)}"
+
+    async def schedule_all(self, entries: Sequence[DueEntry]) -> list[str]:
+        return [await self.schedule(entry) for entry in entries]
+
+    async def unschedule_all(self, handles: Iterable[str]) -> None:
+        for handle in handles:
+            await self.unschedule(handle)
 
     async def unschedule(self, handle: str) -> None:
         await asyncio.sleep(0)
@@ -162,6 +224,10 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         for key in keys:
             self.lookups.setdefault((organisation_id, _key_digest(key)), set()).add(person_id)
+
+    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> None:
+        for person_id, person_keys in keys.items():
+            await self.index_lookups(organisation_id, person_id, person_keys)
 
     async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
         await asyncio.sleep(0)

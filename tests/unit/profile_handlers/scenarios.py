@@ -22,6 +22,7 @@ from services.profile.handlers import (
     ProfileDeps,
     ProfileRules,
     SweepReport,
+    apply_facts,
     apply_merge,
     apply_resolved,
     apply_unmerge,
@@ -38,6 +39,7 @@ from shared.events.identity import (
     PersonsMergedV1,
     PersonUnmergedV1,
 )
+from shared.kafka import record_for
 from tests.unit.profile_rules.shipped import SEGMENTS, TRIGGERS
 
 NOW = datetime(2026, 11, 15, 19, 0, tzinfo=UTC)
@@ -181,6 +183,28 @@ class World(IdentityEvents):
         if handled.after_publish is not None:
             await handled.after_publish()
         return handled.outputs
+
+    async def deliver_batch(self, envelopes: list[Envelope]) -> tuple[Envelope, ...]:
+        """Handles a batch as the consumer does: the plain facts together (up to the first record of their key
+        that is not one), then the rest one at a time; returns what would be published."""
+        together: list[tuple[int, Envelope, PersonResolvedV1]] = []
+        blocked: set[str] = set()
+        for index, envelope in enumerate(envelopes):
+            data, key = parse_data(envelope), record_for(envelope).key
+            if key in blocked or not isinstance(data, PersonResolvedV1):
+                blocked.add(key)
+                continue
+            together.append((index, envelope, data))
+        handled = await apply_facts([(envelope, data) for _, envelope, data in together], self.deps)
+        outputs = list(handled.outputs)
+        done = {index for (index, _, _), outcome in zip(together, handled.outcomes, strict=True) if outcome}
+        blocked.clear()
+        for index, envelope in enumerate(envelopes):
+            key = record_for(envelope).key
+            if key in blocked or index not in done:
+                blocked.add(key)
+                outputs.extend(await self.deliver(envelope))
+        return tuple(outputs)
 
     async def handle(self, envelope: Envelope) -> Handled:
         """Handles the event, stopping short of what follows publication (as a crash before it would)."""

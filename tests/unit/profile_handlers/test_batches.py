@@ -1,0 +1,127 @@
+"""Facts applied in batches end exactly as applied one at a time: the same profiles, the same announcements with
+the same ids and content, and a batch delivered again, or cut short by a crash anywhere, changes nothing more."""
+
+import asyncio
+from typing import Any, cast
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.profile.ports import ProfileStore
+from tests.unit.profile_handlers.batches import (
+    Step,
+    announced,
+    assert_batches_end_like_one_at_a_time,
+    in_batches,
+    messages,
+    one_at_a_time,
+    profiles,
+    split,
+)
+from tests.unit.profile_handlers.memory_store import MemoryProfileStore
+from tests.unit.profile_handlers.scenarios import CrashError, World
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["purchase", "purchase", "purchase", "donation", "again", "erase"]),
+        st.integers(0, 7),
+        st.sampled_from([0, 1, 30, 200, 400, 800]),
+        st.integers(1, 3),
+    ),
+    max_size=30,
+)
+cuts = st.lists(st.integers(0, 40), max_size=5)
+
+
+def memory_world(store: Any = None) -> World:
+    inner = MemoryProfileStore() if store is None else store
+
+    async def documents() -> list[str]:
+        return (inner if isinstance(inner, MemoryProfileStore) else inner.inner).documents()
+
+    return World(cast(ProfileStore, inner), documents)
+
+
+async def new_world() -> World:
+    return memory_world()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps, cuts)
+def test_facts_in_any_batches_end_like_the_same_facts_one_at_a_time(history: list[Step], where: list[int]) -> None:
+    asyncio.run(assert_batches_end_like_one_at_a_time(new_world, history, where))
+
+
+HISTORY: list[Step] = [
+    ("purchase", 0, 400, 2),
+    ("purchase", 1, 30, 1),
+    ("donation", 0, 30, 1),
+    ("purchase", 2, 1, 3),
+    ("purchase", 0, 1, 1),
+    ("donation", 1, 0, 1),
+    ("purchase", 3, 800, 2),
+    ("purchase", 1, 0, 2),
+]
+
+
+async def test_a_batch_delivered_again_publishes_the_same_events_and_changes_nothing() -> None:
+    world = memory_world()
+    sent = messages(world, HISTORY)
+    first = await world.deliver_batch(sent)
+    stored = await world.documents()
+
+    again = await world.deliver_batch(sent)
+
+    assert set(announced(list(again))) == set(announced(list(first)))
+    assert announced(list(again)) == announced(list(first))
+    assert await world.documents() == stored
+
+
+class Counting:
+    """The store, failing its `crash_at`-th call as a crash would (none: counts the calls)."""
+
+    def __init__(self, inner: MemoryProfileStore, crash_at: int | None = None) -> None:
+        self.inner = inner
+        self.crash_at = crash_at
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            if self.calls == self.crash_at:
+                raise CrashError(name)
+            return await method(*args, **kwargs)
+
+        return call
+
+
+async def test_a_batch_cut_short_by_a_crash_at_any_store_call_ends_the_same_when_delivered_again() -> None:
+    reference = memory_world()
+    sent = messages(reference, HISTORY)
+    earlier, batch = sent[:3], sent[3:]
+    expected = await one_at_a_time(reference, sent)
+    counting = Counting(MemoryProfileStore())
+    counted = memory_world(counting)
+    await one_at_a_time(counted, earlier)
+    before = counting.calls
+    await counted.deliver_batch(batch)
+    calls = counting.calls - before
+    assert calls > 5
+
+    for crash_at in range(1, calls + 1):
+        store = MemoryProfileStore()
+        crashing = Counting(store)
+        world = memory_world(crashing)
+        published = await one_at_a_time(world, earlier)
+        crashing.crash_at = crashing.calls + crash_at
+        with pytest.raises(CrashError):
+            await world.deliver_batch(batch)
+        crashing.crash_at = None
+
+        published += await in_batches(world, split(batch, []))
+
+        assert await profiles(world) == await profiles(reference), f"crash at call {crash_at}"
+        assert announced(published) == announced(expected), f"crash at call {crash_at}"
