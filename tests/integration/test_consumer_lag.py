@@ -34,7 +34,10 @@ async def test_lag_counts_what_the_group_has_not_committed(settings: ServiceSett
 
     async with LagReader(settings.kafka_bootstrap) as reader:
         before = await reader.lag(group, topic)
-        committer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group)
+        # No auto-commit: closing must not commit the position the consumer fetched up to.
+        committer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
+        )
         await committer.start()
         try:
             committer.assign([TopicPartition(topic, 0)])
@@ -44,7 +47,7 @@ async def test_lag_counts_what_the_group_has_not_committed(settings: ServiceSett
         after = await reader.lag(group, topic)
         held = await reader.records(topic)
 
-    assert (before, after, held) == (5, 2, 5)
+    assert (before, after, held) == (5, 2, 5), (before, after, held)
 
 
 _AT = datetime.now(UTC) - timedelta(days=3)
