@@ -47,7 +47,7 @@ def servers() -> Iterator[Servers]:
     if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("MONGO_URL"):
         yield Servers(os.environ["KAFKA_BOOTSTRAP"], os.environ["MONGO_URL"])
         return
-    stack = LocalStack(StackConfig.from_environment(REPO_ROOT / ".local"))
+    stack = LocalStack(StackConfig.for_tests())
     endpoints = stack.up()
     try:
         yield Servers(endpoints.kafka_bootstrap, endpoints.mongo_url)

@@ -58,7 +58,7 @@ def servers() -> Iterator[Servers]:
         else:
             from infra.local.stack import LocalStack, StackConfig
 
-            stack = LocalStack(StackConfig.from_environment(REPO_ROOT / ".local"))
+            stack = LocalStack(StackConfig.for_tests())
             try:
                 endpoints = stack.up()
             except Exception as exc:

@@ -42,6 +42,7 @@ __all__ = [
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO_ROOT / ".local"
+TEST_ROOT = DEFAULT_ROOT / "test-stack"
 # Jars and the FerretDB binary are the same for every stack, so tests with their own roots share them.
 SHARED_CACHE = DEFAULT_ROOT / "cache"
 KAFKA_PORT_ENV = "PARTERRE_LOCAL_KAFKA_PORT"
@@ -101,6 +102,12 @@ class StackConfig:
     def from_environment(cls, root: Path | None = None) -> "StackConfig":
         """The default stack (root `<repo>/.local`), ports from PARTERRE_LOCAL_*_PORT when set."""
         return cls(root if root is not None else DEFAULT_ROOT)
+
+    @classmethod
+    def for_tests(cls) -> "StackConfig":
+        """The stack `make test` and `make bench` start: its own data and ports, so what they publish never
+        waits in the topics of the stack `make up` and `make demo` use."""
+        return cls(TEST_ROOT, kafka_port=29092, controller_port=29093, mongo_port=27217)
 
     @property
     def data_dir(self) -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from infra.local.stack import StackConfig
 from shared.mongo import mongo_client
-from tests.conftest import REPO_ROOT, Servers
+from tests.conftest import Servers
 
 pytestmark = [pytest.mark.mongo]
 
@@ -25,7 +25,7 @@ def _tables_and_indexes(database_file: Path) -> tuple[set[str], set[str]]:
 async def test_a_new_collection_gets_the_index_its_id_lookups_use(servers: Servers) -> None:
     if servers.origin != "local stack":
         pytest.skip("only the local stack's FerretDB build adds this index")
-    sqlite_dir = StackConfig.from_environment(REPO_ROOT / ".local").data_dir / "ferretdb"
+    sqlite_dir = StackConfig.for_tests().data_dir / "ferretdb"
     name = f"test_{uuid.uuid4().hex[:12]}"
     async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
         try:

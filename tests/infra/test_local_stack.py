@@ -11,7 +11,8 @@ import pytest
 from infra.local.stack import LocalStack, MissingToolError, PortBusyError, StackConfig
 from infra.local.wire import BsonDocument, decode_bson, encode_bson, kafka_brokers, mongo_command
 
-# Away from the default stack (9092/9093/27017), which a developer or another test run may have up.
+# Away from the default stack (9092/9093/27017) and the test session's own (29092/29093/27217), which a
+# developer or this very test run may have up.
 KAFKA_PORT = 19092
 CONTROLLER_PORT = 19093
 MONGO_PORT = 27117
