@@ -1,8 +1,6 @@
 """The notify service under test: topics and consumer groups of its own, real receivers, and event builders."""
 
-import asyncio
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,19 +120,3 @@ async def subscribe(client: httpx.AsyncClient, url: str, **fields: Any) -> dict[
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-
-
-async def eventually(check: Callable[[], bool | Awaitable[bool]], deadline_seconds: float = 20) -> bool:
-    """True as soon as `check` holds; False if the deadline passes first."""
-
-    async def holds() -> bool:
-        result = check()
-        return await result if inspect.isawaitable(result) else result
-
-    loop = asyncio.get_running_loop()
-    until = loop.time() + deadline_seconds
-    while not await holds():
-        if loop.time() >= until:
-            return False
-        await asyncio.sleep(0.05)
-    return True

@@ -14,7 +14,8 @@ from shared.kafka import OutgoingRecord
 from shared.topics import NOTIFY_DELIVERIES
 from tests.integration.kafka_support import TopicTail
 from tests.integration.notify.receivers import Receiver, Reply, serving
-from tests.integration.notify.support import NotifyHarness, api, context_of, eventually, running_notify, subscribe
+from tests.integration.notify.support import NotifyHarness, api, context_of, running_notify, subscribe
+from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 

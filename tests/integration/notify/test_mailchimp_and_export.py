@@ -9,7 +9,8 @@ import pytest
 from services.notify.domain.mailchimp import subscriber_hash
 from shared.access import Scope
 from tests.integration.notify.receivers import FakeMailchimp, Receiver, serving
-from tests.integration.notify.support import NotifyHarness, api, context_of, eventually, running_notify, subscribe
+from tests.integration.notify.support import NotifyHarness, api, context_of, running_notify, subscribe
+from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 

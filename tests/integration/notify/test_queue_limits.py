@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from tests.integration.notify.receivers import Receiver, Reply, serving
-from tests.integration.notify.support import NotifyHarness, api, eventually, running_notify, subscribe
+from tests.integration.notify.support import NotifyHarness, api, running_notify, subscribe
+from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 

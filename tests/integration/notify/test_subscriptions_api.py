@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 
 from tests.integration.notify.receivers import Receiver, Reply, serving
-from tests.integration.notify.support import NotifyHarness, api, eventually, running_notify, subscribe
+from tests.integration.notify.support import NotifyHarness, api, running_notify, subscribe
 from tests.integration.notify.test_webhook_delivery import reference_verify
+from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 

@@ -16,7 +16,8 @@ from shared.events import parse_event
 from shared.topics import NOTIFY_DELIVERIES
 from tests.integration.kafka_support import TopicTail
 from tests.integration.notify.receivers import Received, Receiver, Reply, serving
-from tests.integration.notify.support import NotifyHarness, api, context_of, eventually, running_notify, subscribe
+from tests.integration.notify.support import NotifyHarness, api, context_of, running_notify, subscribe
+from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 

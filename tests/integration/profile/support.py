@@ -1,8 +1,7 @@
 """The profile service under test: its own resolutions topic and consumer group, and tails of what it publishes."""
 
 import asyncio
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,19 +87,3 @@ async def read_until(
         records: list[ConsumerRecord] = await tail.read(1, deadline_seconds=1)
         received.extend(parse_event(record.value)[0] for record in records)
     return received
-
-
-async def eventually(check: Callable[[], bool | Awaitable[bool]], deadline_seconds: float = 30) -> bool:
-    """True as soon as `check` (a plain or an asynchronous predicate) holds; False if the deadline passes first."""
-
-    async def holds() -> bool:
-        result = check()
-        return await result if inspect.isawaitable(result) else result
-
-    loop = asyncio.get_running_loop()
-    until = loop.time() + deadline_seconds
-    while not await holds():
-        if loop.time() >= until:
-            return False
-        await asyncio.sleep(0.05)
-    return True

@@ -12,7 +12,8 @@ from services.profile.domain.profile import view
 from shared.access import Scope
 from shared.events import Envelope
 from shared.mongo import Document
-from tests.integration.profile.support import ProfileHarness, context_of, eventually, read_until, running_profile
+from tests.integration.profile.support import ProfileHarness, context_of, read_until, running_profile
+from tests.integration.waiting import eventually
 from tests.unit.profile_handlers.scenarios import IdentityEvents
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]

@@ -13,7 +13,8 @@ from shared.access import Scope
 from shared.events import parse_event
 from shared.topics import AUDIENCE_FACTS
 from tests.integration.kafka_support import TopicTail
-from tests.integration.profile.support import ProfileHarness, context_of, eventually, running_profile
+from tests.integration.profile.support import ProfileHarness, context_of, running_profile
+from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 

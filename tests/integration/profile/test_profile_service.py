@@ -7,7 +7,8 @@ import pytest
 
 from shared.access import Scope
 from shared.events import parse_event
-from tests.integration.profile.support import ProfileHarness, context_of, eventually, read_until, running_profile
+from tests.integration.profile.support import ProfileHarness, context_of, read_until, running_profile
+from tests.integration.waiting import eventually
 from tests.unit.profile_handlers.scenarios import MovableClock
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
