@@ -575,7 +575,7 @@ async def rotate_secret(subscription: Subscription, deps: NotifyDeps) -> tuple[S
         subscription,
         secrets=rotate(subscription.secrets, secret, now=now, overlap_until=now + deps.rules.rotation_overlap),
     )
-    await deps.store.save_subscription(rotated)
+    await deps.store.save_subscription(rotated, fields=("secrets",))
     return rotated, secret
 
 

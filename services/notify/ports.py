@@ -1,6 +1,6 @@
 """What the notify handlers need from the outside world: the store, outbound HTTP, a clock, and a publisher."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -110,7 +110,9 @@ class SubscriptionStore(Protocol):
 
     async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]: ...
 
-    async def save_subscription(self, subscription: Subscription) -> None: ...
+    async def save_subscription(self, subscription: Subscription, fields: Collection[str] | None = None) -> None:
+        """Stores the subscription; with `fields`, only those (so a change made meanwhile to another field, such
+        as a 410 disabling it, is kept)."""
 
     async def delete_subscription(self, subscription_id: str) -> bool: ...
 

@@ -13,7 +13,7 @@ instances sharing FerretDB would still race; that is what MongoDB is for.
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -246,9 +246,13 @@ class MongoNotifyStore:
         documents = await self._subscriptions.find(query, sort=[("created_at", 1)]).to_list()
         return [_subscription_from(document, self._box) for document in documents]
 
-    async def save_subscription(self, subscription: Subscription) -> None:
-        await self._subscriptions.replace_one(
-            {"_id": subscription.subscription_id}, _subscription_document(subscription, self._box), upsert=True
+    async def save_subscription(self, subscription: Subscription, fields: Collection[str] | None = None) -> None:
+        document = _subscription_document(subscription, self._box)
+        if fields is None:
+            await self._subscriptions.replace_one({"_id": subscription.subscription_id}, document, upsert=True)
+            return
+        await self._subscriptions.update_one(
+            {"_id": subscription.subscription_id}, {"$set": {field: document[field] for field in fields}}
         )
 
     async def delete_subscription(self, subscription_id: str) -> bool:

@@ -214,7 +214,7 @@ async def patch_subscription(
     if "max_in_flight" in body.model_fields_set:
         changes["max_in_flight"] = body.max_in_flight
     updated = replace(subscription, **changes)
-    await context.deps.store.save_subscription(updated)
+    await context.deps.store.save_subscription(updated, fields=changes.keys())
     context.subscriptions_changed()
     return _subscription_json(updated)
 

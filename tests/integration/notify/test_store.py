@@ -1,6 +1,7 @@
 """The notify store on the real database: what several writers at once leave behind."""
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -66,3 +67,31 @@ async def test_signing_secrets_and_api_keys_are_stored_sealed_and_read_back_in_c
     assert await rotated_key_store.subscription("sub_sealed") == subscription
     with pytest.raises(SecretsKeyError, match="PARTERRE_NOTIFY_SECRETS_KEY"):
         await wrong_key_store.subscription("sub_sealed")
+
+
+async def test_an_edit_read_before_a_410_stores_its_own_fields_and_leaves_the_subscription_disabled(
+    database: AsyncDatabase[Document],
+) -> None:
+    store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC).replace(microsecond=0)
+    subscription = Subscription(
+        subscription_id="sub_crm",
+        organisation_id="org",
+        kind=TargetKind.WEBHOOK,
+        url="https://crm.example.com/hooks",
+        events=EventFilter(triggers=frozenset({"*"})),
+        enabled=True,
+        created_at=now,
+        secrets=(SigningSecret(new_secret(), now),),
+    )
+    await store.save_subscription(subscription)
+    # An administrator's edit, read while the subscription was enabled, lands after a 410 disabled it.
+    read_before = await store.subscription("sub_crm")
+    assert read_before is not None
+    await store.disable_subscription("sub_crm", "410 Gone")
+    edited = replace(read_before, description="CRM de la billetterie")
+    await store.save_subscription(edited, fields=("description",))
+
+    stored = await store.subscription("sub_crm")
+    assert stored is not None
+    assert stored.description == "CRM de la billetterie"
+    assert (stored.enabled, stored.disabled_reason) == (False, "410 Gone")
