@@ -183,7 +183,11 @@ async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Su
                 seconds_sending = (datetime.now(UTC) - started).total_seconds()
 
                 async def pending() -> int:
-                    return await _pending_deliveries(api, config, credentials, subscription_id)
+                    try:
+                        return await _pending_deliveries(api, config, credentials, subscription_id)
+                    except httpx.TransportError:
+                        # Notify restarting: not drained yet, ask again at the next look.
+                        return 1
 
                 say("waiting for the pipeline to drain")
                 drained = await wait_for_drain(
