@@ -275,9 +275,31 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
 
     async def delete_and_prove() -> None:
         await store.delete_profile(organisation_id, person_id)
+        await _scrub_announcements_naming(deps, organisation_id, person_id, cause.key)
         await _prove_erased(deps, organisation_id, person_id, details, requested_by)
 
     return Handled(_unique(outputs), "erased", after_publish=delete_and_prove)
+
+
+async def _scrub_announcements_naming(
+    deps: ProfileDeps, organisation_id: str, person_id: str, erasure_key: str
+) -> None:
+    """A profile that held the person's history and no longer does (an unmerge gave it back, lower down a chain of
+    merges) keeps what it announced meanwhile, for a redelivery to publish again; the erasure drops those
+    announcements wherever they name the person."""
+    for holder_id in await deps.store.profiles_naming(organisation_id, person_id):
+
+        async def scrub(stored: StoredProfile) -> _Change | None:
+            kept = b"".join(
+                (
+                    *stored.last_outputs,
+                    *(b for held in stored.merges for b in held.outputs),
+                    *(b for undone in stored.undone for b in undone.outputs),
+                )
+            )
+            return _Change(_without_stored_outputs(stored)) if person_id.encode() in kept else None
+
+        await _write(deps, organisation_id, holder_id, f"scrubbed:{erasure_key}", scrub)
 
 
 async def _prove_erased(

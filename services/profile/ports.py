@@ -248,6 +248,9 @@ class ProfileStore(Protocol):
     async def privacy_entries(self, organisation_id: str, person_digest: str) -> list[PrivacyEntry]:
         """The person's exports and erasures, oldest first."""
 
+    async def profiles_naming(self, organisation_id: str, person_id: str) -> list[str]:
+        """The persons whose profile documents mention `person_id` anywhere. Slow: it reads every profile."""
+
     async def search(self, organisation_id: str, needles: Iterable[str]) -> dict[str, int]:
         """Reads every document the profile service keeps for the organisation: how many, per collection, contain
         any of `needles` anywhere. Slow on purpose; it proves an erasure."""

@@ -464,6 +464,14 @@ class MongoProfileStore:
         ]
         return sorted(entries, key=lambda entry: entry.at)
 
+    async def profiles_naming(self, organisation_id: str, person_id: str) -> list[str]:
+        needle = person_id.lower()
+        return [
+            str(document["person_id"])
+            async for document in self._profiles.find({"organisation_id": organisation_id})
+            if document.get("person_id") != person_id and any(needle in text for text in _texts(document))
+        ]
+
     async def search(self, organisation_id: str, needles: Iterable[str]) -> dict[str, int]:
         wanted = [needle.lower() for needle in needles if needle]
         found: dict[str, int] = {}

@@ -275,6 +275,14 @@ class MemoryProfileStore:
             if (entry.organisation_id, entry.person_digest) == (organisation_id, person_digest)
         ]
 
+    async def profiles_naming(self, organisation_id: str, person_id: str) -> list[str]:
+        await asyncio.sleep(0)
+        return [
+            profile.person_id
+            for (organisation, holder), profile in self.profiles.items()
+            if organisation == organisation_id and holder != person_id and person_id in repr(profile)
+        ]
+
     async def search(self, organisation_id: str, needles: Iterable[str]) -> dict[str, int]:
         await asyncio.sleep(0)
         wanted = [needle.lower() for needle in needles if needle]

@@ -711,6 +711,20 @@ async def a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased(wor
     assert await world.naming("per_olga") == []
 
 
+async def an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge(world: World) -> None:
+    # Anne held Cléo's history through Béa until Cléo's merge into Béa was undone; Anne keeps what she announced
+    # when she took Béa in, Cléo's purchase among it, for a redelivery of that merge.
+    await world.deliver(world.purchase("sale-c", "per_cleo"))
+    await world.deliver(world.merged("mrg_1", "per_bea", "per_cleo"))
+    await world.deliver(world.merged("mrg_2", "per_anne", "per_bea"))
+    await world.deliver(world.unmerged("mrg_1", "per_bea", "per_cleo"))
+
+    await world.deliver(world.erasure("per_cleo"))
+
+    assert await world.naming("per_cleo") == []
+    assert await world.store.profile(world.organisation_id, "per_anne") is not None
+
+
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
@@ -732,4 +746,5 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
     merged_and_erased_persons_are_not_swept,
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
+    an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
 )
