@@ -3,17 +3,25 @@
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
 from services.ingest.domain.boxoffice import AcceptedRow, ImportReport, read_boxoffice_csv
 from services.ingest.domain.boxoffice_mapping import ColumnMapping
+from services.ingest.domain.shopify import (
+    awaits_its_order,
+    buyer_reference,
+    redacted_order_ids,
+    refunded_order_id,
+    shopify_events,
+    with_buyer,
+)
 from services.ingest.domain.sources import Source
 from services.ingest.metrics import IngestMetrics
-from services.ingest.ports import EventSink, PublicationLedger
-from shared.events import Envelope
+from services.ingest.ports import EventSink, OrderBuyers, PublicationLedger, SourceRegistry
+from shared.events import Envelope, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,69 @@ async def publish_new(
     for envelope in duplicates:
         metrics.events.labels(organisation_id, source, envelope.type, "duplicate", "").inc()
     return PublishOutcome(tuple(fresh), tuple(duplicates))
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    published: int
+    duplicates: int
+    # Refunds of orders not seen yet: kept, and published with the buyer once the order arrives.
+    awaiting_order: int
+
+
+async def receive_shopify_webhook(
+    topic: str,
+    payload: Mapping[str, Any],
+    *,
+    source: Source,
+    received_at: datetime,
+    sink: EventSink,
+    ledger: PublicationLedger,
+    orders: OrderBuyers,
+    sources: SourceRegistry,
+    metrics: IngestMetrics,
+) -> WebhookOutcome:
+    """Publish what a verified Shopify webhook reports; raises `AdapterError` when its payload is unusable.
+
+    A refund is attributed to the buyer of its order. An order's buyer is remembered for that, and publishing
+    the order also publishes the refunds that arrived before it. Privacy requests are published first, then
+    what ingest itself keeps of the customer's orders, or of the whole shop, is deleted.
+    """
+    organisation_id, source_id = source.organisation_id, source.source_id
+    refunded = refunded_order_id(topic, payload)
+    buyer = None if refunded is None else await orders.buyer(organisation_id, source_id, refunded)
+    envelopes = shopify_events(
+        topic, payload, organisation_id=organisation_id, source=source_id, received_at=received_at, order_buyer=buyer
+    )
+    ready: list[Envelope] = []
+    released: dict[str, list[str]] = {}
+    awaiting = 0
+    for envelope in envelopes:
+        order_id = awaits_its_order(envelope)
+        if order_id is None:
+            ready.append(envelope)
+        elif (found := await orders.wait_for_order(organisation_id, source_id, order_id, envelope)) is not None:
+            ready.append(with_buyer(envelope, found))
+            released.setdefault(order_id, []).append(envelope.id)
+        else:
+            awaiting += 1
+            metrics.events.labels(organisation_id, source_id, envelope.type, "awaiting_order", "").inc()
+    for placed in [data for envelope in envelopes if isinstance(data := parse_data(envelope), ShopOrderPlacedV1)]:
+        order_buyer = buyer_reference(placed)
+        waiting = await orders.remember(organisation_id, source_id, placed.order_id, order_buyer)
+        ready += [with_buyer(refund, order_buyer) for refund in waiting]
+        released.setdefault(placed.order_id, []).extend(refund.id for refund in waiting)
+    outcome = await publish_new(
+        ready, organisation_id=organisation_id, source=source_id, sink=sink, ledger=ledger, metrics=metrics
+    )
+    for order_id, refund_ids in released.items():
+        await orders.release(organisation_id, source_id, order_id, refund_ids)
+    if redacted := redacted_order_ids(topic, payload):
+        await orders.forget_orders(organisation_id, source_id, redacted)
+    for redaction in [data for e in envelopes if isinstance(data := parse_data(e), SourceRedactionRequestedV1)]:
+        await sources.record_redaction_request(source_id, redaction.requested_at)
+        await orders.forget_source(organisation_id, source_id)
+    return WebhookOutcome(len(outcome.published), len(outcome.duplicates), awaiting)
 
 
 @dataclass

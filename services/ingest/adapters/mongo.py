@@ -4,16 +4,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from services.ingest.domain.sources import Source, SourceKind, hash_source_key, rotated
+from shared.events import Envelope, PersonRef
 from shared.mongo import Document, IndexSpec
 
 SOURCES = "ingest_sources"
 EVENT_CLAIMS = "ingest_event_claims"
 PUBLISHED_EVENTS = "ingest_published_events"
+ORDER_BUYERS = "ingest_order_buyers"
 DUPLICATE_KEY = 11000
 INDEXES = (IndexSpec(SOURCES, [("organisation_id", ASCENDING), ("_id", ASCENDING)]),)
 
@@ -102,6 +104,74 @@ async def _insert_new(collection: AsyncCollection[Document], documents: list[Doc
     return set()
 
 
+class MongoOrderBuyers:
+    """One document per shop order, `_id` = organisation/source/order: its buyer, and refunds waiting for it.
+
+    Every read and write is by `_id` alone (the only filter FerretDB answers from an index); a source's
+    erasure, rare, is the one query on another field.
+    """
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def buyer(self, organisation_id: str, source: str, order_id: str) -> PersonRef | None:
+        document = await self._collection.find_one({"_id": _order_key(organisation_id, source, order_id)})
+        return _buyer_of(document)
+
+    async def remember(self, organisation_id: str, source: str, order_id: str, buyer: PersonRef) -> list[Envelope]:
+        document = await self._collection.find_one_and_update(
+            {"_id": _order_key(organisation_id, source, order_id)},
+            {
+                "$set": {"buyer": buyer.model_dump(mode="json", exclude_none=True)},
+                "$setOnInsert": {"organisation_id": organisation_id, "source": source},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        waiting = (document or {}).get("waiting_refunds") or {}
+        return [Envelope.from_json_bytes(raw) for raw in waiting.values()]
+
+    async def wait_for_order(
+        self, organisation_id: str, source: str, order_id: str, refund: Envelope
+    ) -> PersonRef | None:
+        # One atomic write that also reads: if the order's buyer landed first it is returned, and if it lands
+        # after, its own write returns this refund. Either way one side publishes it.
+        document = await self._collection.find_one_and_update(
+            {"_id": _order_key(organisation_id, source, order_id)},
+            {
+                "$set": {f"waiting_refunds.{refund.id}": refund.to_json_bytes()},
+                "$setOnInsert": {"organisation_id": organisation_id, "source": source},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return _buyer_of(document)
+
+    async def release(self, organisation_id: str, source: str, order_id: str, refund_ids: Sequence[str]) -> None:
+        if refund_ids:
+            await self._collection.update_one(
+                {"_id": _order_key(organisation_id, source, order_id)},
+                {"$unset": {f"waiting_refunds.{refund_id}": "" for refund_id in refund_ids}},
+            )
+
+    async def forget_orders(self, organisation_id: str, source: str, order_ids: Sequence[str]) -> None:
+        for order_id in order_ids:
+            await self._collection.delete_one({"_id": _order_key(organisation_id, source, order_id)})
+
+    async def forget_source(self, organisation_id: str, source: str) -> None:
+        await self._collection.delete_many({"organisation_id": organisation_id, "source": source})
+
+
+def _order_key(organisation_id: str, source: str, order_id: str) -> str:
+    return f"{organisation_id}/{source}/{order_id}"
+
+
+def _buyer_of(document: Document | None) -> PersonRef | None:
+    if document is None or not document.get("buyer"):
+        return None
+    return PersonRef.model_validate(document["buyer"])
+
+
 class MongoSourceRegistry:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
@@ -133,6 +203,10 @@ class MongoSourceRegistry:
         result = await self._collection.update_one({"_id": source_id}, {"$set": {"column_mapping": mapping_yaml}})
         return None if result.matched_count == 0 else await self.find(source_id)
 
+    async def record_redaction_request(self, source_id: str, requested_at: datetime) -> None:
+        # The first request is the one on record: Shopify's retries repeat it later.
+        await self._collection.update_one({"_id": source_id}, {"$min": {"redaction_requested_at": requested_at}})
+
     async def list(self, organisation_id: str | None = None) -> list[Source]:
         query: dict[str, Any] = {} if organisation_id is None else {"organisation_id": organisation_id}
         return [_source(document) async for document in self._collection.find(query, sort=[("_id", ASCENDING)])]
@@ -157,4 +231,5 @@ def _source(document: Document) -> Source:
         key_hashes=tuple(document.get("key_hashes", [])),
         signing_secrets=tuple(document.get("signing_secrets", [])),
         column_mapping=document.get("column_mapping"),
+        redaction_requested_at=document.get("redaction_requested_at"),
     )
