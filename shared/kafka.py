@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -115,13 +117,18 @@ class BulkKafkaPublisher:
     """Publishes many records with aiokafka directly, for paths that send thousands at once.
 
     The same delivery guarantees as the broker's producer (acks=all, idempotent), without FastStream's
-    per-message publish pipeline, which costs about twice aiokafka's own time per record. It returns only
-    once Kafka has acknowledged every record.
+    per-message publish pipeline. Records are packed into one batch per partition, chosen by aiokafka's own
+    default partitioner so a key lands where every other producer puts it, and sent in the order given: a
+    key's records keep their order. It returns only once Kafka has acknowledged every batch.
     """
+
+    # Room for many 1-2 KB events per request; far below the broker's 1 MB message limit.
+    MAX_BATCH_BYTES = 256 * 1024
 
     def __init__(self, settings: ServiceSettings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
+        self._partitioner = DefaultPartitioner()
 
     async def start(self) -> None:
         # Created here, not in __init__: aiokafka binds to the running event loop, which a service's
@@ -132,6 +139,7 @@ class BulkKafkaPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
+            max_batch_size=self.MAX_BATCH_BYTES,
         )
         await self._producer.start()
 
@@ -151,16 +159,33 @@ class BulkKafkaPublisher:
         if self._producer is None:
             raise RuntimeError("the bulk publisher is not started")
         producer = self._producer
-        pending = [
-            await producer.send(
-                record.topic,
-                record.value,
-                key=record.key.encode(),
-                headers=[(name, value.encode()) for name, value in _headers_for(record).items()],
-            )
-            for record in records
-        ]
-        await asyncio.gather(*pending)
+        partitions: dict[str, list[int]] = {}
+        open_batches: dict[tuple[str, int], BatchBuilder] = {}
+        acknowledgements: list[asyncio.Future[Any]] = []
+
+        async def send(topic_partition: tuple[str, int], batch: BatchBuilder) -> None:
+            batch.close()
+            topic, partition = topic_partition
+            acknowledgements.append(await producer.send_batch(batch, topic, partition=partition))
+
+        for record in records:
+            known = partitions.get(record.topic)
+            if known is None:
+                known = partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
+            key = record.key.encode()
+            topic_partition = (record.topic, self._partitioner(key, known, known))
+            headers = [(name, value.encode()) for name, value in _headers_for(record).items()]
+            batch = open_batches.get(topic_partition)
+            if batch is None:
+                batch = open_batches[topic_partition] = producer.create_batch()
+            if batch.append(key=key, value=record.value, timestamp=None, headers=headers) is None:
+                await send(topic_partition, batch)
+                batch = open_batches[topic_partition] = producer.create_batch()
+                if batch.append(key=key, value=record.value, timestamp=None, headers=headers) is None:
+                    raise ValueError(f"a record of {len(record.value)} bytes does not fit in a Kafka batch")
+        for topic_partition, batch in open_batches.items():
+            await send(topic_partition, batch)
+        await asyncio.gather(*acknowledgements)
 
 
 def _headers_for(record: OutgoingRecord) -> dict[str, str]:
