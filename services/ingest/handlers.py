@@ -52,19 +52,19 @@ async def publish_new(
             duplicates.append(envelope)
         else:
             first_by_id[envelope.id] = envelope
-    claimed = await ledger.claim(organisation_id, list(first_by_id))
-    fresh = [envelope for event_id, envelope in first_by_id.items() if event_id in claimed]
-    duplicates += [envelope for event_id, envelope in first_by_id.items() if event_id not in claimed]
+    claim = await ledger.claim(organisation_id, list(first_by_id))
+    fresh = [envelope for event_id, envelope in first_by_id.items() if event_id in claim.event_ids]
+    duplicates += [envelope for event_id, envelope in first_by_id.items() if event_id not in claim.event_ids]
     if fresh:
         started = time.perf_counter()
         try:
             await sink.publish(fresh)
         except BaseException:
-            await ledger.release(organisation_id, [envelope.id for envelope in fresh])
+            await ledger.release(organisation_id, claim)
             raise
         metrics.publish_seconds.observe(time.perf_counter() - started)
         metrics.batch_size.observe(len(fresh))
-        await ledger.confirm(organisation_id, [envelope.id for envelope in fresh])
+        await ledger.confirm(organisation_id, claim)
     for envelope in fresh:
         metrics.events.labels(organisation_id, source, envelope.type, "accepted", "").inc()
     for envelope in duplicates:

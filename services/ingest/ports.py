@@ -1,6 +1,7 @@
 """What the ingest handlers need from the outside world."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -13,16 +14,24 @@ class EventSink(Protocol):
         """Returns only once every envelope is durably stored (Kafka acknowledged it with acks=all)."""
 
 
+@dataclass(frozen=True)
+class Claim:
+    """The ids one caller must publish, claimed together as one batch."""
+
+    batch: str
+    event_ids: frozenset[str]
+
+
 class PublicationLedger(Protocol):
     """Which event ids were published, so a replay or a re-import is not published twice."""
 
-    async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> set[str]:
+    async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> Claim:
         """The ids this caller must publish: never claimed, or claimed by a publisher that died before confirming."""
 
-    async def confirm(self, organisation_id: str, event_ids: Sequence[str]) -> None:
-        """Kafka has these: later claims of them are duplicates."""
+    async def confirm(self, organisation_id: str, claim: Claim) -> None:
+        """Kafka has every id of the claim: later claims of them are duplicates."""
 
-    async def release(self, organisation_id: str, event_ids: Sequence[str]) -> None:
+    async def release(self, organisation_id: str, claim: Claim) -> None:
         """Publishing failed: let the next attempt claim them again."""
 
 
