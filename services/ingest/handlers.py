@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from services.ingest.domain.boxoffice import AcceptedRow, ImportReport, read_boxoffice_csv
+from services.ingest.domain.boxoffice import AcceptedRow, ImportReport, RowOutcome, read_boxoffice_csv
 from services.ingest.domain.boxoffice_mapping import ColumnMapping
 from services.ingest.domain.shopify import (
     awaits_its_order,
@@ -169,7 +169,7 @@ async def import_boxoffice(
     """Import a box-office export: the one code path of `parterre import boxoffice` and the upload endpoint.
 
     Reading and parsing run in a worker thread, a chunk of rows at a time, so the event loop keeps serving
-    while a large file streams through; memory holds one chunk. Valid rows are published whatever the
+    while a large file streams through; memory holds two chunks at most. Valid rows are published whatever the
     invalid ones do. Raises `CsvFormatError` before any row when the file as a whole cannot be read.
     """
     if not dry_run and (sink is None or ledger is None):
@@ -183,26 +183,52 @@ async def import_boxoffice(
         imported_at=imported_at,
     )
     summary = ImportSummary(ImportReport(), dry_run=dry_run)
-    while chunk := await asyncio.to_thread(lambda: list(itertools.islice(outcomes, chunk_rows))):
-        envelopes: list[Envelope] = []
-        for outcome in chunk:
-            summary.report.add(outcome)
-            if isinstance(outcome, AcceptedRow):
-                envelopes.extend(outcome.envelopes)
-        accepted_rows = sum(isinstance(outcome, AcceptedRow) for outcome in chunk)
-        metrics.import_rows.labels(source.organisation_id, source.source_id, "accepted").inc(accepted_rows)
-        metrics.import_rows.labels(source.organisation_id, source.source_id, "rejected").inc(len(chunk) - accepted_rows)
-        if envelopes and sink is not None and ledger is not None and not dry_run:
-            outcome_of_chunk = await publish_new(
-                envelopes,
-                organisation_id=source.organisation_id,
-                source=source.source_id,
-                sink=sink,
-                ledger=ledger,
-                metrics=metrics,
-            )
-            summary.published += len(outcome_of_chunk.published)
-            summary.duplicates += len(outcome_of_chunk.duplicates)
-        if on_progress is not None:
-            on_progress(summary)
+
+    def read_chunk() -> list[RowOutcome]:
+        return list(itertools.islice(outcomes, chunk_rows))
+
+    # The next chunk is parsed while this one is claimed and published: parsing is Python's work, and
+    # publishing mostly waits on the store and Kafka. Only one thread reads the file at a time.
+    reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
+    try:
+        while chunk := await reading:
+            reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
+            await _import_chunk(chunk, summary, source=source, sink=sink, ledger=ledger, metrics=metrics)
+            if on_progress is not None:
+                on_progress(summary)
+    finally:
+        # Never leave the reader running on a file the caller is about to close.
+        await asyncio.wait([reading])
+        if not reading.cancelled():
+            reading.exception()
     return summary
+
+
+async def _import_chunk(
+    chunk: list[RowOutcome],
+    summary: ImportSummary,
+    *,
+    source: Source,
+    sink: EventSink | None,
+    ledger: PublicationLedger | None,
+    metrics: IngestMetrics,
+) -> None:
+    envelopes: list[Envelope] = []
+    for outcome in chunk:
+        summary.report.add(outcome)
+        if isinstance(outcome, AcceptedRow):
+            envelopes.extend(outcome.envelopes)
+    accepted_rows = sum(isinstance(outcome, AcceptedRow) for outcome in chunk)
+    metrics.import_rows.labels(source.organisation_id, source.source_id, "accepted").inc(accepted_rows)
+    metrics.import_rows.labels(source.organisation_id, source.source_id, "rejected").inc(len(chunk) - accepted_rows)
+    if envelopes and sink is not None and ledger is not None and not summary.dry_run:
+        published = await publish_new(
+            envelopes,
+            organisation_id=source.organisation_id,
+            source=source.source_id,
+            sink=sink,
+            ledger=ledger,
+            metrics=metrics,
+        )
+        summary.published += len(published.published)
+        summary.duplicates += len(published.duplicates)
