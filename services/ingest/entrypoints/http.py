@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
+import pydantic_core
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -170,6 +171,15 @@ async def post_events(request: Request, principal: EventsWriter, context: Ingest
     return JSONResponse(body_out, status_code=422 if not valid else 202)
 
 
+def _is_text_throughout(payload: dict[str, Any]) -> bool:
+    """False when a string holds half of a surrogate pair, which JSON can escape but UTF-8 cannot store."""
+    try:
+        pydantic_core.to_json(payload)
+    except pydantic_core.PydanticSerializationError:
+        return False
+    return True
+
+
 async def _source(context: IngestContext, source_id: str, kind: SourceKind) -> Source:
     try:
         source = await context.sources.find(source_id)
@@ -217,6 +227,13 @@ async def post_shopify_webhook(
         )
     if not isinstance(payload, dict):
         _reject(400, "malformed_json", en="The body must be a JSON object.", fr="Le corps doit être un objet JSON.")
+    if not _is_text_throughout(payload):
+        _reject(
+            400,
+            "malformed_json",
+            en="The body escapes half of a surrogate pair (\\ud800), which is not text.",
+            fr="Le corps échappe une moitié de paire de substitution (\\ud800), qui n'est pas du texte.",
+        )
     try:
         async with _storing(context, f"a Shopify {x_shopify_topic} webhook"):
             outcome = await receive_shopify_webhook(

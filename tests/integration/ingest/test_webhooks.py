@@ -239,3 +239,20 @@ async def test_a_shop_redact_is_published_as_a_source_redaction_recorded_on_the_
     # The store keeps milliseconds.
     assert abs(registered.redaction_requested_at - request.time) < timedelta(milliseconds=1)
     assert await ingest.context.orders.buyer(ingest.organisation_id, source, "5512345678901") is None
+
+
+async def test_a_signed_shopify_body_escaping_a_lone_surrogate_gets_400_and_publishes_nothing(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    body = shopify_body("customers-create").replace(b'"first_name": "', b'"first_name": "\\ud800', 1)
+    assert b"\\ud800" in body
+
+    response = await ingest.client.post(
+        f"/v1/webhooks/shopify/{ingest.organisation_id}-shopify",
+        content=body,
+        headers=shopify_headers(body, "customers/create"),
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]["code"] == "malformed_json"
+    assert await facts.read_quietly(1) == []
