@@ -1,14 +1,15 @@
 """Kafka glue: a broker with safe delivery defaults, a publisher, and consumers that retry then dead-letter."""
 
 import asyncio
+import functools
 import logging
+import struct
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -128,7 +129,6 @@ class BulkKafkaPublisher:
     def __init__(self, settings: ServiceSettings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
-        self._partitioner = DefaultPartitioner()
 
     async def start(self) -> None:
         # Created here, not in __init__: aiokafka binds to the running event loop, which a service's
@@ -173,7 +173,7 @@ class BulkKafkaPublisher:
             if known is None:
                 known = partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
             key = record.key.encode()
-            topic_partition = (record.topic, self._partitioner(key, known, known))
+            topic_partition = (record.topic, known[kafka_partition_index(key, len(known))])
             headers = [(name, value.encode()) for name, value in _headers_for(record).items()]
             batch = open_batches.get(topic_partition)
             if batch is None:
@@ -186,6 +186,36 @@ class BulkKafkaPublisher:
         for topic_partition, batch in open_batches.items():
             await send(topic_partition, batch)
         await asyncio.gather(*acknowledgements)
+
+
+@functools.lru_cache(maxsize=65_536)
+def kafka_partition_index(key: bytes, partitions: int) -> int:
+    """Which of `partitions` (sorted by id) a keyed record goes to: what Kafka's Java client and aiokafka's
+    default partitioner compute, `(murmur2(key) & 0x7fffffff) % partitions`.
+
+    Written for speed (aiokafka's own murmur2 costs about 25 µs a key) and cached, since one customer's key
+    comes back with each of their records.
+    """
+    multiplier = 0x5BD1E995
+    length = len(key)
+    hashed = 0x9747B28C ^ length
+    whole = length & ~3
+    for (word,) in struct.iter_unpack("<I", key[:whole]):
+        word = (word * multiplier) & 0xFFFFFFFF
+        word ^= word >> 24
+        word = (word * multiplier) & 0xFFFFFFFF
+        hashed = ((hashed * multiplier) & 0xFFFFFFFF) ^ word
+    tail = length & 3
+    if tail >= 3:
+        hashed ^= key[whole + 2] << 16
+    if tail >= 2:
+        hashed ^= key[whole + 1] << 8
+    if tail >= 1:
+        hashed = ((hashed ^ key[whole]) * multiplier) & 0xFFFFFFFF
+    hashed ^= hashed >> 13
+    hashed = (hashed * multiplier) & 0xFFFFFFFF
+    hashed ^= hashed >> 15
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 def _headers_for(record: OutgoingRecord) -> dict[str, str]:
