@@ -153,7 +153,7 @@ class Envelope(BaseModel):
         Serialised by pydantic's own encoder, twice as fast as `json.dumps` of `to_wire` on this hot path; only
         absent attributes are left out, never a null inside `data`.
         """
-        absent = {name for name, value in self if value is None}
+        absent = {name for name in _OPTIONAL_FIELDS if getattr(self, name) is None}
         return self.__pydantic_serializer__.to_json(self, exclude=absent or None, by_alias=True)
 
     @classmethod
@@ -166,3 +166,5 @@ class Envelope(BaseModel):
 
 
 _KNOWN_ATTRIBUTES = frozenset(field.alias or name for name, field in Envelope.model_fields.items())
+# Extension attributes are never null (a null one is dropped when read), so only these can be absent.
+_OPTIONAL_FIELDS = tuple(name for name, field in Envelope.model_fields.items() if not field.is_required())
