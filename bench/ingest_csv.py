@@ -41,7 +41,7 @@ async def measure(servers: Servers, rows: int = 1_000_000) -> list[Result]:
             Source(source_id, "bench-theatre", SourceKind.BOXOFFICE)
         )
         try:
-            seconds, peak_rss_mb, output = _run_import(export, source_id, servers, database)
+            seconds, peak_rss_mb, output, cpu = _run_import(export, source_id, servers, database)
         finally:
             await client.drop_database(database)
     size_mb = export.stat().st_size / 1e6
@@ -51,7 +51,8 @@ async def measure(servers: Servers, rows: int = 1_000_000) -> list[Result]:
             rows / seconds,
             "rows/s",
             goal=">= 5000",
-            note=f"{rows:,} rows, {size_mb:.0f} MB, published to Kafka; {output}",
+            note=f"{rows:,} rows, {size_mb:.0f} MB, published to Kafka; {output}; "
+            f"import CPU {cpu / rows * 1e6:.0f} µs a row",
         ),
         Result(
             "ingest: CSV import peak memory",
@@ -63,7 +64,7 @@ async def measure(servers: Servers, rows: int = 1_000_000) -> list[Result]:
     ]
 
 
-def _run_import(export: Path, source_id: str, servers: Servers, database: str) -> tuple[float, float, str]:
+def _run_import(export: Path, source_id: str, servers: Servers, database: str) -> tuple[float, float, str, float]:
     environment = {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
@@ -79,4 +80,4 @@ def _run_import(export: Path, source_id: str, servers: Servers, database: str) -
         raise RuntimeError(f"the import failed:\n{output}{run.stderr[-2000:]}")
     accepted = next((line.split()[-1] for line in output.splitlines() if line.startswith("accepted")), "?")
     rejected = next((line.split()[-1] for line in output.splitlines() if line.startswith("rejected")), "?")
-    return run.seconds, run.peak_rss_mb, f"{accepted} accepted, {rejected} rejected"
+    return run.seconds, run.peak_rss_mb, f"{accepted} accepted, {rejected} rejected", run.cpu_seconds

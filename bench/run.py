@@ -31,23 +31,34 @@ def _value(result: Result) -> str:
     return f"{number} {result.unit}"
 
 
-async def run_all(quick: bool) -> list[Result]:
+BENCHMARKS = ("kafka", "ingest-api", "ingest-csv", "identity", "profile")
+
+
+async def run_all(quick: bool, only: frozenset[str] = frozenset(BENCHMARKS)) -> list[Result]:
     scale = 10 if quick else 1
     results: list[Result] = []
     with servers() as found:
-        results += await kafka_ceiling.measure(found, count=100_000 // scale)
-        results += await ingest_api.measure(found, count=100_000 // scale)
-        results += await ingest_csv.measure(found, rows=1_000_000 // scale)
-        results += await identity_resolution.measure(found, quick=quick)
-        results += await profile_updates.measure(found, quick=quick)
+        if "kafka" in only:
+            results += await kafka_ceiling.measure(found, count=100_000 // scale)
+        if "ingest-api" in only:
+            results += await ingest_api.measure(found, count=100_000 // scale)
+        if "ingest-csv" in only:
+            results += await ingest_csv.measure(found, rows=1_000_000 // scale)
+        if "identity" in only:
+            results += await identity_resolution.measure(found, quick=quick)
+        if "profile" in only:
+            results += await profile_updates.measure(found, quick=quick)
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the volume, to check the benchmarks run")
+    parser.add_argument(
+        "--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeat for several)"
+    )
     arguments = parser.parse_args()
-    results = asyncio.run(run_all(arguments.quick))
+    results = asyncio.run(run_all(arguments.quick, frozenset(arguments.only or BENCHMARKS)))
     print(table(results))
     RESULTS.write_text(
         json.dumps(

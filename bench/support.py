@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -125,6 +126,14 @@ def _wait_until_ready(process: subprocess.Popen[bytes], port: int, log_path: Pat
     raise RuntimeError(f"the service did not answer /readyz on port {port} within {seconds} s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user and system), from /proc: what it cost, whatever else ran."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # Fields after the command name, which is in parentheses and may contain spaces.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class MeasuredRun:
     seconds: float
@@ -132,11 +141,13 @@ class MeasuredRun:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float
 
 
 def run_measured(command: list[str], environment: dict[str, str]) -> MeasuredRun:
     """Runs a command to its end, timing it and sampling its own peak memory twice a second."""
     started = time.perf_counter()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # The child's own peak (VmHWM of its exec'd image): `ru_maxrss` would also count the pages of this
     # benchmark process, which the child inherits at fork until it execs.
@@ -146,7 +157,9 @@ def run_measured(command: list[str], environment: dict[str, str]) -> MeasuredRun
         time.sleep(0.5)
     seconds = time.perf_counter() - started
     stdout, stderr = process.communicate()
-    return MeasuredRun(seconds, peak_kb / 1024, process.returncode, stdout.decode(), stderr.decode())
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (children_after.ru_utime + children_after.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    return MeasuredRun(seconds, peak_kb / 1024, process.returncode, stdout.decode(), stderr.decode(), cpu)
 
 
 def peak_rss_kb(pid: int) -> int:

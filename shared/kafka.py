@@ -1,13 +1,16 @@
 """Kafka glue: a broker with safe delivery defaults, a publisher, and consumers that retry then dead-letter."""
 
 import asyncio
+import functools
 import logging
+import struct
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.producer.message_accumulator import BatchBuilder
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -124,9 +127,13 @@ class BulkKafkaPublisher:
     """Publishes many records with aiokafka directly, for paths that send thousands at once.
 
     The same delivery guarantees as the broker's producer (acks=all, idempotent), without FastStream's
-    per-message publish pipeline, which costs about twice aiokafka's own time per record. It returns only
-    once Kafka has acknowledged every record.
+    per-message publish pipeline. Records are packed into one batch per partition, chosen by aiokafka's own
+    default partitioner so a key lands where every other producer puts it, and sent in the order given: a
+    key's records keep their order. It returns only once Kafka has acknowledged every batch.
     """
+
+    # Room for many 1-2 KB events per request; far below the broker's 1 MB message limit.
+    MAX_BATCH_BYTES = 256 * 1024
 
     def __init__(self, settings: ServiceSettings) -> None:
         self._settings = settings
@@ -141,6 +148,7 @@ class BulkKafkaPublisher:
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
+            max_batch_size=self.MAX_BATCH_BYTES,
         )
         await self._producer.start()
 
@@ -160,16 +168,65 @@ class BulkKafkaPublisher:
         if self._producer is None:
             raise RuntimeError("the bulk publisher is not started")
         producer = self._producer
-        pending = [
-            await producer.send(
-                self._settings.kafka_namespace + record.topic,
-                record.value,
-                key=record.key.encode(),
-                headers=[(name, value.encode()) for name, value in _headers_for(record).items()],
-            )
-            for record in records
-        ]
-        await asyncio.gather(*pending)
+        partitions: dict[str, list[int]] = {}
+        open_batches: dict[tuple[str, int], BatchBuilder] = {}
+        acknowledgements: list[asyncio.Future[Any]] = []
+
+        async def send(topic_partition: tuple[str, int], batch: BatchBuilder) -> None:
+            batch.close()
+            topic, partition = topic_partition
+            acknowledgements.append(await producer.send_batch(batch, topic, partition=partition))
+
+        namespace = self._settings.kafka_namespace
+        for record in records:
+            topic = namespace + record.topic
+            known = partitions.get(topic)
+            if known is None:
+                known = partitions[topic] = sorted(await producer.partitions_for(topic))
+            key = record.key.encode()
+            topic_partition = (topic, known[kafka_partition_index(key, len(known))])
+            headers = [(name, value.encode()) for name, value in _headers_for(record).items()]
+            batch = open_batches.get(topic_partition)
+            if batch is None:
+                batch = open_batches[topic_partition] = producer.create_batch()
+            if batch.append(key=key, value=record.value, timestamp=None, headers=headers) is None:
+                await send(topic_partition, batch)
+                batch = open_batches[topic_partition] = producer.create_batch()
+                if batch.append(key=key, value=record.value, timestamp=None, headers=headers) is None:
+                    raise ValueError(f"a record of {len(record.value)} bytes does not fit in a Kafka batch")
+        for topic_partition, batch in open_batches.items():
+            await send(topic_partition, batch)
+        await asyncio.gather(*acknowledgements)
+
+
+@functools.lru_cache(maxsize=65_536)
+def kafka_partition_index(key: bytes, partitions: int) -> int:
+    """Which of `partitions` (sorted by id) a keyed record goes to: what Kafka's Java client and aiokafka's
+    default partitioner compute, `(murmur2(key) & 0x7fffffff) % partitions`.
+
+    Written for speed (aiokafka's own murmur2 costs about 25 µs a key) and cached, since one customer's key
+    comes back with each of their records.
+    """
+    multiplier = 0x5BD1E995
+    length = len(key)
+    hashed = 0x9747B28C ^ length
+    whole = length & ~3
+    for (word,) in struct.iter_unpack("<I", key[:whole]):
+        word = (word * multiplier) & 0xFFFFFFFF
+        word ^= word >> 24
+        word = (word * multiplier) & 0xFFFFFFFF
+        hashed = ((hashed * multiplier) & 0xFFFFFFFF) ^ word
+    tail = length & 3
+    if tail >= 3:
+        hashed ^= key[whole + 2] << 16
+    if tail >= 2:
+        hashed ^= key[whole + 1] << 8
+    if tail >= 1:
+        hashed = ((hashed ^ key[whole]) * multiplier) & 0xFFFFFFFF
+    hashed ^= hashed >> 13
+    hashed = (hashed * multiplier) & 0xFFFFFFFF
+    hashed ^= hashed >> 15
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 def _headers_for(record: OutgoingRecord) -> dict[str, str]:

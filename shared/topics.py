@@ -58,6 +58,15 @@ PROFILE_TRIGGERS = Topic(
     consumers=("notify",),
     description="Marketing triggers fired by the profile rules, at most once per person, rule and period.",
 )
+PRIVACY_REQUESTS = Topic(
+    name="parterre.privacy.requests.v1",
+    partitions=1,
+    key="the source the request concerns",
+    producers=("ingest",),
+    consumers=(),
+    description="Privacy requests about a whole upstream source (a shop that removed the app), for the operators "
+    "who carry them out; requests about one person travel with the audience facts.",
+)
 NOTIFY_DELIVERIES = Topic(
     name="parterre.notify.deliveries.v1",
     partitions=3,
@@ -72,6 +81,7 @@ TOPICS: tuple[Topic, ...] = (
     IDENTITY_RESOLUTIONS,
     PROFILE_CHANGES,
     PROFILE_TRIGGERS,
+    PRIVACY_REQUESTS,
     NOTIFY_DELIVERIES,
 )
 

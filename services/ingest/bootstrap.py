@@ -6,8 +6,10 @@ from services.ingest.adapters.kafka_sink import KafkaEventSink
 from services.ingest.adapters.mongo import (
     EVENT_CLAIMS,
     INDEXES,
+    ORDER_BUYERS,
     PUBLISHED_EVENTS,
     SOURCES,
+    MongoOrderBuyers,
     MongoPublicationLedger,
     MongoSourceRegistry,
 )
@@ -31,6 +33,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             sink=KafkaEventSink(bulk_publisher),
             ledger=MongoPublicationLedger(runtime.database[EVENT_CLAIMS], runtime.database[PUBLISHED_EVENTS]),
             sources=MongoSourceRegistry(runtime.database[SOURCES]),
+            orders=MongoOrderBuyers(runtime.database[ORDER_BUYERS]),
             metrics=metrics,
         )
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.ingest.adapters.kafka_sink import KafkaEventSink
-from services.ingest.adapters.mongo import MongoPublicationLedger, MongoSourceRegistry
+from services.ingest.adapters.mongo import MongoOrderBuyers, MongoPublicationLedger, MongoSourceRegistry
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 
@@ -17,6 +17,7 @@ class IngestContext:
     sink: KafkaEventSink
     ledger: MongoPublicationLedger
     sources: MongoSourceRegistry
+    orders: MongoOrderBuyers
     metrics: IngestMetrics
 
 

@@ -1,19 +1,28 @@
 """Ingest use cases: publish what is new, once, and say precisely what was refused."""
 
 import asyncio
+import collections
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from services.ingest.domain.boxoffice import AcceptedRow, ImportReport, read_boxoffice_csv
+from services.ingest.domain.boxoffice import AcceptedRow, ImportReport, RowOutcome, read_boxoffice_csv
 from services.ingest.domain.boxoffice_mapping import ColumnMapping
+from services.ingest.domain.shopify import (
+    awaits_its_order,
+    buyer_reference,
+    redacted_order_ids,
+    refunded_order_id,
+    shopify_events,
+    with_buyer,
+)
 from services.ingest.domain.sources import Source
 from services.ingest.metrics import IngestMetrics
-from services.ingest.ports import EventSink, PublicationLedger
-from shared.events import Envelope
+from services.ingest.ports import EventSink, OrderBuyers, PublicationLedger, SourceRegistry
+from shared.events import Envelope, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
 
 
 @dataclass(frozen=True)
@@ -44,24 +53,87 @@ async def publish_new(
             duplicates.append(envelope)
         else:
             first_by_id[envelope.id] = envelope
-    claimed = await ledger.claim(organisation_id, list(first_by_id))
-    fresh = [envelope for event_id, envelope in first_by_id.items() if event_id in claimed]
-    duplicates += [envelope for event_id, envelope in first_by_id.items() if event_id not in claimed]
+    claim = await ledger.claim(organisation_id, list(first_by_id))
+    fresh = [envelope for event_id, envelope in first_by_id.items() if event_id in claim.event_ids]
+    duplicates += [envelope for event_id, envelope in first_by_id.items() if event_id not in claim.event_ids]
     if fresh:
         started = time.perf_counter()
         try:
             await sink.publish(fresh)
         except BaseException:
-            await ledger.release(organisation_id, [envelope.id for envelope in fresh])
+            await ledger.release(organisation_id, claim)
             raise
         metrics.publish_seconds.observe(time.perf_counter() - started)
         metrics.batch_size.observe(len(fresh))
-        await ledger.confirm(organisation_id, [envelope.id for envelope in fresh])
-    for envelope in fresh:
-        metrics.events.labels(organisation_id, source, envelope.type, "accepted", "").inc()
-    for envelope in duplicates:
-        metrics.events.labels(organisation_id, source, envelope.type, "duplicate", "").inc()
+        await ledger.confirm(organisation_id, claim)
+    # Counted by type first: a labelled child is looked up once per type, not once per event.
+    for outcome, envelopes_of_outcome in (("accepted", fresh), ("duplicate", duplicates)):
+        for event_type, count in collections.Counter(envelope.type for envelope in envelopes_of_outcome).items():
+            metrics.events.labels(organisation_id, source, event_type, outcome, "").inc(count)
     return PublishOutcome(tuple(fresh), tuple(duplicates))
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    published: int
+    duplicates: int
+    # Refunds of orders not seen yet: kept, and published with the buyer once the order arrives.
+    awaiting_order: int
+
+
+async def receive_shopify_webhook(
+    topic: str,
+    payload: Mapping[str, Any],
+    *,
+    source: Source,
+    received_at: datetime,
+    sink: EventSink,
+    ledger: PublicationLedger,
+    orders: OrderBuyers,
+    sources: SourceRegistry,
+    metrics: IngestMetrics,
+) -> WebhookOutcome:
+    """Publish what a verified Shopify webhook reports; raises `AdapterError` when its payload is unusable.
+
+    A refund is attributed to the buyer of its order. An order's buyer is remembered for that, and publishing
+    the order also publishes the refunds that arrived before it. Privacy requests are published first, then
+    what ingest itself keeps of the customer's orders, or of the whole shop, is deleted.
+    """
+    organisation_id, source_id = source.organisation_id, source.source_id
+    refunded = refunded_order_id(topic, payload)
+    buyer = None if refunded is None else await orders.buyer(organisation_id, source_id, refunded)
+    envelopes = shopify_events(
+        topic, payload, organisation_id=organisation_id, source=source_id, received_at=received_at, order_buyer=buyer
+    )
+    ready: list[Envelope] = []
+    released: dict[str, list[str]] = {}
+    awaiting = 0
+    for envelope in envelopes:
+        order_id = awaits_its_order(envelope)
+        if order_id is None:
+            ready.append(envelope)
+        elif (found := await orders.wait_for_order(organisation_id, source_id, order_id, envelope)) is not None:
+            ready.append(with_buyer(envelope, found))
+            released.setdefault(order_id, []).append(envelope.id)
+        else:
+            awaiting += 1
+            metrics.events.labels(organisation_id, source_id, envelope.type, "awaiting_order", "").inc()
+    for placed in [data for envelope in envelopes if isinstance(data := parse_data(envelope), ShopOrderPlacedV1)]:
+        order_buyer = buyer_reference(placed)
+        waiting = await orders.remember(organisation_id, source_id, placed.order_id, order_buyer)
+        ready += [with_buyer(refund, order_buyer) for refund in waiting]
+        released.setdefault(placed.order_id, []).extend(refund.id for refund in waiting)
+    outcome = await publish_new(
+        ready, organisation_id=organisation_id, source=source_id, sink=sink, ledger=ledger, metrics=metrics
+    )
+    for order_id, refund_ids in released.items():
+        await orders.release(organisation_id, source_id, order_id, refund_ids)
+    if redacted := redacted_order_ids(topic, payload):
+        await orders.forget_orders(organisation_id, source_id, redacted)
+    for redaction in [data for e in envelopes if isinstance(data := parse_data(e), SourceRedactionRequestedV1)]:
+        await sources.record_redaction_request(source_id, redaction.requested_at)
+        await orders.forget_source(organisation_id, source_id)
+    return WebhookOutcome(len(outcome.published), len(outcome.duplicates), awaiting)
 
 
 @dataclass
@@ -98,7 +170,7 @@ async def import_boxoffice(
     """Import a box-office export: the one code path of `parterre import boxoffice` and the upload endpoint.
 
     Reading and parsing run in a worker thread, a chunk of rows at a time, so the event loop keeps serving
-    while a large file streams through; memory holds one chunk. Valid rows are published whatever the
+    while a large file streams through; memory holds two chunks at most. Valid rows are published whatever the
     invalid ones do. Raises `CsvFormatError` before any row when the file as a whole cannot be read.
     """
     if not dry_run and (sink is None or ledger is None):
@@ -112,26 +184,52 @@ async def import_boxoffice(
         imported_at=imported_at,
     )
     summary = ImportSummary(ImportReport(), dry_run=dry_run)
-    while chunk := await asyncio.to_thread(lambda: list(itertools.islice(outcomes, chunk_rows))):
-        envelopes: list[Envelope] = []
-        for outcome in chunk:
-            summary.report.add(outcome)
-            if isinstance(outcome, AcceptedRow):
-                envelopes.extend(outcome.envelopes)
-        accepted_rows = sum(isinstance(outcome, AcceptedRow) for outcome in chunk)
-        metrics.import_rows.labels(source.organisation_id, source.source_id, "accepted").inc(accepted_rows)
-        metrics.import_rows.labels(source.organisation_id, source.source_id, "rejected").inc(len(chunk) - accepted_rows)
-        if envelopes and sink is not None and ledger is not None and not dry_run:
-            outcome_of_chunk = await publish_new(
-                envelopes,
-                organisation_id=source.organisation_id,
-                source=source.source_id,
-                sink=sink,
-                ledger=ledger,
-                metrics=metrics,
-            )
-            summary.published += len(outcome_of_chunk.published)
-            summary.duplicates += len(outcome_of_chunk.duplicates)
-        if on_progress is not None:
-            on_progress(summary)
+
+    def read_chunk() -> list[RowOutcome]:
+        return list(itertools.islice(outcomes, chunk_rows))
+
+    # The next chunk is parsed while this one is claimed and published: parsing is Python's work, and
+    # publishing mostly waits on the store and Kafka. Only one thread reads the file at a time.
+    reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
+    try:
+        while chunk := await reading:
+            reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
+            await _import_chunk(chunk, summary, source=source, sink=sink, ledger=ledger, metrics=metrics)
+            if on_progress is not None:
+                on_progress(summary)
+    finally:
+        # Never leave the reader running on a file the caller is about to close.
+        await asyncio.wait([reading])
+        if not reading.cancelled():
+            reading.exception()
     return summary
+
+
+async def _import_chunk(
+    chunk: list[RowOutcome],
+    summary: ImportSummary,
+    *,
+    source: Source,
+    sink: EventSink | None,
+    ledger: PublicationLedger | None,
+    metrics: IngestMetrics,
+) -> None:
+    envelopes: list[Envelope] = []
+    for outcome in chunk:
+        summary.report.add(outcome)
+        if isinstance(outcome, AcceptedRow):
+            envelopes.extend(outcome.envelopes)
+    accepted_rows = sum(isinstance(outcome, AcceptedRow) for outcome in chunk)
+    metrics.import_rows.labels(source.organisation_id, source.source_id, "accepted").inc(accepted_rows)
+    metrics.import_rows.labels(source.organisation_id, source.source_id, "rejected").inc(len(chunk) - accepted_rows)
+    if envelopes and sink is not None and ledger is not None and not summary.dry_run:
+        published = await publish_new(
+            envelopes,
+            organisation_id=source.organisation_id,
+            source=source.source_id,
+            sink=sink,
+            ledger=ledger,
+            metrics=metrics,
+        )
+        summary.published += len(published.published)
+        summary.duplicates += len(published.duplicates)

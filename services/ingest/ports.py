@@ -1,10 +1,12 @@
 """What the ingest handlers need from the outside world."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from services.ingest.domain.sources import Source
-from shared.events import Envelope
+from shared.events import Envelope, PersonRef
 
 
 class EventSink(Protocol):
@@ -12,18 +14,56 @@ class EventSink(Protocol):
         """Returns only once every envelope is durably stored (Kafka acknowledged it with acks=all)."""
 
 
+@dataclass(frozen=True)
+class Claim:
+    """The ids one caller must publish, claimed together as one batch."""
+
+    batch: str
+    event_ids: frozenset[str]
+
+
 class PublicationLedger(Protocol):
     """Which event ids were published, so a replay or a re-import is not published twice."""
 
-    async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> set[str]:
+    async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> Claim:
         """The ids this caller must publish: never claimed, or claimed by a publisher that died before confirming."""
 
-    async def confirm(self, organisation_id: str, event_ids: Sequence[str]) -> None:
-        """Kafka has these: later claims of them are duplicates."""
+    async def confirm(self, organisation_id: str, claim: Claim) -> None:
+        """Kafka has every id of the claim: later claims of them are duplicates."""
 
-    async def release(self, organisation_id: str, event_ids: Sequence[str]) -> None:
+    async def release(self, organisation_id: str, claim: Claim) -> None:
         """Publishing failed: let the next attempt claim them again."""
 
 
 class SourceRegistry(Protocol):
     async def find(self, source_id: str) -> Source | None: ...
+
+    async def record_redaction_request(self, source_id: str, requested_at: datetime) -> None:
+        """The upstream system asked that the source's data be erased: kept on the source for operators."""
+
+
+class OrderBuyers(Protocol):
+    """Who placed each shop order, so a refund (which names only its order) is attributed to the buyer.
+
+    A refund read before its order waits here until the order arrives; both sides write one document per
+    order, so whichever comes second sees the other and nothing waits forever once the order is known.
+    """
+
+    async def buyer(self, organisation_id: str, source: str, order_id: str) -> PersonRef | None: ...
+
+    async def remember(self, organisation_id: str, source: str, order_id: str, buyer: PersonRef) -> list[Envelope]:
+        """Keep the order's buyer; returns the refunds that were waiting for this order."""
+
+    async def wait_for_order(
+        self, organisation_id: str, source: str, order_id: str, refund: Envelope
+    ) -> PersonRef | None:
+        """Keep the refund until its order arrives; returns the buyer instead if the order arrived meanwhile."""
+
+    async def release(self, organisation_id: str, source: str, order_id: str, refund_ids: Sequence[str]) -> None:
+        """The waiting refunds are published: they wait no more."""
+
+    async def forget_orders(self, organisation_id: str, source: str, order_ids: Sequence[str]) -> None:
+        """A customer's erasure: their orders' buyer and waiting refunds go."""
+
+    async def forget_source(self, organisation_id: str, source: str) -> None:
+        """A whole source's erasure."""

@@ -58,6 +58,7 @@ from shared.events.identity import (
     PersonUnmergedV1,
 )
 from shared.events.notify import DeliveryAttempt, DeliveryFailedV1, DeliverySucceededV1
+from shared.events.privacy import SourceRedactionRequestedV1
 from shared.events.profile import (
     ContactPoint,
     ProfileChangedV1,
@@ -133,6 +134,7 @@ __all__ = [
     "ShopOrderRefundedV1",
     "SocialEngagedV1",
     "SocialEngagementKind",
+    "SourceRedactionRequestedV1",
     "SubscriptionKind",
     "SubscriptionPurchasedV1",
     "Ticket",

@@ -1,5 +1,6 @@
 """Value types shared by every event: bilingual text, money, what a source knows about a person, performances."""
 
+import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -34,11 +35,15 @@ class EventData(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+# The same characters as `str.isspace`, found faster: every email of every event passes here.
+_WHITESPACE = re.compile(r"\s")
+
+
 def check_email_shape(email: str) -> str:
     """`email` if it has the shape of an address; raises a pydantic error (`email_invalid`) otherwise."""
     # Deliberately loose: rejecting a real but unusual address would lose a patron.
     local, at, domain = email.partition("@")
-    if not (at and local and domain) or "@" in domain or any(char.isspace() for char in email):
+    if not (at and local and domain) or "@" in domain or _WHITESPACE.search(email):
         raise PydanticCustomError("email_invalid", "An email address has one @ and no spaces")
     return email
 

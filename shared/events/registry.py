@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.events import audience, identity, notify, profile
+from shared.events import audience, identity, notify, privacy, profile
 from shared.events.common import EventData, PersonRef
 from shared.events.envelope import CLOUDEVENTS_SPEC_VERSION, Envelope
 from shared.events.errors import EventValidationError, FieldError
@@ -15,6 +15,7 @@ from shared.topics import (
     AUDIENCE_FACTS,
     IDENTITY_RESOLUTIONS,
     NOTIFY_DELIVERIES,
+    PRIVACY_REQUESTS,
     PROFILE_CHANGES,
     PROFILE_TRIGGERS,
     Topic,
@@ -128,6 +129,13 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "parterre.person.details_updated.v1",
         audience.PersonDetailsUpdatedV1,
         "An upstream system reported a person's current details: a new customer, an edit, a changed email.",
+    ),
+    EventType(
+        "parterre.privacy.source_redaction_requested.v1",
+        privacy.SourceRedactionRequestedV1,
+        "Erasure of everything one upstream source reported was requested (Shopify shop/redact).",
+        PRIVACY_REQUESTS,
+        key_field="source",
     ),
     EventType(
         "parterre.person.resolved.v1",

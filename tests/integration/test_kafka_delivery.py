@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from shared import kafka as shared_kafka
 from shared.kafka import (
+    BulkKafkaPublisher,
     ConsumedRecord,
     ConsumerMetrics,
     KafkaPublisher,
@@ -249,3 +250,39 @@ async def test_a_permanent_error_skips_the_remaining_attempts(
 
     assert await wait_until(lambda: harness.count("dead_lettered") == 1)
     assert attempts["rejected"] == 1
+
+
+async def test_the_bulk_publisher_puts_each_key_where_the_broker_does_in_order_with_its_headers(
+    settings: ServiceSettings, unique_name: str
+) -> None:
+    topic = f"{unique_name}.bulk"
+    await create_topics(settings.kafka_bootstrap, {topic: 6})
+    keys = [f"person-{number % 40}" for number in range(3000)]
+    # Big enough values that a partition's records fill several batches.
+    bulk = [
+        OutgoingRecord(topic, key, json.dumps({"id": f"bulk-{n}", "pad": "x" * 900}).encode(), {"h": str(n)})
+        for n, key in enumerate(keys)
+    ]
+    publisher = BulkKafkaPublisher(settings)
+    await publisher.start()
+    try:
+        await publisher.publish_many(bulk)
+    finally:
+        await publisher.stop()
+    await publish(settings, [record(topic, f"broker-{key}", key=key) for key in sorted(set(keys))])
+
+    received = await read_all(settings.kafka_bootstrap, topic, expected=len(bulk) + 40)
+
+    partition_of_key = {
+        json.loads(r.value)["id"].removeprefix("broker-"): r.partition
+        for r in received
+        if json.loads(r.value)["id"].startswith("broker-")
+    }
+    bulk_received = [r for r in received if json.loads(r.value)["id"].startswith("bulk-")]
+    assert len(bulk_received) == len(bulk)
+    assert all(r.partition == partition_of_key[r.key.decode()] for r in bulk_received)
+    for key in set(keys):
+        numbers = [int(json.loads(r.value)["id"][5:]) for r in bulk_received if r.key.decode() == key]
+        assert numbers == sorted(numbers)
+    assert all(dict(r.headers)["h"] == json.loads(r.value)["id"][5:].encode() for r in bulk_received)
+    assert all(dict(r.headers)["content-type"] == shared_kafka.CLOUDEVENTS_CONTENT_TYPE.encode() for r in bulk_received)

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pydantic_core
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from shared.events import Envelope, EventValidationError, FieldError, event_type, field_errors, parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE, AudienceFact
@@ -115,7 +117,12 @@ def read_api_events(
 def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime, limits: EventLimits) -> EventVerdict:
     if not isinstance(item, dict):
         return _refused(index, "$", "an event must be a JSON object", "type_error")
-    size = len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
+    try:
+        # Compact UTF-8, as `json.dumps(ensure_ascii=False)` would write it, in a quarter of the time.
+        size = len(pydantic_core.to_json(item))
+    except PydanticSerializationError:
+        # JSON may escape half of a surrogate pair (`"\ud800"`): that decodes to no text, and could not be stored.
+        return _refused(index, "$", "contains a \\u escape of a lone surrogate, which is not text", "unicode_invalid")
     if size > limits.max_event_bytes:
         return _refused(index, "$", f"the event has {size} bytes; at most {limits.max_event_bytes}", "too_large")
     attributes = dict(item)

@@ -1,9 +1,11 @@
 """Deterministic event ids: the same upstream fact always gets the same id, so replays are de-duplicated."""
 
-from uuid import UUID, uuid5
+import hashlib
+from uuid import UUID
 
 # Fixed forever: changing it would give every fact already ingested a new id, and re-importing would duplicate it.
 EVENT_ID_NAMESPACE = UUID("8f3e2b1c-5d4a-4c6e-9a7b-2e1f0d3c4b5a")
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
 def event_id(organisation_id: str, source: str, *parts: str) -> str:
@@ -12,7 +14,16 @@ def event_id(organisation_id: str, source: str, *parts: str) -> str:
     A `|` or `\\` inside a part is escaped, so `("a|b", "c")` and `("a", "b|c")` cannot name the same fact.
     """
     escaped = (_escape(part) for part in (organisation_id, source, *parts))
-    return str(uuid5(EVENT_ID_NAMESPACE, "|".join(escaped)))
+    return _uuid5_text("|".join(escaped))
+
+
+def _uuid5_text(name: str) -> str:
+    """`str(uuid.uuid5(EVENT_ID_NAMESPACE, name))` in half the time: every imported row needs one."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _escape(part: str) -> str:

@@ -28,27 +28,29 @@ from shared.events import (
     ShopOrderLine,
     ShopOrderPlacedV1,
     ShopOrderRefundedV1,
+    SourceRedactionRequestedV1,
 )
 
 __all__ = [
-    "ORDER_PERSON_PREFIX",
     "SUPPORTED_TOPICS",
-    "TOPICS_WITHOUT_A_PERSON",
     "AdapterError",
+    "awaits_its_order",
+    "buyer_reference",
+    "redacted_order_ids",
+    "refunded_order_id",
     "shopify_events",
     "verify_shopify_hmac",
+    "with_buyer",
 ]
 
 TOPIC_HEADER = "X-Shopify-Topic"
 # Shopify's line item titles come in the shop's language, which webhooks do not state; the buyer's locale is the
 # best hint there is, and English is Shopify's default shop language.
 DEFAULT_TITLE_LANGUAGE: Language = "en"
-# A refund names its order but not the customer: the person is referred to through the order
-# (`external_id="order:450789469"`), which identity can resolve to the buyer from the order's placed event.
-ORDER_PERSON_PREFIX = "order:"
-# Shopify's mandatory `shop/redact` asks to erase the whole shop's data after the app is uninstalled: no person is
-# concerned, so there is no event; answering it without an error keeps Shopify from retrying it for days.
-TOPICS_WITHOUT_A_PERSON = frozenset({"shop/redact"})
+# A refund names its order but not the customer (Shopify's refund resource has only `order_id`, and `user_id` is
+# the staff member). Until the order's buyer is known, the refund stands for "whoever placed order N": such an
+# event must wait for its order and never reach Kafka, where identity would take `order:N` for a new person.
+_AWAITING_ORDER_PREFIX = "order:"
 _SHA256_DIGEST_BYTES = 32
 # The bounds of the contracts' short and long texts; what Parterre writes itself is cut to fit rather than refused.
 MAX_LABEL = 150
@@ -80,22 +82,28 @@ class _Context:
     source: str
     received_at: datetime
     problems: Problems
+    order_buyer: PersonRef | None = None
 
 
 _TopicReader = Callable[[JsonNode, _Context], list[Draft]]
 
 
 def shopify_events(
-    topic: str, payload: Mapping[str, Any], *, organisation_id: str, source: str, received_at: datetime
+    topic: str,
+    payload: Mapping[str, Any],
+    *,
+    organisation_id: str,
+    source: str,
+    received_at: datetime,
+    order_buyer: PersonRef | None = None,
 ) -> list[Envelope]:
     """The events one Shopify webhook reports; raises `AdapterError` naming each unusable field by its JSON path.
 
-    Ids derive from Shopify's own ids (order, refund, customer, request), never from the delivery id, so a retried
-    delivery, or `orders/paid` after `orders/create` for one order, repeats the same event ids.
+    Ids derive from Shopify's own ids (order, refund, customer, request, shop), never from the delivery id, so a
+    retried delivery, or `orders/paid` after `orders/create` for one order, repeats the same event ids. A refund is
+    attributed to `order_buyer` (see `buyer_reference`); without it, it `awaits_its_order`.
     """
     normalised_topic = topic.strip().lower()
-    if normalised_topic in TOPICS_WITHOUT_A_PERSON:
-        return []
     reader = _READERS.get(normalised_topic)
     if reader is None:
         raise AdapterError.single(
@@ -107,7 +115,7 @@ def shopify_events(
     root = JsonNode.root(payload, problems)
     if not root.is_object():
         problems.raise_if_any()
-    drafts = reader(root, _Context(source, received_at, problems))
+    drafts = reader(root, _Context(source, received_at, problems, order_buyer))
     problems.raise_if_any()
     return wrap(drafts, organisation_id=organisation_id, source=source, ingested_at=received_at)
 
@@ -443,12 +451,12 @@ def _refunded(refund: JsonNode, context: _Context) -> list[Draft]:
     order_id = refund["order_id"].identifier(required=True)
     amount, currency, amount_origin = _refunded_amount(refund)
     line_skus = [sku for node in refund["refund_line_items"].elements() if (sku := _refunded_sku(node))]
-    if problems:
+    if problems or order_id is None:
         return []
     refunded = problems.validate(
         ShopOrderRefundedV1,
         {
-            "person": {"source": context.source, "external_id": f"{ORDER_PERSON_PREFIX}{order_id}"},
+            "person": context.order_buyer or {"source": context.source, "external_id": _awaiting(order_id)},
             "order_id": order_id,
             "amount": {"amount": amount, "currency": currency},
             "line_skus": line_skus,
@@ -460,6 +468,55 @@ def _refunded(refund: JsonNode, context: _Context) -> list[Draft]:
         return []
     time = refund["created_at"].timestamp() or refund["processed_at"].timestamp() or context.received_at
     return [Draft(refunded, ("shopify", "refund", str(refund_id)), time, subject=f"order/{order_id}")]
+
+
+def refunded_order_id(topic: str, payload: Mapping[str, Any]) -> str | None:
+    """The order a `refunds/create` payload refunds, to find its buyer before reading it; None for other topics."""
+    if topic.strip().lower() != "refunds/create":
+        return None
+    return JsonNode.root(payload, Problems())["order_id"].identifier()
+
+
+def redacted_order_ids(topic: str, payload: Mapping[str, Any]) -> list[str]:
+    """The orders a `customers/redact` payload names (`orders_to_redact`); empty for other topics."""
+    if topic.strip().lower() != "customers/redact":
+        return []
+    return _order_ids(JsonNode.root(payload, Problems())["orders_to_redact"])
+
+
+def buyer_reference(placed: ShopOrderPlacedV1) -> PersonRef:
+    """What a later refund of this order says of its buyer: the one strongest identifier the order gave.
+
+    The customer id when there is one (identity links it exactly), else the email, else the phone, else the
+    names. Only this is kept while the order may still be refunded, not the address or the rest.
+    """
+    person = placed.person
+    for strongest in ("external_id", "email", "phone"):
+        value = getattr(person, strongest)
+        if value is not None:
+            return PersonRef.model_validate({"source": person.source, strongest: value})
+    return PersonRef(source=person.source, first_name=person.first_name, last_name=person.last_name)
+
+
+def awaits_its_order(envelope: Envelope) -> str | None:
+    """The order id a refund waits for when its buyer was unknown as it was read, else None."""
+    if envelope.type != "parterre.shop.order_refunded.v1":
+        return None
+    external_id = envelope.data.get("person", {}).get("external_id")
+    if isinstance(external_id, str) and external_id == _awaiting(str(envelope.data.get("order_id"))):
+        return str(envelope.data["order_id"])
+    return None
+
+
+def with_buyer(refund: Envelope, buyer: PersonRef) -> Envelope:
+    """A refund that waited for its order, now attributed to the order's buyer; its id and content are unchanged."""
+    data = {**refund.data, "person": buyer.model_dump(mode="json")}
+    ShopOrderRefundedV1.model_validate(data)
+    return refund.model_copy(update={"data": data})
+
+
+def _awaiting(order_id: str) -> str:
+    return f"{_AWAITING_ORDER_PREFIX}{order_id}"
 
 
 def _refunded_sku(refund_line: JsonNode) -> str | None:
@@ -505,6 +562,30 @@ def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
     return total, currency, "refund_line_items"
 
 
+def _shop_redaction(request: JsonNode, context: _Context) -> list[Draft]:
+    shop_id = request["shop_id"].identifier(required=True)
+    domain = request["shop_domain"].text()
+    if context.problems or shop_id is None:
+        return []
+    redaction = context.problems.validate(
+        SourceRedactionRequestedV1,
+        {
+            "source": context.source,
+            "upstream_account_id": shop_id,
+            "upstream_account_name": domain[:MAX_LABEL] if domain else None,
+            "requested_at": context.received_at,
+            "requested_by": "shopify:shop/redact",
+            "reason": "Shopify shop/redact: the shop uninstalled the app and asks that its data be erased",
+        },
+        {"upstream_account_id": "shop_id", "upstream_account_name": "shop_domain"},
+        whole="$",
+    )
+    if redaction is None:
+        return []
+    # One request per shop: Shopify's retries, and a repeat after a reinstall and a new uninstall, are one fact.
+    return [Draft(redaction, ("shopify", "shop/redact", shop_id), context.received_at, subject=f"shop/{shop_id}")]
+
+
 def _digest(document: Any) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
 
@@ -517,5 +598,6 @@ _READERS: dict[str, _TopicReader] = {
     "customers/update": _customer_details,
     "customers/redact": _erasure_requested,
     "customers/data_request": _access_requested,
+    "shop/redact": _shop_redaction,
 }
 SUPPORTED_TOPICS = tuple(_READERS)

@@ -5,6 +5,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from services.ingest.domain.boxoffice_mapping import ColumnMapping, load_mapping
@@ -38,6 +39,8 @@ class Source:
     signing_secrets: tuple[str, ...] = ()
     # A box office's column mapping (YAML, validated when set): uploads over HTTP carry only the file.
     column_mapping: str | None = None
+    # When the upstream system asked that everything from this source be erased (Shopify `shop/redact`).
+    redaction_requested_at: datetime | None = None
 
     def accepts_key(self, presented: str | None) -> bool:
         if not presented:

@@ -118,6 +118,11 @@ async def _sources(arguments: argparse.Namespace, settings: IngestSettings) -> i
             print(
                 f"{source.source_id}  {source.organisation_id}  {source.kind.value}  "
                 f"{len(source.key_hashes)} key(s)  {len(source.signing_secrets)} signing secret(s)"
+                + (
+                    f"  erasure of all its data requested {source.redaction_requested_at:%Y-%m-%d %H:%M %Z}"
+                    if source.redaction_requested_at
+                    else ""
+                )
             )
         return 0
 

@@ -1,14 +1,16 @@
 """Ingest HTTP routes: parse, call a handler, answer. A client's input never produces a 500."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import tempfile
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
+import pydantic_core
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -18,9 +20,9 @@ from services.ingest.context import IngestContext, IngestDep
 from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
 from services.ingest.domain.boxoffice import CsvFormatError
 from services.ingest.domain.mailchimp import mailchimp_events
-from services.ingest.domain.shopify import AdapterError, shopify_events, verify_shopify_hmac
+from services.ingest.domain.shopify import AdapterError, verify_shopify_hmac
 from services.ingest.domain.sources import Source, SourceKind, source_mapping
-from services.ingest.handlers import PublishOutcome, import_boxoffice, publish_new
+from services.ingest.handlers import PublishOutcome, import_boxoffice, publish_new, receive_shopify_webhook
 from shared.access import EventsWriter
 from shared.errors import bilingual_error
 from shared.events import Envelope, FieldError
@@ -88,25 +90,32 @@ def _too_large(limit: int) -> NoReturn:
     )
 
 
-async def _publish(
-    context: IngestContext, envelopes: Sequence[Envelope], *, organisation_id: str, source: str
-) -> PublishOutcome:
+@contextlib.asynccontextmanager
+async def _storing(context: IngestContext, what: str) -> AsyncIterator[None]:
+    """Bounds the work that stores events, and turns Kafka or the store failing into a 503 to retry."""
     try:
         async with asyncio.timeout(context.settings.publish_timeout_seconds):
-            return await publish_new(
-                envelopes,
-                organisation_id=organisation_id,
-                source=source,
-                sink=context.sink,
-                ledger=context.ledger,
-                metrics=context.metrics,
-            )
+            yield
     except (TimeoutError, KafkaError, PyMongoError) as exc:
-        log.error("could not store %d events: %r", len(envelopes), exc)
+        log.error("could not store %s: %r", what, exc)
         raise _unavailable(
             en="Events cannot be stored right now; nothing was accepted. Retry later.",
             fr="Les événements ne peuvent être enregistrés pour l'instant; rien n'a été accepté. Réessayez.",
         ) from None
+
+
+async def _publish(
+    context: IngestContext, envelopes: Sequence[Envelope], *, organisation_id: str, source: str
+) -> PublishOutcome:
+    async with _storing(context, f"{len(envelopes)} events"):
+        return await publish_new(
+            envelopes,
+            organisation_id=organisation_id,
+            source=source,
+            sink=context.sink,
+            ledger=context.ledger,
+            metrics=context.metrics,
+        )
 
 
 @router.post(
@@ -162,6 +171,15 @@ async def post_events(request: Request, principal: EventsWriter, context: Ingest
     return JSONResponse(body_out, status_code=422 if not valid else 202)
 
 
+def _is_text_throughout(payload: dict[str, Any]) -> bool:
+    """False when a string holds half of a surrogate pair, which JSON can escape but UTF-8 cannot store."""
+    try:
+        pydantic_core.to_json(payload)
+    except pydantic_core.PydanticSerializationError:
+        return False
+    return True
+
+
 async def _source(context: IngestContext, source_id: str, kind: SourceKind) -> Source:
     try:
         source = await context.sources.find(source_id)
@@ -209,18 +227,33 @@ async def post_shopify_webhook(
         )
     if not isinstance(payload, dict):
         _reject(400, "malformed_json", en="The body must be a JSON object.", fr="Le corps doit être un objet JSON.")
-    try:
-        envelopes = shopify_events(
-            x_shopify_topic,
-            payload,
-            organisation_id=source.organisation_id,
-            source=source.source_id,
-            received_at=datetime.now(UTC),
+    if not _is_text_throughout(payload):
+        _reject(
+            400,
+            "malformed_json",
+            en="The body escapes half of a surrogate pair (\\ud800), which is not text.",
+            fr="Le corps échappe une moitié de paire de substitution (\\ud800), qui n'est pas du texte.",
         )
+    try:
+        async with _storing(context, f"a Shopify {x_shopify_topic} webhook"):
+            outcome = await receive_shopify_webhook(
+                x_shopify_topic,
+                payload,
+                source=source,
+                received_at=datetime.now(UTC),
+                sink=context.sink,
+                ledger=context.ledger,
+                orders=context.orders,
+                sources=context.sources,
+                metrics=context.metrics,
+            )
     except AdapterError as exc:
         _adapter_failed(exc)
-    outcome = await _publish(context, envelopes, organisation_id=source.organisation_id, source=source.source_id)
-    return {"published": len(outcome.published), "duplicates": len(outcome.duplicates)}
+    return {
+        "published": outcome.published,
+        "duplicates": outcome.duplicates,
+        "awaiting_order": outcome.awaiting_order,
+    }
 
 
 async def _mailchimp_source(context: IngestContext, source_id: str, key: str | None, header_key: str | None) -> Source:

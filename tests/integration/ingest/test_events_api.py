@@ -133,3 +133,19 @@ async def test_fuzzed_bodies_never_produce_a_server_error(
     )
 
     assert response.status_code in {202, 400, 413, 415, 422}, response.text
+
+
+async def test_the_events_metric_counts_each_accepted_and_duplicate_event_by_type(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    registry = ingest.app.state.runtime.registry
+
+    def counted(outcome: str) -> float:
+        labels = {"organisation": ingest.organisation_id, "source": "api", "type": TICKET.name, "outcome": outcome}
+        return registry.get_sample_value("parterre_ingest_events_total", {**labels, "reason": ""}) or 0.0
+
+    await post(ingest, [ticket_event("evt-m1"), ticket_event("evt-m2"), ticket_event("evt-m3")])
+    await post(ingest, [ticket_event("evt-m1"), ticket_event("evt-m4")])
+
+    assert counted("accepted") == 4
+    assert counted("duplicate") == 1

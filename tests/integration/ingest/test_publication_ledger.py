@@ -1,6 +1,6 @@
 """The publication ledger on the real store: each id published once, none lost when a publisher fails or dies."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -17,50 +17,94 @@ def ledger(
     return MongoPublicationLedger(database["claims"], database["published"], abandoned_after=abandoned_after)
 
 
+async def claimed(publications: MongoPublicationLedger, event_ids: list[str]) -> set[str]:
+    return set((await publications.claim("theatre-du-nord", event_ids)).event_ids)
+
+
 async def test_new_ids_are_claimed_once_and_confirmed_ids_are_duplicates(database: AsyncDatabase[Document]) -> None:
     publications = ledger(database)
 
     first = await publications.claim("theatre-du-nord", ["a", "b"])
-    await publications.confirm("theatre-du-nord", ["a", "b"])
-    again = await publications.claim("theatre-du-nord", ["a", "b", "c"])
+    await publications.confirm("theatre-du-nord", first)
+    again = await claimed(publications, ["a", "b", "c"])
 
-    assert first == {"a", "b"}
+    assert first.event_ids == {"a", "b"}
     assert again == {"c"}
+
+
+async def test_a_batch_is_confirmed_with_one_document_whatever_its_size(database: AsyncDatabase[Document]) -> None:
+    publications = ledger(database)
+    ids = [f"event-{number}" for number in range(500)]
+
+    await publications.confirm("theatre-du-nord", await publications.claim("theatre-du-nord", ids))
+
+    assert await database["published"].count_documents({}) == 1
+    assert await claimed(ledger(database, abandoned_after=timedelta(0)), ids) == set()
 
 
 async def test_the_same_id_in_two_organisations_is_two_events(database: AsyncDatabase[Document]) -> None:
     publications = ledger(database)
 
-    assert await publications.claim("theatre-du-nord", ["a"]) == {"a"}
-    assert await publications.claim("festival-sud", ["a"]) == {"a"}
+    assert (await publications.claim("theatre-du-nord", ["a"])).event_ids == {"a"}
+    assert (await publications.claim("festival-sud", ["a"])).event_ids == {"a"}
 
 
 async def test_a_claim_in_flight_elsewhere_is_left_to_its_publisher(database: AsyncDatabase[Document]) -> None:
     publications = ledger(database)
 
-    assert await publications.claim("theatre-du-nord", ["a"]) == {"a"}
-    assert await publications.claim("theatre-du-nord", ["a"]) == set()
+    assert await claimed(publications, ["a"]) == {"a"}
+    assert await claimed(publications, ["a"]) == set()
 
 
 async def test_a_released_claim_can_be_claimed_again(database: AsyncDatabase[Document]) -> None:
     publications = ledger(database)
-    await publications.claim("theatre-du-nord", ["a", "b"])
+    claim = await publications.claim("theatre-du-nord", ["a", "b"])
 
-    await publications.release("theatre-du-nord", ["a", "b"])
+    await publications.release("theatre-du-nord", claim)
 
-    assert await publications.claim("theatre-du-nord", ["a", "b"]) == {"a", "b"}
+    assert await claimed(publications, ["a", "b"]) == {"a", "b"}
+
+
+async def test_releasing_a_claim_leaves_the_ids_another_batch_holds(database: AsyncDatabase[Document]) -> None:
+    publications = ledger(database)
+    first = await publications.claim("theatre-du-nord", ["a"])
+    second = await publications.claim("theatre-du-nord", ["a", "b"])
+
+    await publications.release("theatre-du-nord", second)
+
+    assert second.event_ids == {"b"}
+    assert await claimed(publications, ["a", "b"]) == {"b"}
+    assert first.event_ids == {"a"}
 
 
 async def test_a_claim_whose_publisher_died_is_taken_over_by_exactly_one_later_claimer(
     database: AsyncDatabase[Document],
 ) -> None:
     dead = ledger(database)
-    await dead.claim("theatre-du-nord", ["a", "b"])
-    await dead.confirm("theatre-du-nord", ["b"])
+    await dead.confirm("theatre-du-nord", await dead.claim("theatre-du-nord", ["b"]))
+    await dead.claim("theatre-du-nord", ["a"])
 
     later = ledger(database, abandoned_after=timedelta(0))
     taken = await later.claim("theatre-du-nord", ["a", "b"])
-    concurrent = await ledger(database, abandoned_after=timedelta(minutes=2)).claim("theatre-du-nord", ["a"])
+    concurrent = await claimed(ledger(database, abandoned_after=timedelta(minutes=2)), ["a"])
+    await later.confirm("theatre-du-nord", taken)
 
-    assert taken == {"a"}
+    assert taken.event_ids == {"a"}
+    # The first taker holds it now, in a batch of its own time.
     assert concurrent == set()
+    assert await claimed(ledger(database, abandoned_after=timedelta(0)), ["a", "b"]) == set()
+
+
+async def test_claims_confirmed_one_by_one_before_batches_stay_published(database: AsyncDatabase[Document]) -> None:
+    long_ago = datetime.now(UTC) - timedelta(days=30)
+    await database["claims"].insert_many(
+        [
+            {"_id": "theatre-du-nord/old-published", "organisation_id": "theatre-du-nord", "claimed_at": long_ago},
+            {"_id": "theatre-du-nord/old-abandoned", "organisation_id": "theatre-du-nord", "claimed_at": long_ago},
+        ]
+    )
+    await database["published"].insert_one({"_id": "theatre-du-nord/old-published", "published_at": long_ago})
+
+    taken = await ledger(database).claim("theatre-du-nord", ["old-published", "old-abandoned", "new"])
+
+    assert taken.event_ids == {"old-abandoned", "new"}

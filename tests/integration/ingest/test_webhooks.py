@@ -4,11 +4,15 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka import ConsumerRecord
 
 from shared.events import Envelope, kafka_key
+from shared.settings import ServiceSettings
+from shared.topics import PRIVACY_REQUESTS
 from tests.integration.ingest.conftest import SHOPIFY_SECRET, IngestHarness
 from tests.integration.kafka_support import TopicTail
 
@@ -63,7 +67,7 @@ async def test_orders_paid_after_orders_create_for_one_order_publishes_nothing_m
 
     assert first.json()["published"] >= 1
     assert replay.status_code == 200
-    assert replay.json() == {"published": 0, "duplicates": first.json()["published"]}
+    assert replay.json() == {"published": 0, "duplicates": first.json()["published"], "awaiting_order": 0}
     assert len(await facts.read_quietly(2)) == first.json()["published"]
 
 
@@ -137,3 +141,118 @@ async def test_a_mailchimp_webhook_that_is_not_a_form_gets_415(ingest: IngestHar
     )
 
     assert response.status_code == 415
+
+
+async def _post_shopify(ingest: IngestHarness, name: str, topic: str) -> dict[str, int]:
+    body = shopify_body(name)
+    response = await ingest.client.post(
+        f"/v1/webhooks/shopify/{ingest.organisation_id}-shopify", content=body, headers=shopify_headers(body, topic)
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, int] = response.json()
+    return answer
+
+
+def _of_type(records: list[ConsumerRecord], type_name: str) -> list[tuple[bytes | None, Envelope]]:
+    envelopes = [(record.key, Envelope.from_json_bytes(record.value)) for record in records]
+    return [(key, envelope) for key, envelope in envelopes if envelope.type == type_name]
+
+
+async def test_a_refund_after_its_order_lands_as_the_orders_customer_on_the_same_key(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    placed = await _post_shopify(ingest, "orders-create", "orders/create")
+    refunded = await _post_shopify(ingest, "refunds-create", "refunds/create")
+
+    assert refunded == {"published": 1, "duplicates": 0, "awaiting_order": 0}
+    records = await facts.read(expected=placed["published"] + 1)
+    [(order_key, order)] = _of_type(records, "parterre.shop.order_placed.v1")
+    [(refund_key, refund)] = _of_type(records, "parterre.shop.order_refunded.v1")
+    assert refund.data["person"]["external_id"] == order.data["person"]["external_id"] == "7012345678"
+    assert refund.data["person"]["source"] == order.data["person"]["source"]
+    assert refund_key == order_key
+
+
+async def test_a_refund_before_its_order_waits_and_lands_with_the_order_as_its_customer(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    early = await _post_shopify(ingest, "refunds-create", "refunds/create")
+    retried = await _post_shopify(ingest, "refunds-create", "refunds/create")
+
+    assert early == retried == {"published": 0, "duplicates": 0, "awaiting_order": 1}
+    assert await facts.read_quietly(2) == []
+
+    placed = await _post_shopify(ingest, "orders-create", "orders/create")
+    paid = await _post_shopify(ingest, "orders-paid", "orders/paid")
+
+    records = await facts.read(expected=placed["published"])
+    [(order_key, _)] = _of_type(records, "parterre.shop.order_placed.v1")
+    [(refund_key, refund)] = _of_type(records, "parterre.shop.order_refunded.v1")
+    assert refund.data["person"]["external_id"] == "7012345678"
+    assert refund_key == order_key
+    # Once published, the refund waits no more: the order paid afterwards repeats nothing.
+    assert paid["published"] == 0
+    assert await facts.read_quietly(2) == []
+
+
+async def test_a_customer_redact_makes_ingest_forget_who_placed_the_customers_orders(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    await _post_shopify(ingest, "orders-create", "orders/create")
+    erasure = await _post_shopify(ingest, "customers-redact", "customers/redact")
+
+    refunded = await _post_shopify(ingest, "refunds-create", "refunds/create")
+
+    assert erasure["published"] == 1
+    assert refunded == {"published": 0, "duplicates": 0, "awaiting_order": 1}
+    source = f"{ingest.organisation_id}-shopify"
+    assert await ingest.context.orders.buyer(ingest.organisation_id, source, "5512345678901") is None
+
+
+async def test_a_shop_redact_is_published_as_a_source_redaction_recorded_on_the_source_and_forgets_its_orders(
+    ingest: IngestHarness, facts: TopicTail, settings: ServiceSettings
+) -> None:
+    source = f"{ingest.organisation_id}-shopify"
+    requests = await TopicTail(settings.kafka_bootstrap, PRIVACY_REQUESTS.name, ingest.organisation_id).start()
+    try:
+        await _post_shopify(ingest, "orders-create", "orders/create")
+        await _post_shopify(ingest, "refunds-create", "refunds/create")
+        redacted = await _post_shopify(ingest, "shop-redact", "shop/redact")
+        retried = await _post_shopify(ingest, "shop-redact", "shop/redact")
+
+        assert redacted == {"published": 1, "duplicates": 0, "awaiting_order": 0}
+        assert retried == {"published": 0, "duplicates": 1, "awaiting_order": 0}
+        [record] = await requests.read(expected=1)
+        assert await requests.read_quietly(1) == []
+    finally:
+        await requests.stop()
+    request = Envelope.from_json_bytes(record.value)
+    assert request.type == "parterre.privacy.source_redaction_requested.v1"
+    assert request.data["source"] == source
+    assert request.data["upstream_account_id"] == "55123456"
+    assert record.key == source.encode()
+    # Nothing about a person went to identity's topic.
+    assert _of_type(await facts.read_quietly(1), "parterre.privacy.source_redaction_requested.v1") == []
+    registered = await ingest.context.sources.find(source)
+    assert registered is not None
+    assert registered.redaction_requested_at is not None
+    # The store keeps milliseconds.
+    assert abs(registered.redaction_requested_at - request.time) < timedelta(milliseconds=1)
+    assert await ingest.context.orders.buyer(ingest.organisation_id, source, "5512345678901") is None
+
+
+async def test_a_signed_shopify_body_escaping_a_lone_surrogate_gets_400_and_publishes_nothing(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    body = shopify_body("customers-create").replace(b'"first_name": "', b'"first_name": "\\ud800', 1)
+    assert b"\\ud800" in body
+
+    response = await ingest.client.post(
+        f"/v1/webhooks/shopify/{ingest.organisation_id}-shopify",
+        content=body,
+        headers=shopify_headers(body, "customers/create"),
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]["code"] == "malformed_json"
+    assert await facts.read_quietly(1) == []

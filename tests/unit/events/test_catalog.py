@@ -150,6 +150,12 @@ BAD_EXAMPLES: list[tuple[str, Mutation, str]] = [
     ),
     ("parterre.person.details_updated.v1", replaced("changed_fields", ["source"]), "data.changed_fields.0"),
     ("parterre.person.details_updated.v1", replaced("changed_fields", ["courriel"]), "data.changed_fields.0"),
+    ("parterre.privacy.source_redaction_requested.v1", without("source"), "data.source"),
+    (
+        "parterre.privacy.source_redaction_requested.v1",
+        replaced("requested_at", "2026-11-07T14:02:00"),
+        "data.requested_at",
+    ),
     ("parterre.person.resolved.v1", replaced("match.confidence", 1.5), "data.match.confidence"),
     ("parterre.person.resolved.v1", replaced("match.method", "guess"), "data.match.method"),
     ("parterre.person.resolved.v1", replaced("original.organisationid", "Théâtre"), "data.original.organisationid"),

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.events import Envelope, EventValidationError, FieldError
+from shared.events import Envelope, EventType, EventValidationError, FieldError, all_event_types, build_envelope
 
 # Shaped like the CloudEvents 1.0 JSON format example with object data (a subject of null, two extensions).
 SPEC_SHAPED_EVENT: dict[str, Any] = {
@@ -223,3 +223,22 @@ def test_the_documented_envelope_example_is_a_valid_envelope() -> None:
     assert envelope.ingested_at is not None
     assert envelope.ingested_at.tzinfo is not None
     assert envelope.time.tzinfo == timezone(timedelta(hours=-4))
+
+
+@pytest.mark.parametrize("registered", all_event_types(), ids=lambda registered: registered.name)
+def test_the_json_bytes_are_the_compact_utf8_wire_form_with_nulls_inside_data_kept(registered: EventType) -> None:
+    data = registered.model.model_validate(registered.example)
+    envelope = build_envelope(
+        data,
+        organisation_id="theatre-du-nord",
+        source="/orgs/theatre-du-nord/sources/billetterie-principale",
+        id="évènement-1",
+        time=datetime(2026, 10, 17, 20, tzinfo=timezone(timedelta(hours=-4))),
+        correlation_id="import-42",
+    )
+
+    encoded = envelope.to_json_bytes()
+
+    assert encoded == json.dumps(envelope.to_wire(), ensure_ascii=False, separators=(",", ":")).encode()
+    assert b"personid" not in encoded
+    assert json.loads(encoded)["data"] == data.model_dump(mode="json")

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from shared.events import LocalizedText, Money, PersonRef, field_errors
+from shared.events.common import check_email_shape
 
 texts = st.text(min_size=1, max_size=40)
 optional_texts = st.none() | texts
@@ -168,3 +170,19 @@ def test_the_upstream_key_prefers_the_source_scoped_external_id_then_the_lowerca
     assert both.partition_key() == "shopify-boutique:207119551"
     assert email_only.partition_key() == "elise@example.com"
     assert name_only.partition_key() is None
+
+
+def test_an_email_is_refused_for_exactly_the_characters_python_calls_whitespace() -> None:
+    refused = {
+        char for char in map(chr, range(0x110000)) if not _accepts_email(f"a{char}b@example.com") and char not in "@"
+    }
+
+    assert refused == {char for char in map(chr, range(0x110000)) if char.isspace()}
+
+
+def _accepts_email(email: str) -> bool:
+    try:
+        check_email_shape(email)
+    except PydanticCustomError:
+        return False
+    return True

@@ -119,6 +119,25 @@ def test_an_oversized_event_is_refused_alone_in_a_batch_and_with_413_when_sent_a
     assert refused.value.status == 413
 
 
+def test_an_event_measured_in_utf8_is_accepted_up_to_the_byte_limit_and_refused_one_byte_over() -> None:
+    base = len(json.dumps(ticket_event("é", subject="é"), ensure_ascii=False, separators=(",", ":")).encode())
+    # Each `é` is two bytes in UTF-8 (six as the `\u00e9` escape `json.dumps` writes by default).
+    at_limit = EventLimits(max_event_bytes=base)
+
+    assert read([ticket_event("é", subject="é")], limits=at_limit)[0].accepted
+    assert not read([ticket_event("é", subject="éé")], limits=at_limit)[0].accepted
+
+
+def test_an_escaped_lone_surrogate_is_refused_with_a_reason_not_a_crash() -> None:
+    # `json.dumps` escapes the lone surrogate as `\ud800`, as a client might send it.
+    body = json.dumps([ticket_event("ok"), ticket_event("bad", subject="\ud800")])
+
+    verdicts = read(body.encode())
+
+    assert [verdict.accepted for verdict in verdicts] == [True, False]
+    assert [(error.field, error.code) for error in verdicts[1].errors] == [("$", "unicode_invalid")]
+
+
 def test_cloudevents_media_types_are_accepted() -> None:
     for media_type in ("application/cloudevents+json; charset=utf-8", "application/cloudevents-batch+json"):
         assert read([ticket_event()], content_type=media_type)[0].accepted

@@ -39,3 +39,10 @@ def test_two_different_lists_of_parts_never_share_an_id_even_with_separators_ins
 def test_a_separator_inside_a_part_is_escaped() -> None:
     assert event_id("org", "src", "a|b", "c") != event_id("org", "src", "a", "b|c")
     assert event_id("org", "src", "a\\", "|b") != event_id("org", "src", "a\\|", "b")
+
+
+@given(parts=st.lists(st.text(), max_size=6))
+def test_the_id_is_the_standard_uuid5_of_the_escaped_parts(parts: list[str]) -> None:
+    escaped = "|".join(part.replace("\\", "\\\\").replace("|", "\\|") for part in ("org", "src", *parts))
+
+    assert event_id("org", "src", *parts) == str(uuid5(EVENT_ID_NAMESPACE, escaped))

@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.ingest.domain.errors import AdapterError
-from services.ingest.domain.shopify import SUPPORTED_TOPICS, shopify_events
+from services.ingest.domain.shopify import (
+    SUPPORTED_TOPICS,
+    awaits_its_order,
+    buyer_reference,
+    redacted_order_ids,
+    refunded_order_id,
+    shopify_events,
+    with_buyer,
+)
 from shared.events import (
     ConsentGrantedV1,
     ConsentPurpose,
@@ -20,9 +28,11 @@ from shared.events import (
     LegalBasis,
     PersonDetailsUpdatedV1,
     PersonErasureRequestedV1,
+    PersonRef,
     PrivacyAccessRequestedV1,
     ShopOrderPlacedV1,
     ShopOrderRefundedV1,
+    SourceRedactionRequestedV1,
     parse_data,
 )
 from tests.unit.ingest.vendor_fixtures import ORGANISATION, RECEIVED_AT, shopify_payload, types_of
@@ -31,8 +41,10 @@ SOURCE = "nord-shopify"
 Mutation = Callable[[dict[str, Any]], None]
 
 
-def events(topic: str, payload: dict[str, Any]) -> list[Envelope]:
-    return shopify_events(topic, payload, organisation_id=ORGANISATION, source=SOURCE, received_at=RECEIVED_AT)
+def events(topic: str, payload: dict[str, Any], *, order_buyer: PersonRef | None = None) -> list[Envelope]:
+    return shopify_events(
+        topic, payload, organisation_id=ORGANISATION, source=SOURCE, received_at=RECEIVED_AT, order_buyer=order_buyer
+    )
 
 
 def events_or_error(topic: str, payload: dict[str, Any]) -> list[Envelope] | AdapterError:
@@ -208,9 +220,54 @@ def test_a_refund_names_its_order_the_amount_paid_back_and_the_refunded_skus() -
     assert refunded.order_id == "5512345678901"
     assert (refunded.amount.amount, refunded.amount.currency) == (Decimal("20.64"), "CAD")
     assert refunded.line_skus == ["LIV-TREMBLAY-BS"]
-    # A refund does not name the customer: the person is referred to through the order.
-    assert refunded.person.external_id == "order:5512345678901"
     assert envelopes[0].time == datetime.fromisoformat("2026-10-06T09:12:44-04:00")
+
+
+def test_a_refund_read_without_its_orders_buyer_awaits_that_order() -> None:
+    refund = events("refunds/create", shopify_payload("refunds-create"))[0]
+
+    assert refunded_order_id("refunds/create", shopify_payload("refunds-create")) == "5512345678901"
+    assert awaits_its_order(refund) == "5512345678901"
+
+
+def test_a_refund_is_the_same_persons_as_its_order_by_the_orders_customer_id() -> None:
+    placed = order_placed(shopify_payload("orders-create"))
+    buyer = buyer_reference(placed)
+
+    refund = events("refunds/create", shopify_payload("refunds-create"), order_buyer=buyer)[0]
+
+    refunded = parse_data(refund)
+    assert isinstance(refunded, ShopOrderRefundedV1)
+    assert refunded.person == PersonRef(source=SOURCE, external_id="7012345678")
+    assert refunded.person.partition_key() == placed.person.partition_key()
+    assert awaits_its_order(refund) is None
+
+
+def test_a_guest_orders_buyer_is_kept_by_email_alone() -> None:
+    payload = shopify_payload("orders-create")
+    del payload["customer"]
+
+    buyer = buyer_reference(order_placed(payload))
+
+    assert buyer == PersonRef(source=SOURCE, email="helene.damours@example.ca")
+
+
+def test_a_refund_that_waited_gets_the_buyer_and_keeps_its_id_and_content() -> None:
+    waiting = events("refunds/create", shopify_payload("refunds-create"))[0]
+    buyer = PersonRef(source=SOURCE, external_id="7012345678")
+
+    attributed = with_buyer(waiting, buyer)
+
+    assert attributed == events("refunds/create", shopify_payload("refunds-create"), order_buyer=buyer)[0]
+    assert attributed.id == waiting.id
+    assert awaits_its_order(attributed) is None
+
+
+def test_only_refunds_can_await_an_order() -> None:
+    placed = events("orders/create", shopify_payload("orders-create"))
+
+    assert [awaits_its_order(envelope) for envelope in placed] == [None] * len(placed)
+    assert refunded_order_id("orders/create", shopify_payload("orders-create")) is None
 
 
 def test_a_refund_without_transactions_is_valued_at_its_lines_price_and_tax() -> None:
@@ -290,8 +347,47 @@ def test_a_data_request_becomes_privacy_access_requested_with_its_request_id_and
     assert access.requested_by == "shopify:customers/data_request"
 
 
-def test_the_shop_redact_request_concerns_no_person_and_gives_no_event() -> None:
-    assert events("shop/redact", shopify_payload("shop-redact")) == []
+def test_a_customer_redact_names_the_orders_ingest_must_forget() -> None:
+    payload = shopify_payload("customers-redact")
+
+    assert redacted_order_ids("customers/redact", payload) == ["5512345678901", "5512340000123"]
+    assert redacted_order_ids("customers/update", payload) == []
+
+
+def test_the_shop_redact_request_becomes_a_redaction_request_for_the_whole_source() -> None:
+    envelopes = events("shop/redact", shopify_payload("shop-redact"))
+
+    assert types_of(envelopes) == ["parterre.privacy.source_redaction_requested.v1"]
+    redaction = parse_data(envelopes[0])
+    assert isinstance(redaction, SourceRedactionRequestedV1)
+    assert redaction.source == SOURCE
+    assert redaction.upstream_account_id == "55123456"
+    assert redaction.upstream_account_name == "boutique-theatre-du-nord.myshopify.com"
+    assert redaction.requested_at == RECEIVED_AT
+    assert redaction.requested_by == "shopify:shop/redact"
+
+
+def test_a_retried_shop_redact_is_the_same_request() -> None:
+    first = events("shop/redact", shopify_payload("shop-redact"))[0]
+    retried = shopify_events(
+        "shop/redact",
+        shopify_payload("shop-redact"),
+        organisation_id=ORGANISATION,
+        source=SOURCE,
+        received_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )[0]
+
+    assert retried.id == first.id
+
+
+def test_a_shop_redact_without_shop_id_is_refused_naming_it() -> None:
+    payload = shopify_payload("shop-redact")
+    del payload["shop_id"]
+
+    error = events_or_error("shop/redact", payload)
+
+    assert isinstance(error, AdapterError)
+    assert [problem.field for problem in error.errors] == ["shop_id"]
 
 
 def test_an_unknown_topic_is_an_adapter_error_naming_the_topic_header_and_the_topics_read() -> None:
@@ -418,6 +514,7 @@ FIXTURE_OF_TOPIC = {
     "customers/update": "customers-update",
     "customers/redact": "customers-redact",
     "customers/data_request": "customers-data_request",
+    "shop/redact": "shop-redact",
 }
 
 

@@ -21,6 +21,7 @@ SENT_AT = datetime(2026, 10, 17, 19, 42, 13, tzinfo=UTC)
 UNFOLDED = {
     "parterre.privacy.erasure_requested.v1",
     "parterre.privacy.access_requested.v1",
+    "parterre.privacy.source_redaction_requested.v1",
     "parterre.person.resolved.v1",
     "parterre.person.merged.v1",
     "parterre.person.unmerged.v1",
