@@ -78,6 +78,8 @@ docs: install ## regenerate docs/asyncapi.json and docs/events.md from the code
 # these settings reach the services only when `make demo` starts them.
 demo: export PARTERRE_NOTIFY_ALLOW_LOOPBACK := true
 demo: export PARTERRE_NOTIFY_ALLOW_PLAIN_HTTP := true
+# The demo plays on topics of its own: whatever else the local Kafka carries never delays it, nor mixes with it.
+demo: export PARTERRE_KAFKA_NAMESPACE := demo.
 demo: up ## start everything, send a Québec theatre's season through it, and summarise what came out
 	$(RUN) python -m demo $(DEMO_ARGS)
 	@echo

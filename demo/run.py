@@ -155,6 +155,24 @@ class Summary:
         return (config.ingest_url, config.identity_url, config.profile_url, config.notify_url)
 
 
+async def _check_namespace(api: httpx.AsyncClient, config: DemoConfig) -> None:
+    """The services must read and write the Kafka namespace the demo waits on, or it would wait forever."""
+    for name, url in (
+        ("ingest", config.ingest_url),
+        ("identity", config.identity_url),
+        ("profile", config.profile_url),
+        ("notify", config.notify_url),
+    ):
+        answer = await api.get(f"{url}/healthz")
+        answer.raise_for_status()
+        running = answer.json().get("kafka_namespace", "")
+        if running != config.kafka_namespace:
+            raise DemoError(
+                f"{name} runs in the Kafka namespace {running!r}, the demo in {config.kafka_namespace!r}. "
+                "Stop the services (`make down`) and run `make demo`, which starts them in the demo's."
+            )
+
+
 async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Summary:
     now = config.now or datetime.now(UTC)
     receiver = DemoReceiver(port=config.receiver_port)
@@ -168,6 +186,7 @@ async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Su
             for note in credentials.notes:
                 say(note)
             async with httpx.AsyncClient(timeout=30.0) as api:
+                await _check_namespace(api, config)
                 subscription_id, secret = await _subscribe(api, config, credentials, receiver.url)
                 receiver.secret = secret
                 say(f"demo receiver at {receiver.url}, subscribed as {subscription_id}")

@@ -178,7 +178,7 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": settings.service_name}
+        return {"status": "ok", "service": settings.service_name, "kafka_namespace": settings.kafka_namespace}
 
     @app.get("/readyz", tags=["operations"], summary="Kafka and the store are reachable")
     async def readyz() -> JSONResponse:

@@ -3,8 +3,10 @@ stack is up: the four services in the background, their URLs, and the pipeline's
 
 import argparse
 import asyncio
+import json
 import os
 import sys
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     states = fleet.status()
     _print_services(states)
     try:
-        groups = asyncio.run(pipeline_state(fleet.kafka_bootstrap, os.environ.get("PARTERRE_KAFKA_NAMESPACE", "")))
+        groups = asyncio.run(pipeline_state(fleet.kafka_bootstrap, _namespace(states)))
     except Exception as error:  # a status report says what it could not read; it does not crash
         print(f"\nKafka: not readable ({error})")
     else:
@@ -55,6 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for group in groups:
             print(f"{group.group_id:<32} {group.topic:<34} {group.lag:>8,} {group.dead_letters:>13,}")
     return 0 if all(state.ready for state in states) else EXIT_NOT_RUNNING
+
+
+def _namespace(states: list[ServiceState]) -> str:
+    """The Kafka namespace the running services use (the demo's is `demo.`), else the environment's."""
+    for state in states:
+        if state.ready:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{state.port}/healthz", timeout=2) as answer:
+                    return str(json.loads(answer.read()).get("kafka_namespace", ""))
+            except (OSError, ValueError):
+                continue
+    return os.environ.get("PARTERRE_KAFKA_NAMESPACE", "")
 
 
 def _print_services(states: list[ServiceState]) -> None:
