@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
 from services.identity.context import IdentityContext, SystemClock, load_rules
-from services.identity.entrypoints.consumer import handle_fact
+from services.identity.entrypoints.consumer import handle_fact, handle_facts
 from services.identity.entrypoints.http import router
 from services.identity.handlers import IdentityDeps
 from services.identity.metrics import IdentityMetrics
@@ -40,12 +40,16 @@ def create_app(
         async def handle(consumed: ConsumedRecord[Envelope]) -> None:
             await handle_fact(consumed, context)
 
+        async def handle_batch(batch: list[ConsumedRecord[Envelope]]) -> list[ConsumedRecord[Envelope]]:
+            return await handle_facts(batch, context)
+
         subscribe_to_events(
             runtime,
             topic=facts_topic,
             group_id=group_id,
             handle=handle,
             concurrency=identity_settings.identity_consumer_concurrency,
+            handle_batch=handle_batch,
         )
 
     app = create_service_app(

@@ -62,6 +62,23 @@ class IdentityStore(Protocol):
     async def drop_journal(self, organisation_id: str, event_id: str) -> None:
         """Forgets a decision that could not be applied (it lost a race), so the event is decided again."""
 
+    # A consumer batch's writes, one round trip each where the store allows it. Each is idempotent like its
+    # single-record twin, and reports what it could not do so the caller can take the careful path for it.
+    async def write_journals(self, entries: Sequence[JournalEntry]) -> list[bool]:
+        """Stores each entry unless one exists for its event; True for those stored by this call."""
+
+    async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None: ...
+
+    async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:
+        """Gives each identifier to its person if nobody owns it; False where someone already did (maybe the
+        same person, on a redelivery: the caller checks with `claim`)."""
+
+    async def insert_persons(self, persons: Sequence[Person]) -> None:
+        """`insert_person` for each."""
+
+    async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
+        """`add_to_blocks` for each (keys, person id)."""
+
     # Identifiers stay with the person that claimed them: a merge does not move them, `merged_into` is followed.
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None: ...
 

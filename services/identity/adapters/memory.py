@@ -42,6 +42,28 @@ class InMemoryIdentityStore:
         """The batch command has no redeliveries: dropping applied entries keeps its memory flat."""
         self._journal.clear()
 
+    async def write_journals(self, entries: Sequence[JournalEntry]) -> list[bool]:
+        return [await self.write_journal(entry) is entry for entry in entries]
+
+    async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None:
+        for event_id in event_ids:
+            await self.mark_applied(organisation_id, event_id)
+
+    async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:
+        taken = []
+        for identifier, person_id in claims:
+            taken.append((organisation_id, identifier) not in self._owners)
+            self._owners.setdefault((organisation_id, identifier), person_id)
+        return taken
+
+    async def insert_persons(self, persons: Sequence[Person]) -> None:
+        for person in persons:
+            await self.insert_person(person)
+
+    async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
+        for keys, person_id in additions:
+            await self.add_to_blocks(organisation_id, keys, person_id)
+
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
         return self._owners.get((organisation_id, identifier))
 

@@ -17,7 +17,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.identity.adapters.documents import (
     decision_document,
@@ -56,8 +56,26 @@ MAX_BLOCK_MEMBERS = 200
 CACHED_VERSIONS = 50_000
 
 
+DUPLICATE_KEY = 11000
+
+
 def _key(organisation_id: str, local: str) -> str:
     return f"{organisation_id}|{local}"
+
+
+async def insert_new(collection: AsyncCollection[Document], documents: Sequence[Document]) -> list[bool]:
+    """Inserts the documents in one round trip; False for each whose `_id` was already taken."""
+    if not documents:
+        return []
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        taken = {error["index"] for error in errors}
+        return [index not in taken for index in range(len(documents))]
+    return [True] * len(documents)
 
 
 class VersionedDocuments:
@@ -118,6 +136,17 @@ class VersionedDocuments:
         self._remember(key, version, stored)
         return True
 
+    async def append_many(self, versions: Sequence[tuple[str, int, Document]]) -> list[bool]:
+        """`append` for each (key, version, document), in one round trip; the keys must differ."""
+        stored = [{**document, "_id": f"{key}#{version}", "version": version} for key, version, document in versions]
+        inserted = await insert_new(self._collection, stored)
+        for (key, version, _document), document, done in zip(versions, stored, inserted, strict=True):
+            if done:
+                self._remember(key, version, document)
+            else:
+                self.forget(key)
+        return inserted
+
     async def delete_all(self, key: str, up_to: int) -> None:
         """Deletes every version (an erasure); slow on FerretDB, and rare."""
         await self._collection.delete_many({"_id": {"$in": [f"{key}#{n}" for n in range(1, up_to + 1)]}})
@@ -131,6 +160,15 @@ class VersionedDocuments:
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _journal_document(entry: JournalEntry) -> Document:
+    return {
+        "_id": _key(entry.organisation_id, entry.event_id),
+        "organisation_id": entry.organisation_id,
+        "decision": decision_document(entry.decision),
+        "decided_at": entry.decided_at,
+    }
 
 
 class MongoIdentityStore:
@@ -159,14 +197,7 @@ class MongoIdentityStore:
 
     async def write_journal(self, entry: JournalEntry) -> JournalEntry:
         try:
-            await self._journal.insert_one(
-                {
-                    "_id": _key(entry.organisation_id, entry.event_id),
-                    "organisation_id": entry.organisation_id,
-                    "decision": decision_document(entry.decision),
-                    "decided_at": entry.decided_at,
-                }
-            )
+            await self._journal.insert_one(_journal_document(entry))
         except DuplicateKeyError:
             stored = await self.journal_entry(entry.organisation_id, entry.event_id)
             assert stored is not None, "a duplicate key means the entry exists"
@@ -179,6 +210,60 @@ class MongoIdentityStore:
 
     async def drop_journal(self, organisation_id: str, event_id: str) -> None:
         await self._journal.delete_one({"_id": _key(organisation_id, event_id)})
+
+    async def write_journals(self, entries: Sequence[JournalEntry]) -> list[bool]:
+        return await insert_new(self._journal, [_journal_document(entry) for entry in entries])
+
+    async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None:
+        await insert_new(
+            self._applied,
+            [{"_id": _key(organisation_id, event_id), "organisation_id": organisation_id} for event_id in event_ids],
+        )
+
+    async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:
+        return await insert_new(
+            self._identifiers,
+            [
+                {
+                    "_id": _key(organisation_id, identifier.digest.key),
+                    "organisation_id": organisation_id,
+                    "kind": identifier.kind,
+                    "person_id": person_id,
+                }
+                for identifier, person_id in claims
+            ],
+        )
+
+    async def insert_persons(self, persons: Sequence[Person]) -> None:
+        # A person already stored is a redelivered creation: nothing to do, as with `insert_person`.
+        await self._persons.append_many(
+            [(_key(person.organisation_id, person.person_id), 1, person_document(person)) for person in persons]
+        )
+
+    async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
+        joining: dict[str, list[str]] = {}
+        for keys, person_id in additions:
+            for key in keys:
+                joining.setdefault(key, []).append(person_id)
+        # From what this process last saw of each block (read moments ago to decide), or as a new block:
+        # one insert per block, and the careful way for any block someone changed meanwhile.
+        versions: list[tuple[str, int, Document]] = []
+        late: list[str] = []
+        for key, person_ids in joining.items():
+            known = self._blocks.known(_key(organisation_id, key))
+            version, members = (0, []) if known is None else (known[0], list(known[1]["members"]))
+            for person_id in person_ids:
+                if person_id not in members and len(members) < MAX_BLOCK_MEMBERS:
+                    members.append(person_id)
+            if known is None or len(members) > len(known[1]["members"]):
+                versions.append(
+                    (_key(organisation_id, key), version + 1, {"organisation_id": organisation_id, "members": members})
+                )
+                late.append(key)
+        for key, appended in zip(late, await self._blocks.append_many(versions), strict=True):
+            if not appended:
+                for person_id in joining[key]:
+                    await self._add_member(self._blocks, organisation_id, key, person_id, limit=MAX_BLOCK_MEMBERS)
 
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
         document = await self._identifiers.find_one({"_id": _key(organisation_id, identifier.digest.key)})

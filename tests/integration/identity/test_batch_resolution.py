@@ -1,0 +1,220 @@
+"""A consumer batch resolved together gives what one fact at a time gives, on both stores, even after a crash."""
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
+from services.identity.context import load_rules
+from services.identity.handlers import FactOutcome, IdentityDeps, resolve_fact, resolve_facts
+from services.identity.ports import IdentityStore
+from services.identity.settings import IdentitySettings
+from shared.events import Envelope, parse_data
+from shared.events.audience import AudienceFact
+from shared.events.identity import PersonResolvedV1, PersonsMergedV1
+from shared.mongo import Document, ensure_indexes, mongo_client
+from tests.conftest import Servers
+from tests.integration.identity.conftest import ORGANISATION, START, details_fact, erasure_fact
+
+
+class FixedClock:
+    """Both runs must date their decisions alike, however many times each reads the clock."""
+
+    def now(self) -> datetime:
+        return START
+
+
+class StoreFactory:
+    def __init__(self, kind: str, servers: Servers | None) -> None:
+        self._kind, self._servers = kind, servers
+        self._databases: list[str] = []
+
+    async def __call__(self) -> IdentityStore:
+        if self._kind == "memory":
+            return InMemoryIdentityStore()
+        assert self._servers is not None
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        self._databases.append(name)
+        database: AsyncDatabase[Document] = self._client[name]
+        await ensure_indexes(database, INDEXES)
+        return MongoIdentityStore(database)
+
+    async def __aenter__(self) -> "StoreFactory":
+        if self._servers is not None:
+            self._context = mongo_client(self._servers.mongo_url, app_name="parterre-tests")
+            self._client = await self._context.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._servers is not None:
+            for name in self._databases:
+                await self._client.drop_database(name)
+            await self._context.__aexit__(None, None, None)
+
+
+@pytest.fixture(params=["memory", "mongo"])
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactory]:
+    servers: Servers | None = request.getfixturevalue("servers") if request.param == "mongo" else None
+    async with StoreFactory(request.param, servers) as factory:
+        yield factory
+
+
+def deps_on(store: IdentityStore) -> IdentityDeps:
+    return IdentityDeps(store=store, rules=load_rules(IdentitySettings()), clock=FixedClock())
+
+
+def fact(event_id: str, **person: Any) -> Envelope:
+    return details_fact(event_id, **person)
+
+
+# Settled before the batch: two persons a later fact names together, and a family address.
+HISTORY = [
+    fact("h1", external_id="C-1", email="elise.gagnon@example.com", first_name="Élise", last_name="Gagnon"),
+    fact("h2", external_id="C-2", phone="514-555-0101", first_name="Élise", last_name="Gagnon"),
+    fact("h3", external_id="C-3", email="famille.roy@example.com", first_name="Marc", last_name="Roy"),
+]
+# A batch with every kind of fact: new persons, links inside the batch, a look-alike, a merge, a household,
+# an erasure, and one key with several facts.
+BATCH = [
+    fact("b1", external_id="C-10", email="jean.tremblay@example.com", first_name="Jean", last_name="Tremblay"),
+    fact("b2", external_id="C-11", email="sophie.cote@example.com", first_name="Sophie", last_name="Côté"),
+    fact("b3", source="mailchimp-principal", email="Jean.Tremblay@Example.com", first_name="Jean"),
+    fact("b4", external_id="C-12", first_name="Luc", last_name="Bergeron", postal_code="H2X 1Y4"),
+    fact("b5", external_id="C-1", phone="514-555-0101", first_name="Élise", last_name="Gagnon"),
+    fact("b6", external_id="C-13", email="famille.roy@example.com", first_name="Julie", last_name="Roy"),
+    fact("b7", external_id="C-14", email="marie.lavoie@example.com", first_name="Marie", last_name="Lavoie"),
+    fact("b8", external_id="C-15", first_name="Luc", last_name="Bergeron", postal_code="H2X1Y4"),
+    erasure_fact("b9", do_not_readd=False, external_id="C-11", email="sophie.cote@example.com"),
+    fact("b10", external_id="C-16", email="sophie.cote@example.com", first_name="Sophie", last_name="Côté"),
+    fact("b11", external_id="C-14", phone="418-555-0199", first_name="Marie", last_name="Lavoie"),
+    fact("b12", external_id="C-17", email="paul.gauthier@example.com", first_name="Paul", last_name="Gauthier"),
+]
+
+
+def lanes_of(facts: Sequence[Envelope]) -> list[object]:
+    """The Kafka key ingest gives a fact: its upstream customer."""
+    lanes: list[object] = []
+    for envelope in facts:
+        data = parse_data(envelope)
+        assert isinstance(data, AudienceFact)
+        lanes.append(data.person.external_id or envelope.id)
+    return lanes
+
+
+async def one_at_a_time(facts: Sequence[Envelope], deps: IdentityDeps) -> dict[str, FactOutcome]:
+    return {envelope.id: await resolve_fact(envelope, deps) for envelope in facts}
+
+
+async def as_a_batch(facts: Sequence[Envelope], deps: IdentityDeps) -> dict[str, FactOutcome]:
+    """As the consumer does it: the batch first, then what it left, one at a time and in order."""
+    outcomes = await resolve_facts(facts, lanes_of(facts), deps)
+    return {
+        envelope.id: outcome if outcome is not None else await resolve_fact(envelope, deps)
+        for envelope, outcome in zip(facts, outcomes, strict=True)
+    }
+
+
+def wire(outcomes: dict[str, FactOutcome]) -> dict[str, list[dict[str, Any]]]:
+    return {event_id: [envelope.to_wire() for envelope in outcome.outputs] for event_id, outcome in outcomes.items()}
+
+
+async def persons_named(outcomes: dict[str, FactOutcome], store: IdentityStore) -> dict[str, Any]:
+    ids: set[str] = set()
+    for outcome in outcomes.values():
+        for envelope in outcome.outputs:
+            data = parse_data(envelope)
+            if isinstance(data, PersonResolvedV1):
+                ids.add(data.person_id)
+            elif isinstance(data, PersonsMergedV1):
+                ids |= {data.survivor_person_id, *data.merged_person_ids}
+    persons = {}
+    for person_id in sorted(ids):
+        person = await store.person(ORGANISATION, person_id)
+        # Versions count writes, which batching saves: everything else must be the same.
+        persons[person_id] = None if person is None else replace(person, version=0)
+    return persons
+
+
+async def test_a_batch_gives_the_same_persons_and_outputs_as_its_facts_one_at_a_time(stores: StoreFactory) -> None:
+    reference, batched = deps_on(await stores()), deps_on(await stores())
+    await one_at_a_time(HISTORY, reference)
+    await one_at_a_time(HISTORY, batched)
+    expected = await one_at_a_time(BATCH, reference)
+    got = await as_a_batch(BATCH, batched)
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+
+
+async def test_a_batch_without_contention_is_resolved_whole_and_the_same_as_one_at_a_time(
+    stores: StoreFactory,
+) -> None:
+    facts = [
+        fact(f"n{n}", external_id=f"N-{n}", email=f"patron{n}@example.com", first_name="Anne", last_name=f"Nom{n}")
+        for n in range(20)
+    ]
+    reference, batched = deps_on(await stores()), deps_on(await stores())
+    expected = await one_at_a_time(facts, reference)
+    outcomes = await resolve_facts(facts, lanes_of(facts), batched)
+    assert all(outcome is not None for outcome in outcomes)
+    got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+
+
+async def test_a_redelivered_batch_publishes_the_same_events_and_creates_nobody_new(stores: StoreFactory) -> None:
+    deps = deps_on(await stores())
+    await one_at_a_time(HISTORY, deps)
+    first = await as_a_batch(BATCH, deps)
+    persons = await persons_named(first, deps.store)
+    again = await as_a_batch(BATCH, deps)
+    assert wire(again) == wire(first)
+    assert await persons_named(again, deps.store) == persons
+    later = parse_data((await resolve_fact(fact("later", email="jean.tremblay@example.com"), deps)).outputs[-1])
+    creation = parse_data(first["b1"].outputs[-1])
+    assert isinstance(later, PersonResolvedV1)
+    assert isinstance(creation, PersonResolvedV1)
+    assert later.person_id == creation.person_id
+
+
+class CrashError(Exception):
+    pass
+
+
+class CrashingStore:
+    """The real store, until the batch reaches `step`: then the process "dies" there."""
+
+    def __init__(self, store: IdentityStore, step: str) -> None:
+        self._store, self._step = store, step
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self._step:
+
+            async def crash(*args: object, **kwargs: object) -> None:
+                raise CrashError(name)
+
+            return crash
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize(
+    "step", ["claim_all", "insert_persons", "add_to_person", "add_to_blocks_all", "mark_all_applied"]
+)
+async def test_a_batch_that_crashed_midway_is_finished_by_its_redelivery_as_if_nothing_happened(
+    stores: StoreFactory, step: str
+) -> None:
+    reference, deps = deps_on(await stores()), deps_on(await stores())
+    await one_at_a_time(HISTORY, reference)
+    await one_at_a_time(HISTORY, deps)
+    expected = await one_at_a_time(BATCH, reference)
+    crashing = replace(deps, store=CrashingStore(deps.store, step))
+    with pytest.raises(CrashError):
+        await as_a_batch(BATCH, crashing)
+    got = await as_a_batch(BATCH, deps)
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, deps.store) == await persons_named(expected, reference.store)
