@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install tools infra-up infra-down infra-status topics up down status test test-unit lint format docs demo bench
+.PHONY: help install tools infra-up infra-down infra-status topics up down status test test-unit lint format docs demo bench chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ status: ## what runs, each consumer group's lag and dead letters
 
 test: install tools ## every test; starts the servers it needs and stops what it started
 	$(RUN) pytest
+
+chaos: install ## the failure tests at full size: services killed under steady load, a poison message
+	$(RUN) pytest -m chaos -s -v tests/integration/demo
 
 test-unit: install tools ## only the tests that need no server
 	$(RUN) pytest tests/unit

@@ -9,6 +9,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.support import Result, Servers, ticket_purchases
 from shared.topic_admin import ensure_topics
 
+END_TO_END = "kafka ceiling: produce + consume"
+
 
 async def measure(servers: Servers, count: int = 100_000) -> list[Result]:
     topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
@@ -54,7 +56,7 @@ async def measure(servers: Servers, count: int = 100_000) -> list[Result]:
         ),
         Result("kafka ceiling: consume + commit per batch", count / consume_seconds, "msg/s", note=f"{count} msgs"),
         Result(
-            "kafka ceiling: produce + consume",
+            END_TO_END,
             count / (produce_seconds + consume_seconds),
             "msg/s",
             note="the ceiling end-to-end figures are compared with",

@@ -44,6 +44,8 @@ class DemoConfig:
     mongo_database: str = "parterre"
     receiver_port: int = 8099
     concurrency: int = 8
+    # The rate the season is offered at; as fast as ingest takes it when None.
+    records_per_second: float | None = None
     drain_timeout_seconds: float = 900.0
     show_progress: bool = True
     # The moment the season is laid out around; now by default.
@@ -198,6 +200,7 @@ async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Su
                     config.ingest_url,
                     concurrency=config.concurrency,
                     show_progress=config.show_progress,
+                    records_per_second=config.records_per_second,
                 )
                 seconds_sending = (datetime.now(UTC) - started).total_seconds()
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,11 +55,20 @@ class _Request:
 
 
 async def send_season(
-    season: Season, credentials: Credentials, ingest_url: str, *, concurrency: int = 8, show_progress: bool = True
+    season: Season,
+    credentials: Credentials,
+    ingest_url: str,
+    *,
+    concurrency: int = 8,
+    show_progress: bool = True,
+    records_per_second: float | None = None,
 ) -> Intake:
     """Sends the box-office exports, then the shop's webhooks, the newsletter's, and the API events, in that order
-    (an unsubscribe after its subscribe); within each phase up to `concurrency` requests are in flight."""
+    (an unsubscribe after its subscribe); within each phase up to `concurrency` requests are in flight. With
+    `records_per_second`, a request leaves no earlier than its records' place in the season allows at that rate."""
     intake = Intake()
+    started = time.monotonic()
+    scheduled = [0]
     progress = ProgressLine(season.records, lambda: intake.records_sent, unit="records")
     phases = _phases(season, credentials)
     async with httpx.AsyncClient(base_url=ingest_url, timeout=120.0) as client:
@@ -66,6 +76,10 @@ async def send_season(
 
         async def one(request: _Request) -> None:
             async with gate:
+                if records_per_second:
+                    due = started + scheduled[0] / records_per_second
+                    scheduled[0] += request.records
+                    await asyncio.sleep(max(due - time.monotonic(), 0.0))
                 answer = await _post(client, request, intake)
             _tally(intake, request, answer)
             if show_progress:
