@@ -53,9 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a status report says what it could not read; it does not crash
         print(f"\nKafka: not readable ({error})")
     else:
-        print(f"\n{'consumer group':<32} {'topic':<34} {'lag':>8} {'dead letters':>13}")
+        print(f"\n{'consumer group':<32} {'topic':<42} {'lag':>8} {'dead letters':>13}")
         for group in groups:
-            print(f"{group.group_id:<32} {group.topic:<34} {group.lag:>8,} {group.dead_letters:>13,}")
+            print(f"{group.group_id:<32} {group.topic:<42} {group.lag:>8,} {group.dead_letters:>13,}")
     return 0 if all(state.ready for state in states) else EXIT_NOT_RUNNING
 
 
