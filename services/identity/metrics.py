@@ -20,7 +20,8 @@ class IdentityMetrics:
         )
         self.resolution_seconds = Histogram(
             "parterre_identity_resolution_duration_seconds",
-            "Time to resolve one fact, store work included, publishing excluded.",
+            "Time to resolve one fact, store work included. A fact resolved with its consumer batch counts the whole "
+            "batch's time, its publication included: what the fact waited.",
             registry=registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
