@@ -1,6 +1,7 @@
 """The services as background processes: started with the project's Python, logs and pids under `.local/`,
 ready when their `/readyz` answers 200."""
 
+import contextlib
 import json
 import os
 import signal
@@ -96,14 +97,17 @@ class Fleet:
         """Stops every service: SIGTERM, then SIGKILL after a grace period (they commit and close on SIGTERM)."""
         running = {name: pid for name in SERVICES if (pid := self._running_pid(name)) is not None}
         for name, pid in running.items():
-            os.kill(pid, signal.SIGTERM)
+            # A service may have exited since it was found running: nothing left to stop then.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
             progress(f"{name}: stopping (pid {pid})")
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while any(is_alive(pid) for pid in running.values()) and time.monotonic() < deadline:
             time.sleep(0.1)
         for name, pid in running.items():
             if is_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
                 progress(f"{name}: killed after {STOP_GRACE_SECONDS:.0f} s")
         for name in SERVICES:
             remove_file(self.pid_file(name))

@@ -12,6 +12,7 @@ apply that way, or a crash leaves half done, the fact-by-fact path settles from 
 """
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -47,6 +48,8 @@ from shared.events import Envelope, EventValidationError, build_envelope, parse_
 from shared.events.audience import PersonErasureRequestedV1
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
+
+log = logging.getLogger(__name__)
 
 # Fixed forever: the ids of what profile publishes derive from it, so a republication is recognised downstream.
 OUTPUT_NAMESPACE = UUID("5e0d2c7a-8b4f-4a91-b3d6-9c1e7f2a6b40")
@@ -229,7 +232,12 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     await store.mark_erased(organisation_id, person_id)
     stored = await store.profile(organisation_id, person_id)
     if stored is None:
-        return Handled((), "erased")
+        # Erased before, the document deleted; the scrub and the proof may not have run (a failure after the
+        # deletion): they run again until the proof is logged.
+        async def finish() -> None:
+            await _finish_erasure(deps, organisation_id, person_id, cause.key)
+
+        return Handled((), "erased", after_publish=finish)
     if stored.last_change == cause.key:
         # Erased before; only the document was left, to publish its announcements again.
         own = _republished(stored, cause.key)
@@ -274,11 +282,20 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     requested_by = request.requested_by if isinstance(request, PersonErasureRequestedV1) else "unknown"
 
     async def delete_and_prove() -> None:
-        await store.delete_profile(organisation_id, person_id)
         await _scrub_announcements_naming(deps, organisation_id, person_id, cause.key)
+        await store.delete_profile(organisation_id, person_id)
         await _prove_erased(deps, organisation_id, person_id, details, requested_by)
 
     return Handled(_unique(outputs), "erased", after_publish=delete_and_prove)
+
+
+async def _finish_erasure(deps: ProfileDeps, organisation_id: str, person_id: str, erasure_key: str) -> None:
+    entries = await deps.store.privacy_entries(organisation_id, person_digest(organisation_id, person_id))
+    if any(entry.action == "erased" for entry in entries):
+        return
+    await _scrub_announcements_naming(deps, organisation_id, person_id, erasure_key)
+    # The details went with the profile: the search looks for the person's id alone.
+    await _prove_erased(deps, organisation_id, person_id, (), "unknown")
 
 
 async def _scrub_announcements_naming(
@@ -395,7 +412,13 @@ async def sweep_due(
 
     async def visit(entry: DueEntry) -> None:
         async with gate:
-            handled = await sweep_profile(entry, deps)
+            try:
+                handled = await sweep_profile(entry, deps)
+            except Exception:
+                # One profile that cannot be applied (a bug, a damaged document) must not stop time for every
+                # other: it is logged and counted, and filed again at its next change.
+                log.exception("the sweep could not visit %s of %s", entry.person_id, entry.organisation_id)
+                handled = Handled((), "failed")
             await publish(handled)
         report.outcomes[handled.outcome] = report.outcomes.get(handled.outcome, 0) + 1
         if progress is not None:
@@ -408,7 +431,8 @@ async def sweep_due(
             # Writers file and unfile entries while the slot is visited: the document goes only once it is read
             # unchanged with every entry visited.
             while current is not None:
-                pending = [entry for entry in current.entries if entry not in visited]
+                # Each entry once: a retry after a crash may have filed the same moment twice.
+                pending = [entry for entry in dict.fromkeys(current.entries) if entry not in visited]
                 await asyncio.gather(*(visit(entry) for entry in pending))
                 visited.update(pending)
                 if await store.drop_filed(current):
@@ -862,7 +886,9 @@ def _announced(
         )
         if moment is not None
     ]
-    profile = replace(stored, state=after_state, segments=segments, due_at=min(due_candidates, default=None))
+    profile = replace(
+        stored, state=after_state, segments=segments, due_at=_to_the_millisecond(min(due_candidates, default=None))
+    )
     return _Change(profile, tuple(outputs), triggers, cause.fired_by)
 
 
@@ -904,6 +930,11 @@ def _common(organisation_id: str, person_id: str, cause: _Cause, at: datetime) -
         "correlation_id": cause.correlation_id,
         "person_id": person_id,
     }
+
+
+def _to_the_millisecond(moment: datetime | None) -> datetime | None:
+    """As the store keeps moments (BSON dates): a due moment read back then compares equal to one computed."""
+    return None if moment is None else moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _due_entry(profile: StoredProfile) -> DueEntry | None:

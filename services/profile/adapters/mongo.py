@@ -319,11 +319,14 @@ class MongoProfileStore:
     async def schedule(self, entry: DueEntry) -> str:
         slot = slot_of(entry.due_at)
         name = _due_name(slot, shard_of(entry.organisation_id, entry.person_id))
-        handle = await self._due.append(name, _due_entry(entry))
-        if handle == f"{name}#1":
-            # The first entry of this part of the slot: the day lists it, so a sweep reads only parts in use.
+        await self._list_part(slot, name)
+        return await self._due.append(name, _due_entry(entry))
+
+    async def _list_part(self, slot: datetime, name: str) -> None:
+        """The day lists the part before its first entry is filed, so a crash between the two can only list an
+        empty part (which a sweep skips), never leave entries no sweep finds. Two writers may both list it."""
+        if await self._due.length(name) == 0:
             await self._due.append(_day_name(slot), {"part": name})
-        return handle
 
     async def schedule_all(self, entries: Sequence[DueEntry]) -> list[str]:
         by_name: dict[str, list[int]] = {}
@@ -332,11 +335,10 @@ class MongoProfileStore:
             by_name.setdefault(name, []).append(index)
         handles = [""] * len(entries)
         for name, indexes in by_name.items():
+            await self._list_part(slot_of(entries[indexes[0]].due_at), name)
             keys = await self._due.extend(name, [_due_entry(entries[index]) for index in indexes])
             for index, key in zip(indexes, keys, strict=True):
                 handles[index] = key
-            if f"{name}#1" in keys:
-                await self._due.append(_day_name(slot_of(entries[indexes[0]].due_at)), {"part": name})
         return handles
 
     async def unschedule(self, handle: str) -> None:
@@ -478,7 +480,10 @@ class MongoProfileStore:
         for collection in self._collections:
             found[collection.name] = 0
             async for document in collection.find({}):
-                if any(needle in text for text in _texts(document) for needle in wanted):
+                # Only the organisation's own documents count: another's must not be probed through this one.
+                if _belongs_to(document, organisation_id) and any(
+                    needle in text for text in _texts(document) for needle in wanted
+                ):
                     found[collection.name] += 1
         return found
 
@@ -500,6 +505,15 @@ def _duplicate_indexes(exc: BulkWriteError) -> list[int]:
     if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
         raise exc
     return sorted(int(error["index"]) for error in errors)
+
+
+def _belongs_to(document: Mapping[str, Any], organisation_id: str) -> bool:
+    """Whether a stored document is the organisation's: by its field, a due entry's `o`, or its id's prefix."""
+    return (
+        document.get("organisation_id") == organisation_id
+        or document.get("o") == organisation_id
+        or str(document.get("_id", "")).startswith(f"{organisation_id}|")
+    )
 
 
 def _texts(value: Any) -> Iterator[str]:

@@ -163,3 +163,23 @@ async def test_writers_filing_one_slot_or_one_key_at_the_same_moment_all_land(wo
     [filed] = await store.filed_in(slot)
     assert sorted(filed.entries) == sorted(entries)
     assert sorted(await store.found_by(organisation, "email:famille@example.com")) == persons
+
+
+async def test_the_erasure_search_counts_only_the_organisation_s_own_documents(
+    database: AsyncDatabase[Document],
+) -> None:
+    here, elsewhere = mongo_world(database), World(MongoProfileStore(database), _no_documents, "festival-sud")
+    await here.deliver(here.purchase("sale-a", "per_anne"))
+    await elsewhere.deliver(elsewhere.purchase("sale-b", "per_anne"))
+
+    found_here = await here.store.search(here.organisation_id, ["per_anne"])
+    found_elsewhere = await here.store.search("festival-sud", ["per_anne"])
+    found_nowhere = await here.store.search("theatre-inconnu", ["per_anne"])
+
+    assert sum(found_here.values()) > 0
+    assert sum(found_here.values()) == sum(found_elsewhere.values())
+    assert sum(found_nowhere.values()) == 0
+
+
+async def _no_documents() -> list[str]:
+    return []

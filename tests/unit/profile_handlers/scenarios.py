@@ -725,6 +725,44 @@ async def an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_
     assert await world.store.profile(world.organisation_id, "per_anne") is not None
 
 
+async def an_erasure_whose_proof_failed_proves_it_when_delivered_again(world: World) -> None:
+    await world.deliver(world.purchase("sale-e", "per_emma"))
+    erasure = world.erasure("per_emma")
+    crashing, store = gated(world)
+    store.hold("profiles_naming", lambda args: args[1] == "per_emma", crash=True)
+    with pytest.raises(CrashError):
+        await crashing.deliver(erasure)
+    digest = person_digest(world.organisation_id, "per_emma")
+    assert await world.store.privacy_entries(world.organisation_id, digest) == []
+
+    await world.deliver(erasure)
+
+    [proof] = await world.store.privacy_entries(world.organisation_id, digest)
+    assert proof.action == "erased"
+    assert proof.details["documents_naming_the_person"] == 0
+    assert await world.naming("per_emma") == []
+
+
+async def a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.deliver(world.purchase("sale-m", "per_max", days_ago=360))
+    await world.sweep()
+    sweeping, store = gated(world)
+    store.hold("take_turn", lambda args: args[1] == "per_lea", crash=True)
+    world.clock.at = NOW + timedelta(days=10)
+
+    published: list[Envelope] = []
+    report = await sweeping.sweep(published=published)
+
+    assert report.outcomes.get("failed") == 1
+    assert "lapsed-buyers" in (await world.profile("per_max")).segments
+    assert [output.data["person_id"] for output in published if output.type == TRIGGER_FIRED] == ["per_max"]
+    # The sweep went on past the slot of the profile it could not visit.
+    position = await world.store.sweep_position()
+    assert position is not None
+    assert position >= world.clock.at - timedelta(minutes=30)
+
+
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
@@ -747,4 +785,6 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     merged_and_erased_persons_are_not_swept,
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
+    an_erasure_whose_proof_failed_proves_it_when_delivered_again,
+    a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others,
 )
