@@ -384,6 +384,11 @@ def _language(profile: Profile) -> Language:
 # Contact points
 
 
+# As many contact points as `TriggerFiredV1` carries: a patron seen with more addresses over the years keeps the
+# most recent ones.
+MAX_CONTACT_POINTS = 20
+
+
 def contact_points(
     profile: Profile, purpose: ConsentPurpose, *, as_of: datetime | None = None
 ) -> list[tuple[Channel, str]]:
@@ -403,7 +408,9 @@ def contact_points(
         values = [_postal_address(profile)]
     else:
         values = list(profile.get("phones" if channel is Channel.SMS else "emails") or ())
-    return [(channel, value) for value in dict.fromkeys(values) if isinstance(value, str) and value.strip()]
+    usable = [(channel, value) for value in dict.fromkeys(values) if isinstance(value, str) and value.strip()]
+    # The most recent first (the profile lists them so), as many as a trigger carries.
+    return usable[:MAX_CONTACT_POINTS]
 
 
 def _postal_address(profile: Profile) -> str:

@@ -18,6 +18,7 @@ from services.profile.domain.rules import (
     load_triggers,
 )
 from shared.events.common import Channel, ConsentPurpose
+from shared.events.profile import ContactPoint, TriggerFiredV1
 
 from .shipped import AS_OF, PERSON, SCAN, TRIGGERS, fired, swept
 
@@ -392,6 +393,25 @@ def test_each_purpose_gives_the_channel_its_consent_covers() -> None:
     assert contact_points(profile, ConsentPurpose.SMS) == [(Channel.SMS, "+15145550199")]
     assert contact_points(profile, ConsentPurpose.POSTAL) == [(Channel.POSTAL, "Montréal, H2J 2L1")]
     assert contact_points(profile, ConsentPurpose.SURVEY) == contact_points(profile, ConsentPurpose.MARKETING_EMAIL)
+
+
+def test_a_patron_with_more_addresses_than_a_trigger_carries_gets_the_most_recent_ones() -> None:
+    # Seen under 34 addresses over the years: the trigger event carries at most 20, and must still be valid.
+    emails = [f"patron.{n}@example.com" for n in range(34)]
+    profile = {"emails": emails, "consent.marketing_email.allowed": True}
+
+    points = contact_points(profile, ConsentPurpose.MARKETING_EMAIL)
+
+    assert points == [(Channel.EMAIL, email) for email in emails[:20]]
+    TriggerFiredV1(
+        trigger_id="t",
+        rule="welcome-first-purchase",
+        dedupe_key="k",
+        person_id="per_a",
+        language="fr",
+        contact_points=[ContactPoint(channel=channel, value=value) for channel, value in points],
+        fired_at=AS_OF,
+    )
 
 
 def test_consent_to_sms_gives_nothing_to_a_patron_without_a_phone_and_postal_nothing_without_a_postal_code() -> None:
