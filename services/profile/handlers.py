@@ -135,7 +135,9 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
     if await deps.store.is_erased(organisation_id, person_id):
         # Identity sends nothing for an erased person: this is a copy delivered again from before the erasure.
         return Handled((), "erased_person")
-    own = await _apply_own_fact(envelope, resolved, fact, deps)
+    own = await _apply_own_fact(
+        organisation_id, person_id, resolved.original, fact, envelope.correlation_id or fact.event_id, deps
+    )
     if own is None:
         return Handled((), "erased_person")
     if not own.profile.is_merged:
@@ -495,29 +497,57 @@ Decide = Callable[[StoredProfile], Awaitable[_Change | None]]
 
 
 async def _apply_own_fact(
-    envelope: Envelope, resolved: PersonResolvedV1, fact: ProfileEvent, deps: ProfileDeps
+    organisation_id: str,
+    person_id: str,
+    original: Envelope,
+    fact: ProfileEvent,
+    correlation_id: str,
+    deps: ProfileDeps,
+    *,
+    helping: bool = True,
 ) -> _Written | None:
-    """The fact logged and folded into its person's own profile; None if the person was erased meanwhile."""
-    organisation_id, person_id = envelope.organisation_id, resolved.person_id
-    cause = _Cause(fact.event_id, envelope.correlation_id or fact.event_id, fact)
+    """The fact logged and folded into its person's own profile; None if the person was erased meanwhile.
+
+    A fact finding the next change number held by another fact not stored yet applies that one first, as its
+    redelivery would: its writer may be at work (both then store the same), or dead, or have failed for good, and
+    the person's facts must not wait on it forever.
+    """
+    cause = _Cause(fact.event_id, correlation_id, fact)
+    helped: tuple[Envelope, ...] = ()
     for _attempt in range(MAX_ATTEMPTS):
         stored = await deps.store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
-        number = await deps.store.log_fact(
-            organisation_id, fact.event_id, person_id, stored.applied + 1, resolved.original
-        )
-        if number is None:
-            continue
-        if number <= stored.applied:
+        number = await deps.store.log_fact(organisation_id, fact.event_id, person_id, stored.applied + 1, original)
+        if number is not None and number <= stored.applied:
             # Applied, then perhaps the process died before Kafka had its events: the very same ones again.
             again = _republished(stored, cause.key)
-            return _Written(stored, again, "republished" if again else "duplicate")
+            return _Written(stored, helped + again, "republished" if again else "duplicate")
         if number != stored.applied + 1:
+            if helping:
+                helped += await _apply_held_fact(deps, organisation_id, person_id, stored.applied + 1)
             continue
         after_state = apply(stored.state, fact)
         # A person merged away keeps its facts for an unmerge, but announces nothing: the survivor does.
         change = _quietly(stored, after_state) if stored.is_merged else _announced(deps, stored, after_state, cause)
-        return await _commit(deps, stored, number, cause.key, change)
+        written = await _commit(deps, stored, number, cause.key, change)
+        return None if written is None else replace(written, outputs=helped + written.outputs)
     raise ProfileBusyError(f"{person_id}: other writers kept taking the next change number")
+
+
+async def _apply_held_fact(
+    deps: ProfileDeps, organisation_id: str, person_id: str, number: int
+) -> tuple[Envelope, ...]:
+    """Applies the fact holding the person's change `number`, if a fact does (a merge step is left to its own
+    writer); returns what it announced."""
+    original = await deps.store.fact_at(organisation_id, person_id, number)
+    if original is None:
+        return ()
+    fact = profile_event(original, parse_data(original))
+    if fact is None:
+        return ()
+    written = await _apply_own_fact(
+        organisation_id, person_id, original, fact, original.correlation_id or fact.event_id, deps, helping=False
+    )
+    return () if written is None else written.outputs
 
 
 async def _write(

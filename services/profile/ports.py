@@ -156,6 +156,9 @@ class ProfileStore(Protocol):
         """Makes `change` (a merge step, not a fact) the person's change number `number`: True if it is now,
         or was already; False if another change holds the number."""
 
+    async def fact_at(self, organisation_id: str, person_id: str, number: int) -> Envelope | None:
+        """The upstream fact holding the person's change `number`; None if none does (free, or a merge step)."""
+
     async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
         """The upstream facts logged as the person's changes 1 to `through`, in that order."""
 

@@ -201,6 +201,12 @@ class MongoProfileStore:
             return holder is not None and holder.get("change") == change
         return True
 
+    async def fact_at(self, organisation_id: str, person_id: str, number: int) -> Envelope | None:
+        logged = await self._log.find_one({"_id": _change_key(organisation_id, person_id, number)})
+        if logged is None or "envelope" not in logged:
+            return None
+        return Envelope.from_json_bytes(str(logged["envelope"]).encode())
+
     async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
         return [fact for _, fact in await self.numbered_facts(organisation_id, person_id, 1, through)]
 

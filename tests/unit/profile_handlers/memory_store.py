@@ -90,6 +90,11 @@ class MemoryProfileStore:
         holder = self.changes.setdefault(key, (change, envelope))
         return holder[0] == change
 
+    async def fact_at(self, organisation_id: str, person_id: str, number: int) -> Envelope | None:
+        await asyncio.sleep(0)
+        entry = self.changes.get((organisation_id, person_id, number))
+        return None if entry is None or not entry[1] else Envelope.from_json_bytes(entry[1].encode())
+
     async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
         await asyncio.sleep(0)
         logged = (self.changes.get((organisation_id, person_id, number)) for number in range(1, through + 1))

@@ -763,6 +763,22 @@ async def a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others(world: 
     assert position >= world.clock.at - timedelta(minutes=30)
 
 
+async def a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_next_one(world: World) -> None:
+    await world.deliver(world.purchase("sale-1", "per_lea", tickets=1))
+    crashing, store = gated(world)
+    store.hold("save", lambda args: args[0].person_id == "per_lea", crash=True)
+    with pytest.raises(CrashError):
+        # It holds change number 2 and is never delivered again (dead-lettered, say).
+        await crashing.deliver(world.purchase("sale-2", "per_lea", tickets=2))
+
+    outputs = await world.deliver(world.purchase("sale-3", "per_lea", tickets=4))
+
+    assert await world.tickets("per_lea") == 7
+    assert (await world.profile("per_lea")).applied == 3
+    changes = [output.data["changed"].get("tickets_bought") for output in outputs if output.type == PROFILE_CHANGED]
+    assert changes == [3, 7]
+
+
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
@@ -787,4 +803,5 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
     a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others,
+    a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_next_one,
 )
