@@ -69,7 +69,9 @@ func latestChange(file string) time.Time {
 }
 
 func indexTables(ctx context.Context, file string) error {
-	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
+	// mode=rw: a database dropped since the sweep saw it must not come back as an empty file, which FerretDB
+	// would then refuse at its next start ("no such table: _ferretdb_collections").
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return err
 	}
