@@ -7,7 +7,8 @@ import uuid
 
 import httpx
 
-from bench.support import Result, Servers, cpu_seconds, free_port, service_process, ticket_purchases
+from bench.support import Result, Servers, cpu_seconds, service_process, ticket_purchases
+from infra.platform.fleet import free_port
 from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.mongo import mongo_client
 from shared.topic_admin import ensure_topics

@@ -3,7 +3,6 @@
 import contextlib
 import os
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -76,13 +75,6 @@ def ticket_purchases(count: int, organisation_id: str, customers: int = 5000) ->
             )
         )
     return envelopes
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

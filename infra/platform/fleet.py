@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import urllib.error
@@ -19,6 +20,14 @@ SERVICES = ("ingest", "identity", "profile", "notify")
 DEFAULT_PORTS = {"ingest": 8001, "identity": 8002, "profile": 8003, "notify": 8004}
 READY_SECONDS = 90.0
 STOP_GRACE_SECONDS = 15.0
+
+
+def free_port() -> int:
+    """A local port nothing listens on now, for a service started on demand."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 class FleetError(Exception):

@@ -4,7 +4,6 @@ afterwards."""
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from infra.platform.fleet import SERVICES, Fleet
+from infra.platform.fleet import SERVICES, Fleet, free_port
 from shared.topic_admin import ensure_topics
 from shared.topics import all_topic_partitions
 
@@ -49,7 +48,7 @@ async def isolated_platform(
             ("PARTERRE_KAFKA_NAMESPACE", namespace),
             *extra_environment,
         ),
-        ports=tuple((name, _free_port()) for name in SERVICES),
+        ports=tuple((name, free_port()) for name in SERVICES),
     )
     try:
         await asyncio.to_thread(fleet.up, lambda _line: None)
@@ -66,10 +65,3 @@ async def _delete_topics(bootstrap: str, names: list[str]) -> None:
         await admin.delete_topics(names)
     finally:
         await admin.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.platform.fleet import SERVICES, Fleet
+from infra.platform.fleet import SERVICES, Fleet, free_port
 from infra.platform.kafka_state import pipeline_state
 from shared.settings import ServiceSettings
-from tests.integration.ports import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 

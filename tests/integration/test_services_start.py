@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.platform.fleet import free_port
 from shared.settings import ServiceSettings
-from tests.integration.ports import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 

@@ -8,21 +8,18 @@ at a steady rate, with a poison message among the season's events (sizes from `P
 import asyncio
 import os
 import signal
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from demo.run import DemoConfig, run_demo
-from infra.platform.fleet import SERVICES, Fleet
+from demo.run import run_demo
+from infra.platform.isolated import isolated_platform
 from shared.kafka import DLQ_ATTEMPTS
 from shared.settings import ServiceSettings
-from shared.topic_admin import ensure_topics
-from shared.topics import all_topic_partitions
+from tests.integration.demo.platform import TO_THE_DEMO_RECEIVER, demo_config
 from tests.integration.demo.poison import DeadLetter, publish_poison, wait_for_dead_letter
-from tests.integration.ports import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -39,8 +36,10 @@ class Load:
     drain_timeout_seconds: float
 
 
-def test_killing_each_service_mid_stream_loses_and_doubles_nothing(settings: ServiceSettings, tmp_path: Path) -> None:
-    outcome = _season_under_fire(
+async def test_killing_each_service_mid_stream_loses_and_doubles_nothing(
+    settings: ServiceSettings, tmp_path: Path
+) -> None:
+    outcome = await _season_under_fire(
         settings,
         tmp_path,
         Load(patrons=120, records_per_second=None, seconds_between_kills=2.5, poison=False, drain_timeout_seconds=240),
@@ -49,14 +48,14 @@ def test_killing_each_service_mid_stream_loses_and_doubles_nothing(settings: Ser
 
 
 @pytest.mark.chaos
-def test_at_full_size_under_steady_load_each_killed_service_and_a_poison_message_lose_and_double_nothing(
+async def test_at_full_size_under_steady_load_each_killed_service_and_a_poison_message_lose_and_double_nothing(
     settings: ServiceSettings, tmp_path: Path
 ) -> None:
     patrons = int(os.environ.get("PARTERRE_CHAOS_PATRONS", "1200"))
     rate = float(os.environ.get("PARTERRE_CHAOS_RECORDS_PER_SECOND", "300"))
     # A season of this size is about five upstream records per patron: the four kills spread over its sending.
     seconds_between_kills = max(patrons * 5 / rate / 5, 2.5)
-    outcome = _season_under_fire(
+    outcome = await _season_under_fire(
         settings,
         tmp_path,
         Load(patrons, rate, seconds_between_kills, poison=True, drain_timeout_seconds=900),
@@ -88,72 +87,48 @@ class Outcome:
     poison: DeadLetter | None
 
 
-def _season_under_fire(settings: ServiceSettings, tmp_path: Path, load: Load) -> Outcome:
-    namespace = f"test-{uuid.uuid4().hex[:10]}."
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, all_topic_partitions(namespace)))
-    ports = tuple((name, free_port()) for name in SERVICES)
-    fleet = Fleet(
-        root=tmp_path,
-        kafka_bootstrap=settings.kafka_bootstrap,
-        mongo_url=settings.mongo_url,
-        extra_environment=(
-            ("PARTERRE_MONGO_DATABASE", settings.mongo_database),
-            ("PARTERRE_KAFKA_NAMESPACE", namespace),
-            ("PARTERRE_NOTIFY_ALLOW_LOOPBACK", "true"),
-            ("PARTERRE_NOTIFY_ALLOW_PLAIN_HTTP", "true"),
-        ),
-        ports=ports,
-    )
-    url = {name: f"http://127.0.0.1:{port}" for name, port in ports}
-    config = DemoConfig(
-        patrons=load.patrons,
-        seed=11,
-        ingest_url=url["ingest"],
-        identity_url=url["identity"],
-        profile_url=url["profile"],
-        notify_url=url["notify"],
-        kafka_bootstrap=settings.kafka_bootstrap,
-        kafka_namespace=namespace,
-        mongo_url=settings.mongo_url,
-        mongo_database=settings.mongo_database,
-        receiver_port=0,
-        records_per_second=load.records_per_second,
-        drain_timeout_seconds=load.drain_timeout_seconds,
-        show_progress=False,
-    )
+async def _season_under_fire(settings: ServiceSettings, tmp_path: Path, load: Load) -> Outcome:
     killed: list[str] = []
-
-    async def kill_each_in_turn() -> None:
-        for name in KILL_ORDER:
-            await asyncio.sleep(load.seconds_between_kills)
-            [state] = [state for state in fleet.status() if state.name == name]
-            if state.pid is None:
-                continue
-            os.kill(state.pid, signal.SIGKILL)
-            killed.append(name)
-            await asyncio.sleep(0.5)
-            await asyncio.to_thread(fleet.up, lambda _line: None)
-
-    async def poison_among_the_season() -> DeadLetter | None:
-        if not load.poison:
-            return None
-        await asyncio.sleep(load.seconds_between_kills / 2)
-        event_id = await publish_poison(settings.kafka_bootstrap, namespace, config.organisation_id)
-        return await wait_for_dead_letter(
-            settings.kafka_bootstrap, namespace, "parterre-identity", event_id, deadline_seconds=60
+    async with isolated_platform(
+        tmp_path,
+        settings.kafka_bootstrap,
+        settings.mongo_url,
+        database=settings.mongo_database,
+        extra_environment=TO_THE_DEMO_RECEIVER,
+    ) as platform:
+        fleet, namespace = platform.fleet, platform.namespace
+        config = demo_config(
+            platform,
+            settings,
+            patrons=load.patrons,
+            seed=11,
+            records_per_second=load.records_per_second,
+            drain_timeout_seconds=load.drain_timeout_seconds,
         )
 
-    async def season_under_fire() -> tuple[Any, DeadLetter | None]:
+        async def kill_each_in_turn() -> None:
+            for name in KILL_ORDER:
+                await asyncio.sleep(load.seconds_between_kills)
+                [state] = [state for state in fleet.status() if state.name == name]
+                if state.pid is None:
+                    continue
+                os.kill(state.pid, signal.SIGKILL)
+                killed.append(name)
+                await asyncio.sleep(0.5)
+                await asyncio.to_thread(fleet.up, lambda _line: None)
+
+        async def poison_among_the_season() -> DeadLetter | None:
+            if not load.poison:
+                return None
+            await asyncio.sleep(load.seconds_between_kills / 2)
+            event_id = await publish_poison(settings.kafka_bootstrap, namespace, config.organisation_id)
+            return await wait_for_dead_letter(
+                settings.kafka_bootstrap, namespace, "parterre-identity", event_id, deadline_seconds=60
+            )
+
         summary, _, poison = await asyncio.gather(
             run_demo(config, say=lambda _line: None), kill_each_in_turn(), poison_among_the_season()
         )
-        return summary, poison
-
-    try:
-        fleet.up(progress=lambda _line: None)
-        summary, poison = asyncio.run(season_under_fire())
-    finally:
-        fleet.down(progress=lambda _line: None)
     return Outcome(summary, killed, namespace, poison)
 
 
