@@ -66,6 +66,13 @@ class DemoReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender went away mid-request (notify killed, say): nothing was delivered, nothing to
+                    # verify; it sends the message again, whole.
+                    self.send_response(400)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 status = receiver.accept(dict(self.headers.items()), body)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -2,6 +2,7 @@
 anything else is refused, and a redelivered message is counted once."""
 
 import json
+import socket
 import time
 
 from demo.receiver import DemoReceiver, signature_valid
@@ -38,3 +39,27 @@ def test_the_receiver_counts_each_message_once_and_refuses_unsigned_ones() -> No
     assert receiver.received.repeated == 1
     assert receiver.received.refused == 1
     assert receiver.received.by_name["welcome-first-purchase"] == 1
+
+
+def test_a_sender_hanging_up_mid_body_is_not_counted_as_a_refused_signature() -> None:
+    receiver = DemoReceiver()
+    receiver.secret = new_secret()
+    body, now = _message(), int(time.time())
+    headers = signature_headers([receiver.secret], "msg_1", now, body)
+    receiver.start()
+    try:
+        host, port = receiver.url.removeprefix("http://").split("/", 1)[0].split(":")
+        request = (
+            f"POST /webhooks/parterre HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            + "\r\n"
+        ).encode() + body[: len(body) // 2]
+        with socket.create_connection((host, int(port)), timeout=5) as sender:
+            sender.sendall(request)
+            sender.shutdown(socket.SHUT_WR)  # killed mid-request: the rest of the body never comes
+            answer = sender.recv(1024)
+    finally:
+        receiver.stop()
+
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+    assert (receiver.received.refused, receiver.received.verified) == (0, 0)
