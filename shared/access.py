@@ -82,7 +82,10 @@ class TokenStore:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
 
-    async def issue(self, organisation_id: str, scopes: set[Scope], name: str) -> IssuedToken:
+    async def issue(
+        self, organisation_id: str, scopes: set[Scope], name: str, *, expires_at: datetime | None = None
+    ) -> IssuedToken:
+        """A new token; one with `expires_at` stops working then, revoked or not (the console's session tokens)."""
         validate_organisation_id(organisation_id)
         if not scopes:
             raise ValueError("a token needs at least one scope")
@@ -96,6 +99,7 @@ class TokenStore:
                 "token_sha256": hash_token(token),
                 "created_at": datetime.now(UTC),
                 "revoked_at": None,
+                "expires_at": expires_at,
             }
         )
         return IssuedToken(token, token_id, organisation_id, frozenset(scopes), name)
@@ -117,6 +121,9 @@ class TokenStore:
             return None
         record = await self._collection.find_one({"_id": token_id})
         if record is None or record.get("revoked_at") is not None:
+            return None
+        expires_at = record.get("expires_at")
+        if expires_at is not None and expires_at <= datetime.now(UTC):
             return None
         if not hmac.compare_digest(record["token_sha256"], hash_token(token)):
             return None

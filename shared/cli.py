@@ -24,6 +24,7 @@ SERVICE_COMMAND_MODULES = (
     "services.identity.entrypoints.cli",
     "services.profile.entrypoints.cli",
     "services.notify.entrypoints.cli",
+    "services.console.entrypoints.cli",
 )
 
 

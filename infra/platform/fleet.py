@@ -16,8 +16,9 @@ from pathlib import Path
 
 from infra.local.processes import is_alive, process_argv, read_pid_file, remove_file, spawn_detached, write_pid_file
 
-SERVICES = ("ingest", "identity", "profile", "notify")
-DEFAULT_PORTS = {"ingest": 8001, "identity": 8002, "profile": 8003, "notify": 8004}
+# The console calls the other four, so it starts last.
+SERVICES = ("ingest", "identity", "profile", "notify", "console")
+DEFAULT_PORTS = {"ingest": 8001, "identity": 8002, "profile": 8003, "notify": 8004, "console": 8005}
 READY_SECONDS = 90.0
 STOP_GRACE_SECONDS = 15.0
 
@@ -79,6 +80,8 @@ class Fleet:
                 "PARTERRE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
                 "PARTERRE_MONGO_URL": self.mongo_url,
                 "PARTERRE_HTTP_PORT": str(self.port(name)),
+                # Where the console finds the services' APIs; the other services ignore these.
+                **{f"PARTERRE_CONSOLE_{other.upper()}_URL": f"http://127.0.0.1:{self.port(other)}" for other in SERVICES},
                 **dict(self.extra_environment),
             }
             pid = spawn_detached(

@@ -391,6 +391,8 @@ def _performance(performance: PerformanceRef, stamp: Stamp) -> dict[str, Perform
         performance.starts_at.astimezone(UTC),
         performance.genre,
         performance.venue,
+        performance.title.fr,
+        performance.title.en,
     )
     return {performance.performance_id: record}
 
@@ -696,6 +698,45 @@ def _time_steps(
     last_attended = _last_attended(state)
     if last_attended is not None:
         yield last_attended + timedelta(days=ATTENDANCE_DAYS)
+
+
+@dataclass(frozen=True)
+class TicketLine:
+    """A performance the person holds tickets for or attended, as a patron's page lists it."""
+
+    season: str
+    production_id: str
+    title_fr: str | None
+    title_en: str | None
+    performance_id: str
+    starts_at: datetime
+    venue: str | None
+    tickets: int
+    spend: Decimal
+    attended: bool
+
+
+def ticket_history(state: ProfileState, seasons: SeasonCalendar) -> list[TicketLine]:
+    """The performances held or attended, latest first, each with its season, tickets held and their face value."""
+    box = _BoxOffice.of(state)
+    lines = []
+    for performance_id, performance in box.booked.items():
+        tickets = [acquired for acquired in box.held if acquired.performance_id == performance_id]
+        lines.append(
+            TicketLine(
+                season=seasons.season_of(performance.starts_at).label,
+                production_id=performance.production_id,
+                title_fr=performance.title_fr,
+                title_en=performance.title_en,
+                performance_id=performance_id,
+                starts_at=performance.starts_at,
+                venue=performance.venue,
+                tickets=len(tickets),
+                spend=_money(sum((acquired.price for acquired in tickets), Decimal(0))),
+                attended=performance_id in state.attended,
+            )
+        )
+    return sorted(lines, key=lambda line: (line.starts_at, line.performance_id), reverse=True)
 
 
 def _season_fields(which: str, season: Season, box: _BoxOffice, seasons: SeasonCalendar) -> dict[str, Any]:

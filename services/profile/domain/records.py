@@ -19,6 +19,9 @@ class PerformanceRecord:
     starts_at: datetime
     genre: str | None = None
     venue: str | None = None
+    # The production's title as the box office gave it; absent from performances stored before titles were kept.
+    title_fr: str | None = None
+    title_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from services.profile.context import ProfileContext, ProfileDep
 from services.profile.domain.lookups import email_lookup, external_lookup, phone_lookup
-from services.profile.domain.profile import view
+from services.profile.domain.profile import ticket_history, view
 from services.profile.handlers import plain, profiles_found_by
 from services.profile.ports import PrivacyEntry, StoredProfile, person_digest
 from shared.access import PrivacyEraser, PrivacyExporter, ProfilesReader, SegmentsReader
@@ -53,6 +53,22 @@ def _profile_body(stored: StoredProfile, context: ProfileContext) -> dict[str, A
         "facts_applied": stored.applied,
         "segments": sorted(stored.segments),
         "fields": _fields(stored, context),
+        # Rule name, person and period of each trigger fired: a rule fires once per period.
+        "triggers_fired": sorted(stored.fired),
+        "tickets": [
+            {
+                "season": line.season,
+                "production_id": line.production_id,
+                "title": {"fr": line.title_fr, "en": line.title_en},
+                "performance_id": line.performance_id,
+                "starts_at": line.starts_at.isoformat(),
+                "venue": line.venue,
+                "tickets": line.tickets,
+                "spend": str(line.spend),
+                "attended": line.attended,
+            }
+            for line in ticket_history(stored.state, context.deps.rules.seasons)
+        ],
     }
 
 

@@ -1,0 +1,155 @@
+"""The platform's HTTP APIs as the console calls them: every call carries the staff member's session token, so each
+service checks the member's scopes itself, and the console never reads a database the services own."""
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+SERVICES = ("ingest", "identity", "profile", "notify")
+
+
+class ApiError(Exception):
+    """A service answered with an error: its status, code and bilingual message (Parterre's error shape)."""
+
+    def __init__(self, service: str, status_code: int, code: str, message: Mapping[str, str]) -> None:
+        super().__init__(f"{service} answered {status_code} {code}: {message.get('en', '')}")
+        self.service = service
+        self.status_code = status_code
+        self.code = code
+        self.message = dict(message)
+
+
+class ServiceUnavailableError(Exception):
+    """A service did not answer at all."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(f"{service} is not answering: {reason}")
+        self.service = service
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    ingest: str
+    identity: str
+    profile: str
+    notify: str
+
+    def of(self, service: str) -> str:
+        url: str = getattr(self, service)
+        return url.rstrip("/")
+
+
+class PlatformApi:
+    def __init__(self, urls: ServiceUrls, *, timeout_seconds: float) -> None:
+        self._urls = urls
+        self._timeout = timeout_seconds
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(timeout=self._timeout)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        token: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """The JSON answer; ApiError for an error answer, ServiceUnavailableError when nothing answers."""
+        response = await self._send(service, method, path, token=token, params=params, json=json)
+        return response.json() if response.content else None
+
+    async def text(self, service: str, path: str, *, token: str | None = None) -> str:
+        response = await self._send(service, "GET", path, token=token)
+        return response.text
+
+    @asynccontextmanager
+    async def stream(
+        self, service: str, path: str, *, token: str, params: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """An answer read as it comes (a CSV export of any size); raises like `call` before the body is read."""
+        request = self._http.build_request(
+            "GET", self._urls.of(service) + path, params=_clean(params), headers=_auth(token)
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailableError(service, type(exc).__name__) from exc
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                raise _error(service, response)
+            yield response
+        finally:
+            await response.aclose()
+
+    async def gather(self, **calls: Any) -> dict[str, Any]:
+        """Several calls at once, by name; a failed call's value is its exception, for the page to show."""
+        names = list(calls)
+        results = await asyncio.gather(*calls.values(), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, ApiError | ServiceUnavailableError):
+                raise result
+        return dict(zip(names, results, strict=True))
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("the platform API client is not started")
+        return self._client
+
+    async def _send(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        token: str | None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(
+                method,
+                self._urls.of(service) + path,
+                params=_clean(params),
+                json=json,
+                headers=_auth(token),
+            )
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailableError(service, type(exc).__name__) from exc
+        if response.status_code >= 400:
+            raise _error(service, response)
+        return response
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
+def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if params is None else {name: value for name, value in params.items() if value is not None}
+
+
+def _error(service: str, response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, dict) and isinstance(detail.get("message"), dict):
+        return ApiError(service, response.status_code, str(detail.get("code", "error")), detail["message"])
+    text = response.text[:300] or response.reason_phrase
+    return ApiError(service, response.status_code, "error", {"en": text, "fr": text})

@@ -1,0 +1,131 @@
+"""Builds the audience console: settings, the platform's API client, staff accounts and sessions, pages; nothing
+happens at import."""
+
+from datetime import timedelta
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from services.console.adapters.mongo import INDEXES, MongoSessionStore, MongoStaffDirectory
+from services.console.adapters.platform_api import PlatformApi, ServiceUrls
+from services.console.context import PACKAGE, ConsoleContext, SystemClock, load_catalog, page_templates
+from services.console.domain.accounts import LoginThrottle
+from services.console.entrypoints.http import (
+    SESSION_COOKIE,
+    BadFormError,
+    LoginRequiredError,
+    NotAllowedError,
+    page_language,
+    render,
+    router,
+)
+from services.console.handlers import Accounts, ConsoleDeps, current_session
+from services.console.settings import ConsoleSettings
+from shared.service import Runtime, ServiceParts, create_service_app
+from shared.settings import ServiceSettings
+
+# Every asset is served from this site; nothing is fetched from another origin, and no page may be framed.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def console_settings(settings: ServiceSettings | None) -> ConsoleSettings:
+    if isinstance(settings, ConsoleSettings):
+        return settings
+    return ConsoleSettings(**(settings or ConsoleSettings()).model_dump())
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    console = console_settings(settings)
+    catalog = load_catalog()
+    templates = page_templates()
+    api = PlatformApi(
+        ServiceUrls(
+            ingest=console.console_ingest_url,
+            identity=console.console_identity_url,
+            profile=console.console_profile_url,
+            notify=console.console_notify_url,
+        ),
+        timeout_seconds=console.console_api_timeout_seconds,
+    )
+
+    def wire(runtime: Runtime) -> None:
+        runtime.extras["console"] = ConsoleContext(
+            settings=console,
+            deps=ConsoleDeps(
+                accounts=Accounts(
+                    staff=MongoStaffDirectory(runtime.database),
+                    sessions=MongoSessionStore(runtime.database),
+                    tokens=runtime.tokens,
+                    clock=SystemClock(),
+                ),
+                api=api,
+                throttle=LoginThrottle(
+                    limit=console.console_login_attempts,
+                    window=timedelta(minutes=console.console_lockout_minutes),
+                ),
+                session_length=timedelta(hours=console.console_session_hours),
+                idle_limit=timedelta(minutes=console.console_idle_minutes),
+            ),
+            catalog=catalog,
+            templates=templates,
+        )
+
+    async def on_start(_runtime: Runtime) -> None:
+        await api.start()
+
+    async def on_stop(_runtime: Runtime) -> None:
+        await api.close()
+
+    app = create_service_app(
+        console,
+        ServiceParts(
+            title="Parterre console",
+            description="The audience console: staff search patrons, review duplicates, read segments and operations.",
+            routers=[router],
+            indexes=INDEXES,
+            wire=wire,
+            on_start=on_start,
+            on_stop=on_stop,
+        ),
+    )
+    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+
+    def context_of(request: Request) -> ConsoleContext:
+        context = request.app.state.runtime.extras["console"]
+        assert isinstance(context, ConsoleContext)
+        return context
+
+    async def to_login(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequiredError)
+        return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
+
+    async def not_allowed(request: Request, _exc: Exception) -> Response:
+        context = context_of(request)
+        active = await current_session(request.cookies.get(SESSION_COOKIE), context.deps)
+        return render(request, context, page_language(request), "forbidden.html", active, status_code=403)
+
+    async def bad_form(request: Request, _exc: Exception) -> Response:
+        context = context_of(request)
+        return render(request, context, page_language(request), "bad_form.html", None, status_code=403)
+
+    app.add_exception_handler(LoginRequiredError, to_login)
+    app.add_exception_handler(NotAllowedError, not_allowed)
+    app.add_exception_handler(BadFormError, bad_form)
+
+    class SecurityHeaders(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+            response = await call_next(request)
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            return response
+
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,156 @@
+"""The console's words in French and English: one catalog, checked whole at start-up, and the dates, numbers and
+amounts written the way each language writes them."""
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+
+class Language(StrEnum):
+    FR = "fr"
+    EN = "en"
+
+
+# French first: the console's first users are Québec organisations.
+DEFAULT_LANGUAGE = Language.FR
+# Times are shown in the organisations' own zone; they are stored in UTC.
+DISPLAY_ZONE = ZoneInfo("America/Toronto")
+
+_MONTHS = {
+    Language.FR: (
+        *("janvier", "février", "mars", "avril", "mai", "juin"),
+        *("juillet", "août", "septembre", "octobre", "novembre", "décembre"),
+    ),
+    Language.EN: (
+        *("January", "February", "March", "April", "May", "June"),
+        *("July", "August", "September", "October", "November", "December"),
+    ),
+}
+_KEY = re.compile(r"^[a-z0-9_.-]+$")
+
+
+class CatalogError(ValueError):
+    """The catalog file is malformed; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    texts: Mapping[str, Mapping[Language, str]]
+
+    @classmethod
+    def from_yaml(cls, text: str, *, origin: str = "messages.yaml") -> "Catalog":
+        data = yaml.safe_load(text)
+        if not isinstance(data, dict):
+            raise CatalogError(f"{origin}: expected a mapping of message keys")
+        texts: dict[str, dict[Language, str]] = {}
+        for key, entry in data.items():
+            if not isinstance(key, str) or not _KEY.match(key):
+                raise CatalogError(f"{origin}: {key!r} is not a message key (lower case, digits, . _ -)")
+            if not isinstance(entry, dict) or set(entry) != {language.value for language in Language}:
+                raise CatalogError(f"{origin}: {key} must give exactly `fr` and `en`")
+            translations = {}
+            for language in Language:
+                value = entry[language.value]
+                if not isinstance(value, str) or not value.strip():
+                    raise CatalogError(f"{origin}: {key}.{language.value} is empty")
+                translations[language] = value
+            fields = {language: _placeholders(value) for language, value in translations.items()}
+            if fields[Language.FR] != fields[Language.EN]:
+                raise CatalogError(f"{origin}: {key} names different placeholders in fr and en")
+            texts[key] = translations
+        return cls(texts)
+
+    def text(self, key: str, language: Language, **values: Any) -> str:
+        """The message in `language`; a key missing from the catalog is a bug, so it raises KeyError."""
+        template = self.texts[key][language]
+        return template.format(**values) if values else template
+
+    def has(self, key: str) -> bool:
+        return key in self.texts
+
+
+def _placeholders(template: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+def choose_language(cookie: str | None, accept_language: str | None) -> Language:
+    """The language asked for by the staff member's choice (a cookie), else the browser's first known one."""
+    if cookie in {language.value for language in Language}:
+        return Language(cookie)
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in {language.value for language in Language}:
+            return Language(tag)
+    return DEFAULT_LANGUAGE
+
+
+def format_date(value: date | datetime | str | None, language: Language) -> str:
+    moment = _parsed(value)
+    if moment is None:
+        return "—"
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(DISPLAY_ZONE).date()
+    month = _MONTHS[language][moment.month - 1]
+    if language is Language.FR:
+        day = "1er" if moment.day == 1 else str(moment.day)
+        return f"{day} {month} {moment.year}"
+    return f"{month} {moment.day}, {moment.year}"
+
+
+def format_datetime(value: datetime | str | None, language: Language) -> str:
+    moment = _parsed(value)
+    if moment is None:
+        return "—"
+    if not isinstance(moment, datetime):
+        return format_date(moment, language)
+    local = moment.astimezone(DISPLAY_ZONE)
+    clock = f"{local.hour} h {local.minute:02d}" if language is Language.FR else f"{local:%H:%M}"
+    return f"{format_date(local, language)}, {clock}"
+
+
+def format_number(value: int | float | Decimal | str | None, language: Language, *, decimals: int = 0) -> str:
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    text = f"{number:,.{decimals}f}"
+    if language is Language.FR:
+        # French writes 1 234,50: a narrow no-break space between thousands, a comma before decimals.
+        return text.replace(",", "\u202f").replace(".", ",")
+    return text
+
+
+def format_money(value: int | float | Decimal | str | None, language: Language) -> str:
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    amount = format_number(number, language, decimals=2)
+    return f"{amount}\u00a0$" if language is Language.FR else f"${amount}"
+
+
+def _decimal(value: int | float | Decimal | str | None) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _parsed(value: date | datetime | str | None) -> date | datetime | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None

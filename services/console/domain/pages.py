@@ -1,0 +1,258 @@
+"""What the console's pages show, worked out from the APIs' answers: pure functions, no I/O, so that every rule a
+member relies on (may we email this person today? can this merge be undone?) is tested without a server."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.console.domain.i18n import Language
+
+CONSENT_PURPOSES = ("marketing_email", "sms", "postal", "survey")
+# Comparison levels a reviewer reads as "these agree"; `missing` says nothing either way.
+AGREEING_LEVELS = frozenset(
+    {
+        "exact",
+        "nickname_or_initial",
+        "compound_part",
+        "close",
+        "same_address",
+        "same_postal_code",
+        "same_street",
+        "same_local_part",
+        "near",
+    }
+)
+NEUTRAL_LEVELS = frozenset({"missing", "same_area", "same_city", "same_year", "similar"})
+
+
+@dataclass(frozen=True)
+class ContactAnswer:
+    """The answer to "may we contact this person by email today?", with the message key that says why."""
+
+    allowed: bool
+    reason: str
+    basis: str | None
+    since: str | None
+    until: str | None
+
+
+def email_today(fields: Mapping[str, Any]) -> ContactAnswer:
+    """Yes only with marketing-email consent valid today and an address to write to.
+
+    The profile's `consent.marketing_email.allowed` is computed at the moment the page asks (express consent until
+    withdrawn; implied consent until its CASL expiry)."""
+    basis = fields.get("consent.marketing_email.basis")
+    since = fields.get("consent.marketing_email.captured_at")
+    until = fields.get("consent.marketing_email.expires_at")
+    status = fields.get("consent.marketing_email.status") or "none"
+    if not fields.get("emails"):
+        return ContactAnswer(False, "contact.no_email", basis, since, until)
+    if fields.get("consent.marketing_email.allowed"):
+        reason = "contact.express" if basis == "express" else "contact.implied"
+        return ContactAnswer(True, reason, basis, since, until)
+    if status == "withdrawn":
+        return ContactAnswer(False, "contact.withdrawn", basis, since, until)
+    if until is not None and status == "granted":
+        return ContactAnswer(False, "contact.expired", basis, since, until)
+    return ContactAnswer(False, "contact.no_consent", basis, since, until)
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    purpose: str
+    status: str
+    basis: str | None
+    captured_at: str | None
+    expires_at: str | None
+    allowed: bool
+    source: str | None
+
+
+def consent_rows(fields: Mapping[str, Any]) -> list[ConsentRow]:
+    return [
+        ConsentRow(
+            purpose=purpose,
+            status=fields.get(f"consent.{purpose}.status") or "none",
+            basis=fields.get(f"consent.{purpose}.basis"),
+            captured_at=fields.get(f"consent.{purpose}.captured_at"),
+            expires_at=fields.get(f"consent.{purpose}.expires_at"),
+            allowed=bool(fields.get(f"consent.{purpose}.allowed")),
+            source=fields.get(f"consent.{purpose}.source"),
+        )
+        for purpose in CONSENT_PURPOSES
+    ]
+
+
+@dataclass(frozen=True)
+class MergeRow:
+    merge_id: str
+    merged_person_ids: tuple[str, ...]
+    # The kinds of identifier the merged persons shared (email, phone, external_id); none for a reviewer's merge.
+    evidence_kinds: tuple[str, ...]
+    decided_by: str
+    merged_at: str
+    undone_at: str | None
+    can_undo: bool
+
+
+def merge_rows(person: Mapping[str, Any], person_id: str) -> list[MergeRow]:
+    """The merges this person took part in, latest first. A merge can be undone from the survivor's page while it
+    stands; the merged persons' pages show it for the record."""
+    rows = [
+        MergeRow(
+            merge_id=merge["merge_id"],
+            merged_person_ids=tuple(merge["merged_person_ids"]),
+            evidence_kinds=tuple(
+                sorted({item["identifier_type"].partition(":")[0] for item in merge.get("evidence", ())})
+            ),
+            decided_by=merge["decided_by"],
+            merged_at=merge["merged_at"],
+            undone_at=merge.get("undone_at"),
+            can_undo=merge.get("undone_at") is None and merge["survivor_person_id"] == person_id,
+        )
+        for merge in person.get("merges", ())
+    ]
+    return sorted(rows, key=lambda row: row.merged_at, reverse=True)
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    source: str
+    kinds: tuple[str, ...]
+
+
+def sources_of(person: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> list[SourceRow]:
+    """Each upstream system that knows the patron, with the kinds of identifier it gave (an email, an id...)."""
+    kinds: dict[str, set[str]] = {source: set() for source in fields.get("sources") or ()}
+    for identifier in (person or {}).get("identifiers", ()):
+        source = identifier.get("source")
+        if source:
+            kinds.setdefault(source, set()).add(identifier["type"])
+    return [SourceRow(source, tuple(sorted(kinds[source]))) for source in sorted(kinds)]
+
+
+@dataclass(frozen=True)
+class Production:
+    title: str
+    production_id: str
+    performances: tuple[Mapping[str, Any], ...]
+    tickets: int
+    attended: int
+
+
+@dataclass(frozen=True)
+class SeasonTickets:
+    season: str
+    productions: tuple[Production, ...]
+    tickets: int
+
+
+def tickets_by_season(lines: Sequence[Mapping[str, Any]], language: Language) -> list[SeasonTickets]:
+    """The ticket lines grouped by season (latest first), then by production (most recent performance first)."""
+    seasons: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for line in sorted(lines, key=lambda line: line["starts_at"], reverse=True):
+        seasons.setdefault(line["season"], {}).setdefault(line["production_id"], []).append(line)
+    grouped = []
+    for season, productions in seasons.items():
+        rows = tuple(
+            Production(
+                title=localized(performances[0].get("title"), language) or production_id,
+                production_id=production_id,
+                performances=tuple(performances),
+                tickets=sum(line["tickets"] for line in performances),
+                attended=sum(bool(line["attended"]) for line in performances),
+            )
+            for production_id, performances in productions.items()
+        )
+        grouped.append(SeasonTickets(season, rows, sum(production.tickets for production in rows)))
+    return grouped
+
+
+def localized(text: Mapping[str, str | None] | None, language: Language) -> str | None:
+    """The text in `language`, else in the other one."""
+    if not text:
+        return None
+    other = Language.EN if language is Language.FR else Language.FR
+    return text.get(language.value) or text.get(other.value)
+
+
+@dataclass(frozen=True)
+class FiredTrigger:
+    rule: str
+    period: str
+
+
+def fired_triggers(keys: Sequence[str], person_id: str) -> list[FiredTrigger]:
+    """Trigger keys read as rule and period (`rule:person:period`); the period says when the rule may fire again."""
+    fired = []
+    for key in keys:
+        rule, _, rest = key.partition(":")
+        period = rest.removeprefix(f"{person_id}:") if rest.startswith(f"{person_id}:") else rest.partition(":")[2]
+        fired.append(FiredTrigger(rule, period or "once"))
+    return sorted(fired, key=lambda trigger: (trigger.rule, trigger.period))
+
+
+@dataclass(frozen=True)
+class ComparedField:
+    name: str
+    left: str
+    right: str
+    level: str
+    verdict: str  # agrees, differs or unknown
+
+
+def compare_for_review(
+    left: Mapping[str, Any], right: Mapping[str, Any], agreements: Mapping[str, str]
+) -> list[ComparedField]:
+    """Two profiles' fields side by side with the level identity found for each comparison."""
+
+    def shown(fields: Mapping[str, Any], name: str) -> str:
+        if name == "address":
+            parts = [fields.get("city"), fields.get("postal_code")]
+            return ", ".join(part for part in parts if part) or "—"
+        if name in ("email", "phone"):
+            values = fields.get(f"{name}s") or []
+            return ", ".join(values) or "—"
+        value = fields.get(name)
+        return str(value) if value else "—"
+
+    rows = []
+    for name in ("first_name", "last_name", "email", "phone", "address", "birth_date"):
+        level = agreements.get(name, "missing")
+        verdict = "agrees" if level in AGREEING_LEVELS else "unknown" if level in NEUTRAL_LEVELS else "differs"
+        rows.append(ComparedField(name, shown(left, name), shown(right, name), level, verdict))
+    return rows
+
+
+def event_summary(event: Mapping[str, Any], language: Language) -> str:
+    """A few words on what a fact says beyond its type: the show, the amount, the list."""
+    data = event.get("data") or {}
+    performance = data.get("performance") or data.get("to_performance")
+    if isinstance(performance, Mapping):
+        return localized(performance.get("title"), language) or str(performance.get("production_id", ""))
+    for name in ("total", "amount"):
+        money = data.get(name)
+        if isinstance(money, Mapping) and "amount" in money:
+            return f"{money['amount']} {money.get('currency', '')}".strip()
+    for name in ("list_name", "list_id", "campaign_id", "network", "purpose", "form_id"):
+        value = data.get(name)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def origin_of(event: Mapping[str, Any]) -> str:
+    """The upstream system a fact came from: its `source` path names the organisation, then the system."""
+    data = event.get("data") or {}
+    person = data.get("person") if isinstance(data, Mapping) else None
+    if isinstance(person, Mapping) and isinstance(person.get("source"), str):
+        return str(person["source"])
+    return str(event.get("source", "")).rstrip("/").rpartition("/")[2]
+
+
+def parse_time(value: str | None) -> datetime | None:
+    try:
+        return None if value is None else datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -1,0 +1,414 @@
+"""The console's pages: each route checks the session (and its scope), calls the platform's APIs through a handler,
+and renders a template. Forms post back with the session's CSRF token; every page is in French or English."""
+
+import hmac
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from services.console import pages
+from services.console.adapters.platform_api import ApiError, ServiceUnavailableError
+from services.console.context import ConsoleContext, ConsoleDep
+from services.console.domain.i18n import Language, choose_language
+from services.console.handlers import ActiveSession, LoginRefusedError, current_session, log_in, log_out
+from shared.access import Scope
+
+router = APIRouter(include_in_schema=False)
+
+SESSION_COOKIE = "parterre_session"
+LANGUAGE_COOKIE = "parterre_lang"
+LOGIN_CSRF_COOKIE = "parterre_login_csrf"
+ONE_YEAR = 365 * 24 * 3600
+
+
+class LoginRequiredError(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+class NotAllowedError(Exception):
+    """The member's roles do not grant what the page needs."""
+
+
+class BadFormError(Exception):
+    """A form posted without the session's CSRF token."""
+
+
+def page_language(request: Request) -> Language:
+    return choose_language(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+
+
+PageLanguage = Annotated[Language, Depends(page_language)]
+
+
+async def _staff_session(request: Request, context: ConsoleDep) -> ActiveSession:
+    active = await current_session(request.cookies.get(SESSION_COOKIE), context.deps)
+    if active is None:
+        raise LoginRequiredError(
+            _local_path(str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
+        )
+    request.state.organisation_id = active.session.organisation_id
+    return active
+
+
+StaffSession = Annotated[ActiveSession, Depends(_staff_session)]
+
+
+def require(active: ActiveSession, *scopes: Scope) -> None:
+    if not all(active.allows(scope) for scope in scopes):
+        raise NotAllowedError
+
+
+async def _checked_form(request: Request, active: StaffSession) -> ActiveSession:
+    form = await request.form()
+    sent = form.get("csrf_token")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, active.session.csrf_token):
+        raise BadFormError
+    return active
+
+
+# A POST route's session, once its form carried the session's CSRF token.
+CheckedSession = Annotated[ActiveSession, Depends(_checked_form)]
+
+
+def render(
+    request: Request,
+    context: ConsoleContext,
+    language: Language,
+    template: str,
+    active: ActiveSession | None,
+    status_code: int = 200,
+    **values: Any,
+) -> HTMLResponse:
+    response = context.templates.TemplateResponse(
+        request,
+        template,
+        {
+            **context.words(language),
+            "staff": active.session if active else None,
+            "csrf_token": active.session.csrf_token if active else "",
+            "can": lambda scope: active is not None and scope in {granted.value for granted in active.session.scopes},
+            "here": _local_path(str(request.url.path) + ("?" + request.url.query if request.url.query else "")),
+            "flash": request.query_params.get("done"),
+            **values,
+        },
+        status_code=status_code,
+    )
+    # Pages carry personal information: never kept by a shared cache or the browser's history cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _local_path(target: str | None, default: str = "/patrons") -> str:
+    """`target` if it is a path on this site; anything else (another host, `//evil`) becomes `default`."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    return default if parts.scheme or parts.netloc else target
+
+
+def _see(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Logging in and out, language
+
+
+@router.get("/login")
+async def login_page(request: Request, context: ConsoleDep, language: PageLanguage, next: str = "/patrons") -> Response:
+    if await current_session(request.cookies.get(SESSION_COOKIE), context.deps) is not None:
+        return _see(_local_path(next))
+    return _login_form(request, context, language, next_url=_local_path(next))
+
+
+def _login_form(
+    request: Request,
+    context: ConsoleContext,
+    language: Language,
+    *,
+    next_url: str,
+    error: str | None = None,
+    username: str = "",
+) -> HTMLResponse:
+    login_csrf = secrets.token_urlsafe(32)
+    response = render(
+        request,
+        context,
+        language,
+        "login.html",
+        None,
+        status_code=401 if error else 200,
+        next_url=next_url,
+        error=error,
+        username=username,
+        login_csrf=login_csrf,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        login_csrf,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=context.settings.console_secure_cookies,
+    )
+    return response
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    context: ConsoleDep,
+    language: PageLanguage,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/patrons",
+    login_csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    next_url = _local_path(next)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if not expected or not hmac.compare_digest(expected, login_csrf):
+        return _login_form(request, context, language, next_url=next_url, error="login.expired", username=username)
+    try:
+        active = await log_in(username, password, context.deps)
+    except LoginRefusedError as refused:
+        error = "login.locked" if refused.reason == "locked" else "login.invalid"
+        return _login_form(request, context, language, next_url=next_url, error=error, username=username)
+    response = _see(next_url)
+    response.set_cookie(
+        SESSION_COOKIE,
+        active.cookie,
+        max_age=int(context.deps.session_length.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=context.settings.console_secure_cookies,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(active: CheckedSession, context: ConsoleDep) -> Response:
+    await log_out(active, context.deps)
+    response = _see("/login?done=logged_out")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/language/{language}")
+async def switch_language(language: Language, next: str = "/patrons") -> Response:
+    response = _see(_local_path(next))
+    response.set_cookie(LANGUAGE_COOKIE, language.value, max_age=ONE_YEAR, samesite="lax")
+    return response
+
+
+@router.get("/")
+async def home() -> Response:
+    return _see("/patrons")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Patrons
+
+
+@router.get("/patrons")
+async def search(
+    request: Request,
+    active: StaffSession,
+    context: ConsoleDep,
+    language: PageLanguage,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    require(active, Scope.PROFILES_READ)
+    result = await pages.search_patrons(context.deps.api, active.token, q.strip()) if q.strip() else None
+    return render(request, context, language, "search.html", active, query=q, result=result)
+
+
+@router.get("/patrons/{person_id}")
+async def patron(
+    person_id: str, request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage
+) -> Response:
+    require(active, Scope.PROFILES_READ)
+    page = await pages.patron_page(context.deps.api, active, person_id, language)
+    if page.redirect_to is not None:
+        return _see(f"/patrons/{quote(page.redirect_to)}")
+    status_code = 404 if page.profile is None and page.person is None else 200
+    return render(request, context, language, "patron.html", active, status_code=status_code, page=page)
+
+
+@router.post("/patrons/{person_id}/unmerge")
+async def unmerge(
+    person_id: str,
+    request: Request,
+    active: CheckedSession,
+    context: ConsoleDep,
+    language: PageLanguage,
+    merge_id: Annotated[str, Form(max_length=200)],
+) -> Response:
+    require(active, Scope.IDENTITY_REVIEW)
+    try:
+        await pages.undo_merge(context.deps.api, active.token, person_id, merge_id)
+    except (ApiError, ServiceUnavailableError) as failure:
+        return _failed(request, context, language, active, failure)
+    return _see(f"/patrons/{quote(person_id)}?done=unmerged")
+
+
+@router.get("/patrons/{person_id}/export")
+async def export(
+    person_id: str,
+    request: Request,
+    active: StaffSession,
+    context: ConsoleDep,
+    language: PageLanguage,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
+    require(active, Scope.PRIVACY_EXPORT)
+    try:
+        body, media_type = await pages.export_person(context.deps.api, active.token, person_id, format)
+    except (ApiError, ServiceUnavailableError) as failure:
+        return _failed(request, context, language, active, failure)
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="parterre-{person_id}.{format}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/patrons/{person_id}/erase")
+async def erase_form(
+    person_id: str, request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage
+) -> Response:
+    require(active, Scope.PRIVACY_ERASE)
+    page = await pages.patron_page(context.deps.api, active, person_id, language)
+    return render(request, context, language, "erase.html", active, page=page, error=None)
+
+
+@router.post("/patrons/{person_id}/erase")
+async def erase(
+    person_id: str,
+    request: Request,
+    active: CheckedSession,
+    context: ConsoleDep,
+    language: PageLanguage,
+    confirmation: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    do_not_readd: Annotated[bool, Form()] = False,
+) -> Response:
+    require(active, Scope.PRIVACY_ERASE)
+    if confirmation.strip().upper() not in pages.ERASE_CONFIRMATIONS:
+        page = await pages.patron_page(context.deps.api, active, person_id, language)
+        return render(
+            request, context, language, "erase.html", active, status_code=422, page=page, error="erase.confirm_needed"
+        )
+    try:
+        await pages.erase_person(context.deps.api, active.token, person_id, reason=reason, do_not_readd=do_not_readd)
+    except (ApiError, ServiceUnavailableError) as failure:
+        return _failed(request, context, language, active, failure)
+    return _see("/patrons?done=erasure_requested")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Review queue
+
+
+@router.get("/review")
+async def review_queue(request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage) -> Response:
+    require(active, Scope.IDENTITY_REVIEW)
+    queue = await pages.review_queue(context.deps.api, active.token)
+    return render(request, context, language, "review.html", active, queue=queue)
+
+
+@router.post("/review/{review_id}")
+async def decide(
+    review_id: str,
+    request: Request,
+    active: CheckedSession,
+    context: ConsoleDep,
+    language: PageLanguage,
+    decision: Annotated[str, Form(pattern="^(accept|reject)$")],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    require(active, Scope.IDENTITY_REVIEW)
+    try:
+        await pages.decide_review(context.deps.api, active.token, review_id, decision, note)
+    except (ApiError, ServiceUnavailableError) as failure:
+        return _failed(request, context, language, active, failure)
+    return _see(f"/review?done={'accepted' if decision == 'accept' else 'rejected'}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Segments and overview
+
+
+@router.get("/segments")
+async def segments(request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage) -> Response:
+    require(active, Scope.SEGMENTS_READ)
+    listing = await pages.segment_list(context.deps.api, active.token)
+    return render(request, context, language, "segments.html", active, listing=listing)
+
+
+@router.get("/segments/{name}")
+async def segment(
+    name: str,
+    request: Request,
+    active: StaffSession,
+    context: ConsoleDep,
+    language: PageLanguage,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    previous: Annotated[list[str] | None, Query(max_length=200)] = None,
+) -> Response:
+    require(active, Scope.SEGMENTS_READ)
+    page = await pages.segment_page(context.deps.api, active.token, name, cursor)
+    return render(request, context, language, "segment.html", active, page=page, cursor=cursor, previous=previous or [])
+
+
+@router.get("/segments/{name}/export.csv")
+async def segment_csv(name: str, active: StaffSession, context: ConsoleDep) -> Response:
+    require(active, Scope.SEGMENTS_READ)
+
+    async def rows() -> AsyncIterator[bytes]:
+        async with context.deps.api.stream(
+            "profile", f"/v1/segments/{quote(name)}/members", token=active.token, params={"format": "csv"}
+        ) as answer:
+            async for chunk in answer.aiter_bytes():
+                yield chunk
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/overview")
+async def overview(
+    request: Request,
+    active: StaffSession,
+    context: ConsoleDep,
+    language: PageLanguage,
+    refresh: bool = False,
+) -> Response:
+    require(active, Scope.SEGMENTS_READ)
+    page = await pages.overview_page(context.deps.api, active.token, language, refresh=refresh)
+    return render(request, context, language, "overview.html", active, page=page)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _failed(
+    request: Request,
+    context: ConsoleContext,
+    language: Language,
+    active: ActiveSession,
+    failure: ApiError | ServiceUnavailableError,
+) -> HTMLResponse:
+    status_code = failure.status_code if isinstance(failure, ApiError) else 503
+    return render(request, context, language, "failed.html", active, status_code=status_code, failure=failure)

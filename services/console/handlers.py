@@ -1,0 +1,207 @@
+"""The console's use cases: staff log in and out, and each page's data gathered from the platform's APIs."""
+
+import asyncio
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from services.console.adapters.platform_api import PlatformApi
+from services.console.domain.accounts import (
+    LoginThrottle,
+    Session,
+    StaffMember,
+    new_session_secret,
+    seal_token,
+    session_digest,
+    unseal_token,
+    valid_username,
+)
+from services.console.domain.passwords import check_new_password, hash_password, unknown_user_hash, verify_password
+from services.console.domain.roles import Role
+from services.console.ports import Clock, SessionStore, StaffDirectory
+from shared.access import IssuedToken, Scope, validate_organisation_id
+
+# A session's last use is written at most this often: a page view is not worth a write each time.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+class TokenIssuer(Protocol):
+    async def issue(
+        self, organisation_id: str, scopes: set[Scope], name: str, *, expires_at: datetime | None = None
+    ) -> IssuedToken: ...
+
+    async def revoke(self, token_id: str) -> bool: ...
+
+
+@dataclass
+class Accounts:
+    """Staff members, their sessions and the API tokens sessions act with: all `parterre console` needs."""
+
+    staff: StaffDirectory
+    sessions: SessionStore
+    tokens: TokenIssuer
+    clock: Clock
+
+
+@dataclass
+class ConsoleDeps:
+    accounts: Accounts
+    api: PlatformApi
+    throttle: LoginThrottle
+    session_length: timedelta
+    idle_limit: timedelta
+
+
+class LoginRefusedError(Exception):
+    """`invalid` (unknown user, wrong password, disabled account: one answer for all) or `locked`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    session: Session
+    token: str
+    cookie: str
+
+    def allows(self, scope: Scope) -> bool:
+        return self.session.allows(scope)
+
+
+async def log_in(username: str, password: str, deps: ConsoleDeps) -> ActiveSession:
+    accounts = deps.accounts
+    now = accounts.clock.now()
+    try:
+        name = valid_username(username)
+    except ValueError:
+        name = ""
+    if name and deps.throttle.is_locked(name, now):
+        raise LoginRefusedError("locked")
+    member = await accounts.staff.member(name) if name else None
+    stored_hash = member.password_hash if member is not None else unknown_user_hash()
+    # scrypt takes tens of milliseconds on purpose: off the event loop, so other pages keep answering.
+    matches = await asyncio.to_thread(verify_password, password, stored_hash)
+    if member is None or not matches or not member.is_active:
+        if name:
+            deps.throttle.failed(name, now)
+        raise LoginRefusedError("invalid")
+    deps.throttle.succeeded(name)
+    return await _open_session(member, deps, now)
+
+
+async def _open_session(member: StaffMember, deps: ConsoleDeps, now: datetime) -> ActiveSession:
+    expires_at = now + deps.session_length
+    issued = await deps.accounts.tokens.issue(
+        member.organisation_id, set(member.scopes), f"console:{member.username}", expires_at=expires_at
+    )
+    cookie = new_session_secret()
+    session = Session(
+        digest=session_digest(cookie),
+        username=member.username,
+        organisation_id=member.organisation_id,
+        display_name=member.display_name,
+        scopes=member.scopes,
+        csrf_token=secrets.token_urlsafe(32),
+        sealed_token=seal_token(issued.token, cookie),
+        token_id=issued.token_id,
+        created_at=now,
+        expires_at=expires_at,
+        last_seen_at=now,
+    )
+    await deps.accounts.sessions.add(session)
+    return ActiveSession(session, issued.token, cookie)
+
+
+async def current_session(cookie: str | None, deps: ConsoleDeps) -> ActiveSession | None:
+    """The live session this cookie opens, or None; an expired or idle session is ended on the way."""
+    if not cookie:
+        return None
+    accounts = deps.accounts
+    digest = session_digest(cookie)
+    session = await accounts.sessions.session(digest)
+    if session is None:
+        return None
+    now = accounts.clock.now()
+    token = unseal_token(session.sealed_token, cookie)
+    if token is None or not session.is_live(now, idle=deps.idle_limit):
+        await _end(session, accounts)
+        return None
+    if now - session.last_seen_at >= TOUCH_EVERY:
+        await accounts.sessions.touch(digest, now)
+    return ActiveSession(session, token, cookie)
+
+
+async def log_out(active: ActiveSession, deps: ConsoleDeps) -> None:
+    await _end(active.session, deps.accounts)
+
+
+async def _end(session: Session, accounts: Accounts) -> None:
+    await accounts.tokens.revoke(session.token_id)
+    await accounts.sessions.remove(session.digest)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Staff accounts (the `parterre console` commands)
+
+
+async def add_staff_member(
+    accounts: Accounts,
+    *,
+    username: str,
+    organisation_id: str,
+    display_name: str,
+    roles: frozenset[Role],
+    password: str,
+) -> StaffMember:
+    """Raises ValueError (bad username or organisation, taken username) or PasswordRejectedError."""
+    name = valid_username(username)
+    validate_organisation_id(organisation_id)
+    if not roles:
+        raise ValueError("a staff member needs at least one role")
+    check_new_password(password, username=name)
+    member = StaffMember(
+        username=name,
+        organisation_id=organisation_id,
+        display_name=display_name.strip() or name,
+        roles=roles,
+        password_hash=await asyncio.to_thread(hash_password, password),
+        created_at=accounts.clock.now(),
+    )
+    if not await accounts.staff.add(member):
+        raise ValueError(f"the username {name!r} is taken")
+    return member
+
+
+async def set_password(accounts: Accounts, username: str, password: str) -> StaffMember:
+    """A new password; every open session of the member ends."""
+    member = await _existing(accounts, username)
+    check_new_password(password, username=member.username)
+    changed = replace(member, password_hash=await asyncio.to_thread(hash_password, password))
+    await accounts.staff.replace(changed)
+    await end_sessions_of(accounts, member.username)
+    return changed
+
+
+async def disable_staff_member(accounts: Accounts, username: str) -> StaffMember:
+    member = await _existing(accounts, username)
+    changed = replace(member, disabled_at=member.disabled_at or accounts.clock.now())
+    await accounts.staff.replace(changed)
+    await end_sessions_of(accounts, member.username)
+    return changed
+
+
+async def end_sessions_of(accounts: Accounts, username: str) -> int:
+    sessions = await accounts.sessions.sessions_of(username)
+    for session in sessions:
+        await _end(session, accounts)
+    return len(sessions)
+
+
+async def _existing(accounts: Accounts, username: str) -> StaffMember:
+    member = await accounts.staff.member(valid_username(username))
+    if member is None:
+        raise ValueError(f"no staff member {username!r}")
+    return member

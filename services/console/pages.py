@@ -1,0 +1,299 @@
+"""What each page asks of the platform's APIs, with the session's token; pure shaping is in `domain.pages`.
+
+A page whose service fails still renders: a failed call's value is the failure, shown where its data would be.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from services.console.adapters.platform_api import ApiError, PlatformApi, ServiceUnavailableError
+from services.console.domain.i18n import Language
+from services.console.domain.pages import (
+    ComparedField,
+    ConsentRow,
+    ContactAnswer,
+    FiredTrigger,
+    MergeRow,
+    SeasonTickets,
+    SourceRow,
+    compare_for_review,
+    consent_rows,
+    email_today,
+    event_summary,
+    fired_triggers,
+    merge_rows,
+    origin_of,
+    sources_of,
+    tickets_by_season,
+)
+from services.console.handlers import ActiveSession
+from shared.access import Scope
+
+Failure = ApiError | ServiceUnavailableError
+# What a staff member types to confirm an erasure, in either language.
+ERASE_CONFIRMATIONS = frozenset({"EFFACER", "ERASE"})
+# The latest facts a patron's page lists.
+TIMELINE_LENGTH = 30
+
+
+def _value(result: Any) -> Any:
+    return None if isinstance(result, ApiError | ServiceUnavailableError) else result
+
+
+def _failures(results: Mapping[str, Any]) -> list[Failure]:
+    return [value for value in results.values() if isinstance(value, ApiError | ServiceUnavailableError)]
+
+
+def _not_found(result: Any) -> bool:
+    return isinstance(result, ApiError) and result.status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    items: list[Mapping[str, Any]]
+    truncated: bool
+    failure: Failure | None
+
+
+async def search_patrons(api: PlatformApi, token: str, query: str) -> SearchResult:
+    try:
+        answer = await api.call("profile", "GET", "/v1/profiles/search", token=token, params={"q": query})
+    except (ApiError, ServiceUnavailableError) as failure:
+        return SearchResult([], False, failure)
+    return SearchResult(list(answer.get("items", [])), bool(answer.get("truncated")), None)
+
+
+@dataclass
+class PatronPage:
+    person_id: str
+    profile: Mapping[str, Any] | None
+    person: Mapping[str, Any] | None
+    fields: Mapping[str, Any]
+    contact: ContactAnswer | None
+    consents: list[ConsentRow]
+    merges: list[MergeRow]
+    sources: list[SourceRow]
+    seasons: list[SeasonTickets]
+    triggers: list[FiredTrigger]
+    deliveries: list[Mapping[str, Any]] | None
+    timeline: list[Mapping[str, Any]]
+    household: list[str]
+    failures: list[Failure] = field(default_factory=list)
+    redirect_to: str | None = None
+
+    @property
+    def name(self) -> str:
+        names = [self.fields.get("first_name"), self.fields.get("last_name")]
+        return " ".join(name for name in names if name) or self.person_id
+
+
+async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, language: Language) -> PatronPage:
+    token, quoted = active.token, quote(person_id, safe="")
+    calls: dict[str, Any] = {
+        "profile": api.call("profile", "GET", f"/v1/profiles/{quoted}", token=token),
+        "person": api.call("identity", "GET", f"/v1/persons/{quoted}", token=token),
+        "timeline": _timeline(api, token, person_id),
+    }
+    if active.allows(Scope.SUBSCRIPTIONS_ADMIN):
+        calls["deliveries"] = api.call(
+            "notify", "GET", "/v1/deliveries", token=token, params={"person": person_id, "limit": 50}
+        )
+    results = await api.gather(**calls)
+    profile, person = _value(results["profile"]), _value(results["person"])
+    # A merged person's page is the survivor's: that is where the patron's history now is.
+    survivor = (profile or {}).get("merged_into") or (person or {}).get("merged_into")
+    fields: Mapping[str, Any] = (profile or {}).get("fields", {})
+    deliveries = _value(results.get("deliveries"))
+    merges = merge_rows(person, person_id) if person else []
+    # The facts of the persons merged into this one stay on their own timelines: read with the survivor's.
+    folded = [merged for row in merges if row.undone_at is None for merged in row.merged_person_ids]
+    timelines = await api.gather(**{merged: _timeline(api, token, merged) for merged in folded})
+    items = [
+        item
+        for timeline in (results["timeline"], *timelines.values())
+        if not isinstance(timeline, Failure)
+        for item in timeline.get("items", [])
+    ]
+    items.sort(key=lambda item: str(item["event"].get("time", "")), reverse=True)
+    failures = [
+        failure
+        for failure in (*results.values(), *timelines.values())
+        if isinstance(failure, Failure) and not _not_found(failure)
+    ]
+    return PatronPage(
+        person_id=person_id,
+        profile=profile,
+        person=person,
+        fields=fields,
+        contact=email_today(fields) if profile else None,
+        consents=consent_rows(fields) if profile else [],
+        merges=merges,
+        sources=sources_of(person, fields),
+        seasons=tickets_by_season((profile or {}).get("tickets", []), language),
+        triggers=fired_triggers((profile or {}).get("triggers_fired", []), person_id),
+        deliveries=None if deliveries is None else list(deliveries.get("items", [])),
+        timeline=[
+            {
+                "event": item["event"],
+                "summary": event_summary(item["event"], language),
+                "origin": origin_of(item["event"]),
+            }
+            for item in items[:TIMELINE_LENGTH]
+        ],
+        household=[
+            member for member in ((person or {}).get("household") or {}).get("members", []) if member != person_id
+        ],
+        failures=failures,
+        redirect_to=survivor if survivor and survivor != person_id else None,
+    )
+
+
+def _timeline(api: PlatformApi, token: str, person_id: str) -> Any:
+    return api.call(
+        "profile",
+        "GET",
+        f"/v1/profiles/{quote(person_id, safe='')}/timeline",
+        token=token,
+        params={"limit": TIMELINE_LENGTH},
+    )
+
+
+async def undo_merge(api: PlatformApi, token: str, person_id: str, merge_id: str) -> None:
+    await api.call(
+        "identity", "POST", f"/v1/persons/{quote(person_id, safe='')}/unmerge", token=token, json={"merge_id": merge_id}
+    )
+
+
+async def export_person(api: PlatformApi, token: str, person_id: str, format: str) -> tuple[bytes, str]:
+    path = f"/v1/persons/{quote(person_id, safe='')}/export"
+    if format == "csv":
+        text = await api.text("profile", f"{path}?format=csv", token=token)
+        return text.encode("utf-8"), "text/csv; charset=utf-8"
+    text = await api.text("profile", path, token=token)
+    return text.encode("utf-8"), "application/json"
+
+
+async def erase_person(api: PlatformApi, token: str, person_id: str, *, reason: str, do_not_readd: bool) -> None:
+    await api.call(
+        "profile",
+        "POST",
+        f"/v1/persons/{quote(person_id, safe='')}/erase",
+        token=token,
+        json={"reason": reason or None, "do_not_readd": do_not_readd},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewCard:
+    item: Mapping[str, Any]
+    left: Mapping[str, Any]
+    right: Mapping[str, Any]
+    compared: list[ComparedField]
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    cards: list[ReviewCard]
+    failure: Failure | None
+
+
+async def review_queue(api: PlatformApi, token: str, limit: int = 20) -> ReviewQueue:
+    try:
+        answer = await api.call("identity", "GET", "/v1/review", token=token, params={"limit": limit})
+    except (ApiError, ServiceUnavailableError) as failure:
+        return ReviewQueue([], failure)
+    cards = []
+    for item in answer.get("items", []):
+        pair = await api.gather(
+            left=api.call("profile", "GET", f"/v1/profiles/{quote(item['person_id'], safe='')}", token=token),
+            right=api.call(
+                "profile", "GET", f"/v1/profiles/{quote(item['candidate_person_id'], safe='')}", token=token
+            ),
+        )
+        left = (_value(pair["left"]) or {}).get("fields", {})
+        right = (_value(pair["right"]) or {}).get("fields", {})
+        cards.append(ReviewCard(item, left, right, compare_for_review(left, right, item.get("agreements", {}))))
+    return ReviewQueue(cards, None)
+
+
+async def decide_review(api: PlatformApi, token: str, review_id: str, decision: str, note: str) -> None:
+    await api.call(
+        "identity",
+        "POST",
+        f"/v1/review/{quote(review_id, safe='')}",
+        token=token,
+        json={"decision": decision, "note": note or None},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentList:
+    items: list[Mapping[str, Any]]
+    failure: Failure | None
+
+
+async def segment_list(api: PlatformApi, token: str) -> SegmentList:
+    try:
+        answer = await api.call("profile", "GET", "/v1/segments", token=token)
+    except (ApiError, ServiceUnavailableError) as failure:
+        return SegmentList([], failure)
+    return SegmentList(list(answer.get("items", [])), None)
+
+
+@dataclass(frozen=True)
+class SegmentPage:
+    name: str
+    segment: Mapping[str, Any] | None
+    members: list[Mapping[str, Any]]
+    next_cursor: str | None
+    failure: Failure | None
+
+
+async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | None) -> SegmentPage:
+    results = await api.gather(
+        listing=api.call("profile", "GET", "/v1/segments", token=token),
+        members=api.call(
+            "profile",
+            "GET",
+            f"/v1/segments/{quote(name, safe='')}/members",
+            token=token,
+            params={"cursor": cursor, "limit": 50},
+        ),
+    )
+    listing, members = _value(results["listing"]), _value(results["members"])
+    segment = next((item for item in (listing or {}).get("items", []) if item["name"] == name), None)
+    failures = _failures(results)
+    return SegmentPage(
+        name=name,
+        segment=segment,
+        members=list((members or {}).get("items", [])),
+        next_cursor=(members or {}).get("next_cursor"),
+        failure=failures[0] if failures else None,
+    )
+
+
+@dataclass(frozen=True)
+class OverviewPage:
+    overview: Mapping[str, Any] | None
+    failure: Failure | None
+
+
+async def overview_page(api: PlatformApi, token: str, language: Language, *, refresh: bool) -> OverviewPage:
+    try:
+        answer = await api.call(
+            "profile", "GET", "/v1/overview", token=token, params={"refresh": "true" if refresh else None}
+        )
+    except (ApiError, ServiceUnavailableError) as failure:
+        return OverviewPage(None, failure)
+    return OverviewPage(answer, None)

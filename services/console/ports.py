@@ -1,0 +1,33 @@
+"""What the console's handlers need: staff accounts and sessions, and the platform's APIs."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from services.console.domain.accounts import Session, StaffMember
+
+
+class StaffDirectory(Protocol):
+    async def add(self, member: StaffMember) -> bool: ...
+
+    async def member(self, username: str) -> StaffMember | None: ...
+
+    async def replace(self, member: StaffMember) -> None: ...
+
+    async def members(self, organisation_id: str | None = None) -> Sequence[StaffMember]: ...
+
+
+class SessionStore(Protocol):
+    async def add(self, session: Session) -> None: ...
+
+    async def session(self, session_digest: str) -> Session | None: ...
+
+    async def touch(self, session_digest: str, at: datetime) -> None: ...
+
+    async def remove(self, session_digest: str) -> None: ...
+
+    async def sessions_of(self, username: str) -> Sequence[Session]: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -1,0 +1,11 @@
+// A few touches over pages that work without scripts: confirm risky actions, and stop a double submit.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const question = form.dataset.confirm;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    return;
+  }
+  // Disabled after this tick, so the clicked button's name and value are still sent with the form.
+  setTimeout(() => form.querySelectorAll("button[type=submit]").forEach((button) => { button.disabled = true; }), 0);
+});
