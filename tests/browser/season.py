@@ -2,6 +2,7 @@
 docs/asyncapi.json's examples): one patron known to three systems whose records merge, and a probable duplicate."""
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 ORGANISATION = "theatre-console"
@@ -33,90 +34,133 @@ def _person(source: str, **fields: Any) -> dict[str, Any]:
     return {"source": source, "country": "CA", **fields}
 
 
-def helene_from_three_sources() -> list[list[dict[str, Any]]]:
-    """Hélène Côté buys tickets at the box office under one email, orders from the shop under another and joins the
-    newsletter with that second one: two persons. Then the box office records her second email on her customer
-    record, which carries identifiers of both: they merge, and her profile holds all three systems."""
-    box_office = _person(
-        "billetterie",
-        external_id="C-1001",
-        email="helene.cote@example.org",
-        first_name="Hélène",
-        last_name="Côté",
-        city="Montréal",
-        postal_code="H2J 2L1",
-        locale="fr-CA",
-    )
-    first = [
-        _event(
-            "helene-tickets",
-            "parterre.ticket.purchased.v1",
-            "2026-09-20T15:00:00Z",
-            {
-                "person": box_office,
-                "order_id": "O-5001",
-                "performance": PERFORMANCE,
-                "tickets": [
-                    {
-                        "ticket_id": "T-5001-1",
-                        "seat": "Parterre, rangée F, siège 12",
-                        "price_category": "Régulier",
-                        "price": {"amount": "54.50", "currency": "CAD"},
-                    }
-                ],
-                "total": {"amount": "54.50", "currency": "CAD"},
-                "channel": "online",
-            },
+@dataclass(frozen=True)
+class MergedPatron:
+    """A patron known to three systems under two emails, whose records merge once one record carries both."""
+
+    tag: str
+    first_name: str
+    last_name: str
+    # The name as the shop has it: without its accents.
+    plain_first_name: str
+    plain_last_name: str
+    box_office_email: str
+    shop_email: str
+    box_office_id: str
+
+    def batches(self) -> list[list[dict[str, Any]]]:
+        """She buys tickets at the box office under one email, orders from the shop under another and joins the
+        newsletter with that second one: two persons. Then the box office records her second email on her customer
+        record, which now carries identifiers of both: they merge, and her profile holds all three systems."""
+        box_office = _person(
             "billetterie",
-        ),
-        _event(
-            "helene-shop",
-            "parterre.shop.order_placed.v1",
-            "2026-09-22T15:00:00Z",
-            {
-                "person": _person(
-                    "boutique", external_id="S-77", email="hcote@courriel.example", first_name="Helene", last_name="Cote"
-                ),
-                "order_id": "SO-77",
-                "lines": [
-                    {
-                        "sku": "PROG-2026",
-                        "product_name": {"fr": "Programme de soirée"},
-                        "category": "programmes",
-                        "quantity": 1,
-                        "unit_price": {"amount": "12.00", "currency": "CAD"},
-                    }
-                ],
-                "total": {"amount": "12.00", "currency": "CAD"},
-            },
-            "boutique",
-        ),
-        _event(
-            "helene-newsletter",
-            "parterre.newsletter.subscribed.v1",
-            "2026-09-23T15:00:00Z",
-            {
-                "person": _person("infolettre", email="hcote@courriel.example", first_name="Hélène", last_name="Côté"),
-                "list_id": "infolettre-saison",
-                "list_name": "Infolettre de la saison",
-            },
-            "infolettre",
-        ),
-    ]
-    merging = [
-        _event(
-            "helene-second-email",
-            "parterre.person.details_updated.v1",
-            "2026-09-25T15:00:00Z",
-            {
-                "person": {**box_office, "email": "hcote@courriel.example"},
-                "previous_email": "helene.cote@example.org",
-                "changed_fields": ["email"],
-            },
-            "billetterie",
+            external_id=self.box_office_id,
+            email=self.box_office_email,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            city="Montréal",
+            postal_code="H2J 2L1",
+            locale="fr-CA",
         )
-    ]
-    return [first, merging]
+        order = f"O-{self.tag}"
+        first = [
+            _event(
+                f"{self.tag}-tickets",
+                "parterre.ticket.purchased.v1",
+                "2026-09-20T15:00:00Z",
+                {
+                    "person": box_office,
+                    "order_id": order,
+                    "performance": PERFORMANCE,
+                    "tickets": [
+                        {
+                            "ticket_id": f"T-{self.tag}-1",
+                            "seat": "Parterre, rangée F, siège 12",
+                            "price_category": "Régulier",
+                            "price": {"amount": "54.50", "currency": "CAD"},
+                        }
+                    ],
+                    "total": {"amount": "54.50", "currency": "CAD"},
+                    "channel": "online",
+                },
+                "billetterie",
+            ),
+            _event(
+                f"{self.tag}-shop",
+                "parterre.shop.order_placed.v1",
+                "2026-09-22T15:00:00Z",
+                {
+                    "person": _person(
+                        "boutique",
+                        external_id=f"S-{self.tag}",
+                        email=self.shop_email,
+                        first_name=self.plain_first_name,
+                        last_name=self.plain_last_name,
+                    ),
+                    "order_id": f"SO-{self.tag}",
+                    "lines": [
+                        {
+                            "sku": "PROG-2026",
+                            "product_name": {"fr": "Programme de soirée"},
+                            "category": "programmes",
+                            "quantity": 1,
+                            "unit_price": {"amount": "12.00", "currency": "CAD"},
+                        }
+                    ],
+                    "total": {"amount": "12.00", "currency": "CAD"},
+                },
+                "boutique",
+            ),
+            _event(
+                f"{self.tag}-newsletter",
+                "parterre.newsletter.subscribed.v1",
+                "2026-09-23T15:00:00Z",
+                {
+                    "person": _person(
+                        "infolettre", email=self.shop_email, first_name=self.first_name, last_name=self.last_name
+                    ),
+                    "list_id": "infolettre-saison",
+                    "list_name": "Infolettre de la saison",
+                },
+                "infolettre",
+            ),
+        ]
+        merging = [
+            _event(
+                f"{self.tag}-second-email",
+                "parterre.person.details_updated.v1",
+                "2026-09-25T15:00:00Z",
+                {
+                    "person": {**box_office, "email": self.shop_email},
+                    "previous_email": self.box_office_email,
+                    "changed_fields": ["email"],
+                },
+                "billetterie",
+            )
+        ]
+        return [first, merging]
+
+
+HELENE = MergedPatron(
+    tag="helene",
+    first_name="Hélène",
+    last_name="Côté",
+    plain_first_name="Helene",
+    plain_last_name="Cote",
+    box_office_email="helene.cote@example.org",
+    shop_email="hcote@courriel.example",
+    box_office_id="C-1001",
+)
+EMILE = MergedPatron(
+    tag="emile",
+    first_name="Émile",
+    last_name="Bélanger",
+    plain_first_name="Emile",
+    plain_last_name="Belanger",
+    box_office_email="emile.belanger@example.org",
+    shop_email="ebelanger@courriel.example",
+    box_office_id="C-2001",
+)
 
 
 def gabriel_and_a_probable_duplicate() -> list[list[dict[str, Any]]]:

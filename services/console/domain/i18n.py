@@ -5,7 +5,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -145,12 +145,12 @@ def _decimal(value: int | float | Decimal | str | None) -> Decimal | None:
 
 
 def _parsed(value: date | datetime | str | None) -> date | datetime | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
+    """A date stays a day; a moment without a zone is taken as UTC, the zone the platform stores."""
+    if isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            value = date.fromisoformat(value) if len(value) == len("2026-10-17") else datetime.fromisoformat(value)
         except ValueError:
             return None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

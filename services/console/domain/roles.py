@@ -11,6 +11,7 @@ class Role(StrEnum):
     MARKETING = "marketing"
     REVIEWER = "reviewer"
     PRIVACY = "privacy"
+    OPERATIONS = "operations"
     ADMIN = "admin"
 
 
@@ -23,6 +24,8 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.REVIEWER: frozenset({Scope.PROFILES_READ, Scope.SEGMENTS_READ, Scope.IDENTITY_REVIEW}),
     # Answers access and erasure requests.
     Role.PRIVACY: frozenset({Scope.PROFILES_READ, Scope.PRIVACY_EXPORT, Scope.PRIVACY_ERASE}),
+    # Watches the pipeline and the deliveries; sees no patron.
+    Role.OPERATIONS: frozenset({Scope.SUBSCRIPTIONS_ADMIN}),
     Role.ADMIN: frozenset(Scope),
 }
 

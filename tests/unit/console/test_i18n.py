@@ -1,0 +1,129 @@
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from services.console.context import load_catalog
+from services.console.domain.i18n import (
+    Catalog,
+    CatalogError,
+    Language,
+    choose_language,
+    format_date,
+    format_datetime,
+    format_money,
+    format_number,
+)
+from services.identity.domain.identifiers import IdentifierType
+from services.identity.domain.matching import Level
+from services.notify.ports import DeliveryStatus
+from services.profile.domain.profile import NewsletterStatus
+from services.profile.domain.scores import LifecycleStage
+from shared.events.common import ConsentPurpose, LegalBasis
+from shared.events.identity import MergeDecider
+from shared.events.registry import all_event_types
+from shared.topics import AUDIENCE_FACTS
+
+TEMPLATES = Path("services/console/templates")
+CATALOG = load_catalog()
+
+
+def test_the_catalog_gives_every_message_in_french_and_in_english() -> None:
+    for key, texts in CATALOG.texts.items():
+        assert set(texts) == set(Language), key
+        assert all(text.strip() for text in texts.values()), key
+
+
+def test_every_key_a_template_names_literally_is_in_the_catalog() -> None:
+    named = set()
+    for template in TEMPLATES.glob("*.html"):
+        # Literal keys only: `t("stage." ~ value)` builds its key, checked by value below.
+        named |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.-]+)["']\s*[,)]""", template.read_text()))
+    assert named, "the templates name messages"
+    assert sorted(named - set(CATALOG.texts)) == []
+
+
+@pytest.mark.parametrize(
+    ("prefix", "values"),
+    [
+        ("stage.", [stage.value for stage in LifecycleStage]),
+        ("purpose.", [purpose.value for purpose in ConsentPurpose]),
+        ("basis.", [basis.value for basis in LegalBasis]),
+        ("consent_status.", ["granted", "withdrawn", "none"]),
+        ("newsletter.", [status.value for status in NewsletterStatus]),
+        ("delivery_status.", [status.value for status in DeliveryStatus]),
+        ("identifier.", [kind.value for kind in IdentifierType]),
+        ("level.", [level.value for level in Level]),
+        ("merge.decided_by.", [decider.value for decider in MergeDecider]),
+        ("verdict.", ["agrees", "differs", "unknown"]),
+        ("compare.", ["first_name", "last_name", "email", "phone", "address", "birth_date"]),
+    ],
+)
+def test_every_value_a_template_builds_a_key_from_has_its_message(prefix: str, values: list[str]) -> None:
+    assert sorted(f"{prefix}{value}" for value in values if not CATALOG.has(prefix + value)) == []
+
+
+def test_every_upstream_fact_type_has_a_timeline_label() -> None:
+    facts = [kind.name for kind in all_event_types() if kind.topic == AUDIENCE_FACTS]
+    assert len(facts) > 10
+    assert sorted(name for name in facts if not CATALOG.has(f"event.{name}")) == []
+
+
+def test_a_catalog_entry_missing_a_language_is_refused_with_its_key() -> None:
+    with pytest.raises(CatalogError, match="greeting"):
+        Catalog.from_yaml("greeting: {fr: Bonjour}")
+
+
+def test_a_catalog_entry_whose_languages_name_different_placeholders_is_refused() -> None:
+    with pytest.raises(CatalogError, match="count"):
+        Catalog.from_yaml("count: {fr: '{n} billets', en: '{count} tickets'}")
+
+
+def test_a_catalog_key_outside_lower_case_letters_digits_and_dots_is_refused() -> None:
+    with pytest.raises(CatalogError, match="Bad Key"):
+        Catalog.from_yaml("Bad Key: {fr: a, en: b}")
+
+
+def test_a_message_is_filled_with_its_values_in_the_language_asked() -> None:
+    catalog = Catalog.from_yaml("seats: {fr: '{count} places', en: '{count} seats'}")
+    assert catalog.text("seats", Language.FR, count=3) == "3 places"
+    assert catalog.text("seats", Language.EN, count=3) == "3 seats"
+
+
+@pytest.mark.parametrize(
+    ("cookie", "header", "chosen"),
+    [
+        (None, None, Language.FR),
+        (None, "en-CA,en;q=0.9", Language.EN),
+        (None, "de-DE,fr;q=0.5", Language.FR),
+        ("en", "fr-CA", Language.EN),
+        ("fr", "en-US", Language.FR),
+        ("xx", "en", Language.EN),
+    ],
+)
+def test_the_language_is_the_one_chosen_else_the_browser_s_else_french(
+    cookie: str | None, header: str | None, chosen: Language
+) -> None:
+    assert choose_language(cookie, header) is chosen
+
+
+def test_dates_are_written_the_way_each_language_writes_them_in_montreal_time() -> None:
+    assert format_date(date(2026, 3, 1), Language.FR) == "1er mars 2026"
+    assert format_date("2026-10-17", Language.EN) == "October 17, 2026"
+    # 02:30 UTC on the 18th is still the evening of the 17th in Montréal.
+    late = datetime(2026, 10, 18, 2, 30, tzinfo=UTC)
+    assert format_datetime(late, Language.FR) == "17 octobre 2026, 22 h 30"
+    assert format_datetime(late.isoformat(), Language.EN) == "October 17, 2026, 22:30"
+    assert format_date(None, Language.FR) == "—"
+    assert format_date("not a date", Language.EN) == "—"
+
+
+def test_numbers_and_amounts_follow_french_and_english_conventions() -> None:
+    assert format_number(1234567, Language.EN) == "1,234,567"
+    assert format_number(1234567, Language.FR) == "1\u202f234\u202f567"
+    assert format_money(Decimal("1234.5"), Language.FR) == "1\u202f234,50\u00a0$"
+    assert format_money("1234.5", Language.EN) == "$1,234.50"
+    assert format_money(None, Language.EN) == "—"
+    assert format_number("n/a", Language.EN) == "—"

@@ -1,0 +1,200 @@
+from typing import Any
+
+import pytest
+
+from services.console.domain.i18n import Language
+from services.console.domain.pages import (
+    compare_for_review,
+    consent_rows,
+    email_today,
+    event_summary,
+    fired_triggers,
+    localized,
+    merge_rows,
+    origin_of,
+    sources_of,
+    tickets_by_season,
+)
+
+
+def _consented(**fields: Any) -> dict[str, Any]:
+    return {
+        "emails": ["helene.cote@example.org"],
+        "consent.marketing_email.status": "granted",
+        "consent.marketing_email.basis": "implied_purchase",
+        "consent.marketing_email.captured_at": "2026-09-20T15:00:00+00:00",
+        "consent.marketing_email.expires_at": "2028-09-20T15:00:00+00:00",
+        "consent.marketing_email.allowed": True,
+        **fields,
+    }
+
+
+def test_email_is_allowed_today_with_consent_valid_now_and_an_address() -> None:
+    answer = email_today(_consented())
+    assert answer.allowed
+    assert answer.reason == "contact.implied"
+    assert answer.until == "2028-09-20T15:00:00+00:00"
+    express = email_today(_consented(**{"consent.marketing_email.basis": "express"}))
+    assert express.allowed and express.reason == "contact.express"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"emails": []}, "contact.no_email"),
+        ({"consent.marketing_email.allowed": False, "consent.marketing_email.status": "withdrawn"}, "contact.withdrawn"),
+        ({"consent.marketing_email.allowed": False}, "contact.expired"),
+        (
+            {
+                "consent.marketing_email.allowed": False,
+                "consent.marketing_email.status": "none",
+                "consent.marketing_email.expires_at": None,
+            },
+            "contact.no_consent",
+        ),
+    ],
+)
+def test_email_is_refused_today_and_the_answer_says_why(changes: dict[str, Any], reason: str) -> None:
+    answer = email_today(_consented(**changes))
+    assert not answer.allowed
+    assert answer.reason == reason
+
+
+def test_a_profile_with_no_consent_fields_at_all_answers_no_consent() -> None:
+    answer = email_today({"emails": ["a@example.org"]})
+    assert (answer.allowed, answer.reason) == (False, "contact.no_consent")
+
+
+def test_consents_are_listed_for_every_purpose_even_those_never_given() -> None:
+    rows = consent_rows(_consented())
+    assert [row.purpose for row in rows] == ["marketing_email", "sms", "postal", "survey"]
+    assert rows[0].allowed and rows[0].basis == "implied_purchase"
+    assert rows[1].status == "none" and not rows[1].allowed
+
+
+def _merge(merge_id: str, survivor: str, merged: list[str], at: str, undone: str | None = None) -> dict[str, Any]:
+    return {
+        "merge_id": merge_id,
+        "survivor_person_id": survivor,
+        "merged_person_ids": merged,
+        "reason": "…",
+        "evidence": [{"identifier_type": "external_id:billetterie"}, {"identifier_type": "email"}],
+        "decided_by": "rule",
+        "merged_at": at,
+        "undone_at": undone,
+    }
+
+
+def test_merges_are_listed_latest_first_and_only_standing_ones_on_the_survivor_s_page_can_be_undone() -> None:
+    person = {
+        "merges": [
+            _merge("m1", "per_a", ["per_b"], "2026-09-01T00:00:00+00:00"),
+            _merge("m2", "per_a", ["per_c"], "2026-10-01T00:00:00+00:00", undone="2026-10-02T00:00:00+00:00"),
+            _merge("m3", "per_z", ["per_a"], "2026-11-01T00:00:00+00:00"),
+        ]
+    }
+    rows = merge_rows(person, "per_a")
+    assert [row.merge_id for row in rows] == ["m3", "m2", "m1"]
+    assert [row.can_undo for row in rows] == [False, False, True]
+    # An upstream id's kind names its source; a reviewer reads the kind.
+    assert rows[0].evidence_kinds == ("email", "external_id")
+
+
+def test_the_sources_of_a_patron_are_each_system_with_the_kinds_of_identifier_it_gave() -> None:
+    person = {
+        "identifiers": [
+            {"type": "external_id", "source": "billetterie", "value": "C-1"},
+            {"type": "email", "source": None, "value": "h@example.org"},
+            {"type": "external_id", "source": "boutique", "value": "S-7"},
+        ]
+    }
+    rows = sources_of(person, {"sources": ["infolettre", "billetterie", "boutique"]})
+    assert [(row.source, row.kinds) for row in rows] == [
+        ("billetterie", ("external_id",)),
+        ("boutique", ("external_id",)),
+        ("infolettre", ()),
+    ]
+    assert [row.source for row in sources_of(None, {})] == []
+
+
+def _line(season: str, production: str, starts_at: str, tickets: int, attended: bool = False) -> dict[str, Any]:
+    return {
+        "season": season,
+        "production_id": production,
+        "title": {"fr": f"{production} (fr)", "en": None},
+        "performance_id": f"{production}-{starts_at}",
+        "starts_at": starts_at,
+        "venue": "Salle",
+        "tickets": tickets,
+        "spend": "10.00",
+        "attended": attended,
+    }
+
+
+def test_tickets_are_grouped_by_season_then_production_latest_first_with_their_totals() -> None:
+    lines = [
+        _line("2025-2026", "gala", "2026-03-01T20:00:00+00:00", 2, attended=True),
+        _line("2026-2027", "belles", "2026-10-17T20:00:00+00:00", 1),
+        _line("2026-2027", "belles", "2026-10-18T20:00:00+00:00", 3, attended=True),
+        _line("2026-2027", "tartuffe", "2026-09-30T20:00:00+00:00", 1),
+    ]
+    seasons = tickets_by_season(lines, Language.EN)
+    assert [(season.season, season.tickets) for season in seasons] == [("2026-2027", 5), ("2025-2026", 2)]
+    belles, tartuffe = seasons[0].productions
+    assert (belles.production_id, belles.tickets, belles.attended) == ("belles", 4, 1)
+    # An English page shows the French title when the box office gave no English one.
+    assert belles.title == "belles (fr)"
+    assert [line["starts_at"][:10] for line in belles.performances] == ["2026-10-18", "2026-10-17"]
+    assert tartuffe.production_id == "tartuffe"
+
+
+def test_a_text_is_shown_in_the_page_language_else_in_the_other() -> None:
+    assert localized({"fr": "Programme", "en": "Programme (en)"}, Language.EN) == "Programme (en)"
+    assert localized({"fr": "Programme", "en": None}, Language.EN) == "Programme"
+    assert localized({"en": "Gala"}, Language.FR) == "Gala"
+    assert localized(None, Language.FR) is None
+
+
+def test_fired_trigger_keys_read_as_rule_and_period() -> None:
+    fired = fired_triggers(
+        ["welcome-first-purchase:per_a:once", "thank-you:per_a:2026-10-17", "odd-key"], "per_a"
+    )
+    assert [(trigger.rule, trigger.period) for trigger in fired] == [
+        ("odd-key", "once"),
+        ("thank-you", "2026-10-17"),
+        ("welcome-first-purchase", "once"),
+    ]
+
+
+def test_a_review_shows_each_compared_field_side_by_side_with_its_verdict() -> None:
+    left = {"first_name": "Gabriel", "last_name": "Bouchart", "emails": ["g@autre.example"], "postal_code": "H3B 1A7"}
+    right = {"first_name": "Gabriel", "last_name": "Bouchard", "emails": ["g@example.org"], "city": "Montréal"}
+    agreements = {"first_name": "exact", "last_name": "close", "email": "different", "address": "same_city"}
+    rows = {row.name: row for row in compare_for_review(left, right, agreements)}
+    assert (rows["last_name"].left, rows["last_name"].right, rows["last_name"].verdict) == (
+        "Bouchart",
+        "Bouchard",
+        "agrees",
+    )
+    assert rows["email"].verdict == "differs"
+    assert (rows["address"].left, rows["address"].right, rows["address"].verdict) == ("H3B 1A7", "Montréal", "unknown")
+    assert (rows["phone"].left, rows["phone"].level, rows["phone"].verdict) == ("—", "missing", "unknown")
+
+
+@pytest.mark.parametrize(
+    ("data", "summary"),
+    [
+        ({"performance": {"production_id": "b", "title": {"fr": "Les Belles-sœurs", "en": None}}}, "Les Belles-sœurs"),
+        ({"to_performance": {"production_id": "b", "title": None}}, "b"),
+        ({"total": {"amount": "12.00", "currency": "CAD"}}, "12.00 CAD"),
+        ({"list_name": "Infolettre"}, "Infolettre"),
+        ({}, ""),
+    ],
+)
+def test_a_timeline_entry_says_in_a_few_words_what_its_fact_is_about(data: dict[str, Any], summary: str) -> None:
+    assert event_summary({"data": data}, Language.FR) == summary
+
+
+def test_a_fact_s_origin_is_the_system_its_person_came_from_else_its_source_path() -> None:
+    assert origin_of({"data": {"person": {"source": "boutique"}}, "source": "/orgs/x/sources/api"}) == "boutique"
+    assert origin_of({"data": {}, "source": "/orgs/x/sources/billetterie"}) == "billetterie"
