@@ -13,7 +13,6 @@ from pymongo.errors import PyMongoError
 from shared.access import OperationsAdmin
 from shared.dead_letters import (
     DEAD_LETTER_REPLAYS,
-    PREVIEW_CHARACTERS,
     SCAN_RECORDS_PER_PARTITION,
     AlreadyReplayedError,
     DeadLetter,
@@ -138,7 +137,6 @@ async def list_dead_letters(
         "items": [_dead_letter_json(entry, histories.get(entry.id)) for entry in own],
         "groups": [source.group_id for source in _sources(runtime)],
         "scanned_per_partition": SCAN_RECORDS_PER_PARTITION,
-        "preview_characters": PREVIEW_CHARACTERS,
     }
 
 
