@@ -13,12 +13,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.access import Scope, TokenStore
 from shared.dead_letters import DEAD_LETTER_REPLAYS, PREVIEW_CHARACTERS
 from shared.events import Envelope, all_event_types, build_envelope
 from shared.kafka import ORGANISATION_HEADER, ConsumedRecord
+from shared.mongo import Document
 from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
 from shared.settings import ServiceSettings
 from shared.topic_admin import ensure_topics
@@ -100,8 +102,11 @@ class ProbeService:
 
 
 @pytest.fixture
-async def probe(settings: ServiceSettings, unique_name: str) -> AsyncIterator[ProbeService]:
-    """A service with one consumer group, in a Kafka namespace of its own; its topics are deleted afterwards."""
+async def probe(
+    settings: ServiceSettings, unique_name: str, database: AsyncDatabase[Document]
+) -> AsyncIterator[ProbeService]:
+    """A service with one consumer group, in a Kafka namespace of its own; its topics and its database (the
+    `database` fixture's) are deleted afterwards."""
     probe_settings = ServiceSettings(
         **{**settings.model_dump(), "kafka_namespace": f"{unique_name}.", "consumer_lag_interval_seconds": 0}
     )
