@@ -35,6 +35,7 @@ class Scope(StrEnum):
     PRIVACY_ERASE = "privacy:erase"
     IDENTITY_REVIEW = "identity:review"
     SUBSCRIPTIONS_ADMIN = "subscriptions:admin"
+    OPERATIONS_ADMIN = "operations:admin"
 
 
 @dataclass(frozen=True)
@@ -190,3 +191,4 @@ PrivacyExporter = Annotated[Principal, require_scope(Scope.PRIVACY_EXPORT)]
 PrivacyEraser = Annotated[Principal, require_scope(Scope.PRIVACY_ERASE)]
 IdentityReviewer = Annotated[Principal, require_scope(Scope.IDENTITY_REVIEW)]
 SubscriptionsAdmin = Annotated[Principal, require_scope(Scope.SUBSCRIPTIONS_ADMIN)]
+OperationsAdmin = Annotated[Principal, require_scope(Scope.OPERATIONS_ADMIN)]

@@ -160,6 +160,9 @@ def events_markdown() -> str:
         "",
         "Each consumer group has its own dead-letter topic, `parterre.deadletter.<group>`, where a message that failed",
         "every attempt lands with its original bytes, key and headers, and `parterre-dlq-*` headers giving the reason.",
+        "The service that owns the group lists them (`GET /v1/dead-letters`) and replays one to the group's topic",
+        "(`POST /v1/dead-letters/{id}/replay`) with its original bytes, key and headers, plus `parterre-dlq-replay-of`",
+        "naming the entry it replays; consumers handle it as any redelivery.",
         "",
         "## Event types",
     ]

@@ -25,6 +25,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from shared.access import TOKEN_INDEXES, TOKENS_COLLECTION, TokenStore
 from shared.consumer_lag import LagReader
+from shared.dead_letter_routes import router as dead_letter_router
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, ConsumerMetrics, add_consumer, create_broker
 from shared.logs import configure_logging, correlation_id_var
@@ -203,6 +204,9 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
 
     for router in parts.routers:
         app.include_router(router)
+    # `wire` is where a service subscribes its consumers, so a service with one has dead letters to show.
+    if parts.wire is not None:
+        app.include_router(dead_letter_router)
     return app
 
 

@@ -126,8 +126,15 @@ class DeliveryStore(Protocol):
     async def delivery(self, delivery_id: str) -> Delivery | None: ...
 
     async def deliveries(
-        self, organisation_id: str, *, subscription_id: str | None, status: str | None, limit: int
-    ) -> list[Delivery]: ...
+        self,
+        organisation_id: str,
+        *,
+        subscription_id: str | None,
+        status: str | None,
+        limit: int,
+        person_id: str | None = None,
+    ) -> list[Delivery]:
+        """Newest first; each filter given narrows the list."""
 
     async def person_deliveries(self, organisation_id: str, person_id: str) -> list[Delivery]: ...
 

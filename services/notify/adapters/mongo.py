@@ -289,11 +289,19 @@ class MongoNotifyStore:
         return None if document is None else _delivery_from(document)
 
     async def deliveries(
-        self, organisation_id: str, *, subscription_id: str | None, status: str | None, limit: int
+        self,
+        organisation_id: str,
+        *,
+        subscription_id: str | None,
+        status: str | None,
+        limit: int,
+        person_id: str | None = None,
     ) -> list[Delivery]:
         query: dict[str, Any] = {"organisation_id": organisation_id}
         if subscription_id is not None:
             query["subscription_id"] = subscription_id
+        if person_id is not None:
+            query["person_id"] = person_id
         if status is not None:
             query["status"] = status
         documents = await self._deliveries.find(query, sort=[("created_at", -1)], limit=limit).to_list()

@@ -280,6 +280,9 @@ async def list_deliveries(
     principal: SubscriptionsAdmin,
     context: NotifyDep,
     subscription: Annotated[str | None, Query(max_length=100, description="Only this subscription's.")] = None,
+    person: Annotated[
+        str | None, Query(min_length=1, max_length=256, description="Only the messages sent about this person.")
+    ] = None,
     delivery_status: Annotated[DeliveryStatus | None, Query(alias="status", description="Only this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
@@ -289,6 +292,7 @@ async def list_deliveries(
         subscription_id=subscription,
         status=None if delivery_status is None else delivery_status.value,
         limit=limit,
+        person_id=person,
     )
     return {"items": [_delivery_json(delivery, await store.attempts(delivery)) for delivery in found]}
 

@@ -146,3 +146,32 @@ async def test_delete_removes_the_subscription_and_dead_letters_what_it_still_ha
     assert (delivery["status"], delivery["last_error"]) == ("dead", "subscription_deleted")
     assert replay.status_code == 409
     assert len(receiver.received) == 1
+
+
+async def test_the_deliveries_about_one_person_are_listed_alone_newest_first_for_their_organisation_only(
+    harness: NotifyHarness,
+) -> None:
+    receiver = Receiver()
+    async with (
+        serving(receiver),
+        running_notify(harness) as app,
+        api(app, harness.organisation_id) as client,
+        api(app, "another-organisation") as stranger,
+    ):
+        await subscribe(client, receiver.url)
+        await harness.publish_triggers(harness.trigger("elise-first", "per_elise"))
+        await harness.publish_triggers(harness.trigger("marc-first", "per_marc"))
+        await harness.publish_triggers(harness.trigger("elise-second", "per_elise", rule="thank-after-performance"))
+
+        async def all_three_listed() -> bool:
+            return len((await client.get("/v1/deliveries")).json()["items"]) == 3
+
+        assert await eventually(all_three_listed)
+        elise = (await client.get("/v1/deliveries", params={"person": "per_elise"})).json()["items"]
+        nobody = (await client.get("/v1/deliveries", params={"person": "per_nobody"})).json()["items"]
+        theirs = (await stranger.get("/v1/deliveries", params={"person": "per_elise"})).json()["items"]
+        empty = await client.get("/v1/deliveries", params={"person": ""})
+    assert [item["person_id"] for item in elise] == ["per_elise", "per_elise"]
+    assert elise[0]["created_at"] >= elise[1]["created_at"]
+    assert nobody == theirs == []
+    assert empty.status_code == 422

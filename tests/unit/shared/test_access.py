@@ -2,7 +2,8 @@
 
 import pytest
 
-from shared.access import hash_token, mint_token, token_id_of, validate_organisation_id
+from shared.access import Scope, hash_token, mint_token, token_id_of, validate_organisation_id
+from shared.cli import _parser
 
 
 def test_a_minted_token_names_its_id_and_hashes_differently_from_another() -> None:
@@ -33,3 +34,12 @@ def test_slug_organisation_ids_are_accepted(organisation_id: str) -> None:
 def test_other_organisation_ids_are_refused_with_the_rule(organisation_id: str) -> None:
     with pytest.raises(ValueError, match="lower-case letters, digits or dashes"):
         validate_organisation_id(organisation_id)
+
+
+@pytest.mark.parametrize("scope", list(Scope))
+def test_the_tokens_command_grants_every_scope(scope: Scope) -> None:
+    arguments = _parser().parse_args(
+        ["tokens", "create", "--org", "theatre-du-nord", "--scope", scope.value, "--name", "x"]
+    )
+
+    assert arguments.scope == [scope.value]

@@ -1,0 +1,317 @@
+"""Operators list a service's dead letters and replay them over its HTTP API, on real Kafka and the real store."""
+
+import asyncio
+import collections
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.access import Scope, TokenStore
+from shared.dead_letters import DEAD_LETTER_REPLAYS, PREVIEW_CHARACTERS
+from shared.events import Envelope, all_event_types, build_envelope
+from shared.kafka import ORGANISATION_HEADER, ConsumedRecord
+from shared.mongo import Document
+from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
+from shared.settings import ServiceSettings
+from shared.topic_admin import ensure_topics
+from shared.topics import dead_letter_topic_for
+from tests.integration.kafka_support import publish_envelopes
+from tests.integration.waiting import eventually
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+ORDERS_TOPIC = "probe.orders.v1"
+ORDERS_GROUP = "probe-orders"
+THEATRE = "theatre-du-nord"
+FESTIVAL = "festival-sud"
+EFFECTS = "probe_effects"
+
+
+@dataclass
+class ProbeConsumer:
+    """A consumer whose effect is one document per event, made idempotent by the event id as every Parterre
+    consumer's is; it fails every attempt at the events listed in `broken` (a bug not yet fixed)."""
+
+    broken: set[str] = field(default_factory=set)
+    handled: collections.Counter[str] = field(default_factory=collections.Counter)
+    applied: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    async def handle(self, consumed: ConsumedRecord[Envelope], runtime: Runtime) -> None:
+        envelope = consumed.message
+        if envelope.id in self.broken:
+            raise RuntimeError(f"no performance known for order {envelope.id}")
+        effect = {"_id": envelope.id, "organisation_id": envelope.organisation_id}
+        try:
+            await runtime.database[EFFECTS].insert_one(effect)
+        except DuplicateKeyError:
+            pass
+        else:
+            self.applied[envelope.id] += 1
+        self.handled[envelope.id] += 1
+
+
+@dataclass
+class ProbeService:
+    app: FastAPI
+    settings: ServiceSettings
+    consumer: ProbeConsumer
+
+    @property
+    def topic(self) -> str:
+        return self.settings.kafka_namespace + ORDERS_TOPIC
+
+    @property
+    def group_id(self) -> str:
+        return self.settings.kafka_namespace + ORDERS_GROUP
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return dead_letter_topic_for(self.group_id)
+
+    async def client(self, organisation_id: str, *scopes: Scope) -> httpx.AsyncClient:
+        tokens: TokenStore = self.app.state.runtime.tokens
+        issued = await tokens.issue(organisation_id, set(scopes) or {Scope.OPERATIONS_ADMIN}, "night operator")
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://probe",
+            headers={"Authorization": f"Bearer {issued.token}"},
+        )
+
+    async def publish_poison(self, value: bytes, organisation_id: str, key: bytes) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                self.topic, value, key=key, headers=[(ORGANISATION_HEADER, organisation_id.encode())]
+            )
+        finally:
+            await producer.stop()
+
+    async def publish_order(self, envelope: Envelope) -> None:
+        await publish_envelopes(self.settings.kafka_bootstrap, self.topic, [envelope])
+
+
+@pytest.fixture
+async def probe(
+    settings: ServiceSettings, unique_name: str, database: AsyncDatabase[Document]
+) -> AsyncIterator[ProbeService]:
+    """A service with one consumer group, in a Kafka namespace of its own; its topics and its database (the
+    `database` fixture's) are deleted afterwards."""
+    probe_settings = ServiceSettings(
+        **{**settings.model_dump(), "kafka_namespace": f"{unique_name}.", "consumer_lag_interval_seconds": 0}
+    )
+    consumer = ProbeConsumer()
+
+    def wire(runtime: Runtime) -> None:
+        async def handle(consumed: ConsumedRecord[Envelope]) -> None:
+            await consumer.handle(consumed, runtime)
+
+        subscribe_to_events(runtime, topic=ORDERS_TOPIC, group_id=ORDERS_GROUP, handle=handle)
+
+    app = create_service_app(probe_settings, ServiceParts(title="probe", description="probe", wire=wire))
+    service = ProbeService(app, probe_settings, consumer)
+    topics = {service.topic: 2, service.dead_letter_topic: 1}
+    await ensure_topics(settings.kafka_bootstrap, topics)
+    try:
+        async with app.router.lifespan_context(app):
+            yield service
+    finally:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics(list(topics))
+        finally:
+            await admin.close()
+
+
+def order(organisation_id: str = THEATRE) -> Envelope:
+    ticket = next(event for event in all_event_types() if event.name == "parterre.ticket.purchased.v1")
+    return build_envelope(
+        ticket.model.model_validate(ticket.example),
+        organisation_id=organisation_id,
+        source=f"/orgs/{organisation_id}/sources/billetterie-principale",
+        id=f"order-{uuid.uuid4().hex}",
+        time=datetime.now(UTC),
+    )
+
+
+async def listed(client: httpx.AsyncClient, count: int = 1, **params: Any) -> list[dict[str, Any]]:
+    """The listing once it holds `count` entries (dead-lettering happens in the background)."""
+    items: list[dict[str, Any]] = []
+
+    async def enough() -> bool:
+        nonlocal items
+        response = await client.get("/v1/dead-letters", params=params)
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        return len(items) >= count
+
+    assert await eventually(enough, deadline_seconds=60), f"only {len(items)} dead letter(s) listed"
+    return items
+
+
+async def test_a_poison_message_is_listed_with_its_reason_and_a_bounded_preview(probe: ProbeService) -> None:
+    poison = b"\x00\x01 not an event; " + b"x" * 5000
+    await probe.publish_poison(poison, THEATRE, key=b"billetterie-principale:C-004521")
+
+    async with await probe.client(THEATRE) as client:
+        [entry] = await listed(client)
+        body = (await client.get("/v1/dead-letters", params={"group": ORDERS_GROUP, "limit": 5})).json()
+
+    assert entry["id"].startswith(f"{probe.dead_letter_topic}:0:")
+    assert entry["group"] == probe.group_id
+    assert entry["topic"] == probe.topic
+    assert entry["partition"] in (0, 1)
+    assert entry["offset"] == 0
+    assert entry["error_type"] == "EventValidationError"
+    assert entry["reason"].startswith("EventValidationError")
+    assert entry["key"] == "billetterie-principale:C-004521"
+    assert (entry["event_type"], entry["event_id"]) == (None, None)
+    assert entry["size_bytes"] == len(poison)
+    assert entry["preview"].startswith("\x00\x01 not an event; xxx")
+    assert len(entry["preview"]) == PREVIEW_CHARACTERS
+    assert (entry["replays"], entry["last_replayed_at"], entry["last_replayed_by"]) == (0, None, None)
+    assert datetime.fromisoformat(entry["dead_lettered_at"]) <= datetime.now(UTC)
+    assert body["items"] == [entry]
+    assert body["groups"] == [probe.group_id]
+
+
+async def test_a_replayed_message_that_now_succeeds_is_consumed_again_and_its_effect_happens_once(
+    probe: ProbeService,
+) -> None:
+    purchase = order()
+    probe.consumer.broken.add(purchase.id)
+    await probe.publish_order(purchase)
+
+    async with await probe.client(THEATRE) as client:
+        [entry] = await listed(client)
+        assert (entry["event_type"], entry["event_id"]) == ("parterre.ticket.purchased.v1", purchase.id)
+        assert entry["reason"] == f"RuntimeError: no performance known for order {purchase.id}"
+        assert entry["attempts"] == probe.settings.consumer_max_attempts
+        probe.consumer.broken.clear()
+
+        replayed = await client.post(f"/v1/dead-letters/{entry['id']}/replay")
+        assert replayed.status_code == 202, replayed.text
+        assert await eventually(lambda: probe.consumer.handled[purchase.id] == 1)
+        [after] = (await client.get("/v1/dead-letters")).json()["items"]
+        twice = await client.post(f"/v1/dead-letters/{entry['id']}/replay")
+        again = await client.post(f"/v1/dead-letters/{entry['id']}/replay", params={"again": "true"})
+        assert again.status_code == 202, again.text
+        assert await eventually(lambda: probe.consumer.handled[purchase.id] == 2)
+
+    effects = await probe.app.state.runtime.database[EFFECTS].count_documents({"_id": purchase.id})
+    assert effects == 1
+    assert probe.consumer.applied[purchase.id] == 1
+    assert replayed.json()["id"] == entry["id"]
+    assert replayed.json()["replays"] == 1
+    assert replayed.json()["last_replayed_by"]["name"] == "night operator"
+    assert after["replays"] == 1
+    assert after["last_replayed_at"] == replayed.json()["last_replayed_at"]
+    assert twice.status_code == 409
+    assert twice.json()["detail"]["code"] == "already_replayed"
+    assert set(twice.json()["detail"]["message"]) == {"en", "fr"}
+    assert again.json()["replays"] == 2
+    assert again.json()["last_replayed_at"] > after["last_replayed_at"]
+
+
+async def test_two_replays_of_one_entry_at_once_publish_it_once(probe: ProbeService) -> None:
+    purchase = order()
+    probe.consumer.broken.add(purchase.id)
+    await probe.publish_order(purchase)
+
+    async with await probe.client(THEATRE) as client:
+        [entry] = await listed(client)
+        probe.consumer.broken.clear()
+        answers = await asyncio.gather(
+            *(client.post(f"/v1/dead-letters/{entry['id']}/replay") for _ in range(4)), return_exceptions=True
+        )
+        assert await eventually(lambda: probe.consumer.handled[purchase.id] >= 1)
+        await asyncio.sleep(2)  # a second replay would be consumed by now
+
+    statuses = sorted(answer.status_code for answer in answers if isinstance(answer, httpx.Response))
+    assert statuses == [202, 409, 409, 409]
+    assert probe.consumer.handled[purchase.id] == 1
+    replays = await probe.app.state.runtime.database[DEAD_LETTER_REPLAYS].count_documents({"_id": entry["id"]})
+    assert replays == 1
+
+
+async def test_a_replay_that_fails_again_is_dead_lettered_as_a_new_entry_naming_the_first(
+    probe: ProbeService,
+) -> None:
+    purchase = order()
+    probe.consumer.broken.add(purchase.id)
+    await probe.publish_order(purchase)
+
+    async with await probe.client(THEATRE) as client:
+        [first] = await listed(client)
+        replayed = await client.post(f"/v1/dead-letters/{first['id']}/replay")
+        newest, older = await listed(client, count=2)
+
+    assert replayed.status_code == 202
+    assert newest["id"] != first["id"]
+    assert newest["replay_of"] == first["id"]
+    assert newest["event_id"] == purchase.id
+    assert newest["topic"] == probe.topic
+    assert (newest["replays"], older["id"], older["replays"]) == (0, first["id"], 1)
+    assert probe.consumer.applied[purchase.id] == 0
+
+
+async def test_another_organisations_token_can_neither_see_nor_replay_an_entry(probe: ProbeService) -> None:
+    await probe.publish_poison(b"{not json", THEATRE, key=b"k")
+
+    async with await probe.client(THEATRE) as theatre:
+        [entry] = await listed(theatre)
+    async with await probe.client(FESTIVAL) as festival:
+        seen = await festival.get("/v1/dead-letters")
+        replay = await festival.post(f"/v1/dead-letters/{entry['id']}/replay")
+
+    assert seen.status_code == 200
+    assert seen.json()["items"] == []
+    assert replay.status_code == 403
+    assert replay.json()["detail"]["code"] == "forbidden"
+    assert await probe.app.state.runtime.database[DEAD_LETTER_REPLAYS].count_documents({}) == 0
+
+
+async def test_a_token_without_the_operations_scope_gets_403_and_none_gets_401(probe: ProbeService) -> None:
+    async with await probe.client(THEATRE, Scope.SUBSCRIPTIONS_ADMIN, Scope.PROFILES_READ) as client:
+        listing = await client.get("/v1/dead-letters")
+        replay = await client.post(f"/v1/dead-letters/{probe.dead_letter_topic}:0:0/replay")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=probe.app), base_url="http://probe") as anonymous:
+        unauthenticated = await anonymous.get("/v1/dead-letters")
+
+    assert listing.status_code == replay.status_code == 403
+    assert "operations:admin" in listing.json()["detail"]["message"]["en"]
+    assert unauthenticated.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "dead_letter_id",
+    ["not-an-id", "{dead_letter_topic}:0:999", "{dead_letter_topic}:3:0", "parterre.deadletter.someone-else:0:0"],
+)
+async def test_an_unknown_entry_or_group_answers_404(probe: ProbeService, dead_letter_id: str) -> None:
+    async with await probe.client(THEATRE) as client:
+        replay = await client.post(
+            f"/v1/dead-letters/{dead_letter_id.format(dead_letter_topic=probe.dead_letter_topic)}/replay"
+        )
+        group = await client.get("/v1/dead-letters", params={"group": "parterre-identity"})
+
+    assert replay.status_code == 404
+    assert replay.json()["detail"]["code"] == "dead_letter_not_found"
+    assert group.status_code == 404
+    assert group.json()["detail"]["code"] == "group_not_found"
+
+
+async def test_a_service_without_consumers_serves_no_dead_letter_routes(settings: ServiceSettings) -> None:
+    app = create_service_app(settings, ServiceParts(title="probe", description="probe"))
+
+    assert "/v1/dead-letters" not in {getattr(route, "path", None) for route in app.routes}
