@@ -8,8 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from services.console.adapters.platform_api import ApiError, PlatformApi, ServiceUnavailableError
+from services.console.adapters.platform_api import SERVICES, ApiError, PlatformApi, ServiceUnavailableError
 from services.console.domain.i18n import Language
+from services.console.domain.operations import (
+    GroupLag,
+    Sample,
+    StageCounts,
+    SubscriptionHealth,
+    consumer_lags,
+    pipeline_counts,
+    read_metrics,
+    subscription_health,
+)
 from services.console.domain.pages import (
     ComparedField,
     ConsentRow,
@@ -297,3 +307,76 @@ async def overview_page(api: PlatformApi, token: str, language: Language, *, ref
     except (ApiError, ServiceUnavailableError) as failure:
         return OverviewPage(None, failure)
     return OverviewPage(answer, None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+# The services whose consumers set messages aside in dead-letter topics.
+CONSUMING_SERVICES = ("identity", "profile", "notify")
+
+
+@dataclass(frozen=True)
+class OperationsPage:
+    ready: Mapping[str, bool]
+    stages: list[StageCounts]
+    lags: list[GroupLag]
+    dead_letters: Mapping[str, list[Mapping[str, Any]]]
+    subscriptions: list[SubscriptionHealth] | None
+    dead_deliveries: list[Mapping[str, Any]] | None
+    failures: list[Failure]
+
+
+async def operations_page(api: PlatformApi, active: ActiveSession) -> OperationsPage:
+    token = active.token
+    calls: dict[str, Any] = {}
+    for service in SERVICES:
+        calls[f"ready:{service}"] = api.text(service, "/readyz")
+        calls[f"metrics:{service}"] = api.text(service, "/metrics")
+    if active.allows(Scope.OPERATIONS_ADMIN):
+        for service in CONSUMING_SERVICES:
+            calls[f"dead:{service}"] = api.call(service, "GET", "/v1/dead-letters", token=token, params={"limit": 50})
+    if active.allows(Scope.SUBSCRIPTIONS_ADMIN):
+        calls["subscriptions"] = api.call("notify", "GET", "/v1/subscriptions", token=token)
+        calls["dead_deliveries"] = api.call(
+            "notify", "GET", "/v1/deliveries", token=token, params={"status": "dead", "limit": 50}
+        )
+    results = await api.gather(**calls)
+    samples: dict[str, list[Sample]] = {}
+    for service in SERVICES:
+        text = _value(results[f"metrics:{service}"])
+        try:
+            samples[service] = read_metrics(text) if text else []
+        except ValueError:
+            samples[service] = []
+    subscriptions = _value(results.get("subscriptions"))
+    dead_deliveries = _value(results.get("dead_deliveries"))
+    return OperationsPage(
+        ready={service: _value(results[f"ready:{service}"]) is not None for service in SERVICES},
+        stages=pipeline_counts(samples, active.session.organisation_id),
+        lags=consumer_lags(samples),
+        dead_letters={
+            service: list((_value(results[f"dead:{service}"]) or {}).get("items", []))
+            for service in CONSUMING_SERVICES
+            if f"dead:{service}" in results
+        },
+        subscriptions=None
+        if subscriptions is None
+        else subscription_health(subscriptions.get("items", []), samples.get("notify", [])),
+        dead_deliveries=None if dead_deliveries is None else list(dead_deliveries.get("items", [])),
+        # A service that is down shows as not ready; its other calls failing says nothing more.
+        failures=[
+            failure
+            for name, failure in results.items()
+            if isinstance(failure, Failure) and not name.startswith(("ready:", "metrics:"))
+        ],
+    )
+
+
+async def replay_dead_letter(api: PlatformApi, token: str, service: str, dead_letter_id: str) -> None:
+    if service not in CONSUMING_SERVICES:
+        raise ApiError("console", 404, "service_not_found", {"en": "No such service.", "fr": "Service inconnu."})
+    await api.call(service, "POST", f"/v1/dead-letters/{quote(dead_letter_id, safe='')}/replay", token=token)
+
+
+async def replay_delivery(api: PlatformApi, token: str, delivery_id: str) -> None:
+    await api.call("notify", "POST", f"/v1/deliveries/{quote(delivery_id, safe='')}/replay", token=token)

@@ -25,7 +25,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     # Answers access and erasure requests.
     Role.PRIVACY: frozenset({Scope.PROFILES_READ, Scope.PRIVACY_EXPORT, Scope.PRIVACY_ERASE}),
     # Watches the pipeline and the deliveries; sees no patron.
-    Role.OPERATIONS: frozenset({Scope.SUBSCRIPTIONS_ADMIN}),
+    Role.OPERATIONS: frozenset({Scope.SUBSCRIPTIONS_ADMIN, Scope.OPERATIONS_ADMIN}),
     Role.ADMIN: frozenset(Scope),
 }
 

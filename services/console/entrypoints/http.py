@@ -401,6 +401,47 @@ async def overview(
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Operations
+
+
+@router.get("/operations")
+async def operations(request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage) -> Response:
+    if not (active.allows(Scope.OPERATIONS_ADMIN) or active.allows(Scope.SUBSCRIPTIONS_ADMIN)):
+        raise NotAllowedError
+    page = await pages.operations_page(context.deps.api, active)
+    return render(request, context, language, "operations.html", active, page=page)
+
+
+@router.post("/operations/dead-letters/{service}/replay")
+async def replay_dead_letter(
+    service: str,
+    request: Request,
+    active: CheckedSession,
+    context: ConsoleDep,
+    language: PageLanguage,
+    dead_letter_id: Annotated[str, Form(max_length=300)],
+) -> Response:
+    require(active, Scope.OPERATIONS_ADMIN)
+    try:
+        await pages.replay_dead_letter(context.deps.api, active.token, service, dead_letter_id)
+    except (ApiError, ServiceUnavailableError) as failure:
+        return _failed(request, context, language, active, failure)
+    return _see("/operations?done=replayed")
+
+
+@router.post("/operations/deliveries/{delivery_id}/replay")
+async def replay_delivery(
+    delivery_id: str, request: Request, active: CheckedSession, context: ConsoleDep, language: PageLanguage
+) -> Response:
+    require(active, Scope.SUBSCRIPTIONS_ADMIN)
+    try:
+        await pages.replay_delivery(context.deps.api, active.token, delivery_id)
+    except (ApiError, ServiceUnavailableError) as failure:
+        return _failed(request, context, language, active, failure)
+    return _see("/operations?done=replayed")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def _failed(
