@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from uuid import UUID, uuid5
 
 from services.profile.domain.history import ProfileEvent, profile_event
-from services.profile.domain.lookups import lookup_keys
+from services.profile.domain.lookups import lookup_keys, personal_details
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
 from services.profile.domain.rules import (
     SegmentDefinitions,
@@ -264,7 +264,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     await store.purge(organisation_id, person_id)
     if stored.due_handle is not None:
         await store.unschedule(stored.due_handle)
-    await store.unindex_lookups(organisation_id, person_id, lookup_keys(stored.state))
+    await store.unindex_lookups(organisation_id, person_id, lookup_keys(stored.state), thorough=True)
     # Everything but the exits to publish: the document goes once they are out.
     await store.save(
         StoredProfile(
@@ -279,7 +279,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
         )
     )
 
-    details = [key.split(":", 1)[1] for key in lookup_keys(stored.state)]
+    details = personal_details(stored.state)
     request = parse_data(resolved.original)
     requested_by = request.requested_by if isinstance(request, PersonErasureRequestedV1) else "unknown"
 
@@ -613,7 +613,7 @@ async def _commit(
         await store.purge(organisation_id, person_id, changes=[change_key], triggers=claimed)
         if profile.due_handle is not None:
             await store.unschedule(profile.due_handle)
-        await store.unindex_lookups(organisation_id, person_id, keys_after)
+        await store.unindex_lookups(organisation_id, person_id, keys_after, thorough=True)
         await store.delete_profile(organisation_id, person_id)
         return None
     return _Written(profile, outputs, "applied")
@@ -1245,7 +1245,7 @@ async def _store_batch(
         )
         if profile.due_handle is not None:
             await store.unschedule(profile.due_handle)
-        await store.unindex_lookups(organisation_id, profile.person_id, keys_after[profile.person_id])
+        await store.unindex_lookups(organisation_id, profile.person_id, keys_after[profile.person_id], thorough=True)
         await store.delete_profile(organisation_id, profile.person_id)
         for index, _, _ in person.changes:
             outcomes[index] = "erased_person"
