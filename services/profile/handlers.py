@@ -33,6 +33,7 @@ from services.profile.domain.rules import (
     time_conditions_due,
 )
 from services.profile.domain.schedule import SLOT, DueEntry, slot_of, slots_to_sweep
+from services.profile.domain.search import Candidate, Found, SearchQuery, rank
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.ports import (
     FactToLog,
@@ -374,6 +375,71 @@ async def profiles_found_by(deps: ProfileDeps, organisation_id: str, key: str) -
         if holder is not None and not holder.is_merged and key in lookup_keys(holder.state):
             found[holder.person_id] = holder
     return [found[person_id] for person_id in sorted(found)]
+
+
+# A search reads at most this many persons from its look-ups (and their profiles): a name's sound may find
+# thousands, and a search box must answer in about a second.
+MAX_SEARCH_CANDIDATES = 500
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best matches, each with the profile holding the patron's history now, and whether patrons that match
+    may have been left out: more matched than asked for, or the look-ups found more than were read."""
+
+    found: list[tuple[Found, StoredProfile]]
+    truncated: bool
+
+
+async def search_profiles(
+    deps: ProfileDeps,
+    organisation_id: str,
+    query: SearchQuery,
+    *,
+    limit: int,
+    max_candidates: int = MAX_SEARCH_CANDIDATES,
+) -> SearchResult:
+    """The patrons matching `query`, best first (`domain.search.rank`), each once: a person merged into another is
+    found as the profile holding their history, and ranked by that profile's names and details.
+
+    The look-ups are read stage by stage (`SearchQuery.lookup_stages`), at most `max_candidates` persons in all.
+    """
+    read: set[str] = set()
+    holders: dict[str, StoredProfile] = {}
+    truncated = False
+    ranked: list[Found] = []
+    for stage in query.lookup_stages:
+        for key in stage:
+            room = max_candidates - len(read)
+            if room <= 0:
+                truncated = True
+                break
+            persons, more = await deps.store.found_by_up_to(organisation_id, key, room)
+            truncated = truncated or more
+            fresh = [person_id for person_id in persons if person_id not in read]
+            read.update(fresh)
+            for holder in await _holders(deps, organisation_id, fresh):
+                holders[holder.person_id] = holder
+        ranked = rank(query, [Candidate.of(holder.person_id, holder.state) for holder in holders.values()])
+        if len(ranked) > limit:
+            break
+    return SearchResult(
+        [(found, holders[found.candidate.person_id]) for found in ranked[:limit]],
+        truncated=truncated or len(ranked) > limit,
+    )
+
+
+async def _holders(deps: ProfileDeps, organisation_id: str, person_ids: Sequence[str]) -> list[StoredProfile]:
+    """The profiles holding these persons' histories now (those not merged away are their own)."""
+    stored = await deps.store.profiles_of(organisation_id, person_ids)
+    holders = []
+    for person_id in person_ids:
+        profile = stored.get(person_id)
+        if profile is not None and profile.is_merged:
+            profile = await deps.store.profile(organisation_id, await _top(deps, organisation_id, person_id))
+        if profile is not None and not profile.is_merged:
+            holders.append(profile)
+    return holders
 
 
 @dataclass
