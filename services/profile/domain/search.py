@@ -28,6 +28,7 @@ from shared.names import JOINING_PARTICLES, fold_name, name_parts
 # but not two short names one letter apart (Léo and Léa: 0.82).
 WORD_MATCH = 0.88
 SHORTEST_QUERY = 2
+LONGEST_QUERY = 200
 # Phone numbers have 7 (local) to 15 (E.164's longest) digits; fewer is an upstream id (`4521`), never a phone.
 _FEWEST_PHONE_DIGITS = 7
 _MOST_PHONE_DIGITS = 15
@@ -58,6 +59,7 @@ class Unsearchable(StrEnum):
     """Why a text cannot be searched for."""
 
     TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
     NO_LETTERS_OR_DIGITS = "no_letters_or_digits"
 
 
@@ -96,7 +98,8 @@ class SearchQuery:
 
 
 def read_query(text: str) -> SearchQuery:
-    """What `text` asks for; raises `UnsearchableQueryError` for fewer than two characters or no letter or digit.
+    """What `text` asks for; raises `UnsearchableQueryError` for fewer than 2 characters or more than 200, or no
+    letter or digit.
 
     An `@` makes an email; digits and phone punctuation alone, seven to fifteen digits, a phone (an extension after
     it is dropped, as profiles drop it); any other digit an upstream id (`C-004521`); anything else names, in any
@@ -105,6 +108,8 @@ def read_query(text: str) -> SearchQuery:
     trimmed = " ".join(text.split())
     if len(trimmed) < SHORTEST_QUERY:
         raise UnsearchableQueryError(Unsearchable.TOO_SHORT)
+    if len(trimmed) > LONGEST_QUERY:
+        raise UnsearchableQueryError(Unsearchable.TOO_LONG)
     if not any(char.isalnum() for char in trimmed):
         raise UnsearchableQueryError(Unsearchable.NO_LETTERS_OR_DIGITS)
     if "@" in trimmed:

@@ -85,6 +85,7 @@ def test_a_text_is_read_as_an_email_a_phone_an_upstream_id_or_names(text: str, k
         ("--", Unsearchable.NO_LETTERS_OR_DIGITS),
         ("... ,;!", Unsearchable.NO_LETTERS_OR_DIGITS),
         ("@@", Unsearchable.NO_LETTERS_OR_DIGITS),
+        ("Tremblay " * 23, Unsearchable.TOO_LONG),
     ],
 )
 def test_a_text_too_short_or_without_letters_or_digits_is_refused_with_its_reason(
