@@ -148,12 +148,14 @@ class NumberedList:
                 continue
             return key
 
-    async def extend(self, name: str, items: Sequence[Mapping[str, Any]]) -> list[str]:
+    async def extend(self, name: str, items: Sequence[Mapping[str, Any]], *, length: int | None = None) -> list[str]:
         """Adds `items` at the end, in order and with consecutive numbers where no other writer comes between;
-        returns their keys. One round trip for them all when nobody else appends meanwhile."""
+        returns their keys. One round trip for them all when nobody else appends meanwhile, and `length` known."""
         keys: list[str] = []
+        known = length
         while len(keys) < len(items):
-            number = await self.length(name) + 1
+            number = (await self.length(name) if known is None else known) + 1
+            known = None
             rest = items[len(keys) :]
             documents = [{**item, "_id": f"{name}#{number + offset}"} for offset, item in enumerate(rest)]
             try:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from uuid import UUID, uuid5
 
 from services.profile.domain.history import ProfileEvent, profile_event
-from services.profile.domain.lookups import lookup_keys
+from services.profile.domain.lookups import lookup_keys, personal_details
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
 from services.profile.domain.rules import (
     SegmentDefinitions,
@@ -33,6 +33,7 @@ from services.profile.domain.rules import (
     time_conditions_due,
 )
 from services.profile.domain.schedule import SLOT, DueEntry, slot_of, slots_to_sweep
+from services.profile.domain.search import Candidate, Found, SearchQuery, rank
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.ports import (
     FactToLog,
@@ -264,7 +265,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     await store.purge(organisation_id, person_id)
     if stored.due_handle is not None:
         await store.unschedule(stored.due_handle)
-    await store.unindex_lookups(organisation_id, person_id, lookup_keys(stored.state))
+    await store.unindex_lookups(organisation_id, person_id, lookup_keys(stored.state), thorough=True)
     # Everything but the exits to publish: the document goes once they are out.
     await store.save(
         StoredProfile(
@@ -279,7 +280,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
         )
     )
 
-    details = [key.split(":", 1)[1] for key in lookup_keys(stored.state)]
+    details = personal_details(stored.state)
     request = parse_data(resolved.original)
     requested_by = request.requested_by if isinstance(request, PersonErasureRequestedV1) else "unknown"
 
@@ -374,6 +375,71 @@ async def profiles_found_by(deps: ProfileDeps, organisation_id: str, key: str) -
         if holder is not None and not holder.is_merged and key in lookup_keys(holder.state):
             found[holder.person_id] = holder
     return [found[person_id] for person_id in sorted(found)]
+
+
+# A search reads at most this many persons from its look-ups (and their profiles): a name's sound may find
+# thousands, and a search box must answer in about a second.
+MAX_SEARCH_CANDIDATES = 500
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best matches, each with the profile holding the patron's history now, and whether patrons that match
+    may have been left out: more matched than asked for, or the look-ups found more than were read."""
+
+    found: list[tuple[Found, StoredProfile]]
+    truncated: bool
+
+
+async def search_profiles(
+    deps: ProfileDeps,
+    organisation_id: str,
+    query: SearchQuery,
+    *,
+    limit: int,
+    max_candidates: int = MAX_SEARCH_CANDIDATES,
+) -> SearchResult:
+    """The patrons matching `query`, best first (`domain.search.rank`), each once: a person merged into another is
+    found as the profile holding their history, and ranked by that profile's names and details.
+
+    The look-ups are read stage by stage (`SearchQuery.lookup_stages`), at most `max_candidates` persons in all.
+    """
+    read: set[str] = set()
+    holders: dict[str, StoredProfile] = {}
+    truncated = False
+    ranked: list[Found] = []
+    for stage in query.lookup_stages:
+        for key in stage:
+            room = max_candidates - len(read)
+            if room <= 0:
+                truncated = True
+                break
+            persons, more = await deps.store.found_by_up_to(organisation_id, key, room)
+            truncated = truncated or more
+            fresh = [person_id for person_id in persons if person_id not in read]
+            read.update(fresh)
+            for holder in await _holders(deps, organisation_id, fresh):
+                holders[holder.person_id] = holder
+        ranked = rank(query, [Candidate.of(holder.person_id, holder.state) for holder in holders.values()])
+        if len(ranked) > limit:
+            break
+    return SearchResult(
+        [(found, holders[found.candidate.person_id]) for found in ranked[:limit]],
+        truncated=truncated or len(ranked) > limit,
+    )
+
+
+async def _holders(deps: ProfileDeps, organisation_id: str, person_ids: Sequence[str]) -> list[StoredProfile]:
+    """The profiles holding these persons' histories now (those not merged away are their own)."""
+    stored = await deps.store.profiles_of(organisation_id, person_ids)
+    holders = []
+    for person_id in person_ids:
+        profile = stored.get(person_id)
+        if profile is not None and profile.is_merged:
+            profile = await deps.store.profile(organisation_id, await _top(deps, organisation_id, person_id))
+        if profile is not None and not profile.is_merged:
+            holders.append(profile)
+    return holders
 
 
 @dataclass
@@ -613,7 +679,7 @@ async def _commit(
         await store.purge(organisation_id, person_id, changes=[change_key], triggers=claimed)
         if profile.due_handle is not None:
             await store.unschedule(profile.due_handle)
-        await store.unindex_lookups(organisation_id, person_id, keys_after)
+        await store.unindex_lookups(organisation_id, person_id, keys_after, thorough=True)
         await store.delete_profile(organisation_id, person_id)
         return None
     return _Written(profile, outputs, "applied")
@@ -1245,7 +1311,7 @@ async def _store_batch(
         )
         if profile.due_handle is not None:
             await store.unschedule(profile.due_handle)
-        await store.unindex_lookups(organisation_id, profile.person_id, keys_after[profile.person_id])
+        await store.unindex_lookups(organisation_id, profile.person_id, keys_after[profile.person_id], thorough=True)
         await store.delete_profile(organisation_id, profile.person_id)
         for index, _, _ in person.changes:
             outcomes[index] = "erased_person"

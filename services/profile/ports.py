@@ -1,7 +1,7 @@
 """What the profile handlers need from the outside world: the profile store."""
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -226,17 +226,31 @@ class ProfileStore(Protocol):
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         """Moves the position from `slot` to `to`; a no-op if another sweeper moved it already."""
 
-    async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
-        """Makes the profile findable by each of `keys` (an email, a phone, an upstream id)."""
+    async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
+        """Makes the profile findable by each of `keys` (`domain.lookups`); returns how many it was not found by
+        yet. Its cost does not grow with the number of persons a key finds (a name's sound finds thousands)."""
 
-    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> None:
+    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> int:
         """`index_lookups` for each person (by id) and their keys."""
 
-    async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
-        """The profile is no longer found by `keys`; a key nobody is found by any more is forgotten."""
+    async def unindex_lookups(
+        self, organisation_id: str, person_id: str, keys: Iterable[str], *, thorough: bool = False
+    ) -> None:
+        """The profile is no longer found by `keys`; a key nobody is found by any more is forgotten. `thorough`
+        (an erasure) leaves no entry naming the person even where a crash or a race filed them twice."""
 
     async def found_by(self, organisation_id: str, key: str) -> list[str]:
         """The persons whose profiles hold `key`, in no particular order."""
+
+    async def found_by_up_to(self, organisation_id: str, key: str, limit: int) -> tuple[list[str], bool]:
+        """At most `limit` of the persons filed under `key`, those filed first, and whether more were filed. An
+        entry may name a profile that no longer holds the key (filed just before a crash): the profile decides."""
+
+    def every_profile(self, organisation_id: str | None) -> AsyncIterator[StoredProfile]:
+        """Every stored profile of the organisation (of all of them with None), in no particular order. Slow: it
+        reads the whole collection, for operator tasks."""
+
+    async def count_profiles(self, organisation_id: str | None) -> int: ...
 
     async def segment_sizes(self, organisation_id: str) -> Mapping[str, int]:
         """How many profiles each segment holds now (a segment nobody is in may be missing)."""

@@ -2,7 +2,6 @@
 
 import math
 import random
-import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -12,11 +11,11 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-import jellyfish
 from rapidfuzz.distance import JaroWinkler
 
 from services.identity.domain.nicknames import are_masculine_and_feminine, are_nickname_equivalent
 from services.identity.domain.records import NormalisedRecord
+from shared.names import name_parts, sound_key, spoken_form
 
 
 class Comparison(StrEnum):
@@ -114,69 +113,8 @@ class ComparisonVector(NamedTuple):
         return (self.first_name, self.last_name, self.address, self.phone, self.email, self.birth_date)
 
 
-# How French spelling writes one sound many ways, in the order the rules apply to a folded name; `_spoken` uses
-# them so that spelling variants compare as typos and share blocking keys. Each rule names the variants it joins.
-_SPOKEN_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), replacement)
-    for pattern, replacement in (
-        (r"[^a-z]+", ""),  # St Pierre, Stpierre
-        (r"(.)\1+", r"\1"),  # Paquette, Paquete
-        (r"e?aul?[tdx]?s?$", "o"),  # Thibault, Thibeault, Thibaut; Perreault, Perrault
-        (r"e?au", "o"),  # Beaulieu, Bolieu
-        (r"ph", "f"),  # Stéphanie, Stefanie
-        (r"th", "t"),  # Gauthier, Gautier; Nathalie, Natalie
-        (r"qu|q|c(?![eiyh])", "k"),  # Véronique, Veronik; Éric, Erik; Catherine, Katherine
-        (r"y", "i"),  # Sylvie, Silvie
-        (r"(?<=[aeiou])s(?=[bcdfgjklmnpqrtvz])", ""),  # Lévesque, Lévêque; Desjardins, Déjardins
-        (r"ulx$", "u"),  # Proulx, Proux
-        (r"(.)\1+", r"\1"),  # doubles the rules above made: Pacquette
-        (r"(?<=..)[sx]$", ""),  # Cheniers, Chenier; Desjardins, Desjardin
-        (r"(?<=..)e$", ""),  # Chantale, Chantal
-        (r"(?<=..)(?:(?<=e)[rz]|[tdz])$", ""),  # Ouellet, Ouellette; Boucher, Bouchez
-    )
-)
-
-
-@lru_cache(maxsize=1 << 16)
-def _spoken(name: str) -> str:
-    for pattern, replacement in _SPOKEN_RULES:
-        name = pattern.sub(replacement, name)
-    return name
-
-
-@lru_cache(maxsize=1 << 16)
-def sound_key(name: str) -> str:
-    """A phonetic key for a folded name, equal for its usual French spelling variants (Thibault, Thibeault).
-
-    Metaphone alone suits English: it splits Thibault from Thibaut and Gauthier from Gautier, and NYSIIS and
-    Soundex do no better on Québec surnames. French spelling variants are first reduced to one spelling
-    (`_SPOKEN_RULES`: silent endings, `eau`, `th`, `qu`...), then Metaphone drops vowels and doubles.
-    """
-    return jellyfish.metaphone(_spoken(name))
-
-
-# Parts of a last name that belong to the next part: "st pierre" is one name, not "st" and "pierre".
-_PARTICLES = frozenset(
-    {"st", "ste", "de", "du", "des", "la", "le", "les", "d", "l", "mc", "mac", "van", "von", "der", "den", "di", "da"}
-    | {"del", "della", "dos", "das", "el", "o"}
-)
 _VOWELS = frozenset("aeiouy")
 _MOST_INITIALS = 3
-
-
-@lru_cache(maxsize=1 << 16)
-def _name_parts(name: str) -> tuple[str, ...]:
-    parts: list[str] = []
-    pending = ""
-    for token in name.split():
-        if token in _PARTICLES:
-            pending += token
-        else:
-            parts.append(pending + token)
-            pending = ""
-    if pending:
-        parts.append(pending)
-    return tuple(parts)
 
 
 def _initials(name: str) -> str | None:
@@ -215,9 +153,9 @@ def _by_similarity(a: str, b: str) -> Level:
     similarity = JaroWinkler.similarity(a, b)
     if similarity >= CLOSE_SIMILARITY:
         return Level.CLOSE
-    spoken = _spoken(a)
+    spoken = spoken_form(a)
     # A name in another script has no French spelling: its empty reduction says nothing.
-    if spoken and spoken == _spoken(b):
+    if spoken and spoken == spoken_form(b):
         return Level.CLOSE
     if similarity >= SIMILAR_SIMILARITY:
         return Level.SIMILAR
@@ -240,7 +178,7 @@ def _first_name_level(a: str, b: str) -> Level:
 def _last_name_level(a: str, b: str) -> Level:
     if a == b or a.replace(" ", "") == b.replace(" ", ""):
         return Level.EXACT
-    parts_a, parts_b = _name_parts(a), _name_parts(b)
+    parts_a, parts_b = name_parts(a), name_parts(b)
     if sorted(parts_a) == sorted(parts_b):
         return Level.EXACT
     if not set(parts_a).isdisjoint(parts_b):
@@ -425,7 +363,7 @@ def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
     first = record.first_name or ""
     last = record.last_name or ""
     postal_code = _compact(record.postal_code)
-    last_sounds = sorted({sound for sound in map(sound_key, _name_parts(last)) if sound})
+    last_sounds = sorted({sound for sound in map(sound_key, name_parts(last)) if sound})
     first_sound = sound_key(first.split()[0]) if first.split() else ""
     if postal_code:
         keys.update(f"ln:{sound}|pc:{postal_code}" for sound in last_sounds)

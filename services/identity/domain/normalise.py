@@ -10,6 +10,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
 from services.identity.domain.records import NormalisedRecord, PersonRecord
+from shared.names import fold_name, folded_words
 
 # The same people, streets and cities recur across sources and imports; each cache holds at most this many entries.
 _CACHE_SIZE = 1 << 16
@@ -30,36 +31,6 @@ _NORTH_AMERICAN = re.compile(
 )
 _NORTH_AMERICAN_COUNTRY_CODE = 1
 
-# Letters that Unicode does not decompose into a base letter and an accent, spelled as French and English readers do.
-# Apostrophe-like modifier letters count as letters for Unicode; in names they separate words like `'` does.
-_UNDECOMPOSED_LETTERS = str.maketrans(
-    {
-        "æ": "ae",
-        "œ": "oe",
-        "ø": "o",
-        "đ": "d",
-        "ð": "d",
-        "þ": "th",
-        "ł": "l",
-        "ħ": "h",
-        "ı": "i",
-        "ŧ": "t",
-        "ŋ": "n",
-        "ĸ": "k",
-        "ƒ": "f",
-        "ʹ": " ",
-        "ʻ": " ",
-        "ʼ": " ",
-        "ʽ": " ",
-        "ˈ": " ",
-    }
-)
-# The combining accents French, English and most Latin-script names carry, deleted in one pass before the slow path.
-_LATIN_ACCENTS = dict.fromkeys(range(0x0300, 0x0370))
-_ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
-# Anything that is not a letter or digit in any script (`\w` less the underscore) separates words.
-_SEPARATORS = re.compile(r"[\W_]+")
-_SAINTS = {"saint": "st", "sainte": "ste"}
 # Words that join a family name to its parts (`de la Fontaine`, `d'Arcy`, `van der Berg`), folded.
 NAME_PARTICLES = frozenset(
     {"d", "da", "de", "del", "della", "der", "des", "di", "du", "l", "la", "le", "les", "van", "von"}
@@ -213,36 +184,6 @@ def _is_valid_north_american(national: str, default_region: str) -> bool:
     return phonenumbers.is_valid_number_for_region(number, default_region) or phonenumbers.is_valid_number(number)
 
 
-def fold_name(raw: str) -> str | None:
-    """A name as matching compares it: lower case, accents and ligatures spelled out (`Œ` → `oe`, `ß` → `ss`),
-    hyphens, apostrophes, dots and any other punctuation as single spaces, Saint/Sainte as `st`/`ste`.
-
-    `Marie-Ève` → `marie eve`, `O'Neil` → `o neil`, `St. Pierre` → `st pierre`. Latin script becomes ASCII;
-    letters of other scripts are kept, lower-cased. Particles (`de`, `d'`, `van`) stay: see `name_without_particles`.
-    None when nothing is left but punctuation. Never raises.
-    """
-    words = _folded_words(raw)
-    return " ".join(words) if words else None
-
-
-@lru_cache(maxsize=_CACHE_SIZE)
-def _folded_words(raw: str) -> tuple[str, ...]:
-    if raw.isascii():
-        words = _ASCII_SEPARATORS.sub(" ", raw.lower()).split()
-    else:
-        words = _SEPARATORS.sub(" ", _without_accents(raw)).split()
-    return tuple(_SAINTS.get(word, word) for word in words)
-
-
-def _without_accents(text: str) -> str:
-    # Decomposing before and after case folding: some letters only lower-case once decomposed, and the reverse.
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    bare = decomposed.translate(_LATIN_ACCENTS).translate(_UNDECOMPOSED_LETTERS)
-    if bare.isascii():
-        return bare
-    return "".join(char for char in bare if not unicodedata.category(char).startswith("M"))
-
-
 def name_without_particles(folded: str) -> str:
     """A folded name without its particles, for matching `de la Fontaine` with `Fontaine`: `d arcy` → `arcy`.
 
@@ -300,13 +241,13 @@ def _street(raw: str) -> tuple[str | None, str | None]:
     if civic is not None and not _names_a_numbered_street(civic, text):
         number = civic["number"] + (civic["suffix"] or "").lower()
         text = text[civic.end() :]
-    words = _street_words(_folded_words(text))
+    words = _street_words(folded_words(text))
     return number, " ".join(words) if words else None
 
 
 def _names_a_numbered_street(civic: re.Match[str], text: str) -> bool:
     """`5e Avenue`, `2e Rang`: a French ordinal and a street type alone, with no civic number before them."""
-    after = _folded_words(text[civic.end() :])
+    after = folded_words(text[civic.end() :])
     return (
         civic["suffix"] is not None
         and _ORDINAL.fullmatch(f"{civic['number']}{civic['suffix'].lower()}") is not None

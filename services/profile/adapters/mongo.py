@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING
@@ -41,7 +42,9 @@ ERASED = "profile_erased"
 # Lists of numbered documents (see `NumberedList`): `slot|shard#n`, the profiles due in that slot of time, and
 # `day|date#n`, which parts of the day's slots hold entries; and the one document saying how far the sweep has
 # gone. The sweep reads them by `_id`, never the profiles, and an empty day costs it one read.
-# `org|digest of the key#n` documents: the persons whose profiles hold an email, a phone or an upstream id.
+# `org|digest of the key#n` documents: the persons whose profiles hold an email, a phone, an upstream id or a name's
+# sound; and `org|digest of the key@digest of the person`, a mark telling which entry files the person (so that
+# filing and withdrawing never read a list that holds every Tremblay).
 LOOKUPS = "profile_lookups"
 # Every export and erasure: who asked, when, and for an erasure what the search afterwards found.
 PRIVACY_LOG = "profile_privacy_log"
@@ -58,6 +61,8 @@ INDEXES: tuple[IndexSpec, ...] = (
 LOG_READS_AT_ONCE = 32
 # Documents read by `_id` at once for a batch of facts.
 READS_AT_ONCE = 64
+# Look-up lists this short are read whole before a person is filed in them: cheaper than filing someone twice.
+SHORT_LOOKUP_LIST = 16
 # Profiles replaced at once: FerretDB's SQLite takes one writer at a time, and many replaces waiting on it
 # finish later than a few at a time do.
 REPLACES_AT_ONCE = 4
@@ -84,6 +89,7 @@ class MongoProfileStore:
         self._erased = database[ERASED]
         self._due = NumberedList(database[DUE])
         self._lookups = NumberedList(database[LOOKUPS])
+        self._lookup_docs = database[LOOKUPS]
         self._privacy = database[PRIVACY_LOG]
         self._collections = [database[name] for name in COLLECTIONS]
         self._sweep = database[SWEEP]
@@ -397,34 +403,108 @@ class MongoProfileStore:
             day = _day_name(slot)
             await self._due.clear(day, await self._due.length(day))
 
-    async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
-        for key in sorted(keys):
-            name = _lookup_name(organisation_id, key)
-            if person_id not in {item.get("person") for _, item in await self._lookups.items(name)}:
-                await self._lookups.append(name, {"person": person_id})
+    async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
+        return await self.index_all_lookups(organisation_id, {person_id: keys})
 
-    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> None:
-        persons_by_name: dict[str, list[str]] = {}
-        for person_id, person_keys in keys.items():
-            for key in sorted(person_keys):
-                persons_by_name.setdefault(_lookup_name(organisation_id, key), []).append(person_id)
-        names = sorted(persons_by_name)
-        listed = await _each([self._lookups.items(name) for name in names], READS_AT_ONCE)
-        for name, items in zip(names, listed, strict=True):
-            present = {item.get("person") for _, item in items}
-            missing = [{"person": person_id} for person_id in persons_by_name[name] if person_id not in present]
-            if missing:
-                await self._lookups.extend(name, missing)
+    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> int:
+        wanted = [
+            (_lookup_name(organisation_id, key), person_id)
+            for person_id, person_keys in keys.items()
+            for key in sorted(set(person_keys))
+        ]
+        states = await _each([self._filing(name, person_id) for name, person_id in wanted], READS_AT_ONCE)
+        to_file: dict[str, list[str]] = {}
+        unsure: set[str] = set()
+        for (name, person_id), state in zip(wanted, states, strict=True):
+            if state is not _Filing.FILED:
+                to_file.setdefault(name, []).append(person_id)
+            if state is _Filing.UNSURE:
+                unsure.add(name)
+        filed = await _each(
+            [self._file(name, persons, read_whole=name in unsure) for name, persons in to_file.items()],
+            READS_AT_ONCE,
+        )
+        notes = [note for notes_of_one_list, _ in filed for note in notes_of_one_list]
+        await _each(
+            [
+                self._lookup_docs.update_one({"_id": _lookup_mark(name, person_id)}, {"$set": {"item": item_key}})
+                for name, person_id, item_key in notes
+            ],
+            READS_AT_ONCE,
+        )
+        return sum(appended for _, appended in filed)
 
-    async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
-        for key in sorted(keys):
-            for item_key, item in await self._lookups.items(_lookup_name(organisation_id, key)):
+    async def _file(self, name: str, persons: list[str], *, read_whole: bool) -> tuple[list[tuple[str, str, str]], int]:
+        """Appends the persons the list `name` does not hold yet, all in one insert (a batch of one name's patrons
+        is common); returns where each person is filed and how many were appended. A short list is read first:
+        entries filed before marks were kept (an email's, a phone's: a few) are found there, not filed twice."""
+        length = await self._lookups.length(name)
+        present: dict[str, str] = {}
+        if read_whole or length <= SHORT_LOOKUP_LIST:
+            for item_key, item in reversed(await self._lookups.items(name, length)):
+                if item.get("person"):
+                    present[str(item["person"])] = item_key
+        missing = [person_id for person_id in persons if person_id not in present]
+        appended = await self._lookups.extend(name, [{"person": person_id} for person_id in missing], length=length)
+        notes = [(name, person_id, present[person_id]) for person_id in persons if person_id in present]
+        return notes + list(zip([name] * len(missing), missing, appended, strict=True)), len(missing)
+
+    async def _filing(self, name: str, person_id: str) -> "_Filing":
+        """Where the person stands under the list `name`, known by their mark (one document per list and person,
+        named by a digest of the person): filed, new (marked now, to be appended), or unsure (marked by a filing cut
+        short, which may or may not have appended them)."""
+        mark = _lookup_mark(name, person_id)
+        marked = await self._lookup_docs.find_one({"_id": mark})
+        if marked is None:
+            try:
+                await self._lookup_docs.insert_one({"_id": mark})
+            except DuplicateKeyError:
+                return _Filing.UNSURE
+            return _Filing.NEW
+        if marked.get("item") is None:
+            return _Filing.UNSURE
+        item = await self._lookup_docs.find_one({"_id": marked["item"]})
+        # A withdrawal cut short after it tombstoned the entry: the person is appended again.
+        return _Filing.FILED if item is not None and item.get("person") == person_id else _Filing.NEW
+
+    async def unindex_lookups(
+        self, organisation_id: str, person_id: str, keys: Iterable[str], *, thorough: bool = False
+    ) -> None:
+        names = [_lookup_name(organisation_id, key) for key in sorted(set(keys))]
+        await _each([self._withdraw(name, person_id, thorough=thorough) for name in names], READS_AT_ONCE)
+
+    async def _withdraw(self, name: str, person_id: str, *, thorough: bool) -> None:
+        mark = _lookup_mark(name, person_id)
+        marked = await self._lookup_docs.find_one({"_id": mark})
+        if marked is not None and marked.get("item") is not None and not thorough:
+            await self._lookups.replace(str(marked["item"]), {"person": None})
+        else:
+            # No mark (filed before marks were kept), a filing cut short, or an erasure: the whole list is read.
+            for item_key, item in await self._lookups.items(name):
                 if item.get("person") == person_id:
                     await self._lookups.replace(item_key, {"person": None})
+        # The mark goes last: a withdrawal cut short before leaves it naming a tombstone, which filing sees.
+        await self._lookup_docs.delete_one({"_id": mark})
 
     async def found_by(self, organisation_id: str, key: str) -> list[str]:
         items = await self._lookups.items(_lookup_name(organisation_id, key))
         return sorted({str(item["person"]) for _, item in items if item.get("person")})
+
+    async def found_by_up_to(self, organisation_id: str, key: str, limit: int) -> tuple[list[str], bool]:
+        name = _lookup_name(organisation_id, key)
+        length = await self._lookups.length(name)
+        items = await self._lookups.items(name, min(length, limit))
+        persons = dict.fromkeys(str(item["person"]) for _, item in items if item.get("person"))
+        return list(persons), length > limit
+
+    async def every_profile(self, organisation_id: str | None) -> AsyncIterator[StoredProfile]:
+        query = {} if organisation_id is None else {"organisation_id": organisation_id}
+        async for document in self._profiles.find(query):
+            yield _profile_from(document["organisation_id"], document["person_id"], document)
+
+    async def count_profiles(self, organisation_id: str | None) -> int:
+        query = {} if organisation_id is None else {"organisation_id": organisation_id}
+        return await self._profiles.count_documents(query)
 
     async def segment_sizes(self, organisation_id: str) -> Mapping[str, int]:
         pipeline: list[dict[str, Any]] = [
@@ -548,6 +628,17 @@ def _due_name(slot: datetime, shard: int) -> str:
 def _lookup_name(organisation_id: str, key: str) -> str:
     # A digest of the email, phone or upstream id: the document outlives nobody's details once tombstoned.
     return _key(organisation_id, hashlib.sha256(key.encode()).hexdigest()[:40])
+
+
+def _lookup_mark(name: str, person_id: str) -> str:
+    # A digest of the person too: a mark names no one, whatever a crash leaves behind.
+    return f"{name}@{hashlib.sha256(f'{name}|{person_id}'.encode()).hexdigest()[:40]}"
+
+
+class _Filing(Enum):
+    FILED = "filed"
+    NEW = "new"
+    UNSURE = "unsure"
 
 
 def _due_entry(entry: DueEntry) -> dict[str, Any]:

@@ -1,10 +1,31 @@
-"""The keys a profile is found by: its emails, phones and upstream ids, written the way a look-up asks for them."""
+"""The keys a profile is found by: its emails, phones and upstream ids, and the sound of its names, written the way a
+look-up asks for them."""
 
 from services.profile.domain.profile import ProfileState, email_address, external_key, phone_number
+from shared.names import JOINING_PARTICLES, fold_name, name_parts, sound_key
 
 
 def lookup_keys(state: ProfileState) -> frozenset[str]:
+    """Every key the profile is found by: `email:`, `phone:` and `external:` (an upstream id with its source), as
+    exact as a look-up by one of them; `upstream:` (the upstream id alone, whatever system issued it); and the name
+    keys (`name_lookups`)."""
+    first = None if state.first_name is None else state.first_name.value
+    last = None if state.last_name is None else state.last_name.value
     return frozenset(
+        _detail_keys(state)
+        | {upstream_lookup(_upstream_id(external)) for external in state.external_ids}
+        | name_lookups(first, last)
+    )
+
+
+def personal_details(state: ProfileState) -> list[str]:
+    """The emails, phones and upstream ids (with their source) the profile holds, as an erasure's proof searches for
+    them afterwards. Not the sounds of names: a sound is shared by many people and tells no one's details."""
+    return sorted(key.split(":", 1)[1] for key in _detail_keys(state))
+
+
+def _detail_keys(state: ProfileState) -> set[str]:
+    return (
         {email_lookup(email) for email in state.emails}
         | {f"phone:{phone}" for phone in state.phones}
         | {f"external:{external}" for external in state.external_ids}
@@ -21,3 +42,66 @@ def phone_lookup(text: str) -> str:
 
 def external_lookup(source: str, external_id: str) -> str:
     return f"external:{external_key(source, external_id)}"
+
+
+def upstream_lookup(external_id: str) -> str:
+    """An upstream id whatever its source, as staff type it: surrounding spaces and case do not matter."""
+    return f"upstream:{upstream_id_as_compared(external_id)}"
+
+
+def upstream_id_as_compared(external_id: str) -> str:
+    return external_id.strip().casefold()
+
+
+def upstream_ids(state: ProfileState) -> list[str]:
+    """The profile's upstream ids without their sources, sorted."""
+    return sorted({_upstream_id(external) for external in state.external_ids})
+
+
+def _upstream_id(external: str) -> str:
+    # Sources are slugs (no colon): the id is everything after the first one.
+    return external.split(":", 1)[1]
+
+
+def name_lookups(first_name: str | None, last_name: str | None) -> set[str]:
+    """The keys of a person's names: `name:<sound>` for each part of the first and of the last name, and
+    `names:<sound>|<sound>` for each pair of a first-name part and a last-name part (sorted, so the order the
+    names are typed in does not matter).
+
+    A pair's list holds few people where a single sound's holds thousands (every Marie, every Tremblay): a search
+    for two names finds all of them there even when it cannot read every Marie.
+    """
+    firsts = {key for part in searchable_parts(first_name) if (key := part_sound(part))}
+    lasts = {key for part in searchable_parts(last_name) if (key := part_sound(part))}
+    return {name_lookup(sound) for sound in firsts | lasts} | {
+        names_lookup(first, last) for first in firsts for last in lasts if first != last
+    }
+
+
+def name_lookup(sound: str) -> str:
+    return f"name:{sound}"
+
+
+def names_lookup(sound: str, other: str) -> str:
+    low, high = sorted((sound, other))
+    return f"names:{low}|{high}"
+
+
+def searchable_parts(name: str | None) -> tuple[str, ...]:
+    """The parts of a name a search word may match, folded: each part with its particles joined (`st pierre` →
+    `stpierre`, `de la fontaine` → `delafontaine`), and each word that is not a particle (`pierre`, `fontaine`),
+    since people type `Fontaine` for `de la Fontaine`. A name made of particles alone (`Le`) is its own part."""
+    folded = fold_name(name) if name else None
+    if folded is None:
+        return ()
+    words = tuple(word for word in folded.split() if word not in JOINING_PARTICLES)
+    return tuple(dict.fromkeys(name_parts(folded) + words))
+
+
+def part_sound(part: str) -> str | None:
+    """What a name part is keyed by: its French sound (`sound_key`); a part in another script, which has none, by
+    its folded spelling. None for what is not keyed: a part without letters, and a Latin letter alone, an initial
+    (its key would list a good part of an audience); a single character of another script is a whole name (王)."""
+    if not any(char.isalpha() for char in part) or (len(part) == 1 and part.isascii()):
+        return None
+    return sound_key(part) or part

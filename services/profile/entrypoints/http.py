@@ -1,5 +1,5 @@
-"""Profile HTTP routes: a person's profile as its fields at this moment, found by id or by what upstream systems
-know them by; segments and their members; a person's data exported, or erased everywhere."""
+"""Profile HTTP routes: a person's profile as its fields at this moment, found by id, by what upstream systems
+know them by, or by a search box; segments and their members; a person's data exported, or erased everywhere."""
 
 import csv
 import io
@@ -15,7 +15,15 @@ from pydantic import BaseModel, Field
 from services.profile.context import ProfileContext, ProfileDep
 from services.profile.domain.lookups import email_lookup, external_lookup, phone_lookup
 from services.profile.domain.profile import ticket_history, view
-from services.profile.handlers import plain, profiles_found_by
+from services.profile.domain.search import (
+    LONGEST_QUERY,
+    SHORTEST_QUERY,
+    Found,
+    Unsearchable,
+    UnsearchableQueryError,
+    read_query,
+)
+from services.profile.handlers import plain, profiles_found_by, search_profiles
 from services.profile.ports import PrivacyEntry, StoredProfile, person_digest
 from shared.access import PrivacyEraser, PrivacyExporter, ProfilesReader, SegmentsReader
 from shared.errors import bilingual_error
@@ -69,6 +77,74 @@ def _profile_body(stored: StoredProfile, context: ProfileContext) -> dict[str, A
             }
             for line in ticket_history(stored.state, context.deps.rules.seasons)
         ],
+    }
+
+
+SEARCH_PAGE = 20
+_UNSEARCHABLE = {
+    Unsearchable.TOO_SHORT: (
+        f"Type at least {SHORTEST_QUERY} characters: a name, an email, a phone or an upstream id.",
+        f"Tapez au moins {SHORTEST_QUERY} caractères : un nom, un courriel, un téléphone ou un identifiant externe.",
+    ),
+    Unsearchable.TOO_LONG: (
+        f"Type at most {LONGEST_QUERY} characters.",
+        f"Tapez au plus {LONGEST_QUERY} caractères.",
+    ),
+    Unsearchable.NO_LETTERS_OR_DIGITS: (
+        "Type letters or digits: punctuation alone finds no one.",
+        "Tapez des lettres ou des chiffres : la ponctuation seule ne trouve personne.",
+    ),
+}
+
+
+# Declared before `/v1/profiles/{person_id}`, which would otherwise take `search` for a person id.
+@router.get(
+    "/v1/profiles/search",
+    summary="Patrons matching one text: names (accents, typos and order forgiven), an email, a phone or an upstream "
+    "id; best first",
+)
+async def search_patrons(
+    principal: ProfilesReader,
+    context: ProfileDep,
+    q: Annotated[
+        str,
+        Query(
+            description="Names in any order (`cote helene`), an email, a phone as written, or an upstream id "
+            f"without its source; {SHORTEST_QUERY} to {LONGEST_QUERY} characters."
+        ),
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = SEARCH_PAGE,
+) -> dict[str, Any]:
+    """Each patron once: a person merged into another is found as the profile holding their history. `matched_by`
+    says how (`name`, `email`, `phone`, `upstream_id`); `score` is 1 for an exact detail, else how closely the
+    names match (0.88 to 1). `truncated`: patrons that match may have been left out (more than `limit` matched, or
+    the name is so common that not every holder was read): type more."""
+    try:
+        query = read_query(q)
+    except UnsearchableQueryError as refused:
+        en, fr = _UNSEARCHABLE[refused.reason]
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=bilingual_error(
+                "bad_search", en=en, fr=fr, fields=[{"field": "q", "reason": en, "code": refused.reason.value}]
+            ),
+        ) from None
+    result = await search_profiles(context.deps, principal.organisation_id, query, limit=limit)
+    return {
+        "kind": query.kind.value,
+        "items": [_search_item(found, stored, context) for found, stored in result.found],
+        "truncated": result.truncated,
+    }
+
+
+def _search_item(found: Found, stored: StoredProfile, context: ProfileContext) -> dict[str, Any]:
+    fields = _fields(stored, context)
+    return {
+        "person_id": stored.person_id,
+        **{name: fields[name] for name in ("first_name", "last_name", "emails", "phones", "city", "lifecycle_stage")},
+        "last_event_at": plain(stored.state.latest_event_at),
+        "score": round(found.score, 3),
+        "matched_by": found.matched_by.value,
     }
 
 

@@ -33,7 +33,6 @@ from services.identity.domain.matching import (
     first_names_clearly_differ,
     last_name_level,
     probability_of_weight,
-    sound_key,
 )
 from services.identity.domain.nicknames import (
     MASCULINE_AND_FEMININE,
@@ -42,6 +41,7 @@ from services.identity.domain.nicknames import (
     are_nickname_equivalent,
 )
 from services.identity.domain.records import NormalisedRecord
+from shared.names import sound_key
 
 BANDS = MatchBands()
 MARIE = NormalisedRecord(

@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.identity.domain.normalise import (
-    fold_name,
     name_without_particles,
     normalise_email,
     normalise_phone,
@@ -18,6 +17,7 @@ from services.identity.domain.normalise import (
     parse_birth_date,
 )
 from services.identity.domain.records import NormalisedRecord, PersonRecord
+from shared.names import fold_name
 
 TODAY = date(2026, 5, 1)
 

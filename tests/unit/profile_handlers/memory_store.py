@@ -5,7 +5,7 @@
 
 import asyncio
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from services.profile.domain.schedule import DueEntry, shard_of, slot_of
@@ -25,7 +25,8 @@ class MemoryProfileStore:
         # (slot, shard) -> every entry filed there, in order; None where one was unfiled
         self.due: dict[tuple[datetime, int], list[DueEntry | None]] = {}
         self.position: datetime | None = None
-        self.lookups: dict[tuple[str, str], set[str]] = {}
+        # (organisation, digest of the key) -> the persons filed under it, first filed first
+        self.lookups: dict[tuple[str, str], dict[str, None]] = {}
         self.privacy: list[PrivacyEntry] = []
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
@@ -225,26 +226,49 @@ class MemoryProfileStore:
         if self.position == slot:
             self.position = to
 
-    async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
+    async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         await asyncio.sleep(0)
-        for key in keys:
-            self.lookups.setdefault((organisation_id, _key_digest(key)), set()).add(person_id)
+        filed = 0
+        for key in set(keys):
+            persons = self.lookups.setdefault((organisation_id, _key_digest(key)), {})
+            filed += person_id not in persons
+            persons[person_id] = None
+        return filed
 
-    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> None:
+    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> int:
+        filed = 0
         for person_id, person_keys in keys.items():
-            await self.index_lookups(organisation_id, person_id, person_keys)
+            filed += await self.index_lookups(organisation_id, person_id, person_keys)
+        return filed
 
-    async def unindex_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> None:
+    async def unindex_lookups(
+        self, organisation_id: str, person_id: str, keys: Iterable[str], *, thorough: bool = False
+    ) -> None:
         await asyncio.sleep(0)
         for key in keys:
-            persons = self.lookups.get((organisation_id, _key_digest(key)), set())
-            persons.discard(person_id)
+            persons = self.lookups.get((organisation_id, _key_digest(key)), {})
+            persons.pop(person_id, None)
             if not persons:
                 self.lookups.pop((organisation_id, _key_digest(key)), None)
 
     async def found_by(self, organisation_id: str, key: str) -> list[str]:
         await asyncio.sleep(0)
         return sorted(self.lookups.get((organisation_id, _key_digest(key)), ()))
+
+    async def found_by_up_to(self, organisation_id: str, key: str, limit: int) -> tuple[list[str], bool]:
+        await asyncio.sleep(0)
+        persons = list(self.lookups.get((organisation_id, _key_digest(key)), ()))
+        return persons[:limit], len(persons) > limit
+
+    async def every_profile(self, organisation_id: str | None) -> AsyncIterator[StoredProfile]:
+        for (organisation, _), profile in list(self.profiles.items()):
+            if organisation_id is None or organisation == organisation_id:
+                await asyncio.sleep(0)
+                yield profile
+
+    async def count_profiles(self, organisation_id: str | None) -> int:
+        await asyncio.sleep(0)
+        return sum(organisation_id is None or organisation == organisation_id for organisation, _ in self.profiles)
 
     async def segment_sizes(self, organisation_id: str) -> Mapping[str, int]:
         await asyncio.sleep(0)
@@ -316,5 +340,5 @@ def _name(key: tuple[datetime, int]) -> str:
 
 
 def _key_digest(key: str) -> str:
-    # Like the real store: a look-up key is an email or a phone, kept only as a digest.
+    # Like the real store: a look-up key (an email, a phone, a name's sound) is kept only as a digest.
     return hashlib.sha256(key.encode()).hexdigest()

@@ -16,6 +16,7 @@ import pytest
 from services.profile.domain.lookups import email_lookup, external_lookup, phone_lookup
 from services.profile.domain.profile import view
 from services.profile.domain.schedule import DueEntry, slot_of
+from services.profile.domain.search import read_query
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.handlers import (
     Handled,
@@ -27,6 +28,7 @@ from services.profile.handlers import (
     apply_resolved,
     apply_unmerge,
     profiles_found_by,
+    search_profiles,
     sweep_due,
 )
 from services.profile.ports import ProfileStore, StoredProfile, person_digest
@@ -74,13 +76,21 @@ class IdentityEvents:
         self.organisation_id = organisation_id
 
     def purchase(
-        self, event_id: str, person_id: str, *, days_ago: int = 30, tickets: int = 2, phone: str | None = None
+        self,
+        event_id: str,
+        person_id: str,
+        *,
+        days_ago: int = 30,
+        tickets: int = 2,
+        phone: str | None = None,
+        person: Mapping[str, Any] | None = None,
     ) -> Envelope:
-        """A ticket purchase by `person_id` (whose email is `<person_id>@example.com`), resolved to them."""
+        """A ticket purchase by `person_id` (whose email is `<person_id>@example.com`, and the rest as in the
+        catalog's example, Élise Gagnon, unless `person` says otherwise), resolved to them."""
         example = copy.deepcopy(event_type("parterre.ticket.purchased.v1").example)
         order = next(_orders)
         example["order_id"] = f"O-{order}"
-        example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
+        example["person"] = {**example["person"], "email": f"{person_id}@example.com", **(person or {})}
         if phone is not None:
             example["person"]["phone"] = phone
         example["tickets"] = [
@@ -711,6 +721,53 @@ async def a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased(wor
     assert await world.naming("per_olga") == []
 
 
+async def a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_erased(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-h", "per_helene", person=_named("Hélène", "Côté", "C-1001")))
+    # The same patron at the door, typed without accents: identity merges the two.
+    await world.deliver(world.purchase("sale-w", "per_walkup", person=_named("Helene", "Cote", "C-1002")))
+    await world.deliver(world.purchase("sale-m", "per_marc", person=_named("Marc", "Tremblay", "C-2001")))
+    await world.deliver(world.purchase("sale-l", "per_luc", person=_named("Luc", "Gagnon-Tremblay", "C-3001")))
+    await world.deliver(world.merged("mrg_1", "per_helene", "per_walkup"))
+
+    async def search(text: str, limit: int = 20) -> list[tuple[str, str]]:
+        result = await search_profiles(world.deps, world.organisation_id, read_query(text), limit=limit)
+        return [(found.candidate.person_id, found.matched_by.value) for found, _ in result.found]
+
+    assert await search("cote helene") == [("per_helene", "name")]
+    assert await search("c-1002") == [("per_helene", "upstream_id")], "the merged person's id finds the survivor"
+    assert await search("Tremblai") == [("per_luc", "name"), ("per_marc", "name")]
+    assert await search("Marc Tremblay") == [("per_marc", "name")]
+    assert await search("PER_MARC@example.com") == [("per_marc", "email")]
+
+    await world.deliver(world.erasure("per_marc"))
+
+    assert await search("Marc Tremblay") == []
+    assert await search("C-2001") == []
+    assert await world.naming("per_marc") == []
+
+
+async def a_search_says_when_it_may_have_left_patrons_out(world: World) -> None:
+    for index, first in enumerate(("Anne", "Élise", "Luc")):
+        await world.deliver(
+            world.purchase(f"sale-{index}", f"per_{index}", person=_named(first, "Gagnon", f"C-{index}"))
+        )
+
+    async def search(text: str, **bounds: int) -> tuple[list[str], bool]:
+        result = await search_profiles(world.deps, world.organisation_id, read_query(text), **bounds)
+        return [found.candidate.person_id for found, _ in result.found], result.truncated
+
+    assert await search("gagnon", limit=3) == (["per_0", "per_1", "per_2"], False)
+    assert await search("gagnon", limit=2) == (["per_0", "per_1"], True)
+    assert await search("gagnon", limit=3, max_candidates=2) == (["per_0", "per_1"], True)
+    assert await search("elise gagnon", limit=3, max_candidates=1) == (["per_1"], True), "the pair's list first"
+
+
+def _named(first_name: str, last_name: str, external_id: str) -> dict[str, str]:
+    return {"first_name": first_name, "last_name": last_name, "external_id": external_id}
+
+
 async def an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge(world: World) -> None:
     # Anne held Cléo's history through Béa until Cléo's merge into Béa was undone; Anne keeps what she announced
     # when she took Béa in, Cléo's purchase among it, for a redelivery of that merge.
@@ -800,6 +857,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
     merged_and_erased_persons_are_not_swept,
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
+    a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_erased,
+    a_search_says_when_it_may_have_left_patrons_out,
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
     a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others,

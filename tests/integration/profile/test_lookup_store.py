@@ -1,0 +1,166 @@
+"""Look-up lists on the real store: a person is filed and withdrawn without reading a list many share, and a filing
+or a withdrawal cut short leaves no one filed twice, lost, or named after an erasure."""
+
+from typing import Any, cast
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.profile.adapters.mongo import LOOKUPS, SHORT_LOOKUP_LIST, MongoProfileStore
+from shared.mongo import Document, NumberedList
+
+pytestmark = [pytest.mark.mongo]
+
+ORGANISATION = "theatre-du-nord"
+TREMBLAY = "name:TRMBL"
+
+
+class CrashError(Exception):
+    pass
+
+
+class CrashingCollection:
+    """The collection, but the next call of a method named by `crash_on` fails, as a crash at that write would."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.crash_on: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+        if name != self.crash_on:
+            return method
+
+        async def crash(*_args: Any, **_kwargs: Any) -> Any:
+            self.crash_on = None
+            raise CrashError(name)
+
+        return crash
+
+
+class CrashingDatabase:
+    def __init__(self, inner: AsyncDatabase[Document]) -> None:
+        self._inner = inner
+        self.lookups = CrashingCollection(inner[LOOKUPS])
+
+    def __getitem__(self, name: str) -> Any:
+        return self.lookups if name == LOOKUPS else self._inner[name]
+
+
+@pytest.fixture
+def crashing(database: AsyncDatabase[Document]) -> CrashingDatabase:
+    return CrashingDatabase(database)
+
+
+@pytest.fixture
+def store(crashing: CrashingDatabase) -> MongoProfileStore:
+    return MongoProfileStore(cast(AsyncDatabase[Document], crashing))
+
+
+async def entries_naming(database: AsyncDatabase[Document], person_id: str) -> int:
+    return await database[LOOKUPS].count_documents({"person": person_id})
+
+
+async def file_many(store: MongoProfileStore, count: int) -> None:
+    await store.index_all_lookups(ORGANISATION, {f"per_{n:03d}": [TREMBLAY] for n in range(count)})
+
+
+async def test_filing_a_person_twice_files_them_once_and_withdrawing_them_lets_them_be_filed_again(
+    store: MongoProfileStore,
+) -> None:
+    assert await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY, "name:MRK"]) == 2
+    assert await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY, "name:MRK"]) == 0
+    assert await store.found_by_up_to(ORGANISATION, TREMBLAY, 10) == (["per_marc"], False)
+
+    await store.unindex_lookups(ORGANISATION, "per_marc", [TREMBLAY])
+
+    assert await store.found_by_up_to(ORGANISATION, TREMBLAY, 10) == ([], False)
+    assert await store.found_by(ORGANISATION, "name:MRK") == ["per_marc"]
+    assert await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY]) == 1
+    assert await store.found_by(ORGANISATION, TREMBLAY) == ["per_marc"]
+
+
+async def test_a_look_up_reads_the_first_filed_up_to_its_limit_and_says_more_were_filed(
+    store: MongoProfileStore,
+) -> None:
+    await file_many(store, 5)
+
+    assert await store.found_by_up_to(ORGANISATION, TREMBLAY, 3) == (["per_000", "per_001", "per_002"], True)
+    assert await store.found_by_up_to(ORGANISATION, TREMBLAY, 5) == ([f"per_{n:03d}" for n in range(5)], False)
+
+
+async def test_filing_and_withdrawing_a_person_under_a_key_many_share_never_reads_its_list(
+    store: MongoProfileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await file_many(store, SHORT_LOOKUP_LIST + 4)
+    lists_read: list[int | None] = []
+    read_items = NumberedList.items
+
+    async def items(self: NumberedList, name: str, length: int | None = None) -> list[tuple[str, Document]]:
+        lists_read.append(length)
+        return await read_items(self, name, length)
+
+    monkeypatch.setattr(NumberedList, "items", items)
+
+    assert await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY]) == 1
+    await store.unindex_lookups(ORGANISATION, "per_001", [TREMBLAY])
+
+    assert lists_read == []
+    assert "per_marc" in await store.found_by(ORGANISATION, TREMBLAY)
+    assert "per_001" not in await store.found_by(ORGANISATION, TREMBLAY)
+
+
+@pytest.mark.parametrize("crash_on", ["insert_many", "update_one"])
+async def test_a_filing_cut_short_is_completed_without_filing_the_person_twice(
+    store: MongoProfileStore, crashing: CrashingDatabase, database: AsyncDatabase[Document], crash_on: str
+) -> None:
+    await file_many(store, SHORT_LOOKUP_LIST + 4)
+    crashing.lookups.crash_on = crash_on
+
+    with pytest.raises(CrashError):
+        await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY])
+    await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY])
+
+    assert await entries_naming(database, "per_marc") == 1
+    assert "per_marc" in await store.found_by(ORGANISATION, TREMBLAY)
+    assert await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY]) == 0
+
+
+async def test_a_withdrawal_cut_short_leaves_the_person_withdrawn_and_free_to_be_filed_again(
+    store: MongoProfileStore, crashing: CrashingDatabase
+) -> None:
+    await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY])
+    crashing.lookups.crash_on = "delete_one"
+
+    with pytest.raises(CrashError):
+        await store.unindex_lookups(ORGANISATION, "per_marc", [TREMBLAY])
+
+    assert await store.found_by(ORGANISATION, TREMBLAY) == []
+    assert await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY]) == 1
+    assert await store.found_by(ORGANISATION, TREMBLAY) == ["per_marc"]
+
+
+async def test_an_erasure_withdraws_every_entry_naming_the_person_even_one_filed_before_marks_were_kept(
+    store: MongoProfileStore, database: AsyncDatabase[Document]
+) -> None:
+    await file_many(store, SHORT_LOOKUP_LIST + 4)
+    await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY, "email:marc@example.com"])
+    # As an earlier version left its entries: no marks. Filed again under a long list, the person is there twice.
+    await database[LOOKUPS].delete_many({"item": {"$exists": True}})
+    await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY, "email:marc@example.com"])
+    assert await entries_naming(database, "per_marc") == 3, "twice under the long list, once under the short one"
+
+    await store.unindex_lookups(ORGANISATION, "per_marc", [TREMBLAY, "email:marc@example.com"], thorough=True)
+
+    assert await entries_naming(database, "per_marc") == 0
+
+
+async def test_a_key_filed_before_marks_were_kept_is_withdrawn_by_reading_its_list(
+    store: MongoProfileStore, database: AsyncDatabase[Document]
+) -> None:
+    await store.index_lookups(ORGANISATION, "per_marc", ["email:marc@example.com"])
+    await database[LOOKUPS].delete_many({"item": {"$exists": True}})
+
+    await store.unindex_lookups(ORGANISATION, "per_marc", ["email:marc@example.com"])
+
+    assert await entries_naming(database, "per_marc") == 0
