@@ -81,7 +81,7 @@ class Fleet:
                 "PARTERRE_MONGO_URL": self.mongo_url,
                 "PARTERRE_HTTP_PORT": str(self.port(name)),
                 # Where the console finds the services' APIs; the other services ignore these.
-                **{f"PARTERRE_CONSOLE_{other.upper()}_URL": f"http://127.0.0.1:{self.port(other)}" for other in SERVICES},
+                **{f"PARTERRE_CONSOLE_{peer.upper()}_URL": f"http://127.0.0.1:{self.port(peer)}" for peer in SERVICES},
                 **dict(self.extra_environment),
             }
             pid = spawn_detached(

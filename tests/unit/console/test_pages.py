@@ -35,14 +35,18 @@ def test_email_is_allowed_today_with_consent_valid_now_and_an_address() -> None:
     assert answer.reason == "contact.implied"
     assert answer.until == "2028-09-20T15:00:00+00:00"
     express = email_today(_consented(**{"consent.marketing_email.basis": "express"}))
-    assert express.allowed and express.reason == "contact.express"
+    assert express.allowed
+    assert express.reason == "contact.express"
 
 
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
         ({"emails": []}, "contact.no_email"),
-        ({"consent.marketing_email.allowed": False, "consent.marketing_email.status": "withdrawn"}, "contact.withdrawn"),
+        (
+            {"consent.marketing_email.allowed": False, "consent.marketing_email.status": "withdrawn"},
+            "contact.withdrawn",
+        ),
         ({"consent.marketing_email.allowed": False}, "contact.expired"),
         (
             {
@@ -68,8 +72,10 @@ def test_a_profile_with_no_consent_fields_at_all_answers_no_consent() -> None:
 def test_consents_are_listed_for_every_purpose_even_those_never_given() -> None:
     rows = consent_rows(_consented())
     assert [row.purpose for row in rows] == ["marketing_email", "sms", "postal", "survey"]
-    assert rows[0].allowed and rows[0].basis == "implied_purchase"
-    assert rows[1].status == "none" and not rows[1].allowed
+    assert rows[0].allowed
+    assert rows[0].basis == "implied_purchase"
+    assert rows[1].status == "none"
+    assert not rows[1].allowed
 
 
 def _merge(merge_id: str, survivor: str, merged: list[str], at: str, undone: str | None = None) -> dict[str, Any]:
@@ -156,9 +162,7 @@ def test_a_text_is_shown_in_the_page_language_else_in_the_other() -> None:
 
 
 def test_fired_trigger_keys_read_as_rule_and_period() -> None:
-    fired = fired_triggers(
-        ["welcome-first-purchase:per_a:once", "thank-you:per_a:2026-10-17", "odd-key"], "per_a"
-    )
+    fired = fired_triggers(["welcome-first-purchase:per_a:once", "thank-you:per_a:2026-10-17", "odd-key"], "per_a")
     assert [(trigger.rule, trigger.period) for trigger in fired] == [
         ("odd-key", "once"),
         ("thank-you", "2026-10-17"),

@@ -33,7 +33,14 @@ def test_the_stored_record_names_scrypt_and_its_parameters_and_never_holds_the_p
 
 @pytest.mark.parametrize(
     "stored",
-    ["", "plain", "bcrypt$1$2$3$4$5", "scrypt$x$8$1$AAAA$BBBB", "scrypt$1024$8$1$not base64!$AAAA", "scrypt$3$8$1$AA$BB"],
+    [
+        "",
+        "plain",
+        "bcrypt$1$2$3$4$5",
+        "scrypt$x$8$1$AAAA$BBBB",
+        "scrypt$1024$8$1$not base64!$AAAA",
+        "scrypt$3$8$1$AA$BB",
+    ],
 )
 def test_a_malformed_record_never_verifies_and_never_raises(stored: str) -> None:
     assert verify_password("anything at all", stored) is False
