@@ -24,13 +24,19 @@ $(UV):
 
 install: .venv/.installed ## install the Python environment from the lock file
 
-# promtool checks and tests the alert rules (Debian's prometheus package; first run only).
+# promtool checks and tests the alert rules (Debian's prometheus package); the console's browser tests drive Debian's
+# Chromium through Playwright, which downloads no browser of its own. First run only.
 tools:
 	@command -v promtool >/dev/null || { \
 	  echo "installing Debian's prometheus package (promtool), first run only"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get install -y --no-install-recommends prometheus >/dev/null \
 	    || { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends prometheus >/dev/null; }; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium package (the console's browser tests), first run only"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
+	    || { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }; }
 
 infra-up: ## start Kafka and FerretDB on 127.0.0.1 (fetched and built on first use)
 	python3 -m infra.local up

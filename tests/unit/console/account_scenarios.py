@@ -1,0 +1,184 @@
+"""What staff accounts and sessions must do, written once and run against the in-memory fakes (unit tests) and
+against the MongoDB adapters with the real token store (tests/integration/console): the fakes stay honest."""
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import pytest
+
+from services.console.adapters.platform_api import PlatformApi, ServiceUrls
+from services.console.domain.accounts import LoginThrottle
+from services.console.domain.passwords import PasswordRejectedError
+from services.console.domain.roles import Role
+from services.console.handlers import (
+    Accounts,
+    ConsoleDeps,
+    LoginRefusedError,
+    add_staff_member,
+    current_session,
+    disable_staff_member,
+    log_in,
+    log_out,
+    set_password,
+)
+from shared.access import Scope
+from tests.unit.console.fakes import SteppingClock
+
+PASSWORD = "une phrase de passe assez longue"
+Scenario = Callable[[Accounts, SteppingClock], Awaitable[None]]
+
+
+def deps_for(accounts: Accounts, *, attempts: int = 3) -> ConsoleDeps:
+    urls = ServiceUrls("http://127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:1")
+    return ConsoleDeps(
+        accounts=accounts,
+        api=PlatformApi(urls, timeout_seconds=1),
+        throttle=LoginThrottle(limit=attempts, window=timedelta(minutes=15)),
+        session_length=timedelta(hours=10),
+        idle_limit=timedelta(minutes=60),
+    )
+
+
+async def _marie(accounts: Accounts, *roles: Role) -> None:
+    await add_staff_member(
+        accounts,
+        username="Marie",
+        organisation_id="theatre-demo",
+        display_name="Marie Gagnon",
+        roles=frozenset(roles or (Role.REVIEWER,)),
+        password=PASSWORD,
+    )
+
+
+async def a_member_logs_in_and_the_session_acts_with_her_roles_scopes(accounts: Accounts, clock: SteppingClock) -> None:
+    await _marie(accounts, Role.REVIEWER)
+    deps = deps_for(accounts)
+    active = await log_in("marie", PASSWORD, deps)
+    assert active.session.username == "marie"
+    assert active.session.organisation_id == "theatre-demo"
+    assert active.allows(Scope.IDENTITY_REVIEW)
+    assert not active.allows(Scope.PRIVACY_ERASE)
+    assert active.token.startswith("prt_")
+    # The store keeps the token sealed and the cookie digested: neither is in the stored session.
+    stored = await accounts.sessions.session(active.session.digest)
+    assert stored is not None
+    assert active.token not in stored.sealed_token
+    assert active.cookie not in stored.digest
+    again = await current_session(active.cookie, deps)
+    assert again is not None
+    assert again.token == active.token
+
+
+async def a_wrong_password_an_unknown_user_and_a_disabled_member_get_one_answer(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts, attempts=100)
+    for username, password in (("marie", "not the right one"), ("nobody", PASSWORD), ("", PASSWORD)):
+        with pytest.raises(LoginRefusedError) as refused:
+            await log_in(username, password, deps)
+        assert refused.value.reason == "invalid"
+    await disable_staff_member(accounts, "marie")
+    with pytest.raises(LoginRefusedError) as refused:
+        await log_in("marie", PASSWORD, deps)
+    assert refused.value.reason == "invalid"
+
+
+async def repeated_failures_lock_the_username_even_for_the_right_password(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts, attempts=3)
+    for _ in range(3):
+        with pytest.raises(LoginRefusedError):
+            await log_in("marie", "guess", deps)
+    with pytest.raises(LoginRefusedError) as refused:
+        await log_in("marie", PASSWORD, deps)
+    assert refused.value.reason == "locked"
+
+
+async def a_session_ends_when_idle_or_expired_and_its_token_is_revoked(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts)
+    active = await log_in("marie", PASSWORD, deps)
+    clock.advance(minutes=59)
+    assert await current_session(active.cookie, deps) is not None
+    clock.advance(minutes=59)
+    assert await current_session(active.cookie, deps) is not None
+    clock.advance(minutes=61)
+    assert await current_session(active.cookie, deps) is None
+    assert await accounts.sessions.session(active.session.digest) is None
+    assert not await accounts.tokens.revoke(active.session.token_id), "the token was revoked already"
+
+
+async def logging_out_ends_the_session_and_revokes_its_token(accounts: Accounts, clock: SteppingClock) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts)
+    active = await log_in("marie", PASSWORD, deps)
+    await log_out(active, deps)
+    assert await current_session(active.cookie, deps) is None
+    assert not await accounts.tokens.revoke(active.session.token_id)
+
+
+async def a_cookie_that_is_not_a_session_s_opens_nothing(accounts: Accounts, clock: SteppingClock) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts)
+    active = await log_in("marie", PASSWORD, deps)
+    for cookie in ("", "forged", active.cookie + "x", active.session.digest):
+        assert await current_session(cookie, deps) is None
+    assert await current_session(active.cookie, deps) is not None
+
+
+async def a_new_password_or_a_disabled_account_ends_every_open_session(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts)
+    first, second = await log_in("marie", PASSWORD, deps), await log_in("marie", PASSWORD, deps)
+    await set_password(accounts, "marie", "une autre phrase de passe")
+    assert await current_session(first.cookie, deps) is None
+    assert await current_session(second.cookie, deps) is None
+    third = await log_in("marie", "une autre phrase de passe", deps)
+    await disable_staff_member(accounts, "marie")
+    assert await current_session(third.cookie, deps) is None
+
+
+async def a_username_is_taken_once_and_a_weak_password_is_refused(accounts: Accounts, clock: SteppingClock) -> None:
+    await _marie(accounts)
+    with pytest.raises(ValueError, match="taken"):
+        await _marie(accounts)
+    with pytest.raises(PasswordRejectedError):
+        await add_staff_member(
+            accounts,
+            username="jf",
+            organisation_id="theatre-demo",
+            display_name="",
+            roles=frozenset({Role.VIEWER}),
+            password="short",
+        )
+    with pytest.raises(ValueError, match="organisation"):
+        await add_staff_member(
+            accounts,
+            username="jf",
+            organisation_id="Not An Org",
+            display_name="",
+            roles=frozenset({Role.VIEWER}),
+            password=PASSWORD,
+        )
+    listed = await accounts.staff.members("theatre-demo")
+    assert [member.username for member in listed] == ["marie"]
+    assert listed[0].password_hash.startswith("scrypt$")
+
+
+SCENARIOS: list[Scenario] = [
+    a_member_logs_in_and_the_session_acts_with_her_roles_scopes,
+    a_wrong_password_an_unknown_user_and_a_disabled_member_get_one_answer,
+    repeated_failures_lock_the_username_even_for_the_right_password,
+    a_session_ends_when_idle_or_expired_and_its_token_is_revoked,
+    logging_out_ends_the_session_and_revokes_its_token,
+    a_cookie_that_is_not_a_session_s_opens_nothing,
+    a_new_password_or_a_disabled_account_ends_every_open_session,
+    a_username_is_taken_once_and_a_weak_password_is_refused,
+]
