@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("identity", defaults.identity_url),
         ("profile", defaults.profile_url),
         ("notify", defaults.notify_url),
+        ("console", defaults.console_url),
     ):
         parser.add_argument(f"--{service}-url", default=url, help=f"where {service} answers")
     parser.add_argument("--kafka-bootstrap", default=settings.kafka_bootstrap, help="PARTERRE_KAFKA_BOOTSTRAP")
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         identity_url=arguments.identity_url,
         profile_url=arguments.profile_url,
         notify_url=arguments.notify_url,
+        console_url=arguments.console_url,
         kafka_bootstrap=arguments.kafka_bootstrap,
         kafka_namespace=settings.kafka_namespace,
         mongo_url=arguments.mongo_url,

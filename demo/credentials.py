@@ -1,9 +1,10 @@
-"""The demo's credentials, made through the code paths of `parterre tokens create` and `parterre sources create`:
-an API token with the scopes the demo uses, and the organisation's upstream systems with their keys.
+"""The demo's credentials, made through the code paths of `parterre tokens create`, `parterre sources create` and
+`parterre console add-user`: an API token with the scopes the demo uses, the organisation's upstream systems with
+their keys, and a staff account to log in to the console with.
 
 Running the demo again rotates them: the previous demo token is revoked and a new one issued (a token is shown
-only once, so it cannot be reused), and each source already registered gets a new key or signing secret beside
-the previous one, as `parterre sources rotate` does.
+only once, so it cannot be reused), each source already registered gets a new key or signing secret beside
+the previous one, as `parterre sources rotate` does, and the console account gets a new password.
 """
 
 import secrets
@@ -12,11 +13,16 @@ from dataclasses import dataclass
 from pymongo.asynchronous.database import AsyncDatabase
 
 from demo.season import SourceIds
+from services.console.adapters.mongo import MongoSessionStore, MongoStaffDirectory
+from services.console.context import SystemClock
+from services.console.domain.roles import Role
+from services.console.handlers import Accounts, add_staff_member, set_password
 from services.ingest.adapters.mongo import SOURCES, MongoSourceRegistry
 from services.ingest.domain.sources import Source, SourceKind, mint_source_key, validate_source_id
 from shared.access import TOKENS_COLLECTION, Scope, TokenStore, validate_organisation_id
 from shared.mongo import Document
 
+CONSOLE_USERNAME = "demo"
 TOKEN_NAME = "parterre demo"  # noqa: S105 - the token's label, not its secret
 SCOPES = frozenset(
     {
@@ -35,6 +41,7 @@ class Credentials:
     token_id: str
     shopify_secret: str
     mailchimp_key: str
+    console_password: str
     # What was done, for the person running the demo: `created` or `rotated` per credential.
     notes: tuple[str, ...]
 
@@ -65,7 +72,35 @@ async def demo_credentials(database: AsyncDatabase[Document], organisation_id: s
         await _keyed_source(registry, sources.boxoffice, organisation_id, SourceKind.BOXOFFICE, mint_source_key())
     )
     notes.append(await _keyed_source(registry, sources.donations, organisation_id, SourceKind.API, mint_source_key()))
-    return Credentials(issued.token, issued.token_id, shopify_secret, mailchimp_key, tuple(notes))
+    console_password, note = await _console_account(database, tokens, organisation_id)
+    notes.append(note)
+    return Credentials(issued.token, issued.token_id, shopify_secret, mailchimp_key, console_password, tuple(notes))
+
+
+async def _console_account(
+    database: AsyncDatabase[Document], tokens: TokenStore, organisation_id: str
+) -> tuple[str, str]:
+    """The console's `demo` account, an administrator of the organisation, with a new password each run."""
+    accounts = Accounts(MongoStaffDirectory(database), MongoSessionStore(database), tokens, SystemClock())
+    password = secrets.token_urlsafe(12)
+    existing = await accounts.staff.member(CONSOLE_USERNAME)
+    if existing is None:
+        await add_staff_member(
+            accounts,
+            username=CONSOLE_USERNAME,
+            organisation_id=organisation_id,
+            display_name="Démo",
+            roles=frozenset({Role.ADMIN}),
+            password=password,
+        )
+        return password, f"console account {CONSOLE_USERNAME}: created"
+    if existing.organisation_id != organisation_id:
+        raise CredentialError(
+            f"the console account {CONSOLE_USERNAME} belongs to {existing.organisation_id}; "
+            "choose that organisation with --organisation"
+        )
+    await set_password(accounts, CONSOLE_USERNAME, password)
+    return password, f"console account {CONSOLE_USERNAME}: new password, its sessions closed"
 
 
 async def _existing(

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
-from demo.credentials import Credentials, demo_credentials
+from demo.credentials import CONSOLE_USERNAME, Credentials, demo_credentials
 from demo.drain import Drained, dead_letter_counts, wait_for_drain
 from demo.receiver import DemoReceiver
 from demo.season import Season, generate_season
@@ -38,6 +38,7 @@ class DemoConfig:
     identity_url: str = "http://127.0.0.1:8002"
     profile_url: str = "http://127.0.0.1:8003"
     notify_url: str = "http://127.0.0.1:8004"
+    console_url: str = "http://127.0.0.1:8005"
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_namespace: str = ""
     mongo_url: str = "mongodb://127.0.0.1:27017/"
@@ -84,6 +85,7 @@ class Summary:
     receiver_by_type: Counter[str]
     receiver_by_name: Counter[str]
     token: str
+    console_password: str
     showcase_person_id: str | None
     showcase_email: str | None
     seconds_sending: float = 0.0
@@ -144,7 +146,10 @@ class Summary:
                 f"    curl -s -H {shlex.quote('Authorization: Bearer ' + self.token)} {url}",
                 f"    their identifiers and merges: {config.identity_url}/v1/persons/{self.showcase_person_id}",
             ]
+        page = f"/patrons/{self.showcase_person_id}" if self.showcase_person_id else "/patrons"
         lines += [
+            f"  the console: {config.console_url}{page}",
+            f"    log in as {CONSOLE_USERNAME}, password {self.console_password} (a new one each run)",
             "  API docs: " + "  ".join(f"{url}/docs" for url in self._urls()),
             "  metrics:  " + "  ".join(f"{url}/metrics" for url in self._urls()),
             "  the demo token (scopes events:write, profiles:read, segments:read, identity:review, "
@@ -239,6 +244,7 @@ async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Su
                 receiver_by_type=Counter(received.by_type),
                 receiver_by_name=Counter(received.by_name),
                 token=credentials.token,
+                console_password=credentials.console_password,
                 showcase_person_id=showcase,
                 showcase_email=season.showcase_email,
                 seconds_sending=seconds_sending,

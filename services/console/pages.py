@@ -20,6 +20,7 @@ from services.console.domain.operations import (
     read_metrics,
     subscription_health,
 )
+from services.console.domain.overview import OverviewCharts, overview_charts
 from services.console.domain.pages import (
     ComparedField,
     ConsentRow,
@@ -296,17 +297,20 @@ async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | No
 @dataclass(frozen=True)
 class OverviewPage:
     overview: Mapping[str, Any] | None
+    charts: OverviewCharts | None
     failure: Failure | None
 
 
-async def overview_page(api: PlatformApi, token: str, language: Language, *, refresh: bool) -> OverviewPage:
+async def overview_page(
+    api: PlatformApi, token: str, language: Language, stage_labels: Mapping[str, str], *, refresh: bool
+) -> OverviewPage:
     try:
         answer = await api.call(
             "profile", "GET", "/v1/overview", token=token, params={"refresh": "true" if refresh else None}
         )
     except (ApiError, ServiceUnavailableError) as failure:
-        return OverviewPage(None, failure)
-    return OverviewPage(answer, None)
+        return OverviewPage(None, None, failure)
+    return OverviewPage(answer, overview_charts(answer, language, stage_labels), None)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from services.console import pages
 from services.console.adapters.platform_api import ApiError, ServiceUnavailableError
 from services.console.context import ConsoleContext, ConsoleDep
 from services.console.domain.i18n import Language, choose_language
+from services.console.domain.overview import STAGES
 from services.console.handlers import ActiveSession, LoginRefusedError, current_session, log_in, log_out
 from shared.access import Scope
 
@@ -396,7 +397,8 @@ async def overview(
     refresh: bool = False,
 ) -> Response:
     require(active, Scope.SEGMENTS_READ)
-    page = await pages.overview_page(context.deps.api, active.token, language, refresh=refresh)
+    stage_labels = {stage: context.catalog.text(f"stage.{stage}", language) for stage in STAGES}
+    page = await pages.overview_page(context.deps.api, active.token, language, stage_labels, refresh=refresh)
     return render(request, context, language, "overview.html", active, page=page)
 
 

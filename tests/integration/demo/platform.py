@@ -17,6 +17,7 @@ def demo_config(platform: IsolatedPlatform, settings: ServiceSettings, **season:
         identity_url=platform.url("identity"),
         profile_url=platform.url("profile"),
         notify_url=platform.url("notify"),
+        console_url=platform.url("console"),
         kafka_bootstrap=settings.kafka_bootstrap,
         kafka_namespace=platform.namespace,
         mongo_url=settings.mongo_url,
