@@ -101,6 +101,7 @@ async def console(servers: Servers, tmp_path_factory: pytest.TempPathFactory) ->
         for patron in (season.HELENE, season.EMILE):
             await _send(platform, issued.token, patron.batches())
         await _send(platform, issued.token, season.gabriel_and_a_probable_duplicate())
+        await _send(platform, issued.token, season.zoe_who_asks_to_be_erased())
 
         async def merged_and_profiled() -> bool:
             for patron in (season.HELENE, season.EMILE):
@@ -111,7 +112,8 @@ async def console(servers: Servers, tmp_path_factory: pytest.TempPathFactory) ->
                 if profile is None or len(profile["fields"]["sources"]) < 3:
                     return False
             reviews = await under_test.api("identity", "/v1/review")
-            return bool(reviews and reviews["items"])
+            zoe = await under_test.person_by_email(season.ZOE_EMAIL)
+            return bool(reviews and reviews["items"]) and zoe is not None
 
         assert await eventually(merged_and_profiled, deadline_seconds=90), "the season did not go through"
         yield under_test

@@ -197,3 +197,42 @@ def gabriel_and_a_probable_duplicate() -> list[list[dict[str, Any]]]:
         ]
         for index, person in enumerate(records, start=1)
     ]
+
+
+ZOE_EMAIL = "zoe.lachance@example.org"
+
+
+def zoe_who_asks_to_be_erased() -> list[list[dict[str, Any]]]:
+    """Zoé Lachance buys one ticket; later she asks for her data, then to be erased."""
+    return [
+        [
+            _event(
+                "zoe-tickets",
+                "parterre.ticket.purchased.v1",
+                "2026-09-21T15:00:00Z",
+                {
+                    "person": _person(
+                        "billetterie",
+                        external_id="C-9001",
+                        email=ZOE_EMAIL,
+                        first_name="Zoé",
+                        last_name="Lachance",
+                        postal_code="H1A 1A1",
+                    ),
+                    "order_id": "O-zoe",
+                    "performance": PERFORMANCE,
+                    "tickets": [
+                        {
+                            "ticket_id": "T-zoe-1",
+                            "seat": "Balcon, rangée A, siège 3",
+                            "price_category": "Étudiant",
+                            "price": {"amount": "32.00", "currency": "CAD"},
+                        }
+                    ],
+                    "total": {"amount": "32.00", "currency": "CAD"},
+                    "channel": "box_office",
+                },
+                "billetterie",
+            )
+        ]
+    ]

@@ -39,7 +39,7 @@ def _keep_cookies(client: httpx.AsyncClient, answer: httpx.Response) -> None:
     `Secure` cookies over plain HTTP): the newest value of each name is sent back."""
     for cookie in answer.cookies.jar:
         client.cookies.delete(cookie.name)
-        client.cookies.set(cookie.name, cookie.value)
+        client.cookies.set(cookie.name, cookie.value or "")
 
 
 def _csrf(page: httpx.Response) -> str:
