@@ -1,7 +1,7 @@
 """What the profile handlers need from the outside world: the profile store."""
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -245,6 +245,13 @@ class ProfileStore(Protocol):
         self, organisation_id: str, segment: str, *, after: str | None, limit: int
     ) -> list[StoredProfile]:
         """Up to `limit` profiles in the segment, by person id, starting after `after`."""
+
+    def profile_states(
+        self, organisation_id: str, *, fields: Collection[str], page_size: int
+    ) -> AsyncIterator[list[ProfileState]]:
+        """The states of the organisation's profiles, those of persons merged into another left out, up to
+        `page_size` at a time, in no particular order. Only the state fields named in `fields` need be read; the
+        others may hold their defaults. Reads every profile of the organisation, once."""
 
     async def log_privacy(self, entry: PrivacyEntry) -> None: ...
 

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -443,6 +443,27 @@ class MongoProfileStore:
             query["person_id"] = {"$gt": after}
         cursor = self._profiles.find(query).sort("person_id", ASCENDING).limit(limit)
         return [_profile_from(organisation_id, document["person_id"], document) async for document in cursor]
+
+    async def profile_states(
+        self, organisation_id: str, *, fields: Collection[str], page_size: int
+    ) -> AsyncIterator[list[ProfileState]]:
+        projection = {"merged_by": 1, "state.format": 1, **{f"state.{name}": 1 for name in sorted(fields)}}
+        # One cursor, read a batch at a time: FerretDB 1.x answers a query not by `_id` by scanning the collection,
+        # so pages by person id (as `segment_members` reads) would scan it once per page.
+        cursor = self._profiles.find({"organisation_id": organisation_id}, projection, batch_size=page_size)
+        try:
+            page: list[ProfileState] = []
+            async for document in cursor:
+                if document.get("merged_by") is not None:
+                    continue
+                page.append(ProfileState.from_document(document["state"]))
+                if len(page) == page_size:
+                    yield page
+                    page = []
+            if page:
+                yield page
+        finally:
+            await cursor.close()
 
     async def log_privacy(self, entry: PrivacyEntry) -> None:
         await self._privacy.insert_one(

@@ -183,3 +183,23 @@ async def test_the_erasure_search_counts_only_the_organisation_s_own_documents(
 
 async def _no_documents() -> list[str]:
     return []
+
+
+async def test_an_organisations_profile_states_come_a_page_at_a_time_without_merged_persons_or_other_organisations(
+    world: World,
+) -> None:
+    store, organisation = world.store, world.organisation_id
+    for n in range(5):
+        await world.deliver(world.purchase(f"sale-{n}", f"per_{n}", days_ago=30 + n))
+    await world.deliver(world.merged("mrg_1", "per_0", "per_1"))
+    await store.save(StoredProfile("festival-sud", "per_9", applied=1))
+    survivor = await store.profile(organisation, "per_0")
+    assert survivor is not None
+
+    pages = [page async for page in store.profile_states(organisation, fields={"tickets", "performances"}, page_size=2)]
+
+    assert [len(page) for page in pages] == [2, 2]
+    states = [state for page in pages for state in page]
+    assert survivor.state.tickets in [state.tickets for state in states]
+    assert sorted(len(state.tickets) for state in states) == [2, 2, 2, 4]
+    assert all(state.performances and not state.emails for state in states)

@@ -5,9 +5,11 @@
 
 import asyncio
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 
+from services.profile.domain.profile import ProfileState
 from services.profile.domain.schedule import DueEntry, shard_of, slot_of
 from services.profile.ports import FactToLog, FiledDue, PrivacyEntry, StoredProfile
 from shared.events import Envelope
@@ -267,6 +269,28 @@ class MemoryProfileStore:
             for profile in members
             if segment in profile.segments and (after is None or profile.person_id > after)
         ][:limit]
+
+    async def profile_states(
+        self, organisation_id: str, *, fields: Collection[str], page_size: int
+    ) -> AsyncIterator[list[ProfileState]]:
+        held = [
+            profile.state
+            for (organisation, _), profile in sorted(self.profiles.items())
+            if organisation == organisation_id and not profile.is_merged
+        ]
+        for start in range(0, len(held), page_size):
+            await asyncio.sleep(0)
+            # Only the fields asked for, as the real store reads them: a fold reading another would see defaults.
+            yield [
+                ProfileState(
+                    **{
+                        field.name: getattr(state, field.name)
+                        for field in dataclass_fields(state)
+                        if field.name in fields
+                    }
+                )
+                for state in held[start : start + page_size]
+            ]
 
     async def log_privacy(self, entry: PrivacyEntry) -> None:
         await asyncio.sleep(0)
