@@ -1,12 +1,13 @@
-"""The audience overview on the running service, from ticket facts over two seasons."""
+"""The audience overview and segment trends on the running service, from ticket facts over two seasons."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.profile.entrypoints.sweeper import sweep_once
 from shared.access import Scope
 from shared.events import Envelope
 from tests.integration.profile.support import ProfileHarness, context_of, running_profile
@@ -16,6 +17,7 @@ from tests.unit.profile_handlers.scenarios import MovableClock
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
 NOW = datetime(2026, 11, 15, 19, 0, tzinfo=UTC)  # in the 2026-2027 season
+TODAY = date(2026, 11, 15)
 
 
 def show(production_id: str, starts_at: str) -> dict[str, Any]:
@@ -119,3 +121,35 @@ async def test_the_overview_counts_new_and_returning_patrons_stages_productions_
     assert refreshed.json()["totals"] == {"patrons": 5, "patrons_with_seasons": 5}
     assert refreshed.json()["seasons"][-1] == {"season": "2026-2027", "new_patrons": 2, "returning_patrons": 2}
     assert forbidden.status_code == 403
+
+
+async def test_the_segments_list_carries_the_sizes_the_sweep_recorded_and_the_change_over_a_week(
+    harness: ProfileHarness,
+) -> None:
+    clock = MovableClock(NOW)
+    async with running_profile(harness, clock=clock) as app:
+        context = context_of(app)
+        await harness.publish(two_seasons_of_tickets(harness))
+        assert await eventually(
+            lambda: _applied(app, harness.organisation_id, {"per_anne": 2, "per_bea": 1, "per_carl": 1, "per_dora": 2})
+        )
+        # A week ago, one francophone patron was recorded; today's sizes are recorded by the day's first sweep.
+        week_ago = dict.fromkeys(context.deps.rules.segments.names, 0) | {"francophones": 1}
+        await context.deps.store.record_segment_sizes(
+            harness.organisation_id, TODAY - timedelta(days=7), week_ago, recorded_at=NOW - timedelta(days=7)
+        )
+        await sweep_once(context)
+        async with await _client(app, harness.organisation_id, Scope.SEGMENTS_READ) as client:
+            listing = await client.get("/v1/segments")
+
+    assert listing.status_code == 200, listing.text
+    items = {item["name"]: item for item in listing.json()["items"]}
+    assert items["francophones"]["members"] == 4
+    assert items["francophones"]["trend"] == [
+        {"date": "2026-11-08", "members": 1},
+        {"date": "2026-11-15", "members": 4},
+    ]
+    assert items["francophones"]["change_7d"] == 3
+    assert items["donors"]["trend"] == [{"date": "2026-11-08", "members": 0}, {"date": "2026-11-15", "members": 0}]
+    assert items["donors"]["change_7d"] == 0
+    assert all(len(item["trend"]) == 2 for item in items.values())

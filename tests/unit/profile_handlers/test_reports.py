@@ -1,16 +1,21 @@
-"""The audience overview on the in-memory store: read from every profile, and cached."""
+"""The audience reports on the in-memory store: the overview read from every profile and cached, and segment sizes
+recorded once a day for their trends."""
 
 import asyncio
 from collections.abc import AsyncIterator, Collection
-from datetime import timedelta
-from typing import cast
+from datetime import date, timedelta
+from typing import Any, cast
+
+import pytest
 
 from services.profile.domain.profile import ProfileState
+from services.profile.domain.trends import SizeOnDay
 from services.profile.ports import ProfileStore
-from services.profile.reports import OverviewCache, compute_overview
+from services.profile.reports import OverviewCache, compute_overview, record_segment_sizes, segment_trends
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
-from tests.unit.profile_handlers.scenarios import NOW, World
+from tests.unit.profile_handlers.scenarios import NOW, RULES, World
 
+TODAY = date(2026, 11, 15)  # NOW in Montréal
 FIVE_MINUTES = timedelta(minutes=5)
 
 
@@ -124,3 +129,78 @@ async def test_a_cache_of_zero_seconds_computes_the_overview_at_every_request() 
         await cache.overview(world.deps, world.organisation_id, fresh_for=timedelta(0))
 
     assert store.reads == 3
+
+
+async def test_segment_sizes_are_recorded_for_every_organisation_once_a_day_with_every_segment() -> None:
+    store = MemoryProfileStore()
+    theatre, festival = world_on(store), world_on(store, "festival-de-lete")
+    await theatre.deliver(theatre.purchase("sale-1", "per_anne"))
+    await festival.deliver(festival.purchase("sale-2", "per_bea"))
+    await festival.deliver(festival.donation("gift-1", "per_bea"))
+
+    recorded = await record_segment_sizes(theatre.deps)
+    await festival.deliver(festival.donation("gift-2", "per_carl"))
+    again = await record_segment_sizes(theatre.deps)
+
+    assert (recorded, again) == (2, 0)
+    theatre_day = (await store.recorded_segment_sizes("theatre-du-nord", [TODAY]))[TODAY]
+    festival_day = (await store.recorded_segment_sizes("festival-de-lete", [TODAY]))[TODAY]
+    assert set(theatre_day) == set(festival_day) == set(RULES.segments.names)
+    assert (theatre_day["donors"], festival_day["donors"], festival_day["francophones"]) == (0, 1, 1)
+    assert await store.segment_sizes_recorded_day() == TODAY
+
+
+async def test_the_next_day_records_the_sizes_again_and_keeps_the_day_before() -> None:
+    store = MemoryProfileStore()
+    world = world_on(store)
+    await world.deliver(world.purchase("sale-1", "per_anne"))
+    await record_segment_sizes(world.deps)
+    await world.deliver(world.donation("gift-1", "per_anne"))
+
+    world.clock.at = NOW + timedelta(days=1)
+    recorded = await record_segment_sizes(world.deps)
+
+    days = await store.recorded_segment_sizes(world.organisation_id, [TODAY, TODAY + timedelta(days=1)])
+    assert recorded == 1
+    assert {day: sizes["donors"] for day, sizes in days.items()} == {TODAY: 0, TODAY + timedelta(days=1): 1}
+
+
+async def test_a_recording_cut_short_is_done_again_whole_by_the_next_sweep() -> None:
+    store = MemoryProfileStore()
+    world = world_on(store)
+    await world.deliver(world.purchase("sale-1", "per_anne"))
+    original = store.mark_segment_sizes_recorded
+
+    async def crash(day: date) -> None:
+        raise ConnectionError("the store went away")
+
+    store.mark_segment_sizes_recorded = crash  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await record_segment_sizes(world.deps)
+    store.mark_segment_sizes_recorded = original  # type: ignore[method-assign]
+
+    assert await record_segment_sizes(world.deps) == 1
+    assert await store.segment_sizes_recorded_day() == TODAY
+
+
+async def test_a_segments_trend_holds_the_days_recorded_and_its_change_over_seven_days() -> None:
+    store = MemoryProfileStore()
+    world = world_on(store)
+    week_ago = TODAY - timedelta(days=7)
+    sizes: dict[str, Any] = dict.fromkeys(RULES.segments.names, 0)
+    await store.record_segment_sizes(world.organisation_id, week_ago, sizes | {"donors": 3}, recorded_at=NOW)
+    await store.record_segment_sizes(world.organisation_id, TODAY, sizes | {"donors": 4}, recorded_at=NOW)
+    # Recorded before the segment existed: a day without its size.
+    await store.record_segment_sizes(world.organisation_id, TODAY - timedelta(days=2), {"donors": 4}, recorded_at=NOW)
+
+    trends = await segment_trends(world.deps, world.organisation_id, {"donors": 6})
+
+    assert trends["donors"].points == (
+        SizeOnDay(week_ago, 3),
+        SizeOnDay(TODAY - timedelta(days=2), 4),
+        SizeOnDay(TODAY, 4),
+    )
+    assert trends["donors"].change_7d == 3
+    assert [point.day for point in trends["subscribers"].points] == [week_ago, TODAY]
+    assert trends["subscribers"].change_7d == 0
+    assert set(trends) == set(RULES.segments.names)
