@@ -8,7 +8,15 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import identity_resolution, ingest_api, ingest_csv, kafka_ceiling, pipeline, profile_updates
+from bench import (
+    identity_resolution,
+    ingest_api,
+    ingest_csv,
+    kafka_ceiling,
+    pipeline,
+    profile_overview,
+    profile_updates,
+)
 from bench.support import Result, format_table, servers
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -49,6 +57,7 @@ async def run_all(quick: bool, only: frozenset[str] = frozenset(BENCHMARKS)) -> 
             results += await identity_resolution.measure(found, quick=quick)
         if "profile" in only:
             results += await profile_updates.measure(found, quick=quick)
+            results += await profile_overview.measure(found, quick=quick)
         if "pipeline" in only:
             ceiling = next(result.value for result in results if result.name == kafka_ceiling.END_TO_END)
             results += await pipeline.measure(found, quick=quick, ceiling=ceiling)

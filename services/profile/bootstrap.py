@@ -10,6 +10,7 @@ from services.profile.context import ProfileContext, ProfileMetrics, SystemClock
 from services.profile.domain.schedule import slot_of
 from services.profile.entrypoints.consumer import handle_resolution, handle_resolutions
 from services.profile.entrypoints.http import router
+from services.profile.entrypoints.overview import router as overview_router
 from services.profile.entrypoints.sweeper import sweep_forever
 from services.profile.handlers import Clock, ProfileDeps
 from services.profile.settings import ProfileSettings
@@ -79,7 +80,7 @@ def create_app(
         ServiceParts(
             title="Parterre profile",
             description="Keeps the 360° audience profile, segments and consent-aware triggers.",
-            routers=[router],
+            routers=[router, overview_router],
             indexes=INDEXES,
             wire=wire,
             on_start=start_sweeping,

@@ -1,6 +1,6 @@
 """The profile service's wired adapters and rules, built once when the service starts."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from services.profile.domain.rules import load_segments, load_triggers
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.handlers import ProfileDeps, ProfileRules
+from services.profile.reports import OverviewCache
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope
 from shared.kafka import RecordPublisher, record_for
@@ -77,6 +78,7 @@ class ProfileContext:
     deps: ProfileDeps
     publisher: RecordPublisher
     metrics: ProfileMetrics
+    overviews: OverviewCache = field(default_factory=OverviewCache)
 
     async def publish(self, envelopes: tuple[Envelope, ...]) -> None:
         """Returns once Kafka has every event (acks=all)."""

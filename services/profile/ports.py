@@ -1,9 +1,9 @@
 """What the profile handlers need from the outside world: the profile store."""
 
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState
@@ -259,6 +259,29 @@ class ProfileStore(Protocol):
         self, organisation_id: str, segment: str, *, after: str | None, limit: int
     ) -> list[StoredProfile]:
         """Up to `limit` profiles in the segment, by person id, starting after `after`."""
+
+    def profile_states(
+        self, organisation_id: str, *, fields: Collection[str], page_size: int
+    ) -> AsyncIterator[list[ProfileState]]:
+        """The states of the organisation's profiles, those of persons merged into another left out, up to
+        `page_size` at a time, in no particular order. Only the state fields named in `fields` need be read; the
+        others may hold their defaults. Reads every profile of the organisation, once."""
+
+    async def organisations(self) -> list[str]:
+        """The organisations holding profiles, sorted. Slow: it reads every profile."""
+
+    async def record_segment_sizes(
+        self, organisation_id: str, day: date, sizes: Mapping[str, int], *, recorded_at: datetime
+    ) -> None:
+        """Keeps `sizes` (members by segment) as the organisation's record for `day`, in place of any before."""
+
+    async def recorded_segment_sizes(self, organisation_id: str, days: Iterable[date]) -> dict[date, Mapping[str, int]]:
+        """The sizes recorded for each of `days` that has a record."""
+
+    async def segment_sizes_recorded_day(self) -> date | None:
+        """The last day whose sizes were recorded for every organisation; None before the first."""
+
+    async def mark_segment_sizes_recorded(self, day: date) -> None: ...
 
     async def log_privacy(self, entry: PrivacyEntry) -> None: ...
 

@@ -39,6 +39,14 @@ class ProfileSettings(ServiceSettings):
         "(for instances where another one sweeps).",
     )
 
+    profile_overview_cache_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="How long an organisation's audience overview, which reads every one of its profiles, is served "
+        "as computed before it is computed again; 0 computes it at every request.",
+    )
+
     def segments_path(self) -> Path:
         return Path(self.profile_segments_file) if self.profile_segments_file else BUNDLED_SEGMENTS
 

@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -51,7 +51,12 @@ PRIVACY_LOG = "profile_privacy_log"
 DUE = "profile_due"
 SWEEP = "profile_sweep"
 SWEEP_POSITION = "position"
-COLLECTIONS = (PROFILES, FACT_LOG, FIRED_TRIGGERS, ERASED, LOOKUPS, PRIVACY_LOG, DUE, SWEEP)
+# The document of SWEEP saying the last day whose segment sizes were recorded for every organisation.
+SEGMENT_SIZES_RECORDED = "segment-sizes"
+# `org|YYYY-MM-DD`: the organisation's segment sizes recorded for that day, all segments in one document so a day
+# is recorded whole or not at all, and a 30-day trend is 30 reads by `_id`.
+SEGMENT_SIZES = "profile_segment_sizes"
+COLLECTIONS = (PROFILES, FACT_LOG, FIRED_TRIGGERS, ERASED, LOOKUPS, PRIVACY_LOG, DUE, SWEEP, SEGMENT_SIZES)
 # For MongoDB, which uses them; FerretDB 1.x reads a segment's members by scanning the organisation's profiles.
 INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PROFILES, [("organisation_id", ASCENDING), ("segments", ASCENDING), ("person_id", ASCENDING)]),
@@ -93,6 +98,7 @@ class MongoProfileStore:
         self._privacy = database[PRIVACY_LOG]
         self._collections = [database[name] for name in COLLECTIONS]
         self._sweep = database[SWEEP]
+        self._segment_sizes = database[SEGMENT_SIZES]
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
         document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)})
@@ -524,6 +530,64 @@ class MongoProfileStore:
         cursor = self._profiles.find(query).sort("person_id", ASCENDING).limit(limit)
         return [_profile_from(organisation_id, document["person_id"], document) async for document in cursor]
 
+    async def profile_states(
+        self, organisation_id: str, *, fields: Collection[str], page_size: int
+    ) -> AsyncIterator[list[ProfileState]]:
+        projection = {"merged_by": 1, "state.format": 1, **{f"state.{name}": 1 for name in sorted(fields)}}
+        # One cursor, read a batch at a time: FerretDB 1.x answers a query not by `_id` by scanning the collection,
+        # so pages by person id (as `segment_members` reads) would scan it once per page.
+        cursor = self._profiles.find({"organisation_id": organisation_id}, projection, batch_size=page_size)
+        try:
+            page: list[ProfileState] = []
+            async for document in cursor:
+                if document.get("merged_by") is not None:
+                    continue
+                page.append(ProfileState.from_document(document["state"]))
+                if len(page) == page_size:
+                    yield page
+                    page = []
+            if page:
+                yield page
+        finally:
+            await cursor.close()
+
+    async def organisations(self) -> list[str]:
+        # `$group` on one field: FerretDB 1.x drops all but the last field of a compound group key.
+        pipeline: list[dict[str, Any]] = [{"$group": {"_id": "$organisation_id", "profiles": {"$sum": 1}}}]
+        return sorted([str(row["_id"]) async for row in await self._profiles.aggregate(pipeline) if row["_id"]])
+
+    async def record_segment_sizes(
+        self, organisation_id: str, day: date, sizes: Mapping[str, int], *, recorded_at: datetime
+    ) -> None:
+        await self._segment_sizes.replace_one(
+            {"_id": _sizes_key(organisation_id, day)},
+            {
+                "organisation_id": organisation_id,
+                "day": day.isoformat(),
+                "sizes": dict(sorted(sizes.items())),
+                "recorded_at": recorded_at,
+            },
+            upsert=True,
+        )
+
+    async def recorded_segment_sizes(self, organisation_id: str, days: Iterable[date]) -> dict[date, Mapping[str, int]]:
+        wanted = sorted(set(days))
+        documents = await _each(
+            [self._segment_sizes.find_one({"_id": _sizes_key(organisation_id, day)}) for day in wanted], READS_AT_ONCE
+        )
+        return {
+            day: {str(segment): int(members) for segment, members in document["sizes"].items()}
+            for day, document in zip(wanted, documents, strict=True)
+            if document is not None
+        }
+
+    async def segment_sizes_recorded_day(self) -> date | None:
+        document = await self._sweep.find_one({"_id": SEGMENT_SIZES_RECORDED})
+        return None if document is None else date.fromisoformat(document["day"])
+
+    async def mark_segment_sizes_recorded(self, day: date) -> None:
+        await self._sweep.replace_one({"_id": SEGMENT_SIZES_RECORDED}, {"day": day.isoformat()}, upsert=True)
+
     async def log_privacy(self, entry: PrivacyEntry) -> None:
         await self._privacy.insert_one(
             {
@@ -623,6 +687,10 @@ def _day_name(slot: datetime) -> str:
 
 def _due_name(slot: datetime, shard: int) -> str:
     return f"{slot.isoformat()}|{shard:02d}"
+
+
+def _sizes_key(organisation_id: str, day: date) -> str:
+    return _key(organisation_id, day.isoformat())
 
 
 def _lookup_name(organisation_id: str, key: str) -> str:

@@ -36,6 +36,7 @@ from services.profile.domain.records import (
 from services.profile.domain.scores import (
     ATTENDANCE_DAYS,
     DEFAULT_RFM,
+    LifecycleStage,
     RfmThresholds,
     engagement_score,
     lifecycle_stage,
@@ -552,7 +553,7 @@ def view(
     ticket_spend = max(state.ticket_paid - state.ticket_refunded, Decimal(0))
     shop_spend = sum((order.net for order in state.shop_orders.values()), Decimal(0))
     transactions = _Transactions.of(state, ticket_spend, shop_spend)
-    subscribed = any(record.runs_until(seasons) > as_of for record in state.subscriptions.values())
+    subscribed = _subscribed(state, as_of, seasons)
     scores = rfm(
         last_transaction_at=transactions.last_at,
         transactions=transactions.count,
@@ -624,15 +625,7 @@ def view(
         "rfm.frequency": None if scores is None else scores.frequency,
         "rfm.monetary": None if scores is None else scores.monetary,
         "rfm.score": None if scores is None else scores.score,
-        "lifecycle_stage": _optional_value(
-            lifecycle_stage(
-                subscribed=subscribed,
-                last_donation_at=state.last_donation_at,
-                first_transaction_at=transactions.first_at,
-                last_transaction_at=transactions.last_at,
-                as_of=as_of,
-            )
-        ),
+        "lifecycle_stage": _optional_value(_stage(state, subscribed, transactions, as_of)),
         "engagement_score": engagement_score(
             opens_90d=opens_90d,
             clicks_90d=clicks_90d,
@@ -643,6 +636,30 @@ def view(
         ),
     }
     return fields
+
+
+def lifecycle_stage_of(state: ProfileState, *, as_of: datetime, seasons: SeasonCalendar) -> LifecycleStage | None:
+    """The `lifecycle_stage` `view` gives at `as_of`, without the rest of the view: for reports over many profiles."""
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must be timezone-aware")
+    transactions = _Transactions.of(state, Decimal(0), Decimal(0))
+    return _stage(state, _subscribed(state, as_of, seasons), transactions, as_of)
+
+
+def _subscribed(state: ProfileState, as_of: datetime, seasons: SeasonCalendar) -> bool:
+    return any(record.runs_until(seasons) > as_of for record in state.subscriptions.values())
+
+
+def _stage(
+    state: ProfileState, subscribed: bool, transactions: _Transactions, as_of: datetime
+) -> LifecycleStage | None:
+    return lifecycle_stage(
+        subscribed=subscribed,
+        last_donation_at=state.last_donation_at,
+        first_transaction_at=transactions.first_at,
+        last_transaction_at=transactions.last_at,
+        as_of=as_of,
+    )
 
 
 def next_time_change(

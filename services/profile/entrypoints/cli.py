@@ -25,7 +25,8 @@ def register(commands: Any) -> None:
         "sweep",
         help="visit now the profiles time alone has changed (lapsed, consent expiring, renewal due)",
         description="The profile service sweeps every `PARTERRE_PROFILE_SWEEP_INTERVAL_SECONDS`; this runs one "
-        "sweep at once, for example to catch up after a long stop. Publishes what changed to Kafka.",
+        "sweep at once, for example to catch up after a long stop. Publishes what changed to Kafka, and records "
+        "today's segment sizes (for their trends) unless a sweep recorded them already.",
     )
     sweep.set_defaults(run=_run_sweep)
 

@@ -1,5 +1,6 @@
 """Profile HTTP routes: a person's profile as its fields at this moment, found by id, by what upstream systems
-know them by, or by a search box; segments and their members; a person's data exported, or erased everywhere."""
+know them by, or by a search box; segments, their sizes over time, and their members; a person's data exported, or
+erased everywhere."""
 
 import csv
 import io
@@ -25,6 +26,7 @@ from services.profile.domain.search import (
 )
 from services.profile.handlers import plain, profiles_found_by, search_profiles
 from services.profile.ports import PrivacyEntry, StoredProfile, person_digest
+from services.profile.reports import segment_trends
 from shared.access import PrivacyEraser, PrivacyExporter, ProfilesReader, SegmentsReader
 from shared.errors import bilingual_error
 from shared.events import build_envelope
@@ -255,9 +257,17 @@ def _segment_not_found() -> NoReturn:
     )
 
 
-@router.get("/v1/segments", summary="The segments defined, with how many profiles each holds now")
+@router.get(
+    "/v1/segments",
+    summary="The segments defined, with how many profiles each holds now and the sizes recorded over the last 30 days",
+)
 async def list_segments(principal: SegmentsReader, context: ProfileDep) -> dict[str, Any]:
+    """Each item's `trend` lists the sizes recorded on the last 30 days (today included, in the organisation's
+    time zone), oldest first, as `{"date": "YYYY-MM-DD", "members": n}`; a day without a record is left out. The
+    first time sweep of each day records every segment's size. `change_7d` is `members` now less the size recorded
+    seven days before today: null when that day has no record."""
     sizes = await context.deps.store.segment_sizes(principal.organisation_id)
+    trends = await segment_trends(context.deps, principal.organisation_id, sizes)
     return {
         "items": [
             {
@@ -265,6 +275,10 @@ async def list_segments(principal: SegmentsReader, context: ProfileDep) -> dict[
                 "title": {"fr": segment.title.fr, "en": segment.title.en},
                 "description": segment.description,
                 "members": sizes.get(segment.name, 0),
+                "trend": [
+                    {"date": point.day.isoformat(), "members": point.members} for point in trends[segment.name].points
+                ],
+                "change_7d": trends[segment.name].change_7d,
             }
             for segment in context.deps.rules.segments.segments
         ]

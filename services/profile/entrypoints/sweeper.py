@@ -1,5 +1,6 @@
 """The time sweep as the service runs it: every interval, the profiles filed in the slots that have ended are
-visited, and what time changed in them is published."""
+visited, and what time changed in them is published; the first sweep of each day then records every segment's
+size for the segments' trends."""
 
 import asyncio
 import logging
@@ -8,6 +9,7 @@ from collections.abc import Callable
 
 from services.profile.context import ProfileContext
 from services.profile.handlers import Handled, SweepReport, sweep_due
+from services.profile.reports import record_segment_sizes
 
 log = logging.getLogger(__name__)
 PROGRESS_LOG_SECONDS = 10
@@ -26,6 +28,8 @@ async def sweep_once(context: ProfileContext, progress: Callable[[SweepReport], 
     position = await context.deps.store.sweep_position()
     if position is not None:
         context.metrics.sweep_behind.set(max((context.deps.clock.now() - position).total_seconds(), 0))
+    # After the visits: the sizes recorded for the day count the segments time alone changed since yesterday.
+    await record_segment_sizes(context.deps)
     return report
 
 

@@ -1,7 +1,7 @@
 """The profile service under test: its own resolutions topic and consumer group, and tails of what it publishes."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,10 +28,15 @@ class ProfileHarness:
     changes: TopicTail
     triggers: TopicTail
 
-    def resolved_purchase(self, event_id: str, person_id: str, *, bought_at: datetime) -> Envelope:
-        """A ticket purchase, as identity publishes it once it knows the person."""
+    def resolved_purchase(
+        self, event_id: str, person_id: str, *, bought_at: datetime, performance: Mapping[str, Any] | None = None
+    ) -> Envelope:
+        """A ticket purchase (for the catalog example's performance unless another is given), as identity
+        publishes it once it knows the person."""
         example: dict[str, Any] = dict(event_type("parterre.ticket.purchased.v1").example)
         example["order_id"] = f"order-{event_id}"
+        if performance is not None:
+            example["performance"] = dict(performance)
         example["tickets"] = [{**ticket, "ticket_id": f"{event_id}-{n}"} for n, ticket in enumerate(example["tickets"])]
         data = event_type("parterre.ticket.purchased.v1").model.model_validate(example)
         original = build_envelope(

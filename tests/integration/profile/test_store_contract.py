@@ -3,7 +3,7 @@ and the log's own rules checked on both stores side by side."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -183,3 +183,49 @@ async def test_the_erasure_search_counts_only_the_organisation_s_own_documents(
 
 async def _no_documents() -> list[str]:
     return []
+
+
+async def test_an_organisations_profile_states_come_a_page_at_a_time_without_merged_persons_or_other_organisations(
+    world: World,
+) -> None:
+    store, organisation = world.store, world.organisation_id
+    for n in range(5):
+        await world.deliver(world.purchase(f"sale-{n}", f"per_{n}", days_ago=30 + n))
+    await world.deliver(world.merged("mrg_1", "per_0", "per_1"))
+    await store.save(StoredProfile("festival-sud", "per_9", applied=1))
+    survivor = await store.profile(organisation, "per_0")
+    assert survivor is not None
+
+    pages = [page async for page in store.profile_states(organisation, fields={"tickets", "performances"}, page_size=2)]
+
+    assert [len(page) for page in pages] == [2, 2]
+    states = [state for page in pages for state in page]
+    assert survivor.state.tickets in [state.tickets for state in states]
+    assert sorted(len(state.tickets) for state in states) == [2, 2, 2, 4]
+    assert all(state.performances and not state.emails for state in states)
+
+
+async def test_the_organisations_holding_profiles_are_listed_once_each(world: World) -> None:
+    store = world.store
+    await store.save(StoredProfile("theatre-du-nord", "per_anne", applied=1))
+    await store.save(StoredProfile("theatre-du-nord", "per_bea", applied=1))
+    await store.save(StoredProfile("festival-sud", "per_anne", applied=1))
+
+    assert await store.organisations() == ["festival-sud", "theatre-du-nord"]
+
+
+async def test_a_days_segment_sizes_replace_those_recorded_for_it_before_and_other_days_stay(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    today, yesterday, at = date(2026, 11, 15), date(2026, 11, 14), datetime(2026, 11, 15, 5, tzinfo=UTC)
+    await store.record_segment_sizes(organisation, yesterday, {"donors": 2, "francophones": 5}, recorded_at=at)
+    await store.record_segment_sizes(organisation, today, {"donors": 2, "francophones": 5}, recorded_at=at)
+    await store.record_segment_sizes(organisation, today, {"donors": 3, "francophones": 6}, recorded_at=at)
+    await store.record_segment_sizes("festival-sud", today, {"donors": 40}, recorded_at=at)
+
+    recorded = await store.recorded_segment_sizes(organisation, [yesterday, today, date(2026, 11, 13)])
+
+    assert recorded == {yesterday: {"donors": 2, "francophones": 5}, today: {"donors": 3, "francophones": 6}}
+    assert await store.segment_sizes_recorded_day() is None
+    await store.mark_segment_sizes_recorded(yesterday)
+    await store.mark_segment_sizes_recorded(today)
+    assert await store.segment_sizes_recorded_day() == today

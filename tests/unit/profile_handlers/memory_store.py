@@ -5,9 +5,11 @@
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from dataclasses import fields as dataclass_fields
+from datetime import date, datetime
 
+from services.profile.domain.profile import ProfileState
 from services.profile.domain.schedule import DueEntry, shard_of, slot_of
 from services.profile.ports import FactToLog, FiledDue, PrivacyEntry, StoredProfile
 from shared.events import Envelope
@@ -28,6 +30,8 @@ class MemoryProfileStore:
         # (organisation, digest of the key) -> the persons filed under it, first filed first
         self.lookups: dict[tuple[str, str], dict[str, None]] = {}
         self.privacy: list[PrivacyEntry] = []
+        self.segment_sizes_by_day: dict[tuple[str, date], dict[str, int]] = {}
+        self.segment_sizes_day: date | None = None
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
         await asyncio.sleep(0)
@@ -292,6 +296,54 @@ class MemoryProfileStore:
             if segment in profile.segments and (after is None or profile.person_id > after)
         ][:limit]
 
+    async def profile_states(
+        self, organisation_id: str, *, fields: Collection[str], page_size: int
+    ) -> AsyncIterator[list[ProfileState]]:
+        held = [
+            profile.state
+            for (organisation, _), profile in sorted(self.profiles.items())
+            if organisation == organisation_id and not profile.is_merged
+        ]
+        for start in range(0, len(held), page_size):
+            await asyncio.sleep(0)
+            # Only the fields asked for, as the real store reads them: a fold reading another would see defaults.
+            yield [
+                ProfileState(
+                    **{
+                        field.name: getattr(state, field.name)
+                        for field in dataclass_fields(state)
+                        if field.name in fields
+                    }
+                )
+                for state in held[start : start + page_size]
+            ]
+
+    async def organisations(self) -> list[str]:
+        await asyncio.sleep(0)
+        return sorted({organisation for organisation, _ in self.profiles})
+
+    async def record_segment_sizes(
+        self, organisation_id: str, day: date, sizes: Mapping[str, int], *, recorded_at: datetime
+    ) -> None:
+        await asyncio.sleep(0)
+        self.segment_sizes_by_day[organisation_id, day] = dict(sizes)
+
+    async def recorded_segment_sizes(self, organisation_id: str, days: Iterable[date]) -> dict[date, Mapping[str, int]]:
+        await asyncio.sleep(0)
+        return {
+            day: dict(sizes)
+            for day in set(days)
+            if (sizes := self.segment_sizes_by_day.get((organisation_id, day))) is not None
+        }
+
+    async def segment_sizes_recorded_day(self) -> date | None:
+        await asyncio.sleep(0)
+        return self.segment_sizes_day
+
+    async def mark_segment_sizes_recorded(self, day: date) -> None:
+        await asyncio.sleep(0)
+        self.segment_sizes_day = day
+
     async def log_privacy(self, entry: PrivacyEntry) -> None:
         await asyncio.sleep(0)
         self.privacy.append(entry)
@@ -328,6 +380,7 @@ class MemoryProfileStore:
             + [repr(item) for item in self.due.items()]
             + [repr(item) for item in self.lookups.items()]
             + [repr(item) for item in self.privacy]
+            + [repr(item) for item in self.segment_sizes_by_day.items()]
         )
 
 
