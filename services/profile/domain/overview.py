@@ -60,6 +60,9 @@ class ProductionAudience:
     production_id: str
     returning: int
     patrons: int
+    # The title a performance of it carried, when the box office gave one.
+    title_fr: str | None = None
+    title_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,7 @@ class OverviewTally:
         self._stages: Counter[str] = Counter()
         self._audience: Counter[str] = Counter()
         self._returning_audience: Counter[str] = Counter()
+        self._titles: dict[str, tuple[str | None, str | None]] = {}
         self._conversion_candidates: Counter[str] = Counter()
         self._converted: Counter[str] = Counter()
 
@@ -137,7 +141,12 @@ class OverviewTally:
         ordered = sorted(self._seasons.values(), key=_start)
         productions = sorted(
             (
-                ProductionAudience(production_id, returning, self._audience[production_id])
+                ProductionAudience(
+                    production_id,
+                    returning,
+                    self._audience[production_id],
+                    *self._titles.get(production_id, (None, None)),
+                )
                 for production_id, returning in self._returning_audience.items()
             ),
             key=lambda production: (-production.returning, -production.patrons, production.production_id),
@@ -164,6 +173,8 @@ class OverviewTally:
     def _count_productions(self, performances: Iterable[PerformanceRecord], first: Season) -> None:
         first_performance: dict[str, datetime] = {}
         for performance in performances:
+            if performance.title_fr or performance.title_en:
+                self._titles[performance.production_id] = (performance.title_fr, performance.title_en)
             known = first_performance.get(performance.production_id)
             if known is None or performance.starts_at < known:
                 first_performance[performance.production_id] = performance.starts_at

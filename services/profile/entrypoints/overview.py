@@ -27,8 +27,14 @@ class LifecycleStageBody(BaseModel):
     patrons: int
 
 
+class ProductionTitleBody(BaseModel):
+    fr: str | None = None
+    en: str | None = None
+
+
 class ProductionBody(BaseModel):
     production_id: str = Field(description="The production's id in the box office.")
+    title: ProductionTitleBody = Field(description="The production's title as the box office gave it, when it did.")
     returning_patrons: int = Field(
         description="Patrons of the production who had a season before the season of their first performance of it."
     )
@@ -125,6 +131,7 @@ def _body(overview: AudienceOverview) -> OverviewBody:
         top_returning_productions=[
             ProductionBody(
                 production_id=production.production_id,
+                title=ProductionTitleBody(fr=production.title_fr, en=production.title_en),
                 returning_patrons=production.returning,
                 patrons=production.patrons,
             )

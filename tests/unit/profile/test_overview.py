@@ -215,7 +215,9 @@ def test_a_productions_returning_patrons_had_a_season_before_the_one_they_saw_it
 
     overview = overview_of(hamlet_then_giselle, giselle_only, hamlet_and_giselle_the_same_season)
 
-    assert overview.top_returning_productions == (ProductionAudience("giselle", returning=1, patrons=3),)
+    assert overview.top_returning_productions == (
+        ProductionAudience("giselle", returning=1, patrons=3, title_fr="giselle"),
+    )
 
 
 def test_a_production_spanning_two_seasons_counts_the_patrons_first_performance_of_it() -> None:
@@ -230,7 +232,9 @@ def test_a_production_spanning_two_seasons_counts_the_patrons_first_performance_
 
     overview = overview_of(summer_run, back_for_the_run)
 
-    assert overview.top_returning_productions == (ProductionAudience("festival", returning=1, patrons=2),)
+    assert overview.top_returning_productions == (
+        ProductionAudience("festival", returning=1, patrons=2, title_fr="festival"),
+    )
 
 
 def test_the_top_productions_are_the_ten_that_brought_most_patrons_back() -> None:
@@ -364,8 +368,8 @@ def test_a_small_audience_adds_up_exactly() -> None:
 
     assert seasons_of(overview) == [("2024-2025", 2, 0), ("2025-2026", 2, 1), ("2026-2027", 1, 2)]
     assert overview.top_returning_productions == (
-        ProductionAudience("giselle", returning=2, patrons=2),
-        ProductionAudience("hamlet", returning=1, patrons=2),
+        ProductionAudience("giselle", returning=2, patrons=2, title_fr="giselle"),
+        ProductionAudience("hamlet", returning=1, patrons=2, title_fr="hamlet"),
     )
     assert overview.subscription_conversion == (
         SubscriptionConversion("2025-2026", 2, 0),
