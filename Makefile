@@ -50,10 +50,10 @@ infra-status: ## what runs, on which port
 topics: install ## create the catalog's topics (needs Kafka)
 	$(RUN) parterre topics create
 
-up: install infra-up topics ## start Kafka, FerretDB and the four services in the background; prints their URLs
+up: install infra-up topics ## start Kafka, FerretDB, the four services and the console in the background; prints their URLs
 	$(RUN) python -m infra.platform up
 
-down: ## stop the four services, then Kafka and FerretDB
+down: ## stop the services and the console, then Kafka and FerretDB
 	@if [ -x .venv/bin/python ]; then .venv/bin/python -m infra.platform down; fi
 	python3 -m infra.local down
 

@@ -1,5 +1,5 @@
 """`python -m infra.platform up|down|status`, run by `make up`, `make down` and `make status` after the local
-stack is up: the four services in the background, their URLs, and the pipeline's lag and dead letters."""
+stack is up: the services and the console in the background, their URLs, and the pipeline's lag and dead letters."""
 
 import argparse
 import asyncio

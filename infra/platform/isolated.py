@@ -1,5 +1,5 @@
-"""A platform of its own on shared servers: the four services on free ports, with a Kafka namespace and a database
-nobody else uses, so a benchmark or a failure test reads only its own events; stopped and its topics deleted
+"""A platform of its own on shared servers: the services and the console on free ports, with a Kafka namespace and a
+database nobody else uses, so a benchmark or a failure test reads only its own events; stopped and its topics deleted
 afterwards."""
 
 import asyncio

@@ -110,7 +110,9 @@ async def test_the_overview_counts_new_and_returning_patrons_stages_productions_
             {"stage": "lapsed", "patrons": 0},
             {"stage": "none", "patrons": 0},
         ],
-        "top_returning_productions": [{"production_id": "giselle", "returning_patrons": 2, "patrons": 3}],
+        "top_returning_productions": [
+            {"production_id": "giselle", "title": {"fr": "Giselle", "en": None}, "returning_patrons": 2, "patrons": 3}
+        ],
         "subscription_conversion": [
             {"season": "2026-2027", "single_ticket_buyers": 3, "converted": 0, "rate": 0.0},
             {"season": "2027-2028", "single_ticket_buyers": 3, "converted": 0, "rate": 0.0},
