@@ -726,7 +726,7 @@ async def a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased(wor
     assert await world.naming("per_olga") == []
 
 
-async def a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_erased(
+async def a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_unmerged_or_erased(
     world: World,
 ) -> None:
     await world.deliver(world.purchase("sale-h", "per_helene", person=named_patron("Hélène", "Côté", "C-1001")))
@@ -745,6 +745,12 @@ async def a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_
     assert await search("Tremblai") == [("per_luc", "name"), ("per_marc", "name")]
     assert await search("Marc Tremblay") == [("per_marc", "name")]
     assert await search("PER_MARC@example.com") == [("per_marc", "email")]
+
+    await world.deliver(world.unmerged("mrg_1", "per_helene", "per_walkup"))
+
+    assert await search("c-1002") == [("per_walkup", "upstream_id")]
+    assert await search("per_walkup@example.com") == [("per_walkup", "email")]
+    assert await search("helene cote") == [("per_helene", "name"), ("per_walkup", "name")]
 
     await world.deliver(world.erasure("per_marc"))
 
@@ -926,7 +932,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
     merged_and_erased_persons_are_not_swept,
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
-    a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_erased,
+    a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_unmerged_or_erased,
     a_search_says_when_it_may_have_left_patrons_out,
     profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing,
     a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no_longer_holds,
