@@ -170,14 +170,17 @@ class NumberedList:
             keys.extend(str(document["_id"]) for document in documents)
         return keys
 
-    async def length(self, name: str) -> int:
+    async def length(self, name: str, *, at_least: int = 0) -> int:
         """How many items the list holds: numbers run from 1 without gaps, so a galloping then binary search
-        finds the last one in about 2·log2(n) reads."""
-        if not await self._exists(name, 1):
+        finds the last one in about 2·log2(n) reads. `at_least`, a length the caller saw before (a list only grows
+        until it is cleared), starts the search there: a list grown by a few since is measured in a few reads."""
+        start = at_least if at_least > 1 and await self._exists(name, at_least) else 1
+        if start == 1 and not await self._exists(name, 1):
             return 0
-        present, missing = 1, 2
-        while await self._exists(name, missing):
-            present, missing = missing, missing * 2
+        present, step = start, 1
+        while await self._exists(name, present + step):
+            present, step = present + step, step * 2
+        missing = present + step
         while missing - present > 1:
             middle = (present + missing) // 2
             if await self._exists(name, middle):

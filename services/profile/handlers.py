@@ -443,6 +443,63 @@ async def _holders(deps: ProfileDeps, organisation_id: str, person_ids: Sequence
 
 
 @dataclass
+class ReindexReport:
+    """What filing every stored profile under its look-up keys did: profiles visited, keys they were missing."""
+
+    profiles: int = 0
+    filed: int = 0
+
+
+async def reindex_lookups(
+    store: ProfileStore,
+    organisation_id: str | None,
+    *,
+    concurrency: int = 16,
+    progress: Callable[[ReindexReport], None] | None = None,
+) -> ReindexReport:
+    """Files every stored profile (of one organisation, or of all) under each look-up key it holds and was not filed
+    under: profiles stored before a kind of key existed (names' sounds, upstream ids alone). Running it again files
+    nothing; the service keeps on filing profiles as they change meanwhile.
+
+    A profile changed or erased while it was filed is read again afterwards: the keys it no longer holds are
+    withdrawn, all of them for an erased person, so nothing is left naming them.
+    """
+    report = ReindexReport()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def visit(profile: StoredProfile) -> None:
+        async with gate:
+            await file(profile)
+        report.profiles += 1
+        if progress is not None:
+            progress(report)
+
+    async def file(profile: StoredProfile) -> None:
+        organisation, person_id = profile.organisation_id, profile.person_id
+        keys = lookup_keys(profile.state)
+        if not keys:
+            return
+        filed = await store.index_lookups(organisation, person_id, keys)
+        # Added once the filing is done: `report.filed += await ...` would read the total before waiting.
+        report.filed += filed
+        now = await store.profile(organisation, person_id)
+        if now is None or await store.is_erased(organisation, person_id):
+            await store.unindex_lookups(organisation, person_id, keys, thorough=True)
+        elif keys - lookup_keys(now.state):
+            await store.unindex_lookups(organisation, person_id, keys - lookup_keys(now.state))
+
+    pending: set[asyncio.Task[None]] = set()
+    async for profile in store.every_profile(organisation_id):
+        if len(pending) >= concurrency * 2:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        pending.add(asyncio.create_task(visit(profile)))
+    await asyncio.gather(*pending)
+    return report
+
+
+@dataclass
 class SweepReport:
     """What one sweep did: the slots of time it went through and the outcome of every profile filed in them."""
 

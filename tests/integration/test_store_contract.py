@@ -186,3 +186,16 @@ async def test_appends_from_many_writers_at_once_all_land_numbered_without_gaps(
     await numbered.clear("slot", 40)
     assert await numbered.length("slot") == 0
     assert await numbered.length("never-written") == 0
+
+
+async def test_a_list_is_measured_from_a_length_seen_before_and_still_right_if_it_was_cleared_since(
+    database: AsyncDatabase[Document],
+) -> None:
+    numbered = NumberedList(database["lists"])
+    await numbered.extend("slot", [{"item": n} for n in range(25)])
+    await numbered.extend("slot", [{"item": n} for n in range(25, 30)], length=25)
+
+    assert [await numbered.length("slot", at_least=seen) for seen in (0, 1, 25, 29, 30)] == [30] * 5
+    await numbered.clear("slot", 30)
+    await numbered.append("slot", {"item": "again"})
+    assert await numbered.length("slot", at_least=30) == 1

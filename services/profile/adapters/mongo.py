@@ -10,7 +10,6 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from enum import Enum
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING
@@ -43,8 +42,8 @@ ERASED = "profile_erased"
 # `day|date#n`, which parts of the day's slots hold entries; and the one document saying how far the sweep has
 # gone. The sweep reads them by `_id`, never the profiles, and an empty day costs it one read.
 # `org|digest of the key#n` documents: the persons whose profiles hold an email, a phone, an upstream id or a name's
-# sound; and `org|digest of the key@digest of the person`, a mark telling which entry files the person (so that
-# filing and withdrawing never read a list that holds every Tremblay).
+# sound; and `org|digest of the key@digest of the person`, a mark telling which entry past the first few files the
+# person (so that filing and withdrawing never read a list that holds every Tremblay).
 LOOKUPS = "profile_lookups"
 # Every export and erasure: who asked, when, and for an erasure what the search afterwards found.
 PRIVACY_LOG = "profile_privacy_log"
@@ -66,8 +65,11 @@ INDEXES: tuple[IndexSpec, ...] = (
 LOG_READS_AT_ONCE = 32
 # Documents read by `_id` at once for a batch of facts.
 READS_AT_ONCE = 64
-# Look-up lists this short are read whole before a person is filed in them: cheaper than filing someone twice.
+# The first entries of a look-up list are read whenever a person is filed in it or withdrawn from it without a mark
+# (an email's, a phone's list holds a few); the entries past them are marked, so that neither reads a list many share.
 SHORT_LOOKUP_LIST = 16
+# Look-up list lengths remembered at most (a few megabytes), forgotten all at once beyond.
+LOOKUP_LENGTHS_KEPT = 1 << 16
 # Profiles replaced at once: FerretDB's SQLite takes one writer at a time, and many replaces waiting on it
 # finish later than a few at a time do.
 REPLACES_AT_ONCE = 4
@@ -95,6 +97,9 @@ class MongoProfileStore:
         self._due = NumberedList(database[DUE])
         self._lookups = NumberedList(database[LOOKUPS])
         self._lookup_docs = database[LOOKUPS]
+        # The length each look-up list had when last measured here: a list many file into (a common name's) is
+        # measured from there in a few reads instead of a search from its first entry.
+        self._lookup_lengths: dict[str, int] = {}
         self._privacy = database[PRIVACY_LOG]
         self._collections = [database[name] for name in COLLECTIONS]
         self._sweep = database[SWEEP]
@@ -418,60 +423,45 @@ class MongoProfileStore:
             for person_id, person_keys in keys.items()
             for key in sorted(set(person_keys))
         ]
-        states = await _each([self._filing(name, person_id) for name, person_id in wanted], READS_AT_ONCE)
+        marked = await _each([self._marked(name, person_id) for name, person_id in wanted], READS_AT_ONCE)
         to_file: dict[str, list[str]] = {}
-        unsure: set[str] = set()
-        for (name, person_id), state in zip(wanted, states, strict=True):
-            if state is not _Filing.FILED:
+        for (name, person_id), filed in zip(wanted, marked, strict=True):
+            if not filed:
                 to_file.setdefault(name, []).append(person_id)
-            if state is _Filing.UNSURE:
-                unsure.add(name)
-        filed = await _each(
-            [self._file(name, persons, read_whole=name in unsure) for name, persons in to_file.items()],
-            READS_AT_ONCE,
-        )
-        notes = [note for notes_of_one_list, _ in filed for note in notes_of_one_list]
+        appended = await _each([self._file(name, persons) for name, persons in to_file.items()], READS_AT_ONCE)
+        return sum(appended)
+
+    async def _marked(self, name: str, person_id: str) -> bool:
+        """Whether the person's mark names an entry of theirs; one naming a tombstone was left by a withdrawal cut
+        short."""
+        marked = await self._lookup_docs.find_one({"_id": _lookup_mark(name, person_id)})
+        if marked is None:
+            return False
+        entry = await self._lookup_docs.find_one({"_id": marked["item"]})
+        return entry is not None and entry.get("person") == person_id
+
+    async def _file(self, name: str, persons: list[str]) -> int:
+        """Appends the persons the list `name` does not hold yet, all in one insert (a batch of one name's patrons
+        is common), and marks those past its first entries; returns how many it appended."""
+        length = await self._lookup_length(name)
+        # The first entries carry no mark, and entries filed before marks were kept (an email's, a phone's) are
+        # there too: they are read, so that no one is filed twice.
+        head = await self._lookups.items(name, min(length, SHORT_LOOKUP_LIST))
+        present = {item.get("person") for _, item in head}
+        missing = [person_id for person_id in persons if person_id not in present]
+        entries = await self._lookups.extend(name, [{"person": person_id} for person_id in missing], length=length)
+        self._lookup_lengths[name] = max(self._lookup_lengths.get(name, 0), length + len(entries))
+        # Marked once filed: a crash in between leaves the person unmarked and filed again next time (twice in the
+        # list, which look-ups and erasures allow for), never marked and missing.
         await _each(
             [
-                self._lookup_docs.update_one({"_id": _lookup_mark(name, person_id)}, {"$set": {"item": item_key}})
-                for name, person_id, item_key in notes
+                self._lookup_docs.replace_one({"_id": _lookup_mark(name, person_id)}, {"item": entry}, upsert=True)
+                for person_id, entry in zip(missing, entries, strict=True)
+                if _entry_number(entry) > SHORT_LOOKUP_LIST
             ],
             READS_AT_ONCE,
         )
-        return sum(appended for _, appended in filed)
-
-    async def _file(self, name: str, persons: list[str], *, read_whole: bool) -> tuple[list[tuple[str, str, str]], int]:
-        """Appends the persons the list `name` does not hold yet, all in one insert (a batch of one name's patrons
-        is common); returns where each person is filed and how many were appended. A short list is read first:
-        entries filed before marks were kept (an email's, a phone's: a few) are found there, not filed twice."""
-        length = await self._lookups.length(name)
-        present: dict[str, str] = {}
-        if read_whole or length <= SHORT_LOOKUP_LIST:
-            for item_key, item in reversed(await self._lookups.items(name, length)):
-                if item.get("person"):
-                    present[str(item["person"])] = item_key
-        missing = [person_id for person_id in persons if person_id not in present]
-        appended = await self._lookups.extend(name, [{"person": person_id} for person_id in missing], length=length)
-        notes = [(name, person_id, present[person_id]) for person_id in persons if person_id in present]
-        return notes + list(zip([name] * len(missing), missing, appended, strict=True)), len(missing)
-
-    async def _filing(self, name: str, person_id: str) -> "_Filing":
-        """Where the person stands under the list `name`, known by their mark (one document per list and person,
-        named by a digest of the person): filed, new (marked now, to be appended), or unsure (marked by a filing cut
-        short, which may or may not have appended them)."""
-        mark = _lookup_mark(name, person_id)
-        marked = await self._lookup_docs.find_one({"_id": mark})
-        if marked is None:
-            try:
-                await self._lookup_docs.insert_one({"_id": mark})
-            except DuplicateKeyError:
-                return _Filing.UNSURE
-            return _Filing.NEW
-        if marked.get("item") is None:
-            return _Filing.UNSURE
-        item = await self._lookup_docs.find_one({"_id": marked["item"]})
-        # A withdrawal cut short after it tombstoned the entry: the person is appended again.
-        return _Filing.FILED if item is not None and item.get("person") == person_id else _Filing.NEW
+        return len(entries)
 
     async def unindex_lookups(
         self, organisation_id: str, person_id: str, keys: Iterable[str], *, thorough: bool = False
@@ -482,23 +472,34 @@ class MongoProfileStore:
     async def _withdraw(self, name: str, person_id: str, *, thorough: bool) -> None:
         mark = _lookup_mark(name, person_id)
         marked = await self._lookup_docs.find_one({"_id": mark})
-        if marked is not None and marked.get("item") is not None and not thorough:
-            await self._lookups.replace(str(marked["item"]), {"person": None})
+        if thorough:
+            # An erasure: whatever a crash or an earlier version left, no entry may name the person.
+            entries = await self._lookups.items(name)
+        elif marked is not None:
+            entries = [(str(marked["item"]), {"person": person_id})]
         else:
-            # No mark (filed before marks were kept), a filing cut short, or an erasure: the whole list is read.
-            for item_key, item in await self._lookups.items(name):
-                if item.get("person") == person_id:
-                    await self._lookups.replace(item_key, {"person": None})
-        # The mark goes last: a withdrawal cut short before leaves it naming a tombstone, which filing sees.
-        await self._lookup_docs.delete_one({"_id": mark})
+            entries = await self._lookups.items(name, min(await self._lookup_length(name), SHORT_LOOKUP_LIST))
+        for entry, item in entries:
+            if item.get("person") == person_id:
+                await self._lookups.replace(entry, {"person": None})
+        if marked is not None:
+            # The mark goes last: a withdrawal cut short before leaves it naming a tombstone, which filing sees.
+            await self._lookup_docs.delete_one({"_id": mark})
 
     async def found_by(self, organisation_id: str, key: str) -> list[str]:
         items = await self._lookups.items(_lookup_name(organisation_id, key))
         return sorted({str(item["person"]) for _, item in items if item.get("person")})
 
+    async def _lookup_length(self, name: str) -> int:
+        if len(self._lookup_lengths) >= LOOKUP_LENGTHS_KEPT:
+            self._lookup_lengths.clear()
+        length = await self._lookups.length(name, at_least=self._lookup_lengths.get(name, 0))
+        self._lookup_lengths[name] = length
+        return length
+
     async def found_by_up_to(self, organisation_id: str, key: str, limit: int) -> tuple[list[str], bool]:
         name = _lookup_name(organisation_id, key)
-        length = await self._lookups.length(name)
+        length = await self._lookup_length(name)
         items = await self._lookups.items(name, min(length, limit))
         persons = dict.fromkeys(str(item["person"]) for _, item in items if item.get("person"))
         return list(persons), length > limit
@@ -698,15 +699,13 @@ def _lookup_name(organisation_id: str, key: str) -> str:
     return _key(organisation_id, hashlib.sha256(key.encode()).hexdigest()[:40])
 
 
+def _entry_number(entry: str) -> int:
+    return int(entry.rsplit("#", 1)[1])
+
+
 def _lookup_mark(name: str, person_id: str) -> str:
     # A digest of the person too: a mark names no one, whatever a crash leaves behind.
     return f"{name}@{hashlib.sha256(f'{name}|{person_id}'.encode()).hexdigest()[:40]}"
-
-
-class _Filing(Enum):
-    FILED = "filed"
-    NEW = "new"
-    UNSURE = "unsure"
 
 
 def _due_entry(entry: DueEntry) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`parterre profile sweep`: visit now the profiles that time alone has changed, as the service does every minute."""
+"""`parterre profile sweep`: visit now the profiles that time alone has changed, as the service does every minute;
+`parterre profile reindex-lookups`: file stored profiles under the look-up keys they are missing."""
 
 import argparse
 import asyncio
@@ -11,7 +12,7 @@ from services.profile.adapters.mongo import MongoProfileStore
 from services.profile.context import ProfileContext, ProfileMetrics, SystemClock, load_rules
 from services.profile.domain.schedule import slot_of, slots_to_sweep
 from services.profile.entrypoints.sweeper import sweep_once
-from services.profile.handlers import ProfileDeps, ProfileRules, SweepReport
+from services.profile.handlers import ProfileDeps, ProfileRules, ReindexReport, SweepReport, reindex_lookups
 from services.profile.settings import ProfileSettings
 from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
@@ -29,6 +30,15 @@ def register(commands: Any) -> None:
         "today's segment sizes (for their trends) unless a sweep recorded them already.",
     )
     sweep.set_defaults(run=_run_sweep)
+    reindex = profile.add_parser(
+        "reindex-lookups",
+        help="file every stored profile under the look-up keys it is missing (names' sounds, upstream ids alone)",
+        description="Profiles stored before a kind of look-up key existed cannot be found by it (the search box "
+        "finds them by name through these keys) until they change again. This walks the stored profiles and files "
+        "each under the keys it is missing; running it again files nothing. The service may keep running.",
+    )
+    reindex.add_argument("--organisation", metavar="ORG", help="only this organisation's profiles (default: all)")
+    reindex.set_defaults(run=_run_reindex)
 
 
 def _run_sweep(_arguments: argparse.Namespace) -> int:
@@ -67,3 +77,25 @@ async def _sweep(settings: ProfileSettings, rules: ProfileRules) -> SweepReport:
             return report
         finally:
             await publisher.stop()
+
+
+def _run_reindex(arguments: argparse.Namespace) -> int:
+    report = asyncio.run(_reindex(ProfileSettings(), arguments.organisation))
+    print(f"visited {report.profiles:,} profiles; filed {report.filed:,} missing look-up keys")
+    return 0
+
+
+async def _reindex(settings: ProfileSettings, organisation_id: str | None) -> ReindexReport:
+    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
+        store = MongoProfileStore(client[settings.mongo_database])
+        total = await store.count_profiles(organisation_id)
+        done: list[ReindexReport] = []
+
+        def show(report: ReindexReport) -> None:
+            done[:] = [report]
+            progress.update(report.profiles, f"{report.filed:,} keys filed")
+
+        progress = ProgressLine(total, lambda: done[0].profiles if done else 0, unit="profiles")
+        report = await reindex_lookups(store, organisation_id, progress=show)
+        progress.finish(report.profiles, f"{report.filed:,} keys filed")
+        return report
