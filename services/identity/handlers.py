@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID, uuid5
 
@@ -15,7 +15,14 @@ from services.identity.domain.identifiers import (
     identifiers_of,
 )
 from services.identity.domain.matching import blocking_keys
-from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus, merge_reason
+from services.identity.domain.merges import (
+    MergeRecord,
+    ReviewClaim,
+    ReviewItem,
+    ReviewStatus,
+    UnmergeClaim,
+    merge_reason,
+)
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import (
     Person,
@@ -64,6 +71,9 @@ MAX_DECISION_ATTEMPTS = 10
 MAX_BATCH_ROUNDS = 4
 # Candidates per blocking key beyond which the key is too common to tell anyone apart (`tremblay` in Montréal).
 MAX_BLOCK_SIZE = 200
+# An unmerge claimed this long ago and still not done was left by a crash: the next request finishes it.
+# Sooner, it is taken to be under way, and a second request is refused rather than restoring the persons twice.
+UNMERGE_CLAIM_LEASE = timedelta(minutes=1)
 
 
 class Clock(Protocol):
@@ -113,6 +123,12 @@ class FactOutcome:
 
 def output_id(organisation_id: str, kind: str, cause: str) -> str:
     return str(uuid5(OUTPUT_NAMESPACE, f"{organisation_id}|{kind}|{cause}"))
+
+
+def to_the_millisecond(moment: datetime) -> datetime:
+    """As the store keeps moments (BSON dates): an event built from a moment now and rebuilt later from what the
+    store read back are the same event."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def identity_source(organisation_id: str) -> str:
@@ -857,33 +873,70 @@ async def unmerge(
     """Undo a merge: the merged persons exist again with the identifiers and records they had; returns the event.
 
     `person_id` is the survivor (its latest merge is undone unless `merge_id` names one) or a merged person.
-    Asking twice returns the same event.
+    One request undoes a merge: another made while it is under way is refused (`busy`), and one that stopped
+    midway (a crash) is finished by the next request after `UNMERGE_CLAIM_LEASE`. Naming an undone merge again
+    returns the same event, so a request whose answer was lost can publish it again.
     """
     store = deps.store
     merge = await _merge_to_undo(store, organisation_id, person_id, merge_id)
-    now = merge.undone_at or deps.clock.now()
+    if merge.undone_at is None:
+        mine = UnmergeClaim(organisation_id, merge.merge_id, by=requested_by, at=to_the_millisecond(deps.clock.now()))
+        claim = await store.claim_unmerge(mine)
+        if claim != mine:
+            merge = await _claimed_merge(store, merge, claim, now=deps.clock.now())
+        if merge.undone_at is None:
+            merge = await _restore(store, merge, claim)
+        elif merge_id is None:
+            # As if it had been undone before this request looked: only a named merge is answered again.
+            raise IdentityActionError("nothing_to_unmerge", f"{person_id}'s merge was just undone by {claim.by}")
+    return unmerged_event(merge)
+
+
+async def _claimed_merge(
+    store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim, *, now: datetime
+) -> MergeRecord:
+    """The merge someone else claimed to undo, once they are done or gave up (crashed); `busy` meanwhile."""
+    current = await store.merge(merge.organisation_id, merge.merge_id)
+    assert current is not None, "merges are never deleted"
+    if current.undone_at is None and now < claim.at + UNMERGE_CLAIM_LEASE:
+        raise IdentityActionError(
+            "busy", f"merge {merge.merge_id} is being undone by {claim.by} since {claim.at.isoformat()}"
+        )
+    return current
+
+
+async def _restore(store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim) -> MergeRecord:
+    """Carries out a claimed unmerge; every step is idempotent, so a request that stopped midway is finished
+    by the next, and the claim's requester and time make its event the one the first would have published."""
     for merged in merge.merged:
         await store.set_status(
-            organisation_id,
+            merge.organisation_id,
             merged.person_id,
             status=PersonStatus.ACTIVE,
             merged_into=None,
             expected=PersonStatus.MERGED,
         )
     await _strip_survivor(store, merge)
-    await store.mark_undone(organisation_id, merge.merge_id, at=now, by=requested_by)
+    await store.mark_undone(merge.organisation_id, merge.merge_id, at=claim.at, by=claim.by)
+    return replace(merge, undone_at=claim.at, undone_by=claim.by)
+
+
+def unmerged_event(merge: MergeRecord) -> Envelope:
+    assert merge.undone_at is not None, "only an undone merge is announced"
+    assert merge.undone_by is not None, "an undone merge records who undid it"
+    organisation_id = merge.organisation_id
     return build_envelope(
         PersonUnmergedV1(
             merge_id=merge.merge_id,
             survivor_person_id=merge.survivor_id,
             restored_person_ids=merge.merged_ids,
-            unmerged_at=now,
-            requested_by=requested_by[:200],
+            unmerged_at=merge.undone_at,
+            requested_by=merge.undone_by[:200],
         ),
         organisation_id=organisation_id,
         source=identity_source(organisation_id),
         id=output_id(organisation_id, "unmerged", merge.merge_id),
-        time=now,
+        time=merge.undone_at,
         subject=merge.survivor_id,
         person_id=merge.survivor_id,
     )
@@ -1000,29 +1053,54 @@ async def decide_review(
     reviewer: str,
     note: str | None = None,
 ) -> tuple[Envelope, ...]:
-    """A reviewer's verdict on a suggested duplicate: accepting merges the two persons; returns what to publish."""
+    """A reviewer's verdict on a suggested duplicate: accepting merges the two persons; returns what to publish.
+
+    The first verdict claimed is the review's: the other one is refused (`review_decided`), while the same
+    one again (a double click, a second reviewer agreeing, a retry after a crash) finishes it and returns
+    the same events.
+    """
     store = deps.store
     item = await store.review(organisation_id, review_id)
     if item is None:
         raise IdentityActionError("review_not_found", f"no review {review_id}")
-    if item.status is not ReviewStatus.PENDING:
-        raise IdentityActionError("review_decided", f"review {review_id} was already {item.status.value}")
-    now = deps.clock.now()
+    decision = ReviewStatus.ACCEPTED if accept else ReviewStatus.REJECTED
+    # A review decided before claims were kept has only its status to say so.
+    if item.status not in (ReviewStatus.PENDING, decision):
+        raise IdentityActionError(
+            "review_decided", f"review {review_id} was already {item.status.value} by {item.decided_by}"
+        )
+    claim = await store.claim_review(
+        ReviewClaim(
+            organisation_id, review_id, decision, by=reviewer, at=to_the_millisecond(deps.clock.now()), note=note
+        )
+    )
+    if claim.decision is not decision:
+        raise IdentityActionError(
+            "review_decided", f"review {review_id} was already {claim.decision.value} by {claim.by}"
+        )
     outputs: tuple[Envelope, ...] = ()
     if accept:
-        merge = await _merge_for_review(item, deps, now)
+        try:
+            merge = await _merge_for_review(item, deps, claim.at)
+        except IdentityActionError:
+            # Nothing was merged: the suggestion stays open, so a reviewer can still reject it.
+            await store.drop_review_claim(organisation_id, review_id, decision)
+            raise
         outputs = (merged_event(merge),) if merge is not None else ()
-    status = ReviewStatus.ACCEPTED if accept else ReviewStatus.REJECTED
-    await store.decide_review(organisation_id, review_id, status=status, by=reviewer, at=now, note=note)
+    # Every request that gets here writes the claim's verdict, so the status agrees with it whoever writes last.
+    await store.decide_review(
+        organisation_id, review_id, status=claim.decision, by=claim.by, at=claim.at, note=claim.note
+    )
     return outputs
 
 
 async def _merge_for_review(item: ReviewItem, deps: IdentityDeps, now: datetime) -> MergeRecord | None:
     store, organisation_id = deps.store, item.organisation_id
-    # An accept retried after a crash finds its merge already made: the same merge is published again.
+    # An accept retried after a crash finds its merge already made: it finishes folding it (the crash may have
+    # come midway) unless it was undone since, and the same merge is published again.
     for merge in await store.merges_involving(organisation_id, item.person_id):
         if merge.cause == item.review_id:
-            return merge
+            return merge if merge.undone_at is not None else await fold_merged(store, merge)
     provisional = await active_person(store, organisation_id, item.person_id)
     candidate = await active_person(store, organisation_id, item.candidate_id)
     if provisional is None or candidate is None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from services.identity.domain.identifiers import Identifier
-from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
+from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
 from services.identity.domain.resolution import Erasure, ReviewSuggestion
@@ -133,8 +133,13 @@ class IdentityStore(Protocol):
 
     async def merges_involving(self, organisation_id: str, person_id: str) -> list[MergeRecord]: ...
 
+    # Operators' decisions are made exclusive by inserting a claim on a unique key: on FerretDB an update is a
+    # read then a write-back, so two guarded updates of one document can both succeed; an insert cannot.
+    async def claim_unmerge(self, claim: UnmergeClaim) -> UnmergeClaim:
+        """Stores the claim unless the merge has one; returns the stored one (the unique key is the lock)."""
+
     async def mark_undone(self, organisation_id: str, merge_id: str, *, at: datetime, by: str) -> bool:
-        """Marks the merge undone unless it already is; False if it was."""
+        """Marks the merge undone unless it already is; False if it was. Not a lock: the unmerge claim is."""
 
     async def scrub_merges(self, organisation_id: str, person_id: str) -> None:
         """Erasure: merge records keep the ids and the evidence digests, but no snapshot of the erased person."""
@@ -145,10 +150,16 @@ class IdentityStore(Protocol):
 
     async def reviews(self, organisation_id: str, status: ReviewStatus, limit: int) -> list[ReviewItem]: ...
 
+    async def claim_review(self, claim: ReviewClaim) -> ReviewClaim:
+        """Stores the claim unless the review has one; returns the stored one (the unique key is the lock)."""
+
+    async def drop_review_claim(self, organisation_id: str, review_id: str, decision: ReviewStatus) -> None:
+        """Forgets the review's claim if it holds `decision`: a decision that could not take effect."""
+
     async def decide_review(
         self, organisation_id: str, review_id: str, *, status: ReviewStatus, by: str, at: datetime, note: str | None
     ) -> bool:
-        """Records the decision if the item is still pending; False otherwise."""
+        """Records the decision if the item is still pending; False otherwise. Not a lock: the review claim is."""
 
     async def suppress(self, organisation_id: str, hashes: Sequence[str]) -> None: ...
 

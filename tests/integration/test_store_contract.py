@@ -83,6 +83,26 @@ async def test_a_repeated_insert_of_one_id_is_refused_so_it_can_mean_already_see
         await events.insert_one({"_id": "event-1"})
 
 
+async def test_of_many_inserts_of_one_id_at_once_exactly_one_succeeds_so_an_insert_can_be_a_claim(
+    database: AsyncDatabase[Document],
+) -> None:
+    # Unlike a guarded update (on FerretDB 1.24, 20 concurrent updates of `{_id, v: 0}` had 2 to 6 winners), an
+    # insert on the unique `_id` lets one writer win: identity's review and unmerge claims rely on it.
+    claims = database["claims"]
+
+    async def claim(by: int) -> bool:
+        try:
+            await claims.insert_one({"_id": "review-1", "by": by})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    won = await asyncio.gather(*(claim(by) for by in range(20)))
+
+    assert won.count(True) == 1
+    assert await claims.find_one({"_id": "review-1"}) == {"_id": "review-1", "by": won.index(True)}
+
+
 async def test_a_version_guarded_update_fails_visibly_when_the_version_moved(
     database: AsyncDatabase[Document],
 ) -> None:

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Any
 
 from services.identity.domain.identifiers import IdentifierDigest, digest_from_key, identifier_from_key
-from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
+from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
 from services.identity.domain.resolution import Erasure, ReviewSuggestion
@@ -167,4 +167,39 @@ def review_from(document: Document) -> ReviewItem:
         decided_by=document.get("decided_by"),
         decided_at=decided_at,
         note=document.get("note"),
+    )
+
+
+def review_claim_document(claim: ReviewClaim) -> Document:
+    return {
+        "organisation_id": claim.organisation_id,
+        "review_id": claim.review_id,
+        "decision": claim.decision.value,
+        "by": claim.by,
+        "at": claim.at,
+        "note": claim.note,
+    }
+
+
+def review_claim_from(document: Document) -> ReviewClaim:
+    return ReviewClaim(
+        organisation_id=document["organisation_id"],
+        review_id=document["review_id"],
+        decision=ReviewStatus(document["decision"]),
+        by=document["by"],
+        at=document["at"],
+        note=document.get("note"),
+    )
+
+
+def unmerge_claim_document(claim: UnmergeClaim) -> Document:
+    return {"organisation_id": claim.organisation_id, "merge_id": claim.merge_id, "by": claim.by, "at": claim.at}
+
+
+def unmerge_claim_from(document: Document) -> UnmergeClaim:
+    return UnmergeClaim(
+        organisation_id=document["organisation_id"],
+        merge_id=document["merge_id"],
+        by=document["by"],
+        at=document["at"],
     )

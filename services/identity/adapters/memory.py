@@ -5,7 +5,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from services.identity.domain.identifiers import Identifier
-from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
+from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus, add_record
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry
@@ -22,6 +22,8 @@ class InMemoryIdentityStore:
         self._households: dict[tuple[str, str], list[str]] = {}
         self._merges: dict[tuple[str, str], MergeRecord] = {}
         self._reviews: dict[tuple[str, str], ReviewItem] = {}
+        self._review_claims: dict[tuple[str, str], ReviewClaim] = {}
+        self._unmerge_claims: dict[tuple[str, str], UnmergeClaim] = {}
         self._suppressed: set[tuple[str, str]] = set()
 
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
@@ -161,6 +163,9 @@ class InMemoryIdentityStore:
             if organisation == organisation_id and (merge.survivor_id == person_id or person_id in merge.merged_ids)
         ]
 
+    async def claim_unmerge(self, claim: UnmergeClaim) -> UnmergeClaim:
+        return self._unmerge_claims.setdefault((claim.organisation_id, claim.merge_id), claim)
+
     async def mark_undone(self, organisation_id: str, merge_id: str, *, at: datetime, by: str) -> bool:
         merge = self._merges.get((organisation_id, merge_id))
         if merge is None or merge.undone_at is not None:
@@ -190,6 +195,14 @@ class InMemoryIdentityStore:
             if organisation == organisation_id and item.status is status
         ]
         return sorted(found, key=lambda item: (item.created_at, item.review_id))[:limit]
+
+    async def claim_review(self, claim: ReviewClaim) -> ReviewClaim:
+        return self._review_claims.setdefault((claim.organisation_id, claim.review_id), claim)
+
+    async def drop_review_claim(self, organisation_id: str, review_id: str, decision: ReviewStatus) -> None:
+        claim = self._review_claims.get((organisation_id, review_id))
+        if claim is not None and claim.decision is decision:
+            del self._review_claims[(organisation_id, review_id)]
 
     async def decide_review(
         self, organisation_id: str, review_id: str, *, status: ReviewStatus, by: str, at: datetime, note: str | None

@@ -4,7 +4,8 @@ FerretDB 1.24 on SQLite finds and inserts by `_id` in constant time but scans th
 every update or delete, even by `_id`. The hot path here therefore only inserts and reads by `_id`: a
 person or a block is a chain of immutable versions `<key>#1`, `<key>#2`, … and a change inserts the next
 version, which also makes the unique `_id` an optimistic lock. Rare operator actions (erasure, unmerge,
-review decisions) may update and delete.
+review decisions) may update and delete; an unmerge or a review decision first inserts a claim on the merge
+or the review, so only one request carries it out.
 """
 
 import contextlib
@@ -26,11 +27,15 @@ from services.identity.adapters.documents import (
     merge_from,
     person_document,
     person_from,
+    review_claim_document,
+    review_claim_from,
     review_document,
     review_from,
+    unmerge_claim_document,
+    unmerge_claim_from,
 )
 from services.identity.domain.identifiers import Identifier
-from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
+from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus, add_record
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry
@@ -44,6 +49,8 @@ BLOCKS = "identity_blocks"
 HOUSEHOLDS = "identity_households"
 MERGES = "identity_merges"
 REVIEWS = "identity_reviews"
+REVIEW_CLAIMS = "identity_review_claims"
+UNMERGE_CLAIMS = "identity_unmerge_claims"
 SUPPRESSIONS = "identity_suppressions"
 
 INDEXES = (
@@ -184,6 +191,8 @@ class MongoIdentityStore:
         self._households = VersionedDocuments(database[HOUSEHOLDS])
         self._merges = database[MERGES]
         self._reviews = database[REVIEWS]
+        self._review_claims = database[REVIEW_CLAIMS]
+        self._unmerge_claims = database[UNMERGE_CLAIMS]
         self._suppressions = database[SUPPRESSIONS]
 
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
@@ -424,6 +433,16 @@ class MongoIdentityStore:
         cursor = self._merges.find({"organisation_id": organisation_id, "persons": person_id})
         return [merge_from(document) async for document in cursor]
 
+    async def claim_unmerge(self, claim: UnmergeClaim) -> UnmergeClaim:
+        key = _key(claim.organisation_id, claim.merge_id)
+        try:
+            await self._unmerge_claims.insert_one({"_id": key, **unmerge_claim_document(claim)})
+        except DuplicateKeyError:
+            stored = await self._unmerge_claims.find_one({"_id": key})
+            assert stored is not None, "unmerge claims are never deleted"
+            return unmerge_claim_from(stored)
+        return claim
+
     async def mark_undone(self, organisation_id: str, merge_id: str, *, at: datetime, by: str) -> bool:
         result = await self._merges.update_one(
             {"_id": _key(organisation_id, merge_id), "undone_at": None}, {"$set": {"undone_at": at, "undone_by": by}}
@@ -457,6 +476,21 @@ class MongoIdentityStore:
             limit=limit,
         )
         return [review_from(document) async for document in cursor]
+
+    async def claim_review(self, claim: ReviewClaim) -> ReviewClaim:
+        key = _key(claim.organisation_id, claim.review_id)
+        try:
+            await self._review_claims.insert_one({"_id": key, **review_claim_document(claim)})
+        except DuplicateKeyError:
+            stored = await self._review_claims.find_one({"_id": key})
+            if stored is None:
+                # Dropped between the two calls (an accept that found nothing to merge): claim afresh.
+                return await self.claim_review(claim)
+            return review_claim_from(stored)
+        return claim
+
+    async def drop_review_claim(self, organisation_id: str, review_id: str, decision: ReviewStatus) -> None:
+        await self._review_claims.delete_one({"_id": _key(organisation_id, review_id), "decision": decision.value})
 
     async def decide_review(
         self, organisation_id: str, review_id: str, *, status: ReviewStatus, by: str, at: datetime, note: str | None

@@ -57,6 +57,28 @@ class ReviewItem:
     note: str | None = field(default=None)
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewClaim:
+    """The one decision a review gets. The first claim stored wins; a review is never decided both ways."""
+
+    organisation_id: str
+    review_id: str
+    decision: ReviewStatus
+    by: str
+    at: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnmergeClaim:
+    """Who set out to undo a merge, and when: the first claim stored wins, so a merge is undone once."""
+
+    organisation_id: str
+    merge_id: str
+    by: str
+    at: datetime
+
+
 def merge_reason(evidence: tuple[IdentifierDigest, ...], decided_by: MergeDecider) -> str:
     """Why, in words an auditor reads, in French and English."""
     if decided_by is MergeDecider.REVIEWER:

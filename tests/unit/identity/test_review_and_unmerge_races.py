@@ -1,0 +1,350 @@
+"""Review verdicts and unmerges made at once, or retried after a crash: one decision takes effect, once."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+
+from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.context import load_rules
+from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus, UnmergeClaim
+from services.identity.domain.persons import PersonStatus
+from services.identity.handlers import (
+    UNMERGE_CLAIM_LEASE,
+    IdentityActionError,
+    IdentityDeps,
+    active_person,
+    decide_review,
+    erase_on_request,
+    merged_event,
+    resolve_fact,
+    unmerge,
+)
+from services.identity.ports import IdentityStore
+from services.identity.settings import IdentitySettings
+from shared.events import Envelope, PersonRef, build_envelope, parse_data
+from shared.events.audience import PersonDetailsUpdatedV1
+from shared.events.identity import PersonResolvedV1, PersonUnmergedV1
+
+ORGANISATION = "theatre-du-nord"
+START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+MARIE, PAUL = "reviewer:marie", "reviewer:paul"
+
+
+class CrashError(Exception):
+    """The process died here: nothing after this point happened."""
+
+
+class InterleavingStore:
+    """The in-memory store, except that each call first lets the other tasks run, as a round trip to a server
+    would, and a method named in `crash_before` fails once, as if the process died just before calling it."""
+
+    def __init__(self) -> None:
+        self.inner = InMemoryIdentityStore()
+        self.crash_before: set[str] = set()
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self.inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(0)
+            if name in self.crash_before:
+                self.crash_before.discard(name)
+                raise CrashError(name)
+            return await method(*args, **kwargs)
+
+        return call
+
+
+class MovableClock:
+    """Each reading is one second after the last; `advance` moves time on by more, as a wait would."""
+
+    def __init__(self) -> None:
+        self._now = START
+
+    def now(self) -> datetime:
+        self._now += timedelta(seconds=1)
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+@pytest.fixture
+def store() -> InterleavingStore:
+    return InterleavingStore()
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def deps(store: InterleavingStore, clock: MovableClock) -> IdentityDeps:
+    return IdentityDeps(store=cast(IdentityStore, store), rules=load_rules(IdentitySettings()), clock=clock)
+
+
+async def resolve(deps: IdentityDeps, event_id: str, *, source: str = "billetterie-principale", **person: Any) -> str:
+    fact = build_envelope(
+        PersonDetailsUpdatedV1(person=PersonRef(source=source, **person)),
+        organisation_id=ORGANISATION,
+        source=f"/orgs/{ORGANISATION}/sources/{source}",
+        id=event_id,
+        time=START,
+    )
+    resolved = parse_data((await resolve_fact(fact, deps)).outputs[-1])
+    assert isinstance(resolved, PersonResolvedV1)
+    return resolved.person_id
+
+
+async def suggested_duplicate(deps: IdentityDeps) -> ReviewItem:
+    """Luc Roy known by his email, then an `L Roy` at his postal code: likely him, for a reviewer to say."""
+    await resolve(deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1")
+    await resolve(deps, "e2", first_name="L", last_name="Roy", postal_code="H2J 2L1")
+    [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    return item
+
+
+async def merges_caused_by(deps: IdentityDeps, item: ReviewItem) -> list[MergeRecord]:
+    merges = await deps.store.merges_involving(ORGANISATION, item.person_id)
+    return [merge for merge in merges if merge.cause == item.review_id]
+
+
+async def decided(deps: IdentityDeps, item: ReviewItem) -> ReviewItem:
+    stored = await deps.store.review(ORGANISATION, item.review_id)
+    assert stored is not None
+    return stored
+
+
+async def verdict(deps: IdentityDeps, item: ReviewItem, *, accept: bool, reviewer: str) -> tuple[Envelope, ...]:
+    return await decide_review(ORGANISATION, item.review_id, deps, accept=accept, reviewer=reviewer)
+
+
+def wire(envelopes: tuple[Envelope, ...]) -> list[bytes]:
+    return [envelope.to_json_bytes() for envelope in envelopes]
+
+
+async def assert_merged_as_reviewed(deps: IdentityDeps, item: ReviewItem, *, merged: bool) -> None:
+    """The review's status, its merges and the persons tell the same story."""
+    stored = await decided(deps, item)
+    assert stored.status is (ReviewStatus.ACCEPTED if merged else ReviewStatus.REJECTED)
+    assert len(await merges_caused_by(deps, item)) == (1 if merged else 0)
+    provisional = await active_person(deps.store, ORGANISATION, item.person_id)
+    assert provisional is not None
+    assert (provisional.person_id == item.candidate_id) is merged
+
+
+@pytest.mark.parametrize("first", ["accept", "reject"])
+async def test_an_accept_and_a_reject_made_at_once_leave_one_verdict_and_the_persons_as_it_says(
+    deps: IdentityDeps, first: str
+) -> None:
+    item = await suggested_duplicate(deps)
+    verdicts = [(True, MARIE), (False, PAUL)] if first == "accept" else [(False, PAUL), (True, MARIE)]
+
+    answers = await asyncio.gather(
+        *(verdict(deps, item, accept=accept, reviewer=reviewer) for accept, reviewer in verdicts),
+        return_exceptions=True,
+    )
+
+    refused = [answer for answer in answers if isinstance(answer, BaseException)]
+    assert len(refused) == 1
+    assert isinstance(refused[0], IdentityActionError)
+    assert refused[0].code == "review_decided"
+    [(accepted, reviewer)] = [
+        given for given, answer in zip(verdicts, answers, strict=True) if not isinstance(answer, BaseException)
+    ]
+    assert (await decided(deps, item)).decided_by == reviewer
+    await assert_merged_as_reviewed(deps, item, merged=accepted)
+
+
+async def test_two_accepts_made_at_once_merge_once_and_both_answer_with_the_same_merge_event(
+    deps: IdentityDeps,
+) -> None:
+    item = await suggested_duplicate(deps)
+
+    marie, paul = await asyncio.gather(
+        verdict(deps, item, accept=True, reviewer=MARIE), verdict(deps, item, accept=True, reviewer=PAUL)
+    )
+
+    [merge] = await merges_caused_by(deps, item)
+    assert wire(marie) == wire(paul) == wire((merged_event(merge),))
+    assert (await decided(deps, item)).decided_by == MARIE
+    await assert_merged_as_reviewed(deps, item, merged=True)
+
+
+async def test_a_verdict_given_again_once_decided_answers_the_same_and_the_other_verdict_is_refused(
+    deps: IdentityDeps,
+) -> None:
+    item = await suggested_duplicate(deps)
+    first = await verdict(deps, item, accept=True, reviewer=MARIE)
+
+    again = await verdict(deps, item, accept=True, reviewer=PAUL)
+    with pytest.raises(IdentityActionError) as refused:
+        await verdict(deps, item, accept=False, reviewer=PAUL)
+
+    assert wire(again) == wire(first)
+    assert refused.value.code == "review_decided"
+    assert "marie" in str(refused.value)
+    assert (await decided(deps, item)).decided_by == MARIE
+    await assert_merged_as_reviewed(deps, item, merged=True)
+
+
+# Right after the claim, midway through the merge, and between the merge and the review's status.
+@pytest.mark.parametrize("crash_before", ["merges_involving", "set_status", "decide_review"])
+async def test_an_accept_that_crashed_after_its_claim_is_finished_by_a_retry_with_the_first_reviewer_s_verdict(
+    deps: IdentityDeps, store: InterleavingStore, crash_before: str
+) -> None:
+    item = await suggested_duplicate(deps)
+    store.crash_before.add(crash_before)
+    with pytest.raises(CrashError):
+        await decide_review(ORGANISATION, item.review_id, deps, accept=True, reviewer=MARIE, note="même adresse")
+    assert (await decided(deps, item)).status is ReviewStatus.PENDING
+
+    with pytest.raises(IdentityActionError) as refused:
+        await verdict(deps, item, accept=False, reviewer=PAUL)
+    retried = await verdict(deps, item, accept=True, reviewer=PAUL)
+
+    assert refused.value.code == "review_decided"
+    [merge] = await merges_caused_by(deps, item)
+    assert wire(retried) == wire((merged_event(merge),))
+    stored = await decided(deps, item)
+    assert (stored.decided_by, stored.note) == (MARIE, "même adresse")
+    assert stored.decided_at == merge.decided_at
+    await assert_merged_as_reviewed(deps, item, merged=True)
+
+
+async def test_a_reject_that_crashed_before_its_status_is_finished_by_a_retry_and_an_accept_is_refused(
+    deps: IdentityDeps, store: InterleavingStore
+) -> None:
+    item = await suggested_duplicate(deps)
+    store.crash_before.add("decide_review")
+    with pytest.raises(CrashError):
+        await verdict(deps, item, accept=False, reviewer=PAUL)
+
+    with pytest.raises(IdentityActionError) as refused:
+        await verdict(deps, item, accept=True, reviewer=MARIE)
+    assert await verdict(deps, item, accept=False, reviewer=PAUL) == ()
+
+    assert refused.value.code == "review_decided"
+    assert (await decided(deps, item)).decided_by == PAUL
+    await assert_merged_as_reviewed(deps, item, merged=False)
+
+
+async def test_an_accept_that_finds_a_person_erased_leaves_the_suggestion_open_for_a_reject(
+    deps: IdentityDeps,
+) -> None:
+    item = await suggested_duplicate(deps)
+    await erase_on_request(ORGANISATION, item.candidate_id, deps, do_not_readd=False, requested_by="staff:luc")
+
+    with pytest.raises(IdentityActionError) as stale:
+        await verdict(deps, item, accept=True, reviewer=MARIE)
+    assert await verdict(deps, item, accept=False, reviewer=PAUL) == ()
+
+    assert stale.value.code == "review_stale"
+    stored = await decided(deps, item)
+    assert (stored.status, stored.decided_by) == (ReviewStatus.REJECTED, PAUL)
+    assert await merges_caused_by(deps, item) == []
+
+
+async def merged_pair(deps: IdentityDeps) -> MergeRecord:
+    """Élise known at the box office and at the shop, then a fact naming both: the shop's person is merged."""
+    box_office = await resolve(deps, "e1", external_id="C-1", first_name="Élise", last_name="Gagnon")
+    await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com")
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com")
+    [merge] = await deps.store.merges_involving(ORGANISATION, box_office)
+    return merge
+
+
+async def assert_undone(deps: IdentityDeps, merge: MergeRecord, *, by: str) -> None:
+    [restored] = merge.merged
+    person = await deps.store.person(ORGANISATION, restored.person_id)
+    assert person is not None
+    assert person.status is PersonStatus.ACTIVE
+    survivor = await deps.store.person(ORGANISATION, merge.survivor_id)
+    assert survivor is not None
+    assert not survivor.identifiers & restored.identifiers
+    stored = await deps.store.merge(ORGANISATION, merge.merge_id)
+    assert stored is not None
+    assert stored.undone_by == by
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["merge named", "latest merge"])
+async def test_two_unmerges_of_one_merge_made_at_once_restore_once_and_only_one_publishes_an_event(
+    deps: IdentityDeps, named: bool
+) -> None:
+    merge = await merged_pair(deps)
+    merge_id = merge.merge_id if named else None
+
+    answers = await asyncio.gather(
+        *(
+            unmerge(ORGANISATION, merge.survivor_id, deps, requested_by=reviewer, merge_id=merge_id)
+            for reviewer in (MARIE, PAUL)
+        ),
+        return_exceptions=True,
+    )
+
+    [event] = [answer for answer in answers if isinstance(answer, Envelope)]
+    [refused] = [answer for answer in answers if isinstance(answer, BaseException)]
+    assert isinstance(refused, IdentityActionError)
+    assert refused.code == "busy"
+    data = parse_data(event)
+    assert isinstance(data, PersonUnmergedV1)
+    assert data.requested_by == MARIE
+    await assert_undone(deps, merge, by=MARIE)
+
+
+async def test_an_undone_merge_named_again_gives_the_same_event_and_otherwise_there_is_nothing_to_unmerge(
+    deps: IdentityDeps,
+) -> None:
+    merge = await merged_pair(deps)
+    first = await unmerge(ORGANISATION, merge.survivor_id, deps, requested_by=MARIE)
+
+    again = await unmerge(ORGANISATION, merge.survivor_id, deps, requested_by=PAUL, merge_id=merge.merge_id)
+    with pytest.raises(IdentityActionError) as nothing:
+        await unmerge(ORGANISATION, merge.survivor_id, deps, requested_by=PAUL)
+
+    assert again.to_json_bytes() == first.to_json_bytes()
+    assert nothing.value.code == "nothing_to_unmerge"
+    await assert_undone(deps, merge, by=MARIE)
+
+
+# Right after the claim, midway through the restore, and with only the merge left to mark undone.
+@pytest.mark.parametrize("crash_before", ["set_status", "replace_person", "mark_undone"])
+async def test_an_unmerge_that_crashed_after_its_claim_is_refused_as_under_way_then_finished_after_the_lease(
+    deps: IdentityDeps, store: InterleavingStore, clock: MovableClock, crash_before: str
+) -> None:
+    merge = await merged_pair(deps)
+    store.crash_before.add(crash_before)
+    with pytest.raises(CrashError):
+        await unmerge(ORGANISATION, merge.survivor_id, deps, requested_by=MARIE, merge_id=merge.merge_id)
+    claim = await deps.store.claim_unmerge(UnmergeClaim(ORGANISATION, merge.merge_id, by="nobody", at=START))
+
+    with pytest.raises(IdentityActionError) as under_way:
+        await unmerge(ORGANISATION, merge.survivor_id, deps, requested_by=PAUL)
+    clock.advance(UNMERGE_CLAIM_LEASE)
+    finished = await unmerge(ORGANISATION, merge.survivor_id, deps, requested_by=PAUL)
+    again = await unmerge(ORGANISATION, merge.survivor_id, deps, requested_by=PAUL, merge_id=merge.merge_id)
+
+    assert under_way.value.code == "busy"
+    assert "marie" in str(under_way.value)
+    data = parse_data(finished)
+    assert isinstance(data, PersonUnmergedV1)
+    assert (data.requested_by, data.unmerged_at, finished.time) == (MARIE, claim.at, claim.at)
+    assert again.to_json_bytes() == finished.to_json_bytes()
+    await assert_undone(deps, merge, by=MARIE)
+
+
+async def test_an_accept_given_again_after_its_merge_was_undone_does_not_merge_again(deps: IdentityDeps) -> None:
+    item = await suggested_duplicate(deps)
+    first = await verdict(deps, item, accept=True, reviewer=MARIE)
+    await unmerge(ORGANISATION, item.candidate_id, deps, requested_by=PAUL)
+
+    again = await verdict(deps, item, accept=True, reviewer=MARIE)
+
+    assert wire(again) == wire(first)
+    provisional = await deps.store.person(ORGANISATION, item.person_id)
+    assert provisional is not None
+    assert provisional.status is PersonStatus.ACTIVE
