@@ -221,16 +221,19 @@ async def review_queue(api: PlatformApi, token: str, limit: int = 20) -> ReviewQ
         answer = await api.call("identity", "GET", "/v1/review", token=token, params={"limit": limit})
     except (ApiError, ServiceUnavailableError) as failure:
         return ReviewQueue([], failure)
+    items = list(answer.get("items", []))
+    persons = {person for item in items for person in (item["person_id"], item["candidate_person_id"])}
+    # Every profile the queue shows, read at once rather than a pair after another.
+    profiles = await api.gather(
+        **{
+            person: api.call("profile", "GET", f"/v1/profiles/{quote(person, safe='')}", token=token)
+            for person in persons
+        }
+    )
     cards = []
-    for item in answer.get("items", []):
-        pair = await api.gather(
-            left=api.call("profile", "GET", f"/v1/profiles/{quote(item['person_id'], safe='')}", token=token),
-            right=api.call(
-                "profile", "GET", f"/v1/profiles/{quote(item['candidate_person_id'], safe='')}", token=token
-            ),
-        )
-        left = (_value(pair["left"]) or {}).get("fields", {})
-        right = (_value(pair["right"]) or {}).get("fields", {})
+    for item in items:
+        left = (_value(profiles[item["person_id"]]) or {}).get("fields", {})
+        right = (_value(profiles[item["candidate_person_id"]]) or {}).get("fields", {})
         cards.append(ReviewCard(item, left, right, compare_for_review(left, right, item.get("agreements", {}))))
     return ReviewQueue(cards, None)
 

@@ -119,3 +119,13 @@ async def test_repeated_wrong_passwords_lock_the_username_for_a_while(browser_li
     locked = await _log_in(browser_like, "guichet")
     assert locked.status_code == 401
     assert "Trop d&#39;essais manqués" in locked.text
+
+
+async def test_an_unknown_segment_s_export_is_a_page_saying_so_not_a_broken_download(
+    browser_like: httpx.AsyncClient,
+) -> None:
+    await _log_in(browser_like, "marie")
+    answer = await browser_like.get("/segments/no-such-segment/export.csv")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Aucun segment de ce nom." in answer.text

@@ -2,6 +2,7 @@
 and renders a template. Forms post back with the session's CSRF token; every page is in French or English."""
 
 import hmac
+import re
 import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -110,6 +111,11 @@ def _local_path(target: str | None, default: str = "/patrons") -> str:
         return default
     parts = urlsplit(target)
     return default if parts.scheme or parts.netloc else target
+
+
+def _file_name(text: str) -> str:
+    """`text` as a download's file name: letters, digits, dots, dashes and underscores only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:100] or "export"
 
 
 def _see(url: str) -> RedirectResponse:
@@ -276,7 +282,7 @@ async def export(
         body,
         media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="parterre-{person_id}.{format}"',
+            "Content-Disposition": f'attachment; filename="parterre-{_file_name(person_id)}.{format}"',
             "Cache-Control": "no-store",
         },
     )
@@ -371,20 +377,29 @@ async def segment(
 
 
 @router.get("/segments/{name}/export.csv")
-async def segment_csv(name: str, active: StaffSession, context: ConsoleDep) -> Response:
+async def segment_csv(
+    name: str, request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage
+) -> Response:
     require(active, Scope.SEGMENTS_READ)
+    path = f"/v1/segments/{quote(name, safe='')}/members"
+    # Asked first, so that an unknown segment or a service down is a page, not a download cut short.
+    try:
+        await context.deps.api.call("profile", "GET", path, token=active.token, params={"limit": 1})
+    except (ApiError, ServiceUnavailableError) as failure:
+        return _failed(request, context, language, active, failure)
 
     async def rows() -> AsyncIterator[bytes]:
-        async with context.deps.api.stream(
-            "profile", f"/v1/segments/{quote(name)}/members", token=active.token, params={"format": "csv"}
-        ) as answer:
+        async with context.deps.api.stream("profile", path, token=active.token, params={"format": "csv"}) as answer:
             async for chunk in answer.aiter_bytes():
                 yield chunk
 
     return StreamingResponse(
         rows(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="{_file_name(name)}.csv"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
