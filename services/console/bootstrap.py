@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from services.console.adapters.mongo import INDEXES, MongoSessionStore, MongoStaffDirectory
-from services.console.adapters.platform_api import PlatformApi, ServiceUrls
+from services.console.adapters.platform_api import ApiError, PlatformApi, ServiceUnavailableError, ServiceUrls
 from services.console.context import PACKAGE, ConsoleContext, SystemClock, load_catalog, page_templates
 from services.console.domain.accounts import LoginThrottle
 from services.console.entrypoints.http import (
@@ -18,6 +18,7 @@ from services.console.entrypoints.http import (
     BadFormError,
     LoginRequiredError,
     NotAllowedError,
+    failed_action,
     page_language,
     render,
     router,
@@ -114,6 +115,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         context = context_of(request)
         return render(request, context, page_language(request), "bad_form.html", None, status_code=403)
 
+    async def action_failed(request: Request, exc: Exception) -> Response:
+        # An action a service refused (409: already decided) or could not take (it is down): said on a page.
+        assert isinstance(exc, ApiError | ServiceUnavailableError)
+        context = context_of(request)
+        active = await current_session(request.cookies.get(SESSION_COOKIE), context.deps)
+        return failed_action(request, context, page_language(request), active, exc)
+
+    app.add_exception_handler(ApiError, action_failed)
+    app.add_exception_handler(ServiceUnavailableError, action_failed)
     app.add_exception_handler(LoginRequiredError, to_login)
     app.add_exception_handler(NotAllowedError, not_allowed)
     app.add_exception_handler(BadFormError, bad_form)

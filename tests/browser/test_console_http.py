@@ -129,3 +129,16 @@ async def test_an_unknown_segment_s_export_is_a_page_saying_so_not_a_broken_down
     assert answer.status_code == 404
     assert answer.headers["content-type"].startswith("text/html")
     assert "Aucun segment de ce nom." in answer.text
+
+
+async def test_an_action_a_service_refuses_shows_the_service_s_reason_in_the_page_language(
+    browser_like: httpx.AsyncClient,
+) -> None:
+    await _log_in(browser_like, "marie")
+    page = await browser_like.get("/review")
+    refused = await browser_like.post(
+        "/review/rev_000000000000", data={"decision": "accept", "csrf_token": _csrf(page)}
+    )
+    assert refused.status_code == 404
+    assert "L&#39;action a échoué" in refused.text
+    assert "Suggestion introuvable." in refused.text

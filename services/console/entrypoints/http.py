@@ -250,34 +250,24 @@ async def patron(
 @router.post("/patrons/{person_id}/unmerge")
 async def unmerge(
     person_id: str,
-    request: Request,
     active: CheckedSession,
     context: ConsoleDep,
-    language: PageLanguage,
     merge_id: Annotated[str, Form(max_length=200)],
 ) -> Response:
     require(active, Scope.IDENTITY_REVIEW)
-    try:
-        await pages.undo_merge(context.deps.api, active.token, person_id, merge_id)
-    except (ApiError, ServiceUnavailableError) as failure:
-        return _failed(request, context, language, active, failure)
+    await pages.undo_merge(context.deps.api, active.token, person_id, merge_id)
     return _see(f"/patrons/{quote(person_id)}?done=unmerged")
 
 
 @router.get("/patrons/{person_id}/export")
 async def export(
     person_id: str,
-    request: Request,
     active: StaffSession,
     context: ConsoleDep,
-    language: PageLanguage,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> Response:
     require(active, Scope.PRIVACY_EXPORT)
-    try:
-        body, media_type = await pages.export_person(context.deps.api, active.token, person_id, format)
-    except (ApiError, ServiceUnavailableError) as failure:
-        return _failed(request, context, language, active, failure)
+    body, media_type = await pages.export_person(context.deps.api, active.token, person_id, format)
     return Response(
         body,
         media_type=media_type,
@@ -314,10 +304,7 @@ async def erase(
         return render(
             request, context, language, "erase.html", active, status_code=422, page=page, error="erase.confirm_needed"
         )
-    try:
-        await pages.erase_person(context.deps.api, active.token, person_id, reason=reason, do_not_readd=do_not_readd)
-    except (ApiError, ServiceUnavailableError) as failure:
-        return _failed(request, context, language, active, failure)
+    await pages.erase_person(context.deps.api, active.token, person_id, reason=reason, do_not_readd=do_not_readd)
     return _see("/patrons?done=erasure_requested")
 
 
@@ -335,18 +322,13 @@ async def review_queue(request: Request, active: StaffSession, context: ConsoleD
 @router.post("/review/{review_id}")
 async def decide(
     review_id: str,
-    request: Request,
     active: CheckedSession,
     context: ConsoleDep,
-    language: PageLanguage,
     decision: Annotated[str, Form(pattern="^(accept|reject)$")],
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     require(active, Scope.IDENTITY_REVIEW)
-    try:
-        await pages.decide_review(context.deps.api, active.token, review_id, decision, note)
-    except (ApiError, ServiceUnavailableError) as failure:
-        return _failed(request, context, language, active, failure)
+    await pages.decide_review(context.deps.api, active.token, review_id, decision, note)
     return _see(f"/review?done={'accepted' if decision == 'accept' else 'rejected'}")
 
 
@@ -377,16 +359,11 @@ async def segment(
 
 
 @router.get("/segments/{name}/export.csv")
-async def segment_csv(
-    name: str, request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage
-) -> Response:
+async def segment_csv(name: str, active: StaffSession, context: ConsoleDep) -> Response:
     require(active, Scope.SEGMENTS_READ)
     path = f"/v1/segments/{quote(name, safe='')}/members"
     # Asked first, so that an unknown segment or a service down is a page, not a download cut short.
-    try:
-        await context.deps.api.call("profile", "GET", path, token=active.token, params={"limit": 1})
-    except (ApiError, ServiceUnavailableError) as failure:
-        return _failed(request, context, language, active, failure)
+    await context.deps.api.call("profile", "GET", path, token=active.token, params={"limit": 1})
 
     async def rows() -> AsyncIterator[bytes]:
         async with context.deps.api.stream("profile", path, token=active.token, params={"format": "csv"}) as answer:
@@ -432,41 +409,32 @@ async def operations(request: Request, active: StaffSession, context: ConsoleDep
 @router.post("/operations/dead-letters/{service}/replay")
 async def replay_dead_letter(
     service: str,
-    request: Request,
     active: CheckedSession,
     context: ConsoleDep,
-    language: PageLanguage,
     dead_letter_id: Annotated[str, Form(max_length=300)],
 ) -> Response:
     require(active, Scope.OPERATIONS_ADMIN)
-    try:
-        await pages.replay_dead_letter(context.deps.api, active.token, service, dead_letter_id)
-    except (ApiError, ServiceUnavailableError) as failure:
-        return _failed(request, context, language, active, failure)
+    await pages.replay_dead_letter(context.deps.api, active.token, service, dead_letter_id)
     return _see("/operations?done=replayed")
 
 
 @router.post("/operations/deliveries/{delivery_id}/replay")
-async def replay_delivery(
-    delivery_id: str, request: Request, active: CheckedSession, context: ConsoleDep, language: PageLanguage
-) -> Response:
+async def replay_delivery(delivery_id: str, active: CheckedSession, context: ConsoleDep) -> Response:
     require(active, Scope.SUBSCRIPTIONS_ADMIN)
-    try:
-        await pages.replay_delivery(context.deps.api, active.token, delivery_id)
-    except (ApiError, ServiceUnavailableError) as failure:
-        return _failed(request, context, language, active, failure)
+    await pages.replay_delivery(context.deps.api, active.token, delivery_id)
     return _see("/operations?done=replayed")
 
 
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _failed(
+def failed_action(
     request: Request,
     context: ConsoleContext,
     language: Language,
-    active: ActiveSession,
+    active: ActiveSession | None,
     failure: ApiError | ServiceUnavailableError,
 ) -> HTMLResponse:
+    """The page of an action a service refused or could not take: its message in the member's language."""
     status_code = failure.status_code if isinstance(failure, ApiError) else 503
     return render(request, context, language, "failed.html", active, status_code=status_code, failure=failure)
