@@ -25,10 +25,22 @@ STOP_GRACE_SECONDS = 15.0
 
 def free_port() -> int:
     """A local port nothing listens on now, for a service started on demand."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> tuple[int, ...]:
+    """`count` different local ports nothing listens on now, for services started together.
+
+    Every probe stays bound until all are chosen: a port freed by one probe may be handed to the next, and two
+    services given one port leave one of them unable to start while the other answers its readiness check.
+    """
+    with contextlib.ExitStack() as probes:
+        ports = []
+        for _ in range(count):
+            probe = probes.enter_context(socket.socket())
+            probe.bind(("127.0.0.1", 0))
+            ports.append(int(probe.getsockname()[1]))
+        return tuple(ports)
 
 
 class FleetError(Exception):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from infra.platform.fleet import SERVICES, Fleet, free_port
+from infra.platform.fleet import SERVICES, Fleet, free_ports
 from shared.topic_admin import ensure_topics
 from shared.topics import all_topic_partitions
 
@@ -48,7 +48,7 @@ async def isolated_platform(
             ("PARTERRE_KAFKA_NAMESPACE", namespace),
             *extra_environment,
         ),
-        ports=tuple((name, free_port()) for name in SERVICES),
+        ports=tuple(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
     )
     try:
         await asyncio.to_thread(fleet.up, lambda _line: None)

@@ -382,7 +382,7 @@ async def _erase_requested_by_id(
     if person_id is None:
         return FactOutcome((), "erasure_unknown_person")
     try:
-        event = await erase_on_request(
+        events = await erase_on_request(
             envelope.organisation_id,
             person_id,
             deps,
@@ -391,7 +391,7 @@ async def _erase_requested_by_id(
         )
     except IdentityActionError:
         return FactOutcome((), "erasure_unknown_person")
-    return FactOutcome((event,), "erased")
+    return FactOutcome(events, "erased")
 
 
 def _erasure_of(data: AudienceFact) -> PersonErasureRequestedV1 | None:
@@ -792,7 +792,11 @@ async def _outputs(envelope: Envelope, entry: JournalEntry, deps: IdentityDeps) 
     resolution, organisation_id = entry.decision, entry.organisation_id
     correlation_id = envelope.correlation_id or envelope.id
     if resolution.erasure is not None:
-        # Each erased person is told apart, so profile erases every one of them.
+        # Each erased person is told apart, so profile erases every one of them: those the erasure found and those
+        # folded into them, whom `erase_person` erased along.
+        erased: list[str] = []
+        for person_id in resolution.erasure.person_ids:
+            erased += await folded_into(deps.store, organisation_id, person_id)
         return tuple(
             resolved_event(
                 envelope,
@@ -805,7 +809,7 @@ async def _outputs(envelope: Envelope, entry: JournalEntry, deps: IdentityDeps) 
                 output_id=output_id(organisation_id, "resolved", f"{entry.event_id}|{person_id}"),
                 at=entry.decided_at,
             )
-            for person_id in resolution.erasure.person_ids
+            for person_id in dict.fromkeys(erased)
         )
     outputs = []
     if resolution.merge is not None:
@@ -1011,10 +1015,23 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
     raise IdentityActionError("busy", f"{person_id} kept changing; try the erasure again")
 
 
+async def folded_into(store: IdentityStore, organisation_id: str, person_id: str) -> list[str]:
+    """The person and everyone folded into them by merges still in force, down the chain, the person first: whom
+    `erase_person` erases. Merge records outlive an erasure, so the answer is the same after it."""
+    folded = [person_id]
+    merges = sorted(await store.merges_involving(organisation_id, person_id), key=lambda m: (m.decided_at, m.merge_id))
+    for merge in merges:
+        if merge.survivor_id == person_id and merge.undone_at is None:
+            for merged_id in merge.merged_ids:
+                folded += await folded_into(store, organisation_id, merged_id)
+    return list(dict.fromkeys(folded))
+
+
 async def erase_on_request(
     organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool, requested_by: str
-) -> Envelope:
-    """An operator's erasure: the person is erased here, and profile learns it from the event returned."""
+) -> tuple[Envelope, ...]:
+    """An operator's erasure: the person is erased here, and profile learns it from the events returned, one for
+    the person and one for each person folded into them (the request's first)."""
     person = await deps.store.person(organisation_id, person_id)
     if person is None:
         raise IdentityActionError("person_not_found", f"no person {person_id}")
@@ -1039,8 +1056,15 @@ async def erase_on_request(
         person_id=person_id,
     )
     match = Match(method=MatchMethod.EXTERNAL_ID, confidence=1.0, matched_identifiers=["parterre"])
-    return resolved_event(
-        request, person_id, match, output_id=output_id(organisation_id, "resolved", f"{request.id}|{person_id}"), at=now
+    return tuple(
+        resolved_event(
+            request,
+            erased_id,
+            match,
+            output_id=output_id(organisation_id, "resolved", f"{request.id}|{erased_id}"),
+            at=now,
+        )
+        for erased_id in await folded_into(deps.store, organisation_id, person_id)
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.platform.fleet import SERVICES, Fleet, free_port
+from infra.platform.fleet import SERVICES, Fleet, free_port, free_ports
 from infra.platform.kafka_state import pipeline_state
 from shared.settings import ServiceSettings
 
@@ -37,7 +37,7 @@ def test_the_services_start_in_the_background_are_scraped_and_stop(settings: Ser
             ("PARTERRE_MONGO_DATABASE", settings.mongo_database),
             ("PARTERRE_CONSUMER_LAG_INTERVAL_SECONDS", "1"),
         ),
-        ports=tuple((name, free_port()) for name in SERVICES),
+        ports=tuple(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
     )
     try:
         started = fleet.up(progress=lambda _line: None)

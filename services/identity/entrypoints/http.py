@@ -222,7 +222,7 @@ async def post_erase(
     person_id: str, principal: PrivacyEraser, context: IdentityDep, request: EraseRequest | None = None
 ) -> dict[str, Any]:
     try:
-        event = await erase_on_request(
+        events = await erase_on_request(
             principal.organisation_id,
             person_id,
             context.deps,
@@ -231,5 +231,5 @@ async def post_erase(
         )
     except IdentityActionError as error:
         _fail(error)
-    await context.publish((event,))
-    return {"person_id": person_id, "status": "erased", "event_id": event.id}
+    await context.publish(events)
+    return {"person_id": person_id, "status": "erased", "event_id": events[0].id}

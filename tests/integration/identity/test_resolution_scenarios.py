@@ -302,3 +302,50 @@ async def test_erasing_a_merged_person_erases_the_person_it_was_folded_into(deps
     assert survivor.identifiers == frozenset()
     again = await resolve(deps, "e4", email="elise@example.com")
     assert again.person_id not in {box_office.person_id, shop.person_id}
+
+
+async def _folded_elise(deps: IdentityDeps) -> tuple[str, str]:
+    """Élise known to the box office and to the shop as two persons, then merged: (survivor, merged) ids."""
+    box_office = await resolve(deps, "e1", external_id="C-1", **ELISE)
+    shop = await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com", **ELISE)
+    linked = await resolve(deps, "e3", external_id="C-1", email="elise@example.com", **ELISE)
+    assert linked.person_id == box_office.person_id
+    return box_office.person_id, shop.person_id
+
+
+def _erased_persons(outcome: FactOutcome) -> list[str]:
+    """Whom the outputs of an erasure tell profile to erase: one resolved erasure request each."""
+    erased = []
+    for envelope in outcome.outputs:
+        data = parse_data(envelope)
+        assert isinstance(data, PersonResolvedV1)
+        assert data.original.type == "parterre.privacy.erasure_requested.v1"
+        erased.append(data.person_id)
+    return erased
+
+
+async def test_an_erasure_by_parterre_id_tells_profile_of_every_person_folded_into_the_erased_one(
+    deps: IdentityDeps,
+) -> None:
+    survivor, merged = await _folded_elise(deps)
+    request = erasure_fact("e4", do_not_readd=False, source=PARTERRE_PERSON_SOURCE, external_id=survivor)
+
+    outcome = await resolve_fact(request, deps)
+    replay = await resolve_fact(request, deps)
+
+    # Identity erased both: profile must hear of both, or the merged person's own profile outlives the erasure.
+    assert _erased_persons(outcome) == [survivor, merged]
+    assert [envelope.id for envelope in replay.outputs] == [envelope.id for envelope in outcome.outputs]
+
+
+async def test_an_upstream_erasure_tells_profile_of_every_person_folded_into_the_one_it_names(
+    deps: IdentityDeps,
+) -> None:
+    survivor, merged = await _folded_elise(deps)
+    request = erasure_fact("e4", do_not_readd=False, email="elise@example.com")
+
+    outcome = await resolve_fact(request, deps)
+    replay = await resolve_fact(request, deps)
+
+    assert _erased_persons(outcome) == [survivor, merged]
+    assert [envelope.id for envelope in replay.outputs] == [envelope.id for envelope in outcome.outputs]
