@@ -451,20 +451,6 @@ def decode_headers(raw_headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
     return {name: value.decode(errors="replace") for name, value in raw_headers}
 
 
-@dataclass(frozen=True, slots=True)
-class SerialisedEvent:
-    """An event already in its Kafka form, with the id and type a publisher's bookkeeping needs: what a worker
-    process hands back, so the process publishing never rebuilds the envelope."""
-
-    id: str
-    type: str
-    record: OutgoingRecord
-
-
-def serialised(envelope: Envelope) -> SerialisedEvent:
-    return SerialisedEvent(envelope.id, envelope.type, record_for(envelope))
-
-
 def record_for(envelope: Envelope) -> OutgoingRecord:
     """The Kafka record of an event: on its type's topic, keyed so one entity's events stay in order."""
     return OutgoingRecord(

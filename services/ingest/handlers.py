@@ -1,13 +1,15 @@
 """Ingest use cases: publish what is new, once, and say precisely what was refused."""
 
+import asyncio
 import collections
+import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO, Generic, TypeVar
+from typing import Any, BinaryIO
 
-from services.ingest.domain.boxoffice import ImportReport
+from services.ingest.domain.boxoffice import AcceptedRow, ImportReport, RowOutcome, read_boxoffice_csv
 from services.ingest.domain.boxoffice_mapping import ColumnMapping
 from services.ingest.domain.shopify import (
     awaits_its_order,
@@ -19,44 +21,33 @@ from services.ingest.domain.shopify import (
 )
 from services.ingest.domain.sources import Source
 from services.ingest.metrics import IngestMetrics
-from services.ingest.ports import (
-    BoxOfficeReader,
-    EventSink,
-    OrderBuyers,
-    ParsedChunk,
-    PublicationLedger,
-    SourceRegistry,
-)
+from services.ingest.ports import EventSink, OrderBuyers, PublicationLedger, SourceRegistry
 from shared.events import Envelope, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
-from shared.kafka import SerialisedEvent
-
-# Envelopes, or events already serialised by the process that read them.
-EventT = TypeVar("EventT", Envelope, SerialisedEvent)
 
 
 @dataclass(frozen=True)
-class PublishOutcome(Generic[EventT]):
-    published: tuple[EventT, ...]
-    duplicates: tuple[EventT, ...]
+class PublishOutcome:
+    published: tuple[Envelope, ...]
+    duplicates: tuple[Envelope, ...]
 
 
 async def publish_new(
-    envelopes: Sequence[EventT],
+    envelopes: Sequence[Envelope],
     *,
     organisation_id: str,
     source: str,
     sink: EventSink,
     ledger: PublicationLedger,
     metrics: IngestMetrics,
-) -> PublishOutcome[EventT]:
+) -> PublishOutcome:
     """Publish the envelopes whose ids were never published, once each, and report the others as duplicates.
 
     Ids are claimed before publishing and confirmed after Kafka has acknowledged; a failed publish releases
     its claims, and a claim its publisher never confirmed (it died) is taken over later. The worst case is
     a repeat on Kafka, which consumers ignore by event id; an accepted event is never lost.
     """
-    first_by_id: dict[str, EventT] = {}
-    duplicates: list[EventT] = []
+    first_by_id: dict[str, Envelope] = {}
+    duplicates: list[Envelope] = []
     for envelope in envelopes:
         if envelope.id in first_by_id:
             duplicates.append(envelope)
@@ -174,39 +165,48 @@ async def import_boxoffice(
     ledger: PublicationLedger | None,
     metrics: IngestMetrics,
     chunk_rows: int,
-    read: BoxOfficeReader,
     on_progress: Callable[[ImportSummary], None] | None = None,
 ) -> ImportSummary:
     """Import a box-office export: the one code path of `parterre import boxoffice` and the upload endpoint.
 
-    `read` parses the file beside this event loop, a chunk of rows at a time, the next chunk while this one is
-    claimed and published, so memory holds a few chunks at most. Valid rows are published whatever the invalid
-    ones do. Raises `CsvFormatError` before any row when the file as a whole cannot be read.
+    Reading and parsing run in a worker thread, a chunk of rows at a time, so the event loop keeps serving
+    while a large file streams through; memory holds two chunks at most. Valid rows are published whatever the
+    invalid ones do. Raises `CsvFormatError` before any row when the file as a whole cannot be read.
     """
     if not dry_run and (sink is None or ledger is None):
         raise ValueError("an import that is not a dry run needs a sink and a ledger to publish to")
-    summary = ImportSummary(ImportReport(), dry_run=dry_run)
-    chunks = read(
+    outcomes = await asyncio.to_thread(
+        read_boxoffice_csv,
         stream,
         organisation_id=source.organisation_id,
         source=source.source_id,
         mapping=mapping,
         imported_at=imported_at,
-        chunk_rows=chunk_rows,
     )
+    summary = ImportSummary(ImportReport(), dry_run=dry_run)
+
+    def read_chunk() -> list[RowOutcome]:
+        return list(itertools.islice(outcomes, chunk_rows))
+
+    # The next chunk is parsed while this one is claimed and published: parsing is Python's work, and
+    # publishing mostly waits on the store and Kafka. Only one thread reads the file at a time.
+    reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
     try:
-        async for chunk in chunks:
+        while chunk := await reading:
+            reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
             await _import_chunk(chunk, summary, source=source, sink=sink, ledger=ledger, metrics=metrics)
             if on_progress is not None:
                 on_progress(summary)
     finally:
-        # Stops the reading at once when publishing fails, before the caller closes the file.
-        await chunks.aclose()
+        # Never leave the reader running on a file the caller is about to close.
+        await asyncio.wait([reading])
+        if not reading.cancelled():
+            reading.exception()
     return summary
 
 
 async def _import_chunk(
-    chunk: ParsedChunk,
+    chunk: list[RowOutcome],
     summary: ImportSummary,
     *,
     source: Source,
@@ -214,20 +214,17 @@ async def _import_chunk(
     ledger: PublicationLedger | None,
     metrics: IngestMetrics,
 ) -> None:
-    accepted_rows = 0
-    for row in chunk.rows:
-        if isinstance(row, int):
-            summary.report.add_accepted(row)
-            accepted_rows += 1
-        else:
-            summary.report.add_rejected(row)
+    envelopes: list[Envelope] = []
+    for outcome in chunk:
+        summary.report.add(outcome)
+        if isinstance(outcome, AcceptedRow):
+            envelopes.extend(outcome.envelopes)
+    accepted_rows = sum(isinstance(outcome, AcceptedRow) for outcome in chunk)
     metrics.import_rows.labels(source.organisation_id, source.source_id, "accepted").inc(accepted_rows)
-    metrics.import_rows.labels(source.organisation_id, source.source_id, "rejected").inc(
-        len(chunk.rows) - accepted_rows
-    )
-    if chunk.events and sink is not None and ledger is not None and not summary.dry_run:
+    metrics.import_rows.labels(source.organisation_id, source.source_id, "rejected").inc(len(chunk) - accepted_rows)
+    if envelopes and sink is not None and ledger is not None and not summary.dry_run:
         published = await publish_new(
-            chunk.events,
+            envelopes,
             organisation_id=source.organisation_id,
             source=source.source_id,
             sink=sink,

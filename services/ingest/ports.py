@@ -1,20 +1,17 @@
 """What the ingest handlers need from the outside world."""
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
-from services.ingest.domain.boxoffice import RejectedRow
-from services.ingest.domain.boxoffice_mapping import ColumnMapping
 from services.ingest.domain.sources import Source
 from shared.events import Envelope, PersonRef
-from shared.kafka import SerialisedEvent
 
 
 class EventSink(Protocol):
-    async def publish(self, events: Sequence[Envelope | SerialisedEvent]) -> None:
-        """Returns only once every event is durably stored (Kafka acknowledged it with acks=all)."""
+    async def publish(self, envelopes: Sequence[Envelope]) -> None:
+        """Returns only once every envelope is durably stored (Kafka acknowledged it with acks=all)."""
 
 
 @dataclass(frozen=True)
@@ -70,30 +67,3 @@ class OrderBuyers(Protocol):
 
     async def forget_source(self, organisation_id: str, source: str) -> None:
         """A whole source's erasure."""
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedChunk:
-    """Consecutive rows of an export, read: per row its number of events when accepted, else its rejection; and
-    the accepted rows' events, ready to publish."""
-
-    rows: list[int | RejectedRow]
-    events: list[SerialisedEvent]
-
-
-class BoxOfficeReader(Protocol):
-    def __call__(
-        self,
-        stream: BinaryIO,
-        *,
-        organisation_id: str,
-        source: str,
-        mapping: ColumnMapping | None,
-        imported_at: datetime,
-        chunk_rows: int,
-    ) -> AsyncGenerator[ParsedChunk, None]:
-        """The export's rows in order, `chunk_rows` at a time, at most a few chunks ahead of the caller.
-
-        Raises `CsvFormatError` before the first chunk when the file as a whole cannot be read; `stream` is no
-        longer read once the iteration ends, however it ends.
-        """

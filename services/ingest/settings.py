@@ -1,6 +1,6 @@
 """Settings of the ingest service."""
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -23,8 +23,4 @@ class IngestSettings(ServiceSettings):
     )
     import_chunk_rows: int = Field(
         default=2000, ge=1, le=100_000, description="Import rows published to Kafka together."
-    )
-    import_parsing: Literal["thread", "child_process"] = Field(
-        default="child_process",
-        description="Where imports parse their file: a thread of the importing process, or a child process.",
     )

@@ -118,16 +118,6 @@ class CsvFormatError(ValueError):
         self.headers_found = tuple(headers_found)
         self.missing = tuple(missing)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Raised in the process that reads the file and re-raised in the one that imports it.
-        return (_format_error, (self.code, self.en, self.fr, self.headers_found, self.missing))
-
-
-def _format_error(
-    code: str, en: str, fr: str, headers_found: tuple[str, ...], missing: tuple[str, ...]
-) -> CsvFormatError:
-    return CsvFormatError(code, en, fr, headers_found=headers_found, missing=missing)
-
 
 def read_boxoffice_csv(
     stream: BinaryIO,
@@ -789,18 +779,11 @@ class ImportReport:
     first_rejections: list[Rejection] = field(default_factory=list)
 
     def add(self, outcome: RowOutcome) -> None:
+        self.rows_read += 1
         if isinstance(outcome, AcceptedRow):
-            self.add_accepted(len(outcome.envelopes))
-        else:
-            self.add_rejected(outcome)
-
-    def add_accepted(self, events: int) -> None:
-        self.rows_read += 1
-        self.accepted += 1
-        self.events += events
-
-    def add_rejected(self, outcome: RejectedRow) -> None:
-        self.rows_read += 1
+            self.accepted += 1
+            self.events += len(outcome.envelopes)
+            return
         self.rejected += 1
         for error in outcome.errors:
             self.rejections_by_reason[error.code] += 1

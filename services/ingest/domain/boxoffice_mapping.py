@@ -182,10 +182,6 @@ class ColumnMapping:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Sent to the process that reads the file; a mapping proxy does not pickle, its items do.
-        return (_column_mapping, (dict(self.headers), *(getattr(self, name) for name in _MAPPING_SETTINGS)))
-
     def locate(self, header_row: Sequence[str]) -> dict[BoxOfficeField, Column]:
         """The column of each field found in `header_row`; a header a mapping names for one field is not taken by
         another field's defaults, and of two columns with the same header the first is used."""
@@ -375,10 +371,3 @@ def _channel(value: str) -> SalesChannel:
         return SalesChannel(value)
     except ValueError:
         raise ValueError(f"should be one of {', '.join(channel.value for channel in SalesChannel)}") from None
-
-
-_MAPPING_SETTINGS = ("explicit", "date_format", "timezone", "currency", "default_type", "default_language", "channel")
-
-
-def _column_mapping(headers: dict[BoxOfficeField, tuple[str, ...]], *settings: Any) -> ColumnMapping:
-    return ColumnMapping(MappingProxyType(headers), *settings)

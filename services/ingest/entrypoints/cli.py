@@ -10,7 +10,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from services.ingest.adapters.boxoffice_reader import READERS
 from services.ingest.adapters.kafka_sink import KafkaEventSink
 from services.ingest.adapters.mongo import (
     EVENT_CLAIMS,
@@ -198,7 +197,6 @@ async def _import(
                     ledger=MongoPublicationLedger(database[EVENT_CLAIMS], database[PUBLISHED_EVENTS]),
                     metrics=IngestMetrics(registry),
                     chunk_rows=settings.import_chunk_rows,
-                    read=READERS[settings.import_parsing],
                     on_progress=show,
                 )
                 show(summary, final=True)

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from services.ingest.adapters.boxoffice_reader import READERS
 from services.ingest.context import IngestContext, IngestDep
 from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
 from services.ingest.domain.boxoffice import CsvFormatError
@@ -107,7 +106,7 @@ async def _storing(context: IngestContext, what: str) -> AsyncIterator[None]:
 
 async def _publish(
     context: IngestContext, envelopes: Sequence[Envelope], *, organisation_id: str, source: str
-) -> PublishOutcome[Envelope]:
+) -> PublishOutcome:
     async with _storing(context, f"{len(envelopes)} events"):
         return await publish_new(
             envelopes,
@@ -358,7 +357,6 @@ async def post_boxoffice_import(
                 ledger=context.ledger,
                 metrics=context.metrics,
                 chunk_rows=context.settings.import_chunk_rows,
-                read=READERS[context.settings.import_parsing],
             )
         except CsvFormatError as exc:
             _reject(422, exc.code, en=exc.en, fr=exc.fr)
