@@ -82,6 +82,10 @@ _CHANNELS = {
     **dict.fromkeys(("telephone", "phone", "par telephone", "by phone"), SalesChannel.PHONE),
 }
 _LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
+_CENT = Decimal("0.01")
+# Distinct cells remembered per parser: exports repeat a few dates, prices and quantities on thousands of rows.
+_REMEMBERED_CELLS = 4096
 _EXCEL_TEXT_GUARD = re.compile(r'^="(.*)"$')
 
 
@@ -152,11 +156,12 @@ def read_boxoffice_csv(
         )
     columns = settings.locate(header)
     _check_required_columns(columns, header, settings)
+    zone = settings.zone
     context = _FileContext(
         organisation_id=organisation_id,
         source=source,
         settings=settings,
-        zone=settings.zone,
+        zone=zone,
         imported_at=imported_at,
         columns=columns,
         header_size=len(header),
@@ -164,6 +169,9 @@ def read_boxoffice_csv(
         headers={
             name: columns[name].header if name in columns else settings.headers[name][0] for name in BoxOfficeField
         },
+        amount=_remembering(parse_amount),
+        quantity=_remembering(parse_quantity),
+        moment=_remembering(functools.partial(parse_moment, zone=zone, date_format=settings.date_format)),
     )
     records = csv.reader(line_iterator, delimiter=delimiter, strict=False)
     return _outcomes(records, lines, context)
@@ -244,6 +252,27 @@ class _FileContext:
     delimiter: str
     # Each field's column header as written in the file, or its usual header when the file has no such column.
     headers: Mapping[BoxOfficeField, str]
+    # This file's cell parsers, each giving the value and its canonical text.
+    amount: "_CellParser[Amount]"
+    quantity: "_CellParser[int]"
+    moment: "_CellParser[Moment]"
+
+
+_CellParser = Callable[[str], tuple[T, str]]
+
+
+def _remembering(parse: Callable[[str], T]) -> _CellParser[T]:
+    """`parse` with the canonical text of its value, both remembered for the last few thousand distinct cells.
+
+    Values are immutable, so rows may share them; a cell that fails to parse raises again each time.
+    """
+
+    @functools.lru_cache(maxsize=_REMEMBERED_CELLS)
+    def parsed(text: str) -> tuple[T, str]:
+        value = parse(text)
+        return value, _canonical(value)
+
+    return parsed
 
 
 def _outcomes(records: Iterator[list[str]], lines: BoundedLines, context: _FileContext) -> Iterator[RowOutcome]:
@@ -303,16 +332,16 @@ class _Row:
     def header(self, name: BoxOfficeField) -> str:
         return self.context.headers[name]
 
-    def parsed(self, name: BoxOfficeField, parse: Callable[[str], T]) -> T | None:
+    def parsed(self, name: BoxOfficeField, parse: _CellParser[T]) -> T | None:
         text = self.values.get(name)
         if text is None:
             return None
         try:
-            value = parse(text)
+            value, canonical = parse(text)
         except UnreadableValueError as exc:
             self.problems.add(self.context.headers[name], exc.reason, exc.code)
             return None
-        self.parsed_values[name] = _canonical(value)
+        self.parsed_values[name] = canonical
         return value
 
     def content_digest(self) -> str:
@@ -372,15 +401,14 @@ def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
     kind = _row_kind(row)
     person = _person(row)
     language = language_of(person.get("locale")) or context.settings.default_language
-    amount = row.parsed(F.AMOUNT, parse_amount)
-    unit_price = row.parsed(F.UNIT_PRICE, parse_amount)
+    amount = row.parsed(F.AMOUNT, context.amount)
+    unit_price = row.parsed(F.UNIT_PRICE, context.amount)
     if row.text(F.AMOUNT) is None and row.text(F.UNIT_PRICE) is None:
         row.require(F.AMOUNT, "every row needs the amount paid")
-    quantity = row.parsed(F.QUANTITY, parse_quantity) or 1
+    quantity = row.parsed(F.QUANTITY, context.quantity) or 1
     currency = _currency(row, amount, unit_price)
-    parse_when = _moment_parser(context)
-    performance_at = row.parsed(F.PERFORMANCE_DATE, parse_when)
-    paid_at = row.parsed(F.DATE, parse_when)
+    performance_at = row.parsed(F.PERFORMANCE_DATE, context.moment)
+    paid_at = row.parsed(F.DATE, context.moment)
     order_id = row.text(F.ORDER_ID)
     channel = _channel(row)
     if row.problems or kind is None:
@@ -505,7 +533,7 @@ def _currency(row: _Row, amount: Amount | None, unit_price: Amount | None) -> st
     text = row.text(F.CURRENCY)
     if text is None:
         return row.context.settings.currency
-    if not re.fullmatch(r"[A-Za-z]{3}", text):
+    if not _CURRENCY_CODE.fullmatch(text):
         row.problems.add(row.header(F.CURRENCY), "should be a currency code such as CAD", "currency_invalid")
     return text.upper()
 
@@ -521,13 +549,6 @@ def _channel(row: _Row) -> SalesChannel:
         "channel_unknown",
     )
     return channel or row.context.settings.channel
-
-
-def _moment_parser(context: _FileContext) -> Callable[[str], Moment]:
-    def parse(text: str) -> Moment:
-        return parse_moment(text, zone=context.zone, date_format=context.settings.date_format)
-
-    return parse
 
 
 @dataclass(frozen=True)
@@ -594,8 +615,7 @@ def _ticket_purchase(facts: _Facts) -> _Fact | None:
     if show is None or moment is None:
         return None
     production_id = _slug(show)
-    local = moment.at.astimezone(row.context.zone)
-    performance_id = f"{production_id}-{local:%Y-%m-%d}" + (f"-{local:%Hh%M}" if moment.has_time else "")
+    performance_id = _performance_id(production_id, moment, row.context.zone)
     category = row.text(F.PRICE_CATEGORY) or _DEFAULT_PRICE_CATEGORY[facts.language]
     id_parts, reference = facts.reference(performance_id, _category_key(category))
     fact_id = event_id(row.context.organisation_id, row.context.source, *id_parts)
@@ -638,15 +658,19 @@ def _ticket_purchase(facts: _Facts) -> _Fact | None:
     return None if purchase is None else _Fact(purchase, id_parts, f"order/{reference}", fact_id)
 
 
-def _unit_prices(facts: _Facts) -> list[Decimal]:
-    """Each ticket's price: the unit price when the file gives it, else the total shared out to the cent, the
-    first tickets taking the odd cents, so the tickets always add up to what was paid."""
+def _unit_prices(facts: _Facts) -> tuple[Decimal, ...]:
+    """Each ticket's price: the unit price when the file gives it, else the total shared out to the cent."""
     if facts.unit_price is not None:
-        return [facts.unit_price] * facts.quantity
-    cent = Decimal("0.01")
-    base = (facts.total / facts.quantity).quantize(cent, rounding=ROUND_DOWN)
-    odd_cents = int((facts.total - base * facts.quantity) / cent)
-    return [base + cent if rank < odd_cents else base for rank in range(facts.quantity)]
+        return (facts.unit_price,) * facts.quantity
+    return _shares(facts.total, facts.quantity)
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_CELLS)
+def _shares(total: Decimal, quantity: int) -> tuple[Decimal, ...]:
+    """`total` shared out to the cent, the first shares taking the odd cents, so they always add up to it."""
+    base = (total / quantity).quantize(_CENT, rounding=ROUND_DOWN)
+    odd_cents = int((total - base * quantity) / _CENT)
+    return tuple(base + _CENT if rank < odd_cents else base for rank in range(quantity))
 
 
 def _donation(facts: _Facts) -> _Fact | None:
@@ -679,7 +703,7 @@ def _subscription(facts: _Facts) -> _Fact | None:
         return None
     started = facts.paid_at or facts.performance_at
     starts_on = (started.at if started else row.context.imported_at).astimezone(row.context.zone).date()
-    ends = row.parsed(F.END_DATE, _moment_parser(row.context))
+    ends = row.parsed(F.END_DATE, row.context.moment)
     if row.problems:
         return None
     id_parts, reference = facts.reference()
@@ -718,6 +742,12 @@ _BUILDERS: dict[RowKind, Callable[[_Facts], _Fact | None]] = {
 @functools.lru_cache(maxsize=1024)
 def _category_key(category: str) -> str:
     return plain(category)
+
+
+@functools.lru_cache(maxsize=1024)
+def _performance_id(production_id: str, moment: Moment, zone: ZoneInfo) -> str:
+    local = moment.at.astimezone(zone)
+    return f"{production_id}-{local:%Y-%m-%d}" + (f"-{local:%Hh%M}" if moment.has_time else "")
 
 
 @functools.lru_cache(maxsize=1024)
