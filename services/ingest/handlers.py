@@ -39,12 +39,17 @@ async def publish_new(
     sink: EventSink,
     ledger: PublicationLedger,
     metrics: IngestMetrics,
+    kafka_timeout_seconds: float | None = None,
 ) -> PublishOutcome:
     """Publish the envelopes whose ids were never published, once each, and report the others as duplicates.
 
     Ids are claimed before publishing and confirmed after Kafka has acknowledged; a failed publish releases
     its claims, and a claim its publisher never confirmed (it died) is taken over later. The worst case is
     a repeat on Kafka, which consumers ignore by event id; an accepted event is never lost.
+
+    Only the wait for Kafka is bounded (TimeoutError after `kafka_timeout_seconds`, the claims released): once
+    Kafka has the events they are confirmed and reported published, however long that takes. Cut short there,
+    the caller would be told nothing was accepted, and a resend would be told the events are duplicates.
     """
     first_by_id: dict[str, Envelope] = {}
     duplicates: list[Envelope] = []
@@ -59,7 +64,8 @@ async def publish_new(
     if fresh:
         started = time.perf_counter()
         try:
-            await sink.publish(fresh)
+            async with asyncio.timeout(kafka_timeout_seconds):
+                await sink.publish(fresh)
         except BaseException:
             await ledger.release(organisation_id, claim)
             raise
@@ -92,6 +98,7 @@ async def receive_shopify_webhook(
     orders: OrderBuyers,
     sources: SourceRegistry,
     metrics: IngestMetrics,
+    kafka_timeout_seconds: float | None = None,
 ) -> WebhookOutcome:
     """Publish what a verified Shopify webhook reports; raises `AdapterError` when its payload is unusable.
 
@@ -124,7 +131,13 @@ async def receive_shopify_webhook(
         ready += [with_buyer(refund, order_buyer) for refund in waiting]
         released.setdefault(placed.order_id, []).extend(refund.id for refund in waiting)
     outcome = await publish_new(
-        ready, organisation_id=organisation_id, source=source_id, sink=sink, ledger=ledger, metrics=metrics
+        ready,
+        organisation_id=organisation_id,
+        source=source_id,
+        sink=sink,
+        ledger=ledger,
+        metrics=metrics,
+        kafka_timeout_seconds=kafka_timeout_seconds,
     )
     for order_id, refund_ids in released.items():
         await orders.release(organisation_id, source_id, order_id, refund_ids)

@@ -1,6 +1,5 @@
 """Ingest HTTP routes: parse, call a handler, answer. A client's input never produces a 500."""
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -91,11 +90,12 @@ def _too_large(limit: int) -> NoReturn:
 
 
 @contextlib.asynccontextmanager
-async def _storing(context: IngestContext, what: str) -> AsyncIterator[None]:
-    """Bounds the work that stores events, and turns Kafka or the store failing into a 503 to retry."""
+async def _storing(what: str) -> AsyncIterator[None]:
+    """Turns Kafka or the store failing into a 503 to retry. The wait for Kafka is bounded where events are
+    published (`publish_timeout_seconds`), not here: a bound around the whole request could fall after Kafka has
+    the events, and the answer would say nothing was accepted."""
     try:
-        async with asyncio.timeout(context.settings.publish_timeout_seconds):
-            yield
+        yield
     except (TimeoutError, KafkaError, PyMongoError) as exc:
         log.error("could not store %s: %r", what, exc)
         raise _unavailable(
@@ -107,7 +107,7 @@ async def _storing(context: IngestContext, what: str) -> AsyncIterator[None]:
 async def _publish(
     context: IngestContext, envelopes: Sequence[Envelope], *, organisation_id: str, source: str
 ) -> PublishOutcome:
-    async with _storing(context, f"{len(envelopes)} events"):
+    async with _storing(f"{len(envelopes)} events"):
         return await publish_new(
             envelopes,
             organisation_id=organisation_id,
@@ -115,6 +115,7 @@ async def _publish(
             sink=context.sink,
             ledger=context.ledger,
             metrics=context.metrics,
+            kafka_timeout_seconds=context.settings.publish_timeout_seconds,
         )
 
 
@@ -235,7 +236,7 @@ async def post_shopify_webhook(
             fr="Le corps échappe une moitié de paire de substitution (\\ud800), qui n'est pas du texte.",
         )
     try:
-        async with _storing(context, f"a Shopify {x_shopify_topic} webhook"):
+        async with _storing(f"a Shopify {x_shopify_topic} webhook"):
             outcome = await receive_shopify_webhook(
                 x_shopify_topic,
                 payload,
@@ -246,6 +247,7 @@ async def post_shopify_webhook(
                 orders=context.orders,
                 sources=context.sources,
                 metrics=context.metrics,
+                kafka_timeout_seconds=context.settings.publish_timeout_seconds,
             )
     except AdapterError as exc:
         _adapter_failed(exc)

@@ -1,8 +1,10 @@
 """When Kafka cannot be reached, ingest answers 503 with Retry-After and never 202 for an event it did not store."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -61,3 +63,37 @@ async def test_events_sent_while_kafka_is_down_get_503_and_can_be_sent_again(
     assert set(refused.json()["detail"]["message"]) == {"en", "fr"}
     # The refused event's claim was released, so sending it again will publish it.
     assert reclaimable.event_ids == {"during"}
+
+
+async def test_events_kafka_acknowledges_near_the_deadline_are_answered_as_accepted_however_long_their_confirmation(
+    settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ensure_topics(settings.kafka_bootstrap, all_topic_partitions())
+    app = create_app(IngestSettings(**{**settings.model_dump(), "publish_timeout_seconds": 1}))
+    async with app.router.lifespan_context(app):
+        issued = await app.state.runtime.tokens.issue("theatre-du-nord", {Scope.EVENTS_WRITE}, "tests")
+        context = app.state.runtime.extras["ingest"]
+        publish, confirm = context.sink.publish, context.ledger.confirm
+
+        async def acknowledged_late(envelopes: Any) -> None:
+            # Kafka has them at once, its acknowledgement takes most of the second allowed (a broker restarting).
+            await publish(envelopes)
+            await asyncio.sleep(0.7)
+
+        async def confirmed_slowly(organisation_id: str, claim: Any) -> None:
+            await asyncio.sleep(0.6)
+            await confirm(organisation_id, claim)
+
+        monkeypatch.setattr(context.sink, "publish", acknowledged_late)
+        monkeypatch.setattr(context.ledger, "confirm", confirmed_slowly)
+        headers = {"Authorization": f"Bearer {issued.token}", "Content-Type": "application/json"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
+            answer = await client.post("/v1/events", content=json.dumps(ticket_event("late-ack")), headers=headers)
+            again = await client.post("/v1/events", content=json.dumps(ticket_event("late-ack")), headers=headers)
+        await app.state.runtime.mongo.drop_database(settings.mongo_database)
+
+    # Kafka had the event: the answer says so, and sending it again is recognised as a duplicate.
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["accepted"] == 1
+    assert again.status_code == 202
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
