@@ -7,7 +7,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.ingest.domain.sources import Source, SourceKind, hash_source_key, rotated
 from services.ingest.ports import Claim
@@ -154,14 +154,11 @@ class MongoOrderBuyers:
         return _buyer_of(document)
 
     async def remember(self, organisation_id: str, source: str, order_id: str, buyer: PersonRef) -> list[Envelope]:
-        document = await self._collection.find_one_and_update(
-            {"_id": _order_key(organisation_id, source, order_id)},
-            {
-                "$set": {"buyer": buyer.model_dump(mode="json", exclude_none=True)},
-                "$setOnInsert": {"organisation_id": organisation_id, "source": source},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+        document = await self._upsert(
+            organisation_id,
+            source,
+            order_id,
+            {"$set": {"buyer": buyer.model_dump(mode="json", exclude_none=True)}},
         )
         waiting = (document or {}).get("waiting_refunds") or {}
         return [Envelope.from_json_bytes(raw) for raw in waiting.values()]
@@ -171,16 +168,31 @@ class MongoOrderBuyers:
     ) -> PersonRef | None:
         # One atomic write that also reads: if the order's buyer landed first it is returned, and if it lands
         # after, its own write returns this refund. Either way one side publishes it.
-        document = await self._collection.find_one_and_update(
-            {"_id": _order_key(organisation_id, source, order_id)},
-            {
-                "$set": {f"waiting_refunds.{refund.id}": refund.to_json_bytes()},
-                "$setOnInsert": {"organisation_id": organisation_id, "source": source},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+        document = await self._upsert(
+            organisation_id, source, order_id, {"$set": {f"waiting_refunds.{refund.id}": refund.to_json_bytes()}}
         )
         return _buyer_of(document)
+
+    async def _upsert(
+        self, organisation_id: str, source: str, order_id: str, update: dict[str, Any]
+    ) -> Document | None:
+        """The order's document after `update`, created if need be."""
+
+        async def upsert() -> Document | None:
+            return await self._collection.find_one_and_update(
+                {"_id": _order_key(organisation_id, source, order_id)},
+                {**update, "$setOnInsert": {"organisation_id": organisation_id, "source": source}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+
+        try:
+            return await upsert()
+        except DuplicateKeyError:
+            # Two deliveries of one order often come together (`orders/create` and `orders/paid`, sent again after
+            # both were turned away), and FerretDB does not retry an upsert that lost the race to insert, as
+            # MongoDB does: the document exists now, and the update applies to it.
+            return await upsert()
 
     async def release(self, organisation_id: str, source: str, order_id: str, refund_ids: Sequence[str]) -> None:
         if refund_ids:
