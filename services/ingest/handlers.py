@@ -3,6 +3,7 @@
 import asyncio
 import collections
 import itertools
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from services.ingest.domain.sources import Source
 from services.ingest.metrics import IngestMetrics
 from services.ingest.ports import EventSink, OrderBuyers, PublicationLedger, SourceRegistry
 from shared.events import Envelope, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,9 @@ async def publish_new(
     a repeat on Kafka, which consumers ignore by event id; an accepted event is never lost.
 
     Only the wait for Kafka is bounded (TimeoutError after `kafka_timeout_seconds`, the claims released): once
-    Kafka has the events they are confirmed and reported published, however long that takes. Cut short there,
-    the caller would be told nothing was accepted, and a resend would be told the events are duplicates.
+    Kafka has the events they are reported published, however long their confirmation takes, and even if the
+    store fails it. Cut short there, the caller would be told nothing was accepted, and a resend would be told the
+    events are duplicates.
     """
     first_by_id: dict[str, Envelope] = {}
     duplicates: list[Envelope] = []
@@ -71,7 +75,14 @@ async def publish_new(
             raise
         metrics.publish_seconds.observe(time.perf_counter() - started)
         metrics.batch_size.observe(len(fresh))
-        await ledger.confirm(organisation_id, claim)
+        try:
+            await ledger.confirm(organisation_id, claim)
+        except Exception:
+            # Kafka has the events: they are published, and answering otherwise would have the sender count them
+            # as refused, then be told on resending that they are duplicates. Unconfirmed, their claims read as in
+            # flight for a while (a resend is a duplicate), then as abandoned (published again, and recognised
+            # downstream by id).
+            log.exception("%d events published, their claims left unconfirmed", len(fresh))
     # Counted by type first: a labelled child is looked up once per type, not once per event.
     for outcome, envelopes_of_outcome in (("accepted", fresh), ("duplicate", duplicates)):
         for event_type, count in collections.Counter(envelope.type for envelope in envelopes_of_outcome).items():

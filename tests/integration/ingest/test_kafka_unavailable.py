@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo.errors import AutoReconnect
 
 from services.ingest.bootstrap import create_app
 from services.ingest.settings import IngestSettings
@@ -96,4 +97,30 @@ async def test_events_kafka_acknowledges_near_the_deadline_are_answered_as_accep
     assert answer.status_code == 202, answer.text
     assert answer.json()["accepted"] == 1
     assert again.status_code == 202
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
+
+
+async def test_events_published_while_the_store_fails_their_confirmation_are_answered_as_accepted(
+    settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ensure_topics(settings.kafka_bootstrap, all_topic_partitions())
+    app = create_app(IngestSettings(**settings.model_dump()))
+    async with app.router.lifespan_context(app):
+        issued = await app.state.runtime.tokens.issue("theatre-du-nord", {Scope.EVENTS_WRITE}, "tests")
+        context = app.state.runtime.extras["ingest"]
+
+        async def store_gone(organisation_id: str, claim: Any) -> None:
+            # The store went away (restarting) between the claim and its confirmation.
+            raise AutoReconnect("127.0.0.1:27017: connection closed")
+
+        monkeypatch.setattr(context.ledger, "confirm", store_gone)
+        headers = {"Authorization": f"Bearer {issued.token}", "Content-Type": "application/json"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
+            answer = await client.post("/v1/events", content=json.dumps(ticket_event("unconfirmed")), headers=headers)
+            again = await client.post("/v1/events", content=json.dumps(ticket_event("unconfirmed")), headers=headers)
+        await app.state.runtime.mongo.drop_database(settings.mongo_database)
+
+    # Kafka had the event: the answer says so, and sending it again is recognised as a duplicate.
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["accepted"] == 1
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
