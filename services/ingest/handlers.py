@@ -28,6 +28,15 @@ from shared.events import Envelope, ShopOrderPlacedV1, SourceRedactionRequestedV
 log = logging.getLogger(__name__)
 
 
+class EventsInFlightError(Exception):
+    """Another request holds some of the events and has not said that Kafka has them: they are neither new nor
+    duplicates yet. Nothing was published; sent again shortly, they are settled one way or the other."""
+
+    def __init__(self, event_ids: Sequence[str]) -> None:
+        super().__init__(f"{len(event_ids)} events are being published by another request: {', '.join(event_ids[:5])}")
+        self.event_ids = tuple(event_ids)
+
+
 @dataclass(frozen=True)
 class PublishOutcome:
     published: tuple[Envelope, ...]
@@ -48,7 +57,9 @@ async def publish_new(
 
     Ids are claimed before publishing and confirmed after Kafka has acknowledged; a failed publish releases
     its claims, and a claim its publisher never confirmed (it died) is taken over later. The worst case is
-    a repeat on Kafka, which consumers ignore by event id; an accepted event is never lost.
+    a repeat on Kafka, which consumers ignore by event id; an accepted event is never lost. Events another
+    request holds unconfirmed raise EventsInFlightError, with nothing published: reported as duplicates, they
+    would be lost if that request died before Kafka had them.
 
     Only the wait for Kafka is bounded (TimeoutError after `kafka_timeout_seconds`, the claims released): once
     Kafka has the events they are reported published, however long their confirmation takes, and even if the
@@ -63,6 +74,9 @@ async def publish_new(
         else:
             first_by_id[envelope.id] = envelope
     claim = await ledger.claim(organisation_id, list(first_by_id))
+    if claim.in_flight:
+        await ledger.release(organisation_id, claim)
+        raise EventsInFlightError(sorted(claim.in_flight))
     fresh = [envelope for event_id, envelope in first_by_id.items() if event_id in claim.event_ids]
     duplicates += [envelope for event_id, envelope in first_by_id.items() if event_id not in claim.event_ids]
     if fresh:
@@ -79,9 +93,8 @@ async def publish_new(
             await ledger.confirm(organisation_id, claim)
         except Exception:
             # Kafka has the events: they are published, and answering otherwise would have the sender count them
-            # as refused, then be told on resending that they are duplicates. Unconfirmed, their claims read as in
-            # flight for a while (a resend is a duplicate), then as abandoned (published again, and recognised
-            # downstream by id).
+            # as refused. Unconfirmed, their claims read as in flight for a while (a resend is asked to wait), then
+            # as abandoned (published again, and recognised downstream by id).
             log.exception("%d events published, their claims left unconfirmed", len(fresh))
     # Counted by type first: a labelled child is looked up once per type, not once per event.
     for outcome, envelopes_of_outcome in (("accepted", fresh), ("duplicate", duplicates)):

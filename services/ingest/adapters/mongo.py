@@ -50,9 +50,12 @@ class MongoPublicationLedger:
         keys = {_key(organisation_id, event_id): event_id for event_id in event_ids}
         refused = await _insert_new(self._claims, [{"_id": key, "batch": batch} for key in keys])
         claimed = {event_id for key, event_id in keys.items() if key not in refused}
+        in_flight: set[str] = set()
         if refused:
-            claimed |= {keys[key] for key in await self._take_over_abandoned(refused, batch)}
-        return Claim(batch, frozenset(claimed))
+            taken, pending = await self._take_over_abandoned(refused, batch)
+            claimed |= {keys[key] for key in taken}
+            in_flight = {keys[key] for key in pending}
+        return Claim(batch, frozenset(claimed), frozenset(in_flight))
 
     async def confirm(self, organisation_id: str, claim: Claim) -> None:
         await _insert_new(
@@ -64,15 +67,18 @@ class MongoPublicationLedger:
         keys = [_key(organisation_id, event_id) for event_id in claim.event_ids]
         await self._claims.delete_many({"_id": {"$in": keys}, "batch": claim.batch})
 
-    async def _take_over_abandoned(self, keys: set[str], batch: str) -> set[str]:
-        # An unconfirmed claim is either in flight in another request (leave it) or was left by a publisher
-        # that died before Kafka acknowledged (publish it again). Age tells them apart; the conditional
-        # update lets only one taker win.
-        held = [claim async for claim in self._claims.find({"_id": {"$in": sorted(keys)}})]
-        confirmed = await self._confirmed(held)
+    async def _take_over_abandoned(self, keys: set[str], batch: str) -> tuple[set[str], set[str]]:
+        """The keys taken over, and those still in flight elsewhere.
+
+        An unconfirmed claim is either in flight in another request (leave it) or was left by a publisher that died
+        before Kafka acknowledged (publish it again). Age tells them apart; the conditional update lets only one
+        taker win. A key released meanwhile is in flight too: its next claimer publishes it.
+        """
+        held = {claim["_id"]: claim async for claim in self._claims.find({"_id": {"$in": sorted(keys)}})}
+        confirmed = await self._confirmed(list(held.values()))
         cutoff = _now() - self._abandoned_after
         taken: set[str] = set()
-        for claim in held:
+        for claim in held.values():
             if claim["_id"] in confirmed or _claimed_at(claim) >= cutoff:
                 continue
             holder = {"batch": claim["batch"]} if "batch" in claim else {"claimed_at": claim["claimed_at"]}
@@ -81,7 +87,7 @@ class MongoPublicationLedger:
             )
             if result.modified_count == 1:
                 taken.add(claim["_id"])
-        return taken
+        return taken, keys - confirmed - taken
 
     async def _confirmed(self, claims: list[Document]) -> set[str]:
         """The keys among `claims` whose publication Kafka acknowledged."""

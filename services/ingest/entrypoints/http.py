@@ -21,7 +21,13 @@ from services.ingest.domain.boxoffice import CsvFormatError
 from services.ingest.domain.mailchimp import mailchimp_events
 from services.ingest.domain.shopify import AdapterError, verify_shopify_hmac
 from services.ingest.domain.sources import Source, SourceKind, source_mapping
-from services.ingest.handlers import PublishOutcome, import_boxoffice, publish_new, receive_shopify_webhook
+from services.ingest.handlers import (
+    EventsInFlightError,
+    PublishOutcome,
+    import_boxoffice,
+    publish_new,
+    receive_shopify_webhook,
+)
 from shared.access import EventsWriter
 from shared.errors import bilingual_error
 from shared.events import Envelope, FieldError
@@ -96,12 +102,22 @@ async def _storing(what: str) -> AsyncIterator[None]:
     the events, and the answer would say nothing was accepted."""
     try:
         yield
+    except EventsInFlightError as exc:
+        log.warning("%s: %s", what, exc)
+        raise _in_flight() from None
     except (TimeoutError, KafkaError, PyMongoError) as exc:
         log.error("could not store %s: %r", what, exc)
         raise _unavailable(
             en="Events cannot be stored right now; nothing was accepted. Retry later.",
             fr="Les événements ne peuvent être enregistrés pour l'instant; rien n'a été accepté. Réessayez.",
         ) from None
+
+
+def _in_flight() -> HTTPException:
+    return _unavailable(
+        en="Some of these events are being stored by another request; nothing was accepted. Retry shortly.",
+        fr="Une autre requête enregistre certains de ces événements; rien n'a été accepté. Réessayez sous peu.",
+    )
 
 
 async def _publish(
@@ -362,6 +378,9 @@ async def post_boxoffice_import(
             )
         except CsvFormatError as exc:
             _reject(422, exc.code, en=exc.en, fr=exc.fr)
+        except EventsInFlightError as exc:
+            log.warning("box-office import: %s", exc)
+            raise _in_flight() from None
         except (KafkaError, PyMongoError) as exc:
             log.error("box-office import interrupted: %r", exc)
             raise _unavailable(

@@ -8,15 +8,18 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from pymongo.errors import AutoReconnect
 
 from services.ingest.bootstrap import create_app
 from services.ingest.settings import IngestSettings
 from shared.access import Scope
+from shared.events import Envelope
 from shared.settings import ServiceSettings
 from shared.topic_admin import ensure_topics
-from shared.topics import all_topic_partitions
+from shared.topics import AUDIENCE_FACTS, all_topic_partitions
 from tests.integration.ingest.test_events_api import ticket_event
+from tests.integration.kafka_support import TopicTail
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -120,7 +123,51 @@ async def test_events_published_while_the_store_fails_their_confirmation_are_ans
             again = await client.post("/v1/events", content=json.dumps(ticket_event("unconfirmed")), headers=headers)
         await app.state.runtime.mongo.drop_database(settings.mongo_database)
 
-    # Kafka had the event: the answer says so, and sending it again is recognised as a duplicate.
+    # Kafka had the event: the answer says so. Its claim unconfirmed, a resend is asked to wait (the claim reads as
+    # in flight), not told the event is new again.
     assert answer.status_code == 202, answer.text
     assert answer.json()["accepted"] == 1
-    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
+    assert again.status_code == 503
+
+
+async def test_events_whose_publisher_died_before_kafka_had_them_are_never_answered_as_duplicates(
+    settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch, unique_name: str
+) -> None:
+    await ensure_topics(settings.kafka_bootstrap, all_topic_partitions())
+    facts = await TopicTail(settings.kafka_bootstrap, AUDIENCE_FACTS.name, unique_name).start()
+    app = create_app(
+        IngestSettings(**{**settings.model_dump(), "publish_timeout_seconds": 1, "claim_abandoned_after_seconds": 2})
+    )
+    async with app.router.lifespan_context(app):
+        issued = await app.state.runtime.tokens.issue(unique_name, {Scope.EVENTS_WRITE}, "tests")
+        context = app.state.runtime.extras["ingest"]
+        publish, release = context.sink.publish, context.ledger.release
+
+        async def died_before_kafka_had_them(envelopes: Any) -> None:
+            raise KafkaConnectionError("the process is killed here")
+
+        async def nothing_released(organisation_id: str, claim: Any) -> None:
+            """A process killed with SIGKILL releases nothing."""
+
+        monkeypatch.setattr(context.sink, "publish", died_before_kafka_had_them)
+        monkeypatch.setattr(context.ledger, "release", nothing_released)
+        headers = {"Authorization": f"Bearer {issued.token}", "Content-Type": "application/json"}
+        event = json.dumps(ticket_event("claimed-then-lost"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
+            lost = await client.post("/v1/events", content=event, headers=headers)
+            monkeypatch.setattr(context.sink, "publish", publish)
+            monkeypatch.setattr(context.ledger, "release", release)
+            # Sent again at once: the claim left behind might still be a live publisher's.
+            soon = await client.post("/v1/events", content=event, headers=headers)
+            await asyncio.sleep(2.1)
+            later = await client.post("/v1/events", content=event, headers=headers)
+        landed = await facts.read(expected=1)
+        await facts.stop()
+        await app.state.runtime.mongo.drop_database(settings.mongo_database)
+
+    assert lost.status_code == 503
+    assert soon.status_code == 503, soon.text
+    assert soon.json()["detail"]["code"] == "unavailable"
+    assert later.status_code == 202, later.text
+    assert (later.json()["accepted"], later.json()["duplicates"]) == (1, 0)
+    assert [Envelope.from_json_bytes(record.value).id for record in landed] == ["claimed-then-lost"]
