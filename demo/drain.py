@@ -8,10 +8,15 @@ from dataclasses import dataclass
 
 from infra.platform.kafka_state import GroupState, pipeline_state
 from shared.progress import ProgressLine
+from shared.topics import CONSUMER_GROUPS
 
 POLL_SECONDS = 1.0
 # Lag 0 seen this many polls in a row: one poll can fall between a consumer's commit and its next publication.
 STEADY_POLLS = 2
+
+
+# The consumers between ingest and the profiles: a fact they dead-letter reaches no profile.
+FACT_CARRYING_GROUPS = tuple(group.group_id for group in CONSUMER_GROUPS if group.service in ("identity", "profile"))
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,10 @@ class Drained:
     groups: tuple[GroupState, ...]
     # Dead letters that appeared while the demo ran, by consumer group.
     new_dead_letters: dict[str, int]
+
+    def facts_dead_lettered(self, namespace: str = "") -> int:
+        """New dead letters of the groups that carry facts to the profiles, in the platform's namespace."""
+        return sum(self.new_dead_letters.get(namespace + group_id, 0) for group_id in FACT_CARRYING_GROUPS)
 
 
 class DrainTimeoutError(Exception):

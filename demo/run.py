@@ -17,9 +17,11 @@ from demo.drain import Drained, dead_letter_counts, wait_for_drain
 from demo.receiver import DemoReceiver
 from demo.season import Season, generate_season
 from demo.send import Intake, send_season
+from services.identity.adapters.mongo import FILTERED_FACTS as IDENTITY_FILTERED_FACTS
 from services.identity.adapters.mongo import MERGES, REVIEWS
 from services.notify.adapters.mongo import DELIVERIES
 from services.profile.adapters.mongo import FACT_LOG, FIRED_TRIGGERS, PROFILES
+from services.profile.adapters.mongo import FILTERED_FACTS as PROFILE_FILTERED_FACTS
 from shared.mongo import Document, mongo_client
 
 RECEIVER_DESCRIPTION = "Parterre demo receiver"
@@ -64,6 +66,8 @@ class Stored:
     people: int = 0
     merged_profiles: int = 0
     facts_profiled: int = 0
+    # Upstream facts folded into no profile on purpose, by reason (identity's and profile's notes).
+    facts_filtered: Counter[str] = field(default_factory=Counter)
     merges: int = 0
     reviews_pending: int = 0
     triggers_fired: Counter[str] = field(default_factory=Counter)
@@ -89,9 +93,34 @@ class Summary:
     showcase_person_id: str | None
     showcase_email: str | None
     seconds_sending: float = 0.0
+    # What the stores held for the organisation before this season was sent (a previous run's).
+    profiled_before: int = 0
+    filtered_before: int = 0
+
+    @property
+    def facts_dead_lettered(self) -> int:
+        """Dead letters of the consumers that carry facts to the profiles (identity's and profile's)."""
+        return self.drained.facts_dead_lettered(self.config.kafka_namespace)
+
+    @property
+    def newly_profiled(self) -> int:
+        return self.stored.facts_profiled - self.profiled_before
+
+    @property
+    def newly_filtered(self) -> int:
+        return sum(self.stored.facts_filtered.values()) - self.filtered_before
+
+    @property
+    def unaccounted(self) -> int:
+        """The reconciliation: every event ingest accepted for this season is now profiled, dead-lettered or
+        filtered, so this is 0. Above 0, events went missing; below, some were counted twice (or came from
+        elsewhere than ingest)."""
+        return self.intake.accepted - (self.newly_profiled + self.facts_dead_lettered + self.newly_filtered)
 
     def render(self) -> str:
         season, intake, stored, config = self.season, self.intake, self.stored, self.config
+        filtered = sum(stored.facts_filtered.values())
+        before = " (this season's)" if self.profiled_before or self.filtered_before else ""
         lines = [
             "",
             f"Parterre demo: {config.organisation_id}, seed {config.seed}",
@@ -100,7 +129,9 @@ class Summary:
             f"  {season.patrons:,} patrons, {len(season.performances)} performances of 8 productions",
             f"  {season.boxoffice_rows:,} box-office rows in {len(season.boxoffice_exports)} CSV exports "
             f"({season.facts['walk-up orders']:,} walk-up sales without email)",
-            f"  {len(season.shopify):,} Shopify webhooks for {season.facts['shop orders']:,} orders",
+            f"  {len(season.shopify):,} Shopify webhooks for {season.facts['shop orders']:,} orders, and "
+            f"{len(season.shopify_privacy):,} privacy requests ({season.facts['access requests']:,} for a copy of "
+            f"the customer's data, {season.facts['erasure requests']:,} to erase them)",
             f"  {season.facts['newsletter subscribes']:,} Mailchimp subscribes, "
             f"{season.facts['newsletter unsubscribes']:,} unsubscribes, "
             f"{season.facts['parterre.email.opened.v1']:,} campaign opens",
@@ -118,8 +149,17 @@ class Summary:
             "",
             f"Pipeline drained in {self.drained.seconds:,.1f} s",
             f"  facts applied to profiles  {stored.facts_profiled:,}",
+            f"  facts filtered             {filtered:,}"
+            + (
+                "  (" + ", ".join(f"{reason} {n:,}" for reason, n in sorted(stored.facts_filtered.items())) + ")"
+                if filtered
+                else ""
+            ),
             "  new dead letters           "
             + (", ".join(f"{name} {n:,}" for name, n in self.drained.new_dead_letters.items() if n) or "none"),
+            f"  accepted {intake.accepted:,} = profiled {self.newly_profiled:,} + dead-lettered "
+            f"{self.facts_dead_lettered:,} + filtered {self.newly_filtered:,}{before}"
+            + ("" if self.unaccounted == 0 else f"  MISMATCH: {self.unaccounted:+,} unaccounted for"),
             "",
             "People",
             f"  {stored.people:,} people after resolution ({season.patrons:,} real patrons in the data)",
@@ -198,6 +238,7 @@ async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Su
                 receiver.secret = secret
                 say(f"demo receiver at {receiver.url}, subscribed as {subscription_id}")
                 dead_before = await dead_letter_counts(config.kafka_bootstrap, config.kafka_namespace)
+                profiled_before, filtered_before = await facts_accounted_for(database, config.organisation_id)
                 started = datetime.now(UTC)
                 intake = await send_season(
                     season,
@@ -248,6 +289,8 @@ async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Su
                 showcase_person_id=showcase,
                 showcase_email=season.showcase_email,
                 seconds_sending=seconds_sending,
+                profiled_before=profiled_before,
+                filtered_before=sum(filtered_before.values()),
             )
     finally:
         receiver.stop()
@@ -319,13 +362,27 @@ async def _showcase_person(
     return str(answer.json()["items"][0]["person_id"])
 
 
+async def facts_accounted_for(database: AsyncDatabase[Document], organisation_id: str) -> tuple[int, Counter[str]]:
+    """The upstream facts the profiles hold (profile's fact log), and those noted as going no further on purpose,
+    by reason (identity's and profile's notes)."""
+    mine = {"organisation_id": organisation_id}
+    profiled = await database[FACT_LOG].count_documents({**mine, "number": {"$exists": True}})
+    filtered: Counter[str] = Counter()
+    for collection in (IDENTITY_FILTERED_FACTS, PROFILE_FILTERED_FACTS):
+        async for document in database[collection].find(mine, {"reason": 1}):
+            filtered[str(document["reason"])] += 1
+    return profiled, filtered
+
+
 async def stored_counts(database: AsyncDatabase[Document], organisation_id: str, subscription_id: str) -> Stored:
     """Counts read straight from the services' collections: what no single API sums up (people, merges, triggers)."""
     mine = {"organisation_id": organisation_id}
+    profiled, filtered = await facts_accounted_for(database, organisation_id)
     stored = Stored(
         people=await database[PROFILES].count_documents({**mine, "merged_into": None}),
         merged_profiles=await database[PROFILES].count_documents({**mine, "merged_into": {"$ne": None}}),
-        facts_profiled=await database[FACT_LOG].count_documents({**mine, "number": {"$exists": True}}),
+        facts_profiled=profiled,
+        facts_filtered=filtered,
         merges=await database[MERGES].count_documents(mine),
         reviews_pending=await database[REVIEWS].count_documents({**mine, "status": "pending"}),
     )

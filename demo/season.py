@@ -11,7 +11,9 @@ name and a postal code. Each of their records becomes what the system it came fr
 - newsletter: Mailchimp list webhooks, form-encoded with bracketed keys (`data[merges][FNAME]`), subscribes then
   unsubscribes (Mailchimp's "About webhooks" guide); opens of three campaigns, which Mailchimp reports through its
   API rather than webhooks, arrive as CloudEvents as a connector would send them;
-- gifts and door scans: CloudEvents 1.0 in structured JSON for `POST /v1/events`.
+- gifts and door scans: CloudEvents 1.0 in structured JSON for `POST /v1/events`;
+- privacy: the shop's mandatory privacy webhooks, a few customers asking for a copy of their data
+  (`customers/data_request`) and one asking to be erased (`customers/redact`), after their orders.
 
 Dates are laid out around `now`: eight productions run one after another from twelve weeks before it to four weeks
 after it, so recent purchases, last night's performance and the current season give the profile rules something to
@@ -113,6 +115,9 @@ ORDERS_PAID_LATER_RATE = 0.5
 SHOP_MARKETING_OPT_IN_RATE = 0.35
 UNSUBSCRIBE_RATE = 0.1
 OPEN_RATE = 0.45
+# Shop customers asking for a copy of their data; at least one does, and one other asks to be erased.
+ACCESS_REQUEST_RATE = 0.02
+SHOP_ID = 55123456
 ENGLISH_RATE = 0.22
 MERCHANDISE = (
     ("PROG-2627", "Programme de saison", Decimal("10.00")),
@@ -184,6 +189,8 @@ class Season:
     boxoffice_exports: tuple[bytes, ...]
     boxoffice_rows: int
     shopify: tuple[ShopifyWebhook, ...]
+    # Sent once the shop's orders are in: a request to erase a customer comes after what it erases.
+    shopify_privacy: tuple[ShopifyWebhook, ...]
     mailchimp_subscribes: tuple[bytes, ...]
     mailchimp_unsubscribes: tuple[bytes, ...]
     cloudevents: tuple[dict[str, Any], ...]
@@ -198,6 +205,7 @@ class Season:
         return (
             self.boxoffice_rows
             + len(self.shopify)
+            + len(self.shopify_privacy)
             + len(self.mailchimp_subscribes)
             + len(self.mailchimp_unsubscribes)
             + len(self.cloudevents)
@@ -255,6 +263,8 @@ class _SeasonWriter:
         self.facts: Counter[str] = Counter()
         self.locales: dict[str, str] = {}
         self.scans: list[dict[str, Any]] = []
+        # The shop's order ids of each customer record, for their privacy requests.
+        self.shop_orders: dict[str, list[int]] = {}
 
     def write(self) -> Season:
         records = list(generate_audience(self.patrons, self.seed))
@@ -262,8 +272,10 @@ class _SeasonWriter:
         for record in records:
             by_source.setdefault(record.source, []).append(record)
         self._count_households(records)
+        showcase = _showcase(records)
         exports, rows = self._boxoffice(by_source.get(BOX_OFFICE, []))
         shopify = self._shopify(by_source.get(SHOP, []))
+        privacy = self._shopify_privacy(by_source.get(SHOP, []), showcase)
         subscribes, unsubscribes, opens = self._mailchimp(by_source.get(NEWSLETTER, []))
         donations = self._donations(by_source.get(DONATIONS, []))
         events = donations + opens + self.scans
@@ -277,11 +289,12 @@ class _SeasonWriter:
             boxoffice_exports=exports,
             boxoffice_rows=rows,
             shopify=shopify,
+            shopify_privacy=privacy,
             mailchimp_subscribes=subscribes,
             mailchimp_unsubscribes=unsubscribes,
             cloudevents=tuple(events),
             facts=self.facts,
-            showcase_email=_showcase(records),
+            showcase_email=showcase,
         )
 
     # people
@@ -438,6 +451,7 @@ class _SeasonWriter:
         webhooks = []
         for number, (created_at, record) in enumerate(placed, start=1):
             order = self._shopify_order(number, created_at, record)
+            self.shop_orders.setdefault(record.record_id, []).append(order["id"])
             paid_later = rng.random() < ORDERS_PAID_LATER_RATE
             if paid_later:
                 order["financial_status"] = "pending"
@@ -446,6 +460,30 @@ class _SeasonWriter:
                 paid = {**order, "financial_status": "paid", "updated_at": _shop_time(created_at + timedelta(hours=2))}
                 webhooks.append(_shopify_webhook("orders/paid", paid, f"paid-{order['id']}"))
         self.facts["shop orders"] = len(placed)
+        return tuple(webhooks)
+
+    def _shopify_privacy(self, records: Sequence[SyntheticRecord], showcase: str | None) -> tuple[ShopifyWebhook, ...]:
+        """A few customers ask for a copy of their data, one other to be erased; never the showcase patron. Drawn
+        apart from the rest of the season, which stays as it was without them."""
+        chooser = random.Random(f"{self.seed}:privacy")
+        customers = [record for record in records if record.email and record.email != showcase]
+        if not customers:
+            return ()
+        erased, *others = chooser.sample(customers, len(customers))
+        asking = [record for record in others if chooser.random() < ACCESS_REQUEST_RATE] or others[:1]
+        webhooks = []
+        for number, record in enumerate(asking, start=1):
+            request = {
+                **_privacy_payload(record, self.sources.shop),
+                "orders_requested": self.shop_orders.get(record.record_id, []),
+                "data_request": {"id": 4400 + number},
+            }
+            webhooks.append(_shopify_webhook("customers/data_request", request, f"data-request-{number}"))
+        orders = self.shop_orders.get(erased.record_id, [])
+        redact = {**_privacy_payload(erased, self.sources.shop), "orders_to_redact": orders}
+        webhooks.append(_shopify_webhook("customers/redact", redact, f"redact-{erased.record_id}"))
+        self.facts["access requests"] = len(asking)
+        self.facts["erasure requests"] = 1
         return tuple(webhooks)
 
     def _shopify_order(self, number: int, created_at: datetime, record: SyntheticRecord) -> dict[str, Any]:
@@ -698,6 +736,17 @@ def _mailchimp_form(kind: str, at: datetime, member: dict[str, str], extra: dict
 
 def _shop_time(at: datetime) -> str:
     return at.astimezone(ZONE).isoformat()
+
+
+def _privacy_payload(record: SyntheticRecord, shop: str) -> dict[str, Any]:
+    """What Shopify's customer privacy webhooks say of the shop and the customer (shopify.dev, "Privacy law
+    compliance")."""
+    customer_id = int(record.external_id) if record.external_id and record.external_id.isdigit() else None
+    return {
+        "shop_id": SHOP_ID,
+        "shop_domain": f"{shop}.myshopify.com",
+        "customer": {"id": customer_id, "email": record.email, "phone": record.phone},
+    }
 
 
 def _shopify_webhook(topic: str, order: dict[str, Any], delivery: str) -> ShopifyWebhook:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from demo.credentials import Credentials
-from demo.season import EVENTS_PER_BATCH, Season
+from demo.season import EVENTS_PER_BATCH, Season, ShopifyWebhook
 from shared.progress import ProgressLine
 
 MAX_ATTEMPTS = 8
@@ -63,9 +63,10 @@ async def send_season(
     show_progress: bool = True,
     records_per_second: float | None = None,
 ) -> Intake:
-    """Sends the box-office exports, then the shop's webhooks, the newsletter's, and the API events, in that order
-    (an unsubscribe after its subscribe); within each phase up to `concurrency` requests are in flight. With
-    `records_per_second`, a request leaves no earlier than its records' place in the season allows at that rate."""
+    """Sends the box-office exports, then the shop's webhooks (its customers' privacy requests after their orders),
+    the newsletter's, and the API events, in that order (an unsubscribe after its subscribe); within each phase up
+    to `concurrency` requests are in flight. With `records_per_second`, a request leaves no earlier than its
+    records' place in the season allows at that rate."""
     intake = Intake()
     started = time.monotonic()
     scheduled = [0]
@@ -106,23 +107,25 @@ def _phases(season: Season, credentials: Credentials) -> list[list[_Request]]:
         for export in season.boxoffice_exports
     ]
     shop_domain = f"{sources.shop}.myshopify.com"
-    shopify = [
-        _Request(
-            "shop",
-            1,
-            f"/v1/webhooks/shopify/{sources.shop}",
-            webhook.body,
-            {
-                "Content-Type": "application/json",
-                "X-Shopify-Topic": webhook.topic,
-                "X-Shopify-Hmac-Sha256": shopify_hmac(credentials.shopify_secret, webhook.body),
-                "X-Shopify-Webhook-Id": webhook.webhook_id,
-                "X-Shopify-Shop-Domain": shop_domain,
-                "X-Shopify-API-Version": SHOPIFY_API_VERSION,
-            },
-        )
-        for webhook in season.shopify
-    ]
+
+    def shopify(webhooks: Sequence[ShopifyWebhook]) -> list[_Request]:
+        return [
+            _Request(
+                "shop",
+                1,
+                f"/v1/webhooks/shopify/{sources.shop}",
+                webhook.body,
+                {
+                    "Content-Type": "application/json",
+                    "X-Shopify-Topic": webhook.topic,
+                    "X-Shopify-Hmac-Sha256": shopify_hmac(credentials.shopify_secret, webhook.body),
+                    "X-Shopify-Webhook-Id": webhook.webhook_id,
+                    "X-Shopify-Shop-Domain": shop_domain,
+                    "X-Shopify-API-Version": SHOPIFY_API_VERSION,
+                },
+            )
+            for webhook in webhooks
+        ]
 
     def mailchimp(bodies: Sequence[bytes]) -> list[_Request]:
         return [
@@ -150,7 +153,14 @@ def _phases(season: Season, credentials: Credentials) -> list[list[_Request]]:
         )
         for batch in (events[start : start + EVENTS_PER_BATCH] for start in range(0, len(events), EVENTS_PER_BATCH))
     ]
-    return [boxoffice, shopify, mailchimp(season.mailchimp_subscribes), mailchimp(season.mailchimp_unsubscribes), api]
+    return [
+        boxoffice,
+        shopify(season.shopify),
+        shopify(season.shopify_privacy),
+        mailchimp(season.mailchimp_subscribes),
+        mailchimp(season.mailchimp_unsubscribes),
+        api,
+    ]
 
 
 def shopify_hmac(secret: str, body: bytes) -> str:

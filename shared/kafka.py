@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.events import Envelope, event_type, kafka_key
 from shared.logs import correlation_id_var, organisation_id_var
+from shared.outages import server_unreachable
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic_for
 
@@ -43,6 +44,8 @@ DLQ_SOURCE_OFFSET = "parterre-dlq-source-offset"
 DLQ_CONSUMER_GROUP = "parterre-dlq-consumer-group"
 DLQ_FAILED_AT = "parterre-dlq-failed-at"
 _MAX_REASON_LENGTH = 2000
+# Longest pause between two tries of a message while Kafka or the store is unreachable: once back, it goes on soon.
+MAX_OUTAGE_PAUSE_SECONDS = 5.0
 
 
 class PermanentMessageError(Exception):
@@ -270,9 +273,11 @@ def add_consumer(
     Records arrive in batches and are handled one at a time, in partition order. Each is decoded (a failure
     there is permanent), then handled with up to `consumer_max_attempts` attempts and a doubling pause; a
     record that still fails goes to the group's dead-letter topic with its reason, original bytes, key and
-    headers. The batch's offsets are committed once every record in it is handled or dead-lettered. If the
-    process dies first, or even the dead-letter publish fails, the whole batch is delivered again: that is
-    why every handler must be idempotent.
+    headers. A failure that says Kafka or the store is unreachable (`server_unreachable`) is no fault of the
+    record and spends no attempt: the record is tried again, with pauses up to `MAX_OUTAGE_PAUSE_SECONDS`, for as
+    long as the server is away, and never dead-lettered for it. The batch's offsets are committed once every
+    record in it is handled or dead-lettered. If the process dies first, or even the dead-letter publish fails,
+    the whole batch is delivered again: that is why every handler must be idempotent.
 
     With `handle_batch`, the decoded records of a batch go to it first, all at once; it returns those it left
     undone, which are then handled one at a time as above. It must leave, of each key's records, all from the
@@ -378,6 +383,7 @@ def add_consumer(
                 partition=raw_record.partition,
                 offset=raw_record.offset,
             )
+            outage = 0
             while attempts < settings.consumer_max_attempts:
                 attempts += 1
                 try:
@@ -387,6 +393,24 @@ def add_consumer(
                     break
                 except Exception as exc:
                     failure = exc
+                    if server_unreachable(exc):
+                        # Dead-lettering a good message because a server restarts would lose it: wait for the server.
+                        attempts -= 1
+                        pause = min(
+                            max(settings.consumer_retry_backoff_seconds, 0.1) * 2**outage, MAX_OUTAGE_PAUSE_SECONDS
+                        )
+                        outage += 1
+                        log.warning(
+                            "a server is unreachable while handling %s[%d]@%d, trying again in %.1f s: %r",
+                            raw_record.topic,
+                            raw_record.partition,
+                            raw_record.offset,
+                            pause,
+                            exc,
+                        )
+                        metrics.messages.labels(group_id, organisation, "retried").inc()
+                        await sleep(pause)
+                        continue
                     log.warning(
                         "attempt %d/%d failed on %s[%d]@%d: %r",
                         attempts,

@@ -483,6 +483,15 @@ class LocalStack:
         with self._lock():
             return self._stop(self._servers)
 
+    def stop(self, name: str) -> list[str]:
+        """Stop one server (`kafka` or `ferretdb`) as down() would, its data kept; up() starts it again on the same
+        ports and data. For tests that take the broker or the store away in the middle of a run."""
+        servers = {server.name: server for server in self._servers}
+        if name not in servers:
+            raise LocalStackError(f"no server {name!r} in the local stack; it has {', '.join(sorted(servers))}")
+        with self._lock():
+            return self._stop([servers[name]])
+
     def status(self) -> list[ServerStatus]:
         statuses = []
         for server in self._servers:

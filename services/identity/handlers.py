@@ -119,6 +119,8 @@ class FactOutcome:
     outputs: tuple[Envelope, ...]
     outcome: str
     decision: Decision | None = None
+    # Why the fact goes no further, when this handling noted it so (a redelivery finds it noted already).
+    filtered: str | None = None
 
 
 def output_id(organisation_id: str, kind: str, cause: str) -> str:
@@ -416,7 +418,10 @@ async def resolve_identified(
         erasure_do_not_readd=None if erasure is None else erasure.do_not_readd,
     )
     if entry is None:
-        return FactOutcome((), outcome)
+        # Nobody to carry it to (a person erased who asked not to be added again, an erasure naming nobody known):
+        # the fact stops here on purpose, and the reconciliation counts it as filtered, once.
+        noted = await deps.store.record_filtered(envelope.organisation_id, envelope.id, outcome)
+        return FactOutcome((), outcome, filtered=outcome if noted else None)
     return FactOutcome(await _outputs(envelope, entry, deps), outcome, entry.decision)
 
 

@@ -12,6 +12,14 @@ class IdentityMetrics:
             ["organisation", "outcome"],
             registry=registry,
         )
+        self.filtered = Counter(
+            "parterre_identity_filtered_facts",
+            "Upstream facts identity carries no further on purpose, by organisation and reason: suppressed (a person "
+            "erased who asked not to be added again), erasure_unknown_person (an erasure naming nobody known). Each "
+            "counted once: with profiled and dead-lettered, they add up to what ingest accepted.",
+            ["organisation", "reason"],
+            registry=registry,
+        )
         self.merges = Counter(
             "parterre_identity_merges",
             "Merges made, by organisation and who decided (rule, reviewer).",

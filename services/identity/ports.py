@@ -164,3 +164,7 @@ class IdentityStore(Protocol):
     async def suppress(self, organisation_id: str, hashes: Sequence[str]) -> None: ...
 
     async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool: ...
+
+    async def record_filtered(self, organisation_id: str, event_id: str, reason: str) -> bool:
+        """Notes that an upstream fact stops here on purpose, and why (the reconciliation's `filtered`); False if
+        it was noted before, whatever the reason then."""

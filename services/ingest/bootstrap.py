@@ -1,5 +1,7 @@
 """Builds the ingest service: settings, clients, adapters and routes; nothing happens at import."""
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from services.ingest.adapters.kafka_sink import KafkaEventSink
@@ -31,7 +33,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         runtime.extras["ingest"] = IngestContext(
             settings=ingest_settings,
             sink=KafkaEventSink(bulk_publisher),
-            ledger=MongoPublicationLedger(runtime.database[EVENT_CLAIMS], runtime.database[PUBLISHED_EVENTS]),
+            ledger=MongoPublicationLedger(
+                runtime.database[EVENT_CLAIMS],
+                runtime.database[PUBLISHED_EVENTS],
+                abandoned_after=timedelta(seconds=ingest_settings.claim_abandoned_after_seconds),
+            ),
             sources=MongoSourceRegistry(runtime.database[SOURCES]),
             orders=MongoOrderBuyers(runtime.database[ORDER_BUYERS]),
             metrics=metrics,

@@ -3,6 +3,7 @@
 import asyncio
 import collections
 import itertools
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,17 @@ from services.ingest.metrics import IngestMetrics
 from services.ingest.ports import EventSink, OrderBuyers, PublicationLedger, SourceRegistry
 from shared.events import Envelope, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
 
+log = logging.getLogger(__name__)
+
+
+class EventsInFlightError(Exception):
+    """Another request holds some of the events and has not said that Kafka has them: they are neither new nor
+    duplicates yet. Nothing was published; sent again shortly, they are settled one way or the other."""
+
+    def __init__(self, event_ids: Sequence[str]) -> None:
+        super().__init__(f"{len(event_ids)} events are being published by another request: {', '.join(event_ids[:5])}")
+        self.event_ids = tuple(event_ids)
+
 
 @dataclass(frozen=True)
 class PublishOutcome:
@@ -39,12 +51,20 @@ async def publish_new(
     sink: EventSink,
     ledger: PublicationLedger,
     metrics: IngestMetrics,
+    kafka_timeout_seconds: float | None = None,
 ) -> PublishOutcome:
     """Publish the envelopes whose ids were never published, once each, and report the others as duplicates.
 
     Ids are claimed before publishing and confirmed after Kafka has acknowledged; a failed publish releases
     its claims, and a claim its publisher never confirmed (it died) is taken over later. The worst case is
-    a repeat on Kafka, which consumers ignore by event id; an accepted event is never lost.
+    a repeat on Kafka, which consumers ignore by event id; an accepted event is never lost. Events another
+    request holds unconfirmed raise EventsInFlightError, with nothing published: reported as duplicates, they
+    would be lost if that request died before Kafka had them.
+
+    Only the wait for Kafka is bounded (TimeoutError after `kafka_timeout_seconds`, the claims released): once
+    Kafka has the events they are reported published, however long their confirmation takes, and even if the
+    store fails it. Cut short there, the caller would be told nothing was accepted, and a resend would be told the
+    events are duplicates.
     """
     first_by_id: dict[str, Envelope] = {}
     duplicates: list[Envelope] = []
@@ -54,18 +74,28 @@ async def publish_new(
         else:
             first_by_id[envelope.id] = envelope
     claim = await ledger.claim(organisation_id, list(first_by_id))
+    if claim.in_flight:
+        await ledger.release(organisation_id, claim)
+        raise EventsInFlightError(sorted(claim.in_flight))
     fresh = [envelope for event_id, envelope in first_by_id.items() if event_id in claim.event_ids]
     duplicates += [envelope for event_id, envelope in first_by_id.items() if event_id not in claim.event_ids]
     if fresh:
         started = time.perf_counter()
         try:
-            await sink.publish(fresh)
+            async with asyncio.timeout(kafka_timeout_seconds):
+                await sink.publish(fresh)
         except BaseException:
             await ledger.release(organisation_id, claim)
             raise
         metrics.publish_seconds.observe(time.perf_counter() - started)
         metrics.batch_size.observe(len(fresh))
-        await ledger.confirm(organisation_id, claim)
+        try:
+            await ledger.confirm(organisation_id, claim)
+        except Exception:
+            # Kafka has the events: they are published, and answering otherwise would have the sender count them
+            # as refused. Unconfirmed, their claims read as in flight for a while (a resend is asked to wait), then
+            # as abandoned (published again, and recognised downstream by id).
+            log.exception("%d events published, their claims left unconfirmed", len(fresh))
     # Counted by type first: a labelled child is looked up once per type, not once per event.
     for outcome, envelopes_of_outcome in (("accepted", fresh), ("duplicate", duplicates)):
         for event_type, count in collections.Counter(envelope.type for envelope in envelopes_of_outcome).items():
@@ -92,6 +122,7 @@ async def receive_shopify_webhook(
     orders: OrderBuyers,
     sources: SourceRegistry,
     metrics: IngestMetrics,
+    kafka_timeout_seconds: float | None = None,
 ) -> WebhookOutcome:
     """Publish what a verified Shopify webhook reports; raises `AdapterError` when its payload is unusable.
 
@@ -124,7 +155,13 @@ async def receive_shopify_webhook(
         ready += [with_buyer(refund, order_buyer) for refund in waiting]
         released.setdefault(placed.order_id, []).extend(refund.id for refund in waiting)
     outcome = await publish_new(
-        ready, organisation_id=organisation_id, source=source_id, sink=sink, ledger=ledger, metrics=metrics
+        ready,
+        organisation_id=organisation_id,
+        source=source_id,
+        sink=sink,
+        ledger=ledger,
+        metrics=metrics,
+        kafka_timeout_seconds=kafka_timeout_seconds,
     )
     for order_id, refund_ids in released.items():
         await orders.release(organisation_id, source_id, order_id, refund_ids)

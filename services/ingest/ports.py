@@ -20,13 +20,17 @@ class Claim:
 
     batch: str
     event_ids: frozenset[str]
+    # Ids another publisher claimed and has not confirmed yet: published by it soon, or never if it died. Neither
+    # new nor duplicates until it confirms, releases, or is taken for dead.
+    in_flight: frozenset[str] = frozenset()
 
 
 class PublicationLedger(Protocol):
     """Which event ids were published, so a replay or a re-import is not published twice."""
 
     async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> Claim:
-        """The ids this caller must publish: never claimed, or claimed by a publisher that died before confirming."""
+        """The ids this caller must publish: never claimed, or claimed by a publisher that died before confirming;
+        and those another publisher holds unconfirmed (`in_flight`)."""
 
     async def confirm(self, organisation_id: str, claim: Claim) -> None:
         """Kafka has every id of the claim: later claims of them are duplicates."""

@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.settings import ServiceSettings
 
@@ -21,6 +21,23 @@ class IngestSettings(ServiceSettings):
     publish_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="How long to wait for Kafka before answering 503."
     )
+    claim_abandoned_after_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long events claimed by one request may wait for Kafka before another request takes them "
+        "for abandoned (their publisher died) and publishes them; meanwhile a resend is answered 503. Longer than "
+        "publish_timeout_seconds.",
+    )
     import_chunk_rows: int = Field(
         default=2000, ge=1, le=100_000, description="Import rows published to Kafka together."
     )
+
+    @model_validator(mode="after")
+    def _claims_outlive_a_publication(self) -> "IngestSettings":
+        if self.claim_abandoned_after_seconds <= self.publish_timeout_seconds:
+            raise ValueError(
+                "claim_abandoned_after_seconds must be longer than publish_timeout_seconds: a claim taken for "
+                "abandoned while its publisher still waits for Kafka would be published twice"
+            )
+        return self

@@ -40,6 +40,15 @@ class ProfileMetrics:
             ["organisation", "outcome"],
             registry=registry,
         )
+        self.filtered = Counter(
+            "parterre_profile_filtered_facts",
+            "Upstream facts folded into no profile on purpose, by organisation and reason: erasure_request (carried "
+            "out, not folded), not_a_profile_fact (an access request), erased_person (a fact for a person erased), "
+            "erased (a fact taken out with its person's history). Each counted once: with profiled and "
+            "dead-lettered, they add up to what ingest accepted.",
+            ["organisation", "reason"],
+            registry=registry,
+        )
         self.announcements = Counter(
             "parterre_profile_announcements",
             "Events published by type: profile changed, segment entered or exited, trigger fired.",

@@ -46,7 +46,7 @@ from services.profile.ports import (
     person_digest,
 )
 from shared.events import Envelope, EventValidationError, build_envelope, parse_data
-from shared.events.audience import PersonErasureRequestedV1
+from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequestedV1
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
 
@@ -91,6 +91,8 @@ class Handled:
     # Run once the outputs are published: an erasure deletes the last document naming the person only then, so
     # that a crash before publication publishes the same events again.
     after_publish: Callable[[], Awaitable[None]] | None = None
+    # Why each upstream fact this handling noted as folded into no profile goes no further (see `record_filtered`).
+    filtered: tuple[str, ...] = ()
 
 
 class ProfileBusyError(Exception):
@@ -99,6 +101,19 @@ class ProfileBusyError(Exception):
 
 def output_id(organisation_id: str, *parts: str) -> str:
     return str(uuid5(OUTPUT_NAMESPACE, "|".join((organisation_id, *parts))))
+
+
+# Why an upstream fact is folded into no profile: the reconciliation's `filtered` (with `profiled` and dead-lettered,
+# it adds up to what ingest accepted). The store notes `erased` itself, for each fact an erasure takes out of a log.
+ERASURE_REQUEST = "erasure_request"
+NOT_FOLDED = "not_a_profile_fact"
+FOR_ERASED = "erased_person"
+ERASED = "erased"
+
+
+async def _noted(deps: ProfileDeps, organisation_id: str, event_id: str, reason: str) -> tuple[str, ...]:
+    """`(reason,)` if the upstream fact is noted as filtered now; `()` if it was before (a redelivery)."""
+    return (reason,) if await deps.store.record_filtered(organisation_id, event_id, reason) else ()
 
 
 def plain(value: Any) -> Any:
@@ -129,18 +144,20 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
     upstream = parse_data(resolved.original)
     if isinstance(upstream, PersonErasureRequestedV1):
         return await erase_profile(envelope, resolved, deps)
+    organisation_id, person_id = envelope.organisation_id, resolved.person_id
     fact = profile_event(resolved.original, upstream)
     if fact is None:
-        return Handled((), "ignored")
-    organisation_id, person_id = envelope.organisation_id, resolved.person_id
+        # Read, not folded (an access request): carried out elsewhere.
+        return Handled((), "ignored", filtered=await _noted(deps, organisation_id, resolved.original.id, NOT_FOLDED))
     if await deps.store.is_erased(organisation_id, person_id):
         # Identity sends nothing for an erased person: this is a copy delivered again from before the erasure.
-        return Handled((), "erased_person")
+        return Handled((), "erased_person", filtered=await _noted(deps, organisation_id, fact.event_id, FOR_ERASED))
     own = await _apply_own_fact(
         organisation_id, person_id, resolved.original, fact, envelope.correlation_id or fact.event_id, deps
     )
     if own is None:
-        return Handled((), "erased_person")
+        # Erased while it was applied: the erasure took it out of the log, and noted it (`erased`) as it did.
+        return Handled((), "erased_person", filtered=await _noted(deps, organisation_id, fact.event_id, FOR_ERASED))
     if not own.profile.is_merged:
         return Handled(own.outputs, own.outcome)
     top = await _top(deps, organisation_id, person_id)
@@ -231,6 +248,13 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     for the person delivered again changes nothing."""
     store, organisation_id, person_id = deps.store, envelope.organisation_id, resolved.person_id
     cause = _Cause(f"erasure:{resolved.original.id}", envelope.correlation_id or resolved.original.id)
+    request = parse_data(resolved.original)
+    requested_by = request.requested_by if isinstance(request, PersonErasureRequestedV1) else "unknown"
+    filtered: tuple[str, ...] = ()
+    if isinstance(request, PersonErasureRequestedV1) and request.person.source != PARTERRE_PERSON_SOURCE:
+        # An upstream request (Parterre's own come from its APIs, not through ingest) is carried out, not folded;
+        # identity sends it once for each person it erased, and it is noted once.
+        filtered = await _noted(deps, organisation_id, resolved.original.id, ERASURE_REQUEST)
     # First: whatever a writer stores for the person from now on, it deletes again.
     await store.mark_erased(organisation_id, person_id)
     stored = await store.profile(organisation_id, person_id)
@@ -240,7 +264,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
         async def finish() -> None:
             await _finish_erasure(deps, organisation_id, person_id, cause.key)
 
-        return Handled((), "erased", after_publish=finish)
+        return Handled((), "erased", after_publish=finish, filtered=filtered)
     if stored.last_change == cause.key:
         # Erased before; only the document was left, to publish its announcements again.
         own = _republished(stored, cause.key)
@@ -262,7 +286,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     for held in stored.merges:
         for merged_id in held.person_ids:
             await _orphan(deps, organisation_id, merged_id, person_id, cause)
-    await store.purge(organisation_id, person_id)
+    filtered += (ERASED,) * await store.purge(organisation_id, person_id)
     if stored.due_handle is not None:
         await store.unschedule(stored.due_handle)
     await store.unindex_lookups(organisation_id, person_id, lookup_keys(stored.state), thorough=True)
@@ -281,15 +305,13 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     )
 
     details = personal_details(stored.state)
-    request = parse_data(resolved.original)
-    requested_by = request.requested_by if isinstance(request, PersonErasureRequestedV1) else "unknown"
 
     async def delete_and_prove() -> None:
         await _scrub_announcements_naming(deps, organisation_id, person_id, cause.key)
         await store.delete_profile(organisation_id, person_id)
         await _prove_erased(deps, organisation_id, person_id, details, requested_by)
 
-    return Handled(_unique(outputs), "erased", after_publish=delete_and_prove)
+    return Handled(_unique(outputs), "erased", after_publish=delete_and_prove, filtered=filtered)
 
 
 async def _finish_erasure(deps: ProfileDeps, organisation_id: str, person_id: str, erasure_key: str) -> None:
@@ -1154,6 +1176,8 @@ class BatchHandled:
 
     outputs: tuple[Envelope, ...]
     outcomes: tuple[str | None, ...]
+    # For each fact, why it goes no further when this handling noted it as folded into no profile.
+    filtered: tuple[str | None, ...]
 
 
 @dataclass
@@ -1177,6 +1201,7 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
     past the profile, and any person whose numbers another writer took meanwhile.
     """
     outcomes: list[str | None] = [None] * len(batch)
+    filtered: list[str | None] = [None] * len(batch)
     produced: dict[int, tuple[Envelope, ...]] = {}
     persons: dict[tuple[str, str], _PersonFacts] = {}
     left: set[tuple[str, str]] = set()
@@ -1196,6 +1221,8 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
             continue
         if fact is None:
             outcomes[index] = "ignored"
+            if await deps.store.record_filtered(envelope.organisation_id, resolved.original.id, NOT_FOLDED):
+                filtered[index] = NOT_FOLDED
             continue
         planned = persons.setdefault(person, _PersonFacts(*person))
         if any(known.event_id == fact.event_id for _, _, known, _ in planned.facts):
@@ -1212,7 +1239,7 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
             produced,
         )
     outputs = tuple(output for index in sorted(produced) for output in produced[index])
-    return BatchHandled(outputs, tuple(outcomes))
+    return BatchHandled(outputs, tuple(outcomes), tuple(filtered))
 
 
 async def _apply_batch_of(

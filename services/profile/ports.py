@@ -194,9 +194,16 @@ class ProfileStore(Protocol):
         *,
         changes: Iterable[str] = (),
         triggers: Iterable[str] = (),
-    ) -> None:
+    ) -> int:
         """Deletes the person's log and the trigger keys they claimed, the profile document's as well as
-        `changes` and `triggers` (a writer's own, which it may not have stored yet). Keeps the profile document."""
+        `changes` and `triggers` (a writer's own, which it may not have stored yet). Keeps the profile document.
+
+        Each upstream fact taken out of the log is noted filtered (`erased`) before it goes, so that it leaves the
+        reconciliation's `profiled` for its `filtered` and is never in neither; returns how many were noted now."""
+
+    async def record_filtered(self, organisation_id: str, event_id: str, reason: str) -> bool:
+        """Notes that an upstream fact is not folded into any profile on purpose, and why (the reconciliation's
+        `filtered`); False if it was noted before, whatever the reason then."""
 
     async def delete_profile(self, organisation_id: str, person_id: str) -> None: ...
 

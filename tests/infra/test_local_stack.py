@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.stack import LocalStack, MissingToolError, PortBusyError, StackConfig
+from infra.local.stack import LocalStack, LocalStackError, MissingToolError, PortBusyError, StackConfig
 from infra.local.wire import BsonDocument, decode_bson, encode_bson, kafka_brokers, mongo_command
 
 # Away from the default stack (9092/9093/27017) and the test session's own (29092/29093/27217), which a
@@ -129,6 +129,39 @@ def test_stale_pid_file_is_ignored(stack: LocalStack, config: StackConfig) -> No
     assert os.getpid() not in pids.values()
     assert (config.run_dir / "ferretdb.pid").read_text().strip() == str(pids["ferretdb"])
     assert stack.down() == [f"ferretdb (pid {pids['ferretdb']})", f"kafka (pid {pids['kafka']})"]
+
+
+def test_one_server_stopped_comes_back_on_its_port_with_its_data(stack: LocalStack, config: StackConfig) -> None:
+    _up(stack)
+    before = {status.name: status.pid for status in stack.status()}
+    formatted = (config.data_dir / "kafka" / "meta.properties").read_text()
+    mongo_command(
+        "127.0.0.1", MONGO_PORT, {"insert": "kept", "documents": [{"_id": "here", "n": 1}], "$db": "restarts"}
+    )
+
+    assert stack.stop("kafka") == [f"kafka (pid {before['kafka']})"]
+    # The store goes on meanwhile: only the broker is away.
+    during = {status.name: status for status in stack.status()}
+    assert during["kafka"].pid is None
+    assert not _accepts_connections(KAFKA_PORT)
+    assert during["ferretdb"].pid == before["ferretdb"]
+    assert during["ferretdb"].healthy
+    assert stack.stop("ferretdb") == [f"ferretdb (pid {before['ferretdb']})"]
+    assert _servers_under(config.root) == {"kafka": [], "ferretdb": []}
+
+    assert stack.up().started
+    assert all(status.healthy for status in stack.status())
+    # The same storage, not a new cluster, and the store's documents are still there.
+    assert (config.data_dir / "kafka" / "meta.properties").read_text() == formatted
+    found = mongo_command("127.0.0.1", MONGO_PORT, {"find": "kept", "filter": {"_id": "here"}, "$db": "restarts"})
+    cursor = found["cursor"]
+    assert isinstance(cursor, dict)
+    assert cursor["firstBatch"] == [{"_id": "here", "n": 1}]
+
+
+def test_stopping_a_server_the_stack_does_not_have_is_refused(stack: LocalStack) -> None:
+    with pytest.raises(LocalStackError, match="no server 'zookeeper'"):
+        stack.stop("zookeeper")
 
 
 def test_the_minimal_bson_codec_round_trips_a_command() -> None:

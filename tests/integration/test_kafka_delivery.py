@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
+from pymongo.errors import ServerSelectionTimeoutError
 
 from shared import kafka as shared_kafka
 from shared.kafka import (
@@ -182,6 +183,29 @@ async def test_a_message_that_fails_twice_is_retried_and_handled_once(
     assert attempts["flaky"] == 3
     assert harness.count("retried") == 2
     assert harness.count("dead_lettered") == 0
+
+
+async def test_a_message_that_finds_the_store_unreachable_waits_for_it_beyond_its_attempts_and_is_handled_once(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    attempts: collections.Counter[str] = collections.Counter()
+    handled: list[str] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        message_id = consumed.message["id"]
+        attempts[message_id] += 1
+        # The store restarting: more failed tries than a message has attempts.
+        if message_id == "during-restart" and attempts[message_id] <= settings.consumer_max_attempts + 2:
+            raise ServerSelectionTimeoutError("127.0.0.1:27017: [Errno 111] Connection refused")
+        handled.append(message_id)
+
+    await harness.start(handle)
+    await publish(settings, [record(harness.topic, "during-restart"), record(harness.topic, "after", key="x")])
+
+    assert await wait_until(lambda: sorted(handled) == ["after", "during-restart"])
+    assert attempts["during-restart"] == settings.consumer_max_attempts + 3
+    assert harness.count("dead_lettered") == 0
+    assert harness.count("retried") == settings.consumer_max_attempts + 2
 
 
 async def test_a_message_failing_every_attempt_lands_in_the_dead_letter_topic_with_reason_and_bytes(

@@ -25,6 +25,8 @@ class InMemoryIdentityStore:
         self._review_claims: dict[tuple[str, str], ReviewClaim] = {}
         self._unmerge_claims: dict[tuple[str, str], UnmergeClaim] = {}
         self._suppressed: set[tuple[str, str]] = set()
+        # (organisation, event id) -> why the fact went no further
+        self.filtered: dict[tuple[str, str], str] = {}
 
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
         return self._journal.get((organisation_id, event_id))
@@ -220,3 +222,9 @@ class InMemoryIdentityStore:
 
     async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool:
         return any((organisation_id, value) in self._suppressed for value in hashes)
+
+    async def record_filtered(self, organisation_id: str, event_id: str, reason: str) -> bool:
+        if (organisation_id, event_id) in self.filtered:
+            return False
+        self.filtered[(organisation_id, event_id)] = reason
+        return True

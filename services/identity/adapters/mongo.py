@@ -9,10 +9,11 @@ or the review, so only one request carries it out.
 """
 
 import contextlib
+import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
@@ -52,6 +53,9 @@ REVIEWS = "identity_reviews"
 REVIEW_CLAIMS = "identity_review_claims"
 UNMERGE_CLAIMS = "identity_unmerge_claims"
 SUPPRESSIONS = "identity_suppressions"
+# `org|digest of the event id`: an upstream fact identity let go no further on purpose, with the reason (suppressed,
+# erasure_unknown_person). A digest: the facts of a person who asked not to be added again leave no id behind.
+FILTERED_FACTS = "identity_filtered_facts"
 
 INDEXES = (
     IndexSpec(MERGES, [("organisation_id", ASCENDING), ("persons", ASCENDING)]),
@@ -194,6 +198,7 @@ class MongoIdentityStore:
         self._review_claims = database[REVIEW_CLAIMS]
         self._unmerge_claims = database[UNMERGE_CLAIMS]
         self._suppressions = database[SUPPRESSIONS]
+        self._filtered = database[FILTERED_FACTS]
 
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
         document = await self._journal.find_one({"_id": _key(organisation_id, event_id)})
@@ -513,3 +518,17 @@ class MongoIdentityStore:
             if await self._suppressions.find_one({"_id": _key(organisation_id, value)}) is not None:
                 return True
         return False
+
+    async def record_filtered(self, organisation_id: str, event_id: str, reason: str) -> bool:
+        try:
+            await self._filtered.insert_one(
+                {
+                    "_id": _key(organisation_id, hashlib.sha256(f"{organisation_id}|{event_id}".encode()).hexdigest()),
+                    "organisation_id": organisation_id,
+                    "reason": reason,
+                    "at": datetime.now(UTC),
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True

@@ -43,5 +43,7 @@ async def handle_fact(consumed: ConsumedRecord[Envelope], context: IdentityConte
     context.metrics.resolution_seconds.observe(time.perf_counter() - started)
     await context.publish(outcome.outputs)
     context.metrics.resolutions.labels(envelope.organisation_id, outcome.outcome).inc()
+    if outcome.filtered is not None:
+        context.metrics.filtered.labels(envelope.organisation_id, outcome.filtered).inc()
     if outcome.decision is not None and outcome.decision.merge is not None:
         context.metrics.merges.labels(envelope.organisation_id, "rule").inc()

@@ -7,7 +7,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.ingest.domain.sources import Source, SourceKind, hash_source_key, rotated
 from services.ingest.ports import Claim
@@ -50,9 +50,12 @@ class MongoPublicationLedger:
         keys = {_key(organisation_id, event_id): event_id for event_id in event_ids}
         refused = await _insert_new(self._claims, [{"_id": key, "batch": batch} for key in keys])
         claimed = {event_id for key, event_id in keys.items() if key not in refused}
+        in_flight: set[str] = set()
         if refused:
-            claimed |= {keys[key] for key in await self._take_over_abandoned(refused, batch)}
-        return Claim(batch, frozenset(claimed))
+            taken, pending = await self._take_over_abandoned(refused, batch)
+            claimed |= {keys[key] for key in taken}
+            in_flight = {keys[key] for key in pending}
+        return Claim(batch, frozenset(claimed), frozenset(in_flight))
 
     async def confirm(self, organisation_id: str, claim: Claim) -> None:
         await _insert_new(
@@ -64,15 +67,18 @@ class MongoPublicationLedger:
         keys = [_key(organisation_id, event_id) for event_id in claim.event_ids]
         await self._claims.delete_many({"_id": {"$in": keys}, "batch": claim.batch})
 
-    async def _take_over_abandoned(self, keys: set[str], batch: str) -> set[str]:
-        # An unconfirmed claim is either in flight in another request (leave it) or was left by a publisher
-        # that died before Kafka acknowledged (publish it again). Age tells them apart; the conditional
-        # update lets only one taker win.
-        held = [claim async for claim in self._claims.find({"_id": {"$in": sorted(keys)}})]
-        confirmed = await self._confirmed(held)
+    async def _take_over_abandoned(self, keys: set[str], batch: str) -> tuple[set[str], set[str]]:
+        """The keys taken over, and those still in flight elsewhere.
+
+        An unconfirmed claim is either in flight in another request (leave it) or was left by a publisher that died
+        before Kafka acknowledged (publish it again). Age tells them apart; the conditional update lets only one
+        taker win. A key released meanwhile is in flight too: its next claimer publishes it.
+        """
+        held = {claim["_id"]: claim async for claim in self._claims.find({"_id": {"$in": sorted(keys)}})}
+        confirmed = await self._confirmed(list(held.values()))
         cutoff = _now() - self._abandoned_after
         taken: set[str] = set()
-        for claim in held:
+        for claim in held.values():
             if claim["_id"] in confirmed or _claimed_at(claim) >= cutoff:
                 continue
             holder = {"batch": claim["batch"]} if "batch" in claim else {"claimed_at": claim["claimed_at"]}
@@ -81,7 +87,7 @@ class MongoPublicationLedger:
             )
             if result.modified_count == 1:
                 taken.add(claim["_id"])
-        return taken
+        return taken, keys - confirmed - taken
 
     async def _confirmed(self, claims: list[Document]) -> set[str]:
         """The keys among `claims` whose publication Kafka acknowledged."""
@@ -154,14 +160,11 @@ class MongoOrderBuyers:
         return _buyer_of(document)
 
     async def remember(self, organisation_id: str, source: str, order_id: str, buyer: PersonRef) -> list[Envelope]:
-        document = await self._collection.find_one_and_update(
-            {"_id": _order_key(organisation_id, source, order_id)},
-            {
-                "$set": {"buyer": buyer.model_dump(mode="json", exclude_none=True)},
-                "$setOnInsert": {"organisation_id": organisation_id, "source": source},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+        document = await self._upsert(
+            organisation_id,
+            source,
+            order_id,
+            {"$set": {"buyer": buyer.model_dump(mode="json", exclude_none=True)}},
         )
         waiting = (document or {}).get("waiting_refunds") or {}
         return [Envelope.from_json_bytes(raw) for raw in waiting.values()]
@@ -171,16 +174,31 @@ class MongoOrderBuyers:
     ) -> PersonRef | None:
         # One atomic write that also reads: if the order's buyer landed first it is returned, and if it lands
         # after, its own write returns this refund. Either way one side publishes it.
-        document = await self._collection.find_one_and_update(
-            {"_id": _order_key(organisation_id, source, order_id)},
-            {
-                "$set": {f"waiting_refunds.{refund.id}": refund.to_json_bytes()},
-                "$setOnInsert": {"organisation_id": organisation_id, "source": source},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+        document = await self._upsert(
+            organisation_id, source, order_id, {"$set": {f"waiting_refunds.{refund.id}": refund.to_json_bytes()}}
         )
         return _buyer_of(document)
+
+    async def _upsert(
+        self, organisation_id: str, source: str, order_id: str, update: dict[str, Any]
+    ) -> Document | None:
+        """The order's document after `update`, created if need be."""
+
+        async def upsert() -> Document | None:
+            return await self._collection.find_one_and_update(
+                {"_id": _order_key(organisation_id, source, order_id)},
+                {**update, "$setOnInsert": {"organisation_id": organisation_id, "source": source}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+
+        try:
+            return await upsert()
+        except DuplicateKeyError:
+            # Two deliveries of one order often come together (`orders/create` and `orders/paid`, sent again after
+            # both were turned away), and FerretDB does not retry an upsert that lost the race to insert, as
+            # MongoDB does: the document exists now, and the update applies to it.
+            return await upsert()
 
     async def release(self, organisation_id: str, source: str, order_id: str, refund_ids: Sequence[str]) -> None:
         if refund_ids:

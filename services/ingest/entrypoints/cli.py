@@ -4,7 +4,7 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from services.ingest.adapters.mongo import (
 from services.ingest.domain.boxoffice import CsvFormatError
 from services.ingest.domain.boxoffice_mapping import ColumnMapping, MappingFileError, load_mapping
 from services.ingest.domain.sources import Source, SourceKind, mint_source_key, source_mapping, validate_source_id
-from services.ingest.handlers import ImportSummary, import_boxoffice
+from services.ingest.handlers import EventsInFlightError, ImportSummary, import_boxoffice
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 from shared.access import validate_organisation_id
@@ -154,6 +154,9 @@ def _run_import(arguments: argparse.Namespace) -> int:
     except CsvFormatError as exc:
         print(f"error: {exc.en}\nerreur : {exc.fr}", file=sys.stderr)
         return 2
+    except EventsInFlightError as exc:
+        print(f"error: {exc}; nothing more was published, run the import again shortly", file=sys.stderr)
+        return 1
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -194,7 +197,11 @@ async def _import(
                     imported_at=datetime.now(UTC),
                     dry_run=arguments.dry_run,
                     sink=KafkaEventSink(publisher),
-                    ledger=MongoPublicationLedger(database[EVENT_CLAIMS], database[PUBLISHED_EVENTS]),
+                    ledger=MongoPublicationLedger(
+                        database[EVENT_CLAIMS],
+                        database[PUBLISHED_EVENTS],
+                        abandoned_after=timedelta(seconds=settings.claim_abandoned_after_seconds),
+                    ),
                     metrics=IngestMetrics(registry),
                     chunk_rows=settings.import_chunk_rows,
                     on_progress=show,

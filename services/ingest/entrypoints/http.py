@@ -1,6 +1,5 @@
 """Ingest HTTP routes: parse, call a handler, answer. A client's input never produces a 500."""
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -22,7 +21,13 @@ from services.ingest.domain.boxoffice import CsvFormatError
 from services.ingest.domain.mailchimp import mailchimp_events
 from services.ingest.domain.shopify import AdapterError, verify_shopify_hmac
 from services.ingest.domain.sources import Source, SourceKind, source_mapping
-from services.ingest.handlers import PublishOutcome, import_boxoffice, publish_new, receive_shopify_webhook
+from services.ingest.handlers import (
+    EventsInFlightError,
+    PublishOutcome,
+    import_boxoffice,
+    publish_new,
+    receive_shopify_webhook,
+)
 from shared.access import EventsWriter
 from shared.errors import bilingual_error
 from shared.events import Envelope, FieldError
@@ -91,11 +96,15 @@ def _too_large(limit: int) -> NoReturn:
 
 
 @contextlib.asynccontextmanager
-async def _storing(context: IngestContext, what: str) -> AsyncIterator[None]:
-    """Bounds the work that stores events, and turns Kafka or the store failing into a 503 to retry."""
+async def _storing(what: str) -> AsyncIterator[None]:
+    """Turns Kafka or the store failing into a 503 to retry. The wait for Kafka is bounded where events are
+    published (`publish_timeout_seconds`), not here: a bound around the whole request could fall after Kafka has
+    the events, and the answer would say nothing was accepted."""
     try:
-        async with asyncio.timeout(context.settings.publish_timeout_seconds):
-            yield
+        yield
+    except EventsInFlightError as exc:
+        log.warning("%s: %s", what, exc)
+        raise _in_flight() from None
     except (TimeoutError, KafkaError, PyMongoError) as exc:
         log.error("could not store %s: %r", what, exc)
         raise _unavailable(
@@ -104,10 +113,17 @@ async def _storing(context: IngestContext, what: str) -> AsyncIterator[None]:
         ) from None
 
 
+def _in_flight() -> HTTPException:
+    return _unavailable(
+        en="Some of these events are being stored by another request; nothing was accepted. Retry shortly.",
+        fr="Une autre requête enregistre certains de ces événements; rien n'a été accepté. Réessayez sous peu.",
+    )
+
+
 async def _publish(
     context: IngestContext, envelopes: Sequence[Envelope], *, organisation_id: str, source: str
 ) -> PublishOutcome:
-    async with _storing(context, f"{len(envelopes)} events"):
+    async with _storing(f"{len(envelopes)} events"):
         return await publish_new(
             envelopes,
             organisation_id=organisation_id,
@@ -115,6 +131,7 @@ async def _publish(
             sink=context.sink,
             ledger=context.ledger,
             metrics=context.metrics,
+            kafka_timeout_seconds=context.settings.publish_timeout_seconds,
         )
 
 
@@ -235,7 +252,7 @@ async def post_shopify_webhook(
             fr="Le corps échappe une moitié de paire de substitution (\\ud800), qui n'est pas du texte.",
         )
     try:
-        async with _storing(context, f"a Shopify {x_shopify_topic} webhook"):
+        async with _storing(f"a Shopify {x_shopify_topic} webhook"):
             outcome = await receive_shopify_webhook(
                 x_shopify_topic,
                 payload,
@@ -246,6 +263,7 @@ async def post_shopify_webhook(
                 orders=context.orders,
                 sources=context.sources,
                 metrics=context.metrics,
+                kafka_timeout_seconds=context.settings.publish_timeout_seconds,
             )
     except AdapterError as exc:
         _adapter_failed(exc)
@@ -360,6 +378,9 @@ async def post_boxoffice_import(
             )
         except CsvFormatError as exc:
             _reject(422, exc.code, en=exc.en, fr=exc.fr)
+        except EventsInFlightError as exc:
+            log.warning("box-office import: %s", exc)
+            raise _in_flight() from None
         except (KafkaError, PyMongoError) as exc:
             log.error("box-office import interrupted: %r", exc)
             raise _unavailable(

@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING
@@ -47,6 +47,9 @@ ERASED = "profile_erased"
 LOOKUPS = "profile_lookups"
 # Every export and erasure: who asked, when, and for an erasure what the search afterwards found.
 PRIVACY_LOG = "profile_privacy_log"
+# `org|digest of the event id`: an upstream fact folded into no profile on purpose, with the reason: an erasure or
+# access request (carried out, not folded), a fact for a person erased, a fact erased with its person's history.
+FILTERED_FACTS = "profile_filtered_facts"
 DUE = "profile_due"
 SWEEP = "profile_sweep"
 SWEEP_POSITION = "position"
@@ -55,7 +58,18 @@ SEGMENT_SIZES_RECORDED = "segment-sizes"
 # `org|YYYY-MM-DD`: the organisation's segment sizes recorded for that day, all segments in one document so a day
 # is recorded whole or not at all, and a 30-day trend is 30 reads by `_id`.
 SEGMENT_SIZES = "profile_segment_sizes"
-COLLECTIONS = (PROFILES, FACT_LOG, FIRED_TRIGGERS, ERASED, LOOKUPS, PRIVACY_LOG, DUE, SWEEP, SEGMENT_SIZES)
+COLLECTIONS = (
+    PROFILES,
+    FACT_LOG,
+    FIRED_TRIGGERS,
+    ERASED,
+    LOOKUPS,
+    PRIVACY_LOG,
+    DUE,
+    SWEEP,
+    SEGMENT_SIZES,
+    FILTERED_FACTS,
+)
 # For MongoDB, which uses them; FerretDB 1.x reads a segment's members by scanning the organisation's profiles.
 INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PROFILES, [("organisation_id", ASCENDING), ("segments", ASCENDING), ("person_id", ASCENDING)]),
@@ -83,6 +97,11 @@ def _change_key(organisation_id: str, person_id: str, number: int) -> str:
     return _key(organisation_id, f"{person_id}#{number}")
 
 
+def _filtered_key(organisation_id: str, event_id: str) -> str:
+    # A digest, so that no event id of an erased person's facts is left behind.
+    return _key(organisation_id, hashlib.sha256(f"{organisation_id}|{event_id}".encode()).hexdigest())
+
+
 def _tombstone_key(organisation_id: str, person_id: str) -> str:
     # A digest, so that no document keeps the id of a person erased.
     return _key(organisation_id, f"erased:{person_digest(organisation_id, person_id)}")
@@ -101,6 +120,7 @@ class MongoProfileStore:
         # measured from there in a few reads instead of a search from its first entry.
         self._lookup_lengths: dict[str, int] = {}
         self._privacy = database[PRIVACY_LOG]
+        self._filtered = database[FILTERED_FACTS]
         self._collections = [database[name] for name in COLLECTIONS]
         self._sweep = database[SWEEP]
         self._segment_sizes = database[SEGMENT_SIZES]
@@ -309,32 +329,50 @@ class MongoProfileStore:
         *,
         changes: Iterable[str] = (),
         triggers: Iterable[str] = (),
-    ) -> None:
+    ) -> int:
         document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)})
         applied = 0 if document is None else int(document.get("applied", 0))
         fired = set(triggers) | set(() if document is None else document.get("fired", ()))
         for dedupe_key in sorted(fired):
             await self._fired.delete_one({"_id": _key(organisation_id, dedupe_key)})
+        noted = 0
         for change in changes:
-            await self._forget_fact(organisation_id, person_id, change)
+            noted += await self._forget_fact(organisation_id, person_id, change)
         # Past `applied`, a writer may hold the next numbers without having stored its change: read on to a gap.
         number = 1
         while True:
             key = _change_key(organisation_id, person_id, number)
             logged = await self._log.find_one({"_id": key})
             if logged is None and number > applied:
-                return
+                return noted
             if logged is not None:
                 if "envelope" in logged:
-                    await self._forget_fact(organisation_id, person_id, str(logged["change"]))
+                    noted += await self._forget_fact(organisation_id, person_id, str(logged["change"]))
                 await self._log.delete_one({"_id": key})
             number += 1
 
-    async def _forget_fact(self, organisation_id: str, person_id: str, event_id: str) -> None:
+    async def _forget_fact(self, organisation_id: str, person_id: str, event_id: str) -> int:
         event_key = _key(organisation_id, event_id)
         logged = await self._log.find_one({"_id": event_key})
-        if logged is not None and logged.get("person_id") == person_id:
-            await self._log.delete_one({"_id": event_key})
+        if logged is None or logged.get("person_id") != person_id:
+            return 0
+        noted = await self.record_filtered(organisation_id, event_id, "erased")
+        await self._log.delete_one({"_id": event_key})
+        return int(noted)
+
+    async def record_filtered(self, organisation_id: str, event_id: str, reason: str) -> bool:
+        try:
+            await self._filtered.insert_one(
+                {
+                    "_id": _filtered_key(organisation_id, event_id),
+                    "organisation_id": organisation_id,
+                    "reason": reason,
+                    "at": datetime.now(UTC),
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def delete_profile(self, organisation_id: str, person_id: str) -> None:
         await self._profiles.delete_one({"_id": _key(organisation_id, person_id)})

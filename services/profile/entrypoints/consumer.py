@@ -33,11 +33,13 @@ async def handle_resolutions(
     await context.publish(handled.outputs)
     elapsed = time.perf_counter() - started
     done: set[int] = set()
-    for (consumed, data), outcome in zip(together, handled.outcomes, strict=True):
+    for (consumed, data), outcome, filtered in zip(together, handled.outcomes, handled.filtered, strict=True):
         if outcome is None:
             continue
         done.add(id(consumed))
         context.metrics.facts.labels(consumed.message.organisation_id, outcome).inc()
+        if filtered is not None:
+            context.metrics.filtered.labels(consumed.message.organisation_id, filtered).inc()
         context.metrics.handling.observe(elapsed)
         _observe_latency(context, data)
     return [consumed for consumed in batch if id(consumed) not in done]
@@ -74,6 +76,8 @@ async def handle_resolution(consumed: ConsumedRecord[Envelope], context: Profile
     if handled.after_publish is not None:
         await handled.after_publish()
     context.metrics.facts.labels(envelope.organisation_id, handled.outcome).inc()
+    for reason in handled.filtered:
+        context.metrics.filtered.labels(envelope.organisation_id, reason).inc()
     context.metrics.handling.observe(time.perf_counter() - started)
     if isinstance(data, PersonResolvedV1):
         _observe_latency(context, data)

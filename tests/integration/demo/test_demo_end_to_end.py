@@ -11,6 +11,7 @@ from demo.run import run_demo
 from infra.platform.isolated import isolated_platform
 from shared.settings import ServiceSettings
 from tests.integration.demo.platform import TO_THE_DEMO_RECEIVER, demo_config
+from tests.integration.demo.reconciliation import assert_reconciled
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -32,16 +33,13 @@ async def test_a_small_season_goes_through_every_service_and_the_summary_adds_up
 
     intake, stored = summary.intake, summary.stored
     assert intake.records_sent == summary.season.records
-    assert intake.accepted > 0
-    # Every event ingest accepted reached a profile; nothing was dead-lettered.
-    assert stored.facts_profiled == intake.accepted
-    assert not any(summary.drained.new_dead_letters.values())
+    # Every event ingest accepted reached a profile or was filtered with its reason; nothing was dead-lettered.
+    assert_reconciled(summary, platform.namespace)
+    assert "MISMATCH" not in summary.render()
     assert 0 < stored.people <= summary.season.records
     assert sum(summary.segments.values()) > 0
-    # What notify says it delivered is what the receiver verified, and at least one trigger got there.
-    assert stored.deliveries["succeeded"] == summary.receiver_verified
+    # At least one trigger got to the receiver.
     assert summary.receiver_by_type["parterre.trigger.fired.v1"] >= 1
-    assert summary.receiver_refused == 0
     assert summary.showcase_person_id is not None
     assert "curl -s -H" in summary.render()
     # The console account the summary names opens the showcase patron's page.

@@ -10,16 +10,16 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from demo.run import run_demo
+from demo.run import Summary, run_demo
 from infra.platform.isolated import isolated_platform
 from shared.kafka import DLQ_ATTEMPTS
 from shared.settings import ServiceSettings
 from tests.integration.demo.platform import TO_THE_DEMO_RECEIVER, demo_config
 from tests.integration.demo.poison import DeadLetter, publish_poison, wait_for_dead_letter
+from tests.integration.demo.reconciliation import assert_reconciled
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -81,7 +81,7 @@ async def test_at_full_size_under_steady_load_each_killed_service_and_a_poison_m
 
 @dataclass(frozen=True)
 class Outcome:
-    summary: Any
+    summary: Summary
     killed: list[str]
     namespace: str
     poison: DeadLetter | None
@@ -133,25 +133,9 @@ async def _season_under_fire(settings: ServiceSettings, tmp_path: Path, load: Lo
 
 
 def _assert_reconciled(outcome: Outcome, *, poisoned: bool) -> None:
-    summary = outcome.summary
     assert outcome.killed == list(KILL_ORDER)
-    intake, stored = summary.intake, summary.stored
-    assert intake.accepted > 0
-    # The reconciliation: every event ingest accepted reached a profile exactly once, none was dead-lettered; the
-    # poison, which never went through ingest, is the one dead letter there may be.
-    assert stored.facts_profiled == intake.accepted
-    dead_letters = {
-        name.removeprefix(outcome.namespace): count for name, count in summary.drained.new_dead_letters.items()
-    }
-    assert dead_letters == {
-        "parterre-identity": 1 if poisoned else 0,
-        "parterre-profile": 0,
-        "parterre-notify-changes": 0,
-        "parterre-notify-triggers": 0,
-    }
+    # The poison never went through ingest: it is the one dead letter there may be.
+    assert_reconciled(outcome.summary, outcome.namespace, poison_dead_letters=1 if poisoned else 0)
     if poisoned:
         assert outcome.poison is not None, "the poison message did not reach identity's dead-letter topic within 60 s"
         assert int(outcome.poison.headers[DLQ_ATTEMPTS]) <= 3
-    # A message may arrive twice after a crash, but always under its one id: the receiver counts ids.
-    assert stored.deliveries["succeeded"] == summary.receiver_verified
-    assert summary.receiver_refused == 0

@@ -215,6 +215,23 @@ async def test_an_erasure_asking_not_to_be_readded_suppresses_later_facts(deps: 
         erasure_fact("e2", do_not_readd=True, external_id="191167", email="john@example.com"), deps
     )
     assert [envelope.id for envelope in replay.outputs] == [envelope.id for envelope in outcome.outputs]
+    # The suppressed fact stops here: noted filtered, once however often it is delivered.
+    assert later.filtered == "suppressed"
+    assert (
+        await resolve_fact(details_fact("e3", source="mailchimp-principal", email="JOHN@example.com"), deps)
+    ).filtered is None
+    # The erasure goes on to profile, which accounts for it.
+    assert outcome.filtered is None
+
+
+async def test_an_upstream_erasure_naming_nobody_known_is_noted_filtered_once(deps: IdentityDeps) -> None:
+    request = erasure_fact("e1", do_not_readd=False, external_id="404", email="nobody@example.com")
+
+    first = await resolve_fact(request, deps)
+    again = await resolve_fact(request, deps)
+
+    assert (first.outputs, first.outcome, first.filtered) == ((), "erasure_unknown_person", "erasure_unknown_person")
+    assert (again.outputs, again.filtered) == ((), None)
 
 
 async def test_an_erasure_naming_a_parterre_person_id_erases_that_person_and_redelivered_changes_nothing(
@@ -236,6 +253,8 @@ async def test_an_erasure_naming_a_parterre_person_id_erases_that_person_and_red
     assert erased.status is PersonStatus.ERASED
     assert [envelope.id for envelope in replay.outputs] == [envelope.id for envelope in outcome.outputs]
     assert (unknown.outputs, unknown.outcome) == ((), "erasure_unknown_person")
+    # Parterre's own request did not come through ingest: there is no upstream fact to account for.
+    assert unknown.filtered is None
     back = await resolve(deps, "e4", email="john@example.com")
     assert back.person_id != person.person_id
 

@@ -53,7 +53,20 @@ async def test_a_claim_in_flight_elsewhere_is_left_to_its_publisher(database: As
     publications = ledger(database)
 
     assert await claimed(publications, ["a"]) == {"a"}
-    assert await claimed(publications, ["a"]) == set()
+    again = await publications.claim("theatre-du-nord", ["a", "b"])
+
+    assert again.event_ids == {"b"}
+    # Not a duplicate yet: its publisher has not said Kafka has it, and may have died.
+    assert again.in_flight == {"a"}
+
+
+async def test_confirmed_ids_are_not_in_flight(database: AsyncDatabase[Document]) -> None:
+    publications = ledger(database)
+    await publications.confirm("theatre-du-nord", await publications.claim("theatre-du-nord", ["a"]))
+
+    again = await publications.claim("theatre-du-nord", ["a"])
+
+    assert (again.event_ids, again.in_flight) == (frozenset(), frozenset())
 
 
 async def test_a_released_claim_can_be_claimed_again(database: AsyncDatabase[Document]) -> None:

@@ -105,6 +105,31 @@ def test_shopify_webhooks_verify_with_the_shops_secret_and_parse_into_orders() -
     assert types["parterre.consent.granted.v1"] > 0
 
 
+def test_a_few_shop_customers_ask_for_their_data_and_one_other_to_be_erased_never_the_showcase_patron() -> None:
+    requests = []
+    for webhook in season().shopify_privacy:
+        [envelope] = shopify_events(
+            webhook.topic,
+            json.loads(webhook.body),
+            organisation_id=ORGANISATION,
+            source=season().sources.shop,
+            received_at=NOW,
+        )
+        requests.append(envelope)
+    erasures = [envelope for envelope in requests if envelope.type == "parterre.privacy.erasure_requested.v1"]
+    access = [envelope for envelope in requests if envelope.type == "parterre.privacy.access_requested.v1"]
+
+    assert len(erasures) == season().facts["erasure requests"] == 1
+    assert len(access) == season().facts["access requests"] >= 1
+    assert len(requests) == len(season().shopify_privacy)
+    emails = {str(envelope.data["person"]["email"]) for envelope in requests}
+    assert len(emails) == len(requests)
+    assert season().showcase_email not in emails
+    # Each names the orders the customer placed in the shop.
+    placed = {json.loads(webhook.body)["id"] for webhook in season().shopify}
+    assert set(json.loads(season().shopify_privacy[-1].body)["orders_to_redact"]) <= placed
+
+
 def test_mailchimp_webhooks_are_forms_that_subscribe_then_unsubscribe() -> None:
     kinds: Counter[str] = Counter()
     for body in season().mailchimp_subscribes + season().mailchimp_unsubscribes:

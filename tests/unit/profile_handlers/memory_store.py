@@ -32,6 +32,8 @@ class MemoryProfileStore:
         self.privacy: list[PrivacyEntry] = []
         self.segment_sizes_by_day: dict[tuple[str, date], dict[str, int]] = {}
         self.segment_sizes_day: date | None = None
+        # (organisation, digest of the event id) -> why the fact is folded into no profile
+        self.filtered: dict[tuple[str, str], str] = {}
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
         await asyncio.sleep(0)
@@ -155,22 +157,35 @@ class MemoryProfileStore:
         *,
         changes: Iterable[str] = (),
         triggers: Iterable[str] = (),
-    ) -> None:
+    ) -> int:
         await asyncio.sleep(0)
         profile = self.profiles.get((organisation_id, person_id))
         for dedupe_key in {*triggers, *(() if profile is None else profile.fired)}:
             self.fired.pop((organisation_id, dedupe_key), None)
+        noted = 0
         for key in [key for key in self.changes if key[:2] == (organisation_id, person_id)]:
             change, envelope = self.changes.pop(key)
             if envelope is not None:
-                self._forget_fact(organisation_id, person_id, change)
+                noted += self._forget_fact(organisation_id, person_id, change)
         for change in changes:
-            self._forget_fact(organisation_id, person_id, change)
+            noted += self._forget_fact(organisation_id, person_id, change)
+        return noted
 
-    def _forget_fact(self, organisation_id: str, person_id: str, event_id: str) -> None:
+    def _forget_fact(self, organisation_id: str, person_id: str, event_id: str) -> int:
         logged = self.logged_facts.get((organisation_id, event_id))
-        if logged is not None and logged[0] == person_id:
-            del self.logged_facts[(organisation_id, event_id)]
+        if logged is None or logged[0] != person_id:
+            return 0
+        noted = _digest(organisation_id, event_id) not in self.filtered
+        self.filtered.setdefault(_digest(organisation_id, event_id), "erased")
+        del self.logged_facts[(organisation_id, event_id)]
+        return int(noted)
+
+    async def record_filtered(self, organisation_id: str, event_id: str, reason: str) -> bool:
+        await asyncio.sleep(0)
+        if _digest(organisation_id, event_id) in self.filtered:
+            return False
+        self.filtered[_digest(organisation_id, event_id)] = reason
+        return True
 
     async def delete_profile(self, organisation_id: str, person_id: str) -> None:
         await asyncio.sleep(0)
@@ -381,6 +396,7 @@ class MemoryProfileStore:
             + [repr(item) for item in self.lookups.items()]
             + [repr(item) for item in self.privacy]
             + [repr(item) for item in self.segment_sizes_by_day.items()]
+            + [repr(item) for item in self.filtered.items()]
         )
 
 

@@ -108,12 +108,22 @@ class IdentityEvents:
         example["donation_id"] = f"D-{event_id}"
         return self._resolved("parterre.donation.made.v1", example, event_id, person_id, days_ago)
 
-    def erasure(self, person_id: str) -> Envelope:
+    def erasure(self, person_id: str, *, upstream: bool = False) -> Envelope:
+        """Parterre's own request to erase `person_id` (its profile API's), or with `upstream` one a shop sent about
+        the person's email, which identity resolved to them."""
         example = copy.deepcopy(event_type("parterre.privacy.erasure_requested.v1").example)
-        example["person"] = {"source": "parterre-identity", "external_id": person_id}
+        if upstream:
+            example["person"] = {"source": "shopify-boutique", "email": f"{person_id}@example.com"}
+        else:
+            example["person"] = {"source": "parterre-identity", "external_id": person_id}
         # Upstream ids never carry Parterre's person ids: an erasure request's neither.
         request_id = f"erasure-request-{next(_orders)}"
         return self._resolved("parterre.privacy.erasure_requested.v1", example, request_id, person_id, days_ago=0)
+
+    def access_request(self, event_id: str, person_id: str) -> Envelope:
+        example = copy.deepcopy(event_type("parterre.privacy.access_requested.v1").example)
+        example["person"] = {"source": "shopify-boutique", "email": f"{person_id}@example.com"}
+        return self._resolved("parterre.privacy.access_requested.v1", example, event_id, person_id, days_ago=0)
 
     def merged(self, merge_id: str, survivor_id: str, *merged_ids: str) -> Envelope:
         return self._identity(
@@ -911,6 +921,34 @@ async def a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_
     assert changes == [3, 7]
 
 
+async def facts_folded_into_no_profile_are_each_noted_filtered_once_with_their_reason(world: World) -> None:
+    sale = world.purchase("sale-e", "per_emma")
+    await world.deliver(sale)
+    await world.deliver(world.donation("gift-e", "per_emma"))
+    access = world.access_request("access-e", "per_emma")
+    erasure = world.erasure("per_emma", upstream=True)
+
+    assert (await world.handle(access)).filtered == ("not_a_profile_fact",)
+    assert (await world.handle(access)).filtered == ()
+    erased = await world.handle(erasure)
+    # The request itself, and both facts it took out of Emma's history.
+    assert sorted(erased.filtered) == ["erased", "erased", "erasure_request"]
+    await world.deliver(erasure)
+    assert (await world.handle(erasure)).filtered == ()
+    assert (await world.handle(sale)).filtered == ()
+    assert (await world.handle(world.purchase("sale-e2", "per_emma"))).filtered == ("erased_person",)
+    assert await world.naming("per_emma") == []
+
+
+async def an_erasure_parterre_asked_for_notes_the_facts_it_erased_but_not_itself(world: World) -> None:
+    await world.deliver(world.purchase("sale-o", "per_olga"))
+
+    erased = await world.handle(world.erasure("per_olga"))
+
+    # The request came from Parterre's own API, not through ingest: it is no upstream fact to account for.
+    assert erased.filtered == ("erased",)
+
+
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
@@ -940,4 +978,6 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
     a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others,
     a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_next_one,
+    facts_folded_into_no_profile_are_each_noted_filtered_once_with_their_reason,
+    an_erasure_parterre_asked_for_notes_the_facts_it_erased_but_not_itself,
 )

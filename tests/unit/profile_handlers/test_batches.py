@@ -8,7 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.profile.handlers import apply_facts
 from services.profile.ports import ProfileStore
+from shared.events import Envelope, parse_data
+from shared.events.identity import PersonResolvedV1
 from tests.unit.profile_handlers.batches import (
     Step,
     announced,
@@ -125,3 +128,17 @@ async def test_a_batch_cut_short_by_a_crash_at_any_store_call_ends_the_same_when
 
         assert await profiles(world) == await profiles(reference), f"crash at call {crash_at}"
         assert announced(published) == announced(expected), f"crash at call {crash_at}"
+
+
+async def test_a_fact_no_profile_folds_is_noted_filtered_once_in_a_batch_as_one_at_a_time() -> None:
+    world = memory_world()
+    access = world.access_request("access-1", "per_anne")
+    sale = world.purchase("sale-1", "per_anne")
+    batch = [(envelope, parse_data(envelope)) for envelope in (access, sale)]
+
+    first = await apply_facts(cast(list[tuple[Envelope, PersonResolvedV1]], batch), world.deps)
+    again = await apply_facts(cast(list[tuple[Envelope, PersonResolvedV1]], batch), world.deps)
+
+    assert first.outcomes == ("ignored", "applied")
+    assert first.filtered == ("not_a_profile_fact", None)
+    assert again.filtered == (None, None)
