@@ -84,6 +84,7 @@ async def test_restarting_the_store_mid_season_loses_and_doubles_nothing(own_sta
 
 
 @pytest.mark.chaos
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("server", ["kafka", "ferretdb"])
 async def test_at_full_size_under_steady_load_a_restarted_broker_or_store_loses_and_doubles_nothing(
     own_stack: LocalStack, tmp_path: Path, server: str
