@@ -19,7 +19,7 @@ from demo.season import Season, generate_season
 from demo.send import Intake, send_season
 from services.identity.adapters.mongo import FILTERED_FACTS as IDENTITY_FILTERED_FACTS
 from services.identity.adapters.mongo import MERGES, REVIEWS
-from services.notify.adapters.mongo import DELIVERIES
+from services.notify.adapters.mongo import ATTEMPTS, DELIVERIES
 from services.profile.adapters.mongo import FACT_LOG, FIRED_TRIGGERS, PROFILES
 from services.profile.adapters.mongo import FILTERED_FACTS as PROFILE_FILTERED_FACTS
 from shared.mongo import Document, mongo_client
@@ -72,6 +72,9 @@ class Stored:
     reviews_pending: int = 0
     triggers_fired: Counter[str] = field(default_factory=Counter)
     deliveries: Counter[str] = field(default_factory=Counter)
+    # Deliveries an attempt made and the receiver answered with success, by notify's attempt records: one cancelled
+    # (its person erased) while its attempt was under way stays cancelled, though its message went out.
+    delivered: int = 0
 
 
 @dataclass
@@ -173,7 +176,7 @@ class Summary:
             *(f"  {rule:<34} {count:,}" for rule, count in sorted(stored.triggers_fired.items())),
             "Deliveries to the demo receiver: "
             + ", ".join(f"{status} {count:,}" for status, count in stored.deliveries.most_common()),
-            f"  received and verified {self.receiver_verified:,} "
+            f"  sent and answered with success {stored.delivered:,}, received and verified {self.receiver_verified:,} "
             f"(refused signatures {self.receiver_refused}, repeated ids {self.receiver_repeated})",
             *(f"  {kind:<34} {count:,}" for kind, count in sorted(self.receiver_by_type.items())),
             "",
@@ -395,6 +398,18 @@ async def stored_counts(database: AsyncDatabase[Document], organisation_id: str,
         )
         if count:
             stored.deliveries[status] = count
+    delivery_ids = [
+        document["_id"]
+        async for document in database[DELIVERIES].find({**mine, "subscription_id": subscription_id}, {"_id": 1})
+    ]
+    stored.delivered = len(
+        {
+            document["delivery_id"]
+            async for document in database[ATTEMPTS].find(
+                {"delivery_id": {"$in": delivery_ids}, "outcome": "succeeded"}, {"delivery_id": 1}
+            )
+        }
+    )
     return stored
 
 

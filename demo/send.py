@@ -20,7 +20,9 @@ from demo.credentials import Credentials
 from demo.season import EVENTS_PER_BATCH, Season, ShopifyWebhook
 from shared.progress import ProgressLine
 
-MAX_ATTEMPTS = 8
+# Patient enough to outlast what ingest asks a sender to wait for: a restart of Kafka or the store, or events a
+# killed request claimed, which another takes over after PARTERRE_CLAIM_ABANDONED_AFTER_SECONDS (30 s).
+MAX_ATTEMPTS = 16
 LONGEST_PAUSE_SECONDS = 30.0
 SHOPIFY_API_VERSION = "2026-07"
 

@@ -1,5 +1,7 @@
 """The ingest service's collections: upstream sources with their credentials, and event ids already published."""
 
+import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -7,7 +9,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
 
 from services.ingest.domain.sources import Source, SourceKind, hash_source_key, rotated
 from services.ingest.ports import Claim
@@ -58,10 +60,21 @@ class MongoPublicationLedger:
         return Claim(batch, frozenset(claimed), frozenset(in_flight))
 
     async def confirm(self, organisation_id: str, claim: Claim) -> None:
-        await _insert_new(
-            self._published,
-            [{"_id": _confirmation_key(claim.batch), "organisation_id": organisation_id, "published_at": _now()}],
-        )
+        # Kafka has the events. Unconfirmed, they would read as in flight, then be taken for abandoned and published
+        # (and answered as accepted) again: a store away for a moment (a restart) is waited out, for half that time.
+        key = _confirmation_key(claim.batch)
+        confirmation = {"_id": key, "organisation_id": organisation_id, "published_at": _now()}
+        deadline = time.monotonic() + self._abandoned_after.total_seconds() / 2
+        pause = 0.1
+        while True:
+            try:
+                await _insert_new(self._published, [confirmation])
+                return
+            except ConnectionFailure:
+                if time.monotonic() + pause > deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
 
     async def release(self, organisation_id: str, claim: Claim) -> None:
         keys = [_key(organisation_id, event_id) for event_id in claim.event_ids]

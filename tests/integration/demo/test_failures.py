@@ -67,7 +67,7 @@ async def test_at_full_size_under_steady_load_each_killed_service_and_a_poison_m
         f"{seconds_between_kills:.1f} s\n"
         f"  accepted {summary.intake.accepted:,} · profiled {summary.stored.facts_profiled:,} · "
         f"dead letters {dict(summary.drained.new_dead_letters)} · drained in {summary.drained.seconds:,.1f} s\n"
-        f"  deliveries succeeded {summary.stored.deliveries['succeeded']:,} · receiver verified "
+        f"  deliveries made {summary.stored.delivered:,} · receiver verified "
         f"{summary.receiver_verified:,}, repeated ids {summary.receiver_repeated}, refused {summary.receiver_refused}\n"
         + (
             f"  poison dead-lettered after {outcome.poison.seconds:.1f} s, "

@@ -1,9 +1,12 @@
 """The publication ledger on the real store: each id published once, none lost when a publisher fails or dies."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import AutoReconnect
 
 from services.ingest.adapters.mongo import MongoPublicationLedger
 from shared.mongo import Document
@@ -121,3 +124,48 @@ async def test_claims_confirmed_one_by_one_before_batches_stay_published(databas
     taken = await ledger(database).claim("theatre-du-nord", ["old-published", "old-abandoned", "new"])
 
     assert taken.event_ids == {"old-abandoned", "new"}
+
+
+class StoreAwayAMoment:
+    """A collection whose first inserts fail as the store's restart makes them fail."""
+
+    def __init__(self, inner: Any, failures: int) -> None:
+        self._inner = inner
+        self._failures = failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def insert_many(self, documents: Any, **options: Any) -> Any:
+        if self._failures > 0:
+            self._failures -= 1
+            raise AutoReconnect("127.0.0.1:27017: connection closed")
+        return await self._inner.insert_many(documents, **options)
+
+
+async def test_a_confirmation_waits_out_a_store_away_for_a_moment(database: AsyncDatabase[Document]) -> None:
+    publications = MongoPublicationLedger(
+        database["claims"],
+        cast(AsyncCollection[Document], StoreAwayAMoment(database["published"], failures=3)),
+        abandoned_after=timedelta(seconds=4),
+    )
+    claim = await publications.claim("theatre-du-nord", ["a"])
+
+    await publications.confirm("theatre-du-nord", claim)
+
+    again = await publications.claim("theatre-du-nord", ["a"])
+    assert (again.event_ids, again.in_flight) == (frozenset(), frozenset())
+
+
+async def test_a_confirmation_gives_up_before_its_claims_could_be_taken_over(
+    database: AsyncDatabase[Document],
+) -> None:
+    publications = MongoPublicationLedger(
+        database["claims"],
+        cast(AsyncCollection[Document], StoreAwayAMoment(database["published"], failures=100)),
+        abandoned_after=timedelta(seconds=1),
+    )
+    claim = await publications.claim("theatre-du-nord", ["a"])
+
+    with pytest.raises(AutoReconnect):
+        await publications.confirm("theatre-du-nord", claim)

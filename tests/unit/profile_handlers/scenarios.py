@@ -556,6 +556,24 @@ async def a_late_fact_racing_a_merge_still_lands_on_the_survivor(world: World) -
     assert await world.tickets("per_anne") == 6
 
 
+async def a_fact_finding_its_next_number_held_by_a_merge_under_way_waits_for_it(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    world, store = gated(world)
+    # The merge (another Kafka key, handled alongside) has taken Béa's next number and is slow to store her profile.
+    gate = store.hold("save", lambda args: args[0].person_id == "per_bea")
+    merging = asyncio.create_task(world.deliver(world.merged("mrg_1", "per_anne", "per_bea")))
+    await gate.reached.wait()
+
+    applying = asyncio.create_task(world.deliver(world.purchase("sale-late", "per_bea", days_ago=1)))
+    await asyncio.sleep(0.2)
+    gate.opened.set()
+    await merging
+    await applying
+
+    assert await world.tickets("per_anne") == 6
+
+
 async def a_fact_stored_while_its_person_is_erased_is_deleted_too(world: World) -> None:
     await world.deliver(world.purchase("sale-e", "per_emma"))
     world, store = gated(world)
@@ -960,6 +978,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_into_a_survivor_merged_since_reaches_the_profile_holding_it,
     a_person_merged_again_before_its_unmerge_arrives_leaves_the_first_survivor,
     a_late_fact_racing_a_merge_still_lands_on_the_survivor,
+    a_fact_finding_its_next_number_held_by_a_merge_under_way_waits_for_it,
     a_fact_stored_while_its_person_is_erased_is_deleted_too,
     a_merge_cut_short_after_marking_its_persons_is_completed_when_delivered_again,
     an_erasure_cut_short_before_its_announcements_were_out_announces_them_again,
