@@ -1,6 +1,7 @@
 """The ingest service's collections: upstream sources with their credentials, and event ids already published."""
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ EVENT_CLAIMS = "ingest_event_claims"
 PUBLISHED_EVENTS = "ingest_published_events"
 ORDER_BUYERS = "ingest_order_buyers"
 DUPLICATE_KEY = 11000
+log = logging.getLogger(__name__)
+
 INDEXES = (IndexSpec(SOURCES, [("organisation_id", ASCENDING), ("_id", ASCENDING)]),)
 
 
@@ -46,6 +49,8 @@ class MongoPublicationLedger:
         self._claims = claims
         self._published = published
         self._abandoned_after = abandoned_after
+        # Confirmations waiting in the background for the store: referenced so they are not collected mid-way.
+        self._confirming: set[asyncio.Task[None]] = set()
 
     async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> Claim:
         batch = _new_batch()
@@ -61,7 +66,8 @@ class MongoPublicationLedger:
 
     async def confirm(self, organisation_id: str, claim: Claim) -> None:
         # Kafka has the events. Unconfirmed, they would read as in flight, then be taken for abandoned and published
-        # (and answered as accepted) again: a store away for a moment (a restart) is waited out, for half that time.
+        # (and answered as accepted) again: a store away for a moment (a restart) is waited out, for half that time,
+        # and a longer absence is waited out in the background so the request is answered meanwhile.
         key = _confirmation_key(claim.batch)
         confirmation = {"_id": key, "organisation_id": organisation_id, "published_at": _now()}
         deadline = time.monotonic() + self._abandoned_after.total_seconds() / 2
@@ -72,9 +78,23 @@ class MongoPublicationLedger:
                 return
             except ConnectionFailure:
                 if time.monotonic() + pause > deadline:
-                    raise
+                    break
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 2.0)
+                pause = min(pause * 2, 1.0)
+        log.warning("batch %s published, its confirmation waits for the store", claim.batch)
+        retry = asyncio.create_task(self._confirm_in_background(confirmation, pause))
+        self._confirming.add(retry)
+        retry.add_done_callback(self._confirming.discard)
+
+    async def _confirm_in_background(self, confirmation: Document, pause: float) -> None:
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                await _insert_new(self._published, [confirmation])
+                log.info("batch %s confirmed once the store answered again", confirmation["_id"])
+                return
+            except ConnectionFailure:
+                pause = min(pause * 2, 1.0)
 
     async def release(self, organisation_id: str, claim: Claim) -> None:
         keys = [_key(organisation_id, event_id) for event_id in claim.event_ids]
