@@ -22,7 +22,7 @@ from services.ingest.domain.shopify import (
 )
 from services.ingest.domain.sources import Source
 from services.ingest.metrics import IngestMetrics
-from services.ingest.ports import EventSink, OrderBuyers, PublicationLedger, SourceRegistry
+from services.ingest.ports import Claim, EventSink, OrderBuyers, PublicationLedger, SourceRegistry
 from shared.events import Envelope, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,30 @@ async def publish_new(
     store fails it. Cut short there, the caller would be told nothing was accepted, and a resend would be told the
     events are duplicates.
     """
+    claimed = await claim_new(envelopes, organisation_id=organisation_id, ledger=ledger)
+    return await publish_claimed(
+        claimed,
+        organisation_id=organisation_id,
+        source=source,
+        sink=sink,
+        ledger=ledger,
+        metrics=metrics,
+        kafka_timeout_seconds=kafka_timeout_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class ClaimedEvents:
+    """Envelopes this caller now holds the claim to publish, and those already published (or repeated)."""
+
+    claim: Claim
+    fresh: tuple[Envelope, ...]
+    duplicates: tuple[Envelope, ...]
+
+
+async def claim_new(envelopes: Sequence[Envelope], *, organisation_id: str, ledger: PublicationLedger) -> ClaimedEvents:
+    """The first step of `publish_new`: claims the ids never published; raises EventsInFlightError (holding
+    nothing) when another publisher holds some of them unconfirmed."""
     first_by_id: dict[str, Envelope] = {}
     duplicates: list[Envelope] = []
     for envelope in envelopes:
@@ -77,8 +101,23 @@ async def publish_new(
     if claim.in_flight:
         await ledger.release(organisation_id, claim)
         raise EventsInFlightError(sorted(claim.in_flight))
-    fresh = [envelope for event_id, envelope in first_by_id.items() if event_id in claim.event_ids]
+    fresh = tuple(envelope for event_id, envelope in first_by_id.items() if event_id in claim.event_ids)
     duplicates += [envelope for event_id, envelope in first_by_id.items() if event_id not in claim.event_ids]
+    return ClaimedEvents(claim, fresh, tuple(duplicates))
+
+
+async def publish_claimed(
+    claimed: ClaimedEvents,
+    *,
+    organisation_id: str,
+    source: str,
+    sink: EventSink,
+    ledger: PublicationLedger,
+    metrics: IngestMetrics,
+    kafka_timeout_seconds: float | None = None,
+) -> PublishOutcome:
+    """The second step of `publish_new`: publishes what `claim_new` claimed, then confirms it."""
+    fresh, claim = claimed.fresh, claimed.claim
     if fresh:
         started = time.perf_counter()
         try:
@@ -97,10 +136,10 @@ async def publish_new(
             # as abandoned (published again, and recognised downstream by id).
             log.exception("%d events published, their claims left unconfirmed", len(fresh))
     # Counted by type first: a labelled child is looked up once per type, not once per event.
-    for outcome, envelopes_of_outcome in (("accepted", fresh), ("duplicate", duplicates)):
+    for outcome, envelopes_of_outcome in (("accepted", fresh), ("duplicate", claimed.duplicates)):
         for event_type, count in collections.Counter(envelope.type for envelope in envelopes_of_outcome).items():
             metrics.events.labels(organisation_id, source, event_type, outcome, "").inc(count)
-    return PublishOutcome(tuple(fresh), tuple(duplicates))
+    return PublishOutcome(fresh, claimed.duplicates)
 
 
 @dataclass(frozen=True)
@@ -207,7 +246,7 @@ async def import_boxoffice(
     """Import a box-office export: the one code path of `parterre import boxoffice` and the upload endpoint.
 
     Reading and parsing run in a worker thread, a chunk of rows at a time, so the event loop keeps serving
-    while a large file streams through; memory holds two chunks at most. Valid rows are published whatever the
+    while a large file streams through; memory holds three chunks at most. Valid rows are published whatever the
     invalid ones do. Raises `CsvFormatError` before any row when the file as a whole cannot be read.
     """
     if not dry_run and (sink is None or ledger is None):
@@ -225,43 +264,9 @@ async def import_boxoffice(
     def read_chunk() -> list[RowOutcome]:
         return list(itertools.islice(outcomes, chunk_rows))
 
-    # The next chunk is parsed while this one is claimed and published: parsing is Python's work, and
-    # publishing mostly waits on the store and Kafka. Only one thread reads the file at a time.
-    reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
-    try:
-        while chunk := await reading:
-            reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
-            await _import_chunk(chunk, summary, source=source, sink=sink, ledger=ledger, metrics=metrics)
-            if on_progress is not None:
-                on_progress(summary)
-    finally:
-        # Never leave the reader running on a file the caller is about to close.
-        await asyncio.wait([reading])
-        if not reading.cancelled():
-            reading.exception()
-    return summary
-
-
-async def _import_chunk(
-    chunk: list[RowOutcome],
-    summary: ImportSummary,
-    *,
-    source: Source,
-    sink: EventSink | None,
-    ledger: PublicationLedger | None,
-    metrics: IngestMetrics,
-) -> None:
-    envelopes: list[Envelope] = []
-    for outcome in chunk:
-        summary.report.add(outcome)
-        if isinstance(outcome, AcceptedRow):
-            envelopes.extend(outcome.envelopes)
-    accepted_rows = sum(isinstance(outcome, AcceptedRow) for outcome in chunk)
-    metrics.import_rows.labels(source.organisation_id, source.source_id, "accepted").inc(accepted_rows)
-    metrics.import_rows.labels(source.organisation_id, source.source_id, "rejected").inc(len(chunk) - accepted_rows)
-    if envelopes and sink is not None and ledger is not None and not summary.dry_run:
-        published = await publish_new(
-            envelopes,
+    async def publish(claimed: ClaimedEvents, sink: EventSink, ledger: PublicationLedger) -> None:
+        published = await publish_claimed(
+            claimed,
             organisation_id=source.organisation_id,
             source=source.source_id,
             sink=sink,
@@ -270,3 +275,58 @@ async def _import_chunk(
         )
         summary.published += len(published.published)
         summary.duplicates += len(published.duplicates)
+
+    # Three stages overlap: the next chunk is parsed (Python's work, in a thread) while this one is claimed (the
+    # store's) and the previous one is published to Kafka. One thread reads the file at a time, and one chunk is
+    # published at a time, in the file's order, so a key's events keep their order on Kafka.
+    reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
+    publishing: asyncio.Future[None] | None = None
+    publishing_ids: set[str] = set()
+    try:
+        while chunk := await reading:
+            reading = asyncio.ensure_future(asyncio.to_thread(read_chunk))
+            envelopes = _count_rows(chunk, summary, source=source, metrics=metrics)
+            if envelopes and sink is not None and ledger is not None and not dry_run:
+                # The chunk being published holds its ids unconfirmed: this import's own repeats of them are
+                # duplicates, not events another publisher holds.
+                repeats = tuple(envelope for envelope in envelopes if envelope.id in publishing_ids)
+                claimed = await claim_new(
+                    [envelope for envelope in envelopes if envelope.id not in publishing_ids],
+                    organisation_id=source.organisation_id,
+                    ledger=ledger,
+                )
+                if publishing is not None:
+                    await publishing
+                publishing_ids = {envelope.id for envelope in claimed.fresh}
+                claimed = ClaimedEvents(claimed.claim, claimed.fresh, claimed.duplicates + repeats)
+                publishing = asyncio.ensure_future(publish(claimed, sink, ledger))
+            if on_progress is not None:
+                on_progress(summary)
+        if publishing is not None:
+            await publishing
+            if on_progress is not None:
+                on_progress(summary)
+    finally:
+        # Never leave the reader running on a file the caller is about to close, nor a publication unfinished:
+        # its events may be on Kafka already, and it confirms or releases its claims.
+        unfinished = [task for task in (reading, publishing) if task is not None]
+        await asyncio.wait(unfinished)
+        for task in unfinished:
+            if not task.cancelled():
+                task.exception()
+    return summary
+
+
+def _count_rows(
+    chunk: list[RowOutcome], summary: ImportSummary, *, source: Source, metrics: IngestMetrics
+) -> list[Envelope]:
+    """Adds the chunk's rows to the report and the metrics; returns the events of its accepted rows."""
+    envelopes: list[Envelope] = []
+    for outcome in chunk:
+        summary.report.add(outcome)
+        if isinstance(outcome, AcceptedRow):
+            envelopes.extend(outcome.envelopes)
+    accepted_rows = sum(isinstance(outcome, AcceptedRow) for outcome in chunk)
+    metrics.import_rows.labels(source.organisation_id, source.source_id, "accepted").inc(accepted_rows)
+    metrics.import_rows.labels(source.organisation_id, source.source_id, "rejected").inc(len(chunk) - accepted_rows)
+    return envelopes

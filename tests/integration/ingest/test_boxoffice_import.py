@@ -1,12 +1,15 @@
 """Box-office imports through the upload endpoint and the CLI, on the real Kafka and store."""
 
 import asyncio
+import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from services.ingest.domain.sources import Source, SourceKind
+from services.ingest.handlers import import_boxoffice
 from shared.cli import main
 from shared.events import Envelope
 from shared.settings import ServiceSettings
@@ -187,3 +190,39 @@ async def test_an_upload_uses_the_column_mapping_stored_with_its_source(
     assert (accepted["accepted"], accepted["rejected"]) == (1, 0)
     [published] = await facts.read(expected=1)
     assert Envelope.from_json_bytes(published.value).data["person"]["email"] == "helene@example.ca"
+
+
+async def test_rows_repeated_across_chunks_published_together_are_duplicates_and_kafka_keeps_the_files_order(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    # Chunks of 4 rows: while one chunk is published, the next is claimed, so a row repeated in the next chunk
+    # meets its own claim unconfirmed; rows repeated further away meet a confirmed one.
+    body, _ = french_export(40, broken_every=1_000)
+    lines = body.decode("cp1252").split("\r\n")
+    order = [*range(1, 9), 5, 6, 7, 8, *range(9, 41), 1, 2, 40]
+    export = "\r\n".join([lines[0], *(lines[number] for number in order)]).encode("cp1252")
+    context = ingest.context
+    source = await context.sources.find(f"{ingest.organisation_id}-boxoffice")
+    assert source is not None
+
+    summary = await import_boxoffice(
+        io.BytesIO(export),
+        source=source,
+        mapping=None,
+        imported_at=datetime.now(UTC),
+        dry_run=False,
+        sink=context.sink,
+        ledger=context.ledger,
+        metrics=context.metrics,
+        chunk_rows=4,
+    )
+
+    assert (summary.report.rows_read, summary.published, summary.duplicates) == (47, 40, 7)
+    records = await facts.read(expected=40)
+    orders_by_partition: dict[int, list[str]] = {}
+    for record in records:
+        orders_by_partition.setdefault(record.partition, []).append(str(Envelope.from_json_bytes(record.value).subject))
+    assert sum(map(len, orders_by_partition.values())) == 40
+    for orders in orders_by_partition.values():
+        assert orders == sorted(orders)
+    assert await facts.read_quietly(2) == []
