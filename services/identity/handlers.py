@@ -494,8 +494,8 @@ async def decide_record(
     """Which person a fact (not an erasure) is about, and the evidence read to say so; None if suppressed.
     Only reads: nothing is decided until the journal holds the resolution."""
     store = deps.store
-    # Look-alikes matter only when no known person owns the record's identifiers (or only relatives
-    # do): decide on the owners first, and read the blocks only if that decision needs them.
+    # Look-alikes matter unless the record's identifiers merge known persons: decide on the owners first, and
+    # read the blocks only if that decision needs them.
     evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys, with_candidates=False)
     # An erased person's identifiers were released before anything else could take them, so only
     # identifiers nobody owns can be suppressed: links to known persons skip the look-ups.
@@ -511,7 +511,8 @@ async def decide_record(
         policy=deps.rules.policy,
         matching=deps.rules.matching,
     )
-    if resolution.created:
+    if resolution.created or resolution.merge is None:
+        # A new person may be a look-alike's; a person linked by an identifier may be one too, and then they are one.
         evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys, known=evidence)
         resolution = resolve_record(
             record,
@@ -532,6 +533,7 @@ def decision_of(resolution: Resolution) -> Decision:
             survivor_id=resolution.merge.survivor.person_id,
             merged_ids=tuple(person.person_id for person in resolution.merge.merged),
             evidence_digests=tuple(identifier.digest.key for identifier in resolution.merge.evidence),
+            look_alike_probability=resolution.merge.look_alike_probability,
         )
     return Decision(
         person_id=resolution.person_id,
@@ -718,6 +720,7 @@ async def _apply_merge_decision(
         survivor=survivor,
         merged=tuple(person for person in merged if person is not None),
         evidence=(),
+        look_alike_probability=merge.look_alike_probability,
     )
     return await apply_merge(
         store,
@@ -763,7 +766,7 @@ async def apply_merge(
             survivor_id=survivor_id,
             merged=plan.merged,
             evidence=digests,
-            reason=merge_reason(digests, decided_by),
+            reason=merge_reason(digests, decided_by, look_alike_probability=plan.look_alike_probability),
             decided_by=decided_by,
             decided_at=at,
             cause=cause,

@@ -19,6 +19,7 @@ class MergeDecision:
     merged_ids: tuple[str, ...]
     # Identifier digests, not values: the journal outlives erasures and must hold no address or number.
     evidence_digests: tuple[str, ...]
+    look_alike_probability: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,12 @@ def decision_from(document: Document) -> Decision:
         claim_digests=tuple(document.get("claim_digests", ())),
         merge=None
         if merge is None
-        else MergeDecision(merge["survivor_id"], tuple(merge["merged_ids"]), tuple(merge["evidence_digests"])),
+        else MergeDecision(
+            merge["survivor_id"],
+            tuple(merge["merged_ids"]),
+            tuple(merge["evidence_digests"]),
+            merge.get("look_alike_probability"),
+        ),
         household_with=document.get("household_with"),
         review=None
         if review is None

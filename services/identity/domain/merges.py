@@ -79,9 +79,18 @@ class UnmergeClaim:
     at: datetime
 
 
-def merge_reason(evidence: tuple[IdentifierDigest, ...], decided_by: MergeDecider) -> str:
+def merge_reason(
+    evidence: tuple[IdentifierDigest, ...], decided_by: MergeDecider, *, look_alike_probability: float | None = None
+) -> str:
     """Why, in words an auditor reads, in French and English."""
     if decided_by is MergeDecider.REVIEWER:
         return "Doublon confirmé par une personne / Duplicate confirmed by a reviewer"
     kinds = ", ".join(sorted({digest.kind for digest in evidence}))
-    return f"Identifiants partagés / Shared identifiers: {kinds}"
+    if look_alike_probability is None:
+        return f"Identifiants partagés / Shared identifiers: {kinds}"
+    # The record that brought the identifiers also matched the other person by name, address and the like.
+    return (
+        f"Identifiants partagés ({kinds}) et même personne selon la comparaison des fiches (probabilité "
+        f"{look_alike_probability:.3f}) / Shared identifiers ({kinds}) and the same person by record comparison "
+        f"(probability {look_alike_probability:.3f})"
+    )

@@ -31,6 +31,8 @@ class MergePlan:
     merged: tuple[Person, ...]
     # The identifiers of the record that each merged person owned: why they are one.
     evidence: tuple[Identifier, ...]
+    # Set when one of the merged was found by the matching model, not by an identifier: how likely it was.
+    look_alike_probability: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +165,47 @@ def _decide(
         key=lambda entry: (policy.rule(_strongest(entry[1], policy)).priority, -entry[0].created_at.timestamp()),
     )
     others = [other for other, _ in matched.values() if other.person_id != person.person_id]
+    look_alike = _look_alike_to_fold(record, person, others, evidence, relatives, matching)
+    if look_alike is not None:
+        alike, probability = look_alike
+        folded = _merge([(person, list(via)), (alike, [])], identifiers, evidence, policy)
+        assert folded.merge is not None
+        return replace(folded, merge=replace(folded.merge, look_alike_probability=probability))
     resolution = _link(person, via, identifiers, evidence, policy)
     household = next(iter(relatives + others), None)
     if household is not None and resolution.household_with is None:
         resolution = replace(resolution, household_with=household.person_id)
     return resolution
+
+
+def _look_alike_to_fold(
+    record: NormalisedRecord,
+    person: Person,
+    others: Sequence[Person],
+    evidence: Evidence,
+    relatives: Sequence[Person],
+    matching: Matching,
+) -> tuple[Person, float] | None:
+    """Another person the record links to by the probabilistic model as surely as a new record would be linked,
+    and how likely: the record is both, so they are one. Owners of its non-merging identifiers (a phone) count
+    among them; relatives do not, and two look-alikes as likely as each other are a reviewer's to sort out."""
+    excluded = {person.person_id} | {relative.person_id for relative in relatives}
+    pool = {
+        candidate.person_id: candidate
+        for candidate in [*others, *evidence.candidates]
+        if candidate.is_active and candidate.person_id not in excluded
+    }
+    if not pool:
+        return None
+    best = best_candidate(
+        record,
+        [(candidate.person_id, candidate.records) for candidate in pool.values()],
+        matching.model,
+        matching.bands,
+    )
+    if best is None or best.band is not Band.LINK:
+        return None
+    return pool[best.person_id], round(best.probability, 6)
 
 
 def _owners_by_person(

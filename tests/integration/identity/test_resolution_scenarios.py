@@ -135,6 +135,39 @@ async def test_a_phone_alone_links_a_record_but_never_merges_two_known_persons(d
     assert await active_person(deps.store, ORGANISATION, by_email.person_id) is not None
 
 
+async def test_a_fact_linked_by_its_shop_id_that_is_also_the_phone_owner_s_look_alike_merges_the_two(
+    deps: IdentityDeps,
+) -> None:
+    frederic = {"first_name": "Frédéric", "last_name": "Loiselle"}
+    box_office = await resolve(
+        deps, "e1", external_id="C-2327", phone="(418) 825-8088", postal_code="G1M 4J7", **frederic
+    )
+    # Name and email only: too little to link to the box office's Frédéric Loiselle.
+    shop = await resolve(
+        deps, "e2", source="shopify-boutique", external_id="640016", email="loisellef@gmail.com", **frederic
+    )
+    assert shop.person_id != box_office.person_id
+
+    outcome = await resolve_fact(
+        details_fact(
+            "e3",
+            source="shopify-boutique",
+            external_id="640016",
+            phone="+14188258088",
+            postal_code="G1M4J7",
+            **frederic,
+        ),
+        deps,
+    )
+
+    merged = parse_data(outcome.outputs[0])
+    assert isinstance(merged, PersonsMergedV1)
+    assert (merged.survivor_person_id, merged.merged_person_ids) == (box_office.person_id, [shop.person_id])
+    assert "probabilit" in merged.reason
+    assert resolved(outcome).person_id == box_office.person_id
+    assert (await resolve(deps, "e4", email="loisellef@gmail.com", first_name="Fred")).person_id == box_office.person_id
+
+
 async def test_a_walk_up_buyer_with_name_postal_code_and_birth_date_joins_the_known_person(deps: IdentityDeps) -> None:
     known = await resolve(
         deps,

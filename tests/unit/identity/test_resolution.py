@@ -1,8 +1,8 @@
 """Which person a record is about, decided from what the store found: create, link, merge or keep apart."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -486,3 +486,103 @@ def test_a_record_is_linked_to_a_known_person_whenever_it_carries_an_upstream_id
     if not situation.owners:
         assert resolution.created
         assert resolution.person_id == person_id_for(ORGANISATION, "evt-1")
+
+
+# A person the record also looks like, beyond its identifiers' owners
+
+LOISELLE = NormalisedRecord(
+    first_name="frederic", last_name="loiselle", phone="+14188258088", postal_code="G1M 4J7", city="quebec"
+)
+
+
+def look_alike(person_id: str, *identifiers: Identifier, minute: int, record: NormalisedRecord) -> Person:
+    return Person(
+        person_id=person_id,
+        organisation_id=ORGANISATION,
+        created_at=START + timedelta(minutes=minute),
+        created_by_event=f"created-{person_id}",
+        identifiers=frozenset(identifiers),
+        records=(record,),
+    )
+
+
+def resolve_full(record: NormalisedRecord, identifiers: Sequence[Identifier], evidence: Evidence) -> Resolution:
+    return resolve_record(
+        record, identifiers, evidence, organisation_id=ORGANISATION, event_id="evt-1", policy=POLICY, matching=MATCHING
+    )
+
+
+def test_the_owner_of_the_record_s_phone_who_the_model_says_is_the_same_person_is_merged_with_the_upstream_id_s() -> (
+    None
+):
+    by_phone = look_alike("per_phone", phone("+14188258088"), minute=0, record=LOISELLE)
+    by_shop_id = look_alike(
+        "per_shop", upstream_id("640016", "shopify-boutique"), minute=5, record=replace(LOISELLE, phone=None)
+    )
+    identifiers = [upstream_id("640016", "shopify-boutique"), phone("+14188258088")]
+
+    resolution = resolve_full(LOISELLE, identifiers, Evidence(owners=owned(by_phone, by_shop_id)))
+
+    assert resolution.merge is not None
+    assert (resolution.merge.survivor.person_id, [merged.person_id for merged in resolution.merge.merged]) == (
+        "per_phone",
+        ["per_shop"],
+    )
+    assert resolution.person_id == "per_phone"
+    assert resolution.household_with is None
+    assert resolution.merge.look_alike_probability is not None
+    assert resolution.merge.look_alike_probability >= MATCHING.bands.link_at
+
+
+def test_a_look_alike_among_the_candidates_is_merged_with_the_person_an_email_names() -> None:
+    walk_up = look_alike("per_walk_up", minute=0, record=replace(LOISELLE, birth_date=date(1975, 1, 23)))
+    by_email = look_alike("per_email", email("loisellef@gmail.com"), minute=5, record=replace(LOISELLE, phone=None))
+    record = replace(LOISELLE, email="loisellef@gmail.com", birth_date=date(1975, 1, 23))
+
+    resolution = resolve_full(
+        record, [email("loisellef@gmail.com")], Evidence(owners=owned(by_email), candidates=[walk_up])
+    )
+
+    assert resolution.merge is not None
+    assert resolution.person_id == "per_walk_up"
+    assert [merged.person_id for merged in resolution.merge.merged] == ["per_email"]
+    assert resolution.merge.evidence == (email("loisellef@gmail.com"),)
+
+
+def test_a_look_alike_the_model_only_suggests_is_not_merged() -> None:
+    # Same name, same postal code, nothing else: a review at most for a new record, so no merge either.
+    walk_up = look_alike("per_walk_up", minute=0, record=NormalisedRecord(first_name="frederic", last_name="loiselle"))
+    by_email = look_alike("per_email", email("loisellef@gmail.com"), minute=5, record=LOISELLE)
+    record = replace(LOISELLE, email="loisellef@gmail.com", phone=None, postal_code=None, city=None)
+
+    resolution = resolve_full(
+        record, [email("loisellef@gmail.com")], Evidence(owners=owned(by_email), candidates=[walk_up])
+    )
+
+    assert resolution.merge is None
+    assert resolution.person_id == "per_email"
+
+
+def test_a_phone_owner_with_another_first_name_stays_a_household_however_alike_the_rest() -> None:
+    partner = look_alike("per_partner", phone("+14188258088"), minute=0, record=replace(LOISELLE, first_name="sylvie"))
+    by_shop_id = look_alike("per_shop", upstream_id("640016", "shopify-boutique"), minute=5, record=LOISELLE)
+    identifiers = [upstream_id("640016", "shopify-boutique"), phone("+14188258088")]
+
+    resolution = resolve_full(LOISELLE, identifiers, Evidence(owners=owned(partner, by_shop_id)))
+
+    assert resolution.merge is None
+    assert (resolution.person_id, resolution.household_with) == ("per_shop", "per_partner")
+
+
+def test_two_look_alikes_equally_likely_are_left_for_review_not_merged() -> None:
+    first = look_alike("per_first", minute=0, record=replace(LOISELLE, birth_date=date(1975, 1, 23)))
+    second = look_alike("per_second", minute=1, record=replace(LOISELLE, birth_date=date(1975, 1, 23)))
+    by_email = look_alike("per_email", email("loisellef@gmail.com"), minute=5, record=replace(LOISELLE, phone=None))
+    record = replace(LOISELLE, email="loisellef@gmail.com", birth_date=date(1975, 1, 23))
+
+    resolution = resolve_full(
+        record, [email("loisellef@gmail.com")], Evidence(owners=owned(by_email), candidates=[first, second])
+    )
+
+    assert resolution.merge is None
+    assert resolution.person_id == "per_email"
