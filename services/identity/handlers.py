@@ -40,6 +40,7 @@ from services.identity.domain.resolution import (
     Matching,
     MergePlan,
     Resolution,
+    may_have_a_look_alike,
     resolve_erasure,
     resolve_record,
     survivor_of,
@@ -511,7 +512,7 @@ async def decide_record(
         policy=deps.rules.policy,
         matching=deps.rules.matching,
     )
-    if resolution.created or resolution.merge is None:
+    if resolution.created or (resolution.merge is None and may_have_a_look_alike(record)):
         # A new person may be a look-alike's; a person linked by an identifier may be one too, and then they are one.
         evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys, known=evidence)
         resolution = resolve_record(

@@ -178,6 +178,15 @@ def _decide(
     return resolution
 
 
+def may_have_a_look_alike(record: NormalisedRecord) -> bool:
+    """Whether a record already linked by an identifier could also link a look-alike: it needs a name and what
+    the model weighs beyond names (a postal code, a street, a birth date). A name and an email, as a newsletter
+    sends, never could: the look-alikes are not read for it."""
+    return bool(record.first_name or record.last_name) and any(
+        (record.postal_code, record.street_name, record.birth_date)
+    )
+
+
 def _look_alike_to_fold(
     record: NormalisedRecord,
     person: Person,

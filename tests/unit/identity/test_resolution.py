@@ -21,6 +21,7 @@ from services.identity.domain.resolution import (
     Matching,
     MergePlan,
     Resolution,
+    may_have_a_look_alike,
     resolve_erasure,
     resolve_record,
     survivor_of,
@@ -586,3 +587,10 @@ def test_two_look_alikes_equally_likely_are_left_for_review_not_merged() -> None
 
     assert resolution.merge is None
     assert resolution.person_id == "per_email"
+
+
+def test_only_records_with_more_than_names_and_identifiers_are_worth_comparing_with_look_alikes() -> None:
+    assert may_have_a_look_alike(LOISELLE)
+    assert may_have_a_look_alike(NormalisedRecord(last_name="loiselle", birth_date=date(1975, 1, 23)))
+    assert not may_have_a_look_alike(NormalisedRecord(first_name="frederic", last_name="loiselle", email="f@x.ca"))
+    assert not may_have_a_look_alike(NormalisedRecord(postal_code="G1M 4J7", phone="+14188258088"))
