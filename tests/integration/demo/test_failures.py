@@ -48,6 +48,7 @@ async def test_killing_each_service_mid_stream_loses_and_doubles_nothing(
 
 
 @pytest.mark.chaos
+@pytest.mark.timeout(1200)
 async def test_at_full_size_under_steady_load_each_killed_service_and_a_poison_message_lose_and_double_nothing(
     settings: ServiceSettings, tmp_path: Path
 ) -> None:
