@@ -1362,6 +1362,8 @@ async def _store_batch(
         )
     keys_before = {person.before.person_id: lookup_keys(person.before.state) for person in folded}
     keys_after = {profile.person_id: lookup_keys(profile.state) for profile in profiles}
+    # Persons whose first change number this batch took: no writer filed or stored anything for them before.
+    new_persons = frozenset(person.before.person_id for person in folded if person.before.applied == 0)
     await store.index_all_lookups(
         organisation_id,
         {
@@ -1369,6 +1371,7 @@ async def _store_batch(
             for person_id, keys in keys_after.items()
             if keys - keys_before[person_id]
         },
+        new_persons=new_persons,
     )
     # Filed before stored, as `_commit` does: a crash in between leaves an entry the sweep finds stale.
     moved = [
@@ -1382,7 +1385,7 @@ async def _store_batch(
         profiles[index] = replace(profiles[index], due_handle=None)
     for (index, _), handle in zip(entries, handles, strict=True):
         profiles[index] = replace(profiles[index], due_handle=handle)
-    await store.save_all(profiles)
+    await store.save_all(profiles, new_persons=new_persons)
     for profile in profiles:
         gone = keys_before[profile.person_id] - keys_after[profile.person_id]
         if gone:

@@ -232,3 +232,45 @@ async def test_a_days_segment_sizes_replace_those_recorded_for_it_before_and_oth
     await store.mark_segment_sizes_recorded(yesterday)
     await store.mark_segment_sizes_recorded(today)
     assert await store.segment_sizes_recorded_day() == today
+
+
+async def test_a_profile_stored_meanwhile_for_a_person_expected_new_is_replaced_all_the_same(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    await store.save(StoredProfile(organisation, "per_anne", version=1, applied=1))
+
+    await store.save_all(
+        [
+            StoredProfile(organisation, "per_anne", version=2, applied=2),
+            StoredProfile(organisation, "per_bea", version=1, applied=1),
+            StoredProfile(organisation, "per_cleo", version=3, applied=3),
+        ],
+        new_persons={"per_anne", "per_bea"},
+    )
+
+    stored = await store.profiles_of(organisation, ["per_anne", "per_bea", "per_cleo"])
+    assert {person: profile.version for person, profile in stored.items()} == {
+        "per_anne": 2,
+        "per_bea": 1,
+        "per_cleo": 3,
+    }
+
+
+async def test_a_slots_parts_filed_at_once_are_each_listed_once_and_a_part_swept_since_is_filled_from_its_start(
+    world: World,
+) -> None:
+    store, organisation = world.store, world.organisation_id
+    slot = datetime(2027, 3, 1, 20, 0, tzinfo=UTC)
+    entries = [DueEntry(slot + timedelta(seconds=n), organisation, f"per_{n:02d}") for n in range(60)]
+
+    await store.schedule_all(entries[:30])
+    await store.schedule_all(entries[30:50])
+
+    filed = await store.filed_in(slot)
+    assert sorted(entry for part in filed for entry in part.entries) == sorted(entries[:50])
+    assert len({part.key for part in filed}) == len(filed)
+    # The sweep lets the slot go; entries filed in it afterwards (due at a moment already past) are found again.
+    for part in filed:
+        assert await store.drop_filed(part)
+    assert await store.filed_in(slot) == []
+    await store.schedule_all(entries[50:])
+    assert sorted(entry for part in await store.filed_in(slot) for entry in part.entries) == sorted(entries[50:])
