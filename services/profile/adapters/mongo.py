@@ -337,9 +337,10 @@ class MongoProfileStore:
             found = await self._erased.find_one({"_id": tombstone})
             if found is not None and found.get("listed"):
                 return
-        # Listed after the tombstone: whoever measures the list before the listing reads tombstones after it.
-        # A crash in between leaves the erasure unlisted until its next delivery lists it; the flag keeps a
-        # delivery of an erasure listed already from listing it again.
+        # Listed after its tombstone: a person `erased_among` found without one was read so after it measured the
+        # list, so this listing lands past that length and its next measure finds it. A crash in between leaves
+        # the erasure unlisted until its next delivery lists it; the flag keeps a delivery of an erasure listed
+        # already from listing it again.
         await self._erasures.append(
             _erasures_name(organisation_id), {"organisation_id": organisation_id, "tombstone": tombstone}
         )
