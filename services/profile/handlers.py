@@ -13,6 +13,7 @@ apply that way, or a crash leaves half done, the fact-by-fact path settles from 
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -77,11 +78,35 @@ class ProfileRules:
     seasons: SeasonCalendar
 
 
+class RecentProfiles:
+    """The profiles this process's batches stored last, so that the next batch of the same persons need not read
+    them back.
+
+    A batch still logs its facts from the number after the kept profile's: had anyone stored a change since (each
+    takes the next number of the person's log first), that number is found taken and the person's facts go fact by
+    fact, reading the store. Only an erasure stores without a number, and batches check for one before and after.
+    A person's profile is taken out while a batch works on them and put back once stored.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._profiles: OrderedDict[tuple[str, str], StoredProfile] = OrderedDict()
+
+    def take(self, organisation_id: str, person_id: str) -> StoredProfile | None:
+        return self._profiles.pop((organisation_id, person_id), None)
+
+    def keep(self, profile: StoredProfile) -> None:
+        self._profiles[(profile.organisation_id, profile.person_id)] = profile
+        while len(self._profiles) > self._capacity:
+            self._profiles.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class ProfileDeps:
     store: ProfileStore
     rules: ProfileRules
     clock: Clock
+    recent: RecentProfiles = field(default_factory=RecentProfiles)
 
 
 @dataclass(frozen=True)
@@ -1260,7 +1285,14 @@ async def _apply_batch_of(
 ) -> None:
     store = deps.store
     person_ids = [person.person_id for person in planned]
-    stored = await store.profiles_of(organisation_id, person_ids)
+    kept = {
+        person_id: profile
+        for person_id in person_ids
+        if (profile := deps.recent.take(organisation_id, person_id)) is not None
+    }
+    stored = kept | await store.profiles_of(
+        organisation_id, [person_id for person_id in person_ids if person_id not in kept]
+    )
     erased = await store.erased_among(organisation_id, person_ids)
     logged = await store.logged(
         organisation_id, [fact.event_id for person in planned for _, _, fact, _ in person.facts]
@@ -1362,6 +1394,8 @@ async def _store_batch(
         )
     keys_before = {person.before.person_id: lookup_keys(person.before.state) for person in folded}
     keys_after = {profile.person_id: lookup_keys(profile.state) for profile in profiles}
+    # Persons whose first change number this batch took: no writer filed or stored anything for them before.
+    new_persons = frozenset(person.before.person_id for person in folded if person.before.applied == 0)
     await store.index_all_lookups(
         organisation_id,
         {
@@ -1369,6 +1403,7 @@ async def _store_batch(
             for person_id, keys in keys_after.items()
             if keys - keys_before[person_id]
         },
+        new_persons=new_persons,
     )
     # Filed before stored, as `_commit` does: a crash in between leaves an entry the sweep finds stale.
     moved = [
@@ -1382,7 +1417,7 @@ async def _store_batch(
         profiles[index] = replace(profiles[index], due_handle=None)
     for (index, _), handle in zip(entries, handles, strict=True):
         profiles[index] = replace(profiles[index], due_handle=handle)
-    await store.save_all(profiles)
+    await store.save_all(profiles, new_persons=new_persons)
     for profile in profiles:
         gone = keys_before[profile.person_id] - keys_after[profile.person_id]
         if gone:
@@ -1392,6 +1427,7 @@ async def _store_batch(
     erased = await store.erased_among(organisation_id, [profile.person_id for profile in profiles])
     for person, profile in zip(folded, profiles, strict=True):
         if profile.person_id not in erased:
+            deps.recent.keep(profile)
             for index, _, _ in person.changes:
                 outcomes[index] = "applied"
             continue

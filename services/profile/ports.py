@@ -170,8 +170,9 @@ class ProfileStore(Protocol):
     async def save(self, profile: StoredProfile) -> None:
         """Stores the profile; only the writer that logged its latest change's number calls this."""
 
-    async def save_all(self, profiles: Sequence[StoredProfile]) -> None:
-        """`save` for each profile (of different persons), each stored whole or not at all."""
+    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
+        """`save` for each profile (of different persons), each stored whole or not at all. `new_persons`: those
+        expected to have no profile stored yet (cheaper to store; one stored meanwhile is replaced all the same)."""
 
     async def claim_trigger(self, organisation_id: str, dedupe_key: str, event_id: str) -> bool:
         """True if this fact may fire the trigger: nobody stored the key, or this very fact did (a redelivery)."""
@@ -237,8 +238,11 @@ class ProfileStore(Protocol):
         """Makes the profile findable by each of `keys` (`domain.lookups`); returns how many it was not found by
         yet. Its cost does not grow with the number of persons a key finds (a name's sound finds thousands)."""
 
-    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> int:
-        """`index_lookups` for each person (by id) and their keys."""
+    async def index_all_lookups(
+        self, organisation_id: str, keys: Mapping[str, Iterable[str]], *, new_persons: Collection[str] = ()
+    ) -> int:
+        """`index_lookups` for each person (by id) and their keys. `new_persons`: persons never filed under any
+        key (this writer took their first change number), filed without first looking for them."""
 
     async def unindex_lookups(
         self, organisation_id: str, person_id: str, keys: Iterable[str], *, thorough: bool = False

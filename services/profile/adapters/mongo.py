@@ -84,6 +84,8 @@ READS_AT_ONCE = 64
 SHORT_LOOKUP_LIST = 16
 # Look-up list lengths remembered at most (a few megabytes), forgotten all at once beyond.
 LOOKUP_LENGTHS_KEPT = 1 << 16
+# Persons known not erased kept at most per organisation (a few megabytes), forgotten all at once beyond.
+NOT_ERASED_KEPT = 1 << 16
 # Profiles replaced at once: FerretDB's SQLite takes one writer at a time, and many replaces waiting on it
 # finish later than a few at a time do.
 REPLACES_AT_ONCE = 4
@@ -113,12 +115,19 @@ class MongoProfileStore:
         self._log = database[FACT_LOG]
         self._fired = database[FIRED_TRIGGERS]
         self._erased = database[ERASED]
+        # `org|erasures#n`: every erasure of the organisation, listed in order (see `mark_erased`).
+        self._erasures = NumberedList(database[ERASED])
+        # Per organisation: the length its list of erasures had when last measured here, and the persons (their
+        # tombstone keys) found without a tombstone then, or since.
+        self._not_erased: dict[str, tuple[int, frozenset[str]]] = {}
         self._due = NumberedList(database[DUE])
         self._lookups = NumberedList(database[LOOKUPS])
         self._lookup_docs = database[LOOKUPS]
         # The length each look-up list had when last measured here: a list many file into (a common name's) is
         # measured from there in a few reads instead of a search from its first entry.
         self._lookup_lengths: dict[str, int] = {}
+        # The same for the parts of the due slots, which a season's end fills by the thousand.
+        self._due_lengths: dict[str, int] = {}
         self._privacy = database[PRIVACY_LOG]
         self._filtered = database[FILTERED_FACTS]
         self._collections = [database[name] for name in COLLECTIONS]
@@ -270,8 +279,23 @@ class MongoProfileStore:
             {"_id": _key(profile.organisation_id, profile.person_id)}, _profile_document(profile), upsert=True
         )
 
-    async def save_all(self, profiles: Sequence[StoredProfile]) -> None:
-        await _each([self.save(profile) for profile in profiles], REPLACES_AT_ONCE)
+    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
+        first = [profile for profile in profiles if profile.person_id in new_persons]
+        stored_before: list[int] = []
+        if first:
+            documents = [
+                {"_id": _key(profile.organisation_id, profile.person_id), **_profile_document(profile)}
+                for profile in first
+            ]
+            try:
+                # An insert costs the store a fraction of a replace: no document to read back first.
+                await self._profiles.insert_many(documents, ordered=False)
+            except BulkWriteError as exc:
+                stored_before = _duplicate_indexes(exc)
+        rest = [profile for profile in profiles if profile.person_id not in new_persons]
+        await _each(
+            [self.save(profile) for profile in (*rest, *(first[index] for index in stored_before))], REPLACES_AT_ONCE
+        )
 
     async def claim_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> frozenset[str]:
         if not claims:
@@ -306,21 +330,48 @@ class MongoProfileStore:
         return True
 
     async def mark_erased(self, organisation_id: str, person_id: str) -> None:
-        with contextlib.suppress(DuplicateKeyError):
-            await self._erased.insert_one(
-                {"_id": _tombstone_key(organisation_id, person_id), "organisation_id": organisation_id}
-            )
+        tombstone = _tombstone_key(organisation_id, person_id)
+        try:
+            await self._erased.insert_one({"_id": tombstone, "organisation_id": organisation_id})
+        except DuplicateKeyError:
+            found = await self._erased.find_one({"_id": tombstone})
+            if found is not None and found.get("listed"):
+                return
+        # Listed after its tombstone: a person `erased_among` found without one was read so after it measured the
+        # list, so this listing lands past that length and its next measure finds it. A crash in between leaves
+        # the erasure unlisted until its next delivery lists it; the flag keeps a delivery of an erasure listed
+        # already from listing it again.
+        await self._erasures.append(
+            _erasures_name(organisation_id), {"organisation_id": organisation_id, "tombstone": tombstone}
+        )
+        await self._erased.update_one({"_id": tombstone}, {"$set": {"listed": True}})
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
         return await self._erased.find_one({"_id": _tombstone_key(organisation_id, person_id)}) is not None
 
     async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
-        wanted = sorted(set(person_ids))
-        found = await _each(
-            [self._erased.find_one({"_id": _tombstone_key(organisation_id, person_id)}) for person_id in wanted],
-            READS_AT_ONCE,
-        )
-        return frozenset(person_id for person_id, document in zip(wanted, found, strict=True) if document)
+        """Reads the tombstones of the persons not found here before without one since the erasures listed
+        then: a batch of persons seen before costs a measure of the list, not a read per person."""
+        wanted = {_tombstone_key(organisation_id, person_id): person_id for person_id in sorted(set(person_ids))}
+        name = _erasures_name(organisation_id)
+        listed, cleared = self._not_erased.get(organisation_id, (0, frozenset[str]()))
+        length = await self._erasures.length(name, at_least=listed)
+        if length < listed:
+            cleared = frozenset()
+        elif length > listed:
+            entries = await _each(
+                [self._erased.find_one({"_id": f"{name}#{number}"}) for number in range(listed + 1, length + 1)],
+                READS_AT_ONCE,
+            )
+            cleared -= {str(entry["tombstone"]) for entry in entries if entry is not None}
+        to_read = [tombstone for tombstone in wanted if tombstone not in cleared]
+        found = await _each([self._erased.find_one({"_id": tombstone}) for tombstone in to_read], READS_AT_ONCE)
+        # Read after the list was measured: a person erased since has a tombstone here, or is listed past `length`.
+        cleared |= {tombstone for tombstone, document in zip(to_read, found, strict=True) if document is None}
+        if len(cleared) > NOT_ERASED_KEPT:
+            cleared = frozenset()
+        self._not_erased[organisation_id] = (length, cleared)
+        return frozenset(wanted[tombstone] for tombstone, document in zip(to_read, found, strict=True) if document)
 
     async def purge(
         self,
@@ -394,12 +445,38 @@ class MongoProfileStore:
         for index, entry in enumerate(entries):
             name = _due_name(slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))
             by_name.setdefault(name, []).append(index)
+        names = list(by_name)
+        lengths = dict(
+            zip(
+                names,
+                await _each(
+                    [self._due.length(name, at_least=self._due_lengths.get(name, 0)) for name in names],
+                    READS_AT_ONCE,
+                ),
+                strict=True,
+            )
+        )
+        # Each day lists its new parts in one append, before their first entries are filed (see `_list_part`).
+        new_parts: dict[str, list[str]] = {}
+        for name in names:
+            if lengths[name] == 0:
+                new_parts.setdefault(_day_name(slot_of(entries[by_name[name][0]].due_at)), []).append(name)
+        await _each(
+            [self._due.extend(day, [{"part": name} for name in parts]) for day, parts in new_parts.items()],
+            READS_AT_ONCE,
+        )
         handles = [""] * len(entries)
-        for name, indexes in by_name.items():
-            await self._list_part(slot_of(entries[indexes[0]].due_at), name)
-            keys = await self._due.extend(name, [_due_entry(entries[index]) for index in indexes])
+
+        async def file(name: str, indexes: list[int]) -> None:
+            keys = await self._due.extend(name, [_due_entry(entries[index]) for index in indexes], length=lengths[name])
+            if len(self._due_lengths) >= LOOKUP_LENGTHS_KEPT:
+                self._due_lengths.clear()
+            # A hint only: the sweep clears a part once its slot has ended, and a length is measured from it anew.
+            self._due_lengths[name] = max(_entry_number(key) for key in keys)
             for index, key in zip(indexes, keys, strict=True):
                 handles[index] = key
+
+        await _each([file(name, indexes) for name, indexes in by_name.items()], READS_AT_ONCE)
         return handles
 
     async def unschedule(self, handle: str) -> None:
@@ -455,19 +532,83 @@ class MongoProfileStore:
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         return await self.index_all_lookups(organisation_id, {person_id: keys})
 
-    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> int:
+    async def index_all_lookups(
+        self, organisation_id: str, keys: Mapping[str, Iterable[str]], *, new_persons: Collection[str] = ()
+    ) -> int:
         wanted = [
             (_lookup_name(organisation_id, key), person_id)
             for person_id, person_keys in keys.items()
             for key in sorted(set(person_keys))
         ]
-        marked = await _each([self._marked(name, person_id) for name, person_id in wanted], READS_AT_ONCE)
+        known = [(name, person_id) for name, person_id in wanted if person_id not in new_persons]
+        marked = await _each([self._marked(name, person_id) for name, person_id in known], READS_AT_ONCE)
         to_file: dict[str, list[str]] = {}
-        for (name, person_id), filed in zip(wanted, marked, strict=True):
+        for (name, person_id), filed in zip(known, marked, strict=True):
             if not filed:
                 to_file.setdefault(name, []).append(person_id)
         appended = await _each([self._file(name, persons) for name, persons in to_file.items()], READS_AT_ONCE)
-        return sum(appended)
+        first_filings: dict[str, list[str]] = {}
+        for name, person_id in wanted:
+            if person_id in new_persons:
+                first_filings.setdefault(name, []).append(person_id)
+        return sum(appended) + await self._file_first(first_filings)
+
+    async def _file_first(self, persons_by_name: Mapping[str, list[str]]) -> int:
+        """Files persons never filed under any key, so that no list can hold them yet: no mark or entry is read,
+        and every list's entries go in one insert, each list's from the length last seen of it (a list only grows,
+        so a length seen is never past its end). A list found longer than that files its persons as `_file`
+        does."""
+        documents = [
+            {"_id": f"{name}#{number}", "person": person_id}
+            for name, persons in persons_by_name.items()
+            for number, person_id in enumerate(persons, start=self._lookup_lengths.get(name, 0) + 1)
+        ]
+        longer: dict[str, list[str]] = {}
+        filed: list[Document] = []
+        start = 0
+        while start < len(documents):
+            try:
+                # In order: a list's entries inserted before one found taken run on from its end without a gap.
+                await self._lookup_docs.insert_many(documents[start:], ordered=True)
+                filed.extend(documents[start:])
+                break
+            except BulkWriteError as exc:
+                failed = start + _duplicate_indexes(exc)[0]
+                filed.extend(documents[start:failed])
+                name = _list_of(documents[failed]["_id"])
+                start = failed
+                while start < len(documents) and _list_of(documents[start]["_id"]) == name:
+                    longer.setdefault(name, []).append(str(documents[start]["person"]))
+                    start += 1
+        for document in filed:
+            self._remember_length(_list_of(document["_id"]), _entry_number(document["_id"]))
+        await self._mark_all(
+            [
+                (_lookup_mark(_list_of(document["_id"]), str(document["person"])), str(document["_id"]))
+                for document in filed
+            ]
+        )
+        appended = await _each([self._file(name, persons) for name, persons in longer.items()], READS_AT_ONCE)
+        return len(filed) + sum(appended)
+
+    async def _mark_all(self, marks: Sequence[tuple[str, str]]) -> None:
+        """Marks each (mark, entry) past its list's first entries: new ones in one insert; one left by an earlier
+        filing (a withdrawal cut short leaves its mark naming a tombstone) is replaced."""
+        documents = [{"_id": mark, "item": entry} for mark, entry in marks if _entry_number(entry) > SHORT_LOOKUP_LIST]
+        if not documents:
+            return
+        taken: list[int] = []
+        try:
+            await self._lookup_docs.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            taken = _duplicate_indexes(exc)
+        await _each(
+            [
+                self._lookup_docs.replace_one({"_id": documents[index]["_id"]}, documents[index], upsert=True)
+                for index in taken
+            ],
+            READS_AT_ONCE,
+        )
 
     async def _marked(self, name: str, person_id: str) -> bool:
         """Whether the person's mark names an entry of theirs; one naming a tombstone was left by a withdrawal cut
@@ -488,16 +629,11 @@ class MongoProfileStore:
         present = {item.get("person") for _, item in head}
         missing = [person_id for person_id in persons if person_id not in present]
         entries = await self._lookups.extend(name, [{"person": person_id} for person_id in missing], length=length)
-        self._lookup_lengths[name] = max(self._lookup_lengths.get(name, 0), length + len(entries))
+        self._remember_length(name, max(_entry_number(entry) for entry in entries) if entries else length)
         # Marked once filed: a crash in between leaves the person unmarked and filed again next time (twice in the
         # list, which look-ups and erasures allow for), never marked and missing.
-        await _each(
-            [
-                self._lookup_docs.replace_one({"_id": _lookup_mark(name, person_id)}, {"item": entry}, upsert=True)
-                for person_id, entry in zip(missing, entries, strict=True)
-                if _entry_number(entry) > SHORT_LOOKUP_LIST
-            ],
-            READS_AT_ONCE,
+        await self._mark_all(
+            [(_lookup_mark(name, person_id), entry) for person_id, entry in zip(missing, entries, strict=True)]
         )
         return len(entries)
 
@@ -529,11 +665,15 @@ class MongoProfileStore:
         return sorted({str(item["person"]) for _, item in items if item.get("person")})
 
     async def _lookup_length(self, name: str) -> int:
+        length = await self._lookups.length(name, at_least=self._lookup_lengths.get(name, 0))
+        self._remember_length(name, length)
+        return length
+
+    def _remember_length(self, name: str, length: int) -> None:
+        """Keeps the longest length seen of the list (it only grows): a length remembered is never past its end."""
         if len(self._lookup_lengths) >= LOOKUP_LENGTHS_KEPT:
             self._lookup_lengths.clear()
-        length = await self._lookups.length(name, at_least=self._lookup_lengths.get(name, 0))
-        self._lookup_lengths[name] = length
-        return length
+        self._lookup_lengths[name] = max(self._lookup_lengths.get(name, 0), length)
 
     async def found_by_up_to(self, organisation_id: str, key: str, limit: int) -> tuple[list[str], bool]:
         name = _lookup_name(organisation_id, key)
@@ -732,6 +872,10 @@ def _sizes_key(organisation_id: str, day: date) -> str:
     return _key(organisation_id, day.isoformat())
 
 
+def _erasures_name(organisation_id: str) -> str:
+    return _key(organisation_id, "erasures")
+
+
 def _lookup_name(organisation_id: str, key: str) -> str:
     # A digest of the email, phone or upstream id: the document outlives nobody's details once tombstoned.
     return _key(organisation_id, hashlib.sha256(key.encode()).hexdigest()[:40])
@@ -739,6 +883,10 @@ def _lookup_name(organisation_id: str, key: str) -> str:
 
 def _entry_number(entry: str) -> int:
     return int(entry.rsplit("#", 1)[1])
+
+
+def _list_of(entry: str) -> str:
+    return entry.rsplit("#", 1)[0]
 
 
 def _lookup_mark(name: str, person_id: str) -> str:

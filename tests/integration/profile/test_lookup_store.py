@@ -20,15 +20,22 @@ class CrashError(Exception):
 
 
 class CrashingCollection:
-    """The collection, but the next call of a method named by `crash_on` fails, as a crash at that write would."""
+    """The collection, but the next call of a method named by `crash_on` fails, as a crash at that write would
+    (after `let_through` more calls of it); `calls` names every method called, in order."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.crash_on: str | None = None
+        self.let_through = 0
+        self.calls: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._inner, name)
+        self.calls.append(name)
         if name != self.crash_on:
+            return method
+        if self.let_through > 0:
+            self.let_through -= 1
             return method
 
         async def crash(*_args: Any, **_kwargs: Any) -> Any:
@@ -144,7 +151,8 @@ async def test_a_filing_cut_short_before_its_mark_may_file_the_person_twice_but_
     store: MongoProfileStore, crashing: CrashingDatabase, database: AsyncDatabase[Document]
 ) -> None:
     await file_many(store, SHORT_LOOKUP_LIST + 4)
-    crashing.lookups.crash_on = "replace_one"
+    # The entry's insert goes through; the marks' fails.
+    crashing.lookups.crash_on, crashing.lookups.let_through = "insert_many", 1
 
     with pytest.raises(CrashError):
         await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY])
@@ -195,4 +203,74 @@ async def test_a_key_filed_before_marks_were_kept_is_withdrawn_by_reading_its_li
 
     await store.unindex_lookups(ORGANISATION, "per_marc", ["email:marc@example.com"])
 
+    assert await entries_naming(database, "per_marc") == 0
+
+
+async def numbered_entries(database: AsyncDatabase[Document]) -> dict[int, str | None]:
+    """The entries of the one list a test files in, by number: the person each names (None: a tombstone)."""
+    return {
+        int(str(document["_id"]).rsplit("#", 1)[1]): document["person"]
+        async for document in database[LOOKUPS].find({"person": {"$exists": True}})
+    }
+
+
+async def test_new_persons_are_filed_in_two_inserts_without_reading_a_list_and_withdrawn_by_their_marks(
+    store: MongoProfileStore, crashing: CrashingDatabase, database: AsyncDatabase[Document]
+) -> None:
+    await file_many(store, SHORT_LOOKUP_LIST + 4)
+    crashing.lookups.calls.clear()
+
+    filed = await store.index_all_lookups(
+        ORGANISATION,
+        {"per_marc": [TREMBLAY, "email:marc@example.com"], "per_lea": [TREMBLAY]},
+        new_persons={"per_marc", "per_lea"},
+    )
+
+    assert filed == 3
+    assert crashing.lookups.calls == ["insert_many", "insert_many"], "the entries, then the marks"
+    entries = await numbered_entries(database)
+    assert sorted(entries) == list(range(1, SHORT_LOOKUP_LIST + 7))
+    assert {"per_marc", "per_lea"} <= set(await store.found_by(ORGANISATION, TREMBLAY))
+    assert await store.found_by(ORGANISATION, "email:marc@example.com") == ["per_marc"]
+    crashing.lookups.calls.clear()
+    await store.unindex_lookups(ORGANISATION, "per_marc", [TREMBLAY])
+    assert "items" not in crashing.lookups.calls
+    assert "per_marc" not in await store.found_by(ORGANISATION, TREMBLAY)
+    assert await store.index_lookups(ORGANISATION, "per_lea", [TREMBLAY]) == 0
+
+
+async def test_new_persons_filed_by_an_instance_that_has_not_seen_a_list_grow_land_after_its_last_entry(
+    store: MongoProfileStore, database: AsyncDatabase[Document]
+) -> None:
+    # This instance remembers the list at 3 entries; another one files 20 more meanwhile.
+    await file_many(store, 3)
+    other = MongoProfileStore(database)
+    await other.index_all_lookups(
+        ORGANISATION, {f"per_other_{n:02d}": [TREMBLAY] for n in range(SHORT_LOOKUP_LIST + 4)}
+    )
+
+    assert await store.index_all_lookups(ORGANISATION, {"per_marc": [TREMBLAY]}, new_persons={"per_marc"}) == 1
+
+    entries = await numbered_entries(database)
+    assert sorted(entries) == list(range(1, SHORT_LOOKUP_LIST + 9)), "no number skipped, none taken twice"
+    assert list(entries.values()).count("per_marc") == 1
+    await store.unindex_lookups(ORGANISATION, "per_marc", [TREMBLAY])
+    assert "per_marc" not in (await numbered_entries(database)).values()
+
+
+async def test_a_new_persons_filing_cut_short_before_its_marks_leaves_them_found_once_and_erased_whole(
+    store: MongoProfileStore, crashing: CrashingDatabase, database: AsyncDatabase[Document]
+) -> None:
+    await file_many(store, SHORT_LOOKUP_LIST + 4)
+    crashing.lookups.crash_on, crashing.lookups.let_through = "insert_many", 1
+
+    with pytest.raises(CrashError):
+        await store.index_all_lookups(ORGANISATION, {"per_marc": [TREMBLAY]}, new_persons={"per_marc"})
+    # Delivered again, the fact finds its change number taken: it is filed as a person filed before.
+    await store.index_lookups(ORGANISATION, "per_marc", [TREMBLAY])
+
+    # Twice in the list, as after an ordinary filing cut short there: found once, erased whole.
+    assert await entries_naming(database, "per_marc") == 2
+    assert (await store.found_by_up_to(ORGANISATION, TREMBLAY, 100))[0].count("per_marc") == 1
+    await store.unindex_lookups(ORGANISATION, "per_marc", [TREMBLAY], thorough=True)
     assert await entries_naming(database, "per_marc") == 0

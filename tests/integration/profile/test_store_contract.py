@@ -4,15 +4,16 @@ and the log's own rules checked on both stores side by side."""
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.profile.adapters.mongo import COLLECTIONS, MongoProfileStore
+from services.profile.adapters.mongo import COLLECTIONS, ERASED, MongoProfileStore
 from services.profile.domain.schedule import DueEntry
 from services.profile.ports import StoredProfile
 from shared.events import Envelope
-from shared.mongo import Document
+from shared.mongo import Document, NumberedList
 from tests.unit.profile_handlers.batches import Step, announced, assert_batches_end_like_one_at_a_time
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
 from tests.unit.profile_handlers.scenarios import SCENARIOS, World
@@ -232,3 +233,117 @@ async def test_a_days_segment_sizes_replace_those_recorded_for_it_before_and_oth
     await store.mark_segment_sizes_recorded(yesterday)
     await store.mark_segment_sizes_recorded(today)
     assert await store.segment_sizes_recorded_day() == today
+
+
+async def test_a_profile_stored_meanwhile_for_a_person_expected_new_is_replaced_all_the_same(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    await store.save(StoredProfile(organisation, "per_anne", version=1, applied=1))
+
+    await store.save_all(
+        [
+            StoredProfile(organisation, "per_anne", version=2, applied=2),
+            StoredProfile(organisation, "per_bea", version=1, applied=1),
+            StoredProfile(organisation, "per_cleo", version=3, applied=3),
+        ],
+        new_persons={"per_anne", "per_bea"},
+    )
+
+    stored = await store.profiles_of(organisation, ["per_anne", "per_bea", "per_cleo"])
+    assert {person: profile.version for person, profile in stored.items()} == {
+        "per_anne": 2,
+        "per_bea": 1,
+        "per_cleo": 3,
+    }
+
+
+async def test_a_slots_parts_filed_at_once_are_each_listed_once_and_a_part_swept_since_is_filled_from_its_start(
+    world: World,
+) -> None:
+    store, organisation = world.store, world.organisation_id
+    slot = datetime(2027, 3, 1, 20, 0, tzinfo=UTC)
+    entries = [DueEntry(slot + timedelta(seconds=n), organisation, f"per_{n:02d}") for n in range(60)]
+
+    await store.schedule_all(entries[:30])
+    await store.schedule_all(entries[30:50])
+
+    filed = await store.filed_in(slot)
+    assert sorted(entry for part in filed for entry in part.entries) == sorted(entries[:50])
+    assert len({part.key for part in filed}) == len(filed)
+    # The sweep lets the slot go; entries filed in it afterwards (due at a moment already past) are found again.
+    for part in filed:
+        assert await store.drop_filed(part)
+    assert await store.filed_in(slot) == []
+    await store.schedule_all(entries[50:])
+    assert sorted(entry for part in await store.filed_in(slot) for entry in part.entries) == sorted(entries[50:])
+
+
+class TombstoneReads:
+    """The erasures collection, counting the reads of tombstones (not of the list of erasures)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.tombstones_read = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+        if name != "find_one":
+            return method
+
+        async def find_one(query: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            self.tombstones_read += "#" not in str(query["_id"])
+            return await method(query, *args, **kwargs)
+
+        return find_one
+
+
+class CountingDatabase:
+    def __init__(self, inner: AsyncDatabase[Document]) -> None:
+        self._inner = inner
+        self.erased = TombstoneReads(inner[ERASED])
+
+    def __getitem__(self, name: str) -> Any:
+        return self.erased if name == ERASED else self._inner[name]
+
+
+async def test_persons_found_not_erased_are_not_read_again_until_an_erasure_anywhere_names_them(
+    database: AsyncDatabase[Document],
+) -> None:
+    counting = CountingDatabase(database)
+    here, elsewhere = MongoProfileStore(cast(AsyncDatabase[Document], counting)), MongoProfileStore(database)
+    persons = ["per_anne", "per_bea", "per_cleo"]
+    await elsewhere.mark_erased("theatre-du-nord", "per_cleo")
+
+    assert await here.erased_among("theatre-du-nord", persons) == {"per_cleo"}
+    assert counting.erased.tombstones_read == 3
+    assert await here.erased_among("theatre-du-nord", persons) == {"per_cleo"}
+    assert counting.erased.tombstones_read == 4, "only the erased person's again"
+    assert await here.erased_among("festival-sud", persons) == frozenset()
+
+    await elsewhere.mark_erased("theatre-du-nord", "per_anne")
+
+    assert await here.erased_among("theatre-du-nord", persons) == {"per_anne", "per_cleo"}
+    assert await here.erased_among("festival-sud", persons) == frozenset()
+    assert not await here.is_erased("festival-sud", "per_anne")
+
+
+async def test_an_erasure_cut_short_before_it_was_listed_is_listed_when_delivered_again_and_only_then(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, elsewhere = MongoProfileStore(database), MongoProfileStore(database)
+    assert await here.erased_among("theatre-du-nord", ["per_anne"]) == frozenset()
+
+    async def crash(*_args: Any, **_kwargs: Any) -> str:
+        raise RuntimeError("crash before the erasure is listed")
+
+    monkeypatch.setattr(NumberedList, "append", crash)
+    with pytest.raises(RuntimeError):
+        await elsewhere.mark_erased("theatre-du-nord", "per_anne")
+    monkeypatch.undo()
+    assert await elsewhere.is_erased("theatre-du-nord", "per_anne")
+
+    await elsewhere.mark_erased("theatre-du-nord", "per_anne")
+    await elsewhere.mark_erased("theatre-du-nord", "per_anne")
+
+    assert await here.erased_among("theatre-du-nord", ["per_anne"]) == {"per_anne"}
+    listed = await database[ERASED].count_documents({"tombstone": {"$exists": True}})
+    assert listed == 1, "listed once, however often delivered"

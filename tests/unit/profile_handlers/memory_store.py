@@ -122,7 +122,7 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         self.profiles[(profile.organisation_id, profile.person_id)] = profile
 
-    async def save_all(self, profiles: Sequence[StoredProfile]) -> None:
+    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
         for profile in profiles:
             await self.save(profile)
 
@@ -254,7 +254,12 @@ class MemoryProfileStore:
             persons[person_id] = None
         return filed
 
-    async def index_all_lookups(self, organisation_id: str, keys: Mapping[str, Iterable[str]]) -> int:
+    async def index_all_lookups(
+        self, organisation_id: str, keys: Mapping[str, Iterable[str]], *, new_persons: Collection[str] = ()
+    ) -> int:
+        # The real store reads no list for them: a caller wrong about it would file them twice.
+        for (organisation, _), persons in self.lookups.items():
+            assert organisation != organisation_id or not set(new_persons) & set(persons), "a new person is filed"
         filed = 0
         for person_id, person_keys in keys.items():
             filed += await self.index_lookups(organisation_id, person_id, person_keys)

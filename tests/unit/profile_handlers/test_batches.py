@@ -2,6 +2,7 @@
 the same ids and content, and a batch delivered again, or cut short by a crash anywhere, changes nothing more."""
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any, cast
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.profile.handlers import apply_facts
-from services.profile.ports import ProfileStore
+from services.profile.ports import ProfileStore, StoredProfile
 from shared.events import Envelope, parse_data
 from shared.events.identity import PersonResolvedV1
 from tests.unit.profile_handlers.batches import (
@@ -142,3 +143,56 @@ async def test_a_fact_no_profile_folds_is_noted_filtered_once_in_a_batch_as_one_
     assert first.outcomes == ("ignored", "applied")
     assert first.filtered == ("not_a_profile_fact", None)
     assert again.filtered == (None, None)
+
+
+class ReadsCounted(MemoryProfileStore):
+    """The in-memory store, noting the persons whose profiles batches read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.profiles_read: list[str] = []
+
+    async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
+        wanted = list(person_ids)
+        self.profiles_read.extend(wanted)
+        return await super().profiles_of(organisation_id, wanted)
+
+
+async def test_a_batch_reads_back_no_profile_the_batches_before_it_stored() -> None:
+    reference, store = memory_world(), ReadsCounted()
+    world = memory_world(store)
+    sent = [
+        reference.purchase("sale-1", "per_anne", days_ago=40),
+        reference.purchase("sale-2", "per_bea", days_ago=30),
+        reference.purchase("sale-3", "per_anne", days_ago=20),
+        reference.donation("gift-4", "per_cleo", days_ago=10),
+    ]
+    expected = await one_at_a_time(reference, sent)
+
+    published = await in_batches(world, [sent[:2], sent[2:]])
+
+    assert store.profiles_read == ["per_anne", "per_bea", "per_cleo"]
+    assert await profiles(world) == await profiles(reference)
+    assert announced(published) == announced(expected)
+
+
+@pytest.mark.parametrize("meanwhile", ["purchase", "erasure"])
+async def test_a_profile_another_instance_changed_since_this_one_stored_it_is_not_taken_for_current(
+    meanwhile: str,
+) -> None:
+    reference, store = memory_world(), MemoryProfileStore()
+    here, elsewhere = memory_world(store), memory_world(store)
+    first, later = reference.purchase("sale-1", "per_anne", days_ago=40), reference.purchase("sale-3", "per_anne")
+    between = (
+        reference.purchase("sale-2", "per_anne", days_ago=20)
+        if meanwhile == "purchase"
+        else reference.erasure("per_anne")
+    )
+    expected = await one_at_a_time(reference, [first, between, later])
+
+    published = await here.deliver_batch([first])
+    published += await elsewhere.deliver_batch([between])
+    published += await here.deliver_batch([later])
+
+    assert await profiles(here) == await profiles(reference)
+    assert announced(list(published)) == announced(expected)
