@@ -76,6 +76,8 @@ class SearchQuery:
     text: str
     kind: QueryKind
     words: tuple[str, ...] = ()
+    # The same words with no particle joined to the next: `Le Thi` may be the family name Le typed first.
+    plain_words: tuple[str, ...] = ()
 
     @property
     def lookup_stages(self) -> tuple[tuple[str, ...], ...]:
@@ -92,7 +94,8 @@ class SearchQuery:
             return ((phone_lookup(self.text), upstream_lookup(self.text)),)
         if self.kind is QueryKind.UPSTREAM_ID:
             return ((upstream_lookup(self.text),),)
-        sounds = list(dict.fromkeys(sound for word in self.words if (sound := part_sound(word))))
+        words = (*self.words, *self.plain_words)
+        sounds = list(dict.fromkeys(sound for word in words if (sound := part_sound(word))))
         pairs = tuple(names_lookup(sound, other) for sound, other in combinations(sounds, 2))
         return ((upstream_lookup(self.text), *pairs), tuple(name_lookup(sound) for sound in sounds))
 
@@ -122,16 +125,20 @@ def read_query(text: str) -> SearchQuery:
         return SearchQuery(number, QueryKind.PHONE)
     if any(char.isdigit() for char in trimmed):
         return SearchQuery(trimmed, QueryKind.UPSTREAM_ID)
-    return SearchQuery(trimmed, QueryKind.NAME, _query_words(trimmed))
+    words, plain_words = _query_words(trimmed)
+    return SearchQuery(trimmed, QueryKind.NAME, words, plain_words if plain_words != words else ())
 
 
-def _query_words(text: str) -> tuple[str, ...]:
+def _query_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The text's name parts with particles joined to the word after them, and its plain words."""
     folded = fold_name(text)
     parts = list(name_parts(folded)) if folded else []
+    plain = folded.split() if folded else []
     # `Marie de` is a search typed halfway: a particle left at the end has no word to belong to yet.
-    if len(parts) > 1 and parts[-1] in JOINING_PARTICLES:
-        parts.pop()
-    return tuple(parts)
+    for words in (parts, plain):
+        if len(words) > 1 and words[-1] in JOINING_PARTICLES:
+            words.pop()
+    return tuple(parts), tuple(plain)
 
 
 @dataclass(frozen=True)
@@ -204,8 +211,9 @@ def _match(query: SearchQuery, candidate: Candidate) -> Found | None:
         return Found(candidate, 1.0, MatchedBy.UPSTREAM_ID)
     if query.kind is not QueryKind.NAME or not query.words:
         return None
-    score = name_score(query.words, (*searchable_parts(candidate.first_name), *searchable_parts(candidate.last_name)))
-    return None if score is None else Found(candidate, score, MatchedBy.NAME)
+    parts = (*searchable_parts(candidate.first_name), *searchable_parts(candidate.last_name))
+    scores = [score for words in (query.words, query.plain_words) if (score := name_score(words, parts)) is not None]
+    return Found(candidate, max(scores), MatchedBy.NAME) if scores else None
 
 
 def name_score(words: Sequence[str], parts: Sequence[str]) -> float | None:

@@ -10,6 +10,7 @@ from services.profile.domain.lookups import (
     email_lookup,
     name_lookup,
     names_lookup,
+    part_sound,
     phone_lookup,
     upstream_lookup,
 )
@@ -103,6 +104,18 @@ def test_names_are_read_as_folded_parts_with_their_particles_and_a_particle_left
     assert read_query("Marie de la Fontaine").words == ("marie", "delafontaine")
     assert read_query("Marie de").words == ("marie",)
     assert read_query("Le").words == ("le",)
+
+
+def test_a_family_name_that_reads_as_a_particle_typed_first_still_finds_the_patron() -> None:
+    thi_le = Candidate("per_thi_le", "Thi", "Le")
+    di_nardo = Candidate("per_di_nardo", "Paolo", "Di Nardo")
+    query = read_query("Le Thi")
+
+    assert (query.words, query.plain_words) == (("lethi",), ("le", "thi"))
+    assert [match.candidate for match in rank(query, [thi_le, *EVERYONE])] == [thi_le]
+    assert [match.candidate for match in rank(read_query("di nardo paolo"), [di_nardo, thi_le])] == [di_nardo]
+    _, then = query.lookup_stages
+    assert {name_lookup(sound) for word in ("le", "thi") if (sound := part_sound(word))} <= set(then)
 
 
 def test_an_email_or_a_phone_is_looked_up_as_profiles_keep_it_a_phone_as_an_upstream_id_too() -> None:
