@@ -39,7 +39,7 @@ from services.identity.domain.identifiers import Identifier
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus, add_record
 from services.identity.domain.records import NormalisedRecord
-from services.identity.ports import JournalEntry
+from services.identity.ports import JournalEntry, PersonAddition
 from shared.mongo import Document, IndexSpec
 
 JOURNAL = "identity_journal"
@@ -173,6 +173,21 @@ class VersionedDocuments:
             self._cache.popitem(last=False)
 
 
+def _with_addition(person: Person, addition: PersonAddition) -> Person | None:
+    """The person with what a resolution adds to it; None if erased (an erased person takes nothing back)."""
+    if person.status is PersonStatus.ERASED:
+        return None
+    kept = person.records
+    for record in addition.records:
+        kept = add_record(kept, record)
+    return replace(
+        person,
+        identifiers=person.identifiers | frozenset(addition.identifiers),
+        records=kept,
+        household_id=addition.household_id or person.household_id,
+    )
+
+
 def _journal_document(entry: JournalEntry) -> Document:
     return {
         "_id": _key(entry.organisation_id, entry.event_id),
@@ -248,11 +263,40 @@ class MongoIdentityStore:
             ],
         )
 
-    async def insert_persons(self, persons: Sequence[Person]) -> None:
+    async def insert_persons(self, persons: Sequence[Person]) -> list[bool]:
         # A person already stored is a redelivered creation: nothing to do, as with `insert_person`.
-        await self._persons.append_many(
+        return await self._persons.append_many(
             [(_key(person.organisation_id, person.person_id), 1, person_document(person)) for person in persons]
         )
+
+    async def add_to_persons(self, organisation_id: str, additions: Sequence[PersonAddition]) -> None:
+        # From the versions this process last saw (read moments ago to decide): one insert for them all, and
+        # the careful way for a person not seen, unchanged by that view (it may be stale), or changed meanwhile.
+        versions: list[tuple[str, int, Document]] = []
+        appended: list[PersonAddition] = []
+        careful: list[PersonAddition] = []
+        for addition in additions:
+            key = _key(organisation_id, addition.person_id)
+            known = self._persons.known(key)
+            person = None if known is None else person_from(known[1])
+            changed = None if person is None else _with_addition(person, addition)
+            if person is None or changed is None or changed == person:
+                careful.append(addition)
+                continue
+            version = person.version + 1
+            versions.append((key, version, person_document(replace(changed, version=version))))
+            appended.append(addition)
+        for addition, done in zip(appended, await self._persons.append_many(versions), strict=True):
+            if not done:
+                careful.append(addition)
+        for addition in careful:
+            await self.add_to_person(
+                organisation_id,
+                addition.person_id,
+                identifiers=addition.identifiers,
+                records=addition.records,
+                household_id=addition.household_id,
+            )
 
     async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
         joining: dict[str, list[str]] = {}
@@ -327,17 +371,14 @@ class MongoIdentityStore:
             if person is None:
                 person = await self.person(organisation_id, person_id)
                 fresh = True
-            if person is None or person.status is PersonStatus.ERASED:
+            if person is None:
                 return
-            kept = person.records
-            for record in records:
-                kept = add_record(kept, record)
-            changed = replace(
+            changed = _with_addition(
                 person,
-                identifiers=person.identifiers | frozenset(identifiers),
-                records=kept,
-                household_id=household_id or person.household_id,
+                PersonAddition(person_id, identifiers=identifiers, records=records, household_id=household_id),
             )
+            if changed is None:
+                return
             if changed == person and fresh:
                 return
             if changed != person and await self._append_person(changed, person.version):
