@@ -353,7 +353,7 @@ def _footprint(fact: _PlainFact, resolution: Resolution | None, evidence: Eviden
 async def _apply_together(
     together: Sequence[tuple[_PlainFact, Resolution]], deps: IdentityDeps, view: BatchView
 ) -> list[FactOutcome | None]:
-    """Journals and applies plain decisions a few round trips at a time, in `_apply`'s order; a fact whose
+    """Journals and applies a round's decisions a few round trips at a time, in `_apply`'s order; a fact whose
     journal entry or claim was there first is left (None) to `settle`, which finishes or redoes it. `view`
     learns what was written, for the batch's later rounds."""
     outcomes: list[FactOutcome | None] = [None] * len(together)
