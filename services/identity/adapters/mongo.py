@@ -158,10 +158,12 @@ class VersionedDocuments:
                 self.forget(key)
         return inserted
 
-    async def delete_all(self, key: str, up_to: int) -> None:
-        """Deletes every version (an erasure); slow on FerretDB, and rare."""
-        await self._collection.delete_many({"_id": {"$in": [f"{key}#{n}" for n in range(1, up_to + 1)]}})
-        self._cache.pop(key, None)
+    async def overwrite_earlier(self, key: str, latest: int, document: Document) -> None:
+        """Overwrites every version before `latest` with `document` (an erasure); rare. Their ids stay taken:
+        a process that knows an older version finds the newer ones when it looks for the next, where a deleted
+        version would look like no change since, and leave its id free to be written again."""
+        for version in range(1, latest):
+            await self._collection.replace_one({"_id": f"{key}#{version}"}, {**document, "version": version})
 
     async def _get(self, key: str, version: int) -> Document | None:
         return await self._collection.find_one({"_id": f"{key}#{version}"})
@@ -347,6 +349,7 @@ class MongoIdentityStore:
     async def person(self, organisation_id: str, person_id: str) -> Person | None:
         latest = await self._persons.latest(_key(organisation_id, person_id))
         if latest is None:
+            # Persons erased before erasures kept their versions' ids left only this tombstone.
             tombstone = await self._person_documents.find_one({"_id": f"{_key(organisation_id, person_id)}#0"})
             return None if tombstone is None else person_from(tombstone)
         return person_from(latest[1])
@@ -402,12 +405,9 @@ class MongoIdentityStore:
         return await self._persons.append(key, version, person_document(replace(person, version=version)))
 
     async def _erase_versions(self, erased: Person, erased_version: int) -> None:
-        # Earlier versions hold the person's data: only a tombstone without it may remain.
+        # Earlier versions hold the person's data: each becomes the erased person, which holds none.
         key = _key(erased.organisation_id, erased.person_id)
-        tombstone = {**person_document(replace(erased, version=0)), "_id": f"{key}#0"}
-        with contextlib.suppress(DuplicateKeyError):
-            await self._person_documents.insert_one(tombstone)
-        await self._persons.delete_all(key, erased_version)
+        await self._persons.overwrite_earlier(key, erased_version, person_document(replace(erased, version=0)))
 
     async def set_status(
         self,
