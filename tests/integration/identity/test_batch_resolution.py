@@ -15,6 +15,7 @@ from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
 from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierType
+from services.identity.domain.merges import ReviewStatus
 from services.identity.handlers import FactOutcome, IdentityDeps, active_person, resolve_fact, resolve_facts
 from services.identity.ports import IdentityStore
 from services.identity.settings import IdentitySettings
@@ -168,6 +169,37 @@ async def test_a_batch_without_contention_is_resolved_whole_and_the_same_as_one_
     got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
     assert wire(got) == wire(expected)
     assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+
+
+async def test_households_and_review_suggestions_are_made_in_the_batch_as_one_at_a_time_would(
+    stores: StoreFactory,
+) -> None:
+    history = [
+        *HISTORY,
+        fact("h4", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1"),
+    ]
+    facts = [
+        fact("r1", external_id="C-20", email="famille.roy@example.com", first_name="Julie", last_name="Roy"),
+        fact("r2", external_id="C-21", first_name="L", last_name="Roy", postal_code="H2J 2L1"),
+        fact("r3", external_id="C-22", email="paul.gauthier@example.com", first_name="Paul", last_name="Gauthier"),
+    ]
+    reference, batched = deps_on(await stores()), deps_on(await stores())
+    await one_at_a_time(history, reference)
+    await one_at_a_time(history, batched)
+    expected = await one_at_a_time(facts, reference)
+    outcomes = await resolve_facts(facts, lanes_of(facts), batched)
+    assert all(outcome is not None for outcome in outcomes)
+    got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
+    household, review = got["r1"].decision, got["r2"].decision
+    assert household is not None
+    assert household.household_with is not None
+    assert review is not None
+    assert review.review is not None
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+    assert await batched.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10) == await reference.store.reviews(
+        ORGANISATION, ReviewStatus.PENDING, 10
+    )
 
 
 async def test_a_redelivered_batch_publishes_the_same_events_and_creates_nobody_new(stores: StoreFactory) -> None:
