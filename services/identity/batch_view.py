@@ -21,10 +21,28 @@ class _Answers(Generic[Key, Answer]):
 
     async def get(self, key: Key, read: Callable[[], Awaitable[Answer]]) -> Answer:
         answer = self._answers.get(key)
-        if answer is None:
-            answer = self._answers[key] = asyncio.ensure_future(read())
-        # Shielded: a fact cancelled while waiting must not cancel the read the others wait for.
-        return await asyncio.shield(answer)
+        if answer is not None:
+            if answer.done():
+                return answer.result()
+            # Shielded: a fact cancelled while waiting must not cancel the answer the others wait for.
+            return await asyncio.shield(answer)
+        # The first to ask reads, and the others wait for its answer: no task per read (thousands a batch).
+        answer = self._answers[key] = asyncio.get_running_loop().create_future()
+        try:
+            value = await read()
+        except BaseException as exc:
+            # Whoever waits gets the failure (the batch then goes one fact at a time); no one gets it later.
+            if self._answers.get(key) is answer:
+                del self._answers[key]
+            if isinstance(exc, asyncio.CancelledError):
+                answer.cancel()
+            else:
+                answer.set_exception(exc)
+                # Retrieved here: when no one else waited, asyncio would log it as never retrieved.
+                answer.exception()
+            raise
+        answer.set_result(value)
+        return value
 
     def learn(self, key: Key, value: Answer) -> None:
         known: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()

@@ -104,12 +104,21 @@ async def test_what_the_batch_wrote_is_known_and_what_it_changed_is_read_again()
     assert store.asked == Counter({"owner new@example.com": 1, "block ln:TRMBL": 2})
 
 
-async def test_a_failed_read_fails_every_fact_waiting_for_it() -> None:
+async def test_a_failed_read_fails_every_fact_waiting_for_it_and_the_next_to_ask_reads_again() -> None:
     class Unreachable(CountingReads):
+        away = True
+
         async def person(self, organisation_id: str, person_id: str) -> Person | None:
             await asyncio.sleep(0.01)
-            raise ConnectionError("store away")
+            if self.away:
+                raise ConnectionError("store away")
+            return await super().person(organisation_id, person_id)
 
-    view = BatchView(Unreachable())
+    store = Unreachable()
+    view = BatchView(store)
     results = await asyncio.gather(*(view.person(ORGANISATION, "p1") for _ in range(3)), return_exceptions=True)
     assert all(isinstance(result, ConnectionError) for result in results)
+    store.away = False
+    found = await view.person(ORGANISATION, "p1")
+    assert found is not None
+    assert found.person_id == "p1"
