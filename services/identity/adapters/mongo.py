@@ -206,6 +206,8 @@ class MongoIdentityStore:
         self._journal = database[JOURNAL]
         self._applied = database[APPLIED]
         self._identifiers = database[IDENTIFIERS]
+        # Identifier key → the person that claimed it, as this process last saw; see `_still_listed`.
+        self._owners: OrderedDict[str, str] = OrderedDict()
         self._persons = VersionedDocuments(database[PERSONS])
         self._person_documents = database[PERSONS]
         self._blocks = VersionedDocuments(database[BLOCKS])
@@ -252,7 +254,7 @@ class MongoIdentityStore:
         )
 
     async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:
-        return await insert_new(
+        claimed = await insert_new(
             self._identifiers,
             [
                 {
@@ -264,6 +266,10 @@ class MongoIdentityStore:
                 for identifier, person_id in claims
             ],
         )
+        for (identifier, person_id), won in zip(claims, claimed, strict=True):
+            if won:
+                self._remember_owner(_key(organisation_id, identifier.digest.key), person_id)
+        return claimed
 
     async def insert_persons(self, persons: Sequence[Person]) -> list[bool]:
         # A person already stored is a redelivered creation: nothing to do, as with `insert_person`.
@@ -326,8 +332,39 @@ class MongoIdentityStore:
                     await self._add_member(self._blocks, organisation_id, key, person_id, limit=MAX_BLOCK_MEMBERS)
 
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
-        document = await self._identifiers.find_one({"_id": _key(organisation_id, identifier.digest.key)})
-        return None if document is None else str(document["person_id"])
+        key = _key(organisation_id, identifier.digest.key)
+        owner = self._owners.get(key)
+        if owner is not None and self._still_listed(organisation_id, owner, identifier):
+            self._owners.move_to_end(key)
+            return owner
+        return await self._read_owner(organisation_id, identifier)
+
+    async def _read_owner(self, organisation_id: str, identifier: Identifier) -> str | None:
+        key = _key(organisation_id, identifier.digest.key)
+        document = await self._identifiers.find_one({"_id": key})
+        if document is None:
+            self._owners.pop(key, None)
+            return None
+        owner = str(document["person_id"])
+        self._remember_owner(key, owner)
+        return owner
+
+    def _still_listed(self, organisation_id: str, person_id: str, identifier: Identifier) -> bool:
+        """Does the latest version of the person this process knows still hold the identifier? An identifier
+        leaves its person only when released: by an erasure, which a later version of the person shows (and
+        the reader of the person finds it), or by a creation that lost a race, whose person was never stored."""
+        known = self._persons.known(_key(organisation_id, person_id))
+        return (
+            known is not None
+            and known[1]["status"] != PersonStatus.ERASED.value
+            and identifier.key in known[1]["identifiers"]
+        )
+
+    def _remember_owner(self, key: str, person_id: str) -> None:
+        self._owners[key] = person_id
+        self._owners.move_to_end(key)
+        while len(self._owners) > CACHED_VERSIONS:
+            self._owners.popitem(last=False)
 
     async def claim(self, organisation_id: str, identifier: Identifier, person_id: str) -> str:
         key = _key(organisation_id, identifier.digest.key)
@@ -336,15 +373,16 @@ class MongoIdentityStore:
                 {"_id": key, "organisation_id": organisation_id, "kind": identifier.kind, "person_id": person_id}
             )
         except DuplicateKeyError:
-            owner = await self.owner_of(organisation_id, identifier)
+            owner = await self._read_owner(organisation_id, identifier)
             # Released between the two calls (an erasure): try once more rather than report nobody.
             return owner if owner is not None else await self.claim(organisation_id, identifier, person_id)
+        self._remember_owner(key, person_id)
         return person_id
 
     async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
-        await self._identifiers.delete_one(
-            {"_id": _key(organisation_id, identifier.digest.key), "person_id": person_id}
-        )
+        key = _key(organisation_id, identifier.digest.key)
+        await self._identifiers.delete_one({"_id": key, "person_id": person_id})
+        self._owners.pop(key, None)
 
     async def person(self, organisation_id: str, person_id: str) -> Person | None:
         latest = await self._persons.latest(_key(organisation_id, person_id))

@@ -16,11 +16,13 @@ from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
 from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.merges import ReviewStatus
+from services.identity.domain.persons import PersonStatus
 from services.identity.handlers import (
     FactOutcome,
     IdentityDeps,
     PersonNotReadyError,
     active_person,
+    erase_on_request,
     resolve_fact,
     resolve_facts,
 )
@@ -414,3 +416,50 @@ async def test_two_instances_batching_the_same_new_people_at_once_create_one_per
         found = await active_person(second.store, ORGANISATION, owner)
         assert found is not None
         assert found.person_id == persons[n]
+
+
+async def test_an_owner_seen_before_is_not_looked_up_again_while_its_person_still_holds_the_identifier(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    deps = deps_on(MongoIdentityStore(database))
+    await one_at_a_time(patrons(8, source="billetterie-principale", prefix="h"), deps)
+    batch = patrons(8, source="shopify-boutique", prefix="s")
+    log.commands.clear()
+    outcomes = await resolve_facts(batch, lanes_of(batch), deps)
+    assert all(outcome is not None for outcome in outcomes)
+    looked_up = [
+        command["filter"]["_id"]
+        for name, command in log.commands
+        if name == "find" and command["find"] == "identity_identifiers"
+    ]
+    # Only the boutique's own customer ids, new here; the emails' owners were seen when they were claimed.
+    customer_ids = [
+        Identifier(IdentifierType.EXTERNAL_ID, f"shopify-boutique-{n}", "shopify-boutique") for n in range(8)
+    ]
+    assert sorted(looked_up) == sorted(f"{ORGANISATION}|{customer.digest.key}" for customer in customer_ids)
+
+
+async def test_an_owner_seen_before_its_person_was_erased_elsewhere_is_looked_up_again(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, _log = logged_database
+    knew, elsewhere = deps_on(MongoIdentityStore(database)), deps_on(MongoIdentityStore(database))
+    email = "anne@example.com"
+    first = await one_at_a_time([fact("e1", email=email, first_name="Anne", last_name="Tremblay")], knew)
+    erased = parse_data(first["e1"].outputs[-1])
+    assert isinstance(erased, PersonResolvedV1)
+    await erase_on_request(ORGANISATION, erased.person_id, elsewhere, do_not_readd=False, requested_by="anne")
+    second = await one_at_a_time([fact("e2", email=email, first_name="Anne", last_name="Tremblay")], elsewhere)
+    now = parse_data(second["e2"].outputs[-1])
+    assert isinstance(now, PersonResolvedV1)
+    assert now.person_id != erased.person_id
+
+    third = await as_a_batch([fact("e3", email=email, first_name="Anne", last_name="Tremblay")], knew)
+    resolved = parse_data(third["e3"].outputs[-1])
+    assert isinstance(resolved, PersonResolvedV1)
+    assert resolved.person_id == now.person_id
+    gone = await MongoIdentityStore(database).person(ORGANISATION, erased.person_id)
+    assert gone is not None
+    assert gone.status is PersonStatus.ERASED
+    assert gone.records == ()
