@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID, uuid5
 
+from services.identity.batch_view import BatchView
 from services.identity.domain.identifiers import (
     Identifier,
     IdentifierDigest,
@@ -45,7 +46,14 @@ from services.identity.domain.resolution import (
     resolve_record,
     survivor_of,
 )
-from services.identity.ports import Decision, IdentityStore, JournalEntry, MergeDecision
+from services.identity.ports import (
+    Decision,
+    IdentityReads,
+    IdentityStore,
+    JournalEntry,
+    MergeDecision,
+    PersonAddition,
+)
 from shared.events import Envelope, EventValidationError, PersonRef, build_envelope, parse_data
 from shared.events.audience import (
     PARTERRE_PERSON_SOURCE,
@@ -184,8 +192,35 @@ class _PlainFact:
     keys: tuple[str, ...]
 
 
-# What a fact reads or writes, for telling which facts of a batch can take effect together.
+# An identifier, block or person a fact reads or writes, for telling which facts of a batch can take effect together.
 _Token = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class _Footprint:
+    """What a fact read to decide and what applying it writes."""
+
+    reads: frozenset[_Token] = frozenset()
+    # Identifiers claimed and persons changed: at most one fact of a round may write each.
+    writes: frozenset[_Token] = frozenset()
+    # Blocks joined: additions to a block commute, so the facts of one round may join it together.
+    joins: frozenset[_Token] = frozenset()
+
+    def __or__(self, other: "_Footprint") -> "_Footprint":
+        return _Footprint(self.reads | other.reads, self.writes | other.writes, self.joins | other.joins)
+
+    def waits_for_applied(self, applied: "_Footprint") -> bool:
+        """Must this fact, later in the batch, wait for a round whose facts apply `applied`? Yes if it reads
+        what they write, or writes what they write; their reads were made before anything of the round."""
+        return bool(self.reads & (applied.writes | applied.joins) or self.writes & applied.writes)
+
+    def waits_for_pending(self, pending: "_Footprint") -> bool:
+        """Must this fact wait for earlier facts not applied yet? Yes if either touches what the other writes;
+        joins keep their order too, so that a block lists its members as one fact at a time would."""
+        return bool(
+            self.reads & (pending.writes | pending.joins)
+            or (self.writes | self.joins) & (pending.reads | pending.writes | pending.joins)
+        )
 
 
 async def resolve_facts(
@@ -195,10 +230,12 @@ async def resolve_facts(
 
     Gives the same persons and outputs as `resolve_fact` on each envelope in order: a fact is resolved
     together with others only when none of them writes what it reads (identifiers, blocks, persons), and only
-    plain decisions are made here (a new person, or a link to a known one). Returns None for each fact left
-    to `resolve_fact`: merges, households, reviews, erasures, suppressed or unusable facts, facts already in
-    the journal (a redelivery), a claim someone else made first, and everything after an erasure, an
-    unusable fact or a redelivered one. Of one lane (a Kafka key), every fact from the first left is left.
+    decisions that touch the fact's own person are made here (a new person, or a link to a known one, with
+    the household it joins or the duplicate it suggests for review). Returns None for each fact left to
+    `resolve_fact`: merges, erasures, suppressed or unusable facts, facts already in the journal (a
+    redelivery), a claim someone else made first, and everything after an erasure or an unusable fact. Of one
+    lane (a Kafka key), every fact from the first left is left. Each answer the store gives is read once per
+    batch (`BatchView`), however many facts and rounds ask for it.
     """
     outcomes: list[FactOutcome | None] = [None] * len(envelopes)
     facts: list[_PlainFact] = []
@@ -208,44 +245,41 @@ async def resolve_facts(
             # An erasure changes what later facts would find; an unusable fact is dead-lettered one at a time.
             break
         facts.append(fact)
-    entries = await asyncio.gather(
-        *(deps.store.journal_entry(fact.envelope.organisation_id, fact.envelope.id) for fact in facts)
-    )
-    # A fact decided before is a redelivery: it and what follows republish their stored decisions one at a time.
-    facts = facts[: next((n for n, entry in enumerate(entries) if entry is not None), len(facts))]
-    reserved: set[_Token] = set()
+    # A redelivered fact is not looked for up front (a read per fact for a rare case): its journal entry is
+    # there when this batch writes its own, and it is left to `resolve_fact`, which republishes the stored one.
+    view = BatchView(deps.store)
+    # What the facts left to the careful path touch: it runs after this batch, so no later fact may touch it.
+    reserved = _Footprint()
     stopped: set[Hashable] = set()
     waiting = facts
     for _round in range(MAX_BATCH_ROUNDS):
         if not waiting:
             break
-        decisions = await asyncio.gather(*(_decide_in_batch(fact, deps) for fact in waiting))
+        decisions = await asyncio.gather(*(_decide_in_batch(fact, deps, view) for fact in waiting))
         together: list[tuple[_PlainFact, Resolution]] = []
         deferred: list[_PlainFact] = []
-        round_reserved = set(reserved)
-        written: set[_Token] = set()
+        pending = reserved
+        applied = _Footprint()
         busy: set[Hashable] = set()
-        for fact, (resolution, touched) in zip(waiting, decisions, strict=True):
+        for fact, (resolution, footprint) in zip(waiting, decisions, strict=True):
             lane = lanes[fact.index]
-            if lane in stopped or resolution is None or not _plain(resolution):
-                # Left to the careful path, which runs after this batch: no later fact may depend on it.
+            if lane in stopped or resolution is None or not _together_possible(resolution):
                 stopped.add(lane)
-                reserved |= touched
-                round_reserved |= touched
+                reserved |= footprint
+                pending |= footprint
                 continue
-            writes = _writes(fact, resolution)
-            if lane in busy or (touched | writes) & (written | round_reserved):
+            if lane in busy or footprint.waits_for_applied(applied) or footprint.waits_for_pending(pending):
                 deferred.append(fact)
                 busy.add(lane)
-                round_reserved |= touched | writes
+                pending |= footprint
                 continue
             busy.add(lane)
-            written |= writes
+            applied |= footprint
             together.append((fact, resolution))
-        for (fact, resolution), outcome in zip(together, await _apply_together(together, deps), strict=True):
+        for (fact, resolution), outcome in zip(together, await _apply_together(together, deps, view), strict=True):
             if outcome is None:
                 stopped.add(lanes[fact.index])
-                reserved |= _reads(fact, Evidence()) | _writes(fact, resolution)
+                reserved |= _footprint(fact, resolution, Evidence(), blocks_read=True)
             outcomes[fact.index] = outcome
         waiting = deferred
     return outcomes
@@ -269,52 +303,60 @@ def _plain_fact(index: int, envelope: Envelope, deps: IdentityDeps) -> _PlainFac
     return _PlainFact(index, envelope, record, kept, tuple(identifiers), blocking_keys(kept))
 
 
-async def _decide_in_batch(fact: _PlainFact, deps: IdentityDeps) -> tuple[Resolution | None, set[_Token]]:
-    """The fact's resolution (None when the careful path must decide) and everything it read to decide."""
+async def _decide_in_batch(
+    fact: _PlainFact, deps: IdentityDeps, view: BatchView
+) -> tuple[Resolution | None, _Footprint]:
+    """The fact's resolution (None when the careful path must decide) and its footprint."""
     try:
         decided = await decide_record(
-            fact.envelope.organisation_id, fact.envelope.id, fact.record, fact.identifiers, deps, keys=fact.keys
+            fact.envelope.organisation_id,
+            fact.envelope.id,
+            fact.record,
+            fact.identifiers,
+            deps,
+            keys=fact.keys,
+            reads=view,
         )
     except PersonNotReadyError:
-        return None, _reads(fact, Evidence())
+        return None, _footprint(fact, None, Evidence(), blocks_read=True)
     if decided is None:
-        return None, _reads(fact, Evidence())
+        return None, _footprint(fact, None, Evidence(), blocks_read=True)
     resolution, evidence = decided
-    return resolution, _reads(fact, evidence)
+    # Look-alikes are read only when no owner decides (a creation, or a link to one of them).
+    blocks_read = resolution.created or bool(evidence.candidates)
+    return resolution, _footprint(fact, resolution, evidence, blocks_read=blocks_read)
 
 
-def _plain(resolution: Resolution) -> bool:
-    return (
-        resolution.merge is None
-        and resolution.household_with is None
-        and resolution.review is None
-        and resolution.erasure is None
-    )
+def _together_possible(resolution: Resolution) -> bool:
+    # A merge changes other persons and moves their records: it goes one at a time, as erasures do.
+    return resolution.merge is None and resolution.erasure is None
 
 
-def _reads(fact: _PlainFact, evidence: Evidence) -> set[_Token]:
+def _footprint(fact: _PlainFact, resolution: Resolution | None, evidence: Evidence, *, blocks_read: bool) -> _Footprint:
+    """What the fact read (`evidence`; the blocks if `blocks_read`) and what applying `resolution` writes."""
     persons = [*evidence.owners.values(), *evidence.candidates]
     persons += [member for members in evidence.households.values() for member in members]
-    return (
-        {("identifier", identifier.digest.key) for identifier in fact.identifiers}
-        | {("block", key) for key in fact.keys}
-        | {("person", person.person_id) for person in persons}
+    blocks = frozenset(("block", key) for key in fact.keys)
+    reads = frozenset(("identifier", identifier.digest.key) for identifier in fact.identifiers) | frozenset(
+        ("person", person.person_id) for person in persons
     )
-
-
-def _writes(fact: _PlainFact, resolution: Resolution) -> set[_Token]:
-    return (
-        {("identifier", identifier.digest.key) for identifier in resolution.claims}
-        | {("block", key) for key in fact.keys}
-        | {("person", resolution.person_id)}
+    if resolution is None:
+        return _Footprint(reads=reads | blocks)
+    # Joining a household changes the relative too. Whoever reads the household reads its members, the
+    # relative among them, so the relative's token also keeps them apart.
+    relatives = () if resolution.household_with is None else (resolution.household_with,)
+    writes = frozenset(("identifier", identifier.digest.key) for identifier in resolution.claims) | frozenset(
+        ("person", person_id) for person_id in (resolution.person_id, *relatives)
     )
+    return _Footprint(reads=reads | blocks if blocks_read else reads, writes=writes, joins=blocks)
 
 
 async def _apply_together(
-    together: Sequence[tuple[_PlainFact, Resolution]], deps: IdentityDeps
+    together: Sequence[tuple[_PlainFact, Resolution]], deps: IdentityDeps, view: BatchView
 ) -> list[FactOutcome | None]:
-    """Journals and applies plain decisions a few round trips at a time, in `_apply`'s order; a fact whose
-    journal entry or claim was there first is left (None) to `settle`, which finishes or redoes it."""
+    """Journals and applies a round's decisions a few round trips at a time, in `_apply`'s order; a fact whose
+    journal entry or claim was there first is left (None) to `settle`, which finishes or redoes it. `view`
+    learns what was written, for the batch's later rounds."""
     outcomes: list[FactOutcome | None] = [None] * len(together)
     by_organisation: dict[str, list[int]] = {}
     for position, (fact, _resolution) in enumerate(together):
@@ -335,37 +377,70 @@ async def _apply_together(
             for identifier in together[position][1].claims
         ]
         claimed = await store.claim_all(organisation_id, [(identifier, person) for _p, identifier, person in claims])
-        lost = {position for (position, _i, _person), won in zip(claims, claimed, strict=True) if not won}
+        lost = set()
+        for (position, identifier, person_id), won in zip(claims, claimed, strict=True):
+            if won:
+                view.claimed(organisation_id, identifier, person_id)
+            else:
+                lost.add(position)
+                view.forget_owner(organisation_id, identifier)
         positions = [position for position in positions if position not in lost]
-        await store.insert_persons(
+        created = [
+            Person(
+                person_id=resolution.person_id,
+                organisation_id=organisation_id,
+                created_at=entries[position].decided_at,
+                created_by_event=fact.envelope.id,
+                identifiers=frozenset(resolution.claims),
+                records=(fact.kept,),
+            )
+            for position in positions
+            for fact, resolution in [together[position]]
+            if resolution.created
+        ]
+        for person, stored in zip(created, await store.insert_persons(created), strict=True):
+            if stored:
+                view.stored(person)
+            else:
+                view.forget_person(organisation_id, person.person_id)
+        await store.add_to_persons(
+            organisation_id,
             [
-                Person(
-                    person_id=resolution.person_id,
-                    organisation_id=organisation_id,
-                    created_at=entries[position].decided_at,
-                    created_by_event=fact.envelope.id,
-                    identifiers=frozenset(resolution.claims),
-                    records=(fact.kept,),
-                )
-                for position in positions
-                for fact, resolution in [together[position]]
-                if resolution.created
-            ]
-        )
-        await asyncio.gather(
-            *(
-                store.add_to_person(
-                    organisation_id, resolution.person_id, identifiers=resolution.claims, records=(fact.kept,)
-                )
+                PersonAddition(resolution.person_id, identifiers=resolution.claims, records=(fact.kept,))
                 for position in positions
                 for fact, resolution in [together[position]]
                 if not resolution.created
-            )
+            ],
         )
         await store.add_to_blocks_all(
             organisation_id,
             [(together[position][0].keys, together[position][1].person_id) for position in positions],
         )
+        households = await asyncio.gather(
+            *(
+                _join_household(store, organisation_id, resolution.household_with, resolution.person_id)
+                for position in positions
+                for _fact, resolution in [together[position]]
+                if resolution.household_with is not None
+            )
+        )
+        await asyncio.gather(
+            *(
+                store.insert_review(review)
+                for position in positions
+                if (review := _review_item(entries[position])) is not None
+            )
+        )
+        for position in positions:
+            fact, resolution = together[position]
+            view.forget_blocks(organisation_id, fact.keys)
+            if not resolution.created or resolution.household_with is not None:
+                view.forget_person(organisation_id, resolution.person_id)
+            if resolution.household_with is not None:
+                view.forget_person(organisation_id, resolution.household_with)
+        for household_id in households:
+            if household_id is not None:
+                view.forget_household(organisation_id, household_id)
         await store.mark_all_applied(organisation_id, [together[position][0].envelope.id for position in positions])
         for position in positions:
             fact, resolution = together[position]
@@ -459,7 +534,9 @@ async def settle(
                         await _suppress(store, organisation_id, identifiers, deps.rules)
                     return None, "erasure_unknown_person"
             else:
-                decided = await decide_record(organisation_id, event_id, record, identifiers, deps, keys=keys)
+                decided = await decide_record(
+                    organisation_id, event_id, record, identifiers, deps, keys=keys, reads=store
+                )
                 if decided is None:
                     return None, "suppressed"
                 resolution = decided[0]
@@ -491,10 +568,12 @@ async def decide_record(
     deps: IdentityDeps,
     *,
     keys: Sequence[str],
+    reads: IdentityReads,
 ) -> tuple[Resolution, Evidence] | None:
     """Which person a fact (not an erasure) is about, and the evidence read to say so; None if suppressed.
-    Only reads: nothing is decided until the journal holds the resolution."""
-    store = deps.store
+    Only reads, from `reads` (the store, or a consumer batch's view of it): nothing is decided until the
+    journal holds the resolution."""
+    store = reads
     # Look-alikes matter unless the record's identifiers merge known persons: decide on the owners first, and
     # read the blocks only if that decision needs them.
     evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys, with_candidates=False)
@@ -512,7 +591,8 @@ async def decide_record(
         policy=deps.rules.policy,
         matching=deps.rules.matching,
     )
-    if resolution.created or (resolution.merge is None and may_have_a_look_alike(record)):
+    linked = next((person for person in evidence.owners.values() if person.person_id == resolution.person_id), None)
+    if resolution.created or (resolution.merge is None and may_have_a_look_alike(record, linked)):
         # A new person may be a look-alike's; a person linked by an identifier may be one too, and then they are one.
         evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys, known=evidence)
         resolution = resolve_record(
@@ -551,7 +631,7 @@ def decision_of(resolution: Resolution) -> Decision:
 
 
 async def _any_suppressed(
-    store: IdentityStore, organisation_id: str, identifiers: Sequence[Identifier], rules: IdentityRules
+    store: IdentityReads, organisation_id: str, identifiers: Sequence[Identifier], rules: IdentityRules
 ) -> bool:
     hashes = [suppression_hash(organisation_id, rules.suppression_salt, identifier) for identifier in identifiers]
     return bool(hashes) and await store.any_suppressed(organisation_id, hashes)
@@ -566,7 +646,7 @@ async def _suppress(
 
 
 async def gather_evidence(
-    store: IdentityStore,
+    store: IdentityReads,
     organisation_id: str,
     record: NormalisedRecord,
     identifiers: Sequence[Identifier],
@@ -601,7 +681,7 @@ async def gather_evidence(
 
 
 async def _candidates(
-    store: IdentityStore,
+    store: IdentityReads,
     organisation_id: str,
     record: NormalisedRecord,
     owners: Mapping[Identifier, Person],
@@ -630,7 +710,7 @@ async def _candidates(
     return candidates
 
 
-async def active_person(store: IdentityStore, organisation_id: str, person_id: str) -> Person | None:
+async def active_person(store: IdentityReads, organisation_id: str, person_id: str) -> Person | None:
     """The active person `person_id` is now, following merges; None if it does not exist (yet) or was erased."""
     for _hop in range(50):
         person = await store.person(organisation_id, person_id)
@@ -689,19 +769,26 @@ async def _apply(
     await store.add_to_blocks(organisation_id, keys, decision.person_id)
     if decision.household_with is not None:
         await _join_household(store, organisation_id, decision.household_with, decision.person_id)
-    if decision.review is not None:
-        await store.insert_review(
-            ReviewItem(
-                review_id=review_id_for(organisation_id, decision.person_id, decision.review.candidate_id),
-                organisation_id=organisation_id,
-                person_id=decision.person_id,
-                candidate_id=decision.review.candidate_id,
-                probability=decision.review.probability,
-                agreements=dict(decision.review.agreements),
-                event_id=entry.event_id,
-                created_at=now,
-            )
-        )
+    review = _review_item(entry)
+    if review is not None:
+        await store.insert_review(review)
+
+
+def _review_item(entry: JournalEntry) -> ReviewItem | None:
+    """The suggested duplicate a decision leaves to a reviewer, if it leaves one."""
+    decision, organisation_id = entry.decision, entry.organisation_id
+    if decision.review is None:
+        return None
+    return ReviewItem(
+        review_id=review_id_for(organisation_id, decision.person_id, decision.review.candidate_id),
+        organisation_id=organisation_id,
+        person_id=decision.person_id,
+        candidate_id=decision.review.candidate_id,
+        probability=decision.review.probability,
+        agreements=dict(decision.review.agreements),
+        event_id=entry.event_id,
+        created_at=entry.decided_at,
+    )
 
 
 async def _apply_merge_decision(
@@ -733,14 +820,16 @@ async def _apply_merge_decision(
     )
 
 
-async def _join_household(store: IdentityStore, organisation_id: str, relative_id: str, person_id: str) -> None:
+async def _join_household(store: IdentityStore, organisation_id: str, relative_id: str, person_id: str) -> str | None:
+    """Puts the person in its relative's household; returns the household's id (None: the relative is gone)."""
     relative = await store.person(organisation_id, relative_id)
     if relative is None:
-        return
+        return None
     household_id = relative.household_id or household_id_for(organisation_id, relative_id)
     await store.join_household(organisation_id, household_id, [relative_id, person_id])
     for member_id in (relative_id, person_id):
         await store.add_to_person(organisation_id, member_id, household_id=household_id)
+    return household_id
 
 
 async def apply_merge(

@@ -49,7 +49,32 @@ class JournalEntry:
     applied: bool = False
 
 
-class IdentityStore(Protocol):
+@dataclass(frozen=True, slots=True)
+class PersonAddition:
+    """What a resolution adds to a known person: `IdentityStore.add_to_person`'s arguments."""
+
+    person_id: str
+    identifiers: Sequence[Identifier] = ()
+    records: Sequence[NormalisedRecord] = ()
+    household_id: str | None = None
+
+
+class IdentityReads(Protocol):
+    """What deciding which person a fact is about reads: the store itself, or a consumer batch's view of it."""
+
+    # Identifiers stay with the person that claimed them: a merge does not move them, `merged_into` is followed.
+    async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None: ...
+
+    async def person(self, organisation_id: str, person_id: str) -> Person | None: ...
+
+    async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]: ...
+
+    async def household_members(self, organisation_id: str, household_id: str) -> list[str]: ...
+
+    async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool: ...
+
+
+class IdentityStore(IdentityReads, Protocol):
     """Identity state. Every write is idempotent and touches one document: no transactions are needed."""
 
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None: ...
@@ -74,22 +99,20 @@ class IdentityStore(Protocol):
         """Gives each identifier to its person if nobody owns it; False where someone already did (maybe the
         same person, on a redelivery: the caller checks with `claim`)."""
 
-    async def insert_persons(self, persons: Sequence[Person]) -> None:
-        """`insert_person` for each."""
+    async def insert_persons(self, persons: Sequence[Person]) -> list[bool]:
+        """`insert_person` for each; True for those stored by this call (False: it existed)."""
+
+    async def add_to_persons(self, organisation_id: str, additions: Sequence[PersonAddition]) -> None:
+        """`add_to_person` for each; the persons must differ."""
 
     async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
         """`add_to_blocks` for each (keys, person id)."""
-
-    # Identifiers stay with the person that claimed them: a merge does not move them, `merged_into` is followed.
-    async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None: ...
 
     async def claim(self, organisation_id: str, identifier: Identifier, person_id: str) -> str:
         """Gives the identifier to `person_id` if nobody owns it; returns its owner (the unique key is the lock)."""
 
     async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
         """Frees the identifier if `person_id` owns it (erasure, or a creation that lost a race)."""
-
-    async def person(self, organisation_id: str, person_id: str) -> Person | None: ...
 
     async def insert_person(self, person: Person) -> None:
         """Stores a new person; nothing happens if it exists (a redelivered creation)."""
@@ -119,11 +142,7 @@ class IdentityStore(Protocol):
     ) -> bool:
         """Changes the status only from `expected`; False when the person was not in that status."""
 
-    async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]: ...
-
     async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None: ...
-
-    async def household_members(self, organisation_id: str, household_id: str) -> list[str]: ...
 
     async def join_household(self, organisation_id: str, household_id: str, person_ids: Sequence[str]) -> None: ...
 
@@ -163,8 +182,6 @@ class IdentityStore(Protocol):
         """Records the decision if the item is still pending; False otherwise. Not a lock: the review claim is."""
 
     async def suppress(self, organisation_id: str, hashes: Sequence[str]) -> None: ...
-
-    async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool: ...
 
     async def record_filtered(self, organisation_id: str, event_id: str, reason: str) -> bool:
         """Notes that an upstream fact stops here on purpose, and why (the reconciliation's `filtered`); False if

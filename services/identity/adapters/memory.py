@@ -8,7 +8,7 @@ from services.identity.domain.identifiers import Identifier
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus, add_record
 from services.identity.domain.records import NormalisedRecord
-from services.identity.ports import JournalEntry
+from services.identity.ports import JournalEntry, PersonAddition
 
 
 class InMemoryIdentityStore:
@@ -60,9 +60,22 @@ class InMemoryIdentityStore:
             self._owners.setdefault((organisation_id, identifier), person_id)
         return taken
 
-    async def insert_persons(self, persons: Sequence[Person]) -> None:
+    async def insert_persons(self, persons: Sequence[Person]) -> list[bool]:
+        stored = []
         for person in persons:
+            stored.append((person.organisation_id, person.person_id) not in self._persons)
             await self.insert_person(person)
+        return stored
+
+    async def add_to_persons(self, organisation_id: str, additions: Sequence[PersonAddition]) -> None:
+        for addition in additions:
+            await self.add_to_person(
+                organisation_id,
+                addition.person_id,
+                identifiers=addition.identifiers,
+                records=addition.records,
+                household_id=addition.household_id,
+            )
 
     async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
         for keys, person_id in additions:

@@ -39,7 +39,7 @@ from services.identity.domain.identifiers import Identifier
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus, add_record
 from services.identity.domain.records import NormalisedRecord
-from services.identity.ports import JournalEntry
+from services.identity.ports import JournalEntry, PersonAddition
 from shared.mongo import Document, IndexSpec
 
 JOURNAL = "identity_journal"
@@ -158,10 +158,12 @@ class VersionedDocuments:
                 self.forget(key)
         return inserted
 
-    async def delete_all(self, key: str, up_to: int) -> None:
-        """Deletes every version (an erasure); slow on FerretDB, and rare."""
-        await self._collection.delete_many({"_id": {"$in": [f"{key}#{n}" for n in range(1, up_to + 1)]}})
-        self._cache.pop(key, None)
+    async def overwrite_earlier(self, key: str, latest: int, document: Document) -> None:
+        """Overwrites every version before `latest` with `document` (an erasure); rare. Their ids stay taken:
+        a process that knows an older version finds the newer ones when it looks for the next, where a deleted
+        version would look like no change since, and leave its id free to be written again."""
+        for version in range(1, latest):
+            await self._collection.replace_one({"_id": f"{key}#{version}"}, {**document, "version": version})
 
     async def _get(self, key: str, version: int) -> Document | None:
         return await self._collection.find_one({"_id": f"{key}#{version}"})
@@ -171,6 +173,21 @@ class VersionedDocuments:
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _with_addition(person: Person, addition: PersonAddition) -> Person | None:
+    """The person with what a resolution adds to it; None if erased (an erased person takes nothing back)."""
+    if person.status is PersonStatus.ERASED:
+        return None
+    kept = person.records
+    for record in addition.records:
+        kept = add_record(kept, record)
+    return replace(
+        person,
+        identifiers=person.identifiers | frozenset(addition.identifiers),
+        records=kept,
+        household_id=addition.household_id or person.household_id,
+    )
 
 
 def _journal_document(entry: JournalEntry) -> Document:
@@ -189,6 +206,8 @@ class MongoIdentityStore:
         self._journal = database[JOURNAL]
         self._applied = database[APPLIED]
         self._identifiers = database[IDENTIFIERS]
+        # Identifier key → the person that claimed it, as this process last saw; see `_still_listed`.
+        self._owners: OrderedDict[str, str] = OrderedDict()
         self._persons = VersionedDocuments(database[PERSONS])
         self._person_documents = database[PERSONS]
         self._blocks = VersionedDocuments(database[BLOCKS])
@@ -235,7 +254,7 @@ class MongoIdentityStore:
         )
 
     async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:
-        return await insert_new(
+        claimed = await insert_new(
             self._identifiers,
             [
                 {
@@ -247,12 +266,45 @@ class MongoIdentityStore:
                 for identifier, person_id in claims
             ],
         )
+        for (identifier, person_id), won in zip(claims, claimed, strict=True):
+            if won:
+                self._remember_owner(_key(organisation_id, identifier.digest.key), person_id)
+        return claimed
 
-    async def insert_persons(self, persons: Sequence[Person]) -> None:
+    async def insert_persons(self, persons: Sequence[Person]) -> list[bool]:
         # A person already stored is a redelivered creation: nothing to do, as with `insert_person`.
-        await self._persons.append_many(
+        return await self._persons.append_many(
             [(_key(person.organisation_id, person.person_id), 1, person_document(person)) for person in persons]
         )
+
+    async def add_to_persons(self, organisation_id: str, additions: Sequence[PersonAddition]) -> None:
+        # From the versions this process last saw (read moments ago to decide): one insert for them all, and
+        # the careful way for a person not seen, unchanged by that view (it may be stale), or changed meanwhile.
+        versions: list[tuple[str, int, Document]] = []
+        appended: list[PersonAddition] = []
+        careful: list[PersonAddition] = []
+        for addition in additions:
+            key = _key(organisation_id, addition.person_id)
+            known = self._persons.known(key)
+            person = None if known is None else person_from(known[1])
+            changed = None if person is None else _with_addition(person, addition)
+            if person is None or changed is None or changed == person:
+                careful.append(addition)
+                continue
+            version = person.version + 1
+            versions.append((key, version, person_document(replace(changed, version=version))))
+            appended.append(addition)
+        for addition, done in zip(appended, await self._persons.append_many(versions), strict=True):
+            if not done:
+                careful.append(addition)
+        for addition in careful:
+            await self.add_to_person(
+                organisation_id,
+                addition.person_id,
+                identifiers=addition.identifiers,
+                records=addition.records,
+                household_id=addition.household_id,
+            )
 
     async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
         joining: dict[str, list[str]] = {}
@@ -280,8 +332,39 @@ class MongoIdentityStore:
                     await self._add_member(self._blocks, organisation_id, key, person_id, limit=MAX_BLOCK_MEMBERS)
 
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
-        document = await self._identifiers.find_one({"_id": _key(organisation_id, identifier.digest.key)})
-        return None if document is None else str(document["person_id"])
+        key = _key(organisation_id, identifier.digest.key)
+        owner = self._owners.get(key)
+        if owner is not None and self._still_listed(organisation_id, owner, identifier):
+            self._owners.move_to_end(key)
+            return owner
+        return await self._read_owner(organisation_id, identifier)
+
+    async def _read_owner(self, organisation_id: str, identifier: Identifier) -> str | None:
+        key = _key(organisation_id, identifier.digest.key)
+        document = await self._identifiers.find_one({"_id": key})
+        if document is None:
+            self._owners.pop(key, None)
+            return None
+        owner = str(document["person_id"])
+        self._remember_owner(key, owner)
+        return owner
+
+    def _still_listed(self, organisation_id: str, person_id: str, identifier: Identifier) -> bool:
+        """Does the latest version of the person this process knows still hold the identifier? An identifier
+        leaves its person only when released: by an erasure, which a later version of the person shows (and
+        the reader of the person finds it), or by a creation that lost a race, whose person was never stored."""
+        known = self._persons.known(_key(organisation_id, person_id))
+        return (
+            known is not None
+            and known[1]["status"] != PersonStatus.ERASED.value
+            and identifier.key in known[1]["identifiers"]
+        )
+
+    def _remember_owner(self, key: str, person_id: str) -> None:
+        self._owners[key] = person_id
+        self._owners.move_to_end(key)
+        while len(self._owners) > CACHED_VERSIONS:
+            self._owners.popitem(last=False)
 
     async def claim(self, organisation_id: str, identifier: Identifier, person_id: str) -> str:
         key = _key(organisation_id, identifier.digest.key)
@@ -290,19 +373,21 @@ class MongoIdentityStore:
                 {"_id": key, "organisation_id": organisation_id, "kind": identifier.kind, "person_id": person_id}
             )
         except DuplicateKeyError:
-            owner = await self.owner_of(organisation_id, identifier)
+            owner = await self._read_owner(organisation_id, identifier)
             # Released between the two calls (an erasure): try once more rather than report nobody.
             return owner if owner is not None else await self.claim(organisation_id, identifier, person_id)
+        self._remember_owner(key, person_id)
         return person_id
 
     async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
-        await self._identifiers.delete_one(
-            {"_id": _key(organisation_id, identifier.digest.key), "person_id": person_id}
-        )
+        key = _key(organisation_id, identifier.digest.key)
+        await self._identifiers.delete_one({"_id": key, "person_id": person_id})
+        self._owners.pop(key, None)
 
     async def person(self, organisation_id: str, person_id: str) -> Person | None:
         latest = await self._persons.latest(_key(organisation_id, person_id))
         if latest is None:
+            # Persons erased before erasures kept their versions' ids left only this tombstone.
             tombstone = await self._person_documents.find_one({"_id": f"{_key(organisation_id, person_id)}#0"})
             return None if tombstone is None else person_from(tombstone)
         return person_from(latest[1])
@@ -327,17 +412,14 @@ class MongoIdentityStore:
             if person is None:
                 person = await self.person(organisation_id, person_id)
                 fresh = True
-            if person is None or person.status is PersonStatus.ERASED:
+            if person is None:
                 return
-            kept = person.records
-            for record in records:
-                kept = add_record(kept, record)
-            changed = replace(
+            changed = _with_addition(
                 person,
-                identifiers=person.identifiers | frozenset(identifiers),
-                records=kept,
-                household_id=household_id or person.household_id,
+                PersonAddition(person_id, identifiers=identifiers, records=records, household_id=household_id),
             )
+            if changed is None:
+                return
             if changed == person and fresh:
                 return
             if changed != person and await self._append_person(changed, person.version):
@@ -361,12 +443,9 @@ class MongoIdentityStore:
         return await self._persons.append(key, version, person_document(replace(person, version=version)))
 
     async def _erase_versions(self, erased: Person, erased_version: int) -> None:
-        # Earlier versions hold the person's data: only a tombstone without it may remain.
+        # Earlier versions hold the person's data: each becomes the erased person, which holds none.
         key = _key(erased.organisation_id, erased.person_id)
-        tombstone = {**person_document(replace(erased, version=0)), "_id": f"{key}#0"}
-        with contextlib.suppress(DuplicateKeyError):
-            await self._person_documents.insert_one(tombstone)
-        await self._persons.delete_all(key, erased_version)
+        await self._persons.overwrite_earlier(key, erased_version, person_document(replace(erased, version=0)))
 
     async def set_status(
         self,

@@ -178,13 +178,23 @@ def _decide(
     return resolution
 
 
-def may_have_a_look_alike(record: NormalisedRecord) -> bool:
-    """Whether a record already linked by an identifier could also link a look-alike: it needs a name and what
-    the model weighs beyond names (a postal code, a street, a birth date). A name and an email, as a newsletter
-    sends, never could: the look-alikes are not read for it."""
-    return bool(record.first_name or record.last_name) and any(
+def may_have_a_look_alike(record: NormalisedRecord, linked: Person | None = None) -> bool:
+    """Whether a record linked by an identifier (to `linked`) could also link a look-alike, so that the
+    look-alikes are worth reading: it needs a name and what the model weighs beyond names (a postal code, a
+    street, a birth date), which a newsletter's name and email lack; and it must tell something new about the
+    person. A record the person already holds, as the model compares records, was weighed against the
+    look-alikes when it or they arrived: a patron's tenth purchase with the same details reads nothing more."""
+    if not (record.first_name or record.last_name) or not any(
         (record.postal_code, record.street_name, record.birth_date)
-    )
+    ):
+        return False
+    compared = _as_compared(record)
+    return linked is None or all(_as_compared(known) != compared for known in linked.records)
+
+
+def _as_compared(record: NormalisedRecord) -> NormalisedRecord:
+    """The record as the model compares it: without the upstream id it came with and its parsing warnings."""
+    return replace(record, source=None, external_id=None, warnings=())
 
 
 def _look_alike_to_fold(

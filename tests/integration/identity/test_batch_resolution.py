@@ -1,5 +1,6 @@
 """A consumer batch resolved together gives what one fact at a time gives, on both stores, even after a crash."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -7,12 +8,24 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
 from services.identity.context import load_rules
-from services.identity.handlers import FactOutcome, IdentityDeps, resolve_fact, resolve_facts
+from services.identity.domain.identifiers import Identifier, IdentifierType
+from services.identity.domain.merges import ReviewStatus
+from services.identity.domain.persons import PersonStatus
+from services.identity.handlers import (
+    FactOutcome,
+    IdentityDeps,
+    PersonNotReadyError,
+    active_person,
+    erase_on_request,
+    resolve_fact,
+    resolve_facts,
+)
 from services.identity.ports import IdentityStore
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope, parse_data
@@ -167,6 +180,37 @@ async def test_a_batch_without_contention_is_resolved_whole_and_the_same_as_one_
     assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
 
 
+async def test_households_and_review_suggestions_are_made_in_the_batch_as_one_at_a_time_would(
+    stores: StoreFactory,
+) -> None:
+    history = [
+        *HISTORY,
+        fact("h4", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1"),
+    ]
+    facts = [
+        fact("r1", external_id="C-20", email="famille.roy@example.com", first_name="Julie", last_name="Roy"),
+        fact("r2", external_id="C-21", first_name="L", last_name="Roy", postal_code="H2J 2L1"),
+        fact("r3", external_id="C-22", email="paul.gauthier@example.com", first_name="Paul", last_name="Gauthier"),
+    ]
+    reference, batched = deps_on(await stores()), deps_on(await stores())
+    await one_at_a_time(history, reference)
+    await one_at_a_time(history, batched)
+    expected = await one_at_a_time(facts, reference)
+    outcomes = await resolve_facts(facts, lanes_of(facts), batched)
+    assert all(outcome is not None for outcome in outcomes)
+    got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
+    household, review = got["r1"].decision, got["r2"].decision
+    assert household is not None
+    assert household.household_with is not None
+    assert review is not None
+    assert review.review is not None
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+    assert await batched.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10) == await reference.store.reviews(
+        ORGANISATION, ReviewStatus.PENDING, 10
+    )
+
+
 async def test_a_redelivered_batch_publishes_the_same_events_and_creates_nobody_new(stores: StoreFactory) -> None:
     deps = deps_on(await stores())
     await one_at_a_time(HISTORY, deps)
@@ -203,7 +247,15 @@ class CrashingStore:
 
 
 @pytest.mark.parametrize(
-    "step", ["claim_all", "insert_persons", "add_to_person", "add_to_blocks_all", "mark_all_applied"]
+    "step",
+    [
+        "claim_all",
+        "insert_persons",
+        "add_to_persons",
+        "add_to_blocks_all",
+        "join_household",
+        "mark_all_applied",
+    ],
 )
 async def test_a_batch_that_crashed_midway_is_finished_by_its_redelivery_as_if_nothing_happened(
     stores: StoreFactory, step: str
@@ -218,3 +270,196 @@ async def test_a_batch_that_crashed_midway_is_finished_by_its_redelivery_as_if_n
     got = await as_a_batch(BATCH, deps)
     assert wire(got) == wire(expected)
     assert await persons_named(got, deps.store) == await persons_named(expected, reference.store)
+
+
+class CommandLog(monitoring.CommandListener):
+    """Every command a client sends, to count a batch's round trips."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.commands.append((event.command_name, event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def found_ids(self) -> list[str]:
+        return [str(command["filter"]["_id"]) for name, command in self.commands if name == "find"]
+
+    def count(self, name: str) -> int:
+        return sum(1 for command_name, _command in self.commands if command_name == name)
+
+
+@pytest.fixture
+async def logged_database(servers: Servers) -> AsyncIterator[tuple[AsyncDatabase[Document], CommandLog]]:
+    log = CommandLog()
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        servers.mongo_url, tz_aware=True, event_listeners=[log], uuidRepresentation="standard"
+    )
+    try:
+        database = client[name]
+        await ensure_indexes(database, INDEXES)
+        yield database, log
+        await client.drop_database(name)
+    finally:
+        await client.close()
+
+
+FIRST_NAMES = (
+    "Anne",
+    "Benoît",
+    "Chloé",
+    "Denis",
+    "Élodie",
+    "François",
+    "Gabrielle",
+    "Hugo",
+    "Isabelle",
+    "Julien",
+    "Karine",
+    "Laurent",
+    "Mélanie",
+    "Nicolas",
+    "Océane",
+    "Pascal",
+    "Quentin",
+    "Rosalie",
+    "Sébastien",
+    "Thérèse",
+)
+
+
+def patrons(count: int, *, source: str, prefix: str) -> list[Envelope]:
+    """Facts about `count` people of one family name and postal code, so that their look-alike blocks meet."""
+    return [
+        fact(
+            f"{prefix}{n}",
+            source=source,
+            external_id=f"{source}-{n}",
+            email=f"patron{n}@example.com",
+            first_name=FIRST_NAMES[n],
+            last_name="Tremblay",
+            postal_code="H2X 1Y4",
+        )
+        for n in range(count)
+    ]
+
+
+async def test_a_batch_reads_each_stored_document_once_and_writes_per_round_not_per_fact(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    deps = deps_on(MongoIdentityStore(database))
+    await one_at_a_time(patrons(8, source="billetterie-principale", prefix="h"), deps)
+    # The same people again, from another source: each fact links to a known person, and all of them read
+    # the family's shared blocks; a second fact about one person waits for the first, a round later.
+    batch = patrons(8, source="shopify-boutique", prefix="s") + patrons(8, source="mailchimp-principal", prefix="m")
+    log.commands.clear()
+    outcomes = await resolve_facts(batch, lanes_of(batch), deps)
+    assert [envelope.id for envelope, outcome in zip(batch, outcomes, strict=True) if outcome is None] == []
+    found = log.found_ids()
+    assert len(found) == len(set(found)), sorted(_id for _id in found if found.count(_id) > 1)
+    # Journal entries, persons, blocks and applied marks: one insert each per round (two here), not one per fact.
+    assert log.count("insert") <= 4 * 2, log.count("insert")
+    assert log.count("update") + log.count("delete") == 0
+
+
+async def as_a_batch_retried(facts: Sequence[Envelope], deps: IdentityDeps) -> dict[str, FactOutcome]:
+    """`as_a_batch`, with the consumer's retry of a fact whose identifier another instance is still turning into
+    a person (it claimed the identifier a moment ago and has not stored the person yet)."""
+    outcomes = await resolve_facts(facts, lanes_of(facts), deps)
+    resolved = {}
+    for envelope, outcome in zip(facts, outcomes, strict=True):
+        for _attempt in range(20):
+            try:
+                resolved[envelope.id] = outcome if outcome is not None else await resolve_fact(envelope, deps)
+                break
+            except PersonNotReadyError:
+                await asyncio.sleep(0.05)
+    return resolved
+
+
+async def test_two_instances_batching_the_same_new_people_at_once_create_one_person_each_and_redeliveries_nobody(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, _log = logged_database
+    # Two processes: each its own store adapter (with its own memory of versions) on one database.
+    first, second = deps_on(MongoIdentityStore(database)), deps_on(MongoIdentityStore(database))
+    boutique = patrons(20, source="shopify-boutique", prefix="s")
+    box_office = patrons(20, source="billetterie-principale", prefix="b")
+    got_boutique, got_box_office = await asyncio.gather(
+        as_a_batch_retried(boutique, first), as_a_batch_retried(box_office, second)
+    )
+    persons = {}
+    for n in range(20):
+        pair = set()
+        for outcome in (got_boutique[f"s{n}"], got_box_office[f"b{n}"]):
+            resolved = parse_data(outcome.outputs[-1])
+            assert isinstance(resolved, PersonResolvedV1)
+            person = await active_person(first.store, ORGANISATION, resolved.person_id)
+            assert person is not None
+            pair.add(person.person_id)
+        assert len(pair) == 1, (n, pair)
+        persons[n] = pair.pop()
+    assert len(set(persons.values())) == 20
+    # Redelivered to the other instance (a partition reassigned): the same events, nobody new.
+    again = await as_a_batch_retried(boutique, second)
+    assert wire(again) == wire(got_boutique)
+    for n in range(20):
+        owner = await second.store.owner_of(ORGANISATION, Identifier(IdentifierType.EMAIL, f"patron{n}@example.com"))
+        assert owner is not None
+        found = await active_person(second.store, ORGANISATION, owner)
+        assert found is not None
+        assert found.person_id == persons[n]
+
+
+async def test_an_owner_seen_before_is_not_looked_up_again_while_its_person_still_holds_the_identifier(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    deps = deps_on(MongoIdentityStore(database))
+    await one_at_a_time(patrons(8, source="billetterie-principale", prefix="h"), deps)
+    batch = patrons(8, source="shopify-boutique", prefix="s")
+    log.commands.clear()
+    outcomes = await resolve_facts(batch, lanes_of(batch), deps)
+    assert all(outcome is not None for outcome in outcomes)
+    looked_up = [
+        command["filter"]["_id"]
+        for name, command in log.commands
+        if name == "find" and command["find"] == "identity_identifiers"
+    ]
+    # Only the boutique's own customer ids, new here; the emails' owners were seen when they were claimed.
+    customer_ids = [
+        Identifier(IdentifierType.EXTERNAL_ID, f"shopify-boutique-{n}", "shopify-boutique") for n in range(8)
+    ]
+    assert sorted(looked_up) == sorted(f"{ORGANISATION}|{customer.digest.key}" for customer in customer_ids)
+
+
+async def test_an_owner_seen_before_its_person_was_erased_elsewhere_is_looked_up_again(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, _log = logged_database
+    knew, elsewhere = deps_on(MongoIdentityStore(database)), deps_on(MongoIdentityStore(database))
+    email = "anne@example.com"
+    first = await one_at_a_time([fact("e1", email=email, first_name="Anne", last_name="Tremblay")], knew)
+    erased = parse_data(first["e1"].outputs[-1])
+    assert isinstance(erased, PersonResolvedV1)
+    await erase_on_request(ORGANISATION, erased.person_id, elsewhere, do_not_readd=False, requested_by="anne")
+    second = await one_at_a_time([fact("e2", email=email, first_name="Anne", last_name="Tremblay")], elsewhere)
+    now = parse_data(second["e2"].outputs[-1])
+    assert isinstance(now, PersonResolvedV1)
+    assert now.person_id != erased.person_id
+
+    third = await as_a_batch([fact("e3", email=email, first_name="Anne", last_name="Tremblay")], knew)
+    resolved = parse_data(third["e3"].outputs[-1])
+    assert isinstance(resolved, PersonResolvedV1)
+    assert resolved.person_id == now.person_id
+    gone = await MongoIdentityStore(database).person(ORGANISATION, erased.person_id)
+    assert gone is not None
+    assert gone.status is PersonStatus.ERASED
+    assert gone.records == ()

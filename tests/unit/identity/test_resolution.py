@@ -594,3 +594,11 @@ def test_only_records_with_more_than_names_and_identifiers_are_worth_comparing_w
     assert may_have_a_look_alike(NormalisedRecord(last_name="loiselle", birth_date=date(1975, 1, 23)))
     assert not may_have_a_look_alike(NormalisedRecord(first_name="frederic", last_name="loiselle", email="f@x.ca"))
     assert not may_have_a_look_alike(NormalisedRecord(postal_code="G1M 4J7", phone="+14188258088"))
+
+
+def test_a_record_its_linked_person_already_holds_as_compared_reads_no_look_alikes_again() -> None:
+    known = look_alike("per_known", upstream_id("C-2327"), minute=0, record=LOISELLE)
+
+    assert not may_have_a_look_alike(replace(LOISELLE, source="shopify-boutique", external_id="640016"), known)
+    assert may_have_a_look_alike(replace(LOISELLE, birth_date=date(1975, 1, 23)), known)
+    assert may_have_a_look_alike(replace(LOISELLE, postal_code="G1R 4P5"), known)
