@@ -103,7 +103,12 @@ async def test_the_running_service_sweeps_a_buyer_into_lapsed_when_time_alone_br
                 e.type == "parterre.segment.entered.v1" and e.data["segment"] == "lapsed-buyers" for e in got
             ),
         )
-        swept = app.state.runtime.registry.get_sample_value("parterre_profile_swept_total", {"outcome": "swept"})
+        registry = app.state.runtime.registry
+        # Counted once the visit is complete, after its events are out: the events can be read a moment before.
+        assert await eventually(
+            lambda: registry.get_sample_value("parterre_profile_swept_total", {"outcome": "swept"}) is not None
+        )
+        swept = registry.get_sample_value("parterre_profile_swept_total", {"outcome": "swept"})
         stored = await context_of(app).deps.store.profile(harness.organisation_id, "per_lea")
     assert [envelope.data["rule"] for envelope in fired] == ["lapsed-buyer"]
     assert [envelope.data["person_id"] for envelope in entered if envelope.data.get("segment") == "lapsed-buyers"] == [
