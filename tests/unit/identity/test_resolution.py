@@ -497,14 +497,7 @@ LOISELLE = NormalisedRecord(
 
 
 def look_alike(person_id: str, *identifiers: Identifier, minute: int, record: NormalisedRecord) -> Person:
-    return Person(
-        person_id=person_id,
-        organisation_id=ORGANISATION,
-        created_at=START + timedelta(minutes=minute),
-        created_by_event=f"created-{person_id}",
-        identifiers=frozenset(identifiers),
-        records=(record,),
-    )
+    return replace(person(person_id, *identifiers, minute=minute), records=(record,))
 
 
 def resolve_full(record: NormalisedRecord, identifiers: Sequence[Identifier], evidence: Evidence) -> Resolution:
