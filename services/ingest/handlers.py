@@ -296,7 +296,12 @@ async def import_boxoffice(
                     ledger=ledger,
                 )
                 if publishing is not None:
-                    await publishing
+                    try:
+                        await publishing
+                    except BaseException:
+                        # The import stops: the claims just taken would otherwise read as in flight for a while.
+                        await ledger.release(source.organisation_id, claimed.claim)
+                        raise
                 publishing_ids = {envelope.id for envelope in claimed.fresh}
                 claimed = ClaimedEvents(claimed.claim, claimed.fresh, claimed.duplicates + repeats)
                 publishing = asyncio.ensure_future(publish(claimed, sink, ledger))

@@ -3,13 +3,16 @@
 import asyncio
 import io
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from services.ingest.domain.sources import Source, SourceKind
-from services.ingest.handlers import import_boxoffice
+from services.ingest.handlers import ImportSummary, import_boxoffice
+from services.ingest.ports import EventSink
 from shared.cli import main
 from shared.events import Envelope
 from shared.settings import ServiceSettings
@@ -226,3 +229,46 @@ async def test_rows_repeated_across_chunks_published_together_are_duplicates_and
     for orders in orders_by_partition.values():
         assert orders == sorted(orders)
     assert await facts.read_quietly(2) == []
+
+
+class KafkaFailingAfter:
+    """A sink whose publications after the first `healthy` fail, as Kafka going away mid-import makes them."""
+
+    def __init__(self, inner: EventSink, healthy: int) -> None:
+        self._inner = inner
+        self._healthy = healthy
+
+    async def publish(self, envelopes: Sequence[Envelope]) -> None:
+        if self._healthy == 0:
+            raise KafkaConnectionError("the broker went away")
+        self._healthy -= 1
+        await self._inner.publish(envelopes)
+
+
+async def test_an_import_stopped_by_kafka_leaves_no_claim_in_flight_and_a_second_import_publishes_the_rest(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    body, _ = french_export(24, broken_every=1_000)
+    context = ingest.context
+    source = await context.sources.find(f"{ingest.organisation_id}-boxoffice")
+    assert source is not None
+
+    async def run(sink: EventSink) -> ImportSummary:
+        return await import_boxoffice(
+            io.BytesIO(body),
+            source=source,
+            mapping=None,
+            imported_at=datetime.now(UTC),
+            dry_run=False,
+            sink=sink,
+            ledger=context.ledger,
+            metrics=context.metrics,
+            chunk_rows=4,
+        )
+
+    with pytest.raises(KafkaConnectionError):
+        await run(KafkaFailingAfter(context.sink, healthy=2))
+    again = await run(context.sink)
+
+    assert (again.published, again.duplicates) == (16, 8)
+    assert len(await facts.read(expected=24)) == 24
