@@ -50,7 +50,7 @@ class MongoPublicationLedger:
         self._published = published
         self._abandoned_after = abandoned_after
         # Confirmations waiting in the background for the store: referenced so they are not collected mid-way.
-        self._confirming: set[asyncio.Task[None]] = set()
+        self._confirming: set[asyncio.Task[bool]] = set()
 
     async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> Claim:
         batch = _new_batch()
@@ -70,30 +70,26 @@ class MongoPublicationLedger:
         # and a longer absence is waited out in the background so the request is answered meanwhile.
         key = _confirmation_key(claim.batch)
         confirmation = {"_id": key, "organisation_id": organisation_id, "published_at": _now()}
-        deadline = time.monotonic() + self._abandoned_after.total_seconds() / 2
+        if await self._store_confirmation(confirmation, within=self._abandoned_after.total_seconds() / 2):
+            return
+        log.warning("batch %s published, its confirmation waits for the store", claim.batch)
+        retry = asyncio.create_task(self._store_confirmation(confirmation, within=None))
+        self._confirming.add(retry)
+        retry.add_done_callback(self._confirming.discard)
+
+    async def _store_confirmation(self, confirmation: Document, *, within: float | None) -> bool:
+        """Inserts the confirmation, trying again while the store is unreachable, for `within` seconds at most
+        (None: until it answers); False if that time ran out."""
+        deadline = None if within is None else time.monotonic() + within
         pause = 0.1
         while True:
             try:
                 await _insert_new(self._published, [confirmation])
-                return
+                return True
             except ConnectionFailure:
-                if time.monotonic() + pause > deadline:
-                    break
+                if deadline is not None and time.monotonic() + pause > deadline:
+                    return False
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 1.0)
-        log.warning("batch %s published, its confirmation waits for the store", claim.batch)
-        retry = asyncio.create_task(self._confirm_in_background(confirmation, pause))
-        self._confirming.add(retry)
-        retry.add_done_callback(self._confirming.discard)
-
-    async def _confirm_in_background(self, confirmation: Document, pause: float) -> None:
-        while True:
-            await asyncio.sleep(pause)
-            try:
-                await _insert_new(self._published, [confirmation])
-                log.info("batch %s confirmed once the store answered again", confirmation["_id"])
-                return
-            except ConnectionFailure:
                 pause = min(pause * 2, 1.0)
 
     async def release(self, organisation_id: str, claim: Claim) -> None:
