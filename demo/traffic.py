@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from bench.identity import quebec
 from shared.events import all_event_types
 
 # The share of each kind in the stream: a theatre sells and scans far more than it receives gifts.
@@ -31,11 +32,13 @@ LONGEST_PAUSE_SECONDS = 5.0
 def upstream_events(
     count: int, *, organisation_id: str, patrons: int = 3000, seed: int = 7, prefix: str = "stream"
 ) -> list[dict[str, Any]]:
-    """`count` CloudEvents in the proportions of `MIX`, each patron known to each system by the same email; ids
-    start with `prefix`, so two streams of one organisation never collide."""
+    """`count` CloudEvents in the proportions of `MIX`, each patron a person of their own (a Québec name and
+    postal code) known to each system by the same email; ids start with `prefix`, so two streams of one
+    organisation never collide."""
     examples = {event.name: event.example for event in all_event_types() if event.name in MIX}
     kinds, weights = list(MIX), list(MIX.values())
     rng = random.Random(seed)
+    people = [_patron(number, seed) for number in range(patrons)]
     start = datetime(2026, 9, 1, 12, tzinfo=UTC)
     events = []
     for number in range(count):
@@ -43,7 +46,7 @@ def upstream_events(
         patron = rng.randrange(patrons)
         data = copy.deepcopy(examples[kind])
         person = data["person"]
-        person["email"] = f"patron.{patron}@example.com"
+        person.update({key: value for key, value in people[patron].items() if key in person or key == "email"})
         if "external_id" in person:
             person["external_id"] = f"P-{patron:06d}"
         reference = f"{prefix}-{number}"
@@ -70,6 +73,24 @@ def upstream_events(
             }
         )
     return events
+
+
+def _patron(number: int, seed: int) -> dict[str, str]:
+    """One patron's name, email and home, the same for the same number and seed: a stream whose patrons all had the
+    examples' one name and postal code would be one crowd of look-alikes, which no audience is."""
+    rng = random.Random(f"{seed}:{number}")
+    first_name = rng.choice((*quebec.FRANCO_FEMALE, *quebec.FRANCO_MALE)).name
+    last_name = rng.choice(quebec.FRANCO_SURNAMES)
+    city = rng.choices(quebec.CITIES, [city.weight for city in quebec.CITIES])[0]
+    letters = quebec.POSTAL_LETTERS
+    postal_code = f"{rng.choice(city.fsas)} {rng.randrange(10)}{rng.choice(letters)}{rng.randrange(10)}"
+    return {
+        "email": f"patron.{number}@example.com",
+        "first_name": first_name,
+        "last_name": last_name,
+        "city": city.name,
+        "postal_code": postal_code,
+    }
 
 
 @dataclass
