@@ -1,5 +1,6 @@
 """The console's other pages in headless Chromium: segments and their export, the overview's charts, operations with
-a dead letter to replay, a patron's data exported after a confirmation then erased, and moving around with the keyboard alone."""
+a dead letter to replay, a patron's data exported after a confirmation step then erased, and moving around with the
+keyboard alone."""
 
 import json
 import re
