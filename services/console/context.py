@@ -64,6 +64,7 @@ class ConsoleContext:
             "money": lambda value: format_money(value, language),
             "localized": lambda text: localized(text, language) or "",
             "known": self.catalog.has,
+            "label": lambda prefix, code: self.catalog.label(prefix, str(code), language),
         }
 
 

@@ -29,6 +29,7 @@ from services.console.domain.pages import (
     MergeRow,
     SeasonTickets,
     SourceRow,
+    Titled,
     compare_for_review,
     consent_rows,
     email_today,
@@ -38,6 +39,8 @@ from services.console.domain.pages import (
     origin_of,
     sources_of,
     tickets_by_season,
+    titled,
+    titles_by_name,
 )
 from services.console.handlers import ActiveSession
 from shared.access import Scope
@@ -90,6 +93,7 @@ class PatronPage:
     merges: list[MergeRow]
     sources: list[SourceRow]
     seasons: list[SeasonTickets]
+    segments: list[Titled]
     triggers: list[FiredTrigger]
     deliveries: list[Mapping[str, Any]] | None
     timeline: list[Mapping[str, Any]]
@@ -109,6 +113,8 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
         "profile": api.call("profile", "GET", f"/v1/profiles/{quoted}", token=token),
         "person": api.call("identity", "GET", f"/v1/persons/{quoted}", token=token),
         "timeline": _timeline(api, token, person_id),
+        # What the profile's segments and fired triggers are called, in both languages.
+        "definitions": api.call("profile", "GET", "/v1/definitions", token=token),
     }
     if active.allows(Scope.SUBSCRIPTIONS_ADMIN):
         calls["deliveries"] = api.call(
@@ -120,6 +126,9 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
     survivor = (profile or {}).get("merged_into") or (person or {}).get("merged_into")
     fields: Mapping[str, Any] = (profile or {}).get("fields", {})
     deliveries = _value(results.get("deliveries"))
+    definitions = _value(results["definitions"]) or {}
+    segment_titles = titles_by_name(definitions.get("segments", []), language)
+    trigger_titles = titles_by_name(definitions.get("triggers", []), language)
     merges = merge_rows(person, person_id) if person else []
     # The facts of the persons merged into this one stay on their own timelines: read with the survivor's.
     folded = [merged for row in merges if row.undone_at is None for merged in row.merged_person_ids]
@@ -146,7 +155,8 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
         merges=merges,
         sources=sources_of(person, fields),
         seasons=tickets_by_season((profile or {}).get("tickets", []), language),
-        triggers=fired_triggers((profile or {}).get("triggers_fired", []), person_id),
+        segments=titled((profile or {}).get("segments", []), segment_titles),
+        triggers=fired_triggers((profile or {}).get("triggers_fired", []), person_id, trigger_titles),
         deliveries=None if deliveries is None else list(deliveries.get("items", [])),
         timeline=[
             {

@@ -87,6 +87,7 @@ async def console(servers: Servers, tmp_path_factory: pytest.TempPathFactory) ->
             ("marie", season.ORGANISATION, {Role.ADMIN}),
             ("guichet", season.ORGANISATION, {Role.VIEWER}),
             ("exploitation", season.ORGANISATION, {Role.OPERATIONS}),
+            ("confidentialite", season.ORGANISATION, {Role.PRIVACY}),
             ("voisin", OTHER_ORGANISATION, {Role.ADMIN}),
         ):
             await add_staff_member(

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from tests.browser import season
 from tests.browser.conftest import PASSWORD, ConsoleUnderTest
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
@@ -142,3 +143,22 @@ async def test_an_action_a_service_refuses_shows_the_service_s_reason_in_the_pag
     assert refused.status_code == 404
     assert "L&#39;action a échoué" in refused.text
     assert "Suggestion introuvable." in refused.text
+
+
+async def test_a_person_s_data_is_exported_only_by_a_form_from_the_session_never_by_following_a_link(
+    browser_like: httpx.AsyncClient, console: ConsoleUnderTest
+) -> None:
+    person = await console.person_by_email(season.HELENE.shop_email)
+    assert person is not None
+    path = f"/patrons/{person['merged_into'] or person['person_id']}/export"
+    await _log_in(browser_like, "marie")
+    confirmation = await browser_like.get(path, params={"format": "json"})
+    assert confirmation.status_code == 200
+    assert confirmation.headers["content-type"].startswith("text/html")
+    assert "content-disposition" not in confirmation.headers
+    refused = await browser_like.post(path, data={"format": "json"})
+    assert refused.status_code == 403
+    exported = await browser_like.post(path, data={"format": "csv", "csrf_token": _csrf(confirmation)})
+    assert exported.status_code == 200
+    assert exported.headers["content-disposition"].startswith("attachment")
+    assert exported.headers["content-type"].startswith("text/csv")

@@ -1,5 +1,6 @@
 """The console's other pages in headless Chromium: segments and their export, the overview's charts, operations with
-a dead letter to replay, a patron's data exported then erased, and moving around with the keyboard alone."""
+a dead letter to replay, a patron's data exported after a confirmation step then erased, and moving around with the
+keyboard alone."""
 
 import json
 import re
@@ -71,12 +72,21 @@ async def test_a_patron_s_data_is_exported_then_erased_after_a_typed_confirmatio
     assert person is not None
     person_id = person["person_id"]
     await log_in(page, console, "marie", then=f"/patrons/{person_id}")
+    # Exporting is a step of its own: the page says the access is logged before anything is downloaded.
+    await page.get_by_role("link", name="Exporter ses données…").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Exporter les données d'une personne")
+    await expect(page.locator("main")).to_contain_text("inscrit au registre comme un accès")
+    await screenshot(page, "export")
     async with page.expect_download() as download_info:
-        await page.get_by_role("link", name="Exporter (JSON)").click()
+        await page.get_by_role("button", name="Télécharger et consigner (JSON)").click()
     exported = json.loads((await (await download_info.value).path()).read_text())
     assert exported["person_id"] == person_id
     assert season.ZOE_EMAIL in exported["profile"]["fields"]["emails"]
+    erasure = await console.api("profile", f"/v1/persons/{person_id}/erasure")
+    assert erasure is not None
+    assert [entry["action"] for entry in erasure["entries"]] == ["exported"]
 
+    await page.get_by_role("link", name="Retour à la fiche").click()
     await page.get_by_role("link", name="Effacer la personne…").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Effacer une personne")
     await page.get_by_label("Pour confirmer, tapez EFFACER").fill("oui")

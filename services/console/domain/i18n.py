@@ -76,6 +76,12 @@ class Catalog:
     def has(self, key: str) -> bool:
         return key in self.texts
 
+    def label(self, prefix: str, code: str, language: Language) -> str:
+        """The message for a code the services report (`prefix` + code), or the code itself when the catalog does
+        not know it: a service may report a code newer than the console, and a page must still show it."""
+        key = f"{prefix}{code}"
+        return self.text(key, language) if key in self.texts else code
+
 
 def _placeholders(template: str) -> frozenset[str]:
     return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)

@@ -5,8 +5,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from services.console.domain.i18n import Language
+from services.console.domain.i18n import Language, format_money, format_number
 
 CONSENT_PURPOSES = ("marketing_email", "sms", "postal", "survey")
 # Comparison levels a reviewer reads as "these agree"; `missing` says nothing either way.
@@ -177,20 +178,45 @@ def localized(text: Mapping[str, str | None] | None, language: Language) -> str 
     return text.get(language.value) or text.get(other.value)
 
 
+def titles_by_name(definitions: Sequence[Mapping[str, Any]], language: Language) -> dict[str, str]:
+    """Each segment's or trigger rule's title in `language`, by name, from profile's definitions."""
+    return {
+        str(definition["name"]): localized(definition.get("title"), language) or str(definition["name"])
+        for definition in definitions
+    }
+
+
+@dataclass(frozen=True)
+class Titled:
+    name: str
+    title: str
+
+
+def titled(names: Sequence[str], titles: Mapping[str, str]) -> list[Titled]:
+    """Names with their titles, in title order; a name profile has no title for (defined since) shows as itself."""
+    return sorted((Titled(name, titles.get(name, name)) for name in names), key=lambda item: item.title.casefold())
+
+
+# The period part of a trigger key for a rule that fires once per person, ever (`Period.ONCE` in profile).
+ONCE = "once"
+
+
 @dataclass(frozen=True)
 class FiredTrigger:
     rule: str
-    period: str
+    title: str
+    # When the rule may fire again: a season, a year, a month, a date or an event id; None for once, ever.
+    period: str | None
 
 
-def fired_triggers(keys: Sequence[str], person_id: str) -> list[FiredTrigger]:
-    """Trigger keys read as rule and period (`rule:person:period`); the period says when the rule may fire again."""
+def fired_triggers(keys: Sequence[str], person_id: str, titles: Mapping[str, str]) -> list[FiredTrigger]:
+    """Trigger keys read as rule and period (`rule:person:period`), each rule with its title."""
     fired = []
     for key in keys:
         rule, _, rest = key.partition(":")
         period = rest.removeprefix(f"{person_id}:") if rest.startswith(f"{person_id}:") else rest.partition(":")[2]
-        fired.append(FiredTrigger(rule, period or "once"))
-    return sorted(fired, key=lambda trigger: (trigger.rule, trigger.period))
+        fired.append(FiredTrigger(rule, titles.get(rule, rule), None if period in ("", ONCE) else period))
+    return sorted(fired, key=lambda trigger: (trigger.title.casefold(), trigger.period or ""))
 
 
 @dataclass(frozen=True)
@@ -234,12 +260,51 @@ def event_summary(event: Mapping[str, Any], language: Language) -> str:
     for name in ("total", "amount"):
         money = data.get(name)
         if isinstance(money, Mapping) and "amount" in money:
-            return f"{money['amount']} {money.get('currency', '')}".strip()
+            return _amount(money["amount"], money.get("currency"), language)
     for name in ("list_name", "list_id", "campaign_id", "network", "purpose", "form_id"):
         value = data.get(name)
         if isinstance(value, str):
             return value
     return ""
+
+
+# The currency `format_money` writes as `$`: the organisations' own.
+HOME_CURRENCY = "CAD"
+
+
+def _amount(amount: Any, currency: Any, language: Language) -> str:
+    if currency in (None, "", HOME_CURRENCY):
+        return format_money(amount, language)
+    # Another currency keeps its code, so that no one reads US dollars as Canadian ones.
+    return f"{format_number(amount, language, decimals=2)}\u00a0{currency}"
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Links to the pages around a page of a list read forward by cursor (a segment's members by person id)."""
+
+    first: str | None
+    previous: str | None
+    next: str | None
+
+
+def pager(base: str, cursor: str | None, trail: Sequence[str], next_cursor: str | None) -> Pager:
+    """The API pages forward only, so each link carries the trail of cursors that led to its page: going back is
+    returning to the last of them. `trail` holds the cursors of the pages before this one, the first page (which
+    has none) left out."""
+
+    def link(to: str | None, earlier: Sequence[str]) -> str:
+        params = ([("cursor", to)] if to else []) + [("previous", cursor) for cursor in earlier]
+        return base + ("?" + urlencode(params) if params else "")
+
+    if cursor is None:
+        return Pager(None, None, link(next_cursor, ()) if next_cursor else None)
+    back = link(trail[-1], trail[:-1]) if trail else base
+    return Pager(
+        first=base if trail else None,
+        previous=back,
+        next=link(next_cursor, (*trail, cursor)) if next_cursor else None,
+    )
 
 
 def origin_of(event: Mapping[str, Any]) -> str:

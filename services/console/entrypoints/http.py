@@ -16,6 +16,7 @@ from services.console.adapters.platform_api import ApiError, ServiceUnavailableE
 from services.console.context import ConsoleContext, ConsoleDep
 from services.console.domain.i18n import Language, choose_language
 from services.console.domain.overview import STAGES
+from services.console.domain.pages import pager
 from services.console.handlers import ActiveSession, LoginRefusedError, current_session, log_in, log_out
 from shared.access import Scope
 
@@ -260,11 +261,23 @@ async def unmerge(
 
 
 @router.get("/patrons/{person_id}/export")
+async def export_form(
+    person_id: str, request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage
+) -> Response:
+    """The step before an export: each export is logged as an access to the person's data (Law 25), so it is asked
+    for on purpose, never by following a link."""
+    require(active, Scope.PRIVACY_EXPORT)
+    page = await pages.patron_page(context.deps.api, active, person_id, language)
+    status_code = 404 if page.profile is None and page.person is None else 200
+    return render(request, context, language, "export.html", active, status_code=status_code, page=page)
+
+
+@router.post("/patrons/{person_id}/export")
 async def export(
     person_id: str,
-    active: StaffSession,
+    active: CheckedSession,
     context: ConsoleDep,
-    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    format: Annotated[str, Form(pattern="^(json|csv)$")] = "json",
 ) -> Response:
     require(active, Scope.PRIVACY_EXPORT)
     body, media_type = await pages.export_person(context.deps.api, active.token, person_id, format)
@@ -355,7 +368,8 @@ async def segment(
 ) -> Response:
     require(active, Scope.SEGMENTS_READ)
     page = await pages.segment_page(context.deps.api, active.token, name, cursor)
-    return render(request, context, language, "segment.html", active, page=page, cursor=cursor, previous=previous or [])
+    links = pager(f"/segments/{quote(name, safe='')}", cursor, previous or [], page.next_cursor)
+    return render(request, context, language, "segment.html", active, page=page, pager=links)
 
 
 @router.get("/segments/{name}/export.csv")

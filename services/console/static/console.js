@@ -6,6 +6,10 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
     return;
   }
+  // A download leaves the page in place: its buttons must stay usable.
+  if (form.dataset.download !== undefined) {
+    return;
+  }
   // Disabled after this tick, so the clicked button's name and value are still sent with the form.
   setTimeout(() => form.querySelectorAll("button[type=submit]").forEach((button) => { button.disabled = true; }), 0);
 });

@@ -83,6 +83,13 @@ class BilingualTitle(BaseModel):
     en: ShortText = Field(description="The title in English.")
 
 
+class BilingualDescription(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fr: LongText = Field(description="The description in French.")
+    en: LongText = Field(description="The description in English.")
+
+
 # Segments
 
 
@@ -90,7 +97,7 @@ class SegmentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: BilingualTitle = Field(description="What staff see in the tools, in both languages.")
-    description: LongText = Field(description="Who is in the segment, in plain words.")
+    description: BilingualDescription = Field(description="Who is in the segment, in plain words, in both languages.")
     when: ConditionSpec = Field(description="The condition a profile meets to be in the segment.")
 
 
@@ -104,7 +111,7 @@ class SegmentsFile(BaseModel):
 class Segment:
     name: str
     title: BilingualTitle
-    description: str
+    description: BilingualDescription
     condition: Condition
     time_tests: tuple[FieldTest, ...] = dataclasses.field(init=False, repr=False, compare=False)
 
@@ -164,6 +171,7 @@ class Period(StrEnum):
 class TriggerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    title: BilingualTitle = Field(description="What staff see in the tools, in both languages.")
     description: LongText = Field(description="What the rule is for, in plain words.")
     when: ConditionSpec = Field(description="The condition the profile enters for the rule to fire.")
     on: tuple[EventTypeName, ...] | None = Field(
@@ -214,6 +222,7 @@ class TriggersFile(BaseModel):
 @dataclass(frozen=True, slots=True)
 class TriggerRule:
     name: str
+    title: BilingualTitle
     description: str
     condition: Condition
     on: frozenset[str] | None
@@ -248,6 +257,7 @@ def load_triggers(yaml_text: str, *, file_name: str = "triggers.yaml") -> Trigge
         tuple(
             TriggerRule(
                 name=name,
+                title=spec.title,
                 description=spec.description,
                 condition=spec.when.compile(),
                 on=frozenset(spec.on) if spec.on is not None else None,

@@ -273,7 +273,7 @@ async def list_segments(principal: SegmentsReader, context: ProfileDep) -> dict[
             {
                 "name": segment.name,
                 "title": {"fr": segment.title.fr, "en": segment.title.en},
-                "description": segment.description,
+                "description": {"fr": segment.description.fr, "en": segment.description.en},
                 "members": sizes.get(segment.name, 0),
                 "trend": [
                     {"date": point.day.isoformat(), "members": point.members} for point in trends[segment.name].points
@@ -282,6 +282,35 @@ async def list_segments(principal: SegmentsReader, context: ProfileDep) -> dict[
             }
             for segment in context.deps.rules.segments.segments
         ]
+    }
+
+
+@router.get(
+    "/v1/definitions",
+    summary="The segments and trigger rules defined: their names with titles in French and English",
+)
+async def list_definitions(principal: ProfilesReader, context: ProfileDep) -> dict[str, Any]:
+    """A profile names its segments and the trigger rules fired for it: whoever reads profiles reads their titles
+    here, without needing `segments:read` for the segments' sizes and members."""
+    rules = context.deps.rules
+    return {
+        "segments": [
+            {
+                "name": segment.name,
+                "title": {"fr": segment.title.fr, "en": segment.title.en},
+                "description": {"fr": segment.description.fr, "en": segment.description.en},
+            }
+            for segment in rules.segments.segments
+        ],
+        "triggers": [
+            {
+                "name": rule.name,
+                "title": {"fr": rule.title.fr, "en": rule.title.en},
+                "description": rule.description,
+                "period": rule.period.value,
+            }
+            for rule in rules.triggers.rules
+        ],
     }
 
 

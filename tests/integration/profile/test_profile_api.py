@@ -103,6 +103,20 @@ async def test_segments_list_their_sizes_and_members_page_by_person_id_or_as_csv
     assert forbidden.status_code == 403
 
 
+async def test_any_reader_of_profiles_reads_what_segments_and_triggers_are_called_in_both_languages(
+    harness: ProfileHarness, app: FastAPI
+) -> None:
+    async with await _client(app, harness.organisation_id, Scope.PROFILES_READ) as client:
+        definitions = await client.get("/v1/definitions")
+    assert definitions.status_code == 200, definitions.text
+    segments = {item["name"]: item for item in definitions.json()["segments"]}
+    assert segments["francophones"]["title"] == {"fr": "Francophones", "en": "French speakers"}
+    assert set(segments["francophones"]["description"]) == {"fr", "en"}
+    triggers = {item["name"]: item for item in definitions.json()["triggers"]}
+    assert triggers["welcome-first-purchase"]["title"]["en"] == "Welcome after a first purchase"
+    assert triggers["welcome-first-purchase"]["period"] == "once"
+
+
 async def test_an_export_holds_every_fact_and_is_logged(harness: ProfileHarness, app: FastAPI) -> None:
     async with await _client(app, harness.organisation_id, Scope.PRIVACY_EXPORT, Scope.PRIVACY_ERASE) as client:
         exported = await client.get("/v1/persons/per_elise/export")

@@ -18,6 +18,8 @@ from services.console.domain.i18n import (
 )
 from services.identity.domain.identifiers import IdentifierType
 from services.identity.domain.matching import Level
+from services.notify.domain.retries import Verdict
+from services.notify.domain.subscriptions import MessageKind
 from services.notify.ports import DeliveryStatus
 from services.profile.domain.profile import NewsletterStatus
 from services.profile.domain.scores import LifecycleStage
@@ -58,6 +60,13 @@ def test_every_key_a_template_names_literally_is_in_the_catalog() -> None:
         ("level.", [level.value for level in Level]),
         ("merge.decided_by.", [decider.value for decider in MergeDecider]),
         ("verdict.", ["agrees", "differs", "unknown"]),
+        ("event.", [kind.value for kind in MessageKind]),
+        # The outcomes the pipeline's counters and notify's deliveries are labelled with (their metrics' help).
+        ("outcome.", ["accepted", "duplicate", "rejected", "awaiting_order"]),
+        ("outcome.", ["new", "external_id", "email", "phone", "probabilistic", "review_pending", "erased"]),
+        ("outcome.", ["suppressed", "applied", "republished", "ignored", "late", "merged", "unmerged"]),
+        ("outcome.", ["erased_person", "unchanged", "swept", "cancelled", *[verdict.value for verdict in Verdict]]),
+        ("language.", ["fr", "en"]),
         ("compare.", ["first_name", "last_name", "email", "phone", "address", "birth_date"]),
     ],
 )
@@ -84,6 +93,13 @@ def test_a_catalog_entry_whose_languages_name_different_placeholders_is_refused(
 def test_a_catalog_key_outside_lower_case_letters_digits_and_dots_is_refused() -> None:
     with pytest.raises(CatalogError, match="Bad Key"):
         Catalog.from_yaml("Bad Key: {fr: a, en: b}")
+
+
+def test_a_code_is_shown_by_its_message_and_a_code_the_catalog_does_not_know_as_itself() -> None:
+    catalog = Catalog.from_yaml("outcome.accepted: {fr: Accepté, en: Accepted}")
+    assert catalog.label("outcome.", "accepted", Language.FR) == "Accepté"
+    assert catalog.label("outcome.", "accepted", Language.EN) == "Accepted"
+    assert catalog.label("outcome.", "not_handled:x.v1", Language.FR) == "not_handled:x.v1"
 
 
 def test_a_message_is_filled_with_its_values_in_the_language_asked() -> None:

@@ -4,6 +4,7 @@ import pytest
 
 from services.console.domain.i18n import Language
 from services.console.domain.pages import (
+    Pager,
     compare_for_review,
     consent_rows,
     email_today,
@@ -12,8 +13,11 @@ from services.console.domain.pages import (
     localized,
     merge_rows,
     origin_of,
+    pager,
     sources_of,
     tickets_by_season,
+    titled,
+    titles_by_name,
 )
 
 
@@ -162,11 +166,11 @@ def test_a_text_is_shown_in_the_page_language_else_in_the_other() -> None:
 
 
 def test_fired_trigger_keys_read_as_rule_and_period() -> None:
-    fired = fired_triggers(["welcome-first-purchase:per_a:once", "thank-you:per_a:2026-10-17", "odd-key"], "per_a")
+    fired = fired_triggers(["welcome-first-purchase:per_a:once", "thank-you:per_a:2026-10-17", "odd-key"], "per_a", {})
     assert [(trigger.rule, trigger.period) for trigger in fired] == [
-        ("odd-key", "once"),
+        ("odd-key", None),
         ("thank-you", "2026-10-17"),
-        ("welcome-first-purchase", "once"),
+        ("welcome-first-purchase", None),
     ]
 
 
@@ -190,7 +194,7 @@ def test_a_review_shows_each_compared_field_side_by_side_with_its_verdict() -> N
     [
         ({"performance": {"production_id": "b", "title": {"fr": "Les Belles-sœurs", "en": None}}}, "Les Belles-sœurs"),
         ({"to_performance": {"production_id": "b", "title": None}}, "b"),
-        ({"total": {"amount": "12.00", "currency": "CAD"}}, "12.00 CAD"),
+        ({"total": {"amount": "12.00", "currency": "CAD"}}, "12,00\u00a0$"),
         ({"list_name": "Infolettre"}, "Infolettre"),
         ({}, ""),
     ],
@@ -202,3 +206,65 @@ def test_a_timeline_entry_says_in_a_few_words_what_its_fact_is_about(data: dict[
 def test_a_fact_s_origin_is_the_system_its_person_came_from_else_its_source_path() -> None:
     assert origin_of({"data": {"person": {"source": "boutique"}}, "source": "/orgs/x/sources/api"}) == "boutique"
     assert origin_of({"data": {}, "source": "/orgs/x/sources/billetterie"}) == "billetterie"
+
+
+def test_an_amount_in_the_timeline_is_written_as_the_page_s_language_writes_money() -> None:
+    bought = {"data": {"total": {"amount": "1234.5", "currency": "CAD"}}}
+    assert event_summary(bought, Language.FR) == "1\u202f234,50\u00a0$"
+    assert event_summary(bought, Language.EN) == "$1,234.50"
+    # Another currency keeps its code rather than pass for Canadian dollars.
+    assert event_summary({"data": {"amount": {"amount": "12", "currency": "EUR"}}}, Language.FR) == "12,00\u00a0EUR"
+
+
+def test_a_fired_trigger_shows_its_rule_s_title_and_a_rule_fired_once_ever_has_no_period_to_show() -> None:
+    titles = {"welcome-first-purchase": "Bienvenue après un premier achat", "donor-anniversary": "Anniversaire"}
+    fired = fired_triggers(
+        ["welcome-first-purchase:per_a:once", "donor-anniversary:per_a:2026-10-17", "retired-rule:per_a:2026"],
+        "per_a",
+        titles,
+    )
+    assert [(trigger.rule, trigger.title, trigger.period) for trigger in fired] == [
+        ("donor-anniversary", "Anniversaire", "2026-10-17"),
+        ("welcome-first-purchase", "Bienvenue après un premier achat", None),
+        # A rule profile no longer defines keeps its name.
+        ("retired-rule", "retired-rule", "2026"),
+    ]
+
+
+def test_segments_and_triggers_are_named_by_their_titles_in_the_page_language() -> None:
+    definitions = [
+        {"name": "francophones", "title": {"fr": "Francophones", "en": "French speakers"}},
+        {"name": "donors", "title": {"fr": "Donateurs", "en": "Donors"}},
+    ]
+    english = titles_by_name(definitions, Language.EN)
+    assert english == {"francophones": "French speakers", "donors": "Donors"}
+    shown = titled(["francophones", "donors", "since-defined"], english)
+    assert [(item.name, item.title) for item in shown] == [
+        ("donors", "Donors"),
+        ("francophones", "French speakers"),
+        ("since-defined", "since-defined"),
+    ]
+
+
+def test_the_first_page_of_members_links_only_forward() -> None:
+    links = pager("/segments/donors", None, [], "per_b")
+    assert (links.first, links.previous, links.next) == (None, None, "/segments/donors?cursor=per_b")
+    assert pager("/segments/donors", None, [], None) == Pager(None, None, None)
+
+
+def test_the_second_page_of_members_links_back_to_the_first_and_on_to_the_third() -> None:
+    links = pager("/segments/donors", "per_b", [], "per_d")
+    assert links.previous == "/segments/donors"
+    # On the second page the previous page is the first: one link says so.
+    assert links.first is None
+    assert links.next == "/segments/donors?cursor=per_d&previous=per_b"
+
+
+def test_a_later_page_of_members_links_back_one_page_through_the_trail_of_cursors() -> None:
+    third = pager("/segments/donors", "per_d", ["per_b"], "per_f")
+    assert third.previous == "/segments/donors?cursor=per_b"
+    assert third.first == "/segments/donors"
+    assert third.next == "/segments/donors?cursor=per_f&previous=per_b&previous=per_d"
+    fourth = pager("/segments/donors", "per_f", ["per_b", "per_d"], None)
+    assert fourth.previous == "/segments/donors?cursor=per_d&previous=per_b"
+    assert fourth.next is None

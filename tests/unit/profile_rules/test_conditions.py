@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from services.profile.domain.rule_conditions import ConditionSpec, Duration, TimeUnit
 from services.profile.domain.rules import (
+    BilingualDescription,
     BilingualTitle,
     Segment,
     SegmentDefinitions,
@@ -27,7 +28,7 @@ def segments_of(conditions: dict[str, Any]) -> SegmentDefinitions:
     """Segments named like `conditions`' keys, loaded through the real file loader."""
     document = {
         "segments": {
-            name: {"title": {"fr": name, "en": name}, "description": name, "when": condition}
+            name: {"title": {"fr": name, "en": name}, "description": {"fr": name, "en": name}, "when": condition}
             for name, condition in conditions.items()
         }
     }
@@ -37,9 +38,10 @@ def segments_of(conditions: dict[str, Any]) -> SegmentDefinitions:
 def validated_segments(conditions: dict[str, Any]) -> SegmentDefinitions:
     """Segments from conditions validated as a file's are, without writing and parsing YAML (faster for many)."""
     title = BilingualTitle(fr="s", en="s")
+    description = BilingualDescription(fr="s", en="s")
     return SegmentDefinitions(
         tuple(
-            Segment(name, title, name, ConditionSpec.model_validate(condition).compile())
+            Segment(name, title, description, ConditionSpec.model_validate(condition).compile())
             for name, condition in conditions.items()
         )
     )

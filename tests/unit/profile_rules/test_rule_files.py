@@ -29,7 +29,7 @@ def segment_with_test(*lines: str) -> str:
         segments:
           buyers:
             title: {fr: Acheteurs, en: Buyers}
-            description: People who bought.
+            description: {fr: Personnes qui ont acheté., en: People who bought.}
             when:
               all:
                 - field: tickets_bought
@@ -54,7 +54,9 @@ def test_the_shipped_segments_load_with_the_promised_names() -> None:
         "anglophones",
         "at-risk",
     )
-    assert all(segment.title.fr and segment.title.en and segment.description for segment in SEGMENTS.segments)
+    assert all(segment.title.fr and segment.title.en for segment in SEGMENTS.segments)
+    # Staff read a segment's description in the page's language: each says it in words of its own.
+    assert all(segment.description.fr != segment.description.en for segment in SEGMENTS.segments)
 
 
 def test_the_shipped_triggers_load_with_their_periods_and_purposes() -> None:
@@ -71,6 +73,7 @@ def test_the_shipped_triggers_load_with_their_periods_and_purposes() -> None:
     assert all(rule.purpose is ConsentPurpose.MARKETING_EMAIL for rule in rules.values())
     assert rules["thank-you-after-performance"].on == frozenset({"parterre.ticket.scanned.v1"})
     assert rules["donor-anniversary"].counted_from == "first_donation_at"
+    assert all(rule.title.fr != rule.title.en for rule in rules.values())
 
 
 def test_only_rules_that_test_time_or_follow_events_fire_whenever_their_condition_holds() -> None:
@@ -85,6 +88,7 @@ def test_a_bare_on_key_is_read_as_a_key_although_yaml_reads_on_as_true() -> None
         dedent("""\
             triggers:
               scanned:
+                title: {fr: Entrée, en: Scan}
                 description: A scan.
                 on: [parterre.ticket.scanned.v1]
                 when: {field: performances_attended, op: gt, value: 0}
@@ -253,14 +257,14 @@ def test_every_mistake_in_a_file_is_reported_at_once_each_on_its_line() -> None:
         segments:
           buyers:
             title: {fr: Acheteurs, en: Buyers}
-            description: People who bought.
+            description: {fr: Personnes qui ont acheté., en: People who bought.}
             when:
               any:
                 - {field: tickets_bougth, op: gt, value: 0}
                 - {field: genres, op: in, value: danse}
           subscribers:
             title: {fr: Abonnés, en: Subscribers}
-            description: Season pass holders.
+            description: {fr: Abonnés de saison., en: Season pass holders.}
             when: {field: is_subscriber, op: eq, value: oui}
         """
     )
@@ -276,11 +280,11 @@ def test_a_segment_named_twice_is_refused_on_the_second_name() -> None:
         segments:
           donors:
             title: {fr: Donateurs, en: Donors}
-            description: Donors.
+            description: {fr: Donateurs., en: Donors.}
             when: {field: donations_count, op: gt, value: 0}
           donors:
             title: {fr: Donateurs, en: Donors}
-            description: Big donors.
+            description: {fr: Grands donateurs., en: Big donors.}
             when: {field: donations_total, op: gt, value: 1000}
         """
     )
@@ -293,7 +297,7 @@ def test_a_name_that_is_not_a_slug_is_refused_on_its_line() -> None:
         segments:
           Gros Donateurs:
             title: {fr: Donateurs, en: Donors}
-            description: Donors.
+            description: {fr: Donateurs., en: Donors.}
             when: {field: donations_count, op: gt, value: 0}
         """
     )
@@ -308,11 +312,50 @@ def test_a_title_in_one_language_only_is_refused() -> None:
         segments:
           donors:
             title: {fr: Donateurs}
-            description: Donors.
+            description: {fr: Donateurs., en: Donors.}
             when: {field: donations_count, op: gt, value: 0}
         """
     )
     assert problems == ((3, "`segments.donors.title.en`: Field required"),)
+
+
+def test_a_description_in_one_language_only_is_refused() -> None:
+    problems = segment_problems(
+        """\
+        segments:
+          donors:
+            title: {fr: Donateurs, en: Donors}
+            description: Donors.
+            when: {field: donations_count, op: gt, value: 0}
+        """
+    )
+    assert len(problems) == 1, problems
+    assert problems[0][0] == 4
+    assert "`segments.donors.description`" in problems[0][1]
+    english_only = segment_problems(
+        """\
+        segments:
+          donors:
+            title: {fr: Donateurs, en: Donors}
+            description: {en: Donors.}
+            when: {field: donations_count, op: gt, value: 0}
+        """
+    )
+    assert english_only == ((4, "`segments.donors.description.fr`: Field required"),)
+
+
+def test_a_trigger_rule_without_a_title_in_both_languages_is_refused() -> None:
+    problems = trigger_problems(
+        """\
+        triggers:
+          donors:
+            title: {fr: Merci aux donateurs}
+            description: Thank donors.
+            when: {field: donations_count, op: gt, value: 0}
+            period: once
+        """
+    )
+    assert problems == ((3, "`triggers.donors.title.en`: Field required"),)
 
 
 def test_a_segment_without_a_condition_is_refused_on_its_name() -> None:
@@ -321,7 +364,7 @@ def test_a_segment_without_a_condition_is_refused_on_its_name() -> None:
         segments:
           donors:
             title: {fr: Donateurs, en: Donors}
-            description: Donors.
+            description: {fr: Donateurs., en: Donors.}
         """
     )
     assert problems == ((2, "`segments.donors.when`: Field required"),)
@@ -333,7 +376,7 @@ def test_broken_yaml_is_refused_naming_the_line_where_the_bracket_opened() -> No
         segments:
           donors:
             title: {fr: Donateurs, en: Donors}
-            description: Donors.
+            description: {fr: Donateurs., en: Donors.}
             when: {field: donations_count, op: gt, value: 0
         """
     )
@@ -345,6 +388,7 @@ def test_broken_yaml_is_refused_naming_the_line_where_the_bracket_opened() -> No
 RULE_HEAD = """\
     triggers:
       donors:
+        title: {fr: Merci aux donateurs, en: Thank donors}
         description: Thank donors.
         when: {field: donations_count, op: gt, value: 0}
     """
@@ -355,35 +399,35 @@ RULE_HEAD = """\
     [
         pytest.param(
             "on: [parterre.ticket.scaned.v1]\nperiod: per_event",
-            5,
+            6,
             "`parterre.ticket.scaned.v1` is not an event type; did you mean `parterre.ticket.scanned.v1`?",
             id="unknown event type",
         ),
-        pytest.param("on: []\nperiod: per_event", 5, "needs at least one event type", id="empty on"),
+        pytest.param("on: []\nperiod: per_event", 6, "needs at least one event type", id="empty on"),
         pytest.param(
-            "period: weekly", 5, "Input should be 'once', 'season', 'year', 'month' or 'per_event'", id="unknown period"
+            "period: weekly", 6, "Input should be 'once', 'season', 'year', 'month' or 'per_event'", id="unknown period"
         ),
         pytest.param(
             "period: once\npurpose: email",
-            6,
+            7,
             "Input should be 'marketing_email', 'sms', 'postal' or 'survey'",
             id="unknown purpose",
         ),
         pytest.param(
             "period: once\npurpose: sms\nfacts: [first_name, phones]",
-            7,
+            8,
             "`phones` reaches the person only as a consented contact point",
             id="contact details in facts",
         ),
         pytest.param(
             "period: once\nfacts:\n  - first_name\n  - donation_total",
-            8,
+            9,
             "did you mean `donations_total`?",
             id="unknown fact",
         ),
         pytest.param(
             "period: year\ncounted_from: donations_count",
-            6,
+            7,
             "`donations_count` holds a number; this needs a field holding a date and time",
             id="counted from a number",
         ),

@@ -68,10 +68,12 @@ def test_a_time_based_rule_with_a_calendar_period_is_due_when_the_next_period_be
         dedent("""\
             triggers:
               monthly-lapsed-reminder:
+                title: {fr: Remind lapsed buyers every month., en: Remind lapsed buyers every month.}
                 description: Remind lapsed buyers every month.
                 when: {field: last_purchase_at, op: older_than, value: 12 months}
                 period: month
               yearly-lapsed-reminder:
+                title: {fr: Remind lapsed buyers every year., en: Remind lapsed buyers every year.}
                 description: Remind lapsed buyers every year.
                 when: {field: last_purchase_at, op: older_than, value: 12 months}
                 period: year

@@ -274,31 +274,38 @@ PERIOD_RULES = load_triggers(
     dedent("""\
         triggers:
           every-once:
+            title: {fr: Once., en: Once.}
             description: Once.
             when: {field: tickets_bought, op: gt, value: 0}
             period: once
           every-season:
+            title: {fr: Once a season., en: Once a season.}
             description: Once a season.
             when: {field: tickets_bought, op: gt, value: 0}
             period: season
           every-year:
+            title: {fr: Once a calendar year., en: Once a calendar year.}
             description: Once a calendar year.
             when: {field: tickets_bought, op: gt, value: 0}
             period: year
           every-month:
+            title: {fr: Once a calendar month., en: Once a calendar month.}
             description: Once a calendar month.
             when: {field: tickets_bought, op: gt, value: 0}
             period: month
           every-event:
+            title: {fr: Once an event., en: Once an event.}
             description: Once an event.
             when: {field: tickets_bought, op: gt, value: 0}
             period: per_event
           once-per-first-purchase:
+            title: {fr: Once per first purchase date., en: Once per first purchase date.}
             description: Once per first purchase date.
             when: {field: tickets_bought, op: gt, value: 0}
             period: once
             counted_from: first_purchase_at
           monthly-since-first-purchase:
+            title: {fr: Once a month since the first purchase., en: Once a month since the first purchase.}
             description: Once a month since the first purchase.
             when: {field: tickets_bought, op: gt, value: 0}
             period: month
