@@ -70,6 +70,7 @@ class BatchView:
         self._blocks: _Answers[tuple[str, str], list[str]] = _Answers()
         self._households: _Answers[tuple[str, str], list[str]] = _Answers()
         self._suppressed: _Answers[tuple[str, str], bool] = _Answers()
+        self._any_suppression: _Answers[str, bool] = _Answers()
 
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
         return await self._owners.get(
@@ -98,7 +99,12 @@ class BatchView:
         )
         return list(members)
 
+    async def suppressions_exist(self, organisation_id: str) -> bool:
+        return await self._any_suppression.get(organisation_id, lambda: self._store.suppressions_exist(organisation_id))
+
     async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool:
+        if not await self.suppressions_exist(organisation_id):
+            return False
         for value in hashes:
             if await self._suppressed.get(
                 (organisation_id, value), partial(self._store.any_suppressed, organisation_id, [value])

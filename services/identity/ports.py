@@ -71,6 +71,10 @@ class IdentityReads(Protocol):
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]: ...
 
+    async def suppressions_exist(self, organisation_id: str) -> bool:
+        """Has the organisation suppressed any identifier? Most never have: one read spares one per identifier."""
+        ...
+
     async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool: ...
 
 

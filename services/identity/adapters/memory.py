@@ -233,6 +233,9 @@ class InMemoryIdentityStore:
     async def suppress(self, organisation_id: str, hashes: Sequence[str]) -> None:
         self._suppressed.update((organisation_id, value) for value in hashes)
 
+    async def suppressions_exist(self, organisation_id: str) -> bool:
+        return any(organisation == organisation_id for organisation, _value in self._suppressed)
+
     async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool:
         return any((organisation_id, value) in self._suppressed for value in hashes)
 

@@ -60,6 +60,7 @@ FILTERED_FACTS = "identity_filtered_facts"
 INDEXES = (
     IndexSpec(MERGES, [("organisation_id", ASCENDING), ("persons", ASCENDING)]),
     IndexSpec(REVIEWS, [("organisation_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
+    IndexSpec(SUPPRESSIONS, [("organisation_id", ASCENDING)]),
 )
 # Beyond this many members a blocking key no longer narrows anything down; it stops growing.
 MAX_BLOCK_MEMBERS = 200
@@ -591,6 +592,11 @@ class MongoIdentityStore:
                 await self._suppressions.insert_one(
                     {"_id": _key(organisation_id, value), "organisation_id": organisation_id}
                 )
+
+    async def suppressions_exist(self, organisation_id: str) -> bool:
+        # Suppressions are few (erased persons who asked not to be added again): where no index serves this
+        # query (FerretDB), the scan is short.
+        return await self._suppressions.find_one({"organisation_id": organisation_id}, {"_id": 1}) is not None
 
     async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool:
         for value in hashes:

@@ -288,7 +288,10 @@ class CommandLog(monitoring.CommandListener):
         pass
 
     def found_ids(self) -> list[str]:
-        return [str(command["filter"]["_id"]) for name, command in self.commands if name == "find"]
+        # A find by something else than `_id` (whether an organisation has suppressions) counts by its filter.
+        return [
+            str(command["filter"].get("_id", command["filter"])) for name, command in self.commands if name == "find"
+        ]
 
     def count(self, name: str) -> int:
         return sum(1 for command_name, _command in self.commands if command_name == name)

@@ -14,6 +14,7 @@ from services.identity.handlers import (
     decide_review,
     erase_on_request,
     resolve_fact,
+    resolve_facts,
     unmerge,
     view_person,
 )
@@ -255,6 +256,25 @@ async def test_an_erasure_asking_not_to_be_readded_suppresses_later_facts(deps: 
     ).filtered is None
     # The erasure goes on to profile, which accounts for it.
     assert outcome.filtered is None
+
+
+async def test_a_batch_after_an_erasure_asking_not_to_be_readded_leaves_the_erased_person_out(
+    deps: IdentityDeps,
+) -> None:
+    other_organisation = f"{ORGANISATION}-other"
+    assert not await deps.store.suppressions_exist(ORGANISATION)
+    await resolve(deps, "e1", source="shopify-boutique", external_id="191167", email="john@example.com")
+    await resolve_fact(erasure_fact("e2", do_not_readd=True, external_id="191167", email="john@example.com"), deps)
+    assert await deps.store.suppressions_exist(ORGANISATION)
+    assert not await deps.store.suppressions_exist(other_organisation)
+    batch = [
+        details_fact("e3", email="alice@example.com"),
+        details_fact("e4", source="mailchimp-principal", email="JOHN@example.com"),
+        details_fact("e5", email="bob@example.com"),
+    ]
+    outcomes = await resolve_facts(batch, ["alice", "john", "bob"], deps)
+    assert [outcome is None for outcome in outcomes] == [False, True, False]
+    assert (await resolve_fact(batch[1], deps)).outcome == "suppressed"
 
 
 async def test_an_upstream_erasure_naming_nobody_known_is_noted_filtered_once(deps: IdentityDeps) -> None:

@@ -30,6 +30,7 @@ class CountingReads:
         self.owners: dict[Identifier, str] = {EMAIL: "p1"}
         self.persons = {"p1": person("p1")}
         self.blocks = {"ln:TRMBL": ["p1"]}
+        self.suppressions = True
 
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
         self.asked[f"owner {identifier.value}"] += 1
@@ -50,6 +51,11 @@ class CountingReads:
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
         self.asked[f"household {household_id}"] += 1
         return []
+
+    async def suppressions_exist(self, organisation_id: str) -> bool:
+        self.asked["suppressions exist"] += 1
+        await asyncio.sleep(0.01)
+        return self.suppressions
 
     async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool:
         for value in hashes:
@@ -83,7 +89,18 @@ async def test_suppression_answers_are_kept_per_hash() -> None:
     view = BatchView(store)
     assert not await view.any_suppressed(ORGANISATION, ["a", "b"])
     assert await view.any_suppressed(ORGANISATION, ["b", "refused", "c"])
-    assert store.asked == Counter({"suppressed a": 1, "suppressed b": 1, "suppressed refused": 1})
+    assert store.asked == Counter(
+        {"suppressions exist": 1, "suppressed a": 1, "suppressed b": 1, "suppressed refused": 1}
+    )
+
+
+async def test_an_organisation_that_never_suppressed_anyone_is_asked_once_per_batch_not_once_per_identifier() -> None:
+    store = CountingReads()
+    store.suppressions = False
+    view = BatchView(store)
+    answers = await asyncio.gather(*(view.any_suppressed(ORGANISATION, [f"h{n}", "refused"]) for n in range(20)))
+    assert not any(answers)
+    assert store.asked == Counter({"suppressions exist": 1})
 
 
 async def test_what_the_batch_wrote_is_known_and_what_it_changed_is_read_again() -> None:
