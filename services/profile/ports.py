@@ -209,7 +209,12 @@ class ProfileStore(Protocol):
     async def delete_profile(self, organisation_id: str, person_id: str) -> None: ...
 
     async def schedule(self, entry: DueEntry) -> str:
-        """Files the profile in the slot of its due moment, for the sweep; returns a handle to unfile it."""
+        """Files the profile in the slot of its due moment, for the sweep; returns a handle to unfile it.
+
+        A write that lagged past the slot's grace finds the sweep gone beyond the slot: the entry is filed again in
+        the slot the sweep reads next, and the handle is that filing's. The position is read after the first
+        filing, so a sweep that moved past the slot in between either read the entry there or is seen to have
+        moved (see `sweep_due`)."""
 
     async def schedule_all(self, entries: Sequence[DueEntry]) -> list[str]:
         """`schedule` for each entry; the handles in the same order."""
@@ -232,7 +237,8 @@ class ProfileStore(Protocol):
         """Deletes the document unless it was written since it was read (False: read it again)."""
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
-        """Moves the position from `slot` to `to`; a no-op if another sweeper moved it already."""
+        """Moves the position from `slot` to `to`; a no-op if another sweeper moved it already. `filed_in(slot)`
+        still answers afterwards: the sweep reads the slot once more after moving past it."""
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         """Makes the profile findable by each of `keys` (`domain.lookups`); returns how many it was not found by

@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.profile.domain.profile import ProfileState
-from services.profile.domain.schedule import SHARDS, DueEntry, shard_of, slot_of
+from services.profile.domain.schedule import SHARDS, SLOT, DueEntry, shard_of, slot_of
 from services.profile.ports import (
     FactToLog,
     FiledDue,
@@ -429,21 +429,27 @@ class MongoProfileStore:
         await self._profiles.delete_one({"_id": _key(organisation_id, person_id)})
 
     async def schedule(self, entry: DueEntry) -> str:
-        slot = slot_of(entry.due_at)
-        name = _due_name(slot, shard_of(entry.organisation_id, entry.person_id))
-        await self._list_part(slot, name)
-        return await self._due.append(name, _due_entry(entry))
-
-    async def _list_part(self, slot: datetime, name: str) -> None:
-        """The day lists the part before its first entry is filed, so a crash between the two can only list an
-        empty part (which a sweep skips), never leave entries no sweep finds. Two writers may both list it."""
-        if await self._due.length(name) == 0:
-            await self._due.append(_day_name(slot), {"part": name})
+        [handle] = await self.schedule_all([entry])
+        return handle
 
     async def schedule_all(self, entries: Sequence[DueEntry]) -> list[str]:
+        if not entries:
+            return []
+        slots = [slot_of(entry.due_at) for entry in entries]
+        handles = await self._file_due(entries, slots)
+        position = await self.sweep_position()
+        behind = [index for index, slot in enumerate(slots) if position is not None and slot < position]
+        if behind and position is not None:
+            # Filed where the sweep has been already: filed again where it reads next, due moment unchanged.
+            again = await self._file_due([entries[index] for index in behind], [position] * len(behind))
+            for index, handle in zip(behind, again, strict=True):
+                handles[index] = handle
+        return handles
+
+    async def _file_due(self, entries: Sequence[DueEntry], slots: Sequence[datetime]) -> list[str]:
         by_name: dict[str, list[int]] = {}
-        for index, entry in enumerate(entries):
-            name = _due_name(slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))
+        for index, (entry, slot) in enumerate(zip(entries, slots, strict=True)):
+            name = _due_name(slot, shard_of(entry.organisation_id, entry.person_id))
             by_name.setdefault(name, []).append(index)
         names = list(by_name)
         lengths = dict(
@@ -456,11 +462,13 @@ class MongoProfileStore:
                 strict=True,
             )
         )
-        # Each day lists its new parts in one append, before their first entries are filed (see `_list_part`).
+        # Each day lists its new parts in one append, before their first entries are filed: a crash between the two
+        # can only list an empty part (which a sweep skips), never leave entries no sweep finds. Two writers may
+        # both list a part.
         new_parts: dict[str, list[str]] = {}
         for name in names:
             if lengths[name] == 0:
-                new_parts.setdefault(_day_name(slot_of(entries[by_name[name][0]].due_at)), []).append(name)
+                new_parts.setdefault(_day_name(slots[by_name[name][0]]), []).append(name)
         await _each(
             [self._due.extend(day, [{"part": name} for name in parts]) for day, parts in new_parts.items()],
             READS_AT_ONCE,
@@ -524,9 +532,10 @@ class MongoProfileStore:
         # The one position document moves forward only; two sweepers write the same value, so losing either
         # write loses nothing.
         await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to}})
-        if to.date() != slot.date():
-            # The day is swept: an entry filed in it now would be in a slot no sweep reads again anyway.
-            day = _day_name(slot)
+        if slot.date() != (slot - SLOT).date():
+            # The day before is swept, its last slot read once more after the position left it (`sweep_due`): an
+            # entry filed in it now is filed again ahead (`schedule_all`), and its list of parts can go.
+            day = _day_name(slot - SLOT)
             await self._due.clear(day, await self._due.length(day))
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:

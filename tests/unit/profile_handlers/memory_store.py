@@ -192,8 +192,16 @@ class MemoryProfileStore:
         self.profiles.pop((organisation_id, person_id), None)
 
     async def schedule(self, entry: DueEntry) -> str:
+        slot = slot_of(entry.due_at)
+        handle = await self._file(entry, slot)
         await asyncio.sleep(0)
-        key = (slot_of(entry.due_at), shard_of(entry.organisation_id, entry.person_id))
+        if self.position is not None and slot < self.position:
+            return await self._file(entry, self.position)
+        return handle
+
+    async def _file(self, entry: DueEntry, slot: datetime) -> str:
+        await asyncio.sleep(0)
+        key = (slot, shard_of(entry.organisation_id, entry.person_id))
         filed = self.due.setdefault(key, [])
         filed.append(entry)
         return f"{_name(key)}#{len(filed)}"

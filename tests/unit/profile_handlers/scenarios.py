@@ -714,6 +714,71 @@ async def an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go(world: Worl
     assert await world.store.filed_in(slot_of(stale.due_at)) == []
 
 
+async def a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    lea = await world.profile("per_lea")
+    assert lea.due_at is not None
+    assert lea.due_handle is not None
+    # The write that files Lea lags past her slot's grace: the sweep goes by before her entry is there.
+    await world.store.unschedule(lea.due_handle)
+    world.clock.at = lea.due_at + timedelta(minutes=20)
+    assert (await world.sweep()).visited == 0
+    await world.store.schedule(DueEntry(lea.due_at, world.organisation_id, "per_lea"))
+    world.clock.at += timedelta(minutes=20)
+
+    published: list[Envelope] = []
+    report = await world.sweep(published=published)
+
+    assert report.outcomes == {"swept": 1}
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+    assert [output.data["rule"] for output in published if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
+
+
+class FilingAsTheSweepMovesOn:
+    """The store, with an entry filed in the slot being swept just before the sweep moves past it: after the slot
+    was read and emptied, by a writer that read the position before it moved."""
+
+    def __init__(self, inner: ProfileStore, entry: DueEntry) -> None:
+        self._inner = inner
+        self._entry: DueEntry | None = entry
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        entry, self._entry = self._entry, None
+        if entry is not None and slot_of(entry.due_at) == slot:
+            await self._inner.schedule(entry)
+        else:
+            self._entry = entry
+        await self._inner.advance_sweep(slot, to)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    lea = await world.profile("per_lea")
+    assert lea.due_at is not None
+    assert lea.due_handle is not None
+    await world.store.unschedule(lea.due_handle)
+    racing = World(
+        cast(
+            ProfileStore, FilingAsTheSweepMovesOn(world.store, DueEntry(lea.due_at, world.organisation_id, "per_lea"))
+        ),
+        world.documents,
+        world.organisation_id,
+    )
+    racing.clock = world.clock
+    racing.deps = replace(racing.deps, clock=world.clock)
+    world.clock.at = lea.due_at + timedelta(minutes=20)
+
+    report = await racing.sweep()
+
+    assert report.outcomes == {"swept": 1}
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+
+
 async def merged_and_erased_persons_are_not_swept(world: World) -> None:
     await world.deliver(world.purchase("sale-a", "per_anne", days_ago=360))
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=360))
@@ -987,6 +1052,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_sweep_cut_short_visits_the_rest_next_time_and_announces_the_same_events,
     a_buyer_back_before_lapsing_is_not_swept_into_lapsed,
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
+    a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep,
+    an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep,
     merged_and_erased_persons_are_not_swept,
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
     a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_unmerged_or_erased,
