@@ -1063,7 +1063,7 @@ def _announced(
     rules, organisation_id, person_id = deps.rules, stored.organisation_id, stored.person_id
     as_of = _as_of(deps, after_state)
     before_state, before_segments = (EMPTY_PROFILE, frozenset[str]()) if appearing else (stored.state, stored.segments)
-    before_as_of = as_of if cause.swept_due_at is None else cause.swept_due_at - _INSTANT
+    before_as_of = _last_announced_as_of(stored, as_of, cause)
     before = view(before_state, as_of=before_as_of, seasons=rules.seasons)
     after = view(after_state, as_of=as_of, seasons=rules.seasons)
     changed = {name: plain(value) for name, value in after.items() if before.get(name) != value}
@@ -1157,6 +1157,18 @@ def _due_entry(profile: StoredProfile) -> DueEntry | None:
     if profile.due_at is None:
         return None
     return DueEntry(due_at=profile.due_at, organisation_id=profile.organisation_id, person_id=profile.person_id)
+
+
+def _last_announced_as_of(stored: StoredProfile, as_of: datetime, cause: _Cause) -> datetime:
+    """The moment the stored profile was last announced as of. Nothing changes a profile between its changes but
+    time, and time only at its due moment: a profile whose due moment has passed unswept was last announced as it
+    was just before it, so a fact handled then announces what time changed too (the sweep, finding the profile
+    due elsewhere since, then passes it by)."""
+    if cause.swept_due_at is not None:
+        return cause.swept_due_at - _INSTANT
+    if stored.due_at is not None and stored.due_at <= as_of:
+        return stored.due_at - _INSTANT
+    return as_of
 
 
 def _as_of(deps: ProfileDeps, state: ProfileState) -> datetime:

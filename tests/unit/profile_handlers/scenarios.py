@@ -108,6 +108,11 @@ class IdentityEvents:
         example["donation_id"] = f"D-{event_id}"
         return self._resolved("parterre.donation.made.v1", example, event_id, person_id, days_ago)
 
+    def email_open(self, event_id: str, person_id: str) -> Envelope:
+        example = copy.deepcopy(event_type("parterre.email.opened.v1").example)
+        example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
+        return self._resolved("parterre.email.opened.v1", example, event_id, person_id, days_ago=0)
+
     def erasure(self, person_id: str, *, upstream: bool = False) -> Envelope:
         """Parterre's own request to erase `person_id` (its profile API's), or with `upstream` one a shop sent about
         the person's email, which identity resolved to them."""
@@ -779,6 +784,30 @@ async def an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_swee
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
 
 
+async def a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    lea = await world.profile("per_lea")
+    assert lea.due_at is not None
+    assert "lapsed-buyers" not in lea.segments
+    # Lea lapsed a few minutes ago; the sweep reads her slot only once it has ended.
+    world.clock.at = lea.due_at + timedelta(minutes=5)
+
+    outputs = await world.deliver(world.email_open("open-l", "per_lea"))
+
+    [changed] = [output.data["changed"] for output in outputs if output.type == PROFILE_CHANGED]
+    # What the open changed, and what time changed since Lea was last announced.
+    assert {"opens_30d", "lifecycle_stage", "rfm.recency", "rfm.score"} <= set(changed)
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+    assert [output.data["rule"] for output in outputs if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
+    world.clock.at += timedelta(minutes=30)
+    later: list[Envelope] = []
+    await world.sweep(published=later)
+    assert later == []
+
+
 async def merged_and_erased_persons_are_not_swept(world: World) -> None:
     await world.deliver(world.purchase("sale-a", "per_anne", days_ago=360))
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=360))
@@ -1054,6 +1083,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
     a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep,
     an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep,
+    a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too,
     merged_and_erased_persons_are_not_swept,
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
     a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_unmerged_or_erased,
