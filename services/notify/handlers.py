@@ -221,12 +221,12 @@ async def accept_together(
     each queued, or None for the events it left to be accepted one at a time (all of a person's whose acceptance
     failed: whatever part of it was done, accepting them again is idempotent).
 
-    The subscriptions of each organisation are read once for the batch. That is as if each of its events had
-    been accepted when the batch was read: a subscription gets the events notify accepts after it was stored, and
-    when that is depends on the consumer's lag (seconds under load), against which the batch's duration (under a
-    second) cannot be told apart. A subscription deleted while the batch runs may still be queued for, as with one
-    event at a time between its read and its insert, only for longer: that delivery waits in a queue no worker
-    serves (the deletion gave up on those queued before it).
+    The subscriptions of each organisation are read once for the batch, as if all its events had been accepted
+    when it was read. That is acceptable: which events a subscription gets after it is stored already depends on
+    how far behind the consumer is, and a batch moves that cut by at most its own duration; the next batch reads
+    afresh. A subscription deleted while the batch runs may still be queued for, as with one event at a time
+    between its read and its insert, only for longer: that delivery waits in a queue no worker serves (the
+    deletion gave up on those queued before it).
 
     Each person's erasure and contact are read once, their changes folded into the contact in order and the
     result saved once; their segment memberships are written once each, as the last move left them. A person's
