@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from services.notify.adapters.http import SafeOutbound
 from services.notify.adapters.mongo import INDEXES, MongoNotifyStore
 from services.notify.context import NotifyContext, SystemClock, notify_rules, outbound_policy, settings_secret_box
-from services.notify.entrypoints.consumer import handle_profile_event
+from services.notify.entrypoints.consumer import handle_profile_event, handle_profile_events
 from services.notify.entrypoints.http import router
 from services.notify.handlers import NotifyDeps
 from services.notify.metrics import NotifyMetrics
@@ -52,12 +52,16 @@ def create_app(
         async def handle(consumed: ConsumedRecord[Envelope]) -> None:
             await handle_profile_event(consumed, context)
 
+        async def handle_batch(batch: list[ConsumedRecord[Envelope]]) -> list[ConsumedRecord[Envelope]]:
+            return await handle_profile_events(batch, context)
+
         for topic, group in ((changes_topic, CHANGES_GROUP), (triggers_topic, TRIGGERS_GROUP)):
             subscribe_to_events(
                 runtime,
                 topic=topic,
                 group_id=group_prefix + group.group_id,
                 handle=handle,
+                handle_batch=handle_batch,
                 concurrency=notify_settings.notify_consumer_concurrency,
             )
 

@@ -6,8 +6,9 @@ the same attempt; a redelivered `profile changed` older than the contact is igno
 """
 
 import asyncio
+import logging
 import secrets as random_ids
-from collections.abc import Collection, Coroutine, Iterable, Mapping
+from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +60,8 @@ from shared.events.common import Channel, ConsentPurpose
 SUBSCRIPTION_DELETED = "subscription_deleted"
 SUBSCRIPTION_DISABLED = "subscription_disabled"
 QUEUE_FULL = "queue_full"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,25 @@ async def _queue_deliveries(
 async def accept_trigger(envelope: Envelope, trigger: TriggerFiredV1, deps: NotifyDeps) -> list[Delivery]:
     """Queues the trigger for each subscription that wants it; a marketing message first passes the frequency cap."""
     organisation_id, store = envelope.organisation_id, deps.store
-    wanted = matching_subscriptions(
-        await store.subscriptions(organisation_id), MessageKind.TRIGGER_FIRED, name=trigger.rule
-    )
-    if not wanted or await store.is_erased(organisation_id, trigger.person_id):
+    subscriptions = await store.subscriptions(organisation_id)
+    if not _wanted_trigger(subscriptions, trigger) or await store.is_erased(organisation_id, trigger.person_id):
+        return []
+    return await _queue_trigger(envelope, trigger, subscriptions, deps)
+
+
+def _wanted_trigger(
+    subscriptions: list[Subscription], trigger: TriggerFiredV1
+) -> list[tuple[Subscription, Mapping[str, Any] | None]]:
+    return matching_subscriptions(subscriptions, MessageKind.TRIGGER_FIRED, name=trigger.rule)
+
+
+async def _queue_trigger(
+    envelope: Envelope, trigger: TriggerFiredV1, subscriptions: list[Subscription], deps: NotifyDeps
+) -> list[Delivery]:
+    """Queues a trigger of a person not erased for the subscriptions that want it, frequency cap permitting."""
+    organisation_id, store = envelope.organisation_id, deps.store
+    wanted = _wanted_trigger(subscriptions, trigger)
+    if not wanted:
         return []
     suppressed = None
     if trigger.purpose is not None:
@@ -158,8 +176,14 @@ async def accept_segment_change(
         return []
     entered = isinstance(change, SegmentEnteredV1)
     await store.set_membership(organisation_id, change.segment, change.person_id, entered)
-    kind = MessageKind.SEGMENT_ENTERED if entered else MessageKind.SEGMENT_EXITED
-    wanted = matching_subscriptions(await store.subscriptions(organisation_id), kind, name=change.segment)
+    return await _queue_segment_change(envelope, change, await store.subscriptions(organisation_id), deps)
+
+
+async def _queue_segment_change(
+    envelope: Envelope, change: SegmentEnteredV1 | SegmentExitedV1, subscriptions: list[Subscription], deps: NotifyDeps
+) -> list[Delivery]:
+    kind = MessageKind.SEGMENT_ENTERED if isinstance(change, SegmentEnteredV1) else MessageKind.SEGMENT_EXITED
+    wanted = matching_subscriptions(subscriptions, kind, name=change.segment)
     return await _queue_deliveries(
         envelope, deps, wanted, kind=kind, data=change.model_dump(mode="json"), person_id=change.person_id
     )
@@ -174,13 +198,102 @@ async def accept_profile_change(envelope: Envelope, change: ProfileChangedV1, de
     applied = apply_change(contact, change.changed, change.profile_version)
     if applied is not None:
         await store.save_contact(organisation_id, applied)
-    wanted = matching_subscriptions(
-        await store.subscriptions(organisation_id), MessageKind.PROFILE_CHANGED, changed=change.changed
-    )
+    return await _queue_profile_change(envelope, change, await store.subscriptions(organisation_id), deps)
+
+
+async def _queue_profile_change(
+    envelope: Envelope, change: ProfileChangedV1, subscriptions: list[Subscription], deps: NotifyDeps
+) -> list[Delivery]:
+    wanted = matching_subscriptions(subscriptions, MessageKind.PROFILE_CHANGED, changed=change.changed)
     data = {"person_id": change.person_id, "profile_version": change.profile_version}
     return await _queue_deliveries(
         envelope, deps, wanted, kind=MessageKind.PROFILE_CHANGED, data=data, person_id=change.person_id
     )
+
+
+PersonEvent = ProfileChangedV1 | SegmentEnteredV1 | SegmentExitedV1 | TriggerFiredV1
+
+
+async def accept_together(
+    events: Sequence[tuple[Envelope, PersonEvent]], deps: NotifyDeps, *, concurrency: int = 1
+) -> list[list[Delivery] | None]:
+    """Accepts a consumer batch's events as one at a time in order would, with fewer store commands; returns what
+    each queued, or None for the events it left to be accepted one at a time (all of a person's whose acceptance
+    failed: whatever part of it was done, accepting them again is idempotent).
+
+    The subscriptions of each organisation are read once for the batch, as if all its events had been accepted
+    when it was read. That is acceptable: which events a subscription gets after it is stored already depends on
+    how far behind the consumer is, and a batch moves that cut by at most its own duration; the next batch reads
+    afresh. A subscription deleted while the batch runs may still be queued for, as with one event at a time
+    between its read and its insert, only for longer: that delivery waits in a queue no worker serves (the
+    deletion gave up on those queued before it).
+
+    Each person's erasure and contact are read once, their changes folded into the contact in order and the
+    result saved once; their segment memberships are written once each, as the last move left them. A person's
+    events must all be here and in their order, and no erasure of theirs among them: an erasure is accepted one
+    at a time, and so is everything of theirs after it.
+    """
+    subscriptions = {
+        organisation_id: await deps.store.subscriptions(organisation_id)
+        for organisation_id in dict.fromkeys(envelope.organisation_id for envelope, _ in events)
+    }
+    by_person: dict[tuple[str, str], list[int]] = {}
+    for index, (envelope, event) in enumerate(events):
+        by_person.setdefault((envelope.organisation_id, event.person_id), []).append(index)
+    outcomes: list[list[Delivery] | None] = [None] * len(events)
+    slots = asyncio.Semaphore(concurrency)
+
+    async def accept_persons(indexes: list[int]) -> None:
+        persons_events = [events[index] for index in indexes]
+        async with slots:
+            try:
+                queued = await _accept_persons_events(
+                    persons_events, subscriptions[persons_events[0][0].organisation_id], deps
+                )
+            except Exception as exc:  # the person's events are accepted one at a time, with retries and dead letters
+                log.warning("accepting %d events of a person together failed: %r", len(indexes), exc)
+                return
+        for index, deliveries in zip(indexes, queued, strict=True):
+            outcomes[index] = deliveries
+
+    await asyncio.gather(*(accept_persons(indexes) for indexes in by_person.values()))
+    return outcomes
+
+
+async def _accept_persons_events(
+    events: Sequence[tuple[Envelope, PersonEvent]], subscriptions: list[Subscription], deps: NotifyDeps
+) -> list[list[Delivery]]:
+    store = deps.store
+    organisation_id, person_id = events[0][0].organisation_id, events[0][1].person_id
+    if await store.is_erased(organisation_id, person_id):
+        return [[] for _ in events]
+    changes = [event for _, event in events if isinstance(event, ProfileChangedV1)]
+    if changes:
+        contact = await store.contact(organisation_id, person_id) or Contact(person_id)
+        folded = False
+        for change in changes:
+            applied = apply_change(contact, change.changed, change.profile_version)
+            if applied is not None:
+                contact, folded = applied, True
+        if folded:
+            await store.save_contact(organisation_id, contact)
+    memberships = {
+        event.segment: isinstance(event, SegmentEnteredV1)
+        for _, event in events
+        if isinstance(event, SegmentEnteredV1 | SegmentExitedV1)
+    }
+    for segment, member in memberships.items():
+        await store.set_membership(organisation_id, segment, person_id, member)
+    queued = []
+    for envelope, event in events:
+        match event:
+            case TriggerFiredV1():
+                queued.append(await _queue_trigger(envelope, event, subscriptions, deps))
+            case SegmentEnteredV1() | SegmentExitedV1():
+                queued.append(await _queue_segment_change(envelope, event, subscriptions, deps))
+            case ProfileChangedV1():
+                queued.append(await _queue_profile_change(envelope, event, subscriptions, deps))
+    return queued
 
 
 async def erase_person(envelope: Envelope, erased: ProfileErasedV1, deps: NotifyDeps) -> int:
