@@ -1,9 +1,11 @@
 """What Kafka says about the pipeline: how far behind each consumer group is, and what each dead-letter topic
 holds."""
 
+import sys
 from dataclasses import dataclass
 
 from shared.consumer_lag import LagReader
+from shared.dead_letters import DeadLetter, DeadLetterReader, DeadLetterSource
 from shared.topics import CONSUMER_GROUPS, dead_letter_topic_for
 
 
@@ -13,18 +15,37 @@ class GroupState:
     topic: str
     # Records published and not yet committed by the group, over all partitions.
     lag: int
+    # Messages of the group's topic dead-lettered, each counted once (see `distinct_messages`).
     dead_letters: int
 
 
 async def pipeline_state(bootstrap: str, namespace: str = "") -> list[GroupState]:
     """The catalog's groups, in the platform's namespace (see `ServiceSettings.kafka_namespace`)."""
+    states = []
     async with LagReader(bootstrap) as reader:
-        return [
-            GroupState(
-                namespace + group.group_id,
-                namespace + group.topic.name,
-                await reader.lag(namespace + group.group_id, namespace + group.topic.name),
-                await reader.records(dead_letter_topic_for(namespace + group.group_id)),
-            )
-            for group in CONSUMER_GROUPS
-        ]
+        for group in CONSUMER_GROUPS:
+            group_id, topic = namespace + group.group_id, namespace + group.topic.name
+            dead_letters = await reader.records(dead_letter_topic_for(group_id))
+            if dead_letters:
+                dead_letters = await _distinct_dead_letters(bootstrap, DeadLetterSource(group_id, topic))
+            states.append(GroupState(group_id, topic, await reader.lag(group_id, topic), dead_letters))
+    return states
+
+
+async def _distinct_dead_letters(bootstrap: str, source: DeadLetterSource) -> int:
+    async with DeadLetterReader(bootstrap, client_id="parterre-pipeline-state") as reader:
+        return distinct_messages(await reader.newest([source], per_partition=sys.maxsize))
+
+
+def distinct_messages(dead_letters: list[DeadLetter]) -> int:
+    """How many messages the dead letters stand for. A consumer that dead-letters a message and dies before it
+    commits the message's offset meets the message again and dead-letters it a second time (Kafka delivers at
+    least once): both records name the same place in the source topic."""
+    return len(
+        {
+            (entry.source_topic, entry.source_partition, entry.source_offset)
+            if entry.source_topic is not None and entry.source_offset is not None
+            else entry.id
+            for entry in dead_letters
+        }
+    )

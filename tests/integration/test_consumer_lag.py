@@ -3,13 +3,16 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from infra.platform.kafka_state import pipeline_state
 from shared.consumer_lag import LagReader
 from shared.events import build_envelope, event_type
+from shared.kafka import DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC
 from shared.settings import ServiceSettings
 from shared.topic_admin import ensure_topics
+from shared.topics import CONSUMER_GROUPS, dead_letter_topic_for
 from tests.integration.kafka_support import publish_envelopes
 
 pytestmark = [pytest.mark.kafka]
@@ -51,3 +54,38 @@ async def test_lag_counts_what_the_group_has_not_committed(settings: ServiceSett
 
 
 _AT = datetime.now(UTC) - timedelta(days=3)
+
+
+async def test_a_message_dead_lettered_twice_after_a_crash_counts_once(
+    settings: ServiceSettings, unique_name: str
+) -> None:
+    namespace = f"test-{unique_name}."
+    identity = next(group for group in CONSUMER_GROUPS if group.group_id == "parterre-identity")
+    topic = dead_letter_topic_for(namespace + identity.group_id)
+    await ensure_topics(settings.kafka_bootstrap, {topic: 1})
+
+    def dead_letter(source_offset: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+        headers = {
+            DLQ_SOURCE_TOPIC: namespace + identity.topic.name,
+            DLQ_SOURCE_PARTITION: "2",
+            DLQ_SOURCE_OFFSET: str(source_offset),
+            DLQ_REASON: "PermanentMessageError: unknown event type",
+        }
+        return b'{"id": "poison"}', [(name, value.encode()) for name, value in headers.items()]
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        # The same message (source offset 84) twice, as a consumer killed before committing leaves it; then another.
+        for source_offset in (84, 84, 90):
+            value, headers = dead_letter(source_offset)
+            await producer.send_and_wait(topic, value, key=b"billetterie:C-1", headers=headers)
+    finally:
+        await producer.stop()
+
+    [state] = [
+        state
+        for state in await pipeline_state(settings.kafka_bootstrap, namespace)
+        if state.group_id == namespace + identity.group_id
+    ]
+    assert state.dead_letters == 2
