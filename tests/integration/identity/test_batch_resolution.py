@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.memory import InMemoryIdentityStore
@@ -33,6 +33,7 @@ from shared.events.audience import AudienceFact
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1
 from shared.mongo import Document, ensure_indexes, mongo_client
 from tests.conftest import Servers
+from tests.integration.command_log import CommandLog
 from tests.integration.identity.conftest import ORGANISATION, START, details_fact, erasure_fact
 
 
@@ -270,31 +271,6 @@ async def test_a_batch_that_crashed_midway_is_finished_by_its_redelivery_as_if_n
     got = await as_a_batch(BATCH, deps)
     assert wire(got) == wire(expected)
     assert await persons_named(got, deps.store) == await persons_named(expected, reference.store)
-
-
-class CommandLog(monitoring.CommandListener):
-    """Every command a client sends, to count a batch's round trips."""
-
-    def __init__(self) -> None:
-        self.commands: list[tuple[str, Any]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.commands.append((event.command_name, event.command))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    def found_ids(self) -> list[str]:
-        # A find by something else than `_id` (whether an organisation has suppressions) counts by its filter.
-        return [
-            str(command["filter"].get("_id", command["filter"])) for name, command in self.commands if name == "find"
-        ]
-
-    def count(self, name: str) -> int:
-        return sum(1 for command_name, _command in self.commands if command_name == name)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notify.adapters.http import SafeOutbound
@@ -33,6 +33,7 @@ from shared.events.profile import (
 from shared.kafka import ConsumedRecord, KafkaPublisher, PermanentMessageError
 from shared.mongo import Document, ensure_indexes
 from tests.conftest import Servers
+from tests.integration.command_log import CommandLog
 
 pytestmark = [pytest.mark.mongo]
 
@@ -196,27 +197,6 @@ class NotifyFactory:
     async def close(self) -> None:
         await self.drop_databases()
         await self._client.close()
-
-
-class CommandLog(monitoring.CommandListener):
-    """Every command a client sends, to count what accepting a batch costs."""
-
-    def __init__(self) -> None:
-        self.commands: list[tuple[str, Any]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.commands.append((event.command_name, event.command))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    def count(self, name: str, collection: str) -> int:
-        return sum(
-            1 for command_name, command in self.commands if (command_name, command[command_name]) == (name, collection)
-        )
 
 
 @pytest.fixture

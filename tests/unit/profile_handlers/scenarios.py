@@ -719,17 +719,23 @@ async def an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go(world: Worl
     assert await world.store.filed_in(slot_of(stale.due_at)) == []
 
 
-async def a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep(world: World) -> None:
+async def lea_due_to_lapse_and_not_filed(world: World) -> datetime:
+    """Lea, a buyer due to lapse, whose due entry is not filed (yet): her due moment."""
     await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
     await world.sweep()
     lea = await world.profile("per_lea")
     assert lea.due_at is not None
     assert lea.due_handle is not None
-    # The write that files Lea lags past her slot's grace: the sweep goes by before her entry is there.
     await world.store.unschedule(lea.due_handle)
-    world.clock.at = lea.due_at + timedelta(minutes=20)
+    return lea.due_at
+
+
+async def a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep(world: World) -> None:
+    # The write that files Lea lags past her slot's grace: the sweep goes by before her entry is there.
+    due_at = await lea_due_to_lapse_and_not_filed(world)
+    world.clock.at = due_at + timedelta(minutes=20)
     assert (await world.sweep()).visited == 0
-    await world.store.schedule(DueEntry(lea.due_at, world.organisation_id, "per_lea"))
+    await world.store.schedule(DueEntry(due_at, world.organisation_id, "per_lea"))
     world.clock.at += timedelta(minutes=20)
 
     published: list[Envelope] = []
@@ -761,22 +767,15 @@ class FilingAsTheSweepMovesOn:
 
 
 async def an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep(world: World) -> None:
-    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
-    await world.sweep()
-    lea = await world.profile("per_lea")
-    assert lea.due_at is not None
-    assert lea.due_handle is not None
-    await world.store.unschedule(lea.due_handle)
+    due_at = await lea_due_to_lapse_and_not_filed(world)
     racing = World(
-        cast(
-            ProfileStore, FilingAsTheSweepMovesOn(world.store, DueEntry(lea.due_at, world.organisation_id, "per_lea"))
-        ),
+        cast(ProfileStore, FilingAsTheSweepMovesOn(world.store, DueEntry(due_at, world.organisation_id, "per_lea"))),
         world.documents,
         world.organisation_id,
     )
     racing.clock = world.clock
     racing.deps = replace(racing.deps, clock=world.clock)
-    world.clock.at = lea.due_at + timedelta(minutes=20)
+    world.clock.at = due_at + timedelta(minutes=20)
 
     report = await racing.sweep()
 
