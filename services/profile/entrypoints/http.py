@@ -298,7 +298,6 @@ async def list_definitions(principal: ProfilesReader, context: ProfileDep) -> di
             {
                 "name": segment.name,
                 "title": {"fr": segment.title.fr, "en": segment.title.en},
-                "description": {"fr": segment.description.fr, "en": segment.description.en},
             }
             for segment in rules.segments.segments
         ],
@@ -306,7 +305,6 @@ async def list_definitions(principal: ProfilesReader, context: ProfileDep) -> di
             {
                 "name": rule.name,
                 "title": {"fr": rule.title.fr, "en": rule.title.en},
-                "description": rule.description,
                 "period": rule.period.value,
             }
             for rule in rules.triggers.rules
