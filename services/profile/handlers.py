@@ -40,6 +40,7 @@ from services.profile.ports import (
     FactToLog,
     FiledDue,
     MergeInForce,
+    Origin,
     PrivacyEntry,
     ProfileStore,
     StoredProfile,
@@ -59,6 +60,13 @@ OUTPUT_NAMESPACE = UUID("5e0d2c7a-8b4f-4a91-b3d6-9c1e7f2a6b40")
 # writer waits a little longer each time (10 ms doubling: about 2.5 s in all), since the one holding the number may be
 # a merge of another Kafka key, handled alongside, and slow to store when the store is busy (a restart, say).
 MAX_ATTEMPTS = 8
+# A number held by a step (of a merge, an unmerge, an erasure, the sweep) is most likely held by a writer at work:
+# it gets this many attempts' time (about 0.6 s) before a writer does the step again itself, as the step's
+# redelivery would (its writer may have died, its message be waiting behind this one). A fact holding the number
+# is applied again at once: its writer is either at work on the same key (both then store the same) or gone.
+REDO_STEPS_FROM_ATTEMPT = 6
+# How deep a writer goes doing again what holds the numbers it needs: what it does again may meet another.
+HELP_DEPTH = 2
 # Merges nest (a survivor may be merged in turn); a longer chain than this is a loop, not a history. A loop lasts
 # only while two merges' events cross on their way (each undone before the other was decided): the message that
 # meets one is tried again later.
@@ -107,6 +115,8 @@ class ProfileDeps:
     rules: ProfileRules
     clock: Clock
     recent: RecentProfiles = field(default_factory=RecentProfiles)
+    # How many more levels of help this writer may give (see `_finish_held`).
+    help_depth: int = HELP_DEPTH
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,19 @@ def plain(value: Any) -> Any:
 # Use cases
 
 
+async def apply_identity_event(envelope: Envelope, deps: ProfileDeps) -> Handled | None:
+    """What identity published, applied to the profiles; None for a type profile has nothing to do with."""
+    data = parse_data(envelope)
+    match data:
+        case PersonResolvedV1():
+            return await apply_resolved(envelope, data, deps)
+        case PersonsMergedV1():
+            return await apply_merge(envelope, data, deps)
+        case PersonUnmergedV1():
+            return await apply_unmerge(envelope, data, deps)
+    return None
+
+
 async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: ProfileDeps) -> Handled:
     """Fold the fact into its person's profile exactly once; a redelivery republishes the same events.
 
@@ -191,7 +214,7 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
     if top == person_id:
         # Not (or no longer, or not yet) held by a survivor: the unmerge or merge under way reads this profile.
         return Handled(own.outputs, own.outcome)
-    cause = _Cause(f"late:{fact.event_id}", envelope.correlation_id or fact.event_id, fact)
+    cause = _Cause(f"late:{fact.event_id}", envelope.correlation_id or fact.event_id, fact, origin=envelope)
     held = await _recompute(deps, organisation_id, top, cause)
     outputs = own.outputs + (() if held is None else held.outputs)
     return Handled(outputs, "late" if own.outcome == "applied" else own.outcome)
@@ -205,7 +228,7 @@ async def apply_merge(envelope: Envelope, merged: PersonsMergedV1, deps: Profile
     """
     store, organisation_id = deps.store, envelope.organisation_id
     survivor_id, merge_id = merged.survivor_person_id, merged.merge_id
-    correlation_id = envelope.correlation_id or merge_id
+    cause = _Cause(f"merge:{merge_id}", envelope.correlation_id or merge_id, origin=envelope)
     survivor = await store.profile(organisation_id, survivor_id)
     if survivor is not None and survivor.undone_merge(merge_id) is not None:
         # Identity undid this merge before this copy of it arrived.
@@ -216,7 +239,7 @@ async def apply_merge(envelope: Envelope, merged: PersonsMergedV1, deps: Profile
         # Erased since, the survivor leaves the merged persons merged into no one, for an unmerge to restore them.
         into = None if erased else survivor_id
         for person_id in merged.merged_person_ids:
-            outputs.extend(await _mark_merged(deps, organisation_id, person_id, into, merged, correlation_id))
+            outputs.extend(await _mark_merged(deps, organisation_id, person_id, into, merged, cause))
     else:
         # The survivor holds the merge, so each person it merged was marked (a later merge may have taken one of
         # them since: a copy delivered again marks no one).
@@ -225,7 +248,7 @@ async def apply_merge(envelope: Envelope, merged: PersonsMergedV1, deps: Profile
             outputs.extend(() if other is None else _republished(other, f"merged:{merge_id}"))
     if erased:
         return Handled(_unique(outputs), "merged")
-    absorbed = await _absorb(deps, organisation_id, merged, _Cause(f"merge:{merge_id}", correlation_id))
+    absorbed = await _absorb(deps, organisation_id, merged, cause)
     if absorbed is None:
         return Handled(_unique(outputs), "erased_person")
     return Handled(_unique([*outputs, *absorbed.outputs]), "merged" if absorbed.outcome == "applied" else "republished")
@@ -235,8 +258,7 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
     """Undo a merge: the survivor recomputed from its own facts and the profiles still merged into it, each
     restored person from its own facts, active again; both announced. A redelivery publishes the same events."""
     organisation_id, survivor_id, merge_id = envelope.organisation_id, unmerged.survivor_person_id, unmerged.merge_id
-    correlation_id = envelope.correlation_id or merge_id
-    cause = _Cause(f"unmerge:{merge_id}", correlation_id)
+    cause = _Cause(f"unmerge:{merge_id}", envelope.correlation_id or merge_id, origin=envelope)
 
     async def release(stored: StoredProfile) -> _Change | None:
         if stored.merge_in_force(merge_id) is None:
@@ -248,11 +270,11 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
         return replace(change, profile=replace(change.profile, undone=(*stored.undone, undone)))
 
     outputs: list[Envelope] = []
-    written = await _write(deps, organisation_id, survivor_id, cause.key, release)
+    written = await _write(deps, organisation_id, survivor_id, cause.key, release, cause.origin)
     if written is not None:
         undone = written.profile.undone_merge(merge_id)
         if written.outcome == "unchanged":
-            outputs.extend(_from_json(() if undone is None else undone.outputs))
+            outputs.extend((*written.helped, *_from_json(() if undone is None else undone.outputs)))
         else:
             outputs.extend(written.outputs)
         if written.profile.is_merged:
@@ -261,7 +283,7 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
             recomputed = await _recompute(deps, organisation_id, top, cause)
             outputs.extend(() if recomputed is None else recomputed.outputs)
     restored = [
-        await _restore(deps, organisation_id, person_id, merge_id, unmerged.unmerged_at, correlation_id)
+        await _restore(deps, organisation_id, person_id, merge_id, unmerged.unmerged_at, cause)
         for person_id in unmerged.restored_person_ids
     ]
     outputs.extend(output for one in restored if one is not None for output in one.outputs)
@@ -274,7 +296,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     profile it was merged into recomputed without it. No document keeps the person's id afterwards, and a fact
     for the person delivered again changes nothing."""
     store, organisation_id, person_id = deps.store, envelope.organisation_id, resolved.person_id
-    cause = _Cause(f"erasure:{resolved.original.id}", envelope.correlation_id or resolved.original.id)
+    cause = _Cause(f"erasure:{resolved.original.id}", envelope.correlation_id or resolved.original.id, origin=envelope)
     request = parse_data(resolved.original)
     requested_by = request.requested_by if isinstance(request, PersonErasureRequestedV1) else "unknown"
     filtered: tuple[str, ...] = ()
@@ -289,7 +311,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
         # Erased before, the document deleted; the scrub and the proof may not have run (a failure after the
         # deletion): they run again until the proof is logged.
         async def finish() -> None:
-            await _finish_erasure(deps, organisation_id, person_id, cause.key)
+            await _finish_erasure(deps, organisation_id, person_id, cause)
 
         return Handled((), "erased", after_publish=finish, filtered=filtered)
     if stored.last_change == cause.key:
@@ -314,6 +336,8 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
         for merged_id in held.person_ids:
             await _orphan(deps, organisation_id, merged_id, person_id, cause)
     filtered += (ERASED,) * await store.purge(organisation_id, person_id)
+    # Steps whose writers died before storing them keep the message they were handling, which may name the person.
+    await store.forget_origins_naming(organisation_id, person_id)
     if stored.due_handle is not None:
         await store.unschedule(stored.due_handle)
     await store.unindex_lookups(organisation_id, person_id, lookup_keys(stored.state), thorough=True)
@@ -334,25 +358,23 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     details = personal_details(stored.state)
 
     async def delete_and_prove() -> None:
-        await _scrub_announcements_naming(deps, organisation_id, person_id, cause.key)
+        await _scrub_announcements_naming(deps, organisation_id, person_id, cause)
         await store.delete_profile(organisation_id, person_id)
         await _prove_erased(deps, organisation_id, person_id, details, requested_by)
 
     return Handled(_unique(outputs), "erased", after_publish=delete_and_prove, filtered=filtered)
 
 
-async def _finish_erasure(deps: ProfileDeps, organisation_id: str, person_id: str, erasure_key: str) -> None:
+async def _finish_erasure(deps: ProfileDeps, organisation_id: str, person_id: str, cause: "_Cause") -> None:
     entries = await deps.store.privacy_entries(organisation_id, person_digest(organisation_id, person_id))
     if any(entry.action == "erased" for entry in entries):
         return
-    await _scrub_announcements_naming(deps, organisation_id, person_id, erasure_key)
+    await _scrub_announcements_naming(deps, organisation_id, person_id, cause)
     # The details went with the profile: the search looks for the person's id alone.
     await _prove_erased(deps, organisation_id, person_id, (), "unknown")
 
 
-async def _scrub_announcements_naming(
-    deps: ProfileDeps, organisation_id: str, person_id: str, erasure_key: str
-) -> None:
+async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, person_id: str, cause: "_Cause") -> None:
     """A profile that held the person's history and no longer does (an unmerge gave it back, lower down a chain of
     merges) keeps what it announced meanwhile, for a redelivery to publish again; the erasure drops those
     announcements wherever they name the person."""
@@ -368,7 +390,7 @@ async def _scrub_announcements_naming(
             )
             return _Change(_without_stored_outputs(stored)) if person_id.encode() in kept else None
 
-        await _write(deps, organisation_id, holder_id, f"scrubbed:{erasure_key}", scrub)
+        await _write(deps, organisation_id, holder_id, f"scrubbed:{cause.key}", scrub, cause.origin)
 
 
 async def _prove_erased(
@@ -401,14 +423,14 @@ async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
     changed, was swept, merged or erased since it was filed) changes nothing; a sweep visiting the entry again
     after a crash publishes the same events again."""
     due = entry.due_at.isoformat()
-    cause = _Cause(f"sweep:{due}", f"sweep:{entry.person_id}:{due}", swept_due_at=entry.due_at)
+    cause = _Cause(f"sweep:{due}", f"sweep:{entry.person_id}:{due}", swept_due_at=entry.due_at, origin=entry)
 
     async def tick(stored: StoredProfile) -> _Change | None:
         if stored.is_merged or stored.due_at != entry.due_at or entry.due_at > deps.clock.now():
             return None
         return replace(_announced(deps, stored, stored.state, cause), unfile_replaced=False)
 
-    written = await _write(deps, entry.organisation_id, entry.person_id, cause.key, tick)
+    written = await _write(deps, entry.organisation_id, entry.person_id, cause.key, tick, cause.origin)
     if written is None:
         return Handled((), "erased_person")
     return Handled(written.outputs, "swept" if written.outcome == "applied" else written.outcome)
@@ -640,6 +662,9 @@ class _Cause:
     # For the sweep: the due moment it visits the profile for. Nothing changed between the profile's last change
     # and that moment, so the profile as of just before it is the one last announced.
     swept_due_at: datetime | None = None
+    # What the writer is handling: kept with each number it takes, for another writer to do the change again
+    # should this one die before storing it.
+    origin: Origin | None = None
 
     @property
     def fires_triggers(self) -> bool:
@@ -670,6 +695,8 @@ class _Written:
     outputs: tuple[Envelope, ...]
     # `applied` (stored now), `duplicate`, `republished`, or `unchanged` (nothing to change).
     outcome: str
+    # What changes held by others announced when this writer did them again first (part of `outputs`).
+    helped: tuple[Envelope, ...] = ()
 
 
 Decide = Callable[[StoredProfile], Awaitable[_Change | None]]
@@ -682,14 +709,12 @@ async def _apply_own_fact(
     fact: ProfileEvent,
     correlation_id: str,
     deps: ProfileDeps,
-    *,
-    helping: bool = True,
 ) -> _Written | None:
     """The fact logged and folded into its person's own profile; None if the person was erased meanwhile.
 
-    A fact finding the next change number held by another fact not stored yet applies that one first, as its
-    redelivery would: its writer may be at work (both then store the same), or dead, or have failed for good, and
-    the person's facts must not wait on it forever.
+    A fact finding the next change number held by another change not stored yet does that one again first, as its
+    redelivery would (see `_finish_held`): its writer may be at work, or dead, or have failed for good, and the
+    person's facts must not wait on it forever.
     """
     cause = _Cause(fact.event_id, correlation_id, fact)
     helped: tuple[Envelope, ...] = ()
@@ -701,53 +726,85 @@ async def _apply_own_fact(
             again = _republished(stored, cause.key)
             return _Written(stored, helped + again, "republished" if again else "duplicate")
         if number != stored.applied + 1:
-            if helping:
-                helped += await _apply_held_fact(deps, organisation_id, person_id, stored.applied + 1)
-            await _turn_taken(attempt)
+            done_again = await _finish_held(deps, organisation_id, person_id, stored.applied + 1, attempt)
+            helped += done_again
+            if not done_again:
+                await _turn_taken(attempt)
             continue
         after_state = apply(stored.state, fact)
         # A person merged away keeps its facts for an unmerge, but announces nothing: the survivor does.
         change = _quietly(stored, after_state) if stored.is_merged else _announced(deps, stored, after_state, cause)
         written = await _commit(deps, stored, number, cause.key, change)
-        return None if written is None else replace(written, outputs=helped + written.outputs)
+        return None if written is None else replace(written, outputs=helped + written.outputs, helped=helped)
     raise ProfileBusyError(f"{person_id}: other writers kept taking the next change number")
 
 
-async def _apply_held_fact(
-    deps: ProfileDeps, organisation_id: str, person_id: str, number: int
+async def _finish_held(
+    deps: ProfileDeps, organisation_id: str, person_id: str, number: int, attempt: int
 ) -> tuple[Envelope, ...]:
-    """Applies the fact holding the person's change `number`, if a fact does (a merge step is left to its own
-    writer); returns what it announced."""
-    original = await deps.store.fact_at(organisation_id, person_id, number)
-    if original is None:
+    """Does again the change holding the person's change `number`, as its redelivery would, for when its writer
+    died or failed for good: a fact at once, a step from attempt `REDO_STEPS_FROM_ATTEMPT` on (its whole message
+    handled again). Returns what doing it again announced, for the caller to publish.
+
+    Both writers may then store the change: each decided it on the same stored version, from the same logs. An
+    erasure done again publishes its announcements but leaves its last part (the proof) to its own message.
+    """
+    if deps.help_depth <= 0:
         return ()
-    fact = profile_event(original, parse_data(original))
-    if fact is None:
+    held = await deps.store.turn_at(organisation_id, person_id, number)
+    if held is None:
         return ()
-    written = await _apply_own_fact(
-        organisation_id, person_id, original, fact, original.correlation_id or fact.event_id, deps, helping=False
+    helper = replace(deps, help_depth=deps.help_depth - 1)
+    if held.fact is not None:
+        fact = profile_event(held.fact, parse_data(held.fact))
+        if fact is None:
+            return ()
+        correlation_id = held.fact.correlation_id or fact.event_id
+        written = await _apply_own_fact(organisation_id, person_id, held.fact, fact, correlation_id, helper)
+        return () if written is None else written.outputs
+    if held.origin is None or attempt < REDO_STEPS_FROM_ATTEMPT:
+        return ()
+    log.warning(
+        "change %d of %s, held by %r, is not stored after %d attempts: doing it again",
+        number,
+        person_id,
+        held.change,
+        attempt,
     )
-    return () if written is None else written.outputs
+    if isinstance(held.origin, DueEntry):
+        return (await sweep_profile(held.origin, helper)).outputs
+    handled = await apply_identity_event(held.origin, helper)
+    return () if handled is None else handled.outputs
 
 
 async def _write(
-    deps: ProfileDeps, organisation_id: str, person_id: str, change_key: str, decide: Decide
+    deps: ProfileDeps,
+    organisation_id: str,
+    person_id: str,
+    change_key: str,
+    decide: Decide,
+    origin: Origin | None,
 ) -> _Written | None:
-    """Makes the change `decide` chooses on the person's current profile, logged as `change_key`; None if the
-    person is erased. `decide` returns None when there is nothing to change: a change found stored as the
-    profile's last one then publishes its events again."""
+    """Makes the change `decide` chooses on the person's current profile, logged as `change_key` with its `origin`;
+    None if the person is erased. `decide` returns None when there is nothing to change: a change found stored as
+    the profile's last one then publishes its events again."""
     store = deps.store
     if await store.is_erased(organisation_id, person_id):
         return None
+    helped: tuple[Envelope, ...] = ()
     for attempt in range(MAX_ATTEMPTS):
         stored = await store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
         change = await decide(stored)
         if change is None:
-            return _Written(stored, _republished(stored, change_key), "unchanged")
+            return _Written(stored, helped + _republished(stored, change_key), "unchanged", helped)
         # Whoever takes the number stores the next version; a loser decides again on the version stored.
-        if await store.take_turn(organisation_id, person_id, stored.applied + 1, change_key):
-            return await _commit(deps, stored, stored.applied + 1, change_key, change)
-        await _turn_taken(attempt)
+        if await store.take_turn(organisation_id, person_id, stored.applied + 1, change_key, origin):
+            written = await _commit(deps, stored, stored.applied + 1, change_key, change, origin)
+            return None if written is None else replace(written, outputs=helped + written.outputs, helped=helped)
+        done_again = await _finish_held(deps, organisation_id, person_id, stored.applied + 1, attempt)
+        helped += done_again
+        if not done_again:
+            await _turn_taken(attempt)
     raise ProfileBusyError(f"{person_id}: other writers kept taking the next change number")
 
 
@@ -757,7 +814,12 @@ async def _turn_taken(attempt: int) -> None:
 
 
 async def _commit(
-    deps: ProfileDeps, stored: StoredProfile, number: int, change_key: str, change: _Change
+    deps: ProfileDeps,
+    stored: StoredProfile,
+    number: int,
+    change_key: str,
+    change: _Change,
+    origin: Origin | None = None,
 ) -> _Written | None:
     """Stores the change holding number `number` of the person's log; None if the person was erased meanwhile."""
     store, organisation_id, person_id = deps.store, stored.organisation_id, stored.person_id
@@ -790,6 +852,8 @@ async def _commit(
         # due profile that no slot lists.
         profile = replace(profile, due_handle=None if filed is None else await store.schedule(filed))
     await store.save(profile)
+    if isinstance(origin, Envelope):
+        await store.settle_turn(organisation_id, person_id, number)
     if keys_before - keys_after:
         await store.unindex_lookups(organisation_id, person_id, keys_before - keys_after)
     if moved and stored.due_handle is not None and change.unfile_replaced:
@@ -839,13 +903,14 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         active_at = _latest(stored.active_at, merged.merged_at)
         return replace(change, profile=replace(change.profile, merges=(*stored.merges, held), active_at=active_at))
 
-    written = await _write(deps, organisation_id, survivor_id, cause.key, absorb)
+    written = await _write(deps, organisation_id, survivor_id, cause.key, absorb, cause.origin)
     if written is None:
         return None
     held = written.profile.merge_in_force(merge_id)
-    outputs = list(
-        _from_json(() if held is None else held.outputs) if written.outcome == "unchanged" else written.outputs
-    )
+    if written.outcome == "unchanged":
+        outputs = [*written.helped, *_from_json(() if held is None else held.outputs)]
+    else:
+        outputs = list(written.outputs)
     previous = freed[0] if freed and written.outcome == "applied" else None
     if previous is not None and previous.merged_into is not None and previous.merged_by is not None:
         outputs.extend(
@@ -868,11 +933,10 @@ async def _mark_merged(
     person_id: str,
     survivor_id: str | None,
     merged: PersonsMergedV1,
-    correlation_id: str,
+    cause: _Cause,
 ) -> list[Envelope]:
     """Marks the person's profile merged into the survivor (None: an erased one); it leaves its segments."""
     merge_id = merged.merge_id
-    cause = _Cause(f"merge:{merge_id}", correlation_id)
     before: list[StoredProfile] = []
 
     async def mark(stored: StoredProfile) -> _Change | None:
@@ -896,7 +960,7 @@ async def _mark_merged(
         )
         return _Change(marked, tuple(exits))
 
-    written = await _write(deps, organisation_id, person_id, f"merged:{merge_id}", mark)
+    written = await _write(deps, organisation_id, person_id, f"merged:{merge_id}", mark, cause.origin)
     if written is None:
         return []
     outputs = list(written.outputs)
@@ -909,11 +973,11 @@ async def _mark_merged(
 
 
 async def _restore(
-    deps: ProfileDeps, organisation_id: str, person_id: str, merge_id: str, at: datetime, correlation_id: str
+    deps: ProfileDeps, organisation_id: str, person_id: str, merge_id: str, at: datetime, unmerge: _Cause
 ) -> _Written | None:
     """The person merged by `merge_id` is active again, with the history of its own log (and of those merged
     into it), announced like a profile appearing."""
-    cause = _Cause(f"restored:{merge_id}", correlation_id)
+    cause = _Cause(f"restored:{merge_id}", unmerge.correlation_id, origin=unmerge.origin)
 
     async def restore(stored: StoredProfile) -> _Change | None:
         if stored.merged_by != merge_id:
@@ -923,7 +987,7 @@ async def _restore(
         )
         return _announced(deps, active, await _full_state(deps, active), cause, appearing=True)
 
-    return await _write(deps, organisation_id, person_id, cause.key, restore)
+    return await _write(deps, organisation_id, person_id, cause.key, restore, cause.origin)
 
 
 async def _let_go(
@@ -951,7 +1015,7 @@ async def _let_go(
         state = await _full_state(deps, remaining)
         return _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
 
-    written = await _write(deps, organisation_id, survivor_id, cause.key, release)
+    written = await _write(deps, organisation_id, survivor_id, cause.key, release, cause.origin)
     if written is None:
         return []
     outputs = list(written.outputs)
@@ -984,7 +1048,7 @@ async def _orphan(deps: ProfileDeps, organisation_id: str, person_id: str, erase
             return None
         return _Change(replace(stored, merged_into=None))
 
-    await _write(deps, organisation_id, person_id, f"orphaned:{cause.key}", orphan)
+    await _write(deps, organisation_id, person_id, f"orphaned:{cause.key}", orphan, cause.origin)
 
 
 async def _recompute(
@@ -1000,7 +1064,7 @@ async def _recompute(
             return None
         return _quietly(base, state) if stored.is_merged else _announced(deps, base, state, cause)
 
-    return await _write(deps, organisation_id, person_id, cause.key, recompute)
+    return await _write(deps, organisation_id, person_id, cause.key, recompute, cause.origin)
 
 
 async def _top(deps: ProfileDeps, organisation_id: str, person_id: str) -> str:

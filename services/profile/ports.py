@@ -10,6 +10,20 @@ from services.profile.domain.profile import EMPTY_PROFILE, ProfileState
 from services.profile.domain.schedule import DueEntry
 from shared.events import Envelope
 
+# What a writer was doing when it took a person's change number: handling a message from identity, or visiting a
+# due entry for the sweep. A writer that finds a number held by a change never stored does it again from this.
+Origin = Envelope | DueEntry
+
+
+@dataclass(frozen=True)
+class HeldTurn:
+    """The change holding one of a person's numbers: a fact (with its upstream envelope), or a step of what its
+    `origin` was doing (None once the step is stored, or if its writer kept nothing to do it again from)."""
+
+    change: str
+    fact: Envelope | None = None
+    origin: Origin | None = None
+
 
 @dataclass(frozen=True)
 class MergeInForce:
@@ -152,12 +166,22 @@ class ProfileStore(Protocol):
     async def logged(self, organisation_id: str, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
         """For each fact logged already, the person and the number it was logged as."""
 
-    async def take_turn(self, organisation_id: str, person_id: str, number: int, change: str) -> bool:
-        """Makes `change` (a merge step, not a fact) the person's change number `number`: True if it is now,
-        or was already; False if another change holds the number."""
+    async def take_turn(
+        self, organisation_id: str, person_id: str, number: int, change: str, origin: Origin | None = None
+    ) -> bool:
+        """Makes `change` (a merge step, not a fact) the person's change number `number`, kept with its `origin`:
+        True if it is now, or was already; False if another change holds the number."""
 
-    async def fact_at(self, organisation_id: str, person_id: str, number: int) -> Envelope | None:
-        """The upstream fact holding the person's change `number`; None if none does (free, or a merge step)."""
+    async def turn_at(self, organisation_id: str, person_id: str, number: int) -> HeldTurn | None:
+        """The change holding the person's change `number`; None if the number is free."""
+
+    async def settle_turn(self, organisation_id: str, person_id: str, number: int) -> None:
+        """The step holding the person's change `number` is stored: its origin is no longer kept (a message may
+        name other persons, whom an erasure must leave no trace of)."""
+
+    async def forget_origins_naming(self, organisation_id: str, person_id: str) -> int:
+        """Drops every origin still kept (a step whose writer died before storing it) that names the person;
+        returns how many."""
 
     async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
         """The upstream facts logged as the person's changes 1 to `through`, in that order."""

@@ -21,7 +21,9 @@ from services.profile.domain.schedule import SHARDS, SLOT, DueEntry, shard_of, s
 from services.profile.ports import (
     FactToLog,
     FiledDue,
+    HeldTurn,
     MergeInForce,
+    Origin,
     PrivacyEntry,
     StoredProfile,
     UndoneMerge,
@@ -228,11 +230,20 @@ class MongoProfileStore:
                 assert logged is not None, "a duplicate key means the fact is logged"
         return int(logged["number"]) if logged["person_id"] == person_id else 0
 
-    async def take_turn(self, organisation_id: str, person_id: str, number: int, change: str) -> bool:
-        return await self._take(organisation_id, person_id, number, change)
+    async def take_turn(
+        self, organisation_id: str, person_id: str, number: int, change: str, origin: Origin | None = None
+    ) -> bool:
+        return await self._take(organisation_id, person_id, number, change, origin=origin)
 
     async def _take(
-        self, organisation_id: str, person_id: str, number: int, change: str, *, envelope: str | None = None
+        self,
+        organisation_id: str,
+        person_id: str,
+        number: int,
+        change: str,
+        *,
+        envelope: str | None = None,
+        origin: Origin | None = None,
     ) -> bool:
         # A conditional update would guard the profile too, but FerretDB 1.x only looks `_id` up by index when
         # it is the whole filter: a unique (person, number) document fences writers instead, at insert speed.
@@ -240,6 +251,10 @@ class MongoProfileStore:
         document: dict[str, Any] = {"_id": key, "organisation_id": organisation_id, "change": change}
         if envelope is not None:
             document["envelope"] = envelope
+        if isinstance(origin, Envelope):
+            document["origin"] = origin.to_json_bytes().decode()
+        elif origin is not None:
+            document["due_at"] = origin.due_at.isoformat()
         try:
             await self._log.insert_one(document)
         except DuplicateKeyError:
@@ -247,11 +262,30 @@ class MongoProfileStore:
             return holder is not None and holder.get("change") == change
         return True
 
-    async def fact_at(self, organisation_id: str, person_id: str, number: int) -> Envelope | None:
+    async def turn_at(self, organisation_id: str, person_id: str, number: int) -> HeldTurn | None:
         logged = await self._log.find_one({"_id": _change_key(organisation_id, person_id, number)})
-        if logged is None or "envelope" not in logged:
+        if logged is None:
             return None
-        return Envelope.from_json_bytes(str(logged["envelope"]).encode())
+        origin: Origin | None = None
+        if "origin" in logged:
+            origin = Envelope.from_json_bytes(str(logged["origin"]).encode())
+        elif "due_at" in logged:
+            origin = DueEntry(datetime.fromisoformat(str(logged["due_at"])), organisation_id, person_id)
+        fact = Envelope.from_json_bytes(str(logged["envelope"]).encode()) if "envelope" in logged else None
+        return HeldTurn(str(logged["change"]), fact, origin)
+
+    async def settle_turn(self, organisation_id: str, person_id: str, number: int) -> None:
+        await self._log.update_one({"_id": _change_key(organisation_id, person_id, number)}, {"$unset": {"origin": ""}})
+
+    async def forget_origins_naming(self, organisation_id: str, person_id: str) -> int:
+        forgotten = 0
+        # A scan of the organisation's log (an erasure is rare, and its proof reads every collection anyway); few
+        # documents match: only steps whose writer died before storing them keep their origin.
+        async for logged in self._log.find({"organisation_id": organisation_id, "origin": {"$exists": True}}):
+            if person_id in str(logged["origin"]):
+                await self._log.update_one({"_id": logged["_id"]}, {"$unset": {"origin": ""}})
+                forgotten += 1
+        return forgotten
 
     async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
         return [fact for _, fact in await self.numbered_facts(organisation_id, person_id, 1, through)]

@@ -4,9 +4,9 @@ import time
 from datetime import UTC, datetime
 
 from services.profile.context import ProfileContext
-from services.profile.handlers import Handled, apply_facts, apply_merge, apply_resolved, apply_unmerge
+from services.profile.handlers import apply_facts, apply_identity_event
 from shared.events import Envelope, EventValidationError, parse_data
-from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
+from shared.events.identity import PersonResolvedV1
 from shared.kafka import ConsumedRecord, PermanentMessageError
 
 
@@ -58,20 +58,13 @@ async def handle_resolution(consumed: ConsumedRecord[Envelope], context: Profile
         data = parse_data(envelope)
     except EventValidationError as exc:
         raise PermanentMessageError(str(exc)) from exc
-    handled: Handled
     try:
-        match data:
-            case PersonResolvedV1():
-                handled = await apply_resolved(envelope, data, context.deps)
-            case PersonsMergedV1():
-                handled = await apply_merge(envelope, data, context.deps)
-            case PersonUnmergedV1():
-                handled = await apply_unmerge(envelope, data, context.deps)
-            case _:
-                context.metrics.facts.labels(envelope.organisation_id, f"not_handled:{envelope.type}").inc()
-                return
+        handled = await apply_identity_event(envelope, context.deps)
     except (EventValidationError, ValueError) as exc:
         raise PermanentMessageError(str(exc)) from exc
+    if handled is None:
+        context.metrics.facts.labels(envelope.organisation_id, f"not_handled:{envelope.type}").inc()
+        return
     await context.publish(handled.outputs)
     if handled.after_publish is not None:
         await handled.after_publish()

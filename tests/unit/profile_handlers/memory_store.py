@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from services.profile.domain.profile import ProfileState
 from services.profile.domain.schedule import DueEntry, shard_of, slot_of
-from services.profile.ports import FactToLog, FiledDue, PrivacyEntry, StoredProfile
+from services.profile.ports import FactToLog, FiledDue, HeldTurn, Origin, PrivacyEntry, StoredProfile
 from shared.events import Envelope
 
 
@@ -20,6 +20,8 @@ class MemoryProfileStore:
         self.profiles: dict[tuple[str, str], StoredProfile] = {}
         # (organisation, person, number) -> (change, upstream envelope as JSON text for a fact)
         self.changes: dict[tuple[str, str, int], tuple[str, str | None]] = {}
+        # (organisation, person, number) -> what the writer of a step not stored yet was doing
+        self.origins: dict[tuple[str, str, int], Origin] = {}
         # (organisation, event id) -> (person, number)
         self.logged_facts: dict[tuple[str, str], tuple[str, int]] = {}
         self.fired: dict[tuple[str, str], str] = {}
@@ -76,9 +78,16 @@ class MemoryProfileStore:
             logged = self.logged_facts.setdefault((organisation_id, event_id), (person_id, number))
         return logged[1] if logged[0] == person_id else 0
 
-    async def take_turn(self, organisation_id: str, person_id: str, number: int, change: str) -> bool:
+    async def take_turn(
+        self, organisation_id: str, person_id: str, number: int, change: str, origin: Origin | None = None
+    ) -> bool:
         await asyncio.sleep(0)
-        return self._take(organisation_id, person_id, number, change, None)
+        key = (organisation_id, person_id, number)
+        fresh = key not in self.changes
+        taken = self._take(organisation_id, person_id, number, change, None)
+        if fresh and origin is not None:
+            self.origins[key] = origin
+        return taken
 
     def _take(
         self,
@@ -97,10 +106,34 @@ class MemoryProfileStore:
         holder = self.changes.setdefault(key, (change, envelope))
         return holder[0] == change
 
-    async def fact_at(self, organisation_id: str, person_id: str, number: int) -> Envelope | None:
+    async def turn_at(self, organisation_id: str, person_id: str, number: int) -> HeldTurn | None:
         await asyncio.sleep(0)
-        entry = self.changes.get((organisation_id, person_id, number))
-        return None if entry is None or not entry[1] else Envelope.from_json_bytes(entry[1].encode())
+        key = (organisation_id, person_id, number)
+        entry = self.changes.get(key)
+        if entry is None:
+            return None
+        fact = Envelope.from_json_bytes(entry[1].encode()) if entry[1] else None
+        return HeldTurn(entry[0], fact, self.origins.get(key))
+
+    async def settle_turn(self, organisation_id: str, person_id: str, number: int) -> None:
+        await asyncio.sleep(0)
+        key = (organisation_id, person_id, number)
+        # Like the real store: a sweep's due entry stays (it names the person only, in their own log).
+        if isinstance(self.origins.get(key), Envelope):
+            del self.origins[key]
+
+    async def forget_origins_naming(self, organisation_id: str, person_id: str) -> int:
+        await asyncio.sleep(0)
+        naming = [
+            key
+            for key, origin in self.origins.items()
+            if key[0] == organisation_id
+            and isinstance(origin, Envelope)
+            and person_id in origin.to_json_bytes().decode()
+        ]
+        for key in naming:
+            del self.origins[key]
+        return len(naming)
 
     async def facts(self, organisation_id: str, person_id: str, through: int) -> list[Envelope]:
         await asyncio.sleep(0)
@@ -165,6 +198,7 @@ class MemoryProfileStore:
         noted = 0
         for key in [key for key in self.changes if key[:2] == (organisation_id, person_id)]:
             change, envelope = self.changes.pop(key)
+            self.origins.pop(key, None)
             if envelope is not None:
                 noted += self._forget_fact(organisation_id, person_id, change)
         for change in changes:
@@ -402,6 +436,7 @@ class MemoryProfileStore:
         return sorted(
             [repr(profile) for profile in self.profiles.values()]
             + [repr(item) for item in self.changes.items()]
+            + [repr(item) for item in self.origins.items()]
             + [repr(item) for item in self.logged_facts.items()]
             + [repr(item) for item in self.fired.items()]
             + [repr(item) for item in self.erased]

@@ -25,9 +25,7 @@ from services.profile.handlers import (
     ProfileRules,
     SweepReport,
     apply_facts,
-    apply_merge,
-    apply_resolved,
-    apply_unmerge,
+    apply_identity_event,
     profiles_found_by,
     reindex_lookups,
     search_profiles,
@@ -235,13 +233,9 @@ class World(IdentityEvents):
 
     async def handle(self, envelope: Envelope) -> Handled:
         """Handles the event, stopping short of what follows publication (as a crash before it would)."""
-        data = parse_data(envelope)
-        if isinstance(data, PersonResolvedV1):
-            return await apply_resolved(envelope, data, self.deps)
-        if isinstance(data, PersonsMergedV1):
-            return await apply_merge(envelope, data, self.deps)
-        assert isinstance(data, PersonUnmergedV1)
-        return await apply_unmerge(envelope, data, self.deps)
+        handled = await apply_identity_event(envelope, self.deps)
+        assert handled is not None, f"profile does not handle {envelope.type}"
+        return handled
 
     async def sweep(self, *, published: list[Envelope] | None = None, fail_on: str | None = None) -> SweepReport:
         """One sweep as the service runs it; what it publishes lands in `published`. With `fail_on`, publishing
@@ -1032,6 +1026,71 @@ async def a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_
     assert changes == [3, 7]
 
 
+async def a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    merge = world.merged("mrg_1", "per_anne", "per_bea")
+    crashing, store = gated(world)
+    store.hold("save", lambda args: args[0].person_id == "per_bea", crash=True)
+    with pytest.raises(CrashError):
+        # It holds Béa's change number 2. Its message waits behind Béa's next fact (in a batch yet to come, say), or
+        # was dead-lettered: the fact cannot wait for it.
+        await crashing.deliver(merge)
+
+    outputs = await world.deliver(world.purchase("sale-b2", "per_bea", tickets=3))
+
+    assert (await world.profile("per_bea")).merged_into == "per_anne"
+    assert await world.tickets("per_anne") == 7
+    # The merge, then the late fact, each announced by the survivor.
+    survivor_changes = [
+        output.data["changed"].get("tickets_bought")
+        for output in outputs
+        if output.type == PROFILE_CHANGED and output.data["person_id"] == "per_anne"
+    ]
+    assert survivor_changes == [4, 7]
+    held = await world.store.turn_at(world.organisation_id, "per_bea", 2)
+    assert held is not None
+    assert held.change == "merged:mrg_1"
+    assert held.origin is None, "a step stored keeps no copy of its message"
+
+    await world.deliver(merge)
+
+    assert await world.tickets("per_anne") == 7
+
+
+async def a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    sweeping, store = gated(world)
+    store.hold("save", lambda args: args[0].person_id == "per_lea", crash=True)
+    world.clock.at = NOW + timedelta(days=10)
+    report = await sweeping.sweep()
+    assert report.outcomes.get("failed") == 1
+
+    outputs = await world.deliver(world.purchase("sale-l2", "per_lea", days_ago=0))
+
+    # What the sweep found (Léa lapsed), done again and announced, then her purchase.
+    assert "lapsed-buyers" in {output.data["segment"] for output in outputs if output.type == SEGMENT_ENTERED}
+    assert "lapsed-buyers" in {output.data["segment"] for output in outputs if output.type == SEGMENT_EXITED}
+    assert await world.tickets("per_lea") == 4
+    assert (await world.profile("per_lea")).applied == 3
+
+
+async def an_erasure_forgets_the_messages_kept_for_steps_never_stored_that_name_the_person(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    # A merge's writer died holding Anne's next number, and no writer of Anne came since to do the step again.
+    merge = world.merged("mrg_9", "per_anne", "per_bea")
+    assert await world.store.take_turn(world.organisation_id, "per_anne", 2, "merge:mrg_9", merge)
+
+    await world.deliver(world.erasure("per_bea"))
+
+    assert await world.naming("per_bea") == []
+    held = await world.store.turn_at(world.organisation_id, "per_anne", 2)
+    assert held is not None
+    assert (held.change, held.origin) == ("merge:mrg_9", None)
+
+
 async def facts_folded_into_no_profile_are_each_noted_filtered_once_with_their_reason(world: World) -> None:
     sale = world.purchase("sale-e", "per_emma")
     await world.deliver(sale)
@@ -1073,6 +1132,9 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_late_fact_racing_a_merge_still_lands_on_the_survivor,
     a_fact_finding_its_next_number_held_by_a_merge_under_way_waits_for_it,
     a_fact_stored_while_its_person_is_erased_is_deleted_too,
+    a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there,
+    a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there,
+    an_erasure_forgets_the_messages_kept_for_steps_never_stored_that_name_the_person,
     a_merge_cut_short_after_marking_its_persons_is_completed_when_delivered_again,
     an_erasure_cut_short_before_its_announcements_were_out_announces_them_again,
     time_alone_makes_a_buyer_lapse_and_the_sweep_announces_it_once,
