@@ -7,6 +7,9 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
+# Where PYTHONDONTWRITEBYTECODE is set (as on some CI machines), every process would compile every module it imports
+# at each start, about 1.4 s for a service: the packages are compiled as installed, the project's own modules below.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help install tools infra-up infra-down infra-status topics up down status test test-unit lint format docs demo bench chaos
 
@@ -23,6 +26,7 @@ $(UV):
 	@touch $@
 
 install: .venv/.installed ## install the Python environment from the lock file
+	@$(RUN) python -m compileall -q shared services demo bench infra >/dev/null
 
 # promtool checks and tests the alert rules (Debian's prometheus package); the console's browser tests drive Debian's
 # Chromium through Playwright, which downloads no browser of its own. First run only.
