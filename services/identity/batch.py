@@ -1,7 +1,8 @@
 """Batch resolution of an organisation's history: the streaming code path, fed from a file instead of Kafka."""
 
 import csv
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -15,6 +16,7 @@ from services.identity.handlers import IdentityDeps, active_person, settle
 MAX_REPORTED_PROBLEMS = 100
 # The batch has no redeliveries: applied journal entries are dropped this often to keep memory flat.
 JOURNAL_FLUSH_RECORDS = 10_000
+FOLLOWED_PERSONS_KEPT = 10_000
 
 
 class BatchAbortedError(Exception):
@@ -47,18 +49,20 @@ async def resolve_lines(
     deps: IdentityDeps,
     strict: bool = False,
     progress: Callable[[BatchReport], None] = lambda _report: None,
+    first_lines: MutableMapping[str, int] | None = None,
 ) -> BatchReport:
     """Resolves each line's record and writes `record_id,person_id` as decided at that moment to `assignments`.
 
     A later record can merge two earlier persons, so `write_final_assignments` rewrites these with the
-    persons that survive.
+    persons that survive. `first_lines` keeps the line of each record id seen (a dict unless given: a spilled
+    mapping keeps memory flat).
     """
     report = BatchReport()
     store = deps.store
     today = deps.clock.now().date()
     writer = csv.writer(assignments)
     # Each record's decision is keyed by its id: a second line with the same id would silently get the first's.
-    first_line_of: dict[str, int] = {}
+    first_line_of: MutableMapping[str, int] = {} if first_lines is None else first_lines
     for line_number, line in enumerate(lines, start=1):
         report.lines = line_number
         try:
@@ -112,12 +116,17 @@ async def write_final_assignments(
     """Writes `record_id,person_id` with each person followed through the merges made after it was assigned."""
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(("record_id", "person_id"))
-    final: dict[str, str] = {}
+    # The persons followed most recently: a person's records are mostly near each other, and memory stays flat.
+    final: OrderedDict[str, str] = OrderedDict()
     written = 0
     for record_id, person_id in assignments:
-        if person_id not in final:
+        if person_id in final:
+            final.move_to_end(person_id)
+        else:
             person = await active_person(deps.store, organisation_id, person_id)
             final[person_id] = person.person_id if person is not None else person_id
+            if len(final) > FOLLOWED_PERSONS_KEPT:
+                final.popitem(last=False)
         writer.writerow((record_id, final[person_id]))
         written += 1
     return written

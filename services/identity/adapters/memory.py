@@ -1,8 +1,9 @@
 """Identity state in this process's memory: the batch command's store, held to the same contract as MongoDB's."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from services.identity.domain.identifiers import Identifier
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
@@ -12,14 +13,21 @@ from services.identity.ports import JournalEntry, PersonAddition
 
 
 class InMemoryIdentityStore:
-    """Keeps every organisation's identity state in dictionaries; nothing survives the process."""
+    """Keeps every organisation's identity state in dictionaries; nothing survives the process.
 
-    def __init__(self) -> None:
+    `large` makes the mappings that grow with the persons held (persons, identifiers' owners, blocks, households):
+    plain dicts by default, or mappings spilling to a file (`adapters.spilled`) for a batch of any length.
+    """
+
+    def __init__(self, large: Callable[[str], MutableMapping[Any, Any]] | None = None) -> None:
+        def mapping(name: str) -> MutableMapping[Any, Any]:
+            return {} if large is None else large(name)
+
         self._journal: dict[tuple[str, str], JournalEntry] = {}
-        self._owners: dict[tuple[str, Identifier], str] = {}
-        self._persons: dict[tuple[str, str], Person] = {}
-        self._blocks: dict[tuple[str, str], list[str]] = {}
-        self._households: dict[tuple[str, str], list[str]] = {}
+        self._owners: MutableMapping[tuple[str, Identifier], str] = mapping("owners")
+        self._persons: MutableMapping[tuple[str, str], Person] = mapping("persons")
+        self._blocks: MutableMapping[tuple[str, str], list[str]] = mapping("blocks")
+        self._households: MutableMapping[tuple[str, str], list[str]] = mapping("households")
         self._merges: dict[tuple[str, str], MergeRecord] = {}
         self._reviews: dict[tuple[str, str], ReviewItem] = {}
         self._review_claims: dict[tuple[str, str], ReviewClaim] = {}

@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.adapters.spilled import spilled_maps
 from services.identity.batch import BatchAbortedError, BatchReport, resolve_lines, write_final_assignments
 from services.identity.context import SystemClock, load_rules
 from services.identity.domain.match_settings import load_match_settings
@@ -32,6 +33,9 @@ from shared.progress import ProgressLine
 from shared.yaml_models import ConfigFileError
 
 DEFAULT_ORGANISATION = "default"
+# About 150,000 persons with their records, resolved all in memory; a longer history spills the rest to a temporary
+# file, at about a third of the speed.
+DEFAULT_BATCH_MEMORY_MB = 1024
 
 
 def register(commands: Any) -> None:
@@ -52,6 +56,12 @@ def register(commands: Any) -> None:
     resolve.add_argument("--policy", type=Path, help="an identifier policy file instead of the configured one")
     resolve.add_argument("--model", type=Path, help="a matching model file instead of the configured one")
     resolve.add_argument("--report", type=Path, help="also write the run's report as JSON")
+    resolve.add_argument(
+        "--memory-mb",
+        type=int,
+        default=DEFAULT_BATCH_MEMORY_MB,
+        help="memory for the persons held; beyond it they wait in a temporary file (default: %(default)s)",
+    )
     resolve.set_defaults(run=_run_resolve)
     estimate = identity.add_parser(
         "estimate",
@@ -98,9 +108,14 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     except (ConfigFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    deps = IdentityDeps(store=InMemoryIdentityStore(), rules=rules, clock=SystemClock())
+    if arguments.memory_mb < 16:
+        print("error: --memory-mb: at least 16", file=sys.stderr)
+        return 2
     try:
-        report = asyncio.run(_resolve(arguments, deps))
+        with tempfile.TemporaryDirectory(prefix="parterre-resolve-") as scratch:
+            large = spilled_maps(Path(scratch), arguments.memory_mb)
+            deps = IdentityDeps(store=InMemoryIdentityStore(large), rules=rules, clock=SystemClock())
+            report = asyncio.run(_resolve(arguments, deps, first_lines=large("first_lines")))
     except BatchAbortedError as exc:
         print(f"error: {exc} (--strict)", file=sys.stderr)
         return 1
@@ -122,7 +137,9 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     return 0
 
 
-async def _resolve(arguments: argparse.Namespace, deps: IdentityDeps) -> BatchReport:
+async def _resolve(
+    arguments: argparse.Namespace, deps: IdentityDeps, *, first_lines: MutableMapping[str, int]
+) -> BatchReport:
     total = arguments.input.stat().st_size
     with (
         arguments.input.open("rb") as raw,
@@ -135,7 +152,13 @@ async def _resolve(arguments: argparse.Namespace, deps: IdentityDeps) -> BatchRe
             progress.update(report.resolved, f"{report.skipped:,} skipped")
 
         report = await resolve_lines(
-            lines, assignments, organisation_id=arguments.org, deps=deps, strict=arguments.strict, progress=show
+            lines,
+            assignments,
+            organisation_id=arguments.org,
+            deps=deps,
+            strict=arguments.strict,
+            progress=show,
+            first_lines=first_lines,
         )
         progress.finish(report.resolved, f"{report.skipped:,} skipped")
         assignments.seek(0)

@@ -315,3 +315,14 @@ def test_report_writes_the_counts_and_problems_as_json(tmp_path: Path) -> None:
             "line 4: ignored phone: '12' is not a valid phone number",
         ],
     }
+
+
+def test_the_command_takes_a_memory_budget_and_refuses_one_too_small(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = {"record_id": "r1", "email": "elise@example.com", "first_name": "Élise", "last_name": "Gagnon"}
+    assert run(tmp_path, line, options=("--memory-mb", "16")) == 0
+    assert list(assignments(tmp_path)) == ["r1"]
+
+    assert run(tmp_path, line, options=("--memory-mb", "8")) == 2
+    assert "--memory-mb: at least 16" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""Mappings that keep their most recently used entries in memory and the rest in a SQLite file: the batch command's
+identity state, so that its memory stays flat however long the file it resolves."""
+
+import itertools
+import pickle
+import sqlite3
+from collections.abc import Callable, Iterator, MutableMapping
+from pathlib import Path
+from typing import Any
+
+# Entries kept in memory per mapping, for a budget in megabytes: measured on the bench's audiences, a person held with
+# their records costs about 2.5 kB, a block, an identifier's owner or a record id's line about 0.3 kB. Persons get
+# 40 % of the budget; blocks, owners, households and record ids 15 % each.
+PERSON_BYTES = 2_500
+SMALL_ENTRY_BYTES = 300
+
+
+class SpilledDict(MutableMapping[Any, Any]):
+    """A dict of at most `hot` entries in memory, the others pickled in `table` and read back when used.
+
+    Entries leave memory oldest first, a tenth at a time, and every one leaving is written, changed or not: callers
+    change values in place (a block's member list). A value is theirs only until their next call on the mapping.
+    Until the first entry leaves, the file is never read: a run that fits in memory costs a dict's lookups.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, table: str, hot: int) -> None:
+        if hot < 1:
+            raise ValueError("a spilled mapping keeps at least one entry in memory")
+        self._connection = connection
+        self._table = table
+        self._capacity = hot
+        self._hot: dict[Any, Any] = {}
+        self._spilled = False
+        connection.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, key BLOB, value BLOB) WITHOUT ROWID")
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = self._hot.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        if not self._spilled:
+            return default
+        row = self._connection.execute(
+            f"SELECT value FROM {self._table} WHERE id = ?",  # noqa: S608 - the table is this module's own
+            (_name(key),),
+        ).fetchone()
+        if row is None:
+            return default
+        value = pickle.loads(row[0])  # noqa: S301 - written by this process, into its own temporary file
+        self[key] = value
+        return value
+
+    def __getitem__(self, key: Any) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            self[key] = default
+            return default
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key, _MISSING) is not _MISSING
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        hot = self._hot
+        hot[key] = value
+        if len(hot) > self._capacity:
+            # A tenth at once: one write of many rows costs SQLite far less than as many writes of one.
+            oldest = list(itertools.islice(hot, max(1, self._capacity // 10)))
+            self._write([(key, hot.pop(key)) for key in oldest])
+
+    def __delitem__(self, key: Any) -> None:
+        in_memory = self._hot.pop(key, _MISSING) is not _MISSING
+        on_file = self._spilled and bool(
+            self._connection.execute(f"DELETE FROM {self._table} WHERE id = ?", (_name(key),)).rowcount  # noqa: S608
+        )
+        if not in_memory and not on_file:
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._write(list(self._hot.items()))
+        rows = self._connection.execute(f"SELECT key FROM {self._table}").fetchall()  # noqa: S608
+        return iter([pickle.loads(row[0]) for row in rows])  # noqa: S301
+
+    def __len__(self) -> int:
+        self._write(list(self._hot.items()))
+        return int(self._connection.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()[0])  # noqa: S608
+
+    def _write(self, entries: list[tuple[Any, Any]]) -> None:
+        self._spilled = True
+        self._connection.executemany(
+            f"INSERT OR REPLACE INTO {self._table} (id, key, value) VALUES (?, ?, ?)",  # noqa: S608
+            [
+                (_name(key), pickle.dumps(key, pickle.HIGHEST_PROTOCOL), pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+                for key, value in entries
+            ],
+        )
+
+
+_MISSING: Any = object()
+
+
+def _name(key: object) -> str:
+    # The text of the key, not its pickle: two equal keys may pickle differently (a string shared or copied).
+    return repr(key)
+
+
+def spilled_maps(directory: Path, budget_mb: int) -> Callable[[str], MutableMapping[Any, Any]]:
+    """Makes the store's large mappings, sharing one SQLite file in `directory`, within about `budget_mb` of memory."""
+    connection = sqlite3.connect(directory / "identity.sqlite3", isolation_level=None)
+    # A scratch file for one run: nothing to recover after a crash, so no journal and no syncing.
+    connection.execute("PRAGMA journal_mode = OFF")
+    connection.execute("PRAGMA synchronous = OFF")
+    connection.execute(f"PRAGMA cache_size = -{max(budget_mb // 10, 1) * 1024}")
+    budget = budget_mb * 1_000_000
+    hot_persons = max(budget * 4 // 10 // PERSON_BYTES, 1)
+    hot_small = max(budget * 15 // 100 // SMALL_ENTRY_BYTES, 1)
+
+    def make(name: str) -> MutableMapping[Any, Any]:
+        return SpilledDict(connection, name, hot_persons if name == "persons" else hot_small)
+
+    return make
