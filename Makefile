@@ -7,9 +7,6 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
-# Where PYTHONDONTWRITEBYTECODE is set (as on some CI machines), every process would compile every module it imports
-# at each start, about 1.4 s for a service: the packages are compiled as installed, the project's own modules below.
-export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help install tools infra-up infra-down infra-status topics up down status test test-unit lint format docs demo bench chaos
 
@@ -21,8 +18,11 @@ $(UV):
 	@python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
 	  || python3 -m pip install --quiet --user --break-system-packages "uv==$(UV_VERSION)"
 
+# Where PYTHONDONTWRITEBYTECODE is set (as on some CI machines), every process would compile every module it imports
+# at each start, about 1.4 s for a service: the packages are compiled as installed, the project's own modules by
+# `install` (what changed since is compiled in memory, as before).
 .venv/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 install: .venv/.installed ## install the Python environment from the lock file
