@@ -347,3 +347,25 @@ async def test_an_erasure_cut_short_before_it_was_listed_is_listed_when_delivere
     assert await here.erased_among("theatre-du-nord", ["per_anne"]) == {"per_anne"}
     listed = await database[ERASED].count_documents({"tombstone": {"$exists": True}})
     assert listed == 1, "listed once, however often delivered"
+
+
+async def test_a_profile_stored_with_its_state_as_fields_by_an_earlier_version_is_read_as_before(
+    database: AsyncDatabase[Document],
+) -> None:
+    world = mongo_world(database)
+    store, organisation = world.store, world.organisation_id
+    await world.deliver(world.purchase("sale-1", "per_anne", tickets=3))
+    stored = await store.profile(organisation, "per_anne")
+    assert stored is not None
+    profiles = database["profile_profiles"]
+    [document] = await profiles.find({"person_id": "per_anne"}).to_list()
+    assert isinstance(document["state"], str), "the state is kept as one text"
+    # As versions before the text wrote it: every field of the state a field of the document.
+    await profiles.update_one({"_id": document["_id"]}, {"$set": {"state": stored.state.to_document()}})
+
+    assert await store.profile(organisation, "per_anne") == stored
+    pages = [page async for page in store.profile_states(organisation, fields={"tickets"}, page_size=10)]
+    assert [state.tickets for page in pages for state in page] == [stored.state.tickets]
+
+    await world.deliver(world.purchase("sale-2", "per_anne", tickets=1))
+    assert await world.tickets("per_anne") == 4
