@@ -589,15 +589,22 @@ async def a_fact_stored_while_its_person_is_erased_is_deleted_too(world: World) 
     assert await world.naming("per_emma") == []
 
 
-async def a_merge_cut_short_after_marking_its_persons_is_completed_when_delivered_again(world: World) -> None:
+async def merge_of_bea_into_anne_cut_short(world: World, *, storing: str) -> Envelope:
+    """Anne and Béa buy, then the merge of Béa into Anne dies as it stores the profile of `storing`, after taking
+    their next change number; returns the merge, as identity would deliver it again."""
     await world.deliver(world.purchase("sale-a", "per_anne"))
     await world.deliver(world.purchase("sale-b", "per_bea"))
     merge = world.merged("mrg_1", "per_anne", "per_bea")
     crashing, store = gated(world)
-    # Béa is marked merged, Anne has taken her next change number for the merge, and the process dies.
-    store.hold("save", lambda args: args[0].person_id == "per_anne", crash=True)
+    store.hold("save", lambda args: args[0].person_id == storing, crash=True)
     with pytest.raises(CrashError):
         await crashing.deliver(merge)
+    return merge
+
+
+async def a_merge_cut_short_after_marking_its_persons_is_completed_when_delivered_again(world: World) -> None:
+    # Béa is marked merged, Anne has taken her next change number for the merge, and the process dies.
+    merge = await merge_of_bea_into_anne_cut_short(world, storing="per_anne")
     assert (await world.profile("per_bea")).merged_by == "mrg_1"
     assert await world.tickets("per_anne") == 2
 
@@ -1027,15 +1034,9 @@ async def a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_
 
 
 async def a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there(world: World) -> None:
-    await world.deliver(world.purchase("sale-a", "per_anne"))
-    await world.deliver(world.purchase("sale-b", "per_bea"))
-    merge = world.merged("mrg_1", "per_anne", "per_bea")
-    crashing, store = gated(world)
-    store.hold("save", lambda args: args[0].person_id == "per_bea", crash=True)
-    with pytest.raises(CrashError):
-        # It holds Béa's change number 2. Its message waits behind Béa's next fact (in a batch yet to come, say), or
-        # was dead-lettered: the fact cannot wait for it.
-        await crashing.deliver(merge)
+    # It holds Béa's change number 2. Its message waits behind Béa's next fact (in a batch yet to come, say), or was
+    # dead-lettered: the fact cannot wait for it.
+    merge = await merge_of_bea_into_anne_cut_short(world, storing="per_bea")
 
     outputs = await world.deliver(world.purchase("sale-b2", "per_bea", tickets=3))
 
