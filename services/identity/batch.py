@@ -55,7 +55,7 @@ async def resolve_lines(
 
     A later record can merge two earlier persons, so `write_final_assignments` rewrites these with the
     persons that survive. `first_lines` keeps the line of each record id seen (a dict unless given: a spilled
-    mapping keeps memory flat).
+    mapping keeps memory bounded).
     """
     report = BatchReport()
     store = deps.store
@@ -116,7 +116,7 @@ async def write_final_assignments(
     """Writes `record_id,person_id` with each person followed through the merges made after it was assigned."""
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(("record_id", "person_id"))
-    # The persons followed most recently: a person's records are mostly near each other, and memory stays flat.
+    # The persons followed most recently: a person's records are mostly near each other, and memory stays bounded.
     final: OrderedDict[str, str] = OrderedDict()
     written = 0
     for record_id, person_id in assignments:

@@ -18,7 +18,8 @@ Origin = Envelope | DueEntry
 @dataclass(frozen=True)
 class HeldTurn:
     """The change holding one of a person's numbers: a fact (with its upstream envelope), or a step of what its
-    `origin` was doing (None once the step is stored, or if its writer kept nothing to do it again from)."""
+    `origin` was doing (None if its writer kept nothing to do it again from; a message is dropped once the step is
+    stored, a sweep's due entry stays)."""
 
     change: str
     fact: Envelope | None = None

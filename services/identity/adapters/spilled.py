@@ -1,5 +1,5 @@
 """Mappings that keep their most recently used entries in memory and the rest in a SQLite file: the batch command's
-identity state, so that its memory stays flat however long the file it resolves."""
+identity state, so that its memory stays bounded however long the file it resolves."""
 
 import itertools
 import pickle

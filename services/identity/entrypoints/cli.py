@@ -60,7 +60,8 @@ def register(commands: Any) -> None:
         "--memory-mb",
         type=int,
         default=DEFAULT_BATCH_MEMORY_MB,
-        help="memory for the persons held; beyond it they wait in a temporary file (default: %(default)s)",
+        help="megabytes for the persons, blocks and record ids held in memory; the rest waits in a temporary file "
+        "(default: %(default)s)",
     )
     resolve.set_defaults(run=_run_resolve)
     estimate = identity.add_parser(

@@ -280,8 +280,8 @@ class MongoProfileStore:
 
     async def forget_origins_naming(self, organisation_id: str, person_id: str) -> int:
         forgotten = 0
-        # A scan of the organisation's log (an erasure is rare, and its proof reads every collection anyway); few
-        # documents match: only steps whose writer died before storing them keep their origin.
+        # A scan of the log (an erasure is rare, and its proof reads every collection anyway); few documents match:
+        # only steps whose writer died before storing them keep a message.
         async for logged in self._log.find({"organisation_id": organisation_id, "origin": {"$exists": True}}):
             if person_id in str(logged["origin"]):
                 await self._log.update_one({"_id": logged["_id"]}, {"$unset": {"origin": ""}})
