@@ -1,6 +1,7 @@
 """Mappings that keep their most recently used entries in memory and the rest in a SQLite file: the batch command's
 identity state, so that its memory stays bounded however long the file it resolves."""
 
+import contextlib
 import itertools
 import pickle
 import sqlite3
@@ -109,8 +110,10 @@ def _name(key: object) -> str:
     return repr(key)
 
 
-def spilled_maps(directory: Path, budget_mb: int) -> Callable[[str], MutableMapping[Any, Any]]:
-    """Makes the store's large mappings, sharing one SQLite file in `directory`, within about `budget_mb` of memory."""
+@contextlib.contextmanager
+def spilled_maps(directory: Path, budget_mb: int) -> Iterator[Callable[[str], MutableMapping[Any, Any]]]:
+    """Makes the store's large mappings, sharing one SQLite file in `directory`, within about `budget_mb` of memory;
+    the file is closed on leaving."""
     connection = sqlite3.connect(directory / "identity.sqlite3", isolation_level=None)
     # A scratch file for one run: nothing to recover after a crash, so no journal and no syncing.
     connection.execute("PRAGMA journal_mode = OFF")
@@ -123,4 +126,7 @@ def spilled_maps(directory: Path, budget_mb: int) -> Callable[[str], MutableMapp
     def make(name: str) -> MutableMapping[Any, Any]:
         return SpilledDict(connection, name, hot_persons if name == "persons" else hot_small)
 
-    return make
+    try:
+        yield make
+    finally:
+        connection.close()

@@ -113,8 +113,10 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         print("error: --memory-mb: at least 16", file=sys.stderr)
         return 2
     try:
-        with tempfile.TemporaryDirectory(prefix="parterre-resolve-") as scratch:
-            large = spilled_maps(Path(scratch), arguments.memory_mb)
+        with (
+            tempfile.TemporaryDirectory(prefix="parterre-resolve-") as scratch,
+            spilled_maps(Path(scratch), arguments.memory_mb) as large,
+        ):
             deps = IdentityDeps(store=InMemoryIdentityStore(large), rules=rules, clock=SystemClock())
             report = asyncio.run(_resolve(arguments, deps, first_lines=large("first_lines")))
     except BatchAbortedError as exc:

@@ -99,9 +99,8 @@ async def test_a_history_resolved_mostly_from_the_file_gives_the_same_persons_as
     # About 2,500 records of 1,000 people, households and typos included; a 1 MB budget keeps 160 persons and 500
     # blocks or owners in memory, so nearly every read goes to the file.
     lines = [json.dumps(record.as_input(), ensure_ascii=False) for record in generate_audience(1_000, seed=5)]
-    large = spilled_maps(tmp_path, budget_mb=1)
-
-    spilled = await _resolved(lines, InMemoryIdentityStore(large), large("first_lines"))
+    with spilled_maps(tmp_path, budget_mb=1) as large:
+        spilled = await _resolved(lines, InMemoryIdentityStore(large), large("first_lines"))
     in_memory = await _resolved(lines, InMemoryIdentityStore(), None)
 
     assert spilled == in_memory
