@@ -338,8 +338,7 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     filtered += (ERASED,) * await store.purge(organisation_id, person_id)
     # Steps whose writers died before storing them keep the message they were handling, which may name the person.
     await store.forget_origins_naming(organisation_id, person_id)
-    if stored.due_handle is not None:
-        await store.unschedule(stored.due_handle)
+    await store.unschedule_person(organisation_id, person_id)
     await store.unindex_lookups(organisation_id, person_id, lookup_keys(stored.state), thorough=True)
     # Everything but the exits to publish: the document goes once they are out.
     await store.save(

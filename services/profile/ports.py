@@ -249,6 +249,10 @@ class ProfileStore(Protocol):
 
     async def unschedule_all(self, handles: Iterable[str]) -> None: ...
 
+    async def unschedule_person(self, organisation_id: str, person_id: str) -> int:
+        """Takes every entry filed for the person out of its slot, wherever it is; returns how many. A slow writer
+        and the one that helped it each file the change they both stored, and the profile keeps one handle."""
+
     async def sweep_position(self) -> datetime | None:
         """The start of the first slot not swept yet; None before the first sweep."""
 

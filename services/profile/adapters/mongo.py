@@ -124,6 +124,7 @@ class MongoProfileStore:
         # tombstone keys) found without a tombstone then, or since.
         self._not_erased: dict[str, tuple[int, frozenset[str]]] = {}
         self._due = NumberedList(database[DUE])
+        self._due_documents = database[DUE]
         self._lookups = NumberedList(database[LOOKUPS])
         self._lookup_docs = database[LOOKUPS]
         # The length each look-up list had when last measured here: a list many file into (a common name's) is
@@ -528,6 +529,15 @@ class MongoProfileStore:
 
     async def unschedule_all(self, handles: Iterable[str]) -> None:
         await _each([self.unschedule(handle) for handle in handles], REPLACES_AT_ONCE)
+
+    async def unschedule_person(self, organisation_id: str, person_id: str) -> int:
+        # A scan, as for the origins: an erasure is rare, and its proof reads every collection anyway.
+        handles = [
+            str(filed["_id"])
+            async for filed in self._due_documents.find({"o": organisation_id, "p": person_id}, {"_id": 1})
+        ]
+        await self.unschedule_all(handles)
+        return len(handles)
 
     async def sweep_position(self) -> datetime | None:
         document = await self._sweep.find_one({"_id": SWEEP_POSITION})

@@ -10,7 +10,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS, ERASED, MongoProfileStore
-from services.profile.domain.schedule import DueEntry
+from services.profile.domain.schedule import DueEntry, slot_of
 from services.profile.ports import StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document, NumberedList
@@ -167,6 +167,21 @@ async def test_writers_filing_one_slot_or_one_key_at_the_same_moment_all_land(wo
     [filed] = await store.filed_in(slot)
     assert sorted(filed.entries) == sorted(entries)
     assert sorted(await store.found_by(organisation, "email:famille@example.com")) == persons
+
+
+async def test_every_entry_filed_for_a_person_is_unscheduled_at_once_and_nobody_elses(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    due = datetime(2027, 3, 1, 20, 0, tzinfo=UTC)
+    # A slow writer and its helper each filed the change they both stored; an earlier moment is still filed too.
+    twice = [DueEntry(due, organisation, "per_anne"), DueEntry(due, organisation, "per_anne")]
+    earlier = DueEntry(due - timedelta(days=40), organisation, "per_anne")
+    others = [DueEntry(due, organisation, "per_bea"), DueEntry(due, "another-organisation", "per_anne")]
+    await store.schedule_all([*twice, earlier, *others])
+
+    assert await store.unschedule_person(organisation, "per_anne") == 3
+
+    assert [entry for filed in await store.filed_in(slot_of(earlier.due_at)) for entry in filed.entries] == []
+    assert sorted(entry for filed in await store.filed_in(slot_of(due)) for entry in filed.entries) == sorted(others)
 
 
 async def test_the_erasure_search_counts_only_the_organisation_s_own_documents(

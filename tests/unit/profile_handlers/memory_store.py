@@ -247,6 +247,16 @@ class MemoryProfileStore:
         for handle in handles:
             await self.unschedule(handle)
 
+    async def unschedule_person(self, organisation_id: str, person_id: str) -> int:
+        await asyncio.sleep(0)
+        unfiled = 0
+        for filed in self.due.values():
+            for index, entry in enumerate(filed):
+                if entry is not None and (entry.organisation_id, entry.person_id) == (organisation_id, person_id):
+                    filed[index] = None
+                    unfiled += 1
+        return unfiled
+
     async def unschedule(self, handle: str) -> None:
         await asyncio.sleep(0)
         name, number = handle.rsplit("#", 1)
