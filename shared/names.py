@@ -59,8 +59,31 @@ def folded_words(raw: str) -> tuple[str, ...]:
     if raw.isascii():
         words = _ASCII_SEPARATORS.sub(" ", raw.lower()).split()
     else:
-        words = _SEPARATORS.sub(" ", _without_accents(raw)).split()
+        words = _SEPARATORS.sub(" ", _without_accents(_repaired_mojibake(raw))).split()
     return tuple(_SAINTS.get(word, word) for word in words)
+
+
+# UTF-8 read as Windows-1252 turns each accented letter of a name into two characters, the first `Ã` (é → `Ã©`) or
+# `Å` (œ → `Å“`), the bytes UTF-8 starts those letters with. Four second characters have a case too (`ÃŠ` is Ê,
+# `Ãš` is Ú): once lower-cased, read in upper case, so that Ê, Î, Ü and ß, the letters names use, win over Ú, Þ, Ì.
+_MOJIBAKE_LEADS = "ãå"
+_MOJIBAKE_BYTES = str.maketrans("ãåšžÿ", "ÃÅŠŽŸ")
+
+
+def _repaired_mojibake(text: str) -> str:
+    """`text` lower-cased with UTF-8 read as Windows-1252 undone (`HÃ©LÃ¨NE` → `hélène`), as spreadsheet exports
+    often need; `text` itself when it is no such misreading, since that does not survive the round trip. Lower
+    case first, so that a name in capitals and the same name in small letters are repaired alike."""
+    folded = text.casefold()
+    if not any(lead in folded for lead in _MOJIBAKE_LEADS):
+        return text
+    try:
+        repaired = folded.translate(_MOJIBAKE_BYTES).encode("cp1252").decode("utf-8")
+    except UnicodeError:
+        return text
+    if any(unicodedata.category(char).startswith("C") for char in repaired):
+        return text
+    return repaired
 
 
 def _without_accents(text: str) -> str:

@@ -338,6 +338,10 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 BLOCKING_KEYS_VERSION = 1
 
 
+# Shorter local parts (`marie@`, `jf@`) are shared by many people across providers.
+_PERSONAL_LOCAL_PART_LENGTH = 6
+
+
 def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
     """The keys under which `record` is stored and its candidate matches are looked up, sorted and distinct.
 
@@ -346,6 +350,8 @@ def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
     people. Each key starts with its kind; a kind is emitted only when its fields are present:
 
     - `em:<email>` and `ph:<phone>`: contact details survive a move and a misspelt name.
+    - `el:<the email's local part>`: one person's addresses at two providers (`marie.gagnon@` at work and at
+      home), when the local part is long enough to be theirs and is no organisation's mailbox (`info@`).
     - `ln:<sound of the last name>|pc:<postal code>`: same place, any spelling of the last name and any first
       name (nickname, initial, missing). One key per part of a compound last name, so Gagnon-Tremblay meets Gagnon.
     - `fn:<sound of the first name's first part>|pc:<postal code>`: same place, a last name changed or mangled.
@@ -625,23 +631,29 @@ DEFAULT_MODEL = _model(
             # First names repeat more than one would think (Nathalie, Isabelle, Martin, Éric each ~1% of a
             # generation): two people share one ~0.6% of the time. One person's records agree once folded ~90%.
             Level.EXACT: (0.90, 0.006),
-            # Nicknames, initials and a compound's start: ~4% of one person's pairs, rare by chance.
-            Level.NICKNAME_OR_INITIAL: (0.04, 0.002),
-            # Typos (~1 in 30 hand-typed names) and spelling variants.
-            Level.CLOSE: (0.035, 0.004),
+            # Nicknames, initials and a compound's start: ~4% of one person's pairs, rare by chance (0.0011 of the
+            # pairs of people measured as for typos below).
+            Level.NICKNAME_OR_INITIAL: (0.04, 0.0015),
+            # Typos (~1 in 30 hand-typed names) and spelling variants. Two people's first names fall within a typo
+            # of each other about a quarter as often as they are equal: 0.24 over 2 million pairs of distinct people
+            # in the benchmark's synthetic audience, whose names follow Québec's frequencies (bench/identity).
+            Level.CLOSE: (0.035, 0.0015),
             # Mostly two names (Sylvie, Sylvain), rarely a bad typo: weak evidence against.
             Level.SIMILAR: (0.01, 0.03),
             # One person's records name them differently ~1.5% of the time (usual name vs legal name).
-            Level.DIFFERENT: (0.015, 0.958),
+            Level.DIFFERENT: (0.015, 0.961),
         },
         Comparison.LAST_NAME: {
             # Québec surnames are concentrated (Tremblay ~1.2%, Gagnon ~0.8%), a Montréal audience less so: ~0.2%.
             Level.EXACT: (0.92, 0.002),
-            # Compound names written whole or in part (Gagnon-Tremblay, Gagnon): rare between two people.
-            Level.COMPOUND_PART: (0.02, 0.0004),
-            Level.CLOSE: (0.035, 0.003),
+            # Compound names written whole or in part (Gagnon-Tremblay, Gagnon): rare between two people (0.00018 of
+            # the pairs of people measured as for typos below).
+            Level.COMPOUND_PART: (0.02, 0.0002),
+            # Gagnon and Gagné, Bélanger and Béranger: about a quarter as often as equal ones (0.27, measured as for
+            # first names).
+            Level.CLOSE: (0.035, 0.0005),
             Level.SIMILAR: (0.01, 0.02),
-            Level.DIFFERENT: (0.015, 0.9746),
+            Level.DIFFERENT: (0.015, 0.9773),
         },
         Comparison.ADDRESS: {
             # One home holds ~2.3 people among ~100,000 patrons: two people share one ~2 times in 100,000.
@@ -921,6 +933,15 @@ def best_candidate(
         elif not _tells_household_members_apart(record, known, vector):
             band = Band.REVIEW
     return Candidate(person_id, probability, weight, band, vector, ambiguous_with)
+
+
+def birth_dates_differ(a: NormalisedRecord, b: NormalisedRecord) -> bool:
+    """Whether both records give a birth date and the dates are not one person's (equal, or one slip apart)."""
+    return (
+        a.birth_date is not None
+        and b.birth_date is not None
+        and (_birth_date_level(a.birth_date, b.birth_date) not in _PERSONAL_BIRTH_DATES)
+    )
 
 
 def _tells_household_members_apart(record: NormalisedRecord, known: NormalisedRecord, vector: ComparisonVector) -> bool:

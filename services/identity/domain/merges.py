@@ -88,6 +88,12 @@ def merge_reason(
     kinds = ", ".join(sorted({digest.kind for digest in evidence}))
     if look_alike_probability is None:
         return f"Identifiants partagés / Shared identifiers: {kinds}"
+    if not evidence:
+        # A record matched each of them by name, address and the like: no identifier joins them.
+        return (
+            f"Même personne selon la comparaison des fiches (probabilité {look_alike_probability:.3f}) / "
+            f"The same person by record comparison (probability {look_alike_probability:.3f})"
+        )
     # The record that brought the identifiers also matched the other person by name, address and the like.
     return (
         f"Identifiants partagés ({kinds}) et même personne selon la comparaison des fiches (probabilité "

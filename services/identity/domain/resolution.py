@@ -1,12 +1,20 @@
 """Deciding which person a record is about: link, create, or merge, from what the store found. No I/O."""
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from rapidfuzz.distance import DamerauLevenshtein
 
 from services.identity.domain.identifiers import Identifier, IdentifierPolicy, IdentifierType, count_by_kind
-from services.identity.domain.matching import Band, MatchBands, MatchModel, best_candidate, first_names_clearly_differ
+from services.identity.domain.matching import (
+    Band,
+    MatchBands,
+    MatchModel,
+    best_candidate,
+    birth_dates_differ,
+    first_names_clearly_differ,
+)
 from services.identity.domain.nicknames import are_masculine_and_feminine
 from services.identity.domain.persons import Person, person_id_for
 from services.identity.domain.records import NormalisedRecord
@@ -244,8 +252,11 @@ def _clearly_someone_else(record: NormalisedRecord, person: Person) -> bool:
     if record.first_name is None or not known:
         return False
     given = {record.first_name}
-    # A record with the names swapped gives the family name first: its last name may be the given one.
-    if record.first_name in person.last_names() and record.last_name:
+    # A record with the names swapped gives the family name first: its last name may be the given one. With no
+    # other name, the family's name alone points at no member in particular.
+    if record.first_name in person.last_names():
+        if not record.last_name:
+            return False
         given.add(record.last_name)
     return all(_clearly_differ_beyond_typo(name, other) for name in given for other in known)
 
@@ -262,7 +273,7 @@ def _clearly_differ_beyond_typo(a: str, b: str) -> bool:
 def _names_clearly_differ_among(persons: Iterable[Person]) -> bool:
     names = [person.first_names() for person in persons]
     return any(
-        names[i] and names[j] and all(first_names_clearly_differ(a, b) for a in names[i] for b in names[j])
+        names[i] and names[j] and all(_clearly_differ_beyond_typo(a, b) for a in names[i] for b in names[j])
         for i in range(len(names))
         for j in range(i + 1, len(names))
     )
@@ -371,6 +382,14 @@ def _probabilistic_or_new(
         if person.is_active and person.person_id not in relative_ids
     ]
     best = best_candidate(record, candidates, matching.model, matching.bands) if candidates else None
+    if best is not None and best.ambiguous_with is not None:
+        active = [person for person in evidence.candidates if person.is_active and person.person_id not in relative_ids]
+        settled = _settle_ambiguity(record, best.person_id, active, matching)
+        if settled is not None:
+            persons, probability = settled
+            if len(persons) > 1:
+                return _join_look_alikes(persons, probability, identifiers, evidence, policy, household_with)
+            best = replace(best, band=Band.LINK, ambiguous_with=None)
     if best is not None and best.band is Band.LINK:
         person = next(person for person in evidence.candidates if person.person_id == best.person_id)
         return Resolution(
@@ -395,6 +414,78 @@ def _probabilistic_or_new(
         claims=_claims(frozenset(), identifiers, evidence.owners, policy),
         household_with=household_with,
         review=review,
+    )
+
+
+def _settle_ambiguity(
+    record: NormalisedRecord, best_id: str, candidates: Sequence[Person], matching: Matching
+) -> tuple[tuple[Person, ...], float] | None:
+    """When the margin rule found `record` ambiguous between its best person and others: the persons it is
+    about, the best first, and how likely, if those others may be the best person recorded apart; else None.
+
+    A patron whose first records were too thin to link (a walk-up's name and postal code, a typo in the name)
+    became two persons, a review between them pending; a fuller record then matches both, and the margin rule
+    alone would send it to review too, creating a third person and leaving the next record more ambiguous
+    still. Rivals that nothing tells apart from the best person are no rival hypothesis: the record links to
+    the best, and each rival it would link to as surely on its own is the same patron, merged (the record is
+    both, as with a look-alike behind an identifier). Namesakes stay apart: differing birth dates, first names,
+    a household known to hold both, or records too unlike for review leave the choice to a person.
+    """
+    bands = matching.bands
+    alone = {
+        person.person_id: (person, candidate)
+        for person in candidates
+        if (candidate := best_candidate(record, [(person.person_id, person.records)], matching.model, bands))
+        is not None
+    }
+    if best_id not in alone or alone[best_id][1].band is not Band.LINK:
+        return None
+    best, best_match = alone.pop(best_id)
+    rivals = [
+        (person, candidate)
+        for person, candidate in alone.values()
+        if best_match.match_weight - candidate.match_weight < bands.link_margin
+    ]
+    if not all(_may_be_one(best, rival, matching) for rival, _ in rivals):
+        return None
+    joined = [(rival, candidate) for rival, candidate in rivals if candidate.band is Band.LINK]
+    joined_persons = [rival for rival, _ in joined]
+    if not all(_may_be_one(one, other, matching) for one, other in itertools.combinations(joined_persons, 2)):
+        return None
+    probability = min([best_match.probability, *(candidate.probability for _, candidate in joined)])
+    return (best, *joined_persons), probability
+
+
+def _may_be_one(a: Person, b: Person, matching: Matching) -> bool:
+    if a.household_id is not None and a.household_id == b.household_id:
+        return False
+    if _names_clearly_differ_among((a, b)):
+        return False
+    if any(birth_dates_differ(mine, theirs) for mine in a.records for theirs in b.records):
+        return False
+    alike = (best_candidate(mine, [(b.person_id, b.records)], matching.model, matching.bands) for mine in a.records)
+    return any(candidate is not None and candidate.band is not Band.DISTINCT for candidate in alike)
+
+
+def _join_look_alikes(
+    persons: Sequence[Person],
+    probability: float,
+    identifiers: Sequence[Identifier],
+    evidence: Evidence,
+    policy: IdentifierPolicy,
+    household_with: str | None,
+) -> Resolution:
+    survivor = survivor_of(persons)
+    merged = tuple(sorted((person for person in persons if person is not survivor), key=lambda p: p.person_id))
+    all_identifiers = frozenset().union(*(person.identifiers for person in persons))
+    return Resolution(
+        person_id=survivor.person_id,
+        created=False,
+        method=MatchMethod.PROBABILISTIC,
+        confidence=round(probability, 6),
+        claims=_claims(all_identifiers, identifiers, evidence.owners, policy),
+        merge=MergePlan(survivor=survivor, merged=merged, evidence=(), look_alike_probability=round(probability, 6)),
+        household_with=household_with,
     )
 
 

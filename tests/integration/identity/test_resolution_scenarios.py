@@ -1,9 +1,11 @@
 """How facts become persons: links, merges, unmerges, households, reviews and erasures, on both stores."""
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from services.identity.domain.matching import MatchBands
 from services.identity.domain.merges import ReviewStatus
 from services.identity.domain.persons import PersonStatus
 from services.identity.handlers import (
@@ -189,6 +191,48 @@ async def test_a_walk_up_buyer_with_name_postal_code_and_birth_date_joins_the_kn
         deps, "e3", first_name="Hélène", last_name="Tremblay", postal_code="G1R 4P5", birth_date="1990-11-23"
     )
     assert namesake.person_id != known.person_id
+
+
+FREDERIC_WALK_UP = {"first_name": "Frédéric", "last_name": "Loiselle", "postal_code": "G1M 4J7"}
+
+
+async def test_a_walk_up_joins_the_patron_it_matches_though_a_look_alike_of_theirs_awaits_review(
+    deps: IdentityDeps,
+) -> None:
+    known = await resolve(deps, "e1", **FREDERIC_WALK_UP)
+    # An initial alone cannot tell a household's members apart: a person pending review.
+    initial = await resolve(deps, "e2", **(FREDERIC_WALK_UP | {"first_name": "F"}))
+    assert initial.match.method is MatchMethod.REVIEW_PENDING
+
+    walk_up = await resolve(deps, "e3", phone="(418) 825-8088", **FREDERIC_WALK_UP)
+
+    assert walk_up.person_id == known.person_id
+    assert walk_up.match.method is MatchMethod.PROBABILISTIC
+    assert [item.person_id for item in await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)] == [
+        initial.person_id
+    ]
+
+
+async def test_two_persons_left_apart_are_merged_when_a_record_matches_each_as_surely(deps: IdentityDeps) -> None:
+    # Stricter bands than the shipped ones left the two apart, as an organisation may have run before.
+    matching = deps.rules.matching
+    strict = replace(deps, rules=replace(deps.rules, matching=replace(matching, bands=MatchBands(0.99999, 0.8))))
+    walk_up = await resolve(strict, "e1", **FREDERIC_WALK_UP)
+    donor = await resolve(strict, "e2", birth_date="1975-01-23", **FREDERIC_WALK_UP)
+    assert donor.person_id != walk_up.person_id
+
+    outcome = await resolve_fact(details_fact("e3", phone="(418) 825-8088", **FREDERIC_WALK_UP), deps)
+
+    merged = parse_data(outcome.outputs[0])
+    assert isinstance(merged, PersonsMergedV1)
+    assert (merged.survivor_person_id, merged.merged_person_ids) == (walk_up.person_id, [donor.person_id])
+    assert merged.evidence == []
+    assert "comparaison des fiches" in merged.reason
+    assert "record comparison" in merged.reason
+    assert resolved(outcome).person_id == walk_up.person_id
+    survivor = await active_person(deps.store, ORGANISATION, donor.person_id)
+    assert survivor is not None
+    assert survivor.person_id == walk_up.person_id
 
 
 async def test_a_likely_duplicate_waits_for_a_reviewer_who_can_merge_it(deps: IdentityDeps) -> None:

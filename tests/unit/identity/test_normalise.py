@@ -251,6 +251,42 @@ def test_names_fold_case_accents_and_punctuation(raw: str, expected: str) -> Non
     assert fold_name(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("misread", "expected"),
+    [
+        ("HÃ©lÃ¨ne", "helene"),
+        ("HÃ©LÃ¨NE", "helene"),
+        ("hã©lã¨ne", "helene"),
+        ("Ã‰milie CÃ´tÃ©", "emilie cote"),
+        ("FranÃ§ois", "francois"),
+        ("Grande AllÃ©e", "grande allee"),
+        ("Å“uvre", "oeuvre"),
+    ],
+)
+def test_utf8_read_as_windows_1252_folds_as_the_name_itself(misread: str, expected: str) -> None:
+    assert fold_name(misread) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("SÃO PAULO", "sao paulo"), ("Jäger", "jager"), ("Âÿ", "ay")])
+def test_text_that_is_no_misreading_is_left_as_written(raw: str, expected: str) -> None:
+    assert fold_name(raw) == expected
+
+
+@given(st.text(alphabet=FRENCH_LETTERS + FRENCH_LETTERS.upper() + " -'", max_size=20))
+def test_any_french_name_misread_folds_as_itself(raw: str) -> None:
+    misread = raw.encode("utf-8").decode("cp1252", errors="strict") if _cp1252_can_show(raw) else raw
+
+    assert fold_name(misread) == fold_name(raw)
+
+
+def _cp1252_can_show(raw: str) -> bool:
+    try:
+        raw.encode("utf-8").decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def test_names_in_other_scripts_keep_their_letters() -> None:
     assert fold_name("王小明") == "王小明"
     assert fold_name("Ахмед") == "ахмед"

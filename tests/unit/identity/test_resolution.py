@@ -3,7 +3,9 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -595,3 +597,93 @@ def test_a_record_its_linked_person_already_holds_as_compared_reads_no_look_alik
     assert not may_have_a_look_alike(replace(LOISELLE, source="shopify-boutique", external_id="640016"), known)
     assert may_have_a_look_alike(replace(LOISELLE, birth_date=date(1975, 1, 23)), known)
     assert may_have_a_look_alike(replace(LOISELLE, postal_code="G1R 4P5"), known)
+
+
+# Persons a record matches that may be one patron recorded apart
+
+WALK_UP = NormalisedRecord(first_name="frederic", last_name="loiselle", postal_code="G1M 4J7")
+
+
+def test_a_record_linking_a_person_links_it_despite_a_look_alike_pending_review_with_it() -> None:
+    # Two typos put the second walk-up in review with the first: a rival for the margin rule, not another patron.
+    walk_up = look_alike("per_walk_up", minute=0, record=WALK_UP)
+    typed = look_alike("per_typed", minute=1, record=replace(WALK_UP, first_name="frederik", last_name="loiseile"))
+    record = replace(WALK_UP, phone="+14188258088")
+
+    resolution = resolve_full(record, [phone("+14188258088")], Evidence(candidates=[walk_up, typed]))
+
+    assert (resolution.person_id, resolution.created, resolution.method) == (
+        "per_walk_up",
+        False,
+        MatchMethod.PROBABILISTIC,
+    )
+    assert resolution.merge is None
+    assert resolution.confidence >= MATCHING.bands.link_at
+
+
+def test_two_persons_a_record_links_each_as_surely_are_merged_as_one_patron_recorded_apart() -> None:
+    walk_up = look_alike("per_walk_up", minute=0, record=WALK_UP)
+    donor = look_alike("per_donor", minute=1, record=replace(WALK_UP, birth_date=date(1975, 1, 23)))
+    record = replace(WALK_UP, phone="+14188258088")
+
+    resolution = resolve_full(record, [phone("+14188258088")], Evidence(candidates=[donor, walk_up]))
+
+    assert resolution.merge is not None
+    assert (resolution.person_id, resolution.method, resolution.created) == (
+        "per_walk_up",
+        MatchMethod.PROBABILISTIC,
+        False,
+    )
+    assert [merged.person_id for merged in resolution.merge.merged] == ["per_donor"]
+    assert resolution.merge.evidence == ()
+    assert resolution.merge.look_alike_probability is not None
+    assert resolution.merge.look_alike_probability >= MATCHING.bands.link_at
+    assert resolution.claims == (phone("+14188258088"),)
+
+
+@pytest.mark.parametrize(
+    ("label", "second"),
+    [
+        ("birth dates that differ", {"birth_date": date(1982, 6, 2)}),
+        ("a household known to hold both", {"household_id": "hh_loiselle"}),
+    ],
+)
+def test_namesakes_a_record_matches_alike_stay_apart_for_a_reviewer(label: str, second: dict[str, Any]) -> None:
+    first = replace(
+        look_alike("per_first", minute=0, record=replace(WALK_UP, birth_date=date(1975, 1, 23))),
+        household_id="hh_loiselle",
+    )
+    other_record = replace(WALK_UP, birth_date=second.get("birth_date", date(1975, 1, 23)))
+    other = replace(look_alike("per_other", minute=1, record=other_record), household_id=second.get("household_id"))
+    record = replace(WALK_UP, phone="+14188258088")
+
+    resolution = resolve_full(record, [phone("+14188258088")], Evidence(candidates=[first, other]))
+
+    assert resolution.merge is None, label
+    assert resolution.created, label
+    assert resolution.review is not None, label
+    assert resolution.method is MatchMethod.REVIEW_PENDING, label
+
+
+def test_a_record_giving_only_the_family_name_is_linked_through_a_shared_email_not_made_a_relative() -> None:
+    marie = person("per_marie", email("famille.roy@example.com"), first_names=["marie"])
+    # The names swapped by a form, the given name left out: `Roy` fills the first-name field alone.
+    record = NormalisedRecord(first_name="roy", email="famille.roy@example.com")
+
+    resolution = resolve_full(record, [email("famille.roy@example.com")], Evidence(owners=owned(marie)))
+
+    assert (resolution.person_id, resolution.created, resolution.household_with) == ("per_marie", False, None)
+
+
+def test_owners_whose_first_names_are_one_typed_letter_apart_merge() -> None:
+    natalia = person("per_natalia", email("natalia.guzman@gmail.com"), minute=0, first_names=["nztalia"])
+    by_id = person("per_by_id", upstream_id("C-13454"), minute=3, first_names=["natalia"])
+    identifiers = [upstream_id("C-13454"), email("natalia.guzman@gmail.com")]
+
+    resolution = resolve(identifiers, Evidence(owners=owned(natalia, by_id)), first_name="natalia")
+
+    assert resolution.merge is not None
+    assert (resolution.person_id, [merged.person_id for merged in resolution.merge.merged]) == (
+        "per_natalia",
+        ["per_by_id"],
+    )
