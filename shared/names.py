@@ -2,12 +2,10 @@
 
 import re
 import unicodedata
-from functools import lru_cache
 
 import jellyfish
 
-# The same names recur across sources and imports; each cache holds at most this many entries.
-_CACHE_SIZE = 1 << 16
+from shared.memo import remembered
 
 # Letters that Unicode does not decompose into a base letter and an accent, spelled as French and English readers do.
 # Apostrophe-like modifier letters count as letters for Unicode; in names they separate words like `'` does.
@@ -53,7 +51,7 @@ def fold_name(raw: str) -> str | None:
     return " ".join(words) if words else None
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+@remembered
 def folded_words(raw: str) -> tuple[str, ...]:
     """The words of `fold_name(raw)`, for callers that go on word by word (streets, name parts)."""
     if raw.isascii():
@@ -118,7 +116,7 @@ _SPOKEN_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+@remembered
 def spoken_form(name: str) -> str:
     """A folded name with its French spelling variants reduced to one spelling: `thibeault` → `tibo`.
 
@@ -129,7 +127,7 @@ def spoken_form(name: str) -> str:
     return name
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+@remembered
 def sound_key(name: str) -> str:
     """A phonetic key for a folded name, equal for its usual French spelling variants (Thibault, Thibeault).
 
@@ -147,7 +145,7 @@ JOINING_PARTICLES = frozenset(
 )
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+@remembered
 def name_parts(name: str) -> tuple[str, ...]:
     """The parts of a folded name, each particle joined to the word after it: `st pierre` → (`stpierre`,),
     `gagnon tremblay` → (`gagnon`, `tremblay`), `de la fontaine` → (`delafontaine`,); a trailing particle stays alone.

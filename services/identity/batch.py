@@ -11,12 +11,15 @@ from services.identity.domain.batch_input import BatchLineError, read_batch_line
 from services.identity.domain.identifiers import identifiers_of
 from services.identity.domain.normalise import normalise_record
 from services.identity.handlers import IdentityDeps, active_person, settle
+from shared.memo import keep_within
 
 # Problems kept word for word in the report; beyond that they are only counted, so memory stays flat.
 MAX_REPORTED_PROBLEMS = 100
 # The batch has no redeliveries: applied journal entries are dropped this often to keep memory flat.
 JOURNAL_FLUSH_RECORDS = 10_000
 FOLLOWED_PERSONS_KEPT = 10_000
+# Lines between two checks that the matching caches keep within the batch's memory budget.
+CACHES_CHECKED_EVERY = 1_000
 
 
 class BatchAbortedError(Exception):
@@ -50,12 +53,13 @@ async def resolve_lines(
     strict: bool = False,
     progress: Callable[[BatchReport], None] = lambda _report: None,
     first_lines: MutableMapping[str, int] | None = None,
+    cached_entries: int | None = None,
 ) -> BatchReport:
     """Resolves each line's record and writes `record_id,person_id` as decided at that moment to `assignments`.
 
     A later record can merge two earlier persons, so `write_final_assignments` rewrites these with the
     persons that survive. `first_lines` keeps the line of each record id seen (a dict unless given: a spilled
-    mapping keeps memory bounded).
+    mapping keeps memory bounded); `cached_entries` bounds the matching caches together (`shared.memo`).
     """
     report = BatchReport()
     store = deps.store
@@ -106,6 +110,8 @@ async def resolve_lines(
             report.resolved += 1
         if isinstance(store, InMemoryIdentityStore) and report.resolved % JOURNAL_FLUSH_RECORDS == 0:
             store.forget_journal()
+        if cached_entries is not None and line_number % CACHES_CHECKED_EVERY == 0:
+            keep_within(cached_entries)
         progress(report)
     return report
 

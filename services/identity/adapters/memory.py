@@ -15,8 +15,9 @@ from services.identity.ports import JournalEntry, PersonAddition
 class InMemoryIdentityStore:
     """Keeps every organisation's identity state in dictionaries; nothing survives the process.
 
-    `large` makes the mappings that grow with the persons held (persons, identifiers' owners, blocks, households):
-    plain dicts by default, or mappings spilling to a file (`adapters.spilled`) for a batch of any length.
+    `large` makes the mappings that grow with the persons held (persons, identifiers' owners, blocks, households,
+    merges, reviews): plain dicts by default, or mappings spilling to a file (`adapters.spilled`) for a batch of
+    any length.
     """
 
     def __init__(self, large: Callable[[str], MutableMapping[Any, Any]] | None = None) -> None:
@@ -28,8 +29,8 @@ class InMemoryIdentityStore:
         self._persons: MutableMapping[tuple[str, str], Person] = mapping("persons")
         self._blocks: MutableMapping[tuple[str, str], list[str]] = mapping("blocks")
         self._households: MutableMapping[tuple[str, str], list[str]] = mapping("households")
-        self._merges: dict[tuple[str, str], MergeRecord] = {}
-        self._reviews: dict[tuple[str, str], ReviewItem] = {}
+        self._merges: MutableMapping[tuple[str, str], MergeRecord] = mapping("merges")
+        self._reviews: MutableMapping[tuple[str, str], ReviewItem] = mapping("reviews")
         self._review_claims: dict[tuple[str, str], ReviewClaim] = {}
         self._unmerge_claims: dict[tuple[str, str], UnmergeClaim] = {}
         self._suppressed: set[tuple[str, str]] = set()

@@ -10,10 +10,17 @@ from pathlib import Path
 from typing import Any
 
 # Entries kept in memory per mapping, for a budget in megabytes: measured on the bench's audiences, a person held with
-# their records costs about 2.5 kB, a block, an identifier's owner or a record id's line about 0.3 kB. Persons get
-# 40 % of the budget; blocks, owners, households and record ids 15 % each.
+# their records costs about 2.5 kB, a merge (which keeps the persons it folded) about 5 kB, a block, an identifier's
+# owner, a review or a record id's line about 0.3 kB, and an entry of the matching caches about 0.4 kB. Shares of the
+# budget: persons 30 %, merges 5 %, each of the five small mappings 10 %, the caches 10 %, SQLite's own cache 5 %.
 PERSON_BYTES = 2_500
+MERGE_BYTES = 5_000
 SMALL_ENTRY_BYTES = 300
+CACHED_ENTRY_BYTES = 400
+_SHARES = {"persons": (30, PERSON_BYTES), "merges": (5, MERGE_BYTES)}
+_SMALL_SHARE = 10
+_CACHES_SHARE = 10
+_SQLITE_SHARE = 5
 
 
 class SpilledDict(MutableMapping[Any, Any]):
@@ -118,15 +125,19 @@ def spilled_maps(directory: Path, budget_mb: int) -> Iterator[Callable[[str], Mu
     # A scratch file for one run: nothing to recover after a crash, so no journal and no syncing.
     connection.execute("PRAGMA journal_mode = OFF")
     connection.execute("PRAGMA synchronous = OFF")
-    connection.execute(f"PRAGMA cache_size = -{max(budget_mb // 10, 1) * 1024}")
+    connection.execute(f"PRAGMA cache_size = -{max(budget_mb * _SQLITE_SHARE // 100, 1) * 1024}")
     budget = budget_mb * 1_000_000
-    hot_persons = max(budget * 4 // 10 // PERSON_BYTES, 1)
-    hot_small = max(budget * 15 // 100 // SMALL_ENTRY_BYTES, 1)
 
     def make(name: str) -> MutableMapping[Any, Any]:
-        return SpilledDict(connection, name, hot_persons if name == "persons" else hot_small)
+        share, entry_bytes = _SHARES.get(name, (_SMALL_SHARE, SMALL_ENTRY_BYTES))
+        return SpilledDict(connection, name, max(budget * share // 100 // entry_bytes, 1))
 
     try:
         yield make
     finally:
         connection.close()
+
+
+def cached_entries_within(budget_mb: int) -> int:
+    """The entries the matching caches may hold together within their share of a budget of `budget_mb`."""
+    return max(budget_mb * 1_000_000 * _CACHES_SHARE // 100 // CACHED_ENTRY_BYTES, 1)

@@ -7,7 +7,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -15,6 +14,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from services.identity.domain.nicknames import are_masculine_and_feminine, are_nickname_equivalent
 from services.identity.domain.records import NormalisedRecord
+from shared.memo import remembered
 from shared.names import name_parts, sound_key, spoken_form
 
 
@@ -162,7 +162,7 @@ def _by_similarity(a: str, b: str) -> Level:
     return Level.DIFFERENT
 
 
-@lru_cache(maxsize=1 << 16)
+@remembered
 def _first_name_level(a: str, b: str) -> Level:
     if a == b or a.replace(" ", "") == b.replace(" ", ""):
         return Level.EXACT
@@ -174,7 +174,7 @@ def _first_name_level(a: str, b: str) -> Level:
     return _by_similarity(a, b)
 
 
-@lru_cache(maxsize=1 << 16)
+@remembered
 def _last_name_level(a: str, b: str) -> Level:
     if a == b or a.replace(" ", "") == b.replace(" ", ""):
         return Level.EXACT
@@ -267,7 +267,7 @@ def _address_level(a: NormalisedRecord, b: NormalisedRecord) -> Level:
     return Level.MISSING
 
 
-@lru_cache(maxsize=1 << 16)
+@remembered
 def _same_street_name(a: str, b: str) -> bool:
     return a == b or JaroWinkler.similarity(*_ordered(a, b)) >= CLOSE_SIMILARITY
 

@@ -4,16 +4,14 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
-from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
 from services.identity.domain.records import NormalisedRecord, PersonRecord
+from shared.memo import remembered
 from shared.names import fold_name, folded_words
 
-# The same people, streets and cities recur across sources and imports; each cache holds at most this many entries.
-_CACHE_SIZE = 1 << 16
 # A warning shows at most this much of the value, so one garbled field cannot bloat every record it sits on.
 _SHOWN_LENGTH = 80
 
@@ -126,7 +124,7 @@ def normalise_email(raw: str) -> str | None:
     return _email(raw)
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+@remembered
 def _email(raw: str) -> str | None:
     text = raw.strip().lower()
     if not text.isascii():
@@ -156,7 +154,7 @@ def normalise_phone(raw: str, default_region: str = "CA") -> str | None:
     return _e164(raw, default_region)
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+@remembered
 def _e164(raw: str, default_region: str) -> str | None:
     text = _PHONE_EXTENSION.sub("", raw).strip()
     first_digit = next((index for index, char in enumerate(text) if char.isdigit()), None)
@@ -228,7 +226,7 @@ def normalise_street(raw: str) -> tuple[str | None, str | None]:
     return _street(raw)
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+@remembered
 def _street(raw: str) -> tuple[str | None, str | None]:
     text = _TRAILING_UNIT.sub("", " ".join(raw.split()))
     if _UNIT_ALONE.fullmatch(text):

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.adapters.spilled import spilled_maps
+from services.identity.adapters.spilled import cached_entries_within, spilled_maps
 from services.identity.batch import BatchAbortedError, BatchReport, resolve_lines, write_final_assignments
 from services.identity.context import SystemClock, load_rules
 from services.identity.domain.match_settings import load_match_settings
@@ -60,8 +60,8 @@ def register(commands: Any) -> None:
         "--memory-mb",
         type=int,
         default=DEFAULT_BATCH_MEMORY_MB,
-        help="megabytes for the persons, blocks and record ids held in memory; the rest waits in a temporary file "
-        "(default: %(default)s)",
+        help="megabytes for the persons, blocks, merges, record ids and matching caches held in memory; the rest "
+        "waits in a temporary file (default: %(default)s)",
     )
     resolve.set_defaults(run=_run_resolve)
     estimate = identity.add_parser(
@@ -118,7 +118,14 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
             spilled_maps(Path(scratch), arguments.memory_mb) as large,
         ):
             deps = IdentityDeps(store=InMemoryIdentityStore(large), rules=rules, clock=SystemClock())
-            report = asyncio.run(_resolve(arguments, deps, first_lines=large("first_lines")))
+            report = asyncio.run(
+                _resolve(
+                    arguments,
+                    deps,
+                    first_lines=large("first_lines"),
+                    cached_entries=cached_entries_within(arguments.memory_mb),
+                )
+            )
     except BatchAbortedError as exc:
         print(f"error: {exc} (--strict)", file=sys.stderr)
         return 1
@@ -141,7 +148,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
 
 
 async def _resolve(
-    arguments: argparse.Namespace, deps: IdentityDeps, *, first_lines: MutableMapping[str, int]
+    arguments: argparse.Namespace, deps: IdentityDeps, *, first_lines: MutableMapping[str, int], cached_entries: int
 ) -> BatchReport:
     total = arguments.input.stat().st_size
     with (
@@ -162,6 +169,7 @@ async def _resolve(
             strict=arguments.strict,
             progress=show,
             first_lines=first_lines,
+            cached_entries=cached_entries,
         )
         progress.finish(report.resolved, f"{report.skipped:,} skipped")
         assignments.seek(0)

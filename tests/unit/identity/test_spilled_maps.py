@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bench.identity.synthetic import generate_audience
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.adapters.spilled import SpilledDict, spilled_maps
+from services.identity.adapters.spilled import SpilledDict, cached_entries_within, spilled_maps
 from services.identity.batch import resolve_lines, write_final_assignments
 from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierType
@@ -82,11 +82,16 @@ class FixedClock:
 
 
 async def _resolved(
-    lines: list[str], store: InMemoryIdentityStore, first_lines: MutableMapping[str, int] | None
+    lines: list[str],
+    store: InMemoryIdentityStore,
+    first_lines: MutableMapping[str, int] | None,
+    cached_entries: int | None = None,
 ) -> str:
     deps = IdentityDeps(store=store, rules=load_rules(IdentitySettings()), clock=FixedClock())
     decided = io.StringIO()
-    await resolve_lines(lines, decided, organisation_id="theatre", deps=deps, first_lines=first_lines)
+    await resolve_lines(
+        lines, decided, organisation_id="theatre", deps=deps, first_lines=first_lines, cached_entries=cached_entries
+    )
     final = io.StringIO()
     decided.seek(0)
     await write_final_assignments(csv.reader(decided), final, organisation_id="theatre", deps=deps)
@@ -96,11 +101,13 @@ async def _resolved(
 async def test_a_history_resolved_mostly_from_the_file_gives_the_same_persons_as_all_in_memory(
     tmp_path: Path,
 ) -> None:
-    # About 2,500 records of 1,000 people, households and typos included; a 1 MB budget keeps 160 persons and 500
-    # blocks or owners in memory, so nearly every read goes to the file.
+    # About 2,500 records of 1,000 people, households and typos included; a 1 MB budget keeps 120 persons, 333 blocks
+    # or owners and 250 cached matching values in memory, so nearly every read goes to the file.
     lines = [json.dumps(record.as_input(), ensure_ascii=False) for record in generate_audience(1_000, seed=5)]
     with spilled_maps(tmp_path, budget_mb=1) as large:
-        spilled = await _resolved(lines, InMemoryIdentityStore(large), large("first_lines"))
+        spilled = await _resolved(
+            lines, InMemoryIdentityStore(large), large("first_lines"), cached_entries_within(budget_mb=1)
+        )
     in_memory = await _resolved(lines, InMemoryIdentityStore(), None)
 
     assert spilled == in_memory
