@@ -57,6 +57,7 @@ NICKNAME_GROUPS: tuple[frozenset[str], ...] = tuple(
         ("christian", "chris"),
         ("christine", "christina", "chris", "tina"),
         ("jennifer", "jen", "jenn", "jenny"),
+        ("jessica", "jess", "jessie"),
         ("daniel", "dan", "danny", "dany"),
         ("margaret", "maggie", "meg", "peggy", "margot"),
         ("anne", "ann", "annie"),
@@ -107,6 +108,10 @@ NICKNAME_GROUPS: tuple[frozenset[str], ...] = tuple(
         ("lawrence", "larry"),
         ("leonard", "len", "lenny", "leo"),
         ("gerald", "gerry", "jerry"),
+        # Montréal's Italian and Arabic-speaking communities
+        ("giuseppe", "joe", "pino", "peppe"),
+        ("francesca", "franca"),
+        ("mohamed", "mohammed", "muhammad", "mo"),
     )
 )
 

@@ -258,7 +258,18 @@ def _clearly_someone_else(record: NormalisedRecord, person: Person) -> bool:
         if not record.last_name:
             return False
         given.add(record.last_name)
+    elif _crossed(record, person):
+        return False
     return all(_clearly_differ_beyond_typo(name, other) for name in given for other in known)
+
+
+def _crossed(record: NormalisedRecord, person: Person) -> bool:
+    """Whether the record reads as the person's records with the names swapped: its last name is written as their
+    first name (Murphy, Kathy) and its first name agrees with one of their last names (Katherine)."""
+    first_fields = {known.first_name for known in person.records if known.first_name}
+    return record.last_name in first_fields and any(
+        not _clearly_differ_beyond_typo(record.first_name or "", last) for last in person.last_names()
+    )
 
 
 def _clearly_differ_beyond_typo(a: str, b: str) -> bool:

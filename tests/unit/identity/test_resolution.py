@@ -687,3 +687,28 @@ def test_owners_whose_first_names_are_one_typed_letter_apart_merge() -> None:
         "per_natalia",
         ["per_by_id"],
     )
+
+
+def test_a_shared_email_s_owner_known_with_the_names_swapped_is_the_record_s_person_not_a_relative() -> None:
+    swapped = replace(
+        person("per_kathy", email("katherinemurphy@outlook.com")),
+        records=(NormalisedRecord(first_name="murphy", last_name="kathy"),),
+    )
+    record = NormalisedRecord(first_name="katherine", last_name="murphy", email="katherinemurphy@outlook.com")
+
+    resolution = resolve_full(record, [email("katherinemurphy@outlook.com")], Evidence(owners=owned(swapped)))
+
+    assert (resolution.person_id, resolution.created, resolution.household_with) == ("per_kathy", False, None)
+
+
+def test_a_relative_whose_family_name_is_the_owner_s_first_name_stays_a_relative() -> None:
+    martin = replace(
+        person("per_martin", email("famille@example.com")),
+        records=(NormalisedRecord(first_name="martin", last_name="tremblay"),),
+    )
+    record = NormalisedRecord(first_name="julie", last_name="martin", email="famille@example.com")
+
+    resolution = resolve_full(record, [email("famille@example.com")], Evidence(owners=owned(martin)))
+
+    assert resolution.created
+    assert resolution.household_with == "per_martin"
