@@ -1,5 +1,6 @@
 """How identity's domain objects are written as MongoDB documents, and read back."""
 
+import json
 from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
@@ -42,7 +43,8 @@ def person_document(person: Person) -> Document:
         "status": person.status.value,
         "merged_into": person.merged_into,
         "identifiers": sorted(identifier.key for identifier in person.identifiers),
-        "records": [record_document(record) for record in person.records],
+        # One JSON text, not nested documents: FerretDB 1.x converts every nested value on each read and write.
+        "records": json.dumps([record_document(record) for record in person.records], separators=(",", ":")),
         "household_id": person.household_id,
     }
 
@@ -56,10 +58,16 @@ def person_from(document: Document) -> Person:
         status=PersonStatus(document["status"]),
         merged_into=document.get("merged_into"),
         identifiers=frozenset(identifier_from_key(key) for key in document.get("identifiers", ())),
-        records=tuple(record_from(record) for record in document.get("records", ())),
+        records=tuple(record_from(record) for record in _records_of(document)),
         household_id=document.get("household_id"),
         version=document["version"],
     )
+
+
+def _records_of(document: Document) -> list[Document]:
+    records = document.get("records", ())
+    # Persons stored by earlier versions keep their records as nested documents.
+    return json.loads(records) if isinstance(records, str) else list(records)
 
 
 def decision_document(decision: Decision) -> Document:

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.identity.adapters.documents import person_document
 from services.identity.adapters.mongo import INDEXES, PERSONS, MongoIdentityStore
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
@@ -56,5 +57,23 @@ async def test_a_process_that_knew_a_person_before_another_erased_it_finds_it_er
     assert again.records == ()
     # No version kept anything of hers.
     async for document in database[PERSONS].find({"person_id": "per-anne"}):
-        assert document["records"] == [], document
+        assert document["records"] == "[]", document
         assert document["status"] == PersonStatus.ERASED.value, document
+
+
+async def test_a_person_stored_with_its_records_as_documents_by_an_earlier_version_is_read_and_extended(
+    database: AsyncDatabase[Document],
+) -> None:
+    earlier = person_document(replace(anne(), version=1)) | {
+        "_id": f"{ORGANISATION}|per-anne#1",
+        "records": [{"first_name": "anne", "last_name": "tremblay", "email": "anne@example.com"}],
+    }
+    await database[PERSONS].insert_one(earlier)
+    store = MongoIdentityStore(database)
+
+    assert await store.person(ORGANISATION, "per-anne") == replace(anne(), version=1)
+    await store.add_to_person(ORGANISATION, "per-anne", records=(NormalisedRecord(city="montreal"),))
+
+    extended = await MongoIdentityStore(database).person(ORGANISATION, "per-anne")
+    assert extended is not None
+    assert extended.records == (*anne().records, NormalisedRecord(city="montreal"))
