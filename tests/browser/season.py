@@ -164,9 +164,9 @@ EMILE = MergedPatron(
 
 
 def gabriel_and_a_probable_duplicate() -> list[list[dict[str, Any]]]:
-    """Gabriel Bouchard at the box office, then "Gabriel Bouchart" at the shop with the same postal code and another
-    email: identity scores them about 0.96 (a last name one letter apart), between review and link, so it asks a
-    person."""
+    """Gabriel Bouchard at the box office, then "G. Bouchart" at the shop with the same postal code and another
+    email: identity scores them about 0.96 (an initial, a last name one letter apart), between review and link, so
+    it asks a person."""
     records = [
         _person(
             "billetterie",
@@ -180,7 +180,7 @@ def gabriel_and_a_probable_duplicate() -> list[list[dict[str, Any]]]:
             "boutique",
             external_id="S-4002",
             email="gbouchard@autre.example",
-            first_name="Gabriel",
+            first_name="G.",
             last_name="Bouchart",
             postal_code="H3B 1A7",
         ),
