@@ -1,8 +1,10 @@
 """The demo from start to end: credentials, the receiver and its subscription, the season sent, the drain, and the
 summary of what the platform made of it."""
 
+import asyncio
 import shlex
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +27,8 @@ from services.profile.adapters.mongo import FILTERED_FACTS as PROFILE_FILTERED_F
 from shared.mongo import Document, mongo_client
 
 RECEIVER_DESCRIPTION = "Parterre demo receiver"
+# How long the summary waits for a service that does not answer: a crashed one is started again within this.
+SERVICE_RESTART_SECONDS = 60.0
 # The segments whose changes the receiver wants: the ones a marketing tool acts on. The language and newsletter
 # segments would send one message per patron, which says nothing more.
 RECEIVER_SEGMENTS = ("subscribers", "donors", "high-value", "at-risk", "lapsed-buyers")
@@ -348,8 +352,24 @@ async def _pending_deliveries(
     return len(answer.json()["items"])
 
 
+async def _get_answered(api: httpx.AsyncClient, url: str, **options: Any) -> httpx.Response:
+    """GET `url`, asking again while the service does not answer (restarting after a crash, or not ready yet)
+    for up to `SERVICE_RESTART_SECONDS`."""
+    deadline = time.monotonic() + SERVICE_RESTART_SECONDS
+    while True:
+        try:
+            answer = await api.get(url, **options)
+        except httpx.TransportError:
+            if time.monotonic() >= deadline:
+                raise
+        else:
+            if answer.status_code != httpx.codes.SERVICE_UNAVAILABLE or time.monotonic() >= deadline:
+                return answer
+        await asyncio.sleep(0.5)
+
+
 async def _segments(api: httpx.AsyncClient, config: DemoConfig, credentials: Credentials) -> dict[str, int]:
-    answer = await api.get(f"{config.profile_url}/v1/segments", headers=_bearer(credentials))
+    answer = await _get_answered(api, f"{config.profile_url}/v1/segments", headers=_bearer(credentials))
     answer.raise_for_status()
     return {str(item["name"]): int(item["members"]) for item in answer.json()["items"]}
 
@@ -359,7 +379,9 @@ async def _showcase_person(
 ) -> str | None:
     if email is None:
         return None
-    answer = await api.get(f"{config.profile_url}/v1/profiles", params={"email": email}, headers=_bearer(credentials))
+    answer = await _get_answered(
+        api, f"{config.profile_url}/v1/profiles", params={"email": email}, headers=_bearer(credentials)
+    )
     if answer.status_code != 200 or not answer.json()["items"]:
         return None
     return str(answer.json()["items"][0]["person_id"])
