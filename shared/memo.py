@@ -1,36 +1,71 @@
-"""Caches of pure functions over values that recur (names, streets, emails): each bounded, and all of them trimmed
-at once by a long run that must keep within a memory budget."""
+"""Caches of pure functions over values that recur (names, streets, emails): each a bounded LRU, and all of them
+resized at once by a long run that must keep within a memory budget."""
 
+import contextlib
 import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Entries each cache holds at most: about 20 MB per cache once full, in a long-running service.
+# Entries each cache holds at most unless resized: about 20 MB per cache once full, in a long-running service.
 MOST_ENTRIES = 1 << 16
 
-_CACHES: list["functools._lru_cache_wrapper[object]"] = []
+
+class Remembered(Generic[P, R]):
+    """`function` with the results of its most recent arguments kept, in a cache `keep_within` can resize."""
+
+    def __init__(self, function: Callable[P, R]) -> None:
+        functools.update_wrapper(self, function)
+        self._function = function
+        self._cached: functools._lru_cache_wrapper[R] = functools.lru_cache(maxsize=MOST_ENTRIES)(function)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        call: Callable[..., R] = self._cached
+        return call(*args, **kwargs)
+
+    @property
+    def entries(self) -> int:
+        return self._cached.cache_info().currsize
+
+    def resize(self, most_entries: int) -> None:
+        """Keeps at most `most_entries` results from now on; those held already are dropped."""
+        self._cached = functools.lru_cache(maxsize=most_entries)(self._function)
 
 
-def remembered(function: Callable[P, R]) -> "functools._lru_cache_wrapper[R]":
+_CACHES: list[Remembered[Any, Any]] = []
+
+
+def remembered(function: Callable[P, R]) -> Remembered[P, R]:
     """`function` with its results for the last `MOST_ENTRIES` arguments kept, and the cache listed for
     `keep_within`. The arguments must be hashable."""
-    cached = functools.lru_cache(maxsize=MOST_ENTRIES)(function)
+    cached = Remembered(function)
     _CACHES.append(cached)
     return cached
 
 
 def keep_within(entries: int) -> None:
-    """Empties every cache holding more than its even share of `entries`: a batch's memory stays bounded by its
-    budget rather than by `MOST_ENTRIES`, at the price of computing the values it drops again."""
-    share = entries // max(len(_CACHES), 1)
+    """Gives every cache an even share of `entries`, at most `MOST_ENTRIES` each: a batch's memory stays bounded by
+    its budget, at the price of computing the values a smaller cache lets go again. Held results are dropped."""
+    share = min(entries // max(len(_CACHES), 1), MOST_ENTRIES)
     for cached in _CACHES:
-        if cached.cache_info().currsize > share:
-            cached.cache_clear()
+        cached.resize(share)
+
+
+@contextlib.contextmanager
+def caches_within(entries: int | None) -> Iterator[None]:
+    """`keep_within(entries)` while inside (nothing when None), the caches' usual size again on leaving."""
+    if entries is None:
+        yield
+        return
+    keep_within(entries)
+    try:
+        yield
+    finally:
+        keep_within(MOST_ENTRIES * len(_CACHES))
 
 
 def remembered_entries() -> int:
     """The entries held by all the caches together."""
-    return sum(cached.cache_info().currsize for cached in _CACHES)
+    return sum(cached.entries for cached in _CACHES)

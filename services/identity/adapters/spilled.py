@@ -11,14 +11,25 @@ from typing import Any
 
 # Entries kept in memory per mapping, for a budget in megabytes: measured on the bench's audiences, a person held with
 # their records costs about 2.5 kB, a merge (which keeps the persons it folded) about 5 kB, a block, an identifier's
-# owner, a review or a record id's line about 0.3 kB, and an entry of the matching caches about 0.4 kB. Shares of the
-# budget: persons 30 %, merges 5 %, each of the five small mappings 10 %, the caches 10 %, SQLite's own cache 5 %.
+# owner, a household, a review or a record id's line about 0.3 kB, and an entry of the matching caches about 0.4 kB.
+# Shares of the budget follow how many of each an audience has (100,000 people: 109,000 persons, 452,000 blocks,
+# 275,000 owners, 250,000 lines, 4,200 merges, 5,300 households, 1,100 reviews), so that the default budget holds
+# them all; the caches take 10 % and SQLite's own cache 5 %.
 PERSON_BYTES = 2_500
 MERGE_BYTES = 5_000
 SMALL_ENTRY_BYTES = 300
 CACHED_ENTRY_BYTES = 400
-_SHARES = {"persons": (30, PERSON_BYTES), "merges": (5, MERGE_BYTES)}
-_SMALL_SHARE = 10
+_SHARES = {
+    "persons": (30, PERSON_BYTES),
+    "blocks": (20, SMALL_ENTRY_BYTES),
+    "owners": (12, SMALL_ENTRY_BYTES),
+    "first_lines": (10, SMALL_ENTRY_BYTES),
+    "merges": (4, MERGE_BYTES),
+    "households": (2, SMALL_ENTRY_BYTES),
+    "reviews": (2, SMALL_ENTRY_BYTES),
+}
+# A mapping not listed above.
+_OTHER_SHARE = 2
 _CACHES_SHARE = 10
 _SQLITE_SHARE = 5
 
@@ -129,7 +140,7 @@ def spilled_maps(directory: Path, budget_mb: int) -> Iterator[Callable[[str], Mu
     budget = budget_mb * 1_000_000
 
     def make(name: str) -> MutableMapping[Any, Any]:
-        share, entry_bytes = _SHARES.get(name, (_SMALL_SHARE, SMALL_ENTRY_BYTES))
+        share, entry_bytes = _SHARES.get(name, (_OTHER_SHARE, SMALL_ENTRY_BYTES))
         return SpilledDict(connection, name, max(budget * share // 100 // entry_bytes, 1))
 
     try:

@@ -101,8 +101,8 @@ async def _resolved(
 async def test_a_history_resolved_mostly_from_the_file_gives_the_same_persons_as_all_in_memory(
     tmp_path: Path,
 ) -> None:
-    # About 2,500 records of 1,000 people, households and typos included; a 1 MB budget keeps 120 persons, 333 blocks
-    # or owners and 250 cached matching values in memory, so nearly every read goes to the file.
+    # About 2,500 records of 1,000 people, households and typos included; a 1 MB budget keeps 120 persons, 666 blocks
+    # and 400 owners, and 250 cached matching values in memory: most reads go to the file.
     lines = [json.dumps(record.as_input(), ensure_ascii=False) for record in generate_audience(1_000, seed=5)]
     with spilled_maps(tmp_path, budget_mb=1) as large:
         spilled = await _resolved(
