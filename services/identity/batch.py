@@ -11,7 +11,6 @@ from services.identity.domain.batch_input import BatchLineError, read_batch_line
 from services.identity.domain.identifiers import identifiers_of
 from services.identity.domain.normalise import normalise_record
 from services.identity.handlers import IdentityDeps, active_person, settle
-from shared.memo import caches_within
 
 # Problems kept word for word in the report; beyond that they are only counted, so memory stays flat.
 MAX_REPORTED_PROBLEMS = 100
@@ -51,13 +50,12 @@ async def resolve_lines(
     strict: bool = False,
     progress: Callable[[BatchReport], None] = lambda _report: None,
     first_lines: MutableMapping[str, int] | None = None,
-    cached_entries: int | None = None,
 ) -> BatchReport:
     """Resolves each line's record and writes `record_id,person_id` as decided at that moment to `assignments`.
 
     A later record can merge two earlier persons, so `write_final_assignments` rewrites these with the
     persons that survive. `first_lines` keeps the line of each record id seen (a dict unless given: a spilled
-    mapping keeps memory bounded); `cached_entries` bounds the matching caches together (`shared.memo`).
+    mapping keeps memory bounded).
     """
     report = BatchReport()
     store = deps.store
@@ -65,51 +63,50 @@ async def resolve_lines(
     writer = csv.writer(assignments)
     # Each record's decision is keyed by its id: a second line with the same id would silently get the first's.
     first_line_of: MutableMapping[str, int] = {} if first_lines is None else first_lines
-    with caches_within(cached_entries):
-        for line_number, line in enumerate(lines, start=1):
-            report.lines = line_number
-            try:
-                batch_record = read_batch_line(line)
-            except BatchLineError as exc:
-                if strict:
-                    raise BatchAbortedError(line_number, str(exc)) from None
-                report.skipped += 1
-                report.note(line_number, f"skipped: {exc}")
-                continue
-            if batch_record is None:
-                continue
-            first_line = first_line_of.get(batch_record.record_id)
-            if first_line is not None:
-                message = f"`record_id` {batch_record.record_id!r} was already used on line {first_line}"
-                if strict:
-                    raise BatchAbortedError(line_number, message)
-                report.skipped += 1
-                report.note(line_number, f"skipped: {message}")
-                continue
-            if batch_record.unknown_fields:
-                report.warnings += 1
-                report.note(line_number, f"ignored unknown fields: {', '.join(batch_record.unknown_fields)}")
-            record = normalise_record(batch_record.record, today=today, default_region=deps.rules.default_region)
-            for warning in record.warnings:
-                report.warnings += 1
-                report.note(line_number, f"ignored {warning}")
-            identifiers, _blocked = identifiers_of(record, deps.rules.policy, organisation_id)
-            if not identifiers and not (record.first_name and record.last_name):
-                message = "names nobody: it needs an external_id, an email, a phone, or first and last names"
-                if strict:
-                    raise BatchAbortedError(line_number, message)
-                report.skipped += 1
-                report.note(line_number, f"skipped: {message}")
-                continue
-            first_line_of[batch_record.record_id] = line_number
-            entry, outcome = await settle(organisation_id, f"batch|{batch_record.record_id}", record, identifiers, deps)
-            report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-            if entry is not None:
-                writer.writerow((batch_record.record_id, entry.decision.person_id))
-                report.resolved += 1
-            if isinstance(store, InMemoryIdentityStore) and report.resolved % JOURNAL_FLUSH_RECORDS == 0:
-                store.forget_journal()
-            progress(report)
+    for line_number, line in enumerate(lines, start=1):
+        report.lines = line_number
+        try:
+            batch_record = read_batch_line(line)
+        except BatchLineError as exc:
+            if strict:
+                raise BatchAbortedError(line_number, str(exc)) from None
+            report.skipped += 1
+            report.note(line_number, f"skipped: {exc}")
+            continue
+        if batch_record is None:
+            continue
+        first_line = first_line_of.get(batch_record.record_id)
+        if first_line is not None:
+            message = f"`record_id` {batch_record.record_id!r} was already used on line {first_line}"
+            if strict:
+                raise BatchAbortedError(line_number, message)
+            report.skipped += 1
+            report.note(line_number, f"skipped: {message}")
+            continue
+        if batch_record.unknown_fields:
+            report.warnings += 1
+            report.note(line_number, f"ignored unknown fields: {', '.join(batch_record.unknown_fields)}")
+        record = normalise_record(batch_record.record, today=today, default_region=deps.rules.default_region)
+        for warning in record.warnings:
+            report.warnings += 1
+            report.note(line_number, f"ignored {warning}")
+        identifiers, _blocked = identifiers_of(record, deps.rules.policy, organisation_id)
+        if not identifiers and not (record.first_name and record.last_name):
+            message = "names nobody: it needs an external_id, an email, a phone, or first and last names"
+            if strict:
+                raise BatchAbortedError(line_number, message)
+            report.skipped += 1
+            report.note(line_number, f"skipped: {message}")
+            continue
+        first_line_of[batch_record.record_id] = line_number
+        entry, outcome = await settle(organisation_id, f"batch|{batch_record.record_id}", record, identifiers, deps)
+        report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+        if entry is not None:
+            writer.writerow((batch_record.record_id, entry.decision.person_id))
+            report.resolved += 1
+        if isinstance(store, InMemoryIdentityStore) and report.resolved % JOURNAL_FLUSH_RECORDS == 0:
+            store.forget_journal()
+        progress(report)
     return report
 
 

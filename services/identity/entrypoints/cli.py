@@ -29,6 +29,7 @@ from services.identity.estimation import (
 from services.identity.handlers import IdentityDeps
 from services.identity.settings import IdentitySettings
 from shared.access import validate_organisation_id
+from shared.memo import caches_within
 from shared.progress import ProgressLine
 from shared.yaml_models import ConfigFileError
 
@@ -118,14 +119,8 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
             spilled_maps(Path(scratch), arguments.memory_mb) as large,
         ):
             deps = IdentityDeps(store=InMemoryIdentityStore(large), rules=rules, clock=SystemClock())
-            report = asyncio.run(
-                _resolve(
-                    arguments,
-                    deps,
-                    first_lines=large("first_lines"),
-                    cached_entries=cached_entries_within(arguments.memory_mb),
-                )
-            )
+            with caches_within(cached_entries_within(arguments.memory_mb)):
+                report = asyncio.run(_resolve(arguments, deps, first_lines=large("first_lines")))
     except BatchAbortedError as exc:
         print(f"error: {exc} (--strict)", file=sys.stderr)
         return 1
@@ -148,7 +143,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
 
 
 async def _resolve(
-    arguments: argparse.Namespace, deps: IdentityDeps, *, first_lines: MutableMapping[str, int], cached_entries: int
+    arguments: argparse.Namespace, deps: IdentityDeps, *, first_lines: MutableMapping[str, int]
 ) -> BatchReport:
     total = arguments.input.stat().st_size
     with (
@@ -169,7 +164,6 @@ async def _resolve(
             strict=arguments.strict,
             progress=show,
             first_lines=first_lines,
-            cached_entries=cached_entries,
         )
         progress.finish(report.resolved, f"{report.skipped:,} skipped")
         assignments.seek(0)

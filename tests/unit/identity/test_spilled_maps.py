@@ -21,6 +21,7 @@ from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.handlers import IdentityDeps
 from services.identity.settings import IdentitySettings
+from shared.memo import caches_within
 
 KEYS = st.sampled_from(
     [
@@ -82,16 +83,11 @@ class FixedClock:
 
 
 async def _resolved(
-    lines: list[str],
-    store: InMemoryIdentityStore,
-    first_lines: MutableMapping[str, int] | None,
-    cached_entries: int | None = None,
+    lines: list[str], store: InMemoryIdentityStore, first_lines: MutableMapping[str, int] | None
 ) -> str:
     deps = IdentityDeps(store=store, rules=load_rules(IdentitySettings()), clock=FixedClock())
     decided = io.StringIO()
-    await resolve_lines(
-        lines, decided, organisation_id="theatre", deps=deps, first_lines=first_lines, cached_entries=cached_entries
-    )
+    await resolve_lines(lines, decided, organisation_id="theatre", deps=deps, first_lines=first_lines)
     final = io.StringIO()
     decided.seek(0)
     await write_final_assignments(csv.reader(decided), final, organisation_id="theatre", deps=deps)
@@ -104,10 +100,8 @@ async def test_a_history_resolved_mostly_from_the_file_gives_the_same_persons_as
     # About 2,500 records of 1,000 people, households and typos included; a 1 MB budget keeps 120 persons, 666 blocks
     # and 400 owners, and 250 cached matching values in memory: most reads go to the file.
     lines = [json.dumps(record.as_input(), ensure_ascii=False) for record in generate_audience(1_000, seed=5)]
-    with spilled_maps(tmp_path, budget_mb=1) as large:
-        spilled = await _resolved(
-            lines, InMemoryIdentityStore(large), large("first_lines"), cached_entries_within(budget_mb=1)
-        )
+    with spilled_maps(tmp_path, budget_mb=1) as large, caches_within(cached_entries_within(budget_mb=1)):
+        spilled = await _resolved(lines, InMemoryIdentityStore(large), large("first_lines"))
     in_memory = await _resolved(lines, InMemoryIdentityStore(), None)
 
     assert spilled == in_memory
