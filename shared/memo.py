@@ -14,7 +14,7 @@ MOST_ENTRIES = 1 << 16
 
 
 class Remembered(Generic[P, R]):
-    """`function` with the results of its most recent arguments kept, in a cache `keep_within` can resize."""
+    """`function` with the results of its most recent arguments kept, in a cache `caches_within` can resize."""
 
     def __init__(self, function: Callable[P, R]) -> None:
         functools.update_wrapper(self, function)
@@ -39,15 +39,13 @@ _CACHES: list[Remembered[Any, Any]] = []
 
 def remembered(function: Callable[P, R]) -> Remembered[P, R]:
     """`function` with its results for the last `MOST_ENTRIES` arguments kept, and the cache listed for
-    `keep_within`. The arguments must be hashable."""
+    `caches_within`. The arguments must be hashable."""
     cached = Remembered(function)
     _CACHES.append(cached)
     return cached
 
 
-def keep_within(entries: int) -> None:
-    """Gives every cache an even share of `entries`, at most `MOST_ENTRIES` each: a batch's memory stays bounded by
-    its budget, at the price of computing the values a smaller cache lets go again. Held results are dropped."""
+def _resize_all(entries: int) -> None:
     share = min(entries // max(len(_CACHES), 1), MOST_ENTRIES)
     for cached in _CACHES:
         cached.resize(share)
@@ -55,15 +53,17 @@ def keep_within(entries: int) -> None:
 
 @contextlib.contextmanager
 def caches_within(entries: int | None) -> Iterator[None]:
-    """`keep_within(entries)` while inside (nothing when None), the caches' usual size again on leaving."""
+    """Gives every cache an even share of `entries` (at most `MOST_ENTRIES` each) while inside, their usual size
+    again on leaving; nothing when None. A batch's memory stays bounded by its budget, at the price of computing
+    again the values a smaller cache lets go. Results held on entering and leaving are dropped."""
     if entries is None:
         yield
         return
-    keep_within(entries)
+    _resize_all(entries)
     try:
         yield
     finally:
-        keep_within(MOST_ENTRIES * len(_CACHES))
+        _resize_all(MOST_ENTRIES * len(_CACHES))
 
 
 def remembered_entries() -> int:

@@ -338,10 +338,6 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 BLOCKING_KEYS_VERSION = 1
 
 
-# Shorter local parts (`marie@`, `jf@`) are shared by many people across providers.
-_PERSONAL_LOCAL_PART_LENGTH = 6
-
-
 def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
     """The keys under which `record` is stored and its candidate matches are looked up, sorted and distinct.
 
@@ -350,8 +346,6 @@ def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
     people. Each key starts with its kind; a kind is emitted only when its fields are present:
 
     - `em:<email>` and `ph:<phone>`: contact details survive a move and a misspelt name.
-    - `el:<the email's local part>`: one person's addresses at two providers (`marie.gagnon@` at work and at
-      home), when the local part is long enough to be theirs and is no organisation's mailbox (`info@`).
     - `ln:<sound of the last name>|pc:<postal code>`: same place, any spelling of the last name and any first
       name (nickname, initial, missing). One key per part of a compound last name, so Gagnon-Tremblay meets Gagnon.
     - `fn:<sound of the first name's first part>|pc:<postal code>`: same place, a last name changed or mangled.

@@ -387,14 +387,10 @@ def _probabilistic_or_new(
 ) -> Resolution:
     household_with = relatives[0].person_id if relatives else None
     relative_ids = {relative.person_id for relative in relatives}
-    candidates = [
-        (person.person_id, person.records)
-        for person in evidence.candidates
-        if person.is_active and person.person_id not in relative_ids
-    ]
+    active = [person for person in evidence.candidates if person.is_active and person.person_id not in relative_ids]
+    candidates = [(person.person_id, person.records) for person in active]
     best = best_candidate(record, candidates, matching.model, matching.bands) if candidates else None
     if best is not None and best.ambiguous_with is not None:
-        active = [person for person in evidence.candidates if person.is_active and person.person_id not in relative_ids]
         settled = _settle_ambiguity(record, best.person_id, active, matching)
         if settled is not None:
             persons, probability = settled

@@ -34,7 +34,7 @@ from shared.progress import ProgressLine
 from shared.yaml_models import ConfigFileError
 
 DEFAULT_ORGANISATION = "default"
-# About 150,000 persons with their records, resolved all in memory; a longer history spills the rest to a temporary
+# About 120,000 persons with their records, resolved all in memory; a longer history spills the rest to a temporary
 # file, at about a third of the speed.
 DEFAULT_BATCH_MEMORY_MB = 1024
 
