@@ -245,6 +245,15 @@ async def resolve_facts(
             # An erasure changes what later facts would find; an unusable fact is dead-lettered one at a time.
             break
         facts.append(fact)
+    # The store may answer from what it knows while no other process writes: the batch reads thousands of keys.
+    async with deps.store.trusting({fact.envelope.organisation_id for fact in facts}):
+        await _resolve_in_rounds(facts, lanes, deps, outcomes)
+    return outcomes
+
+
+async def _resolve_in_rounds(
+    facts: list["_PlainFact"], lanes: Sequence[Hashable], deps: IdentityDeps, outcomes: list[FactOutcome | None]
+) -> None:
     # A redelivered fact is not looked for up front (a read per fact for a rare case): its journal entry is
     # there when this batch writes its own, and it is left to `resolve_fact`, which republishes the stored one.
     view = BatchView(deps.store)
@@ -282,7 +291,6 @@ async def resolve_facts(
                 reserved |= _footprint(fact, resolution, Evidence(), blocks_read=True)
             outcomes[fact.index] = outcome
         waiting = deferred
-    return outcomes
 
 
 def _plain_fact(index: int, envelope: Envelope, deps: IdentityDeps) -> _PlainFact | None:

@@ -1,6 +1,7 @@
 """What the identity handlers need from the outside world: the identity store and a publisher."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -80,6 +81,11 @@ class IdentityReads(Protocol):
 
 class IdentityStore(IdentityReads, Protocol):
     """Identity state. Every write is idempotent and touches one document: no transactions are needed."""
+
+    def trusting(self, organisation_ids: Iterable[str]) -> AbstractAsyncContextManager[None]:
+        """A consumer batch's scope: within it, what this process knows of these organisations may answer reads
+        without a round trip, as long as no other process wrote since (a store that is always exact ignores it)."""
+        ...
 
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None: ...
 

@@ -27,7 +27,10 @@ class CommandLog(monitoring.CommandListener):
         )
 
     def found_ids(self) -> list[str]:
-        """What each find looked for: its `_id`, or its whole filter when it looks by something else."""
+        """What each find looked for, after its collection: its `_id`, or its whole filter when it looks by
+        something else."""
         return [
-            str(command["filter"].get("_id", command["filter"])) for name, command in self.commands if name == "find"
+            f"{command['find']}:{command['filter'].get('_id', command['filter'])}"
+            for name, command in self.commands
+            if name == "find"
         ]

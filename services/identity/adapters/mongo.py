@@ -1,25 +1,22 @@
 """Identity state in MongoDB (or FerretDB): ownership by unique `_id`, and immutable versioned documents.
 
-FerretDB 1.24 on SQLite finds and inserts by `_id` in constant time but scans the whole collection for
-every update or delete, even by `_id`. The hot path here therefore only inserts and reads by `_id`: a
-person or a block is a chain of immutable versions `<key>#1`, `<key>#2`, … and a change inserts the next
-version, which also makes the unique `_id` an optimistic lock. Rare operator actions (erasure, unmerge,
-review decisions) may update and delete; an unmerge or a review decision first inserts a claim on the merge
-or the review, so only one request carries it out.
+The hot path only inserts and reads by `_id` (see `versions` for why, and for when a read needs no round trip).
+Rare operator actions (erasure, unmerge, review decisions) may update and delete; an unmerge or a review
+decision first inserts a claim on the merge or the review, so only one request carries it out.
 """
 
 import contextlib
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.identity.adapters.documents import (
     decision_document,
@@ -35,6 +32,14 @@ from services.identity.adapters.documents import (
     unmerge_claim_document,
     unmerge_claim_from,
 )
+from services.identity.adapters.versions import (
+    CACHED_VERSIONS,
+    KnownKeys,
+    OrganisationEpochs,
+    VersionedDocuments,
+    insert_new,
+)
+from services.identity.adapters.versions import key_of as _key
 from services.identity.domain.identifiers import Identifier
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus, add_record
@@ -53,6 +58,8 @@ REVIEWS = "identity_reviews"
 REVIEW_CLAIMS = "identity_review_claims"
 UNMERGE_CLAIMS = "identity_unmerge_claims"
 SUPPRESSIONS = "identity_suppressions"
+# `org|epoch#n`: extended by each process after it writes, so others know what they read may be old.
+EPOCHS = "identity_epochs"
 # `org|digest of the event id`: an upstream fact identity let go no further on purpose, with the reason (suppressed,
 # erasure_unknown_person). A digest: the facts of a person who asked not to be added again leave no id behind.
 FILTERED_FACTS = "identity_filtered_facts"
@@ -64,116 +71,6 @@ INDEXES = (
 )
 # Beyond this many members a blocking key no longer narrows anything down; it stops growing.
 MAX_BLOCK_MEMBERS = 200
-# Latest known versions kept per collection; versions never change, so a cached one is never wrong, only old.
-CACHED_VERSIONS = 50_000
-
-
-DUPLICATE_KEY = 11000
-
-
-def _key(organisation_id: str, local: str) -> str:
-    return f"{organisation_id}|{local}"
-
-
-async def insert_new(collection: AsyncCollection[Document], documents: Sequence[Document]) -> list[bool]:
-    """Inserts the documents in one round trip; False for each whose `_id` was already taken."""
-    if not documents:
-        return []
-    try:
-        await collection.insert_many(documents, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        taken = {error["index"] for error in errors}
-        return [index not in taken for index in range(len(documents))]
-    return [True] * len(documents)
-
-
-class VersionedDocuments:
-    """A chain of immutable versions per key; inserting version n+1 fails if someone else inserted it first."""
-
-    def __init__(self, collection: AsyncCollection[Document], *, cache_size: int = CACHED_VERSIONS) -> None:
-        self._collection = collection
-        self._cache: OrderedDict[str, tuple[int, Document]] = OrderedDict()
-        self._cache_size = cache_size
-
-    async def latest(self, key: str) -> tuple[int, Document] | None:
-        known = self._cache.get(key)
-        if known is not None:
-            version, document = known
-            lower = version
-        else:
-            first = await self._get(key, 1)
-            if first is None:
-                return None
-            version, document, lower = 1, first, 1
-        # Exponential steps up from the last version known to exist, then halving: O(log n) reads, and a
-        # single read when nothing changed since the cache saw it.
-        step = 1
-        upper = None
-        while upper is None:
-            found = await self._get(key, lower + step)
-            if found is None:
-                upper = lower + step
-            else:
-                lower, document = lower + step, found
-                step *= 2
-        while upper - lower > 1:
-            middle = (lower + upper) // 2
-            found = await self._get(key, middle)
-            if found is None:
-                upper = middle
-            else:
-                lower, document = middle, found
-        self._remember(key, lower, document)
-        return lower, document
-
-    def known(self, key: str) -> tuple[int, Document] | None:
-        """The latest version this process has seen, without asking the store: the starting point of an
-        optimistic change, whose append fails if a newer version exists."""
-        return self._cache.get(key)
-
-    def forget(self, key: str) -> None:
-        self._cache.pop(key, None)
-
-    async def append(self, key: str, version: int, document: Document) -> bool:
-        """Inserts `version` of `key`; False if it exists (someone changed the key since it was read)."""
-        stored = {**document, "_id": f"{key}#{version}", "version": version}
-        try:
-            await self._collection.insert_one(stored)
-        except DuplicateKeyError:
-            self.forget(key)
-            return False
-        self._remember(key, version, stored)
-        return True
-
-    async def append_many(self, versions: Sequence[tuple[str, int, Document]]) -> list[bool]:
-        """`append` for each (key, version, document), in one round trip; the keys must differ."""
-        stored = [{**document, "_id": f"{key}#{version}", "version": version} for key, version, document in versions]
-        inserted = await insert_new(self._collection, stored)
-        for (key, version, _document), document, done in zip(versions, stored, inserted, strict=True):
-            if done:
-                self._remember(key, version, document)
-            else:
-                self.forget(key)
-        return inserted
-
-    async def overwrite_earlier(self, key: str, latest: int, document: Document) -> None:
-        """Overwrites every version before `latest` with `document` (an erasure); rare. Their ids stay taken:
-        a process that knows an older version finds the newer ones when it looks for the next, where a deleted
-        version would look like no change since, and leave its id free to be written again."""
-        for version in range(1, latest):
-            await self._collection.replace_one({"_id": f"{key}#{version}"}, {**document, "version": version})
-
-    async def _get(self, key: str, version: int) -> Document | None:
-        return await self._collection.find_one({"_id": f"{key}#{version}"})
-
-    def _remember(self, key: str, version: int, document: Document) -> None:
-        self._cache[key] = (version, document)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
 
 
 def _with_addition(person: Person, addition: PersonAddition) -> Person | None:
@@ -207,18 +104,35 @@ class MongoIdentityStore:
         self._journal = database[JOURNAL]
         self._applied = database[APPLIED]
         self._identifiers = database[IDENTIFIERS]
-        # Identifier key → the person that claimed it, as this process last saw; see `_still_listed`.
-        self._owners: OrderedDict[str, str] = OrderedDict()
-        self._persons = VersionedDocuments(database[PERSONS])
+        self._epochs = OrganisationEpochs(database[EPOCHS])
+        self._identifier_keys = KnownKeys(self._identifiers, self._epochs, versioned=False)
+        # Identifier key → the person that claimed it as this process last saw (see `_still_listed`), or None
+        # with the generation in which it had no owner.
+        self._owners: OrderedDict[str, tuple[str | None, int]] = OrderedDict()
+        self._persons = VersionedDocuments(database[PERSONS], epochs=self._epochs)
         self._person_documents = database[PERSONS]
-        self._blocks = VersionedDocuments(database[BLOCKS])
-        self._households = VersionedDocuments(database[HOUSEHOLDS])
+        self._blocks = VersionedDocuments(database[BLOCKS], epochs=self._epochs)
+        self._households = VersionedDocuments(database[HOUSEHOLDS], epochs=self._epochs)
+        # Organisation → whether it has suppressions, and the generation in which that was read.
+        self._suppressing: dict[str, tuple[bool, int]] = {}
         self._merges = database[MERGES]
         self._reviews = database[REVIEWS]
         self._review_claims = database[REVIEW_CLAIMS]
         self._unmerge_claims = database[UNMERGE_CLAIMS]
         self._suppressions = database[SUPPRESSIONS]
         self._filtered = database[FILTERED_FACTS]
+
+    def trusting(self, organisation_ids: Iterable[str]) -> AbstractAsyncContextManager[None]:
+        return self._trusting(frozenset(organisation_ids))
+
+    @contextlib.asynccontextmanager
+    async def _trusting(self, organisation_ids: frozenset[str]) -> AsyncIterator[None]:
+        async with self._epochs.trusting(organisation_ids):
+            for organisation_id in sorted(organisation_ids):
+                for keys in (self._identifier_keys, self._blocks.keys, self._households.keys):
+                    if keys is not None:
+                        await keys.list(organisation_id)
+            yield
 
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
         document = await self._journal.find_one({"_id": _key(organisation_id, event_id)})
@@ -269,14 +183,26 @@ class MongoIdentityStore:
         )
         for (identifier, person_id), won in zip(claims, claimed, strict=True):
             if won:
-                self._remember_owner(_key(organisation_id, identifier.digest.key), person_id)
+                self._claimed(organisation_id, identifier, person_id)
+            else:
+                self._claimed_before(organisation_id, identifier)
+        if claims:
+            await self._epochs.wrote(organisation_id)
         return claimed
 
     async def insert_persons(self, persons: Sequence[Person]) -> list[bool]:
         # A person already stored is a redelivered creation: nothing to do, as with `insert_person`.
-        return await self._persons.append_many(
-            [(_key(person.organisation_id, person.person_id), 1, person_document(person)) for person in persons]
-        )
+        by_organisation: dict[str, list[int]] = {}
+        for index, person in enumerate(persons):
+            by_organisation.setdefault(person.organisation_id, []).append(index)
+        outcomes: dict[int, bool] = {}
+        for organisation_id, indexes in by_organisation.items():
+            appended = await self._persons.append_many(
+                organisation_id, [(persons[index].person_id, 1, person_document(persons[index])) for index in indexes]
+            )
+            outcomes.update(zip(indexes, appended, strict=True))
+            await self._epochs.wrote(organisation_id)
+        return [outcomes[index] for index in range(len(persons))]
 
     async def add_to_persons(self, organisation_id: str, additions: Sequence[PersonAddition]) -> None:
         # From the versions this process last saw (read moments ago to decide): one insert for them all, and
@@ -285,19 +211,20 @@ class MongoIdentityStore:
         appended: list[PersonAddition] = []
         careful: list[PersonAddition] = []
         for addition in additions:
-            key = _key(organisation_id, addition.person_id)
-            known = self._persons.known(key)
+            known = self._persons.known(organisation_id, addition.person_id)
             person = None if known is None else person_from(known[1])
             changed = None if person is None else _with_addition(person, addition)
             if person is None or changed is None or changed == person:
                 careful.append(addition)
                 continue
             version = person.version + 1
-            versions.append((key, version, person_document(replace(changed, version=version))))
+            versions.append((addition.person_id, version, person_document(replace(changed, version=version))))
             appended.append(addition)
-        for addition, done in zip(appended, await self._persons.append_many(versions), strict=True):
+        for addition, done in zip(appended, await self._persons.append_many(organisation_id, versions), strict=True):
             if not done:
                 careful.append(addition)
+        if versions:
+            await self._epochs.wrote(organisation_id)
         for addition in careful:
             await self.add_to_person(
                 organisation_id,
@@ -317,34 +244,42 @@ class MongoIdentityStore:
         versions: list[tuple[str, int, Document]] = []
         late: list[str] = []
         for key, person_ids in joining.items():
-            known = self._blocks.known(_key(organisation_id, key))
+            known = self._blocks.known(organisation_id, key)
             version, members = (0, []) if known is None else (known[0], list(known[1]["members"]))
             for person_id in person_ids:
                 if person_id not in members and len(members) < MAX_BLOCK_MEMBERS:
                     members.append(person_id)
             if known is None or len(members) > len(known[1]["members"]):
-                versions.append(
-                    (_key(organisation_id, key), version + 1, {"organisation_id": organisation_id, "members": members})
-                )
+                versions.append((key, version + 1, {"organisation_id": organisation_id, "members": members}))
                 late.append(key)
-        for key, appended in zip(late, await self._blocks.append_many(versions), strict=True):
+        appended_all = await self._blocks.append_many(organisation_id, versions)
+        if versions:
+            await self._epochs.wrote(organisation_id)
+        for key, appended in zip(late, appended_all, strict=True):
             if not appended:
                 for person_id in joining[key]:
                     await self._add_member(self._blocks, organisation_id, key, person_id, limit=MAX_BLOCK_MEMBERS)
 
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
         key = _key(organisation_id, identifier.digest.key)
-        owner = self._owners.get(key)
-        if owner is not None and self._still_listed(organisation_id, owner, identifier):
-            self._owners.move_to_end(key)
-            return owner
+        if self._identifier_keys.absent(organisation_id, identifier.digest.key):
+            return None
+        known = self._owners.get(key)
+        if known is not None:
+            owner, generation = known
+            if (owner is None and self._epochs.trusts(organisation_id, generation)) or (
+                owner is not None and self._still_listed(organisation_id, owner, identifier)
+            ):
+                self._owners.move_to_end(key)
+                return owner
         return await self._read_owner(organisation_id, identifier)
 
     async def _read_owner(self, organisation_id: str, identifier: Identifier) -> str | None:
         key = _key(organisation_id, identifier.digest.key)
+        generation = self._epochs.generation(organisation_id)
         document = await self._identifiers.find_one({"_id": key})
         if document is None:
-            self._owners.pop(key, None)
+            self._remember_owner(key, None, generation)
             return None
         owner = str(document["person_id"])
         self._remember_owner(key, owner)
@@ -354,15 +289,15 @@ class MongoIdentityStore:
         """Does the latest version of the person this process knows still hold the identifier? An identifier
         leaves its person only when released: by an erasure, which a later version of the person shows (and
         the reader of the person finds it), or by a creation that lost a race, whose person was never stored."""
-        known = self._persons.known(_key(organisation_id, person_id))
+        known = self._persons.known(organisation_id, person_id)
         return (
             known is not None
             and known[1]["status"] != PersonStatus.ERASED.value
             and identifier.key in known[1]["identifiers"]
         )
 
-    def _remember_owner(self, key: str, person_id: str) -> None:
-        self._owners[key] = person_id
+    def _remember_owner(self, key: str, person_id: str | None, generation: int = 0) -> None:
+        self._owners[key] = (person_id, generation)
         self._owners.move_to_end(key)
         while len(self._owners) > CACHED_VERSIONS:
             self._owners.popitem(last=False)
@@ -374,19 +309,34 @@ class MongoIdentityStore:
                 {"_id": key, "organisation_id": organisation_id, "kind": identifier.kind, "person_id": person_id}
             )
         except DuplicateKeyError:
+            self._claimed_before(organisation_id, identifier)
             owner = await self._read_owner(organisation_id, identifier)
             # Released between the two calls (an erasure): try once more rather than report nobody.
             return owner if owner is not None else await self.claim(organisation_id, identifier, person_id)
-        self._remember_owner(key, person_id)
+        self._claimed(organisation_id, identifier, person_id)
+        await self._epochs.wrote(organisation_id)
         return person_id
+
+    def _claimed(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
+        self._remember_owner(_key(organisation_id, identifier.digest.key), person_id)
+        self._identifier_keys.add(organisation_id, identifier.digest.key)
+
+    def _claimed_before(self, organisation_id: str, identifier: Identifier) -> None:
+        """An identifier this process meant to claim has an owner already: unless this process claimed it
+        (another of its tasks, or an earlier delivery of the fact), someone else writes the organisation."""
+        known = self._owners.pop(_key(organisation_id, identifier.digest.key), None)
+        if known is None or known[0] is None:
+            self._epochs.distrust(organisation_id)
 
     async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
         key = _key(organisation_id, identifier.digest.key)
         await self._identifiers.delete_one({"_id": key, "person_id": person_id})
         self._owners.pop(key, None)
+        self._identifier_keys.discard(organisation_id, identifier.digest.key)
+        await self._epochs.wrote(organisation_id)
 
     async def person(self, organisation_id: str, person_id: str) -> Person | None:
-        latest = await self._persons.latest(_key(organisation_id, person_id))
+        latest = await self._persons.latest(organisation_id, person_id)
         if latest is None:
             # Persons erased before erasures kept their versions' ids left only this tombstone.
             tombstone = await self._person_documents.find_one({"_id": f"{_key(organisation_id, person_id)}#0"})
@@ -394,7 +344,8 @@ class MongoIdentityStore:
         return person_from(latest[1])
 
     async def insert_person(self, person: Person) -> None:
-        await self._persons.append(_key(person.organisation_id, person.person_id), 1, person_document(person))
+        await self._persons.append(person.organisation_id, person.person_id, 1, person_document(person))
+        await self._epochs.wrote(person.organisation_id)
 
     async def add_to_person(
         self,
@@ -406,7 +357,7 @@ class MongoIdentityStore:
         household_id: str | None = None,
     ) -> None:
         # First from the version this process last saw: the append is the check, and fails if it is stale.
-        known = self._persons.known(_key(organisation_id, person_id))
+        known = self._persons.known(organisation_id, person_id)
         person = person_from(known[1]) if known is not None else None
         fresh = person is None
         while True:
@@ -440,13 +391,18 @@ class MongoIdentityStore:
 
     async def _append_person(self, person: Person, read_version: int) -> bool:
         version = read_version + 1
-        key = _key(person.organisation_id, person.person_id)
-        return await self._persons.append(key, version, person_document(replace(person, version=version)))
+        appended = await self._persons.append(
+            person.organisation_id, person.person_id, version, person_document(replace(person, version=version))
+        )
+        if appended:
+            await self._epochs.wrote(person.organisation_id)
+        return appended
 
     async def _erase_versions(self, erased: Person, erased_version: int) -> None:
         # Earlier versions hold the person's data: each becomes the erased person, which holds none.
-        key = _key(erased.organisation_id, erased.person_id)
-        await self._persons.overwrite_earlier(key, erased_version, person_document(replace(erased, version=0)))
+        await self._persons.overwrite_earlier(
+            erased.organisation_id, erased.person_id, erased_version, person_document(replace(erased, version=0))
+        )
 
     async def set_status(
         self,
@@ -467,7 +423,7 @@ class MongoIdentityStore:
     async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]:
         found = {}
         for key in keys:
-            latest = await self._blocks.latest(_key(organisation_id, key))
+            latest = await self._blocks.latest(organisation_id, key)
             found[key] = [] if latest is None else list(latest[1]["members"])
         return found
 
@@ -476,28 +432,27 @@ class MongoIdentityStore:
             await self._add_member(self._blocks, organisation_id, key, person_id, limit=MAX_BLOCK_MEMBERS)
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
-        latest = await self._households.latest(_key(organisation_id, household_id))
+        latest = await self._households.latest(organisation_id, household_id)
         return [] if latest is None else list(latest[1]["members"])
 
     async def join_household(self, organisation_id: str, household_id: str, person_ids: Sequence[str]) -> None:
         for person_id in person_ids:
             await self._add_member(self._households, organisation_id, household_id, person_id, limit=None)
 
-    @staticmethod
     async def _add_member(
-        chain: VersionedDocuments, organisation_id: str, key: str, member: str, *, limit: int | None
+        self, chain: VersionedDocuments, organisation_id: str, key: str, member: str, *, limit: int | None
     ) -> None:
-        full_key = _key(organisation_id, key)
         # First from what this process last saw (usually read moments ago); a stale view fails the append.
-        latest = chain.known(full_key)
+        latest = chain.known(organisation_id, key)
         while True:
             if latest is None:
-                latest = await chain.latest(full_key)
+                latest = await chain.latest(organisation_id, key)
             version, members = (0, []) if latest is None else (latest[0], list(latest[1]["members"]))
             if member in members or (limit is not None and len(members) >= limit):
                 return
             document = {"organisation_id": organisation_id, "members": [*members, member]}
-            if await chain.append(full_key, version + 1, document):
+            if await chain.append(organisation_id, key, version + 1, document):
+                await self._epochs.wrote(organisation_id)
                 return
             latest = None
 
@@ -592,11 +547,19 @@ class MongoIdentityStore:
                 await self._suppressions.insert_one(
                     {"_id": _key(organisation_id, value), "organisation_id": organisation_id}
                 )
+        self._suppressing[organisation_id] = (True, self._epochs.generation(organisation_id))
+        await self._epochs.wrote(organisation_id)
 
     async def suppressions_exist(self, organisation_id: str) -> bool:
+        known = self._suppressing.get(organisation_id)
+        if known is not None and self._epochs.trusts(organisation_id, known[1]):
+            return known[0]
+        generation = self._epochs.generation(organisation_id)
         # Suppressions are few (erased persons who asked not to be added again): where no index serves this
         # query (FerretDB), the scan is short.
-        return await self._suppressions.find_one({"organisation_id": organisation_id}, {"_id": 1}) is not None
+        found = await self._suppressions.find_one({"organisation_id": organisation_id}, {"_id": 1}) is not None
+        self._suppressing[organisation_id] = (found, generation)
+        return found
 
     async def any_suppressed(self, organisation_id: str, hashes: Sequence[str]) -> bool:
         for value in hashes:

@@ -36,7 +36,9 @@ async def handle_fact(consumed: ConsumedRecord[Envelope], context: IdentityConte
     envelope = consumed.message
     started = time.perf_counter()
     try:
-        outcome = await resolve_fact(envelope, context.deps)
+        # As in a batch: reads answer from what this process knows while no other process writes.
+        async with context.deps.store.trusting({envelope.organisation_id}):
+            outcome = await resolve_fact(envelope, context.deps)
     except (EventValidationError, TypeError) as exc:
         # The fact itself is unusable (unknown type, data its contract refuses): retrying cannot help.
         raise PermanentMessageError(str(exc)) from exc

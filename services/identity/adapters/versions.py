@@ -1,0 +1,356 @@
+"""Immutable versioned documents, and when this process may take the versions it knows as the latest.
+
+FerretDB 1.24 on SQLite finds and inserts by `_id` in constant time but scans the whole collection for
+every update or delete, even by `_id`, and an update there is a read and a write that a concurrent update can
+undo. So a changing document is a chain of immutable versions `<key>#1`, `<key>#2`, … and a change inserts the
+next version: the unique `_id` is also an optimistic lock.
+
+Reading the latest version costs at least one round trip (is there a version after the one known?). A consumer
+batch reads thousands of them, so each organisation also has an epoch, a chain every writing process extends
+after it writes. A process that finds the epoch where it last left it knows that no other process finished a
+write since: inside `OrganisationEpochs.trusting`, the versions it knows (and the keys it knows to have none)
+answer without a round trip. An epoch moved by someone else starts a new generation, and what was known before
+is read again. A write another process has made but not yet counted is met as before, by a failed append or
+claim, which also starts a new generation.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.mongo import Document
+
+# Latest known versions kept per collection; versions never change, so a cached one is never wrong, only old.
+CACHED_VERSIONS = 100_000
+DUPLICATE_KEY = 11000
+# An organisation with more keys than this in one collection is read key by key: its list would not pay.
+MOST_KNOWN_KEYS = 2_000_000
+# After someone else wrote, an organisation's keys are listed again no sooner than this.
+RELIST_AFTER_SECONDS = 600.0
+
+log = logging.getLogger(__name__)
+
+# The organisations whose known versions the running task may take as the latest (see `trusting`).
+_TRUSTING: ContextVar[frozenset[str]] = ContextVar("trusting", default=frozenset())
+
+
+def key_of(organisation_id: str, local: str) -> str:
+    return f"{organisation_id}|{local}"
+
+
+async def insert_new(collection: AsyncCollection[Document], documents: Sequence[Document]) -> list[bool]:
+    """Inserts the documents in one round trip; False for each whose `_id` was already taken."""
+    if not documents:
+        return []
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        taken = {error["index"] for error in errors}
+        return [index not in taken for index in range(len(documents))]
+    return [True] * len(documents)
+
+
+class OrganisationEpochs:
+    """Per organisation: may this process take what it knows of the identity state as the store's?
+
+    `generation` stamps what is read or written; `trusts` says whether a stamp is still good. Writers call
+    `wrote` after each write, which extends the epoch at once, or at the end of the `trusting` scope the write
+    was made in (one extension for a whole consumer batch).
+    """
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._chain = VersionedDocuments(collection)
+        # The epoch this process last found or made: the latest it knows of.
+        self._seen: dict[str, int] = {}
+        self._generations: dict[str, int] = {}
+        self._trusted: set[str] = set()
+        self._written: set[str] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def generation(self, organisation_id: str) -> int:
+        return self._generations.get(organisation_id, 0)
+
+    def trusts(self, organisation_id: str, generation: int) -> bool:
+        """May a version stamped `generation` answer without a round trip, here and now?"""
+        return (
+            organisation_id in _TRUSTING.get()
+            and organisation_id in self._trusted
+            and generation == self.generation(organisation_id)
+        )
+
+    def distrust(self, organisation_id: str) -> None:
+        """Someone else wrote: nothing known so far answers without a round trip any more."""
+        self._trusted.discard(organisation_id)
+        self._generations[organisation_id] = self.generation(organisation_id) + 1
+
+    @contextlib.asynccontextmanager
+    async def trusting(self, organisation_ids: Iterable[str]) -> AsyncIterator[None]:
+        """Within: reads of these organisations answer from what is known, if no one else wrote since; after:
+        the epoch of each one written within is extended once."""
+        organisations = frozenset(organisation_ids)
+        for organisation_id in sorted(organisations):
+            await self._check(organisation_id)
+        token = _TRUSTING.set(_TRUSTING.get() | organisations)
+        try:
+            yield
+        finally:
+            _TRUSTING.reset(token)
+            for organisation_id in sorted(organisations & self._written):
+                self._written.discard(organisation_id)
+                await self._extend(organisation_id)
+
+    async def wrote(self, organisation_id: str) -> None:
+        """Counts a write of this process, for other processes to see it."""
+        if organisation_id in _TRUSTING.get():
+            self._written.add(organisation_id)
+            return
+        await self._extend(organisation_id)
+
+    async def _check(self, organisation_id: str) -> None:
+        async with self._lock(organisation_id):
+            latest = await self._chain.latest(organisation_id, "epoch")
+            epoch = 0 if latest is None else latest[0]
+            if self._seen.get(organisation_id) != epoch:
+                self.distrust(organisation_id)
+                self._seen[organisation_id] = epoch
+            self._trusted.add(organisation_id)
+
+    async def _extend(self, organisation_id: str) -> None:
+        async with self._lock(organisation_id):
+            epoch = self._seen.get(organisation_id, 0)
+            mark = {"organisation_id": organisation_id}
+            while not await self._chain.append(organisation_id, "epoch", epoch + 1, mark):
+                # Another process extended it first: it wrote, so what this one knows may be old.
+                self.distrust(organisation_id)
+                latest = await self._chain.latest(organisation_id, "epoch")
+                epoch = 0 if latest is None else latest[0]
+            self._seen[organisation_id] = epoch + 1
+
+    def _lock(self, organisation_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(organisation_id, asyncio.Lock())
+
+
+class KnownKeys:
+    """Every key an organisation has in one collection, listed once and kept by this process's own writes.
+
+    While the epoch holds, a key not listed has no document, and reading it is spared: a consumer batch asks
+    for thousands of keys nobody has yet (a new patron's email, a new block). Someone else's write starts a new
+    generation, and the list is taken again, at most every `RELIST_AFTER_SECONDS`.
+    """
+
+    def __init__(self, collection: AsyncCollection[Document], epochs: OrganisationEpochs, *, versioned: bool) -> None:
+        self._collection = collection
+        self._epochs = epochs
+        self._versioned = versioned
+        self._keys: dict[str, set[str]] = {}
+        # Organisation → the generation its list is complete in.
+        self._complete: dict[str, int] = {}
+        self._listed_at: dict[str, float] = {}
+
+    def absent(self, organisation_id: str, local: str) -> bool:
+        complete = self._complete.get(organisation_id)
+        return (
+            complete is not None
+            and self._epochs.trusts(organisation_id, complete)
+            and local not in self._keys[organisation_id]
+        )
+
+    def add(self, organisation_id: str, local: str) -> None:
+        keys = self._keys.get(organisation_id)
+        if keys is not None:
+            keys.add(local)
+
+    def discard(self, organisation_id: str, local: str) -> None:
+        keys = self._keys.get(organisation_id)
+        if keys is not None:
+            keys.discard(local)
+
+    async def list(self, organisation_id: str) -> None:
+        """Lists the organisation's keys unless its list is complete, or was taken moments ago."""
+        complete = self._complete.get(organisation_id)
+        if complete is not None and complete == self._epochs.generation(organisation_id):
+            return
+        listed_at = self._listed_at.get(organisation_id)
+        if listed_at is not None and time.monotonic() - listed_at < RELIST_AFTER_SECONDS:
+            return
+        self._listed_at[organisation_id] = time.monotonic()
+        self._complete.pop(organisation_id, None)
+        generation = self._epochs.generation(organisation_id)
+        started = time.perf_counter()
+        # This process's own writes meanwhile land in the same set: the listing may have passed them already.
+        keys = self._keys[organisation_id] = set()
+        prefix = len(organisation_id) + 1
+        async for document in self._collection.find({"organisation_id": organisation_id}, {"_id": 1}):
+            local = str(document["_id"])[prefix:]
+            keys.add(local.rsplit("#", 1)[0] if self._versioned else local)
+            if len(keys) > MOST_KNOWN_KEYS:
+                del self._keys[organisation_id]
+                log.info("%s: over %d keys for %s", self._collection.name, MOST_KNOWN_KEYS, organisation_id)
+                return
+        self._complete[organisation_id] = generation
+        log.info(
+            "%s: %d keys of %s listed in %.1f s",
+            self._collection.name,
+            len(keys),
+            organisation_id,
+            time.perf_counter() - started,
+        )
+
+
+@dataclass(frozen=True)
+class _Known:
+    version: int  # 0: no version exists
+    document: Document | None
+    generation: int
+
+
+class VersionedDocuments:
+    """A chain of immutable versions per key; inserting version n+1 fails if someone else inserted it first."""
+
+    def __init__(
+        self,
+        collection: AsyncCollection[Document],
+        *,
+        epochs: OrganisationEpochs | None = None,
+        cache_size: int = CACHED_VERSIONS,
+    ) -> None:
+        self._collection = collection
+        self._epochs = epochs
+        self.keys = None if epochs is None else KnownKeys(collection, epochs, versioned=True)
+        # Versions this process is inserting: another of its own tasks may race for the same one.
+        self._inserting: Counter[str] = Counter()
+        self._cache: OrderedDict[str, _Known] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def latest(self, organisation_id: str, local: str) -> tuple[int, Document] | None:
+        key = key_of(organisation_id, local)
+        generation = self._generation(organisation_id)
+        known = self._cache.get(key)
+        if known is not None and self._epochs is not None and self._epochs.trusts(organisation_id, known.generation):
+            self._cache.move_to_end(key)
+            return None if known.document is None else (known.version, known.document)
+        if known is None and self.keys is not None and self.keys.absent(organisation_id, local):
+            return None
+        if known is not None and known.document is not None:
+            version, document = known.version, known.document
+            lower = version
+        else:
+            first = await self._get(key, 1)
+            if first is None:
+                self._remember(key, 0, None, generation)
+                return None
+            version, document, lower = 1, first, 1
+        # Exponential steps up from the last version known to exist, then halving: O(log n) reads, and a
+        # single read when nothing changed since the cache saw it.
+        step = 1
+        upper = None
+        while upper is None:
+            found = await self._get(key, lower + step)
+            if found is None:
+                upper = lower + step
+            else:
+                lower, document = lower + step, found
+                step *= 2
+        while upper - lower > 1:
+            middle = (lower + upper) // 2
+            found = await self._get(key, middle)
+            if found is None:
+                upper = middle
+            else:
+                lower, document = middle, found
+        self._remember(key, lower, document, generation)
+        return lower, document
+
+    def known(self, organisation_id: str, local: str) -> tuple[int, Document] | None:
+        """The latest version this process has seen, without asking the store: the starting point of an
+        optimistic change, whose append fails if a newer version exists."""
+        known = self._cache.get(key_of(organisation_id, local))
+        return None if known is None or known.document is None else (known.version, known.document)
+
+    def forget(self, organisation_id: str, local: str) -> None:
+        self._cache.pop(key_of(organisation_id, local), None)
+
+    async def append(self, organisation_id: str, local: str, version: int, document: Document) -> bool:
+        """Inserts `version` of the key; False if it exists (someone changed the key since it was read)."""
+        key = key_of(organisation_id, local)
+        generation = self._generation(organisation_id)
+        stored = {**document, "_id": f"{key}#{version}", "version": version}
+        self._inserting[stored["_id"]] += 1
+        try:
+            await self._collection.insert_one(stored)
+            done = True
+        except DuplicateKeyError:
+            done = False
+        finally:
+            self._inserting -= Counter([stored["_id"]])
+        if not done:
+            self._taken(organisation_id, key, version)
+            return False
+        self._appended(organisation_id, local, version, stored, generation)
+        return True
+
+    async def append_many(self, organisation_id: str, versions: Sequence[tuple[str, int, Document]]) -> list[bool]:
+        """`append` for each (local key, version, document), in one round trip; the keys must differ."""
+        generation = self._generation(organisation_id)
+        keys = [key_of(organisation_id, local) for local, _version, _document in versions]
+        stored = [
+            {**document, "_id": f"{key}#{version}", "version": version}
+            for key, (_local, version, document) in zip(keys, versions, strict=True)
+        ]
+        ids = Counter(document["_id"] for document in stored)
+        self._inserting += ids
+        try:
+            inserted = await insert_new(self._collection, stored)
+        finally:
+            self._inserting -= ids
+        for key, (local, version, _document), document, done in zip(keys, versions, stored, inserted, strict=True):
+            if done:
+                self._appended(organisation_id, local, version, document, generation)
+            else:
+                self._taken(organisation_id, key, version)
+        return inserted
+
+    async def overwrite_earlier(self, organisation_id: str, local: str, latest: int, document: Document) -> None:
+        """Overwrites every version before `latest` with `document` (an erasure); rare. Their ids stay taken:
+        a process that knows an older version finds the newer ones when it looks for the next, where a deleted
+        version would look like no change since, and leave its id free to be written again."""
+        key = key_of(organisation_id, local)
+        for version in range(1, latest):
+            await self._collection.replace_one({"_id": f"{key}#{version}"}, {**document, "version": version})
+
+    async def _get(self, key: str, version: int) -> Document | None:
+        return await self._collection.find_one({"_id": f"{key}#{version}"})
+
+    def _generation(self, organisation_id: str) -> int:
+        # Taken before the round trip: what it returns may predate a write someone else counts meanwhile.
+        return 0 if self._epochs is None else self._epochs.generation(organisation_id)
+
+    def _appended(self, organisation_id: str, local: str, version: int, document: Document, generation: int) -> None:
+        self._remember(key_of(organisation_id, local), version, document, generation)
+        if self.keys is not None:
+            self.keys.add(organisation_id, local)
+
+    def _taken(self, organisation_id: str, key: str, version: int) -> None:
+        known = self._cache.get(key)
+        ours = f"{key}#{version}" in self._inserting or (known is not None and known.version >= version)
+        self._cache.pop(key, None)
+        if self._epochs is not None and not ours:
+            # Not one of this process's own tasks: someone else writes this organisation.
+            self._epochs.distrust(organisation_id)
+
+    def _remember(self, key: str, version: int, document: Document | None, generation: int) -> None:
+        self._cache[key] = _Known(version, document, generation)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)

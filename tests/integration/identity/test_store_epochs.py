@@ -1,0 +1,94 @@
+"""A consumer batch answers from what its process knows while no other process writes, and reads afresh after."""
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.identity.adapters.mongo import EPOCHS, MongoIdentityStore
+from services.identity.handlers import resolve_fact, resolve_facts
+from shared.events import parse_data
+from shared.events.identity import PersonResolvedV1
+from shared.mongo import Document
+from tests.integration.command_log import CommandLog
+from tests.integration.identity.test_batch_resolution import (
+    as_a_batch,
+    deps_on,
+    fact,
+    lanes_of,
+    logged_database,
+    patrons,
+)
+
+__all__ = ["logged_database"]
+
+
+def resolved_person(outcome: object) -> str:
+    assert outcome is not None, "resolved in the batch, not left to the careful path"
+    data = parse_data(outcome.outputs[-1])  # type: ignore[attr-defined]
+    assert isinstance(data, PersonResolvedV1)
+    return data.person_id
+
+
+async def test_a_second_batch_of_a_process_no_one_else_writes_beside_reads_only_the_epoch(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    deps = deps_on(MongoIdentityStore(database))
+    await as_a_batch(patrons(8, source="billetterie-principale", prefix="h"), deps)
+    again = patrons(8, source="shopify-boutique", prefix="s")
+    log.commands.clear()
+    outcomes = await resolve_facts(again, lanes_of(again), deps)
+    assert all(outcome is not None for outcome in outcomes)
+    # Owners, persons and blocks were all seen by the first batch, or are known not to exist.
+    assert {command["find"] for name, command in log.commands if name == "find"} == {EPOCHS}
+    assert log.count("find") == 1
+
+
+async def test_a_batch_after_another_process_wrote_reads_afresh_and_finds_its_person(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, _log = logged_database
+    here, elsewhere = deps_on(MongoIdentityStore(database)), deps_on(MongoIdentityStore(database))
+    anne = [fact("a1", external_id="C-1", email="anne@example.com", first_name="Anne", last_name="Roy")]
+    await resolve_facts(anne, lanes_of(anne), here)
+    # This process has listed the organisation's identifiers: bob@ was not among them.
+    bob = await resolve_fact(
+        fact("b1", external_id="C-2", email="bob@example.com", first_name="Bob", last_name="Côté"), elsewhere
+    )
+    bob_id = resolved_person(bob)
+
+    again = [
+        fact("a2", source="shopify-boutique", email="bob@example.com", first_name="Bob", last_name="Côté"),
+        fact("a3", source="shopify-boutique", email="anne@example.com", first_name="Anne", last_name="Roy"),
+    ]
+    outcomes = await resolve_facts(again, lanes_of(again), here)
+    assert resolved_person(outcomes[0]) == bob_id
+    assert resolved_person(outcomes[1]) == resolved_person(await resolve_fact(anne[0], here))
+
+
+async def test_a_write_another_process_did_not_count_is_met_by_the_claim_and_then_read_afresh(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    here = deps_on(MongoIdentityStore(database))
+    elsewhere_store = MongoIdentityStore(database)
+    elsewhere = deps_on(elsewhere_store)
+    await as_a_batch(patrons(4, source="billetterie-principale", prefix="h"), here)
+
+    async def stopped_before_counting(organisation_id: str) -> None:
+        return None
+
+    # Another process writes and stops before it extends the epoch.
+    elsewhere_store._epochs.wrote = stopped_before_counting  # type: ignore[method-assign]
+    carole = resolved_person(
+        await resolve_fact(
+            fact("c1", external_id="C-9", email="carole@example.com", first_name="Carole", last_name="Roy"), elsewhere
+        )
+    )
+    again = [fact("c2", source="shopify-boutique", email="carole@example.com", first_name="Carole", last_name="Roy")]
+    # This process took carole@ for no one's and claimed it: the claim fails, and the fact goes the careful way.
+    assert await resolve_facts(again, lanes_of(again), here) == [None]
+    assert resolved_person(await resolve_fact(again[0], here)) == carole
+    # What it knew is no longer taken as the store's: the next batch reads the persons and blocks again.
+    log.commands.clear()
+    later = patrons(4, source="mailchimp-principal", prefix="m")
+    await resolve_facts(later, lanes_of(later), here)
+    assert {command["find"] for name, command in log.commands if name == "find"} > {EPOCHS}
