@@ -111,8 +111,8 @@ class MongoIdentityStore:
         self._owners: OrderedDict[str, tuple[str | None, int]] = OrderedDict()
         self._persons = VersionedDocuments(database[PERSONS], epochs=self._epochs)
         self._person_documents = database[PERSONS]
-        self._blocks = VersionedDocuments(database[BLOCKS], epochs=self._epochs)
-        self._households = VersionedDocuments(database[HOUSEHOLDS], epochs=self._epochs)
+        self._blocks = VersionedDocuments(database[BLOCKS], epochs=self._epochs, listed=True)
+        self._households = VersionedDocuments(database[HOUSEHOLDS], epochs=self._epochs, listed=True)
         # Organisation → whether it has suppressions, and the generation in which that was read.
         self._suppressing: dict[str, tuple[bool, int]] = {}
         self._merges = database[MERGES]

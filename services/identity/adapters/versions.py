@@ -33,6 +33,7 @@ CACHED_VERSIONS = 100_000
 DUPLICATE_KEY = 11000
 # An organisation with more keys than this in one collection is read key by key: its list would not pay.
 MOST_KNOWN_KEYS = 2_000_000
+LISTING_PROGRESS_KEYS = 200_000
 # After someone else wrote, an organisation's keys are listed again no sooner than this.
 RELIST_AFTER_SECONDS = 600.0
 
@@ -194,6 +195,8 @@ class KnownKeys:
         async for document in self._collection.find({"organisation_id": organisation_id}, {"_id": 1}):
             local = str(document["_id"])[prefix:]
             keys.add(local.rsplit("#", 1)[0] if self._versioned else local)
+            if len(keys) % LISTING_PROGRESS_KEYS == 0:
+                log.info("%s: %d keys of %s listed so far", self._collection.name, len(keys), organisation_id)
             if len(keys) > MOST_KNOWN_KEYS:
                 del self._keys[organisation_id]
                 log.info("%s: over %d keys for %s", self._collection.name, MOST_KNOWN_KEYS, organisation_id)
@@ -223,11 +226,14 @@ class VersionedDocuments:
         collection: AsyncCollection[Document],
         *,
         epochs: OrganisationEpochs | None = None,
+        listed: bool = False,
         cache_size: int = CACHED_VERSIONS,
     ) -> None:
+        """`epochs`: when its known versions may answer without a round trip; `listed`: also keep each
+        organisation's keys (`KnownKeys`), for the collections where most keys asked for have no document."""
         self._collection = collection
         self._epochs = epochs
-        self.keys = None if epochs is None else KnownKeys(collection, epochs, versioned=True)
+        self.keys = None if epochs is None or not listed else KnownKeys(collection, epochs, versioned=True)
         # Versions this process is inserting: another of its own tasks may race for the same one.
         self._inserting: Counter[str] = Counter()
         self._cache: OrderedDict[str, _Known] = OrderedDict()

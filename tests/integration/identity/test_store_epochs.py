@@ -92,3 +92,43 @@ async def test_a_write_another_process_did_not_count_is_met_by_the_claim_and_the
     later = patrons(4, source="mailchimp-principal", prefix="m")
     await resolve_facts(later, lanes_of(later), here)
     assert {command["find"] for name, command in log.commands if name == "find"} > {EPOCHS}
+
+
+async def test_after_a_restart_a_batch_finds_the_persons_stored_before_by_identifier_and_by_look_alike(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, _log = logged_database
+    before = deps_on(MongoIdentityStore(database))
+    anne = resolved_person(
+        await resolve_fact(
+            fact("a1", external_id="C-1", email="anne.roy@example.com", first_name="Anne", last_name="Roy"), before
+        )
+    )
+    luc = resolved_person(
+        await resolve_fact(
+            fact(
+                "l1",
+                external_id="C-2",
+                phone="514-555-0142",
+                first_name="Luc",
+                last_name="Bergeron",
+                postal_code="H2X 1Y4",
+                birth_date="1971-03-02",
+            ),
+            before,
+        )
+    )
+    restarted = deps_on(MongoIdentityStore(database))
+    batch = [
+        fact("a2", source="shopify-boutique", email="anne.roy@example.com", first_name="Anne", last_name="Roy"),
+        fact(
+            "l2",
+            source="guichet",
+            first_name="Luc",
+            last_name="Bergeron",
+            postal_code="H2X 1Y4",
+            birth_date="1971-03-02",
+        ),
+    ]
+    outcomes = await resolve_facts(batch, lanes_of(batch), restarted)
+    assert [resolved_person(outcome) for outcome in outcomes] == [anne, luc]
