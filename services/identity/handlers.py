@@ -406,37 +406,41 @@ async def _apply_together(
             for fact, resolution in [together[position]]
             if resolution.created
         ]
-        for person, stored in zip(created, await store.insert_persons(created), strict=True):
-            if stored:
+        # New persons, additions to known ones, blocks and reviews touch different documents: written side by
+        # side. A household changes both its members, so it waits for them.
+        inserting = asyncio.ensure_future(store.insert_persons(created))
+        await asyncio.gather(
+            inserting,
+            store.add_to_persons(
+                organisation_id,
+                [
+                    PersonAddition(resolution.person_id, identifiers=resolution.claims, records=(fact.kept,))
+                    for position in positions
+                    for fact, resolution in [together[position]]
+                    if not resolution.created
+                ],
+            ),
+            store.add_to_blocks_all(
+                organisation_id,
+                [(together[position][0].keys, together[position][1].person_id) for position in positions],
+            ),
+            *(
+                store.insert_review(review)
+                for position in positions
+                if (review := _review_item(entries[position])) is not None
+            ),
+        )
+        for person, inserted in zip(created, inserting.result(), strict=True):
+            if inserted:
                 view.stored(person)
             else:
                 view.forget_person(organisation_id, person.person_id)
-        await store.add_to_persons(
-            organisation_id,
-            [
-                PersonAddition(resolution.person_id, identifiers=resolution.claims, records=(fact.kept,))
-                for position in positions
-                for fact, resolution in [together[position]]
-                if not resolution.created
-            ],
-        )
-        await store.add_to_blocks_all(
-            organisation_id,
-            [(together[position][0].keys, together[position][1].person_id) for position in positions],
-        )
         households = await asyncio.gather(
             *(
                 _join_household(store, organisation_id, resolution.household_with, resolution.person_id)
                 for position in positions
                 for _fact, resolution in [together[position]]
                 if resolution.household_with is not None
-            )
-        )
-        await asyncio.gather(
-            *(
-                store.insert_review(review)
-                for position in positions
-                if (review := _review_item(entries[position])) is not None
             )
         )
         for position in positions:
