@@ -29,7 +29,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from shared.mongo import Document
 
 # Latest known versions kept per collection; versions never change, so a cached one is never wrong, only old.
-CACHED_VERSIONS = 100_000
+CACHED_VERSIONS = 50_000
 DUPLICATE_KEY = 11000
 # An organisation with more keys than this in one collection is read key by key: its list would not pay.
 MOST_KNOWN_KEYS = 2_000_000
