@@ -408,28 +408,33 @@ async def _apply_together(
         ]
         # New persons, additions to known ones, blocks and reviews touch different documents: written side by
         # side. A household changes both its members, so it waits for them.
-        inserting = asyncio.ensure_future(store.insert_persons(created))
-        await asyncio.gather(
-            inserting,
-            store.add_to_persons(
-                organisation_id,
-                [
-                    PersonAddition(resolution.person_id, identifiers=resolution.claims, records=(fact.kept,))
-                    for position in positions
-                    for fact, resolution in [together[position]]
-                    if not resolution.created
-                ],
-            ),
-            store.add_to_blocks_all(
-                organisation_id,
-                [(together[position][0].keys, together[position][1].person_id) for position in positions],
-            ),
-            *(
-                store.insert_review(review)
-                for position in positions
-                if (review := _review_item(entries[position])) is not None
-            ),
-        )
+        # A failure cancels the others, and the batch goes one fact at a time: every write here is idempotent.
+        try:
+            async with asyncio.TaskGroup() as writes:
+                inserting = writes.create_task(store.insert_persons(created))
+                writes.create_task(
+                    store.add_to_persons(
+                        organisation_id,
+                        [
+                            PersonAddition(resolution.person_id, identifiers=resolution.claims, records=(fact.kept,))
+                            for position in positions
+                            for fact, resolution in [together[position]]
+                            if not resolution.created
+                        ],
+                    )
+                )
+                writes.create_task(
+                    store.add_to_blocks_all(
+                        organisation_id,
+                        [(together[position][0].keys, together[position][1].person_id) for position in positions],
+                    )
+                )
+                for position in positions:
+                    if (review := _review_item(entries[position])) is not None:
+                        writes.create_task(store.insert_review(review))
+        except ExceptionGroup as failures:
+            # The first failure tells what happened (a store gone, a crash): raised as the steps one by one would.
+            raise failures.exceptions[0] from None
         for person, inserted in zip(created, inserting.result(), strict=True):
             if inserted:
                 view.stored(person)
