@@ -31,7 +31,14 @@ def create_app(
     def wire(runtime: Runtime) -> None:
         context = IdentityContext(
             settings=identity_settings,
-            deps=IdentityDeps(store=MongoIdentityStore(runtime.database), rules=rules, clock=SystemClock()),
+            deps=IdentityDeps(
+                store=MongoIdentityStore(
+                    runtime.database,
+                    on_fresh_reads=lambda organisation, cause: metrics.fresh_reads.labels(organisation, cause).inc(),
+                ),
+                rules=rules,
+                clock=SystemClock(),
+            ),
             publisher=KafkaPublisher(runtime.broker, runtime.settings.kafka_namespace),
             metrics=metrics,
         )

@@ -26,6 +26,15 @@ class IdentityMetrics:
             ["organisation", "decided_by"],
             registry=registry,
         )
+        self.fresh_reads = Counter(
+            "parterre_identity_fresh_reads",
+            "Times this instance stopped answering a consumer batch from memory and read the store afresh, by "
+            "organisation and cause: start (its first batch), epoch (another process counted a write), append or "
+            "claim (a version or an identifier found taken by another process). Rising steadily: another instance "
+            "writes the same organisation.",
+            ["organisation", "cause"],
+            registry=registry,
+        )
         self.resolution_seconds = Histogram(
             "parterre_identity_resolution_duration_seconds",
             "Time to resolve one fact, store work included. A fact resolved with its consumer batch counts the whole "

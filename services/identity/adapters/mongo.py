@@ -8,7 +8,7 @@ decision first inserts a claim on the merge or the review, so only one request c
 import contextlib
 import hashlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -100,11 +100,14 @@ def _journal_document(entry: JournalEntry) -> Document:
 class MongoIdentityStore:
     """The identity store on MongoDB 7 or FerretDB 1.x; every document carries its organisation id."""
 
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], *, on_fresh_reads: Callable[[str, str], None] | None = None
+    ) -> None:
+        """`on_fresh_reads(organisation, cause)`: see `OrganisationEpochs`."""
         self._journal = database[JOURNAL]
         self._applied = database[APPLIED]
         self._identifiers = database[IDENTIFIERS]
-        self._epochs = OrganisationEpochs(database[EPOCHS])
+        self._epochs = OrganisationEpochs(database[EPOCHS], on_fresh_reads=on_fresh_reads)
         self._identifier_keys = KnownKeys(self._identifiers, self._epochs, versioned=False)
         # Identifier key → the person that claimed it as this process last saw (see `_still_listed`), or None
         # with the generation in which it had no owner.
@@ -326,7 +329,7 @@ class MongoIdentityStore:
         (another of its tasks, or an earlier delivery of the fact), someone else writes the organisation."""
         known = self._owners.pop(_key(organisation_id, identifier.digest.key), None)
         if known is None or known[0] is None:
-            self._epochs.distrust(organisation_id)
+            self._epochs.distrust(organisation_id, "claim")
 
     async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
         key = _key(organisation_id, identifier.digest.key)

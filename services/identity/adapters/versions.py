@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -70,8 +70,12 @@ class OrganisationEpochs:
     was made in (one extension for a whole consumer batch).
     """
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(
+        self, collection: AsyncCollection[Document], *, on_fresh_reads: Callable[[str, str], None] | None = None
+    ) -> None:
+        """`on_fresh_reads(organisation, cause)` hears each time what this process knew stops answering."""
         self._chain = VersionedDocuments(collection)
+        self._on_fresh_reads = on_fresh_reads
         # The epoch this process last found or made: the latest it knows of.
         self._seen: dict[str, int] = {}
         self._generations: dict[str, int] = {}
@@ -90,10 +94,13 @@ class OrganisationEpochs:
             and generation == self.generation(organisation_id)
         )
 
-    def distrust(self, organisation_id: str) -> None:
-        """Someone else wrote: nothing known so far answers without a round trip any more."""
+    def distrust(self, organisation_id: str, cause: str) -> None:
+        """Someone else wrote (`cause`: how this process found out), or this process starts: nothing known so far
+        answers without a round trip any more."""
         self._trusted.discard(organisation_id)
         self._generations[organisation_id] = self.generation(organisation_id) + 1
+        if self._on_fresh_reads is not None:
+            self._on_fresh_reads(organisation_id, cause)
 
     @contextlib.asynccontextmanager
     async def trusting(self, organisation_ids: Iterable[str]) -> AsyncIterator[None]:
@@ -122,8 +129,9 @@ class OrganisationEpochs:
         async with self._lock(organisation_id):
             latest = await self._chain.latest(organisation_id, "epoch")
             epoch = 0 if latest is None else latest[0]
-            if self._seen.get(organisation_id) != epoch:
-                self.distrust(organisation_id)
+            seen = self._seen.get(organisation_id)
+            if seen != epoch:
+                self.distrust(organisation_id, "start" if seen is None else "epoch")
                 self._seen[organisation_id] = epoch
             self._trusted.add(organisation_id)
 
@@ -133,7 +141,7 @@ class OrganisationEpochs:
             mark = {"organisation_id": organisation_id}
             while not await self._chain.append(organisation_id, "epoch", epoch + 1, mark):
                 # Another process extended it first: it wrote, so what this one knows may be old.
-                self.distrust(organisation_id)
+                self.distrust(organisation_id, "epoch")
                 latest = await self._chain.latest(organisation_id, "epoch")
                 epoch = 0 if latest is None else latest[0]
             self._seen[organisation_id] = epoch + 1
@@ -353,7 +361,7 @@ class VersionedDocuments:
         self._cache.pop(key, None)
         if self._epochs is not None and not ours:
             # Not one of this process's own tasks: someone else writes this organisation.
-            self._epochs.distrust(organisation_id)
+            self._epochs.distrust(organisation_id, "append")
 
     def _remember(self, key: str, version: int, document: Document | None, generation: int) -> None:
         self._cache[key] = _Known(version, document, generation)

@@ -31,7 +31,8 @@ async def test_a_second_batch_of_a_process_no_one_else_writes_beside_reads_only_
     logged_database: tuple[AsyncDatabase[Document], CommandLog],
 ) -> None:
     database, log = logged_database
-    deps = deps_on(MongoIdentityStore(database))
+    causes: list[str] = []
+    deps = deps_on(MongoIdentityStore(database, on_fresh_reads=lambda _organisation, cause: causes.append(cause)))
     await as_a_batch(patrons(8, source="billetterie-principale", prefix="h"), deps)
     again = patrons(8, source="shopify-boutique", prefix="s")
     log.commands.clear()
@@ -40,13 +41,16 @@ async def test_a_second_batch_of_a_process_no_one_else_writes_beside_reads_only_
     # Owners, persons and blocks were all seen by the first batch, or are known not to exist.
     assert {command["find"] for name, command in log.commands if name == "find"} == {EPOCHS}
     assert log.count("find") == 1
+    assert causes == ["start"]
 
 
 async def test_a_batch_after_another_process_wrote_reads_afresh_and_finds_its_person(
     logged_database: tuple[AsyncDatabase[Document], CommandLog],
 ) -> None:
     database, _log = logged_database
-    here, elsewhere = deps_on(MongoIdentityStore(database)), deps_on(MongoIdentityStore(database))
+    causes: list[str] = []
+    here = deps_on(MongoIdentityStore(database, on_fresh_reads=lambda _organisation, cause: causes.append(cause)))
+    elsewhere = deps_on(MongoIdentityStore(database))
     anne = [fact("a1", external_id="C-1", email="anne@example.com", first_name="Anne", last_name="Roy")]
     await resolve_facts(anne, lanes_of(anne), here)
     # This process has listed the organisation's identifiers: bob@ was not among them.
@@ -60,6 +64,9 @@ async def test_a_batch_after_another_process_wrote_reads_afresh_and_finds_its_pe
         fact("a3", source="shopify-boutique", email="anne@example.com", first_name="Anne", last_name="Roy"),
     ]
     outcomes = await resolve_facts(again, lanes_of(again), here)
+    # The moved epoch, first; then maybe a block the other process extended, met when this batch extends it too.
+    assert causes[:2] == ["start", "epoch"]
+    assert set(causes[2:]) <= {"append"}
     assert resolved_person(outcomes[0]) == bob_id
     assert resolved_person(outcomes[1]) == resolved_person(await resolve_fact(anne[0], here))
 
@@ -68,7 +75,8 @@ async def test_a_write_another_process_did_not_count_is_met_by_the_claim_and_the
     logged_database: tuple[AsyncDatabase[Document], CommandLog],
 ) -> None:
     database, log = logged_database
-    here = deps_on(MongoIdentityStore(database))
+    causes: list[str] = []
+    here = deps_on(MongoIdentityStore(database, on_fresh_reads=lambda _organisation, cause: causes.append(cause)))
     elsewhere_store = MongoIdentityStore(database)
     elsewhere = deps_on(elsewhere_store)
     await as_a_batch(patrons(4, source="billetterie-principale", prefix="h"), here)
@@ -86,6 +94,7 @@ async def test_a_write_another_process_did_not_count_is_met_by_the_claim_and_the
     again = [fact("c2", source="shopify-boutique", email="carole@example.com", first_name="Carole", last_name="Roy")]
     # This process took carole@ for no one's and claimed it: the claim fails, and the fact goes the careful way.
     assert await resolve_facts(again, lanes_of(again), here) == [None]
+    assert causes == ["start", "claim"]
     assert resolved_person(await resolve_fact(again[0], here)) == carole
     # What it knew is no longer taken as the store's: the next batch reads the persons and blocks again.
     log.commands.clear()
