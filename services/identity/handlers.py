@@ -760,16 +760,16 @@ async def _apply(
         await _apply_merge_decision(store, organisation_id, decision.merge, cause=entry.event_id, at=now)
     by_digest = {identifier.digest.key: identifier for identifier in identifiers}
     claims = [by_digest[digest] for digest in decision.claim_digests if digest in by_digest]
-    claimed: list[Identifier] = []
     for identifier in claims:
         owner = await store.claim(organisation_id, identifier, decision.person_id)
         if owner != decision.person_id:
             if decision.created:
-                # Nobody can have linked to a person whose creation never finished: its claims are ours to undo.
-                for own in claimed:
+                # Nobody can have linked to a person whose creation never finished: its claims are ours to undo,
+                # those made by an earlier attempt (a consumer batch's) as well as this one's. A release frees an
+                # identifier only if this person holds it.
+                for own in claims:
                     await store.release(organisation_id, own, decision.person_id)
             raise IdentifierTakenError(f"{identifier.kind} was taken by {owner}")
-        claimed.append(identifier)
     if decision.created:
         await store.insert_person(
             Person(

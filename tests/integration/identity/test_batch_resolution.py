@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -14,8 +14,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
 from services.identity.context import load_rules
-from services.identity.domain.identifiers import Identifier, IdentifierType
+from services.identity.domain.identifiers import Identifier, IdentifierType, identifiers_of
 from services.identity.domain.merges import ReviewStatus
+from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import PersonStatus
 from services.identity.handlers import (
     FactOutcome,
@@ -23,6 +24,7 @@ from services.identity.handlers import (
     PersonNotReadyError,
     active_person,
     erase_on_request,
+    person_record,
     resolve_fact,
     resolve_facts,
 )
@@ -445,3 +447,50 @@ async def test_an_owner_seen_before_its_person_was_erased_elsewhere_is_looked_up
     assert gone is not None
     assert gone.status is PersonStatus.ERASED
     assert gone.records == ()
+
+
+class StolenBeforeClaim:
+    """The real store, but another process claims one of the batch's identifiers just before the batch does."""
+
+    def __init__(self, store: IdentityStore, thief: Callable[[], Awaitable[object]]) -> None:
+        self._store, self._thief = store, thief
+
+    async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:
+        await self._thief()
+        return await self._store.claim_all(organisation_id, claims)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("stolen", ["phone", "email"])
+async def test_a_new_person_whose_claim_was_taken_leaves_none_of_its_identifiers_to_a_person_never_stored(
+    stores: StoreFactory, stolen: str
+) -> None:
+    store = await stores()
+    here, elsewhere = deps_on(store), deps_on(store)
+    patron = {"email": "rose.fortin@example.com", "phone": "514-555-0177", "first_name": "Rose"}
+    thief = fact("t1", external_id="T-1", last_name="Fortin", first_name="Rose", **{stolen: patron[stolen]})
+
+    async def steal() -> object:
+        return await resolve_fact(thief, elsewhere)
+
+    racing = replace(here, store=StolenBeforeClaim(store, steal))
+    batch = [fact("f1", external_id="F-1", last_name="Fortin", **patron)]
+    # The batch decided on a new person; one claim is lost, the other won: the careful path takes the fact.
+    assert await resolve_facts(batch, lanes_of(batch), racing) == [None]
+    outcome = await resolve_fact(batch[0], here)
+    resolved = parse_data(outcome.outputs[-1])
+    assert isinstance(resolved, PersonResolvedV1)
+    for identifier in identifiers_of_fact(batch[0]):
+        owner = await store.owner_of(ORGANISATION, identifier)
+        assert owner is not None
+        assert await store.person(ORGANISATION, owner) is not None, f"{identifier.kind} left to a person never stored"
+
+
+def identifiers_of_fact(envelope: Envelope) -> list[Identifier]:
+    data = parse_data(envelope)
+    assert isinstance(data, AudienceFact)
+    record = normalise_record(person_record(data.person), today=START.date(), default_region="CA")
+    identifiers, _blocked = identifiers_of(record, load_rules(IdentitySettings()).policy, ORGANISATION)
+    return identifiers
