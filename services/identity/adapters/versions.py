@@ -1,9 +1,9 @@
 """Immutable versioned documents, and when this process may take the versions it knows as the latest.
 
-FerretDB 1.24 on SQLite finds and inserts by `_id` in constant time but scans the whole collection for
-every update or delete, even by `_id`, and an update there is a read and a write that a concurrent update can
-undo. So a changing document is a chain of immutable versions `<key>#1`, `<key>#2`, … and a change inserts the
-next version: the unique `_id` is also an optimistic lock.
+FerretDB 1.x applies an update as a read and a write that a concurrent update can undo (and, without the
+local stack's `_id` index, scans the whole collection to find the document). So a changing document is a chain
+of immutable versions `<key>#1`, `<key>#2`, … and a change inserts the next version: the unique `_id` is also an
+optimistic lock.
 
 Reading the latest version costs at least one round trip (is there a version after the one known?). A consumer
 batch reads thousands of them, so each organisation also has an epoch, a chain every writing process extends

@@ -20,6 +20,12 @@ from tests.integration.identity.test_batch_resolution import (
 __all__ = ["logged_database"]
 
 
+def heard(database: AsyncDatabase[Document]) -> tuple[MongoIdentityStore, list[str]]:
+    """A store of its own (a process), and the causes it reads afresh for, as the metric hears them."""
+    causes: list[str] = []
+    return MongoIdentityStore(database, on_fresh_reads=lambda _organisation, cause: causes.append(cause)), causes
+
+
 def resolved_person(outcome: object) -> str:
     assert outcome is not None, "resolved in the batch, not left to the careful path"
     data = parse_data(outcome.outputs[-1])  # type: ignore[attr-defined]
@@ -31,8 +37,8 @@ async def test_a_second_batch_of_a_process_no_one_else_writes_beside_reads_only_
     logged_database: tuple[AsyncDatabase[Document], CommandLog],
 ) -> None:
     database, log = logged_database
-    causes: list[str] = []
-    deps = deps_on(MongoIdentityStore(database, on_fresh_reads=lambda _organisation, cause: causes.append(cause)))
+    store, causes = heard(database)
+    deps = deps_on(store)
     await as_a_batch(patrons(8, source="billetterie-principale", prefix="h"), deps)
     again = patrons(8, source="shopify-boutique", prefix="s")
     log.commands.clear()
@@ -48,8 +54,8 @@ async def test_a_batch_after_another_process_wrote_reads_afresh_and_finds_its_pe
     logged_database: tuple[AsyncDatabase[Document], CommandLog],
 ) -> None:
     database, _log = logged_database
-    causes: list[str] = []
-    here = deps_on(MongoIdentityStore(database, on_fresh_reads=lambda _organisation, cause: causes.append(cause)))
+    store, causes = heard(database)
+    here = deps_on(store)
     elsewhere = deps_on(MongoIdentityStore(database))
     anne = [fact("a1", external_id="C-1", email="anne@example.com", first_name="Anne", last_name="Roy")]
     await resolve_facts(anne, lanes_of(anne), here)
@@ -75,8 +81,8 @@ async def test_a_write_another_process_did_not_count_is_met_by_the_claim_and_the
     logged_database: tuple[AsyncDatabase[Document], CommandLog],
 ) -> None:
     database, log = logged_database
-    causes: list[str] = []
-    here = deps_on(MongoIdentityStore(database, on_fresh_reads=lambda _organisation, cause: causes.append(cause)))
+    store, causes = heard(database)
+    here = deps_on(store)
     elsewhere_store = MongoIdentityStore(database)
     elsewhere = deps_on(elsewhere_store)
     await as_a_batch(patrons(4, source="billetterie-principale", prefix="h"), here)
