@@ -25,6 +25,21 @@ ORGANISATION_FIELD = "organisation_id"
 DUPLICATE_KEY = 11000
 
 
+async def insert_new(collection: AsyncCollection[Document], documents: Sequence[Document]) -> list[bool]:
+    """Inserts the documents in one round trip; False for each whose `_id` was already taken."""
+    if not documents:
+        return []
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        taken = {error["index"] for error in errors}
+        return [index not in taken for index in range(len(documents))]
+    return [True] * len(documents)
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     collection: str

@@ -37,7 +37,6 @@ from services.identity.adapters.versions import (
     KnownKeys,
     OrganisationEpochs,
     VersionedDocuments,
-    insert_new,
 )
 from services.identity.adapters.versions import key_of as _key
 from services.identity.domain.identifiers import Identifier
@@ -45,7 +44,7 @@ from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem
 from services.identity.domain.persons import Person, PersonStatus, add_record
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
-from shared.mongo import Document, IndexSpec
+from shared.mongo import Document, IndexSpec, insert_new
 
 JOURNAL = "identity_journal"
 APPLIED = "identity_applied"

@@ -24,13 +24,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import Document
+from shared.mongo import Document, insert_new
 
 # Latest known versions kept per collection; versions never change, so a cached one is never wrong, only old.
 CACHED_VERSIONS = 50_000
-DUPLICATE_KEY = 11000
 # An organisation with more keys than this in one collection is read key by key: its list would not pay.
 MOST_KNOWN_KEYS = 2_000_000
 LISTING_PROGRESS_KEYS = 200_000
@@ -45,21 +44,6 @@ _TRUSTING: ContextVar[frozenset[str]] = ContextVar("trusting", default=frozenset
 
 def key_of(organisation_id: str, local: str) -> str:
     return f"{organisation_id}|{local}"
-
-
-async def insert_new(collection: AsyncCollection[Document], documents: Sequence[Document]) -> list[bool]:
-    """Inserts the documents in one round trip; False for each whose `_id` was already taken."""
-    if not documents:
-        return []
-    try:
-        await collection.insert_many(documents, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        taken = {error["index"] for error in errors}
-        return [index not in taken for index in range(len(documents))]
-    return [True] * len(documents)
 
 
 class OrganisationEpochs:

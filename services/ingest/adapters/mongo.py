@@ -10,18 +10,17 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from services.ingest.domain.sources import Source, SourceKind, hash_source_key, rotated
 from services.ingest.ports import Claim
 from shared.events import Envelope, PersonRef
-from shared.mongo import Document, IndexSpec
+from shared.mongo import Document, IndexSpec, insert_new
 
 SOURCES = "ingest_sources"
 EVENT_CLAIMS = "ingest_event_claims"
 PUBLISHED_EVENTS = "ingest_published_events"
 ORDER_BUYERS = "ingest_order_buyers"
-DUPLICATE_KEY = 11000
 log = logging.getLogger(__name__)
 
 INDEXES = (IndexSpec(SOURCES, [("organisation_id", ASCENDING), ("_id", ASCENDING)]),)
@@ -55,7 +54,8 @@ class MongoPublicationLedger:
     async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> Claim:
         batch = _new_batch()
         keys = {_key(organisation_id, event_id): event_id for event_id in event_ids}
-        refused = await _insert_new(self._claims, [{"_id": key, "batch": batch} for key in keys])
+        inserted = await insert_new(self._claims, [{"_id": key, "batch": batch} for key in keys])
+        refused = {key for key, new in zip(keys, inserted, strict=True) if not new}
         claimed = {event_id for key, event_id in keys.items() if key not in refused}
         in_flight: set[str] = set()
         if refused:
@@ -84,7 +84,7 @@ class MongoPublicationLedger:
         pause = 0.1
         while True:
             try:
-                await _insert_new(self._published, [confirmation])
+                await insert_new(self._published, [confirmation])
                 return True
             except ConnectionFailure:
                 if deadline is not None and time.monotonic() + pause > deadline:
@@ -158,20 +158,6 @@ _BATCH_TIME = "%Y%m%dT%H%M%S.%f"
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _insert_new(collection: AsyncCollection[Document], documents: list[Document]) -> set[str]:
-    """Insert what is new; return the ids that existed already."""
-    if not documents:
-        return set()
-    try:
-        await collection.insert_many(documents, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        return {documents[error["index"]]["_id"] for error in errors}
-    return set()
 
 
 class MongoOrderBuyers:
