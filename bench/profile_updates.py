@@ -24,6 +24,7 @@ from shared.topics import all_topic_partitions
 def resolved_purchases(count: int, organisation_id: str, persons: int) -> list[Envelope]:
     """Ticket purchases as identity publishes them once resolved: `persons` patrons, each buying in turn."""
     resolved = []
+    known: set[str] = set()
     for upstream in ticket_purchases(count, organisation_id, customers=persons):
         data = upstream.data
         customer = str(data["person"]["external_id"])
@@ -32,11 +33,12 @@ def resolved_purchases(count: int, organisation_id: str, persons: int) -> list[E
         person = {**data["person"], "email": f"patron.{customer}@example.com"}
         tickets = [{**ticket, "ticket_id": f"{upstream.id}-{n}"} for n, ticket in enumerate(data["tickets"])]
         original = upstream.model_copy(update={"data": {**data, "person": person, "tickets": tickets}})
+        # Identity tells it created the person with their first fact only.
+        method = MatchMethod.EMAIL if person_id in known else MatchMethod.NEW
+        known.add(person_id)
         resolved.append(
             build_envelope(
-                PersonResolvedV1(
-                    original=original, person_id=person_id, match=Match(method=MatchMethod.NEW, confidence=1.0)
-                ),
+                PersonResolvedV1(original=original, person_id=person_id, match=Match(method=method, confidence=1.0)),
                 organisation_id=organisation_id,
                 source=f"/orgs/{organisation_id}/identity",
                 id=f"resolved-{upstream.id}",

@@ -49,7 +49,7 @@ from services.profile.ports import (
 )
 from shared.events import Envelope, EventValidationError, build_envelope, parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequestedV1
-from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
+from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
 
 log = logging.getLogger(__name__)
@@ -1302,6 +1302,9 @@ class _PersonFacts:
     person_id: str
     # (position in the batch, the resolution's envelope, the fact, and the upstream envelope telling it)
     facts: list[tuple[int, Envelope, ProfileEvent, Envelope]] = field(default_factory=list)
+    # Identity created the person for the first of these facts: no profile is stored for them unless this is a
+    # redelivery, which finds their first change number taken.
+    created_by_first: bool = False
 
 
 async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: ProfileDeps) -> BatchHandled:
@@ -1340,7 +1343,7 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
             if await deps.store.record_filtered(envelope.organisation_id, resolved.original.id, NOT_FOLDED):
                 filtered[index] = NOT_FOLDED
             continue
-        planned = persons.setdefault(person, _PersonFacts(*person))
+        planned = persons.setdefault(person, _PersonFacts(*person, created_by_first=_creates_person(resolved)))
         if any(known.event_id == fact.event_id for _, _, known, _ in planned.facts):
             # The same fact twice in one batch: the second is a redelivery, told apart fact by fact.
             left.add(person)
@@ -1358,6 +1361,10 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
     return BatchHandled(outputs, tuple(outcomes), tuple(filtered))
 
 
+def _creates_person(resolved: PersonResolvedV1) -> bool:
+    return resolved.match.method in (MatchMethod.NEW, MatchMethod.REVIEW_PENDING)
+
+
 async def _apply_batch_of(
     deps: ProfileDeps,
     organisation_id: str,
@@ -1372,8 +1379,12 @@ async def _apply_batch_of(
         for person_id in person_ids
         if (profile := deps.recent.take(organisation_id, person_id)) is not None
     }
+    # Neither a kept profile nor a person identity has just created is read: had anyone stored a change since (or
+    # before, for a fact delivered again), the number the batch logs from is found taken, and the person's facts go
+    # fact by fact, reading the store.
     stored = kept | await store.profiles_of(
-        organisation_id, [person_id for person_id in person_ids if person_id not in kept]
+        organisation_id,
+        [person.person_id for person in planned if person.person_id not in kept and not person.created_by_first],
     )
     erased = await store.erased_among(organisation_id, person_ids)
     logged = await store.logged(

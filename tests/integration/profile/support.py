@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,8 @@ class ProfileHarness:
     group_id: str
     changes: TopicTail
     triggers: TopicTail
+    # Persons a purchase was resolved to already: identity tells it created the person only with their first.
+    known_persons: set[str] = field(default_factory=set)
 
     def resolved_purchase(
         self, event_id: str, person_id: str, *, bought_at: datetime, performance: Mapping[str, Any] | None = None
@@ -46,10 +48,10 @@ class ProfileHarness:
             id=event_id,
             time=bought_at,
         )
+        method = MatchMethod.EMAIL if person_id in self.known_persons else MatchMethod.NEW
+        self.known_persons.add(person_id)
         return build_envelope(
-            PersonResolvedV1(
-                original=original, person_id=person_id, match=Match(method=MatchMethod.NEW, confidence=1.0)
-            ),
+            PersonResolvedV1(original=original, person_id=person_id, match=Match(method=method, confidence=1.0)),
             organisation_id=self.organisation_id,
             source=f"/orgs/{self.organisation_id}/identity",
             id=f"resolved-{event_id}",

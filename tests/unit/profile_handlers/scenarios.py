@@ -74,6 +74,8 @@ class IdentityEvents:
 
     def __init__(self, organisation_id: str) -> None:
         self.organisation_id = organisation_id
+        # Persons a fact was resolved to already: identity tells it created the person only with their first.
+        self._known: set[str] = set()
 
     def purchase(
         self,
@@ -167,10 +169,10 @@ class IdentityEvents:
             id=event_id,
             time=at,
         )
+        method = MatchMethod.EMAIL if person_id in self._known else MatchMethod.NEW
+        self._known.add(person_id)
         return self._identity(
-            PersonResolvedV1(
-                original=original, person_id=person_id, match=Match(method=MatchMethod.NEW, confidence=1.0)
-            ),
+            PersonResolvedV1(original=original, person_id=person_id, match=Match(method=method, confidence=1.0)),
             f"resolved-{event_id}-{person_id}",
             person_id,
         )

@@ -158,22 +158,41 @@ class ReadsCounted(MemoryProfileStore):
         return await super().profiles_of(organisation_id, wanted)
 
 
-async def test_a_batch_reads_back_no_profile_the_batches_before_it_stored() -> None:
+async def test_a_batch_reads_no_profile_it_stored_before_nor_one_of_a_person_identity_just_created() -> None:
     reference, store = memory_world(), ReadsCounted()
-    world = memory_world(store)
+    world, elsewhere = memory_world(store), memory_world(store)
     sent = [
         reference.purchase("sale-1", "per_anne", days_ago=40),
-        reference.purchase("sale-2", "per_bea", days_ago=30),
-        reference.purchase("sale-3", "per_anne", days_ago=20),
-        reference.donation("gift-4", "per_cleo", days_ago=10),
+        reference.purchase("sale-2", "per_dora", days_ago=35),
+        reference.purchase("sale-3", "per_bea", days_ago=30),
+        reference.purchase("sale-4", "per_anne", days_ago=20),
+        reference.donation("gift-5", "per_cleo", days_ago=10),
+        reference.purchase("sale-6", "per_dora", days_ago=5),
     ]
     expected = await one_at_a_time(reference, sent)
 
-    published = await in_batches(world, [sent[:2], sent[2:]])
+    # Dora's first purchase went through another instance: this one has to read her profile.
+    published = list(await elsewhere.deliver_batch(sent[1:2]))
+    published += await in_batches(world, [[sent[0], sent[2]], [sent[3], sent[4], sent[5]]])
 
-    assert store.profiles_read == ["per_anne", "per_bea", "per_cleo"]
+    assert store.profiles_read == ["per_dora"]
     assert await profiles(world) == await profiles(reference)
-    assert announced(published) == announced(expected)
+    assert announced(list(published)) == announced(expected)
+
+
+async def test_the_first_fact_of_a_person_delivered_again_to_another_instance_changes_nothing() -> None:
+    store = ReadsCounted()
+    here, elsewhere = memory_world(store), memory_world(store)
+    first = here.purchase("sale-1", "per_anne", days_ago=40)
+    await here.deliver_batch([first, here.purchase("sale-2", "per_anne", days_ago=30)])
+    before = await profiles(here)
+
+    # Its profile is not read (identity created the person with it): the number it is logged from is taken.
+    again = await elsewhere.deliver_batch([first])
+
+    assert store.profiles_read == []
+    assert await profiles(elsewhere) == before
+    assert again == ()
 
 
 @pytest.mark.parametrize("meanwhile", ["purchase", "erasure"])
