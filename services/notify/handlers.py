@@ -229,7 +229,8 @@ async def accept_together(
     deletion gave up on those queued before it).
 
     Each person's erasure and contact are read once, their changes folded into the contact in order and the
-    result saved once; their segment memberships are written once each, as the last move left them. A person's
+    result saved once; their segment memberships are written once each, as the last move left them, and those
+    entered, of every person, in one command once all are accepted. A person's
     events must all be here and in their order, and no erasure of theirs among them: an erasure is accepted one
     at a time, and so is everything of theirs after it.
     """
@@ -241,32 +242,44 @@ async def accept_together(
     for index, (envelope, event) in enumerate(events):
         by_person.setdefault((envelope.organisation_id, event.person_id), []).append(index)
     outcomes: list[list[Delivery] | None] = [None] * len(events)
+    # The memberships persons entered, by organisation: written together once every person is accepted.
+    entered: dict[str, list[tuple[tuple[str, str], str]]] = {}
     slots = asyncio.Semaphore(concurrency)
 
-    async def accept_persons(indexes: list[int]) -> None:
+    async def accept_persons(person: tuple[str, str], indexes: list[int]) -> None:
         persons_events = [events[index] for index in indexes]
         async with slots:
             try:
-                queued = await _accept_persons_events(
-                    persons_events, subscriptions[persons_events[0][0].organisation_id], deps
-                )
+                queued, segments = await _accept_persons_events(persons_events, subscriptions[person[0]], deps)
             except Exception as exc:  # the person's events are accepted one at a time, with retries and dead letters
                 log.warning("accepting %d events of a person together failed: %r", len(indexes), exc)
                 return
+        entered.setdefault(person[0], []).extend((person, segment) for segment in segments)
         for index, deliveries in zip(indexes, queued, strict=True):
             outcomes[index] = deliveries
 
-    await asyncio.gather(*(accept_persons(indexes) for indexes in by_person.values()))
+    await asyncio.gather(*(accept_persons(person, indexes) for person, indexes in by_person.items()))
+    for organisation_id, memberships in entered.items():
+        try:
+            await deps.store.enter_segments(
+                organisation_id, [(segment, person_id) for (_, person_id), segment in memberships]
+            )
+        except Exception as exc:  # as above: what was done is done again, the same, one event at a time
+            log.warning("recording %d segment memberships together failed: %r", len(memberships), exc)
+            for person, _ in memberships:
+                for index in by_person[person]:
+                    outcomes[index] = None
     return outcomes
 
 
 async def _accept_persons_events(
     events: Sequence[tuple[Envelope, PersonEvent]], subscriptions: list[Subscription], deps: NotifyDeps
-) -> list[list[Delivery]]:
+) -> tuple[list[list[Delivery]], list[str]]:
+    """Accepts one person's events but for the segments they entered, which it returns for the caller to record."""
     store = deps.store
     organisation_id, person_id = events[0][0].organisation_id, events[0][1].person_id
     if await store.is_erased(organisation_id, person_id):
-        return [[] for _ in events]
+        return [[] for _ in events], []
     changes = [event for _, event in events if isinstance(event, ProfileChangedV1)]
     if changes:
         contact = await store.contact(organisation_id, person_id) or Contact(person_id)
@@ -283,7 +296,8 @@ async def _accept_persons_events(
         if isinstance(event, SegmentEnteredV1 | SegmentExitedV1)
     }
     for segment, member in memberships.items():
-        await store.set_membership(organisation_id, segment, person_id, member)
+        if not member:
+            await store.set_membership(organisation_id, segment, person_id, member)
     queued = []
     for envelope, event in events:
         match event:
@@ -293,7 +307,7 @@ async def _accept_persons_events(
                 queued.append(await _queue_segment_change(envelope, event, subscriptions, deps))
             case ProfileChangedV1():
                 queued.append(await _queue_profile_change(envelope, event, subscriptions, deps))
-    return queued
+    return queued, [segment for segment, member in memberships.items() if member]
 
 
 async def erase_person(envelope: Envelope, erased: ProfileErasedV1, deps: NotifyDeps) -> int:

@@ -191,6 +191,9 @@ class ContactStore(Protocol):
 
     async def set_membership(self, organisation_id: str, segment: str, person_id: str, member: bool) -> None: ...
 
+    async def enter_segments(self, organisation_id: str, memberships: Sequence[tuple[str, str]]) -> None:
+        """Records each (segment, person) membership, as `set_membership` entering it would, in one command."""
+
     async def segment_members(self, organisation_id: str, segment: str) -> list[str]: ...
 
 

@@ -30,7 +30,7 @@ from services.notify.domain.subscriptions import (
     TargetKind,
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, QueueEntry
-from shared.mongo import Document, DocumentLocks, IndexSpec
+from shared.mongo import Document, DocumentLocks, IndexSpec, insert_new
 
 SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
@@ -47,6 +47,14 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(DELIVERIES, [("organisation_id", 1), ("person_id", 1)]),
     IndexSpec(MEMBERSHIPS, [("organisation_id", 1), ("segment", 1)]),
 )
+
+
+def _membership_key(organisation_id: str, segment: str, person_id: str) -> str:
+    return _key(organisation_id, f"{segment}|{person_id}")
+
+
+def _membership_fields(organisation_id: str, segment: str, person_id: str) -> dict[str, str]:
+    return {"organisation_id": organisation_id, "segment": segment, "person_id": person_id}
 
 
 def _key(organisation_id: str, local: str) -> str:
@@ -451,15 +459,25 @@ class MongoNotifyStore:
         await self._memberships.delete_many({"organisation_id": organisation_id, "person_id": person_id})
 
     async def set_membership(self, organisation_id: str, segment: str, person_id: str, member: bool) -> None:
-        key = _key(organisation_id, f"{segment}|{person_id}")
+        key = _membership_key(organisation_id, segment, person_id)
         if member:
             await self._memberships.update_one(
-                {"_id": key},
-                {"$set": {"organisation_id": organisation_id, "segment": segment, "person_id": person_id}},
-                upsert=True,
+                {"_id": key}, {"$set": _membership_fields(organisation_id, segment, person_id)}, upsert=True
             )
         else:
             await self._memberships.delete_one({"_id": key})
+
+    async def enter_segments(self, organisation_id: str, memberships: Sequence[tuple[str, str]]) -> None:
+        # Inserted, not upserted: FerretDB takes a batch of inserts for less than one single-document write, and a
+        # membership stored already holds the very same fields.
+        await insert_new(
+            self._memberships,
+            [
+                {"_id": _membership_key(organisation_id, segment, person_id)}
+                | _membership_fields(organisation_id, segment, person_id)
+                for segment, person_id in dict.fromkeys(memberships)
+            ],
+        )
 
     async def segment_members(self, organisation_id: str, segment: str) -> list[str]:
         documents = await self._memberships.find(

@@ -228,13 +228,11 @@ def _record_decoder(record_type: type[Any], arguments: tuple[Any, ...]) -> Decod
     return decode
 
 
-@functools.cache
 def _field_hints(record_type: type[Any]) -> dict[str, Any]:
     hints = get_type_hints(record_type)
     return {field.name: hints[field.name] for field in dataclasses.fields(record_type)}
 
 
-@functools.cache
 def _required(record_type: type[Any], name: str) -> bool:
     (field,) = (field for field in dataclasses.fields(record_type) if field.name == name)
     return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING

@@ -288,6 +288,34 @@ async def test_a_batch_reads_its_subscriptions_once_and_saves_each_persons_conta
     assert (contact.profile_version, contact.emails) == (5, ("p3.v5@example.com",))
 
 
+async def test_the_segments_a_batch_enters_are_recorded_in_one_command_and_those_it_leaves_one_by_one(
+    notify_on: NotifyFactory,
+) -> None:
+    notify = await notify_on([])
+    await notify.together(records([segment_move("evt_0", "per_0", "lapsed", entered=True)]))
+    moves = [
+        segment_move(f"evt_{person}_{segment}", f"per_{person}", segment, entered=True)
+        for person in range(6)
+        for segment in ("vip", "abonnes")
+    ]
+    notify_on.commands.commands.clear()
+
+    left = await handle_profile_events(
+        records([*moves, segment_move("evt_0_out", "per_0", "lapsed", entered=False)]), notify.context
+    )
+
+    assert left == []
+    assert notify_on.commands.count("insert", "notify_segment_members") == 1
+    assert notify_on.commands.count("update", "notify_segment_members") == 0
+    assert notify_on.commands.count("delete", "notify_segment_members") == 1
+    store = notify.context.deps.store
+    assert await store.segment_members(ORGANISATION, "vip") == [f"per_{person}" for person in range(6)]
+    assert await store.segment_members(ORGANISATION, "lapsed") == []
+    # Entered again (a redelivery): nothing changes, nothing fails.
+    assert await handle_profile_events(records(moves), notify.context) == []
+    assert await store.segment_members(ORGANISATION, "abonnes") == [f"per_{person}" for person in range(6)]
+
+
 async def test_a_redelivered_batch_changes_nothing_and_queues_nothing_again(notify_on: NotifyFactory) -> None:
     notify = await notify_on(SUBSCRIPTIONS_TO_CHOOSE)
     batch = records(
@@ -328,3 +356,30 @@ async def test_a_batch_half_accepted_before_a_crash_is_accepted_again_as_if_once
     await crashed.together(batch)
     await once.together(batch)
     assert await crashed.stored() == await once.stored()
+
+
+async def test_when_the_memberships_a_batch_entered_cannot_be_recorded_their_persons_go_one_at_a_time(
+    notify_on: NotifyFactory,
+) -> None:
+    failing, once = await notify_on(SUBSCRIPTIONS_TO_CHOOSE), await notify_on(SUBSCRIPTIONS_TO_CHOOSE)
+    batch = records(
+        [
+            segment_move("evt_vip", "per_anne", "vip", entered=True),
+            changed("evt_hugo", "per_hugo", 1, emails=["h@example.com"]),
+            changed("evt_anne", "per_anne", 1, emails=["a@example.com"]),
+        ]
+    )
+    store = failing.context.deps.store
+
+    async def refused(organisation_id: str, memberships: Sequence[tuple[str, str]]) -> None:
+        raise OSError("the store went away")
+
+    store.enter_segments = refused  # type: ignore[method-assign]
+    left = await handle_profile_events(batch, failing.context)
+    del store.enter_segments
+
+    assert [consumed.message.id for consumed in left] == ["evt_vip", "evt_anne"]
+    await failing.one_at_a_time(left)
+    await once.together(batch)
+    # The deliveries queued before the failure are found queued: counted once, where they were queued.
+    assert await failing.stored() == await once.stored()
