@@ -1,6 +1,5 @@
 """Consent per purpose, from what a person granted and withdrew and what their relationship implies (CASL)."""
 
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,19 +155,7 @@ def current_consent(history: ConsentHistory, purpose: ConsentPurpose, *, policy:
 
 def consents(history: ConsentHistory, *, policy: ConsentPolicy = CASL) -> dict[ConsentPurpose, Consent]:
     """The consent `history` gives for every purpose."""
-    facts, relationships = history.consent_facts, history.relationships
-    for known in _RECENT_CONSENTS:
-        if known[0] is facts and known[1] is relationships and known[2] is policy:
-            return dict(known[3])
-    given = {purpose: current_consent(history, purpose, policy=policy) for purpose in ConsentPurpose}
-    _RECENT_CONSENTS.appendleft((facts, relationships, policy, given))
-    return dict(given)
-
-
-# The consents of the last few histories: a profile's view is computed several times over for each change (before,
-# after, and at each moment its fields may change), from the same history, which a change of anything but consent
-# or relationships passes on unchanged. Histories are immutable, and held here, so the same objects mean the same.
-_RECENT_CONSENTS: deque[tuple[object, object, ConsentPolicy, dict[ConsentPurpose, Consent]]] = deque(maxlen=4)
+    return {purpose: current_consent(history, purpose, policy=policy) for purpose in ConsentPurpose}
 
 
 def next_consent_change(history: ConsentHistory, as_of: datetime, *, policy: ConsentPolicy = CASL) -> datetime | None:

@@ -88,13 +88,17 @@ class _MisfitError(Exception):
         self.reason = reason
         self.parts: list[str] = []
 
-    def at(self, part: str) -> "_MisfitError":
-        self.parts.append(part)
+    def at(self, name: str) -> "_MisfitError":
+        self.parts.append(f".{name}")
+        return self
+
+    def at_index(self, index: int) -> "_MisfitError":
+        self.parts.append(f"[{index}]")
         return self
 
     @property
     def path(self) -> str:
-        return "".join(part if part.startswith("[") else f".{part}" for part in reversed(self.parts)).lstrip(".")
+        return "".join(reversed(self.parts)).removeprefix(".")
 
 
 def from_plain(document: Any, hint: Any, *, path: str = "") -> Any:
@@ -191,7 +195,7 @@ def _tuple_decoder(item_decoder: Decoder) -> Decoder:
         except _UNFIT as exc:
             # Found again only now, on the way out: the index costs nothing while every item fits.
             index = next(index for index, item in enumerate(items) if not _fits(item_decoder, item))
-            raise _misfit(exc).at(f"[{index}]") from None
+            raise _misfit(exc).at_index(index) from None
 
     return decode
 
