@@ -177,7 +177,7 @@ async def test_a_batch_reads_no_profile_it_stored_before_nor_one_of_a_person_ide
 
     assert store.profiles_read == ["per_dora"]
     assert await profiles(world) == await profiles(reference)
-    assert announced(list(published)) == announced(expected)
+    assert announced(published) == announced(expected)
 
 
 async def test_the_first_fact_of_a_person_delivered_again_to_another_instance_changes_nothing() -> None:
