@@ -23,6 +23,10 @@ Document = dict[str, Any]
 ORGANISATION_FIELD = "organisation_id"
 # The server's code for a write refused by a unique index.
 DUPLICATE_KEY = 11000
+# FerretDB 1.x keeps one of a database's 100 SQLite connections for each statement of an update command that finds
+# its document, until the command ends: a command of 100 such statements waits for a connection forever (1.24.2:
+# 64 pass, 100 hang). Commands this size leave room for several at once and for every other command.
+REPLACES_PER_COMMAND = 16
 
 
 async def insert_new(collection: AsyncCollection[Document], documents: Sequence[Document]) -> list[bool]:
@@ -38,6 +42,29 @@ async def insert_new(collection: AsyncCollection[Document], documents: Sequence[
         taken = {error["index"] for error in errors}
         return [index not in taken for index in range(len(documents))]
     return [True] * len(documents)
+
+
+async def replace_all(collection: AsyncCollection[Document], documents: Sequence[Document]) -> None:
+    """Stores each document under its `_id`, replacing the one there, a few per round trip: the client spends
+    about a tenth of the CPU a `replace_one` each costs it, and the store a little less."""
+    for start in range(0, len(documents), REPLACES_PER_COMMAND):
+        chunk = documents[start : start + REPLACES_PER_COMMAND]
+        # The command itself, not `bulk_write`: FerretDB 1.24 answers a write error without `nModified`, which
+        # PyMongo's bulk API cannot read, so it would not say which documents to store again.
+        reply = await collection.database.command(
+            {
+                "update": collection.name,
+                "updates": [{"q": {"_id": document["_id"]}, "u": document, "upsert": True} for document in chunk],
+                "ordered": False,
+            }
+        )
+        errors = reply.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise BulkWriteError({"writeErrors": errors, "nInserted": 0, "upserted": []})
+        # Another writer inserted the same `_id` between this upsert's look-up and its insert: it is there now.
+        for error in errors:
+            document = chunk[int(error["index"])]
+            await collection.replace_one({"_id": document["_id"]}, document, upsert=True)
 
 
 @dataclass(frozen=True)

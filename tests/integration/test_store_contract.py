@@ -10,7 +10,15 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import Document, IndexSpec, NumberedList, OrganisationCollection, ensure_indexes
+from shared.mongo import (
+    REPLACES_PER_COMMAND,
+    Document,
+    IndexSpec,
+    NumberedList,
+    OrganisationCollection,
+    ensure_indexes,
+    replace_all,
+)
 
 pytestmark = [pytest.mark.mongo]
 
@@ -219,3 +227,33 @@ async def test_a_list_is_measured_from_a_length_seen_before_and_still_right_if_i
     await numbered.clear("slot", 30)
     await numbered.append("slot", {"item": "again"})
     assert await numbered.length("slot", at_least=30) == 1
+
+
+@pytest.mark.timeout(60)
+async def test_many_stored_documents_are_replaced_at_once_and_missing_ones_inserted(
+    database: AsyncDatabase[Document],
+) -> None:
+    # FerretDB 1.24 waits forever on one command replacing about 100 stored documents: more than that are here.
+    collection = database["replaced"]
+    await collection.insert_many([{"_id": f"k{n}", "value": n} for n in range(150)])
+    assert REPLACES_PER_COMMAND < 64
+
+    await replace_all(collection, [{"_id": f"k{n}", "value": -n} for n in range(160)])
+
+    stored = {document["_id"]: document async for document in collection.find({})}
+    assert stored == {f"k{n}": {"_id": f"k{n}", "value": -n} for n in range(160)}
+
+
+@pytest.mark.timeout(60)
+async def test_documents_replaced_by_many_writers_at_once_are_each_stored_once(
+    database: AsyncDatabase[Document],
+) -> None:
+    collection = database["replaced"]
+
+    await asyncio.gather(
+        *(replace_all(collection, [{"_id": f"k{n}", "writer": writer} for n in range(40)]) for writer in range(6))
+    )
+
+    stored = [document async for document in collection.find({})]
+    assert sorted(document["_id"] for document in stored) == sorted(f"k{n}" for n in range(40))
+    assert {document["writer"] for document in stored} <= set(range(6))

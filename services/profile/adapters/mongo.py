@@ -31,7 +31,7 @@ from services.profile.ports import (
     person_digest,
 )
 from shared.events import Envelope
-from shared.mongo import DUPLICATE_KEY, Document, IndexSpec, NumberedList
+from shared.mongo import DUPLICATE_KEY, Document, IndexSpec, NumberedList, replace_all
 
 T = TypeVar("T")
 
@@ -316,22 +316,26 @@ class MongoProfileStore:
         )
 
     async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
-        first = [profile for profile in profiles if profile.person_id in new_persons]
+        documents = [
+            {"_id": _key(profile.organisation_id, profile.person_id), **_profile_document(profile)}
+            for profile in profiles
+        ]
+        first = [
+            document for profile, document in zip(profiles, documents, strict=True) if profile.person_id in new_persons
+        ]
         stored_before: list[int] = []
         if first:
-            documents = [
-                {"_id": _key(profile.organisation_id, profile.person_id), **_profile_document(profile)}
-                for profile in first
-            ]
             try:
                 # An insert costs the store a fraction of a replace: no document to read back first.
-                await self._profiles.insert_many(documents, ordered=False)
+                await self._profiles.insert_many(first, ordered=False)
             except BulkWriteError as exc:
                 stored_before = _duplicate_indexes(exc)
-        rest = [profile for profile in profiles if profile.person_id not in new_persons]
-        await _each(
-            [self.save(profile) for profile in (*rest, *(first[index] for index in stored_before))], REPLACES_AT_ONCE
-        )
+        rest = [
+            document
+            for profile, document in zip(profiles, documents, strict=True)
+            if profile.person_id not in new_persons
+        ]
+        await replace_all(self._profiles, [*rest, *(first[index] for index in stored_before)])
 
     async def claim_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> frozenset[str]:
         if not claims:
