@@ -228,11 +228,11 @@ async def accept_together(
     between its read and its insert, only for longer: that delivery waits in a queue no worker serves (the
     deletion gave up on those queued before it).
 
-    Each person's erasure and contact are read once, their changes folded into the contact in order and the
-    result saved once; their segment memberships are written once each, as the last move left them, and those
-    entered, of every person, in one command once all are accepted. A person's
-    events must all be here and in their order, and no erasure of theirs among them: an erasure is accepted one
-    at a time, and so is everything of theirs after it.
+    Each person's erasure and contact are read once and their changes folded into the contact in order; the
+    contacts are saved together, before anything is queued for them; each person's segment exits are written as the
+    last move left them, and the segments entered, of every person, in one command once all are accepted. A
+    person's events must all be here and in their order, and no erasure of theirs among them: an erasure is
+    accepted one at a time, and so is everything of theirs after it.
     """
     subscriptions = {
         organisation_id: await deps.store.subscriptions(organisation_id)
@@ -242,29 +242,57 @@ async def accept_together(
     for index, (envelope, event) in enumerate(events):
         by_person.setdefault((envelope.organisation_id, event.person_id), []).append(index)
     outcomes: list[list[Delivery] | None] = [None] * len(events)
+    # What each person's events make of their contact; a person whose contact could not be read is left out.
+    contacts: dict[tuple[str, str], _FoldedContact] = {}
     # The memberships persons entered, by organisation: written together once every person is accepted.
     entered: dict[str, list[tuple[tuple[str, str], str]]] = {}
     slots = asyncio.Semaphore(concurrency)
 
+    async def fold_contact(person: tuple[str, str], indexes: list[int]) -> None:
+        async with slots:
+            try:
+                contacts[person] = await _folded_contact([events[index] for index in indexes], deps)
+            except Exception as exc:  # the person's events are accepted one at a time, with retries and dead letters
+                log.warning("reading the contact of a person with %d events failed: %r", len(indexes), exc)
+
     async def accept_persons(person: tuple[str, str], indexes: list[int]) -> None:
+        if person not in contacts:
+            return
+        if contacts[person].erased:
+            for index in indexes:
+                outcomes[index] = []
+            return
         persons_events = [events[index] for index in indexes]
         async with slots:
             try:
                 queued, segments = await _accept_persons_events(persons_events, subscriptions[person[0]], deps)
-            except Exception as exc:  # the person's events are accepted one at a time, with retries and dead letters
+            except Exception as exc:  # as above
                 log.warning("accepting %d events of a person together failed: %r", len(indexes), exc)
                 return
         entered.setdefault(person[0], []).extend((person, segment) for segment in segments)
         for index, deliveries in zip(indexes, queued, strict=True):
             outcomes[index] = deliveries
 
+    await asyncio.gather(*(fold_contact(person, indexes) for person, indexes in by_person.items()))
+    for organisation_id in subscriptions:
+        changed = {
+            person: folded.changed
+            for person, folded in contacts.items()
+            if person[0] == organisation_id and folded.changed is not None
+        }
+        try:
+            await deps.store.save_contacts(organisation_id, list(changed.values()))
+        except Exception as exc:  # as above: what was done is done again, the same, one event at a time
+            log.warning("saving %d contacts together failed: %r", len(changed), exc)
+            for person in changed:
+                del contacts[person]
     await asyncio.gather(*(accept_persons(person, indexes) for person, indexes in by_person.items()))
     for organisation_id, memberships in entered.items():
         try:
             await deps.store.enter_segments(
                 organisation_id, [(segment, person_id) for (_, person_id), segment in memberships]
             )
-        except Exception as exc:  # as above: what was done is done again, the same, one event at a time
+        except Exception as exc:  # as above
             log.warning("recording %d segment memberships together failed: %r", len(memberships), exc)
             for person, _ in memberships:
                 for index in by_person[person]:
@@ -272,24 +300,38 @@ async def accept_together(
     return outcomes
 
 
-async def _accept_persons_events(
-    events: Sequence[tuple[Envelope, PersonEvent]], subscriptions: list[Subscription], deps: NotifyDeps
-) -> tuple[list[list[Delivery]], list[str]]:
-    """Accepts one person's events but for the segments they entered, which it returns for the caller to record."""
+@dataclass(frozen=True)
+class _FoldedContact:
+    # The person is erased: none of their events is accepted.
+    erased: bool
+    # Their contact with the batch's changes folded in, or None if these change nothing.
+    changed: Contact | None
+
+
+async def _folded_contact(events: Sequence[tuple[Envelope, PersonEvent]], deps: NotifyDeps) -> _FoldedContact:
     store = deps.store
     organisation_id, person_id = events[0][0].organisation_id, events[0][1].person_id
     if await store.is_erased(organisation_id, person_id):
-        return [[] for _ in events], []
+        return _FoldedContact(erased=True, changed=None)
     changes = [event for _, event in events if isinstance(event, ProfileChangedV1)]
-    if changes:
-        contact = await store.contact(organisation_id, person_id) or Contact(person_id)
-        folded = False
-        for change in changes:
-            applied = apply_change(contact, change.changed, change.profile_version)
-            if applied is not None:
-                contact, folded = applied, True
-        if folded:
-            await store.save_contact(organisation_id, contact)
+    if not changes:
+        return _FoldedContact(erased=False, changed=None)
+    contact = await store.contact(organisation_id, person_id) or Contact(person_id)
+    folded = False
+    for change in changes:
+        applied = apply_change(contact, change.changed, change.profile_version)
+        if applied is not None:
+            contact, folded = applied, True
+    return _FoldedContact(erased=False, changed=contact if folded else None)
+
+
+async def _accept_persons_events(
+    events: Sequence[tuple[Envelope, PersonEvent]], subscriptions: list[Subscription], deps: NotifyDeps
+) -> tuple[list[list[Delivery]], list[str]]:
+    """Accepts one person's events, their contact saved already, but for the segments they entered, which it
+    returns for the caller to record."""
+    store = deps.store
+    organisation_id, person_id = events[0][0].organisation_id, events[0][1].person_id
     memberships = {
         event.segment: isinstance(event, SegmentEnteredV1)
         for _, event in events

@@ -176,6 +176,9 @@ class ContactStore(Protocol):
     async def save_contact(self, organisation_id: str, contact: Contact) -> None:
         """Stores the profile-announced fields; leaves the opt-outs and the frequency record alone."""
 
+    async def save_contacts(self, organisation_id: str, contacts: Sequence[Contact]) -> None:
+        """Saves each contact (one per person) as `save_contact` would, in a few commands."""
+
     async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None: ...
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]: ...

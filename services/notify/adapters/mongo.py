@@ -11,6 +11,7 @@ changes (MongoDB applies each atomically). The queue and contact documents have 
 instances sharing FerretDB would still race; that is what MongoDB is for.
 """
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
@@ -30,7 +31,7 @@ from services.notify.domain.subscriptions import (
     TargetKind,
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, QueueEntry
-from shared.mongo import Document, DocumentLocks, IndexSpec, insert_new
+from shared.mongo import Document, DocumentLocks, IndexSpec, insert_new, update_all
 
 SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
@@ -422,6 +423,19 @@ class MongoNotifyStore:
             contact.person_id,
             {"$set": {"organisation_id": organisation_id, **_contact_fields(contact)}},
         )
+
+    async def save_contacts(self, organisation_id: str, contacts: Sequence[Contact]) -> None:
+        updates = {
+            _key(organisation_id, contact.person_id): {
+                "$set": {"organisation_id": organisation_id, **_contact_fields(contact)}
+            }
+            for contact in contacts
+        }
+        async with contextlib.AsyncExitStack() as held:
+            # In one order, so that two batches holding some of the same persons never wait on each other.
+            for key in sorted(updates):
+                await held.enter_async_context(self._one_writer.hold(f"{CONTACTS}/{key}"))
+            await update_all(self._contacts, list(updates.items()))
 
     async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
         await self._update_contact(

@@ -17,6 +17,7 @@ from services.notify.adapters.http import SafeOutbound
 from services.notify.adapters.mongo import INDEXES, SUBSCRIPTIONS, MongoNotifyStore
 from services.notify.adapters.secrets import SecretBox, new_key
 from services.notify.context import NotifyContext, notify_rules
+from services.notify.domain.contacts import Contact
 from services.notify.domain.subscriptions import EventFilter, SigningSecret, Subscription, TargetKind
 from services.notify.entrypoints.consumer import handle_profile_event, handle_profile_events
 from services.notify.handlers import NotifyDeps
@@ -270,7 +271,7 @@ def _batch_of_changes(persons: int, changes_each: int) -> list[Envelope]:
     ]
 
 
-async def test_a_batch_reads_its_subscriptions_once_and_saves_each_persons_contact_once(
+async def test_a_batch_reads_its_subscriptions_once_and_saves_its_persons_contacts_together(
     notify_on: NotifyFactory,
 ) -> None:
     notify = await notify_on([SUBSCRIPTIONS_TO_CHOOSE[0]])
@@ -279,7 +280,8 @@ async def test_a_batch_reads_its_subscriptions_once_and_saves_each_persons_conta
     left = await handle_profile_events(batch, notify.context)
     assert left == []
     assert notify_on.commands.count("find", SUBSCRIPTIONS) == 1
-    assert notify_on.commands.count("update", "notify_contacts") == 8
+    # One command for the eight contacts, each changed five times.
+    assert notify_on.commands.count("update", "notify_contacts") == 1
     # Each person's erasure and contact, read once.
     assert notify_on.commands.count("find", "notify_contacts") == 2 * 8
     assert notify_on.commands.count("insert", "notify_deliveries") == 40
@@ -382,4 +384,34 @@ async def test_when_the_memberships_a_batch_entered_cannot_be_recorded_their_per
     await failing.one_at_a_time(left)
     await once.together(batch)
     # The deliveries queued before the failure are found queued: counted once, where they were queued.
+    assert await failing.stored() == await once.stored()
+
+
+async def test_when_the_contacts_of_a_batch_cannot_be_saved_their_persons_go_one_at_a_time_and_nothing_is_queued(
+    notify_on: NotifyFactory,
+) -> None:
+    failing, once = await notify_on(SUBSCRIPTIONS_TO_CHOOSE), await notify_on(SUBSCRIPTIONS_TO_CHOOSE)
+    batch = records(
+        [
+            segment_move("evt_vip", "per_anne", "vip", entered=True),
+            changed("evt_hugo", "per_hugo", 1, emails=["h@example.com"]),
+            changed("evt_anne", "per_anne", 1, emails=["a@example.com"]),
+            trigger("evt_welcome", "per_lea", "welcome", marketing=True),
+        ]
+    )
+    store = failing.context.deps.store
+
+    async def refused(organisation_id: str, contacts: Sequence[Contact]) -> None:
+        raise OSError("the store went away")
+
+    store.save_contacts = refused  # type: ignore[method-assign]
+    left = await handle_profile_events(batch, failing.context)
+    del store.save_contacts
+
+    # Léa changed no contact: her trigger is accepted with the batch.
+    assert [consumed.message.id for consumed in left] == ["evt_vip", "evt_hugo", "evt_anne"]
+    # Nothing was queued for a person whose contact is not saved.
+    assert {delivery["person_id"] for delivery in (await failing.stored())["notify_deliveries"]} == {"per_lea"}
+    await failing.one_at_a_time(left)
+    await once.together(batch)
     assert await failing.stored() == await once.stored()
