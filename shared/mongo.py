@@ -49,10 +49,12 @@ async def replace_all(collection: AsyncCollection[Document], documents: Sequence
     await update_all(collection, [(document["_id"], document) for document in documents])
 
 
-async def update_all(collection: AsyncCollection[Document], updates: Sequence[tuple[Any, Document]]) -> None:
-    """Applies each (`_id`, replacement or update operators) to its document, inserted if missing, a few per round
-    trip: the client spends about a tenth of the CPU a single-document write each costs it, the store a little
-    less. At most one update per `_id`."""
+async def update_all(
+    collection: AsyncCollection[Document], updates: Sequence[tuple[Any, Document]], *, upsert: bool = True
+) -> None:
+    """Applies each (`_id`, replacement or update operators) to its document, inserted if missing (with `upsert`),
+    a few per round trip: the client spends about a tenth of the CPU a single-document write each costs it, the
+    store a little less. At most one update per `_id`."""
     for start in range(0, len(updates), REPLACES_PER_COMMAND):
         chunk = updates[start : start + REPLACES_PER_COMMAND]
         # The command itself, not `bulk_write`: FerretDB 1.24 answers a write error without `nModified`, which
@@ -60,7 +62,7 @@ async def update_all(collection: AsyncCollection[Document], updates: Sequence[tu
         reply = await collection.database.command(
             {
                 "update": collection.name,
-                "updates": [{"q": {"_id": key}, "u": update, "upsert": True} for key, update in chunk],
+                "updates": [{"q": {"_id": key}, "u": update, "upsert": upsert} for key, update in chunk],
                 "ordered": False,
             }
         )
@@ -254,6 +256,10 @@ class NumberedList:
     async def replace(self, key: str, item: Mapping[str, Any]) -> None:
         """Replaces one item (keeping its place); a no-op if the list was cleared meanwhile."""
         await self._collection.replace_one({"_id": key}, {**item, "_id": key})
+
+    async def replace_all(self, items: Mapping[str, Mapping[str, Any]]) -> None:
+        """`replace` for each key and item, in a few commands."""
+        await update_all(self._collection, [(key, {**item, "_id": key}) for key, item in items.items()], upsert=False)
 
     async def clear(self, name: str, length: int) -> None:
         """Deletes items 1 to `length`. An item appended meanwhile past them is left behind: clear a list only

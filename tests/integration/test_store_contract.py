@@ -257,3 +257,20 @@ async def test_documents_replaced_by_many_writers_at_once_are_each_stored_once(
     stored = [document async for document in collection.find({})]
     assert sorted(document["_id"] for document in stored) == sorted(f"k{n}" for n in range(40))
     assert {document["writer"] for document in stored} <= set(range(6))
+
+
+async def test_items_replaced_together_keep_their_places_and_a_cleared_list_stays_empty(
+    database: AsyncDatabase[Document],
+) -> None:
+    numbered = NumberedList(database["lists"])
+    keys = await numbered.extend("slot", [{"item": n} for n in range(40)])
+
+    await numbered.replace_all({key: {} for key in keys[::2]})
+
+    assert [item.get("item") for _, item in await numbered.items("slot")] == [
+        None if n % 2 == 0 else n for n in range(40)
+    ]
+    await numbered.clear("slot", 40)
+    await numbered.replace_all({key: {"item": "late"} for key in keys[:20]})
+    assert await numbered.length("slot") == 0
+    assert await database["lists"].count_documents({}) == 0

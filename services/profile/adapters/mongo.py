@@ -89,9 +89,6 @@ SHORT_LOOKUP_LIST = 16
 LOOKUP_LENGTHS_KEPT = 1 << 16
 # Persons known not erased kept at most per organisation (a few megabytes), forgotten all at once beyond.
 NOT_ERASED_KEPT = 1 << 16
-# Profiles replaced at once: FerretDB's SQLite takes one writer at a time, and many replaces waiting on it
-# finish later than a few at a time do.
-REPLACES_AT_ONCE = 4
 
 
 def _key(organisation_id: str, local: str) -> str:
@@ -532,7 +529,7 @@ class MongoProfileStore:
         await self._due.replace(handle, {})
 
     async def unschedule_all(self, handles: Iterable[str]) -> None:
-        await _each([self.unschedule(handle) for handle in handles], REPLACES_AT_ONCE)
+        await self._due.replace_all({handle: {} for handle in handles})
 
     async def unschedule_person(self, organisation_id: str, person_id: str) -> int:
         # A scan, as for the origins: an erasure is rare, and its proof reads every collection anyway.
