@@ -228,7 +228,8 @@ async def accept_together(
     between its read and its insert, only for longer: that delivery waits in a queue no worker serves (the
     deletion gave up on those queued before it).
 
-    Each person's erasure and contact are read once and their changes folded into the contact in order; the
+    Whether each person is erased is asked once for the batch, each contact read once and their changes folded into
+    it in order; the
     contacts are saved together, before anything is queued for them; each person's segment exits are written as the
     last move left them, and the segments entered, of every person, in one command once all are accepted. A
     person's events must all be here and in their order, and no erasure of theirs among them: an erasure is
@@ -248,7 +249,17 @@ async def accept_together(
     entered: dict[str, list[tuple[tuple[str, str], str]]] = {}
     slots = asyncio.Semaphore(concurrency)
 
+    erased = {
+        organisation_id: await deps.store.erased_among(
+            organisation_id, [person_id for organisation, person_id in by_person if organisation == organisation_id]
+        )
+        for organisation_id in subscriptions
+    }
+
     async def fold_contact(person: tuple[str, str], indexes: list[int]) -> None:
+        if person[1] in erased[person[0]]:
+            contacts[person] = _FoldedContact(erased=True, changed=None)
+            return
         async with slots:
             try:
                 contacts[person] = await _folded_contact([events[index] for index in indexes], deps)
@@ -309,10 +320,9 @@ class _FoldedContact:
 
 
 async def _folded_contact(events: Sequence[tuple[Envelope, PersonEvent]], deps: NotifyDeps) -> _FoldedContact:
+    """What a person not erased makes of their contact."""
     store = deps.store
     organisation_id, person_id = events[0][0].organisation_id, events[0][1].person_id
-    if await store.is_erased(organisation_id, person_id):
-        return _FoldedContact(erased=True, changed=None)
     changes = [event for _, event in events if isinstance(event, ProfileChangedV1)]
     if not changes:
         return _FoldedContact(erased=False, changed=None)

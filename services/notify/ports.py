@@ -1,6 +1,6 @@
 """What the notify handlers need from the outside world: the store, outbound HTTP, a clock, and a publisher."""
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -188,6 +188,9 @@ class ContactStore(Protocol):
     ) -> None: ...
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool: ...
+
+    async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
+        """The erased among `person_ids`; persons found not erased before cost no read while nobody is erased."""
 
     async def erase(self, organisation_id: str, person_id: str, at: datetime) -> None:
         """Forgets the person's contact, sends and segment memberships, and remembers the erasure by a digest."""

@@ -14,7 +14,7 @@ instances sharing FerretDB would still race; that is what MongoDB is for.
 import contextlib
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from services.notify.domain.subscriptions import (
     TargetKind,
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, QueueEntry
+from shared.erasures import Erasures
 from shared.mongo import Document, DocumentLocks, IndexSpec, insert_new, update_all
 
 SUBSCRIPTIONS = "notify_subscriptions"
@@ -39,7 +40,10 @@ ATTEMPTS = "notify_attempts"
 QUEUES = "notify_queues"
 # Attempts whose outcome event may not be published yet; small, since each leaves once its event is out.
 OUTBOX = "notify_outbox"
+# Contacts, and the tombstones of persons erased (`org|erased:<digest>`).
 CONTACTS = "notify_contacts"
+# `org|erasures#n`: every erasure of the organisation, listed in order (see `shared.erasures`).
+ERASURES = "notify_erasures"
 MEMBERSHIPS = "notify_segment_members"
 # Used by MongoDB for the listing and erasure queries; FerretDB scans either way, and these are not hot paths.
 INDEXES: tuple[IndexSpec, ...] = (
@@ -243,6 +247,7 @@ class MongoNotifyStore:
         self._outbox = database[OUTBOX]
         self._contacts = database[CONTACTS]
         self._memberships = database[MEMBERSHIPS]
+        self._erasures = Erasures(database[CONTACTS], database[ERASURES], _tombstone_key)
 
     # Subscriptions
 
@@ -459,14 +464,13 @@ class MongoNotifyStore:
         await self._update_contact(organisation_id, person_id, update)
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
-        return await self._contacts.find_one({"_id": _tombstone_key(organisation_id, person_id)}) is not None
+        return await self._erasures.is_erased(organisation_id, person_id)
+
+    async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
+        return await self._erasures.among(organisation_id, person_ids)
 
     async def erase(self, organisation_id: str, person_id: str, at: datetime) -> None:
-        await self._contacts.update_one(
-            {"_id": _tombstone_key(organisation_id, person_id)},
-            {"$set": {"organisation_id": organisation_id, "erased_at": at}},
-            upsert=True,
-        )
+        await self._erasures.mark(organisation_id, person_id, {"erased_at": at})
         key = _key(organisation_id, person_id)
         async with self._one_writer.hold(f"{CONTACTS}/{key}"):
             await self._contacts.delete_one({"_id": key})

@@ -30,6 +30,7 @@ from services.profile.ports import (
     UndoneMerge,
     person_digest,
 )
+from shared.erasures import Erasures
 from shared.events import Envelope
 from shared.mongo import DUPLICATE_KEY, Document, IndexSpec, NumberedList, replace_all
 
@@ -87,8 +88,6 @@ READS_AT_ONCE = 64
 SHORT_LOOKUP_LIST = 16
 # Look-up list lengths remembered at most (a few megabytes), forgotten all at once beyond.
 LOOKUP_LENGTHS_KEPT = 1 << 16
-# Persons known not erased kept at most per organisation (a few megabytes), forgotten all at once beyond.
-NOT_ERASED_KEPT = 1 << 16
 
 
 def _key(organisation_id: str, local: str) -> str:
@@ -115,11 +114,8 @@ class MongoProfileStore:
         self._log = database[FACT_LOG]
         self._fired = database[FIRED_TRIGGERS]
         self._erased = database[ERASED]
-        # `org|erasures#n`: every erasure of the organisation, listed in order (see `mark_erased`).
-        self._erasures = NumberedList(database[ERASED])
-        # Per organisation: the length its list of erasures had when last measured here, and the persons (their
-        # tombstone keys) found without a tombstone then, or since.
-        self._not_erased: dict[str, tuple[int, frozenset[str]]] = {}
+        # Tombstones, and `org|erasures#n`: every erasure of the organisation, listed in order.
+        self._erasures = Erasures(database[ERASED], database[ERASED], _tombstone_key)
         self._due = NumberedList(database[DUE])
         self._due_documents = database[DUE]
         self._lookups = NumberedList(database[LOOKUPS])
@@ -367,48 +363,13 @@ class MongoProfileStore:
         return True
 
     async def mark_erased(self, organisation_id: str, person_id: str) -> None:
-        tombstone = _tombstone_key(organisation_id, person_id)
-        try:
-            await self._erased.insert_one({"_id": tombstone, "organisation_id": organisation_id})
-        except DuplicateKeyError:
-            found = await self._erased.find_one({"_id": tombstone})
-            if found is not None and found.get("listed"):
-                return
-        # Listed after its tombstone: a person `erased_among` found without one was read so after it measured the
-        # list, so this listing lands past that length and its next measure finds it. A crash in between leaves
-        # the erasure unlisted until its next delivery lists it; the flag keeps a delivery of an erasure listed
-        # already from listing it again.
-        await self._erasures.append(
-            _erasures_name(organisation_id), {"organisation_id": organisation_id, "tombstone": tombstone}
-        )
-        await self._erased.update_one({"_id": tombstone}, {"$set": {"listed": True}})
+        await self._erasures.mark(organisation_id, person_id)
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
-        return await self._erased.find_one({"_id": _tombstone_key(organisation_id, person_id)}) is not None
+        return await self._erasures.is_erased(organisation_id, person_id)
 
     async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
-        """Reads the tombstones of the persons not found here before without one since the erasures listed
-        then: a batch of persons seen before costs a measure of the list, not a read per person."""
-        wanted = {_tombstone_key(organisation_id, person_id): person_id for person_id in sorted(set(person_ids))}
-        name = _erasures_name(organisation_id)
-        listed, cleared = self._not_erased.get(organisation_id, (0, frozenset[str]()))
-        length = await self._erasures.length(name, at_least=listed)
-        if length < listed:
-            cleared = frozenset()
-        elif length > listed:
-            entries = await _each(
-                [self._erased.find_one({"_id": f"{name}#{number}"}) for number in range(listed + 1, length + 1)],
-                READS_AT_ONCE,
-            )
-            cleared -= {str(entry["tombstone"]) for entry in entries if entry is not None}
-        to_read = [tombstone for tombstone in wanted if tombstone not in cleared]
-        found = await _each([self._erased.find_one({"_id": tombstone}) for tombstone in to_read], READS_AT_ONCE)
-        # Read after the list was measured: a person erased since has a tombstone here, or is listed past `length`.
-        cleared |= {tombstone for tombstone, document in zip(to_read, found, strict=True) if document is None}
-        if len(cleared) > NOT_ERASED_KEPT:
-            cleared = frozenset()
-        self._not_erased[organisation_id] = (length, cleared)
-        return frozenset(wanted[tombstone] for tombstone, document in zip(to_read, found, strict=True) if document)
+        return await self._erasures.among(organisation_id, person_ids)
 
     async def purge(
         self,
@@ -927,10 +888,6 @@ def _due_name(slot: datetime, shard: int) -> str:
 
 def _sizes_key(organisation_id: str, day: date) -> str:
     return _key(organisation_id, day.isoformat())
-
-
-def _erasures_name(organisation_id: str) -> str:
-    return _key(organisation_id, "erasures")
 
 
 def _lookup_name(organisation_id: str, key: str) -> str:

@@ -1,6 +1,7 @@
 """A consumer batch of profile events accepted together leaves what one event at a time leaves, with fewer commands."""
 
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -282,12 +283,39 @@ async def test_a_batch_reads_its_subscriptions_once_and_saves_its_persons_contac
     assert notify_on.commands.count("find", SUBSCRIPTIONS) == 1
     # One command for the eight contacts, each changed five times.
     assert notify_on.commands.count("update", "notify_contacts") == 1
-    # Each person's erasure and contact, read once.
+    # Each person's tombstone and contact, read once.
     assert notify_on.commands.count("find", "notify_contacts") == 2 * 8
     assert notify_on.commands.count("insert", "notify_deliveries") == 40
     contact = await notify.context.deps.store.contact(ORGANISATION, "per_3")
     assert contact is not None
     assert (contact.profile_version, contact.emails) == (5, ("p3.v5@example.com",))
+
+    notify_on.commands.commands.clear()
+    later = [changed(f"evt_{person}_6", f"per_{person}", 6, city="Québec") for person in range(8)]
+    assert await handle_profile_events(records(later), notify.context) == []
+    # Found not erased before, and nobody erased since: only their contacts are read.
+    assert notify_on.commands.count("find", "notify_contacts") == 8
+
+
+async def test_a_person_another_instance_erased_is_erased_for_the_next_batch_here(notify_on: NotifyFactory) -> None:
+    notify = await notify_on([SUBSCRIPTIONS_TO_CHOOSE[1]])
+    elsewhere = MongoNotifyStore(notify.database, KEY)
+    await notify.together(records(_batch_of_changes(persons=3, changes_each=1)))
+    queued_before = await _deliveries_per_person(notify)
+
+    await elsewhere.erase(ORGANISATION, "per_1", NOW)
+    batch = records([changed(f"evt_{person}_2", f"per_{person}", 2, city="Québec") for person in range(3)])
+    assert await handle_profile_events(batch, notify.context) == []
+
+    store = notify.context.deps.store
+    assert await store.contact(ORGANISATION, "per_1") is None
+    contacts = [await store.contact(ORGANISATION, person) for person in ("per_0", "per_2")]
+    assert [contact.city if contact else None for contact in contacts] == ["Québec", "Québec"]
+    assert await _deliveries_per_person(notify) == queued_before + Counter({"per_0": 1, "per_2": 1})
+
+
+async def _deliveries_per_person(notify: Notify) -> Counter[str]:
+    return Counter(str(delivery["person_id"]) for delivery in (await notify.stored()).get("notify_deliveries", []))
 
 
 async def test_the_segments_a_batch_enters_are_recorded_in_one_command_and_those_it_leaves_one_by_one(
