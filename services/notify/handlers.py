@@ -228,12 +228,11 @@ async def accept_together(
     between its read and its insert, only for longer: that delivery waits in a queue no worker serves (the
     deletion gave up on those queued before it).
 
-    Whether each person is erased is asked once for the batch, each contact read once and their changes folded into
-    it in order; the
-    contacts are saved together, before anything is queued for them; each person's segment exits are written as the
-    last move left them, and the segments entered, of every person, in one command once all are accepted. A
-    person's events must all be here and in their order, and no erasure of theirs among them: an erasure is
-    accepted one at a time, and so is everything of theirs after it.
+    Whether each person is erased is asked once for the batch, and each contact read once with their changes folded
+    into it in order. The contacts are saved together, before anything is queued for them. Each person's segment
+    exits are written as the last move left them, and the segments entered, of every person, in one command once
+    all are accepted. A person's events must all be here and in their order, and no erasure of theirs among them:
+    an erasure is accepted one at a time, and so is everything of theirs after it.
     """
     subscriptions = {
         organisation_id: await deps.store.subscriptions(organisation_id)
