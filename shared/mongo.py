@@ -4,6 +4,8 @@ Parterre runs on MongoDB 7 and on FerretDB 1.x, so it relies only on what both d
 updates, unique and compound indexes, `find_one_and_update` with upsert, and simple aggregations with two
 limits FerretDB 1.24 imposes silently: ONE accumulator per `$group` stage (it computes only the first and
 answers 0 for the rest), and `$project` for inclusion or exclusion only (it stores `{"a": "$b.c"}` as a string).
+An update command of many statements is kept short (see `REPLACES_PER_COMMAND`): FerretDB 1.24 never answers
+one that finds about 100 stored documents.
 `tests/integration/test_store_contract.py` pins each of these against the real store.
 """
 
