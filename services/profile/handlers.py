@@ -1379,19 +1379,16 @@ async def _apply_batch_of(
         for person_id in person_ids
         if (profile := deps.recent.take(organisation_id, person_id)) is not None
     }
-    # Neither a kept profile nor that of a person identity has just created is read: had anyone stored a change
-    # since (or before, for a fact delivered again), the number the batch logs from is found taken, and the
-    # person's facts go fact by fact, reading the store. Nor is the log asked whether a new person's facts were
-    # logged before: the batch logs them from number 1, which any fact logged before took.
-    new_persons = {person.person_id for person in planned if person.created_by_first and person.person_id not in kept}
+    # Neither a kept profile nor a person identity has just created is read: had anyone stored a change since (or
+    # before, for a fact delivered again), the number the batch logs from is found taken, and the person's facts go
+    # fact by fact, reading the store.
     stored = kept | await store.profiles_of(
         organisation_id,
-        [person_id for person_id in person_ids if person_id not in kept and person_id not in new_persons],
+        [person.person_id for person in planned if person.person_id not in kept and not person.created_by_first],
     )
     erased = await store.erased_among(organisation_id, person_ids)
     logged = await store.logged(
-        organisation_id,
-        [fact.event_id for person in planned if person.person_id not in new_persons for _, _, fact, _ in person.facts],
+        organisation_id, [fact.event_id for person in planned for _, _, fact, _ in person.facts]
     )
     to_log: list[FactToLog] = []
     fresh: list[tuple[StoredProfile, list[tuple[int, Envelope, ProfileEvent, Envelope]]]] = []

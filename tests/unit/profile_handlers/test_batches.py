@@ -146,27 +146,19 @@ async def test_a_fact_no_profile_folds_is_noted_filtered_once_in_a_batch_as_one_
 
 
 class ReadsCounted(MemoryProfileStore):
-    """The in-memory store, noting the persons whose profiles batches read, and the facts they looked up in the log."""
+    """The in-memory store, noting the persons whose profiles batches read."""
 
     def __init__(self) -> None:
         super().__init__()
         self.profiles_read: list[str] = []
-        self.facts_looked_up: list[str] = []
 
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         wanted = list(person_ids)
         self.profiles_read.extend(wanted)
         return await super().profiles_of(organisation_id, wanted)
 
-    async def logged(self, organisation_id: str, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
-        wanted = list(event_ids)
-        self.facts_looked_up.extend(wanted)
-        return await super().logged(organisation_id, wanted)
 
-
-async def test_a_batch_reads_neither_a_profile_it_stored_before_nor_anything_of_a_person_identity_just_created() -> (
-    None
-):
+async def test_a_batch_reads_no_profile_it_stored_before_nor_one_of_a_person_identity_just_created() -> None:
     reference, store = memory_world(), ReadsCounted()
     world, elsewhere = memory_world(store), memory_world(store)
     sent = [
@@ -184,8 +176,6 @@ async def test_a_batch_reads_neither_a_profile_it_stored_before_nor_anything_of_
     published += await in_batches(world, [[sent[0], sent[2]], [sent[3], sent[4], sent[5]]])
 
     assert store.profiles_read == ["per_dora"]
-    # Cléo's gift created her: it is logged from number 1 unasked.
-    assert sorted(store.facts_looked_up) == ["sale-4", "sale-6"]
     assert await profiles(world) == await profiles(reference)
     assert announced(published) == announced(expected)
 
@@ -201,7 +191,6 @@ async def test_the_first_fact_of_a_person_delivered_again_to_another_instance_ch
     again = await elsewhere.deliver_batch([first])
 
     assert store.profiles_read == []
-    assert store.facts_looked_up == []
     assert await profiles(elsewhere) == before
     assert again == ()
 
