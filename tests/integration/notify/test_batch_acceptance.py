@@ -18,7 +18,6 @@ from services.notify.adapters.http import SafeOutbound
 from services.notify.adapters.mongo import INDEXES, SUBSCRIPTIONS, MongoNotifyStore
 from services.notify.adapters.secrets import SecretBox, new_key
 from services.notify.context import NotifyContext, notify_rules
-from services.notify.domain.contacts import Contact
 from services.notify.domain.subscriptions import EventFilter, SigningSecret, Subscription, TargetKind
 from services.notify.entrypoints.consumer import handle_profile_event, handle_profile_events
 from services.notify.handlers import NotifyDeps
@@ -399,14 +398,7 @@ async def test_when_the_memberships_a_batch_entered_cannot_be_recorded_their_per
             changed("evt_anne", "per_anne", 1, emails=["a@example.com"]),
         ]
     )
-    store = failing.context.deps.store
-
-    async def refused(organisation_id: str, memberships: Sequence[tuple[str, str]]) -> None:
-        raise OSError("the store went away")
-
-    store.enter_segments = refused  # type: ignore[method-assign]
-    left = await handle_profile_events(batch, failing.context)
-    del store.enter_segments
+    left = await _handled_while_failing(failing, "enter_segments", batch)
 
     assert [consumed.message.id for consumed in left] == ["evt_vip", "evt_anne"]
     await failing.one_at_a_time(left)
@@ -427,14 +419,7 @@ async def test_when_the_contacts_of_a_batch_cannot_be_saved_their_persons_go_one
             trigger("evt_welcome", "per_lea", "welcome", marketing=True),
         ]
     )
-    store = failing.context.deps.store
-
-    async def refused(organisation_id: str, contacts: Sequence[Contact]) -> None:
-        raise OSError("the store went away")
-
-    store.save_contacts = refused  # type: ignore[method-assign]
-    left = await handle_profile_events(batch, failing.context)
-    del store.save_contacts
+    left = await _handled_while_failing(failing, "save_contacts", batch)
 
     # Léa changed no contact: her trigger is accepted with the batch.
     assert [consumed.message.id for consumed in left] == ["evt_vip", "evt_hugo", "evt_anne"]
@@ -443,3 +428,19 @@ async def test_when_the_contacts_of_a_batch_cannot_be_saved_their_persons_go_one
     await failing.one_at_a_time(left)
     await once.together(batch)
     assert await failing.stored() == await once.stored()
+
+
+async def _handled_while_failing(
+    notify: Notify, method: str, batch: list[ConsumedRecord[Envelope]]
+) -> list[ConsumedRecord[Envelope]]:
+    """What the batch handler leaves to one event at a time while the store's `method` fails."""
+    store = notify.context.deps.store
+
+    async def refused(*_arguments: object) -> None:
+        raise OSError("the store went away")
+
+    setattr(store, method, refused)
+    try:
+        return await handle_profile_events(batch, notify.context)
+    finally:
+        delattr(store, method)
