@@ -387,28 +387,17 @@ async def test_a_batch_half_accepted_before_a_crash_is_accepted_again_as_if_once
     assert await crashed.stored() == await once.stored()
 
 
-async def test_when_the_memberships_a_batch_entered_cannot_be_recorded_their_persons_go_one_at_a_time(
-    notify_on: NotifyFactory,
-) -> None:
-    failing, once = await notify_on(SUBSCRIPTIONS_TO_CHOOSE), await notify_on(SUBSCRIPTIONS_TO_CHOOSE)
-    batch = records(
-        [
-            segment_move("evt_vip", "per_anne", "vip", entered=True),
-            changed("evt_hugo", "per_hugo", 1, emails=["h@example.com"]),
-            changed("evt_anne", "per_anne", 1, emails=["a@example.com"]),
-        ]
-    )
-    left = await _handled_while_failing(failing, "enter_segments", batch)
-
-    assert [consumed.message.id for consumed in left] == ["evt_vip", "evt_anne"]
-    await failing.one_at_a_time(left)
-    await once.together(batch)
-    # The deliveries queued before the failure are found queued: counted once, where they were queued.
-    assert await failing.stored() == await once.stored()
-
-
-async def test_when_the_contacts_of_a_batch_cannot_be_saved_their_persons_go_one_at_a_time_and_nothing_is_queued(
-    notify_on: NotifyFactory,
+@pytest.mark.parametrize(
+    ("failing_command", "left_to_one_at_a_time", "queued_for"),
+    [
+        # Everything but recording the segments entered was done: the deliveries are found queued, counted once.
+        ("enter_segments", ["evt_vip", "evt_anne"], {"per_anne", "per_hugo", "per_lea"}),
+        # Nothing is queued for a person whose contact is not saved; Léa changed no contact.
+        ("save_contacts", ["evt_vip", "evt_hugo", "evt_anne"], {"per_lea"}),
+    ],
+)
+async def test_when_a_batch_cannot_store_its_persons_together_they_go_one_at_a_time_and_end_as_once(
+    notify_on: NotifyFactory, failing_command: str, left_to_one_at_a_time: list[str], queued_for: set[str]
 ) -> None:
     failing, once = await notify_on(SUBSCRIPTIONS_TO_CHOOSE), await notify_on(SUBSCRIPTIONS_TO_CHOOSE)
     batch = records(
@@ -419,12 +408,10 @@ async def test_when_the_contacts_of_a_batch_cannot_be_saved_their_persons_go_one
             trigger("evt_welcome", "per_lea", "welcome", marketing=True),
         ]
     )
-    left = await _handled_while_failing(failing, "save_contacts", batch)
+    left = await _handled_while_failing(failing, failing_command, batch)
 
-    # Léa changed no contact: her trigger is accepted with the batch.
-    assert [consumed.message.id for consumed in left] == ["evt_vip", "evt_hugo", "evt_anne"]
-    # Nothing was queued for a person whose contact is not saved.
-    assert {delivery["person_id"] for delivery in (await failing.stored())["notify_deliveries"]} == {"per_lea"}
+    assert [consumed.message.id for consumed in left] == left_to_one_at_a_time
+    assert set(await _deliveries_per_person(failing)) == queued_for
     await failing.one_at_a_time(left)
     await once.together(batch)
     assert await failing.stored() == await once.stored()
