@@ -20,11 +20,12 @@ AGREEING_LEVELS = frozenset(
         "same_address",
         "same_postal_code",
         "same_street",
-        "same_local_part",
+        "typo",
         "near",
     }
 )
-NEUTRAL_LEVELS = frozenset({"missing", "same_area", "same_city", "same_year", "similar"})
+# `same_local_part`: namesakes hold one user name at two providers as often as one person does.
+NEUTRAL_LEVELS = frozenset({"missing", "same_area", "same_city", "same_year", "similar", "same_local_part"})
 
 
 @dataclass(frozen=True)

@@ -270,6 +270,21 @@ def _street_words(folded: tuple[str, ...]) -> list[str]:
     return words + [token for token in (street_type, direction) if token is not None]
 
 
+_TYPE_TOKENS = frozenset(_STREET_TYPES.values())
+_DIRECTION_TOKENS = frozenset(_DIRECTIONS.values())
+
+
+def street_without_type(street_name: str) -> str:
+    """A street as `normalise_street` writes it, without its type: `jean talon rue o` and `jean talon st o` (rue
+    Jean-Talon Ouest, Jean-Talon Street West) are both `jean talon o`: French and English name one street's type
+    differently."""
+    words = street_name.split()
+    direction = [words.pop()] if len(words) > 1 and words[-1] in _DIRECTION_TOKENS else []
+    if len(words) > 1 and words[-1] in _TYPE_TOKENS:
+        words.pop()
+    return " ".join(words + direction)
+
+
 def _without_ordinal_suffix(word: str) -> str:
     ordinal = _ORDINAL.fullmatch(word)
     return ordinal[1] if ordinal else word

@@ -9,11 +9,13 @@ from rapidfuzz.distance import DamerauLevenshtein
 from services.identity.domain.identifiers import Identifier, IdentifierPolicy, IdentifierType, count_by_kind
 from services.identity.domain.matching import (
     Band,
+    Level,
     MatchBands,
     MatchModel,
     best_candidate,
     birth_dates_differ,
     first_names_clearly_differ,
+    last_name_level,
 )
 from services.identity.domain.nicknames import are_masculine_and_feminine
 from services.identity.domain.persons import Person, person_id_for
@@ -247,10 +249,14 @@ def _owners_by_person(
 
 
 def _clearly_someone_else(record: NormalisedRecord, person: Person) -> bool:
-    """Whether the record's given name rules this person out, as a shared family email or phone would hide."""
+    """Whether the record's given name rules this person out, as a shared family email or phone would hide.
+
+    Without a given name on either side, another family name does: partners keep their own names in Québec, and
+    a family mailbox given with one's family name alone (Furtado, famillesilva@…) is a relative's.
+    """
     known = person.first_names()
     if record.first_name is None or not known:
-        return False
+        return _family_name_rules_out(record, person)
     given = {record.first_name}
     # A record with the names swapped gives the family name first: its last name may be the given one. With no
     # other name, the family's name alone points at no member in particular.
@@ -261,6 +267,13 @@ def _clearly_someone_else(record: NormalisedRecord, person: Person) -> bool:
     elif _crossed(record, person):
         return False
     return all(_clearly_differ_beyond_typo(name, other) for name in given for other in known)
+
+
+def _family_name_rules_out(record: NormalisedRecord, person: Person) -> bool:
+    known = person.last_names()
+    if not record.last_name or not known or record.last_name in person.first_names():
+        return False
+    return all(last_name_level(record.last_name, other) is Level.DIFFERENT for other in known)
 
 
 def _crossed(record: NormalisedRecord, person: Person) -> bool:

@@ -171,7 +171,8 @@ async def test_a_batch_without_contention_is_resolved_whole_and_the_same_as_one_
     stores: StoreFactory,
 ) -> None:
     facts = [
-        fact(f"n{n}", external_id=f"N-{n}", email=f"patron{n}@example.com", first_name="Anne", last_name=f"Nom{n}")
+        # Nom0, Nom1...: one sound, so one blocking key per e-mail domain; one domain each keeps them apart.
+        fact(f"n{n}", external_id=f"N-{n}", email=f"patron{n}@example{n}.com", first_name="Anne", last_name=f"Nom{n}")
         for n in range(20)
     ]
     reference, batched = deps_on(await stores()), deps_on(await stores())

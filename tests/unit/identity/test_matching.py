@@ -202,6 +202,10 @@ def test_two_peoples_first_names_clearly_differ(a: str, b: str) -> None:
         ("stephanie", "stefanie", Level.CLOSE),
         ("veronique", "veronik", Level.CLOSE),
         ("melanie", "melany", Level.CLOSE),
+        # A slip near the start, which Jaro-Winkler weighs heavily, in a name long enough to be no other name.
+        ("andree", "ahdree", Level.CLOSE),
+        ("gisele", "gjsele", Level.CLOSE),
+        ("line", "lise", Level.SIMILAR),
         ("jean", "joan", Level.SIMILAR),
         ("sylvie", "sylvain", Level.DIFFERENT),
         ("louis", "louise", Level.DIFFERENT),
@@ -291,12 +295,72 @@ def test_a_street_and_number_in_two_towns_are_not_one_address() -> None:
         ("marie.tremblay@gmail.com", "marie.tremblay@gmail.com", Level.EXACT),
         ("marie.tremblay@gmail.com", "marie.tremblay@videotron.ca", Level.SAME_LOCAL_PART),
         ("info@theatre-a.ca", "info@theatre-b.ca", Level.DIFFERENT),
+        ("info@theatre.ca", "info@theatre.com", Level.DIFFERENT),
         ("marie.tremblay@gmail.com", "jean.roy@gmail.com", Level.DIFFERENT),
         (None, "jean.roy@gmail.com", Level.MISSING),
     ],
 )
 def test_emails_agree_whole_or_by_their_personal_local_part(a: str | None, b: str, level: Level) -> None:
     assert compare(NormalisedRecord(email=a), NormalisedRecord(email=b)).email is level
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("lineeteric@gmail.com", "lineetefic@gmail.com"),
+        ("johannel@hotmail.com", "johaannel@hotmail.com"),
+        ("marie.landry7@gmail.com", "marie.ladnry7@gmail.com"),
+        ("rogerdelisle@gmail.com", "rogerdelisle@gmail.co"),
+        ("jocelyneleblond@sympatico.ca", "jocelyneleblond@simpatico.ca"),
+        # Gmail drops the dots of its addresses; a mistyped gmai.com keeps them.
+        ("thomasryan19@gmail.com", "thomas.ryan19@gmai.com"),
+    ],
+)
+def test_one_slip_in_an_email_address_is_a_typo(a: str, b: str) -> None:
+    assert compare(NormalisedRecord(email=a), NormalisedRecord(email=b)).email is Level.TYPO
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "why"),
+    [
+        ("marie.landry7@gmail.com", "marie.landry8@gmail.com", "namesakes number their mailboxes"),
+        ("marie.landry@hotmail.com", "marielandry@hotmail.com", "or punctuate them differently"),
+        ("heathertalor@hotmail.com", "heather.taylor@hotmail.com", "a slip and a dot are two differences"),
+        ("gauthier@gmail.com", "hgauthier@gmail.com", "an initial in front is another pattern"),
+        ("marc.r@gmail.com", "mark.r@gmail.com", "too few letters to tell a slip from another name"),
+        ("lineeteric@gmail.com", "lineetefic@hotmail.com", "a slip at one provider, not across two"),
+        ("lina.benjelloun@hotmail.com", "linabenjelloun@hotmail.com", "undotted only where Gmail drops dots"),
+    ],
+)
+def test_email_addresses_one_edit_apart_are_not_always_a_typo(a: str, b: str, why: str) -> None:
+    assert compare(NormalisedRecord(email=a), NormalisedRecord(email=b)).email is Level.DIFFERENT, why
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (("marc", "rathe"), ("mark", "rathe")),
+        (("samir", "bouzid"), ("samira", "bouzid")),
+        (("eve", "gagne"), ("eve", "gagner")),
+    ],
+)
+def test_a_mailbox_name_that_differs_as_the_names_do_is_no_typo(a: tuple[str, str], b: tuple[str, str]) -> None:
+    first = NormalisedRecord(first_name=a[0], last_name=a[1], email=f"{a[0]}{a[1]}@gmail.com")
+    second = NormalisedRecord(first_name=b[0], last_name=b[1], email=f"{b[0]}{b[1]}@gmail.com")
+
+    assert compare(first, second).email is Level.DIFFERENT
+    assert compare(replace(first, first_name=None, last_name=None), second).email is Level.TYPO
+
+
+def test_full_names_and_an_email_typo_link_but_the_same_mailbox_name_elsewhere_proves_nothing() -> None:
+    marie = NormalisedRecord(first_name="marie", last_name="landry", email="marielandry7@gmail.com")
+
+    assert probability(marie, replace(marie, email="marieladnry7@gmail.com")) >= BANDS.link_at
+    # Namesakes hold one mailbox name at two providers as often as one person does.
+    elsewhere = compare(marie, replace(marie, email="marielandry7@videotron.ca"))
+    assert elsewhere.email is Level.SAME_LOCAL_PART
+    assert DEFAULT_MODEL.level_weight(Comparison.EMAIL, Level.SAME_LOCAL_PART) == 0
+    assert DEFAULT_MODEL.match_probability(elsewhere) < BANDS.review_at
 
 
 @pytest.mark.parametrize(
@@ -781,13 +845,22 @@ def test_no_candidates_means_no_match() -> None:
 
 def test_a_full_record_is_stored_under_one_key_of_each_kind() -> None:
     assert blocking_keys(MARIE) == (
+        "bd:1984-03-17|mt",
+        "el:marietremblay",
         "em:marie.tremblay@gmail.com",
         "fn:MR|pc:H2J2L1",
+        "ln:MR|pc:H2J2L1",
         "ln:TRMBL|fi:m|by:1984",
         "ln:TRMBL|pc:H2J2L1",
+        "nm:MR,TRMBL|dm:gmail.com",
         "nm:MR,TRMBL|fsa:H2J",
         "ph:+15145550199",
+        "sa:4521|st denis",
     )
+
+
+def test_a_role_mailbox_is_no_key_at_other_providers() -> None:
+    assert not any(key.startswith("el:") for key in blocking_keys(NormalisedRecord(email="info@theatre.ca")))
 
 
 def test_a_name_alone_gets_no_key_since_it_could_never_be_linked() -> None:
@@ -819,6 +892,17 @@ def shares_a_key(a: NormalisedRecord, b: NormalisedRecord) -> bool:
         ),
         ("a move, with the phone", replace(WALK_UP, postal_code="G1R 4P5", phone=MARIE.phone)),
         ("a move and a new name, with the e-mail", NormalisedRecord(last_name="roy", email=MARIE.email)),
+        ("a typo in the e-mail", replace(WALK_UP, postal_code=None, email="marie.tremblya@gmail.com")),
+        ("a typo in the e-mail's domain", NormalisedRecord(last_name="roy", email="marietremblay@gmail.co")),
+        ("swapped names and a nickname", replace(WALK_UP, first_name="tremblay", last_name="mimi")),
+        (
+            "swapped names and a typo, with the birth date",
+            NormalisedRecord(first_name="trenblay", last_name="marie", birth_date=MARIE.birth_date),
+        ),
+        (
+            "the street in English, no postal code",
+            NormalisedRecord(first_name="marie", street_number="4521", street_name="st denis st"),
+        ),
     ],
 )
 def test_one_persons_records_share_a_blocking_key_despite(label: str, record: NormalisedRecord) -> None:
@@ -861,7 +945,7 @@ def test_blocking_keys_are_sorted_distinct_prefixed_and_depend_only_on_what_matc
     keys = blocking_keys(record)
 
     assert keys == tuple(sorted(set(keys)))
-    assert all(key.split(":", 1)[0] in {"em", "ph", "ln", "fn", "nm"} for key in keys)
+    assert all(key.split(":", 1)[0] in {"em", "el", "ph", "ln", "fn", "nm", "bd", "sa"} for key in keys)
     assert blocking_keys(replace(record, source=source, external_id=external_id, warnings=("phone: x",))) == keys
 
 

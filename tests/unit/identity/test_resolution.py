@@ -675,6 +675,35 @@ def test_a_record_giving_only_the_family_name_is_linked_through_a_shared_email_n
     assert (resolution.person_id, resolution.created, resolution.household_with) == ("per_marie", False, None)
 
 
+def test_a_record_giving_only_another_family_name_with_a_shared_email_is_a_relative() -> None:
+    # Partners keep their own names: Furtado writes to the Silvas' family mailbox.
+    maria = replace(
+        person("per_maria", email("famillesilva@videotron.ca")),
+        records=(NormalisedRecord(first_name="maria", last_name="silva"),),
+    )
+    record = NormalisedRecord(last_name="furtado", email="famillesilva@videotron.ca")
+
+    resolution = resolve_full(record, [email("famillesilva@videotron.ca")], Evidence(owners=owned(maria)))
+
+    assert resolution.created
+    assert resolution.household_with == "per_maria"
+
+
+@pytest.mark.parametrize("last_name", ["silva", "silvas", "silva furtado", None])
+def test_a_record_giving_only_the_owner_s_family_name_or_none_is_linked_through_a_shared_email(
+    last_name: str | None,
+) -> None:
+    maria = replace(
+        person("per_maria", email("famillesilva@videotron.ca")),
+        records=(NormalisedRecord(first_name="maria", last_name="silva"),),
+    )
+    record = NormalisedRecord(last_name=last_name, email="famillesilva@videotron.ca")
+
+    resolution = resolve_full(record, [email("famillesilva@videotron.ca")], Evidence(owners=owned(maria)))
+
+    assert (resolution.person_id, resolution.created, resolution.household_with) == ("per_maria", False, None)
+
+
 def test_owners_whose_first_names_are_one_typed_letter_apart_merge() -> None:
     natalia = person("per_natalia", email("natalia.guzman@gmail.com"), minute=0, first_names=["nztalia"])
     by_id = person("per_by_id", upstream_id("C-13454"), minute=3, first_names=["natalia"])
