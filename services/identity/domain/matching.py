@@ -409,9 +409,9 @@ def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
     together despite typos, accent loss, nicknames, swapped names and moves, while each key stays shared by few
     people. Each key starts with its kind; a kind is emitted only when its fields are present:
 
-    - `em:<email>` and `ph:<phone>`: contact details survive a move and a misspelt name.
-    - `el:<the email's local part, without dots>`: the same mailbox name at another provider, or at a mistyped
-      domain, which keeps the dots Gmail drops.
+    - `el:<the email's local part, without dots>` and `ph:<phone>`: contact details survive a move and a
+      misspelt name. The mailbox name at any provider also finds it at another provider, or at a mistyped domain
+      (which keeps the dots Gmail drops). A role mailbox (`info@`) is keyed whole instead: `em:<email>`.
     - `nm:<the two name sounds, sorted>|dm:<the email's domain>`: a typo in the mailbox name.
     - `ln:<sound of the last name>|pc:<postal code>`: same place, any spelling of the last name and any first
       name (nickname, initial, missing). One key per part of a compound last name, so Gagnon-Tremblay meets Gagnon;
@@ -430,9 +430,11 @@ def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
     last = record.last_name or ""
     whole_sounds = sorted((sound_key(first), sound_key(last)))
     if record.email:
-        keys.add(f"em:{record.email}")
         local, _, domain = record.email.rpartition("@")
-        if local not in _ROLE_MAILBOXES:
+        # The mailbox name's key holds every address with it, this one included: one key instead of two.
+        if local in _ROLE_MAILBOXES or not _undotted(local):
+            keys.add(f"em:{record.email}")
+        else:
             keys.add(f"el:{_undotted(local)}")
         if all(whole_sounds):
             keys.add(f"nm:{whole_sounds[0]},{whole_sounds[1]}|dm:{domain}")
@@ -888,6 +890,7 @@ def estimate_u_from_random_pairs(
     Two records drawn at random are almost never one person's (λ ~ 1e-5), so their levels are the u
     distribution, as Splink estimates it. Counts are smoothed by half a pair per level so that a level never
     seen by chance (an exact phone) gets a small u, not zero. `seed` makes the estimate repeatable.
+    A level that goes with the names (`NAME_BOUND_LEVELS`) keeps `start`'s u, the others sharing the rest.
     """
     if len(records) < 2:
         raise ValueError("estimating u needs at least two records")
@@ -905,11 +908,24 @@ def estimate_u_from_random_pairs(
         if not seen:
             comparisons[comparison] = dict(current)
             continue
+        estimated = {level: (counts[index][level] + 0.5) / (seen + 0.5 * len(levels)) for level in levels}
+        bound = NAME_BOUND_LEVELS.get(comparison, frozenset())
+        kept = sum(current[level].u for level in bound)
+        free = sum(u for level, u in estimated.items() if level not in bound)
         comparisons[comparison] = {
-            level: LevelProbabilities(current[level].m, (counts[index][level] + 0.5) / (seen + 0.5 * len(levels)))
+            level: LevelProbabilities(
+                current[level].m, current[level].u if level in bound else estimated[level] * (1 - kept) / free
+            )
             for level in levels
         }
     return replace(start, comparisons=comparisons)
+
+
+# Levels random pairs cannot estimate u for: they go with the names, and random pairs are seldom namesakes. Two
+# Claude Héberts hold claudehebert at two providers as often as one does (see the default model).
+NAME_BOUND_LEVELS: Mapping[Comparison, frozenset[Level]] = MappingProxyType(
+    {Comparison.EMAIL: frozenset({Level.SAME_LOCAL_PART})}
+)
 
 
 class Band(StrEnum):

@@ -280,8 +280,11 @@ def _crossed(record: NormalisedRecord, person: Person) -> bool:
     """Whether the record reads as the person's records with the names swapped: its last name is written as their
     first name (Murphy, Kathy) and its first name agrees with one of their last names (Katherine)."""
     first_fields = {known.first_name for known in person.records if known.first_name}
-    return record.last_name in first_fields and any(
-        not _clearly_differ_beyond_typo(record.first_name or "", last) for last in person.last_names()
+    # Known by their given name alone (a newsletter's `Caroline`), they have no family name to contradict it.
+    known_last_names = person.last_names()
+    return record.last_name in first_fields and (
+        not known_last_names
+        or any(not _clearly_differ_beyond_typo(record.first_name or "", last) for last in known_last_names)
     )
 
 
