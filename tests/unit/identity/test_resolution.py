@@ -730,6 +730,17 @@ def test_a_shared_email_s_owner_known_with_the_names_swapped_is_the_record_s_per
     assert (resolution.person_id, resolution.created, resolution.household_with) == ("per_kathy", False, None)
 
 
+def test_a_shared_email_s_owner_known_by_a_given_name_alone_is_the_record_s_person_with_the_names_swapped() -> None:
+    caroline = replace(
+        person("per_caroline", email("caroline.lagace@yahoo.ca")), records=(NormalisedRecord(first_name="caroline"),)
+    )
+    record = NormalisedRecord(first_name="lagace", last_name="caroline", email="caroline.lagace@yahoo.ca")
+
+    resolution = resolve_full(record, [email("caroline.lagace@yahoo.ca")], Evidence(owners=owned(caroline)))
+
+    assert (resolution.person_id, resolution.created, resolution.household_with) == ("per_caroline", False, None)
+
+
 def test_a_relative_whose_family_name_is_the_owner_s_first_name_stays_a_relative() -> None:
     martin = replace(
         person("per_martin", email("famille@example.com")),
