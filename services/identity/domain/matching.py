@@ -399,7 +399,7 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 
 
 # Bump when a change to `blocking_keys` changes any key: the keys stored with known records must be recomputed.
-BLOCKING_KEYS_VERSION = 1
+BLOCKING_KEYS_VERSION = 2
 
 
 def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
