@@ -311,7 +311,7 @@ def _email_level(a: str | None, b: str | None, names: tuple[Level, Level]) -> Le
         return Level.DIFFERENT
     if local_a == local_b:
         return Level.TYPO if _one_slip_apart(*_ordered(domain_a, domain_b)) else Level.SAME_LOCAL_PART
-    # Mailbox names spell names: where those differ by a letter (Marc, Mark; Samir, Samira; Gagne, Gagné) so do they.
+    # Mailbox names spell names: where those differ by a letter (Marc, Mark; Samir, Samira) so do the mailboxes.
     if _SAME_NAME.issuperset(names) and domain_a == domain_b and _one_letter_apart(*_ordered(local_a, local_b)):
         return Level.TYPO
     # Gmail's dots are gone from its addresses, not from a mistyped gmai.com's. At one domain, a dot is what tells
