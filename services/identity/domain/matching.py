@@ -315,12 +315,8 @@ def _email_level(a: str | None, b: str | None, names: tuple[Level, Level]) -> Le
     if _SAME_NAME.issuperset(names) and domain_a == domain_b and _one_letter_apart(*_ordered(local_a, local_b)):
         return Level.TYPO
     # Gmail's dots are gone from its addresses, not from a mistyped gmai.com's. At one domain, a dot is what tells
-    # namesakes' mailboxes apart (lina.benjelloun, linabenjelloun).
-    if (
-        domain_a != domain_b
-        and _undotted(local_a) == _undotted(local_b)
-        and _one_slip_apart(*_ordered(domain_a, domain_b))
-    ):
+    # namesakes' mailboxes apart (lina.benjelloun, linabenjelloun): `_one_slip_apart` needs two domains.
+    if _undotted(local_a) == _undotted(local_b) and _one_slip_apart(*_ordered(domain_a, domain_b)):
         return Level.TYPO
     return Level.DIFFERENT
 
@@ -882,6 +878,13 @@ def _maximise(probabilities: dict[Level, float], mass: Mapping[Level, float]) ->
     return change
 
 
+# Levels random pairs cannot estimate u for: they go with the names, and random pairs are seldom namesakes. Two
+# Claude Héberts hold claudehebert at two providers as often as one does (see the default model).
+NAME_BOUND_LEVELS: Mapping[Comparison, frozenset[Level]] = MappingProxyType(
+    {Comparison.EMAIL: frozenset({Level.SAME_LOCAL_PART})}
+)
+
+
 def estimate_u_from_random_pairs(
     records: Sequence[NormalisedRecord], *, start: MatchModel, pairs: int = 100_000, seed: int = 0
 ) -> MatchModel:
@@ -919,13 +922,6 @@ def estimate_u_from_random_pairs(
             for level in levels
         }
     return replace(start, comparisons=comparisons)
-
-
-# Levels random pairs cannot estimate u for: they go with the names, and random pairs are seldom namesakes. Two
-# Claude Héberts hold claudehebert at two providers as often as one does (see the default model).
-NAME_BOUND_LEVELS: Mapping[Comparison, frozenset[Level]] = MappingProxyType(
-    {Comparison.EMAIL: frozenset({Level.SAME_LOCAL_PART})}
-)
 
 
 class Band(StrEnum):
