@@ -16,6 +16,7 @@ AGREEING_LEVELS = frozenset(
         "exact",
         "nickname_or_initial",
         "compound_part",
+        "in_mailbox",
         "close",
         "same_address",
         "same_postal_code",

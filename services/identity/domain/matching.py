@@ -41,6 +41,9 @@ class Level(StrEnum):
     NICKNAME_OR_INITIAL = "nickname_or_initial"
     # Last names: one part of a compound name in common (Gagnon, Gagnon-Tremblay).
     COMPOUND_PART = "compound_part"
+    # A name one record leaves out, spelled by its own e-mail's mailbox name with the name it gives: `Frédéric`,
+    # `frederic.sirois13@` against Frédéric Sirois.
+    IN_MAILBOX = "in_mailbox"
     # A typo: Jaro-Winkler similarity of at least 0.92, or the same sound in French spelling (Stéphanie, Stefanie).
     CLOSE = "close"
     # Jaro-Winkler similarity of at least 0.80: more often two names (Sylvie, Sylvain) than one misspelt.
@@ -70,8 +73,22 @@ COMPARISONS: tuple[Comparison, ...] = tuple(Comparison)
 # Each comparison's levels from the strongest agreement to disagreement; MISSING, being neutral, is not listed.
 LEVELS: Mapping[Comparison, tuple[Level, ...]] = MappingProxyType(
     {
-        Comparison.FIRST_NAME: (Level.EXACT, Level.NICKNAME_OR_INITIAL, Level.CLOSE, Level.SIMILAR, Level.DIFFERENT),
-        Comparison.LAST_NAME: (Level.EXACT, Level.COMPOUND_PART, Level.CLOSE, Level.SIMILAR, Level.DIFFERENT),
+        Comparison.FIRST_NAME: (
+            Level.EXACT,
+            Level.IN_MAILBOX,
+            Level.NICKNAME_OR_INITIAL,
+            Level.CLOSE,
+            Level.SIMILAR,
+            Level.DIFFERENT,
+        ),
+        Comparison.LAST_NAME: (
+            Level.EXACT,
+            Level.IN_MAILBOX,
+            Level.COMPOUND_PART,
+            Level.CLOSE,
+            Level.SIMILAR,
+            Level.DIFFERENT,
+        ),
         Comparison.ADDRESS: (
             Level.SAME_ADDRESS,
             Level.SAME_POSTAL_CODE,
@@ -87,11 +104,14 @@ LEVELS: Mapping[Comparison, tuple[Level, ...]] = MappingProxyType(
 )
 # Name levels at which two names are two people's: what keeps one household's members apart.
 _DISAGREEING_NAMES = frozenset({Level.SIMILAR, Level.DIFFERENT})
-_AGREEING_NAMES = frozenset({Level.EXACT, Level.NICKNAME_OR_INITIAL, Level.COMPOUND_PART, Level.CLOSE})
+_AGREEING_NAMES = frozenset(
+    {Level.EXACT, Level.NICKNAME_OR_INITIAL, Level.COMPOUND_PART, Level.IN_MAILBOX, Level.CLOSE}
+)
 _NAME_RANK = {
     Level.EXACT: 0,
     Level.NICKNAME_OR_INITIAL: 1,
     Level.COMPOUND_PART: 1,
+    Level.IN_MAILBOX: 1,
     Level.CLOSE: 2,
     Level.SIMILAR: 3,
     Level.DIFFERENT: 4,
@@ -229,6 +249,8 @@ def first_names_clearly_differ(a: str | None, b: str | None) -> bool:
 def _name_levels(a: NormalisedRecord, b: NormalisedRecord) -> tuple[Level, Level, bool]:
     first = first_name_level(a.first_name, b.first_name)
     last = last_name_level(a.last_name, b.last_name)
+    if first is Level.MISSING or last is Level.MISSING:
+        first, last = _names_in_mailbox(a, b, first, last)
     if (first in _AGREEING_NAMES and last in _AGREEING_NAMES) or not (
         a.first_name and a.last_name and b.first_name and b.last_name
     ):
@@ -247,6 +269,46 @@ def _name_levels(a: NormalisedRecord, b: NormalisedRecord) -> tuple[Level, Level
         readings, key=lambda levels: (_NAME_RANK[levels[0]] + _NAME_RANK[levels[1]], _NAME_RANK[levels[0]], levels)
     )
     return crossed_first, crossed_last, True
+
+
+# A mailbox name shorter than this says too little to stand for a name (`jd`, `jt`).
+_SHORTEST_MAILBOX_NAME = 3
+
+
+def _names_in_mailbox(a: NormalisedRecord, b: NormalisedRecord, first: Level, last: Level) -> tuple[Level, Level]:
+    """`IN_MAILBOX` for a name a record leaves out where its own mailbox name spells it with the name it gives.
+
+    A newsletter sign-up or a box-office sale often keeps one name and the e-mail: `Frédéric`,
+    `frederic.sirois13@` is Frédéric Sirois, and `Gray`, `karen.gray@` is Karen Gray. An initial spells a family
+    name (`Karen`, `kgray@`) but no given name: one in ten people or so share it. Only an agreement is read:
+    `famille.duverger@` does not say that the Duverger who gave no first name is not Fabienne. A mailbox both
+    records share says whose it is, not who used it: a household's members buy with one address.
+    """
+    for one, other in ((a, b), (b, a)):
+        if one.email is None or one.email == other.email:
+            continue
+        mailbox = _letters(one.email.rpartition("@")[0])
+        if last is Level.MISSING and one.first_name and not one.last_name and other.last_name:
+            given = _given_part(mailbox, other.last_name)
+            if given and first_name_level(given, one.first_name) in _AGREEING_NAMES:
+                last = Level.IN_MAILBOX
+        elif first is Level.MISSING and one.last_name and not one.first_name and other.first_name:
+            given = _given_part(mailbox, one.last_name)
+            if given and _initials(given) is None and first_name_level(given, other.first_name) in _AGREEING_NAMES:
+                first = Level.IN_MAILBOX
+    return first, last
+
+
+def _given_part(mailbox: str, last_name: str) -> str | None:
+    """What is left of a mailbox name that starts or ends with `last_name`: `frederic` of `fredericsirois`."""
+    family = last_name.replace(" ", "")
+    if len(family) < _SHORTEST_MAILBOX_NAME or len(mailbox) <= len(family):
+        return None
+    if mailbox.endswith(family):
+        return mailbox[: -len(family)]
+    if mailbox.startswith(family):
+        return mailbox[len(family) :]
+    return None
 
 
 def _compact(code: str | None) -> str:
@@ -623,7 +685,10 @@ def _comparisons_from(data: Any, problems: list[tuple[str, str]]) -> dict[Compar
             if name not in allowed:
                 problems.append((f"{key}.{name}", f"is not a level of {comparison.value}: {', '.join(allowed)}"))
         parsed: dict[Level, LevelProbabilities] = {}
+        added = [level for level in LATER_LEVELS.get(comparison, ()) if level.value not in levels]
         for level in LEVELS[comparison]:
+            if level in added:
+                continue
             odds = levels.get(level.value)
             if not isinstance(odds, Mapping):
                 problems.append((f"{key}.{level.value}", "is missing" if odds is None else "should have m and u"))
@@ -632,9 +697,36 @@ def _comparisons_from(data: Any, problems: list[tuple[str, str]]) -> dict[Compar
             u = _number_at(odds, "u", f"{key}.{level.value}.u", problems)
             if m is not None and u is not None:
                 parsed[level] = LevelProbabilities(m, u)
-        if len(parsed) == len(LEVELS[comparison]):
-            comparisons[comparison] = parsed
+        if len(parsed) + len(added) == len(LEVELS[comparison]):
+            comparisons[comparison] = _with_defaults_of(comparison, parsed, added)
     return comparisons
+
+
+# Levels added after model files were first written, by comparison: a file written before (by `estimate`, or by
+# hand) still loads, each taking the configured m and u, the file's other levels scaled to leave them room.
+LATER_LEVELS: Mapping[Comparison, tuple[Level, ...]] = MappingProxyType(
+    {
+        Comparison.FIRST_NAME: (Level.IN_MAILBOX,),
+        Comparison.LAST_NAME: (Level.IN_MAILBOX,),
+        Comparison.EMAIL: (Level.TYPO,),
+    }
+)
+
+
+def _with_defaults_of(
+    comparison: Comparison, parsed: Mapping[Level, LevelProbabilities], added: Sequence[Level]
+) -> dict[Level, LevelProbabilities]:
+    if not added:
+        return dict(parsed)
+    defaults = DEFAULT_MODEL.comparisons[comparison]
+    m_left = 1 - sum(defaults[level].m for level in added)
+    u_left = 1 - sum(defaults[level].u for level in added)
+    return {
+        level: defaults[level]
+        if level in added
+        else LevelProbabilities(parsed[level].m * m_left, parsed[level].u * u_left)
+        for level in LEVELS[comparison]
+    }
 
 
 def _model_problems(
@@ -703,7 +795,10 @@ DEFAULT_MODEL = _model(
         Comparison.FIRST_NAME: {
             # First names repeat more than one would think (Nathalie, Isabelle, Martin, Éric each ~1% of a
             # generation): two people share one ~0.6% of the time. One person's records agree once folded ~90%.
-            Level.EXACT: (0.90, 0.006),
+            Level.EXACT: (0.89, 0.006),
+            # Given by one record's mailbox name alone (`Tremblay`, `marie.tremblay@`): about as likely by chance as
+            # an exact name among records that leave it out, and as telling (7.2 bits).
+            Level.IN_MAILBOX: (0.01, 0.00007),
             # Nicknames, initials and a compound's start: ~4% of one person's pairs, rare by chance (0.0011 of the
             # pairs of people measured as for typos below).
             Level.NICKNAME_OR_INITIAL: (0.04, 0.0015),
@@ -714,11 +809,13 @@ DEFAULT_MODEL = _model(
             # Mostly two names (Sylvie, Sylvain), rarely a bad typo: weak evidence against.
             Level.SIMILAR: (0.01, 0.03),
             # One person's records name them differently ~1.5% of the time (usual name vs legal name).
-            Level.DIFFERENT: (0.015, 0.961),
+            Level.DIFFERENT: (0.015, 0.96093),
         },
         Comparison.LAST_NAME: {
             # Québec surnames are concentrated (Tremblay ~1.2%, Gagnon ~0.8%), a Montréal audience less so: ~0.2%.
-            Level.EXACT: (0.92, 0.002),
+            Level.EXACT: (0.91, 0.002),
+            # As for first names: as telling as an exact family name (8.8 bits).
+            Level.IN_MAILBOX: (0.01, 0.000022),
             # Compound names written whole or in part (Gagnon-Tremblay, Gagnon): rare between two people (0.00018 of
             # the pairs of people measured as for typos below).
             Level.COMPOUND_PART: (0.02, 0.0002),
@@ -726,7 +823,7 @@ DEFAULT_MODEL = _model(
             # first names).
             Level.CLOSE: (0.035, 0.0005),
             Level.SIMILAR: (0.01, 0.02),
-            Level.DIFFERENT: (0.015, 0.9773),
+            Level.DIFFERENT: (0.015, 0.977278),
         },
         Comparison.ADDRESS: {
             # One home holds ~2.3 people among ~100,000 patrons: two people share one ~2 times in 100,000.

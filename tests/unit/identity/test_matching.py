@@ -363,6 +363,87 @@ def test_full_names_and_an_email_typo_link_but_the_same_mailbox_name_elsewhere_p
     assert DEFAULT_MODEL.match_probability(elsewhere) < BANDS.review_at
 
 
+# A name read from the record's own mailbox
+
+
+FREDERIC = NormalisedRecord(first_name="frederic", last_name="sirois", postal_code="G2A 1J9")
+
+
+@pytest.mark.parametrize(
+    ("first_name", "last_name", "email", "comparison"),
+    [
+        ("frederic", None, "frederic.sirois13@hotmail.com", "last_name"),
+        ("frederic", None, "sirois_frederic@hotmail.com", "last_name"),
+        # An initial spells the family name that follows it, and a nickname the given name it shortens.
+        ("frederic", None, "fsirois@videotron.ca", "last_name"),
+        ("fred", None, "frederic.sirois@videotron.ca", "last_name"),
+        (None, "sirois", "frederic.sirois@videotron.ca", "first_name"),
+        (None, "sirois", "fred.sirois@videotron.ca", "first_name"),
+    ],
+)
+def test_a_name_a_record_leaves_out_is_read_from_its_own_mailbox(
+    first_name: str | None, last_name: str | None, email: str, comparison: str
+) -> None:
+    partial = replace(FREDERIC, first_name=first_name, last_name=last_name, email=email)
+
+    assert getattr(compare(partial, FREDERIC), comparison) is Level.IN_MAILBOX
+    assert getattr(compare(FREDERIC, partial), comparison) is Level.IN_MAILBOX
+
+
+@pytest.mark.parametrize(
+    ("partial", "known", "why"),
+    [
+        (
+            NormalisedRecord(last_name="duverger", email="famille.duverger@hotmail.com"),
+            NormalisedRecord(first_name="fabienne", last_name="duverger"),
+            "a family mailbox names no one: no disagreement is read either",
+        ),
+        (
+            NormalisedRecord(last_name="sirois", email="fsirois@videotron.ca"),
+            FREDERIC,
+            "an initial is no given name",
+        ),
+        (
+            NormalisedRecord(first_name="frederic", email="frederic.sirois@videotron.ca"),
+            replace(FREDERIC, last_name="gagnon"),
+            "a mailbox that spells another family name is no evidence against",
+        ),
+        (
+            NormalisedRecord(first_name="marie", email="frederic.sirois@videotron.ca"),
+            replace(FREDERIC, first_name="marie"),
+            "a mailbox that does not spell the record's own given name may be someone else's",
+        ),
+        (
+            NormalisedRecord(first_name="frederic"),
+            replace(FREDERIC, email="frederic.sirois@videotron.ca"),
+            "only a record's own mailbox speaks for it",
+        ),
+        (
+            NormalisedRecord(first_name="frederic", email="frederic.ng@videotron.ca"),
+            replace(FREDERIC, last_name="ng"),
+            "a family name of fewer than three letters says too little in a mailbox",
+        ),
+    ],
+)
+def test_a_mailbox_that_does_not_spell_the_missing_name_leaves_it_missing(
+    partial: NormalisedRecord, known: NormalisedRecord, why: str
+) -> None:
+    levels = compare(partial, known)
+
+    assert (levels.first_name, levels.last_name) == (
+        first_name_level(partial.first_name, known.first_name),
+        last_name_level(partial.last_name, known.last_name),
+    ), why
+    assert Level.IN_MAILBOX not in (levels.first_name, levels.last_name), why
+
+
+def test_a_walk_up_with_a_given_name_and_its_mailbox_links_where_the_given_name_alone_is_only_reviewed() -> None:
+    walk_up = NormalisedRecord(first_name="frederic", email="frederic.sirois13@hotmail.com", postal_code="G2A 1J9")
+
+    assert BANDS.classify(probability(walk_up, FREDERIC)) is Band.LINK
+    assert BANDS.classify(probability(replace(walk_up, email="lesdubois@hotmail.com"), FREDERIC)) is not Band.LINK
+
+
 @pytest.mark.parametrize(
     ("a", "b", "level"),
     [
@@ -524,6 +605,34 @@ def test_a_bad_model_file_is_refused_naming_the_bad_key(data: dict[str, Any], ke
 
     assert key in [problem[0] for problem in caught.value.problems]
     assert key in str(caught.value)
+
+
+def test_a_model_file_written_before_a_level_was_added_loads_with_that_level_as_configured() -> None:
+    data = DEFAULT_MODEL.to_dict()
+    for comparison in ("first_name", "last_name"):
+        levels = data["comparisons"][comparison]
+        removed = levels.pop("in_mailbox")
+        for name in ("m", "u"):
+            for odds in levels.values():
+                odds[name] /= 1 - removed[name]
+    # An e-mail comparison as files had it before `typo`: each of m and u summing to 1 over three levels.
+    data["comparisons"]["email"] = {
+        "exact": {"m": 0.7, "u": 0.00002},
+        "same_local_part": {"m": 0.05, "u": 0.05},
+        "different": {"m": 0.25, "u": 0.94998},
+    }
+
+    model = MatchModel.from_dict(data)
+
+    for comparison, level in ((Comparison.FIRST_NAME, Level.IN_MAILBOX), (Comparison.EMAIL, Level.TYPO)):
+        assert model.comparisons[comparison][level] == DEFAULT_MODEL.comparisons[comparison][level]
+    # The file's own levels keep their proportions, scaled so that each comparison still sums to 1.
+    email = model.comparisons[Comparison.EMAIL]
+    assert email[Level.EXACT].m / email[Level.DIFFERENT].m == pytest.approx(0.7 / 0.25)
+    assert email[Level.EXACT].m == pytest.approx(0.7 * (1 - DEFAULT_MODEL.comparisons[Comparison.EMAIL][Level.TYPO].m))
+    for levels in model.comparisons.values():
+        assert math.fsum(level.m for level in levels.values()) == pytest.approx(1)
+        assert math.fsum(level.u for level in levels.values()) == pytest.approx(1)
 
 
 def test_every_problem_of_a_model_file_is_reported_at_once() -> None:
