@@ -1,6 +1,6 @@
 """What the identity handlers need from the outside world: the identity store and a publisher."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,6 +153,14 @@ class IdentityStore(IdentityReads, Protocol):
         """Changes the status only from `expected`; False when the person was not in that status."""
 
     async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None: ...
+
+    def active_persons(self, organisation_id: str | None) -> AsyncIterator[Person]:
+        """Every active person of one organisation, or of all, as last stored; for jobs that walk them all."""
+        ...
+
+    async def count_persons(self, organisation_id: str | None) -> int:
+        """How many persons were ever stored, of any status: what `active_persons` walks through at most."""
+        ...
 
     async def join_household(self, organisation_id: str, household_id: str, person_ids: Sequence[str]) -> None: ...
 

@@ -1,6 +1,6 @@
 """Identity state in this process's memory: the batch command's store, held to the same contract as MongoDB's."""
 
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime
@@ -171,6 +171,14 @@ class InMemoryIdentityStore:
             members = self._blocks.setdefault((organisation_id, key), [])
             if person_id not in members:
                 members.append(person_id)
+
+    async def active_persons(self, organisation_id: str | None) -> AsyncIterator[Person]:
+        for (organisation, _), person in list(self._persons.items()):
+            if (organisation_id is None or organisation == organisation_id) and person.is_active:
+                yield person
+
+    async def count_persons(self, organisation_id: str | None) -> int:
+        return sum(1 for organisation, _ in self._persons if organisation_id is None or organisation == organisation_id)
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
         return list(self._households.get((organisation_id, household_id), ()))

@@ -91,6 +91,13 @@ def _with_addition(person: Person, addition: PersonAddition) -> Person | None:
     )
 
 
+_PERSON_NAME = {"_id": 0, "organisation_id": 1, "person_id": 1}
+
+
+def _first_versions(organisation_id: str | None) -> dict[str, Any]:
+    return {"version": 1} if organisation_id is None else {"organisation_id": organisation_id, "version": 1}
+
+
 def _journal_document(entry: JournalEntry) -> Document:
     return {
         "_id": _key(entry.organisation_id, entry.event_id),
@@ -436,6 +443,17 @@ class MongoIdentityStore:
     async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
         for key in keys:
             await self._add_member(self._blocks, organisation_id, key, person_id, limit=MAX_BLOCK_MEMBERS)
+
+    async def active_persons(self, organisation_id: str | None) -> AsyncIterator[Person]:
+        # Every person has a first version, found by a query, and the latest is read from it as any read finds it:
+        # no list of persons held, however many there are.
+        async for document in self._person_documents.find(_first_versions(organisation_id), _PERSON_NAME):
+            person = await self.person(str(document["organisation_id"]), str(document["person_id"]))
+            if person is not None and person.is_active:
+                yield person
+
+    async def count_persons(self, organisation_id: str | None) -> int:
+        return await self._person_documents.count_documents(_first_versions(organisation_id))
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
         latest = await self._households.latest(organisation_id, household_id)

@@ -271,7 +271,7 @@ def _name_levels(a: NormalisedRecord, b: NormalisedRecord) -> tuple[Level, Level
     return crossed_first, crossed_last, True
 
 
-# A mailbox name shorter than this says too little to stand for a name (`jd`, `jt`).
+# A family name shorter than this starts or ends too many mailbox names by chance (`Ng`, `Li`).
 _SHORTEST_MAILBOX_NAME = 3
 
 
@@ -456,7 +456,8 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
     )
 
 
-# Bump when a change to `blocking_keys` changes any key: the keys stored with known records must be recomputed.
+# Bump when a change to `blocking_keys` changes any key, and tell operators to run `parterre identity refile-blocks`:
+# the persons stored before are filed under the keys of their day only.
 BLOCKING_KEYS_VERSION = 2
 
 

@@ -1,4 +1,5 @@
-"""`parterre identity resolve` and `estimate`: resolve an organisation's history offline, or fit its matching model."""
+"""`parterre identity resolve` and `estimate`: resolve an organisation's history offline, or fit its matching model;
+`parterre identity refile-blocks`: file stored persons under the blocking keys they are missing."""
 
 import argparse
 import asyncio
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.adapters.mongo import MongoIdentityStore
 from services.identity.adapters.spilled import cached_entries_within, spilled_maps
 from services.identity.batch import BatchAbortedError, BatchReport, resolve_lines, write_final_assignments
 from services.identity.context import SystemClock, load_rules
@@ -27,9 +29,11 @@ from services.identity.estimation import (
     records_of_lines,
 )
 from services.identity.handlers import IdentityDeps
+from services.identity.refiling import RefileReport, refile_blocks
 from services.identity.settings import IdentitySettings
 from shared.access import validate_organisation_id
 from shared.memo import caches_within
+from shared.mongo import mongo_client
 from shared.progress import ProgressLine
 from shared.yaml_models import ConfigFileError
 
@@ -65,6 +69,16 @@ def register(commands: Any) -> None:
         "waits in a temporary file (default: %(default)s)",
     )
     resolve.set_defaults(run=_run_resolve)
+    refile = identity.add_parser(
+        "refile-blocks",
+        help="file every stored person under the blocking keys its records are missing (after an upgrade)",
+        description="A record is compared with the persons filed under one of its blocking keys. When a release "
+        "changes the keys, the persons stored before are found only through the keys of their day until they are "
+        "seen again; this walks the stored persons and files each under the keys it is missing. Running it again "
+        "files nothing. The identity service may keep running.",
+    )
+    refile.add_argument("--organisation", metavar="ORG", help="only this organisation's persons (default: all)")
+    refile.set_defaults(run=_run_refile)
     estimate = identity.add_parser(
         "estimate",
         help="estimate the matching model from a JSON Lines file of person records; writes a model file",
@@ -89,6 +103,37 @@ def register(commands: Any) -> None:
         "--max-iterations", type=int, default=200, help="EM iterations before giving up (default: %(default)s)"
     )
     estimate.set_defaults(run=_run_estimate)
+
+
+def _run_refile(arguments: argparse.Namespace) -> int:
+    if arguments.organisation is not None:
+        try:
+            validate_organisation_id(arguments.organisation)
+        except ValueError as exc:
+            print(f"error: --organisation: {exc}", file=sys.stderr)
+            return 2
+    report = asyncio.run(_refile(IdentitySettings(), arguments.organisation))
+    print(
+        f"visited {report.persons:,} persons; filed them under {report.filed:,} blocking keys they were missing"
+        + (f"; {report.full:,} blocks were full" if report.full else "")
+    )
+    return 0
+
+
+async def _refile(settings: IdentitySettings, organisation_id: str | None) -> RefileReport:
+    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
+        store = MongoIdentityStore(client[settings.mongo_database])
+        total = await store.count_persons(organisation_id)
+        done: list[RefileReport] = []
+
+        def show(report: RefileReport) -> None:
+            done[:] = [report]
+            progress.update(report.persons, f"{report.filed:,} keys filed")
+
+        progress = ProgressLine(total, lambda: done[0].persons if done else 0, unit="persons")
+        report = await refile_blocks(store, organisation_id, progress=show)
+        progress.finish(report.persons, f"{report.filed:,} keys filed")
+        return report
 
 
 def _run_resolve(arguments: argparse.Namespace) -> int:

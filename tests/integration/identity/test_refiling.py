@@ -1,0 +1,151 @@
+"""Persons stored before the blocking keys changed are filed under today's keys, so new records meet them again."""
+
+import asyncio
+from datetime import date
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.identity.adapters.mongo import MAX_BLOCK_MEMBERS, MongoIdentityStore
+from services.identity.domain.matching import blocking_keys
+from services.identity.domain.normalise import normalise_record
+from services.identity.domain.persons import Person, PersonStatus
+from services.identity.domain.records import NormalisedRecord, PersonRecord
+from services.identity.handlers import IdentityDeps, resolve_fact
+from services.identity.ports import IdentityStore
+from services.identity.refiling import refile_blocks
+from shared.cli import main
+from shared.events import parse_data
+from shared.events.identity import MatchMethod, PersonResolvedV1
+from shared.mongo import Document
+from shared.settings import ServiceSettings
+from tests.integration.identity.conftest import ORGANISATION, START, details_fact
+
+FREDERIC = {"first_name": "Frédéric", "last_name": "Sirois", "email": "frederic.sirois13@hotmail.com"}
+# One slip in the mailbox name: this record shares with Frédéric's only the key of both names at the e-mail's domain.
+MISTYPED = {**FREDERIC, "email": "frederic.sirios13@hotmail.com"}
+
+
+def normalised(**fields: str) -> NormalisedRecord:
+    return normalise_record(PersonRecord(**fields), today=date(2026, 11, 30))
+
+
+async def store_as_before(
+    store: IdentityStore, person_id: str, *records: NormalisedRecord, organisation_id: str = ORGANISATION
+) -> None:
+    """A person as a release with fewer blocking keys left it: filed under its phone and mailbox name only."""
+    await store.insert_person(
+        Person(
+            person_id=person_id,
+            organisation_id=organisation_id,
+            created_at=START,
+            created_by_event=f"old-{person_id}",
+            records=records,
+        )
+    )
+    old_keys = [key for record in records for key in blocking_keys(record) if key.startswith(("el:", "ph:"))]
+    await store.add_to_blocks(organisation_id, old_keys, person_id)
+
+
+async def resolve(deps: IdentityDeps, event_id: str, **person: str) -> PersonResolvedV1:
+    data = parse_data((await resolve_fact(details_fact(event_id, **person), deps)).outputs[-1])
+    assert isinstance(data, PersonResolvedV1)
+    return data
+
+
+@pytest.mark.parametrize("refiled", [False, True], ids=["as stored", "refiled"])
+async def test_a_record_meets_a_person_stored_before_its_key_existed_only_once_the_person_is_refiled(
+    deps: IdentityDeps, refiled: bool
+) -> None:
+    await store_as_before(deps.store, "per_frederic", normalised(**FREDERIC))
+    if refiled:
+        report = await refile_blocks(deps.store, ORGANISATION)
+        assert (report.persons, report.filed) == (1, len(blocking_keys(normalised(**FREDERIC))) - 1)
+
+    found = await resolve(deps, "e-mistyped", **MISTYPED)
+
+    if refiled:
+        assert (found.person_id, found.match.method) == ("per_frederic", MatchMethod.PROBABILISTIC)
+    else:
+        assert (found.person_id, found.match.method) != ("per_frederic", MatchMethod.PROBABILISTIC)
+
+
+async def test_refiling_files_active_persons_of_the_organisation_asked_once_and_nothing_the_second_time(
+    identity_store: IdentityStore,
+) -> None:
+    store = identity_store
+    marie = normalised(first_name="Marie", last_name="Tremblay", postal_code="H2J 2L1", phone="514 555 0199")
+    # Two records kept of one person: each record's keys count.
+    moved = normalised(first_name="Marie", last_name="Tremblay", postal_code="G1R 4P5")
+    await store_as_before(store, "per_marie", marie, moved)
+    await store_as_before(store, "per_merged", normalised(first_name="Luc", last_name="Roy", postal_code="H2J 2L1"))
+    await store.set_status(
+        ORGANISATION, "per_merged", status=PersonStatus.MERGED, merged_into="per_marie", expected=PersonStatus.ACTIVE
+    )
+    await store_as_before(
+        store,
+        "per_elsewhere",
+        normalised(first_name="Olga", last_name="Côté", postal_code="H2J 2L1"),
+        organisation_id="festival-sud",
+    )
+    seen: list[int] = []
+
+    first = await refile_blocks(store, ORGANISATION, progress=lambda report: seen.append(report.persons))
+    again = await refile_blocks(store, ORGANISATION)
+
+    wanted = sorted(set(blocking_keys(marie)) | set(blocking_keys(moved)))
+    assert (first.persons, first.filed, first.full) == (1, len([key for key in wanted if not key.startswith("ph:")]), 0)
+    assert seen == [1]
+    assert (again.persons, again.filed) == (1, 0)
+    members = await store.block_members(ORGANISATION, wanted)
+    assert all("per_marie" in members[key] for key in wanted)
+    luc_keys = list(blocking_keys(normalised(first_name="Luc", last_name="Roy", postal_code="H2J 2L1")))
+    assert not any("per_merged" in found for found in (await store.block_members(ORGANISATION, luc_keys)).values())
+    olga_keys = list(blocking_keys(normalised(first_name="Olga", last_name="Côté", postal_code="H2J 2L1")))
+    assert not any((await store.block_members("festival-sud", olga_keys)).values()), "another organisation waits"
+
+    everyone = await refile_blocks(store, None)
+    assert (everyone.persons, everyone.filed) == (2, len(olga_keys))
+
+
+@pytest.mark.mongo
+async def test_the_refile_command_shows_what_it_filed_and_refuses_a_bad_organisation(
+    settings: ServiceSettings,
+    database: AsyncDatabase[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = MongoIdentityStore(database)
+    await store_as_before(store, "per_frederic", normalised(**FREDERIC))
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    keys = len(blocking_keys(normalised(**FREDERIC))) - 1
+
+    first = await _run(["identity", "refile-blocks", "--organisation", ORGANISATION])
+    first_output = capsys.readouterr().out
+    again = await _run(["identity", "refile-blocks"])
+    again_output = capsys.readouterr().out
+    refused = await _run(["identity", "refile-blocks", "--organisation", "Not An Org!"])
+
+    assert (first, again, refused) == (0, 0, 2)
+    assert f"visited 1 persons; filed them under {keys} blocking keys they were missing" in first_output
+    assert "visited 1 persons; filed them under 0 blocking keys they were missing" in again_output
+    assert "--organisation" in capsys.readouterr().err
+
+
+@pytest.mark.mongo
+async def test_a_full_block_is_reported_not_counted_as_filed(database: AsyncDatabase[Document]) -> None:
+    store = MongoIdentityStore(database)
+    await store_as_before(store, "per_frederic", normalised(**FREDERIC))
+    (by_names,) = [key for key in blocking_keys(normalised(**FREDERIC)) if key.startswith("nm:")]
+    await store.add_to_blocks_all(ORGANISATION, [([by_names], f"per_namesake_{n}") for n in range(MAX_BLOCK_MEMBERS)])
+
+    report = await refile_blocks(store, ORGANISATION)
+
+    assert (report.persons, report.filed, report.full) == (1, 0, 1)
+    assert "per_frederic" not in (await store.block_members(ORGANISATION, [by_names]))[by_names]
+
+
+async def _run(argv: list[str]) -> int:
+    # The command runs its own event loop, as from a terminal.
+    return await asyncio.to_thread(main, argv)
