@@ -797,9 +797,9 @@ DEFAULT_MODEL = _model(
             # First names repeat more than one would think (Nathalie, Isabelle, Martin, Éric each ~1% of a
             # generation): two people share one ~0.6% of the time. One person's records agree once folded ~90%.
             Level.EXACT: (0.89, 0.006),
-            # Given by one record's mailbox name alone (`Tremblay`, `marie.tremblay@`): about as likely by chance as
-            # an exact name among records that leave it out, and as telling (7.2 bits).
-            Level.IN_MAILBOX: (0.01, 0.00007),
+            # Read from one record's mailbox name (`Tremblay`, `marie.tremblay@`): 1.0% of one person's pairs and
+            # 0.028% of two people's, measured as for typos below (5.2 bits, against 7.2 for an exact name).
+            Level.IN_MAILBOX: (0.01, 0.00028),
             # Nicknames, initials and a compound's start: ~4% of one person's pairs, rare by chance (0.0011 of the
             # pairs of people measured as for typos below).
             Level.NICKNAME_OR_INITIAL: (0.04, 0.0015),
@@ -810,13 +810,13 @@ DEFAULT_MODEL = _model(
             # Mostly two names (Sylvie, Sylvain), rarely a bad typo: weak evidence against.
             Level.SIMILAR: (0.01, 0.03),
             # One person's records name them differently ~1.5% of the time (usual name vs legal name).
-            Level.DIFFERENT: (0.015, 0.96093),
+            Level.DIFFERENT: (0.015, 0.96072),
         },
         Comparison.LAST_NAME: {
             # Québec surnames are concentrated (Tremblay ~1.2%, Gagnon ~0.8%), a Montréal audience less so: ~0.2%.
-            Level.EXACT: (0.91, 0.002),
-            # As for first names: as telling as an exact family name (8.8 bits).
-            Level.IN_MAILBOX: (0.01, 0.000022),
+            Level.EXACT: (0.897, 0.002),
+            # As for first names: 2.3% and 0.020% (6.8 bits).
+            Level.IN_MAILBOX: (0.023, 0.0002),
             # Compound names written whole or in part (Gagnon-Tremblay, Gagnon): rare between two people (0.00018 of
             # the pairs of people measured as for typos below).
             Level.COMPOUND_PART: (0.02, 0.0002),
@@ -824,7 +824,7 @@ DEFAULT_MODEL = _model(
             # first names).
             Level.CLOSE: (0.035, 0.0005),
             Level.SIMILAR: (0.01, 0.02),
-            Level.DIFFERENT: (0.015, 0.977278),
+            Level.DIFFERENT: (0.015, 0.9771),
         },
         Comparison.ADDRESS: {
             # One home holds ~2.3 people among ~100,000 patrons: two people share one ~2 times in 100,000.
