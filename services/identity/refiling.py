@@ -22,7 +22,7 @@ async def refile_blocks(
     store: IdentityStore,
     organisation_id: str | None,
     *,
-    concurrency: int = 16,
+    persons_at_once: int = 256,
     progress: Callable[[RefileReport], None] | None = None,
 ) -> RefileReport:
     """Files every active person (of one organisation, or of all) under each blocking key of the records kept of them
@@ -31,37 +31,63 @@ async def refile_blocks(
     A record is compared only with the persons filed under one of its keys, and persons are filed as their records
     are resolved: when `blocking_keys` changes (`BLOCKING_KEYS_VERSION`), the persons stored before are found only
     through the keys of their day until they are seen again. Running it again files nothing; identity may keep
-    running, since filing only adds a person to a block, as resolving does.
+    running, since filing only adds a person to a block, as resolving does. Persons are filed `persons_at_once` at a
+    time, as a consumer batch files them: one write per block.
     """
     report = RefileReport()
-    gate = asyncio.Semaphore(concurrency)
-
-    async def visit(person: Person) -> None:
-        async with gate:
-            await file(person)
-        report.persons += 1
+    waiting: list[Person] = []
+    async for person in store.active_persons(organisation_id):
+        waiting.append(person)
+        if len(waiting) >= persons_at_once:
+            await _file(store, waiting, report)
+            waiting = []
+            if progress is not None:
+                progress(report)
+    if waiting:
+        await _file(store, waiting, report)
         if progress is not None:
             progress(report)
-
-    async def file(person: Person) -> None:
-        organisation, person_id = person.organisation_id, person.person_id
-        keys = sorted({key for record in person.records for key in blocking_keys(record)})
-        members = await store.block_members(organisation, keys)
-        missing = [key for key in keys if person_id not in members[key]]
-        if not missing:
-            return
-        await store.add_to_blocks(organisation, missing, person_id)
-        # Read again, not assumed: a block that is full takes no one more.
-        filed = sum(person_id in members for members in (await store.block_members(organisation, missing)).values())
-        report.filed += filed
-        report.full += len(missing) - filed
-
-    pending: set[asyncio.Task[None]] = set()
-    async for person in store.active_persons(organisation_id):
-        if len(pending) >= concurrency * 2:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        pending.add(asyncio.create_task(visit(person)))
-    await asyncio.gather(*pending)
     return report
+
+
+async def _file(store: IdentityStore, persons: list[Person], report: RefileReport) -> None:
+    by_organisation: dict[str, list[Person]] = {}
+    for person in persons:
+        by_organisation.setdefault(person.organisation_id, []).append(person)
+    for organisation_id, members_of_it in by_organisation.items():
+        wanted = {
+            person.person_id: sorted({key for record in person.records for key in blocking_keys(record)})
+            for person in members_of_it
+        }
+        # Trusted like a consumer batch: blocks this process knows answer without a round trip while no one else
+        # writes, and a block missing from the organisation's list needs no read at all.
+        async with store.trusting([organisation_id]):
+            members = await _block_members(store, organisation_id, {key for keys in wanted.values() for key in keys})
+            missing = {
+                person_id: [key for key in keys if person_id not in members[key]] for person_id, keys in wanted.items()
+            }
+            additions = [(keys, person_id) for person_id, keys in missing.items() if keys]
+            if not additions:
+                report.persons += len(wanted)
+                continue
+            await store.add_to_blocks_all(organisation_id, additions)
+            # Read again, not assumed: a block that is full takes no one more.
+            after = await _block_members(store, organisation_id, {key for keys, _ in additions for key in keys})
+        for keys, person_id in additions:
+            filed = sum(person_id in after[key] for key in keys)
+            report.filed += filed
+            report.full += len(keys) - filed
+        report.persons += len(wanted)
+
+
+# Blocks read at once: a store answers one read at a time per call, and most blocks of a walk are in no cache.
+READS_AT_ONCE = 16
+
+
+async def _block_members(store: IdentityStore, organisation_id: str, keys: set[str]) -> dict[str, list[str]]:
+    ordered = sorted(keys)
+    parts = [ordered[start::READS_AT_ONCE] for start in range(READS_AT_ONCE)]
+    found: dict[str, list[str]] = {}
+    for part in await asyncio.gather(*(store.block_members(organisation_id, part) for part in parts if part)):
+        found.update(part)
+    return found

@@ -5,6 +5,7 @@ Rare operator actions (erasure, unmerge, review decisions) may update and delete
 decision first inserts a claim on the merge or the review, so only one request carries it out.
 """
 
+import asyncio
 import contextlib
 import hashlib
 from collections import OrderedDict
@@ -74,6 +75,8 @@ MAX_BLOCK_MEMBERS = 200
 # more than the other collections' versions cached. At about 600 bytes a cached block, this holds the blocks of
 # some 20,000 patrons in about 90 MB; with the common 50,000, 10,000 patrons already cost three block reads a fact.
 CACHED_BLOCKS = 150_000
+# Persons a walk through them all reads at once: each takes a few reads to find its latest version.
+PERSONS_READ_AT_ONCE = 32
 
 
 def _with_addition(person: Person, addition: PersonAddition) -> Person | None:
@@ -447,10 +450,19 @@ class MongoIdentityStore:
     async def active_persons(self, organisation_id: str | None) -> AsyncIterator[Person]:
         # Every person has a first version, found by a query, and the latest is read from it as any read finds it:
         # no list of persons held, however many there are.
+        names: list[tuple[str, str]] = []
         async for document in self._person_documents.find(_first_versions(organisation_id), _PERSON_NAME):
-            person = await self.person(str(document["organisation_id"]), str(document["person_id"]))
-            if person is not None and person.is_active:
-                yield person
+            names.append((str(document["organisation_id"]), str(document["person_id"])))
+            if len(names) == PERSONS_READ_AT_ONCE:
+                for person in await self._latest_persons(names):
+                    yield person
+                names = []
+        for person in await self._latest_persons(names):
+            yield person
+
+    async def _latest_persons(self, names: Sequence[tuple[str, str]]) -> list[Person]:
+        found = await asyncio.gather(*(self.person(organisation_id, person_id) for organisation_id, person_id in names))
+        return [person for person in found if person is not None and person.is_active]
 
     async def count_persons(self, organisation_id: str | None) -> int:
         return await self._person_documents.count_documents(_first_versions(organisation_id))
