@@ -2,7 +2,10 @@
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+Report = TypeVar("Report")
 
 
 class ProgressLine:
@@ -37,3 +40,28 @@ class ProgressLine:
             file=sys.stderr,
             flush=True,
         )
+
+
+async def with_progress(
+    job: Callable[[Callable[[Report], None]], Awaitable[Report]],
+    *,
+    total: int,
+    unit: str,
+    done: Callable[[Report], int],
+    details: Callable[[Report], str],
+    position: Callable[[Report], int] | None = None,
+) -> Report:
+    """Runs `job`, which calls the function it is given with its report as it goes, showing each on a `ProgressLine`:
+    `done` items so far, at `position` (`done` unless given) out of `total`."""
+    latest: list[Report] = []
+    where = done if position is None else position
+
+    def show(report: Report) -> None:
+        latest[:] = [report]
+        progress.update(done(report), details(report))
+
+    progress = ProgressLine(total, lambda: where(latest[0]) if latest else 0, unit=unit)
+    report = await job(show)
+    latest[:] = [report]
+    progress.finish(done(report), details(report))
+    return report

@@ -34,7 +34,7 @@ from services.identity.settings import IdentitySettings
 from shared.access import validate_organisation_id
 from shared.memo import caches_within
 from shared.mongo import mongo_client
-from shared.progress import ProgressLine
+from shared.progress import ProgressLine, with_progress
 from shared.yaml_models import ConfigFileError
 
 DEFAULT_ORGANISATION = "default"
@@ -123,17 +123,13 @@ def _run_refile(arguments: argparse.Namespace) -> int:
 async def _refile(settings: IdentitySettings, organisation_id: str | None) -> RefileReport:
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         store = MongoIdentityStore(client[settings.mongo_database])
-        total = await store.count_persons(organisation_id)
-        done: list[RefileReport] = []
-
-        def show(report: RefileReport) -> None:
-            done[:] = [report]
-            progress.update(report.persons, f"{report.filed:,} keys filed")
-
-        progress = ProgressLine(total, lambda: done[0].persons if done else 0, unit="persons")
-        report = await refile_blocks(store, organisation_id, progress=show)
-        progress.finish(report.persons, f"{report.filed:,} keys filed")
-        return report
+        return await with_progress(
+            lambda show: refile_blocks(store, organisation_id, progress=show),
+            total=await store.count_persons(organisation_id),
+            unit="persons",
+            done=lambda report: report.persons,
+            details=lambda report: f"{report.filed:,} keys filed",
+        )
 
 
 def _run_resolve(arguments: argparse.Namespace) -> int:

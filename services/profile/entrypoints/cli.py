@@ -16,7 +16,7 @@ from services.profile.handlers import ProfileDeps, ProfileRules, ReindexReport, 
 from services.profile.settings import ProfileSettings
 from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
-from shared.progress import ProgressLine
+from shared.progress import with_progress
 from shared.yaml_models import ConfigFileError
 
 
@@ -65,16 +65,14 @@ async def _sweep(settings: ProfileSettings, rules: ProfileRules) -> SweepReport:
             now = deps.clock.now()
             position = await store.sweep_position() or slot_of(now)
             slots = sum(1 for _ in slots_to_sweep(position, now))
-            done: list[SweepReport] = []
-
-            def show(report: SweepReport) -> None:
-                done[:] = [report]
-                progress.update(report.visited, f"{report.slots:,} of {slots:,} slots")
-
-            progress = ProgressLine(slots, lambda: done[0].slots if done else 0, unit="profiles")
-            report = await sweep_once(context, progress=show)
-            progress.finish(report.visited, f"{report.slots:,} of {slots:,} slots")
-            return report
+            return await with_progress(
+                lambda show: sweep_once(context, progress=show),
+                total=slots,
+                unit="profiles",
+                done=lambda report: report.visited,
+                details=lambda report: f"{report.slots:,} of {slots:,} slots",
+                position=lambda report: report.slots,
+            )
         finally:
             await publisher.stop()
 
@@ -88,14 +86,10 @@ def _run_reindex(arguments: argparse.Namespace) -> int:
 async def _reindex(settings: ProfileSettings, organisation_id: str | None) -> ReindexReport:
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         store = MongoProfileStore(client[settings.mongo_database])
-        total = await store.count_profiles(organisation_id)
-        done: list[ReindexReport] = []
-
-        def show(report: ReindexReport) -> None:
-            done[:] = [report]
-            progress.update(report.profiles, f"{report.filed:,} keys filed")
-
-        progress = ProgressLine(total, lambda: done[0].profiles if done else 0, unit="profiles")
-        report = await reindex_lookups(store, organisation_id, progress=show)
-        progress.finish(report.profiles, f"{report.filed:,} keys filed")
-        return report
+        return await with_progress(
+            lambda show: reindex_lookups(store, organisation_id, progress=show),
+            total=await store.count_profiles(organisation_id),
+            unit="profiles",
+            done=lambda report: report.profiles,
+            details=lambda report: f"{report.filed:,} keys filed",
+        )
