@@ -83,7 +83,8 @@ def register(commands: Any) -> None:
         "estimate",
         help="estimate the matching model from a JSON Lines file of person records; writes a model file",
         description="Reads the same lines as `resolve` and estimates each comparison level's u from random pairs "
-        "of records and its m by expectation-maximisation on the pairs that share a blocking key. Writes a "
+        "of records and its m by expectation-maximisation on the pairs that share a blocking key, counting the "
+        "starting model as 1,000 pairs more so that a level a small history seldom shows keeps some weight. Writes a "
         "complete model file (the configured bands, the estimated model) to use with `resolve --model` or "
         "PARTERRE_IDENTITY_MATCH_MODEL_FILE. Nothing is written when EM does not converge.",
     )

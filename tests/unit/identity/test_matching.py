@@ -770,6 +770,27 @@ def test_comparisons_held_keep_their_start_values() -> None:
     assert result.model.comparisons[Comparison.PHONE] != DEFAULT_MODEL.comparisons[Comparison.PHONE]
 
 
+def test_a_level_a_small_history_never_shows_among_matches_keeps_some_weight_with_a_prior() -> None:
+    # A small history where no one's birth date was ever typed one digit off: EM alone makes the slip a veto.
+    truth = replace(DEFAULT_MODEL, prior=0.3)
+    matches = [
+        vector._replace(birth_date=Level.EXACT) if vector.birth_date is Level.NEAR else vector
+        for vector in sample_vectors(replace(truth, prior=1 - 1e-9), 900, seed=5)
+    ]
+    sampled = matches + sample_vectors(replace(truth, prior=1e-9), 2_100, seed=6)
+
+    alone = estimate_model(sampled, start=truth, max_iterations=200).model
+    with_prior = estimate_model(sampled, start=truth, max_iterations=200, prior_pairs=1_000).model
+
+    assert alone.level_weight(Comparison.BIRTH_DATE, Level.NEAR) < -8
+    assert with_prior.level_weight(Comparison.BIRTH_DATE, Level.NEAR) > 0
+    # What the pairs do show still moves the estimate away from the start.
+    assert (
+        with_prior.comparisons[Comparison.BIRTH_DATE][Level.NEAR].m
+        < truth.comparisons[Comparison.BIRTH_DATE][Level.NEAR].m
+    )
+
+
 def test_em_stops_at_its_iteration_limit_and_says_it_did_not_converge() -> None:
     result = estimate_model(sample_vectors(DEFAULT_MODEL, 500, seed=1), start=neutral_start(), max_iterations=2)
 
