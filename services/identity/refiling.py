@@ -8,6 +8,9 @@ from services.identity.domain.matching import blocking_keys
 from services.identity.domain.persons import Person
 from services.identity.ports import IdentityStore
 
+# Blocks read at once: a store answers one read at a time per call, and most blocks of a walk are in no cache.
+READS_AT_ONCE = 16
+
 
 @dataclass
 class RefileReport:
@@ -78,10 +81,6 @@ async def _file(store: IdentityStore, persons: list[Person], report: RefileRepor
             report.filed += filed
             report.full += len(keys) - filed
         report.persons += len(wanted)
-
-
-# Blocks read at once: a store answers one read at a time per call, and most blocks of a walk are in no cache.
-READS_AT_ONCE = 16
 
 
 async def _block_members(store: IdentityStore, organisation_id: str, keys: set[str]) -> dict[str, list[str]]:
