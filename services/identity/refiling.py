@@ -70,12 +70,11 @@ async def _file(store: IdentityStore, persons: list[Person], report: RefileRepor
                 person_id: [key for key in keys if person_id not in members[key]] for person_id, keys in wanted.items()
             }
             additions = [(keys, person_id) for person_id, keys in missing.items() if keys]
-            if not additions:
-                report.persons += len(wanted)
-                continue
-            await store.add_to_blocks_all(organisation_id, additions)
-            # Read again, not assumed: a block that is full takes no one more.
-            after = await _block_members(store, organisation_id, {key for keys, _ in additions for key in keys})
+            after: dict[str, list[str]] = {}
+            if additions:
+                await store.add_to_blocks_all(organisation_id, additions)
+                # Read again, not assumed: a block that is full takes no one more.
+                after = await _block_members(store, organisation_id, {key for keys, _ in additions for key in keys})
         for keys, person_id in additions:
             filed = sum(person_id in after[key] for key in keys)
             report.filed += filed
