@@ -1386,20 +1386,24 @@ async def _apply_batch_of(
         organisation_id,
         [person.person_id for person in planned if person.person_id not in kept and not person.created_by_first],
     )
-    erased = await store.erased_among(organisation_id, person_ids)
-    logged = await store.logged(
-        organisation_id, [fact.event_id for person in planned for _, _, fact, _ in person.facts]
-    )
+    # Nor is anything asked about the facts of a person identity has just created, logged from number 1: a
+    # redelivery finds that number taken, and an erasure of theirs run since is found after storing (see
+    # `_store_batch`). A kept profile's facts are logged past it, where a fact applied before would find a free
+    # number: those are asked about.
+    known = [person for person in planned if person.person_id in kept or not person.created_by_first]
+    erased = await store.erased_among(organisation_id, [person.person_id for person in known])
+    logged = await store.logged(organisation_id, [fact.event_id for person in known for _, _, fact, _ in person.facts])
     to_log: list[FactToLog] = []
     fresh: list[tuple[StoredProfile, list[tuple[int, Envelope, ProfileEvent, Envelope]]]] = []
     for person in planned:
         profile = stored.get(person.person_id) or StoredProfile(organisation_id, person.person_id)
         if person.person_id in erased or profile.is_merged:
             continue
-        known = [logged.get(fact.event_id) for _, _, fact, _ in person.facts]
-        seen = next((count for count, found in enumerate(known) if found is None), len(known))
-        if any(found is not None for found in known[seen:]) or any(
-            found is not None and (found[0] != person.person_id or found[1] > profile.applied) for found in known[:seen]
+        found_logged = [logged.get(fact.event_id) for _, _, fact, _ in person.facts]
+        seen = next((count for count, found in enumerate(found_logged) if found is None), len(found_logged))
+        if any(found is not None for found in found_logged[seen:]) or any(
+            found is not None and (found[0] != person.person_id or found[1] > profile.applied)
+            for found in found_logged[:seen]
         ):
             # Logged but not applied (a crash came between), or logged for someone else: fact by fact.
             continue
@@ -1524,7 +1528,9 @@ async def _store_batch(
             for index, _, _ in person.changes:
                 outcomes[index] = "applied"
             continue
-        # The erasure ran while these facts were stored: what they stored goes the same way.
+        # Erased before these facts were stored (a person identity created, delivered again after their erasure) or
+        # while they were: what they stored goes the same way, and each fact is left to `apply_resolved`, which
+        # notes it as for a person erased.
         await store.purge(
             organisation_id,
             profile.person_id,
@@ -1536,5 +1542,5 @@ async def _store_batch(
         await store.unindex_lookups(organisation_id, profile.person_id, keys_after[profile.person_id], thorough=True)
         await store.delete_profile(organisation_id, profile.person_id)
         for index, _, _ in person.changes:
-            outcomes[index] = "erased_person"
+            outcomes[index] = None
             produced[index] = ()

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -18,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.profile.domain.profile import ProfileState
-from services.profile.domain.schedule import SHARDS, SLOT, DueEntry, shard_of, slot_of
+from services.profile.domain.schedule import PARTS, SLOT, DueEntry, slot_of
 from services.profile.ports import (
     FactToLog,
     FiledDue,
@@ -42,7 +43,7 @@ PROFILES = "profile_profiles"
 FACT_LOG = "profile_fact_log"
 FIRED_TRIGGERS = "profile_fired_triggers"
 ERASED = "profile_erased"
-# Lists of numbered documents (see `NumberedList`): `slot|shard#n`, the profiles due in that slot of time, and
+# Lists of numbered documents (see `NumberedList`): `slot|part#n`, the profiles due in that slot of time, and
 # `day|date#n`, which parts of the day's slots hold entries; and the one document saying how far the sweep has
 # gone. The sweep reads them by `_id`, never the profiles, and an empty day costs it one read.
 # `org|digest of the key#n` documents: the persons whose profiles hold an email, a phone, an upstream id or a name's
@@ -125,6 +126,8 @@ class MongoProfileStore:
         self._lookup_lengths: dict[str, int] = {}
         # The same for the parts of the due slots, which a season's end fills by the thousand.
         self._due_lengths: dict[str, int] = {}
+        # The part of a slot the next batch files in; processes start apart so that they seldom share one.
+        self._next_part = secrets.randbelow(PARTS)
         self._privacy = database[PRIVACY_LOG]
         self._filtered = database[FILTERED_FACTS]
         self._collections = [database[name] for name in COLLECTIONS]
@@ -445,10 +448,11 @@ class MongoProfileStore:
         return handles
 
     async def _file_due(self, entries: Sequence[DueEntry], slots: Sequence[datetime]) -> list[str]:
+        # One part per slot for all these entries: a batch filing hundreds costs a measure and an append per slot.
+        part, self._next_part = self._next_part, (self._next_part + 1) % PARTS
         by_name: dict[str, list[int]] = {}
-        for index, (entry, slot) in enumerate(zip(entries, slots, strict=True)):
-            name = _due_name(slot, shard_of(entry.organisation_id, entry.person_id))
-            by_name.setdefault(name, []).append(index)
+        for index, slot in enumerate(slots):
+            by_name.setdefault(_due_name(slot, part), []).append(index)
         names = list(by_name)
         lengths = dict(
             zip(
@@ -513,7 +517,7 @@ class MongoProfileStore:
         return position
 
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
-        in_slot = {_due_name(slot, shard) for shard in range(SHARDS)}
+        in_slot = {_due_name(slot, part) for part in range(PARTS)}
         parts = sorted({str(item["part"]) for _, item in await self._due.items(_day_name(slot))} & in_slot)
         filed = []
         for name in parts:
@@ -882,8 +886,8 @@ def _day_name(slot: datetime) -> str:
     return f"day|{slot.date().isoformat()}"
 
 
-def _due_name(slot: datetime, shard: int) -> str:
-    return f"{slot.isoformat()}|{shard:02d}"
+def _due_name(slot: datetime, part: int) -> str:
+    return f"{slot.isoformat()}|{part:02d}"
 
 
 def _sizes_key(organisation_id: str, day: date) -> str:

@@ -1,7 +1,6 @@
 """Where the time sweep finds profiles: each profile's next due moment filed in a fixed slot of time, so a sweep
 reads the slots that have passed and nothing else, however many profiles the organisation holds."""
 
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,9 +9,10 @@ SLOT = timedelta(minutes=15)
 # A slot is swept this long after it ends: a writer that computed a due moment just before the slot ended, on a
 # clock running a little behind, still files it in time.
 GRACE = timedelta(minutes=2)
-# A season's end makes every profile due at one moment: the slot is split so no single document grows with the
-# whole collection.
-SHARDS = 32
+# A slot is listed in parts, each a list of its own: a season's end makes every profile due at one moment, and
+# writers filing it then append to different lists instead of racing for the next number of one. A writer files a
+# batch's entries of a slot in one part (one append), and the next batch in the next part.
+PARTS = 32
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -31,11 +31,6 @@ def slot_of(moment: datetime) -> datetime:
     utc = moment.astimezone(UTC)
     midnight = utc.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight + SLOT * ((utc - midnight) // SLOT)
-
-
-def shard_of(organisation_id: str, person_id: str) -> int:
-    """The part of a slot a person is filed in; stable across processes and versions."""
-    return zlib.crc32(f"{organisation_id}|{person_id}".encode()) % SHARDS
 
 
 def slots_to_sweep(position: datetime, now: datetime) -> Iterator[datetime]:

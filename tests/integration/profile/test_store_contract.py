@@ -10,7 +10,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS, ERASED, MongoProfileStore
-from services.profile.domain.schedule import DueEntry, slot_of
+from services.profile.domain.schedule import PARTS, DueEntry, slot_of
 from services.profile.ports import StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document, NumberedList
@@ -155,8 +155,9 @@ def upstream(world: World, event_id: str, person_id: str) -> Envelope:
 async def test_writers_filing_one_slot_or_one_key_at_the_same_moment_all_land(world: World) -> None:
     store, organisation = world.store, world.organisation_id
     slot = datetime(2027, 3, 1, 20, 0, tzinfo=UTC)
-    # One person due at many moments of one slot: all in the same document, written at once.
-    entries = [DueEntry(slot + timedelta(seconds=n), organisation, "per_anne") for n in range(12)]
+    # One person due at many moments of one slot, filed at once: more filings than the slot has parts, so that
+    # some append to the same part at the same moment.
+    entries = [DueEntry(slot + timedelta(seconds=n), organisation, "per_anne") for n in range(PARTS + 8)]
     persons = [f"per_{n:02d}" for n in range(12)]
 
     await asyncio.gather(*(store.schedule(entry) for entry in entries))
@@ -164,8 +165,8 @@ async def test_writers_filing_one_slot_or_one_key_at_the_same_moment_all_land(wo
         *(store.index_lookups(organisation, person, ["email:famille@example.com"]) for person in persons)
     )
 
-    [filed] = await store.filed_in(slot)
-    assert sorted(filed.entries) == sorted(entries)
+    filed = await store.filed_in(slot)
+    assert sorted(entry for part in filed for entry in part.entries) == sorted(entries)
     assert sorted(await store.found_by(organisation, "email:famille@example.com")) == persons
 
 

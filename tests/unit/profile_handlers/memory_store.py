@@ -5,12 +5,13 @@
 
 import asyncio
 import hashlib
+import zlib
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 
 from services.profile.domain.profile import ProfileState
-from services.profile.domain.schedule import DueEntry, shard_of, slot_of
+from services.profile.domain.schedule import PARTS, DueEntry, slot_of
 from services.profile.ports import FactToLog, FiledDue, HeldTurn, Origin, PrivacyEntry, StoredProfile
 from shared.events import Envelope
 
@@ -26,7 +27,7 @@ class MemoryProfileStore:
         self.logged_facts: dict[tuple[str, str], tuple[str, int]] = {}
         self.fired: dict[tuple[str, str], str] = {}
         self.erased: set[tuple[str, str]] = set()
-        # (slot, shard) -> every entry filed there, in order; None where one was unfiled
+        # (slot, part) -> every entry filed there, in order; None where one was unfiled
         self.due: dict[tuple[datetime, int], list[DueEntry | None]] = {}
         self.position: datetime | None = None
         # (organisation, digest of the key) -> the persons filed under it, first filed first
@@ -235,7 +236,7 @@ class MemoryProfileStore:
 
     async def _file(self, entry: DueEntry, slot: datetime) -> str:
         await asyncio.sleep(0)
-        key = (slot, shard_of(entry.organisation_id, entry.person_id))
+        key = (slot, _part_of(entry))
         filed = self.due.setdefault(key, [])
         filed.append(entry)
         return f"{_name(key)}#{len(filed)}"
@@ -260,8 +261,8 @@ class MemoryProfileStore:
     async def unschedule(self, handle: str) -> None:
         await asyncio.sleep(0)
         name, number = handle.rsplit("#", 1)
-        slot, shard = name.rsplit("|", 1)
-        filed = self.due.get((datetime.fromisoformat(slot), int(shard)))
+        slot, part = name.rsplit("|", 1)
+        filed = self.due.get((datetime.fromisoformat(slot), int(part)))
         if filed is not None and int(number) <= len(filed):
             filed[int(number) - 1] = None
 
@@ -285,8 +286,8 @@ class MemoryProfileStore:
 
     async def drop_filed(self, filed: FiledDue) -> bool:
         await asyncio.sleep(0)
-        slot, shard = filed.key.rsplit("|", 1)
-        key = (datetime.fromisoformat(slot), int(shard))
+        slot, part = filed.key.rsplit("|", 1)
+        key = (datetime.fromisoformat(slot), int(part))
         if len(self.due.get(key, ())) != filed.version:
             return False
         self.due.pop(key, None)
@@ -469,3 +470,8 @@ def _name(key: tuple[datetime, int]) -> str:
 def _key_digest(key: str) -> str:
     # Like the real store: a look-up key (an email, a phone, a name's sound) is kept only as a digest.
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _part_of(entry: DueEntry) -> int:
+    # Spread over the parts by person, so that sweeps meet slots of several parts.
+    return zlib.crc32(f"{entry.organisation_id}|{entry.person_id}".encode()) % PARTS

@@ -146,16 +146,29 @@ async def test_a_fact_no_profile_folds_is_noted_filtered_once_in_a_batch_as_one_
 
 
 class ReadsCounted(MemoryProfileStore):
-    """The in-memory store, noting the persons whose profiles batches read."""
+    """The in-memory store, noting the persons whose profiles batches read, the persons whose tombstones they look
+    for and the facts they ask the log about."""
 
     def __init__(self) -> None:
         super().__init__()
         self.profiles_read: list[str] = []
+        self.asked_if_erased: list[str] = []
+        self.asked_if_logged: list[str] = []
 
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         wanted = list(person_ids)
         self.profiles_read.extend(wanted)
         return await super().profiles_of(organisation_id, wanted)
+
+    async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
+        wanted = list(person_ids)
+        self.asked_if_erased.extend(wanted)
+        return await super().erased_among(organisation_id, wanted)
+
+    async def logged(self, organisation_id: str, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        wanted = list(event_ids)
+        self.asked_if_logged.extend(wanted)
+        return await super().logged(organisation_id, wanted)
 
 
 async def test_a_batch_reads_no_profile_it_stored_before_nor_one_of_a_person_identity_just_created() -> None:
@@ -193,6 +206,55 @@ async def test_the_first_fact_of_a_person_delivered_again_to_another_instance_ch
     assert store.profiles_read == []
     assert await profiles(elsewhere) == before
     assert again == ()
+
+
+async def test_a_batch_asks_nothing_about_the_facts_of_a_person_identity_just_created_until_it_stores_them() -> None:
+    reference, store = memory_world(), ReadsCounted()
+    world = memory_world(store)
+    sent = [
+        reference.purchase("sale-1", "per_anne", days_ago=40),
+        reference.purchase("sale-2", "per_anne", days_ago=30),
+        reference.purchase("sale-3", "per_bea", days_ago=20),
+    ]
+    later = [reference.purchase("sale-4", "per_anne", days_ago=10), reference.purchase("sale-5", "per_cleo")]
+    expected = await one_at_a_time(reference, sent + later)
+
+    published = list(await world.deliver_batch(sent))
+    # Only whether an erasure came while the batch stored its profiles.
+    assert (store.asked_if_logged, store.asked_if_erased) == ([], ["per_anne", "per_bea"])
+    store.asked_if_erased.clear()
+    published += await world.deliver_batch(later)
+
+    # Anne's profile is kept from the first batch: her next fact is logged past it, so the log is asked about it,
+    # and her tombstone looked for before and after.
+    assert store.asked_if_logged == ["sale-4"]
+    assert sorted(store.asked_if_erased) == ["per_anne", "per_anne", "per_cleo"]
+    assert await profiles(world) == await profiles(reference)
+    assert announced(published) == announced(expected)
+
+
+async def test_a_first_fact_delivered_again_after_its_persons_erasure_is_left_to_be_noted_as_for_a_person_erased() -> (
+    None
+):
+    store = MemoryProfileStore()
+    here, elsewhere = memory_world(store), memory_world(store)
+    first = here.purchase("sale-1", "per_emma", days_ago=40)
+    await here.deliver_batch([first])
+    await here.deliver(here.erasure("per_emma", upstream=True))
+    late = here.purchase("sale-2", "per_emma")
+
+    # Another instance, which never saw Emma, is delivered her first fact again: nothing asked, so it is stored,
+    # then found erased, taken out again and left to the fact-by-fact path.
+    batch = cast(list[tuple[Envelope, PersonResolvedV1]], [(first, parse_data(first))])
+    handled = await apply_facts(batch, elsewhere.deps)
+
+    assert handled.outcomes == (None,)
+    assert handled.outputs == ()
+    assert await elsewhere.naming("per_emma") == []
+    # The erasure noted the fact already when it took it out of Emma's history; a fact never seen is noted now.
+    assert (await elsewhere.handle(first)).filtered == ()
+    assert (await elsewhere.handle(late)).filtered == ("erased_person",)
+    assert await elsewhere.naming("per_emma") == []
 
 
 @pytest.mark.parametrize("meanwhile", ["purchase", "erasure"])

@@ -1,0 +1,86 @@
+"""What a batch of facts costs the real store, counted in commands: the round trips a batch saves are what lets
+profile keep up with a season's sales."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.profile.adapters.mongo import DUE, FACT_LOG, INDEXES, MongoProfileStore
+from services.profile.domain.schedule import DueEntry, slot_of
+from shared.mongo import Document, ensure_indexes
+from tests.conftest import Servers
+from tests.integration.command_log import CommandLog
+from tests.unit.profile_handlers.batches import PERSONS, announced, in_batches, one_at_a_time, profiles
+from tests.unit.profile_handlers.memory_store import MemoryProfileStore
+from tests.unit.profile_handlers.scenarios import World
+
+pytestmark = [pytest.mark.mongo]
+
+
+@pytest.fixture
+async def logged_database(servers: Servers) -> AsyncIterator[tuple[AsyncDatabase[Document], CommandLog]]:
+    log = CommandLog()
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        servers.mongo_url, tz_aware=True, event_listeners=[log], uuidRepresentation="standard"
+    )
+    try:
+        database = client[name]
+        await ensure_indexes(database, INDEXES)
+        yield database, log
+        await client.drop_database(name)
+    finally:
+        await client.close()
+
+
+async def test_a_batch_files_its_due_entries_in_one_append_per_slot(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    store = MongoProfileStore(database)
+    first_slot = datetime(2027, 3, 1, 20, 0, tzinfo=UTC)
+    entries = [DueEntry(first_slot + timedelta(seconds=9 * n), "theatre-du-nord", f"per_{n:03d}") for n in range(200)]
+    assert len({slot_of(entry.due_at) for entry in entries}) == 2
+    log.commands.clear()
+
+    await store.schedule_all(entries)
+
+    # One append per slot, and one listing both slots' new parts in their day.
+    assert log.count("insert", DUE) == 3
+    filed = [
+        entry
+        for slot in (first_slot, first_slot + timedelta(minutes=15))
+        for part in await store.filed_in(slot)
+        for entry in part.entries
+    ]
+    assert sorted(filed) == sorted(entries)
+
+
+async def test_a_batch_asks_the_log_nothing_about_the_facts_of_persons_identity_just_created(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    reference = World(MemoryProfileStore(), _no_documents)
+    world = World(MongoProfileStore(database), _no_documents)
+    sent = [reference.purchase(f"sale-{n}", PERSONS[n % len(PERSONS)], days_ago=60 - n) for n in range(12)]
+    first, later = sent[:4], sent[4:]
+    expected = await one_at_a_time(reference, sent)
+    log.commands.clear()
+
+    published = await in_batches(world, [first])
+    assert log.count("find", FACT_LOG) == 0
+    published += await in_batches(world, [later])
+
+    # The persons' profiles are kept from the first batch: their later facts are asked about, one read each.
+    assert log.count("find", FACT_LOG) == len(later)
+    assert all((await profiles(world)).values())
+    assert await profiles(world) == await profiles(reference)
+    assert announced(published) == announced(expected)
+
+
+async def _no_documents() -> list[str]:
+    return []
