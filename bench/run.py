@@ -18,6 +18,7 @@ from bench import (
     profile_updates,
 )
 from bench.support import Result, format_table, servers
+from shared.gc_tuning import tune_garbage_collection
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -71,6 +72,8 @@ def main() -> None:
         "--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeat for several)"
     )
     arguments = parser.parse_args()
+    # The services the benchmarks run in this process pace their collector as their own processes do.
+    tune_garbage_collection()
     results = asyncio.run(run_all(arguments.quick, frozenset(arguments.only or BENCHMARKS)))
     print(table(results))
     RESULTS.write_text(

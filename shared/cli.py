@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shared.access import TOKENS_COLLECTION, Scope, TokenStore
+from shared.gc_tuning import tune_garbage_collection
 from shared.mongo import mongo_client
 from shared.settings import ServiceSettings
 from shared.topic_admin import ensure_topics
@@ -122,6 +123,8 @@ def _docs(arguments: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    # Some commands run for minutes over hundreds of thousands of records, as the services do.
+    tune_garbage_collection()
     if hasattr(arguments, "run"):
         code: int = arguments.run(arguments)
         return code

@@ -27,6 +27,7 @@ from shared.access import TOKEN_INDEXES, TOKENS_COLLECTION, TokenStore
 from shared.consumer_lag import LagReader
 from shared.dead_letter_routes import router as dead_letter_router
 from shared.events import Envelope
+from shared.gc_tuning import tune_garbage_collection
 from shared.kafka import ConsumedRecord, ConsumerMetrics, add_consumer, create_broker
 from shared.logs import configure_logging, correlation_id_var
 from shared.mongo import Document, IndexSpec, ensure_indexes, mongo_client, ping_store
@@ -254,10 +255,13 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 def serve(settings: SettingsT, build_app: Callable[[SettingsT], FastAPI]) -> None:
-    """The one way every service process starts: logging, then uvicorn on the configured port."""
+    """The one way every service process starts: logging, the collector's pace, then uvicorn on the configured
+    port."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    app = build_app(settings)
+    tune_garbage_collection()
     uvicorn.run(
-        build_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
