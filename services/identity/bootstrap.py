@@ -1,18 +1,27 @@
 """Builds the identity service: settings, clients, adapters, subscriber and routes; nothing happens at import."""
 
+import asyncio
+import contextlib
+import logging
+from typing import cast
+
 from fastapi import FastAPI
 
 from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
 from services.identity.context import IdentityContext, SystemClock, load_rules
+from services.identity.domain.matching import BLOCKING_KEYS_VERSION
 from services.identity.entrypoints.consumer import handle_fact, handle_facts
 from services.identity.entrypoints.http import router
 from services.identity.handlers import IdentityDeps
 from services.identity.metrics import IdentityMetrics
+from services.identity.refiling import blocks_outdated
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, KafkaPublisher
 from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
 from shared.topics import AUDIENCE_FACTS, CONSUMER_GROUPS
+
+log = logging.getLogger(__name__)
 
 IDENTITY_GROUP = next(group for group in CONSUMER_GROUPS if group.service == "identity")
 
@@ -59,6 +68,40 @@ def create_app(
             handle_batch=handle_batch,
         )
 
+    async def watch_blocks(runtime: Runtime) -> None:
+        store = cast(IdentityContext, runtime.extras["identity"]).deps.store
+
+        async def outdated() -> bool:
+            found = await blocks_outdated(store)
+            metrics.blocks_outdated.set(1 if found else 0)
+            return found
+
+        async def until_refiled() -> None:
+            while True:
+                await asyncio.sleep(identity_settings.identity_blocks_check_seconds)
+                try:
+                    if not await outdated():
+                        log.info("every stored person is filed under the current blocking keys")
+                        return
+                except Exception as exc:  # the store away: checked again at the next turn
+                    log.warning("could not check the blocking keys persons are filed under: %r", exc)
+
+        if await outdated():
+            log.warning(
+                "persons stored before the blocking keys changed (now version %d) are filed under older keys only: "
+                "records of theirs may make new persons instead of finding them. Run `parterre identity "
+                "refile-blocks` (identity may keep running meanwhile).",
+                BLOCKING_KEYS_VERSION,
+            )
+            runtime.extras["blocks-watch"] = asyncio.create_task(until_refiled(), name="blocks-watch")
+
+    async def stop_watching_blocks(runtime: Runtime) -> None:
+        watch = runtime.extras.pop("blocks-watch", None)
+        if isinstance(watch, asyncio.Task):
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
     app = create_service_app(
         identity_settings,
         ServiceParts(
@@ -70,6 +113,8 @@ def create_app(
             routers=[router],
             indexes=INDEXES,
             wire=wire,
+            on_start=watch_blocks,
+            on_stop=stop_watching_blocks,
         ),
     )
     metrics = IdentityMetrics(app.state.runtime.registry)

@@ -1,6 +1,6 @@
 """The identity service's own metrics, beside the HTTP and Kafka ones every service exports."""
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class IdentityMetrics:
@@ -41,4 +41,10 @@ class IdentityMetrics:
             "batch's time, its publication included: what the fact waited.",
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.blocks_outdated = Gauge(
+            "parterre_identity_blocks_outdated",
+            "1 while persons stored before the blocking keys last changed may be filed under older keys only, so that "
+            "records of theirs are less likely to find them: run `parterre identity refile-blocks`. Checked at start.",
+            registry=registry,
         )

@@ -162,6 +162,13 @@ class IdentityStore(IdentityReads, Protocol):
         """How many persons were ever stored, of any status: what `active_persons` walks through at most."""
         ...
 
+    async def blocks_filed_under(self) -> int | None:
+        """The version of the blocking keys (`BLOCKING_KEYS_VERSION`) every stored person is filed under, as last
+        recorded; None if it never was."""
+        ...
+
+    async def record_blocks_filed_under(self, version: int) -> None: ...
+
     async def join_household(self, organisation_id: str, household_id: str, person_ids: Sequence[str]) -> None: ...
 
     async def insert_merge(self, merge: MergeRecord) -> MergeRecord:

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.identity.domain.matching import blocking_keys
+from services.identity.domain.matching import BLOCKING_KEYS_VERSION, blocking_keys
 from services.identity.domain.persons import Person
 from services.identity.ports import IdentityStore
 
@@ -35,7 +35,8 @@ async def refile_blocks(
     are resolved: when `blocking_keys` changes (`BLOCKING_KEYS_VERSION`), the persons stored before are found only
     through the keys of their day until they are seen again. Running it again files nothing; identity may keep
     running, since filing only adds a person to a block, as resolving does. Persons are filed `persons_at_once` at a
-    time, as a consumer batch files them: one write per block.
+    time, as a consumer batch files them: one write per block. Once every organisation's persons are filed, the store
+    records that they are filed under the current keys (see `blocks_outdated`).
     """
     report = RefileReport()
     waiting: list[Person] = []
@@ -50,7 +51,23 @@ async def refile_blocks(
         await _file(store, waiting, report)
         if progress is not None:
             progress(report)
+    if organisation_id is None:
+        # Persons stored meanwhile were filed under the current keys as they were resolved.
+        await store.record_blocks_filed_under(BLOCKING_KEYS_VERSION)
     return report
+
+
+async def blocks_outdated(store: IdentityStore) -> bool:
+    """Whether stored persons may be filed under older blocking keys than `BLOCKING_KEYS_VERSION`: the store records
+    no refiling under the current keys and holds persons. A store holding none records that it is up to date, since
+    every person it will hold is filed under the current keys as it is resolved."""
+    filed = await store.blocks_filed_under()
+    if filed is not None and filed >= BLOCKING_KEYS_VERSION:
+        return False
+    if await anext(aiter(store.active_persons(None)), None) is not None:
+        return True
+    await store.record_blocks_filed_under(BLOCKING_KEYS_VERSION)
+    return False
 
 
 async def _file(store: IdentityStore, persons: list[Person], report: RefileReport) -> None:

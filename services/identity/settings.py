@@ -40,6 +40,12 @@ class IdentitySettings(ServiceSettings):
     identity_default_region: str = Field(
         default="CA", pattern=r"^[A-Z]{2}$", description="Country assumed for phone numbers written without one."
     )
+    identity_blocks_check_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="While persons may be filed under older blocking keys, how often identity checks whether "
+        "`parterre identity refile-blocks` has filed them under the current ones.",
+    )
 
     def policy_path(self) -> Path:
         return Path(self.identity_policy_file) if self.identity_policy_file else BUNDLED_POLICY

@@ -29,6 +29,7 @@ class InMemoryIdentityStore:
         self._owners: MutableMapping[tuple[str, Identifier], str] = mapping("owners")
         self._persons: MutableMapping[tuple[str, str], Person] = mapping("persons")
         self._blocks: MutableMapping[tuple[str, str], list[str]] = mapping("blocks")
+        self._blocks_version: int | None = None
         self._households: MutableMapping[tuple[str, str], list[str]] = mapping("households")
         self._merges: MutableMapping[tuple[str, str], MergeRecord] = mapping("merges")
         self._reviews: MutableMapping[tuple[str, str], ReviewItem] = mapping("reviews")
@@ -179,6 +180,12 @@ class InMemoryIdentityStore:
 
     async def count_persons(self, organisation_id: str | None) -> int:
         return sum(1 for organisation, _ in self._persons if organisation_id is None or organisation == organisation_id)
+
+    async def blocks_filed_under(self) -> int | None:
+        return self._blocks_version
+
+    async def record_blocks_filed_under(self, version: int) -> None:
+        self._blocks_version = version
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
         return list(self._households.get((organisation_id, household_id), ()))

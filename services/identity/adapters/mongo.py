@@ -63,6 +63,9 @@ EPOCHS = "identity_epochs"
 # `org|digest of the event id`: an upstream fact identity let go no further on purpose, with the reason (suppressed,
 # erasure_unknown_person). A digest: the facts of a person who asked not to be added again leave no id behind.
 FILTERED_FACTS = "identity_filtered_facts"
+# What the store as a whole is up to: `blocks`, the version of the blocking keys every stored person is filed under.
+MAINTENANCE = "identity_maintenance"
+BLOCKS_VERSION = "blocks"
 
 INDEXES = (
     IndexSpec(MERGES, [("organisation_id", ASCENDING), ("persons", ASCENDING)]),
@@ -137,6 +140,7 @@ class MongoIdentityStore:
         self._unmerge_claims = database[UNMERGE_CLAIMS]
         self._suppressions = database[SUPPRESSIONS]
         self._filtered = database[FILTERED_FACTS]
+        self._maintenance = database[MAINTENANCE]
 
     def trusting(self, organisation_ids: Iterable[str]) -> AbstractAsyncContextManager[None]:
         return self._trusting(frozenset(organisation_ids))
@@ -466,6 +470,16 @@ class MongoIdentityStore:
 
     async def count_persons(self, organisation_id: str | None) -> int:
         return await self._person_documents.count_documents(_first_versions(organisation_id))
+
+    async def blocks_filed_under(self) -> int | None:
+        recorded = await self._maintenance.find_one({"_id": BLOCKS_VERSION})
+        return None if recorded is None else int(recorded["version"])
+
+    async def record_blocks_filed_under(self, version: int) -> None:
+        # One document that only ever moves forward; two writers record the same version.
+        await self._maintenance.replace_one(
+            {"_id": BLOCKS_VERSION}, {"version": version, "recorded_at": datetime.now(UTC)}, upsert=True
+        )
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
         latest = await self._households.latest(organisation_id, household_id)

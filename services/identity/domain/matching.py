@@ -456,8 +456,8 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
     )
 
 
-# Bump when a change to `blocking_keys` changes any key, and tell operators to run `parterre identity refile-blocks`:
-# the persons stored before are filed under the keys of their day only.
+# Bump when a change to `blocking_keys` changes any key: the persons stored before are filed under the keys of their
+# day only, and identity tells operators to run `parterre identity refile-blocks` until a run has filed them.
 BLOCKING_KEYS_VERSION = 2
 
 

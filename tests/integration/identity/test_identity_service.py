@@ -1,5 +1,7 @@
 """The identity service on real Kafka and the real store: facts in, resolutions out, exactly once in effect."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -9,19 +11,25 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.identity.adapters.mongo import MAINTENANCE, MongoIdentityStore
 from services.identity.bootstrap import create_app
 from services.identity.context import IdentityContext
+from services.identity.domain.matching import BLOCKING_KEYS_VERSION
 from services.identity.handlers import active_person
+from services.identity.refiling import refile_blocks
 from services.identity.settings import IdentitySettings
 from shared.access import Scope
 from shared.events import Envelope, PersonRef, build_envelope, parse_event
 from shared.events.audience import PersonDetailsUpdatedV1
 from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1
+from shared.mongo import mongo_client
 from shared.settings import ServiceSettings
 from shared.topic_admin import ensure_topics
 from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
 from tests.integration.identity.conftest import START
+from tests.integration.identity.test_refiling import FREDERIC, normalised, store_as_before
 from tests.integration.kafka_support import TopicTail, publish_envelopes
+from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -184,3 +192,36 @@ async def test_the_http_api_finds_a_person_by_email_and_undoes_a_merge(harness: 
             bad = await client.get("/v1/persons", params={"email": "x", "phone": "y"}, headers=headers)
             assert bad.status_code == 400
             assert set(bad.json()["detail"]["message"]) == {"en", "fr"}
+
+
+def blocks_outdated_gauge(app: FastAPI) -> float | None:
+    value = app.state.runtime.registry.get_sample_value("parterre_identity_blocks_outdated")
+    return None if value is None else float(value)
+
+
+async def test_identity_reports_persons_filed_under_older_blocking_keys_until_they_are_refiled(
+    harness: IdentityHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = harness.settings
+    async with running_identity(harness) as app:
+        # An empty store holds nothing filed under older keys, and records it.
+        assert blocks_outdated_gauge(app) == 0
+    async with mongo_client(settings.mongo_url, app_name="parterre-tests") as client:
+        store = MongoIdentityStore(client[settings.mongo_database])
+        assert await store.blocks_filed_under() == BLOCKING_KEYS_VERSION
+        # A store an older release filled: persons, and no record of the keys they are filed under.
+        await client[settings.mongo_database][MAINTENANCE].delete_many({})
+        await store_as_before(store, "per_frederic", normalised(**FREDERIC), organisation_id=harness.organisation_id)
+        harness.settings = settings.model_copy(update={"identity_blocks_check_seconds": 0.05})
+
+        with caplog.at_level(logging.INFO, logger="services.identity.bootstrap"):
+            async with running_identity(harness) as app:
+                assert blocks_outdated_gauge(app) == 1
+                assert "parterre identity refile-blocks" in caplog.text
+                await refile_blocks(store, harness.organisation_id)
+                await asyncio.sleep(0.3)
+                # One organisation refiled: others may still hold persons filed under older keys.
+                assert blocks_outdated_gauge(app) == 1
+                await refile_blocks(store, None)
+                assert await eventually(lambda: blocks_outdated_gauge(app) == 0)
+        assert "every stored person is filed under the current blocking keys" in caplog.text

@@ -7,13 +7,13 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import MAX_BLOCK_MEMBERS, MongoIdentityStore
-from services.identity.domain.matching import blocking_keys
+from services.identity.domain.matching import BLOCKING_KEYS_VERSION, blocking_keys
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord, PersonRecord
 from services.identity.handlers import IdentityDeps, resolve_fact
 from services.identity.ports import IdentityStore
-from services.identity.refiling import refile_blocks
+from services.identity.refiling import blocks_outdated, refile_blocks
 from shared.cli import main
 from shared.events import parse_data
 from shared.events.identity import MatchMethod, PersonResolvedV1
@@ -149,3 +149,21 @@ async def test_a_full_block_is_reported_not_counted_as_filed(database: AsyncData
 async def _run(argv: list[str]) -> int:
     # The command runs its own event loop, as from a terminal.
     return await asyncio.to_thread(main, argv)
+
+
+async def test_a_store_is_outdated_while_it_holds_persons_and_no_refiling_of_every_organisation_since_the_keys_changed(
+    identity_store: IdentityStore,
+) -> None:
+    store = identity_store
+    # Empty: every person it will hold is filed under the current keys.
+    assert not await blocks_outdated(store)
+    assert await store.blocks_filed_under() == BLOCKING_KEYS_VERSION
+    await store.record_blocks_filed_under(BLOCKING_KEYS_VERSION - 1)
+    await store_as_before(store, "per_frederic", normalised(**FREDERIC))
+    assert await blocks_outdated(store)
+
+    await refile_blocks(store, ORGANISATION)
+    assert await blocks_outdated(store)
+    await refile_blocks(store, None)
+    assert not await blocks_outdated(store)
+    assert await store.blocks_filed_under() == BLOCKING_KEYS_VERSION
