@@ -1,8 +1,14 @@
 """Every command a MongoDB client sends, to count what a piece of work costs the store."""
 
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
-from pymongo import monitoring
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.mongo import Document, IndexSpec, ensure_indexes
 
 
 class CommandLog(monitoring.CommandListener):
@@ -34,3 +40,22 @@ class CommandLog(monitoring.CommandListener):
             for name, command in self.commands
             if name == "find"
         ]
+
+
+@asynccontextmanager
+async def database_logging_commands(
+    mongo_url: str, indexes: Sequence[IndexSpec]
+) -> AsyncIterator[tuple[AsyncDatabase[Document], CommandLog]]:
+    """A fresh database with `indexes`, through a client logging every command; dropped afterwards."""
+    log = CommandLog()
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongo_url, tz_aware=True, event_listeners=[log], uuidRepresentation="standard"
+    )
+    try:
+        database = client[name]
+        await ensure_indexes(database, indexes)
+        yield database, log
+        await client.drop_database(name)
+    finally:
+        await client.close()

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.memory import InMemoryIdentityStore
@@ -35,7 +34,7 @@ from shared.events.audience import AudienceFact
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1
 from shared.mongo import Document, ensure_indexes, mongo_client
 from tests.conftest import Servers
-from tests.integration.command_log import CommandLog
+from tests.integration.command_log import CommandLog, database_logging_commands
 from tests.integration.identity.conftest import ORGANISATION, START, details_fact, erasure_fact
 
 
@@ -278,18 +277,8 @@ async def test_a_batch_that_crashed_midway_is_finished_by_its_redelivery_as_if_n
 
 @pytest.fixture
 async def logged_database(servers: Servers) -> AsyncIterator[tuple[AsyncDatabase[Document], CommandLog]]:
-    log = CommandLog()
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        servers.mongo_url, tz_aware=True, event_listeners=[log], uuidRepresentation="standard"
-    )
-    try:
-        database = client[name]
-        await ensure_indexes(database, INDEXES)
-        yield database, log
-        await client.drop_database(name)
-    finally:
-        await client.close()
+    async with database_logging_commands(servers.mongo_url, INDEXES) as logged:
+        yield logged
 
 
 FIRST_NAMES = (

@@ -1,19 +1,17 @@
 """What a batch of facts costs the real store, counted in commands: the round trips a batch saves are what lets
 profile keep up with a season's sales."""
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import DUE, FACT_LOG, INDEXES, MongoProfileStore
 from services.profile.domain.schedule import DueEntry, slot_of
-from shared.mongo import Document, ensure_indexes
+from shared.mongo import Document
 from tests.conftest import Servers
-from tests.integration.command_log import CommandLog
+from tests.integration.command_log import CommandLog, database_logging_commands
 from tests.unit.profile_handlers.batches import PERSONS, announced, in_batches, one_at_a_time, profiles
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
 from tests.unit.profile_handlers.scenarios import World
@@ -23,18 +21,8 @@ pytestmark = [pytest.mark.mongo]
 
 @pytest.fixture
 async def logged_database(servers: Servers) -> AsyncIterator[tuple[AsyncDatabase[Document], CommandLog]]:
-    log = CommandLog()
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        servers.mongo_url, tz_aware=True, event_listeners=[log], uuidRepresentation="standard"
-    )
-    try:
-        database = client[name]
-        await ensure_indexes(database, INDEXES)
-        yield database, log
-        await client.drop_database(name)
-    finally:
-        await client.close()
+    async with database_logging_commands(servers.mongo_url, INDEXES) as logged:
+        yield logged
 
 
 async def test_a_batch_files_its_due_entries_in_one_append_per_slot(
