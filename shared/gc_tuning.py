@@ -15,5 +15,7 @@ def tune_garbage_collection() -> None:
     facts, and 14% of `parterre identity resolve` on 25,000 records. With these thresholds the same runs peaked at
     the same memory: what a collection finds is garbage in cycles, which Parterre makes little of.
     """
-    gc.freeze()
+    if gc.get_freeze_count() == 0:
+        # Once: a second freeze would also keep out of every collection the garbage made since the first.
+        gc.freeze()
     gc.set_threshold(*THRESHOLDS)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from shared import service
 from shared.cli import main
-from shared.gc_tuning import THRESHOLDS
+from shared.gc_tuning import THRESHOLDS, tune_garbage_collection
 from shared.settings import ServiceSettings
 
 
@@ -46,3 +46,13 @@ def test_a_command_runs_with_the_collector_paced(tmp_path: Path) -> None:
 
     assert gc.get_threshold() == THRESHOLDS
     assert gc.get_freeze_count() > 0
+
+
+def test_start_up_is_frozen_once_and_what_came_after_stays_collectable() -> None:
+    tune_garbage_collection()
+    frozen = gc.get_freeze_count()
+    later = [[n] for n in range(1_000)]
+
+    tune_garbage_collection()
+
+    assert gc.get_freeze_count() == frozen, f"the {len(later)} lists made since were frozen too"
