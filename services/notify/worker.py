@@ -90,6 +90,8 @@ class DeliveryWorker:
 
     async def _supervise(self) -> None:
         while True:
+            # Cleared before reading, not after: a change made while the subscriptions are read is read next round.
+            self._refresh.clear()
             try:
                 await self._sync_lanes()
             except Exception:
@@ -99,7 +101,6 @@ class DeliveryWorker:
                     await self._announce(outcome)
             except Exception:
                 log.exception("notify could not publish the outcomes left behind; retrying")
-            self._refresh.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll):
                     await self._refresh.wait()

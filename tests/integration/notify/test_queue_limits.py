@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from tests.integration.notify.receivers import Receiver, Reply, serving
-from tests.integration.notify.support import NotifyHarness, api, running_notify, subscribe
+from tests.integration.notify.support import NotifyHarness, api, context_of, running_notify, subscribe
 from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
@@ -59,8 +59,11 @@ async def test_a_disabled_subscription_keeps_its_queue_for_a_while_then_gives_up
         assert await eventually(lambda: len(back_soon.received) == 1 and len(gone_long.received) == 1)
         for created in (soon, long):
             await client.patch(f"/v1/subscriptions/{created['subscription_id']}", json={"enabled": False})
+        # Counted from when both are disabled: on a busy machine the retry, due a second after the first attempt,
+        # may come before that.
+        received_when_disabled = len(back_soon.received)
         await asyncio.sleep(1.5)
-        sent_while_disabled = len(back_soon.received) - 1
+        sent_while_disabled = len(back_soon.received) - received_when_disabled
         await client.patch(f"/v1/subscriptions/{soon['subscription_id']}", json={"enabled": True})
         assert await eventually(lambda: len(back_soon.received) == 2)
         deliveries: dict[str, dict[str, Any]] = {}
@@ -83,3 +86,38 @@ async def test_a_disabled_subscription_keeps_its_queue_for_a_while_then_gives_up
         in metrics
     )
     assert len(gone_long.received) == 1
+
+
+async def test_a_subscription_disabled_while_the_worker_reads_the_subscriptions_stops_at_once(
+    harness: NotifyHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Polls a minute apart: only the change itself can make the worker read the subscriptions again in time.
+    harness.settings = harness.settings.model_copy(update={"notify_poll_seconds": 60})
+    receiver = Receiver(default=WAIT_A_MINUTE)
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        created = await subscribe(client, receiver.url)
+        registry = app.state.runtime.registry
+        depth = {"subscription": created["subscription_id"]}
+        # A lane works for the subscription: it reports its queue.
+        assert await eventually(lambda: registry.get_sample_value("parterre_notify_queue_depth", depth) is not None)
+        context = context_of(app)
+        store, read, release = context.deps.store, asyncio.Event(), asyncio.Event()
+        read_before_the_change = store.subscriptions
+
+        async def held_read() -> Any:
+            found = await read_before_the_change()
+            read.set()
+            await release.wait()
+            return found
+
+        monkeypatch.setattr(store, "subscriptions", held_read)
+        context.subscriptions_changed()
+        await read.wait()
+        # Disabled while the worker holds the subscriptions as they were.
+        await client.patch(f"/v1/subscriptions/{created['subscription_id']}", json={"enabled": False})
+        monkeypatch.setattr(store, "subscriptions", read_before_the_change)
+        release.set()
+
+        assert await eventually(
+            lambda: registry.get_sample_value("parterre_notify_queue_depth", depth) is None, deadline_seconds=5
+        )
