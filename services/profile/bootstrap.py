@@ -12,7 +12,7 @@ from services.profile.entrypoints.consumer import handle_resolution, handle_reso
 from services.profile.entrypoints.http import router
 from services.profile.entrypoints.overview import router as overview_router
 from services.profile.entrypoints.sweeper import sweep_forever
-from services.profile.handlers import Clock, ProfileDeps
+from services.profile.handlers import Clock, ProfileDeps, RecentProfiles
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, KafkaPublisher
@@ -39,7 +39,12 @@ def create_app(
     def wire(runtime: Runtime) -> None:
         context = ProfileContext(
             settings=profile_settings,
-            deps=ProfileDeps(store=MongoProfileStore(runtime.database), rules=rules, clock=clock or SystemClock()),
+            deps=ProfileDeps(
+                store=MongoProfileStore(runtime.database),
+                rules=rules,
+                clock=clock or SystemClock(),
+                recent=RecentProfiles(profile_settings.profile_kept_profiles),
+            ),
             publisher=KafkaPublisher(runtime.broker, runtime.settings.kafka_namespace),
             metrics=metrics,
         )

@@ -108,6 +108,9 @@ class RecentProfiles:
         while len(self._profiles) > self._capacity:
             self._profiles.popitem(last=False)
 
+    def __len__(self) -> int:
+        return len(self._profiles)
+
 
 @dataclass(frozen=True)
 class ProfileDeps:

@@ -31,6 +31,14 @@ class ProfileSettings(ServiceSettings):
         description="Apply the plain facts of each batch from Kafka together, with a few bulk writes; off, every "
         "fact is applied on its own.",
     )
+    profile_kept_profiles: int = Field(
+        default=4096,
+        ge=0,
+        le=1_000_000,
+        description="Profiles an instance keeps in memory after a batch stores them, so that the next facts of the "
+        "same persons need not read them back (about 10 KB each for a patron with a few purchases). Above the "
+        "number of patrons active at once, no batch reads a profile this instance stored last.",
+    )
     profile_sweep_interval_seconds: float = Field(
         default=60,
         ge=0,

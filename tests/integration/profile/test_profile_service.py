@@ -137,3 +137,21 @@ async def test_the_service_reports_its_group_s_lag_as_a_gauge(harness: ProfileHa
             return bool(lag == 0 and applied == 1)
 
         assert await eventually(caught_up)
+
+
+@pytest.mark.parametrize("kept", [0, 2])
+async def test_an_instance_keeps_as_many_profiles_between_batches_as_its_settings_say(
+    harness: ProfileHarness, kept: int
+) -> None:
+    bought_at = datetime.now(UTC) - timedelta(days=3)
+    settings = harness.settings.model_copy(update={"profile_kept_profiles": kept})
+    persons = [f"per_{name}" for name in ("anne", "bea", "cleo", "dora")]
+    async with running_profile(harness, settings=settings) as app:
+        await harness.publish(
+            [harness.resolved_purchase(f"sale-{person}", person, bought_at=bought_at) for person in persons]
+        )
+        registry = app.state.runtime.registry
+        applied = {"organisation": harness.organisation_id, "outcome": "applied"}
+        # Counted once the batch is done, its profiles kept.
+        assert await eventually(lambda: registry.get_sample_value("parterre_profile_facts_total", applied) == 4)
+        assert len(context_of(app).deps.recent) == kept
