@@ -45,6 +45,7 @@ class IdentityMetrics:
         self.blocks_outdated = Gauge(
             "parterre_identity_blocks_outdated",
             "1 while persons stored before the blocking keys last changed may be filed under older keys only, so that "
-            "records of theirs are less likely to find them: run `parterre identity refile-blocks`. Checked at start.",
+            "records of theirs are less likely to find them: run `parterre identity refile-blocks`. Checked at start, "
+            "then every PARTERRE_IDENTITY_BLOCKS_CHECK_SECONDS while 1.",
             registry=registry,
         )

@@ -476,7 +476,7 @@ class MongoIdentityStore:
         return None if recorded is None else int(recorded["version"])
 
     async def record_blocks_filed_under(self, version: int) -> None:
-        # One document that only ever moves forward; two writers record the same version.
+        # One document, replaced whole: writers of one release record the same version.
         await self._maintenance.replace_one(
             {"_id": BLOCKS_VERSION}, {"version": version, "recorded_at": datetime.now(UTC)}, upsert=True
         )

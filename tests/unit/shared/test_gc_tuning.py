@@ -18,6 +18,8 @@ from shared.settings import ServiceSettings
 @pytest.fixture(autouse=True)
 def default_pace() -> Iterator[None]:
     before = gc.get_threshold()
+    # As a fresh process: a command an earlier test ran has frozen its objects already.
+    gc.unfreeze()
     gc.set_threshold(700, 10, 10)
     yield
     gc.unfreeze()
