@@ -36,7 +36,7 @@ func run(listenAddr, sqliteDir, logLevel string) error {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(newLazyAttrs(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 
 	dir, err := filepath.Abs(sqliteDir)
 	if err != nil {
