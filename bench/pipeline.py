@@ -8,8 +8,10 @@ when sending stops. Both are bounded in time: a run that stops before the pipeli
 import asyncio
 import contextlib
 import math
+import os
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bench.cpu_budget import CpuMeter, listening_pid, process_name
 from bench.support import Result, Servers
 from demo.traffic import Sent, send_steadily, upstream_events
 from infra.platform.isolated import IsolatedPlatform, isolated_platform
@@ -29,6 +32,7 @@ from shared.mongo import Document, mongo_client
 
 LATENCY_METRIC = "parterre_profile_event_latency_seconds"
 POLL_SECONDS = 2.0
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,9 @@ QUICK = Size(sustained_events=1_000, sustained_wait_seconds=45, steady_per_secon
 
 async def measure(servers: Servers, *, quick: bool, ceiling: float | None) -> list[Result]:
     size = QUICK if quick else FULL
-    sustained = await _sustained(servers, size)
+    sustained, cpu = await _sustained(servers, size)
     latency = await _latency(servers, size)
-    results = [sustained, *latency]
+    results = [sustained, cpu, *latency]
     if ceiling:
         results.append(
             Result(
@@ -70,9 +74,11 @@ class _Progress:
     drained: bool
 
 
-async def _sustained(servers: Servers, size: Size) -> Result:
+async def _sustained(servers: Servers, size: Size) -> tuple[Result, Result]:
     async with _platform(servers) as (platform, database, organisation_id, token):
         events = upstream_events(size.sustained_events, organisation_id=organisation_id, patrons=size.patrons)
+        meter = CpuMeter(_processes(servers, platform))
+        meter.start()
         sending = asyncio.create_task(
             send_steadily(events, platform.url("ingest"), token, per_second=None, concurrency=4)
         )
@@ -87,6 +93,7 @@ async def _sustained(servers: Servers, size: Size) -> Result:
             progress = _Progress(profiled, time.monotonic() - started, sent is not None and profiled >= sent.accepted)
             if progress.drained:
                 break
+        spent = meter.stop()
         if sent is None:
             sending.cancel()
         lags = await _lags(servers, platform)
@@ -100,13 +107,43 @@ async def _sustained(servers: Servers, size: Size) -> Result:
             f"{accepted if sent else size.sustained_events:,} profiled (behind: {lags})"
         )
     ingest_rate = f"; ingest took them at {sent.accepted / sent.seconds:,.0f} events/s" if sent and sent.seconds else ""
-    return Result(
+    throughput = Result(
         "end-to-end: POST /v1/events to profile",
         rate,
         "events/s",
         goal=">= 2000 sustained",
         note=f"{how}{ingest_rate}; purchases, scans, opens, donations of {size.patrons:,} patrons",
     )
+    cores = os.cpu_count() or 1
+    profiled = max(progress.profiled, 1)
+    cpu = Result(
+        "end-to-end: CPU per event, every process",
+        1000 * sum(spent.seconds.values()) / profiled,
+        "ms/event",
+        goal=f"<= {1000 * cores / 2000:.2f} (2,000 events/s on {cores} cores)",
+        note=f"the same run; {spent.per_event_note(profiled)}",
+    )
+    return throughput, cpu
+
+
+def _processes(servers: Servers, platform: IsolatedPlatform) -> dict[str, int | None]:
+    """The run's processes by name: the platform's services, the two servers if they run on this machine, and
+    this benchmark, which sends the load and reads the results."""
+    processes: dict[str, int | None] = dict(platform.fleet.pids())
+    # The first broker named: the benchmark's servers are one broker.
+    broker = urllib.parse.urlsplit(f"//{servers.kafka_bootstrap.split(',')[0]}")
+    store = urllib.parse.urlsplit(servers.mongo_url)
+    processes["Kafka"] = _local_server(broker.hostname, broker.port or 9092)
+    processes["store"] = _local_server(store.hostname, store.port or 27017)
+    processes["benchmark"] = os.getpid()
+    return processes
+
+
+def _local_server(host: str | None, port: int) -> int | None:
+    # A server in a container is reached through a proxy listening here: its CPU is not the server's.
+    if host not in LOOPBACK or (pid := listening_pid(port)) is None or process_name(pid) == "docker-proxy":
+        return None
+    return pid
 
 
 async def _latency(servers: Servers, size: Size) -> list[Result]:

@@ -147,6 +147,10 @@ class Fleet:
             states.append(ServiceState(name, self.port(name), pid, ready, detail))
         return states
 
+    def pids(self) -> dict[str, int | None]:
+        """Each service's process, None for one not running."""
+        return {name: self._running_pid(name) for name in SERVICES}
+
     def _running_pid(self, name: str) -> int | None:
         pid = read_pid_file(self.pid_file(name))
         if pid is None or not is_alive(pid):
