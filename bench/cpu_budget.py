@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
-# /proc/net/tcp's state column for a listening socket.
-LISTENING = "0A"
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -32,43 +30,6 @@ def process_name(pid: int) -> str | None:
         return (PROC / str(pid) / "comm").read_text().strip()
     except OSError:
         return None
-
-
-def listening_pid(port: int) -> int | None:
-    """The process listening on `port` on this machine, or None (nothing listens, or it is not ours to read)."""
-    inodes = _listening_inodes(port)
-    if not inodes:
-        return None
-    wanted = {f"socket:[{inode}]" for inode in inodes}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            descriptors = list((entry / "fd").iterdir())
-        except OSError:
-            continue
-        for descriptor in descriptors:
-            try:
-                if os.readlink(descriptor) in wanted:
-                    return int(entry.name)
-            except OSError:
-                continue
-    return None
-
-
-def _listening_inodes(port: int) -> set[str]:
-    inodes = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = (PROC / "net" / table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == LISTENING:
-                inodes.add(fields[9])
-    return inodes
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo.asynchronous.database import AsyncDatabase
 
-from bench.cpu_budget import CpuMeter, listening_pid, process_name
+from bench.cpu_budget import CpuMeter, process_name
 from bench.support import Result, Servers
 from demo.traffic import Sent, send_steadily, upstream_events
+from infra.local.processes import listening_pid
 from infra.platform.isolated import IsolatedPlatform, isolated_platform
 from infra.platform.kafka_state import pipeline_state
 from services.profile.adapters.mongo import FACT_LOG

@@ -194,14 +194,22 @@ def wait_until_port_closed(host: str, port: int, *, timeout: float) -> bool:
 
 def describe_listener(port: int) -> str | None:
     """'pid 123: python3 -m http.server' for the process listening on a TCP port, when /proc tells us."""
+    pid = listening_pid(port)
+    if pid is None:
+        return None
+    argv = process_argv(pid)
+    return f"pid {pid}: {' '.join(argv) if argv else '?'}"
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on a TCP port of this machine, when /proc tells us."""
     inodes = _listening_socket_inodes(port)
     if not inodes:
         return None
     wanted = {f"socket:[{inode}]" for inode in inodes}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and wanted & _open_file_links(entry):
-            argv = process_argv(int(entry.name))
-            return f"pid {entry.name}: {' '.join(argv) if argv else '?'}"
+            return int(entry.name)
     return None
 
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.cpu_budget import CpuMeter, Spent, cpu_seconds, listening_pid, process_name
+from bench.cpu_budget import CpuMeter, Spent, cpu_seconds, process_name
 from bench.pipeline import _local_server
+from infra.local.processes import listening_pid
 
 
 @pytest.fixture
