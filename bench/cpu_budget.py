@@ -55,21 +55,20 @@ class CpuMeter:
 
     def __init__(self, processes: Mapping[str, int | None]) -> None:
         self._processes = dict(processes)
-        self._started: dict[str, float] = {}
+        # Per name read at the start: its pid and the CPU seconds it had used then.
+        self._started: dict[str, tuple[int, float]] = {}
 
     def start(self) -> None:
         self._started = {
-            name: seconds
+            name: (pid, seconds)
             for name, pid in self._processes.items()
             if pid is not None and (seconds := cpu_seconds(pid)) is not None
         }
 
     def stop(self) -> Spent:
         spent: dict[str, float] = {}
-        for name, before in self._started.items():
-            pid = self._processes[name]
-            after = None if pid is None else cpu_seconds(pid)
-            if after is not None:
+        for name, (pid, before) in self._started.items():
+            if (after := cpu_seconds(pid)) is not None:
                 spent[name] = after - before
         unseen = tuple(name for name in self._processes if name not in spent)
         return Spent(spent, unseen)

@@ -18,6 +18,10 @@ SOURCES_DIR = Path(__file__).resolve().parent
 KAFKA_POM = SOURCES_DIR / "kafka" / "pom.xml"
 KAFKA_LOG4J_CONFIG = SOURCES_DIR / "kafka" / "log4j2.properties"
 FERRETDB_MODULE = SOURCES_DIR / "ferretdb"
+# How FerretDB is compiled; its Go tests use the same, so that one compilation of its packages serves both.
+# Pure-Go SQLite: no C toolchain needed, and the binary is static.
+FERRETDB_GO_FLAGS = ("-trimpath", "-buildvcs=false")
+FERRETDB_GO_ENV = {"CGO_ENABLED": "0"}
 # Pinned so a new plugin release cannot change what lands in the cache.
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 MINIMUM_JAVA = 17
@@ -139,13 +143,12 @@ class Artefacts:
             self.ferretdb_home.mkdir(parents=True, exist_ok=True)
             staging = self.ferretdb_home / "ferretdb.partial"
             _run_build(
-                [_require("go"), "build", "-trimpath", "-buildvcs=false", "-o", str(staging), "."],
+                [_require("go"), "build", *FERRETDB_GO_FLAGS, "-o", str(staging), "."],
                 cwd=FERRETDB_MODULE,
                 log_file=self.ferretdb_home / "build.log",
                 what=f"Building FerretDB {ferretdb_version()} with Go",
                 timeout=1800,
-                # Pure-Go SQLite: no C toolchain needed, and the binary is static.
-                extra_env={"CGO_ENABLED": "0"},
+                extra_env=FERRETDB_GO_ENV,
             )
             # A rename, not an overwrite: a FerretDB still running from the old binary keeps its inode.
             staging.replace(self.ferretdb_binary)

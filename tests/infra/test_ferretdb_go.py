@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from infra.local.artefacts import FERRETDB_MODULE
+from infra.local.artefacts import FERRETDB_GO_ENV, FERRETDB_GO_FLAGS, FERRETDB_MODULE
 
 
 def test_the_ferretdb_builds_go_tests_pass() -> None:
@@ -15,11 +15,10 @@ def test_the_ferretdb_builds_go_tests_pass() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("go is not on PATH: the local stack builds FerretDB with it")
         pytest.skip("go is not on PATH (only the local stack needs it)")
-    # The flags the stack builds FerretDB with, so the packages compiled for one serve the other.
     result = subprocess.run(
-        [go, "test", "-trimpath", "-buildvcs=false", "-count=1", "./..."],
+        [go, "test", *FERRETDB_GO_FLAGS, "-count=1", "./..."],
         cwd=FERRETDB_MODULE,
-        env={**os.environ, "CGO_ENABLED": "0"},
+        env={**os.environ, **FERRETDB_GO_ENV},
         capture_output=True,
         text=True,
         timeout=1800,
