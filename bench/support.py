@@ -137,15 +137,16 @@ class MeasuredRun:
 
 
 def run_measured(command: list[str], environment: dict[str, str]) -> MeasuredRun:
-    """Runs a command to its end, timing it and sampling its own peak memory twice a second."""
+    """Runs a command to its end, timing it and sampling its peak memory twice a second, with its own children's."""
     started = time.perf_counter()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # The child's own peak (VmHWM of its exec'd image): `ru_maxrss` would also count the pages of this
-    # benchmark process, which the child inherits at fork until it execs.
+    # benchmark process, which the child inherits at fork until it execs. A process the command starts (the
+    # batch's line preparer) counts too: the resident memory of all of them together, as sampled.
     peak_kb = 0
     while process.poll() is None:
-        peak_kb = max(peak_kb, peak_rss_kb(process.pid))
+        peak_kb = max(peak_kb, peak_rss_kb(process.pid), resident_kb_with_children(process.pid))
         time.sleep(0.5)
     seconds = time.perf_counter() - started
     stdout, stderr = process.communicate()
@@ -155,8 +156,36 @@ def run_measured(command: list[str], environment: dict[str, str]) -> MeasuredRun
 
 
 def peak_rss_kb(pid: int) -> int:
+    return _status_kb(pid, "VmHWM:")
+
+
+def resident_kb_with_children(pid: int) -> int:
+    """The resident memory of `pid` and of every process below it, now (pages two of them share count twice)."""
+    total, waiting, seen = 0, [pid], set()
+    while waiting:
+        current = waiting.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        total += _status_kb(current, "VmRSS:")
+        waiting.extend(_children_of(current))
+    return total
+
+
+def _children_of(pid: int) -> list[int]:
+    children: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                children.extend(int(child) for child in (task / "children").read_text().split())
+    except OSError:
+        pass
+    return children
+
+
+def _status_kb(pid: int, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as status:
-            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+            return next((int(line.split()[1]) for line in status if line.startswith(field)), 0)
     except OSError:
         return 0

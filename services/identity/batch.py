@@ -2,15 +2,14 @@
 
 import csv
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import IO
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.domain.batch_input import BatchLineError, read_batch_line
-from services.identity.domain.identifiers import identifiers_of
-from services.identity.domain.normalise import normalise_record
-from services.identity.handlers import IdentityDeps, active_person, settle
+from services.identity.domain.batch_input import PreparedLine, prepare_line
+from services.identity.handlers import IdentityDeps, IdentityRules, active_person, settle
 
 # Problems kept word for word in the report; beyond that they are only counted, so memory stays flat.
 MAX_REPORTED_PROBLEMS = 100
@@ -41,8 +40,23 @@ class BatchReport:
             self.problems.append(f"line {line_number}: {message}")
 
 
+def prepare_lines(
+    lines: Iterable[str], *, organisation_id: str, rules: IdentityRules, today: date
+) -> Iterator[PreparedLine]:
+    """Each line of a batch file prepared in this process (see `prepared_input` for a second one)."""
+    for line_number, line in enumerate(lines, start=1):
+        yield prepare_line(
+            line_number,
+            line,
+            today=today,
+            default_region=rules.default_region,
+            policy=rules.policy,
+            organisation_id=organisation_id,
+        )
+
+
 async def resolve_lines(
-    lines: Iterable[str],
+    lines: Iterable[PreparedLine],
     assignments: IO[str],
     *,
     organisation_id: str,
@@ -55,54 +69,53 @@ async def resolve_lines(
 
     A later record can merge two earlier persons, so `write_final_assignments` rewrites these with the
     persons that survive. `first_lines` keeps the line of each record id seen (a dict unless given: a spilled
-    mapping keeps memory bounded).
+    mapping keeps memory bounded). `lines` come from `prepare_lines`, or from `prepared_input`, with the
+    organisation and rules of `deps`.
     """
     report = BatchReport()
     store = deps.store
-    today = deps.clock.now().date()
     writer = csv.writer(assignments)
     # Each record's decision is keyed by its id: a second line with the same id would silently get the first's.
     first_line_of: MutableMapping[str, int] = {} if first_lines is None else first_lines
-    for line_number, line in enumerate(lines, start=1):
-        report.lines = line_number
-        try:
-            batch_record = read_batch_line(line)
-        except BatchLineError as exc:
+    for prepared in lines:
+        line_number = report.lines = prepared.line_number
+        if prepared.problem is not None:
             if strict:
-                raise BatchAbortedError(line_number, str(exc)) from None
+                raise BatchAbortedError(line_number, prepared.problem)
             report.skipped += 1
-            report.note(line_number, f"skipped: {exc}")
+            report.note(line_number, f"skipped: {prepared.problem}")
             continue
-        if batch_record is None:
+        if not prepared.record_id:
             continue
-        first_line = first_line_of.get(batch_record.record_id)
+        first_line = first_line_of.get(prepared.record_id)
         if first_line is not None:
-            message = f"`record_id` {batch_record.record_id!r} was already used on line {first_line}"
+            message = f"`record_id` {prepared.record_id!r} was already used on line {first_line}"
             if strict:
                 raise BatchAbortedError(line_number, message)
             report.skipped += 1
             report.note(line_number, f"skipped: {message}")
             continue
-        if batch_record.unknown_fields:
+        if prepared.unknown_fields:
             report.warnings += 1
-            report.note(line_number, f"ignored unknown fields: {', '.join(batch_record.unknown_fields)}")
-        record = normalise_record(batch_record.record, today=today, default_region=deps.rules.default_region)
+            report.note(line_number, f"ignored unknown fields: {', '.join(prepared.unknown_fields)}")
+        record = prepared.record
         for warning in record.warnings:
             report.warnings += 1
             report.note(line_number, f"ignored {warning}")
-        identifiers, _blocked = identifiers_of(record, deps.rules.policy, organisation_id)
-        if not identifiers and not (record.first_name and record.last_name):
+        if not prepared.identifiers and not (record.first_name and record.last_name):
             message = "names nobody: it needs an external_id, an email, a phone, or first and last names"
             if strict:
                 raise BatchAbortedError(line_number, message)
             report.skipped += 1
             report.note(line_number, f"skipped: {message}")
             continue
-        first_line_of[batch_record.record_id] = line_number
-        entry, outcome = await settle(organisation_id, f"batch|{batch_record.record_id}", record, identifiers, deps)
+        first_line_of[prepared.record_id] = line_number
+        entry, outcome = await settle(
+            organisation_id, f"batch|{prepared.record_id}", record, prepared.identifiers, deps, keys=prepared.keys
+        )
         report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
         if entry is not None:
-            writer.writerow((batch_record.record_id, entry.decision.person_id))
+            writer.writerow((prepared.record_id, entry.decision.person_id))
             report.resolved += 1
         if isinstance(store, InMemoryIdentityStore) and report.resolved % JOURNAL_FLUSH_RECORDS == 0:
             store.forget_journal()

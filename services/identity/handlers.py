@@ -526,16 +526,18 @@ async def settle(
     deps: IdentityDeps,
     *,
     erasure_do_not_readd: bool | None = None,
+    keys: Sequence[str] | None = None,
 ) -> tuple[JournalEntry | None, str]:
     """Decide which person the record is about and make it so, once; the batch command enters here too.
 
     Returns the journal entry (None when nothing was decided: a suppressed person, an erasure naming nobody)
-    and the outcome's name.
+    and the outcome's name. `keys`: the record's blocking keys, if already known.
     """
     store = deps.store
     entry = await store.journal_entry(organisation_id, event_id)
     kept = matching_record(record)
-    keys = blocking_keys(kept)
+    if keys is None:
+        keys = blocking_keys(kept)
     for attempt in range(MAX_DECISION_ATTEMPTS):
         if entry is None:
             if erasure_do_not_readd is not None:

@@ -2,9 +2,14 @@
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from services.identity.domain.records import PersonRecord
+from services.identity.domain.identifiers import Identifier, IdentifierPolicy, identifiers_of
+from services.identity.domain.matching import blocking_keys
+from services.identity.domain.normalise import normalise_record
+from services.identity.domain.persons import matching_record
+from services.identity.domain.records import NormalisedRecord, PersonRecord
 
 TEXT_FIELDS = (
     "source",
@@ -59,6 +64,48 @@ def read_batch_line(line: str) -> BatchRecord | None:
     fields = {name: _text(value, name) for name in TEXT_FIELDS}
     unknown = tuple(sorted(name for name in value if name not in KNOWN_FIELDS))
     return BatchRecord(record_id=record_id, record=PersonRecord(**fields), unknown_fields=unknown)
+
+
+_NO_RECORD = NormalisedRecord()
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedLine:
+    """A line with everything that does not depend on the records before it worked out: what resolving it needs,
+    or why it cannot be used."""
+
+    line_number: int
+    # Why the line cannot be used at all (`read_batch_line`'s error); then nothing else is set.
+    problem: str | None = None
+    # Empty for a blank line, which is passed over.
+    record_id: str = ""
+    unknown_fields: tuple[str, ...] = ()
+    record: NormalisedRecord = _NO_RECORD
+    identifiers: tuple[Identifier, ...] = ()
+    # `blocking_keys` of the record as persons keep it.
+    keys: tuple[str, ...] = ()
+
+
+def prepare_line(
+    line_number: int, line: str, *, today: date, default_region: str, policy: IdentifierPolicy, organisation_id: str
+) -> PreparedLine:
+    """`line` read, normalised, its identifiers and blocking keys found; never raises."""
+    try:
+        batch_record = read_batch_line(line)
+    except BatchLineError as exc:
+        return PreparedLine(line_number, problem=str(exc))
+    if batch_record is None:
+        return PreparedLine(line_number)
+    record = normalise_record(batch_record.record, today=today, default_region=default_region)
+    identifiers, _blocked = identifiers_of(record, policy, organisation_id)
+    return PreparedLine(
+        line_number,
+        record_id=batch_record.record_id,
+        unknown_fields=batch_record.unknown_fields,
+        record=record,
+        identifiers=tuple(identifiers),
+        keys=blocking_keys(matching_record(record)),
+    )
 
 
 def _text(value: dict[str, Any], name: str) -> str | None:

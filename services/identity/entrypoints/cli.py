@@ -29,6 +29,7 @@ from services.identity.estimation import (
     records_of_lines,
 )
 from services.identity.handlers import IdentityDeps
+from services.identity.prepared_input import prepared_input
 from services.identity.refiling import RefileReport, refile_blocks
 from services.identity.settings import IdentitySettings
 from shared.access import validate_organisation_id
@@ -189,11 +190,17 @@ async def _resolve(
 ) -> BatchReport:
     total = arguments.input.stat().st_size
     with (
-        arguments.input.open("rb") as raw,
+        prepared_input(
+            arguments.input,
+            organisation_id=arguments.org,
+            policy=deps.rules.policy,
+            default_region=deps.rules.default_region,
+            today=deps.clock.now().date(),
+            cache_entries=cached_entries_within(arguments.memory_mb),
+        ) as lines,
         tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as assignments,
     ):
-        progress = ProgressLine(total, raw.tell, unit="records")
-        lines = (line.decode("utf-8", errors="replace") for line in raw)
+        progress = ProgressLine(total, lambda: lines.bytes_read, unit="records")
 
         def show(report: BatchReport) -> None:
             progress.update(report.resolved, f"{report.skipped:,} skipped")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bench.identity.synthetic import generate_audience
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.spilled import SpilledDict, cached_entries_within, spilled_maps
-from services.identity.batch import resolve_lines, write_final_assignments
+from services.identity.batch import prepare_lines, resolve_lines, write_final_assignments
 from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.handlers import IdentityDeps
@@ -87,7 +87,8 @@ async def _resolved(
 ) -> str:
     deps = IdentityDeps(store=store, rules=load_rules(IdentitySettings()), clock=FixedClock())
     decided = io.StringIO()
-    await resolve_lines(lines, decided, organisation_id="theatre", deps=deps, first_lines=first_lines)
+    prepared = prepare_lines(lines, organisation_id="theatre", rules=deps.rules, today=FixedClock().now().date())
+    await resolve_lines(prepared, decided, organisation_id="theatre", deps=deps, first_lines=first_lines)
     final = io.StringIO()
     decided.seek(0)
     await write_final_assignments(csv.reader(decided), final, organisation_id="theatre", deps=deps)

@@ -1,0 +1,153 @@
+"""A batch file read and prepared (parsed, normalised, keyed) in a second process while this one resolves.
+
+Preparing a line does not depend on the lines before it, and takes about a third of a batch's work; resolving
+must follow the file's order. So a child process prepares, and the lines reach the resolver in order, a chunk at
+a time, through a pipe whose small buffer keeps the child at most a few chunks ahead: memory stays flat.
+"""
+
+import contextlib
+import multiprocessing
+import pickle
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from datetime import date
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from services.identity.domain.batch_input import PreparedLine, prepare_line
+from services.identity.domain.identifiers import Identifier, IdentifierPolicy, IdentifierType
+from services.identity.domain.records import NormalisedRecord
+from shared.memo import caches_within
+
+# Lines per message: enough to make the pipe's cost per line small, few enough to show progress often.
+CHUNK_LINES = 256
+_IDENTIFIER_TYPES = {member.value: member for member in IdentifierType}
+_RECORD_FIELDS = tuple(field.name for field in fields(NormalisedRecord))
+
+
+class PreparationError(RuntimeError):
+    """The process preparing the lines failed (its traceback is the message) or ended without finishing."""
+
+
+@dataclass(frozen=True)
+class _Preparation:
+    path: Path
+    organisation_id: str
+    policy: IdentifierPolicy
+    default_region: str
+    today: date
+    cache_entries: int | None
+
+
+class PreparedInput:
+    """The prepared lines of one file, in order, and how many of its bytes the child has read."""
+
+    def __init__(self, receiving: Connection) -> None:
+        self._receiving = receiving
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[PreparedLine]:
+        while True:
+            try:
+                message = self._receiving.recv()
+            except EOFError:
+                raise PreparationError("the process preparing the lines ended before the end of the file") from None
+            kind, payload = message
+            if kind == "lines":
+                self.bytes_read, lines = payload
+                yield from map(_decode, lines)
+            elif kind == "failed":
+                raise PreparationError(f"preparing the lines failed:\n{payload}")
+            else:
+                return
+
+
+@contextlib.contextmanager
+def prepared_input(
+    path: Path,
+    *,
+    organisation_id: str,
+    policy: IdentifierPolicy,
+    default_region: str,
+    today: date,
+    cache_entries: int | None = None,
+) -> Iterator[PreparedInput]:
+    """`path`'s lines as `prepare_line` makes them, prepared by a child process; it is stopped on leaving.
+
+    `cache_entries`: the child's share of a memory budget, as `caches_within` takes it.
+    """
+    # Fork shares what this process has loaded already (start-up is a second here); spawn where fork is unsafe.
+    forking = "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork") if forking else multiprocessing.get_context("spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    preparation = _Preparation(path, organisation_id, policy, default_region, today, cache_entries)
+    child = context.Process(target=_prepare, args=(preparation, sending), name="parterre-prepare-lines", daemon=True)
+    child.start()
+    # Only the child writes: with this end closed here, the child's exit is seen as the end of the pipe.
+    sending.close()
+    try:
+        yield PreparedInput(receiving)
+    finally:
+        receiving.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def _prepare(preparation: _Preparation, sending: Connection) -> None:
+    try:
+        with caches_within(preparation.cache_entries), preparation.path.open("rb") as raw:
+            chunk: list[tuple[Any, ...]] = []
+            for line_number, line in enumerate(raw, start=1):
+                prepared = prepare_line(
+                    line_number,
+                    line.decode("utf-8", errors="replace"),
+                    today=preparation.today,
+                    default_region=preparation.default_region,
+                    policy=preparation.policy,
+                    organisation_id=preparation.organisation_id,
+                )
+                chunk.append(_encode(prepared))
+                if len(chunk) == CHUNK_LINES:
+                    sending.send(("lines", (raw.tell(), chunk)))
+                    chunk = []
+            sending.send(("lines", (raw.tell(), chunk)))
+        sending.send(("end", None))
+    except (BrokenPipeError, KeyboardInterrupt):
+        # The resolver stopped reading (`--strict` stopped it, or it was interrupted): nothing to report.
+        pass
+    except BaseException:
+        # Whatever it is, the resolver must hear of it rather than wait.
+        with contextlib.suppress(OSError, pickle.PicklingError):
+            sending.send(("failed", traceback.format_exc()))
+    finally:
+        sending.close()
+
+
+# Plain tuples: a frozen dataclass or an enum member costs several times more to unpickle, per line.
+def _encode(line: PreparedLine) -> tuple[Any, ...]:
+    record = line.record
+    return (
+        line.line_number,
+        line.problem,
+        line.record_id,
+        line.unknown_fields,
+        tuple(getattr(record, name) for name in _RECORD_FIELDS),
+        tuple((identifier.type.value, identifier.value, identifier.source) for identifier in line.identifiers),
+        line.keys,
+    )
+
+
+def _decode(encoded: tuple[Any, ...]) -> PreparedLine:
+    line_number, problem, record_id, unknown_fields, record, identifiers, keys = encoded
+    return PreparedLine(
+        line_number,
+        problem=problem,
+        record_id=record_id,
+        unknown_fields=unknown_fields,
+        record=NormalisedRecord(**dict(zip(_RECORD_FIELDS, record, strict=True))),
+        identifiers=tuple(Identifier(_IDENTIFIER_TYPES[kind], value, source) for kind, value, source in identifiers),
+        keys=keys,
+    )
