@@ -601,20 +601,9 @@ async def decide_record(
     unowned = [identifier for identifier in identifiers if identifier not in evidence.owners]
     if await _any_suppressed(store, organisation_id, unowned, deps.rules):
         return None
-    resolution = resolve_record(
-        record,
-        identifiers,
-        evidence,
-        organisation_id=organisation_id,
-        event_id=event_id,
-        policy=deps.rules.policy,
-        matching=deps.rules.matching,
-    )
-    linked = next((person for person in evidence.owners.values() if person.person_id == resolution.person_id), None)
-    if resolution.created or (resolution.merge is None and may_have_a_look_alike(record, linked)):
-        # A new person may be a look-alike's; a person linked by an identifier may be one too, and then they are one.
-        evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys, known=evidence)
-        resolution = resolve_record(
+
+    def resolved(evidence: Evidence) -> Resolution:
+        return resolve_record(
             record,
             identifiers,
             evidence,
@@ -623,7 +612,16 @@ async def decide_record(
             policy=deps.rules.policy,
             matching=deps.rules.matching,
         )
-    return resolution, evidence
+
+    # Without an owner the record is a new person unless a look-alike says otherwise: decided once, with them.
+    if evidence.owners:
+        resolution = resolved(evidence)
+        linked = next((person for person in evidence.owners.values() if person.person_id == resolution.person_id), None)
+        if not resolution.created and (resolution.merge is not None or not may_have_a_look_alike(record, linked)):
+            return resolution, evidence
+    # A new person may be a look-alike's; a person linked by an identifier may be one too, and then they are one.
+    evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys, known=evidence)
+    return resolved(evidence), evidence
 
 
 def decision_of(resolution: Resolution) -> Decision:
@@ -652,8 +650,11 @@ def decision_of(resolution: Resolution) -> Decision:
 async def _any_suppressed(
     store: IdentityReads, organisation_id: str, identifiers: Sequence[Identifier], rules: IdentityRules
 ) -> bool:
+    # Most organisations never suppressed anyone: then no identifier needs hashing, nor a look-up.
+    if not identifiers or not await store.suppressions_exist(organisation_id):
+        return False
     hashes = [suppression_hash(organisation_id, rules.suppression_salt, identifier) for identifier in identifiers]
-    return bool(hashes) and await store.any_suppressed(organisation_id, hashes)
+    return await store.any_suppressed(organisation_id, hashes)
 
 
 async def _suppress(

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.identity.domain.normalise import normalise_email, normalise_phone
 from services.identity.domain.records import NormalisedRecord
+from shared.memo import remembered
 from shared.yaml_models import load_yaml_model
 
 
@@ -32,7 +33,8 @@ class Identifier:
     @property
     def kind(self) -> str:
         """`email`, `phone`, or `external_id:<source>`: the name merge evidence and match reports use."""
-        return f"{self.type.value}:{self.source}" if self.type is IdentifierType.EXTERNAL_ID else self.type.value
+        # `_value_` rather than `value`: an enum's `value` is a descriptor, and this runs for every identifier compared.
+        return f"external_id:{self.source}" if self.type is IdentifierType.EXTERNAL_ID else self.type._value_
 
     @property
     def key(self) -> str:
@@ -44,7 +46,7 @@ class Identifier:
 
     @property
     def digest(self) -> "IdentifierDigest":
-        return IdentifierDigest(self.kind, self.value_hash())
+        return _digest_of(self.kind, self.value)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -57,6 +59,11 @@ class IdentifierDigest:
     @property
     def key(self) -> str:
         return f"{self.kind}#{self.value_hash}"
+
+
+@remembered
+def _digest_of(kind: str, value: str) -> IdentifierDigest:
+    return IdentifierDigest(kind, hashlib.sha256(value.encode()).hexdigest())
 
 
 def digest_from_key(key: str) -> IdentifierDigest:

@@ -21,6 +21,7 @@ from services.identity.domain.nicknames import are_masculine_and_feminine
 from services.identity.domain.persons import Person, person_id_for
 from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MatchMethod
+from shared.memo import remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +203,7 @@ def may_have_a_look_alike(record: NormalisedRecord, linked: Person | None = None
     return linked is None or all(_as_compared(known) != compared for known in linked.records)
 
 
+@remembered
 def _as_compared(record: NormalisedRecord) -> NormalisedRecord:
     """The record as the model compares it: without the upstream id it came with and its parsing warnings."""
     return replace(record, source=None, external_id=None, warnings=())
