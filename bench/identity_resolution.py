@@ -104,11 +104,11 @@ def measure_batch(people: int) -> list[Result]:
         Result(
             f"identity: batch peak memory, {people:,} people",
             run.peak_rss_mb,
-            "MB RSS",
+            "MB resident",
             goal="flat",
             note=(
-                f"the command and the process preparing its lines; {records:,} records in, all held in memory "
-                "(within the default --memory-mb)"
+                f"the command and the process preparing its lines (pages they share counted once); {records:,} "
+                "records in, all held in memory (within the default --memory-mb)"
             ),
         ),
     ]
@@ -140,11 +140,11 @@ def measure_bounded_batch(people: int, in_memory: Mapping[str, str]) -> list[Res
         Result(
             f"identity: batch peak memory with --memory-mb {SMALL_BATCH_MEMORY_MB}, {people:,} people",
             run.peak_rss_mb,
-            "MB RSS",
+            "MB resident",
             goal="flat",
             note=(
-                f"the command and the process preparing its lines: start-ups and the budget, caches included; "
-                f"{summary['lines']:,} lines"
+                f"the command and the process preparing its lines (pages they share counted once): start-ups and "
+                f"the budget, caches included; {summary['lines']:,} lines"
             ),
         ),
     ]

@@ -160,16 +160,26 @@ def peak_rss_kb(pid: int) -> int:
 
 
 def resident_kb_with_children(pid: int) -> int:
-    """The resident memory of `pid` and of every process below it, now (pages two of them share count twice)."""
+    """The resident memory of `pid` and of every process below it, now. A page they share (a forked child shares
+    its parent's until either writes it) is counted once, in shares: their proportional set sizes."""
     total, waiting, seen = 0, [pid], set()
     while waiting:
         current = waiting.pop()
         if current in seen:
             continue
         seen.add(current)
-        total += _status_kb(current, "VmRSS:")
+        total += _proportional_kb(current)
         waiting.extend(_children_of(current))
     return total
+
+
+def _proportional_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            return next((int(line.split()[1]) for line in rollup if line.startswith("Pss:")), 0)
+    except OSError:
+        # A kernel without it: resident pages, shared ones counted in each process.
+        return _status_kb(pid, "VmRSS:")
 
 
 def _children_of(pid: int) -> list[int]:

@@ -33,6 +33,30 @@ def test_the_memory_of_a_commands_children_is_counted_with_its_own() -> None:
     assert together >= alone + 78_000
 
 
+SHARING_CHILD = textwrap.dedent(
+    """
+    import os, time
+    held = b"x" * 80_000_000
+    if os.fork() == 0:
+        time.sleep(2)
+        os._exit(0)
+    print("sharing", flush=True)
+    os.wait()
+    """
+)
+
+
+def test_pages_a_forked_child_shares_with_its_parent_count_once() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", SHARING_CHILD], stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None
+        assert parent.stdout.readline() == b"sharing\n"
+        together = resident_kb_with_children(parent.pid)
+    finally:
+        parent.wait()
+    assert 78_000 <= together < 120_000
+
+
 def test_a_process_that_has_ended_has_no_memory() -> None:
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
