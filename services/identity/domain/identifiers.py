@@ -40,10 +40,6 @@ class Identifier:
     def key(self) -> str:
         return f"{self.kind}={self.value}"
 
-    def value_hash(self) -> str:
-        """SHA-256 of the value: proves a match in a merge record without keeping the address or number."""
-        return hashlib.sha256(self.value.encode()).hexdigest()
-
     @property
     def digest(self) -> "IdentifierDigest":
         return _digest_of(self.kind, self.value)
@@ -63,6 +59,7 @@ class IdentifierDigest:
 
 @remembered
 def _digest_of(kind: str, value: str) -> IdentifierDigest:
+    # SHA-256 of the value: proves a match in a merge record without keeping the address or number.
     return IdentifierDigest(kind, hashlib.sha256(value.encode()).hexdigest())
 
 

@@ -29,7 +29,7 @@ from services.identity.estimation import (
     records_of_lines,
 )
 from services.identity.handlers import IdentityDeps
-from services.identity.prepared_input import prepared_input
+from services.identity.prepared_input import PreparationError, prepared_input
 from services.identity.refiling import RefileReport, refile_blocks
 from services.identity.settings import IdentitySettings
 from shared.access import validate_organisation_id
@@ -166,6 +166,9 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
                 report = asyncio.run(_resolve(arguments, deps, first_lines=large("first_lines")))
     except BatchAbortedError as exc:
         print(f"error: {exc} (--strict)", file=sys.stderr)
+        return 1
+    except PreparationError as exc:
+        print(f"error: {exc}; nothing written", file=sys.stderr)
         return 1
     for problem in report.problems:
         print(problem, file=sys.stderr)

@@ -326,3 +326,19 @@ def test_the_command_takes_a_memory_budget_and_refuses_one_too_small(
 
     assert run(tmp_path, line, options=("--memory-mb", "8")) == 2
     assert "--memory-mb: at least 16" in capsys.readouterr().err
+
+
+def test_a_failure_while_reading_the_lines_exits_1_with_its_cause_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(line_number: int, line: str, **options: object) -> None:
+        raise OSError(f"the disk went away at line {line_number}")
+
+    # The lines are read by a forked child, which runs this replacement.
+    monkeypatch.setattr("services.identity.prepared_input.prepare_line", unreadable)
+    code = run(tmp_path, {"record_id": "r1", "email": "elise@example.com"})
+    assert code == 1
+    stderr = capsys.readouterr().err
+    assert "error: preparing the lines failed" in stderr
+    assert "OSError: the disk went away at line 1" in stderr
+    assert not (tmp_path / "persons.csv").exists()

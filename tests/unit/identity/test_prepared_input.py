@@ -128,3 +128,20 @@ def test_leaving_before_the_end_stops_the_child(tmp_path: Path, rules: IdentityR
         assert next(iter(prepared)).record_id == "r0"
         assert len(multiprocessing.active_children()) == 1
     assert multiprocessing.active_children() == []
+
+
+def test_where_fork_is_not_offered_a_spawned_child_prepares_the_same_lines(
+    tmp_path: Path, rules: IdentityRules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "history.jsonl"
+    write_audience(generate_audience(50, 5), source, tmp_path / "truth.csv")
+    expected = in_this_process(source, rules)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn", "forkserver"])
+
+    def refusing(line_number: int, line: str, **options: object) -> PreparedLine:
+        raise AssertionError("a forked child would run this replacement; a spawned one imports the real function")
+
+    monkeypatch.setattr("services.identity.prepared_input.prepare_line", refusing)
+    prepared, bytes_read = in_child(source, rules)
+    assert prepared == expected
+    assert bytes_read == source.stat().st_size
