@@ -14,21 +14,25 @@ HOLDING_CHILD = textwrap.dedent(
     import subprocess, sys
     child = subprocess.Popen([sys.executable, "-c", {HOLDING!r}], stdout=subprocess.PIPE)
     child.stdout.readline()
-    print("holding", flush=True)
+    print("ready", flush=True)
     child.wait()
     """
 )
 
 
-def test_the_memory_of_a_commands_children_is_counted_with_its_own() -> None:
-    parent = subprocess.Popen([sys.executable, "-c", HOLDING_CHILD], stdout=subprocess.PIPE)
+def memory_once_ready(script: str) -> tuple[int, int]:
+    """Runs `script` until it prints `ready`: its memory with its children's then, and its own peak, in kB."""
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     try:
         assert parent.stdout is not None
-        assert parent.stdout.readline() == b"holding\n"
-        together = resident_kb_with_children(parent.pid)
-        alone = peak_rss_kb(parent.pid)
+        assert parent.stdout.readline() == b"ready\n"
+        return resident_kb_with_children(parent.pid), peak_rss_kb(parent.pid)
     finally:
         parent.wait()
+
+
+def test_the_memory_of_a_commands_children_is_counted_with_its_own() -> None:
+    together, alone = memory_once_ready(HOLDING_CHILD)
     # The parent alone is far below what the child holds: only the child can bring the total there.
     assert alone < 60_000
     assert together >= 78_000
@@ -41,20 +45,14 @@ SHARING_CHILD = textwrap.dedent(
     if os.fork() == 0:
         time.sleep(2)
         os._exit(0)
-    print("sharing", flush=True)
+    print("ready", flush=True)
     os.wait()
     """
 )
 
 
 def test_pages_a_forked_child_shares_with_its_parent_count_once() -> None:
-    parent = subprocess.Popen([sys.executable, "-c", SHARING_CHILD], stdout=subprocess.PIPE)
-    try:
-        assert parent.stdout is not None
-        assert parent.stdout.readline() == b"sharing\n"
-        together = resident_kb_with_children(parent.pid)
-    finally:
-        parent.wait()
+    together, _alone = memory_once_ready(SHARING_CHILD)
     assert 78_000 <= together < 120_000
 
 
