@@ -1,5 +1,6 @@
 """Batch resolution of an organisation's history: the streaming code path, fed from a file instead of Kafka."""
 
+import asyncio
 import csv
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
@@ -15,6 +16,8 @@ from services.identity.handlers import IdentityDeps, IdentityRules, active_perso
 MAX_REPORTED_PROBLEMS = 100
 # The batch has no redeliveries: applied journal entries are dropped this often to keep memory flat.
 JOURNAL_FLUSH_RECORDS = 10_000
+# The in-memory store answers without ever waiting, so the loop would see a cancellation (Ctrl-C) only at the end.
+PAUSE_EVERY_LINES = 256
 FOLLOWED_PERSONS_KEPT = 10_000
 
 
@@ -79,6 +82,8 @@ async def resolve_lines(
     first_line_of: MutableMapping[str, int] = {} if first_lines is None else first_lines
     for prepared in lines:
         line_number = report.lines = prepared.line_number
+        if line_number % PAUSE_EVERY_LINES == 0:
+            await asyncio.sleep(0)
         if prepared.problem is not None:
             if strict:
                 raise BatchAbortedError(line_number, prepared.problem)

@@ -170,6 +170,9 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     except PreparationError as exc:
         print(f"error: {exc}; nothing written", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing written", file=sys.stderr)
+        return 130
     for problem in report.problems:
         print(problem, file=sys.stderr)
     hidden = report.skipped + report.warnings - len(report.problems)

@@ -2,6 +2,11 @@
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -342,3 +347,39 @@ def test_a_failure_while_reading_the_lines_exits_1_with_its_cause_and_writes_not
     assert "error: preparing the lines failed" in stderr
     assert "OSError: the disk went away at line 1" in stderr
     assert not (tmp_path / "persons.csv").exists()
+
+
+def test_ctrl_c_stops_a_long_run_at_once_and_writes_nothing(tmp_path: Path) -> None:
+    # Long enough to be under way when interrupted: about 20 s of work.
+    source = jsonl(
+        tmp_path / "history.jsonl", *({"record_id": f"r{n}", "email": f"p{n}@x.example"} for n in range(100_000))
+    )
+    output = tmp_path / "persons.csv"
+    command = [
+        sys.executable,
+        "-m",
+        "shared.cli",
+        "identity",
+        "resolve",
+        "--input",
+        str(source),
+        "--output",
+        str(output),
+    ]
+    # Started with Ctrl-C's usual effect, even where this test runs with it ignored.
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=True,
+    )
+    time.sleep(3)
+    assert process.poll() is None
+    # Ctrl-C in a terminal reaches every process of the group.
+    os.killpg(process.pid, signal.SIGINT)
+    _stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "error: interrupted; nothing written"
+    assert not output.exists()
+    assert subprocess.run(["pgrep", "-f", str(source)], capture_output=True).returncode == 1
