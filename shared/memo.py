@@ -3,6 +3,7 @@ resized at once by a long run that must keep within a memory budget."""
 
 import contextlib
 import functools
+import operator
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -69,3 +70,28 @@ def caches_within(entries: int | None) -> Iterator[None]:
 def remembered_entries() -> int:
     """The entries held by all the caches together."""
     return sum(cached.entries for cached in _CACHES)
+
+
+class LastSeen(Generic[R]):
+    """`function` with its results for the last `size` calls kept, its arguments told apart by identity: for
+    immutable values costly to hash that are asked about several times in a row, such as a profile's state viewed
+    before, after and ahead of one change. The arguments are held while their result is, so that their identities
+    cannot pass to other objects meanwhile."""
+
+    def __init__(self, function: Callable[..., R], size: int = 8) -> None:
+        functools.update_wrapper(self, function)
+        self._function = function
+        self._size = size
+        self._results: dict[tuple[int, ...], tuple[tuple[object, ...], R]] = {}
+
+    def __call__(self, *arguments: object) -> R:
+        key = tuple(map(id, arguments))
+        held = self._results.get(key)
+        if held is not None and all(map(operator.is_, held[0], arguments)):
+            return held[1]
+        result = self._function(*arguments)
+        if len(self._results) >= self._size:
+            # The oldest goes: dicts keep their insertion order.
+            del self._results[next(iter(self._results))]
+        self._results[key] = (arguments, result)
+        return result

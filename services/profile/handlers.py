@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
+from types import MappingProxyType
 from typing import Any, Protocol
 from uuid import UUID, uuid5
 
@@ -37,6 +38,7 @@ from services.profile.domain.schedule import SLOT, DueEntry, slot_of, slots_to_s
 from services.profile.domain.search import Candidate, Found, SearchQuery, rank
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.ports import (
+    AnnouncedView,
     FactToLog,
     FiledDue,
     MergeInForce,
@@ -1128,9 +1130,12 @@ def _announced(
     entered and left, and for a fact the triggers it fires. An `appearing` profile is told in full."""
     rules, organisation_id, person_id = deps.rules, stored.organisation_id, stored.person_id
     as_of = _as_of(deps, after_state)
-    before_state, before_segments = (EMPTY_PROFILE, frozenset[str]()) if appearing else (stored.state, stored.segments)
     before_as_of = _last_announced_as_of(stored, as_of, cause)
-    before = view(before_state, as_of=before_as_of, seasons=rules.seasons)
+    before: Mapping[str, Any]
+    if appearing:
+        before, before_segments = view(EMPTY_PROFILE, as_of=before_as_of, seasons=rules.seasons), frozenset[str]()
+    else:
+        before, before_segments = _view_before(deps, stored, before_as_of), stored.segments
     after = view(after_state, as_of=as_of, seasons=rules.seasons)
     changed = {name: plain(value) for name, value in after.items() if before.get(name) != value}
     segments = evaluate_segments(rules.segments, after, as_of)
@@ -1169,9 +1174,28 @@ def _announced(
         if moment is not None
     ]
     profile = replace(
-        stored, state=after_state, segments=segments, due_at=_to_the_millisecond(min(due_candidates, default=None))
+        stored,
+        state=after_state,
+        segments=segments,
+        due_at=_to_the_millisecond(min(due_candidates, default=None)),
+        announced_view=AnnouncedView(after_state, as_of, MappingProxyType(after)),
     )
     return _Change(profile, tuple(outputs), triggers, cause.fired_by)
+
+
+def _view_before(deps: ProfileDeps, stored: StoredProfile, as_of: datetime) -> Mapping[str, Any]:
+    """The view of the stored profile as of `as_of`: the one its last change announced if that was of the same
+    state and `as_of` lies between then and the due moment (only time changes a view between changes, and only
+    at its due moment), else computed."""
+    known = stored.announced_view
+    if (
+        known is not None
+        and known.state is stored.state
+        and known.as_of <= as_of
+        and (stored.due_at is None or as_of < stored.due_at)
+    ):
+        return known.fields
+    return view(stored.state, as_of=as_of, seasons=deps.rules.seasons)
 
 
 def _segment_events(

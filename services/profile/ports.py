@@ -46,6 +46,15 @@ class UndoneMerge:
     outputs: Sequence[bytes] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class AnnouncedView:
+    """`view` of `state` as of `as_of`, as a change announced it."""
+
+    state: ProfileState
+    as_of: datetime
+    fields: Mapping[str, Any]
+
+
 @dataclass(frozen=True)
 class StoredProfile:
     """One person's profile as stored: the folded state, what was announced, and how far its log was applied.
@@ -85,6 +94,9 @@ class StoredProfile:
     undone: tuple[UndoneMerge, ...] = ()
     # The trigger dedupe keys this person claimed: they name the person, so an erasure deletes them.
     fired: frozenset[str] = field(default_factory=frozenset)
+    # In memory only, never stored: the view last announced of this very `state`, for the next change to start
+    # from instead of computing it again.
+    announced_view: "AnnouncedView | None" = field(default=None, compare=False, repr=False)
 
     @property
     def is_merged(self) -> bool:

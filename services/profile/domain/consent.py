@@ -10,6 +10,7 @@ from typing import Protocol
 from services.profile.domain.seasons import add_months
 from services.profile.domain.strategies import Stamp
 from shared.events.common import ConsentPurpose, LegalBasis
+from shared.memo import LastSeen
 
 
 class ConsentAction(StrEnum):
@@ -155,7 +156,16 @@ def current_consent(history: ConsentHistory, purpose: ConsentPurpose, *, policy:
 
 def consents(history: ConsentHistory, *, policy: ConsentPolicy = CASL) -> dict[ConsentPurpose, Consent]:
     """The consent `history` gives for every purpose."""
+    return dict(_consents_of(history, policy))
+
+
+def _every_consent(history: ConsentHistory, policy: ConsentPolicy) -> dict[ConsentPurpose, Consent]:
     return {purpose: current_consent(history, purpose, policy=policy) for purpose in ConsentPurpose}
+
+
+# A change views its profile's state several times (before, after, at its next time step): consent, which time does
+# not change, is worked out once per state.
+_consents_of = LastSeen(_every_consent)
 
 
 def next_consent_change(history: ConsentHistory, as_of: datetime, *, policy: ConsentPolicy = CASL) -> datetime | None:

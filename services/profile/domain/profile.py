@@ -15,6 +15,7 @@ import phonenumbers
 
 from services.profile.domain.consent import (
     CASL,
+    Consent,
     ConsentAction,
     ConsentFact,
     ConsentPolicy,
@@ -84,6 +85,7 @@ from shared.events.audience import (
     TicketScannedV1,
 )
 from shared.events.common import ConsentPurpose, LegalBasis, PerformanceRef, PersonRef
+from shared.memo import LastSeen
 
 DOCUMENT_FORMAT = 1
 # Email opens and clicks are kept this long before the person's latest event: enough for `view` at any moment
@@ -549,10 +551,8 @@ def view(
     """
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be timezone-aware")
-    box = _BoxOffice.of(state)
-    ticket_spend = max(state.ticket_paid - state.ticket_refunded, Decimal(0))
-    shop_spend = sum((order.net for order in state.shop_orders.values()), Decimal(0))
-    transactions = _Transactions.of(state, ticket_spend, shop_spend)
+    timeless = _timeless_of(state, seasons, consent_policy)
+    box, transactions = timeless.box, timeless.transactions
     subscribed = _subscribed(state, as_of, seasons)
     scores = rfm(
         last_transaction_at=transactions.last_at,
@@ -563,58 +563,23 @@ def view(
     )
     opens_30d, opens_90d = (_within(state.opens, as_of, window) for window in ENGAGEMENT_WINDOWS)
     clicks_30d, clicks_90d = (_within(state.clicks, as_of, window) for window in ENGAGEMENT_WINDOWS)
-    kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
-    language = state.chosen_language or state.reported_language
-    fields: dict[str, Any] = {
-        "first_name": _value(state.first_name),
-        "last_name": _value(state.last_name),
-        "emails": _most_recent_first(state.emails),
-        "phones": _most_recent_first(state.phones),
-        "postal_code": _value(state.postal_code),
-        "city": _value(state.city),
-        "preferred_language": _value(language),
-        "sources": sorted(state.sources),
-        "external_ids": sorted(state.external_ids),
-        "household_id": household_id,
-    }
-    for purpose, consent in consents(state, policy=consent_policy).items():
-        fields |= {
-            f"consent.{purpose.value}.status": consent.status.value,
-            f"consent.{purpose.value}.basis": None if consent.basis is None else consent.basis.value,
-            f"consent.{purpose.value}.expires_at": consent.expires_at,
-            f"consent.{purpose.value}.captured_at": consent.captured_at,
-            f"consent.{purpose.value}.source": consent.source,
-            f"consent.{purpose.value}.wording_version": consent.wording_version,
-            f"consent.{purpose.value}.allowed": consent.allowed_at(as_of),
-        }
+    fields: dict[str, Any] = {**timeless.personal, "household_id": household_id}
+    for consent_fields, allowed_name, consent in timeless.consents:
+        fields |= consent_fields
+        fields[allowed_name] = consent.allowed_at(as_of)
     started = [performance.starts_at for performance in box.booked.values() if performance.starts_at <= as_of]
     fields |= {
-        "tickets_bought": len(box.held),
-        "ticket_spend": _money(ticket_spend),
-        "performances_attended": len(state.attended),
+        **timeless.ticketing,
         "no_shows": sum(performance.starts_at + NO_SHOW_GRACE <= as_of for performance in box.unscanned),
-        "productions": len({performance.production_id for performance in box.booked.values()}),
-        "genres": sorted({performance.genre for performance in box.booked.values() if performance.genre}),
-        "venues": sorted({performance.venue for performance in box.booked.values() if performance.venue}),
+        **timeless.booked,
         "first_purchase_at": state.first_purchase_at,
         "last_purchase_at": state.last_purchase_at,
         "last_performance_at": max(started, default=None),
         "is_subscriber": subscribed,
-        "subscription_renewal_at": _latest(
-            *(record.runs_until(seasons).astimezone(UTC) for record in state.subscriptions.values())
-        ),
-        **_season_fields("current", seasons.current(as_of), box, seasons),
-        **_season_fields("previous", seasons.previous(as_of), box, seasons),
-        "shop_orders": len(kept_orders),
-        "shop_spend": _money(shop_spend),
-        "last_order_at": max((order.stamp.time for order in kept_orders), default=None),
-        "shop_categories": sorted({category for order in kept_orders for category in order.categories}),
-        "donations_count": state.donations,
-        "donations_total": _money(state.donated),
-        "largest_donation": None if state.largest_donation is None else _money(state.largest_donation),
-        "first_donation_at": state.first_donation_at,
-        "last_donation_at": state.last_donation_at,
-        "newsletter_status": _newsletter_status(state.newsletter_lists),
+        "subscription_renewal_at": timeless.renewal_at,
+        **timeless.season_fields("current", seasons.current(as_of)),
+        **timeless.season_fields("previous", seasons.previous(as_of)),
+        **timeless.giving,
         "opens_30d": opens_30d,
         "opens_90d": opens_90d,
         "clicks_30d": clicks_30d,
@@ -629,13 +594,104 @@ def view(
         "engagement_score": engagement_score(
             opens_90d=opens_90d,
             clicks_90d=clicks_90d,
-            last_attended_at=_last_attended(state),
+            last_attended_at=timeless.last_attended_at,
             recency=None if scores is None else scores.recency,
             social_engagements=state.social_engagements,
             as_of=as_of,
         ),
     }
     return fields
+
+
+@dataclass(frozen=True)
+class _Timeless:
+    """The parts of `view` that time does not change, worked out once per state: a change views its state
+    several times (after it, and at the next moments time may change it)."""
+
+    box: _BoxOffice
+    transactions: _Transactions
+    # In `view`'s order: the fields before `household_id`; each purpose's consent fields but `allowed`, with the
+    # name of that one; the ticketing fields before `no_shows`, and those after it up to `venues`; the shop and
+    # giving fields up to `newsletter_status`.
+    personal: Mapping[str, Any]
+    consents: tuple[tuple[Mapping[str, Any], str, Consent], ...]
+    ticketing: Mapping[str, Any]
+    booked: Mapping[str, Any]
+    renewal_at: datetime | None
+    giving: Mapping[str, Any]
+    last_attended_at: datetime | None
+    seasons: dict[tuple[str, Season], dict[str, Any]] = field(default_factory=dict)
+
+    def season_fields(self, which: str, season: Season) -> dict[str, Any]:
+        known = self.seasons.get((which, season))
+        if known is None:
+            known = self.seasons[(which, season)] = _season_fields(which, season, self.box)
+        return known
+
+
+def _timeless(state: ProfileState, seasons: SeasonCalendar, consent_policy: ConsentPolicy) -> _Timeless:
+    box = _BoxOffice.of(state)
+    ticket_spend = max(state.ticket_paid - state.ticket_refunded, Decimal(0))
+    shop_spend = sum((order.net for order in state.shop_orders.values()), Decimal(0))
+    kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
+    language = state.chosen_language or state.reported_language
+    return _Timeless(
+        box=box,
+        transactions=_Transactions.of(state, ticket_spend, shop_spend),
+        personal={
+            "first_name": _value(state.first_name),
+            "last_name": _value(state.last_name),
+            "emails": _most_recent_first(state.emails),
+            "phones": _most_recent_first(state.phones),
+            "postal_code": _value(state.postal_code),
+            "city": _value(state.city),
+            "preferred_language": _value(language),
+            "sources": sorted(state.sources),
+            "external_ids": sorted(state.external_ids),
+        },
+        consents=tuple(
+            (
+                {
+                    f"consent.{purpose.value}.status": consent.status.value,
+                    f"consent.{purpose.value}.basis": None if consent.basis is None else consent.basis.value,
+                    f"consent.{purpose.value}.expires_at": consent.expires_at,
+                    f"consent.{purpose.value}.captured_at": consent.captured_at,
+                    f"consent.{purpose.value}.source": consent.source,
+                    f"consent.{purpose.value}.wording_version": consent.wording_version,
+                },
+                f"consent.{purpose.value}.allowed",
+                consent,
+            )
+            for purpose, consent in consents(state, policy=consent_policy).items()
+        ),
+        ticketing={
+            "tickets_bought": len(box.held),
+            "ticket_spend": _money(ticket_spend),
+            "performances_attended": len(state.attended),
+        },
+        booked={
+            "productions": len({performance.production_id for performance in box.booked.values()}),
+            "genres": sorted({performance.genre for performance in box.booked.values() if performance.genre}),
+            "venues": sorted({performance.venue for performance in box.booked.values() if performance.venue}),
+        },
+        renewal_at=_latest(*(record.runs_until(seasons).astimezone(UTC) for record in state.subscriptions.values())),
+        giving={
+            "shop_orders": len(kept_orders),
+            "shop_spend": _money(shop_spend),
+            "last_order_at": max((order.stamp.time for order in kept_orders), default=None),
+            "shop_categories": sorted({category for order in kept_orders for category in order.categories}),
+            "donations_count": state.donations,
+            "donations_total": _money(state.donated),
+            "largest_donation": None if state.largest_donation is None else _money(state.largest_donation),
+            "first_donation_at": state.first_donation_at,
+            "last_donation_at": state.last_donation_at,
+            "newsletter_status": _newsletter_status(state.newsletter_lists),
+        },
+        last_attended_at=_last_attended(state),
+    )
+
+
+_timeless_of = LastSeen(_timeless)
 
 
 def lifecycle_stage_of(state: ProfileState, *, as_of: datetime, seasons: SeasonCalendar) -> LifecycleStage | None:
@@ -756,7 +812,7 @@ def ticket_history(state: ProfileState, seasons: SeasonCalendar) -> list[TicketL
     return sorted(lines, key=lambda line: (line.starts_at, line.performance_id), reverse=True)
 
 
-def _season_fields(which: str, season: Season, box: _BoxOffice, seasons: SeasonCalendar) -> dict[str, Any]:
+def _season_fields(which: str, season: Season, box: _BoxOffice) -> dict[str, Any]:
     in_season = {
         performance_id: performance
         for performance_id, performance in box.booked.items()
