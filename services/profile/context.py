@@ -69,8 +69,9 @@ class ProfileMetrics:
         )
         self.swept = Counter(
             "parterre_profile_swept",
-            "Profiles the time sweep visited, by outcome: swept (time changed them), unchanged (filed for a moment "
-            "they are no longer due at), erased_person.",
+            "Profiles the time sweep visited, by outcome: swept (time changed them), refiled (filed early, for a "
+            "due moment put off since: filed again for it), unchanged (filed for a moment they are no longer due "
+            "at), erased_person.",
             ["outcome"],
             registry=registry,
         )

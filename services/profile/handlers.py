@@ -34,7 +34,7 @@ from services.profile.domain.rules import (
     segment_changes,
     time_conditions_due,
 )
-from services.profile.domain.schedule import SLOT, DueEntry, slot_of, slots_to_sweep
+from services.profile.domain.schedule import SLOT, DueEntry, keeps_entry, slot_of, slots_to_sweep
 from services.profile.domain.search import Candidate, Found, SearchQuery, rank
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.ports import (
@@ -429,15 +429,24 @@ async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
     due = entry.due_at.isoformat()
     cause = _Cause(f"sweep:{due}", f"sweep:{entry.person_id}:{due}", swept_due_at=entry.due_at, origin=entry)
 
+    refiled = False
+
     async def tick(stored: StoredProfile) -> _Change | None:
-        if stored.is_merged or stored.due_at != entry.due_at or entry.due_at > deps.clock.now():
+        nonlocal refiled
+        if stored.is_merged or entry.due_at > deps.clock.now():
             return None
-        return replace(_announced(deps, stored, stored.state, cause), unfile_replaced=False)
+        if stored.due_at == entry.due_at:
+            return replace(_announced(deps, stored, stored.state, cause), unfile_replaced=False)
+        refiled = stored.filed_at == entry.due_at and stored.due_at is not None and stored.due_at > entry.due_at
+        # Kept here while its due moment was put off: filed again for it, with nothing to announce.
+        return _Change(stored, unfile_replaced=False) if refiled else None
 
     written = await _write(deps, entry.organisation_id, entry.person_id, cause.key, tick, cause.origin)
     if written is None:
         return Handled((), "erased_person")
-    return Handled(written.outputs, "swept" if written.outcome == "applied" else written.outcome)
+    if written.outcome != "applied":
+        return Handled(written.outputs, written.outcome)
+    return Handled(written.outputs, "refiled" if refiled else "swept")
 
 
 async def profiles_found_by(deps: ProfileDeps, organisation_id: str, key: str) -> list[StoredProfile]:
@@ -849,18 +858,21 @@ async def _commit(
         # Findable before stored, like the due entry below: a key left over by a crash finds a profile without it,
         # which a look-up checks; a profile stored before its keys could not be found at all.
         await store.index_lookups(organisation_id, person_id, keys_after - keys_before)
-    filed = _due_entry(profile)
-    moved = profile.due_at != stored.due_at
-    if moved:
+    refiled = not _keeps_filing(deps, stored, profile, change)
+    if not refiled:
+        profile = replace(profile, due_handle=stored.due_handle, filed_at=stored.filed_at)
+    else:
         # Filed before the profile is stored: a crash in between leaves an entry the sweep finds stale, never a
         # due profile that no slot lists.
-        profile = replace(profile, due_handle=None if filed is None else await store.schedule(filed))
+        filed = _due_entry(profile)
+        handle = None if filed is None else await store.schedule(filed)
+        profile = replace(profile, due_handle=handle, filed_at=profile.due_at if handle else None)
     await store.save(profile)
     if isinstance(origin, Envelope):
         await store.settle_turn(organisation_id, person_id, number)
     if keys_before - keys_after:
         await store.unindex_lookups(organisation_id, person_id, keys_before - keys_after)
-    if moved and stored.due_handle is not None and change.unfile_replaced:
+    if refiled and stored.due_handle is not None and change.unfile_replaced:
         await store.unschedule(stored.due_handle)
     if await store.is_erased(organisation_id, person_id):
         # The erasure ran while this change was made: what the change stored goes the same way.
@@ -1243,6 +1255,15 @@ def _to_the_millisecond(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def _keeps_filing(deps: ProfileDeps, stored: StoredProfile, profile: StoredProfile, change: _Change) -> bool:
+    """Whether the changed `profile` stays filed where `stored` was: at its due moment, unchanged, or ahead of it
+    and of the sweep. Not where the sweep is visiting it: that entry goes."""
+    if stored.due_handle is None or not change.unfile_replaced:
+        return False
+    unchanged = profile.due_at == stored.due_at == stored.filed_at
+    return unchanged or keeps_entry(stored.filed_at, profile.due_at, deps.clock.now())
+
+
 def _due_entry(profile: StoredProfile) -> DueEntry | None:
     if profile.due_at is None:
         return None
@@ -1533,14 +1554,16 @@ async def _store_batch(
     moved = [
         index
         for index, (person, profile) in enumerate(zip(folded, profiles, strict=True))
-        if profile.due_at != person.before.due_at
+        if not _keeps_filing(deps, person.before, profile, person.changes[-1][2])
     ]
     entries = [(index, entry) for index in moved if (entry := _due_entry(profiles[index])) is not None]
     handles = await store.schedule_all([entry for _, entry in entries])
-    for index in moved:
-        profiles[index] = replace(profiles[index], due_handle=None)
-    for (index, _), handle in zip(entries, handles, strict=True):
-        profiles[index] = replace(profiles[index], due_handle=handle)
+    for index, (person, profile) in enumerate(zip(folded, profiles, strict=True)):
+        before = person.before
+        kept = (before.due_handle, before.filed_at) if index not in moved else (None, None)
+        profiles[index] = replace(profile, due_handle=kept[0], filed_at=kept[1])
+    for (index, entry), handle in zip(entries, handles, strict=True):
+        profiles[index] = replace(profiles[index], due_handle=handle, filed_at=entry.due_at)
     await store.save_all(profiles, new_persons=new_persons)
     for profile in profiles:
         gone = keys_before[profile.person_id] - keys_after[profile.person_id]

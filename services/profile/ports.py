@@ -73,9 +73,11 @@ class StoredProfile:
     applied: int = 0
     segments: frozenset[str] = frozenset()
     # When a time-based field or rule next changes: the sweep visits only profiles due. `due_handle` is where the
-    # store filed that moment, to unfile it when it changes.
+    # store filed the profile, for the moment `filed_at`: the due moment, or an earlier one the due moment was put
+    # off from since (see `keeps_entry`), where the sweep files the profile again for its due moment.
     due_at: datetime | None = None
     due_handle: str | None = None
+    filed_at: datetime | None = None
     # The last change stored (a fact's event id, or a merge step) and what it published: a redelivery that finds
     # its change already stored publishes the same events again.
     last_change: str | None = None

@@ -927,6 +927,7 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
         "segments": sorted(profile.segments),
         "due_at": profile.due_at,
         "due_handle": profile.due_handle,
+        "filed_at": profile.filed_at,
         "last_change": profile.last_change,
         "last_outputs": list(profile.last_outputs),
         "merged_into": profile.merged_into,
@@ -964,6 +965,8 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
         segments=frozenset(document.get("segments", ())),
         due_at=document.get("due_at"),
         due_handle=document.get("due_handle"),
+        # Stored before entries were kept for a due moment put off: filed for its due moment.
+        filed_at=document.get("filed_at", document.get("due_at") if document.get("due_handle") else None),
         last_change=document.get("last_change"),
         last_outputs=_outputs(document.get("last_outputs", ())),
         merged_into=document.get("merged_into"),

@@ -15,6 +15,11 @@ GRACE = timedelta(minutes=2)
 PARTS = 32
 
 
+# An entry kept for a due moment put off lies at least this far ahead: the sweep reads a slot only once it has
+# ended, grace included, so the entry is still there when the change keeping it is stored.
+KEEP_AHEAD = SLOT + GRACE
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class DueEntry:
     """A profile due for the sweep at `due_at`, as filed."""
@@ -39,3 +44,11 @@ def slots_to_sweep(position: datetime, now: datetime) -> Iterator[datetime]:
     while slot + SLOT + GRACE <= now:
         yield slot
         slot += SLOT
+
+
+def keeps_entry(filed_at: datetime | None, due_at: datetime | None, now: datetime) -> bool:
+    """Whether a profile filed for the sweep at `filed_at` may stay filed there once due at `due_at`: the entry
+    lies well ahead of the sweep, at or before the due moment. Visiting it early, the sweep files the profile
+    again for its due moment; meanwhile a change that puts the due moment off (every purchase does) files nothing
+    and unfiles nothing."""
+    return filed_at is not None and filed_at > now + KEEP_AHEAD and (due_at is None or filed_at <= due_at)

@@ -44,12 +44,19 @@ def split(sent: list[Envelope], cuts: list[int]) -> list[list[Envelope]]:
 
 async def profiles(world: World) -> dict[str, StoredProfile | None]:
     """Each person's stored profile, without what only tells how it was stored: the kept announcements of its
-    last change and the handle of its due entry."""
+    last change, and its due entry (each path may keep an earlier one, so long as the profile is filed at or
+    before its due moment)."""
     found: dict[str, StoredProfile | None] = {}
     for person_id in PERSONS:
         stored = await world.store.profile(world.organisation_id, person_id)
+        if stored is not None and stored.due_at is not None and not stored.is_merged:
+            assert stored.due_handle is not None, f"{person_id} is due but not filed"
+            assert stored.filed_at is not None
+            assert stored.filed_at <= stored.due_at, f"{person_id} is filed after its due moment"
         found[person_id] = (
-            None if stored is None else replace(stored, last_outputs=(), last_change=None, due_handle=None)
+            None
+            if stored is None
+            else replace(stored, last_outputs=(), last_change=None, due_handle=None, filed_at=None)
         )
     return found
 

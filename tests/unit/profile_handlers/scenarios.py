@@ -16,7 +16,7 @@ import pytest
 
 from services.profile.domain.lookups import email_lookup, external_lookup, lookup_keys, name_lookup, phone_lookup
 from services.profile.domain.profile import view
-from services.profile.domain.schedule import DueEntry, slot_of
+from services.profile.domain.schedule import KEEP_AHEAD, DueEntry, slot_of
 from services.profile.domain.search import read_query
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.handlers import (
@@ -702,6 +702,62 @@ async def a_buyer_back_before_lapsing_is_not_swept_into_lapsed(world: World) -> 
     assert [output for output in published if output.type == TRIGGER_FIRED] == []
 
 
+async def a_due_moment_put_off_files_nothing_until_the_sweep_files_it_again_for_it(world: World) -> None:
+    # A buyer a few days from turning less active; buying again puts that moment off.
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=170))
+    await world.sweep()
+    first = await world.profile("per_lea")
+    assert first.due_at is not None
+    assert first.filed_at == first.due_at
+
+    await world.deliver(world.purchase("sale-l2", "per_lea", days_ago=0))
+    later = await world.profile("per_lea")
+    assert later.due_at is not None
+    assert later.due_at > first.due_at, "the scenario needs the purchase to put Lea's due moment off"
+    # Still filed where she was: nothing filed for the new moment, nothing let go.
+    assert (later.due_handle, later.filed_at) == (first.due_handle, first.due_at)
+    assert await world.store.filed_in(slot_of(later.due_at)) == []
+
+    world.clock.at = first.due_at + timedelta(minutes=20)
+    published: list[Envelope] = []
+    report = await world.sweep(published=published)
+
+    assert report.outcomes == {"refiled": 1}
+    assert published == []
+    refiled = await world.profile("per_lea")
+    assert refiled.state == later.state
+    assert refiled.filed_at == refiled.due_at == later.due_at
+    filed = await world.store.filed_in(slot_of(later.due_at))
+    assert [entry.person_id for part in filed for entry in part.entries] == ["per_lea"]
+
+    # At the due moment itself, time changes her profile as it would have.
+    world.clock.at = later.due_at + timedelta(minutes=20)
+    report = await world.sweep(published=published)
+    assert report.outcomes == {"swept": 1}
+    assert PROFILE_CHANGED in [output.type for output in published]
+
+
+async def a_due_moment_put_off_close_to_the_sweep_is_filed_anew(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=170))
+    await world.sweep()
+    first = await world.profile("per_lea")
+    assert first.due_at is not None
+    # Within reach of the sweep (less than a slot and its grace ahead), an entry kept could be let go before the
+    # profile keeping it is stored.
+    world.clock.at = first.due_at - timedelta(minutes=10)
+    assert timedelta(minutes=10) < KEEP_AHEAD
+
+    await world.deliver(world.purchase("sale-l2", "per_lea", days_ago=0))
+
+    later = await world.profile("per_lea")
+    assert later.due_at is not None
+    assert later.due_at > first.due_at
+    assert later.filed_at == later.due_at
+    assert later.due_handle != first.due_handle
+    filed = await world.store.filed_in(slot_of(later.due_at))
+    assert [entry.person_id for part in filed for entry in part.entries] == ["per_lea"]
+
+
 async def an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go(world: World) -> None:
     await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
     await world.sweep()
@@ -1144,6 +1200,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     the_sweep_visits_only_the_profiles_due_and_files_each_for_its_next_moment,
     a_sweep_cut_short_visits_the_rest_next_time_and_announces_the_same_events,
     a_buyer_back_before_lapsing_is_not_swept_into_lapsed,
+    a_due_moment_put_off_files_nothing_until_the_sweep_files_it_again_for_it,
+    a_due_moment_put_off_close_to_the_sweep_is_filed_anew,
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
     a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep,
     an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep,
