@@ -858,8 +858,8 @@ async def _commit(
         # Findable before stored, like the due entry below: a key left over by a crash finds a profile without it,
         # which a look-up checks; a profile stored before its keys could not be found at all.
         await store.index_lookups(organisation_id, person_id, keys_after - keys_before)
-    refiled = not _keeps_filing(deps, stored, profile, change)
-    if not refiled:
+    filing_anew = not _keeps_filing(deps, stored, profile, change)
+    if not filing_anew:
         profile = replace(profile, due_handle=stored.due_handle, filed_at=stored.filed_at)
     else:
         # Filed before the profile is stored: a crash in between leaves an entry the sweep finds stale, never a
@@ -872,7 +872,7 @@ async def _commit(
         await store.settle_turn(organisation_id, person_id, number)
     if keys_before - keys_after:
         await store.unindex_lookups(organisation_id, person_id, keys_before - keys_after)
-    if refiled and stored.due_handle is not None and change.unfile_replaced:
+    if filing_anew and stored.due_handle is not None and change.unfile_replaced:
         await store.unschedule(stored.due_handle)
     if await store.is_erased(organisation_id, person_id):
         # The erasure ran while this change was made: what the change stored goes the same way.
@@ -1558,10 +1558,12 @@ async def _store_batch(
     ]
     entries = [(index, entry) for index in moved if (entry := _due_entry(profiles[index])) is not None]
     handles = await store.schedule_all([entry for _, entry in entries])
+    moving = set(moved)
     for index, (person, profile) in enumerate(zip(folded, profiles, strict=True)):
-        before = person.before
-        kept = (before.due_handle, before.filed_at) if index not in moved else (None, None)
-        profiles[index] = replace(profile, due_handle=kept[0], filed_at=kept[1])
+        if index in moving:
+            profiles[index] = replace(profile, due_handle=None, filed_at=None)
+        else:
+            profiles[index] = replace(profile, due_handle=person.before.due_handle, filed_at=person.before.filed_at)
     for (index, entry), handle in zip(entries, handles, strict=True):
         profiles[index] = replace(profiles[index], due_handle=handle, filed_at=entry.due_at)
     await store.save_all(profiles, new_persons=new_persons)
