@@ -5,7 +5,8 @@ updates, unique and compound indexes, `find_one_and_update` with upsert, and sim
 limits FerretDB 1.24 imposes silently: ONE accumulator per `$group` stage (it computes only the first and
 answers 0 for the rest), and `$project` for inclusion or exclusion only (it stores `{"a": "$b.c"}` as a string).
 An update command of many statements is kept short (see `REPLACES_PER_COMMAND`): FerretDB 1.24 never answers
-one that finds about 100 stored documents.
+one that finds about 100 stored documents. An ordered insert is sent a hundred documents at a time (see
+`insert_in_order`): FerretDB 1.24 goes on past a duplicate key into the next hundred.
 `tests/integration/test_store_contract.py` pins each of these against the real store.
 """
 
@@ -29,6 +30,26 @@ DUPLICATE_KEY = 11000
 # its document, until the command ends: a command of 100 such statements waits for a connection forever (1.24.2:
 # 64 pass, 100 hang). Commands this size leave room for several at once and for every other command.
 REPLACES_PER_COMMAND = 16
+
+
+# FerretDB 1.24 inserts a command's documents 100 at a time, and an ordered insert that meets a duplicate key in one
+# hundred goes on with the next hundred (its handler breaks out of the hundred only): a command of at most this many
+# stops at its first duplicate, as MongoDB's does.
+INSERTS_IN_ORDER_PER_COMMAND = 100
+
+
+async def insert_in_order(collection: AsyncCollection[Document], documents: Sequence[Document]) -> int | None:
+    """Inserts the documents in order up to the first whose `_id` is taken, and returns its index: those before it
+    are stored, none after. None when every document was stored."""
+    for start in range(0, len(documents), INSERTS_IN_ORDER_PER_COMMAND):
+        try:
+            await collection.insert_many(documents[start : start + INSERTS_IN_ORDER_PER_COMMAND], ordered=True)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            return start + min(int(error["index"]) for error in errors)
+    return None
 
 
 async def insert_new(collection: AsyncCollection[Document], documents: Sequence[Document]) -> list[bool]:
@@ -213,16 +234,9 @@ class NumberedList:
             known = None
             rest = items[len(keys) :]
             documents = [{**item, "_id": f"{name}#{number + offset}"} for offset, item in enumerate(rest)]
-            try:
-                # In order: the documents inserted before a number found taken are a run with no gap.
-                await self._collection.insert_many(documents, ordered=True)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
-                    raise
-                keys.extend(str(document["_id"]) for document in documents[: errors[0]["index"]])
-                continue
-            keys.extend(str(document["_id"]) for document in documents)
+            # In order: the documents inserted before a number found taken are a run with no gap.
+            taken = await insert_in_order(self._collection, documents)
+            keys.extend(str(document["_id"]) for document in documents[:taken])
         return keys
 
     async def length(self, name: str, *, at_least: int = 0) -> int:

@@ -772,6 +772,10 @@ async def _finish_held(
         fact = profile_event(held.fact, parse_data(held.fact))
         if fact is None:
             return ()
+        logged = (await deps.store.logged(organisation_id, [fact.event_id])).get(fact.event_id)
+        if logged is not None and logged != (person_id, number):
+            await _pass_over(deps, organisation_id, person_id, number, fact.event_id, logged)
+            return ()
         correlation_id = held.fact.correlation_id or fact.event_id
         written = await _apply_own_fact(organisation_id, person_id, held.fact, fact, correlation_id, helper)
         return () if written is None else written.outputs
@@ -788,6 +792,34 @@ async def _finish_held(
         return (await sweep_profile(held.origin, helper)).outputs
     handled = await apply_identity_event(held.origin, helper)
     return () if handled is None else handled.outputs
+
+
+async def _pass_over(
+    deps: ProfileDeps, organisation_id: str, person_id: str, number: int, event_id: str, logged: tuple[str, int]
+) -> None:
+    """Moves the person's profile past change `number`, changing nothing else: the fact holding it is logged as
+    another change, so no change will ever be stored under it. A batch leaves such a number when identity resolved
+    a fact again, to a person it created anew: the batch takes the person's first number for it, then finds the
+    fact logged for the first person. (Logs written before ordered inserts were sent a hundred at a time, see
+    `insert_in_order`, may hold numbers taken past one found held too.) Every writer finding the number so held
+    decides the same."""
+    store = deps.store
+    stored = await store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
+    if stored.applied != number - 1 or await store.is_erased(organisation_id, person_id):
+        return
+    logged_for, logged_as = logged
+    log.warning(
+        "change %d of %s is held by %s, logged as change %d of %s: passed over",
+        number,
+        person_id,
+        event_id,
+        logged_as,
+        logged_for,
+    )
+    await store.save(replace(stored, applied=number))
+    if await store.is_erased(organisation_id, person_id):
+        # Erased meanwhile: the profile stored goes the same way.
+        await store.delete_profile(organisation_id, person_id)
 
 
 async def _write(

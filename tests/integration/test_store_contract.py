@@ -17,6 +17,7 @@ from shared.mongo import (
     NumberedList,
     OrganisationCollection,
     ensure_indexes,
+    insert_in_order,
     replace_all,
 )
 
@@ -214,6 +215,33 @@ async def test_appends_from_many_writers_at_once_all_land_numbered_without_gaps(
     await numbered.clear("slot", 40)
     assert await numbered.length("slot") == 0
     assert await numbered.length("never-written") == 0
+
+
+async def test_an_ordered_insert_stops_at_its_first_duplicate_however_many_documents_follow(
+    database: AsyncDatabase[Document],
+) -> None:
+    # FerretDB 1.24 inserts 100 documents at a time and goes on with the next hundred after a duplicate.
+    collection = database["ordered"]
+    await collection.insert_many([{"_id": 3}, {"_id": 250}])
+
+    assert await insert_in_order(collection, [{"_id": n} for n in range(1, 400)]) == 2
+
+    assert sorted([document["_id"] async for document in collection.find({})]) == [1, 2, 3, 250]
+    assert await insert_in_order(collection, [{"_id": n} for n in range(400, 650)]) is None
+    assert await collection.count_documents({}) == 4 + 250
+
+
+async def test_items_added_to_a_list_whose_next_number_is_taken_land_once_each(
+    database: AsyncDatabase[Document],
+) -> None:
+    numbered = NumberedList(database["lists"])
+    await database["lists"].insert_one({"_id": "slot#3", "item": "another writer's"})
+
+    await numbered.extend("slot", [{"item": n} for n in range(250)], length=0)
+
+    items = [item["item"] for _, item in await numbered.items("slot")]
+    assert sorted(item for item in items if item != "another writer's") == list(range(250))
+    assert await numbered.length("slot") == 251
 
 
 async def test_a_list_is_measured_from_a_length_seen_before_and_still_right_if_it_was_cleared_since(

@@ -33,7 +33,7 @@ from services.profile.ports import (
 )
 from shared.erasures import Erasures
 from shared.events import Envelope
-from shared.mongo import DUPLICATE_KEY, Document, IndexSpec, NumberedList, replace_all
+from shared.mongo import DUPLICATE_KEY, Document, IndexSpec, NumberedList, insert_in_order, replace_all
 
 T = TypeVar("T")
 
@@ -163,18 +163,17 @@ class MongoProfileStore:
         ]
         start = 0
         while start < len(changes):
-            try:
-                # In order: the numbers a person takes before one found held are a first run, as `log_fact`
-                # would have taken them one after another; none is left taken past a gap.
-                await self._log.insert_many(changes[start:], ordered=True)
+            # In order: the numbers a person takes before one found held are a first run, as `log_fact` would have
+            # taken them one after another; none is left taken past a gap.
+            taken = await insert_in_order(self._log, changes[start:])
+            if taken is None:
                 break
-            except BulkWriteError as exc:
-                failed = start + _duplicate_indexes(exc)[0]
-                person_id = facts[failed].person_id
-                incomplete.add(person_id)
-                start = failed + 1
-                while start < len(facts) and facts[start].person_id == person_id:
-                    start += 1
+            failed = start + taken
+            person_id = facts[failed].person_id
+            incomplete.add(person_id)
+            start = failed + 1
+            while start < len(facts) and facts[start].person_id == person_id:
+                start += 1
         logged = [fact for fact in facts if fact.person_id not in incomplete]
         if logged:
             events = [
@@ -587,19 +586,18 @@ class MongoProfileStore:
         filed: list[Document] = []
         start = 0
         while start < len(documents):
-            try:
-                # In order: a list's entries inserted before one found taken run on from its end without a gap.
-                await self._lookup_docs.insert_many(documents[start:], ordered=True)
+            # In order: a list's entries inserted before one found taken run on from its end without a gap.
+            taken = await insert_in_order(self._lookup_docs, documents[start:])
+            if taken is None:
                 filed.extend(documents[start:])
                 break
-            except BulkWriteError as exc:
-                failed = start + _duplicate_indexes(exc)[0]
-                filed.extend(documents[start:failed])
-                name = _list_of(documents[failed]["_id"])
-                start = failed
-                while start < len(documents) and _list_of(documents[start]["_id"]) == name:
-                    longer.setdefault(name, []).append(str(documents[start]["person"]))
-                    start += 1
+            failed = start + taken
+            filed.extend(documents[start:failed])
+            name = _list_of(documents[failed]["_id"])
+            start = failed
+            while start < len(documents) and _list_of(documents[start]["_id"]) == name:
+                longer.setdefault(name, []).append(str(documents[start]["person"]))
+                start += 1
         for document in filed:
             self._remember_length(_list_of(document["_id"]), _entry_number(document["_id"]))
         await self._mark_all(

@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS, ERASED, MongoProfileStore
 from services.profile.domain.schedule import PARTS, DueEntry, slot_of
-from services.profile.ports import StoredProfile
+from services.profile.ports import FactToLog, StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document, NumberedList
 from tests.unit.profile_handlers.batches import Step, announced, assert_batches_end_like_one_at_a_time
@@ -62,6 +62,24 @@ async def test_a_fact_keeps_its_first_number_and_a_taken_number_is_refused(world
     # The fact that lost number 1 takes number 2 when it tries again: nothing of its first try stands in its way.
     assert await store.log_fact(organisation, "sale-2", "per_anne", 2, second) == 2
     assert await store.log_fact(organisation, "sale-2", "per_bea", 1, second) == 0
+
+
+async def test_a_person_whose_next_number_is_held_keeps_none_of_a_batch_s_numbers_however_far_their_facts_lie(
+    world: World,
+) -> None:
+    store, organisation = world.store, world.organisation_id
+    purchase = upstream(world, "sale-0", "per_anne")
+    assert await store.log_fact(organisation, "sale-0", "per_anne", 1, purchase) == 1
+    # Béa's facts come first, Anne's from number 1 (held) on, past the hundred documents a store may insert at once.
+    facts = [FactToLog(f"b-{n}", "per_bea", n, purchase) for n in range(1, 91)] + [
+        FactToLog(f"a-{n}", "per_anne", n, purchase) for n in range(1, 61)
+    ]
+
+    assert await store.log_facts(organisation, facts) == {"per_anne"}
+
+    held = [n for n in range(2, 61) if await store.turn_at(organisation, "per_anne", n) is not None]
+    assert held == [], "a number past the one held is left taken"
+    assert (await store.logged(organisation, ["b-90", "a-2"])) == {"b-90": ("per_bea", 90)}
 
 
 async def test_a_turn_is_taken_once_and_recognised_by_its_change(world: World) -> None:

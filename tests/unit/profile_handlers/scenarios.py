@@ -1091,6 +1091,29 @@ async def a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_
     assert changes == [3, 7]
 
 
+async def a_fact_resolved_again_to_a_person_created_anew_holds_up_none_of_their_facts(world: World) -> None:
+    await world.deliver(world.purchase("sale-1", "per_lea", tickets=1))
+    # Identity died before keeping what it resolved, and resolved the same fact again to a person it created anew:
+    # the batch takes Léo's first number for it before finding the fact logged for Léa.
+    again = await world.deliver_batch([world.purchase("sale-1", "per_leo", tickets=1)])
+    assert again == ()
+    held = await world.store.turn_at(world.organisation_id, "per_leo", 1)
+    assert held is not None
+    assert held.change == "sale-1", "the number stays held by a fact logged for someone else"
+
+    outputs = await world.deliver_batch(
+        [world.purchase("sale-2", "per_leo", tickets=2), world.purchase("sale-3", "per_leo", tickets=4)]
+    )
+
+    changes = [output.data["changed"].get("tickets_bought") for output in outputs if output.type == PROFILE_CHANGED]
+    assert changes == [2, 6]
+    assert await world.tickets("per_leo") == 6
+    assert await world.tickets("per_lea") == 1
+    assert (await world.profile("per_leo")).applied == 3
+    assert await world.deliver(world.purchase("sale-1", "per_leo", tickets=1)) == ()
+    assert await world.tickets("per_leo") == 6
+
+
 async def a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there(world: World) -> None:
     # It holds Béa's change number 2. Its message waits behind Béa's next fact (in a batch yet to come, say), or was
     # dead-lettered: the fact cannot wait for it.
@@ -1216,6 +1239,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
     a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others,
     a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_next_one,
+    a_fact_resolved_again_to_a_person_created_anew_holds_up_none_of_their_facts,
     facts_folded_into_no_profile_are_each_noted_filtered_once_with_their_reason,
     an_erasure_parterre_asked_for_notes_the_facts_it_erased_but_not_itself,
 )
