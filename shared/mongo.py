@@ -45,10 +45,7 @@ async def insert_in_order(collection: AsyncCollection[Document], documents: Sequ
         try:
             await collection.insert_many(documents[start : start + INSERTS_IN_ORDER_PER_COMMAND], ordered=True)
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            return start + min(int(error["index"]) for error in errors)
+            return start + duplicate_indexes(exc)[0]
     return None
 
 
@@ -59,12 +56,17 @@ async def insert_new(collection: AsyncCollection[Document], documents: Sequence[
     try:
         await collection.insert_many(documents, ordered=False)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        taken = {error["index"] for error in errors}
+        taken = set(duplicate_indexes(exc))
         return [index not in taken for index in range(len(documents))]
     return [True] * len(documents)
+
+
+def duplicate_indexes(exc: BulkWriteError) -> list[int]:
+    """The documents of a bulk insert refused for a duplicate key, in order; any other error is raised again."""
+    errors = exc.details.get("writeErrors", [])
+    if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+        raise exc
+    return sorted(int(error["index"]) for error in errors)
 
 
 async def replace_all(collection: AsyncCollection[Document], documents: Sequence[Document]) -> None:

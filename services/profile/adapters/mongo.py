@@ -33,7 +33,7 @@ from services.profile.ports import (
 )
 from shared.erasures import Erasures
 from shared.events import Envelope
-from shared.mongo import DUPLICATE_KEY, Document, IndexSpec, NumberedList, insert_in_order, replace_all
+from shared.mongo import Document, IndexSpec, NumberedList, duplicate_indexes, insert_in_order, replace_all
 
 T = TypeVar("T")
 
@@ -189,7 +189,7 @@ class MongoProfileStore:
                 await self._log.insert_many(events, ordered=False)
             except BulkWriteError as exc:
                 # Another delivery of the fact logged it meanwhile: `log_fact` tells which number it holds.
-                incomplete.update(logged[index].person_id for index in _duplicate_indexes(exc))
+                incomplete.update(logged[index].person_id for index in duplicate_indexes(exc))
         return frozenset(incomplete)
 
     async def logged(self, organisation_id: str, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
@@ -324,7 +324,7 @@ class MongoProfileStore:
                 # An insert costs the store a fraction of a replace: no document to read back first.
                 await self._profiles.insert_many(first, ordered=False)
             except BulkWriteError as exc:
-                stored_before = _duplicate_indexes(exc)
+                stored_before = duplicate_indexes(exc)
         rest = [
             document
             for profile, document in zip(profiles, documents, strict=True)
@@ -343,7 +343,7 @@ class MongoProfileStore:
         try:
             await self._fired.insert_many(documents, ordered=False)
         except BulkWriteError as exc:
-            taken = _duplicate_indexes(exc)
+            taken = duplicate_indexes(exc)
         # A key stored already is this fact's only if this very fact stored it (a redelivery).
         holders = await _each(
             [self._fired.find_one({"_id": documents[index]["_id"]}) for index in taken], READS_AT_ONCE
@@ -619,7 +619,7 @@ class MongoProfileStore:
         try:
             await self._lookup_docs.insert_many(documents, ordered=False)
         except BulkWriteError as exc:
-            taken = _duplicate_indexes(exc)
+            taken = duplicate_indexes(exc)
         await _each(
             [
                 self._lookup_docs.replace_one({"_id": documents[index]["_id"]}, documents[index], upsert=True)
@@ -846,14 +846,6 @@ async def _each(calls: Sequence[Awaitable[T]], at_once: int) -> list[T]:
             return await call
 
     return list(await asyncio.gather(*(gated(call) for call in calls)))
-
-
-def _duplicate_indexes(exc: BulkWriteError) -> list[int]:
-    """The documents of a bulk insert refused for a duplicate key; any other error is raised again."""
-    errors = exc.details.get("writeErrors", [])
-    if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
-        raise exc
-    return sorted(int(error["index"]) for error in errors)
 
 
 def _belongs_to(document: Mapping[str, Any], organisation_id: str) -> bool:
