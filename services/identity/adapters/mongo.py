@@ -297,9 +297,13 @@ class MongoIdentityStore:
     async def _read_owner(self, organisation_id: str, identifier: Identifier) -> str | None:
         key = _key(organisation_id, identifier.digest.key)
         generation = self._epochs.generation(organisation_id)
+        before = self._owners.get(key)
         document = await self._identifiers.find_one({"_id": key})
         if document is None:
-            self._remember_owner(key, None, generation)
+            # A claim this process made while the answer was on its way is newer than the absence: it stays known.
+            meanwhile = self._owners.get(key)
+            if meanwhile is None or meanwhile is before or meanwhile[0] is None:
+                self._remember_owner(key, None, generation)
             return None
         owner = str(document["person_id"])
         self._remember_owner(key, owner)

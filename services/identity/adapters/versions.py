@@ -348,7 +348,11 @@ class VersionedDocuments:
             self._epochs.distrust(organisation_id, "append")
 
     def _remember(self, key: str, version: int, document: Document | None, generation: int) -> None:
-        self._cache[key] = _Known(version, document, generation)
+        known = self._cache.get(key)
+        # A read answers as of when it reached the store: a version this process appended while the answer was
+        # on its way is newer, and an absence taken as the latest would hide it for as long as the epoch holds.
+        if known is None or (version, generation) >= (known.version, known.generation):
+            self._cache[key] = _Known(version, document, generation)
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -1,14 +1,19 @@
-"""Persons are chains of versions that several processes read and extend: an erasure must reach them all."""
+"""Persons are chains of versions that several processes read and extend: an erasure must reach them all, and
+what a process knows of them is never older than what it wrote itself."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.documents import person_document
-from services.identity.adapters.mongo import INDEXES, PERSONS, MongoIdentityStore
+from services.identity.adapters.mongo import IDENTIFIERS, INDEXES, PERSONS, MongoIdentityStore
+from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
 from shared.mongo import Document, ensure_indexes, mongo_client
@@ -77,3 +82,87 @@ async def test_a_person_stored_with_its_records_as_documents_by_an_earlier_versi
     extended = await MongoIdentityStore(database).person(ORGANISATION, "per-anne")
     assert extended is not None
     assert extended.records == (*anne().records, NormalisedRecord(city="montreal"))
+
+
+class HeldReplies:
+    """The first read of one collection, its reply held until `release` once the store has answered: a read on its
+    way back while the same process writes what it reads."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, collection_name: str) -> None:
+        self.answered = asyncio.Event()
+        self._released = asyncio.Event()
+        find_one = AsyncCollection.find_one
+
+        async def held(collection: AsyncCollection[Document], *args: Any, **kwargs: Any) -> Document | None:
+            reply = await find_one(collection, *args, **kwargs)
+            if collection.name == collection_name and not self.answered.is_set():
+                self.answered.set()
+                await self._released.wait()
+            return reply
+
+        monkeypatch.setattr(AsyncCollection, "find_one", held)
+
+    async def until_answered(self) -> None:
+        async with asyncio.timeout(10):
+            await self.answered.wait()
+
+    def release(self) -> None:
+        self._released.set()
+
+
+async def test_a_person_stored_while_a_read_found_none_is_found_by_the_next_read(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MongoIdentityStore(database)
+    held = HeldReplies(monkeypatch, PERSONS)
+    async with store.trusting({ORGANISATION}):
+        reading = asyncio.create_task(store.person(ORGANISATION, "per-anne"))
+        await held.until_answered()
+        await store.insert_person(anne())
+        held.release()
+        assert await reading is None, "the read reached the store before the person"
+        # The process now answers from what it knows: it must know the person it stored, not the read's absence.
+        found = await store.person(ORGANISATION, "per-anne")
+    assert found == replace(anne(), version=1)
+
+
+async def test_a_version_appended_while_a_read_found_the_one_before_is_the_one_known_after(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MongoIdentityStore(database)
+    await store.insert_person(anne())
+    # Another process writes: what this one knows is read again.
+    await MongoIdentityStore(database).insert_person(replace(anne(), person_id="per-bob"))
+    held = HeldReplies(monkeypatch, PERSONS)
+    async with store.trusting({ORGANISATION}):
+        # Known from its insert: the read looks for the version after it, and finds none.
+        reading = asyncio.create_task(store.person(ORGANISATION, "per-anne"))
+        await held.until_answered()
+        await store.add_to_person(ORGANISATION, "per-anne", records=(NormalisedRecord(city="montreal"),))
+        held.release()
+        assert (await reading) == replace(anne(), version=1)
+        found = await store.person(ORGANISATION, "per-anne")
+    assert found is not None
+    assert found.version == 2
+    assert found.records == (*anne().records, NormalisedRecord(city="montreal"))
+
+
+async def test_an_identifier_claimed_while_a_read_found_it_free_is_owned_at_the_next_read(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MongoIdentityStore(database)
+    email = Identifier(IdentifierType.EMAIL, "anne@example.com")
+    phone = Identifier(IdentifierType.PHONE, "+15145550123")
+    await MongoIdentityStore(database).claim(ORGANISATION, phone, "per-bob")
+    async with store.trusting({ORGANISATION}):
+        # A claim someone else made first: the identifiers listed on entering no longer tell who owns what.
+        assert await store.claim(ORGANISATION, phone, "per-anne") == "per-bob"
+        held = HeldReplies(monkeypatch, IDENTIFIERS)
+        reading = asyncio.create_task(store.owner_of(ORGANISATION, email))
+        await held.until_answered()
+        assert await store.claim(ORGANISATION, email, "per-anne") == "per-anne"
+        held.release()
+        assert await reading is None, "the read reached the store before the claim"
+    # The next batch: no one else wrote since, so the process answers from what it knows.
+    async with store.trusting({ORGANISATION}):
+        assert await store.owner_of(ORGANISATION, email) == "per-anne"
