@@ -112,6 +112,10 @@ class IdentifierTakenError(Exception):
 class PersonNotReadyError(Exception):
     """An identifier points to a person still being created by another resolution: try again shortly."""
 
+    def __init__(self, message: str, *, person_id: str) -> None:
+        super().__init__(message)
+        self.person_id = person_id
+
 
 class IdentityActionError(Exception):
     """An operator's request cannot be carried out (unknown person, nothing to unmerge, review already decided)."""
@@ -538,34 +542,44 @@ async def settle(
     kept = matching_record(record)
     if keys is None:
         keys = blocking_keys(kept)
+    last_failure: Exception | None = None
     for attempt in range(MAX_DECISION_ATTEMPTS):
         if entry is None:
-            if erasure_do_not_readd is not None:
-                evidence = await gather_evidence(
-                    store, organisation_id, record, identifiers, keys=keys, with_candidates=False
-                )
-                resolution = resolve_erasure(
-                    identifiers, evidence, policy=deps.rules.policy, do_not_readd=erasure_do_not_readd
-                )
-                if resolution is None:
-                    # Nobody known: still, a person who asked not to be added must not be added later.
-                    if erasure_do_not_readd:
-                        await _suppress(store, organisation_id, identifiers, deps.rules)
-                    return None, "erasure_unknown_person"
-            else:
-                decided = await decide_record(
-                    organisation_id, event_id, record, identifiers, deps, keys=keys, reads=store
-                )
-                if decided is None:
-                    return None, "suppressed"
-                resolution = decided[0]
+            try:
+                if erasure_do_not_readd is not None:
+                    evidence = await gather_evidence(
+                        store, organisation_id, record, identifiers, keys=keys, with_candidates=False
+                    )
+                    resolution = resolve_erasure(
+                        identifiers, evidence, policy=deps.rules.policy, do_not_readd=erasure_do_not_readd
+                    )
+                    if resolution is None:
+                        # Nobody known: still, a person who asked not to be added must not be added later.
+                        if erasure_do_not_readd:
+                            await _suppress(store, organisation_id, identifiers, deps.rules)
+                        return None, "erasure_unknown_person"
+                else:
+                    decided = await decide_record(
+                        organisation_id, event_id, record, identifiers, deps, keys=keys, reads=store
+                    )
+                    if decided is None:
+                        return None, "suppressed"
+                    resolution = decided[0]
+            except PersonNotReadyError as not_ready:
+                # The person is being created elsewhere; this process may take its absence as still true, so
+                # it is read afresh after the same patient pauses as below.
+                last_failure = not_ready
+                store.forget_person(organisation_id, not_ready.person_id)
+                await asyncio.sleep(0.005 * 2**attempt)
+                continue
             entry = await store.write_journal(
                 JournalEntry(organisation_id, event_id, decision_of(resolution), deps.clock.now())
             )
         if not entry.applied:
             try:
                 await _apply(entry, kept, identifiers, deps, keys=keys)
-            except (IdentifierTakenError, PersonNotReadyError):
+            except (IdentifierTakenError, PersonNotReadyError) as lost:
+                last_failure = lost
                 await store.drop_journal(organisation_id, event_id)
                 entry = None
                 # The other resolution may be a slow instance between claiming and storing its person: wait
@@ -574,6 +588,8 @@ async def settle(
                 continue
             await store.mark_applied(organisation_id, event_id)
         return entry, "erased" if entry.decision.erasure else entry.decision.method.value
+    if isinstance(last_failure, PersonNotReadyError):
+        raise last_failure
     raise IdentifierTakenError(
         f"event {event_id}: identifiers kept changing hands for {MAX_DECISION_ATTEMPTS} attempts"
     )
@@ -687,7 +703,7 @@ async def gather_evidence(
             continue
         owner = await active_person(store, organisation_id, owner_id)
         if owner is None:
-            raise PersonNotReadyError(f"{identifier.kind} points to {owner_id}, not stored yet")
+            raise PersonNotReadyError(f"{identifier.kind} points to {owner_id}, not stored yet", person_id=owner_id)
         owners[identifier] = owner
     households: dict[str, list[Person]] = {}
     for owner in owners.values():

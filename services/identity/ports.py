@@ -87,6 +87,9 @@ class IdentityStore(IdentityReads, Protocol):
         without a round trip, as long as no other process wrote since (a store that is always exact ignores it)."""
         ...
 
+    def forget_person(self, organisation_id: str, person_id: str) -> None:
+        """The next read of the person asks the store itself, whatever this process knows of it."""
+
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None: ...
 
     async def write_journal(self, entry: JournalEntry) -> JournalEntry:

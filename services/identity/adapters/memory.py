@@ -43,6 +43,10 @@ class InMemoryIdentityStore:
         # Every read here is the state itself.
         return nullcontext()
 
+    def forget_person(self, organisation_id: str, person_id: str) -> None:
+        # Nothing is kept apart from the state.
+        return
+
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
         return self._journal.get((organisation_id, event_id))
 

@@ -154,6 +154,9 @@ class MongoIdentityStore:
                         await keys.list(organisation_id)
             yield
 
+    def forget_person(self, organisation_id: str, person_id: str) -> None:
+        self._persons.forget(organisation_id, person_id)
+
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
         document = await self._journal.find_one({"_id": _key(organisation_id, event_id)})
         if document is None:

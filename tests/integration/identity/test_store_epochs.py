@@ -1,13 +1,19 @@
 """A consumer batch answers from what its process knows while no other process writes, and reads afresh after."""
 
+import asyncio
+
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import EPOCHS, MongoIdentityStore
+from services.identity.domain.identifiers import Identifier, IdentifierType
+from services.identity.domain.persons import Person
+from services.identity.domain.records import NormalisedRecord
 from services.identity.handlers import resolve_fact, resolve_facts
 from shared.events import parse_data
 from shared.events.identity import PersonResolvedV1
 from shared.mongo import Document
 from tests.integration.command_log import CommandLog
+from tests.integration.identity.conftest import ORGANISATION, START
 from tests.integration.identity.test_batch_resolution import (
     as_a_batch,
     deps_on,
@@ -147,3 +153,34 @@ async def test_after_a_restart_a_batch_finds_the_persons_stored_before_by_identi
     ]
     outcomes = await resolve_facts(batch, lanes_of(batch), restarted)
     assert [resolved_person(outcome) for outcome in outcomes] == [anne, luc]
+
+
+async def test_a_fact_naming_a_person_another_process_is_still_creating_waits_for_them_and_links_to_them(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, _log = logged_database
+    store, _causes = heard(database)
+    here = deps_on(store)
+    elsewhere = MongoIdentityStore(database)
+    email = Identifier(IdentifierType.EMAIL, "anne.roy@example.com")
+    # The other process has claimed Anne's email for the person it creates, and has not stored her yet.
+    assert await elsewhere.claim(ORGANISATION, email, "per-anne") == "per-anne"
+    anne = Person(
+        person_id="per-anne",
+        organisation_id=ORGANISATION,
+        created_at=START,
+        created_by_event="a0",
+        identifiers=frozenset({email}),
+        records=(NormalisedRecord(first_name="anne", last_name="roy", email="anne.roy@example.com"),),
+    )
+
+    async def stored_moments_later() -> None:
+        await asyncio.sleep(0.3)
+        await elsewhere.insert_person(anne)
+
+    async with store.trusting({ORGANISATION}):
+        outcome, _ = await asyncio.gather(
+            resolve_fact(fact("a1", email="anne.roy@example.com", first_name="Anne", last_name="Roy"), here),
+            stored_moments_later(),
+        )
+    assert resolved_person(outcome) == "per-anne"
