@@ -1,6 +1,7 @@
 """Identity use cases: resolve a fact to one person, merge, unmerge, review, erase; each effect exactly once."""
 
 import asyncio
+import logging
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -71,6 +72,8 @@ from shared.events.identity import (
     PersonUnmergedV1,
 )
 
+log = logging.getLogger(__name__)
+
 # Fixed forever: the ids of what identity publishes derive from it, so a republication is recognised downstream.
 OUTPUT_NAMESPACE = UUID("c2a4f7e9-1d3b-4b6a-8e5f-0a9c7d2e4f61")
 # A resolution that loses a race (another instance took an identifier meanwhile) decides again on fresh state.
@@ -112,8 +115,9 @@ class IdentifierTakenError(Exception):
 class PersonNotReadyError(Exception):
     """An identifier points to a person still being created by another resolution: try again shortly."""
 
-    def __init__(self, message: str, *, person_id: str) -> None:
+    def __init__(self, message: str, *, identifier: Identifier, person_id: str) -> None:
         super().__init__(message)
+        self.identifier = identifier
         self.person_id = person_id
 
 
@@ -570,7 +574,8 @@ async def settle(
                 # it is read afresh after the same patient pauses as below.
                 last_failure = not_ready
                 store.forget_person(organisation_id, not_ready.person_id)
-                await asyncio.sleep(0.005 * 2**attempt)
+                if not await _released_from_the_erased(store, organisation_id, not_ready):
+                    await asyncio.sleep(0.005 * 2**attempt)
                 continue
             entry = await store.write_journal(
                 JournalEntry(organisation_id, event_id, decision_of(resolution), deps.clock.now())
@@ -593,6 +598,20 @@ async def settle(
     raise IdentifierTakenError(
         f"event {event_id}: identifiers kept changing hands for {MAX_DECISION_ATTEMPTS} attempts"
     )
+
+
+async def _released_from_the_erased(store: IdentityStore, organisation_id: str, not_ready: PersonNotReadyError) -> bool:
+    """Frees the identifier if the person it points to was erased, and says so.
+
+    An erasure releases a person's identifiers one by one before marking them erased: a fact decided in between
+    may link through one still held and claim again one already released. Nobody else would ever free it.
+    """
+    person = await store.person(organisation_id, not_ready.person_id)
+    if person is None or person.status is not PersonStatus.ERASED:
+        return False
+    log.warning("%s pointed to %s, who was erased: released", not_ready.identifier.kind, not_ready.person_id)
+    await store.release(organisation_id, not_ready.identifier, not_ready.person_id)
+    return True
 
 
 async def decide_record(
@@ -703,7 +722,9 @@ async def gather_evidence(
             continue
         owner = await active_person(store, organisation_id, owner_id)
         if owner is None:
-            raise PersonNotReadyError(f"{identifier.kind} points to {owner_id}, not stored yet", person_id=owner_id)
+            raise PersonNotReadyError(
+                f"{identifier.kind} points to {owner_id}, not stored yet", identifier=identifier, person_id=owner_id
+            )
         owners[identifier] = owner
     households: dict[str, list[Person]] = {}
     for owner in owners.values():

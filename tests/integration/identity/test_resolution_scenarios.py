@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.matching import MatchBands
 from services.identity.domain.merges import ReviewStatus
 from services.identity.domain.persons import PersonStatus
@@ -278,6 +279,23 @@ async def test_an_erased_person_loses_every_identifier_and_comes_back_only_as_a_
     back = await resolve(deps, "e2", email="john@example.com", first_name="John")
     assert back.person_id != person.person_id
     assert back.match.method is MatchMethod.NEW
+
+
+async def test_an_identifier_claimed_again_for_a_person_while_they_were_erased_is_freed_for_the_next_fact(
+    deps: IdentityDeps,
+) -> None:
+    person = await resolve(deps, "e1", email="john@example.com", external_id="C-5", first_name="John")
+    await erase_on_request(ORGANISATION, person.person_id, deps, do_not_readd=False, requested_by="staff:marie")
+    # A fact decided while the erasure released John's identifiers one by one linked through one still held and
+    # claimed again one already released: the claim outlives the erasure.
+    shop_id = Identifier(IdentifierType.EXTERNAL_ID, "C-5", "billetterie-principale")
+    assert await deps.store.claim(ORGANISATION, shop_id, person.person_id) == person.person_id
+
+    back = await resolve(deps, "e2", external_id="C-5", first_name="John")
+
+    assert back.person_id != person.person_id
+    assert back.match.method is MatchMethod.NEW
+    assert await deps.store.owner_of(ORGANISATION, shop_id) == back.person_id
 
 
 async def test_an_erasure_asking_not_to_be_readded_suppresses_later_facts(deps: IdentityDeps) -> None:
