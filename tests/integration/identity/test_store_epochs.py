@@ -159,9 +159,7 @@ async def test_a_fact_naming_a_person_another_process_is_still_creating_waits_fo
     logged_database: tuple[AsyncDatabase[Document], CommandLog],
 ) -> None:
     database, _log = logged_database
-    store, _causes = heard(database)
-    here = deps_on(store)
-    elsewhere = MongoIdentityStore(database)
+    store, elsewhere = MongoIdentityStore(database), MongoIdentityStore(database)
     email = Identifier(IdentifierType.EMAIL, "anne.roy@example.com")
     # The other process has claimed Anne's email for the person it creates, and has not stored her yet.
     assert await elsewhere.claim(ORGANISATION, email, "per-anne") == "per-anne"
@@ -180,7 +178,7 @@ async def test_a_fact_naming_a_person_another_process_is_still_creating_waits_fo
 
     async with store.trusting({ORGANISATION}):
         outcome, _ = await asyncio.gather(
-            resolve_fact(fact("a1", email="anne.roy@example.com", first_name="Anne", last_name="Roy"), here),
+            resolve_fact(fact("a1", email="anne.roy@example.com", first_name="Anne", last_name="Roy"), deps_on(store)),
             stored_moments_later(),
         )
     assert resolved_person(outcome) == "per-anne"
