@@ -80,6 +80,8 @@ MAX_BLOCK_MEMBERS = 200
 CACHED_BLOCKS = 150_000
 # Persons a walk through them all reads at once: each takes a few reads to find its latest version.
 PERSONS_READ_AT_ONCE = 32
+# Blocks a batch joins without having read them, read at once before it extends them.
+BLOCKS_READ_AT_ONCE = 32
 
 
 def _with_addition(person: Person, addition: PersonAddition) -> Person | None:
@@ -266,6 +268,18 @@ class MongoIdentityStore:
         # one insert per block, and the careful way for any block someone changed meanwhile.
         versions: list[tuple[str, int, Document]] = []
         late: list[str] = []
+        # A block this process has not seen (not read to decide: a link by identifier, after a restart) may exist:
+        # its first version would be taken, and the failed append taken for someone else's write.
+        listed = self._blocks.keys
+        unseen = [
+            key
+            for key in joining
+            if self._blocks.known(organisation_id, key) is None and not (listed and listed.absent(organisation_id, key))
+        ]
+        for start in range(0, len(unseen), BLOCKS_READ_AT_ONCE):
+            await asyncio.gather(
+                *(self._blocks.latest(organisation_id, key) for key in unseen[start : start + BLOCKS_READ_AT_ONCE])
+            )
         for key, person_ids in joining.items():
             known = self._blocks.known(organisation_id, key)
             version, members = (0, []) if known is None else (known[0], list(known[1]["members"]))
@@ -357,8 +371,12 @@ class MongoIdentityStore:
 
     async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
         key = _key(organisation_id, identifier.digest.key)
-        await self._identifiers.delete_one({"_id": key, "person_id": person_id})
-        self._owners.pop(key, None)
+        released = await self._identifiers.delete_one({"_id": key, "person_id": person_id})
+        if released.deleted_count or self._owners.get(key, (None, 0))[0] == person_id:
+            self._owners.pop(key, None)
+        # Released already, and perhaps claimed since: a claim this process knows of stays known.
+        if released.deleted_count == 0:
+            return
         self._identifier_keys.discard(organisation_id, identifier.digest.key)
         await self._epochs.wrote(organisation_id)
 
@@ -615,6 +633,9 @@ class MongoIdentityStore:
         # Suppressions are few (erased persons who asked not to be added again): where no index serves this
         # query (FerretDB), the scan is short.
         found = await self._suppressions.find_one({"organisation_id": organisation_id}, {"_id": 1}) is not None
+        # Suppressions are never lifted: one this process stored while the answer was on its way stays known.
+        if self._suppressing.get(organisation_id, (False, 0))[0]:
+            return True
         self._suppressing[organisation_id] = (found, generation)
         return found
 

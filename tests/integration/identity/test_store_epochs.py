@@ -182,3 +182,17 @@ async def test_a_fact_naming_a_person_another_process_is_still_creating_waits_fo
             stored_moments_later(),
         )
     assert resolved_person(outcome) == "per-anne"
+
+
+async def test_after_a_restart_links_by_identifier_extend_blocks_without_taking_the_process_s_writes_for_another_s(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, _log = logged_database
+    box_office = "billetterie-principale"
+    first = await as_a_batch(patrons(4, source=box_office, prefix="h"), deps_on(MongoIdentityStore(database)))
+    restarted, causes = heard(database)
+    # The same patrons again, found by their box-office ids: no look-alike is read, their blocks are joined.
+    outcomes = await as_a_batch(patrons(4, source=box_office, prefix="r"), deps_on(restarted))
+    assert [resolved_person(outcomes[f"r{n}"]) for n in range(4)] == [resolved_person(first[f"h{n}"]) for n in range(4)]
+    # Only its own start made this process read afresh: no block it extended looked written by someone else.
+    assert causes == ["start"]

@@ -12,7 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.documents import person_document
-from services.identity.adapters.mongo import IDENTIFIERS, INDEXES, PERSONS, MongoIdentityStore
+from services.identity.adapters.mongo import IDENTIFIERS, INDEXES, PERSONS, SUPPRESSIONS, MongoIdentityStore
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
@@ -165,4 +165,34 @@ async def test_an_identifier_claimed_while_a_read_found_it_free_is_owned_at_the_
         assert await reading is None, "the read reached the store before the claim"
     # The next batch: no one else wrote since, so the process answers from what it knows.
     async with store.trusting({ORGANISATION}):
+        assert await store.owner_of(ORGANISATION, email) == "per-anne"
+
+
+async def test_a_suppression_stored_while_a_read_found_none_is_known_at_the_next_read(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MongoIdentityStore(database)
+    held = HeldReplies(monkeypatch, SUPPRESSIONS)
+    async with store.trusting({ORGANISATION}):
+        reading = asyncio.create_task(store.suppressions_exist(ORGANISATION))
+        await held.until_answered()
+        # An erasure asking not to be added again, handled beside the read.
+        await store.suppress(ORGANISATION, ["hash-of-anne"])
+        held.release()
+        await reading
+    async with store.trusting({ORGANISATION}):
+        assert await store.suppressions_exist(ORGANISATION)
+
+
+async def test_an_identifier_released_twice_for_one_person_stays_with_whoever_claimed_it_between(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = MongoIdentityStore(database)
+    email = Identifier(IdentifierType.EMAIL, "anne@example.com")
+    async with store.trusting({ORGANISATION}):
+        await store.claim(ORGANISATION, email, "per-erased")
+        await store.release(ORGANISATION, email, "per-erased")
+        assert await store.claim(ORGANISATION, email, "per-anne") == "per-anne"
+        # A second task freeing it from the erased person comes late: it releases nothing.
+        await store.release(ORGANISATION, email, "per-erased")
         assert await store.owner_of(ORGANISATION, email) == "per-anne"
