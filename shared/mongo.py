@@ -260,10 +260,11 @@ class NumberedList:
                 missing = middle
         return present
 
-    async def items(self, name: str, length: int | None = None) -> list[tuple[str, Document]]:
-        """Each item with its key, in order; `length` when the caller knows it already."""
+    async def items(self, name: str, length: int | None = None, *, after: int = 0) -> list[tuple[str, Document]]:
+        """Each item with its key, in order; `length` when the caller knows it already; `after`: only the items
+        numbered past it."""
         count = await self.length(name) if length is None else length
-        keys = [f"{name}#{number}" for number in range(1, count + 1)]
+        keys = [f"{name}#{number}" for number in range(after + 1, count + 1)]
         found: list[tuple[str, Document]] = []
         for start in range(0, len(keys), self.READS_AT_ONCE):
             chunk = keys[start : start + self.READS_AT_ONCE]

@@ -124,6 +124,8 @@ class FiledDue:
     entries: tuple[DueEntry, ...]
     # How many entries were ever filed in it when read: more now means some came since.
     version: int
+    # Where each entry lies, for a store that lets them go one by one (empty for one that drops them at once).
+    handles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -277,7 +279,8 @@ class ProfileStore(Protocol):
         """The documents of the slot starting at `slot` that hold entries."""
 
     async def drop_filed(self, filed: FiledDue) -> bool:
-        """Deletes the document unless it was written since it was read (False: read it again)."""
+        """Lets the document's entries go unless it was written since it was read, or while they went (False: read
+        it again); an entry filed at any moment is either let go here or found by the next `filed_in`."""
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         """Moves the position from `slot` to `to`; a no-op if another sweeper moved it already. `filed_in(slot)`

@@ -126,6 +126,8 @@ class MongoProfileStore:
         self._lookup_lengths: dict[str, int] = {}
         # The same for the parts of the due slots, which a season's end fills by the thousand.
         self._due_lengths: dict[str, int] = {}
+        # Part → how many of its first entries this process let go: a slot read again skips them.
+        self._let_go: dict[str, int] = {}
         # The part of a slot the next batch files in; processes start apart so that they seldom share one.
         self._next_part = secrets.randbelow(PARTS)
         self._privacy = database[PRIVACY_LOG]
@@ -520,23 +522,27 @@ class MongoProfileStore:
         parts = sorted({str(item["part"]) for _, item in await self._due.items(_day_name(slot))} & in_slot)
         filed = []
         for name in parts:
-            length = await self._due.length(name)
-            if length == 0:
+            length = await self._due.length(name, at_least=self._let_go.get(name, 0))
+            let_go = min(self._let_go.get(name, 0), length)
+            live = [(key, item) for key, item in await self._due.items(name, length, after=let_go) if "p" in item]
+            if not live:
                 continue
-            items = await self._due.items(name, length)
             entries = tuple(
-                DueEntry(due_at=item["d"], organisation_id=item["o"], person_id=item["p"])
-                for _, item in items
-                if "p" in item
+                DueEntry(due_at=item["d"], organisation_id=item["o"], person_id=item["p"]) for _, item in live
             )
-            filed.append(FiledDue(key=name, entries=entries, version=length))
+            filed.append(FiledDue(key=name, entries=entries, version=length, handles=tuple(key for key, _ in live)))
         return filed
 
     async def drop_filed(self, filed: FiledDue) -> bool:
-        if await self._due.length(filed.key) != filed.version:
+        if await self._due.length(filed.key, at_least=filed.version) != filed.version:
             return False
-        await self._due.clear(filed.key, filed.version)
-        return True
+        # Emptied, not deleted: a writer that measured the part before may be filing past its end right now, and
+        # an entry after a gap would be found by nobody. The day's parts go once the sweep has left the day.
+        await self._due.replace_all({handle: {} for handle in filed.handles})
+        if len(self._let_go) >= LOOKUP_LENGTHS_KEPT:
+            self._let_go.clear()
+        self._let_go[filed.key] = filed.version
+        return await self._due.length(filed.key, at_least=filed.version) == filed.version
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         # The one position document moves forward only; two sweepers write the same value, so losing either
@@ -544,9 +550,13 @@ class MongoProfileStore:
         await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to}})
         if slot.date() != (slot - SLOT).date():
             # The day before is swept, its last slot read once more after the position left it (`sweep_due`): an
-            # entry filed in it now is filed again ahead (`schedule_all`), and its list of parts can go.
+            # entry filed in it now is filed again ahead (`schedule_all`), so its parts and their list can go.
             day = _day_name(slot - SLOT)
-            await self._due.clear(day, await self._due.length(day))
+            day_length = await self._due.length(day)
+            for part in dict.fromkeys(str(item["part"]) for _, item in await self._due.items(day, day_length)):
+                await self._due.clear(part, await self._due.length(part))
+                self._let_go.pop(part, None)
+            await self._due.clear(day, day_length)
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         return await self.index_all_lookups(organisation_id, {person_id: keys})

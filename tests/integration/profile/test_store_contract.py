@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.profile.adapters.mongo import COLLECTIONS, ERASED, MongoProfileStore
-from services.profile.domain.schedule import PARTS, DueEntry, slot_of
+from services.profile.adapters.mongo import COLLECTIONS, DUE, ERASED, MongoProfileStore
+from services.profile.domain.schedule import PARTS, SLOT, DueEntry, slot_of
 from services.profile.ports import FactToLog, StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document, NumberedList
@@ -290,7 +291,7 @@ async def test_a_profile_stored_meanwhile_for_a_person_expected_new_is_replaced_
     }
 
 
-async def test_a_slots_parts_filed_at_once_are_each_listed_once_and_a_part_swept_since_is_filled_from_its_start(
+async def test_a_slots_parts_filed_at_once_are_each_listed_once_and_entries_filed_after_the_sweep_are_found_again(
     world: World,
 ) -> None:
     store, organisation = world.store, world.organisation_id
@@ -309,6 +310,76 @@ async def test_a_slots_parts_filed_at_once_are_each_listed_once_and_a_part_swept
     assert await store.filed_in(slot) == []
     await store.schedule_all(entries[50:])
     assert sorted(entry for part in await store.filed_in(slot) for entry in part.entries) == sorted(entries[50:])
+
+
+class HeldInserts:
+    """The next insert into one collection, held until `release`: a writer that measured a list and has not yet
+    written past its end."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, collection_name: str) -> None:
+        self.reached = asyncio.Event()
+        self._released = asyncio.Event()
+        insert_many = AsyncCollection.insert_many
+
+        async def held(collection: AsyncCollection[Document], *args: Any, **kwargs: Any) -> Any:
+            if collection.name == collection_name and not self.reached.is_set():
+                self.reached.set()
+                await self._released.wait()
+            return await insert_many(collection, *args, **kwargs)
+
+        monkeypatch.setattr(AsyncCollection, "insert_many", held)
+
+    async def until_reached(self) -> None:
+        async with asyncio.timeout(10):
+            await self.reached.wait()
+
+    def release(self) -> None:
+        self._released.set()
+
+
+async def test_an_entry_filed_in_a_part_while_the_sweep_lets_the_part_go_is_found_by_the_next_read(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, organisation = MongoProfileStore(database), "theatre-du-nord"
+    slot = datetime(2027, 3, 1, 20, 0, tzinfo=UTC)
+    await store.start_sweep(slot)
+    anne = DueEntry(slot + timedelta(minutes=1), organisation, "per_anne")
+    await store.schedule_all([anne])
+    # Filings for other days bring the process's turn of parts round to the one Anne is in.
+    for n in range(PARTS - 1):
+        await store.schedule_all([DueEntry(slot + timedelta(days=2, minutes=n), organisation, f"per_{n:02d}")])
+    [part] = await store.filed_in(slot)
+    assert part.entries == (anne,)
+    held = HeldInserts(monkeypatch, DUE)
+    bea = DueEntry(slot + timedelta(minutes=2), organisation, "per_bea")
+
+    filing = asyncio.create_task(store.schedule_all([bea]))
+    await held.until_reached()
+    # The sweep lets Anne's part go between the writer measuring it and filing Bea past its end.
+    assert await store.drop_filed(part)
+    held.release()
+    await filing
+
+    assert [entry for filed in await store.filed_in(slot) for entry in filed.entries] == [bea]
+
+
+async def test_once_the_sweep_has_left_a_day_nothing_filed_in_it_is_kept(database: AsyncDatabase[Document]) -> None:
+    store, organisation = MongoProfileStore(database), "theatre-du-nord"
+    evening = datetime(2027, 3, 1, 23, 45, tzinfo=UTC)
+    await store.start_sweep(evening)
+    await store.schedule_all([DueEntry(evening + timedelta(minutes=n), organisation, f"per_{n}") for n in range(3)])
+    tomorrow = DueEntry(evening + timedelta(hours=1), organisation, "per_next")
+    await store.schedule_all([tomorrow])
+
+    for part in await store.filed_in(evening):
+        assert await store.drop_filed(part)
+    await store.advance_sweep(evening, evening + SLOT)
+    await store.advance_sweep(evening + SLOT, evening + 2 * SLOT)
+
+    kept = [str(document["_id"]) async for document in database[DUE].find({})]
+    assert kept, "tomorrow's entry and its day are kept"
+    assert [key for key in kept if "2027-03-01" in key] == []
+    assert [entry for filed in await store.filed_in(slot_of(tomorrow.due_at)) for entry in filed.entries] == [tomorrow]
 
 
 class TombstoneReads:
