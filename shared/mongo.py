@@ -69,6 +69,16 @@ def duplicate_indexes(exc: BulkWriteError) -> list[int]:
     return sorted(int(error["index"]) for error in errors)
 
 
+async def delete_all(collection: AsyncCollection[Document], keys: Sequence[Any]) -> None:
+    """Deletes the documents with these `_id`s (those missing are no error), a few per round trip: in commands the
+    size of `update_all`'s, whose limit was measured on updates."""
+    for start in range(0, len(keys), REPLACES_PER_COMMAND):
+        chunk = keys[start : start + REPLACES_PER_COMMAND]
+        await collection.database.command(
+            {"delete": collection.name, "deletes": [{"q": {"_id": key}, "limit": 1} for key in chunk], "ordered": False}
+        )
+
+
 async def replace_all(collection: AsyncCollection[Document], documents: Sequence[Document]) -> None:
     """Stores each document under its `_id`, replacing the one there (see `update_all`)."""
     await update_all(collection, [(document["_id"], document) for document in documents])
@@ -281,10 +291,9 @@ class NumberedList:
         await update_all(self._collection, [(key, {**item, "_id": key}) for key, item in items.items()], upsert=False)
 
     async def clear(self, name: str, length: int) -> None:
-        """Deletes items 1 to `length`. An item appended meanwhile past them is left behind: clear a list only
-        once nobody appends to it any more."""
-        for number in range(1, length + 1):
-            await self._collection.delete_one({"_id": f"{name}#{number}"})
+        """Deletes items 1 to `length`. An item appended meanwhile past them is left behind, found by nobody: clear
+        a list only once nobody appends to it any more, or once what is appended to it is kept elsewhere too."""
+        await delete_all(self._collection, [f"{name}#{number}" for number in range(1, length + 1)])
 
     async def _exists(self, name: str, number: int) -> bool:
         return await self._collection.find_one({"_id": f"{name}#{number}"}, {"_id": 1}) is not None

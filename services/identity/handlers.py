@@ -570,12 +570,13 @@ async def settle(
                         return None, "suppressed"
                     resolution = decided[0]
             except PersonNotReadyError as not_ready:
-                # The person is being created elsewhere; this process may take its absence as still true, so
-                # it is read afresh after the same patient pauses as below.
                 last_failure = not_ready
                 store.forget_person(organisation_id, not_ready.person_id)
                 if not await _released_from_the_erased(store, organisation_id, not_ready):
+                    # Being created elsewhere: decided again after the same patient pauses as below, on the
+                    # person read afresh (this process may take the absence it read as still true).
                     await asyncio.sleep(0.005 * 2**attempt)
+                    store.forget_person(organisation_id, not_ready.person_id)
                 continue
             entry = await store.write_journal(
                 JournalEntry(organisation_id, event_id, decision_of(resolution), deps.clock.now())

@@ -372,9 +372,10 @@ class MongoIdentityStore:
     async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
         key = _key(organisation_id, identifier.digest.key)
         released = await self._identifiers.delete_one({"_id": key, "person_id": person_id})
-        if released.deleted_count or self._owners.get(key, (None, 0))[0] == person_id:
-            self._owners.pop(key, None)
         # Released already, and perhaps claimed since: a claim this process knows of stays known.
+        known_owner = self._owners.get(key, (None, 0))[0]
+        if released.deleted_count or known_owner in (None, person_id):
+            self._owners.pop(key, None)
         if released.deleted_count == 0:
             return
         self._identifier_keys.discard(organisation_id, identifier.digest.key)
@@ -634,8 +635,7 @@ class MongoIdentityStore:
         # query (FerretDB), the scan is short.
         found = await self._suppressions.find_one({"organisation_id": organisation_id}, {"_id": 1}) is not None
         # Suppressions are never lifted: one this process stored while the answer was on its way stays known.
-        if self._suppressing.get(organisation_id, (False, 0))[0]:
-            return True
+        found = found or self._suppressing.get(organisation_id, (False, 0))[0]
         self._suppressing[organisation_id] = (found, generation)
         return found
 

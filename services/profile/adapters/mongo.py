@@ -482,7 +482,7 @@ class MongoProfileStore:
             keys = await self._due.extend(name, [_due_entry(entries[index]) for index in indexes], length=lengths[name])
             if len(self._due_lengths) >= LOOKUP_LENGTHS_KEPT:
                 self._due_lengths.clear()
-            # A hint only: the sweep clears a part once its slot has ended, and a length is measured from it anew.
+            # A hint only: the sweep deletes a day's parts once it has left the day, and a length is measured anew.
             self._due_lengths[name] = max(_entry_number(key) for key in keys)
             for index, key in zip(indexes, keys, strict=True):
                 handles[index] = key
@@ -523,6 +523,7 @@ class MongoProfileStore:
         filed = []
         for name in parts:
             length = await self._due.length(name, at_least=self._let_go.get(name, 0))
+            # Entries this process let go are not read again (another sweeper reads them, emptied, and passes over).
             let_go = min(self._let_go.get(name, 0), length)
             live = [(key, item) for key, item in await self._due.items(name, length, after=let_go) if "p" in item]
             if not live:
@@ -554,8 +555,9 @@ class MongoProfileStore:
             day = _day_name(slot - SLOT)
             day_length = await self._due.length(day)
             for part in dict.fromkeys(str(item["part"]) for _, item in await self._due.items(day, day_length)):
-                await self._due.clear(part, await self._due.length(part))
-                self._let_go.pop(part, None)
+                # A writer filing here now files the same entry ahead too: what it leaves behind is a copy.
+                known = max(self._let_go.pop(part, 0), self._due_lengths.pop(part, 0))
+                await self._due.clear(part, await self._due.length(part, at_least=known))
             await self._due.clear(day, day_length)
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
