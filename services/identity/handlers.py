@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID, uuid5
@@ -214,21 +214,45 @@ class _Footprint:
     # Blocks joined: additions to a block commute, so the facts of one round may join it together.
     joins: frozenset[_Token] = frozenset()
 
-    def __or__(self, other: "_Footprint") -> "_Footprint":
-        return _Footprint(self.reads | other.reads, self.writes | other.writes, self.joins | other.joins)
-
-    def waits_for_applied(self, applied: "_Footprint") -> bool:
+    def waits_for_applied(self, applied: "_Touched") -> bool:
         """Must this fact, later in the batch, wait for a round whose facts apply `applied`? Yes if it reads
         what they write, or writes what they write; their reads were made before anything of the round."""
-        return bool(self.reads & (applied.writes | applied.joins) or self.writes & applied.writes)
+        return not (
+            self.reads.isdisjoint(applied.writes)
+            and self.reads.isdisjoint(applied.joins)
+            and self.writes.isdisjoint(applied.writes)
+        )
 
-    def waits_for_pending(self, pending: "_Footprint") -> bool:
+    def waits_for_pending(self, pending: "_Touched") -> bool:
         """Must this fact wait for earlier facts not applied yet? Yes if either touches what the other writes;
         joins keep their order too, so that a block lists its members as one fact at a time would."""
-        return bool(
-            self.reads & (pending.writes | pending.joins)
-            or (self.writes | self.joins) & (pending.reads | pending.writes | pending.joins)
+        return not (
+            self.reads.isdisjoint(pending.writes)
+            and self.reads.isdisjoint(pending.joins)
+            and all(
+                touched.isdisjoint(written)
+                for touched in (self.writes, self.joins)
+                for written in (pending.reads, pending.writes, pending.joins)
+            )
         )
+
+
+@dataclass
+class _Touched:
+    """The footprints of several facts together, grown in place: a round sorts hundreds of facts, and a union
+    made afresh for each would copy everything gathered so far."""
+
+    reads: set[_Token] = field(default_factory=set)
+    writes: set[_Token] = field(default_factory=set)
+    joins: set[_Token] = field(default_factory=set)
+
+    def add(self, footprint: _Footprint) -> None:
+        self.reads |= footprint.reads
+        self.writes |= footprint.writes
+        self.joins |= footprint.joins
+
+    def copy(self) -> "_Touched":
+        return _Touched(set(self.reads), set(self.writes), set(self.joins))
 
 
 async def resolve_facts(
@@ -266,7 +290,7 @@ async def _resolve_in_rounds(
     # there when this batch writes its own, and it is left to `resolve_fact`, which republishes the stored one.
     view = BatchView(deps.store)
     # What the facts left to the careful path touch: it runs after this batch, so no later fact may touch it.
-    reserved = _Footprint()
+    reserved = _Touched()
     stopped: set[Hashable] = set()
     waiting = facts
     for _round in range(MAX_BATCH_ROUNDS):
@@ -275,28 +299,28 @@ async def _resolve_in_rounds(
         decisions = await asyncio.gather(*(_decide_in_batch(fact, deps, view) for fact in waiting))
         together: list[tuple[_PlainFact, Resolution]] = []
         deferred: list[_PlainFact] = []
-        pending = reserved
-        applied = _Footprint()
+        pending = reserved.copy()
+        applied = _Touched()
         busy: set[Hashable] = set()
         for fact, (resolution, footprint) in zip(waiting, decisions, strict=True):
             lane = lanes[fact.index]
             if lane in stopped or resolution is None or not _together_possible(resolution):
                 stopped.add(lane)
-                reserved |= footprint
-                pending |= footprint
+                reserved.add(footprint)
+                pending.add(footprint)
                 continue
             if lane in busy or footprint.waits_for_applied(applied) or footprint.waits_for_pending(pending):
                 deferred.append(fact)
                 busy.add(lane)
-                pending |= footprint
+                pending.add(footprint)
                 continue
             busy.add(lane)
-            applied |= footprint
+            applied.add(footprint)
             together.append((fact, resolution))
         for (fact, resolution), outcome in zip(together, await _apply_together(together, deps, view), strict=True):
             if outcome is None:
                 stopped.add(lanes[fact.index])
-                reserved |= _footprint(fact, resolution, Evidence(), blocks_read=True)
+                reserved.add(_footprint(fact, resolution, Evidence(), blocks_read=True))
             outcomes[fact.index] = outcome
         waiting = deferred
 

@@ -474,8 +474,8 @@ class MongoIdentityStore:
         return found
 
     async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
-        for key in keys:
-            await self._add_member(self._blocks, organisation_id, key, person_id, limit=MAX_BLOCK_MEMBERS)
+        # A record has several keys: one insert for them all rather than a round trip per key.
+        await self.add_to_blocks_all(organisation_id, [(keys, person_id)])
 
     async def active_persons(self, organisation_id: str | None) -> AsyncIterator[Person]:
         # Every person has a first version, found by a query, and the latest is read from it as any read finds it:

@@ -11,7 +11,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
+from services.identity.adapters.mongo import BLOCKS, INDEXES, MongoIdentityStore
 from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierType, identifiers_of
 from services.identity.domain.merges import ReviewStatus
@@ -339,6 +339,21 @@ async def test_a_batch_reads_each_stored_document_once_and_writes_per_round_not_
     # and the organisation's epoch, once for the batch.
     assert log.count("insert") <= 4 * 2 + 1, log.count("insert")
     assert log.count("update") + log.count("delete") == 0
+
+
+async def test_a_fact_resolved_alone_files_all_its_blocking_keys_with_one_insert(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    [alone] = patrons(1, source="billetterie-principale", prefix="a")
+    outcomes = await one_at_a_time([alone], deps_on(MongoIdentityStore(database)))
+    decision = outcomes[alone.id].decision
+    assert decision is not None
+    blocks = await database[BLOCKS].find({}).to_list()
+    # Names, postal code and email each give keys: several blocks, every one listing the new person.
+    assert len(blocks) > 1, blocks
+    assert {tuple(block["members"]) for block in blocks} == {(decision.person_id,)}
+    assert log.count("insert", BLOCKS) == 1, log.count("insert", BLOCKS)
 
 
 async def as_a_batch_retried(facts: Sequence[Envelope], deps: IdentityDeps) -> dict[str, FactOutcome]:
