@@ -89,28 +89,64 @@ async def update_all(
 ) -> None:
     """Applies each (`_id`, replacement or update operators) to its document, inserted if missing (with `upsert`),
     a few per round trip: the client spends about a tenth of the CPU a single-document write each costs it, the
-    store a little less. At most one update per `_id`."""
+    store a little less. At most one update per `_id`, and each one idempotent (a replacement, `$set`): a chunk
+    that meets an error is applied again one update at a time."""
     for start in range(0, len(updates), REPLACES_PER_COMMAND):
         chunk = updates[start : start + REPLACES_PER_COMMAND]
-        # The command itself, not `bulk_write`: FerretDB 1.24 answers a write error without `nModified`, which
-        # PyMongo's bulk API cannot read, so it would not say which updates to make again.
-        reply = await collection.database.command(
-            {
-                "update": collection.name,
-                "updates": [{"q": {"_id": key}, "u": update, "upsert": upsert} for key, update in chunk],
-                "ordered": False,
-            }
-        )
-        errors = reply.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise BulkWriteError({"writeErrors": errors, "nInserted": 0, "upserted": []})
-        # Another writer inserted the same `_id` between this upsert's look-up and its insert: it is there now.
-        for error in errors:
-            key, update = chunk[int(error["index"])]
+        if await _updated_without_error(
+            collection, [{"q": {"_id": key}, "u": update, "upsert": upsert} for key, update in chunk]
+        ):
+            continue
+        # Another writer inserted the same `_id` between an upsert's look-up and its insert: it is there now.
+        for key, update in chunk:
             if next(iter(update), "").startswith("$"):
-                await collection.update_one({"_id": key}, update, upsert=True)
+                await collection.update_one({"_id": key}, update, upsert=upsert)
             else:
-                await collection.replace_one({"_id": key}, update, upsert=True)
+                await collection.replace_one({"_id": key}, update, upsert=upsert)
+
+
+async def replace_unless_newer(
+    collection: AsyncCollection[Document], documents: Sequence[Document], *, version: str = "version"
+) -> None:
+    """Stores each document under its `_id`, unless the one stored there has a `version` as high: the same
+    change, or a later one, stored by another writer. A writer overtaken while it worked never puts an older
+    version back. A few per round trip, as `update_all`.
+
+    MongoDB checks and replaces atomically. FerretDB 1.x reads the document and writes it back without a
+    transaction: two writers storing the same document at the very same moment may both pass the check there.
+    """
+    for start in range(0, len(documents), REPLACES_PER_COMMAND):
+        chunk = documents[start : start + REPLACES_PER_COMMAND]
+        updates = [{"q": _older_than(document, version), "u": document, "upsert": True} for document in chunk]
+        if await _updated_without_error(collection, updates):
+            continue
+        # A duplicate key: the stored document is as new (nothing to do), or was inserted meanwhile.
+        for document in chunk:
+            try:
+                await collection.replace_one(_older_than(document, version), document, upsert=True)
+            except DuplicateKeyError:
+                # One is stored: replaced only if it is older (another writer inserted an older version meanwhile).
+                await collection.replace_one(_older_than(document, version), document)
+
+
+def _older_than(document: Document, version: str) -> dict[str, Any]:
+    return {"_id": document["_id"], version: {"$lt": document[version]}}
+
+
+async def _updated_without_error(collection: AsyncCollection[Document], updates: list[dict[str, Any]]) -> bool:
+    """Sends the updates in one command; False if some met a duplicate key, any other error raised.
+
+    Which updates were applied is then unknown: FerretDB 1.24 stops at the first error, even unordered, and names
+    it as the first update of the command (checked: of five updates whose second failed, the first was applied,
+    the last three not, and the error said index 0). The caller applies them again one at a time.
+    """
+    # The command itself, not `bulk_write`: FerretDB 1.24 answers a write error without `nModified`, which
+    # PyMongo's bulk API cannot read.
+    reply = await collection.database.command({"update": collection.name, "updates": updates, "ordered": False})
+    errors = reply.get("writeErrors", [])
+    if any(error.get("code") != DUPLICATE_KEY for error in errors):
+        raise BulkWriteError({"writeErrors": errors, "nInserted": 0, "upserted": []})
+    return not errors
 
 
 @dataclass(frozen=True)

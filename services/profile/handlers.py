@@ -759,8 +759,9 @@ async def _finish_held(
     died or failed for good: a fact at once, a step from attempt `REDO_STEPS_FROM_ATTEMPT` on (its whole message
     handled again). Returns what doing it again announced, for the caller to publish.
 
-    Both writers may then store the change: each decided it on the same stored version, from the same logs. An
-    erasure done again publishes its announcements but leaves its last part (the proof) to its own message.
+    Each writer decided the change on the same stored version, from the same logs: whichever stores it second
+    stores nothing (`save` keeps a version as high), nor over a later change made in the meantime. An erasure done
+    again publishes its announcements but leaves its last part (the proof) to its own message.
     """
     if deps.help_depth <= 0:
         return ()
@@ -816,7 +817,7 @@ async def _pass_over(
         logged_as,
         logged_for,
     )
-    await store.save(replace(stored, applied=number))
+    await store.save(replace(stored, version=stored.version + 1, applied=number))
     if await store.is_erased(organisation_id, person_id):
         # Erased meanwhile: the profile stored goes the same way.
         await store.delete_profile(organisation_id, person_id)

@@ -591,6 +591,47 @@ async def a_fact_stored_while_its_person_is_erased_is_deleted_too(world: World) 
     assert await world.naming("per_emma") == []
 
 
+async def a_writer_overtaken_while_storing_never_puts_back_an_older_profile(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    before = (await world.profile("per_anne")).applied
+    slow, store = gated(world)
+    # Anne's own fact has taken her next number and is slow to store her profile...
+    gate = store.hold("save", lambda args: args[0].person_id == "per_anne")
+    own = asyncio.create_task(slow.deliver(slow.purchase("sale-a2", "per_anne", tickets=1)))
+    await gate.reached.wait()
+    # ... when a late fact of Béa (another Kafka key) lands on Anne: it stores Anne's fact first, then its own change.
+    await world.deliver(world.purchase("sale-b-late", "per_bea", days_ago=1))
+    assert (await world.profile("per_anne")).applied == before + 2
+    gate.opened.set()
+    await own
+
+    # The slow writer's profile (without the late fact) is not stored over the later one.
+    assert (await world.profile("per_anne")).applied == before + 2
+    assert await world.tickets("per_anne") == 2 + 2 + 1 + 2
+    await world.deliver(world.purchase("sale-a3", "per_anne"))
+    await world.deliver(world.purchase("sale-b-late2", "per_bea", days_ago=1))
+    assert await world.tickets("per_anne") == 2 + 2 + 1 + 2 + 2 + 2
+
+
+async def a_merge_marking_a_person_whose_own_fact_is_slow_to_store_stays_marked(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    slow, store = gated(world)
+    gate = store.hold("save", lambda args: args[0].person_id == "per_bea")
+    own = asyncio.create_task(slow.deliver(slow.purchase("sale-b2", "per_bea", tickets=1)))
+    await gate.reached.wait()
+    # The merge (Anne's key) stores Béa's fact for her, marks her merged and takes her history into Anne.
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    gate.opened.set()
+    await own
+
+    assert (await world.profile("per_bea")).merged_into == "per_anne"
+    await world.deliver(world.purchase("sale-b3", "per_bea", days_ago=1))
+    assert await world.tickets("per_anne") == 2 + 2 + 1 + 2
+
+
 async def merge_of_bea_into_anne_cut_short(world: World, *, storing: str) -> Envelope:
     """Anne and Béa buy, then the merge of Béa into Anne dies as it stores the profile of `storing`, after taking
     their next change number; returns the merge, as identity would deliver it again."""
@@ -1214,6 +1255,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_late_fact_racing_a_merge_still_lands_on_the_survivor,
     a_fact_finding_its_next_number_held_by_a_merge_under_way_waits_for_it,
     a_fact_stored_while_its_person_is_erased_is_deleted_too,
+    a_writer_overtaken_while_storing_never_puts_back_an_older_profile,
+    a_merge_marking_a_person_whose_own_fact_is_slow_to_store_stays_marked,
     a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there,
     a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there,
     an_erasure_forgets_the_messages_kept_for_steps_never_stored_that_name_the_person,
