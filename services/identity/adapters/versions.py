@@ -342,7 +342,10 @@ class VersionedDocuments:
     def _taken(self, organisation_id: str, key: str, version: int) -> None:
         known = self._cache.get(key)
         ours = f"{key}#{version}" in self._inserting or (known is not None and known.version >= version)
-        self._cache.pop(key, None)
+        if known is None or known.version < version:
+            # What this process knows is older than what is stored: read afresh next time. A version it knows
+            # to be as new stays, or a late read's older answer would take its place.
+            self._cache.pop(key, None)
         if self._epochs is not None and not ours:
             # Not one of this process's own tasks: someone else writes this organisation.
             self._epochs.distrust(organisation_id, "append")

@@ -147,6 +147,26 @@ async def test_a_version_appended_while_a_read_found_the_one_before_is_the_one_k
     assert found.records == (*anne().records, NormalisedRecord(city="montreal"))
 
 
+async def test_a_redelivered_creation_refused_keeps_the_newer_version_known_against_a_late_read(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MongoIdentityStore(database)
+    await store.insert_person(anne())
+    await MongoIdentityStore(database).insert_person(replace(anne(), person_id="per-bob"))
+    held = HeldReplies(monkeypatch, PERSONS)
+    async with store.trusting({ORGANISATION}):
+        reading = asyncio.create_task(store.person(ORGANISATION, "per-anne"))
+        await held.until_answered()
+        await store.add_to_person(ORGANISATION, "per-anne", records=(NormalisedRecord(city="montreal"),))
+        # The creation delivered again finds its version taken: by this process, which knows a newer one still.
+        await store.insert_person(anne())
+        held.release()
+        assert (await reading) == replace(anne(), version=1)
+        found = await store.person(ORGANISATION, "per-anne")
+    assert found is not None
+    assert found.version == 2
+
+
 async def test_an_identifier_claimed_while_a_read_found_it_free_is_owned_at_the_next_read(
     database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
