@@ -5,10 +5,8 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.documents import person_document
@@ -18,6 +16,7 @@ from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
 from shared.mongo import Document, ensure_indexes, mongo_client
 from tests.conftest import Servers
+from tests.integration.held_calls import HeldCall
 from tests.integration.identity.conftest import ORGANISATION, START
 
 
@@ -84,40 +83,14 @@ async def test_a_person_stored_with_its_records_as_documents_by_an_earlier_versi
     assert extended.records == (*anne().records, NormalisedRecord(city="montreal"))
 
 
-class HeldReplies:
-    """The first read of one collection, its reply held until `release` once the store has answered: a read on its
-    way back while the same process writes what it reads."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, collection_name: str) -> None:
-        self.answered = asyncio.Event()
-        self._released = asyncio.Event()
-        find_one = AsyncCollection.find_one
-
-        async def held(collection: AsyncCollection[Document], *args: Any, **kwargs: Any) -> Document | None:
-            reply = await find_one(collection, *args, **kwargs)
-            if collection.name == collection_name and not self.answered.is_set():
-                self.answered.set()
-                await self._released.wait()
-            return reply
-
-        monkeypatch.setattr(AsyncCollection, "find_one", held)
-
-    async def until_answered(self) -> None:
-        async with asyncio.timeout(10):
-            await self.answered.wait()
-
-    def release(self) -> None:
-        self._released.set()
-
-
 async def test_a_person_stored_while_a_read_found_none_is_found_by_the_next_read(
     database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = MongoIdentityStore(database)
-    held = HeldReplies(monkeypatch, PERSONS)
+    held = HeldCall(monkeypatch, "find_one", PERSONS, when="after")
     async with store.trusting({ORGANISATION}):
         reading = asyncio.create_task(store.person(ORGANISATION, "per-anne"))
-        await held.until_answered()
+        await held.until_held()
         await store.insert_person(anne())
         held.release()
         assert await reading is None, "the read reached the store before the person"
@@ -133,11 +106,11 @@ async def test_a_version_appended_while_a_read_found_the_one_before_is_the_one_k
     await store.insert_person(anne())
     # Another process writes: what this one knows is read again.
     await MongoIdentityStore(database).insert_person(replace(anne(), person_id="per-bob"))
-    held = HeldReplies(monkeypatch, PERSONS)
+    held = HeldCall(monkeypatch, "find_one", PERSONS, when="after")
     async with store.trusting({ORGANISATION}):
         # Known from its insert: the read looks for the version after it, and finds none.
         reading = asyncio.create_task(store.person(ORGANISATION, "per-anne"))
-        await held.until_answered()
+        await held.until_held()
         await store.add_to_person(ORGANISATION, "per-anne", records=(NormalisedRecord(city="montreal"),))
         held.release()
         assert (await reading) == replace(anne(), version=1)
@@ -153,10 +126,10 @@ async def test_a_redelivered_creation_refused_keeps_the_newer_version_known_agai
     store = MongoIdentityStore(database)
     await store.insert_person(anne())
     await MongoIdentityStore(database).insert_person(replace(anne(), person_id="per-bob"))
-    held = HeldReplies(monkeypatch, PERSONS)
+    held = HeldCall(monkeypatch, "find_one", PERSONS, when="after")
     async with store.trusting({ORGANISATION}):
         reading = asyncio.create_task(store.person(ORGANISATION, "per-anne"))
-        await held.until_answered()
+        await held.until_held()
         await store.add_to_person(ORGANISATION, "per-anne", records=(NormalisedRecord(city="montreal"),))
         # The creation delivered again finds its version taken: by this process, which knows a newer one still.
         await store.insert_person(anne())
@@ -177,9 +150,9 @@ async def test_an_identifier_claimed_while_a_read_found_it_free_is_owned_at_the_
     async with store.trusting({ORGANISATION}):
         # A claim someone else made first: the identifiers listed on entering no longer tell who owns what.
         assert await store.claim(ORGANISATION, phone, "per-anne") == "per-bob"
-        held = HeldReplies(monkeypatch, IDENTIFIERS)
+        held = HeldCall(monkeypatch, "find_one", IDENTIFIERS, when="after")
         reading = asyncio.create_task(store.owner_of(ORGANISATION, email))
-        await held.until_answered()
+        await held.until_held()
         assert await store.claim(ORGANISATION, email, "per-anne") == "per-anne"
         held.release()
         assert await reading is None, "the read reached the store before the claim"
@@ -192,10 +165,10 @@ async def test_a_suppression_stored_while_a_read_found_none_is_known_at_the_next
     database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = MongoIdentityStore(database)
-    held = HeldReplies(monkeypatch, SUPPRESSIONS)
+    held = HeldCall(monkeypatch, "find_one", SUPPRESSIONS, when="after")
     async with store.trusting({ORGANISATION}):
         reading = asyncio.create_task(store.suppressions_exist(ORGANISATION))
-        await held.until_answered()
+        await held.until_held()
         # An erasure asking not to be added again, handled beside the read.
         await store.suppress(ORGANISATION, ["hash-of-anne"])
         held.release()

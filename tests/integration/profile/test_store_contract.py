@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS, DUE, ERASED, MongoProfileStore
@@ -15,6 +14,7 @@ from services.profile.domain.schedule import PARTS, SLOT, DueEntry, slot_of
 from services.profile.ports import FactToLog, StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document, NumberedList
+from tests.integration.held_calls import HeldCall
 from tests.unit.profile_handlers.batches import Step, announced, assert_batches_end_like_one_at_a_time
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
 from tests.unit.profile_handlers.scenarios import SCENARIOS, World
@@ -312,31 +312,6 @@ async def test_a_slots_parts_filed_at_once_are_each_listed_once_and_entries_file
     assert sorted(entry for part in await store.filed_in(slot) for entry in part.entries) == sorted(entries[50:])
 
 
-class HeldInserts:
-    """The next insert into one collection, held until `release`: a writer that measured a list and has not yet
-    written past its end."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, collection_name: str) -> None:
-        self.reached = asyncio.Event()
-        self._released = asyncio.Event()
-        insert_many = AsyncCollection.insert_many
-
-        async def held(collection: AsyncCollection[Document], *args: Any, **kwargs: Any) -> Any:
-            if collection.name == collection_name and not self.reached.is_set():
-                self.reached.set()
-                await self._released.wait()
-            return await insert_many(collection, *args, **kwargs)
-
-        monkeypatch.setattr(AsyncCollection, "insert_many", held)
-
-    async def until_reached(self) -> None:
-        async with asyncio.timeout(10):
-            await self.reached.wait()
-
-    def release(self) -> None:
-        self._released.set()
-
-
 async def test_an_entry_filed_in_a_part_while_the_sweep_lets_the_part_go_is_found_by_the_next_read(
     database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -350,11 +325,11 @@ async def test_an_entry_filed_in_a_part_while_the_sweep_lets_the_part_go_is_foun
         await store.schedule_all([DueEntry(slot + timedelta(days=2, minutes=n), organisation, f"per_{n:02d}")])
     [part] = await store.filed_in(slot)
     assert part.entries == (anne,)
-    held = HeldInserts(monkeypatch, DUE)
+    held = HeldCall(monkeypatch, "insert_many", DUE, when="before")
     bea = DueEntry(slot + timedelta(minutes=2), organisation, "per_bea")
 
     filing = asyncio.create_task(store.schedule_all([bea]))
-    await held.until_reached()
+    await held.until_held()
     # The sweep lets Anne's part go between the writer measuring it and filing Bea past its end.
     assert await store.drop_filed(part)
     held.release()
