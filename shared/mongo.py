@@ -105,34 +105,6 @@ async def update_all(
                 await collection.replace_one({"_id": key}, update, upsert=upsert)
 
 
-async def replace_unless_newer(
-    collection: AsyncCollection[Document], documents: Sequence[Document], *, version: str = "version"
-) -> None:
-    """Stores each document under its `_id`, unless the one stored there has a `version` as high: the same
-    change, or a later one, stored by another writer. A writer overtaken while it worked never puts an older
-    version back. A few per round trip, as `update_all`.
-
-    MongoDB checks and replaces atomically. FerretDB 1.x reads the document and writes it back without a
-    transaction: two writers storing the same document at the very same moment may both pass the check there.
-    """
-    for start in range(0, len(documents), REPLACES_PER_COMMAND):
-        chunk = documents[start : start + REPLACES_PER_COMMAND]
-        updates = [{"q": _older_than(document, version), "u": document, "upsert": True} for document in chunk]
-        if await _updated_without_error(collection, updates):
-            continue
-        # A duplicate key: the stored document is as new (nothing to do), or was inserted meanwhile.
-        for document in chunk:
-            try:
-                await collection.replace_one(_older_than(document, version), document, upsert=True)
-            except DuplicateKeyError:
-                # One is stored: replaced only if it is older (another writer inserted an older version meanwhile).
-                await collection.replace_one(_older_than(document, version), document)
-
-
-def _older_than(document: Document, version: str) -> dict[str, Any]:
-    return {"_id": document["_id"], version: {"$lt": document[version]}}
-
-
 async def _updated_without_error(collection: AsyncCollection[Document], updates: list[dict[str, Any]]) -> bool:
     """Sends the updates in one command; False if some met a duplicate key, any other error raised.
 

@@ -759,9 +759,9 @@ async def _finish_held(
     died or failed for good: a fact at once, a step from attempt `REDO_STEPS_FROM_ATTEMPT` on (its whole message
     handled again). Returns what doing it again announced, for the caller to publish.
 
-    Each writer decided the change on the same stored version, from the same logs: whichever stores it second
-    stores nothing (`save` keeps a version as high), nor over a later change made in the meantime. An erasure done
-    again publishes its announcements but leaves its last part (the proof) to its own message.
+    Both writers may then store the change: each decided it on the same stored version, from the same logs. Once
+    the helper has gone on past it, the first writer stores nothing (see `_commit`). An erasure done again
+    publishes its announcements but leaves its last part (the proof) to its own message.
     """
     if deps.help_depth <= 0:
         return ()
@@ -817,7 +817,7 @@ async def _pass_over(
         logged_as,
         logged_for,
     )
-    await store.save(replace(stored, version=stored.version + 1, applied=number))
+    await store.save(replace(stored, applied=number))
     if await store.is_erased(organisation_id, person_id):
         # Erased meanwhile: the profile stored goes the same way.
         await store.delete_profile(organisation_id, person_id)
@@ -900,12 +900,20 @@ async def _commit(
         filed = _due_entry(profile)
         handle = None if filed is None else await store.schedule(filed)
         profile = replace(profile, due_handle=handle, filed_at=profile.due_at if handle else None)
-    await store.save(profile)
+    # A step (not a fact) holding the next number was decided on this change stored: a writer that found this
+    # number held stored the change itself and went on past it. Stored now, this profile would put an older one back
+    # over that step's, which no writer could then redo (its message is gone once stored) or pass over. A fact
+    # there may have been logged ahead by a batch, and is done again from the log if it is lost. (FerretDB reads
+    # the whole collection for a replace conditional on the stored version.)
+    next_turn = await store.turn_at(organisation_id, person_id, number + 1)
+    overtaken = next_turn is not None and next_turn.fact is None
+    if not overtaken:
+        await store.save(profile)
     if isinstance(origin, Envelope):
         await store.settle_turn(organisation_id, person_id, number)
-    if keys_before - keys_after:
+    if not overtaken and keys_before - keys_after:
         await store.unindex_lookups(organisation_id, person_id, keys_before - keys_after)
-    if filing_anew and stored.due_handle is not None and change.unfile_replaced:
+    if not overtaken and filing_anew and stored.due_handle is not None and change.unfile_replaced:
         await store.unschedule(stored.due_handle)
     if await store.is_erased(organisation_id, person_id):
         # The erasure ran while this change was made: what the change stored goes the same way.

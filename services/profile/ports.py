@@ -209,9 +209,7 @@ class ProfileStore(Protocol):
         """The upstream facts among the person's changes `first` to `last`, each with its number, in order."""
 
     async def save(self, profile: StoredProfile) -> None:
-        """Stores the profile, unless the one stored has a version as high: the same change, stored by a writer that
-        helped this one, or a later change. An overtaken writer never puts an older profile back. Only a writer
-        that logged (or found logged) its latest change's number calls this."""
+        """Stores the profile; only the writer that logged its latest change's number calls this."""
 
     async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
         """`save` for each profile (of different persons), each stored whole or not at all. `new_persons`: those

@@ -19,7 +19,6 @@ from shared.mongo import (
     ensure_indexes,
     insert_in_order,
     replace_all,
-    replace_unless_newer,
     update_all,
 )
 
@@ -309,36 +308,6 @@ async def test_a_write_error_amid_a_chunk_of_updates_is_raised_never_passed_over
         )
 
     assert await collection.find_one({"_id": "k1"}) == {"_id": "k1", "email": "k1@example.com"}
-
-
-@pytest.mark.timeout(60)
-async def test_a_version_is_stored_only_over_an_older_one_and_whatever_follows_a_refusal_still_is(
-    database: AsyncDatabase[Document],
-) -> None:
-    collection = database["versions"]
-    await collection.insert_many([{"_id": f"k{n}", "version": 5, "by": "before"} for n in range(20)])
-    # Older, as new, newer and new documents mixed in one command: each refusal is no error and stops nothing.
-    offered = [{"_id": f"k{n}", "version": 3 + n % 4, "by": "late"} for n in range(24)]
-
-    await replace_unless_newer(collection, offered)
-
-    stored = {document["_id"]: document async for document in collection.find({})}
-    assert stored == {
-        f"k{n}": {"_id": f"k{n}", "version": 3 + n % 4, "by": "late"}
-        if n >= 20 or 3 + n % 4 > 5
-        else {"_id": f"k{n}", "version": 5, "by": "before"}
-        for n in range(24)
-    }
-
-
-async def test_versions_stored_in_any_order_leave_the_highest(database: AsyncDatabase[Document]) -> None:
-    collection = database["versions"]
-
-    for writer in range(6):
-        await replace_unless_newer(collection, [{"_id": f"k{n}", "version": (writer + n) % 6} for n in range(40)])
-
-    stored = {document["_id"]: document["version"] async for document in collection.find({})}
-    assert stored == {f"k{n}": 5 for n in range(40)}
 
 
 async def test_items_replaced_together_keep_their_places_and_a_cleared_list_stays_empty(

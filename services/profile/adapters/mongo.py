@@ -33,14 +33,7 @@ from services.profile.ports import (
 )
 from shared.erasures import Erasures
 from shared.events import Envelope
-from shared.mongo import (
-    Document,
-    IndexSpec,
-    NumberedList,
-    duplicate_indexes,
-    insert_in_order,
-    replace_unless_newer,
-)
+from shared.mongo import Document, IndexSpec, NumberedList, duplicate_indexes, insert_in_order, replace_all
 
 T = TypeVar("T")
 
@@ -315,8 +308,8 @@ class MongoProfileStore:
         ]
 
     async def save(self, profile: StoredProfile) -> None:
-        await replace_unless_newer(
-            self._profiles, [{"_id": _key(profile.organisation_id, profile.person_id), **_profile_document(profile)}]
+        await self._profiles.replace_one(
+            {"_id": _key(profile.organisation_id, profile.person_id)}, _profile_document(profile), upsert=True
         )
 
     async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
@@ -339,7 +332,7 @@ class MongoProfileStore:
             for profile, document in zip(profiles, documents, strict=True)
             if profile.person_id not in new_persons
         ]
-        await replace_unless_newer(self._profiles, [*rest, *(first[index] for index in stored_before)])
+        await replace_all(self._profiles, [*rest, *(first[index] for index in stored_before)])
 
     async def claim_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> frozenset[str]:
         if not claims:

@@ -154,9 +154,7 @@ class MemoryProfileStore:
 
     async def save(self, profile: StoredProfile) -> None:
         await asyncio.sleep(0)
-        stored = self.profiles.get((profile.organisation_id, profile.person_id))
-        if stored is None or stored.version < profile.version:
-            self.profiles[(profile.organisation_id, profile.person_id)] = profile
+        self.profiles[(profile.organisation_id, profile.person_id)] = profile
 
     async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
         for profile in profiles:

@@ -597,8 +597,8 @@ async def a_writer_overtaken_while_storing_never_puts_back_an_older_profile(worl
     await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
     before = (await world.profile("per_anne")).applied
     slow, store = gated(world)
-    # Anne's own fact has taken her next number and is slow to store her profile...
-    gate = store.hold("save", lambda args: args[0].person_id == "per_anne")
+    # Anne's own fact has taken her next number and is slow to get to storing her profile...
+    gate = store.hold("turn_at", lambda args: args[1] == "per_anne")
     own = asyncio.create_task(slow.deliver(slow.purchase("sale-a2", "per_anne", tickets=1)))
     await gate.reached.wait()
     # ... when a late fact of Béa (another Kafka key) lands on Anne: it stores Anne's fact first, then its own change.
@@ -619,7 +619,8 @@ async def a_merge_marking_a_person_whose_own_fact_is_slow_to_store_stays_marked(
     await world.deliver(world.purchase("sale-a", "per_anne"))
     await world.deliver(world.purchase("sale-b", "per_bea"))
     slow, store = gated(world)
-    gate = store.hold("save", lambda args: args[0].person_id == "per_bea")
+    # Béa's own fact has taken her next number and is slow to get to storing her profile.
+    gate = store.hold("turn_at", lambda args: args[1] == "per_bea")
     own = asyncio.create_task(slow.deliver(slow.purchase("sale-b2", "per_bea", tickets=1)))
     await gate.reached.wait()
     # The merge (Anne's key) stores Béa's fact for her, marks her merged and takes her history into Anne.
