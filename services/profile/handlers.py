@@ -760,7 +760,7 @@ async def _finish_held(
     handled again). Returns what doing it again announced, for the caller to publish.
 
     Both writers may then store the change: each decided it on the same stored version, from the same logs. Once
-    the helper has gone on past it, the first writer stores nothing (see `_commit`). An erasure done again
+    the helper has stored it, the first writer stores nothing (see `_commit`). An erasure done again
     publishes its announcements but leaves its last part (the proof) to its own message.
     """
     if deps.help_depth <= 0:
@@ -900,13 +900,11 @@ async def _commit(
         filed = _due_entry(profile)
         handle = None if filed is None else await store.schedule(filed)
         profile = replace(profile, due_handle=handle, filed_at=profile.due_at if handle else None)
-    # A step (not a fact) holding the next number was decided on this change stored: a writer that found this
-    # number held stored the change itself and went on past it. Stored now, this profile would put an older one back
-    # over that step's, which no writer could then redo (its message is gone once stored) or pass over. A fact
-    # there may have been logged ahead by a batch, and is done again from the log if it is lost. (FerretDB reads
-    # the whole collection for a replace conditional on the stored version.)
-    next_turn = await store.turn_at(organisation_id, person_id, number + 1)
-    overtaken = next_turn is not None and next_turn.fact is None
+    # A writer that found this number held may have stored this change itself, and gone on past it: stored now,
+    # this profile would put an older one back over their later changes, which would be lost, and the next number's
+    # holder could then be neither redone nor passed over. Read just before storing; a replace conditional on the
+    # stored profile would make FerretDB read the whole collection.
+    overtaken = await store.applied(organisation_id, person_id) >= number
     if not overtaken:
         await store.save(profile)
     if isinstance(origin, Envelope):

@@ -161,6 +161,10 @@ class ProfileStore(Protocol):
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         """The stored profiles of those persons who have one, by person id."""
 
+    async def applied(self, organisation_id: str, person_id: str) -> int:
+        """How many changes of the person's log the stored profile has applied (`StoredProfile.applied`), read
+        afresh; 0 if none is stored."""
+
     async def log_fact(
         self, organisation_id: str, event_id: str, person_id: str, number: int, envelope: Envelope
     ) -> int | None:

@@ -140,6 +140,10 @@ class MongoProfileStore:
         document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)})
         return None if document is None else _profile_from(organisation_id, person_id, document)
 
+    async def applied(self, organisation_id: str, person_id: str) -> int:
+        document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)}, {"applied": 1})
+        return 0 if document is None else int(document.get("applied", 0))
+
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         wanted = sorted(set(person_ids))
         documents = await _each(

@@ -42,6 +42,11 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         return self.profiles.get((organisation_id, person_id))
 
+    async def applied(self, organisation_id: str, person_id: str) -> int:
+        await asyncio.sleep(0)
+        stored = self.profiles.get((organisation_id, person_id))
+        return 0 if stored is None else stored.applied
+
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         await asyncio.sleep(0)
         found = (self.profiles.get((organisation_id, person_id)) for person_id in set(person_ids))

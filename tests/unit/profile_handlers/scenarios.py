@@ -598,7 +598,7 @@ async def a_writer_overtaken_while_storing_never_puts_back_an_older_profile(worl
     before = (await world.profile("per_anne")).applied
     slow, store = gated(world)
     # Anne's own fact has taken her next number and is slow to get to storing her profile...
-    gate = store.hold("turn_at", lambda args: args[1] == "per_anne")
+    gate = store.hold("applied", lambda args: args[1] == "per_anne")
     own = asyncio.create_task(slow.deliver(slow.purchase("sale-a2", "per_anne", tickets=1)))
     await gate.reached.wait()
     # ... when a late fact of Béa (another Kafka key) lands on Anne: it stores Anne's fact first, then its own change.
@@ -620,7 +620,7 @@ async def a_merge_marking_a_person_whose_own_fact_is_slow_to_store_stays_marked(
     await world.deliver(world.purchase("sale-b", "per_bea"))
     slow, store = gated(world)
     # Béa's own fact has taken her next number and is slow to get to storing her profile.
-    gate = store.hold("turn_at", lambda args: args[1] == "per_bea")
+    gate = store.hold("applied", lambda args: args[1] == "per_bea")
     own = asyncio.create_task(slow.deliver(slow.purchase("sale-b2", "per_bea", tickets=1)))
     await gate.reached.wait()
     # The merge (Anne's key) stores Béa's fact for her, marks her merged and takes her history into Anne.
@@ -631,6 +631,25 @@ async def a_merge_marking_a_person_whose_own_fact_is_slow_to_store_stays_marked(
     assert (await world.profile("per_bea")).merged_into == "per_anne"
     await world.deliver(world.purchase("sale-b3", "per_bea", days_ago=1))
     assert await world.tickets("per_anne") == 2 + 2 + 1 + 2
+
+
+async def a_writer_overtaken_by_a_later_fact_and_a_step_stores_nothing_over_them(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    slow, store = gated(world)
+    gate = store.hold("applied", lambda args: args[1] == "per_bea")
+    own = asyncio.create_task(slow.deliver(slow.purchase("sale-b2", "per_bea", tickets=1)))
+    await gate.reached.wait()
+    # Béa's next fact, delivered again elsewhere after a restart, stores her slow fact first, then itself; the
+    # merge then marks her, a step on top of a fact.
+    await world.deliver(world.purchase("sale-b3", "per_bea"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    gate.opened.set()
+    await own
+
+    assert (await world.profile("per_bea")).merged_into == "per_anne"
+    await world.deliver(world.purchase("sale-b4", "per_bea", days_ago=1))
+    assert await world.tickets("per_anne") == 2 + 2 + 1 + 2 + 2
 
 
 async def merge_of_bea_into_anne_cut_short(world: World, *, storing: str) -> Envelope:
@@ -1258,6 +1277,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_fact_stored_while_its_person_is_erased_is_deleted_too,
     a_writer_overtaken_while_storing_never_puts_back_an_older_profile,
     a_merge_marking_a_person_whose_own_fact_is_slow_to_store_stays_marked,
+    a_writer_overtaken_by_a_later_fact_and_a_step_stores_nothing_over_them,
     a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there,
     a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there,
     an_erasure_forgets_the_messages_kept_for_steps_never_stored_that_name_the_person,
