@@ -591,17 +591,26 @@ async def a_fact_stored_while_its_person_is_erased_is_deleted_too(world: World) 
     assert await world.naming("per_emma") == []
 
 
+async def own_fact_slow_to_store(
+    world: World, event_id: str, person_id: str
+) -> tuple[Gate, "asyncio.Task[tuple[Envelope, ...]]"]:
+    """A purchase of one ticket by `person_id` that has taken their next number and is held just before it checks
+    and stores their profile, as a writer slow with look-ups, triggers and its due entry would be: its gate, and the
+    task delivering it."""
+    slow, store = gated(world)
+    gate = store.hold("applied", lambda args: args[1] == person_id)
+    own = asyncio.create_task(slow.deliver(slow.purchase(event_id, person_id, tickets=1)))
+    await gate.reached.wait()
+    return gate, own
+
+
 async def a_writer_overtaken_while_storing_never_puts_back_an_older_profile(world: World) -> None:
     await world.deliver(world.purchase("sale-a", "per_anne"))
     await world.deliver(world.purchase("sale-b", "per_bea"))
     await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
     before = (await world.profile("per_anne")).applied
-    slow, store = gated(world)
-    # Anne's own fact has taken her next number and is slow to get to storing her profile...
-    gate = store.hold("applied", lambda args: args[1] == "per_anne")
-    own = asyncio.create_task(slow.deliver(slow.purchase("sale-a2", "per_anne", tickets=1)))
-    await gate.reached.wait()
-    # ... when a late fact of Béa (another Kafka key) lands on Anne: it stores Anne's fact first, then its own change.
+    gate, own = await own_fact_slow_to_store(world, "sale-a2", "per_anne")
+    # Meanwhile a late fact of Béa (another Kafka key) lands on Anne: it stores Anne's fact first, then its own change.
     await world.deliver(world.purchase("sale-b-late", "per_bea", days_ago=1))
     assert (await world.profile("per_anne")).applied == before + 2
     gate.opened.set()
@@ -618,11 +627,7 @@ async def a_writer_overtaken_while_storing_never_puts_back_an_older_profile(worl
 async def a_merge_marking_a_person_whose_own_fact_is_slow_to_store_stays_marked(world: World) -> None:
     await world.deliver(world.purchase("sale-a", "per_anne"))
     await world.deliver(world.purchase("sale-b", "per_bea"))
-    slow, store = gated(world)
-    # Béa's own fact has taken her next number and is slow to get to storing her profile.
-    gate = store.hold("applied", lambda args: args[1] == "per_bea")
-    own = asyncio.create_task(slow.deliver(slow.purchase("sale-b2", "per_bea", tickets=1)))
-    await gate.reached.wait()
+    gate, own = await own_fact_slow_to_store(world, "sale-b2", "per_bea")
     # The merge (Anne's key) stores Béa's fact for her, marks her merged and takes her history into Anne.
     await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
     gate.opened.set()
@@ -636,10 +641,7 @@ async def a_merge_marking_a_person_whose_own_fact_is_slow_to_store_stays_marked(
 async def a_writer_overtaken_by_a_later_fact_and_a_step_stores_nothing_over_them(world: World) -> None:
     await world.deliver(world.purchase("sale-a", "per_anne"))
     await world.deliver(world.purchase("sale-b", "per_bea"))
-    slow, store = gated(world)
-    gate = store.hold("applied", lambda args: args[1] == "per_bea")
-    own = asyncio.create_task(slow.deliver(slow.purchase("sale-b2", "per_bea", tickets=1)))
-    await gate.reached.wait()
+    gate, own = await own_fact_slow_to_store(world, "sale-b2", "per_bea")
     # Béa's next fact, delivered again elsewhere after a restart, stores her slow fact first, then itself; the
     # merge then marks her, a step on top of a fact.
     await world.deliver(world.purchase("sale-b3", "per_bea"))
