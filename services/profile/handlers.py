@@ -904,7 +904,7 @@ async def _commit(
     # this profile would put an older one back over their later changes, which would be lost, and the next number's
     # holder could then be neither redone nor passed over. Read just before storing; a replace conditional on the
     # stored profile would make FerretDB read the whole collection.
-    overtaken = await store.applied(organisation_id, person_id) >= number
+    overtaken = bool(await _overtaken(store, [profile]))
     if not overtaken:
         await store.save(profile)
     if isinstance(origin, Envelope):
@@ -1448,6 +1448,14 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
     return BatchHandled(outputs, tuple(outcomes), tuple(filtered))
 
 
+async def _overtaken(store: ProfileStore, profiles: Sequence[StoredProfile]) -> set[str]:
+    """The persons of `profiles` (of one organisation) whose stored profile has applied as many changes or more."""
+    if not profiles:
+        return set()
+    applied = await store.applied(profiles[0].organisation_id, [profile.person_id for profile in profiles])
+    return {profile.person_id for profile in profiles if applied[profile.person_id] >= profile.applied}
+
+
 def _creates_person(resolved: PersonResolvedV1) -> bool:
     return resolved.match.method in (MatchMethod.NEW, MatchMethod.REVIEW_PENDING)
 
@@ -1605,17 +1613,29 @@ async def _store_batch(
             profiles[index] = replace(profile, due_handle=person.before.due_handle, filed_at=person.before.filed_at)
     for (index, entry), handle in zip(entries, handles, strict=True):
         profiles[index] = replace(profiles[index], due_handle=handle, filed_at=entry.due_at)
-    await store.save_all(profiles, new_persons=new_persons)
+    # A writer of another process that found one of these numbers held may have stored the batch's facts itself,
+    # and gone on past them (a late fact of a person merged away, a partition changing hands): as in `_commit`, a
+    # profile stored over theirs would lose their later changes. A new person's profile is inserted, which fails
+    # if anyone stored one: only those found stored are read.
+    overtaken = await _overtaken(store, [profile for profile in profiles if profile.person_id not in new_persons])
+    found_stored = await store.save_all(
+        [profile for profile in profiles if profile.person_id not in overtaken], new_persons=new_persons
+    )
+    if found_stored:
+        stored_over = [profile for profile in profiles if profile.person_id in found_stored]
+        overtaken |= await _overtaken(store, stored_over)
+        await store.save_all([profile for profile in stored_over if profile.person_id not in overtaken])
     for profile in profiles:
         gone = keys_before[profile.person_id] - keys_after[profile.person_id]
-        if gone:
+        if gone and profile.person_id not in overtaken:
             await store.unindex_lookups(organisation_id, profile.person_id, gone)
-    replaced = [folded[index].before.due_handle for index in moved]
+    replaced = [folded[index].before.due_handle for index in moved if profiles[index].person_id not in overtaken]
     await store.unschedule_all([handle for handle in replaced if handle is not None])
     erased = await store.erased_among(organisation_id, [profile.person_id for profile in profiles])
     for person, profile in zip(folded, profiles, strict=True):
         if profile.person_id not in erased:
-            deps.recent.keep(profile)
+            if profile.person_id not in overtaken:
+                deps.recent.keep(profile)
             for index, _, _ in person.changes:
                 outcomes[index] = "applied"
             continue

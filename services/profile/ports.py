@@ -161,9 +161,9 @@ class ProfileStore(Protocol):
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         """The stored profiles of those persons who have one, by person id."""
 
-    async def applied(self, organisation_id: str, person_id: str) -> int:
-        """How many changes of the person's log the stored profile has applied (`StoredProfile.applied`), read
-        afresh; 0 if none is stored."""
+    async def applied(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, int]:
+        """How many changes of each person's log their stored profile has applied (`StoredProfile.applied`), read
+        afresh, by person id; 0 for a person with none stored."""
 
     async def log_fact(
         self, organisation_id: str, event_id: str, person_id: str, number: int, envelope: Envelope
@@ -215,9 +215,10 @@ class ProfileStore(Protocol):
     async def save(self, profile: StoredProfile) -> None:
         """Stores the profile; only the writer that logged its latest change's number calls this."""
 
-    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
+    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> frozenset[str]:
         """`save` for each profile (of different persons), each stored whole or not at all. `new_persons`: those
-        expected to have no profile stored yet (cheaper to store; one stored meanwhile is replaced all the same)."""
+        expected to have no profile stored yet (cheaper to store); returned are those of them found stored all the
+        same, whose stored profile is left as it was."""
 
     async def claim_trigger(self, organisation_id: str, dedupe_key: str, event_id: str) -> bool:
         """True if this fact may fire the trigger: nobody stored the key, or this very fact did (a redelivery)."""

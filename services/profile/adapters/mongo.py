@@ -140,9 +140,19 @@ class MongoProfileStore:
         document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)})
         return None if document is None else _profile_from(organisation_id, person_id, document)
 
-    async def applied(self, organisation_id: str, person_id: str) -> int:
-        document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)}, {"applied": 1})
-        return 0 if document is None else int(document.get("applied", 0))
+    async def applied(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(person_ids))
+        documents = await _each(
+            [
+                self._profiles.find_one({"_id": _key(organisation_id, person_id)}, {"applied": 1})
+                for person_id in wanted
+            ],
+            READS_AT_ONCE,
+        )
+        return {
+            person_id: 0 if document is None else int(document.get("applied", 0))
+            for person_id, document in zip(wanted, documents, strict=True)
+        }
 
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         wanted = sorted(set(person_ids))
@@ -316,27 +326,19 @@ class MongoProfileStore:
             {"_id": _key(profile.organisation_id, profile.person_id)}, _profile_document(profile), upsert=True
         )
 
-    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
-        documents = [
-            {"_id": _key(profile.organisation_id, profile.person_id), **_profile_document(profile)}
-            for profile in profiles
-        ]
-        first = [
-            document for profile, document in zip(profiles, documents, strict=True) if profile.person_id in new_persons
-        ]
+    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> frozenset[str]:
+        first = [profile for profile in profiles if profile.person_id in new_persons]
         stored_before: list[int] = []
         if first:
             try:
                 # An insert costs the store a fraction of a replace: no document to read back first.
-                await self._profiles.insert_many(first, ordered=False)
+                await self._profiles.insert_many([_document_of(profile) for profile in first], ordered=False)
             except BulkWriteError as exc:
                 stored_before = duplicate_indexes(exc)
-        rest = [
-            document
-            for profile, document in zip(profiles, documents, strict=True)
-            if profile.person_id not in new_persons
-        ]
-        await replace_all(self._profiles, [*rest, *(first[index] for index in stored_before)])
+        await replace_all(
+            self._profiles, [_document_of(profile) for profile in profiles if profile.person_id not in new_persons]
+        )
+        return frozenset(first[index].person_id for index in stored_before)
 
     async def claim_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> frozenset[str]:
         if not claims:
@@ -921,6 +923,11 @@ def _lookup_mark(name: str, person_id: str) -> str:
 def _due_entry(entry: DueEntry) -> dict[str, Any]:
     # Short names: a season's end files every profile in one slot.
     return {"o": entry.organisation_id, "p": entry.person_id, "d": entry.due_at}
+
+
+def _document_of(profile: StoredProfile) -> dict[str, Any]:
+    """The profile's document, `_id` included."""
+    return {"_id": _key(profile.organisation_id, profile.person_id), **_profile_document(profile)}
 
 
 def _profile_document(profile: StoredProfile) -> dict[str, Any]:

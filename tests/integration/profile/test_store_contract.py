@@ -270,11 +270,11 @@ async def test_a_days_segment_sizes_replace_those_recorded_for_it_before_and_oth
     assert await store.segment_sizes_recorded_day() == today
 
 
-async def test_a_profile_stored_meanwhile_for_a_person_expected_new_is_replaced_all_the_same(world: World) -> None:
+async def test_a_profile_stored_meanwhile_for_a_person_expected_new_is_left_as_stored_and_named(world: World) -> None:
     store, organisation = world.store, world.organisation_id
     await store.save(StoredProfile(organisation, "per_anne", version=1, applied=1))
 
-    await store.save_all(
+    found_stored = await store.save_all(
         [
             StoredProfile(organisation, "per_anne", version=2, applied=2),
             StoredProfile(organisation, "per_bea", version=1, applied=1),
@@ -284,8 +284,9 @@ async def test_a_profile_stored_meanwhile_for_a_person_expected_new_is_replaced_
     )
 
     stored = await store.profiles_of(organisation, ["per_anne", "per_bea", "per_cleo"])
+    assert found_stored == {"per_anne"}
     assert {person: profile.version for person, profile in stored.items()} == {
-        "per_anne": 2,
+        "per_anne": 1,
         "per_bea": 1,
         "per_cleo": 3,
     }

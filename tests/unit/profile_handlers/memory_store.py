@@ -42,10 +42,10 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         return self.profiles.get((organisation_id, person_id))
 
-    async def applied(self, organisation_id: str, person_id: str) -> int:
+    async def applied(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, int]:
         await asyncio.sleep(0)
-        stored = self.profiles.get((organisation_id, person_id))
-        return 0 if stored is None else stored.applied
+        stored = {person_id: self.profiles.get((organisation_id, person_id)) for person_id in person_ids}
+        return {person_id: 0 if profile is None else profile.applied for person_id, profile in stored.items()}
 
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         await asyncio.sleep(0)
@@ -161,9 +161,16 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         self.profiles[(profile.organisation_id, profile.person_id)] = profile
 
-    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> None:
+    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> frozenset[str]:
+        stored_before = {
+            profile.person_id
+            for profile in profiles
+            if profile.person_id in new_persons and (profile.organisation_id, profile.person_id) in self.profiles
+        }
         for profile in profiles:
-            await self.save(profile)
+            if profile.person_id not in stored_before:
+                await self.save(profile)
+        return frozenset(stored_before)
 
     async def claim_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> frozenset[str]:
         await asyncio.sleep(0)

@@ -598,7 +598,7 @@ async def own_fact_slow_to_store(
     and stores their profile, as a writer slow with look-ups, triggers and its due entry would be: its gate, and the
     task delivering it."""
     slow, store = gated(world)
-    gate = store.hold("applied", lambda args: args[1] == person_id)
+    gate = store.hold("applied", lambda args: person_id in args[1])
     own = asyncio.create_task(slow.deliver(slow.purchase(event_id, person_id, tickets=1)))
     await gate.reached.wait()
     return gate, own
@@ -652,6 +652,42 @@ async def a_writer_overtaken_by_a_later_fact_and_a_step_stores_nothing_over_them
     assert (await world.profile("per_bea")).merged_into == "per_anne"
     await world.deliver(world.purchase("sale-b4", "per_bea", days_ago=1))
     assert await world.tickets("per_anne") == 2 + 2 + 1 + 2 + 2
+
+
+async def a_batch_overtaken_while_storing_never_puts_back_an_older_profile(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    # A batch of Béa's key has logged her next fact and is held as it files due entries, before storing.
+    slow, store = gated(world)
+    gate = store.hold("schedule_all", lambda args: True)
+    batch = asyncio.create_task(slow.deliver_batch([world.purchase("sale-b2", "per_bea", tickets=1)]))
+    await gate.reached.wait()
+    # Meanwhile the merge (Anne's key, another process) stores Béa's fact for her, marks her merged and takes her
+    # history into Anne.
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    gate.opened.set()
+    await batch
+
+    assert (await world.profile("per_bea")).merged_into == "per_anne"
+    await world.deliver(world.purchase("sale-b3", "per_bea", days_ago=1))
+    assert await world.tickets("per_anne") == 2 + 2 + 1 + 2
+
+
+async def a_batch_creating_a_person_overtaken_by_a_merge_into_them_leaves_the_merge_stored(world: World) -> None:
+    await world.deliver(world.purchase("sale-z", "per_zoe"))
+    # A batch holding Léa's first fact, which identity has just created her for, is held before storing.
+    slow, store = gated(world)
+    gate = store.hold("schedule_all", lambda args: True)
+    batch = asyncio.create_task(slow.deliver_batch([world.purchase("sale-l", "per_lea", tickets=1)]))
+    await gate.reached.wait()
+    # Identity merges Zoé into Léa at once: the merge (Léa's key, another process) stores her first fact for her,
+    # then takes Zoé's history into her.
+    await world.deliver(world.merged("mrg_1", "per_lea", "per_zoe"))
+    gate.opened.set()
+    await batch
+
+    assert await world.tickets("per_lea") == 1 + 2
+    assert (await world.profile("per_zoe")).merged_into == "per_lea"
 
 
 async def merge_of_bea_into_anne_cut_short(world: World, *, storing: str) -> Envelope:
@@ -1280,6 +1316,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_writer_overtaken_while_storing_never_puts_back_an_older_profile,
     a_merge_marking_a_person_whose_own_fact_is_slow_to_store_stays_marked,
     a_writer_overtaken_by_a_later_fact_and_a_step_stores_nothing_over_them,
+    a_batch_overtaken_while_storing_never_puts_back_an_older_profile,
+    a_batch_creating_a_person_overtaken_by_a_merge_into_them_leaves_the_merge_stored,
     a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there,
     a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there,
     an_erasure_forgets_the_messages_kept_for_steps_never_stored_that_name_the_person,
