@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from prometheus_client.parser import text_string_to_metric_families
 
 from infra.platform.isolated import IsolatedPlatform, isolated_platform
 from services.console.adapters.mongo import MongoSessionStore, MongoStaffDirectory
@@ -59,16 +60,37 @@ class ConsoleUnderTest:
         return person
 
 
+async def _facts_identity_handled(platform: IsolatedPlatform) -> float:
+    """How many facts identity has resolved or filtered out, from its Prometheus metrics."""
+    async with httpx.AsyncClient(base_url=platform.url("identity")) as client:
+        exposition = (await client.get("/metrics")).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        if family.name in ("parterre_identity_resolutions", "parterre_identity_filtered_facts")
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+
+
 async def _send(platform: IsolatedPlatform, token: str, batches: list[list[dict[str, Any]]]) -> None:
     async with httpx.AsyncClient(
         base_url=platform.url("ingest"), headers={"Authorization": f"Bearer {token}"}
     ) as client:
         for batch in batches:
+            expected = await _facts_identity_handled(platform) + len(batch)
             answer = await client.post("/v1/events", json=batch)
             assert answer.status_code == 202, answer.text
             assert answer.json()["rejected"] == 0, answer.text
             # Each batch is resolved before the next, as when upstream systems report days apart.
-            await asyncio.sleep(2)
+            assert await _identity_reaches(platform, expected), f"identity did not resolve the batch: {batch}"
+
+
+async def _identity_reaches(platform: IsolatedPlatform, facts_handled: float) -> bool:
+    async def reached() -> bool:
+        return await _facts_identity_handled(platform) >= facts_handled
+
+    return await eventually(reached, deadline_seconds=60)
 
 
 @pytest.fixture(scope="module")
