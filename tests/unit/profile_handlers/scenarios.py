@@ -654,19 +654,26 @@ async def a_writer_overtaken_by_a_later_fact_and_a_step_stores_nothing_over_them
     assert await world.tickets("per_anne") == 2 + 2 + 1 + 2 + 2
 
 
+async def batch_overtaken_while_storing(world: World, fact: Envelope, overtaking: Envelope) -> None:
+    """A batch of `fact` alone logs it and is held as it files due entries, before storing; meanwhile `overtaking`
+    (another Kafka key, another process) finds the fact's number held, stores the fact itself and goes on past it.
+    Returns once the batch has gone on to its end."""
+    slow, store = gated(world)
+    gate = store.hold("schedule_all", lambda args: True)
+    batch = asyncio.create_task(slow.deliver_batch([fact]))
+    await gate.reached.wait()
+    await world.deliver(overtaking)
+    gate.opened.set()
+    await batch
+
+
 async def a_batch_overtaken_while_storing_never_puts_back_an_older_profile(world: World) -> None:
     await world.deliver(world.purchase("sale-a", "per_anne"))
     await world.deliver(world.purchase("sale-b", "per_bea"))
-    # A batch of Béa's key has logged her next fact and is held as it files due entries, before storing.
-    slow, store = gated(world)
-    gate = store.hold("schedule_all", lambda args: True)
-    batch = asyncio.create_task(slow.deliver_batch([world.purchase("sale-b2", "per_bea", tickets=1)]))
-    await gate.reached.wait()
-    # Meanwhile the merge (Anne's key, another process) stores Béa's fact for her, marks her merged and takes her
-    # history into Anne.
-    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
-    gate.opened.set()
-    await batch
+    # The merge stores Béa's fact of the batch for her, marks her merged and takes her history into Anne.
+    await batch_overtaken_while_storing(
+        world, world.purchase("sale-b2", "per_bea", tickets=1), world.merged("mrg_1", "per_anne", "per_bea")
+    )
 
     assert (await world.profile("per_bea")).merged_into == "per_anne"
     await world.deliver(world.purchase("sale-b3", "per_bea", days_ago=1))
@@ -675,16 +682,11 @@ async def a_batch_overtaken_while_storing_never_puts_back_an_older_profile(world
 
 async def a_batch_creating_a_person_overtaken_by_a_merge_into_them_leaves_the_merge_stored(world: World) -> None:
     await world.deliver(world.purchase("sale-z", "per_zoe"))
-    # A batch holding Léa's first fact, which identity has just created her for, is held before storing.
-    slow, store = gated(world)
-    gate = store.hold("schedule_all", lambda args: True)
-    batch = asyncio.create_task(slow.deliver_batch([world.purchase("sale-l", "per_lea", tickets=1)]))
-    await gate.reached.wait()
-    # Identity merges Zoé into Léa at once: the merge (Léa's key, another process) stores her first fact for her,
-    # then takes Zoé's history into her.
-    await world.deliver(world.merged("mrg_1", "per_lea", "per_zoe"))
-    gate.opened.set()
-    await batch
+    # The batch holds Léa's first fact, which identity has just created her for; identity merges Zoé into her at
+    # once, and the merge stores Léa's fact for her, then takes Zoé's history into her.
+    await batch_overtaken_while_storing(
+        world, world.purchase("sale-l", "per_lea", tickets=1), world.merged("mrg_1", "per_lea", "per_zoe")
+    )
 
     assert await world.tickets("per_lea") == 1 + 2
     assert (await world.profile("per_zoe")).merged_into == "per_lea"
