@@ -907,6 +907,15 @@ async def _commit(
     overtaken = bool(await _overtaken(store, [profile]))
     if not overtaken:
         await store.save(profile)
+    else:
+        # What that writer stored stands: a trigger it did not fire (it decided at another moment) is neither
+        # announced nor kept claimed, and the entry filed here for this profile is let go.
+        let_go = await _claims_not_stored(store, organisation_id, person_id, dict.fromkeys(claimed, change.fired_by))
+        outputs = change.outputs + tuple(trigger for trigger in fired if trigger.data["dedupe_key"] not in let_go)
+        claimed = [dedupe_key for dedupe_key in claimed if dedupe_key not in let_go]
+        if filing_anew and profile.due_handle is not None:
+            await store.unschedule(profile.due_handle)
+            profile = replace(profile, due_handle=None, filed_at=None)
     if isinstance(origin, Envelope):
         await store.settle_turn(organisation_id, person_id, number)
     if not overtaken and keys_before - keys_after:
@@ -1448,6 +1457,19 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
     return BatchHandled(outputs, tuple(outcomes), tuple(filtered))
 
 
+async def _claims_not_stored(
+    store: ProfileStore, organisation_id: str, person_id: str, claims: Mapping[str, str]
+) -> frozenset[str]:
+    """The dedupe keys of `claims` (key → the event id that claimed it) that the person's stored profile did not
+    fire, let go."""
+    if not claims:
+        return frozenset()
+    stored = await store.profile(organisation_id, person_id)
+    unstored = {key: event_id for key, event_id in claims.items() if stored is None or key not in stored.fired}
+    await store.release_triggers(organisation_id, sorted(unstored.items()))
+    return frozenset(unstored)
+
+
 async def _overtaken(store: ProfileStore, profiles: Sequence[StoredProfile]) -> set[str]:
     """The persons of `profiles` (of one organisation) whose stored profile has applied as many changes or more."""
     if not profiles:
@@ -1519,6 +1541,28 @@ async def _apply_batch_of(
     incomplete = await store.log_facts(organisation_id, to_log)
     folded = [_fold_batch(deps, profile, new) for profile, new in fresh if profile.person_id not in incomplete]
     await _store_batch(deps, organisation_id, folded, outcomes, produced)
+
+
+async def _let_go_of_what_was_not_stored(
+    deps: ProfileDeps,
+    person: "_Folded",
+    claimed: dict[str, list[str]],
+    claims: Mapping[str, str],
+    produced: dict[int, tuple[Envelope, ...]],
+) -> None:
+    """For a person another writer stored the batch's facts for: a trigger that writer did not fire (it decided at
+    another moment) is neither announced nor kept claimed."""
+    person_id = person.before.person_id
+    mine = claimed[person_id]
+    let_go = await _claims_not_stored(
+        deps.store, person.before.organisation_id, person_id, {key: claims[key] for key in mine}
+    )
+    if not let_go:
+        return
+    claimed[person_id] = [dedupe_key for dedupe_key in mine if dedupe_key not in let_go]
+    for index, _, _ in person.changes:
+        # Only a trigger's announcement carries a dedupe key.
+        produced[index] = tuple(output for output in produced[index] if output.data.get("dedupe_key") not in let_go)
 
 
 @dataclass
@@ -1625,12 +1669,23 @@ async def _store_batch(
         stored_over = [profile for profile in profiles if profile.person_id in found_stored]
         overtaken |= await _overtaken(store, stored_over)
         await store.save_all([profile for profile in stored_over if profile.person_id not in overtaken])
-    for profile in profiles:
+    for person, profile in zip(folded, profiles, strict=True):
+        if profile.person_id in overtaken:
+            # What that writer stored stands, as in `_commit`.
+            await _let_go_of_what_was_not_stored(deps, person, claimed, claims, produced)
+            continue
         gone = keys_before[profile.person_id] - keys_after[profile.person_id]
-        if gone and profile.person_id not in overtaken:
+        if gone:
             await store.unindex_lookups(organisation_id, profile.person_id, gone)
-    replaced = [folded[index].before.due_handle for index in moved if profiles[index].person_id not in overtaken]
+    # Each profile stored lets go of the entry it replaced; each overtaken, of the one filed for it here.
+    replaced = [
+        profiles[index].due_handle if profiles[index].person_id in overtaken else folded[index].before.due_handle
+        for index in moved
+    ]
     await store.unschedule_all([handle for handle in replaced if handle is not None])
+    for index in moved:
+        if profiles[index].person_id in overtaken:
+            profiles[index] = replace(profiles[index], due_handle=None, filed_at=None)
     erased = await store.erased_among(organisation_id, [profile.person_id for profile in profiles])
     for person, profile in zip(folded, profiles, strict=True):
         if profile.person_id not in erased:

@@ -226,6 +226,9 @@ class ProfileStore(Protocol):
     async def claim_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> frozenset[str]:
         """`claim_trigger` for each (dedupe key, event id) of different keys: the keys whose claim holds."""
 
+    async def release_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> None:
+        """Lets go of each (dedupe key, event id) claim that still holds: the event id's trigger was never stored."""
+
     async def mark_erased(self, organisation_id: str, person_id: str) -> None:
         """Remembers that the person was erased, without keeping their id."""
 

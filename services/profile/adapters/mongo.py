@@ -372,6 +372,15 @@ class MongoProfileStore:
             return fired is not None and fired.get("event_id") == event_id
         return True
 
+    async def release_triggers(self, organisation_id: str, claims: Sequence[tuple[str, str]]) -> None:
+        for dedupe_key, event_id in claims:
+            key = _key(organisation_id, dedupe_key)
+            # Read, then deleted by `_id` alone: a filter on the event id too would make FerretDB read the whole
+            # collection. Nobody else can claim the key while this claim holds it.
+            claim = await self._fired.find_one({"_id": key})
+            if claim is not None and claim.get("event_id") == event_id:
+                await self._fired.delete_one({"_id": key})
+
     async def mark_erased(self, organisation_id: str, person_id: str) -> None:
         await self._erasures.mark(organisation_id, person_id)
 

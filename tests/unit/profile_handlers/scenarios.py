@@ -592,14 +592,14 @@ async def a_fact_stored_while_its_person_is_erased_is_deleted_too(world: World) 
 
 
 async def own_fact_slow_to_store(
-    world: World, event_id: str, person_id: str
+    world: World, event_id: str, person_id: str, *, days_ago: int = 30
 ) -> tuple[Gate, "asyncio.Task[tuple[Envelope, ...]]"]:
     """A purchase of one ticket by `person_id` that has taken their next number and is held just before it checks
     and stores their profile, as a writer slow with look-ups, triggers and its due entry would be: its gate, and the
     task delivering it."""
     slow, store = gated(world)
     gate = store.hold("applied", lambda args: person_id in args[1])
-    own = asyncio.create_task(slow.deliver(slow.purchase(event_id, person_id, tickets=1)))
+    own = asyncio.create_task(slow.deliver(slow.purchase(event_id, person_id, tickets=1, days_ago=days_ago)))
     await gate.reached.wait()
     return gate, own
 
@@ -654,17 +654,20 @@ async def a_writer_overtaken_by_a_later_fact_and_a_step_stores_nothing_over_them
     assert await world.tickets("per_anne") == 2 + 2 + 1 + 2 + 2
 
 
-async def batch_overtaken_while_storing(world: World, fact: Envelope, overtaking: Envelope) -> None:
-    """A batch of `fact` alone logs it and is held as it files due entries, before storing; meanwhile `overtaking`
-    (another Kafka key, another process) finds the fact's number held, stores the fact itself and goes on past it.
-    Returns once the batch has gone on to its end."""
+async def batch_overtaken_while_storing(
+    world: World, fact: Envelope, overtaking: Envelope, *, later_by: timedelta = timedelta(0)
+) -> tuple[Envelope, ...]:
+    """A batch of `fact` alone logs it and is held as it files due entries, before storing; meanwhile, `later_by`
+    after the batch decided, `overtaking` (another Kafka key, another process) finds the fact's number held, stores
+    the fact itself and goes on past it. Returns what the batch publishes once it has gone on to its end."""
     slow, store = gated(world)
     gate = store.hold("schedule_all", lambda args: True)
     batch = asyncio.create_task(slow.deliver_batch([fact]))
     await gate.reached.wait()
+    world.clock.at += later_by
     await world.deliver(overtaking)
     gate.opened.set()
-    await batch
+    return await batch
 
 
 async def a_batch_overtaken_while_storing_never_puts_back_an_older_profile(world: World) -> None:
@@ -690,6 +693,42 @@ async def a_batch_creating_a_person_overtaken_by_a_merge_into_them_leaves_the_me
 
     assert await world.tickets("per_lea") == 1 + 2
     assert (await world.profile("per_zoe")).merged_into == "per_lea"
+
+
+async def a_batch_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-z", "per_zoe"))
+    # Léa's first purchase, 29 days before the batch decides: a first purchase within 30 days is welcomed. The
+    # merge into her stores that purchase a day later, when it is more than 30 days old: no welcome.
+    outputs = await batch_overtaken_while_storing(
+        world,
+        world.purchase("sale-l", "per_lea", tickets=1, days_ago=29),
+        world.merged("mrg_1", "per_lea", "per_zoe"),
+        later_by=timedelta(days=1, seconds=1),
+    )
+
+    assert TRIGGER_FIRED not in types_for(outputs, "per_lea")
+    assert (await world.profile("per_lea")).fired == frozenset()
+    await world.deliver(world.erasure("per_lea"))
+    assert await world.naming("per_lea") == [], "nothing, not even the batch's claim of the welcome, names her"
+
+
+async def a_writer_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", days_ago=200))
+    await world.deliver(world.email_open("open-b", "per_bea"))
+    # Béa's first purchase, 29 days before her writer decides, is welcomed; the merge stores it for her a day later.
+    gate, own = await own_fact_slow_to_store(world, "sale-b2", "per_bea", days_ago=29)
+    world.clock.at += timedelta(days=1, seconds=1)
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    gate.opened.set()
+    outputs = await own
+
+    assert TRIGGER_FIRED not in types_for(outputs, "per_bea")
+    await world.deliver(world.erasure("per_bea"))
+    assert await world.naming("per_bea") == [], "nothing, not even the slow writer's claim of the welcome, names her"
 
 
 async def merge_of_bea_into_anne_cut_short(world: World, *, storing: str) -> Envelope:
@@ -1320,6 +1359,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_writer_overtaken_by_a_later_fact_and_a_step_stores_nothing_over_them,
     a_batch_overtaken_while_storing_never_puts_back_an_older_profile,
     a_batch_creating_a_person_overtaken_by_a_merge_into_them_leaves_the_merge_stored,
+    a_batch_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored,
+    a_writer_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored,
     a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there,
     a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there,
     an_erasure_forgets_the_messages_kept_for_steps_never_stored_that_name_the_person,
