@@ -1630,7 +1630,9 @@ async def _store_batch(
         )
     keys_before = {person.before.person_id: lookup_keys(person.before.state) for person in folded}
     keys_after = {profile.person_id: lookup_keys(profile.state) for profile in profiles}
-    # Persons whose first change number this batch took: no writer filed or stored anything for them before.
+    # Persons whose first change number this batch took: no writer filed or stored anything for them before, unless
+    # one found that number held meanwhile and did the change itself (filed twice, a look-up checks the profile; the
+    # profile stored is found below).
     new_persons = frozenset(person.before.person_id for person in folded if person.before.applied == 0)
     await store.index_all_lookups(
         organisation_id,
