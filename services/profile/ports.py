@@ -286,10 +286,6 @@ class ProfileStore(Protocol):
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
         """The documents of the slot starting at `slot` that hold entries."""
 
-    async def slots_filed(self, day: date) -> frozenset[datetime]:
-        """The slots of the (UTC) day that entries were filed in, read in one go: a slot not among them has no
-        entry, one among them may have none left."""
-
     async def drop_filed(self, filed: FiledDue) -> bool:
         """Lets the document's entries go unless it was written since it was read, or while they went (False: read
         it again); an entry filed at any moment is either let go here or found by the next `filed_in`."""

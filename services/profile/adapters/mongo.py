@@ -549,10 +549,6 @@ class MongoProfileStore:
             filed.append(FiledDue(key=name, entries=entries, version=length, handles=tuple(key for key, _ in live)))
         return filed
 
-    async def slots_filed(self, day: date) -> frozenset[datetime]:
-        listed = await self._due.items(_day_name(datetime(day.year, day.month, day.day, tzinfo=UTC)))
-        return frozenset(datetime.fromisoformat(str(item["part"]).rsplit("|", 1)[0]) for _, item in listed)
-
     async def drop_filed(self, filed: FiledDue) -> bool:
         if await self._due.length(filed.key, at_least=filed.version) != filed.version:
             return False

@@ -302,10 +302,6 @@ class MemoryProfileStore:
             if key[0] == slot
         ]
 
-    async def slots_filed(self, day: date) -> frozenset[datetime]:
-        await asyncio.sleep(0)
-        return frozenset(slot for slot, _ in self.due if slot.date() == day)
-
     async def drop_filed(self, filed: FiledDue) -> bool:
         await asyncio.sleep(0)
         slot, part = filed.key.rsplit("|", 1)
