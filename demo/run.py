@@ -79,6 +79,9 @@ class Stored:
     # Deliveries an attempt made and the receiver answered with success, by notify's attempt records: one cancelled
     # (its person erased) while its attempt was under way stays cancelled, though its message went out.
     delivered: int = 0
+    # Deliveries whose sender died before hearing the answer, and none of whose later attempts succeeded (consent
+    # withdrawn meanwhile, say): the receiver may have had the message.
+    maybe_delivered: int = 0
 
 
 @dataclass
@@ -180,7 +183,8 @@ class Summary:
             *(f"  {rule:<34} {count:,}" for rule, count in sorted(stored.triggers_fired.items())),
             "Deliveries to the demo receiver: "
             + ", ".join(f"{status} {count:,}" for status, count in stored.deliveries.most_common()),
-            f"  sent and answered with success {stored.delivered:,}, received and verified {self.receiver_verified:,} "
+            f"  sent and answered with success {stored.delivered:,}, sent with no answer heard "
+            f"{stored.maybe_delivered:,}, received and verified {self.receiver_verified:,} "
             f"(refused signatures {self.receiver_refused}, repeated ids {self.receiver_repeated})",
             *(f"  {kind:<34} {count:,}" for kind, count in sorted(self.receiver_by_type.items())),
             "",
@@ -424,14 +428,14 @@ async def stored_counts(database: AsyncDatabase[Document], organisation_id: str,
         document["_id"]
         async for document in database[DELIVERIES].find({**mine, "subscription_id": subscription_id}, {"_id": 1})
     ]
-    stored.delivered = len(
-        {
-            document["delivery_id"]
-            async for document in database[ATTEMPTS].find(
-                {"delivery_id": {"$in": delivery_ids}, "outcome": "succeeded"}, {"delivery_id": 1}
-            )
-        }
-    )
+    outcomes: dict[str, set[str]] = {}
+    async for document in database[ATTEMPTS].find(
+        {"delivery_id": {"$in": delivery_ids}, "outcome": {"$in": ["succeeded", "interrupted"]}},
+        {"delivery_id": 1, "outcome": 1},
+    ):
+        outcomes.setdefault(str(document["delivery_id"]), set()).add(str(document["outcome"]))
+    stored.delivered = sum("succeeded" in seen for seen in outcomes.values())
+    stored.maybe_delivered = sum("succeeded" not in seen for seen in outcomes.values())
     return stored
 
 

@@ -31,7 +31,8 @@ def assert_reconciled(summary: Summary, namespace: str, *, poison_dead_letters: 
     requests = summary.season.facts["access requests"] + summary.season.facts["erasure requests"]
     assert summary.newly_filtered > requests > 0
     # A message may arrive twice after a crash, but always under its one id: the receiver counts ids, and gets each
-    # message notify sent it and no other.
-    assert stored.delivered == summary.receiver_verified
+    # message notify sent it and no other. One whose sender died before hearing the answer, and which was then
+    # suppressed (consent withdrawn meanwhile), may or may not have arrived.
+    assert stored.delivered <= summary.receiver_verified <= stored.delivered + stored.maybe_delivered
     assert stored.deliveries["succeeded"] <= stored.delivered
     assert summary.receiver_refused == 0
