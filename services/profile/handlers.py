@@ -12,7 +12,6 @@ apply that way, or a crash leaves half done, the fact-by-fact path settles from 
 """
 
 import asyncio
-import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -649,32 +648,14 @@ async def sweep_due(
                     break
                 current = next((again for again in await store.filed_in(slot) if again.key == filed.key), None)
 
-    for day, in_day in itertools.groupby(slots_to_sweep(position, now), key=lambda slot: slot.date()):
-        slots = list(in_day)
-        filed = await store.slots_filed(day)
-        while slots:
-            # The slots nothing was filed in when the day was read are passed in one move (after downtime, a
-            # sweep catches up on months of them), the others one by one.
-            unfiled = next((count for count, slot in enumerate(slots) if slot in filed), len(slots))
-            passed, slots = slots[: max(unfiled, 1)], slots[max(unfiled, 1) :]
-            if passed[0] in filed:
-                await visit_slot(passed[0])
-            if not await store.advance_sweep(passed[0], passed[-1] + SLOT):
-                # Another sweeper moved the position: it goes on from there, and this one, which may have read the
-                # day at another moment, goes no further (ahead of the position, it would pass slots not swept).
-                return report
-            # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`).
-            # One that filed in a slot passed here (after it was emptied) but read the position before it moved is
-            # found now; any later one sees the position moved.
-            filed = await store.slots_filed(day)
-            for slot in passed:
-                if slot in filed:
-                    await visit_slot(slot)
-            report.slots += len(passed)
-            if (passed[-1] + SLOT).date() != day:
-                # This sweeper moved the position out of the day and read its last slots again: nothing filed in the
-                # day from now on stays there alone, so its documents can go.
-                await store.clear_day(day)
+    for slot in slots_to_sweep(position, now):
+        await visit_slot(slot)
+        await store.advance_sweep(slot, slot + SLOT)
+        # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`). One
+        # that filed here after the slot was emptied but read the position before it moved is read now; any later
+        # one sees the position moved.
+        await visit_slot(slot)
+        report.slots += 1
     return report
 
 

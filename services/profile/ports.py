@@ -286,21 +286,13 @@ class ProfileStore(Protocol):
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
         """The documents of the slot starting at `slot` that hold entries."""
 
-    async def slots_filed(self, day: date) -> frozenset[datetime]:
-        """The slots of the (UTC) day that entries were filed in, read in one go: a slot not among them has no
-        entry, one among them may have none left."""
-
     async def drop_filed(self, filed: FiledDue) -> bool:
         """Lets the document's entries go unless it was written since it was read, or while they went (False: read
         it again); an entry filed at any moment is either let go here or found by the next `filed_in`."""
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
-        """Moves the position from `slot` to `to`: False if another sweeper moved it already (and this one stops
-        there). `filed_in` still answers for the slots passed: the sweep reads them once more after moving past."""
-
-    async def clear_day(self, day: date) -> None:
-        """Lets the due documents of the (UTC) day and its list go, once the sweeper that moved the position out of
-        the day has read its last slots again: a writer filing there since files again ahead."""
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        """Moves the position from `slot` to `to`; a no-op if another sweeper moved it already. `filed_in(slot)`
+        still answers afterwards: the sweep reads the slot once more after moving past it."""
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         """Makes the profile findable by each of `keys` (`domain.lookups`); returns how many it was not found by

@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.profile.domain.profile import ProfileState
-from services.profile.domain.schedule import PARTS, DueEntry, slot_of
+from services.profile.domain.schedule import PARTS, SLOT, DueEntry, slot_of
 from services.profile.ports import (
     FactToLog,
     FiledDue,
@@ -549,10 +549,6 @@ class MongoProfileStore:
             filed.append(FiledDue(key=name, entries=entries, version=length, handles=tuple(key for key, _ in live)))
         return filed
 
-    async def slots_filed(self, day: date) -> frozenset[datetime]:
-        listed = await self._due.items(_day_name(datetime(day.year, day.month, day.day, tzinfo=UTC)))
-        return frozenset(datetime.fromisoformat(str(item["part"]).rsplit("|", 1)[0]) for _, item in listed)
-
     async def drop_filed(self, filed: FiledDue) -> bool:
         if await self._due.length(filed.key, at_least=filed.version) != filed.version:
             return False
@@ -564,19 +560,20 @@ class MongoProfileStore:
         self._let_go[filed.key] = filed.version
         return await self._due.length(filed.key, at_least=filed.version) == filed.version
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
-        # The one position document moves forward only, from where the sweeper found it.
-        moved = await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to}})
-        return moved.matched_count == 1
-
-    async def clear_day(self, day: date) -> None:
-        listed = _day_name(datetime(day.year, day.month, day.day, tzinfo=UTC))
-        listed_length = await self._due.length(listed)
-        for part in dict.fromkeys(str(item["part"]) for _, item in await self._due.items(listed, listed_length)):
-            # A writer filing here now files the same entry ahead too: what it leaves behind is a copy.
-            known = max(self._let_go.pop(part, 0), self._due_lengths.pop(part, 0))
-            await self._due.clear(part, await self._due.length(part, at_least=known))
-        await self._due.clear(listed, listed_length)
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        # The one position document moves forward only; two sweepers write the same value, so losing either
+        # write loses nothing.
+        await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to}})
+        if slot.date() != (slot - SLOT).date():
+            # The day before is swept, its last slot read once more after the position left it (`sweep_due`): an
+            # entry filed in it now is filed again ahead (`schedule_all`), so its parts and their list can go.
+            day = _day_name(slot - SLOT)
+            day_length = await self._due.length(day)
+            for part in dict.fromkeys(str(item["part"]) for _, item in await self._due.items(day, day_length)):
+                # A writer filing here now files the same entry ahead too: what it leaves behind is a copy.
+                known = max(self._let_go.pop(part, 0), self._due_lengths.pop(part, 0))
+                await self._due.clear(part, await self._due.length(part, at_least=known))
+            await self._due.clear(day, day_length)
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         return await self.index_all_lookups(organisation_id, {person_id: keys})

@@ -30,8 +30,6 @@ class MemoryProfileStore:
         # (slot, part) -> every entry filed there, in order; None where one was unfiled
         self.due: dict[tuple[datetime, int], list[DueEntry | None]] = {}
         self.position: datetime | None = None
-        # The slots entries were filed in, listed until their day is cleared (as the real store lists them).
-        self.listed: set[datetime] = set()
         # (organisation, digest of the key) -> the persons filed under it, first filed first
         self.lookups: dict[tuple[str, str], dict[str, None]] = {}
         self.privacy: list[PrivacyEntry] = []
@@ -257,7 +255,6 @@ class MemoryProfileStore:
     async def _file(self, entry: DueEntry, slot: datetime) -> str:
         await asyncio.sleep(0)
         key = (slot, _part_of(entry))
-        self.listed.add(slot)
         filed = self.due.setdefault(key, [])
         filed.append(entry)
         return f"{_name(key)}#{len(filed)}"
@@ -305,10 +302,6 @@ class MemoryProfileStore:
             if key[0] == slot
         ]
 
-    async def slots_filed(self, day: date) -> frozenset[datetime]:
-        await asyncio.sleep(0)
-        return frozenset(slot for slot in self.listed if slot.date() == day)
-
     async def drop_filed(self, filed: FiledDue) -> bool:
         await asyncio.sleep(0)
         slot, part = filed.key.rsplit("|", 1)
@@ -318,18 +311,10 @@ class MemoryProfileStore:
         self.due.pop(key, None)
         return True
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         await asyncio.sleep(0)
-        if self.position != slot:
-            return False
-        self.position = to
-        return True
-
-    async def clear_day(self, day: date) -> None:
-        await asyncio.sleep(0)
-        for key in [key for key in self.due if key[0].date() == day]:
-            del self.due[key]
-        self.listed -= {slot for slot in self.listed if slot.date() == day}
+        if self.position == slot:
+            self.position = to
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         await asyncio.sleep(0)

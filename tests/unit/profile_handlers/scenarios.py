@@ -9,14 +9,14 @@ import inspect
 import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
 
 from services.profile.domain.lookups import email_lookup, external_lookup, lookup_keys, name_lookup, phone_lookup
 from services.profile.domain.profile import view
-from services.profile.domain.schedule import KEEP_AHEAD, SLOT, DueEntry, slot_of
+from services.profile.domain.schedule import KEEP_AHEAD, DueEntry, slot_of
 from services.profile.domain.search import read_query
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.handlers import (
@@ -946,111 +946,40 @@ async def a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_ne
 
 
 class FilingAsTheSweepMovesOn:
-    """The store, with an entry filed in a slot being swept just before the sweep moves past it: after the slot was
-    read (and emptied, or found empty with the slots beside it), by a writer that read the position before it
-    moved."""
+    """The store, with an entry filed in the slot being swept just before the sweep moves past it: after the slot
+    was read and emptied, by a writer that read the position before it moved."""
 
     def __init__(self, inner: ProfileStore, entry: DueEntry) -> None:
         self._inner = inner
         self._entry: DueEntry | None = entry
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         entry, self._entry = self._entry, None
-        if entry is not None and slot <= slot_of(entry.due_at) < to:
+        if entry is not None and slot_of(entry.due_at) == slot:
             await self._inner.schedule(entry)
         else:
             self._entry = entry
-        return await self._inner.advance_sweep(slot, to)
-
-    @property
-    def filed(self) -> bool:
-        return self._entry is None
+        await self._inner.advance_sweep(slot, to)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
-def seen_through(world: World, store: Any) -> World:
-    """The world with its store seen through `store`, on the same clock."""
-    seen = World(cast(ProfileStore, store), world.documents, world.organisation_id)
-    seen.clock = world.clock
-    seen.deps = replace(seen.deps, clock=world.clock)
-    return seen
-
-
-def filing_as_the_sweep_moves_on(world: World, entry: DueEntry) -> World:
-    """The world seen through `FilingAsTheSweepMovesOn`, on the same clock."""
-    return seen_through(world, FilingAsTheSweepMovesOn(world.store, entry))
-
-
-async def a_sweeper_that_finds_the_position_moved_by_another_goes_no_further(world: World) -> None:
-    due_at = await lea_due_to_lapse_and_not_filed(world)
-    position = await world.store.sweep_position()
-    assert position is not None
-    world.clock.at = due_at + timedelta(hours=1)
-    # The first sweeper reads the position's day with nothing filed, and is held as it passes it in one move.
-    first = GatedStore(world.store)
-    first_held = first.hold("advance_sweep", lambda args: True)
-    first_sweep = asyncio.create_task(seen_through(world, first).sweep())
-    await first_held.reached.wait()
-    # An entry is filed later that day, and a second sweeper, reading the day then, sweeps to now.
-    await world.store.schedule(DueEntry(position + 4 * SLOT, world.organisation_id, "per_lea"))
-    await world.sweep()
-    first_held.opened.set()
-
-    # Ahead of the position it could no longer move, it would pass, and let go of, slots nobody had swept.
-    assert (await first_sweep).slots == 0
-    # Lea's entry, filed late, is found by the next sweep.
-    await world.store.schedule(DueEntry(due_at, world.organisation_id, "per_lea"))
-    world.clock.at += timedelta(hours=1)
-    await world.sweep()
-    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
-
-
-async def a_day_is_let_go_only_once_the_sweeper_that_left_it_has_read_it_again(world: World) -> None:
-    due_at = await lea_due_to_lapse_and_not_filed(world)
-    day = slot_of(due_at).date()
-    late = DueEntry(due_at + timedelta(hours=2), world.organisation_id, "per_lea")
-    assert slot_of(late.due_at).date() == day
-    midnight = datetime.combine(day, time(), UTC) + timedelta(days=1)
-    world.clock.at = midnight + timedelta(hours=1)
-    # The first sweeper passes the day's last stretch to midnight in one move, with a late entry filed in it just
-    # before, then is slow to read the day again; a second sweeper starts from midnight meanwhile.
-    filing = FilingAsTheSweepMovesOn(world.store, late)
-    first = GatedStore(cast(ProfileStore, filing))
-    first_held = first.hold("slots_filed", lambda args: args[0] == day and filing.filed)
-    first_sweep = asyncio.create_task(seen_through(world, first).sweep())
-    await first_held.reached.wait()
-    await world.sweep()
-    first_held.opened.set()
-    visited = (await first_sweep).visited + (await world.sweep()).visited
-
-    assert visited == 1, "the late entry filed in the stretch the first sweeper passed is visited"
-
-
 async def an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep(world: World) -> None:
     due_at = await lea_due_to_lapse_and_not_filed(world)
-    racing = filing_as_the_sweep_moves_on(world, DueEntry(due_at, world.organisation_id, "per_lea"))
+    racing = World(
+        cast(ProfileStore, FilingAsTheSweepMovesOn(world.store, DueEntry(due_at, world.organisation_id, "per_lea"))),
+        world.documents,
+        world.organisation_id,
+    )
+    racing.clock = world.clock
+    racing.deps = replace(racing.deps, clock=world.clock)
     world.clock.at = due_at + timedelta(minutes=20)
 
     report = await racing.sweep()
 
     assert report.outcomes == {"swept": 1}
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
-
-
-async def an_entry_filed_in_a_stretch_the_sweep_passes_in_one_move_is_visited_by_that_sweep(world: World) -> None:
-    due_at = await lea_due_to_lapse_and_not_filed(world)
-    # Filed late, two hours before her due moment, where nothing else was filed that day: the sweep passes the
-    # slots around it in one move, as the writer files it having read the position before that move.
-    racing = filing_as_the_sweep_moves_on(
-        world, DueEntry(due_at - timedelta(hours=2), world.organisation_id, "per_lea")
-    )
-    world.clock.at = due_at + timedelta(minutes=20)
-
-    report = await racing.sweep()
-
-    assert report.visited == 1
 
 
 async def a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too(
@@ -1446,9 +1375,6 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
     a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep,
     an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep,
-    an_entry_filed_in_a_stretch_the_sweep_passes_in_one_move_is_visited_by_that_sweep,
-    a_sweeper_that_finds_the_position_moved_by_another_goes_no_further,
-    a_day_is_let_go_only_once_the_sweeper_that_left_it_has_read_it_again,
     a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too,
     merged_and_erased_persons_are_not_swept,
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
