@@ -454,13 +454,15 @@ class MongoProfileStore:
             return []
         slots = [slot_of(entry.due_at) for entry in entries]
         handles = await self._file_due(entries, slots)
-        position = await self.sweep_position()
-        behind = [index for index, slot in enumerate(slots) if position is not None and slot < position]
-        if behind and position is not None:
-            # Filed where the sweep has been already: filed again where it reads next, due moment unchanged.
+        while (position := await self.sweep_position()) is not None:
+            behind = [index for index, slot in enumerate(slots) if slot < position]
+            if not behind:
+                break
+            # Filed where the sweep has been already: filed again where it reads next, due moment unchanged; then
+            # the position is read again, since the sweep may have passed that slot too while it was filed.
             again = await self._file_due([entries[index] for index in behind], [position] * len(behind))
             for index, handle in zip(behind, again, strict=True):
-                handles[index] = handle
+                handles[index], slots[index] = handle, position
         return handles
 
     async def _file_due(self, entries: Sequence[DueEntry], slots: Sequence[datetime]) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.profile.adapters.mongo import COLLECTIONS, DUE, ERASED, MongoProfileStore
+from services.profile.adapters.mongo import COLLECTIONS, DUE, ERASED, SWEEP, MongoProfileStore
 from services.profile.domain.schedule import PARTS, SLOT, DueEntry, slot_of
 from services.profile.ports import FactToLog, StoredProfile
 from shared.events import Envelope
@@ -17,7 +17,7 @@ from shared.mongo import Document, NumberedList
 from tests.integration.held_calls import HeldCall
 from tests.unit.profile_handlers.batches import Step, announced, assert_batches_end_like_one_at_a_time
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
-from tests.unit.profile_handlers.scenarios import SCENARIOS, World
+from tests.unit.profile_handlers.scenarios import SCENARIOS, World, lea_due_to_lapse_and_not_filed
 
 pytestmark = [pytest.mark.mongo]
 
@@ -337,6 +337,27 @@ async def test_an_entry_filed_in_a_part_while_the_sweep_lets_the_part_go_is_foun
     await filing
 
     assert [entry for filed in await store.filed_in(slot) for entry in filed.entries] == [bea]
+
+
+async def test_an_entry_filed_behind_the_position_as_the_sweep_passes_the_position_is_filed_ahead_again(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = mongo_world(database)
+    due_at = await lea_due_to_lapse_and_not_filed(world)
+    world.clock.at = due_at + timedelta(hours=1)
+    await world.sweep()
+    # Lea's entry, filed late behind the position: the writer reads the position, and is slow to file it there.
+    position_read = HeldCall(monkeypatch, "find_one", SWEEP, when="after")
+    writer = asyncio.create_task(world.store.schedule(DueEntry(due_at, world.organisation_id, "per_lea")))
+    await position_read.until_held()
+    # Meanwhile the sweep passes the slot the writer read as the position.
+    world.clock.at += timedelta(hours=1)
+    first = await world.sweep()
+    position_read.release()
+    await writer
+    world.clock.at += timedelta(hours=1)
+
+    assert first.visited + (await world.sweep()).visited == 1
 
 
 async def test_once_the_sweep_has_left_a_day_nothing_filed_in_it_is_kept(database: AsyncDatabase[Document]) -> None:

@@ -248,8 +248,11 @@ class MemoryProfileStore:
         slot = slot_of(entry.due_at)
         handle = await self._file(entry, slot)
         await asyncio.sleep(0)
-        if self.position is not None and slot < self.position:
-            return await self._file(entry, self.position)
+        while self.position is not None and slot < self.position:
+            # Filed again where the sweep reads next, then the position read again, as the real store does.
+            slot = self.position
+            handle = await self._file(entry, slot)
+            await asyncio.sleep(0)
         return handle
 
     async def _file(self, entry: DueEntry, slot: datetime) -> str:
