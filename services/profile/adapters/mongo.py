@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
 from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -141,30 +142,13 @@ class MongoProfileStore:
         return None if document is None else _profile_from(organisation_id, person_id, document)
 
     async def applied(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, int]:
-        wanted = sorted(set(person_ids))
-        documents = await _each(
-            [
-                self._profiles.find_one({"_id": _key(organisation_id, person_id)}, {"applied": 1})
-                for person_id in wanted
-            ],
-            READS_AT_ONCE,
-        )
-        return {
-            person_id: 0 if document is None else int(document.get("applied", 0))
-            for person_id, document in zip(wanted, documents, strict=True)
-        }
+        wanted = set(person_ids)
+        found = await _found_by_id(self._profiles, organisation_id, wanted, {"applied": 1})
+        return {person_id: int(found.get(person_id, {}).get("applied", 0)) for person_id in wanted}
 
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
-        wanted = sorted(set(person_ids))
-        documents = await _each(
-            [self._profiles.find_one({"_id": _key(organisation_id, person_id)}) for person_id in wanted],
-            READS_AT_ONCE,
-        )
-        return {
-            person_id: _profile_from(organisation_id, person_id, document)
-            for person_id, document in zip(wanted, documents, strict=True)
-            if document is not None
-        }
+        found = await _found_by_id(self._profiles, organisation_id, person_ids)
+        return {person_id: _profile_from(organisation_id, person_id, document) for person_id, document in found.items()}
 
     async def log_facts(self, organisation_id: str, facts: Sequence[FactToLog]) -> frozenset[str]:
         incomplete: set[str] = set()
@@ -209,15 +193,8 @@ class MongoProfileStore:
         return frozenset(incomplete)
 
     async def logged(self, organisation_id: str, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
-        wanted = sorted(set(event_ids))
-        documents = await _each(
-            [self._log.find_one({"_id": _key(organisation_id, event_id)}) for event_id in wanted], READS_AT_ONCE
-        )
-        return {
-            event_id: (str(document["person_id"]), int(document["number"]))
-            for event_id, document in zip(wanted, documents, strict=True)
-            if document is not None
-        }
+        found = await _found_by_id(self._log, organisation_id, event_ids)
+        return {event_id: (str(document["person_id"]), int(document["number"])) for event_id, document in found.items()}
 
     async def log_fact(
         self, organisation_id: str, event_id: str, person_id: str, number: int, envelope: Envelope
@@ -875,6 +852,21 @@ async def _each(calls: Sequence[Awaitable[T]], at_once: int) -> list[T]:
             return await call
 
     return list(await asyncio.gather(*(gated(call) for call in calls)))
+
+
+async def _found_by_id(
+    collection: AsyncCollection[Document],
+    organisation_id: str,
+    names: Iterable[str],
+    projection: Mapping[str, int] | None = None,
+) -> dict[str, Document]:
+    """The documents stored under the organisation's `names`, by name, read by `_id` a few at once: a query on
+    several ids would make FerretDB read the whole collection."""
+    wanted = sorted(set(names))
+    documents = await _each(
+        [collection.find_one({"_id": _key(organisation_id, name)}, projection) for name in wanted], READS_AT_ONCE
+    )
+    return {name: document for name, document in zip(wanted, documents, strict=True) if document is not None}
 
 
 def _belongs_to(document: Mapping[str, Any], organisation_id: str) -> bool:
