@@ -612,6 +612,7 @@ async def sweep_due(
     store = deps.store
     now = deps.clock.now()
     position = await store.sweep_position()
+    started = position is None
     if position is None:
         # Nothing was filed before the first sweep position existed that a sweep would have to catch up on:
         # profiles are filed as they change, and their due moments lie ahead.
@@ -633,21 +634,34 @@ async def sweep_due(
         if progress is not None:
             progress(report)
 
+    # The entries visited, by slot, for the slot read and the one before: a writer that found the sweep past its
+    # entry's slot filed a copy in the next one, and both may be read (the slot before the position is read again).
+    visited_in: dict[datetime, set[DueEntry]] = {}
+
     async def visit_slot(slot: datetime) -> None:
+        visited = visited_in.setdefault(slot, set())
+        before = visited_in.get(slot - SLOT, set())
+        for gone in [older for older in visited_in if older < slot - SLOT]:
+            del visited_in[gone]
         for filed in await store.filed_in(slot):
-            visited: set[DueEntry] = set()
             current: FiledDue | None = filed
             # Writers file and unfile entries while the slot is visited: the document goes only once it is read
             # unchanged with every entry visited.
             while current is not None:
                 # Each entry once: a retry after a crash may have filed the same moment twice.
-                pending = [entry for entry in dict.fromkeys(current.entries) if entry not in visited]
+                pending = [
+                    entry for entry in dict.fromkeys(current.entries) if entry not in visited and entry not in before
+                ]
                 await asyncio.gather(*(visit(entry) for entry in pending))
                 visited.update(pending)
                 if await store.drop_filed(current):
                     break
                 current = next((again for again in await store.filed_in(slot) if again.key == filed.key), None)
 
+    if not started:
+        # The slot just left is read once more after the position moved (below); a sweep cut short there left
+        # what that read found behind the position, where only this read finds it.
+        await visit_slot(position - SLOT)
     for slot in slots_to_sweep(position, now):
         await visit_slot(slot)
         await store.advance_sweep(slot, slot + SLOT)

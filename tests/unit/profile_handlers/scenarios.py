@@ -982,6 +982,33 @@ async def an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_swee
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
 
 
+async def an_entry_found_as_the_sweep_leaves_its_slot_by_a_sweep_cut_short_is_visited_by_the_next(
+    world: World,
+) -> None:
+    # The sweep has moved past Lea's slot when it reads the slot once more and finds her; publishing her events
+    # fails. No later sweep starts behind the position, so the next one must read that slot again itself.
+    due_at = await lea_due_to_lapse_and_not_filed(world)
+    racing = World(
+        cast(ProfileStore, FilingAsTheSweepMovesOn(world.store, DueEntry(due_at, world.organisation_id, "per_lea"))),
+        world.documents,
+        world.organisation_id,
+    )
+    racing.clock = world.clock
+    racing.deps = replace(racing.deps, clock=world.clock)
+    world.clock.at = due_at + timedelta(minutes=20)
+    with pytest.raises(CrashError):
+        await racing.sweep(fail_on="per_lea")
+    world.clock.at += timedelta(minutes=20)
+
+    published: list[Envelope] = []
+    report = await world.sweep(published=published)
+
+    # Her profile was stored before publishing failed: the visit finds it swept, and announces the same again.
+    assert report.visited == 1
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+    assert [output.data["rule"] for output in published if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
+
+
 async def a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too(
     world: World,
 ) -> None:
@@ -1375,6 +1402,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
     a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep,
     an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep,
+    an_entry_found_as_the_sweep_leaves_its_slot_by_a_sweep_cut_short_is_visited_by_the_next,
     a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too,
     merged_and_erased_persons_are_not_swept,
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
