@@ -114,12 +114,21 @@ class RecentProfiles:
         return len(self._profiles)
 
 
+@dataclass
+class SweepMemory:
+    """What this process's sweeps leave the next one: the last slot read again once the position had left it
+    (everything filed there by then was visited), which the next sweep need not read again."""
+
+    read_again: datetime | None = None
+
+
 @dataclass(frozen=True)
 class ProfileDeps:
     store: ProfileStore
     rules: ProfileRules
     clock: Clock
     recent: RecentProfiles = field(default_factory=RecentProfiles)
+    sweep_memory: SweepMemory = field(default_factory=SweepMemory)
     # How many more levels of help this writer may give (see `_finish_held`).
     help_depth: int = HELP_DEPTH
 
@@ -634,34 +643,29 @@ async def sweep_due(
         if progress is not None:
             progress(report)
 
-    # The entries visited, by slot, for the slot read and the one before: a writer that found the sweep past its
-    # entry's slot filed a copy in the next one, and both may be read (the slot before the position is read again).
-    visited_in: dict[datetime, set[DueEntry]] = {}
-
     async def visit_slot(slot: datetime) -> None:
-        visited = visited_in.setdefault(slot, set())
-        before = visited_in.get(slot - SLOT, set())
-        for gone in [older for older in visited_in if older < slot - SLOT]:
-            del visited_in[gone]
         for filed in await store.filed_in(slot):
+            # Not shared with other documents or slots: an entry equal to one visited may be a writer's copy, filed
+            # ahead before that writer stored the change the visit did not see yet.
+            visited: set[DueEntry] = set()
             current: FiledDue | None = filed
             # Writers file and unfile entries while the slot is visited: the document goes only once it is read
             # unchanged with every entry visited.
             while current is not None:
                 # Each entry once: a retry after a crash may have filed the same moment twice.
-                pending = [
-                    entry for entry in dict.fromkeys(current.entries) if entry not in visited and entry not in before
-                ]
+                pending = [entry for entry in dict.fromkeys(current.entries) if entry not in visited]
                 await asyncio.gather(*(visit(entry) for entry in pending))
                 visited.update(pending)
                 if await store.drop_filed(current):
                     break
                 current = next((again for again in await store.filed_in(slot) if again.key == filed.key), None)
 
-    if not started:
-        # The slot just left is read once more after the position moved (below); a sweep cut short there left
-        # what that read found behind the position, where only this read finds it.
+    memory = deps.sweep_memory
+    if not started and memory.read_again != position - SLOT:
+        # The slot just left is read once more after the position moved (below); a sweep cut short there (or in
+        # another process) left what that read found behind the position, where no sweep goes.
         await visit_slot(position - SLOT)
+        memory.read_again = position - SLOT
     for slot in slots_to_sweep(position, now):
         await visit_slot(slot)
         await store.advance_sweep(slot, slot + SLOT)
@@ -669,6 +673,7 @@ async def sweep_due(
         # that filed here after the slot was emptied but read the position before it moved is read now; any later
         # one sees the position moved.
         await visit_slot(slot)
+        memory.read_again = slot
         report.slots += 1
     return report
 

@@ -540,8 +540,9 @@ class MongoProfileStore:
         return await self._due.length(filed.key, at_least=filed.version) == filed.version
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
-        # The one position document moves forward only; two sweepers write the same value, so losing either
-        # write loses nothing.
+        # Two sweepers moving from one slot write the same value, so losing either write loses nothing. FerretDB
+        # applies a conditional update as a read then a write: a sweeper's late write can put the position back to
+        # a slot just passed, which a sweep then reads again (a visit changes a profile once).
         await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to}})
         if slot.date() != (slot - SLOT).date():
             # The day before is swept, its last slot read once more after the position left it (`sweep_due`): an

@@ -246,16 +246,17 @@ class MemoryProfileStore:
 
     async def schedule(self, entry: DueEntry) -> str:
         slot = slot_of(entry.due_at)
-        handle = await self._file(entry, slot)
+        handle = await self.file_at(entry, slot)
         await asyncio.sleep(0)
         while self.position is not None and slot < self.position:
             # Filed again where the sweep reads next, then the position read again, as the real store does.
             slot = self.position
-            handle = await self._file(entry, slot)
+            handle = await self.file_at(entry, slot)
             await asyncio.sleep(0)
         return handle
 
-    async def _file(self, entry: DueEntry, slot: datetime) -> str:
+    async def file_at(self, entry: DueEntry, slot: datetime) -> str:
+        """Files the entry in `slot`, wherever the sweep is: one step of `schedule`, for a test lining writers up."""
         await asyncio.sleep(0)
         key = (slot, _part_of(entry))
         filed = self.due.setdefault(key, [])
