@@ -114,21 +114,12 @@ class RecentProfiles:
         return len(self._profiles)
 
 
-@dataclass
-class SweepMemory:
-    """What this process's sweeps leave the next one: the last slot read again once the position had left it
-    (everything filed there by then was visited), which the next sweep need not read again."""
-
-    read_again: datetime | None = None
-
-
 @dataclass(frozen=True)
 class ProfileDeps:
     store: ProfileStore
     rules: ProfileRules
     clock: Clock
     recent: RecentProfiles = field(default_factory=RecentProfiles)
-    sweep_memory: SweepMemory = field(default_factory=SweepMemory)
     # How many more levels of help this writer may give (see `_finish_held`).
     help_depth: int = HELP_DEPTH
 
@@ -660,12 +651,12 @@ async def sweep_due(
                     break
                 current = next((again for again in await store.filed_in(slot) if again.key == filed.key), None)
 
-    memory = deps.sweep_memory
-    if not started and memory.read_again != position - SLOT:
-        # The slot just left is read once more after the position moved (below); a sweep cut short there (or in
-        # another process) left what that read found behind the position, where no sweep goes.
+    if not started:
+        # The slot just left is read once more after the position moved (below); a sweep cut short there (in this
+        # process or another) left what that read found behind the position, where no sweep goes. Every run reads
+        # it, even after this process read it: FerretDB's late write can put the position back, and a writer then
+        # files there with no copy ahead.
         await visit_slot(position - SLOT)
-        memory.read_again = position - SLOT
     for slot in slots_to_sweep(position, now):
         await visit_slot(slot)
         await store.advance_sweep(slot, slot + SLOT)
@@ -673,7 +664,6 @@ async def sweep_due(
         # that filed here after the slot was emptied but read the position before it moved is read now; any later
         # one sees the position moved.
         await visit_slot(slot)
-        memory.read_again = slot
         report.slots += 1
     return report
 

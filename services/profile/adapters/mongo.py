@@ -521,6 +521,9 @@ class MongoProfileStore:
             let_go = min(self._let_go.get(name, 0), length)
             live = [(key, item) for key, item in await self._due.items(name, length, after=let_go) if "p" in item]
             if not live:
+                # An emptied entry is never filled again: this process reads past them from now on, as the sweep
+                # reads the slot behind its position at every run.
+                self._note_let_go(name, length)
                 continue
             entries = tuple(
                 DueEntry(due_at=item["d"], organisation_id=item["o"], person_id=item["p"]) for _, item in live
@@ -534,10 +537,13 @@ class MongoProfileStore:
         # Emptied, not deleted: a writer that measured the part before may be filing past its end right now, and
         # an entry after a gap would be found by nobody. The day's parts go once the sweep has left the day.
         await self._due.replace_all({handle: {} for handle in filed.handles})
+        self._note_let_go(filed.key, filed.version)
+        return await self._due.length(filed.key, at_least=filed.version) == filed.version
+
+    def _note_let_go(self, name: str, length: int) -> None:
         if len(self._let_go) >= LOOKUP_LENGTHS_KEPT:
             self._let_go.clear()
-        self._let_go[filed.key] = filed.version
-        return await self._due.length(filed.key, at_least=filed.version) == filed.version
+        self._let_go[name] = max(self._let_go.get(name, 0), length)
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         # Two sweepers moving from one slot write the same value, so losing either write loses nothing. FerretDB

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS, DUE, ERASED, SWEEP, MongoProfileStore
@@ -337,6 +338,36 @@ async def test_an_entry_filed_in_a_part_while_the_sweep_lets_the_part_go_is_foun
     await filing
 
     assert [entry for filed in await store.filed_in(slot) for entry in filed.entries] == [bea]
+
+
+async def test_a_part_read_empty_is_read_past_from_then_on_and_what_is_filed_after_is_found(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    filing, sweeping = MongoProfileStore(database), MongoProfileStore(database)
+    organisation = "theatre-du-nord"
+    slot = datetime(2027, 3, 1, 20, 0, tzinfo=UTC)
+    handles = await filing.schedule_all(
+        [DueEntry(slot + timedelta(seconds=n), organisation, f"per_{n}") for n in range(40)]
+    )
+    await filing.unschedule_all(handles)
+    assert await sweeping.filed_in(slot) == []
+    entries_read: list[str] = []
+    original = AsyncCollection.find_one
+
+    async def find_one(collection: AsyncCollection[Document], *args: Any, **kwargs: Any) -> Any:
+        if collection.name == DUE and args[0]["_id"] in handles:
+            entries_read.append(args[0]["_id"])
+        return await original(collection, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncCollection, "find_one", find_one)
+
+    # The sweep reads the slot behind its position at every run: the emptied entries are not read again.
+    assert await sweeping.filed_in(slot) == []
+    late = DueEntry(slot + timedelta(minutes=1), organisation, "per_late")
+    await filing.schedule_all([late])
+    assert [entry for part in await sweeping.filed_in(slot) for entry in part.entries] == [late]
+    # Read to measure the part, never for what it holds.
+    assert len(entries_read) <= 2
 
 
 async def test_an_entry_filed_behind_the_position_as_the_sweep_passes_the_position_is_filed_ahead_again(

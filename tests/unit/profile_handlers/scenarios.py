@@ -940,9 +940,12 @@ async def a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_ne
     published: list[Envelope] = []
     report = await world.sweep(published=published)
 
-    assert report.outcomes == {"swept": 1}
+    # Filed in her slot, then again at the position: the sweep reads the slot behind the position too, and visits
+    # both. The second visit finds her swept, and announces the same events again (the same ids).
+    assert report.outcomes == {"swept": 1, "unchanged": 1}
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
-    assert [output.data["rule"] for output in published if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
+    fired = {output.id: output.data["rule"] for output in published if output.type == TRIGGER_FIRED}
+    assert list(fired.values()) == ["lapsed-buyer"]
 
 
 class FilingAsTheSweepMovesOn:
