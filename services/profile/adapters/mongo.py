@@ -517,12 +517,12 @@ class MongoProfileStore:
         filed = []
         for name in parts:
             length = await self._due.length(name, at_least=self._let_go.get(name, 0))
-            # Entries this process let go are not read again (another sweeper reads them, emptied, and passes over).
-            let_go = min(self._let_go.get(name, 0), length)
+            # Entries this process let go, or read emptied, are not read again (an emptied entry is never filled
+            # again). A part shorter than that was cleared with its day since, and is read whole.
+            let_go = self._let_go.get(name, 0) if length >= self._let_go.get(name, 0) else 0
             live = [(key, item) for key, item in await self._due.items(name, length, after=let_go) if "p" in item]
             if not live:
-                # An emptied entry is never filled again: this process reads past them from now on, as the sweep
-                # reads the slot behind its position at every run.
+                # Read past from now on: the sweep reads the slot behind its position at every run.
                 self._note_let_go(name, length)
                 continue
             entries = tuple(
@@ -543,12 +543,15 @@ class MongoProfileStore:
     def _note_let_go(self, name: str, length: int) -> None:
         if len(self._let_go) >= LOOKUP_LENGTHS_KEPT:
             self._let_go.clear()
-        self._let_go[name] = max(self._let_go.get(name, 0), length)
+        self._let_go[name] = length
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         # Two sweepers moving from one slot write the same value, so losing either write loses nothing. FerretDB
         # applies a conditional update as a read then a write: a sweeper's late write can put the position back to
-        # a slot just passed, which a sweep then reads again (a visit changes a profile once).
+        # a slot passed (by more than one when another sweeper runs fast), which a sweep then reads again (a visit
+        # changes a profile once). Back past midnight, into a day cleared below, a writer files there with no copy
+        # ahead, in a list started anew; a process that noted the length of such a part before it was cleared,
+        # and finds it as long again, reads past those entries. Rare: it takes a late write spanning two slots.
         await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to}})
         if slot.date() != (slot - SLOT).date():
             # The day before is swept, its last slot read once more after the position left it (`sweep_due`): an

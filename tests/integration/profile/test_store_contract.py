@@ -370,6 +370,25 @@ async def test_a_part_read_empty_is_read_past_from_then_on_and_what_is_filed_aft
     assert len(entries_read) <= 2
 
 
+async def test_a_part_cleared_since_it_was_let_go_is_read_whole_when_found_shorter(
+    database: AsyncDatabase[Document],
+) -> None:
+    store, organisation = MongoProfileStore(database), "theatre-du-nord"
+    slot = datetime(2027, 3, 1, 23, 45, tzinfo=UTC)
+    await store.schedule_all([DueEntry(slot + timedelta(minutes=n), organisation, f"per_{n}") for n in range(3)])
+    [part] = await store.filed_in(slot)
+    assert await store.drop_filed(part)
+    # Another sweeper leaves the day and clears it; this process then files in the same part anew, from its start
+    # (filings for other days bring its turn of parts round to that one).
+    await NumberedList(database[DUE]).clear(part.key, part.version)
+    for n in range(PARTS - 1):
+        await store.schedule_all([DueEntry(slot + timedelta(days=2, minutes=n), organisation, f"per_{n:02d}")])
+    late = DueEntry(slot + timedelta(minutes=5), organisation, "per_late")
+    await store.schedule_all([late])
+
+    assert [entry for filed in await store.filed_in(slot) for entry in filed.entries] == [late]
+
+
 async def test_an_entry_filed_behind_the_position_as_the_sweep_passes_the_position_is_filed_ahead_again(
     database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:

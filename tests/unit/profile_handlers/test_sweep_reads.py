@@ -1,5 +1,5 @@
-"""The time sweep, on the memory store, with a writer slow to store: a writer's copy of a late entry is visited even
-when the same sweep visited the original before that writer stored its change."""
+"""The time sweep, on the memory store, reaching a late entry before the writer that filed it has stored its
+profile: whether that writer then filed a copy ahead or not, the profile ends swept."""
 
 import asyncio
 from datetime import datetime, timedelta
@@ -8,8 +8,9 @@ from typing import Any, cast
 from services.profile.domain.schedule import SLOT, DueEntry, slot_of
 from services.profile.handlers import ProfileDeps
 from services.profile.ports import ProfileStore
+from shared.events import Envelope
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
-from tests.unit.profile_handlers.scenarios import World
+from tests.unit.profile_handlers.scenarios import TRIGGER_FIRED, World
 
 
 def world_on(store: Any, like: World) -> World:
@@ -22,8 +23,8 @@ def world_on(store: Any, like: World) -> World:
 
 class SlowWriter:
     """The store, with Lea's writer lagging: it files her entry in its slot just before the sweep moves past it,
-    reads the position after the move (so files a copy ahead), and stores her profile only as the sweep is about
-    to read the slot after hers: the sweep visits her original before her change is stored."""
+    reads the position after the move (so files a copy ahead), and would store her profile only as the sweep is
+    about to read the slot after hers: the sweep finds her original before her change is stored."""
 
     def __init__(self, inner: MemoryProfileStore) -> None:
         self._inner = inner
@@ -35,6 +36,7 @@ class SlowWriter:
         self._copied = asyncio.Event()
         self._store_now = asyncio.Event()
         self._stored = asyncio.Event()
+        self._writer_held = False
         self.trace: list[str] = []
 
     async def schedule(self, entry: DueEntry) -> str:
@@ -90,19 +92,21 @@ class SlowWriter:
         return saved
 
     async def _hold(self, profiles: Any) -> None:
-        if any(profile.person_id == "per_lea" for profile in profiles) and not self._stored.is_set():
+        # Her writer only: a sweep finding her number held does her change too, and stores it.
+        if any(profile.person_id == "per_lea" for profile in profiles) and not self._writer_held:
+            self._writer_held = True
             await self._store_now.wait()
 
     def _mark(self, profiles: Any) -> None:
         if any(profile.person_id == "per_lea" for profile in profiles) and not self._stored.is_set():
-            self.trace.append("writer stored her change")
+            self.trace.append("her change stored")
             self._stored.set()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
-async def test_a_copy_filed_ahead_by_a_writer_slow_to_store_is_visited_though_the_sweep_saw_the_original() -> None:
+async def test_a_late_entry_and_its_copy_ahead_found_before_their_writer_stored_leave_the_profile_swept() -> None:
     inner = MemoryProfileStore()
 
     async def documents() -> list[str]:
@@ -125,7 +129,57 @@ async def test_a_copy_filed_ahead_by_a_writer_slow_to_store_is_visited_though_th
         "sweep moved past her slot",
         "writer filed a copy ahead",
         "sweep found her",
-        "writer stored her change",
+        "her change stored",
         "sweep found her ahead",
     ]
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+
+
+class WriterStalledBeforeStoring:
+    """The store, with the first writer about to store Lea's profile held until released: her due entry is filed
+    (where the sweep has not been yet) and her change number taken, but the writer has not yet read whether another
+    overtook it, nor stored her profile."""
+
+    def __init__(self, inner: MemoryProfileStore) -> None:
+        self._inner = inner
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def applied(self, organisation_id: str, person_ids: Any) -> dict[str, int]:
+        person_ids = list(person_ids)
+        if "per_lea" in person_ids and not self.holding.is_set():
+            self.holding.set()
+            await self.release.wait()
+        return await self._inner.applied(organisation_id, person_ids)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def test_an_entry_whose_writer_has_not_stored_the_profile_yet_is_swept_once_that_change_is_done() -> None:
+    inner = MemoryProfileStore()
+
+    async def documents() -> list[str]:
+        return inner.documents()
+
+    world = World(inner, documents)
+    await world.sweep()
+    stalled = WriterStalledBeforeStoring(inner)
+    writing = world_on(stalled, world)
+    # A purchase a year old, imported late: Lea's due moment (lapsing) has come, and the sweep is about to reach it.
+    purchase = writing.purchase("sale-l", "per_lea", days_ago=360)
+    writer = asyncio.create_task(writing.deliver(purchase))
+    await stalled.holding.wait()
+    [filed] = [entry for entries in inner.due.values() for entry in entries if entry and entry.person_id == "per_lea"]
+    world.clock.at = filed.due_at + timedelta(minutes=20)
+
+    published: list[Envelope] = []
+    report = await world.sweep(published=published)
+    stalled.release.set()
+    await writer
+
+    # The sweep did the stalled writer's change itself, as of now: that change announced her lapse, and left the
+    # entry nothing to do. The writer, overtaken, stores nothing over it.
+    assert report.outcomes == {"unchanged": 1}
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+    assert [output.data["rule"] for output in published if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
