@@ -441,9 +441,7 @@ async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
         # Kept here while its due moment was put off: filed again for it, with nothing to announce.
         return _Change(stored, unfile_replaced=False) if refiled else None
 
-    # A writer files a profile's entry before storing the profile: an entry that looks stale may be that writer's,
-    # its change not stored yet.
-    written = await _write(deps, entry.organisation_id, entry.person_id, cause.key, tick, cause.origin, after_held=True)
+    written = await _write(deps, entry.organisation_id, entry.person_id, cause.key, tick, cause.origin)
     if written is None:
         return Handled((), "erased_person")
     if written.outcome != "applied":
@@ -841,13 +839,10 @@ async def _write(
     change_key: str,
     decide: Decide,
     origin: Origin | None,
-    *,
-    after_held: bool = False,
 ) -> _Written | None:
     """Makes the change `decide` chooses on the person's current profile, logged as `change_key` with its `origin`;
     None if the person is erased. `decide` returns None when there is nothing to change: a change found stored as
-    the profile's last one then publishes its events again. With `after_held`, nothing to change is believed only
-    once no writer holds the next number: the change it is storing comes first, and `decide` looks again."""
+    the profile's last one then publishes its events again."""
     store = deps.store
     if await store.is_erased(organisation_id, person_id):
         return None
@@ -856,13 +851,7 @@ async def _write(
         stored = await store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
         change = await decide(stored)
         if change is None:
-            if not after_held or await store.turn_at(organisation_id, person_id, stored.applied + 1) is None:
-                return _Written(stored, helped + _republished(stored, change_key), "unchanged", helped)
-            done_again = await _finish_held(deps, organisation_id, person_id, stored.applied + 1, attempt)
-            helped += done_again
-            if not done_again:
-                await _turn_taken(attempt)
-            continue
+            return _Written(stored, helped + _republished(stored, change_key), "unchanged", helped)
         # Whoever takes the number stores the next version; a loser decides again on the version stored.
         if await store.take_turn(organisation_id, person_id, stored.applied + 1, change_key, origin):
             written = await _commit(deps, stored, stored.applied + 1, change_key, change, origin)

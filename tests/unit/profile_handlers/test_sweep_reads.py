@@ -1,5 +1,6 @@
 """The time sweep, on the memory store, reaching a late entry before the writer that filed it has stored its
-profile: whether that writer then filed a copy ahead or not, the profile ends swept."""
+profile. With a copy filed ahead, the sweep visits the copy once the writer has stored; with none, the sweep lets
+the entry go, and the fact, redelivered once its stalled writer lost its partition, does the change as of then."""
 
 import asyncio
 from datetime import datetime, timedelta
@@ -8,7 +9,6 @@ from typing import Any, cast
 from services.profile.domain.schedule import SLOT, DueEntry, slot_of
 from services.profile.handlers import ProfileDeps
 from services.profile.ports import ProfileStore
-from shared.events import Envelope
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
 from tests.unit.profile_handlers.scenarios import TRIGGER_FIRED, World
 
@@ -156,7 +156,7 @@ class WriterStalledBeforeStoring:
         return getattr(self._inner, name)
 
 
-async def test_an_entry_whose_writer_has_not_stored_the_profile_yet_is_swept_once_that_change_is_done() -> None:
+async def test_an_entry_dropped_while_its_writer_stalled_before_storing_is_made_good_by_the_fact_redelivered() -> None:
     inner = MemoryProfileStore()
 
     async def documents() -> list[str]:
@@ -166,20 +166,21 @@ async def test_an_entry_whose_writer_has_not_stored_the_profile_yet_is_swept_onc
     await world.sweep()
     stalled = WriterStalledBeforeStoring(inner)
     writing = world_on(stalled, world)
-    # A purchase a year old, imported late: Lea's due moment (lapsing) has come, and the sweep is about to reach it.
+    # A purchase a year old, imported late: Lea's due moment (lapsing) is near when her writer files her entry, and
+    # the writer then stalls past it, until the sweep has been by.
     purchase = writing.purchase("sale-l", "per_lea", days_ago=360)
     writer = asyncio.create_task(writing.deliver(purchase))
     await stalled.holding.wait()
     [filed] = [entry for entries in inner.due.values() for entry in entries if entry and entry.person_id == "per_lea"]
     world.clock.at = filed.due_at + timedelta(minutes=20)
+    # Her profile is not stored: the sweep finds the entry stale and lets it go.
+    assert (await world.sweep()).outcomes == {"unchanged": 1}
 
-    published: list[Envelope] = []
-    report = await world.sweep(published=published)
+    # A writer stalled that long has lost its partition: the fact goes to another consumer, which finds its number
+    # held by that same fact and does it as of now, her lapse included.
+    published = await world.deliver(purchase)
     stalled.release.set()
     await writer
 
-    # The sweep did the stalled writer's change itself, as of now: that change announced her lapse, and left the
-    # entry nothing to do. The writer, overtaken, stores nothing over it.
-    assert report.outcomes == {"unchanged": 1}
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
     assert [output.data["rule"] for output in published if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
