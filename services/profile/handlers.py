@@ -34,7 +34,7 @@ from services.profile.domain.rules import (
     segment_changes,
     time_conditions_due,
 )
-from services.profile.domain.schedule import SLOT, DueEntry, keeps_entry, slot_of, slots_to_sweep
+from services.profile.domain.schedule import GRACE, SLOT, DueEntry, keeps_entry, slot_of, slots_to_sweep
 from services.profile.domain.search import Candidate, Found, SearchQuery, rank
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.ports import (
@@ -916,6 +916,8 @@ async def _commit(
     overtaken = bool(await _overtaken(store, [profile]))
     if not overtaken:
         await store.save(profile)
+        if filing_anew:
+            await _file_again_if_the_sweep_went_by(deps, [profile])
     else:
         # What that writer stored stands: a trigger it did not fire (it decided at another moment) is neither
         # announced nor kept claimed, and the entry filed here for this profile is let go.
@@ -1479,6 +1481,22 @@ async def _claims_not_stored(
     return frozenset(unstored)
 
 
+async def _file_again_if_the_sweep_went_by(deps: ProfileDeps, profiles: Sequence[StoredProfile]) -> None:
+    """Profiles just stored, with the entries filed for them before: a writer that took so long that the sweep may
+    have read an entry's slot meanwhile (and let it go as stale, the profile not stored yet) files it once more, at
+    the sweep's position, where the sweep finds the profile stored. A writer that took less costs nothing here."""
+    now = deps.clock.now()
+    late = [
+        entry
+        for profile in profiles
+        if profile.due_handle is not None
+        and (entry := _due_entry(profile)) is not None
+        and slot_of(entry.due_at) + SLOT + GRACE <= now
+    ]
+    if late:
+        await deps.store.schedule_all(late)
+
+
 async def _overtaken(store: ProfileStore, profiles: Sequence[StoredProfile]) -> set[str]:
     """The persons of `profiles` (of one organisation) whose stored profile has applied as many changes or more."""
     if not profiles:
@@ -1680,6 +1698,9 @@ async def _store_batch(
         stored_over = [profile for profile in profiles if profile.person_id in found_stored]
         overtaken |= await _overtaken(store, stored_over)
         await store.save_all([profile for profile in stored_over if profile.person_id not in overtaken])
+    await _file_again_if_the_sweep_went_by(
+        deps, [profiles[index] for index in moved if profiles[index].person_id not in overtaken]
+    )
     for person, profile in zip(folded, profiles, strict=True):
         if profile.person_id in overtaken:
             # What that writer stored stands, as in `_commit`.

@@ -1,6 +1,5 @@
 """The time sweep, on the memory store, reaching a late entry before the writer that filed it has stored its
-profile. With a copy filed ahead, the sweep visits the copy once the writer has stored; with none, the sweep lets
-the entry go, and the fact, redelivered once its stalled writer lost its partition, does the change as of then."""
+profile: the sweep visits the writer's copy filed ahead, or the entry the writer files again once it has stored."""
 
 import asyncio
 from datetime import datetime, timedelta
@@ -9,6 +8,7 @@ from typing import Any, cast
 from services.profile.domain.schedule import SLOT, DueEntry, slot_of
 from services.profile.handlers import ProfileDeps
 from services.profile.ports import ProfileStore
+from shared.events import Envelope
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
 from tests.unit.profile_handlers.scenarios import TRIGGER_FIRED, World
 
@@ -130,6 +130,8 @@ async def test_a_late_entry_and_its_copy_ahead_found_before_their_writer_stored_
         "writer filed a copy ahead",
         "sweep found her",
         "her change stored",
+        # Her writer, having taken that long, files her again once stored: two copies ahead.
+        "sweep found her ahead",
         "sweep found her ahead",
     ]
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
@@ -156,7 +158,7 @@ class WriterStalledBeforeStoring:
         return getattr(self._inner, name)
 
 
-async def test_an_entry_dropped_while_its_writer_stalled_before_storing_is_made_good_by_the_fact_redelivered() -> None:
+async def test_an_entry_let_go_while_its_writer_stalled_before_storing_is_filed_again_and_swept() -> None:
     inner = MemoryProfileStore()
 
     async def documents() -> list[str]:
@@ -168,19 +170,24 @@ async def test_an_entry_dropped_while_its_writer_stalled_before_storing_is_made_
     writing = world_on(stalled, world)
     # A purchase a year old, imported late: Lea's due moment (lapsing) is near when her writer files her entry, and
     # the writer then stalls past it, until the sweep has been by.
-    purchase = writing.purchase("sale-l", "per_lea", days_ago=360)
-    writer = asyncio.create_task(writing.deliver(purchase))
+    writer = asyncio.create_task(writing.deliver(writing.purchase("sale-l", "per_lea", days_ago=360)))
     await stalled.holding.wait()
     [filed] = [entry for entries in inner.due.values() for entry in entries if entry and entry.person_id == "per_lea"]
     world.clock.at = filed.due_at + timedelta(minutes=20)
     # Her profile is not stored: the sweep finds the entry stale and lets it go.
     assert (await world.sweep()).outcomes == {"unchanged": 1}
-
-    # A writer stalled that long has lost its partition: the fact goes to another consumer, which finds its number
-    # held by that same fact and does it as of now, her lapse included.
-    published = await world.deliver(purchase)
     stalled.release.set()
     await writer
+    lea = await world.profile("per_lea")
+    assert lea.due_at == filed.due_at, "the writer stored her profile due at the moment the sweep went by"
 
+    world.clock.at += timedelta(minutes=20)
+    published: list[Envelope] = []
+    report = await world.sweep(published=published)
+
+    # Filed again in her slot, behind the sweep, and at its position: the sweep reads both, the second visit finds
+    # her swept and announces the same events again.
+    assert report.outcomes == {"swept": 1, "unchanged": 1}
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
-    assert [output.data["rule"] for output in published if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
+    fired = {output.id: output.data["rule"] for output in published if output.type == TRIGGER_FIRED}
+    assert list(fired.values()) == ["lapsed-buyer"]
