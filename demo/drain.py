@@ -48,17 +48,19 @@ async def wait_for_drain(
     groups, pending = await _reading(kafka_bootstrap, pending_deliveries, namespace)
     first_backlog = max(_backlog(groups, pending), 1)
     backlog = [first_backlog]
-    progress = ProgressLine(first_backlog, lambda: max(first_backlog - backlog[0], 0), unit="left")
+    # Measured against the backlog first seen, which grows meanwhile as each service hands work to the next one.
+    progress = ProgressLine(first_backlog, lambda: max(first_backlog - backlog[0], 0), unit="drained")
     steady = 0
     while True:
         backlog[0] = _backlog(groups, pending)
         if show_progress:
             lags = " · ".join(f"{group.group_id.removeprefix('parterre-')} {group.lag:,}" for group in groups)
-            progress.update(backlog[0], f"lag: {lags} · deliveries pending {pending:,}")
+            drained = max(first_backlog - backlog[0], 0)
+            progress.update(drained, f"{backlog[0]:,} left · lag: {lags} · deliveries pending {pending:,}")
         steady = steady + 1 if backlog[0] == 0 else 0
         if steady >= STEADY_POLLS:
             if show_progress:
-                progress.finish(0, "drained")
+                progress.finish(first_backlog, "nothing left")
             return Drained(time.monotonic() - started, groups, _new_dead_letters(groups, dead_letters_before))
         if time.monotonic() - started > timeout_seconds:
             raise DrainTimeoutError(_stuck(groups, pending, dead_letters_before, timeout_seconds))
