@@ -34,7 +34,7 @@ from services.profile.domain.rules import (
     segment_changes,
     time_conditions_due,
 )
-from services.profile.domain.schedule import GRACE, SLOT, DueEntry, keeps_entry, slot_of, slots_to_sweep
+from services.profile.domain.schedule import SLOT, DueEntry, keeps_entry, slot_of, slots_to_sweep
 from services.profile.domain.search import Candidate, Found, SearchQuery, rank
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.ports import (
@@ -936,8 +936,8 @@ async def _commit(
     if await store.is_erased(organisation_id, person_id):
         # The erasure ran while this change was made: what the change stored goes the same way.
         await store.purge(organisation_id, person_id, changes=[change_key], triggers=claimed)
-        if profile.due_handle is not None:
-            await store.unschedule(profile.due_handle)
+        # Every entry naming them, not only the one filed here: a late writer files again once it has stored.
+        await store.unschedule_person(organisation_id, person_id)
         await store.unindex_lookups(organisation_id, person_id, keys_after, thorough=True)
         await store.delete_profile(organisation_id, person_id)
         return None
@@ -1484,14 +1484,16 @@ async def _claims_not_stored(
 async def _file_again_if_the_sweep_went_by(deps: ProfileDeps, profiles: Sequence[StoredProfile]) -> None:
     """Profiles just stored, with the entries filed for them before: a writer that took so long that the sweep may
     have read an entry's slot meanwhile (and let it go as stale, the profile not stored yet) files it once more, at
-    the sweep's position, where the sweep finds the profile stored. A writer that took less costs nothing here."""
+    the sweep's position, where the sweep finds the profile stored. A writer that took less costs nothing here.
+    The sweep reads a slot once it has ended and the grace after it has passed, by the sweep's clock: this writer
+    leaves the grace out of its own reckoning, in case its clock runs behind."""
     now = deps.clock.now()
     late = [
         entry
         for profile in profiles
         if profile.due_handle is not None
         and (entry := _due_entry(profile)) is not None
-        and slot_of(entry.due_at) + SLOT + GRACE <= now
+        and slot_of(entry.due_at) + SLOT <= now
     ]
     if late:
         await deps.store.schedule_all(late)
@@ -1735,8 +1737,7 @@ async def _store_batch(
             changes=[key for _, key, _ in person.changes],
             triggers=claimed[profile.person_id],
         )
-        if profile.due_handle is not None:
-            await store.unschedule(profile.due_handle)
+        await store.unschedule_person(organisation_id, profile.person_id)
         await store.unindex_lookups(organisation_id, profile.person_id, keys_after[profile.person_id], thorough=True)
         await store.delete_profile(organisation_id, profile.person_id)
         for index, _, _ in person.changes:

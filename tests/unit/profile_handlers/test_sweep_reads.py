@@ -191,3 +191,26 @@ async def test_an_entry_let_go_while_its_writer_stalled_before_storing_is_filed_
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
     fired = {output.id: output.data["rule"] for output in published if output.type == TRIGGER_FIRED}
     assert list(fired.values()) == ["lapsed-buyer"]
+
+
+async def test_a_writer_stalled_before_storing_a_person_erased_meanwhile_leaves_no_entry_naming_them() -> None:
+    inner = MemoryProfileStore()
+
+    async def documents() -> list[str]:
+        return inner.documents()
+
+    world = World(inner, documents)
+    await world.sweep()
+    stalled = WriterStalledBeforeStoring(inner)
+    writing = world_on(stalled, world)
+    writer = asyncio.create_task(writing.deliver(writing.purchase("sale-l", "per_lea", days_ago=360)))
+    await stalled.holding.wait()
+    [filed] = [entry for entries in inner.due.values() for entry in entries if entry and entry.person_id == "per_lea"]
+    world.clock.at = filed.due_at + timedelta(minutes=20)
+    await world.sweep()
+    # Erased while her writer stalls: the writer, late, files her entry again after storing, then finds her erased.
+    await world.deliver(world.erasure("per_lea"))
+    stalled.release.set()
+    await writer
+
+    assert await world.naming("per_lea") == []
