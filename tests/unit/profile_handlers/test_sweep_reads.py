@@ -2,6 +2,7 @@
 profile: the sweep visits the writer's copy filed ahead, or the entry the writer files again once it has stored."""
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -106,7 +107,8 @@ class SlowWriter:
         return getattr(self._inner, name)
 
 
-async def test_a_late_entry_and_its_copy_ahead_found_before_their_writer_stored_leave_the_profile_swept() -> None:
+async def swept_once() -> tuple[MemoryProfileStore, World]:
+    """A store and its world, the sweep's position set."""
     inner = MemoryProfileStore()
 
     async def documents() -> list[str]:
@@ -114,6 +116,11 @@ async def test_a_late_entry_and_its_copy_ahead_found_before_their_writer_stored_
 
     world = World(inner, documents)
     await world.sweep()
+    return inner, world
+
+
+async def test_a_late_entry_and_its_copy_ahead_found_before_their_writer_stored_leave_the_profile_swept() -> None:
+    inner, world = await swept_once()
     slow = SlowWriter(inner)
     racing = world_on(slow, world)
 
@@ -158,14 +165,22 @@ class WriterStalledBeforeStoring:
         return getattr(self._inner, name)
 
 
-async def test_an_entry_let_go_while_its_writer_stalled_before_storing_is_filed_again_and_swept() -> None:
-    inner = MemoryProfileStore()
+@dataclass
+class StalledWriter:
+    """Lea's writer, stalled before storing her profile while the sweep went by her entry's slot and let it go."""
 
-    async def documents() -> list[str]:
-        return inner.documents()
+    world: World
+    stalled: WriterStalledBeforeStoring
+    writer: asyncio.Task[tuple[Envelope, ...]]
+    filed: DueEntry
 
-    world = World(inner, documents)
-    await world.sweep()
+    async def resume(self) -> None:
+        self.stalled.release.set()
+        await self.writer
+
+
+async def lea_stalled_while_the_sweep_goes_by() -> StalledWriter:
+    inner, world = await swept_once()
     stalled = WriterStalledBeforeStoring(inner)
     writing = world_on(stalled, world)
     # A purchase a year old, imported late: Lea's due moment (lapsing) is near when her writer files her entry, and
@@ -176,10 +191,15 @@ async def test_an_entry_let_go_while_its_writer_stalled_before_storing_is_filed_
     world.clock.at = filed.due_at + timedelta(minutes=20)
     # Her profile is not stored: the sweep finds the entry stale and lets it go.
     assert (await world.sweep()).outcomes == {"unchanged": 1}
-    stalled.release.set()
-    await writer
+    return StalledWriter(world, stalled, writer, filed)
+
+
+async def test_an_entry_let_go_while_its_writer_stalled_before_storing_is_filed_again_and_swept() -> None:
+    lea_stalled = await lea_stalled_while_the_sweep_goes_by()
+    world = lea_stalled.world
+    await lea_stalled.resume()
     lea = await world.profile("per_lea")
-    assert lea.due_at == filed.due_at, "the writer stored her profile due at the moment the sweep went by"
+    assert lea.due_at == lea_stalled.filed.due_at, "the writer stored her profile due at the moment the sweep went by"
 
     world.clock.at += timedelta(minutes=20)
     published: list[Envelope] = []
@@ -194,23 +214,9 @@ async def test_an_entry_let_go_while_its_writer_stalled_before_storing_is_filed_
 
 
 async def test_a_writer_stalled_before_storing_a_person_erased_meanwhile_leaves_no_entry_naming_them() -> None:
-    inner = MemoryProfileStore()
-
-    async def documents() -> list[str]:
-        return inner.documents()
-
-    world = World(inner, documents)
-    await world.sweep()
-    stalled = WriterStalledBeforeStoring(inner)
-    writing = world_on(stalled, world)
-    writer = asyncio.create_task(writing.deliver(writing.purchase("sale-l", "per_lea", days_ago=360)))
-    await stalled.holding.wait()
-    [filed] = [entry for entries in inner.due.values() for entry in entries if entry and entry.person_id == "per_lea"]
-    world.clock.at = filed.due_at + timedelta(minutes=20)
-    await world.sweep()
+    lea_stalled = await lea_stalled_while_the_sweep_goes_by()
     # Erased while her writer stalls: the writer, late, files her entry again after storing, then finds her erased.
-    await world.deliver(world.erasure("per_lea"))
-    stalled.release.set()
-    await writer
+    await lea_stalled.world.deliver(lea_stalled.world.erasure("per_lea"))
+    await lea_stalled.resume()
 
-    assert await world.naming("per_lea") == []
+    assert await lea_stalled.world.naming("per_lea") == []
