@@ -516,10 +516,11 @@ class MongoProfileStore:
         parts = sorted({str(item["part"]) for _, item in await self._due.items(_day_name(slot))} & in_slot)
         filed = []
         for name in parts:
-            length = await self._due.length(name, at_least=self._let_go.get(name, 0))
+            noted = self._let_go.get(name, 0)
+            length = await self._due.length(name, at_least=noted)
             # Entries this process let go, or read emptied, are not read again (an emptied entry is never filled
             # again). A part shorter than that was cleared with its day since, and is read whole.
-            let_go = self._let_go.get(name, 0) if length >= self._let_go.get(name, 0) else 0
+            let_go = noted if length >= noted else 0
             live = [(key, item) for key, item in await self._due.items(name, length, after=let_go) if "p" in item]
             if not live:
                 # Read past from now on: the sweep reads the slot behind its position at every run.
