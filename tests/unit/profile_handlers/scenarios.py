@@ -843,14 +843,14 @@ async def a_buyer_back_before_lapsing_is_not_swept_into_lapsed(world: World) -> 
 
 
 async def a_due_moment_put_off_files_nothing_until_the_sweep_files_it_again_for_it(world: World) -> None:
-    # A buyer a few days from turning less active; buying again puts that moment off.
+    # A buyer a few days from turning less active; buying again (five days after) puts that moment off by as much.
     await world.deliver(world.purchase("sale-l", "per_lea", days_ago=170))
     await world.sweep()
     first = await world.profile("per_lea")
     assert first.due_at is not None
     assert first.filed_at == first.due_at
 
-    await world.deliver(world.purchase("sale-l2", "per_lea", days_ago=0))
+    await world.deliver(world.purchase("sale-l2", "per_lea", days_ago=165))
     later = await world.profile("per_lea")
     assert later.due_at is not None
     assert later.due_at > first.due_at, "the scenario needs the purchase to put Lea's due moment off"
