@@ -11,7 +11,7 @@ from services.profile.handlers import ProfileDeps
 from services.profile.ports import ProfileStore
 from shared.events import Envelope
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
-from tests.unit.profile_handlers.scenarios import TRIGGER_FIRED, World
+from tests.unit.profile_handlers.scenarios import World, the_next_sweep_lapses_lea_from_her_entry_and_its_copy
 
 
 def world_on(store: Any, like: World) -> World:
@@ -201,16 +201,8 @@ async def test_an_entry_let_go_while_its_writer_stalled_before_storing_is_filed_
     lea = await world.profile("per_lea")
     assert lea.due_at == lea_stalled.filed.due_at, "the writer stored her profile due at the moment the sweep went by"
 
-    world.clock.at += timedelta(minutes=20)
-    published: list[Envelope] = []
-    report = await world.sweep(published=published)
-
-    # Filed again in her slot, behind the sweep, and at its position: the sweep reads both, the second visit finds
-    # her swept and announces the same events again.
-    assert report.outcomes == {"swept": 1, "unchanged": 1}
-    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
-    fired = {output.id: output.data["rule"] for output in published if output.type == TRIGGER_FIRED}
-    assert list(fired.values()) == ["lapsed-buyer"]
+    # The writer filed her again once stored, in her slot and at the sweep's position.
+    await the_next_sweep_lapses_lea_from_her_entry_and_its_copy(world)
 
 
 async def test_a_writer_stalled_before_storing_a_person_erased_meanwhile_leaves_no_entry_naming_them() -> None:
