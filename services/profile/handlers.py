@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 from uuid import UUID, uuid5
 
-from services.profile.domain.history import ProfileEvent, profile_event
+from services.profile.domain.history import ProfileEvent, performance_of, profile_event
 from services.profile.domain.lookups import lookup_keys, personal_details
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
 from services.profile.domain.rules import (
@@ -1230,6 +1230,7 @@ def _announced(
             as_of=as_of,
             cause_event_type=None if cause.fact is None else cause.fact.type,
             cause_event_id=None if cause.fact is None else cause.fact.event_id,
+            cause_performance_id=None if cause.fact is None else performance_of(cause.fact.data),
             person_id=person_id,
         )
         common = _common(organisation_id, person_id, cause, as_of)

@@ -52,6 +52,8 @@ PROFILE_FACTS: tuple[type[AudienceFact], ...] = (
     ConsentWithdrawnV1,
     PersonDetailsUpdatedV1,
 )
+# The facts about one performance: tickets bought or exchanged for it, a ticket scanned at it.
+PERFORMANCE_FACTS: tuple[type[AudienceFact], ...] = (TicketPurchasedV1, TicketExchangedV1, TicketScannedV1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,16 @@ class ProfileEvent:
     data: AudienceFact
     # The upstream system's slug, e.g. `billetterie-principale`.
     source: str
+
+
+def performance_of(data: EventData) -> str | None:
+    """The id of the performance a fact is about (see `PERFORMANCE_FACTS`); None for a fact about none."""
+    match data:
+        case TicketPurchasedV1() | TicketScannedV1():
+            return data.performance.performance_id
+        case TicketExchangedV1():
+            return data.to_performance.performance_id
+    return None
 
 
 def profile_event(envelope: Envelope, data: EventData) -> ProfileEvent | None:

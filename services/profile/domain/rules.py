@@ -14,6 +14,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from services.profile.domain.history import PERFORMANCE_FACTS
 from services.profile.domain.rule_conditions import (
     Condition,
     ConditionSpec,
@@ -166,6 +167,12 @@ class Period(StrEnum):
     YEAR = "year"
     MONTH = "month"
     PER_EVENT = "per_event"
+    # Once per performance the causing fact is about: two tickets scanned at one show are one performance.
+    PER_PERFORMANCE = "per_performance"
+
+
+# Periods keyed by the causing fact, never by time: such a rule fires on events only, never in the sweep.
+_EVENT_PERIODS = frozenset({Period.PER_EVENT, Period.PER_PERFORMANCE})
 
 
 class TriggerSpec(BaseModel):
@@ -206,9 +213,26 @@ class TriggerSpec(BaseModel):
 
     @model_validator(mode="after")
     def _counted_from_fits_period(self) -> Self:
-        if self.counted_from is not None and self.period in (Period.SEASON, Period.PER_EVENT):
+        if self.counted_from is not None and (self.period is Period.SEASON or self.period in _EVENT_PERIODS):
             raise _problem(
                 "counted_from_not_allowed", f"`counted_from` applies to once, year and month, not to {self.period}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _per_performance_follows_performance_facts(self) -> Self:
+        if self.period is not Period.PER_PERFORMANCE:
+            return self
+        about_performances = sorted(
+            event_type.name for event_type in all_event_types() if event_type.model in PERFORMANCE_FACTS
+        )
+        others = sorted(set(self.on or ()) - set(about_performances))
+        if self.on is None or others:
+            named = f"; {', '.join(f'`{name}`' for name in others)} is about no performance" if others else ""
+            raise _problem(
+                "per_performance_needs_performance_events",
+                f"`per_performance` needs `on` to list only events about a performance "
+                f"({', '.join(about_performances)}){named}",
             )
         return self
 
@@ -238,7 +262,7 @@ class TriggerRule:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_tests", time_tests_of(self.condition))
-        object.__setattr__(self, "fires_while_true", self.period is Period.PER_EVENT or bool(self.time_tests))
+        object.__setattr__(self, "fires_while_true", self.period in _EVENT_PERIODS or bool(self.time_tests))
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +331,7 @@ def evaluate_triggers(
     as_of: datetime,
     cause_event_type: str | None,
     cause_event_id: str | None,
+    cause_performance_id: str | None = None,
     person_id: str,
 ) -> list[TriggerDecision]:
     """The rules that fire for a change from `before` to `after`, in file order.
@@ -315,6 +340,8 @@ def evaluate_triggers(
     fires whenever its condition holds (see `TriggerRule.fires_while_true`), so the caller must store each
     dedupe key under a unique index and publish only decisions whose key is new. For the time sweep, pass the
     profile as both `before` and `after` and no cause: rules restricted by `on` and per-event rules then skip.
+    `cause_performance_id` is the performance the causing fact is about (`history.performance_of`), which keys
+    `per_performance` rules; without it they skip.
     """
     _require_aware(as_of)
     decisions = []
@@ -325,7 +352,7 @@ def evaluate_triggers(
             continue
         if not rule.fires_while_true and rule.condition.holds(before, as_of):
             continue
-        period_key = _period_key(rule, after, as_of, cause_event_id)
+        period_key = _period_key(rule, after, as_of, cause_event_id, cause_performance_id)
         if period_key is None:
             continue
         dedupe_key = f"{rule.name}:{person_id}:{period_key}"
@@ -345,10 +372,19 @@ def evaluate_triggers(
     return decisions
 
 
-def _period_key(rule: TriggerRule, profile: Profile, as_of: datetime, cause_event_id: str | None) -> str | None:
-    """The period part of the dedupe key, or None when the period cannot be named (no season, no event, no date)."""
+def _period_key(
+    rule: TriggerRule,
+    profile: Profile,
+    as_of: datetime,
+    cause_event_id: str | None,
+    cause_performance_id: str | None,
+) -> str | None:
+    """The period part of the dedupe key, or None when the period cannot be named (no season, event, performance
+    or date)."""
     if rule.period is Period.PER_EVENT:
         return cause_event_id
+    if rule.period is Period.PER_PERFORMANCE:
+        return cause_performance_id
     if rule.period is Period.SEASON:
         label = profile.get("season.current.label")
         return label if is_present(label) else None
@@ -452,7 +488,7 @@ def time_conditions_due(
         if isinstance(definition, SegmentDefinitions):
             owners: Iterable[Segment | TriggerRule] = definition.segments
         else:
-            swept = [rule for rule in definition.rules if rule.on is None and rule.period is not Period.PER_EVENT]
+            swept = [rule for rule in definition.rules if rule.on is None and rule.period not in _EVENT_PERIODS]
             candidates.extend(_next_period_starts(swept, profile, as_of))
             owners = swept
         for owner in owners:

@@ -5,13 +5,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.profile.domain.history import PROFILE_FACTS, profile_event, resolved_profile_event
+from services.profile.domain.history import (
+    PERFORMANCE_FACTS,
+    PROFILE_FACTS,
+    performance_of,
+    profile_event,
+    resolved_profile_event,
+)
 from shared.events import (
     EventType,
     EventValidationError,
     PersonResolvedV1,
+    TicketExchangedV1,
     TicketPurchasedV1,
     TicketRefundedV1,
+    TicketScannedV1,
     all_event_types,
     build_envelope,
 )
@@ -46,6 +54,14 @@ def test_every_upstream_fact_but_privacy_requests_changes_a_profile(registered: 
 
     assert (event is None) is (registered.name in UNFOLDED)
     assert len(PROFILE_FACTS) == len(all_event_types()) - len(UNFOLDED)
+
+
+def test_tickets_bought_exchanged_or_scanned_name_their_performance_and_other_facts_none() -> None:
+    performances = {model: performance_of(model.model_validate(EXAMPLES[model])) for model in PROFILE_FACTS}
+    assert {model for model, performance in performances.items() if performance is not None} == set(PERFORMANCE_FACTS)
+    assert performances[TicketScannedV1] == EXAMPLES[TicketScannedV1]["performance"]["performance_id"]
+    assert performances[TicketPurchasedV1] == EXAMPLES[TicketPurchasedV1]["performance"]["performance_id"]
+    assert performances[TicketExchangedV1] == EXAMPLES[TicketExchangedV1]["to_performance"]["performance_id"]
 
 
 def test_a_profile_event_keeps_the_id_type_and_data_and_names_the_upstream_system() -> None:

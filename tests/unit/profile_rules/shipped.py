@@ -28,6 +28,7 @@ def fired(
     as_of: datetime = AS_OF,
     cause: str | None = PURCHASE,
     event_id: str | None = "evt-1",
+    performance_id: str | None = None,
     person_id: str = PERSON,
 ) -> dict[str, TriggerDecision]:
     """The shipped rules a change fires, by rule name."""
@@ -38,6 +39,7 @@ def fired(
         as_of=as_of,
         cause_event_type=cause,
         cause_event_id=event_id,
+        cause_performance_id=performance_id,
         person_id=person_id,
     )
     return {decision.rule: decision for decision in decisions}

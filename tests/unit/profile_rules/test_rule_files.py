@@ -65,7 +65,7 @@ def test_the_shipped_triggers_load_with_their_periods_and_purposes() -> None:
         "welcome-first-purchase": Period.ONCE,
         "subscription-offer-third-production": Period.SEASON,
         "lapsed-buyer": Period.ONCE,
-        "thank-you-after-performance": Period.PER_EVENT,
+        "thank-you-after-performance": Period.PER_PERFORMANCE,
         "donor-anniversary": Period.YEAR,
         "express-consent-before-expiry": Period.ONCE,
         "high-value-patron": Period.ONCE,
@@ -405,7 +405,22 @@ RULE_HEAD = """\
         ),
         pytest.param("on: []\nperiod: per_event", 6, "needs at least one event type", id="empty on"),
         pytest.param(
-            "period: weekly", 6, "Input should be 'once', 'season', 'year', 'month' or 'per_event'", id="unknown period"
+            "period: weekly",
+            6,
+            "Input should be 'once', 'season', 'year', 'month', 'per_event' or 'per_performance'",
+            id="unknown period",
+        ),
+        pytest.param(
+            "period: per_performance",
+            2,
+            "`per_performance` needs `on` to list only events about a performance",
+            id="per performance without on",
+        ),
+        pytest.param(
+            "on: [parterre.ticket.scanned.v1, parterre.donation.made.v1]\nperiod: per_performance",
+            2,
+            "`parterre.donation.made.v1` is about no performance",
+            id="per performance on an event about no performance",
         ),
         pytest.param(
             "period: once\npurpose: email",

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from services.profile.domain.rules import (
     TRIGGER_NAMESPACE,
+    TriggerDecision,
     contact_points,
     evaluate_triggers,
     load_triggers,
@@ -148,32 +149,62 @@ def test_an_event_of_a_lapsed_patron_repeats_the_key_the_sweep_already_stored() 
 # Thank-you after a scan
 
 
+PERFORMANCE = "belles-soeurs-2026-11-15-20h"
+
+
 def attended(performance_at: datetime, count: int = 1) -> dict[str, Any]:
     return patron(performances_attended=count, last_performance_at=performance_at)
 
 
-def test_a_scan_fires_a_thank_you_keyed_by_the_scan_event() -> None:
+def thanked(before: dict[str, Any], after: dict[str, Any], **cause: Any) -> dict[str, TriggerDecision]:
+    """The shipped rules a scan fires, of performance PERFORMANCE unless told."""
+    return fired(before, after, cause=SCAN, **{"performance_id": PERFORMANCE} | cause)
+
+
+def test_a_scan_fires_a_thank_you_keyed_by_the_performance_scanned() -> None:
     before, after = attended(AS_OF - timedelta(days=40), 1), attended(AS_OF - timedelta(hours=2), 2)
-    decision = fired(before, after, cause=SCAN, event_id="evt-scan-88210")["thank-you-after-performance"]
-    assert decision.dedupe_key == f"thank-you-after-performance:{PERSON}:evt-scan-88210"
-    redelivered = fired(before, after, cause=SCAN, event_id="evt-scan-88210")["thank-you-after-performance"]
+    decision = thanked(before, after, event_id="evt-scan-88210")["thank-you-after-performance"]
+    assert decision.dedupe_key == f"thank-you-after-performance:{PERSON}:{PERFORMANCE}"
+    redelivered = thanked(before, after, event_id="evt-scan-88210")["thank-you-after-performance"]
     assert redelivered.trigger_id == decision.trigger_id
+
+
+def test_two_tickets_scanned_at_one_performance_thank_the_patron_once() -> None:
+    after = attended(AS_OF - timedelta(hours=2), 1)
+    first = thanked(patron(), after, event_id="evt-scan-88210-1")["thank-you-after-performance"]
+    second = thanked(after, after, event_id="evt-scan-88210-2")["thank-you-after-performance"]
+    # The same key: the store refuses the second.
+    assert second.dedupe_key == first.dedupe_key
+    assert second.trigger_id == first.trigger_id
+
+
+def test_scans_at_two_performances_thank_the_patron_for_each() -> None:
+    after = attended(AS_OF - timedelta(hours=2), 2)
+    first = thanked(patron(), after, event_id="evt-scan-1")["thank-you-after-performance"]
+    second = thanked(after, after, event_id="evt-scan-2", performance_id="belles-soeurs-2026-11-16-14h")
+    assert second["thank-you-after-performance"].dedupe_key != first.dedupe_key
+
+
+def test_a_scan_naming_no_performance_thanks_no_one() -> None:
+    after = attended(AS_OF - timedelta(hours=2))
+    assert "thank-you-after-performance" not in thanked(patron(), after, performance_id=None)
 
 
 def test_a_scan_before_the_curtain_rises_is_thanked() -> None:
     after = attended(AS_OF + timedelta(minutes=18))
-    assert "thank-you-after-performance" in fired(patron(), after, cause=SCAN)
+    assert "thank-you-after-performance" in thanked(patron(), after)
 
 
 def test_the_same_change_from_another_event_thanks_no_one() -> None:
     after = attended(AS_OF - timedelta(hours=2))
-    assert "thank-you-after-performance" not in fired(patron(), after, cause="parterre.ticket.purchased.v1")
+    purchase = fired(patron(), after, cause="parterre.ticket.purchased.v1", performance_id=PERFORMANCE)
+    assert "thank-you-after-performance" not in purchase
     assert "thank-you-after-performance" not in swept(after)
 
 
 def test_a_scan_of_a_performance_long_past_imported_late_is_not_thanked() -> None:
     after = attended(AS_OF - timedelta(days=10))
-    assert "thank-you-after-performance" not in fired(patron(), after, cause=SCAN)
+    assert "thank-you-after-performance" not in thanked(patron(), after)
 
 
 # Donor anniversary
@@ -298,6 +329,12 @@ PERIOD_RULES = load_triggers(
             description: Once an event.
             when: {field: tickets_bought, op: gt, value: 0}
             period: per_event
+          every-performance:
+            title: {fr: Once a performance., en: Once a performance.}
+            description: Once a performance.
+            on: [parterre.ticket.purchased.v1]
+            when: {field: tickets_bought, op: gt, value: 0}
+            period: per_performance
           once-per-first-purchase:
             title: {fr: Once per first purchase date., en: Once per first purchase date.}
             description: Once per first purchase date.
@@ -319,6 +356,7 @@ def period_keys(before: dict[str, Any], after: dict[str, Any], **options: Any) -
         "as_of": AS_OF,
         "cause_event_type": "parterre.ticket.purchased.v1",
         "cause_event_id": "evt-77",
+        "cause_performance_id": "belles-soeurs-2026-11-20-20h",
         "person_id": PERSON,
     } | options
     decisions = evaluate_triggers(PERIOD_RULES, before, after, **arguments)
@@ -338,13 +376,14 @@ def test_each_period_names_its_part_of_the_dedupe_key() -> None:
         "every-year": "2026",
         "every-month": "2026-11",
         "every-event": "evt-77",
+        "every-performance": "belles-soeurs-2026-11-20-20h",
         "once-per-first-purchase": "2026-01-31T20:30:00Z",
         "monthly-since-first-purchase": "2026-10-31",
     }
 
 
 def test_a_period_that_cannot_be_named_fires_nothing() -> None:
-    keys = period_keys({}, {"tickets_bought": 1}, cause_event_id=None)
+    keys = period_keys({}, {"tickets_bought": 1}, cause_event_id=None, cause_performance_id=None)
     assert set(keys) == {"every-once", "every-year", "every-month"}
 
 
