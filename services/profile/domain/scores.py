@@ -85,9 +85,10 @@ class LifecycleStage(StrEnum):
 DONOR_MONTHS = 24
 # A first transaction within this many days makes a new patron.
 NEW_PATRON_DAYS = 90
-# A last transaction within this many months is active; then at risk until AT_RISK_MONTHS; lapsed after.
-ACTIVE_MONTHS = 12
-AT_RISK_MONTHS = 18
+# A patron whose last transaction is AT_RISK_AFTER_MONTHS old is at risk, and LAPSED_AFTER_MONTHS old lapsed;
+# active before. The same spans as the shipped `at-risk` (6 to 12 months) and `lapsed-buyers` segments.
+AT_RISK_AFTER_MONTHS = 6
+LAPSED_AFTER_MONTHS = 12
 
 
 def lifecycle_stage(
@@ -110,9 +111,9 @@ def lifecycle_stage(
         return None
     if as_of < first_transaction_at + timedelta(days=NEW_PATRON_DAYS):
         return LifecycleStage.NEW
-    if as_of < add_months(last_transaction_at, ACTIVE_MONTHS):
+    if as_of < add_months(last_transaction_at, AT_RISK_AFTER_MONTHS):
         return LifecycleStage.ACTIVE
-    if as_of < add_months(last_transaction_at, AT_RISK_MONTHS):
+    if as_of < add_months(last_transaction_at, LAPSED_AFTER_MONTHS):
         return LifecycleStage.AT_RISK
     return LifecycleStage.LAPSED
 
@@ -125,7 +126,10 @@ def lifecycle_steps(
     if first_transaction_at is not None:
         steps.append(first_transaction_at + timedelta(days=NEW_PATRON_DAYS))
     if last_transaction_at is not None:
-        steps += [add_months(last_transaction_at, ACTIVE_MONTHS), add_months(last_transaction_at, AT_RISK_MONTHS)]
+        steps += [
+            add_months(last_transaction_at, AT_RISK_AFTER_MONTHS),
+            add_months(last_transaction_at, LAPSED_AFTER_MONTHS),
+        ]
     return steps
 
 

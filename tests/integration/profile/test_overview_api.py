@@ -106,8 +106,8 @@ async def test_the_overview_counts_new_and_returning_patrons_stages_productions_
             {"stage": "donor", "patrons": 0},
             {"stage": "new", "patrons": 1},
             {"stage": "active", "patrons": 2},
-            {"stage": "at_risk", "patrons": 1},
-            {"stage": "lapsed", "patrons": 0},
+            {"stage": "at_risk", "patrons": 0},
+            {"stage": "lapsed", "patrons": 1},
             {"stage": "none", "patrons": 0},
         ],
         "top_returning_productions": [

@@ -162,8 +162,8 @@ def test_patrons_are_counted_by_the_lifecycle_stage_their_profile_shows_and_ever
     subscriber = patron(pass_for(date(2026, 9, 1)))
     donor = patron(donation(bought(2026, 3, 1)))
     new = patron(ticket_for(show(2026, 11, 20), on=bought(2026, 10, 20)))
-    active = patron(ticket_for(show(2026, 4, 20), on=bought(2026, 3, 20)))
-    at_risk = patron(shop_order(bought(2025, 8, 1)))
+    active = patron(ticket_for(show(2026, 7, 20), on=bought(2026, 6, 20)))
+    at_risk = patron(shop_order(bought(2026, 2, 1)))
     lapsed = patron(ticket_for(show(2024, 10, 5), ticket="T-1"), ticket_for(show(2024, 11, 5), ticket="T-2"))
     reader = patron(newsletter("subscribed", bought(2026, 1, 10)))
 

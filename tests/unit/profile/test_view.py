@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.profile.domain.history import ProfileEvent
-from services.profile.domain.profile import PROFILE_FIELD_NAMES, fold, view
+from services.profile.domain.profile import PROFILE_FIELD_NAMES, ProfileState, fold, next_time_change, view
 from services.profile.domain.rule_conditions import PROFILE_FIELDS
 from services.profile.domain.scores import RfmThresholds
 from services.profile.domain.seasons import SeasonCalendar
@@ -591,10 +591,10 @@ def test_a_gift_within_24_months_makes_a_donor() -> None:
         (89, 89, "new"),
         (90, 90, "active"),
         (400, 20, "active"),
-        (400, 364, "active"),
-        (400, 366, "at_risk"),
-        (700, 546, "at_risk"),
-        (700, 548, "lapsed"),
+        (400, 182, "active"),
+        (400, 184, "at_risk"),
+        (700, 364, "at_risk"),
+        (700, 366, "lapsed"),
     ],
 )
 def test_the_lifecycle_follows_the_first_and_last_purchase(first_days_ago: int, last_days_ago: int, stage: str) -> None:
@@ -605,6 +605,43 @@ def test_the_lifecycle_follows_the_first_and_last_purchase(first_days_ago: int, 
     ]
 
     assert profile(history, when=now)["lifecycle_stage"] == stage
+
+
+LAST_BOUGHT = datetime(2025, 10, 1, 12, tzinfo=UTC)
+
+
+def buyer_since_2024_last_buying_on(last: datetime) -> ProfileState:
+    return fold(
+        [
+            purchase(datetime(2024, 3, 5, 12, tzinfo=UTC), BELLES_SOEURS, "T-1", order_id="O-1"),
+            purchase(last, MATINEE, "T-2", order_id="O-2"),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("when", "stage"),
+    [
+        (datetime(2026, 4, 1, 11, 59, 59, 999999, tzinfo=UTC), "active"),
+        (datetime(2026, 4, 1, 12, tzinfo=UTC), "at_risk"),
+        (datetime(2026, 10, 1, 11, 59, 59, 999999, tzinfo=UTC), "at_risk"),
+        (datetime(2026, 10, 1, 12, tzinfo=UTC), "lapsed"),
+    ],
+)
+def test_a_buyer_is_at_risk_6_months_after_the_last_purchase_and_lapsed_12_months_after(
+    when: datetime, stage: str
+) -> None:
+    state = buyer_since_2024_last_buying_on(LAST_BOUGHT)
+
+    assert view(state, as_of=when, seasons=THEATRE)["lifecycle_stage"] == stage
+
+
+def test_the_sweep_is_due_when_a_buyer_becomes_at_risk_6_months_after_the_last_purchase() -> None:
+    state = buyer_since_2024_last_buying_on(LAST_BOUGHT)
+    # After the recency score's 180-day step, the stage is the next thing time changes.
+    after_recency_step = LAST_BOUGHT + days(181)
+
+    assert next_time_change(state, after_recency_step, seasons=THEATRE) == datetime(2026, 4, 1, 12, tzinfo=UTC)
 
 
 def test_engagement_adds_opens_clicks_attendance_recency_and_social_points() -> None:
