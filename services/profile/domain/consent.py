@@ -111,18 +111,20 @@ _IMPLIED_BASES = frozenset(LegalBasis) - {LegalBasis.EXPRESS}
 def current_consent(history: ConsentHistory, purpose: ConsentPurpose, *, policy: ConsentPolicy = CASL) -> Consent:
     """The consent `history` gives for `purpose`.
 
-    A withdrawal ends every basis it covers, and bars implied bases that come after it (a purchase after an
-    unsubscribe does not re-open email) until an express grant re-opens the relationship. An implied basis keeps
-    the status `granted` once expired: `allowed_at` tells whether it still allows contact.
+    A withdrawal ends every basis it covers (all of them when it names none), and, whatever basis it names, bars
+    every implied basis that comes after it (CASL: withdrawal wins over any later implied basis, so a purchase
+    after an unsubscribe does not re-open email) until an express grant re-opens the relationship. An implied
+    basis keeps the status `granted` once expired: `allowed_at` tells whether it still allows contact.
     """
     facts = list(history.consent_facts.get(purpose.value, ()))
     if purpose in policy.implied_purposes:
-        # Only the latest relationship of each kind is kept; that is enough, since a relationship that is barred
-        # or withdrawn bars or withdraws every earlier one of its kind too.
+        # Only the latest relationship of each kind is kept. A withdrawal that ends that kind ends every earlier
+        # one too; one naming another basis leaves earlier ones standing, and if the latest is barred, an earlier
+        # one it hides is lost: consent then errs towards no contact, never towards contact.
         facts += history.relationships.values()
     express: ConsentFact | None = None
     implied: dict[LegalBasis, ConsentFact] = {}
-    barred: set[LegalBasis] = set()
+    barred = False
     withdrawal: ConsentFact | None = None
     for fact in sorted(facts, key=_timeline_order):
         if fact.action is ConsentAction.WITHDRAWN:
@@ -131,12 +133,12 @@ def current_consent(history: ConsentHistory, purpose: ConsentPurpose, *, policy:
                 express = None
             for basis in covered & _IMPLIED_BASES:
                 implied.pop(basis, None)
-                barred.add(basis)
+            barred = True
             withdrawal = fact
         elif fact.basis is LegalBasis.EXPRESS:
             express = fact
-            barred.clear()
-        elif fact.basis is not None and fact.basis not in barred:
+            barred = False
+        elif fact.basis is not None and not barred:
             implied[fact.basis] = fact
     if express is not None:
         return _granted(express, None)

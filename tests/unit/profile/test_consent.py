@@ -1,5 +1,6 @@
 """Consent per purpose: express until withdrawn, implied for 2 years or 6 months, and withdrawal against later facts."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -161,6 +162,34 @@ def test_a_purchase_after_an_unsubscribe_does_not_reopen_marketing_email() -> No
     assert not allowed(state, BOUGHT + days(31))
 
 
+LATER_RELATIONSHIPS: dict[str, Callable[[datetime], ProfileEvent]] = {
+    "purchase": lambda when: purchase(when, SHOW),
+    "donation": donation,
+    "inquiry": form,
+    "membership": lambda when: subscription(when, kind="membership"),
+}
+
+
+@pytest.mark.parametrize("relationship", LATER_RELATIONSHIPS)
+@pytest.mark.parametrize("withdrawn_basis", ["express", "implied_purchase", "implied_donation", "implied_inquiry"])
+def test_a_withdrawal_naming_any_basis_bars_every_later_implied_basis(withdrawn_basis: str, relationship: str) -> None:
+    later = LATER_RELATIONSHIPS[relationship](BOUGHT + days(30))
+    state = fold([granted(BOUGHT, basis=withdrawn_basis), withdrawn(BOUGHT + days(1), basis=withdrawn_basis), later])
+    consent = current_consent(state, EMAIL)
+
+    assert (consent.status, consent.basis) == (ConsentStatus.WITHDRAWN, LegalBasis(withdrawn_basis))
+    assert not allowed(state, BOUGHT + days(31))
+
+
+def test_a_purchase_after_express_consent_is_withdrawn_does_not_reopen_marketing_email() -> None:
+    fields = email_fields(
+        [granted(BOUGHT), withdrawn(BOUGHT + days(1), basis="express"), purchase(BOUGHT + days(30), SHOW)],
+        BOUGHT + days(31),
+    )
+
+    assert (fields["status"], fields["basis"], fields["allowed"]) == ("withdrawn", "express", False)
+
+
 def test_a_later_express_grant_reopens_marketing_email() -> None:
     state = fold([purchase(BOUGHT, SHOW), withdrawn(BOUGHT + days(1)), granted(BOUGHT + days(60))])
     consent = current_consent(state, EMAIL)
@@ -174,12 +203,14 @@ def test_once_reopened_by_an_express_grant_later_purchases_imply_consent_again()
         [
             withdrawn(BOUGHT),
             granted(BOUGHT + days(10)),
-            withdrawn(BOUGHT + days(20), basis="express"),
-            purchase(BOUGHT + days(30), SHOW),
+            purchase(BOUGHT + days(20), SHOW),
+            withdrawn(BOUGHT + days(30), basis="express"),
         ]
     )
+    consent = current_consent(state, EMAIL)
 
-    assert current_consent(state, EMAIL).basis is LegalBasis.IMPLIED_PURCHASE
+    # The purchase came before the withdrawal, which names express consent only.
+    assert (consent.basis, consent.captured_at) == (LegalBasis.IMPLIED_PURCHASE, BOUGHT + days(20))
 
 
 def test_a_withdrawal_and_a_grant_at_the_same_instant_leave_consent_withdrawn() -> None:
