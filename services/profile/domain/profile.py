@@ -459,6 +459,7 @@ PROFILE_FIELD_NAMES: tuple[str, ...] = (
     *(f"consent.{purpose.value}.{part}" for purpose in ConsentPurpose for part in _CONSENT_PARTS),
     *("tickets_bought", "ticket_spend", "performances_attended", "no_shows", "productions", "genres", "venues"),
     *("first_purchase_at", "last_purchase_at", "last_performance_at", "is_subscriber", "subscription_renewal_at"),
+    "subscription_spend",
     *(f"season.{which}.{part}" for which in ("current", "previous") for part in _SEASON_PARTS),
     *("shop_orders", "shop_spend", "last_order_at", "shop_categories"),
     *("donations_count", "donations_total", "largest_donation", "first_donation_at", "last_donation_at"),
@@ -544,6 +545,7 @@ def view(
     - `productions`, `genres`, `venues`, `last_performance_at`: performances held or attended (scanned), the last
       being the latest that has begun; `no_shows`: performances held, never scanned, begun NO_SHOW_GRACE ago.
     - `season.*`: tickets held for performances of that season, at their face value.
+    - `subscription_spend`: the price of every season pass and membership bought or renewed.
     - `first_purchase_at`, `last_purchase_at`: tickets and passes. RFM and the lifecycle count every transaction
       (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders not refunded in full.
     - `newsletter_status`: `subscribed` if subscribed to any list, else the latest status of any list.
@@ -577,6 +579,7 @@ def view(
         "last_performance_at": max(started, default=None),
         "is_subscriber": subscribed,
         "subscription_renewal_at": timeless.renewal_at,
+        "subscription_spend": _money(state.subscription_paid),
         **timeless.season_fields("current", seasons.current(as_of)),
         **timeless.season_fields("previous", seasons.previous(as_of)),
         **timeless.giving,

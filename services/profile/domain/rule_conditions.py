@@ -172,6 +172,7 @@ PROFILE_FIELDS: Mapping[str, FieldSpec] = {
     **_of_kind(FieldKind.MOMENT, "first_purchase_at", "last_purchase_at", "last_performance_at"),
     "is_subscriber": FieldSpec(FieldKind.FLAG),
     "subscription_renewal_at": FieldSpec(FieldKind.MOMENT),
+    "subscription_spend": FieldSpec(FieldKind.MONEY),
     **_season_fields(),
     "shop_orders": FieldSpec(FieldKind.NUMBER),
     "shop_spend": FieldSpec(FieldKind.MONEY),

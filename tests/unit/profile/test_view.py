@@ -345,6 +345,17 @@ def test_a_renewing_membership_lapses_on_its_renewal_date_unless_renewed() -> No
     assert profile([first, renewal], when=due)["subscription_renewal_at"] == datetime(2028, 9, 1, tzinfo=MONTREAL)
 
 
+def test_subscription_spend_adds_every_pass_and_membership_bought_or_renewed() -> None:
+    history = [
+        subscription(BOUGHT, price="215.00"),
+        subscription(BOUGHT, kind="membership", price="120.00", subscription_id="MEM-1"),
+        subscription(BOUGHT + days(365), kind="membership", price="125.50", subscription_id="MEM-1"),
+    ]
+
+    assert profile([])["subscription_spend"] == Decimal("0.00")
+    assert profile(history, when=BOUGHT + days(366))["subscription_spend"] == Decimal("460.50")
+
+
 def test_a_pass_with_no_end_or_renewal_date_lasts_a_year() -> None:
     history = [subscription(BOUGHT, starts_on=date(2026, 9, 1), ends_on=None)]
 

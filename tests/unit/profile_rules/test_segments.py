@@ -55,9 +55,11 @@ def test_only_first_time_buyers_of_this_season_are_new_this_season() -> None:
     assert "new-this-season" not in segments_of(returning)
 
 
-def test_high_value_adds_tickets_shop_and_gifts_with_missing_ones_as_nothing() -> None:
+def test_high_value_adds_tickets_passes_shop_and_gifts_with_missing_ones_as_nothing() -> None:
     assert "high-value" in segments_of({"ticket_spend": Decimal(2000), "shop_spend": Decimal(500)})
     assert "high-value" not in segments_of({"ticket_spend": Decimal("2499.99")})
+    assert "high-value" in segments_of({"subscription_spend": Decimal(2600)})
+    assert "high-value" in segments_of({"ticket_spend": Decimal(400), "subscription_spend": Decimal(2100)})
 
 
 def test_a_patron_whose_language_is_unknown_is_in_neither_language_segment() -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.profile.domain.profile import EMPTY_PROFILE, fold, view
 from services.profile.domain.rules import (
     TRIGGER_NAMESPACE,
     TriggerDecision,
@@ -18,8 +19,10 @@ from services.profile.domain.rules import (
     evaluate_triggers,
     load_triggers,
 )
+from services.profile.domain.seasons import SeasonCalendar
 from shared.events.common import Channel, ConsentPurpose
 from shared.events.profile import ContactPoint, TriggerFiredV1
+from tests.unit.profile.facts import subscription
 
 from .shipped import AS_OF, PERSON, SCAN, TRIGGERS, fired, swept
 
@@ -282,8 +285,15 @@ def test_implied_consent_renewed_by_a_purchase_leads_to_a_new_request_before_its
 # High-value patron
 
 
-def spent(tickets: str, shop: str | None = None, donations: str | None = None) -> dict[str, Any]:
-    amounts = {"ticket_spend": tickets, "shop_spend": shop, "donations_total": donations}
+def spent(
+    tickets: str, shop: str | None = None, donations: str | None = None, subscriptions: str | None = None
+) -> dict[str, Any]:
+    amounts = {
+        "ticket_spend": tickets,
+        "shop_spend": shop,
+        "donations_total": donations,
+        "subscription_spend": subscriptions,
+    }
     return patron(**{name: Decimal(amount) for name, amount in amounts.items() if amount is not None})
 
 
@@ -292,6 +302,19 @@ def test_crossing_2500_dollars_in_tickets_shop_and_gifts_fires_the_high_value_ru
     assert decision.dedupe_key == f"high-value-patron:{PERSON}:once"
     assert decision.facts["donations_total"] == Decimal(500)
     assert "high-value-patron" not in fired(spent("1800", "200", "500"), spent("2100", "200", "500"))
+
+
+def test_season_passes_and_memberships_count_towards_the_high_value_rule() -> None:
+    decision = fired(spent("300"), spent("300", subscriptions="2200"))["high-value-patron"]
+    assert decision.facts["subscription_spend"] == Decimal(2200)
+    assert "high-value-patron" not in fired(spent("300"), spent("300", subscriptions="2199.99"))
+
+
+def test_a_membership_of_2600_dollars_alone_makes_a_high_value_patron_as_it_makes_the_top_monetary_score() -> None:
+    membership = subscription(AS_OF - timedelta(days=1), kind="membership", price="2600.00", ends_on=None)
+    after = view(fold([membership]), as_of=AS_OF, seasons=SeasonCalendar())
+    assert (after["rfm.monetary"], after["subscription_spend"]) == (5, Decimal("2600.00"))
+    assert "high-value-patron" in fired(view(EMPTY_PROFILE, as_of=AS_OF, seasons=SeasonCalendar()), after)
 
 
 def test_exactly_2500_dollars_is_high_value_and_missing_amounts_count_as_nothing() -> None:
