@@ -44,7 +44,7 @@ class BatchReport:
 
 
 def prepare_lines(
-    lines: Iterable[str], *, organisation_id: str, rules: IdentityRules, today: date
+    lines: Iterable[str | bytes], *, organisation_id: str, rules: IdentityRules, today: date
 ) -> Iterator[PreparedLine]:
     """Each line of a batch file prepared in this process (see `prepared_input` for a second one)."""
     for line_number, line in enumerate(lines, start=1):
@@ -100,6 +100,9 @@ async def resolve_lines(
             report.skipped += 1
             report.note(line_number, f"skipped: {message}")
             continue
+        for warning in prepared.warnings:
+            report.warnings += 1
+            report.note(line_number, warning)
         if prepared.unknown_fields:
             report.warnings += 1
             report.note(line_number, f"ignored unknown fields: {', '.join(prepared.unknown_fields)}")

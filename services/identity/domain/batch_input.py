@@ -1,5 +1,6 @@
 """One line of a batch resolution file (JSON Lines) read into a record, or a precise reason it cannot be."""
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,20 @@ TEXT_FIELDS = (
 )
 KNOWN_FIELDS = frozenset(("record_id", *TEXT_FIELDS))
 MAX_FIELD_LENGTH = 1000
+NOT_UTF8_WARNING = "not valid UTF-8: read as Windows-1252"
+
+
+def _windows_1252_over_latin_1() -> dict[int, str]:
+    # Windows-1252 is Latin-1 but for 0x80-0x9F, where it puts typographic characters (’ “ ” – € …); the five
+    # bytes it leaves undefined there keep their Latin-1 meaning, so that every byte reads as something.
+    table: dict[int, str] = {}
+    for byte in range(0x80, 0xA0):
+        with contextlib.suppress(UnicodeDecodeError):
+            table[byte] = bytes((byte,)).decode("cp1252")
+    return table
+
+
+_WINDOWS_1252 = str.maketrans(_windows_1252_over_latin_1())
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +51,35 @@ class BatchRecord:
     record: PersonRecord
     # Fields present but unknown, named once per line so a misspelt column is noticed.
     unknown_fields: tuple[str, ...] = ()
+    # What was read otherwise than written and should be said: the line's encoding.
+    warnings: tuple[str, ...] = ()
 
 
 class BatchLineError(ValueError):
     """A line that cannot be used at all: not JSON, not an object, no record_id, a field of the wrong kind."""
 
 
-def read_batch_line(line: str) -> BatchRecord | None:
-    """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong."""
+def decode_line(raw: bytes) -> tuple[str, bool]:
+    """`raw` as text, and whether it was not UTF-8 and was read as Windows-1252 instead.
+
+    Box offices and spreadsheets often export Windows-1252 (or Latin-1, which it extends): read as UTF-8 with
+    replacement characters, Hélène would become `h l ne` and no longer match her other records.
+    """
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").translate(_WINDOWS_1252), True
+
+
+def read_batch_line(line: str | bytes) -> BatchRecord | None:
+    """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong.
+
+    A line given as bytes is decoded by `decode_line`; when it is not UTF-8, the record says so in its warnings.
+    """
+    warnings: tuple[str, ...] = ()
+    if isinstance(line, bytes):
+        line, fell_back = decode_line(line)
+        warnings = (NOT_UTF8_WARNING,) if fell_back else ()
     # Windows tools often start a UTF-8 file with a byte-order mark; it is no part of the first record. Without
     # its line break, an error at the end of the line is reported at the end's column, not at column 1 of a next line.
     line = line.removeprefix("\ufeff").rstrip("\r\n")
@@ -63,7 +99,7 @@ def read_batch_line(line: str) -> BatchRecord | None:
         raise BatchLineError("`record_id` is required")
     fields = {name: _text(value, name) for name in TEXT_FIELDS}
     unknown = tuple(sorted(name for name in value if name not in KNOWN_FIELDS))
-    return BatchRecord(record_id=record_id, record=PersonRecord(**fields), unknown_fields=unknown)
+    return BatchRecord(record_id=record_id, record=PersonRecord(**fields), unknown_fields=unknown, warnings=warnings)
 
 
 _NO_RECORD = NormalisedRecord()
@@ -80,6 +116,8 @@ class PreparedLine:
     # Empty for a blank line, which is passed over.
     record_id: str = ""
     unknown_fields: tuple[str, ...] = ()
+    # `BatchRecord.warnings`, worded for the report.
+    warnings: tuple[str, ...] = ()
     record: NormalisedRecord = _NO_RECORD
     identifiers: tuple[Identifier, ...] = ()
     # `blocking_keys` of the record as persons keep it.
@@ -87,7 +125,13 @@ class PreparedLine:
 
 
 def prepare_line(
-    line_number: int, line: str, *, today: date, default_region: str, policy: IdentifierPolicy, organisation_id: str
+    line_number: int,
+    line: str | bytes,
+    *,
+    today: date,
+    default_region: str,
+    policy: IdentifierPolicy,
+    organisation_id: str,
 ) -> PreparedLine:
     """`line` read, normalised, its identifiers and blocking keys found; never raises."""
     try:
@@ -102,6 +146,7 @@ def prepare_line(
         line_number,
         record_id=batch_record.record_id,
         unknown_fields=batch_record.unknown_fields,
+        warnings=batch_record.warnings,
         record=record,
         identifiers=tuple(identifiers),
         keys=blocking_keys(matching_record(record)),

@@ -257,6 +257,7 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         "lines": tally.lines,
         "records": report.records,
         "skipped": tally.skipped,
+        "warnings": tally.warnings,
         "random_pairs": report.random_pairs,
         "blocked_pairs": report.blocked_pairs,
         "blocks_share": report.blocks_share,
@@ -290,9 +291,8 @@ def _estimate(
     with arguments.input.open("rb") as raw:
         progress = ProgressLine(total, raw.tell, unit="records")
 
-        def lines() -> Iterator[str]:
-            for line in raw:
-                yield line.decode("utf-8", errors="replace")
+        def lines() -> Iterator[bytes]:
+            yield from raw
             progress.finish(tally.records, f"{tally.skipped:,} skipped")
             print("comparing random and blocked pairs, then EM…", file=sys.stderr)
 
@@ -310,9 +310,9 @@ def _estimate(
 def _print_problems(tally: LineTally) -> None:
     for problem in tally.problems:
         print(problem, file=sys.stderr)
-    hidden = tally.skipped - len(tally.problems)
+    hidden = tally.skipped + tally.warnings - len(tally.problems)
     if hidden > 0:
-        print(f"… and {hidden:,} more skipped lines", file=sys.stderr)
+        print(f"… and {hidden:,} more problems", file=sys.stderr)
 
 
 def _model_file(report: EstimationReport, configured: Matching, input_name: str) -> str:

@@ -225,12 +225,30 @@ def test_a_file_that_starts_with_a_byte_order_mark_loses_no_record(tmp_path: Pat
     assert list(assignments(tmp_path)) == ["r1"]
 
 
-def test_bytes_that_are_not_utf8_are_read_as_replacement_characters_not_a_crash(tmp_path: Path) -> None:
-    source = tmp_path / "latin1.jsonl"
-    source.write_bytes('{"record_id": "r1", "last_name": "Lévesque", "email": "l@example.com"}\n'.encode("latin-1"))
+def test_a_line_that_is_not_utf8_is_read_as_windows_1252_with_a_warning_and_its_names_still_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    helene = {"first_name": "Hélène", "last_name": "Bélanger", "email": "helene@example.com"}
+    source = tmp_path / "export.jsonl"
+    source.write_bytes(
+        json.dumps({"record_id": "r1", **helene}, ensure_ascii=False).encode("utf-8")
+        + b"\n"
+        + json.dumps({"record_id": "r2", **helene}, ensure_ascii=False).encode("cp1252")
+        + b"\n"
+        + json.dumps({"record_id": "r3", **helene, "city": "Montréal"}, ensure_ascii=False).encode("latin-1")
+        + b"\n"
+    )
     code = main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")])
     assert code == 0
-    assert list(assignments(tmp_path)) == ["r1"]
+    found = assignments(tmp_path)
+    assert list(found) == ["r1", "r2", "r3"]
+    assert len(set(found.values())) == 1
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 2: not valid UTF-8: read as Windows-1252",
+        "line 3: not valid UTF-8: read as Windows-1252",
+    ]
+    assert summary(stderr)["warnings"] == 2
 
 
 @pytest.mark.parametrize("organisation", ["Théâtre du Nord", "x", "-nord"])

@@ -13,6 +13,7 @@ from services.identity.domain.batch_input import (
     TEXT_FIELDS,
     BatchLineError,
     BatchRecord,
+    decode_line,
     read_batch_line,
 )
 from services.identity.domain.records import PersonRecord
@@ -70,6 +71,37 @@ def test_a_byte_order_mark_before_the_first_record_is_not_part_of_it() -> None:
     record = read_batch_line("\ufeff" + line_of(record_id="r1", email="a@b.example"))
     assert record is not None
     assert record.record_id == "r1"
+
+
+def test_a_utf8_line_is_read_as_utf8_with_no_warning() -> None:
+    line = line_of(record_id="r1", first_name="Hélène ’🎭").encode("utf-8")
+    assert decode_line(line) == (line_of(record_id="r1", first_name="Hélène ’🎭"), False)
+    record = read_batch_line(line)
+    assert record is not None
+    assert (record.record.first_name, record.warnings) == ("Hélène ’🎭", ())
+
+
+def test_a_line_that_is_not_utf8_is_read_as_windows_1252_and_says_so() -> None:
+    line = line_of(record_id="r1", first_name="Hélène", last_name="O’Neil", city="Montréal").encode("cp1252")
+    record = read_batch_line(line)
+    assert record is not None
+    assert (record.record.first_name, record.record.last_name, record.record.city) == ("Hélène", "O’Neil", "Montréal")
+    assert record.warnings == ("not valid UTF-8: read as Windows-1252",)
+
+
+def test_the_bytes_windows_1252_leaves_undefined_are_read_as_latin_1() -> None:
+    assert decode_line(b"\xe9\x80\x81\x8d\x8f\x90\x9d\x9f") == ("é€\x81\x8d\x8f\x90\x9dŸ", True)
+
+
+@given(raw=st.binary(max_size=40))
+def test_any_bytes_are_read_as_text_one_character_a_byte_unless_they_are_utf8(raw: bytes) -> None:
+    text, fell_back = decode_line(raw)
+    if fell_back:
+        assert len(text) == len(raw)
+        with pytest.raises(UnicodeDecodeError):
+            raw.decode("utf-8")
+    else:
+        assert text.encode("utf-8") == raw
 
 
 @pytest.mark.parametrize(
