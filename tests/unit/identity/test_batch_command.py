@@ -340,6 +340,49 @@ def test_report_writes_the_counts_and_problems_as_json(tmp_path: Path) -> None:
     }
 
 
+def test_the_report_names_every_problem_while_the_terminal_shows_the_first_hundred_and_points_to_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    bad_lines = 150
+    code = run(
+        tmp_path,
+        *(f"not json {n}" for n in range(bad_lines)),
+        {"record_id": "r1", "email": "elise@example.com", "vip\nyes": True},
+        options=("--report", str(report)),
+    )
+    assert code == 0
+    written = json.loads(report.read_text(encoding="utf-8"))
+    assert (written["skipped"], written["warnings"]) == (bad_lines, 1)
+    assert written["problems"] == [
+        *(f"line {n}: skipped: not valid JSON: Expecting value at column 1" for n in range(1, bad_lines + 1)),
+        f"line {bad_lines + 1}: ignored unknown fields: vip\nyes",
+    ]
+    stderr = capsys.readouterr().err
+    assert len(problem_lines(stderr)) == 100
+    assert f"… and 51 more problems, see {report}" in stderr.splitlines()
+
+
+def test_without_report_the_terminal_says_how_to_see_the_problems_it_leaves_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(tmp_path, *("not json" for _ in range(101)), {"record_id": "r1", "email": "elise@example.com"})
+    assert "… and 1 more problem, --report FILE writes them all" in capsys.readouterr().err.splitlines()
+
+
+def test_a_run_without_problems_writes_a_report_with_none(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    run(tmp_path, {"record_id": "r1", "email": "elise@example.com"}, options=("--report", str(report)))
+    assert json.loads(report.read_text(encoding="utf-8")) == {
+        "lines": 1,
+        "resolved": 1,
+        "skipped": 0,
+        "warnings": 0,
+        "outcomes": {"new": 1},
+        "problems": [],
+    }
+
+
 def test_the_command_takes_a_memory_budget_and_refuses_one_too_small(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
