@@ -130,10 +130,11 @@ def test_a_malformed_line_is_reported_with_its_number_and_skipped(
     assert problem_lines(stderr) == [
         "line 2: skipped: not valid JSON: Expecting value at column 30",
         "line 3: skipped: a line must be a JSON object, not list",
-        "line 4: skipped: `email` must be text, not list",
+        "line 4: ignored email: it must be text, not list",
+        "line 4: skipped: names nobody: it needs an external_id, an email, a phone, or first and last names",
         "line 5: skipped: `record_id` is required",
     ]
-    assert summary(stderr) == {"lines": 6, "resolved": 2, "skipped": 4, "warnings": 0, "outcomes": {"new": 2}}
+    assert summary(stderr) == {"lines": 6, "resolved": 2, "skipped": 4, "warnings": 1, "outcomes": {"new": 2}}
 
 
 def test_a_line_naming_nobody_is_skipped_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -207,6 +208,37 @@ def test_an_impossible_birth_date_or_a_garbled_phone_is_a_warning_and_the_record
         "line 2: ignored phone: '514-55' is not a valid phone number",
     ]
     assert summary(stderr)["warnings"] == 2
+
+
+def test_a_field_of_the_wrong_kind_or_too_long_is_a_warning_and_the_record_is_resolved_on_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise@example.com", "phone": 5145550199.0, **ELISE},
+        {"record_id": "r2", "email": "elise@example.com", "street": "x" * 1001, "city": ["Montréal"]},
+        {"record_id": "r3", "phone": 5145550123, "postal_code": 75001},
+        options=("--strict",),
+    )
+    assert code == 0
+    found = assignments(tmp_path)
+    assert list(found) == ["r1", "r2", "r3"]
+    assert found["r1"] == found["r2"] != found["r3"]
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 1: ignored phone: it must be text, not float",
+        "line 2: ignored street: it is longer than 1000 characters",
+        "line 2: ignored city: it must be text, not list",
+    ]
+    assert summary(stderr)["warnings"] == 3
+
+
+def test_a_record_id_of_the_wrong_kind_makes_the_line_malformed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(tmp_path, {"record_id": 1.0, "email": "elise@example.com"}, {"record_id": 2, "email": "jean@example.com"})
+    assert list(assignments(tmp_path)) == ["2"]
+    assert problem_lines(capsys.readouterr().err) == ["line 1: skipped: `record_id` must be text, not float"]
 
 
 def test_unknown_fields_are_named_as_a_warning_so_a_misspelt_column_is_noticed(
