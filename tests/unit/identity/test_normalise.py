@@ -56,6 +56,14 @@ french_names = st.text(alphabet=FRENCH_LETTERS + FRENCH_LETTERS.upper() + " -'.�
         ("jp.gagnon@hotmail.com", "jp.gagnon@hotmail.com"),
         ("Hélène@Exemple.QC.CA", "hélène@exemple.qc.ca"),
         ("mailto:guy@example.org", "guy@example.org"),
+        ("JOHN.DOE@Gmail.Com.", "johndoe@gmail.com"),
+        ("marie@videotron.ca.", "marie@videotron.ca"),
+        ("John Doe <john@x.com>", "john@x.com"),
+        ('"Tremblay, Marie" <Marie+Billets@Videotron.ca>', "marie@videotron.ca"),
+        ("<marie@videotron.ca>", "marie@videotron.ca"),
+        ("\uff2a\uff2f\uff28\uff2e@example.com", "john@example.com"),
+        ("jo\u200bhn@exa\u200cmple.com\u200d", "john@example.com"),
+        ("\ufeffjohn@example.com", "john@example.com"),
     ],
 )
 def test_emails_are_lower_cased_and_lose_tags_and_gmail_dots(raw: str, expected: str) -> None:
@@ -80,7 +88,9 @@ def test_an_email_written_with_a_decomposed_accent_equals_the_composed_one() -> 
         "...@gmail.com",
         "marie@videotron..ca",
         "marie@videotron.ca; jean@videotron.ca",
-        "<marie@videotron.ca>",
+        "marie@videotron.ca..",
+        "Marie <marie@videotron.ca> <jean@videotron.ca>",
+        "Marie <>",
     ],
 )
 def test_text_without_the_shape_of_an_email_is_not_an_email(raw: str) -> None:
@@ -93,6 +103,23 @@ emails = st.emails() | st.builds(
     st.sampled_from(["", "+promo", "+"]),
     st.sampled_from(["gmail.com", "GoogleMail.com", "videotron.ca", "Exemple.QC.CA"]),
 )
+
+
+@given(emails, st.sampled_from(["\u200b", "\u200c", "\u200d", "\ufeff"]), st.data())
+def test_zero_width_characters_anywhere_in_an_email_change_nothing(
+    raw: str, invisible: str, data: st.DataObject
+) -> None:
+    where = data.draw(st.integers(min_value=0, max_value=len(raw)))
+    assert normalise_email(raw[:where] + invisible + raw[where:]) == normalise_email(raw)
+
+
+@given(emails)
+def test_an_email_in_full_width_letters_or_with_a_name_or_a_trailing_dot_is_the_same_address(raw: str) -> None:
+    full_width = "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in raw)
+    assert normalise_email(full_width) == normalise_email(raw)
+    assert normalise_email(f"Marie Tremblay <{raw}>") == normalise_email(raw)
+    if normalise_email(raw) is not None:
+        assert normalise_email(raw + ".") == normalise_email(raw)
 
 
 @given(emails)
