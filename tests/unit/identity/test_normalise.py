@@ -446,6 +446,8 @@ def test_a_postal_code_is_never_rejected_and_stays_the_same_when_normalised_agai
         ["12 rang 5", "12 5e Rang"],
         ["8 route 117", "8 rte 117"],
         ["40 Côte-Sainte-Catherine", "40 côte Ste-Catherine"],
+        ["1234 B av du Parc", "1234-B av. du Parc", "1234B avenue du Parc", "3-1234 B av du Parc", "1234 b av du Parc"],
+        ["4521 A Main Street", "4521-A Main St.", "4521A main st"],
     ],
 )
 def test_french_and_english_ways_of_writing_one_address_compare_equal(variants: list[str]) -> None:
@@ -461,6 +463,12 @@ def test_french_and_english_ways_of_writing_one_address_compare_equal(variants: 
         ("3-4521 rue Saint-Denis", ("4521", "st denis rue")),
         ("4521A rue Saint-Denis", ("4521a", "st denis rue")),
         ("4521-A rue Saint-Denis", ("4521a", "st denis rue")),
+        ("4521 A rue Saint-Denis", ("4521a", "st denis rue")),
+        ("4521 E rue Saint-Denis", ("4521e", "st denis rue")),
+        ("55 E Main Street", ("55", "e main st")),
+        ("55 E St", ("55", "e st")),
+        ("10 B Street", ("10", "b st")),
+        ("5 L'Acadie", ("5", "acadie")),
         ("3-4521A rue Saint-Denis", ("4521a", "st denis rue")),
         ("Sherbrooke Street West", (None, "sherbrooke st o")),
         ("12 St. Clair Ave E", ("12", "st clair av e")),
@@ -479,11 +487,26 @@ def test_a_street_splits_into_its_civic_number_and_its_canonical_name(
     assert normalise_street(raw) == expected
 
 
+@given(
+    number=st.integers(min_value=1, max_value=99999),
+    letter=st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    street=st.sampled_from(["av du Parc", "rue Saint-Denis", "boul. René-Lévesque O.", "chemin de la Côte"]),
+)
+def test_a_letter_after_the_civic_number_is_part_of_it_with_a_space_a_hyphen_or_nothing(
+    number: int, letter: str, street: str
+) -> None:
+    joined = normalise_street(f"{number}{letter} {street}")
+    assert joined[0] == f"{number}{letter.lower()}"
+    assert normalise_street(f"{number} {letter} {street}") == joined
+    assert normalise_street(f"{number}-{letter} {street}") == joined
+
+
 def test_different_streets_and_numbers_stay_different() -> None:
     assert normalise_street("4521 rue Saint-Denis") != normalise_street("4521 rue Saint-Hubert")
     assert normalise_street("4521 rue Saint-Denis") != normalise_street("4523 rue Saint-Denis")
     assert normalise_street("100 Sherbrooke Est") != normalise_street("100 Sherbrooke Ouest")
     assert normalise_street("10 rue Sainte-Anne") != normalise_street("10 rue Saint-Anne")
+    assert normalise_street("1234 B av du Parc") != normalise_street("1234 av du Parc")
 
 
 @given(st.text())
