@@ -2,6 +2,7 @@
 
 import asyncio
 import csv
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -12,7 +13,8 @@ from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.domain.batch_input import PreparedLine, prepare_line
 from services.identity.handlers import IdentityDeps, IdentityRules, active_person, settle
 
-# Problems kept word for word in the report; beyond that they are only counted, so memory stays flat.
+# Problems kept word for word in the report to show; beyond that they are only counted (and written to its
+# `problem_log`, when it has one), so memory stays flat.
 MAX_REPORTED_PROBLEMS = 100
 # The batch has no redeliveries: applied journal entries are dropped this often to keep memory flat.
 JOURNAL_FLUSH_RECORDS = 10_000
@@ -37,14 +39,19 @@ class BatchReport:
     warnings: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # Every problem, each as a JSON string on a line of its own (a field's name may hold a line break).
+    problem_log: IO[str] | None = field(default=None, repr=False, compare=False)
 
     def note(self, line_number: int, message: str) -> None:
+        problem = f"line {line_number}: {message}"
         if len(self.problems) < MAX_REPORTED_PROBLEMS:
-            self.problems.append(f"line {line_number}: {message}")
+            self.problems.append(problem)
+        if self.problem_log is not None:
+            self.problem_log.write(json.dumps(problem) + "\n")
 
 
 def prepare_lines(
-    lines: Iterable[str], *, organisation_id: str, rules: IdentityRules, today: date
+    lines: Iterable[str | bytes], *, organisation_id: str, rules: IdentityRules, today: date
 ) -> Iterator[PreparedLine]:
     """Each line of a batch file prepared in this process (see `prepared_input` for a second one)."""
     for line_number, line in enumerate(lines, start=1):
@@ -67,15 +74,16 @@ async def resolve_lines(
     strict: bool = False,
     progress: Callable[[BatchReport], None] = lambda _report: None,
     first_lines: MutableMapping[str, int] | None = None,
+    problem_log: IO[str] | None = None,
 ) -> BatchReport:
     """Resolves each line's record and writes `record_id,person_id` as decided at that moment to `assignments`.
 
     A later record can merge two earlier persons, so `write_final_assignments` rewrites these with the
     persons that survive. `first_lines` keeps the line of each record id seen (a dict unless given: a spilled
     mapping keeps memory bounded). `lines` come from `prepare_lines`, or from `prepared_input`, with the
-    organisation and rules of `deps`.
+    organisation and rules of `deps`. `problem_log` receives every problem, not only the first ones the report keeps.
     """
-    report = BatchReport()
+    report = BatchReport(problem_log=problem_log)
     store = deps.store
     writer = csv.writer(assignments)
     # Each record's decision is keyed by its id: a second line with the same id would silently get the first's.
@@ -100,6 +108,9 @@ async def resolve_lines(
             report.skipped += 1
             report.note(line_number, f"skipped: {message}")
             continue
+        for warning in prepared.warnings:
+            report.warnings += 1
+            report.note(line_number, warning)
         if prepared.unknown_fields:
             report.warnings += 1
             report.note(line_number, f"ignored unknown fields: {', '.join(prepared.unknown_fields)}")

@@ -51,21 +51,30 @@ class EstimationReport:
 
 @dataclass
 class LineTally:
-    """What reading a JSON Lines file found: lines, records read, lines skipped and the first problems, worded."""
+    """What reading a JSON Lines file found: lines, records read, lines skipped, warnings and the first problems,
+    worded."""
 
     lines: int = 0
     records: int = 0
     skipped: int = 0
+    warnings: int = 0
     problems: list[str] = field(default_factory=list)
 
     def skip(self, line_number: int, reason: str) -> None:
         self.skipped += 1
+        self._note(line_number, f"skipped: {reason}")
+
+    def warn(self, line_number: int, warning: str) -> None:
+        self.warnings += 1
+        self._note(line_number, warning)
+
+    def _note(self, line_number: int, message: str) -> None:
         if len(self.problems) < MAX_REPORTED_PROBLEMS:
-            self.problems.append(f"line {line_number}: skipped: {reason}")
+            self.problems.append(f"line {line_number}: {message}")
 
 
 def records_of_lines(
-    lines: Iterable[str], tally: LineTally, *, today: date, default_region: str
+    lines: Iterable[str | bytes], tally: LineTally, *, today: date, default_region: str
 ) -> Iterator[NormalisedRecord]:
     """Each usable line's record, normalised; unusable lines are counted in `tally` and skipped, never fatal.
 
@@ -81,6 +90,8 @@ def records_of_lines(
             continue
         if batch_record is None:
             continue
+        for warning in batch_record.warnings:
+            tally.warn(line_number, warning)
         record = normalise_record(batch_record.record, today=today, default_region=default_region)
         if not (record.external_id or record.email or record.phone or (record.first_name and record.last_name)):
             # As `resolve` does: such a record is never matched, so it says nothing of how records match.

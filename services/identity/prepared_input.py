@@ -103,7 +103,7 @@ def _prepare(preparation: _Preparation, sending: Connection) -> None:
             for line_number, line in enumerate(raw, start=1):
                 prepared = prepare_line(
                     line_number,
-                    line.decode("utf-8", errors="replace"),
+                    line,
                     today=preparation.today,
                     default_region=preparation.default_region,
                     policy=preparation.policy,
@@ -134,6 +134,7 @@ def _encode(line: PreparedLine) -> tuple[Any, ...]:
         line.problem,
         line.record_id,
         line.unknown_fields,
+        line.warnings,
         tuple(getattr(record, name) for name in _RECORD_FIELDS),
         tuple((identifier.type.value, identifier.value, identifier.source) for identifier in line.identifiers),
         line.keys,
@@ -141,12 +142,13 @@ def _encode(line: PreparedLine) -> tuple[Any, ...]:
 
 
 def _decode(encoded: tuple[Any, ...]) -> PreparedLine:
-    line_number, problem, record_id, unknown_fields, record, identifiers, keys = encoded
+    line_number, problem, record_id, unknown_fields, warnings, record, identifiers, keys = encoded
     return PreparedLine(
         line_number,
         problem=problem,
         record_id=record_id,
         unknown_fields=unknown_fields,
+        warnings=warnings,
         record=NormalisedRecord(**dict(zip(_RECORD_FIELDS, record, strict=True))),
         identifiers=tuple(Identifier(_IDENTIFIER_TYPES[kind], value, source) for kind, value, source in identifiers),
         keys=keys,

@@ -1,5 +1,6 @@
 """One line of a batch resolution file (JSON Lines) read into a record, or a precise reason it cannot be."""
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,20 @@ TEXT_FIELDS = (
 )
 KNOWN_FIELDS = frozenset(("record_id", *TEXT_FIELDS))
 MAX_FIELD_LENGTH = 1000
+NOT_UTF8_WARNING = "not valid UTF-8: read as Windows-1252"
+
+
+def _windows_1252_over_latin_1() -> dict[int, str]:
+    # Windows-1252 is Latin-1 but for 0x80-0x9F, where it puts typographic characters (’ “ ” – € …); the five
+    # bytes it leaves undefined there keep their Latin-1 meaning, so that every byte reads as something.
+    table: dict[int, str] = {}
+    for byte in range(0x80, 0xA0):
+        with contextlib.suppress(UnicodeDecodeError):
+            table[byte] = bytes((byte,)).decode("cp1252")
+    return table
+
+
+_WINDOWS_1252 = str.maketrans(_windows_1252_over_latin_1())
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +51,37 @@ class BatchRecord:
     record: PersonRecord
     # Fields present but unknown, named once per line so a misspelt column is noticed.
     unknown_fields: tuple[str, ...] = ()
+    # What was read otherwise than written, or left out, and should be said: the line's encoding, a field that is
+    # no text (a float, a list) or too long for any real value.
+    warnings: tuple[str, ...] = ()
 
 
 class BatchLineError(ValueError):
-    """A line that cannot be used at all: not JSON, not an object, no record_id, a field of the wrong kind."""
+    """A line that cannot be used at all: not JSON, not an object, no usable record_id."""
 
 
-def read_batch_line(line: str) -> BatchRecord | None:
-    """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong."""
+def decode_line(raw: bytes) -> tuple[str, bool]:
+    """`raw` as text, and whether it was not UTF-8 and was read as Windows-1252 instead.
+
+    Box offices and spreadsheets often export Windows-1252 (or Latin-1, which it extends): read as UTF-8 with
+    replacement characters, Hélène would become `h l ne` and no longer match her other records.
+    """
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").translate(_WINDOWS_1252), True
+
+
+def read_batch_line(line: str | bytes) -> BatchRecord | None:
+    """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong.
+
+    A line given as bytes is decoded by `decode_line`; when it is not UTF-8, the record says so in its warnings.
+    """
+    warnings: list[str] = []
+    if isinstance(line, bytes):
+        line, fell_back = decode_line(line)
+        if fell_back:
+            warnings.append(NOT_UTF8_WARNING)
     # Windows tools often start a UTF-8 file with a byte-order mark; it is no part of the first record. Without
     # its line break, an error at the end of the line is reported at the end's column, not at column 1 of a next line.
     line = line.removeprefix("\ufeff").rstrip("\r\n")
@@ -58,12 +96,24 @@ def read_batch_line(line: str) -> BatchRecord | None:
         raise BatchLineError("not valid JSON: a number has too many digits") from None
     if not isinstance(value, dict):
         raise BatchLineError(f"a line must be a JSON object, not {type(value).__name__}")
-    record_id = _text(value, "record_id")
+    try:
+        record_id = _text(value.get("record_id"))
+    except _UnusableFieldError as exc:
+        raise BatchLineError(f"`record_id` {exc}") from None
     if record_id is None:
         raise BatchLineError("`record_id` is required")
-    fields = {name: _text(value, name) for name in TEXT_FIELDS}
+    # Any other field that cannot be read is left out, as a field that does not parse is: the rest of the record
+    # still says who it is.
+    fields: dict[str, str | None] = {}
+    for name in TEXT_FIELDS:
+        try:
+            fields[name] = _text(value.get(name))
+        except _UnusableFieldError as exc:
+            warnings.append(f"ignored {name}: it {exc}")
     unknown = tuple(sorted(name for name in value if name not in KNOWN_FIELDS))
-    return BatchRecord(record_id=record_id, record=PersonRecord(**fields), unknown_fields=unknown)
+    return BatchRecord(
+        record_id=record_id, record=PersonRecord(**fields), unknown_fields=unknown, warnings=tuple(warnings)
+    )
 
 
 _NO_RECORD = NormalisedRecord()
@@ -80,6 +130,8 @@ class PreparedLine:
     # Empty for a blank line, which is passed over.
     record_id: str = ""
     unknown_fields: tuple[str, ...] = ()
+    # `BatchRecord.warnings`, worded for the report.
+    warnings: tuple[str, ...] = ()
     record: NormalisedRecord = _NO_RECORD
     identifiers: tuple[Identifier, ...] = ()
     # `blocking_keys` of the record as persons keep it.
@@ -87,7 +139,13 @@ class PreparedLine:
 
 
 def prepare_line(
-    line_number: int, line: str, *, today: date, default_region: str, policy: IdentifierPolicy, organisation_id: str
+    line_number: int,
+    line: str | bytes,
+    *,
+    today: date,
+    default_region: str,
+    policy: IdentifierPolicy,
+    organisation_id: str,
 ) -> PreparedLine:
     """`line` read, normalised, its identifiers and blocking keys found; never raises."""
     try:
@@ -102,23 +160,28 @@ def prepare_line(
         line_number,
         record_id=batch_record.record_id,
         unknown_fields=batch_record.unknown_fields,
+        warnings=batch_record.warnings,
         record=record,
         identifiers=tuple(identifiers),
         keys=blocking_keys(matching_record(record)),
     )
 
 
-def _text(value: dict[str, Any], name: str) -> str | None:
-    raw = value.get(name)
+class _UnusableFieldError(ValueError):
+    """A field's value that is no text this record could hold; the message says why, after the field's name."""
+
+
+def _text(raw: Any) -> str | None:
     if raw is None:
         return None
-    # Exports write ids and postal codes as numbers as often as text; both mean the same.
+    # Exports write ids and postal codes as numbers as often as text; both mean the same. A float is not taken:
+    # 5145550199.0 or 1.2e3 is not how the number was written.
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise BatchLineError(f"`{name}` must be text, not {type(raw).__name__}")
+        raise _UnusableFieldError(f"must be text, not {type(raw).__name__}")
     text = str(raw).strip()
     if len(text) > MAX_FIELD_LENGTH:
-        raise BatchLineError(f"`{name}` is longer than {MAX_FIELD_LENGTH} characters")
+        raise _UnusableFieldError(f"is longer than {MAX_FIELD_LENGTH} characters")
     # JSON may escape half of a character pair (`\ud800`): such text cannot be hashed, stored or written out.
     if not text.isascii() and any("\ud800" <= char <= "\udfff" for char in text):
-        raise BatchLineError(f"`{name}` holds an unpaired surrogate escape, which is not a character")
+        raise _UnusableFieldError("holds an unpaired surrogate escape, which is not a character")
     return text or None

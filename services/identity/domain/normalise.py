@@ -19,6 +19,10 @@ _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 # What may not appear in the local part of an address people actually use (quoted local parts are not supported).
 _EMAIL_LOCAL = re.compile(r'[^\s@<>()\[\],;:"\\]+')
 _EMAIL_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+")
+# `Marie Tremblay <marie@videotron.ca>`, as mail programs and exports write a named address.
+_NAMED_ADDRESS = re.compile(r"[^<>]*<([^<>]*)>")
+# Invisible characters pasted in with an address (from a web page, a word processor, a BOM); they are no part of it.
+_ZERO_WIDTH = str.maketrans(dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff")))
 
 # An extension as people write it after the number: `ext 12`, `ext. 12`, `x12`, `#12`, `poste 12`, `p. 12`.
 _PHONE_EXTENSION = re.compile(r"[\s,;]*(?:ext(?:ension)?|poste|post|x|p|#)\.?\s*:?\s*[0-9]{1,7}\s*$", re.IGNORECASE)
@@ -84,12 +88,13 @@ _ORDINAL = re.compile(r"([0-9]+)(?:e|er|re|eme|ieme|st|nd|rd|th)")
 _UNIT_WORD = r"(?:appartement|app|appt|apt|unit[ée]?|suite|bureau|local|logement|log)(?![^\W\d_])\.?"
 # `3-4521 rue Saint-Denis`, `app. 3 - 4521, rue X`, `#3-4521 X`: the Québec habit of writing the unit first.
 _UNIT_THEN_NUMBER = re.compile(
-    rf"(?:{_UNIT_WORD}\s*)?#?\s*[0-9]+[A-Za-z]?\s*-\s*(?P<number>[0-9]+)(?P<suffix>[A-Za-z](?![^\W\d_]))?[\s,]*",
+    rf"(?:{_UNIT_WORD}\s*)?#?\s*[0-9]+[A-Za-z]?\s*-\s*(?P<number>[0-9]+)"
+    r"(?:(?P<gap>[-\s]?)(?P<suffix>[A-Za-z](?![^\W\d_])))?[\s,]*",
     re.IGNORECASE,
 )
 _LEADING_UNIT = re.compile(rf"(?:{_UNIT_WORD}|#)\s*[0-9A-Za-z]+(?:[\s,]*-?[\s,]*)(?=[0-9])", re.IGNORECASE)
-# `4521`, `4521A`, `4521-A`; a letter after a space is not a suffix (`55 E Main Street` names a direction).
-_NUMBER = re.compile(r"(?P<number>[0-9]+)(?:-?(?P<suffix>[A-Za-z]))?(?![^\W_])[\s,]*", re.IGNORECASE)
+# `4521`, `4521A`, `4521-A`, `4521 A`; a letter after a space may be no suffix (see `_a_spaced_letter_is_a_suffix`).
+_NUMBER = re.compile(r"(?P<number>[0-9]+)(?:(?P<gap>[-\s]?)(?P<suffix>[A-Za-z]))?(?![^\W_])[\s,]*", re.IGNORECASE)
 _TRAILING_UNIT = re.compile(rf"[\s,]+(?:{_UNIT_WORD}|#)\s*[0-9A-Za-z-]+\s*$", re.IGNORECASE)
 _UNIT_ALONE = re.compile(rf"(?:{_UNIT_WORD}|#)\s*[0-9A-Za-z-]+", re.IGNORECASE)
 
@@ -116,8 +121,10 @@ _COUNTRY_CODES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 def normalise_email(raw: str) -> str | None:
-    """The address deterministic links use: trimmed, NFC, lower case, `+tag` dropped; Gmail dots dropped too.
+    """The address deterministic links use: trimmed, NFKC, lower case, `+tag` dropped; Gmail dots dropped too.
 
+    Zero-width characters are dropped, and NFKC makes full-width letters (`ＪＯＨＮ`) plain ones. The address inside
+    `Name <address>` is taken, and a trailing dot after the domain (`gmail.com.`, the DNS root) is dropped.
     `googlemail.com` is Gmail's other name and becomes `gmail.com`. A `+` that starts the local part is kept (it is
     the whole name, not a tag). None when the text has no usable shape: no `@`, an empty side, spaces inside.
     """
@@ -126,11 +133,19 @@ def normalise_email(raw: str) -> str | None:
 
 @remembered
 def _email(raw: str) -> str | None:
-    text = raw.strip().lower()
+    text = raw
     if not text.isascii():
-        text = unicodedata.normalize("NFC", text)
+        # NFKC can give capitals (`ℌ` is `H`) and lower case can give what NFKC would change: NFKC on both sides of
+        # lower case leaves an address that normalising again does not change.
+        text = unicodedata.normalize("NFKC", text.translate(_ZERO_WIDTH))
+        text = unicodedata.normalize("NFKC", text.lower())
+    text = text.strip().lower()
+    named = _NAMED_ADDRESS.fullmatch(text)
+    if named:
+        text = named.group(1).strip()
     text = text.removeprefix("mailto:")
     local, at, domain = text.rpartition("@")
+    domain = domain.removesuffix(".")
     if not at or not _EMAIL_LOCAL.fullmatch(local) or not _EMAIL_DOMAIN.fullmatch(domain):
         return None
     tag = local.find("+", 1)
@@ -210,7 +225,7 @@ def normalise_postal_code(raw: str, country: str | None) -> str | None:
 def normalise_street(raw: str) -> tuple[str | None, str | None]:
     """The civic number and the street as matching compares them: `4521, rue Saint-Denis` → (`4521`, `st denis rue`).
 
-    The number keeps a letter suffix (`4521A`, `4521-A` → `4521a`); a unit is dropped wherever it is written
+    The number keeps a letter suffix (`4521A`, `4521-A`, `4521 A` → `4521a`); a unit is dropped wherever it is written
     (`3-4521 rue X` and `app. 3 - 4521 rue X`, the Québec habit of unit first; `4521 rue X, app. 3`, `... #3`).
     The name is folded like `fold_name`, then reordered so French and English forms meet:
 
@@ -236,11 +251,31 @@ def _street(raw: str) -> tuple[str | None, str | None]:
     if civic is None:
         leading_unit = _LEADING_UNIT.match(text)
         civic = _NUMBER.match(text, leading_unit.end() if leading_unit else 0)
-    if civic is not None and not _names_a_numbered_street(civic, text):
-        number = civic["number"] + (civic["suffix"] or "").lower()
-        text = text[civic.end() :]
+    if civic is not None:
+        suffix = civic["suffix"]
+        if suffix is not None and civic["gap"] == " " and not _a_spaced_letter_is_a_suffix(civic, text):
+            number, text = civic["number"], text[civic.start("suffix") :]
+        elif not _names_a_numbered_street(civic, text):
+            number, text = civic["number"] + (suffix or "").lower(), text[civic.end() :]
     words = _street_words(folded_words(text))
     return number, " ".join(words) if words else None
+
+
+def _a_spaced_letter_is_a_suffix(civic: re.Match[str], text: str) -> bool:
+    """`1234 B av du Parc` is `1234B av du Parc` and `1234-B av du Parc`, unless the letter is a word of the street:
+
+    a direction before an English name (`55 E Main Street`; a French type follows the number, so `12 E rue X` is
+    `12E`), the whole name before its type (`55 E St`, `10 B Street`), or a word cut by an apostrophe (`5 L'Acadie`).
+    """
+    after = text[civic.end("suffix") :]
+    if after.startswith(("'", "’")):
+        return False
+    words = folded_words(after)
+    if len(words) == 1 and words[0] in _STREET_TYPES:
+        return False
+    if civic["suffix"].lower() in _DIRECTIONS:
+        return bool(words) and words[0] in _STREET_TYPES and words[0] not in _ENGLISH_ONLY_TYPES
+    return True
 
 
 def _names_a_numbered_street(civic: re.Match[str], text: str) -> bool:

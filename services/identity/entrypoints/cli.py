@@ -7,10 +7,10 @@ import csv
 import json
 import sys
 import tempfile
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -61,7 +61,7 @@ def register(commands: Any) -> None:
     resolve.add_argument("--strict", action="store_true", help="stop at the first unusable line instead of skipping")
     resolve.add_argument("--policy", type=Path, help="an identifier policy file instead of the configured one")
     resolve.add_argument("--model", type=Path, help="a matching model file instead of the configured one")
-    resolve.add_argument("--report", type=Path, help="also write the run's report as JSON")
+    resolve.add_argument("--report", type=Path, help="also write the run's report as JSON, naming every problem")
     resolve.add_argument(
         "--memory-mb",
         type=int,
@@ -156,43 +156,72 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     if arguments.memory_mb < 16:
         print("error: --memory-mb: at least 16", file=sys.stderr)
         return 2
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="parterre-resolve-") as scratch,
-            spilled_maps(Path(scratch), arguments.memory_mb) as large,
-        ):
-            deps = IdentityDeps(store=InMemoryIdentityStore(large), rules=rules, clock=SystemClock())
-            with caches_within(cached_entries_within(arguments.memory_mb)):
-                report = asyncio.run(_resolve(arguments, deps, first_lines=large("first_lines")))
-    except BatchAbortedError as exc:
-        print(f"error: {exc} (--strict)", file=sys.stderr)
-        return 1
-    except PreparationError as exc:
-        print(f"error: {exc}; nothing written", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing written", file=sys.stderr)
-        return 130
-    for problem in report.problems:
-        print(problem, file=sys.stderr)
-    hidden = report.skipped + report.warnings - len(report.problems)
-    if hidden > 0:
-        print(f"… and {hidden:,} more problems (see --report)", file=sys.stderr)
-    summary = {
-        "lines": report.lines,
-        "resolved": report.resolved,
-        "skipped": report.skipped,
-        "warnings": report.warnings,
-        "outcomes": report.outcomes,
-    }
-    print(json.dumps(summary), file=sys.stderr)
-    if arguments.report:
-        arguments.report.write_text(json.dumps({**summary, "problems": report.problems}, indent=2) + "\n")
+    # Every problem waits on disk for the report file, however many there are; the terminal shows the first ones.
+    with tempfile.TemporaryFile("w+", encoding="utf-8", prefix="parterre-problems-") as problem_log:
+        try:
+            with (
+                tempfile.TemporaryDirectory(prefix="parterre-resolve-") as scratch,
+                spilled_maps(Path(scratch), arguments.memory_mb) as large,
+            ):
+                deps = IdentityDeps(store=InMemoryIdentityStore(large), rules=rules, clock=SystemClock())
+                with caches_within(cached_entries_within(arguments.memory_mb)):
+                    report = asyncio.run(
+                        _resolve(
+                            arguments,
+                            deps,
+                            first_lines=large("first_lines"),
+                            problem_log=problem_log if arguments.report else None,
+                        )
+                    )
+        except BatchAbortedError as exc:
+            print(f"error: {exc} (--strict)", file=sys.stderr)
+            return 1
+        except PreparationError as exc:
+            print(f"error: {exc}; nothing written", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("error: interrupted; nothing written", file=sys.stderr)
+            return 130
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+        hidden = report.skipped + report.warnings - len(report.problems)
+        if hidden > 0:
+            where = f"see {arguments.report}" if arguments.report else "--report FILE writes them all"
+            print(f"… and {hidden:,} more problem{'s' if hidden > 1 else ''}, {where}", file=sys.stderr)
+        summary = {
+            "lines": report.lines,
+            "resolved": report.resolved,
+            "skipped": report.skipped,
+            "warnings": report.warnings,
+            "outcomes": report.outcomes,
+        }
+        print(json.dumps(summary), file=sys.stderr)
+        if arguments.report:
+            problem_log.seek(0)
+            _write_report(arguments.report, summary, problem_log)
     return 0
 
 
+def _write_report(path: Path, summary: dict[str, Any], problem_log: Iterable[str]) -> None:
+    """`summary` and every problem of `problem_log` (a JSON string a line) as one JSON object, a line at a time."""
+    with path.open("w", encoding="utf-8") as report:
+        report.write("{\n")
+        for key, value in summary.items():
+            report.write(f"  {json.dumps(key)}: {json.dumps(value)},\n")
+        report.write('  "problems": [')
+        first = True
+        for problem in problem_log:
+            report.write(("\n    " if first else ",\n    ") + problem.rstrip("\n"))
+            first = False
+        report.write("]\n}\n" if first else "\n  ]\n}\n")
+
+
 async def _resolve(
-    arguments: argparse.Namespace, deps: IdentityDeps, *, first_lines: MutableMapping[str, int]
+    arguments: argparse.Namespace,
+    deps: IdentityDeps,
+    *,
+    first_lines: MutableMapping[str, int],
+    problem_log: IO[str] | None,
 ) -> BatchReport:
     total = arguments.input.stat().st_size
     with (
@@ -219,6 +248,7 @@ async def _resolve(
             strict=arguments.strict,
             progress=show,
             first_lines=first_lines,
+            problem_log=problem_log,
         )
         progress.finish(report.resolved, f"{report.skipped:,} skipped")
         assignments.seek(0)
@@ -257,6 +287,7 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         "lines": tally.lines,
         "records": report.records,
         "skipped": tally.skipped,
+        "warnings": tally.warnings,
         "random_pairs": report.random_pairs,
         "blocked_pairs": report.blocked_pairs,
         "blocks_share": report.blocks_share,
@@ -290,9 +321,8 @@ def _estimate(
     with arguments.input.open("rb") as raw:
         progress = ProgressLine(total, raw.tell, unit="records")
 
-        def lines() -> Iterator[str]:
-            for line in raw:
-                yield line.decode("utf-8", errors="replace")
+        def lines() -> Iterator[bytes]:
+            yield from raw
             progress.finish(tally.records, f"{tally.skipped:,} skipped")
             print("comparing random and blocked pairs, then EM…", file=sys.stderr)
 
@@ -310,9 +340,9 @@ def _estimate(
 def _print_problems(tally: LineTally) -> None:
     for problem in tally.problems:
         print(problem, file=sys.stderr)
-    hidden = tally.skipped - len(tally.problems)
+    hidden = tally.skipped + tally.warnings - len(tally.problems)
     if hidden > 0:
-        print(f"… and {hidden:,} more skipped lines", file=sys.stderr)
+        print(f"… and {hidden:,} more problems", file=sys.stderr)
 
 
 def _model_file(report: EstimationReport, configured: Matching, input_name: str) -> str:

@@ -130,10 +130,11 @@ def test_a_malformed_line_is_reported_with_its_number_and_skipped(
     assert problem_lines(stderr) == [
         "line 2: skipped: not valid JSON: Expecting value at column 30",
         "line 3: skipped: a line must be a JSON object, not list",
-        "line 4: skipped: `email` must be text, not list",
+        "line 4: ignored email: it must be text, not list",
+        "line 4: skipped: names nobody: it needs an external_id, an email, a phone, or first and last names",
         "line 5: skipped: `record_id` is required",
     ]
-    assert summary(stderr) == {"lines": 6, "resolved": 2, "skipped": 4, "warnings": 0, "outcomes": {"new": 2}}
+    assert summary(stderr) == {"lines": 6, "resolved": 2, "skipped": 4, "warnings": 1, "outcomes": {"new": 2}}
 
 
 def test_a_line_naming_nobody_is_skipped_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -209,6 +210,37 @@ def test_an_impossible_birth_date_or_a_garbled_phone_is_a_warning_and_the_record
     assert summary(stderr)["warnings"] == 2
 
 
+def test_a_field_of_the_wrong_kind_or_too_long_is_a_warning_and_the_record_is_resolved_on_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise@example.com", "phone": 5145550199.0, **ELISE},
+        {"record_id": "r2", "email": "elise@example.com", "street": "x" * 1001, "city": ["Montréal"]},
+        {"record_id": "r3", "phone": 5145550123, "postal_code": 75001},
+        options=("--strict",),
+    )
+    assert code == 0
+    found = assignments(tmp_path)
+    assert list(found) == ["r1", "r2", "r3"]
+    assert found["r1"] == found["r2"] != found["r3"]
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 1: ignored phone: it must be text, not float",
+        "line 2: ignored street: it is longer than 1000 characters",
+        "line 2: ignored city: it must be text, not list",
+    ]
+    assert summary(stderr)["warnings"] == 3
+
+
+def test_a_record_id_of_the_wrong_kind_makes_the_line_malformed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(tmp_path, {"record_id": 1.0, "email": "elise@example.com"}, {"record_id": 2, "email": "jean@example.com"})
+    assert list(assignments(tmp_path)) == ["2"]
+    assert problem_lines(capsys.readouterr().err) == ["line 1: skipped: `record_id` must be text, not float"]
+
+
 def test_unknown_fields_are_named_as_a_warning_so_a_misspelt_column_is_noticed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -225,12 +257,30 @@ def test_a_file_that_starts_with_a_byte_order_mark_loses_no_record(tmp_path: Pat
     assert list(assignments(tmp_path)) == ["r1"]
 
 
-def test_bytes_that_are_not_utf8_are_read_as_replacement_characters_not_a_crash(tmp_path: Path) -> None:
-    source = tmp_path / "latin1.jsonl"
-    source.write_bytes('{"record_id": "r1", "last_name": "Lévesque", "email": "l@example.com"}\n'.encode("latin-1"))
+def test_a_line_that_is_not_utf8_is_read_as_windows_1252_with_a_warning_and_its_names_still_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    helene = {"first_name": "Hélène", "last_name": "Bélanger", "email": "helene@example.com"}
+    source = tmp_path / "export.jsonl"
+    source.write_bytes(
+        json.dumps({"record_id": "r1", **helene}, ensure_ascii=False).encode("utf-8")
+        + b"\n"
+        + json.dumps({"record_id": "r2", **helene}, ensure_ascii=False).encode("cp1252")
+        + b"\n"
+        + json.dumps({"record_id": "r3", **helene, "city": "Montréal"}, ensure_ascii=False).encode("latin-1")
+        + b"\n"
+    )
     code = main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")])
     assert code == 0
-    assert list(assignments(tmp_path)) == ["r1"]
+    found = assignments(tmp_path)
+    assert list(found) == ["r1", "r2", "r3"]
+    assert len(set(found.values())) == 1
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 2: not valid UTF-8: read as Windows-1252",
+        "line 3: not valid UTF-8: read as Windows-1252",
+    ]
+    assert summary(stderr)["warnings"] == 2
 
 
 @pytest.mark.parametrize("organisation", ["Théâtre du Nord", "x", "-nord"])
@@ -319,6 +369,49 @@ def test_report_writes_the_counts_and_problems_as_json(tmp_path: Path) -> None:
             "line 3: skipped: not valid JSON: Expecting value at column 1",
             "line 4: ignored phone: '12' is not a valid phone number",
         ],
+    }
+
+
+def test_the_report_names_every_problem_while_the_terminal_shows_the_first_hundred_and_points_to_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    bad_lines = 150
+    code = run(
+        tmp_path,
+        *(f"not json {n}" for n in range(bad_lines)),
+        {"record_id": "r1", "email": "elise@example.com", "vip\nyes": True},
+        options=("--report", str(report)),
+    )
+    assert code == 0
+    written = json.loads(report.read_text(encoding="utf-8"))
+    assert (written["skipped"], written["warnings"]) == (bad_lines, 1)
+    assert written["problems"] == [
+        *(f"line {n}: skipped: not valid JSON: Expecting value at column 1" for n in range(1, bad_lines + 1)),
+        f"line {bad_lines + 1}: ignored unknown fields: vip\nyes",
+    ]
+    stderr = capsys.readouterr().err
+    assert len(problem_lines(stderr)) == 100
+    assert f"… and 51 more problems, see {report}" in stderr.splitlines()
+
+
+def test_without_report_the_terminal_says_how_to_see_the_problems_it_leaves_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(tmp_path, *("not json" for _ in range(101)), {"record_id": "r1", "email": "elise@example.com"})
+    assert "… and 1 more problem, --report FILE writes them all" in capsys.readouterr().err.splitlines()
+
+
+def test_a_run_without_problems_writes_a_report_with_none(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    run(tmp_path, {"record_id": "r1", "email": "elise@example.com"}, options=("--report", str(report)))
+    assert json.loads(report.read_text(encoding="utf-8")) == {
+        "lines": 1,
+        "resolved": 1,
+        "skipped": 0,
+        "warnings": 0,
+        "outcomes": {"new": 1},
+        "problems": [],
     }
 
 

@@ -13,6 +13,7 @@ from services.identity.domain.batch_input import (
     TEXT_FIELDS,
     BatchLineError,
     BatchRecord,
+    decode_line,
     read_batch_line,
 )
 from services.identity.domain.records import PersonRecord
@@ -72,6 +73,37 @@ def test_a_byte_order_mark_before_the_first_record_is_not_part_of_it() -> None:
     assert record.record_id == "r1"
 
 
+def test_a_utf8_line_is_read_as_utf8_with_no_warning() -> None:
+    line = line_of(record_id="r1", first_name="Hélène ’🎭").encode("utf-8")
+    assert decode_line(line) == (line_of(record_id="r1", first_name="Hélène ’🎭"), False)
+    record = read_batch_line(line)
+    assert record is not None
+    assert (record.record.first_name, record.warnings) == ("Hélène ’🎭", ())
+
+
+def test_a_line_that_is_not_utf8_is_read_as_windows_1252_and_says_so() -> None:
+    line = line_of(record_id="r1", first_name="Hélène", last_name="O’Neil", city="Montréal").encode("cp1252")
+    record = read_batch_line(line)
+    assert record is not None
+    assert (record.record.first_name, record.record.last_name, record.record.city) == ("Hélène", "O’Neil", "Montréal")
+    assert record.warnings == ("not valid UTF-8: read as Windows-1252",)
+
+
+def test_the_bytes_windows_1252_leaves_undefined_are_read_as_latin_1() -> None:
+    assert decode_line(b"\xe9\x80\x81\x8d\x8f\x90\x9d\x9f") == ("é€\x81\x8d\x8f\x90\x9dŸ", True)
+
+
+@given(raw=st.binary(max_size=40))
+def test_any_bytes_are_read_as_text_one_character_a_byte_unless_they_are_utf8(raw: bytes) -> None:
+    text, fell_back = decode_line(raw)
+    if fell_back:
+        assert len(text) == len(raw)
+        with pytest.raises(UnicodeDecodeError):
+            raw.decode("utf-8")
+    else:
+        assert text.encode("utf-8") == raw
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -107,11 +139,14 @@ def test_a_line_without_a_record_id_is_refused(line: str) -> None:
     assert refusal(line) == "`record_id` is required"
 
 
+@pytest.mark.parametrize(("value", "kind"), [(["r1"], "list"), (True, "bool"), (1001.0, "float"), ({"id": 1}, "dict")])
+def test_a_record_id_of_the_wrong_kind_is_refused_naming_the_kind(value: Any, kind: str) -> None:
+    assert refusal(line_of(record_id=value)) == f"`record_id` must be text, not {kind}"
+
+
 @pytest.mark.parametrize(
     ("field", "value", "kind"),
     [
-        ("record_id", ["r1"], "list"),
-        ("record_id", True, "bool"),
         ("email", ["a@b.example", "c@d.example"], "list"),
         ("first_name", {"given": "Élise"}, "dict"),
         ("phone", 5145550199.0, "float"),
@@ -119,25 +154,48 @@ def test_a_line_without_a_record_id_is_refused(line: str) -> None:
         ("birth_date", {"year": 1984}, "dict"),
     ],
 )
-def test_a_field_of_the_wrong_kind_is_refused_naming_the_field_and_the_kind(field: str, value: Any, kind: str) -> None:
-    fields = {"record_id": "r1", field: value}
-    assert refusal(line_of(**fields)) == f"`{field}` must be text, not {kind}"
-
-
-def test_a_field_longer_than_any_real_value_is_refused() -> None:
-    assert refusal(line_of(record_id="r1", street="x" * (MAX_FIELD_LENGTH + 1))) == (
-        f"`street` is longer than {MAX_FIELD_LENGTH} characters"
+def test_a_field_of_the_wrong_kind_is_ignored_with_a_warning_naming_it_and_the_rest_is_kept(
+    field: str, value: Any, kind: str
+) -> None:
+    record = read_batch_line(line_of(record_id="r1", last_name="Gagnon", **{field: value}))
+    assert record == BatchRecord(
+        record_id="r1",
+        record=PersonRecord(last_name="Gagnon"),
+        warnings=(f"ignored {field}: it must be text, not {kind}",),
     )
-    assert read_batch_line(line_of(record_id="r1", street="x" * MAX_FIELD_LENGTH)) is not None
+
+
+def test_a_field_longer_than_any_real_value_is_ignored_with_a_warning() -> None:
+    record = read_batch_line(line_of(record_id="r1", email="a@b.example", street="x" * (MAX_FIELD_LENGTH + 1)))
+    assert record == BatchRecord(
+        record_id="r1",
+        record=PersonRecord(email="a@b.example"),
+        warnings=(f"ignored street: it is longer than {MAX_FIELD_LENGTH} characters",),
+    )
+    kept = read_batch_line(line_of(record_id="r1", street="x" * MAX_FIELD_LENGTH))
+    assert kept is not None
+    assert (kept.record.street, kept.warnings) == ("x" * MAX_FIELD_LENGTH, ())
+
+
+def test_a_record_id_longer_than_any_real_value_is_refused() -> None:
+    assert refusal(line_of(record_id="x" * (MAX_FIELD_LENGTH + 1))) == (
+        f"`record_id` is longer than {MAX_FIELD_LENGTH} characters"
+    )
 
 
 def test_a_number_with_thousands_of_digits_is_a_line_error_not_a_crash() -> None:
     assert refusal('{"record_id": ' + "9" * 5000 + "}") == "not valid JSON: a number has too many digits"
 
 
-def test_an_unpaired_surrogate_escape_is_refused_since_it_cannot_be_stored_or_written() -> None:
-    assert refusal('{"record_id": "r1", "last_name": "Gagnon\\ud800"}') == (
-        "`last_name` holds an unpaired surrogate escape, which is not a character"
+def test_an_unpaired_surrogate_escape_is_left_out_since_it_cannot_be_stored_or_written() -> None:
+    assert refusal('{"record_id": "r1\\ud800"}') == (
+        "`record_id` holds an unpaired surrogate escape, which is not a character"
+    )
+    record = read_batch_line('{"record_id": "r1", "last_name": "Gagnon\\ud800"}')
+    assert record is not None
+    assert (record.record.last_name, record.warnings) == (
+        None,
+        ("ignored last_name: it holds an unpaired surrogate escape, which is not a character",),
     )
     paired = read_batch_line('{"record_id": "r1", "last_name": "Gagnon \\ud83c\\udfad"}')
     assert paired is not None
@@ -201,14 +259,21 @@ texts = st.text(max_size=40) | st.text(alphabet=st.sampled_from(["a", " ", "é",
     ),
     other_fields=st.dictionaries(field_names, json_values, max_size=4),
 )
-def test_any_json_object_with_a_record_id_is_a_record_or_a_line_error(
+def test_any_json_object_with_a_record_id_is_a_record_or_a_line_error_about_that_id(
     record_id: str, text_fields: dict[str, Any], other_fields: dict[str, Any]
 ) -> None:
-    line = json.dumps({**other_fields, **text_fields, "record_id": record_id})
-    record = read_or_reason(line)
+    fields = {**other_fields, **text_fields, "record_id": record_id}
+    record = read_or_reason(json.dumps(fields))
     if isinstance(record, str):
+        # Only the id can make a line unusable; any other field is left out on its own.
+        assert record.startswith("`record_id`")
         return
     assert record is not None
+    for warning in record.warnings:
+        name = warning.removeprefix("ignored ").partition(":")[0]
+        assert name in TEXT_FIELDS
+        assert fields[name] is not None
+        assert getattr(record.record, name) is None
     # A surrogate pair in the generated text is one character once written as JSON and read back.
     assert record.record_id == json.loads(json.dumps(record_id)).strip()
     kept = [record.record_id, *(getattr(record.record, name) for name in TEXT_FIELDS)]

@@ -120,6 +120,18 @@ def test_malformed_lines_are_counted_and_reported_and_the_rest_is_estimated(
     )
 
 
+def test_a_line_that_is_not_utf8_is_read_as_windows_1252_with_a_warning_as_resolve_reads_it() -> None:
+    tally = LineTally()
+    lines = [
+        line.encode("cp1252")
+        for line in ('{"record_id": "r1", "first_name": "Hélène", "last_name": "Bélanger"}', '{"record_id": "r2"}')
+    ]
+    records = list(records_of_lines(lines, tally, today=TODAY, default_region="CA"))
+    assert [(record.first_name, record.last_name) for record in records] == [("helene", "belanger")]
+    assert (tally.warnings, tally.skipped) == (1, 1)
+    assert tally.problems[0] == "line 1: not valid UTF-8: read as Windows-1252"
+
+
 def test_records_that_share_no_blocking_key_exit_1_and_write_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -56,6 +56,14 @@ french_names = st.text(alphabet=FRENCH_LETTERS + FRENCH_LETTERS.upper() + " -'.�
         ("jp.gagnon@hotmail.com", "jp.gagnon@hotmail.com"),
         ("Hélène@Exemple.QC.CA", "hélène@exemple.qc.ca"),
         ("mailto:guy@example.org", "guy@example.org"),
+        ("JOHN.DOE@Gmail.Com.", "johndoe@gmail.com"),
+        ("marie@videotron.ca.", "marie@videotron.ca"),
+        ("John Doe <john@x.com>", "john@x.com"),
+        ('"Tremblay, Marie" <Marie+Billets@Videotron.ca>', "marie@videotron.ca"),
+        ("<marie@videotron.ca>", "marie@videotron.ca"),
+        ("\uff2a\uff2f\uff28\uff2e@example.com", "john@example.com"),
+        ("jo\u200bhn@exa\u200cmple.com\u200d", "john@example.com"),
+        ("\ufeffjohn@example.com", "john@example.com"),
     ],
 )
 def test_emails_are_lower_cased_and_lose_tags_and_gmail_dots(raw: str, expected: str) -> None:
@@ -80,7 +88,9 @@ def test_an_email_written_with_a_decomposed_accent_equals_the_composed_one() -> 
         "...@gmail.com",
         "marie@videotron..ca",
         "marie@videotron.ca; jean@videotron.ca",
-        "<marie@videotron.ca>",
+        "marie@videotron.ca..",
+        "Marie <marie@videotron.ca> <jean@videotron.ca>",
+        "Marie <>",
     ],
 )
 def test_text_without_the_shape_of_an_email_is_not_an_email(raw: str) -> None:
@@ -93,6 +103,23 @@ emails = st.emails() | st.builds(
     st.sampled_from(["", "+promo", "+"]),
     st.sampled_from(["gmail.com", "GoogleMail.com", "videotron.ca", "Exemple.QC.CA"]),
 )
+
+
+@given(emails, st.sampled_from(["\u200b", "\u200c", "\u200d", "\ufeff"]), st.data())
+def test_zero_width_characters_anywhere_in_an_email_change_nothing(
+    raw: str, invisible: str, data: st.DataObject
+) -> None:
+    where = data.draw(st.integers(min_value=0, max_value=len(raw)))
+    assert normalise_email(raw[:where] + invisible + raw[where:]) == normalise_email(raw)
+
+
+@given(emails)
+def test_an_email_in_full_width_letters_or_with_a_name_or_a_trailing_dot_is_the_same_address(raw: str) -> None:
+    full_width = "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in raw)
+    assert normalise_email(full_width) == normalise_email(raw)
+    assert normalise_email(f"Marie Tremblay <{raw}>") == normalise_email(raw)
+    if normalise_email(raw) is not None:
+        assert normalise_email(raw + ".") == normalise_email(raw)
 
 
 @given(emails)
@@ -419,6 +446,8 @@ def test_a_postal_code_is_never_rejected_and_stays_the_same_when_normalised_agai
         ["12 rang 5", "12 5e Rang"],
         ["8 route 117", "8 rte 117"],
         ["40 Côte-Sainte-Catherine", "40 côte Ste-Catherine"],
+        ["1234 B av du Parc", "1234-B av. du Parc", "1234B avenue du Parc", "3-1234 B av du Parc", "1234 b av du Parc"],
+        ["4521 A Main Street", "4521-A Main St.", "4521A main st"],
     ],
 )
 def test_french_and_english_ways_of_writing_one_address_compare_equal(variants: list[str]) -> None:
@@ -434,6 +463,12 @@ def test_french_and_english_ways_of_writing_one_address_compare_equal(variants: 
         ("3-4521 rue Saint-Denis", ("4521", "st denis rue")),
         ("4521A rue Saint-Denis", ("4521a", "st denis rue")),
         ("4521-A rue Saint-Denis", ("4521a", "st denis rue")),
+        ("4521 A rue Saint-Denis", ("4521a", "st denis rue")),
+        ("4521 E rue Saint-Denis", ("4521e", "st denis rue")),
+        ("55 E Main Street", ("55", "e main st")),
+        ("55 E St", ("55", "e st")),
+        ("10 B Street", ("10", "b st")),
+        ("5 L'Acadie", ("5", "acadie")),
         ("3-4521A rue Saint-Denis", ("4521a", "st denis rue")),
         ("Sherbrooke Street West", (None, "sherbrooke st o")),
         ("12 St. Clair Ave E", ("12", "st clair av e")),
@@ -452,11 +487,26 @@ def test_a_street_splits_into_its_civic_number_and_its_canonical_name(
     assert normalise_street(raw) == expected
 
 
+@given(
+    number=st.integers(min_value=1, max_value=99999),
+    letter=st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    street=st.sampled_from(["av du Parc", "rue Saint-Denis", "boul. René-Lévesque O.", "chemin de la Côte"]),
+)
+def test_a_letter_after_the_civic_number_is_part_of_it_with_a_space_a_hyphen_or_nothing(
+    number: int, letter: str, street: str
+) -> None:
+    joined = normalise_street(f"{number}{letter} {street}")
+    assert joined[0] == f"{number}{letter.lower()}"
+    assert normalise_street(f"{number} {letter} {street}") == joined
+    assert normalise_street(f"{number}-{letter} {street}") == joined
+
+
 def test_different_streets_and_numbers_stay_different() -> None:
     assert normalise_street("4521 rue Saint-Denis") != normalise_street("4521 rue Saint-Hubert")
     assert normalise_street("4521 rue Saint-Denis") != normalise_street("4523 rue Saint-Denis")
     assert normalise_street("100 Sherbrooke Est") != normalise_street("100 Sherbrooke Ouest")
     assert normalise_street("10 rue Sainte-Anne") != normalise_street("10 rue Saint-Anne")
+    assert normalise_street("1234 B av du Parc") != normalise_street("1234 av du Parc")
 
 
 @given(st.text())
