@@ -620,8 +620,14 @@ class MongoIdentityStore:
         chain = [f"{_key(organisation_id, key)}#{version}" for version in range(1, last + 1)]
         if latest is None or not latest[1]["members"]:
             # Nobody is filed under the key any more, and the key is the person's name, phone or birth date:
-            # every version goes (versions left from a chain broken by an earlier erasure's crash too).
-            await self._block_documents.delete_many({"_id": {"$in": [*chain, *listing]}})
+            # every version goes. Those naming the person go last, each the highest first: an erasure stopped
+            # midway leaves some that name them, which the next one finds and finishes.
+            versions = {
+                str(document["_id"]): person_id in document["members"]
+                async for document in self._block_documents.find({"_id": {"$in": [*chain, *listing]}})
+            }
+            for version_id in sorted(versions, key=lambda found: (versions[found], -int(found.rsplit("#", 1)[1]))):
+                await self._block_documents.delete_one({"_id": version_id})
             self._blocks.forget(organisation_id, key)
             if self._blocks.keys is not None:
                 self._blocks.keys.discard(organisation_id, key)
