@@ -621,7 +621,9 @@ class MongoIdentityStore:
         if latest is None or not latest[1]["members"]:
             # Nobody is filed under the key any more, and the key is the person's name, phone or birth date:
             # every version goes. Those naming the person go last, each the highest first: an erasure stopped
-            # midway leaves some that name them, which the next one finds and finishes.
+            # midway leaves some that name them, which the next one finds and finishes. A process still holding an
+            # older version may append after it once its id is free: that version, if it copied the person, is
+            # found the same way by erasing them again.
             versions = {
                 str(document["_id"]): person_id in document["members"]
                 async for document in self._block_documents.find({"_id": {"$in": [*chain, *listing]}})
