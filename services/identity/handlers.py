@@ -1037,7 +1037,8 @@ def merged_event(merge: MergeRecord, *, correlation_id: str | None = None) -> En
             survivor_person_id=merge.survivor_id,
             merged_person_ids=merge.merged_ids,
             reason=merge.reason,
-            evidence=[merge_evidence(digest) for digest in merge.evidence[:50]],
+            # An erased person's evidence keeps only its kind, which the reason names.
+            evidence=[merge_evidence(digest) for digest in merge.evidence if not digest.is_erased][:50],
             decided_by=merge.decided_by,
             merged_at=merge.decided_at,
         ),
@@ -1166,7 +1167,9 @@ async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
 
 
 async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool) -> None:
-    """Removes every identifier and record of a person; with `do_not_readd`, keeps only salted hashes. Idempotent."""
+    """Removes every identifier and record of a person, and every trace of them in the blocks, the journal and
+    the merge records; with `do_not_readd`, keeps only salted hashes. Each step is idempotent, so an erasure
+    stopped midway (a crash) is finished by doing it again."""
     store = deps.store
     # Persons folded into this one are the same human, and still own the identifiers they brought.
     for merge in await store.merges_involving(organisation_id, person_id):
@@ -1175,10 +1178,19 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
                 await erase_person(organisation_id, merged_id, deps, do_not_readd=do_not_readd)
     for _attempt in range(MAX_DECISION_ATTEMPTS):
         person = await store.person(organisation_id, person_id)
-        if person is None or person.status is PersonStatus.ERASED:
+        if person is None:
+            return
+        if person.status is PersonStatus.ERASED:
+            # Maybe by an erasure stopped before its last steps: the steps that need no identifier are done again.
+            await _scrub_merges_and_journal(store, organisation_id, person_id, frozenset())
+            await store.leave_blocks(organisation_id, person_id)
             return
         if do_not_readd:
             await _suppress(store, organisation_id, person.identifiers, deps.rules)
+        # Digests of the identifiers are scrubbed while the person still holds them: once erased, nothing tells
+        # which digests were theirs.
+        digests = frozenset(identifier.digest for identifier in person.identifiers)
+        await _scrub_merges_and_journal(store, organisation_id, person_id, digests)
         for identifier in sorted(person.identifiers):
             await store.release(organisation_id, identifier, person_id)
         erased = replace(
@@ -1190,9 +1202,17 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
             household_id=None,
         )
         if await store.replace_person(erased, expected_version=person.version):
-            await store.scrub_merges(organisation_id, person_id)
+            await store.leave_blocks(organisation_id, person_id)
             return
     raise IdentityActionError("busy", f"{person_id} kept changing; try the erasure again")
+
+
+async def _scrub_merges_and_journal(
+    store: IdentityStore, organisation_id: str, person_id: str, digests: frozenset[IdentifierDigest]
+) -> None:
+    """Leaves in merge records and the journal no snapshot of the person, and only the kinds of `digests`."""
+    await store.scrub_merges(organisation_id, person_id, digests)
+    await store.scrub_journal(organisation_id, person_id, digests)
 
 
 async def folded_into(store: IdentityStore, organisation_id: str, person_id: str) -> list[str]:

@@ -1,12 +1,12 @@
 """What the identity handlers need from the outside world: the identity store and a publisher."""
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from services.identity.domain.identifiers import Identifier
+from services.identity.domain.identifiers import Identifier, IdentifierDigest, digest_from_key
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
@@ -37,6 +37,21 @@ class Decision:
     household_with: str | None
     review: ReviewSuggestion | None
     erasure: Erasure | None
+
+    def without_erased(self, person_id: str, digests: Collection[IdentifierDigest]) -> "Decision":
+        """The decision as kept once `person_id` is erased: what a redelivery republishes (ids, method, the
+        kinds matched) stays; the digests of their claims go, as do `digests` (their identifiers') wherever
+        claimed, and of `digests` in the merge evidence only the kinds stay."""
+        erased = {digest.key for digest in digests}
+        claims = () if self.person_id == person_id else tuple(c for c in self.claim_digests if c not in erased)
+        merge = self.merge
+        if merge is not None:
+            evidence = tuple(
+                digest.erased().key if digest in digests else digest.key
+                for digest in map(digest_from_key, merge.evidence_digests)
+            )
+            merge = replace(merge, evidence_digests=evidence)
+        return replace(self, claim_digests=claims, merge=merge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +204,18 @@ class IdentityStore(IdentityReads, Protocol):
     async def mark_undone(self, organisation_id: str, merge_id: str, *, at: datetime, by: str) -> bool:
         """Marks the merge undone unless it already is; False if it was. Not a lock: the unmerge claim is."""
 
-    async def scrub_merges(self, organisation_id: str, person_id: str) -> None:
-        """Erasure: merge records keep the ids and the evidence digests, but no snapshot of the erased person."""
+    # An erasure's steps: each idempotent, so an erasure stopped midway is finished by doing it again.
+    async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
+        """Every merge involving the person becomes `MergeRecord.without_erased`: ids, kinds of evidence, no
+        snapshot of them, no digest of `digests` (their identifiers')."""
+
+    async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
+        """Every journal entry deciding about the person, or holding one of `digests`, keeps
+        `Decision.without_erased`: a redelivery still republishes the same events."""
+
+    async def leave_blocks(self, organisation_id: str, person_id: str) -> None:
+        """The person leaves every block, in every version kept; a block left with nobody goes, key and all (its
+        key is a name, a phone, a birth date)."""
 
     async def insert_review(self, item: ReviewItem) -> None: ...
 

@@ -1,12 +1,12 @@
 """Identity state in this process's memory: the batch command's store, held to the same contract as MongoDB's."""
 
-from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from services.identity.domain.identifiers import Identifier
+from services.identity.domain.identifiers import Identifier, IdentifierDigest
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus, add_record
 from services.identity.domain.records import NormalisedRecord
@@ -221,14 +221,24 @@ class InMemoryIdentityStore:
         self._merges[(organisation_id, merge_id)] = replace(merge, undone_at=at, undone_by=by)
         return True
 
-    async def scrub_merges(self, organisation_id: str, person_id: str) -> None:
-        for key, merge in self._merges.items():
-            if key[0] == organisation_id and person_id in merge.merged_ids:
-                scrubbed = tuple(
-                    replace(person, identifiers=frozenset(), records=()) if person.person_id == person_id else person
-                    for person in merge.merged
-                )
-                self._merges[key] = replace(merge, merged=scrubbed)
+    async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
+        for merge in await self.merges_involving(organisation_id, person_id):
+            self._merges[(organisation_id, merge.merge_id)] = merge.without_erased(person_id, digests)
+
+    async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
+        for key, entry in list(self._journal.items()):
+            if key[0] == organisation_id:
+                self._journal[key] = replace(entry, decision=entry.decision.without_erased(person_id, digests))
+
+    async def leave_blocks(self, organisation_id: str, person_id: str) -> None:
+        for key, members in list(self._blocks.items()):
+            if key[0] != organisation_id or person_id not in members:
+                continue
+            left = [member for member in members if member != person_id]
+            if left:
+                self._blocks[key] = left
+            else:
+                del self._blocks[key]
 
     async def insert_review(self, item: ReviewItem) -> None:
         self._reviews.setdefault((item.organisation_id, item.review_id), item)

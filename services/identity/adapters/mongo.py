@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -40,7 +40,7 @@ from services.identity.adapters.versions import (
     VersionedDocuments,
 )
 from services.identity.adapters.versions import key_of as _key
-from services.identity.domain.identifiers import Identifier
+from services.identity.domain.identifiers import Identifier, IdentifierDigest
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import Person, PersonStatus, add_record
 from services.identity.domain.records import NormalisedRecord
@@ -122,6 +122,7 @@ class MongoIdentityStore:
         self, database: AsyncDatabase[Document], *, on_fresh_reads: Callable[[str, str], None] | None = None
     ) -> None:
         """`on_fresh_reads(organisation, cause)`: see `OrganisationEpochs`."""
+        self.database = database
         self._journal = database[JOURNAL]
         self._applied = database[APPLIED]
         self._identifiers = database[IDENTIFIERS]
@@ -133,6 +134,7 @@ class MongoIdentityStore:
         self._persons = VersionedDocuments(database[PERSONS], epochs=self._epochs)
         self._person_documents = database[PERSONS]
         self._blocks = VersionedDocuments(database[BLOCKS], epochs=self._epochs, listed=True, cache_size=CACHED_BLOCKS)
+        self._block_documents = database[BLOCKS]
         self._households = VersionedDocuments(database[HOUSEHOLDS], epochs=self._epochs, listed=True)
         # Organisation → whether it has suppressions, and the generation in which that was read.
         self._suppressing: dict[str, tuple[bool, int]] = {}
@@ -565,17 +567,78 @@ class MongoIdentityStore:
         )
         return result.modified_count == 1
 
-    async def scrub_merges(self, organisation_id: str, person_id: str) -> None:
+    async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         for merge in await self.merges_involving(organisation_id, person_id):
-            scrubbed = [
-                person_document(replace(person, identifiers=frozenset(), records=()))
-                if person.person_id == person_id
-                else person_document(person)
-                for person in merge.merged
-            ]
-            await self._merges.update_one(
-                {"_id": _key(organisation_id, merge.merge_id)}, {"$set": {"merged": scrubbed}}
-            )
+            scrubbed = merge.without_erased(person_id, digests)
+            if scrubbed != merge:
+                document = merge_document(scrubbed)
+                await self._merges.update_one(
+                    {"_id": _key(organisation_id, merge.merge_id)},
+                    {"$set": {"merged": document["merged"], "evidence": document["evidence"]}},
+                )
+
+    async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
+        # No index serves this: erasures are rare, and a scan of the journal is their price.
+        about: list[Document] = [{"decision.person_id": person_id}]
+        if digests:
+            keys = sorted(digest.key for digest in digests)
+            about += [{"decision.claim_digests": {"$in": keys}}, {"decision.merge.evidence_digests": {"$in": keys}}]
+        found = [document async for document in self._journal.find({"organisation_id": organisation_id, "$or": about})]
+        for document in found:
+            decision = decision_from(document["decision"])
+            scrubbed = decision.without_erased(person_id, digests)
+            if scrubbed != decision:
+                await self._journal.update_one(
+                    {"_id": document["_id"]}, {"$set": {"decision": decision_document(scrubbed)}}
+                )
+
+    async def leave_blocks(self, organisation_id: str, person_id: str) -> None:
+        # No index serves this either: every version of every block listing the person, in one scan.
+        listing: dict[str, list[str]] = {}
+        prefix = len(organisation_id) + 1
+        async for document in self._block_documents.find(
+            {"organisation_id": organisation_id, "members": person_id}, {"_id": 1}
+        ):
+            version_id = str(document["_id"])
+            listing.setdefault(version_id[prefix:].rsplit("#", 1)[0], []).append(version_id)
+        for key, version_ids in sorted(listing.items()):
+            await self._leave_block(organisation_id, key, person_id, version_ids)
+        if listing:
+            await self._epochs.wrote(organisation_id)
+
+    async def _leave_block(self, organisation_id: str, key: str, person_id: str, listing: Sequence[str]) -> None:
+        """Takes the person out of the block `key`, whose versions `listing` were found to list them."""
+        # First a version without the person: a process that knows an older one, and would copy its members,
+        # fails to append after it and reads this one.
+        self._blocks.forget(organisation_id, key)
+        latest = await self._blocks.latest(organisation_id, key)
+        while latest is not None and person_id in latest[1]["members"]:
+            version, document = latest
+            left = {"organisation_id": organisation_id, "members": [m for m in document["members"] if m != person_id]}
+            appended = await self._blocks.append(organisation_id, key, version + 1, left)
+            latest = (version + 1, left) if appended else await self._blocks.latest(organisation_id, key)
+        last = 0 if latest is None else latest[0]
+        chain = [f"{_key(organisation_id, key)}#{version}" for version in range(1, last + 1)]
+        if latest is None or not latest[1]["members"]:
+            # Nobody is filed under the key any more, and the key is the person's name, phone or birth date:
+            # every version goes. Those naming the person go last, each the highest first: an erasure stopped
+            # midway leaves some that name them, which the next one finds and finishes. A process still holding an
+            # older version may append after it once its id is free: that version, if it copied the person, is
+            # found the same way by erasing them again.
+            versions = {
+                str(document["_id"]): person_id in document["members"]
+                async for document in self._block_documents.find({"_id": {"$in": [*chain, *listing]}})
+            }
+            for version_id in sorted(versions, key=lambda found: (versions[found], -int(found.rsplit("#", 1)[1]))):
+                await self._block_documents.delete_one({"_id": version_id})
+            self._blocks.forget(organisation_id, key)
+            if self._blocks.keys is not None:
+                self._blocks.keys.discard(organisation_id, key)
+            return
+        # Others are: the earlier versions keep them, without the person.
+        async for document in self._block_documents.find({"_id": {"$in": chain}, "members": person_id}):
+            members = [member for member in document["members"] if member != person_id]
+            await self._block_documents.update_one({"_id": document["_id"]}, {"$set": {"members": members}})
 
     async def insert_review(self, item: ReviewItem) -> None:
         with contextlib.suppress(DuplicateKeyError):

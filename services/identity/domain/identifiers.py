@@ -45,6 +45,11 @@ class Identifier:
         return _digest_of(self.kind, self.value)
 
 
+# An unsalted SHA-256 of an address or a number is undone by trying candidates: once its person is erased, a digest
+# keeps its kind and loses its hash.
+ERASED_VALUE_HASH = ""
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class IdentifierDigest:
     """An identifier without its value: what journals, merge records and the ownership index keep."""
@@ -55,6 +60,14 @@ class IdentifierDigest:
     @property
     def key(self) -> str:
         return f"{self.kind}#{self.value_hash}"
+
+    @property
+    def is_erased(self) -> bool:
+        return self.value_hash == ERASED_VALUE_HASH
+
+    def erased(self) -> "IdentifierDigest":
+        """The digest with its kind only: what records keep of an erased person's identifier."""
+        return IdentifierDigest(self.kind, ERASED_VALUE_HASH)
 
 
 @remembered

@@ -1,7 +1,7 @@
 """Merge records and review items: what identity keeps so every merge can be explained and undone."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -31,6 +31,16 @@ class MergeRecord:
     @property
     def merged_ids(self) -> list[str]:
         return [person.person_id for person in self.merged]
+
+    def without_erased(self, person_id: str, digests: Collection[IdentifierDigest]) -> "MergeRecord":
+        """The merge as kept once `person_id` is erased: no snapshot of them, and of `digests` (their
+        identifiers') only the kinds. Who was merged, when, why and on which kinds of evidence stays."""
+        merged = tuple(
+            replace(person, identifiers=frozenset(), records=()) if person.person_id == person_id else person
+            for person in self.merged
+        )
+        evidence = tuple(digest.erased() if digest in digests else digest for digest in self.evidence)
+        return replace(self, merged=merged, evidence=evidence)
 
 
 class ReviewStatus(StrEnum):

@@ -52,7 +52,10 @@ def _merge_json(merge: MergeRecord) -> dict[str, Any]:
         "survivor_person_id": merge.survivor_id,
         "merged_person_ids": merge.merged_ids,
         "reason": merge.reason,
-        "evidence": [{"identifier_type": digest.kind, "value_hash": digest.value_hash} for digest in merge.evidence],
+        "evidence": [
+            {"identifier_type": digest.kind, "value_hash": None if digest.is_erased else digest.value_hash}
+            for digest in merge.evidence
+        ],
         "decided_by": merge.decided_by.value,
         "merged_at": merge.decided_at.isoformat(),
         "undone_at": merge.undone_at.isoformat() if merge.undone_at else None,

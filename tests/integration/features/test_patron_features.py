@@ -236,6 +236,9 @@ async def test_an_erasure_leaves_nothing_of_the_patron_behind(theatre: Theatre) 
         # Identity keeps each erased id, holding nothing, so that nothing can be resolved to it again.
         tombstone = await theatre.identity_person(erased)
         assert tombstone is None or (tombstone["status"] == "erased" and tombstone["identifiers"] == [])
+        # Its merge stays explained, by the kinds of evidence, with no digest of the patron's email or ids.
+        evidence = [item for merge in (tombstone or {}).get("merges", []) for item in merge["evidence"]]
+        assert [item for item in evidence if item["value_hash"] is not None] == []
 
 
 # Waiting for the pipeline

@@ -54,6 +54,17 @@ def deps(identity_store: IdentityStore) -> IdentityDeps:
     return IdentityDeps(store=identity_store, rules=load_rules(IdentitySettings()), clock=SteppingClock())
 
 
+async def everything_stored(store: IdentityStore) -> dict[str, str]:
+    """Every collection of the store (every mapping, in memory), as text: what proving an erasure searches."""
+    if isinstance(store, MongoIdentityStore):
+        database = store.database
+        return {
+            name.removeprefix("identity_"): "\n".join([repr(document) async for document in database[name].find({})])
+            for name in sorted(await database.list_collection_names())
+        }
+    return {name.lstrip("_"): repr(value) for name, value in vars(store).items()}
+
+
 def details_fact(event_id: str, *, source: str = "billetterie-principale", **person: Any) -> Envelope:
     """An upstream fact naming a person, as ingest publishes it."""
     return build_envelope(

@@ -1,12 +1,13 @@
 """How facts become persons: links, merges, unmerges, households, reviews and erasures, on both stores."""
 
+import hashlib
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from services.identity.domain.identifiers import Identifier, IdentifierType
-from services.identity.domain.matching import MatchBands
+from services.identity.domain.matching import MatchBands, blocking_keys
 from services.identity.domain.merges import ReviewStatus
 from services.identity.domain.persons import PersonStatus
 from services.identity.handlers import (
@@ -24,7 +25,7 @@ from services.identity.handlers import (
 from shared.events import parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE
 from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
-from tests.integration.identity.conftest import ORGANISATION, details_fact, erasure_fact
+from tests.integration.identity.conftest import ORGANISATION, details_fact, erasure_fact, everything_stored
 
 ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
 
@@ -372,6 +373,85 @@ async def test_an_erasure_naming_a_parterre_person_id_erases_that_person_and_red
     assert unknown.filtered is None
     back = await resolve(deps, "e4", email="john@example.com")
     assert back.person_id != person.person_id
+
+
+HELENE = {
+    "external_id": "HT-8841",
+    "email": "helene.tremblay@videotron.ca",
+    "phone": "514-555-0199",
+    "first_name": "Hélène",
+    "last_name": "Tremblay",
+    "postal_code": "H2J 2L1",
+    "birth_date": "1984-03-17",
+}
+# Her identifiers as the store would hold them, normalised.
+HELENE_IDENTIFIERS = ("HT-8841", "helene.tremblay@videotron.ca", "+15145550199")
+JEAN = {"first_name": "Jean", "last_name": "Roy"}
+
+
+def _unsalted_digest(value: str) -> str:
+    # Long enough to be a digest of the value, short enough to catch a digest cut short.
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+async def test_an_erasure_leaves_no_identifier_block_key_or_digest_of_the_person_in_any_collection(
+    deps: IdentityDeps,
+) -> None:
+    helene = await resolve(deps, "e1", **HELENE)
+    # A neighbour shares her family name and postal code, so a block key of hers is his too.
+    marc = await resolve(
+        deps,
+        "e2",
+        external_id="MT-1207",
+        email="marc.t@example.org",
+        first_name="Marc",
+        last_name="Tremblay",
+        postal_code="H2J 2L1",
+    )
+    person = await deps.store.person(ORGANISATION, helene.person_id)
+    neighbour = await deps.store.person(ORGANISATION, marc.person_id)
+    assert person is not None
+    assert neighbour is not None
+    her_keys = {key for record in person.records for key in blocking_keys(record)}
+    his_keys = {key for record in neighbour.records for key in blocking_keys(record)}
+    assert her_keys & his_keys, "the scenario needs a block key they share"
+
+    await erase_on_request(ORGANISATION, helene.person_id, deps, do_not_readd=True, requested_by="staff:marie")
+
+    stored = await everything_stored(deps.store)
+    everything = "\n".join(stored.values())
+    assert [value for value in HELENE_IDENTIFIERS if value in everything] == []
+    assert [value for value in HELENE_IDENTIFIERS if _unsalted_digest(value) in everything] == []
+    assert sorted(key for key in her_keys - his_keys if key in everything) == []
+    assert helene.person_id not in stored["blocks"]
+    shared = await deps.store.block_members(ORGANISATION, sorted(her_keys & his_keys))
+    assert all(members == [marc.person_id] for members in shared.values())
+    # Asking not to be added again still works, by the salted hashes alone.
+    again = await resolve_fact(details_fact("e3", email="helene.tremblay@videotron.ca", first_name="Hélène"), deps)
+    assert again.outcome == "suppressed"
+
+
+async def test_an_erasure_keeps_a_merge_with_its_evidence_types_and_the_partner_s_own_digest(
+    deps: IdentityDeps,
+) -> None:
+    shop = await resolve(deps, "j1", source="shopify-boutique", external_id="S1", email="jean.roy@example.com", **JEAN)
+    box_office = await resolve(deps, "j2", external_id="X1", email="jroy@example.org", **JEAN)
+    await resolve(deps, "j3", external_id="X1", email="jean.roy@example.com", **JEAN)
+    await unmerge(ORGANISATION, shop.person_id, deps, requested_by="reviewer:marie")
+
+    await erase_on_request(ORGANISATION, box_office.person_id, deps, do_not_readd=False, requested_by="staff:marie")
+
+    everything = "\n".join((await everything_stored(deps.store)).values())
+    assert [value for value in ("X1", "jroy@example.org") if _unsalted_digest(value) in everything] == []
+    view = await view_person(ORGANISATION, shop.person_id, deps.store)
+    assert view is not None
+    assert {identifier.value for identifier in view.person.identifiers} == {"S1", "jean.roy@example.com"}
+    [merge] = view.merges
+    assert merge.merged_ids == [box_office.person_id]
+    assert merge.undone_at is not None
+    assert sorted(digest.kind for digest in merge.evidence) == ["email", "external_id:billetterie-principale"]
+    [his] = [digest for digest in merge.evidence if not digest.is_erased]
+    assert his.value_hash == hashlib.sha256(b"jean.roy@example.com").hexdigest()
 
 
 async def test_a_person_keeps_at_most_the_policy_s_number_of_emails(deps: IdentityDeps) -> None:
