@@ -21,6 +21,7 @@ class ConfigFileError(ValueError):
 def load_yaml_model(text: str, model: type[Model], *, file_name: str) -> Model:
     """`text` parsed as YAML and validated by `model`; raises `ConfigFileError` naming the line of each problem."""
     data, root = compose(text, file_name=file_name)
+    _refuse_duplicate_keys(root, file_name)
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
@@ -44,6 +45,27 @@ def compose(text: str, *, file_name: str) -> tuple[Any, yaml.Node | None]:
         if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
             problem = f"{problem} ({context} that starts on line {context_mark.line + 1})"
         raise ConfigFileError(file_name, [(mark.line + 1 if mark else 1, f"not valid YAML: {problem}")]) from None
+
+
+def _refuse_duplicate_keys(root: yaml.Node | None, file_name: str) -> None:
+    # A YAML mapping keeps the last of two equal keys without a word: a second segment of one name, or a second
+    # `priority` of one identifier, would silently replace the first.
+    problems: list[tuple[int, str]] = []
+    pending: list[yaml.Node] = [root] if root is not None else []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        problems.append((key.start_mark.line + 1, f"`{key.value}` is given twice in one place"))
+                    seen.add(key.value)
+                pending.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    if problems:
+        raise ConfigFileError(file_name, sorted(problems))
 
 
 def line_of(root: yaml.Node | None, location: Sequence[Any]) -> int:

@@ -7,10 +7,9 @@ from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Self
 from uuid import UUID, uuid5
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -29,7 +28,7 @@ from services.profile.domain.rule_conditions import (
 from shared.events.common import SLUG_PATTERN, Channel, ConsentPurpose, Language, LongText, ShortText
 from shared.events.profile import ContactPoint, TriggerFiredV1
 from shared.events.registry import all_event_types
-from shared.yaml_models import ConfigFileError, compose, load_yaml_model
+from shared.yaml_models import load_yaml_model
 
 TRIGGER_NAMESPACE = UUID("6d2f8a41-3c9e-4b7d-9f15-2a8e0c4b7d93")
 DEFAULT_LANGUAGE: Language = "fr"  # Québec organisations address a patron in French unless told otherwise.
@@ -131,7 +130,7 @@ class SegmentDefinitions:
 
 def load_segments(yaml_text: str, *, file_name: str = "segments.yaml") -> SegmentDefinitions:
     """The segments a YAML file defines; raises `shared.yaml_models.ConfigFileError` naming each bad line."""
-    loaded = _load(yaml_text, SegmentsFile, file_name)
+    loaded = load_yaml_model(yaml_text, SegmentsFile, file_name=file_name)
     return SegmentDefinitions(
         tuple(
             Segment(name, spec.title, spec.description, spec.when.compile()) for name, spec in loaded.segments.items()
@@ -276,7 +275,7 @@ class TriggerRules:
 
 def load_triggers(yaml_text: str, *, file_name: str = "triggers.yaml") -> TriggerRules:
     """The trigger rules a YAML file defines; raises `shared.yaml_models.ConfigFileError` naming each bad line."""
-    loaded = _load(yaml_text, TriggersFile, file_name)
+    loaded = load_yaml_model(yaml_text, TriggersFile, file_name=file_name)
     return TriggerRules(
         tuple(
             TriggerRule(
@@ -511,39 +510,6 @@ def _next_period_starts(rules: Iterable[TriggerRule], profile: Profile, as_of: d
         if isinstance(anchor, datetime):
             anchor = anchor.astimezone(UTC)
             yield add_months(anchor, (_steps_since(anchor, as_of, step) + 1) * step)
-
-
-# Loading
-
-
-Model = TypeVar("Model", bound=BaseModel)
-
-
-def _load(yaml_text: str, model: type[Model], file_name: str) -> Model:
-    _refuse_duplicate_keys(yaml_text, file_name)
-    return load_yaml_model(yaml_text, model, file_name=file_name)
-
-
-def _refuse_duplicate_keys(yaml_text: str, file_name: str) -> None:
-    # A YAML mapping keeps the last of two equal keys without a word: a second segment of one name would
-    # silently replace the first.
-    _data, root = compose(yaml_text, file_name=file_name)
-    problems: list[tuple[int, str]] = []
-    pending: list[yaml.Node] = [root] if root is not None else []
-    while pending:
-        node = pending.pop()
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in seen:
-                        problems.append((key.start_mark.line + 1, f"`{key.value}` is given twice in one place"))
-                    seen.add(key.value)
-                pending.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            pending.extend(node.value)
-    if problems:
-        raise ConfigFileError(file_name, sorted(problems))
 
 
 def _require_aware(as_of: datetime) -> None:

@@ -142,6 +142,32 @@ def test_every_problem_of_a_file_is_reported_at_once_each_on_its_line() -> None:
     assert sorted(lines_of(text)) == [3, 4, 5]
 
 
+def test_a_key_given_twice_in_one_mapping_is_refused_on_the_line_of_the_second() -> None:
+    # YAML itself keeps the second value silently: the first price would be lost without a word.
+    text = """\
+        name: Studio
+        prices:
+          regular: 32
+          reduced: 20
+          regular: 28
+        seats:
+          - {row: A, number: 1, number: 2}
+        """
+    assert problems_of(text) == (
+        (5, "`regular` is given twice in one place"),
+        (7, "`number` is given twice in one place"),
+    )
+
+
+def test_the_same_key_in_two_mappings_is_no_duplicate() -> None:
+    text = """\
+        seats:
+          - {row: A, number: 1}
+          - {row: A, number: 2}
+        """
+    assert load_yaml_model(dedent(text), Hall, file_name="hall.yaml").seats[1] == Seat(row="A", number=2)
+
+
 def test_a_file_that_is_not_a_mapping_is_refused_on_its_first_line() -> None:
     assert lines_of("- just\n- a list\n") == [1]
 
