@@ -40,10 +40,9 @@ class Decision:
 
     def without_erased(self, person_id: str, digests: Collection[IdentifierDigest]) -> "Decision":
         """The decision as kept once `person_id` is erased: what a redelivery republishes (ids, method, the
-        kinds matched) stays; the digests of their claims go, as do `digests` (their identifiers') wherever
-        claimed, and of `digests` in the merge evidence only the kinds stay."""
-        erased = {digest.key for digest in digests}
-        claims = () if self.person_id == person_id else tuple(c for c in self.claim_digests if c not in erased)
+        kinds matched) stays; the digests of their claims go, and of `digests` in the merge evidence only the
+        kinds stay."""
+        claims = () if self.person_id == person_id else self.claim_digests
         merge = self.merge
         if merge is not None:
             evidence = tuple(
@@ -210,7 +209,7 @@ class IdentityStore(IdentityReads, Protocol):
         snapshot of them, no digest of `digests` (their identifiers')."""
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
-        """Every journal entry deciding about the person, or holding one of `digests`, keeps
+        """Every journal entry deciding about the person, or holding one of `digests` as merge evidence, keeps
         `Decision.without_erased`: a redelivery still republishes the same events."""
 
     async def leave_blocks(self, organisation_id: str, person_id: str) -> None:

@@ -581,8 +581,7 @@ class MongoIdentityStore:
         # No index serves this: erasures are rare, and a scan of the journal is their price.
         about: list[Document] = [{"decision.person_id": person_id}]
         if digests:
-            keys = sorted(digest.key for digest in digests)
-            about += [{"decision.claim_digests": {"$in": keys}}, {"decision.merge.evidence_digests": {"$in": keys}}]
+            about.append({"decision.merge.evidence_digests": {"$in": sorted(digest.key for digest in digests)}})
         found = [document async for document in self._journal.find({"organisation_id": organisation_id, "$or": about})]
         for document in found:
             decision = decision_from(document["decision"])

@@ -5,10 +5,8 @@ from typing import Any
 import pytest
 
 from services.identity.adapters.mongo import BLOCKS, MongoIdentityStore
-from services.identity.domain.identifiers import Identifier, IdentifierType
-from services.identity.ports import Decision, IdentityStore, JournalEntry, MergeDecision
-from shared.events.identity import MatchMethod
-from tests.integration.identity.conftest import ORGANISATION, START, everything_stored
+from services.identity.ports import IdentityStore
+from tests.integration.identity.conftest import ORGANISATION, everything_stored
 
 ERASED = "per_erased"
 # A key only the erased person is filed under, and one they share with another person.
@@ -50,55 +48,6 @@ async def test_a_process_that_read_a_block_before_the_person_left_it_does_not_fi
 
     assert ERASED not in (await everything_stored(identity_store))["blocks"]
     assert await identity_store.block_members(ORGANISATION, [SHARED]) == {SHARED: ["per_marc", "per_lea"]}
-
-
-def _decision(person_id: str, *claims: Identifier, merge: MergeDecision | None = None) -> Decision:
-    return Decision(
-        person_id=person_id,
-        created=not merge,
-        method=MatchMethod.EMAIL if merge else MatchMethod.NEW,
-        confidence=1.0,
-        matched=("email",) if merge else (),
-        claim_digests=tuple(claim.digest.key for claim in claims),
-        merge=merge,
-        household_with=None,
-        review=None,
-        erasure=None,
-    )
-
-
-async def test_a_scrubbed_journal_keeps_what_a_redelivery_republishes_and_no_digest_of_the_erased_person(
-    identity_store: IdentityStore,
-) -> None:
-    hers = Identifier(IdentifierType.EMAIL, "helene.tremblay@videotron.ca")
-    her_phone = Identifier(IdentifierType.PHONE, "+15145550199")
-    his = Identifier(IdentifierType.EMAIL, "marc.t@example.org")
-    merge = MergeDecision("per_marc", (ERASED,), (hers.digest.key, his.digest.key))
-    entries = {
-        "e1": _decision(ERASED, hers, her_phone),
-        "e2": _decision("per_marc", his, merge=merge),
-        # Claimed by someone else once (a creation that lost its race, say): her digest all the same.
-        "e3": _decision("per_lea", hers),
-    }
-    for event_id, decision in entries.items():
-        await identity_store.write_journal(JournalEntry(ORGANISATION, event_id, decision, START))
-
-    await identity_store.scrub_journal(ORGANISATION, ERASED, {hers.digest, her_phone.digest})
-    await identity_store.scrub_journal(ORGANISATION, ERASED, {hers.digest, her_phone.digest})
-
-    kept = {event_id: await identity_store.journal_entry(ORGANISATION, event_id) for event_id in entries}
-    assert {event_id: entry and entry.decision.claim_digests for event_id, entry in kept.items()} == {
-        "e1": (),
-        "e2": (his.digest.key,),
-        "e3": (),
-    }
-    merged = kept["e2"]
-    assert merged is not None
-    assert merged.decision.merge == MergeDecision("per_marc", (ERASED,), ("email#", his.digest.key))
-    assert all(entry is not None and entry.decision.person_id == entries[e].person_id for e, entry in kept.items())
-    journal = (await everything_stored(identity_store))["journal"]
-    assert hers.digest.value_hash not in journal
-    assert her_phone.digest.value_hash not in journal
 
 
 class _CrashError(Exception):
