@@ -130,7 +130,8 @@ class InMemoryIdentityStore:
         household_id: str | None = None,
     ) -> None:
         person = self._persons.get((organisation_id, person_id))
-        if person is None:
+        if person is None or person.status is PersonStatus.ERASED:
+            # As the MongoDB store: an erased person takes nothing back.
             return
         kept = person.records
         for record in records:

@@ -618,24 +618,11 @@ class MongoIdentityStore:
             latest = (version + 1, left) if appended else await self._blocks.latest(organisation_id, key)
         last = 0 if latest is None else latest[0]
         chain = [f"{_key(organisation_id, key)}#{version}" for version in range(1, last + 1)]
-        if latest is None or not latest[1]["members"]:
-            # Nobody is filed under the key any more, and the key is the person's name, phone or birth date:
-            # every version goes. Those naming the person go last, each the highest first: an erasure stopped
-            # midway leaves some that name them, which the next one finds and finishes. A process still holding an
-            # older version may append after it once its id is free: that version, if it copied the person, is
-            # found the same way by erasing them again.
-            versions = {
-                str(document["_id"]): person_id in document["members"]
-                async for document in self._block_documents.find({"_id": {"$in": [*chain, *listing]}})
-            }
-            for version_id in sorted(versions, key=lambda found: (versions[found], -int(found.rsplit("#", 1)[1]))):
-                await self._block_documents.delete_one({"_id": version_id})
-            self._blocks.forget(organisation_id, key)
-            if self._blocks.keys is not None:
-                self._blocks.keys.discard(organisation_id, key)
-            return
-        # Others are: the earlier versions keep them, without the person.
-        async for document in self._block_documents.find({"_id": {"$in": chain}, "members": person_id}):
+        # The earlier versions keep everyone else, without the person. None is deleted, even when nobody is left:
+        # a version's id set free would be taken again by a process that still knows the versions before it, and
+        # what it appended there would be hidden from every other reader.
+        versions = sorted({*chain, *listing})
+        async for document in self._block_documents.find({"_id": {"$in": versions}, "members": person_id}):
             members = [member for member in document["members"] if member != person_id]
             await self._block_documents.update_one({"_id": document["_id"]}, {"$set": {"members": members}})
 
