@@ -1181,8 +1181,10 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
         if person is None:
             return
         if person.status is PersonStatus.ERASED:
-            # Maybe by an erasure stopped before its last steps: the steps that need no identifier are done again.
+            # Maybe by an erasure stopped before its last steps: the steps that need no identifier are done again,
+            # and whatever a resolver that decided before the erasure claimed for them after it is let go.
             await _scrub_merges_and_journal(store, organisation_id, person_id, frozenset())
+            await store.release_all(organisation_id, person_id)
             await store.leave_blocks(organisation_id, person_id)
             return
         if do_not_readd:

@@ -141,6 +141,10 @@ class IdentityStore(IdentityReads, Protocol):
     async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
         """Frees the identifier if `person_id` owns it (erasure, or a creation that lost a race)."""
 
+    async def release_all(self, organisation_id: str, person_id: str) -> None:
+        """Frees every identifier `person_id` owns, known to them or not (an erasure done again: a resolver that
+        decided before it may have claimed one for them after)."""
+
     async def insert_person(self, person: Person) -> None:
         """Stores a new person; nothing happens if it exists (a redelivered creation)."""
 

@@ -110,6 +110,10 @@ class InMemoryIdentityStore:
         if self._owners.get((organisation_id, identifier)) == person_id:
             del self._owners[(organisation_id, identifier)]
 
+    async def release_all(self, organisation_id: str, person_id: str) -> None:
+        for owned in [key for key, owner in self._owners.items() if key[0] == organisation_id and owner == person_id]:
+            del self._owners[owned]
+
     async def reassign(self, organisation_id: str, identifier: Identifier, from_person: str, to_person: str) -> None:
         if self._owners.get((organisation_id, identifier)) == from_person:
             self._owners[(organisation_id, identifier)] = to_person

@@ -383,6 +383,22 @@ class MongoIdentityStore:
         self._identifier_keys.discard(organisation_id, identifier.digest.key)
         await self._epochs.wrote(organisation_id)
 
+    async def release_all(self, organisation_id: str, person_id: str) -> None:
+        # No index serves this: erasures are rare, and a scan of the identifiers is their price.
+        owned = [
+            str(document["_id"])
+            async for document in self._identifiers.find(
+                {"organisation_id": organisation_id, "person_id": person_id}, {"_id": 1}
+            )
+        ]
+        for key in owned:
+            released = await self._identifiers.delete_one({"_id": key, "person_id": person_id})
+            self._owners.pop(key, None)
+            if released.deleted_count:
+                self._identifier_keys.discard(organisation_id, key[len(organisation_id) + 1 :])
+        if owned:
+            await self._epochs.wrote(organisation_id)
+
     async def person(self, organisation_id: str, person_id: str) -> Person | None:
         latest = await self._persons.latest(organisation_id, person_id)
         if latest is None:

@@ -138,3 +138,22 @@ async def test_a_person_leaving_the_blocks_again_finishes_what_a_crash_left_of_i
 
     assert ERASED not in (await everything_stored(identity_store))["blocks"]
     assert await identity_store.block_members(ORGANISATION, [SHARED]) == {SHARED: ["per_marc"]}
+
+
+async def test_releasing_everything_a_person_owns_frees_what_they_were_never_known_to_hold(
+    identity_store: IdentityStore,
+) -> None:
+    # A resolver that decided before the erasure claimed these for the person after it; the person's document,
+    # erased, lists none of them.
+    theirs = [Identifier(IdentifierType.PHONE, "+15145550199"), Identifier(IdentifierType.EMAIL, "helene@example.org")]
+    marcs = Identifier(IdentifierType.EMAIL, "marc@example.org")
+    for identifier in theirs:
+        assert await identity_store.claim(ORGANISATION, identifier, ERASED) == ERASED
+    assert await identity_store.claim(ORGANISATION, marcs, "per_marc") == "per_marc"
+
+    await identity_store.release_all(ORGANISATION, ERASED)
+    await identity_store.release_all(ORGANISATION, ERASED)
+
+    assert [await identity_store.owner_of(ORGANISATION, identifier) for identifier in theirs] == [None, None]
+    assert await identity_store.claim(ORGANISATION, theirs[0], "per_new") == "per_new"
+    assert await identity_store.claim(ORGANISATION, marcs, "per_new") == "per_marc"

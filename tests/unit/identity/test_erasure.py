@@ -8,7 +8,7 @@ import pytest
 
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.context import load_rules
-from services.identity.domain.identifiers import IdentifierDigest
+from services.identity.domain.identifiers import Identifier, IdentifierDigest, IdentifierType
 from services.identity.domain.matching import blocking_keys
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.handlers import IdentityDeps, erase_on_request, resolve_fact
@@ -129,4 +129,19 @@ async def test_an_erasure_stopped_after_any_step_is_finished_by_the_next_request
     except CrashError:
         await erase_on_request(ORGANISATION, helene, deps, do_not_readd=True, requested_by="staff:marie")
 
+    await _assert_nothing_of_helene_left(store, helene, marc, hers)
+
+
+async def test_an_identifier_claimed_for_the_person_after_their_erasure_is_let_go_when_it_is_asked_again() -> None:
+    store = InMemoryIdentityStore()
+    deps = _deps(store)
+    helene, marc, hers = await _helene_twice_merged_and_a_neighbour(deps)
+    await erase_on_request(ORGANISATION, helene, deps, do_not_readd=False, requested_by="staff:marie")
+    # A resolver that decided before the erasure claims her new phone for her after it.
+    phone = Identifier(IdentifierType.PHONE, "+15145550199")
+    assert await store.claim(ORGANISATION, phone, helene) == helene
+
+    await erase_on_request(ORGANISATION, helene, deps, do_not_readd=False, requested_by="staff:marie")
+
+    assert await store.owner_of(ORGANISATION, phone) is None
     await _assert_nothing_of_helene_left(store, helene, marc, hers)
