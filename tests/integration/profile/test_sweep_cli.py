@@ -29,10 +29,11 @@ async def test_a_sweep_run_by_hand_catches_up_on_days_not_swept(
     async def documents() -> list[str]:
         return []
 
-    # Eleven days ago the service applied a purchase made 360 days before: the buyer lapsed six days ago, and no
-    # sweep has run since.
+    # Eleven days ago, at midnight, the service applied a purchase made about a year before, in the evening: the
+    # buyer lapsed that evening, and no sweep has run since. At midnight, not at this time of day: applied after
+    # the purchase's hour, the buyer would have lapsed before it was applied, with nothing left to sweep.
     world = World(store, documents, organisation_id=harness.organisation_id)
-    world.clock.at = datetime.now(UTC) - timedelta(days=11)
+    world.clock.at = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=11)
     await world.sweep()
     await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
     monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
