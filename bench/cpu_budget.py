@@ -5,11 +5,16 @@ CPU across every process; a figure per process says which part spends what. A pr
 run (a server in a container, on another host) cannot be read and is left out, by name."""
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.support import Servers
+from infra.local.processes import listening_pid
+
 PROC = Path("/proc")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -30,6 +35,25 @@ def process_name(pid: int) -> str | None:
         return (PROC / str(pid) / "comm").read_text().strip()
     except OSError:
         return None
+
+
+def kafka_pid(servers: Servers) -> int | None:
+    """The broker's process, if it runs on this machine (the first broker named: the benchmark's servers are one)."""
+    broker = urllib.parse.urlsplit(f"//{servers.kafka_bootstrap.split(',')[0]}")
+    return _local_server(broker.hostname, broker.port or 9092)
+
+
+def store_pid(servers: Servers) -> int | None:
+    """The store's process, if it runs on this machine."""
+    store = urllib.parse.urlsplit(servers.mongo_url)
+    return _local_server(store.hostname, store.port or 27017)
+
+
+def _local_server(host: str | None, port: int) -> int | None:
+    # A server in a container is reached through a proxy listening here: its CPU is not the server's.
+    if host not in LOOPBACK or (pid := listening_pid(port)) is None or process_name(pid) == "docker-proxy":
+        return None
+    return pid
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import math
 import os
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
@@ -21,10 +20,9 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo.asynchronous.database import AsyncDatabase
 
-from bench.cpu_budget import CpuMeter, process_name
+from bench.cpu_budget import CpuMeter, kafka_pid, store_pid
 from bench.support import Result, Servers
 from demo.traffic import Sent, send_steadily, upstream_events
-from infra.local.processes import listening_pid
 from infra.platform.isolated import IsolatedPlatform, isolated_platform
 from infra.platform.kafka_state import pipeline_state
 from services.profile.adapters.mongo import FACT_LOG
@@ -33,7 +31,6 @@ from shared.mongo import Document, mongo_client
 
 LATENCY_METRIC = "parterre_profile_event_latency_seconds"
 POLL_SECONDS = 2.0
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
@@ -131,20 +128,10 @@ def _processes(servers: Servers, platform: IsolatedPlatform) -> dict[str, int | 
     """The run's processes by name: the platform's services, the two servers if they run on this machine, and
     this benchmark, which sends the load and reads the results."""
     processes: dict[str, int | None] = dict(platform.fleet.pids())
-    # The first broker named: the benchmark's servers are one broker.
-    broker = urllib.parse.urlsplit(f"//{servers.kafka_bootstrap.split(',')[0]}")
-    store = urllib.parse.urlsplit(servers.mongo_url)
-    processes["Kafka"] = _local_server(broker.hostname, broker.port or 9092)
-    processes["store"] = _local_server(store.hostname, store.port or 27017)
+    processes["Kafka"] = kafka_pid(servers)
+    processes["store"] = store_pid(servers)
     processes["benchmark"] = os.getpid()
     return processes
-
-
-def _local_server(host: str | None, port: int) -> int | None:
-    # A server in a container is reached through a proxy listening here: its CPU is not the server's.
-    if host not in LOOPBACK or (pid := listening_pid(port)) is None or process_name(pid) == "docker-proxy":
-        return None
-    return pid
 
 
 async def _latency(servers: Servers, size: Size) -> list[Result]:

@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
+from bench import store_ceiling
 from bench.support import Result, Servers, ticket_purchases
+from services.profile.adapters.mongo import PROFILES
 from services.profile.bootstrap import create_app
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope, build_envelope
 from shared.events.identity import Match, MatchMethod, PersonResolvedV1
 from shared.kafka import record_for
-from shared.mongo import mongo_client
+from shared.mongo import Document, mongo_client
 from shared.topic_admin import ensure_topics
 from shared.topics import all_topic_partitions
 
@@ -102,10 +104,16 @@ def _p99(registry: object, metric_name: str) -> float:
 
 
 async def _run(
-    servers: Servers, facts: list[Envelope], organisation_id: str, *, rate: float | None
+    servers: Servers,
+    facts: list[Envelope],
+    organisation_id: str,
+    *,
+    rate: float | None,
+    stored_profiles: list[Document] | None = None,
 ) -> dict[str, float]:
     """Starts profile on a topic of its own, sends `facts` (all at once, or paced at `rate` a second) and waits
-    until every one is applied; returns the seconds taken and the p99s observed."""
+    until every one is applied; returns the seconds taken and the p99s observed. `stored_profiles` receives the
+    profile documents the run left."""
     topic = f"bench.resolutions.{organisation_id}"
     database = f"bench_{uuid.uuid4().hex[:8]}"
     await ensure_topics(servers.kafka_bootstrap, {**all_topic_partitions(), topic: 6})
@@ -147,13 +155,18 @@ async def _run(
             }
     finally:
         async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
+            if stored_profiles is not None:
+                stored_profiles.extend(await client[database][PROFILES].find({}).to_list(None))
             await client.drop_database(database)
 
 
 async def measure(servers: Servers, *, quick: bool) -> list[Result]:
     count, persons = (2_000, 500) if quick else (20_000, 5_000)
     organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
-    flood = await _run(servers, resolved_purchases(count, organisation_id, persons), organisation_id, rate=None)
+    profiles: list[Document] = []
+    facts = resolved_purchases(count, organisation_id, persons)
+    flood = await _run(servers, facts, organisation_id, rate=None, stored_profiles=profiles)
+    ceiling = await store_ceiling.measure(servers, profiles)
     paced_count = 5_000 if quick else 30_000
     organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
     paced = await _run(servers, resolved_purchases(paced_count, organisation_id, persons), organisation_id, rate=1_000)
@@ -173,4 +186,5 @@ async def measure(servers: Servers, *, quick: bool) -> list[Result]:
             note=f"{paced['handled']:,.0f} of {paced_count:,} facts applied in {paced['seconds']:,.0f} s; "
             "profile alone (identity not in the path)",
         ),
+        *ceiling,
     ]

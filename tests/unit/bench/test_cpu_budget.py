@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.cpu_budget import CpuMeter, Spent, cpu_seconds, process_name
-from bench.pipeline import _local_server
+from bench.cpu_budget import CpuMeter, Spent, _local_server, cpu_seconds, process_name
 from infra.local.processes import listening_pid
 
 

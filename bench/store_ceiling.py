@@ -1,0 +1,65 @@
+"""The store's own ceiling for the profile service: the profiles it stored written back as fast as the store takes
+them, nothing else running. Profile writes each changed profile whole, so 2,000 updates/s needs at least this."""
+
+import asyncio
+import statistics
+import time
+import uuid
+
+import bson
+from pymongo import ReplaceOne
+
+from bench.cpu_budget import CpuMeter, store_pid
+from bench.support import Result, Servers
+from shared.mongo import INSERTS_IN_ORDER_PER_COMMAND, REPLACES_PER_COMMAND, Document, mongo_client
+
+# Commands under way at once: enough to keep the store busy on two cores.
+COMMANDS_AT_ONCE = 4
+
+
+async def measure(servers: Servers, profiles: list[Document]) -> list[Result]:
+    """Writes `profiles` (stored profile documents) back into a collection of their own, in bulk."""
+    if not profiles:
+        return []
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
+        collection = client[database]["profiles"]
+        try:
+            for start in range(0, len(profiles), INSERTS_IN_ORDER_PER_COMMAND):
+                await collection.insert_many(profiles[start : start + INSERTS_IN_ORDER_PER_COMMAND])
+            gate = asyncio.Semaphore(COMMANDS_AT_ONCE)
+
+            async def rewrite(documents: list[Document]) -> None:
+                async with gate:
+                    await collection.bulk_write([ReplaceOne({"_id": d["_id"]}, d) for d in documents], ordered=False)
+
+            meter = CpuMeter({"store": store_pid(servers)})
+            meter.start()
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    rewrite(profiles[start : start + REPLACES_PER_COMMAND])
+                    for start in range(0, len(profiles), REPLACES_PER_COMMAND)
+                )
+            )
+            seconds = time.perf_counter() - started
+            spent = meter.stop()
+        finally:
+            await client.drop_database(database)
+    size = statistics.median(len(bson.encode(profile)) for profile in profiles)
+    store_ms = spent.seconds.get("store")
+    cpu = (
+        "store CPU not measured (not a process of this machine)"
+        if store_ms is None
+        else (f"store CPU {1000 * store_ms / len(profiles):.2f} ms per document")
+    )
+    return [
+        Result(
+            "store ceiling: stored profiles rewritten",
+            len(profiles) / seconds,
+            "docs/s",
+            goal=">= 2000 (the profile goal's writes alone)",
+            note=f"{len(profiles):,} documents, median {size:,.0f} B, {REPLACES_PER_COMMAND} a command, "
+            f"{COMMANDS_AT_ONCE} commands at once; {cpu}",
+        )
+    ]
