@@ -951,7 +951,11 @@ async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
     organisation_id, survivor_id = merge.organisation_id, merge.survivor_id
     for merged in merge.merged:
         await store.add_to_person(
-            organisation_id, survivor_id, identifiers=sorted(merged.identifiers), records=merged.records
+            organisation_id,
+            survivor_id,
+            identifiers=sorted(merged.identifiers),
+            records=merged.records,
+            kept_apart_from=sorted(merged.kept_apart_from),
         )
         for record in merged.records:
             await store.add_to_blocks(organisation_id, blocking_keys(record), survivor_id)
@@ -1102,6 +1106,10 @@ async def _restore(store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim
             expected=PersonStatus.MERGED,
         )
     await _strip_survivor(store, merge)
+    # A human split them: the next event naming both must not merge them again, nor must the matching model.
+    for merged in merge.merged:
+        await store.add_to_person(merge.organisation_id, merged.person_id, kept_apart_from=[merge.survivor_id])
+    await store.add_to_person(merge.organisation_id, merge.survivor_id, kept_apart_from=merge.merged_ids)
     await store.mark_undone(merge.organisation_id, merge.merge_id, at=claim.at, by=claim.by)
     return replace(merge, undone_at=claim.at, undone_by=claim.by)
 

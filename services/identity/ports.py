@@ -72,6 +72,7 @@ class PersonAddition:
     identifiers: Sequence[Identifier] = ()
     records: Sequence[NormalisedRecord] = ()
     household_id: str | None = None
+    kept_apart_from: Sequence[str] = ()
 
 
 class IdentityReads(Protocol):
@@ -156,8 +157,10 @@ class IdentityStore(IdentityReads, Protocol):
         identifiers: Sequence[Identifier] = (),
         records: Sequence[NormalisedRecord] = (),
         household_id: str | None = None,
+        kept_apart_from: Sequence[str] = (),
     ) -> None:
-        """Adds identifiers (a set), records (the newest kept) and the household; bumps the version."""
+        """Adds identifiers (a set), records (the newest kept), the household and persons to keep apart from (a
+        set); bumps the version."""
 
     async def replace_person(self, person: Person, *, expected_version: int) -> bool:
         """Rewrites the person if its version is still `expected_version`; False if someone changed it meanwhile."""

@@ -94,6 +94,7 @@ class InMemoryIdentityStore:
                 identifiers=addition.identifiers,
                 records=addition.records,
                 household_id=addition.household_id,
+                kept_apart_from=addition.kept_apart_from,
             )
 
     async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
@@ -132,6 +133,7 @@ class InMemoryIdentityStore:
         identifiers: Sequence[Identifier] = (),
         records: Sequence[NormalisedRecord] = (),
         household_id: str | None = None,
+        kept_apart_from: Sequence[str] = (),
     ) -> None:
         person = self._persons.get((organisation_id, person_id))
         if person is None or person.status is PersonStatus.ERASED:
@@ -145,6 +147,7 @@ class InMemoryIdentityStore:
             identifiers=person.identifiers | frozenset(identifiers),
             records=kept,
             household_id=household_id or person.household_id,
+            kept_apart_from=person.kept_apart_from | frozenset(kept_apart_from),
             version=person.version + 1,
         )
 

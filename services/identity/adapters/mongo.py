@@ -96,6 +96,7 @@ def _with_addition(person: Person, addition: PersonAddition) -> Person | None:
         identifiers=person.identifiers | frozenset(addition.identifiers),
         records=kept,
         household_id=addition.household_id or person.household_id,
+        kept_apart_from=person.kept_apart_from | frozenset(addition.kept_apart_from),
     )
 
 
@@ -419,6 +420,7 @@ class MongoIdentityStore:
         identifiers: Sequence[Identifier] = (),
         records: Sequence[NormalisedRecord] = (),
         household_id: str | None = None,
+        kept_apart_from: Sequence[str] = (),
     ) -> None:
         # First from the version this process last saw: the append is the check, and fails if it is stale.
         known = self._persons.known(organisation_id, person_id)
@@ -432,7 +434,13 @@ class MongoIdentityStore:
                 return
             changed = _with_addition(
                 person,
-                PersonAddition(person_id, identifiers=identifiers, records=records, household_id=household_id),
+                PersonAddition(
+                    person_id,
+                    identifiers=identifiers,
+                    records=records,
+                    household_id=household_id,
+                    kept_apart_from=kept_apart_from,
+                ),
             )
             if changed is None:
                 return

@@ -32,6 +32,8 @@ class Person:
     identifiers: frozenset[Identifier] = frozenset()
     records: tuple[NormalisedRecord, ...] = ()
     household_id: str | None = None
+    # Persons an unmerge split from this one: no later record merges them again, only a reviewer can.
+    kept_apart_from: frozenset[str] = frozenset()
     # Bumped by every change; unmerge rewrites a person only if nobody changed it since it was read.
     version: int = 0
 
@@ -47,6 +49,11 @@ class Person:
 
     def last_names(self) -> set[str]:
         return {record.last_name for record in self.records if record.last_name}
+
+
+def kept_apart(a: Person, b: Person) -> bool:
+    """Whether an unmerge split `a` from `b` (or from a person since merged into either): they stay two."""
+    return b.person_id in a.kept_apart_from or a.person_id in b.kept_apart_from
 
 
 def add_record(records: tuple[NormalisedRecord, ...], record: NormalisedRecord) -> tuple[NormalisedRecord, ...]:

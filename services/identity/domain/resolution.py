@@ -3,6 +3,7 @@
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from rapidfuzz.distance import DamerauLevenshtein
 
@@ -18,7 +19,7 @@ from services.identity.domain.matching import (
     last_name_level,
 )
 from services.identity.domain.nicknames import are_masculine_and_feminine
-from services.identity.domain.persons import Person, person_id_for
+from services.identity.domain.persons import Person, kept_apart, person_id_for
 from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MatchMethod
 from shared.memo import remembered
@@ -165,9 +166,8 @@ def _decide(
             record, identifiers, evidence, relatives, organisation_id, event_id, policy, matching
         )
 
-    mergeable = [
-        (person, via) for person, via in matched.values() if any(policy.rule(identifier).merges for identifier in via)
-    ]
+    merging = [(person, via) for person, via in matched.values() if any(policy.rule(i).merges for i in via)]
+    mergeable = _not_kept_apart(merging, policy)
     if len(mergeable) >= 2 and not _names_clearly_differ_among(person for person, _ in mergeable):
         return _merge(mergeable, identifiers, evidence, policy)
     # One person, or several that must not merge: the strongest identifier decides, the others keep what they own.
@@ -224,7 +224,7 @@ def _look_alike_to_fold(
     pool = {
         candidate.person_id: candidate
         for candidate in [*others, *evidence.candidates]
-        if candidate.is_active and candidate.person_id not in excluded
+        if candidate.is_active and candidate.person_id not in excluded and not kept_apart(person, candidate)
     }
     if not pool:
         return None
@@ -297,6 +297,23 @@ def _clearly_differ_beyond_typo(a: str, b: str) -> bool:
         return False
     one_slip = min(len(a), len(b)) >= 4 and DamerauLevenshtein.distance(a, b) <= 1
     return not one_slip or are_masculine_and_feminine(a, b)
+
+
+def _not_kept_apart(
+    mergeable: Sequence[tuple[Person, list[Identifier]]], policy: IdentifierPolicy
+) -> list[tuple[Person, list[Identifier]]]:
+    """The persons a record may merge, strongest first, leaving out each one an unmerge split from one kept."""
+
+    def strongest_then_oldest(entry: tuple[Person, list[Identifier]]) -> tuple[int, datetime, str]:
+        person, via = entry
+        return -policy.rule(_strongest(via, policy)).priority, person.created_at, person.person_id
+
+    ordered = sorted(mergeable, key=strongest_then_oldest)
+    kept: list[tuple[Person, list[Identifier]]] = []
+    for person, via in ordered:
+        if not any(kept_apart(person, other) for other, _ in kept):
+            kept.append((person, via))
+    return kept
 
 
 def _names_clearly_differ_among(persons: Iterable[Person]) -> bool:
@@ -482,6 +499,8 @@ def _settle_ambiguity(
 
 
 def _may_be_one(a: Person, b: Person, matching: Matching) -> bool:
+    if kept_apart(a, b):
+        return False
     if a.household_id is not None and a.household_id == b.household_id:
         return False
     if _names_clearly_differ_among((a, b)):

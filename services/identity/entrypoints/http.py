@@ -76,6 +76,8 @@ def _person_json(view: PersonView) -> dict[str, Any]:
         ],
         "household": {"household_id": person.household_id, "members": list(view.household)},
         "merges": [_merge_json(merge) for merge in view.merges],
+        # Split by an unmerge: no event merges them again; accepting a review between them still can.
+        "kept_apart_from": sorted(person.kept_apart_from),
     }
 
 

@@ -186,6 +186,8 @@ async def test_the_http_api_finds_a_person_by_email_and_undoes_a_merge(harness: 
             [unmerged] = await harness.outputs(1)
             assert unmerged.type == "parterre.person.unmerged.v1"
             assert unmerged.id == undone.json()["event_id"]
+            split = await client.get(f"/v1/persons/{survivor}", headers=headers)
+            assert split.json()["kept_apart_from"] == unmerged.data["restored_person_ids"]
             twice = await client.post(f"/v1/persons/{survivor}/unmerge", headers=headers)
             assert twice.status_code == 409
             assert twice.json()["detail"]["code"] == "nothing_to_unmerge"

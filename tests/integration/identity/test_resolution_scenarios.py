@@ -106,6 +106,33 @@ async def test_an_unmerge_restores_the_merged_person_whose_identifiers_find_it_a
     assert nothing_left.value.code == "nothing_to_unmerge"
 
 
+async def test_an_unmerged_pair_stays_two_when_the_next_fact_names_both_and_each_remembers_the_other(
+    deps: IdentityDeps,
+) -> None:
+    box_office = await resolve(deps, "e1", external_id="C-1", **ELISE)
+    shop = await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com", **ELISE)
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com", **ELISE)
+    await unmerge(ORGANISATION, box_office.person_id, deps, requested_by="reviewer:marie")
+
+    outcome = await resolve_fact(details_fact("e4", external_id="C-1", email="elise@example.com", **ELISE), deps)
+
+    assert [type(parse_data(output)) for output in outcome.outputs] == [PersonResolvedV1]
+    assert resolved(outcome).person_id == box_office.person_id
+    for person_id in (box_office.person_id, shop.person_id):
+        person = await deps.store.person(ORGANISATION, person_id)
+        assert person is not None
+        assert person.status is PersonStatus.ACTIVE
+    survivor = await deps.store.person(ORGANISATION, box_office.person_id)
+    restored = await deps.store.person(ORGANISATION, shop.person_id)
+    assert survivor is not None
+    assert restored is not None
+    assert (survivor.kept_apart_from, restored.kept_apart_from) == (
+        frozenset({shop.person_id}),
+        frozenset({box_office.person_id}),
+    )
+    assert (await resolve(deps, "e5", email="elise@example.com")).person_id == shop.person_id
+
+
 async def test_a_shared_family_email_with_another_first_name_makes_a_household_not_a_merge(
     deps: IdentityDeps,
 ) -> None:

@@ -665,6 +665,93 @@ def test_namesakes_a_record_matches_alike_stay_apart_for_a_reviewer(label: str, 
     assert resolution.method is MatchMethod.REVIEW_PENDING, label
 
 
+# Persons an unmerge split
+
+
+def split(one: Person, other: Person) -> tuple[Person, Person]:
+    """The two persons after an unmerge of one from the other: each remembers the other."""
+    return (
+        replace(one, kept_apart_from=frozenset({other.person_id})),
+        replace(other, kept_apart_from=frozenset({one.person_id})),
+    )
+
+
+@pytest.mark.parametrize("remembered_by", ["both", "the survivor", "the restored"])
+def test_owners_an_unmerge_split_are_not_merged_again_by_a_record_naming_both(remembered_by: str) -> None:
+    box_office = person("per_b", upstream_id("C-1"), minute=0, first_names=["elise"])
+    shop = person("per_a", email("elise@example.com"), minute=5, first_names=["elise"])
+    split_box_office, split_shop = split(box_office, shop)
+    box_office = split_box_office if remembered_by in ("both", "the survivor") else box_office
+    shop = split_shop if remembered_by in ("both", "the restored") else shop
+    identifiers = [upstream_id("C-1"), email("elise@example.com"), phone("+15145550199")]
+
+    resolution = resolve(identifiers, Evidence(owners=owned(box_office, shop)), first_name="elise")
+
+    assert resolution.merge is None
+    assert (resolution.person_id, resolution.method) == ("per_b", MatchMethod.EXTERNAL_ID)
+    assert resolution.claims == (phone("+15145550199"),)
+
+
+def test_of_three_owners_only_the_two_an_unmerge_split_stay_apart_the_third_merges_with_the_strongest() -> None:
+    box_office = person("per_b", upstream_id("C-1"), minute=0, first_names=["elise"])
+    shop = person("per_a", email("elise@example.com"), minute=5, first_names=["elise"])
+    newsletter = person("per_c", email("elise.g@example.com"), minute=9, first_names=["elise"])
+    box_office, shop = split(box_office, shop)
+    identifiers = [upstream_id("C-1"), email("elise@example.com"), email("elise.g@example.com")]
+
+    resolution = resolve(identifiers, Evidence(owners=owned(box_office, shop, newsletter)), first_name="elise")
+
+    assert resolution.merge is not None
+    assert resolution.merge.survivor.person_id == "per_b"
+    assert [merged.person_id for merged in resolution.merge.merged] == ["per_c"]
+
+
+def test_a_survivor_keeps_apart_from_whom_a_person_merged_into_it_was_split_from() -> None:
+    box_office = person("per_b", upstream_id("C-1"), minute=0, first_names=["elise"])
+    shop = person("per_a", email("elise@example.com"), minute=5, first_names=["elise"])
+    box_office, shop = split(box_office, shop)
+    # The shop's person later merged into a donor, who inherited what the shop's person was kept apart from.
+    donor = replace(
+        person("per_d", email("elise@example.com"), minute=-5, first_names=["elise"]),
+        kept_apart_from=shop.kept_apart_from,
+    )
+    identifiers = [upstream_id("C-1"), email("elise@example.com")]
+
+    resolution = resolve(
+        identifiers, Evidence(owners=owned(replace(box_office, kept_apart_from=frozenset()), donor)), first_name="elise"
+    )
+
+    assert resolution.merge is None
+    assert resolution.person_id == "per_b"
+
+
+def test_a_look_alike_an_unmerge_split_from_the_person_an_identifier_names_is_not_folded_into_them() -> None:
+    by_phone = look_alike("per_phone", phone("+14188258088"), minute=0, record=LOISELLE)
+    by_shop_id = look_alike(
+        "per_shop", upstream_id("640016", "shopify-boutique"), minute=5, record=replace(LOISELLE, phone=None)
+    )
+    by_phone, by_shop_id = split(by_phone, by_shop_id)
+    identifiers = [upstream_id("640016", "shopify-boutique"), phone("+14188258088")]
+
+    resolution = resolve_full(LOISELLE, identifiers, Evidence(owners=owned(by_phone, by_shop_id)))
+
+    assert resolution.merge is None
+    assert resolution.person_id == "per_shop"
+
+
+def test_two_look_alikes_an_unmerge_split_are_not_joined_by_a_record_linking_both() -> None:
+    walk_up = look_alike("per_walk_up", minute=0, record=WALK_UP)
+    donor = look_alike("per_donor", minute=1, record=replace(WALK_UP, birth_date=date(1975, 1, 23)))
+    walk_up, donor = split(walk_up, donor)
+    record = replace(WALK_UP, phone="+14188258088")
+
+    resolution = resolve_full(record, [phone("+14188258088")], Evidence(candidates=[donor, walk_up]))
+
+    assert resolution.merge is None
+    assert resolution.created
+    assert resolution.review is not None
+
+
 def test_a_record_giving_only_the_family_name_is_linked_through_a_shared_email_not_made_a_relative() -> None:
     marie = person("per_marie", email("famille.roy@example.com"), first_names=["marie"])
     # The names swapped by a form, the given name left out: `Roy` fills the first-name field alone.
