@@ -5,6 +5,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,9 +24,22 @@ def listener() -> Iterator[int]:
 @pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(["sleep", "30"])
+    # Until `sleep` runs, the child is still a copy of this process, named as it is: wait for it to be asleep.
+    deadline = time.monotonic() + 10
+    while not _asleep_in(process.pid, "sleep") and time.monotonic() < deadline:
+        time.sleep(0.01)
     yield process
     process.kill()
     process.wait()
+
+
+def _asleep_in(pid: int, program: str) -> bool:
+    try:
+        running = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return running == program and state == "S"
 
 
 def _spend_cpu(seconds: float) -> None:
