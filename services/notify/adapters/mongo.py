@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notify.adapters.secrets import SecretBox
-from services.notify.domain.contacts import Contact, PurposeConsent
+from services.notify.domain.contacts import ADDRESS_FIELDS, Contact, PurposeConsent
 from services.notify.domain.subscriptions import (
     EventFilter,
     MailchimpTarget,
@@ -201,8 +201,7 @@ def _contact_fields(contact: Contact) -> Document:
         "phones": list(contact.phones),
         "first_name": contact.first_name,
         "last_name": contact.last_name,
-        "postal_code": contact.postal_code,
-        "city": contact.city,
+        **{name: getattr(contact, name) for name in ADDRESS_FIELDS},
         "preferred_language": contact.preferred_language,
         "consents": {
             purpose: {
@@ -225,8 +224,7 @@ def _contact_from(document: Document) -> Contact:
         phones=tuple(document.get("phones") or ()),
         first_name=document.get("first_name"),
         last_name=document.get("last_name"),
-        postal_code=document.get("postal_code"),
-        city=document.get("city"),
+        **{name: document.get(name) for name in ADDRESS_FIELDS},
         preferred_language=document.get("preferred_language"),
         consents={purpose: PurposeConsent(**values) for purpose, values in (document.get("consents") or {}).items()},
         opt_outs=dict(document.get("opt_outs") or {}),

@@ -22,7 +22,9 @@ CHANNEL_OF_PURPOSE: Mapping[ConsentPurpose, Channel] = {
     ConsentPurpose.SURVEY: Channel.EMAIL,
 }
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
-_TEXT_FIELDS = ("first_name", "last_name", "postal_code", "city", "preferred_language")
+# The postal address as profile shows it: one address's parts, never mixed with another's.
+ADDRESS_FIELDS = ("street", "address_2", "city", "region", "postal_code", "country")
+_TEXT_FIELDS = ("first_name", "last_name", *ADDRESS_FIELDS, "preferred_language")
 _CONSENT_ATTRIBUTES = ("status", "allowed", "expires_at", "captured_at")
 
 
@@ -73,8 +75,12 @@ class Contact:
     phones: tuple[str, ...] = ()
     first_name: str | None = None
     last_name: str | None = None
-    postal_code: str | None = None
+    street: str | None = None
+    address_2: str | None = None
     city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
     preferred_language: str | None = None
     consents: Mapping[str, PurposeConsent] = field(default_factory=dict)
     # Unsubscribes a tool reported back (a Mailchimp member found unsubscribed), by purpose: when notify learnt them.

@@ -5,10 +5,16 @@ import io
 from collections.abc import Iterable
 from datetime import datetime
 
-from services.notify.domain.contacts import CHANNEL_OF_PURPOSE, Contact, check_send, message_language
+from services.notify.domain.contacts import (
+    ADDRESS_FIELDS,
+    CHANNEL_OF_PURPOSE,
+    Contact,
+    check_send,
+    message_language,
+)
 from shared.events.common import Channel, ConsentPurpose
 
-CSV_COLUMNS = ("person_id", "email", "phone", "first_name", "last_name", "postal_code", "city", "language")
+CSV_COLUMNS = ("person_id", "email", "phone", "first_name", "last_name", *ADDRESS_FIELDS, "language")
 
 
 def _contact_points(contact: Contact) -> list[tuple[Channel, str]]:
@@ -38,8 +44,8 @@ def segment_csv(members: Iterable[Contact], purpose: ConsentPurpose, *, now: dat
             phone if channel is Channel.SMS else "",
             contact.first_name or "",
             contact.last_name or "",
-            (contact.postal_code or "") if channel is Channel.POSTAL else "",
-            (contact.city or "") if channel is Channel.POSTAL else "",
+            # The address only where it is the channel: consent to mail is not consent to keep it elsewhere.
+            *((getattr(contact, name) or "") if channel is Channel.POSTAL else "" for name in ADDRESS_FIELDS),
             message_language(contact, "fr"),
         ]
         writer.writerow([_defused(cell) for cell in row])

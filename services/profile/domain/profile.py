@@ -29,6 +29,7 @@ from services.profile.domain.records import (
     TICKET_MERGE,
     Acquisition,
     PerformanceRecord,
+    PostalAddress,
     ShopOrderRecord,
     ShopPlacement,
     SubscriptionRecord,
@@ -122,6 +123,10 @@ class ProfileState:
     phones: Mapping[str, Stamp] = field(default_factory=dict)
     postal_code: Stamped[str] | None = None
     city: Stamped[str] | None = None
+    # The latest address given with a postal code, and the latest given with a street too: a fact giving only
+    # a postal code keeps the street known for that postal code, and one giving another postal code drops it.
+    address: Stamped[PostalAddress] | None = None
+    street_address: Stamped[PostalAddress] | None = None
     # A language the person chose (a details update naming the locale) wins over one a source merely reported.
     chosen_language: Stamped[str] | None = None
     reported_language: Stamped[str] | None = None
@@ -186,6 +191,8 @@ MERGE_STRATEGIES: Mapping[str, Strategy] = check_table(
         "phones": per_key(MAX),
         "postal_code": MOST_RECENT,
         "city": MOST_RECENT,
+        "address": MOST_RECENT,
+        "street_address": MOST_RECENT,
         "chosen_language": MOST_RECENT,
         "reported_language": MOST_RECENT,
         "sources": UNION,
@@ -278,6 +285,11 @@ def _identity(person: PersonRef, stamp: Stamp, *, language_chosen: bool) -> dict
     ):
         if text is not None and text.strip():
             fields[name] = Stamped(text.strip(), stamp)
+    address = _address(person)
+    if address is not None:
+        fields["address"] = Stamped(address, stamp)
+        if address.street is not None:
+            fields["street_address"] = fields["address"]
     if person.email is not None:
         fields["emails"] = {email_address(person.email): stamp}
     if person.phone is not None and person.phone.strip():
@@ -404,6 +416,61 @@ def _relationship(basis: LegalBasis, stamp: Stamp, source: str) -> dict[str, Con
     return {basis.value: ConsentFact(stamp, ConsentAction.GRANTED, basis, source)}
 
 
+def _address(person: PersonRef) -> PostalAddress | None:
+    """The address a fact gives, if it gives a postal code: without one no mail can be sent to it."""
+    postal_code = _present(person.postal_code)
+    if postal_code is None:
+        return None
+    country = _present(person.country)
+    return PostalAddress(
+        postal_code=_postal_code(postal_code),
+        street=_present(person.street),
+        address_2=_present(person.address_2),
+        city=_present(person.city),
+        region=_present(person.region),
+        country=None if country is None else country.upper(),
+    )
+
+
+def _present(text: str | None) -> str | None:
+    return None if text is None or not text.strip() else text.strip()
+
+
+def _mailing_address(state: ProfileState) -> dict[str, str | None]:
+    """The address parts the profile shows: those of one address, filled from the latest street given for its
+    postal code; a profile stored before addresses were kept whole shows its postal code and city alone."""
+    city = _value(state.city)
+    if state.address is None:
+        postal_code = _value(state.postal_code)
+        return {
+            "street": None,
+            "address_2": None,
+            "city": city,
+            "region": None,
+            "postal_code": postal_code,
+            "country": None,
+        }
+    address = state.address.value
+    if address.street is None and state.street_address is not None and address.same_place(state.street_address.value):
+        fuller = state.street_address.value
+        address = dataclasses.replace(
+            fuller,
+            city=address.city or fuller.city,
+            region=address.region or fuller.region,
+            country=address.country or fuller.country,
+        )
+    if address.city is None and state.city is not None and state.city.stamp < state.address.stamp:
+        city = None  # The latest city was given before this address: it may be the one the person left.
+    return {
+        "street": address.street,
+        "address_2": address.address_2,
+        "city": address.city if address.city is not None else city,
+        "region": address.region,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }
+
+
 def _postal_code(text: str) -> str:
     compact = text.strip().upper()
     canadian = _CANADIAN_POSTAL_CODE.match(compact)
@@ -453,7 +520,9 @@ _SEASON_PARTS = ("tickets", "productions", "spend", "label")
 
 # The flat fields `view` gives, the names segment and trigger rules use.
 PROFILE_FIELD_NAMES: tuple[str, ...] = (
-    *("first_name", "last_name", "emails", "phones", "postal_code", "city", "preferred_language", "sources"),
+    *("first_name", "last_name", "emails", "phones"),
+    *("street", "address_2", "city", "region", "postal_code", "country"),
+    *("preferred_language", "sources"),
     "external_ids",
     "household_id",
     *(f"consent.{purpose.value}.{part}" for purpose in ConsentPurpose for part in _CONSENT_PARTS),
@@ -646,8 +715,7 @@ def _timeless(state: ProfileState, seasons: SeasonCalendar, consent_policy: Cons
             "last_name": _value(state.last_name),
             "emails": _most_recent_first(state.emails),
             "phones": _most_recent_first(state.phones),
-            "postal_code": _value(state.postal_code),
-            "city": _value(state.city),
+            **_mailing_address(state),
             "preferred_language": _value(language),
             "sources": sorted(state.sources),
             "external_ids": sorted(state.external_ids),

@@ -13,6 +13,24 @@ OPEN_ENDED_SUBSCRIPTION_MONTHS = 12
 
 
 @dataclass(frozen=True, slots=True)
+class PostalAddress:
+    """An address as one source gave it in one fact: its parts belong together and are never mixed with another's."""
+
+    postal_code: str
+    street: str | None = None
+    address_2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+
+    def same_place(self, other: "PostalAddress") -> bool:
+        """Whether `other` names the same postal code (and country, when both give one): a fuller record of it."""
+        return self.postal_code == other.postal_code and (
+            self.country is None or other.country is None or self.country == other.country
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PerformanceRecord:
     stamp: Stamp
     production_id: str

@@ -162,7 +162,8 @@ def _of_kind(kind: FieldKind, *names: str) -> dict[str, FieldSpec]:
 
 # The flat profile the profile service computes, by dotted name; a condition naming anything else is refused.
 PROFILE_FIELDS: Mapping[str, FieldSpec] = {
-    **_of_kind(FieldKind.TEXT, "first_name", "last_name", "postal_code", "city", "household_id"),
+    **_of_kind(FieldKind.TEXT, "first_name", "last_name", "household_id"),
+    **_of_kind(FieldKind.TEXT, "street", "address_2", "city", "region", "postal_code", "country"),
     **_of_kind(FieldKind.TEXT_LIST, "emails", "phones", "sources", "external_ids"),
     "preferred_language": FieldSpec(FieldKind.TEXT, frozenset({"fr", "en"})),
     **_consent_fields(),

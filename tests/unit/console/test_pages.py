@@ -176,7 +176,13 @@ def test_fired_trigger_keys_read_as_rule_and_period() -> None:
 
 def test_a_review_shows_each_compared_field_side_by_side_with_its_verdict() -> None:
     left = {"first_name": "Gabriel", "last_name": "Bouchart", "emails": ["g@autre.example"], "postal_code": "H3B 1A7"}
-    right = {"first_name": "Gabriel", "last_name": "Bouchard", "emails": ["g@example.org"], "city": "Montréal"}
+    right = {
+        "first_name": "Gabriel",
+        "last_name": "Bouchard",
+        "emails": ["g@example.org"],
+        "street": "1200, rue Peel",
+        "city": "Montréal",
+    }
     agreements = {"first_name": "exact", "last_name": "close", "email": "different", "address": "same_city"}
     rows = {row.name: row for row in compare_for_review(left, right, agreements)}
     assert (rows["last_name"].left, rows["last_name"].right, rows["last_name"].verdict) == (
@@ -185,7 +191,11 @@ def test_a_review_shows_each_compared_field_side_by_side_with_its_verdict() -> N
         "agrees",
     )
     assert rows["email"].verdict == "differs"
-    assert (rows["address"].left, rows["address"].right, rows["address"].verdict) == ("H3B 1A7", "Montréal", "unknown")
+    assert (rows["address"].left, rows["address"].right, rows["address"].verdict) == (
+        "H3B 1A7",
+        "1200, rue Peel, Montréal",
+        "unknown",
+    )
     assert (rows["phone"].left, rows["phone"].level, rows["phone"].verdict) == ("—", "missing", "unknown")
 
 

@@ -68,3 +68,26 @@ def test_the_csv_export_lists_only_members_whose_consent_allows_contact_now() ->
     assert [row[0] for row in rows[1:]] == ["per_1", "per_3"]
     assert rows[1][1] == "elise@example.com"
     assert rows[2][1].startswith("'="), "a formula is defused so a spreadsheet shows it as text"
+
+
+ADDRESS = {
+    "street": "4521, rue Saint-Denis",
+    "address_2": "app. 3",
+    "city": "Montréal",
+    "region": "QC",
+    "postal_code": "H2J 2L1",
+    "country": "CA",
+}
+
+
+def test_a_postal_export_gives_the_whole_address_and_others_give_none_of_it() -> None:
+    postal_consent = {"consent.postal.status": "granted", "consent.postal.allowed": True}
+    member = _contact("per_1", "elise@example.com", "granted", **ADDRESS, **postal_consent)
+
+    [header, postal] = list(csv.reader(io.StringIO(segment_csv([member], ConsentPurpose.POSTAL, now=NOW))))
+    [_, email] = list(csv.reader(io.StringIO(segment_csv([member], ConsentPurpose.MARKETING_EMAIL, now=NOW))))
+
+    assert {name: postal[header.index(name)] for name in ADDRESS} == ADDRESS
+    assert postal[header.index("email")] == ""
+    assert [email[header.index(name)] for name in ADDRESS] == [""] * len(ADDRESS)
+    assert email[header.index("email")] == "elise@example.com"

@@ -10,8 +10,10 @@ import pytest
 from services.profile.domain.history import ProfileEvent
 from services.profile.domain.profile import PROFILE_FIELD_NAMES, ProfileState, fold, next_time_change, view
 from services.profile.domain.rule_conditions import PROFILE_FIELDS
+from services.profile.domain.rules import contact_points
 from services.profile.domain.scores import RfmThresholds
 from services.profile.domain.seasons import SeasonCalendar
+from shared.events.common import Channel, ConsentPurpose
 from tests.unit.profile.facts import (
     THEATRE,
     bounced,
@@ -124,6 +126,75 @@ def test_a_canadian_postal_code_is_written_the_canadian_post_way_others_as_given
 
     assert canadian["postal_code"] == "H2J 2L1"
     assert french["postal_code"] == "75011"
+
+
+ADDRESS_PARTS = ("street", "address_2", "city", "region", "postal_code", "country")
+SAINT_DENIS = person(street="4521, rue Saint-Denis", address_2="app. 3", region="QC")
+LAVAL = person(street="12, boul. des Laurentides", city="Laval", region="QC", postal_code="H7N 1A1")
+
+
+def test_an_address_is_shown_whole_as_the_latest_fact_with_a_postal_code_gave_it_whatever_the_order() -> None:
+    older = purchase(BOUGHT, BELLES_SOEURS, person=SAINT_DENIS)
+    moved = purchase(BOUGHT + days(30), MATINEE, person=LAVAL)
+
+    for history in ([older, moved], [moved, older]):
+        assert pick(profile(history), *ADDRESS_PARTS) == {
+            "street": "12, boul. des Laurentides",
+            # The second line was the old address's: it is not carried over to the new one.
+            "address_2": None,
+            "city": "Laval",
+            "region": "QC",
+            "postal_code": "H7N 1A1",
+            "country": "CA",
+        }
+
+
+def test_a_later_fact_giving_only_the_same_postal_code_keeps_the_street_known_for_it() -> None:
+    full = purchase(BOUGHT, BELLES_SOEURS, person=SAINT_DENIS)
+    walk_up = purchase(BOUGHT + days(30), MATINEE, person=person(city=None, country=None, postal_code="h2j2l1"))
+
+    for history in ([full, walk_up], [walk_up, full]):
+        assert pick(profile(history), *ADDRESS_PARTS) == {
+            "street": "4521, rue Saint-Denis",
+            "address_2": "app. 3",
+            "city": "Montréal",
+            "region": "QC",
+            "postal_code": "H2J 2L1",
+            "country": "CA",
+        }
+
+
+def test_a_later_fact_giving_another_postal_code_alone_drops_the_street_of_the_old_one() -> None:
+    full = purchase(BOUGHT, BELLES_SOEURS, person=SAINT_DENIS)
+    moved = purchase(BOUGHT + days(30), MATINEE, person=person(city=None, country=None, postal_code="G1R 4P5"))
+
+    fields = profile([moved, full])
+
+    assert pick(fields, *ADDRESS_PARTS) == {
+        "street": None,
+        "address_2": None,
+        # Montréal came with the old address, before this one: it may be the city the person left.
+        "city": None,
+        "region": None,
+        "postal_code": "G1R 4P5",
+        "country": None,
+    }
+
+
+def test_a_city_given_without_a_postal_code_after_the_address_is_shown_with_it() -> None:
+    walk_up = purchase(BOUGHT, BELLES_SOEURS, person=person(city=None, postal_code="G1R 4P5"))
+    sign_up = details(BOUGHT + days(3), ["city"], city="Québec")
+
+    assert pick(profile([sign_up, walk_up]), "city", "postal_code") == {"city": "Québec", "postal_code": "G1R 4P5"}
+
+
+def test_a_postal_contact_point_is_one_line_of_the_whole_address() -> None:
+    fields = profile([purchase(BOUGHT, BELLES_SOEURS, person=SAINT_DENIS)])
+    consenting = fields | {f"consent.{ConsentPurpose.POSTAL}.allowed": True}
+
+    assert contact_points(consenting, ConsentPurpose.POSTAL) == [
+        (Channel.POSTAL, "4521, rue Saint-Denis, app. 3, Montréal, QC, H2J 2L1")
+    ]
 
 
 def test_emails_are_lower_case_most_recently_seen_first() -> None:

@@ -115,7 +115,9 @@ def test_an_empty_file_defines_nothing() -> None:
             "`tickets_bougth` is not a profile field; did you mean `tickets_bought`?",
             id="unknown field",
         ),
-        pytest.param(("- field: street", "  op: exists"), 10, "`street` is not a profile field", id="unlisted field"),
+        pytest.param(
+            ("- field: birth_date", "  op: exists"), 10, "`birth_date` is not a profile field", id="unlisted field"
+        ),
         pytest.param(
             ("- field: tickets_bought", "  op: above", "  value: 1"), 11, "Input should be 'eq'", id="unknown op"
         ),
