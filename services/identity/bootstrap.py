@@ -44,6 +44,7 @@ def create_app(
                 store=MongoIdentityStore(
                     runtime.database,
                     on_fresh_reads=lambda organisation, cause: metrics.fresh_reads.labels(organisation, cause).inc(),
+                    salt=rules.suppression_salt,
                 ),
                 rules=rules,
                 clock=SystemClock(),
@@ -70,6 +71,8 @@ def create_app(
 
     async def watch_blocks(runtime: Runtime) -> None:
         store = cast(IdentityContext, runtime.extras["identity"]).deps.store
+        # Before any fact: with another salt than the store's, every fact would be filed where no one looks.
+        await store.confirm_salt()
 
         async def outdated() -> bool:
             found = await blocks_outdated(store)

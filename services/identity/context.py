@@ -12,7 +12,7 @@ from services.identity.domain.match_settings import load_match_settings
 from services.identity.handlers import IdentityDeps, IdentityRules
 from services.identity.metrics import IdentityMetrics
 from services.identity.ports import IdentityStore
-from services.identity.settings import DEVELOPMENT_SALT, IdentitySettings
+from services.identity.settings import IdentitySettings
 from shared.events import Envelope
 from shared.kafka import KafkaPublisher, record_for
 
@@ -29,12 +29,13 @@ def load_rules(settings: IdentitySettings) -> IdentityRules:
     policy_path, model_path = settings.policy_path(), settings.match_model_path()
     policy = load_identifier_policy(policy_path.read_text(encoding="utf-8"), file_name=str(policy_path))
     matching = load_match_settings(model_path.read_text(encoding="utf-8"), file_name=str(model_path))
-    salt = settings.identity_suppression_salt
-    if not salt:
+    if not settings.identity_suppression_salt:
         log.warning("PARTERRE_IDENTITY_SUPPRESSION_SALT is not set: using the development salt")
-        salt = DEVELOPMENT_SALT
     return IdentityRules(
-        policy=policy, matching=matching, suppression_salt=salt, default_region=settings.identity_default_region
+        policy=policy,
+        matching=matching,
+        suppression_salt=settings.salt(),
+        default_region=settings.identity_default_region,
     )
 
 

@@ -193,6 +193,10 @@ class IdentityStore(IdentityReads, Protocol):
 
     async def record_blocks_filed_under(self, version: int) -> None: ...
 
+    async def confirm_salt(self) -> None:
+        """Raises if the stored blocking keys were hashed with another salt than this store's (a store that hashes
+        none has nothing to confirm)."""
+
     async def join_household(self, organisation_id: str, household_id: str, person_ids: Sequence[str]) -> None: ...
 
     async def insert_merge(self, merge: MergeRecord) -> MergeRecord:

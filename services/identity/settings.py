@@ -28,8 +28,9 @@ class IdentitySettings(ServiceSettings):
     )
     identity_suppression_salt: str = Field(
         default="",
-        description="Secret salt of the hashes that keep erased persons from being re-added. Empty: a "
-        "development salt, with a warning at start; set it in production and never change it.",
+        description="Secret salt of the hashes that keep erased persons from being re-added, and of the stored "
+        "blocking keys. Empty: a development salt, with a warning at start; set it in production and never change "
+        "it (changed, the persons must be filed again: `parterre identity refile-blocks`).",
     )
     identity_consumer_concurrency: int = Field(
         default=16,
@@ -46,6 +47,10 @@ class IdentitySettings(ServiceSettings):
         description="While persons may be filed under older blocking keys, how often identity checks whether "
         "`parterre identity refile-blocks` has filed them under the current ones.",
     )
+
+    def salt(self) -> str:
+        """The suppression salt, or the development salt when none is set (see `identity_suppression_salt`)."""
+        return self.identity_suppression_salt or DEVELOPMENT_SALT
 
     def policy_path(self) -> Path:
         return Path(self.identity_policy_file) if self.identity_policy_file else BUNDLED_POLICY

@@ -45,6 +45,7 @@ from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem
 from services.identity.domain.persons import Person, PersonStatus, add_record
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
+from services.identity.settings import DEVELOPMENT_SALT
 from shared.mongo import Document, IndexSpec, insert_new
 
 JOURNAL = "identity_journal"
@@ -52,6 +53,11 @@ APPLIED = "identity_applied"
 IDENTIFIERS = "identity_identifiers"
 PERSONS = "identity_persons"
 BLOCKS = "identity_blocks"
+# The maintenance document holding a fingerprint of the salt the blocking keys are hashed with.
+BLOCKS_SALT = "blocks-salt"
+# Stored blocking keys start so; a key in clear starts with its two-letter kind (`ph:`, `ln:`, …), never so.
+STORED_BLOCK_KEY_PREFIX = "h:"
+BLOCK_KEY_IN_CLEAR = "[a-z][a-z]:"
 HOUSEHOLDS = "identity_households"
 MERGES = "identity_merges"
 REVIEWS = "identity_reviews"
@@ -116,14 +122,25 @@ def _journal_document(entry: JournalEntry) -> Document:
     }
 
 
+class SaltMismatchError(RuntimeError):
+    """The salt given is not the one the store's blocking keys were hashed with."""
+
+
 class MongoIdentityStore:
     """The identity store on MongoDB 7 or FerretDB 1.x; every document carries its organisation id."""
 
     def __init__(
-        self, database: AsyncDatabase[Document], *, on_fresh_reads: Callable[[str, str], None] | None = None
+        self,
+        database: AsyncDatabase[Document],
+        *,
+        on_fresh_reads: Callable[[str, str], None] | None = None,
+        salt: str = DEVELOPMENT_SALT,
     ) -> None:
-        """`on_fresh_reads(organisation, cause)`: see `OrganisationEpochs`."""
+        """`on_fresh_reads(organisation, cause)`: see `OrganisationEpochs`. `salt`: the secret the blocking keys are
+        stored hashed with; every process of one store must use the same (the suppression salt)."""
         self.database = database
+        self._block_salt = hashlib.sha256(f"blocks|{salt}".encode()).digest()
+        self._salt_confirmed = False
         self._journal = database[JOURNAL]
         self._applied = database[APPLIED]
         self._identifiers = database[IDENTIFIERS]
@@ -263,10 +280,11 @@ class MongoIdentityStore:
             )
 
     async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
+        await self.confirm_salt()
         joining: dict[str, list[str]] = {}
         for keys, person_id in additions:
             for key in keys:
-                joining.setdefault(key, []).append(person_id)
+                joining.setdefault(self._stored_block_key(key), []).append(person_id)
         # From what this process last saw of each block (read moments ago to decide), or as a new block:
         # one insert per block, and the careful way for any block someone changed meanwhile.
         versions: list[tuple[str, int, Document]] = []
@@ -493,11 +511,33 @@ class MongoIdentityStore:
                 return True
 
     async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        await self.confirm_salt()
         found = {}
         for key in keys:
-            latest = await self._blocks.latest(organisation_id, key)
+            latest = await self._blocks.latest(organisation_id, self._stored_block_key(key))
             found[key] = [] if latest is None else list(latest[1]["members"])
         return found
+
+    async def confirm_salt(self) -> None:
+        """Raises `SaltMismatchError` if the store's blocks were hashed with another salt: a process set up without
+        the service's (a command run from a shell lacking it) would file persons under keys no one reads."""
+        if self._salt_confirmed:
+            return
+        fingerprint = hashlib.blake2b(b"fingerprint", key=self._block_salt, digest_size=8).hexdigest()
+        with contextlib.suppress(DuplicateKeyError):
+            await self._maintenance.insert_one({"_id": BLOCKS_SALT, "fingerprint": fingerprint})
+        recorded = await self._maintenance.find_one({"_id": BLOCKS_SALT})
+        if recorded is not None and recorded["fingerprint"] != fingerprint:
+            raise SaltMismatchError(
+                "this store's blocking keys were hashed with another PARTERRE_IDENTITY_SUPPRESSION_SALT: "
+                "set the one the identity service runs with"
+            )
+        self._salt_confirmed = True
+
+    def _stored_block_key(self, key: str) -> str:
+        """A blocking key as stored: a keyed hash. A key is made of a phone, a mailbox name or a family name, and
+        a block only an erased person was in stays (see `_leave_block`): its key must tell nothing of them."""
+        return STORED_BLOCK_KEY_PREFIX + hashlib.blake2b(key.encode(), key=self._block_salt, digest_size=16).hexdigest()
 
     async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
         # A record has several keys: one insert for them all rather than a round trip per key.
@@ -528,6 +568,10 @@ class MongoIdentityStore:
         return None if recorded is None else int(recorded["version"])
 
     async def record_blocks_filed_under(self, version: int) -> None:
+        # Every person is filed under hashed keys now: blocks stored under keys in clear, by releases before, are
+        # read by no one and still name phones and mailboxes, erased persons' too.
+        # One command: `_id` is `<organisation>|<key>#<version>`, and a key in clear starts with a two-letter kind.
+        await self._block_documents.delete_many({"_id": {"$regex": f"^[^|]*[|]{BLOCK_KEY_IN_CLEAR}"}})
         # One document, replaced whole: writers of one release record the same version.
         await self._maintenance.replace_one(
             {"_id": BLOCKS_VERSION}, {"version": version, "recorded_at": datetime.now(UTC)}, upsert=True

@@ -458,7 +458,8 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 
 # Bump when a change to `blocking_keys` changes any key: the persons stored before are filed under the keys of their
 # day only, and identity tells operators to run `parterre identity refile-blocks` until a run has filed them.
-BLOCKING_KEYS_VERSION = 2
+# 3: the keys are the same, stored as keyed hashes (a run also deletes the blocks stored in clear before).
+BLOCKING_KEYS_VERSION = 3
 
 
 def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:

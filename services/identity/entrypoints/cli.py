@@ -15,7 +15,7 @@ from typing import IO, Any
 import yaml
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.adapters.mongo import MongoIdentityStore
+from services.identity.adapters.mongo import MongoIdentityStore, SaltMismatchError
 from services.identity.adapters.spilled import cached_entries_within, spilled_maps
 from services.identity.batch import BatchAbortedError, BatchReport, resolve_lines, write_final_assignments
 from services.identity.context import SystemClock, load_rules
@@ -114,7 +114,11 @@ def _run_refile(arguments: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"error: --organisation: {exc}", file=sys.stderr)
             return 2
-    report = asyncio.run(_refile(IdentitySettings(), arguments.organisation))
+    try:
+        report = asyncio.run(_refile(IdentitySettings(), arguments.organisation))
+    except SaltMismatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(
         f"visited {report.persons:,} persons; filed them under {report.filed:,} blocking keys they were missing"
         + (f"; {report.full:,} blocks were full" if report.full else "")
@@ -124,7 +128,8 @@ def _run_refile(arguments: argparse.Namespace) -> int:
 
 async def _refile(settings: IdentitySettings, organisation_id: str | None) -> RefileReport:
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
-        store = MongoIdentityStore(client[settings.mongo_database])
+        store = MongoIdentityStore(client[settings.mongo_database], salt=settings.salt())
+        await store.confirm_salt()
         return await with_progress(
             lambda show: refile_blocks(store, organisation_id, progress=show),
             total=await store.count_persons(organisation_id),

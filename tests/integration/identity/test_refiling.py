@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.identity.adapters.mongo import MAX_BLOCK_MEMBERS, MongoIdentityStore
+from services.identity.adapters.mongo import BLOCKS, MAX_BLOCK_MEMBERS, MongoIdentityStore, SaltMismatchError
 from services.identity.domain.matching import BLOCKING_KEYS_VERSION, blocking_keys
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import Person, PersonStatus
@@ -144,6 +144,66 @@ async def test_a_full_block_is_reported_not_counted_as_filed(database: AsyncData
 
     assert (report.persons, report.filed, report.full) == (1, 0, 1)
     assert "per_frederic" not in (await store.block_members(ORGANISATION, [by_names]))[by_names]
+
+
+class _KeysInClear(MongoIdentityStore):
+    """The store as releases before hashed blocking keys wrote them: each block under its key in clear."""
+
+    def _stored_block_key(self, key: str) -> str:
+        return key
+
+
+@pytest.mark.mongo
+async def test_blocks_stored_in_clear_by_an_earlier_release_are_deleted_once_every_organisation_is_refiled(
+    database: AsyncDatabase[Document],
+) -> None:
+    await store_as_before(_KeysInClear(database), "per_frederic", normalised(**FREDERIC))
+    store = MongoIdentityStore(database)
+    keys = list(blocking_keys(normalised(**FREDERIC)))
+    (mailbox,) = [key for key in keys if key.startswith("el:")]
+
+    async def stored_blocks() -> str:
+        return "\n".join([repr(document) async for document in database[BLOCKS].find({})])
+
+    await refile_blocks(store, ORGANISATION)
+    assert mailbox in await stored_blocks(), "one organisation refiled: another may still be read in clear"
+
+    await refile_blocks(store, None)
+
+    stored = await stored_blocks()
+    assert [key for key in keys if key in stored] == []
+    assert "sirois" not in stored
+    assert await store.block_members(ORGANISATION, keys) == {key: ["per_frederic"] for key in keys}
+    assert await store.blocks_filed_under() == BLOCKING_KEYS_VERSION
+
+
+@pytest.mark.mongo
+async def test_a_store_opened_with_another_salt_than_its_blocks_were_hashed_with_refuses_to_file_or_refile(
+    settings: ServiceSettings,
+    database: AsyncDatabase[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await store_as_before(
+        MongoIdentityStore(database, salt="the-service-s-salt"), "per_frederic", normalised(**FREDERIC)
+    )
+    elsewhere = MongoIdentityStore(database, salt="a-shell-s-salt")
+    with pytest.raises(SaltMismatchError):
+        await elsewhere.block_members(ORGANISATION, list(blocking_keys(normalised(**FREDERIC))))
+    with pytest.raises(SaltMismatchError):
+        await elsewhere.add_to_blocks(ORGANISATION, ["ph:+15145550199"], "per_someone")
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+
+    monkeypatch.setenv("PARTERRE_IDENTITY_SUPPRESSION_SALT", "a-shell-s-salt")
+    refused = await _run(["identity", "refile-blocks"])
+    refused_error = capsys.readouterr().err
+    monkeypatch.setenv("PARTERRE_IDENTITY_SUPPRESSION_SALT", "the-service-s-salt")
+    done = await _run(["identity", "refile-blocks"])
+
+    assert (refused, done) == (2, 0)
+    assert "PARTERRE_IDENTITY_SUPPRESSION_SALT" in refused_error
+    assert "visited 1 persons" in capsys.readouterr().out
 
 
 async def _run(argv: list[str]) -> int:

@@ -447,10 +447,10 @@ async def test_an_erasure_leaves_no_identifier_digest_or_block_listing_of_the_pe
 
     stored = await everything_stored(deps.store)
     everything = "\n".join(stored.values())
-    # A block key is made of a name, a phone or a birth date. One only she was in stays on MongoDB, listing no
-    # one (see `MongoIdentityStore._leave_block`): the blocks are searched for her, the rest for her identifiers.
-    beside_blocks = "\n".join(text for name, text in stored.items() if name != "blocks")
-    assert [value for value in HELENE_IDENTIFIERS if value in beside_blocks] == []
+    # A block key is made of a name, a phone or a mailbox name. One only she was in stays on MongoDB, listing no one
+    # (see `MongoIdentityStore._leave_block`), under its key hashed.
+    assert [value for value in HELENE_IDENTIFIERS if value in everything] == []
+    assert [key for key in sorted(her_keys - his_keys) if key in everything] == []
     assert [value for value in HELENE_IDENTIFIERS if _unsalted_digest(value) in everything] == []
     assert helene.person_id not in stored["blocks"]
     hers = await deps.store.block_members(ORGANISATION, sorted(her_keys - his_keys))
