@@ -71,6 +71,9 @@ class ConsumedRecord(Generic[MessageT]):
     offset: int
 
 
+HANDLERS_GRACE_SECONDS = 15.0
+
+
 def create_broker(settings: ServiceSettings, *, registry: CollectorRegistry) -> KafkaBroker:
     """A broker whose producer waits for every in-sync replica and never duplicates on retry.
 
@@ -88,7 +91,8 @@ def create_broker(settings: ServiceSettings, *, registry: CollectorRegistry) -> 
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
         logger=logging.getLogger(f"parterre.{settings.service_name}.kafka"),
         log_level=logging.DEBUG,
-        graceful_timeout=15.0,
+        # Messages under way when the service stops get this long to finish; the rest come again (at least once).
+        graceful_timeout=min(HANDLERS_GRACE_SECONDS, settings.shutdown_timeout_seconds),
     )
 
 

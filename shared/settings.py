@@ -49,7 +49,11 @@ class ServiceSettings(BaseSettings):
         default=15, ge=0, le=3600, description="How often a service measures its consumer groups' lag; 0: never."
     )
     shutdown_timeout_seconds: float = Field(
-        default=30.0, gt=0, le=600, description="Longest wait for Kafka clients to close when the service stops."
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Longest wait for Kafka clients to close when the service stops, and for messages under way "
+        "to finish (15 s at most; those cut short are delivered again).",
     )
     readiness_timeout_seconds: float = Field(
         default=2.0, gt=0, le=30, description="How long /readyz waits for Kafka and the store."

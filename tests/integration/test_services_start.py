@@ -37,6 +37,8 @@ def test_the_service_process_starts_and_is_ready(service: str, settings: Service
         "PARTERRE_MONGO_URL": settings.mongo_url,
         "PARTERRE_MONGO_DATABASE": settings.mongo_database,
         "PARTERRE_HTTP_PORT": str(port),
+        # Facts earlier tests left on the shared topics are under way when it stops: no need to let them finish.
+        "PARTERRE_SHUTDOWN_TIMEOUT_SECONDS": "2",
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=environment, stderr=log)
