@@ -97,7 +97,7 @@ ENGAGEMENT_WINDOWS = (timedelta(days=30), timedelta(days=90))
 NO_SHOW_GRACE = timedelta(days=1)
 # Phone numbers without a country code are read as North American: Parterre's organisations are in Québec.
 DEFAULT_PHONE_REGION = "CA"
-_CANADIAN_POSTAL_CODE = re.compile(r"^([A-Z]\d[A-Z])\s*(\d[A-Z]\d)$")
+_CANADIAN_POSTAL_CODE = re.compile(r"^([A-Z]\d[A-Z])[\s-]*(\d[A-Z]\d)$")
 _CENT = Decimal("0.01")
 
 
@@ -426,7 +426,6 @@ def _address(person: PersonRef) -> PostalAddress | None:
         postal_code=_postal_code(postal_code),
         street=_present(person.street),
         address_2=_present(person.address_2),
-        city=_present(person.city),
         region=_present(person.region),
         country=None if country is None else country.upper(),
     )
@@ -438,7 +437,9 @@ def _present(text: str | None) -> str | None:
 
 def _mailing_address(state: ProfileState) -> dict[str, str | None]:
     """The address parts the profile shows: those of one address, filled from the latest street given for its
-    postal code; a profile stored before addresses were kept whole shows its postal code and city alone."""
+    postal code. The city is the latest given, as before addresses were kept whole: sources give one alone (a
+    newsletter sign-up), and mail finds its way by the postal code. A profile stored before then shows its postal
+    code and city until a fact gives an address."""
     city = _value(state.city)
     if state.address is None:
         postal_code = _value(state.postal_code)
@@ -455,16 +456,15 @@ def _mailing_address(state: ProfileState) -> dict[str, str | None]:
         fuller = state.street_address.value
         address = dataclasses.replace(
             fuller,
-            city=address.city or fuller.city,
+            postal_code=address.postal_code,
+            address_2=address.address_2 or fuller.address_2,
             region=address.region or fuller.region,
             country=address.country or fuller.country,
         )
-    if address.city is None and state.city is not None and state.city.stamp < state.address.stamp:
-        city = None  # The latest city was given before this address: it may be the one the person left.
     return {
         "street": address.street,
         "address_2": address.address_2,
-        "city": address.city if address.city is not None else city,
+        "city": city,
         "region": address.region,
         "postal_code": address.postal_code,
         "country": address.country,

@@ -14,20 +14,25 @@ OPEN_ENDED_SUBSCRIPTION_MONTHS = 12
 
 @dataclass(frozen=True, slots=True)
 class PostalAddress:
-    """An address as one source gave it in one fact: its parts belong together and are never mixed with another's."""
+    """An address as one source gave it in one fact: its parts belong together and are never mixed with another's.
+    The city is not among them: the profile shows the latest city given, with an address or alone."""
 
     postal_code: str
     street: str | None = None
     address_2: str | None = None
-    city: str | None = None
     region: str | None = None
     country: str | None = None
 
     def same_place(self, other: "PostalAddress") -> bool:
-        """Whether `other` names the same postal code (and country, when both give one): a fuller record of it."""
-        return self.postal_code == other.postal_code and (
+        """Whether `other` names the same postal code (and country, when both give one): a fuller record of it.
+        Codes are compared without case, spaces or dashes, as sources write `sw1a 2aa` or `H2J-2L1`."""
+        return _compared(self.postal_code) == _compared(other.postal_code) and (
             self.country is None or other.country is None or self.country == other.country
         )
+
+
+def _compared(postal_code: str) -> str:
+    return "".join(character for character in postal_code.upper() if character not in " -")
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from shared.yaml_models import load_yaml_model
 TRIGGER_NAMESPACE = UUID("6d2f8a41-3c9e-4b7d-9f15-2a8e0c4b7d93")
 DEFAULT_LANGUAGE: Language = "fr"  # Québec organisations address a patron in French unless told otherwise.
 # Contact details reach a person only through consent-checked contact points, never through a trigger's facts.
-_CONTACT_FIELDS = frozenset({"emails", "phones"})
+_CONTACT_FIELDS = frozenset({"emails", "phones", "street", "address_2"})
 _ADDRESS_FIELDS = ("street", "address_2", "city", "region", "postal_code")
 _CHANNEL_OF_PURPOSE = {
     ConsentPurpose.MARKETING_EMAIL: Channel.EMAIL,

@@ -1,5 +1,6 @@
 """Every profile field, computed from concrete histories of upstream facts."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.profile.domain.history import ProfileEvent
-from services.profile.domain.profile import PROFILE_FIELD_NAMES, ProfileState, fold, next_time_change, view
+from services.profile.domain.profile import PROFILE_FIELD_NAMES, ProfileState, apply, fold, next_time_change, view
 from services.profile.domain.rule_conditions import PROFILE_FIELDS
 from services.profile.domain.rules import contact_points
 from services.profile.domain.scores import RfmThresholds
@@ -173,12 +174,57 @@ def test_a_later_fact_giving_another_postal_code_alone_drops_the_street_of_the_o
     assert pick(fields, *ADDRESS_PARTS) == {
         "street": None,
         "address_2": None,
-        # Montréal came with the old address, before this one: it may be the city the person left.
-        "city": None,
+        # The latest city given: mail finds its way by the postal code.
+        "city": "Montréal",
         "region": None,
         "postal_code": "G1R 4P5",
         "country": None,
     }
+
+
+@pytest.mark.parametrize("written", ["h2j2l1", "h2j-2l1", " H2J 2L1 "])
+def test_the_same_postal_code_written_another_way_keeps_the_street_and_a_new_second_line_replaces_the_old(
+    written: str,
+) -> None:
+    full = purchase(BOUGHT, BELLES_SOEURS, person=SAINT_DENIS)
+    later = purchase(BOUGHT + days(30), MATINEE, person=person(postal_code=written, address_2="app. 7"))
+
+    assert pick(profile([later, full]), "street", "address_2", "postal_code") == {
+        "street": "4521, rue Saint-Denis",
+        "address_2": "app. 7",
+        "postal_code": "H2J 2L1",
+    }
+
+
+def test_a_foreign_postal_code_written_in_lower_case_is_the_same_place() -> None:
+    london = person(street="10 Downing Street", city="London", postal_code="SW1A 2AA", country="GB")
+    again = person(city="London", postal_code="sw1a 2aa", country="GB")
+
+    fields = profile(
+        [purchase(BOUGHT + days(1), MATINEE, person=again), purchase(BOUGHT, BELLES_SOEURS, person=london)]
+    )
+
+    assert pick(fields, "street", "postal_code", "country") == {
+        "street": "10 Downing Street",
+        "postal_code": "sw1a 2aa",
+        "country": "GB",
+    }
+
+
+def test_a_profile_stored_before_addresses_were_kept_whole_keeps_its_city_when_a_postal_code_alone_comes() -> None:
+    stored_before = replace(
+        fold([purchase(BOUGHT, BELLES_SOEURS, person=SAINT_DENIS)]), address=None, street_address=None
+    )
+    walk_up = purchase(BOUGHT + days(30), MATINEE, person=person(city=None, country=None, postal_code="h2j2l1"))
+
+    before = view(stored_before, as_of=AFTER_THE_SHOWS, seasons=THEATRE)
+    assert pick(before, "street", "city", "postal_code") == {
+        "street": None,
+        "city": "Montréal",
+        "postal_code": "H2J 2L1",
+    }
+    after = view(apply(stored_before, walk_up), as_of=AFTER_THE_SHOWS, seasons=THEATRE)
+    assert pick(after, "city", "postal_code") == {"city": "Montréal", "postal_code": "H2J 2L1"}
 
 
 def test_a_city_given_without_a_postal_code_after_the_address_is_shown_with_it() -> None:

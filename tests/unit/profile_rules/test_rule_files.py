@@ -437,6 +437,12 @@ RULE_HEAD = """\
             id="contact details in facts",
         ),
         pytest.param(
+            "period: once\npurpose: marketing_email\nfacts: [first_name, street]",
+            8,
+            "`street` reaches the person only as a consented contact point",
+            id="a street in facts",
+        ),
+        pytest.param(
             "period: once\nfacts:\n  - first_name\n  - donation_total",
             9,
             "did you mean `donations_total`?",
