@@ -31,6 +31,7 @@ from services.identity.domain.persons import (
     PersonStatus,
     add_record,
     household_id_for,
+    kept_apart,
     matching_record,
     merge_id_for,
     review_id_for,
@@ -880,12 +881,16 @@ async def _apply_merge_decision(
         organisation_id, merge_id_for(organisation_id, cause, merge.survivor_id, list(merge.merged_ids))
     )
     if existing is not None:
-        return await fold_merged(store, existing)
+        # A redelivered fact whose merge was undone since (its journal entry applied, not marked): it stays undone.
+        return existing if existing.undone_at is not None else await fold_merged(store, existing)
     survivor = await store.person(organisation_id, merge.survivor_id)
     merged = [await store.person(organisation_id, person_id) for person_id in merge.merged_ids]
     if survivor is None or any(person is None or not person.is_active for person in merged) or not survivor.is_active:
         # Someone merged or erased one of them since the decision: decide again on the new state.
         raise IdentifierTakenError(f"the persons of merge into {merge.survivor_id} changed meanwhile")
+    if any(person is not None and kept_apart(survivor, person) for person in merged):
+        # An unmerge split them since the decision.
+        raise IdentifierTakenError(f"the persons of merge into {merge.survivor_id} were split meanwhile")
     plan = MergePlan(
         survivor=survivor,
         merged=tuple(person for person in merged if person is not None),
@@ -1097,19 +1102,25 @@ async def _claimed_merge(
 async def _restore(store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim) -> MergeRecord:
     """Carries out a claimed unmerge; every step is idempotent, so a request that stopped midway is finished
     by the next, and the claim's requester and time make its event the one the first would have published."""
+    organisation_id = merge.organisation_id
+    # A human split them: no event naming both may merge them again, nor may the matching model. Written first, so
+    # that a resolver finding them both active (once the first step below is done) finds them kept apart too; and
+    # on whom the survivor was merged into since, who now holds its records.
+    for merged in merge.merged:
+        await store.add_to_person(organisation_id, merged.person_id, kept_apart_from=[merge.survivor_id])
+    await store.add_to_person(organisation_id, merge.survivor_id, kept_apart_from=merge.merged_ids)
+    holder = await active_person(store, organisation_id, merge.survivor_id)
+    if holder is not None and holder.person_id != merge.survivor_id:
+        await store.add_to_person(organisation_id, holder.person_id, kept_apart_from=merge.merged_ids)
     for merged in merge.merged:
         await store.set_status(
-            merge.organisation_id,
+            organisation_id,
             merged.person_id,
             status=PersonStatus.ACTIVE,
             merged_into=None,
             expected=PersonStatus.MERGED,
         )
     await _strip_survivor(store, merge)
-    # A human split them: the next event naming both must not merge them again, nor must the matching model.
-    for merged in merge.merged:
-        await store.add_to_person(merge.organisation_id, merged.person_id, kept_apart_from=[merge.survivor_id])
-    await store.add_to_person(merge.organisation_id, merge.survivor_id, kept_apart_from=merge.merged_ids)
     await store.mark_undone(merge.organisation_id, merge.merge_id, at=claim.at, by=claim.by)
     return replace(merge, undone_at=claim.at, undone_by=claim.by)
 
@@ -1156,10 +1167,26 @@ async def _merge_to_undo(
     return max(undo, key=lambda merge: merge.decided_at)
 
 
+async def _kept_apart_given_only_by(store: IdentityStore, merge: MergeRecord) -> frozenset[str]:
+    """Whom the survivor is kept apart from only because a person merged into it by `merge` was: not split from the
+    survivor itself by an unmerge (this one included), nor brought by a merge into it still in force."""
+    survivor_id = merge.survivor_id
+    own = set(merge.merged_ids)
+    still_given: set[str] = set()
+    for other in await store.merges_involving(merge.organisation_id, survivor_id):
+        if other.undone_at is not None:
+            own.update(other.merged_ids if other.survivor_id == survivor_id else [other.survivor_id])
+        elif other.survivor_id == survivor_id and other.merge_id != merge.merge_id:
+            still_given.update(apart for person in other.merged for apart in person.kept_apart_from)
+    given = {apart for person in merge.merged for apart in person.kept_apart_from}
+    return frozenset(given - own - still_given)
+
+
 async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
     """Removes from the survivor what the merge gave it; retried if a resolution changes the survivor meanwhile."""
     given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
     given_records = {record for merged in merge.merged for record in merged.records}
+    given_apart = await _kept_apart_given_only_by(store, merge)
     for _attempt in range(MAX_DECISION_ATTEMPTS):
         survivor = await store.person(merge.organisation_id, merge.survivor_id)
         if survivor is None:
@@ -1168,7 +1195,12 @@ async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
         for record in survivor.records:
             if record not in given_records:
                 kept_records = add_record(kept_records, record)
-        stripped = replace(survivor, identifiers=survivor.identifiers - given_identifiers, records=kept_records)
+        stripped = replace(
+            survivor,
+            identifiers=survivor.identifiers - given_identifiers,
+            records=kept_records,
+            kept_apart_from=survivor.kept_apart_from - given_apart,
+        )
         if stripped == survivor or await store.replace_person(stripped, expected_version=survivor.version):
             return
     raise IdentityActionError("busy", f"{merge.survivor_id} kept changing; try the unmerge again")
@@ -1194,6 +1226,7 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
             await _scrub_merges_and_journal(store, organisation_id, person_id, frozenset())
             await store.release_all(organisation_id, person_id)
             await store.leave_blocks(organisation_id, person_id)
+            await store.leave_households(organisation_id, person_id)
             return
         if do_not_readd:
             await _suppress(store, organisation_id, person.identifiers, deps.rules)
@@ -1213,6 +1246,7 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
         )
         if await store.replace_person(erased, expected_version=person.version):
             await store.leave_blocks(organisation_id, person_id)
+            await store.leave_households(organisation_id, person_id)
             return
     raise IdentityActionError("busy", f"{person_id} kept changing; try the erasure again")
 

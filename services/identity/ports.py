@@ -224,8 +224,11 @@ class IdentityStore(IdentityReads, Protocol):
         `Decision.without_erased`: a redelivery still republishes the same events."""
 
     async def leave_blocks(self, organisation_id: str, person_id: str) -> None:
-        """The person leaves every block, in every version kept; a block left with nobody goes, key and all (its
-        key is a name, a phone, a birth date)."""
+        """The person leaves every block, in every version kept. A block left with nobody may stay, listing no one:
+        its key as stored tells nothing of them (hashed, or the block is gone)."""
+
+    async def leave_households(self, organisation_id: str, person_id: str) -> None:
+        """The person leaves every household, in every version kept: the other members no longer list them."""
 
     async def insert_review(self, item: ReviewItem) -> None: ...
 

@@ -243,14 +243,10 @@ class InMemoryIdentityStore:
                 self._journal[key] = replace(entry, decision=entry.decision.without_erased(person_id, digests))
 
     async def leave_blocks(self, organisation_id: str, person_id: str) -> None:
-        for key, members in list(self._blocks.items()):
-            if key[0] != organisation_id or person_id not in members:
-                continue
-            left = [member for member in members if member != person_id]
-            if left:
-                self._blocks[key] = left
-            else:
-                del self._blocks[key]
+        _leave_every(self._blocks, organisation_id, person_id)
+
+    async def leave_households(self, organisation_id: str, person_id: str) -> None:
+        _leave_every(self._households, organisation_id, person_id)
 
     async def insert_review(self, item: ReviewItem) -> None:
         self._reviews.setdefault((item.organisation_id, item.review_id), item)
@@ -299,3 +295,14 @@ class InMemoryIdentityStore:
             return False
         self.filtered[(organisation_id, event_id)] = reason
         return True
+
+
+def _leave_every(groups: MutableMapping[tuple[str, str], list[str]], organisation_id: str, person_id: str) -> None:
+    for key, members in list(groups.items()):
+        if key[0] != organisation_id or person_id not in members:
+            continue
+        left = [member for member in members if member != person_id]
+        if left:
+            groups[key] = left
+        else:
+            del groups[key]

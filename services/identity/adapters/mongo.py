@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -154,6 +155,7 @@ class MongoIdentityStore:
         self._blocks = VersionedDocuments(database[BLOCKS], epochs=self._epochs, listed=True, cache_size=CACHED_BLOCKS)
         self._block_documents = database[BLOCKS]
         self._households = VersionedDocuments(database[HOUSEHOLDS], epochs=self._epochs, listed=True)
+        self._household_documents = database[HOUSEHOLDS]
         # Organisation → whether it has suppressions, and the generation in which that was read.
         self._suppressing: dict[str, tuple[bool, int]] = {}
         self._merges = database[MERGES]
@@ -277,6 +279,7 @@ class MongoIdentityStore:
                 identifiers=addition.identifiers,
                 records=addition.records,
                 household_id=addition.household_id,
+                kept_apart_from=addition.kept_apart_from,
             )
 
     async def add_to_blocks_all(self, organisation_id: str, additions: Sequence[tuple[Sequence[str], str]]) -> None:
@@ -660,39 +663,58 @@ class MongoIdentityStore:
                 )
 
     async def leave_blocks(self, organisation_id: str, person_id: str) -> None:
-        # No index serves this either: every version of every block listing the person, in one scan.
+        await self._leave_every(self._blocks, self._block_documents, organisation_id, person_id)
+
+    async def leave_households(self, organisation_id: str, person_id: str) -> None:
+        await self._leave_every(self._households, self._household_documents, organisation_id, person_id)
+
+    async def _leave_every(
+        self,
+        chain: VersionedDocuments,
+        documents: AsyncCollection[Document],
+        organisation_id: str,
+        person_id: str,
+    ) -> None:
+        """Takes the person out of every group (block, household) of `chain` that lists them, in every version."""
+        # No index serves this: every version of every group listing the person, in one scan.
         listing: dict[str, list[str]] = {}
         prefix = len(organisation_id) + 1
-        async for document in self._block_documents.find(
-            {"organisation_id": organisation_id, "members": person_id}, {"_id": 1}
-        ):
+        async for document in documents.find({"organisation_id": organisation_id, "members": person_id}, {"_id": 1}):
             version_id = str(document["_id"])
             listing.setdefault(version_id[prefix:].rsplit("#", 1)[0], []).append(version_id)
         for key, version_ids in sorted(listing.items()):
-            await self._leave_block(organisation_id, key, person_id, version_ids)
+            await self._leave(chain, documents, organisation_id, key, person_id, version_ids)
         if listing:
             await self._epochs.wrote(organisation_id)
 
-    async def _leave_block(self, organisation_id: str, key: str, person_id: str, listing: Sequence[str]) -> None:
-        """Takes the person out of the block `key`, whose versions `listing` were found to list them."""
+    async def _leave(
+        self,
+        chain: VersionedDocuments,
+        documents: AsyncCollection[Document],
+        organisation_id: str,
+        key: str,
+        person_id: str,
+        listing: Sequence[str],
+    ) -> None:
+        """Takes the person out of the group `key`, whose versions `listing` were found to list them."""
         # First a version without the person: a process that knows an older one, and would copy its members,
         # fails to append after it and reads this one.
-        self._blocks.forget(organisation_id, key)
-        latest = await self._blocks.latest(organisation_id, key)
+        chain.forget(organisation_id, key)
+        latest = await chain.latest(organisation_id, key)
         while latest is not None and person_id in latest[1]["members"]:
             version, document = latest
             left = {"organisation_id": organisation_id, "members": [m for m in document["members"] if m != person_id]}
-            appended = await self._blocks.append(organisation_id, key, version + 1, left)
-            latest = (version + 1, left) if appended else await self._blocks.latest(organisation_id, key)
+            appended = await chain.append(organisation_id, key, version + 1, left)
+            latest = (version + 1, left) if appended else await chain.latest(organisation_id, key)
         last = 0 if latest is None else latest[0]
-        chain = [f"{_key(organisation_id, key)}#{version}" for version in range(1, last + 1)]
+        versions_kept = [f"{_key(organisation_id, key)}#{version}" for version in range(1, last + 1)]
         # The earlier versions keep everyone else, without the person. None is deleted, even when nobody is left:
         # a version's id set free would be taken again by a process that still knows the versions before it, and
         # what it appended there would be hidden from every other reader.
-        versions = sorted({*chain, *listing})
-        async for document in self._block_documents.find({"_id": {"$in": versions}, "members": person_id}):
+        versions = sorted({*versions_kept, *listing})
+        async for document in documents.find({"_id": {"$in": versions}, "members": person_id}):
             members = [member for member in document["members"] if member != person_id]
-            await self._block_documents.update_one({"_id": document["_id"]}, {"$set": {"members": members}})
+            await documents.update_one({"_id": document["_id"]}, {"$set": {"members": members}})
 
     async def insert_review(self, item: ReviewItem) -> None:
         with contextlib.suppress(DuplicateKeyError):

@@ -133,6 +133,102 @@ async def test_an_unmerged_pair_stays_two_when_the_next_fact_names_both_and_each
     assert (await resolve(deps, "e5", email="elise@example.com")).person_id == shop.person_id
 
 
+async def outputs_of(deps: IdentityDeps, event_id: str, **person: Any) -> list[str]:
+    outcome = await resolve_fact(details_fact(event_id, **person), deps)
+    return [type(parse_data(output)).__name__ for output in outcome.outputs]
+
+
+async def elise_three_times(deps: IdentityDeps) -> tuple[str, str, str]:
+    """Élise known to the newsletter (first), the box office and the shop, each apart."""
+    newsletter = await resolve(deps, "n1", source="newsletter", external_id="N-9", **ELISE)
+    box_office = await resolve(deps, "e1", external_id="C-1", **ELISE)
+    shop = await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com", **ELISE)
+    return newsletter.person_id, box_office.person_id, shop.person_id
+
+
+async def test_a_fact_resolved_while_an_unmerge_is_under_way_never_merges_the_pair_again(deps: IdentityDeps) -> None:
+    _, box_office, shop = await elise_three_times(deps)
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com", **ELISE)
+    store = deps.store
+    meanwhile: list[list[str]] = []
+    set_status = store.set_status
+
+    async def then_a_fact_naming_both(organisation_id: str, person_id: str, **change: Any) -> bool:
+        # Another instance resolves the next fact naming both at each step of the unmerge.
+        changed = await set_status(organisation_id, person_id, **change)
+        meanwhile.append(await outputs_of(deps, f"m-{len(meanwhile)}", external_id="C-1", email="elise@example.com"))
+        return changed
+
+    store.set_status = then_a_fact_naming_both  # type: ignore[method-assign]
+    await unmerge(ORGANISATION, box_office, deps, requested_by="reviewer:marie")
+    store.set_status = set_status  # type: ignore[method-assign]
+
+    assert meanwhile == [["PersonResolvedV1"]]
+    restored = await store.person(ORGANISATION, shop)
+    assert restored is not None
+    assert restored.status is PersonStatus.ACTIVE
+
+
+async def test_a_pair_split_inside_a_survivor_merged_since_stays_apart_from_whom_it_was_merged_into(
+    deps: IdentityDeps,
+) -> None:
+    newsletter, box_office, shop = await elise_three_times(deps)
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com", **ELISE)
+    await resolve(deps, "n2", source="newsletter", external_id="N-9", email="elise.g@example.org", **ELISE)
+    await resolve(deps, "e4", external_id="C-1", email="elise.g@example.org", **ELISE)
+    folded = await deps.store.person(ORGANISATION, box_office)
+    assert folded is not None
+    assert folded.merged_into == newsletter, "the scenario needs the box office's person merged into the newsletter's"
+
+    await unmerge(ORGANISATION, shop, deps, requested_by="reviewer:marie")
+
+    assert await outputs_of(deps, "e5", external_id="C-1", email="elise@example.com", **ELISE) == ["PersonResolvedV1"]
+
+
+async def test_whom_a_person_merged_in_was_kept_apart_from_is_forgotten_when_that_merge_is_undone(
+    deps: IdentityDeps,
+) -> None:
+    newsletter, box_office, shop = await elise_three_times(deps)
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com", **ELISE)
+    await unmerge(ORGANISATION, box_office, deps, requested_by="reviewer:marie")
+    # The shop's person, kept apart from the box office's, is merged into the newsletter's, then taken out again.
+    await resolve(deps, "n2", source="newsletter", external_id="N-9", email="elise@example.com", **ELISE)
+    await unmerge(ORGANISATION, newsletter, deps, requested_by="reviewer:marie")
+    kept = await deps.store.person(ORGANISATION, newsletter)
+    assert kept is not None
+    assert kept.kept_apart_from == frozenset({shop})
+
+    # Nobody split the newsletter's person from the box office's: a fact naming both merges them.
+    outputs = await outputs_of(deps, "e6", source="newsletter", external_id="N-9", phone="+15145550111", **ELISE)
+    assert outputs == ["PersonResolvedV1"]
+    merging = await outputs_of(deps, "e7", external_id="C-1", phone="+15145550111", email="e7@example.com", **ELISE)
+    assert merging[0] == "PersonsMergedV1"
+
+
+async def test_a_fact_redelivered_after_its_merge_was_undone_leaves_it_undone(deps: IdentityDeps) -> None:
+    _, box_office, shop = await elise_three_times(deps)
+    store = deps.store
+    mark_applied, mark_all_applied = store.mark_applied, store.mark_all_applied
+
+    async def crash(*_arguments: Any, **_keywords: Any) -> None:
+        raise ConnectionError("the process dies after the merge, before marking the fact applied")
+
+    store.mark_applied = crash  # type: ignore[method-assign]
+    store.mark_all_applied = crash  # type: ignore[method-assign]
+    fact = details_fact("e3", external_id="C-1", email="elise@example.com", **ELISE)
+    with pytest.raises(ConnectionError):
+        await resolve_fact(fact, deps)
+    store.mark_applied, store.mark_all_applied = mark_applied, mark_all_applied  # type: ignore[method-assign]
+    await unmerge(ORGANISATION, box_office, deps, requested_by="reviewer:marie")
+
+    again = await resolve_fact(fact, deps)
+
+    assert resolved(again).person_id == box_office
+    restored = await store.person(ORGANISATION, shop)
+    assert restored is not None
+    assert restored.status is PersonStatus.ACTIVE
+
+
 async def test_a_shared_family_email_with_another_first_name_makes_a_household_not_a_merge(
     deps: IdentityDeps,
 ) -> None:
@@ -147,6 +243,22 @@ async def test_a_shared_family_email_with_another_first_name_makes_a_household_n
     assert view.household == (marie.person_id,)
     still_marie = await resolve(deps, "e4", email="famille.roy@example.com", first_name="Marie")
     assert still_marie.person_id == marie.person_id
+
+
+async def test_an_erased_person_leaves_their_household_and_the_others_no_longer_list_them(deps: IdentityDeps) -> None:
+    marie = await resolve(deps, "e1", email="famille.roy@example.com", first_name="Marie", last_name="Roy")
+    jean = await resolve(deps, "e2", email="famille.roy@example.com", first_name="Jean", last_name="Roy")
+    luc = await resolve(deps, "e3", email="famille.roy@example.com", first_name="Luc", last_name="Roy")
+    before = await view_person(ORGANISATION, jean.person_id, deps.store)
+    assert before is not None
+    assert marie.person_id in before.household
+
+    await erase_on_request(ORGANISATION, marie.person_id, deps, do_not_readd=False, requested_by="staff:marie")
+
+    after = await view_person(ORGANISATION, jean.person_id, deps.store)
+    assert after is not None
+    assert after.household == (luc.person_id,)
+    assert marie.person_id not in (await everything_stored(deps.store))["households"]
 
 
 async def test_a_blocked_shared_address_never_links_two_strangers(deps: IdentityDeps) -> None:
@@ -448,7 +560,7 @@ async def test_an_erasure_leaves_no_identifier_digest_or_block_listing_of_the_pe
     stored = await everything_stored(deps.store)
     everything = "\n".join(stored.values())
     # A block key is made of a name, a phone or a mailbox name. One only she was in stays on MongoDB, listing no one
-    # (see `MongoIdentityStore._leave_block`), under its key hashed.
+    # (see `MongoIdentityStore._leave`), under its key hashed.
     assert [value for value in HELENE_IDENTIFIERS if value in everything] == []
     assert [key for key in sorted(her_keys - his_keys) if key in everything] == []
     assert [value for value in HELENE_IDENTIFIERS if _unsalted_digest(value) in everything] == []

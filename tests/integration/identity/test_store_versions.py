@@ -14,6 +14,7 @@ from services.identity.adapters.mongo import IDENTIFIERS, INDEXES, PERSONS, SUPP
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
+from services.identity.ports import PersonAddition
 from shared.mongo import Document, ensure_indexes, mongo_client
 from tests.conftest import Servers
 from tests.integration.held_calls import HeldCall
@@ -173,3 +174,19 @@ async def test_an_identifier_released_twice_for_one_person_stays_with_whoever_cl
         # A second task freeing it from the erased person comes late: it releases nothing.
         await store.release(ORGANISATION, email, "per-erased")
         assert await store.owner_of(ORGANISATION, email) == "per-anne"
+
+
+@pytest.mark.parametrize("seen_before", [False, True], ids=["unseen", "seen"])
+async def test_persons_to_keep_apart_from_are_added_whether_or_not_this_process_read_the_person(
+    database: AsyncDatabase[Document], seen_before: bool
+) -> None:
+    await MongoIdentityStore(database).insert_person(anne())
+    store = MongoIdentityStore(database)
+    if seen_before:
+        await store.person(ORGANISATION, "per-anne")
+
+    await store.add_to_persons(ORGANISATION, [PersonAddition("per-anne", kept_apart_from=["per-bea"])])
+
+    stored = await MongoIdentityStore(database).person(ORGANISATION, "per-anne")
+    assert stored is not None
+    assert stored.kept_apart_from == frozenset({"per-bea"})
