@@ -29,8 +29,9 @@ class IdentitySettings(ServiceSettings):
     identity_suppression_salt: str = Field(
         default="",
         description="Secret salt of the hashes that keep erased persons from being re-added, and of the stored "
-        "blocking keys. Empty: a development salt, with a warning at start; set it in production and never change "
-        "it (changed, the persons must be filed again: `parterre identity refile-blocks`).",
+        "blocking keys. Empty: a development salt, with a warning at start. Set it in production before the first "
+        "start and never change it: the hashes of erased persons cannot be made again, and identity refuses to "
+        "start with another salt than the one its stored blocking keys were hashed with.",
     )
     identity_consumer_concurrency: int = Field(
         default=16,
