@@ -66,8 +66,16 @@ status: ## what runs, each consumer group's lag and dead letters
 	@echo
 	$(RUN) python -m infra.platform status
 
+# The tests that need no server run beside the others, which spend much of their time waiting on servers (a
+# consumer group settling after a kill, a broker restarting); their report follows the others'.
 test: install tools ## every test; starts the servers it needs and stops what it started
-	$(RUN) pytest
+	@unit_log=$$(mktemp); \
+	$(RUN) pytest tests/unit -p no:cacheprovider >"$$unit_log" 2>&1 & unit=$$!; \
+	trap 'kill $$unit 2>/dev/null; rm -f "$$unit_log"' INT TERM; \
+	$(RUN) pytest --ignore=tests/unit; servers=$$?; \
+	wait $$unit; unit_status=$$?; \
+	echo "--- the tests that need no server, run beside the others:"; cat "$$unit_log"; rm -f "$$unit_log"; \
+	[ $$servers -eq 0 ] && [ $$unit_status -eq 0 ]
 
 chaos: install ## the failure tests at full size: services killed under steady load, a poison message
 	$(RUN) pytest -m chaos -s -v tests/integration/demo
