@@ -35,6 +35,8 @@ DEFAULT_LANGUAGE: Language = "fr"  # Québec organisations address a patron in F
 # Contact details reach a person only through consent-checked contact points, never through a trigger's facts.
 _CONTACT_FIELDS = frozenset({"emails", "phones", "street", "address_2"})
 _ADDRESS_FIELDS = ("street", "address_2", "city", "region", "postal_code")
+# Where the organisations are: their patrons' addresses here need no country on the envelope.
+DOMESTIC_COUNTRY = "CA"
 _CHANNEL_OF_PURPOSE = {
     ConsentPurpose.MARKETING_EMAIL: Channel.EMAIL,
     ConsentPurpose.SMS: Channel.SMS,
@@ -459,10 +461,15 @@ def contact_points(
 
 
 def _postal_address(profile: Profile) -> str:
-    """One line of the address fields the profile has; empty without a postal code, which no mailing can lack."""
+    """One line of the address fields the profile has; empty without a postal code, which no mailing can lack.
+    A country other than Canada ends it: mail abroad is sorted by it first."""
     if not is_present(profile.get("postal_code")):
         return ""
-    return ", ".join(str(profile[name]) for name in _ADDRESS_FIELDS if is_present(profile.get(name)))
+    parts = [str(profile[name]) for name in _ADDRESS_FIELDS if is_present(profile.get(name))]
+    country = profile.get("country")
+    if is_present(country) and country != DOMESTIC_COUNTRY:
+        parts.append(str(country))
+    return ", ".join(parts)
 
 
 # The time sweep

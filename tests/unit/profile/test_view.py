@@ -243,6 +243,14 @@ def test_a_postal_contact_point_is_one_line_of_the_whole_address() -> None:
     ]
 
 
+def test_a_postal_contact_point_abroad_ends_with_its_country() -> None:
+    paris = person(street="12 rue Oberkampf", city="Paris", region=None, postal_code="75011", country="FR")
+    fields = profile([purchase(BOUGHT, BELLES_SOEURS, person=paris)])
+    consenting = fields | {f"consent.{ConsentPurpose.POSTAL}.allowed": True}
+
+    assert contact_points(consenting, ConsentPurpose.POSTAL) == [(Channel.POSTAL, "12 rue Oberkampf, Paris, 75011, FR")]
+
+
 def test_emails_are_lower_case_most_recently_seen_first() -> None:
     fields = profile(
         [
