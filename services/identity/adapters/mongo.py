@@ -539,7 +539,7 @@ class MongoIdentityStore:
 
     def _stored_block_key(self, key: str) -> str:
         """A blocking key as stored: a keyed hash. A key is made of a phone, a mailbox name or a family name, and
-        a block only an erased person was in stays (see `_leave_block`): its key must tell nothing of them."""
+        a block only an erased person was in stays (see `_leave`): its key must tell nothing of them."""
         return STORED_BLOCK_KEY_PREFIX + hashlib.blake2b(key.encode(), key=self._block_salt, digest_size=16).hexdigest()
 
     async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
