@@ -64,6 +64,7 @@ from shared.events.audience import (
     PersonErasureRequestedV1,
 )
 from shared.events.identity import (
+    HouseholdJoinedV1,
     Match,
     MatchMethod,
     MergeDecider,
@@ -475,7 +476,7 @@ async def _apply_together(
                 view.forget_person(organisation_id, person.person_id)
         households = await asyncio.gather(
             *(
-                _join_household(store, organisation_id, resolution.household_with, resolution.person_id)
+                _join_household(store, organisation_id, resolution)
                 for position in positions
                 for _fact, resolution in [together[position]]
                 if resolution.household_with is not None
@@ -705,6 +706,8 @@ def decision_of(resolution: Resolution) -> Decision:
         household_with=resolution.household_with,
         review=resolution.review,
         erasure=resolution.erasure,
+        household_id=resolution.household_id,
+        household_joiners=resolution.household_joiners,
     )
 
 
@@ -851,7 +854,7 @@ async def _apply(
         await store.add_to_person(organisation_id, decision.person_id, identifiers=claims, records=(record,))
     await store.add_to_blocks(organisation_id, keys, decision.person_id)
     if decision.household_with is not None:
-        await _join_household(store, organisation_id, decision.household_with, decision.person_id)
+        await _join_household(store, organisation_id, decision)
     review = _review_item(entry)
     if review is not None:
         await store.insert_review(review)
@@ -907,14 +910,22 @@ async def _apply_merge_decision(
     )
 
 
-async def _join_household(store: IdentityStore, organisation_id: str, relative_id: str, person_id: str) -> str | None:
-    """Puts the person in its relative's household; returns the household's id (None: the relative is gone)."""
+async def _join_household(store: IdentityStore, organisation_id: str, decided: Resolution | Decision) -> str | None:
+    """Puts the person and its relative (`household_with`) in the household decided, those it is new to; returns
+    the household's id (None: nobody joined, or the relative is gone)."""
+    relative_id, person_id = decided.household_with, decided.person_id
+    household_id, joiners = decided.household_id, decided.household_joiners
+    if relative_id is None or (household_id is not None and not joiners):
+        return None
     relative = await store.person(organisation_id, relative_id)
     if relative is None:
         return None
-    household_id = relative.household_id or household_id_for(organisation_id, relative_id)
-    await store.join_household(organisation_id, household_id, [relative_id, person_id])
-    for member_id in (relative_id, person_id):
+    if household_id is None:
+        # Journaled before the household was decided with the person: the relative's as it is now.
+        household_id = relative.household_id or household_id_for(organisation_id, relative_id)
+        joiners = (relative_id, person_id)
+    await store.join_household(organisation_id, household_id, list(joiners))
+    for member_id in joiners:
         await store.add_to_person(organisation_id, member_id, household_id=household_id)
     return household_id
 
@@ -1019,7 +1030,36 @@ async def _outputs(envelope: Envelope, entry: JournalEntry, deps: IdentityDeps) 
             at=entry.decided_at,
         )
     )
+    outputs.extend(await _household_events(deps.store, entry, correlation_id))
     return tuple(outputs)
+
+
+async def _household_events(store: IdentityReads, entry: JournalEntry, correlation_id: str) -> tuple[Envelope, ...]:
+    """Each person the fact's decision put in a household they were not in, told with the household decided (the
+    same on every redelivery), for their profile to show it. None when the relative is gone (erased):
+    `_join_household` then joined no one."""
+    organisation_id, decision = entry.organisation_id, entry.decision
+    relative_id, household_id = decision.household_with, decision.household_id
+    if relative_id is None or household_id is None or not decision.household_joiners:
+        return ()
+    if await store.person(organisation_id, relative_id) is None:
+        return ()
+    together = {decision.person_id: relative_id, relative_id: decision.person_id}
+    return tuple(
+        build_envelope(
+            HouseholdJoinedV1(
+                person_id=member, household_id=household_id, joined_with=together[member], joined_at=entry.decided_at
+            ),
+            organisation_id=organisation_id,
+            source=identity_source(organisation_id),
+            id=output_id(organisation_id, "household", f"{entry.event_id}|{member}"),
+            time=entry.decided_at,
+            subject=member,
+            correlation_id=correlation_id,
+            person_id=member,
+        )
+        for member in decision.household_joiners
+    )
 
 
 def resolved_event(original: Envelope, person_id: str, match: Match, *, output_id: str, at: datetime) -> Envelope:
@@ -1050,6 +1090,10 @@ def merged_event(merge: MergeRecord, *, correlation_id: str | None = None) -> En
             evidence=[merge_evidence(digest) for digest in merge.evidence if not digest.is_erased][:50],
             decided_by=merge.decided_by,
             merged_at=merge.decided_at,
+            # As `fold_merged` moves the survivor.
+            household_id=next(
+                (person.household_id for person in reversed(merge.merged) if person.household_id is not None), None
+            ),
         ),
         organisation_id=merge.organisation_id,
         source=identity_source(merge.organisation_id),

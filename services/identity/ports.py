@@ -37,6 +37,9 @@ class Decision:
     household_with: str | None
     review: ReviewSuggestion | None
     erasure: Erasure | None
+    # See `Resolution`. A decision journaled before these were decided with it has no household id.
+    household_id: str | None = None
+    household_joiners: tuple[str, ...] = ()
 
     def without_erased(self, person_id: str, digests: Collection[IdentifierDigest]) -> "Decision":
         """The decision as kept once `person_id` is erased: what a redelivery republishes (ids, method, the

@@ -36,7 +36,8 @@ class ProfileMetrics:
         self.facts = Counter(
             "parterre_profile_facts",
             "Identity events handled, by organisation and outcome: applied, duplicate, republished, ignored, late "
-            "(a fact for a merged person), merged, unmerged, erased, erased_person.",
+            "(a fact for a merged person), merged, unmerged, household (a person counted in a household), erased, "
+            "erased_person.",
             ["organisation", "outcome"],
             registry=registry,
         )

@@ -51,7 +51,13 @@ from services.profile.ports import (
 )
 from shared.events import Envelope, EventValidationError, build_envelope, parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequestedV1
-from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
+from shared.events.identity import (
+    HouseholdJoinedV1,
+    MatchMethod,
+    PersonResolvedV1,
+    PersonsMergedV1,
+    PersonUnmergedV1,
+)
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
 
 log = logging.getLogger(__name__)
@@ -187,6 +193,8 @@ async def apply_identity_event(envelope: Envelope, deps: ProfileDeps) -> Handled
             return await apply_merge(envelope, data, deps)
         case PersonUnmergedV1():
             return await apply_unmerge(envelope, data, deps)
+        case HouseholdJoinedV1():
+            return await apply_household(envelope, data, deps)
     return None
 
 
@@ -294,6 +302,28 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
     outputs.extend(output for one in restored if one is not None for output in one.outputs)
     changed = [one for one in (written, *restored) if one is not None and one.outcome == "applied"]
     return Handled(_unique(outputs), "unmerged" if changed else "republished")
+
+
+async def apply_household(envelope: Envelope, joined: HouseholdJoinedV1, deps: ProfileDeps) -> Handled:
+    """The person's profile shows the household identity counts them in, announced as a change of
+    `household_id`; fires no trigger (no fact happened). A redelivery publishes the same events again."""
+    organisation_id, person_id = envelope.organisation_id, joined.person_id
+    cause = _Cause(f"household:{envelope.id}", envelope.correlation_id or envelope.id, origin=envelope)
+
+    async def join(stored: StoredProfile) -> _Change | None:
+        if not stored.household_is_newer(joined.household_id, joined.joined_at):
+            return None
+        if stored.is_merged:
+            # Kept for an unmerge: the survivor shows the household the merge gave it (see `PersonsMergedV1`).
+            joining = replace(stored, household_id=joined.household_id, household_at=joined.joined_at)
+            return _quietly(joining, stored.state)
+        change = _announced(deps, stored, stored.state, cause, joins=joined.household_id)
+        return replace(change, profile=replace(change.profile, household_at=joined.joined_at))
+
+    written = await _write(deps, organisation_id, person_id, cause.key, join, cause.origin)
+    if written is None:
+        return Handled((), "erased_person")
+    return Handled(written.outputs, "household" if written.outcome == "applied" else "republished")
 
 
 async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: ProfileDeps) -> Handled:
@@ -970,10 +1000,16 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
                 others.append(other)
                 read[person_id] = other.applied
         state = reduce(merge, (other.state for other in others), base.state)
-        if base.is_merged:
-            change = _quietly(base, state)
+        # The household identity moved the survivor to, if any, as of the merge.
+        joins = merged.household_id
+        if joins is not None and base.household_is_newer(joins, merged.merged_at):
+            base = replace(base, household_at=merged.merged_at)
         else:
-            change = _announced(deps, base, state, cause, appearing=bool(freed))
+            joins = None
+        if base.is_merged:
+            change = _quietly(replace(base, household_id=joins or base.household_id), state)
+        else:
+            change = _announced(deps, base, state, cause, appearing=bool(freed), joins=joins)
         held = MergeInForce(merge_id, tuple(other.person_id for other in others), _as_json(change.outputs))
         active_at = _latest(stored.active_at, merged.merged_at)
         return replace(change, profile=replace(change.profile, merges=(*stored.merges, held), active_at=active_at))
@@ -1195,11 +1231,19 @@ def _quietly(stored: StoredProfile, state: ProfileState) -> _Change:
 
 
 def _announced(
-    deps: ProfileDeps, stored: StoredProfile, after_state: ProfileState, cause: _Cause, *, appearing: bool = False
+    deps: ProfileDeps,
+    stored: StoredProfile,
+    after_state: ProfileState,
+    cause: _Cause,
+    *,
+    appearing: bool = False,
+    joins: str | None = None,
 ) -> _Change:
-    """The profile changed to `after_state`, with the events that tell it: the fields changed, the segments
-    entered and left, and for a fact the triggers it fires. An `appearing` profile is told in full."""
+    """The profile changed to `after_state`, and to the household it `joins` if any, with the events that tell
+    it: the fields changed, the segments entered and left, and for a fact the triggers it fires. An `appearing`
+    profile is told in full."""
     rules, organisation_id, person_id = deps.rules, stored.organisation_id, stored.person_id
+    household_id = joins or stored.household_id
     as_of = _as_of(deps, after_state)
     before_as_of = _last_announced_as_of(stored, as_of, cause)
     before: Mapping[str, Any]
@@ -1207,7 +1251,7 @@ def _announced(
         before, before_segments = view(EMPTY_PROFILE, as_of=before_as_of, seasons=rules.seasons), frozenset[str]()
     else:
         before, before_segments = _view_before(deps, stored, before_as_of), stored.segments
-    after = view(after_state, as_of=as_of, seasons=rules.seasons)
+    after = view(after_state, as_of=as_of, seasons=rules.seasons, household_id=household_id)
     changed = {name: plain(value) for name, value in after.items() if before.get(name) != value}
     segments = evaluate_segments(rules.segments, after, as_of)
     changes = segment_changes(before_segments, segments)
@@ -1248,6 +1292,7 @@ def _announced(
     profile = replace(
         stored,
         state=after_state,
+        household_id=household_id,
         segments=segments,
         due_at=_to_the_millisecond(min(due_candidates, default=None)),
         announced_view=AnnouncedView(after_state, as_of, MappingProxyType(after)),
@@ -1263,11 +1308,12 @@ def _view_before(deps: ProfileDeps, stored: StoredProfile, as_of: datetime) -> M
     if (
         known is not None
         and known.state is stored.state
+        and known.fields.get("household_id") == stored.household_id
         and known.as_of <= as_of
         and (stored.due_at is None or as_of < stored.due_at)
     ):
         return known.fields
-    return view(stored.state, as_of=as_of, seasons=deps.rules.seasons)
+    return view(stored.state, as_of=as_of, seasons=deps.rules.seasons, household_id=stored.household_id)
 
 
 def _segment_events(

@@ -96,6 +96,19 @@ class StoredProfile:
     undone: tuple[UndoneMerge, ...] = ()
     # The trigger dedupe keys this person claimed: they name the person, so an erasure deletes them.
     fired: frozenset[str] = field(default_factory=frozenset)
+    # The household identity counts the person in. Identity's to know, not a fact's: outside `state`, so it stays
+    # with this profile when an unmerge recomputes the state from the facts. `household_at`: when identity decided
+    # it, for an older decision delivered again (or late, from another partition) never to replace it.
+    household_id: str | None = None
+    household_at: datetime | None = None
+
+    def household_is_newer(self, household_id: str, at: datetime) -> bool:
+        """Whether identity's decision of `at` putting the person in `household_id` comes after the one shown; the
+        household's id breaks a tie, the same way for every writer."""
+        if self.household_at is None:
+            return household_id != self.household_id
+        return (at, household_id) > (self.household_at, self.household_id or "")
+
     # In memory only, never stored: the view last announced of this very `state`, for the next change to start
     # from instead of computing it again.
     announced_view: "AnnouncedView | None" = field(default=None, compare=False, repr=False)

@@ -49,6 +49,7 @@ from shared.events.common import (
 from shared.events.envelope import Envelope
 from shared.events.errors import EventValidationError, FieldError, field_errors
 from shared.events.identity import (
+    HouseholdJoinedV1,
     Match,
     MatchMethod,
     MergeDecider,
@@ -104,6 +105,7 @@ __all__ = [
     "FieldError",
     "FormKind",
     "FormSubmittedV1",
+    "HouseholdJoinedV1",
     "Language",
     "LegalBasis",
     "LocalizedText",

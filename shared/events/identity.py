@@ -1,4 +1,4 @@
-"""What identity emits: facts resolved to a person, and merges and unmerges between persons."""
+"""What identity emits: facts resolved to a person, merges and unmerges between persons, and households."""
 
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -159,6 +159,11 @@ class PersonsMergedV1(EventData):
     )
     decided_by: MergeDecider = Field(description="An automatic rule, or a reviewer confirming a pending match.")
     merged_at: AwareDatetime = Field(description="When the merge was decided.")
+    household_id: ExternalId | None = Field(
+        default=None,
+        description="The household the survivor is in from now on: the last merged person's that was in one. "
+        "None: the survivor keeps its own.",
+    )
 
     @field_validator("merged_person_ids")
     @classmethod
@@ -192,3 +197,33 @@ class PersonUnmergedV1(EventData):
     )
     unmerged_at: AwareDatetime = Field(description="When the merge was undone.")
     requested_by: ShortText = Field(description="Who asked, e.g. `reviewer:marie.tremblay`.")
+
+
+class HouseholdJoinedV1(EventData):
+    """A person was counted in a household: identity found them sharing an email or a phone with someone clearly
+    someone else (a couple's one address, a family's one phone)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "person_id": "per_19b0c7d2aa05",
+                    "household_id": "hh_3c9e0d41a7b25f6e08c1d2a9",
+                    "joined_with": "per_7f3a9c2e41d8",
+                    "joined_at": "2026-09-02T18:31:10Z",
+                }
+            ]
+        }
+    )
+
+    person_id: PersonId = Field(description="The person now in the household.")
+    household_id: ExternalId = Field(description="The household's id; a person is in one household at a time.")
+    joined_with: PersonId = Field(description="The member the person was found to share an email or a phone with.")
+    joined_at: AwareDatetime = Field(description="When identity decided it.")
+
+    @field_validator("joined_with")
+    @classmethod
+    def _not_joined_with_oneself(cls, joined_with: str, info: ValidationInfo) -> str:
+        if info.data.get("person_id") == joined_with:
+            raise PydanticCustomError("household_with_oneself", "A person joins a household with someone else")
+        return joined_with

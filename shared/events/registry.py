@@ -159,6 +159,13 @@ EVENT_TYPES: tuple[EventType, ...] = (
         key_field="survivor_person_id",
     ),
     EventType(
+        "parterre.person.household_joined.v1",
+        identity.HouseholdJoinedV1,
+        "A person was counted in a household.",
+        IDENTITY_RESOLUTIONS,
+        key_field="person_id",
+    ),
+    EventType(
         "parterre.profile.changed.v1",
         profile.ProfileChangedV1,
         "Fields of a person's profile changed.",

@@ -82,6 +82,8 @@ def decision_document(decision: Decision) -> Document:
         "claim_digests": list(decision.claim_digests),
         "merge": None if decision.merge is None else asdict(decision.merge),
         "household_with": decision.household_with,
+        "household_id": decision.household_id,
+        "household_joiners": list(decision.household_joiners),
         "review": None if decision.review is None else asdict(decision.review),
         "erasure": None if decision.erasure is None else asdict(decision.erasure),
     }
@@ -107,6 +109,8 @@ def decision_from(document: Document) -> Decision:
             merge.get("look_alike_probability"),
         ),
         household_with=document.get("household_with"),
+        household_id=document.get("household_id"),
+        household_joiners=tuple(document.get("household_joiners", ())),
         review=None
         if review is None
         else ReviewSuggestion(review["candidate_id"], review["probability"], dict(review["agreements"])),

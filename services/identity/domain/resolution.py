@@ -19,7 +19,7 @@ from services.identity.domain.matching import (
     last_name_level,
 )
 from services.identity.domain.nicknames import are_masculine_and_feminine
-from services.identity.domain.persons import Person, kept_apart, person_id_for
+from services.identity.domain.persons import Person, household_id_for, kept_apart, person_id_for
 from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MatchMethod
 from shared.memo import remembered
@@ -69,6 +69,10 @@ class Resolution:
     merge: MergePlan | None = None
     # A person sharing an email or phone with this one but clearly someone else: they form a household.
     household_with: str | None = None
+    # With `household_with`: the household the two are in from now on (the relative's, or one the relative founds),
+    # and which of the two it is new to (none when both are in it already).
+    household_id: str | None = None
+    household_joiners: tuple[str, ...] = ()
     review: ReviewSuggestion | None = None
     erasure: "Erasure | None" = None
 
@@ -122,8 +126,33 @@ def resolve_record(
         person.person_id == resolution.person_id and person.created_by_event == event_id for person in linked
     ):
         # A redelivery finds the person this very event created before a crash: it is still a creation.
-        return replace(resolution, created=True, method=MatchMethod.NEW, confidence=1.0, matched=())
-    return resolution
+        resolution = replace(resolution, created=True, method=MatchMethod.NEW, confidence=1.0, matched=())
+    return _in_household(resolution, evidence, organisation_id)
+
+
+def _in_household(resolution: Resolution, evidence: Evidence, organisation_id: str) -> Resolution:
+    """The household the resolution puts its person in with `household_with`, and who is new to it."""
+    if resolution.household_with is None:
+        return resolution
+    known = {
+        person.person_id: person
+        for person in itertools.chain(
+            evidence.owners.values(), evidence.candidates, itertools.chain.from_iterable(evidence.households.values())
+        )
+    }
+    relative = known.get(resolution.household_with)
+    relative_household = None if relative is None else relative.household_id
+    household_id = relative_household or household_id_for(organisation_id, resolution.household_with)
+    person = None if resolution.created else known.get(resolution.person_id)
+    joiners = tuple(
+        member
+        for member, current in (
+            (resolution.person_id, None if person is None else person.household_id),
+            (resolution.household_with, relative_household),
+        )
+        if current != household_id
+    )
+    return replace(resolution, household_id=household_id, household_joiners=joiners)
 
 
 def _decide(

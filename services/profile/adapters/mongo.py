@@ -968,6 +968,8 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
         ],
         "undone": [{"merge_id": merge.merge_id, "outputs": list(merge.outputs)} for merge in profile.undone],
         "fired": sorted(profile.fired),
+        "household_id": profile.household_id,
+        "household_at": profile.household_at,
     }
 
 
@@ -1000,6 +1002,8 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
         merged_by=document.get("merged_by"),
         merged_at=document.get("merged_at"),
         active_at=document.get("active_at"),
+        household_id=document.get("household_id"),
+        household_at=document.get("household_at"),
         merges=tuple(
             MergeInForce(
                 merge_id=merge["merge_id"],

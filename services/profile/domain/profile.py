@@ -803,6 +803,8 @@ def next_time_change(
     `viewed` is the view at `as_of` with the same settings, when the caller has it already.
     """
     settings: dict[str, Any] = {"seasons": seasons, "consent_policy": consent_policy, "rfm_thresholds": rfm_thresholds}
+    # Time never changes the household: the views compared carry the one viewed.
+    settings["household_id"] = None if viewed is None else viewed.get("household_id")
     now = view(state, as_of=as_of, **settings) if viewed is None else viewed
     # Every moment a time-dependent field may change; those where nothing does (a stage hidden by a subscription)
     # are skipped by comparing views.

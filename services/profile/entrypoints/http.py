@@ -49,7 +49,10 @@ def _profile_not_found() -> NoReturn:
 def _fields(stored: StoredProfile, context: ProfileContext) -> dict[str, Any]:
     as_of = context.deps.clock.now()
     fields = view(
-        stored.state, as_of=max(as_of, stored.state.latest_event_at or as_of), seasons=context.deps.rules.seasons
+        stored.state,
+        as_of=max(as_of, stored.state.latest_event_at or as_of),
+        seasons=context.deps.rules.seasons,
+        household_id=stored.household_id,
     )
     return {name: plain(value) for name, value in fields.items()}
 

@@ -3,6 +3,7 @@ theatre's box office, shop, newsletter and API send them, and what comes out is 
 and notify's public APIs and the webhooks a marketing tool receives."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -302,3 +303,38 @@ async def _settled_delivery(theatre: Theatre, person_id: str) -> dict[str, Any]:
 
 def _offers(profile: dict[str, Any]) -> list[str]:
     return [key for key in profile["triggers_fired"] if key.startswith(f"{SUBSCRIPTION_OFFER}:")]
+
+
+async def test_a_couple_sharing_one_email_are_two_patrons_whose_profiles_show_one_household(theatre: Theatre) -> None:
+    marc = new_patron("Marc", "Lavoie")
+    julie = replace(new_patron("Julie", "Lavoie"), email=marc.email)
+    now = datetime.now(UTC)
+    [evening] = evenings_this_season(now, 1)
+
+    await theatre.import_boxoffice(
+        boxoffice_export(marc, [ticket_order(BELLES_SOEURS, evening, ordered_at=now - timedelta(days=3))])
+    )
+    await theatre.import_boxoffice(
+        boxoffice_export(julie, [ticket_order(ALBERTINE, evening, ordered_at=now - timedelta(days=2))])
+    )
+
+    seen: dict[str, Any] = {}
+
+    async def one_household() -> bool:
+        seen["persons"] = persons = [
+            await theatre.person_by(source=theatre.sources.boxoffice, external_id=patron.boxoffice_id)
+            for patron in (marc, julie)
+        ]
+        if None in persons or len(set(persons)) != 2:
+            return False
+        seen["profiles"] = profiles = [await theatre.profile_of(str(person_id)) for person_id in persons]
+        households = {None if profile is None else profile["fields"]["household_id"] for profile in profiles}
+        return len(households) == 1 and None not in households
+
+    assert await eventually(one_household, PIPELINE_SECONDS), seen
+    marc_id, julie_id = seen["persons"]
+    marc_seen_by_identity = await theatre.identity_person(marc_id)
+    assert marc_seen_by_identity is not None
+    [household_id] = {profile["fields"]["household_id"] for profile in seen["profiles"]}
+    assert marc_seen_by_identity["household"] == {"household_id": household_id, "members": [julie_id]}
+    assert [profile["fields"]["first_name"] for profile in seen["profiles"]] == ["Marc", "Julie"]

@@ -2,7 +2,7 @@
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from tests.conftest import Servers
 
 ORGANISATION = "theatre-du-nord"
 START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+RESOLVED = "parterre.person.resolved.v1"
 
 
 class SteppingClock:
@@ -86,3 +87,9 @@ def erasure_fact(event_id: str, *, do_not_readd: bool, source: str = "shopify-bo
         id=event_id,
         time=START,
     )
+
+
+def last_resolution(outputs: Sequence[Envelope]) -> Envelope:
+    """The last `person resolved` event among what identity published for a fact (the household events, when the
+    fact made a household, follow it)."""
+    return next(output for output in reversed(outputs) if output.type == RESOLVED)

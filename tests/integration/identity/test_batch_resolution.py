@@ -35,7 +35,7 @@ from shared.events.identity import PersonResolvedV1, PersonsMergedV1
 from shared.mongo import Document, ensure_indexes, mongo_client
 from tests.conftest import Servers
 from tests.integration.command_log import CommandLog, database_logging_commands
-from tests.integration.identity.conftest import ORGANISATION, START, details_fact, erasure_fact
+from tests.integration.identity.conftest import ORGANISATION, START, details_fact, erasure_fact, last_resolution
 
 
 class FixedClock:
@@ -222,8 +222,10 @@ async def test_a_redelivered_batch_publishes_the_same_events_and_creates_nobody_
     again = await as_a_batch(BATCH, deps)
     assert wire(again) == wire(first)
     assert await persons_named(again, deps.store) == persons
-    later = parse_data((await resolve_fact(fact("later", email="jean.tremblay@example.com"), deps)).outputs[-1])
-    creation = parse_data(first["b1"].outputs[-1])
+    later = parse_data(
+        last_resolution((await resolve_fact(fact("later", email="jean.tremblay@example.com"), deps)).outputs)
+    )
+    creation = parse_data(last_resolution(first["b1"].outputs))
     assert isinstance(later, PersonResolvedV1)
     assert isinstance(creation, PersonResolvedV1)
     assert later.person_id == creation.person_id
@@ -386,7 +388,7 @@ async def test_two_instances_batching_the_same_new_people_at_once_create_one_per
     for n in range(20):
         pair = set()
         for outcome in (got_boutique[f"s{n}"], got_box_office[f"b{n}"]):
-            resolved = parse_data(outcome.outputs[-1])
+            resolved = parse_data(last_resolution(outcome.outputs))
             assert isinstance(resolved, PersonResolvedV1)
             person = await active_person(first.store, ORGANISATION, resolved.person_id)
             assert person is not None
@@ -436,16 +438,16 @@ async def test_an_owner_seen_before_its_person_was_erased_elsewhere_is_looked_up
     knew, elsewhere = deps_on(MongoIdentityStore(database)), deps_on(MongoIdentityStore(database))
     email = "anne@example.com"
     first = await one_at_a_time([fact("e1", email=email, first_name="Anne", last_name="Tremblay")], knew)
-    erased = parse_data(first["e1"].outputs[-1])
+    erased = parse_data(last_resolution(first["e1"].outputs))
     assert isinstance(erased, PersonResolvedV1)
     await erase_on_request(ORGANISATION, erased.person_id, elsewhere, do_not_readd=False, requested_by="anne")
     second = await one_at_a_time([fact("e2", email=email, first_name="Anne", last_name="Tremblay")], elsewhere)
-    now = parse_data(second["e2"].outputs[-1])
+    now = parse_data(last_resolution(second["e2"].outputs))
     assert isinstance(now, PersonResolvedV1)
     assert now.person_id != erased.person_id
 
     third = await as_a_batch([fact("e3", email=email, first_name="Anne", last_name="Tremblay")], knew)
-    resolved = parse_data(third["e3"].outputs[-1])
+    resolved = parse_data(last_resolution(third["e3"].outputs))
     assert isinstance(resolved, PersonResolvedV1)
     assert resolved.person_id == now.person_id
     gone = await MongoIdentityStore(database).person(ORGANISATION, erased.person_id)
@@ -485,7 +487,7 @@ async def test_a_new_person_whose_claim_was_taken_leaves_none_of_its_identifiers
     # The batch decided on a new person; one claim is lost, the other won: the careful path takes the fact.
     assert await resolve_facts(batch, lanes_of(batch), racing) == [None]
     outcome = await resolve_fact(batch[0], here)
-    resolved = parse_data(outcome.outputs[-1])
+    resolved = parse_data(last_resolution(outcome.outputs))
     assert isinstance(resolved, PersonResolvedV1)
     for identifier in identifiers_of_fact(batch[0]):
         owner = await store.owner_of(ORGANISATION, identifier)

@@ -15,13 +15,13 @@ from services.identity.handlers import (
 )
 from shared.events import Envelope, parse_data
 from shared.events.identity import PersonResolvedV1, PersonUnmergedV1
-from tests.integration.identity.conftest import ORGANISATION, details_fact
+from tests.integration.identity.conftest import ORGANISATION, details_fact, last_resolution
 
 OPERATORS = 10
 
 
 async def resolve(deps: IdentityDeps, event_id: str, **person: str) -> str:
-    resolved = parse_data((await resolve_fact(details_fact(event_id, **person), deps)).outputs[-1])
+    resolved = parse_data(last_resolution((await resolve_fact(details_fact(event_id, **person), deps)).outputs))
     assert isinstance(resolved, PersonResolvedV1)
     return resolved.person_id
 

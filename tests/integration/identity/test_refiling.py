@@ -19,7 +19,7 @@ from shared.events import parse_data
 from shared.events.identity import MatchMethod, PersonResolvedV1
 from shared.mongo import Document
 from shared.settings import ServiceSettings
-from tests.integration.identity.conftest import ORGANISATION, START, details_fact
+from tests.integration.identity.conftest import ORGANISATION, START, details_fact, last_resolution
 
 FREDERIC = {"first_name": "Frédéric", "last_name": "Sirois", "email": "frederic.sirois13@hotmail.com"}
 # One slip in the mailbox name: this record shares with Frédéric's only the key of both names at the e-mail's domain.
@@ -48,7 +48,7 @@ async def store_as_before(
 
 
 async def resolve(deps: IdentityDeps, event_id: str, **person: str) -> PersonResolvedV1:
-    data = parse_data((await resolve_fact(details_fact(event_id, **person), deps)).outputs[-1])
+    data = parse_data(last_resolution((await resolve_fact(details_fact(event_id, **person), deps)).outputs))
     assert isinstance(data, PersonResolvedV1)
     return data
 

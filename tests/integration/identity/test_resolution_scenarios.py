@@ -24,14 +24,28 @@ from services.identity.handlers import (
 )
 from shared.events import parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE
-from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
-from tests.integration.identity.conftest import ORGANISATION, details_fact, erasure_fact, everything_stored
+from shared.events.identity import (
+    HouseholdJoinedV1,
+    MatchMethod,
+    PersonResolvedV1,
+    PersonsMergedV1,
+    PersonUnmergedV1,
+)
+from tests.integration.identity.conftest import (
+    ORGANISATION,
+    RESOLVED,
+    details_fact,
+    erasure_fact,
+    everything_stored,
+    last_resolution,
+)
 
 ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
+HOUSEHOLD_JOINED = "parterre.person.household_joined.v1"
 
 
 def resolved(outcome: FactOutcome) -> PersonResolvedV1:
-    data = parse_data(outcome.outputs[-1])
+    data = parse_data(last_resolution(outcome.outputs))
     assert isinstance(data, PersonResolvedV1)
     return data
 
@@ -116,7 +130,12 @@ async def test_an_unmerged_pair_stays_two_when_the_next_fact_names_both_and_each
 
     outcome = await resolve_fact(details_fact("e4", external_id="C-1", email="elise@example.com", **ELISE), deps)
 
-    assert [type(parse_data(output)) for output in outcome.outputs] == [PersonResolvedV1]
+    # Two persons told apart sharing an email: a household, never a merge.
+    assert [type(parse_data(output)) for output in outcome.outputs] == [
+        PersonResolvedV1,
+        HouseholdJoinedV1,
+        HouseholdJoinedV1,
+    ]
     assert resolved(outcome).person_id == box_office.person_id
     for person_id in (box_office.person_id, shop.person_id):
         person = await deps.store.person(ORGANISATION, person_id)
@@ -163,7 +182,7 @@ async def test_a_fact_resolved_while_an_unmerge_is_under_way_never_merges_the_pa
     await unmerge(ORGANISATION, box_office, deps, requested_by="reviewer:marie")
     store.set_status = set_status  # type: ignore[method-assign]
 
-    assert meanwhile == [["PersonResolvedV1"]]
+    assert meanwhile == [["PersonResolvedV1", "HouseholdJoinedV1", "HouseholdJoinedV1"]]
     restored = await store.person(ORGANISATION, shop)
     assert restored is not None
     assert restored.status is PersonStatus.ACTIVE
@@ -182,7 +201,11 @@ async def test_a_pair_split_inside_a_survivor_merged_since_stays_apart_from_whom
 
     await unmerge(ORGANISATION, shop, deps, requested_by="reviewer:marie")
 
-    assert await outputs_of(deps, "e5", external_id="C-1", email="elise@example.com", **ELISE) == ["PersonResolvedV1"]
+    assert await outputs_of(deps, "e5", external_id="C-1", email="elise@example.com", **ELISE) == [
+        "PersonResolvedV1",
+        "HouseholdJoinedV1",
+        "HouseholdJoinedV1",
+    ]
 
 
 async def test_whom_a_person_merged_in_was_kept_apart_from_is_forgotten_when_that_merge_is_undone(
@@ -243,6 +266,97 @@ async def test_a_shared_family_email_with_another_first_name_makes_a_household_n
     assert view.household == (marie.person_id,)
     still_marie = await resolve(deps, "e4", email="famille.roy@example.com", first_name="Marie")
     assert still_marie.person_id == marie.person_id
+
+
+async def test_a_household_is_told_for_each_member_keyed_by_them_and_told_the_same_again_on_redelivery(
+    deps: IdentityDeps,
+) -> None:
+    first = await resolve_fact(details_fact("e1", email="famille.roy@example.com", first_name="Marie"), deps)
+    assert [output.type for output in first.outputs] == [RESOLVED]
+    marie = resolved(first)
+    fact = details_fact("e2", email="famille.roy@example.com", first_name="Jean", last_name="Roy")
+
+    outcome = await resolve_fact(fact, deps)
+
+    jean = resolved(outcome)
+    assert [output.type for output in outcome.outputs] == [RESOLVED, HOUSEHOLD_JOINED, HOUSEHOLD_JOINED]
+    joined = [parse_data(output) for output in outcome.outputs[1:]]
+    assert all(isinstance(one, HouseholdJoinedV1) for one in joined)
+    told = {(one.person_id, one.joined_with, one.household_id) for one in joined if isinstance(one, HouseholdJoinedV1)}
+    stored = await deps.store.person(ORGANISATION, jean.person_id)
+    assert stored is not None
+    assert stored.household_id is not None
+    assert told == {
+        (jean.person_id, marie.person_id, stored.household_id),
+        (marie.person_id, jean.person_id, stored.household_id),
+    }
+    # Keyed by the member it is about: ordered with that person's facts.
+    assert [output.person_id for output in outcome.outputs[1:]] == [jean.person_id, marie.person_id]
+    again = await resolve_fact(fact, deps)
+    assert [output.to_wire() for output in again.outputs] == [output.to_wire() for output in outcome.outputs]
+
+
+def households_told(outcome: FactOutcome) -> set[tuple[str, str]]:
+    return {
+        (data.person_id, data.household_id)
+        for data in map(parse_data, outcome.outputs)
+        if isinstance(data, HouseholdJoinedV1)
+    }
+
+
+async def test_a_household_is_told_when_it_changes_and_a_redelivery_tells_the_one_decided_then(
+    deps: IdentityDeps,
+) -> None:
+    marie = await resolve(deps, "e1", email="famille.roy@example.com", first_name="Marie", last_name="Roy")
+    paul = await resolve(deps, "p1", phone="+1 514 555 0123", first_name="Paul", last_name="Tremblay")
+    jean_fact = details_fact("e2", email="famille.roy@example.com", first_name="Jean", last_name="Roy")
+    first = await resolve_fact(jean_fact, deps)
+    jean = resolved(first)
+    [roy] = {household_id for _, household_id in households_told(first)}
+
+    # Jean again, already in the household: nothing new to tell, nothing written.
+    again_jean = await resolve_fact(
+        details_fact("e3", email="famille.roy@example.com", first_name="Jean", last_name="Roy"), deps
+    )
+    assert resolved(again_jean).person_id == jean.person_id
+    assert [output.type for output in again_jean.outputs] == [RESOLVED]
+    # Marie found sharing Paul's phone: she moves to the household Paul founds; Jean stays where he was.
+    moved = await resolve_fact(
+        details_fact("e4", email="famille.roy@example.com", phone="+1 514 555 0123", first_name="Marie"), deps
+    )
+    tremblay = {household_id for _, household_id in households_told(moved)}
+    assert {person_id for person_id, _ in households_told(moved)} == {marie.person_id, paul.person_id}
+    assert tremblay != {roy}
+    stored_jean = await deps.store.person(ORGANISATION, jean.person_id)
+    assert stored_jean is not None
+    assert stored_jean.household_id == roy
+
+    redelivered = await resolve_fact(jean_fact, deps)
+
+    assert [output.to_wire() for output in redelivered.outputs] == [output.to_wire() for output in first.outputs]
+    assert households_told(redelivered) == {(jean.person_id, roy), (marie.person_id, roy)}
+
+
+async def test_a_merge_names_the_household_it_moves_the_survivor_to(deps: IdentityDeps) -> None:
+    box_office = await resolve(deps, "j0", external_id="C-7", first_name="Jean", last_name="Roy")
+    await resolve(deps, "e1", phone="+1 514 555 0177", first_name="Marie", last_name="Roy")
+    # The shop's Jean shares Marie's home phone: a household; his own email makes him one with the box office's.
+    shop = await resolve(
+        deps, "e2", source="shopify-boutique", email="jean.roy@example.com", phone="+1 514 555 0177", first_name="Jean"
+    )
+    assert shop.person_id != box_office.person_id
+
+    outcome = await resolve_fact(
+        details_fact("e3", external_id="C-7", email="jean.roy@example.com", first_name="Jean", last_name="Roy"), deps
+    )
+
+    merged = parse_data(outcome.outputs[0])
+    assert isinstance(merged, PersonsMergedV1)
+    assert merged.merged_person_ids == [shop.person_id]
+    survivor = await deps.store.person(ORGANISATION, box_office.person_id)
+    assert survivor is not None
+    assert survivor.household_id is not None
+    assert merged.household_id == survivor.household_id
 
 
 async def test_an_erased_person_leaves_their_household_and_the_others_no_longer_list_them(deps: IdentityDeps) -> None:

@@ -13,7 +13,7 @@ from shared.events import parse_data
 from shared.events.identity import PersonResolvedV1
 from shared.mongo import Document
 from tests.integration.command_log import CommandLog
-from tests.integration.identity.conftest import ORGANISATION, START
+from tests.integration.identity.conftest import ORGANISATION, START, last_resolution
 from tests.integration.identity.test_batch_resolution import (
     as_a_batch,
     deps_on,
@@ -34,7 +34,7 @@ def heard(database: AsyncDatabase[Document]) -> tuple[MongoIdentityStore, list[s
 
 def resolved_person(outcome: object) -> str:
     assert outcome is not None, "resolved in the batch, not left to the careful path"
-    data = parse_data(outcome.outputs[-1])  # type: ignore[attr-defined]
+    data = parse_data(last_resolution(outcome.outputs))  # type: ignore[attr-defined]
     assert isinstance(data, PersonResolvedV1)
     return data.person_id
 

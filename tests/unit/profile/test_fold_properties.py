@@ -203,3 +203,15 @@ def test_the_view_does_not_change_before_the_next_time_change_and_does_at_it(
     for moment in (as_of + (change - as_of) / 3, as_of + (change - as_of) * 2 / 3, change - timedelta(microseconds=1)):
         assert view(state, as_of=moment, seasons=THEATRE) == now, f"changed at {moment} before {change}"
     assert view(state, as_of=change, seasons=THEATRE) != now
+
+
+@properties
+@given(histories(max_size=12), st.integers(min_value=0, max_value=24 * 400))
+def test_a_household_does_not_move_the_next_time_change(events: list[ProfileEvent], hours_later: int) -> None:
+    state = fold(events)
+    as_of = max((event.time for event in events), default=START) + timedelta(hours=hours_later)
+    in_a_household = view(state, as_of=as_of, seasons=THEATRE, household_id="hh_roy")
+
+    assert next_time_change(state, as_of, seasons=THEATRE, viewed=in_a_household) == next_time_change(
+        state, as_of, seasons=THEATRE
+    )

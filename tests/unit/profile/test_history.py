@@ -33,6 +33,7 @@ UNFOLDED = {
     "parterre.person.resolved.v1",
     "parterre.person.merged.v1",
     "parterre.person.unmerged.v1",
+    "parterre.person.household_joined.v1",
     "parterre.profile.changed.v1",
     "parterre.profile.erased.v1",
     "parterre.segment.entered.v1",

@@ -34,6 +34,7 @@ from services.profile.handlers import (
 from services.profile.ports import ProfileStore, StoredProfile, person_digest
 from shared.events import Envelope, build_envelope, event_type, parse_data
 from shared.events.identity import (
+    HouseholdJoinedV1,
     Match,
     MatchMethod,
     MergeDecider,
@@ -140,7 +141,7 @@ class IdentityEvents:
         example["person"] = {"source": "shopify-boutique", "email": f"{person_id}@example.com"}
         return self._resolved("parterre.privacy.access_requested.v1", example, event_id, person_id, days_ago=0)
 
-    def merged(self, merge_id: str, survivor_id: str, *merged_ids: str) -> Envelope:
+    def merged(self, merge_id: str, survivor_id: str, *merged_ids: str, household_id: str | None = None) -> Envelope:
         return self._identity(
             PersonsMergedV1(
                 merge_id=merge_id,
@@ -149,6 +150,7 @@ class IdentityEvents:
                 reason="Même adresse courriel",
                 decided_by=MergeDecider.RULE,
                 merged_at=_decided(),
+                household_id=household_id,
             ),
             f"merged-{merge_id}",
             survivor_id,
@@ -165,6 +167,15 @@ class IdentityEvents:
             ),
             f"unmerged-{merge_id}",
             survivor_id,
+        )
+
+    def household_joined(self, person_id: str, household_id: str, *, joined_with: str = "per_relative") -> Envelope:
+        return self._identity(
+            HouseholdJoinedV1(
+                person_id=person_id, household_id=household_id, joined_with=joined_with, joined_at=_decided()
+            ),
+            f"household-{household_id}-{person_id}-{joined_with}",
+            person_id,
         )
 
     def _resolved(
@@ -267,7 +278,8 @@ class World(IdentityEvents):
         return stored
 
     async def fields(self, person_id: str) -> dict[str, Any]:
-        return view((await self.profile(person_id)).state, as_of=NOW, seasons=RULES.seasons)
+        stored = await self.profile(person_id)
+        return view(stored.state, as_of=NOW, seasons=RULES.seasons, household_id=stored.household_id)
 
     async def tickets(self, person_id: str) -> int:
         return int((await self.fields(person_id))["tickets_bought"])
@@ -461,6 +473,67 @@ async def an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_
     assert await world.deliver(erasure) == ()
     assert await world.store.profile(world.organisation_id, "per_emma") is None
     assert await world.naming("per_emma") == []
+
+
+async def a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    joined = world.household_joined("per_anne", "hh_roy", joined_with="per_bea")
+
+    outputs = await world.deliver(joined)
+
+    assert [(output.type, output.data["changed"]) for output in outputs] == [
+        (PROFILE_CHANGED, {"household_id": "hh_roy"})
+    ]
+    assert (await world.fields("per_anne"))["household_id"] == "hh_roy"
+    stored = await world.documents()
+    assert ids(await world.deliver(joined)) == ids(outputs)
+    assert await world.documents() == stored
+    later = await world.deliver(world.purchase("sale-a2", "per_anne"))
+    changed = [output.data["changed"] for output in later if output.type == PROFILE_CHANGED]
+    assert len(changed) == 1
+    assert "household_id" not in changed[0]
+    # Identity moves her to another household; the first decision, delivered again after, changes nothing.
+    moved = await world.deliver(world.household_joined("per_anne", "hh_tremblay", joined_with="per_paul"))
+    assert [output.data["changed"] for output in moved] == [{"household_id": "hh_tremblay"}]
+    assert await world.deliver(joined) == ()
+    assert (await world.fields("per_anne"))["household_id"] == "hh_tremblay"
+    await world.deliver(world.erasure("per_anne"))
+    assert await world.deliver(world.household_joined("per_anne", "hh_roy", joined_with="per_zoe")) == ()
+    assert await world.naming("per_anne") == []
+    assert await world.naming("hh_roy") == []
+
+
+async def a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_household_events_arrive_in(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.purchase("sale-c", "per_carl"))
+    await world.deliver(world.household_joined("per_anne", "hh_anne"))
+    # Decided before the merge, delivered after it (keyed by other persons, they travel other partitions).
+    bea_joined = world.household_joined("per_bea", "hh_bea")
+    anne_earlier = world.household_joined("per_anne", "hh_earlier")
+    merge = world.merged("mrg_1", "per_anne", "per_carl", "per_bea", household_id="hh_bea")
+
+    merged = await world.deliver(merge)
+
+    assert (await world.fields("per_anne"))["household_id"] == "hh_bea"
+    changed = [output.data["changed"] for output in merged if output.type == PROFILE_CHANGED]
+    assert [one.get("household_id") for one in changed] == ["hh_bea"]
+    # A person merged away takes theirs quietly, for an unmerge; the survivor is not moved back by an older one.
+    assert await world.deliver(bea_joined) == ()
+    assert await world.deliver(world.household_joined("per_carl", "hh_carl")) == ()
+    assert await world.deliver(anne_earlier) == ()
+    assert (await world.fields("per_anne"))["household_id"] == "hh_bea"
+
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_carl", "per_bea"))
+
+    assert (await world.fields("per_bea"))["household_id"] == "hh_bea"
+    assert (await world.fields("per_carl"))["household_id"] == "hh_carl"
+    # A merge naming no household leaves the survivor in its own.
+    await world.deliver(world.purchase("sale-d", "per_dan"))
+    await world.deliver(world.merged("mrg_2", "per_bea", "per_dan"))
+    assert (await world.fields("per_bea"))["household_id"] == "hh_bea"
 
 
 async def erasing_a_merged_person_takes_its_history_out_of_the_survivor(world: World) -> None:
@@ -1398,6 +1471,8 @@ async def an_erasure_parterre_asked_for_notes_the_facts_it_erased_but_not_itself
 
 
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
+    a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,
+    a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_household_events_arrive_in,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
     a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_an_unmerge,
