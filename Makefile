@@ -72,7 +72,7 @@ test: install tools ## every test; starts the servers it needs and stops what it
 	@unit_log=$$(mktemp); \
 	$(RUN) pytest tests/unit -p no:cacheprovider >"$$unit_log" 2>&1 & unit=$$!; \
 	trap 'kill $$unit 2>/dev/null; rm -f "$$unit_log"' INT TERM; \
-	$(RUN) pytest --ignore=tests/unit; servers=$$?; \
+	$(RUN) pytest --ignore=tests/unit --durations=15; servers=$$?; \
 	wait $$unit; unit_status=$$?; \
 	echo "--- the tests that need no server, run beside the others:"; cat "$$unit_log"; rm -f "$$unit_log"; \
 	[ $$servers -eq 0 ] && [ $$unit_status -eq 0 ]

@@ -73,6 +73,7 @@ from shared.events.identity import (
     PersonsMergedV1,
     PersonUnmergedV1,
 )
+from shared.moments import to_the_millisecond
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +145,6 @@ class FactOutcome:
 
 def output_id(organisation_id: str, kind: str, cause: str) -> str:
     return str(uuid5(OUTPUT_NAMESPACE, f"{organisation_id}|{kind}|{cause}"))
-
-
-def to_the_millisecond(moment: datetime) -> datetime:
-    """As the store keeps moments (BSON dates): an event built from a moment now and rebuilt later from what the
-    store read back are the same event."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def identity_source(organisation_id: str) -> str:
@@ -407,7 +402,10 @@ async def _apply_together(
     for organisation_id, positions in by_organisation.items():
         entries = {
             position: JournalEntry(
-                organisation_id, together[position][0].envelope.id, decision_of(together[position][1]), deps.clock.now()
+                organisation_id,
+                together[position][0].envelope.id,
+                decision_of(together[position][1]),
+                to_the_millisecond(deps.clock.now()),
             )
             for position in positions
         }
@@ -476,7 +474,7 @@ async def _apply_together(
                 view.forget_person(organisation_id, person.person_id)
         households = await asyncio.gather(
             *(
-                _join_household(store, organisation_id, resolution)
+                _join_household(store, organisation_id, resolution, entries[position].decided_at)
                 for position in positions
                 for _fact, resolution in [together[position]]
                 if resolution.household_with is not None
@@ -605,7 +603,8 @@ async def settle(
                     store.forget_person(organisation_id, not_ready.person_id)
                 continue
             entry = await store.write_journal(
-                JournalEntry(organisation_id, event_id, decision_of(resolution), deps.clock.now())
+                # As the store keeps it: a redelivery rebuilds the same events from the entry read back.
+                JournalEntry(organisation_id, event_id, decision_of(resolution), to_the_millisecond(deps.clock.now()))
             )
         if not entry.applied:
             try:
@@ -854,7 +853,7 @@ async def _apply(
         await store.add_to_person(organisation_id, decision.person_id, identifiers=claims, records=(record,))
     await store.add_to_blocks(organisation_id, keys, decision.person_id)
     if decision.household_with is not None:
-        await _join_household(store, organisation_id, decision)
+        await _join_household(store, organisation_id, decision, entry.decided_at)
     review = _review_item(entry)
     if review is not None:
         await store.insert_review(review)
@@ -910,15 +909,17 @@ async def _apply_merge_decision(
     )
 
 
-async def _join_household(store: IdentityStore, organisation_id: str, decided: Resolution | Decision) -> str | None:
-    """Puts the person and its relative (`household_with`) in the household decided, those it is new to; returns
-    the household's id (None: nobody joined, or the relative is gone)."""
+async def _join_household(
+    store: IdentityStore, organisation_id: str, decided: Resolution | Decision, at: datetime
+) -> str | None:
+    """Puts the person and its relative (`household_with`) in the household decided at `at`, those it is new to;
+    returns the household's id (None: nobody joined, or the relative is gone)."""
     relative_id, person_id = decided.household_with, decided.person_id
     household_id, joiners = decided.household_id, decided.household_joiners
     if relative_id is None or (household_id is not None and not joiners):
         return None
     relative = await store.person(organisation_id, relative_id)
-    if relative is None:
+    if relative is None or relative.status is PersonStatus.ERASED:
         return None
     if household_id is None:
         # Journaled before the household was decided with the person: the relative's as it is now.
@@ -926,7 +927,7 @@ async def _join_household(store: IdentityStore, organisation_id: str, decided: R
         joiners = (relative_id, person_id)
     await store.join_household(organisation_id, household_id, list(joiners))
     for member_id in joiners:
-        await store.add_to_person(organisation_id, member_id, household_id=household_id)
+        await store.add_to_person(organisation_id, member_id, household_id=household_id, household_at=at)
     return household_id
 
 
@@ -977,7 +978,9 @@ async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
             await store.add_to_blocks(organisation_id, blocking_keys(record), survivor_id)
         if merged.household_id is not None:
             await store.join_household(organisation_id, merged.household_id, [survivor_id])
-            await store.add_to_person(organisation_id, survivor_id, household_id=merged.household_id)
+            await store.add_to_person(
+                organisation_id, survivor_id, household_id=merged.household_id, household_at=merge.decided_at
+            )
         await store.set_status(
             organisation_id,
             merged.person_id,
@@ -1042,7 +1045,8 @@ async def _household_events(store: IdentityReads, entry: JournalEntry, correlati
     relative_id, household_id = decision.household_with, decision.household_id
     if relative_id is None or household_id is None or not decision.household_joiners:
         return ()
-    if await store.person(organisation_id, relative_id) is None:
+    relative = await store.person(organisation_id, relative_id)
+    if relative is None or relative.status is PersonStatus.ERASED:
         return ()
     together = {decision.person_id: relative_id, relative_id: decision.person_id}
     return tuple(
@@ -1287,6 +1291,7 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
             identifiers=frozenset(),
             records=(),
             household_id=None,
+            household_at=None,
         )
         if await store.replace_person(erased, expected_version=person.version):
             await store.leave_blocks(organisation_id, person_id)

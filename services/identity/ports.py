@@ -75,6 +75,7 @@ class PersonAddition:
     identifiers: Sequence[Identifier] = ()
     records: Sequence[NormalisedRecord] = ()
     household_id: str | None = None
+    household_at: datetime | None = None
     kept_apart_from: Sequence[str] = ()
 
 
@@ -160,10 +161,11 @@ class IdentityStore(IdentityReads, Protocol):
         identifiers: Sequence[Identifier] = (),
         records: Sequence[NormalisedRecord] = (),
         household_id: str | None = None,
+        household_at: datetime | None = None,
         kept_apart_from: Sequence[str] = (),
     ) -> None:
-        """Adds identifiers (a set), records (the newest kept), the household and persons to keep apart from (a
-        set); bumps the version."""
+        """Adds identifiers (a set), records (the newest kept), the household decided at `household_at` (see
+        `moved_to_household`) and persons to keep apart from (a set); bumps the version."""
 
     async def replace_person(self, person: Person, *, expected_version: int) -> bool:
         """Rewrites the person if its version is still `expected_version`; False if someone changed it meanwhile."""

@@ -59,6 +59,7 @@ from shared.events.identity import (
     PersonUnmergedV1,
 )
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
+from shared.moments import to_the_millisecond
 
 log = logging.getLogger(__name__)
 
@@ -315,10 +316,12 @@ async def apply_household(envelope: Envelope, joined: HouseholdJoinedV1, deps: P
             return None
         if stored.is_merged:
             # Kept for an unmerge: the survivor shows the household the merge gave it (see `PersonsMergedV1`).
-            joining = replace(stored, household_id=joined.household_id, household_at=joined.joined_at)
+            joining = replace(
+                stored, household_id=joined.household_id, household_at=to_the_millisecond(joined.joined_at)
+            )
             return _quietly(joining, stored.state)
         change = _announced(deps, stored, stored.state, cause, joins=joined.household_id)
-        return replace(change, profile=replace(change.profile, household_at=joined.joined_at))
+        return replace(change, profile=replace(change.profile, household_at=to_the_millisecond(joined.joined_at)))
 
     written = await _write(deps, organisation_id, person_id, cause.key, join, cause.origin)
     if written is None:
@@ -1003,7 +1006,7 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         # The household identity moved the survivor to, if any, as of the merge.
         joins = merged.household_id
         if joins is not None and base.household_is_newer(joins, merged.merged_at):
-            base = replace(base, household_at=merged.merged_at)
+            base = replace(base, household_at=to_the_millisecond(merged.merged_at))
         else:
             joins = None
         if base.is_merged:
@@ -1358,7 +1361,7 @@ def _common(organisation_id: str, person_id: str, cause: _Cause, at: datetime) -
 
 def _to_the_millisecond(moment: datetime | None) -> datetime | None:
     """As the store keeps moments (BSON dates): a due moment read back then compares equal to one computed."""
-    return None if moment is None else moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return None if moment is None else to_the_millisecond(moment)
 
 
 def _keeps_filing(deps: ProfileDeps, stored: StoredProfile, profile: StoredProfile, change: _Change) -> bool:

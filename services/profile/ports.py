@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState
 from services.profile.domain.schedule import DueEntry
 from shared.events import Envelope
+from shared.moments import to_the_millisecond
 
 # What a writer was doing when it took a person's change number: handling a message from identity, or visiting a
 # due entry for the sweep. A writer that finds a number held by a change never stored does it again from this.
@@ -103,11 +104,13 @@ class StoredProfile:
     household_at: datetime | None = None
 
     def household_is_newer(self, household_id: str, at: datetime) -> bool:
-        """Whether identity's decision of `at` putting the person in `household_id` comes after the one shown; the
-        household's id breaks a tie, the same way for every writer."""
-        if self.household_at is None:
-            return household_id != self.household_id
-        return (at, household_id) > (self.household_at, self.household_id or "")
+        """Whether identity's decision of `at` (to the millisecond, as stored) putting the person in another
+        household than the one shown is not older than the one shown. As identity applies them
+        (`moved_to_household`), at the same millisecond the one applied last wins: a fact that merges persons and
+        finds a relative publishes the merge, then the relative's household, under the survivor's key."""
+        if household_id == self.household_id:
+            return False
+        return self.household_at is None or to_the_millisecond(at) >= self.household_at
 
     # In memory only, never stored: the view last announced of this very `state`, for the next change to start
     # from instead of computing it again.

@@ -150,6 +150,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "Persons were merged into a survivor.",
         IDENTITY_RESOLUTIONS,
         key_field="survivor_person_id",
+        # 1.1: the household the merge moves the survivor to.
+        schema_version="1.1",
     ),
     EventType(
         "parterre.person.unmerged.v1",

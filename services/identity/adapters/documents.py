@@ -46,6 +46,7 @@ def person_document(person: Person) -> Document:
         # One JSON text, not nested documents: FerretDB 1.x converts every nested value on each read and write.
         "records": json.dumps([record_document(record) for record in person.records], separators=(",", ":")),
         "household_id": person.household_id,
+        "household_at": person.household_at,
         "kept_apart_from": sorted(person.kept_apart_from),
     }
 
@@ -61,6 +62,7 @@ def person_from(document: Document) -> Person:
         identifiers=frozenset(identifier_from_key(key) for key in document.get("identifiers", ())),
         records=tuple(record_from(record) for record in _records_of(document)),
         household_id=document.get("household_id"),
+        household_at=document.get("household_at"),
         kept_apart_from=frozenset(document.get("kept_apart_from", ())),
         version=document["version"],
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.identity.domain.identifiers import Identifier, IdentifierDigest
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
-from services.identity.domain.persons import Person, PersonStatus, add_record
+from services.identity.domain.persons import Person, PersonStatus, add_record, moved_to_household
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 
@@ -94,6 +94,7 @@ class InMemoryIdentityStore:
                 identifiers=addition.identifiers,
                 records=addition.records,
                 household_id=addition.household_id,
+                household_at=addition.household_at,
                 kept_apart_from=addition.kept_apart_from,
             )
 
@@ -133,6 +134,7 @@ class InMemoryIdentityStore:
         identifiers: Sequence[Identifier] = (),
         records: Sequence[NormalisedRecord] = (),
         household_id: str | None = None,
+        household_at: datetime | None = None,
         kept_apart_from: Sequence[str] = (),
     ) -> None:
         person = self._persons.get((organisation_id, person_id))
@@ -143,10 +145,9 @@ class InMemoryIdentityStore:
         for record in records:
             kept = add_record(kept, record)
         self._persons[(organisation_id, person_id)] = replace(
-            person,
+            moved_to_household(person, household_id, household_at),
             identifiers=person.identifiers | frozenset(identifiers),
             records=kept,
-            household_id=household_id or person.household_id,
             kept_apart_from=person.kept_apart_from | frozenset(kept_apart_from),
             version=person.version + 1,
         )

@@ -43,7 +43,7 @@ from services.identity.adapters.versions import (
 from services.identity.adapters.versions import key_of as _key
 from services.identity.domain.identifiers import Identifier, IdentifierDigest
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
-from services.identity.domain.persons import Person, PersonStatus, add_record
+from services.identity.domain.persons import Person, PersonStatus, add_record, moved_to_household
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from services.identity.settings import DEVELOPMENT_SALT
@@ -99,10 +99,9 @@ def _with_addition(person: Person, addition: PersonAddition) -> Person | None:
     for record in addition.records:
         kept = add_record(kept, record)
     return replace(
-        person,
+        moved_to_household(person, addition.household_id, addition.household_at),
         identifiers=person.identifiers | frozenset(addition.identifiers),
         records=kept,
-        household_id=addition.household_id or person.household_id,
         kept_apart_from=person.kept_apart_from | frozenset(addition.kept_apart_from),
     )
 
@@ -279,6 +278,7 @@ class MongoIdentityStore:
                 identifiers=addition.identifiers,
                 records=addition.records,
                 household_id=addition.household_id,
+                household_at=addition.household_at,
                 kept_apart_from=addition.kept_apart_from,
             )
 
@@ -441,6 +441,7 @@ class MongoIdentityStore:
         identifiers: Sequence[Identifier] = (),
         records: Sequence[NormalisedRecord] = (),
         household_id: str | None = None,
+        household_at: datetime | None = None,
         kept_apart_from: Sequence[str] = (),
     ) -> None:
         # First from the version this process last saw: the append is the check, and fails if it is stale.
@@ -460,6 +461,7 @@ class MongoIdentityStore:
                     identifiers=identifiers,
                     records=records,
                     household_id=household_id,
+                    household_at=household_at,
                     kept_apart_from=kept_apart_from,
                 ),
             )

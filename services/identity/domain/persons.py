@@ -8,6 +8,7 @@ from uuid import UUID, uuid5
 
 from services.identity.domain.identifiers import Identifier
 from services.identity.domain.records import NormalisedRecord
+from shared.moments import to_the_millisecond
 
 # Fixed forever: person, merge and review ids derive from it, so a redelivered event mints the same ids.
 IDENTITY_NAMESPACE = UUID("3b7c5e1a-9f2d-4e8b-a6c4-71d0e2f9b358")
@@ -32,6 +33,8 @@ class Person:
     identifiers: frozenset[Identifier] = frozenset()
     records: tuple[NormalisedRecord, ...] = ()
     household_id: str | None = None
+    # When identity decided the household (see `moved_to_household`); None for one decided before it was kept.
+    household_at: datetime | None = None
     # Persons an unmerge split from this one: no later record merges them again, only a reviewer can.
     kept_apart_from: frozenset[str] = frozenset()
     # Bumped by every change; unmerge rewrites a person only if nobody changed it since it was read.
@@ -82,6 +85,21 @@ def merge_id_for(organisation_id: str, cause: str, survivor: str, merged: list[s
 
 def review_id_for(organisation_id: str, person_id: str, candidate_id: str) -> str:
     return f"rev_{_digest(organisation_id, 'review', *sorted((person_id, candidate_id)))[:24]}"
+
+
+def moved_to_household(person: Person, household_id: str | None, at: datetime | None) -> Person:
+    """The person in `household_id` as identity's decision of `at` says, unless the household the person shows was
+    decided later: a decision applied late (redelivered after a crash) never moves them back. At the same
+    millisecond the one applied last wins: a fact merging persons and finding a relative moves the survivor
+    with the merge, then to the relative's household. Without `at`, the household is taken as before it was kept."""
+    if household_id is None:
+        return person
+    if at is None:
+        return replace(person, household_id=household_id)
+    at = to_the_millisecond(at)
+    if person.household_at is not None and at < person.household_at:
+        return person
+    return replace(person, household_id=household_id, household_at=at)
 
 
 def household_id_for(organisation_id: str, founder_person_id: str) -> str:

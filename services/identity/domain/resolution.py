@@ -144,10 +144,15 @@ def _in_household(resolution: Resolution, evidence: Evidence, organisation_id: s
     relative_household = None if relative is None else relative.household_id
     household_id = relative_household or household_id_for(organisation_id, resolution.household_with)
     person = None if resolution.created else known.get(resolution.person_id)
+    current = None if person is None else person.household_id
+    if resolution.merge is not None:
+        # Applied first, the merge moves the survivor to the household of the last merged person in one.
+        merged = (member.household_id for member in reversed(resolution.merge.merged) if member.household_id)
+        current = next(merged, current)
     joiners = tuple(
         member
         for member, current in (
-            (resolution.person_id, None if person is None else person.household_id),
+            (resolution.person_id, current),
             (resolution.household_with, relative_household),
         )
         if current != household_id

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from services.identity import handlers as identity_handlers
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.matching import MatchBands, blocking_keys
 from services.identity.domain.merges import ReviewStatus
@@ -22,7 +23,7 @@ from services.identity.handlers import (
     unmerge,
     view_person,
 )
-from shared.events import parse_data
+from shared.events import Envelope, parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE
 from shared.events.identity import (
     HouseholdJoinedV1,
@@ -357,6 +358,70 @@ async def test_a_merge_names_the_household_it_moves_the_survivor_to(deps: Identi
     assert survivor is not None
     assert survivor.household_id is not None
     assert merged.household_id == survivor.household_id
+
+
+class DiedBeforeApplyingError(Exception):
+    """The instance died once the decision was journaled, before applying it."""
+
+
+async def journaled_only(deps: IdentityDeps, fact: Envelope, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def die(*_args: Any, **_kwargs: Any) -> None:
+        raise DiedBeforeApplyingError
+
+    with monkeypatch.context() as patched:
+        patched.setattr(identity_handlers, "_apply", die)
+        with pytest.raises(DiedBeforeApplyingError):
+            await resolve_fact(fact, deps)
+
+
+async def test_a_household_decided_before_another_and_applied_after_it_never_moves_the_relative_back(
+    deps: IdentityDeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marie = await resolve(deps, "e1", email="famille.roy@example.com", first_name="Marie", last_name="Roy")
+    paul = await resolve(deps, "p1", phone="+1 514 555 0123", first_name="Paul", last_name="Tremblay")
+    jean_fact = details_fact("e2", email="famille.roy@example.com", first_name="Jean", last_name="Roy")
+    await journaled_only(deps, jean_fact, monkeypatch)
+    # Meanwhile another instance finds Marie sharing Paul's phone: she joins his household.
+    moved = await resolve_fact(
+        details_fact("e4", email="famille.roy@example.com", phone="+1 514 555 0123", first_name="Marie"), deps
+    )
+    [tremblay] = {household_id for person_id, household_id in households_told(moved) if person_id == paul.person_id}
+
+    # Jean's fact delivered again: its journaled decision is applied now.
+    late = await resolve_fact(jean_fact, deps)
+
+    jean = resolved(late)
+    [roy] = {household_id for _, household_id in households_told(late)}
+    assert roy != tremblay
+    stored_marie = await deps.store.person(ORGANISATION, marie.person_id)
+    stored_jean = await deps.store.person(ORGANISATION, jean.person_id)
+    assert stored_marie is not None
+    assert stored_jean is not None
+    assert (stored_marie.household_id, stored_jean.household_id) == (tremblay, roy)
+    # What profile is told agrees: the decision about Marie it receives last is the older one, which it ignores.
+    told_at = {
+        (data.person_id, data.household_id): data.joined_at
+        for outcome in (moved, late)
+        for data in map(parse_data, outcome.outputs)
+        if isinstance(data, HouseholdJoinedV1)
+    }
+    assert told_at[(marie.person_id, roy)] < told_at[(marie.person_id, tremblay)]
+
+
+async def test_a_household_decided_with_someone_erased_before_it_was_applied_is_neither_joined_nor_told(
+    deps: IdentityDeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marie = await resolve(deps, "e1", email="famille.roy@example.com", first_name="Marie", last_name="Roy")
+    jean_fact = details_fact("e2", email="famille.roy@example.com", first_name="Jean", last_name="Roy")
+    await journaled_only(deps, jean_fact, monkeypatch)
+    await resolve_fact(
+        erasure_fact("x1", do_not_readd=False, email="famille.roy@example.com", first_name="Marie"), deps
+    )
+
+    late = await resolve_fact(jean_fact, deps)
+
+    assert [output.type for output in late.outputs] == [RESOLVED]
+    assert marie.person_id not in (await everything_stored(deps.store)).get("households", "")
 
 
 async def test_an_erased_person_leaves_their_household_and_the_others_no_longer_list_them(deps: IdentityDeps) -> None:

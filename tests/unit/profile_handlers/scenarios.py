@@ -169,10 +169,12 @@ class IdentityEvents:
             survivor_id,
         )
 
-    def household_joined(self, person_id: str, household_id: str, *, joined_with: str = "per_relative") -> Envelope:
+    def household_joined(
+        self, person_id: str, household_id: str, *, joined_with: str = "per_relative", at: datetime | None = None
+    ) -> Envelope:
         return self._identity(
             HouseholdJoinedV1(
-                person_id=person_id, household_id=household_id, joined_with=joined_with, joined_at=_decided()
+                person_id=person_id, household_id=household_id, joined_with=joined_with, joined_at=at or _decided()
             ),
             f"household-{household_id}-{person_id}-{joined_with}",
             person_id,
@@ -534,6 +536,25 @@ async def a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_h
     await world.deliver(world.purchase("sale-d", "per_dan"))
     await world.deliver(world.merged("mrg_2", "per_bea", "per_dan"))
     assert (await world.fields("per_bea"))["household_id"] == "hh_bea"
+
+
+async def a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-c", "per_carl"))
+    merge = world.merged("mrg_1", "per_anne", "per_carl", household_id="hh_carl")
+    merge_data = parse_data(merge)
+    assert isinstance(merge_data, PersonsMergedV1)
+    # Identity decided both at the fact's moment and publishes them in this order, under the survivor's key.
+    relative = world.household_joined("per_anne", "hh_relative", at=merge_data.merged_at)
+
+    await world.deliver(merge)
+    await world.deliver(relative)
+
+    assert (await world.fields("per_anne"))["household_id"] == "hh_relative"
+    assert await world.deliver(merge) != ()
+    assert (await world.fields("per_anne"))["household_id"] == "hh_relative"
 
 
 async def erasing_a_merged_person_takes_its_history_out_of_the_survivor(world: World) -> None:
@@ -1473,6 +1494,7 @@ async def an_erasure_parterre_asked_for_notes_the_facts_it_erased_but_not_itself
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,
     a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_household_events_arrive_in,
+    a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
     a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_an_unmerge,
