@@ -73,6 +73,7 @@ from shared.events.identity import (
     PersonsMergedV1,
     PersonUnmergedV1,
 )
+from shared.households import merge_move_moment
 from shared.moments import to_the_millisecond
 
 log = logging.getLogger(__name__)
@@ -979,7 +980,10 @@ async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
         if merged.household_id is not None:
             await store.join_household(organisation_id, merged.household_id, [survivor_id])
             await store.add_to_person(
-                organisation_id, survivor_id, household_id=merged.household_id, household_at=merge.decided_at
+                organisation_id,
+                survivor_id,
+                household_id=merged.household_id,
+                household_at=merge_move_moment(merge.decided_at),
             )
         await store.set_status(
             organisation_id,
@@ -1039,15 +1043,14 @@ async def _outputs(envelope: Envelope, entry: JournalEntry, deps: IdentityDeps) 
 
 async def _household_events(store: IdentityReads, entry: JournalEntry, correlation_id: str) -> tuple[Envelope, ...]:
     """Each person the fact's decision put in a household they were not in, told with the household decided (the
-    same on every redelivery), for their profile to show it. None when the relative is gone (erased):
-    `_join_household` then joined no one."""
+    same on every redelivery), for their profile to show it."""
     organisation_id, decision = entry.organisation_id, entry.decision
     relative_id, household_id = decision.household_with, decision.household_id
     if relative_id is None or household_id is None or not decision.household_joiners:
         return ()
-    relative = await store.person(organisation_id, relative_id)
-    if relative is None or relative.status is PersonStatus.ERASED:
-        return ()
+    # Those the join listed: an erasure takes its person out of every household, and a relative erased before the
+    # decision was applied joined no one.
+    members = set(await store.household_members(organisation_id, household_id))
     together = {decision.person_id: relative_id, relative_id: decision.person_id}
     return tuple(
         build_envelope(
@@ -1063,6 +1066,7 @@ async def _household_events(store: IdentityReads, entry: JournalEntry, correlati
             person_id=member,
         )
         for member in decision.household_joiners
+        if member in members
     )
 
 

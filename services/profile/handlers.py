@@ -59,6 +59,7 @@ from shared.events.identity import (
     PersonUnmergedV1,
 )
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
+from shared.households import merge_move_moment
 from shared.moments import to_the_millisecond
 
 log = logging.getLogger(__name__)
@@ -312,16 +313,15 @@ async def apply_household(envelope: Envelope, joined: HouseholdJoinedV1, deps: P
     cause = _Cause(f"household:{envelope.id}", envelope.correlation_id or envelope.id, origin=envelope)
 
     async def join(stored: StoredProfile) -> _Change | None:
-        if not stored.household_is_newer(joined.household_id, joined.joined_at):
+        joining = stored.in_household(joined.household_id, joined.joined_at)
+        if joining is None:
             return None
-        if stored.is_merged:
-            # Kept for an unmerge: the survivor shows the household the merge gave it (see `PersonsMergedV1`).
-            joining = replace(
-                stored, household_id=joined.household_id, household_at=to_the_millisecond(joined.joined_at)
-            )
+        if stored.is_merged or joining.household_id == stored.household_id:
+            # Kept for an unmerge (the survivor shows the household the merge gave it, see `PersonsMergedV1`), or
+            # the same household decided again later: only its moment changes, which nobody needs to be told.
             return _quietly(joining, stored.state)
         change = _announced(deps, stored, stored.state, cause, joins=joined.household_id)
-        return replace(change, profile=replace(change.profile, household_at=to_the_millisecond(joined.joined_at)))
+        return replace(change, profile=replace(change.profile, household_at=joining.household_at))
 
     written = await _write(deps, organisation_id, person_id, cause.key, join, cause.origin)
     if written is None:
@@ -1004,11 +1004,12 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
                 read[person_id] = other.applied
         state = reduce(merge, (other.state for other in others), base.state)
         # The household identity moved the survivor to, if any, as of the merge.
-        joins = merged.household_id
-        if joins is not None and base.household_is_newer(joins, merged.merged_at):
-            base = replace(base, household_at=to_the_millisecond(merged.merged_at))
-        else:
-            joins = None
+        moved = None
+        if merged.household_id is not None:
+            moved = base.in_household(merged.household_id, merge_move_moment(merged.merged_at))
+        joins = None if moved is None or moved.household_id == base.household_id else moved.household_id
+        if moved is not None:
+            base = replace(base, household_at=moved.household_at)
         if base.is_merged:
             change = _quietly(replace(base, household_id=joins or base.household_id), state)
         else:

@@ -2,13 +2,14 @@
 
 import hashlib
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState
 from services.profile.domain.schedule import DueEntry
 from shared.events import Envelope
+from shared.households import decided_after
 from shared.moments import to_the_millisecond
 
 # What a writer was doing when it took a person's change number: handling a message from identity, or visiting a
@@ -103,14 +104,14 @@ class StoredProfile:
     household_id: str | None = None
     household_at: datetime | None = None
 
-    def household_is_newer(self, household_id: str, at: datetime) -> bool:
-        """Whether identity's decision of `at` (to the millisecond, as stored) putting the person in another
-        household than the one shown is not older than the one shown. As identity applies them
-        (`moved_to_household`), at the same millisecond the one applied last wins: a fact that merges persons and
-        finds a relative publishes the merge, then the relative's household, under the survivor's key."""
-        if household_id == self.household_id:
-            return False
-        return self.household_at is None or to_the_millisecond(at) >= self.household_at
+    def in_household(self, household_id: str, at: datetime) -> "StoredProfile | None":
+        """The profile as identity's decision of `at` puts the person in `household_id`, as identity keeps it
+        (`decided_after`); None if the household shown was decided after it."""
+        if self.household_at is None and self.household_id == household_id:
+            return replace(self, household_at=to_the_millisecond(at))
+        if not decided_after(household_id, at, self.household_id, self.household_at):
+            return None
+        return replace(self, household_id=household_id, household_at=to_the_millisecond(at))
 
     # In memory only, never stored: the view last announced of this very `state`, for the next change to start
     # from instead of computing it again.

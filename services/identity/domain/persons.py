@@ -8,6 +8,7 @@ from uuid import UUID, uuid5
 
 from services.identity.domain.identifiers import Identifier
 from services.identity.domain.records import NormalisedRecord
+from shared.households import decided_after
 from shared.moments import to_the_millisecond
 
 # Fixed forever: person, merge and review ids derive from it, so a redelivered event mints the same ids.
@@ -89,17 +90,17 @@ def review_id_for(organisation_id: str, person_id: str, candidate_id: str) -> st
 
 def moved_to_household(person: Person, household_id: str | None, at: datetime | None) -> Person:
     """The person in `household_id` as identity's decision of `at` says, unless the household the person shows was
-    decided later: a decision applied late (redelivered after a crash) never moves them back. At the same
-    millisecond the one applied last wins: a fact merging persons and finding a relative moves the survivor
-    with the merge, then to the relative's household. Without `at`, the household is taken as before it was kept."""
+    decided after it (see `decided_after`): a decision applied late (redelivered after a crash) never moves them
+    back. Without `at`, the household is taken as before moments were kept."""
     if household_id is None:
         return person
     if at is None:
         return replace(person, household_id=household_id)
-    at = to_the_millisecond(at)
-    if person.household_at is not None and at < person.household_at:
+    if person.household_at is None and person.household_id == household_id:
+        return replace(person, household_at=to_the_millisecond(at))
+    if not decided_after(household_id, at, person.household_id, person.household_at):
         return person
-    return replace(person, household_id=household_id, household_at=at)
+    return replace(person, household_id=household_id, household_at=to_the_millisecond(at))
 
 
 def household_id_for(organisation_id: str, founder_person_id: str) -> str:

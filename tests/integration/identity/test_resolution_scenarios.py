@@ -424,6 +424,22 @@ async def test_a_household_decided_with_someone_erased_before_it_was_applied_is_
     assert marie.person_id not in (await everything_stored(deps.store)).get("households", "")
 
 
+async def test_a_household_joined_is_told_again_on_redelivery_after_the_relative_was_erased(
+    deps: IdentityDeps,
+) -> None:
+    marie = await resolve(deps, "e1", email="famille.roy@example.com", first_name="Marie", last_name="Roy")
+    jean_fact = details_fact("e2", email="famille.roy@example.com", first_name="Jean", last_name="Roy")
+    first = await resolve_fact(jean_fact, deps)
+    jean = resolved(first)
+    [roy] = {household_id for _, household_id in households_told(first)}
+    await erase_on_request(ORGANISATION, marie.person_id, deps, do_not_readd=False, requested_by="staff:marie")
+
+    # Delivered again (its events were lost with the process that applied it): Jean is in the household still.
+    again = await resolve_fact(jean_fact, deps)
+
+    assert households_told(again) == {(jean.person_id, roy)}
+
+
 async def test_an_erased_person_leaves_their_household_and_the_others_no_longer_list_them(deps: IdentityDeps) -> None:
     marie = await resolve(deps, "e1", email="famille.roy@example.com", first_name="Marie", last_name="Roy")
     jean = await resolve(deps, "e2", email="famille.roy@example.com", first_name="Jean", last_name="Roy")

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from services.identity.domain.persons import household_id_for, moved_to_household
 from services.identity.domain.records import NormalisedRecord
 from services.identity.domain.resolution import Evidence, resolve_record
+from shared.households import merge_move_moment
 from tests.unit.identity.test_resolution import (
     MATCHING,
     ORGANISATION,
@@ -98,13 +99,31 @@ def test_a_person_keeps_the_household_decided_last_whatever_order_the_decisions_
     assert (late.household_id, late.household_at) == ("hh_tremblay", later)
 
 
-def test_at_the_same_millisecond_the_decision_applied_last_wins_and_without_a_moment_any_does() -> None:
+def test_two_decisions_of_one_millisecond_end_alike_in_either_order_and_a_merge_s_move_comes_first() -> None:
     jean = person("per_jean", upstream_id("C-9"))
-    merged_at = START + timedelta(microseconds=250)
+    at = START + timedelta(microseconds=250)
 
-    # A fact's merge moves the survivor, then its relative's household: both decided at the fact's moment.
-    after_both = moved_to_household(moved_to_household(jean, "hh_other", merged_at), "hh_roy", START)
+    one_way = moved_to_household(moved_to_household(jean, "hh_a", at), "hh_b", START)
+    other_way = moved_to_household(moved_to_household(jean, "hh_b", START), "hh_a", at)
+    # A fact's merge moves the survivor, then its relative's household does: both at the fact's moment.
+    relative_last = moved_to_household(moved_to_household(jean, "hh_z", merge_move_moment(at)), "hh_a", at)
+    relative_first = moved_to_household(moved_to_household(jean, "hh_a", at), "hh_z", merge_move_moment(at))
 
-    assert (after_both.household_id, after_both.household_at) == ("hh_roy", START)
-    assert moved_to_household(replace(after_both, household_at=None), "hh_x", None).household_id == "hh_x"
-    assert moved_to_household(after_both, None, START) is after_both
+    assert one_way.household_id == other_way.household_id == "hh_b"
+    assert relative_last.household_id == relative_first.household_id == "hh_a"
+
+
+def test_the_same_household_decided_again_later_moves_its_moment_on() -> None:
+    jean = moved_to_household(person("per_jean", upstream_id("C-9")), "hh_roy", START)
+    later = START + timedelta(seconds=3)
+
+    again = moved_to_household(jean, "hh_roy", later)
+    # An older decision for another household, applied after, no longer moves him.
+    assert moved_to_household(again, "hh_tremblay", START + timedelta(seconds=1)).household_id == "hh_roy"
+    assert again.household_at == later
+
+
+def test_without_a_moment_a_household_is_taken_as_before_moments_were_kept() -> None:
+    jean = person("per_jean", upstream_id("C-9"), household_id="hh_old")
+    assert moved_to_household(jean, "hh_x", None).household_id == "hh_x"
+    assert moved_to_household(jean, None, START) is jean
