@@ -29,13 +29,19 @@ async def test_a_sweep_run_by_hand_catches_up_on_days_not_swept(
     async def documents() -> list[str]:
         return []
 
-    # Eleven days ago, at midnight, the service applied a purchase made about a year before, in the evening: the
-    # buyer lapsed that evening, and no sweep has run since. At midnight, not at this time of day: applied after
-    # the purchase's hour, the buyer would have lapsed before it was applied, with nothing left to sweep.
+    # Eleven days ago, at midnight, the service applied a purchase made a year before, in the evening: the buyer
+    # lapsed that evening, and no sweep has run since. At midnight, not at this time of day: applied after the
+    # purchase's hour, the buyer would have lapsed before it was applied, with nothing left to sweep.
     world = World(store, documents, organisation_id=harness.organisation_id)
     world.clock.at = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=11)
+    evening = world.clock.at + timedelta(hours=19)
+    try:
+        a_year_before = evening.replace(year=evening.year - 1)
+    except ValueError:
+        # A 29 February: the first of March a year before lapses on the evening after it, still to be swept.
+        a_year_before = evening.replace(year=evening.year - 1, month=3, day=1)
     await world.sweep()
-    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.deliver(world.purchase("sale-l", "per_lea", at=a_year_before))
     monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
     monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
     monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)

@@ -87,9 +87,11 @@ class IdentityEvents:
         tickets: int = 2,
         phone: str | None = None,
         person: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
     ) -> Envelope:
         """A ticket purchase by `person_id` (whose email is `<person_id>@example.com`, and the rest as in the
-        catalog's example, Élise Gagnon, unless `person` says otherwise), resolved to them."""
+        catalog's example, Élise Gagnon, unless `person` says otherwise), resolved to them; made `days_ago` before
+        the scenarios' now, or `at`."""
         example = copy.deepcopy(event_type("parterre.ticket.purchased.v1").example)
         order = next(_orders)
         example["order_id"] = f"O-{order}"
@@ -101,7 +103,7 @@ class IdentityEvents:
             for n in range(tickets)
         ]
         example["total"] = {"amount": f"{50 * tickets}.00", "currency": "CAD"}
-        return self._resolved("parterre.ticket.purchased.v1", example, event_id, person_id, days_ago)
+        return self._resolved("parterre.ticket.purchased.v1", example, event_id, person_id, days_ago, at=at)
 
     def donation(self, event_id: str, person_id: str, *, days_ago: int = 30) -> Envelope:
         example = copy.deepcopy(event_type("parterre.donation.made.v1").example)
@@ -181,10 +183,16 @@ class IdentityEvents:
         )
 
     def _resolved(
-        self, type_name: str, example: Mapping[str, Any], event_id: str, person_id: str, days_ago: int
+        self,
+        type_name: str,
+        example: Mapping[str, Any],
+        event_id: str,
+        person_id: str,
+        days_ago: int,
+        at: datetime | None = None,
     ) -> Envelope:
         data = event_type(type_name).model.model_validate(example)
-        at = NOW - timedelta(days=days_ago)
+        at = at or NOW - timedelta(days=days_ago)
         original = build_envelope(
             data,
             organisation_id=self.organisation_id,
