@@ -28,6 +28,7 @@ from services.profile.domain.lookups import lookup_keys, personal_details
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
 from services.profile.domain.rules import (
     SegmentDefinitions,
+    TriggerDecision,
     TriggerRules,
     evaluate_segments,
     evaluate_triggers,
@@ -742,6 +743,8 @@ class _Change:
     # A sweep's visit leaves the entry it visits filed: its slot is let go only once its events are out, so a
     # crash before then visits it again.
     unfile_replaced: bool = True
+    # For a merge: the merge whose record keeps the triggers it fired, to publish them again with it.
+    fired_in_merge: str | None = None
 
 
 @dataclass(frozen=True)
@@ -928,6 +931,14 @@ async def _commit(
         last_outputs=_as_json(outputs),
         fired=change.profile.fired | frozenset(claimed),
     )
+    if change.fired_in_merge is not None and fired:
+        # Published again with the merge, should it be delivered again after later changes.
+        with_triggers = _as_json(change.outputs + tuple(fired))
+        merges = tuple(
+            replace(held, outputs=with_triggers) if held.merge_id == change.fired_in_merge else held
+            for held in profile.merges
+        )
+        profile = replace(profile, merges=merges)
     keys_before, keys_after = lookup_keys(stored.state), lookup_keys(profile.state)
     if keys_after - keys_before:
         # Findable before stored, like the due entry below: a key left over by a crash finds a profile without it,
@@ -1013,7 +1024,10 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         if base.is_merged:
             change = _quietly(replace(base, household_id=joins or base.household_id), state)
         else:
-            change = _announced(deps, base, state, cause, appearing=bool(freed), joins=joins)
+            # A survivor freed from an undone merge is told in full, from nothing: it fires no trigger.
+            merged_in = None if freed else await _histories_in(deps, others)
+            change = _announced(deps, base, state, cause, appearing=bool(freed), joins=joins, merged_in=merged_in)
+            change = replace(change, fired_in_merge=merge_id)
         held = MergeInForce(merge_id, tuple(other.person_id for other in others), _as_json(change.outputs))
         active_at = _latest(stored.active_at, merged.merged_at)
         return replace(change, profile=replace(change.profile, merges=(*stored.merges, held), active_at=active_at))
@@ -1229,6 +1243,30 @@ async def _changed_since(deps: ProfileDeps, organisation_id: str, read: Mapping[
 # Announcements
 
 
+def _sent_to_any(decision: TriggerDecision, person_id: str, profiles: Sequence[StoredProfile]) -> bool:
+    """Whether one of `profiles` claimed the trigger `decision` fires for `person_id`, for the same period."""
+    prefix = f"{decision.rule}:{person_id}:"
+    period = decision.dedupe_key.removeprefix(prefix)
+    return any(f"{decision.rule}:{profile.person_id}:{period}" in profile.fired for profile in profiles)
+
+
+async def _histories_in(deps: ProfileDeps, profiles: Sequence[StoredProfile]) -> list[StoredProfile]:
+    """The profiles, and every profile whose history they hold through merges still in force."""
+    found = {profile.person_id: profile for profile in profiles}
+    waiting = list(profiles)
+    while waiting:
+        holder = waiting.pop()
+        for held in holder.merges:
+            for person_id in held.person_ids:
+                if person_id in found:
+                    continue
+                other = await deps.store.profile(holder.organisation_id, person_id)
+                if other is not None and other.merged_by == held.merge_id and other.merged_into == holder.person_id:
+                    found[person_id] = other
+                    waiting.append(other)
+    return list(found.values())
+
+
 def _quietly(stored: StoredProfile, state: ProfileState) -> _Change:
     """A change to a profile merged away: kept for an unmerge, announced by no one (its survivor announces)."""
     return _Change(replace(stored, state=state))
@@ -1242,10 +1280,17 @@ def _announced(
     *,
     appearing: bool = False,
     joins: str | None = None,
+    merged_in: Sequence[StoredProfile] | None = None,
 ) -> _Change:
     """The profile changed to `after_state`, and to the household it `joins` if any, with the events that tell
     it: the fields changed, the segments entered and left, and for a fact the triggers it fires. An `appearing`
-    profile is told in full."""
+    profile is told in full.
+
+    `merged_in` is for a merge: the profiles of everyone whose history it brings (those merged in, and those merged
+    into them). A rule the merge makes hold fires (two productions known to the box office and a third to the
+    shop), unless one of them held it already or was sent it for the same period: the patron had that message, in
+    this period or an earlier one. Only rules counted by a fixed period are looked at (see `evaluate_triggers`).
+    """
     rules, organisation_id, person_id = deps.rules, stored.organisation_id, stored.person_id
     household_id = joins or stored.household_id
     as_of = _as_of(deps, after_state)
@@ -1270,7 +1315,7 @@ def _announced(
         )
     outputs.extend(_segment_events(organisation_id, person_id, cause, as_of, changes.entered, changes.exited))
     triggers: tuple[Envelope, ...] = ()
-    if cause.fires_triggers:
+    if cause.fires_triggers or merged_in is not None:
         decisions = evaluate_triggers(
             rules.triggers,
             before,
@@ -1280,7 +1325,18 @@ def _announced(
             cause_event_id=None if cause.fact is None else cause.fact.event_id,
             cause_performance_id=None if cause.fact is None else performance_of(cause.fact.data),
             person_id=person_id,
+            conditions_only=merged_in is not None,
         )
+        if merged_in and decisions:
+            # Held already by someone merged in, it was theirs to send (or not: a subscriber then), not the merge's.
+            theirs = [view(profile.state, as_of=as_of, seasons=rules.seasons) for profile in merged_in]
+            by_name = {rule.name: rule for rule in rules.triggers.rules}
+            decisions = [
+                decision
+                for decision in decisions
+                if not _sent_to_any(decision, person_id, merged_in)
+                and not any(by_name[decision.rule].condition.holds(fields, as_of) for fields in theirs)
+            ]
         common = _common(organisation_id, person_id, cause, as_of)
         triggers = tuple(
             build_envelope(decision.as_event(), id=decision.trigger_id, **common) for decision in decisions

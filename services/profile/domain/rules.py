@@ -334,6 +334,7 @@ def evaluate_triggers(
     cause_event_id: str | None,
     cause_performance_id: str | None = None,
     person_id: str,
+    conditions_only: bool = False,
 ) -> list[TriggerDecision]:
     """The rules that fire for a change from `before` to `after`, in file order.
 
@@ -342,12 +343,16 @@ def evaluate_triggers(
     dedupe key under a unique index and publish only decisions whose key is new. For the time sweep, pass the
     profile as both `before` and `after` and no cause: rules restricted by `on` and per-event rules then skip.
     `cause_performance_id` is the performance the causing fact is about (`history.performance_of`), which keys
-    `per_performance` rules; without it they skip.
+    `per_performance` rules; without it they skip. With `conditions_only` (a merge), only the rules that fire when
+    their condition comes to hold, counted by a fixed period, are looked at: time-based ones are the sweep's, and a
+    period counted from a date the merge may change would count anew what a person merged in was sent.
     """
     _require_aware(as_of)
     decisions = []
     for rule in rules.rules:
         if rule.on is not None and cause_event_type not in rule.on:
+            continue
+        if conditions_only and (rule.fires_while_true or rule.counted_from is not None):
             continue
         if not rule.condition.holds(after, as_of):
             continue

@@ -10,12 +10,14 @@ import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from textwrap import dedent
 from typing import Any, cast
 
 import pytest
 
 from services.profile.domain.lookups import email_lookup, external_lookup, lookup_keys, name_lookup, phone_lookup
 from services.profile.domain.profile import view
+from services.profile.domain.rules import load_triggers
 from services.profile.domain.schedule import KEEP_AHEAD, DueEntry, slot_of
 from services.profile.domain.search import read_query
 from services.profile.domain.seasons import SeasonCalendar
@@ -88,16 +90,20 @@ class IdentityEvents:
         phone: str | None = None,
         person: Mapping[str, Any] | None = None,
         at: datetime | None = None,
+        production: str | None = None,
     ) -> Envelope:
         """A ticket purchase by `person_id` (whose email is `<person_id>@example.com`, and the rest as in the
         catalog's example, Élise Gagnon, unless `person` says otherwise), resolved to them; made `days_ago` before
-        the scenarios' now, or `at`."""
+        the scenarios' now, or `at`; of a performance of `production` if given."""
         example = copy.deepcopy(event_type("parterre.ticket.purchased.v1").example)
         order = next(_orders)
         example["order_id"] = f"O-{order}"
         example["person"] = {**example["person"], "email": f"{person_id}@example.com", **(person or {})}
         if phone is not None:
             example["person"]["phone"] = phone
+        if production is not None:
+            performance = example["performance"]
+            example["performance"] = {**performance, "production_id": production, "performance_id": f"{production}-1"}
         example["tickets"] = [
             {**example["tickets"][0], "ticket_id": f"T-{order}-{n}", "price": {"amount": "50.00", "currency": "CAD"}}
             for n in range(tickets)
@@ -549,6 +555,103 @@ async def a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_h
     await world.deliver(world.purchase("sale-d", "per_dan"))
     await world.deliver(world.merged("mrg_2", "per_bea", "per_dan"))
     assert (await world.fields("per_bea"))["household_id"] == "hh_bea"
+
+
+def rules_fired(outputs: tuple[Envelope, ...]) -> list[tuple[str, str]]:
+    return [(output.data["rule"], output.data["person_id"]) for output in outputs if output.type == TRIGGER_FIRED]
+
+
+async def three_productions(world: World, person_id: str, *, days_ago: int = 5) -> list[tuple[str, str]]:
+    sent: list[tuple[str, str]] = []
+    for production in ("albertine", "hosanna", "belles-soeurs"):
+        sale = world.purchase(f"sale-{person_id}-{production}", person_id, production=production, days_ago=days_ago)
+        sent += rules_fired(await world.deliver(sale))
+    return sent
+
+
+async def a_merge_that_makes_a_rule_hold_fires_it_once_and_again_with_the_merge_delivered_again(world: World) -> None:
+    # Two productions under the box office's record, a third under the shop's: one patron, three this season.
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna"))
+    await world.deliver(world.purchase("sale-b1", "per_bea", production="belles-soeurs"))
+    merge = world.merged("mrg_1", "per_anne", "per_bea")
+
+    # Handled, then the process dies before Kafka has its events; the survivor changes again meanwhile.
+    first = (await world.handle(merge)).outputs
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=1))
+    again = await world.deliver(merge)
+
+    # Each was welcomed after their first purchase already (a rule of time, the sweep's): not at the merge.
+    assert rules_fired(first) == [("subscription-offer-third-production", "per_anne")]
+    assert [output.id for output in again if output.type == TRIGGER_FIRED] == [
+        output.id for output in first if output.type == TRIGGER_FIRED
+    ]
+    assert rules_fired(await world.deliver(world.purchase("sale-a3", "per_anne", production="tartuffe"))) == []
+
+
+async def a_merge_sends_nothing_a_person_merged_in_was_sent_however_deep_and_in_any_order(world: World) -> None:
+    # Carl had his three productions and the offer on his own. Carl is merged into Béa, Béa into Anne, Anne into
+    # Zoé, each holding one production of her own; the first two merges arrive in the other order too.
+    carl_was_sent = await three_productions(world, "per_carl")
+    for person_id in ("per_bea", "per_anne", "per_zoe", "per_yan"):
+        await world.deliver(world.purchase(f"sale-{person_id}", person_id, production="tartuffe"))
+    carl_into_bea = world.merged("mrg_1", "per_bea", "per_carl")
+    bea_into_anne = world.merged("mrg_2", "per_anne", "per_bea")
+    anne_into_zoe = world.merged("mrg_3", "per_zoe", "per_anne")
+
+    sent = [
+        *await world.deliver(bea_into_anne),
+        *await world.deliver(carl_into_bea),
+        *await world.deliver(anne_into_zoe),
+    ]
+
+    assert ("subscription-offer-third-production", "per_carl") in carl_was_sent
+    assert rules_fired(tuple(sent)) == []
+    assert (await world.fields("per_zoe"))["season.current.productions"] == 4
+    # Zoé merged into Yan later: the whole chain still counts, and nothing is sent again.
+    into_yan = await world.deliver(world.merged("mrg_4", "per_yan", "per_zoe"))
+    assert rules_fired(into_yan) == []
+
+
+DONOR_OF_THE_YEAR = load_triggers(
+    dedent("""\
+        triggers:
+          donor-of-the-year:
+            title: {fr: Donateur de l'année, en: Donor of the year}
+            description: Thank a donor, once a calendar year.
+            when: {field: donations_count, op: gte, value: 1}
+            period: year
+    """)
+)
+
+
+async def a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period(world: World) -> None:
+    world.deps = replace(world.deps, rules=replace(RULES, triggers=DONOR_OF_THE_YEAR))
+    world.clock.at = NOW - timedelta(days=365)
+    bea_was_sent = await world.deliver(world.donation("gift-b", "per_bea", days_ago=400))
+    await world.deliver(world.purchase("sale-a", "per_anne", days_ago=400))
+    world.clock.at = NOW
+
+    merged = await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+
+    assert rules_fired(bea_was_sent) == [("donor-of-the-year", "per_bea")]
+    assert rules_fired(merged) == []
+
+
+async def an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent(
+    world: World,
+) -> None:
+    await three_productions(world, "per_bea")
+    await world.deliver(world.donation("gift-a", "per_anne"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    anne_was_sent = await three_productions(world, "per_anne", days_ago=1)
+
+    assert anne_was_sent == [
+        ("welcome-first-purchase", "per_anne"),
+        ("subscription-offer-third-production", "per_anne"),
+    ]
 
 
 async def a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household(
@@ -1509,6 +1612,10 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,
     a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_household_events_arrive_in,
     a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household,
+    a_merge_that_makes_a_rule_hold_fires_it_once_and_again_with_the_merge_delivered_again,
+    a_merge_sends_nothing_a_person_merged_in_was_sent_however_deep_and_in_any_order,
+    an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
+    a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
     a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_an_unmerge,

@@ -557,3 +557,26 @@ def test_the_same_change_always_fires_the_same_triggers_with_the_same_ids(
     assert evaluate(before, after) == decisions
     assert evaluate(dict(reversed(before.items())), dict(reversed(after.items()))) == decisions
     assert all(decision.trigger_id == str(uuid5(TRIGGER_NAMESPACE, decision.dedupe_key)) for decision in decisions)
+
+
+@given(trigger_profiles, trigger_profiles)
+def test_a_merge_looks_only_at_rules_counted_by_a_fixed_period_that_fire_when_their_condition_comes_to_hold(
+    before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    def evaluate(*, conditions_only: bool) -> set[str]:
+        decisions = evaluate_triggers(
+            TRIGGERS,
+            before,
+            after,
+            as_of=AS_OF,
+            cause_event_type=None,
+            cause_event_id=None,
+            person_id=PERSON,
+            conditions_only=conditions_only,
+        )
+        return {decision.rule for decision in decisions}
+
+    looked_at = {rule.name for rule in TRIGGERS.rules if not rule.fires_while_true and rule.counted_from is None}
+
+    assert evaluate(conditions_only=True) == evaluate(conditions_only=False) & looked_at
+    assert looked_at == {"subscription-offer-third-production", "high-value-patron"}
