@@ -36,7 +36,8 @@ class ProfileMetrics:
         self.facts = Counter(
             "parterre_profile_facts",
             "Identity events handled, by organisation and outcome: applied, duplicate, republished, ignored, late "
-            "(a fact for a merged person), merged, unmerged, household (a person counted in a household), erased, "
+            "(a fact for a merged person), merged, unmerged, household (a person counted in a household), unchanged "
+            "(a household shown already, or decided before the one shown), erased, "
             "erased_person.",
             ["organisation", "outcome"],
             registry=registry,

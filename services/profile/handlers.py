@@ -327,7 +327,10 @@ async def apply_household(envelope: Envelope, joined: HouseholdJoinedV1, deps: P
     written = await _write(deps, organisation_id, person_id, cause.key, join, cause.origin)
     if written is None:
         return Handled((), "erased_person")
-    return Handled(written.outputs, "household" if written.outcome == "applied" else "republished")
+    if written.outcome == "applied":
+        return Handled(written.outputs, "household")
+    # A household already shown, or an older decision: published again only if it was this profile's last change.
+    return Handled(written.outputs, "republished" if written.outputs else "unchanged")
 
 
 async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: ProfileDeps) -> Handled:
