@@ -106,9 +106,8 @@ class StoredProfile:
 
     def in_household(self, household_id: str, at: datetime) -> "StoredProfile | None":
         """The profile as identity's decision of `at` puts the person in `household_id`, as identity keeps it
-        (`decided_after`); None if the household shown was decided after it."""
-        if self.household_at is None and self.household_id == household_id:
-            return replace(self, household_at=to_the_millisecond(at))
+        (`decided_after`); None if the household shown was decided after it. A profile is only ever given a
+        household with its moment, so none is shown without one."""
         if not decided_after(household_id, at, self.household_id, self.household_at):
             return None
         return replace(self, household_id=household_id, household_at=to_the_millisecond(at))
