@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# No deadline for a generated case: `make test` runs the tests that need no server beside those waiting on servers,
+# on two cores, where one case can take four times another for no reason of its own. Speed is `make bench`'s.
+settings.register_profile("parterre", deadline=None)
+settings.load_profile("parterre")
 
 
 @dataclass(frozen=True)
