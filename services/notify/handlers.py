@@ -410,10 +410,12 @@ async def _claim(deps: NotifyDeps, delivery: Delivery, owner: str) -> AttemptRec
     held = await deps.store.claim_attempt(claim)
     if held is None:
         return claim
-    if held.finished_at is None and held.claimed_at + deps.rules.attempt_lease > now:
+    # A worker makes one attempt at a delivery at a time, so its own unfinished claim is an attempt that broke off
+    # (the store went away while it was recorded): taken up now, not a whole lease later.
+    if held.finished_at is None and held.owner != owner and held.claimed_at + deps.rules.attempt_lease > now:
         return None
-    # Its worker died mid-attempt, or after recording the outcome but before moving the delivery on: the
-    # attempt counts as made, and the next one is due now. A receiver may so get a message twice; the
+    # Its worker died or broke off mid-attempt, or after recording the outcome but before moving the delivery on:
+    # the attempt counts as made, and the next one is due now. A receiver may so get a message twice; the
     # `webhook-id` lets it tell.
     if held.finished_at is None:
         await deps.store.finish_attempt(replace(held, finished_at=now, outcome="interrupted"))

@@ -57,6 +57,9 @@ class DeliveryWorker:
         self._owner = owner_id()
         self._random = random.SystemRandom()
         self._lanes: dict[str, _Lane] = {}
+        # Every delivery this process is attempting, whichever lane started it (a lane dropped when its subscription
+        # was disabled leaves its attempts running): a second attempt at one of them would take over its claim.
+        self._attempting: set[str] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._refresh = asyncio.Event()
         # Disabled subscriptions have no lane; their queues are looked at this often, for what waited too long.
@@ -145,7 +148,7 @@ class DeliveryWorker:
         subscription = lane.subscription
         now = self._deps.clock.now()
         entries = await self._deps.store.queue(subscription.subscription_id)
-        if await self._trim(subscription, entries, lane.in_flight):
+        if await self._trim(subscription, entries, self._attempting):
             entries = await self._deps.store.queue(subscription.subscription_id)
         self._metrics.queue_depth.labels(subscription.subscription_id).set(len(entries))
         oldest = min((entry.since for entry in entries), default=None)
@@ -154,14 +157,15 @@ class DeliveryWorker:
         )
         limit = subscription.max_in_flight or self._max_in_flight
         waiting = sorted(
-            (entry for entry in entries if entry.delivery_id not in lane.in_flight), key=lambda e: e.due_at
+            (entry for entry in entries if entry.delivery_id not in self._attempting), key=lambda e: e.due_at
         )
         for entry in waiting:
             if len(lane.in_flight) >= limit or entry.due_at > now:
                 break
             task = asyncio.create_task(self._attempt(lane, entry.delivery_id))
             lane.in_flight[entry.delivery_id] = task
-        later = [entry.due_at for entry in waiting if entry.due_at > now and entry.delivery_id not in lane.in_flight]
+            self._attempting.add(entry.delivery_id)
+        later = [entry.due_at for entry in waiting if entry.due_at > now and entry.delivery_id not in self._attempting]
         if not later:
             return self._poll
         return min(max((min(later) - now).total_seconds(), 0.001), self._poll)
@@ -192,6 +196,7 @@ class DeliveryWorker:
             log.exception("notify attempt at %s failed", delivery_id)
         finally:
             lane.in_flight.pop(delivery_id, None)
+            self._attempting.discard(delivery_id)
             lane.wake.set()
 
     def _observe(self, outcome: AttemptOutcome, subscription: Subscription) -> None:

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from pymongo.errors import AutoReconnect
 
-from services.notify.ports import Delivery, DeliveryStatus, NotifyStore
+from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, NotifyStore
 from shared.events import parse_event
 from shared.events.common import ConsentPurpose
 from shared.kafka import OutgoingRecord
@@ -103,6 +104,35 @@ async def test_a_restart_in_the_middle_of_retries_loses_nothing(harness: NotifyH
     assert len(receiver.received) == 2
     assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
     assert delivered.attempts == 2
+
+
+async def test_an_attempt_the_store_broke_off_is_made_again_at_once_not_a_lease_later(harness: NotifyHarness) -> None:
+    receiver = Receiver()
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        store = context_of(app).deps.store
+        record_outcome = store.finish_attempt
+        broken_off: list[str] = []
+
+        async def store_gone_once(record: AttemptRecord) -> None:
+            if not broken_off:
+                broken_off.append(record.attempt_id)
+                raise AutoReconnect("the store went away while the outcome was recorded")
+            await record_outcome(record)
+
+        store.finish_attempt = store_gone_once  # type: ignore[method-assign]
+        await subscribe(client, receiver.url)
+        await harness.publish_triggers(harness.trigger("fired-store-gone"))
+        assert await eventually(lambda: len(receiver.received) == 1)
+        # Well within the attempt lease, after which any worker would take the attempt over.
+        assert await eventually(lambda: _has_status(app, harness, DeliveryStatus.SUCCEEDED), deadline_seconds=15)
+        delivered = await _only_delivery(app, harness)
+        first = await store.attempt(broken_off[0])
+    assert harness.settings.notify_attempt_lease_seconds >= 60
+    assert first is not None
+    assert first.outcome == "interrupted"
+    assert delivered.attempts == 2
+    assert len(receiver.received) == 2, "the receiver answered the first attempt; only the store did not hear it"
+    assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
 
 
 async def test_the_frequency_cap_holds_back_the_fourth_marketing_message_of_the_week(harness: NotifyHarness) -> None:
