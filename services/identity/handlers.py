@@ -1454,8 +1454,17 @@ async def view_person(organisation_id: str, person_id: str, store: IdentityStore
         return None
     household: tuple[str, ...] = ()
     if person.household_id is not None:
-        members = await store.household_members(organisation_id, person.household_id)
-        household = tuple(sorted(member for member in members if member != person_id))
+        # The household lists everyone who ever joined it (a redelivered fact is told the household as decided
+        # then); shown are those in it now, not those who moved on or were merged into someone.
+        listed = await store.household_members(organisation_id, person.household_id)
+        members = [await store.person(organisation_id, member_id) for member_id in listed if member_id != person_id]
+        household = tuple(
+            sorted(
+                member.person_id
+                for member in members
+                if member is not None and member.is_active and member.household_id == person.household_id
+            )
+        )
     merges = tuple(sorted(await store.merges_involving(organisation_id, person_id), key=lambda m: m.decided_at))
     return PersonView(person=person, household=household, merges=merges)
 

@@ -331,6 +331,13 @@ async def test_a_household_is_told_when_it_changes_and_a_redelivery_tells_the_on
     stored_jean = await deps.store.person(ORGANISATION, jean.person_id)
     assert stored_jean is not None
     assert stored_jean.household_id == roy
+    # Each is shown with those in their household now: Marie has left Jean's.
+    jean_view, marie_view = [
+        await view_person(ORGANISATION, who, deps.store) for who in (jean.person_id, marie.person_id)
+    ]
+    assert jean_view is not None
+    assert marie_view is not None
+    assert (jean_view.household, marie_view.household) == ((), (paul.person_id,))
 
     redelivered = await resolve_fact(jean_fact, deps)
 
