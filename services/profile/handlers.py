@@ -1031,7 +1031,12 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             merged_in = None if freed else await _histories_in(deps, others)
             change = _announced(deps, base, state, cause, appearing=bool(freed), joins=joins, merged_in=merged_in)
             change = replace(change, fired_in_merge=merge_id)
-        held = MergeInForce(merge_id, tuple(other.person_id for other in others), _as_json(change.outputs))
+        held = MergeInForce(
+            merge_id,
+            tuple(other.person_id for other in others),
+            _as_json(change.outputs),
+            sent={other.person_id: await _sent_through(deps, other) for other in others},
+        )
         active_at = _latest(stored.active_at, merged.merged_at)
         return replace(change, profile=replace(change.profile, merges=(*stored.merges, held), active_at=active_at))
 
@@ -1141,7 +1146,11 @@ async def _let_go(
         held = stored.merge_in_force(merge_id)
         if held is None or person_id not in held.person_ids:
             return None
-        rest = MergeInForce(merge_id, tuple(other for other in held.person_ids if other != person_id))
+        rest = MergeInForce(
+            merge_id,
+            tuple(other for other in held.person_ids if other != person_id),
+            sent={other: keys for other, keys in held.sent.items() if other != person_id},
+        )
         # Announcements kept for republication may tell the person's details: none is kept.
         remaining = _without_stored_outputs(replace(stored, merges=_replace_merge(stored.merges, merge_id, rest)))
         state = await _full_state(deps, remaining)
@@ -1246,6 +1255,19 @@ async def _changed_since(deps: ProfileDeps, organisation_id: str, read: Mapping[
 # Announcements
 
 
+def _rule_and_period(dedupe_key: str, person_id: str) -> str:
+    """A trigger's dedupe key without its person: what two persons merged into one share when sent alike."""
+    return dedupe_key.replace(f":{person_id}:", ":", 1)
+
+
+async def _sent_through(deps: ProfileDeps, profile: StoredProfile) -> tuple[str, ...]:
+    """The triggers sent to the person of `profile` or to anyone whose history it holds, as `rule:period`."""
+    sent: set[str] = set()
+    for held in await _histories_in(deps, [profile]):
+        sent.update(_rule_and_period(key, held.person_id) for key in held.fired)
+    return tuple(sorted(sent))
+
+
 def _sent_to_any(decision: TriggerDecision, person_id: str, profiles: Sequence[StoredProfile]) -> bool:
     """Whether one of `profiles` claimed the trigger `decision` fires for `person_id`, for the same period."""
     prefix = f"{decision.rule}:{person_id}:"
@@ -1340,6 +1362,11 @@ def _announced(
                 if not _sent_to_any(decision, person_id, merged_in)
                 and not any(by_name[decision.rule].condition.holds(fields, as_of) for fields in theirs)
             ]
+        # Sent already to someone whose history a merge brought: the patron had that message for this period.
+        sent_before = {key for merge in stored.merges for keys in merge.sent.values() for key in keys}
+        decisions = [
+            decision for decision in decisions if _rule_and_period(decision.dedupe_key, person_id) not in sent_before
+        ]
         common = _common(organisation_id, person_id, cause, as_of)
         triggers = tuple(
             build_envelope(decision.as_event(), id=decision.trigger_id, **common) for decision in decisions

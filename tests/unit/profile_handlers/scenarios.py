@@ -655,6 +655,49 @@ async def an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_re
     ]
 
 
+async def a_survivor_is_not_welcomed_again_for_a_first_purchase_a_person_merged_in_was_welcomed_for(
+    world: World,
+) -> None:
+    # Béa bought on the shop and was welcomed; Anne, the box office's record of the same patron, only gave.
+    bea_was_sent = await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+
+    # Anne now holds a first purchase within 30 days: the welcome's condition holds at her next fact.
+    after_a_fact = await world.deliver(world.email_open("open-a", "per_anne"))
+
+    assert rules_fired(bea_was_sent) == [("welcome-first-purchase", "per_bea")]
+    assert (await world.fields("per_anne"))["first_purchase_at"] is not None
+    assert rules_fired(after_a_fact) == []
+
+
+async def a_survivor_is_not_welcomed_again_through_a_merge_of_a_merge(world: World) -> None:
+    # Carl was welcomed, then merged into Béa; Béa, who never bought, into Anne, who never bought either.
+    carl_was_sent = await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))
+    await world.deliver(world.donation("gift-b", "per_bea", days_ago=20))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    await world.deliver(world.merged("mrg_1", "per_bea", "per_carl"))
+    at_bea = await world.deliver(world.email_open("open-b", "per_bea"))
+    await world.deliver(world.merged("mrg_2", "per_anne", "per_bea"))
+
+    at_anne = await world.deliver(world.email_open("open-a", "per_anne"))
+
+    assert rules_fired(carl_was_sent) == [("welcome-first-purchase", "per_carl")]
+    assert rules_fired(at_bea) == []
+    assert rules_fired(at_anne) == []
+
+
+async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
+    await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    anne_buys = await world.deliver(world.purchase("sale-a", "per_anne", days_ago=1))
+
+    assert rules_fired(anne_buys) == [("welcome-first-purchase", "per_anne")]
+
+
 async def a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household(
     world: World,
 ) -> None:
@@ -1615,6 +1658,9 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household,
     a_merge_that_makes_a_rule_hold_fires_it_once_and_again_with_the_merge_delivered_again,
     a_merge_sends_nothing_a_person_merged_in_was_sent_however_deep_and_in_any_order,
+    a_survivor_is_not_welcomed_again_for_a_first_purchase_a_person_merged_in_was_welcomed_for,
+    a_survivor_is_not_welcomed_again_through_a_merge_of_a_merge,
+    an_unmerged_survivor_is_welcomed_for_its_own_first_purchase,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
