@@ -59,7 +59,7 @@ class DeliveryWorker:
         self._lanes: dict[str, _Lane] = {}
         # Every delivery this process is attempting, whichever lane started it (a lane dropped when its subscription
         # was disabled leaves its attempts running): a second attempt at one of them would take over its claim.
-        self._attempting: set[str] = set()
+        self._attempting: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._refresh = asyncio.Event()
         # Disabled subscriptions have no lane; their queues are looked at this often, for what waited too long.
@@ -71,14 +71,14 @@ class DeliveryWorker:
 
     async def stop(self) -> None:
         tasks: list[asyncio.Task[None]] = [] if self._supervisor is None else [self._supervisor]
-        for lane in self._lanes.values():
-            tasks.extend(lane.in_flight.values())
-            if lane.task is not None:
-                tasks.append(lane.task)
+        # Attempts of lanes dropped since included: cut by the shutdown, each frees its claim for the next start.
+        tasks.extend(self._attempting.values())
+        tasks.extend(lane.task for lane in self._lanes.values() if lane.task is not None)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
+        self._attempting.clear()
 
     def wake(self, subscription_id: str) -> None:
         """New work for a subscription: its lane looks at its queue now rather than at its next poll."""
@@ -114,7 +114,8 @@ class DeliveryWorker:
         if asyncio.get_running_loop().time() >= self._next_disabled_sweep:
             for subscription in subscriptions:
                 if not subscription.enabled:
-                    await self._trim(subscription, await self._deps.store.queue(subscription.subscription_id), ())
+                    queue = await self._deps.store.queue(subscription.subscription_id)
+                    await self._trim(subscription, queue, self._attempting)
             self._next_disabled_sweep = asyncio.get_running_loop().time() + self._disabled_sweep_seconds
         for subscription_id in list(self._lanes):
             if subscription_id not in current:
@@ -164,7 +165,7 @@ class DeliveryWorker:
                 break
             task = asyncio.create_task(self._attempt(lane, entry.delivery_id))
             lane.in_flight[entry.delivery_id] = task
-            self._attempting.add(entry.delivery_id)
+            self._attempting[entry.delivery_id] = task
         later = [entry.due_at for entry in waiting if entry.due_at > now and entry.delivery_id not in self._attempting]
         if not later:
             return self._poll
@@ -196,7 +197,7 @@ class DeliveryWorker:
             log.exception("notify attempt at %s failed", delivery_id)
         finally:
             lane.in_flight.pop(delivery_id, None)
-            self._attempting.discard(delivery_id)
+            self._attempting.pop(delivery_id, None)
             lane.wake.set()
 
     def _observe(self, outcome: AttemptOutcome, subscription: Subscription) -> None:

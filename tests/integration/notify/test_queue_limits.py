@@ -42,6 +42,31 @@ async def test_a_full_queue_gives_up_on_its_oldest_deliveries_and_counts_them(ha
     assert f'parterre_notify_queue_depth{{subscription="{sub}"}} 3.0' in metrics
 
 
+async def test_a_subscription_disabled_and_enabled_again_during_an_attempt_is_not_sent_it_twice(
+    harness: NotifyHarness,
+) -> None:
+    receiver = Receiver(default=Reply(delay=1.5))
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        created = await subscribe(client, receiver.url)
+        await harness.publish_triggers(harness.trigger("fired-slow-answer"))
+        assert await eventually(lambda: len(receiver.received) == 1)
+        # Its lane is dropped while the receiver takes its time; a new lane starts when it is enabled again.
+        await client.patch(f"/v1/subscriptions/{created['subscription_id']}", json={"enabled": False})
+        await asyncio.sleep(0.3)
+        await client.patch(f"/v1/subscriptions/{created['subscription_id']}", json={"enabled": True})
+
+        async def delivered() -> bool:
+            items = (await client.get("/v1/deliveries")).json()["items"]
+            return len(items) == 1 and items[0]["status"] == "succeeded"
+
+        assert await eventually(delivered)
+        # A second attempt started meanwhile would have reached the receiver by now.
+        await asyncio.sleep(1.0)
+        [delivery] = (await client.get("/v1/deliveries")).json()["items"]
+    assert len(receiver.received) == 1
+    assert delivery["attempts"] == 1
+
+
 async def test_a_disabled_subscription_keeps_its_queue_for_a_while_then_gives_up_on_it(
     harness: NotifyHarness,
 ) -> None:
