@@ -281,7 +281,7 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
             return None
         remaining = replace(stored, merges=_replace_merge(stored.merges, merge_id, None))
         state = await _full_state(deps, remaining)
-        change = _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
+        change = _quietly(remaining, state) if stored.is_merged else await _announce(deps, remaining, state, cause)
         undone = UndoneMerge(merge_id, _as_json(change.outputs))
         return replace(change, profile=replace(change.profile, undone=(*stored.undone, undone)))
 
@@ -321,7 +321,7 @@ async def apply_household(envelope: Envelope, joined: HouseholdJoinedV1, deps: P
             # Kept for an unmerge (the survivor shows the household the merge gave it, see `PersonsMergedV1`), or
             # the same household decided again later: only its moment changes, which nobody needs to be told.
             return _quietly(joining, stored.state)
-        change = _announced(deps, stored, stored.state, cause, joins=joined.household_id)
+        change = await _announce(deps, stored, stored.state, cause, joins=joined.household_id)
         return replace(change, profile=replace(change.profile, household_at=joining.household_at))
 
     written = await _write(deps, organisation_id, person_id, cause.key, join, cause.origin)
@@ -473,7 +473,7 @@ async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
         if stored.is_merged or entry.due_at > deps.clock.now():
             return None
         if stored.due_at == entry.due_at:
-            return replace(_announced(deps, stored, stored.state, cause), unfile_replaced=False)
+            return replace(await _announce(deps, stored, stored.state, cause), unfile_replaced=False)
         refiled = stored.filed_at == entry.due_at and stored.due_at is not None and stored.due_at > entry.due_at
         # Kept here while its due moment was put off: filed again for it, with nothing to announce.
         return _Change(stored, unfile_replaced=False) if refiled else None
@@ -794,7 +794,9 @@ async def _apply_own_fact(
             continue
         after_state = apply(stored.state, fact)
         # A person merged away keeps its facts for an unmerge, but announces nothing: the survivor does.
-        change = _quietly(stored, after_state) if stored.is_merged else _announced(deps, stored, after_state, cause)
+        change = (
+            _quietly(stored, after_state) if stored.is_merged else await _announce(deps, stored, after_state, cause)
+        )
         written = await _commit(deps, stored, number, cause.key, change)
         return None if written is None else replace(written, outputs=helped + written.outputs, helped=helped)
     raise ProfileBusyError(f"{person_id}: other writers kept taking the next change number")
@@ -1029,14 +1031,9 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         else:
             # A survivor freed from an undone merge is told in full, from nothing: it fires no trigger.
             merged_in = None if freed else await _histories_in(deps, others)
-            change = _announced(deps, base, state, cause, appearing=bool(freed), joins=joins, merged_in=merged_in)
+            change = await _announce(deps, base, state, cause, appearing=bool(freed), joins=joins, merged_in=merged_in)
             change = replace(change, fired_in_merge=merge_id)
-        held = MergeInForce(
-            merge_id,
-            tuple(other.person_id for other in others),
-            _as_json(change.outputs),
-            sent={other.person_id: await _sent_through(deps, other) for other in others},
-        )
+        held = MergeInForce(merge_id, tuple(other.person_id for other in others), _as_json(change.outputs))
         active_at = _latest(stored.active_at, merged.merged_at)
         return replace(change, profile=replace(change.profile, merges=(*stored.merges, held), active_at=active_at))
 
@@ -1122,7 +1119,7 @@ async def _restore(
         active = replace(
             stored, merged_into=None, merged_by=None, merged_at=None, active_at=_latest(stored.active_at, at)
         )
-        return _announced(deps, active, await _full_state(deps, active), cause, appearing=True)
+        return await _announce(deps, active, await _full_state(deps, active), cause, appearing=True)
 
     return await _write(deps, organisation_id, person_id, cause.key, restore, cause.origin)
 
@@ -1146,15 +1143,11 @@ async def _let_go(
         held = stored.merge_in_force(merge_id)
         if held is None or person_id not in held.person_ids:
             return None
-        rest = MergeInForce(
-            merge_id,
-            tuple(other for other in held.person_ids if other != person_id),
-            sent={other: keys for other, keys in held.sent.items() if other != person_id},
-        )
+        rest = MergeInForce(merge_id, tuple(other for other in held.person_ids if other != person_id))
         # Announcements kept for republication may tell the person's details: none is kept.
         remaining = _without_stored_outputs(replace(stored, merges=_replace_merge(stored.merges, merge_id, rest)))
         state = await _full_state(deps, remaining)
-        return _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
+        return _quietly(remaining, state) if stored.is_merged else await _announce(deps, remaining, state, cause)
 
     written = await _write(deps, organisation_id, survivor_id, cause.key, release, cause.origin)
     if written is None:
@@ -1203,7 +1196,7 @@ async def _recompute(
         state = await _full_state(deps, stored)
         if state == stored.state and base == stored:
             return None
-        return _quietly(base, state) if stored.is_merged else _announced(deps, base, state, cause)
+        return _quietly(base, state) if stored.is_merged else await _announce(deps, base, state, cause)
 
     return await _write(deps, organisation_id, person_id, cause.key, recompute, cause.origin)
 
@@ -1260,12 +1253,19 @@ def _rule_and_period(dedupe_key: str, person_id: str) -> str:
     return dedupe_key.replace(f":{person_id}:", ":", 1)
 
 
-async def _sent_through(deps: ProfileDeps, profile: StoredProfile) -> tuple[str, ...]:
-    """The triggers sent to the person of `profile` or to anyone whose history it holds, as `rule:period`."""
-    sent: set[str] = set()
-    for held in await _histories_in(deps, [profile]):
-        sent.update(_rule_and_period(key, held.person_id) for key in held.fired)
-    return tuple(sorted(sent))
+async def _sent_before(deps: ProfileDeps, profile: StoredProfile) -> frozenset[str]:
+    """The triggers sent to anyone whose history `profile` holds through merges in force, as `rule:period`.
+
+    Read at each decision, not kept: merges arrive in any order, and an unmerge or an erasure deep in the chain
+    takes its person's history, and what they were sent, out of it."""
+    if not profile.merges:
+        return frozenset()
+    return frozenset(
+        _rule_and_period(key, held.person_id)
+        for held in await _histories_in(deps, [profile])
+        if held.person_id != profile.person_id
+        for key in held.fired
+    )
 
 
 def _sent_to_any(decision: TriggerDecision, person_id: str, profiles: Sequence[StoredProfile]) -> bool:
@@ -1297,6 +1297,13 @@ def _quietly(stored: StoredProfile, state: ProfileState) -> _Change:
     return _Change(replace(stored, state=state))
 
 
+async def _announce(
+    deps: ProfileDeps, stored: StoredProfile, after_state: ProfileState, cause: _Cause, **how: Any
+) -> _Change:
+    """`_announced`, with what was sent to those whose history the profile holds read first."""
+    return _announced(deps, stored, after_state, cause, sent_before=await _sent_before(deps, stored), **how)
+
+
 def _announced(
     deps: ProfileDeps,
     stored: StoredProfile,
@@ -1306,6 +1313,7 @@ def _announced(
     appearing: bool = False,
     joins: str | None = None,
     merged_in: Sequence[StoredProfile] | None = None,
+    sent_before: frozenset[str] = frozenset(),
 ) -> _Change:
     """The profile changed to `after_state`, and to the household it `joins` if any, with the events that tell
     it: the fields changed, the segments entered and left, and for a fact the triggers it fires. An `appearing`
@@ -1362,8 +1370,7 @@ def _announced(
                 if not _sent_to_any(decision, person_id, merged_in)
                 and not any(by_name[decision.rule].condition.holds(fields, as_of) for fields in theirs)
             ]
-        # Sent already to someone whose history a merge brought: the patron had that message for this period.
-        sent_before = {key for merge in stored.merges for keys in merge.sent.values() for key in keys}
+        # Sent already to someone whose history a merge brought (see `_sent_before`): the patron had that message.
         decisions = [
             decision for decision in decisions if _rule_and_period(decision.dedupe_key, person_id) not in sent_before
         ]
@@ -1705,7 +1712,11 @@ async def _apply_batch_of(
     if not to_log:
         return
     incomplete = await store.log_facts(organisation_id, to_log)
-    folded = [_fold_batch(deps, profile, new) for profile, new in fresh if profile.person_id not in incomplete]
+    folded = [
+        _fold_batch(deps, profile, new, await _sent_before(deps, profile))
+        for profile, new in fresh
+        if profile.person_id not in incomplete
+    ]
     await _store_batch(deps, organisation_id, folded, outcomes, produced)
 
 
@@ -1742,13 +1753,16 @@ class _Folded:
 
 
 def _fold_batch(
-    deps: ProfileDeps, profile: StoredProfile, new: list[tuple[int, Envelope, ProfileEvent, Envelope]]
+    deps: ProfileDeps,
+    profile: StoredProfile,
+    new: list[tuple[int, Envelope, ProfileEvent, Envelope]],
+    sent_before: frozenset[str],
 ) -> _Folded:
     current = profile
     changes: list[tuple[int, str, _Change]] = []
     for number, (index, envelope, fact, _original) in enumerate(new, start=profile.applied + 1):
         cause = _Cause(fact.event_id, envelope.correlation_id or fact.event_id, fact)
-        change = _announced(deps, current, apply(current.state, fact), cause)
+        change = _announced(deps, current, apply(current.state, fact), cause, sent_before=sent_before)
         changes.append((index, cause.key, change))
         current = replace(change.profile, version=current.version + 1, applied=number)
     return _Folded(profile, current, changes)

@@ -38,10 +38,6 @@ class MergeInForce:
     # What the survivor announced when the merge was applied, published again if the merge is delivered again.
     # Dropped when an erasure takes a person out of the merge: it may tell that person's details.
     outputs: Sequence[bytes] = ()
-    # For each person merged in, the triggers sent to them or to anyone merged into them, as `rule:period` (the
-    # dedupe key without its person): the survivor is not sent them again for the same period. Gone with the merge
-    # when it is undone, so an unmerged survivor is sent its own.
-    sent: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -963,12 +963,7 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
         "active_at": profile.active_at,
         # Lists, not maps keyed by merge id: stored keys may not contain dots.
         "merges": [
-            {
-                "merge_id": merge.merge_id,
-                "person_ids": list(merge.person_ids),
-                "outputs": list(merge.outputs),
-                "sent": [{"person_id": person_id, "keys": list(keys)} for person_id, keys in merge.sent.items()],
-            }
+            {"merge_id": merge.merge_id, "person_ids": list(merge.person_ids), "outputs": list(merge.outputs)}
             for merge in profile.merges
         ],
         "undone": [{"merge_id": merge.merge_id, "outputs": list(merge.outputs)} for merge in profile.undone],
@@ -1014,8 +1009,6 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
                 merge_id=merge["merge_id"],
                 person_ids=tuple(merge["person_ids"]),
                 outputs=_outputs(merge.get("outputs", ())),
-                # A merge stored before these were kept sends again what a person merged in was sent.
-                sent={sent["person_id"]: tuple(sent["keys"]) for sent in merge.get("sent", ())},
             )
             for merge in document.get("merges", ())
         ),

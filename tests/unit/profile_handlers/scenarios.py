@@ -687,6 +687,52 @@ async def a_survivor_is_not_welcomed_again_through_a_merge_of_a_merge(world: Wor
     assert rules_fired(at_anne) == []
 
 
+async def carl_welcomed_then_merged_into_bea_then_bea_into_anne(world: World, *, in_decision_order: bool) -> None:
+    # Carl bought and was welcomed; Béa and Anne only gave. Béa's merge into Anne is decided after Carl's into Béa.
+    assert rules_fired(await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))) == [
+        ("welcome-first-purchase", "per_carl")
+    ]
+    await world.deliver(world.donation("gift-b", "per_bea", days_ago=20))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    carl_into_bea, bea_into_anne = (
+        world.merged("mrg_1", "per_bea", "per_carl"),
+        world.merged("mrg_2", "per_anne", "per_bea"),
+    )
+    for merge in (carl_into_bea, bea_into_anne) if in_decision_order else (bea_into_anne, carl_into_bea):
+        await world.deliver(merge)
+
+
+async def a_survivor_is_not_welcomed_again_when_the_merges_bringing_a_welcomed_person_arrive_out_of_order(
+    world: World,
+) -> None:
+    await carl_welcomed_then_merged_into_bea_then_bea_into_anne(world, in_decision_order=False)
+
+    at_anne = await world.deliver(world.email_open("open-a", "per_anne"))
+    in_a_batch = await world.deliver_batch([world.email_open("open-a2", "per_anne")])
+
+    assert (await world.fields("per_anne"))["first_purchase_at"] is not None
+    assert rules_fired(at_anne) == []
+    assert rules_fired(in_a_batch) == []
+
+
+async def a_survivor_is_welcomed_once_the_welcomed_person_deep_in_its_merges_is_unmerged(
+    world: World,
+) -> None:
+    await carl_welcomed_then_merged_into_bea_then_bea_into_anne(world, in_decision_order=True)
+    await world.deliver(world.unmerged("mrg_1", "per_bea", "per_carl"))
+    anne_buys = await world.deliver(world.purchase("sale-a", "per_anne", days_ago=1))
+
+    assert rules_fired(anne_buys) == [("welcome-first-purchase", "per_anne")]
+
+
+async def a_survivor_is_welcomed_once_the_welcomed_person_deep_in_its_merges_is_erased(world: World) -> None:
+    await carl_welcomed_then_merged_into_bea_then_bea_into_anne(world, in_decision_order=True)
+    await world.deliver(world.erasure("per_carl"))
+    anne_buys = await world.deliver(world.purchase("sale-a", "per_anne", days_ago=1))
+
+    assert rules_fired(anne_buys) == [("welcome-first-purchase", "per_anne")]
+
+
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
     await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
@@ -1661,6 +1707,9 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_survivor_is_not_welcomed_again_for_a_first_purchase_a_person_merged_in_was_welcomed_for,
     a_survivor_is_not_welcomed_again_through_a_merge_of_a_merge,
     an_unmerged_survivor_is_welcomed_for_its_own_first_purchase,
+    a_survivor_is_not_welcomed_again_when_the_merges_bringing_a_welcomed_person_arrive_out_of_order,
+    a_survivor_is_welcomed_once_the_welcomed_person_deep_in_its_merges_is_unmerged,
+    a_survivor_is_welcomed_once_the_welcomed_person_deep_in_its_merges_is_erased,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
