@@ -1056,7 +1056,13 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             outputs.extend(await _let_go(deps, organisation_id, survivor_id, merge_id, person_id, cause))
     if written.outcome == "unchanged" or written.profile.is_merged or await _changed_since(deps, organisation_id, read):
         top = await _top(deps, organisation_id, survivor_id)
-        recomputed = await _recompute(deps, organisation_id, top, cause)
+        brought = None
+        if written.profile.is_merged and held is not None:
+            # Merged itself since this merge was decided: the histories come together in the profile holding it
+            # now, and what they make hold fires there.
+            merged_in = await deps.store.profiles_of(organisation_id, held.person_ids)
+            brought = await _histories_in(deps, list(merged_in.values()))
+        recomputed = await _recompute(deps, organisation_id, top, cause, merged_in=brought)
         outputs.extend(() if recomputed is None else recomputed.outputs)
     return _Written(written.profile, tuple(outputs), written.outcome)
 
@@ -1186,17 +1192,26 @@ async def _orphan(deps: ProfileDeps, organisation_id: str, person_id: str, erase
 
 
 async def _recompute(
-    deps: ProfileDeps, organisation_id: str, person_id: str, cause: _Cause, *, scrub: bool = False
+    deps: ProfileDeps,
+    organisation_id: str,
+    person_id: str,
+    cause: _Cause,
+    *,
+    scrub: bool = False,
+    merged_in: Sequence[StoredProfile] | None = None,
 ) -> _Written | None:
     """The profile recomputed from the logs of its own history and of the histories merged into it. With `scrub`,
-    the announcements it keeps for republication are dropped as well."""
+    the announcements it keeps for republication are dropped as well; with `merged_in`, the change is a merge
+    bringing those histories (see `_announced`)."""
 
     async def recompute(stored: StoredProfile) -> _Change | None:
         base = _without_stored_outputs(stored) if scrub else stored
         state = await _full_state(deps, stored)
         if state == stored.state and base == stored:
             return None
-        return _quietly(base, state) if stored.is_merged else await _announce(deps, base, state, cause)
+        if stored.is_merged:
+            return _quietly(base, state)
+        return await _announce(deps, base, state, cause, merged_in=merged_in)
 
     return await _write(deps, organisation_id, person_id, cause.key, recompute, cause.origin)
 

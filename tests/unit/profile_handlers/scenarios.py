@@ -655,6 +655,30 @@ async def an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_re
     ]
 
 
+async def a_merge_reaching_a_survivor_merged_since_fires_what_it_makes_hold_where_the_histories_now_are(
+    world: World,
+) -> None:
+    # Two productions on the box office's record (Anne), a third on the shop's (Béa); Anne's merge into Zoé, the
+    # newsletter's record, decided after Béa's into Anne, arrives first.
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine", days_ago=40))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna", days_ago=40))
+    await world.deliver(world.purchase("sale-b1", "per_bea", production="belles-soeurs", days_ago=40))
+    await world.deliver(world.email_open("open-z", "per_zoe"))
+    bea_into_anne = world.merged("mrg_1", "per_anne", "per_bea")
+    anne_into_zoe = world.merged("mrg_2", "per_zoe", "per_anne")
+
+    first = await world.deliver(anne_into_zoe)
+    second = await world.deliver(bea_into_anne)
+    again = await world.deliver(bea_into_anne)
+
+    assert rules_fired(first) == []
+    assert (await world.fields("per_zoe"))["season.current.productions"] == 3
+    assert rules_fired(second) == [("subscription-offer-third-production", "per_zoe")]
+    assert [output.id for output in again if output.type == TRIGGER_FIRED] == [
+        output.id for output in second if output.type == TRIGGER_FIRED
+    ]
+
+
 async def a_survivor_is_not_welcomed_again_for_a_first_purchase_a_person_merged_in_was_welcomed_for(
     world: World,
 ) -> None:
@@ -1704,6 +1728,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household,
     a_merge_that_makes_a_rule_hold_fires_it_once_and_again_with_the_merge_delivered_again,
     a_merge_sends_nothing_a_person_merged_in_was_sent_however_deep_and_in_any_order,
+    a_merge_reaching_a_survivor_merged_since_fires_what_it_makes_hold_where_the_histories_now_are,
     a_survivor_is_not_welcomed_again_for_a_first_purchase_a_person_merged_in_was_welcomed_for,
     a_survivor_is_not_welcomed_again_through_a_merge_of_a_merge,
     an_unmerged_survivor_is_welcomed_for_its_own_first_purchase,
