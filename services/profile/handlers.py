@@ -280,8 +280,9 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
         if stored.merge_in_force(merge_id) is None:
             return None
         remaining = replace(stored, merges=_replace_merge(stored.merges, merge_id, None))
-        state = await _full_state(deps, remaining)
-        change = _quietly(remaining, state) if stored.is_merged else await _announce(deps, remaining, state, cause)
+        state, held_sent = await _full_state(deps, remaining)
+        remaining = replace(remaining, held_sent=held_sent)
+        change = _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
         undone = UndoneMerge(merge_id, _as_json(change.outputs))
         return replace(change, profile=replace(change.profile, undone=(*stored.undone, undone)))
 
@@ -321,7 +322,7 @@ async def apply_household(envelope: Envelope, joined: HouseholdJoinedV1, deps: P
             # Kept for an unmerge (the survivor shows the household the merge gave it, see `PersonsMergedV1`), or
             # the same household decided again later: only its moment changes, which nobody needs to be told.
             return _quietly(joining, stored.state)
-        change = await _announce(deps, stored, stored.state, cause, joins=joined.household_id)
+        change = _announced(deps, stored, stored.state, cause, joins=joined.household_id)
         return replace(change, profile=replace(change.profile, household_at=joining.household_at))
 
     written = await _write(deps, organisation_id, person_id, cause.key, join, cause.origin)
@@ -473,7 +474,7 @@ async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
         if stored.is_merged or entry.due_at > deps.clock.now():
             return None
         if stored.due_at == entry.due_at:
-            return replace(await _announce(deps, stored, stored.state, cause), unfile_replaced=False)
+            return replace(_announced(deps, stored, stored.state, cause), unfile_replaced=False)
         refiled = stored.filed_at == entry.due_at and stored.due_at is not None and stored.due_at > entry.due_at
         # Kept here while its due moment was put off: filed again for it, with nothing to announce.
         return _Change(stored, unfile_replaced=False) if refiled else None
@@ -794,9 +795,7 @@ async def _apply_own_fact(
             continue
         after_state = apply(stored.state, fact)
         # A person merged away keeps its facts for an unmerge, but announces nothing: the survivor does.
-        change = (
-            _quietly(stored, after_state) if stored.is_merged else await _announce(deps, stored, after_state, cause)
-        )
+        change = _quietly(stored, after_state) if stored.is_merged else _announced(deps, stored, after_state, cause)
         written = await _commit(deps, stored, number, cause.key, change)
         return None if written is None else replace(written, outputs=helped + written.outputs, helped=helped)
     raise ProfileBusyError(f"{person_id}: other writers kept taking the next change number")
@@ -1011,7 +1010,8 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             # unmerge still on its way. The survivor is active again from now on (the unmerge finds it done).
             freed.append(stored)
             base = replace(stored, merged_into=None, merged_by=None, merged_at=None)
-            base = replace(base, state=await _full_state(deps, base))
+            state, held_sent = await _full_state(deps, base)
+            base = replace(base, state=state, held_sent=held_sent)
         others: list[StoredProfile] = []
         for person_id in merged.merged_person_ids:
             other = await store.profile(organisation_id, person_id)
@@ -1019,6 +1019,7 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
                 others.append(other)
                 read[person_id] = other.applied
         state = reduce(merge, (other.state for other in others), base.state)
+        base = replace(base, held_sent=base.held_sent.union(*(_sent_to(other) | other.held_sent for other in others)))
         # The household identity moved the survivor to, if any, as of the merge.
         moved = None
         if merged.household_id is not None:
@@ -1031,7 +1032,7 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         else:
             # A survivor freed from an undone merge is told in full, from nothing: it fires no trigger.
             merged_in = None if freed else await _histories_in(deps, others)
-            change = await _announce(deps, base, state, cause, appearing=bool(freed), joins=joins, merged_in=merged_in)
+            change = _announced(deps, base, state, cause, appearing=bool(freed), joins=joins, merged_in=merged_in)
             change = replace(change, fired_in_merge=merge_id)
         held = MergeInForce(merge_id, tuple(other.person_id for other in others), _as_json(change.outputs))
         active_at = _latest(stored.active_at, merged.merged_at)
@@ -1125,7 +1126,8 @@ async def _restore(
         active = replace(
             stored, merged_into=None, merged_by=None, merged_at=None, active_at=_latest(stored.active_at, at)
         )
-        return await _announce(deps, active, await _full_state(deps, active), cause, appearing=True)
+        state, held_sent = await _full_state(deps, active)
+        return _announced(deps, replace(active, held_sent=held_sent), state, cause, appearing=True)
 
     return await _write(deps, organisation_id, person_id, cause.key, restore, cause.origin)
 
@@ -1152,8 +1154,9 @@ async def _let_go(
         rest = MergeInForce(merge_id, tuple(other for other in held.person_ids if other != person_id))
         # Announcements kept for republication may tell the person's details: none is kept.
         remaining = _without_stored_outputs(replace(stored, merges=_replace_merge(stored.merges, merge_id, rest)))
-        state = await _full_state(deps, remaining)
-        return _quietly(remaining, state) if stored.is_merged else await _announce(deps, remaining, state, cause)
+        state, held_sent = await _full_state(deps, remaining)
+        remaining = replace(remaining, held_sent=held_sent)
+        return _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
 
     written = await _write(deps, organisation_id, survivor_id, cause.key, release, cause.origin)
     if written is None:
@@ -1205,13 +1208,13 @@ async def _recompute(
     bringing those histories (see `_announced`)."""
 
     async def recompute(stored: StoredProfile) -> _Change | None:
-        base = _without_stored_outputs(stored) if scrub else stored
-        state = await _full_state(deps, stored)
+        state, held_sent = await _full_state(deps, stored)
+        base = replace(_without_stored_outputs(stored) if scrub else stored, held_sent=held_sent)
         if state == stored.state and base == stored:
             return None
         if stored.is_merged:
             return _quietly(base, state)
-        return await _announce(deps, base, state, cause, merged_in=merged_in)
+        return _announced(deps, base, state, cause, merged_in=merged_in)
 
     return await _write(deps, organisation_id, person_id, cause.key, recompute, cause.origin)
 
@@ -1232,13 +1235,15 @@ async def _top(deps: ProfileDeps, organisation_id: str, person_id: str) -> str:
     raise ProfileBusyError(f"the merges holding {person_id} go round in a loop")
 
 
-async def _full_state(deps: ProfileDeps, profile: StoredProfile, seen: frozenset[str] = frozenset()) -> ProfileState:
+async def _full_state(
+    deps: ProfileDeps, profile: StoredProfile, seen: frozenset[str] = frozenset()
+) -> tuple[ProfileState, frozenset[str]]:
     """The profile's history folded again from the logs: its own facts, then every profile merged into it, each
-    with the profiles merged into that one."""
+    with the profiles merged into that one; and, read in the same walk, what those were sent (`held_sent`)."""
     store, organisation_id = deps.store, profile.organisation_id
     envelopes = await store.facts(organisation_id, profile.person_id, profile.applied)
     events = [event for envelope in envelopes if (event := profile_event(envelope, parse_data(envelope)))]
-    state = fold(events)
+    state, held_sent = fold(events), frozenset[str]()
     seen = seen | {profile.person_id}
     for held in profile.merges:
         for person_id in held.person_ids:
@@ -1247,8 +1252,10 @@ async def _full_state(deps: ProfileDeps, profile: StoredProfile, seen: frozenset
             other = await store.profile(organisation_id, person_id)
             # Only a merge both sides agree on: a person merged elsewhere since, or restored, is no longer here.
             if other is not None and other.merged_by == held.merge_id and other.merged_into == profile.person_id:
-                state = merge(state, await _full_state(deps, other, seen))
-    return state
+                other_state, other_held_sent = await _full_state(deps, other, seen)
+                state = merge(state, other_state)
+                held_sent |= other_held_sent | _sent_to(other)
+    return state, held_sent
 
 
 async def _changed_since(deps: ProfileDeps, organisation_id: str, read: Mapping[str, int]) -> bool:
@@ -1268,19 +1275,9 @@ def _rule_and_period(dedupe_key: str, person_id: str) -> str:
     return dedupe_key.replace(f":{person_id}:", ":", 1)
 
 
-async def _sent_before(deps: ProfileDeps, profile: StoredProfile) -> frozenset[str]:
-    """The triggers sent to anyone whose history `profile` holds through merges in force, as `rule:period`.
-
-    Read at each decision, not kept: merges arrive in any order, and an unmerge or an erasure deep in the chain
-    takes its person's history, and what they were sent, out of it."""
-    if not profile.merges:
-        return frozenset()
-    return frozenset(
-        _rule_and_period(key, held.person_id)
-        for held in await _histories_in(deps, [profile])
-        if held.person_id != profile.person_id
-        for key in held.fired
-    )
+def _sent_to(profile: StoredProfile) -> frozenset[str]:
+    """The triggers the profile's person claimed, as `rule:period`."""
+    return frozenset(_rule_and_period(key, profile.person_id) for key in profile.fired)
 
 
 def _sent_to_any(decision: TriggerDecision, person_id: str, profiles: Sequence[StoredProfile]) -> bool:
@@ -1312,13 +1309,6 @@ def _quietly(stored: StoredProfile, state: ProfileState) -> _Change:
     return _Change(replace(stored, state=state))
 
 
-async def _announce(
-    deps: ProfileDeps, stored: StoredProfile, after_state: ProfileState, cause: _Cause, **how: Any
-) -> _Change:
-    """`_announced`, with what was sent to those whose history the profile holds read first."""
-    return _announced(deps, stored, after_state, cause, sent_before=await _sent_before(deps, stored), **how)
-
-
 def _announced(
     deps: ProfileDeps,
     stored: StoredProfile,
@@ -1328,7 +1318,6 @@ def _announced(
     appearing: bool = False,
     joins: str | None = None,
     merged_in: Sequence[StoredProfile] | None = None,
-    sent_before: frozenset[str] = frozenset(),
 ) -> _Change:
     """The profile changed to `after_state`, and to the household it `joins` if any, with the events that tell
     it: the fields changed, the segments entered and left, and for a fact the triggers it fires. An `appearing`
@@ -1385,9 +1374,11 @@ def _announced(
                 if not _sent_to_any(decision, person_id, merged_in)
                 and not any(by_name[decision.rule].condition.holds(fields, as_of) for fields in theirs)
             ]
-        # Sent already to someone whose history a merge brought (see `_sent_before`): the patron had that message.
+        # Sent already to someone whose history a merge brought: the patron had that message for this period.
         decisions = [
-            decision for decision in decisions if _rule_and_period(decision.dedupe_key, person_id) not in sent_before
+            decision
+            for decision in decisions
+            if _rule_and_period(decision.dedupe_key, person_id) not in stored.held_sent
         ]
         common = _common(organisation_id, person_id, cause, as_of)
         triggers = tuple(
@@ -1727,11 +1718,7 @@ async def _apply_batch_of(
     if not to_log:
         return
     incomplete = await store.log_facts(organisation_id, to_log)
-    folded = [
-        _fold_batch(deps, profile, new, await _sent_before(deps, profile))
-        for profile, new in fresh
-        if profile.person_id not in incomplete
-    ]
+    folded = [_fold_batch(deps, profile, new) for profile, new in fresh if profile.person_id not in incomplete]
     await _store_batch(deps, organisation_id, folded, outcomes, produced)
 
 
@@ -1771,13 +1758,12 @@ def _fold_batch(
     deps: ProfileDeps,
     profile: StoredProfile,
     new: list[tuple[int, Envelope, ProfileEvent, Envelope]],
-    sent_before: frozenset[str],
 ) -> _Folded:
     current = profile
     changes: list[tuple[int, str, _Change]] = []
     for number, (index, envelope, fact, _original) in enumerate(new, start=profile.applied + 1):
         cause = _Cause(fact.event_id, envelope.correlation_id or fact.event_id, fact)
-        change = _announced(deps, current, apply(current.state, fact), cause, sent_before=sent_before)
+        change = _announced(deps, current, apply(current.state, fact), cause)
         changes.append((index, cause.key, change))
         current = replace(change.profile, version=current.version + 1, applied=number)
     return _Folded(profile, current, changes)

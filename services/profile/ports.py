@@ -98,6 +98,10 @@ class StoredProfile:
     undone: tuple[UndoneMerge, ...] = ()
     # The trigger dedupe keys this person claimed: they name the person, so an erasure deletes them.
     fired: frozenset[str] = field(default_factory=frozenset)
+    # The triggers sent to those whose histories `state` holds through merges, as `rule:period` (their dedupe keys
+    # without the person): not sent to this person again for the same period. Written with `state`, so that the two
+    # always agree, whatever order merges, unmerges and erasures deeper in the chain arrive in.
+    held_sent: frozenset[str] = field(default_factory=frozenset)
     # The household identity counts the person in. Identity's to know, not a fact's: outside `state`, so it stays
     # with this profile when an unmerge recomputes the state from the facts. `household_at`: when identity decided
     # it, for an older decision delivered again (or late, from another partition) never to replace it.

@@ -968,6 +968,7 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
         ],
         "undone": [{"merge_id": merge.merge_id, "outputs": list(merge.outputs)} for merge in profile.undone],
         "fired": sorted(profile.fired),
+        "held_sent": sorted(profile.held_sent),
         "household_id": profile.household_id,
         "household_at": profile.household_at,
     }
@@ -1017,6 +1018,8 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
             for merge in document.get("undone", ())
         ),
         fired=frozenset(document.get("fired", ())),
+        # Stored before it was kept: filled at the profile's next merge, unmerge or recomputation.
+        held_sent=frozenset(document.get("held_sent", ())),
     )
 
 

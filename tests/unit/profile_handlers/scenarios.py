@@ -757,6 +757,71 @@ async def a_survivor_is_welcomed_once_the_welcomed_person_deep_in_its_merges_is_
     assert rules_fired(anne_buys) == [("welcome-first-purchase", "per_anne")]
 
 
+async def fact_while_the_survivor_waits(world: World, message: Envelope, change_key: str) -> tuple[Envelope, ...]:
+    """What a fact of Anne's fires while `message`, changing someone deeper in her merges, has changed them and
+    not yet her (its write to Anne, `change_key`, held)."""
+    held_world, store = gated(world)
+    gate = store.hold("take_turn", lambda args: args[1] == "per_anne" and str(args[3]).startswith(change_key))
+    handling = asyncio.create_task(held_world.deliver(message))
+    await gate.reached.wait()
+    fired = await world.deliver(world.email_open("open-meanwhile", "per_anne"))
+    gate.opened.set()
+    await handling
+    return fired
+
+
+async def a_survivor_is_not_welcomed_while_an_unmerge_deeper_in_its_merges_has_not_reached_it(world: World) -> None:
+    await carl_welcomed_then_merged_into_bea_then_bea_into_anne(world, in_decision_order=True)
+
+    # Anne still holds Carl's purchase until the unmerge reaches her: it is not hers to be welcomed for.
+    meanwhile = await fact_while_the_survivor_waits(
+        world, world.unmerged("mrg_1", "per_bea", "per_carl"), "unmerge:mrg_1"
+    )
+    anne_buys = await world.deliver(world.purchase("sale-a", "per_anne", days_ago=1))
+
+    assert rules_fired(meanwhile) == []
+    assert rules_fired(anne_buys) == [("welcome-first-purchase", "per_anne")]
+
+
+async def a_survivor_is_not_welcomed_while_an_erasure_deeper_in_its_merges_has_not_reached_it(world: World) -> None:
+    await carl_welcomed_then_merged_into_bea_then_bea_into_anne(world, in_decision_order=True)
+
+    meanwhile = await fact_while_the_survivor_waits(world, world.erasure("per_carl"), "erasure:")
+    anne_buys = await world.deliver(world.purchase("sale-a", "per_anne", days_ago=1))
+
+    assert rules_fired(meanwhile) == []
+    assert rules_fired(anne_buys) == [("welcome-first-purchase", "per_anne")]
+
+
+async def a_fact_cut_short_and_done_again_by_a_merge_decides_as_it_did_first(world: World) -> None:
+    # Carl, welcomed, is merged into Béa after Béa was merged into Anne; Anne's first purchase is claimed and cut
+    # short before the merge bringing Carl reaches her, and that merge does it again.
+    assert rules_fired(await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))) == [
+        ("welcome-first-purchase", "per_carl")
+    ]
+    await world.deliver(world.donation("gift-b", "per_bea", days_ago=20))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    carl_into_bea, bea_into_anne = (
+        world.merged("mrg_1", "per_bea", "per_carl"),
+        world.merged("mrg_2", "per_anne", "per_bea"),
+    )
+    await world.deliver(bea_into_anne)
+    sale = world.purchase("sale-a", "per_anne", days_ago=1)
+    crashing, store = gated(world)
+    store.hold("save", lambda args: args[0].person_id == "per_anne", crash=True)
+    with pytest.raises(CrashError):
+        await crashing.deliver(sale)
+
+    done_again = await world.deliver(carl_into_bea)
+    redelivered = await world.deliver(sale)
+
+    # Decided on Anne as she was when it was first claimed: the welcome it claimed goes out, once.
+    sent = [output.id for output in (*done_again, *redelivered) if output.type == TRIGGER_FIRED]
+    assert rules_fired(done_again) == [("welcome-first-purchase", "per_anne")]
+    assert len(set(sent)) == 1
+    assert "welcome-first-purchase:per_anne:once" in (await world.profile("per_anne")).fired
+
+
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
     await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
@@ -1735,6 +1800,9 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_survivor_is_not_welcomed_again_when_the_merges_bringing_a_welcomed_person_arrive_out_of_order,
     a_survivor_is_welcomed_once_the_welcomed_person_deep_in_its_merges_is_unmerged,
     a_survivor_is_welcomed_once_the_welcomed_person_deep_in_its_merges_is_erased,
+    a_survivor_is_not_welcomed_while_an_unmerge_deeper_in_its_merges_has_not_reached_it,
+    a_survivor_is_not_welcomed_while_an_erasure_deeper_in_its_merges_has_not_reached_it,
+    a_fact_cut_short_and_done_again_by_a_merge_decides_as_it_did_first,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
