@@ -294,11 +294,8 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
             outputs.extend((*written.helped, *_from_json(() if undone is None else undone.outputs)))
         else:
             outputs.extend(written.outputs)
-        if written.profile.is_merged:
-            # The survivor was itself merged since: the profile holding it lets the restored histories go too.
-            top = await _top(deps, organisation_id, survivor_id)
-            recomputed = await _recompute(deps, organisation_id, top, cause)
-            outputs.extend(() if recomputed is None else recomputed.outputs)
+        # The survivor was itself merged since: every profile holding it lets the restored histories go too.
+        outputs.extend(await _recompute_upwards(deps, written.profile, cause))
     restored = [
         await _restore(deps, organisation_id, person_id, merge_id, unmerged.unmerged_at, cause)
         for person_id in unmerged.restored_person_ids
@@ -1018,8 +1015,12 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             if other is not None and other.merged_by == merge_id and other.merged_into == survivor_id:
                 others.append(other)
                 read[person_id] = other.applied
-        state = reduce(merge, (other.state for other in others), base.state)
-        base = replace(base, held_sent=base.held_sent.union(*(_sent_to(other) | other.held_sent for other in others)))
+        # Each rebuilt from the logs, not taken as stored: a profile in the middle of a chain of merges may still
+        # hold a history an unmerge or an erasure deeper down has taken out since.
+        rebuilt = [await _full_state(deps, other) for other in others]
+        state = reduce(merge, (history for history, _ in rebuilt), base.state)
+        sent = (_sent_to(other) | held_sent for other, (_, held_sent) in zip(others, rebuilt, strict=True))
+        base = replace(base, held_sent=base.held_sent.union(*sent))
         # The household identity moved the survivor to, if any, as of the merge.
         moved = None
         if merged.household_id is not None:
@@ -1055,15 +1056,14 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         if await store.is_erased(organisation_id, person_id):
             # Erased while the survivor was reading it: the erasure found no merge to take it out of.
             outputs.extend(await _let_go(deps, organisation_id, survivor_id, merge_id, person_id, cause))
-    if written.outcome == "unchanged" or written.profile.is_merged or await _changed_since(deps, organisation_id, read):
-        top = await _top(deps, organisation_id, survivor_id)
-        brought = None
-        if written.profile.is_merged and held is not None:
-            # Merged itself since this merge was decided: the histories come together in the profile holding it
-            # now, and what they make hold fires there.
-            merged_in = await deps.store.profiles_of(organisation_id, held.person_ids)
-            brought = await _histories_in(deps, list(merged_in.values()))
-        recomputed = await _recompute(deps, organisation_id, top, cause, merged_in=brought)
+    if written.profile.is_merged:
+        # Merged itself since this merge was decided: the histories come together in the profile holding it now,
+        # and what they make hold fires there.
+        merged_in = await deps.store.profiles_of(organisation_id, () if held is None else held.person_ids)
+        brought = await _histories_in(deps, list(merged_in.values()))
+        outputs.extend(await _recompute_upwards(deps, written.profile, cause, merged_in=brought))
+    elif written.outcome == "unchanged" or await _changed_since(deps, organisation_id, read):
+        recomputed = await _recompute(deps, organisation_id, survivor_id, cause)
         outputs.extend(() if recomputed is None else recomputed.outputs)
     return _Written(written.profile, tuple(outputs), written.outcome)
 
@@ -1142,10 +1142,9 @@ async def _let_go(
     *,
     upwards: bool = False,
 ) -> list[Envelope]:
-    """The survivor of `merge_id` no longer holds `person_id`'s history: it is recomputed without it, and so is the
-    profile holding the survivor, if any. With `upwards`, every profile in between too (an erasure: each of them
-    holds the person's details in its state)."""
-    store = deps.store
+    """The survivor of `merge_id` no longer holds `person_id`'s history: it is recomputed without it, and so is
+    every profile holding the survivor. With `upwards` (an erasure), the announcements each keeps for republication
+    are dropped too: they may tell the person's details."""
 
     async def release(stored: StoredProfile) -> _Change | None:
         held = stored.merge_in_force(merge_id)
@@ -1161,26 +1160,36 @@ async def _let_go(
     written = await _write(deps, organisation_id, survivor_id, cause.key, release, cause.origin)
     if written is None:
         return []
-    outputs = list(written.outputs)
-    if not written.profile.is_merged:
-        return outputs
-    if not upwards:
-        top = await _top(deps, organisation_id, survivor_id)
-        recomputed = await _recompute(deps, organisation_id, top, cause)
-        return outputs + ([] if recomputed is None else list(recomputed.outputs))
-    current = written.profile
+    return list(written.outputs) + await _recompute_upwards(deps, written.profile, cause, scrub=upwards)
+
+
+async def _recompute_upwards(
+    deps: ProfileDeps,
+    profile: StoredProfile,
+    cause: _Cause,
+    *,
+    scrub: bool = False,
+    merged_in: Sequence[StoredProfile] | None = None,
+) -> list[Envelope]:
+    """Every profile holding `profile` through merges, recomputed in turn up to the top: each holds the histories
+    beneath it in its state, and none may keep one that left (an erasure's details, an unmerged person's history).
+    `scrub` and `merged_in`: see `_recompute`."""
+    outputs: list[Envelope] = []
+    current = profile
     for _hop in range(MAX_MERGE_DEPTH):
         if current.merged_by is None or current.merged_into is None:
             return outputs
-        holder = await store.profile(organisation_id, current.merged_into)
+        holder = await deps.store.profile(current.organisation_id, current.merged_into)
         if holder is None or not holder.holds(current.merged_by, current.person_id):
             return outputs
-        recomputed = await _recompute(deps, organisation_id, holder.person_id, cause, scrub=True)
+        recomputed = await _recompute(
+            deps, current.organisation_id, holder.person_id, cause, scrub=scrub, merged_in=merged_in
+        )
         if recomputed is None:
             return outputs
         outputs.extend(recomputed.outputs)
         current = recomputed.profile
-    raise ProfileBusyError(f"the merges holding {survivor_id} go round in a loop")
+    raise ProfileBusyError(f"the merges holding {profile.person_id} go round in a loop")
 
 
 async def _orphan(deps: ProfileDeps, organisation_id: str, person_id: str, erased_id: str, cause: _Cause) -> None:

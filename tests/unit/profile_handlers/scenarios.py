@@ -822,6 +822,39 @@ async def a_fact_cut_short_and_done_again_by_a_merge_decides_as_it_did_first(wor
     assert "welcome-first-purchase:per_anne:once" in (await world.profile("per_anne")).fired
 
 
+async def rob_merged_three_deep_then_unmerged(world: World) -> None:
+    # Rob, welcomed, merged into Sam, Sam into Max, Max into Tia; then identity undid Rob's merge.
+    assert rules_fired(await world.deliver(world.purchase("sale-r", "per_rob", days_ago=5))) == [
+        ("welcome-first-purchase", "per_rob")
+    ]
+    for person_id in ("per_sam", "per_max", "per_tia", "per_xav"):
+        await world.deliver(world.email_open(f"open-{person_id}", person_id))
+    await world.deliver(world.merged("mrg_1", "per_sam", "per_rob"))
+    await world.deliver(world.merged("mrg_2", "per_max", "per_sam"))
+    await world.deliver(world.merged("mrg_3", "per_tia", "per_max"))
+    await world.deliver(world.unmerged("mrg_1", "per_sam", "per_rob"))
+
+
+async def an_unmerge_deep_in_a_chain_leaves_no_profile_above_with_the_history_it_took_out(world: World) -> None:
+    await rob_merged_three_deep_then_unmerged(world)
+    # Identity then merged Max into Xav; the unmerge of Max's merge into Tia is still on its way.
+    await world.deliver(world.merged("mrg_4", "per_xav", "per_max"))
+
+    xav_buys = await world.deliver(world.purchase("sale-x", "per_xav", days_ago=1))
+
+    for person_id in ("per_max", "per_tia", "per_xav"):
+        assert "per_rob@example.com" not in (await world.fields(person_id))["emails"], person_id
+    assert rules_fired(xav_buys) == [("welcome-first-purchase", "per_xav")]
+
+
+async def a_person_unmerged_deep_in_a_chain_then_erased_is_named_nowhere(world: World) -> None:
+    await rob_merged_three_deep_then_unmerged(world)
+
+    await world.deliver(world.erasure("per_rob"))
+
+    assert await world.naming("per_rob") == []
+
+
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
     await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
@@ -1803,6 +1836,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_survivor_is_not_welcomed_while_an_unmerge_deeper_in_its_merges_has_not_reached_it,
     a_survivor_is_not_welcomed_while_an_erasure_deeper_in_its_merges_has_not_reached_it,
     a_fact_cut_short_and_done_again_by_a_merge_decides_as_it_did_first,
+    an_unmerge_deep_in_a_chain_leaves_no_profile_above_with_the_history_it_took_out,
+    a_person_unmerged_deep_in_a_chain_then_erased_is_named_nowhere,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
