@@ -1056,15 +1056,17 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         if await store.is_erased(organisation_id, person_id):
             # Erased while the survivor was reading it: the erasure found no merge to take it out of.
             outputs.extend(await _let_go(deps, organisation_id, survivor_id, merge_id, person_id, cause))
-    if written.profile.is_merged:
-        # Merged itself since this merge was decided: the histories come together in the profile holding it now,
-        # and what they make hold fires there.
-        merged_in = await deps.store.profiles_of(organisation_id, () if held is None else held.person_ids)
-        brought = await _histories_in(deps, list(merged_in.values()))
-        outputs.extend(await _recompute_upwards(deps, written.profile, cause, merged_in=brought))
-    elif written.outcome == "unchanged" or await _changed_since(deps, organisation_id, read):
+    current: StoredProfile | None = written.profile
+    if written.outcome == "unchanged" or await _changed_since(deps, organisation_id, read):
         recomputed = await _recompute(deps, organisation_id, survivor_id, cause)
         outputs.extend(() if recomputed is None else recomputed.outputs)
+        current = None if recomputed is None else recomputed.profile
+    brought = None
+    if written.profile.is_merged and held is not None:
+        merged_in = await deps.store.profiles_of(organisation_id, held.person_ids)
+        brought = await _histories_in(deps, list(merged_in.values()))
+    if current is not None:
+        outputs.extend(await _recompute_upwards(deps, current, cause, merged_in=brought))
     return _Written(written.profile, tuple(outputs), written.outcome)
 
 

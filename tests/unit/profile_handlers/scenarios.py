@@ -855,6 +855,47 @@ async def a_person_unmerged_deep_in_a_chain_then_erased_is_named_nowhere(world: 
     assert await world.naming("per_rob") == []
 
 
+async def a_late_fact_landing_while_a_survivor_is_merged_on_reaches_the_profile_that_holds_it_in_the_end(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-b", "per_bea", tickets=2))
+    await world.deliver(world.purchase("sale-z", "per_zoe", tickets=4))
+    bea_into_anne, anne_into_zoe = (
+        world.merged("mrg_1", "per_anne", "per_bea"),
+        world.merged("mrg_2", "per_zoe", "per_anne"),
+    )
+    late = world.purchase("sale-late", "per_bea", tickets=8, days_ago=1)
+    held_world, store = gated(world)
+    anne_absorbed: list[bool] = []
+
+    def sees_anne_absorb(args: tuple[Any, ...]) -> bool:
+        if args[0].person_id == "per_anne" and args[0].last_change == "merge:mrg_1":
+            anne_absorbed.append(True)
+        return False
+
+    # Béa's merge stored at Anne, its handler held just after; Anne's merge into Zoé held at Zoé's turn, having
+    # read Anne; Béa's late purchase held at Anne's.
+    store.hold("save", sees_anne_absorb)
+    after_absorb = store.hold("is_erased", lambda args: bool(anne_absorbed) and args[1] == "per_bea")
+    zoe_turn = store.hold("take_turn", lambda args: args[1] == "per_zoe" and args[3] == "merge:mrg_2")
+    late_turn = store.hold("take_turn", lambda args: args[1] == "per_anne" and str(args[3]).startswith("late:"))
+    absorbing = asyncio.create_task(held_world.deliver(bea_into_anne))
+    await after_absorb.reached.wait()
+    merging_on = asyncio.create_task(held_world.deliver(anne_into_zoe))
+    await zoe_turn.reached.wait()
+    landing = asyncio.create_task(held_world.deliver(late))
+    await late_turn.reached.wait()
+    zoe_turn.opened.set()
+    await merging_on
+    late_turn.opened.set()
+    await landing
+    after_absorb.opened.set()
+    await absorbing
+
+    assert await world.tickets("per_zoe") == 15
+
+
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
     await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
@@ -1838,6 +1879,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_fact_cut_short_and_done_again_by_a_merge_decides_as_it_did_first,
     an_unmerge_deep_in_a_chain_leaves_no_profile_above_with_the_history_it_took_out,
     a_person_unmerged_deep_in_a_chain_then_erased_is_named_nowhere,
+    a_late_fact_landing_while_a_survivor_is_merged_on_reaches_the_profile_that_holds_it_in_the_end,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
