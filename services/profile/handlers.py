@@ -233,6 +233,9 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
     cause = _Cause(f"late:{fact.event_id}", envelope.correlation_id or fact.event_id, fact, origin=envelope)
     held = await _recompute(deps, organisation_id, top, cause)
     outputs = own.outputs + (() if held is None else held.outputs)
+    if held is not None:
+        # The top found may have been merged on since: every profile holding it now.
+        outputs += tuple(await _recompute_upwards(deps, held.profile, cause))
     return Handled(outputs, "late" if own.outcome == "applied" else own.outcome)
 
 

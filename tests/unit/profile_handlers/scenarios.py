@@ -896,6 +896,31 @@ async def a_late_fact_landing_while_a_survivor_is_merged_on_reaches_the_profile_
     assert await world.tickets("per_zoe") == 15
 
 
+async def a_late_fact_two_merges_down_landing_while_a_merge_on_is_applied_reaches_the_top(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-c", "per_carl", tickets=2))
+    await world.deliver(world.purchase("sale-d", "per_dan", tickets=4))
+    await world.deliver(world.merged("mrg_1", "per_carl", "per_dan"))
+    carl_into_anne = world.merged("mrg_2", "per_anne", "per_carl")
+    late = world.purchase("sale-late", "per_dan", tickets=8, days_ago=1)
+    merging_world, merging_store = gated(world)
+    landing_world, landing_store = gated(world)
+    anne_turn = merging_store.hold("take_turn", lambda args: args[1] == "per_anne" and args[3] == "merge:mrg_2")
+    carl_turn = landing_store.hold("take_turn", lambda args: args[1] == "per_carl" and str(args[3]).startswith("late:"))
+
+    # Anne has read Carl and Dan without the late purchase; Dan's purchase, logged, finds Carl at the top.
+    merging = asyncio.create_task(merging_world.deliver(carl_into_anne))
+    await anne_turn.reached.wait()
+    landing = asyncio.create_task(landing_world.deliver(late))
+    await carl_turn.reached.wait()
+    anne_turn.opened.set()
+    await merging
+    carl_turn.opened.set()
+    await landing
+
+    assert await world.tickets("per_anne") == 15
+
+
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
     await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
@@ -1880,6 +1905,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_unmerge_deep_in_a_chain_leaves_no_profile_above_with_the_history_it_took_out,
     a_person_unmerged_deep_in_a_chain_then_erased_is_named_nowhere,
     a_late_fact_landing_while_a_survivor_is_merged_on_reaches_the_profile_that_holds_it_in_the_end,
+    a_late_fact_two_merges_down_landing_while_a_merge_on_is_applied_reaches_the_top,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
