@@ -1066,6 +1066,8 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         current = None if recomputed is None else recomputed.profile
     brought = None
     if written.profile.is_merged and held is not None:
+        # Merged itself since this merge was decided: the histories come together in the profile holding it now,
+        # and what they make hold fires there.
         merged_in = await deps.store.profiles_of(organisation_id, held.person_ids)
         brought = await _histories_in(deps, list(merged_in.values()))
     if current is not None:
@@ -1769,9 +1771,7 @@ class _Folded:
 
 
 def _fold_batch(
-    deps: ProfileDeps,
-    profile: StoredProfile,
-    new: list[tuple[int, Envelope, ProfileEvent, Envelope]],
+    deps: ProfileDeps, profile: StoredProfile, new: list[tuple[int, Envelope, ProfileEvent, Envelope]]
 ) -> _Folded:
     current = profile
     changes: list[tuple[int, str, _Change]] = []
