@@ -841,7 +841,29 @@ async def _finish_held(
     if isinstance(held.origin, DueEntry):
         return (await sweep_profile(held.origin, helper)).outputs
     handled = await apply_identity_event(held.origin, helper)
-    return () if handled is None else handled.outputs
+    left_go = await _let_go_left_behind(helper, person_id, held.change, held.origin)
+    return (() if handled is None else handled.outputs) + left_go
+
+
+async def _let_go_left_behind(deps: ProfileDeps, person_id: str, change: str, origin: Envelope) -> tuple[Envelope, ...]:
+    """For a merge that took the person's number to let go of someone it merged, who was merged into the person
+    before: that step again. The merge handled again does not come back here (it finds the one it merged marked
+    already, and who held them before is no longer written on them), so the number would stay held for good."""
+    merged = parse_data(origin)
+    if not isinstance(merged, PersonsMergedV1) or change != f"merge:{merged.merge_id}":
+        return ()
+    organisation_id = origin.organisation_id
+    cause = _Cause(change, origin.correlation_id or merged.merge_id, origin=origin)
+    profile = await deps.store.profile(organisation_id, person_id)
+    outputs: list[Envelope] = []
+    for merged_id in merged.merged_person_ids:
+        now = await deps.store.profile(organisation_id, merged_id)
+        if profile is None or now is None or now.merged_by != merged.merge_id:
+            continue
+        for before in profile.merges:
+            if before.merge_id != merged.merge_id and merged_id in before.person_ids:
+                outputs.extend(await _let_go(deps, organisation_id, person_id, before.merge_id, merged_id, cause))
+    return tuple(outputs)
 
 
 async def _pass_over(
