@@ -328,7 +328,8 @@ class ProfileStore(Protocol):
         self, organisation_id: str, person_id: str, keys: Iterable[str], *, thorough: bool = False
     ) -> None:
         """The profile is no longer found by `keys`; a key nobody is found by any more is forgotten. `thorough`
-        (an erasure) leaves no entry naming the person even where a crash or a race filed them twice."""
+        (an erasure) leaves no entry naming the person under any key, even where a crash or a race filed them twice
+        or left them under a key their profile no longer holds."""
 
     async def found_by(self, organisation_id: str, key: str) -> list[str]:
         """The persons whose profiles hold `key`, in no particular order."""

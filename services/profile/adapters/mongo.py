@@ -675,6 +675,14 @@ class MongoProfileStore:
     async def unindex_lookups(
         self, organisation_id: str, person_id: str, keys: Iterable[str], *, thorough: bool = False
     ) -> None:
+        if thorough:
+            # An erasure: whatever a crash or an earlier version left, no entry may name the person, under `keys` or
+            # under a key the profile no longer holds (a change cut short before it withdrew those). A scan, as for
+            # the origins: an erasure is rare, and its proof reads every collection anyway.
+            prefix = _key(organisation_id, "")
+            async for entry in self._lookup_docs.find({"person": person_id}, {"_id": 1}):
+                if str(entry["_id"]).startswith(prefix):
+                    await self._lookups.replace(str(entry["_id"]), {"person": None})
         names = [_lookup_name(organisation_id, key) for key in sorted(set(keys))]
         await _each([self._withdraw(name, person_id, thorough=thorough) for name in names], READS_AT_ONCE)
 
@@ -682,8 +690,8 @@ class MongoProfileStore:
         mark = _lookup_mark(name, person_id)
         marked = await self._lookup_docs.find_one({"_id": mark})
         if thorough:
-            # An erasure: whatever a crash or an earlier version left, no entry may name the person.
-            entries = await self._lookups.items(name)
+            # The scan above withdrew the entries; only the marks are left to go.
+            entries = []
         elif marked is not None:
             entries = [(str(marked["item"]), {"person": person_id})]
         else:

@@ -343,11 +343,15 @@ class MemoryProfileStore:
         self, organisation_id: str, person_id: str, keys: Iterable[str], *, thorough: bool = False
     ) -> None:
         await asyncio.sleep(0)
-        for key in keys:
-            persons = self.lookups.get((organisation_id, _key_digest(key)), {})
+        digests = {_key_digest(key) for key in keys}
+        if thorough:
+            # As the real store: an erasure withdraws the person from every key, those of `keys` or not.
+            digests |= {digest for organisation, digest in self.lookups if organisation == organisation_id}
+        for digest in digests:
+            persons = self.lookups.get((organisation_id, digest), {})
             persons.pop(person_id, None)
             if not persons:
-                self.lookups.pop((organisation_id, _key_digest(key)), None)
+                self.lookups.pop((organisation_id, digest), None)
 
     async def found_by(self, organisation_id: str, key: str) -> list[str]:
         await asyncio.sleep(0)

@@ -1721,6 +1721,23 @@ async def a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no
     assert await world.store.found_by(world.organisation_id, name_lookup("TRMBL")) == ["per_noe"]
 
 
+async def an_erasure_withdraws_the_keys_a_change_cut_short_left_filed(world: World) -> None:
+    await world.deliver(world.purchase("sale-n", "per_noe", person=named_patron("Noé", "Lavoie", "C-6001"), days_ago=9))
+    # His new family name is stored, and the process dies before the keys of the old one are withdrawn.
+    crashing, store = gated(world)
+    store.hold("unindex_lookups", lambda args: args[1] == "per_noe", crash=True)
+    with pytest.raises(CrashError):
+        await crashing.deliver(
+            world.purchase("sale-n2", "per_noe", person=named_patron("Noé", "Tremblay", "C-6001"), days_ago=1)
+        )
+    assert await world.store.found_by(world.organisation_id, name_lookup("LF")) == ["per_noe"]
+
+    await world.deliver(world.erasure("per_noe"))
+
+    assert await world.store.found_by(world.organisation_id, name_lookup("LF")) == []
+    assert await world.naming("per_noe") == []
+
+
 async def forget_search_keys(world: World, person_id: str) -> int:
     """Withdraws the keys of kinds the profile service files since the search box exists, as a profile stored before
     then lacks them; returns how many."""
@@ -1977,6 +1994,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_search_says_when_it_may_have_left_patrons_out,
     profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing,
     a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no_longer_holds,
+    an_erasure_withdraws_the_keys_a_change_cut_short_left_filed,
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
     a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others,
