@@ -14,7 +14,7 @@ apply that way, or a crash leaves half done, the fact-by-fact path settles from 
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -1020,29 +1020,39 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
     # What each merged profile had applied when the survivor read it: a late fact applied since is caught below.
     read: dict[str, int] = {}
     freed: list[StoredProfile] = []
+    # The survivor as the merge found it, and everyone whose history the merge folded into it: one erased before the
+    # survivor was stored is left out by doing the merge again (`absorb_again`).
+    found: list[StoredProfile] = []
+    folded: set[str] = set()
+    leaving_out: set[str] = set()
+    first_claims: set[str] = set()
 
     async def absorb(stored: StoredProfile) -> _Change | None:
         if stored.merge_in_force(merge_id) is not None or stored.undone_merge(merge_id) is not None:
             return None
         read.clear()
         freed.clear()
+        folded.clear()
+        found[:] = [stored]
         base = stored
         if stored.merged_by is not None and stored.merged_at is not None and stored.merged_at < merged.merged_at:
             # Identity decided this merge with the survivor active: the merge holding it was undone before, its
             # unmerge still on its way. The survivor is active again from now on (the unmerge finds it done).
             freed.append(stored)
             base = replace(stored, merged_into=None, merged_by=None, merged_at=None)
-            state, held_sent = await _full_state(deps, base)
+            state, held_sent = await _full_state(deps, base, leaving_out=leaving_out, folded=folded)
             base = replace(base, state=state, held_sent=held_sent)
         others: list[StoredProfile] = []
         for person_id in merged.merged_person_ids:
+            if person_id in leaving_out:
+                continue
             other = await store.profile(organisation_id, person_id)
             if other is not None and other.merged_by == merge_id and other.merged_into == survivor_id:
                 others.append(other)
                 read[person_id] = other.applied
         # Each rebuilt from the logs, not taken as stored: a profile in the middle of a chain of merges may still
         # hold a history an unmerge or an erasure deeper down has taken out since.
-        rebuilt = [await _full_state(deps, other) for other in others]
+        rebuilt = [await _full_state(deps, other, leaving_out=leaving_out, folded=folded) for other in others]
         state = reduce(merge, (history for history, _ in rebuilt), base.state)
         sent = (_sent_to(other) | held_sent for other, (_, held_sent) in zip(others, rebuilt, strict=True))
         base = replace(base, held_sent=base.held_sent.union(*sent))
@@ -1064,12 +1074,59 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         active_at = _latest(stored.active_at, merged.merged_at)
         return replace(change, profile=replace(change.profile, merges=(*stored.merges, held), active_at=active_at))
 
+    async def absorb_again(stored: StoredProfile) -> _Change | None:
+        """The survivor recomputed without those erased meanwhile (`leaving_out`), and announced from the profile
+        the merge found: what this announces replaces what the merge first announced, which may tell their details.
+        The claims the merge made are given up here, and claimed again if still fired."""
+        held = stored.merge_in_force(merge_id)
+        if held is None:
+            # Undone since: the unmerge recomputed the survivor.
+            return None
+        rest = MergeInForce(merge_id, tuple(other for other in held.person_ids if other not in leaving_out))
+        base = _without_stored_outputs(replace(stored, merges=_replace_merge(stored.merges, merge_id, rest)))
+        base = replace(base, fired=base.fired - first_claims)
+        folded.clear()
+        state, held_sent = await _full_state(deps, base, leaving_out=leaving_out, folded=folded)
+        base = replace(base, held_sent=held_sent)
+        if base.is_merged:
+            return _quietly(base, state)
+        before = found[0]
+        told = replace(
+            base,
+            state=before.state,
+            segments=before.segments,
+            announced_view=before.announced_view,
+            household_id=before.household_id,
+            due_at=before.due_at,
+        )
+        joins = base.household_id if base.household_id != before.household_id else None
+        merged_in = None
+        if not freed:
+            now_in = await store.profiles_of(organisation_id, rest.person_ids)
+            histories = await _histories_in(deps, list(now_in.values()))
+            merged_in = [profile for profile in histories if profile.person_id not in leaving_out]
+        change = _announced(deps, told, state, cause, appearing=bool(freed), joins=joins, merged_in=merged_in)
+        kept = MergeInForce(merge_id, rest.person_ids, _as_json(change.outputs))
+        merges = _replace_merge(change.profile.merges, merge_id, kept)
+        return replace(change, profile=replace(change.profile, merges=merges), fired_in_merge=merge_id)
+
     written = await _write(deps, organisation_id, survivor_id, cause.key, absorb, cause.origin)
     if written is None:
         return None
+    if written.outcome == "applied":
+        first_claims.update(written.profile.fired - found[0].fired)
+        written = await _leave_out_erased(deps, written, folded, leaving_out, first_claims, absorb_again, cause)
+        if written is None:
+            return None
     held = written.profile.merge_in_force(merge_id)
+    scrub = False
     if written.outcome == "unchanged":
-        outputs = [*written.helped, *_from_json(() if held is None else held.outputs)]
+        republished = _from_json(() if held is None else held.outputs)
+        if held is not None and republished and await _brings_erased(deps, organisation_id, held):
+            # Stored before someone it brings was erased, by a writer that died before doing it again without them:
+            # what it stored may tell their details. The survivor is recomputed below, and that alone announced.
+            republished, scrub = (), True
+        outputs = [*written.helped, *republished]
     else:
         outputs = list(written.outputs)
     previous = freed[0] if freed and written.outcome == "applied" else None
@@ -1083,7 +1140,7 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             outputs.extend(await _let_go(deps, organisation_id, survivor_id, merge_id, person_id, cause))
     current: StoredProfile | None = written.profile
     if written.outcome == "unchanged" or await _changed_since(deps, organisation_id, read):
-        recomputed = await _recompute(deps, organisation_id, survivor_id, cause)
+        recomputed = await _recompute(deps, organisation_id, survivor_id, cause, scrub=scrub)
         outputs.extend(() if recomputed is None else recomputed.outputs)
         current = None if recomputed is None else recomputed.profile
     brought = None
@@ -1095,6 +1152,53 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
     if current is not None:
         outputs.extend(await _recompute_upwards(deps, current, cause, merged_in=brought))
     return _Written(written.profile, tuple(outputs), written.outcome)
+
+
+async def _brings_erased(deps: ProfileDeps, organisation_id: str, held: MergeInForce) -> bool:
+    """Whether anyone the merge brings, or who was merged into them, is erased."""
+    merged_in = await deps.store.profiles_of(organisation_id, held.person_ids)
+    histories = await _histories_in(deps, list(merged_in.values()))
+    brought = {*held.person_ids, *(profile.person_id for profile in histories)}
+    return bool(await deps.store.erased_among(organisation_id, brought))
+
+
+async def _leave_out_erased(
+    deps: ProfileDeps,
+    written: _Written,
+    folded: set[str],
+    leaving_out: set[str],
+    first_claims: Collection[str],
+    absorb_again: Decide,
+    cause: _Cause,
+) -> _Written | None:
+    """The merge `written` stored, done again (`absorb_again`) while anyone whose history it folded in (`folded`, as
+    the last time did) was erased before it was stored: what it announced may tell their details. An erasure marks
+    the person before it looks for the profiles holding them, so one marked after this looked finds the survivor
+    stored, and takes the person out of it itself."""
+    store, organisation_id, survivor_id = deps.store, written.profile.organisation_id, written.profile.person_id
+    helped = written.helped
+    for _time in range(MAX_MERGE_DEPTH):
+        erased = await store.erased_among(organisation_id, folded)
+        if not erased - leaving_out:
+            break
+        leaving_out |= erased
+        again = await _write(deps, organisation_id, survivor_id, cause.key, absorb_again, cause.origin)
+        if again is None:
+            return None
+        helped += again.helped
+        # Not applied: undone since, and the unmerge announced the survivor without them.
+        own = again.outputs[len(again.helped) :] if again.outcome == "applied" else ()
+        written = replace(again, outputs=helped + own, helped=helped)
+    else:
+        raise ProfileBusyError(f"{survivor_id}: persons kept being erased while merged into it")
+    if leaving_out:
+        # Claimed the first time and fired no more: let go, for the rule to fire later if it holds then.
+        current = await store.profile(organisation_id, survivor_id)
+        fired = frozenset() if current is None else current.fired
+        await store.release_triggers(
+            organisation_id, [(key, cause.fired_by) for key in sorted(first_claims) if key not in fired]
+        )
+    return written
 
 
 async def _mark_merged(
@@ -1274,23 +1378,34 @@ async def _top(deps: ProfileDeps, organisation_id: str, person_id: str) -> str:
 
 
 async def _full_state(
-    deps: ProfileDeps, profile: StoredProfile, seen: frozenset[str] = frozenset()
+    deps: ProfileDeps,
+    profile: StoredProfile,
+    seen: frozenset[str] = frozenset(),
+    *,
+    leaving_out: Collection[str] = (),
+    folded: set[str] | None = None,
 ) -> tuple[ProfileState, frozenset[str]]:
     """The profile's history folded again from the logs: its own facts, then every profile merged into it, each
-    with the profiles merged into that one; and, read in the same walk, what those were sent (`held_sent`)."""
+    with the profiles merged into that one; and, read in the same walk, what those were sent (`held_sent`). The
+    persons of `leaving_out` are left out, with those merged into them; each person folded in is added to
+    `folded`."""
     store, organisation_id = deps.store, profile.organisation_id
     envelopes = await store.facts(organisation_id, profile.person_id, profile.applied)
     events = [event for envelope in envelopes if (event := profile_event(envelope, parse_data(envelope)))]
     state, held_sent = fold(events), frozenset[str]()
     seen = seen | {profile.person_id}
+    if folded is not None:
+        folded.add(profile.person_id)
     for held in profile.merges:
         for person_id in held.person_ids:
-            if person_id in seen:
+            if person_id in seen or person_id in leaving_out:
                 continue
             other = await store.profile(organisation_id, person_id)
             # Only a merge both sides agree on: a person merged elsewhere since, or restored, is no longer here.
             if other is not None and other.merged_by == held.merge_id and other.merged_into == profile.person_id:
-                other_state, other_held_sent = await _full_state(deps, other, seen)
+                other_state, other_held_sent = await _full_state(
+                    deps, other, seen, leaving_out=leaving_out, folded=folded
+                )
                 state = merge(state, other_state)
                 held_sent |= other_held_sent | _sent_to(other)
     return state, held_sent

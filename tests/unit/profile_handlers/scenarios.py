@@ -793,6 +793,113 @@ async def a_survivor_is_not_welcomed_while_an_erasure_deeper_in_its_merges_has_n
     assert rules_fired(anne_buys) == [("welcome-first-purchase", "per_anne")]
 
 
+async def merge_bringing_carl_while_he_is_erased(
+    world: World, *, beneath: bool, dies_once_stored: bool = False
+) -> tuple[Envelope, ...]:
+    """Carl buys, Dan and Anne give; a merge into Anne brings Carl's history (through Dan, merged into Anne, if Carl
+    was merged into Dan `beneath` it; else Carl himself) and has read it when Carl's erasure runs, before storing
+    Anne. Returns what the merge publishes; if it `dies_once_stored`, what it publishes delivered again."""
+    await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))
+    await world.deliver(world.donation("gift-d", "per_dan", days_ago=20))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    if beneath:
+        await world.deliver(world.merged("mrg_1", "per_dan", "per_carl"))
+    merge = world.merged("mrg_2", "per_anne", "per_dan" if beneath else "per_carl")
+    merging_world, store = gated(world)
+    storing_anne = store.hold("save", lambda args: args[0].person_id == "per_anne")
+    if dies_once_stored:
+        store.hold("erased_among", lambda args: True, crash=True)
+    merging = asyncio.create_task(merging_world.deliver(merge))
+    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+
+    await world.deliver(world.erasure("per_carl"))
+    storing_anne.opened.set()
+    if not dies_once_stored:
+        return await asyncio.wait_for(merging, 5)
+    with pytest.raises(CrashError):
+        await asyncio.wait_for(merging, 5)
+    return await world.deliver(merge)
+
+
+async def a_merge_bringing_a_person_erased_meanwhile_publishes_nothing_naming_them(world: World) -> None:
+    published = await merge_bringing_carl_while_he_is_erased(world, beneath=False)
+
+    # His id goes out with the erasure's own events; his details never.
+    assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
+    assert await world.naming("per_carl") == []
+    assert "per_carl@example.com" not in (await world.fields("per_anne"))["emails"]
+
+
+async def a_merge_bringing_a_person_erased_meanwhile_through_a_merge_beneath_publishes_nothing_naming_them(
+    world: World,
+) -> None:
+    published = await merge_bringing_carl_while_he_is_erased(world, beneath=True)
+
+    # His id goes out with the erasure's own events; his details never.
+    assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
+    assert await world.naming("per_carl") == []
+    anne = await world.fields("per_anne")
+    assert "per_carl@example.com" not in anne["emails"]
+    assert "per_dan@example.com" in anne["emails"]
+    # What the merge brings besides is told: Dan's gift, with Anne's.
+    changed = [output.data["changed"] for output in published if output.type == PROFILE_CHANGED]
+    assert any("per_dan@example.com" in change.get("emails", ()) for change in changed)
+
+
+async def a_merge_that_died_before_leaving_out_a_person_erased_meanwhile_publishes_nothing_naming_them_again(
+    world: World,
+) -> None:
+    published = await merge_bringing_carl_while_he_is_erased(world, beneath=False, dies_once_stored=True)
+
+    assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
+    assert await world.naming("per_carl") == []
+    assert (await world.fields("per_anne"))["emails"] == ["per_anne@example.com"]
+
+
+async def a_merge_stored_after_an_erasure_marked_the_person_it_brings_publishes_nothing_naming_them(
+    world: World,
+) -> None:
+    # The merge has read Carl's history when his erasure marks him; the erasure goes on looking for the profiles
+    # holding him only once the merge has stored Anne and is done.
+    await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    merging_world, merging_store = gated(world)
+    storing_anne = merging_store.hold("save", lambda args: args[0].person_id == "per_anne")
+    merging = asyncio.create_task(merging_world.deliver(world.merged("mrg_1", "per_anne", "per_carl")))
+    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    erasing_world, erasing_store = gated(world)
+    looking = erasing_store.hold("profile", lambda args: args[1] == "per_carl")
+    erasing = asyncio.create_task(erasing_world.deliver(world.erasure("per_carl")))
+    await asyncio.wait_for(looking.reached.wait(), 5)
+
+    storing_anne.opened.set()
+    published = list(await asyncio.wait_for(merging, 5))
+    looking.opened.set()
+    published += await asyncio.wait_for(erasing, 5)
+
+    assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
+    assert await world.naming("per_carl") == []
+    assert (await world.fields("per_anne"))["emails"] == ["per_anne@example.com"]
+
+
+async def an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later(world: World) -> None:
+    # Anne saw two productions, Carl a third: the merge bringing him makes the offer hold, until he is erased.
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna"))
+    await world.deliver(world.purchase("sale-c1", "per_carl", production="belles-soeurs"))
+    merging_world, store = gated(world)
+    storing_anne = store.hold("save", lambda args: args[0].person_id == "per_anne")
+    merging = asyncio.create_task(merging_world.deliver(world.merged("mrg_1", "per_anne", "per_carl")))
+    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    await world.deliver(world.erasure("per_carl"))
+    storing_anne.opened.set()
+
+    assert rules_fired(await asyncio.wait_for(merging, 5)) == []
+    assert rules_fired(await world.deliver(world.purchase("sale-a3", "per_anne", production="tartuffe"))) == [
+        ("subscription-offer-third-production", "per_anne")
+    ]
+
+
 async def a_fact_cut_short_and_done_again_by_a_merge_decides_as_it_did_first(world: World) -> None:
     # Carl, welcomed, is merged into Béa after Béa was merged into Anne; Anne's first purchase is claimed and cut
     # short before the merge bringing Carl reaches her, and that merge does it again.
@@ -1995,6 +2102,11 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing,
     a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no_longer_holds,
     an_erasure_withdraws_the_keys_a_change_cut_short_left_filed,
+    a_merge_bringing_a_person_erased_meanwhile_publishes_nothing_naming_them,
+    a_merge_bringing_a_person_erased_meanwhile_through_a_merge_beneath_publishes_nothing_naming_them,
+    a_merge_stored_after_an_erasure_marked_the_person_it_brings_publishes_nothing_naming_them,
+    a_merge_that_died_before_leaving_out_a_person_erased_meanwhile_publishes_nothing_naming_them_again,
+    an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later,
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
     a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others,
