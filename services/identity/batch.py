@@ -6,12 +6,13 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import IO
 
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.domain.batch_input import PreparedLine, prepare_line
 from services.identity.handlers import IdentityDeps, IdentityRules, active_person, settle
+from shared.moments import to_the_millisecond
 
 # Problems kept word for word in the report to show; beyond that they are only counted (and written to its
 # `problem_log`, when it has one), so memory stays flat.
@@ -21,6 +22,22 @@ JOURNAL_FLUSH_RECORDS = 10_000
 # The in-memory store answers without ever waiting, so the loop would see a cancellation (Ctrl-C) only at the end.
 PAUSE_EVERY_LINES = 256
 FOLLOWED_PERSONS_KEPT = 10_000
+
+
+class LineOrderClock:
+    """Now, to the millisecond, but never the same moment twice: the persons a batch creates are created in the
+    order of their lines however many fall in one millisecond, so a merge's survivor (the earliest created, ties
+    to the smaller id) is the same on every run of a file, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self._last: datetime | None = None
+
+    def now(self) -> datetime:
+        moment = to_the_millisecond(datetime.now(UTC))
+        if self._last is not None and moment <= self._last:
+            moment = self._last + timedelta(milliseconds=1)
+        self._last = moment
+        return moment
 
 
 class BatchAbortedError(Exception):

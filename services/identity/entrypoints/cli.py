@@ -17,8 +17,14 @@ import yaml
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import MongoIdentityStore, SaltMismatchError
 from services.identity.adapters.spilled import cached_entries_within, spilled_maps
-from services.identity.batch import BatchAbortedError, BatchReport, resolve_lines, write_final_assignments
-from services.identity.context import SystemClock, load_rules
+from services.identity.batch import (
+    BatchAbortedError,
+    BatchReport,
+    LineOrderClock,
+    resolve_lines,
+    write_final_assignments,
+)
+from services.identity.context import load_rules
 from services.identity.domain.match_settings import load_match_settings
 from services.identity.domain.resolution import Matching
 from services.identity.estimation import (
@@ -168,7 +174,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
                 tempfile.TemporaryDirectory(prefix="parterre-resolve-") as scratch,
                 spilled_maps(Path(scratch), arguments.memory_mb) as large,
             ):
-                deps = IdentityDeps(store=InMemoryIdentityStore(large), rules=rules, clock=SystemClock())
+                deps = IdentityDeps(store=InMemoryIdentityStore(large), rules=rules, clock=LineOrderClock())
                 with caches_within(cached_entries_within(arguments.memory_mb)):
                     report = asyncio.run(
                         _resolve(

@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from services.identity import batch
+from services.identity.batch import LineOrderClock
 from shared.cli import main
 
 ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
@@ -98,6 +101,26 @@ def test_a_later_line_that_merges_two_earlier_persons_makes_all_their_rows_name_
     run(tmp_path, box_office, shop, both, again)
     together = assignments(tmp_path)
     assert together == dict.fromkeys(["r1", "r2", "r3", "r4"], apart["r1"])
+
+
+def test_the_batch_clock_never_gives_one_moment_twice_so_lines_create_persons_in_their_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A fast machine resolves many lines in one millisecond: the earliest created person would then be the one with
+    # the smaller id, not the one of the earlier line, and a merge's survivor would change from run to run.
+    frozen = datetime(2026, 11, 15, 19, 0, 0, 123_456, tzinfo=UTC)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> "Frozen":
+            return cast(Frozen, frozen)
+
+    monkeypatch.setattr(batch, "datetime", Frozen)
+    clock = LineOrderClock()
+
+    moments = [clock.now() for _ in range(3)]
+
+    assert moments == [frozen.replace(microsecond=123_000) + timedelta(milliseconds=n) for n in range(3)]
 
 
 def test_the_same_file_gives_the_same_person_ids_on_every_run(tmp_path: Path) -> None:
