@@ -419,7 +419,7 @@ async def _finish_erasure(deps: ProfileDeps, organisation_id: str, person_id: st
 async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, person_id: str, cause: "_Cause") -> None:
     """A profile that held the person's history and no longer does (an unmerge gave it back, lower down a chain of
     merges) keeps what it announced meanwhile, for a redelivery to publish again; the erasure drops those
-    announcements wherever they name the person."""
+    announcements wherever they name the person, and the person from the merges that brought them."""
     for holder_id in await deps.store.profiles_naming(organisation_id, person_id):
 
         async def scrub(stored: StoredProfile) -> _Change | None:
@@ -430,7 +430,15 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
                     *(b for undone in stored.undone for b in undone.outputs),
                 )
             )
-            return _Change(_without_stored_outputs(stored)) if person_id.encode() in kept else None
+            bringing = any(person_id in held.brought for held in stored.merges)
+            if person_id.encode() not in kept and not bringing:
+                return None
+            scrubbed = _without_stored_outputs(stored) if person_id.encode() in kept else stored
+            merges = tuple(
+                replace(held, brought=tuple(other for other in held.brought if other != person_id))
+                for held in scrubbed.merges
+            )
+            return _Change(replace(scrubbed, merges=merges))
 
         await _write(deps, organisation_id, holder_id, f"scrubbed:{cause.key}", scrub, cause.origin)
 
@@ -961,7 +969,9 @@ async def _commit(
         # Published again with the merge, should it be delivered again after later changes.
         with_triggers = _as_json(change.outputs + tuple(fired))
         merges = tuple(
-            replace(held, outputs=with_triggers) if held.merge_id == change.fired_in_merge else held
+            replace(held, outputs=with_triggers, claimed=tuple(claimed))
+            if held.merge_id == change.fired_in_merge
+            else held
             for held in profile.merges
         )
         profile = replace(profile, merges=merges)
@@ -1020,19 +1030,15 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
     # What each merged profile had applied when the survivor read it: a late fact applied since is caught below.
     read: dict[str, int] = {}
     freed: list[StoredProfile] = []
-    # The survivor as the merge found it, and everyone whose history the merge folded into it: one erased before the
-    # survivor was stored is left out by doing the merge again (`absorb_again`).
+    # The survivor as this merge found it, and who was erased meanwhile (see `_leave_out_erased`).
     found: list[StoredProfile] = []
-    folded: set[str] = set()
     leaving_out: set[str] = set()
-    first_claims: set[str] = set()
 
     async def absorb(stored: StoredProfile) -> _Change | None:
         if stored.merge_in_force(merge_id) is not None or stored.undone_merge(merge_id) is not None:
             return None
         read.clear()
         freed.clear()
-        folded.clear()
         found[:] = [stored]
         base = stored
         if stored.merged_by is not None and stored.merged_at is not None and stored.merged_at < merged.merged_at:
@@ -1040,93 +1046,62 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             # unmerge still on its way. The survivor is active again from now on (the unmerge finds it done).
             freed.append(stored)
             base = replace(stored, merged_into=None, merged_by=None, merged_at=None)
-            state, held_sent = await _full_state(deps, base, leaving_out=leaving_out, folded=folded)
+            state, held_sent = await _full_state(deps, base)
             base = replace(base, state=state, held_sent=held_sent)
-        others: list[StoredProfile] = []
-        for person_id in merged.merged_person_ids:
-            if person_id in leaving_out:
-                continue
-            other = await store.profile(organisation_id, person_id)
-            if other is not None and other.merged_by == merge_id and other.merged_into == survivor_id:
-                others.append(other)
-                read[person_id] = other.applied
-        # Each rebuilt from the logs, not taken as stored: a profile in the middle of a chain of merges may still
-        # hold a history an unmerge or an erasure deeper down has taken out since.
-        rebuilt = [await _full_state(deps, other, leaving_out=leaving_out, folded=folded) for other in others]
-        state = reduce(merge, (history for history, _ in rebuilt), base.state)
-        sent = (_sent_to(other) | held_sent for other, (_, held_sent) in zip(others, rebuilt, strict=True))
-        base = replace(base, held_sent=base.held_sent.union(*sent))
-        # The household identity moved the survivor to, if any, as of the merge.
-        moved = None
-        if merged.household_id is not None:
-            moved = base.in_household(merged.household_id, merge_move_moment(merged.merged_at))
-        joins = None if moved is None or moved.household_id == base.household_id else moved.household_id
-        if moved is not None:
-            base = replace(base, household_at=moved.household_at)
-        if base.is_merged:
-            change = _quietly(replace(base, household_id=joins or base.household_id), state)
-        else:
-            # A survivor freed from an undone merge is told in full, from nothing: it fires no trigger.
-            merged_in = None if freed else await _histories_in(deps, others)
-            change = _announced(deps, base, state, cause, appearing=bool(freed), joins=joins, merged_in=merged_in)
-            change = replace(change, fired_in_merge=merge_id)
-        held = MergeInForce(merge_id, tuple(other.person_id for other in others), _as_json(change.outputs))
-        active_at = _latest(stored.active_at, merged.merged_at)
-        return replace(change, profile=replace(change.profile, merges=(*stored.merges, held), active_at=active_at))
+        change, record = await _merge_change(deps, merged, cause, stored, base, appearing=bool(freed), read=read)
+        return replace(change, profile=replace(change.profile, merges=(*stored.merges, record)))
 
     async def absorb_again(stored: StoredProfile) -> _Change | None:
-        """The survivor recomputed without those erased meanwhile (`leaving_out`), and announced from the profile
-        the merge found: what this announces replaces what the merge first announced, which may tell their details.
-        The claims the merge made are given up here, and claimed again if still fired."""
+        """The merge done again, leaving out those erased meanwhile (`leaving_out`), and announced from the
+        survivor as it was without the merge: what this announces replaces what the merge announced before, which
+        may tell their details."""
         held = stored.merge_in_force(merge_id)
         if held is None:
             # Undone since: the unmerge recomputed the survivor.
             return None
-        rest = MergeInForce(merge_id, tuple(other for other in held.person_ids if other not in leaving_out))
-        base = _without_stored_outputs(replace(stored, merges=_replace_merge(stored.merges, merge_id, rest)))
-        base = replace(base, fired=base.fired - first_claims)
-        folded.clear()
-        state, held_sent = await _full_state(deps, base, leaving_out=leaving_out, folded=folded)
-        base = replace(base, held_sent=held_sent)
-        if base.is_merged:
-            return _quietly(base, state)
-        before = found[0]
-        told = replace(
-            base,
-            state=before.state,
-            segments=before.segments,
-            announced_view=before.announced_view,
-            household_id=before.household_id,
-            due_at=before.due_at,
+        without = replace(stored, merges=_replace_merge(stored.merges, merge_id, None))
+        state, held_sent = await _full_state(deps, without, leaving_out=leaving_out)
+        # What was last announced before the merge: as this merge found it, or else as the state without it shows.
+        first = found[0] if found else None
+        as_of = _as_of(deps, state)
+        segments = (
+            first.segments
+            if first is not None
+            else evaluate_segments(
+                deps.rules.segments,
+                view(state, as_of=as_of, seasons=deps.rules.seasons, household_id=stored.household_id),
+                as_of,
+            )
         )
-        joins = base.household_id if base.household_id != before.household_id else None
-        merged_in = None
-        if not freed:
-            now_in = await store.profiles_of(organisation_id, rest.person_ids)
-            histories = await _histories_in(deps, list(now_in.values()))
-            merged_in = [profile for profile in histories if profile.person_id not in leaving_out]
-        change = _announced(deps, told, state, cause, appearing=bool(freed), joins=joins, merged_in=merged_in)
-        kept = MergeInForce(merge_id, rest.person_ids, _as_json(change.outputs))
-        merges = _replace_merge(change.profile.merges, merge_id, kept)
-        return replace(change, profile=replace(change.profile, merges=merges), fired_in_merge=merge_id)
+        base = replace(
+            _without_stored_outputs(stored),
+            state=state,
+            held_sent=held_sent,
+            segments=segments,
+            household_id=stored.household_id if first is None else first.household_id,
+            household_at=stored.household_at if first is None else first.household_at,
+            due_at=None if first is None else first.due_at,
+            announced_view=None,
+            # Given up by the caller before this: claimed again below if still fired.
+            fired=stored.fired - frozenset(held.claimed),
+        )
+        change, record = await _merge_change(
+            deps, merged, cause, stored, base, appearing=bool(freed), read={}, leaving_out=leaving_out
+        )
+        return replace(
+            change, profile=replace(change.profile, merges=_replace_merge(change.profile.merges, merge_id, record))
+        )
 
     written = await _write(deps, organisation_id, survivor_id, cause.key, absorb, cause.origin)
     if written is None:
         return None
-    if written.outcome == "applied":
-        first_claims.update(written.profile.fired - found[0].fired)
-        written = await _leave_out_erased(deps, written, folded, leaving_out, first_claims, absorb_again, cause)
-        if written is None:
-            return None
+    # Delivered again too: a writer that died before its check stored what the merge brought, for this one to check.
+    written = await _leave_out_erased(deps, written, merge_id, leaving_out, absorb_again, cause)
+    if written is None:
+        return None
     held = written.profile.merge_in_force(merge_id)
-    scrub = False
     if written.outcome == "unchanged":
-        republished = _from_json(() if held is None else held.outputs)
-        if held is not None and republished and await _brings_erased(deps, organisation_id, held):
-            # Stored before someone it brings was erased, by a writer that died before doing it again without them:
-            # what it stored may tell their details. The survivor is recomputed below, and that alone announced.
-            republished, scrub = (), True
-        outputs = [*written.helped, *republished]
+        outputs = [*written.helped, *_from_json(() if held is None else held.outputs)]
     else:
         outputs = list(written.outputs)
     previous = freed[0] if freed and written.outcome == "applied" else None
@@ -1140,7 +1115,7 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             outputs.extend(await _let_go(deps, organisation_id, survivor_id, merge_id, person_id, cause))
     current: StoredProfile | None = written.profile
     if written.outcome == "unchanged" or await _changed_since(deps, organisation_id, read):
-        recomputed = await _recompute(deps, organisation_id, survivor_id, cause, scrub=scrub)
+        recomputed = await _recompute(deps, organisation_id, survivor_id, cause)
         outputs.extend(() if recomputed is None else recomputed.outputs)
         current = None if recomputed is None else recomputed.profile
     brought = None
@@ -1154,34 +1129,91 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
     return _Written(written.profile, tuple(outputs), written.outcome)
 
 
-async def _brings_erased(deps: ProfileDeps, organisation_id: str, held: MergeInForce) -> bool:
-    """Whether anyone the merge brings, or who was merged into them, is erased."""
-    merged_in = await deps.store.profiles_of(organisation_id, held.person_ids)
-    histories = await _histories_in(deps, list(merged_in.values()))
-    brought = {*held.person_ids, *(profile.person_id for profile in histories)}
-    return bool(await deps.store.erased_among(organisation_id, brought))
+async def _merge_change(
+    deps: ProfileDeps,
+    merged: PersonsMergedV1,
+    cause: _Cause,
+    stored: StoredProfile,
+    base: StoredProfile,
+    *,
+    appearing: bool,
+    read: dict[str, int],
+    leaving_out: Collection[str] = (),
+) -> tuple[_Change, MergeInForce]:
+    """The survivor `base` (the `stored` profile, or one rebuilt from it) with the histories of the persons marked
+    merged into it folded in, as the merge announces it; and the merge's record, for the caller to keep. Those of
+    `leaving_out` are left out; `read` gets what each merged profile had applied."""
+    store, organisation_id, survivor_id, merge_id = (
+        deps.store,
+        stored.organisation_id,
+        stored.person_id,
+        merged.merge_id,
+    )
+    others: list[StoredProfile] = []
+    for person_id in merged.merged_person_ids:
+        if person_id in leaving_out:
+            continue
+        other = await store.profile(organisation_id, person_id)
+        if other is not None and other.merged_by == merge_id and other.merged_into == survivor_id:
+            others.append(other)
+            read[person_id] = other.applied
+    # Each rebuilt from the logs, not taken as stored: a profile in the middle of a chain of merges may still hold a
+    # history an unmerge or an erasure deeper down has taken out since.
+    brought: set[str] = set()
+    rebuilt = [await _full_state(deps, other, leaving_out=leaving_out, folded=brought) for other in others]
+    state = reduce(merge, (history for history, _ in rebuilt), base.state)
+    sent = (_sent_to(other) | held_sent for other, (_, held_sent) in zip(others, rebuilt, strict=True))
+    base = replace(base, held_sent=base.held_sent.union(*sent))
+    # The household identity moved the survivor to, if any, as of the merge.
+    moved = None
+    if merged.household_id is not None:
+        moved = base.in_household(merged.household_id, merge_move_moment(merged.merged_at))
+    joins = None if moved is None or moved.household_id == base.household_id else moved.household_id
+    if moved is not None:
+        base = replace(base, household_at=moved.household_at)
+    if base.is_merged:
+        change = _quietly(replace(base, household_id=joins or base.household_id), state)
+    else:
+        # A survivor freed from an undone merge is told in full, from nothing: it fires no trigger.
+        merged_in = None
+        if not appearing:
+            histories = await _histories_in(deps, others)
+            merged_in = [profile for profile in histories if profile.person_id not in leaving_out]
+        change = _announced(deps, base, state, cause, appearing=appearing, joins=joins, merged_in=merged_in)
+        change = replace(change, fired_in_merge=merge_id)
+    record = MergeInForce(
+        merge_id, tuple(other.person_id for other in others), _as_json(change.outputs), brought=tuple(sorted(brought))
+    )
+    active_at = _latest(stored.active_at, merged.merged_at)
+    return replace(change, profile=replace(change.profile, active_at=active_at)), record
 
 
 async def _leave_out_erased(
     deps: ProfileDeps,
     written: _Written,
-    folded: set[str],
+    merge_id: str,
     leaving_out: set[str],
-    first_claims: Collection[str],
     absorb_again: Decide,
     cause: _Cause,
 ) -> _Written | None:
-    """The merge `written` stored, done again (`absorb_again`) while anyone whose history it folded in (`folded`, as
-    the last time did) was erased before it was stored: what it announced may tell their details. An erasure marks
-    the person before it looks for the profiles holding them, so one marked after this looked finds the survivor
-    stored, and takes the person out of it itself."""
+    """The merge `written` holds, done again (`absorb_again`) while anyone whose history it brought is erased: an
+    erasure that ran while the merge read their history, before it stored the survivor, found no merge to take them
+    out of, and what the merge stored and announced may tell their details. An erasure marks the person before it
+    looks for the profiles holding them, so one marked after this looked finds the survivor stored, and takes the
+    person out of it itself."""
     store, organisation_id, survivor_id = deps.store, written.profile.organisation_id, written.profile.person_id
     helped = written.helped
     for _time in range(MAX_MERGE_DEPTH):
-        erased = await store.erased_among(organisation_id, folded)
-        if not erased - leaving_out:
-            break
+        held = written.profile.merge_in_force(merge_id)
+        erased = (
+            frozenset() if held is None or not held.brought else await store.erased_among(organisation_id, held.brought)
+        )
+        if held is None or not erased:
+            return written
         leaving_out |= erased
+        # Given up first, and claimed again by the merge done again if it still fires them: a claim kept for a
+        # trigger never published would keep its rule from firing for good.
+        await store.release_triggers(organisation_id, [(key, cause.fired_by) for key in held.claimed])
         again = await _write(deps, organisation_id, survivor_id, cause.key, absorb_again, cause.origin)
         if again is None:
             return None
@@ -1189,16 +1221,7 @@ async def _leave_out_erased(
         # Not applied: undone since, and the unmerge announced the survivor without them.
         own = again.outputs[len(again.helped) :] if again.outcome == "applied" else ()
         written = replace(again, outputs=helped + own, helped=helped)
-    else:
-        raise ProfileBusyError(f"{survivor_id}: persons kept being erased while merged into it")
-    if leaving_out:
-        # Claimed the first time and fired no more: let go, for the rule to fire later if it holds then.
-        current = await store.profile(organisation_id, survivor_id)
-        fired = frozenset() if current is None else current.fired
-        await store.release_triggers(
-            organisation_id, [(key, cause.fired_by) for key in sorted(first_claims) if key not in fired]
-        )
-    return written
+    raise ProfileBusyError(f"{survivor_id}: persons kept being erased while merged into it")
 
 
 async def _mark_merged(
@@ -1283,7 +1306,11 @@ async def _let_go(
         held = stored.merge_in_force(merge_id)
         if held is None or person_id not in held.person_ids:
             return None
-        rest = MergeInForce(merge_id, tuple(other for other in held.person_ids if other != person_id))
+        rest = replace(
+            held,
+            person_ids=tuple(other for other in held.person_ids if other != person_id),
+            brought=tuple(other for other in held.brought if other != person_id),
+        )
         # Announcements kept for republication may tell the person's details: none is kept.
         remaining = _without_stored_outputs(replace(stored, merges=_replace_merge(stored.merges, merge_id, rest)))
         state, held_sent = await _full_state(deps, remaining)

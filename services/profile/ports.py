@@ -38,6 +38,11 @@ class MergeInForce:
     # What the survivor announced when the merge was applied, published again if the merge is delivered again.
     # Dropped when an erasure takes a person out of the merge: it may tell that person's details.
     outputs: Sequence[bytes] = ()
+    # Everyone whose history the merge brought (those merged, and those merged into them), and the trigger dedupe
+    # keys it claimed: one of them erased before the merge stored the survivor is left out by doing the merge again,
+    # at once or when it is delivered again. An erasure takes the person out of `brought`.
+    brought: tuple[str, ...] = ()
+    claimed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

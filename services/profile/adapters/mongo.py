@@ -971,7 +971,13 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
         "active_at": profile.active_at,
         # Lists, not maps keyed by merge id: stored keys may not contain dots.
         "merges": [
-            {"merge_id": merge.merge_id, "person_ids": list(merge.person_ids), "outputs": list(merge.outputs)}
+            {
+                "merge_id": merge.merge_id,
+                "person_ids": list(merge.person_ids),
+                "outputs": list(merge.outputs),
+                "brought": list(merge.brought),
+                "claimed": list(merge.claimed),
+            }
             for merge in profile.merges
         ],
         "undone": [{"merge_id": merge.merge_id, "outputs": list(merge.outputs)} for merge in profile.undone],
@@ -1018,6 +1024,9 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
                 merge_id=merge["merge_id"],
                 person_ids=tuple(merge["person_ids"]),
                 outputs=_outputs(merge.get("outputs", ())),
+                # Stored before they were kept: the merge is not checked again for those erased meanwhile.
+                brought=tuple(merge.get("brought", ())),
+                claimed=tuple(merge.get("claimed", ())),
             )
             for merge in document.get("merges", ())
         ),

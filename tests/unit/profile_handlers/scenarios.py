@@ -882,22 +882,114 @@ async def a_merge_stored_after_an_erasure_marked_the_person_it_brings_publishes_
     assert (await world.fields("per_anne"))["emails"] == ["per_anne@example.com"]
 
 
-async def an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later(world: World) -> None:
-    # Anne saw two productions, Carl a third: the merge bringing him makes the offer hold, until he is erased.
+async def offer_merge_bringing_carl_while_he_is_erased(world: World, *, then: str) -> tuple[Envelope, ...]:
+    """Anne saw two productions, Carl a third: the merge bringing him makes the offer hold. Carl is erased while
+    the merge has read his history and not stored Anne; `then` the merge goes on (`goes_on`), dies as it checks who
+    it brought (`dies_checking`) or as it gives up its claims (`dies_releasing`), and is delivered again, or is
+    undone before it checks (`undone`). Returns what the merge published in the end."""
     await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
     await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna"))
     await world.deliver(world.purchase("sale-c1", "per_carl", production="belles-soeurs"))
+    merge = world.merged("mrg_1", "per_anne", "per_carl")
     merging_world, store = gated(world)
     storing_anne = store.hold("save", lambda args: args[0].person_id == "per_anne")
-    merging = asyncio.create_task(merging_world.deliver(world.merged("mrg_1", "per_anne", "per_carl")))
+    dying_at = {"dies_checking": "erased_among", "dies_releasing": "release_triggers"}.get(then)
+    if dying_at is not None:
+        store.hold(dying_at, lambda args: True, crash=True)
+    checking = store.hold("erased_among", lambda args: True) if then == "undone" else None
+    merging = asyncio.create_task(merging_world.deliver(merge))
     await asyncio.wait_for(storing_anne.reached.wait(), 5)
     await world.deliver(world.erasure("per_carl"))
     storing_anne.opened.set()
+    if checking is not None:
+        await asyncio.wait_for(checking.reached.wait(), 5)
+        await world.deliver(world.unmerged("mrg_1", "per_anne", "per_carl"))
+        checking.opened.set()
+    if dying_at is None:
+        return await asyncio.wait_for(merging, 5)
+    with pytest.raises(CrashError):
+        await asyncio.wait_for(merging, 5)
+    return await world.deliver(merge)
 
-    assert rules_fired(await asyncio.wait_for(merging, 5)) == []
-    assert rules_fired(await world.deliver(world.purchase("sale-a3", "per_anne", production="tartuffe"))) == [
-        ("subscription-offer-third-production", "per_anne")
-    ]
+
+async def third_production_of_anne(world: World) -> list[tuple[str, str]]:
+    return rules_fired(await world.deliver(world.purchase("sale-a3", "per_anne", production="tartuffe")))
+
+
+async def an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later(world: World) -> None:
+    assert rules_fired(await offer_merge_bringing_carl_while_he_is_erased(world, then="goes_on")) == []
+    assert await third_production_of_anne(world) == [("subscription-offer-third-production", "per_anne")]
+
+
+async def an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later_though_it_died_checking(
+    world: World,
+) -> None:
+    assert rules_fired(await offer_merge_bringing_carl_while_he_is_erased(world, then="dies_checking")) == []
+    assert await third_production_of_anne(world) == [("subscription-offer-third-production", "per_anne")]
+
+
+async def an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later_though_it_died_releasing(
+    world: World,
+) -> None:
+    assert rules_fired(await offer_merge_bringing_carl_while_he_is_erased(world, then="dies_releasing")) == []
+    assert await third_production_of_anne(world) == [("subscription-offer-third-production", "per_anne")]
+
+
+async def an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later_though_it_was_undone(
+    world: World,
+) -> None:
+    assert rules_fired(await offer_merge_bringing_carl_while_he_is_erased(world, then="undone")) == []
+    assert await third_production_of_anne(world) == [("subscription-offer-third-production", "per_anne")]
+
+
+async def a_merge_that_died_before_leaving_out_a_person_erased_beneath_it_publishes_nothing_naming_them_again(
+    world: World,
+) -> None:
+    published = await merge_bringing_carl_while_he_is_erased(world, beneath=True, dies_once_stored=True)
+
+    assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
+    assert await world.naming("per_carl") == []
+    assert (await world.fields("per_anne"))["emails"] == ["per_dan@example.com", "per_anne@example.com"]
+
+
+async def a_person_erased_deep_in_a_chain_is_named_by_no_merge_that_brought_them(world: World) -> None:
+    await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))
+    await world.deliver(world.donation("gift-d", "per_dan", days_ago=20))
+    await world.deliver(world.merged("mrg_1", "per_dan", "per_carl"))
+    await world.deliver(world.merged("mrg_2", "per_anne", "per_dan"))
+    assert (await world.profile("per_anne")).merges[0].brought == ("per_carl", "per_dan")
+
+    await world.deliver(world.erasure("per_carl"))
+
+    assert (await world.profile("per_anne")).merges[0].brought == ("per_dan",)
+    assert await world.naming("per_carl") == []
+
+
+async def a_merge_done_again_without_a_person_erased_meanwhile_still_tells_what_the_others_brought(
+    world: World,
+) -> None:
+    # Béa and Carl merged into Anne; Carl erased while the merge read him; the merge dies once it stored Anne.
+    await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))
+    await world.deliver(world.donation("gift-b", "per_bea", days_ago=20))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    merge = world.merged("mrg_1", "per_anne", "per_bea", "per_carl")
+    merging_world, store = gated(world)
+    storing_anne = store.hold("save", lambda args: args[0].person_id == "per_anne")
+    store.hold("erased_among", lambda args: True, crash=True)
+    merging = asyncio.create_task(merging_world.deliver(merge))
+    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    await world.deliver(world.erasure("per_carl"))
+    storing_anne.opened.set()
+    with pytest.raises(CrashError):
+        await asyncio.wait_for(merging, 5)
+
+    published = await world.deliver(merge)
+
+    assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
+    # Downstream last heard of Anne's gift alone: Béa's is told.
+    changed = [output.data["changed"] for output in published if output.type == PROFILE_CHANGED]
+    assert [change["donations_count"] for change in changed if "donations_count" in change] == [2]
+    assert "per_bea@example.com" in (await world.fields("per_anne"))["emails"]
 
 
 async def a_fact_cut_short_and_done_again_by_a_merge_decides_as_it_did_first(world: World) -> None:
@@ -2107,6 +2199,12 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_stored_after_an_erasure_marked_the_person_it_brings_publishes_nothing_naming_them,
     a_merge_that_died_before_leaving_out_a_person_erased_meanwhile_publishes_nothing_naming_them_again,
     an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later,
+    an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later_though_it_died_checking,
+    an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later_though_it_died_releasing,
+    an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later_though_it_was_undone,
+    a_merge_that_died_before_leaving_out_a_person_erased_beneath_it_publishes_nothing_naming_them_again,
+    a_merge_done_again_without_a_person_erased_meanwhile_still_tells_what_the_others_brought,
+    a_person_erased_deep_in_a_chain_is_named_by_no_merge_that_brought_them,
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
     a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others,
