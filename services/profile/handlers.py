@@ -160,6 +160,9 @@ ERASURE_REQUEST = "erasure_request"
 NOT_FOLDED = "not_a_profile_fact"
 FOR_ERASED = "erased_person"
 ERASED = "erased"
+# What an erasure leaves in a merge's `brought` for the person it takes out of it: someone erased was brought, and
+# the merge is done again without them when it is delivered again (see `_leave_out_erased`).
+ERASED_MARK = "erased"
 
 
 async def _noted(deps: ProfileDeps, organisation_id: str, event_id: str, reason: str) -> tuple[str, ...]:
@@ -419,7 +422,11 @@ async def _finish_erasure(deps: ProfileDeps, organisation_id: str, person_id: st
 async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, person_id: str, cause: "_Cause") -> None:
     """A profile that held the person's history and no longer does (an unmerge gave it back, lower down a chain of
     merges) keeps what it announced meanwhile, for a redelivery to publish again; the erasure drops those
-    announcements wherever they name the person, and the person from the merges that brought them."""
+    announcements wherever they name the person.
+
+    A merge still bringing the person was stored after the erasure looked for the profiles holding them, with
+    their history read before: the survivor's state is rebuilt without it, quietly, and the merge is marked to be
+    done again without them when it is delivered again (`_leave_out_erased`), which announces it."""
     for holder_id in await deps.store.profiles_naming(organisation_id, person_id):
 
         async def scrub(stored: StoredProfile) -> _Change | None:
@@ -433,14 +440,31 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
             bringing = any(person_id in held.brought for held in stored.merges)
             if person_id.encode() not in kept and not bringing:
                 return None
-            scrubbed = _without_stored_outputs(stored) if person_id.encode() in kept else stored
+            scrubbed = _without_stored_outputs(stored)
+            if not bringing:
+                return _Change(scrubbed)
             merges = tuple(
-                replace(held, brought=tuple(other for other in held.brought if other != person_id))
+                replace(held, person_ids=tuple(other for other in held.person_ids if other != person_id))
                 for held in scrubbed.merges
             )
-            return _Change(replace(scrubbed, merges=merges))
+            state, held_sent = await _full_state(deps, replace(scrubbed, merges=merges), leaving_out={person_id})
+            if state == stored.state:
+                # Given back by an unmerge beneath before the erasure: the state holds none of their history.
+                forgotten = tuple(
+                    replace(held, brought=tuple(other for other in held.brought if other != person_id))
+                    for held in merges
+                )
+                return _Change(replace(scrubbed, merges=forgotten))
+            marked = tuple(replace(held, brought=_marked_erased(held.brought, person_id)) for held in merges)
+            return _Change(replace(scrubbed, merges=marked, state=state, held_sent=held_sent))
 
         await _write(deps, organisation_id, holder_id, f"scrubbed:{cause.key}", scrub, cause.origin)
+
+
+def _marked_erased(brought: tuple[str, ...], person_id: str) -> tuple[str, ...]:
+    if person_id not in brought:
+        return brought
+    return tuple(sorted({*(other for other in brought if other != person_id), ERASED_MARK}))
 
 
 async def _prove_erased(
@@ -1059,6 +1083,13 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         if held is None:
             # Undone since: the unmerge recomputed the survivor.
             return None
+        if not (leaving_out | {ERASED_MARK}) & set(held.brought) and held.outputs:
+            # Done again by another writer already, which kept what it announced. (The erasure letting them go
+            # from this merge leaves nothing kept: the merge is still to be announced without them.)
+            return None
+        # Given up first, and claimed again below if still fired: a claim kept for a trigger never published would
+        # keep its rule from firing for good.
+        await store.release_triggers(organisation_id, [(key, cause.fired_by) for key in held.claimed])
         without = replace(stored, merges=_replace_merge(stored.merges, merge_id, None))
         state, held_sent = await _full_state(deps, without, leaving_out=leaving_out)
         # What was last announced before the merge: as this merge found it, or else as the state without it shows.
@@ -1082,7 +1113,6 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             household_at=stored.household_at if first is None else first.household_at,
             due_at=None if first is None else first.due_at,
             announced_view=None,
-            # Given up by the caller before this: claimed again below if still fired.
             fired=stored.fired - frozenset(held.claimed),
         )
         change, record = await _merge_change(
@@ -1205,20 +1235,24 @@ async def _leave_out_erased(
     helped = written.helped
     for _time in range(MAX_MERGE_DEPTH):
         held = written.profile.merge_in_force(merge_id)
-        erased = (
-            frozenset() if held is None or not held.brought else await store.erased_among(organisation_id, held.brought)
-        )
-        if held is None or not erased:
+        if held is None:
+            return written
+        named = set(held.brought) - {ERASED_MARK}
+        erased = set(await store.erased_among(organisation_id, named)) if named else set()
+        if ERASED_MARK in held.brought:
+            erased.add(ERASED_MARK)
+        if not erased:
             return written
         leaving_out |= erased
-        # Given up first, and claimed again by the merge done again if it still fires them: a claim kept for a
-        # trigger never published would keep its rule from firing for good.
-        await store.release_triggers(organisation_id, [(key, cause.fired_by) for key in held.claimed])
         again = await _write(deps, organisation_id, survivor_id, cause.key, absorb_again, cause.origin)
         if again is None:
             return None
         helped += again.helped
-        # Not applied: undone since, and the unmerge announced the survivor without them.
+        if again.profile.merge_in_force(merge_id) is None:
+            # Undone since, and the unmerge announced the survivor without them: what this merge claimed for what
+            # it announced first, never published, is given up.
+            await store.release_triggers(organisation_id, [(key, cause.fired_by) for key in held.claimed])
+        # Not applied: undone since, or done again by another writer, whose announcements are published below.
         own = again.outputs[len(again.helped) :] if again.outcome == "applied" else ()
         written = replace(again, outputs=helped + own, helped=helped)
     raise ProfileBusyError(f"{survivor_id}: persons kept being erased while merged into it")
@@ -1320,7 +1354,8 @@ async def _let_go(
     written = await _write(deps, organisation_id, survivor_id, cause.key, release, cause.origin)
     if written is None:
         return []
-    return list(written.outputs) + await _recompute_upwards(deps, written.profile, cause, scrub=upwards)
+    forget = person_id if upwards else None
+    return list(written.outputs) + await _recompute_upwards(deps, written.profile, cause, scrub=upwards, forget=forget)
 
 
 async def _recompute_upwards(
@@ -1330,10 +1365,11 @@ async def _recompute_upwards(
     *,
     scrub: bool = False,
     merged_in: Sequence[StoredProfile] | None = None,
+    forget: str | None = None,
 ) -> list[Envelope]:
     """Every profile holding `profile` through merges, recomputed in turn up to the top: each holds the histories
     beneath it in its state, and none may keep one that left (an erasure's details, an unmerged person's history).
-    `scrub` and `merged_in`: see `_recompute`."""
+    `scrub`, `merged_in` and `forget`: see `_recompute`."""
     outputs: list[Envelope] = []
     current = profile
     for _hop in range(MAX_MERGE_DEPTH):
@@ -1343,7 +1379,7 @@ async def _recompute_upwards(
         if holder is None or not holder.holds(current.merged_by, current.person_id):
             return outputs
         recomputed = await _recompute(
-            deps, current.organisation_id, holder.person_id, cause, scrub=scrub, merged_in=merged_in
+            deps, current.organisation_id, holder.person_id, cause, scrub=scrub, merged_in=merged_in, forget=forget
         )
         if recomputed is None:
             return outputs
@@ -1371,14 +1407,21 @@ async def _recompute(
     *,
     scrub: bool = False,
     merged_in: Sequence[StoredProfile] | None = None,
+    forget: str | None = None,
 ) -> _Written | None:
     """The profile recomputed from the logs of its own history and of the histories merged into it. With `scrub`,
-    the announcements it keeps for republication are dropped as well; with `merged_in`, the change is a merge
-    bringing those histories (see `_announced`)."""
+    the announcements it keeps for republication are dropped as well, and `forget` (a person erased, whose history
+    it no longer holds) from the merges that brought them; with `merged_in`, the change is a merge bringing those
+    histories (see `_announced`)."""
 
     async def recompute(stored: StoredProfile) -> _Change | None:
         state, held_sent = await _full_state(deps, stored)
         base = replace(_without_stored_outputs(stored) if scrub else stored, held_sent=held_sent)
+        if forget is not None:
+            merges = tuple(
+                replace(held, brought=tuple(other for other in held.brought if other != forget)) for held in base.merges
+            )
+            base = replace(base, merges=merges)
         if state == stored.state and base == stored:
             return None
         if stored.is_merged:

@@ -965,6 +965,113 @@ async def a_person_erased_deep_in_a_chain_is_named_by_no_merge_that_brought_them
     assert await world.naming("per_carl") == []
 
 
+async def a_merge_delivered_again_after_someone_it_brought_was_erased_since_changes_nothing(world: World) -> None:
+    # Anne saw two productions, Dan a third, Carl (merged into Dan) gave: Dan's merge into Anne sends the offer. Long
+    # after, Carl is erased, and the merge is delivered again before the erasure's last step.
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna"))
+    await world.deliver(world.purchase("sale-d1", "per_dan", production="belles-soeurs"))
+    await world.deliver(world.donation("gift-c", "per_carl", days_ago=20))
+    await world.deliver(world.merged("mrg_1", "per_dan", "per_carl"))
+    merge = world.merged("mrg_2", "per_anne", "per_dan")
+    assert rules_fired(await world.deliver(merge)) == [("subscription-offer-third-production", "per_anne")]
+    erasure = await world.handle(world.erasure("per_carl"))
+    before = await world.profile("per_anne")
+
+    assert rules_fired(await world.deliver(merge)) == []
+
+    assert (await world.profile("per_anne")).version == before.version
+    assert erasure.after_publish is not None
+    await erasure.after_publish()
+    assert await world.naming("per_carl") == []
+    # Sent once this season: a fourth production does not send it again.
+    assert rules_fired(await world.deliver(world.purchase("sale-a4", "per_anne", production="tartuffe"))) == []
+
+
+async def a_merge_whose_erased_person_the_erasure_let_go_meanwhile_still_tells_what_the_others_brought(
+    world: World,
+) -> None:
+    # Carl's erasure marks him while the merge reads him, and takes him out of Anne once the merge stored her,
+    # before the merge checks who it brought.
+    await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))
+    await world.deliver(world.donation("gift-b", "per_bea", days_ago=20))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    merging_world, merging_store = gated(world)
+    storing_anne = merging_store.hold("save", lambda args: args[0].person_id == "per_anne")
+    checking = merging_store.hold("erased_among", lambda args: True)
+    merging = asyncio.create_task(merging_world.deliver(world.merged("mrg_1", "per_anne", "per_bea", "per_carl")))
+    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    erasing_world, erasing_store = gated(world)
+    looking = erasing_store.hold("profile", lambda args: args[1] == "per_carl")
+    erasing = asyncio.create_task(erasing_world.deliver(world.erasure("per_carl")))
+    await asyncio.wait_for(looking.reached.wait(), 5)
+    storing_anne.opened.set()
+    await asyncio.wait_for(checking.reached.wait(), 5)
+    looking.opened.set()
+    published = list(await asyncio.wait_for(erasing, 5))
+    checking.opened.set()
+    published += await asyncio.wait_for(merging, 5)
+
+    assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
+    changed = [output.data["changed"] for output in published if output.type == PROFILE_CHANGED]
+    assert [change["donations_count"] for change in changed if "donations_count" in change] == [2]
+    assert await world.naming("per_carl") == []
+
+
+async def a_merge_done_again_by_two_writers_is_stored_once(world: World) -> None:
+    # The merge's first delivery stored Anne while Carl was erased, and is slow to do it again; a second delivery
+    # (the consumer's partitions moved meanwhile) does it.
+    await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))
+    await world.deliver(world.donation("gift-b", "per_bea", days_ago=20))
+    merge = world.merged("mrg_1", "per_anne", "per_bea", "per_carl")
+    slow_world, store = gated(world)
+    storing_anne = store.hold("save", lambda args: args[0].person_id == "per_anne")
+    checking = store.hold("erased_among", lambda args: True)
+    slow = asyncio.create_task(slow_world.deliver(merge))
+    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    await world.deliver(world.erasure("per_carl"))
+    storing_anne.opened.set()
+    await asyncio.wait_for(checking.reached.wait(), 5)
+    second = await world.deliver(merge)
+    done_again = await world.profile("per_anne")
+
+    checking.opened.set()
+    first = await asyncio.wait_for(slow, 5)
+
+    assert (await world.profile("per_anne")).version == done_again.version
+    told = [output for output in (*first, *second) if output.type == PROFILE_CHANGED]
+    assert len({output.id for output in told}) == len({output.model_dump_json() for output in told})
+    assert [output.type for output in first if "per_carl@example.com" in output.model_dump_json()] == []
+
+
+async def a_merge_stored_before_the_erasure_s_last_step_and_cut_short_is_done_again_without_them(world: World) -> None:
+    # Carl's erasure ran while the merge read him, and its last step (after publication) finds Anne stored with
+    # his history; the merge died before its check.
+    await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))
+    await world.deliver(world.donation("gift-b", "per_bea", days_ago=20))
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
+    merge = world.merged("mrg_1", "per_anne", "per_bea", "per_carl")
+    merging_world, store = gated(world)
+    storing_anne = store.hold("save", lambda args: args[0].person_id == "per_anne")
+    store.hold("erased_among", lambda args: True, crash=True)
+    merging = asyncio.create_task(merging_world.deliver(merge))
+    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    erasure = await world.handle(world.erasure("per_carl"))
+    storing_anne.opened.set()
+    with pytest.raises(CrashError):
+        await asyncio.wait_for(merging, 5)
+    assert erasure.after_publish is not None
+    await erasure.after_publish()
+    assert await world.naming("per_carl") == []
+
+    published = await world.deliver(merge)
+
+    assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
+    changed = [output.data["changed"] for output in published if output.type == PROFILE_CHANGED]
+    assert [change["donations_count"] for change in changed if "donations_count" in change] == [2]
+    assert (await world.fields("per_anne"))["emails"] == ["per_bea@example.com", "per_anne@example.com"]
+
+
 async def a_merge_done_again_without_a_person_erased_meanwhile_still_tells_what_the_others_brought(
     world: World,
 ) -> None:
@@ -2204,6 +2311,10 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_offer_a_merge_fired_for_a_person_erased_meanwhile_is_left_to_fire_later_though_it_was_undone,
     a_merge_that_died_before_leaving_out_a_person_erased_beneath_it_publishes_nothing_naming_them_again,
     a_merge_done_again_without_a_person_erased_meanwhile_still_tells_what_the_others_brought,
+    a_merge_delivered_again_after_someone_it_brought_was_erased_since_changes_nothing,
+    a_merge_whose_erased_person_the_erasure_let_go_meanwhile_still_tells_what_the_others_brought,
+    a_merge_done_again_by_two_writers_is_stored_once,
+    a_merge_stored_before_the_erasure_s_last_step_and_cut_short_is_done_again_without_them,
     a_person_erased_deep_in_a_chain_is_named_by_no_merge_that_brought_them,
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
