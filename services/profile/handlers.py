@@ -427,6 +427,8 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
     A merge still bringing the person was stored after the erasure looked for the profiles holding them, with
     their history read before: the survivor's state is rebuilt without it, quietly, and the merge is marked to be
     done again without them when it is delivered again (`_leave_out_erased`), which announces it."""
+    # Still there until the erasure's last step: who held the person when the erasure began.
+    erased = await deps.store.profile(organisation_id, person_id)
     for holder_id in await deps.store.profiles_naming(organisation_id, person_id):
 
         async def scrub(stored: StoredProfile) -> _Change | None:
@@ -448,14 +450,21 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
                 for held in scrubbed.merges
             )
             state, held_sent = await _full_state(deps, replace(scrubbed, merges=merges), leaving_out={person_id})
-            if state == stored.state:
-                # Given back by an unmerge beneath before the erasure: the state holds none of their history.
-                forgotten = tuple(
-                    replace(held, brought=tuple(other for other in held.brought if other != person_id))
-                    for held in merges
-                )
-                return _Change(replace(scrubbed, merges=forgotten))
-            marked = tuple(replace(held, brought=_marked_erased(held.brought, person_id)) for held in merges)
+
+            def still_brought(held: MergeInForce) -> bool:
+                # Held, when the erasure began, by this profile or by someone this merge brought; not given back by
+                # an unmerge beneath. Without the person's document (an erasure delivered again), by the state.
+                if erased is None:
+                    return state != stored.state
+                holder = erased.merged_into
+                return holder is not None and (holder == stored.person_id or holder in held.brought)
+
+            marked = tuple(
+                replace(held, brought=_marked_erased(held.brought, person_id))
+                if still_brought(held)
+                else replace(held, brought=tuple(other for other in held.brought if other != person_id))
+                for held in merges
+            )
             return _Change(replace(scrubbed, merges=marked, state=state, held_sent=held_sent))
 
         await _write(deps, organisation_id, holder_id, f"scrubbed:{cause.key}", scrub, cause.origin)
@@ -1115,6 +1124,15 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             announced_view=None,
             fired=stored.fired - frozenset(held.claimed),
         )
+        if stored.is_merged:
+            # Merged itself since: it stays as that merge left it, in no segment and never due.
+            base = replace(
+                base,
+                segments=frozenset(),
+                due_at=None,
+                household_id=stored.household_id,
+                household_at=stored.household_at,
+            )
         change, record = await _merge_change(
             deps, merged, cause, stored, base, appearing=bool(freed), read={}, leaving_out=leaving_out
         )

@@ -1018,6 +1018,66 @@ async def a_merge_whose_erased_person_the_erasure_let_go_meanwhile_still_tells_w
     assert await world.naming("per_carl") == []
 
 
+async def merge_that_dies_once_it_stored_carl_erased_meanwhile(world: World, merge: Envelope) -> Handled:
+    """The merge reads Carl, Carl's erasure runs but for its last step, the merge stores the survivor and dies
+    before its check. Returns the erasure as handled, its last step (`after_publish`) still to run."""
+    merging_world, store = gated(world)
+    survivor = merge.data["survivor_person_id"]
+    storing = store.hold("save", lambda args: args[0].person_id == survivor)
+    store.hold("erased_among", lambda args: True, crash=True)
+    merging = asyncio.create_task(merging_world.deliver(merge))
+    await asyncio.wait_for(storing.reached.wait(), 5)
+    erasure = await world.handle(world.erasure("per_carl"))
+    storing.opened.set()
+    with pytest.raises(CrashError):
+        await asyncio.wait_for(merging, 5)
+    assert erasure.after_publish is not None
+    return erasure
+
+
+async def a_merge_done_again_on_a_survivor_merged_meanwhile_leaves_it_in_no_segment(world: World) -> None:
+    await world.deliver(world.purchase("sale-c", "per_carl", days_ago=5))
+    await world.deliver(world.donation("gift-a", "per_anne"))
+    await world.deliver(world.purchase("sale-z", "per_zed", days_ago=5))
+    carl_into_anne = world.merged("mrg_1", "per_anne", "per_carl")
+    erasure = await merge_that_dies_once_it_stored_carl_erased_meanwhile(world, carl_into_anne)
+    await world.deliver(world.merged("mrg_2", "per_zed", "per_anne"))
+    assert erasure.after_publish is not None
+    await erasure.after_publish()
+
+    await world.deliver(carl_into_anne)
+
+    anne = await world.profile("per_anne")
+    assert (anne.merged_by, anne.segments, anne.due_at) == ("mrg_2", frozenset(), None)
+    assert await world.naming("per_carl") == []
+
+
+async def a_merge_cut_short_whose_survivor_was_recomputed_before_the_erasure_s_last_step_is_still_told(
+    world: World,
+) -> None:
+    # A late gift of Béa's recomputes Anne, without Carl, before the erasure's last step; the offer the merge
+    # claimed as it first stored Anne (Carl's production was her third) was never sent.
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna"))
+    await world.deliver(world.purchase("sale-c1", "per_carl", production="belles-soeurs"))
+    await world.deliver(world.donation("gift-b", "per_bea", days_ago=20))
+    merge = world.merged("mrg_1", "per_anne", "per_bea", "per_carl")
+    erasure = await merge_that_dies_once_it_stored_carl_erased_meanwhile(world, merge)
+    published = [*erasure.outputs, *await world.deliver(world.donation("gift-b2", "per_bea", days_ago=1))]
+    assert erasure.after_publish is not None
+    await erasure.after_publish()
+
+    again = await world.deliver(merge)
+
+    published += again
+    assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
+    assert rules_fired(tuple(published)) == []
+    # Told from Anne as she was before the merge: Béa's gifts, which Anne had none of.
+    told = [output.data["changed"] for output in again if output.type == PROFILE_CHANGED]
+    assert [change.get("donations_count") for change in told] == [2]
+    assert await third_production_of_anne(world) == [("subscription-offer-third-production", "per_anne")]
+
+
 async def a_merge_done_again_by_two_writers_is_stored_once(world: World) -> None:
     # The merge's first delivery stored Anne while Carl was erased, and is slow to do it again; a second delivery
     # (the consumer's partitions moved meanwhile) does it.
@@ -2314,6 +2374,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_delivered_again_after_someone_it_brought_was_erased_since_changes_nothing,
     a_merge_whose_erased_person_the_erasure_let_go_meanwhile_still_tells_what_the_others_brought,
     a_merge_done_again_by_two_writers_is_stored_once,
+    a_merge_done_again_on_a_survivor_merged_meanwhile_leaves_it_in_no_segment,
+    a_merge_cut_short_whose_survivor_was_recomputed_before_the_erasure_s_last_step_is_still_told,
     a_merge_stored_before_the_erasure_s_last_step_and_cut_short_is_done_again_without_them,
     a_person_erased_deep_in_a_chain_is_named_by_no_merge_that_brought_them,
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
