@@ -354,8 +354,14 @@ async def erase_profile(envelope: Envelope, resolved: PersonResolvedV1, deps: Pr
     await store.mark_erased(organisation_id, person_id)
     stored = await store.profile(organisation_id, person_id)
     if stored is None:
-        # Erased before, the document deleted; the scrub and the proof may not have run (a failure after the
-        # deletion): they run again until the proof is logged.
+        # Erased before, the document deleted; or never stored, a merge having died before storing the person's
+        # first change. What a writer left in the log (a step's message naming the person) goes; the scrub and the
+        # proof may not have run (a failure after the deletion): they run again until the proof is logged.
+        filtered += (ERASED,) * await store.purge(organisation_id, person_id)
+        await store.forget_origins_naming(organisation_id, person_id)
+        await store.unschedule_person(organisation_id, person_id)
+        await store.unindex_lookups(organisation_id, person_id, (), thorough=True)
+
         async def finish() -> None:
             await _finish_erasure(deps, organisation_id, person_id, cause)
 
@@ -954,6 +960,10 @@ async def _write(
         stored = await store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
         change = await decide(stored)
         if change is None:
+            if stored.last_change == change_key and isinstance(origin, Envelope):
+                # Stored already, by a writer that died before letting its message go: the message may name
+                # someone an erasure has to leave no trace of.
+                await store.settle_turn(organisation_id, person_id, stored.applied)
             return _Written(stored, helped + _republished(stored, change_key), "unchanged", helped)
         # Whoever takes the number stores the next version; a loser decides again on the version stored.
         if await store.take_turn(organisation_id, person_id, stored.applied + 1, change_key, origin):

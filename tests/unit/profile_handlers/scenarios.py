@@ -2104,6 +2104,39 @@ async def an_erasure_withdraws_the_keys_a_change_cut_short_left_filed(world: Wor
     assert await world.naming("per_noe") == []
 
 
+async def an_erasure_of_a_person_whose_first_change_a_merge_died_storing_leaves_nothing_naming_them(
+    world: World,
+) -> None:
+    # Dora has no profile yet: the merge of Dora into Béa takes her first change number and dies storing it.
+    merge = world.merged("mrg_1", "per_bea", "per_dora")
+    crashing, store = gated(world)
+    store.hold("save", lambda args: args[0].person_id == "per_dora", crash=True)
+    with pytest.raises(CrashError):
+        await crashing.deliver(merge)
+
+    await world.deliver(world.erasure("per_dora"))
+    await world.deliver(merge)
+
+    assert await world.naming("per_dora") == []
+
+
+async def an_unmerge_stored_then_cut_short_keeps_no_message_naming_a_person_erased_before(world: World) -> None:
+    await world.deliver(world.purchase("sale-d", "per_dora"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.merged("mrg_1", "per_dora", "per_bea"))
+    await world.deliver(world.erasure("per_bea"))
+    # The unmerge stores Dora, then dies before letting go of its message, which names Béa.
+    unmerge = world.unmerged("mrg_1", "per_dora", "per_bea")
+    crashing, store = gated(world)
+    store.hold("settle_turn", lambda args: args[1] == "per_dora", crash=True)
+    with pytest.raises(CrashError):
+        await crashing.deliver(unmerge)
+
+    await world.deliver(unmerge)
+
+    assert await world.naming("per_bea") == []
+
+
 async def forget_search_keys(world: World, person_id: str) -> int:
     """Withdraws the keys of kinds the profile service files since the search box exists, as a profile stored before
     then lacks them; returns how many."""
@@ -2361,6 +2394,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing,
     a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no_longer_holds,
     an_erasure_withdraws_the_keys_a_change_cut_short_left_filed,
+    an_erasure_of_a_person_whose_first_change_a_merge_died_storing_leaves_nothing_naming_them,
+    an_unmerge_stored_then_cut_short_keeps_no_message_naming_a_person_erased_before,
     a_merge_bringing_a_person_erased_meanwhile_publishes_nothing_naming_them,
     a_merge_bringing_a_person_erased_meanwhile_through_a_merge_beneath_publishes_nothing_naming_them,
     a_merge_stored_after_an_erasure_marked_the_person_it_brings_publishes_nothing_naming_them,
