@@ -122,7 +122,8 @@ async def test_an_attempt_the_store_broke_off_is_made_again_at_once_not_a_lease_
         store.finish_attempt = store_gone_once  # type: ignore[method-assign]
         await subscribe(client, receiver.url)
         await harness.publish_triggers(harness.trigger("fired-store-gone"))
-        assert await eventually(lambda: len(receiver.received) == 1)
+        # The attempt made again at once may already have arrived too.
+        assert await eventually(lambda: len(receiver.received) >= 1)
         # Well within the attempt lease, after which any worker would take the attempt over.
         assert await eventually(lambda: _has_status(app, harness, DeliveryStatus.SUCCEEDED), deadline_seconds=15)
         delivered = await _only_delivery(app, harness)
