@@ -35,7 +35,7 @@ from services.profile.domain.rules import (
     segment_changes,
     time_conditions_due,
 )
-from services.profile.domain.schedule import SLOT, DueEntry, keeps_entry, slot_of, slots_to_sweep
+from services.profile.domain.schedule import SLOT, DueEntry, keeps_entry, slot_of, stretch_to_sweep
 from services.profile.domain.search import Candidate, Found, SearchQuery, rank
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.ports import (
@@ -742,7 +742,19 @@ async def sweep_due(
         # it, even after this process read it: FerretDB's late write can put the position back, and a writer then
         # files there with no copy ahead.
         await visit_slot(position - SLOT)
-    for slot in slots_to_sweep(position, now):
+    slot = slot_of(position)
+    while (stretch_end := stretch_to_sweep(slot, now)) > slot:
+        filed = await store.slots_filed(slot, stretch_end)
+        # Slots with nothing filed are passed in one move (after a pause, or a quiet night, most are empty), then
+        # read once more, like a slot visited below.
+        passed_to = filed[0] if filed else stretch_end
+        if passed_to > slot:
+            await store.advance_sweep(slot, passed_to)
+            for late in await store.slots_filed(slot, passed_to):
+                await visit_slot(late)
+            report.slots += (passed_to - slot) // SLOT
+            slot = passed_to
+            continue
         await visit_slot(slot)
         await store.advance_sweep(slot, slot + SLOT)
         # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`). One
@@ -750,6 +762,7 @@ async def sweep_due(
         # one sees the position moved.
         await visit_slot(slot)
         report.slots += 1
+        slot += SLOT
     return report
 
 

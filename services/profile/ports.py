@@ -308,6 +308,10 @@ class ProfileStore(Protocol):
     async def start_sweep(self, at: datetime) -> datetime:
         """Sets the sweep position to `at` unless it is set already; returns the position."""
 
+    async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
+        """The starts of the slots from `start` to `end` (a day at most) that documents were filed in, in order; a
+        slot left out holds nothing `filed_in` would find. Costs a read or two, however many slots it spans."""
+
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
         """The documents of the slot starting at `slot` that hold entries."""
 

@@ -11,7 +11,7 @@ import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from pymongo import ASCENDING
@@ -510,6 +510,18 @@ class MongoProfileStore:
         position = await self.sweep_position()
         assert position is not None, "the position was just set"
         return position
+
+    async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
+        # The day lists every part filed in it (`_file_due`), before the part's first entry.
+        slots: set[datetime] = set()
+        day = slot_of(start).replace(hour=0, minute=0)
+        while day < end:
+            for _, item in await self._due.items(_day_name(day)):
+                slot = datetime.fromisoformat(str(item["part"]).rsplit("|", 1)[0])
+                if start <= slot < end:
+                    slots.add(slot)
+            day += timedelta(days=1)
+        return sorted(slots)
 
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
         in_slot = {_due_name(slot, part) for part in range(PARTS)}

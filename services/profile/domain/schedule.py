@@ -46,6 +46,15 @@ def slots_to_sweep(position: datetime, now: datetime) -> Iterator[datetime]:
         slot += SLOT
 
 
+def stretch_to_sweep(slot: datetime, now: datetime) -> datetime:
+    """The end of the slots from `slot` (a slot start) on that the sweep may pass together: those that have ended,
+    grace included, by `now`, and lie in the same day (UTC) as `slot`. A store lists what is filed day by day, and
+    lets a day's lists go as the sweep moves on from the day's first slot."""
+    ended_by = slot_of(now - GRACE)
+    day_after = slot.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return max(slot, min(ended_by, day_after))
+
+
 def keeps_entry(filed_at: datetime | None, due_at: datetime | None, now: datetime) -> bool:
     """Whether a profile filed for the sweep at `filed_at` may stay filed there once due at `due_at`: the entry
     lies well ahead of the sweep, at or before the due moment. Visiting it early, the sweep files the profile

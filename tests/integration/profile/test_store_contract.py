@@ -11,7 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS, DUE, ERASED, SWEEP, MongoProfileStore
-from services.profile.domain.schedule import PARTS, SLOT, DueEntry, slot_of
+from services.profile.domain.schedule import GRACE, PARTS, SLOT, DueEntry, slot_of
 from services.profile.ports import FactToLog, StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document, NumberedList
@@ -427,6 +427,49 @@ async def test_once_the_sweep_has_left_a_day_nothing_filed_in_it_is_kept(databas
     assert kept, "tomorrow's entry and its day are kept"
     assert [key for key in kept if "2027-03-01" in key] == []
     assert [entry for filed in await store.filed_in(slot_of(tomorrow.due_at)) for entry in filed.entries] == [tomorrow]
+
+
+async def test_the_slots_filed_are_listed_in_order_within_the_stretch_asked(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    day = datetime(2027, 3, 1, tzinfo=UTC)
+    hours = (1, 9, 23)
+    await store.schedule_all(
+        [DueEntry(day + timedelta(hours=hour, minutes=5), organisation, f"per_{hour}") for hour in hours]
+        + [DueEntry(day + timedelta(days=1, hours=1), organisation, "per_next")]
+    )
+
+    assert await store.slots_filed(day, day + timedelta(days=1)) == [day + timedelta(hours=hour) for hour in hours]
+    assert await store.slots_filed(day + timedelta(hours=1, minutes=15), day + timedelta(hours=23)) == [
+        day + timedelta(hours=9)
+    ]
+    assert await store.slots_filed(day + timedelta(days=1), day + timedelta(days=2)) == [
+        day + timedelta(days=1, hours=1)
+    ]
+    assert await store.slots_filed(day + timedelta(days=2), day + timedelta(days=3)) == []
+
+
+async def test_a_sweep_passing_quiet_days_in_one_move_each_keeps_nothing_of_them(
+    database: AsyncDatabase[Document],
+) -> None:
+    store, organisation = MongoProfileStore(database), "theatre-du-nord"
+    start = datetime(2027, 3, 1, 10, 30, tzinfo=UTC)
+    await store.start_sweep(start)
+    # Filed, then let go: the part and its day's list stay until the sweep has left the day.
+    handle = await store.schedule(DueEntry(start + timedelta(hours=2), organisation, "per_gone"))
+    await store.unschedule(handle)
+    later = DueEntry(start + timedelta(days=4, hours=2), organisation, "per_later")
+    await store.schedule(later)
+    world = mongo_world(database)
+    world.clock.at = start + timedelta(days=4)
+
+    report = await world.sweep()
+
+    assert report.visited == 0
+    assert await store.sweep_position() == slot_of(world.clock.at - GRACE)
+    kept = sorted({str(document["_id"]).split("T")[0] async for document in database[DUE].find({})})
+    # Of the four days passed, the day the entry let go was filed in included, nothing; the entry ahead and its day.
+    assert kept == ["2027-03-05", "day|2027-03-05#1"]
+    assert [entry for filed in await store.filed_in(slot_of(later.due_at)) for entry in filed.entries] == [later]
 
 
 class TombstoneReads:

@@ -298,6 +298,10 @@ class MemoryProfileStore:
             self.position = at
         return self.position
 
+    async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
+        await asyncio.sleep(0)
+        return sorted({slot for slot, _ in self.due if start <= slot < end})
+
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
         await asyncio.sleep(0)
         return [

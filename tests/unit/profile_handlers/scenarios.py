@@ -1854,7 +1854,8 @@ class FilingAsTheSweepMovesOn:
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         entry, self._entry = self._entry, None
-        if entry is not None and slot_of(entry.due_at) == slot:
+        # Moving past the entry's slot, whether from it or from an empty slot before it.
+        if entry is not None and slot <= slot_of(entry.due_at) < to:
             await self._inner.schedule(entry)
         else:
             self._entry = entry
@@ -1866,6 +1867,54 @@ class FilingAsTheSweepMovesOn:
 
 async def an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep(world: World) -> None:
     due_at = await lea_due_to_lapse_and_not_filed(world)
+    racing = World(
+        cast(ProfileStore, FilingAsTheSweepMovesOn(world.store, DueEntry(due_at, world.organisation_id, "per_lea"))),
+        world.documents,
+        world.organisation_id,
+    )
+    racing.clock = world.clock
+    racing.deps = replace(racing.deps, clock=world.clock)
+    world.clock.at = due_at + timedelta(minutes=20)
+
+    report = await racing.sweep()
+
+    assert report.outcomes == {"swept": 1}
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+
+
+class FilingLeaAMonthLate:
+    """The store, filing Lea's due entries a month after her due moment: her own slot holds nothing."""
+
+    def __init__(self, inner: ProfileStore) -> None:
+        self._inner = inner
+
+    async def schedule(self, entry: DueEntry) -> str:
+        return await self._inner.schedule(self._moved(entry))
+
+    async def schedule_all(self, entries: list[DueEntry]) -> list[str]:
+        return await self._inner.schedule_all([self._moved(entry) for entry in entries])
+
+    @staticmethod
+    def _moved(entry: DueEntry) -> DueEntry:
+        return replace(entry, due_at=entry.due_at + timedelta(days=30)) if entry.person_id == "per_lea" else entry
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def an_entry_filed_as_the_sweep_passes_empty_slots_in_one_move_is_visited_by_that_sweep(world: World) -> None:
+    # Nothing is filed in Lea's slot nor for days around it: the sweep passes them all in one move, and her entry
+    # is filed there just before it moves, by a writer that read the position before.
+    elsewhere = World(cast(ProfileStore, FilingLeaAMonthLate(world.store)), world.documents, world.organisation_id)
+    elsewhere.clock = world.clock
+    elsewhere.deps = replace(world.deps, store=cast(ProfileStore, FilingLeaAMonthLate(world.store)))
+    await elsewhere.sweep()
+    await elsewhere.deliver(elsewhere.purchase("sale-l", "per_lea", days_ago=360))
+    due_at = (await world.profile("per_lea")).due_at
+    assert due_at is not None
+    assert (
+        await world.store.slots_filed(slot_of(due_at) - timedelta(hours=2), slot_of(due_at) + timedelta(hours=2)) == []
+    )
     racing = World(
         cast(ProfileStore, FilingAsTheSweepMovesOn(world.store, DueEntry(due_at, world.organisation_id, "per_lea"))),
         world.documents,
@@ -2384,6 +2433,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_entry_gone_stale_changes_nothing_and_its_slot_is_let_go,
     a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep,
     an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep,
+    an_entry_filed_as_the_sweep_passes_empty_slots_in_one_move_is_visited_by_that_sweep,
     an_entry_found_as_the_sweep_leaves_its_slot_by_a_sweep_cut_short_is_visited_by_the_next,
     a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too,
     two_tickets_scanned_at_one_performance_thank_the_patron_once_and_another_performance_again,

@@ -2,11 +2,12 @@
 profile: the sweep visits the writer's copy filed ahead, or the entry the writer files again once it has stored."""
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from services.profile.domain.schedule import SLOT, DueEntry, slot_of
+from services.profile.domain.schedule import GRACE, SLOT, DueEntry, slot_of
 from services.profile.handlers import ProfileDeps
 from services.profile.ports import ProfileStore
 from shared.events import Envelope
@@ -25,7 +26,7 @@ def world_on(store: Any, like: World) -> World:
 class SlowWriter:
     """The store, with Lea's writer lagging: it files her entry in its slot just before the sweep moves past it,
     reads the position after the move (so files a copy ahead), and would store her profile only as the sweep is
-    about to read the slot after hers: the sweep finds her original before her change is stored."""
+    about to read a slot after hers: the sweep finds her original before her change is stored."""
 
     def __init__(self, inner: MemoryProfileStore) -> None:
         self._inner = inner
@@ -62,7 +63,7 @@ class SlowWriter:
         return [await self.schedule(entry) for entry in entries]
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
-        if self.entry is None or slot != slot_of(self.entry.due_at) or self._file_now.is_set():
+        if self.entry is None or not slot <= slot_of(self.entry.due_at) < to or self._file_now.is_set():
             await self._inner.advance_sweep(slot, to)
             return
         self._file_now.set()
@@ -72,12 +73,15 @@ class SlowWriter:
         self._moved.set()
         await self._copied.wait()
 
+    def let_writer_store(self) -> None:
+        self._store_now.set()
+
     async def filed_in(self, slot: datetime) -> Any:
-        if self.entry is not None and slot == slot_of(self.entry.due_at) + SLOT and not self._store_now.is_set():
+        if self.entry is not None and slot > slot_of(self.entry.due_at) and not self._store_now.is_set():
             self._store_now.set()
             await self._stored.wait()
         found = await self._inner.filed_in(slot)
-        if any(entry.person_id == "per_lea" for filed in found for entry in filed.entries):
+        for _ in (entry for filed in found for entry in filed.entries if entry.person_id == "per_lea"):
             self.trace.append("sweep found her" + (" ahead" if self._stored.is_set() else ""))
         return found
 
@@ -129,7 +133,11 @@ async def test_a_late_entry_and_its_copy_ahead_found_before_their_writer_stored_
     assert slow.entry is not None
     world.clock.at = slow.entry.due_at + timedelta(minutes=40)
     await racing.sweep()
+    # Past her slot, the sweep read no other with something filed: her copies ahead lie where it stopped, for the next.
+    slow.let_writer_store()
     await writer
+    world.clock.at += timedelta(minutes=20)
+    await racing.sweep()
 
     assert slow.trace == [
         "writer filed in her slot",
@@ -212,3 +220,44 @@ async def test_a_writer_stalled_before_storing_a_person_erased_meanwhile_leaves_
     await lea_stalled.resume()
 
     assert await lea_stalled.world.naming("per_lea") == []
+
+
+class CountingSweepReads:
+    """The store, counting what the sweep reads and writes of the slots and its position."""
+
+    COUNTED = frozenset({"slots_filed", "filed_in", "drop_filed", "advance_sweep"})
+
+    def __init__(self, inner: MemoryProfileStore) -> None:
+        self._inner = inner
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._inner, name)
+        if name not in self.COUNTED:
+            return found
+
+        async def counted(*arguments: Any) -> Any:
+            self.calls[name] += 1
+            return await found(*arguments)
+
+        return counted
+
+
+async def test_a_sweep_after_ten_quiet_days_passes_the_empty_slots_of_each_day_in_one_move() -> None:
+    inner, world = await swept_once()
+    counting = CountingSweepReads(inner)
+    sweeping = world_on(counting, world)
+    await sweeping.deliver(sweeping.purchase("sale-l", "per_lea", days_ago=360))
+    position = await inner.sweep_position()
+    assert position is not None
+    world.clock.at += timedelta(days=10)
+
+    report = await sweeping.sweep()
+
+    assert report.outcomes == {"swept": 1}
+    assert report.slots == (slot_of(world.clock.at - GRACE) - position) // SLOT
+    assert await inner.sweep_position() == slot_of(world.clock.at - GRACE)
+    # Eleven days touched: a look at each day's list, a move, a look again; her slot read twice around its move.
+    assert counting.calls["advance_sweep"] <= 2 * 11 + 1
+    assert counting.calls["filed_in"] <= 3
+    assert sum(counting.calls.values()) <= 80
