@@ -696,7 +696,8 @@ async def sweep_due(
     """
     store = deps.store
     now = deps.clock.now()
-    position = await store.sweep_position()
+    left = await store.sweep_left()
+    position, moved_from = (None, None) if left is None else left
     started = position is None
     if position is None:
         # Nothing was filed before the first sweep position existed that a sweep would have to catch up on:
@@ -742,6 +743,11 @@ async def sweep_due(
         # it, even after this process read it: FerretDB's late write can put the position back, and a writer then
         # files there with no copy ahead.
         await visit_slot(position - SLOT)
+        # So is a last move past several empty slots, all of it: read again by the next run if the sweep that moved
+        # died first, and before another sweeper moving on from midnight lets the day go.
+        if moved_from is not None and moved_from < position - SLOT:
+            for late in await store.slots_filed(moved_from, position - SLOT):
+                await visit_slot(late)
     slot = slot_of(position)
     while (stretch_end := stretch_to_sweep(slot, now)) > slot:
         filed = await store.slots_filed(slot, stretch_end)

@@ -305,12 +305,17 @@ class ProfileStore(Protocol):
     async def sweep_position(self) -> datetime | None:
         """The start of the first slot not swept yet; None before the first sweep."""
 
+    async def sweep_left(self) -> tuple[datetime, datetime] | None:
+        """The sweep position and the slot its last move started from, read together; None before the first
+        sweep."""
+
     async def start_sweep(self, at: datetime) -> datetime:
         """Sets the sweep position to `at` unless it is set already; returns the position."""
 
     async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
         """The starts of the slots from `start` to `end` (a day at most) that documents were filed in, in order; a
-        slot left out holds nothing `filed_in` would find. Costs a read or two, however many slots it spans."""
+        slot left out holds nothing `filed_in` would find. Reads the day's list of what was filed in it, however many
+        slots it spans."""
 
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
         """The documents of the slot starting at `slot` that hold entries."""
@@ -320,8 +325,9 @@ class ProfileStore(Protocol):
         it again); an entry filed at any moment is either let go here or found by the next `filed_in`."""
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
-        """Moves the position from `slot` to `to`; a no-op if another sweeper moved it already. `filed_in(slot)`
-        still answers afterwards: the sweep reads the slot once more after moving past it."""
+        """Moves the position from `slot` to `to`, noting where the move started; a no-op if another sweeper moved it
+        already. `filed_in(slot)` still answers afterwards: the sweep reads the slot once more after moving past
+        it."""
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         """Makes the profile findable by each of `keys` (`domain.lookups`); returns how many it was not found by

@@ -504,6 +504,13 @@ class MongoProfileStore:
         document = await self._sweep.find_one({"_id": SWEEP_POSITION})
         return None if document is None else document["slot"]
 
+    async def sweep_left(self) -> tuple[datetime, datetime] | None:
+        document = await self._sweep.find_one({"_id": SWEEP_POSITION})
+        if document is None:
+            return None
+        # A position stored before moves were noted came one slot at a time.
+        return document["slot"], document.get("from", document["slot"] - SLOT)
+
     async def start_sweep(self, at: datetime) -> datetime:
         with contextlib.suppress(DuplicateKeyError):
             await self._sweep.insert_one({"_id": SWEEP_POSITION, "slot": at})
@@ -514,6 +521,8 @@ class MongoProfileStore:
     async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
         # The day lists every part filed in it (`_file_due`), before the part's first entry.
         slots: set[datetime] = set()
+        if start >= end:
+            return []
         day = slot_of(start).replace(hour=0, minute=0)
         while day < end:
             for _, item in await self._due.items(_day_name(day)):
@@ -565,7 +574,8 @@ class MongoProfileStore:
         # changes a profile once). Back past midnight, into a day cleared below, a writer files there with no copy
         # ahead, in a list started anew; a process that noted the length of such a part before it was cleared,
         # and finds it as long again, reads past those entries. Rare: it takes a late write spanning two slots.
-        await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to}})
+        # Where the move started is written with the position, in one update: a late write puts back both.
+        await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to, "from": slot}})
         if slot.date() != (slot - SLOT).date():
             # The day before is swept, its last slot read once more after the position left it (`sweep_due`): an
             # entry filed in it now is filed again ahead (`schedule_all`), so its parts and their list can go.

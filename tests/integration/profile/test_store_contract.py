@@ -405,9 +405,17 @@ async def test_an_entry_filed_behind_the_position_as_the_sweep_passes_the_positi
     first = await world.sweep()
     position_read.release()
     await writer
+    position = await world.store.sweep_position()
+    assert position is not None
     world.clock.at += timedelta(hours=1)
 
-    assert first.visited + (await world.sweep()).visited == 1
+    ahead = [entry for filed in await world.store.filed_in(position) for entry in filed.entries]
+    second = await world.sweep()
+
+    assert ahead == [DueEntry(due_at, world.organisation_id, "per_lea")]
+    # The copy it left behind, found as the sweep reads the slots of its last move again, changes nothing.
+    assert first.outcomes.get("swept", 0) + second.outcomes.get("swept", 0) == 1
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
 
 
 async def test_once_the_sweep_has_left_a_day_nothing_filed_in_it_is_kept(database: AsyncDatabase[Document]) -> None:

@@ -11,7 +11,7 @@ from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 
 from services.profile.domain.profile import ProfileState
-from services.profile.domain.schedule import PARTS, DueEntry, slot_of
+from services.profile.domain.schedule import PARTS, SLOT, DueEntry, slot_of
 from services.profile.ports import FactToLog, FiledDue, HeldTurn, Origin, PrivacyEntry, StoredProfile
 from shared.events import Envelope
 
@@ -30,6 +30,7 @@ class MemoryProfileStore:
         # (slot, part) -> every entry filed there, in order; None where one was unfiled
         self.due: dict[tuple[datetime, int], list[DueEntry | None]] = {}
         self.position: datetime | None = None
+        self.moved_from: datetime | None = None
         # (organisation, digest of the key) -> the persons filed under it, first filed first
         self.lookups: dict[tuple[str, str], dict[str, None]] = {}
         self.privacy: list[PrivacyEntry] = []
@@ -292,6 +293,12 @@ class MemoryProfileStore:
         await asyncio.sleep(0)
         return self.position
 
+    async def sweep_left(self) -> tuple[datetime, datetime] | None:
+        await asyncio.sleep(0)
+        if self.position is None:
+            return None
+        return self.position, self.position - SLOT if self.moved_from is None else self.moved_from
+
     async def start_sweep(self, at: datetime) -> datetime:
         await asyncio.sleep(0)
         if self.position is None:
@@ -322,7 +329,7 @@ class MemoryProfileStore:
     async def advance_sweep(self, slot: datetime, to: datetime) -> None:
         await asyncio.sleep(0)
         if self.position == slot:
-            self.position = to
+            self.position, self.moved_from = to, slot
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         await asyncio.sleep(0)

@@ -1902,31 +1902,111 @@ class FilingLeaAMonthLate:
         return getattr(self._inner, name)
 
 
-async def an_entry_filed_as_the_sweep_passes_empty_slots_in_one_move_is_visited_by_that_sweep(world: World) -> None:
-    # Nothing is filed in Lea's slot nor for days around it: the sweep passes them all in one move, and her entry
-    # is filed there just before it moves, by a writer that read the position before.
-    elsewhere = World(cast(ProfileStore, FilingLeaAMonthLate(world.store)), world.documents, world.organisation_id)
-    elsewhere.clock = world.clock
-    elsewhere.deps = replace(world.deps, store=cast(ProfileStore, FilingLeaAMonthLate(world.store)))
+def world_on(store: Any, like: World) -> World:
+    """A world on `store` (a wrapper of `like`'s) sharing `like`'s clock."""
+    other = World(cast(ProfileStore, store), like.documents, like.organisation_id)
+    other.clock = like.clock
+    other.deps = replace(like.deps, store=cast(ProfileStore, store))
+    return other
+
+
+async def lea_due_with_nothing_filed_around(world: World) -> datetime:
+    """Lea, due to lapse, with nothing filed in her slot nor for hours around it: her due moment."""
+    elsewhere = world_on(FilingLeaAMonthLate(world.store), world)
     await elsewhere.sweep()
     await elsewhere.deliver(elsewhere.purchase("sale-l", "per_lea", days_ago=360))
     due_at = (await world.profile("per_lea")).due_at
     assert due_at is not None
-    assert (
-        await world.store.slots_filed(slot_of(due_at) - timedelta(hours=2), slot_of(due_at) + timedelta(hours=2)) == []
-    )
-    racing = World(
-        cast(ProfileStore, FilingAsTheSweepMovesOn(world.store, DueEntry(due_at, world.organisation_id, "per_lea"))),
-        world.documents,
-        world.organisation_id,
-    )
-    racing.clock = world.clock
-    racing.deps = replace(racing.deps, clock=world.clock)
+    around = (slot_of(due_at) - timedelta(hours=2), slot_of(due_at) + timedelta(hours=2))
+    assert await world.store.slots_filed(*around) == []
+    return due_at
+
+
+async def an_entry_filed_as_the_sweep_passes_empty_slots_in_one_move_is_visited_by_that_sweep(world: World) -> None:
+    # The sweep passes Lea's slot and those around it in one move, and her entry is filed there just before it
+    # moves, by a writer that read the position before.
+    due_at = await lea_due_with_nothing_filed_around(world)
+    racing = world_on(FilingAsTheSweepMovesOn(world.store, DueEntry(due_at, world.organisation_id, "per_lea")), world)
     world.clock.at = due_at + timedelta(minutes=20)
 
     report = await racing.sweep()
 
     assert report.outcomes == {"swept": 1}
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+
+
+class DyingAsTheSweepMoves:
+    """The store, with Lea's entry filed in her slot by a writer that read the position before the sweep moved past
+    it (so it files no copy ahead), and the sweep's process dying right after the move."""
+
+    def __init__(self, inner: ProfileStore, entry: DueEntry) -> None:
+        self._inner = inner
+        self._entry: DueEntry | None = entry
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        entry = self._entry
+        if entry is None or not slot <= slot_of(entry.due_at) < to:
+            await self._inner.advance_sweep(slot, to)
+            return
+        self._entry = None
+        await self._inner.schedule(entry)
+        await self._inner.advance_sweep(slot, to)
+        raise CrashError("the sweep dies once moved, before reading the slots it passed again")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def an_entry_filed_as_a_sweep_cut_short_passes_it_in_one_move_is_visited_by_the_next_sweep(world: World) -> None:
+    due_at = await lea_due_with_nothing_filed_around(world)
+    dying = world_on(DyingAsTheSweepMoves(world.store, DueEntry(due_at, world.organisation_id, "per_lea")), world)
+    # Her slot and the three after it have ended: the move past hers passes several.
+    world.clock.at = due_at + timedelta(hours=1)
+    with pytest.raises(CrashError):
+        await dying.sweep()
+    world.clock.at += timedelta(minutes=20)
+
+    report = await world.sweep()
+
+    assert report.outcomes == {"swept": 1}
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+
+
+class AnotherSweepRunsAsThisOneMoves:
+    """The store of a sweep that, as it moves past Lea's slot, has her entry filed there by a writer that read the
+    position before, and another sweep run whole before it reads the slots it passed again."""
+
+    def __init__(self, inner: ProfileStore, entry: DueEntry, other: World) -> None:
+        self._inner = inner
+        self._entry: DueEntry | None = entry
+        self._other = other
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        entry = self._entry
+        if entry is None or not slot <= slot_of(entry.due_at) < to:
+            await self._inner.advance_sweep(slot, to)
+            return
+        self._entry = None
+        await self._inner.schedule(entry)
+        await self._inner.advance_sweep(slot, to)
+        await self._other.sweep()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def an_entry_filed_as_a_sweep_passes_it_in_one_move_is_visited_though_another_sweep_leaves_the_day(
+    world: World,
+) -> None:
+    # The other sweep moves on from the next day's first slot, letting Lea's day go (the real store does), before
+    # the first reads the slots it passed again.
+    due_at = await lea_due_with_nothing_filed_around(world)
+    entry = DueEntry(due_at, world.organisation_id, "per_lea")
+    first = world_on(AnotherSweepRunsAsThisOneMoves(world.store, entry, world), world)
+    world.clock.at = slot_of(due_at).replace(hour=0, minute=40) + timedelta(days=1)
+
+    await first.sweep()
+
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
 
 
@@ -2434,6 +2514,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_due_entry_filed_after_the_sweep_passed_its_slot_is_visited_by_the_next_sweep,
     an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep,
     an_entry_filed_as_the_sweep_passes_empty_slots_in_one_move_is_visited_by_that_sweep,
+    an_entry_filed_as_a_sweep_cut_short_passes_it_in_one_move_is_visited_by_the_next_sweep,
+    an_entry_filed_as_a_sweep_passes_it_in_one_move_is_visited_though_another_sweep_leaves_the_day,
     an_entry_found_as_the_sweep_leaves_its_slot_by_a_sweep_cut_short_is_visited_by_the_next,
     a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too,
     two_tickets_scanned_at_one_performance_thank_the_patron_once_and_another_performance_again,

@@ -12,7 +12,11 @@ from services.profile.handlers import ProfileDeps
 from services.profile.ports import ProfileStore
 from shared.events import Envelope
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
-from tests.unit.profile_handlers.scenarios import World, the_next_sweep_lapses_lea_from_her_entry_and_its_copy
+from tests.unit.profile_handlers.scenarios import (
+    World,
+    an_entry_filed_as_a_sweep_passes_it_in_one_move_is_visited_though_another_sweep_leaves_the_day,
+    the_next_sweep_lapses_lea_from_her_entry_and_its_copy,
+)
 
 
 def world_on(store: Any, like: World) -> World:
@@ -73,15 +77,12 @@ class SlowWriter:
         self._moved.set()
         await self._copied.wait()
 
-    def let_writer_store(self) -> None:
-        self._store_now.set()
-
     async def filed_in(self, slot: datetime) -> Any:
         if self.entry is not None and slot > slot_of(self.entry.due_at) and not self._store_now.is_set():
             self._store_now.set()
             await self._stored.wait()
         found = await self._inner.filed_in(slot)
-        for _ in (entry for filed in found for entry in filed.entries if entry.person_id == "per_lea"):
+        if any(entry.person_id == "per_lea" for filed in found for entry in filed.entries):
             self.trace.append("sweep found her" + (" ahead" if self._stored.is_set() else ""))
         return found
 
@@ -131,13 +132,12 @@ async def test_a_late_entry_and_its_copy_ahead_found_before_their_writer_stored_
     writer = asyncio.create_task(racing.deliver(racing.purchase("sale-l", "per_lea", days_ago=360)))
     await slow.writer_waiting.wait()
     assert slow.entry is not None
+    # Someone else filed in the slot after hers: the sweep's move past her slot ends there, and it reads that slot.
+    after = slot_of(slow.entry.due_at) + SLOT
+    await inner.file_at(DueEntry(after, world.organisation_id, "per_someone"), after)
     world.clock.at = slow.entry.due_at + timedelta(minutes=40)
     await racing.sweep()
-    # Past her slot, the sweep read no other with something filed: her copies ahead lie where it stopped, for the next.
-    slow.let_writer_store()
     await writer
-    world.clock.at += timedelta(minutes=20)
-    await racing.sweep()
 
     assert slow.trace == [
         "writer filed in her slot",
@@ -261,3 +261,25 @@ async def test_a_sweep_after_ten_quiet_days_passes_the_empty_slots_of_each_day_i
     assert counting.calls["advance_sweep"] <= 2 * 11 + 1
     assert counting.calls["filed_in"] <= 3
     assert sum(counting.calls.values()) <= 80
+
+
+class LettingDaysGo(MemoryProfileStore):
+    """The memory store, letting a day's filings go as the sweep moves on from the next day's first slot, as the
+    real store does."""
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+        await super().advance_sweep(slot, to)
+        if slot.date() != (slot - SLOT).date():
+            for key in [key for key in self.due if key[0].date() == (slot - SLOT).date()]:
+                del self.due[key]
+
+
+async def test_an_entry_passed_in_one_move_is_visited_though_another_sweep_lets_its_day_go_first() -> None:
+    store = LettingDaysGo()
+
+    async def documents() -> list[str]:
+        return store.documents()
+
+    await an_entry_filed_as_a_sweep_passes_it_in_one_move_is_visited_though_another_sweep_leaves_the_day(
+        World(store, documents)
+    )
