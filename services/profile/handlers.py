@@ -755,21 +755,29 @@ async def sweep_due(
         # read once more, like a slot visited below.
         passed_to = filed[0] if filed else stretch_end
         if passed_to > slot:
-            await store.advance_sweep(slot, passed_to)
+            moved = await store.advance_sweep(slot, passed_to)
             for late in await store.slots_filed(slot, passed_to):
                 await visit_slot(late)
-            report.slots += (passed_to - slot) // SLOT
-            slot = passed_to
-            continue
-        await visit_slot(slot)
-        await store.advance_sweep(slot, slot + SLOT)
-        # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`). One
-        # that filed here after the slot was emptied but read the position before it moved is read now; any later
-        # one sees the position moved.
-        await visit_slot(slot)
-        report.slots += 1
-        slot += SLOT
+        else:
+            passed_to = slot + SLOT
+            await visit_slot(slot)
+            moved = await store.advance_sweep(slot, passed_to)
+            # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`).
+            # One that filed here after the slot was emptied but read the position before it moved is read now; any
+            # later one sees the position moved.
+            await visit_slot(slot)
+        if not moved and not await _position_reached(store, passed_to):
+            # Another sweeper moved the position, not as far (its clock, or what it found filed, ended its move
+            # sooner): going on would run ahead of the position, and let a day go that it still lies in.
+            return report
+        report.slots += (passed_to - slot) // SLOT
+        slot = passed_to
     return report
+
+
+async def _position_reached(store: ProfileStore, slot: datetime) -> bool:
+    position = await store.sweep_position()
+    return position is not None and position >= slot
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -324,10 +324,10 @@ class ProfileStore(Protocol):
         """Lets the document's entries go unless it was written since it was read, or while they went (False: read
         it again); an entry filed at any moment is either let go here or found by the next `filed_in`."""
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
         """Moves the position from `slot` to `to`, noting where the move started; a no-op if another sweeper moved it
-        already. `filed_in(slot)` still answers afterwards: the sweep reads the slot once more after moving past
-        it."""
+        already (False). `filed_in(slot)` still answers afterwards: the sweep reads the slot once more after moving
+        past it. Moving on from a day's first slot lets the day before go, once the position has left it."""
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         """Makes the profile findable by each of `keys` (`domain.lookups`); returns how many it was not found by

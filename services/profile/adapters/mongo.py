@@ -567,7 +567,7 @@ class MongoProfileStore:
             self._let_go.clear()
         self._let_go[name] = length
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
         # Two sweepers moving from one slot write the same value, so losing either write loses nothing. FerretDB
         # applies a conditional update as a read then a write: a sweeper's late write can put the position back to
         # a slot passed (by more than one when another sweeper runs fast), which a sweep then reads again (a visit
@@ -575,8 +575,12 @@ class MongoProfileStore:
         # ahead, in a list started anew; a process that noted the length of such a part before it was cleared,
         # and finds it as long again, reads past those entries. Rare: it takes a late write spanning two slots.
         # Where the move started is written with the position, in one update: a late write puts back both.
-        await self._sweep.update_one({"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to, "from": slot}})
-        if slot.date() != (slot - SLOT).date():
+        moved = await self._sweep.update_one(
+            {"_id": SWEEP_POSITION, "slot": slot}, {"$set": {"slot": to, "from": slot}}
+        )
+        # Not moved: the day goes only if the position has left it (another sweeper moved on and may have died
+        # before letting it go), never while the position still lies in it.
+        if slot.date() != (slot - SLOT).date() and (moved.matched_count or await self._position_reached(slot)):
             # The day before is swept, its last slot read once more after the position left it (`sweep_due`): an
             # entry filed in it now is filed again ahead (`schedule_all`), so its parts and their list can go.
             day = _day_name(slot - SLOT)
@@ -586,6 +590,11 @@ class MongoProfileStore:
                 known = max(self._let_go.pop(part, 0), self._due_lengths.pop(part, 0))
                 await self._due.clear(part, await self._due.length(part, at_least=known))
             await self._due.clear(day, day_length)
+        return moved.matched_count == 1
+
+    async def _position_reached(self, slot: datetime) -> bool:
+        position = await self.sweep_position()
+        return position is not None and position >= slot
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         return await self.index_all_lookups(organisation_id, {person_id: keys})

@@ -456,6 +456,23 @@ async def test_the_slots_filed_are_listed_in_order_within_the_stretch_asked(worl
     assert await store.slots_filed(day + timedelta(days=2), day + timedelta(days=3)) == []
 
 
+async def test_a_move_on_from_midnight_lets_the_day_before_go_only_once_the_position_has_left_it(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    evening = datetime(2027, 3, 1, 22, 0, tzinfo=UTC)
+    midnight = datetime(2027, 3, 2, tzinfo=UTC)
+    await store.start_sweep(evening)
+    late = DueEntry(evening + timedelta(minutes=40), organisation, "per_late")
+    await store.schedule(late)
+
+    # A sweeper ahead of the position (another moved it less far) moves on from midnight: the day stays.
+    assert await store.advance_sweep(midnight, midnight + SLOT) is False
+    assert [entry for filed in await store.filed_in(slot_of(late.due_at)) for entry in filed.entries] == [late]
+    # Once the position has left the day, a sweeper moving on from midnight after another did lets the day go.
+    assert await store.advance_sweep(evening, midnight + SLOT) is True
+    assert await store.advance_sweep(midnight, midnight + 2 * SLOT) is False
+    assert await store.filed_in(slot_of(late.due_at)) == []
+
+
 async def test_a_sweep_passing_quiet_days_in_one_move_each_keeps_nothing_of_them(
     database: AsyncDatabase[Document],
 ) -> None:

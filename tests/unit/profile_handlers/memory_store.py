@@ -326,10 +326,16 @@ class MemoryProfileStore:
         self.due.pop(key, None)
         return True
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
         await asyncio.sleep(0)
-        if self.position == slot:
+        moved = self.position == slot
+        if moved:
             self.position, self.moved_from = to, slot
+        # As the real store does: the day before goes once the position has left it.
+        if slot.date() != (slot - SLOT).date() and self.position is not None and self.position >= slot:
+            for key in [key for key in self.due if key[0].date() == (slot - SLOT).date()]:
+                del self.due[key]
+        return moved
 
     async def index_lookups(self, organisation_id: str, person_id: str, keys: Iterable[str]) -> int:
         await asyncio.sleep(0)

@@ -1852,14 +1852,14 @@ class FilingAsTheSweepMovesOn:
         self._inner = inner
         self._entry: DueEntry | None = entry
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
         entry, self._entry = self._entry, None
         # Moving past the entry's slot, whether from it or from an empty slot before it.
         if entry is not None and slot <= slot_of(entry.due_at) < to:
             await self._inner.schedule(entry)
         else:
             self._entry = entry
-        await self._inner.advance_sweep(slot, to)
+        return await self._inner.advance_sweep(slot, to)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -1943,11 +1943,10 @@ class DyingAsTheSweepMoves:
         self._inner = inner
         self._entry: DueEntry | None = entry
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
         entry = self._entry
         if entry is None or not slot <= slot_of(entry.due_at) < to:
-            await self._inner.advance_sweep(slot, to)
-            return
+            return await self._inner.advance_sweep(slot, to)
         self._entry = None
         await self._inner.schedule(entry)
         await self._inner.advance_sweep(slot, to)
@@ -1981,15 +1980,15 @@ class AnotherSweepRunsAsThisOneMoves:
         self._entry: DueEntry | None = entry
         self._other = other
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
         entry = self._entry
         if entry is None or not slot <= slot_of(entry.due_at) < to:
-            await self._inner.advance_sweep(slot, to)
-            return
+            return await self._inner.advance_sweep(slot, to)
         self._entry = None
         await self._inner.schedule(entry)
-        await self._inner.advance_sweep(slot, to)
+        moved = await self._inner.advance_sweep(slot, to)
         await self._other.sweep()
+        return moved
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

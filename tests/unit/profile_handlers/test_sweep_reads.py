@@ -4,7 +4,7 @@ profile: the sweep visits the writer's copy filed ahead, or the entry the writer
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, cast
 
 from services.profile.domain.schedule import GRACE, SLOT, DueEntry, slot_of
@@ -14,7 +14,7 @@ from shared.events import Envelope
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
 from tests.unit.profile_handlers.scenarios import (
     World,
-    an_entry_filed_as_a_sweep_passes_it_in_one_move_is_visited_though_another_sweep_leaves_the_day,
+    lea_due_with_nothing_filed_around,
     the_next_sweep_lapses_lea_from_her_entry_and_its_copy,
 )
 
@@ -66,16 +66,16 @@ class SlowWriter:
     async def schedule_all(self, entries: Any) -> list[str]:
         return [await self.schedule(entry) for entry in entries]
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
         if self.entry is None or not slot <= slot_of(self.entry.due_at) < to or self._file_now.is_set():
-            await self._inner.advance_sweep(slot, to)
-            return
+            return await self._inner.advance_sweep(slot, to)
         self._file_now.set()
         await self._filed.wait()
-        await self._inner.advance_sweep(slot, to)
+        moved = await self._inner.advance_sweep(slot, to)
         self.trace.append("sweep moved past her slot")
         self._moved.set()
         await self._copied.wait()
+        return moved
 
     async def filed_in(self, slot: datetime) -> Any:
         if self.entry is not None and slot > slot_of(self.entry.due_at) and not self._store_now.is_set():
@@ -263,23 +263,79 @@ async def test_a_sweep_after_ten_quiet_days_passes_the_empty_slots_of_each_day_i
     assert sum(counting.calls.values()) <= 80
 
 
-class LettingDaysGo(MemoryProfileStore):
-    """The memory store, letting a day's filings go as the sweep moves on from the next day's first slot, as the
-    real store does."""
+class HeldBeforeMovingOn:
+    """A sweep's store, holding the sweep as it is about to move on from `slot` until let go."""
 
-    async def advance_sweep(self, slot: datetime, to: datetime) -> None:
-        await super().advance_sweep(slot, to)
-        if slot.date() != (slot - SLOT).date():
-            for key in [key for key in self.due if key[0].date() == (slot - SLOT).date()]:
-                del self.due[key]
+    def __init__(self, inner: MemoryProfileStore, slot: datetime) -> None:
+        self._inner = inner
+        self._slot = slot
+        self.reached = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
+        if slot == self._slot:
+            self.reached.set()
+            await self.go.wait()
+        return await self._inner.advance_sweep(slot, to)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
-async def test_an_entry_passed_in_one_move_is_visited_though_another_sweep_lets_its_day_go_first() -> None:
-    store = LettingDaysGo()
+class ReadingTheDayFirst:
+    """A second sweep's store: it reads the day's list just before Ben is filed in the slot after the position, and
+    the first sweep reads it just after, so the first moves on to Ben's slot while the second would pass the rest of
+    the day. Before the second moves on from midnight, Lea's writer files her entry and reads the position."""
 
-    async def documents() -> list[str]:
-        return store.documents()
+    def __init__(self, inner: MemoryProfileStore, ben: DueEntry, lea: DueEntry, first: World) -> None:
+        self._inner = inner
+        self._ben, self._lea = ben, lea
+        self._first = first
+        self.held = HeldBeforeMovingOn(inner, slot_of(ben.due_at))
+        self.first_sweep: asyncio.Task[Any] | None = None
+        self.lea_filed = False
 
-    await an_entry_filed_as_a_sweep_passes_it_in_one_move_is_visited_though_another_sweep_leaves_the_day(
-        World(store, documents)
-    )
+    async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
+        found = await self._inner.slots_filed(start, end)
+        if self.first_sweep is None:
+            await self._inner.schedule(self._ben)
+            self.first_sweep = asyncio.create_task(world_on(self.held, self._first).sweep())
+            await self.held.reached.wait()
+        return found
+
+    async def file_lea(self) -> None:
+        if not self.lea_filed:
+            self.lea_filed = True
+            await self._inner.schedule(self._lea)
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
+        if slot.time() == time(0) and slot.date() > self._lea.due_at.date():
+            await self.file_lea()
+        return await self._inner.advance_sweep(slot, to)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def test_a_sweep_finding_another_moved_the_position_less_far_does_not_run_ahead_and_let_its_day_go() -> None:
+    inner, world = await swept_once()
+    due_at = await lea_due_with_nothing_filed_around(world)
+    start = slot_of(due_at) - timedelta(hours=1)
+    assert start.date() == slot_of(due_at).date()
+    world.clock.at = start + GRACE + timedelta(seconds=1)
+    await world.sweep()
+    assert inner.position == start
+    world.clock.at = slot_of(due_at).replace(hour=0, minute=40) + timedelta(days=1)
+    ben = DueEntry(start + SLOT + timedelta(minutes=1), world.organisation_id, "per_ben")
+    second = ReadingTheDayFirst(inner, ben, DueEntry(due_at, world.organisation_id, "per_lea"), world)
+
+    await world_on(second, world).sweep()
+    # Lea's writer files her now if the second sweep stopped short of midnight: the position is behind her slot.
+    await second.file_lea()
+    second.held.go.set()
+    assert second.first_sweep is not None
+    await second.first_sweep
+    world.clock.at += timedelta(minutes=10)
+    await world.sweep()
+
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
