@@ -754,21 +754,23 @@ async def sweep_due(
         # Slots with nothing filed are passed in one move (after a pause, or a quiet night, most are empty), then
         # read once more, like a slot visited below.
         passed_to = filed[0] if filed else stretch_end
+        # Whether the position is past the slots passed is known before they are read again: a sweep goes on only
+        # past slots it read again once the position had left them. Another sweeper may have moved it less far (its
+        # clock, or what it found filed, ended its move sooner); going on would run ahead of the position, past
+        # slots read before a writer reading that position filed there, and let a day go that it still lies in.
         if passed_to > slot:
-            moved = await store.advance_sweep(slot, passed_to)
+            reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
             for late in await store.slots_filed(slot, passed_to):
                 await visit_slot(late)
         else:
             passed_to = slot + SLOT
             await visit_slot(slot)
-            moved = await store.advance_sweep(slot, passed_to)
+            reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
             # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`).
             # One that filed here after the slot was emptied but read the position before it moved is read now; any
             # later one sees the position moved.
             await visit_slot(slot)
-        if not moved and not await _position_reached(store, passed_to):
-            # Another sweeper moved the position, not as far (its clock, or what it found filed, ended its move
-            # sooner): going on would run ahead of the position, and let a day go that it still lies in.
+        if not reached:
             return report
         report.slots += (passed_to - slot) // SLOT
         slot = passed_to

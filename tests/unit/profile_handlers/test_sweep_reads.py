@@ -283,9 +283,10 @@ class HeldBeforeMovingOn:
 
 
 class ReadingTheDayFirst:
-    """A second sweep's store: it reads the day's list just before Ben is filed in the slot after the position, and
-    the first sweep reads it just after, so the first moves on to Ben's slot while the second would pass the rest of
-    the day. Before the second moves on from midnight, Lea's writer files her entry and reads the position."""
+    """A second sweep's store: once it has read the slots of the last move again (at its start), Ben is filed in the
+    slot after the position, and the first sweep runs until it is about to move on from Ben's slot. The second then
+    moves to midnight (Ben's entry is visited already), which does not take. Before it would move on from midnight,
+    Lea's writer files her entry and reads the position."""
 
     def __init__(self, inner: MemoryProfileStore, ben: DueEntry, lea: DueEntry, first: World) -> None:
         self._inner = inner
@@ -294,6 +295,7 @@ class ReadingTheDayFirst:
         self.held = HeldBeforeMovingOn(inner, slot_of(ben.due_at))
         self.first_sweep: asyncio.Task[Any] | None = None
         self.lea_filed = False
+        self.moves_from: list[datetime] = []
 
     async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
         found = await self._inner.slots_filed(start, end)
@@ -309,6 +311,7 @@ class ReadingTheDayFirst:
             await self._inner.schedule(self._lea)
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
+        self.moves_from.append(slot)
         if slot.time() == time(0) and slot.date() > self._lea.due_at.date():
             await self.file_lea()
         return await self._inner.advance_sweep(slot, to)
@@ -330,11 +333,62 @@ async def test_a_sweep_finding_another_moved_the_position_less_far_does_not_run_
     second = ReadingTheDayFirst(inner, ben, DueEntry(due_at, world.organisation_id, "per_lea"), world)
 
     await world_on(second, world).sweep()
-    # Lea's writer files her now if the second sweep stopped short of midnight: the position is behind her slot.
+    # It stopped short of midnight, where the position is not yet.
+    assert second.moves_from
+    assert max(second.moves_from) < slot_of(due_at).replace(hour=0) + timedelta(days=1)
+    # Lea's writer files her now: the position is behind her slot.
     await second.file_lea()
     second.held.go.set()
     assert second.first_sweep is not None
     await second.first_sweep
+    world.clock.at += timedelta(minutes=10)
+    await world.sweep()
+
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+
+
+class OvertakenByASweepThatDies:
+    """The store of a sweep passing the rest of a day in one move while another is at work: the other moves the
+    position one slot on just before this sweep's move (which then does not take); once this sweep has read those
+    slots again, Lea's writer files her entry (reading the other's position, behind her slot) and the other moves on
+    to midnight, then dies before reading them again."""
+
+    def __init__(self, inner: MemoryProfileStore, lea: DueEntry) -> None:
+        self._inner = inner
+        self._lea = lea
+        self._stage = "before the move"
+
+    async def advance_sweep(self, slot: datetime, to: datetime) -> bool:
+        if self._stage == "before the move" and to - slot > SLOT:
+            self._stage = "moved less far"
+            await self._inner.advance_sweep(slot, slot + SLOT)
+        return await self._inner.advance_sweep(slot, to)
+
+    async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
+        found = await self._inner.slots_filed(start, end)
+        if self._stage == "moved less far":
+            self._stage = "overtaken"
+            await self._inner.schedule(self._lea)
+            assert self._inner.position is not None
+            await self._inner.advance_sweep(self._inner.position, end)
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def test_a_sweep_whose_move_did_not_take_goes_on_only_past_slots_it_read_once_the_position_had_left_them() -> (
+    None
+):
+    inner, world = await swept_once()
+    due_at = await lea_due_with_nothing_filed_around(world)
+    start = slot_of(due_at) - timedelta(hours=1)
+    world.clock.at = start + GRACE + timedelta(seconds=1)
+    await world.sweep()
+    assert inner.position == start
+    world.clock.at = slot_of(due_at).replace(hour=0, minute=40) + timedelta(days=1)
+
+    await world_on(OvertakenByASweepThatDies(inner, DueEntry(due_at, world.organisation_id, "per_lea")), world).sweep()
     world.clock.at += timedelta(minutes=10)
     await world.sweep()
 
