@@ -520,9 +520,9 @@ class MongoProfileStore:
 
     async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
         # The day lists every part filed in it (`_file_due`), before the part's first entry.
-        slots: set[datetime] = set()
         if start >= end:
             return []
+        slots: set[datetime] = set()
         day = slot_of(start).replace(hour=0, minute=0)
         while day < end:
             for _, item in await self._due.items(_day_name(day)):

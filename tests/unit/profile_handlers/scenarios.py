@@ -1111,15 +1111,7 @@ async def a_merge_stored_before_the_erasure_s_last_step_and_cut_short_is_done_ag
     await world.deliver(world.donation("gift-b", "per_bea", days_ago=20))
     await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
     merge = world.merged("mrg_1", "per_anne", "per_bea", "per_carl")
-    merging_world, store = gated(world)
-    storing_anne = store.hold("save", lambda args: args[0].person_id == "per_anne")
-    store.hold("erased_among", lambda args: True, crash=True)
-    merging = asyncio.create_task(merging_world.deliver(merge))
-    await asyncio.wait_for(storing_anne.reached.wait(), 5)
-    erasure = await world.handle(world.erasure("per_carl"))
-    storing_anne.opened.set()
-    with pytest.raises(CrashError):
-        await asyncio.wait_for(merging, 5)
+    erasure = await merge_that_dies_once_it_stored_carl_erased_meanwhile(world, merge)
     assert erasure.after_publish is not None
     await erasure.after_publish()
     assert await world.naming("per_carl") == []
