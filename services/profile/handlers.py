@@ -697,12 +697,14 @@ async def sweep_due(
     store = deps.store
     now = deps.clock.now()
     left = await store.sweep_left()
-    position, moved_from = (None, None) if left is None else left
-    started = position is None
-    if position is None:
+    if left is None:
         # Nothing was filed before the first sweep position existed that a sweep would have to catch up on:
-        # profiles are filed as they change, and their due moments lie ahead.
-        position = await store.start_sweep(slot_of(now))
+        # profiles are filed as they change, and their due moments lie ahead. Read again: another sweeper may have
+        # set it first, moved it on and died before reading the slots it passed again, which this run then does.
+        await store.start_sweep(slot_of(now))
+        left = await store.sweep_left()
+        assert left is not None, "the position was just set"
+    position, moved_from = left
     report = SweepReport()
     gate = asyncio.Semaphore(concurrency)
 
@@ -737,17 +739,16 @@ async def sweep_due(
                     break
                 current = next((again for again in await store.filed_in(slot) if again.key == filed.key), None)
 
-    if not started:
-        # The slot just left is read once more after the position moved (below); a sweep cut short there (in this
-        # process or another) left what that read found behind the position, where no sweep goes. Every run reads
-        # it, even after this process read it: FerretDB's late write can put the position back, and a writer then
-        # files there with no copy ahead.
-        await visit_slot(position - SLOT)
-        # So is a last move past several empty slots, all of it: read again by the next run if the sweep that moved
-        # died first, and before another sweeper moving on from midnight lets the day go.
-        if moved_from is not None and moved_from < position - SLOT:
-            for late in await store.slots_filed(moved_from, position - SLOT):
-                await visit_slot(late)
+    # The slot just left is read once more after the position moved (below); a sweep cut short there (in this
+    # process or another) left what that read found behind the position, where no sweep goes. Every run reads it,
+    # even after this process read it: FerretDB's late write can put the position back, and a writer then files
+    # there with no copy ahead.
+    await visit_slot(position - SLOT)
+    # So is a last move past several empty slots, all of it: read again by the next run if the sweep that moved
+    # died first, and before another sweeper moving on from midnight lets the day go.
+    if moved_from < position - SLOT:
+        for late in await store.slots_filed(moved_from, position - SLOT):
+            await visit_slot(late)
     slot = slot_of(position)
     while (stretch_end := stretch_to_sweep(slot, now)) > slot:
         filed = await store.slots_filed(slot, stretch_end)

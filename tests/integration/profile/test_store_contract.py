@@ -314,6 +314,24 @@ async def test_a_slots_parts_filed_at_once_are_each_listed_once_and_entries_file
     assert sorted(entry for part in await store.filed_in(slot) for entry in part.entries) == sorted(entries[50:])
 
 
+async def test_a_part_let_go_then_filed_in_again_is_not_let_go_by_a_sweep_holding_the_older_read(world: World) -> None:
+    store, organisation = world.store, world.organisation_id
+    slot = datetime(2027, 3, 1, 20, 0, tzinfo=UTC)
+    await store.schedule_all([DueEntry(slot + timedelta(minutes=1), organisation, "per_anne")])
+    [read_before] = await store.filed_in(slot)
+    assert await store.drop_filed(read_before)
+    # Writers file until one lands in Anne's part again, as long now as when the older read measured it.
+    filed_since: list[DueEntry] = []
+    while not any(part.key == read_before.key for part in await store.filed_in(slot)):
+        assert len(filed_since) < 4 * PARTS, "no writer filed in Anne's part again"
+        filed_since.append(DueEntry(slot + timedelta(minutes=2), organisation, f"per_{len(filed_since):03d}"))
+        await store.schedule_all(filed_since[-1:])
+
+    # Another sweeper, holding the read from before, lets it go: it must find the part written since.
+    assert not await store.drop_filed(read_before)
+    assert sorted(entry for part in await store.filed_in(slot) for entry in part.entries) == sorted(filed_since)
+
+
 async def test_an_entry_filed_in_a_part_while_the_sweep_lets_the_part_go_is_found_by_the_next_read(
     database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:

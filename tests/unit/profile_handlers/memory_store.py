@@ -311,19 +311,23 @@ class MemoryProfileStore:
 
     async def filed_in(self, slot: datetime) -> list[FiledDue]:
         await asyncio.sleep(0)
+        # As the real store does: a part whose entries were all let go stays, empty, until its day goes.
         return [
-            FiledDue(_name(key), tuple(entry for entry in filed if entry is not None), len(filed))
+            FiledDue(_name(key), entries, len(filed))
             for key, filed in sorted(self.due.items())
-            if key[0] == slot
+            if key[0] == slot and (entries := tuple(entry for entry in filed if entry is not None))
         ]
 
     async def drop_filed(self, filed: FiledDue) -> bool:
         await asyncio.sleep(0)
         slot, part = filed.key.rsplit("|", 1)
         key = (datetime.fromisoformat(slot), int(part))
-        if len(self.due.get(key, ())) != filed.version:
+        entries = self.due.get(key, [])
+        if len(entries) != filed.version:
             return False
-        self.due.pop(key, None)
+        # Emptied, not removed, as the real store does: a writer filing next appends after the entries let go, so
+        # a sweep holding an older read of the part never finds it as long as it read it.
+        entries[:] = [None] * len(entries)
         return True
 
     async def advance_sweep(self, slot: datetime, to: datetime) -> bool:

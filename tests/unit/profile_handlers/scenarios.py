@@ -1963,6 +1963,41 @@ async def an_entry_filed_as_a_sweep_cut_short_passes_it_in_one_move_is_visited_b
     assert "lapsed-buyers" in (await world.profile("per_lea")).segments
 
 
+class FindingNoPositionYet:
+    """The store of a sweep that read the position just before another sweeper set it: its first read finds none."""
+
+    def __init__(self, inner: ProfileStore) -> None:
+        self._inner = inner
+        self._first_read = True
+
+    async def sweep_left(self) -> tuple[datetime, datetime] | None:
+        if self._first_read:
+            self._first_read = False
+            return None
+        return await self._inner.sweep_left()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def a_sweep_finding_no_position_reads_again_what_the_sweep_setting_it_first_passed_and_died(
+    world: World,
+) -> None:
+    # Two sweepers start at once. One sets the position and, runs later, passes Lea's slot in one move and dies;
+    # the other, which found no position, starts only now.
+    due_at = await lea_due_with_nothing_filed_around(world)
+    dying = world_on(DyingAsTheSweepMoves(world.store, DueEntry(due_at, world.organisation_id, "per_lea")), world)
+    world.clock.at = due_at + timedelta(hours=1)
+    with pytest.raises(CrashError):
+        await dying.sweep()
+    world.clock.at += timedelta(minutes=20)
+
+    report = await world_on(FindingNoPositionYet(world.store), world).sweep()
+
+    assert report.outcomes == {"swept": 1}
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+
+
 class AnotherSweepRunsAsThisOneMoves:
     """The store of a sweep that, as it moves past Lea's slot, has her entry filed there by a writer that read the
     position before, and another sweep run whole before it reads the slots it passed again."""
@@ -2506,6 +2541,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_entry_filed_while_the_sweep_leaves_its_slot_is_visited_by_that_sweep,
     an_entry_filed_as_the_sweep_passes_empty_slots_in_one_move_is_visited_by_that_sweep,
     an_entry_filed_as_a_sweep_cut_short_passes_it_in_one_move_is_visited_by_the_next_sweep,
+    a_sweep_finding_no_position_reads_again_what_the_sweep_setting_it_first_passed_and_died,
     an_entry_filed_as_a_sweep_passes_it_in_one_move_is_visited_though_another_sweep_leaves_the_day,
     an_entry_found_as_the_sweep_leaves_its_slot_by_a_sweep_cut_short_is_visited_by_the_next,
     a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too,

@@ -283,7 +283,7 @@ class HeldBeforeMovingOn:
 
 
 class ReadingTheDayFirst:
-    """A second sweep's store: once it has read the slots of the last move again (at its start), Ben is filed in the
+    """A second sweep's store: once it has found nothing filed from the position to midnight, Ben is filed in the
     slot after the position, and the first sweep runs until it is about to move on from Ben's slot. The second then
     moves to midnight (Ben's entry is visited already), which does not take. Before it would move on from midnight,
     Lea's writer files her entry and reads the position."""
@@ -299,7 +299,7 @@ class ReadingTheDayFirst:
 
     async def slots_filed(self, start: datetime, end: datetime) -> list[datetime]:
         found = await self._inner.slots_filed(start, end)
-        if self.first_sweep is None:
+        if self.first_sweep is None and end.time() == time(0):
             await self._inner.schedule(self._ben)
             self.first_sweep = asyncio.create_task(world_on(self.held, self._first).sweep())
             await self.held.reached.wait()
