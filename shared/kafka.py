@@ -130,6 +130,28 @@ class KafkaPublisher:
         await asyncio.gather(*pending)
 
 
+def broker_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
+    """The broker's aiokafka producer, or None (not connected, or a FastStream laid out otherwise)."""
+    state = getattr(getattr(broker.config, "producer", None), "_producer", None)
+    producer = getattr(state, "producer", None) if state else None
+    return producer if isinstance(producer, AIOKafkaProducer) else None
+
+
+async def abandon_sends(producer: AIOKafkaProducer) -> None:
+    """After a stop cut short: cancels the producer's sender and closes its connections. Left alone, the sender
+    retries its unacknowledged batches for as long as the event loop runs (a test session's, or an application's
+    embedding the service)."""
+    # aiokafka's stop set the producer closed before it waited; the sender and the client it never reached.
+    sender = getattr(producer, "_sender", None)
+    try:
+        async with asyncio.timeout(5):
+            if sender is not None:
+                await sender.close()
+            await producer.client.close()
+    except Exception:  # the process is stopping: what could not be closed is reported, never raised
+        log.warning("the Kafka producer's sender could not be cancelled", exc_info=True)
+
+
 class BulkKafkaPublisher:
     """Publishes many records with aiokafka directly, for paths that send thousands at once.
 
@@ -169,6 +191,7 @@ class BulkKafkaPublisher:
                 await self._producer.stop()
         except TimeoutError:
             log.error("Kafka did not let the bulk producer stop within %.0f s", limit)
+            await abandon_sends(self._producer)
         self._producer = None
 
     async def publish_many(self, records: Iterable[OutgoingRecord]) -> None:

@@ -28,7 +28,7 @@ from shared.consumer_lag import LagReader
 from shared.dead_letter_routes import router as dead_letter_router
 from shared.events import Envelope
 from shared.gc_tuning import tune_garbage_collection
-from shared.kafka import ConsumedRecord, ConsumerMetrics, add_consumer, create_broker
+from shared.kafka import ConsumedRecord, ConsumerMetrics, abandon_sends, add_consumer, broker_producer, create_broker
 from shared.logs import configure_logging, correlation_id_var
 from shared.mongo import Document, IndexSpec, ensure_indexes, mongo_client, ping_store
 from shared.settings import ServiceSettings
@@ -232,11 +232,14 @@ async def _measure_lag(runtime: Runtime) -> None:
 async def _stop_broker(broker: KafkaBroker, limit_seconds: float) -> None:
     # With Kafka unreachable, the producer retries its unacknowledged batch forever and `stop` never returns.
     # Those events were never acknowledged to anyone (their callers got a 503), so giving up loses nothing.
+    producer = broker_producer(broker)
     try:
         async with asyncio.timeout(limit_seconds):
             await broker.stop()
     except TimeoutError:
         log.error("Kafka did not let the broker stop within %.0f s; leaving unacknowledged sends behind", limit_seconds)
+        if producer is not None:
+            await abandon_sends(producer)
 
 
 async def _false() -> bool:

@@ -38,6 +38,7 @@ def own_kafka(tmp_path: Path) -> Iterator[object]:
 async def test_events_sent_while_kafka_is_down_get_503_and_can_be_sent_again(
     settings: ServiceSettings, own_kafka: object
 ) -> None:
+    senders_before = _kafka_senders_running()
     bootstrap = "127.0.0.1:19292"
     await ensure_topics(bootstrap, all_topic_partitions())
     app = create_app(
@@ -55,7 +56,11 @@ async def test_events_sent_while_kafka_is_down_get_503_and_can_be_sent_again(
         headers = {"Authorization": f"Bearer {issued.token}", "Content-Type": "application/json"}
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
             stored = await client.post("/v1/events", content=json.dumps(ticket_event("before")), headers=headers)
+            # The service's broker has a send of its own under way too (its producer knows the topic already).
+            broker, topic = app.state.runtime.broker, settings.kafka_namespace + AUDIENCE_FACTS.name
+            await broker.publish(b"known", topic)
             own_kafka.down()  # type: ignore[attr-defined]
+            await broker.publish(b"unacknowledged", topic, no_confirm=True)
             refused = await client.post("/v1/events", content=json.dumps(ticket_event("during")), headers=headers)
             ledger = app.state.runtime.extras["ingest"].ledger
             reclaimable = await ledger.claim("theatre-du-nord", ["during"])
@@ -67,6 +72,16 @@ async def test_events_sent_while_kafka_is_down_get_503_and_can_be_sent_again(
     assert set(refused.json()["detail"]["message"]) == {"en", "fr"}
     # The refused event's claim was released, so sending it again will publish it.
     assert reclaimable.event_ids == {"during"}
+    # The stop gave the unacknowledged send up: nothing keeps retrying the stopped broker afterwards.
+    assert _kafka_senders_running() <= senders_before
+
+
+def _kafka_senders_running() -> set[asyncio.Task[Any]]:
+    return {
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and getattr(task.get_coro(), "__qualname__", "") == "Sender._sender_routine"
+    }
 
 
 async def test_events_kafka_acknowledges_near_the_deadline_are_answered_as_accepted_however_long_their_confirmation(
