@@ -320,7 +320,7 @@ async def test_a_part_let_go_then_filed_in_again_is_not_let_go_by_a_sweep_holdin
     await store.schedule_all([DueEntry(slot + timedelta(minutes=1), organisation, "per_anne")])
     [read_before] = await store.filed_in(slot)
     assert await store.drop_filed(read_before)
-    # Writers file until one lands in Anne's part again, as long now as when the older read measured it.
+    # Writers file until one lands in Anne's part again: it holds one live entry, as it did at the older read.
     filed_since: list[DueEntry] = []
     while not any(part.key == read_before.key for part in await store.filed_in(slot)):
         assert len(filed_since) < 4 * PARTS, "no writer filed in Anne's part again"
