@@ -925,17 +925,23 @@ async def _finish_held(
 async def _let_go_left_behind(deps: ProfileDeps, person_id: str, change: str, origin: Envelope) -> tuple[Envelope, ...]:
     """For a merge that took the person's number to let go of someone it merged, who was merged into the person
     before: that step again. The merge handled again does not come back here (it finds the one it merged marked
-    already, and who held them before is no longer written on them), so the number would stay held for good."""
+    already, and who held them before is no longer written on them), so the number would stay held for good.
+
+    So too once identity has undone that merge: the person it merged is no longer marked by it, but identity had
+    undone the earlier merge before deciding this one, so the person's hold on them is stale all the same (its
+    unmerge may be late)."""
     merged = parse_data(origin)
     if not isinstance(merged, PersonsMergedV1) or change != f"merge:{merged.merge_id}":
         return ()
     organisation_id = origin.organisation_id
     cause = _Cause(change, origin.correlation_id or merged.merge_id, origin=origin)
     profile = await deps.store.profile(organisation_id, person_id)
+    survivor = await deps.store.profile(organisation_id, merged.survivor_person_id)
+    undone = survivor is not None and survivor.undone_merge(merged.merge_id) is not None
     outputs: list[Envelope] = []
     for merged_id in merged.merged_person_ids:
         now = await deps.store.profile(organisation_id, merged_id)
-        if profile is None or now is None or now.merged_by != merged.merge_id:
+        if profile is None or now is None or (now.merged_by != merged.merge_id and not undone):
             continue
         for before in profile.merges:
             if before.merge_id != merged.merge_id and merged_id in before.person_ids:
