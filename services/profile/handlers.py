@@ -923,29 +923,36 @@ async def _finish_held(
 
 
 async def _let_go_left_behind(deps: ProfileDeps, person_id: str, change: str, origin: Envelope) -> tuple[Envelope, ...]:
-    """For a merge that took the person's number to let go of someone it merged, who was merged into the person
-    before: that step again. The merge handled again does not come back here (it finds the one it merged marked
-    already, and who held them before is no longer written on them), so the number would stay held for good.
+    """For a merge that took the person's number to let go of someone it brings together (one it merged, or its
+    survivor, active again) whom the person held through an earlier merge: that step again. The merge handled again
+    does not come back here (it finds them marked or freed already, and who held them before is no longer written
+    on them), so the number would stay held for good.
 
-    So too once identity has undone that merge: the person it merged is no longer marked by it, but identity had
-    undone the earlier merge before deciding this one, so the person's hold on them is stale all the same (its
-    unmerge may be late)."""
+    Identity decided this merge with them active: the earlier merge was undone before, its unmerge maybe still on its
+    way. Whoever is no longer marked by the merge the person holds them through, marked by this merge, freed, or
+    unmarked since by an undo of this one, is held stale and let go; one still marked by it (this merge reaching the
+    person through a survivor it holds) stays."""
     merged = parse_data(origin)
     if not isinstance(merged, PersonsMergedV1) or change != f"merge:{merged.merge_id}":
         return ()
     organisation_id = origin.organisation_id
     cause = _Cause(change, origin.correlation_id or merged.merge_id, origin=origin)
     profile = await deps.store.profile(organisation_id, person_id)
-    survivor = await deps.store.profile(organisation_id, merged.survivor_person_id)
-    undone = survivor is not None and survivor.undone_merge(merged.merge_id) is not None
+    if profile is None:
+        return ()
     outputs: list[Envelope] = []
-    for merged_id in merged.merged_person_ids:
-        now = await deps.store.profile(organisation_id, merged_id)
-        if profile is None or now is None or (now.merged_by != merged.merge_id and not undone):
+    for brought_id in (merged.survivor_person_id, *merged.merged_person_ids):
+        earlier = [
+            before.merge_id
+            for before in profile.merges
+            if before.merge_id != merged.merge_id and brought_id in before.person_ids
+        ]
+        if not earlier:
             continue
-        for before in profile.merges:
-            if before.merge_id != merged.merge_id and merged_id in before.person_ids:
-                outputs.extend(await _let_go(deps, organisation_id, person_id, before.merge_id, merged_id, cause))
+        now = await deps.store.profile(organisation_id, brought_id)
+        for merge_id in earlier:
+            if now is not None and now.merged_by != merge_id:
+                outputs.extend(await _let_go(deps, organisation_id, person_id, merge_id, brought_id, cause))
     return tuple(outputs)
 
 

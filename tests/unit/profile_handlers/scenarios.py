@@ -1332,6 +1332,30 @@ async def a_survivor_left_while_letting_a_history_go_by_a_merge_undone_since_is_
     assert [await world.tickets(person) for person in ("per_anne", "per_carl", "per_dan")] == [2, 2, 4]
 
 
+async def a_holder_left_while_letting_go_a_survivor_freed_by_a_later_merge_is_not_blocked_for_good(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-t", "per_tia", tickets=8))
+    await world.deliver(world.purchase("sale-d", "per_dan", tickets=4))
+    await world.deliver(world.purchase("sale-c", "per_carl", tickets=2))
+    await world.deliver(world.merged("mrg_t", "per_tia", "per_dan"))
+    # Identity undid Dan's merge into Tia, then merged Carl into Dan; the unmerge is still on its way.
+    unmerge = world.unmerged("mrg_t", "per_tia", "per_dan")
+    carl_into_dan = world.merged("mrg_2", "per_dan", "per_carl")
+    crashing, store = gated(world)
+    # Dan takes Carl in and is active again; Tia takes her number to let Dan's history go, and the process dies.
+    store.hold("save", lambda args: args[0].person_id == "per_tia" and args[0].last_change == "merge:mrg_2", crash=True)
+    with pytest.raises(CrashError):
+        await crashing.deliver(carl_into_dan)
+
+    await world.deliver(carl_into_dan)
+    tia_buys = await world.deliver(world.purchase("sale-t2", "per_tia", tickets=1))
+    await world.deliver(unmerge)
+
+    assert tia_buys
+    assert [await world.tickets(person) for person in ("per_tia", "per_dan")] == [9, 6]
+
+
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
     await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
@@ -2532,6 +2556,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_late_fact_two_merges_down_landing_while_a_merge_on_is_applied_reaches_the_top,
     a_survivor_left_while_letting_a_history_go_is_not_blocked_for_good,
     a_survivor_left_while_letting_a_history_go_by_a_merge_undone_since_is_not_blocked_for_good,
+    a_holder_left_while_letting_go_a_survivor_freed_by_a_later_merge_is_not_blocked_for_good,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
