@@ -1326,6 +1326,9 @@ async def a_survivor_left_while_letting_a_history_go_by_a_merge_undone_since_is_
     await world.deliver(carl_into_dan)
     await world.deliver(world.unmerged("mrg_2", "per_dan", "per_carl"))
     anne_buys = await world.deliver(world.purchase("sale-a2", "per_anne", tickets=1))
+    # Carl's history left Anne with the step done again, before the late unmerge.
+    assert not (await world.profile("per_anne")).holds("mrg_1", "per_carl")
+    assert await world.tickets("per_anne") == 2
     await world.deliver(unmerge)
 
     assert anne_buys
@@ -1354,6 +1357,84 @@ async def a_holder_left_while_letting_go_a_survivor_freed_by_a_later_merge_is_no
 
     assert tia_buys
     assert [await world.tickets(person) for person in ("per_tia", "per_dan")] == [9, 6]
+
+
+async def carl_in_anne_then_dan_both_undone(world: World) -> tuple[Envelope, Envelope, Envelope, Envelope]:
+    """Anne, Carl and Dan with 1, 2 and 4 tickets, Carl merged into Anne; identity then undid that (the unmerge is
+    late), merged Carl into Dan, undid that too and merged Carl into Anne again. The four identity events after the
+    first merge, in identity's order."""
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-c", "per_carl", tickets=2))
+    await world.deliver(world.purchase("sale-d", "per_dan", tickets=4))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_carl"))
+    return (
+        world.unmerged("mrg_1", "per_anne", "per_carl"),
+        world.merged("mrg_2", "per_dan", "per_carl"),
+        world.unmerged("mrg_2", "per_dan", "per_carl"),
+        world.merged("mrg_3", "per_anne", "per_carl"),
+    )
+
+
+async def a_merge_in_force_again_is_not_let_go_by_a_held_step_of_a_merge_undone_since(world: World) -> None:
+    unmerge_1, carl_into_dan, unmerge_2, carl_into_anne_again = await carl_in_anne_then_dan_both_undone(world)
+    crashing, store = gated(world)
+    anne_turn = store.hold("take_turn", lambda args: args[1] == "per_anne" and args[3] == "merge:mrg_2")
+    store.hold(
+        "save", lambda args: args[0].person_id == "per_anne" and args[0].last_change == "merge:mrg_2", crash=True
+    )
+    merging = asyncio.create_task(crashing.deliver(carl_into_dan))
+    await anne_turn.reached.wait()
+    # Carl is marked merged into Dan; before that merge's step reaches Anne, the merge back into her is handled.
+    await world.deliver(carl_into_anne_again)
+    assert await world.tickets("per_anne") == 3
+    anne_turn.opened.set()
+    with pytest.raises(CrashError):
+        await merging
+
+    await world.deliver(carl_into_dan)
+    await world.deliver(unmerge_2)
+    await world.deliver(world.purchase("sale-a2", "per_anne", tickets=1))
+    await world.deliver(unmerge_1)
+
+    anne, carl = await world.profile("per_anne"), await world.profile("per_carl")
+    assert (carl.merged_by, carl.merged_into) == ("mrg_3", "per_anne")
+    assert anne.holds("mrg_3", "per_carl")
+    assert [await world.tickets(person) for person in ("per_anne", "per_dan")] == [4, 4]
+    # Carl's next purchase reaches Anne.
+    await world.deliver(world.purchase("sale-c2", "per_carl", tickets=3))
+    assert await world.tickets("per_anne") == 7
+
+
+async def a_helper_doing_a_held_step_again_late_does_not_let_go_a_merge_stored_since(world: World) -> None:
+    unmerge_1, carl_into_dan, unmerge_2, carl_into_anne_again = await carl_in_anne_then_dan_both_undone(world)
+    crashing, store = gated(world)
+    store.hold(
+        "save", lambda args: args[0].person_id == "per_anne" and args[0].last_change == "merge:mrg_2", crash=True
+    )
+    with pytest.raises(CrashError):
+        await crashing.deliver(carl_into_dan)
+    await world.deliver(carl_into_dan)
+    await world.deliver(unmerge_2)
+    # Two writers of Anne find her number held and do the step again; the slow one reads Dan as the fast one is
+    # done, and the merge back into Anne is handled in between.
+    fast, fast_store = gated(world)
+    slow, slow_store = gated(world)
+    fast_turn = fast_store.hold("take_turn", lambda args: args[1] == "per_anne" and args[3] == "merge:mrg_2")
+    slow_redo = slow_store.hold("profile", lambda args: args[1] == "per_dan")
+    fast_buys = asyncio.create_task(fast.deliver(world.purchase("sale-a2", "per_anne", tickets=1)))
+    slow_buys = asyncio.create_task(slow.deliver(world.purchase("sale-a3", "per_anne", tickets=1)))
+    await slow_redo.reached.wait()
+    await fast_turn.reached.wait()
+    fast_turn.opened.set()
+    await fast_buys
+    await world.deliver(carl_into_anne_again)
+    assert await world.tickets("per_anne") == 4
+    slow_redo.opened.set()
+    await slow_buys
+    await world.deliver(unmerge_1)
+
+    assert (await world.profile("per_anne")).holds("mrg_3", "per_carl")
+    assert await world.tickets("per_anne") == 5
 
 
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
@@ -2557,6 +2638,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_survivor_left_while_letting_a_history_go_is_not_blocked_for_good,
     a_survivor_left_while_letting_a_history_go_by_a_merge_undone_since_is_not_blocked_for_good,
     a_holder_left_while_letting_go_a_survivor_freed_by_a_later_merge_is_not_blocked_for_good,
+    a_merge_in_force_again_is_not_let_go_by_a_held_step_of_a_merge_undone_since,
+    a_helper_doing_a_held_step_again_late_does_not_let_go_a_merge_stored_since,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
