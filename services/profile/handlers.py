@@ -901,12 +901,21 @@ async def _finish_held(
             return ()
         logged = (await deps.store.logged(organisation_id, [fact.event_id])).get(fact.event_id)
         if logged is not None and logged != (person_id, number):
-            await _pass_over(deps, organisation_id, person_id, number, fact.event_id, logged)
+            logged_for, logged_as = logged
+            why = f"held by {fact.event_id}, logged as change {logged_as} of {logged_for}"
+            await _pass_over(deps, organisation_id, person_id, number, why)
             return ()
         correlation_id = held.fact.correlation_id or fact.event_id
         written = await _apply_own_fact(organisation_id, person_id, held.fact, fact, correlation_id, helper)
         return () if written is None else written.outputs
-    if held.origin is None or attempt < REDO_STEPS_FROM_ATTEMPT:
+    if attempt < REDO_STEPS_FROM_ATTEMPT:
+        return ()
+    if held.origin is None:
+        # The step's message named a person erased since, and the erasure forgot it: nothing is left to do it again
+        # from, and the message delivered again may not come back here (see `_let_go_left_behind`). The erasure
+        # takes what the step brought or let go of that person out of this profile; whatever else the step did,
+        # its message does again when delivered again.
+        await _pass_over(deps, organisation_id, person_id, number, f"held by {held.change!r}, its message forgotten")
         return ()
     log.warning(
         "change %d of %s, held by %r, is not stored after %d attempts: doing it again",
@@ -956,28 +965,18 @@ async def _let_go_left_behind(deps: ProfileDeps, person_id: str, change: str, or
     return tuple(outputs)
 
 
-async def _pass_over(
-    deps: ProfileDeps, organisation_id: str, person_id: str, number: int, event_id: str, logged: tuple[str, int]
-) -> None:
-    """Moves the person's profile past change `number`, changing nothing else: the fact holding it is logged as
-    another change, so no change will ever be stored under it. A batch leaves such a number when identity resolved
-    a fact again, to a person it created anew: the batch takes the person's first number for it, then finds the
-    fact logged for the first person. (Logs written before ordered inserts were sent a hundred at a time, see
-    `insert_in_order`, may hold numbers taken past one found held too.) Every writer finding the number so held
-    decides the same."""
+async def _pass_over(deps: ProfileDeps, organisation_id: str, person_id: str, number: int, why: str) -> None:
+    """Moves the person's profile past change `number`, changing nothing else, when no change will ever be stored
+    under it: a fact holding it logged as another change, or a step whose message an erasure forgot. A batch leaves
+    such a fact when identity resolved it again, to a person it created anew: the batch takes the person's first
+    number for it, then finds the fact logged for the first person. (Logs written before ordered inserts were sent a
+    hundred at a time, see `insert_in_order`, may hold numbers taken past one found held too.) Every writer finding
+    the number so held decides the same."""
     store = deps.store
     stored = await store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
     if stored.applied != number - 1 or await store.is_erased(organisation_id, person_id):
         return
-    logged_for, logged_as = logged
-    log.warning(
-        "change %d of %s is held by %s, logged as change %d of %s: passed over",
-        number,
-        person_id,
-        event_id,
-        logged_as,
-        logged_for,
-    )
+    log.warning("change %d of %s is %s: passed over", number, person_id, why)
     await store.save(replace(stored, applied=number))
     if await store.is_erased(organisation_id, person_id):
         # Erased meanwhile: the profile stored goes the same way.

@@ -1437,6 +1437,41 @@ async def a_helper_doing_a_held_step_again_late_does_not_let_go_a_merge_stored_s
     assert await world.tickets("per_anne") == 5
 
 
+async def carl_erased_while_a_step_letting_him_go_holds_anne(world: World, *, undone_first: bool) -> None:
+    unmerge_1, carl_into_dan, unmerge_2, _ = await carl_in_anne_then_dan_both_undone(world)
+    crashing, store = gated(world)
+    # Carl is marked merged into Dan; Anne takes her number to let his history go, and the process dies there.
+    store.hold(
+        "save", lambda args: args[0].person_id == "per_anne" and args[0].last_change == "merge:mrg_2", crash=True
+    )
+    with pytest.raises(CrashError):
+        await crashing.deliver(carl_into_dan)
+    await world.deliver(carl_into_dan)
+    if undone_first:
+        await world.deliver(unmerge_2)
+
+    # The erasure forgets the messages naming Carl, that of the step holding Anne's number among them.
+    await world.deliver(world.erasure("per_carl"))
+    anne_buys = await world.deliver(world.purchase("sale-a2", "per_anne", tickets=1))
+    await world.deliver(unmerge_1)
+    if not undone_first:
+        await world.deliver(unmerge_2)
+
+    assert anne_buys
+    assert [await world.tickets(person) for person in ("per_anne", "per_dan")] == [2, 4]
+    assert await world.naming("per_carl") == []
+
+
+async def a_person_erased_while_a_step_letting_them_go_holds_a_profile_does_not_block_it(world: World) -> None:
+    await carl_erased_while_a_step_letting_him_go_holds_anne(world, undone_first=False)
+
+
+async def a_person_erased_while_a_step_of_a_merge_undone_since_holds_a_profile_does_not_block_it(
+    world: World,
+) -> None:
+    await carl_erased_while_a_step_letting_him_go_holds_anne(world, undone_first=True)
+
+
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
     await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
@@ -2640,6 +2675,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_holder_left_while_letting_go_a_survivor_freed_by_a_later_merge_is_not_blocked_for_good,
     a_merge_in_force_again_is_not_let_go_by_a_held_step_of_a_merge_undone_since,
     a_helper_doing_a_held_step_again_late_does_not_let_go_a_merge_stored_since,
+    a_person_erased_while_a_step_letting_them_go_holds_a_profile_does_not_block_it,
+    a_person_erased_while_a_step_of_a_merge_undone_since_holds_a_profile_does_not_block_it,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
