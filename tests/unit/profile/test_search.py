@@ -26,7 +26,7 @@ from services.profile.domain.search import (
     rank,
     read_query,
 )
-from shared.names import fold_name
+from shared.names import JOINING_PARTICLES, fold_name
 
 HELENE = Candidate("per_helene", "Hélène", "Côté", emails=("helene.cote@example.com",), phones=("+15145550199",))
 MARC = Candidate("per_marc", "Marc", "Tremblay", upstream_ids=("C-004521",))
@@ -266,7 +266,11 @@ def test_a_candidate_found_twice_is_listed_once_with_its_best_match() -> None:
 # Properties
 
 
-@given(st.lists(NAME_WORDS, min_size=1, max_size=3), st.randoms())
+# A particle is not a word of its own: typed last, it waits for the word it belongs to (`Marie de`).
+NAME_WORDS_NOT_PARTICLES = NAME_WORDS.filter(lambda word: fold_name(word) not in JOINING_PARTICLES)
+
+
+@given(st.lists(NAME_WORDS_NOT_PARTICLES, min_size=1, max_size=3), st.randoms())
 def test_the_order_of_the_words_typed_does_not_change_the_answer(words: list[str], draw: random.Random) -> None:
     shuffled = words[:]
     draw.shuffle(shuffled)
