@@ -977,6 +977,8 @@ async def _pass_over(deps: ProfileDeps, organisation_id: str, person_id: str, nu
     if stored.applied != number - 1 or await store.is_erased(organisation_id, person_id):
         return
     log.warning("change %d of %s is %s: passed over", number, person_id, why)
+    # Marked first: a writer still making the change, finding the profile past it, learns it was not stored.
+    await store.pass_turn(organisation_id, person_id, number)
     await store.save(replace(stored, applied=number))
     if await store.is_erased(organisation_id, person_id):
         # Erased meanwhile: the profile stored goes the same way.
@@ -1092,6 +1094,12 @@ async def _commit(
         if filing_anew and profile.due_handle is not None:
             await store.unschedule(profile.due_handle)
             profile = replace(profile, due_handle=None, filed_at=None)
+        held = await store.turn_at(organisation_id, person_id, number)
+        if held is not None and held.passed:
+            # Passed over while this writer made the change (a writer found it held too long with its message
+            # forgotten, see `_finish_held`): nothing stored it, so nothing of it is announced, and the message,
+            # handled again, makes it under a later number. (Its claims went above: the profile stored fired none.)
+            raise ProfileBusyError(f"{person_id}: change {number} was passed over while this writer made it")
     if isinstance(origin, Envelope):
         await store.settle_turn(organisation_id, person_id, number)
     if not overtaken and keys_before - keys_after:

@@ -26,6 +26,8 @@ class HeldTurn:
     change: str
     fact: Envelope | None = None
     origin: Origin | None = None
+    # Passed over (`pass_turn`): no change is stored under the number, whoever was making it.
+    passed: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,10 @@ class ProfileStore(Protocol):
 
     async def turn_at(self, organisation_id: str, person_id: str, number: int) -> HeldTurn | None:
         """The change holding the person's change `number`; None if the number is free."""
+
+    async def pass_turn(self, organisation_id: str, person_id: str, number: int) -> None:
+        """Marks the change holding the person's change `number` passed over, before the profile moves past it: a
+        writer still making that change learns it was not stored (`turn_at`)."""
 
     async def settle_turn(self, organisation_id: str, person_id: str, number: int) -> None:
         """The step holding the person's change `number` is stored: its origin is no longer kept (a message may

@@ -262,7 +262,10 @@ class MongoProfileStore:
         elif "due_at" in logged:
             origin = DueEntry(datetime.fromisoformat(str(logged["due_at"])), organisation_id, person_id)
         fact = Envelope.from_json_bytes(str(logged["envelope"]).encode()) if "envelope" in logged else None
-        return HeldTurn(str(logged["change"]), fact, origin)
+        return HeldTurn(str(logged["change"]), fact, origin, passed=bool(logged.get("passed", False)))
+
+    async def pass_turn(self, organisation_id: str, person_id: str, number: int) -> None:
+        await self._log.update_one({"_id": _change_key(organisation_id, person_id, number)}, {"$set": {"passed": True}})
 
     async def settle_turn(self, organisation_id: str, person_id: str, number: int) -> None:
         await self._log.update_one({"_id": _change_key(organisation_id, person_id, number)}, {"$unset": {"origin": ""}})

@@ -23,6 +23,7 @@ class MemoryProfileStore:
         self.changes: dict[tuple[str, str, int], tuple[str, str | None]] = {}
         # (organisation, person, number) -> what the writer of a step not stored yet was doing
         self.origins: dict[tuple[str, str, int], Origin] = {}
+        self.passed: set[tuple[str, str, int]] = set()
         # (organisation, event id) -> (person, number)
         self.logged_facts: dict[tuple[str, str], tuple[str, int]] = {}
         self.fired: dict[tuple[str, str], str] = {}
@@ -120,7 +121,11 @@ class MemoryProfileStore:
         if entry is None:
             return None
         fact = Envelope.from_json_bytes(entry[1].encode()) if entry[1] else None
-        return HeldTurn(entry[0], fact, self.origins.get(key))
+        return HeldTurn(entry[0], fact, self.origins.get(key), passed=key in self.passed)
+
+    async def pass_turn(self, organisation_id: str, person_id: str, number: int) -> None:
+        await asyncio.sleep(0)
+        self.passed.add((organisation_id, person_id, number))
 
     async def settle_turn(self, organisation_id: str, person_id: str, number: int) -> None:
         await asyncio.sleep(0)

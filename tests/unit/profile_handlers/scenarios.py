@@ -23,6 +23,7 @@ from services.profile.domain.search import read_query
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.handlers import (
     Handled,
+    ProfileBusyError,
     ProfileDeps,
     ProfileRules,
     SweepReport,
@@ -1353,6 +1354,9 @@ async def a_holder_left_while_letting_go_a_survivor_freed_by_a_later_merge_is_no
 
     await world.deliver(carl_into_dan)
     tia_buys = await world.deliver(world.purchase("sale-t2", "per_tia", tickets=1))
+    # Dan's history left Tia with the step done again, before the late unmerge.
+    assert not (await world.profile("per_tia")).holds("mrg_t", "per_dan")
+    assert await world.tickets("per_tia") == 9
     await world.deliver(unmerge)
 
     assert tia_buys
@@ -1453,6 +1457,9 @@ async def carl_erased_while_a_step_letting_him_go_holds_anne(world: World, *, un
     # The erasure forgets the messages naming Carl, that of the step holding Anne's number among them.
     await world.deliver(world.erasure("per_carl"))
     anne_buys = await world.deliver(world.purchase("sale-a2", "per_anne", tickets=1))
+    # The erasure took Carl's history out of Anne, before the late unmerge.
+    assert not (await world.profile("per_anne")).holds("mrg_1", "per_carl")
+    assert await world.tickets("per_anne") == 2
     await world.deliver(unmerge_1)
     if not undone_first:
         await world.deliver(unmerge_2)
@@ -1470,6 +1477,70 @@ async def a_person_erased_while_a_step_of_a_merge_undone_since_holds_a_profile_d
     world: World,
 ) -> None:
     await carl_erased_while_a_step_letting_him_go_holds_anne(world, undone_first=True)
+
+
+async def passed_over_while_stalled(world: World, person_id: str) -> None:
+    """Waits until the person's profile has moved past the number a stalled writer holds (see `_pass_over`)."""
+    before = (await world.profile(person_id)).applied
+    for _ in range(600):
+        if (await world.profile(person_id)).applied > before:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{person_id}'s held number was never passed over")
+
+
+async def a_live_writer_whose_number_was_passed_over_makes_its_change_again(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-c", "per_carl", tickets=2))
+    await world.deliver(world.purchase("sale-e", "per_eve", tickets=4))
+    merge = world.merged("mrg_1", "per_anne", "per_carl", "per_eve")
+    slow, store = gated(world)
+    # The merge's writer has marked Carl and Eve and taken Anne's number, and is slow filing her look-ups.
+    stall = store.hold("index_lookups", lambda args: args[1] == "per_anne")
+    merging = asyncio.create_task(slow.deliver(merge))
+    await stall.reached.wait()
+    # Carl's erasure forgets the merge's message; Anne's next writer, after waiting, passes her number over.
+    await world.deliver(world.erasure("per_carl"))
+    buying = asyncio.create_task(world.deliver(world.purchase("sale-a2", "per_anne", tickets=1)))
+    await passed_over_while_stalled(world, "per_anne")
+    stall.opened.set()
+    with pytest.raises(ProfileBusyError):
+        await merging
+    await buying
+
+    # Not acknowledged, the merge is delivered again and made at a later number.
+    await world.deliver(merge)
+    await world.deliver(world.purchase("sale-e2", "per_eve", tickets=3))
+
+    eve, anne = await world.profile("per_eve"), await world.profile("per_anne")
+    assert (eve.merged_by, eve.merged_into) == ("mrg_1", "per_anne")
+    assert anne.holds("mrg_1", "per_eve")
+    assert await world.tickets("per_anne") == 9
+
+
+async def a_live_writer_whose_number_was_passed_over_announces_nothing_it_did_not_store(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-c", "per_carl", tickets=2))
+    joined = world.household_joined("per_anne", "hh_1", joined_with="per_carl")
+    slow, store = gated(world)
+    # Slow just before its check that the profile was not overtaken.
+    stall = store.hold("applied", lambda args: list(args[1]) == ["per_anne"])
+    joining = asyncio.create_task(slow.deliver(joined))
+    await stall.reached.wait()
+    await world.deliver(world.erasure("per_carl"))
+    buying = asyncio.create_task(world.deliver(world.purchase("sale-a2", "per_anne", tickets=1)))
+    await passed_over_while_stalled(world, "per_anne")
+    stall.opened.set()
+    with pytest.raises(ProfileBusyError):
+        await joining
+    await buying
+
+    assert (await world.profile("per_anne")).household_id is None
+    announced = await world.deliver(joined)
+    assert [output.data["changed"].get("household_id") for output in announced if output.type == PROFILE_CHANGED] == [
+        "hh_1"
+    ]
+    assert (await world.profile("per_anne")).household_id == "hh_1"
 
 
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
@@ -2677,6 +2748,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_helper_doing_a_held_step_again_late_does_not_let_go_a_merge_stored_since,
     a_person_erased_while_a_step_letting_them_go_holds_a_profile_does_not_block_it,
     a_person_erased_while_a_step_of_a_merge_undone_since_holds_a_profile_does_not_block_it,
+    a_live_writer_whose_number_was_passed_over_makes_its_change_again,
+    a_live_writer_whose_number_was_passed_over_announces_nothing_it_did_not_store,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
