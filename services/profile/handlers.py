@@ -927,8 +927,28 @@ async def _finish_held(
     if isinstance(held.origin, DueEntry):
         return (await sweep_profile(held.origin, helper)).outputs
     handled = await apply_identity_event(held.origin, helper)
-    left_go = await _let_go_left_behind(helper, person_id, held.change, held.origin)
-    return (() if handled is None else handled.outputs) + left_go
+    outputs = (() if handled is None else handled.outputs) + await _let_go_left_behind(
+        helper, person_id, held.change, held.origin
+    )
+    if await _still_held(deps, organisation_id, person_id, number, held.change):
+        # Handled again, the message did not come back to this profile: a step recomputing a profile above one that
+        # let someone go, say. Recomputed from the logs under the step's key, it takes the number as the step would
+        # have left it; a recomputation that changes nothing passes it over.
+        cause = _Cause(held.change, held.origin.correlation_id or held.change, origin=held.origin)
+        recomputed = await _recompute(helper, organisation_id, person_id, cause)
+        outputs += () if recomputed is None else recomputed.outputs
+        if await _still_held(deps, organisation_id, person_id, number, held.change):
+            await _pass_over(deps, organisation_id, person_id, number, f"held by {held.change!r}, done again")
+    return outputs
+
+
+async def _still_held(deps: ProfileDeps, organisation_id: str, person_id: str, number: int, change: str) -> bool:
+    """Whether `change` still holds the person's next number, nothing stored under it."""
+    stored = await deps.store.profile(organisation_id, person_id) or StoredProfile(organisation_id, person_id)
+    if stored.applied != number - 1:
+        return False
+    held = await deps.store.turn_at(organisation_id, person_id, number)
+    return held is not None and held.change == change and not held.passed
 
 
 async def _let_go_left_behind(deps: ProfileDeps, person_id: str, change: str, origin: Envelope) -> tuple[Envelope, ...]:
@@ -1081,6 +1101,7 @@ async def _commit(
     # holder could then be neither redone nor passed over. Read just before storing; a replace conditional on the
     # stored profile would make FerretDB read the whole collection.
     overtaken = bool(await _overtaken(store, [profile]))
+    passed_over = False
     if not overtaken:
         await store.save(profile)
         if filing_anew:
@@ -1095,11 +1116,7 @@ async def _commit(
             await store.unschedule(profile.due_handle)
             profile = replace(profile, due_handle=None, filed_at=None)
         held = await store.turn_at(organisation_id, person_id, number)
-        if held is not None and held.passed:
-            # Passed over while this writer made the change (a writer found it held too long with its message
-            # forgotten, see `_finish_held`): nothing stored it, so nothing of it is announced, and the message,
-            # handled again, makes it under a later number. (Its claims went above: the profile stored fired none.)
-            raise ProfileBusyError(f"{person_id}: change {number} was passed over while this writer made it")
+        passed_over = held is not None and held.passed
     if isinstance(origin, Envelope):
         await store.settle_turn(organisation_id, person_id, number)
     if not overtaken and keys_before - keys_after:
@@ -1114,6 +1131,11 @@ async def _commit(
         await store.unindex_lookups(organisation_id, person_id, keys_after, thorough=True)
         await store.delete_profile(organisation_id, person_id)
         return None
+    if passed_over:
+        # Passed over while this writer made the change (a writer found it held too long, see `_finish_held`):
+        # nothing stored it, so nothing of it is announced, and the message, handled again, makes it under a later
+        # number. (Its claims went above: the profile stored fired none.)
+        raise ProfileBusyError(f"{person_id}: change {number} was passed over while this writer made it")
     return _Written(profile, outputs, "applied")
 
 

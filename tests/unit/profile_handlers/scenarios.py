@@ -1543,6 +1543,62 @@ async def a_live_writer_whose_number_was_passed_over_announces_nothing_it_did_no
     assert (await world.profile("per_anne")).household_id == "hh_1"
 
 
+async def a_step_recomputing_the_holder_above_a_history_let_go_is_not_held_for_good(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-c", "per_carl", tickets=2))
+    await world.deliver(world.purchase("sale-d", "per_dan", tickets=4))
+    await world.deliver(world.purchase("sale-q", "per_quinn", tickets=8))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_carl"))
+    await world.deliver(world.merged("mrg_q", "per_quinn", "per_anne"))
+    assert await world.tickets("per_quinn") == 11
+    # Identity undid Carl's merge into Anne (the unmerge is late) and merged him into Dan. The merge lets Carl go at
+    # Anne, then recomputes Quinn, who holds her, and dies storing Quinn.
+    unmerge = world.unmerged("mrg_1", "per_anne", "per_carl")
+    carl_into_dan = world.merged("mrg_2", "per_dan", "per_carl")
+    crashing, store = gated(world)
+    store.hold(
+        "save", lambda args: args[0].person_id == "per_quinn" and args[0].last_change == "merge:mrg_2", crash=True
+    )
+    with pytest.raises(CrashError):
+        await crashing.deliver(carl_into_dan)
+    await world.deliver(carl_into_dan)
+
+    quinn_buys = await world.deliver(world.purchase("sale-q2", "per_quinn", tickets=1))
+    assert await world.tickets("per_quinn") == 10
+    await world.deliver(unmerge)
+
+    assert quinn_buys
+    assert [await world.tickets(person) for person in ("per_quinn", "per_dan")] == [10, 6]
+
+
+async def a_step_recomputing_the_holder_above_a_freed_survivor_is_not_held_for_good(world: World) -> None:
+    await world.deliver(world.purchase("sale-t", "per_tia", tickets=8))
+    await world.deliver(world.purchase("sale-d", "per_dan", tickets=4))
+    await world.deliver(world.purchase("sale-c", "per_carl", tickets=2))
+    await world.deliver(world.purchase("sale-q", "per_quinn", tickets=16))
+    await world.deliver(world.merged("mrg_t", "per_tia", "per_dan"))
+    await world.deliver(world.merged("mrg_q", "per_quinn", "per_tia"))
+    assert await world.tickets("per_quinn") == 28
+    # Identity undid Dan's merge into Tia (the unmerge is late), then merged Carl into Dan: Dan is freed, Tia lets
+    # him go, and Quinn, who holds Tia, is recomputed; the process dies storing Quinn.
+    unmerge = world.unmerged("mrg_t", "per_tia", "per_dan")
+    carl_into_dan = world.merged("mrg_2", "per_dan", "per_carl")
+    crashing, store = gated(world)
+    store.hold(
+        "save", lambda args: args[0].person_id == "per_quinn" and args[0].last_change == "merge:mrg_2", crash=True
+    )
+    with pytest.raises(CrashError):
+        await crashing.deliver(carl_into_dan)
+    await world.deliver(carl_into_dan)
+
+    quinn_buys = await world.deliver(world.purchase("sale-q2", "per_quinn", tickets=1))
+    assert await world.tickets("per_quinn") == 25
+    await world.deliver(unmerge)
+
+    assert quinn_buys
+    assert [await world.tickets(person) for person in ("per_quinn", "per_dan")] == [25, 6]
+
+
 async def an_unmerged_survivor_is_welcomed_for_its_own_first_purchase(world: World) -> None:
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=5))
     await world.deliver(world.donation("gift-a", "per_anne", days_ago=20))
@@ -2750,6 +2806,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_person_erased_while_a_step_of_a_merge_undone_since_holds_a_profile_does_not_block_it,
     a_live_writer_whose_number_was_passed_over_makes_its_change_again,
     a_live_writer_whose_number_was_passed_over_announces_nothing_it_did_not_store,
+    a_step_recomputing_the_holder_above_a_history_let_go_is_not_held_for_good,
+    a_step_recomputing_the_holder_above_a_freed_survivor_is_not_held_for_good,
     an_unmerge_leaves_the_survivor_free_to_be_sent_what_only_the_person_restored_was_sent,
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
