@@ -932,13 +932,10 @@ async def _finish_held(
     )
     if await _still_held(deps, organisation_id, person_id, number, held.change):
         # Handled again, the message did not come back to this profile: a step recomputing a profile above one that
-        # let someone go, say. Recomputed from the logs under the step's key, it takes the number as the step would
-        # have left it; a recomputation that changes nothing passes it over.
-        cause = _Cause(held.change, held.origin.correlation_id or held.change, origin=held.origin)
-        recomputed = await _recompute(helper, organisation_id, person_id, cause)
-        outputs += () if recomputed is None else recomputed.outputs
-        if await _still_held(deps, organisation_id, person_id, number, held.change):
-            await _pass_over(deps, organisation_id, person_id, number, f"held by {held.change!r}, done again")
+        # let someone go, say. Passed over, not recomputed here: a recomputation under the step's key would take in
+        # whatever was logged since (a late fact, whose trigger would then never fire), and a writer still making
+        # the step would find a version it did not decide. The profile is set right by the unmerge on its way.
+        await _pass_over(deps, organisation_id, person_id, number, f"held by {held.change!r}, done again")
     return outputs
 
 
