@@ -1280,6 +1280,16 @@ async def a_late_fact_two_merges_down_landing_while_a_merge_on_is_applied_reache
     assert await world.tickets("per_anne") == 15
 
 
+async def merge_dies_storing(world: World, merge: Envelope, person_id: str) -> None:
+    """The merge's process dies as it stores its step at `person_id`; then the merge is delivered again."""
+    crashing, store = gated(world)
+    change = f"merge:{merge.data['merge_id']}"
+    store.hold("save", lambda args: args[0].person_id == person_id and args[0].last_change == change, crash=True)
+    with pytest.raises(CrashError):
+        await crashing.deliver(merge)
+    await world.deliver(merge)
+
+
 async def a_survivor_left_while_letting_a_history_go_is_not_blocked_for_good(world: World) -> None:
     await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
     await world.deliver(world.purchase("sale-c", "per_carl", tickets=2))
@@ -1288,15 +1298,8 @@ async def a_survivor_left_while_letting_a_history_go_is_not_blocked_for_good(wor
     # Identity undid Carl's merge into Anne and merged him into Dan; the unmerge is still on its way.
     unmerge = world.unmerged("mrg_1", "per_anne", "per_carl")
     carl_into_dan = world.merged("mrg_2", "per_dan", "per_carl")
-    crashing, store = gated(world)
     # Carl is marked merged into Dan; Anne takes her number to let his history go, and the process dies there.
-    store.hold(
-        "save", lambda args: args[0].person_id == "per_anne" and args[0].last_change == "merge:mrg_2", crash=True
-    )
-    with pytest.raises(CrashError):
-        await crashing.deliver(carl_into_dan)
-
-    await world.deliver(carl_into_dan)
+    await merge_dies_storing(world, carl_into_dan, "per_anne")
     # Anne's next writer does the step held again: Carl's tickets leave her before the unmerge arrives.
     await world.deliver(world.purchase("sale-a2", "per_anne", tickets=1))
     before_the_unmerge = (await world.tickets("per_anne"), await world.tickets("per_dan"))
@@ -1316,15 +1319,8 @@ async def a_survivor_left_while_letting_a_history_go_by_a_merge_undone_since_is_
     # Identity undid Carl's merge into Anne, merged him into Dan, then undid that too; the first unmerge is late.
     unmerge = world.unmerged("mrg_1", "per_anne", "per_carl")
     carl_into_dan = world.merged("mrg_2", "per_dan", "per_carl")
-    crashing, store = gated(world)
     # Carl is marked merged into Dan; Anne takes her number to let his history go, and the process dies there.
-    store.hold(
-        "save", lambda args: args[0].person_id == "per_anne" and args[0].last_change == "merge:mrg_2", crash=True
-    )
-    with pytest.raises(CrashError):
-        await crashing.deliver(carl_into_dan)
-
-    await world.deliver(carl_into_dan)
+    await merge_dies_storing(world, carl_into_dan, "per_anne")
     await world.deliver(world.unmerged("mrg_2", "per_dan", "per_carl"))
     anne_buys = await world.deliver(world.purchase("sale-a2", "per_anne", tickets=1))
     # Carl's history left Anne with the step done again, before the late unmerge.
@@ -1346,13 +1342,8 @@ async def a_holder_left_while_letting_go_a_survivor_freed_by_a_later_merge_is_no
     # Identity undid Dan's merge into Tia, then merged Carl into Dan; the unmerge is still on its way.
     unmerge = world.unmerged("mrg_t", "per_tia", "per_dan")
     carl_into_dan = world.merged("mrg_2", "per_dan", "per_carl")
-    crashing, store = gated(world)
     # Dan takes Carl in and is active again; Tia takes her number to let Dan's history go, and the process dies.
-    store.hold("save", lambda args: args[0].person_id == "per_tia" and args[0].last_change == "merge:mrg_2", crash=True)
-    with pytest.raises(CrashError):
-        await crashing.deliver(carl_into_dan)
-
-    await world.deliver(carl_into_dan)
+    await merge_dies_storing(world, carl_into_dan, "per_tia")
     tia_buys = await world.deliver(world.purchase("sale-t2", "per_tia", tickets=1))
     # Dan's history left Tia with the step done again, before the late unmerge.
     assert not (await world.profile("per_tia")).holds("mrg_t", "per_dan")
@@ -1411,13 +1402,7 @@ async def a_merge_in_force_again_is_not_let_go_by_a_held_step_of_a_merge_undone_
 
 async def a_helper_doing_a_held_step_again_late_does_not_let_go_a_merge_stored_since(world: World) -> None:
     unmerge_1, carl_into_dan, unmerge_2, carl_into_anne_again = await carl_in_anne_then_dan_both_undone(world)
-    crashing, store = gated(world)
-    store.hold(
-        "save", lambda args: args[0].person_id == "per_anne" and args[0].last_change == "merge:mrg_2", crash=True
-    )
-    with pytest.raises(CrashError):
-        await crashing.deliver(carl_into_dan)
-    await world.deliver(carl_into_dan)
+    await merge_dies_storing(world, carl_into_dan, "per_anne")
     await world.deliver(unmerge_2)
     # Two writers of Anne find her number held and do the step again; the slow one reads Dan as the fast one is
     # done, and the merge back into Anne is handled in between.
@@ -1443,14 +1428,8 @@ async def a_helper_doing_a_held_step_again_late_does_not_let_go_a_merge_stored_s
 
 async def carl_erased_while_a_step_letting_him_go_holds_anne(world: World, *, undone_first: bool) -> None:
     unmerge_1, carl_into_dan, unmerge_2, _ = await carl_in_anne_then_dan_both_undone(world)
-    crashing, store = gated(world)
     # Carl is marked merged into Dan; Anne takes her number to let his history go, and the process dies there.
-    store.hold(
-        "save", lambda args: args[0].person_id == "per_anne" and args[0].last_change == "merge:mrg_2", crash=True
-    )
-    with pytest.raises(CrashError):
-        await crashing.deliver(carl_into_dan)
-    await world.deliver(carl_into_dan)
+    await merge_dies_storing(world, carl_into_dan, "per_anne")
     if undone_first:
         await world.deliver(unmerge_2)
 
@@ -1555,13 +1534,7 @@ async def a_step_recomputing_the_holder_above_a_history_let_go_is_not_held_for_g
     # Anne, then recomputes Quinn, who holds her, and dies storing Quinn.
     unmerge = world.unmerged("mrg_1", "per_anne", "per_carl")
     carl_into_dan = world.merged("mrg_2", "per_dan", "per_carl")
-    crashing, store = gated(world)
-    store.hold(
-        "save", lambda args: args[0].person_id == "per_quinn" and args[0].last_change == "merge:mrg_2", crash=True
-    )
-    with pytest.raises(CrashError):
-        await crashing.deliver(carl_into_dan)
-    await world.deliver(carl_into_dan)
+    await merge_dies_storing(world, carl_into_dan, "per_quinn")
 
     # Quinn's number is passed over; she holds Carl's history until the late unmerge recomputes her.
     quinn_buys = await world.deliver(world.purchase("sale-q2", "per_quinn", tickets=1))
@@ -1583,13 +1556,7 @@ async def a_step_recomputing_the_holder_above_a_freed_survivor_is_not_held_for_g
     # him go, and Quinn, who holds Tia, is recomputed; the process dies storing Quinn.
     unmerge = world.unmerged("mrg_t", "per_tia", "per_dan")
     carl_into_dan = world.merged("mrg_2", "per_dan", "per_carl")
-    crashing, store = gated(world)
-    store.hold(
-        "save", lambda args: args[0].person_id == "per_quinn" and args[0].last_change == "merge:mrg_2", crash=True
-    )
-    with pytest.raises(CrashError):
-        await crashing.deliver(carl_into_dan)
-    await world.deliver(carl_into_dan)
+    await merge_dies_storing(world, carl_into_dan, "per_quinn")
 
     # Quinn's number is passed over; she holds Dan's history until the late unmerge recomputes her.
     quinn_buys = await world.deliver(world.purchase("sale-q2", "per_quinn", tickets=1))
@@ -1608,13 +1575,7 @@ async def a_late_fact_finding_the_holder_above_held_by_a_step_fires_what_it_make
     await world.deliver(world.merged("mrg_q", "per_quinn", "per_anne"))
     # The merge of Carl into Dan dies storing Quinn, above Anne, who let Carl go.
     carl_into_dan = world.merged("mrg_2", "per_dan", "per_carl")
-    crashing, store = gated(world)
-    store.hold(
-        "save", lambda args: args[0].person_id == "per_quinn" and args[0].last_change == "merge:mrg_2", crash=True
-    )
-    with pytest.raises(CrashError):
-        await crashing.deliver(carl_into_dan)
-    await world.deliver(carl_into_dan)
+    await merge_dies_storing(world, carl_into_dan, "per_quinn")
 
     # Anne's purchase of a third production reaches Quinn once her held number is dealt with.
     late = await world.deliver(world.purchase("sale-a3", "per_anne", production="belles-soeurs"))
