@@ -984,7 +984,8 @@ async def _let_go_left_behind(deps: ProfileDeps, person_id: str, change: str, or
 
 async def _pass_over(deps: ProfileDeps, organisation_id: str, person_id: str, number: int, why: str) -> None:
     """Moves the person's profile past change `number`, changing nothing else, when no change will ever be stored
-    under it: a fact holding it logged as another change, or a step whose message an erasure forgot. A batch leaves
+    under it: a fact holding it logged as another change, a step whose message an erasure forgot, or a step its
+    message handled again does not reach (`_finish_held`). A batch leaves
     such a fact when identity resolved it again, to a person it created anew: the batch takes the person's first
     number for it, then finds the fact logged for the first person. (Logs written before ordered inserts were sent a
     hundred at a time, see `insert_in_order`, may hold numbers taken past one found held too.) Every writer finding
