@@ -269,9 +269,11 @@ async def apply_merge(envelope: Envelope, merged: PersonsMergedV1, deps: Profile
             other = await store.profile(organisation_id, person_id)
             outputs.extend(() if other is None else _republished(other, f"merged:{merge_id}"))
     if erased:
+        await _orphan_merged(deps, organisation_id, merged, cause)
         return Handled(_unique(outputs), "merged")
     absorbed = await _absorb(deps, organisation_id, merged, cause)
     if absorbed is None:
+        await _orphan_merged(deps, organisation_id, merged, cause)
         return Handled(_unique(outputs), "erased_person")
     return Handled(_unique([*outputs, *absorbed.outputs]), "merged" if absorbed.outcome == "applied" else "republished")
 
@@ -1484,6 +1486,13 @@ async def _recompute_upwards(
         outputs.extend(recomputed.outputs)
         current = recomputed.profile
     raise ProfileBusyError(f"the merges holding {profile.person_id} go round in a loop")
+
+
+async def _orphan_merged(deps: ProfileDeps, organisation_id: str, merged: PersonsMergedV1, cause: _Cause) -> None:
+    """The persons a merge marked merged into a survivor erased before it held them (the merge's writer died, or was
+    still at work, as the erasure ran): the erasure, finding no such merge in the survivor, left them marked."""
+    for person_id in merged.merged_person_ids:
+        await _orphan(deps, organisation_id, person_id, merged.survivor_person_id, cause)
 
 
 async def _orphan(deps: ProfileDeps, organisation_id: str, person_id: str, erased_id: str, cause: _Cause) -> None:

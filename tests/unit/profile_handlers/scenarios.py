@@ -1522,6 +1522,46 @@ async def a_live_writer_whose_number_was_passed_over_announces_nothing_it_did_no
     assert (await world.profile("per_anne")).household_id == "hh_1"
 
 
+async def bea_marked_into_anne_as_anne_is_erased(world: World, *, writer_dies: bool) -> None:
+    """Bea's merge into Anne marks Bea, then takes Anne's number; Anne's erasure runs before Anne holds the merge, so
+    it finds no Bea to leave merged into no one. The merge's writer is still at work then (it finds Anne erased
+    when it has stored her), or it died storing Anne (the merge, delivered again, finds her erased)."""
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    await world.deliver(world.purchase("sale-b", "per_bea", tickets=3))
+    merge = world.merged("mrg_1", "per_anne", "per_bea")
+    merging, store = gated(world)
+    stall = store.hold(
+        "save", lambda args: args[0].person_id == "per_anne" and args[0].last_change == "merge:mrg_1", crash=writer_dies
+    )
+    under_way = asyncio.create_task(merging.deliver(merge))
+    await stall.reached.wait()
+    assert (await world.profile("per_bea")).merged_into == "per_anne"
+
+    await world.deliver(world.erasure("per_anne"))
+    if writer_dies:
+        with pytest.raises(CrashError):
+            await under_way
+        await world.deliver(merge)
+    else:
+        stall.opened.set()
+        await under_way
+
+    assert await world.naming("per_anne") == []
+    merged = await world.profile("per_bea")
+    assert (merged.merged_by, merged.merged_into) == ("mrg_1", None)
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+    assert await world.tickets("per_bea") == 3
+    assert not (await world.profile("per_bea")).is_merged
+
+
+async def a_person_merged_into_a_survivor_erased_as_the_merge_is_stored_is_left_to_an_unmerge(world: World) -> None:
+    await bea_marked_into_anne_as_anne_is_erased(world, writer_dies=False)
+
+
+async def a_person_merged_into_a_survivor_erased_after_the_merge_died_is_left_to_an_unmerge(world: World) -> None:
+    await bea_marked_into_anne_as_anne_is_erased(world, writer_dies=True)
+
+
 async def quinn_above_a_step_left_half_done(world: World, holder_id: str, held_id: str) -> None:
     """Quinn holds `holder_id`, who holds `held_id` through a merge identity undid (the unmerge is late) before merging
     Carl into Dan. That merge lets `held_id` go at the holder (Carl, merged; or Dan, its survivor, active again),
@@ -2776,6 +2816,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_person_erased_while_a_step_of_a_merge_undone_since_holds_a_profile_does_not_block_it,
     a_live_writer_whose_number_was_passed_over_makes_its_change_again,
     a_live_writer_whose_number_was_passed_over_announces_nothing_it_did_not_store,
+    a_person_merged_into_a_survivor_erased_as_the_merge_is_stored_is_left_to_an_unmerge,
+    a_person_merged_into_a_survivor_erased_after_the_merge_died_is_left_to_an_unmerge,
     a_step_recomputing_the_holder_above_a_history_let_go_is_not_held_for_good,
     a_step_recomputing_the_holder_above_a_freed_survivor_is_not_held_for_good,
     a_late_fact_finding_the_holder_above_held_by_a_step_fires_what_it_makes_hold,
