@@ -695,6 +695,7 @@ async def trim_queue(
     rules, now = deps.rules, deps.clock.now()
     waiting = sorted((entry for entry in entries if entry.delivery_id not in busy), key=lambda entry: entry.since)
     moved: dict[str, int] = {}
+    expired: list[str] = []
     if not subscription.enabled:
         expired = [entry.delivery_id for entry in waiting if now - entry.since >= rules.disabled_max_age]
         if expired:
@@ -702,7 +703,9 @@ async def trim_queue(
                 deps, subscription.subscription_id, expired, SUBSCRIPTION_DISABLED
             )
         waiting = [entry for entry in waiting if entry.delivery_id not in set(expired)]
-    excess = len(entries) - sum(moved.values()) - rules.max_queue
+    # Every expired entry left the queue, those whose delivery had ended (left behind by a crash) too, though only
+    # the pending ones are counted as given up on.
+    excess = len(entries) - len(expired) - rules.max_queue
     if excess > 0:
         oldest = [entry.delivery_id for entry in waiting[:excess]]
         moved[QUEUE_FULL] = await dead_letter(deps, subscription.subscription_id, oldest, QUEUE_FULL)

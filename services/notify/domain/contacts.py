@@ -8,7 +8,7 @@ applied in profile-version order, plus the opt-outs notify learns itself from th
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -93,13 +93,15 @@ class Contact:
 
 
 def _as_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
     if isinstance(value, str) and value:
         try:
-            return datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value)
         except ValueError:
             return None
+    if isinstance(value, datetime):
+        # Profile sends its moments in UTC with the offset; one without (another producer's) is read as UTC rather
+        # than failing every send check that compares it with the time now.
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     return None
 
 

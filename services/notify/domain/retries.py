@@ -1,8 +1,9 @@
 """What an attempt's answer means for the message: done, retried when, dead-lettered, or the endpoint gone."""
 
 import math
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
@@ -13,6 +14,12 @@ STANDARD_DELAYS_SECONDS: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 
 # hand if it really wants silence for longer.
 MAX_RETRY_AFTER = timedelta(days=1)
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+# delay-seconds is ASCII digits only (`str.isdigit` takes `²` too), of any length: more digits than this are longer
+# than the cap anyway, and are not converted (Python refuses over 4,300, a timedelta far fewer).
+_DELAY_SECONDS = re.compile(r"[0-9]+")
+_DELAY_DIGITS_READ = 9
+# The one HTTP date form without a zone, always meant in GMT: `Sun Nov  6 08:49:37 1994` (RFC 9110, section 5.6.7).
+_ASCTIME_DATE = re.compile(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}")
 # A request timeout or an early-data refusal is the receiver's transient state, not a verdict on the message.
 RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
 
@@ -77,14 +84,18 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
+    if _DELAY_SECONDS.fullmatch(text):
+        if len(text) > _DELAY_DIGITS_READ:
+            return MAX_RETRY_AFTER
+        return min(timedelta(seconds=int(text)), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        return None
+        if not _ASCTIME_DATE.fullmatch(text):
+            return None
+        when = when.replace(tzinfo=UTC)
     return max(when - now, timedelta(0))
 
 

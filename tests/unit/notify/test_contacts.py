@@ -53,6 +53,18 @@ def test_implied_consent_past_its_expiry_blocks_even_if_profile_has_not_said_so_
     assert check_send(still, EMAIL, [ELISE], erased=False, now=NOW).allowed
 
 
+@pytest.mark.parametrize(("expires_at", "allowed"), [("2026-10-01T11:59:59", False), ("2026-10-02", True)])
+def test_an_expiry_given_without_its_offset_is_read_in_utc(expires_at: str, allowed: bool) -> None:
+    contact = _contact(**_granted(**{"consent.marketing_email.expires_at": expires_at}))
+    assert check_send(contact, EMAIL, [ELISE], erased=False, now=NOW).allowed is allowed
+
+
+def test_an_opt_out_stamped_without_its_offset_is_weighed_in_utc() -> None:
+    granted_then = _granted(**{"consent.marketing_email.captured_at": "2026-09-01T00:00:00"})
+    opted_out = record_opt_out(_contact(**granted_then), EMAIL, at=NOW - timedelta(days=1))
+    assert check_send(opted_out, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.OPTED_OUT
+
+
 def test_granted_but_not_allowed_is_an_expired_implied_consent() -> None:
     contact = _contact(**_granted(**{"consent.marketing_email.allowed": False}))
     assert check_send(contact, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.CONSENT_EXPIRED

@@ -93,3 +93,15 @@ async def test_an_enabled_subscription_keeps_old_deliveries_however_long_they_wa
     entries = _entries(5, 600)
     store = DeliveriesAndQueue(entries)
     assert await trim_queue(_deps(store), SUBSCRIPTION, entries, busy=()) == {}
+
+
+async def test_an_expired_entry_whose_delivery_had_ended_counts_as_gone_from_a_disabled_queue() -> None:
+    entries = _entries(120, 10, 5)
+    store = DeliveriesAndQueue(entries)
+    # Sent already: its entry was left in the queue by a process that died before taking it out.
+    store.deliveries["dlv_120"] = replace(store.deliveries["dlv_120"], status=DeliveryStatus.SUCCEEDED)
+    disabled = replace(SUBSCRIPTION, enabled=False)
+    moved = await trim_queue(_deps(store, max_queue=2), disabled, entries, busy=())
+    assert moved == {"subscription_disabled": 0}
+    assert store.queued == {"dlv_10", "dlv_5"}
+    assert store.deliveries["dlv_10"].status is DeliveryStatus.PENDING

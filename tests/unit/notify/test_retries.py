@@ -94,7 +94,20 @@ def test_an_excessive_retry_after_is_capped_at_a_day() -> None:
     assert decision.retry_at == NOW + MAX_RETRY_AFTER
 
 
-@pytest.mark.parametrize("value", [None, "", "soon", "-5", "Thu, 01 Oct 2026 13:00:00"])
+@pytest.mark.parametrize("value", ["99999999999999999999", "9" * 5000])
+def test_a_retry_after_of_any_length_is_capped_at_a_day(value: str) -> None:
+    # RFC 9110 sets no bound on delay-seconds.
+    decision = decide(attempt=1, status_code=429, error=None, retry_after=value, now=NOW, schedule=SCHEDULE, draw=0)
+    assert decision.retry_at == NOW + MAX_RETRY_AFTER
+
+
+def test_retry_after_as_an_asctime_date_is_read_in_gmt() -> None:
+    # The third HTTP date form, which a recipient must accept (RFC 9110, section 5.6.7).
+    now = datetime(1994, 11, 6, 8, 49, 0, tzinfo=UTC)
+    assert parse_retry_after("Sun Nov  6 08:49:37 1994", now=now) == timedelta(seconds=37)
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "-5", "Thu, 01 Oct 2026 13:00:00", "²", "1²", "١٢"])
 def test_an_unreadable_retry_after_is_ignored(value: str | None) -> None:
     assert parse_retry_after(value, now=NOW) is None
 
