@@ -38,7 +38,9 @@ NAME_PARTICLES = frozenset(
     {"d", "da", "de", "del", "della", "der", "des", "di", "du", "l", "la", "le", "les", "van", "von"}
 )
 
-# Street types, folded, to the one token each compares as; both languages share one vocabulary.
+# Street types, folded, to the one token each compares as; both languages share one vocabulary. Not `côte`: in
+# Montréal it starts more names (Côte-des-Neiges, Côte-Vertu, Côte-Sainte-Catherine, often written without their
+# `chemin` or `boulevard`) than it names a type of street.
 _STREET_TYPES = {
     **dict.fromkeys(("rue",), "rue"),
     **dict.fromkeys(("avenue", "av", "ave"), "av"),
@@ -47,7 +49,6 @@ _STREET_TYPES = {
     **dict.fromkeys(("street", "st"), "st"),
     **dict.fromkeys(("road", "rd"), "rd"),
     **dict.fromkeys(("place", "pl"), "pl"),
-    **dict.fromkeys(("cote",), "cote"),
     **dict.fromkeys(("rang", "rg"), "rang"),
     **dict.fromkeys(("route", "rte"), "rte"),
     **dict.fromkeys(("drive", "dr"), "dr"),
@@ -312,8 +313,9 @@ _DIRECTION_TOKENS = frozenset(_DIRECTIONS.values())
 def street_without_type(street_name: str) -> str:
     """A street as `normalise_street` writes it, without its type: `jean talon rue o` and `jean talon st o` (rue
     Jean-Talon Ouest, Jean-Talon Street West) are both `jean talon o`: French and English name one street's type
-    differently."""
-    words = street_name.split()
+    differently. And English writes `St.` for Sainte too: `ste catherine rue o` (rue Sainte-Catherine Ouest) and
+    `st catherine st o` (St. Catherine Street West) are both `st catherine o`."""
+    words = ["st" if word == "ste" else word for word in street_name.split()]
     direction = [words.pop()] if len(words) > 1 and words[-1] in _DIRECTION_TOKENS else []
     if len(words) > 1 and words[-1] in _TYPE_TOKENS:
         words.pop()

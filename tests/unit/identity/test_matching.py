@@ -40,8 +40,11 @@ from services.identity.domain.nicknames import (
     are_masculine_and_feminine,
     are_nickname_equivalent,
 )
-from services.identity.domain.records import NormalisedRecord
+from services.identity.domain.normalise import normalise_record
+from services.identity.domain.records import NormalisedRecord, PersonRecord
 from shared.names import sound_key
+
+TODAY = date(2026, 12, 1)
 
 BANDS = MatchBands()
 MARIE = NormalisedRecord(
@@ -281,6 +284,36 @@ def test_street_postal_code_and_city_are_one_comparison_of_where_a_person_lives(
     other: NormalisedRecord, level: Level
 ) -> None:
     assert compare(HOME, other).address is level
+
+
+@pytest.mark.parametrize(
+    ("french", "english"),
+    [
+        ("55 rue Peel", "55 Peel Street"),
+        ("55 rue Guy", "55 Guy St"),
+        ("55 rue Ontario Est", "55 Ontario St E"),
+        ("55 rue Jarry Est", "55 Jarry Street East"),
+        ("1200 rue Sainte-Catherine Ouest", "1200 St. Catherine St W"),
+        ("5000 chemin de la Côte-des-Neiges", "5000 Côte-des-Neiges"),
+        ("3755 chemin de la Côte-Sainte-Catherine", "3755 Cote Ste-Catherine Road"),
+    ],
+)
+def test_one_home_written_in_french_and_in_english_is_one_address(french: str, english: str) -> None:
+    def written(street: str) -> NormalisedRecord:
+        return normalise_record(PersonRecord(street=street, city="Montréal", postal_code="H3T 1E2"), today=TODAY)
+
+    assert compare(written(french), written(english)).address is Level.SAME_ADDRESS
+    # Without a postal code, the street address's key alone brings the two together.
+    without_code = [
+        normalise_record(PersonRecord(first_name="Luc", last_name="Roy", street=street), today=TODAY)
+        for street in (french, english)
+    ]
+    street_keys = [{key for key in blocking_keys(record) if key.startswith("sa:")} for record in without_code]
+    assert street_keys[0] == street_keys[1] != set()
+
+
+def test_one_name_with_two_street_types_at_one_number_and_postal_code_is_one_address() -> None:
+    assert compare(place("H2J 2L1", "55", "main st"), place("H2J 2L1", "55", "main av")).address is Level.SAME_ADDRESS
 
 
 def test_a_street_and_number_in_two_towns_are_not_one_address() -> None:

@@ -446,6 +446,7 @@ def test_a_postal_code_is_never_rejected_and_stays_the_same_when_normalised_agai
         ["12 rang 5", "12 5e Rang"],
         ["8 route 117", "8 rte 117"],
         ["40 Côte-Sainte-Catherine", "40 côte Ste-Catherine"],
+        ["5000 chemin de la Côte-des-Neiges", "5000 ch. Côte-des-Neiges", "5000 Chemin Cote des Neiges"],
         ["1234 B av du Parc", "1234-B av. du Parc", "1234B avenue du Parc", "3-1234 B av du Parc", "1234 b av du Parc"],
         ["4521 A Main Street", "4521-A Main St.", "4521A main st"],
     ],
@@ -475,6 +476,9 @@ def test_french_and_english_ways_of_writing_one_address_compare_equal(variants: 
         ("5e Avenue", (None, "5 av")),
         ("rue de la Gauchetière", (None, "gauchetiere rue")),
         ("Côte-des-Neiges Road", (None, "cote des neiges rd")),
+        # Côte starts a name, never a type: without `chemin`, the street keeps all its words.
+        ("5000 Côte-des-Neiges", ("5000", "cote des neiges")),
+        ("1000 Côte-Vertu", ("1000", "cote vertu")),
         ("4521", ("4521", None)),
         ("App. 3", (None, None)),
         ("", (None, None)),
