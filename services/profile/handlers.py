@@ -163,6 +163,8 @@ ERASED = "erased"
 # What an erasure leaves in a merge's `brought` for the person it takes out of it: someone erased was brought, and
 # the merge is done again without them when it is delivered again (see `_leave_out_erased`).
 ERASED_MARK = "erased"
+# The change key of a merged person's survivor erased: `orphaned:<the erasure's or the merge's key>`.
+ORPHANED = "orphaned:"
 
 
 async def _noted(deps: ProfileDeps, organisation_id: str, event_id: str, reason: str) -> tuple[str, ...]:
@@ -999,6 +1001,10 @@ async def _pass_over(deps: ProfileDeps, organisation_id: str, person_id: str, nu
     log.warning("change %d of %s is %s: passed over", number, person_id, why)
     # Marked first: a writer still making the change, finding the profile past it, learns it was not stored.
     await store.pass_turn(organisation_id, person_id, number)
+    # Read again just before storing, as `_commit` does: another writer may have passed the number over since this
+    # one read the profile, and stored later changes, which the profile read would put back.
+    if (await store.applied(organisation_id, [person_id]))[person_id] != number - 1:
+        return
     await store.save(replace(stored, applied=number))
     if await store.is_erased(organisation_id, person_id):
         # Erased meanwhile: the profile stored goes the same way.
@@ -1395,6 +1401,9 @@ async def _mark_merged(
     if written is None:
         return []
     outputs = list(written.outputs)
+    if written.outcome == "unchanged" and (written.profile.last_change or "").startswith(ORPHANED):
+        # Marked by this merge, then left merged into no one (`_orphan`), which keeps what the mark announced.
+        outputs.extend(_from_json(written.profile.last_outputs))
     previous = before[0] if written.outcome == "applied" and before else None
     if previous is not None and previous.merged_by is not None and previous.merged_into is not None:
         # Merged elsewhere by a merge identity has undone since (its unmerge is still on its way): that survivor
@@ -1501,9 +1510,11 @@ async def _orphan(deps: ProfileDeps, organisation_id: str, person_id: str, erase
     async def orphan(stored: StoredProfile) -> _Change | None:
         if stored.merged_into != erased_id:
             return None
-        return _Change(replace(stored, merged_into=None))
+        # What the mark announced stays the last thing announced: the merge, delivered again, publishes it again
+        # (`_mark_merged`), which it must when its first handling stored the mark and this, then died unpublished.
+        return _Change(replace(stored, merged_into=None), _republished(stored, f"merged:{stored.merged_by}"))
 
-    await _write(deps, organisation_id, person_id, f"orphaned:{cause.key}", orphan, cause.origin)
+    await _write(deps, organisation_id, person_id, f"{ORPHANED}{cause.key}", orphan, cause.origin)
 
 
 async def _recompute(
