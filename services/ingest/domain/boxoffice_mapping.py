@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from services.ingest.domain.boxoffice_values import CURRENCY_CODES
 from services.ingest.domain.drafts import plain
 from shared.events import Language, SalesChannel
 
@@ -44,6 +45,7 @@ class BoxOfficeField(StrEnum):
     CAMPAIGN = "campaign"
     END_DATE = "end_date"
     CHANNEL = "channel"
+    STATUS = "status"
 
 
 class RowKind(StrEnum):
@@ -146,6 +148,15 @@ DEFAULT_HEADERS: Mapping[BoxOfficeField, tuple[str, ...]] = MappingProxyType(
         F.CAMPAIGN: ("Campagne", "Campaign", "Fonds", "Fund"),
         F.END_DATE: ("Date d'expiration", "Date de fin", "Expiration Date", "End Date"),
         F.CHANNEL: ("Canal de vente", "Canal", "Sales Channel", "Channel"),
+        F.STATUS: (
+            "Statut",
+            "Statut de la commande",
+            "Statut du paiement",
+            "Attendee Status",
+            "Order Status",
+            "Payment Status",
+            "Status",
+        ),
     }
 )
 DEFAULT_TIMEZONE = "America/Toronto"
@@ -348,7 +359,7 @@ def _timezone(value: str) -> str:
 
 
 def _currency(value: str) -> str:
-    if not re.fullmatch(r"[A-Z]{3}", value):
+    if value not in CURRENCY_CODES:
         raise ValueError(f"{value!r} is not an ISO 4217 code such as CAD")
     return value
 

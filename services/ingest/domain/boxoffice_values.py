@@ -13,6 +13,21 @@ _GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009\u2007'’")
 _SYMBOLS = {"CA$": "CAD", "C$": "CAD", "$CA": "CAD", "US$": "USD", "$US": "USD", "€": "EUR", "£": "GBP", "$": None}
 _SYMBOL_PATTERN = re.compile("|".join(re.escape(symbol) for symbol in sorted(_SYMBOLS, key=len, reverse=True)))
 _CODE_PATTERN = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})(?![A-Za-z])")
+# Notes on taxes written beside a price (`12,50 $ TTC`, `45 $ taxes incluses`, `20 $ + tx`): not a currency.
+_TAX_NOTE = re.compile(
+    r"(?<![a-z])(?:ttc|ht|hors taxes?|(?:tax(?:es)?|tx)\s+(?:incl(?:us(?:es?)?|uded)?|compris(?:es)?)\.?|"
+    r"incl\.?\s+(?:tax(?:es)?|tx)|\+\s*(?:tax(?:es)?|tx))(?![a-z])",
+    re.IGNORECASE,
+)
+# The ISO 4217 codes of money people pay with (funds, metals and testing codes left out).
+CURRENCY_CODES = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF
+    CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL
+    HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL
+    MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON
+    RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH
+    UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG""".split()  # noqa: SIM905 (read as a table)
+)
 _CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal("999999999999.99")
 # `19:30`, `19 h 30`, `19h`, `19:30:00`, `7:30 PM`, `7:30 p.m.`
@@ -64,9 +79,14 @@ def parse_amount(text: str) -> Amount:
     if symbol is not None:
         currency = _SYMBOLS[symbol.group()]
         raw = raw[: symbol.start()] + raw[symbol.end() :]
+    raw = _TAX_NOTE.sub(" ", raw)
     code = _CODE_PATTERN.search(raw)
     if code is not None:
         currency = code.group(1).upper()
+        if currency not in CURRENCY_CODES:
+            raise UnreadableValueError(
+                "amount_unreadable", f"names {code.group(1)!r}, which is no currency code (such as CAD, USD or EUR)"
+            )
         raw = raw[: code.start()] + raw[code.end() :]
     number = raw.translate(_GROUPING)
     # Readable first, then its sign: a word with a hyphen ("quarante-cinq") is not a negative amount.

@@ -121,6 +121,9 @@ def shopify_events(
 
 
 def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
+    if order["test"].flag():
+        # A checkout tried in test mode (Shopify's Bogus Gateway): no sale, no buyer, no consent given.
+        return []
     problems = context.problems
     order_id = order["id"].identifier(required=True)
     currency = _currency(order["currency"])
@@ -446,6 +449,10 @@ def _access_requested(request: JsonNode, context: _Context) -> list[Draft]:
 
 
 def _refunded(refund: JsonNode, context: _Context) -> list[Draft]:
+    transactions = [node for node in refund["transactions"].elements() if node.is_object()]
+    if transactions and all(node["test"].flag() for node in transactions):
+        # The refund of a test order (no event was made of it), paid back through the test gateway.
+        return []
     problems = context.problems
     refund_id = refund["id"].identifier(required=True)
     order_id = refund["order_id"].identifier(required=True)

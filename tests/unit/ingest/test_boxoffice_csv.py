@@ -362,6 +362,33 @@ def test_an_unknown_row_type_is_rejected_naming_the_type_column() -> None:
     assert [(error.field, error.code) for error in rejected.errors] == [("Type", "row_type_unknown")]
 
 
+def test_refunded_cancelled_and_unpaid_rows_are_rejected_as_no_sale_and_the_others_imported() -> None:
+    # Eventbrite's attendee report; its statuses ("Glossary of order and attendee statuses in event reports").
+    body = (
+        "Order #,Order Date,First Name,Last Name,Email,Quantity,Ticket Type,Currency,Total Paid,Attendee Status,"
+        "Event Name\n"
+        "124,2026-10-01 10:00,Claire,Dion,c@example.com,1,GA,CAD,0.00,Refunded,Show X\n"
+        "125,2026-10-01 10:05,Marc,Roy,m@example.com,2,GA,CAD,50.00,Attending,Show X\n"
+        "126,2026-10-01 10:10,Lise,Roy,l@example.com,1,GA,CAD,25.00,Refunded / Canceled,Show X\n"
+        "127,2026-10-01 10:15,Paul,Roy,p@example.com,1,GA,CAD,25.00,Unpaid,Show X\n"
+        "128,2026-10-01 10:20,Anne,Roy,a@example.com,2,GA,CAD,25.00,Partially Refunded,Show X\n"
+        "129,2026-10-01 10:25,Éva,Roy,e@example.com,1,GA,CAD,25.00,Annulée,Show X\n"
+    )
+
+    outcomes = read(body.encode())
+
+    rejected = [outcome for outcome in outcomes if isinstance(outcome, RejectedRow)]
+    assert [(outcome.row_number, [error.code for error in outcome.errors]) for outcome in rejected] == [
+        (2, ["not_a_sale"]),
+        (4, ["not_a_sale"]),
+        (5, ["not_a_sale"]),
+        (7, ["not_a_sale"]),
+    ]
+    assert all(outcome.errors[0].field == "Attendee Status" for outcome in rejected)
+    kept = [outcome.row_number for outcome in outcomes if isinstance(outcome, AcceptedRow)]
+    assert kept == [3, 6]
+
+
 @pytest.mark.parametrize(
     ("type_cell", "kind"),
     [("Don", RowKind.DONATION), ("adhésion", RowKind.MEMBERSHIP), ("Abonnement", RowKind.SEASON_PASS)],

@@ -71,6 +71,13 @@ def test_a_whole_amount_written_without_cents_reads_back(whole: int) -> None:
         ("US$12", Amount(Decimal("12.00"), "USD")),
         (" 0 ", Amount(Decimal("0.00"))),
         ("45.500", Amount(Decimal("45.50"))),
+        # A note on taxes is no currency.
+        ("12,50 $ TTC", Amount(Decimal("12.50"))),
+        ("12,50 TTC", Amount(Decimal("12.50"))),
+        ("45 $ taxes incluses", Amount(Decimal("45.00"))),
+        ("20,00 $ + tx", Amount(Decimal("20.00"))),
+        ("20.00 HT", Amount(Decimal("20.00"))),
+        ("CAD 12.00 tax incl.", Amount(Decimal("12.00"), "CAD")),
     ],
 )
 def test_amounts_as_exports_write_them(text: str, expected: Amount) -> None:
@@ -96,6 +103,9 @@ def test_amounts_as_exports_write_them(text: str, expected: Amount) -> None:
         ("45 dollars", "amount_unreadable"),
         ("1e5", "amount_unreadable"),
         ("9" * 20, "amount_unreadable"),
+        # Three letters that name no currency.
+        ("env. 45 $", "amount_unreadable"),
+        ("45 XYZ", "amount_unreadable"),
     ],
 )
 def test_what_is_not_an_amount_received_is_refused_with_a_reason(text: str, code: str) -> None:

@@ -223,6 +223,24 @@ def test_a_refund_names_its_order_the_amount_paid_back_and_the_refunded_skus() -
     assert envelopes[0].time == datetime.fromisoformat("2026-10-06T09:12:44-04:00")
 
 
+@pytest.mark.parametrize("topic", ["orders/create", "orders/paid"])
+def test_a_test_order_is_no_sale_and_gives_no_event(topic: str) -> None:
+    # Shopify's Order resource: `test` says whether the order was placed in test mode (its Bogus Gateway).
+    order = {**shopify_payload("orders-create"), "test": True}
+
+    assert events(topic, order) == []
+    assert events(topic, {**order, "test": False}) != []
+
+
+def test_the_refund_of_a_test_order_gives_no_event() -> None:
+    refund = shopify_payload("refunds-create")
+    tested = {**refund, "transactions": [{**item, "test": True} for item in refund["transactions"]]}
+
+    assert events("refunds/create", tested) == []
+    assert refund["transactions"]
+    assert events("refunds/create", refund) != []
+
+
 def test_a_refund_read_without_its_orders_buyer_awaits_that_order() -> None:
     refund = events("refunds/create", shopify_payload("refunds-create"))[0]
 
