@@ -1401,7 +1401,8 @@ async def _mark_merged(
     if written is None:
         return []
     outputs = list(written.outputs)
-    if written.outcome == "unchanged" and (written.profile.last_change or "").startswith(ORPHANED):
+    orphaned = (written.profile.last_change or "").startswith(ORPHANED)
+    if written.outcome == "unchanged" and orphaned and written.profile.merged_by == merge_id:
         # Marked by this merge, then left merged into no one (`_orphan`), which keeps what the mark announced.
         outputs.extend(_from_json(written.profile.last_outputs))
     previous = before[0] if written.outcome == "applied" and before else None

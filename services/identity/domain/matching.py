@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from services.identity.domain.nicknames import are_masculine_and_feminine, are_nickname_equivalent
-from services.identity.domain.normalise import street_without_type
+from services.identity.domain.normalise import TRANSLATED_STREET_TYPES, street_parts, street_without_type
 from services.identity.domain.records import NormalisedRecord
 from shared.memo import remembered
 from shared.names import name_parts, sound_key, spoken_form
@@ -342,12 +342,18 @@ def _address_level(a: NormalisedRecord, b: NormalisedRecord) -> Level:
 
 @remembered
 def _same_street_name(a: str, b: str) -> bool:
-    # Compared whole, a typo is forgiven; without their types (`peel rue`, `peel st`: rue Peel, Peel Street), a short
-    # name's two types are not taken for a typo.
-    return (
-        a == b
-        or JaroWinkler.similarity(*_ordered(a, b)) >= CLOSE_SIMILARITY
-        or street_without_type(a) == street_without_type(b)
+    parts_a, parts_b = street_parts(a), street_parts(b)
+    if parts_a.direction and parts_b.direction and parts_a.direction != parts_b.direction:
+        # Sherbrooke Est and Sherbrooke Ouest are kilometres apart, however alike they are written.
+        return False
+    if a == b or JaroWinkler.similarity(*_ordered(a, b)) >= CLOSE_SIMILARITY:
+        # A typo is forgiven.
+        return True
+    # One name written in French and in English (`peel rue`, `peel st`), or with its type left out: a short name's
+    # two types read whole are too far apart for a typo. Avenue and Rue are two streets (1re Avenue, 1re Rue).
+    types = {parts_a.street_type, parts_b.street_type}
+    return parts_a.name == parts_b.name and (
+        len(types) == 1 or types in TRANSLATED_STREET_TYPES or (None in types and not parts_a.numbered)
     )
 
 
@@ -465,7 +471,7 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 # Bump when a change to `blocking_keys` changes any key: the persons stored before are filed under the keys of their
 # day only, and identity tells operators to run `parterre identity refile-blocks` until a run has filed them.
 # 3: the keys are the same, stored as keyed hashes (a run also deletes the blocks stored in clear before).
-# 4: a street address's key reads Sainte as Saint (`sa:`), as English writes both `St.`.
+# 4: a street address's key (`sa:`) reads Sainte as Saint, as English writes both `St.`, and sorts the name's words.
 BLOCKING_KEYS_VERSION = 4
 
 

@@ -3,6 +3,7 @@
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import phonenumbers
@@ -310,16 +311,45 @@ _TYPE_TOKENS = frozenset(_STREET_TYPES.values())
 _DIRECTION_TOKENS = frozenset(_DIRECTIONS.values())
 
 
-def street_without_type(street_name: str) -> str:
-    """A street as `normalise_street` writes it, without its type: `jean talon rue o` and `jean talon st o` (rue
-    Jean-Talon Ouest, Jean-Talon Street West) are both `jean talon o`: French and English name one street's type
-    differently. And English writes `St.` for Sainte too: `ste catherine rue o` (rue Sainte-Catherine Ouest) and
-    `st catherine st o` (St. Catherine Street West) are both `st catherine o`."""
+# One type named in each language: `rue Peel` is `Peel Street`, `chemin X` is `X Road`, `promenade X` is `X Drive`.
+TRANSLATED_STREET_TYPES = frozenset(
+    frozenset(pair)
+    for pair in (("rue", "st"), ("ch", "rd"), ("crois", "cres"), ("tsse", "terr"), ("prom", "dr"), ("carre", "sq"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StreetParts:
+    """A street as `normalise_street` writes it, taken apart to tell whether two spellings name one street.
+
+    `name`: its words, `ste` read as `st` (English writes `St.` for Sainte too: `ste catherine rue o`, rue
+    Sainte-Catherine Ouest, and `st catherine st o`, St. Catherine Street West, share `catherine st`), articles
+    left out, sorted: a street stored as `neiges cote`, when `côte` was read as a type, meets `cote des neiges`.
+    """
+
+    name: tuple[str, ...]
+    street_type: str | None
+    direction: str | None
+
+    @property
+    def numbered(self) -> bool:
+        """`1re Avenue`, `3e Rue`: the name is a number, so only the type tells streets apart."""
+        return all(word.isdigit() for word in self.name)
+
+
+def street_parts(street_name: str) -> StreetParts:
     words = ["st" if word == "ste" else word for word in street_name.split()]
-    direction = [words.pop()] if len(words) > 1 and words[-1] in _DIRECTION_TOKENS else []
-    if len(words) > 1 and words[-1] in _TYPE_TOKENS:
-        words.pop()
-    return " ".join(words + direction)
+    direction = words.pop() if len(words) > 1 and words[-1] in _DIRECTION_TOKENS else None
+    street_type = words.pop() if len(words) > 1 and words[-1] in _TYPE_TOKENS else None
+    named = [word for word in words if word not in _STREET_PARTICLES] or words
+    return StreetParts(tuple(sorted(named)), street_type, direction)
+
+
+def street_without_type(street_name: str) -> str:
+    """A street's name and direction without its type (see `StreetParts`): `jean talon rue o` and `jean talon st o`
+    (rue Jean-Talon Ouest, Jean-Talon Street West) are both `jean talon o`, with the name's words sorted."""
+    parts = street_parts(street_name)
+    return " ".join((*parts.name, *((parts.direction,) if parts.direction else ())))
 
 
 def _without_ordinal_suffix(word: str) -> str:

@@ -85,7 +85,7 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
         return None
     text = value.strip()
     if _DELAY_SECONDS.fullmatch(text):
-        if len(text) > _DELAY_DIGITS_READ:
+        if len(text.lstrip("0")) > _DELAY_DIGITS_READ:
             return MAX_RETRY_AFTER
         return min(timedelta(seconds=int(text)), MAX_RETRY_AFTER)
     try:

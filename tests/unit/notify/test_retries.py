@@ -101,6 +101,10 @@ def test_a_retry_after_of_any_length_is_capped_at_a_day(value: str) -> None:
     assert decision.retry_at == NOW + MAX_RETRY_AFTER
 
 
+def test_a_retry_after_written_with_leading_zeros_is_read_as_its_value() -> None:
+    assert parse_retry_after("0000000000005", now=NOW) == timedelta(seconds=5)
+
+
 def test_retry_after_as_an_asctime_date_is_read_in_gmt() -> None:
     # The third HTTP date form, which a recipient must accept (RFC 9110, section 5.6.7).
     now = datetime(1994, 11, 6, 8, 49, 0, tzinfo=UTC)

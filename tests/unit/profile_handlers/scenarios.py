@@ -1584,6 +1584,22 @@ async def a_merge_whose_survivor_was_erased_as_it_was_stored_announces_the_same_
     )
 
 
+async def a_late_merge_undone_since_announces_nothing_of_a_later_merge_left_without_its_survivor(world: World) -> None:
+    for person_id, tickets in {"per_anne": 1, "per_bea": 3, "per_carl": 2}.items():
+        await world.deliver(world.purchase(f"sale-{person_id}", person_id, tickets=tickets))
+    # Identity merged Bea into Carl, undid it, and merged her into Anne; the first merge arrives last.
+    into_carl = world.merged("mrg_0", "per_carl", "per_bea")
+    into_anne = world.merged("mrg_1", "per_anne", "per_bea")
+    world.unmerged("mrg_0", "per_carl", "per_bea")
+    assert SEGMENT_EXITED in types_for(await world.deliver(into_anne), "per_bea")
+    await world.deliver(world.erasure("per_anne"))
+    assert (await world.profile("per_bea")).merged_into is None
+
+    late = await world.deliver(into_carl)
+
+    assert types_for(late, "per_bea") == []
+
+
 async def two_writers_passing_one_number_over_leave_what_the_faster_stored_after_it(world: World) -> None:
     tickets = {"per_anne": 1, "per_carl": 2, "per_dan": 4, "per_quinn": 8, "per_zoe": 16}
     for person_id, count in tickets.items():
@@ -2872,6 +2888,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_person_merged_into_a_survivor_erased_after_the_merge_died_is_left_to_an_unmerge,
     a_merge_whose_survivor_was_erased_as_it_was_stored_announces_the_same_exits_again,
     two_writers_passing_one_number_over_leave_what_the_faster_stored_after_it,
+    a_late_merge_undone_since_announces_nothing_of_a_later_merge_left_without_its_survivor,
     a_step_recomputing_the_holder_above_a_history_let_go_is_not_held_for_good,
     a_step_recomputing_the_holder_above_a_freed_survivor_is_not_held_for_good,
     a_late_fact_finding_the_holder_above_held_by_a_step_fires_what_it_makes_hold,
