@@ -2,12 +2,12 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
-from services.profile.domain.seasons import add_months
+from services.profile.domain.seasons import DEFAULT_TIMEZONE, add_months
 from services.profile.domain.strategies import Stamp
 from shared.events.common import ConsentPurpose, LegalBasis
 from shared.memo import LastSeen
@@ -86,10 +86,12 @@ class ConsentPolicy:
         if any(months < 1 for months in self.implied_months.values()):
             raise ValueError("an implied basis lasts at least one month")
 
-    def expiry_of(self, fact: ConsentFact) -> datetime | None:
+    def expiry_of(self, fact: ConsentFact, zone: tzinfo) -> datetime | None:
+        """When the implied consent `fact` gives runs out, counted on the organisation's calendar (`zone`): an
+        inquiry made on the evening of April 30 in Montréal, May 1 in UTC, lasts until October 30, not 31."""
         if fact.basis is None or fact.basis is LegalBasis.EXPRESS:
             return None
-        return add_months(fact.stamp.time, self.implied_months[fact.basis])
+        return add_months(fact.stamp.time.astimezone(zone), self.implied_months[fact.basis]).astimezone(UTC)
 
 
 CASL = ConsentPolicy()
@@ -108,8 +110,10 @@ class ConsentHistory(Protocol):
 _IMPLIED_BASES = frozenset(LegalBasis) - {LegalBasis.EXPRESS}
 
 
-def current_consent(history: ConsentHistory, purpose: ConsentPurpose, *, policy: ConsentPolicy = CASL) -> Consent:
-    """The consent `history` gives for `purpose`.
+def current_consent(
+    history: ConsentHistory, purpose: ConsentPurpose, *, policy: ConsentPolicy = CASL, zone: tzinfo = DEFAULT_TIMEZONE
+) -> Consent:
+    """The consent `history` gives for `purpose`, implied terms counted on the calendar of `zone`.
 
     A withdrawal ends every basis it covers (all of them when it names none), and, whatever basis it names, bars
     every implied basis that comes after it (CASL: withdrawal wins over any later implied basis, so a purchase
@@ -143,8 +147,8 @@ def current_consent(history: ConsentHistory, purpose: ConsentPurpose, *, policy:
     if express is not None:
         return _granted(express, None)
     if implied:
-        latest = max(implied.values(), key=lambda fact: (policy.expiry_of(fact), fact.stamp))
-        return _granted(latest, policy.expiry_of(latest))
+        latest = max(implied.values(), key=lambda fact: (policy.expiry_of(fact, zone), fact.stamp))
+        return _granted(latest, policy.expiry_of(latest, zone))
     if withdrawal is not None:
         return Consent(
             ConsentStatus.WITHDRAWN,
@@ -156,13 +160,15 @@ def current_consent(history: ConsentHistory, purpose: ConsentPurpose, *, policy:
     return NO_CONSENT
 
 
-def consents(history: ConsentHistory, *, policy: ConsentPolicy = CASL) -> dict[ConsentPurpose, Consent]:
+def consents(
+    history: ConsentHistory, *, policy: ConsentPolicy = CASL, zone: tzinfo = DEFAULT_TIMEZONE
+) -> dict[ConsentPurpose, Consent]:
     """The consent `history` gives for every purpose."""
-    return dict(_consents_of(history, policy))
+    return dict(_consents_of(history, policy, zone))
 
 
-def _every_consent(history: ConsentHistory, policy: ConsentPolicy) -> dict[ConsentPurpose, Consent]:
-    return {purpose: current_consent(history, purpose, policy=policy) for purpose in ConsentPurpose}
+def _every_consent(history: ConsentHistory, policy: ConsentPolicy, zone: tzinfo) -> dict[ConsentPurpose, Consent]:
+    return {purpose: current_consent(history, purpose, policy=policy, zone=zone) for purpose in ConsentPurpose}
 
 
 # A change views its profile's state several times (before, after, at its next time step): consent, which time does
@@ -170,11 +176,13 @@ def _every_consent(history: ConsentHistory, policy: ConsentPolicy) -> dict[Conse
 _consents_of = LastSeen(_every_consent)
 
 
-def next_consent_change(history: ConsentHistory, as_of: datetime, *, policy: ConsentPolicy = CASL) -> datetime | None:
+def next_consent_change(
+    history: ConsentHistory, as_of: datetime, *, policy: ConsentPolicy = CASL, zone: tzinfo = DEFAULT_TIMEZONE
+) -> datetime | None:
     """The first instant after `as_of` at which an implied consent runs out; None when none will."""
     expiries = [
         consent.expires_at
-        for consent in consents(history, policy=policy).values()
+        for consent in consents(history, policy=policy, zone=zone).values()
         if consent.expires_at is not None and consent.expires_at > as_of
     ]
     return min(expiries, default=None)

@@ -733,7 +733,7 @@ def _timeless(state: ProfileState, seasons: SeasonCalendar, consent_policy: Cons
                 f"consent.{purpose.value}.allowed",
                 consent,
             )
-            for purpose, consent in consents(state, policy=consent_policy).items()
+            for purpose, consent in consents(state, policy=consent_policy, zone=seasons.zone).items()
         ),
         ticketing={
             "tickets_bought": len(box.held),
@@ -829,7 +829,7 @@ def _time_steps(
     for moment in (*state.opens, *state.clicks):
         yield moment
         yield from (moment + window for window in ENGAGEMENT_WINDOWS)
-    consent_expiry = next_consent_change(state, as_of, policy=consent_policy)
+    consent_expiry = next_consent_change(state, as_of, policy=consent_policy, zone=seasons.zone)
     if consent_expiry is not None:
         yield consent_expiry
     yield from (record.runs_until(seasons) for record in state.subscriptions.values())

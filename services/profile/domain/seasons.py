@@ -3,18 +3,27 @@
 import calendar
 import functools
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Where most organisations using this are: the calendar of their seasons and consents unless set otherwise.
+DEFAULT_TIMEZONE = ZoneInfo("America/Montreal")
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` moved by whole calendar months of its own time zone, keeping its wall-clock time; a day the target
+    month lacks becomes its last (Feb 29 → Feb 28)."""
+    # Aware moments at one instant are equal, and hash alike, whatever their zones: the cache sees the wall time.
+    return _add_months(moment.replace(tzinfo=None), moment.tzinfo, months)
 
 
 # Pure and called for every consent, stage and recency of every view: the same few moments come back.
 @functools.lru_cache(maxsize=16384)
-def add_months(moment: datetime, months: int) -> datetime:
-    """`moment` moved by whole calendar months; a day the target month lacks becomes its last (Feb 29 → Feb 28)."""
-    index = moment.year * 12 + moment.month - 1 + months
+def _add_months(wall_time: datetime, zone: tzinfo | None, months: int) -> datetime:
+    index = wall_time.year * 12 + wall_time.month - 1 + months
     year, month_index = divmod(index, 12)
-    day = min(moment.day, calendar.monthrange(year, month_index + 1)[1])
-    return moment.replace(year=year, month=month_index + 1, day=day)
+    day = min(wall_time.day, calendar.monthrange(year, month_index + 1)[1])
+    return wall_time.replace(year=year, month=month_index + 1, day=day, tzinfo=zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +45,7 @@ class SeasonCalendar:
 
     start_month: int = 9
     start_day: int = 1
-    timezone: str = "America/Montreal"
+    timezone: str = DEFAULT_TIMEZONE.key
 
     def __post_init__(self) -> None:
         try:

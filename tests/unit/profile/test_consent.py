@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +18,7 @@ from services.profile.domain.profile import ProfileState, fold, view
 from shared.events import ConsentPurpose, LegalBasis
 from tests.unit.profile.facts import (
     THEATRE,
+    at,
     days,
     donation,
     form,
@@ -93,19 +95,54 @@ def test_a_purchase_on_a_leap_day_implies_consent_until_february_28_two_years_on
 @pytest.mark.parametrize(
     ("when", "is_allowed"),
     [
-        (datetime(2026, 2, 27, 9, tzinfo=UTC), True),
-        (datetime(2026, 2, 28, 9, tzinfo=UTC), False),
-        (datetime(2026, 3, 1, 9, tzinfo=UTC), False),
+        (at("2026-02-27T09:00:00-05:00"), True),
+        (at("2026-02-28T09:00:00-05:00"), False),
+        (at("2026-03-01T09:00:00-05:00"), False),
     ],
     ids=["the day before", "six months on, clamped to february 28", "the day after"],
 )
 def test_an_inquiry_implies_consent_for_six_months(when: datetime, is_allowed: bool) -> None:
-    state = fold([form(datetime(2025, 8, 31, 9, tzinfo=UTC), kind="inquiry")])
+    # At nine in Montréal, in summer time, and six months on at nine again, in winter time.
+    state = fold([form(at("2025-08-31T09:00:00-04:00"), kind="inquiry")])
     consent = current_consent(state, EMAIL)
 
     assert consent.basis is LegalBasis.IMPLIED_INQUIRY
-    assert consent.expires_at == datetime(2026, 2, 28, 9, tzinfo=UTC)
+    assert consent.expires_at == at("2026-02-28T09:00:00-05:00")
     assert allowed(state, when) is is_allowed
+
+
+@pytest.mark.parametrize(
+    ("made", "first_day_without"),
+    [
+        # Evenings in Montréal that are already the next day in UTC: the term is counted on Montréal's calendar.
+        ("2025-02-28T20:00:00-05:00", "2025-08-28T20:00:00-04:00"),
+        ("2025-04-30T21:00:00-04:00", "2025-10-30T21:00:00-04:00"),
+        ("2025-02-28T17:00:00-05:00", "2025-08-28T17:00:00-04:00"),
+    ],
+)
+def test_an_inquiry_made_in_the_evening_lasts_six_months_of_the_organisation_s_calendar(
+    made: str, first_day_without: str
+) -> None:
+    state = fold([form(at(made), kind="inquiry")])
+
+    assert current_consent(state, EMAIL).expires_at == at(first_day_without)
+    assert allowed(state, at(first_day_without) - SECOND)
+    assert not allowed(state, at(first_day_without))
+
+
+def test_a_purchase_made_in_the_evening_of_february_28_does_not_imply_consent_on_a_leap_day_two_years_on() -> None:
+    state = fold([purchase(at("2022-02-28T20:00:00-05:00"), SHOW)])
+
+    assert not allowed(state, at("2024-02-29T12:00:00-05:00"))
+
+
+def test_the_calendar_of_implied_consent_is_the_organisation_s_time_zone() -> None:
+    state = fold([form(at("2025-04-30T21:00:00-04:00"), kind="inquiry")])
+
+    assert current_consent(state, EMAIL, zone=ZoneInfo("Europe/Paris")).expires_at == at("2025-11-01T03:00:00+01:00")
+    # Asked of Montréal's calendar again: not the answer for the same instant on another.
+    assert current_consent(state, EMAIL).expires_at == at("2025-10-30T21:00:00-04:00")
+    assert current_consent(state, EMAIL, zone=UTC).expires_at == at("2025-11-01T01:00:00+00:00")
 
 
 def test_a_contest_entry_implies_no_consent() -> None:
@@ -141,7 +178,8 @@ def test_consent_is_dated_when_it_was_captured_not_when_the_event_arrived() -> N
     captured = BOUGHT - days(40)
     state = fold([granted(BOUGHT, basis="implied_inquiry", captured_at=captured)])
 
-    assert current_consent(state, EMAIL).expires_at == datetime(2024, 7, 30, 15, tzinfo=UTC)
+    # Captured at ten in Montréal (winter time): six months on, at ten again (summer time).
+    assert current_consent(state, EMAIL).expires_at == at("2024-07-30T10:00:00-04:00")
 
 
 def test_a_withdrawal_ends_express_and_implied_consent_given_before_it() -> None:
