@@ -67,6 +67,7 @@ def test_the_shipped_triggers_load_with_their_periods_and_purposes() -> None:
         "lapsed-buyer": Period.ONCE,
         "thank-you-after-performance": Period.PER_PERFORMANCE,
         "donor-anniversary": Period.YEAR,
+        "lapsed-donor": Period.ONCE,
         "express-consent-before-expiry": Period.ONCE,
         "high-value-patron": Period.ONCE,
     }

@@ -142,6 +142,22 @@ def test_a_patron_who_comes_back_and_lapses_again_is_asked_again() -> None:
     assert again.dedupe_key != first.dedupe_key
 
 
+LAST_GIFT = datetime(2025, 3, 10, 17, 0, tzinfo=UTC)
+
+
+def test_the_sweep_asks_a_donor_again_12_months_after_their_last_gift_once_per_gift() -> None:
+    donor = patron(donations_count=2, last_donation_at=LAST_GIFT)
+    decision = swept(donor, as_of=datetime(2026, 3, 10, 17, 0, tzinfo=UTC))["lapsed-donor"]
+    assert decision.dedupe_key == f"lapsed-donor:{PERSON}:2025-03-10T17:00:00Z"
+    assert "lapsed-donor" not in swept(donor, as_of=datetime(2026, 3, 10, 16, 59, tzinfo=UTC))
+    gave_again = patron(donations_count=3, last_donation_at=LAST_GIFT + timedelta(days=300))
+    assert "lapsed-donor" not in swept(gave_again, as_of=datetime(2026, 3, 10, 17, 0, tzinfo=UTC))
+
+
+def test_a_patron_who_never_gave_is_no_lapsed_donor() -> None:
+    assert "lapsed-donor" not in swept(patron(donations_count=0, last_purchase_at=LAST_PURCHASE))
+
+
 def test_an_event_of_a_lapsed_patron_repeats_the_key_the_sweep_already_stored() -> None:
     buyer = patron(tickets_bought=6, last_purchase_at=LAST_PURCHASE, opens_30d=1)
     opened = buyer | {"opens_30d": 2}
