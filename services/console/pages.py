@@ -5,6 +5,7 @@ A page whose service fails still renders: a failed call's value is the failure, 
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -58,6 +59,17 @@ def _value(result: Any) -> Any:
 
 def _failures(results: Mapping[str, Any]) -> list[Failure]:
     return [value for value in results.values() if isinstance(value, ApiError | ServiceUnavailableError)]
+
+
+_UNKNOWN_MOMENT = datetime.min.replace(tzinfo=UTC)
+
+
+def _event_moment(item: Mapping[str, Any]) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(item["event"].get("time", "")))
+    except ValueError:
+        return _UNKNOWN_MOMENT
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _not_found(result: Any) -> bool:
@@ -139,7 +151,8 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
         if not isinstance(timeline, Failure)
         for item in timeline.get("items", [])
     ]
-    items.sort(key=lambda item: str(item["event"].get("time", "")), reverse=True)
+    # By the moment, not its text: events keep the offset their source gave (`-04:00`, `+00:00`).
+    items.sort(key=_event_moment, reverse=True)
     failures = [
         failure
         for failure in (*results.values(), *timelines.values())
@@ -282,6 +295,8 @@ class SegmentPage:
     members: list[Mapping[str, Any]]
     next_cursor: str | None
     failure: Failure | None
+    # The profile service knows no segment by this name (a mistyped or retired link).
+    unknown: bool = False
 
 
 async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | None) -> SegmentPage:
@@ -304,6 +319,7 @@ async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | No
         members=list((members or {}).get("items", [])),
         next_cursor=(members or {}).get("next_cursor"),
         failure=failures[0] if failures else None,
+        unknown=_not_found(results["members"]),
     )
 
 

@@ -44,13 +44,17 @@ class ServiceUrls:
 
 
 class PlatformApi:
-    def __init__(self, urls: ServiceUrls, *, timeout_seconds: float) -> None:
+    def __init__(
+        self, urls: ServiceUrls, *, timeout_seconds: float, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self._urls = urls
         self._timeout = timeout_seconds
+        # None: the network. A test gives one answering as the services would.
+        self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(timeout=self._timeout)
+        self._client = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
 
     async def close(self) -> None:
         if self._client is not None:

@@ -141,6 +141,14 @@ def format_money(value: int | float | Decimal | str | None, language: Language) 
     return f"{amount}\u00a0$" if language is Language.FR else f"${amount}"
 
 
+def format_percent(value: int | float | Decimal | str | None, language: Language, *, decimals: int = 0) -> str:
+    """`value` (a percentage) as each language writes it: `12,5 %` (a no-break space) and `12.5%`."""
+    number = format_number(value, language, decimals=decimals)
+    if number == "—":
+        return number
+    return f"{number}\u00a0%" if language is Language.FR else f"{number}%"
+
+
 def _decimal(value: int | float | Decimal | str | None) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.console.domain.charts import BarChart, stacked_bars
-from services.console.domain.i18n import Language, format_number
+from services.console.domain.i18n import Language, format_number, format_percent
 from services.console.domain.pages import localized
 
 STAGES = ("subscriber", "donor", "new", "active", "at_risk", "lapsed", "none")
@@ -56,7 +56,7 @@ def overview_charts(overview: Mapping[str, Any], language: Language, stage_label
         ),
         conversion=stacked_bars(
             [(row["season"], (row["rate"] * 100,)) for row in conversion],
-            captions=[f"{format_number(row['rate'] * 100, language, decimals=1)} %" for row in conversion],
+            captions=[format_percent(row["rate"] * 100, language, decimals=1) for row in conversion],
             scale_to=100.0,
         ),
         season_rows=seasons,

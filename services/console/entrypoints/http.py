@@ -297,7 +297,8 @@ async def erase_form(
 ) -> Response:
     require(active, Scope.PRIVACY_ERASE)
     page = await pages.patron_page(context.deps.api, active, person_id, language)
-    return render(request, context, language, "erase.html", active, page=page, error=None)
+    status_code = 404 if page.profile is None and page.person is None else 200
+    return render(request, context, language, "erase.html", active, status_code=status_code, page=page, error=None)
 
 
 @router.post("/patrons/{person_id}/erase")
@@ -369,7 +370,8 @@ async def segment(
     require(active, Scope.SEGMENTS_READ)
     page = await pages.segment_page(context.deps.api, active.token, name, cursor)
     links = pager(f"/segments/{quote(name, safe='')}", cursor, previous or [], page.next_cursor)
-    return render(request, context, language, "segment.html", active, page=page, pager=links)
+    status_code = 404 if page.unknown else 200
+    return render(request, context, language, "segment.html", active, status_code=status_code, page=page, pager=links)
 
 
 @router.get("/segments/{name}/export.csv")

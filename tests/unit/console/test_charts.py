@@ -55,5 +55,6 @@ def test_the_overview_becomes_four_charts_with_their_figures_in_the_page_languag
     assert (belles.label, belles.caption) == ("Les Belles-sœurs", "10 / 40")
     assert [segment.value for segment in belles.segments] == [10, 30]
     assert gala.label == "gala"
-    assert charts.conversion.rows[0].caption == "12,5 %"
+    assert charts.conversion.rows[0].caption == "12,5\u00a0%"
+    assert overview_charts(overview, Language.EN, {}).conversion.rows[0].caption == "12.5%"
     assert charts.production_rows[0]["label"] == "Les Belles-sœurs"

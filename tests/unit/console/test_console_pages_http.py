@@ -1,0 +1,59 @@
+"""Console pages seen from HTTP, the platform's services answered in memory: what a page says of an unknown id, and
+the order of a patron's timeline."""
+
+import asyncio
+
+import httpx
+
+from services.console import pages
+from services.console.domain.i18n import Language
+from services.console.domain.roles import Role
+from tests.unit.console.console_app import console_as, not_found
+
+LATER = {"type": "parterre.ticket.purchased.v1", "time": "2026-09-02T20:00:00-04:00", "source": "/orgs/o/boxoffice"}
+EARLIER = {"type": "parterre.email.opened.v1", "time": "2026-09-02T23:00:00+00:00", "source": "/orgs/o/mailchimp"}
+
+
+def test_the_erase_page_of_an_unknown_person_is_a_404_with_no_form_like_the_export_page() -> None:
+    browser, _ = console_as(not_found, Role.PRIVACY)
+
+    assert browser.get("/patrons/per_nobody/export").status_code == 404
+    answer = browser.get("/patrons/per_nobody/erase")
+
+    assert answer.status_code == 404
+    assert "Aucune personne à cet identifiant" in answer.text
+    assert 'name="confirmation"' not in answer.text
+
+
+def test_the_page_of_an_unknown_segment_is_a_404_with_no_download() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/segments":
+            return httpx.Response(200, json={"items": []})
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.VIEWER)
+    answer = browser.get("/segments/no-such-segment")
+
+    assert answer.status_code == 404
+    assert "export.csv" not in answer.text
+
+
+def test_a_patron_s_timeline_is_ordered_by_moment_whatever_offset_each_event_was_written_with() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/timeline"):
+            items = [{"number": 2, "event": LATER}, {"number": 1, "event": EARLIER}]
+            return httpx.Response(200, json={"items": items})
+        if path == "/v1/profiles/per_1":
+            return httpx.Response(200, json={"person_id": "per_1", "fields": {}, "segments": [], "tickets": []})
+        if path == "/v1/definitions":
+            return httpx.Response(200, json={"segments": [], "triggers": []})
+        return not_found(request)
+
+    browser, active = console_as(platform, Role.VIEWER)
+    api = browser.app.state.runtime.extras["console"].deps.api  # type: ignore[attr-defined]
+
+    page = asyncio.run(pages.patron_page(api, active, "per_1", Language.FR))
+
+    # 20:00 in Montréal is midnight in UTC, an hour after the email was opened.
+    assert [item["event"]["time"] for item in page.timeline] == [LATER["time"], EARLIER["time"]]
