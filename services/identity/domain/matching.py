@@ -471,7 +471,7 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 # Bump when a change to `blocking_keys` changes any key: the persons stored before are filed under the keys of their
 # day only, and identity tells operators to run `parterre identity refile-blocks` until a run has filed them.
 # 3: the keys are the same, stored as keyed hashes (a run also deletes the blocks stored in clear before).
-# 4: a street address's key (`sa:`) reads Sainte as Saint, as English writes both `St.`, and sorts the name's words.
+# 4: a street address's key (`sa:`) reads Sainte as Saint, as English writes both `St.`, and leaves articles out.
 BLOCKING_KEYS_VERSION = 4
 
 

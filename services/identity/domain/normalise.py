@@ -311,6 +311,8 @@ _TYPE_TOKENS = frozenset(_STREET_TYPES.values())
 _DIRECTION_TOKENS = frozenset(_DIRECTIONS.values())
 
 
+# Read as a street type, and so moved after the name, by versions before it was known to start names instead.
+_FORMER_TYPE = "cote"
 # One type named in each language: `rue Peel` is `Peel Street`, `chemin X` is `X Road`, `promenade X` is `X Drive`.
 TRANSLATED_STREET_TYPES = frozenset(
     frozenset(pair)
@@ -323,8 +325,9 @@ class StreetParts:
     """A street as `normalise_street` writes it, taken apart to tell whether two spellings name one street.
 
     `name`: its words, `ste` read as `st` (English writes `St.` for Sainte too: `ste catherine rue o`, rue
-    Sainte-Catherine Ouest, and `st catherine st o`, St. Catherine Street West, share `catherine st`), articles
-    left out, sorted: a street stored as `neiges cote`, when `côte` was read as a type, meets `cote des neiges`.
+    Sainte-Catherine Ouest, and `st catherine st o`, St. Catherine Street West, share `st catherine`), articles
+    left out. A name stored when `côte` was read as a type, moved after the name (`neiges cote`), has it put back
+    in front: it meets `cote des neiges`.
     """
 
     name: tuple[str, ...]
@@ -342,12 +345,14 @@ def street_parts(street_name: str) -> StreetParts:
     direction = words.pop() if len(words) > 1 and words[-1] in _DIRECTION_TOKENS else None
     street_type = words.pop() if len(words) > 1 and words[-1] in _TYPE_TOKENS else None
     named = [word for word in words if word not in _STREET_PARTICLES] or words
-    return StreetParts(tuple(sorted(named)), street_type, direction)
+    if len(named) > 1 and named[-1] == _FORMER_TYPE:
+        named = [_FORMER_TYPE, *named[:-1]]
+    return StreetParts(tuple(named), street_type, direction)
 
 
 def street_without_type(street_name: str) -> str:
     """A street's name and direction without its type (see `StreetParts`): `jean talon rue o` and `jean talon st o`
-    (rue Jean-Talon Ouest, Jean-Talon Street West) are both `jean talon o`, with the name's words sorted."""
+    (rue Jean-Talon Ouest, Jean-Talon Street West) are both `jean talon o`."""
     parts = street_parts(street_name)
     return " ".join((*parts.name, *((parts.direction,) if parts.direction else ())))
 

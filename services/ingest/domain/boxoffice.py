@@ -20,6 +20,7 @@ from services.ingest.domain.boxoffice_mapping import (
     ColumnMapping,
     MappingFileError,
     RowKind,
+    header_key,
     load_mapping,
 )
 from services.ingest.domain.boxoffice_values import (
@@ -179,6 +180,11 @@ def read_boxoffice_csv(
         headers={
             name: columns[name].header if name in columns else settings.headers[name][0] for name in BoxOfficeField
         },
+        status_columns=tuple(
+            Column(index, text)
+            for index, text in enumerate(header)
+            if header_key(text) in {header_key(status) for status in settings.headers[F.STATUS]}
+        ),
         amount=_remembering(parse_amount),
         quantity=_remembering(parse_quantity),
         moment=_remembering(functools.partial(parse_moment, zone=zone, date_format=settings.date_format)),
@@ -262,6 +268,8 @@ class _FileContext:
     delimiter: str
     # Each field's column header as written in the file, or its usual header when the file has no such column.
     headers: Mapping[BoxOfficeField, str]
+    # Every column a status header names (`Statut` and `Statut du paiement`): a row any of them says is no sale.
+    status_columns: tuple[Column, ...]
     # This file's cell parsers, each giving the value and its canonical text.
     amount: "_CellParser[Amount]"
     quantity: "_CellParser[int]"
@@ -327,6 +335,7 @@ class _Row:
     def __init__(self, cells: list[str], number: int, context: _FileContext) -> None:
         self.number = number
         self.context = context
+        self.cells = cells
         self.problems = Problems()
         self.values: dict[BoxOfficeField, str] = {}
         for name, column in context.columns.items():
@@ -408,14 +417,16 @@ def _row_outcome(cells: list[str], number: int, context: _FileContext, runs: _Ru
 
 def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
     context = row.context
-    status = row.text(F.STATUS)
-    if status is not None and re.sub(r"\s*/\s*", "/", " ".join(plain(status).split())) in _NOT_A_SALE:
-        row.problems.add(
-            row.header(F.STATUS),
-            f"is {status!r}: a refunded, cancelled, deleted or unpaid order is no payment kept, so it is not imported",
-            "not_a_sale",
-        )
-        return None
+    for column in context.status_columns:
+        status = _cell_text(row.cells[column.index]) if column.index < len(row.cells) else ""
+        if status and re.sub(r"\s*/\s*", "/", " ".join(plain(status).split())) in _NOT_A_SALE:
+            row.problems.add(
+                column.header,
+                f"is {status!r}: a refunded, cancelled, deleted or unpaid order is no payment kept, so it is not "
+                "imported",
+                "not_a_sale",
+            )
+            return None
     kind = _row_kind(row)
     person = _person(row)
     language = language_of(person.get("locale")) or context.settings.default_language

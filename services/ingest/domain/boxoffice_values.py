@@ -10,13 +10,24 @@ from services.ingest.domain.drafts import plain
 # Grouping spaces seen in exports: ordinary, no-break (U+00A0), narrow no-break (U+202F, French typography),
 # thin and figure spaces; apostrophes group thousands in Swiss-style exports.
 _GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009\u2007'’")
-_SYMBOLS = {"CA$": "CAD", "C$": "CAD", "$CA": "CAD", "US$": "USD", "$US": "USD", "€": "EUR", "£": "GBP", "$": None}
+_SYMBOLS = {
+    **dict.fromkeys(("CA$", "C$", "$CA", "CDN$", "$CDN", "CAN$", "$CAN"), "CAD"),
+    **dict.fromkeys(("US$", "$US"), "USD"),
+    "€": "EUR",
+    "£": "GBP",
+    "$": None,
+}
 _SYMBOL_PATTERN = re.compile("|".join(re.escape(symbol) for symbol in sorted(_SYMBOLS, key=len, reverse=True)))
 _CODE_PATTERN = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})(?![A-Za-z])")
+# Canadian dollars as people abbreviate them.
+_CODE_ALIASES = {"CDN": "CAD", "CAN": "CAD"}
+_SALES_TAX = "(?:tps|tvq|tvh|gst|qst|hst|pst|tvp)"
 # Notes on taxes written beside a price (`12,50 $ TTC`, `45 $ taxes incluses`, `20 $ + tx`): not a currency.
 _TAX_NOTE = re.compile(
     r"(?<![a-z])(?:ttc|ht|hors taxes?|(?:tax(?:es)?|tx)\s+(?:incl(?:us(?:es?)?|uded)?|compris(?:es)?)\.?|"
-    r"incl\.?\s+(?:tax(?:es)?|tx)|\+\s*(?:tax(?:es)?|tx))(?![a-z])",
+    r"incl\.?\s+(?:tax(?:es)?|tx)|\+\s*(?:tax(?:es)?|tx)|"
+    # Canada's sales taxes by their French and English names, alone or together: `+ TPS/TVQ`, `+ GST + QST`.
+    rf"(?:\+\s*)?{_SALES_TAX}(?:\s*[/+&,]\s*{_SALES_TAX})*)(?![a-z])",
     re.IGNORECASE,
 )
 # The ISO 4217 codes of money people pay with (funds, metals and testing codes left out).
@@ -82,7 +93,7 @@ def parse_amount(text: str) -> Amount:
     raw = _TAX_NOTE.sub(" ", raw)
     code = _CODE_PATTERN.search(raw)
     if code is not None:
-        currency = code.group(1).upper()
+        currency = _CODE_ALIASES.get(code.group(1).upper(), code.group(1).upper())
         if currency not in CURRENCY_CODES:
             raise UnreadableValueError(
                 "amount_unreadable", f"names {code.group(1)!r}, which is no currency code (such as CAD, USD or EUR)"

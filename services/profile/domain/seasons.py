@@ -13,17 +13,18 @@ DEFAULT_TIMEZONE = ZoneInfo("America/Montreal")
 def add_months(moment: datetime, months: int) -> datetime:
     """`moment` moved by whole calendar months of its own time zone, keeping its wall-clock time; a day the target
     month lacks becomes its last (Feb 29 → Feb 28)."""
-    # Aware moments at one instant are equal, and hash alike, whatever their zones: the cache sees the wall time.
-    return _add_months(moment.replace(tzinfo=None), moment.tzinfo, months)
+    # Aware moments at one instant are equal, and hash alike, whatever their zones; naive ones whatever their `fold`
+    # (the first or second 01:30 of a night the clocks go back): the cache sees the wall time, the zone and the fold.
+    return _add_months(moment.replace(tzinfo=None), moment.tzinfo, moment.fold, months)
 
 
 # Pure and called for every consent, stage and recency of every view: the same few moments come back.
 @functools.lru_cache(maxsize=16384)
-def _add_months(wall_time: datetime, zone: tzinfo | None, months: int) -> datetime:
+def _add_months(wall_time: datetime, zone: tzinfo | None, fold: int, months: int) -> datetime:
     index = wall_time.year * 12 + wall_time.month - 1 + months
     year, month_index = divmod(index, 12)
     day = min(wall_time.day, calendar.monthrange(year, month_index + 1)[1])
-    return wall_time.replace(year=year, month=month_index + 1, day=day, tzinfo=zone)
+    return wall_time.replace(year=year, month=month_index + 1, day=day, tzinfo=zone, fold=fold)
 
 
 @dataclass(frozen=True, slots=True)

@@ -320,6 +320,9 @@ def test_one_home_written_in_french_and_in_english_is_one_address(french: str, e
         ("12 3e Avenue Est", "12 3e Rue Est"),
         ("55 Main Street", "55 Main Avenue"),
         ("100 rue Sherbrooke Est", "100 rue Sherbrooke Ouest"),
+        # Named after two people, in one order or the other.
+        ("12 rue Marie-Anne", "12 rue Anne-Marie"),
+        ("12 rue Jean-Paul", "12 rue Paul-Jean"),
     ],
 )
 def test_one_name_with_two_street_types_or_directions_is_two_streets(a: str, b: str) -> None:
@@ -1059,7 +1062,7 @@ def test_a_full_record_is_stored_under_one_key_of_each_kind() -> None:
         "nm:MR,TRMBL|dm:gmail.com",
         "nm:MR,TRMBL|fsa:H2J",
         "ph:+15145550199",
-        "sa:4521|denis st",
+        "sa:4521|st denis",
     )
 
 

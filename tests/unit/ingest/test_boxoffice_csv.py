@@ -389,6 +389,20 @@ def test_refunded_cancelled_and_unpaid_rows_are_rejected_as_no_sale_and_the_othe
     assert kept == [3, 6]
 
 
+def test_a_payment_status_saying_refunded_rejects_the_row_whatever_status_column_comes_before_it() -> None:
+    body = (
+        "No de commande,Date,Prénom,Nom,Courriel,Quantité,Montant,Statut,Statut du paiement,Spectacle\n"
+        "124,2026-10-01 10:00,Claire,Dion,c@example.com,1,25.00,Confirmée,Remboursé,Show X\n"
+        "125,2026-10-01 10:00,Marc,Dion,m@example.com,1,25.00,Confirmée,Payé,Show X\n"
+    )
+
+    refunded, paid = read(body.encode())
+
+    assert isinstance(refunded, RejectedRow)
+    assert [(error.field, error.code) for error in refunded.errors] == [("Statut du paiement", "not_a_sale")]
+    assert isinstance(paid, AcceptedRow)
+
+
 @pytest.mark.parametrize(
     ("type_cell", "kind"),
     [("Don", RowKind.DONATION), ("adhésion", RowKind.MEMBERSHIP), ("Abonnement", RowKind.SEASON_PASS)],

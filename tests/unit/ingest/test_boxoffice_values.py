@@ -78,6 +78,12 @@ def test_a_whole_amount_written_without_cents_reads_back(whole: int) -> None:
         ("20,00 $ + tx", Amount(Decimal("20.00"))),
         ("20.00 HT", Amount(Decimal("20.00"))),
         ("CAD 12.00 tax incl.", Amount(Decimal("12.00"), "CAD")),
+        ("45 $ + TPS/TVQ", Amount(Decimal("45.00"))),
+        ("45 $ + GST + QST", Amount(Decimal("45.00"))),
+        # Canadian dollars as people abbreviate them.
+        ("45 $ CDN", Amount(Decimal("45.00"), "CAD")),
+        ("CDN$ 45", Amount(Decimal("45.00"), "CAD")),
+        ("45 CAN$", Amount(Decimal("45.00"), "CAD")),
     ],
 )
 def test_amounts_as_exports_write_them(text: str, expected: Amount) -> None:

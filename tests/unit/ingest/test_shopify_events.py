@@ -241,6 +241,16 @@ def test_the_refund_of_a_test_order_gives_no_event() -> None:
     assert events("refunds/create", refund) != []
 
 
+def test_a_test_transaction_in_a_real_refund_is_not_counted_as_paid_back() -> None:
+    refund = shopify_payload("refunds-create")
+    real = refund["transactions"][0]
+    tested = {**real, "id": 66002, "gateway": "bogus", "test": True, "amount": "100.00"}
+
+    [envelope] = events("refunds/create", {**refund, "transactions": [real, tested]})
+
+    assert envelope.data["amount"]["amount"] == "20.64"
+
+
 def test_a_refund_read_without_its_orders_buyer_awaits_that_order() -> None:
     refund = events("refunds/create", shopify_payload("refunds-create"))[0]
 

@@ -90,3 +90,15 @@ def test_august_31_plus_six_months_is_the_last_day_of_february() -> None:
 def test_adding_months_crosses_years_both_ways() -> None:
     assert add_months(datetime(2026, 11, 15, tzinfo=UTC), 3) == datetime(2027, 2, 15, tzinfo=UTC)
     assert add_months(datetime(2026, 2, 15, tzinfo=UTC), -3) == datetime(2025, 11, 15, tzinfo=UTC)
+
+
+def test_moving_months_keeps_the_wall_time_in_the_moment_s_zone_whatever_was_asked_before() -> None:
+    montreal = ZoneInfo("America/Montreal")
+    # The clocks went back at 02:00 on both nights: 01:30 came twice, in summer time then in winter time.
+    summer = datetime(2019, 11, 3, 1, 30, tzinfo=montreal)
+    winter = datetime(2019, 11, 3, 1, 30, tzinfo=montreal, fold=1)
+
+    assert add_months(summer, 60).astimezone(UTC) == datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
+    assert add_months(winter, 60).astimezone(UTC) == datetime(2024, 11, 3, 6, 30, tzinfo=UTC)
+    # The same instant in another zone is another wall time.
+    assert add_months(summer.astimezone(UTC), 60) == datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
