@@ -306,10 +306,9 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             performance_id = data.performance.performance_id
             return {
                 "tickets": {
-                    ticket.ticket_id: TicketRecord(
-                        acquired=Acquisition(stamp, performance_id, ticket.price.amount, data.order_id)
-                    )
+                    ticket.ticket_id: TicketRecord(acquired=bought, bought=bought)
                     for ticket in data.tickets
+                    for bought in (Acquisition(stamp, performance_id, ticket.price.amount, data.order_id),)
                 },
                 "performances": _performance(data.performance, stamp),
                 "ticket_paid": data.total.amount,
@@ -578,9 +577,14 @@ class _Transactions:
     @classmethod
     def of(cls, state: ProfileState, ticket_spend: Decimal, shop_spend: Decimal) -> "_Transactions":
         ticket_orders = {
-            acquired.order_id
+            bought.order_id
             for record in state.tickets.values()
-            if (acquired := record.acquired) is not None and not acquired.by_exchange
+            # A ticket stored before purchases were kept apart from exchanges has only `acquired`.
+            if (
+                bought := record.bought
+                or (None if record.acquired is None or record.acquired.by_exchange else record.acquired)
+            )
+            is not None
         }
         kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
         order_times = [order.stamp.time for order in kept_orders]

@@ -65,6 +65,8 @@ class TicketRecord:
     acquired: Acquisition | None = None
     refunded: Stamp | None = None
     exchanged: Stamp | None = None
+    # Its purchase, kept when an exchange that keeps the ticket's id replaces `acquired`: its order still counts.
+    bought: Acquisition | None = None
 
     @property
     def held(self) -> Acquisition | None:
@@ -73,7 +75,7 @@ class TicketRecord:
 
 
 TICKET_MERGE = field_by_field(
-    check_table(TicketRecord, {"acquired": MOST_RECENT, "refunded": OLDEST, "exchanged": OLDEST})
+    check_table(TicketRecord, {"acquired": MOST_RECENT, "refunded": OLDEST, "exchanged": OLDEST, "bought": OLDEST})
 )
 
 
