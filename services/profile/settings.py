@@ -22,7 +22,10 @@ class ProfileSettings(ServiceSettings):
     profile_season_start_month: int = Field(
         default=9, ge=1, le=12, description="Month a season starts: 9 for a September-to-August theatre season."
     )
-    profile_timezone: str = Field(default="America/Montreal", description="Time zone in which seasons and days begin.")
+    profile_timezone: str = Field(
+        default="America/Montreal",
+        description="Time zone in which seasons and days begin, and implied consent terms are counted.",
+    )
     profile_consumer_concurrency: int = Field(
         default=16, ge=1, le=256, description="Persons whose facts one instance applies at once; one person's in order."
     )
