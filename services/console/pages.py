@@ -112,6 +112,13 @@ class PatronPage:
     household: list[str]
     failures: list[Failure] = field(default_factory=list)
     redirect_to: str | None = None
+    # Both profile and identity answered that they know no one by this id (not that they could not answer).
+    unknown: bool = False
+
+    @property
+    def unreachable(self) -> bool:
+        """Neither profile nor identity could say who this is: a service is down or failing."""
+        return self.profile is None and self.person is None and not self.unknown
 
     @property
     def name(self) -> str:
@@ -184,6 +191,7 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
         ],
         failures=failures,
         redirect_to=survivor if survivor and survivor != person_id else None,
+        unknown=_not_found(results["profile"]) and _not_found(results["person"]),
     )
 
 

@@ -244,7 +244,7 @@ async def patron(
     page = await pages.patron_page(context.deps.api, active, person_id, language)
     if page.redirect_to is not None:
         return _see(f"/patrons/{quote(page.redirect_to)}")
-    status_code = 404 if page.profile is None and page.person is None else 200
+    status_code = _patron_status(page)
     return render(request, context, language, "patron.html", active, status_code=status_code, page=page)
 
 
@@ -268,8 +268,13 @@ async def export_form(
     for on purpose, never by following a link."""
     require(active, Scope.PRIVACY_EXPORT)
     page = await pages.patron_page(context.deps.api, active, person_id, language)
-    status_code = 404 if page.profile is None and page.person is None else 200
+    status_code = _patron_status(page)
     return render(request, context, language, "export.html", active, status_code=status_code, page=page)
+
+
+def _patron_status(page: pages.PatronPage) -> int:
+    """404 for an id nobody knows; 503 when the services that would know could not say; else 200."""
+    return 404 if page.unknown else 503 if page.unreachable else 200
 
 
 @router.post("/patrons/{person_id}/export")
@@ -297,7 +302,7 @@ async def erase_form(
 ) -> Response:
     require(active, Scope.PRIVACY_ERASE)
     page = await pages.patron_page(context.deps.api, active, person_id, language)
-    status_code = 404 if page.profile is None and page.person is None else 200
+    status_code = _patron_status(page)
     return render(request, context, language, "erase.html", active, status_code=status_code, page=page, error=None)
 
 

@@ -57,3 +57,19 @@ def test_a_patron_s_timeline_is_ordered_by_moment_whatever_offset_each_event_was
 
     # 20:00 in Montréal is midnight in UTC, an hour after the email was opened.
     assert [item["event"]["time"] for item in page.timeline] == [LATER["time"], EARLIER["time"]]
+
+
+def test_a_patron_s_pages_never_say_unknown_when_the_services_that_would_know_are_down() -> None:
+    def down(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            503, json={"detail": {"code": "unavailable", "message": {"en": "Down.", "fr": "Arrêté."}}}
+        )
+
+    browser, _ = console_as(down, Role.PRIVACY, Role.VIEWER)
+
+    for path in ("/patrons/per_1", "/patrons/per_1/erase", "/patrons/per_1/export"):
+        answer = browser.get(path)
+        assert answer.status_code == 503, path
+        assert "Aucune personne à cet identifiant" not in answer.text
+        assert 'name="confirmation"' not in answer.text
+        assert "Arrêté." in answer.text, path
