@@ -178,7 +178,18 @@ class ProfileState:
                 f"profile document format {document.get('format')!r}; this code reads {DOCUMENT_FORMAT}"
             )
         state: ProfileState = from_plain({k: v for k, v in document.items() if k != "format"}, cls)
-        return state
+        return dataclasses.replace(
+            state, tickets={ticket_id: _with_purchase(record) for ticket_id, record in state.tickets.items()}
+        )
+
+
+def _with_purchase(record: TicketRecord) -> TicketRecord:
+    """A ticket stored before purchases were kept apart from exchanges has its purchase in `acquired` alone, until an
+    exchange keeping its id replaces it: kept as `bought` on reading, so that its order still counts afterwards."""
+    acquired = record.acquired
+    if record.bought is not None or acquired is None or acquired.by_exchange:
+        return record
+    return dataclasses.replace(record, bought=acquired)
 
 
 # The merge strategy of every field, as in Apache Unomi: `merge`, `apply` and `fold` all combine through it.
@@ -576,16 +587,7 @@ class _Transactions:
 
     @classmethod
     def of(cls, state: ProfileState, ticket_spend: Decimal, shop_spend: Decimal) -> "_Transactions":
-        ticket_orders = {
-            bought.order_id
-            for record in state.tickets.values()
-            # A ticket stored before purchases were kept apart from exchanges has only `acquired`.
-            if (
-                bought := record.bought
-                or (None if record.acquired is None or record.acquired.by_exchange else record.acquired)
-            )
-            is not None
-        }
+        ticket_orders = {record.bought.order_id for record in state.tickets.values() if record.bought is not None}
         kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
         order_times = [order.stamp.time for order in kept_orders]
         purchases_first = _earliest(state.first_purchase_at, *order_times)

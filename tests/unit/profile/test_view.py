@@ -709,14 +709,23 @@ def test_an_exchange_keeping_the_ticket_s_id_keeps_its_order_in_the_frequency() 
     assert profile([*bought, moved], when=BOUGHT + days(3))["rfm.frequency"] == 2
 
 
-def test_a_ticket_stored_before_purchases_were_kept_apart_from_exchanges_still_counts_its_order() -> None:
-    state = fold([purchase(BOUGHT, BELLES_SOEURS, "T-1", order_id="O-1")])
+def test_a_ticket_stored_before_purchases_were_kept_apart_from_exchanges_counts_its_order_after_an_exchange() -> None:
+    state = fold(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, "T-1", order_id="O-1"),
+            purchase(BOUGHT + days(1), BELLES_SOEURS, "T-2", order_id="O-2"),
+        ]
+    )
     document = state.to_document()
     for ticket in document["tickets"]:
         del ticket["value"]["bought"]
     stored = ProfileState.from_document(document)
+    assert view(stored, as_of=BOUGHT + days(2), seasons=THEATRE)["rfm.frequency"] == 2
 
-    assert view(stored, as_of=BOUGHT + days(1), seasons=THEATRE)["rfm.frequency"] == 1
+    moved = apply(stored, exchange(BOUGHT + days(2), ["T-2"], MATINEE, ["T-2"]))
+
+    # With the default thresholds, one order and none score alike: two tell them apart.
+    assert view(moved, as_of=BOUGHT + days(3), seasons=THEATRE)["rfm.frequency"] == 2
 
 
 def test_rfm_thresholds_must_increase() -> None:
