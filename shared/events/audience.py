@@ -4,7 +4,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.events.common import (
@@ -15,6 +15,7 @@ from shared.events.common import (
     LegalBasis,
     LocalizedText,
     LongText,
+    Moment,
     Money,
     PerformanceRef,
     PersonRef,
@@ -202,7 +203,7 @@ class TicketScannedV1(AudienceFact):
 
     ticket_id: ExternalId = Field(description="The ticket scanned.")
     performance: PerformanceRef = Field(description="The performance attended.")
-    scanned_at: AwareDatetime = Field(description="When the ticket was scanned.")
+    scanned_at: Moment = Field(description="When the ticket was scanned.")
 
 
 class SubscriptionKind(StrEnum):
@@ -603,7 +604,7 @@ class ConsentGrantedV1(AudienceFact):
     purpose: ConsentPurpose = Field(description="What the person may be contacted for.")
     basis: LegalBasis = Field(description="Express consent, or the relationship that implies it.")
     wording_version: ShortText = Field(description="Version of the consent text shown, to prove what was agreed to.")
-    captured_at: AwareDatetime = Field(description="When consent was given, or the implying relationship began.")
+    captured_at: Moment = Field(description="When consent was given, or the implying relationship began.")
     evidence: LongText | None = Field(
         default=None, description="How it can be proven: form id, order id, IP address note."
     )
@@ -630,7 +631,7 @@ class ConsentWithdrawnV1(AudienceFact):
         default=None, description="The basis withdrawn; absent means every basis for this purpose."
     )
     wording_version: ShortText | None = Field(default=None, description="Version of the withdrawal text shown, if any.")
-    captured_at: AwareDatetime = Field(description="When the person withdrew consent.")
+    captured_at: Moment = Field(description="When the person withdrew consent.")
     evidence: LongText | None = Field(default=None, description="How it can be proven.")
 
 
@@ -733,7 +734,7 @@ class PrivacyAccessRequestedV1(AudienceFact):
     )
 
     request_id: ExternalId = Field(description="The request's id upstream, to answer it and prove it was answered.")
-    requested_at: AwareDatetime = Field(description="When the request was made; Law 25 gives 30 days to answer.")
+    requested_at: Moment = Field(description="When the request was made; Law 25 gives 30 days to answer.")
     requested_by: ShortText = Field(
         description="Who asked, or through which channel: `person`, a staff member, or the upstream mechanism "
         "(e.g. `shopify:customers/data_request`)."

@@ -6,7 +6,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 Language = Literal["fr", "en"]
@@ -25,6 +34,20 @@ LocaleTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{
 # A season is named by its years: "2026" for a summer festival, "2026-2027" for a theatre season.
 SeasonLabel = Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{4})?$")]
 MAX_EMAIL_LENGTH = 254
+# A count of seconds since 1970 (`1788373868`, `"1788373868.5"`), which pydantic would read as a time in UTC.
+_EPOCH_SECONDS = re.compile(r"\s*[+-]?\d+(?:\.\d*)?\s*")
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, int | float) or (isinstance(value, str) and _EPOCH_SECONDS.fullmatch(value)):
+        raise PydanticCustomError(
+            "rfc3339_time", "should be an RFC 3339 time with its offset, such as 2026-10-03T19:30:00-04:00"
+        )
+    return value
+
+
+# A moment as events carry it: RFC 3339 text with its UTC offset (or a timezone-aware datetime, in Python).
+Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
 
 class EventData(BaseModel):
@@ -179,7 +202,7 @@ class PerformanceRef(EventData):
     title: LocalizedText = Field(description="The production's title.")
     genre: ShortText | None = Field(default=None, description="Genre as the organisation labels it, e.g. `danse`.")
     performance_id: ExternalId = Field(description="The performance (date and time of one show) id.")
-    starts_at: AwareDatetime = Field(description="When the performance begins, with its UTC offset.")
+    starts_at: Moment = Field(description="When the performance begins, with its UTC offset.")
     venue: ShortText | None = Field(default=None, description="Hall or venue name.")
 
 

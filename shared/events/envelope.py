@@ -3,8 +3,8 @@
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -15,15 +15,21 @@ from pydantic import (
 from pydantic.functional_validators import AfterValidator
 from pydantic_core import PydanticCustomError
 
-from shared.events.common import SLUG_PATTERN
+from shared.events.common import SLUG_PATTERN, Moment
 from shared.events.errors import EventValidationError
 
 CLOUDEVENTS_SPEC_VERSION = "1.0"
-# CloudEvents attribute names are lowercase ASCII letters and digits, at most 20 characters.
-ExtensionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,20}$")]
+# CloudEvents attribute names must be lowercase ASCII letters and digits; at most 20 is only advised (so a
+# longer one is kept), and 64 keeps a name from being a payload of its own.
+ExtensionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,64}$")]
 # A URI-reference may be relative (`/orgs/theatre-du-nord/sources/shopify-main`) but never contains whitespace.
 UriReference = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=r"^\S+$")]
 _CLOUDEVENTS_INTEGER_RANGE = range(-(2**31), 2**31)
+
+
+def _media_type(value: Any) -> Any:
+    # `application/json; charset=utf-8` is JSON too: CloudEvents reads a media type without its parameters.
+    return value.split(";", 1)[0].strip().lower() if isinstance(value, str) else value
 
 
 def _cloudevents_extension_value(value: Any) -> str | int | bool:
@@ -94,11 +100,11 @@ class Envelope(BaseModel):
         max_length=256,
         description="Event type, versioned in its name, e.g. `parterre.ticket.purchased.v1`.",
     )
-    time: AwareDatetime = Field(description="When the fact happened upstream (RFC 3339, with a UTC offset).")
+    time: Moment = Field(description="When the fact happened upstream (RFC 3339, with a UTC offset).")
     subject: str | None = Field(
         default=None, min_length=1, max_length=256, description="What the event is about within its source."
     )
-    datacontenttype: Literal["application/json"] = Field(
+    datacontenttype: Annotated[Literal["application/json"], BeforeValidator(_media_type)] = Field(
         default="application/json", description="Media type of `data`; Parterre's data is always a JSON object."
     )
     dataschema: UriReference | None = Field(default=None, description="URI of the schema `data` adheres to.")
@@ -126,16 +132,17 @@ class Envelope(BaseModel):
         max_length=256,
         description="Parterre's person id, once identity has resolved who the event is about.",
     )
-    ingested_at: AwareDatetime | None = Field(
+    ingested_at: Moment | None = Field(
         default=None, alias="ingesttime", description="When ingest accepted the event; for latency metrics."
     )
 
     @model_validator(mode="before")
     @classmethod
-    def _null_extensions_are_absent(cls, attributes: Any) -> Any:
-        # CloudEvents' JSON format reads a null attribute as an absent one.
+    def _null_attributes_are_absent(cls, attributes: Any) -> Any:
+        # CloudEvents' JSON format reads a null attribute as an absent one: an optional one takes its default, a
+        # required one is reported missing.
         if isinstance(attributes, dict):
-            return {name: value for name, value in attributes.items() if value is not None or name in _KNOWN_ATTRIBUTES}
+            return {name: value for name, value in attributes.items() if value is not None}
         return attributes
 
     @property
@@ -165,6 +172,5 @@ class Envelope(BaseModel):
             raise EventValidationError.from_pydantic(exc) from exc
 
 
-_KNOWN_ATTRIBUTES = frozenset(field.alias or name for name, field in Envelope.model_fields.items())
 # Extension attributes are never null (a null one is dropped when read), so only these can be absent.
 _OPTIONAL_FIELDS = tuple(name for name, field in Envelope.model_fields.items() if not field.is_required())

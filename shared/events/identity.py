@@ -4,7 +4,6 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import (
-    AwareDatetime,
     ConfigDict,
     Field,
     StringConstraints,
@@ -15,7 +14,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.events.common import EventData, ExternalId, LongText, PersonId, ShortText
+from shared.events.common import EventData, ExternalId, LongText, Moment, PersonId, ShortText
 from shared.events.envelope import Envelope
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -158,7 +157,7 @@ class PersonsMergedV1(EventData):
         default_factory=list, max_length=50, description="The identifiers that matched."
     )
     decided_by: MergeDecider = Field(description="An automatic rule, or a reviewer confirming a pending match.")
-    merged_at: AwareDatetime = Field(description="When the merge was decided.")
+    merged_at: Moment = Field(description="When the merge was decided.")
     household_id: ExternalId | None = Field(
         default=None,
         description="The household the survivor is in from now on: the last merged person's that was in one. "
@@ -195,7 +194,7 @@ class PersonUnmergedV1(EventData):
     restored_person_ids: list[PersonId] = Field(
         min_length=1, max_length=100, description="The persons restored, with the history they had."
     )
-    unmerged_at: AwareDatetime = Field(description="When the merge was undone.")
+    unmerged_at: Moment = Field(description="When the merge was undone.")
     requested_by: ShortText = Field(description="Who asked, e.g. `reviewer:marie.tremblay`.")
 
 
@@ -219,7 +218,7 @@ class HouseholdJoinedV1(EventData):
     person_id: PersonId = Field(description="The person now in the household.")
     household_id: ExternalId = Field(description="The household's id; a person is in one household at a time.")
     joined_with: PersonId = Field(description="The member the person was found to share an email or a phone with.")
-    joined_at: AwareDatetime = Field(description="When identity decided it.")
+    joined_at: Moment = Field(description="When identity decided it.")
 
     @field_validator("joined_with")
     @classmethod

@@ -1,8 +1,8 @@
 """Privacy requests about a whole upstream source rather than one person, such as a shop that removed Parterre."""
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from shared.events.common import EventData, ExternalId, LongText, ShortText, Slug
+from shared.events.common import EventData, ExternalId, LongText, Moment, ShortText, Slug
 
 
 class SourceRedactionRequestedV1(EventData):
@@ -33,7 +33,7 @@ class SourceRedactionRequestedV1(EventData):
     upstream_account_name: ShortText | None = Field(
         default=None, description="How the upstream system names that account, e.g. the shop's myshopify domain."
     )
-    requested_at: AwareDatetime = Field(description="When Parterre received the request.")
+    requested_at: Moment = Field(description="When Parterre received the request.")
     requested_by: ShortText = Field(
         description="The upstream mechanism or the staff member who asked, e.g. `shopify:shop/redact`."
     )

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from shared.events.common import Channel, ConsentPurpose, EventData, ExternalId, Language, PersonId, ShortText
+from shared.events.common import Channel, ConsentPurpose, EventData, ExternalId, Language, Moment, PersonId, ShortText
 
 _SEGMENT_EXAMPLE: dict[str, Any] = {
     "segment": "abonnes-2026-2027",
@@ -48,7 +48,7 @@ class ProfileErasedV1(EventData):
     )
 
     person_id: PersonId = Field(description="Who was erased.")
-    at: AwareDatetime = Field(description="When the profile was erased.")
+    at: Moment = Field(description="When the profile was erased.")
 
 
 class SegmentEnteredV1(EventData):
@@ -58,7 +58,7 @@ class SegmentEnteredV1(EventData):
 
     segment: ShortText = Field(description="The segment's name, as in the segment definitions.")
     person_id: PersonId = Field(description="Who entered it.")
-    at: AwareDatetime = Field(description="When the person entered it.")
+    at: Moment = Field(description="When the person entered it.")
 
 
 class SegmentExitedV1(EventData):
@@ -68,7 +68,7 @@ class SegmentExitedV1(EventData):
 
     segment: ShortText = Field(description="The segment's name, as in the segment definitions.")
     person_id: PersonId = Field(description="Who left it.")
-    at: AwareDatetime = Field(description="When the person left it.")
+    at: Moment = Field(description="When the person left it.")
 
 
 class ContactPoint(EventData):
@@ -125,4 +125,4 @@ class TriggerFiredV1(EventData):
     facts: dict[str, Any] = Field(
         default_factory=dict, description="What the receiving tool needs to personalise the message."
     )
-    fired_at: AwareDatetime = Field(description="When the rule fired.")
+    fired_at: Moment = Field(description="When the rule fired.")

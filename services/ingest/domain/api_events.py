@@ -126,8 +126,10 @@ def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime
     if size > limits.max_event_bytes:
         return _refused(index, "$", f"the event has {size} bytes; at most {limits.max_event_bytes}", "too_large")
     attributes = dict(item)
-    claimed = attributes.setdefault("organisationid", organisation_id)
-    if claimed != organisation_id:
+    if attributes.get("organisationid") is None:
+        # Absent, or null, which CloudEvents reads as absent: the token's organisation.
+        attributes["organisationid"] = organisation_id
+    if attributes["organisationid"] != organisation_id:
         return _refused(index, "organisationid", "names another organisation than the one of your token", "forbidden")
     attributes["ingesttime"] = received_at.isoformat()
     try:

@@ -141,3 +141,64 @@ def test_an_escaped_lone_surrogate_is_refused_with_a_reason_not_a_crash() -> Non
 def test_cloudevents_media_types_are_accepted() -> None:
     for media_type in ("application/cloudevents+json; charset=utf-8", "application/cloudevents-batch+json"):
         assert read([ticket_event()], content_type=media_type)[0].accepted
+
+
+# CloudEvents' JSON format (1.0.2), read as the specification says
+
+
+def errors_of(verdict: Any) -> list[tuple[str, str]]:
+    return [(error.field, error.code) for error in verdict.errors]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON;charset=UTF-8"])
+def test_a_json_media_type_with_parameters_is_json(content_type: str) -> None:
+    [verdict] = read([ticket_event(datacontenttype=content_type)])
+
+    assert verdict.accepted, errors_of(verdict)
+    assert verdict.envelope.datacontenttype == "application/json"
+
+
+def test_a_null_organisation_is_read_as_absent_and_is_the_token_s() -> None:
+    [verdict] = read([ticket_event(organisationid=None)])
+
+    assert verdict.accepted, errors_of(verdict)
+    assert verdict.envelope.organisation_id == ORGANISATION
+
+
+@pytest.mark.parametrize("attribute", ["datacontenttype", "schemaversion", "subject"])
+def test_a_null_optional_attribute_is_read_as_absent(attribute: str) -> None:
+    event = ticket_event()
+    event[attribute] = None
+
+    [verdict] = read([event])
+
+    assert verdict.accepted, errors_of(verdict)
+
+
+def test_a_null_required_attribute_is_reported_missing() -> None:
+    [verdict] = read([ticket_event(id=None)])
+
+    assert errors_of(verdict) == [("id", "missing")]
+
+
+@pytest.mark.parametrize("time", [1788373868, "1788373868", 1788373868.5, " 1788373868 "])
+def test_a_time_given_as_seconds_since_1970_is_refused_naming_time(time: Any) -> None:
+    [verdict] = read([ticket_event(time=time)])
+
+    assert errors_of(verdict) == [("time", "rfc3339_time")]
+
+
+def test_a_time_in_data_given_as_seconds_since_1970_is_refused_naming_it() -> None:
+    consent = next(event for event in all_event_types() if event.name == "parterre.consent.granted.v1")
+    data = {**consent.example, "captured_at": 1788373868}
+
+    [verdict] = read([ticket_event(type=consent.name, data=data)])
+
+    assert errors_of(verdict) == [("data.captured_at", "rfc3339_time")]
+
+
+def test_an_extension_name_longer_than_the_advised_twenty_characters_is_kept() -> None:
+    [verdict] = read([ticket_event(comexampleextensionname="value")])
+
+    assert verdict.accepted, errors_of(verdict)
+    assert verdict.envelope.extensions == {"comexampleextensionname": "value"}
