@@ -173,9 +173,11 @@ def _address(form: _Form) -> tuple[dict[str, str | None], dict[str, str]]:
 
 
 def _flat_address(text: str) -> dict[str, str | None]:
-    parts = [part.strip() for part in text.split("  ") if part.strip()]
-    if len(parts) == len(_ADDRESS_PARTS):
-        address: dict[str, str | None] = dict(zip(_ADDRESS_PARTS, parts, strict=True))
+    # Parts are separated by two spaces; an empty part leaves its slot (four spaces), so the others keep theirs.
+    slots = [part.strip() for part in text.strip().split("  ")]
+    parts = [part for part in slots if part]
+    if len(slots) == len(_ADDRESS_PARTS):
+        address: dict[str, str | None] = {name: part or None for name, part in zip(_ADDRESS_PARTS, slots, strict=True)}
     elif len(parts) == len(_ADDRESS_PARTS) - 1:
         street, city, region, postal_code, country = parts
         address = {"street": street, "city": city, "region": region, "postal_code": postal_code, "country": country}
@@ -278,7 +280,19 @@ def _cleaned(hook: _Webhook) -> list[Draft]:
     )
     if cleaned is None:
         return []
-    return [_draft(hook, cleaned, _fact_parts(hook, "cleaned", person))]
+    fact = _fact_parts(hook, "cleaned", person)
+    drafts = [_draft(hook, cleaned, fact)]
+    if reason is CleanedReason.ABUSE:
+        # Cleaned after a spam complaint: the person said no to this mail, as an unsubscribe for abuse says.
+        evidence = f"Mailchimp cleaned webhook: spam complaint, list {hook.list_id}, at {hook.fired_at_text} UTC"
+        withdrawn = ConsentWithdrawnV1(
+            person=person,
+            purpose=ConsentPurpose.MARKETING_EMAIL,
+            captured_at=hook.fired_at,
+            evidence=evidence[:_MAX_EVIDENCE],
+        )
+        drafts.append(_draft(hook, withdrawn, (*fact, "consent")))
+    return drafts
 
 
 def _profile_updated(hook: _Webhook) -> list[Draft]:

@@ -122,6 +122,18 @@ def test_a_cleaned_address_becomes_newsletter_cleaned_with_its_reason_and_campai
     assert (cleaned.reason, cleaned.campaign_id, cleaned.list_id) == (CleanedReason.HARD, "4fjk2ma9xd", LIST_ID)
 
 
+def test_an_address_cleaned_after_a_spam_complaint_also_withdraws_consent() -> None:
+    form = {**mailchimp_form("cleaned"), "data[reason]": "abuse"}
+
+    cleaned, withdrawn = (parse_data(envelope) for envelope in events(form))
+
+    assert isinstance(cleaned, NewsletterCleanedV1)
+    assert isinstance(withdrawn, ConsentWithdrawnV1)
+    assert withdrawn.purpose is ConsentPurpose.MARKETING_EMAIL
+    assert withdrawn.person.email == "ancienne.adresse@example.com"
+    assert "spam complaint" in withdrawn.evidence
+
+
 def test_a_profile_update_becomes_person_details_updated_listing_every_detail_sent() -> None:
     [envelope] = events(mailchimp_form("profile"))
 
@@ -208,6 +220,27 @@ def test_a_missing_or_garbled_field_is_an_adapter_error_naming_the_form_key(
         events(form)
 
     assert [error.field for error in caught.value.errors] == [field]
+
+
+@pytest.mark.parametrize(
+    ("flat", "expected"),
+    [
+        ("12, rue des Érables  app. 3  Québec  QC    CA", ("12, rue des Érables", "app. 3", "Québec", "QC", None)),
+        (
+            "4521 rue Saint-Denis    Montréal  QC  H2J 2L1  CA",
+            ("4521 rue Saint-Denis", None, "Montréal", "QC", "H2J 2L1"),
+        ),
+    ],
+)
+def test_an_empty_part_of_a_flat_address_leaves_the_others_in_their_places(
+    flat: str, expected: tuple[str | None, ...]
+) -> None:
+    form = {**mailchimp_form("subscribe-french-merge-tags"), "data[merges][ADRESSE]": flat}
+
+    person = parse_data(events(form)[0]).model_dump()["person"]
+
+    assert tuple(person[name] for name in ("street", "address_2", "city", "region", "postal_code")) == expected
+    assert person["country"] == "CA"
 
 
 def test_a_flat_address_not_in_mailchimps_layout_is_kept_whole_as_the_street() -> None:
