@@ -131,7 +131,7 @@ def test_an_address_cleaned_after_a_spam_complaint_also_withdraws_consent() -> N
     assert isinstance(withdrawn, ConsentWithdrawnV1)
     assert withdrawn.purpose is ConsentPurpose.MARKETING_EMAIL
     assert withdrawn.person.email == "ancienne.adresse@example.com"
-    assert "spam complaint" in withdrawn.evidence
+    assert "spam complaint" in (withdrawn.evidence or "")
 
 
 def test_a_profile_update_becomes_person_details_updated_listing_every_detail_sent() -> None:
