@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -34,16 +35,30 @@ LocaleTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{
 # A season is named by its years: "2026" for a summer festival, "2026-2027" for a theatre season.
 SeasonLabel = Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{4})?$")]
 MAX_EMAIL_LENGTH = 254
-# A count of seconds since 1970 (`1788373868`, `"1788373868.5"`), which pydantic would read as a time in UTC.
-_EPOCH_SECONDS = re.compile(r"\s*[+-]?\d+(?:\.\d*)?\s*")
+# The validation context under which an event arriving from outside is read: stricter than events stored before.
+ARRIVING = "arriving"
 
 
-def _rfc3339(value: object) -> object:
-    if isinstance(value, int | float) or (isinstance(value, str) and _EPOCH_SECONDS.fullmatch(value)):
+def _rfc3339(value: object, info: ValidationInfo) -> object:
+    # Pydantic would also read a number of seconds since 1970 (`1788373868`, `"1.788373868e9"`) as a time in UTC.
+    # Refused when an event arrives; one stored before this rule is still read as it was.
+    if info.context and info.context.get(ARRIVING) and _seconds_since_1970(value):
         raise PydanticCustomError(
             "rfc3339_time", "should be an RFC 3339 time with its offset, such as 2026-10-03T19:30:00-04:00"
         )
     return value
+
+
+def _seconds_since_1970(value: object) -> bool:
+    if isinstance(value, int | float | Decimal | bytes):
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 # A moment as events carry it: RFC 3339 text with its UTC offset (or a timezone-aware datetime, in Python).

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.events import audience, identity, notify, privacy, profile
-from shared.events.common import EventData, PersonRef
+from shared.events.common import ARRIVING, EventData, PersonRef
 from shared.events.envelope import CLOUDEVENTS_SPEC_VERSION, Envelope
 from shared.events.errors import EventValidationError, FieldError
 from shared.topics import (
@@ -266,8 +266,10 @@ def event_type_of(data: EventData) -> EventType:
         raise UnknownEventTypeError(f"{type(data).__name__} is not the data model of any event type") from None
 
 
-def parse_data(envelope: Envelope) -> EventData:
-    """The envelope's data as its type's model; raises `EventValidationError` with `data.`-prefixed paths."""
+def parse_data(envelope: Envelope, *, arriving: bool = False) -> EventData:
+    """The envelope's data as its type's model; raises `EventValidationError` with `data.`-prefixed paths.
+
+    `arriving`: the event comes from outside now, and is held to the rules stored events may predate."""
     try:
         registered = event_type(envelope.type)
     except UnknownEventTypeError as exc:
@@ -284,7 +286,7 @@ def parse_data(envelope: Envelope) -> EventData:
             ]
         )
     try:
-        return registered.model.model_validate(envelope.data)
+        return registered.model.model_validate(envelope.data, context={ARRIVING: True} if arriving else None)
     except ValidationError as exc:
         raise EventValidationError.from_pydantic(exc, under=("data",)) from exc
 

@@ -11,6 +11,7 @@ from pydantic_core import PydanticSerializationError
 
 from shared.events import Envelope, EventValidationError, FieldError, event_type, field_errors, parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE, AudienceFact
+from shared.events.common import ARRIVING
 from shared.events.registry import UnknownEventTypeError
 from shared.topics import AUDIENCE_FACTS
 
@@ -133,13 +134,13 @@ def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime
         return _refused(index, "organisationid", "names another organisation than the one of your token", "forbidden")
     attributes["ingesttime"] = received_at.isoformat()
     try:
-        envelope = Envelope.model_validate(attributes)
+        envelope = Envelope.model_validate(attributes, context={ARRIVING: True})
     except ValidationError as exc:
         return EventVerdict(index, None, tuple(field_errors(exc)))
     try:
         if event_type(envelope.type).topic != AUDIENCE_FACTS:
             return _refused(index, "type", "only upstream facts can be sent to ingest", "not_an_upstream_fact")
-        data = parse_data(envelope)
+        data = parse_data(envelope, arriving=True)
     except UnknownEventTypeError as exc:
         return _refused(index, "type", str(exc), "unknown_type")
     except EventValidationError as exc:
