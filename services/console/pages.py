@@ -61,6 +61,14 @@ def _failures(results: Mapping[str, Any]) -> list[Failure]:
     return [value for value in results.values() if isinstance(value, ApiError | ServiceUnavailableError)]
 
 
+class _NoProfileYet(dict[str, Any]):
+    """The fields of a person identity knows and profile does not yet (their first fact is on its way): each
+    empty, so the page shows the person with dashes."""
+
+    def __missing__(self, _key: str) -> None:
+        return None
+
+
 _UNKNOWN_MOMENT = datetime.min.replace(tzinfo=UTC)
 
 
@@ -143,7 +151,7 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
     profile, person = _value(results["profile"]), _value(results["person"])
     # A merged person's page is the survivor's: that is where the patron's history now is.
     survivor = (profile or {}).get("merged_into") or (person or {}).get("merged_into")
-    fields: Mapping[str, Any] = (profile or {}).get("fields", {})
+    fields: Mapping[str, Any] = profile.get("fields", {}) if profile else _NoProfileYet()
     deliveries = _value(results.get("deliveries"))
     definitions = _value(results["definitions"]) or {}
     segment_titles = titles_by_name(definitions.get("segments", []), language)

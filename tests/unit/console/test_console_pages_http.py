@@ -2,6 +2,7 @@
 the order of a patron's timeline."""
 
 import asyncio
+from typing import Any
 
 import httpx
 
@@ -73,3 +74,27 @@ def test_a_patron_s_pages_never_say_unknown_when_the_services_that_would_know_ar
         assert "Aucune personne à cet identifiant" not in answer.text
         assert 'name="confirmation"' not in answer.text
         assert "Arrêté." in answer.text, path
+
+
+def test_a_person_identity_knows_and_profile_not_yet_has_their_pages() -> None:
+    person: dict[str, Any] = {
+        "person_id": "per_1",
+        "status": "active",
+        "identifiers": [],
+        "merges": [],
+        "household": None,
+    }
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/persons/per_1":
+            return httpx.Response(200, json=person)
+        if request.url.path == "/v1/definitions":
+            return httpx.Response(200, json={"segments": [], "triggers": []})
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.PRIVACY, Role.VIEWER)
+
+    for path in ("/patrons/per_1", "/patrons/per_1/erase", "/patrons/per_1/export"):
+        answer = browser.get(path)
+        assert answer.status_code == 200, (path, answer.text[-500:])
+        assert "per_1" in answer.text
