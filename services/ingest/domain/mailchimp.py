@@ -166,15 +166,15 @@ def _address(form: _Form) -> tuple[dict[str, str | None], dict[str, str]]:
         if any(value is not None for value in split.values()):
             split["country"] = _country_code(split["country"])
             return split, {field: f"{base}[{part}]" for field, part in _ADDRESS_PARTS.items()}
-        flat = form.get(base)
-        if flat is not None:
-            return _flat_address(flat), dict.fromkeys(_ADDRESS_PARTS, base)
+        if form.get(base) is not None:
+            # As sent: the two spaces at either end stand for an empty first or last part.
+            return _flat_address(form.fields[base]), dict.fromkeys(_ADDRESS_PARTS, base)
     return {}, {}
 
 
 def _flat_address(text: str) -> dict[str, str | None]:
     # Parts are separated by two spaces; an empty part leaves its slot (four spaces), so the others keep theirs.
-    slots = [part.strip() for part in text.strip().split("  ")]
+    slots = [part.strip() for part in text.rstrip("\r\n").split("  ")]
     parts = [part for part in slots if part]
     if len(slots) == len(_ADDRESS_PARTS):
         address: dict[str, str | None] = {name: part or None for name, part in zip(_ADDRESS_PARTS, slots, strict=True)}
@@ -183,7 +183,7 @@ def _flat_address(text: str) -> dict[str, str | None]:
         address = {"street": street, "city": city, "region": region, "postal_code": postal_code, "country": country}
     else:
         # Not in Mailchimp's layout: kept whole as the street line rather than guessed apart.
-        return {"street": text}
+        return {"street": text.strip()}
     address["country"] = _country_code(address["country"])
     return address
 

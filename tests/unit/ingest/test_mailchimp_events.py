@@ -230,6 +230,7 @@ def test_a_missing_or_garbled_field_is_an_adapter_error_naming_the_form_key(
             "4521 rue Saint-Denis    Montréal  QC  H2J 2L1  CA",
             ("4521 rue Saint-Denis", None, "Montréal", "QC", "H2J 2L1"),
         ),
+        ("  app. 3  Québec  QC  G1R 2B5  CA", (None, "app. 3", "Québec", "QC", "G1R 2B5")),
     ],
 )
 def test_an_empty_part_of_a_flat_address_leaves_the_others_in_their_places(
@@ -241,6 +242,15 @@ def test_an_empty_part_of_a_flat_address_leaves_the_others_in_their_places(
 
     assert tuple(person[name] for name in ("street", "address_2", "city", "region", "postal_code")) == expected
     assert person["country"] == "CA"
+
+
+def test_a_flat_address_without_its_country_keeps_the_postal_code_in_its_place() -> None:
+    flat = "12, rue des Érables  app. 3  Québec  QC  G1R 2B5  "
+    form = {**mailchimp_form("subscribe-french-merge-tags"), "data[merges][ADRESSE]": flat}
+
+    person = parse_data(events(form)[0]).model_dump()["person"]
+
+    assert (person["postal_code"], person["country"]) == ("G1R 2B5", None)
 
 
 def test_a_flat_address_not_in_mailchimps_layout_is_kept_whole_as_the_street() -> None:
