@@ -98,3 +98,7 @@ def test_a_person_identity_knows_and_profile_not_yet_has_their_pages() -> None:
         answer = browser.get(path)
         assert answer.status_code == 200, (path, answer.text[-500:])
         assert "per_1" in answer.text
+    # Nothing is said of tickets, consents or segments that profile has not told.
+    page = browser.get("/patrons/per_1").text
+    assert "Aucun billet." not in page
+    assert "ses consentements, billets, achats, dons et segments" in page
