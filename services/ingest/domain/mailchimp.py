@@ -248,14 +248,19 @@ def _unsubscribed(hook: _Webhook) -> list[Draft]:
             + (f", reason {reason.value}" if reason else "")
             + (f", from campaign {campaign_id}" if campaign_id else "")
         )
-        withdrawn = ConsentWithdrawnV1(
-            person=person,
-            purpose=ConsentPurpose.MARKETING_EMAIL,
-            captured_at=hook.fired_at,
-            evidence=evidence[:_MAX_EVIDENCE],
-        )
-        drafts.append(_draft(hook, withdrawn, (*fact, "consent")))
+        drafts.append(_email_consent_withdrawn(hook, person, evidence, fact))
     return drafts
+
+
+def _email_consent_withdrawn(hook: _Webhook, person: PersonRef, evidence: str, fact: tuple[str, ...]) -> Draft:
+    """The person's marketing email consent withdrawn at the webhook's moment, with what Mailchimp said as evidence."""
+    withdrawn = ConsentWithdrawnV1(
+        person=person,
+        purpose=ConsentPurpose.MARKETING_EMAIL,
+        captured_at=hook.fired_at,
+        evidence=evidence[:_MAX_EVIDENCE],
+    )
+    return _draft(hook, withdrawn, (*fact, "consent"))
 
 
 def _cleaned(hook: _Webhook) -> list[Draft]:
@@ -285,13 +290,7 @@ def _cleaned(hook: _Webhook) -> list[Draft]:
     if reason is CleanedReason.ABUSE:
         # Cleaned after a spam complaint: the person said no to this mail, as an unsubscribe for abuse says.
         evidence = f"Mailchimp cleaned webhook: spam complaint, list {hook.list_id}, at {hook.fired_at_text} UTC"
-        withdrawn = ConsentWithdrawnV1(
-            person=person,
-            purpose=ConsentPurpose.MARKETING_EMAIL,
-            captured_at=hook.fired_at,
-            evidence=evidence[:_MAX_EVIDENCE],
-        )
-        drafts.append(_draft(hook, withdrawn, (*fact, "consent")))
+        drafts.append(_email_consent_withdrawn(hook, person, evidence, fact))
     return drafts
 
 

@@ -286,6 +286,11 @@ def test_street_postal_code_and_city_are_one_comparison_of_where_a_person_lives(
     assert compare(HOME, other).address is level
 
 
+def home(street: str, *, city: str = "Montréal", postal_code: str = "H3T 1E2") -> NormalisedRecord:
+    """A record of a home written as a patron typed it."""
+    return normalise_record(PersonRecord(street=street, city=city, postal_code=postal_code), today=TODAY)
+
+
 @pytest.mark.parametrize(
     ("french", "english"),
     [
@@ -299,10 +304,7 @@ def test_street_postal_code_and_city_are_one_comparison_of_where_a_person_lives(
     ],
 )
 def test_one_home_written_in_french_and_in_english_is_one_address(french: str, english: str) -> None:
-    def written(street: str) -> NormalisedRecord:
-        return normalise_record(PersonRecord(street=street, city="Montréal", postal_code="H3T 1E2"), today=TODAY)
-
-    assert compare(written(french), written(english)).address is Level.SAME_ADDRESS
+    assert compare(home(french), home(english)).address is Level.SAME_ADDRESS
     # Without a postal code, the street address's key alone brings the two together.
     without_code = [
         normalise_record(PersonRecord(first_name="Luc", last_name="Roy", street=street), today=TODAY)
@@ -326,17 +328,14 @@ def test_one_home_written_in_french_and_in_english_is_one_address(french: str, e
     ],
 )
 def test_one_name_with_two_street_types_or_directions_is_two_streets(a: str, b: str) -> None:
-    def written(street: str) -> NormalisedRecord:
-        return normalise_record(PersonRecord(street=street, city="Québec", postal_code="G1L 2K5"), today=TODAY)
+    in_limoilou = {"city": "Québec", "postal_code": "G1L 2K5"}
 
-    assert compare(written(a), written(b)).address is Level.SAME_POSTAL_CODE
+    assert compare(home(a, **in_limoilou), home(b, **in_limoilou)).address is Level.SAME_POSTAL_CODE
 
 
 def test_a_home_stored_when_cote_was_read_as_a_type_still_meets_the_same_home_written_now() -> None:
     stored = NormalisedRecord(street_number="5000", street_name="neiges cote", city="montreal", postal_code="H3T 1E2")
-    now = normalise_record(
-        PersonRecord(street="5000 Côte-des-Neiges", city="Montréal", postal_code="H3T 1E2"), today=TODAY
-    )
+    now = home("5000 Côte-des-Neiges")
 
     assert compare(stored, now).address is Level.SAME_ADDRESS
     assert {key for key in blocking_keys(stored) if key.startswith("sa:")} == {
