@@ -67,10 +67,11 @@ status: ## what runs, each consumer group's lag and dead letters
 	$(RUN) python -m infra.platform status
 
 # The tests that need no server run beside the others, which spend much of their time waiting on servers (a
-# consumer group settling after a kill, a broker restarting); their report follows the others'.
+# consumer group settling after a kill, a broker restarting); their report follows the others'. At the lowest
+# priority: they take the CPU the servers and their tests leave, instead of slowing them down.
 test: install tools ## every test; starts the servers it needs and stops what it started
 	@unit_log=$$(mktemp); \
-	$(RUN) pytest tests/unit -p no:cacheprovider >"$$unit_log" 2>&1 & unit=$$!; \
+	nice -n 19 $(RUN) pytest tests/unit -p no:cacheprovider >"$$unit_log" 2>&1 & unit=$$!; \
 	trap 'kill $$unit 2>/dev/null; rm -f "$$unit_log"' INT TERM; \
 	$(RUN) pytest --ignore=tests/unit --durations=15; servers=$$?; \
 	wait $$unit; unit_status=$$?; \
