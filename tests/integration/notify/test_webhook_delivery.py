@@ -185,14 +185,11 @@ async def test_a_slow_endpoint_does_not_delay_a_healthy_one(harness: NotifyHarne
     ):
         await subscribe(client, slow.url, max_in_flight=1)
         await subscribe(client, fast.url)
-        started = time.monotonic()
         await harness.publish_triggers(*(harness.trigger(f"fired-{n}", f"per_{n}") for n in range(6)))
         assert await eventually(lambda: len(fast.received) == 6)
-        fast_done = time.monotonic() - started
         slow_seen = len(slow.received)
-    # Had the healthy endpoint waited behind the slow one, it would have needed 6 × 1.5 s.
+    # Had the healthy endpoint waited behind the slow one, the slow one would have had at least five by then.
     assert slow_seen <= 2, "the slow endpoint takes one at a time, 1.5 s each"
-    assert fast_done < 4.5, f"the healthy endpoint waited {fast_done:.2f} s"
 
 
 async def test_the_cli_replays_a_subscriptions_dead_deliveries(
