@@ -54,6 +54,9 @@ PROFILE_CHANGED = "parterre.profile.changed.v1"
 SEGMENT_ENTERED = "parterre.segment.entered.v1"
 SEGMENT_EXITED = "parterre.segment.exited.v1"
 TRIGGER_FIRED = "parterre.trigger.fired.v1"
+# Only a guard against a scenario that hangs: the steps it bounds take milliseconds, but run beside other tests at the
+# lowest priority, or on the real store, they may take seconds.
+HANG_GUARD_SECONDS = 60
 _orders = itertools.count(1)
 # Identity decides merges and unmerges one after another: each a second after the one before.
 _decisions = itertools.count(1)
@@ -811,14 +814,14 @@ async def merge_bringing_carl_while_he_is_erased(
     if dies_once_stored:
         store.hold("erased_among", lambda args: True, crash=True)
     merging = asyncio.create_task(merging_world.deliver(merge))
-    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    await asyncio.wait_for(storing_anne.reached.wait(), HANG_GUARD_SECONDS)
 
     await world.deliver(world.erasure("per_carl"))
     storing_anne.opened.set()
     if not dies_once_stored:
-        return await asyncio.wait_for(merging, 5)
+        return await asyncio.wait_for(merging, HANG_GUARD_SECONDS)
     with pytest.raises(CrashError):
-        await asyncio.wait_for(merging, 5)
+        await asyncio.wait_for(merging, HANG_GUARD_SECONDS)
     return await world.deliver(merge)
 
 
@@ -867,16 +870,16 @@ async def a_merge_stored_after_an_erasure_marked_the_person_it_brings_publishes_
     merging_world, merging_store = gated(world)
     storing_anne = merging_store.hold("save", lambda args: args[0].person_id == "per_anne")
     merging = asyncio.create_task(merging_world.deliver(world.merged("mrg_1", "per_anne", "per_carl")))
-    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    await asyncio.wait_for(storing_anne.reached.wait(), HANG_GUARD_SECONDS)
     erasing_world, erasing_store = gated(world)
     looking = erasing_store.hold("profile", lambda args: args[1] == "per_carl")
     erasing = asyncio.create_task(erasing_world.deliver(world.erasure("per_carl")))
-    await asyncio.wait_for(looking.reached.wait(), 5)
+    await asyncio.wait_for(looking.reached.wait(), HANG_GUARD_SECONDS)
 
     storing_anne.opened.set()
-    published = list(await asyncio.wait_for(merging, 5))
+    published = list(await asyncio.wait_for(merging, HANG_GUARD_SECONDS))
     looking.opened.set()
-    published += await asyncio.wait_for(erasing, 5)
+    published += await asyncio.wait_for(erasing, HANG_GUARD_SECONDS)
 
     assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
     assert await world.naming("per_carl") == []
@@ -899,17 +902,17 @@ async def offer_merge_bringing_carl_while_he_is_erased(world: World, *, then: st
         store.hold(dying_at, lambda args: True, crash=True)
     checking = store.hold("erased_among", lambda args: True) if then == "undone" else None
     merging = asyncio.create_task(merging_world.deliver(merge))
-    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    await asyncio.wait_for(storing_anne.reached.wait(), HANG_GUARD_SECONDS)
     await world.deliver(world.erasure("per_carl"))
     storing_anne.opened.set()
     if checking is not None:
-        await asyncio.wait_for(checking.reached.wait(), 5)
+        await asyncio.wait_for(checking.reached.wait(), HANG_GUARD_SECONDS)
         await world.deliver(world.unmerged("mrg_1", "per_anne", "per_carl"))
         checking.opened.set()
     if dying_at is None:
-        return await asyncio.wait_for(merging, 5)
+        return await asyncio.wait_for(merging, HANG_GUARD_SECONDS)
     with pytest.raises(CrashError):
-        await asyncio.wait_for(merging, 5)
+        await asyncio.wait_for(merging, HANG_GUARD_SECONDS)
     return await world.deliver(merge)
 
 
@@ -1001,17 +1004,17 @@ async def a_merge_whose_erased_person_the_erasure_let_go_meanwhile_still_tells_w
     storing_anne = merging_store.hold("save", lambda args: args[0].person_id == "per_anne")
     checking = merging_store.hold("erased_among", lambda args: True)
     merging = asyncio.create_task(merging_world.deliver(world.merged("mrg_1", "per_anne", "per_bea", "per_carl")))
-    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    await asyncio.wait_for(storing_anne.reached.wait(), HANG_GUARD_SECONDS)
     erasing_world, erasing_store = gated(world)
     looking = erasing_store.hold("profile", lambda args: args[1] == "per_carl")
     erasing = asyncio.create_task(erasing_world.deliver(world.erasure("per_carl")))
-    await asyncio.wait_for(looking.reached.wait(), 5)
+    await asyncio.wait_for(looking.reached.wait(), HANG_GUARD_SECONDS)
     storing_anne.opened.set()
-    await asyncio.wait_for(checking.reached.wait(), 5)
+    await asyncio.wait_for(checking.reached.wait(), HANG_GUARD_SECONDS)
     looking.opened.set()
-    published = list(await asyncio.wait_for(erasing, 5))
+    published = list(await asyncio.wait_for(erasing, HANG_GUARD_SECONDS))
     checking.opened.set()
-    published += await asyncio.wait_for(merging, 5)
+    published += await asyncio.wait_for(merging, HANG_GUARD_SECONDS)
 
     assert [output.type for output in published if "per_carl@example.com" in output.model_dump_json()] == []
     changed = [output.data["changed"] for output in published if output.type == PROFILE_CHANGED]
@@ -1027,11 +1030,11 @@ async def merge_that_dies_once_it_stored_carl_erased_meanwhile(world: World, mer
     storing = store.hold("save", lambda args: args[0].person_id == survivor)
     store.hold("erased_among", lambda args: True, crash=True)
     merging = asyncio.create_task(merging_world.deliver(merge))
-    await asyncio.wait_for(storing.reached.wait(), 5)
+    await asyncio.wait_for(storing.reached.wait(), HANG_GUARD_SECONDS)
     erasure = await world.handle(world.erasure("per_carl"))
     storing.opened.set()
     with pytest.raises(CrashError):
-        await asyncio.wait_for(merging, 5)
+        await asyncio.wait_for(merging, HANG_GUARD_SECONDS)
     assert erasure.after_publish is not None
     return erasure
 
@@ -1089,15 +1092,15 @@ async def a_merge_done_again_by_two_writers_is_stored_once(world: World) -> None
     storing_anne = store.hold("save", lambda args: args[0].person_id == "per_anne")
     checking = store.hold("erased_among", lambda args: True)
     slow = asyncio.create_task(slow_world.deliver(merge))
-    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    await asyncio.wait_for(storing_anne.reached.wait(), HANG_GUARD_SECONDS)
     await world.deliver(world.erasure("per_carl"))
     storing_anne.opened.set()
-    await asyncio.wait_for(checking.reached.wait(), 5)
+    await asyncio.wait_for(checking.reached.wait(), HANG_GUARD_SECONDS)
     second = await world.deliver(merge)
     done_again = await world.profile("per_anne")
 
     checking.opened.set()
-    first = await asyncio.wait_for(slow, 5)
+    first = await asyncio.wait_for(slow, HANG_GUARD_SECONDS)
 
     assert (await world.profile("per_anne")).version == done_again.version
     told = [output for output in (*first, *second) if output.type == PROFILE_CHANGED]
@@ -1137,11 +1140,11 @@ async def a_merge_done_again_without_a_person_erased_meanwhile_still_tells_what_
     storing_anne = store.hold("save", lambda args: args[0].person_id == "per_anne")
     store.hold("erased_among", lambda args: True, crash=True)
     merging = asyncio.create_task(merging_world.deliver(merge))
-    await asyncio.wait_for(storing_anne.reached.wait(), 5)
+    await asyncio.wait_for(storing_anne.reached.wait(), HANG_GUARD_SECONDS)
     await world.deliver(world.erasure("per_carl"))
     storing_anne.opened.set()
     with pytest.raises(CrashError):
-        await asyncio.wait_for(merging, 5)
+        await asyncio.wait_for(merging, HANG_GUARD_SECONDS)
 
     published = await world.deliver(merge)
 
@@ -2599,7 +2602,7 @@ async def a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no
     filing_noe = store.hold("index_lookups", lambda args: args[1] == "per_noe")
 
     reindexing = asyncio.create_task(reindex_lookups(gated_world.store, world.organisation_id, concurrency=2))
-    await asyncio.wait_for(asyncio.gather(filing_emma.reached.wait(), filing_noe.reached.wait()), 5)
+    await asyncio.wait_for(asyncio.gather(filing_emma.reached.wait(), filing_noe.reached.wait()), HANG_GUARD_SECONDS)
     await world.deliver(world.erasure("per_emma"))
     # Noé's newest purchase gives a new family name: the one the reindex read is no longer his.
     await world.deliver(
@@ -2607,7 +2610,7 @@ async def a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no
     )
     filing_emma.opened.set()
     filing_noe.opened.set()
-    await asyncio.wait_for(reindexing, 5)
+    await asyncio.wait_for(reindexing, HANG_GUARD_SECONDS)
 
     assert await world.naming("per_emma") == []
     assert await world.store.found_by(world.organisation_id, name_lookup("LF")) == []
