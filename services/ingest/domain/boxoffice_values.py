@@ -47,8 +47,10 @@ _AFTER_DATE = rf"(?:[ T,]+(?:(?:à|at)\s+)?{_CLOCK})?"
 _DAY_FIRST = re.compile(
     rf"^(?P<day>\d{{1,2}})[/.-](?P<month>\d{{1,2}})[/.-](?P<year>\d{{4}}){_AFTER_DATE}$", re.IGNORECASE
 )
+# Also ISO's own date with a time ISO does not read: `2026-10-03 19 h 30`, `2026-10-03 7:30 PM`.
 _YEAR_FIRST = re.compile(
-    rf"^(?P<year>\d{{4}})[/.](?P<month>\d{{1,2}})[/.](?P<day>\d{{1,2}}){_AFTER_DATE}$", re.IGNORECASE
+    rf"^(?P<year>\d{{4}})(?P<separator>[/.-])(?P<month>\d{{1,2}})(?P=separator)(?P<day>\d{{1,2}}){_AFTER_DATE}$",
+    re.IGNORECASE,
 )
 _CLOCK_ALONE = re.compile(rf"^(?:(?:à|at)\s+)?{_CLOCK}$", re.IGNORECASE)
 _HOURS_ON_A_CLOCK = 12
@@ -142,8 +144,9 @@ def _decimal(number: str) -> Decimal:
 
 
 def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None) -> Moment:
-    """A date, with or without a time: ISO (`2026-10-03`, `2026-10-03 19:30`, `2026-10-03T19:30:00-04:00`) or
-    day first (`03/10/2026`, `03/10/2026 19 h 30`, `3/10/2026 7:30 PM`), or `date_format` when the file sets one.
+    """A date, with or without a time: ISO (`2026-10-03`, `2026-10-03 19:30`, `2026-10-03T19:30:00-04:00`), year
+    first with a time as people write it (`2026-10-03 19 h 30`), or day first (`03/10/2026`, `03/10/2026 19 h 30`,
+    `3/10/2026 7:30 PM`), or `date_format` when the file sets one.
 
     A time without an offset is local time in `zone` (the organisation's, America/Toronto for Québec).
     """

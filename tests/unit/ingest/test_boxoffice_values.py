@@ -134,6 +134,10 @@ DATE_TIME_STYLES: dict[str, Callable[[datetime], str]] = {
     "day first french compact": lambda moment: f"{moment.day}/{moment.month}/{moment.year} {moment.hour}h{moment:%M}",
     "day first with à": lambda moment: moment.strftime("%d/%m/%Y à %Hh%M"),
     "twelve hour clock": lambda moment: moment.strftime("%d/%m/%Y %I:%M %p"),
+    "iso date french time": lambda moment: moment.strftime("%Y-%m-%d %H h %M"),
+    "iso date with à": lambda moment: moment.strftime("%Y-%m-%d à %Hh%M"),
+    "iso date twelve hour clock": lambda moment: moment.strftime("%Y-%m-%d %I:%M %p"),
+    "year first with slashes": lambda moment: moment.strftime("%Y/%m/%d %H:%M"),
 }
 
 
