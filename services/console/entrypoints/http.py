@@ -268,6 +268,8 @@ async def export_form(
     for on purpose, never by following a link."""
     require(active, Scope.PRIVACY_EXPORT)
     page = await pages.patron_page(context.deps.api, active, person_id, language)
+    if page.redirect_to is not None:
+        return _see(f"/patrons/{quote(page.redirect_to)}/export")
     status_code = _patron_status(page)
     return render(request, context, language, "export.html", active, status_code=status_code, page=page)
 
@@ -302,6 +304,9 @@ async def erase_form(
 ) -> Response:
     require(active, Scope.PRIVACY_ERASE)
     page = await pages.patron_page(context.deps.api, active, person_id, language)
+    # A merged person's data is the survivor's now: exported or erased there, whole.
+    if page.redirect_to is not None:
+        return _see(f"/patrons/{quote(page.redirect_to)}/erase")
     status_code = _patron_status(page)
     return render(request, context, language, "erase.html", active, status_code=status_code, page=page, error=None)
 

@@ -102,3 +102,17 @@ def test_a_person_identity_knows_and_profile_not_yet_has_their_pages() -> None:
     page = browser.get("/patrons/per_1").text
     assert "Aucun billet." not in page
     assert "ses consentements, billets, achats, dons et segments" in page
+
+
+def test_the_export_and_erase_pages_of_a_merged_person_are_the_survivor_s() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/profiles/per_bea":
+            return httpx.Response(200, json={"person_id": "per_bea", "merged_into": "per_anne", "fields": {}})
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.PRIVACY)
+
+    for step in ("export", "erase"):
+        answer = browser.get(f"/patrons/per_bea/{step}", follow_redirects=False)
+        assert answer.status_code == 303, step
+        assert answer.headers["location"] == f"/patrons/per_anne/{step}"
