@@ -180,6 +180,12 @@ def read_boxoffice_csv(
         headers={
             name: columns[name].header if name in columns else settings.headers[name][0] for name in BoxOfficeField
         },
+        dates_the_performance=settings.dates_the_performance(columns),
+        performance_date=(
+            None
+            if settings.performance_date is None
+            else parse_moment(settings.performance_date, zone=zone, date_format=settings.date_format)
+        ),
         status_columns=tuple(
             Column(index, text)
             for index, text in enumerate(header)
@@ -228,8 +234,12 @@ def _check_required_columns(
     if F.TYPE not in columns and settings.default_type is RowKind.TICKET:
         if F.SHOW not in columns:
             missing.append(((F.SHOW,),))
-        if F.PERFORMANCE_DATE not in columns and F.DATE not in columns:
-            missing.append(((F.PERFORMANCE_DATE,), (F.DATE,)))
+        if (
+            F.PERFORMANCE_DATE not in columns
+            and settings.performance_date is None
+            and not settings.dates_the_performance(columns)
+        ):
+            missing.append(((F.PERFORMANCE_DATE,),) if F.DATE in columns else ((F.PERFORMANCE_DATE,), (F.DATE,)))
     missing += [((name,),) for name in sorted(settings.explicit) if name not in columns]
     if not missing:
         return
@@ -270,6 +280,10 @@ class _FileContext:
     headers: Mapping[BoxOfficeField, str]
     # Every column a status header names (`Statut` and `Statut du paiement`): a row any of them says is no sale.
     status_columns: tuple[Column, ...]
+    # A ticket without a performance date is for the row's date (see `ColumnMapping.dates_the_performance`), or else
+    # for the performance the mapping names.
+    dates_the_performance: bool
+    performance_date: Moment | None
     # This file's cell parsers, each giving the value and its canonical text.
     amount: "_CellParser[Amount]"
     quantity: "_CellParser[int]"
@@ -636,7 +650,11 @@ class _Fact:
 def _ticket_purchase(facts: _Facts) -> _Fact | None:
     row = facts.row
     show = row.text(F.SHOW)
-    moment = facts.performance_at or facts.paid_at
+    moment = (
+        facts.performance_at
+        or (facts.paid_at if row.context.dates_the_performance else None)
+        or row.context.performance_date
+    )
     if show is None:
         row.require(F.SHOW, "a ticket needs the show's title")
     if moment is None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from services.ingest.domain.boxoffice_values import CURRENCY_CODES
+from services.ingest.domain.boxoffice_values import CURRENCY_CODES, UnreadableValueError, parse_moment
 from services.ingest.domain.drafts import plain
 from shared.events import Language, SalesChannel
 
@@ -160,7 +160,17 @@ DEFAULT_HEADERS: Mapping[BoxOfficeField, tuple[str, ...]] = MappingProxyType(
     }
 )
 DEFAULT_TIMEZONE = "America/Toronto"
-_SETTINGS = ("columns", "date_format", "timezone", "currency", "default_type", "default_language", "channel")
+_PLAIN_DATE_HEADERS = frozenset({"date"})
+_SETTINGS = (
+    "columns",
+    "date_format",
+    "timezone",
+    "currency",
+    "default_type",
+    "default_language",
+    "channel",
+    "performance_date",
+)
 
 
 def header_key(header: str) -> str:
@@ -188,10 +198,22 @@ class ColumnMapping:
     default_type: RowKind = RowKind.TICKET
     default_language: Language = "fr"
     channel: SalesChannel = SalesChannel.BOX_OFFICE
+    # The performance of a file that lists one (Eventbrite's attendee report names the order date alone), as written
+    # there (`2026-10-03 19:30`), for the tickets of rows without a performance date.
+    performance_date: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def dates_the_performance(self, columns: Mapping[BoxOfficeField, Column]) -> bool:
+        """Whether a ticket without a performance date takes the row's date as its performance's: only from a
+        column headed `Date` alone, or one a mapping names as the date; `Date du paiement` or `Order Date` tells when
+        the ticket was bought, which may be months before the show."""
+        date = columns.get(BoxOfficeField.DATE)
+        if date is None or self.performance_date is not None:
+            return False
+        return BoxOfficeField.DATE in self.explicit or header_key(date.header) in _PLAIN_DATE_HEADERS
 
     def locate(self, header_row: Sequence[str]) -> dict[BoxOfficeField, Column]:
         """The column of each field found in `header_row`; a header a mapping names for one field is not taken by
@@ -229,6 +251,7 @@ def load_mapping(yaml_text: str) -> ColumnMapping:
         timezone: America/Toronto
         currency: CAD
         default_type: ticket
+        performance_date: 2026-10-03 19:30
 
     Fields not named keep their default headers. Raises `MappingFileError` naming the line of each problem.
     """
@@ -253,9 +276,28 @@ def load_mapping(yaml_text: str) -> ColumnMapping:
         value = _option(key, node, problems)
         if value is not None:
             options[key] = value
+    if "performance_date" in options:
+        _check_performance_date(options["performance_date"], options.get("date_format"), settings, problems)
     if problems:
         raise MappingFileError(problems)
     return ColumnMapping(headers=MappingProxyType(headers), explicit=frozenset(explicit), **options)
+
+
+def _check_performance_date(
+    value: str, date_format: str | None, settings: Mapping[str, yaml.Node], problems: list[tuple[int, str]]
+) -> None:
+    try:
+        moment = parse_moment(value, zone=ZoneInfo(DEFAULT_TIMEZONE), date_format=date_format)
+    except UnreadableValueError as exc:
+        problems.append((_line(settings["performance_date"]), f"'performance_date': {value!r} {exc.reason}"))
+        return
+    if not moment.has_time:
+        problems.append(
+            (
+                _line(settings["performance_date"]),
+                f"'performance_date': {value!r} gives no time; a performance starts at one, such as {value} 19:30",
+            )
+        )
 
 
 def _line(node: yaml.Node) -> int:
@@ -331,6 +373,8 @@ def _option(key: str, node: yaml.Node, problems: list[tuple[int, str]]) -> Any:
         "default_type": _row_kind,
         "default_language": _language,
         "channel": _channel,
+        # Read once the date format is known: see `_check_performance_date`.
+        "performance_date": str,
     }
     try:
         return checks[key](value)

@@ -17,6 +17,7 @@ from services.ingest.domain.boxoffice import (
     ColumnMapping,
     CsvFormatError,
     ImportReport,
+    MappingFileError,
     RejectedRow,
     RowKind,
     RowOutcome,
@@ -375,7 +376,7 @@ def test_refunded_cancelled_and_unpaid_rows_are_rejected_as_no_sale_and_the_othe
         "129,2026-10-01 10:25,Éva,Roy,e@example.com,1,GA,CAD,25.00,Annulée,Show X\n"
     )
 
-    outcomes = read(body.encode())
+    outcomes = read(body.encode(), load_mapping("performance_date: 2026-10-17 20:00\n"))
 
     rejected = [outcome for outcome in outcomes if isinstance(outcome, RejectedRow)]
     assert [(outcome.row_number, [error.code for error in outcome.errors]) for outcome in rejected] == [
@@ -518,3 +519,65 @@ def test_any_file_is_refused_as_a_whole_or_read_row_by_row_never_a_crash(content
         assert all(isinstance(outcome, AcceptedRow | RejectedRow) for outcome in outcomes)
 
     assert refusal is None or (refusal.en and refusal.fr)
+
+
+EVENTBRITE_ATTENDEES = (
+    # Eventbrite's attendee report names the order date, never the event's (columns as observed in real exports).
+    "Order #,Order Date,First Name,Last Name,Email,Quantity,Ticket Type,Total Paid,Attendee Status,Event Name\n"
+    "125,2026-09-01 10:05,Marc,Roy,m@example.com,2,GA,50.00,Attending,Show X\n"
+    "126,2026-09-14 18:40,Lise,Roy,l@example.com,1,GA,25.00,Attending,Show X\n"
+)
+
+
+def test_an_order_or_payment_date_is_never_taken_for_the_performance_s() -> None:
+    with pytest.raises(CsvFormatError) as caught:
+        read(EVENTBRITE_ATTENDEES.encode())
+
+    assert caught.value.code == "missing_columns"
+    assert caught.value.missing == ("performance_date",)
+    assert "performance_date (Date de représentation" in caught.value.en
+
+
+def test_a_file_of_one_performance_is_dated_by_its_mapping_and_each_ticket_bought_when_ordered() -> None:
+    outcomes = accepted(read(EVENTBRITE_ATTENDEES.encode(), load_mapping("performance_date: 2026-10-17 20:00\n")))
+
+    performances = {purchase(outcome).performance.performance_id for outcome in outcomes}
+    starts = {purchase(outcome).performance.starts_at for outcome in outcomes}
+    assert len(performances) == 1
+    assert starts == {datetime.fromisoformat("2026-10-17T20:00:00-04:00")}
+    assert [outcome.envelopes[0].time for outcome in outcomes] == [
+        datetime.fromisoformat("2026-09-01T10:05:00-04:00"),
+        datetime.fromisoformat("2026-09-14T18:40:00-04:00"),
+    ]
+
+
+def test_a_mapping_s_performance_date_is_read_with_its_date_format() -> None:
+    mapping = load_mapping("date_format: '%m/%d/%Y'\nperformance_date: 10/03/2026 20:00\n")
+
+    outcomes = accepted(read(EVENTBRITE_ATTENDEES.encode(), mapping))
+
+    assert purchase(outcomes[0]).performance.starts_at == datetime.fromisoformat("2026-10-03T20:00:00-04:00")
+
+
+def test_a_column_headed_date_alone_still_dates_the_performance_of_a_ticket() -> None:
+    body = "Courriel,Spectacle,Date,Montant\ne@example.com,Gala,03/10/2026 19 h 30,10\n"
+
+    (outcome,) = accepted(read(body.encode()))
+
+    assert purchase(outcome).performance.starts_at == datetime.fromisoformat("2026-10-03T19:30:00-04:00")
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ("performance_date: 2026-10-17\n", "gives no time"),
+        ("performance_date: le 17 octobre\n", "is not a date"),
+        ("performance_date: 30/02/2026 20:00\n", "is not a real calendar date"),
+    ],
+)
+def test_a_mapping_s_performance_date_must_be_a_date_and_time_read_as_its_dates_are(setting: str, problem: str) -> None:
+    with pytest.raises(MappingFileError) as caught:
+        load_mapping(setting)
+
+    assert caught.value.problems[0][0] == 1
+    assert problem in caught.value.problems[0][1]
