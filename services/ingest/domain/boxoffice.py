@@ -244,11 +244,17 @@ def _check_required_columns(
     if not missing:
         return
     found = ", ".join(repr(cell) for cell in header if cell) or "none"
+    undated = ((F.PERFORMANCE_DATE,),) in missing
     raise CsvFormatError(
         "missing_columns",
-        en=f"The file lacks required columns: {_requirements(missing, settings, 'or', 'and')}. Columns found: {found}.",
+        en=f"The file lacks required columns: {_requirements(missing, settings, 'or', 'and')}. Columns found: {found}."
+        + (" A file of one performance may name it in its mapping: performance_date: 2026-10-17 20:00." * undated),
         fr=f"Il manque au fichier des colonnes obligatoires : {_requirements(missing, settings, 'ou', 'et')}. "
-        f"Colonnes trouvées : {found}.",
+        f"Colonnes trouvées : {found}."
+        + (
+            " Le fichier d'une seule représentation peut la donner dans sa correspondance : "
+            "performance_date: 2026-10-17 20:00." * undated
+        ),
         headers_found=[cell for cell in header if cell],
         missing=[name.value for group in missing for alternative in group for name in alternative],
     )

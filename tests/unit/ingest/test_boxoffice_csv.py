@@ -536,6 +536,8 @@ def test_an_order_or_payment_date_is_never_taken_for_the_performance_s() -> None
     assert caught.value.code == "missing_columns"
     assert caught.value.missing == ("performance_date",)
     assert "performance_date (Date de représentation" in caught.value.en
+    assert "performance_date: 2026-10-17 20:00" in caught.value.en
+    assert "performance_date: 2026-10-17 20:00" in caught.value.fr
 
 
 def test_a_file_of_one_performance_is_dated_by_its_mapping_and_each_ticket_bought_when_ordered() -> None:
