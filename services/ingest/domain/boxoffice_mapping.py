@@ -1,7 +1,7 @@
 """Which column of a box-office export holds what: the usual French and English headers, or a YAML mapping file."""
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -366,7 +366,7 @@ def _option(key: str, node: yaml.Node, problems: list[tuple[int, str]]) -> Any:
         problems.append((_line(node), f"{key!r} should be a single value"))
         return None
     value = node.value.strip()
-    checks = {
+    checks: dict[str, Callable[[str], Any]] = {
         "date_format": _date_format,
         "timezone": _timezone,
         "currency": _currency,
