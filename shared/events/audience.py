@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 from shared.events.common import (
     MAX_EMAIL_LENGTH,
     ConsentPurpose,
+    Day,
     EventData,
     ExternalId,
     LegalBasis,
@@ -235,9 +236,9 @@ class SubscriptionPurchasedV1(AudienceFact):
     kind: SubscriptionKind = Field(description="A season pass or a membership.")
     plan: LocalizedText = Field(description="The plan's name.")
     season: SeasonLabel | None = Field(default=None, description="The season it covers, e.g. `2026-2027`.")
-    starts_on: date = Field(description="First day it is valid.")
-    renews_on: date | None = Field(default=None, description="Next automatic renewal, for renewing plans.")
-    ends_on: date | None = Field(default=None, description="Last day it is valid, for fixed-term plans.")
+    starts_on: Day = Field(description="First day it is valid.")
+    renews_on: Day | None = Field(default=None, description="Next automatic renewal, for renewing plans.")
+    ends_on: Day | None = Field(default=None, description="Last day it is valid, for fixed-term plans.")
     price: Money = Field(description="What was paid.")
 
     @field_validator("renews_on", "ends_on")

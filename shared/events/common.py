@@ -65,6 +65,18 @@ def _seconds_since_1970(value: object) -> bool:
 Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
 
+def _iso_day(value: object, info: ValidationInfo) -> object:
+    # Pydantic would read `0` as 1970-01-01, which systems send for a birth date they do not know: two strangers would
+    # share one. Refused when an event arrives, as seconds are for a moment.
+    if info.context and info.context.get(ARRIVING) and _seconds_since_1970(value):
+        raise PydanticCustomError("iso_date", "should be a date such as 1984-03-17")
+    return value
+
+
+# A calendar day as events carry it: ISO 8601 text (`1984-03-17`), or a date in Python.
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
 class EventData(BaseModel):
     """Base of every event's data and of the value types inside it."""
 
@@ -167,7 +179,7 @@ class PersonRef(EventData):
     # Any country's format is accepted: festivals sell to visitors from abroad.
     postal_code: str | None = Field(default=None, min_length=1, max_length=20, description="Postal or ZIP code.")
     country: CountryCode | None = Field(default=None, description="ISO 3166-1 alpha-2 country code, e.g. `CA`.")
-    birth_date: date | None = Field(default=None, description="Date of birth, when the source collects it.")
+    birth_date: Day | None = Field(default=None, description="Date of birth, when the source collects it.")
     locale: LocaleTag | None = Field(
         default=None, description="Preferred language as a BCP 47 tag, e.g. `fr-CA` or `en`."
     )

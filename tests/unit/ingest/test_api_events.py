@@ -197,6 +197,25 @@ def test_a_time_in_data_given_as_seconds_since_1970_is_refused_naming_it() -> No
     assert errors_of(verdict) == [("data.captured_at", "rfc3339_time")]
 
 
+@pytest.mark.parametrize("day", [0, "0", 1788307200, "1788307200", 86400.0])
+def test_a_birth_date_given_as_a_number_is_refused_naming_it(day: Any) -> None:
+    example = ticket_event()["data"]
+    data = {**example, "person": {**example["person"], "birth_date": day}}
+
+    [verdict] = read([ticket_event(data=data)])
+
+    assert errors_of(verdict) == [("data.person.birth_date", "iso_date")]
+
+
+def test_a_subscription_s_days_given_as_numbers_are_refused_naming_them() -> None:
+    subscription = next(event for event in all_event_types() if event.name == "parterre.subscription.purchased.v1")
+    data = {**subscription.example, "starts_on": 1788220800, "ends_on": "1819756800"}
+
+    [verdict] = read([ticket_event(type=subscription.name, data=data)])
+
+    assert errors_of(verdict) == [("data.starts_on", "iso_date"), ("data.ends_on", "iso_date")]
+
+
 def test_an_event_stored_before_times_in_seconds_were_refused_still_reads_back() -> None:
     consent = next(event for event in all_event_types() if event.name == "parterre.consent.granted.v1")
     # Ingest kept `data` as sent: a fact accepted then, in Kafka or the profile's log, is read again as it was.
