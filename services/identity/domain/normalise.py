@@ -108,6 +108,9 @@ _ISO_BIRTH_DATE = re.compile(
     r"|(?P<compact_year>[0-9]{4})(?P<compact_month>[0-9]{2})(?P<compact_day>[0-9]{2})"
 )
 EARLIEST_BIRTH_YEAR = 1900
+# What systems write for a birth date they do not know (their first day, Unix's day zero): two strangers would agree
+# on it. A patron truly born on one of them loses that evidence only.
+_PLACEHOLDER_BIRTH_DATES = frozenset({date(1900, 1, 1), date(1901, 1, 1), date(1970, 1, 1)})
 
 # Country names people write instead of ISO codes, folded.
 _COUNTRY_NAMES = {
@@ -392,6 +395,8 @@ def _read_birth_date(raw: str | date, *, today: date) -> date | str:
             return "is not a real calendar date"
     if day.year < EARLIEST_BIRTH_YEAR:
         return f"is before {EARLIEST_BIRTH_YEAR}"
+    if day in _PLACEHOLDER_BIRTH_DATES:
+        return "is what systems write for an unknown birth date"
     if day > today:
         return "is in the future"
     return day

@@ -533,7 +533,7 @@ def test_any_text_given_as_a_street_splits_without_raising(raw: str) -> None:
         (date(1984, 3, 17), date(1984, 3, 17)),
         (datetime(1984, 3, 17, 12, 30), date(1984, 3, 17)),
         ("2000-02-29", date(2000, 2, 29)),
-        ("1900-01-01", date(1900, 1, 1)),
+        ("1900-01-02", date(1900, 1, 2)),
         (TODAY.isoformat(), TODAY),
     ],
 )
@@ -645,6 +645,16 @@ def test_birth_date_warnings_say_why_the_date_cannot_be_one() -> None:
     assert warning("1850-01-01") == ("birth_date: '1850-01-01' is before 1900",)
     assert warning(date(2030, 1, 1)) == ("birth_date: '2030-01-01' is in the future",)
     assert warning("le 17 mars") == ("birth_date: 'le 17 mars' is not a date such as 1984-03-17 or 19840317",)
+
+
+@pytest.mark.parametrize("placeholder", ["1900-01-01", "19010101", date(1970, 1, 1), "1970-01-01T00:00:00Z"])
+def test_a_placeholder_birth_date_is_no_birth_date(placeholder: str | date) -> None:
+    normalised = normalise_record(PersonRecord(birth_date=placeholder), today=TODAY)
+
+    assert normalised.birth_date is None
+    assert normalised.warnings == (f"birth_date: '{placeholder}' is what systems write for an unknown birth date",)
+    # The days around them are birth dates like any other.
+    assert normalise_record(PersonRecord(birth_date="1970-01-02"), today=TODAY).birth_date == date(1970, 1, 2)
 
 
 def test_blank_fields_count_as_not_given_and_warn_about_nothing() -> None:
