@@ -5,7 +5,7 @@ import functools
 import hashlib
 import json
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -338,17 +338,27 @@ def _rejected_row(row_number: int, reason: str, code: str) -> RejectedRow:
 
 
 class _RunCounter:
-    """How many rows in a row share one key: the rows of one order are adjacent in exports (one per attendee), so
-    the nth of them gets its own id, the same at every import, without remembering every key of a huge file."""
+    """How many rows so far share one key: the nth row of one order (one per attendee) gets its own id, the same at
+    every import of the file, wherever its rows are (a report sorted by attendee name spreads an order out).
 
-    def __init__(self) -> None:
-        self._previous: tuple[str, ...] | None = None
-        self._count = 0
+    Only the keys of the last `remembered` distinct keys are kept, so a huge file is read in bounded memory; rows of
+    one order further apart than that are counted as the first again. Keys are kept as their hash: a collision, one
+    in billions of pairs, would only number a row one higher.
+    """
+
+    def __init__(self, remembered: int = 100_000) -> None:
+        # In the order keys were last seen: the one unseen longest goes first.
+        self._counts: OrderedDict[int, int] = OrderedDict()
+        self._remembered = remembered
 
     def occurrence(self, key: tuple[str, ...]) -> int:
-        self._count = self._count + 1 if key == self._previous else 1
-        self._previous = key
-        return self._count
+        hashed = hash(key)
+        count = self._counts.get(hashed, 0) + 1
+        self._counts[hashed] = count
+        self._counts.move_to_end(hashed)
+        if len(self._counts) > self._remembered:
+            self._counts.popitem(last=False)
+        return count
 
 
 class _Row:
@@ -620,7 +630,7 @@ class _Facts:
         """The id parts of this row's fact, and the upstream reference (order number, else one made from content).
 
         An order number names the fact; rows of one order are told apart by what differs between them (the
-        performance, the price category) and then by their rank among identical neighbours.
+        performance, the price category) and then by their rank among the file's rows alike (see `_RunCounter`).
         """
         if self.order_id is not None:
             key = ("boxoffice", self.kind.value, "order", self.order_id, *distinguishing)

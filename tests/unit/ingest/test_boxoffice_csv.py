@@ -21,6 +21,7 @@ from services.ingest.domain.boxoffice import (
     RejectedRow,
     RowKind,
     RowOutcome,
+    _RunCounter,
     load_mapping,
     read_boxoffice_csv,
 )
@@ -583,3 +584,24 @@ def test_a_mapping_s_performance_date_must_be_a_date_and_time_read_as_its_dates_
 
     assert caught.value.problems[0][0] == 1
     assert problem in caught.value.problems[0][1]
+
+
+def test_the_rows_of_one_order_spread_through_the_file_are_each_a_ticket() -> None:
+    # An attendee report sorted by name: order A1's two attendees are apart.
+    body = (
+        "No de commande;Prénom;Nom;Spectacle;Date de représentation;Montant\n"
+        "A1;Anne;Roy;Hamlet;2026-10-03 19:30;30\n"
+        "A2;Bob;Zed;Hamlet;2026-10-03 19:30;30\n"
+        "A1;Carl;Roy;Hamlet;2026-10-03 19:30;30\n"
+    )
+
+    first, again = ids(read(body.encode())), ids(read(body.encode()))
+
+    assert len(set(first)) == 3
+    assert first == again
+
+
+def test_only_the_keys_seen_last_are_remembered_so_a_huge_file_reads_in_bounded_memory() -> None:
+    runs = _RunCounter(remembered=2)
+
+    assert [runs.occurrence((key,)) for key in ("a", "b", "a", "c", "a", "b")] == [1, 1, 2, 1, 3, 1]
