@@ -239,25 +239,28 @@ def _check_required_columns(
             and settings.performance_date is None
             and not settings.dates_the_performance(columns)
         ):
-            missing.append(((F.PERFORMANCE_DATE,),) if F.DATE in columns else ((F.PERFORMANCE_DATE,), (F.DATE,)))
+            missing.append(((F.PERFORMANCE_DATE,),))
     missing += [((name,),) for name in sorted(settings.explicit) if name not in columns]
     if not missing:
         return
     found = ", ".join(repr(cell) for cell in header if cell) or "none"
-    undated = ((F.PERFORMANCE_DATE,),) in missing
+    hint = _ONE_PERFORMANCE_HINT if ((F.PERFORMANCE_DATE,),) in missing else {"en": "", "fr": ""}
     raise CsvFormatError(
         "missing_columns",
         en=f"The file lacks required columns: {_requirements(missing, settings, 'or', 'and')}. Columns found: {found}."
-        + (" A file of one performance may name it in its mapping: performance_date: 2026-10-17 20:00." * undated),
+        + (f" {hint['en'].capitalize()}." if hint["en"] else ""),
         fr=f"Il manque au fichier des colonnes obligatoires : {_requirements(missing, settings, 'ou', 'et')}. "
-        f"Colonnes trouvées : {found}."
-        + (
-            " Le fichier d'une seule représentation peut la donner dans sa correspondance : "
-            "performance_date: 2026-10-17 20:00." * undated
-        ),
+        f"Colonnes trouvées : {found}." + (f" {hint['fr'].capitalize()}." if hint["fr"] else ""),
         headers_found=[cell for cell in header if cell],
         missing=[name.value for group in missing for alternative in group for name in alternative],
     )
+
+
+_ONE_PERFORMANCE_HINT = {
+    "en": "a file of one performance may name it in its mapping: performance_date: 2026-10-17 20:00",
+    "fr": "le fichier d'une seule représentation peut la donner dans sa correspondance : "
+    "performance_date: 2026-10-17 20:00",
+}
 
 
 def _requirements(
@@ -673,8 +676,14 @@ def _ticket_purchase(facts: _Facts) -> _Fact | None:
     )
     if show is None:
         row.require(F.SHOW, "a ticket needs the show's title")
-    if moment is None:
+    if moment is None and F.PERFORMANCE_DATE in row.context.columns:
         row.require(F.PERFORMANCE_DATE, "a ticket needs the performance date")
+    elif moment is None:
+        row.problems.add(
+            row.header(F.PERFORMANCE_DATE),
+            f"is no column of the file; a ticket needs the performance date ({_ONE_PERFORMANCE_HINT['en']})",
+            "missing_value",
+        )
     if show is None or moment is None:
         return None
     production_id = _slug(show)

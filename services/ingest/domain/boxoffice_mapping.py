@@ -207,13 +207,14 @@ class ColumnMapping:
         return ZoneInfo(self.timezone)
 
     def dates_the_performance(self, columns: Mapping[BoxOfficeField, Column]) -> bool:
-        """Whether a ticket without a performance date takes the row's date as its performance's: only from a
-        column headed `Date` alone, or one a mapping names as the date; `Date du paiement` or `Order Date` tells when
-        the ticket was bought, which may be months before the show."""
+        """Whether a ticket takes the row's date as its performance's: only from a column headed `Date` alone, in a
+        file with no performance date column, whose mapping names no performance. `Date du paiement`, `Order Date` or
+        a column a mapping names as the date tell when the ticket was bought, which may be months before the show."""
         date = columns.get(BoxOfficeField.DATE)
-        if date is None or self.performance_date is not None:
+        # Beside a performance date column, the date is the sale's: an empty performance date is missing, not it.
+        if date is None or self.performance_date is not None or BoxOfficeField.PERFORMANCE_DATE in columns:
             return False
-        return BoxOfficeField.DATE in self.explicit or header_key(date.header) in _PLAIN_DATE_HEADERS
+        return header_key(date.header) in _PLAIN_DATE_HEADERS
 
     def locate(self, header_row: Sequence[str]) -> dict[BoxOfficeField, Column]:
         """The column of each field found in `header_row`; a header a mapping names for one field is not taken by

@@ -605,3 +605,57 @@ def test_only_the_keys_seen_last_are_remembered_so_a_huge_file_reads_in_bounded_
     runs = _RunCounter(remembered=2)
 
     assert [runs.occurrence((key,)) for key in ("a", "b", "a", "c", "a", "b")] == [1, 1, 2, 1, 3, 1]
+
+
+def test_beside_a_performance_date_column_an_empty_one_is_missing_not_the_sale_s_date() -> None:
+    body = "Date;Courriel;Spectacle;Date de représentation;Montant\n2026-08-01;e@example.com;Hamlet;;30\n"
+
+    (outcome,) = read(body.encode())
+
+    assert isinstance(outcome, RejectedRow)
+    assert [(error.field, error.code) for error in outcome.errors] == [("Date de représentation", "missing_value")]
+
+
+def test_a_ticket_file_without_any_date_names_the_performance_date_alone_and_the_mapping_s_setting() -> None:
+    with pytest.raises(CsvFormatError) as caught:
+        read(b"Courriel,Spectacle,Montant\ne@example.com,Gala,10\n")
+
+    assert caught.value.missing == ("performance_date",)
+    assert "Date de commande" not in caught.value.en
+    assert "performance_date: 2026-10-17 20:00" in caught.value.en
+    assert "performance_date: 2026-10-17 20:00" in caught.value.fr
+
+
+def test_a_ticket_among_donations_dated_by_its_order_alone_is_refused_saying_how_to_date_it() -> None:
+    body = (
+        "No de commande,Type,Date de commande,Courriel,Spectacle,Montant\n"
+        "1001,billet,2026-09-01 10:05,e@example.com,Gala,25\n"
+        "1002,don,2026-09-01 10:06,e@example.com,,50\n"
+    )
+
+    ticket, donation = read(body.encode())
+
+    assert isinstance(donation, AcceptedRow)
+    assert isinstance(ticket, RejectedRow)
+    [error] = ticket.errors
+    assert "is no column of the file" in error.reason
+    assert "performance_date: 2026-10-17 20:00" in error.reason
+
+
+def test_a_sale_date_a_mapping_names_as_the_date_does_not_date_the_performance() -> None:
+    mapping = load_mapping('columns:\n  date: "Date de vente"\n')
+
+    with pytest.raises(CsvFormatError) as caught:
+        read(b"Courriel,Spectacle,Date de vente,Montant\ne@example.com,Gala,2026-09-01 10:05,10\n", mapping)
+
+    assert caught.value.missing == ("performance_date",)
+
+
+def test_the_mapping_s_performance_wins_over_a_column_headed_date_which_may_be_the_payment_s() -> None:
+    # Zeffy's payments file heads its payment date `Date`.
+    body = "Courriel,FormTitle,Date,Montant\ne@example.com,Gala,01/09/2026,10\n"
+
+    (outcome,) = accepted(read(body.encode(), load_mapping("performance_date: 2026-10-17 20:00\n")))
+
+    assert purchase(outcome).performance.starts_at == datetime.fromisoformat("2026-10-17T20:00:00-04:00")
+    assert outcome.envelopes[0].time == datetime.fromisoformat("2026-09-01T00:00:00-04:00")
