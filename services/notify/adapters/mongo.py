@@ -209,6 +209,7 @@ def _contact_fields(contact: Contact) -> Document:
                 "allowed": consent.allowed,
                 "expires_at": consent.expires_at,
                 "captured_at": consent.captured_at,
+                "basis": consent.basis,
             }
             for purpose, consent in contact.consents.items()
         },

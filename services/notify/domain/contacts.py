@@ -25,7 +25,7 @@ LANGUAGES: tuple[Language, ...] = ("fr", "en")
 # The postal address as profile shows it: one address's parts, never mixed with another's.
 ADDRESS_FIELDS = ("street", "address_2", "city", "region", "postal_code", "country")
 _TEXT_FIELDS = ("first_name", "last_name", *ADDRESS_FIELDS, "preferred_language")
-_CONSENT_ATTRIBUTES = ("status", "allowed", "expires_at", "captured_at")
+_CONSENT_ATTRIBUTES = ("status", "allowed", "expires_at", "captured_at", "basis")
 
 
 class Suppression(StrEnum):
@@ -48,6 +48,16 @@ class PurposeConsent:
     allowed: bool | None = None
     expires_at: datetime | None = None
     captured_at: datetime | None = None
+    # `express` or an implied basis (`implied_purchase`…); None when profile said none, or before notify kept it.
+    basis: str | None = None
+
+    def lifts_opt_out(self, opted_out_at: datetime) -> bool:
+        """Whether this consent was given after an unsubscribe a tool reported: only an express grant since does
+        (CASL: a withdrawal wins over any later implied basis, so the next purchase does not re-open email)."""
+        if self.captured_at is None or self.captured_at <= opted_out_at:
+            return False
+        # Kept before the basis was: only express consent has no end.
+        return self.basis == "express" if self.basis is not None else self.expires_at is None
 
     def verdict(self, now: datetime) -> Suppression | None:
         """None if consent allows contact at `now`, else why not."""
@@ -141,6 +151,7 @@ def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: 
             allowed=given["allowed"] if isinstance(given.get("allowed"), bool) else current.allowed,
             expires_at=_as_time(given["expires_at"]) if "expires_at" in given else current.expires_at,
             captured_at=_as_time(given["captured_at"]) if "captured_at" in given else current.captured_at,
+            basis=given.get("basis", current.basis),
         )
     updates["consents"] = consents
     updates["announced"] = frozenset(announced)
@@ -174,8 +185,8 @@ def check_send(
     """May a message for `purpose` reach the person now, and at which of `contact_points` (the trigger's)?
 
     The trigger's contact points are those consent allowed when it fired. What notify learnt since narrows them:
-    a consent withdrawn or expired stops the message, an unsubscribe reported by a tool after the last grant stops
-    it, and an address the profile no longer holds is dropped. Nothing learnt since can widen them.
+    a consent withdrawn or expired stops the message, an unsubscribe reported by a tool stops it unless express
+    consent was given since, and an address the profile no longer holds is dropped. Nothing learnt since can widen them.
     """
     if erased:
         return SendCheck(Suppression.ERASED)
@@ -186,7 +197,7 @@ def check_send(
         if consent.known and (verdict := consent.verdict(now)) is not None:
             return SendCheck(verdict)
         opted_out_at = contact.opt_outs.get(purpose.value)
-        if opted_out_at is not None and (consent.captured_at is None or consent.captured_at <= opted_out_at):
+        if opted_out_at is not None and not consent.lifts_opt_out(opted_out_at):
             return SendCheck(Suppression.OPTED_OUT)
         held = {"emails": contact.emails, "phones": contact.phones}
         list_name = {Channel.EMAIL: "emails", Channel.SMS: "phones"}.get(channel)

@@ -89,6 +89,53 @@ def test_an_unsubscribe_reported_by_a_tool_wins_until_a_newer_grant() -> None:
     assert check_send(regranted, EMAIL, [ELISE], erased=False, now=NOW).allowed
 
 
+def test_a_purchase_after_an_unsubscribe_reported_by_a_tool_does_not_reopen_email() -> None:
+    bought = NOW - timedelta(days=120)
+    implied = {
+        "consent.marketing_email.basis": "implied_purchase",
+        "consent.marketing_email.captured_at": bought.isoformat(),
+        "consent.marketing_email.expires_at": (bought + timedelta(days=730)).isoformat(),
+    }
+    contact = record_opt_out(_contact(**_granted(**implied)), EMAIL, NOW - timedelta(days=7))
+    again = NOW - timedelta(days=1)
+    # The next ticket: profile announces the newer implied basis, a purchase and no grant.
+    bought_again = apply_change(
+        contact,
+        {
+            "consent.marketing_email.captured_at": again.isoformat(),
+            "consent.marketing_email.expires_at": (again + timedelta(days=730)).isoformat(),
+        },
+        2,
+    )
+    assert bought_again is not None
+    assert check_send(bought_again, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.OPTED_OUT
+    # She subscribes again: express consent, given after the unsubscribe.
+    subscribed = apply_change(
+        bought_again,
+        {
+            "consent.marketing_email.basis": "express",
+            "consent.marketing_email.captured_at": NOW.isoformat(),
+            "consent.marketing_email.expires_at": None,
+        },
+        3,
+    )
+    assert subscribed is not None
+    assert check_send(subscribed, EMAIL, [ELISE], erased=False, now=NOW).allowed
+
+
+def test_a_consent_kept_before_its_basis_was_lifts_an_opt_out_only_if_it_never_ends() -> None:
+    opted_out = NOW - timedelta(days=7)
+    implied = _granted(
+        **{
+            "consent.marketing_email.captured_at": (NOW - timedelta(days=1)).isoformat(),
+            "consent.marketing_email.expires_at": (NOW + timedelta(days=700)).isoformat(),
+        }
+    )
+    assert record_opt_out(_contact(**implied), EMAIL, opted_out).consent(EMAIL).basis is None
+    checked = check_send(record_opt_out(_contact(**implied), EMAIL, opted_out), EMAIL, [ELISE], erased=False, now=NOW)
+    assert checked.suppressed is Suppression.OPTED_OUT
+
+
 def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
     moved = apply_change(_contact(**_granted()), {"emails": ["elise.new@example.com"]}, 2)
     assert moved is not None
