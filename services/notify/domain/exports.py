@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -54,4 +55,10 @@ def segment_csv(members: Iterable[Contact], purpose: ConsentPurpose, *, now: dat
 
 def _defused(cell: str) -> str:
     # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection): prefixing a quote keeps it text.
+    # A phone in E.164 (`+15145550199`) is digits alone, no formula: SMS tools read it only without the quote.
+    if _E164.fullmatch(cell):
+        return cell
     return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")

@@ -70,6 +70,20 @@ def test_the_csv_export_lists_only_members_whose_consent_allows_contact_now() ->
     assert rows[2][1].startswith("'="), "a formula is defused so a spreadsheet shows it as text"
 
 
+def test_an_sms_export_gives_each_phone_in_e164_and_still_defuses_a_formula_in_a_name() -> None:
+    texted = {"consent.sms.status": "granted", "consent.sms.allowed": True}
+    members = [
+        _contact("per_1", "elise@example.com", "granted", phones=["+15145550199"], **texted),
+        _contact("per_2", "luc@example.com", "granted", phones=["+15145550100"], first_name="+1+cmd", **texted),
+    ]
+
+    rows = list(csv.reader(io.StringIO(segment_csv(members, ConsentPurpose.SMS, now=NOW))))
+
+    phone, first_name = CSV_COLUMNS.index("phone"), CSV_COLUMNS.index("first_name")
+    assert [row[phone] for row in rows[1:]] == ["+15145550199", "+15145550100"]
+    assert rows[2][first_name] == "'+1+cmd"
+
+
 ADDRESS = {
     "street": "4521, rue Saint-Denis",
     "address_2": "app. 3",
