@@ -82,6 +82,16 @@ def performance_of(data: EventData) -> str | None:
     return None
 
 
+def performance_start_of(data: EventData) -> datetime | None:
+    """When the performance a fact is about starts; None for a fact about none."""
+    match data:
+        case TicketPurchasedV1() | TicketScannedV1():
+            return data.performance.starts_at
+        case TicketExchangedV1():
+            return data.to_performance.starts_at
+    return None
+
+
 def profile_event(envelope: Envelope, data: EventData) -> ProfileEvent | None:
     """The profile's view of an upstream event; None for a type that does not change a profile.
 

@@ -160,6 +160,7 @@ def _of_kind(kind: FieldKind, *names: str) -> dict[str, FieldSpec]:
     return dict.fromkeys(names, FieldSpec(kind))
 
 
+CAUSE_PERFORMANCE_AT = "cause.performance_at"
 # The flat profile the profile service computes, by dotted name; a condition naming anything else is refused.
 PROFILE_FIELDS: Mapping[str, FieldSpec] = {
     **_of_kind(FieldKind.TEXT, "first_name", "last_name", "household_id"),
@@ -188,6 +189,9 @@ PROFILE_FIELDS: Mapping[str, FieldSpec] = {
     # The three digits side by side ("545"), a code marketers read, not a quantity to compare.
     **_of_kind(FieldKind.TEXT, "rfm.score"),
     "lifecycle_stage": FieldSpec(FieldKind.TEXT),
+    # Not the profile's: the start of the performance the fact being handled is about (a scan at the door before the
+    # curtain rises, or one imported days later), for `per_performance` trigger rules.
+    CAUSE_PERFORMANCE_AT: FieldSpec(FieldKind.MOMENT),
 }
 
 
@@ -602,6 +606,19 @@ class Not:
 
 
 Condition = AllOf | AnyOf | Not | FieldTest | SumTest
+
+
+def fields_named(condition: Condition) -> frozenset[str]:
+    """Every field `condition` reads."""
+    match condition:
+        case FieldTest():
+            return frozenset({condition.field})
+        case SumTest():
+            return frozenset(condition.fields)
+        case AllOf() | AnyOf():
+            return frozenset().union(*(fields_named(part) for part in condition.parts))
+        case Not():
+            return fields_named(condition.part)
 
 
 def time_tests_of(condition: Condition) -> tuple[FieldTest, ...]:

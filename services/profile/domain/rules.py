@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from services.profile.domain.history import PERFORMANCE_FACTS
 from services.profile.domain.rule_conditions import (
+    CAUSE_PERFORMANCE_AT,
     Condition,
     ConditionSpec,
     FieldName,
@@ -22,6 +23,7 @@ from services.profile.domain.rule_conditions import (
     MomentFieldName,
     Profile,
     add_months,
+    fields_named,
     is_present,
     time_tests_of,
 )
@@ -101,6 +103,15 @@ class SegmentSpec(BaseModel):
     title: BilingualTitle = Field(description="What staff see in the tools, in both languages.")
     description: BilingualDescription = Field(description="Who is in the segment, in plain words, in both languages.")
     when: ConditionSpec = Field(description="The condition a profile meets to be in the segment.")
+
+    @model_validator(mode="after")
+    def _reads_the_profile_alone(self) -> Self:
+        if CAUSE_PERFORMANCE_AT in fields_named(self.when.compile()):
+            raise _problem(
+                "cause_field_in_segment",
+                f"`{CAUSE_PERFORMANCE_AT}` is the performance of the fact a trigger handles; a segment has none",
+            )
+        return self
 
 
 class SegmentsFile(BaseModel):
@@ -221,6 +232,16 @@ class TriggerSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _cause_fields_in_per_performance_rules(self) -> Self:
+        if self.period is not Period.PER_PERFORMANCE and CAUSE_PERFORMANCE_AT in fields_named(self.when.compile()):
+            raise _problem(
+                "cause_field_needs_per_performance",
+                f"`{CAUSE_PERFORMANCE_AT}` is the performance of the fact handled; only `per_performance` rules "
+                "handle one",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _per_performance_follows_performance_facts(self) -> Self:
         if self.period is not Period.PER_PERFORMANCE:
             return self
@@ -333,6 +354,7 @@ def evaluate_triggers(
     cause_event_type: str | None,
     cause_event_id: str | None,
     cause_performance_id: str | None = None,
+    cause_performance_at: datetime | None = None,
     person_id: str,
     conditions_only: bool = False,
 ) -> list[TriggerDecision]:
@@ -343,18 +365,20 @@ def evaluate_triggers(
     dedupe key under a unique index and publish only decisions whose key is new. For the time sweep, pass the
     profile as both `before` and `after` and no cause: rules restricted by `on` and per-event rules then skip.
     `cause_performance_id` is the performance the causing fact is about (`history.performance_of`), which keys
-    `per_performance` rules; without it they skip. With `conditions_only` (a merge), only the rules that fire when
+    `per_performance` rules; without it they skip; `cause_performance_at`, its start, is the condition's
+    `cause.performance_at`. With `conditions_only` (a merge), only the rules that fire when
     their condition comes to hold, counted by a fixed period, are looked at: time-based ones are the sweep's, and a
     period counted from a date the merge may change would count anew what a person merged in was sent.
     """
     _require_aware(as_of)
+    judged = {**after, CAUSE_PERFORMANCE_AT: cause_performance_at} if cause_performance_at is not None else after
     decisions = []
     for rule in rules.rules:
         if rule.on is not None and cause_event_type not in rule.on:
             continue
         if conditions_only and (rule.fires_while_true or rule.counted_from is not None):
             continue
-        if not rule.condition.holds(after, as_of):
+        if not rule.condition.holds(judged, as_of):
             continue
         if not rule.fires_while_true and rule.condition.holds(before, as_of):
             continue

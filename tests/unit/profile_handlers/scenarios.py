@@ -121,12 +121,15 @@ class IdentityEvents:
         example["donation_id"] = f"D-{event_id}"
         return self._resolved("parterre.donation.made.v1", example, event_id, person_id, days_ago)
 
-    def scan(self, event_id: str, person_id: str, *, ticket_id: str, performance_id: str) -> Envelope:
-        """A ticket of `person_id` scanned at the door of `performance_id`, which began an hour ago."""
+    def scan(
+        self, event_id: str, person_id: str, *, ticket_id: str, performance_id: str, starts_in: timedelta | None = None
+    ) -> Envelope:
+        """A ticket of `person_id` scanned at the door of `performance_id`, which began an hour ago unless it
+        `starts_in` some time (then it is scanned ten minutes before it does)."""
         example = copy.deepcopy(event_type("parterre.ticket.scanned.v1").example)
         example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
         example["ticket_id"] = ticket_id
-        began = NOW - timedelta(hours=1)
+        began = NOW - timedelta(hours=1) if starts_in is None else NOW + starts_in
         example["performance"] = {**example["performance"], "performance_id": performance_id, "starts_at": began}
         example["scanned_at"] = began - timedelta(minutes=10)
         return self._resolved("parterre.ticket.scanned.v1", example, event_id, person_id, days_ago=0)
@@ -2449,6 +2452,16 @@ async def two_tickets_scanned_at_one_performance_thank_the_patron_once_and_anoth
     assert (len(thanks(first)), thanks(second), len(thanks(other))) == (1, [], 1)
 
 
+async def a_first_timer_scanned_at_the_door_before_the_curtain_rises_is_thanked(world: World) -> None:
+    scanned = await world.deliver(
+        world.scan("scan-1", "per_ida", ticket_id="T-1", performance_id="giselle-1", starts_in=timedelta(minutes=25))
+    )
+
+    assert [output.data["rule"] for output in scanned if output.type == TRIGGER_FIRED] == [
+        "thank-you-after-performance"
+    ]
+
+
 async def a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too(
     world: World,
 ) -> None:
@@ -2937,6 +2950,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_entry_found_as_the_sweep_leaves_its_slot_by_a_sweep_cut_short_is_visited_by_the_next,
     a_fact_after_a_due_moment_not_swept_yet_announces_what_time_changed_too,
     two_tickets_scanned_at_one_performance_thank_the_patron_once_and_another_performance_again,
+    a_first_timer_scanned_at_the_door_before_the_curtain_rises_is_thanked,
     merged_and_erased_persons_are_not_swept,
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
     a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_unmerged_or_erased,

@@ -29,6 +29,7 @@ def fired(
     cause: str | None = PURCHASE,
     event_id: str | None = "evt-1",
     performance_id: str | None = None,
+    performance_at: datetime | None = None,
     person_id: str = PERSON,
 ) -> dict[str, TriggerDecision]:
     """The shipped rules a change fires, by rule name."""
@@ -40,6 +41,7 @@ def fired(
         cause_event_type=cause,
         cause_event_id=event_id,
         cause_performance_id=performance_id,
+        cause_performance_at=performance_at,
         person_id=person_id,
     )
     return {decision.rule: decision for decision in decisions}

@@ -470,3 +470,31 @@ def test_a_mistake_in_a_rule_is_refused_on_its_line(rest: str, line: int, messag
     assert len(problems) == 1, problems
     assert problems[0][0] == line
     assert message in problems[0][1]
+
+
+def test_the_performance_of_the_fact_handled_is_named_only_by_per_performance_rules() -> None:
+    on_a_scan = dedent(
+        """\
+        triggers:
+          thanks:
+            title: {fr: Merci, en: Thanks}
+            description: Thank.
+            when: {field: cause.performance_at, op: exists}
+            on: [parterre.ticket.scanned.v1]
+        """
+    )
+    assert load_triggers(on_a_scan + "    period: per_performance\n").rules[0].name == "thanks"
+    problems = trigger_problems(on_a_scan + "    period: per_event\n")
+    assert len(problems) == 1, problems
+    assert "only `per_performance` rules handle one" in problems[0][1]
+    in_a_segment = segment_problems(
+        """\
+        segments:
+          at-the-door:
+            title: {fr: À la porte, en: At the door}
+            description: {fr: Scannés., en: Scanned.}
+            when: {field: cause.performance_at, op: exists}
+        """
+    )
+    assert len(in_a_segment) == 1, in_a_segment
+    assert "a segment has none" in in_a_segment[0][1]

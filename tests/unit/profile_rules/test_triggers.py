@@ -169,19 +169,22 @@ def test_an_event_of_a_lapsed_patron_repeats_the_key_the_sweep_already_stored() 
 
 
 PERFORMANCE = "belles-soeurs-2026-11-15-20h"
+CURTAIN = AS_OF - timedelta(hours=2)
 
 
 def attended(performance_at: datetime, count: int = 1) -> dict[str, Any]:
     return patron(performances_attended=count, last_performance_at=performance_at)
 
 
-def thanked(before: dict[str, Any], after: dict[str, Any], **cause: Any) -> dict[str, TriggerDecision]:
-    """The shipped rules a scan fires, of performance PERFORMANCE unless told."""
-    return fired(before, after, cause=SCAN, **{"performance_id": PERFORMANCE} | cause)
+def thanked(
+    before: dict[str, Any], after: dict[str, Any], *, performance_at: datetime = CURTAIN, **cause: Any
+) -> dict[str, TriggerDecision]:
+    """The shipped rules a scan fires, of performance PERFORMANCE starting at `performance_at` unless told."""
+    return fired(before, after, cause=SCAN, performance_at=performance_at, **{"performance_id": PERFORMANCE} | cause)
 
 
 def test_a_scan_fires_a_thank_you_keyed_by_the_performance_scanned() -> None:
-    before, after = attended(AS_OF - timedelta(days=40), 1), attended(AS_OF - timedelta(hours=2), 2)
+    before, after = attended(AS_OF - timedelta(days=40), 1), attended(CURTAIN, 2)
     decision = thanked(before, after, event_id="evt-scan-88210")["thank-you-after-performance"]
     assert decision.dedupe_key == f"thank-you-after-performance:{PERSON}:{PERFORMANCE}"
     redelivered = thanked(before, after, event_id="evt-scan-88210")["thank-you-after-performance"]
@@ -189,7 +192,7 @@ def test_a_scan_fires_a_thank_you_keyed_by_the_performance_scanned() -> None:
 
 
 def test_two_tickets_scanned_at_one_performance_thank_the_patron_once() -> None:
-    after = attended(AS_OF - timedelta(hours=2), 1)
+    after = attended(CURTAIN, 1)
     first = thanked(patron(), after, event_id="evt-scan-88210-1")["thank-you-after-performance"]
     second = thanked(after, after, event_id="evt-scan-88210-2")["thank-you-after-performance"]
     # The same key: the store refuses the second.
@@ -198,32 +201,41 @@ def test_two_tickets_scanned_at_one_performance_thank_the_patron_once() -> None:
 
 
 def test_scans_at_two_performances_thank_the_patron_for_each() -> None:
-    after = attended(AS_OF - timedelta(hours=2), 2)
+    after = attended(CURTAIN, 2)
     first = thanked(patron(), after, event_id="evt-scan-1")["thank-you-after-performance"]
     second = thanked(after, after, event_id="evt-scan-2", performance_id="belles-soeurs-2026-11-16-14h")
     assert second["thank-you-after-performance"].dedupe_key != first.dedupe_key
 
 
 def test_a_scan_naming_no_performance_thanks_no_one() -> None:
-    after = attended(AS_OF - timedelta(hours=2))
+    after = attended(CURTAIN)
     assert "thank-you-after-performance" not in thanked(patron(), after, performance_id=None)
 
 
-def test_a_scan_before_the_curtain_rises_is_thanked() -> None:
-    after = attended(AS_OF + timedelta(minutes=18))
-    assert "thank-you-after-performance" in thanked(patron(), after)
+def test_a_first_timer_scanned_before_the_curtain_rises_is_thanked() -> None:
+    # The profile counts a performance once it has begun: at the door, it has none yet.
+    assert "thank-you-after-performance" in thanked(patron(), patron(), performance_at=AS_OF + timedelta(minutes=18))
 
 
 def test_the_same_change_from_another_event_thanks_no_one() -> None:
-    after = attended(AS_OF - timedelta(hours=2))
-    purchase = fired(patron(), after, cause="parterre.ticket.purchased.v1", performance_id=PERFORMANCE)
+    after = attended(CURTAIN)
+    purchase = fired(
+        patron(), after, cause="parterre.ticket.purchased.v1", performance_id=PERFORMANCE, performance_at=CURTAIN
+    )
     assert "thank-you-after-performance" not in purchase
     assert "thank-you-after-performance" not in swept(after)
 
 
 def test_a_scan_of_a_performance_long_past_imported_late_is_not_thanked() -> None:
-    after = attended(AS_OF - timedelta(days=10))
-    assert "thank-you-after-performance" not in thanked(patron(), after)
+    assert "thank-you-after-performance" not in thanked(
+        patron(), attended(AS_OF - timedelta(days=10)), performance_at=AS_OF - timedelta(days=10)
+    )
+
+
+def test_a_late_scan_of_a_show_long_past_is_not_thanked_though_the_patron_saw_another_yesterday() -> None:
+    yesterday = attended(AS_OF - timedelta(days=1), 1)
+    late = thanked(yesterday, attended(AS_OF - timedelta(days=1), 2), performance_at=AS_OF - timedelta(days=10))
+    assert "thank-you-after-performance" not in late
 
 
 # Donor anniversary
