@@ -360,9 +360,10 @@ def evaluate_triggers(
 ) -> list[TriggerDecision]:
     """The rules that fire for a change from `before` to `after`, in file order.
 
-    A rule fires when its condition holds after the change and did not before; a time-based or per-event rule
-    fires whenever its condition holds (see `TriggerRule.fires_while_true`), so the caller must store each
-    dedupe key under a unique index and publish only decisions whose key is new. For the time sweep, pass the
+    A rule fires when its condition holds after the change and did not before in the same period (a season's
+    rule holding at the end of one season and the start of the next fires for the new one); a time-based or
+    per-event rule fires whenever its condition holds (see `TriggerRule.fires_while_true`), so the caller must store
+    each dedupe key under a unique index and publish only decisions whose key is new. For the time sweep, pass the
     profile as both `before` and `after` and no cause: rules restricted by `on` and per-event rules then skip.
     `cause_performance_id` is the performance the causing fact is about (`history.performance_of`), which keys
     `per_performance` rules; without it they skip; `cause_performance_at`, its start, is the condition's
@@ -380,10 +381,16 @@ def evaluate_triggers(
             continue
         if not rule.condition.holds(judged, as_of):
             continue
-        if not rule.fires_while_true and rule.condition.holds(before, as_of):
-            continue
         period_key = _period_key(rule, after, as_of, cause_event_id, cause_performance_id)
         if period_key is None:
+            continue
+        # Held before in the same period: the change did not make it hold. A new season is a new chance: three
+        # productions of the coming season booked in summer make the offer when that season begins.
+        if (
+            not rule.fires_while_true
+            and rule.condition.holds(before, as_of)
+            and _period_key(rule, before, as_of, cause_event_id, cause_performance_id) == period_key
+        ):
             continue
         dedupe_key = f"{rule.name}:{person_id}:{period_key}"
         decisions.append(

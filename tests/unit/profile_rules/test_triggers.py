@@ -100,6 +100,15 @@ def test_the_fourth_production_does_not_fire_the_offer_again() -> None:
     assert "subscription-offer-third-production" not in fired(season("2026-2027", 3), season("2026-2027", 4))
 
 
+def test_three_productions_of_the_coming_season_booked_in_summer_make_the_offer_when_it_begins() -> None:
+    # Offered last season already: the new season is a new chance, though the condition held on both sides.
+    begun = fired(season("2025-2026", 3), season("2026-2027", 3), cause=None, event_id=None)
+    assert begun["subscription-offer-third-production"].dedupe_key.endswith(":2026-2027")
+    # Or, the season's start not swept yet, at the next purchase of that season.
+    fourth = fired(season("2025-2026", 3), season("2026-2027", 4))["subscription-offer-third-production"]
+    assert fourth.dedupe_key.endswith(":2026-2027")
+
+
 def test_two_productions_bought_at_once_still_cross_the_third() -> None:
     assert "subscription-offer-third-production" in fired(season("2026-2027", 2), season("2026-2027", 4))
 
