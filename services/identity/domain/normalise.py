@@ -431,7 +431,9 @@ def normalise_record(record: PersonRecord, *, today: date, default_region: str =
     birth_date = _birth_date_of(record, today, warnings)
     return NormalisedRecord(
         source=record.source,
-        external_id=record.external_id,
+        # Blank, it would be one id shared by every record of the source that left it empty: no id at all. A padded
+        # one is kept as it is, as the records stored before were filed under it.
+        external_id=record.external_id if record.external_id is None or record.external_id.strip() else None,
         email=email,
         phone=phone,
         first_name=first_name,

@@ -661,6 +661,9 @@ def test_blank_fields_count_as_not_given_and_warn_about_nothing() -> None:
     record = PersonRecord(email="", phone="  ", first_name="", street=" ", city="", country="", birth_date="")
 
     assert normalise_record(record, today=TODAY) == NormalisedRecord()
+    # A blank upstream id would be one id shared by every record of its source that left it empty.
+    assert normalise_record(PersonRecord(source="billetterie", external_id="   "), today=TODAY).external_id is None
+    assert normalise_record(PersonRecord(source="billetterie", external_id="C-1"), today=TODAY).external_id == "C-1"
 
 
 def test_a_long_garbled_value_is_shortened_in_its_warning() -> None:
