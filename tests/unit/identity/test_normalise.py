@@ -563,10 +563,14 @@ def test_impossible_early_future_or_unreadable_birth_dates_are_none(raw: str | d
     assert parse_birth_date(raw, today=TODAY) is None
 
 
+PLACEHOLDER_BIRTH_DATES = (date(1900, 1, 1), date(1901, 1, 1), date(1970, 1, 1))
+
+
 @given(st.dates(min_value=date(1900, 1, 1), max_value=TODAY))
 def test_any_plausible_birth_date_reads_back_from_both_forms(day: date) -> None:
-    assert parse_birth_date(day.isoformat(), today=TODAY) == day
-    assert parse_birth_date(day.strftime("%Y%m%d"), today=TODAY) == day
+    expected = None if day in PLACEHOLDER_BIRTH_DATES else day
+    assert parse_birth_date(day.isoformat(), today=TODAY) == expected
+    assert parse_birth_date(day.strftime("%Y%m%d"), today=TODAY) == expected
 
 
 # Whole records
