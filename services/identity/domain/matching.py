@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from services.identity.domain.nicknames import are_masculine_and_feminine, are_nickname_equivalent
+from services.identity.domain.nicknames import are_nickname_equivalent, are_two_names
 from services.identity.domain.normalise import TRANSLATED_STREET_TYPES, street_parts, street_without_type
 from services.identity.domain.records import NormalisedRecord
 from shared.memo import remembered
@@ -193,12 +193,36 @@ def _by_similarity(a: str, b: str) -> Level:
     return Level.DIFFERENT
 
 
+# A father and his son named alike are told apart by these alone, written last in either name (folded).
+_GENERATIONS = {
+    **dict.fromkeys(("jr", "junior", "fils"), "junior"),
+    **dict.fromkeys(("sr", "senior", "pere"), "senior"),
+    **{numeral: numeral for numeral in ("ii", "iii", "iv")},
+}
+
+
+def _generation(name: str) -> tuple[str, str | None]:
+    """The name without a trailing generation (`tremblay jr`: `tremblay`, `junior`), and the generation if any."""
+    head, _, last = name.rpartition(" ")
+    if head and last in _GENERATIONS:
+        return head, _GENERATIONS[last]
+    return name, None
+
+
+def two_generations(a: str, b: str) -> bool:
+    """Whether two folded names each end with a generation, not the same one (Tremblay Jr., Tremblay père)."""
+    generation_a, generation_b = _generation(a)[1], _generation(b)[1]
+    return generation_a is not None and generation_b is not None and generation_a != generation_b
+
+
 @remembered
 def _first_name_level(a: str, b: str) -> Level:
     if a == b or a.replace(" ", "") == b.replace(" ", ""):
         return Level.EXACT
+    if two_generations(a, b):
+        return Level.DIFFERENT
     # Before nicknames and typos: Jean and Jeanne are a string metric's near-duplicates and a household's two people.
-    if are_masculine_and_feminine(a, b):
+    if are_two_names(a, b):
         return Level.DIFFERENT
     if are_nickname_equivalent(a, b) or _initials_agree(a, b) or _starts_compound(a, b):
         return Level.NICKNAME_OR_INITIAL
@@ -209,6 +233,9 @@ def _first_name_level(a: str, b: str) -> Level:
 def _last_name_level(a: str, b: str) -> Level:
     if a == b or a.replace(" ", "") == b.replace(" ", ""):
         return Level.EXACT
+    # Tremblay Jr. and Tremblay Sr. share a part, yet that part is all they share.
+    if two_generations(a, b):
+        return Level.DIFFERENT
     parts_a, parts_b = name_parts(a), name_parts(b)
     if sorted(parts_a) == sorted(parts_b):
         return Level.EXACT

@@ -126,57 +126,78 @@ MASCULINE_AND_FEMININE: tuple[tuple[str, str], ...] = (
     ("antoine", "antoinette"),
     ("antonio", "antonia"),
     ("armand", "armande"),
+    ("aurele", "aurelie"),
     ("bernard", "bernadette"),
+    ("carl", "carole"),
+    ("celestin", "celestine"),
     ("charles", "charlotte"),
     ("christian", "christiane"),
     ("christian", "christine"),
     ("claude", "claudette"),
     ("claude", "claudine"),
+    ("clement", "clemence"),
     ("clement", "clementine"),
     ("daniel", "daniele"),
     ("daniel", "danielle"),
     ("denis", "denise"),
     ("desire", "desiree"),
+    ("eloi", "eloise"),
+    ("emile", "emilie"),
     ("emmanuel", "emmanuelle"),
     ("eric", "erica"),
+    ("eugene", "eugenie"),
     ("fabien", "fabienne"),
     ("fernand", "fernande"),
+    ("florent", "florence"),
     ("francis", "francine"),
     ("francois", "francoise"),
     ("frederic", "frederique"),
     ("gabriel", "gabrielle"),
     ("gaetan", "gaetane"),
     ("georges", "georgette"),
+    ("gerald", "geraldine"),
     ("gerard", "gerardine"),
     ("germain", "germaine"),
+    ("ghislain", "ghislaine"),
     ("gilbert", "gilberte"),
     ("guy", "guylaine"),
     ("henri", "henriette"),
     ("jacques", "jacqueline"),
+    ("jasmin", "jasmine"),
     ("jean", "jeanne"),
     ("jean", "jeannine"),
+    ("jocelyn", "jocelyne"),
     ("joel", "joelle"),
     ("jose", "josee"),
     ("joseph", "josephine"),
+    ("jules", "julie"),
     ("julien", "julie"),
     ("julien", "julienne"),
     ("justin", "justine"),
+    ("laurent", "laure"),
     ("laurent", "laurence"),
+    ("leo", "lea"),
+    ("leon", "leonie"),
     ("louis", "louise"),
+    ("luc", "luce"),
     ("luc", "lucie"),
+    ("lucien", "lucie"),
     ("lucien", "lucienne"),
     ("marcel", "marcelle"),
     ("mario", "maria"),
     ("mario", "marie"),
     ("martin", "martine"),
+    ("mathieu", "mathilde"),
+    ("maxime", "maxine"),
     ("michel", "michele"),
-    ("michel", "michelle"),
     ("michel", "micheline"),
+    ("michel", "michelle"),
     ("nicolas", "nicole"),
     ("noel", "noelle"),
     ("normand", "normande"),
     ("olivier", "olivia"),
     ("pascal", "pascale"),
+    ("patrice", "patricia"),
     ("patrick", "patricia"),
     ("paul", "paule"),
     ("paul", "pauline"),
@@ -188,6 +209,7 @@ MASCULINE_AND_FEMININE: tuple[tuple[str, str], ...] = (
     ("robert", "roberta"),
     ("robert", "roberte"),
     ("roland", "rolande"),
+    ("samuel", "samuelle"),
     ("simon", "simone"),
     ("stephane", "stephanie"),
     ("sylvain", "sylvie"),
@@ -196,6 +218,15 @@ MASCULINE_AND_FEMININE: tuple[tuple[str, str], ...] = (
     ("vivien", "vivienne"),
     ("yves", "yvette"),
     ("yvon", "yvonne"),
+)
+
+
+# Two names of one gender a string metric would take for one spelt two ways: a typo is one person, these are two.
+LOOKALIKE_NAMES: tuple[tuple[str, str], ...] = (
+    ("elie", "elise"),
+    ("marc", "marcel"),
+    ("martin", "marine"),
+    ("mathieu", "mathis"),
 )
 
 
@@ -208,10 +239,11 @@ def _groups_by_name() -> Mapping[str, frozenset[int]]:
 
 
 _GROUPS_BY_NAME = _groups_by_name()
-_GENDERED_PARTNERS: Mapping[str, frozenset[str]] = MappingProxyType(
+_TWO_NAMES = (*MASCULINE_AND_FEMININE, *LOOKALIKE_NAMES)
+_OTHER_NAMES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
-        name: frozenset(other for pair in MASCULINE_AND_FEMININE if name in pair for other in pair if other != name)
-        for name in {name for pair in MASCULINE_AND_FEMININE for name in pair}
+        name: frozenset(other for pair in _TWO_NAMES if name in pair for other in pair if other != name)
+        for name in {name for pair in _TWO_NAMES for name in pair}
     }
 )
 
@@ -224,6 +256,7 @@ def are_nickname_equivalent(a: str, b: str) -> bool:
     return groups is not None and not groups.isdisjoint(_GROUPS_BY_NAME.get(b, ()))
 
 
-def are_masculine_and_feminine(a: str, b: str) -> bool:
-    """Whether the folded first names are the masculine and feminine forms of one name (Louis and Louise)."""
-    return b in _GENDERED_PARTNERS.get(a, frozenset())
+def are_two_names(a: str, b: str) -> bool:
+    """Whether the folded first names, alike, are two people's: the masculine and feminine forms of one name (Louis
+    and Louise), or two names of one gender (Marc and Marcel)."""
+    return b in _OTHER_NAMES.get(a, frozenset())

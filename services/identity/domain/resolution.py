@@ -17,8 +17,9 @@ from services.identity.domain.matching import (
     birth_dates_differ,
     first_names_clearly_differ,
     last_name_level,
+    two_generations,
 )
-from services.identity.domain.nicknames import are_masculine_and_feminine
+from services.identity.domain.nicknames import are_two_names
 from services.identity.domain.persons import Person, household_id_for, kept_apart, person_id_for
 from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MatchMethod
@@ -290,6 +291,9 @@ def _clearly_someone_else(record: NormalisedRecord, person: Person) -> bool:
     Without a given name on either side, another family name does: partners keep their own names in Québec, and
     a family mailbox given with one's family name alone (Furtado, famillesilva@…) is a relative's.
     """
+    # A father and son sharing the family's email, told apart by Jr. and Sr. alone.
+    if record.last_name and any(two_generations(record.last_name, other) for other in person.last_names()):
+        return True
     known = person.first_names()
     if record.first_name is None or not known:
         return _family_name_rules_out(record, person)
@@ -330,7 +334,7 @@ def _clearly_differ_beyond_typo(a: str, b: str) -> bool:
     if not first_names_clearly_differ(a, b):
         return False
     one_slip = min(len(a), len(b)) >= 4 and DamerauLevenshtein.distance(a, b) <= 1
-    return not one_slip or are_masculine_and_feminine(a, b)
+    return not one_slip or are_two_names(a, b) or two_generations(a, b)
 
 
 def _not_kept_apart(

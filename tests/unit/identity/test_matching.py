@@ -37,12 +37,12 @@ from services.identity.domain.matching import (
 from services.identity.domain.nicknames import (
     MASCULINE_AND_FEMININE,
     NICKNAME_GROUPS,
-    are_masculine_and_feminine,
     are_nickname_equivalent,
+    are_two_names,
 )
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.records import NormalisedRecord, PersonRecord
-from shared.names import sound_key
+from shared.names import fold_name, sound_key
 
 TODAY = date(2026, 12, 1)
 
@@ -137,8 +137,8 @@ def test_the_nickname_table_is_written_in_the_folded_form_matching_compares(name
 
 def test_masculine_and_feminine_forms_are_never_also_nicknames_of_each_other() -> None:
     for masculine, feminine in MASCULINE_AND_FEMININE:
-        assert are_masculine_and_feminine(masculine, feminine)
-        assert are_masculine_and_feminine(feminine, masculine)
+        assert are_two_names(masculine, feminine)
+        assert are_two_names(feminine, masculine)
         assert not are_nickname_equivalent(masculine, feminine)
 
 
@@ -1163,3 +1163,60 @@ def test_swapping_first_and_last_name_keeps_the_name_pair_key(record: Normalised
         return {key for key in keys if key.startswith("nm:")}
 
     assert name_pairs(blocking_keys(swapped)) == name_pairs(blocking_keys(record))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Émile", "Émilie"),
+        ("Jocelyn", "Jocelyne"),
+        ("Ghislain", "Ghislaine"),
+        ("Clément", "Clémence"),
+        ("Florent", "Florence"),
+        ("Lucien", "Lucie"),
+        ("Patrice", "Patricia"),
+        ("Mathieu", "Mathilde"),
+        ("Laurent", "Laure"),
+        ("Marc", "Marcel"),
+        ("Carl", "Carole"),
+        ("Jean Sr", "Jean Jr"),
+    ],
+)
+def test_names_alike_that_are_two_people_s_clearly_differ(a: str, b: str) -> None:
+    assert first_names_clearly_differ(fold_name(a), fold_name(b))
+
+
+@pytest.mark.parametrize(
+    ("father", "son"),
+    [
+        (("Jean", "Tremblay Sr."), ("Jean", "Tremblay Jr.")),
+        (("Jean", "Tremblay père"), ("Jean", "Tremblay fils")),
+        (("Jean Sr", "Tremblay"), ("Jean Jr", "Tremblay")),
+    ],
+)
+def test_a_father_and_son_at_one_home_told_apart_by_jr_and_sr_are_not_linked(
+    father: tuple[str, str], son: tuple[str, str]
+) -> None:
+    def at_home(first: str, last: str) -> NormalisedRecord:
+        return normalise_record(
+            PersonRecord(
+                first_name=first, last_name=last, street="4521 rue Saint-Denis", city="Montréal", postal_code="H2J 2L1"
+            ),
+            today=TODAY,
+        )
+
+    candidate = best_candidate(at_home(*son), [("father", [at_home(*father)])], DEFAULT_MODEL, MatchBands())
+
+    assert candidate is None or candidate.band is not Band.LINK
+
+
+def test_siblings_emile_and_emilie_at_one_home_are_not_linked() -> None:
+    def at_home(first: str) -> NormalisedRecord:
+        return normalise_record(
+            PersonRecord(first_name=first, last_name="Tremblay", street="4521 rue Saint-Denis", postal_code="H2J 2L1"),
+            today=TODAY,
+        )
+
+    candidate = best_candidate(at_home("Émilie"), [("brother", [at_home("Émile")])], DEFAULT_MODEL, MatchBands())
+
+    assert candidate is None or candidate.band is not Band.LINK

@@ -839,3 +839,36 @@ def test_a_relative_whose_family_name_is_the_owner_s_first_name_stays_a_relative
 
     assert resolution.created
     assert resolution.household_with == "per_martin"
+
+
+@pytest.mark.parametrize(("known", "arriving"), [("jocelyn", "jocelyne"), ("emile", "emilie"), ("marc", "marcel")])
+def test_a_sibling_or_spouse_with_a_name_alike_using_the_family_email_joins_the_household(
+    known: str, arriving: str
+) -> None:
+    owner = person("per_known", email("famille.roy@example.com"), first_names=[known])
+
+    resolution = resolve([email("famille.roy@example.com")], Evidence(owners=owned(owner)), first_name=arriving)
+
+    assert resolution.created
+    assert resolution.household_with == "per_known"
+
+
+@pytest.mark.parametrize(("known", "arriving"), [("roy sr", "roy jr"), ("roy pere", "roy fils")])
+def test_a_son_named_as_his_father_using_the_family_email_joins_the_household(known: str, arriving: str) -> None:
+    father = Person(
+        person_id="per_father",
+        organisation_id=ORGANISATION,
+        created_at=START,
+        created_by_event="created-per_father",
+        identifiers=frozenset({email("famille.roy@example.com")}),
+        records=(NormalisedRecord(first_name="jean", last_name=known),),
+    )
+
+    resolution = resolve_full(
+        NormalisedRecord(first_name="jean", last_name=arriving),
+        [email("famille.roy@example.com")],
+        Evidence(owners=owned(father)),
+    )
+
+    assert resolution.created
+    assert resolution.household_with == "per_father"
