@@ -499,7 +499,8 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 # day only, and identity tells operators to run `parterre identity refile-blocks` until a run has filed them.
 # 3: the keys are the same, stored as keyed hashes (a run also deletes the blocks stored in clear before).
 # 4: a street address's key (`sa:`) reads Sainte as Saint, as English writes both `St.`, and leaves articles out.
-BLOCKING_KEYS_VERSION = 4
+# 5: a street written `1ère` is `1re`'s, and a unit written with a word and `#` (`app. #3`) is left out.
+BLOCKING_KEYS_VERSION = 5
 
 
 def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:

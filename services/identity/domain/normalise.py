@@ -85,7 +85,7 @@ _DIRECTIONS = {
 }
 # Articles and prepositions that people keep or leave out after the type: `chemin (de la) Côte-des-Neiges`.
 _STREET_PARTICLES = frozenset({"d", "de", "des", "du", "l", "la", "le", "les"})
-_ORDINAL = re.compile(r"([0-9]+)(?:e|er|re|eme|ieme|st|nd|rd|th)")
+_ORDINAL = re.compile(r"([0-9]+)(?:e|er|re|ere|ier|iere|eme|ieme|st|nd|rd|th)")
 
 _UNIT_WORD = r"(?:appartement|app|appt|apt|unit[ée]?|suite|bureau|local|logement|log)(?![^\W\d_])\.?"
 # `3-4521 rue Saint-Denis`, `app. 3 - 4521, rue X`, `#3-4521 X`: the Québec habit of writing the unit first.
@@ -94,11 +94,11 @@ _UNIT_THEN_NUMBER = re.compile(
     r"(?:(?P<gap>[-\s]?)(?P<suffix>[A-Za-z](?![^\W\d_])))?[\s,]*",
     re.IGNORECASE,
 )
-_LEADING_UNIT = re.compile(rf"(?:{_UNIT_WORD}|#)\s*[0-9A-Za-z]+(?:[\s,]*-?[\s,]*)(?=[0-9])", re.IGNORECASE)
+_LEADING_UNIT = re.compile(rf"(?:{_UNIT_WORD}\s*#?|#)\s*[0-9A-Za-z]+(?:[\s,]*-?[\s,]*)(?=[0-9])", re.IGNORECASE)
 # `4521`, `4521A`, `4521-A`, `4521 A`; a letter after a space may be no suffix (see `_a_spaced_letter_is_a_suffix`).
 _NUMBER = re.compile(r"(?P<number>[0-9]+)(?:(?P<gap>[-\s]?)(?P<suffix>[A-Za-z]))?(?![^\W_])[\s,]*", re.IGNORECASE)
-_TRAILING_UNIT = re.compile(rf"[\s,]+(?:{_UNIT_WORD}|#)\s*[0-9A-Za-z-]+\s*$", re.IGNORECASE)
-_UNIT_ALONE = re.compile(rf"(?:{_UNIT_WORD}|#)\s*[0-9A-Za-z-]+", re.IGNORECASE)
+_TRAILING_UNIT = re.compile(rf"[\s,]+(?:{_UNIT_WORD}\s*#?|#)\s*[0-9A-Za-z-]+\s*$", re.IGNORECASE)
+_UNIT_ALONE = re.compile(rf"(?:{_UNIT_WORD}\s*#?|#)\s*[0-9A-Za-z-]+", re.IGNORECASE)
 
 _CANADIAN_POSTAL_CODE = re.compile(r"[A-Z][0-9][A-Z][0-9][A-Z][0-9]")
 _POSTAL_CODE_SPACING = str.maketrans("", "", " -")

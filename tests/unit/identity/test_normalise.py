@@ -449,6 +449,13 @@ def test_a_postal_code_is_never_rejected_and_stays_the_same_when_normalised_agai
         ["5000 chemin de la Côte-des-Neiges", "5000 ch. Côte-des-Neiges", "5000 Chemin Cote des Neiges"],
         ["1234 B av du Parc", "1234-B av. du Parc", "1234B avenue du Parc", "3-1234 B av du Parc", "1234 b av du Parc"],
         ["4521 A Main Street", "4521-A Main St.", "4521A main st"],
+        ["1234, 1re Avenue", "1234 1ère Avenue", "1234 1st Avenue", "1234 1ière av."],
+        [
+            "4521 rue Saint-Denis",
+            "4521 rue Saint-Denis, app. #3",
+            "4521 rue Saint-Denis, Apt.#3",
+            "apt #3B 4521 rue Saint-Denis",
+        ],
     ],
 )
 def test_french_and_english_ways_of_writing_one_address_compare_equal(variants: list[str]) -> None:
