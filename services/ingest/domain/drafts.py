@@ -84,7 +84,8 @@ def normalise_locale(raw: str) -> str:
     Anything else is returned unchanged, so that validation reports it at the field it came from.
     """
     text = raw.strip()
-    named = _LANGUAGE_NAMES.get(plain(text))
+    # `Français (Canada)`, as a list's language dropdown may offer it: the language is the part before.
+    named = _LANGUAGE_NAMES.get(plain(text.split("(", 1)[0].strip()))
     if named is not None:
         return named
     match = _LOCALE.match(text)

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from services.ingest.domain.drafts import Draft, country_code, normalise_locale, wrap
 from services.ingest.domain.errors import AdapterError, ModelT, Problems
 from shared.events import (
@@ -156,7 +158,26 @@ def _member(hook: _Webhook, *, email_key: str = "data[email]", id_key: str = "da
     address, address_origins = _address(form)
     values.update(address)
     origins.update(address_origins)
-    return form.problems.validate(PersonRef, values, origins, whole=email_key)
+    return form.problems.validate(PersonRef, _readable_extras(values), origins, whole=email_key)
+
+
+# What names the member: refused with a reason when unreadable. Any other merge field is the list's own choice of
+# form (a language dropdown offering `Bilingue`, a free-text country): one that cannot be read is left out, never
+# the subscription and the consent it carries.
+_NAMING_FIELDS = frozenset({"source", "external_id", "email"})
+_PROBE_EMAIL = "probe@example.com"
+
+
+def _readable_extras(values: dict[str, Any]) -> dict[str, Any]:
+    readable = dict(values)
+    for field, value in values.items():
+        if field in _NAMING_FIELDS or value is None:
+            continue
+        try:
+            PersonRef.model_validate({"source": "probe", "email": _PROBE_EMAIL, field: value})
+        except ValidationError:
+            readable[field] = None
+    return readable
 
 
 def _address(form: _Form) -> tuple[dict[str, str | None], dict[str, str]]:

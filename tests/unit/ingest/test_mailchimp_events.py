@@ -192,8 +192,6 @@ MALFORMED: list[tuple[str, dict[str, str | None], str]] = [
     ("subscribe", {"data[list_id]": ""}, "data[list_id]"),
     ("subscribe", {"data[email]": None, "data[merges][EMAIL]": None}, "data[email]"),
     ("subscribe", {"data[email]": "helene at example.ca"}, "data[email]"),
-    ("subscribe", {"data[merges][ADDRESS][country]": "Kanada"}, "data[merges][ADDRESS][country]"),
-    ("subscribe", {"data[merges][LANGUAGE]": "le français"}, "data[merges][LANGUAGE]"),
     ("unsubscribe", {"data[reason]": "bored"}, "data[reason]"),
     ("cleaned", {"data[reason]": "soft"}, "data[reason]"),
     ("cleaned", {"data[reason]": None}, "data[reason]"),
@@ -220,6 +218,35 @@ def test_a_missing_or_garbled_field_is_an_adapter_error_naming_the_form_key(
         events(form)
 
     assert [error.field for error in caught.value.errors] == [field]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"data[merges][LANGUAGE]": "Bilingue"},
+        {"data[merges][LANGUAGE]": "le français"},
+        {"data[merges][ADDRESS][country]": "Kanada"},
+        {"data[merges][PHONE]": "514 555-0199 (cellulaire, le soir seulement, sinon au bureau)"},
+    ],
+)
+def test_a_merge_field_that_cannot_be_read_is_left_out_and_the_subscription_kept(changes: dict[str, str]) -> None:
+    form = mailchimp_form("subscribe")
+    form.update(changes)
+
+    subscribed = events(form)
+
+    assert [event.type for event in subscribed] == [event.type for event in events(mailchimp_form("subscribe"))]
+    person = subscribed[0].data["person"]
+    assert person["email"] == "helene.damours@example.ca"
+    field = {"LANGUAGE": "locale", "ADDRESS": "country", "PHONE": "phone"}[next(iter(changes)).split("[")[2][:-1]]
+    assert person.get(field) is None
+    assert person["first_name"] == "Hélène"
+
+
+def test_a_language_named_with_its_region_in_brackets_is_read() -> None:
+    form = mailchimp_form("subscribe") | {"data[merges][LANGUAGE]": "Français (Canada)"}
+
+    assert events(form)[0].data["person"]["locale"] == "fr"
 
 
 @pytest.mark.parametrize(
