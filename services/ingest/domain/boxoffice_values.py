@@ -41,8 +41,11 @@ CURRENCY_CODES = frozenset(
 )
 _CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal("999999999999.99")
-# `19:30`, `19 h 30`, `19h`, `19:30:00`, `7:30 PM`, `7:30 p.m.`
-_CLOCK = r"(?P<hour>\d{1,2})\s*[:h]\s*(?P<minute>\d{2})?(?::(?P<second>\d{2}))?(?:\s*(?P<half>[ap]\.?\s*m\.?))?"
+# `19:30`, `19 h 30`, `19h`, `19:30:00`, `7:30 PM`, `7:30 p.m.`, `7 PM`
+_CLOCK = (
+    r"(?P<hour>\d{1,2})(?:\s*[:h]\s*(?P<minute>\d{2})?(?::(?P<second>\d{2}))?|(?=\s*[ap]\.?\s*m\b))"
+    r"(?:\s*(?P<half>[ap]\.?\s*m\.?))?"
+)
 _AFTER_DATE = rf"(?:[ T,]+(?:(?:à|at)\s+)?{_CLOCK})?"
 _DAY_FIRST = re.compile(
     rf"^(?P<day>\d{{1,2}})[/.-](?P<month>\d{{1,2}})[/.-](?P<year>\d{{4}}){_AFTER_DATE}$", re.IGNORECASE

@@ -202,3 +202,16 @@ def test_what_is_not_a_number_of_tickets_is_refused(text: str) -> None:
         parse_quantity(text)
 
     assert caught.value.code == "quantity_invalid"
+
+
+@pytest.mark.parametrize("text", ["2026-10-03 7 PM", "03/10/2026 7pm", "03/10/2026 7 p.m.", "2026-10-03 à 7 PM"])
+def test_an_hour_on_a_12_hour_clock_without_its_minutes_is_read(text: str) -> None:
+    parsed = parse_moment(text, zone=QUEBEC)
+
+    assert parsed.has_time
+    assert parsed.at == datetime(2026, 10, 3, 19, 0, tzinfo=QUEBEC)
+
+
+def test_an_hour_alone_without_am_or_pm_is_no_time() -> None:
+    with pytest.raises(UnreadableValueError):
+        parse_moment("03/10/2026 7", zone=QUEBEC)
