@@ -34,6 +34,20 @@ _COUNTRY_NAMES = {
     **dict.fromkeys(("suisse", "switzerland", "che"), "CH"),
     **dict.fromkeys(("royaume-uni", "united kingdom", "gbr"), "GB"),
 }
+# ISO 3166-1 alpha-3 codes, as some exports write countries (Zeffy's `Country` takes two or three letters): those of
+# the countries audiences in Canada come from most, each beside its alpha-2 code.
+_ALPHA_3 = dict(
+    pair.split(":")
+    for pair in """AFG:AF ALB:AL DZA:DZ ARG:AR ARM:AM AUS:AU AUT:AT BGD:BD BEL:BE BEN:BJ BOL:BO BRA:BR BGR:BG BFA:BF
+    BDI:BI KHM:KH CMR:CM CAN:CA CAF:CF TCD:TD CHL:CL CHN:CN COL:CO COG:CG COD:CD CRI:CR CIV:CI HRV:HR CUB:CU CZE:CZ
+    DNK:DK DJI:DJ DOM:DO ECU:EC EGY:EG SLV:SV EST:EE ETH:ET FIN:FI FRA:FR GAB:GA GEO:GE DEU:DE GHA:GH GRC:GR GLP:GP
+    GTM:GT GIN:GN HTI:HT HND:HN HKG:HK HUN:HU ISL:IS IND:IN IDN:ID IRN:IR IRQ:IQ IRL:IE ISR:IL ITA:IT JAM:JM JPN:JP
+    JOR:JO KEN:KE KOR:KR KWT:KW LAO:LA LVA:LV LBN:LB LBY:LY LTU:LT LUX:LU MDG:MG MYS:MY MLI:ML MTQ:MQ MRT:MR MUS:MU
+    MEX:MX MAR:MA MMR:MM NPL:NP NLD:NL NZL:NZ NIC:NI NER:NE NGA:NG NOR:NO PAK:PK PAN:PA PRY:PY PER:PE PHL:PH POL:PL
+    PRT:PT QAT:QA REU:RE ROU:RO RUS:RU RWA:RW SPM:PM SAU:SA SEN:SN SRB:RS SGP:SG SVK:SK SVN:SI ZAF:ZA ESP:ES LKA:LK
+    SDN:SD SWE:SE CHE:CH SYR:SY TWN:TW THA:TH TGO:TG TUN:TN TUR:TR UKR:UA ARE:AE GBR:GB USA:US URY:UY VEN:VE
+    VNM:VN""".split()  # noqa: SIM905 (read as a table)
+)
 
 
 @dataclass(frozen=True)
@@ -107,8 +121,8 @@ def language_of(locale: str | None) -> Language | None:
 
 
 def country_code(text: str) -> str | None:
-    """An ISO 3166-1 alpha-2 code from a code (`ca`) or a common name (`Canada`, `États-Unis`); else None."""
+    """An ISO 3166-1 alpha-2 code from a code (`ca`, `MEX`) or a common name (`Canada`, `États-Unis`); else None."""
     cleaned = text.strip()
     if len(cleaned) == len("CA") and cleaned.isascii() and cleaned.isalpha():
         return cleaned.upper()
-    return _COUNTRY_NAMES.get(plain(cleaned))
+    return _ALPHA_3.get(cleaned.upper()) or _COUNTRY_NAMES.get(plain(cleaned))

@@ -659,3 +659,16 @@ def test_the_mapping_s_performance_wins_over_a_column_headed_date_which_may_be_t
 
     assert purchase(outcome).performance.starts_at == datetime.fromisoformat("2026-10-17T20:00:00-04:00")
     assert outcome.envelopes[0].time == datetime.fromisoformat("2026-09-01T00:00:00-04:00")
+
+
+@pytest.mark.parametrize(("written", "code"), [("MEX", "MX"), ("deu", "DE"), ("HTI", "HT"), ("CAN", "CA")])
+def test_a_country_written_as_its_three_letter_code_is_read(written: str, code: str) -> None:
+    # Zeffy's payments file takes a country as two or three letters.
+    body = (
+        "First Name,Last Name,Email,Amount,Type,Date,Country\n"
+        f"Ana,López,ana@example.com,50.00,donation,03/10/2026,{written}\n"
+    )
+
+    (outcome,) = accepted(read(body.encode()))
+
+    assert outcome.envelopes[0].data["person"]["country"] == code
