@@ -7,6 +7,7 @@ from typing import Any
 
 from services.identity.domain.identifiers import IdentifierDigest, digest_from_key, identifier_from_key
 from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
+from services.identity.domain.normalise import is_placeholder_birth_date
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
 from services.identity.domain.resolution import Erasure, ReviewSuggestion
@@ -29,7 +30,9 @@ def record_document(record: NormalisedRecord) -> Document:
 def record_from(document: Document) -> NormalisedRecord:
     values: dict[str, Any] = {name: document.get(name) for name in _RECORD_FIELDS}
     if values["birth_date"] is not None:
-        values["birth_date"] = date.fromisoformat(values["birth_date"])
+        born = date.fromisoformat(values["birth_date"])
+        # Stored before placeholders were read as no birth date: they are none now, as in a record arriving.
+        values["birth_date"] = None if is_placeholder_birth_date(born) else born
     return NormalisedRecord(**values)
 
 

@@ -374,6 +374,11 @@ def parse_birth_date(raw: str | date, *, today: date) -> date | None:
     return read if isinstance(read, date) else None
 
 
+def is_placeholder_birth_date(day: date) -> bool:
+    """Whether `day` is what systems write for a birth date they do not know (see `_PLACEHOLDER_BIRTH_DATES`)."""
+    return day in _PLACEHOLDER_BIRTH_DATES
+
+
 def _read_birth_date(raw: str | date, *, today: date) -> date | str:
     """The date, or why there is none."""
     if isinstance(raw, datetime):
@@ -395,7 +400,7 @@ def _read_birth_date(raw: str | date, *, today: date) -> date | str:
             return "is not a real calendar date"
     if day.year < EARLIEST_BIRTH_YEAR:
         return f"is before {EARLIEST_BIRTH_YEAR}"
-    if day in _PLACEHOLDER_BIRTH_DATES:
+    if is_placeholder_birth_date(day):
         return "is what systems write for an unknown birth date"
     if day > today:
         return "is in the future"
