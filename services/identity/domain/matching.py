@@ -13,7 +13,12 @@ from typing import Any, NamedTuple
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from services.identity.domain.nicknames import are_nickname_equivalent, are_two_names
-from services.identity.domain.normalise import TRANSLATED_STREET_TYPES, street_parts, street_without_type
+from services.identity.domain.normalise import (
+    TRANSLATED_STREET_TYPES,
+    name_without_particles,
+    street_parts,
+    street_without_type,
+)
 from services.identity.domain.records import NormalisedRecord
 from shared.memo import remembered
 from shared.names import name_parts, sound_key, spoken_form
@@ -240,6 +245,9 @@ def _last_name_level(a: str, b: str) -> Level:
     if sorted(parts_a) == sorted(parts_b):
         return Level.EXACT
     if not set(parts_a).isdisjoint(parts_b):
+        return Level.COMPOUND_PART
+    # `de la Fontaine` and `Fontaine`, `Da Silva` and `Silva`: the particle kept or left out, as forms and staff do.
+    if name_without_particles(a) == name_without_particles(b):
         return Level.COMPOUND_PART
     return _by_similarity(a, b)
 

@@ -1220,3 +1220,15 @@ def test_siblings_emile_and_emilie_at_one_home_are_not_linked() -> None:
     candidate = best_candidate(at_home("Émilie"), [("brother", [at_home("Émile")])], DEFAULT_MODEL, MatchBands())
 
     assert candidate is None or candidate.band is not Band.LINK
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("de la Fontaine", "Fontaine"), ("Da Silva", "Silva"), ("de Champlain", "Champlain"), ("D'Arcy", "Arcy")],
+)
+def test_a_family_name_with_and_without_its_particle_agrees_as_a_part_of_it(a: str, b: str) -> None:
+    assert last_name_level(fold_name(a), fold_name(b)) is Level.COMPOUND_PART
+
+
+def test_a_family_name_made_of_particles_alone_is_not_every_name() -> None:
+    assert last_name_level(fold_name("Le"), fold_name("Tremblay")) is Level.DIFFERENT
