@@ -544,6 +544,8 @@ def _person(row: _Row) -> dict[str, Any]:
     values: dict[str, Any] = {"source": row.context.source}
     for name, column in _PERSON_COLUMNS.items():
         values[name] = row.text(column)
+    if values["email"] is not None and _no_email(values["email"]):
+        values["email"] = None
     values["country"] = _country(row)
     values["locale"] = _locale(row)
     identified = any(values[name] for name in ("external_id", "email", "phone")) or (
@@ -557,6 +559,14 @@ def _person(row: _Row) -> dict[str, Any]:
             "person_unidentifiable",
         )
     return values
+
+
+# What box-office staff type where a patron gave no email; as written, the row was refused as an invalid email.
+_NO_EMAIL = frozenset({"n/a", "na", "aucun", "aucune", "none", "no email", "pas de courriel", "sans courriel"})
+
+
+def _no_email(text: str) -> bool:
+    return not any(character.isalnum() for character in text) or " ".join(plain(text).split()) in _NO_EMAIL
 
 
 def _person_origins(headers: Mapping[BoxOfficeField, str]) -> dict[str, str]:

@@ -672,3 +672,23 @@ def test_a_country_written_as_its_three_letter_code_is_read(written: str, code: 
     (outcome,) = accepted(read(body.encode()))
 
     assert outcome.envelopes[0].data["person"]["country"] == code
+
+
+@pytest.mark.parametrize("placeholder", ["-", "--", "?", "N/A", "aucun", "Pas de courriel"])
+def test_what_staff_type_for_no_email_is_no_email_and_the_row_is_kept(placeholder: str) -> None:
+    body = (
+        "Prénom;Nom;Courriel;Spectacle;Date de représentation;Montant\n"
+        f"Anne;Roy;{placeholder};Gala;03/10/2026 20 h;30\n"
+    )
+
+    (outcome,) = accepted(read(body.encode()))
+
+    person = purchase(outcome).person
+    assert (person.email, person.first_name, person.last_name) == (None, "Anne", "Roy")
+
+
+def test_a_placeholder_email_on_a_row_naming_nobody_else_is_refused_as_naming_nobody() -> None:
+    (outcome,) = read(b"Courriel;Spectacle;Date de repr\xc3\xa9sentation;Montant\n-;Gala;03/10/2026 20 h;30\n")
+
+    assert isinstance(outcome, RejectedRow)
+    assert [error.code for error in outcome.errors] == ["person_unidentifiable"]
