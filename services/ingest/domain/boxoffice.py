@@ -340,28 +340,50 @@ def _rejected_row(row_number: int, reason: str, code: str) -> RejectedRow:
     return RejectedRow(row_number, (FieldError(field=WHOLE_ROW, reason=f"the row {reason}", code=code),))
 
 
-class _RunCounter:
-    """How many rows so far share one key: the nth row of one order (one per attendee) gets its own id, the same at
-    every import of the file, wherever its rows are (a report sorted by attendee name spreads an order out).
+@dataclass
+class _KeySeen:
+    contents: set[int]
+    highest: int
 
-    Only the keys of the last `remembered` distinct keys are kept, so a huge file is read in bounded memory; rows of
-    one order further apart than that are counted as the first again. Keys are kept as their hash: a collision, one
-    in billions of pairs, would only number a row one higher.
+
+class _RunCounter:
+    """The rank that tells apart rows sharing one key (an order's performance and price category), the same at every
+    import of the file.
+
+    Rows in a run of neighbours with one key are ranked 1, 2, 3…: exports write one row per attendee of an order, and
+    two rows alike there are two tickets. A row of a key met earlier in the file is ranked in its run the same way
+    when what it says was said there already (the same rows exported twice, a duplicate); when it says something new
+    (an attendee report sorted by name spreads an order out), it is ranked after every row of the key so far.
+
+    Only the last `remembered` distinct keys are kept, as hashes, so a huge file is read in bounded memory; a key
+    met again further apart than that is taken for a new one.
     """
 
     def __init__(self, remembered: int = 100_000) -> None:
         # In the order keys were last seen: the one unseen longest goes first.
-        self._counts: OrderedDict[int, int] = OrderedDict()
+        self._seen: OrderedDict[int, _KeySeen] = OrderedDict()
         self._remembered = remembered
+        self._previous: int | None = None
+        self._rank_in_run = 0
 
-    def occurrence(self, key: tuple[str, ...]) -> int:
-        hashed = hash(key)
-        count = self._counts.get(hashed, 0) + 1
-        self._counts[hashed] = count
-        self._counts.move_to_end(hashed)
-        if len(self._counts) > self._remembered:
-            self._counts.popitem(last=False)
-        return count
+    def occurrence(self, key: tuple[str, ...], content: str) -> int:
+        hashed, said = hash(key), hash(content)
+        self._rank_in_run = self._rank_in_run + 1 if hashed == self._previous else 1
+        self._previous = hashed
+        seen = self._seen.get(hashed)
+        if seen is None:
+            seen = self._seen[hashed] = _KeySeen(set(), 0)
+            if len(self._seen) > self._remembered:
+                self._seen.popitem(last=False)
+        self._seen.move_to_end(hashed)
+        rank = self._rank_in_run
+        if said not in seen.contents and rank <= seen.highest:
+            # Something new under a key met before: a row of its own, after all the others.
+            rank = seen.highest + 1
+            self._rank_in_run = rank
+        seen.contents.add(said)
+        seen.highest = max(seen.highest, rank)
+        return rank
 
 
 class _Row:
@@ -643,16 +665,16 @@ class _Facts:
         """The id parts of this row's fact, and the upstream reference (order number, else one made from content).
 
         An order number names the fact; rows of one order are told apart by what differs between them (the
-        performance, the price category) and then by their rank among the file's rows alike (see `_RunCounter`).
+        performance, the price category) and then by their rank (see `_RunCounter`).
         """
+        digest = self.row.content_digest()
         if self.order_id is not None:
             key = ("boxoffice", self.kind.value, "order", self.order_id, *distinguishing)
             reference = self.order_id
         else:
-            digest = self.row.content_digest()
             key = ("boxoffice", self.kind.value, "content", digest)
             reference = f"row-{digest[:16]}"
-        return (*key, str(self.runs.occurrence(key))), reference
+        return (*key, str(self.runs.occurrence(key, digest))), reference
 
     def money(self, amount: Decimal) -> dict[str, Any]:
         return {"amount": amount, "currency": self.currency}

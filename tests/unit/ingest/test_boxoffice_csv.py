@@ -601,10 +601,20 @@ def test_the_rows_of_one_order_spread_through_the_file_are_each_a_ticket() -> No
     assert first == again
 
 
+def test_rows_of_a_key_are_ranked_in_their_run_and_a_new_one_met_later_after_all_the_others() -> None:
+    runs = _RunCounter()
+    rows = [("a", "anne"), ("a", "anne"), ("b", "bob"), ("a", "carl"), ("a", "dave"), ("b", "bob"), ("a", "anne")]
+
+    # Anne's two tickets; Carl and Dave, later, after them; Bob and Anne again, duplicates of the rows they repeat.
+    assert [runs.occurrence((key,), content) for key, content in rows] == [1, 2, 1, 3, 4, 1, 1]
+
+
 def test_only_the_keys_seen_last_are_remembered_so_a_huge_file_reads_in_bounded_memory() -> None:
     runs = _RunCounter(remembered=2)
+    rows = [("a", "anne"), ("b", "bob"), ("a", "carl"), ("c", "cleo"), ("b", "bea")]
 
-    assert [runs.occurrence((key,)) for key in ("a", "b", "a", "c", "a", "b")] == [1, 1, 2, 1, 3, 1]
+    # `a` was seen last before `c` came: `b`, forgotten, ranks Bea as its first.
+    assert [runs.occurrence((key,), content) for key, content in rows] == [1, 1, 2, 1, 1]
 
 
 def test_beside_a_performance_date_column_an_empty_one_is_missing_not_the_sale_s_date() -> None:
