@@ -214,7 +214,7 @@ class ColumnMapping:
         # Beside a performance date column, the date is the sale's: an empty performance date is missing, not it.
         if date is None or self.performance_date is not None or BoxOfficeField.PERFORMANCE_DATE in columns:
             return False
-        return header_key(date.header) in _PLAIN_DATE_HEADERS
+        return BoxOfficeField.DATE not in self.explicit and header_key(date.header) in _PLAIN_DATE_HEADERS
 
     def locate(self, header_row: Sequence[str]) -> dict[BoxOfficeField, Column]:
         """The column of each field found in `header_row`; a header a mapping names for one field is not taken by

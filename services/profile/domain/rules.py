@@ -233,7 +233,8 @@ class TriggerSpec(BaseModel):
 
     @model_validator(mode="after")
     def _cause_fields_in_per_performance_rules(self) -> Self:
-        if self.period is not Period.PER_PERFORMANCE and CAUSE_PERFORMANCE_AT in fields_named(self.when.compile()):
+        named = fields_named(self.when.compile()) | set(self.facts) | {self.counted_from}
+        if self.period is not Period.PER_PERFORMANCE and CAUSE_PERFORMANCE_AT in named:
             raise _problem(
                 "cause_field_needs_per_performance",
                 f"`{CAUSE_PERFORMANCE_AT}` is the performance of the fact handled; only `per_performance` rules "
@@ -402,7 +403,7 @@ def evaluate_triggers(
                 person_id=person_id,
                 language=_language(after),
                 contact_points=tuple(contact_points(after, rule.purpose, as_of=as_of)) if rule.purpose else (),
-                facts={name: after.get(name) for name in rule.facts},
+                facts={name: judged.get(name) for name in rule.facts},
                 fired_at=as_of,
             )
         )

@@ -702,3 +702,12 @@ def test_a_placeholder_email_on_a_row_naming_nobody_else_is_refused_as_naming_no
 
     assert isinstance(outcome, RejectedRow)
     assert [error.code for error in outcome.errors] == ["person_unidentifiable"]
+
+
+def test_a_column_headed_date_that_the_mapping_names_as_the_date_does_not_date_the_performance() -> None:
+    mapping = load_mapping('columns:\n  date: "Date"\n')
+
+    with pytest.raises(CsvFormatError) as caught:
+        read(b"Courriel,Spectacle,Date,Montant\ne@example.com,Gala,2026-09-01 10:05,10\n", mapping)
+
+    assert caught.value.missing == ("performance_date",)

@@ -1,10 +1,11 @@
 """Segment and trigger files: the shipped ones load, and every kind of mistake is refused on its own line."""
 
+from datetime import UTC, datetime
 from textwrap import dedent
 
 import pytest
 
-from services.profile.domain.rules import Period, load_segments, load_triggers
+from services.profile.domain.rules import Period, evaluate_triggers, load_segments, load_triggers
 from shared.events.common import ConsentPurpose
 from shared.yaml_models import ConfigFileError
 
@@ -498,3 +499,54 @@ def test_the_performance_of_the_fact_handled_is_named_only_by_per_performance_ru
     )
     assert len(in_a_segment) == 1, in_a_segment
     assert "a segment has none" in in_a_segment[0][1]
+
+
+def test_the_performance_of_the_fact_handled_is_neither_counted_from_nor_copied_outside_per_performance_rules() -> None:
+    head = dedent(
+        """\
+        triggers:
+          thanks:
+            title: {fr: Merci, en: Thanks}
+            description: Thank.
+            when: {field: tickets_bought, op: gt, value: 0}
+        """
+    )
+    for rest in (
+        "    period: once\n    counted_from: cause.performance_at\n",
+        "    period: once\n    facts: [cause.performance_at]\n",
+    ):
+        problems = trigger_problems(head + rest)
+        assert len(problems) == 1, problems
+        assert "only `per_performance` rules handle one" in problems[0][1]
+
+
+def test_a_per_performance_rule_copies_the_start_of_the_performance_it_judged() -> None:
+    rules = load_triggers(
+        dedent(
+            """\
+            triggers:
+              thanks:
+                title: {fr: Merci, en: Thanks}
+                description: Thank.
+                when: {field: cause.performance_at, op: exists}
+                on: [parterre.ticket.scanned.v1]
+                period: per_performance
+                facts: [cause.performance_at]
+            """
+        )
+    )
+    curtain = datetime(2026, 11, 15, 19, 0, tzinfo=UTC)
+
+    (decision,) = evaluate_triggers(
+        rules,
+        {},
+        {},
+        as_of=curtain,
+        cause_event_type="parterre.ticket.scanned.v1",
+        cause_event_id="evt-1",
+        cause_performance_id="show-1",
+        cause_performance_at=curtain,
+        person_id="per_1",
+    )
+
+    assert decision.facts["cause.performance_at"] == curtain

@@ -617,3 +617,8 @@ def test_a_merge_looks_only_at_rules_counted_by_a_fixed_period_that_fire_when_th
 
     assert evaluate(conditions_only=True) == evaluate(conditions_only=False) & looked_at
     assert looked_at == {"subscription-offer-third-production", "high-value-patron"}
+
+
+def test_a_ticket_scanned_days_ahead_of_its_performance_is_not_thanked_yet() -> None:
+    assert "thank-you-after-performance" not in thanked(patron(), patron(), performance_at=AS_OF + timedelta(days=7))
+    assert "thank-you-after-performance" not in thanked(patron(), patron(), performance_at=AS_OF + timedelta(hours=4))
