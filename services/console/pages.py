@@ -247,6 +247,8 @@ class ReviewCard:
     left: Mapping[str, Any]
     right: Mapping[str, Any]
     compared: list[ComparedField]
+    # The profiles that could not be read: the fields shown empty are unknown, not absent.
+    failures: list[Failure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -271,9 +273,12 @@ async def review_queue(api: PlatformApi, token: str, limit: int = 20) -> ReviewQ
     )
     cards = []
     for item in items:
-        left = (_value(profiles[item["person_id"]]) or {}).get("fields", {})
-        right = (_value(profiles[item["candidate_person_id"]]) or {}).get("fields", {})
-        cards.append(ReviewCard(item, left, right, compare_for_review(left, right, item.get("agreements", {}))))
+        pair = (profiles[item["person_id"]], profiles[item["candidate_person_id"]])
+        left, right = ((_value(profile) or {}).get("fields", {}) for profile in pair)
+        # A person just created may have no profile yet (404): nothing to show, nothing failed.
+        failures = [profile for profile in pair if _value(profile) is None and not _not_found(profile)]
+        compared = compare_for_review(left, right, item.get("agreements", {}))
+        cards.append(ReviewCard(item, left, right, compared, failures))
     return ReviewQueue(cards, None)
 
 

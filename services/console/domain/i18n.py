@@ -103,7 +103,7 @@ def format_date(value: date | datetime | str | None, language: Language) -> str:
     if moment is None:
         return "—"
     if isinstance(moment, datetime):
-        moment = moment.astimezone(DISPLAY_ZONE).date()
+        moment = _local(moment).date()
     month = _MONTHS[language][moment.month - 1]
     if language is Language.FR:
         day = "1er" if moment.day == 1 else str(moment.day)
@@ -117,9 +117,18 @@ def format_datetime(value: datetime | str | None, language: Language) -> str:
         return "—"
     if not isinstance(moment, datetime):
         return format_date(moment, language)
-    local = moment.astimezone(DISPLAY_ZONE)
+    local = _local(moment)
     clock = f"{local.hour} h {local.minute:02d}" if language is Language.FR else f"{local:%H:%M}"
     return f"{format_date(local, language)}, {clock}"
+
+
+def _local(moment: datetime) -> datetime:
+    # A moment at the ends of the calendar (0001-01-01T00:00Z, which some systems send for "no date") has no local
+    # time before or after it: shown as given.
+    try:
+        return moment.astimezone(DISPLAY_ZONE)
+    except (OverflowError, ValueError):
+        return moment
 
 
 def format_number(value: int | float | Decimal | str | None, language: Language, *, decimals: int = 0) -> str:

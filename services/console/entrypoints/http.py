@@ -325,8 +325,18 @@ async def erase(
     require(active, Scope.PRIVACY_ERASE)
     if confirmation.strip().upper() not in pages.ERASE_CONFIRMATIONS:
         page = await pages.patron_page(context.deps.api, active, person_id, language)
+        # What was typed stays: fixing the word alone must not drop the reason or the choice never to re-create.
         return render(
-            request, context, language, "erase.html", active, status_code=422, page=page, error="erase.confirm_needed"
+            request,
+            context,
+            language,
+            "erase.html",
+            active,
+            status_code=422,
+            page=page,
+            error="erase.confirm_needed",
+            reason=reason,
+            do_not_readd=do_not_readd,
         )
     await pages.erase_person(context.deps.api, active.token, person_id, reason=reason, do_not_readd=do_not_readd)
     return _see("/patrons?done=erasure_requested")

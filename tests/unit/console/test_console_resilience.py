@@ -1,0 +1,153 @@
+"""The console facing data the services may legitimately return, and staff mistyping: each page still serves
+staff, and keeps what they typed."""
+
+from typing import Any
+
+import httpx
+
+from services.console.domain.roles import Role
+from services.profile.domain.profile import PROFILE_FIELD_NAMES
+from tests.unit.console.console_app import console_as, not_found
+
+PERSON: dict[str, Any] = {
+    "person_id": "per_1",
+    "status": "active",
+    "merged_into": None,
+    "created_at": "2026-01-01T00:00:00+00:00",
+    "identifiers": [],
+    "household": {"household_id": None, "members": []},
+    "merges": [],
+    "kept_apart_from": [],
+}
+PROFILE: dict[str, Any] = {
+    "person_id": "per_1",
+    "merged_into": None,
+    "segments": [],
+    # Every field a profile has, as profile answers: most of them empty.
+    "fields": dict.fromkeys(PROFILE_FIELD_NAMES)
+    | {"first_name": "Élise", "last_name": "Gagnon", "emails": [], "phones": []},
+    "triggers_fired": [],
+    "tickets": [],
+}
+
+
+def patron_platform(timeline: list[dict[str, Any]]) -> Any:
+    def platform(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/timeline"):
+            return httpx.Response(200, json={"items": timeline})
+        if path == "/v1/profiles/per_1":
+            return httpx.Response(200, json=PROFILE)
+        if path == "/v1/persons/per_1":
+            return httpx.Response(200, json=PERSON)
+        if path == "/v1/definitions":
+            return httpx.Response(200, json={"segments": [], "triggers": []})
+        return not_found(request)
+
+    return platform
+
+
+def test_a_patron_page_shows_an_event_dated_at_the_earliest_moment_ingest_accepts() -> None:
+    # Ingest accepts `0001-01-01T00:00:00Z` (.NET's DateTime.MinValue, what an upstream system sends for "unset").
+    opened = {"type": "parterre.email.opened.v1", "time": "0001-01-01T00:00:00Z", "source": "/orgs/o/mailchimp"}
+    browser, _ = console_as(patron_platform([{"number": 1, "event": opened}]), Role.VIEWER)
+
+    answer = browser.get("/patrons/per_1")
+
+    assert answer.status_code == 200, answer.text[-300:]
+    assert "0001" in answer.text
+
+
+def test_the_operations_page_lists_a_dead_letter_that_came_without_a_reason_header() -> None:
+    # shared/dead_letters.py: `reason: str | None`, "never fails, whatever its bytes or headers".
+    entry = {
+        "id": "parterre.identity.dlq:0:5",
+        "group": "parterre-identity",
+        "reason": None,
+        "error_type": None,
+        "attempts": None,
+        "dead_lettered_at": "2026-11-01T12:00:00+00:00",
+        "event_type": None,
+        "event_id": None,
+        "preview": "not json",
+        "replays": 0,
+    }
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/dead-letters":
+            return httpx.Response(200, json={"items": [entry] if request.url.host == "identity" else []})
+        if request.url.path in ("/readyz", "/metrics"):
+            return httpx.Response(200, text="")
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.OPERATIONS)
+
+    answer = browser.get("/operations")
+
+    assert answer.status_code == 200, answer.text[-300:]
+    assert "not json" in answer.text
+
+
+def test_an_erasure_refused_for_a_mistyped_word_keeps_the_reason_and_the_choice_typed() -> None:
+    browser, active = console_as(patron_platform([]), Role.PRIVACY)
+
+    answer = browser.post(
+        "/patrons/per_1/erase",
+        data={
+            "csrf_token": active.session.csrf_token,
+            "confirmation": "EFACER",
+            "reason": "Demande reçue par courriel le 3 mars",
+            "do_not_readd": "true",
+        },
+    )
+
+    assert answer.status_code == 422
+    assert "Demande reçue par courriel le 3 mars" in answer.text
+    assert "checked" in answer.text
+
+
+def test_the_review_page_says_so_when_the_profiles_to_compare_could_not_be_read() -> None:
+    item = {
+        "review_id": "rev_1",
+        "person_id": "per_1",
+        "candidate_person_id": "per_2",
+        "probability": 0.85,
+        "agreements": {"first_name": "exact", "last_name": "exact"},
+        "status": "pending",
+    }
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/review":
+            return httpx.Response(200, json={"items": [item]})
+        detail = {"code": "unavailable", "message": {"en": "Profile is down.", "fr": "Le service profil est arrêté."}}
+        return httpx.Response(503, json={"detail": detail})
+
+    browser, _ = console_as(platform, Role.REVIEWER)
+
+    answer = browser.get("/review")
+
+    # Every field shows "—" while "Prénom: concorde (identique)": the reviewer must be told the data is missing.
+    assert "Le service profil est arrêté." in answer.text
+
+
+def test_the_review_page_of_a_person_without_a_profile_yet_reports_no_failure() -> None:
+    item = {
+        "review_id": "rev_1",
+        "person_id": "per_1",
+        "candidate_person_id": "per_2",
+        "probability": 0.85,
+        "agreements": {},
+        "status": "pending",
+    }
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/review":
+            return httpx.Response(200, json={"items": [item]})
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.REVIEWER)
+
+    answer = browser.get("/review")
+
+    assert answer.status_code == 200
+    assert 'role="alert"' not in answer.text
