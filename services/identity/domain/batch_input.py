@@ -66,10 +66,26 @@ def decode_line(raw: bytes) -> tuple[str, bool]:
     Box offices and spreadsheets often export Windows-1252 (or Latin-1, which it extends): read as UTF-8 with
     replacement characters, Hélène would become `h l ne` and no longer match her other records.
     """
+    # Windows tools often start a UTF-8 file with a byte-order mark, even before text that is not UTF-8 after all.
+    raw = raw.removeprefix(_UTF8_BYTE_ORDER_MARK)
     try:
         return raw.decode("utf-8"), False
     except UnicodeDecodeError:
         return raw.decode("latin-1").translate(_WINDOWS_1252), True
+
+
+_UTF8_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+_UTF16_BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def is_utf16(start: bytes) -> bool:
+    """Whether a file starting with `start` is UTF-16 (what Windows PowerShell 5 writes with `>`): by its byte-order
+    mark, or by a NUL byte beside each ASCII character of a JSON line's opening."""
+    if start.startswith(_UTF16_BYTE_ORDER_MARKS):
+        return True
+    if len(start) < 4:
+        return False
+    return b"\x00\x00" in (start[1:4:2], start[0:3:2])
 
 
 def read_batch_line(line: str | bytes) -> BatchRecord | None:

@@ -3,6 +3,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import sys
@@ -25,6 +26,7 @@ from services.identity.batch import (
     write_final_assignments,
 )
 from services.identity.context import load_rules
+from services.identity.domain.batch_input import is_utf16
 from services.identity.domain.match_settings import load_match_settings
 from services.identity.domain.resolution import Matching
 from services.identity.estimation import (
@@ -154,6 +156,15 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     if not arguments.input.is_file():
         print(f"error: {arguments.input} is not a file", file=sys.stderr)
         return 2
+    if _utf16(arguments.input):
+        print(_UTF16_ERROR.format(path=arguments.input), file=sys.stderr)
+        return 2
+    # Said before the work, not after hours of it.
+    for option, path in (("--output", arguments.output), ("--report", arguments.report)):
+        if path is not None and (not path.parent.is_dir() or path.is_dir()):
+            where = f"{path} is a directory" if path.is_dir() else f"{path.parent} is not a directory"
+            print(f"error: {option}: {where}", file=sys.stderr)
+            return 2
     settings = IdentitySettings()
     if arguments.policy:
         settings = settings.model_copy(update={"identity_policy_file": str(arguments.policy)})
@@ -193,6 +204,10 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("error: interrupted; nothing written", file=sys.stderr)
             return 130
+        except OSError as exc:
+            # A disk full or a file refused: the output stays as it was.
+            print(f"error: {exc}; nothing written", file=sys.stderr)
+            return 1
         for problem in report.problems:
             print(problem, file=sys.stderr)
         hidden = report.skipped + report.warnings - len(report.problems)
@@ -209,22 +224,39 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         print(json.dumps(summary), file=sys.stderr)
         if arguments.report:
             problem_log.seek(0)
-            _write_report(arguments.report, summary, problem_log)
+            try:
+                with _written_whole(arguments.report) as report_file:
+                    _write_report(report_file, summary, problem_log)
+            except OSError as exc:
+                print(f"error: --report: {exc}", file=sys.stderr)
+                return 1
     return 0
 
 
-def _write_report(path: Path, summary: dict[str, Any], problem_log: Iterable[str]) -> None:
+@contextlib.contextmanager
+def _written_whole(path: Path) -> Iterator[IO[str]]:
+    """`path` opened for writing through a file beside it, put in its place once whole: an interruption or a
+    failure leaves the previous file as it was, never a cut one."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as written:
+            yield written
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _write_report(report: IO[str], summary: dict[str, Any], problem_log: Iterable[str]) -> None:
     """`summary` and every problem of `problem_log` (a JSON string a line) as one JSON object, a line at a time."""
-    with path.open("w", encoding="utf-8") as report:
-        report.write("{\n")
-        for key, value in summary.items():
-            report.write(f"  {json.dumps(key)}: {json.dumps(value)},\n")
-        report.write('  "problems": [')
-        first = True
-        for problem in problem_log:
-            report.write(("\n    " if first else ",\n    ") + problem.rstrip("\n"))
-            first = False
-        report.write("]\n}\n" if first else "\n  ]\n}\n")
+    report.write("{\n")
+    for key, value in summary.items():
+        report.write(f"  {json.dumps(key)}: {json.dumps(value)},\n")
+    report.write('  "problems": [')
+    first = True
+    for problem in problem_log:
+        report.write(("\n    " if first else ",\n    ") + problem.rstrip("\n"))
+        first = False
+    report.write("]\n}\n" if first else "\n  ]\n}\n")
 
 
 async def _resolve(
@@ -263,14 +295,28 @@ async def _resolve(
         )
         progress.finish(report.resolved, f"{report.skipped:,} skipped")
         assignments.seek(0)
-        with arguments.output.open("w", encoding="utf-8", newline="") as output:
+        with _written_whole(arguments.output) as output:
             await write_final_assignments(csv.reader(assignments), output, organisation_id=arguments.org, deps=deps)
     return report
+
+
+_UTF16_ERROR = (
+    "error: {path} is UTF-16 (as Windows PowerShell's > writes); save it as UTF-8, for instance with "
+    "Out-File -Encoding utf8; nothing read"
+)
+
+
+def _utf16(path: Path) -> bool:
+    with path.open("rb") as start:
+        return is_utf16(start.read(4))
 
 
 def _run_estimate(arguments: argparse.Namespace) -> int:
     if not arguments.input.is_file():
         print(f"error: {arguments.input} is not a file", file=sys.stderr)
+        return 2
+    if _utf16(arguments.input):
+        print(_UTF16_ERROR.format(path=arguments.input), file=sys.stderr)
         return 2
     if not arguments.output.parent.is_dir():
         print(f"error: --output: {arguments.output.parent} is not a directory", file=sys.stderr)

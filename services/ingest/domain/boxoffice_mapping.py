@@ -261,6 +261,12 @@ def load_mapping(yaml_text: str) -> ColumnMapping:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise MappingFileError([(mark.line + 1 if mark else 1, f"not valid YAML: {exc.problem}")]) from None
+    except yaml.reader.ReaderError as exc:
+        # A control character pasted in (a form feed from a word processor): YAML refuses the whole file.
+        line = yaml_text[: exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        reason = f"holds a control character (U+{code:04X}), which YAML does not allow: remove it"
+        raise MappingFileError([(line, reason)]) from None
     if root is None:
         return ColumnMapping()
     problems: list[tuple[int, str]] = []
@@ -389,9 +395,12 @@ def _date_format(value: str) -> str:
     if "%" not in value:
         raise ValueError("a date format uses strftime codes, such as %d/%m/%Y")
     try:
-        datetime.strptime(sample.strftime(value), value)
+        read_back = datetime.strptime(sample.strftime(value), value)
     except ValueError:
         raise ValueError(f"{value!r} cannot read back the dates it writes; try %d/%m/%Y") from None
+    if read_back.date() != sample.date():
+        # Without a year, every date would be read in 1900.
+        raise ValueError(f"{value!r} gives no whole date (day, month and year); try %d/%m/%Y")
     return value
 
 

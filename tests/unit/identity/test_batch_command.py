@@ -502,3 +502,75 @@ def test_ctrl_c_stops_a_long_run_at_once_and_writes_nothing(tmp_path: Path) -> N
     assert stderr.strip().splitlines()[-1] == "error: interrupted; nothing written"
     assert not output.exists()
     assert subprocess.run(["pgrep", "-f", str(source)], capture_output=True).returncode == 1
+
+
+HISTORY = (
+    {"record_id": "r1", "email": "elise@example.com", "first_name": "Élise", "last_name": "Gagnon"},
+    {"record_id": "r2", "email": "jean@example.com", "first_name": "Jean", "last_name": "Roy"},
+)
+
+
+@pytest.mark.parametrize("option", ["--output", "--report"])
+def test_an_output_or_report_in_a_missing_folder_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    nowhere = str(tmp_path / "nowhere" / "file")
+    options = ("--report", nowhere) if option == "--report" else ()
+    source = jsonl(tmp_path / "history.jsonl", *HISTORY)
+    output = nowhere if option == "--output" else str(tmp_path / "persons.csv")
+
+    code = main(["identity", "resolve", "--input", str(source), "--output", output, *options])
+
+    assert code == 2
+    assert capsys.readouterr().err.startswith(f"error: {option}: ")
+    assert not (tmp_path / "persons.csv").exists()
+
+
+def test_an_interruption_while_the_output_is_written_leaves_the_previous_one_as_it_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = tmp_path / "persons.csv"
+    output.write_text("record_id,person_id\nlast-year,per_kept\n", encoding="utf-8")
+    looked_up = 0
+    active_person = batch.active_person
+
+    async def interrupted_at_the_second(*arguments: Any) -> Any:
+        nonlocal looked_up
+        looked_up += 1
+        if looked_up == 2:
+            raise KeyboardInterrupt
+        return await active_person(*arguments)
+
+    monkeypatch.setattr(batch, "active_person", interrupted_at_the_second)
+
+    code = run(tmp_path, *HISTORY)
+
+    assert code == 130
+    assert "nothing written" in capsys.readouterr().err
+    assert output.read_text(encoding="utf-8") == "record_id,person_id\nlast-year,per_kept\n"
+    # No partial file left beside it.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["history.jsonl", "persons.csv"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_a_utf16_file_as_powershell_writes_it_is_refused_saying_so_before_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], encoding: str
+) -> None:
+    source = tmp_path / "history.jsonl"
+    source.write_bytes("".join(json.dumps(line) + "\r\n" for line in HISTORY).encode(encoding))
+
+    code = main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")])
+
+    assert code == 2
+    assert "is UTF-16" in capsys.readouterr().err
+    assert not (tmp_path / "persons.csv").exists()
+
+
+def test_a_first_line_with_a_byte_order_mark_before_windows_1252_text_loses_no_record(tmp_path: Path) -> None:
+    source = tmp_path / "history.jsonl"
+    source.write_bytes(b'\xef\xbb\xbf{"record_id": "r1", "first_name": "H\xe9l\xe8ne", "last_name": "Roy"}\r\n')
+
+    code = main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")])
+
+    assert code == 0
+    assert list(assignments(tmp_path)) == ["r1"]

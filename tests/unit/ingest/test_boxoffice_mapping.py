@@ -152,3 +152,21 @@ def test_every_problem_of_a_mapping_file_is_reported_at_once() -> None:
         load_mapping("columns:\n  prenom: A\n  nom: B\ncurrency: dollars\n")
 
     assert [line for line, _ in caught.value.problems] == [2, 3, 4]
+
+
+@pytest.mark.parametrize("character", ["\x07", "\x0c", "\x1a", "\x90"])
+def test_a_control_character_pasted_in_a_mapping_is_refused_on_its_line(character: str) -> None:
+    with pytest.raises(MappingFileError) as raised:
+        load_mapping(f"date_format: '%d/%m/%Y'\ncolumns:\n  email: Courriel{character}\n")
+
+    assert raised.value.problems == [
+        (3, f"holds a control character (U+{ord(character):04X}), which YAML does not allow: remove it")
+    ]
+
+
+@pytest.mark.parametrize("date_format", ["%d/%m", "%d/%m %H:%M", "%H:%M", "%m/%Y"])
+def test_a_date_format_without_a_whole_date_is_refused_as_it_would_date_every_row_in_1900(date_format: str) -> None:
+    with pytest.raises(MappingFileError) as raised:
+        load_mapping(f'date_format: "{date_format}"\n')
+
+    assert "gives no whole date" in raised.value.problems[0][1]
