@@ -14,6 +14,7 @@ import pytest
 
 from services.identity import batch
 from services.identity.batch import LineOrderClock
+from services.identity.handlers import active_person
 from shared.cli import main
 
 ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
@@ -532,7 +533,6 @@ def test_an_interruption_while_the_output_is_written_leaves_the_previous_one_as_
     output = tmp_path / "persons.csv"
     output.write_text("record_id,person_id\nlast-year,per_kept\n", encoding="utf-8")
     looked_up = 0
-    active_person = batch.active_person
 
     async def interrupted_at_the_second(*arguments: Any) -> Any:
         nonlocal looked_up
@@ -541,7 +541,7 @@ def test_an_interruption_while_the_output_is_written_leaves_the_previous_one_as_
             raise KeyboardInterrupt
         return await active_person(*arguments)
 
-    monkeypatch.setattr(batch, "active_person", interrupted_at_the_second)
+    monkeypatch.setattr("services.identity.batch.active_person", interrupted_at_the_second)
 
     code = run(tmp_path, *HISTORY)
 
