@@ -278,12 +278,19 @@ def contribution(event: ProfileEvent) -> ProfileState:
     stamp = Stamp(event.time, event.event_id)
     chosen = isinstance(event.data, PersonDetailsUpdatedV1) and "locale" in event.data.changed_fields
     fields = _identity(event.data.person, stamp, language_chosen=chosen)
+    if isinstance(event.data, _DEAD_ADDRESS_FACTS):
+        # The address bounced or was cleaned: no sign the patron still uses it, so it is not made the latest one
+        # (the first of `emails`, which tools write to); known from another fact, it keeps that fact's moment.
+        fields.pop("emails", None)
     fields["sources"] = frozenset({event.source})
     if event.data.person.external_id is not None:
         fields["external_ids"] = frozenset({external_key(event.data.person.source, event.data.person.external_id)})
     fields["latest_event_at"] = event.time
     fields.update(_facts(event.data, stamp, event.source))
     return ProfileState(**fields)
+
+
+_DEAD_ADDRESS_FACTS = (EmailBouncedV1, NewsletterCleanedV1)
 
 
 def _identity(person: PersonRef, stamp: Stamp, *, language_chosen: bool) -> dict[str, Any]:
