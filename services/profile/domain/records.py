@@ -70,12 +70,15 @@ class TicketRecord:
 
     @property
     def held(self) -> Acquisition | None:
-        """The acquisition of a ticket the person still holds: bought, neither refunded nor given in exchange."""
-        return self.acquired if self.refunded is None and self.exchanged is None else None
+        """The acquisition of a ticket the person still holds: bought, not refunded, and not given in exchange since
+        (exchanged away then back under its id, it is held again)."""
+        if self.refunded is not None or self.acquired is None:
+            return None
+        return self.acquired if self.exchanged is None or self.acquired.stamp > self.exchanged else None
 
 
 TICKET_MERGE = field_by_field(
-    check_table(TicketRecord, {"acquired": MOST_RECENT, "refunded": OLDEST, "exchanged": OLDEST, "bought": OLDEST})
+    check_table(TicketRecord, {"acquired": MOST_RECENT, "refunded": OLDEST, "exchanged": MOST_RECENT, "bought": OLDEST})
 )
 
 

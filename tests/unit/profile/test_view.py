@@ -377,6 +377,19 @@ def test_an_exchange_moves_tickets_to_another_performance_and_keeps_the_spend() 
     assert fields["no_shows"] == 1
 
 
+def test_a_ticket_exchanged_away_and_back_under_its_first_id_is_held_again() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, "T-1"),
+            exchange(BOUGHT + days(1), ["T-1"], GISELLE, ["T-5"]),
+            exchange(BOUGHT + days(2), ["T-5"], BELLES_SOEURS, ["T-1"]),
+        ],
+        when=BOUGHT + days(3),
+    )
+
+    assert pick(fields, "tickets_bought", "productions") == {"tickets_bought": 1, "productions": 1}
+
+
 def test_a_scan_counts_attendance_once_per_performance() -> None:
     fields = profile(
         [
