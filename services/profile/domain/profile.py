@@ -261,7 +261,7 @@ def fold(events: Iterable[ProfileEvent]) -> ProfileState:
     for event in events:
         kept = unique.get(event.event_id)
         # One id is one fact; should two deliveries differ, the choice must not depend on their order.
-        if kept is None or (event.time, event.type) < (kept.time, kept.type):
+        if kept is None or _comes_first(event, kept):
             unique[event.event_id] = event
     parts = [contribution(event) for event in unique.values()]
     # Pairwise, like a tournament: each record is copied log n times, not once per event.
@@ -271,6 +271,13 @@ def fold(events: Iterable[ProfileEvent]) -> ProfileState:
             for index in range(0, len(parts), 2)
         ]
     return parts[0] if parts else EMPTY_PROFILE
+
+
+def _comes_first(event: ProfileEvent, other: ProfileEvent) -> bool:
+    """A total order of two deliveries of one event id: by time and type, then (rarely reached) by content."""
+    if (event.time, event.type) != (other.time, other.type):
+        return (event.time, event.type) < (other.time, other.type)
+    return (event.source, event.data.model_dump_json()) < (other.source, other.data.model_dump_json())
 
 
 def contribution(event: ProfileEvent) -> ProfileState:

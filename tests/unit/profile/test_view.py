@@ -848,3 +848,10 @@ def test_engagement_is_at_most_100() -> None:
     ]
 
     assert profile(history, when=now)["engagement_score"] == 100
+
+
+def test_two_deliveries_of_one_event_id_that_differ_fold_alike_in_either_order() -> None:
+    first = replace(purchase(BOUGHT, BELLES_SOEURS, "T-1", price="54.50"), event_id="evt-same")
+    second = replace(purchase(BOUGHT, BELLES_SOEURS, "T-1", price="32.00"), event_id="evt-same")
+
+    assert fold([first, second]) == fold([second, first])
