@@ -66,8 +66,6 @@ def decode_line(raw: bytes) -> tuple[str, bool]:
     Box offices and spreadsheets often export Windows-1252 (or Latin-1, which it extends): read as UTF-8 with
     replacement characters, Hélène would become `h l ne` and no longer match her other records.
     """
-    # Windows tools often start a UTF-8 file with a byte-order mark, even before text that is not UTF-8 after all.
-    raw = raw.removeprefix(_UTF8_BYTE_ORDER_MARK)
     try:
         return raw.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -95,7 +93,9 @@ def read_batch_line(line: str | bytes) -> BatchRecord | None:
     """
     warnings: list[str] = []
     if isinstance(line, bytes):
-        line, fell_back = decode_line(line)
+        # Windows tools often start a UTF-8 file with a byte-order mark, even before text that is not UTF-8 after
+        # all: read as Windows-1252, the mark would become `ï»¿` before the record.
+        line, fell_back = decode_line(line.removeprefix(_UTF8_BYTE_ORDER_MARK))
         if fell_back:
             warnings.append(NOT_UTF8_WARNING)
     # Windows tools often start a UTF-8 file with a byte-order mark; it is no part of the first record. Without

@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from services.identity.domain.batch_input import (
@@ -94,6 +94,8 @@ def test_the_bytes_windows_1252_leaves_undefined_are_read_as_latin_1() -> None:
 
 
 @given(raw=st.binary(max_size=40))
+@example(raw=b"\xef\xbb\xbf")
+@example(raw=b'\xef\xbb\xbf{"first_name": "H\xe9l\xe8ne"}')
 def test_any_bytes_are_read_as_text_one_character_a_byte_unless_they_are_utf8(raw: bytes) -> None:
     text, fell_back = decode_line(raw)
     if fell_back:
