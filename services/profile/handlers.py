@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 from uuid import UUID, uuid5
 
-from services.profile.domain.history import ProfileEvent, performance_of, performance_start_of, profile_event
+from services.profile.domain.history import ProfileEvent, performance_about, profile_event
 from services.profile.domain.lookups import lookup_keys, personal_details
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
 from services.profile.domain.rules import (
@@ -1695,6 +1695,7 @@ def _announced(
     outputs.extend(_segment_events(organisation_id, person_id, cause, as_of, changes.entered, changes.exited))
     triggers: tuple[Envelope, ...] = ()
     if cause.fires_triggers or merged_in is not None:
+        performance = None if cause.fact is None else performance_about(cause.fact.data)
         decisions = evaluate_triggers(
             rules.triggers,
             before,
@@ -1702,8 +1703,8 @@ def _announced(
             as_of=as_of,
             cause_event_type=None if cause.fact is None else cause.fact.type,
             cause_event_id=None if cause.fact is None else cause.fact.event_id,
-            cause_performance_id=None if cause.fact is None else performance_of(cause.fact.data),
-            cause_performance_at=None if cause.fact is None else performance_start_of(cause.fact.data),
+            cause_performance_id=None if performance is None else performance.performance_id,
+            cause_performance_at=None if performance is None else performance.starts_at,
             person_id=person_id,
             conditions_only=merged_in is not None,
         )

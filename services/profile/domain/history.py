@@ -25,7 +25,7 @@ from shared.events.audience import (
     TicketRefundedV1,
     TicketScannedV1,
 )
-from shared.events.common import EventData
+from shared.events.common import EventData, PerformanceRef
 from shared.events.envelope import Envelope
 from shared.events.identity import PersonResolvedV1
 from shared.events.registry import event_type_of, parse_data
@@ -72,23 +72,13 @@ class ProfileEvent:
     source: str
 
 
-def performance_of(data: EventData) -> str | None:
-    """The id of the performance a fact is about (see `PERFORMANCE_FACTS`); None for a fact about none."""
+def performance_about(data: EventData) -> PerformanceRef | None:
+    """The performance a fact is about (see `PERFORMANCE_FACTS`): its id and start; None for a fact about none."""
     match data:
         case TicketPurchasedV1() | TicketScannedV1():
-            return data.performance.performance_id
+            return data.performance
         case TicketExchangedV1():
-            return data.to_performance.performance_id
-    return None
-
-
-def performance_start_of(data: EventData) -> datetime | None:
-    """When the performance a fact is about starts; None for a fact about none."""
-    match data:
-        case TicketPurchasedV1() | TicketScannedV1():
-            return data.performance.starts_at
-        case TicketExchangedV1():
-            return data.to_performance.starts_at
+            return data.to_performance
     return None
 
 

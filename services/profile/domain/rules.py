@@ -366,7 +366,7 @@ def evaluate_triggers(
     per-event rule fires whenever its condition holds (see `TriggerRule.fires_while_true`), so the caller must store
     each dedupe key under a unique index and publish only decisions whose key is new. For the time sweep, pass the
     profile as both `before` and `after` and no cause: rules restricted by `on` and per-event rules then skip.
-    `cause_performance_id` is the performance the causing fact is about (`history.performance_of`), which keys
+    `cause_performance_id` is the performance the causing fact is about (`history.performance_about`), which keys
     `per_performance` rules; without it they skip; `cause_performance_at`, its start, is the condition's
     `cause.performance_at`. With `conditions_only` (a merge), only the rules that fire when
     their condition comes to hold, counted by a fixed period, are looked at: time-based ones are the sweep's, and a

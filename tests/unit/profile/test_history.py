@@ -8,7 +8,7 @@ import pytest
 from services.profile.domain.history import (
     PERFORMANCE_FACTS,
     PROFILE_FACTS,
-    performance_of,
+    performance_about,
     profile_event,
     resolved_profile_event,
 )
@@ -58,11 +58,17 @@ def test_every_upstream_fact_but_privacy_requests_changes_a_profile(registered: 
 
 
 def test_tickets_bought_exchanged_or_scanned_name_their_performance_and_other_facts_none() -> None:
-    performances = {model: performance_of(model.model_validate(EXAMPLES[model])) for model in PROFILE_FACTS}
+    performances = {model: performance_about(model.model_validate(EXAMPLES[model])) for model in PROFILE_FACTS}
     assert {model for model, performance in performances.items() if performance is not None} == set(PERFORMANCE_FACTS)
-    assert performances[TicketScannedV1] == EXAMPLES[TicketScannedV1]["performance"]["performance_id"]
-    assert performances[TicketPurchasedV1] == EXAMPLES[TicketPurchasedV1]["performance"]["performance_id"]
-    assert performances[TicketExchangedV1] == EXAMPLES[TicketExchangedV1]["to_performance"]["performance_id"]
+    for model, field in (
+        (TicketScannedV1, "performance"),
+        (TicketPurchasedV1, "performance"),
+        (TicketExchangedV1, "to_performance"),
+    ):
+        performance = performances[model]
+        assert performance is not None
+        assert performance.performance_id == EXAMPLES[model][field]["performance_id"]
+        assert performance.starts_at == datetime.fromisoformat(EXAMPLES[model][field]["starts_at"])
 
 
 def test_a_profile_event_keeps_the_id_type_and_data_and_names_the_upstream_system() -> None:
