@@ -308,18 +308,7 @@ async def erase_form(
     if page.redirect_to is not None:
         return _see(f"/patrons/{quote(page.redirect_to)}/erase")
     status_code = _patron_status(page)
-    return render(
-        request,
-        context,
-        language,
-        "erase.html",
-        active,
-        status_code=status_code,
-        page=page,
-        error=None,
-        reason="",
-        do_not_readd=False,
-    )
+    return render(request, context, language, "erase.html", active, status_code=status_code, page=page, error=None)
 
 
 @router.post("/patrons/{person_id}/erase")
