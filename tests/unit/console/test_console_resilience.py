@@ -106,19 +106,20 @@ def test_an_erasure_refused_for_a_mistyped_word_keeps_the_reason_and_the_choice_
     assert "checked" in answer.text
 
 
-def test_the_review_page_says_so_when_the_profiles_to_compare_could_not_be_read() -> None:
-    item = {
-        "review_id": "rev_1",
-        "person_id": "per_1",
-        "candidate_person_id": "per_2",
-        "probability": 0.85,
-        "agreements": {"first_name": "exact", "last_name": "exact"},
-        "status": "pending",
-    }
+REVIEW_ITEM = {
+    "review_id": "rev_1",
+    "person_id": "per_1",
+    "candidate_person_id": "per_2",
+    "probability": 0.85,
+    "agreements": {"first_name": "exact", "last_name": "exact"},
+    "status": "pending",
+}
 
+
+def test_the_review_page_says_so_when_the_profiles_to_compare_could_not_be_read() -> None:
     def platform(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/review":
-            return httpx.Response(200, json={"items": [item]})
+            return httpx.Response(200, json={"items": [REVIEW_ITEM]})
         detail = {"code": "unavailable", "message": {"en": "Profile is down.", "fr": "Le service profil est arrêté."}}
         return httpx.Response(503, json={"detail": detail})
 
@@ -131,18 +132,9 @@ def test_the_review_page_says_so_when_the_profiles_to_compare_could_not_be_read(
 
 
 def test_the_review_page_of_a_person_without_a_profile_yet_reports_no_failure() -> None:
-    item = {
-        "review_id": "rev_1",
-        "person_id": "per_1",
-        "candidate_person_id": "per_2",
-        "probability": 0.85,
-        "agreements": {},
-        "status": "pending",
-    }
-
     def platform(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/review":
-            return httpx.Response(200, json={"items": [item]})
+            return httpx.Response(200, json={"items": [REVIEW_ITEM]})
         return not_found(request)
 
     browser, _ = console_as(platform, Role.REVIEWER)

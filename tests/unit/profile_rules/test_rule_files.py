@@ -463,6 +463,18 @@ RULE_HEAD = """\
             id="counted from with season",
         ),
         pytest.param("purpose: sms", 2, "`triggers.donors.period`: Field required", id="period missing"),
+        pytest.param(
+            "period: once\ncounted_from: cause.performance_at",
+            2,
+            "only `per_performance` rules handle one",
+            id="counted from the performance handled outside a per-performance rule",
+        ),
+        pytest.param(
+            "period: once\nfacts: [cause.performance_at]",
+            2,
+            "only `per_performance` rules handle one",
+            id="the performance handled in the facts of a rule not per performance",
+        ),
     ],
 )
 def test_a_mistake_in_a_rule_is_refused_on_its_line(rest: str, line: int, message: str) -> None:
@@ -499,25 +511,6 @@ def test_the_performance_of_the_fact_handled_is_named_only_by_per_performance_ru
     )
     assert len(in_a_segment) == 1, in_a_segment
     assert "a segment has none" in in_a_segment[0][1]
-
-
-def test_the_performance_of_the_fact_handled_is_neither_counted_from_nor_copied_outside_per_performance_rules() -> None:
-    head = dedent(
-        """\
-        triggers:
-          thanks:
-            title: {fr: Merci, en: Thanks}
-            description: Thank.
-            when: {field: tickets_bought, op: gt, value: 0}
-        """
-    )
-    for rest in (
-        "    period: once\n    counted_from: cause.performance_at\n",
-        "    period: once\n    facts: [cause.performance_at]\n",
-    ):
-        problems = trigger_problems(head + rest)
-        assert len(problems) == 1, problems
-        assert "only `per_performance` rules handle one" in problems[0][1]
 
 
 def test_a_per_performance_rule_copies_the_start_of_the_performance_it_judged() -> None:
