@@ -343,6 +343,28 @@ class ShopOrderRefundedV1(AudienceFact):
     )
 
 
+class ShopOrderCancelledV1(AudienceFact):
+    """A shop order was cancelled: it no longer counts as a purchase, whatever was refunded of it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "person": {"source": "shopify-boutique", "external_id": "207119551"},
+                    "order_id": "450789469",
+                    "reason": "customer",
+                }
+            ]
+        }
+    )
+
+    order_id: ExternalId = Field(description="The cancelled order.")
+    reason: ShortText | None = Field(
+        default=None,
+        description="Why, as the shop says it, e.g. Shopify's `customer`, `inventory`, `fraud`, `declined`, `staff`.",
+    )
+
+
 class DonationMadeV1(AudienceFact):
     """A donation was made (one-off, or one instalment of a recurring gift)."""
 

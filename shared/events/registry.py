@@ -80,6 +80,11 @@ EVENT_TYPES: tuple[EventType, ...] = (
     _upstream(
         "parterre.shop.order_refunded.v1", audience.ShopOrderRefundedV1, "A shop order was refunded, wholly or partly."
     ),
+    _upstream(
+        "parterre.shop.order_cancelled.v1",
+        audience.ShopOrderCancelledV1,
+        "A shop order was cancelled: it no longer counts as a purchase.",
+    ),
     _upstream("parterre.donation.made.v1", audience.DonationMadeV1, "A donation or a recurring gift instalment."),
     _upstream("parterre.newsletter.subscribed.v1", audience.NewsletterSubscribedV1, "A person joined a mailing list."),
     _upstream(

@@ -25,6 +25,7 @@ from shared.events import (
     PersonErasureRequestedV1,
     PersonRef,
     PrivacyAccessRequestedV1,
+    ShopOrderCancelledV1,
     ShopOrderLine,
     ShopOrderPlacedV1,
     ShopOrderRefundedV1,
@@ -155,7 +156,35 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
         anchor=anchor,
         time=time,
     )
+    # An order delivered again after its cancellation (a replay, `orders/paid` late) still says it was cancelled.
+    if (cancelled_at := order["cancelled_at"].timestamp()) is not None:
+        drafts += _cancellation(order, placed.order_id, placed.person, cancelled_at, context)
     return drafts
+
+
+def _order_cancelled(order: JsonNode, context: _Context) -> list[Draft]:
+    if order["test"].flag():
+        return []
+    order_id = order["id"].identifier(required=True)
+    customer = order["customer"]
+    person = _order_person(order, customer if customer.is_object() else None, context)
+    cancelled_at = order["cancelled_at"].timestamp() or context.received_at
+    if context.problems or person is None or order_id is None:
+        return []
+    return _cancellation(order, order_id, person, cancelled_at, context)
+
+
+def _cancellation(order: JsonNode, order_id: str, person: PersonRef, time: datetime, context: _Context) -> list[Draft]:
+    """The cancellation of an order, one fact however often Shopify tells it (its id is the order's)."""
+    cancelled = context.problems.validate(
+        ShopOrderCancelledV1,
+        {"person": person, "order_id": order_id, "reason": order["cancel_reason"].text()},
+        {"order_id": "id", "reason": "cancel_reason"},
+        whole="$",
+    )
+    if cancelled is None:
+        return []
+    return [Draft(cancelled, ("shopify", "order-cancelled", order_id), time, subject=f"order/{order_id}")]
 
 
 def _line(line: JsonNode, currency: str | None, language: Language) -> ShopOrderLine | None:
@@ -604,6 +633,7 @@ def _digest(document: Any) -> str:
 _READERS: dict[str, _TopicReader] = {
     "orders/create": _order_placed,
     "orders/paid": _order_placed,
+    "orders/cancelled": _order_cancelled,
     "refunds/create": _refunded,
     "customers/create": _customer_details,
     "customers/update": _customer_details,

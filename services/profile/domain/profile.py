@@ -75,6 +75,7 @@ from shared.events.audience import (
     NewsletterSubscribedV1,
     NewsletterUnsubscribedV1,
     PersonDetailsUpdatedV1,
+    ShopOrderCancelledV1,
     ShopOrderPlacedV1,
     ShopOrderRefundedV1,
     SocialEngagedV1,
@@ -390,6 +391,8 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             }
         case ShopOrderRefundedV1():
             return {"shop_orders": {data.order_id: ShopOrderRecord(refunded=data.amount.amount)}}
+        case ShopOrderCancelledV1():
+            return {"shop_orders": {data.order_id: ShopOrderRecord(cancelled=stamp)}}
         case DonationMadeV1():
             return {
                 "donations": 1,
@@ -636,7 +639,8 @@ def view(
     - `season.*`: tickets held for performances of that season, at their face value.
     - `subscription_spend`: the price of every season pass and membership bought or renewed.
     - `first_purchase_at`, `last_purchase_at`: tickets and passes. RFM and the lifecycle count every transaction
-      (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders not refunded in full.
+      (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders neither cancelled nor refunded
+      in full.
     - `newsletter_status`: `subscribed` if subscribed to any list, else the latest status of any list.
     - `rfm.*` and `lifecycle_stage` are None for someone who never bought or gave anything.
     """

@@ -111,22 +111,33 @@ class ShopPlacement:
 
 @dataclass(frozen=True, slots=True)
 class ShopOrderRecord:
-    """One shop order: what was paid when it was placed, and what was refunded since."""
+    """One shop order: what was paid when it was placed, what was refunded since, and when it was cancelled."""
 
     placed: ShopPlacement | None = None
     refunded: Decimal = Decimal(0)
+    # A cancelled order is no purchase, even when nothing was refunded: one placed and never paid for has no refund.
+    cancelled: Stamp | None = None
 
     @property
     def kept(self) -> ShopPlacement | None:
-        """The placement of an order the person kept: placed, and not refunded in full."""
-        if self.placed is None or (self.refunded > 0 and self.refunded >= self.placed.total):
+        """The placement of an order the person kept: placed, neither cancelled nor refunded in full."""
+        if (
+            self.placed is None
+            or self.cancelled is not None
+            or (self.refunded > 0 and self.refunded >= self.placed.total)
+        ):
             return None
         return self.placed
 
     @property
     def net(self) -> Decimal:
-        """What the person paid and kept; a refund of an order not (yet) in this history counts for nothing."""
-        return Decimal(0) if self.placed is None else max(self.placed.total - self.refunded, Decimal(0))
+        """What the person paid and kept; a refund of an order not (yet) in this history counts for nothing, and a
+        cancelled order nothing at all, so its refunds are not taken twice from the spend."""
+        if self.placed is None or self.cancelled is not None:
+            return Decimal(0)
+        return max(self.placed.total - self.refunded, Decimal(0))
 
 
-SHOP_ORDER_MERGE: Strategy = field_by_field(check_table(ShopOrderRecord, {"placed": MOST_RECENT, "refunded": SUM}))
+SHOP_ORDER_MERGE: Strategy = field_by_field(
+    check_table(ShopOrderRecord, {"placed": MOST_RECENT, "refunded": SUM, "cancelled": OLDEST})
+)

@@ -173,6 +173,23 @@ async def test_a_refund_after_its_order_lands_as_the_orders_customer_on_the_same
     assert refund_key == order_key
 
 
+async def test_a_cancelled_order_lands_once_as_its_customers_cancellation_on_the_orders_key(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    placed = await _post_shopify(ingest, "orders-create", "orders/create")
+    cancelled = await _post_shopify(ingest, "orders-cancelled", "orders/cancelled")
+    told_again = await _post_shopify(ingest, "orders-cancelled", "orders/cancelled")
+
+    assert cancelled == {"published": 1, "duplicates": 0, "awaiting_order": 0}
+    assert told_again == {"published": 0, "duplicates": 1, "awaiting_order": 0}
+    records = await facts.read(expected=placed["published"] + 1)
+    [(order_key, order)] = _of_type(records, "parterre.shop.order_placed.v1")
+    [(cancellation_key, cancellation)] = _of_type(records, "parterre.shop.order_cancelled.v1")
+    assert cancellation.data["order_id"] == order.data["order_id"]
+    assert cancellation.data["person"]["external_id"] == "7012345678"
+    assert cancellation_key == order_key
+
+
 async def test_a_refund_before_its_order_waits_and_lands_with_the_order_as_its_customer(
     ingest: IngestHarness, facts: TopicTail
 ) -> None:

@@ -123,6 +123,7 @@ BAD_EXAMPLES: list[tuple[str, Mutation, str]] = [
         "data.lines.1.product_name",
     ),
     ("parterre.shop.order_refunded.v1", without("order_id"), "data.order_id"),
+    ("parterre.shop.order_cancelled.v1", replaced("reason", ""), "data.reason"),
     ("parterre.donation.made.v1", replaced("amount.currency", "CA$"), "data.amount.currency"),
     ("parterre.donation.made.v1", replaced("recurring", "peut-être"), "data.recurring"),
     ("parterre.newsletter.subscribed.v1", without("list_id"), "data.list_id"),

@@ -30,6 +30,7 @@ from shared.events import (
     PersonErasureRequestedV1,
     PersonRef,
     PrivacyAccessRequestedV1,
+    ShopOrderCancelledV1,
     ShopOrderPlacedV1,
     ShopOrderRefundedV1,
     SourceRedactionRequestedV1,
@@ -223,13 +224,60 @@ def test_a_refund_names_its_order_the_amount_paid_back_and_the_refunded_skus() -
     assert envelopes[0].time == datetime.fromisoformat("2026-10-06T09:12:44-04:00")
 
 
-@pytest.mark.parametrize("topic", ["orders/create", "orders/paid"])
+@pytest.mark.parametrize("topic", ["orders/create", "orders/paid", "orders/cancelled"])
 def test_a_test_order_is_no_sale_and_gives_no_event(topic: str) -> None:
     # Shopify's Order resource: `test` says whether the order was placed in test mode (its Bogus Gateway).
     order = {**shopify_payload("orders-create"), "test": True}
 
     assert events(topic, order) == []
     assert events(topic, {**order, "test": False}) != []
+
+
+def test_a_cancelled_order_becomes_an_order_cancelled_by_its_buyer_at_its_cancellation_time() -> None:
+    [envelope] = events("orders/cancelled", shopify_payload("orders-cancelled"))
+
+    cancelled = parse_data(envelope)
+    assert isinstance(cancelled, ShopOrderCancelledV1)
+    assert (cancelled.order_id, cancelled.reason) == ("5512345678901", "customer")
+    assert (cancelled.person.external_id, cancelled.person.email) == ("7012345678", "helene.damours@example.ca")
+    assert envelope.type == "parterre.shop.order_cancelled.v1"
+    assert envelope.time == datetime.fromisoformat("2026-10-03T09:12:44-04:00")
+
+
+def test_a_cancellation_told_again_is_one_fact_and_never_the_orders_placement() -> None:
+    cancelled = events("orders/cancelled", shopify_payload("orders-cancelled"))
+    placed = events("orders/create", shopify_payload("orders-create"))
+
+    assert cancelled == events("orders/cancelled", shopify_payload("orders-cancelled"))
+    assert {envelope.id for envelope in cancelled}.isdisjoint(envelope.id for envelope in placed)
+
+
+def test_an_order_delivered_after_its_cancellation_gives_its_placement_and_the_same_cancellation() -> None:
+    # `orders/paid` or a replay may come after `orders/cancelled`: the order it carries says it was cancelled.
+    order = {**shopify_payload("orders-cancelled")}
+    cancellation = events("orders/cancelled", order)
+
+    envelopes = events("orders/paid", order)
+
+    assert types_of(envelopes)[0] == "parterre.shop.order_placed.v1"
+    assert [envelope for envelope in envelopes if envelope.type == "parterre.shop.order_cancelled.v1"] == cancellation
+    assert "parterre.shop.order_cancelled.v1" not in types_of(events("orders/paid", shopify_payload("orders-paid")))
+
+
+def test_a_cancellation_without_its_time_is_dated_when_it_was_received() -> None:
+    [envelope] = events("orders/cancelled", {**shopify_payload("orders-cancelled"), "cancelled_at": None})
+
+    assert envelope.time == RECEIVED_AT
+
+
+def test_a_cancellation_without_its_order_id_is_refused_naming_it() -> None:
+    order = shopify_payload("orders-cancelled")
+    del order["id"]
+
+    with pytest.raises(AdapterError) as caught:
+        events("orders/cancelled", order)
+
+    assert [error.field for error in caught.value.errors] == ["id"]
 
 
 def test_the_refund_of_a_test_order_gives_no_event() -> None:
@@ -537,6 +585,7 @@ def _paths(node: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | in
 FIXTURE_OF_TOPIC = {
     "orders/create": "orders-create",
     "orders/paid": "orders-paid",
+    "orders/cancelled": "orders-cancelled",
     "refunds/create": "refunds-create",
     "customers/create": "customers-create",
     "customers/update": "customers-update",

@@ -21,6 +21,7 @@ from shared.events import (
     NewsletterSubscribedV1,
     NewsletterUnsubscribedV1,
     PersonDetailsUpdatedV1,
+    ShopOrderCancelledV1,
     ShopOrderPlacedV1,
     ShopOrderRefundedV1,
     SocialEngagedV1,
@@ -163,6 +164,10 @@ def shop_order(
 
 def shop_refund(when: datetime, *, order_id: str = "450789469", amount: str = "17.95") -> ProfileEvent:
     return fact(ShopOrderRefundedV1, when, order_id=order_id, amount=money(amount))
+
+
+def shop_cancellation(when: datetime, *, order_id: str = "450789469", reason: str | None = "customer") -> ProfileEvent:
+    return fact(ShopOrderCancelledV1, when, order_id=order_id, reason=reason)
 
 
 def donation(when: datetime, amount: str = "100.00", *, donation_id: str | None = None) -> ProfileEvent:

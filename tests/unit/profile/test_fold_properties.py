@@ -28,6 +28,7 @@ from tests.unit.profile.facts import (
     purchase,
     refund,
     scan,
+    shop_cancellation,
     shop_order,
     shop_refund,
     social,
@@ -93,6 +94,7 @@ KINDS: list[FactDraw] = [
         categories=tuple(draw(st.lists(st.sampled_from(["livres", "affiches"]), max_size=2, unique=True))),
     ),
     lambda draw, when: shop_refund(when, order_id=draw(st.sampled_from(["S-1", "S-2"])), amount=draw(PRICES)),
+    lambda draw, when: shop_cancellation(when, order_id=draw(st.sampled_from(["S-1", "S-2"]))),
     lambda draw, when: donation(when, draw(PRICES).replace("0.00", "5.00")),
     lambda draw, when: newsletter(
         draw(st.sampled_from(["subscribed", "unsubscribed", "cleaned"])),

@@ -30,6 +30,7 @@ from tests.unit.profile.facts import (
     purchase,
     refund,
     scan,
+    shop_cancellation,
     shop_order,
     shop_refund,
     social,
@@ -572,6 +573,50 @@ def test_an_order_refunded_in_full_no_longer_counts() -> None:
         "shop_spend": Decimal("38.59"),
         "last_order_at": BOUGHT,
         "shop_categories": ["livres"],
+    }
+
+
+@pytest.mark.parametrize("cancelled_first", [False, True])
+def test_a_cancelled_order_counts_for_nothing_whichever_comes_first(cancelled_first: bool) -> None:
+    # An order placed and never paid for (a manual payment) is cancelled with no refund to take it back.
+    history = [
+        shop_order(BOUGHT, order_id="1", total="38.59", categories=("livres",)),
+        shop_order(BOUGHT + days(3), order_id="2", total="25.00", categories=("affiches",)),
+        shop_cancellation(BOUGHT + days(4), order_id="2"),
+    ]
+
+    fields = profile(history[::-1] if cancelled_first else history)
+
+    assert pick(fields, "shop_orders", "shop_spend", "last_order_at", "shop_categories", "rfm.frequency") == {
+        "shop_orders": 1,
+        "shop_spend": Decimal("38.59"),
+        "last_order_at": BOUGHT,
+        "shop_categories": ["livres"],
+        "rfm.frequency": 1,
+    }
+
+
+def test_a_cancelled_order_refunded_in_part_takes_nothing_off_the_spend_of_the_others() -> None:
+    fields = profile(
+        [
+            shop_order(BOUGHT, order_id="1", total="38.59"),
+            shop_order(BOUGHT + days(1), order_id="2", total="25.00"),
+            shop_refund(BOUGHT + days(2), order_id="2", amount="10.00"),
+            shop_cancellation(BOUGHT + days(2), order_id="2"),
+        ]
+    )
+
+    assert pick(fields, "shop_orders", "shop_spend") == {"shop_orders": 1, "shop_spend": Decimal("38.59")}
+
+
+def test_someone_whose_only_order_was_cancelled_has_bought_nothing() -> None:
+    fields = profile([shop_order(BOUGHT, order_id="1"), shop_cancellation(BOUGHT + days(1), order_id="1")])
+
+    assert pick(fields, "shop_orders", "shop_spend", "rfm.score", "lifecycle_stage") == {
+        "shop_orders": 0,
+        "shop_spend": Decimal("0.00"),
+        "rfm.score": None,
+        "lifecycle_stage": None,
     }
 
 
