@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -234,12 +234,33 @@ class ColumnMapping:
         return located
 
 
-class MappingFileError(ValueError):
-    """A column mapping file cannot be used; each problem names its line."""
+class MappingProblem(NamedTuple):
+    """What is wrong on one line of a mapping file, in English and in French."""
 
-    def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
+    line: int
+    en: str
+    fr: str
+
+
+class MappingFileError(ValueError):
+    """A column mapping file cannot be used; each problem names its line. The message is English, `fr` French."""
+
+    def __init__(self, problems: Sequence[MappingProblem]) -> None:
         self.problems = list(problems)
-        super().__init__("; ".join(f"line {line}: {message}" for line, message in self.problems))
+        super().__init__("; ".join(f"line {problem.line}: {problem.en}" for problem in self.problems))
+
+    @property
+    def fr(self) -> str:
+        return " ; ".join(f"ligne {problem.line} : {problem.fr}" for problem in self.problems)
+
+
+class _RefusedValueError(ValueError):
+    """A setting's value that cannot be used, said in English and French."""
+
+    def __init__(self, en: str, fr: str) -> None:
+        super().__init__(en)
+        self.en = en
+        self.fr = fr
 
 
 def load_mapping(yaml_text: str) -> ColumnMapping:
@@ -260,16 +281,26 @@ def load_mapping(yaml_text: str) -> ColumnMapping:
         root = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise MappingFileError([(mark.line + 1 if mark else 1, f"not valid YAML: {exc.problem}")]) from None
+        line = mark.line + 1 if mark else 1
+        raise MappingFileError(
+            [MappingProblem(line, f"not valid YAML: {exc.problem}", f"YAML non valide : {exc.problem}")]
+        ) from None
     except yaml.reader.ReaderError as exc:
         # A control character pasted in (a form feed from a word processor): YAML refuses the whole file.
         line = yaml_text[: exc.position].count("\n") + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        reason = f"holds a control character (U+{code:04X}), which YAML does not allow: remove it"
-        raise MappingFileError([(line, reason)]) from None
+        raise MappingFileError(
+            [
+                MappingProblem(
+                    line,
+                    f"holds a control character (U+{code:04X}), which YAML does not allow: remove it",
+                    f"contient un caractère de contrôle (U+{code:04X}), que YAML refuse : retirez-le",
+                )
+            ]
+        ) from None
     if root is None:
         return ColumnMapping()
-    problems: list[tuple[int, str]] = []
+    problems: list[MappingProblem] = []
     settings = _settings(root, problems)
     headers = dict(DEFAULT_HEADERS)
     explicit: set[BoxOfficeField] = set()
@@ -291,18 +322,25 @@ def load_mapping(yaml_text: str) -> ColumnMapping:
 
 
 def _check_performance_date(
-    value: str, date_format: str | None, settings: Mapping[str, yaml.Node], problems: list[tuple[int, str]]
+    value: str, date_format: str | None, settings: Mapping[str, yaml.Node], problems: list[MappingProblem]
 ) -> None:
+    line = _line(settings["performance_date"])
     try:
         moment = parse_moment(value, zone=ZoneInfo(DEFAULT_TIMEZONE), date_format=date_format)
     except UnreadableValueError as exc:
-        problems.append((_line(settings["performance_date"]), f"'performance_date': {value!r} {exc.reason}"))
+        problems.append(
+            MappingProblem(
+                line, f"'performance_date': {value!r} {exc.reason}", f"'performance_date' : {value!r} {exc.reason_fr}"
+            )
+        )
         return
     if not moment.has_time:
         problems.append(
-            (
-                _line(settings["performance_date"]),
+            MappingProblem(
+                line,
                 f"'performance_date': {value!r} gives no time; a performance starts at one, such as {value} 19:30",
+                f"'performance_date' : {value!r} ne donne pas d'heure ; une représentation commence à une heure, "
+                f"comme {value} 19:30",
             )
         )
 
@@ -311,25 +349,44 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def _settings(root: yaml.Node, problems: list[tuple[int, str]]) -> dict[str, yaml.Node]:
+def _settings(root: yaml.Node, problems: list[MappingProblem]) -> dict[str, yaml.Node]:
     if not isinstance(root, yaml.MappingNode):
-        problems.append((_line(root), "the file should be a mapping with `columns:` and settings"))
+        problems.append(
+            MappingProblem(
+                _line(root),
+                "the file should be a mapping with `columns:` and settings",
+                "le fichier devrait être une correspondance avec `columns:` et des réglages",
+            )
+        )
         raise MappingFileError(problems)
     settings: dict[str, yaml.Node] = {}
+    known = ", ".join(_SETTINGS)
     for key_node, value_node in root.value:
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
         if key not in _SETTINGS:
-            problems.append((_line(key_node), f"unknown setting {key!r}; known settings: {', '.join(_SETTINGS)}"))
+            problems.append(
+                MappingProblem(
+                    _line(key_node),
+                    f"unknown setting {key!r}; known settings: {known}",
+                    f"réglage inconnu {key!r} ; réglages connus : {known}",
+                )
+            )
         elif key in settings:
-            problems.append((_line(key_node), f"{key!r} is set twice"))
+            problems.append(MappingProblem(_line(key_node), f"{key!r} is set twice", f"{key!r} est réglé deux fois"))
         else:
             settings[key] = value_node
     return settings
 
 
-def _columns(node: yaml.Node, problems: list[tuple[int, str]]) -> dict[BoxOfficeField, tuple[str, ...]]:
+def _columns(node: yaml.Node, problems: list[MappingProblem]) -> dict[BoxOfficeField, tuple[str, ...]]:
     if not isinstance(node, yaml.MappingNode):
-        problems.append((_line(node), "`columns` should map field names to column headers"))
+        problems.append(
+            MappingProblem(
+                _line(node),
+                "`columns` should map field names to column headers",
+                "`columns` devrait associer des noms de champ à des en-têtes de colonne",
+            )
+        )
         return {}
     known = ", ".join(name.value for name in BoxOfficeField)
     columns: dict[BoxOfficeField, tuple[str, ...]] = {}
@@ -339,38 +396,68 @@ def _columns(node: yaml.Node, problems: list[tuple[int, str]]) -> dict[BoxOffice
         try:
             name = BoxOfficeField(raw_name or "")
         except ValueError:
-            problems.append((_line(key_node), f"unknown field {raw_name!r}; known fields: {known}"))
+            problems.append(
+                MappingProblem(
+                    _line(key_node),
+                    f"unknown field {raw_name!r}; known fields: {known}",
+                    f"champ inconnu {raw_name!r} ; champs connus : {known}",
+                )
+            )
             continue
         if name in columns:
-            problems.append((_line(key_node), f"field {name.value!r} is mapped twice"))
+            problems.append(
+                MappingProblem(
+                    _line(key_node),
+                    f"field {name.value!r} is mapped twice",
+                    f"le champ {name.value!r} est associé deux fois",
+                )
+            )
             continue
         headers = _headers(value_node, name, problems)
         for header in headers:
             owner = owner_of_header.setdefault(header_key(header), name)
             if owner is not name:
                 problems.append(
-                    (_line(value_node), f"column {header!r} is mapped to both {owner.value!r} and {name.value!r}")
+                    MappingProblem(
+                        _line(value_node),
+                        f"column {header!r} is mapped to both {owner.value!r} and {name.value!r}",
+                        f"la colonne {header!r} est associée à la fois à {owner.value!r} et à {name.value!r}",
+                    )
                 )
         columns[name] = headers
     return columns
 
 
-def _headers(node: yaml.Node, name: BoxOfficeField, problems: list[tuple[int, str]]) -> tuple[str, ...]:
+def _headers(node: yaml.Node, name: BoxOfficeField, problems: list[MappingProblem]) -> tuple[str, ...]:
     items = node.value if isinstance(node, yaml.SequenceNode) else [node]
     headers: list[str] = []
     for item in items:
         if isinstance(item, yaml.ScalarNode) and item.value.strip():
             headers.append(item.value.strip())
         else:
-            problems.append((_line(item), f"the column of {name.value!r} should be a header text or a list of them"))
+            problems.append(
+                MappingProblem(
+                    _line(item),
+                    f"the column of {name.value!r} should be a header text or a list of them",
+                    f"la colonne de {name.value!r} devrait être un en-tête ou une liste d'en-têtes",
+                )
+            )
     if not items:
-        problems.append((_line(node), f"no column is given for {name.value!r}"))
+        problems.append(
+            MappingProblem(
+                _line(node),
+                f"no column is given for {name.value!r}",
+                f"aucune colonne n'est donnée pour {name.value!r}",
+            )
+        )
     return tuple(headers)
 
 
-def _option(key: str, node: yaml.Node, problems: list[tuple[int, str]]) -> Any:
+def _option(key: str, node: yaml.Node, problems: list[MappingProblem]) -> Any:
     if not isinstance(node, yaml.ScalarNode) or not node.value.strip():
-        problems.append((_line(node), f"{key!r} should be a single value"))
+        problems.append(
+            MappingProblem(_line(node), f"{key!r} should be a single value", f"{key!r} devrait être une seule valeur")
+        )
         return None
     value = node.value.strip()
     checks: dict[str, Callable[[str], Any]] = {
@@ -385,22 +472,31 @@ def _option(key: str, node: yaml.Node, problems: list[tuple[int, str]]) -> Any:
     }
     try:
         return checks[key](value)
-    except ValueError as exc:
-        problems.append((_line(node), f"{key!r}: {exc}"))
+    except _RefusedValueError as exc:
+        problems.append(MappingProblem(_line(node), f"{key!r}: {exc.en}", f"{key!r} : {exc.fr}"))
         return None
 
 
 def _date_format(value: str) -> str:
     sample = datetime(2026, 10, 3, 19, 30)
     if "%" not in value:
-        raise ValueError("a date format uses strftime codes, such as %d/%m/%Y")
+        raise _RefusedValueError(
+            "a date format uses strftime codes, such as %d/%m/%Y",
+            "un format de date s'écrit avec les codes de strftime, comme %d/%m/%Y",
+        )
     try:
         read_back = datetime.strptime(sample.strftime(value), value)
     except ValueError:
-        raise ValueError(f"{value!r} cannot read back the dates it writes; try %d/%m/%Y") from None
+        raise _RefusedValueError(
+            f"{value!r} cannot read back the dates it writes; try %d/%m/%Y",
+            f"{value!r} ne relit pas les dates qu'il écrit ; essayez %d/%m/%Y",
+        ) from None
     if read_back.date() != sample.date():
         # Without a year, every date would be read in 1900.
-        raise ValueError(f"{value!r} gives no whole date (day, month and year); try %d/%m/%Y")
+        raise _RefusedValueError(
+            f"{value!r} gives no whole date (day, month and year); try %d/%m/%Y",
+            f"{value!r} ne donne pas une date entière (jour, mois et année) ; essayez %d/%m/%Y",
+        )
     return value
 
 
@@ -408,13 +504,18 @@ def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not a time zone name such as America/Toronto") from None
+        raise _RefusedValueError(
+            f"{value!r} is not a time zone name such as America/Toronto",
+            f"{value!r} n'est pas un nom de fuseau horaire comme America/Toronto",
+        ) from None
     return value
 
 
 def _currency(value: str) -> str:
     if value not in CURRENCY_CODES:
-        raise ValueError(f"{value!r} is not an ISO 4217 code such as CAD")
+        raise _RefusedValueError(
+            f"{value!r} is not an ISO 4217 code such as CAD", f"{value!r} n'est pas un code ISO 4217 comme CAD"
+        )
     return value
 
 
@@ -422,12 +523,13 @@ def _row_kind(value: str) -> RowKind:
     try:
         return RowKind(value)
     except ValueError:
-        raise ValueError(f"should be one of {', '.join(kind.value for kind in RowKind)}") from None
+        kinds = ", ".join(kind.value for kind in RowKind)
+        raise _RefusedValueError(f"should be one of {kinds}", f"devrait être l'un de {kinds}") from None
 
 
 def _language(value: str) -> Language:
     if value not in ("fr", "en"):
-        raise ValueError("should be fr or en")
+        raise _RefusedValueError("should be fr or en", "devrait être fr ou en")
     return "fr" if value == "fr" else "en"
 
 
@@ -435,4 +537,5 @@ def _channel(value: str) -> SalesChannel:
     try:
         return SalesChannel(value)
     except ValueError:
-        raise ValueError(f"should be one of {', '.join(channel.value for channel in SalesChannel)}") from None
+        channels = ", ".join(channel.value for channel in SalesChannel)
+        raise _RefusedValueError(f"should be one of {channels}", f"devrait être l'un de {channels}") from None

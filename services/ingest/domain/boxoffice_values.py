@@ -62,12 +62,14 @@ MAX_QUANTITY = 500
 
 
 class UnreadableValueError(ValueError):
-    """A cell whose text cannot be read as the value its column holds; `reason` says why, for a person."""
+    """A cell whose text cannot be read as the value its column holds; `reason` says why, for a person, and
+    `reason_fr` says it in French."""
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, reason_fr: str) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.reason_fr = reason_fr
 
 
 @dataclass(frozen=True)
@@ -101,21 +103,33 @@ def parse_amount(text: str) -> Amount:
         currency = _CODE_ALIASES.get(code.group(1).upper(), code.group(1).upper())
         if currency not in CURRENCY_CODES:
             raise UnreadableValueError(
-                "amount_unreadable", f"names {code.group(1)!r}, which is no currency code (such as CAD, USD or EUR)"
+                "amount_unreadable",
+                f"names {code.group(1)!r}, which is no currency code (such as CAD, USD or EUR)",
+                f"nomme {code.group(1)!r}, qui n'est pas un code de devise (comme CAD, USD ou EUR)",
             )
         raw = raw[: code.start()] + raw[code.end() :]
     number = raw.translate(_GROUPING)
     # Readable first, then its sign: a word with a hyphen ("quarante-cinq") is not a negative amount.
     unsigned = number.removeprefix("(").removesuffix(")").strip("-−")
     if not unsigned or not re.fullmatch(r"[0-9.,]+", unsigned) or not re.search(r"[0-9]", unsigned):
-        raise UnreadableValueError("amount_unreadable", "is not an amount such as 1 234,50 $ or 1234.50")
+        raise UnreadableValueError(
+            "amount_unreadable",
+            "is not an amount such as 1 234,50 $ or 1234.50",
+            "n'est pas un montant comme 1 234,50 $ ou 1234.50",
+        )
     if unsigned != number:
-        raise UnreadableValueError("amount_negative", "is negative; only payments received can be imported")
+        raise UnreadableValueError(
+            "amount_negative",
+            "is negative; only payments received can be imported",
+            "est négatif : seuls les paiements reçus peuvent être importés",
+        )
     value = _decimal(_with_point_decimal(number))
     if value != value.quantize(_CENT):
-        raise UnreadableValueError("amount_unreadable", "has more than two decimal places")
+        raise UnreadableValueError("amount_unreadable", "has more than two decimal places", "a plus de deux décimales")
     if value > _MAX_AMOUNT:
-        raise UnreadableValueError("amount_unreadable", "is too large to be a payment")
+        raise UnreadableValueError(
+            "amount_unreadable", "is too large to be a payment", "est trop élevé pour être un paiement"
+        )
     return Amount(value.quantize(_CENT), currency)
 
 
@@ -126,7 +140,9 @@ def _with_point_decimal(number: str) -> str:
         whole, _, fraction = number.rpartition(decimal_mark)
         if decimal_mark in whole or not re.fullmatch(rf"\d{{1,3}}(?:{re.escape(grouping_mark)}\d{{3}})*", whole):
             raise UnreadableValueError(
-                "amount_unreadable", "mixes decimal and grouping separators in a way that cannot be read"
+                "amount_unreadable",
+                "mixes decimal and grouping separators in a way that cannot be read",
+                "mêle séparateurs décimaux et de milliers d'une façon illisible",
             )
         return f"{whole.replace(grouping_mark, '')}.{fraction}"
     mark = "," if comma >= 0 else "." if point >= 0 else None
@@ -135,7 +151,9 @@ def _with_point_decimal(number: str) -> str:
     if re.fullmatch(rf"\d{{1,3}}(?:{re.escape(mark)}\d{{3}})+", number) and (mark == "," or number.count(".") > 1):
         return number.replace(mark, "")
     if number.count(mark) > 1:
-        raise UnreadableValueError("amount_unreadable", "has several decimal separators")
+        raise UnreadableValueError(
+            "amount_unreadable", "has several decimal separators", "a plusieurs séparateurs décimaux"
+        )
     return number.replace(",", ".")
 
 
@@ -143,7 +161,7 @@ def _decimal(number: str) -> Decimal:
     try:
         return Decimal(number)
     except InvalidOperation:
-        raise UnreadableValueError("amount_unreadable", "is not a number") from None
+        raise UnreadableValueError("amount_unreadable", "is not a number", "n'est pas un nombre") from None
 
 
 def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None) -> Moment:
@@ -167,8 +185,11 @@ def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None) -> 
     match = _DAY_FIRST.match(raw) or _YEAR_FIRST.match(raw)
     if match is None:
         expected = f"{date_format} or " if date_format else ""
+        expected_fr = f"{date_format} ou " if date_format else ""
         raise UnreadableValueError(
-            "date_unreadable", f"is not a date such as {expected}2026-10-03 or 03/10/2026 19 h 30"
+            "date_unreadable",
+            f"is not a date such as {expected}2026-10-03 or 03/10/2026 19 h 30",
+            f"n'est pas une date comme {expected_fr}2026-10-03 ou 03/10/2026 19 h 30",
         )
     day = _date(int(match["year"]), int(match["month"]), int(match["day"]))
     at = _time_of(match)
@@ -205,7 +226,9 @@ def _date(year: int, month: int, day: int) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise UnreadableValueError("date_unreadable", "is not a real calendar date") from None
+        raise UnreadableValueError(
+            "date_unreadable", "is not a real calendar date", "n'est pas une date du calendrier"
+        ) from None
 
 
 def _time_of(match: re.Match[str]) -> time | None:
@@ -214,12 +237,18 @@ def _time_of(match: re.Match[str]) -> time | None:
     hour, minute, second = int(match["hour"]), int(match["minute"] or 0), int(match["second"] or 0)
     if match["half"]:
         if not 1 <= hour <= _HOURS_ON_A_CLOCK:
-            raise UnreadableValueError("date_unreadable", "has an hour that is not on a 12-hour clock")
+            raise UnreadableValueError(
+                "date_unreadable",
+                "has an hour that is not on a 12-hour clock",
+                "a une heure qui n'existe pas sur une horloge de 12 heures",
+            )
         hour = hour % _HOURS_ON_A_CLOCK + (_HOURS_ON_A_CLOCK if plain(match["half"]).startswith("p") else 0)
     try:
         return time(hour, minute, second)
     except ValueError:
-        raise UnreadableValueError("date_unreadable", "is not a real time of day") from None
+        raise UnreadableValueError(
+            "date_unreadable", "is not a real time of day", "n'est pas une heure de la journée"
+        ) from None
 
 
 def _localised(moment: Moment, zone: tzinfo) -> Moment:
@@ -234,9 +263,15 @@ def parse_quantity(text: str) -> int:
     try:
         number = Decimal(cleaned)
     except InvalidOperation:
-        raise UnreadableValueError("quantity_invalid", "is not a whole number") from None
+        raise UnreadableValueError("quantity_invalid", "is not a whole number", "n'est pas un nombre entier") from None
     if not number.is_finite() or number != number.to_integral_value() or number < 1:
-        raise UnreadableValueError("quantity_invalid", "is not a positive whole number")
+        raise UnreadableValueError(
+            "quantity_invalid", "is not a positive whole number", "n'est pas un nombre entier positif"
+        )
     if number > MAX_QUANTITY:
-        raise UnreadableValueError("quantity_invalid", f"is more than {MAX_QUANTITY} tickets in one row")
+        raise UnreadableValueError(
+            "quantity_invalid",
+            f"is more than {MAX_QUANTITY} tickets in one row",
+            f"dépasse {MAX_QUANTITY} billets sur une ligne",
+        )
     return int(number)

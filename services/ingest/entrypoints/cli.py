@@ -73,9 +73,17 @@ def register(commands: Any) -> None:
 def _run_sources(arguments: argparse.Namespace) -> int:
     try:
         return asyncio.run(_sources(arguments, IngestSettings()))
+    except MappingFileError as exc:
+        print(_mapping_refused(arguments.file, exc), file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _mapping_refused(path: Path, exc: MappingFileError) -> str:
+    """A mapping file's problems in English, then in French: the staff who write these files read either."""
+    return f"error: {path}: {exc}\nerreur : {path} : {exc.fr}"
 
 
 async def _sources(arguments: argparse.Namespace, settings: IngestSettings) -> int:
@@ -138,10 +146,7 @@ async def _set_mapping(registry: MongoSourceRegistry, arguments: argparse.Namesp
     text = None
     if arguments.file is not None:
         text = arguments.file.read_text(encoding="utf-8")
-        try:
-            load_mapping(text)
-        except MappingFileError as exc:
-            raise ValueError(f"{arguments.file}: {exc}") from None
+        load_mapping(text)
     await registry.set_column_mapping(source.source_id, text)
     print(f"{source.source_id}: " + ("column mapping stored" if text else "column mapping removed"))
     return 0
@@ -153,6 +158,9 @@ def _run_import(arguments: argparse.Namespace) -> int:
         summary = asyncio.run(_import(arguments, IngestSettings(), mapping))
     except CsvFormatError as exc:
         print(f"error: {exc.en}\nerreur : {exc.fr}", file=sys.stderr)
+        return 2
+    except MappingFileError as exc:
+        print(_mapping_refused(arguments.mapping, exc), file=sys.stderr)
         return 2
     except EventsInFlightError as exc:
         print(f"error: {exc}; nothing more was published, run the import again shortly", file=sys.stderr)

@@ -187,8 +187,8 @@ async def test_an_upload_uses_the_column_mapping_stored_with_its_source(
 
     assert refused.status_code == 422
     assert bad_code == 2
-    assert "line 3" in bad_message
-    assert "shoe_size" in bad_message
+    assert "line 3: unknown field 'shoe_size'" in bad_message
+    assert "ligne 3 : champ inconnu 'shoe_size'" in bad_message
     assert stored_code == 0
     assert (accepted["accepted"], accepted["rejected"]) == (1, 0)
     [published] = await facts.read(expected=1)

@@ -582,8 +582,8 @@ def test_a_mapping_s_performance_date_must_be_a_date_and_time_read_as_its_dates_
     with pytest.raises(MappingFileError) as caught:
         load_mapping(setting)
 
-    assert caught.value.problems[0][0] == 1
-    assert problem in caught.value.problems[0][1]
+    assert caught.value.problems[0].line == 1
+    assert problem in caught.value.problems[0].en
 
 
 def test_the_rows_of_one_order_spread_through_the_file_are_each_a_ticket() -> None:

@@ -1,5 +1,7 @@
 """Column mappings: the usual headers are recognised, and a mapping file is checked line by line."""
 
+from pathlib import Path
+
 import pytest
 
 from services.ingest.domain.boxoffice import (
@@ -11,6 +13,7 @@ from services.ingest.domain.boxoffice import (
     load_mapping,
 )
 from services.ingest.domain.boxoffice_mapping import header_key
+from shared.cli import main
 from shared.events import SalesChannel
 
 
@@ -119,39 +122,62 @@ def test_an_empty_mapping_file_means_the_usual_headers() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "words"),
+    ("text", "line", "words", "mots"),
     [
-        ("columns:\n  first_name: Prénom\n  prenom: Prénom client\n", 3, "unknown field 'prenom'"),
-        ("columns:\n  email: Courriel\n  email: Adresse courriel\n", 3, "mapped twice"),
-        ("columns:\n  email: Courriel\n  phone: courriel\n", 3, "mapped to both 'email' and 'phone'"),
-        ("columns:\n  email: Courriel\ncolonnes: {}\n", 3, "unknown setting 'colonnes'"),
-        ("timezone: Montréal/Québec\n", 1, "time zone"),
-        ("date_format: JJ/MM/AAAA\n", 1, "strftime"),
-        ("currency: dollars\n", 1, "ISO 4217"),
-        ("default_type: commandite\n", 1, "ticket, donation, membership"),
-        ("default_language: es\n", 1, "fr or en"),
-        ("channel: kiosque\n", 1, "box_office"),
-        ("columns:\n  email: [Courriel, {a: b}]\n", 2, "header text"),
-        ("columns: [email]\n", 1, "map field names"),
-        ("columns:\n  email: Courriel\n currency: CAD\n", 3, "not valid YAML"),
-        ("- just\n- a list\n", 1, "mapping"),
-        ("currency: CAD\ncurrency: USD\n", 2, "set twice"),
+        (
+            "columns:\n  first_name: Prénom\n  prenom: Prénom client\n",
+            3,
+            "unknown field 'prenom'",
+            "champ inconnu 'prenom'",
+        ),
+        ("columns:\n  email: Courriel\n  email: Adresse courriel\n", 3, "mapped twice", "associé deux fois"),
+        (
+            "columns:\n  email: Courriel\n  phone: courriel\n",
+            3,
+            "mapped to both 'email' and 'phone'",
+            "associée à la fois à 'email' et à 'phone'",
+        ),
+        (
+            "columns:\n  email: Courriel\ncolonnes: {}\n",
+            3,
+            "unknown setting 'colonnes'",
+            "réglage inconnu 'colonnes'",
+        ),
+        ("timezone: Montréal/Québec\n", 1, "time zone", "fuseau horaire"),
+        ("date_format: JJ/MM/AAAA\n", 1, "uses strftime codes", "codes de strftime"),
+        ("currency: dollars\n", 1, "is not an ISO 4217", "n'est pas un code ISO 4217"),
+        ("default_type: commandite\n", 1, "ticket, donation, membership", "l'un de ticket, donation, membership"),
+        ("default_language: es\n", 1, "fr or en", "fr ou en"),
+        ("channel: kiosque\n", 1, "one of box_office", "l'un de box_office"),
+        ("columns:\n  email: [Courriel, {a: b}]\n", 2, "header text", "un en-tête"),
+        ("columns: [email]\n", 1, "map field names", "associer des noms de champ"),
+        ("columns:\n  email: Courriel\n currency: CAD\n", 3, "not valid YAML", "YAML non valide"),
+        ("- just\n- a list\n", 1, "should be a mapping", "devrait être une correspondance"),
+        ("currency: CAD\ncurrency: USD\n", 2, "set twice", "réglé deux fois"),
+        ("performance_date: 2026-10-17\n", 1, "gives no time", "ne donne pas d'heure"),
+        ("performance_date: 30/02/2026 20:00\n", 1, "not a real calendar date", "pas une date du calendrier"),
     ],
 )
-def test_a_bad_mapping_file_is_refused_naming_the_line_and_the_problem(text: str, line: int, words: str) -> None:
+def test_a_bad_mapping_file_is_refused_naming_the_line_and_the_problem_in_english_and_french(
+    text: str, line: int, words: str, mots: str
+) -> None:
     with pytest.raises(MappingFileError) as caught:
         load_mapping(text)
 
-    assert [problem_line for problem_line, _ in caught.value.problems] == [line]
-    assert words in caught.value.problems[0][1]
+    [problem] = caught.value.problems
+    assert problem.line == line
+    assert words in problem.en
+    assert mots in problem.fr
     assert f"line {line}:" in str(caught.value)
+    assert f"ligne {line} :" in caught.value.fr
 
 
 def test_every_problem_of_a_mapping_file_is_reported_at_once() -> None:
     with pytest.raises(MappingFileError) as caught:
         load_mapping("columns:\n  prenom: A\n  nom: B\ncurrency: dollars\n")
 
-    assert [line for line, _ in caught.value.problems] == [2, 3, 4]
+    assert [problem.line for problem in caught.value.problems] == [2, 3, 4]
+    assert caught.value.fr.count("ligne ") == 3
 
 
 @pytest.mark.parametrize("character", ["\x07", "\x0c", "\x1a", "\x90"])
@@ -159,9 +185,10 @@ def test_a_control_character_pasted_in_a_mapping_is_refused_on_its_line(characte
     with pytest.raises(MappingFileError) as raised:
         load_mapping(f"date_format: '%d/%m/%Y'\ncolumns:\n  email: Courriel{character}\n")
 
-    assert raised.value.problems == [
-        (3, f"holds a control character (U+{ord(character):04X}), which YAML does not allow: remove it")
-    ]
+    [problem] = raised.value.problems
+    assert problem.line == 3
+    assert problem.en == f"holds a control character (U+{ord(character):04X}), which YAML does not allow: remove it"
+    assert f"(U+{ord(character):04X})" in problem.fr
 
 
 @pytest.mark.parametrize("date_format", ["%d/%m", "%d/%m %H:%M", "%H:%M", "%m/%Y"])
@@ -169,4 +196,20 @@ def test_a_date_format_without_a_whole_date_is_refused_as_it_would_date_every_ro
     with pytest.raises(MappingFileError) as raised:
         load_mapping(f'date_format: "{date_format}"\n')
 
-    assert "gives no whole date" in raised.value.problems[0][1]
+    assert "gives no whole date" in raised.value.problems[0].en
+
+
+def test_the_import_command_refuses_a_bad_mapping_in_english_and_french_before_reading_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mapping = tmp_path / "colonnes.yaml"
+    mapping.write_text("columns:\n  first_name: Prénom\ndevise: CAD\n", encoding="utf-8")
+
+    exit_code = main(
+        ["import", "boxoffice", str(tmp_path / "never-read.csv"), "--source", "billetterie", "--mapping", str(mapping)]
+    )
+
+    assert exit_code == 2
+    english, french = capsys.readouterr().err.splitlines()
+    assert english.startswith(f"error: {mapping}: line 3: unknown setting 'devise'; known settings: columns, ")
+    assert french.startswith(f"erreur : {mapping} : ligne 3 : réglage inconnu 'devise' ; réglages connus : columns, ")

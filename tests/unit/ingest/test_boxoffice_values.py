@@ -120,6 +120,7 @@ def test_what_is_not_an_amount_received_is_refused_with_a_reason(text: str, code
 
     assert caught.value.code == code
     assert caught.value.reason
+    assert caught.value.reason_fr not in ("", caught.value.reason)
 
 
 minutes = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2099, 12, 31)).map(
@@ -189,6 +190,7 @@ def test_what_is_not_a_date_is_refused_with_a_reason(text: str) -> None:
         parse_moment(text, zone=QUEBEC)
 
     assert caught.value.code == "date_unreadable"
+    assert caught.value.reason_fr not in ("", caught.value.reason)
 
 
 @pytest.mark.parametrize(("text", "quantity"), [("1", 1), (" 2 ", 2), ("3,0", 3), ("4.00", 4), ("12", 12)])
@@ -202,6 +204,7 @@ def test_what_is_not_a_number_of_tickets_is_refused(text: str) -> None:
         parse_quantity(text)
 
     assert caught.value.code == "quantity_invalid"
+    assert caught.value.reason_fr not in ("", caught.value.reason)
 
 
 @pytest.mark.parametrize("text", ["2026-10-03 7 PM", "03/10/2026 7pm", "03/10/2026 7 p.m.", "2026-10-03 à 7 PM"])
