@@ -13,17 +13,17 @@ from typing import Any, BinaryIO
 from services.ingest.domain.boxoffice import AcceptedRow, ImportReport, RowOutcome, read_boxoffice_csv
 from services.ingest.domain.boxoffice_mapping import ColumnMapping
 from services.ingest.domain.shopify import (
+    attributed_order_id,
     awaits_its_order,
     buyer_reference,
     redacted_order_ids,
-    refunded_order_id,
     shopify_events,
     with_buyer,
 )
 from services.ingest.domain.sources import Source
 from services.ingest.metrics import IngestMetrics
 from services.ingest.ports import Claim, EventSink, OrderBuyers, PublicationLedger, SourceRegistry
-from shared.events import Envelope, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
+from shared.events import Envelope, ShopOrderCancelledV1, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +165,14 @@ async def receive_shopify_webhook(
 ) -> WebhookOutcome:
     """Publish what a verified Shopify webhook reports; raises `AdapterError` when its payload is unusable.
 
-    A refund is attributed to the buyer of its order. An order's buyer is remembered for that, and publishing
-    the order also publishes the refunds that arrived before it. Privacy requests are published first, then
-    what ingest itself keeps of the customer's orders, or of the whole shop, is deleted.
+    A refund, or a cancellation, is attributed to the buyer of its order. An order's buyer is remembered for that,
+    from the order or else from its cancellation (an order placed before the shop was connected is known by its
+    cancellation alone), and publishing it also publishes the refunds that arrived before it. Privacy requests are
+    published first, then what ingest itself keeps of the customer's orders, or of the whole shop, is deleted.
     """
     organisation_id, source_id = source.organisation_id, source.source_id
-    refunded = refunded_order_id(topic, payload)
-    buyer = None if refunded is None else await orders.buyer(organisation_id, source_id, refunded)
+    attributed = attributed_order_id(topic, payload)
+    buyer = None if attributed is None else await orders.buyer(organisation_id, source_id, attributed)
     envelopes = shopify_events(
         topic, payload, organisation_id=organisation_id, source=source_id, received_at=received_at, order_buyer=buyer
     )
@@ -188,11 +189,18 @@ async def receive_shopify_webhook(
         else:
             awaiting += 1
             metrics.events.labels(organisation_id, source_id, envelope.type, "awaiting_order", "").inc()
-    for placed in [data for envelope in envelopes if isinstance(data := parse_data(envelope), ShopOrderPlacedV1)]:
-        order_buyer = buyer_reference(placed)
-        waiting = await orders.remember(organisation_id, source_id, placed.order_id, order_buyer)
+    buyers = {
+        data.order_id: buyer_reference(data)
+        for envelope in envelopes
+        if isinstance(data := parse_data(envelope), ShopOrderPlacedV1 | ShopOrderCancelledV1)
+    }
+    for order_id, order_buyer in buyers.items():
+        if order_id == attributed and buyer is not None:
+            # Known already, and the cancellation went to it.
+            continue
+        waiting = await orders.remember(organisation_id, source_id, order_id, order_buyer)
         ready += [with_buyer(refund, order_buyer) for refund in waiting]
-        released.setdefault(placed.order_id, []).extend(refund.id for refund in waiting)
+        released.setdefault(order_id, []).extend(refund.id for refund in waiting)
     outcome = await publish_new(
         ready,
         organisation_id=organisation_id,

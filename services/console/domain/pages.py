@@ -254,7 +254,7 @@ def compare_for_review(
 
 
 def event_summary(event: Mapping[str, Any], language: Language) -> str:
-    """A few words on what a fact says beyond its type: the show, the amount, the list."""
+    """A few words on what a fact says beyond its type: the show, the amount, the list, the order cancelled."""
     data = event.get("data") or {}
     performance = data.get("performance") or data.get("to_performance")
     if isinstance(performance, Mapping):
@@ -267,7 +267,8 @@ def event_summary(event: Mapping[str, Any], language: Language) -> str:
         value = data.get(name)
         if isinstance(value, str):
             return value
-    return ""
+    order_id = data.get("order_id")
+    return f"#{order_id}" if isinstance(order_id, str) else ""
 
 
 # The currency `format_money` writes as `$`: the organisations' own.

@@ -35,10 +35,10 @@ from shared.events import (
 __all__ = [
     "SUPPORTED_TOPICS",
     "AdapterError",
+    "attributed_order_id",
     "awaits_its_order",
     "buyer_reference",
     "redacted_order_ids",
-    "refunded_order_id",
     "shopify_events",
     "verify_shopify_hmac",
     "with_buyer",
@@ -101,8 +101,9 @@ def shopify_events(
     """The events one Shopify webhook reports; raises `AdapterError` naming each unusable field by its JSON path.
 
     Ids derive from Shopify's own ids (order, refund, customer, request, shop), never from the delivery id, so a
-    retried delivery, or `orders/paid` after `orders/create` for one order, repeats the same event ids. A refund is
-    attributed to `order_buyer` (see `buyer_reference`); without it, it `awaits_its_order`.
+    retried delivery, or `orders/paid` after `orders/create` for one order, repeats the same event ids. A refund or a
+    cancellation is attributed to `order_buyer` (see `buyer_reference`); without it, a refund `awaits_its_order` and
+    a cancellation goes to the customer its order names.
     """
     normalised_topic = topic.strip().lower()
     reader = _READERS.get(normalised_topic)
@@ -168,6 +169,9 @@ def _order_cancelled(order: JsonNode, context: _Context) -> list[Draft]:
     order_id = order["id"].identifier(required=True)
     customer = order["customer"]
     person = _order_person(order, customer if customer.is_object() else None, context)
+    # Staff may have changed the order's customer since: the cancellation goes with the order to its buyer.
+    if context.order_buyer is not None:
+        person = context.order_buyer
     cancelled_at = order["cancelled_at"].timestamp() or context.received_at
     if context.problems or person is None or order_id is None:
         return []
@@ -506,11 +510,15 @@ def _refunded(refund: JsonNode, context: _Context) -> list[Draft]:
     return [Draft(refunded, ("shopify", "refund", str(refund_id)), time, subject=f"order/{order_id}")]
 
 
-def refunded_order_id(topic: str, payload: Mapping[str, Any]) -> str | None:
-    """The order a `refunds/create` payload refunds, to find its buyer before reading it; None for other topics."""
-    if topic.strip().lower() != "refunds/create":
-        return None
-    return JsonNode.root(payload, Problems())["order_id"].identifier()
+def attributed_order_id(topic: str, payload: Mapping[str, Any]) -> str | None:
+    """The order whose buyer a payload's events are attributed to, to find that buyer before reading it: the order a
+    `refunds/create` refunds, or the one `orders/cancelled` cancels; None for other topics."""
+    match topic.strip().lower():
+        case "refunds/create":
+            return JsonNode.root(payload, Problems())["order_id"].identifier()
+        case "orders/cancelled":
+            return JsonNode.root(payload, Problems())["id"].identifier()
+    return None
 
 
 def redacted_order_ids(topic: str, payload: Mapping[str, Any]) -> list[str]:
@@ -520,13 +528,13 @@ def redacted_order_ids(topic: str, payload: Mapping[str, Any]) -> list[str]:
     return _order_ids(JsonNode.root(payload, Problems())["orders_to_redact"])
 
 
-def buyer_reference(placed: ShopOrderPlacedV1) -> PersonRef:
+def buyer_reference(order: ShopOrderPlacedV1 | ShopOrderCancelledV1) -> PersonRef:
     """What a later refund of this order says of its buyer: the one strongest identifier the order gave.
 
     The customer id when there is one (identity links it exactly), else the email, else the phone, else the
     names. Only this is kept while the order may still be refunded, not the address or the rest.
     """
-    person = placed.person
+    person = order.person
     for strongest in ("external_id", "email", "phone"):
         value = getattr(person, strongest)
         if value is not None:

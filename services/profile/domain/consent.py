@@ -98,13 +98,14 @@ CASL = ConsentPolicy()
 
 
 class ConsentHistory(Protocol):
-    """What consent is computed from: the consent facts of each purpose, and the latest relationship of each kind."""
+    """What consent is computed from: the consent facts of each purpose, and the latest relationship of each kind
+    that still implies consent."""
 
     @property
     def consent_facts(self) -> Mapping[str, tuple[ConsentFact, ...]]: ...
 
     @property
-    def relationships(self) -> Mapping[str, ConsentFact]: ...
+    def consent_relationships(self) -> Mapping[str, ConsentFact]: ...
 
 
 _IMPLIED_BASES = frozenset(LegalBasis) - {LegalBasis.EXPRESS}
@@ -125,7 +126,7 @@ def current_consent(
         # Only the latest relationship of each kind is kept. A withdrawal that ends that kind ends every earlier
         # one too; one naming another basis leaves earlier ones standing, and if the latest is barred, an earlier
         # one it hides is lost: consent then errs towards no contact, never towards contact.
-        facts += history.relationships.values()
+        facts += history.consent_relationships.values()
     express: ConsentFact | None = None
     implied: dict[LegalBasis, ConsentFact] = {}
     barred = False

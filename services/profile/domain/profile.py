@@ -166,6 +166,39 @@ class ProfileState:
     social_engagements: int = 0
     bounces: int = 0
 
+    @property
+    def consent_relationships(self) -> Mapping[str, ConsentFact]:
+        """The latest relationship of each kind that implies consent: `relationships`, with the latest shop order
+        not cancelled as a purchase. A cancelled order implies nothing, whatever its reason (declined, fraud, the
+        customer's change of mind): consent errs towards no contact. One stored before orders were kept apart
+        from `relationships` is no purchase either once cancelled."""
+        purchase = LegalBasis.IMPLIED_PURCHASE.value
+        placements = [order.placed for order in self.shop_orders.values() if order.placed is not None]
+        if not placements:
+            return self.relationships
+        cancelled = {
+            order.placed.stamp
+            for order in self.shop_orders.values()
+            if order.placed is not None and order.cancelled is not None
+        }
+        latest = max(
+            (placement for placement in placements if placement.stamp not in cancelled),
+            key=lambda placement: placement.stamp,
+            default=None,
+        )
+        stored = self.relationships.get(purchase)
+        if stored is not None and stored.stamp in cancelled:
+            stored = None
+        ordered = (
+            None
+            if latest is None
+            else ConsentFact(latest.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, latest.source)
+        )
+        # On a tie the stored one, which names the source of an order stored before placements kept theirs.
+        kept = MOST_RECENT.combine(stored, ordered)
+        others = {basis: fact for basis, fact in self.relationships.items() if basis != purchase}
+        return others if kept is None else {**others, purchase: kept}
+
     def to_document(self) -> dict[str, Any]:
         """The state as JSON-ready values, for the profile store; `from_document` reads it back unchanged."""
         document: dict[str, Any] = to_plain(self)
@@ -384,11 +417,10 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             }
         case ShopOrderPlacedV1():
             categories = frozenset(line.category for line in data.lines if line.category is not None)
-            placed = ShopPlacement(stamp, data.total.amount, categories)
-            return {
-                "shop_orders": {data.order_id: ShopOrderRecord(placed=placed)},
-                "relationships": _relationship(LegalBasis.IMPLIED_PURCHASE, stamp, source),
-            }
+            # Its implied consent is found among the orders not cancelled when consent is asked (see
+            # `ProfileState.consent_relationships`): a cancellation may come later, or first.
+            placed = ShopPlacement(stamp, data.total.amount, categories, source)
+            return {"shop_orders": {data.order_id: ShopOrderRecord(placed=placed)}}
         case ShopOrderRefundedV1():
             return {"shop_orders": {data.order_id: ShopOrderRecord(refunded=data.amount.amount)}}
         case ShopOrderCancelledV1():

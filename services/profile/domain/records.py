@@ -107,6 +107,8 @@ class ShopPlacement:
     stamp: Stamp
     total: Decimal
     categories: frozenset[str] = frozenset()
+    # The shop's source, which the purchase's implied consent names; empty for orders stored before it was kept.
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ JSON_VALUES = st.recursive(
         [
             "orders/create",
             "orders/paid",
+            "orders/cancelled",
             "refunds/create",
             "customers/update",
             "customers/redact",

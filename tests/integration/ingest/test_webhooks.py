@@ -143,8 +143,8 @@ async def test_a_mailchimp_webhook_that_is_not_a_form_gets_415(ingest: IngestHar
     assert response.status_code == 415
 
 
-async def _post_shopify(ingest: IngestHarness, name: str, topic: str) -> dict[str, int]:
-    body = shopify_body(name)
+async def _post_shopify(ingest: IngestHarness, name: str, topic: str, *, body: bytes | None = None) -> dict[str, int]:
+    body = body or shopify_body(name)
     response = await ingest.client.post(
         f"/v1/webhooks/shopify/{ingest.organisation_id}-shopify", content=body, headers=shopify_headers(body, topic)
     )
@@ -186,6 +186,43 @@ async def test_a_cancelled_order_lands_once_as_its_customers_cancellation_on_the
     [(order_key, order)] = _of_type(records, "parterre.shop.order_placed.v1")
     [(cancellation_key, cancellation)] = _of_type(records, "parterre.shop.order_cancelled.v1")
     assert cancellation.data["order_id"] == order.data["order_id"]
+    assert cancellation.data["person"]["external_id"] == "7012345678"
+    assert cancellation_key == order_key
+
+
+async def test_a_refund_waiting_for_an_order_known_only_by_its_cancellation_lands_with_the_cancellation(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    # An order placed before the shop was connected: Shopify sends its refund and its cancellation, never the order.
+    early = await _post_shopify(ingest, "refunds-create", "refunds/create")
+    cancelled = await _post_shopify(ingest, "orders-cancelled", "orders/cancelled")
+
+    assert early["awaiting_order"] == 1
+    assert cancelled == {"published": 2, "duplicates": 0, "awaiting_order": 0}
+    records = await facts.read(expected=2)
+    [(cancellation_key, _)] = _of_type(records, "parterre.shop.order_cancelled.v1")
+    [(refund_key, refund)] = _of_type(records, "parterre.shop.order_refunded.v1")
+    assert refund.data["person"]["external_id"] == "7012345678"
+    assert refund_key == cancellation_key
+    assert await _post_shopify(ingest, "refunds-create", "refunds/create") == {
+        "published": 0,
+        "duplicates": 1,
+        "awaiting_order": 0,
+    }
+
+
+async def test_a_cancellation_goes_to_its_orders_buyer_after_staff_changed_the_orders_customer(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    reassigned = json.loads(shopify_body("orders-cancelled"))
+    reassigned["customer"] = {**reassigned["customer"], "id": 7099999999, "email": "autre@example.ca"}
+
+    placed = await _post_shopify(ingest, "orders-create", "orders/create")
+    await _post_shopify(ingest, "orders-cancelled", "orders/cancelled", body=json.dumps(reassigned).encode())
+
+    records = await facts.read(expected=placed["published"] + 1)
+    [(order_key, _)] = _of_type(records, "parterre.shop.order_placed.v1")
+    [(cancellation_key, cancellation)] = _of_type(records, "parterre.shop.order_cancelled.v1")
     assert cancellation.data["person"]["external_id"] == "7012345678"
     assert cancellation_key == order_key
 

@@ -206,6 +206,8 @@ def test_a_review_shows_each_compared_field_side_by_side_with_its_verdict() -> N
         ({"to_performance": {"production_id": "b", "title": None}}, "b"),
         ({"total": {"amount": "12.00", "currency": "CAD"}}, "12,00\u00a0$"),
         ({"list_name": "Infolettre"}, "Infolettre"),
+        ({"order_id": "450789469", "reason": "customer"}, "#450789469"),
+        ({"order_id": "450789469", "amount": {"amount": "5.00", "currency": "CAD"}}, "5,00\u00a0$"),
         ({}, ""),
     ],
 )

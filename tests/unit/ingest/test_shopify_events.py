@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from services.ingest.domain.errors import AdapterError
 from services.ingest.domain.shopify import (
     SUPPORTED_TOPICS,
+    attributed_order_id,
     awaits_its_order,
     buyer_reference,
     redacted_order_ids,
-    refunded_order_id,
     shopify_events,
     with_buyer,
 )
@@ -302,7 +302,7 @@ def test_a_test_transaction_in_a_real_refund_is_not_counted_as_paid_back() -> No
 def test_a_refund_read_without_its_orders_buyer_awaits_that_order() -> None:
     refund = events("refunds/create", shopify_payload("refunds-create"))[0]
 
-    assert refunded_order_id("refunds/create", shopify_payload("refunds-create")) == "5512345678901"
+    assert attributed_order_id("refunds/create", shopify_payload("refunds-create")) == "5512345678901"
     assert awaits_its_order(refund) == "5512345678901"
 
 
@@ -317,6 +317,27 @@ def test_a_refund_is_the_same_persons_as_its_order_by_the_orders_customer_id() -
     assert refunded.person == PersonRef(source=SOURCE, external_id="7012345678")
     assert refunded.person.partition_key() == placed.person.partition_key()
     assert awaits_its_order(refund) is None
+
+
+def test_a_cancellation_goes_to_its_orders_buyer_even_when_staff_changed_the_customer_since() -> None:
+    buyer = buyer_reference(order_placed(shopify_payload("orders-create")))
+    reassigned = shopify_payload("orders-cancelled")
+    reassigned["customer"] = {**reassigned["customer"], "id": 7099999999, "email": "autre@example.ca"}
+
+    [envelope] = events("orders/cancelled", reassigned, order_buyer=buyer)
+
+    assert attributed_order_id("orders/cancelled", reassigned) == "5512345678901"
+    cancelled = parse_data(envelope)
+    assert isinstance(cancelled, ShopOrderCancelledV1)
+    assert cancelled.person == PersonRef(source=SOURCE, external_id="7012345678")
+    assert envelope.id == events("orders/cancelled", shopify_payload("orders-cancelled"))[0].id
+
+
+def test_the_buyer_a_cancellation_names_is_kept_for_refunds_as_an_orders_would_be() -> None:
+    cancelled = parse_data(events("orders/cancelled", shopify_payload("orders-cancelled"))[0])
+    assert isinstance(cancelled, ShopOrderCancelledV1)
+
+    assert buyer_reference(cancelled) == buyer_reference(order_placed(shopify_payload("orders-create")))
 
 
 def test_a_guest_orders_buyer_is_kept_by_email_alone() -> None:
@@ -343,7 +364,7 @@ def test_only_refunds_can_await_an_order() -> None:
     placed = events("orders/create", shopify_payload("orders-create"))
 
     assert [awaits_its_order(envelope) for envelope in placed] == [None] * len(placed)
-    assert refunded_order_id("orders/create", shopify_payload("orders-create")) is None
+    assert attributed_order_id("orders/create", shopify_payload("orders-create")) is None
 
 
 def test_a_refund_without_transactions_is_valued_at_its_lines_price_and_tax() -> None:

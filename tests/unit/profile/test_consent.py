@@ -1,5 +1,6 @@
 """Consent per purpose: express until withdrawn, implied for 2 years or 6 months, and withdrawal against later facts."""
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -8,13 +9,15 @@ import pytest
 
 from services.profile.domain.consent import (
     CASL,
+    ConsentAction,
+    ConsentFact,
     ConsentPolicy,
     ConsentStatus,
     current_consent,
     next_consent_change,
 )
 from services.profile.domain.history import ProfileEvent
-from services.profile.domain.profile import ProfileState, fold, view
+from services.profile.domain.profile import ProfileState, fold, merge, view
 from shared.events import ConsentPurpose, LegalBasis
 from tests.unit.profile.facts import (
     THEATRE,
@@ -25,6 +28,7 @@ from tests.unit.profile.facts import (
     granted,
     performance,
     purchase,
+    shop_cancellation,
     shop_order,
     subscription,
     withdrawn,
@@ -158,6 +162,78 @@ def test_a_donation_and_a_membership_imply_consent_on_their_own_basis_for_two_ye
     assert (gift.basis, gift.expires_at) == (LegalBasis.IMPLIED_DONATION, datetime(2026, 3, 10, 15, tzinfo=UTC))
     assert membership.basis is LegalBasis.IMPLIED_MEMBERSHIP
     assert season_pass.basis is order.basis is LegalBasis.IMPLIED_PURCHASE
+
+
+def test_a_shop_order_implies_consent_naming_the_shop() -> None:
+    consent = current_consent(fold([shop_order(BOUGHT)]), EMAIL)
+
+    assert (consent.basis, consent.source, consent.captured_at) == (
+        LegalBasis.IMPLIED_PURCHASE,
+        "shopify-boutique",
+        BOUGHT,
+    )
+
+
+@pytest.mark.parametrize("reason", ["declined", "fraud", "customer", None])
+@pytest.mark.parametrize("cancelled_first", [False, True])
+def test_a_cancelled_shop_order_implies_no_consent_whichever_comes_first(
+    reason: str | None, cancelled_first: bool
+) -> None:
+    history = [shop_order(BOUGHT, order_id="1"), shop_cancellation(BOUGHT + days(1), order_id="1", reason=reason)]
+
+    state = fold(history[::-1] if cancelled_first else history)
+
+    assert current_consent(state, EMAIL).status is ConsentStatus.NONE
+    assert email_fields(history, BOUGHT + days(2))["allowed"] is False
+
+
+def test_an_earlier_shop_order_kept_implies_consent_once_a_later_one_is_cancelled() -> None:
+    state = fold(
+        [
+            shop_order(BOUGHT, order_id="1"),
+            shop_order(BOUGHT + days(200), order_id="2"),
+            shop_cancellation(BOUGHT + days(201), order_id="2"),
+        ]
+    )
+
+    consent = current_consent(state, EMAIL)
+    assert (consent.captured_at, consent.expires_at) == (BOUGHT, datetime(2026, 3, 10, 15, tzinfo=UTC))
+
+
+def test_a_cancelled_shop_order_leaves_a_ticket_purchases_consent_standing() -> None:
+    state = fold(
+        [
+            purchase(BOUGHT, SHOW),
+            shop_order(BOUGHT + days(5), order_id="1"),
+            shop_cancellation(BOUGHT + days(6), order_id="1"),
+        ]
+    )
+
+    consent = current_consent(state, EMAIL)
+    assert (consent.basis, consent.captured_at, consent.source) == (
+        LegalBasis.IMPLIED_PURCHASE,
+        BOUGHT,
+        "billetterie-principale",
+    )
+
+
+def test_a_shop_order_stored_with_its_purchase_among_the_relationships_implies_nothing_once_cancelled() -> None:
+    # Profiles stored before placements kept their source hold the order's purchase among `relationships`.
+    placed = fold([shop_order(BOUGHT, order_id="1")])
+    order = placed.shop_orders["1"]
+    assert order.placed is not None
+    stamp = order.placed.stamp
+    stored = dataclasses.replace(
+        placed,
+        shop_orders={"1": dataclasses.replace(order, placed=dataclasses.replace(order.placed, source=""))},
+        relationships={
+            "implied_purchase": ConsentFact(stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, "boutique")
+        },
+    )
+    cancelled = fold([shop_cancellation(BOUGHT + days(1), order_id="1")])
+
+    assert current_consent(stored, EMAIL).source == "boutique"
+    assert current_consent(merge(stored, cancelled), EMAIL).status is ConsentStatus.NONE
 
 
 def test_express_consent_lasts_until_withdrawn_and_names_its_wording_and_source() -> None:
