@@ -196,7 +196,7 @@ async def receive_shopify_webhook(
     }
     for order_id, order_buyer in buyers.items():
         if order_id == attributed and buyer is not None:
-            # Known already, and the cancellation went to it.
+            # Known from the order's first delivery, as its events were: a customer changed since does not replace it.
             continue
         waiting = await orders.remember(organisation_id, source_id, order_id, order_buyer)
         ready += [with_buyer(refund, order_buyer) for refund in waiting]

@@ -283,7 +283,13 @@ def load_mapping(yaml_text: str) -> ColumnMapping:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise MappingFileError(
-            [MappingProblem(line, f"not valid YAML: {exc.problem}", f"YAML non valide : {exc.problem}")]
+            [
+                MappingProblem(
+                    line,
+                    f"not valid YAML: {exc.problem}",
+                    f"YAML non valide (selon l'analyseur YAML : « {exc.problem} »)",
+                )
+            ]
         ) from None
     except yaml.reader.ReaderError as exc:
         # A control character pasted in (a form feed from a word processor): YAML refuses the whole file.
@@ -339,8 +345,8 @@ def _check_performance_date(
             MappingProblem(
                 line,
                 f"'performance_date': {value!r} gives no time; a performance starts at one, such as {value} 19:30",
-                f"'performance_date' : {value!r} ne donne pas d'heure ; une représentation commence à une heure, "
-                f"comme {value} 19:30",
+                f"'performance_date' : {value!r} ne donne pas d'heure ; indiquez l'heure de début, par exemple "
+                f"{value} 19 h 30",
             )
         )
 
@@ -372,7 +378,7 @@ def _settings(root: yaml.Node, problems: list[MappingProblem]) -> dict[str, yaml
                 )
             )
         elif key in settings:
-            problems.append(MappingProblem(_line(key_node), f"{key!r} is set twice", f"{key!r} est réglé deux fois"))
+            problems.append(MappingProblem(_line(key_node), f"{key!r} is set twice", f"{key!r} est défini deux fois"))
         else:
             settings[key] = value_node
     return settings
@@ -495,7 +501,7 @@ def _date_format(value: str) -> str:
         # Without a year, every date would be read in 1900.
         raise _RefusedValueError(
             f"{value!r} gives no whole date (day, month and year); try %d/%m/%Y",
-            f"{value!r} ne donne pas une date entière (jour, mois et année) ; essayez %d/%m/%Y",
+            f"{value!r} ne donne pas une date complète (jour, mois et année) ; essayez %d/%m/%Y",
         )
     return value
 
@@ -524,7 +530,9 @@ def _row_kind(value: str) -> RowKind:
         return RowKind(value)
     except ValueError:
         kinds = ", ".join(kind.value for kind in RowKind)
-        raise _RefusedValueError(f"should be one of {kinds}", f"devrait être l'un de {kinds}") from None
+        raise _RefusedValueError(
+            f"should be one of {kinds}", f"devrait être l'une des valeurs suivantes : {kinds}"
+        ) from None
 
 
 def _language(value: str) -> Language:
@@ -538,4 +546,6 @@ def _channel(value: str) -> SalesChannel:
         return SalesChannel(value)
     except ValueError:
         channels = ", ".join(channel.value for channel in SalesChannel)
-        raise _RefusedValueError(f"should be one of {channels}", f"devrait être l'un de {channels}") from None
+        raise _RefusedValueError(
+            f"should be one of {channels}", f"devrait être l'une des valeurs suivantes : {channels}"
+        ) from None

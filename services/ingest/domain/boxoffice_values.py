@@ -227,7 +227,7 @@ def _date(year: int, month: int, day: int) -> date:
         return date(year, month, day)
     except ValueError:
         raise UnreadableValueError(
-            "date_unreadable", "is not a real calendar date", "n'est pas une date du calendrier"
+            "date_unreadable", "is not a real calendar date", "n'existe pas au calendrier"
         ) from None
 
 
@@ -247,7 +247,7 @@ def _time_of(match: re.Match[str]) -> time | None:
         return time(hour, minute, second)
     except ValueError:
         raise UnreadableValueError(
-            "date_unreadable", "is not a real time of day", "n'est pas une heure de la journée"
+            "date_unreadable", "is not a real time of day", "n'est pas une heure valide"
         ) from None
 
 
@@ -266,7 +266,7 @@ def parse_quantity(text: str) -> int:
         raise UnreadableValueError("quantity_invalid", "is not a whole number", "n'est pas un nombre entier") from None
     if not number.is_finite() or number != number.to_integral_value() or number < 1:
         raise UnreadableValueError(
-            "quantity_invalid", "is not a positive whole number", "n'est pas un nombre entier positif"
+            "quantity_invalid", "is not a positive whole number", "n'est pas un nombre entier d'au moins 1"
         )
     if number > MAX_QUANTITY:
         raise UnreadableValueError(

@@ -159,7 +159,7 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
     )
     # An order delivered again after its cancellation (a replay, `orders/paid` late) still says it was cancelled.
     if (cancelled_at := order["cancelled_at"].timestamp()) is not None:
-        drafts += _cancellation(order, placed.order_id, placed.person, cancelled_at, context)
+        drafts += _cancellation(order, placed.order_id, context.order_buyer or placed.person, cancelled_at, context)
     return drafts
 
 
@@ -168,10 +168,9 @@ def _order_cancelled(order: JsonNode, context: _Context) -> list[Draft]:
         return []
     order_id = order["id"].identifier(required=True)
     customer = order["customer"]
-    person = _order_person(order, customer if customer.is_object() else None, context)
-    # Staff may have changed the order's customer since: the cancellation goes with the order to its buyer.
-    if context.order_buyer is not None:
-        person = context.order_buyer
+    # Staff may have changed the order's customer since, or removed it: the cancellation goes with the order to its
+    # buyer, when known.
+    person = context.order_buyer or _order_person(order, customer if customer.is_object() else None, context)
     cancelled_at = order["cancelled_at"].timestamp() or context.received_at
     if context.problems or person is None or order_id is None:
         return []
@@ -512,11 +511,12 @@ def _refunded(refund: JsonNode, context: _Context) -> list[Draft]:
 
 def attributed_order_id(topic: str, payload: Mapping[str, Any]) -> str | None:
     """The order whose buyer a payload's events are attributed to, to find that buyer before reading it: the order a
-    `refunds/create` refunds, or the one `orders/cancelled` cancels; None for other topics."""
+    `refunds/create` refunds, or the one an order topic carries (its cancellation, if it says it was cancelled, goes
+    to the buyer known from its first delivery); None for other topics."""
     match topic.strip().lower():
         case "refunds/create":
             return JsonNode.root(payload, Problems())["order_id"].identifier()
-        case "orders/cancelled":
+        case "orders/create" | "orders/paid" | "orders/cancelled":
             return JsonNode.root(payload, Problems())["id"].identifier()
     return None
 

@@ -74,15 +74,22 @@ def _run_sources(arguments: argparse.Namespace) -> int:
     try:
         return asyncio.run(_sources(arguments, IngestSettings()))
     except MappingFileError as exc:
-        print(_mapping_refused(arguments.file, exc), file=sys.stderr)
+        print(_mapping_refused(arguments.file, arguments.source_id, exc), file=sys.stderr)
         return 2
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-def _mapping_refused(path: Path, exc: MappingFileError) -> str:
-    """A mapping file's problems in English, then in French: the staff who write these files read either."""
+def _mapping_refused(path: Path | None, source_id: str, exc: MappingFileError) -> str:
+    """A mapping's problems in English, then in French: the staff who write these files read either. Without a
+    file, the mapping is the one stored for the source (by a version that checked less)."""
+    if path is None:
+        return (
+            f"error: the column mapping stored for {source_id}: {exc}; store a corrected one with "
+            f"`parterre sources set-mapping`\nerreur : la correspondance de colonnes enregistrée pour {source_id} : "
+            f"{exc.fr} ; enregistrez-en une corrigée avec `parterre sources set-mapping`"
+        )
     return f"error: {path}: {exc}\nerreur : {path} : {exc.fr}"
 
 
@@ -160,7 +167,7 @@ def _run_import(arguments: argparse.Namespace) -> int:
         print(f"error: {exc.en}\nerreur : {exc.fr}", file=sys.stderr)
         return 2
     except MappingFileError as exc:
-        print(_mapping_refused(arguments.mapping, exc), file=sys.stderr)
+        print(_mapping_refused(arguments.mapping, arguments.source, exc), file=sys.stderr)
         return 2
     except EventsInFlightError as exc:
         print(f"error: {exc}; nothing more was published, run the import again shortly", file=sys.stderr)

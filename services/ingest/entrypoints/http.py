@@ -17,7 +17,7 @@ from pymongo.errors import PyMongoError
 
 from services.ingest.context import IngestContext, IngestDep
 from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
-from services.ingest.domain.boxoffice import CsvFormatError
+from services.ingest.domain.boxoffice import CsvFormatError, MappingFileError
 from services.ingest.domain.mailchimp import mailchimp_events
 from services.ingest.domain.shopify import AdapterError, verify_shopify_hmac
 from services.ingest.domain.sources import Source, SourceKind, source_mapping
@@ -328,7 +328,7 @@ async def post_mailchimp_webhook(
 @router.post(
     "/v1/imports/boxoffice/{source_id}",
     summary="Upload a box-office CSV export",
-    responses={400: {}, 401: {}, 403: {}, 404: {}, 413: {}, 422: {}, 503: {}},
+    responses={400: {}, 401: {}, 403: {}, 404: {}, 409: {}, 413: {}, 422: {}, 503: {}},
 )
 async def post_boxoffice_import(
     source_id: str,
@@ -353,6 +353,19 @@ async def post_boxoffice_import(
             en="Your organisation has no box-office source with this id.",
             fr="Votre organisation n'a pas de source billetterie avec cet identifiant.",
         )
+    try:
+        # Uploads carry only the file: the mapping is the one stored with the source, if any.
+        mapping = source_mapping(source)
+    except MappingFileError as exc:
+        # Stored by a version that checked less: the file may be fine, the source's set-up is not.
+        _reject(
+            409,
+            "mapping_refused",
+            en=f"The column mapping stored for this source is refused: {exc}. Store a corrected one with "
+            "`parterre sources set-mapping`.",
+            fr=f"La correspondance de colonnes enregistrée pour cette source est refusée : {exc.fr}. Enregistrez-en "
+            "une corrigée avec `parterre sources set-mapping`.",
+        )
     limit = context.settings.max_upload_bytes
     # On disk, not in memory: an export can be hundreds of megabytes.
     with tempfile.TemporaryFile() as upload:
@@ -367,8 +380,7 @@ async def post_boxoffice_import(
             summary = await import_boxoffice(
                 upload,
                 source=source,
-                # Uploads carry only the file: the mapping is the one stored with the source, if any.
-                mapping=source_mapping(source),
+                mapping=mapping,
                 imported_at=datetime.now(UTC),
                 dry_run=dry_run,
                 sink=context.sink,
@@ -387,6 +399,6 @@ async def post_boxoffice_import(
                 en="The import was interrupted: events cannot be stored right now. Upload the file again later; "
                 "rows already imported will not be duplicated.",
                 fr="L'importation a été interrompue : les événements ne peuvent être enregistrés pour l'instant. "
-                "Téléversez le fichier plus tard; les lignes déjà importées ne seront pas dupliquées.",
+                "Téléversez le fichier plus tard ; les lignes déjà importées ne seront pas dupliquées.",
             ) from None
     return summary.to_dict()

@@ -170,11 +170,14 @@ class ProfileState:
     def consent_relationships(self) -> Mapping[str, ConsentFact]:
         """The latest relationship of each kind that implies consent: `relationships`, with the latest shop order
         not cancelled as a purchase. A cancelled order implies nothing, whatever its reason (declined, fraud, the
-        customer's change of mind): consent errs towards no contact. One stored before orders were kept apart
-        from `relationships` is no purchase either once cancelled."""
+        customer's change of mind): consent errs towards no contact.
+
+        Profiles stored before orders were kept apart hold the latest purchase, ticket or order, in `relationships`,
+        and orders without their source: once that order is cancelled, the purchases it hid cannot be named with
+        their source, and imply nothing until the next one.
+        """
         purchase = LegalBasis.IMPLIED_PURCHASE.value
-        placements = [order.placed for order in self.shop_orders.values() if order.placed is not None]
-        if not placements:
+        if not self.shop_orders:
             return self.relationships
         cancelled = {
             order.placed.stamp
@@ -182,7 +185,11 @@ class ProfileState:
             if order.placed is not None and order.cancelled is not None
         }
         latest = max(
-            (placement for placement in placements if placement.stamp not in cancelled),
+            (
+                order.placed
+                for order in self.shop_orders.values()
+                if order.placed is not None and order.cancelled is None and order.placed.source
+            ),
             key=lambda placement: placement.stamp,
             default=None,
         )
@@ -194,7 +201,6 @@ class ProfileState:
             if latest is None
             else ConsentFact(latest.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, latest.source)
         )
-        # On a tie the stored one, which names the source of an order stored before placements kept theirs.
         kept = MOST_RECENT.combine(stored, ordered)
         others = {basis: fact for basis, fact in self.relationships.items() if basis != purchase}
         return others if kept is None else {**others, purchase: kept}

@@ -272,3 +272,34 @@ async def test_an_import_stopped_by_kafka_leaves_no_claim_in_flight_and_a_second
 
     assert (again.published, again.duplicates) == (16, 8)
     assert len(await facts.read(expected=24)) == 24
+
+
+async def test_a_stored_mapping_the_checks_now_refuse_stops_an_import_naming_the_source_in_english_and_french(
+    ingest: IngestHarness,
+    settings: ServiceSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Stored by a version that checked less: a date format without a year dates every row in 1900.
+    source_id = f"{ingest.organisation_id}-boxoffice"
+    await ingest.context.sources.set_column_mapping(source_id, 'date_format: "%d/%m"\n')
+    export = tmp_path / "ventes.csv"
+    export.write_bytes(b"Prenom;Nom;Courriel\r\nAnne;Roy;anne@example.ca\r\n")
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+
+    exit_code = await asyncio.to_thread(main, ["import", "boxoffice", str(export), "--source", source_id, "--dry-run"])
+    english, french = capsys.readouterr().err.splitlines()[-2:]
+    uploaded = await ingest.client.post(
+        f"/v1/imports/boxoffice/{source_id}",
+        content=export.read_bytes(),
+        headers={"Content-Type": "text/csv", **ingest.authorised()},
+    )
+
+    assert exit_code == 2
+    assert english.startswith(f"error: the column mapping stored for {source_id}: line 1: 'date_format'")
+    assert french.startswith(f"erreur : la correspondance de colonnes enregistrée pour {source_id} : ligne 1 :")
+    assert uploaded.status_code == 409
+    assert uploaded.json()["detail"]["code"] == "mapping_refused"
+    assert "ligne 1 :" in uploaded.json()["detail"]["message"]["fr"]

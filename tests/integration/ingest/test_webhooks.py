@@ -227,6 +227,23 @@ async def test_a_cancellation_goes_to_its_orders_buyer_after_staff_changed_the_o
     assert cancellation_key == order_key
 
 
+async def test_an_order_paid_late_with_its_cancellation_and_another_customer_leaves_its_buyer_unchanged(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    reassigned = json.loads(shopify_body("orders-cancelled"))
+    reassigned["customer"] = {**reassigned["customer"], "id": 7099999999, "email": "autre@example.ca"}
+
+    placed = await _post_shopify(ingest, "orders-create", "orders/create")
+    late = await _post_shopify(ingest, "orders-cancelled", "orders/paid", body=json.dumps(reassigned).encode())
+    refunded = await _post_shopify(ingest, "refunds-create", "refunds/create")
+
+    assert refunded["awaiting_order"] == 0
+    records = await facts.read(expected=placed["published"] + late["published"] + 1)
+    [(_, cancellation)] = _of_type(records, "parterre.shop.order_cancelled.v1")
+    [(_, refund)] = _of_type(records, "parterre.shop.order_refunded.v1")
+    assert cancellation.data["person"]["external_id"] == refund.data["person"]["external_id"] == "7012345678"
+
+
 async def test_a_refund_before_its_order_waits_and_lands_with_the_order_as_its_customer(
     ingest: IngestHarness, facts: TopicTail
 ) -> None:

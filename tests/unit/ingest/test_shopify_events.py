@@ -333,6 +333,32 @@ def test_a_cancellation_goes_to_its_orders_buyer_even_when_staff_changed_the_cus
     assert envelope.id == events("orders/cancelled", shopify_payload("orders-cancelled"))[0].id
 
 
+def test_a_cancellation_of_an_order_that_no_longer_names_anyone_goes_to_its_known_buyer() -> None:
+    buyer = PersonRef(source=SOURCE, external_id="7012345678")
+    anonymous = shopify_payload("orders-cancelled")
+    for name in ("customer", "email", "contact_email", "phone", "billing_address", "shipping_address"):
+        anonymous.pop(name, None)
+
+    [envelope] = events("orders/cancelled", anonymous, order_buyer=buyer)
+
+    assert envelope.type == "parterre.shop.order_cancelled.v1"
+    assert envelope.data["person"]["external_id"] == "7012345678"
+    with pytest.raises(AdapterError):
+        events("orders/cancelled", anonymous)
+
+
+def test_an_order_delivered_late_with_its_cancelled_at_cancels_it_for_its_known_buyer() -> None:
+    buyer = PersonRef(source=SOURCE, external_id="7012345678")
+    reassigned = shopify_payload("orders-cancelled")
+    reassigned["customer"] = {**reassigned["customer"], "id": 7099999999, "email": "autre@example.ca"}
+
+    envelopes = events("orders/paid", reassigned, order_buyer=buyer)
+
+    [cancellation] = [envelope for envelope in envelopes if envelope.type == "parterre.shop.order_cancelled.v1"]
+    assert cancellation.data["person"]["external_id"] == "7012345678"
+    assert attributed_order_id("orders/paid", reassigned) == "5512345678901"
+
+
 def test_the_buyer_a_cancellation_names_is_kept_for_refunds_as_an_orders_would_be() -> None:
     cancelled = parse_data(events("orders/cancelled", shopify_payload("orders-cancelled"))[0])
     assert isinstance(cancelled, ShopOrderCancelledV1)
@@ -364,7 +390,7 @@ def test_only_refunds_can_await_an_order() -> None:
     placed = events("orders/create", shopify_payload("orders-create"))
 
     assert [awaits_its_order(envelope) for envelope in placed] == [None] * len(placed)
-    assert attributed_order_id("orders/create", shopify_payload("orders-create")) is None
+    assert attributed_order_id("customers/update", shopify_payload("customers-update")) is None
 
 
 def test_a_refund_without_transactions_is_valued_at_its_lines_price_and_tax() -> None:

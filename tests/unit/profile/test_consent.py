@@ -217,23 +217,51 @@ def test_a_cancelled_shop_order_leaves_a_ticket_purchases_consent_standing() -> 
     )
 
 
-def test_a_shop_order_stored_with_its_purchase_among_the_relationships_implies_nothing_once_cancelled() -> None:
-    # Profiles stored before placements kept their source hold the order's purchase among `relationships`.
-    placed = fold([shop_order(BOUGHT, order_id="1")])
-    order = placed.shop_orders["1"]
-    assert order.placed is not None
-    stamp = order.placed.stamp
-    stored = dataclasses.replace(
-        placed,
-        shop_orders={"1": dataclasses.replace(order, placed=dataclasses.replace(order.placed, source=""))},
-        relationships={
-            "implied_purchase": ConsentFact(stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, "boutique")
+def stored_before_orders_were_kept_apart(events: list[ProfileEvent]) -> ProfileState:
+    """The profile a version before this one stored: orders without their source, and the latest purchase, ticket
+    or order, among `relationships`."""
+    state = fold(events)
+    placements = [order.placed for order in state.shop_orders.values() if order.placed is not None]
+    stored = state.relationships.get("implied_purchase")
+    candidates = [stored] if stored is not None else []
+    candidates += [
+        ConsentFact(placement.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, placement.source)
+        for placement in placements
+    ]
+    return dataclasses.replace(
+        state,
+        shop_orders={
+            order_id: dataclasses.replace(order, placed=dataclasses.replace(order.placed, source=""))
+            for order_id, order in state.shop_orders.items()
+            if order.placed is not None
         },
+        relationships={**state.relationships, "implied_purchase": max(candidates, key=lambda fact: fact.stamp)},
     )
+
+
+def test_a_stored_profiles_latest_shop_order_implies_consent_naming_its_shop_until_cancelled() -> None:
+    stored = stored_before_orders_were_kept_apart([shop_order(BOUGHT, order_id="1")])
     cancelled = fold([shop_cancellation(BOUGHT + days(1), order_id="1")])
 
-    assert current_consent(stored, EMAIL).source == "boutique"
+    assert current_consent(stored, EMAIL).source == "shopify-boutique"
     assert current_consent(merge(stored, cancelled), EMAIL).status is ConsentStatus.NONE
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [purchase(BOUGHT, SHOW), shop_order(BOUGHT, order_id="0")],
+    ids=["ticket purchase", "shop order"],
+)
+def test_a_stored_profile_whose_latest_order_is_cancelled_names_no_purchase_it_hid(earlier: ProfileEvent) -> None:
+    # What was stored says neither which source sold the earlier purchase nor, for a ticket, that there was one:
+    # consent errs towards no contact rather than name no source.
+    stored = stored_before_orders_were_kept_apart([earlier, shop_order(BOUGHT + days(5), order_id="1")])
+    cancelled = fold([shop_cancellation(BOUGHT + days(6), order_id="1")])
+
+    assert current_consent(stored, EMAIL).captured_at == BOUGHT + days(5)
+    assert current_consent(merge(stored, cancelled), EMAIL).status is ConsentStatus.NONE
+    later = fold([shop_order(BOUGHT + days(9), order_id="2")])
+    assert current_consent(merge(merge(stored, cancelled), later), EMAIL).source == "shopify-boutique"
 
 
 def test_express_consent_lasts_until_withdrawn_and_names_its_wording_and_source() -> None:
