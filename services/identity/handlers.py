@@ -14,7 +14,7 @@ from services.identity.domain.identifiers import (
     IdentifierDigest,
     IdentifierPolicy,
     digest_from_key,
-    identifiers_of,
+    evidence_of,
 )
 from services.identity.domain.matching import blocking_keys
 from services.identity.domain.merges import (
@@ -182,7 +182,7 @@ async def resolve_fact(envelope: Envelope, deps: IdentityDeps) -> FactOutcome:
         person_record(data.person), today=deps.clock.now().date(), default_region=deps.rules.default_region
     )
     previous = [data.previous_email] if isinstance(data, PersonDetailsUpdatedV1) and data.previous_email else []
-    identifiers, _blocked = identifiers_of(record, deps.rules.policy, organisation_id, previous_emails=previous)
+    record, identifiers = evidence_of(record, deps.rules.policy, organisation_id, previous_emails=previous)
     return await resolve_identified(envelope, record, identifiers, deps, erasure=_erasure_of(data))
 
 
@@ -334,9 +334,7 @@ def _plain_fact(index: int, envelope: Envelope, deps: IdentityDeps) -> _PlainFac
         person_record(data.person), today=deps.clock.now().date(), default_region=deps.rules.default_region
     )
     previous = [data.previous_email] if isinstance(data, PersonDetailsUpdatedV1) and data.previous_email else []
-    identifiers, _blocked = identifiers_of(
-        record, deps.rules.policy, envelope.organisation_id, previous_emails=previous
-    )
+    record, identifiers = evidence_of(record, deps.rules.policy, envelope.organisation_id, previous_emails=previous)
     kept = matching_record(record)
     return _PlainFact(index, envelope, record, kept, tuple(identifiers), blocking_keys(kept))
 

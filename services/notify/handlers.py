@@ -8,7 +8,7 @@ the same attempt; a redelivered `profile changed` older than the contact is igno
 import asyncio
 import logging
 import secrets as random_ids
-from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,8 @@ from services.notify.domain.contacts import (
 )
 from services.notify.domain.frequency import FrequencyCap
 from services.notify.domain.mailchimp import (
+    ARCHIVED,
+    LAPSES,
     MAILCHIMP_PURPOSE,
     WITHDRAWALS,
     member_body,
@@ -461,13 +463,19 @@ async def _mailchimp_attempt(
         return Suppression.NO_CONSENT
     audience = MailchimpAudience(outbound)
     if check.suppressed in WITHDRAWALS:
-        answer = await audience.unsubscribe_member(target, email)
-        return HttpAnswer(200, duration_seconds=answer.duration_seconds) if answer.status_code == 404 else answer
+        return await _for_every_address(contact.emails, lambda address: audience.unsubscribe_member(target, address))
+    if check.suppressed in LAPSES:
+        return await _for_every_address(contact.emails, lambda address: audience.archive_member(target, address))
     if check.suppressed is not None:
         return check.suppressed
     answer = await audience.upsert_member(target, email, member_body(contact, email, fallback="fr"))
     if answer.status_code is None or not 200 <= answer.status_code < 300:
         return answer
+    if answer.json is not None and answer.json.get("status") == ARCHIVED:
+        # Archived when an implied consent lapsed, and allowed again since.
+        answer = await audience.unarchive_member(target, email)
+        if answer.status_code is None or not 200 <= answer.status_code < 300:
+            return answer
     if answer.json is not None and unsubscribed_in_mailchimp(answer.json):
         # The person left the audience in Mailchimp: Parterre stops emailing them from now on.
         await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
@@ -478,6 +486,18 @@ async def _mailchimp_attempt(
     if delivery.kind == MessageKind.TRIGGER_FIRED.value:
         return await audience.update_tags(target, email, tags_body(delivery.data["rule"], entered=True))
     return answer
+
+
+async def _for_every_address(addresses: Sequence[str], call: Callable[[str], Awaitable[HttpAnswer]]) -> HttpAnswer:
+    """`call` for each address, in turn; the first answer that is neither a success nor a 404 (never a member under
+    that address) is the attempt's, to be tried again whole: each call can be repeated."""
+    duration = 0.0
+    for address in addresses:
+        answer = await call(address)
+        duration += answer.duration_seconds
+        if answer.status_code != 404 and (answer.status_code is None or not 200 <= answer.status_code < 300):
+            return answer
+    return HttpAnswer(200, duration_seconds=duration)
 
 
 async def attempt_delivery(

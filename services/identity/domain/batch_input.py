@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.identity.domain.identifiers import Identifier, IdentifierPolicy, identifiers_of
+from services.identity.domain.identifiers import Identifier, IdentifierPolicy, evidence_of
 from services.identity.domain.matching import blocking_keys
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import matching_record
@@ -171,7 +171,7 @@ def prepare_line(
     if batch_record is None:
         return PreparedLine(line_number)
     record = normalise_record(batch_record.record, today=today, default_region=default_region)
-    identifiers, _blocked = identifiers_of(record, policy, organisation_id)
+    record, identifiers = evidence_of(record, policy, organisation_id)
     return PreparedLine(
         line_number,
         record_id=batch_record.record_id,

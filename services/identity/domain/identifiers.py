@@ -4,7 +4,7 @@ import fnmatch
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Annotated
 
@@ -231,6 +231,25 @@ def identifiers_of(
         (blocked if block_list.blocks(identifier) else usable).append(identifier)
     usable.sort(key=lambda identifier: -policy.rule(identifier).priority)
     return usable, blocked
+
+
+def evidence_of(
+    record: NormalisedRecord, policy: IdentifierPolicy, organisation_id: str, *, previous_emails: Iterable[str] = ()
+) -> tuple[NormalisedRecord, list[Identifier]]:
+    """The record as evidence of who it is, and its usable identifiers, strongest first (see `identifiers_of`)."""
+    usable, blocked = identifiers_of(record, policy, organisation_id, previous_emails=previous_emails)
+    return _without_blocked(record, blocked), usable
+
+
+def _without_blocked(record: NormalisedRecord, blocked: Iterable[Identifier]) -> NormalisedRecord:
+    """A blocked email or phone (the box office's own, a placeholder typed by staff) says nothing of the person: the
+    model neither compares it nor makes a look-alike block of it."""
+    blocked = set(blocked)
+    email = None if Identifier(IdentifierType.EMAIL, record.email or "") in blocked else record.email
+    phone = None if Identifier(IdentifierType.PHONE, record.phone or "") in blocked else record.phone
+    if (email, phone) == (record.email, record.phone):
+        return record
+    return replace(record, email=email, phone=phone)
 
 
 def count_by_kind(identifiers: Iterable[Identifier]) -> Mapping[str, int]:

@@ -1196,6 +1196,9 @@ def birth_dates_differ(a: NormalisedRecord, b: NormalisedRecord) -> bool:
 def _tells_household_members_apart(record: NormalisedRecord, known: NormalisedRecord, vector: ComparisonVector) -> bool:
     if vector.birth_date in _PERSONAL_BIRTH_DATES:
         return True
+    # A father and the son named after him at the same address: everything agrees but the birth dates.
+    if vector.birth_date in (Level.SAME_YEAR, Level.DIFFERENT):
+        return False
     if vector.first_name not in _AGREEING_NAMES or vector.last_name in _DISAGREEING_NAMES:
         return False
     names = [record.first_name, known.first_name]

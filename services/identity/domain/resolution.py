@@ -203,7 +203,7 @@ def _decide(
 
     merging = [(person, via) for person, via in matched.values() if any(policy.rule(i).merges for i in via)]
     mergeable = _not_kept_apart(merging, policy)
-    if len(mergeable) >= 2 and not _names_clearly_differ_among(person for person, _ in mergeable):
+    if len(mergeable) >= 2 and not _clearly_two_among([person for person, _ in mergeable]):
         return _merge(mergeable, identifiers, evidence, policy)
     # One person, or several that must not merge: the strongest identifier decides, the others keep what they own.
     person, via = max(
@@ -294,6 +294,9 @@ def _clearly_someone_else(record: NormalisedRecord, person: Person) -> bool:
     # A father and son sharing the family's email, told apart by Jr. and Sr. alone.
     if record.last_name and any(two_generations(record.last_name, other) for other in person.last_names()):
         return True
+    # Or by their birth dates, the son named after his father giving the home phone.
+    if any(birth_dates_differ(record, known) for known in person.records):
+        return True
     known = person.first_names()
     if record.first_name is None or not known:
         return _family_name_rules_out(record, person)
@@ -352,6 +355,17 @@ def _not_kept_apart(
         if not any(kept_apart(person, other) for other, _ in kept):
             kept.append((person, via))
     return kept
+
+
+def _clearly_two_among(persons: Sequence[Person]) -> bool:
+    """Whether two of the persons are clearly not one: their given names differ beyond a typo, or their birth dates
+    do (a father and the son named after him, each known by a customer id, one giving the other's email)."""
+    return _names_clearly_differ_among(persons) or any(
+        birth_dates_differ(mine, theirs)
+        for one, other in itertools.combinations(persons, 2)
+        for mine in one.records
+        for theirs in other.records
+    )
 
 
 def _names_clearly_differ_among(persons: Iterable[Person]) -> bool:

@@ -4,7 +4,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from services.notify.domain.mailchimp import UNSUBSCRIBE_BODY, subscriber_hash
+from services.notify.domain.mailchimp import RESUBSCRIBE_BODY, UNSUBSCRIBE_BODY, subscriber_hash
 from services.notify.domain.subscriptions import MailchimpTarget
 from services.notify.ports import HttpAnswer, Outbound
 
@@ -13,11 +13,13 @@ class MailchimpAudience:
     def __init__(self, outbound: Outbound) -> None:
         self._outbound = outbound
 
-    async def _call(self, target: MailchimpTarget, method: str, path: str, body: Mapping[str, Any]) -> HttpAnswer:
+    async def _call(
+        self, target: MailchimpTarget, method: str, path: str, body: Mapping[str, Any] | None
+    ) -> HttpAnswer:
         return await self._outbound.request(
             method,
             f"{target.api_url.rstrip('/')}/lists/{target.list_id}/{path}",
-            body=json.dumps(body, ensure_ascii=False).encode(),
+            body=b"" if body is None else json.dumps(body, ensure_ascii=False).encode(),
             headers={"Content-Type": "application/json"},
             # Mailchimp accepts any user name with the API key as the password.
             auth=("parterre", target.api_key),
@@ -30,6 +32,15 @@ class MailchimpAudience:
     async def unsubscribe_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
         """`PATCH /lists/{list_id}/members/{subscriber_hash}` with `status: unsubscribed`."""
         return await self._call(target, "PATCH", f"members/{subscriber_hash(email)}", UNSUBSCRIBE_BODY)
+
+    async def archive_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
+        """`DELETE /lists/{list_id}/members/{subscriber_hash}`: archive a member (Mailchimp keeps its history)."""
+        return await self._call(target, "DELETE", f"members/{subscriber_hash(email)}", None)
+
+    async def unarchive_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
+        """`PATCH /lists/{list_id}/members/{subscriber_hash}` with `status: subscribed`: the API's only way to bring an
+        archived member back (`PUT` leaves it archived)."""
+        return await self._call(target, "PATCH", f"members/{subscriber_hash(email)}", RESUBSCRIBE_BODY)
 
     async def update_tags(self, target: MailchimpTarget, email: str, body: Mapping[str, Any]) -> HttpAnswer:
         """`POST /lists/{list_id}/members/{subscriber_hash}/tags`: make tags active or inactive."""

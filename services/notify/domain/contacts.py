@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.addresses import postal_line
 from shared.events.common import Channel, ConsentPurpose, Language
 
 # The channel a message for each purpose uses, as profile chooses a trigger's contact points.
@@ -25,6 +26,8 @@ LANGUAGES: tuple[Language, ...] = ("fr", "en")
 # The postal address as profile shows it: one address's parts, never mixed with another's.
 ADDRESS_FIELDS = ("street", "address_2", "city", "region", "postal_code", "country")
 _TEXT_FIELDS = ("first_name", "last_name", *ADDRESS_FIELDS, "preferred_language")
+# In `Contact.announced` once profile announced any address field.
+ADDRESS = "address"
 _CONSENT_ATTRIBUTES = ("status", "allowed", "expires_at", "captured_at", "basis")
 
 
@@ -95,7 +98,7 @@ class Contact:
     consents: Mapping[str, PurposeConsent] = field(default_factory=dict)
     # Unsubscribes a tool reported back (a Mailchimp member found unsubscribed), by purpose: when notify learnt them.
     opt_outs: Mapping[str, datetime] = field(default_factory=dict)
-    # Which of `emails` and `phones` profile announced: an unannounced list is unknown, not empty.
+    # Which of `emails`, `phones` and the address (`ADDRESS`) profile announced: one unannounced is unknown, not empty.
     announced: frozenset[str] = frozenset()
 
     def consent(self, purpose: ConsentPurpose) -> PurposeConsent:
@@ -131,6 +134,8 @@ def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: 
         if name in changed:
             updates[name] = _as_strings(changed[name])
             announced.add(name)
+    if any(name in changed for name in ADDRESS_FIELDS):
+        announced.add(ADDRESS)
     for name in _TEXT_FIELDS:
         if name in changed:
             value = changed[name]
@@ -199,13 +204,27 @@ def check_send(
         opted_out_at = contact.opt_outs.get(purpose.value)
         if opted_out_at is not None and not consent.lifts_opt_out(opted_out_at):
             return SendCheck(Suppression.OPTED_OUT)
-        held = {"emails": contact.emails, "phones": contact.phones}
-        list_name = {Channel.EMAIL: "emails", Channel.SMS: "phones"}.get(channel)
-        if list_name is not None and list_name in contact.announced:
-            points = tuple(point for point in points if point[1] in held[list_name])
+        points = tuple(point for point in points if _held(contact, point))
     if not points:
         return SendCheck(Suppression.NO_CONTACT_POINT)
     return SendCheck(None, points)
+
+
+def address_line(contact: Contact) -> str:
+    """The person's postal address on one line, as profile writes it in a trigger; empty without a postal code."""
+    return postal_line({name: getattr(contact, name) for name in ADDRESS_FIELDS})
+
+
+def _held(contact: Contact, point: tuple[Channel, str]) -> bool:
+    """Whether the person still has this contact point, as far as profile announced: mail to an address they moved
+    from would reach the next household."""
+    channel, value = point
+    if channel is Channel.POSTAL:
+        if ADDRESS not in contact.announced:
+            return True
+        return value == address_line(contact)
+    list_name = "phones" if channel is Channel.SMS else "emails"
+    return list_name not in contact.announced or value in getattr(contact, list_name)
 
 
 def message_language(contact: Contact | None, fallback: Language) -> Language:

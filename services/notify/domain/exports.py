@@ -10,6 +10,7 @@ from services.notify.domain.contacts import (
     ADDRESS_FIELDS,
     CHANNEL_OF_PURPOSE,
     Contact,
+    address_line,
     check_send,
     message_language,
 )
@@ -22,7 +23,7 @@ def _contact_points(contact: Contact) -> list[tuple[Channel, str]]:
     return [
         *((Channel.EMAIL, email) for email in contact.emails),
         *((Channel.SMS, phone) for phone in contact.phones),
-        *([(Channel.POSTAL, contact.postal_code)] if contact.postal_code else []),
+        *([(Channel.POSTAL, line)] if (line := address_line(contact)) else []),
     ]
 
 

@@ -39,9 +39,16 @@ def member_body(contact: Contact, email: str, *, fallback: Language) -> dict[str
     }
 
 
-# A withdrawal in Parterre unsubscribes the member in Mailchimp (`PATCH`; a 404 means they never were one).
+# A withdrawal in Parterre unsubscribes the member in Mailchimp (`PATCH`; a 404 means they never were one), under
+# every address the person gave: they may have joined under one they have replaced since.
 UNSUBSCRIBE_BODY: dict[str, Any] = {"status": "unsubscribed"}
 WITHDRAWALS = frozenset({Suppression.CONSENT_WITHDRAWN, Suppression.OPTED_OUT})
+# An implied consent past its term archives the member: not `unsubscribed`, which is the person's own decision (a
+# later sync would take it for an opt-out), and a later purchase or express consent brings them back.
+LAPSES = frozenset({Suppression.CONSENT_EXPIRED})
+# An archived member is brought back with this; a `PUT` leaves it archived.
+RESUBSCRIBE_BODY: dict[str, Any] = {"status": "subscribed"}
+ARCHIVED = "archived"
 
 
 def tags_body(segment: str, *, entered: bool) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from services.profile.domain.rule_conditions import (
     is_present,
     time_tests_of,
 )
+from shared.addresses import postal_line
 from shared.events.common import SLUG_PATTERN, Channel, ConsentPurpose, Language, LongText, ShortText
 from shared.events.profile import ContactPoint, TriggerFiredV1
 from shared.events.registry import all_event_types
@@ -36,9 +37,6 @@ TRIGGER_NAMESPACE = UUID("6d2f8a41-3c9e-4b7d-9f15-2a8e0c4b7d93")
 DEFAULT_LANGUAGE: Language = "fr"  # Québec organisations address a patron in French unless told otherwise.
 # Contact details reach a person only through consent-checked contact points, never through a trigger's facts.
 _CONTACT_FIELDS = frozenset({"emails", "phones", "street", "address_2"})
-_ADDRESS_FIELDS = ("street", "address_2", "city", "region", "postal_code")
-# Where the organisations are: their patrons' addresses here need no country on the envelope.
-DOMESTIC_COUNTRY = "CA"
 _CHANNEL_OF_PURPOSE = {
     ConsentPurpose.MARKETING_EMAIL: Channel.EMAIL,
     ConsentPurpose.SMS: Channel.SMS,
@@ -489,24 +487,12 @@ def contact_points(
         return []
     channel = _CHANNEL_OF_PURPOSE[purpose]
     if channel is Channel.POSTAL:
-        values = [_postal_address(profile)]
+        values = [postal_line(profile)]
     else:
         values = list(profile.get("phones" if channel is Channel.SMS else "emails") or ())
     usable = [(channel, value) for value in dict.fromkeys(values) if isinstance(value, str) and value.strip()]
     # The most recent first (the profile lists them so), as many as a trigger carries.
     return usable[:MAX_CONTACT_POINTS]
-
-
-def _postal_address(profile: Profile) -> str:
-    """One line of the address fields the profile has; empty without a postal code, which no mailing can lack.
-    A country other than Canada ends it: mail abroad is sorted by it first."""
-    if not is_present(profile.get("postal_code")):
-        return ""
-    parts = [str(profile[name]) for name in _ADDRESS_FIELDS if is_present(profile.get(name))]
-    country = profile.get("country")
-    if is_present(country) and country != DOMESTIC_COUNTRY:
-        parts.append(str(country))
-    return ", ".join(parts)
 
 
 # The time sweep

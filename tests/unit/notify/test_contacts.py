@@ -145,6 +145,42 @@ def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
     assert gone.suppressed is Suppression.NO_CONTACT_POINT
 
 
+def test_a_postal_address_the_person_moved_from_is_dropped_and_the_one_they_have_kept() -> None:
+    # The trigger fired with the address of the time; she moved before it was delivered.
+    address = {"street": "4521, rue Saint-Denis", "city": "Montréal", "region": "QC", "postal_code": "H2J 2L1"}
+    postal = {"consent.postal.status": "granted", "consent.postal.allowed": True}
+    contact = apply_change(Contact("per_elise"), {**address, **postal}, 1)
+    assert contact is not None
+    old_line = (Channel.POSTAL, "4521, rue Saint-Denis, Montréal, QC, H2J 2L1")
+    assert check_send(contact, ConsentPurpose.POSTAL, [old_line], erased=False, now=NOW).contact_points == (old_line,)
+
+    moved = apply_change(contact, {"street": "10, avenue des Pins Ouest", "postal_code": "H2W 1P9"}, 2)
+    assert moved is not None
+
+    assert check_send(moved, ConsentPurpose.POSTAL, [old_line], erased=False, now=NOW).suppressed is (
+        Suppression.NO_CONTACT_POINT
+    )
+    new_line = (Channel.POSTAL, "10, avenue des Pins Ouest, Montréal, QC, H2W 1P9")
+    assert check_send(moved, ConsentPurpose.POSTAL, [new_line], erased=False, now=NOW).contact_points == (new_line,)
+
+
+def test_an_address_abroad_ends_with_its_country_as_profile_writes_it() -> None:
+    abroad = {"street": "3 rue de Rivoli", "city": "Paris", "postal_code": "75004", "country": "FR"}
+    contact = apply_change(Contact("per_elise"), {**abroad, "consent.postal.status": "granted"}, 1)
+    assert contact is not None
+    line = (Channel.POSTAL, "3 rue de Rivoli, Paris, 75004, FR")
+
+    assert check_send(contact, ConsentPurpose.POSTAL, [line], erased=False, now=NOW).contact_points == (line,)
+
+
+def test_an_address_never_announced_leaves_the_trigger_s_own_standing() -> None:
+    postal: dict[str, Any] = {"consent.postal.status": "granted", "consent.postal.allowed": True}
+    contact = _contact(**postal)
+    line = (Channel.POSTAL, "4521, rue Saint-Denis, Montréal, QC, H2J 2L1")
+
+    assert check_send(contact, ConsentPurpose.POSTAL, [line], erased=False, now=NOW).contact_points == (line,)
+
+
 def test_contact_points_on_another_channel_are_ignored() -> None:
     check = check_send(_contact(**_granted()), EMAIL, [(Channel.SMS, "+15145550199")], erased=False, now=NOW)
     assert check.suppressed is Suppression.NO_CONTACT_POINT

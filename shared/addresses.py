@@ -1,0 +1,26 @@
+"""The one line of a postal address a trigger carries: profile writes it, notify checks it against the address the
+person has now, so both must write it alike."""
+
+from collections.abc import Mapping
+from typing import Any
+
+# The parts of the line, in the order an envelope gives them.
+ADDRESS_LINE_FIELDS = ("street", "address_2", "city", "region", "postal_code")
+# Where the organisations are: their patrons' addresses here need no country on the envelope.
+DOMESTIC_COUNTRY = "CA"
+
+
+def postal_line(fields: Mapping[str, Any]) -> str:
+    """One line of the address fields given; empty without a postal code, which no mailing can lack. A country other
+    than Canada ends it: mail abroad is sorted by it first."""
+    if not _present(fields.get("postal_code")):
+        return ""
+    parts = [str(fields[name]) for name in ADDRESS_LINE_FIELDS if _present(fields.get(name))]
+    country = fields.get("country")
+    if _present(country) and country != DOMESTIC_COUNTRY:
+        parts.append(str(country))
+    return ", ".join(parts)
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())

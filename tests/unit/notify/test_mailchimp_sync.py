@@ -1,0 +1,157 @@
+"""The audience sync against a Mailchimp that behaves as its API documents: who is subscribed, unsubscribed or
+archived after each change of consent."""
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from services.notify.domain.contacts import Contact, Suppression, apply_change
+from services.notify.domain.frequency import FrequencyCap
+from services.notify.domain.mailchimp import subscriber_hash
+from services.notify.domain.retries import RetrySchedule
+from services.notify.domain.subscriptions import MailchimpTarget, MessageKind
+from services.notify.handlers import NotifyDeps, NotifyRules, _mailchimp_attempt
+from services.notify.ports import Delivery, HttpAnswer, NotifyStore, Outbound
+
+NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+TARGET = MailchimpTarget("https://us1.api.mailchimp.com/3.0", "key-us1", "list1")
+PREFIX = "https://us1.api.mailchimp.com/3.0/lists/list1/members/"
+
+
+@dataclass
+class Mailchimp:
+    """Members by subscriber hash. `PUT` creates with `status_if_new` and leaves an existing member's status (an
+    archived one stays archived); `PATCH` changes an existing member (404 otherwise); `DELETE` archives one."""
+
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    async def request(self, method: str, url: str, *, body: bytes = b"", **_: Any) -> HttpAnswer:
+        member_hash, _slash, rest = url.removeprefix(PREFIX).partition("/")
+        member = self.members.get(member_hash)
+        if rest == "tags":
+            return HttpAnswer(404 if member is None else 204)
+        given = json.loads(body) if body else {}
+        if method == "PUT" and member is None:
+            member = self.members[member_hash] = {"email_address": given["email_address"], "status": "subscribed"}
+        elif member is None:
+            return HttpAnswer(404)
+        elif method == "PATCH":
+            member.update(given)
+        elif method == "DELETE":
+            member["status"] = "archived"
+            return HttpAnswer(204)
+        return HttpAnswer(200, json=dict(member))
+
+    def status(self, email: str) -> str | None:
+        member = self.members.get(subscriber_hash(email))
+        return None if member is None else member["status"]
+
+
+@dataclass
+class Store:
+    contact_now: Contact
+    opt_outs: list[str] = field(default_factory=list)
+
+    async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
+        return self.contact_now
+
+    async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
+        self.opt_outs.append(purpose)
+
+
+def sync(mailchimp: Mailchimp, store: Store) -> HttpAnswer | Suppression:
+    rules = NotifyRules(RetrySchedule(), FrequencyCap(), timedelta(hours=24), timedelta(minutes=1))
+    deps = NotifyDeps(store=cast(NotifyStore, store), clock=_Clock(), rules=rules)
+    delivery = Delivery(
+        "dlv_1",
+        "org",
+        "sub_mc",
+        "msg_1",
+        MessageKind.PROFILE_CHANGED.value,
+        {"person_id": "per_1"},
+        NOW,
+        NOW,
+        person_id="per_1",
+    )
+    return asyncio.run(_mailchimp_attempt(delivery, TARGET, deps, cast(Outbound, mailchimp)))
+
+
+class _Clock:
+    def now(self) -> datetime:
+        return NOW
+
+
+def changed(contact: Contact, version: int, **fields: Any) -> Contact:
+    applied = apply_change(contact, fields, version)
+    assert applied is not None
+    return applied
+
+
+GRANTED = {"consent.marketing_email.status": "granted", "consent.marketing_email.allowed": True}
+
+
+def test_a_withdrawal_unsubscribes_the_person_under_every_address_they_gave() -> None:
+    mailchimp = Mailchimp()
+    store = Store(changed(Contact("per_1"), 1, emails=["old@example.com"], **GRANTED))
+    sync(mailchimp, store)
+    store.contact_now = changed(store.contact_now, 2, emails=["new@example.com", "old@example.com"])
+    store.contact_now = changed(
+        store.contact_now,
+        3,
+        **{"consent.marketing_email.status": "withdrawn", "consent.marketing_email.allowed": False},
+    )
+
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 200
+    assert (mailchimp.status("old@example.com"), mailchimp.status("new@example.com")) == ("unsubscribed", None)
+
+
+def test_an_implied_consent_past_its_term_archives_the_member_and_consent_given_again_brings_them_back() -> None:
+    bought = NOW - timedelta(days=800)
+    implied = {
+        **GRANTED,
+        "consent.marketing_email.basis": "implied_purchase",
+        "consent.marketing_email.captured_at": bought.isoformat(),
+        "consent.marketing_email.expires_at": (NOW + timedelta(days=1)).isoformat(),
+    }
+    mailchimp = Mailchimp()
+    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **implied))
+    sync(mailchimp, store)
+    assert mailchimp.status("elise@example.com") == "subscribed"
+    store.contact_now = changed(
+        store.contact_now,
+        2,
+        **{"consent.marketing_email.allowed": False, "consent.marketing_email.expires_at": bought.isoformat()},
+    )
+
+    assert isinstance(sync(mailchimp, store), HttpAnswer)
+    assert mailchimp.status("elise@example.com") == "archived"
+    assert store.opt_outs == []
+
+    store.contact_now = changed(
+        store.contact_now,
+        3,
+        **{
+            **implied,
+            "consent.marketing_email.captured_at": NOW.isoformat(),
+            "consent.marketing_email.expires_at": (NOW + timedelta(days=730)).isoformat(),
+        },
+    )
+    sync(mailchimp, store)
+    assert mailchimp.status("elise@example.com") == "subscribed"
+
+
+def test_someone_who_unsubscribed_in_mailchimp_is_never_subscribed_again_by_a_sync() -> None:
+    mailchimp = Mailchimp(
+        {subscriber_hash("elise@example.com"): {"email_address": "elise@example.com", "status": "unsubscribed"}}
+    )
+    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **GRANTED))
+
+    sync(mailchimp, store)
+
+    assert mailchimp.status("elise@example.com") == "unsubscribed"
+    assert store.opt_outs == ["marketing_email"]
