@@ -178,6 +178,12 @@ def _decide(
         via_upstream_id = any(identifier.type is IdentifierType.EXTERNAL_ID for identifier in via)
         if not via_upstream_id and _clearly_someone_else(record, person):
             relatives.append(person)
+        elif all(identifier.type is IdentifierType.PHONE for identifier in via) and _family_name_rules_out(
+            record, person
+        ):
+            # A phone alone is a home's or a switchboard's (its extension dropped): Marie Côté is not the Marie
+            # Gagnon who gave it. An email is one's own, even across a change of family name.
+            relatives.append(person)
         else:
             matched[person.person_id] = (person, via)
 

@@ -142,3 +142,21 @@ def test_the_box_office_s_own_email_links_no_namesakes_and_is_no_evidence() -> N
 
     assert (record.email, usable) == (None, [])
     assert resolve(in_laval, in_quebec).created
+
+
+def test_a_switchboard_number_makes_no_one_of_two_colleagues_with_one_given_name() -> None:
+    colleague = known_person(
+        "per_marie_gagnon", PersonRecord(first_name="Marie", last_name="Gagnon", phone="514-555-0142 poste 212")
+    )
+
+    resolution = resolve(PersonRecord(first_name="Marie", last_name="Côté", phone="514-555-0142 poste 348"), colleague)
+
+    assert resolution.created
+
+
+def test_a_phone_still_links_the_same_given_and_family_name_spelled_otherwise() -> None:
+    known = known_person("per_marie", PersonRecord(first_name="Marie", last_name="Côté", phone="514-555-0142"))
+
+    resolution = resolve(PersonRecord(first_name="MARIE", last_name="Cote", phone="(514) 555-0142"), known)
+
+    assert resolution.person_id == "per_marie"
