@@ -74,7 +74,7 @@ def read_api_events(
             413,
             "payload_too_large",
             en=f"The body has {len(body)} bytes; at most {limits.max_batch_bytes} are accepted.",
-            fr=f"Le corps fait {len(body)} octets; au plus {limits.max_batch_bytes} sont acceptés.",
+            fr=f"Le corps fait {len(body)} octets ; au plus {limits.max_batch_bytes} sont acceptés.",
         )
     try:
         decoded = json.loads(body)
@@ -99,7 +99,7 @@ def read_api_events(
             413,
             "too_many_events",
             en=f"The batch has {len(items)} events; at most {limits.max_events} are accepted.",
-            fr=f"Le lot contient {len(items)} événements; au plus {limits.max_events} sont acceptés.",
+            fr=f"Le lot contient {len(items)} événements ; au plus {limits.max_events} sont acceptés.",
         )
     verdicts = [
         _judge(index, item, organisation_id=organisation_id, received_at=received_at, limits=limits)

@@ -82,7 +82,7 @@ def _unavailable(en: str, fr: str) -> HTTPException:
 def _store_unavailable() -> NoReturn:
     raise _unavailable(
         en="The store cannot be reached right now; nothing was accepted. Retry later.",
-        fr="La base de données est injoignable pour l'instant; rien n'a été accepté. Réessayez.",
+        fr="La base de données est injoignable pour l'instant ; rien n'a été accepté. Réessayez.",
     )
 
 
@@ -109,14 +109,14 @@ async def _storing(what: str) -> AsyncIterator[None]:
         log.error("could not store %s: %r", what, exc)
         raise _unavailable(
             en="Events cannot be stored right now; nothing was accepted. Retry later.",
-            fr="Les événements ne peuvent être enregistrés pour l'instant; rien n'a été accepté. Réessayez.",
+            fr="Les événements ne peuvent être enregistrés pour l'instant ; rien n'a été accepté. Réessayez.",
         ) from None
 
 
 def _in_flight() -> HTTPException:
     return _unavailable(
         en="Some of these events are being stored by another request; nothing was accepted. Retry shortly.",
-        fr="Une autre requête enregistre certains de ces événements; rien n'a été accepté. Réessayez sous peu.",
+        fr="Une autre requête enregistre certains de ces événements ; rien n'a été accepté. Réessayez sous peu.",
     )
 
 

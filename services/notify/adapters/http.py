@@ -134,10 +134,13 @@ class SafeOutbound:
             return HttpAnswer(status_code=None, error=f"refused: {problem}", refused=problem)
         started = time.perf_counter()
         try:
-            response = await self._client.request(method, url, content=body, headers=dict(headers or {}), auth=auth)
+            # httpx's timeout bounds each read, connect and write alone: a receiver dripping its answer byte by byte
+            # would hold the attempt, and one of its subscription's slots, far longer. This bounds the whole attempt.
+            async with asyncio.timeout(self._timeout):
+                response = await self._client.request(method, url, content=body, headers=dict(headers or {}), auth=auth)
         except TargetRefusedError as exc:
             return HttpAnswer(status_code=None, error=f"refused: {exc}", refused=str(exc))
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return HttpAnswer(None, error=f"no answer within {self._timeout:g} s", duration_seconds=_since(started))
         except httpx.HTTPError as exc:
             return HttpAnswer(None, error=f"{type(exc).__name__}: {exc}"[:500], duration_seconds=_since(started))

@@ -310,14 +310,14 @@ async def post_replay(delivery_id: str, principal: SubscriptionsAdmin, context: 
             status.HTTP_409_CONFLICT,
             "not_replayable",
             en=f"Only a dead delivery can be replayed; this one is {exc}.",
-            fr=f"Seule une livraison abandonnée peut être rejouée; celle-ci est « {exc} ».",
+            fr=f"Seule une livraison abandonnée peut être rejouée ; celle-ci est « {exc} ».",
         )
     except SubscriptionDeletedError:
         _fail(
             status.HTTP_409_CONFLICT,
             "subscription_deleted",
             en="This delivery's subscription was deleted; there is nowhere to send it again.",
-            fr="L'abonnement de cette livraison a été supprimé; elle ne peut plus être envoyée.",
+            fr="L'abonnement de cette livraison a été supprimé ; elle ne peut plus être envoyée.",
         )
     if replayed is None:
         _fail(status.HTTP_404_NOT_FOUND, "delivery_not_found", en="No such delivery.", fr="Livraison introuvable.")

@@ -152,3 +152,29 @@ async def test_over_https_the_pinned_address_is_reached_with_the_names_tls_serve
     assert receiver.received[0].headers["host"] == f"receiver.test:{port}"
     assert wrong_name.status_code is None, "a certificate for another name is refused"
     assert len(receiver.received) == 1
+
+
+async def test_a_receiver_dripping_its_answer_byte_by_byte_is_cut_off_at_the_attempt_timeout() -> None:
+    # Each byte comes well within the one-second timeout; the whole answer would take about five.
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read(2)
+        body = b"x" * 16
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for byte in body:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.3)
+        writer.close()
+
+    server = await asyncio.start_server(drip, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    policy = OutboundPolicy(allow_plain_http=True, allow_loopback=True)
+    try:
+        async with outbound(policy) as sender:
+            answer = await sender.request("POST", f"http://127.0.0.1:{port}/hook", body=b"{}")
+    finally:
+        server.close()
+
+    assert answer.status_code is None
+    assert answer.error == "no answer within 1 s"
