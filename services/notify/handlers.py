@@ -465,7 +465,24 @@ async def _mailchimp_attempt(
     if check.suppressed in WITHDRAWALS:
         return await _for_every_address(contact.emails, lambda address: audience.unsubscribe_member(target, address))
     if check.suppressed in LAPSES:
-        return await _for_every_address(contact.emails, lambda address: audience.archive_member(target, address))
+        opted_out = False
+
+        async def archive(address: str) -> HttpAnswer:
+            # An archived member shows no status: one who unsubscribed in Mailchimp is read first, and their
+            # unsubscribe kept, or consent implied again would bring them back subscribed.
+            nonlocal opted_out
+            member = await audience.get_member(target, address)
+            if member.json is not None and unsubscribed_in_mailchimp(member.json):
+                opted_out = True
+                return member
+            if member.status_code is None or not 200 <= member.status_code < 300:
+                return member
+            return await audience.archive_member(target, address)
+
+        answer = await _for_every_address(contact.emails, archive)
+        if opted_out:
+            await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
+        return answer
     if check.suppressed is not None:
         return check.suppressed
     answer = await audience.upsert_member(target, email, member_body(contact, email, fallback="fr"))
@@ -492,12 +509,18 @@ async def _for_every_address(addresses: Sequence[str], call: Callable[[str], Awa
     """`call` for each address, in turn; the first answer that is neither a success nor a 404 (never a member under
     that address) is the attempt's, to be tried again whole: each call can be repeated."""
     duration = 0.0
+    failed: HttpAnswer | None = None
     for address in addresses:
         answer = await call(address)
         duration += answer.duration_seconds
         if answer.status_code != 404 and (answer.status_code is None or not 200 <= answer.status_code < 300):
-            return answer
-    return HttpAnswer(200, duration_seconds=duration)
+            # The other addresses are still seen to: a refusal of one (a `cleaned` member) must not leave them.
+            retryable = answer.status_code is None or answer.status_code >= 500 or answer.status_code in (408, 425, 429)
+            if retryable and failed is None:
+                failed = answer
+            else:
+                log.warning("Mailchimp refused a change of one member: %s", answer.status_code)
+    return failed or HttpAnswer(200, duration_seconds=duration)
 
 
 async def attempt_delivery(

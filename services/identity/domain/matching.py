@@ -479,6 +479,9 @@ def _birth_date_level(a: date | None, b: date | None) -> Level:
 def _near(a: date, b: date) -> bool:
     if a.year == b.year and a.month == b.day and a.day == b.month:
         return True
+    # A day off, as a date stored at midnight UTC reads in Québec.
+    if abs((a - b).days) == 1:
+        return True
     digits_a, digits_b = f"{a:%Y%m%d}", f"{b:%Y%m%d}"
     differ = [index for index in range(len(digits_a)) if digits_a[index] != digits_b[index]]
     if len(differ) == 1:

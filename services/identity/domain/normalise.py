@@ -36,7 +36,27 @@ _NORTH_AMERICAN_COUNTRY_CODE = 1
 
 # Words that join a family name to its parts (`de la Fontaine`, `d'Arcy`, `van der Berg`), folded.
 NAME_PARTICLES = frozenset(
-    {"d", "da", "de", "del", "della", "der", "des", "di", "du", "l", "la", "le", "les", "van", "von"}
+    {
+        "d",
+        "da",
+        "das",
+        "de",
+        "del",
+        "della",
+        "den",
+        "der",
+        "des",
+        "di",
+        "do",
+        "dos",
+        "du",
+        "l",
+        "la",
+        "le",
+        "les",
+        "van",
+        "von",
+    }
 )
 
 # Street types, folded, to the one token each compares as; both languages share one vocabulary. Not `côte`: in

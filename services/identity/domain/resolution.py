@@ -178,8 +178,10 @@ def _decide(
         via_upstream_id = any(identifier.type is IdentifierType.EXTERNAL_ID for identifier in via)
         if not via_upstream_id and _clearly_someone_else(record, person):
             relatives.append(person)
-        elif all(identifier.type is IdentifierType.PHONE for identifier in via) and _family_name_rules_out(
-            record, person
+        elif (
+            all(identifier.type is IdentifierType.PHONE for identifier in via)
+            and _family_name_rules_out(record, person)
+            and not _birth_date_agrees(record, person)
         ):
             # A phone alone is a home's or a switchboard's (its extension dropped): Marie Côté is not the Marie
             # Gagnon who gave it. An email is one's own, even across a change of family name.
@@ -301,7 +303,7 @@ def _clearly_someone_else(record: NormalisedRecord, person: Person) -> bool:
     if record.last_name and any(two_generations(record.last_name, other) for other in person.last_names()):
         return True
     # Or by their birth dates, the son named after his father giving the home phone.
-    if any(birth_dates_differ(record, known) for known in person.records):
+    if _birth_dates_rule_out([record], person.records):
         return True
     known = person.first_names()
     if record.first_name is None or not known:
@@ -367,10 +369,19 @@ def _clearly_two_among(persons: Sequence[Person]) -> bool:
     """Whether two of the persons are clearly not one: their given names differ beyond a typo, or their birth dates
     do (a father and the son named after him, each known by a customer id, one giving the other's email)."""
     return _names_clearly_differ_among(persons) or any(
-        birth_dates_differ(mine, theirs)
-        for one, other in itertools.combinations(persons, 2)
-        for mine in one.records
-        for theirs in other.records
+        _birth_dates_rule_out(one.records, other.records) for one, other in itertools.combinations(persons, 2)
+    )
+
+
+def _birth_dates_rule_out(mine: Sequence[NormalisedRecord], theirs: Sequence[NormalisedRecord]) -> bool:
+    """Whether the two sets of records give birth dates and none of one side's is one person's with the other's."""
+    pairs = [(a, b) for a in mine if a.birth_date for b in theirs if b.birth_date]
+    return bool(pairs) and all(birth_dates_differ(a, b) for a, b in pairs)
+
+
+def _birth_date_agrees(record: NormalisedRecord, person: Person) -> bool:
+    return record.birth_date is not None and any(
+        known.birth_date is not None and not birth_dates_differ(record, known) for known in person.records
     )
 
 

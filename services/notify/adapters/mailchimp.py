@@ -33,6 +33,16 @@ class MailchimpAudience:
         """`PATCH /lists/{list_id}/members/{subscriber_hash}` with `status: unsubscribed`."""
         return await self._call(target, "PATCH", f"members/{subscriber_hash(email)}", UNSUBSCRIBE_BODY)
 
+    async def get_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
+        """`GET /lists/{list_id}/members/{subscriber_hash}`."""
+        return await self._outbound.request(
+            "GET",
+            f"{target.api_url.rstrip('/')}/lists/{target.list_id}/members/{subscriber_hash(email)}",
+            body=b"",
+            headers={"Content-Type": "application/json"},
+            auth=("parterre", target.api_key),
+        )
+
     async def archive_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
         """`DELETE /lists/{list_id}/members/{subscriber_hash}`: archive a member (Mailchimp keeps its history)."""
         return await self._call(target, "DELETE", f"members/{subscriber_hash(email)}", None)

@@ -642,11 +642,26 @@ class _Transactions:
 
     @classmethod
     def of(cls, state: ProfileState, ticket_spend: Decimal, shop_spend: Decimal) -> "_Transactions":
-        ticket_orders = {record.bought.order_id for record in state.tickets.values() if record.bought is not None}
+        # A ticket order refunded in full is no transaction, as a shop order refunded in full is none: an order
+        # counts while one of its tickets is not refunded (one given in exchange was paid for, and counts).
+        bought = [record.bought for record in state.tickets.values() if record.bought is not None]
+        kept_tickets = [
+            record.bought for record in state.tickets.values() if record.bought is not None and record.refunded is None
+        ]
+        ticket_orders = {purchase.order_id for purchase in kept_tickets}
+        refunded_times = {purchase.stamp.time for purchase in bought if purchase.order_id not in ticket_orders}
         kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
-        order_times = [order.stamp.time for order in kept_orders]
-        purchases_first = _earliest(state.first_purchase_at, *order_times)
-        purchases_last = _latest(state.last_purchase_at, *order_times)
+        kept_times = [
+            *(purchase.stamp.time for purchase in kept_tickets),
+            # The latest payment of each pass: a renewal replaces the record, never an earlier payment's time.
+            *(record.stamp.time for record in state.subscriptions.values()),
+            *(order.stamp.time for order in kept_orders),
+        ]
+        # The first ticket or pass payment is kept as a time alone: unless it is a refunded order's, it counts (a
+        # pass's first payment, its record since replaced by a renewal).
+        first_paid = None if state.first_purchase_at in refunded_times else state.first_purchase_at
+        purchases_first = _earliest(first_paid, *kept_times)
+        purchases_last = _latest(*kept_times)
         return cls(
             count=len(ticket_orders) + state.subscription_payments + len(kept_orders) + state.donations,
             spend=ticket_spend + state.subscription_paid + shop_spend + state.donated,

@@ -3,6 +3,7 @@
 import calendar
 import dataclasses
 import difflib
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from services.profile.domain.scores import LifecycleStage
 from shared.events.common import ConsentPurpose, LegalBasis
 
 Profile = Mapping[str, Any]
@@ -188,7 +190,7 @@ PROFILE_FIELDS: Mapping[str, FieldSpec] = {
     **_of_kind(FieldKind.NUMBER, "rfm.recency", "rfm.frequency", "rfm.monetary", "engagement_score"),
     # The three digits side by side ("545"), a code marketers read, not a quantity to compare.
     **_of_kind(FieldKind.TEXT, "rfm.score"),
-    "lifecycle_stage": FieldSpec(FieldKind.TEXT),
+    "lifecycle_stage": FieldSpec(FieldKind.TEXT, frozenset(LifecycleStage)),
     # Not the profile's: the start of the performance the fact being handled is about (a scan at the door before the
     # curtain rises, or one imported days later), for `per_performance` trigger rules.
     CAUSE_PERFORMANCE_AT: FieldSpec(FieldKind.MOMENT),
@@ -258,6 +260,9 @@ def _scalar(name: str, spec: FieldSpec, value: Any) -> Any:
     """`value` as a value of field `name`, money as an exact Decimal; raises a pydantic error if it cannot be one."""
     kind = FieldKind.TEXT if spec.kind is FieldKind.TEXT_LIST else spec.kind
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if is_number and not math.isfinite(value):
+        # YAML's `.nan` and `.inf`: no count or amount is either, and `.nan` is no Decimal to compare money with.
+        raise _problem("value_not_finite", f"`{name}` is compared with a finite number, not {value!r}")
     if kind is FieldKind.TEXT and isinstance(value, str):
         if spec.choices is not None and value not in spec.choices:
             raise _problem("value_not_a_choice", f"`{name}` is one of {', '.join(sorted(spec.choices))}, not `{value}`")

@@ -13,7 +13,7 @@ from uuid import UUID, uuid5
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from services.profile.domain.history import PERFORMANCE_FACTS
+from services.profile.domain.history import PERFORMANCE_FACTS, PROFILE_FACTS
 from services.profile.domain.rule_conditions import (
     CAUSE_PERFORMANCE_AT,
     Condition,
@@ -59,11 +59,15 @@ def _slug(name: str) -> str:
 
 
 def _event_type_name(name: str) -> str:
-    known = {event_type.name for event_type in all_event_types()}
-    if name not in known:
-        near = difflib.get_close_matches(name, known, n=1)
+    """An event type a profile change can be caused by: an upstream fact the profile folds. Any other (a segment
+    entered, a merge) never is, and a rule `on` it would never fire."""
+    causes = {event_type.name for event_type in all_event_types() if issubclass(event_type.model, PROFILE_FACTS)}
+    if name not in causes:
+        near = difflib.get_close_matches(name, causes, n=1)
         hint = f"; did you mean `{near[0]}`?" if near else ""
-        raise _problem("unknown_event_type", f"`{name}` is not an event type{hint}")
+        known = {event_type.name for event_type in all_event_types()}
+        what = "an event type that changes a profile" if name in known else "an event type"
+        raise _problem("unknown_event_type", f"`{name}` is not {what}{hint}")
     return name
 
 

@@ -160,3 +160,61 @@ def test_a_phone_still_links_the_same_given_and_family_name_spelled_otherwise() 
     resolution = resolve(PersonRecord(first_name="MARIE", last_name="Cote", phone="(514) 555-0142"), known)
 
     assert resolution.person_id == "per_marie"
+
+
+# The same person still found: birth dates rule someone out only when none agrees.
+ELISE = PersonRecord(
+    first_name="Élise",
+    last_name="Gagnon",
+    email="elise.gagnon@example.com",
+    postal_code="H2J 2L1",
+    birth_date="1985-03-10",
+)
+
+
+def test_an_email_still_links_a_birth_date_one_day_off() -> None:
+    # A date picker storing midnight UTC shows 1985-03-09 in Montréal: same person, same email, same names.
+    resolution = resolve(replace(ELISE, birth_date="1985-03-09"), known_person("per_elise", ELISE))
+
+    assert resolution.person_id == "per_elise"
+    assert not resolution.created
+
+
+def test_an_email_still_links_a_person_whose_records_already_carry_two_birth_dates() -> None:
+    # The date first typed at the box office, and the one corrected since.
+    typed_wrong = known_person("per_elise", replace(ELISE, birth_date="2001-06-14", source="bo", external_id="C-7"))
+    known = replace(typed_wrong, records=(*typed_wrong.records, normalise_record(ELISE, today=TODAY)))
+
+    resolution = resolve(ELISE, known)
+
+    assert resolution.person_id == "per_elise"
+    assert not resolution.created
+
+
+def test_a_customer_id_and_an_email_still_merge_two_records_of_one_person_a_day_apart() -> None:
+    box_office = known_person("per_bo", replace(ELISE, email=None, source="bo", external_id="C-7"))
+    shop = known_person("per_shop", replace(ELISE, birth_date="1985-03-09"), minute=5)
+
+    resolution = resolve(replace(ELISE, source="bo", external_id="C-7"), box_office, shop)
+
+    assert resolution.merge is not None
+
+
+def test_a_phone_still_links_a_family_name_given_with_or_without_its_particle() -> None:
+    known = known_person("per_maria", PersonRecord(first_name="Maria", last_name="dos Santos", phone="514-555-0142"))
+
+    resolution = resolve(PersonRecord(first_name="Maria", last_name="Santos", phone="514 555 0142"), known)
+
+    assert resolution.person_id == "per_maria"
+
+
+def test_a_phone_and_the_same_birth_date_still_link_a_woman_who_changed_family_name() -> None:
+    known = known_person(
+        "per_marie", PersonRecord(first_name="Marie", last_name="Gagnon", phone="514-555-0142", birth_date="1961-04-12")
+    )
+
+    resolution = resolve(
+        PersonRecord(first_name="Marie", last_name="Côté", phone="514 555 0142", birth_date="1961-04-12"), known
+    )
+
+    assert resolution.person_id == "per_marie"

@@ -164,6 +164,19 @@ def test_a_postal_address_the_person_moved_from_is_dropped_and_the_one_they_have
     assert check_send(moved, ConsentPurpose.POSTAL, [new_line], erased=False, now=NOW).contact_points == (new_line,)
 
 
+def test_a_letter_still_goes_to_the_place_the_person_lives_however_its_parts_were_written_since() -> None:
+    # The trigger fired with the line profile wrote; since, a newsletter gave her city without its accent, and the
+    # box office her apartment number: she has not moved.
+    address = {"street": "4521, rue Saint-Denis", "city": "Montréal", "region": "QC", "postal_code": "H2J 2L1"}
+    contact = apply_change(Contact("per_elise"), {**address, "consent.postal.status": "granted"}, 1)
+    assert contact is not None
+    line = (Channel.POSTAL, "4521, rue Saint-Denis, Montréal, QC, H2J 2L1")
+    rewritten = apply_change(contact, {"city": "Montreal", "address_2": "app. 3", "postal_code": "h2j2l1"}, 2)
+    assert rewritten is not None
+
+    assert check_send(rewritten, ConsentPurpose.POSTAL, [line], erased=False, now=NOW).contact_points == (line,)
+
+
 def test_an_address_abroad_ends_with_its_country_as_profile_writes_it() -> None:
     abroad = {"street": "3 rue de Rivoli", "city": "Paris", "postal_code": "75004", "country": "FR"}
     contact = apply_change(Contact("per_elise"), {**abroad, "consent.postal.status": "granted"}, 1)

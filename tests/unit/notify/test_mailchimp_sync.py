@@ -155,3 +155,68 @@ def test_someone_who_unsubscribed_in_mailchimp_is_never_subscribed_again_by_a_sy
 
     assert mailchimp.status("elise@example.com") == "unsubscribed"
     assert store.opt_outs == ["marketing_email"]
+
+
+def test_someone_who_unsubscribed_in_mailchimp_before_a_lapse_stays_unsubscribed_after_a_purchase() -> None:
+    bought = NOW - timedelta(days=800)
+    implied = {
+        **GRANTED,
+        "consent.marketing_email.basis": "implied_purchase",
+        "consent.marketing_email.captured_at": bought.isoformat(),
+        "consent.marketing_email.expires_at": (NOW + timedelta(days=1)).isoformat(),
+    }
+    mailchimp = Mailchimp()
+    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **implied))
+    sync(mailchimp, store)
+    # She unsubscribes from a campaign; no sync runs before her implied consent lapses.
+    mailchimp.members[subscriber_hash("elise@example.com")]["status"] = "unsubscribed"
+    store.contact_now = changed(
+        store.contact_now,
+        2,
+        **{"consent.marketing_email.allowed": False, "consent.marketing_email.expires_at": bought.isoformat()},
+    )
+    sync(mailchimp, store)
+    store.contact_now = changed(
+        store.contact_now,
+        3,
+        **{
+            **implied,
+            "consent.marketing_email.captured_at": NOW.isoformat(),
+            "consent.marketing_email.expires_at": (NOW + timedelta(days=730)).isoformat(),
+        },
+    )
+
+    sync(mailchimp, store)
+
+    assert mailchimp.status("elise@example.com") == "unsubscribed"
+    # Read before archiving: notify stops emailing her too (this fake store does not apply it to her contact).
+    assert store.opt_outs[0] == "marketing_email"
+
+
+@dataclass
+class RefusingMailchimp(Mailchimp):
+    """Answers 400 to any change of one member, as Mailchimp does for a `cleaned` one."""
+
+    refused: str = ""
+
+    async def request(self, method: str, url: str, *, body: bytes = b"", **options: Any) -> HttpAnswer:
+        if method in ("PATCH", "DELETE") and url.removeprefix(PREFIX) == subscriber_hash(self.refused):
+            return HttpAnswer(400, json={"title": "Invalid Resource"})
+        return await Mailchimp.request(self, method, url, body=body, **options)
+
+
+def test_one_address_refused_does_not_leave_the_others_subscribed_after_a_withdrawal() -> None:
+    mailchimp = RefusingMailchimp(refused="new@example.com")
+    store = Store(changed(Contact("per_1"), 1, emails=["old@example.com"], **GRANTED))
+    sync(mailchimp, store)
+    mailchimp.members[subscriber_hash("new@example.com")] = {"email_address": "new@example.com", "status": "cleaned"}
+    store.contact_now = changed(
+        store.contact_now,
+        2,
+        emails=["new@example.com", "old@example.com"],
+        **{"consent.marketing_email.status": "withdrawn", "consent.marketing_email.allowed": False},
+    )
+
+    sync(mailchimp, store)
+
+    assert mailchimp.status("old@example.com") == "unsubscribed"

@@ -744,6 +744,47 @@ def test_frequency_counts_orders_passes_shop_orders_and_gifts(transactions: int,
     assert profile(history, when=BOUGHT + days(1))["rfm.frequency"] == frequency
 
 
+@pytest.mark.parametrize("kind", ["tickets", "shop"])
+def test_an_order_refunded_in_full_is_no_transaction_for_rfm_or_the_lifecycle(kind: str) -> None:
+    now = BOUGHT + days(400)
+    if kind == "tickets":
+        kept = purchase(BOUGHT, BELLES_SOEURS, "T-1", order_id="O-1")
+        later = [purchase(now - days(10), BELLES_SOEURS, "T-2", order_id="O-2"), refund(now - days(9), "T-2")]
+    else:
+        kept = shop_order(BOUGHT, order_id="S-1", total="54.50")
+        later = [
+            shop_order(now - days(10), order_id="S-2", total="54.50"),
+            shop_refund(now - days(9), order_id="S-2", amount="54.50"),
+        ]
+
+    fields = profile([kept, *later], when=now)
+
+    assert pick(fields, "rfm.recency", "rfm.frequency", "lifecycle_stage") == {
+        "rfm.recency": 2,
+        "rfm.frequency": 1,
+        "lifecycle_stage": "lapsed",
+    }
+
+
+def test_an_order_with_one_ticket_refunded_of_two_still_counts() -> None:
+    history = [purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", order_id="O-1"), refund(BOUGHT + days(1), "T-2")]
+
+    assert pick(profile(history, when=BOUGHT + days(2)), "rfm.frequency", "rfm.recency") == {
+        "rfm.frequency": 1,
+        "rfm.recency": 5,
+    }
+
+
+def test_someone_whose_only_ticket_order_was_refunded_has_bought_nothing() -> None:
+    fields = profile([purchase(BOUGHT, BELLES_SOEURS, "T-1"), refund(BOUGHT + days(1), "T-1")], when=BOUGHT + days(5))
+
+    assert pick(fields, "tickets_bought", "rfm.score", "lifecycle_stage") == {
+        "tickets_bought": 0,
+        "rfm.score": None,
+        "lifecycle_stage": None,
+    }
+
+
 @pytest.mark.parametrize(
     ("spend", "monetary"),
     [("99.99", 1), ("100.00", 2), ("249.99", 2), ("250.00", 3), ("500.00", 4), ("999.99", 4), ("1000.00", 5)],
