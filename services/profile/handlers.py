@@ -1707,6 +1707,7 @@ def _announced(
             cause_performance_at=None if performance is None else performance.starts_at,
             person_id=person_id,
             conditions_only=merged_in is not None,
+            zone=rules.seasons.zone,
         )
         if merged_in and decisions:
             # Held already by someone merged in, it was theirs to send (or not: a subscriber then), not the merge's.
@@ -1732,7 +1733,7 @@ def _announced(
         moment
         for moment in (
             next_time_change(after_state, as_of, seasons=rules.seasons, viewed=after),
-            time_conditions_due([rules.segments, rules.triggers], after, as_of),
+            time_conditions_due([rules.segments, rules.triggers], after, as_of, rules.seasons.zone),
         )
         if moment is not None
     ]

@@ -5,7 +5,7 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from uuid import UUID, uuid5
@@ -27,6 +27,7 @@ from services.profile.domain.rule_conditions import (
     is_present,
     time_tests_of,
 )
+from services.profile.domain.seasons import DEFAULT_TIMEZONE
 from shared.addresses import postal_line
 from shared.events.common import SLUG_PATTERN, Channel, ConsentPurpose, Language, LongText, ShortText
 from shared.events.profile import ContactPoint, TriggerFiredV1
@@ -360,6 +361,7 @@ def evaluate_triggers(
     cause_performance_at: datetime | None = None,
     person_id: str,
     conditions_only: bool = False,
+    zone: tzinfo = DEFAULT_TIMEZONE,
 ) -> list[TriggerDecision]:
     """The rules that fire for a change from `before` to `after`, in file order.
 
@@ -384,7 +386,7 @@ def evaluate_triggers(
             continue
         if not rule.condition.holds(judged, as_of):
             continue
-        period_key = _period_key(rule, after, as_of, cause_event_id, cause_performance_id)
+        period_key = _period_key(rule, after, as_of, cause_event_id, cause_performance_id, zone)
         if period_key is None:
             continue
         # Held before in the same period: the change did not make it hold. A new season is a new chance: three
@@ -392,7 +394,7 @@ def evaluate_triggers(
         if (
             not rule.fires_while_true
             and rule.condition.holds(before, as_of)
-            and _period_key(rule, before, as_of, cause_event_id, cause_performance_id) == period_key
+            and _period_key(rule, before, as_of, cause_event_id, cause_performance_id, zone) == period_key
         ):
             continue
         dedupe_key = f"{rule.name}:{person_id}:{period_key}"
@@ -418,9 +420,11 @@ def _period_key(
     as_of: datetime,
     cause_event_id: str | None,
     cause_performance_id: str | None,
+    zone: tzinfo,
 ) -> str | None:
     """The period part of the dedupe key, or None when the period cannot be named (no season, event, performance
-    or date)."""
+    or date). A calendar year or month is the organisation's (`zone`): an evening on October 31 in Montréal is
+    November in UTC."""
     if rule.period is Period.PER_EVENT:
         return cause_event_id
     if rule.period is Period.PER_PERFORMANCE:
@@ -438,10 +442,11 @@ def _period_key(
             return anchor.strftime("%Y-%m-%dT%H:%M:%SZ")
         step = _STEP_MONTHS[rule.period]
         return add_months(anchor, _steps_since(anchor, as_of, step) * step).strftime("%Y-%m-%d")
+    local = as_of.astimezone(zone)
     if rule.period is Period.YEAR:
-        return f"{as_of.year}"
+        return f"{local.year}"
     if rule.period is Period.MONTH:
-        return f"{as_of.year}-{as_of.month:02}"
+        return f"{local.year}-{local.month:02}"
     return "once"
 
 
@@ -503,7 +508,10 @@ def contact_points(
 
 
 def time_conditions_due(
-    definitions: Iterable[SegmentDefinitions | TriggerRules], profile: Profile, as_of: datetime
+    definitions: Iterable[SegmentDefinitions | TriggerRules],
+    profile: Profile,
+    as_of: datetime,
+    zone: tzinfo = DEFAULT_TIMEZONE,
 ) -> datetime | None:
     """The earliest moment after `as_of` at which time alone could change a segment or make a trigger fire.
 
@@ -522,7 +530,7 @@ def time_conditions_due(
             owners: Iterable[Segment | TriggerRule] = definition.segments
         else:
             swept = [rule for rule in definition.rules if rule.on is None and rule.period not in _EVENT_PERIODS]
-            candidates.extend(_next_period_starts(swept, profile, as_of))
+            candidates.extend(_next_period_starts(swept, profile, as_of, zone))
             owners = swept
         for owner in owners:
             for test in owner.time_tests:
@@ -530,14 +538,17 @@ def time_conditions_due(
     return min((moment for moment in candidates if moment > as_of), default=None)
 
 
-def _next_period_starts(rules: Iterable[TriggerRule], profile: Profile, as_of: datetime) -> Iterator[datetime]:
+def _next_period_starts(
+    rules: Iterable[TriggerRule], profile: Profile, as_of: datetime, zone: tzinfo
+) -> Iterator[datetime]:
     """When the dedupe key of each time-based year or month rule that holds now next changes."""
     for rule in rules:
         if rule.period not in _STEP_MONTHS or not rule.fires_while_true or not rule.condition.holds(profile, as_of):
             continue
         step = _STEP_MONTHS[rule.period]
         if rule.counted_from is None:
-            period_start = as_of.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            # Midnight on the first of the organisation's next month or year.
+            period_start = as_of.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
             yield add_months(period_start.replace(month=1) if step == 12 else period_start, step)
             continue
         anchor = profile.get(rule.counted_from)

@@ -98,9 +98,9 @@ class FakeMailchimp(Receiver):
     """The Marketing API endpoints the audience sync uses, as Mailchimp documents them, over a dict of members.
 
     `PUT /3.0/lists/{list}/members/{hash}` creates a member with `status_if_new` or updates one, never changing an
-    existing member's status unless `status` is given; `PATCH` updates an existing member (404 otherwise); `DELETE`
-    archives one; `POST …/members/{hash}/tags` sets tags active or inactive and answers 204. Basic auth with the key
-    is required.
+    existing member's status unless `status` is given; `PATCH` updates an existing member (404 otherwise); `GET`
+    reads one; `DELETE` archives one; `POST …/members/{hash}/tags` sets tags active or inactive and answers 204. Basic
+    auth with the key is required.
     """
 
     def __init__(self, api_key: str, list_id: str) -> None:
@@ -125,6 +125,11 @@ class FakeMailchimp(Receiver):
             for tag in request.json()["tags"]:
                 member.setdefault("tags", {})[tag["name"]] = tag["status"]
             return Reply(204)
+        if request.method == "GET":
+            if member is None:
+                return Reply(404)
+            shown = {"id": member_hash, **{key: value for key, value in member.items() if key != "tags"}}
+            return Reply(200, {"content-type": "application/json"}, json.dumps(shown).encode())
         if request.method == "DELETE":
             # Archived: kept with its history, answered 204; a later `PUT` leaves it archived.
             if member is None:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from textwrap import dedent
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,8 +81,13 @@ def test_a_time_based_rule_with_a_calendar_period_is_due_when_the_next_period_be
             """)
     )
     lapsed = {"last_purchase_at": datetime(2024, 1, 1, tzinfo=UTC)}
-    assert time_conditions_due([rules], lapsed, AS_OF) == datetime(2026, 12, 1, tzinfo=UTC)
-    assert time_conditions_due([rules.__class__(rules.rules[1:])], lapsed, AS_OF) == datetime(2027, 1, 1, tzinfo=UTC)
+    # Midnight on the first of the organisation's next month and year, not UTC's.
+    montreal = ZoneInfo("America/Montreal")
+    assert time_conditions_due([rules], lapsed, AS_OF) == datetime(2026, 12, 1, tzinfo=montreal)
+    yearly = rules.__class__(rules.rules[1:])
+    assert time_conditions_due([yearly], lapsed, AS_OF) == datetime(2027, 1, 1, tzinfo=montreal)
+    vancouver = ZoneInfo("America/Vancouver")
+    assert time_conditions_due([yearly], lapsed, AS_OF, vancouver) == datetime(2027, 1, 1, tzinfo=vancouver)
 
 
 OPTIONAL_DATES = ("first_purchase_at", "last_purchase_at", "first_donation_at", "consent.marketing_email.expires_at")
