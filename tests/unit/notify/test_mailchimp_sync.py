@@ -90,6 +90,20 @@ def changed(contact: Contact, version: int, **fields: Any) -> Contact:
 
 
 GRANTED = {"consent.marketing_email.status": "granted", "consent.marketing_email.allowed": True}
+# Implied by a purchase 800 days ago, which profile announced running a day more; then its lapse; then a purchase.
+BOUGHT = NOW - timedelta(days=800)
+IMPLIED = {
+    **GRANTED,
+    "consent.marketing_email.basis": "implied_purchase",
+    "consent.marketing_email.captured_at": BOUGHT.isoformat(),
+    "consent.marketing_email.expires_at": (NOW + timedelta(days=1)).isoformat(),
+}
+LAPSED = {"consent.marketing_email.allowed": False, "consent.marketing_email.expires_at": BOUGHT.isoformat()}
+BOUGHT_AGAIN = {
+    **IMPLIED,
+    "consent.marketing_email.captured_at": NOW.isoformat(),
+    "consent.marketing_email.expires_at": (NOW + timedelta(days=730)).isoformat(),
+}
 
 
 def test_a_withdrawal_unsubscribes_the_person_under_every_address_they_gave() -> None:
@@ -111,36 +125,17 @@ def test_a_withdrawal_unsubscribes_the_person_under_every_address_they_gave() ->
 
 
 def test_an_implied_consent_past_its_term_archives_the_member_and_consent_given_again_brings_them_back() -> None:
-    bought = NOW - timedelta(days=800)
-    implied = {
-        **GRANTED,
-        "consent.marketing_email.basis": "implied_purchase",
-        "consent.marketing_email.captured_at": bought.isoformat(),
-        "consent.marketing_email.expires_at": (NOW + timedelta(days=1)).isoformat(),
-    }
     mailchimp = Mailchimp()
-    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **implied))
+    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **IMPLIED))
     sync(mailchimp, store)
     assert mailchimp.status("elise@example.com") == "subscribed"
-    store.contact_now = changed(
-        store.contact_now,
-        2,
-        **{"consent.marketing_email.allowed": False, "consent.marketing_email.expires_at": bought.isoformat()},
-    )
+    store.contact_now = changed(store.contact_now, 2, **LAPSED)
 
     assert isinstance(sync(mailchimp, store), HttpAnswer)
     assert mailchimp.status("elise@example.com") == "archived"
     assert store.opt_outs == []
 
-    store.contact_now = changed(
-        store.contact_now,
-        3,
-        **{
-            **implied,
-            "consent.marketing_email.captured_at": NOW.isoformat(),
-            "consent.marketing_email.expires_at": (NOW + timedelta(days=730)).isoformat(),
-        },
-    )
+    store.contact_now = changed(store.contact_now, 3, **BOUGHT_AGAIN)
     sync(mailchimp, store)
     assert mailchimp.status("elise@example.com") == "subscribed"
 
@@ -158,33 +153,14 @@ def test_someone_who_unsubscribed_in_mailchimp_is_never_subscribed_again_by_a_sy
 
 
 def test_someone_who_unsubscribed_in_mailchimp_before_a_lapse_stays_unsubscribed_after_a_purchase() -> None:
-    bought = NOW - timedelta(days=800)
-    implied = {
-        **GRANTED,
-        "consent.marketing_email.basis": "implied_purchase",
-        "consent.marketing_email.captured_at": bought.isoformat(),
-        "consent.marketing_email.expires_at": (NOW + timedelta(days=1)).isoformat(),
-    }
     mailchimp = Mailchimp()
-    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **implied))
+    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **IMPLIED))
     sync(mailchimp, store)
     # She unsubscribes from a campaign; no sync runs before her implied consent lapses.
     mailchimp.members[subscriber_hash("elise@example.com")]["status"] = "unsubscribed"
-    store.contact_now = changed(
-        store.contact_now,
-        2,
-        **{"consent.marketing_email.allowed": False, "consent.marketing_email.expires_at": bought.isoformat()},
-    )
+    store.contact_now = changed(store.contact_now, 2, **LAPSED)
     sync(mailchimp, store)
-    store.contact_now = changed(
-        store.contact_now,
-        3,
-        **{
-            **implied,
-            "consent.marketing_email.captured_at": NOW.isoformat(),
-            "consent.marketing_email.expires_at": (NOW + timedelta(days=730)).isoformat(),
-        },
-    )
+    store.contact_now = changed(store.contact_now, 3, **BOUGHT_AGAIN)
 
     sync(mailchimp, store)
 
