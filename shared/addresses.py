@@ -24,3 +24,18 @@ def postal_line(fields: Mapping[str, Any]) -> str:
 
 def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def postal_code_key(postal_code: str | None) -> str:
+    """A postal code as compared: without case, spaces or dashes, as sources write `sw1a 2aa` or `H2J-2L1`."""
+    return "".join(character for character in (postal_code or "").upper() if character not in " -")
+
+
+def postal_code_of_line(line: str) -> str:
+    """The postal code of a line `postal_line` wrote, as `postal_code_key` gives it: its last part, or the one before
+    a foreign country's code."""
+    parts = [part.strip() for part in line.split(",")]
+    for part in reversed(parts):
+        if not (len(part) == 2 and part.isalpha() and part.isupper()):
+            return postal_code_key(part)
+    return ""

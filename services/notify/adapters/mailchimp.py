@@ -35,13 +35,7 @@ class MailchimpAudience:
 
     async def get_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
         """`GET /lists/{list_id}/members/{subscriber_hash}`."""
-        return await self._outbound.request(
-            "GET",
-            f"{target.api_url.rstrip('/')}/lists/{target.list_id}/members/{subscriber_hash(email)}",
-            body=b"",
-            headers={"Content-Type": "application/json"},
-            auth=("parterre", target.api_key),
-        )
+        return await self._call(target, "GET", f"members/{subscriber_hash(email)}", None)
 
     async def archive_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
         """`DELETE /lists/{list_id}/members/{subscriber_hash}`: archive a member (Mailchimp keeps its history)."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.addresses import postal_line
+from shared.addresses import postal_code_key, postal_code_of_line, postal_line
 from shared.events.common import Channel, ConsentPurpose, Language
 
 # The channel a message for each purpose uses, as profile chooses a trigger's contact points.
@@ -223,7 +223,7 @@ def _held(contact: Contact, point: tuple[Channel, str]) -> bool:
         if ADDRESS not in contact.announced:
             return True
         # The same place, however its other parts were written since: a move changes the postal code.
-        return _postal_code_of(value) == _compact(contact.postal_code) != ""
+        return postal_code_of_line(value) == postal_code_key(contact.postal_code) != ""
     list_name = "phones" if channel is Channel.SMS else "emails"
     return list_name not in contact.announced or value in getattr(contact, list_name)
 
@@ -236,16 +236,3 @@ def message_language(contact: Contact | None, fallback: Language) -> Language:
         if primary == language:
             return language
     return fallback
-
-
-def _compact(postal_code: str | None) -> str:
-    return "".join(character for character in (postal_code or "").upper() if character not in " -")
-
-
-def _postal_code_of(line: str) -> str:
-    """The postal code in a line `postal_line` wrote: the last part, or the one before a foreign country."""
-    parts = [part.strip() for part in line.split(",")]
-    for part in reversed(parts):
-        if not (len(part) == 2 and part.isalpha() and part.isupper()):
-            return _compact(part)
-    return ""

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from services.profile.domain.seasons import SeasonCalendar, add_months
 from services.profile.domain.strategies import MOST_RECENT, OLDEST, SUM, Stamp, Strategy, check_table, field_by_field
+from shared.addresses import postal_code_key
 from shared.events.audience import SubscriptionKind
 
 # A pass or membership that gives neither an end nor a renewal date is taken to last a year.
@@ -26,13 +27,9 @@ class PostalAddress:
     def same_place(self, other: "PostalAddress") -> bool:
         """Whether `other` names the same postal code (and country, when both give one): a fuller record of it.
         Codes are compared without case, spaces or dashes, as sources write `sw1a 2aa` or `H2J-2L1`."""
-        return _compared(self.postal_code) == _compared(other.postal_code) and (
+        return postal_code_key(self.postal_code) == postal_code_key(other.postal_code) and (
             self.country is None or other.country is None or self.country == other.country
         )
-
-
-def _compared(postal_code: str) -> str:
-    return "".join(character for character in postal_code.upper() if character not in " -")
 
 
 @dataclass(frozen=True, slots=True)
