@@ -691,6 +691,8 @@ def view(
       being the latest that has begun; `no_shows`: performances held, never scanned, begun NO_SHOW_GRACE ago.
     - `season.*`: tickets held for performances of that season, at their face value.
     - `subscription_spend`: the price of every season pass and membership bought or renewed.
+    - `is_subscriber`: holds a pass or membership still valid, a renewing one until RENEWAL_GRACE past its renewal
+      date; `subscription_renewal_at`: when the latest comes up for renewal (the day after its last day).
     - `first_purchase_at`, `last_purchase_at`: tickets and passes. RFM and the lifecycle count every transaction
       (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders neither cancelled nor refunded
       in full.
@@ -822,7 +824,7 @@ def _timeless(state: ProfileState, seasons: SeasonCalendar, consent_policy: Cons
             "genres": sorted({performance.genre for performance in box.booked.values() if performance.genre}),
             "venues": sorted({performance.venue for performance in box.booked.values() if performance.venue}),
         },
-        renewal_at=_latest(*(record.runs_until(seasons).astimezone(UTC) for record in state.subscriptions.values())),
+        renewal_at=_latest(*(record.due_at(seasons).astimezone(UTC) for record in state.subscriptions.values())),
         giving={
             "shop_orders": len(kept_orders),
             "shop_spend": _money(shop_spend),

@@ -11,6 +11,10 @@ from shared.events.audience import SubscriptionKind
 
 # A pass or membership that gives neither an end nor a renewal date is taken to last a year.
 OPEN_ENDED_SUBSCRIPTION_MONTHS = 12
+# A renewing plan stays valid this long past its renewal date while the renewal is on its way: the renewal is
+# charged during that day, later when a payment fails and is tried again (Stripe's default retries run for up to
+# two weeks), and reaches the profile after that. Without it, every member stops being one at midnight of the day.
+RENEWAL_GRACE = timedelta(days=14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +94,18 @@ class SubscriptionRecord:
     ends_on: date | None = None
     season: str | None = None
 
-    def runs_until(self, seasons: SeasonCalendar) -> datetime:
-        """The instant it stops being valid: after its last day, at its renewal date, or a year after it starts."""
+    def due_at(self, seasons: SeasonCalendar) -> datetime:
+        """The instant it comes up for renewal: after its last day, at its renewal date, or a year after it starts."""
         if self.ends_on is not None:
             return seasons.start_of_day(self.ends_on + timedelta(days=1))
         if self.renews_on is not None:
             return seasons.start_of_day(self.renews_on)
         return add_months(seasons.start_of_day(self.starts_on), OPEN_ENDED_SUBSCRIPTION_MONTHS)
+
+    def runs_until(self, seasons: SeasonCalendar) -> datetime:
+        """The instant it stops being valid: when it is due, or RENEWAL_GRACE later for a plan that renews itself."""
+        due = self.due_at(seasons)
+        return due + RENEWAL_GRACE if self.ends_on is None and self.renews_on is not None else due
 
 
 @dataclass(frozen=True, slots=True)

@@ -467,12 +467,12 @@ def test_a_pass_bought_in_spring_for_next_season_already_makes_a_subscriber() ->
     assert profile(history, when=datetime(2026, 5, 2, tzinfo=UTC))["is_subscriber"] is True
 
 
-def test_a_renewing_membership_lapses_on_its_renewal_date_unless_renewed() -> None:
+def test_a_renewing_membership_lapses_two_weeks_after_its_renewal_date_unless_renewed() -> None:
     first = subscription(
         BOUGHT, kind="membership", starts_on=date(2026, 9, 1), ends_on=None, renews_on=date(2027, 9, 1)
     )
     renewal = subscription(
-        datetime(2027, 9, 1, 9, tzinfo=UTC),
+        datetime(2027, 9, 3, 9, tzinfo=UTC),
         kind="membership",
         starts_on=date(2027, 9, 1),
         ends_on=None,
@@ -480,9 +480,24 @@ def test_a_renewing_membership_lapses_on_its_renewal_date_unless_renewed() -> No
     )
     due = datetime(2027, 9, 1, tzinfo=MONTREAL)
 
-    assert profile([first], when=due)["is_subscriber"] is False
-    assert profile([first, renewal], when=due + days(2))["is_subscriber"] is True
-    assert profile([first, renewal], when=due)["subscription_renewal_at"] == datetime(2028, 9, 1, tzinfo=MONTREAL)
+    # The renewal is charged on the day, or days later when its payment is tried again: still a member meanwhile.
+    assert profile([first], when=due)["is_subscriber"] is True
+    assert profile([first], when=due)["subscription_renewal_at"] == due
+    assert profile([first], when=due + days(14) - timedelta(seconds=1))["is_subscriber"] is True
+    assert profile([first], when=due + days(14))["is_subscriber"] is False
+    assert profile([first], when=due + days(14))["lifecycle_stage"] != "subscriber"
+    assert profile([first, renewal], when=due + days(30))["is_subscriber"] is True
+    assert profile([first, renewal], when=due + days(2))["subscription_renewal_at"] == datetime(
+        2028, 9, 1, tzinfo=MONTREAL
+    )
+
+
+def test_a_pass_with_a_last_day_lapses_the_day_after_it_with_no_grace() -> None:
+    history = [subscription(BOUGHT, starts_on=date(2026, 9, 1), ends_on=date(2027, 6, 30))]
+    day_after = datetime(2027, 7, 1, tzinfo=MONTREAL)
+
+    assert profile(history, when=day_after - timedelta(seconds=1))["is_subscriber"] is True
+    assert profile(history, when=day_after)["is_subscriber"] is False
 
 
 def test_subscription_spend_adds_every_pass_and_membership_bought_or_renewed() -> None:

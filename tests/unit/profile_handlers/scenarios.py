@@ -9,7 +9,7 @@ import inspect
 import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from textwrap import dedent
 from typing import Any, cast
 
@@ -120,6 +120,20 @@ class IdentityEvents:
         example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
         example["donation_id"] = f"D-{event_id}"
         return self._resolved("parterre.donation.made.v1", example, event_id, person_id, days_ago)
+
+    def membership(self, event_id: str, person_id: str, *, renews_on: date, days_ago: int = 360) -> Envelope:
+        """A renewing membership bought by `person_id` `days_ago`, due for renewal on `renews_on`."""
+        example = copy.deepcopy(event_type("parterre.subscription.purchased.v1").example)
+        example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
+        example.update(
+            subscription_id=f"MEM-{event_id}",
+            kind="membership",
+            season=None,
+            starts_on=(NOW - timedelta(days=days_ago)).date(),
+            renews_on=renews_on,
+            ends_on=None,
+        )
+        return self._resolved("parterre.subscription.purchased.v1", example, event_id, person_id, days_ago)
 
     def scan(
         self, event_id: str, person_id: str, *, ticket_id: str, performance_id: str, starts_in: timedelta | None = None
@@ -575,6 +589,16 @@ async def three_productions(world: World, person_id: str, *, days_ago: int = 5) 
         sale = world.purchase(f"sale-{person_id}-{production}", person_id, production=production, days_ago=days_ago)
         sent += rules_fired(await world.deliver(sale))
     return sent
+
+
+async def a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass(world: World) -> None:
+    # Due two days ago, its renewal not yet charged or not yet here: still a member.
+    await world.deliver(world.membership("mem-anne", "per_anne", renews_on=NOW.date() - timedelta(days=2)))
+    assert await three_productions(world, "per_anne", days_ago=1) == []
+
+    # Due three weeks ago and never renewed: no longer one.
+    await world.deliver(world.membership("mem-bea", "per_bea", renews_on=NOW.date() - timedelta(days=21)))
+    assert ("subscription-offer-third-production", "per_bea") in await three_productions(world, "per_bea", days_ago=1)
 
 
 async def a_merge_that_makes_a_rule_hold_fires_it_once_and_again_with_the_merge_delivered_again(world: World) -> None:
@@ -2872,6 +2896,7 @@ async def an_erasure_parterre_asked_for_notes_the_facts_it_erased_but_not_itself
 
 
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
+    a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass,
     a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,
     a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_household_events_arrive_in,
     a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household,
