@@ -327,17 +327,28 @@ def _outcomes(records: Iterator[list[str]], lines: BoundedLines, context: _FileC
             return
         except csv.Error as exc:
             row_number += 1
-            yield _rejected_row(row_number, f"cannot be read as CSV ({exc})", "malformed_row")
+            yield _rejected_row(
+                row_number,
+                f"cannot be read as CSV ({exc})",
+                f"ne peut pas être lue comme du CSV ({exc})",
+                "malformed_row",
+            )
             continue
         row_number += 1
         if lines.overlong > overlong_before:
-            yield _rejected_row(row_number, f"has a line longer than {MAX_LINE_CHARS} characters", "line_too_long")
+            yield _rejected_row(
+                row_number,
+                f"has a line longer than {MAX_LINE_CHARS} characters",
+                f"a une ligne de plus de {MAX_LINE_CHARS} caractères",
+                "line_too_long",
+            )
         elif any(cell.strip() for cell in cells):
             yield _row_outcome(cells, row_number, context, runs)
 
 
-def _rejected_row(row_number: int, reason: str, code: str) -> RejectedRow:
-    return RejectedRow(row_number, (FieldError(field=WHOLE_ROW, reason=f"the row {reason}", code=code),))
+def _rejected_row(row_number: int, reason: str, reason_fr: str, code: str) -> RejectedRow:
+    error = FieldError(field=WHOLE_ROW, reason=f"the row {reason}", reason_fr=f"la ligne {reason_fr}", code=code)
+    return RejectedRow(row_number, (error,))
 
 
 @dataclass
@@ -413,7 +424,7 @@ class _Row:
         try:
             value, canonical = parse(text)
         except UnreadableValueError as exc:
-            self.problems.add(self.context.headers[name], exc.reason, exc.code)
+            self.problems.add(self.context.headers[name], exc.reason, exc.code, fr=exc.reason_fr)
             return None
         self.parsed_values[name] = canonical
         return value
@@ -428,8 +439,8 @@ class _Row:
         content = json.dumps(sorted(canonical.items()), ensure_ascii=False)
         return hashlib.sha256(content.encode()).hexdigest()[:24]
 
-    def require(self, name: BoxOfficeField, what: str) -> None:
-        self.problems.add(self.header(name), f"is empty; {what}", "missing_value")
+    def require(self, name: BoxOfficeField, what: str, what_fr: str) -> None:
+        self.problems.add(self.header(name), f"is empty; {what}", "missing_value", fr=f"est vide ; {what_fr}")
 
 
 def _cell_text(cell: str) -> str:
@@ -459,6 +470,8 @@ def _row_outcome(cells: list[str], number: int, context: _FileContext, runs: _Ru
             number,
             f"has {len(cells)} cells but the header {context.header_size}: a value probably contains the "
             f"delimiter {shown} without quotes",
+            f"a {len(cells)} cellules, mais l'en-tête {context.header_size} : une valeur contient sans doute le "
+            f"séparateur {shown} sans guillemets",
             "too_many_cells",
         )
     drafts = _row_drafts(row, runs)
@@ -480,6 +493,8 @@ def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
                 f"is {status!r}: a refunded, cancelled, deleted or unpaid order is no payment kept, so it is not "
                 "imported",
                 "not_a_sale",
+                fr=f"vaut {status!r} : une commande remboursée, annulée, supprimée ou impayée n'est pas un paiement "
+                "conservé, elle n'est donc pas importée",
             )
             return None
     kind = _row_kind(row)
@@ -488,7 +503,7 @@ def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
     amount = row.parsed(F.AMOUNT, context.amount)
     unit_price = row.parsed(F.UNIT_PRICE, context.amount)
     if row.text(F.AMOUNT) is None and row.text(F.UNIT_PRICE) is None:
-        row.require(F.AMOUNT, "every row needs the amount paid")
+        row.require(F.AMOUNT, "every row needs the amount paid", "chaque ligne a besoin du montant payé")
     quantity = row.parsed(F.QUANTITY, context.quantity) or 1
     currency = _currency(row, amount, unit_price)
     performance_at = row.parsed(F.PERFORMANCE_DATE, context.moment)
@@ -526,12 +541,12 @@ def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
 
 
 def _named_choice(
-    row: _Row, name: BoxOfficeField, choices: Mapping[str, ChoiceT], reason: str, code: str
+    row: _Row, name: BoxOfficeField, choices: Mapping[str, ChoiceT], reason: str, reason_fr: str, code: str
 ) -> ChoiceT | None:
     """The choice a cell names in French or English, or None (noted as a problem) when it names none."""
     choice = choices.get(plain(row.text(name) or "").replace("_", " "))
     if choice is None:
-        row.problems.add(row.header(name), reason, code)
+        row.problems.add(row.header(name), reason, code, fr=reason_fr)
     return choice
 
 
@@ -543,6 +558,7 @@ def _row_kind(row: _Row) -> RowKind | None:
         F.TYPE,
         _ROW_KINDS,
         "should be ticket (billet), donation (don), membership (adhésion) or season pass (abonnement)",
+        "doit être billet (ticket), don (donation), adhésion (membership) ou abonnement (season pass)",
         "row_type_unknown",
     )
 
@@ -579,6 +595,8 @@ def _person(row: _Row) -> dict[str, Any]:
             row.header(where),
             "the row names nobody: it needs an email, a phone, a customer number, or both first and last name",
             "person_unidentifiable",
+            fr="la ligne ne nomme personne : il lui faut un courriel, un téléphone, un numéro de client, ou un prénom "
+            "et un nom",
         )
     return values
 
@@ -603,7 +621,12 @@ def _country(row: _Row) -> str | None:
         return None
     code = country_code(text)
     if code is None:
-        row.problems.add(row.header(F.COUNTRY), "should be a two-letter country code such as CA", "country_unknown")
+        row.problems.add(
+            row.header(F.COUNTRY),
+            "should be a two-letter country code such as CA",
+            "country_unknown",
+            fr="doit être un code de pays à deux lettres, comme CA",
+        )
     return code
 
 
@@ -614,7 +637,10 @@ def _locale(row: _Row) -> str | None:
     locale = normalise_locale(text)
     if not _LOCALE_TAG.match(locale):
         row.problems.add(
-            row.header(F.LANGUAGE), "should be FR or EN (français, English, or a code such as fr-CA)", "language"
+            row.header(F.LANGUAGE),
+            "should be FR or EN (français, English, or a code such as fr-CA)",
+            "language",
+            fr="doit être FR ou EN (français, English, ou un code comme fr-CA)",
         )
         return None
     return locale
@@ -628,7 +654,12 @@ def _currency(row: _Row, amount: Amount | None, unit_price: Amount | None) -> st
     if text is None:
         return row.context.settings.currency
     if text.upper() not in CURRENCY_CODES:
-        row.problems.add(row.header(F.CURRENCY), "should be a currency code such as CAD", "currency_invalid")
+        row.problems.add(
+            row.header(F.CURRENCY),
+            "should be a currency code such as CAD",
+            "currency_invalid",
+            fr="doit être un code de devise, comme CAD",
+        )
     return text.upper()
 
 
@@ -640,6 +671,7 @@ def _channel(row: _Row) -> SalesChannel:
         F.CHANNEL,
         _CHANNELS,
         "should be online (en ligne), box office (guichet) or phone (téléphone)",
+        "doit être en ligne (online), guichet (box office) ou téléphone (phone)",
         "channel_unknown",
     )
     return channel or row.context.settings.channel
@@ -707,14 +739,18 @@ def _ticket_purchase(facts: _Facts) -> _Fact | None:
         or row.context.performance_date
     )
     if show is None:
-        row.require(F.SHOW, "a ticket needs the show's title")
+        row.require(F.SHOW, "a ticket needs the show's title", "un billet a besoin du titre du spectacle")
     if moment is None and F.PERFORMANCE_DATE in row.context.columns:
-        row.require(F.PERFORMANCE_DATE, "a ticket needs the performance date")
+        row.require(
+            F.PERFORMANCE_DATE, "a ticket needs the performance date", "un billet a besoin de la date de représentation"
+        )
     elif moment is None:
         row.problems.add(
             row.header(F.PERFORMANCE_DATE),
             f"is no column of the file; a ticket needs the performance date ({_ONE_PERFORMANCE_HINT['en']})",
             "missing_value",
+            fr="n'est pas une colonne du fichier ; un billet a besoin de la date de représentation "
+            f"({_ONE_PERFORMANCE_HINT['fr']})",
         )
     if show is None or moment is None:
         return None
@@ -803,7 +839,11 @@ def _subscription(facts: _Facts) -> _Fact | None:
     row = facts.row
     plan = row.text(F.PRICE_CATEGORY) or row.text(F.SHOW) or row.text(F.CAMPAIGN)
     if plan is None:
-        row.require(F.PRICE_CATEGORY, "a membership or season pass needs the name of its plan")
+        row.require(
+            F.PRICE_CATEGORY,
+            "a membership or season pass needs the name of its plan",
+            "une adhésion ou un abonnement a besoin du nom de sa formule",
+        )
         return None
     started = facts.paid_at or facts.performance_at
     starts_on = (started.at if started else row.context.imported_at).astimezone(row.context.zone).date()
@@ -867,6 +907,7 @@ class Rejection:
     column: str
     reason: str
     code: str
+    reason_fr: str
 
 
 @dataclass
@@ -892,7 +933,9 @@ class ImportReport:
         for error in outcome.errors:
             self.rejections_by_reason[error.code] += 1
             if len(self.first_rejections) < self.max_examples:
-                self.first_rejections.append(Rejection(outcome.row_number, error.field, error.reason, error.code))
+                self.first_rejections.append(
+                    Rejection(outcome.row_number, error.field, error.reason, error.code, error.reason_fr)
+                )
 
     def follow(self, outcomes: Iterable[RowOutcome]) -> Iterator[RowOutcome]:
         """`outcomes`, unchanged, each added to the report as it passes."""
@@ -908,7 +951,13 @@ class ImportReport:
             "events": self.events,
             "rejections_by_reason": dict(self.rejections_by_reason.most_common()),
             "first_rejections": [
-                {"row": example.row_number, "column": example.column, "reason": example.reason, "code": example.code}
+                {
+                    "row": example.row_number,
+                    "column": example.column,
+                    "reason": example.reason,
+                    "reason_fr": example.reason_fr,
+                    "code": example.code,
+                }
                 for example in self.first_rejections
             ],
         }

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.events import FieldError
+from shared.events.errors import french_reason
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -28,8 +29,9 @@ class Problems:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
 
-    def add(self, field: str, reason: str, code: str) -> None:
-        self.errors.append(FieldError(field=field, reason=reason, code=code))
+    def add(self, field: str, reason: str, code: str, *, fr: str = "") -> None:
+        """Note a problem with `field`; `fr` says it in French, else the French of its `code` is used."""
+        self.errors.append(FieldError(field=field, reason=reason, reason_fr=fr, code=code))
 
     def __len__(self) -> int:
         return len(self.errors)
@@ -59,7 +61,12 @@ class Problems:
                 origins = origins()
             for error in exc.errors(include_url=False, include_input=False):
                 path = [str(part) for part in error["loc"]]
-                self.add(_origin_of(path, origins, whole), error["msg"], error["type"])
+                self.add(
+                    _origin_of(path, origins, whole),
+                    error["msg"],
+                    error["type"],
+                    fr=french_reason(error["type"], error.get("ctx")),
+                )
             return None
 
 

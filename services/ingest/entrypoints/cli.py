@@ -242,10 +242,11 @@ def _print_summary(summary: ImportSummary) -> None:
         print(f"duplicates skipped {summary.duplicates:,}")
     for example in report.first_rejections[:20]:
         print(f"row {example.row_number}, column {example.column!r}: {example.reason}")
+        print(f"  ligne {example.row_number}, colonne {example.column!r} : {example.reason_fr}")
     if report.rejected > 20:
-        print(
-            f"… and {report.rejected - 20:,} more rejected rows (--json lists the first {len(report.first_rejections)})"
-        )
+        listed = len(report.first_rejections)
+        print(f"… and {report.rejected - 20:,} more rejected rows (--json lists the first {listed})")
+        print(f"… et {report.rejected - 20:,} autres lignes refusées (--json donne les {listed} premières)")
 
 
 def _print_key(source_id: str, key: str) -> None:

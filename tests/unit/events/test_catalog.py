@@ -16,6 +16,7 @@ from shared.events import (
     EventData,
     EventType,
     EventValidationError,
+    FieldError,
     LocalizedText,
     PersonDetail,
     PersonRef,
@@ -30,6 +31,7 @@ from shared.events import (
     parse_data,
     parse_event,
 )
+from shared.events.errors import french_reason
 from shared.events.registry import EVENT_TYPE_PATTERN
 from shared.topics import AUDIENCE_FACTS
 
@@ -206,6 +208,23 @@ def test_a_broken_example_is_rejected_with_an_error_naming_the_offending_field(
         parse_event(wire_event(type_name, data))
 
     assert [error.field for error in caught.value.errors] == [field]
+    for error in caught.value.errors:
+        assert error.reason_fr, error.code
+        assert "valeur refusée" not in error.reason_fr, (error.code, error.reason)
+
+
+def test_a_reason_is_said_in_french_with_the_error_s_own_limits() -> None:
+    with pytest.raises(ValidationError) as caught:
+        TicketPurchasedV1.model_validate(
+            {**event_type("parterre.ticket.purchased.v1").example, "total": {"amount": "1.001", "currency": "CAD"}}
+        )
+
+    assert [error.reason_fr for error in field_errors(caught.value)] == ["doit avoir au plus 2 décimales"]
+    assert french_reason("string_too_long", {"max_length": 200}) == "doit contenir au plus 200 caractères"
+    # Without the limit its template names, or for a code not known, the reason stays French and names the code.
+    assert french_reason("string_too_long") == "valeur refusée (code string_too_long)"
+    assert FieldError(field="x", reason="is odd", code="odd").reason_fr == "valeur refusée (code odd)"
+    assert FieldError(field="x", reason="is odd", reason_fr="est étrange", code="odd").reason_fr == "est étrange"
 
 
 def test_every_event_type_has_at_least_one_bad_example() -> None:

@@ -470,8 +470,27 @@ def test_the_report_counts_rows_and_rejections_by_reason_and_keeps_the_first_exa
         "row": 3,
         "column": "Courriel",
         "reason": report.first_rejections[0].reason,
+        "reason_fr": report.first_rejections[0].reason_fr,
         "code": "person_unidentifiable",
     }
+
+
+def test_every_reason_a_row_is_rejected_for_is_said_in_french_too() -> None:
+    report = ImportReport()
+
+    list(report.follow(read(boxoffice_path("billetterie-lignes-brisees.csv"))))
+
+    said = {(example.code, example.reason, example.reason_fr) for example in report.first_rejections}
+    assert {code for code, _, _ in said} == set(report.rejections_by_reason)
+    for code, english, french in said:
+        assert french, code
+        assert french != english, code
+        assert "code" not in french, (code, french)
+    assert (
+        "email_invalid",
+        "An email address has one @ and no spaces",
+        "Une adresse courriel a un seul @ et aucune espace",
+    ) in said
 
 
 def test_an_import_time_without_offset_is_a_programming_error() -> None:
