@@ -631,7 +631,8 @@ class _BoxOffice:
 
 @dataclass(frozen=True, slots=True)
 class _Transactions:
-    """Purchases (tickets, passes, shop) and gifts, as RFM and the lifecycle count them."""
+    """Purchases (tickets, passes, shop) and gifts, as RFM and the lifecycle count them; and the first and last
+    purchase of tickets or passes among them, as the profile shows them."""
 
     count: int
     spend: Decimal
@@ -651,24 +652,24 @@ class _Transactions:
         ticket_orders = {purchase.order_id for purchase in kept_tickets}
         refunded_times = {purchase.stamp.time for purchase in bought if purchase.order_id not in ticket_orders}
         kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
-        kept_times = [
+        box_office_times = [
             *(purchase.stamp.time for purchase in kept_tickets),
             # The latest payment of each pass: a renewal replaces the record, never an earlier payment's time.
             *(record.stamp.time for record in state.subscriptions.values()),
-            *(order.stamp.time for order in kept_orders),
         ]
         # The first ticket or pass payment is kept as a time alone: unless it is a refunded order's, it counts (a
         # pass's first payment, its record since replaced by a renewal).
         first_paid = None if state.first_purchase_at in refunded_times else state.first_purchase_at
-        purchases_first = _earliest(first_paid, *kept_times)
-        purchases_last = _latest(*kept_times)
+        first_purchase_at = _earliest(first_paid, *box_office_times)
+        last_purchase_at = _latest(*box_office_times)
+        shop_times = [order.stamp.time for order in kept_orders]
         return cls(
             count=len(ticket_orders) + state.subscription_payments + len(kept_orders) + state.donations,
             spend=ticket_spend + state.subscription_paid + shop_spend + state.donated,
-            first_at=_earliest(purchases_first, state.first_donation_at),
-            last_at=_latest(purchases_last, state.last_donation_at),
-            first_purchase_at=purchases_first,
-            last_purchase_at=purchases_last,
+            first_at=_earliest(first_purchase_at, *shop_times, state.first_donation_at),
+            last_at=_latest(last_purchase_at, *shop_times, state.last_donation_at),
+            first_purchase_at=first_purchase_at,
+            last_purchase_at=last_purchase_at,
         )
 
 
@@ -693,7 +694,7 @@ def view(
     - `subscription_spend`: the price of every season pass and membership bought or renewed.
     - `is_subscriber`: holds a pass or membership still valid, a renewing one until RENEWAL_GRACE past its renewal
       date; `subscription_renewal_at`: when the latest comes up for renewal (the day after its last day).
-    - `first_purchase_at`, `last_purchase_at`: tickets and passes. RFM and the lifecycle count every transaction
+    - `first_purchase_at`, `last_purchase_at`: tickets and passes, but ticket orders refunded in full. RFM and the lifecycle count every transaction
       (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders neither cancelled nor refunded
       in full.
     - `newsletter_status`: `subscribed` if subscribed to any list, else the latest status of any list.
@@ -722,8 +723,8 @@ def view(
         **timeless.ticketing,
         "no_shows": sum(performance.starts_at + NO_SHOW_GRACE <= as_of for performance in box.unscanned),
         **timeless.booked,
-        "first_purchase_at": state.first_purchase_at,
-        "last_purchase_at": state.last_purchase_at,
+        "first_purchase_at": transactions.first_purchase_at,
+        "last_purchase_at": transactions.last_purchase_at,
         "last_performance_at": max(started, default=None),
         "is_subscriber": subscribed,
         "subscription_renewal_at": timeless.renewal_at,

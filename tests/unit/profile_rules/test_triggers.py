@@ -16,15 +16,16 @@ from services.profile.domain.rules import (
     TRIGGER_NAMESPACE,
     TriggerDecision,
     contact_points,
+    evaluate_segments,
     evaluate_triggers,
     load_triggers,
 )
 from services.profile.domain.seasons import SeasonCalendar
 from shared.events.common import Channel, ConsentPurpose
 from shared.events.profile import ContactPoint, TriggerFiredV1
-from tests.unit.profile.facts import subscription
+from tests.unit.profile.facts import THEATRE, performance, purchase, refund, subscription
 
-from .shipped import AS_OF, PERSON, SCAN, TRIGGERS, fired, swept
+from .shipped import AS_OF, PERSON, SCAN, SEGMENTS, TRIGGERS, fired, swept
 
 MONTREAL_WINTER = timezone(timedelta(hours=-5), "EST")
 EMAIL_CONSENT = {
@@ -622,3 +623,44 @@ def test_a_merge_looks_only_at_rules_counted_by_a_fixed_period_that_fire_when_th
 def test_a_ticket_scanned_days_ahead_of_its_performance_is_not_thanked_yet() -> None:
     assert "thank-you-after-performance" not in thanked(patron(), patron(), performance_at=AS_OF + timedelta(days=7))
     assert "thank-you-after-performance" not in thanked(patron(), patron(), performance_at=AS_OF + timedelta(hours=4))
+
+
+SHOW_2023 = performance(datetime(2023, 11, 10, 0, tzinfo=UTC), production_id="annule-2023")
+SHOW_2025 = performance(datetime(2025, 2, 1, 0, tzinfo=UTC))
+SHOW_2026 = performance(datetime(2026, 3, 1, 0, tzinfo=UTC), production_id="giselle")
+
+
+def test_a_first_real_purchase_after_an_order_refunded_in_full_years_ago_is_welcomed() -> None:
+    # A show cancelled in 2023, refunded in full: the patron bought nothing until 2026.
+    history = [
+        purchase(datetime(2023, 9, 1, 15, tzinfo=UTC), SHOW_2023, "T-OLD", order_id="O-OLD"),
+        refund(datetime(2023, 10, 1, 15, tzinfo=UTC), "T-OLD"),
+        purchase(datetime(2026, 1, 10, 15, tzinfo=UTC), SHOW_2026, "T-NEW", order_id="O-NEW"),
+    ]
+    as_of = datetime(2026, 1, 11, tzinfo=UTC)
+    profile = view(fold(history), as_of=as_of, seasons=THEATRE)
+
+    assert profile["first_purchase_at"] == datetime(2026, 1, 10, 15, tzinfo=UTC)
+    assert "welcome-first-purchase" in swept(profile, as_of=as_of)
+
+
+def test_a_buyer_whose_only_recent_order_was_refunded_in_full_lapses_from_the_purchase_kept() -> None:
+    history = [
+        purchase(datetime(2025, 1, 10, 15, tzinfo=UTC), SHOW_2025, "T-1", order_id="O-1"),
+        purchase(datetime(2025, 12, 1, 15, tzinfo=UTC), SHOW_2026, "T-2", order_id="O-2"),
+        refund(datetime(2025, 12, 2, 15, tzinfo=UTC), "T-2"),
+    ]
+    as_of = datetime(2026, 2, 1, tzinfo=UTC)
+    profile = view(fold(history), as_of=as_of, seasons=THEATRE)
+
+    assert profile["lifecycle_stage"] == "lapsed"
+    assert profile["last_purchase_at"] == datetime(2025, 1, 10, 15, tzinfo=UTC)
+    assert "lapsed-buyers" in evaluate_segments(SEGMENTS, profile, as_of)
+    assert "lapsed-buyer" in swept(profile, as_of=as_of)
+    # An order with one of its tickets refunded is kept: its time still counts.
+    partly = [
+        history[0],
+        purchase(datetime(2025, 12, 1, 15, tzinfo=UTC), SHOW_2026, "T-2", "T-3", order_id="O-2"),
+        refund(datetime(2025, 12, 2, 15, tzinfo=UTC), "T-2"),
+    ]
+    assert view(fold(partly), as_of=as_of, seasons=THEATRE)["last_purchase_at"] == datetime(2025, 12, 1, 15, tzinfo=UTC)
