@@ -694,9 +694,9 @@ def view(
     - `subscription_spend`: the price of every season pass and membership bought or renewed.
     - `is_subscriber`: holds a pass or membership still valid, a renewing one until RENEWAL_GRACE past its renewal
       date; `subscription_renewal_at`: when the latest comes up for renewal (the day after its last day).
-    - `first_purchase_at`, `last_purchase_at`: tickets and passes, but ticket orders refunded in full. RFM and the lifecycle count every transaction
-      (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders neither cancelled nor refunded
-      in full.
+    - `first_purchase_at`, `last_purchase_at`: tickets and passes, but ticket orders refunded in full. RFM and the
+      lifecycle count every transaction (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders
+      neither cancelled nor refunded in full.
     - `newsletter_status`: `subscribed` if subscribed to any list, else the latest status of any list.
     - `rfm.*` and `lifecycle_stage` are None for someone who never bought or gave anything.
     """
