@@ -176,6 +176,12 @@ async def receive_shopify_webhook(
     envelopes = shopify_events(
         topic, payload, organisation_id=organisation_id, source=source_id, received_at=received_at, order_buyer=buyer
     )
+    if not envelopes:
+        log.info(
+            "Shopify %s for source %s reports nothing to publish (a test order, or a sale naming nobody)",
+            topic,
+            source_id,
+        )
     ready: list[Envelope] = []
     released: dict[str, list[str]] = {}
     awaiting = 0

@@ -243,7 +243,9 @@ def _sku(line: JsonNode) -> str | None:
 
 
 def _order_person(order: JsonNode, customer: JsonNode | None, context: _Context) -> PersonRef | None:
-    """The buyer: the customer record first, then what the order itself says (a guest checkout has no customer)."""
+    """The buyer: the customer record first, then what the order itself says (a guest checkout has no customer).
+    None, and no problem, for a sale that names nobody (a walk-in sale at the shop's point of sale): there is no one to
+    profile, and refusing the delivery would have Shopify retry it, then remove the webhook."""
     billing = order["billing_address"]
     billing.is_object()
     nobody = JsonNode(None, "customer", context.problems)
@@ -259,6 +261,7 @@ def _order_person(order: JsonNode, customer: JsonNode | None, context: _Context)
         last_name=first_present(known["last_name"], billing["last_name"]),
         address=address,
         locale=first_present(known["locale"], order["customer_locale"]),
+        required=False,
     )
 
 
@@ -291,6 +294,7 @@ def _person(
     last_name: JsonNode,
     address: JsonNode,
     locale: JsonNode,
+    required: bool = True,
 ) -> PersonRef | None:
     fields = {
         "external_id": external_id,
@@ -314,6 +318,8 @@ def _person(
     if not (
         values["external_id"] or values["email"] or values["phone"] or (values["first_name"] and values["last_name"])
     ):
+        if not required:
+            return None
         context.problems.add(
             whole, "names nobody: no customer id, email, phone, or first and last name", "person_unidentifiable"
         )
