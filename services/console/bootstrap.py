@@ -5,6 +5,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -115,6 +116,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         context = context_of(request)
         return render(request, context, page_language(request), "bad_form.html", None, status_code=403)
 
+    async def refused_request(request: Request, _exc: Exception) -> Response:
+        # A query or form the routes refuse (a value too long, not a number): said on a page, in the member's language,
+        # not as the framework's JSON.
+        context = context_of(request)
+        active = await current_session(request.cookies.get(SESSION_COOKIE), context.deps)
+        return render(request, context, page_language(request), "refused_request.html", active, status_code=422)
+
     async def action_failed(request: Request, exc: Exception) -> Response:
         # An action a service refused (409: already decided) or could not take (it is down): said on a page.
         assert isinstance(exc, ApiError | ServiceUnavailableError)
@@ -127,6 +135,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_exception_handler(LoginRequiredError, to_login)
     app.add_exception_handler(NotAllowedError, not_allowed)
     app.add_exception_handler(BadFormError, bad_form)
+    app.add_exception_handler(RequestValidationError, refused_request)
 
     class SecurityHeaders(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:

@@ -49,8 +49,10 @@ from shared.access import Scope
 Failure = ApiError | ServiceUnavailableError
 # What a staff member types to confirm an erasure, in either language.
 ERASE_CONFIRMATIONS = frozenset({"EFFACER", "ERASE"})
-# The latest facts a patron's page lists.
+# The latest facts a patron's page lists, by their moment, among the facts each timeline received last (as many as
+# profile gives in one page): a source connected late delivers old history after recent facts.
 TIMELINE_LENGTH = 30
+TIMELINE_READ = 200
 
 
 def _value(result: Any) -> Any:
@@ -117,6 +119,8 @@ class PatronPage:
     triggers: list[FiredTrigger]
     deliveries: list[Mapping[str, Any]] | None
     timeline: list[Mapping[str, Any]]
+    # Facts received earlier than those read were left unread: older by arrival, not always by their moment.
+    timeline_partial: bool
     household: list[str]
     failures: list[Failure] = field(default_factory=list)
     redirect_to: str | None = None
@@ -160,12 +164,8 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
     # The facts of the persons merged into this one stay on their own timelines: read with the survivor's.
     folded = [merged for row in merges if row.undone_at is None for merged in row.merged_person_ids]
     timelines = await api.gather(**{merged: _timeline(api, token, merged) for merged in folded})
-    items = [
-        item
-        for timeline in (results["timeline"], *timelines.values())
-        if not isinstance(timeline, Failure)
-        for item in timeline.get("items", [])
-    ]
+    read = [timeline for timeline in (results["timeline"], *timelines.values()) if not isinstance(timeline, Failure)]
+    items = [item for timeline in read for item in timeline.get("items", [])]
     # By the moment, not its text: events keep the offset their source gave (`-04:00`, `+00:00`).
     items.sort(key=_event_moment, reverse=True)
     failures = [
@@ -194,6 +194,7 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
             }
             for item in items[:TIMELINE_LENGTH]
         ],
+        timeline_partial=any(timeline.get("next_cursor") for timeline in read),
         household=[
             member for member in ((person or {}).get("household") or {}).get("members", []) if member != person_id
         ],
@@ -209,7 +210,7 @@ def _timeline(api: PlatformApi, token: str, person_id: str) -> Any:
         "GET",
         f"/v1/profiles/{quote(person_id, safe='')}/timeline",
         token=token,
-        params={"limit": TIMELINE_LENGTH},
+        params={"limit": TIMELINE_READ},
     )
 
 

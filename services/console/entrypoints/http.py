@@ -51,9 +51,7 @@ PageLanguage = Annotated[Language, Depends(page_language)]
 async def _staff_session(request: Request, context: ConsoleDep) -> ActiveSession:
     active = await current_session(request.cookies.get(SESSION_COOKIE), context.deps)
     if active is None:
-        raise LoginRequiredError(
-            _local_path(str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
-        )
+        raise LoginRequiredError(_page_to_return_to(request))
     request.state.organisation_id = active.session.organisation_id
     return active
 
@@ -104,6 +102,21 @@ def render(
     # Pages carry personal information: never kept by a shared cache or the browser's history cache.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# What the erasure log keeps of a reason, as the textarea and profile's API count it.
+MAX_ERASURE_REASON = 2000
+
+
+def _page_to_return_to(request: Request) -> str:
+    """Where to go once logged in again: the page asked for; for a form posted after the session ended, the page it
+    was posted from, as the address a form posts to answers nothing else."""
+    if request.method in ("GET", "HEAD"):
+        return _local_path(str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
+    referer = urlsplit(request.headers.get("referer") or "")
+    if referer.netloc != request.url.netloc:
+        return "/"
+    return _local_path(referer.path + ("?" + referer.query if referer.query else ""), default="/")
 
 
 def _local_path(target: str | None, default: str = "/patrons") -> str:
@@ -245,7 +258,16 @@ async def patron(
     if page.redirect_to is not None:
         return _see(f"/patrons/{quote(page.redirect_to)}")
     status_code = _patron_status(page)
-    return render(request, context, language, "patron.html", active, status_code=status_code, page=page)
+    return render(
+        request,
+        context,
+        language,
+        "patron.html",
+        active,
+        status_code=status_code,
+        page=page,
+        timeline_read=pages.TIMELINE_READ,
+    )
 
 
 @router.post("/patrons/{person_id}/unmerge")
@@ -319,11 +341,18 @@ async def erase(
     context: ConsoleDep,
     language: PageLanguage,
     confirmation: Annotated[str, Form(max_length=100)] = "",
-    reason: Annotated[str, Form(max_length=2000)] = "",
+    # Twice the textarea's 2,000 characters: browsers send each line break it counts as one as two (CR LF).
+    reason: Annotated[str, Form(max_length=4000)] = "",
     do_not_readd: Annotated[bool, Form()] = False,
 ) -> Response:
     require(active, Scope.PRIVACY_ERASE)
+    reason = reason.replace("\r\n", "\n")
+    error = None
     if confirmation.strip().upper() not in pages.ERASE_CONFIRMATIONS:
+        error = "erase.confirm_needed"
+    elif len(reason) > MAX_ERASURE_REASON:
+        error = "erase.reason_too_long"
+    if error is not None:
         page = await pages.patron_page(context.deps.api, active, person_id, language)
         # What was typed stays: fixing the word alone must not drop the reason or the choice never to re-create.
         return render(
@@ -334,7 +363,7 @@ async def erase(
             active,
             status_code=422,
             page=page,
-            error="erase.confirm_needed",
+            error=error,
             reason=reason,
             do_not_readd=do_not_readd,
         )

@@ -1,6 +1,7 @@
 """The console facing data the services may legitimately return, and staff mistyping: each page still serves
 staff, and keeps what they typed."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -143,3 +144,79 @@ def test_the_review_page_of_a_person_without_a_profile_yet_reports_no_failure() 
 
     assert answer.status_code == 200
     assert 'role="alert"' not in answer.text
+
+
+def numbered_timeline(facts: list[dict[str, Any]]) -> Any:
+    """Profile's timeline as it answers: the facts received last first, `limit` a page, with `next_cursor` when
+    earlier ones remain."""
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/timeline"):
+            limit = int(request.url.params.get("limit", 50))
+            items = [{"number": n, "event": fact} for n, fact in reversed(list(enumerate(facts, start=1)))]
+            more = len(items) > limit
+            return httpx.Response(
+                200, json={"items": items[:limit], "next_cursor": items[limit - 1]["number"] if more else None}
+            )
+        if path == "/v1/profiles/per_1":
+            return httpx.Response(200, json=PROFILE)
+        if path == "/v1/persons/per_1":
+            return httpx.Response(200, json=PERSON)
+        if path == "/v1/definitions":
+            return httpx.Response(200, json={"segments": [], "triggers": []})
+        return not_found(request)
+
+    return platform
+
+
+def opens(count: int) -> list[dict[str, Any]]:
+    """`count` newsletter opens of 2024, from a newsletter tool connected after the box office."""
+    return [
+        {
+            "type": "parterre.email.opened.v1",
+            "time": (datetime(2024, 1, 1, 12, tzinfo=UTC) + timedelta(hours=n)).isoformat(),
+            "source": "/orgs/theatre-demo/mailchimp",
+        }
+        for n in range(count)
+    ]
+
+
+def test_a_patron_s_latest_fact_shows_even_when_older_history_was_received_after_it() -> None:
+    bought = {
+        "type": "parterre.ticket.purchased.v1",
+        "time": "2026-11-20T19:00:00-05:00",
+        "source": "/orgs/theatre-demo/boxoffice",
+    }
+    browser, _ = console_as(numbered_timeline([bought, *opens(30)]), Role.VIEWER)
+
+    page = browser.get("/patrons/per_1").text
+    timeline = page[page.index('id="h-timeline"') :]
+
+    assert timeline.index("Achat de billets") < timeline.index("Courriel ouvert")
+    assert "faits reçus plus tôt ne sont pas lus" not in timeline
+
+
+def test_a_timeline_read_in_part_says_so() -> None:
+    browser, _ = console_as(numbered_timeline(opens(250)), Role.VIEWER)
+
+    page = browser.get("/patrons/per_1").text
+
+    assert "Les plus récents parmi les 200 derniers faits reçus" in page
+
+
+def test_a_consent_fact_in_the_timeline_names_its_purpose_in_the_page_s_language() -> None:
+    granted = {
+        "type": "parterre.consent.granted.v1",
+        "time": "2026-09-02T14:31:08-04:00",
+        "source": "/orgs/theatre-demo/boxoffice",
+        "data": {"purpose": "marketing_email", "basis": "express", "wording_version": "infolettre-fr-2026-03"},
+    }
+    for language, words in (("fr", "Courriel promotionnel"), ("en", "Marketing email")):
+        browser, _ = console_as(numbered_timeline([granted]), Role.VIEWER, language=language)
+
+        page = browser.get("/patrons/per_1").text
+        timeline = page[page.index('id="h-timeline"') :]
+
+        assert words in timeline
+        assert "marketing_email" not in timeline

@@ -1,0 +1,137 @@
+"""A form posted after the session ended, and a request the routes refuse: the member lands on a page, in their
+language, never on the framework's JSON or on an address that answers only posts."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from services.console.domain.roles import Role
+from services.console.entrypoints.http import SESSION_COOKIE
+from services.console.handlers import log_in
+from tests.unit.console.console_app import PASSWORD, console_as, not_found
+from tests.unit.console.test_console_resilience import PERSON, PROFILE, REVIEW_ITEM, patron_platform
+
+
+def review_platform(request: httpx.Request) -> httpx.Response:
+    path = request.url.path
+    if path == "/v1/review":
+        return httpx.Response(200, json={"items": [REVIEW_ITEM]})
+    if path.endswith("/timeline"):
+        return httpx.Response(200, json={"items": []})
+    if path == "/v1/profiles/per_1":
+        return httpx.Response(200, json=PROFILE)
+    if path == "/v1/persons/per_1":
+        return httpx.Response(200, json=PERSON)
+    if path == "/v1/definitions":
+        return httpx.Response(200, json={"segments": [], "triggers": []})
+    return not_found(request)
+
+
+def logged_in_again(browser: Any) -> None:
+    context = browser.app.state.runtime.extras["console"]
+    again = asyncio.run(log_in("marie", PASSWORD, context.deps))
+    browser.cookies.set(SESSION_COOKIE, again.cookie)
+
+
+def idle_for_an_hour(browser: Any) -> None:
+    browser.app.state.runtime.extras["console"].deps.accounts.clock.advance(minutes=61)
+
+
+@pytest.mark.parametrize(
+    ("posted_to", "form", "referer", "back_to"),
+    [
+        ("/review/rev_1", {"decision": "accept"}, "http://testserver/review", "/review"),
+        ("/review/rev_1", {"decision": "accept"}, None, "/"),
+        ("/logout", {}, "http://testserver/patrons/per_1", "/patrons/per_1"),
+        # Another site's page is never where the console sends anyone.
+        ("/logout", {}, "https://elsewhere.example/patrons", "/"),
+    ],
+)
+def test_a_form_posted_after_the_session_idled_out_leads_back_to_its_page_once_logged_in(
+    posted_to: str, form: dict[str, str], referer: str | None, back_to: str
+) -> None:
+    browser, active = console_as(review_platform, Role.REVIEWER, Role.VIEWER)
+    idle_for_an_hour(browser)
+
+    answer = browser.post(
+        posted_to,
+        data={"csrf_token": active.session.csrf_token, **form},
+        headers={"referer": referer} if referer else {},
+    )
+
+    assert answer.status_code == 303
+    next_page = httpx.URL(answer.headers["location"]).params["next"]
+    assert next_page == back_to
+    logged_in_again(browser)
+    landed = browser.get(next_page, follow_redirects=True)
+    assert landed.status_code == 200, (next_page, landed.text[:200])
+
+
+def test_a_page_asked_for_after_the_session_idled_out_is_the_one_returned_to() -> None:
+    browser, _ = console_as(review_platform, Role.REVIEWER)
+    idle_for_an_hour(browser)
+
+    answer = browser.get("/review?done=accepted")
+
+    assert httpx.URL(answer.headers["location"]).params["next"] == "/review?done=accepted"
+
+
+def test_an_erasure_reason_within_the_textarea_s_limit_is_kept_whatever_its_line_breaks() -> None:
+    browser, active = console_as(patron_platform([]), Role.PRIVACY)
+    # 40 lines: 1,999 characters as the textarea (maxlength 2000) counts them, a line break being one; the browser
+    # sends each as CR LF, 2,038 in all.
+    reason = "\r\n".join(["Demande reçue par courriel, voir le dossier 2026."] * 40)
+    assert len(reason.replace("\r\n", "\n")) <= 2000 < len(reason)
+
+    # The confirmation word forgotten: the page comes back with what was typed.
+    answer = browser.post(
+        "/patrons/per_1/erase", data={"csrf_token": active.session.csrf_token, "confirmation": "", "reason": reason}
+    )
+
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Tapez le mot demandé" in answer.text
+    assert "Demande reçue par courriel" in answer.text
+
+
+def test_an_erasure_reason_longer_than_the_log_keeps_is_sent_back_to_be_shortened() -> None:
+    browser, active = console_as(patron_platform([]), Role.PRIVACY)
+
+    answer = browser.post(
+        "/patrons/per_1/erase",
+        data={"csrf_token": active.session.csrf_token, "confirmation": "EFFACER", "reason": "x" * 2001},
+    )
+
+    assert answer.status_code == 422
+    assert "raccourcissez-la" in answer.text
+    assert "x" * 2001 in answer.text
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("fr", "Demande refusée"), ("en", "Request refused")], ids=["fr", "en"]
+)
+@pytest.mark.parametrize(
+    "request_sent",
+    [
+        ("post", "/review/rev_1", {"decision": "accept", "note": "n" * 2001}),
+        ("get", "/patrons?q=" + "q" * 201, None),
+        ("get", "/overview?refresh=peut-etre", None),
+    ],
+    ids=["note too long", "search too long", "not a flag"],
+)
+def test_a_request_the_routes_refuse_is_answered_with_a_page_in_the_member_s_language(
+    request_sent: tuple[str, str, dict[str, str] | None], language: str, words: str
+) -> None:
+    browser, active = console_as(review_platform, Role.REVIEWER, Role.VIEWER, language=language)
+    method, path, form = request_sent
+
+    if method == "post":
+        answer = browser.post(path, data={"csrf_token": active.session.csrf_token, **(form or {})})
+    else:
+        answer = browser.get(path)
+
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert words in answer.text
