@@ -26,6 +26,8 @@ from services.ingest.ports import Claim, EventSink, OrderBuyers, PublicationLedg
 from shared.events import Envelope, ShopOrderCancelledV1, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
 
 log = logging.getLogger(__name__)
+# The reason an event is refused when another source's event holds its id.
+ID_REUSED = "id_reused"
 
 
 class EventsInFlightError(Exception):
@@ -38,9 +40,18 @@ class EventsInFlightError(Exception):
 
 
 @dataclass(frozen=True)
+class ReusedId:
+    """An event under an id that an event of another source holds: not a repeat, and not published."""
+
+    envelope: Envelope
+    holder: str
+
+
+@dataclass(frozen=True)
 class PublishOutcome:
     published: tuple[Envelope, ...]
     duplicates: tuple[Envelope, ...]
+    reused: tuple[ReusedId, ...] = ()
 
 
 async def publish_new(
@@ -80,30 +91,46 @@ async def publish_new(
 
 @dataclass(frozen=True)
 class ClaimedEvents:
-    """Envelopes this caller now holds the claim to publish, and those already published (or repeated)."""
+    """Envelopes this caller now holds the claim to publish, those already published (or repeated), and those under
+    an id another source's event holds."""
 
     claim: Claim
     fresh: tuple[Envelope, ...]
     duplicates: tuple[Envelope, ...]
+    reused: tuple[ReusedId, ...] = ()
 
 
 async def claim_new(envelopes: Sequence[Envelope], *, organisation_id: str, ledger: PublicationLedger) -> ClaimedEvents:
     """The first step of `publish_new`: claims the ids never published; raises EventsInFlightError (holding
     nothing) when another publisher holds some of them unconfirmed."""
+    # CloudEvents makes an event unique by its source and id; Parterre, which follows events downstream by id alone,
+    # needs the id unique across an organisation's sources: another source's event under a known id is refused.
     first_by_id: dict[str, Envelope] = {}
     duplicates: list[Envelope] = []
+    reused: list[ReusedId] = []
     for envelope in envelopes:
-        if envelope.id in first_by_id:
+        first = first_by_id.get(envelope.id)
+        if first is None:
+            first_by_id[envelope.id] = envelope
+        elif first.source == envelope.source:
             duplicates.append(envelope)
         else:
-            first_by_id[envelope.id] = envelope
-    claim = await ledger.claim(organisation_id, list(first_by_id))
+            reused.append(ReusedId(envelope, first.source))
+    sources = {event_id: envelope.source for event_id, envelope in first_by_id.items()}
+    claim = await ledger.claim(organisation_id, list(first_by_id), sources=sources)
     if claim.in_flight:
         await ledger.release(organisation_id, claim)
         raise EventsInFlightError(sorted(claim.in_flight))
     fresh = tuple(envelope for event_id, envelope in first_by_id.items() if event_id in claim.event_ids)
-    duplicates += [envelope for event_id, envelope in first_by_id.items() if event_id not in claim.event_ids]
-    return ClaimedEvents(claim, fresh, tuple(duplicates))
+    for event_id, envelope in first_by_id.items():
+        if event_id in claim.reused:
+            reused.append(ReusedId(envelope, claim.reused[event_id]))
+        elif event_id not in claim.event_ids:
+            duplicates.append(envelope)
+    # A repeat in this batch of an event refused for its id is refused too.
+    reused += [ReusedId(envelope, claim.reused[envelope.id]) for envelope in duplicates if envelope.id in claim.reused]
+    duplicates = [envelope for envelope in duplicates if envelope.id not in claim.reused]
+    return ClaimedEvents(claim, fresh, tuple(duplicates), tuple(reused))
 
 
 async def publish_claimed(
@@ -136,10 +163,15 @@ async def publish_claimed(
             # as abandoned (published again, and recognised downstream by id).
             log.exception("%d events published, their claims left unconfirmed", len(fresh))
     # Counted by type first: a labelled child is looked up once per type, not once per event.
-    for outcome, envelopes_of_outcome in (("accepted", fresh), ("duplicate", claimed.duplicates)):
+    refused = tuple(refusal.envelope for refusal in claimed.reused)
+    for outcome, reason, envelopes_of_outcome in (
+        ("accepted", "", fresh),
+        ("duplicate", "", claimed.duplicates),
+        ("rejected", ID_REUSED, refused),
+    ):
         for event_type, count in collections.Counter(envelope.type for envelope in envelopes_of_outcome).items():
-            metrics.events.labels(organisation_id, source, event_type, outcome, "").inc(count)
-    return PublishOutcome(fresh, claimed.duplicates)
+            metrics.events.labels(organisation_id, source, event_type, outcome, reason).inc(count)
+    return PublishOutcome(fresh, claimed.duplicates, claimed.reused)
 
 
 @dataclass(frozen=True)

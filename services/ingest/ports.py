@@ -1,7 +1,7 @@
 """What the ingest handlers need from the outside world."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -23,14 +23,20 @@ class Claim:
     # Ids another publisher claimed and has not confirmed yet: published by it soon, or never if it died. Neither
     # new nor duplicates until it confirms, releases, or is taken for dead.
     in_flight: frozenset[str] = frozenset()
+    # Ids an event of another source holds, by that source: another event, not a repeat, that cannot be published
+    # under an id Parterre already knows as someone else's.
+    reused: Mapping[str, str] = field(default_factory=dict)
 
 
 class PublicationLedger(Protocol):
     """Which event ids were published, so a replay or a re-import is not published twice."""
 
-    async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> Claim:
+    async def claim(
+        self, organisation_id: str, event_ids: Sequence[str], *, sources: Mapping[str, str] | None = None
+    ) -> Claim:
         """The ids this caller must publish: never claimed, or claimed by a publisher that died before confirming;
-        and those another publisher holds unconfirmed (`in_flight`)."""
+        those another publisher holds unconfirmed (`in_flight`); and, given each id's event `sources`, those an
+        event of another source holds (`reused`)."""
 
     async def confirm(self, organisation_id: str, claim: Claim) -> None:
         """Kafka has every id of the claim: later claims of them are duplicates."""

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,18 +51,25 @@ class MongoPublicationLedger:
         # Confirmations waiting in the background for the store: referenced so they are not collected mid-way.
         self._confirming: set[asyncio.Task[bool]] = set()
 
-    async def claim(self, organisation_id: str, event_ids: Sequence[str]) -> Claim:
+    async def claim(
+        self, organisation_id: str, event_ids: Sequence[str], *, sources: Mapping[str, str] | None = None
+    ) -> Claim:
         batch = _new_batch()
         keys = {_key(organisation_id, event_id): event_id for event_id in event_ids}
-        inserted = await insert_new(self._claims, [{"_id": key, "batch": batch} for key in keys])
+        # Each claim names its event's source, so that another source's event under the same id is told apart.
+        source_of = {key: source for key, event_id in keys.items() if (source := (sources or {}).get(event_id))}
+        claims = [{"_id": key, "batch": batch, **_named(source_of.get(key))} for key in keys]
+        inserted = await insert_new(self._claims, claims)
         refused = {key for key, new in zip(keys, inserted, strict=True) if not new}
         claimed = {event_id for key, event_id in keys.items() if key not in refused}
         in_flight: set[str] = set()
+        reused: dict[str, str] = {}
         if refused:
-            taken, pending = await self._take_over_abandoned(refused, batch)
+            taken, pending, others = await self._take_over_abandoned(refused, batch, source_of)
             claimed |= {keys[key] for key in taken}
             in_flight = {keys[key] for key in pending}
-        return Claim(batch, frozenset(claimed), frozenset(in_flight))
+            reused = {keys[key]: source for key, source in others.items()}
+        return Claim(batch, frozenset(claimed), frozenset(in_flight), reused)
 
     async def confirm(self, organisation_id: str, claim: Claim) -> None:
         # Kafka has the events. Unconfirmed, they would read as in flight, then be taken for abandoned and published
@@ -96,27 +103,37 @@ class MongoPublicationLedger:
         keys = [_key(organisation_id, event_id) for event_id in claim.event_ids]
         await self._claims.delete_many({"_id": {"$in": keys}, "batch": claim.batch})
 
-    async def _take_over_abandoned(self, keys: set[str], batch: str) -> tuple[set[str], set[str]]:
-        """The keys taken over, and those still in flight elsewhere.
+    async def _take_over_abandoned(
+        self, keys: set[str], batch: str, source_of: Mapping[str, str]
+    ) -> tuple[set[str], set[str], dict[str, str]]:
+        """The keys taken over, those still in flight elsewhere, and those another source's event holds (with it).
 
         An unconfirmed claim is either in flight in another request (leave it) or was left by a publisher that died
         before Kafka acknowledged (publish it again). Age tells them apart; the conditional update lets only one
-        taker win. A key released meanwhile is in flight too: its next claimer publishes it.
+        taker win. A key released meanwhile is in flight too: its next claimer publishes it. A claim naming no
+        source (made before claims named theirs) is taken for the same source's.
         """
         held = {claim["_id"]: claim async for claim in self._claims.find({"_id": {"$in": sorted(keys)}})}
-        confirmed = await self._confirmed(list(held.values()))
+        reused = {
+            key: claim["source"]
+            for key, claim in held.items()
+            if claim.get("source") and source_of.get(key) and claim["source"] != source_of[key]
+        }
+        ours = [claim for key, claim in held.items() if key not in reused]
+        confirmed = await self._confirmed(ours)
         cutoff = _now() - self._abandoned_after
         taken: set[str] = set()
-        for claim in held.values():
+        for claim in ours:
             if claim["_id"] in confirmed or _claimed_at(claim) >= cutoff:
                 continue
             holder = {"batch": claim["batch"]} if "batch" in claim else {"claimed_at": claim["claimed_at"]}
             result = await self._claims.update_one(
-                {"_id": claim["_id"], **holder}, {"$set": {"batch": batch}, "$unset": {"claimed_at": ""}}
+                {"_id": claim["_id"], **holder},
+                {"$set": {"batch": batch, **_named(source_of.get(claim["_id"]))}, "$unset": {"claimed_at": ""}},
             )
             if result.modified_count == 1:
                 taken.add(claim["_id"])
-        return taken, keys - confirmed - taken
+        return taken, keys - confirmed - taken - set(reused), reused
 
     async def _confirmed(self, claims: list[Document]) -> set[str]:
         """The keys among `claims` whose publication Kafka acknowledged."""
@@ -131,6 +148,10 @@ class MongoPublicationLedger:
                 document["_id"] async for document in self._published.find({"_id": {"$in": one_by_one}}, {"_id": 1})
             }
         return confirmed
+
+
+def _named(source: str | None) -> Document:
+    return {} if source is None else {"source": source}
 
 
 def _key(organisation_id: str, event_id: str) -> str:

@@ -22,6 +22,7 @@ from services.ingest.domain.mailchimp import mailchimp_events
 from services.ingest.domain.shopify import AdapterError, verify_shopify_hmac
 from services.ingest.domain.sources import Source, SourceKind, source_mapping
 from services.ingest.handlers import (
+    ID_REUSED,
     EventsInFlightError,
     PublishOutcome,
     import_boxoffice,
@@ -166,6 +167,7 @@ async def post_events(request: Request, principal: EventsWriter, context: Ingest
     outcome = await _publish(context, valid, organisation_id=principal.organisation_id, source="api")
     # The first occurrence of a published id is the accepted one; any other occurrence is a duplicate.
     unreported = {envelope.id for envelope in outcome.published}
+    holders = {id(refusal.envelope): refusal.holder for refusal in outcome.reused}
     results: list[dict[str, Any]] = []
     for verdict in verdicts:
         if verdict.envelope is None:
@@ -174,18 +176,40 @@ async def post_events(request: Request, principal: EventsWriter, context: Ingest
             results.append(
                 {"index": verdict.index, "status": "rejected", "errors": [e.model_dump() for e in verdict.errors]}
             )
+        elif (holder := holders.get(id(verdict.envelope))) is not None:
+            error = _id_reused(verdict.envelope, holder)
+            results.append(
+                {
+                    "index": verdict.index,
+                    "id": verdict.envelope.id,
+                    "status": "rejected",
+                    "errors": [error.model_dump()],
+                }
+            )
         else:
             state = "accepted" if verdict.envelope.id in unreported else "duplicate"
             unreported.discard(verdict.envelope.id)
             results.append({"index": verdict.index, "id": verdict.envelope.id, "status": state})
-    rejected = len(verdicts) - len(valid)
+    rejected = len(verdicts) - len(valid) + len(outcome.reused)
     body_out = {
         "accepted": len(outcome.published),
         "duplicates": len(outcome.duplicates),
         "rejected": rejected,
         "results": results,
     }
-    return JSONResponse(body_out, status_code=422 if not valid else 202)
+    return JSONResponse(body_out, status_code=422 if rejected == len(verdicts) else 202)
+
+
+def _id_reused(envelope: Envelope, holder: str) -> FieldError:
+    return FieldError(
+        field="id",
+        reason=f"{envelope.id!r} is the id of an event of source {holder!r}: ids must be unique across the "
+        "organisation's sources, so begin yours with your system's name",
+        reason_fr=f"{envelope.id!r} est l'identifiant d'un événement de la source {holder!r} : les identifiants "
+        "doivent être uniques parmi les sources de l'organisation, faites commencer les vôtres par le nom de votre "
+        "système",
+        code=ID_REUSED,
+    )
 
 
 def _is_text_throughout(payload: dict[str, Any]) -> bool:

@@ -75,6 +75,36 @@ async def test_sending_the_same_event_again_is_accepted_but_published_once(
     assert sorted(published) == ["evt-once", "evt-pair"]
 
 
+async def test_another_source_s_event_under_an_id_already_known_is_refused_never_taken_for_a_repeat(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    box_office, shop = "/orgs/test/sources/billetterie", "/orgs/test/sources/boutique"
+    # Two systems numbering their events alike: CloudEvents makes them two events, by source and id.
+    batch = await post(ingest, [ticket_event("1001", source=box_office), ticket_event("1001", source=shop)])
+    later = await post(ingest, ticket_event("1002", source=box_office))
+    shop_later = await post(ingest, [ticket_event("1002", source=shop), ticket_event("1002", source=shop)])
+    box_office_again = await post(ingest, ticket_event("1002", source=box_office))
+
+    assert batch.status_code == 202
+    assert (batch.json()["accepted"], batch.json()["duplicates"], batch.json()["rejected"]) == (1, 0, 1)
+    accepted, refused = batch.json()["results"]
+    assert accepted["status"] == "accepted"
+    assert refused["status"] == "rejected"
+    [error] = refused["errors"]
+    assert (error["field"], error["code"]) == ("id", "id_reused")
+    assert box_office in error["reason"]
+    assert "uniques" in error["reason_fr"]
+    assert later.json()["accepted"] == 1
+    assert shop_later.status_code == 422
+    assert [result["status"] for result in shop_later.json()["results"]] == ["rejected", "rejected"]
+    assert box_office_again.json()["duplicates"] == 1
+    published = [Envelope.from_json_bytes(r.value) for r in await facts.read_quietly(3)]
+    assert sorted((envelope.id, envelope.source) for envelope in published) == [
+        ("1001", box_office),
+        ("1002", box_office),
+    ]
+
+
 async def test_a_batch_of_invalid_events_only_gets_422(ingest: IngestHarness) -> None:
     response = await post(ingest, [ticket_event("x", time="yesterday")])
 

@@ -180,3 +180,23 @@ async def test_a_longer_absence_is_answered_before_claims_could_be_taken_over_an
             break
         await asyncio.sleep(0.1)
     assert (again.event_ids, again.in_flight) == (frozenset(), frozenset())
+
+
+async def test_an_id_held_by_another_source_s_event_is_reused_whatever_the_state_of_its_claim(
+    database: AsyncDatabase[Document],
+) -> None:
+    publications = ledger(database, abandoned_after=timedelta(0))
+    confirmed = await publications.claim("theatre-du-nord", ["a"], sources={"a": "/box-office"})
+    await publications.confirm("theatre-du-nord", confirmed)
+    # Unconfirmed, and old enough to be taken for abandoned by its own source.
+    await publications.claim("theatre-du-nord", ["b"], sources={"b": "/box-office"})
+    # Claimed before claims named their source: taken for the same source's.
+    await publications.claim("theatre-du-nord", ["c"])
+
+    shop = await publications.claim("theatre-du-nord", ["a", "b", "c", "d"], sources={key: "/shop" for key in "abcd"})
+
+    assert shop.reused == {"a": "/box-office", "b": "/box-office"}
+    assert shop.event_ids == {"c", "d"}
+    assert shop.in_flight == frozenset()
+    again = await publications.claim("theatre-du-nord", ["a", "b"], sources={"a": "/box-office", "b": "/box-office"})
+    assert (again.event_ids, again.reused) == ({"b"}, {})
