@@ -193,7 +193,7 @@ async def test_an_id_held_by_another_source_s_event_is_reused_whatever_the_state
     # Claimed before claims named their source: taken for the same source's.
     await publications.claim("theatre-du-nord", ["c"])
 
-    shop = await publications.claim("theatre-du-nord", ["a", "b", "c", "d"], sources={key: "/shop" for key in "abcd"})
+    shop = await publications.claim("theatre-du-nord", ["a", "b", "c", "d"], sources=dict.fromkeys("abcd", "/shop"))
 
     assert shop.reused == {"a": "/box-office", "b": "/box-office"}
     assert shop.event_ids == {"c", "d"}
