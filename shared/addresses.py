@@ -1,6 +1,7 @@
 """The one line of a postal address a trigger carries: profile writes it, notify checks it against the address the
 person has now, so both must write it alike."""
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,8 +35,29 @@ def postal_code_key(postal_code: str | None) -> str:
 def postal_code_of_line(line: str) -> str:
     """The postal code of a line `postal_line` wrote, as `postal_code_key` gives it: its last part, or the one before
     a foreign country's code."""
+    return postal_code_key(_postal_code_part(line)[1])
+
+
+def _postal_code_part(line: str) -> tuple[list[str], str]:
+    """The parts of a line before its postal code, and the postal code as written."""
     parts = [part.strip() for part in line.split(",")]
-    for part in reversed(parts):
+    for index in range(len(parts) - 1, -1, -1):
+        part = parts[index]
         if not (len(part) == 2 and part.isalpha() and part.isupper()):
-            return postal_code_key(part)
-    return ""
+            return parts[:index], part
+    return [], ""
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def civic_number(street: str | None) -> str | None:
+    """The building's number in a street line (`4521` of `4521, rue Saint-Denis`), or None if it has none."""
+    found = _NUMBER.search(street or "")
+    return None if found is None else found.group().lstrip("0") or "0"
+
+
+def line_names_civic_number(line: str, number: str) -> bool:
+    """Whether a line `postal_line` wrote names `number` before its postal code (whose digits do not count)."""
+    before, _ = _postal_code_part(line)
+    return any((found.lstrip("0") or "0") == number for part in before for found in _NUMBER.findall(part))

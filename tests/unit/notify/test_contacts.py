@@ -14,6 +14,7 @@ from services.notify.domain.contacts import (
     record_opt_out,
 )
 from services.notify.domain.frequency import FrequencyCap
+from shared.addresses import postal_line
 from shared.events.common import Channel, ConsentPurpose
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -143,6 +144,52 @@ def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
     assert check.contact_points == ((Channel.EMAIL, "elise.new@example.com"),)
     gone = check_send(moved, EMAIL, [ELISE], erased=False, now=NOW)
     assert gone.suppressed is Suppression.NO_CONTACT_POINT
+
+
+@pytest.mark.parametrize(
+    ("then", "now", "held"),
+    [
+        # A French postal code covers a town: a move within it changes the building.
+        (
+            {"street": "12 rue Oberkampf", "city": "Paris", "postal_code": "75011", "country": "FR"},
+            {"street": "30 rue de la Roquette"},
+            False,
+        ),
+        (
+            {"street": "4521, rue Saint-Denis", "city": "Montréal", "region": "QC", "postal_code": "H2J 2L1"},
+            {"street": "4600 rue Saint-Denis"},
+            False,
+        ),
+        # The same building written otherwise, or given its apartment since: the same place.
+        (
+            {"street": "4521, rue Saint-Denis", "city": "Montréal", "region": "QC", "postal_code": "H2J 2L1"},
+            {"street": "4521 Rue St-Denis", "address_2": "app. 3"},
+            True,
+        ),
+        # A street with no number says nothing of a move: the postal code alone decides.
+        ({"street": "Chemin du Lac", "city": "Sutton", "region": "QC", "postal_code": "J0E 2K0"}, {}, True),
+        # The postal code's digits are no building's number.
+        (
+            {"street": "Rang Saint-Joseph", "city": "Sutton", "postal_code": "J0E 2K0"},
+            {"street": "2 rang Saint-Joseph"},
+            False,
+        ),
+    ],
+    ids=["paris-same-code", "montreal-same-code", "same-building", "no-number", "code-digits"],
+)
+def test_a_move_within_one_postal_code_drops_the_address_moved_from(
+    then: dict[str, str], now: dict[str, str], held: bool
+) -> None:
+    postal = {"consent.postal.status": "granted", "consent.postal.allowed": True}
+    contact = apply_change(Contact("per_elise"), {**then, **postal}, 1)
+    assert contact is not None
+    old_line = (Channel.POSTAL, postal_line(then))
+    later = apply_change(contact, now, 2) if now else contact
+    assert later is not None
+
+    check = check_send(later, ConsentPurpose.POSTAL, [old_line], erased=False, now=NOW)
+
+    assert check.contact_points == ((old_line,) if held else ())
 
 
 def test_a_postal_address_the_person_moved_from_is_dropped_and_the_one_they_have_kept() -> None:
