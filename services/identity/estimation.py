@@ -8,6 +8,7 @@ from datetime import date
 
 from services.identity.batch import MAX_REPORTED_PROBLEMS
 from services.identity.domain.batch_input import BatchLineError, read_batch_line
+from services.identity.domain.identifiers import IdentifierPolicy, evidence_of
 from services.identity.domain.matching import (
     ComparisonVector,
     MatchModel,
@@ -74,12 +75,20 @@ class LineTally:
 
 
 def records_of_lines(
-    lines: Iterable[str | bytes], tally: LineTally, *, today: date, default_region: str
+    lines: Iterable[str | bytes],
+    tally: LineTally,
+    *,
+    today: date,
+    default_region: str,
+    policy: IdentifierPolicy,
+    organisation_id: str,
 ) -> Iterator[NormalisedRecord]:
     """Each usable line's record, normalised; unusable lines are counted in `tally` and skipped, never fatal.
 
-    Lines are read as `resolve` reads them; duplicate record ids are not looked for, which would need every id
-    in memory, and a line repeated by mistake only adds a pair that agrees on everything.
+    Lines are read as `resolve` reads them, and a record is the evidence `resolve` compares: without the values the
+    `policy` blocks (the box office's own address, given for every walk-up buyer, would teach EM that strangers share
+    an email). Duplicate record ids are not looked for, which would need every id in memory, and a line repeated by
+    mistake only adds a pair that agrees on everything.
     """
     for line_number, line in enumerate(lines, start=1):
         tally.lines = line_number
@@ -92,7 +101,9 @@ def records_of_lines(
             continue
         for warning in batch_record.warnings:
             tally.warn(line_number, warning)
-        record = normalise_record(batch_record.record, today=today, default_region=default_region)
+        record, _ = evidence_of(
+            normalise_record(batch_record.record, today=today, default_region=default_region), policy, organisation_id
+        )
         if not (record.external_id or record.email or record.phone or (record.first_name and record.last_name)):
             # As `resolve` does: such a record is never matched, so it says nothing of how records match.
             tally.skip(line_number, "names nobody: it needs an external_id, an email, a phone, or first and last names")

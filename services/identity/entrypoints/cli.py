@@ -27,6 +27,7 @@ from services.identity.batch import (
 )
 from services.identity.context import load_rules
 from services.identity.domain.batch_input import is_utf16
+from services.identity.domain.identifiers import IdentifierPolicy, load_identifier_policy
 from services.identity.domain.match_settings import load_match_settings
 from services.identity.domain.resolution import Matching
 from services.identity.estimation import (
@@ -112,6 +113,12 @@ def register(commands: Any) -> None:
     estimate.add_argument(
         "--max-iterations", type=int, default=200, help="EM iterations before giving up (default: %(default)s)"
     )
+    estimate.add_argument(
+        "--org",
+        default=DEFAULT_ORGANISATION,
+        help="the organisation, whose blocked values are its own (default: %(default)s)",
+    )
+    estimate.add_argument("--policy", type=Path, help="an identifier policy file instead of the configured one")
     estimate.set_defaults(run=_run_estimate)
 
 
@@ -312,6 +319,11 @@ def _utf16(path: Path) -> bool:
 
 
 def _run_estimate(arguments: argparse.Namespace) -> int:
+    try:
+        validate_organisation_id(arguments.org)
+    except ValueError as exc:
+        print(f"error: --org: {exc}", file=sys.stderr)
+        return 2
     if not arguments.input.is_file():
         print(f"error: {arguments.input} is not a file", file=sys.stderr)
         return 2
@@ -327,14 +339,16 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
             return 2
     settings = IdentitySettings()
     start_path = arguments.model or settings.match_model_path()
+    policy_path = arguments.policy or settings.policy_path()
     try:
         configured = load_match_settings(start_path.read_text(encoding="utf-8"), file_name=str(start_path))
+        policy = load_identifier_policy(policy_path.read_text(encoding="utf-8"), file_name=str(policy_path))
     except (ConfigFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     tally = LineTally()
     try:
-        report = _estimate(arguments, configured, tally, settings.identity_default_region)
+        report = _estimate(arguments, configured, policy, tally, settings.identity_default_region)
     except NotEnoughDataError as exc:
         _print_problems(tally)
         print(f"error: {exc}; nothing written", file=sys.stderr)
@@ -372,7 +386,11 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
 
 
 def _estimate(
-    arguments: argparse.Namespace, configured: Matching, tally: LineTally, default_region: str
+    arguments: argparse.Namespace,
+    configured: Matching,
+    policy: IdentifierPolicy,
+    tally: LineTally,
+    default_region: str,
 ) -> EstimationReport:
     total = arguments.input.stat().st_size
     with arguments.input.open("rb") as raw:
@@ -383,7 +401,14 @@ def _estimate(
             progress.finish(tally.records, f"{tally.skipped:,} skipped")
             print("comparing random and blocked pairs, then EM…", file=sys.stderr)
 
-        records = records_of_lines(lines(), tally, today=datetime.now(UTC).date(), default_region=default_region)
+        records = records_of_lines(
+            lines(),
+            tally,
+            today=datetime.now(UTC).date(),
+            default_region=default_region,
+            policy=policy,
+            organisation_id=arguments.org,
+        )
         return estimate_from_records(
             records,
             start=configured.model,

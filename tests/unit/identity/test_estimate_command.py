@@ -18,12 +18,15 @@ from services.identity.estimation import (
     estimate_from_records,
     records_of_lines,
 )
-from services.identity.settings import BUNDLED_MATCH_MODEL
+from services.identity.domain.identifiers import BlockedValues, load_identifier_policy
+from services.identity.settings import BUNDLED_MATCH_MODEL, BUNDLED_POLICY
 from shared.cli import main
 
 # Few random pairs keep each run well under a second; the command's default is 200,000.
 QUICK = ("--random-pairs", "3000")
 TODAY = date(2026, 9, 1)
+POLICY = load_identifier_policy(BUNDLED_POLICY.read_text(encoding="utf-8"))
+READING: dict[str, Any] = {"today": TODAY, "default_region": "CA", "policy": POLICY, "organisation_id": "theatre-demo"}
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +100,7 @@ def test_malformed_lines_are_counted_and_reported_and_the_rest_is_estimated(
     tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     clean = LineTally()
-    normalised_records = sum(1 for _ in records_of_lines(audience_lines, clean, today=TODAY, default_region="CA"))
+    normalised_records = sum(1 for _ in records_of_lines(audience_lines, clean, **READING))
     broken = ['{"record_id": "x1", "email": ', '["not", "an", "object"]', '{"email": "no-id@example.com"}']
     lines = [*broken, *audience_lines, '{"record_id": "x2", "first_name": "Élise"}']
     assert estimate(tmp_path, lines) == 0
@@ -126,10 +129,34 @@ def test_a_line_that_is_not_utf8_is_read_as_windows_1252_with_a_warning_as_resol
         line.encode("cp1252")
         for line in ('{"record_id": "r1", "first_name": "Hélène", "last_name": "Bélanger"}', '{"record_id": "r2"}')
     ]
-    records = list(records_of_lines(lines, tally, today=TODAY, default_region="CA"))
+    records = list(records_of_lines(lines, tally, **READING))
     assert [(record.first_name, record.last_name) for record in records] == [("helene", "belanger")]
     assert (tally.warnings, tally.skipped) == (1, 1)
     assert tally.problems[0] == "line 1: not valid UTF-8: read as Windows-1252"
+
+
+def test_a_blocked_email_is_no_evidence_to_estimate_on_as_resolve_compares_none() -> None:
+    # Walk-up buyers the box office entered under its own address: strangers sharing an email.
+    lines = [
+        json.dumps({"record_id": f"r{n}", "email": "billetterie@theatre-demo.ca", "first_name": name, "last_name": "X"})
+        for n, name in enumerate(["Élise", "Jean"])
+    ]
+    own_address = json.dumps(
+        {"record_id": "r3", "email": "guichet@theatre-demo.ca", "first_name": "Anne", "last_name": "Roy"}
+    )
+    policy = POLICY.model_copy(
+        update={"organisations": {"theatre-demo": BlockedValues(emails=("guichet@theatre-demo.ca",))}}
+    )
+
+    records = list(records_of_lines(lines, LineTally(), **READING))
+    own = list(records_of_lines([own_address], LineTally(), **{**READING, "policy": policy}))
+    elsewhere = list(
+        records_of_lines([own_address], LineTally(), **{**READING, "policy": policy, "organisation_id": "festival"})
+    )
+
+    assert [(record.first_name, record.email) for record in records] == [("elise", None), ("jean", None)]
+    assert [record.email for record in own] == [None]
+    assert [record.email for record in elsewhere] == ["guichet@theatre-demo.ca"]
 
 
 def test_records_that_share_no_blocking_key_exit_1_and_write_nothing(
@@ -191,7 +218,7 @@ def test_a_starting_model_file_with_a_mistake_exits_2_naming_its_line(
 
 
 def normalised(lines: list[str]) -> list[NormalisedRecord]:
-    return list(records_of_lines(lines, LineTally(), today=TODAY, default_region="CA"))
+    return list(records_of_lines(lines, LineTally(), **READING))
 
 
 def test_with_small_caps_a_random_share_of_the_blocks_is_kept_and_the_pairs_stay_under_the_cap(
