@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bench.identity.synthetic import generate_audience
+from services.identity.domain.identifiers import BlockedValues, load_identifier_policy
 from services.identity.domain.match_settings import load_match_settings
 from services.identity.domain.matching import DEFAULT_MODEL, Comparison, Level
 from services.identity.domain.records import NormalisedRecord
@@ -18,7 +19,6 @@ from services.identity.estimation import (
     estimate_from_records,
     records_of_lines,
 )
-from services.identity.domain.identifiers import BlockedValues, load_identifier_policy
 from services.identity.settings import BUNDLED_MATCH_MODEL, BUNDLED_POLICY
 from shared.cli import main
 
