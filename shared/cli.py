@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.gc_tuning import tune_garbage_collection
 from shared.mongo import mongo_client
@@ -125,6 +127,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     # Some commands run for minutes over hundreds of thousands of records, as the services do.
     tune_garbage_collection()
+    try:
+        return _run(arguments)
+    except ValidationError as exc:
+        # Settings are read from the environment when a command starts: a bad value is the operator's to fix.
+        if not exc.title.endswith("Settings"):
+            raise
+        for error in exc.errors(include_url=False, include_input=False):
+            name = "PARTERRE_" + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"error: {name}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+
+
+def _run(arguments: argparse.Namespace) -> int:
     if hasattr(arguments, "run"):
         code: int = arguments.run(arguments)
         return code

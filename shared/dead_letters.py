@@ -143,7 +143,8 @@ def _event_attributes(value: bytes) -> dict[str, str]:
     the consumer refused, without validating it."""
     try:
         parsed = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON, or nested deeper than the parser goes: a poison message is listed all the same.
         return {}
     if not isinstance(parsed, dict):
         return {}

@@ -2,8 +2,9 @@
 
 from pathlib import Path
 from typing import ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.settings import ServiceSettings
 
@@ -26,6 +27,16 @@ class ProfileSettings(ServiceSettings):
         default="America/Montreal",
         description="Time zone in which seasons and days begin, and implied consent terms are counted.",
     )
+
+    @field_validator("profile_timezone")
+    @classmethod
+    def _known_time_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is no time zone: give an IANA name such as America/Montreal") from None
+        return name
+
     profile_consumer_concurrency: int = Field(
         default=16, ge=1, le=256, description="Persons whose facts one instance applies at once; one person's in order."
     )

@@ -77,7 +77,7 @@ def _password(arguments: argparse.Namespace) -> tuple[str, bool]:
     if arguments.generate:
         return secrets.token_urlsafe(15), True
     if arguments.password_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n"), False
+        return sys.stdin.readline().rstrip("\r\n"), False
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
         raise ValueError("the two passwords differ")

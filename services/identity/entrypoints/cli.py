@@ -167,11 +167,11 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         print(_UTF16_ERROR.format(path=arguments.input), file=sys.stderr)
         return 2
     # Said before the work, not after hours of it.
-    for option, path in (("--output", arguments.output), ("--report", arguments.report)):
-        if path is not None and (not path.parent.is_dir() or path.is_dir()):
-            where = f"{path} is a directory" if path.is_dir() else f"{path.parent} is not a directory"
-            print(f"error: {option}: {where}", file=sys.stderr)
-            return 2
+    if (
+        problem := _unwritable(arguments.input, ("--output", arguments.output), ("--report", arguments.report))
+    ) is not None:
+        print(problem, file=sys.stderr)
+        return 2
     settings = IdentitySettings()
     if arguments.policy:
         settings = settings.model_copy(update={"identity_policy_file": str(arguments.policy)})
@@ -313,6 +313,24 @@ _UTF16_ERROR = (
 )
 
 
+def _unwritable(source: Path, *outputs: tuple[str, Path | None]) -> str | None:
+    """What stops writing the `outputs` (option, path), said before any work: a missing directory, a directory in the
+    way, the input itself (which would be lost) or another output."""
+    written: dict[Path, str] = {source.resolve(): "--input"}
+    for option, path in outputs:
+        if path is None:
+            continue
+        if path.is_dir():
+            return f"error: {option}: {path} is a directory"
+        if not path.parent.is_dir():
+            return f"error: {option}: {path.parent} is not a directory"
+        same = written.get(path.resolve())
+        if same is not None:
+            return f"error: {option}: {path} is also {same}; name another file"
+        written[path.resolve()] = option
+    return None
+
+
 def _utf16(path: Path) -> bool:
     with path.open("rb") as start:
         return is_utf16(start.read(4))
@@ -330,8 +348,8 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
     if _utf16(arguments.input):
         print(_UTF16_ERROR.format(path=arguments.input), file=sys.stderr)
         return 2
-    if not arguments.output.parent.is_dir():
-        print(f"error: --output: {arguments.output.parent} is not a directory", file=sys.stderr)
+    if (problem := _unwritable(arguments.input, ("--output", arguments.output))) is not None:
+        print(problem, file=sys.stderr)
         return 2
     for option, value in (("--random-pairs", arguments.random_pairs), ("--max-iterations", arguments.max_iterations)):
         if value < 1:

@@ -263,6 +263,25 @@ class _RefusedValueError(ValueError):
         self.fr = fr
 
 
+def mapping_text(data: bytes) -> str:
+    """The text of a mapping file's bytes: UTF-8, with or without the byte-order mark Windows tools write; raises
+    `MappingFileError` naming the line of the first byte that is not (Notepad's "ANSI" writes `é` as one such)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise MappingFileError(
+            [
+                MappingProblem(
+                    line,
+                    "is not UTF-8 text: save the file as UTF-8 (in Notepad: Save as, Encoding: UTF-8)",
+                    "n'est pas du texte UTF-8 : enregistrez le fichier en UTF-8 (dans le Bloc-notes : Enregistrer "
+                    "sous, Codage : UTF-8)",
+                )
+            ]
+        ) from None
+
+
 def load_mapping(yaml_text: str) -> ColumnMapping:
     """A `ColumnMapping` from a YAML file such as::
 

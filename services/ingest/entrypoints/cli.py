@@ -19,7 +19,7 @@ from services.ingest.adapters.mongo import (
     MongoSourceRegistry,
 )
 from services.ingest.domain.boxoffice import CsvFormatError
-from services.ingest.domain.boxoffice_mapping import ColumnMapping, MappingFileError, load_mapping
+from services.ingest.domain.boxoffice_mapping import ColumnMapping, MappingFileError, load_mapping, mapping_text
 from services.ingest.domain.sources import Source, SourceKind, mint_source_key, source_mapping, validate_source_id
 from services.ingest.handlers import EventsInFlightError, ImportSummary, import_boxoffice
 from services.ingest.metrics import IngestMetrics
@@ -72,11 +72,13 @@ def register(commands: Any) -> None:
 
 def _run_sources(arguments: argparse.Namespace) -> int:
     try:
-        return asyncio.run(_sources(arguments, IngestSettings()))
+        # A mapping file is read and checked before anything connects: a typo is said at once.
+        mapping = _checked_mapping(arguments.file) if getattr(arguments, "file", None) is not None else None
+        return asyncio.run(_sources(arguments, IngestSettings(), mapping))
     except MappingFileError as exc:
         print(_mapping_refused(arguments.file, arguments.source_id, exc), file=sys.stderr)
         return 2
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -93,7 +95,13 @@ def _mapping_refused(path: Path | None, source_id: str, exc: MappingFileError) -
     return f"error: {path}: {exc}\nerreur : {path} : {exc.fr}"
 
 
-async def _sources(arguments: argparse.Namespace, settings: IngestSettings) -> int:
+def _checked_mapping(path: Path) -> str:
+    text = mapping_text(path.read_bytes())
+    load_mapping(text)
+    return text
+
+
+async def _sources(arguments: argparse.Namespace, settings: IngestSettings, mapping: str | None) -> int:
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         registry = MongoSourceRegistry(client[settings.mongo_database][SOURCES])
         if arguments.action == "create":
@@ -114,7 +122,7 @@ async def _sources(arguments: argparse.Namespace, settings: IngestSettings) -> i
             _print_key(source.source_id, key)
             return 0
         if arguments.action == "set-mapping":
-            return await _set_mapping(registry, arguments)
+            return await _set_mapping(registry, arguments, mapping)
         if arguments.action == "rotate":
             if arguments.signing_secret:
                 updated = await registry.add_signing_secret(arguments.source_id, arguments.signing_secret)
@@ -142,18 +150,15 @@ async def _sources(arguments: argparse.Namespace, settings: IngestSettings) -> i
         return 0
 
 
-async def _set_mapping(registry: MongoSourceRegistry, arguments: argparse.Namespace) -> int:
-    if arguments.clear == (arguments.file is not None):
+async def _set_mapping(registry: MongoSourceRegistry, arguments: argparse.Namespace, text: str | None) -> int:
+    """Stores `text`, the mapping file read and checked, or with `--clear` removes the stored one."""
+    if arguments.clear == (text is not None):
         raise ValueError("give either a mapping file or --clear")
     source = await registry.find(arguments.source_id)
     if source is None:
         raise ValueError(f"no source {arguments.source_id}")
     if source.kind is not SourceKind.BOXOFFICE:
         raise ValueError(f"{source.source_id} is a {source.kind.value} source; only box offices take a column mapping")
-    text = None
-    if arguments.file is not None:
-        text = arguments.file.read_text(encoding="utf-8")
-        load_mapping(text)
     await registry.set_column_mapping(source.source_id, text)
     print(f"{source.source_id}: " + ("column mapping stored" if text else "column mapping removed"))
     return 0
@@ -161,7 +166,7 @@ async def _set_mapping(registry: MongoSourceRegistry, arguments: argparse.Namesp
 
 def _run_import(arguments: argparse.Namespace) -> int:
     try:
-        mapping = load_mapping(arguments.mapping.read_text(encoding="utf-8")) if arguments.mapping else None
+        mapping = load_mapping(mapping_text(arguments.mapping.read_bytes())) if arguments.mapping else None
         summary = asyncio.run(_import(arguments, IngestSettings(), mapping))
     except CsvFormatError as exc:
         print(f"error: {exc.en}\nerreur : {exc.fr}", file=sys.stderr)

@@ -1,3 +1,7 @@
+import argparse
+import io
+import sys
+
 import pytest
 
 from services.console.domain.passwords import (
@@ -8,6 +12,7 @@ from services.console.domain.passwords import (
     unknown_user_hash,
     verify_password,
 )
+from services.console.entrypoints.cli import _password
 
 # A low work factor keeps these tests fast; the stored record names its own, so verification follows it.
 FAST = 2**10
@@ -65,3 +70,10 @@ def test_a_new_password_equal_to_the_username_is_refused_whatever_its_case() -> 
 
 def test_a_long_enough_password_is_accepted() -> None:
     check_new_password("correct horse battery", username="marie")
+
+
+def test_a_password_piped_with_a_windows_line_ending_is_stored_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file saved on Windows, or PowerShell's echo: Python on Linux leaves the carriage return in the line.
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"s3cret-password\r\n"), newline="\n"))
+
+    assert _password(argparse.Namespace(generate=False, password_stdin=True)) == ("s3cret-password", False)

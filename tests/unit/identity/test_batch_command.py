@@ -527,6 +527,29 @@ def test_an_output_or_report_in_a_missing_folder_is_refused_before_any_work(
     assert not (tmp_path / "persons.csv").exists()
 
 
+@pytest.mark.parametrize(
+    ("output", "report", "said"),
+    [
+        ("history.jsonl", None, "error: --output: {path}/history.jsonl is also --input; name another file"),
+        ("persons.csv", "history.jsonl", "error: --report: {path}/history.jsonl is also --input; name another file"),
+        ("persons.csv", "persons.csv", "error: --report: {path}/persons.csv is also --output; name another file"),
+    ],
+    ids=["output-is-input", "report-is-input", "report-is-output"],
+)
+def test_an_output_naming_the_input_or_the_other_output_is_refused_and_the_history_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str, report: str | None, said: str
+) -> None:
+    source = jsonl(tmp_path / "history.jsonl", *HISTORY)
+    before = source.read_bytes()
+    options = ("--report", str(tmp_path / report)) if report else ()
+
+    code = main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / output), *options])
+
+    assert code == 2
+    assert capsys.readouterr().err.strip() == said.format(path=tmp_path)
+    assert source.read_bytes() == before
+
+
 def test_an_interruption_while_the_output_is_written_leaves_the_previous_one_as_it_says(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -208,6 +208,20 @@ def test_a_missing_input_or_output_directory_exits_2(tmp_path: Path, capsys: pyt
     assert capsys.readouterr().err == f"error: --output: {nowhere.parent} is not a directory\n"
 
 
+def test_an_output_that_is_a_directory_or_the_input_exits_2_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = jsonl(tmp_path / "history.jsonl", ['{"record_id": "r1"}'])
+    (tmp_path / "models").mkdir()
+
+    into_a_folder = ["--input", str(source), "--output", str(tmp_path / "models")]
+    assert main(["identity", "estimate", *into_a_folder]) == 2
+    assert capsys.readouterr().err == f"error: --output: {tmp_path / 'models'} is a directory\n"
+    assert main(["identity", "estimate", "--input", str(source), "--output", str(source)]) == 2
+    assert "is also --input" in capsys.readouterr().err
+    assert source.read_text(encoding="utf-8") == '{"record_id": "r1"}\n'
+
+
 def test_a_starting_model_file_with_a_mistake_exits_2_naming_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

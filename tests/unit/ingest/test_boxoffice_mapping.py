@@ -12,7 +12,7 @@ from services.ingest.domain.boxoffice import (
     RowKind,
     load_mapping,
 )
-from services.ingest.domain.boxoffice_mapping import header_key
+from services.ingest.domain.boxoffice_mapping import header_key, mapping_text
 from shared.cli import main
 from shared.events import SalesChannel
 
@@ -218,3 +218,44 @@ def test_the_import_command_refuses_a_bad_mapping_in_english_and_french_before_r
     english, french = capsys.readouterr().err.splitlines()
     assert english.startswith(f"error: {mapping}: line 3: unknown setting 'devise'; known settings: columns, ")
     assert french.startswith(f"erreur : {mapping} : ligne 3 : réglage inconnu 'devise' ; réglages connus : columns, ")
+
+
+def test_a_mapping_file_that_is_missing_is_said_before_anything_connects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "mapping typo.yaml"
+
+    assert main(["sources", "set-mapping", "nord-billetterie", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["import", "set-mapping"])
+def test_a_mapping_file_saved_as_windows_1252_is_refused_in_english_and_french_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    mapping = tmp_path / "colonnes.yaml"
+    mapping.write_bytes("columns:\n  first_name: Prénom client\n".encode("cp1252"))
+    arguments = {
+        "import": [
+            "import",
+            "boxoffice",
+            str(tmp_path / "never-read.csv"),
+            "--source",
+            "nord",
+            "--mapping",
+            str(mapping),
+        ],
+        "set-mapping": ["sources", "set-mapping", "nord", str(mapping)],
+    }[command]
+
+    assert main(arguments) == 2
+    english, french = capsys.readouterr().err.splitlines()
+    assert (
+        english
+        == f"error: {mapping}: line 2: is not UTF-8 text: save the file as UTF-8 (in Notepad: Save as, Encoding: UTF-8)"
+    )
+    assert french.startswith(f"erreur : {mapping} : ligne 2 : n'est pas du texte UTF-8")
+
+
+def test_a_mapping_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    assert mapping_text("\ufeffcolumns:\n  first_name: Prénom\n".encode()) == "columns:\n  first_name: Prénom\n"

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.profile.domain.seasons import SeasonCalendar, add_months
+from shared.cli import main
 
 MONTREAL = ZoneInfo("America/Montreal")
 THEATRE = SeasonCalendar()
@@ -102,3 +103,15 @@ def test_moving_months_keeps_the_wall_time_in_the_moment_s_zone_whatever_was_ask
     assert add_months(winter, 60).astimezone(UTC) == datetime(2024, 11, 3, 6, 30, tzinfo=UTC)
     # The same instant in another zone is another wall time.
     assert add_months(summer.astimezone(UTC), 60) == datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Pariss", "", "../etc/passwd"])
+def test_a_time_zone_setting_that_names_no_zone_stops_a_command_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], zone: str
+) -> None:
+    monkeypatch.setenv("PARTERRE_PROFILE_TIMEZONE", zone)
+
+    assert main(["profile", "sweep"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: PARTERRE_PROFILE_TIMEZONE: {zone!r} is no time zone: give an IANA name such as America/Montreal\n"
+    )

@@ -95,6 +95,15 @@ def test_a_record_that_is_not_json_is_read_with_its_reason_and_a_bounded_preview
     assert entry.preview.startswith("\ufffd\ufffd garbled export é")
 
 
+def test_a_record_nested_deeper_than_json_is_read_is_listed_all_the_same() -> None:
+    value = b"[" * 5000
+
+    entry = dead_letter_from(dead_letter_record(value, consumer_headers()), "staging.parterre-identity")
+
+    assert (entry.event_type, entry.event_id) == (None, None)
+    assert entry.preview.startswith("[[[")
+
+
 def test_an_event_of_an_unknown_type_is_named_by_its_type_and_id_and_organisation() -> None:
     value = json.dumps(
         {"id": "evt-9", "type": "parterre.ticket.purchased.v2", "organisationid": "festival-sud", "data": {"n": 1}}
