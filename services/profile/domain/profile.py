@@ -149,6 +149,9 @@ class ProfileState:
     first_purchase_at: datetime | None = None
     last_purchase_at: datetime | None = None
     subscriptions: Mapping[str, SubscriptionRecord] = field(default_factory=dict)
+    # The first pass or membership payment, which a renewal replaces in `subscriptions`; None in profiles stored
+    # before it was kept.
+    first_subscription_at: datetime | None = None
     subscription_payments: int = 0
     subscription_paid: Decimal = Decimal(0)
     # Shop
@@ -257,6 +260,7 @@ MERGE_STRATEGIES: Mapping[str, Strategy] = check_table(
         "ticket_paid": SUM,
         "ticket_refunded": SUM,
         "first_purchase_at": MIN,
+        "first_subscription_at": MIN,
         "last_purchase_at": MAX,
         "subscriptions": per_key(MOST_RECENT),
         "subscription_payments": SUM,
@@ -415,6 +419,7 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             record = SubscriptionRecord(stamp, data.kind, data.starts_on, data.renews_on, data.ends_on, data.season)
             return {
                 "subscriptions": {data.subscription_id: record},
+                "first_subscription_at": stamp.time,
                 "subscription_payments": 1,
                 "subscription_paid": data.price.amount,
                 "first_purchase_at": stamp.time,
@@ -656,6 +661,7 @@ class _Transactions:
             *(purchase.stamp.time for purchase in kept_tickets),
             # The latest payment of each pass: a renewal replaces the record, never an earlier payment's time.
             *(record.stamp.time for record in state.subscriptions.values()),
+            *([state.first_subscription_at] if state.first_subscription_at is not None else []),
         ]
         # The first ticket or pass payment is kept as a time alone: unless it is a refunded order's, it counts (a
         # pass's first payment, its record since replaced by a renewal).

@@ -1,7 +1,7 @@
 """Trigger rules: each shipped rule fires on its transition and not otherwise, once per period, with consent."""
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from textwrap import dedent
 from typing import Any
@@ -664,3 +664,23 @@ def test_a_buyer_whose_only_recent_order_was_refunded_in_full_lapses_from_the_pu
         refund(datetime(2025, 12, 2, 15, tzinfo=UTC), "T-2"),
     ]
     assert view(fold(partly), as_of=as_of, seasons=THEATRE)["last_purchase_at"] == datetime(2025, 12, 1, 15, tzinfo=UTC)
+
+
+def test_a_member_renewing_is_no_first_time_buyer_because_an_older_order_was_refunded_in_full() -> None:
+    membership = {"kind": "membership", "ends_on": None, "subscription_id": "MEM-1"}
+    history = [
+        purchase(datetime(2023, 9, 1, 15, tzinfo=UTC), SHOW_2023, "T-OLD", order_id="O-OLD"),
+        refund(datetime(2023, 10, 1, 15, tzinfo=UTC), "T-OLD"),
+        # The first real purchase, then its renewal, which replaces the membership's record.
+        subscription(
+            datetime(2024, 9, 1, 15, tzinfo=UTC), starts_on=date(2024, 9, 1), renews_on=date(2025, 9, 1), **membership
+        ),
+        subscription(
+            datetime(2025, 9, 1, 15, tzinfo=UTC), starts_on=date(2025, 9, 1), renews_on=date(2026, 9, 1), **membership
+        ),
+    ]
+    as_of = datetime(2025, 9, 2, tzinfo=UTC)
+    profile = view(fold(history), as_of=as_of, seasons=THEATRE)
+
+    assert profile["first_purchase_at"] == datetime(2024, 9, 1, 15, tzinfo=UTC)
+    assert "welcome-first-purchase" not in swept(profile, as_of=as_of)
