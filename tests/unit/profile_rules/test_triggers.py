@@ -667,7 +667,7 @@ def test_a_buyer_whose_only_recent_order_was_refunded_in_full_lapses_from_the_pu
 
 
 def test_a_member_renewing_is_no_first_time_buyer_because_an_older_order_was_refunded_in_full() -> None:
-    membership = {"kind": "membership", "ends_on": None, "subscription_id": "MEM-1"}
+    membership: dict[str, Any] = {"kind": "membership", "ends_on": None, "subscription_id": "MEM-1"}
     history = [
         purchase(datetime(2023, 9, 1, 15, tzinfo=UTC), SHOW_2023, "T-OLD", order_id="O-OLD"),
         refund(datetime(2023, 10, 1, 15, tzinfo=UTC), "T-OLD"),
