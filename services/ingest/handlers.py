@@ -105,32 +105,31 @@ async def claim_new(envelopes: Sequence[Envelope], *, organisation_id: str, ledg
     nothing) when another publisher holds some of them unconfirmed."""
     # CloudEvents makes an event unique by its source and id; Parterre, which follows events downstream by id alone,
     # needs the id unique across an organisation's sources: another source's event under a known id is refused.
-    first_by_id: dict[str, Envelope] = {}
-    duplicates: list[Envelope] = []
-    reused: list[ReusedId] = []
+    by_id: dict[str, list[Envelope]] = {}
     for envelope in envelopes:
-        first = first_by_id.get(envelope.id)
-        if first is None:
-            first_by_id[envelope.id] = envelope
-        elif first.source == envelope.source:
-            duplicates.append(envelope)
-        else:
-            reused.append(ReusedId(envelope, first.source))
-    sources = {event_id: envelope.source for event_id, envelope in first_by_id.items()}
-    claim = await ledger.claim(organisation_id, list(first_by_id), sources=sources)
+        by_id.setdefault(envelope.id, []).append(envelope)
+    # Each id is claimed for the source of its first event in the batch.
+    sources = {event_id: events[0].source for event_id, events in by_id.items()}
+    claim = await ledger.claim(organisation_id, list(by_id), sources=sources)
     if claim.in_flight:
         await ledger.release(organisation_id, claim)
         raise EventsInFlightError(sorted(claim.in_flight))
-    fresh = tuple(envelope for event_id, envelope in first_by_id.items() if event_id in claim.event_ids)
-    for event_id, envelope in first_by_id.items():
-        if event_id in claim.reused:
-            reused.append(ReusedId(envelope, claim.reused[event_id]))
-        elif event_id not in claim.event_ids:
-            duplicates.append(envelope)
-    # A repeat in this batch of an event refused for its id is refused too.
-    reused += [ReusedId(envelope, claim.reused[envelope.id]) for envelope in duplicates if envelope.id in claim.reused]
-    duplicates = [envelope for envelope in duplicates if envelope.id not in claim.reused]
-    return ClaimedEvents(claim, fresh, tuple(duplicates), tuple(reused))
+    fresh: list[Envelope] = []
+    duplicates: list[Envelope] = []
+    reused: list[ReusedId] = []
+    for event_id, events in by_id.items():
+        # The source whose event the id is: another source's, known before; else this batch's first.
+        holder = claim.reused.get(event_id, sources[event_id])
+        first_of_holder = event_id in claim.event_ids
+        for envelope in events:
+            if envelope.source != holder:
+                reused.append(ReusedId(envelope, holder))
+            elif first_of_holder:
+                fresh.append(envelope)
+                first_of_holder = False
+            else:
+                duplicates.append(envelope)
+    return ClaimedEvents(claim, tuple(fresh), tuple(duplicates), tuple(reused))
 
 
 async def publish_claimed(

@@ -84,6 +84,8 @@ async def test_another_source_s_event_under_an_id_already_known_is_refused_never
     later = await post(ingest, ticket_event("1002", source=box_office))
     shop_later = await post(ingest, [ticket_event("1002", source=shop), ticket_event("1002", source=shop)])
     box_office_again = await post(ingest, ticket_event("1002", source=box_office))
+    # The box office's own event again, behind the shop's under its id: a repeat, however the batch is ordered.
+    behind = await post(ingest, [ticket_event("1001", source=shop), ticket_event("1001", source=box_office)])
 
     assert batch.status_code == 202
     assert (batch.json()["accepted"], batch.json()["duplicates"], batch.json()["rejected"]) == (1, 0, 1)
@@ -98,6 +100,8 @@ async def test_another_source_s_event_under_an_id_already_known_is_refused_never
     assert shop_later.status_code == 422
     assert [result["status"] for result in shop_later.json()["results"]] == ["rejected", "rejected"]
     assert box_office_again.json()["duplicates"] == 1
+    assert [result["status"] for result in behind.json()["results"]] == ["rejected", "duplicate"]
+    assert behind.json()["results"][0]["errors"][0]["code"] == "id_reused"
     published = [Envelope.from_json_bytes(r.value) for r in await facts.read_quietly(3)]
     assert sorted((envelope.id, envelope.source) for envelope in published) == [
         ("1001", box_office),
