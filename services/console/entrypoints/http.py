@@ -10,6 +10,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Match
 
 from services.console import pages
 from services.console.adapters.platform_api import ApiError, ServiceUnavailableError
@@ -114,9 +115,15 @@ def _page_to_return_to(request: Request) -> str:
     if request.method in ("GET", "HEAD"):
         return _local_path(str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
     referer = urlsplit(request.headers.get("referer") or "")
-    if referer.netloc != request.url.netloc:
+    if referer.netloc != request.url.netloc or not _answers_get(request, referer.path):
+        # Another site, or a page served where a form posted (a refusal, a failure): only a page that opens will do.
         return "/"
     return _local_path(referer.path + ("?" + referer.query if referer.query else ""), default="/")
+
+
+def _answers_get(request: Request, path: str) -> bool:
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
+    return any(route.matches(scope)[0] is Match.FULL for route in request.app.routes)
 
 
 def _local_path(target: str | None, default: str = "/patrons") -> str:

@@ -47,6 +47,9 @@ def idle_for_an_hour(browser: Any) -> None:
         ("/logout", {}, "http://testserver/patrons/per_1", "/patrons/per_1"),
         # Another site's page is never where the console sends anyone.
         ("/logout", {}, "https://elsewhere.example/patrons", "/"),
+        # A page served where a form posted (a refusal, a failure) cannot be opened again: the home page can.
+        ("/logout", {}, "http://testserver/review/rev_1", "/"),
+        ("/logout", {}, "http://testserver/patrons/per_1/unmerge", "/"),
     ],
 )
 def test_a_form_posted_after_the_session_idled_out_leads_back_to_its_page_once_logged_in(
