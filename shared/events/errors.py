@@ -149,8 +149,13 @@ def french_reason(code: str, context: Mapping[str, Any] | None = None) -> str:
     template = _FRENCH_REASONS.get(code)
     if template is None:
         return f"valeur refusée (code {code})"
+    # Pydantic lists choices in English (`'a', 'b' or 'c'`).
+    french = {
+        name: value.replace("' or '", "' ou '") if isinstance(value, str) else value
+        for name, value in (context or {}).items()
+    }
     try:
-        return template.format(**(context or {}))
+        return template.format(**french)
     except (KeyError, IndexError):
         return f"valeur refusée (code {code})"
 

@@ -117,21 +117,41 @@ def read_api_events(
 
 def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime, limits: EventLimits) -> EventVerdict:
     if not isinstance(item, dict):
-        return _refused(index, "$", "an event must be a JSON object", "type_error")
+        return _refused(
+            index, "$", "an event must be a JSON object", "un événement doit être un objet JSON", "type_error"
+        )
     try:
         # Compact UTF-8, as `json.dumps(ensure_ascii=False)` would write it, in a quarter of the time.
         size = len(pydantic_core.to_json(item))
     except PydanticSerializationError:
         # JSON may escape half of a surrogate pair (`"\ud800"`): that decodes to no text, and could not be stored.
-        return _refused(index, "$", "contains a \\u escape of a lone surrogate, which is not text", "unicode_invalid")
+        return _refused(
+            index,
+            "$",
+            "contains a \\u escape of a lone surrogate, which is not text",
+            "contient un échappement \\u d'une moitié de paire de substitution, qui n'est pas du texte",
+            "unicode_invalid",
+        )
     if size > limits.max_event_bytes:
-        return _refused(index, "$", f"the event has {size} bytes; at most {limits.max_event_bytes}", "too_large")
+        return _refused(
+            index,
+            "$",
+            f"the event has {size} bytes; at most {limits.max_event_bytes}",
+            f"l'événement fait {size} octets ; au plus {limits.max_event_bytes}",
+            "too_large",
+        )
     attributes = dict(item)
     if attributes.get("organisationid") is None:
         # Absent, or null, which CloudEvents reads as absent: the token's organisation.
         attributes["organisationid"] = organisation_id
     if attributes["organisationid"] != organisation_id:
-        return _refused(index, "organisationid", "names another organisation than the one of your token", "forbidden")
+        return _refused(
+            index,
+            "organisationid",
+            "names another organisation than the one of your token",
+            "nomme une autre organisation que celle de votre jeton",
+            "forbidden",
+        )
     attributes["ingesttime"] = received_at.isoformat()
     try:
         envelope = Envelope.model_validate(attributes, context={ARRIVING: True})
@@ -139,19 +159,31 @@ def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime
         return EventVerdict(index, None, tuple(field_errors(exc)))
     try:
         if event_type(envelope.type).topic != AUDIENCE_FACTS:
-            return _refused(index, "type", "only upstream facts can be sent to ingest", "not_an_upstream_fact")
+            return _refused(
+                index,
+                "type",
+                "only upstream facts can be sent to ingest",
+                "seuls les faits des systèmes sources peuvent être envoyés à ingest",
+                "not_an_upstream_fact",
+            )
         data = parse_data(envelope, arriving=True)
     except UnknownEventTypeError as exc:
-        return _refused(index, "type", str(exc), "unknown_type")
+        return _refused(
+            index, "type", str(exc), f"{envelope.type!r} n'est pas un type d'événement connu", "unknown_type"
+        )
     except EventValidationError as exc:
         return EventVerdict(index, None, exc.errors)
     if isinstance(data, AudienceFact) and data.person.source == PARTERRE_PERSON_SOURCE:
         # That source names persons by Parterre's own ids: an upstream system claiming it could erase anyone.
         return _refused(
-            index, "data.person.source", f"{PARTERRE_PERSON_SOURCE} is reserved for Parterre's own requests", "reserved"
+            index,
+            "data.person.source",
+            f"{PARTERRE_PERSON_SOURCE} is reserved for Parterre's own requests",
+            f"{PARTERRE_PERSON_SOURCE} est réservé aux demandes de Parterre elle-même",
+            "reserved",
         )
     return EventVerdict(index, envelope)
 
 
-def _refused(index: int, field: str, reason: str, code: str) -> EventVerdict:
-    return EventVerdict(index, None, (FieldError(field=field, reason=reason, code=code),))
+def _refused(index: int, field: str, reason: str, reason_fr: str, code: str) -> EventVerdict:
+    return EventVerdict(index, None, (FieldError(field=field, reason=reason, reason_fr=reason_fr, code=code),))

@@ -221,6 +221,9 @@ def test_a_reason_is_said_in_french_with_the_error_s_own_limits() -> None:
 
     assert [error.reason_fr for error in field_errors(caught.value)] == ["doit avoir au plus 2 décimales"]
     assert french_reason("string_too_long", {"max_length": 200}) == "doit contenir au plus 200 caractères"
+    assert french_reason("enum", {"expected": "'box_office', 'online' or 'phone'"}) == (
+        "doit être l'une de ces valeurs : 'box_office', 'online' ou 'phone'"
+    )
     # Without the limit its template names, or for a code not known, the reason stays French and names the code.
     assert french_reason("string_too_long") == "valeur refusée (code string_too_long)"
     assert FieldError(field="x", reason="is odd", code="odd").reason_fr == "valeur refusée (code odd)"

@@ -236,3 +236,39 @@ def test_an_extension_name_longer_than_the_advised_twenty_characters_is_kept() -
 
     assert verdict.accepted, errors_of(verdict)
     assert verdict.envelope.extensions == {"comexampleextensionname": "value"}
+
+
+def test_every_refusal_of_an_event_says_its_reason_in_french_too() -> None:
+    parterre_person = ticket_event("evt-reserved")
+    parterre_person["data"] = {
+        **parterre_person["data"],
+        "person": {"source": "parterre-identity", "external_id": "per_1"},
+    }
+    fax = ticket_event("evt-fax")
+    fax["data"] = {**fax["data"], "channel": "fax"}
+    verdicts = read(
+        [
+            "not an object",
+            ticket_event("evt-other", organisationid="festival-sud"),
+            ticket_event("evt-profile", type="parterre.profile.changed.v1"),
+            ticket_event("evt-unknown", type="parterre.nothing.v1"),
+            parterre_person,
+            fax,
+            {**ticket_event("evt-big"), "padding": "x" * LIMITS.max_event_bytes},
+        ],
+        limits=EventLimits(max_events=10, max_batch_bytes=64 * 1024, max_event_bytes=4 * 1024),
+    )
+    errors = [error for verdict in verdicts for error in verdict.errors]
+
+    assert [error.code for error in errors] == [
+        "type_error",
+        "forbidden",
+        "not_an_upstream_fact",
+        "unknown_type",
+        "reserved",
+        "enum",
+        "too_large",
+    ]
+    for error in errors:
+        assert "valeur refusée" not in error.reason_fr, error.code
+        assert " or " not in error.reason_fr, error.reason_fr
