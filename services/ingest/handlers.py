@@ -22,7 +22,7 @@ from services.ingest.domain.shopify import (
 )
 from services.ingest.domain.sources import Source
 from services.ingest.metrics import IngestMetrics
-from services.ingest.ports import Claim, EventSink, OrderBuyers, PublicationLedger, SourceRegistry
+from services.ingest.ports import NOBODY, Claim, EventSink, OrderBuyers, PublicationLedger, SourceRegistry
 from shared.events import Envelope, ShopOrderCancelledV1, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
 
 log = logging.getLogger(__name__)
@@ -207,20 +207,27 @@ async def receive_shopify_webhook(
     envelopes = shopify_events(
         topic, payload, organisation_id=organisation_id, source=source_id, received_at=received_at, order_buyer=buyer
     )
+    ready: list[Envelope] = []
+    released: dict[str, list[str]] = {}
     if not envelopes:
         log.info(
             "Shopify %s for source %s reports nothing to publish (a test order, or a sale naming nobody)",
             topic,
             source_id,
         )
-    ready: list[Envelope] = []
-    released: dict[str, list[str]] = {}
+        if attributed is not None and buyer is None and topic.strip().lower() != "refunds/create":
+            # An order that names no one: its refunds, before or after it, are no one's, and wait for nothing.
+            waiting = await orders.remember(organisation_id, source_id, attributed, NOBODY)
+            released.setdefault(attributed, []).extend(refund.id for refund in waiting)
     awaiting = 0
     for envelope in envelopes:
         order_id = awaits_its_order(envelope)
         if order_id is None:
             ready.append(envelope)
-        elif (found := await orders.wait_for_order(organisation_id, source_id, order_id, envelope)) is not None:
+        elif (found := await orders.wait_for_order(organisation_id, source_id, order_id, envelope)) is NOBODY:
+            released.setdefault(order_id, []).append(envelope.id)
+            metrics.events.labels(organisation_id, source_id, envelope.type, "ignored", "order_names_nobody").inc()
+        elif found is not None:
             ready.append(with_buyer(envelope, found))
             released.setdefault(order_id, []).append(envelope.id)
         else:

@@ -7,7 +7,8 @@ class IngestMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter(
             "parterre_ingest_events",
-            "Events by organisation, source, type and outcome (accepted, duplicate, rejected) with the reason.",
+            "Events by organisation, source, type and outcome (accepted, duplicate, rejected, awaiting_order, ignored) "
+            "with the reason.",
             ["organisation", "source", "type", "outcome", "reason"],
             registry=registry,
         )

@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Protocol
 
 from services.ingest.domain.sources import Source
@@ -52,6 +53,15 @@ class SourceRegistry(Protocol):
         """The upstream system asked that the source's data be erased: kept on the source for operators."""
 
 
+class Nobody(Enum):
+    """The buyer of an order that names no one (a walk-in sale): its refunds are no one's either."""
+
+    NOBODY = "nobody"
+
+
+NOBODY = Nobody.NOBODY
+
+
 class OrderBuyers(Protocol):
     """Who placed each shop order, so a refund (which names only its order) is attributed to the buyer.
 
@@ -61,12 +71,14 @@ class OrderBuyers(Protocol):
 
     async def buyer(self, organisation_id: str, source: str, order_id: str) -> PersonRef | None: ...
 
-    async def remember(self, organisation_id: str, source: str, order_id: str, buyer: PersonRef) -> list[Envelope]:
-        """Keep the order's buyer; returns the refunds that were waiting for this order."""
+    async def remember(
+        self, organisation_id: str, source: str, order_id: str, buyer: PersonRef | Nobody
+    ) -> list[Envelope]:
+        """Keep the order's buyer, or that it names `NOBODY`; returns the refunds that were waiting for this order."""
 
     async def wait_for_order(
         self, organisation_id: str, source: str, order_id: str, refund: Envelope
-    ) -> PersonRef | None:
+    ) -> PersonRef | Nobody | None:
         """Keep the refund until its order arrives; returns the buyer instead if the order arrived meanwhile."""
 
     async def release(self, organisation_id: str, source: str, order_id: str, refund_ids: Sequence[str]) -> None:

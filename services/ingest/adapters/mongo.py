@@ -13,7 +13,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from services.ingest.domain.sources import Source, SourceKind, hash_source_key, rotated
-from services.ingest.ports import Claim
+from services.ingest.ports import NOBODY, Claim, Nobody
 from shared.events import Envelope, PersonRef
 from shared.mongo import Document, IndexSpec, insert_new
 
@@ -195,24 +195,29 @@ class MongoOrderBuyers:
         document = await self._collection.find_one({"_id": _order_key(organisation_id, source, order_id)})
         return _buyer_of(document)
 
-    async def remember(self, organisation_id: str, source: str, order_id: str, buyer: PersonRef) -> list[Envelope]:
-        document = await self._upsert(
-            organisation_id,
-            source,
-            order_id,
-            {"$set": {"buyer": buyer.model_dump(mode="json", exclude_none=True)}},
+    async def remember(
+        self, organisation_id: str, source: str, order_id: str, buyer: PersonRef | Nobody
+    ) -> list[Envelope]:
+        # An order that names nobody, and later names someone (the customer added since), is theirs.
+        update = (
+            {"$set": {"nobody": True}}
+            if buyer is NOBODY
+            else {"$set": {"buyer": buyer.model_dump(mode="json", exclude_none=True)}, "$unset": {"nobody": ""}}
         )
+        document = await self._upsert(organisation_id, source, order_id, update)
         waiting = (document or {}).get("waiting_refunds") or {}
         return [Envelope.from_json_bytes(raw) for raw in waiting.values()]
 
     async def wait_for_order(
         self, organisation_id: str, source: str, order_id: str, refund: Envelope
-    ) -> PersonRef | None:
+    ) -> PersonRef | Nobody | None:
         # One atomic write that also reads: if the order's buyer landed first it is returned, and if it lands
         # after, its own write returns this refund. Either way one side publishes it.
         document = await self._upsert(
             organisation_id, source, order_id, {"$set": {f"waiting_refunds.{refund.id}": refund.to_json_bytes()}}
         )
+        if (document or {}).get("nobody") and not (document or {}).get("buyer"):
+            return NOBODY
         return _buyer_of(document)
 
     async def _upsert(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiokafka import ConsumerRecord
 
+from services.ingest.adapters.mongo import ORDER_BUYERS
 from shared.events import Envelope, kafka_key
 from shared.settings import ServiceSettings
 from shared.topics import PRIVACY_REQUESTS
@@ -264,6 +265,37 @@ async def test_a_refund_before_its_order_waits_and_lands_with_the_order_as_its_c
     # Once published, the refund waits no more: the order paid afterwards repeats nothing.
     assert paid["published"] == 0
     assert await facts.read_quietly(2) == []
+
+
+def _walk_in(name: str) -> bytes:
+    """An order of the fixture `name` as a walk-in sale at the shop's point of sale: it names no one."""
+    order = json.loads(shopify_body(name))
+    for field in ("customer", "email", "contact_email", "phone", "billing_address", "shipping_address"):
+        order[field] = None
+    order["source_name"] = "pos"
+    return json.dumps(order).encode()
+
+
+async def test_the_refunds_of_a_walk_in_sale_are_no_one_s_and_wait_for_nothing(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    early = await _post_shopify(ingest, "refunds-create", "refunds/create")
+    sale = await _post_shopify(ingest, "orders-create", "orders/create", body=_walk_in("orders-create"))
+    # Shopify sends a refund again until it is acknowledged: it waits no more, and is published for no one.
+    again = await _post_shopify(ingest, "refunds-create", "refunds/create")
+
+    assert early == {"published": 0, "duplicates": 0, "awaiting_order": 1}
+    assert sale == {"published": 0, "duplicates": 0, "awaiting_order": 0}
+    assert again == {"published": 0, "duplicates": 0, "awaiting_order": 0}
+    assert await facts.read_quietly(2) == []
+    stored = await ingest.app.state.runtime.database[ORDER_BUYERS].find_one({"nobody": True})
+    assert stored is not None
+    assert not stored.get("waiting_refunds")
+    # Staff name the customer afterwards: the order is theirs, and a refund from then on too.
+    named = await _post_shopify(ingest, "orders-paid", "orders/paid")
+    refunded = await _post_shopify(ingest, "refunds-create", "refunds/create")
+    assert named["published"] >= 1
+    assert refunded == {"published": 1, "duplicates": 0, "awaiting_order": 0}
 
 
 async def test_a_customer_redact_makes_ingest_forget_who_placed_the_customers_orders(
