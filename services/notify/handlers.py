@@ -416,14 +416,41 @@ async def _claim(deps: NotifyDeps, delivery: Delivery, owner: str) -> AttemptRec
     # (the store went away while it was recorded): taken up now, not a whole lease later.
     if held.finished_at is None and held.owner != owner and held.claimed_at + deps.rules.attempt_lease > now:
         return None
-    # Its worker died or broke off mid-attempt, or after recording the outcome but before moving the delivery on:
-    # the attempt counts as made, and the next one is due now. A receiver may so get a message twice; the
-    # `webhook-id` lets it tell.
+    if held.finished_at is not None and held.final and (status := _FINAL_STATUSES.get(held.outcome or "")):
+        # Its worker recorded how the delivery ended (the receiver took it, refused it, or it was suppressed) and
+        # died before moving the delivery on: that end stands. Another attempt would send a message taken already.
+        await deps.store.update_delivery(
+            delivery.delivery_id,
+            {
+                "status": status,
+                "attempts": number,
+                "next_attempt_at": None,
+                "last_status_code": held.status_code,
+                "last_error": held.error,
+            },
+        )
+        await deps.store.dequeue(delivery.subscription_id, delivery.delivery_id)
+        if held.outcome == Verdict.GONE.value:
+            await deps.store.disable_subscription(delivery.subscription_id, held.error or "410 Gone")
+        return None
+    # Its worker died or broke off mid-attempt, or after recording a failed attempt but before moving the delivery
+    # on: the attempt counts as made, and the next one is due now. Broken off mid-attempt, a receiver may so get a
+    # message twice; the `webhook-id` lets it tell.
     if held.finished_at is None:
         await deps.store.finish_attempt(replace(held, finished_at=now, outcome="interrupted"))
     await deps.store.update_delivery(delivery.delivery_id, {"attempts": number, "next_attempt_at": now})
     await deps.store.enqueue(delivery.subscription_id, delivery.delivery_id, now, delivery.created_at)
     return None
+
+
+# The delivery's status after each final outcome an attempt records (see `_record` and `_close`).
+_FINAL_STATUSES = {
+    Verdict.SUCCEEDED.value: DeliveryStatus.SUCCEEDED,
+    Verdict.DEAD.value: DeliveryStatus.DEAD,
+    Verdict.GONE.value: DeliveryStatus.DEAD,
+    DeliveryStatus.SUPPRESSED.value: DeliveryStatus.SUPPRESSED,
+    DeliveryStatus.CANCELLED.value: DeliveryStatus.CANCELLED,
+}
 
 
 async def _webhook_attempt(

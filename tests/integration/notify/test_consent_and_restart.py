@@ -1,6 +1,7 @@
 """Consent checked at send time, erasure, the frequency cap and restarts, on real Kafka, store and receivers."""
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -134,6 +135,34 @@ async def test_an_attempt_the_store_broke_off_is_made_again_at_once_not_a_lease_
     assert delivered.attempts == 2
     assert len(receiver.received) == 2, "the receiver answered the first attempt; only the store did not hear it"
     assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
+
+
+async def test_an_answer_recorded_before_the_delivery_moved_on_stands_and_the_message_is_not_sent_again(
+    harness: NotifyHarness,
+) -> None:
+    receiver = Receiver()
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        store = context_of(app).deps.store
+        move_on = store.update_delivery
+        broken_off: list[str] = []
+
+        async def store_gone_once(delivery_id: str, changes: Mapping[str, Any]) -> None:
+            if not broken_off and changes.get("status") is DeliveryStatus.SUCCEEDED:
+                broken_off.append(delivery_id)
+                raise AutoReconnect("the store went away once the receiver's answer was recorded")
+            await move_on(delivery_id, changes)
+
+        store.update_delivery = store_gone_once  # type: ignore[method-assign]
+        await subscribe(client, receiver.url)
+        await harness.publish_triggers(harness.trigger("fired-moved-on-late"))
+        assert await eventually(lambda: len(receiver.received) >= 1)
+        assert await eventually(lambda: _has_status(app, harness, DeliveryStatus.SUCCEEDED), deadline_seconds=15)
+        await asyncio.sleep(0.5)
+        delivered = await _only_delivery(app, harness)
+    assert broken_off
+    assert len(receiver.received) == 1, "the receiver took the message; only the delivery had not moved on"
+    assert delivered.attempts == 1
+    assert delivered.last_status_code == 200
 
 
 async def test_the_frequency_cap_holds_back_the_fourth_marketing_message_of_the_week(harness: NotifyHarness) -> None:
