@@ -10,7 +10,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.notify.domain.subscriptions import Subscription
 from services.notify.handlers import (
@@ -147,6 +147,9 @@ class DeliveryWorker:
     async def _fill_lane(self, lane: _Lane) -> float:
         """Starts the lane's due attempts up to its limit; returns how long it may sleep before the next is due."""
         subscription = lane.subscription
+        if not subscription.enabled:
+            # Disabled by an answer of its own (410 Gone): nothing more goes there, even before the lanes are synced.
+            return self._poll
         now = self._deps.clock.now()
         entries = await self._deps.store.queue(subscription.subscription_id)
         if await self._trim(subscription, entries, self._attempting):
@@ -181,8 +184,14 @@ class DeliveryWorker:
         return sum(moved.values())
 
     async def _attempt(self, lane: _Lane, delivery_id: str) -> None:
-        subscription = lane.subscription
         try:
+            # The lane's copy may be older than a 410 another attempt met, or an operator's change: read it again.
+            subscription = await self._deps.store.subscription(lane.subscription.subscription_id)
+            if subscription is None or not subscription.enabled:
+                lane.subscription = replace(lane.subscription, enabled=False)
+                self._refresh.set()
+                return
+            lane.subscription = subscription
             outcome = await attempt_delivery(
                 delivery_id, subscription, self._deps, self._outbound, owner=self._owner, draw=self._random.random()
             )
@@ -190,6 +199,7 @@ class DeliveryWorker:
                 self._observe(outcome, subscription)
                 await self._announce(outcome)
                 if outcome.verdict == "gone":
+                    lane.subscription = replace(lane.subscription, enabled=False)
                     self._refresh.set()
         except asyncio.CancelledError:
             raise

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from services.notify.domain.subscriptions import Subscription
 from services.notify.ports import DeliveryStatus
 from shared.cli import main
 from shared.events import parse_event
@@ -152,6 +153,30 @@ async def test_410_gone_disables_the_subscription_and_a_400_dead_letters_at_once
     assert again.json()["detail"]["message"]["fr"]
     assert missing.status_code == 404
     assert refusing.received[0].headers["webhook-id"] == refusing.received[1].headers["webhook-id"]
+
+
+async def test_after_a_410_nothing_more_goes_to_the_endpoint_however_late_the_lanes_learn_of_it(
+    harness: NotifyHarness,
+) -> None:
+    gone = Receiver(default=Reply(410))
+    async with serving(gone), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        store = context_of(app).deps.store
+        read_all = store.subscriptions
+
+        async def slow_list(organisation_id: str | None = None) -> list[Subscription]:
+            # Listing every subscription takes longer than the lane takes to start its next attempt.
+            listed = await read_all(organisation_id)
+            await asyncio.sleep(0.3)
+            return listed
+
+        store.subscriptions = slow_list  # type: ignore[method-assign]
+        created = await subscribe(client, gone.url, max_in_flight=1)
+        await harness.publish_triggers(*(harness.trigger(f"fired-gone-{n}") for n in range(3)))
+        assert await eventually(lambda: len(gone.received) >= 1)
+        await asyncio.sleep(1.5)
+        view = (await client.get(f"/v1/subscriptions/{created['subscription_id']}")).json()
+    assert view["enabled"] is False
+    assert len(gone.received) == 1, "a 410 disables the endpoint: the messages queued behind it are not sent"
 
 
 async def test_retry_after_on_503_is_honoured(harness: NotifyHarness) -> None:
