@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from services.ingest.domain.drafts import Draft, country_code, normalise_locale, wrap
 from services.ingest.domain.errors import AdapterError, ModelT, Problems
+from services.ingest.domain.ids import content_digest
 from shared.events import (
     CleanedReason,
     ConsentGrantedV1,
@@ -322,7 +323,9 @@ def _profile_updated(hook: _Webhook) -> list[Draft]:
     # Mailchimp sends the whole profile without saying what changed: every detail it carries is current.
     changed = [name for name, value in person if name != "source" and value is not None]
     updated = PersonDetailsUpdatedV1.model_validate({"person": person, "changed_fields": changed})
-    return [_draft(hook, updated, _fact_parts(hook, "profile", person))]
+    # Two updates within one second (Mailchimp's time has no finer grain) that say different things are two facts.
+    details = content_digest(person.model_dump(mode="json"))
+    return [_draft(hook, updated, (*_fact_parts(hook, "profile", person), details))]
 
 
 def _email_changed(hook: _Webhook) -> list[Draft]:

@@ -4,7 +4,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +12,7 @@ from typing import Any
 
 from services.ingest.domain.drafts import Draft, language_of, normalise_locale, wrap
 from services.ingest.domain.errors import AdapterError, Problems
+from services.ingest.domain.ids import content_digest
 from services.ingest.domain.payload import JsonNode, first_present
 from shared.events import (
     ConsentGrantedV1,
@@ -407,10 +407,12 @@ def _customer_details(customer: JsonNode, context: _Context) -> list[Draft]:
     changed = [name for name, value in person if name != "source" and value is not None]
     updated = PersonDetailsUpdatedV1.model_validate({"person": person, "changed_fields": changed})
     time = customer["updated_at"].timestamp() or customer["created_at"].timestamp() or context.received_at
-    # Each edit is its own fact: two edits that end at the same details must not be taken for one redelivery.
-    version = customer["updated_at"].text() or _digest(person.model_dump(mode="json"))
+    # Each edit is its own fact: two edits that end at the same details must not be taken for one redelivery, nor
+    # two edits within one second (Shopify's `updated_at` has no finer grain) that end at different ones.
+    details = content_digest(person.model_dump(mode="json"))
+    version = (customer["updated_at"].text(), details) if customer["updated_at"].text() else (details,)
     anchor = f"customer/{customer_id}"
-    drafts = [Draft(updated, ("shopify", "customer", str(customer_id), version), time, subject=anchor)]
+    drafts = [Draft(updated, ("shopify", "customer", str(customer_id), *version), time, subject=anchor)]
     drafts += _consents(
         person,
         customer,
@@ -638,10 +640,6 @@ def _shop_redaction(request: JsonNode, context: _Context) -> list[Draft]:
         return []
     # One request per shop: Shopify's retries, and a repeat after a reinstall and a new uninstall, are one fact.
     return [Draft(redaction, ("shopify", "shop/redact", shop_id), context.received_at, subject=f"shop/{shop_id}")]
-
-
-def _digest(document: Any) -> str:
-    return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
 _READERS: dict[str, _TopicReader] = {

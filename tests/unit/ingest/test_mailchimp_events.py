@@ -165,6 +165,14 @@ def test_the_same_webhook_delivered_twice_gives_the_same_ids() -> None:
     ]
 
 
+def test_two_profile_updates_within_one_second_that_say_different_things_are_two_facts() -> None:
+    profile = mailchimp_form("profile")
+    renamed = {**profile, "data[merges][LNAME]": "D'Amours-Roy"}
+
+    assert events(profile)[0].id == events(dict(profile))[0].id
+    assert events(renamed)[0].id != events(profile)[0].id
+
+
 def test_a_second_subscription_later_is_another_fact() -> None:
     later = {**mailchimp_form("subscribe"), "fired_at": "2027-01-15 09:00:00"}
 

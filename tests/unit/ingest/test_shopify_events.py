@@ -452,6 +452,14 @@ def test_two_successive_customer_updates_are_two_facts_but_a_redelivery_is_one()
     assert events("customers/update", first)[0].id != events("customers/update", later)[0].id
 
 
+def test_two_customer_updates_within_one_second_that_say_different_things_are_two_facts() -> None:
+    first = shopify_payload("customers-update")
+    same_second = copy.deepcopy(first)
+    same_second["phone"] = "+15145550111"
+
+    assert events("customers/update", first)[0].id != events("customers/update", same_second)[0].id
+
+
 def test_the_same_consent_reported_by_an_order_and_by_a_customer_update_is_one_event() -> None:
     order_consent = events("orders/create", shopify_payload("orders-create"))[1]
     customer = shopify_payload("orders-create")["customer"]
