@@ -434,12 +434,13 @@ async def _claim(deps: NotifyDeps, delivery: Delivery, owner: str) -> AttemptRec
             await deps.store.disable_subscription(delivery.subscription_id, held.error or "410 Gone")
         return None
     # Its worker died or broke off mid-attempt, or after recording a failed attempt but before moving the delivery
-    # on: the attempt counts as made, and the next one is due now. Broken off mid-attempt, a receiver may so get a
-    # message twice; the `webhook-id` lets it tell.
+    # on: the attempt counts as made, and the next one is due now, or when the failed one said (a Retry-After).
+    # Broken off mid-attempt, a receiver may so get a message twice; the `webhook-id` lets it tell.
     if held.finished_at is None:
         await deps.store.finish_attempt(replace(held, finished_at=now, outcome="interrupted"))
-    await deps.store.update_delivery(delivery.delivery_id, {"attempts": number, "next_attempt_at": now})
-    await deps.store.enqueue(delivery.subscription_id, delivery.delivery_id, now, delivery.created_at)
+    due = held.retry_at if held.finished_at is not None and held.retry_at is not None else now
+    await deps.store.update_delivery(delivery.delivery_id, {"attempts": number, "next_attempt_at": due})
+    await deps.store.enqueue(delivery.subscription_id, delivery.delivery_id, due, delivery.created_at)
     return None
 
 
@@ -643,12 +644,16 @@ async def _record(
             error=error,
             duration_seconds=answer.duration_seconds,
             final=decision.final,
+            retry_at=decision.retry_at,
         )
     )
     current = await store.delivery(delivery.delivery_id)
     if current is None or current.status is not DeliveryStatus.PENDING:
         # Given up on while this attempt was under way (its subscription deleted, its queue full): the attempt is
-        # on record, and the delivery stays where that put it rather than being queued again.
+        # on record, and the delivery stays where that put it rather than being queued again. It counts as made, so
+        # a replay's first attempt is a new one, not this one taken for its own.
+        if current is not None and current.attempts < claim.number:
+            await store.update_delivery(delivery.delivery_id, {"attempts": claim.number})
         return AttemptOutcome(current or delivery, claim.number, decision.verdict.value, answer, error, True, at=now)
     await store.update_delivery(
         delivery.delivery_id,

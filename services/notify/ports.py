@@ -61,6 +61,8 @@ class AttemptRecord:
     duration_seconds: float | None = None
     # Whether the outcome ended the delivery (no retry follows); None while the attempt is under way.
     final: bool | None = None
+    # When the next attempt is due after a failed one (the schedule's pause, or the receiver's Retry-After).
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True)

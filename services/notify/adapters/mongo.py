@@ -190,6 +190,7 @@ def _attempt_from(document: Document) -> AttemptRecord:
         error=document.get("error"),
         duration_seconds=document.get("duration_seconds"),
         final=document.get("final"),
+        retry_at=document.get("retry_at"),
     )
 
 
@@ -380,6 +381,7 @@ class MongoNotifyStore:
                     "error": record.error,
                     "duration_seconds": record.duration_seconds,
                     "final": record.final,
+                    "retry_at": record.retry_at,
                 }
             },
         )

@@ -165,6 +165,53 @@ async def test_an_answer_recorded_before_the_delivery_moved_on_stands_and_the_me
     assert delivered.last_status_code == 200
 
 
+async def test_a_retry_recorded_before_the_delivery_moved_on_waits_as_long_as_the_receiver_asked(
+    harness: NotifyHarness,
+) -> None:
+    receiver = Receiver([Reply(429, {"Retry-After": "3600"})])
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        store = context_of(app).deps.store
+        move_on = store.update_delivery
+        broken_off: list[str] = []
+
+        async def store_gone_once(delivery_id: str, changes: Mapping[str, Any]) -> None:
+            if not broken_off and "status" in changes:
+                broken_off.append(delivery_id)
+                raise AutoReconnect("the store went away once the receiver's answer was recorded")
+            await move_on(delivery_id, changes)
+
+        store.update_delivery = store_gone_once  # type: ignore[method-assign]
+        await subscribe(client, receiver.url)
+        await harness.publish_triggers(harness.trigger("fired-retry-after-late"))
+        assert await eventually(lambda: len(receiver.received) >= 1)
+        assert await eventually(lambda: bool(broken_off))
+        await asyncio.sleep(1.5)
+        waiting = await _only_delivery(app, harness)
+    assert len(receiver.received) == 1, "the receiver asked for an hour's pause"
+    assert waiting.status is DeliveryStatus.PENDING
+    assert waiting.next_attempt_at is not None
+    assert waiting.next_attempt_at > datetime.now(UTC) + timedelta(minutes=50)
+
+
+async def test_a_delivery_given_up_on_during_its_attempt_and_replayed_is_attempted_again(
+    harness: NotifyHarness,
+) -> None:
+    receiver = Receiver([Reply(400, delay=1.0)])
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        store = context_of(app).deps.store
+        await subscribe(client, receiver.url)
+        await harness.publish_triggers(harness.trigger("fired-given-up"))
+        assert await eventually(lambda: len(receiver.received) == 1)
+        # While the receiver thinks, the delivery is given up on elsewhere (its queue full, say).
+        delivery = await _only_delivery(app, harness)
+        await store.update_delivery(delivery.delivery_id, {"status": DeliveryStatus.DEAD, "last_error": "queue_full"})
+        await asyncio.sleep(1.5)
+        replayed = await client.post(f"/v1/deliveries/{delivery.delivery_id}/replay")
+        assert await eventually(lambda: _has_status(app, harness, DeliveryStatus.SUCCEEDED), deadline_seconds=15)
+    assert replayed.status_code == 202
+    assert len(receiver.received) == 2, "the replay is sent, not ended by the answer to the attempt before it"
+
+
 async def test_the_frequency_cap_holds_back_the_fourth_marketing_message_of_the_week(harness: NotifyHarness) -> None:
     receiver = Receiver()
     async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
