@@ -51,13 +51,23 @@ def _postal_code_part(line: str) -> tuple[list[str], str]:
 _NUMBER = re.compile(r"\d+")
 
 
-def civic_number(street: str | None) -> str | None:
-    """The building's number in a street line (`4521` of `4521, rue Saint-Denis`), or None if it has none."""
-    found = _NUMBER.search(street or "")
-    return None if found is None else found.group().lstrip("0") or "0"
+def _numbers(text: str) -> frozenset[str]:
+    return frozenset(found.lstrip("0") or "0" for found in _NUMBER.findall(text))
 
 
-def line_names_civic_number(line: str, number: str) -> bool:
-    """Whether a line `postal_line` wrote names `number` before its postal code (whose digits do not count)."""
+def numbers_of_place(street: str | None, address_2: str | None = None) -> frozenset[str]:
+    """The numbers a street address gives (building, apartment), however written: `3-4521 rue Saint-Denis`,
+    `app. 3, 4521 rue Saint-Denis` and `4521, rue Saint-Denis, app. 3` all give 3 and 4521."""
+    return _numbers(f"{street or ''} {address_2 or ''}")
+
+
+def numbers_of_line(line: str) -> frozenset[str]:
+    """The numbers of a line `postal_line` wrote, before its postal code (whose digits are no building's)."""
     before, _ = _postal_code_part(line)
-    return any((found.lstrip("0") or "0") == number for part in before for found in _NUMBER.findall(part))
+    return _numbers(" ".join(before))
+
+
+def same_building(then: frozenset[str], now: frozenset[str]) -> bool:
+    """Whether two addresses of one postal code, by their numbers, may be one place: the same numbers, or one
+    giving more (an apartment, a building's number given since). A move changes one the other gives."""
+    return then <= now or now <= then

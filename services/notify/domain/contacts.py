@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.addresses import civic_number, line_names_civic_number, postal_code_key, postal_code_of_line, postal_line
+from shared.addresses import (
+    numbers_of_line,
+    numbers_of_place,
+    postal_code_key,
+    postal_code_of_line,
+    postal_line,
+    same_building,
+)
 from shared.events.common import Channel, ConsentPurpose, Language
 
 # The channel a message for each purpose uses, as profile chooses a trigger's contact points.
@@ -223,12 +230,11 @@ def _held(contact: Contact, point: tuple[Channel, str]) -> bool:
         if ADDRESS not in contact.announced:
             return True
         # The same place, however its other parts were written since: a move changes the postal code, or, within one
-        # (a French code covers a town), the building's number.
+        # (a French code covers a town), the building's or apartment's number.
         postal_code = postal_code_key(contact.postal_code)
         if postal_code == "" or postal_code_of_line(value) != postal_code:
             return False
-        number = civic_number(contact.street)
-        return number is None or line_names_civic_number(value, number)
+        return same_building(numbers_of_line(value), numbers_of_place(contact.street, contact.address_2))
     list_name = "phones" if channel is Channel.SMS else "emails"
     return list_name not in contact.announced or value in getattr(contact, list_name)
 

@@ -168,14 +168,40 @@ def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
         ),
         # A street with no number says nothing of a move: the postal code alone decides.
         ({"street": "Chemin du Lac", "city": "Sutton", "region": "QC", "postal_code": "J0E 2K0"}, {}, True),
-        # The postal code's digits are no building's number.
+        # A number given since, on a line whose only digits were its postal code's: nothing moved that anyone said.
         (
             {"street": "Rang Saint-Joseph", "city": "Sutton", "postal_code": "J0E 2K0"},
             {"street": "2 rang Saint-Joseph"},
+            True,
+        ),
+        # Canada Post writes the unit first (`3-4521`): a move keeping the apartment's number is still a move.
+        (
+            {"street": "3-4521 rue Saint-Denis", "city": "Montréal", "region": "QC", "postal_code": "H2J 2L1"},
+            {"street": "3-4600 rue Saint-Denis"},
             False,
         ),
+        (
+            {"street": "app. 3, 4521 rue Saint-Denis", "city": "Montréal", "region": "QC", "postal_code": "H2J 2L1"},
+            {"street": "app. 3, 4600 rue Saint-Denis"},
+            False,
+        ),
+        # The same building, its unit given since, however written.
+        (
+            {"street": "4521 rue Saint-Denis", "city": "Montréal", "region": "QC", "postal_code": "H2J 2L1"},
+            {"street": "12-4521 rue Saint-Denis"},
+            True,
+        ),
     ],
-    ids=["paris-same-code", "montreal-same-code", "same-building", "no-number", "code-digits"],
+    ids=[
+        "paris-same-code",
+        "montreal-same-code",
+        "same-building",
+        "no-number",
+        "number-given-since",
+        "unit-first-moved",
+        "apartment-first-moved",
+        "unit-given-since",
+    ],
 )
 def test_a_move_within_one_postal_code_drops_the_address_moved_from(
     then: dict[str, str], now: dict[str, str], held: bool
