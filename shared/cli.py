@@ -134,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not exc.title.endswith("Settings"):
             raise
         for error in exc.errors(include_url=False, include_input=False):
-            name = "PARTERRE_" + "_".join(str(part) for part in error["loc"]).upper()
+            # A check of several settings together names none of them; its message does.
+            name = "PARTERRE_" + "_".join(str(part) for part in error["loc"]).upper() if error["loc"] else "settings"
             print(f"error: {name}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 2
 

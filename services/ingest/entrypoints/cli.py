@@ -71,10 +71,12 @@ def register(commands: Any) -> None:
 
 
 def _run_sources(arguments: argparse.Namespace) -> int:
+    # Read first: a bad setting is the environment's to fix, said by `parterre` naming its variable.
+    settings = IngestSettings()
     try:
         # A mapping file is read and checked before anything connects: a typo is said at once.
         mapping = _checked_mapping(arguments.file) if getattr(arguments, "file", None) is not None else None
-        return asyncio.run(_sources(arguments, IngestSettings(), mapping))
+        return asyncio.run(_sources(arguments, settings, mapping))
     except MappingFileError as exc:
         print(_mapping_refused(arguments.file, arguments.source_id, exc), file=sys.stderr)
         return 2
@@ -165,9 +167,10 @@ async def _set_mapping(registry: MongoSourceRegistry, arguments: argparse.Namesp
 
 
 def _run_import(arguments: argparse.Namespace) -> int:
+    settings = IngestSettings()
     try:
         mapping = load_mapping(mapping_text(arguments.mapping.read_bytes())) if arguments.mapping else None
-        summary = asyncio.run(_import(arguments, IngestSettings(), mapping))
+        summary = asyncio.run(_import(arguments, settings, mapping))
     except CsvFormatError as exc:
         print(f"error: {exc.en}\nerreur : {exc.fr}", file=sys.stderr)
         return 2
