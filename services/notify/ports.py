@@ -143,7 +143,8 @@ class DeliveryStore(Protocol):
     async def update_delivery(self, delivery_id: str, changes: Mapping[str, Any]) -> None: ...
 
     async def forget_person_in_delivery(self, delivery: Delivery, status: DeliveryStatus | None) -> None:
-        """Drops what the delivery says about its person (its data, their id); cancels it if `status` says so."""
+        """Drops what the delivery and its attempts say about its person (its data, their id, the errors a receiver
+        wrote); cancels it if `status` says so."""
 
     async def queue(self, subscription_id: str) -> list[QueueEntry]: ...
 

@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.notify.adapters.secrets import SecretBox
 from services.notify.domain.contacts import ADDRESS_FIELDS, Contact, PurposeConsent
+from services.notify.domain.messages import attempt_id
 from services.notify.domain.subscriptions import (
     EventFilter,
     MailchimpTarget,
@@ -330,10 +331,14 @@ class MongoNotifyStore:
         await self._deliveries.update_one({"_id": delivery_id}, {"$set": values})
 
     async def forget_person_in_delivery(self, delivery: Delivery, status: DeliveryStatus | None) -> None:
-        changes: dict[str, Any] = {"data": "", "person_id": None}
+        # Errors go too: a receiver's answer, kept as the error, may quote the person's address back.
+        changes: dict[str, Any] = {"data": "", "person_id": None, "last_error": None}
         if status is not None:
             changes["status"] = status.value
         await self._deliveries.update_one({"_id": delivery.delivery_id}, {"$set": changes})
+        # Attempt ids follow from the delivery's, so each is found by its `_id`; one more than counted may exist.
+        attempts = [attempt_id(delivery.delivery_id, number) for number in range(1, delivery.attempts + 2)]
+        await self._attempts.update_many({"_id": {"$in": attempts}}, {"$set": {"error": None}})
         if status is not None:
             await self.dequeue(delivery.subscription_id, delivery.delivery_id)
 
@@ -418,9 +423,15 @@ class MongoNotifyStore:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)})
         return None if document is None or "person_id" not in document else _contact_from(document)
 
-    async def _update_contact(self, organisation_id: str, person_id: str, update: Mapping[str, Any]) -> None:
+    async def _update_contact(
+        self, organisation_id: str, person_id: str, update: Mapping[str, Any], *, unless_erased: bool = False
+    ) -> None:
         key = _key(organisation_id, person_id)
         async with self._one_writer.hold(f"{CONTACTS}/{key}"):
+            # What an attempt learns as it ends (an opt-out, a send) may come after the person's erasure: it would
+            # make their contact again. The erasure marks them before it deletes, under this same hold.
+            if unless_erased and await self.is_erased(organisation_id, person_id):
+                return
             await self._contacts.update_one({"_id": key}, update, upsert=True)
 
     async def save_contact(self, organisation_id: str, contact: Contact) -> None:
@@ -448,6 +459,7 @@ class MongoNotifyStore:
             organisation_id,
             person_id,
             {"$set": {f"opt_outs.{purpose}": at, "organisation_id": organisation_id, "person_id": person_id}},
+            unless_erased=True,
         )
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
@@ -462,7 +474,7 @@ class MongoNotifyStore:
         }
         if expired:
             update["$unset"] = {f"sends.{message}": "" for message in expired}
-        await self._update_contact(organisation_id, person_id, update)
+        await self._update_contact(organisation_id, person_id, update, unless_erased=True)
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
         return await self._erasures.is_erased(organisation_id, person_id)

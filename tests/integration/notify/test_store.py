@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notify.adapters.mongo import SUBSCRIPTIONS, MongoNotifyStore
+from services.notify.adapters.mongo import ATTEMPTS, DELIVERIES, SUBSCRIPTIONS, MongoNotifyStore
 from services.notify.adapters.secrets import SecretBox, SecretsKeyError, new_key
+from services.notify.domain.messages import attempt_id
 from services.notify.domain.signing import new_secret
 from services.notify.domain.subscriptions import EventFilter, MailchimpTarget, SigningSecret, Subscription, TargetKind
+from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus
 from shared.mongo import Document
 
 pytestmark = [pytest.mark.mongo]
@@ -95,3 +97,33 @@ async def test_an_edit_read_before_a_410_stores_its_own_fields_and_leaves_the_su
     assert stored is not None
     assert stored.description == "CRM de la billetterie"
     assert (stored.enabled, stored.disabled_reason) == (False, "410 Gone")
+
+
+async def test_an_erasure_leaves_no_word_a_receiver_quoted_of_the_person_nor_a_contact_made_after_it(
+    database: AsyncDatabase[Document],
+) -> None:
+    store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC)
+    quoted = "400: elise.gagnon@example.com looks fake or invalid, please enter a real email address"
+    delivery = Delivery(
+        "dlv_1", "org", "sub_a", "msg_1", "trigger.fired", {"email": "elise.gagnon@example.com"}, now, now, "per_elise"
+    )
+    await store.add_delivery(delivery)
+    await store.claim_attempt(AttemptRecord(attempt_id("dlv_1", 1), "dlv_1", 1, now, "worker"))
+    await store.finish_attempt(
+        AttemptRecord(attempt_id("dlv_1", 1), "dlv_1", 1, now, "worker", now, "dead", 400, quoted, 0.1, True)
+    )
+    await store.update_delivery("dlv_1", {"status": DeliveryStatus.DEAD, "attempts": 1, "last_error": quoted})
+
+    await store.erase("org", "per_elise", now)
+    [held] = await store.person_deliveries("org", "per_elise")
+    await store.forget_person_in_delivery(held, None)
+    # An attempt under way when the erasure came ends after it, with an opt-out and a send to note.
+    await store.record_opt_out("org", "per_elise", "marketing_email", now)
+    await store.record_send("org", "per_elise", "msg_1", now, ())
+
+    stored = [
+        document for collection in (DELIVERIES, ATTEMPTS) for document in await database[collection].find().to_list()
+    ]
+    assert stored
+    assert "elise.gagnon" not in str(stored)
+    assert await store.contact("org", "per_elise") is None
