@@ -416,7 +416,8 @@ async def export_person(
         "exported_at": exported_at.isoformat(),
         "profile": _profile_body(stored, context),
         "merged_persons": [held.person_id for held in persons if held.person_id != person_id],
-        "triggers_fired": sorted(stored.fired),
+        # What was sent about each person it holds: the triggers fired for a person merged in stay on their profile.
+        "triggers_fired": sorted({key for held in persons for key in held.fired}),
         "facts": facts,
     }
     await store.log_privacy(

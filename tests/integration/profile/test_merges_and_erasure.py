@@ -200,3 +200,27 @@ async def test_an_erasure_leaves_nothing_naming_the_person_and_redeliveries_do_n
     assert [document for document in erased if "per_emma" in document] == []
     assert [document for document in after if "per_emma" in document] == []
     assert olga == 2
+
+
+async def test_a_survivor_s_export_holds_what_was_fired_for_each_person_merged_into_it(harness: ProfileHarness) -> None:
+    identity, organisation = IdentityEvents(harness.organisation_id), harness.organisation_id
+    async with running_profile(harness) as app:
+        await harness.publish(
+            [identity.purchase("sale-a", "per_anne", days_ago=1), identity.purchase("sale-b", "per_bea", days_ago=1)]
+        )
+        assert await eventually(lambda: has_applied(app, organisation, "per_bea", 1))
+        await harness.publish([identity.merged("mrg_1", "per_anne", "per_bea")])
+        assert await eventually(lambda: has_applied(app, organisation, "per_anne", 2))
+        store = context_of(app).deps.store
+        bea = await store.profile(organisation, "per_bea")
+        token = await app.state.runtime.tokens.issue(organisation, {Scope.PRIVACY_EXPORT}, "tests")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://profile",
+            headers={"Authorization": f"Bearer {token.token}"},
+        ) as client:
+            exported = (await client.get("/v1/persons/per_anne/export")).json()
+    assert bea is not None
+    assert bea.fired, "her welcome was fired before the merge, and is kept on her profile"
+    assert exported["merged_persons"] == ["per_bea"]
+    assert set(bea.fired) <= set(exported["triggers_fired"])
