@@ -512,7 +512,8 @@ async def erase_person(
             person_digest=person_digest(organisation_id, person_id),
             at=requested_at,
             requested_by=f"token:{principal.token_id}",
-            details={"request_id": envelope.id, "do_not_readd": asked.do_not_readd},
+            # The reason staff gave, as the console promises: the log is the record of why a person was erased.
+            details={"request_id": envelope.id, "do_not_readd": asked.do_not_readd, "reason": asked.reason},
         )
     )
     return {"person_id": person_id, "status": "requested", "request_id": envelope.id}

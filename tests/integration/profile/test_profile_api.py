@@ -162,3 +162,4 @@ async def test_an_erasure_request_goes_to_identity_by_parterre_id_and_is_logged(
     assert missing.status_code == 404
     assert forbidden.status_code == 403
     assert [entry["action"] for entry in log.json()["entries"]] == ["erasure_requested"]
+    assert log.json()["entries"][0]["details"]["reason"] == "Demande par courriel"
