@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -26,7 +27,9 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from shared.access import TOKEN_INDEXES, TOKENS_COLLECTION, TokenStore
 from shared.consumer_lag import LagReader
 from shared.dead_letter_routes import router as dead_letter_router
+from shared.errors import bilingual_error
 from shared.events import Envelope
+from shared.events.errors import FieldError, french_reason
 from shared.gc_tuning import tune_garbage_collection
 from shared.kafka import ConsumedRecord, ConsumerMetrics, abandon_sends, add_consumer, broker_producer, create_broker
 from shared.logs import configure_logging, correlation_id_var
@@ -158,6 +161,7 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
 
     app = FastAPI(title=parts.title, description=parts.description, version="1", lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_exception_handler(RequestValidationError, _refused_parameters)
 
     class ObservedRequests(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
@@ -271,3 +275,25 @@ def serve(settings: SettingsT, build_app: Callable[[SettingsT], FastAPI]) -> Non
         access_log=False,
         lifespan="on",
     )
+
+
+async def _refused_parameters(_request: Request, exc: Exception) -> JSONResponse:
+    """A request whose parameters or body the route refuses: 422 in the one shape of every error body, each field
+    with its reason in English and French (never the value sent, which may be personal)."""
+    assert isinstance(exc, RequestValidationError)
+    fields = [
+        FieldError(
+            field=".".join(str(part) for part in error["loc"]),
+            reason=error["msg"],
+            reason_fr=french_reason(error["type"], error.get("ctx")),
+            code=error["type"],
+        ).model_dump()
+        for error in exc.errors()
+    ]
+    detail = bilingual_error(
+        "invalid_request",
+        en="The request is refused: `fields` says which of its parameters and why.",
+        fr="La demande est refusée : `fields` dit lesquels de ses paramètres et pourquoi.",
+        fields=fields,
+    )
+    return JSONResponse({"detail": detail}, status_code=422)

@@ -163,3 +163,20 @@ async def test_an_erasure_request_goes_to_identity_by_parterre_id_and_is_logged(
     assert forbidden.status_code == 403
     assert [entry["action"] for entry in log.json()["entries"]] == ["erasure_requested"]
     assert log.json()["entries"][0]["details"]["reason"] == "Demande par courriel"
+
+
+async def test_a_request_refused_for_its_parameters_says_which_and_why_in_english_and_french(
+    harness: ProfileHarness, app: FastAPI
+) -> None:
+    async with await _client(app, harness.organisation_id, Scope.SEGMENTS_READ, Scope.PRIVACY_EXPORT) as client:
+        members = await client.get("/v1/segments/lapsed-buyers/members", params={"limit": 0})
+        export = await client.get("/v1/persons/per_elise/export", params={"format": "xlsx"})
+    for answer, field in ((members, "query.limit"), (export, "query.format")):
+        assert answer.status_code == 422
+        detail = answer.json()["detail"]
+        assert detail["code"] == "invalid_request"
+        assert detail["message"]["fr"]
+        [refused] = detail["fields"]
+        assert refused["field"] == field
+        assert refused["reason_fr"]
+        assert "valeur refusée" not in refused["reason_fr"]
