@@ -219,6 +219,8 @@ async def receive_shopify_webhook(
             # An order that names no one: its refunds, before or after it, are no one's, and wait for nothing.
             waiting = await orders.remember(organisation_id, source_id, attributed, NOBODY)
             released.setdefault(attributed, []).extend(refund.id for refund in waiting)
+            for refund in waiting:
+                metrics.events.labels(organisation_id, source_id, refund.type, "ignored", "order_names_nobody").inc()
     awaiting = 0
     for envelope in envelopes:
         order_id = awaits_its_order(envelope)
