@@ -288,6 +288,17 @@ async def test_the_refunds_of_a_walk_in_sale_are_no_one_s_and_wait_for_nothing(
     assert sale == {"published": 0, "duplicates": 0, "awaiting_order": 0}
     assert again == {"published": 0, "duplicates": 0, "awaiting_order": 0}
     assert await facts.read_quietly(2) == []
+    ignored = ingest.app.state.runtime.registry.get_sample_value(
+        "parterre_ingest_events_total",
+        {
+            "organisation": ingest.organisation_id,
+            "source": f"{ingest.organisation_id}-shopify",
+            "type": "parterre.shop.order_refunded.v1",
+            "outcome": "ignored",
+            "reason": "order_names_nobody",
+        },
+    )
+    assert ignored == 2, "the refund let go with the sale, and the one sent again after it"
     stored = await ingest.app.state.runtime.database[ORDER_BUYERS].find_one({"nobody": True})
     assert stored is not None
     assert not stored.get("waiting_refunds")
