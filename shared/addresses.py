@@ -2,6 +2,7 @@
 person has now, so both must write it alike."""
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,23 +52,19 @@ def _postal_code_part(line: str) -> tuple[list[str], str]:
 _NUMBER = re.compile(r"\d+")
 
 
-def _numbers(text: str) -> frozenset[str]:
-    return frozenset(found.lstrip("0") or "0" for found in _NUMBER.findall(text))
+def _numbers(text: str) -> Counter[str]:
+    return Counter(found.lstrip("0") or "0" for found in _NUMBER.findall(text))
 
 
-def numbers_of_place(street: str | None, address_2: str | None = None) -> frozenset[str]:
-    """The numbers a street address gives (building, apartment), however written: `3-4521 rue Saint-Denis`,
-    `app. 3, 4521 rue Saint-Denis` and `4521, rue Saint-Denis, app. 3` all give 3 and 4521."""
-    return _numbers(f"{street or ''} {address_2 or ''}")
-
-
-def numbers_of_line(line: str) -> frozenset[str]:
-    """The numbers of a line `postal_line` wrote, before its postal code (whose digits are no building's)."""
+def numbers_of_line(line: str) -> Counter[str]:
+    """The numbers of a line `postal_line` wrote before its postal code (whose digits are no building's), each as
+    often as it appears: `3-4521 rue Saint-Denis`, `app. 3, 4521 rue Saint-Denis` give 3 and 4521, `11 rue de la
+    Roquette, Paris 11e` gives 11 twice."""
     before, _ = _postal_code_part(line)
     return _numbers(" ".join(before))
 
 
-def same_building(then: frozenset[str], now: frozenset[str]) -> bool:
-    """Whether two addresses of one postal code, by their numbers, may be one place: the same numbers, or one
-    giving more (an apartment, a building's number given since). A move changes one the other gives."""
+def same_building(then: Counter[str], now: Counter[str]) -> bool:
+    """Whether two lines of one postal code, by their numbers, may name one place: the same numbers, or one giving
+    more (an apartment, a building's number given since). A move changes one the other gives."""
     return then <= now or now <= then

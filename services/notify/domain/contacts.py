@@ -14,7 +14,6 @@ from typing import Any
 
 from shared.addresses import (
     numbers_of_line,
-    numbers_of_place,
     postal_code_key,
     postal_code_of_line,
     postal_line,
@@ -234,7 +233,7 @@ def _held(contact: Contact, point: tuple[Channel, str]) -> bool:
         postal_code = postal_code_key(contact.postal_code)
         if postal_code == "" or postal_code_of_line(value) != postal_code:
             return False
-        return same_building(numbers_of_line(value), numbers_of_place(contact.street, contact.address_2))
+        return same_building(numbers_of_line(value), numbers_of_line(address_line(contact)))
     list_name = "phones" if channel is Channel.SMS else "emails"
     return list_name not in contact.announced or value in getattr(contact, list_name)
 

@@ -191,6 +191,17 @@ def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
             {"street": "12-4521 rue Saint-Denis"},
             True,
         ),
+        # A city written with its arrondissement: its number is the line's, on both sides.
+        (
+            {"street": "12 rue Oberkampf", "city": "Paris 11e", "postal_code": "75011", "country": "FR"},
+            {"address_2": "Appartement 4"},
+            True,
+        ),
+        (
+            {"street": "12 rue Oberkampf", "city": "Paris 11e", "postal_code": "75011", "country": "FR"},
+            {"street": "11 rue de la Roquette"},
+            False,
+        ),
     ],
     ids=[
         "paris-same-code",
@@ -201,6 +212,8 @@ def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
         "unit-first-moved",
         "apartment-first-moved",
         "unit-given-since",
+        "arrondissement-apartment-given-since",
+        "arrondissement-moved-to-its-number",
     ],
 )
 def test_a_move_within_one_postal_code_drops_the_address_moved_from(
