@@ -458,6 +458,10 @@ def test_two_customer_updates_within_one_second_that_say_different_things_are_tw
     same_second["phone"] = "+15145550111"
 
     assert events("customers/update", first)[0].id != events("customers/update", same_second)[0].id
+    # Its consent's evidence still names the update by its time.
+    withdrawn = parse_data(events("customers/update", first)[1])
+    assert isinstance(withdrawn, ConsentWithdrawnV1)
+    assert "as of 2026-11-02T08:45:10-05:00" in (withdrawn.evidence or "")
 
 
 def test_the_same_consent_reported_by_an_order_and_by_a_customer_update_is_one_event() -> None:
