@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -162,6 +162,7 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
     app = FastAPI(title=parts.title, description=parts.description, version="1", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _refused_parameters)
+    app.openapi = lambda: _with_refusal_schema(app)  # type: ignore[method-assign]
 
     class ObservedRequests(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
@@ -297,3 +298,37 @@ async def _refused_parameters(_request: Request, exc: Exception) -> JSONResponse
         fields=fields,
     )
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+# What `_refused_parameters` answers, as the OpenAPI document of every route says it (FastAPI's own shape otherwise).
+_REFUSAL_SCHEMA = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string", "const": "invalid_request"},
+                "message": {
+                    "type": "object",
+                    "required": ["en", "fr"],
+                    "properties": {"en": {"type": "string"}, "fr": {"type": "string"}},
+                },
+                "fields": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
+            },
+        }
+    },
+}
+
+
+def _with_refusal_schema(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = _REFUSAL_SCHEMA
+            schemas["FieldError"] = FieldError.model_json_schema()
+        app.openapi_schema = schema
+    return app.openapi_schema

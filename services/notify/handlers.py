@@ -633,6 +633,9 @@ async def _record(
     error = decision.reason if decision.verdict is not Verdict.SUCCEEDED else None
     if answer.error and decision.verdict is not Verdict.SUCCEEDED and answer.status_code is not None:
         error = f"{decision.reason}: {answer.error}"[:1000]
+    if error and delivery.person_id is not None and await store.is_erased(delivery.organisation_id, delivery.person_id):
+        # Erased while the receiver answered: its words may quote the person, and the erasure already went by.
+        error = None
     # Noted before the outcome is stored, so a crash between storing and publishing leaves it to publish later.
     await store.expect_announcement(claim.attempt_id, now)
     await store.finish_attempt(

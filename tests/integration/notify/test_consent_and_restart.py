@@ -89,6 +89,37 @@ async def test_an_erasure_cancels_what_was_still_to_be_sent_and_forgets_the_pers
     assert len(deliveries) == 1, "nothing is queued for an erased person"
 
 
+async def test_a_receiver_s_answer_quoting_a_person_erased_while_it_was_awaited_is_not_kept(
+    harness: NotifyHarness,
+) -> None:
+    quoting = Reply(
+        400, body=b"per_elise@example.com looks fake or invalid, please enter a real email address", delay=1.0
+    )
+    receiver = Receiver([quoting])
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        store = context_of(app).deps.store
+        await subscribe(client, receiver.url)
+        await harness.publish_changes(harness.consent("consent-1", "per_elise", 1, status="granted"))
+        await harness.publish_triggers(harness.trigger("fired-quoted"))
+        assert await eventually(lambda: len(receiver.received) == 1)
+        await harness.publish_changes(harness.erased("erased-1", "per_elise"))
+        assert await eventually(lambda: store.is_erased(harness.organisation_id, "per_elise"))
+        delivery = await _only_delivery(app, harness)
+
+        async def answered() -> bool:
+            attempt = await store.attempt(f"{delivery.delivery_id}_1")
+            return attempt is not None and attempt.finished_at is not None
+
+        assert await eventually(answered, deadline_seconds=10)
+        attempt = await store.attempt(f"{delivery.delivery_id}_1")
+        delivery = await _only_delivery(app, harness)
+    assert attempt is not None
+    assert delivery.status is DeliveryStatus.CANCELLED
+    assert attempt.status_code == 400
+    assert "per_elise" not in str(attempt.error), attempt.error
+    assert "per_elise" not in str(delivery.last_error), delivery.last_error
+
+
 async def test_a_restart_in_the_middle_of_retries_loses_nothing(harness: NotifyHarness) -> None:
     receiver = Receiver([THROTTLED])
     async with serving(receiver):
