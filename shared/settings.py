@@ -1,9 +1,22 @@
 """Settings every service shares, read from `PARTERRE_*` environment variables and validated at start-up."""
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _known_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is no time zone: give an IANA name such as America/Montreal") from None
+    return name
+
+
+# An IANA time zone's name, checked when the settings are read.
+TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 
 
 class ServiceSettings(BaseSettings):

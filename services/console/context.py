@@ -1,9 +1,11 @@
 """The console's wired parts, built once when it starts, and what every page is rendered with."""
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -48,6 +50,10 @@ class ConsoleContext:
     catalog: Catalog
     templates: Jinja2Templates
 
+    @functools.cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.profile_timezone)
+
     def words(self, language: Language) -> dict[str, Any]:
         """The helpers every template gets for the page's language."""
 
@@ -58,8 +64,8 @@ class ConsoleContext:
             "t": t,
             "lang": language.value,
             "other_lang": (Language.EN if language is Language.FR else Language.FR).value,
-            "date": lambda value: format_date(value, language),
-            "datetime": lambda value: format_datetime(value, language),
+            "date": lambda value: format_date(value, language, self.zone),
+            "datetime": lambda value: format_datetime(value, language, self.zone),
             "number": lambda value, decimals=0: format_number(value, language, decimals=decimals),
             "money": lambda value: format_money(value, language),
             "localized": lambda text: localized(text, language) or "",

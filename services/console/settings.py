@@ -4,7 +4,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, TimeZoneName
 
 
 class ConsoleSettings(ServiceSettings):
@@ -15,6 +15,10 @@ class ConsoleSettings(ServiceSettings):
     console_identity_url: str = Field(default="http://127.0.0.1:8002", description="Where the identity API answers.")
     console_profile_url: str = Field(default="http://127.0.0.1:8003", description="Where the profile API answers.")
     console_notify_url: str = Field(default="http://127.0.0.1:8004", description="Where the notify API answers.")
+    # The same variable as profile's: the organisation's zone, in which its days begin and its times are read.
+    profile_timezone: TimeZoneName = Field(
+        default="America/Montreal", description="Time zone the console shows dates and times in."
+    )
     console_api_timeout_seconds: float = Field(
         default=15.0, gt=0, le=300, description="Longest wait for one call to a service's API."
     )

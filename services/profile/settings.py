@@ -2,11 +2,10 @@
 
 from pathlib import Path
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, TimeZoneName
 
 BUNDLED_SEGMENTS = Path(__file__).with_name("segments.yaml")
 BUNDLED_TRIGGERS = Path(__file__).with_name("triggers.yaml")
@@ -23,19 +22,10 @@ class ProfileSettings(ServiceSettings):
     profile_season_start_month: int = Field(
         default=9, ge=1, le=12, description="Month a season starts: 9 for a September-to-August theatre season."
     )
-    profile_timezone: str = Field(
+    profile_timezone: TimeZoneName = Field(
         default="America/Montreal",
         description="Time zone in which seasons and days begin, and implied consent terms are counted.",
     )
-
-    @field_validator("profile_timezone")
-    @classmethod
-    def _known_time_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{name!r} is no time zone: give an IANA name such as America/Montreal") from None
-        return name
 
     profile_consumer_concurrency: int = Field(
         default=16, ge=1, le=256, description="Persons whose facts one instance applies at once; one person's in order."

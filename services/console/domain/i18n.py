@@ -5,7 +5,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -21,8 +21,9 @@ class Language(StrEnum):
 
 # French first: the console's first users are Québec organisations.
 DEFAULT_LANGUAGE = Language.FR
-# Times are shown in the organisations' own zone; they are stored in UTC.
-DISPLAY_ZONE = ZoneInfo("America/Toronto")
+# Times are shown in the organisation's own zone (`PARTERRE_PROFILE_TIMEZONE`, this by default); they are stored in
+# UTC.
+DISPLAY_ZONE = ZoneInfo("America/Montreal")
 
 _MONTHS = {
     Language.FR: (
@@ -98,12 +99,12 @@ def choose_language(cookie: str | None, accept_language: str | None) -> Language
     return DEFAULT_LANGUAGE
 
 
-def format_date(value: date | datetime | str | None, language: Language) -> str:
+def format_date(value: date | datetime | str | None, language: Language, zone: tzinfo = DISPLAY_ZONE) -> str:
     moment = _parsed(value)
     if moment is None:
         return "—"
     if isinstance(moment, datetime):
-        moment = _local(moment).date()
+        moment = _local(moment, zone).date()
     month = _MONTHS[language][moment.month - 1]
     if language is Language.FR:
         day = "1er" if moment.day == 1 else str(moment.day)
@@ -111,22 +112,22 @@ def format_date(value: date | datetime | str | None, language: Language) -> str:
     return f"{month} {moment.day}, {moment.year}"
 
 
-def format_datetime(value: datetime | str | None, language: Language) -> str:
+def format_datetime(value: datetime | str | None, language: Language, zone: tzinfo = DISPLAY_ZONE) -> str:
     moment = _parsed(value)
     if moment is None:
         return "—"
     if not isinstance(moment, datetime):
         return format_date(moment, language)
-    local = _local(moment)
+    local = _local(moment, zone)
     clock = f"{local.hour} h {local.minute:02d}" if language is Language.FR else f"{local:%H:%M}"
-    return f"{format_date(local, language)}, {clock}"
+    return f"{format_date(local, language, zone)}, {clock}"
 
 
-def _local(moment: datetime) -> datetime:
+def _local(moment: datetime, zone: tzinfo) -> datetime:
     # A moment at the ends of the calendar (0001-01-01T00:00Z, which some systems send for "no date") has no local
     # time before or after it: shown as given.
     try:
-        return moment.astimezone(DISPLAY_ZONE)
+        return moment.astimezone(zone)
     except (OverflowError, ValueError):
         return moment
 

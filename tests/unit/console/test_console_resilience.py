@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from services.console.domain.roles import Role
 from services.profile.domain.profile import PROFILE_FIELD_NAMES
@@ -220,3 +221,25 @@ def test_a_consent_fact_in_the_timeline_names_its_purpose_in_the_page_s_language
 
         assert words in timeline
         assert "marketing_email" not in timeline
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown"), [(None, "20 novembre 2026, 19 h 00"), ("Europe/Paris", "21 novembre 2026, 1 h 00")]
+)
+def test_times_are_shown_in_the_organisation_s_zone_as_profile_counts_its_days(
+    monkeypatch: pytest.MonkeyPatch, zone: str | None, shown: str
+) -> None:
+    if zone is None:
+        monkeypatch.delenv("PARTERRE_PROFILE_TIMEZONE", raising=False)
+    else:
+        monkeypatch.setenv("PARTERRE_PROFILE_TIMEZONE", zone)
+    bought = {
+        "type": "parterre.ticket.purchased.v1",
+        "time": "2026-11-20T19:00:00-05:00",
+        "source": "/orgs/theatre-demo/boxoffice",
+    }
+    browser, _ = console_as(numbered_timeline([bought]), Role.VIEWER)
+
+    page = browser.get("/patrons/per_1").text
+
+    assert shown in page[page.index('id="h-timeline"') :]
