@@ -1406,6 +1406,10 @@ async def decide_review(
             await store.drop_review_claim(organisation_id, review_id, decision)
             raise
         outputs = (merged_event(merge),) if merge is not None else ()
+    else:
+        # "Not the same person", as an unmerge says it: no later fact merges the two, whatever it links them by.
+        await store.add_to_person(organisation_id, item.person_id, kept_apart_from=[item.candidate_id])
+        await store.add_to_person(organisation_id, item.candidate_id, kept_apart_from=[item.person_id])
     # Every request that gets here writes the claim's verdict, so the status agrees with it whoever writes last.
     await store.decide_review(
         organisation_id, review_id, status=claim.decision, by=claim.by, at=claim.at, note=claim.note

@@ -26,7 +26,7 @@ from services.identity.ports import IdentityStore
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope, PersonRef, build_envelope, parse_data
 from shared.events.audience import PersonDetailsUpdatedV1
-from shared.events.identity import PersonResolvedV1, PersonUnmergedV1
+from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 
 ORGANISATION = "theatre-du-nord"
 START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
@@ -348,3 +348,31 @@ async def test_an_accept_given_again_after_its_merge_was_undone_does_not_merge_a
     provisional = await deps.store.person(ORGANISATION, item.person_id)
     assert provisional is not None
     assert provisional.status is PersonStatus.ACTIVE
+
+
+async def test_a_pair_a_reviewer_rejected_is_not_merged_by_a_later_fact_linking_them(deps: IdentityDeps) -> None:
+    await resolve(deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1")
+    await resolve(
+        deps, "e2", source="shopify-boutique", external_id="207", first_name="L", last_name="Roy", postal_code="H2J 2L1"
+    )
+    [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    await decide_review(ORGANISATION, item.review_id, deps, accept=False, reviewer=MARIE, note="pas la même personne")
+
+    # The shop's customer gives Luc's email since: a family address, as far as anyone can tell; the reviewer said two.
+    fact = build_envelope(
+        PersonDetailsUpdatedV1(
+            person=PersonRef(source="shopify-boutique", external_id="207", email="luc.roy@example.com")
+        ),
+        organisation_id=ORGANISATION,
+        source=f"/orgs/{ORGANISATION}/sources/shopify-boutique",
+        id="e3",
+        time=START,
+    )
+    outputs = [parse_data(output) for output in (await resolve_fact(fact, deps)).outputs]
+
+    assert not any(isinstance(output, PersonsMergedV1) for output in outputs)
+    first = await active_person(deps.store, ORGANISATION, item.person_id)
+    second = await active_person(deps.store, ORGANISATION, item.candidate_id)
+    assert first is not None
+    assert second is not None
+    assert first.person_id != second.person_id
