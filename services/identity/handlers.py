@@ -1199,6 +1199,17 @@ def unmerged_event(merge: MergeRecord) -> Envelope:
 async def _merge_to_undo(
     store: IdentityStore, organisation_id: str, person_id: str, merge_id: str | None
 ) -> MergeRecord:
+    merge = await _merge_named(store, organisation_id, person_id, merge_id)
+    # An erased person is gone for good: undoing their merge would restore no one, and change what their erasure,
+    # asked again, answers.
+    for involved in (merge.survivor_id, *merge.merged_ids):
+        held = await store.person(organisation_id, involved)
+        if held is not None and held.status is PersonStatus.ERASED:
+            raise IdentityActionError("person_erased", f"{involved} was erased: the merge {merge.merge_id} stays")
+    return merge
+
+
+async def _merge_named(store: IdentityStore, organisation_id: str, person_id: str, merge_id: str | None) -> MergeRecord:
     if merge_id is not None:
         merge = await store.merge(organisation_id, merge_id)
         if merge is None or (person_id != merge.survivor_id and person_id not in merge.merged_ids):

@@ -31,6 +31,7 @@ _ACTION_ERRORS: dict[str, tuple[int, str]] = {
     "review_decided": (status.HTTP_409_CONFLICT, "Cette suggestion a déjà été traitée."),
     "review_stale": (status.HTTP_409_CONFLICT, "Une des deux personnes a été effacée depuis la suggestion."),
     "busy": (status.HTTP_409_CONFLICT, "La personne change en ce moment; réessayez."),
+    "person_erased": (status.HTTP_409_CONFLICT, "Une personne de cette fusion a été effacée : la fusion reste."),
 }
 
 

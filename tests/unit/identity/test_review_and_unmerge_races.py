@@ -376,3 +376,20 @@ async def test_a_pair_a_reviewer_rejected_is_not_merged_by_a_later_fact_linking_
     assert first is not None
     assert second is not None
     assert first.person_id != second.person_id
+
+
+async def test_the_merge_of_an_erased_person_stays_and_their_erasure_asked_again_answers_the_same(
+    deps: IdentityDeps,
+) -> None:
+    survivor = await resolve(deps, "e1", external_id="C-1", first_name="Élise", last_name="Gagnon")
+    await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com")
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com")
+    first = await erase_on_request(ORGANISATION, survivor, deps, do_not_readd=False, requested_by="staff:luc")
+    assert len(first) == 2
+
+    with pytest.raises(IdentityActionError) as refused:
+        await unmerge(ORGANISATION, survivor, deps, requested_by=MARIE)
+
+    assert refused.value.code == "person_erased"
+    again = await erase_on_request(ORGANISATION, survivor, deps, do_not_readd=False, requested_by="staff:luc")
+    assert [event.id for event in again] == [event.id for event in first]
