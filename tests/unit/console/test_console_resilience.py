@@ -33,11 +33,19 @@ PROFILE: dict[str, Any] = {
 }
 
 
-def patron_platform(timeline: list[dict[str, Any]]) -> Any:
+def patron_platform(timeline: list[dict[str, Any]], *, reviews: list[dict[str, Any]] | None = None) -> Any:
+    """The services as per_1's page reads them: `timeline` answered as profile answers it (the facts received last
+    first, `limit` a page, with `next_cursor` when earlier ones remain), and the review queue holding `reviews`."""
+
     def platform(request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path.endswith("/timeline"):
-            return httpx.Response(200, json={"items": timeline})
+            limit = int(request.url.params.get("limit", 50))
+            more = len(timeline) > limit
+            page = {"items": timeline[:limit], "next_cursor": timeline[limit - 1]["number"] if more else None}
+            return httpx.Response(200, json=page)
+        if path == "/v1/review":
+            return httpx.Response(200, json={"items": reviews or []})
         if path == "/v1/profiles/per_1":
             return httpx.Response(200, json=PROFILE)
         if path == "/v1/persons/per_1":
@@ -148,27 +156,8 @@ def test_the_review_page_of_a_person_without_a_profile_yet_reports_no_failure() 
 
 
 def numbered_timeline(facts: list[dict[str, Any]]) -> Any:
-    """Profile's timeline as it answers: the facts received last first, `limit` a page, with `next_cursor` when
-    earlier ones remain."""
-
-    def platform(request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if path.endswith("/timeline"):
-            limit = int(request.url.params.get("limit", 50))
-            items = [{"number": n, "event": fact} for n, fact in reversed(list(enumerate(facts, start=1)))]
-            more = len(items) > limit
-            return httpx.Response(
-                200, json={"items": items[:limit], "next_cursor": items[limit - 1]["number"] if more else None}
-            )
-        if path == "/v1/profiles/per_1":
-            return httpx.Response(200, json=PROFILE)
-        if path == "/v1/persons/per_1":
-            return httpx.Response(200, json=PERSON)
-        if path == "/v1/definitions":
-            return httpx.Response(200, json={"segments": [], "triggers": []})
-        return not_found(request)
-
-    return platform
+    """per_1's page over `facts`, received in their order."""
+    return patron_platform([{"number": n, "event": fact} for n, fact in reversed(list(enumerate(facts, start=1)))])
 
 
 def opens(count: int) -> list[dict[str, Any]]:

@@ -10,23 +10,11 @@ import pytest
 from services.console.domain.roles import Role
 from services.console.entrypoints.http import SESSION_COOKIE
 from services.console.handlers import log_in
-from tests.unit.console.console_app import PASSWORD, console_as, not_found
-from tests.unit.console.test_console_resilience import PERSON, PROFILE, REVIEW_ITEM, patron_platform
+from tests.unit.console.console_app import PASSWORD, console_as
+from tests.unit.console.test_console_resilience import REVIEW_ITEM, patron_platform
 
-
-def review_platform(request: httpx.Request) -> httpx.Response:
-    path = request.url.path
-    if path == "/v1/review":
-        return httpx.Response(200, json={"items": [REVIEW_ITEM]})
-    if path.endswith("/timeline"):
-        return httpx.Response(200, json={"items": []})
-    if path == "/v1/profiles/per_1":
-        return httpx.Response(200, json=PROFILE)
-    if path == "/v1/persons/per_1":
-        return httpx.Response(200, json=PERSON)
-    if path == "/v1/definitions":
-        return httpx.Response(200, json={"segments": [], "triggers": []})
-    return not_found(request)
+# per_1's page, and a suggestion to review.
+review_platform = patron_platform([], reviews=[REVIEW_ITEM])
 
 
 def logged_in_again(browser: Any) -> None:
