@@ -410,8 +410,9 @@ def _customer_details(customer: JsonNode, context: _Context) -> list[Draft]:
     # Each edit is its own fact: two edits that end at the same details must not be taken for one redelivery, nor
     # two edits within one second (Shopify's `updated_at` has no finer grain) that end at different ones.
     details = content_digest(person.model_dump(mode="json"))
-    version = customer["updated_at"].text() or details
-    edit = (version, details) if version != details else (details,)
+    updated_at = customer["updated_at"].text()
+    version = updated_at or details
+    edit = (updated_at, details) if updated_at else (details,)
     anchor = f"customer/{customer_id}"
     drafts = [Draft(updated, ("shopify", "customer", str(customer_id), *edit), time, subject=anchor)]
     drafts += _consents(

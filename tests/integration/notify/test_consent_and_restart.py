@@ -31,6 +31,23 @@ async def _only_delivery(app: FastAPI, harness: NotifyHarness) -> Delivery:
     return delivery
 
 
+def _store_gone_before_the_delivery_moves_on(app: FastAPI, status: DeliveryStatus) -> list[str]:
+    """Makes the store go away once, as the first delivery to be moved on to `status` is: after its attempt's answer
+    was recorded. Returns the list that names it then."""
+    store = context_of(app).deps.store
+    move_on = store.update_delivery
+    broken_off: list[str] = []
+
+    async def store_gone_once(delivery_id: str, changes: Mapping[str, Any]) -> None:
+        if not broken_off and changes.get("status") is status:
+            broken_off.append(delivery_id)
+            raise AutoReconnect("the store went away once the receiver's answer was recorded")
+        await move_on(delivery_id, changes)
+
+    store.update_delivery = store_gone_once  # type: ignore[method-assign]
+    return broken_off
+
+
 async def _has_status(app: FastAPI, harness: NotifyHarness, status: DeliveryStatus) -> bool:
     return (await _only_delivery(app, harness)).status is status
 
@@ -173,17 +190,7 @@ async def test_an_answer_recorded_before_the_delivery_moved_on_stands_and_the_me
 ) -> None:
     receiver = Receiver()
     async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
-        store = context_of(app).deps.store
-        move_on = store.update_delivery
-        broken_off: list[str] = []
-
-        async def store_gone_once(delivery_id: str, changes: Mapping[str, Any]) -> None:
-            if not broken_off and changes.get("status") is DeliveryStatus.SUCCEEDED:
-                broken_off.append(delivery_id)
-                raise AutoReconnect("the store went away once the receiver's answer was recorded")
-            await move_on(delivery_id, changes)
-
-        store.update_delivery = store_gone_once  # type: ignore[method-assign]
+        broken_off = _store_gone_before_the_delivery_moves_on(app, DeliveryStatus.SUCCEEDED)
         await subscribe(client, receiver.url)
         await harness.publish_triggers(harness.trigger("fired-moved-on-late"))
         assert await eventually(lambda: len(receiver.received) >= 1)
@@ -201,17 +208,7 @@ async def test_a_retry_recorded_before_the_delivery_moved_on_waits_as_long_as_th
 ) -> None:
     receiver = Receiver([Reply(429, {"Retry-After": "3600"})])
     async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
-        store = context_of(app).deps.store
-        move_on = store.update_delivery
-        broken_off: list[str] = []
-
-        async def store_gone_once(delivery_id: str, changes: Mapping[str, Any]) -> None:
-            if not broken_off and "status" in changes:
-                broken_off.append(delivery_id)
-                raise AutoReconnect("the store went away once the receiver's answer was recorded")
-            await move_on(delivery_id, changes)
-
-        store.update_delivery = store_gone_once  # type: ignore[method-assign]
+        broken_off = _store_gone_before_the_delivery_moves_on(app, DeliveryStatus.PENDING)
         await subscribe(client, receiver.url)
         await harness.publish_triggers(harness.trigger("fired-retry-after-late"))
         assert await eventually(lambda: len(receiver.received) >= 1)
