@@ -1171,6 +1171,7 @@ async def _restore(store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim
             expected=PersonStatus.MERGED,
         )
     await _strip_survivor(store, merge)
+    await _strip_holders(store, merge)
     await store.mark_undone(merge.organisation_id, merge.merge_id, at=claim.at, by=claim.by)
     return replace(merge, undone_at=claim.at, undone_by=claim.by)
 
@@ -1244,27 +1245,44 @@ async def _kept_apart_given_only_by(store: IdentityStore, merge: MergeRecord) ->
 
 
 async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
-    """Removes from the survivor what the merge gave it; retried if a resolution changes the survivor meanwhile."""
+    """Removes from the survivor what the merge gave it."""
+    await _strip(store, merge, merge.survivor_id, given_apart=await _kept_apart_given_only_by(store, merge))
+
+
+async def _strip_holders(store: IdentityStore, merge: MergeRecord) -> None:
+    """Removes the restored persons' identifiers and records from whom the survivor was merged into since, and
+    whom that one was merged into, and so on: each got them with the survivor's. The holders stay kept apart from
+    those the restored persons were: a later merge they would have prevented is one nobody reviewed."""
+    seen = {merge.survivor_id}
+    person = await store.person(merge.organisation_id, merge.survivor_id)
+    while person is not None and person.merged_into is not None and person.merged_into not in seen:
+        seen.add(person.merged_into)
+        await _strip(store, merge, person.merged_into, given_apart=frozenset())
+        person = await store.person(merge.organisation_id, person.merged_into)
+
+
+async def _strip(store: IdentityStore, merge: MergeRecord, holder_id: str, *, given_apart: frozenset[str]) -> None:
+    """Removes from `holder_id` the identifiers and records the persons `merge` restored brought, and `given_apart`;
+    retried if a resolution changes the holder meanwhile."""
     given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
     given_records = {record for merged in merge.merged for record in merged.records}
-    given_apart = await _kept_apart_given_only_by(store, merge)
     for _attempt in range(MAX_DECISION_ATTEMPTS):
-        survivor = await store.person(merge.organisation_id, merge.survivor_id)
-        if survivor is None:
+        holder = await store.person(merge.organisation_id, holder_id)
+        if holder is None:
             return
         kept_records: tuple[NormalisedRecord, ...] = ()
-        for record in survivor.records:
+        for record in holder.records:
             if record not in given_records:
                 kept_records = add_record(kept_records, record)
         stripped = replace(
-            survivor,
-            identifiers=survivor.identifiers - given_identifiers,
+            holder,
+            identifiers=holder.identifiers - given_identifiers,
             records=kept_records,
-            kept_apart_from=survivor.kept_apart_from - given_apart,
+            kept_apart_from=holder.kept_apart_from - given_apart,
         )
-        if stripped == survivor or await store.replace_person(stripped, expected_version=survivor.version):
+        if stripped == holder or await store.replace_person(stripped, expected_version=holder.version):
             return
-    raise IdentityActionError("busy", f"{merge.survivor_id} kept changing; try the unmerge again")
+    raise IdentityActionError("busy", f"{holder_id} kept changing; try the unmerge again")
 
 
 async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool) -> None:
@@ -1431,10 +1449,12 @@ async def decide_review(
 async def _merge_for_review(item: ReviewItem, deps: IdentityDeps, now: datetime) -> MergeRecord | None:
     store, organisation_id = deps.store, item.organisation_id
     # An accept retried after a crash finds its merge already made: it finishes folding it (the crash may have
-    # come midway) unless it was undone since, and the same merge is published again.
-    for merge in await store.merges_involving(organisation_id, item.person_id):
-        if merge.cause == item.review_id:
-            return merge if merge.undone_at is not None else await fold_merged(store, merge)
+    # come midway) unless it was undone since, and the same merge is published again. Found by its cause: the
+    # persons it merged are those holding the two at the time, not always the two the suggestion named.
+    made = await store.merges_caused_by(organisation_id, item.review_id)
+    if made:
+        merge = min(made, key=lambda merge: (merge.decided_at, merge.merge_id))
+        return merge if merge.undone_at is not None else await fold_merged(store, merge)
     provisional = await active_person(store, organisation_id, item.person_id)
     candidate = await active_person(store, organisation_id, item.candidate_id)
     if provisional is None or candidate is None:

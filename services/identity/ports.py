@@ -211,6 +211,9 @@ class IdentityStore(IdentityReads, Protocol):
 
     async def merges_involving(self, organisation_id: str, person_id: str) -> list[MergeRecord]: ...
 
+    async def merges_caused_by(self, organisation_id: str, cause: str) -> list[MergeRecord]:
+        """The merges an event or a review (its id) caused, undone ones included."""
+
     # Operators' decisions are made exclusive by inserting a claim on a unique key: on FerretDB an update is a
     # read then a write-back, so two guarded updates of one document can both succeed; an insert cannot.
     async def claim_unmerge(self, claim: UnmergeClaim) -> UnmergeClaim:

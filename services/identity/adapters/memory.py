@@ -224,6 +224,13 @@ class InMemoryIdentityStore:
             if organisation == organisation_id and (merge.survivor_id == person_id or person_id in merge.merged_ids)
         ]
 
+    async def merges_caused_by(self, organisation_id: str, cause: str) -> list[MergeRecord]:
+        return [
+            merge
+            for (organisation, _), merge in self._merges.items()
+            if organisation == organisation_id and merge.cause == cause
+        ]
+
     async def claim_unmerge(self, claim: UnmergeClaim) -> UnmergeClaim:
         return self._unmerge_claims.setdefault((claim.organisation_id, claim.merge_id), claim)
 

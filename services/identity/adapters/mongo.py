@@ -76,6 +76,7 @@ BLOCKS_VERSION = "blocks"
 
 INDEXES = (
     IndexSpec(MERGES, [("organisation_id", ASCENDING), ("persons", ASCENDING)]),
+    IndexSpec(MERGES, [("organisation_id", ASCENDING), ("cause", ASCENDING)]),
     IndexSpec(REVIEWS, [("organisation_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
     IndexSpec(SUPPRESSIONS, [("organisation_id", ASCENDING)]),
 )
@@ -622,6 +623,10 @@ class MongoIdentityStore:
 
     async def merges_involving(self, organisation_id: str, person_id: str) -> list[MergeRecord]:
         cursor = self._merges.find({"organisation_id": organisation_id, "persons": person_id})
+        return [merge_from(document) async for document in cursor]
+
+    async def merges_caused_by(self, organisation_id: str, cause: str) -> list[MergeRecord]:
+        cursor = self._merges.find({"organisation_id": organisation_id, "cause": cause})
         return [merge_from(document) async for document in cursor]
 
     async def claim_unmerge(self, claim: UnmergeClaim) -> UnmergeClaim:

@@ -209,6 +209,36 @@ async def test_a_pair_split_inside_a_survivor_merged_since_stays_apart_from_whom
     ]
 
 
+async def test_a_pair_split_inside_a_survivor_merged_since_takes_the_restored_identifiers_from_whom_it_was_merged_into(
+    deps: IdentityDeps,
+) -> None:
+    newsletter, box_office, shop = await elise_three_times(deps)
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com", **ELISE)
+    await resolve(deps, "e4", source="newsletter", external_id="N-9", phone="+15145550111", **ELISE)
+    await resolve(deps, "e5", external_id="C-1", phone="+15145550111", **ELISE)
+    holder = await deps.store.person(ORGANISATION, newsletter)
+    folded = await deps.store.person(ORGANISATION, box_office)
+    assert holder is not None
+    assert folded is not None
+    assert folded.merged_into == newsletter, "the scenario needs the box office's person merged into the newsletter's"
+    email = Identifier(IdentifierType.EMAIL, "elise@example.com")
+    assert email in holder.identifiers
+
+    await unmerge(ORGANISATION, shop, deps, requested_by="reviewer:marie")
+
+    restored = await deps.store.person(ORGANISATION, shop)
+    holder = await deps.store.person(ORGANISATION, newsletter)
+    assert restored is not None
+    assert holder is not None
+    assert email in restored.identifiers
+    assert not holder.identifiers & restored.identifiers
+    assert not set(holder.records) & set(restored.records)
+    assert Identifier(IdentifierType.EXTERNAL_ID, "C-1", "billetterie-principale") in holder.identifiers
+    view = await view_person(ORGANISATION, newsletter, deps.store)
+    assert view is not None
+    assert email not in view.person.identifiers
+
+
 async def test_whom_a_person_merged_in_was_kept_apart_from_is_forgotten_when_that_merge_is_undone(
     deps: IdentityDeps,
 ) -> None:
@@ -595,6 +625,36 @@ async def test_a_likely_duplicate_waits_for_a_reviewer_who_can_merge_it(deps: Id
     assert await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10) == []
     with pytest.raises(IdentityActionError):
         await decide_review(ORGANISATION, item.review_id, deps, accept=False, reviewer="reviewer:marie")
+
+
+async def test_an_accept_given_again_after_its_merge_was_undone_leaves_it_undone_though_the_person_had_moved(
+    deps: IdentityDeps,
+) -> None:
+    await resolve(deps, "n1", source="newsletter", external_id="N-9", email="lroy@example.org")
+    known = await resolve(
+        deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1"
+    )
+    await resolve(
+        deps, "e2", source="shopify-boutique", external_id="207", first_name="L", last_name="Roy", postal_code="H2J 2L1"
+    )
+    [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    # Before anyone reviews it, the shop's person is folded into the newsletter's by the address it gives.
+    await resolve(deps, "e3", source="shopify-boutique", external_id="207", email="lroy@example.org")
+    first = await decide_review(ORGANISATION, item.review_id, deps, accept=True, reviewer="reviewer:marie")
+    second = await decide_review(ORGANISATION, item.review_id, deps, accept=True, reviewer="reviewer:paul")
+    [merge] = await deps.store.merges_caused_by(ORGANISATION, item.review_id)
+    assert [envelope.to_wire() for envelope in second] == [envelope.to_wire() for envelope in first]
+    assert len(first) == 1
+    await unmerge(ORGANISATION, merge.survivor_id, deps, requested_by="reviewer:paul", merge_id=merge.merge_id)
+
+    again = await decide_review(ORGANISATION, item.review_id, deps, accept=True, reviewer="reviewer:marie")
+
+    assert [envelope.to_wire() for envelope in again] == [envelope.to_wire() for envelope in first]
+    luc = await active_person(deps.store, ORGANISATION, known.person_id)
+    shop = await active_person(deps.store, ORGANISATION, item.person_id)
+    assert luc is not None
+    assert shop is not None
+    assert luc.person_id != shop.person_id
 
 
 async def test_a_rejected_suggestion_keeps_both_persons(deps: IdentityDeps) -> None:

@@ -193,7 +193,7 @@ async def test_a_verdict_given_again_once_decided_answers_the_same_and_the_other
 
 
 # Right after the claim, midway through the merge, and between the merge and the review's status.
-@pytest.mark.parametrize("crash_before", ["merges_involving", "set_status", "decide_review"])
+@pytest.mark.parametrize("crash_before", ["merges_caused_by", "set_status", "decide_review"])
 async def test_an_accept_that_crashed_after_its_claim_is_finished_by_a_retry_with_the_first_reviewer_s_verdict(
     deps: IdentityDeps, store: InterleavingStore, crash_before: str
 ) -> None:
@@ -393,3 +393,86 @@ async def test_the_merge_of_an_erased_person_stays_and_their_erasure_asked_again
     assert refused.value.code == "person_erased"
     again = await erase_on_request(ORGANISATION, survivor, deps, do_not_readd=False, requested_by="staff:luc")
     assert [event.id for event in again] == [event.id for event in first]
+
+
+async def suggestion_whose_person_was_merged_since(deps: IdentityDeps) -> ReviewItem:
+    """The shop's `L Roy`, likely Luc, for a reviewer to say; before anyone does, the shop's customer gives the
+    newsletter address of an older person, into whom the shop's person is folded."""
+    await resolve(deps, "e0", source="mailchimp-infolettre", external_id="M-9", email="lroy@example.org")
+    await resolve(deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1")
+    await resolve(
+        deps, "e2", source="shopify-boutique", external_id="207", first_name="L", last_name="Roy", postal_code="H2J 2L1"
+    )
+    [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    await resolve(deps, "e3", source="shopify-boutique", external_id="207", email="lroy@example.org")
+    provisional = await active_person(deps.store, ORGANISATION, item.person_id)
+    assert provisional is not None
+    assert provisional.person_id != item.person_id
+    return item
+
+
+async def test_an_accept_given_again_by_another_reviewer_answers_the_same_merge_when_the_suggested_person_had_moved(
+    deps: IdentityDeps,
+) -> None:
+    item = await suggestion_whose_person_was_merged_since(deps)
+    first = await verdict(deps, item, accept=True, reviewer=MARIE)
+
+    again = await verdict(deps, item, accept=True, reviewer=PAUL)
+
+    [merge] = await deps.store.merges_caused_by(ORGANISATION, item.review_id)
+    assert wire(first) == wire(again) == wire((merged_event(merge),))
+    assert (await decided(deps, item)).decided_by == MARIE
+
+
+async def test_an_accept_given_again_after_its_merge_was_undone_does_not_merge_again_when_the_person_had_moved(
+    deps: IdentityDeps,
+) -> None:
+    item = await suggestion_whose_person_was_merged_since(deps)
+    first = await verdict(deps, item, accept=True, reviewer=MARIE)
+    [merge] = await deps.store.merges_caused_by(ORGANISATION, item.review_id)
+    await unmerge(ORGANISATION, merge.survivor_id, deps, requested_by=PAUL, merge_id=merge.merge_id)
+
+    again = await verdict(deps, item, accept=True, reviewer=MARIE)
+
+    assert wire(again) == wire(first)
+    [restored] = merge.merged_ids
+    person = await deps.store.person(ORGANISATION, restored)
+    assert person is not None
+    assert person.status is PersonStatus.ACTIVE
+    stored = await deps.store.merge(ORGANISATION, merge.merge_id)
+    assert stored is not None
+    assert stored.undone_by == PAUL
+
+
+async def test_undoing_a_merge_whose_survivor_was_merged_since_takes_the_restored_person_s_data_from_the_holder(
+    deps: IdentityDeps,
+) -> None:
+    holder_id = await resolve(
+        deps, "e0", source="mailchimp-infolettre", external_id="M-9", first_name="Élise", last_name="Gagnon"
+    )
+    survivor_id = await resolve(deps, "e1", external_id="C-1", first_name="Élise", last_name="Gagnon")
+    shop_id = await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com")
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com")
+    [first] = await deps.store.merges_involving(ORGANISATION, shop_id)
+    assert (first.survivor_id, first.merged_ids) == (survivor_id, [shop_id])
+    # The newsletter's subscriber gives the shop's address: the survivor is folded into the older newsletter person.
+    await resolve(deps, "e4", source="mailchimp-infolettre", external_id="M-9", email="elise@example.com")
+    holder = await deps.store.person(ORGANISATION, holder_id)
+    assert holder is not None
+    assert first.merged[0].identifiers <= holder.identifiers
+
+    await unmerge(ORGANISATION, shop_id, deps, requested_by=MARIE, merge_id=first.merge_id)
+
+    restored = await deps.store.person(ORGANISATION, shop_id)
+    holder = await deps.store.person(ORGANISATION, holder_id)
+    survivor = await deps.store.person(ORGANISATION, survivor_id)
+    assert restored is not None
+    assert holder is not None
+    assert survivor is not None
+    assert restored.status is PersonStatus.ACTIVE
+    assert restored.identifiers == first.merged[0].identifiers
+    assert not holder.identifiers & restored.identifiers
+    assert not set(holder.records) & set(restored.records)
+    # What the survivor brought stays with the holder: only the undone merge's part leaves.
+    assert survivor.identifiers <= holder.identifiers
+    assert set(survivor.records) <= set(holder.records)
