@@ -5,7 +5,7 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from uuid import UUID, uuid5
@@ -34,6 +34,10 @@ from shared.events.profile import ContactPoint, TriggerFiredV1
 from shared.events.registry import all_event_types
 from shared.yaml_models import load_yaml_model
 
+# How late an anniversary (`counted_from` with `year` or `month`) is still marked: the sweep wakes on the day, so
+# only a stop of the service makes it late. One passed longer ago, found when an older date is imported (a first
+# gift from years back), waits for the next rather than celebrating a day long gone.
+ANNIVERSARY_LATENESS = timedelta(days=7)
 TRIGGER_NAMESPACE = UUID("6d2f8a41-3c9e-4b7d-9f15-2a8e0c4b7d93")
 DEFAULT_LANGUAGE: Language = "fr"  # Québec organisations address a patron in French unless told otherwise.
 # Contact details reach a person only through consent-checked contact points, never through a trigger's facts.
@@ -387,7 +391,7 @@ def evaluate_triggers(
         if not rule.condition.holds(judged, as_of):
             continue
         period_key = _period_key(rule, after, as_of, cause_event_id, cause_performance_id, zone)
-        if period_key is None:
+        if period_key is None or _anniversary_long_past(rule, after, as_of):
             continue
         # Held before in the same period: the change did not make it hold. A new season is a new chance: three
         # productions of the coming season booked in summer make the offer when that season begins.
@@ -451,6 +455,18 @@ def _period_key(
 
 
 _STEP_MONTHS = {Period.YEAR: 12, Period.MONTH: 1}
+
+
+def _anniversary_long_past(rule: TriggerRule, profile: Profile, as_of: datetime) -> bool:
+    """Whether `rule` counts anniversaries and the latest one passed ANNIVERSARY_LATENESS ago or more."""
+    if rule.counted_from is None or rule.period not in _STEP_MONTHS:
+        return False
+    anchor = profile.get(rule.counted_from)
+    if not isinstance(anchor, datetime):
+        return False
+    anchor = anchor.astimezone(UTC)
+    step = _STEP_MONTHS[rule.period]
+    return as_of - add_months(anchor, _steps_since(anchor, as_of, step) * step) >= ANNIVERSARY_LATENESS
 
 
 def _steps_since(anchor: datetime, as_of: datetime, step_months: int) -> int:
@@ -554,7 +570,10 @@ def _next_period_starts(
         anchor = profile.get(rule.counted_from)
         if isinstance(anchor, datetime):
             anchor = anchor.astimezone(UTC)
-            yield add_months(anchor, (_steps_since(anchor, as_of, step) + 1) * step)
+            steps = _steps_since(anchor, as_of, step)
+            # When the latest anniversary stops being marked, and when the next one is due.
+            yield add_months(anchor, steps * step) + ANNIVERSARY_LATENESS
+            yield add_months(anchor, (steps + 1) * step)
 
 
 def _require_aware(as_of: datetime) -> None:

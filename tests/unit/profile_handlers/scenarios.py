@@ -601,6 +601,16 @@ async def a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass(world: 
     assert ("subscription-offer-third-production", "per_bea") in await three_productions(world, "per_bea", days_ago=1)
 
 
+async def an_older_first_gift_imported_after_its_anniversary_sends_no_late_anniversary(world: World) -> None:
+    # First gift a year and five days ago: its anniversary is marked when the gift arrives.
+    first = rules_fired(await world.deliver(world.donation("gift-2025", "per_anne", days_ago=370)))
+    assert ("donor-anniversary", "per_anne") in first
+    # An older gift from the old system, whose anniversary passed months ago: it waits for the next one.
+    older = rules_fired(await world.deliver(world.donation("gift-2024", "per_anne", days_ago=500)))
+    assert ("donor-anniversary", "per_anne") not in older
+    assert (await world.fields("per_anne"))["donations_count"] == 2
+
+
 async def a_merge_that_makes_a_rule_hold_fires_it_once_and_again_with_the_merge_delivered_again(world: World) -> None:
     # Two productions under the box office's record, a third under the shop's: one patron, three this season.
     await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
@@ -2897,6 +2907,7 @@ async def an_erasure_parterre_asked_for_notes_the_facts_it_erased_but_not_itself
 
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass,
+    an_older_first_gift_imported_after_its_anniversary_sends_no_late_anniversary,
     a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,
     a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_household_events_arrive_in,
     a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household,

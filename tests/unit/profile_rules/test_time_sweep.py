@@ -54,7 +54,11 @@ def test_a_donor_is_due_on_each_anniversary_of_the_first_gift() -> None:
     assert time_conditions_due([TRIGGERS], profile, datetime(2025, 6, 1, tzinfo=UTC)) == datetime(
         2026, 3, 10, 15, 0, tzinfo=UTC
     )
+    # On the anniversary, the next change is when it stops being marked, a week later; then the next anniversary.
     assert time_conditions_due([TRIGGERS], profile, datetime(2026, 3, 10, 15, 0, tzinfo=UTC)) == datetime(
+        2026, 3, 17, 15, 0, tzinfo=UTC
+    )
+    assert time_conditions_due([TRIGGERS], profile, datetime(2026, 3, 17, 15, 0, tzinfo=UTC)) == datetime(
         2027, 3, 10, 15, 0, tzinfo=UTC
     )
 

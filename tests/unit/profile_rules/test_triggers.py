@@ -262,10 +262,27 @@ def test_the_donor_anniversary_fires_on_each_anniversary_of_the_first_gift() -> 
     assert "donor-anniversary" not in swept(donor(), as_of=datetime(2026, 3, 10, 14, 59, tzinfo=UTC))
     first = swept(donor(), as_of=datetime(2026, 3, 10, 15, 0, tzinfo=UTC))["donor-anniversary"]
     assert first.dedupe_key == f"donor-anniversary:{PERSON}:2026-03-10"
-    later_that_year = swept(donor(), as_of=datetime(2026, 12, 24, tzinfo=UTC))["donor-anniversary"]
-    assert later_that_year.dedupe_key == first.dedupe_key
+    # A sweep a few days late (the service was stopped) still marks it, under the same key.
+    days_late = swept(donor(), as_of=datetime(2026, 3, 17, 14, 59, tzinfo=UTC))["donor-anniversary"]
+    assert days_late.dedupe_key == first.dedupe_key
     second = swept(donor(), as_of=datetime(2027, 3, 12, tzinfo=UTC))["donor-anniversary"]
     assert second.dedupe_key == f"donor-anniversary:{PERSON}:2027-03-10"
+
+
+def test_an_anniversary_passed_more_than_a_week_ago_waits_for_the_next() -> None:
+    assert "donor-anniversary" not in swept(donor(), as_of=datetime(2026, 3, 17, 15, 0, tzinfo=UTC))
+    assert "donor-anniversary" not in swept(donor(), as_of=datetime(2026, 12, 24, tzinfo=UTC))
+
+
+def test_an_older_first_gift_imported_since_is_not_celebrated_months_after_its_anniversary() -> None:
+    # Thanked on March 10 for the first gift known then; in June, a 2024 gift from the old system is imported.
+    imported = donor(datetime(2024, 9, 1, 12, 0, tzinfo=UTC))
+    before, after = donor(), imported
+    as_of = datetime(2026, 6, 1, tzinfo=UTC)
+    assert "donor-anniversary" not in fired(before, after, as_of=as_of)
+    assert "donor-anniversary" not in swept(imported, as_of=as_of)
+    on_the_day = swept(imported, as_of=datetime(2026, 9, 1, 12, 0, tzinfo=UTC))["donor-anniversary"]
+    assert on_the_day.dedupe_key == f"donor-anniversary:{PERSON}:2026-09-01"
 
 
 def test_a_gift_on_february_29_is_remembered_on_the_28th_and_on_the_29th_in_leap_years() -> None:
@@ -429,7 +446,7 @@ def test_each_period_names_its_part_of_the_dedupe_key() -> None:
     after = {
         "tickets_bought": 1,
         "season.current.label": "2026-2027",
-        "first_purchase_at": datetime(2026, 1, 31, 20, 30, tzinfo=UTC),
+        "first_purchase_at": datetime(2026, 1, 10, 20, 30, tzinfo=UTC),
     }
     assert period_keys({}, after) == {
         "every-once": "once",
@@ -438,8 +455,8 @@ def test_each_period_names_its_part_of_the_dedupe_key() -> None:
         "every-month": "2026-11",
         "every-event": "evt-77",
         "every-performance": "belles-soeurs-2026-11-20-20h",
-        "once-per-first-purchase": "2026-01-31T20:30:00Z",
-        "monthly-since-first-purchase": "2026-10-31",
+        "once-per-first-purchase": "2026-01-10T20:30:00Z",
+        "monthly-since-first-purchase": "2026-11-10",
     }
 
 
