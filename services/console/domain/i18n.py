@@ -36,6 +36,13 @@ _MONTHS = {
     ),
 }
 _KEY = re.compile(r"^[a-z0-9_.-]+$")
+_LANGUAGE_CODES = frozenset(language.value for language in Language)
+# A weight as RFC 9110 writes it, 0 to 1 (up to three decimals there; more are read too).
+_WEIGHT = re.compile(r"0(?:\.[0-9]*)?|1(?:\.0*)?")
+# An unreadable weight (`q=high`, `q=2`, `q=`) comes from a header written by hand or a broken client, never from a
+# browser: its range still names a language the reader reads, so it stays acceptable, but ranks below every range
+# weighted properly rather than crashing the page or being taken for `q=0`.
+_UNREADABLE_WEIGHT = 0.001
 
 
 class CatalogError(ValueError):
@@ -89,14 +96,41 @@ def _placeholders(template: str) -> frozenset[str]:
 
 
 def choose_language(cookie: str | None, accept_language: str | None) -> Language:
-    """The language asked for by the staff member's choice (a cookie), else the browser's first known one."""
-    if cookie in {language.value for language in Language}:
+    """The language asked for by the staff member's choice (a cookie), else the one the browser prefers.
+
+    Accept-Language is read by its weights (RFC 9110 §12.5.4): the known language weighted highest wins, the one named
+    first on a tie; `q=0` means not acceptable; `fr-CA` names French; `*` stands for every language not named. French
+    when the header names no acceptable known language: a page in some language is better than none.
+    """
+    if cookie in _LANGUAGE_CODES:
         return Language(cookie)
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()[:2]
-        if tag in {language.value for language in Language}:
-            return Language(tag)
-    return DEFAULT_LANGUAGE
+    # Per language (or `*`): its weight, and where the range giving it that weight stands in the header.
+    ranked: dict[str, tuple[float, int]] = {}
+    for position, item in enumerate((accept_language or "").split(",")):
+        language_range, *parameters = item.split(";")
+        primary = language_range.strip().lower().split("-")[0]
+        if primary not in _LANGUAGE_CODES and primary != "*":
+            continue
+        weight = _weight(parameters)
+        if primary not in ranked or weight > ranked[primary][0]:
+            ranked[primary] = (weight, position)
+    wildcard = ranked.get("*", (0.0, 0))
+    acceptable = []
+    for language in Language:
+        weight, position = ranked.get(language.value, wildcard)
+        if weight > 0:
+            # Both languages may get their weight from one `*`: then the default, as with no header.
+            acceptable.append((-weight, position, language is not DEFAULT_LANGUAGE, language))
+    return min(acceptable)[-1] if acceptable else DEFAULT_LANGUAGE
+
+
+def _weight(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            value = value.strip()
+            return float(value) if _WEIGHT.fullmatch(value) else _UNREADABLE_WEIGHT
+    return 1.0
 
 
 def format_date(value: date | datetime | str | None, language: Language, zone: tzinfo = DISPLAY_ZONE) -> str:

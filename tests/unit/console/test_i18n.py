@@ -4,6 +4,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.console.context import load_catalog
 from services.console.domain.i18n import (
@@ -123,6 +125,77 @@ def test_the_language_is_the_one_chosen_else_the_browser_s_else_french(
     cookie: str | None, header: str | None, chosen: Language
 ) -> None:
     assert choose_language(cookie, header) is chosen
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        ("en;q=0.1, fr;q=0.9", Language.FR),
+        ("fr;q=0.1, en;q=0.9", Language.EN),
+        ("fr-CA;q=0.4, en-CA;q=0.6, en;q=0.2", Language.EN),
+        ("de, fr;q=0.3, en;q=0.7", Language.EN),
+        ("FR;Q=0.2 , EN ; q = 0.8", Language.EN),
+        ("fr;q=0.999, en", Language.EN),
+    ],
+)
+def test_the_browser_s_language_weighted_highest_is_chosen_whatever_the_order_it_is_named_in(
+    header: str, chosen: Language
+) -> None:
+    assert choose_language(None, header) is chosen
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        ("de, en;q=0.5, fr;q=0.5", Language.EN),
+        ("de, fr;q=0.5, en;q=0.500", Language.FR),
+        ("en-GB;q=0.8, fr;q=0.8, en;q=0.1", Language.EN),
+    ],
+)
+def test_languages_of_equal_weight_are_chosen_in_the_order_the_browser_names_them(
+    header: str, chosen: Language
+) -> None:
+    assert choose_language(None, header) is chosen
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        ("fr;q=0, en;q=0.1", Language.EN),
+        ("fr-CA;q=0.0, en", Language.EN),
+        ("fr;q=0, *", Language.EN),
+        ("en;q=0, *;q=0.1", Language.FR),
+        ("en;q=0", Language.FR),
+        ("en;q=0, fr;q=0", Language.FR),
+    ],
+)
+def test_a_language_weighted_zero_is_never_chosen_unless_nothing_else_is_acceptable(
+    header: str, chosen: Language
+) -> None:
+    assert choose_language(None, header) is chosen
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        ("*;q=0.5, en;q=0.1", Language.FR),
+        ("de, *;q=0.5, fr;q=0.1", Language.EN),
+        ("*", Language.FR),
+    ],
+)
+def test_a_star_weighs_every_language_the_header_does_not_name(header: str, chosen: Language) -> None:
+    assert choose_language(None, header) is chosen
+
+
+@pytest.mark.parametrize("weight", ["q=abc", "q=", "q", "q=2", "q=1.5", "q=-1", "q=.5", "q=NaN", "q=inf", "q=1e-1"])
+def test_a_language_with_an_unreadable_weight_stays_acceptable_but_below_any_weighted_properly(weight: str) -> None:
+    assert choose_language(None, f"de, en;{weight}") is Language.EN
+    assert choose_language(None, f"en;{weight}, fr;q=0.01") is Language.FR
+
+
+@given(st.text(), st.none() | st.text(max_size=3))
+def test_any_header_and_cookie_give_a_language_without_raising(header: str, cookie: str | None) -> None:
+    assert choose_language(cookie, header) in set(Language)
 
 
 def test_dates_are_written_the_way_each_language_writes_them_in_montreal_time() -> None:
