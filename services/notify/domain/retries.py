@@ -125,6 +125,8 @@ def decide(
     if status_code in RETRY_AFTER_STATUSES:
         asked = parse_retry_after(retry_after, now=now)
         if asked is not None:
-            pause = min(asked, MAX_RETRY_AFTER)
-            reason = f"{reason}; Retry-After: {math.ceil(pause.total_seconds())}"
+            # "Not before": a shorter pause than the schedule's would spend its attempts, meant to span days, in
+            # seconds, and a brief outage would lose the message for good.
+            pause = max(min(asked, MAX_RETRY_AFTER), pause)
+            reason = f"{reason}; Retry-After: {math.ceil(min(asked, MAX_RETRY_AFTER).total_seconds())}"
     return Decision(Verdict.RETRY, retry_at=now + pause, reason=reason)

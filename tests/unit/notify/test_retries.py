@@ -137,3 +137,31 @@ def test_a_schedule_refuses_nonsense() -> None:
         RetrySchedule(jitter=1)
     with pytest.raises(ValueError, match="scale"):
         RetrySchedule(scale=0)
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(503, "5"), (429, "1"), (503, "0")])
+def test_a_receiver_asking_for_short_pauses_is_still_given_the_whole_schedule_before_the_message_is_given_up(
+    status: int, retry_after: str
+) -> None:
+    # A receiver briefly down behind a proxy that always says `Retry-After: 5` must not lose the message within a
+    # minute when the same outage without the header would be retried for about three days.
+    now, attempt = NOW, 1
+    while (
+        decision := decide(
+            attempt=attempt,
+            status_code=status,
+            error=None,
+            retry_after=retry_after,
+            now=now,
+            schedule=SCHEDULE,
+            draw=0.5,
+        )
+    ).retry_at is not None:
+        now, attempt = decision.retry_at, attempt + 1
+    assert decision.verdict is Verdict.DEAD
+    assert now - NOW >= timedelta(seconds=sum(SCHEDULE.delays_seconds))
+
+
+def test_retry_after_asking_for_longer_than_the_schedule_is_waited_out() -> None:
+    decision = decide(attempt=1, status_code=429, error=None, retry_after="120", now=NOW, schedule=SCHEDULE, draw=0.5)
+    assert decision.retry_at == NOW + timedelta(seconds=120)
