@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from typing import Annotated, Any, NoReturn, Self
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -349,10 +350,20 @@ async def export_segment(
     return Response(
         text.encode("utf-8-sig"),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_file_name(segment)}-{purpose.value}.csv"'},
+        headers={"Content-Disposition": _attachment(segment, purpose.value)},
     )
+
+
+def _attachment(segment: str, purpose: str) -> str:
+    # A header travels as Latin-1 bytes (`chœur` has no byte there): the plain `filename` is ASCII for every client,
+    # and `filename*` (RFC 6266) gives the name itself, percent-encoded, to those that read it.
+    name = quote(f"{segment[:100]}-{purpose}.csv", safe="")
+    return f"attachment; filename=\"{_file_name(segment)}-{purpose}.csv\"; filename*=UTF-8''{name}"
 
 
 def _file_name(segment: str) -> str:
     # Segment names come from configuration, but a header must never carry a quote or a line break.
-    return "".join(char if char.isalnum() or char in "-_" else "_" for char in segment)[:100] or "segment"
+    return (
+        "".join(char if char.isascii() and (char.isalnum() or char in "-_") else "_" for char in segment)[:100]
+        or "segment"
+    )

@@ -3,6 +3,7 @@
 import csv
 import io
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -88,6 +89,9 @@ async def test_a_segment_exports_as_csv_with_only_the_members_consent_allows(har
         assert await eventually(both_members)
         async with api(app, harness.organisation_id, Scope.SEGMENTS_READ) as client:
             exported = await client.get("/v1/segments/abonnes/export.csv")
+            # A name a header cannot carry as such (no segment has it: segments are named in plain letters).
+            french = await client.get("/v1/segments/chœur-été/export.csv")
+            injected = await client.get("/v1/segments/vip%22%0D%0ASet-Cookie:%20x=1/export.csv")
             forbidden = await client.get("/v1/subscriptions")
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
@@ -96,3 +100,10 @@ async def test_a_segment_exports_as_csv_with_only_the_members_consent_allows(har
     # An email export leaves the six address columns empty.
     assert rows[1:] == [["per_elise", "per_elise@example.com", "", "Élise", "Gagnon", *[""] * 6, "fr"]]
     assert forbidden.status_code == 403
+    assert french.status_code == 200
+    disposition = french.headers["content-disposition"]
+    assert disposition.split('filename="', 1)[1].split('"', 1)[0] == "ch_ur-_t_-marketing_email.csv"
+    assert unquote(disposition.split("filename*=UTF-8''", 1)[1]) == "chœur-été-marketing_email.csv"
+    assert injected.status_code == 200
+    assert "set-cookie" not in injected.headers
+    assert injected.headers["content-disposition"].count('"') == 2
