@@ -343,38 +343,61 @@ def _consents(
     (double opt-in not yet confirmed) and an unticked checkbox say nothing either way.
     """
     drafts: list[Draft] = []
+    # A yes Shopify does not date is dated when the customer was created, not at this order or edit: Shopify keeps
+    # reporting it unchanged after the patron unsubscribed elsewhere (in Mailchimp), and each report dated anew would
+    # be taken for a consent given again after that withdrawal. A no it does not date keeps the report's date: the
+    # later a withdrawal, the surer it wins.
+    created_at = customer["created_at"].timestamp()
+    customer_id = customer["id"].text()
+    undated_yes = _Dating(
+        created_at or time, f"customer/{customer_id}@created" if created_at and customer_id else anchor
+    )
+    undated_no = _Dating(time, anchor)
     email_consent = customer["email_marketing_consent"]
     if email_consent.is_object():
-        drafts += _consent_state(person, email_consent, ConsentPurpose.MARKETING_EMAIL, context, anchor, time)
+        drafts += _consent_state(
+            person, email_consent, ConsentPurpose.MARKETING_EMAIL, context, yes=undated_yes, no=undated_no
+        )
     elif customer["accepts_marketing"].flag() or checkout_opt_in:
-        # The deprecated flags say the box was ticked, not when: the order or customer record dates it.
-        flag = "accepts_marketing" if customer["accepts_marketing"].flag() else "buyer_accepts_marketing"
+        # The deprecated flags say the box was ticked, not when: the checkout's checkbox was ticked at this order,
+        # the customer record's at some time since it was created.
+        flag = "buyer_accepts_marketing" if checkout_opt_in else "accepts_marketing"
+        dating = _Dating(time, anchor) if checkout_opt_in else undated_yes
         granted = ConsentGrantedV1(
             person=person,
             purpose=ConsentPurpose.MARKETING_EMAIL,
             basis=LegalBasis.EXPRESS,
             wording_version=f"shopify:{flag}",
-            captured_at=time,
+            captured_at=dating.at,
             evidence=f"Shopify {flag} was true on {context}"[:MAX_EVIDENCE],
         )
-        drafts.append(Draft(granted, ("shopify", "consent", "marketing_email", "granted", anchor), time))
+        drafts.append(Draft(granted, ("shopify", "consent", "marketing_email", "granted", dating.key), dating.at))
     sms_consent = customer["sms_marketing_consent"]
     if sms_consent.is_object():
-        drafts += _consent_state(person, sms_consent, ConsentPurpose.SMS, context, anchor, time)
+        drafts += _consent_state(person, sms_consent, ConsentPurpose.SMS, context, yes=undated_yes, no=undated_no)
     return drafts
 
 
+@dataclass(frozen=True)
+class _Dating:
+    """The date a consent Shopify does not date is given, and what its event id is keyed by instead."""
+
+    at: datetime
+    key: str
+
+
 def _consent_state(
-    person: PersonRef, consent: JsonNode, purpose: ConsentPurpose, context: str, anchor: str, time: datetime
+    person: PersonRef, consent: JsonNode, purpose: ConsentPurpose, context: str, *, yes: _Dating, no: _Dating
 ) -> list[Draft]:
     state = consent["state"].text()
     if state not in {"subscribed", "unsubscribed"}:
         return []
     updated_raw = consent["consent_updated_at"].text()
-    captured_at = consent["consent_updated_at"].timestamp() or time
+    undated = yes if state == "subscribed" else no
+    captured_at = consent["consent_updated_at"].timestamp() or undated.at
     # Keyed by when the consent last changed, so the same consent seen through an order, its payment and a customer
-    # update is one event; without that date, by the record that reported it.
-    when = updated_raw if updated_raw and consent["consent_updated_at"].timestamp() else anchor
+    # update is one event; without that date, as `_consents` dates it.
+    when = updated_raw if updated_raw and consent["consent_updated_at"].timestamp() else undated.key
     person_key = person.external_id or (person.email or "").casefold()
     id_parts = ("shopify", "consent", purpose.value, state, person_key, when)
     level = (consent["opt_in_level"].text() or "unknown_opt_in_level")[:MAX_LABEL]

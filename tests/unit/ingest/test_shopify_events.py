@@ -698,3 +698,61 @@ def test_the_order_time_is_kept_with_its_offset() -> None:
     envelope = events("orders/create", shopify_payload("orders-create"))[0]
 
     assert envelope.time.astimezone(UTC) == datetime(2026, 10, 1, 18, 31, 8, tzinfo=UTC)
+
+
+def undated_subscriber(updated_at: str) -> dict[str, Any]:
+    """A customer record, edited at `updated_at`, whose yes to email marketing Shopify does not date."""
+    customer = shopify_payload("customers-update")
+    customer["updated_at"] = updated_at
+    customer["email_marketing_consent"] = {"state": "subscribed", "opt_in_level": "single_opt_in"}
+    return customer
+
+
+def test_an_undated_yes_reported_by_each_customer_edit_is_one_consent_dated_when_the_customer_was_created() -> None:
+    # Between the two edits, the patron unsubscribed in Mailchimp: the second edit must not say yes anew.
+    first = events("customers/update", undated_subscriber("2026-11-02T08:45:10-05:00"))[1]
+    second = events("customers/update", undated_subscriber("2026-11-20T14:00:00-05:00"))[1]
+
+    granted = parse_data(second)
+    assert isinstance(granted, ConsentGrantedV1)
+    created_at = datetime.fromisoformat(shopify_payload("customers-update")["created_at"])
+    assert granted.captured_at == created_at
+    assert second.id == first.id
+    assert second.time == created_at
+
+
+def test_the_old_customer_flag_is_dated_when_the_customer_was_created_and_told_once() -> None:
+    def flagged(updated_at: str) -> dict[str, Any]:
+        customer = undated_subscriber(updated_at)
+        customer["email_marketing_consent"] = None
+        customer["accepts_marketing"] = True
+        return customer
+
+    first = events("customers/update", flagged("2026-11-02T08:45:10-05:00"))[1]
+    second = events("customers/update", flagged("2026-11-20T14:00:00-05:00"))[1]
+
+    granted = parse_data(second)
+    assert isinstance(granted, ConsentGrantedV1)
+    assert granted.wording_version == "shopify:accepts_marketing"
+    assert granted.captured_at == datetime.fromisoformat(shopify_payload("customers-update")["created_at"])
+    assert second.id == first.id
+
+
+def test_an_undated_no_is_dated_by_the_edit_that_reports_it() -> None:
+    customer = undated_subscriber("2026-11-20T14:00:00-05:00")
+    customer["email_marketing_consent"] = {"state": "unsubscribed", "consent_updated_at": None}
+
+    withdrawn = parse_data(events("customers/update", customer)[1])
+
+    assert isinstance(withdrawn, ConsentWithdrawnV1)
+    assert withdrawn.captured_at == datetime.fromisoformat("2026-11-20T14:00:00-05:00")
+
+
+def test_an_order_with_an_undated_yes_on_its_customer_dates_it_when_the_customer_was_created() -> None:
+    payload = shopify_payload("orders-create")
+    payload["customer"]["email_marketing_consent"] = {"state": "subscribed", "consent_updated_at": None}
+
+    granted = parse_data(events("orders/create", payload)[1])
+
+    assert isinstance(granted, ConsentGrantedV1)
+    assert granted.captured_at == datetime.fromisoformat(payload["customer"]["created_at"])
