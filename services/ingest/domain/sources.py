@@ -68,8 +68,11 @@ def validate_source_id(source_id: str) -> str:
 
 
 def rotated(values: tuple[str, ...], new_value: str) -> tuple[str, ...]:
-    """The newest value first, keeping the previous one valid until the next rotation."""
-    return (new_value, *values)[:MAX_VALID_KEYS]
+    """The newest value first, keeping the previous one valid until the next rotation.
+
+    Adding the value already in force again changes nothing: it must not push out the previous one.
+    """
+    return (new_value, *(value for value in values if value != new_value))[:MAX_VALID_KEYS]
 
 
 def source_mapping(source: Source) -> ColumnMapping | None:

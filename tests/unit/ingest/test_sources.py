@@ -37,3 +37,11 @@ def test_no_source_may_take_the_name_reserved_for_parterre_s_own_requests() -> N
     with pytest.raises(ValueError, match="reserved"):
         validate_source_id("parterre-identity")
     assert validate_source_id("billetterie-principale") == "billetterie-principale"
+
+
+def test_adding_the_secret_already_in_force_again_keeps_the_previous_one_valid() -> None:
+    # An operator who runs the rotation twice (the first run seemed to hang) must not retire the secret Shopify
+    # still signs with for up to an hour after a rotation.
+    once = rotated(("old-secret",), "new-secret")
+
+    assert rotated(once, "new-secret") == ("new-secret", "old-secret")
