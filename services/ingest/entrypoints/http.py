@@ -336,7 +336,8 @@ async def post_mailchimp_webhook(
         )
     raw_body = await _read_body(request, context.settings.max_webhook_bytes)
     try:
-        form = dict(urllib.parse.parse_qsl(raw_body.decode(), keep_blank_values=True, strict_parsing=False))
+        # Strict for the percent-escapes too: the lenient default would store a `\ufffd` in place of a letter.
+        form = dict(urllib.parse.parse_qsl(raw_body.decode(), keep_blank_values=True, errors="strict"))
     except UnicodeDecodeError:
         _reject(400, "malformed_form", en="The form is not UTF-8.", fr="Le formulaire n'est pas en UTF-8.")
     try:

@@ -134,6 +134,29 @@ async def test_a_mailchimp_subscribe_lands_with_its_consent_and_needs_the_source
     assert types == ["parterre.consent.granted.v1", "parterre.newsletter.subscribed.v1"]
 
 
+async def test_a_mailchimp_form_whose_escapes_are_not_utf8_gets_400_and_publishes_nothing(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    form = (VENDORS / "mailchimp" / "subscribe.form").read_text()
+    url = f"/v1/webhooks/mailchimp/{ingest.organisation_id}-mailchimp"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    # `É` escaped as Windows-1252 writes it (one byte, %C9), then as UTF-8 does (%C3%89).
+    latin = form.replace("data%5Bmerges%5D%5BFNAME%5D=", "data%5Bmerges%5D%5BFNAME%5D=%C9", 1)
+    utf8 = form.replace("data%5Bmerges%5D%5BFNAME%5D=", "data%5Bmerges%5D%5BFNAME%5D=%C3%89", 1)
+    assert latin != form, "the vendor's form names the first name"
+
+    refused = await ingest.client.post(url, content=latin, headers=headers, params={"key": ingest.mailchimp_key})
+    accepted = await ingest.client.post(url, content=utf8, headers=headers, params={"key": ingest.mailchimp_key})
+
+    assert refused.status_code == 400
+    assert refused.json()["detail"]["code"] == "malformed_form"
+    assert accepted.status_code == 200, accepted.text
+    records = await facts.read(expected=accepted.json()["published"])
+    first_names = {Envelope.from_json_bytes(record.value).data["person"]["first_name"] for record in records}
+    assert len(first_names) == 1
+    assert first_names.pop().startswith("É")
+
+
 async def test_a_mailchimp_webhook_that_is_not_a_form_gets_415(ingest: IngestHarness) -> None:
     response = await ingest.client.post(
         f"/v1/webhooks/mailchimp/{ingest.organisation_id}-mailchimp",
