@@ -47,6 +47,8 @@ _ADDRESS_PARTS = {
     "country": "country",
 }
 _MAX_EVIDENCE = 5000
+# A reason Mailchimp gives is one word; one longer is cut, so that it never crowds out the rest of the evidence.
+_MAX_REASON = 40
 _MAX_LABEL = 200
 MAX_ID_LENGTH = 256
 ChoiceT = TypeVar("ChoiceT", UnsubscribeReason, CleanedReason)
@@ -248,7 +250,9 @@ def _subscribed(hook: _Webhook) -> list[Draft]:
 
 def _unsubscribed(hook: _Webhook) -> list[Draft]:
     person = _member(hook)
-    reason = _choice(hook.form, "data[reason]", UnsubscribeReason)
+    # A reason Mailchimp may add one day must not lose the unsubscribe, the person's no: it is kept as evidence.
+    said = hook.form.get("data[reason]")
+    reason = next((choice for choice in UnsubscribeReason if said is not None and choice.value == said.lower()), None)
     if person is None or hook.form.problems:
         return []
     action = hook.form.get("data[action]") or "unsub"
@@ -267,7 +271,7 @@ def _unsubscribed(hook: _Webhook) -> list[Draft]:
     if action != "delete" or reason is UnsubscribeReason.ABUSE:
         evidence = (
             f"Mailchimp unsubscribe webhook: {action} from list {hook.list_id} at {hook.fired_at_text} UTC"
-            + (f", reason {reason.value}" if reason else "")
+            + (f", reason {said[:_MAX_REASON]}" if said else "")
             + (f", from campaign {campaign_id}" if campaign_id else "")
         )
         drafts.append(_email_consent_withdrawn(hook, person, evidence, fact))

@@ -103,6 +103,18 @@ def test_an_unsubscribe_becomes_a_newsletter_unsubscription_and_a_withdrawal_of_
     assert withdrawn.captured_at == datetime(2026, 11, 5, 14, 12, 44, tzinfo=UTC)
 
 
+def test_an_unsubscribe_with_a_reason_mailchimp_never_documented_still_withdraws_consent_and_keeps_the_reason() -> None:
+    envelopes = events({**mailchimp_form("unsubscribe"), "data[reason]": "Bounce-Limit"})
+
+    assert types_of(envelopes) == ["parterre.newsletter.unsubscribed.v1", "parterre.consent.withdrawn.v1"]
+    unsubscribed = parse_data(envelopes[0])
+    assert isinstance(unsubscribed, NewsletterUnsubscribedV1)
+    assert unsubscribed.reason is None
+    withdrawn = parse_data(envelopes[1])
+    assert isinstance(withdrawn, ConsentWithdrawnV1)
+    assert "reason Bounce-Limit" in (withdrawn.evidence or "")
+
+
 def test_a_contact_deleted_by_the_list_owner_leaves_the_list_without_withdrawing_consent() -> None:
     assert types_of(events(mailchimp_form("unsubscribe-deleted-by-admin"))) == ["parterre.newsletter.unsubscribed.v1"]
 
@@ -200,7 +212,6 @@ MALFORMED: list[tuple[str, dict[str, str | None], str]] = [
     ("subscribe", {"data[list_id]": ""}, "data[list_id]"),
     ("subscribe", {"data[email]": None, "data[merges][EMAIL]": None}, "data[email]"),
     ("subscribe", {"data[email]": "helene at example.ca"}, "data[email]"),
-    ("unsubscribe", {"data[reason]": "bored"}, "data[reason]"),
     ("cleaned", {"data[reason]": "soft"}, "data[reason]"),
     ("cleaned", {"data[reason]": None}, "data[reason]"),
     ("cleaned", {"data[email]": None}, "data[email]"),
