@@ -122,7 +122,8 @@ def current_consent(
     basis keeps the status `granted` once expired: `allowed_at` tells whether it still allows contact.
     """
     facts = list(history.consent_facts.get(purpose.value, ()))
-    if purpose in policy.implied_purposes:
+    implied_allowed = purpose in policy.implied_purposes
+    if implied_allowed:
         # Only the latest relationship of each kind is kept. A withdrawal that ends that kind ends every earlier
         # one too; one naming another basis leaves earlier ones standing, and if the latest is barred, an earlier
         # one it hides is lost: consent then errs towards no contact, never towards contact.
@@ -143,7 +144,8 @@ def current_consent(
         elif fact.basis is LegalBasis.EXPRESS:
             express = fact
             barred = False
-        elif fact.basis is not None and not barred:
+        elif fact.basis is not None and not barred and implied_allowed:
+            # A grant naming an implied basis is a relationship too: a purpose kept to express consent ignores it.
             implied[fact.basis] = fact
     if express is not None:
         return _granted(express, None)

@@ -420,3 +420,13 @@ def test_express_consent_and_withdrawals_never_change_with_time_alone() -> None:
     assert next_consent_change(fold([granted(BOUGHT)]), BOUGHT) is None
     withdrawals = [withdrawn(BOUGHT + days(1), purpose=purpose.value) for purpose in ConsentPurpose]
     assert next_consent_change(fold([purchase(BOUGHT, SHOW), *withdrawals]), BOUGHT) is None
+
+
+def test_an_organisation_keeping_sms_to_express_consent_ignores_a_grant_for_sms_on_an_implied_basis() -> None:
+    policy = ConsentPolicy(implied_purposes=frozenset(ConsentPurpose) - {ConsentPurpose.SMS})
+    state = fold([granted(BOUGHT, purpose="sms", basis="implied_purchase")])
+
+    consent = current_consent(state, ConsentPurpose.SMS, policy=policy)
+
+    assert consent.status is ConsentStatus.NONE
+    assert not consent.allowed_at(BOUGHT + days(1))
