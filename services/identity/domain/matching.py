@@ -171,6 +171,23 @@ def _initials_agree(a: str, b: str) -> bool:
     return "".join(token[0] for token in full.split()).startswith(initials)
 
 
+def _word_by_word_with_initials(a: str, b: str) -> Level | None:
+    """`jean f` and `jean p`, `jean f` and `jean pierre`: two names of as many words, one of them an initial, read
+    word by word. An initial that does not start its word is another person's name, however alike the whole
+    strings look; one that does agrees. None when no word is an initial (the other rules decide)."""
+    words_a, words_b = a.split(), b.split()
+    if len(words_a) < 2 or len(words_a) != len(words_b):
+        return None
+    pairs = list(zip(words_a, words_b, strict=True))
+    if not any(len(word_a) == 1 or len(word_b) == 1 for word_a, word_b in pairs):
+        return None
+    for word_a, word_b in pairs:
+        initial = len(word_a) == 1 or len(word_b) == 1
+        if (initial and word_a[0] != word_b[0]) or (not initial and word_a != word_b):
+            return Level.DIFFERENT if initial else None
+    return Level.NICKNAME_OR_INITIAL
+
+
 def _starts_compound(a: str, b: str) -> bool:
     if " " not in a and " " not in b:
         return False
@@ -229,6 +246,9 @@ def _first_name_level(a: str, b: str) -> Level:
     # Before nicknames and typos: Jean and Jeanne are a string metric's near-duplicates and a household's two people.
     if are_two_names(a, b):
         return Level.DIFFERENT
+    by_initials = _word_by_word_with_initials(a, b)
+    if by_initials is not None:
+        return by_initials
     if are_nickname_equivalent(a, b) or _initials_agree(a, b) or _starts_compound(a, b):
         return Level.NICKNAME_OR_INITIAL
     return _by_similarity(a, b)
