@@ -123,6 +123,8 @@ _UNIT_ALONE = re.compile(rf"(?:{_UNIT_WORD}\s*#?|#)\s*[0-9A-Za-z-]+", re.IGNOREC
 
 _CANADIAN_POSTAL_CODE = re.compile(r"[A-Z][0-9][A-Z][0-9][A-Z][0-9]")
 _POSTAL_CODE_SPACING = str.maketrans("", "", " -")
+# `A` for a letter's place, `9` for a digit's: `H2J2L1`.
+_CANADIAN_POSTAL_CODE_PLACES = "A9A9A9"
 
 _ISO_BIRTH_DATE = re.compile(
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?"
@@ -245,10 +247,20 @@ def normalise_postal_code(raw: str, country: str | None) -> str | None:
     if not text:
         return None
     if country is None or country.strip().upper() == "CA":
-        compact = text.translate(_POSTAL_CODE_SPACING)
+        compact = _with_zeros_for_letter_o(text.translate(_POSTAL_CODE_SPACING))
         if _CANADIAN_POSTAL_CODE.fullmatch(compact):
             return f"{compact[:3]} {compact[3:]}"
     return text
+
+
+def _with_zeros_for_letter_o(compact: str) -> str:
+    """`HOJ 2L1` is `H0J 2L1`: a Canadian code holds a digit every second place, so an O there is a zero typed."""
+    if len(compact) != len(_CANADIAN_POSTAL_CODE_PLACES):
+        return compact
+    return "".join(
+        "0" if char == "O" and place == "9" else char
+        for char, place in zip(compact, _CANADIAN_POSTAL_CODE_PLACES, strict=True)
+    )
 
 
 def normalise_street(raw: str) -> tuple[str | None, str | None]:
