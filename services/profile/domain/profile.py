@@ -34,6 +34,7 @@ from services.profile.domain.records import (
     ShopPlacement,
     SubscriptionRecord,
     TicketRecord,
+    TicketRefund,
 )
 from services.profile.domain.scores import (
     ATTENDANCE_DAYS,
@@ -145,6 +146,11 @@ class ProfileState:
     # The first scan of each performance attended.
     attended: Mapping[str, Stamp] = field(default_factory=dict)
     ticket_paid: Decimal = Decimal(0)
+    # Refunds by event id. One counts against the spend only once a ticket it names was bought (or received in an
+    # exchange) in this history: a refund whose purchase is another person's, or predates the import, pays back
+    # nothing here. `ticket_refunded` is what profiles stored before refunds were kept one by one summed; nothing
+    # adds to it now, and a profile folded again from its events (a merge, an unmerge) has none.
+    ticket_refunds: Mapping[str, TicketRefund] = field(default_factory=dict)
     ticket_refunded: Decimal = Decimal(0)
     # Ticket and pass purchases.
     first_purchase_at: datetime | None = None
@@ -259,6 +265,8 @@ MERGE_STRATEGIES: Mapping[str, Strategy] = check_table(
         "performances": per_key(MOST_RECENT),
         "attended": per_key(OLDEST),
         "ticket_paid": SUM,
+        # Keyed by event id: both sides of a merge holding one key hold the same refund.
+        "ticket_refunds": per_key(OLDEST),
         "ticket_refunded": SUM,
         "first_purchase_at": MIN,
         "first_subscription_at": MIN,
@@ -389,7 +397,7 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
         case TicketRefundedV1():
             return {
                 "tickets": {ticket_id: TicketRecord(refunded=stamp) for ticket_id in data.ticket_ids},
-                "ticket_refunded": data.amount.amount,
+                "ticket_refunds": {stamp.event_id: TicketRefund(stamp, frozenset(data.ticket_ids), data.amount.amount)},
             }
         case TicketExchangedV1():
             performance_id = data.to_performance.performance_id
@@ -699,7 +707,7 @@ def view(
     `household_id` is identity's to know: no event carries it. Money is Decimal to the cent, times are UTC.
     What the less obvious fields count:
     - `tickets_bought`: tickets held, bought or received in an exchange, neither refunded nor given in exchange;
-      `ticket_spend`: order totals less refunds (exchanges move tickets, not money).
+      `ticket_spend`: order totals less the refunds of tickets bought here (exchanges move tickets, not money).
     - `productions`, `genres`, `venues`, `last_performance_at`: performances held or attended (scanned), the last
       being the latest that has begun; `no_shows`: performances held, never scanned, begun NO_SHOW_GRACE ago.
     - `season.*`: tickets held for performances of that season, at their face value.
@@ -793,9 +801,26 @@ class _Timeless:
         return known
 
 
+def _refunded_here(state: ProfileState) -> Decimal:
+    """The refunds that pay back a purchase of this history: those naming a ticket bought or received here."""
+    tickets = state.tickets
+    return sum(
+        (
+            refund.amount
+            for refund in state.ticket_refunds.values()
+            if any(
+                (record := tickets.get(ticket_id)) is not None
+                and (record.bought is not None or record.acquired is not None)
+                for ticket_id in refund.ticket_ids
+            )
+        ),
+        Decimal(0),
+    )
+
+
 def _timeless(state: ProfileState, seasons: SeasonCalendar, consent_policy: ConsentPolicy) -> _Timeless:
     box = _BoxOffice.of(state)
-    ticket_spend = max(state.ticket_paid - state.ticket_refunded, Decimal(0))
+    ticket_spend = max(state.ticket_paid - state.ticket_refunded - _refunded_here(state), Decimal(0))
     shop_spend = sum((order.net for order in state.shop_orders.values()), Decimal(0))
     kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
     language = state.chosen_language or state.reported_language

@@ -84,6 +84,16 @@ TICKET_MERGE = field_by_field(
 
 
 @dataclass(frozen=True, slots=True)
+class TicketRefund:
+    """Money paid back for tickets, kept with the tickets it names: it counts against the spend once one of them was
+    bought in the same history (see `ProfileState.ticket_refunds`)."""
+
+    stamp: Stamp
+    ticket_ids: frozenset[str]
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionRecord:
     """A season pass or membership, as its latest purchase or renewal describes it."""
 

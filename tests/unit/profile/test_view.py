@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.profile.domain.history import ProfileEvent
-from services.profile.domain.profile import PROFILE_FIELD_NAMES, ProfileState, apply, fold, next_time_change, view
+from services.profile.domain.profile import (
+    PROFILE_FIELD_NAMES,
+    ProfileState,
+    apply,
+    fold,
+    merge,
+    next_time_change,
+    view,
+)
 from services.profile.domain.rule_conditions import CAUSE_PERFORMANCE_AT, PROFILE_FIELDS
 from services.profile.domain.rules import contact_points
 from services.profile.domain.scores import RfmThresholds
@@ -367,6 +375,50 @@ def test_a_refund_that_arrives_before_its_purchase_still_subtracts() -> None:
 
 def test_a_refund_of_a_purchase_in_another_persons_history_cannot_make_spend_negative() -> None:
     assert profile([refund(BOUGHT, "T-9", amount="80.00")])["ticket_spend"] == Decimal("0.00")
+
+
+def test_a_refund_of_tickets_in_another_persons_history_takes_nothing_from_the_spend_on_tickets_held() -> None:
+    fields = profile([purchase(BOUGHT, BELLES_SOEURS, "T-1", order_id="O-1"), refund(BOUGHT, "T-9", amount="50.00")])
+
+    assert (fields["tickets_bought"], fields["ticket_spend"]) == (1, Decimal("54.50"))
+
+
+def test_a_refund_that_arrives_before_its_purchase_pays_back_once_the_purchase_is_there() -> None:
+    refunded = refund(BOUGHT + days(1), "T-2", amount="50.00")
+    bought = purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", order_id="O-1")
+
+    assert profile([refunded])["ticket_spend"] == Decimal("0.00")
+    assert (
+        profile([refunded, bought])["ticket_spend"] == profile([bought, refunded])["ticket_spend"] == Decimal("59.00")
+    )
+
+
+def test_a_refund_on_one_side_of_a_merge_pays_back_the_purchase_on_the_other() -> None:
+    bought = fold([purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", order_id="O-1")])
+    refunded = fold([refund(BOUGHT + days(1), "T-2", amount="50.00")])
+
+    fields = view(merge(bought, refunded), as_of=AFTER_THE_SHOWS, seasons=THEATRE)
+
+    assert (fields["tickets_bought"], fields["ticket_spend"]) == (1, Decimal("59.00"))
+
+
+def test_a_profile_stored_when_refunds_were_summed_keeps_its_spend_and_counts_new_refunds_of_its_tickets() -> None:
+    state = fold(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", order_id="O-1"),
+            refund(BOUGHT + days(1), "T-2", amount="50.00"),
+        ]
+    )
+    document = state.to_document()
+    # As such a profile was stored: the sum, and no refund kept apart.
+    del document["ticket_refunds"]
+    document["ticket_refunded"] = "50.00"
+    stored = ProfileState.from_document(document)
+    assert view(stored, as_of=AFTER_THE_SHOWS, seasons=THEATRE)["ticket_spend"] == Decimal("59.00")
+
+    later = apply(stored, refund(BOUGHT + days(2), "T-1", amount="54.50"))
+
+    assert view(later, as_of=AFTER_THE_SHOWS, seasons=THEATRE)["ticket_spend"] == Decimal("4.50")
 
 
 def test_an_exchange_moves_tickets_to_another_performance_and_keeps_the_spend() -> None:
