@@ -149,7 +149,7 @@ class ProfileState:
     # Refunds by event id. One counts against the spend only once a ticket it names was bought (or received in an
     # exchange) in this history: a refund whose purchase is another person's, or predates the import, pays back
     # nothing here. `ticket_refunded` is what profiles stored before refunds were kept one by one summed; nothing
-    # adds to it now, and a profile folded again from its events (a merge, an unmerge) has none.
+    # adds to it now, and a profile folded again from its events has none.
     ticket_refunds: Mapping[str, TicketRefund] = field(default_factory=dict)
     ticket_refunded: Decimal = Decimal(0)
     # Ticket and pass purchases.
