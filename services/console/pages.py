@@ -128,6 +128,11 @@ class PatronPage:
     unknown: bool = False
 
     @property
+    def erased(self) -> bool:
+        """Identity keeps an erased person's emptied record, saying so; profile has deleted theirs."""
+        return (self.person or {}).get("status") == "erased"
+
+    @property
     def unreachable(self) -> bool:
         """Neither profile nor identity could say who this is: a service is down or failing."""
         return self.profile is None and self.person is None and not self.unknown
@@ -162,7 +167,7 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
     trigger_titles = titles_by_name(definitions.get("triggers", []), language)
     merges = merge_rows(person, person_id) if person else []
     # The facts of the persons merged into this one stay on their own timelines: read with the survivor's.
-    folded = [merged for row in merges if row.undone_at is None for merged in row.merged_person_ids]
+    folded = await _held_persons(api, token, person_id, merges)
     timelines = await api.gather(**{merged: _timeline(api, token, merged) for merged in folded})
     read = [timeline for timeline in (results["timeline"], *timelines.values()) if not isinstance(timeline, Failure)]
     items = [item for timeline in read for item in timeline.get("items", [])]
@@ -202,6 +207,40 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
         redirect_to=survivor if survivor and survivor != person_id else None,
         unknown=_not_found(results["profile"]) and _not_found(results["person"]),
     )
+
+
+# How deep merges nest (a person merged into one later merged into another): as deep as profile follows them.
+MAX_MERGE_DEPTH = 50
+
+
+async def _held_persons(api: PlatformApi, token: str, person_id: str, merges: list[MergeRow]) -> list[str]:
+    """The persons whose history this one holds: merged into it, or into one merged into it, and so on down, as
+    profile folds them; identity lists a person's merges, not those of the persons merged into them."""
+    held: list[str] = []
+    seen = {person_id}
+    below = [merged for row in merges if row.undone_at is None for merged in row.merged_person_ids]
+    for _depth in range(MAX_MERGE_DEPTH):
+        below = [merged for merged in dict.fromkeys(below) if merged not in seen]
+        if not below:
+            break
+        seen.update(below)
+        held.extend(below)
+        persons = await api.gather(
+            **{
+                merged: api.call("identity", "GET", f"/v1/persons/{quote(merged, safe='')}", token=token)
+                for merged in below
+            }
+        )
+        below = [
+            deeper
+            for merged, answer in persons.items()
+            if (found := _value(answer)) is not None
+            for row in merge_rows(found, merged)
+            # Only the merges this person survived, still standing: theirs to hold.
+            if row.can_undo
+            for deeper in row.merged_person_ids
+        ]
+    return held
 
 
 def _timeline(api: PlatformApi, token: str, person_id: str) -> Any:

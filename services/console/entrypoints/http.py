@@ -148,10 +148,10 @@ def _see(url: str) -> RedirectResponse:
 
 
 @router.get("/login")
-async def login_page(request: Request, context: ConsoleDep, language: PageLanguage, next: str = "/patrons") -> Response:
+async def login_page(request: Request, context: ConsoleDep, language: PageLanguage, next: str = "/") -> Response:
     if await current_session(request.cookies.get(SESSION_COOKIE), context.deps) is not None:
-        return _see(_local_path(next))
-    return _login_form(request, context, language, next_url=_local_path(next))
+        return _see(_local_path(next, default="/"))
+    return _login_form(request, context, language, next_url=_local_path(next, default="/"))
 
 
 def _login_form(
@@ -194,10 +194,10 @@ async def login(
     language: PageLanguage,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/patrons",
+    next: Annotated[str, Form(max_length=2000)] = "/",
     login_csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    next_url = _local_path(next)
+    next_url = _local_path(next, default="/")
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     if not expected or not hmac.compare_digest(expected, login_csrf):
         return _login_form(request, context, language, next_url=next_url, error="login.expired", username=username)
@@ -235,7 +235,14 @@ async def switch_language(language: Language, next: str = "/patrons") -> Respons
 
 
 @router.get("/")
-async def home() -> Response:
+async def home(active: StaffSession) -> Response:
+    """The first page the member's roles open: the operations role reads no patron, and is not sent to a refusal."""
+    if active.allows(Scope.PROFILES_READ):
+        return _see("/patrons")
+    if active.allows(Scope.SEGMENTS_READ):
+        return _see("/segments")
+    if active.allows(Scope.OPERATIONS_ADMIN) or active.allows(Scope.SUBSCRIPTIONS_ADMIN):
+        return _see("/operations")
     return _see("/patrons")
 
 
@@ -304,8 +311,9 @@ async def export_form(
 
 
 def _patron_status(page: pages.PatronPage) -> int:
-    """404 for an id nobody knows; 503 when the services that would know could not say; else 200."""
-    return 404 if page.unknown else 503 if page.unreachable else 200
+    """404 for an id nobody knows; 410 for a person erased; 503 when the services that would know could not say;
+    else 200."""
+    return 404 if page.unknown else 410 if page.erased else 503 if page.unreachable else 200
 
 
 @router.post("/patrons/{person_id}/export")
