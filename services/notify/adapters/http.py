@@ -15,6 +15,9 @@ from services.notify.domain.targets import OutboundPolicy, addresses_problem, ur
 from services.notify.ports import HttpAnswer
 
 USER_AGENT = "Parterre-Notify/1 (+https://github.com/parterre)"
+# Of an answer's body, only this much is read: what is kept of it is a Mailchimp member (a few kilobytes) or the start
+# of an error text. A receiver answering with an endless body must neither fill the memory nor hold the attempt.
+MAX_ANSWER_BYTES = 1 << 20
 
 # Answers the addresses a host name stands for, as getaddrinfo would.
 Resolve = Callable[[str, int], Awaitable[list[str]]]
@@ -136,8 +139,11 @@ class SafeOutbound:
         try:
             # httpx's timeout bounds each read, connect and write alone: a receiver dripping its answer byte by byte
             # would hold the attempt, and one of its subscription's slots, far longer. This bounds the whole attempt.
-            async with asyncio.timeout(self._timeout):
-                response = await self._client.request(method, url, content=body, headers=dict(headers or {}), auth=auth)
+            async with (
+                asyncio.timeout(self._timeout),
+                self._client.stream(method, url, content=body, headers=dict(headers or {}), auth=auth) as response,
+            ):
+                content = await _read_at_most(response, MAX_ANSWER_BYTES)
         except TargetRefusedError as exc:
             return HttpAnswer(status_code=None, error=f"refused: {exc}", refused=str(exc))
         except (httpx.TimeoutException, TimeoutError):
@@ -146,23 +152,39 @@ class SafeOutbound:
             return HttpAnswer(None, error=f"{type(exc).__name__}: {exc}"[:500], duration_seconds=_since(started))
         return HttpAnswer(
             status_code=response.status_code,
-            error=None if response.is_success else response.text[:500] or response.reason_phrase,
+            error=None if response.is_success else _text_of(response, content)[:500] or response.reason_phrase,
             retry_after=response.headers.get("retry-after"),
-            json=_json_of(response),
+            json=_json_of(response, content),
             duration_seconds=_since(started),
             headers=dict(response.headers),
         )
+
+
+async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    """The body's first `limit` bytes; the rest is never read (the connection is closed rather than reused)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
 
 
 def _since(started: float) -> float:
     return time.perf_counter() - started
 
 
-def _json_of(response: httpx.Response) -> Mapping[str, Any] | None:
+def _text_of(response: httpx.Response, content: bytes) -> str:
+    return content.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _json_of(response: httpx.Response, content: bytes) -> Mapping[str, Any] | None:
     if "json" not in response.headers.get("content-type", ""):
         return None
     try:
-        parsed = json.loads(response.content)
+        parsed = json.loads(content)
     except ValueError:
         return None
     return parsed if isinstance(parsed, dict) else None

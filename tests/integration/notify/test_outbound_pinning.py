@@ -178,3 +178,36 @@ async def test_a_receiver_dripping_its_answer_byte_by_byte_is_cut_off_at_the_att
 
     assert answer.status_code is None
     assert answer.error == "no answer within 1 s"
+
+
+async def test_an_answer_with_an_endless_body_is_read_to_a_limit_and_answered_at_once_with_its_status() -> None:
+    # A broken or hostile receiver: a 500 whose body never ends, as fast as the connection takes it.
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 500 Oops\r\nContent-Type: text/plain; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = ("Erreur interne — " * 4096).encode()
+        try:
+            while True:
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    policy = OutboundPolicy(allow_plain_http=True, allow_loopback=True)
+    try:
+        async with outbound(policy) as sender:
+            answer = await sender.request("POST", f"http://127.0.0.1:{port}/hook", body=b"{}")
+    finally:
+        server.close()
+
+    # Read as far as the limit and answered with its status, not cut off when the attempt's time ran out.
+    assert answer.status_code == 500
+    assert answer.error is not None
+    assert answer.error.startswith("Erreur interne — ")
+    assert len(answer.error) == 500
