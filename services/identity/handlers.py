@@ -823,6 +823,12 @@ async def _apply(
         for person_id in decision.erasure.person_ids:
             await erase_person(organisation_id, person_id, deps, do_not_readd=decision.erasure.do_not_readd)
         return
+    if not decision.created:
+        # Decided before an erasure and applied after it (a redelivery): applying would list the erased person in
+        # blocks and households again. Decided again, the fact finds them gone (and suppressed, if they asked).
+        linked = await store.person(organisation_id, decision.person_id)
+        if linked is not None and linked.status is PersonStatus.ERASED:
+            raise IdentifierTakenError(f"{decision.person_id} was erased since the decision")
     if decision.merge is not None:
         await _apply_merge_decision(store, organisation_id, decision.merge, cause=entry.event_id, at=now)
     by_digest = {identifier.digest.key: identifier for identifier in identifiers}
@@ -1439,6 +1445,16 @@ async def decide_review(
         # "Not the same person", as an unmerge says it: no later fact merges the two, whatever it links them by.
         await store.add_to_person(organisation_id, item.person_id, kept_apart_from=[item.candidate_id])
         await store.add_to_person(organisation_id, item.candidate_id, kept_apart_from=[item.person_id])
+        # Either may have been merged into someone since the suggestion: resolutions read whom it is now, so
+        # that one is kept apart too (as `fold_merged` would have carried the mark, had it been there first).
+        provisional = await active_person(store, organisation_id, item.person_id)
+        candidate = await active_person(store, organisation_id, item.candidate_id)
+        if provisional is not None and candidate is not None and provisional.person_id != candidate.person_id:
+            for one, other in (
+                (provisional.person_id, candidate.person_id),
+                (candidate.person_id, provisional.person_id),
+            ):
+                await store.add_to_person(organisation_id, one, kept_apart_from=[other])
     # Every request that gets here writes the claim's verdict, so the status agrees with it whoever writes last.
     await store.decide_review(
         organisation_id, review_id, status=claim.decision, by=claim.by, at=claim.at, note=claim.note

@@ -476,3 +476,107 @@ async def test_undoing_a_merge_whose_survivor_was_merged_since_takes_the_restore
     # What the survivor brought stays with the holder: only the undone merge's part leaves.
     assert survivor.identifiers <= holder.identifiers
     assert set(survivor.records) <= set(holder.records)
+
+
+async def test_a_pair_a_reviewer_rejected_after_one_was_merged_into_someone_is_not_merged_by_a_later_fact(
+    deps: IdentityDeps,
+) -> None:
+    louise = await resolve(
+        deps,
+        "e0",
+        source="shopify-boutique",
+        external_id="55",
+        email="roy.famille@example.com",
+        first_name="Louise",
+        last_name="Roy",
+        postal_code="G1R 4P5",
+    )
+    luc = await resolve(
+        deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1"
+    )
+    await resolve(
+        deps, "e2", source="shopify-boutique", external_id="207", first_name="L", last_name="Roy", postal_code="H2J 2L1"
+    )
+    [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    assert item.candidate_id == luc
+    # While the suggestion waits, the shop's customer 207 gives the family address: folded into Louise.
+    await resolve(
+        deps,
+        "e3",
+        source="shopify-boutique",
+        external_id="207",
+        email="roy.famille@example.com",
+        first_name="L",
+        last_name="Roy",
+    )
+    holder = await active_person(deps.store, ORGANISATION, item.person_id)
+    assert holder is not None
+    assert holder.person_id == louise
+    await decide_review(ORGANISATION, item.review_id, deps, accept=False, reviewer=MARIE, note="pas la même personne")
+
+    fact = build_envelope(
+        PersonDetailsUpdatedV1(
+            person=PersonRef(source="shopify-boutique", external_id="207", email="luc.roy@example.com")
+        ),
+        organisation_id=ORGANISATION,
+        source=f"/orgs/{ORGANISATION}/sources/shopify-boutique",
+        id="e4",
+        time=START,
+    )
+    outputs = [parse_data(output) for output in (await resolve_fact(fact, deps)).outputs]
+
+    assert not any(isinstance(output, PersonsMergedV1) for output in outputs)
+    first = await active_person(deps.store, ORGANISATION, item.person_id)
+    second = await active_person(deps.store, ORGANISATION, item.candidate_id)
+    assert first is not None
+    assert second is not None
+    assert first.person_id != second.person_id
+
+
+async def test_a_pair_a_reviewer_rejected_after_both_were_merged_into_others_is_not_merged_by_a_later_fact(
+    deps: IdentityDeps,
+) -> None:
+    newsletter = await resolve(deps, "e-1", source="mailchimp-infolettre", external_id="M-1")
+    await resolve(
+        deps,
+        "e0",
+        source="shopify-boutique",
+        external_id="55",
+        email="roy.famille@example.com",
+        first_name="Louise",
+        last_name="Roy",
+        postal_code="G1R 4P5",
+    )
+    await resolve(deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1")
+    await resolve(
+        deps, "e2", source="shopify-boutique", external_id="207", first_name="L", last_name="Roy", postal_code="H2J 2L1"
+    )
+    [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    # While the suggestion waits, each of the two is folded into someone older.
+    await resolve(deps, "e3", source="shopify-boutique", external_id="207", email="roy.famille@example.com")
+    await resolve(deps, "e4", source="mailchimp-infolettre", external_id="M-1", email="luc.roy@example.com")
+    candidate = await active_person(deps.store, ORGANISATION, item.candidate_id)
+    provisional = await active_person(deps.store, ORGANISATION, item.person_id)
+    assert candidate is not None
+    assert provisional is not None
+    assert candidate.person_id == newsletter
+    assert provisional.person_id not in (item.person_id, newsletter)
+    await decide_review(ORGANISATION, item.review_id, deps, accept=False, reviewer=MARIE)
+
+    fact = build_envelope(
+        PersonDetailsUpdatedV1(
+            person=PersonRef(source="shopify-boutique", external_id="207", email="luc.roy@example.com")
+        ),
+        organisation_id=ORGANISATION,
+        source=f"/orgs/{ORGANISATION}/sources/shopify-boutique",
+        id="e5",
+        time=START,
+    )
+    outputs = [parse_data(output) for output in (await resolve_fact(fact, deps)).outputs]
+
+    assert not any(isinstance(output, PersonsMergedV1) for output in outputs)
+    first = await active_person(deps.store, ORGANISATION, item.person_id)
+    second = await active_person(deps.store, ORGANISATION, item.candidate_id)
+    assert first is not None
+    assert second is not None
+    assert first.person_id != second.person_id
