@@ -15,5 +15,6 @@ def server_unreachable(error: BaseException) -> bool:
             return True
         if isinstance(current, KafkaError) and current.retriable:
             return True
-        current = current.__cause__ or current.__context__
+        # `raise ... from None` disowns the error being handled: it is not what this one was raised from.
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return False

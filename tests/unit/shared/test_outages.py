@@ -53,3 +53,17 @@ def test_an_error_raised_from_an_unreachable_store_is_one_too() -> None:
         apply()
 
     assert server_unreachable(raised.value)
+
+
+def test_a_handler_s_own_error_raised_from_none_after_an_outage_is_not_one() -> None:
+    # `from None` says the outage is not the cause: counting it as one would retry a poison message forever.
+    def apply() -> None:
+        try:
+            raise ServerSelectionTimeoutError("connection refused")
+        except ServerSelectionTimeoutError:
+            raise ValueError("no performance with this id") from None
+
+    with pytest.raises(ValueError, match="no performance") as raised:
+        apply()
+
+    assert not server_unreachable(raised.value)
