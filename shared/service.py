@@ -39,6 +39,8 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
+# The methods metrics name; any other a caller invents counts as `other`, so no caller can add time series.
+_COUNTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @dataclass
@@ -176,8 +178,9 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
             route = request.scope.get("route")
             route_path = getattr(route, "path", "unmatched")
             organisation = getattr(request.state, "organisation_id", "none")
-            http_metrics.requests.labels(request.method, route_path, str(response.status_code), organisation).inc()
-            http_metrics.duration.labels(request.method, route_path).observe(time.perf_counter() - started)
+            method = request.method if request.method in _COUNTED_METHODS else "other"
+            http_metrics.requests.labels(method, route_path, str(response.status_code), organisation).inc()
+            http_metrics.duration.labels(method, route_path).observe(time.perf_counter() - started)
             response.headers[CORRELATION_HEADER] = correlation_id
             return response
 
