@@ -27,7 +27,9 @@ class ServiceSettings(BaseSettings):
     service_name: ClassVar[str] = "parterre"
 
     kafka_bootstrap: str = Field(
-        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+        default="127.0.0.1:9092",
+        pattern=r"^[^\s,]+(,[^\s,]+)*$",
+        description="Kafka bootstrap servers, comma-separated host:port.",
     )
     kafka_namespace: str = Field(
         default="",
@@ -37,9 +39,15 @@ class ServiceSettings(BaseSettings):
     )
     mongo_url: str = Field(
         default="mongodb://127.0.0.1:27017/",
+        pattern=r"^mongodb(\+srv)?://\S+$",
         description="MongoDB connection string (MongoDB 7 or FerretDB 1.x).",
     )
-    mongo_database: str = Field(default="parterre", description="Database holding Parterre's collections.")
+    # MongoDB refuses an empty name, one over 63 bytes, and these characters: / \ . " $ * < > : | ? and spaces.
+    mongo_database: str = Field(
+        default="parterre",
+        pattern=r"^[^/\\. \"$*<>:|?\x00]{1,63}$",
+        description="Database holding Parterre's collections.",
+    )
     http_host: str = Field(default="127.0.0.1", description="Interface the HTTP API listens on.")
     http_port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")

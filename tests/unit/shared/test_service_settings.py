@@ -1,0 +1,43 @@
+"""Settings that could never connect are refused at start-up with the setting named, not discovered later."""
+
+import pytest
+from pydantic import ValidationError
+
+from shared.settings import ServiceSettings
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PARTERRE_KAFKA_BOOTSTRAP", ""),
+        ("PARTERRE_KAFKA_BOOTSTRAP", " , "),
+        ("PARTERRE_MONGO_URL", ""),
+        ("PARTERRE_MONGO_DATABASE", ""),
+        ("PARTERRE_MONGO_DATABASE", "parterre.prod"),
+        ("PARTERRE_MONGO_DATABASE", "parterre prod"),
+        ("PARTERRE_MONGO_DATABASE", "x" * 64),
+    ],
+)
+def test_a_setting_naming_no_server_or_no_usable_database_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ValidationError) as refused:
+        ServiceSettings()
+
+    assert refused.value.errors()[0]["loc"] == (variable.removeprefix("PARTERRE_").lower(),)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PARTERRE_KAFKA_BOOTSTRAP", "kafka-1:9092,kafka-2:9092"),
+        ("PARTERRE_MONGO_URL", "mongodb://user:pw@db-1,db-2/?replicaSet=rs0"),
+        ("PARTERRE_MONGO_DATABASE", "parterre_staging-2"),
+    ],
+)
+def test_ordinary_connection_settings_are_accepted(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+
+    assert getattr(ServiceSettings(), variable.removeprefix("PARTERRE_").lower()) == value
