@@ -69,6 +69,12 @@ ChoiceT = TypeVar("ChoiceT")
 # No sane export has a line this long; a longer one is a corrupt or binary file, rejected without being held.
 MAX_LINE_CHARS = 1_000_000
 WHOLE_ROW = "$"
+# Title and blank rows a report may have above its header.
+_HEADER_SEARCH_ROWS = 20
+# The label of a report's totals row, folded by `plain`: `Total`, `Sous-total :`, `Grand total`, `Total général`.
+_TOTALS_LABEL = re.compile(
+    r"^(?:grand[ -]?)?(?:sous[ -]?|sub[ -]?)?tota(?:l|ux)(?: (?:general|global|des ventes))?\s*:?$"
+)
 _DELIMITERS = ("\t", ";", ",")
 _IDENTIFYING = (F.EMAIL, F.PHONE, F.CUSTOMER_ID)
 _DEFAULT_PRICE_CATEGORY: dict[Language, str] = {"fr": "Général", "en": "General"}
@@ -143,7 +149,8 @@ def read_boxoffice_csv(
     The header is read at once, so a file missing a required column raises `CsvFormatError` before any row. Then
     each row yields an `AcceptedRow` with its events or a `RejectedRow` naming each bad cell by its column header;
     a bad row never stops the rows after it. `row_number` is the row as a spreadsheet numbers it, the header being
-    row 1 (it is also the file's line number unless a quoted cell spans several lines).
+    row 1 unless title or blank rows come before it (it is also the file's line number unless a quoted cell spans
+    several lines). A totals row (`Total`, `Sous-total`) naming no person and no order is skipped like a blank one.
 
     Event ids derive from the order or transaction number when the file has one, else from the row's content, so
     importing a file twice, or a re-export with its columns in another order, repeats the same ids.
@@ -155,18 +162,7 @@ def read_boxoffice_csv(
     opened = open_text(stream)
     lines = BoundedLines(opened.text, MAX_LINE_CHARS)
     line_iterator = iter(lines)
-    header_line = _header_line(line_iterator)
-    delimiter = _directive_delimiter(header_line)
-    if delimiter is not None:
-        header_line = next(line_iterator, "")
-    delimiter = delimiter or _sniffed_delimiter(header_line)
-    header = [cell.strip() for cell in next(csv.reader([header_line], delimiter=delimiter), [])]
-    if not any(header):
-        raise CsvFormatError(
-            "no_header", en="The file has no header row.", fr="Le fichier n'a pas de ligne d'en-têtes."
-        )
-    columns = settings.locate(header)
-    _check_required_columns(columns, header, settings)
+    delimiter, header, columns, rows_above = _header(line_iterator, settings)
     zone = settings.zone
     context = _FileContext(
         organisation_id=organisation_id,
@@ -196,19 +192,51 @@ def read_boxoffice_csv(
         moment=_remembering(functools.partial(parse_moment, zone=zone, date_format=settings.date_format)),
     )
     records = csv.reader(line_iterator, delimiter=delimiter, strict=False)
-    return _outcomes(records, lines, context)
+    return _outcomes(records, lines, context, header_row=rows_above + 1)
 
 
-def _header_line(lines: Iterator[str]) -> str:
+def _header(lines: Iterator[str], settings: ColumnMapping) -> tuple[str, list[str], dict[BoxOfficeField, Column], int]:
+    """The delimiter, the header, its columns, and how many rows a spreadsheet shows above it.
+
+    Reports often start with a title, a date range or blank rows: the header is the first of the first few lines
+    that has every required column. When none has, the first line that is not blank is taken for the header, and
+    its missing columns are said.
+    """
+    directive: str | None = None
+    rows_above = 0
+    refusal: CsvFormatError | None = None
     for line in lines:
-        if line.strip():
-            return line
-    raise CsvFormatError("empty_file", en="The file is empty.", fr="Le fichier est vide.")
+        if directive is None and rows_above == 0 and refusal is None:
+            directive = _directive_delimiter(line)
+            if directive is not None:
+                # Excel reads this line as a setting and shows no row for it.
+                continue
+        delimiter = directive or _sniffed_delimiter(line)
+        header = [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter), [])]
+        if not any(header):
+            if line.strip() and refusal is None:
+                refusal = CsvFormatError(
+                    "no_header", en="The file has no header row.", fr="Le fichier n'a pas de ligne d'en-têtes."
+                )
+            rows_above += 1
+            continue
+        columns = settings.locate(header)
+        try:
+            _check_required_columns(columns, header, settings)
+        except CsvFormatError as exc:
+            refusal = refusal or exc
+            rows_above += 1
+            if rows_above >= _HEADER_SEARCH_ROWS:
+                raise refusal from None
+            continue
+        return delimiter, header, columns, rows_above
+    raise refusal or CsvFormatError("empty_file", en="The file is empty.", fr="Le fichier est vide.")
 
 
 def _directive_delimiter(line: str) -> str | None:
     """Excel's `sep=;` first line, which names the delimiter outright."""
-    stripped = line.strip()
+    # Only the line break goes: the delimiter named may be a tab.
+    stripped = line.rstrip("\r\n").strip(" ")
     return stripped[4] if len(stripped) == len("sep=;") and stripped.lower().startswith("sep=") else None
 
 
@@ -316,8 +344,10 @@ def _remembering(parse: Callable[[str], T]) -> _CellParser[T]:
     return parsed
 
 
-def _outcomes(records: Iterator[list[str]], lines: BoundedLines, context: _FileContext) -> Iterator[RowOutcome]:
-    row_number = 1
+def _outcomes(
+    records: Iterator[list[str]], lines: BoundedLines, context: _FileContext, *, header_row: int
+) -> Iterator[RowOutcome]:
+    row_number = header_row
     runs = _RunCounter()
     while True:
         overlong_before = lines.overlong
@@ -342,8 +372,27 @@ def _outcomes(records: Iterator[list[str]], lines: BoundedLines, context: _FileC
                 f"a une ligne de plus de {MAX_LINE_CHARS} caractères",
                 "line_too_long",
             )
-        elif any(cell.strip() for cell in cells):
+        elif any(cell.strip() for cell in cells) and not _is_totals_row(cells, context):
             yield _row_outcome(cells, row_number, context, runs)
+
+
+def _is_totals_row(cells: list[str], context: _FileContext) -> bool:
+    """A report's totals or subtotals row: a cell labels it so, and it names no person and no order."""
+    if not any(_is_totals_label(cell) for cell in cells):
+        return False
+    naming = (*_IDENTIFYING, F.ORDER_ID, F.FIRST_NAME, F.LAST_NAME)
+    return not any(
+        (column := context.columns.get(name)) is not None
+        and column.index < len(cells)
+        and (text := _cell_text(cells[column.index]))
+        and not _is_totals_label(text)
+        for name in naming
+    )
+
+
+def _is_totals_label(cell: str) -> bool:
+    # The cheap test first: it runs on every cell of every row, and almost none holds the word.
+    return "tot" in cell.lower() and _TOTALS_LABEL.match(" ".join(plain(cell).split())) is not None
 
 
 def _rejected_row(row_number: int, reason: str, reason_fr: str, code: str) -> RejectedRow:

@@ -17,6 +17,8 @@ _SYMBOLS = {
     "£": "GBP",
     "$": None,
 }
+# `12,50 $ CA`, as the Office québécois de la langue française writes Canadian dollars.
+_SPACED_SYMBOL = re.compile(r"\$\s+(CA|US|CAN|CDN)(?![A-Za-z])", re.IGNORECASE)
 _SYMBOL_PATTERN = re.compile("|".join(re.escape(symbol) for symbol in sorted(_SYMBOLS, key=len, reverse=True)))
 _CODE_PATTERN = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})(?![A-Za-z])")
 # Canadian dollars as people abbreviate them.
@@ -46,7 +48,8 @@ _CLOCK = (
     r"(?P<hour>\d{1,2})(?:\s*[:h]\s*(?P<minute>\d{2})?(?::(?P<second>\d{2}))?|(?=\s*[ap]\.?\s*m\b))"
     r"(?:\s*(?P<half>[ap]\.?\s*m\.?))?"
 )
-_AFTER_DATE = rf"(?:[ T,]+(?:(?:à|at)\s+)?{_CLOCK})?"
+# `a` is `à` once a long date is folded by `plain`.
+_AFTER_DATE = rf"(?:[ T,]+(?:(?:à|a|at)\s+)?{_CLOCK})?"
 _DAY_FIRST = re.compile(
     rf"^(?P<day>\d{{1,2}})[/.-](?P<month>\d{{1,2}})[/.-](?P<year>\d{{4}}){_AFTER_DATE}$", re.IGNORECASE
 )
@@ -54,6 +57,29 @@ _DAY_FIRST = re.compile(
 _YEAR_FIRST = re.compile(
     rf"^(?P<year>\d{{4}})(?P<separator>[/.-])(?P<month>\d{{1,2}})(?P=separator)(?P<day>\d{{1,2}}){_AFTER_DATE}$",
     re.IGNORECASE,
+)
+# A long date, as Excel writes it in French or English: `jeudi 5 mars 2026`, `1er août 2026`, `March 5, 2026`.
+_MONTHS = {
+    **dict.fromkeys(("janvier", "janv", "january", "jan"), 1),
+    **dict.fromkeys(("fevrier", "fevr", "fev", "february", "feb"), 2),
+    **dict.fromkeys(("mars", "march", "mar"), 3),
+    **dict.fromkeys(("avril", "avr", "april", "apr"), 4),
+    **dict.fromkeys(("mai", "may"), 5),
+    **dict.fromkeys(("juin", "june", "jun"), 6),
+    **dict.fromkeys(("juillet", "juil", "july", "jul"), 7),
+    **dict.fromkeys(("aout", "august", "aug"), 8),
+    **dict.fromkeys(("septembre", "sept", "sep", "september"), 9),
+    **dict.fromkeys(("octobre", "oct", "october"), 10),
+    **dict.fromkeys(("novembre", "nov", "november"), 11),
+    **dict.fromkeys(("decembre", "dec", "december"), 12),
+}
+_WEEKDAY = r"(?:[a-z]+\.?,?\s+)?"
+_MONTH_NAME = r"(?P<month_name>[a-z]+)\.?"
+_DAY_MONTH_NAME = re.compile(
+    rf"^{_WEEKDAY}(?P<day>\d{{1,2}})(?:er)?\s+{_MONTH_NAME}\s+(?P<year>\d{{4}}){_AFTER_DATE}$", re.IGNORECASE
+)
+_MONTH_NAME_DAY = re.compile(
+    rf"^{_WEEKDAY}{_MONTH_NAME}\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}}){_AFTER_DATE}$", re.IGNORECASE
 )
 _CLOCK_ALONE = re.compile(rf"^(?:(?:à|at)\s+)?{_CLOCK}$", re.IGNORECASE)
 _HOURS_ON_A_CLOCK = 12
@@ -91,7 +117,7 @@ def parse_amount(text: str) -> Amount:
     The decimal separator is the last of `,` or `.` when both appear; alone, a `,` followed by exactly three digits
     groups thousands (`1,234`), otherwise it is the decimal comma (`45,5`). Negative amounts are refused.
     """
-    raw = text.strip()
+    raw = _SPACED_SYMBOL.sub(lambda found: f"${found.group(1).upper()}", text.strip())
     currency = None
     symbol = _SYMBOL_PATTERN.search(raw)
     if symbol is not None:
@@ -167,7 +193,8 @@ def _decimal(number: str) -> Decimal:
 def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None) -> Moment:
     """A date, with or without a time: ISO (`2026-10-03`, `2026-10-03 19:30`, `2026-10-03T19:30:00-04:00`), year
     first with a time as people write it (`2026-10-03 19 h 30`), or day first (`03/10/2026`, `03/10/2026 19 h 30`,
-    `3/10/2026 7:30 PM`), or `date_format` when the file sets one.
+    `3/10/2026 7:30 PM`), or with the month spelled out (`jeudi 5 mars 2026 à 19 h 30`, `March 5, 2026`), or
+    `date_format` when the file sets one.
 
     A time without an offset is local time in `zone` (the organisation's, America/Toronto for Québec).
     """
@@ -182,7 +209,7 @@ def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None) -> 
         pass
     else:
         return _localised(Moment(iso, has_time=len(raw) > _ISO_DATE_LENGTH), zone)
-    match = _DAY_FIRST.match(raw) or _YEAR_FIRST.match(raw)
+    match = _DAY_FIRST.match(raw) or _YEAR_FIRST.match(raw) or _spelled_month(plain(raw))
     if match is None:
         expected = f"{date_format} or " if date_format else ""
         expected_fr = f"{date_format} ou " if date_format else ""
@@ -191,9 +218,15 @@ def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None) -> 
             f"is not a date such as {expected}2026-10-03 or 03/10/2026 19 h 30",
             f"n'est pas une date comme {expected_fr}2026-10-03 ou 03/10/2026 19 h 30",
         )
-    day = _date(int(match["year"]), int(match["month"]), int(match["day"]))
+    month = _MONTHS[match["month_name"]] if "month_name" in match.re.groupindex else int(match["month"])
+    day = _date(int(match["year"]), month, int(match["day"]))
     at = _time_of(match)
     return _localised(Moment(datetime.combine(day, at or time()), has_time=at is not None), zone)
+
+
+def _spelled_month(folded: str) -> re.Match[str] | None:
+    match = _DAY_MONTH_NAME.match(folded) or _MONTH_NAME_DAY.match(folded)
+    return match if match is not None and match["month_name"] in _MONTHS else None
 
 
 def _configured(raw: str, date_format: str) -> Moment | None:
