@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.identity.domain.normalise import normalise_email, normalise_phone
 from services.identity.domain.records import NormalisedRecord
-from shared.email_domains import ascii_domain
 from shared.memo import remembered
 from shared.yaml_models import load_yaml_model
 
@@ -106,11 +105,6 @@ class IdentifierRule(BaseModel):
 def _blocked_email(entry: str) -> str:
     text = entry.strip().lower()
     if any(wildcard in text for wildcard in "*?["):
-        local, at, domain = text.rpartition("@")
-        # Addresses are compared with their domain in ASCII: `*@théâtre.example` must block `x@xn--thtre-...`.
-        # A domain with a wildcard of its own cannot be converted, and is matched as written.
-        if at and not any(wildcard in domain for wildcard in "*?["):
-            return f"{local}@{ascii_domain(domain)}"
         return text
     return normalise_email(text) or text
 

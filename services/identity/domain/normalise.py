@@ -10,7 +10,6 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
 from services.identity.domain.records import NormalisedRecord, PersonRecord
-from shared.email_domains import ascii_domain
 from shared.memo import remembered
 from shared.names import fold_name, folded_words
 
@@ -153,8 +152,7 @@ def normalise_email(raw: str) -> str | None:
 
     Zero-width characters are dropped, and NFKC makes full-width letters (`ＪＯＨＮ`) plain ones. The address inside
     `Name <address>` is taken, and a trailing dot after the domain (`gmail.com.`, the DNS root) is dropped.
-    A domain in Unicode takes its ASCII form (`exämple.ca` → `xn--exmple-cua.ca`, see `ascii_domain`): one inbox either
-    way. `googlemail.com` is Gmail's other name and becomes `gmail.com`. A `+` that starts the local part is kept (it is
+    `googlemail.com` is Gmail's other name and becomes `gmail.com`. A `+` that starts the local part is kept (it is
     the whole name, not a tag). None when the text has no usable shape: no `@`, an empty side, spaces inside.
     """
     return _email(raw)
@@ -177,8 +175,6 @@ def _email(raw: str) -> str | None:
     domain = domain.removesuffix(".")
     if not at or not _EMAIL_LOCAL.fullmatch(local) or not _EMAIL_DOMAIN.fullmatch(domain):
         return None
-    # Before Gmail's rules: they must read the domain as it is compared, or normalising twice could differ.
-    domain = ascii_domain(domain)
     tag = local.find("+", 1)
     if tag > 0:
         local = local[:tag]

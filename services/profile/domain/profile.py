@@ -62,7 +62,6 @@ from services.profile.domain.strategies import (
     check_table,
     per_key,
 )
-from shared.email_domains import ascii_domain
 from shared.events.audience import (
     AudienceFact,
     ConsentGrantedV1,
@@ -562,13 +561,8 @@ def external_key(source: str, external_id: str) -> str:
 
 
 def email_address(text: str) -> str:
-    """An email as profiles keep it, and as a look-up compares it: its domain in ASCII (see `ascii_domain`), so
-    `marie@exämple.ca` and `marie@xn--exmple-cua.ca` are one address."""
-    address = text.strip().lower()
-    if address.isascii():
-        return address
-    local, at, domain = address.rpartition("@")
-    return f"{local}@{ascii_domain(domain)}" if at else address
+    """An email as profiles keep it, and as a look-up compares it."""
+    return text.strip().lower()
 
 
 def phone_number(text: str, country: str | None = None) -> str:

@@ -110,15 +110,6 @@ def test_contact_keys_are_unchanged_and_the_erasure_proof_searches_details_not_s
     assert personal_details(profile) == ["+15145550199", "billetterie-principale:C-004521", "elise.gagnon@example.com"]
 
 
-def test_an_email_is_looked_up_by_one_key_whether_its_domain_is_written_in_unicode_or_in_ascii() -> None:
-    profile = state(emails=("marie@xn--exmple-cua.ca",))
-
-    assert email_lookup(" Marie@EXÄMPLE.ca") == email_lookup("marie@xn--exmple-cua.ca") in lookup_keys(profile)
-    # Only the domain has an ASCII form: a name in Unicode stays as written, and so does a text that is no address.
-    assert email_lookup("hélène@exämple.ca") == "email:hélène@xn--exmple-cua.ca"
-    assert email_lookup("Exämple.ca") == "email:exämple.ca"
-
-
 def test_a_profile_without_names_or_ids_has_only_its_contact_keys() -> None:
     assert lookup_keys(state(emails=("a@example.com",))) == {"email:a@example.com"}
     assert lookup_keys(ProfileState()) == frozenset()

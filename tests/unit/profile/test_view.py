@@ -273,17 +273,6 @@ def test_emails_are_lower_case_most_recently_seen_first() -> None:
     assert fields["emails"] == ["elise@courriel.example.ca", "elise.gagnon@example.com"]
 
 
-def test_an_email_whose_domain_is_written_in_unicode_and_in_ascii_is_one_email_in_ascii() -> None:
-    fields = profile(
-        [
-            purchase(BOUGHT, BELLES_SOEURS, person=person(email="Marie@Exämple.CA")),
-            purchase(BOUGHT + days(1), MATINEE, person=person(email="marie@xn--exmple-cua.ca")),
-        ]
-    )
-
-    assert fields["emails"] == ["marie@xn--exmple-cua.ca"]
-
-
 def test_phones_written_differently_are_one_number_in_e164() -> None:
     fields = profile(
         [
