@@ -823,12 +823,16 @@ async def _apply(
         for person_id in decision.erasure.person_ids:
             await erase_person(organisation_id, person_id, deps, do_not_readd=decision.erasure.do_not_readd)
         return
-    if not decision.created:
-        # Decided before an erasure and applied after it (a redelivery): applying would list the erased person in
-        # blocks and households again. Decided again, the fact finds them gone (and suppressed, if they asked).
-        linked = await store.person(organisation_id, decision.person_id)
-        if linked is not None and linked.status is PersonStatus.ERASED:
+    # Decided before an erasure and applied after it (a redelivery): applying would list the erased person in
+    # blocks and households again.
+    linked = await store.person(organisation_id, decision.person_id)
+    if linked is not None and linked.status is PersonStatus.ERASED:
+        if not decision.created or await _any_suppressed(store, organisation_id, identifiers, deps.rules):
+            # Decided again, the fact finds them gone (and suppressed, if they asked not to be added again).
             raise IdentifierTakenError(f"{decision.person_id} was erased since the decision")
+        # It created them (its first handling stopped midway) and was erased with them: decided again, it would
+        # make the same person. Nothing of it is applied; what it published names only the erased id.
+        return
     if decision.merge is not None:
         await _apply_merge_decision(store, organisation_id, decision.merge, cause=entry.event_id, at=now)
     by_digest = {identifier.digest.key: identifier for identifier in identifiers}
