@@ -93,7 +93,11 @@ async def test_after_logging_out_the_old_session_cookie_opens_nothing(browser_li
 async def test_the_page_after_login_is_always_on_this_site(browser_like: httpx.AsyncClient, target: str) -> None:
     answer = await _log_in(browser_like, "marie", next_url=target)
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/patrons"
+    assert answer.headers["location"] == "/"
+    # The console's own home, which sends Marie on to the first page her roles open.
+    home = await browser_like.get("/")
+    assert home.status_code == 303
+    assert home.headers["location"] == "/patrons"
 
 
 async def test_pages_forbid_framing_outside_scripts_and_caching(
