@@ -165,6 +165,8 @@ ERASED = "erased"
 ERASED_MARK = "erased"
 # The change key of a merged person's survivor erased: `orphaned:<the erasure's or the merge's key>`.
 ORPHANED = "orphaned:"
+# The change key of a sweep's visit: `sweep:<the due moment visited>`.
+SWEPT = "sweep:"
 
 
 async def _noted(deps: ProfileDeps, organisation_id: str, event_id: str, reason: str) -> tuple[str, ...]:
@@ -445,6 +447,7 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
             kept = b"".join(
                 (
                     *stored.last_outputs,
+                    *stored.swept_outputs,
                     *(b for held in stored.merges for b in held.outputs),
                     *(b for undone in stored.undone for b in undone.outputs),
                 )
@@ -516,7 +519,7 @@ async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
     changed, was swept, merged or erased since it was filed) changes nothing; a sweep visiting the entry again
     after a crash publishes the same events again."""
     due = entry.due_at.isoformat()
-    cause = _Cause(f"sweep:{due}", f"sweep:{entry.person_id}:{due}", swept_due_at=entry.due_at, origin=entry)
+    cause = _Cause(f"{SWEPT}{due}", f"sweep:{entry.person_id}:{due}", swept_due_at=entry.due_at, origin=entry)
 
     refiled = False
 
@@ -534,7 +537,11 @@ async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
     if written is None:
         return Handled((), "erased_person")
     if written.outcome != "applied":
-        return Handled(written.outputs, written.outcome)
+        outputs = written.outputs
+        if written.profile.swept == cause.key and written.profile.last_change != cause.key:
+            # Stored by a visit that died before its events were out, and changed since: the same events again.
+            outputs = _unique((*outputs, *_from_json(written.profile.swept_outputs)))
+        return Handled(outputs, written.outcome)
     return Handled(written.outputs, "refiled" if refiled else "swept")
 
 
@@ -1078,6 +1085,8 @@ async def _commit(
         last_outputs=_as_json(outputs),
         fired=change.profile.fired | frozenset(claimed),
     )
+    if change_key.startswith(SWEPT) and outputs:
+        profile = replace(profile, swept=change_key, swept_outputs=_as_json(outputs))
     if change.fired_in_merge is not None and fired:
         # Published again with the merge, should it be delivered again after later changes.
         with_triggers = _as_json(change.outputs + tuple(fired))
@@ -1862,6 +1871,7 @@ def _without_stored_outputs(stored: StoredProfile) -> StoredProfile:
     return replace(
         stored,
         last_outputs=(),
+        swept_outputs=(),
         merges=tuple(replace(held, outputs=()) for held in stored.merges),
         undone=tuple(replace(undone, outputs=()) for undone in stored.undone),
     )

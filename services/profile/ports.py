@@ -92,6 +92,10 @@ class StoredProfile:
     last_change: str | None = None
     # Kept as the JSON published: field names in a `profile changed` event contain dots, which stores refuse as keys.
     last_outputs: Sequence[bytes] = ()
+    # The last sweep visit stored (`sweep:<due moment>`) and what it published, kept past later changes: a visit
+    # that died before Kafka had its events is done again after a fact may have changed the profile since.
+    swept: str | None = None
+    swept_outputs: Sequence[bytes] = ()
     # Set while this person is merged into `merged_into` by the merge `merged_by`, decided by identity at
     # `merged_at`. A survivor erased leaves `merged_into` empty: the person stays merged (an unmerge restores it)
     # into no one.
@@ -277,7 +281,8 @@ class ProfileStore(Protocol):
         triggers: Iterable[str] = (),
     ) -> int:
         """Deletes the person's log and the trigger keys they claimed, the profile document's as well as
-        `changes` and `triggers` (a writer's own, which it may not have stored yet). Keeps the profile document.
+        `changes` and `triggers` (a writer's own, which it may not have stored yet) and any other key naming them
+        (claimed by a writer that died before storing the profile). Keeps the profile document.
 
         Each upstream fact taken out of the log is noted filtered (`erased`) before it goes, so that it leaves the
         reconciliation's `profiled` for its `filtered` and is never in neither; returns how many were noted now."""

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -383,6 +384,11 @@ class MongoProfileStore:
         fired = set(triggers) | set(() if document is None else document.get("fired", ()))
         for dedupe_key in sorted(fired):
             await self._fired.delete_one({"_id": _key(organisation_id, dedupe_key)})
+        # A key claimed by a writer that died before storing the profile is listed nowhere: found by the person it
+        # names (`rule:person:period`). No index serves this: erasures are rare, and a scan of the organisation's
+        # claims is their price.
+        named = f"^{re.escape(_key(organisation_id, ''))}[^:]+:{re.escape(person_id)}:"
+        await self._fired.delete_many({"organisation_id": organisation_id, "_id": {"$regex": named}})
         noted = 0
         for change in changes:
             noted += await self._forget_fact(organisation_id, person_id, change)
@@ -999,6 +1005,8 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
         "filed_at": profile.filed_at,
         "last_change": profile.last_change,
         "last_outputs": list(profile.last_outputs),
+        "swept": profile.swept,
+        "swept_outputs": list(profile.swept_outputs),
         "merged_into": profile.merged_into,
         "merged_by": profile.merged_by,
         "merged_at": profile.merged_at,
@@ -1047,6 +1055,8 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
         filed_at=document.get("filed_at", document.get("due_at") if document.get("due_handle") else None),
         last_change=document.get("last_change"),
         last_outputs=_outputs(document.get("last_outputs", ())),
+        swept=document.get("swept"),
+        swept_outputs=_outputs(document.get("swept_outputs", ())),
         merged_into=document.get("merged_into"),
         merged_by=document.get("merged_by"),
         merged_at=document.get("merged_at"),

@@ -220,6 +220,11 @@ class MemoryProfileStore:
         profile = self.profiles.get((organisation_id, person_id))
         for dedupe_key in {*triggers, *(() if profile is None else profile.fired)}:
             self.fired.pop((organisation_id, dedupe_key), None)
+        # Keys claimed by a writer that died before storing the profile: found by the person they name.
+        for claim in [
+            claim for claim in self.fired if claim[0] == organisation_id and claim[1].split(":")[1:2] == [person_id]
+        ]:
+            self.fired.pop(claim)
         noted = 0
         for key in [key for key in self.changes if key[:2] == (organisation_id, person_id)]:
             change, envelope = self.changes.pop(key)

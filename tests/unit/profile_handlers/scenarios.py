@@ -2905,6 +2905,42 @@ async def an_erasure_parterre_asked_for_notes_the_facts_it_erased_but_not_itself
     assert erased.filtered == ("erased",)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# A writer that dies between claiming a trigger and publishing it
+
+
+async def an_erasure_leaves_no_claim_of_a_trigger_whose_fact_died_before_storing_the_profile(world: World) -> None:
+    for production in ("albertine", "hosanna"):
+        await world.deliver(world.purchase(f"sale-e-{production}", "per_emma", production=production))
+    dying, store = gated(world)
+    # The third production claims the offer's dedupe key, then the process dies before the profile is stored.
+    store.hold("save", lambda args: args[0].person_id == "per_emma", crash=True)
+    with pytest.raises(CrashError):
+        await dying.deliver(dying.purchase("sale-e-belles-soeurs", "per_emma", production="belles-soeurs"))
+
+    await world.deliver(world.erasure("per_emma"))
+
+    # The claim names her: it must go with the rest.
+    assert await world.naming("per_emma") == []
+
+
+async def a_sweep_that_died_before_publishing_and_a_fact_after_it_still_announce_the_lapse_once(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    world.clock.at = NOW + timedelta(days=10)
+    # The sweep stores Lea lapsed, claiming the trigger's key, then dies before Kafka has its events.
+    with pytest.raises(CrashError):
+        await world.sweep(fail_on="per_lea")
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+
+    # Before the next sweep, Lea opens an email: her profile changes again.
+    published = list(await world.deliver(world.email_open("open-l", "per_lea")))
+    await world.sweep(published=published)
+
+    assert [output.data["rule"] for output in published if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
+    assert [output.data["segment"] for output in published if output.type == SEGMENT_ENTERED] == ["lapsed-buyers"]
+
+
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass,
     an_older_first_gift_imported_after_its_anniversary_sends_no_late_anniversary,
@@ -3020,4 +3056,6 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_fact_resolved_again_to_a_person_created_anew_holds_up_none_of_their_facts,
     facts_folded_into_no_profile_are_each_noted_filtered_once_with_their_reason,
     an_erasure_parterre_asked_for_notes_the_facts_it_erased_but_not_itself,
+    an_erasure_leaves_no_claim_of_a_trigger_whose_fact_died_before_storing_the_profile,
+    a_sweep_that_died_before_publishing_and_a_fact_after_it_still_announce_the_lapse_once,
 )
