@@ -28,7 +28,7 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092",
-        pattern=r"^[^\s,]+(,[^\s,]+)*$",
+        pattern=r"^\s*[^\s,]+(\s*,\s*[^\s,]+)*\s*$",
         description="Kafka bootstrap servers, comma-separated host:port.",
     )
     kafka_namespace: str = Field(

@@ -41,3 +41,10 @@ def test_ordinary_connection_settings_are_accepted(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(variable, value)
 
     assert getattr(ServiceSettings(), variable.removeprefix("PARTERRE_").lower()) == value
+
+
+def test_a_kafka_bootstrap_with_a_space_after_each_comma_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # aiokafka strips each host: deployments written this way connected before the pattern existed.
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", "kafka-1:9092, kafka-2:9092")
+
+    assert ServiceSettings().kafka_bootstrap == "kafka-1:9092, kafka-2:9092"
