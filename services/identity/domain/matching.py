@@ -18,6 +18,7 @@ from services.identity.domain.normalise import (
     name_without_particles,
     street_parts,
     street_without_type,
+    with_zeros_for_letter_o,
 )
 from services.identity.domain.records import NormalisedRecord
 from shared.memo import remembered
@@ -367,7 +368,8 @@ def _given_part(mailbox: str, last_name: str) -> str | None:
 
 
 def _compact(code: str | None) -> str:
-    return code.replace(" ", "") if code else ""
+    # Records stored before a letter O was read as a zero still hold it (`JOT 2NO`): folded alike when compared.
+    return with_zeros_for_letter_o(code.replace(" ", "")) if code else ""
 
 
 def _address_level(a: NormalisedRecord, b: NormalisedRecord) -> Level:
@@ -531,7 +533,8 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 # 3: the keys are the same, stored as keyed hashes (a run also deletes the blocks stored in clear before).
 # 4: a street address's key (`sa:`) reads Sainte as Saint, as English writes both `St.`, and leaves articles out.
 # 5: a street written `1ère` is `1re`'s, and a unit written with a word and `#` (`app. #3`) is left out.
-BLOCKING_KEYS_VERSION = 5
+# 6: a letter O typed where a Canadian postal code holds a digit (`JOT 2NO`) is read as a zero.
+BLOCKING_KEYS_VERSION = 6
 
 
 def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:

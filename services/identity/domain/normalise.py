@@ -243,13 +243,13 @@ def normalise_postal_code(raw: str, country: str | None) -> str | None:
     if not text:
         return None
     if country is None or country.strip().upper() == "CA":
-        compact = _with_zeros_for_letter_o(text.translate(_POSTAL_CODE_SPACING))
+        compact = with_zeros_for_letter_o(text.translate(_POSTAL_CODE_SPACING))
         if _CANADIAN_POSTAL_CODE.fullmatch(compact):
             return f"{compact[:3]} {compact[3:]}"
     return text
 
 
-def _with_zeros_for_letter_o(compact: str) -> str:
+def with_zeros_for_letter_o(compact: str) -> str:
     """`HOJ 2L1` is `H0J 2L1`: a Canadian code holds a digit every second place, so an O there is a zero typed."""
     if len(compact) != len(_CANADIAN_POSTAL_CODE_PLACES):
         return compact
