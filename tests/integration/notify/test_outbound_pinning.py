@@ -3,7 +3,7 @@
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from services.notify.adapters.http import SafeOutbound
 from services.notify.domain.targets import OutboundPolicy
+from services.notify.ports import HttpAnswer
 from tests.integration.notify.receivers import Receiver, serving
 
 LOCAL_HTTP = OutboundPolicy(allow_plain_http=True)
@@ -154,6 +155,21 @@ async def test_over_https_the_pinned_address_is_reached_with_the_names_tls_serve
     assert len(receiver.received) == 1
 
 
+RawReceiver = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def posted_to_raw_receiver(receiver: RawReceiver) -> HttpAnswer:
+    """What sending to a loopback receiver that writes its answer by hand gives: how a broken one answers."""
+    server = await asyncio.start_server(receiver, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    policy = OutboundPolicy(allow_plain_http=True, allow_loopback=True)
+    try:
+        async with outbound(policy) as sender:
+            return await sender.request("POST", f"http://127.0.0.1:{port}/hook", body=b"{}")
+    finally:
+        server.close()
+
+
 async def test_a_receiver_dripping_its_answer_byte_by_byte_is_cut_off_at_the_attempt_timeout() -> None:
     # Each byte comes well within the one-second timeout; the whole answer would take about five.
     async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -167,14 +183,7 @@ async def test_a_receiver_dripping_its_answer_byte_by_byte_is_cut_off_at_the_att
             await asyncio.sleep(0.3)
         writer.close()
 
-    server = await asyncio.start_server(drip, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    policy = OutboundPolicy(allow_plain_http=True, allow_loopback=True)
-    try:
-        async with outbound(policy) as sender:
-            answer = await sender.request("POST", f"http://127.0.0.1:{port}/hook", body=b"{}")
-    finally:
-        server.close()
+    answer = await posted_to_raw_receiver(drip)
 
     assert answer.status_code is None
     assert answer.error == "no answer within 1 s"
@@ -197,14 +206,7 @@ async def test_an_answer_with_an_endless_body_is_read_to_a_limit_and_answered_at
         finally:
             writer.close()
 
-    server = await asyncio.start_server(endless, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    policy = OutboundPolicy(allow_plain_http=True, allow_loopback=True)
-    try:
-        async with outbound(policy) as sender:
-            answer = await sender.request("POST", f"http://127.0.0.1:{port}/hook", body=b"{}")
-    finally:
-        server.close()
+    answer = await posted_to_raw_receiver(endless)
 
     # Read as far as the limit and answered with its status, not cut off when the attempt's time ran out.
     assert answer.status_code == 500
