@@ -118,7 +118,7 @@ def _page_to_return_to(request: Request) -> str:
     if referer.netloc != request.url.netloc or not _answers_get(request, referer.path):
         # Another site, or a page served where a form posted (a refusal, a failure): only a page that opens will do.
         return "/"
-    return _local_path(referer.path + ("?" + referer.query if referer.query else ""), default="/")
+    return _local_path(referer.path + ("?" + referer.query if referer.query else ""))
 
 
 def _answers_get(request: Request, path: str) -> bool:
@@ -126,7 +126,7 @@ def _answers_get(request: Request, path: str) -> bool:
     return any(route.matches(scope)[0] is Match.FULL for route in request.app.routes)
 
 
-def _local_path(target: str | None, default: str = "/patrons") -> str:
+def _local_path(target: str | None, default: str = "/") -> str:
     """`target` if it is a path on this site; anything else (another host, `//evil`) becomes `default`."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
@@ -150,8 +150,8 @@ def _see(url: str) -> RedirectResponse:
 @router.get("/login")
 async def login_page(request: Request, context: ConsoleDep, language: PageLanguage, next: str = "/") -> Response:
     if await current_session(request.cookies.get(SESSION_COOKIE), context.deps) is not None:
-        return _see(_local_path(next, default="/"))
-    return _login_form(request, context, language, next_url=_local_path(next, default="/"))
+        return _see(_local_path(next))
+    return _login_form(request, context, language, next_url=_local_path(next))
 
 
 def _login_form(
@@ -197,7 +197,7 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
     login_csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    next_url = _local_path(next, default="/")
+    next_url = _local_path(next)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     if not expected or not hmac.compare_digest(expected, login_csrf):
         return _login_form(request, context, language, next_url=next_url, error="login.expired", username=username)
@@ -228,7 +228,7 @@ async def logout(active: CheckedSession, context: ConsoleDep) -> Response:
 
 
 @router.get("/language/{language}")
-async def switch_language(language: Language, next: str = "/patrons") -> Response:
+async def switch_language(language: Language, next: str = "/") -> Response:
     response = _see(_local_path(next))
     response.set_cookie(LANGUAGE_COOKIE, language.value, max_age=ONE_YEAR, samesite="lax")
     return response

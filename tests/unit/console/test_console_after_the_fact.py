@@ -167,3 +167,12 @@ def test_signing_in_without_a_page_to_return_to_leads_to_a_page_the_member_may_s
     landing = browser.get(signed_in.headers["location"], follow_redirects=True)
 
     assert landing.status_code == 200, landing.url
+
+
+def test_switching_language_without_a_page_of_this_site_to_return_to_leads_home_not_to_a_refusal() -> None:
+    browser, _ = console_as(not_found, Role.OPERATIONS)
+
+    for target in (None, "https://evil.example/"):
+        switched = browser.get("/language/en", params={} if target is None else {"next": target})
+        assert switched.status_code == 303
+        assert switched.headers["location"] == "/"
