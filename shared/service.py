@@ -16,12 +16,14 @@ from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from shared.access import TOKEN_INDEXES, TOKENS_COLLECTION, TokenStore
@@ -164,6 +166,7 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
     app = FastAPI(title=parts.title, description=parts.description, version="1", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _refused_parameters)
+    app.add_exception_handler(StarletteHTTPException, _refused_by_router)
     app.openapi = lambda: _with_refusal_schema(app)  # type: ignore[method-assign]
 
     class ObservedRequests(BaseHTTPMiddleware):
@@ -301,6 +304,24 @@ async def _refused_parameters(_request: Request, exc: Exception) -> JSONResponse
         fields=fields,
     )
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+# The router's own refusals, which carry only a phrase: in the one shape of every error body.
+_ROUTER_REFUSALS = {
+    404: ("not_found", "No such path.", "Chemin introuvable."),
+    405: ("method_not_allowed", "This path does not take this method.", "Ce chemin n'accepte pas cette méthode."),
+}
+
+
+async def _refused_by_router(request: Request, exc: Exception) -> Response:
+    """An HTTP error: a route's own body as it raised it; the router's (no such path, wrong method) made bilingual."""
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.detail, dict):
+        return await http_exception_handler(request, exc)
+    code, en, fr = _ROUTER_REFUSALS.get(exc.status_code, ("http_error", str(exc.detail), "La demande est refusée."))
+    return JSONResponse(
+        {"detail": bilingual_error(code, en=en, fr=fr)}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 # What `_refused_parameters` answers, as the OpenAPI document of every route says it (FastAPI's own shape otherwise).
