@@ -23,6 +23,10 @@ from shared.errors import bilingual_error
 
 router = APIRouter(tags=["identity"])
 
+# What each route may answer besides 200, for its OpenAPI document: every body in the bilingual `detail` shape.
+_READ_REFUSALS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 404: {}, 422: {}}
+_ACTION_REFUSALS: dict[int | str, dict[str, Any]] = {**_READ_REFUSALS, 409: {}}
+
 _ACTION_ERRORS: dict[str, tuple[int, str]] = {
     "person_not_found": (status.HTTP_404_NOT_FOUND, "Personne introuvable."),
     "merge_not_found": (status.HTTP_404_NOT_FOUND, "Fusion introuvable pour cette personne."),
@@ -98,7 +102,9 @@ def _review_json(item: ReviewItem) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/persons/{person_id}", summary="A person: identifiers, household and merge history")
+@router.get(
+    "/v1/persons/{person_id}", summary="A person: identifiers, household and merge history", responses=_READ_REFUSALS
+)
 async def get_person(person_id: str, principal: ProfilesReader, context: IdentityDep) -> dict[str, Any]:
     view = await view_person(principal.organisation_id, person_id, context.store)
     if view is None:
@@ -106,7 +112,11 @@ async def get_person(person_id: str, principal: ProfilesReader, context: Identit
     return _person_json(view)
 
 
-@router.get("/v1/persons", summary="Find the person behind an email, a phone or an upstream customer id")
+@router.get(
+    "/v1/persons",
+    summary="Find the person behind an email, a phone or an upstream customer id",
+    responses={400: {}, **_READ_REFUSALS},
+)
 async def lookup_person(
     principal: ProfilesReader,
     context: IdentityDep,
@@ -156,7 +166,11 @@ def _identifier_from_query(
     return Identifier(kind, value, source if kind is IdentifierType.EXTERNAL_ID else None)
 
 
-@router.get("/v1/review", summary="Suggested duplicates awaiting a reviewer, oldest first")
+@router.get(
+    "/v1/review",
+    summary="Suggested duplicates awaiting a reviewer, oldest first",
+    responses={401: {}, 403: {}, 422: {}},
+)
 async def list_reviews(
     principal: IdentityReviewer,
     context: IdentityDep,
@@ -172,7 +186,9 @@ class ReviewVerdict(BaseModel):
     note: str | None = Field(default=None, max_length=2000, description="Why, for the next reviewer.")
 
 
-@router.post("/v1/review/{review_id}", summary="Accept (merge) or reject a suggested duplicate")
+@router.post(
+    "/v1/review/{review_id}", summary="Accept (merge) or reject a suggested duplicate", responses=_ACTION_REFUSALS
+)
 async def post_review(
     review_id: str, verdict: ReviewVerdict, principal: IdentityReviewer, context: IdentityDep
 ) -> dict[str, Any]:
@@ -199,7 +215,11 @@ class UnmergeRequest(BaseModel):
     merge_id: str | None = Field(default=None, description="The merge to undo; by default the person's latest.")
 
 
-@router.post("/v1/persons/{person_id}/unmerge", summary="Undo a merge: the merged persons exist again")
+@router.post(
+    "/v1/persons/{person_id}/unmerge",
+    summary="Undo a merge: the merged persons exist again",
+    responses=_ACTION_REFUSALS,
+)
 async def post_unmerge(
     person_id: str, principal: IdentityReviewer, context: IdentityDep, request: UnmergeRequest | None = None
 ) -> dict[str, Any]:
@@ -223,7 +243,11 @@ class EraseRequest(BaseModel):
     )
 
 
-@router.post("/v1/persons/{person_id}/erase", summary="Erase every identifier and record of a person (Law 25)")
+@router.post(
+    "/v1/persons/{person_id}/erase",
+    summary="Erase every identifier and record of a person (Law 25)",
+    responses=_ACTION_REFUSALS,
+)
 async def post_erase(
     person_id: str, principal: PrivacyEraser, context: IdentityDep, request: EraseRequest | None = None
 ) -> dict[str, Any]:
