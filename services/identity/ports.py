@@ -242,7 +242,10 @@ class IdentityStore(IdentityReads, Protocol):
 
     async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None: ...
 
-    async def reviews(self, organisation_id: str, status: ReviewStatus, limit: int) -> list[ReviewItem]: ...
+    async def reviews(
+        self, organisation_id: str, status: ReviewStatus, limit: int, *, after: ReviewItem | None = None
+    ) -> list[ReviewItem]:
+        """Up to `limit` reviews of `status`, oldest first (ties by id), those after `after` when given."""
 
     async def claim_review(self, claim: ReviewClaim) -> ReviewClaim:
         """Stores the claim unless the review has one; returns the stored one (the unique key is the lock)."""

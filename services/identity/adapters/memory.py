@@ -262,11 +262,15 @@ class InMemoryIdentityStore:
     async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None:
         return self._reviews.get((organisation_id, review_id))
 
-    async def reviews(self, organisation_id: str, status: ReviewStatus, limit: int) -> list[ReviewItem]:
+    async def reviews(
+        self, organisation_id: str, status: ReviewStatus, limit: int, *, after: ReviewItem | None = None
+    ) -> list[ReviewItem]:
         found = [
             item
             for (organisation, _), item in self._reviews.items()
-            if organisation == organisation_id and item.status is status
+            if organisation == organisation_id
+            and item.status is status
+            and (after is None or (item.created_at, item.review_id) > (after.created_at, after.review_id))
         ]
         return sorted(found, key=lambda item: (item.created_at, item.review_id))[:limit]
 

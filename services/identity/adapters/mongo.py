@@ -731,9 +731,18 @@ class MongoIdentityStore:
         document = await self._reviews.find_one({"_id": _key(organisation_id, review_id)})
         return None if document is None else review_from(document)
 
-    async def reviews(self, organisation_id: str, status: ReviewStatus, limit: int) -> list[ReviewItem]:
+    async def reviews(
+        self, organisation_id: str, status: ReviewStatus, limit: int, *, after: ReviewItem | None = None
+    ) -> list[ReviewItem]:
+        query: Document = {"organisation_id": organisation_id, "status": status.value}
+        if after is not None:
+            # Past `after` in the sort's order: later, or as old with a greater id.
+            query["$or"] = [
+                {"created_at": {"$gt": after.created_at}},
+                {"created_at": after.created_at, "_id": {"$gt": _key(organisation_id, after.review_id)}},
+            ]
         cursor = self._reviews.find(
-            {"organisation_id": organisation_id, "status": status.value},
+            query,
             sort=[("created_at", ASCENDING), ("_id", ASCENDING)],
             limit=limit,
         )

@@ -168,7 +168,7 @@ def _identifier_from_query(
 
 @router.get(
     "/v1/review",
-    summary="Suggested duplicates awaiting a reviewer, oldest first",
+    summary="Suggested duplicates awaiting a reviewer (or decided), oldest first; `next_cursor` continues",
     responses={401: {}, 403: {}, 422: {}},
 )
 async def list_reviews(
@@ -176,9 +176,24 @@ async def list_reviews(
     context: IdentityDep,
     review_status: Annotated[ReviewStatus, Query(alias="status")] = ReviewStatus.PENDING,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, description="The `next_cursor` of the previous page.")] = None,
 ) -> dict[str, Any]:
-    items = await context.store.reviews(principal.organisation_id, review_status, limit)
-    return {"items": [_review_json(item) for item in items]}
+    after = None
+    if cursor is not None:
+        # The last review of the previous page: paging goes on from where it stood, decided since or not.
+        after = await context.store.review(principal.organisation_id, cursor)
+        if after is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                bilingual_error(
+                    "unknown_cursor",
+                    en="The cursor names no review: start again without it.",
+                    fr="Le curseur ne nomme aucune suggestion : recommencez sans lui.",
+                ),
+            )
+    items = await context.store.reviews(principal.organisation_id, review_status, limit, after=after)
+    next_cursor = items[-1].review_id if len(items) == limit else None
+    return {"items": [_review_json(item) for item in items], "next_cursor": next_cursor}
 
 
 class ReviewVerdict(BaseModel):
