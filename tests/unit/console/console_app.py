@@ -4,6 +4,7 @@ seen from HTTP without a server."""
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -55,3 +56,16 @@ def console_as(platform: Platform, *roles: Role, language: str = "fr") -> tuple[
     browser.cookies.set(SESSION_COOKIE, active.cookie)
     browser.cookies.set(LANGUAGE_COOKIE, language)
     return browser, active
+
+
+# What identity answers for an active person known by nothing yet.
+PERSON: dict[str, Any] = {
+    "person_id": "per_1",
+    "status": "active",
+    "merged_into": None,
+    "created_at": "2026-01-01T00:00:00+00:00",
+    "identifiers": [],
+    "household": {"household_id": None, "members": []},
+    "merges": [],
+    "kept_apart_from": [],
+}

@@ -9,20 +9,11 @@ import httpx
 from services.console.domain.roles import Role
 from services.console.entrypoints.http import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from services.profile.domain.profile import PROFILE_FIELD_NAMES
-from tests.unit.console.console_app import PASSWORD, console_as, not_found
+from tests.unit.console.console_app import PASSWORD, PERSON, console_as, not_found
 
 # What identity answers for a person once erased: their record stays, emptied, with the status that says so; profile
 # has deleted their profile and answers 404.
-ERASED_PERSON: dict[str, Any] = {
-    "person_id": "per_1",
-    "status": "erased",
-    "merged_into": None,
-    "created_at": "2026-01-01T00:00:00+00:00",
-    "identifiers": [],
-    "household": {"household_id": None, "members": []},
-    "merges": [],
-    "kept_apart_from": [],
-}
+ERASED_PERSON: dict[str, Any] = {**PERSON, "status": "erased"}
 
 
 def erased_platform(request: httpx.Request) -> httpx.Response:

@@ -9,18 +9,8 @@ import pytest
 
 from services.console.domain.roles import Role
 from services.profile.domain.profile import PROFILE_FIELD_NAMES
-from tests.unit.console.console_app import console_as, not_found
+from tests.unit.console.console_app import PERSON, console_as, not_found
 
-PERSON: dict[str, Any] = {
-    "person_id": "per_1",
-    "status": "active",
-    "merged_into": None,
-    "created_at": "2026-01-01T00:00:00+00:00",
-    "identifiers": [],
-    "household": {"household_id": None, "members": []},
-    "merges": [],
-    "kept_apart_from": [],
-}
 PROFILE: dict[str, Any] = {
     "person_id": "per_1",
     "merged_into": None,

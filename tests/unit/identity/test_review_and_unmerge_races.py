@@ -483,9 +483,9 @@ async def test_undoing_a_merge_whose_survivor_was_merged_since_takes_the_restore
     assert set(survivor.records) <= set(holder.records)
 
 
-async def test_a_pair_a_reviewer_rejected_after_one_was_merged_into_someone_is_not_merged_by_a_later_fact(
-    deps: IdentityDeps,
-) -> None:
+async def louise_and_a_suggestion_of_l_roy_for_luc(deps: IdentityDeps) -> tuple[str, ReviewItem]:
+    """Louise Roy of the shop, with the family address; Luc Roy; and the shop's customer 207, `L Roy` at Luc's postal
+    code, suggested as Luc for a reviewer to say. Returns Louise's id and the suggestion."""
     louise = await resolve(
         deps,
         "e0",
@@ -504,6 +504,13 @@ async def test_a_pair_a_reviewer_rejected_after_one_was_merged_into_someone_is_n
     )
     [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
     assert item.candidate_id == luc
+    return louise, item
+
+
+async def test_a_pair_a_reviewer_rejected_after_one_was_merged_into_someone_is_not_merged_by_a_later_fact(
+    deps: IdentityDeps,
+) -> None:
+    louise, item = await louise_and_a_suggestion_of_l_roy_for_luc(deps)
     # While the suggestion waits, the shop's customer 207 gives the family address: folded into Louise.
     await resolve(
         deps,
@@ -526,21 +533,7 @@ async def test_a_pair_a_reviewer_rejected_after_both_were_merged_into_others_is_
     deps: IdentityDeps,
 ) -> None:
     newsletter = await resolve(deps, "e-1", source="mailchimp-infolettre", external_id="M-1")
-    await resolve(
-        deps,
-        "e0",
-        source="shopify-boutique",
-        external_id="55",
-        email="roy.famille@example.com",
-        first_name="Louise",
-        last_name="Roy",
-        postal_code="G1R 4P5",
-    )
-    await resolve(deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1")
-    await resolve(
-        deps, "e2", source="shopify-boutique", external_id="207", first_name="L", last_name="Roy", postal_code="H2J 2L1"
-    )
-    [item] = await deps.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    _, item = await louise_and_a_suggestion_of_l_roy_for_luc(deps)
     # While the suggestion waits, each of the two is folded into someone older.
     await resolve(deps, "e3", source="shopify-boutique", external_id="207", email="roy.famille@example.com")
     await resolve(deps, "e4", source="mailchimp-infolettre", external_id="M-1", email="luc.roy@example.com")
