@@ -26,11 +26,13 @@ from services.ingest.domain.boxoffice_mapping import (
 from services.ingest.domain.boxoffice_values import (
     CURRENCY_CODES,
     Amount,
+    DateOrder,
     Moment,
     UnreadableValueError,
     parse_amount,
     parse_moment,
     parse_quantity,
+    proven_date_order,
 )
 from services.ingest.domain.drafts import Draft, country_code, language_of, normalise_locale, plain, source_uri, wrap
 from services.ingest.domain.errors import ModelT, Problems
@@ -64,6 +66,7 @@ __all__ = [
 ]
 
 F = BoxOfficeField
+_DATE_FIELDS = (F.PERFORMANCE_DATE, F.DATE, F.END_DATE)
 T = TypeVar("T")
 ChoiceT = TypeVar("ChoiceT")
 # No sane export has a line this long; a longer one is a corrupt or binary file, rejected without being held.
@@ -159,6 +162,7 @@ def read_boxoffice_csv(
         raise ValueError("imported_at must carry its UTC offset")
     settings = mapping or ColumnMapping()
     source_uri(organisation_id, source)  # refuses a malformed source before any work
+    month_first = _month_first_columns(stream, settings)
     opened = open_text(stream)
     lines = BoundedLines(opened.text, MAX_LINE_CHARS)
     line_iterator = iter(lines)
@@ -189,10 +193,55 @@ def read_boxoffice_csv(
         ),
         amount=_remembering(parse_amount),
         quantity=_remembering(parse_quantity),
-        moment=_remembering(functools.partial(parse_moment, zone=zone, date_format=settings.date_format)),
+        moments={
+            name: _remembering(
+                functools.partial(
+                    parse_moment, zone=zone, date_format=settings.date_format, month_first=name in month_first
+                )
+            )
+            for name in _DATE_FIELDS
+        },
     )
     records = csv.reader(line_iterator, delimiter=delimiter, strict=False)
     return _outcomes(records, lines, context, header_row=rows_above + 1)
+
+
+def _month_first_columns(stream: BinaryIO, settings: ColumnMapping) -> frozenset[BoxOfficeField]:
+    """The date columns whose numeric dates are read month first (`05/14/2026`, as US exports write them); the
+    others are read day first, as Québec's are (`14/05/2026`, and Zeffy's payments export).
+
+    A column is month first when one of its dates can only be (its second number is over 12) and none can only be
+    day first. A column none of whose dates tells (`05/04/2026` reads either way) follows the file's other date
+    columns when they all say month first, and is day first otherwise. The file is read here once, before its rows
+    are, and put back where it was: a row read at the start cannot wait for a date at the end to tell its order. With
+    a `date_format`, or a stream that cannot be put back, every column is day first.
+    """
+    if settings.date_format is not None or not stream.seekable():
+        return frozenset()
+    start = stream.tell()
+    try:
+        lines = iter(BoundedLines(open_text(stream).text, MAX_LINE_CHARS))
+        delimiter, _header_cells, columns, _rows_above = _header(lines, settings)
+        dated = {name: columns[name].index for name in _DATE_FIELDS if name in columns}
+        proven: dict[BoxOfficeField, set[DateOrder]] = {name: set() for name in dated}
+        if dated:
+            try:
+                for cells in csv.reader(lines, delimiter=delimiter, strict=False):
+                    for name, index in dated.items():
+                        order = proven_date_order(cells[index]) if index < len(cells) else None
+                        if order is not None:
+                            proven[name].add(order)
+                    if all(proven.values()):
+                        break
+            except csv.Error:
+                # The import itself reports the row; the dates read until then still tell their order.
+                pass
+    finally:
+        stream.seek(start)
+    month_first = {name for name, orders in proven.items() if orders == {DateOrder.MONTH_FIRST}}
+    if month_first and not any(DateOrder.DAY_FIRST in orders for orders in proven.values()):
+        month_first.update(name for name, orders in proven.items() if not orders)
+    return frozenset(month_first)
 
 
 def _header(lines: Iterator[str], settings: ColumnMapping) -> tuple[str, list[str], dict[BoxOfficeField, Column], int]:
@@ -321,10 +370,11 @@ class _FileContext:
     # for the performance the mapping names.
     dates_the_performance: bool
     performance_date: Moment | None
-    # This file's cell parsers, each giving the value and its canonical text.
+    # This file's cell parsers, each giving the value and its canonical text; dates by column, since a column's
+    # order (day or month first) is its own.
     amount: "_CellParser[Amount]"
     quantity: "_CellParser[int]"
-    moment: "_CellParser[Moment]"
+    moments: "Mapping[BoxOfficeField, _CellParser[Moment]]"
 
 
 _CellParser = Callable[[str], tuple[T, str]]
@@ -555,8 +605,8 @@ def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
         row.require(F.AMOUNT, "every row needs the amount paid", "chaque ligne a besoin du montant payé")
     quantity = row.parsed(F.QUANTITY, context.quantity) or 1
     currency = _currency(row, amount, unit_price)
-    performance_at = row.parsed(F.PERFORMANCE_DATE, context.moment)
-    paid_at = row.parsed(F.DATE, context.moment)
+    performance_at = row.parsed(F.PERFORMANCE_DATE, context.moments[F.PERFORMANCE_DATE])
+    paid_at = row.parsed(F.DATE, context.moments[F.DATE])
     order_id = row.text(F.ORDER_ID)
     channel = _channel(row)
     if row.problems or kind is None:
@@ -896,7 +946,7 @@ def _subscription(facts: _Facts) -> _Fact | None:
         return None
     started = facts.paid_at or facts.performance_at
     starts_on = (started.at if started else row.context.imported_at).astimezone(row.context.zone).date()
-    ends = row.parsed(F.END_DATE, row.context.moment)
+    ends = row.parsed(F.END_DATE, row.context.moments[F.END_DATE])
     if row.problems:
         return None
     id_parts, reference = facts.reference()

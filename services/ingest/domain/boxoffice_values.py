@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 
 from services.ingest.domain.drafts import plain
 
@@ -83,6 +84,7 @@ _MONTH_NAME_DAY = re.compile(
 )
 _CLOCK_ALONE = re.compile(rf"^(?:(?:à|at)\s+)?{_CLOCK}$", re.IGNORECASE)
 _HOURS_ON_A_CLOCK = 12
+_MONTHS_IN_A_YEAR = 12
 _ISO_DATE_LENGTH = len("2026-10-03")
 MAX_QUANTITY = 500
 
@@ -190,11 +192,11 @@ def _decimal(number: str) -> Decimal:
         raise UnreadableValueError("amount_unreadable", "is not a number", "n'est pas un nombre") from None
 
 
-def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None) -> Moment:
+def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None, month_first: bool = False) -> Moment:
     """A date, with or without a time: ISO (`2026-10-03`, `2026-10-03 19:30`, `2026-10-03T19:30:00-04:00`), year
     first with a time as people write it (`2026-10-03 19 h 30`), or day first (`03/10/2026`, `03/10/2026 19 h 30`,
-    `3/10/2026 7:30 PM`), or with the month spelled out (`jeudi 5 mars 2026 à 19 h 30`, `March 5, 2026`), or
-    `date_format` when the file sets one.
+    `3/10/2026 7:30 PM`) unless `month_first` (`10/03/2026` is then 3 October), or with the month spelled out
+    (`jeudi 5 mars 2026 à 19 h 30`, `March 5, 2026`), or `date_format` when the file sets one.
 
     A time without an offset is local time in `zone` (the organisation's, America/Toronto for Québec).
     """
@@ -218,10 +220,34 @@ def parse_moment(text: str, *, zone: tzinfo, date_format: str | None = None) -> 
             f"is not a date such as {expected}2026-10-03 or 03/10/2026 19 h 30",
             f"n'est pas une date comme {expected_fr}2026-10-03 ou 03/10/2026 19 h 30",
         )
-    month = _MONTHS[match["month_name"]] if "month_name" in match.re.groupindex else int(match["month"])
-    day = _date(int(match["year"]), month, int(match["day"]))
+    if "month_name" in match.re.groupindex:
+        month, day_of_month = _MONTHS[match["month_name"]], int(match["day"])
+    elif month_first and match.re is _DAY_FIRST:
+        month, day_of_month = int(match["day"]), int(match["month"])
+    else:
+        month, day_of_month = int(match["month"]), int(match["day"])
+    day = _date(int(match["year"]), month, day_of_month)
     at = _time_of(match)
     return _localised(Moment(datetime.combine(day, at or time()), has_time=at is not None), zone)
+
+
+class DateOrder(StrEnum):
+    DAY_FIRST = "day_first"
+    MONTH_FIRST = "month_first"
+
+
+def proven_date_order(text: str) -> DateOrder | None:
+    """The order a numeric date proves: day first for `14/05/2026` (14 cannot be a month), month first for
+    `05/14/2026`; None for `05/04/2026`, which reads either way, and for any other kind of date."""
+    match = _DAY_FIRST.match(" ".join(text.split()))
+    if match is None:
+        return None
+    first, second = int(match["day"]), int(match["month"])
+    if first > _MONTHS_IN_A_YEAR >= second:
+        return DateOrder.DAY_FIRST
+    if second > _MONTHS_IN_A_YEAR >= first:
+        return DateOrder.MONTH_FIRST
+    return None
 
 
 def _spelled_month(folded: str) -> re.Match[str] | None:

@@ -589,6 +589,105 @@ def test_a_column_headed_date_alone_still_dates_the_performance_of_a_ticket() ->
     assert purchase(outcome).performance.starts_at == datetime.fromisoformat("2026-10-03T19:30:00-04:00")
 
 
+def _performance_days(body: str, mapping: ColumnMapping | None = None) -> list[str]:
+    return [
+        purchase(outcome).performance.starts_at.date().isoformat() for outcome in accepted(read(body.encode(), mapping))
+    ]
+
+
+def test_a_us_export_is_read_month_first_from_its_first_row_once_a_later_date_shows_it() -> None:
+    # Eventbrite's US reports write dates month first (`MM/DD/YYYY`); 05/04 reads either way, 05/14 cannot be day first.
+    body = (
+        "Email,Event Name,Event Date,Order Date,Total Paid\n"
+        "a@example.com,Show X,05/04/2026 8:00 PM,04/02/2026 10:05 AM,25.00\n"
+        "b@example.com,Show X,05/14/2026 8:00 PM,04/03/2026 11:00 AM,25.00\n"
+    )
+
+    assert _performance_days(body) == ["2026-05-04", "2026-05-14"]
+    # The order dates prove nothing themselves: they follow the file's other date column.
+    assert [outcome.envelopes[0].time.date().isoformat() for outcome in accepted(read(body.encode()))] == [
+        "2026-04-02",
+        "2026-04-03",
+    ]
+
+
+def test_a_quebec_export_stays_day_first_and_a_file_whose_dates_never_tell_is_read_day_first() -> None:
+    header = "Courriel,Spectacle,Date,Montant\n"
+    day_first = f"{header}a@example.com,Gala,05/04/2026 19 h 30,10\nb@example.com,Gala,14/05/2026 19 h 30,10\n"
+    untold = f"{header}a@example.com,Gala,05/04/2026 19 h 30,10\nb@example.com,Gala,06/04/2026 19 h 30,10\n"
+
+    assert _performance_days(day_first) == ["2026-04-05", "2026-05-14"]
+    assert _performance_days(untold) == ["2026-04-05", "2026-04-06"]
+
+
+def test_each_date_column_keeps_the_order_its_own_dates_show() -> None:
+    # One vendor can write two orders (Zeffy: payment dates day first, contacts' birth dates month first).
+    body = (
+        "Courriel,Spectacle,Date de représentation,Date,Montant\n"
+        "a@example.com,Gala,05/04/2026 19:30,14/03/2026,10\n"
+        "b@example.com,Gala,05/20/2026 19:30,02/03/2026,10\n"
+    )
+
+    rows = accepted(read(body.encode()))
+
+    assert _performance_days(body) == ["2026-05-04", "2026-05-20"]
+    assert [row.envelopes[0].time.date().isoformat() for row in rows] == ["2026-03-14", "2026-03-02"]
+
+
+def test_a_column_whose_dates_show_both_orders_is_read_day_first_and_its_impossible_dates_refused() -> None:
+    body = (
+        "Courriel,Spectacle,Date,Montant\n"
+        "a@example.com,Gala,14/05/2026 19 h 30,10\n"
+        "b@example.com,Gala,05/14/2026 19 h 30,10\n"
+        "c@example.com,Gala,05/04/2026 19 h 30,10\n"
+    )
+
+    first, second, third = read(body.encode())
+
+    assert isinstance(first, AcceptedRow)
+    assert isinstance(third, AcceptedRow)
+    assert purchase(third).performance.starts_at.date().isoformat() == "2026-04-05"
+    assert isinstance(second, RejectedRow)
+    assert [error.reason for error in second.errors] == ["is not a real calendar date"]
+
+
+def test_a_date_format_decides_the_order_and_the_rows_are_not_read_ahead() -> None:
+    body = "Courriel,Spectacle,Date,Montant\na@example.com,Gala,05/04/2026,10\nb@example.com,Gala,05/14/2026,10\n"
+
+    outcomes = read(body.encode(), load_mapping("date_format: '%d/%m/%Y'\n"))
+
+    assert isinstance(outcomes[0], AcceptedRow)
+    assert isinstance(outcomes[1], RejectedRow)
+    assert purchase(outcomes[0]).performance.starts_at.date().isoformat() == "2026-04-05"
+
+
+def test_a_stream_that_cannot_be_read_twice_is_read_day_first() -> None:
+    class OneWay(io.BytesIO):
+        def seekable(self) -> bool:
+            return False
+
+    body = b"Courriel,Spectacle,Date,Montant\na@example.com,Gala,05/04/2026,10\nb@example.com,Gala,05/14/2026,10\n"
+    outcomes = list(
+        read_boxoffice_csv(OneWay(body), organisation_id=ORGANISATION, source=SOURCE, imported_at=IMPORTED_AT)
+    )
+
+    assert isinstance(outcomes[0], AcceptedRow)
+    assert isinstance(outcomes[1], RejectedRow)
+    assert purchase(outcomes[0]).performance.starts_at.date().isoformat() == "2026-04-05"
+
+
+def test_reading_a_file_ahead_for_its_date_order_starts_the_import_where_the_stream_was() -> None:
+    body = b"Courriel,Spectacle,Date,Montant\na@example.com,Gala,05/04/2026,10\nb@example.com,Gala,05/14/2026,10\n"
+    stream = io.BytesIO(b"ignored prefix\n" + body)
+    stream.seek(len(b"ignored prefix\n"))
+
+    outcomes = accepted(
+        list(read_boxoffice_csv(stream, organisation_id=ORGANISATION, source=SOURCE, imported_at=IMPORTED_AT))
+    )
+
+    assert [purchase(row).performance.starts_at.date().isoformat() for row in outcomes] == ["2026-05-04", "2026-05-14"]
+
+
 @pytest.mark.parametrize(
     ("setting", "problem"),
     [

@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from services.ingest.domain.boxoffice_values import (
     MAX_QUANTITY,
     Amount,
+    DateOrder,
     UnreadableValueError,
     parse_amount,
     parse_moment,
     parse_quantity,
+    proven_date_order,
 )
 
 QUEBEC = ZoneInfo("America/Toronto")
@@ -168,6 +170,36 @@ def test_a_time_with_its_offset_keeps_it(moment: datetime, offset_minutes: int) 
 
 def test_day_first_is_the_default_reading_of_a_slashed_date() -> None:
     assert parse_moment("03/10/2026", zone=QUEBEC).at.date().isoformat() == "2026-10-03"
+
+
+def test_a_slashed_date_read_month_first_takes_its_first_number_for_the_month() -> None:
+    assert parse_moment("10/03/2026 7:30 PM", zone=QUEBEC, month_first=True).at == datetime(
+        2026, 10, 3, 19, 30, tzinfo=QUEBEC
+    )
+    # Dates written otherwise have one reading whatever the file's order.
+    assert parse_moment("2026-10-03", zone=QUEBEC, month_first=True).at.date() == date(2026, 10, 3)
+    assert parse_moment("3 octobre 2026", zone=QUEBEC, month_first=True).at.date() == date(2026, 10, 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("14/05/2026", DateOrder.DAY_FIRST),
+        ("14.05.2026 19 h 30", DateOrder.DAY_FIRST),
+        ("05/14/2026", DateOrder.MONTH_FIRST),
+        ("5/14/2026 7:30 PM", DateOrder.MONTH_FIRST),
+        ("05/04/2026", None),
+        ("12/12/2026", None),
+        ("14/14/2026", None),
+        ("2026-05-14", None),
+        ("May 14, 2026", None),
+        ("", None),
+    ],
+)
+def test_a_numeric_date_proves_its_order_only_when_one_number_cannot_be_a_month(
+    text: str, order: DateOrder | None
+) -> None:
+    assert proven_date_order(text) is order
 
 
 def test_a_configured_format_reads_month_first_dates_and_their_times() -> None:
