@@ -38,6 +38,7 @@ OVERVIEW_STATE_FIELDS = frozenset(
         "performances",
         "attended",
         "subscriptions",
+        "first_subscription_at",
         "first_purchase_at",
         "last_purchase_at",
         "shop_orders",

@@ -350,6 +350,21 @@ def test_the_fields_the_overview_reads_are_enough_to_compute_it() -> None:
     assert {field.name for field in dataclasses.fields(ProfileState)} >= OVERVIEW_STATE_FIELDS
 
 
+def test_the_fields_the_overview_reads_give_the_stage_of_a_renewed_pass_bought_with_an_order_since_refunded() -> None:
+    # A box-office import dates the pass and the ticket order alike; the order is refunded, the pass renewed since.
+    first_paid = bought(2025, 8, 20)
+    history = patron(
+        purchase(first_paid, show(2025, 10, 1), "T-1", order_id="O-1"),
+        refund(first_paid + days(2), "T-1"),
+        subscription(first_paid, starts_on=date(2025, 9, 1), ends_on=date(2026, 6, 30)),
+        subscription(bought(2026, 9, 24), starts_on=date(2026, 9, 1), ends_on=date(2026, 10, 31)),
+    )
+    kept = ProfileState(**{name: getattr(history, name) for name in OVERVIEW_STATE_FIELDS})
+
+    assert view(history, as_of=NOW, seasons=THEATRE)["lifecycle_stage"] == "active"
+    assert overview_of(kept).lifecycle_stages == overview_of(history).lifecycle_stages
+
+
 def test_a_tally_fed_one_profile_at_a_time_gives_the_overview_of_them_all() -> None:
     tally = OverviewTally(as_of=NOW, seasons=THEATRE)
     for state in _histories():
