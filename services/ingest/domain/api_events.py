@@ -16,6 +16,9 @@ from shared.events.registry import UnknownEventTypeError
 from shared.topics import AUDIENCE_FACTS
 
 JSON_MEDIA_TYPES = frozenset({"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"})
+# Valid JSON that Python declines to build: an integer of more than 4,300 digits, arrays nested thousands deep.
+UNREADABLE_JSON_EN = "The body holds a number too long or values nested too deep to be read."
+UNREADABLE_JSON_FR = "Le corps contient un nombre trop long ou des valeurs trop imbriquées pour être lu."
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ def read_api_events(
             en=f"The body is not valid JSON: {exc}.",
             fr=f"Le corps n'est pas du JSON valide : {exc}.",
         ) from None
+    except (ValueError, RecursionError):
+        raise RequestRejectedError(400, "malformed_json", en=UNREADABLE_JSON_EN, fr=UNREADABLE_JSON_FR) from None
     single = isinstance(decoded, dict)
     items: list[Any] = [decoded] if single else decoded if isinstance(decoded, list) else []
     if not items:

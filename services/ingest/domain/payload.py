@@ -115,7 +115,8 @@ class JsonNode:
         value = self.value
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().isdigit():
+        # ASCII digits only: `str.isdigit` takes `²` too, which `int` refuses.
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             return int(value.strip())
         self._wrong("a whole number")
         return None

@@ -16,7 +16,13 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
 from services.ingest.context import IngestContext, IngestDep
-from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
+from services.ingest.domain.api_events import (
+    UNREADABLE_JSON_EN,
+    UNREADABLE_JSON_FR,
+    EventLimits,
+    RequestRejectedError,
+    read_api_events,
+)
 from services.ingest.domain.boxoffice import CsvFormatError, MappingFileError
 from services.ingest.domain.mailchimp import mailchimp_events
 from services.ingest.domain.shopify import AdapterError, verify_shopify_hmac
@@ -266,6 +272,8 @@ async def post_shopify_webhook(
             en=f"The body is not valid JSON: {exc}.",
             fr=f"Le corps n'est pas du JSON valide : {exc}.",
         )
+    except (ValueError, RecursionError):
+        _reject(400, "malformed_json", en=UNREADABLE_JSON_EN, fr=UNREADABLE_JSON_FR)
     if not isinstance(payload, dict):
         _reject(400, "malformed_json", en="The body must be a JSON object.", fr="Le corps doit être un objet JSON.")
     if not _is_text_throughout(payload):

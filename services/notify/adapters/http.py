@@ -185,6 +185,7 @@ def _json_of(response: httpx.Response, content: bytes) -> Mapping[str, Any] | No
         return None
     try:
         parsed = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON, or JSON Python will not build: a number of thousands of digits, arrays nested thousands deep.
         return None
     return parsed if isinstance(parsed, dict) else None

@@ -108,6 +108,23 @@ def test_a_request_that_cannot_be_read_is_refused_whole_with_a_precise_status(
     assert refused.value.fr
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Valid JSON that Python will not turn into values: an integer beyond its 4,300 digits, arrays 5,000 deep.
+        b'{"id": ' + b"7" * 5000 + b"}",
+        b"[" * 5000 + b"]" * 5000,
+    ],
+    ids=["integer-of-5000-digits", "arrays-nested-5000-deep"],
+)
+def test_json_too_long_in_a_number_or_too_deep_to_read_is_refused_as_malformed_not_a_crash(body: bytes) -> None:
+    with pytest.raises(RequestRejectedError) as refused:
+        read(body)
+
+    assert (refused.value.status, refused.value.code) == (400, "malformed_json")
+    assert refused.value.fr
+
+
 def test_an_oversized_event_is_refused_alone_in_a_batch_and_with_413_when_sent_alone() -> None:
     huge = ticket_event("big", subject="x" * 5000)
 

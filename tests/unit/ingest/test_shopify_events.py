@@ -588,6 +588,8 @@ MALFORMED: list[tuple[str, str, Mutation, str]] = [
     ("orders/create", "orders-create", _set("line_items.0.price", -3), "line_items.0.price"),
     ("orders/create", "orders-create", _set("line_items.1.quantity", 0), "line_items.1.quantity"),
     ("orders/create", "orders-create", _set("line_items.1.quantity", "two"), "line_items.1.quantity"),
+    # A digit to `str.isdigit`, not to `int`.
+    ("orders/create", "orders-create", _set("line_items.1.quantity", "²"), "line_items.1.quantity"),
     ("orders/create", "orders-create", _set("customer", []), "customer"),
     ("orders/create", "orders-create", _set("customer.email", "helene at example.ca"), "customer.email"),
     (
