@@ -48,6 +48,7 @@ from shared.events import (
     SubscriptionKind,
     SubscriptionPurchasedV1,
     TicketPurchasedV1,
+    TicketRefundedV1,
 )
 
 __all__ = [
@@ -95,12 +96,17 @@ _CHANNELS = {
 # Statuses of a row that records no payment kept (Eventbrite's "Glossary of order and attendee statuses in event
 # reports": Refunded/Canceled, Deleted, Abandoned, Unpaid, Pending; their French forms), folded by `plain`. A pending
 # order comes again in a later export once paid. `Partially Refunded` is a sale: its amount is what was kept.
-_NOT_A_SALE = frozenset(
-    {"refunded", "canceled", "cancelled", "refunded/canceled", "refunded/cancelled", "deleted", "abandoned", "unpaid"}
-    | {"pending", "not attending", "void", "voided", "declined", "failed"}
-    | {"rembourse", "remboursee", "annule", "annulee", "rembourse/annule", "remboursee/annulee", "supprime"}
-    | {"supprimee", "abandonne", "abandonnee", "impaye", "impayee", "non paye", "non payee", "en attente", "refuse"}
-    | {"refusee", "echoue", "echouee"}
+# Exports are made again after refunds, so a ticket sold in one export may say Refunded/Canceled in the next: with its
+# order number, such a row is the refund of the tickets it bought (see `_refund_of`); any other row of these statuses
+# is not imported.
+_REFUNDED = frozenset(
+    {"refunded", "canceled", "cancelled", "refunded/canceled", "refunded/cancelled"}
+    | {"rembourse", "remboursee", "annule", "annulee", "rembourse/annule", "remboursee/annulee"}
+)
+_NOT_A_SALE = _REFUNDED | frozenset(
+    {"deleted", "abandoned", "unpaid", "pending", "not attending", "void", "voided", "declined", "failed"}
+    | {"supprime", "supprimee", "abandonne", "abandonnee", "impaye", "impayee", "non paye", "non payee", "en attente"}
+    | {"refuse", "refusee", "echoue", "echouee"}
 )
 _LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _CENT = Decimal("0.01")
@@ -364,7 +370,8 @@ class _FileContext:
     delimiter: str
     # Each field's column header as written in the file, or its usual header when the file has no such column.
     headers: Mapping[BoxOfficeField, str]
-    # Every column a status header names (`Statut` and `Statut du paiement`): a row any of them says is no sale.
+    # Every column a status header names (`Statut` and `Statut du paiement`): a row any of them says is no sale is
+    # not imported, or imported as a refund (see `_paid_back`).
     status_columns: tuple[Column, ...]
     # A ticket without a performance date is for the row's date (see `ColumnMapping.dates_the_performance`), or else
     # for the performance the mapping names.
@@ -584,18 +591,9 @@ def _row_outcome(cells: list[str], number: int, context: _FileContext, runs: _Ru
 
 def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
     context = row.context
-    for column in context.status_columns:
-        status = _cell_text(row.cells[column.index]) if column.index < len(row.cells) else ""
-        if status and re.sub(r"\s*/\s*", "/", " ".join(plain(status).split())) in _NOT_A_SALE:
-            row.problems.add(
-                column.header,
-                f"is {status!r}: a refunded, cancelled, deleted or unpaid order is no payment kept, so it is not "
-                "imported",
-                "not_a_sale",
-                fr=f"vaut {status!r} : une commande remboursée, annulée, supprimée ou impayée n'est pas un paiement "
-                "conservé, elle n'est donc pas importée",
-            )
-            return None
+    refunded = _paid_back(row)
+    if row.problems:
+        return None
     kind = _row_kind(row)
     person = _person(row)
     language = language_of(person.get("locale")) or context.settings.default_language
@@ -632,11 +630,58 @@ def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
             order_id=order_id,
             channel=channel,
             runs=runs,
+            refunded=refunded,
         )
     )
     if fact is None:
         return None
     return [Draft(fact.data, fact.id_parts, time, subject=fact.subject, known_id=fact.known_id)]
+
+
+def _paid_back(row: _Row) -> bool:
+    """Whether a status cell says the row was refunded or cancelled.
+
+    A row whose status says it never was a sale, and a refunded one that cannot be imported as a refund (not a ticket,
+    or no order number), get the reason as their problem.
+    """
+    said = [
+        (column, status, folded)
+        for column in row.context.status_columns
+        if (status := _cell_text(row.cells[column.index]) if column.index < len(row.cells) else "")
+        and (folded := re.sub(r"\s*/\s*", "/", " ".join(plain(status).split()))) in _NOT_A_SALE
+    ]
+    if not said:
+        return False
+    # A status saying the order was never paid outweighs another saying it was paid back.
+    column, status, folded = next((cell for cell in said if cell[2] not in _REFUNDED), said[0])
+    if folded not in _REFUNDED:
+        row.problems.add(
+            column.header,
+            f"is {status!r}: a deleted, abandoned, declined or unpaid order is no payment kept, so it is not imported",
+            "not_a_sale",
+            fr=f"vaut {status!r} : une commande supprimée, abandonnée, refusée ou impayée n'est pas un paiement "
+            "conservé, elle n'est donc pas importée",
+        )
+    elif _kind_named(row) not in (RowKind.TICKET, None):
+        row.problems.add(
+            column.header,
+            f"is {status!r}: a refunded or cancelled donation, membership or season pass is no payment kept, so it is "
+            "not imported",
+            "not_a_sale",
+            fr=f"vaut {status!r} : un don, une adhésion ou un abonnement remboursé ou annulé n'est pas un paiement "
+            "conservé, il n'est donc pas importé",
+        )
+    elif row.text(F.ORDER_ID) is None:
+        order_header = row.header(F.ORDER_ID)
+        row.problems.add(
+            column.header,
+            f"is {status!r}: a refunded or cancelled ticket is imported as the refund of the tickets its order number "
+            f"({order_header}) names, and this row has none, so it is not imported",
+            "not_a_sale",
+            fr=f"vaut {status!r} : un billet remboursé ou annulé est importé comme le remboursement des billets que "
+            f"nomme son numéro de commande ({order_header}), et cette ligne n'en a pas, elle n'est donc pas importée",
+        )
+    return True
 
 
 def _named_choice(
@@ -650,16 +695,23 @@ def _named_choice(
 
 
 def _row_kind(row: _Row) -> RowKind | None:
-    if row.text(F.TYPE) is None:
+    kind = _kind_named(row)
+    if kind is None:
+        row.problems.add(
+            row.header(F.TYPE),
+            "should be ticket (billet), donation (don), membership (adhésion) or season pass (abonnement)",
+            "row_type_unknown",
+            fr="doit être billet (ticket), don (donation), adhésion (membership) ou abonnement (season pass)",
+        )
+    return kind
+
+
+def _kind_named(row: _Row) -> RowKind | None:
+    """The row's type, or None when its type cell names none."""
+    text = row.text(F.TYPE)
+    if text is None:
         return row.context.settings.default_type
-    return _named_choice(
-        row,
-        F.TYPE,
-        _ROW_KINDS,
-        "should be ticket (billet), donation (don), membership (adhésion) or season pass (abonnement)",
-        "doit être billet (ticket), don (donation), adhésion (membership) ou abonnement (season pass)",
-        "row_type_unknown",
-    )
+    return _ROW_KINDS.get(plain(text).replace("_", " "))
 
 
 _PERSON_COLUMNS = {
@@ -791,6 +843,8 @@ class _Facts:
     order_id: str | None
     channel: SalesChannel
     runs: _RunCounter
+    # A status says the row was refunded or cancelled (only a ticket row with its order number gets this far).
+    refunded: bool = False
 
     def reference(self, *distinguishing: str) -> tuple[tuple[str, ...], str]:
         """The id parts of this row's fact, and the upstream reference (order number, else one made from content).
@@ -894,7 +948,27 @@ def _ticket_purchase(facts: _Facts) -> _Fact | None:
         }
 
     purchase = facts.validated(TicketPurchasedV1, values, origins)
-    return None if purchase is None else _Fact(purchase, id_parts, f"order/{reference}", fact_id)
+    if purchase is None:
+        return None
+    if facts.refunded:
+        return _refund_of(purchase, id_parts)
+    return _Fact(purchase, id_parts, f"order/{reference}", fact_id)
+
+
+def _refund_of(purchase: TicketPurchasedV1, id_parts: tuple[str, ...]) -> _Fact:
+    """The refund of every ticket the row bought, for the amount the row says.
+
+    The row gives the same ticket ids whatever its status (they derive from its order, performance, price category
+    and rank), so the refund names the tickets the earlier export of the row bought, and the profile pays that
+    purchase back. Its own id derives from the purchase's parts, so importing the file again repeats it.
+    """
+    refund = TicketRefundedV1(
+        person=purchase.person,
+        order_id=purchase.order_id,
+        ticket_ids=[ticket.ticket_id for ticket in purchase.tickets],
+        amount=purchase.total,
+    )
+    return _Fact(refund, (*id_parts, "refunded"), f"order/{purchase.order_id}")
 
 
 def _unit_prices(facts: _Facts) -> tuple[Decimal, ...]:

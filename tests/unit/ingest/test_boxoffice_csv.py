@@ -32,6 +32,7 @@ from shared.events import (
     SubscriptionKind,
     SubscriptionPurchasedV1,
     TicketPurchasedV1,
+    TicketRefundedV1,
     parse_data,
 )
 from tests.unit.ingest.vendor_fixtures import ORGANISATION, boxoffice_path
@@ -364,7 +365,7 @@ def test_an_unknown_row_type_is_rejected_naming_the_type_column() -> None:
     assert [(error.field, error.code) for error in rejected.errors] == [("Type", "row_type_unknown")]
 
 
-def test_refunded_cancelled_and_unpaid_rows_are_rejected_as_no_sale_and_the_others_imported() -> None:
+def test_refunded_and_cancelled_ticket_rows_become_refunds_and_unpaid_ones_are_rejected_as_no_sale() -> None:
     # Eventbrite's attendee report; its statuses ("Glossary of order and attendee statuses in event reports").
     body = (
         "Order #,Order Date,First Name,Last Name,Email,Quantity,Ticket Type,Currency,Total Paid,Attendee Status,"
@@ -381,28 +382,131 @@ def test_refunded_cancelled_and_unpaid_rows_are_rejected_as_no_sale_and_the_othe
 
     rejected = [outcome for outcome in outcomes if isinstance(outcome, RejectedRow)]
     assert [(outcome.row_number, [error.code for error in outcome.errors]) for outcome in rejected] == [
-        (2, ["not_a_sale"]),
-        (4, ["not_a_sale"]),
-        (5, ["not_a_sale"]),
-        (7, ["not_a_sale"]),
+        (5, ["not_a_sale"])
     ]
-    assert all(outcome.errors[0].field == "Attendee Status" for outcome in rejected)
-    kept = [outcome.row_number for outcome in outcomes if isinstance(outcome, AcceptedRow)]
-    assert kept == [3, 6]
+    assert rejected[0].errors[0].field == "Attendee Status"
+    assert "unpaid" in rejected[0].errors[0].reason
+    assert "impayée" in rejected[0].errors[0].reason_fr
+    kept = [(outcome.row_number, outcome.envelopes[0].type) for outcome in outcomes if isinstance(outcome, AcceptedRow)]
+    assert kept == [
+        (2, "parterre.ticket.refunded.v1"),
+        (3, "parterre.ticket.purchased.v1"),
+        (4, "parterre.ticket.refunded.v1"),
+        (6, "parterre.ticket.purchased.v1"),
+        (7, "parterre.ticket.refunded.v1"),
+    ]
 
 
-def test_a_payment_status_saying_refunded_rejects_the_row_whatever_status_column_comes_before_it() -> None:
+def test_a_payment_status_saying_refunded_makes_the_row_a_refund_whatever_status_column_comes_before_it() -> None:
     body = (
         "No de commande,Date,Prénom,Nom,Courriel,Quantité,Montant,Statut,Statut du paiement,Spectacle\n"
         "124,2026-10-01 10:00,Claire,Dion,c@example.com,1,25.00,Confirmée,Remboursé,Show X\n"
         "125,2026-10-01 10:00,Marc,Dion,m@example.com,1,25.00,Confirmée,Payé,Show X\n"
     )
 
-    refunded, paid = read(body.encode())
+    refunded, paid = accepted(read(body.encode()))
 
-    assert isinstance(refunded, RejectedRow)
-    assert [(error.field, error.code) for error in refunded.errors] == [("Statut du paiement", "not_a_sale")]
-    assert isinstance(paid, AcceptedRow)
+    assert isinstance(data_of(refunded), TicketRefundedV1)
+    assert isinstance(data_of(paid), TicketPurchasedV1)
+
+
+def test_a_status_saying_unpaid_rejects_the_row_even_when_another_status_column_says_refunded() -> None:
+    body = (
+        "No de commande,Date,Courriel,Montant,Statut,Statut du paiement,Spectacle\n"
+        "124,2026-10-01 10:00,c@example.com,25.00,Annulée,Impayée,Show X\n"
+    )
+
+    [rejected] = read(body.encode())
+
+    assert isinstance(rejected, RejectedRow)
+    assert [(error.field, error.code) for error in rejected.errors] == [("Statut du paiement", "not_a_sale")]
+
+
+_ATTENDEES = (
+    "Order #,Order Date,First Name,Last Name,Email,Quantity,Ticket Type,Total Paid,Attendee Status,Event Name\n"
+    "301,2026-10-01 10:00,Marc,Roy,m@example.com,2,Adulte,50.00,{first},Show X\n"
+    "301,2026-10-01 10:00,Marc,Roy,m@example.com,1,Adulte,25.00,{second},Show X\n"
+)
+_ONE_PERFORMANCE = "performance_date: 2026-10-17 20:00\n"
+
+
+def attendees(first: str, second: str) -> list[RowOutcome]:
+    return read(_ATTENDEES.format(first=first, second=second).encode(), load_mapping(_ONE_PERFORMANCE))
+
+
+def refund(row: AcceptedRow) -> TicketRefundedV1:
+    data = data_of(row)
+    assert isinstance(data, TicketRefundedV1)
+    return data
+
+
+def test_a_ticket_row_exported_again_as_refunded_is_the_refund_of_the_tickets_it_bought() -> None:
+    sold_first, sold_second = accepted(attendees("Completed", "Completed"))
+    kept, refunded = accepted(attendees("Completed", "Refunded"))
+
+    paid_back = refund(refunded)
+    assert paid_back.ticket_ids == [ticket.ticket_id for ticket in purchase(sold_second).tickets]
+    assert paid_back.order_id == purchase(sold_second).order_id == "301"
+    assert (paid_back.amount.amount, paid_back.amount.currency) == (Decimal("25.00"), "CAD")
+    assert paid_back.person == purchase(sold_second).person
+    assert refunded.envelopes[0].type == "parterre.ticket.refunded.v1"
+    assert refunded.envelopes[0].id != sold_second.envelopes[0].id
+    assert refunded.envelopes[0].subject == sold_second.envelopes[0].subject == "order/301"
+    assert kept.envelopes == sold_first.envelopes
+
+
+def test_a_refund_of_two_tickets_names_both_and_pays_back_the_amount_of_its_row() -> None:
+    [sold, _] = accepted(attendees("Completed", "Completed"))
+    [refunded, _] = accepted(attendees("Remboursé / Annulé", "Completed"))
+
+    assert refund(refunded).ticket_ids == [ticket.ticket_id for ticket in purchase(sold).tickets]
+    assert len(refund(refunded).ticket_ids) == 2
+    assert refund(refunded).amount.amount == Decimal("50.00")
+
+
+def test_importing_a_refunded_row_twice_gives_the_same_event_id() -> None:
+    first = [envelope.id for row in accepted(attendees("Completed", "Cancelled")) for envelope in row.envelopes]
+    again = [envelope.id for row in accepted(attendees("Completed", "Cancelled")) for envelope in row.envelopes]
+
+    assert first == again
+    assert len(set(first)) == 2
+
+
+def test_a_refunded_ticket_row_without_an_order_number_is_still_rejected_saying_it_needs_one() -> None:
+    body = (
+        "Courriel,Spectacle,Date de représentation,Montant,Statut\nc@example.com,Gala,2026-10-03 20:00,25.00,Refunded\n"
+    )
+
+    [rejected] = read(body.encode())
+
+    assert isinstance(rejected, RejectedRow)
+    [error] = rejected.errors
+    assert (error.field, error.code) == ("Statut", "not_a_sale")
+    assert "order number" in error.reason
+    assert "numéro de commande" in error.reason_fr
+
+
+def test_a_refunded_donation_is_still_rejected_as_no_payment_kept() -> None:
+    body = (
+        "Type,No de commande,Courriel,Montant,Campagne,Date,Statut\n"
+        "Don,D-7,e@example.com,10,Saison,01/09/2026,Remboursé\n"
+    )
+
+    [rejected] = read(body.encode())
+
+    assert isinstance(rejected, RejectedRow)
+    [error] = rejected.errors
+    assert (error.field, error.code) == ("Statut", "not_a_sale")
+    assert "donation" in error.reason
+    assert "don" in error.reason_fr
+
+
+def test_a_partially_refunded_row_stays_a_sale_of_the_amount_kept() -> None:
+    [row, _] = accepted(attendees("Partially Refunded", "Completed"))
+
+    sold = purchase(row)
+    assert sold.total.amount == Decimal("50.00")
+    assert len(sold.tickets) == 2
 
 
 @pytest.mark.parametrize(
