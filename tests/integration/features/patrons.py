@@ -22,6 +22,7 @@ import json
 import unicodedata
 import urllib.parse
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -122,8 +123,8 @@ def ticket_order(production: Production, starts_at: datetime, ordered_at: dateti
     return TicketOrder(f"B-{uuid.uuid4().hex[:10].upper()}", ordered_at, production, starts_at)
 
 
-def boxoffice_export(patron: Patron, orders: list[TicketOrder]) -> bytes:
-    """The export file holding `orders`, one row each."""
+def boxoffice_export(patron: Patron, orders: list[TicketOrder], *, refunded: Collection[str] = ()) -> bytes:
+    """The export file holding `orders`, one row each, those whose number `refunded` holds marked `Remboursée`."""
     rows = [
         [
             order.number,
@@ -148,10 +149,11 @@ def boxoffice_export(patron: Patron, orders: list[TicketOrder]) -> bytes:
             str(order.quantity),
             french_amount(order.amount),
             "",
+            "Remboursée" if order.number in refunded else "Payée",
         ]
         for order in orders
     ]
-    lines = [";".join(_csv_cell(cell) for cell in row) for row in [list(BOXOFFICE_HEADER), *rows]]
+    lines = [";".join(_csv_cell(cell) for cell in row) for row in [[*BOXOFFICE_HEADER, "Statut"], *rows]]
     text = "\r\n".join(lines) + "\r\n"
     try:
         return text.encode("cp1252")

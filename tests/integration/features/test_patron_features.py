@@ -76,6 +76,35 @@ async def test_the_same_patron_through_the_box_office_the_shop_and_the_newslette
     assert [item["person_id"] for item in await theatre.profiles_with_email(patron.email)] == [person_id]
 
 
+async def test_an_order_the_box_office_exports_again_as_refunded_is_paid_back_in_the_profile(theatre: Theatre) -> None:
+    patron = new_patron("Réjean", "Lapointe")
+    now = datetime.now(UTC)
+    first, second = evenings_this_season(now, 2)
+    kept = ticket_order(BELLES_SOEURS, first, ordered_at=now - timedelta(days=4))
+    paid_back = ticket_order(ALBERTINE, second, ordered_at=now - timedelta(days=3))
+
+    await theatre.import_boxoffice(boxoffice_export(patron, [kept, paid_back]))
+    through = [theatre.sources.boxoffice]
+    await _one_person(
+        theatre,
+        patron,
+        showing=lambda fields: fields["ticket_spend"] == str(kept.amount + paid_back.amount),
+        through=through,
+    )
+    # The next export, made after the refund, and imported twice as a scheduled import would.
+    export = boxoffice_export(patron, [kept, paid_back], refunded={paid_back.number})
+    first_import = await theatre.import_boxoffice(export)
+    second_import = await theatre.import_boxoffice(export, news=False)
+
+    assert (first_import["published"], first_import["duplicates"]) == (1, 1)
+    assert (second_import["published"], second_import["duplicates"]) == (0, 2)
+
+    _, profile = await _one_person(
+        theatre, patron, showing=lambda fields: fields["ticket_spend"] == str(kept.amount), through=through
+    )
+    assert [line["production_id"] for line in profile["tickets"] if line["tickets"]] == [BELLES_SOEURS.production_id]
+
+
 async def test_a_third_production_this_season_sends_a_non_subscriber_the_season_pass_offer_once_and_signed(
     theatre: Theatre,
 ) -> None:
