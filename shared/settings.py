@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pymongo import uri_parser
+from pymongo.errors import InvalidURI
 
 
 def _known_time_zone(name: str) -> str:
@@ -19,10 +21,26 @@ def _known_time_zone(name: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 
 
+def _escaped_credentials(url: str) -> str:
+    # The user and password are split off as PyMongo splits them (at the last `@` before the first `/`), and checked
+    # by its own rule: an `@`, `:` or `%` left unescaped would otherwise stop the service only once it connects.
+    hosts = url.split("://", 1)[1].partition("/")[0]
+    if "@" in hosts:
+        try:
+            uri_parser.parse_userinfo(hosts.rpartition("@")[0])
+        except InvalidURI:
+            raise ValueError(
+                "its user name and password must be percent-escaped (`urllib.parse.quote_plus`): `@` as %40, "
+                "`:` as %3A, `%` as %25"
+            ) from None
+    return url
+
+
 class ServiceSettings(BaseSettings):
     """The base every service's settings class extends; one env prefix so one `.env` configures the stack."""
 
-    model_config = SettingsConfigDict(env_prefix="PARTERRE_", extra="ignore", frozen=True)
+    # A refused value is never repeated in the error: it may be a password in a Mongo URL, a salt or a key.
+    model_config = SettingsConfigDict(env_prefix="PARTERRE_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     service_name: ClassVar[str] = "parterre"
 
@@ -37,7 +55,7 @@ class ServiceSettings(BaseSettings):
         description="Prefix of every topic and consumer group name (e.g. `staging.`), so that several platforms, "
         "or tests, share one Kafka without reading each other's events; empty for the catalog's names.",
     )
-    mongo_url: str = Field(
+    mongo_url: Annotated[str, AfterValidator(_escaped_credentials)] = Field(
         default="mongodb://127.0.0.1:27017/",
         pattern=r"^mongodb(\+srv)?://\S+$",
         description="MongoDB connection string (MongoDB 7 or FerretDB 1.x).",
