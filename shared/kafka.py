@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import logging
+import re
 import struct
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.events import Envelope, event_type, kafka_key
+from shared.events.common import SLUG_PATTERN
 from shared.logs import correlation_id_var, organisation_id_var
 from shared.outages import server_unreachable
 from shared.settings import ServiceSettings
@@ -33,6 +35,7 @@ ORGANISATION_HEADER = "parterre-organisation-id"
 CORRELATION_HEADER = "parterre-correlation-id"
 EVENT_TYPE_HEADER = "parterre-event-type"
 UNKNOWN_ORGANISATION = "unknown"
+_ORGANISATION_ID = re.compile(SLUG_PATTERN)
 
 # Header names a dead-lettered record carries beside its original bytes, key and headers.
 DLQ_REASON = "parterre-dlq-reason"
@@ -46,6 +49,9 @@ DLQ_FAILED_AT = "parterre-dlq-failed-at"
 _MAX_REASON_LENGTH = 2000
 # Longest pause between two tries of a message while Kafka or the store is unreachable: once back, it goes on soon.
 MAX_OUTAGE_PAUSE_SECONDS = 5.0
+# Longest pause between two failed tries of a message: a message blocks its key's records meanwhile, and the settings
+# allowed doubling a minute's pause nineteen times, half a year.
+MAX_RETRY_PAUSE_SECONDS = 300.0
 
 
 class PermanentMessageError(Exception):
@@ -230,6 +236,11 @@ class BulkKafkaPublisher:
 
 
 @functools.lru_cache(maxsize=65_536)
+def retry_pause(first_pause: float, failed_attempts: int) -> float:
+    """The pause after `failed_attempts` tries of a message: `first_pause`, doubled after each failure, capped."""
+    return min(first_pause * 2 ** (failed_attempts - 1), MAX_RETRY_PAUSE_SECONDS)
+
+
 def kafka_partition_index(key: bytes, partitions: int) -> int:
     """Which of `partitions` (sorted by id) a keyed record goes to: what Kafka's Java client and aiokafka's
     default partitioner compute, `(murmur2(key) & 0x7fffffff) % partitions`.
@@ -383,7 +394,10 @@ def add_consumer(
 
     async def consume_in_context(raw_record: ConsumerRecord[Any, Any]) -> None:
         headers = decode_headers(raw_record.headers)
-        organisation = headers.get(ORGANISATION_HEADER, UNKNOWN_ORGANISATION)
+        organisation = headers.get(ORGANISATION_HEADER, "")
+        if not _ORGANISATION_ID.match(organisation):
+            # A metric label and a log field: a header no Parterre producer would write must not open new series.
+            organisation = UNKNOWN_ORGANISATION
         correlation_token = correlation_id_var.set(headers.get(CORRELATION_HEADER))
         organisation_token = organisation_id_var.set(organisation)
         try:
@@ -449,7 +463,7 @@ def add_consumer(
                     )
                     if attempts < settings.consumer_max_attempts:
                         metrics.messages.labels(group_id, organisation, "retried").inc()
-                        await sleep(settings.consumer_retry_backoff_seconds * 2 ** (attempts - 1))
+                        await sleep(retry_pause(settings.consumer_retry_backoff_seconds, attempts))
                 else:
                     metrics.messages.labels(group_id, organisation, "processed").inc()
                     return

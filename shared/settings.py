@@ -76,7 +76,10 @@ class ServiceSettings(BaseSettings):
         default=3, ge=1, le=20, description="Attempts at one message before it goes to the dead-letter topic."
     )
     consumer_retry_backoff_seconds: float = Field(
-        default=0.5, ge=0, le=60, description="First pause between attempts; doubles after each failure."
+        default=0.5,
+        ge=0,
+        le=60,
+        description="First pause between attempts; doubles after each failure, up to 5 minutes.",
     )
     consumer_batch_max_records: int = Field(
         default=500, ge=1, le=10_000, description="Most records a consumer takes from Kafka at once."

@@ -185,6 +185,36 @@ async def test_a_message_that_fails_twice_is_retried_and_handled_once(
     assert harness.count("dead_lettered") == 0
 
 
+async def test_an_organisation_header_no_producer_of_ours_writes_is_counted_as_unknown(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    handled: list[str] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        handled.append(consumed.message["id"])
+
+    await harness.start(handle)
+    strange = [
+        OutgoingRecord(topic=harness.topic, key=name, value=json.dumps({"id": name}).encode(), headers=headers)
+        for name, headers in [
+            ("random", {shared_kafka.ORGANISATION_HEADER: "Org 7f3a9c/../x"}),
+            ("missing", {}),
+            ("ours", {shared_kafka.ORGANISATION_HEADER: ORGANISATION}),
+        ]
+    ]
+    await publish(settings, strange)
+
+    assert await wait_until(lambda: sorted(handled) == ["missing", "ours", "random"])
+    organisations = {
+        sample.labels["organisation"]
+        for metric in harness.registry.collect()
+        if metric.name == "parterre_consumer_messages"
+        for sample in metric.samples
+        if sample.labels.get("group") == harness.group_id
+    }
+    assert organisations == {"unknown", ORGANISATION}
+
+
 async def test_a_message_that_finds_the_store_unreachable_waits_for_it_beyond_its_attempts_and_is_handled_once(
     settings: ServiceSettings, harness: ConsumerHarness
 ) -> None:
