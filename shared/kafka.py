@@ -238,7 +238,7 @@ class BulkKafkaPublisher:
 @functools.lru_cache(maxsize=65_536)
 def retry_pause(first_pause: float, failed_attempts: int) -> float:
     """The pause after `failed_attempts` tries of a message: `first_pause`, doubled after each failure, capped."""
-    return min(first_pause * 2 ** (failed_attempts - 1), MAX_RETRY_PAUSE_SECONDS)
+    return min(first_pause * 2.0 ** (failed_attempts - 1), MAX_RETRY_PAUSE_SECONDS)
 
 
 def kafka_partition_index(key: bytes, partitions: int) -> int:
