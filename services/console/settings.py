@@ -31,7 +31,8 @@ class ConsoleSettings(ServiceSettings):
     console_secure_cookies: bool = Field(
         default=True,
         description="Send the session cookie over HTTPS only. Browsers treat http://127.0.0.1 and http://localhost "
-        "as secure, so this stays on for local use; turn it off only behind a proxy that serves plain HTTP.",
+        "as secure, so this stays on for local use; turn it off only behind a proxy that serves plain HTTP. A page "
+        "served over HTTPS sets its cookies HTTPS-only either way.",
     )
     console_login_attempts: int = Field(
         default=10, ge=1, le=1000, description="Failed logins allowed per username in the lockout window."

@@ -68,9 +68,20 @@ def require(active: ActiveSession, *scopes: Scope) -> None:
 async def _checked_form(request: Request, active: StaffSession) -> ActiveSession:
     form = await request.form()
     sent = form.get("csrf_token")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, active.session.csrf_token):
+    if not isinstance(sent, str) or not _same_secret(sent, active.session.csrf_token):
         raise BadFormError
     return active
+
+
+def _same_secret(sent: str, expected: str) -> bool:
+    """Compared in constant time as bytes: `hmac.compare_digest` raises on a str holding anything but ASCII, which
+    anyone can post."""
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def _secure_cookies(request: Request, context: ConsoleContext) -> bool:
+    """A cookie set over HTTPS is never sent back over plain HTTP, whatever the setting says for plain-HTTP use."""
+    return context.settings.console_secure_cookies or request.url.scheme == "https"
 
 
 # A POST route's session, once its form carried the session's CSRF token.
@@ -182,7 +193,7 @@ def _login_form(
         max_age=3600,
         httponly=True,
         samesite="strict",
-        secure=context.settings.console_secure_cookies,
+        secure=_secure_cookies(request, context),
     )
     return response
 
@@ -199,7 +210,7 @@ async def login(
 ) -> Response:
     next_url = _local_path(next)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-    if not expected or not hmac.compare_digest(expected, login_csrf):
+    if not expected or not _same_secret(login_csrf, expected):
         return _login_form(request, context, language, next_url=next_url, error="login.expired", username=username)
     try:
         active = await log_in(username, password, context.deps)
@@ -213,7 +224,7 @@ async def login(
         max_age=int(context.deps.session_length.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=context.settings.console_secure_cookies,
+        secure=_secure_cookies(request, context),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response

@@ -1,0 +1,47 @@
+"""What the console answers a forged or malformed form, and the flags its cookies carry over HTTPS."""
+
+from fastapi.testclient import TestClient
+
+from services.console.domain.roles import Role
+from services.console.entrypoints.http import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from services.console.settings import ConsoleSettings
+from tests.unit.console.console_app import PASSWORD, console_as, not_found
+
+
+def test_a_form_posted_with_a_token_outside_ascii_is_refused_on_the_bad_form_page_and_the_session_stays() -> None:
+    browser, _ = console_as(not_found, Role.VIEWER)
+
+    answer = browser.post("/logout", data={"csrf_token": "jeton-forgé"})
+
+    assert answer.status_code == 403
+    assert "Formulaire refusé" in answer.text
+    assert browser.get("/patrons").status_code == 200
+
+
+def test_a_sign_in_form_with_a_token_outside_ascii_is_answered_as_expired() -> None:
+    browser, _ = console_as(not_found, Role.VIEWER)
+    browser.cookies.clear()
+    browser.cookies.set(LOGIN_CSRF_COOKIE, "jeton")
+
+    answer = browser.post("/login", data={"login_csrf": "jeton-forgé", "username": "marie", "password": PASSWORD})
+
+    assert answer.status_code == 401
+    assert "Le formulaire a expiré" in answer.text
+
+
+def test_cookies_set_over_https_are_secure_even_with_secure_cookies_turned_off_for_plain_http() -> None:
+    browser, _ = console_as(not_found, Role.VIEWER)
+    browser.app.state.runtime.extras["console"].settings = ConsoleSettings(  # type: ignore[attr-defined]
+        console_secure_cookies=False
+    )
+    https = TestClient(browser.app, base_url="https://console.example", follow_redirects=False)
+
+    form = https.get("/login")
+    login_csrf = https.cookies[LOGIN_CSRF_COOKIE]
+    signed_in = https.post("/login", data={"login_csrf": login_csrf, "username": "marie", "password": PASSWORD})
+
+    assert signed_in.status_code == 303
+    set_cookies = [*form.headers.get_list("set-cookie"), *signed_in.headers.get_list("set-cookie")]
+    for name in (LOGIN_CSRF_COOKIE, SESSION_COOKIE):
+        [cookie] = [header for header in set_cookies if header.startswith(f"{name}=") and "Max-Age=0" not in header]
+        assert "; Secure" in cookie, cookie
