@@ -222,3 +222,52 @@ def test_times_are_shown_in_the_organisation_s_zone_as_profile_counts_its_days(
     page = browser.get("/patrons/per_1").text
 
     assert shown in page[page.index('id="h-timeline"') :]
+
+
+def test_codes_newer_than_the_console_are_shown_as_the_services_wrote_them_not_a_server_error() -> None:
+    # Services may be upgraded before the console: a stage, status, basis or identifier kind it has no words for.
+    fields = PROFILE["fields"] | {
+        "lifecycle_stage": "champion",
+        "newsletter_status": "archived",
+        "preferred_language": "es",
+        "sources": ["carte-fidelite"],
+        "consent.marketing_email.status": "paused",
+        "consent.marketing_email.basis": "contract",
+    }
+    merge = {
+        "merge_id": "mrg_1",
+        "survivor_person_id": "per_1",
+        "merged_person_ids": ["per_2"],
+        "evidence": [{"identifier_type": "loyalty_card"}],
+        "decided_by": "importer",
+        "merged_at": "2026-09-01T00:00:00+00:00",
+    }
+    person = PERSON | {
+        "identifiers": [{"type": "loyalty_card", "source": "carte-fidelite", "value": "C-1"}],
+        "merges": [merge],
+    }
+    patron_page = patron_platform([])
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/profiles/per_1":
+            return httpx.Response(200, json=PROFILE | {"fields": fields})
+        if path == "/v1/persons/per_1":
+            return httpx.Response(200, json=person)
+        if path == "/v1/profiles/search":
+            shown = ("first_name", "last_name", "emails", "phones", "city", "lifecycle_stage")
+            item = {"person_id": "per_1", **{name: fields[name] for name in shown}, "last_event_at": None}
+            item |= {"score": 1.0, "matched_by": "name"}
+            return httpx.Response(200, json={"kind": "name", "items": [item], "truncated": False})
+        answer: httpx.Response = patron_page(request)
+        return answer
+
+    browser, _ = console_as(platform, Role.VIEWER)
+
+    page = browser.get("/patrons/per_1")
+    assert page.status_code == 200, page.text[-500:]
+    for code in ("champion", "archived", "paused", "contract", "loyalty_card", "importer"):
+        assert code in page.text, code
+    found = browser.get("/patrons", params={"q": "Élise Gagnon"})
+    assert found.status_code == 200, found.text[-500:]
+    assert "champion" in found.text
