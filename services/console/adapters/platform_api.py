@@ -84,9 +84,7 @@ class PlatformApi:
         self, service: str, path: str, *, token: str, params: Mapping[str, Any] | None = None
     ) -> AsyncIterator[httpx.Response]:
         """An answer read as it comes (a CSV export of any size); raises like `call` before the body is read."""
-        request = self._http.build_request(
-            "GET", self._urls.of(service) + path, params=_clean(params), headers=_auth(token)
-        )
+        request = self._http.build_request("GET", self._url(service, path), params=_clean(params), headers=_auth(token))
         try:
             response = await self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
@@ -108,6 +106,13 @@ class PlatformApi:
                 raise result
         return dict(zip(names, results, strict=True))
 
+    def _url(self, service: str, path: str) -> str:
+        # An id typed as `.` or `..` would climb to another of the service's routes once the client normalises the
+        # path (`/v1/persons/../erase` is `/v1/erase`): it names nobody.
+        if any(segment in {".", ".."} for segment in path.partition("?")[0].split("/")):
+            raise ApiError(service, 404, "not_found", {"en": "Nothing with this id.", "fr": "Rien à cet identifiant."})
+        return self._urls.of(service) + path
+
     @property
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -127,7 +132,7 @@ class PlatformApi:
         try:
             response = await self._http.request(
                 method,
-                self._urls.of(service) + path,
+                self._url(service, path),
                 params=_clean(params),
                 json=json,
                 headers=_auth(token),

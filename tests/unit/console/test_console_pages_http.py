@@ -116,3 +116,18 @@ def test_the_export_and_erase_pages_of_a_merged_person_are_the_survivor_s() -> N
         answer = browser.get(f"/patrons/per_bea/{step}", follow_redirects=False)
         assert answer.status_code == 303, step
         assert answer.headers["location"] == f"/patrons/per_anne/{step}"
+
+
+def test_an_id_of_dots_names_nobody_and_reaches_no_other_route_of_the_services() -> None:
+    called: list[str] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        called.append(request.url.path)
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.PRIVACY, Role.VIEWER)
+
+    for path in ("/patrons/%2E%2E", "/patrons/%2E%2E/erase", "/patrons/%2E/export"):
+        assert browser.get(path).status_code == 404, path
+    assert not [path for path in called if not path.startswith(("/v1/persons/", "/v1/profiles/", "/v1/definitions"))]
+    assert not [path for path in called if path.rstrip("/").endswith(("/v1/persons", "/v1/profiles"))]
