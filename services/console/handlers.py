@@ -138,6 +138,15 @@ async def log_out(active: ActiveSession, deps: ConsoleDeps) -> None:
     await _end(active.session, deps.accounts)
 
 
+async def end_session_of(cookie: str | None, deps: ConsoleDeps) -> None:
+    """Ends the session `cookie` opens, if any: a browser signing in again leaves no older session of its own alive,
+    whoever it was for."""
+    if cookie:
+        session = await deps.accounts.sessions.session(session_digest(cookie))
+        if session is not None:
+            await _end(session, deps.accounts)
+
+
 async def _end(session: Session, accounts: Accounts) -> None:
     await accounts.tokens.revoke(session.token_id)
     await accounts.sessions.remove(session.digest)

@@ -18,7 +18,14 @@ from services.console.context import ConsoleContext, ConsoleDep
 from services.console.domain.i18n import Language, choose_language
 from services.console.domain.overview import STAGES
 from services.console.domain.pages import pager
-from services.console.handlers import ActiveSession, LoginRefusedError, current_session, log_in, log_out
+from services.console.handlers import (
+    ActiveSession,
+    LoginRefusedError,
+    current_session,
+    end_session_of,
+    log_in,
+    log_out,
+)
 from shared.access import Scope
 
 router = APIRouter(include_in_schema=False)
@@ -217,6 +224,7 @@ async def login(
     except LoginRefusedError as refused:
         error = "login.locked" if refused.reason == "locked" else "login.invalid"
         return _login_form(request, context, language, next_url=next_url, error=error, username=username)
+    await end_session_of(request.cookies.get(SESSION_COOKIE), context.deps)
     response = _see(next_url)
     response.set_cookie(
         SESSION_COOKIE,

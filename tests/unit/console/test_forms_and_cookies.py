@@ -45,3 +45,24 @@ def test_cookies_set_over_https_are_secure_even_with_secure_cookies_turned_off_f
     for name in (LOGIN_CSRF_COOKIE, SESSION_COOKIE):
         [cookie] = [header for header in set_cookies if header.startswith(f"{name}=") and "Max-Age=0" not in header]
         assert "; Secure" in cookie, cookie
+
+
+def test_signing_in_again_ends_the_session_the_browser_held() -> None:
+    browser, before = console_as(not_found, Role.VIEWER)
+    https = TestClient(browser.app, base_url="https://console.example", follow_redirects=False)
+    # The sign-in form, opened in another tab before signing in there.
+    https.get("/login")
+    https.cookies.set(SESSION_COOKIE, before.cookie)
+
+    signed_in = https.post(
+        "/login", data={"login_csrf": https.cookies[LOGIN_CSRF_COOKIE], "username": "marie", "password": PASSWORD}
+    )
+
+    assert signed_in.status_code == 303
+    after = signed_in.cookies[SESSION_COOKIE]
+    assert after != before.cookie
+    browser.cookies.set(SESSION_COOKIE, after)
+    assert browser.get("/patrons").status_code == 200
+    # Whoever kept the older cookie holds nothing any more.
+    browser.cookies.set(SESSION_COOKIE, before.cookie)
+    assert browser.get("/patrons").status_code == 303
