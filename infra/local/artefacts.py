@@ -121,6 +121,9 @@ class Artefacts:
                 raise BuildError(
                     f"Maven finished but {staging} holds no kafka_2.13 jar; see {self.kafka_home}/maven.log"
                 )
+            # The stamp goes first: a stop between the swap and the new stamp must not leave the old stamp vouching
+            # for the new jars, which the sources, changed back, would match again.
+            _remove_stamp(self.kafka_home)
             shutil.rmtree(self.kafka_lib, ignore_errors=True)
             staging.replace(self.kafka_lib)
             _write_stamp(self.kafka_home, _fingerprint([KAFKA_POM]))
@@ -150,6 +153,7 @@ class Artefacts:
                 timeout=1800,
                 extra_env=FERRETDB_GO_ENV,
             )
+            _remove_stamp(self.ferretdb_home)  # as for Kafka's jars
             # A rename, not an overwrite: a FerretDB still running from the old binary keeps its inode.
             staging.replace(self.ferretdb_binary)
             _write_stamp(self.ferretdb_home, _ferretdb_fingerprint())
@@ -296,6 +300,10 @@ def _stamp_matches(home: Path, fingerprint: str) -> bool:
         return (home / _BUILD_STAMP).read_text().strip() == fingerprint
     except OSError:
         return False
+
+
+def _remove_stamp(home: Path) -> None:
+    (home / _BUILD_STAMP).unlink(missing_ok=True)
 
 
 def _write_stamp(home: Path, fingerprint: str) -> None:

@@ -1,0 +1,47 @@
+"""The build stamps of the local stack's artefacts: a stamp vouches only for the artefact built from its sources."""
+
+from pathlib import Path
+
+import pytest
+
+from infra.local import artefacts
+from infra.local.artefacts import Artefacts
+
+
+class StoppedError(Exception):
+    """The build was stopped (Ctrl-C, a killed terminal) after its artefact was swapped in."""
+
+
+def test_a_rebuild_stopped_before_its_stamp_leaves_no_stamp_vouching_for_the_new_binary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    sources = {"fingerprint": "sources-a"}
+
+    def build(argv: list[str], **_options: object) -> None:
+        built.append(sources["fingerprint"])
+        Path(argv[argv.index("-o") + 1]).write_text(f"built from {sources['fingerprint']}")
+
+    monkeypatch.setattr(artefacts, "_run_build", build)
+    monkeypatch.setattr(artefacts, "_require", lambda tool: tool)
+    monkeypatch.setattr(artefacts, "_ferretdb_fingerprint", lambda: sources["fingerprint"])
+    local = Artefacts(tmp_path)
+    local.ensure_ferretdb(lambda _message: None)
+
+    sources["fingerprint"] = "sources-b"
+    write_stamp = artefacts._write_stamp
+
+    def stopped(_home: Path, _fingerprint: str) -> None:
+        raise StoppedError
+
+    monkeypatch.setattr(artefacts, "_write_stamp", stopped)
+    with pytest.raises(StoppedError):
+        local.ensure_ferretdb(lambda _message: None)
+    monkeypatch.setattr(artefacts, "_write_stamp", write_stamp)
+    # The sources are changed back: the binary on disk was built from the others.
+    sources["fingerprint"] = "sources-a"
+
+    assert not local.ferretdb_ready()
+    local.ensure_ferretdb(lambda _message: None)
+    assert local.ferretdb_binary.read_text() == "built from sources-a"
+    assert built == ["sources-a", "sources-b", "sources-a"]
