@@ -18,6 +18,7 @@ class ProgressLine:
         self._started = time.monotonic()
         self._shown = 0.0
         self._live = sys.stderr.isatty()
+        self._drawn_in_place = False
 
     def update(self, done: int, details: str = "") -> None:
         now = time.monotonic()
@@ -28,6 +29,12 @@ class ProgressLine:
 
     def finish(self, done: int, details: str = "") -> None:
         self._draw(done, details, time.monotonic(), end="\n")
+
+    def abandon(self) -> None:
+        """Ends a line drawn in place, so that what is said next (why the job stopped) is not written over it."""
+        if self._drawn_in_place:
+            print(file=sys.stderr, flush=True)
+            self._drawn_in_place = False
 
     def _draw(self, done: int, details: str, now: float, end: str) -> None:
         fraction = min(self._position() / self._total, 1.0)
@@ -40,6 +47,7 @@ class ProgressLine:
             file=sys.stderr,
             flush=True,
         )
+        self._drawn_in_place = end == "\r"
 
 
 async def with_progress(

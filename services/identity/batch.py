@@ -161,6 +161,9 @@ async def write_final_assignments(
 ) -> int:
     """Writes `record_id,person_id` with each person followed through the merges made after it was assigned."""
     writer = csv.writer(output, lineterminator="\n")
+    # Python 3.11's writer quotes a field for the characters of its line terminator only: a carriage return in a
+    # record id would go out bare, and every reader would end the row there.
+    quoted = csv.writer(output, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(("record_id", "person_id"))
     # The persons followed most recently: a person's records are mostly near each other, and memory stays bounded.
     final: OrderedDict[str, str] = OrderedDict()
@@ -173,6 +176,6 @@ async def write_final_assignments(
             final[person_id] = person.person_id if person is not None else person_id
             if len(final) > FOLLOWED_PERSONS_KEPT:
                 final.popitem(last=False)
-        writer.writerow((record_id, final[person_id]))
+        (quoted if "\r" in record_id else writer).writerow((record_id, final[person_id]))
         written += 1
     return written

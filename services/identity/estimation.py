@@ -101,9 +101,12 @@ def records_of_lines(
             continue
         for warning in batch_record.warnings:
             tally.warn(line_number, warning)
-        record, _ = evidence_of(
-            normalise_record(batch_record.record, today=today, default_region=default_region), policy, organisation_id
-        )
+        if batch_record.unknown_fields:
+            tally.warn(line_number, f"ignored unknown fields: {', '.join(batch_record.unknown_fields)}")
+        normalised = normalise_record(batch_record.record, today=today, default_region=default_region)
+        for warning in normalised.warnings:
+            tally.warn(line_number, f"ignored {warning}")
+        record, _ = evidence_of(normalised, policy, organisation_id)
         if not (record.external_id or record.email or record.phone or (record.first_name and record.last_name)):
             # As `resolve` does: such a record is never matched, so it says nothing of how records match.
             tally.skip(line_number, "names nobody: it needs an external_id, an email, a phone, or first and last names")

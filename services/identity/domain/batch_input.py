@@ -126,6 +126,10 @@ def read_batch_line(line: str | bytes) -> BatchRecord | None:
             fields[name] = _text(value.get(name))
         except _UnusableFieldError as exc:
             warnings.append(f"ignored {name}: it {exc}")
+    if fields.get("external_id") is not None and fields.get("source") is None:
+        # An id means something only in the system that gave it: without that, it links no record to another.
+        warnings.append("ignored external_id: it needs the `source` whose id it is")
+        fields["external_id"] = None
     unknown = tuple(sorted(name for name in value if name not in KNOWN_FIELDS))
     return BatchRecord(
         record_id=record_id, record=PersonRecord(**fields), unknown_fields=unknown, warnings=tuple(warnings)

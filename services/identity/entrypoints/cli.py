@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import csv
 import json
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,7 +188,10 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         print("error: --memory-mb: at least 16", file=sys.stderr)
         return 2
     # Every problem waits on disk for the report file, however many there are; the terminal shows the first ones.
-    with tempfile.TemporaryFile("w+", encoding="utf-8", prefix="parterre-problems-") as problem_log:
+    with (
+        _stopped_as_by_ctrl_c(),
+        tempfile.TemporaryFile("w+", encoding="utf-8", prefix="parterre-problems-") as problem_log,
+    ):
         try:
             with (
                 tempfile.TemporaryDirectory(prefix="parterre-resolve-") as scratch,
@@ -208,9 +213,9 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         except PreparationError as exc:
             print(f"error: {exc}; nothing written", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             print("error: interrupted; nothing written", file=sys.stderr)
-            return 130
+            return exc.exit_code if isinstance(exc, _StoppedError) else 130
         except OSError as exc:
             # A disk full or a file refused: the output stays as it was.
             print(f"error: {exc}; nothing written", file=sys.stderr)
@@ -238,6 +243,38 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
                 print(f"error: --report: {exc}", file=sys.stderr)
                 return 1
     return 0
+
+
+class _StoppedError(KeyboardInterrupt):
+    """A signal asking the run to stop, taken as Ctrl-C is."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal.Signals(signal_number).name)
+        self.exit_code = 128 + signal_number
+
+
+@contextlib.contextmanager
+def _stopped_as_by_ctrl_c() -> Iterator[None]:
+    """SIGTERM and SIGHUP (`timeout`, a terminal closed, a service manager) stop the run as Ctrl-C does: by their
+    default effect, its scratch files, which grow with the history, would stay behind in the temporary folder."""
+
+    def stop(signal_number: int, _frame: object) -> None:
+        raise _StoppedError(signal_number)
+
+    if threading.current_thread() is not threading.main_thread():
+        # Only the main thread may set handlers: run from another (a test, an embedding program), signals stay as set.
+        yield
+        return
+    # Set before the process preparing the lines starts, which inherits them.
+    numbers = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    previous = {number: signal.signal(number, stop) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            # None: a handler set outside Python, which cannot be put back from here.
+            if handler is not None:
+                signal.signal(number, handler)
 
 
 @contextlib.contextmanager
@@ -290,16 +327,20 @@ async def _resolve(
         def show(report: BatchReport) -> None:
             progress.update(report.resolved, f"{report.skipped:,} skipped")
 
-        report = await resolve_lines(
-            lines,
-            assignments,
-            organisation_id=arguments.org,
-            deps=deps,
-            strict=arguments.strict,
-            progress=show,
-            first_lines=first_lines,
-            problem_log=problem_log,
-        )
+        try:
+            report = await resolve_lines(
+                lines,
+                assignments,
+                organisation_id=arguments.org,
+                deps=deps,
+                strict=arguments.strict,
+                progress=show,
+                first_lines=first_lines,
+                problem_log=problem_log,
+            )
+        except BaseException:
+            progress.abandon()
+            raise
         progress.finish(report.resolved, f"{report.skipped:,} skipped")
         assignments.seek(0)
         with _written_whole(arguments.output) as output:
@@ -371,6 +412,9 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         _print_problems(tally)
         print(f"error: {exc}; nothing written", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing written", file=sys.stderr)
+        return 130
     _print_problems(tally)
     summary = {
         "lines": tally.lines,
@@ -393,11 +437,17 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         print(json.dumps(summary), file=sys.stderr)
         return 1
     text = _model_file(report, configured, arguments.input.name)
-    # The file is read back as identity will read it before it replaces anything.
-    load_match_settings(text, file_name=str(arguments.output))
-    partial = arguments.output.with_name(f".{arguments.output.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(arguments.output)
+    try:
+        # The file is read back as identity will read it before it replaces anything.
+        load_match_settings(text, file_name=str(arguments.output))
+        with _written_whole(arguments.output) as output:
+            output.write(text)
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing written", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: {exc}; nothing written", file=sys.stderr)
+        return 1
     print(f"wrote {arguments.output}", file=sys.stderr)
     print(json.dumps(summary), file=sys.stderr)
     return 0
@@ -427,14 +477,18 @@ def _estimate(
             policy=policy,
             organisation_id=arguments.org,
         )
-        return estimate_from_records(
-            records,
-            start=configured.model,
-            sample_pairs=arguments.random_pairs,
-            seed=arguments.seed,
-            max_iterations=arguments.max_iterations,
-            progress=lambda read: progress.update(read, f"{tally.skipped:,} skipped"),
-        )
+        try:
+            return estimate_from_records(
+                records,
+                start=configured.model,
+                sample_pairs=arguments.random_pairs,
+                seed=arguments.seed,
+                max_iterations=arguments.max_iterations,
+                progress=lambda read: progress.update(read, f"{tally.skipped:,} skipped"),
+            )
+        except BaseException:
+            progress.abandon()
+            raise
 
 
 def _print_problems(tally: LineTally) -> None:

@@ -203,6 +203,22 @@ def test_strict_stops_at_the_first_unusable_line_with_exit_code_1_naming_it(
     assert not (tmp_path / "persons.csv").exists()
 
 
+def test_on_a_terminal_the_reason_a_run_stopped_starts_a_line_of_its_own_after_the_progress_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise@example.com"},
+        "not json",
+        options=("--strict",),
+    )
+    assert code == 1
+    stderr = capsys.readouterr().err
+    assert "\r" in stderr
+    assert stderr.endswith("\nerror: line 2: not valid JSON: Expecting value at column 1 (--strict)\n")
+
+
 def test_strict_also_stops_at_a_repeated_record_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = run(
         tmp_path,
@@ -256,12 +272,38 @@ def test_a_field_of_the_wrong_kind_or_too_long_is_a_warning_and_the_record_is_re
     assert summary(stderr)["warnings"] == 3
 
 
+def test_an_external_id_without_its_source_is_a_warning_not_silently_unused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(
+        tmp_path,
+        {"record_id": "r1", "external_id": "C-7", **ELISE},
+        {"record_id": "r2", "external_id": "C-7"},
+        {"record_id": "r3", "source": "billetterie", "external_id": "C-8"},
+    )
+    assert list(assignments(tmp_path)) == ["r1", "r3"]
+    assert problem_lines(capsys.readouterr().err) == [
+        "line 1: ignored external_id: it needs the `source` whose id it is",
+        "line 2: ignored external_id: it needs the `source` whose id it is",
+        "line 2: skipped: names nobody: it needs an external_id, an email, a phone, or first and last names",
+    ]
+
+
 def test_a_record_id_of_the_wrong_kind_makes_the_line_malformed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run(tmp_path, {"record_id": 1.0, "email": "elise@example.com"}, {"record_id": 2, "email": "jean@example.com"})
     assert list(assignments(tmp_path)) == ["2"]
     assert problem_lines(capsys.readouterr().err) == ["line 1: skipped: `record_id` must be text, not float"]
+
+
+@pytest.mark.parametrize("record_id", ["C-7, balcon", 'the "A" list', "two\nlines", "cut\rshort", "crlf\r\nend"])
+def test_a_record_id_with_a_comma_a_quote_or_a_line_break_comes_back_whole_from_the_csv(
+    tmp_path: Path, record_id: str
+) -> None:
+    code = run(tmp_path, {"record_id": record_id, "email": "elise@example.com"}, {"record_id": "r2", **ELISE})
+    assert code == 0
+    assert list(assignments(tmp_path)) == [record_id, "r2"]
 
 
 def test_unknown_fields_are_named_as_a_warning_so_a_misspelt_column_is_noticed(
@@ -503,6 +545,35 @@ def test_ctrl_c_stops_a_long_run_at_once_and_writes_nothing(tmp_path: Path) -> N
     assert stderr.strip().splitlines()[-1] == "error: interrupted; nothing written"
     assert not output.exists()
     assert subprocess.run(["pgrep", "-f", str(source)], capture_output=True).returncode == 1
+
+
+def test_a_run_stopped_by_sigterm_writes_nothing_and_leaves_no_scratch_files_behind(tmp_path: Path) -> None:
+    # Long enough to be under way when stopped, with the smallest budget: its scratch file in use.
+    source = jsonl(
+        tmp_path / "history.jsonl", *({"record_id": f"r{n}", "email": f"p{n}@x.example"} for n in range(100_000))
+    )
+    output = tmp_path / "persons.csv"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    command = [sys.executable, "-m", "shared.cli", "identity", "resolve", "--input", str(source)]
+    process = subprocess.Popen(
+        [*command, "--output", str(output), "--memory-mb", "16"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    while not process.stderr.readline().startswith("["):
+        assert process.poll() is None
+    assert process.poll() is None
+    # As `timeout` or a service manager stops it.
+    os.killpg(process.pid, signal.SIGTERM)
+    _stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert stderr.strip().splitlines()[-1] == "error: interrupted; nothing written"
+    assert not output.exists()
+    assert list(scratch.iterdir()) == []
 
 
 HISTORY = (

@@ -167,6 +167,15 @@ def test_a_field_of_the_wrong_kind_is_ignored_with_a_warning_naming_it_and_the_r
     )
 
 
+def test_an_external_id_without_its_source_is_ignored_with_a_warning() -> None:
+    record = read_batch_line(line_of(record_id="r1", external_id="C-7", last_name="Gagnon"))
+    assert record == BatchRecord(
+        record_id="r1",
+        record=PersonRecord(last_name="Gagnon"),
+        warnings=("ignored external_id: it needs the `source` whose id it is",),
+    )
+
+
 def test_a_field_longer_than_any_real_value_is_ignored_with_a_warning() -> None:
     record = read_batch_line(line_of(record_id="r1", email="a@b.example", street="x" * (MAX_FIELD_LENGTH + 1)))
     assert record == BatchRecord(
@@ -206,11 +215,15 @@ def test_an_unpaired_surrogate_escape_is_left_out_since_it_cannot_be_stored_or_w
 
 def test_ids_and_postal_codes_written_as_numbers_are_read_as_their_text() -> None:
     record = read_batch_line(
-        line_of(record_id=1001, external_id=207, postal_code=75001, phone=5145550199, birth_date=19840317)
+        line_of(
+            record_id=1001, source="boutique", external_id=207, postal_code=75001, phone=5145550199, birth_date=19840317
+        )
     )
     assert record == BatchRecord(
         record_id="1001",
-        record=PersonRecord(external_id="207", postal_code="75001", phone="5145550199", birth_date="19840317"),
+        record=PersonRecord(
+            source="boutique", external_id="207", postal_code="75001", phone="5145550199", birth_date="19840317"
+        ),
     )
 
 

@@ -135,6 +135,22 @@ def test_a_line_that_is_not_utf8_is_read_as_windows_1252_with_a_warning_as_resol
     assert tally.problems[0] == "line 1: not valid UTF-8: read as Windows-1252"
 
 
+def test_a_field_that_does_not_parse_or_is_unknown_is_a_warning_as_resolve_says() -> None:
+    tally = LineTally()
+    lines = [
+        '{"record_id": "r1", "email": "elise@example.com", "birth_date": "2023-02-30", "phone": "call me"}',
+        '{"record_id": "r2", "email": "jean@example.com", "courriel": "jean@example.com"}',
+    ]
+    records = list(records_of_lines(lines, tally, **READING))
+    assert len(records) == 2
+    assert (tally.warnings, tally.skipped) == (3, 0)
+    assert tally.problems == [
+        "line 1: ignored phone: 'call me' is not a valid phone number",
+        "line 1: ignored birth_date: '2023-02-30' is not a real calendar date",
+        "line 2: ignored unknown fields: courriel",
+    ]
+
+
 def test_a_blocked_email_is_no_evidence_to_estimate_on_as_resolve_compares_none() -> None:
     # Walk-up buyers the box office entered under its own address: strangers sharing an email.
     lines = [
@@ -181,6 +197,23 @@ def test_em_that_does_not_converge_exits_1_and_writes_nothing(
     assert "error: EM did not converge in 2 iterations" in stderr
     assert summary(stderr)["converged"] is False
     assert not (tmp_path / "model.yaml").exists()
+
+
+def test_ctrl_c_exits_130_saying_nothing_was_written_and_keeps_the_previous_model(
+    tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previous = tmp_path / "model.yaml"
+    previous.write_text("# last season's\n", encoding="utf-8")
+
+    def stopped_by_ctrl_c(*arguments: Any, **options: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("services.identity.entrypoints.cli.estimate_from_records", stopped_by_ctrl_c)
+
+    assert estimate(tmp_path, audience_lines) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: interrupted; nothing written"
+    assert previous.read_text(encoding="utf-8") == "# last season's\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["history.jsonl", "model.yaml"]
 
 
 @pytest.mark.parametrize(
