@@ -36,6 +36,7 @@ def load_yaml_model(text: str, model: type[Model], *, file_name: str) -> Model:
 def compose(text: str, *, file_name: str) -> tuple[Any, yaml.Node | None]:
     """The YAML's data and its node tree (for `line_of`); raises `ConfigFileError` on a syntax error."""
     try:
+        _refuse_recursive_aliases(text, file_name)
         return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -45,6 +46,25 @@ def compose(text: str, *, file_name: str) -> tuple[Any, yaml.Node | None]:
         if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
             problem = f"{problem} ({context} that starts on line {context_mark.line + 1})"
         raise ConfigFileError(file_name, [(mark.line + 1 if mark else 1, f"not valid YAML: {problem}")]) from None
+
+
+def _refuse_recursive_aliases(text: str, file_name: str) -> None:
+    # An alias inside the block its anchor names makes a structure that contains itself: nothing here can, and
+    # walking it would never end.
+    latest: dict[str, int] = {}
+    enclosing: list[int] = []
+    for number, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None and not isinstance(event, yaml.AliasEvent):
+            latest[event.anchor] = number
+        if isinstance(event, yaml.CollectionStartEvent):
+            enclosing.append(number)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            enclosing.pop()
+        elif isinstance(event, yaml.AliasEvent) and latest.get(event.anchor or "") in enclosing:
+            name = event.anchor
+            problem = f"`*{name}` refers to the block `&{name}` it lies in: that block would contain itself"
+            line = event.start_mark.line + 1 if event.start_mark is not None else 1
+            raise ConfigFileError(file_name, [(line, problem)])
 
 
 def _refuse_duplicate_keys(root: yaml.Node | None, file_name: str) -> None:
@@ -92,9 +112,19 @@ def _line_of(root: yaml.Node | None, location: Sequence[Any]) -> int:
 def _child(node: yaml.Node | None, part: Any) -> tuple[int, yaml.Node] | None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            if key_node.value == str(part):
+            if key_node.value == str(part) or _read_key(key_node) == part:
                 return key_node.start_mark.line + 1, value_node
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
         item: yaml.Node = node.value[part]
         return item.start_mark.line + 1, item
     return None
+
+
+def _read_key(node: yaml.Node) -> Any:
+    """The key a scalar node is read as (`on` is true, `2026` a number): pydantic's locations hold those."""
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node)
+    except yaml.YAMLError:
+        return None

@@ -273,7 +273,14 @@ def _scalar(name: str, spec: FieldSpec, value: Any) -> Any:
         return Decimal(str(value))
     if kind is FieldKind.FLAG and isinstance(value, bool):
         return value
-    raise _problem("wrong_value_type", f"`{name}` holds {kind.value}, so {value!r} cannot be compared with it")
+    hint = ""
+    if kind is FieldKind.TEXT and (isinstance(value, bool) or is_number):
+        # Unquoted, YAML reads Ontario's `ON` and Norway's `NO` as true and false, and a code of digits as a number.
+        hint = (
+            "; without quotes, YAML reads yes, no, on, off, true and false as true or false, and digits as a "
+            "number: put the text in quotes, such as 'ON' or '555'"
+        )
+    raise _problem("wrong_value_type", f"`{name}` holds {kind.value}, so {value!r} cannot be compared with it{hint}")
 
 
 def checked_value(name: str, op: Op, value: Any) -> Any:

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 from uuid import UUID, uuid5
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from services.profile.domain.history import PERFORMANCE_FACTS, PROFILE_FACTS
@@ -63,6 +63,19 @@ def _slug(name: str) -> str:
     return name
 
 
+def _read_as_text(name: Any) -> Any:
+    # Unquoted, YAML reads a name such as `on` or `no` as true or false, and `2026` as a number.
+    if isinstance(name, bool):
+        raise _problem(
+            "name_not_text",
+            "YAML reads yes, no, on, off, true and false without quotes as true or false: put the name in quotes, "
+            "such as 'on'",
+        )
+    if isinstance(name, int | float):
+        raise _problem("name_not_text", f"YAML reads {name!r} as a number: put the name in quotes, such as '2026'")
+    return name
+
+
 def _event_type_name(name: str) -> str:
     """An event type a profile change can be caused by: an upstream fact the profile folds. Any other (a segment
     entered, a merge) never is, and a rule `on` it would never fire."""
@@ -82,7 +95,7 @@ def _fact_field(name: str) -> str:
     return name
 
 
-Name = Annotated[str, AfterValidator(_slug)]
+Name = Annotated[str, BeforeValidator(_read_as_text), AfterValidator(_slug)]
 EventTypeName = Annotated[str, AfterValidator(_event_type_name)]
 FactField = Annotated[FieldName, AfterValidator(_fact_field)]
 
@@ -286,13 +299,19 @@ class TriggerRule:
     facts: tuple[str, ...]
     time_tests: tuple[FieldTest, ...] = dataclasses.field(init=False, repr=False, compare=False)
     # Whether the rule fires whenever its condition holds, not only when a change makes it hold: time alone can
-    # make a time-based condition hold, with no change to compare, and for a per-event rule the event is the
-    # occasion. The dedupe key is what keeps these from firing twice in one period.
+    # make a time-based condition hold, with no change to compare, or bring an anniversary of `counted_from`, and
+    # for a per-event rule the event is the occasion. The dedupe key is what keeps these from firing twice in one
+    # period.
     fires_while_true: bool = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_tests", time_tests_of(self.condition))
-        object.__setattr__(self, "fires_while_true", self.period in _EVENT_PERIODS or bool(self.time_tests))
+        counts_anniversaries = self.counted_from is not None and self.period in _STEP_MONTHS
+        object.__setattr__(
+            self,
+            "fires_while_true",
+            self.period in _EVENT_PERIODS or bool(self.time_tests) or counts_anniversaries,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,10 +389,11 @@ def evaluate_triggers(
     """The rules that fire for a change from `before` to `after`, in file order.
 
     A rule fires when its condition holds after the change and did not before in the same period (a season's
-    rule holding at the end of one season and the start of the next fires for the new one); a time-based or
-    per-event rule fires whenever its condition holds (see `TriggerRule.fires_while_true`), so the caller must store
-    each dedupe key under a unique index and publish only decisions whose key is new. For the time sweep, pass the
-    profile as both `before` and `after` and no cause: rules restricted by `on` and per-event rules then skip.
+    rule holding at the end of one season and the start of the next fires for the new one); a time-based,
+    anniversary or per-event rule fires whenever its condition holds (see `TriggerRule.fires_while_true`), so the
+    caller must store each dedupe key under a unique index and publish only decisions whose key is new. For the
+    time sweep, pass the profile as both `before` and `after` and no cause: rules restricted by `on` and per-event
+    rules then skip.
     `cause_performance_id` is the performance the causing fact is about (`history.performance_about`), which keys
     `per_performance` rules; without it they skip; `cause_performance_at`, its start, is the condition's
     `cause.performance_at`. With `conditions_only` (a merge), only the rules that fire when

@@ -310,6 +310,44 @@ def test_a_name_that_is_not_a_slug_is_refused_on_its_line() -> None:
     assert "`Gros Donateurs` cannot be a name" in problems[0][1]
 
 
+@pytest.mark.parametrize(
+    ("name", "advice"),
+    [
+        ("on", "put the name in quotes, such as 'on'"),
+        ("no", "put the name in quotes"),
+        ("2026", "reads 2026 as a number"),
+    ],
+)
+def test_a_name_yaml_reads_as_true_false_or_a_number_is_refused_on_its_own_line_saying_to_quote_it(
+    name: str, advice: str
+) -> None:
+    problems = segment_problems(
+        f"""\
+        segments:
+          buyers:
+            title: {{fr: Acheteurs, en: Buyers}}
+            description: {{fr: Acheteurs., en: Buyers.}}
+            when: {{field: tickets_bought, op: gt, value: 0}}
+          {name}:
+            title: {{fr: Ontario, en: Ontario}}
+            description: {{fr: En Ontario., en: In Ontario.}}
+            when: {{field: region, op: eq, value: 'ON'}}
+        """
+    )
+    assert len(problems) == 1, problems
+    assert problems[0][0] == 6
+    assert advice in problems[0][1]
+    assert load_segments(
+        dedent(f"""\
+            segments:
+              '{name}':
+                title: {{fr: Ontario, en: Ontario}}
+                description: {{fr: En Ontario., en: In Ontario.}}
+                when: {{field: region, op: eq, value: 'ON'}}
+            """)
+    ).names == (name,)
+
+
 def test_a_title_in_one_language_only_is_refused() -> None:
     problems = segment_problems(
         """\

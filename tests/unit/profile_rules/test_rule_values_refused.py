@@ -66,3 +66,24 @@ def test_a_rule_on_an_event_that_never_changes_a_profile_is_refused_on_its_line(
     [(line, message)] = error.value.problems
     assert line == 6
     assert "changes a profile" in message
+
+
+@pytest.mark.parametrize(
+    ("condition", "read_as"),
+    [
+        ("{field: region, op: eq, value: ON}", "True"),
+        ("{field: country, op: in, value: [CA, NO]}", "False"),
+        ("{field: rfm.score, op: eq, value: 555}", "555"),
+        ("{field: postal_code, op: eq, value: 01234}", "668"),
+    ],
+)
+def test_text_that_yaml_reads_as_true_false_or_a_number_is_refused_saying_to_quote_it(
+    condition: str, read_as: str
+) -> None:
+    with pytest.raises(ConfigFileError) as error:
+        load_segments(segment_when(condition))
+
+    [(line, message)] = error.value.problems
+    assert line == 5
+    assert f"holds text, so {read_as} cannot be compared with it" in message
+    assert "put the text in quotes" in message

@@ -19,6 +19,7 @@ from services.profile.domain.rules import (
     evaluate_segments,
     evaluate_triggers,
     load_triggers,
+    time_conditions_due,
 )
 from services.profile.domain.seasons import SeasonCalendar
 from shared.events.common import Channel, ConsentPurpose
@@ -296,6 +297,45 @@ def test_a_gift_on_february_29_is_remembered_on_the_28th_and_on_the_29th_in_leap
 
 def test_a_patron_who_never_gave_has_no_anniversary() -> None:
     assert "donor-anniversary" not in swept(patron(donations_count=0))
+
+
+GIFT_ANNIVERSARY = load_triggers(
+    dedent("""\
+        triggers:
+          gift-anniversary:
+            title: {fr: Anniversaire du premier don, en: Anniversary of the first gift}
+            description: Thank a donor on each anniversary of their first gift.
+            when: {field: donations_count, op: gte, value: 1}
+            period: year
+            counted_from: first_donation_at
+        """)
+)
+
+
+def test_a_rule_counted_in_years_from_a_date_fires_on_each_anniversary_though_its_condition_tests_no_time() -> None:
+    def keys(before: dict[str, Any], after: dict[str, Any], as_of: datetime, cause: str | None) -> list[str]:
+        decisions = evaluate_triggers(
+            GIFT_ANNIVERSARY,
+            before,
+            after,
+            as_of=as_of,
+            cause_event_type=cause,
+            cause_event_id=None if cause is None else "evt-gift",
+            person_id=PERSON,
+        )
+        return [decision.dedupe_key.rsplit(":", 1)[1] for decision in decisions]
+
+    gift = "parterre.donation.made.v1"
+    assert keys({}, donor(), FIRST_GIFT, gift) == ["2025-03-10"]
+    assert time_conditions_due([GIFT_ANNIVERSARY], donor(), FIRST_GIFT + timedelta(days=30)) == datetime(
+        2026, 3, 10, 15, 0, tzinfo=UTC
+    )
+    assert keys(donor(), donor(), datetime(2026, 3, 10, 15, 0, tzinfo=UTC), None) == ["2026-03-10"]
+    # Given first weeks after an anniversary (imported), it waits for the next one rather than never firing.
+    imported_at = datetime(2026, 4, 1, tzinfo=UTC)
+    assert keys({}, donor(), imported_at, gift) == []
+    assert time_conditions_due([GIFT_ANNIVERSARY], donor(), imported_at) == datetime(2027, 3, 10, 15, 0, tzinfo=UTC)
+    assert keys(donor(), donor(), datetime(2027, 3, 10, 15, 0, tzinfo=UTC), None) == ["2027-03-10"]
 
 
 # Express consent before implied consent expires

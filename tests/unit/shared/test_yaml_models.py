@@ -168,6 +168,40 @@ def test_the_same_key_in_two_mappings_is_no_duplicate() -> None:
     assert load_yaml_model(dedent(text), Hall, file_name="hall.yaml").seats[1] == Seat(row="A", number=2)
 
 
+@pytest.mark.timeout(10)
+def test_an_alias_inside_the_block_its_anchor_names_is_refused_on_its_line_instead_of_never_loading() -> None:
+    text = """\
+        name: Studio
+        seats: &seats
+          - {row: A, number: 1}
+          - *seats
+        """
+    assert problems_of(text) == (
+        (4, "`*seats` refers to the block `&seats` it lies in: that block would contain itself"),
+    )
+
+
+def test_an_alias_elsewhere_repeats_its_anchor_s_block() -> None:
+    text = """\
+        seats:
+          - &front {row: A, number: 1}
+          - *front
+        """
+    hall = load_yaml_model(dedent(text), Hall, file_name="hall.yaml")
+    assert hall.seats == [Seat(row="A", number=1), Seat(row="A", number=1)]
+
+
+def test_a_bad_entry_under_a_key_yaml_reads_as_true_or_a_number_names_the_line_of_that_key() -> None:
+    text = """\
+        name: Studio
+        prices:
+          regular: 35
+          on: 20
+          2026: 15
+        """
+    assert lines_of(text) == [4, 5]
+
+
 def test_a_file_that_is_not_a_mapping_is_refused_on_its_first_line() -> None:
     assert lines_of("- just\n- a list\n") == [1]
 
