@@ -86,6 +86,26 @@ def is_utf16(start: bytes) -> bool:
     return b"\x00\x00" in (start[1:4:2], start[0:3:2])
 
 
+# A JSON array written out (`[`, then an object per line with a comma after it, then `]`) is the usual slip.
+_ARRAY_HINT = " (the file looks like a JSON array: write one object per line, with no brackets or commas between)"
+
+
+def _part_of_an_array(line: str) -> bool:
+    """Whether a line that is no JSON reads as a line of a JSON array written one element per line."""
+    text = line.strip()
+    if text in {"[", "]", "],", "[]"}:
+        return True
+    if text.startswith("[{"):
+        text = text[1:]
+    if text.endswith(("},", "}]", "}],")):
+        text = text.rstrip("],").rstrip(",")
+        try:
+            return isinstance(json.loads(text), dict)
+        except ValueError:
+            return False
+    return False
+
+
 def read_batch_line(line: str | bytes) -> BatchRecord | None:
     """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong.
 
@@ -106,12 +126,14 @@ def read_batch_line(line: str | bytes) -> BatchRecord | None:
     try:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise BatchLineError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+        hint = _ARRAY_HINT if _part_of_an_array(line) else ""
+        raise BatchLineError(f"not valid JSON: {exc.msg} at column {exc.colno}{hint}") from None
     except ValueError:
         # Python refuses to read integers of thousands of digits; no id or postal code is one.
         raise BatchLineError("not valid JSON: a number has too many digits") from None
     if not isinstance(value, dict):
-        raise BatchLineError(f"a line must be a JSON object, not {type(value).__name__}")
+        hint = _ARRAY_HINT if isinstance(value, list) and any(isinstance(item, dict) for item in value) else ""
+        raise BatchLineError(f"a line must be a JSON object, not {type(value).__name__}{hint}")
     try:
         record_id = _text(value.get("record_id"))
     except _UnusableFieldError as exc:

@@ -210,6 +210,8 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         except BatchAbortedError as exc:
             print(f"error: {exc} (--strict)", file=sys.stderr)
             return 1
+        except _NothingResolvedError as exc:
+            report, nothing_resolved = exc.report, True
         except PreparationError as exc:
             print(f"error: {exc}; nothing written", file=sys.stderr)
             return 1
@@ -220,6 +222,8 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
             # A disk full or a file refused: the output stays as it was.
             print(f"error: {exc}; nothing written", file=sys.stderr)
             return 1
+        else:
+            nothing_resolved = False
         for problem in report.problems:
             print(problem, file=sys.stderr)
         hidden = report.skipped + report.warnings - len(report.problems)
@@ -242,7 +246,22 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
             except OSError as exc:
                 print(f"error: --report: {exc}", file=sys.stderr)
                 return 1
+    if nothing_resolved:
+        print(
+            f"error: none of the {report.lines:,} lines held a record to resolve; nothing written. The input is JSON "
+            "Lines: one JSON object per line, not a JSON array nor an object spread over several lines",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+class _NothingResolvedError(Exception):
+    """Every line of the input was skipped: an output of its header alone would pass for a result."""
+
+    def __init__(self, report: BatchReport) -> None:
+        super().__init__(f"nothing resolved among {report.lines} lines")
+        self.report = report
 
 
 class _StoppedError(KeyboardInterrupt):
@@ -342,6 +361,8 @@ async def _resolve(
             progress.abandon()
             raise
         progress.finish(report.resolved, f"{report.skipped:,} skipped")
+        if report.resolved == 0 and report.skipped > 0:
+            raise _NothingResolvedError(report)
         assignments.seek(0)
         with _written_whole(arguments.output) as output:
             await write_final_assignments(csv.reader(assignments), output, organisation_id=arguments.org, deps=deps)

@@ -160,6 +160,40 @@ def test_a_malformed_line_is_reported_with_its_number_and_skipped(
     assert summary(stderr) == {"lines": 6, "resolved": 2, "skipped": 4, "warnings": 1, "outcomes": {"new": 2}}
 
 
+def test_a_file_whose_every_line_is_skipped_exits_1_saying_what_the_input_is_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "persons.csv").write_text("record_id,person_id\nold,per_1\n", encoding="utf-8")
+
+    # A JSON array on one line, as many exports write it.
+    code = run(tmp_path, '[{"record_id": "r1", "email": "elise@example.com"}, {"record_id": "r2"}]')
+
+    assert code == 1
+    stderr = capsys.readouterr().err
+    assert "none of the 1 lines held a record to resolve; nothing written" in stderr
+    assert "one JSON object per line, not a JSON array" in stderr
+    assert assignments(tmp_path) == {"old": "per_1"}
+
+
+def test_the_lines_of_a_json_array_written_out_are_skipped_saying_the_file_looks_like_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        tmp_path,
+        "[",
+        '  {"record_id": "r1", "email": "elise@example.com"},',
+        '  {"record_id": "r2", "email": "jean@example.com"}',
+        "]",
+    )
+
+    # The last object has no comma after it: it alone is a line of JSON Lines.
+    assert code == 0
+    assert list(assignments(tmp_path)) == ["r2"]
+    problems = problem_lines(capsys.readouterr().err)
+    assert [problem.partition(":")[0] for problem in problems] == ["line 1", "line 2", "line 4"]
+    assert all("the file looks like a JSON array" in problem for problem in problems)
+
+
 def test_a_line_naming_nobody_is_skipped_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(tmp_path, {"record_id": "r1", "first_name": "Élise", "city": "Montréal"}, {"record_id": "r2", **ELISE})
     assert list(assignments(tmp_path)) == ["r2"]
