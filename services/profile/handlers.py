@@ -167,6 +167,8 @@ ERASED_MARK = "erased"
 ORPHANED = "orphaned:"
 # The change key of a sweep's visit: `sweep:<the due moment visited>`.
 SWEPT = "sweep:"
+# The change keys of a merge's and an unmerge's steps on the person they move: `merged:<merge>`, `restored:<merge>`.
+MOVED = ("merged:", "restored:")
 
 
 async def _noted(deps: ProfileDeps, organisation_id: str, event_id: str, reason: str) -> tuple[str, ...]:
@@ -448,6 +450,7 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
                 (
                     *stored.last_outputs,
                     *stored.swept_outputs,
+                    *stored.moved_outputs,
                     *(b for held in stored.merges for b in held.outputs),
                     *(b for undone in stored.undone for b in undone.outputs),
                 )
@@ -1087,6 +1090,8 @@ async def _commit(
     )
     if change_key.startswith(SWEPT) and outputs:
         profile = replace(profile, swept=change_key, swept_outputs=_as_json(outputs))
+    if change_key.startswith(MOVED) and outputs:
+        profile = replace(profile, moved=change_key, moved_outputs=_as_json(outputs))
     if change.fired_in_merge is not None and fired:
         # Published again with the merge, should it be delivered again after later changes.
         with_triggers = _as_json(change.outputs + tuple(fired))
@@ -1857,7 +1862,10 @@ def _latest(known: datetime | None, moment: datetime) -> datetime:
 
 
 def _republished(stored: StoredProfile, change_key: str) -> tuple[Envelope, ...]:
-    return _from_json(stored.last_outputs) if stored.last_change == change_key else ()
+    if stored.last_change == change_key:
+        return _from_json(stored.last_outputs)
+    # A merge's or unmerge's step on the person is kept past the person's later changes (see `StoredProfile.moved`).
+    return _from_json(stored.moved_outputs) if stored.moved == change_key else ()
 
 
 def _replace_merge(
@@ -1872,6 +1880,7 @@ def _without_stored_outputs(stored: StoredProfile) -> StoredProfile:
         stored,
         last_outputs=(),
         swept_outputs=(),
+        moved_outputs=(),
         merges=tuple(replace(held, outputs=()) for held in stored.merges),
         undone=tuple(replace(undone, outputs=()) for undone in stored.undone),
     )

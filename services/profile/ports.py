@@ -96,6 +96,11 @@ class StoredProfile:
     # that died before Kafka had its events is done again after a fact may have changed the profile since.
     swept: str | None = None
     swept_outputs: Sequence[bytes] = ()
+    # Likewise the last step of a merge or unmerge moving this person (`merged:<merge>` marking them merged,
+    # `restored:<merge>` making them active again) and what it published: a fact of theirs stored before the merge or
+    # unmerge is delivered again, after a crash before Kafka had its events, must not lose them.
+    moved: str | None = None
+    moved_outputs: Sequence[bytes] = ()
     # Set while this person is merged into `merged_into` by the merge `merged_by`, decided by identity at
     # `merged_at`. A survivor erased leaves `merged_into` empty: the person stays merged (an unmerge restores it)
     # into no one.

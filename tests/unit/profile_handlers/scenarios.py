@@ -2052,6 +2052,55 @@ async def a_merge_cut_short_after_marking_its_persons_is_completed_when_delivere
     assert ids(await world.deliver(merge)) == ids(outputs)
 
 
+async def a_merge_delivered_again_after_a_late_fact_of_the_person_it_marked_announces_their_exits_again(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.donation("gift-b", "per_bea"))
+    merge = world.merged("mrg_1", "per_anne", "per_bea")
+
+    # Handled, then the process dies before Kafka has its events; a fact of Béa's lands on Anne meanwhile.
+    first = (await world.handle(merge)).outputs
+    await world.deliver(world.purchase("sale-late", "per_bea", days_ago=1))
+    again = await world.deliver(merge)
+
+    assert SEGMENT_EXITED in types_for(first, "per_bea")
+    assert ids(tuple(output for output in again if output.data.get("person_id") == "per_bea")) == ids(
+        tuple(output for output in first if output.data.get("person_id") == "per_bea")
+    )
+
+
+async def a_merge_cut_short_after_marking_then_a_late_fact_still_announces_the_exits_when_delivered_again(
+    world: World,
+) -> None:
+    await world.deliver(world.donation("gift-b", "per_bea"))
+    # Béa is marked merged (leaving her segments), Anne has taken her next change number, and the process dies.
+    merge = await merge_of_bea_into_anne_cut_short(world, storing="per_anne")
+    await world.deliver(world.purchase("sale-late", "per_bea", days_ago=1))
+
+    outputs = await world.deliver(merge)
+
+    assert "donors" in {output.data["segment"] for output in outputs if output.type == SEGMENT_EXITED}
+    assert await world.tickets("per_anne") == 6
+
+
+async def an_unmerge_delivered_again_after_a_fact_of_the_person_restored_announces_their_return_again(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.donation("gift-b", "per_bea"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    unmerge = world.unmerged("mrg_1", "per_anne", "per_bea")
+
+    # Handled, then the process dies before Kafka has its events; Béa buys meanwhile.
+    first = (await world.handle(unmerge)).outputs
+    await world.deliver(world.purchase("sale-b", "per_bea", days_ago=1))
+    again = await world.deliver(unmerge)
+
+    assert SEGMENT_ENTERED in types_for(first, "per_bea")
+    assert ids(again) == ids(first)
+
+
 async def an_erasure_cut_short_before_its_announcements_were_out_announces_them_again(world: World) -> None:
     await world.deliver(world.donation("gift-e", "per_emma"))
     erasure = world.erasure("per_emma")
@@ -3005,6 +3054,9 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there,
     an_erasure_forgets_the_messages_kept_for_steps_never_stored_that_name_the_person,
     a_merge_cut_short_after_marking_its_persons_is_completed_when_delivered_again,
+    a_merge_delivered_again_after_a_late_fact_of_the_person_it_marked_announces_their_exits_again,
+    a_merge_cut_short_after_marking_then_a_late_fact_still_announces_the_exits_when_delivered_again,
+    an_unmerge_delivered_again_after_a_fact_of_the_person_restored_announces_their_return_again,
     an_erasure_cut_short_before_its_announcements_were_out_announces_them_again,
     time_alone_makes_a_buyer_lapse_and_the_sweep_announces_it_once,
     the_sweep_visits_only_the_profiles_due_and_files_each_for_its_next_moment,
