@@ -169,6 +169,8 @@ ORPHANED = "orphaned:"
 SWEPT = "sweep:"
 # The change keys of a merge's and an unmerge's steps on the person they move: `merged:<merge>`, `restored:<merge>`.
 MOVED = ("merged:", "restored:")
+# The change key of a late fact of a person merged away, on each profile holding their history: `late:<event id>`.
+LATE = "late:"
 
 
 async def _noted(deps: ProfileDeps, organisation_id: str, event_id: str, reason: str) -> tuple[str, ...]:
@@ -239,7 +241,7 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
     if top == person_id:
         # Not (or no longer, or not yet) held by a survivor: the unmerge or merge under way reads this profile.
         return Handled(own.outputs, own.outcome)
-    cause = _Cause(f"late:{fact.event_id}", envelope.correlation_id or fact.event_id, fact, origin=envelope)
+    cause = _Cause(f"{LATE}{fact.event_id}", envelope.correlation_id or fact.event_id, fact, origin=envelope)
     held = await _recompute(deps, organisation_id, top, cause)
     outputs = own.outputs + (() if held is None else held.outputs)
     if held is not None:
@@ -451,6 +453,7 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
                     *stored.last_outputs,
                     *stored.swept_outputs,
                     *stored.moved_outputs,
+                    *stored.landed_outputs,
                     *(b for held in stored.merges for b in held.outputs),
                     *(b for undone in stored.undone for b in undone.outputs),
                 )
@@ -1092,6 +1095,8 @@ async def _commit(
         profile = replace(profile, swept=change_key, swept_outputs=_as_json(outputs))
     if change_key.startswith(MOVED) and outputs:
         profile = replace(profile, moved=change_key, moved_outputs=_as_json(outputs))
+    if change_key.startswith(LATE) and outputs:
+        profile = replace(profile, landed=change_key, landed_outputs=_as_json(outputs))
     if change.fired_in_merge is not None and fired:
         # Published again with the merge, should it be delivered again after later changes.
         with_triggers = _as_json(change.outputs + tuple(fired))
@@ -1864,8 +1869,11 @@ def _latest(known: datetime | None, moment: datetime) -> datetime:
 def _republished(stored: StoredProfile, change_key: str) -> tuple[Envelope, ...]:
     if stored.last_change == change_key:
         return _from_json(stored.last_outputs)
-    # A merge's or unmerge's step on the person is kept past the person's later changes (see `StoredProfile.moved`).
-    return _from_json(stored.moved_outputs) if stored.moved == change_key else ()
+    # A merge's or unmerge's step on the person, and a late fact landed on the profile, are kept past the profile's
+    # later changes (see `StoredProfile.moved` and `StoredProfile.landed`).
+    if stored.moved == change_key:
+        return _from_json(stored.moved_outputs)
+    return _from_json(stored.landed_outputs) if stored.landed == change_key else ()
 
 
 def _replace_merge(
@@ -1881,6 +1889,7 @@ def _without_stored_outputs(stored: StoredProfile) -> StoredProfile:
         last_outputs=(),
         swept_outputs=(),
         moved_outputs=(),
+        landed_outputs=(),
         merges=tuple(replace(held, outputs=()) for held in stored.merges),
         undone=tuple(replace(undone, outputs=()) for undone in stored.undone),
     )

@@ -101,6 +101,11 @@ class StoredProfile:
     # unmerge is delivered again, after a crash before Kafka had its events, must not lose them.
     moved: str | None = None
     moved_outputs: Sequence[bytes] = ()
+    # Likewise the last late fact of a person merged into this profile that landed here (`late:<event id>`) and what
+    # it published: delivered again after a crash before Kafka had its events, and after this profile changed since
+    # (a fact on its own key), it must not lose them, nor leave a trigger it claimed unsent.
+    landed: str | None = None
+    landed_outputs: Sequence[bytes] = ()
     # Set while this person is merged into `merged_into` by the merge `merged_by`, decided by identity at
     # `merged_at`. A survivor erased leaves `merged_into` empty: the person stays merged (an unmerge restores it)
     # into no one.

@@ -2101,6 +2101,41 @@ async def an_unmerge_delivered_again_after_a_fact_of_the_person_restored_announc
     assert ids(again) == ids(first)
 
 
+async def a_late_fact_delivered_again_after_its_survivor_changed_announces_what_it_fired_again(world: World) -> None:
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna"))
+    await world.deliver(world.purchase("sale-b", "per_bea", production="hosanna"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    late = world.purchase("sale-late", "per_bea", production="belles-soeurs", days_ago=1)
+
+    # Handled, then the process dies before Kafka has its events; Anne gives meanwhile (a fact on her own key).
+    first = (await world.handle(late)).outputs
+    await world.deliver(world.donation("gift-a", "per_anne", days_ago=1))
+    again = await world.deliver(late)
+
+    assert rules_fired(first) == [("subscription-offer-third-production", "per_anne")]
+    assert ids(again) == ids(first)
+
+
+async def a_late_fact_delivered_again_after_the_profile_holding_its_survivor_changed_announces_it_again(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
+    await world.deliver(world.purchase("sale-b", "per_bea", production="albertine"))
+    await world.deliver(world.purchase("sale-q", "per_quinn", production="hosanna"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    await world.deliver(world.merged("mrg_q", "per_quinn", "per_anne"))
+    late = world.purchase("sale-late", "per_bea", production="belles-soeurs", days_ago=1)
+
+    # Handled, then the process dies before Kafka has its events; Quinn, at the top, gives meanwhile.
+    first = (await world.handle(late)).outputs
+    await world.deliver(world.donation("gift-q", "per_quinn", days_ago=1))
+    again = await world.deliver(late)
+
+    assert rules_fired(first) == [("subscription-offer-third-production", "per_quinn")]
+    assert ids(again) == ids(first)
+
+
 async def an_erasure_cut_short_before_its_announcements_were_out_announces_them_again(world: World) -> None:
     await world.deliver(world.donation("gift-e", "per_emma"))
     erasure = world.erasure("per_emma")
@@ -3057,6 +3092,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_delivered_again_after_a_late_fact_of_the_person_it_marked_announces_their_exits_again,
     a_merge_cut_short_after_marking_then_a_late_fact_still_announces_the_exits_when_delivered_again,
     an_unmerge_delivered_again_after_a_fact_of_the_person_restored_announces_their_return_again,
+    a_late_fact_delivered_again_after_its_survivor_changed_announces_what_it_fired_again,
+    a_late_fact_delivered_again_after_the_profile_holding_its_survivor_changed_announces_it_again,
     an_erasure_cut_short_before_its_announcements_were_out_announces_them_again,
     time_alone_makes_a_buyer_lapse_and_the_sweep_announces_it_once,
     the_sweep_visits_only_the_profiles_due_and_files_each_for_its_next_moment,
