@@ -49,9 +49,10 @@ DLQ_FAILED_AT = "parterre-dlq-failed-at"
 _MAX_REASON_LENGTH = 2000
 # Longest pause between two tries of a message while Kafka or the store is unreachable: once back, it goes on soon.
 MAX_OUTAGE_PAUSE_SECONDS = 5.0
-# Longest pause between two failed tries of a message: a message blocks its key's records meanwhile, and the settings
-# allowed doubling a minute's pause nineteen times, half a year.
-MAX_RETRY_PAUSE_SECONDS = 300.0
+# Longest pause between two failed tries of a message: a message blocks its key's records meanwhile, the settings
+# allowed doubling a minute's pause nineteen times (half a year), and a pause as long as Kafka's poll interval (five
+# minutes) would put the consumer out of its group.
+MAX_RETRY_PAUSE_SECONDS = 60.0
 
 
 class PermanentMessageError(Exception):
@@ -235,12 +236,12 @@ class BulkKafkaPublisher:
         await asyncio.gather(*acknowledgements)
 
 
-@functools.lru_cache(maxsize=65_536)
 def retry_pause(first_pause: float, failed_attempts: int) -> float:
     """The pause after `failed_attempts` tries of a message: `first_pause`, doubled after each failure, capped."""
     return min(first_pause * 2.0 ** (failed_attempts - 1), MAX_RETRY_PAUSE_SECONDS)
 
 
+@functools.lru_cache(maxsize=65_536)
 def kafka_partition_index(key: bytes, partitions: int) -> int:
     """Which of `partitions` (sorted by id) a keyed record goes to: what Kafka's Java client and aiokafka's
     default partitioner compute, `(murmur2(key) & 0x7fffffff) % partitions`.
@@ -395,7 +396,7 @@ def add_consumer(
     async def consume_in_context(raw_record: ConsumerRecord[Any, Any]) -> None:
         headers = decode_headers(raw_record.headers)
         organisation = headers.get(ORGANISATION_HEADER, "")
-        if not _ORGANISATION_ID.match(organisation):
+        if not _ORGANISATION_ID.fullmatch(organisation):
             # A metric label and a log field: a header no Parterre producer would write must not open new series.
             organisation = UNKNOWN_ORGANISATION
         correlation_token = correlation_id_var.set(headers.get(CORRELATION_HEADER))

@@ -79,7 +79,7 @@ class ServiceSettings(BaseSettings):
         default=0.5,
         ge=0,
         le=60,
-        description="First pause between attempts; doubles after each failure, up to 5 minutes.",
+        description="First pause between attempts; doubles after each failure, up to a minute.",
     )
     consumer_batch_max_records: int = Field(
         default=500, ge=1, le=10_000, description="Most records a consumer takes from Kafka at once."

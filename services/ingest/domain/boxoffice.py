@@ -234,10 +234,11 @@ def _month_first_columns(stream: BinaryIO, settings: ColumnMapping) -> frozenset
             try:
                 for cells in csv.reader(lines, delimiter=delimiter, strict=False):
                     for name, index in dated.items():
-                        order = proven_date_order(cells[index]) if index < len(cells) else None
+                        order = proven_date_order(_cell_text(cells[index])) if index < len(cells) else None
                         if order is not None:
                             proven[name].add(order)
-                    if all(proven.values()):
+                    # Only a day-first date settles a column: a month-first one may still meet a day-first one.
+                    if all(DateOrder.DAY_FIRST in orders for orders in proven.values()):
                         break
             except csv.Error:
                 # The import itself reports the row; the dates read until then still tell their order.
@@ -405,7 +406,7 @@ def _outcomes(
     records: Iterator[list[str]], lines: BoundedLines, context: _FileContext, *, header_row: int
 ) -> Iterator[RowOutcome]:
     row_number = header_row
-    runs = _RunCounter()
+    runs = _Ranks(_RunCounter(), _RunCounter())
     while True:
         overlong_before = lines.overlong
         try:
@@ -503,6 +504,17 @@ class _RunCounter:
         return rank
 
 
+@dataclass(frozen=True)
+class _Ranks:
+    """Two rankings of a file's rows. A paid row is ranked among the paid rows alone, as before refunded rows were
+    imported, so a file imported then keeps its ids. A refunded row is ranked among every row, refunded or not, which
+    is its rank in an export made before the refund, where it was a sale: its refund then names the tickets that
+    sale bought (and, in a file imported with its refunded row before, the tickets of another row of its order)."""
+
+    paid_rows: _RunCounter
+    every_row: _RunCounter
+
+
 class _Row:
     def __init__(self, cells: list[str], number: int, context: _FileContext) -> None:
         self.number = number
@@ -567,7 +579,7 @@ def _canonical(value: Any) -> str:
     return str(value)
 
 
-def _row_outcome(cells: list[str], number: int, context: _FileContext, runs: _RunCounter) -> RowOutcome:
+def _row_outcome(cells: list[str], number: int, context: _FileContext, runs: "_Ranks") -> RowOutcome:
     row = _Row(cells, number, context)
     extra = [cell for cell in cells[context.header_size :] if cell.strip()]
     if extra:
@@ -589,7 +601,7 @@ def _row_outcome(cells: list[str], number: int, context: _FileContext, runs: _Ru
     return AcceptedRow(number, tuple(envelopes))
 
 
-def _row_drafts(row: _Row, runs: _RunCounter) -> list[Draft] | None:
+def _row_drafts(row: _Row, runs: "_Ranks") -> list[Draft] | None:
     context = row.context
     refunded = _paid_back(row)
     if row.problems:
@@ -842,7 +854,7 @@ class _Facts:
     paid_at: Moment | None
     order_id: str | None
     channel: SalesChannel
-    runs: _RunCounter
+    runs: "_Ranks"
     # A status says the row was refunded or cancelled (only a ticket row with its order number gets this far).
     refunded: bool = False
 
@@ -859,7 +871,10 @@ class _Facts:
         else:
             key = ("boxoffice", self.kind.value, "content", digest)
             reference = f"row-{digest[:16]}"
-        return (*key, str(self.runs.occurrence(key, digest))), reference
+        among_all = self.runs.every_row.occurrence(key, digest)
+        if self.refunded:
+            return (*key, str(among_all)), reference
+        return (*key, str(self.runs.paid_rows.occurrence(key, digest))), reference
 
     def money(self, amount: Decimal) -> dict[str, Any]:
         return {"amount": amount, "currency": self.currency}

@@ -933,3 +933,49 @@ def test_a_column_headed_date_that_the_mapping_names_as_the_date_does_not_date_t
         read(b"Courriel,Spectacle,Date,Montant\ne@example.com,Gala,2026-09-01 10:05,10\n", mapping)
 
     assert caught.value.missing == ("performance_date",)
+
+
+def test_a_column_whose_dates_show_both_orders_is_read_day_first_whichever_order_comes_first() -> None:
+    # A Québec export with one date typed the US way near the top: the dates further down still prove day first.
+    body = (
+        "Courriel,Spectacle,Date,Montant\n"
+        "b@example.com,Gala,05/14/2026 19 h 30,10\n"
+        "a@example.com,Gala,14/05/2026 19 h 30,10\n"
+        "c@example.com,Gala,05/04/2026 19 h 30,10\n"
+    )
+
+    first, second, third = read(body.encode())
+
+    assert isinstance(first, RejectedRow)
+    assert isinstance(second, AcceptedRow)
+    assert isinstance(third, AcceptedRow)
+    assert purchase(third).performance.starts_at.date().isoformat() == "2026-04-05"
+
+
+def test_a_paid_row_keeps_its_event_and_ticket_ids_when_a_refunded_row_of_its_order_comes_before_it() -> None:
+    # Imported before refunded rows were read, Marc's row was the order's first ticket: the refunded row above it was
+    # refused and took no rank. Importing the same file again must not buy Marc a second ticket. (Claire's refund
+    # names the order's first ticket, as her row was when sold; the profile counts it only for whoever bought it.)
+    header = (
+        "Order #,Order Date,First Name,Last Name,Email,Quantity,Ticket Type,Total Paid,Attendee Status,Event Name\n"
+    )
+    claire = "301,2026-10-01 10:00,Claire,Roy,c@example.com,1,Adulte,25.00,Refunded,Show X\n"
+    marc = "301,2026-10-01 10:00,Marc,Roy,m@example.com,1,Adulte,25.00,Completed,Show X\n"
+    mapping = load_mapping(_ONE_PERFORMANCE)
+
+    [marc_alone] = accepted(read(f"{header}{marc}".encode(), mapping))
+    outcomes = accepted(read(f"{header}{claire}{marc}".encode(), mapping))
+    [marc_again] = [row for row in outcomes if isinstance(data_of(row), TicketPurchasedV1)]
+
+    assert marc_again.envelopes[0].id == marc_alone.envelopes[0].id
+    assert purchase(marc_again).tickets == purchase(marc_alone).tickets
+
+
+def test_a_date_kept_as_text_for_excel_tells_its_columns_order_as_any_other() -> None:
+    body = (
+        "Courriel,Spectacle,Date,Montant\n"
+        "a@example.com,Gala,05/04/2026 19:30,10\n"
+        'b@example.com,Gala,"=""05/14/2026 19:30""",10\n'
+    )
+
+    assert _performance_days(body) == ["2026-05-04", "2026-05-14"]

@@ -20,3 +20,11 @@ def test_known_keys_go_where_the_java_client_puts_them() -> None:
 
     for key, murmur2 in expected.items():
         assert kafka_partition_index(key, 2**31 - 1) == (murmur2 & 0x7FFFFFFF) % (2**31 - 1)
+
+
+def test_a_keys_partition_is_computed_once_and_remembered_for_its_next_records() -> None:
+    kafka_partition_index.cache_clear()
+    kafka_partition_index(b"person-1", 12)
+    kafka_partition_index(b"person-1", 12)
+
+    assert kafka_partition_index.cache_info().hits == 1
