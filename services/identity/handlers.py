@@ -13,6 +13,7 @@ from services.identity.domain.identifiers import (
     Identifier,
     IdentifierDigest,
     IdentifierPolicy,
+    IdentifierType,
     digest_from_key,
     evidence_of,
 )
@@ -715,14 +716,32 @@ async def _any_suppressed(
     # Most organisations never suppressed anyone: then no identifier needs hashing, nor a look-up.
     if not identifiers or not await store.suppressions_exist(organisation_id):
         return False
-    hashes = [suppression_hash(organisation_id, rules.suppression_salt, identifier) for identifier in identifiers]
+    hashes = [
+        suppression_hash(organisation_id, rules.suppression_salt, form)
+        for identifier in identifiers
+        for form in _suppressed_forms(identifier)
+    ]
     return await store.any_suppressed(organisation_id, hashes)
+
+
+def _suppressed_forms(identifier: Identifier) -> tuple[Identifier, ...]:
+    """The identifier, and an upstream id without the spaces around it too: ids are kept as each fact sent them,
+    so one source may send ` C-1` and then `C-1` for the customer who asked not to be added again."""
+    if identifier.type is IdentifierType.EXTERNAL_ID and identifier.value.strip() != identifier.value:
+        return identifier, replace(identifier, value=identifier.value.strip())
+    return (identifier,)
 
 
 async def _suppress(
     store: IdentityStore, organisation_id: str, identifiers: Iterable[Identifier], rules: IdentityRules
 ) -> None:
-    hashes = sorted({suppression_hash(organisation_id, rules.suppression_salt, i) for i in identifiers})
+    hashes = sorted(
+        {
+            suppression_hash(organisation_id, rules.suppression_salt, form)
+            for identifier in identifiers
+            for form in _suppressed_forms(identifier)
+        }
+    )
     if hashes:
         await store.suppress(organisation_id, hashes)
 
@@ -1524,4 +1543,7 @@ async def view_person(organisation_id: str, person_id: str, store: IdentityStore
 
 async def find_by_identifier(organisation_id: str, identifier: Identifier, store: IdentityStore) -> Person | None:
     owner = await store.owner_of(organisation_id, identifier)
+    if owner is None and identifier.type is IdentifierType.EXTERNAL_ID and identifier.value.strip() != identifier.value:
+        # Upstream ids are kept as sent, padding included; a look-up pasted with spaces around means the id itself.
+        owner = await store.owner_of(organisation_id, replace(identifier, value=identifier.value.strip()))
     return None if owner is None else await active_person(store, organisation_id, owner)

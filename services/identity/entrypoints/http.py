@@ -147,10 +147,14 @@ def _identifier_from_query(
             ),
         )
     if email:
-        value = normalise_email(email)
+        # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
+        value = normalise_email(email) or normalise_email(email.replace(" ", "+"))
         kind = IdentifierType.EMAIL
     elif phone:
-        value = normalise_phone(phone, context.deps.rules.default_region)
+        region = context.deps.rules.default_region
+        value = normalise_phone(phone, region)
+        if value is None and phone.startswith(" "):
+            value = normalise_phone(f"+{phone[1:]}", region)
         kind = IdentifierType.PHONE
     else:
         value, kind = external_id, IdentifierType.EXTERNAL_ID
@@ -260,7 +264,7 @@ class EraseRequest(BaseModel):
 
 @router.post(
     "/v1/persons/{person_id}/erase",
-    summary="Erase every identifier and record of a person (Law 25)",
+    summary="Erase every identifier and record of a person (Law 25); a merged id erases whom it was merged into",
     responses=_ACTION_REFUSALS,
 )
 async def post_erase(
@@ -277,4 +281,12 @@ async def post_erase(
     except IdentityActionError as error:
         _fail(error)
     await context.publish(events)
-    return {"person_id": person_id, "status": "erased", "event_id": events[0].id}
+    # A merged id names the person it was folded into: that human is who was erased, with everyone folded into them.
+    erased = [event.person_id for event in events if event.person_id is not None]
+    return {
+        "person_id": person_id,
+        "status": "erased",
+        "event_id": events[0].id,
+        "erased_person_id": erased[0],
+        "erased_person_ids": erased,
+    }

@@ -1,0 +1,108 @@
+"""What staff and upstream systems get from the identity routes for identifiers written their own way, and for
+erasures naming a merged person."""
+
+import asyncio
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.context import load_rules
+from services.identity.handlers import IdentityDeps, resolve_fact
+from services.identity.settings import IdentitySettings
+from shared.events import parse_data
+from shared.events.identity import PersonResolvedV1
+from tests.integration.identity.conftest import ORGANISATION, SteppingClock, details_fact
+from tests.unit.identity.http_harness import identity_app
+
+
+def _deps(store: InMemoryIdentityStore) -> IdentityDeps:
+    return IdentityDeps(store=store, rules=load_rules(IdentitySettings()), clock=SteppingClock())
+
+
+def _resolve(deps: IdentityDeps, event_id: str, **person: Any) -> str:
+    outcome = asyncio.run(resolve_fact(details_fact(event_id, **person), deps))
+    resolved = parse_data(outcome.outputs[-1])
+    assert isinstance(resolved, PersonResolvedV1)
+    return resolved.person_id
+
+
+def _jean_known_twice_then_merged(deps: IdentityDeps) -> tuple[str, str]:
+    """Jean known to the box office and to the shop, then one by a fact naming both: (survivor, merged)."""
+    box_office = _resolve(deps, "e1", external_id="C-1", email="jean.roy@videotron.ca", first_name="Jean")
+    shop = _resolve(deps, "e2", source="shopify-boutique", external_id="S-1", phone="514 555 0199", first_name="Jean")
+    assert box_office != shop
+    _resolve(deps, "e3", source="shopify-boutique", external_id="S-1", email="jean.roy@videotron.ca")
+    survivor = asyncio.run(deps.store.person(ORGANISATION, shop))
+    assert survivor is not None
+    assert survivor.merged_into == box_office
+    return box_office, shop
+
+
+def test_erasing_a_merged_person_s_id_says_it_erased_the_person_they_were_merged_into() -> None:
+    store = InMemoryIdentityStore()
+    survivor, merged = _jean_known_twice_then_merged(_deps(store))
+
+    answer = TestClient(identity_app(store)).post(f"/v1/persons/{merged}/erase", json={"do_not_readd": True})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["person_id"] == merged
+    assert answer.json()["erased_person_id"] == survivor
+    assert answer.json()["erased_person_ids"] == [survivor, merged]
+    for person_id in (survivor, merged):
+        assert TestClient(identity_app(store)).get(f"/v1/persons/{person_id}").json()["status"] == "erased"
+
+
+def test_an_email_looked_up_with_its_plus_tag_left_unescaped_in_the_url_finds_the_person() -> None:
+    store = InMemoryIdentityStore()
+    jean = _resolve(_deps(store), "e1", email="Jean.Roy+billets@videotron.ca", first_name="Jean")
+
+    answer = TestClient(identity_app(store)).get("/v1/persons?email=jean.roy+infolettre@videotron.ca")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["person_id"] == jean
+
+
+def test_an_international_phone_looked_up_with_its_plus_left_unescaped_in_the_url_finds_the_person() -> None:
+    store = InMemoryIdentityStore()
+    jean = _resolve(_deps(store), "e1", phone="+33 1 42 68 53 00", first_name="Jean")
+
+    answer = TestClient(identity_app(store)).get("/v1/persons?phone=+33142685300")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["person_id"] == jean
+
+
+def test_an_upstream_id_looked_up_with_spaces_around_it_finds_the_person() -> None:
+    store = InMemoryIdentityStore()
+    jean = _resolve(_deps(store), "e1", external_id="C-1", first_name="Jean")
+
+    answer = TestClient(identity_app(store)).get(
+        "/v1/persons", params={"source": "billetterie-principale", "external_id": " C-1 "}
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["person_id"] == jean
+
+
+def test_an_upstream_id_of_a_person_erased_not_to_be_added_again_is_refused_when_sent_again_with_spaces() -> None:
+    store = InMemoryIdentityStore()
+    deps = _deps(store)
+    jean = _resolve(deps, "e1", external_id="C-1", first_name="Jean")
+    assert TestClient(identity_app(store)).post(f"/v1/persons/{jean}/erase", json={"do_not_readd": True}).is_success
+
+    for event_id, padded in (("e2", "C-1 "), ("e3", " C-1")):
+        outcome = asyncio.run(resolve_fact(details_fact(event_id, external_id=padded, first_name="Jean"), deps))
+
+        assert (outcome.outcome, outcome.outputs) == ("suppressed", ())
+
+
+def test_a_padded_upstream_id_of_a_person_erased_not_to_be_added_again_is_refused_when_sent_again_without() -> None:
+    store = InMemoryIdentityStore()
+    deps = _deps(store)
+    jean = _resolve(deps, "e1", external_id=" C-1 ", first_name="Jean")
+    assert TestClient(identity_app(store)).post(f"/v1/persons/{jean}/erase", json={"do_not_readd": True}).is_success
+
+    outcome = asyncio.run(resolve_fact(details_fact("e2", external_id="C-1", first_name="Jean"), deps))
+
+    assert (outcome.outcome, outcome.outputs) == ("suppressed", ())
