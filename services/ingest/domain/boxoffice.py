@@ -700,7 +700,7 @@ def _named_choice(
     row: _Row, name: BoxOfficeField, choices: Mapping[str, ChoiceT], reason: str, reason_fr: str, code: str
 ) -> ChoiceT | None:
     """The choice a cell names in French or English, or None (noted as a problem) when it names none."""
-    choice = choices.get(plain(row.text(name) or "").replace("_", " "))
+    choice = _chosen(row, name, choices)
     if choice is None:
         row.problems.add(row.header(name), reason, code, fr=reason_fr)
     return choice
@@ -720,10 +720,13 @@ def _row_kind(row: _Row) -> RowKind | None:
 
 def _kind_named(row: _Row) -> RowKind | None:
     """The row's type, or None when its type cell names none."""
-    text = row.text(F.TYPE)
-    if text is None:
+    if row.text(F.TYPE) is None:
         return row.context.settings.default_type
-    return _ROW_KINDS.get(plain(text).replace("_", " "))
+    return _chosen(row, F.TYPE, _ROW_KINDS)
+
+
+def _chosen(row: _Row, name: BoxOfficeField, choices: Mapping[str, ChoiceT]) -> ChoiceT | None:
+    return choices.get(plain(row.text(name) or "").replace("_", " "))
 
 
 _PERSON_COLUMNS = {
