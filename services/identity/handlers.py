@@ -1380,6 +1380,24 @@ async def folded_into(store: IdentityStore, organisation_id: str, person_id: str
     return list(dict.fromkeys(folded))
 
 
+_MAX_MERGE_CHAIN = 50
+
+
+async def _erased_with(store: IdentityStore, organisation_id: str, person_id: str) -> str:
+    """The person an erased `person_id` was folded into when erased, up the merges still in force."""
+    # Merges never form a loop; the bound only keeps a damaged record from holding the request forever.
+    for _hop in range(_MAX_MERGE_CHAIN):
+        survivors = [
+            merge.survivor_id
+            for merge in await store.merges_involving(organisation_id, person_id)
+            if person_id in merge.merged_ids and merge.undone_at is None
+        ]
+        if not survivors:
+            return person_id
+        person_id = survivors[0]
+    return person_id
+
+
 async def erase_on_request(
     organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool, requested_by: str
 ) -> tuple[Envelope, ...]:
@@ -1392,6 +1410,9 @@ async def erase_on_request(
     current = await active_person(deps.store, organisation_id, person_id)
     if current is not None:
         person_id = current.person_id
+    elif person.status is PersonStatus.ERASED:
+        # Asked again (the first answer lost): the erasure left no `merged_into`, the merge records still tell.
+        person_id = await _erased_with(deps.store, organisation_id, person_id)
     await erase_person(organisation_id, person_id, deps, do_not_readd=do_not_readd)
     now = deps.clock.now()
     request = build_envelope(

@@ -1,8 +1,9 @@
 """Identity HTTP routes: look persons up, review suggested duplicates, unmerge, erase. A few lines each."""
 
 from typing import Annotated, Any, Literal, NoReturn
+from urllib.parse import unquote
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from services.identity.context import IdentityContext, IdentityDep
@@ -118,6 +119,7 @@ async def get_person(person_id: str, principal: ProfilesReader, context: Identit
     responses={400: {}, **_READ_REFUSALS},
 )
 async def lookup_person(
+    request: Request,
     principal: ProfilesReader,
     context: IdentityDep,
     email: str | None = None,
@@ -125,7 +127,7 @@ async def lookup_person(
     source: str | None = None,
     external_id: str | None = None,
 ) -> dict[str, Any]:
-    identifier = _identifier_from_query(context, email, phone, source, external_id)
+    identifier = _identifier_from_query(context, email, phone, source, external_id, _plus_kept(request))
     person = await find_by_identifier(principal.organisation_id, identifier, context.store)
     view = None if person is None else await view_person(principal.organisation_id, person.person_id, context.store)
     if view is None:
@@ -133,8 +135,21 @@ async def lookup_person(
     return _person_json(view)
 
 
+def _plus_kept(request: Request) -> dict[str, str]:
+    """The query's values with a `+` left as written: a URL's `+` decodes to a space, and `%20` too, so only the
+    query as sent tells a `+` left unescaped (`?email=jean+news@x.ca`) from a space the caller meant."""
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    pairs = (pair.partition("=") for pair in raw.split("&") if pair)
+    return {unquote(name): unquote(value) for name, _, value in pairs}
+
+
 def _identifier_from_query(
-    context: IdentityContext, email: str | None, phone: str | None, source: str | None, external_id: str | None
+    context: IdentityContext,
+    email: str | None,
+    phone: str | None,
+    source: str | None,
+    external_id: str | None,
+    as_written: dict[str, str],
 ) -> Identifier:
     given = [name for name, value in (("email", email), ("phone", phone), ("external_id", external_id)) if value]
     if len(given) != 1 or (external_id and not source):
@@ -148,13 +163,14 @@ def _identifier_from_query(
         )
     if email:
         # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
-        value = normalise_email(email) or normalise_email(email.replace(" ", "+"))
+        value = normalise_email(email) or normalise_email(as_written.get("email", email))
         kind = IdentifierType.EMAIL
     elif phone:
         region = context.deps.rules.default_region
         value = normalise_phone(phone, region)
-        if value is None and phone.startswith(" "):
-            value = normalise_phone(f"+{phone[1:]}", region)
+        written = as_written.get("phone", phone)
+        if value is None and written.startswith("+"):
+            value = normalise_phone(written, region)
         kind = IdentifierType.PHONE
     else:
         value, kind = external_id, IdentifierType.EXTERNAL_ID

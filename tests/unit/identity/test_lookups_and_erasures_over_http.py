@@ -106,3 +106,35 @@ def test_a_padded_upstream_id_of_a_person_erased_not_to_be_added_again_is_refuse
     outcome = asyncio.run(resolve_fact(details_fact("e2", external_id="C-1", first_name="Jean"), deps))
 
     assert (outcome.outcome, outcome.outputs) == ("suppressed", ())
+
+
+def test_an_email_looked_up_with_a_space_escaped_as_such_is_not_read_as_a_plus_tag() -> None:
+    # `%20` is a space the caller meant: no address holds one, and Anne is not Anne Marie.
+    store = InMemoryIdentityStore()
+    _resolve(_deps(store), "e1", email="anne@videotron.ca", first_name="Anne")
+
+    answer = TestClient(identity_app(store)).get("/v1/persons?email=anne%20marie@videotron.ca")
+
+    assert answer.status_code == 400, answer.text
+
+
+def test_a_phone_looked_up_with_a_space_escaped_as_such_is_not_read_as_international() -> None:
+    # 819 555 0142 mistyped (a 0 too many), pasted after a space: not a `+` the URL left unescaped.
+    store = InMemoryIdentityStore()
+    _resolve(_deps(store), "e1", phone="+81 955 500 142", first_name="Haruto")
+
+    answer = TestClient(identity_app(store)).get("/v1/persons?phone=%2081955500142")
+
+    assert answer.status_code == 400, answer.text
+
+
+def test_erasing_a_merged_person_s_id_again_names_the_same_persons_as_the_first_time() -> None:
+    # A caller whose first answer was lost tries again: the answer must still say whom the erasure took.
+    store = InMemoryIdentityStore()
+    survivor, merged = _jean_known_twice_then_merged(_deps(store))
+    client = TestClient(identity_app(store))
+    first = client.post(f"/v1/persons/{merged}/erase", json={"do_not_readd": True}).json()
+
+    again = client.post(f"/v1/persons/{merged}/erase", json={"do_not_readd": True}).json()
+
+    assert again["erased_person_ids"] == first["erased_person_ids"] == [survivor, merged]
