@@ -50,8 +50,8 @@ _MAX_REASON_LENGTH = 2000
 # Longest pause between two tries of a message while Kafka or the store is unreachable: once back, it goes on soon.
 MAX_OUTAGE_PAUSE_SECONDS = 5.0
 # Longest pause between two failed tries of a message: a message blocks its key's records meanwhile, the settings
-# allowed doubling a minute's pause nineteen times (half a year), and a pause as long as Kafka's poll interval (five
-# minutes) would put the consumer out of its group.
+# allowed doubling a minute's pause nineteen times (half a year), and a single pause as long as Kafka's poll interval
+# (five minutes) would put the consumer out of its group. Many attempts at a long first pause still add up past it.
 MAX_RETRY_PAUSE_SECONDS = 60.0
 
 
