@@ -15,6 +15,7 @@ from typing import Any
 
 from services.notify.adapters.mailchimp import MailchimpAudience
 from services.notify.domain.contacts import (
+    CHANNEL_OF_PURPOSE,
     Contact,
     Suppression,
     apply_change,
@@ -147,7 +148,7 @@ async def _queue_trigger(
     if not wanted:
         return []
     suppressed = None
-    if trigger.purpose is not None:
+    if trigger.purpose is not None and _reaches_the_person(trigger, trigger.purpose):
         # Counted when accepted, not when sent: a person's triggers arrive in order on one partition, so this
         # read-then-write has a single writer per person, which a check at send time (many lanes) would not.
         now, message = deps.clock.now(), message_id(organisation_id, envelope.id)
@@ -167,6 +168,13 @@ async def _queue_trigger(
         purpose=trigger.purpose,
         suppressed=suppressed,
     )
+
+
+def _reaches_the_person(trigger: TriggerFiredV1, purpose: ConsentPurpose) -> bool:
+    """Whether the trigger names a contact point on its purpose's channel: profile fires a rule for someone without
+    the consent it needs too, and such a message, never sent, must not use up their allowance of messages."""
+    channel = CHANNEL_OF_PURPOSE[purpose]
+    return any(point.channel is channel for point in trigger.contact_points)
 
 
 async def accept_segment_change(

@@ -7,7 +7,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from services.notify.domain.mailchimp import MAILCHIMP_PURPOSE
+
 ANY = "*"
+# A Mailchimp audience hears of a consent for marketing email that stopped allowing it, whatever fields it asked for:
+# a withdrawal or a lapse it missed would leave the person subscribed there, and emailed by it (CASL: within 10
+# business days). A consent given is not forced on it: that would add people it never asked for.
+AUDIENCE_CONSENT_PREFIX = f"consent.{MAILCHIMP_PURPOSE.value}."
+AUDIENCE_CONSENT_ALLOWED = f"{AUDIENCE_CONSENT_PREFIX}allowed"
 
 
 class TargetKind(StrEnum):
@@ -123,6 +130,13 @@ def matching_subscriptions(
         elif kind in (MessageKind.SEGMENT_ENTERED, MessageKind.SEGMENT_EXITED) and name is not None:
             if events.wants_segment(kind, name):
                 wanted.append((subscription, None))
-        elif kind is MessageKind.PROFILE_CHANGED and (fields := events.wanted_fields(changed)):
+        elif kind is MessageKind.PROFILE_CHANGED and (fields := _wanted_fields(subscription, changed)):
             wanted.append((subscription, fields))
+    return wanted
+
+
+def _wanted_fields(subscription: Subscription, changed: Mapping[str, Any]) -> dict[str, Any]:
+    wanted = subscription.events.wanted_fields(changed)
+    if subscription.kind is TargetKind.MAILCHIMP and changed.get(AUDIENCE_CONSENT_ALLOWED) is False:
+        wanted |= {name: value for name, value in changed.items() if name.startswith(AUDIENCE_CONSENT_PREFIX)}
     return wanted

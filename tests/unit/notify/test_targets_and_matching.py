@@ -131,3 +131,23 @@ def test_a_rotation_keeps_the_previous_secret_signing_until_the_overlap_ends_and
     assert with_secrets.secrets_in_force(NOW + timedelta(hours=25)) == ["whsec_b"]
     again = rotate(rotated, "whsec_c", now=NOW + timedelta(hours=1), overlap_until=NOW + timedelta(hours=25))
     assert [entry.secret for entry in again] == ["whsec_c", "whsec_b"]
+
+
+def test_a_mailchimp_audience_hears_of_a_consent_that_stopped_allowing_email_whatever_fields_it_asked_for() -> None:
+    # An audience kept for its segment tags alone must still unsubscribe a person who withdrew consent.
+    tags_only = EventFilter(segments_entered=frozenset({"abonnes"}))
+    audience = Subscription(
+        "sub_mc", "theatre", TargetKind.MAILCHIMP, "https://us1.api.mailchimp.com/3.0", tags_only, True, NOW
+    )
+    webhook = _subscription(tags_only, name="sub_hook")
+    changed = {"consent.marketing_email.status": "withdrawn", "consent.marketing_email.allowed": False, "city": "Lévis"}
+
+    found = matching_subscriptions([audience, webhook], MessageKind.PROFILE_CHANGED, changed=changed)
+
+    assert found == [
+        (audience, {"consent.marketing_email.status": "withdrawn", "consent.marketing_email.allowed": False})
+    ]
+    assert not matching_subscriptions([audience], MessageKind.PROFILE_CHANGED, changed={"consent.sms.allowed": False})
+    # A consent given reaches it only through the fields it asked for: it would add people it never wanted.
+    granted = {"consent.marketing_email.status": "granted", "consent.marketing_email.allowed": True}
+    assert not matching_subscriptions([audience], MessageKind.PROFILE_CHANGED, changed=granted)
