@@ -23,8 +23,10 @@ from services.identity.domain.merges import (
     ReviewClaim,
     ReviewItem,
     ReviewStatus,
+    SurvivorBefore,
     UnmergeClaim,
     merge_reason,
+    survivor_before,
 )
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import (
@@ -987,6 +989,7 @@ async def apply_merge(
             decided_by=decided_by,
             decided_at=at,
             cause=cause,
+            survivor_before=survivor_before(plan.survivor),
         )
     )
     return await fold_merged(store, merge)
@@ -1201,6 +1204,7 @@ async def _restore(store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim
         )
     await _strip_survivor(store, merge)
     await _strip_holders(store, merge)
+    await _forget_given_records_in_later_merges(store, merge)
     await store.mark_undone(merge.organisation_id, merge.merge_id, at=claim.at, by=claim.by)
     return replace(merge, undone_at=claim.at, undone_by=claim.by)
 
@@ -1274,8 +1278,43 @@ async def _kept_apart_given_only_by(store: IdentityStore, merge: MergeRecord) ->
 
 
 async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
-    """Removes from the survivor what the merge gave it."""
-    await _strip(store, merge, merge.survivor_id, given_apart=await _kept_apart_given_only_by(store, merge))
+    """Removes from the survivor what the merge gave it, and gives back what the merge took: its own records and
+    its household."""
+    given_apart = await _kept_apart_given_only_by(store, merge)
+    before = merge.survivor_before
+    await _strip(store, merge, merge.survivor_id, given_apart=given_apart, before=before)
+    if before is not None:
+        await _leave_households_given_by(store, merge, before)
+
+
+async def _forget_given_records_in_later_merges(store: IdentityStore, merge: MergeRecord) -> None:
+    """The survivor as later merges into it kept it no longer holds the records this merge gave it: an unmerge of
+    those would give them back, and an erasure of the restored persons would not find them there."""
+    given = {record for merged in merge.merged for record in merged.records}
+    for later in await store.merges_involving(merge.organisation_id, merge.survivor_id):
+        before = later.survivor_before
+        if later.survivor_id != merge.survivor_id or before is None or not given.intersection(before.records):
+            continue
+        kept = tuple(record for record in before.records if record not in given)
+        await store.keep_survivor_before(merge.organisation_id, later.merge_id, replace(before, records=kept))
+
+
+def _moved_by(merge: MergeRecord, person: Person) -> bool:
+    """Whether the household `person` shows is the one `merge` moved it to (see `fold_merged`), not decided since."""
+    return person.household_at == merge_move_moment(merge.decided_at) and person.household_id in {
+        merged.household_id for merged in merge.merged
+    }
+
+
+async def _leave_households_given_by(store: IdentityStore, merge: MergeRecord, before: SurvivorBefore) -> None:
+    """Takes the survivor out of the merged persons' households it joined with the merge and is not in since."""
+    organisation_id, survivor_id = merge.organisation_id, merge.survivor_id
+    survivor = await store.person(organisation_id, survivor_id)
+    if survivor is None:
+        return
+    given = {merged.household_id for merged in merge.merged} - {None, before.household_id, survivor.household_id}
+    for household_id in sorted(household for household in given if household is not None):
+        await store.leave_household(organisation_id, household_id, survivor_id)
 
 
 async def _strip_holders(store: IdentityStore, merge: MergeRecord) -> None:
@@ -1290,23 +1329,37 @@ async def _strip_holders(store: IdentityStore, merge: MergeRecord) -> None:
         person = await store.person(merge.organisation_id, person.merged_into)
 
 
-async def _strip(store: IdentityStore, merge: MergeRecord, holder_id: str, *, given_apart: frozenset[str]) -> None:
+async def _strip(
+    store: IdentityStore,
+    merge: MergeRecord,
+    holder_id: str,
+    *,
+    given_apart: frozenset[str],
+    before: SurvivorBefore | None = None,
+) -> None:
     """Removes from `holder_id` the identifiers and records the persons `merge` restored brought, and `given_apart`;
-    retried if a resolution changes the holder meanwhile."""
+    gives back what `before` kept of it; retried if a resolution changes the holder meanwhile."""
     given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
     given_records = {record for merged in merge.merged for record in merged.records}
+    own_records = () if before is None else before.records
     for _attempt in range(MAX_DECISION_ATTEMPTS):
         holder = await store.person(merge.organisation_id, holder_id)
         if holder is None:
             return
         kept_records: tuple[NormalisedRecord, ...] = ()
-        for record in holder.records:
-            if record not in given_records:
+        # Its own records from before the merge are older than any it was given since: first, so the newest stay.
+        for record in (*own_records, *holder.records):
+            if record in own_records or record not in given_records:
                 kept_records = add_record(kept_records, record)
+        household_id, household_at = holder.household_id, holder.household_at
+        if before is not None and _moved_by(merge, holder):
+            household_id, household_at = before.household_id, before.household_at
         stripped = replace(
             holder,
             identifiers=holder.identifiers - given_identifiers,
             records=kept_records,
+            household_id=household_id,
+            household_at=household_at,
             kept_apart_from=holder.kept_apart_from - given_apart,
         )
         if stripped == holder or await store.replace_person(stripped, expected_version=holder.version):

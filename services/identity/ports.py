@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Protocol
 
 from services.identity.domain.identifiers import Identifier, IdentifierDigest, digest_from_key
-from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
+from services.identity.domain.merges import (
+    MergeRecord,
+    ReviewClaim,
+    ReviewItem,
+    ReviewStatus,
+    SurvivorBefore,
+    UnmergeClaim,
+)
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
 from services.identity.domain.resolution import Erasure, ReviewSuggestion
@@ -222,6 +229,9 @@ class IdentityStore(IdentityReads, Protocol):
     async def mark_undone(self, organisation_id: str, merge_id: str, *, at: datetime, by: str) -> bool:
         """Marks the merge undone unless it already is; False if it was. Not a lock: the unmerge claim is."""
 
+    async def keep_survivor_before(self, organisation_id: str, merge_id: str, before: SurvivorBefore) -> None:
+        """The merge keeps `before` as the survivor it found."""
+
     # An erasure's steps: each idempotent, so an erasure stopped midway is finished by doing it again.
     async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         """Every merge involving the person becomes `MergeRecord.without_erased`: ids, kinds of evidence, no
@@ -237,6 +247,9 @@ class IdentityStore(IdentityReads, Protocol):
 
     async def leave_households(self, organisation_id: str, person_id: str) -> None:
         """The person leaves every household, in every version kept: the other members no longer list them."""
+
+    async def leave_household(self, organisation_id: str, household_id: str, person_id: str) -> None:
+        """The person leaves the household, in every version kept: its members no longer list them."""
 
     async def insert_review(self, item: ReviewItem) -> None: ...
 

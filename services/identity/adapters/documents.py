@@ -6,7 +6,14 @@ from datetime import date, datetime
 from typing import Any
 
 from services.identity.domain.identifiers import IdentifierDigest, digest_from_key, identifier_from_key
-from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
+from services.identity.domain.merges import (
+    MergeRecord,
+    ReviewClaim,
+    ReviewItem,
+    ReviewStatus,
+    SurvivorBefore,
+    UnmergeClaim,
+)
 from services.identity.domain.normalise import is_placeholder_birth_date
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
@@ -46,8 +53,7 @@ def person_document(person: Person) -> Document:
         "status": person.status.value,
         "merged_into": person.merged_into,
         "identifiers": sorted(identifier.key for identifier in person.identifiers),
-        # One JSON text, not nested documents: FerretDB 1.x converts every nested value on each read and write.
-        "records": json.dumps([record_document(record) for record in person.records], separators=(",", ":")),
+        "records": _records_text(person.records),
         "household_id": person.household_id,
         "household_at": person.household_at,
         "kept_apart_from": sorted(person.kept_apart_from),
@@ -69,6 +75,11 @@ def person_from(document: Document) -> Person:
         kept_apart_from=frozenset(document.get("kept_apart_from", ())),
         version=document["version"],
     )
+
+
+def _records_text(records: tuple[NormalisedRecord, ...]) -> str:
+    # One JSON text, not nested documents: FerretDB 1.x converts every nested value on each read and write.
+    return json.dumps([record_document(record) for record in records], separators=(",", ":"))
 
 
 def _records_of(document: Document) -> list[Document]:
@@ -138,7 +149,29 @@ def merge_document(merge: MergeRecord) -> Document:
         "cause": merge.cause,
         "undone_at": merge.undone_at,
         "undone_by": merge.undone_by,
+        "survivor_before": survivor_before_document(merge.survivor_before),
     }
+
+
+def survivor_before_document(before: SurvivorBefore | None) -> Document | None:
+    if before is None:
+        return None
+    return {
+        "household_id": before.household_id,
+        "household_at": before.household_at,
+        "records": _records_text(before.records),
+    }
+
+
+def _survivor_before_from(document: Document | None) -> SurvivorBefore | None:
+    # Merges stored before the survivor was kept have no such field.
+    if document is None:
+        return None
+    return SurvivorBefore(
+        household_id=document.get("household_id"),
+        household_at=document.get("household_at"),
+        records=tuple(record_from(record) for record in _records_of(document)),
+    )
 
 
 def merge_from(document: Document) -> MergeRecord:
@@ -155,6 +188,7 @@ def merge_from(document: Document) -> MergeRecord:
         cause=document["cause"],
         undone_at=document.get("undone_at"),
         undone_by=document.get("undone_by"),
+        survivor_before=_survivor_before_from(document.get("survivor_before")),
     )
 
 

@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from services.identity.domain.identifiers import Identifier, IdentifierDigest
-from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
+from services.identity.domain.merges import (
+    MergeRecord,
+    ReviewClaim,
+    ReviewItem,
+    ReviewStatus,
+    SurvivorBefore,
+    UnmergeClaim,
+)
 from services.identity.domain.persons import Person, PersonStatus, add_record, moved_to_household
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
@@ -241,6 +248,10 @@ class InMemoryIdentityStore:
         self._merges[(organisation_id, merge_id)] = replace(merge, undone_at=at, undone_by=by)
         return True
 
+    async def keep_survivor_before(self, organisation_id: str, merge_id: str, before: SurvivorBefore) -> None:
+        merge = self._merges[(organisation_id, merge_id)]
+        self._merges[(organisation_id, merge_id)] = replace(merge, survivor_before=before)
+
     async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         for merge in await self.merges_involving(organisation_id, person_id):
             self._merges[(organisation_id, merge.merge_id)] = merge.without_erased(person_id, digests)
@@ -255,6 +266,14 @@ class InMemoryIdentityStore:
 
     async def leave_households(self, organisation_id: str, person_id: str) -> None:
         _leave_every(self._households, organisation_id, person_id)
+
+    async def leave_household(self, organisation_id: str, household_id: str, person_id: str) -> None:
+        key = (organisation_id, household_id)
+        left = [member for member in self._households.get(key, ()) if member != person_id]
+        if left:
+            self._households[key] = left
+        else:
+            self._households.pop(key, None)
 
     async def insert_review(self, item: ReviewItem) -> None:
         self._reviews.setdefault((item.organisation_id, item.review_id), item)

@@ -31,6 +31,7 @@ from services.identity.adapters.documents import (
     review_claim_from,
     review_document,
     review_from,
+    survivor_before_document,
     unmerge_claim_document,
     unmerge_claim_from,
 )
@@ -42,7 +43,14 @@ from services.identity.adapters.versions import (
 )
 from services.identity.adapters.versions import key_of as _key
 from services.identity.domain.identifiers import Identifier, IdentifierDigest
-from services.identity.domain.merges import MergeRecord, ReviewClaim, ReviewItem, ReviewStatus, UnmergeClaim
+from services.identity.domain.merges import (
+    MergeRecord,
+    ReviewClaim,
+    ReviewItem,
+    ReviewStatus,
+    SurvivorBefore,
+    UnmergeClaim,
+)
 from services.identity.domain.persons import Person, PersonStatus, add_record, moved_to_household
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
@@ -645,6 +653,11 @@ class MongoIdentityStore:
         )
         return result.modified_count == 1
 
+    async def keep_survivor_before(self, organisation_id: str, merge_id: str, before: SurvivorBefore) -> None:
+        await self._merges.update_one(
+            {"_id": _key(organisation_id, merge_id)}, {"$set": {"survivor_before": survivor_before_document(before)}}
+        )
+
     async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         for merge in await self.merges_involving(organisation_id, person_id):
             scrubbed = merge.without_erased(person_id, digests)
@@ -652,7 +665,13 @@ class MongoIdentityStore:
                 document = merge_document(scrubbed)
                 await self._merges.update_one(
                     {"_id": _key(organisation_id, merge.merge_id)},
-                    {"$set": {"merged": document["merged"], "evidence": document["evidence"]}},
+                    {
+                        "$set": {
+                            "merged": document["merged"],
+                            "evidence": document["evidence"],
+                            "survivor_before": document["survivor_before"],
+                        }
+                    },
                 )
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
@@ -675,20 +694,30 @@ class MongoIdentityStore:
     async def leave_households(self, organisation_id: str, person_id: str) -> None:
         await self._leave_every(self._households, self._household_documents, organisation_id, person_id)
 
+    async def leave_household(self, organisation_id: str, household_id: str, person_id: str) -> None:
+        await self._leave_every(
+            self._households, self._household_documents, organisation_id, person_id, only=household_id
+        )
+
     async def _leave_every(
         self,
         chain: VersionedDocuments,
         documents: AsyncCollection[Document],
         organisation_id: str,
         person_id: str,
+        *,
+        only: str | None = None,
     ) -> None:
-        """Takes the person out of every group (block, household) of `chain` that lists them, in every version."""
+        """Takes the person out of every group (block, household) of `chain` that lists them, or of the group
+        `only`, in every version."""
         # No index serves this: every version of every group listing the person, in one scan.
         listing: dict[str, list[str]] = {}
         prefix = len(organisation_id) + 1
         async for document in documents.find({"organisation_id": organisation_id, "members": person_id}, {"_id": 1}):
             version_id = str(document["_id"])
-            listing.setdefault(version_id[prefix:].rsplit("#", 1)[0], []).append(version_id)
+            key = version_id[prefix:].rsplit("#", 1)[0]
+            if only is None or key == only:
+                listing.setdefault(key, []).append(version_id)
         for key, version_ids in sorted(listing.items()):
             await self._leave(chain, documents, organisation_id, key, person_id, version_ids)
         if listing:

@@ -7,7 +7,23 @@ from enum import StrEnum
 
 from services.identity.domain.identifiers import IdentifierDigest
 from services.identity.domain.persons import Person
+from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MergeDecider
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivorBefore:
+    """The survivor as it was before a merge, as far as an unmerge needs it to give back what the merge took."""
+
+    household_id: str | None = None
+    household_at: datetime | None = None
+    # Its records, no more than a person keeps: the merged persons' records push its oldest out of those kept, and
+    # while it stays merged each later record pushes out one more that would otherwise still be kept.
+    records: tuple[NormalisedRecord, ...] = ()
+
+
+def survivor_before(survivor: Person) -> SurvivorBefore:
+    return SurvivorBefore(survivor.household_id, survivor.household_at, survivor.records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,20 +43,26 @@ class MergeRecord:
     cause: str
     undone_at: datetime | None = None
     undone_by: str | None = None
+    # None for a merge stored before it was kept: its unmerge leaves the survivor's household and own records as
+    # it finds them.
+    survivor_before: SurvivorBefore | None = None
 
     @property
     def merged_ids(self) -> list[str]:
         return [person.person_id for person in self.merged]
 
     def without_erased(self, person_id: str, digests: Collection[IdentifierDigest]) -> "MergeRecord":
-        """The merge as kept once `person_id` is erased: no snapshot of them, and of `digests` (their
+        """The merge as kept once `person_id` is erased: no snapshot or record of them, and of `digests` (their
         identifiers') only the kinds. Who was merged, when, why and on which kinds of evidence stays."""
         merged = tuple(
             replace(person, identifiers=frozenset(), records=()) if person.person_id == person_id else person
             for person in self.merged
         )
         evidence = tuple(digest.erased() if digest in digests else digest for digest in self.evidence)
-        return replace(self, merged=merged, evidence=evidence)
+        before = self.survivor_before
+        if before is not None and person_id == self.survivor_id:
+            before = replace(before, records=())
+        return replace(self, merged=merged, evidence=evidence, survivor_before=before)
 
 
 class ReviewStatus(StrEnum):

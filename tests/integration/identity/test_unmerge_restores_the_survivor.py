@@ -1,0 +1,270 @@
+"""An unmerge gives the survivor back what the merge changed of it: its household and the records it kept."""
+
+from dataclasses import replace
+from typing import Any, cast
+
+import pytest
+
+from services.identity.adapters.documents import merge_document, merge_from
+from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.context import load_rules
+from services.identity.domain.merges import MergeRecord
+from services.identity.domain.persons import MAX_RECORDS_PER_PERSON, Person
+from services.identity.handlers import IdentityDeps, erase_person, resolve_fact, unmerge, view_person
+from services.identity.ports import IdentityStore
+from services.identity.settings import IdentitySettings
+from shared.events import PersonRef, build_envelope, parse_data
+from shared.events.audience import PersonDetailsUpdatedV1
+from shared.events.identity import MergeDecider, PersonResolvedV1
+from tests.integration.identity.conftest import ORGANISATION, START, SteppingClock
+
+REVIEWER = "reviewer:marie"
+
+
+@pytest.fixture
+def store(identity_store: IdentityStore) -> IdentityStore:
+    return identity_store
+
+
+async def resolve(deps: IdentityDeps, event_id: str, *, source: str = "billetterie-principale", **person: Any) -> str:
+    fact = build_envelope(
+        PersonDetailsUpdatedV1(person=PersonRef(source=source, **person)),
+        organisation_id=ORGANISATION,
+        source=f"/orgs/{ORGANISATION}/sources/{source}",
+        id=event_id,
+        time=START,
+    )
+    # A fact that finds a relative is told after its resolution by the household it joined.
+    [resolved] = [
+        data
+        for output in (await resolve_fact(fact, deps)).outputs
+        if isinstance(data := parse_data(output), PersonResolvedV1)
+    ]
+    return resolved.person_id
+
+
+async def stored(store: IdentityStore, person_id: str) -> Person:
+    person = await store.person(ORGANISATION, person_id)
+    assert person is not None
+    return person
+
+
+async def household_of(store: IdentityStore, person_id: str) -> tuple[str | None, set[str]]:
+    view = await view_person(ORGANISATION, person_id, store)
+    assert view is not None
+    return view.person.household_id, set(view.household)
+
+
+async def test_an_unmerge_puts_the_survivor_back_in_its_own_household_and_out_of_the_restored_person_s(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    # Élise shares the home phone with Marc; her shop account shares its email with Jacques: two households.
+    marc = await resolve(deps, "e1", external_id="C-2", first_name="Marc", last_name="Gagnon", phone="514-555-0101")
+    elise = await resolve(deps, "e2", external_id="C-1", first_name="Élise", last_name="Gagnon", phone="514-555-0101")
+    shop = await resolve(
+        deps, "e3", source="shopify-boutique", external_id="207", first_name="Élise", email="elise@example.com"
+    )
+    jacques = await resolve(
+        deps,
+        "e4",
+        source="shopify-boutique",
+        external_id="301",
+        first_name="Jacques",
+        last_name="Roy",
+        email="elise@example.com",
+    )
+    elise_before, shop_before = await household_of(store, elise), await household_of(store, shop)
+    assert elise_before[1] == {marc}
+    assert shop_before[1] == {jacques}
+    await resolve(deps, "e5", external_id="C-1", email="elise@example.com")
+    assert (await stored(store, elise)).household_id == shop_before[0]
+
+    await unmerge(ORGANISATION, elise, deps, requested_by=REVIEWER)
+
+    assert await household_of(store, elise) == elise_before
+    assert await household_of(store, shop) == shop_before
+    assert shop_before[0] is not None
+    assert elise not in await store.household_members(ORGANISATION, shop_before[0])
+
+
+async def test_an_unmerge_leaves_a_survivor_that_had_no_household_in_none(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    elise = await resolve(deps, "e1", external_id="C-1", first_name="Élise", last_name="Gagnon")
+    shop = await resolve(
+        deps, "e2", source="shopify-boutique", external_id="207", first_name="Élise", email="elise@example.com"
+    )
+    await resolve(
+        deps, "e3", source="shopify-boutique", external_id="301", first_name="Jacques", email="elise@example.com"
+    )
+    await resolve(deps, "e4", external_id="C-1", email="elise@example.com")
+
+    await unmerge(ORGANISATION, elise, deps, requested_by=REVIEWER)
+
+    restored = await stored(store, shop)
+    assert (await stored(store, elise)).household_id is None
+    assert restored.household_id is not None
+    assert elise not in await store.household_members(ORGANISATION, restored.household_id)
+
+
+async def survivor_whose_oldest_records_a_merge_pushed_out(deps: IdentityDeps, store: IdentityStore) -> Person:
+    """Élise at six addresses at the box office, then merged with her shop account of three: nine records and the
+    merging fact's do not fit in those a person keeps. Returns Élise as she was before the merge."""
+    for number in range(1, 7):
+        elise = await resolve(
+            deps, f"b{number}", external_id="C-1", first_name="Élise", last_name="Gagnon", street=f"{number} rue Fabre"
+        )
+    for number in range(10, 13):
+        await resolve(
+            deps,
+            f"s{number}",
+            source="shopify-boutique",
+            external_id="207",
+            first_name="Élise",
+            email="elise@example.com",
+            street=f"{number} rue Rachel",
+        )
+    before = await stored(store, elise)
+    await resolve(deps, "m", external_id="C-1", email="elise@example.com")
+    merged = await stored(store, elise)
+    assert len(merged.records) == MAX_RECORDS_PER_PERSON
+    assert not set(before.records) <= set(merged.records)
+    return before
+
+
+async def test_an_unmerge_gives_the_survivor_back_its_own_records_the_merged_person_s_pushed_out(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    before = await survivor_whose_oldest_records_a_merge_pushed_out(deps, store)
+
+    await unmerge(ORGANISATION, before.person_id, deps, requested_by=REVIEWER)
+
+    after = await stored(store, before.person_id)
+    # Its own records, then the merging fact's, which named Élise's customer id: hers with or without the merge.
+    assert after.records[:-1] == before.records
+    assert after.records[-1].street_name is None
+
+
+async def test_undoing_two_merges_into_one_survivor_in_turn_gives_it_back_none_of_the_first_merged_person_s_records(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    elise = await resolve(deps, "e1", external_id="C-1", first_name="Élise", last_name="Gagnon")
+    shop = await resolve(
+        deps, "e2", source="shopify-boutique", external_id="207", first_name="Élise", email="elise@example.com"
+    )
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com")
+    newsletter = await resolve(
+        deps, "e4", source="mailchimp-infolettre", external_id="M-9", first_name="Élise", email="elise.g@example.com"
+    )
+    await resolve(deps, "e5", external_id="C-1", email="elise.g@example.com")
+    [first] = await store.merges_involving(ORGANISATION, shop)
+    [second] = await store.merges_involving(ORGANISATION, newsletter)
+    assert first.survivor_id == second.survivor_id == elise
+
+    await unmerge(ORGANISATION, elise, deps, requested_by=REVIEWER, merge_id=first.merge_id)
+    await unmerge(ORGANISATION, elise, deps, requested_by=REVIEWER, merge_id=second.merge_id)
+
+    after = await stored(store, elise)
+    assert not set(after.records) & (set(first.merged[0].records) | set(second.merged[0].records))
+    assert [record.first_name for record in after.records if record.external_id == "C-1"] == ["elise", None, None]
+
+
+async def test_a_restored_person_s_records_stay_in_no_later_merge_into_its_survivor_once_it_is_erased(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    elise = await resolve(deps, "e1", external_id="C-1", first_name="Élise", last_name="Gagnon")
+    shop = await resolve(
+        deps, "e2", source="shopify-boutique", external_id="207", first_name="Élise", email="elise@example.com"
+    )
+    await resolve(deps, "e3", external_id="C-1", email="elise@example.com")
+    newsletter = await resolve(
+        deps, "e4", source="mailchimp-infolettre", external_id="M-9", first_name="Élise", email="elise.g@example.com"
+    )
+    await resolve(deps, "e5", external_id="C-1", email="elise.g@example.com")
+    [first] = await store.merges_involving(ORGANISATION, shop)
+    [second] = await store.merges_involving(ORGANISATION, newsletter)
+    shop_records = set(first.merged[0].records)
+    assert second.survivor_before is not None
+    assert shop_records & set(second.survivor_before.records)
+
+    await unmerge(ORGANISATION, elise, deps, requested_by=REVIEWER, merge_id=first.merge_id)
+    await erase_person(ORGANISATION, shop, deps, do_not_readd=False)
+
+    later = await store.merge(ORGANISATION, second.merge_id)
+    assert later is not None
+    assert later.survivor_before is not None
+    assert not shop_records & set(later.survivor_before.records)
+    assert [record.external_id for record in later.survivor_before.records] == ["C-1", "C-1"]
+
+
+async def test_a_merge_record_keeps_the_survivor_s_records_as_they_were_before_it(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    before = await survivor_whose_oldest_records_a_merge_pushed_out(deps, store)
+
+    [merge] = await store.merges_involving(ORGANISATION, before.person_id)
+
+    assert merge.survivor_before is not None
+    assert merge.survivor_before.records == before.records
+
+
+async def test_erasing_the_survivor_leaves_none_of_its_records_in_the_merge_record(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    before = await survivor_whose_oldest_records_a_merge_pushed_out(deps, store)
+
+    await erase_person(ORGANISATION, before.person_id, deps, do_not_readd=False)
+
+    [merge] = await store.merges_involving(ORGANISATION, before.person_id)
+    assert merge.survivor_before is not None
+    assert merge.survivor_before.records == ()
+
+
+async def test_a_merge_record_with_the_survivor_as_it_was_reads_back_as_it_was_stored(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    before = await survivor_whose_oldest_records_a_merge_pushed_out(deps, store)
+    [merge] = await store.merges_involving(ORGANISATION, before.person_id)
+
+    assert merge_from(merge_document(merge)) == merge
+
+
+def test_a_merge_stored_before_the_survivor_was_kept_reads_back_without_it() -> None:
+    merge = MergeRecord(
+        merge_id="mrg_1",
+        organisation_id=ORGANISATION,
+        survivor_id="per_elise",
+        merged=(),
+        evidence=(),
+        reason="Identifiants partagés / Shared identifiers: email",
+        decided_by=MergeDecider.RULE,
+        decided_at=START,
+        cause="e5",
+    )
+    document = merge_document(merge)
+    del document["survivor_before"]
+
+    assert merge_from(document) == merge
+
+
+class StoreOfAnEarlierRelease(InMemoryIdentityStore):
+    """Stores merges as releases did before they kept the survivor as it was."""
+
+    async def insert_merge(self, merge: MergeRecord) -> MergeRecord:
+        return await super().insert_merge(replace(merge, survivor_before=None))
+
+
+async def test_a_merge_stored_before_the_survivor_was_kept_is_undone_as_before() -> None:
+    store = StoreOfAnEarlierRelease()
+    deps = IdentityDeps(store=cast(IdentityStore, store), rules=load_rules(IdentitySettings()), clock=SteppingClock())
+    before = await survivor_whose_oldest_records_a_merge_pushed_out(deps, store)
+    [merge] = await store.merges_involving(ORGANISATION, before.person_id)
+    assert merge.survivor_before is None
+
+    await unmerge(ORGANISATION, before.person_id, deps, requested_by=REVIEWER)
+
+    [restored] = merge.merged
+    after = await stored(store, before.person_id)
+    assert (await stored(store, restored.person_id)).is_active
+    assert not set(after.records) & set(restored.records)
+    assert not after.identifiers & restored.identifiers
