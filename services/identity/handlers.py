@@ -465,7 +465,7 @@ async def _apply_together(
                 )
                 for position in positions:
                     if (review := _review_item(entries[position])) is not None:
-                        writes.create_task(store.insert_review(review))
+                        writes.create_task(_file_review(review, deps))
         except ExceptionGroup as failures:
             # The first failure tells what happened (a store gone, a crash): raised as the steps one by one would.
             raise failures.exceptions[0] from None
@@ -518,7 +518,11 @@ async def _erase_requested_by_id(
             do_not_readd=request.do_not_readd,
             requested_by=request.requested_by,
         )
-    except IdentityActionError:
+    except IdentityActionError as refused:
+        if refused.code == "nothing_to_suppress":
+            # The erasure itself was done before and announced then; only the request's wish cannot be met.
+            log.warning("erasure %s: %s", envelope.id, refused)
+            return FactOutcome((), refused.code)
         return FactOutcome((), "erasure_unknown_person")
     return FactOutcome(events, "erased")
 
@@ -886,7 +890,20 @@ async def _apply(
         await _join_household(store, organisation_id, decision, entry.decided_at)
     review = _review_item(entry)
     if review is not None:
-        await store.insert_review(review)
+        await _file_review(review, deps)
+
+
+async def _file_review(review: ReviewItem, deps: IdentityDeps) -> None:
+    """Files the suggestion, then withdraws it if either person is erased. An erasure marks its person erased
+    before withdrawing the suggestions naming them, so one filed meanwhile is seen by one side or the other."""
+    store, organisation_id = deps.store, review.organisation_id
+    await store.insert_review(review)
+    for person_id in (review.person_id, review.candidate_id):
+        # Read afresh: an erasure by another process since this one last read them is what is looked for.
+        store.forget_person(organisation_id, person_id)
+        person = await store.person(organisation_id, person_id)
+        if person is not None and person.status is PersonStatus.ERASED:
+            await _withdraw_reviews(organisation_id, person_id, deps)
 
 
 def _review_item(entry: JournalEntry) -> ReviewItem | None:
@@ -1369,8 +1386,8 @@ async def _strip(
 
 async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool) -> None:
     """Removes every identifier and record of a person, and every trace of them in the blocks, the journal and
-    the merge records; with `do_not_readd`, keeps only salted hashes. Each step is idempotent, so an erasure
-    stopped midway (a crash) is finished by doing it again."""
+    the merge records, and withdraws the suggestions naming them; with `do_not_readd`, keeps only salted hashes.
+    Each step is idempotent, so an erasure stopped midway (a crash) is finished by doing it again."""
     store = deps.store
     # Persons folded into this one are the same human, and still own the identifiers they brought.
     for merge in await store.merges_involving(organisation_id, person_id):
@@ -1388,6 +1405,7 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
             await store.release_all(organisation_id, person_id)
             await store.leave_blocks(organisation_id, person_id)
             await store.leave_households(organisation_id, person_id)
+            await _withdraw_reviews(organisation_id, person_id, deps)
             return
         if do_not_readd:
             await _suppress(store, organisation_id, person.identifiers, deps.rules)
@@ -1405,12 +1423,26 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
             records=(),
             household_id=None,
             household_at=None,
+            do_not_readd=do_not_readd,
         )
         if await store.replace_person(erased, expected_version=person.version):
             await store.leave_blocks(organisation_id, person_id)
             await store.leave_households(organisation_id, person_id)
+            await _withdraw_reviews(organisation_id, person_id, deps)
             return
     raise IdentityActionError("busy", f"{person_id} kept changing; try the erasure again")
+
+
+# Who withdraws a suggestion naming an erased person, as the review queue shows it.
+REVIEW_WITHDRAWN_BY = "erasure"
+
+
+async def _withdraw_reviews(organisation_id: str, person_id: str, deps: IdentityDeps) -> None:
+    """Nobody may decide about an erased person: an accept would merge them again, a reject mark them kept apart.
+    Done once they are marked erased: a suggestion filed after that is withdrawn by `_file_review`."""
+    await deps.store.withdraw_reviews_naming(
+        organisation_id, person_id, by=REVIEW_WITHDRAWN_BY, at=to_the_millisecond(deps.clock.now())
+    )
 
 
 async def _scrub_merges_and_journal(
@@ -1455,7 +1487,10 @@ async def erase_on_request(
     organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool, requested_by: str
 ) -> tuple[Envelope, ...]:
     """An operator's erasure: the person is erased here, and profile learns it from the events returned, one for
-    the person and one for each person folded into them (the request's first)."""
+    the person and one for each person folded into them (the request's first).
+
+    Refused (`nothing_to_suppress`) when `do_not_readd` comes after an erasure without it: the identifiers are
+    gone, so no salted hash can keep the person out. What that erasure left unfinished is finished first."""
     person = await deps.store.person(organisation_id, person_id)
     if person is None:
         raise IdentityActionError("person_not_found", f"no person {person_id}")
@@ -1467,6 +1502,13 @@ async def erase_on_request(
         # Asked again (the first answer lost): the erasure left no `merged_into`, the merge records still tell.
         person_id = await _erased_with(deps.store, organisation_id, person_id)
     await erase_person(organisation_id, person_id, deps, do_not_readd=do_not_readd)
+    erased = await deps.store.person(organisation_id, person_id)
+    if do_not_readd and erased is not None and not erased.do_not_readd:
+        raise IdentityActionError(
+            "nothing_to_suppress",
+            f"{person_id} was already erased without do_not_readd: their identifiers are gone, so nothing can keep "
+            "them out. A later fact about them makes a new person, who may be erased with do_not_readd.",
+        )
     now = deps.clock.now()
     request = build_envelope(
         PersonErasureRequestedV1(
@@ -1515,6 +1557,8 @@ async def decide_review(
     if item is None:
         raise IdentityActionError("review_not_found", f"no review {review_id}")
     decision = ReviewStatus.ACCEPTED if accept else ReviewStatus.REJECTED
+    if item.status is ReviewStatus.WITHDRAWN:
+        raise IdentityActionError("review_stale", f"review {review_id} was withdrawn: {_ERASED_SINCE}")
     # A review decided before claims were kept has only its status to say so.
     if item.status not in (ReviewStatus.PENDING, decision):
         raise IdentityActionError(
@@ -1559,6 +1603,9 @@ async def decide_review(
     return outputs
 
 
+_ERASED_SINCE = "one of the two persons was erased since the suggestion"
+
+
 async def _merge_for_review(item: ReviewItem, deps: IdentityDeps, now: datetime) -> MergeRecord | None:
     store, organisation_id = deps.store, item.organisation_id
     # An accept retried after a crash finds its merge already made: it finishes folding it (the crash may have
@@ -1571,7 +1618,7 @@ async def _merge_for_review(item: ReviewItem, deps: IdentityDeps, now: datetime)
     provisional = await active_person(store, organisation_id, item.person_id)
     candidate = await active_person(store, organisation_id, item.candidate_id)
     if provisional is None or candidate is None:
-        raise IdentityActionError("review_stale", "one of the two persons was erased since the suggestion")
+        raise IdentityActionError("review_stale", _ERASED_SINCE)
     if provisional.person_id == candidate.person_id:
         return None
     survivor = survivor_of([provisional, candidate])

@@ -8,7 +8,8 @@ class IdentityMetrics:
         self.resolutions = Counter(
             "parterre_identity_resolutions",
             "Facts resolved, by organisation and outcome: new, external_id, email, phone, probabilistic, "
-            "review_pending, erased, suppressed.",
+            "review_pending, erased, suppressed, nothing_to_suppress (an erasure asking that the person not be added "
+            "again, after one that did not ask it: their identifiers are gone, none can be kept out).",
             ["organisation", "outcome"],
             registry=registry,
         )

@@ -57,6 +57,7 @@ def person_document(person: Person) -> Document:
         "household_id": person.household_id,
         "household_at": person.household_at,
         "kept_apart_from": sorted(person.kept_apart_from),
+        "do_not_readd": person.do_not_readd,
     }
 
 
@@ -74,6 +75,7 @@ def person_from(document: Document) -> Person:
         household_at=document.get("household_at"),
         kept_apart_from=frozenset(document.get("kept_apart_from", ())),
         version=document["version"],
+        do_not_readd=document.get("do_not_readd", False),
     )
 
 

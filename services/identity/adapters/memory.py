@@ -278,6 +278,15 @@ class InMemoryIdentityStore:
     async def insert_review(self, item: ReviewItem) -> None:
         self._reviews.setdefault((item.organisation_id, item.review_id), item)
 
+    async def withdraw_reviews_naming(self, organisation_id: str, person_id: str, *, by: str, at: datetime) -> None:
+        for key, item in list(self._reviews.items()):
+            if (
+                key[0] == organisation_id
+                and item.status is ReviewStatus.PENDING
+                and person_id in (item.person_id, item.candidate_id)
+            ):
+                self._reviews[key] = replace(item, status=ReviewStatus.WITHDRAWN, decided_by=by, decided_at=at)
+
     async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None:
         return self._reviews.get((organisation_id, review_id))
 

@@ -756,6 +756,23 @@ class MongoIdentityStore:
         with contextlib.suppress(DuplicateKeyError):
             await self._reviews.insert_one({"_id": _key(item.organisation_id, item.review_id), **review_document(item)})
 
+    async def withdraw_reviews_naming(self, organisation_id: str, person_id: str, *, by: str, at: datetime) -> None:
+        # No index serves the two names: erasures are rare, and the pending reviews few.
+        pending = self._reviews.find(
+            {
+                "organisation_id": organisation_id,
+                "status": ReviewStatus.PENDING.value,
+                "$or": [{"person_id": person_id}, {"candidate_id": person_id}],
+            },
+            {"_id": 1},
+        )
+        for review_id in [document["_id"] async for document in pending]:
+            # Only from pending, as a verdict is recorded: one recorded meanwhile stands.
+            await self._reviews.update_one(
+                {"_id": review_id, "status": ReviewStatus.PENDING.value},
+                {"$set": {"status": ReviewStatus.WITHDRAWN.value, "decided_by": by, "decided_at": at}},
+            )
+
     async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None:
         document = await self._reviews.find_one({"_id": _key(organisation_id, review_id)})
         return None if document is None else review_from(document)

@@ -69,6 +69,9 @@ class ReviewStatus(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    # One of the two persons was erased: nobody may decide about them any more. Kept, not deleted, so that a
+    # redelivered fact filing the same suggestion again finds it closed.
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,11 @@ _ACTION_ERRORS: dict[str, tuple[int, str]] = {
     "review_stale": (status.HTTP_409_CONFLICT, "Une des deux personnes a été effacée depuis la suggestion."),
     "busy": (status.HTTP_409_CONFLICT, "La personne change en ce moment; réessayez."),
     "person_erased": (status.HTTP_409_CONFLICT, "Une personne de cette fusion a été effacée : la fusion reste."),
+    "nothing_to_suppress": (
+        status.HTTP_409_CONFLICT,
+        "Cette personne a déjà été effacée sans do_not_readd : ses identifiants n'existent plus, rien ne peut "
+        "l'empêcher d'être ajoutée de nouveau.",
+    ),
 }
 
 

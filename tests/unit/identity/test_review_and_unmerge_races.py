@@ -1,7 +1,8 @@
 """Review verdicts and unmerges made at once, or retried after a crash: one decision takes effect, once."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -45,8 +46,11 @@ class InterleavingStore:
         self.inner = InMemoryIdentityStore()
         self.crash_before: set[str] = set()
 
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+    def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self.inner, name)
+        if not inspect.iscoroutinefunction(method):
+            # No round trip: what the process itself knows.
+            return cast(Callable[..., Any], method)
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             await asyncio.sleep(0)
@@ -233,19 +237,24 @@ async def test_a_reject_that_crashed_before_its_status_is_finished_by_a_retry_an
     await assert_merged_as_reviewed(deps, item, merged=False)
 
 
-async def test_an_accept_that_finds_a_person_erased_leaves_the_suggestion_open_for_a_reject(
-    deps: IdentityDeps,
+async def test_an_accept_that_finds_a_person_erased_merges_nobody_and_the_erasure_finished_withdraws_it(
+    deps: IdentityDeps, store: InterleavingStore
 ) -> None:
     item = await suggested_duplicate(deps)
-    await erase_on_request(ORGANISATION, item.candidate_id, deps, do_not_readd=False, requested_by="staff:luc")
+    # The erasure dies after marking Luc erased, before withdrawing the suggestions naming him.
+    store.crash_before.add("withdraw_reviews_naming")
+    with pytest.raises(CrashError):
+        await erase_on_request(ORGANISATION, item.candidate_id, deps, do_not_readd=False, requested_by="staff:luc")
 
     with pytest.raises(IdentityActionError) as stale:
         await verdict(deps, item, accept=True, reviewer=MARIE)
-    assert await verdict(deps, item, accept=False, reviewer=PAUL) == ()
+    await erase_on_request(ORGANISATION, item.candidate_id, deps, do_not_readd=False, requested_by="staff:luc")
+    with pytest.raises(IdentityActionError) as withdrawn:
+        await verdict(deps, item, accept=False, reviewer=PAUL)
 
-    assert stale.value.code == "review_stale"
+    assert (stale.value.code, withdrawn.value.code) == ("review_stale", "review_stale")
     stored = await decided(deps, item)
-    assert (stored.status, stored.decided_by) == (ReviewStatus.REJECTED, PAUL)
+    assert (stored.status, stored.decided_by) == (ReviewStatus.WITHDRAWN, "erasure")
     assert await merges_caused_by(deps, item) == []
 
 
