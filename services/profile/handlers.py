@@ -42,6 +42,7 @@ from services.profile.ports import (
     AnnouncedView,
     FactToLog,
     FiledDue,
+    LandedFact,
     MergeInForce,
     Origin,
     PrivacyEntry,
@@ -241,7 +242,9 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
     if top == person_id:
         # Not (or no longer, or not yet) held by a survivor: the unmerge or merge under way reads this profile.
         return Handled(own.outputs, own.outcome)
-    cause = _Cause(f"{LATE}{fact.event_id}", envelope.correlation_id or fact.event_id, fact, origin=envelope)
+    cause = _Cause(
+        f"{LATE}{fact.event_id}", envelope.correlation_id or fact.event_id, fact, origin=envelope, landing=person_id
+    )
     held = await _recompute(deps, organisation_id, top, cause)
     outputs = own.outputs + (() if held is None else held.outputs)
     if held is not None:
@@ -296,8 +299,12 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
         if stored.merge_in_force(merge_id) is None:
             return None
         remaining = replace(stored, merges=_replace_merge(stored.merges, merge_id, None))
-        state, held_sent = await _full_state(deps, remaining)
-        remaining = replace(remaining, held_sent=held_sent)
+        still_held: set[str] = set()
+        state, held_sent = await _full_state(deps, remaining, folded=still_held)
+        # A late fact of someone given back is delivered again to the profile holding them now, never here: a slot
+        # kept for them would only hold announcements of a history this profile no longer has.
+        landed = tuple(fact for fact in stored.landed if fact.person_id in still_held)
+        remaining = replace(remaining, held_sent=held_sent, landed=landed)
         change = _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
         undone = UndoneMerge(merge_id, _as_json(change.outputs))
         return replace(change, profile=replace(change.profile, undone=(*stored.undone, undone)))
@@ -453,13 +460,14 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
                     *stored.last_outputs,
                     *stored.swept_outputs,
                     *stored.moved_outputs,
-                    *stored.landed_outputs,
+                    *(b for landed in stored.landed for b in landed.outputs),
                     *(b for held in stored.merges for b in held.outputs),
                     *(b for undone in stored.undone for b in undone.outputs),
                 )
             )
             bringing = any(person_id in held.brought for held in stored.merges)
-            if person_id.encode() not in kept and not bringing:
+            landing = any(landed.person_id == person_id for landed in stored.landed)
+            if person_id.encode() not in kept and not bringing and not landing:
                 return None
             scrubbed = _without_stored_outputs(stored)
             if not bringing:
@@ -819,6 +827,9 @@ class _Cause:
     # What the writer is handling: kept with each number it takes, for another writer to do the change again
     # should this one die before storing it.
     origin: Origin | None = None
+    # For a late fact of a person merged away: that person, whose slot in `StoredProfile.landed` keeps what it
+    # publishes on each profile holding their history.
+    landing: str | None = None
 
     @property
     def fires_triggers(self) -> bool:
@@ -843,6 +854,8 @@ class _Change:
     unfile_replaced: bool = True
     # For a merge: the merge whose record keeps the triggers it fired, to publish them again with it.
     fired_in_merge: str | None = None
+    # For a late fact: the person it is of (see `_Cause.landing`).
+    landing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1095,8 +1108,9 @@ async def _commit(
         profile = replace(profile, swept=change_key, swept_outputs=_as_json(outputs))
     if change_key.startswith(MOVED) and outputs:
         profile = replace(profile, moved=change_key, moved_outputs=_as_json(outputs))
-    if change_key.startswith(LATE) and outputs:
-        profile = replace(profile, landed=change_key, landed_outputs=_as_json(outputs))
+    if change.landing is not None and outputs:
+        landed = LandedFact(change.landing, change_key, _as_json(outputs))
+        profile = replace(profile, landed=_with_landed(profile.landed, landed))
     if change.fired_in_merge is not None and fired:
         # Published again with the merge, should it be delivered again after later changes.
         with_triggers = _as_json(change.outputs + tuple(fired))
@@ -1764,7 +1778,7 @@ def _announced(
         due_at=_to_the_millisecond(min(due_candidates, default=None)),
         announced_view=AnnouncedView(after_state, as_of, MappingProxyType(after)),
     )
-    return _Change(profile, tuple(outputs), triggers, cause.fired_by)
+    return _Change(profile, tuple(outputs), triggers, cause.fired_by, landing=cause.landing)
 
 
 def _view_before(deps: ProfileDeps, stored: StoredProfile, as_of: datetime) -> Mapping[str, Any]:
@@ -1873,7 +1887,13 @@ def _republished(stored: StoredProfile, change_key: str) -> tuple[Envelope, ...]
     # later changes (see `StoredProfile.moved` and `StoredProfile.landed`).
     if stored.moved == change_key:
         return _from_json(stored.moved_outputs)
-    return _from_json(stored.landed_outputs) if stored.landed == change_key else ()
+    landed = stored.landed_fact(change_key)
+    return () if landed is None else _from_json(landed.outputs)
+
+
+def _with_landed(landed: tuple[LandedFact, ...], fact: LandedFact) -> tuple[LandedFact, ...]:
+    """`landed` with `fact` in place of the one its person had there (and of one kept for an unknown person)."""
+    return (*(kept for kept in landed if kept.person_id is not None and kept.person_id != fact.person_id), fact)
 
 
 def _replace_merge(
@@ -1889,7 +1909,8 @@ def _without_stored_outputs(stored: StoredProfile) -> StoredProfile:
         last_outputs=(),
         swept_outputs=(),
         moved_outputs=(),
-        landed_outputs=(),
+        # Gone whole, not emptied: each names the person whose fact it was.
+        landed=(),
         merges=tuple(replace(held, outputs=()) for held in stored.merges),
         undone=tuple(replace(undone, outputs=()) for undone in stored.undone),
     )

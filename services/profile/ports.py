@@ -48,6 +48,17 @@ class MergeInForce:
 
 
 @dataclass(frozen=True)
+class LandedFact:
+    """The last late fact of one person merged into a profile that landed on it (`late:<event id>`), and what it
+    published there."""
+
+    # None: kept before each person had their own, whose it was is unknown; the next late fact to land replaces it.
+    person_id: str | None
+    change: str
+    outputs: Sequence[bytes] = ()
+
+
+@dataclass(frozen=True)
 class UndoneMerge:
     """A merge this profile survived and identity undid: a late copy of the merge must change nothing."""
 
@@ -101,11 +112,11 @@ class StoredProfile:
     # unmerge is delivered again, after a crash before Kafka had its events, must not lose them.
     moved: str | None = None
     moved_outputs: Sequence[bytes] = ()
-    # Likewise the last late fact of a person merged into this profile that landed here (`late:<event id>`) and what
-    # it published: delivered again after a crash before Kafka had its events, and after this profile changed since
-    # (a fact on its own key), it must not lose them, nor leave a trigger it claimed unsent.
-    landed: str | None = None
-    landed_outputs: Sequence[bytes] = ()
+    # Likewise, for each person merged into this profile, the last of their late facts that landed here: delivered
+    # again after a crash before Kafka had its events, and after this profile changed since (a fact on its own key,
+    # or another merged person's late fact), it must not lose them, nor leave a trigger it claimed unsent. One per
+    # person: a later late fact of theirs takes its place, and an unmerge drops those of the persons it gives back.
+    landed: tuple[LandedFact, ...] = ()
     # Set while this person is merged into `merged_into` by the merge `merged_by`, decided by identity at
     # `merged_at`. A survivor erased leaves `merged_into` empty: the person stays merged (an unmerge restores it)
     # into no one.
@@ -147,6 +158,9 @@ class StoredProfile:
 
     def merge_in_force(self, merge_id: str) -> MergeInForce | None:
         return next((merge for merge in self.merges if merge.merge_id == merge_id), None)
+
+    def landed_fact(self, change: str) -> LandedFact | None:
+        return next((fact for fact in self.landed if fact.change == change), None)
 
     def undone_merge(self, merge_id: str) -> UndoneMerge | None:
         return next((merge for merge in self.undone if merge.merge_id == merge_id), None)

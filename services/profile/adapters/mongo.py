@@ -26,6 +26,7 @@ from services.profile.ports import (
     FactToLog,
     FiledDue,
     HeldTurn,
+    LandedFact,
     MergeInForce,
     Origin,
     PrivacyEntry,
@@ -1009,8 +1010,10 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
         "swept_outputs": list(profile.swept_outputs),
         "moved": profile.moved,
         "moved_outputs": list(profile.moved_outputs),
-        "landed": profile.landed,
-        "landed_outputs": list(profile.landed_outputs),
+        "landed_facts": [
+            {"person_id": landed.person_id, "change": landed.change, "outputs": list(landed.outputs)}
+            for landed in profile.landed
+        ],
         "merged_into": profile.merged_into,
         "merged_by": profile.merged_by,
         "merged_at": profile.merged_at,
@@ -1063,8 +1066,7 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
         swept_outputs=_outputs(document.get("swept_outputs", ())),
         moved=document.get("moved"),
         moved_outputs=_outputs(document.get("moved_outputs", ())),
-        landed=document.get("landed"),
-        landed_outputs=_outputs(document.get("landed_outputs", ())),
+        landed=_landed_from(document),
         merged_into=document.get("merged_into"),
         merged_by=document.get("merged_by"),
         merged_at=document.get("merged_at"),
@@ -1089,6 +1091,20 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
         fired=frozenset(document.get("fired", ())),
         # Stored before it was kept: filled at the profile's next merge, unmerge or recomputation.
         held_sent=frozenset(document.get("held_sent", ())),
+    )
+
+
+def _landed_from(document: Mapping[str, Any]) -> tuple[LandedFact, ...]:
+    if "landed_facts" in document:
+        return tuple(
+            LandedFact(person_id=landed["person_id"], change=landed["change"], outputs=_outputs(landed["outputs"]))
+            for landed in document["landed_facts"]
+        )
+    # Stored when one slot kept the last late fact of whoever it was: still published again for its redelivery.
+    if document.get("landed") is None:
+        return ()
+    return (
+        LandedFact(person_id=None, change=document["landed"], outputs=_outputs(document.get("landed_outputs", ()))),
     )
 
 

@@ -2136,6 +2136,77 @@ async def a_late_fact_delivered_again_after_the_profile_holding_its_survivor_cha
     assert ids(again) == ids(first)
 
 
+async def a_late_fact_delivered_again_after_another_merged_persons_late_fact_landed_announces_it_again(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna"))
+    await world.deliver(world.purchase("sale-b", "per_bea", production="hosanna"))
+    await world.deliver(world.donation("gift-c", "per_carl"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    await world.deliver(world.merged("mrg_2", "per_anne", "per_carl"))
+    bea_late = world.purchase("sale-b-late", "per_bea", production="belles-soeurs", days_ago=1)
+    carl_late = world.purchase("sale-c-late", "per_carl", days_ago=1)
+
+    # Handled, then the process dies before Kafka has its events; a late fact of Carl's (another key) lands on Anne
+    # meanwhile.
+    first = (await world.handle(bea_late)).outputs
+    carl_first = await world.deliver(carl_late)
+    again = await world.deliver(bea_late)
+    carl_again = await world.deliver(carl_late)
+
+    assert rules_fired(first) == [("subscription-offer-third-production", "per_anne")]
+    assert ids(again) == ids(first)
+    assert PROFILE_CHANGED in types_for(carl_first, "per_anne")
+    assert ids(carl_again) == ids(carl_first)
+
+
+async def an_unmerge_forgets_what_the_late_facts_of_the_person_it_gives_back_announced_and_keeps_the_others(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.donation("gift-c", "per_carl"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    await world.deliver(world.merged("mrg_2", "per_anne", "per_carl"))
+    bea_late = world.purchase("sale-b-late", "per_bea", days_ago=1)
+    carl_late = world.purchase("sale-c-late-2", "per_carl", days_ago=1)
+    await world.deliver(bea_late)
+    await world.deliver(world.purchase("sale-c-late-1", "per_carl", days_ago=2))
+    carl_first = await world.deliver(carl_late)
+    # One kept for each person, their last.
+    assert [(landed.person_id, landed.change) for landed in (await world.profile("per_anne")).landed] == [
+        ("per_bea", "late:sale-b-late"),
+        ("per_carl", "late:sale-c-late-2"),
+    ]
+
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    assert [landed.person_id for landed in (await world.profile("per_anne")).landed] == ["per_carl"]
+    # Béa's late fact is hers alone again: delivered again, it announces nothing of Anne.
+    assert types_for(await world.deliver(bea_late), "per_anne") == []
+    assert ids(await world.deliver(carl_late)) == ids(carl_first)
+
+
+async def an_erasure_leaves_nothing_of_a_late_fact_landed_on_a_profile_that_no_longer_holds_the_person(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.donation("gift-c", "per_carl"))
+    await world.deliver(world.merged("mrg_1", "per_carl", "per_bea"))
+    await world.deliver(world.merged("mrg_2", "per_anne", "per_carl"))
+    await world.deliver(world.purchase("sale-b-late", "per_bea", days_ago=1))
+    # Carl gives Béa back: Anne, recomputed without her history, still keeps what Béa's late fact announced there.
+    await world.deliver(world.unmerged("mrg_1", "per_carl", "per_bea"))
+    assert [landed.person_id for landed in (await world.profile("per_anne")).landed] == ["per_bea"]
+
+    await world.deliver(world.erasure("per_bea"))
+
+    assert (await world.profile("per_anne")).landed == ()
+    assert await world.naming("per_bea") == []
+
+
 async def an_erasure_cut_short_before_its_announcements_were_out_announces_them_again(world: World) -> None:
     await world.deliver(world.donation("gift-e", "per_emma"))
     erasure = world.erasure("per_emma")
@@ -3094,6 +3165,9 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_unmerge_delivered_again_after_a_fact_of_the_person_restored_announces_their_return_again,
     a_late_fact_delivered_again_after_its_survivor_changed_announces_what_it_fired_again,
     a_late_fact_delivered_again_after_the_profile_holding_its_survivor_changed_announces_it_again,
+    a_late_fact_delivered_again_after_another_merged_persons_late_fact_landed_announces_it_again,
+    an_unmerge_forgets_what_the_late_facts_of_the_person_it_gives_back_announced_and_keeps_the_others,
+    an_erasure_leaves_nothing_of_a_late_fact_landed_on_a_profile_that_no_longer_holds_the_person,
     an_erasure_cut_short_before_its_announcements_were_out_announces_them_again,
     time_alone_makes_a_buyer_lapse_and_the_sweep_announces_it_once,
     the_sweep_visits_only_the_profiles_due_and_files_each_for_its_next_moment,
