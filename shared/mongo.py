@@ -69,6 +69,28 @@ def duplicate_indexes(exc: BulkWriteError) -> list[int]:
     return sorted(int(error["index"]) for error in errors)
 
 
+# Documents read by `_id` at once by `found_by_id`: round trips overlap without flooding the store.
+READS_BY_ID_AT_ONCE = 64
+
+
+async def found_by_id(
+    collection: AsyncCollection[Document], keys: Sequence[Any], projection: Mapping[str, Any] | None = None
+) -> dict[Any, Document]:
+    """The documents stored under these `_id`s, by `_id` (the missing ones left out), each read on its own.
+
+    FerretDB 1.x on SQLite finds a document by its key only for a filter that is exactly `{_id: value}`; any other
+    filter, `{_id: {$in: [...]}}` included, reads the whole collection: 100 ids among 20,000 claims took 650-720 ms
+    that way, against 70-100 ms read one by one."""
+    gate = asyncio.Semaphore(READS_BY_ID_AT_ONCE)
+
+    async def read(key: Any) -> Document | None:
+        async with gate:
+            return await collection.find_one({"_id": key}, projection)
+
+    found = await asyncio.gather(*(read(key) for key in keys))
+    return {document["_id"]: document for document in found if document is not None}
+
+
 async def delete_all(collection: AsyncCollection[Document], keys: Sequence[Any]) -> None:
     """Deletes the documents with these `_id`s (those missing are no error), a few per round trip: in commands the
     size of `update_all`'s, whose limit was measured on updates."""

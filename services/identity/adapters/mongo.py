@@ -55,7 +55,7 @@ from services.identity.domain.persons import Person, PersonStatus, add_record, m
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from services.identity.settings import DEVELOPMENT_SALT
-from shared.mongo import Document, IndexSpec, insert_new
+from shared.mongo import Document, IndexSpec, found_by_id, insert_new
 
 JOURNAL = "identity_journal"
 APPLIED = "identity_applied"
@@ -748,9 +748,10 @@ class MongoIdentityStore:
         # a version's id set free would be taken again by a process that still knows the versions before it, and
         # what it appended there would be hidden from every other reader.
         versions = sorted({*versions_kept, *listing})
-        async for document in documents.find({"_id": {"$in": versions}, "members": person_id}):
-            members = [member for member in document["members"] if member != person_id]
-            await documents.update_one({"_id": document["_id"]}, {"$set": {"members": members}})
+        for version_id, document in (await found_by_id(documents, versions)).items():
+            if person_id in document.get("members", ()):
+                members = [member for member in document["members"] if member != person_id]
+                await documents.update_one({"_id": version_id}, {"$set": {"members": members}})
 
     async def insert_review(self, item: ReviewItem) -> None:
         with contextlib.suppress(DuplicateKeyError):

@@ -15,7 +15,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError
 from services.ingest.domain.sources import Source, SourceKind, hash_source_key, rotated
 from services.ingest.ports import NOBODY, Claim, Nobody
 from shared.events import Envelope, PersonRef
-from shared.mongo import Document, IndexSpec, insert_new
+from shared.mongo import Document, IndexSpec, delete_all, found_by_id, insert_new
 
 SOURCES = "ingest_sources"
 EVENT_CLAIMS = "ingest_event_claims"
@@ -101,7 +101,11 @@ class MongoPublicationLedger:
 
     async def release(self, organisation_id: str, claim: Claim) -> None:
         keys = [_key(organisation_id, event_id) for event_id in claim.event_ids]
-        await self._claims.delete_many({"_id": {"$in": keys}, "batch": claim.batch})
+        held = await found_by_id(self._claims, keys, {"batch": 1})
+        # By `_id` alone (see `found_by_id`): a claim taken over between the read and the delete, by a request
+        # that found this one abandoned, is released too, and its events may then reach Kafka twice, which
+        # consumers ignore by event id.
+        await delete_all(self._claims, [key for key, document in held.items() if document.get("batch") == claim.batch])
 
     async def _take_over_abandoned(
         self, keys: set[str], batch: str, source_of: Mapping[str, str]
@@ -113,7 +117,7 @@ class MongoPublicationLedger:
         taker win. A key released meanwhile is in flight too: its next claimer publishes it. A claim naming no
         source (made before claims named theirs) is taken for the same source's.
         """
-        held = {claim["_id"]: claim async for claim in self._claims.find({"_id": {"$in": sorted(keys)}})}
+        held = await found_by_id(self._claims, sorted(keys))
         reused = {
             key: claim["source"]
             for key, claim in held.items()
@@ -144,9 +148,7 @@ class MongoPublicationLedger:
         confirmed = {claim["_id"] for claim in claims if claim.get("batch") in confirmed_batches}
         one_by_one = sorted(claim["_id"] for claim in claims if "batch" not in claim)
         if one_by_one:
-            confirmed |= {
-                document["_id"] async for document in self._published.find({"_id": {"$in": one_by_one}}, {"_id": 1})
-            }
+            confirmed |= set(await found_by_id(self._published, one_by_one, {"_id": 1}))
         return confirmed
 
 
