@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from demo.credentials import CONSOLE_USERNAME, Credentials, demo_credentials
 from demo.drain import Drained, dead_letter_counts, wait_for_drain
 from demo.receiver import DemoReceiver
-from demo.season import Season, generate_season
+from demo.season import Season, generate_season, season_moment
 from demo.send import Intake, send_season
 from services.identity.adapters.mongo import FILTERED_FACTS as IDENTITY_FILTERED_FACTS
 from services.identity.adapters.mongo import MERGES, REVIEWS
@@ -232,7 +232,7 @@ async def _check_namespace(api: httpx.AsyncClient, config: DemoConfig) -> None:
 
 
 async def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> Summary:
-    now = config.now or datetime.now(UTC)
+    now = config.now or season_moment(datetime.now(UTC))
     receiver = DemoReceiver(port=config.receiver_port)
     receiver.start()
     try:

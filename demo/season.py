@@ -212,6 +212,14 @@ class Season:
         )
 
 
+def season_moment(now: datetime) -> datetime:
+    """The moment a run at `now` lays its season around: the start of that day in Montréal. Upstream systems date
+    their records (a Mailchimp `fired_at`, a Shopify `updated_at`) and some ids follow from those dates, so every run
+    of one day sends the same records, and a second run is recognised record by record."""
+    start = datetime.combine(now.astimezone(ZONE).date(), time(0, 0), tzinfo=ZONE)
+    return start.astimezone(UTC)
+
+
 def generate_season(patrons: int, *, seed: int, now: datetime, organisation_id: str) -> Season:
     """The season's records for about `patrons` people, identical for the same arguments."""
     if now.utcoffset() is None:

@@ -15,6 +15,7 @@ from demo.season import (
     french_amount,
     generate_season,
     schedule,
+    season_moment,
 )
 from demo.send import shopify_hmac
 from services.ingest.domain.api_events import EventLimits, read_api_events
@@ -176,3 +177,18 @@ def test_some_family_emails_are_shared_and_one_patron_is_known_to_several_system
 
     assert big.facts["shared family emails"] > 0
     assert big.showcase_email is not None
+
+
+def test_every_run_of_one_day_sends_the_same_records_and_the_next_day_another_season() -> None:
+    morning = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)  # 09:05 in Montréal
+    late_evening = datetime(2026, 11, 30, 4, 55, tzinfo=UTC)  # 23:55 in Montréal, the same day
+    first = generate_season(200, seed=11, now=season_moment(morning), organisation_id=ORGANISATION)
+    again = generate_season(200, seed=11, now=season_moment(late_evening), organisation_id=ORGANISATION)
+
+    assert season_moment(morning) == datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
+    assert again.shopify == first.shopify
+    assert again.mailchimp_subscribes == first.mailchimp_subscribes
+    assert again.mailchimp_unsubscribes == first.mailchimp_unsubscribes
+    assert again.cloudevents == first.cloudevents
+    assert again.boxoffice_exports == first.boxoffice_exports
+    assert season_moment(late_evening + timedelta(minutes=10)) == datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
