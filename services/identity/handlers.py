@@ -1305,15 +1305,22 @@ async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
 
 
 async def _forget_given_records_in_later_merges(store: IdentityStore, merge: MergeRecord) -> None:
-    """The survivor as later merges into it kept it no longer holds the records this merge gave it: an unmerge of
-    those would give them back, and an erasure of the restored persons would not find them there."""
+    """The survivor, and whom it was merged into since (see `_strip_holders`), as later merges into them kept them
+    no longer hold the records this merge gave it: an unmerge of those would give them back, and an erasure of the
+    restored persons would not find them there."""
     given = {record for merged in merge.merged for record in merged.records}
-    for later in await store.merges_involving(merge.organisation_id, merge.survivor_id):
-        before = later.survivor_before
-        if later.survivor_id != merge.survivor_id or before is None or not given.intersection(before.records):
-            continue
-        kept = tuple(record for record in before.records if record not in given)
-        await store.keep_survivor_before(merge.organisation_id, later.merge_id, replace(before, records=kept))
+    holders = [merge.survivor_id]
+    person = await store.person(merge.organisation_id, merge.survivor_id)
+    while person is not None and person.merged_into is not None and person.merged_into not in holders:
+        holders.append(person.merged_into)
+        person = await store.person(merge.organisation_id, person.merged_into)
+    for holder_id in holders:
+        for later in await store.merges_involving(merge.organisation_id, holder_id):
+            before = later.survivor_before
+            if later.survivor_id != holder_id or before is None or not given.intersection(before.records):
+                continue
+            kept = tuple(record for record in before.records if record not in given)
+            await store.keep_survivor_before(merge.organisation_id, later.merge_id, replace(before, records=kept))
 
 
 def _moved_by(merge: MergeRecord, person: Person) -> bool:
@@ -1503,7 +1510,8 @@ async def erase_on_request(
         person_id = await _erased_with(deps.store, organisation_id, person_id)
     await erase_person(organisation_id, person_id, deps, do_not_readd=do_not_readd)
     erased = await deps.store.person(organisation_id, person_id)
-    if do_not_readd and erased is not None and not erased.do_not_readd:
+    # Only when known: a person erased by a release that did not keep it is answered as that release answered.
+    if do_not_readd and erased is not None and erased.do_not_readd is False:
         raise IdentityActionError(
             "nothing_to_suppress",
             f"{person_id} was already erased without do_not_readd: their identifiers are gone, so nothing can keep "

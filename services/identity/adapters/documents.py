@@ -75,7 +75,7 @@ def person_from(document: Document) -> Person:
         household_at=document.get("household_at"),
         kept_apart_from=frozenset(document.get("kept_apart_from", ())),
         version=document["version"],
-        do_not_readd=document.get("do_not_readd", False),
+        do_not_readd=document.get("do_not_readd"),
     )
 
 

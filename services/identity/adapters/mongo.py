@@ -663,16 +663,11 @@ class MongoIdentityStore:
             scrubbed = merge.without_erased(person_id, digests)
             if scrubbed != merge:
                 document = merge_document(scrubbed)
-                await self._merges.update_one(
-                    {"_id": _key(organisation_id, merge.merge_id)},
-                    {
-                        "$set": {
-                            "merged": document["merged"],
-                            "evidence": document["evidence"],
-                            "survivor_before": document["survivor_before"],
-                        }
-                    },
-                )
+                scrubbed_fields = {"merged": document["merged"], "evidence": document["evidence"]}
+                if person_id == merge.survivor_id:
+                    # Only then changed: rewritten from this read otherwise, it could undo an unmerge's step since.
+                    scrubbed_fields["survivor_before"] = document["survivor_before"]
+                await self._merges.update_one({"_id": _key(organisation_id, merge.merge_id)}, {"$set": scrubbed_fields})
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         # No index serves this: erasures are rare, and a scan of the journal is their price.

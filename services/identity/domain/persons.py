@@ -41,8 +41,9 @@ class Person:
     # Bumped by every change; unmerge rewrites a person only if nobody changed it since it was read.
     version: int = 0
     # Erased at their request not to be added again: salted hashes of their identifiers were kept first. Once
-    # erased, nothing else tells whether they were, and their identifiers can no longer be hashed.
-    do_not_readd: bool = False
+    # erased, nothing else tells whether they were, and their identifiers can no longer be hashed. None: stored by a
+    # release that did not keep it, so unknown.
+    do_not_readd: bool | None = False
 
     @property
     def is_active(self) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from services.identity.adapters.documents import person_document, person_from
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.context import load_rules
 from services.identity.handlers import IdentityActionError, IdentityDeps, erase_on_request, resolve_fact
@@ -109,3 +110,23 @@ async def test_an_erasure_by_id_from_another_service_after_a_plain_one_goes_no_f
     outcome = await resolve_fact(request, deps)
 
     assert (outcome.outputs, outcome.outcome) == ((), "nothing_to_suppress")
+
+
+async def test_an_erasure_not_to_be_added_again_stored_before_persons_kept_it_is_asked_again_and_answered_done() -> (
+    None
+):
+    # Erased by a release whose person documents had no `do_not_readd`: a request redelivered after the upgrade (the
+    # first delivery died before Kafka had its events) must still publish them, or profile keeps the person's data.
+    store = InMemoryIdentityStore()
+    deps = _deps(store)
+    jean = await _resolve(deps, "e1", **JEAN)
+    first = await erase_on_request(ORGANISATION, jean, deps, do_not_readd=True, requested_by="staff:marie")
+    erased = await store.person(ORGANISATION, jean)
+    assert erased is not None
+    document = person_document(erased)
+    del document["do_not_readd"]
+    await store.replace_person(person_from(document), expected_version=erased.version)
+
+    again = await erase_on_request(ORGANISATION, jean, deps, do_not_readd=True, requested_by="staff:marie")
+
+    assert [event.id for event in again] == [event.id for event in first]
