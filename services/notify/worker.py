@@ -11,6 +11,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from services.notify.domain.subscriptions import Subscription
 from services.notify.handlers import (
@@ -35,6 +36,10 @@ class _Lane:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    # Deliveries whose last start recorded no attempt (another instance holds it, or it raised), and until when the
+    # lane leaves them alone: their queue entries are still due, so a lane woken by that start would take them again
+    # at once, turn after turn, for as long as the other attempt or the failure lasts.
+    resting: dict[str, datetime] = field(default_factory=dict)
 
 
 class DeliveryWorker:
@@ -134,12 +139,13 @@ class DeliveryWorker:
 
     async def _run_lane(self, lane: _Lane) -> None:
         while True:
+            # Cleared before filling, not after: an attempt finishing or work queued during the fill fills it again.
+            lane.wake.clear()
             try:
                 pause = await self._fill_lane(lane)
             except Exception:
                 log.exception("notify lane %s failed; retrying", lane.subscription.subscription_id)
                 pause = self._poll
-            lane.wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause):
                     await lane.wake.wait()
@@ -160,8 +166,15 @@ class DeliveryWorker:
             0 if oldest is None else max((now - oldest).total_seconds(), 0)
         )
         limit = subscription.max_in_flight or self._max_in_flight
+        lane.resting = {delivery_id: until for delivery_id, until in lane.resting.items() if until > now}
+        # A resting delivery counts as due when its rest ends, so the lane sleeps until then unless woken.
         waiting = sorted(
-            (entry for entry in entries if entry.delivery_id not in self._attempting), key=lambda e: e.due_at
+            (
+                replace(entry, due_at=max(entry.due_at, lane.resting.get(entry.delivery_id, entry.due_at)))
+                for entry in entries
+                if entry.delivery_id not in self._attempting
+            ),
+            key=lambda e: e.due_at,
         )
         for entry in waiting:
             if len(lane.in_flight) >= limit or entry.due_at > now:
@@ -195,7 +208,9 @@ class DeliveryWorker:
             outcome = await attempt_delivery(
                 delivery_id, subscription, self._deps, self._outbound, owner=self._owner, draw=self._random.random()
             )
-            if outcome is not None:
+            if outcome is None:
+                self._rest(lane, delivery_id)
+            else:
                 self._observe(outcome, subscription)
                 await self._announce(outcome)
                 if outcome.verdict == "gone":
@@ -205,10 +220,14 @@ class DeliveryWorker:
             raise
         except Exception:
             log.exception("notify attempt at %s failed", delivery_id)
+            self._rest(lane, delivery_id)
         finally:
             lane.in_flight.pop(delivery_id, None)
             self._attempting.pop(delivery_id, None)
             lane.wake.set()
+
+    def _rest(self, lane: _Lane, delivery_id: str) -> None:
+        lane.resting[delivery_id] = self._deps.clock.now() + timedelta(seconds=self._poll)
 
     def _observe(self, outcome: AttemptOutcome, subscription: Subscription) -> None:
         self._metrics.deliveries.labels(subscription.subscription_id, outcome.verdict).inc()

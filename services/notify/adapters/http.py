@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import socket
 import ssl
 import time
@@ -18,6 +19,8 @@ USER_AGENT = "Parterre-Notify/1 (+https://github.com/parterre)"
 # Of an answer's body, only this much is read: what is kept of it is a Mailchimp member (a few kilobytes) or the start
 # of an error text. A receiver answering with an endless body must neither fill the memory nor hold the attempt.
 MAX_ANSWER_BYTES = 1 << 20
+
+log = logging.getLogger(__name__)
 
 # Answers the addresses a host name stands for, as getaddrinfo would.
 Resolve = Callable[[str, int], Awaitable[list[str]]]
@@ -148,7 +151,12 @@ class SafeOutbound:
             return HttpAnswer(status_code=None, error=f"refused: {exc}", refused=str(exc))
         except (httpx.TimeoutException, TimeoutError):
             return HttpAnswer(None, error=f"no answer within {self._timeout:g} s", duration_seconds=_since(started))
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return HttpAnswer(None, error=f"{type(exc).__name__}: {exc}"[:500], duration_seconds=_since(started))
+        except Exception as exc:
+            # Not a network failure, yet a failed attempt all the same: raised, it would be counted as no attempt at
+            # all, and the delivery tried again and again with neither the retry schedule nor an end.
+            log.exception("sending to a target raised")
             return HttpAnswer(None, error=f"{type(exc).__name__}: {exc}"[:500], duration_seconds=_since(started))
         return HttpAnswer(
             status_code=response.status_code,

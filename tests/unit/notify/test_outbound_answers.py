@@ -3,7 +3,8 @@
 import httpx
 import pytest
 
-from services.notify.adapters.http import _json_of
+from services.notify.adapters.http import SafeOutbound, _json_of
+from services.notify.domain.targets import OutboundPolicy
 
 JSON = {"content-type": "application/json"}
 
@@ -20,3 +21,27 @@ def test_a_json_object_answer_is_read() -> None:
 )
 def test_an_answer_labelled_json_that_cannot_be_read_is_taken_as_no_json(content: bytes) -> None:
     assert _json_of(httpx.Response(503, headers=JSON, content=content), content) is None
+
+
+async def _resolve_nowhere(host: str, port: int) -> list[str]:
+    raise UnicodeError(f"label too long: {host}")
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("https://receiver.example/hook\x01", "InvalidURL: "),
+        ("https://receiver.example/hook", "UnicodeError: label too long"),
+    ],
+    ids=["control-character-in-url", "resolver-raising"],
+)
+async def test_a_request_that_httpx_or_the_resolver_raises_on_is_a_failed_answer(url: str, error: str) -> None:
+    outbound = SafeOutbound(OutboundPolicy(), timeout_seconds=1, resolve=_resolve_nowhere)
+    await outbound.start()
+    try:
+        answer = await outbound.request("POST", url, body=b"{}")
+    finally:
+        await outbound.close()
+    assert answer.status_code is None
+    assert answer.refused is None
+    assert (answer.error or "").startswith(error)

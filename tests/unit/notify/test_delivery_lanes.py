@@ -1,0 +1,242 @@
+"""A subscription's lane: what it starts and when, and what an attempt that cannot send does to its delivery.
+
+The worker polls once an hour here, so whatever a lane does before then it does because it was woken; the loop is
+driven a fixed number of turns, never timed.
+"""
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from prometheus_client import CollectorRegistry
+
+from services.notify.adapters.http import SafeOutbound
+from services.notify.domain.frequency import FrequencyCap
+from services.notify.domain.messages import attempt_id
+from services.notify.domain.retries import RetrySchedule
+from services.notify.domain.signing import new_secret
+from services.notify.domain.subscriptions import EventFilter, MessageKind, SigningSecret, Subscription, TargetKind
+from services.notify.domain.targets import OutboundPolicy
+from services.notify.handlers import AttemptOutcome, NotifyDeps, NotifyRules, attempt_delivery
+from services.notify.metrics import NotifyMetrics
+from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, HttpAnswer, NotifyStore, QueueEntry
+from services.notify.worker import DeliveryWorker
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+SUBSCRIPTION = Subscription(
+    "sub_a",
+    "org",
+    TargetKind.WEBHOOK,
+    "https://receiver.example/hook",
+    EventFilter(),
+    True,
+    NOW,
+    secrets=(SigningSecret(new_secret(), NOW),),
+)
+AN_HOUR = 3600.0
+# Far more turns of the event loop than a lane needs to start, attempt and record a few deliveries.
+TURNS = 200
+
+
+class SettableClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+class LaneStore:
+    """The part of the store a lane and its attempts use, counting the calls a lane that never rests repeats."""
+
+    def __init__(self, subscription: Subscription = SUBSCRIPTION) -> None:
+        self.subscription_now = subscription
+        self.deliveries: dict[str, Delivery] = {}
+        self.queued: dict[str, QueueEntry] = {}
+        self.claims: dict[str, AttemptRecord] = {}
+        self.claim_calls = 0
+        self.delivery_reads = 0
+        self.unreadable: set[str] = set()
+        # Runs once the queue is read, before the lane gets what was read: work arriving meanwhile.
+        self.while_queue_is_read: Callable[[], None] | None = None
+
+    def add(self, delivery_id: str) -> None:
+        message = f"msg_{delivery_id}"
+        kind = MessageKind.PROFILE_CHANGED
+        self.deliveries[delivery_id] = Delivery(
+            delivery_id, "org", SUBSCRIPTION.subscription_id, message, kind, {}, NOW, NOW, next_attempt_at=NOW
+        )
+        self.queued[delivery_id] = QueueEntry(delivery_id, NOW, NOW)
+
+    async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]:
+        return [self.subscription_now]
+
+    async def subscription(self, subscription_id: str) -> Subscription | None:
+        return self.subscription_now
+
+    async def disable_subscription(self, subscription_id: str, reason: str) -> None:
+        self.subscription_now = replace(self.subscription_now, enabled=False, disabled_reason=reason)
+
+    async def queue(self, subscription_id: str) -> list[QueueEntry]:
+        entries = list(self.queued.values())
+        if self.while_queue_is_read is not None:
+            self.while_queue_is_read()
+        return entries
+
+    async def enqueue(self, subscription_id: str, delivery_id: str, due_at: datetime, since: datetime) -> None:
+        self.queued[delivery_id] = QueueEntry(delivery_id, due_at, since)
+
+    async def dequeue(self, subscription_id: str, delivery_id: str) -> None:
+        self.queued.pop(delivery_id, None)
+
+    async def delivery(self, delivery_id: str) -> Delivery | None:
+        self.delivery_reads += 1
+        if delivery_id in self.unreadable:
+            raise ConnectionError("the store did not answer")
+        return self.deliveries.get(delivery_id)
+
+    async def update_delivery(self, delivery_id: str, changes: Mapping[str, Any]) -> None:
+        self.deliveries[delivery_id] = replace(self.deliveries[delivery_id], **changes)
+
+    async def claim_attempt(self, record: AttemptRecord) -> AttemptRecord | None:
+        self.claim_calls += 1
+        if (held := self.claims.get(record.attempt_id)) is not None:
+            return held
+        self.claims[record.attempt_id] = record
+        return None
+
+    async def finish_attempt(self, record: AttemptRecord) -> None:
+        self.claims[record.attempt_id] = record
+
+    async def release_attempt(self, attempt_id_: str) -> None:
+        self.claims.pop(attempt_id_, None)
+
+    async def expect_announcement(self, attempt_id_: str, at: datetime) -> None:
+        pass
+
+    async def unannounced(self, noted_before: datetime, limit: int) -> list[str]:
+        return []
+
+    async def is_erased(self, organisation_id: str, person_id: str) -> bool:
+        return False
+
+
+class Receiver:
+    """Takes every message."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def request(self, method: str, url: str, **_: Any) -> HttpAnswer:
+        self.requests += 1
+        return HttpAnswer(204)
+
+
+def _deps(store: LaneStore, clock: SettableClock | None = None) -> NotifyDeps:
+    rules = NotifyRules(RetrySchedule(), FrequencyCap(), timedelta(hours=24), timedelta(minutes=1))
+    return NotifyDeps(store=cast(NotifyStore, store), clock=clock or SettableClock(NOW), rules=rules)
+
+
+def _worker(store: LaneStore, receiver: Receiver, *, max_in_flight: int = 4) -> DeliveryWorker:
+    async def announce(outcome: AttemptOutcome) -> None:
+        pass
+
+    return DeliveryWorker(
+        _deps(store),
+        receiver,
+        NotifyMetrics(CollectorRegistry()),
+        announce,
+        max_in_flight=max_in_flight,
+        poll_seconds=AN_HOUR,
+    )
+
+
+async def _run_for_a_while(worker: DeliveryWorker) -> None:
+    await worker.start()
+    try:
+        for _ in range(TURNS):
+            await asyncio.sleep(0)
+    finally:
+        await worker.stop()
+
+
+async def test_work_queued_while_a_lane_reads_its_queue_is_sent_without_waiting_for_the_next_poll() -> None:
+    store, receiver = LaneStore(), Receiver()
+    worker = _worker(store, receiver)
+
+    def queue_new_work() -> None:
+        store.while_queue_is_read = None
+        store.add("dlv_new")
+        worker.wake(SUBSCRIPTION.subscription_id)
+
+    store.while_queue_is_read = queue_new_work
+    await _run_for_a_while(worker)
+
+    assert store.deliveries["dlv_new"].status is DeliveryStatus.SUCCEEDED
+
+
+async def test_a_slot_freed_by_a_finished_attempt_starts_the_next_due_delivery_at_once() -> None:
+    store, receiver = LaneStore(), Receiver()
+    store.add("dlv_first")
+    store.add("dlv_second")
+    await _run_for_a_while(_worker(store, receiver, max_in_flight=1))
+
+    assert receiver.requests == 2
+    assert {delivery.status for delivery in store.deliveries.values()} == {DeliveryStatus.SUCCEEDED}
+
+
+async def test_a_delivery_another_instance_is_attempting_is_not_claimed_again_and_again_while_it_does() -> None:
+    store, receiver = LaneStore(), Receiver()
+    store.add("dlv_held")
+    store.claims[attempt_id("dlv_held", 1)] = AttemptRecord(attempt_id("dlv_held", 1), "dlv_held", 1, NOW, "worker_b")
+    await _run_for_a_while(_worker(store, receiver))
+
+    assert store.claim_calls == 1
+    assert receiver.requests == 0
+    assert store.deliveries["dlv_held"].status is DeliveryStatus.PENDING
+
+
+async def test_a_delivery_whose_attempt_raised_waits_a_poll_before_its_lane_starts_it_again() -> None:
+    store, receiver = LaneStore(), Receiver()
+    store.add("dlv_unreadable")
+    store.unreadable.add("dlv_unreadable")
+    await _run_for_a_while(_worker(store, receiver))
+
+    assert store.delivery_reads == 1
+
+
+async def _never_resolve(host: str, port: int) -> list[str]:
+    raise AssertionError(f"nothing is sent to {host}")
+
+
+async def test_a_target_url_httpx_cannot_send_to_fails_attempt_after_attempt_on_the_schedule_until_given_up() -> None:
+    # A control character passes the URL checks made when the subscription is stored; httpx refuses it at each send.
+    subscription = replace(SUBSCRIPTION, url="https://receiver.example/hook\x01")
+    store, clock = LaneStore(subscription), SettableClock(NOW)
+    store.add("dlv_1")
+    deps = _deps(store, clock)
+    outbound = SafeOutbound(OutboundPolicy(), timeout_seconds=1, resolve=_never_resolve)
+    await outbound.start()
+    try:
+        first = await attempt_delivery("dlv_1", subscription, deps, outbound, owner="worker_a", draw=0.5)
+        after_first = store.deliveries["dlv_1"]
+        for _ in range(deps.rules.schedule.max_attempts - 1):
+            next_attempt_at = store.deliveries["dlv_1"].next_attempt_at
+            assert next_attempt_at is not None
+            clock.at = next_attempt_at
+            await attempt_delivery("dlv_1", subscription, deps, outbound, owner="worker_a", draw=0.5)
+    finally:
+        await outbound.close()
+
+    assert first is not None
+    assert first.verdict == "retry"
+    assert after_first.attempts == 1
+    assert after_first.next_attempt_at == NOW + timedelta(seconds=5)
+    assert (after_first.last_error or "").startswith("InvalidURL: ")
+    given_up = store.deliveries["dlv_1"]
+    assert given_up.status is DeliveryStatus.DEAD
+    assert given_up.attempts == deps.rules.schedule.max_attempts
+    assert "gave up after 10 attempts" in (given_up.last_error or "")
+    assert "dlv_1" not in store.queued
