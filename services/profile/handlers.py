@@ -42,6 +42,7 @@ from services.profile.ports import (
     AnnouncedView,
     FactToLog,
     FiledDue,
+    HouseholdMove,
     LandedFact,
     MergeInForce,
     Origin,
@@ -296,7 +297,8 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
     cause = _Cause(f"unmerge:{merge_id}", envelope.correlation_id or merge_id, origin=envelope)
 
     async def release(stored: StoredProfile) -> _Change | None:
-        if stored.merge_in_force(merge_id) is None:
+        held = stored.merge_in_force(merge_id)
+        if held is None:
             return None
         remaining = replace(stored, merges=_replace_merge(stored.merges, merge_id, None))
         still_held: set[str] = set()
@@ -305,7 +307,16 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
         # kept for them would only hold announcements of a history this profile no longer has.
         landed = tuple(fact for fact in stored.landed if fact.person_id in still_held)
         remaining = replace(remaining, held_sent=held_sent, landed=landed)
-        change = _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
+        # As identity does: the household the merge moved the survivor into goes with it, unless identity decided
+        # another since, which stays.
+        move = held.household_move
+        undoing = move if move is not None and stored.shows_household_of(move) else None
+        if stored.is_merged:
+            if undoing is not None:
+                remaining = replace(remaining, household_id=undoing.before_id, household_at=undoing.before_at)
+            change = _quietly(remaining, state)
+        else:
+            change = _announced(deps, remaining, state, cause, undoing=undoing)
         undone = UndoneMerge(merge_id, _as_json(change.outputs))
         return replace(change, profile=replace(change.profile, undone=(*stored.undone, undone)))
 
@@ -337,7 +348,10 @@ async def apply_household(envelope: Envelope, joined: HouseholdJoinedV1, deps: P
     async def join(stored: StoredProfile) -> _Change | None:
         joining = stored.in_household(joined.household_id, joined.joined_at)
         if joining is None:
-            return None
+            # Older than the household shown, but maybe decided before a merge moved the person and delivered after
+            # it: then it is what that merge's unmerge gives back, as identity does.
+            merges = _with_earlier_household(stored.merges, joined.household_id, joined.joined_at)
+            return None if merges == stored.merges else _Change(replace(stored, merges=merges))
         if stored.is_merged or joining.household_id == stored.household_id:
             # Kept for an unmerge (the survivor shows the household the merge gave it, see `PersonsMergedV1`), or
             # the same household decided again later: only its moment changes, which nobody needs to be told.
@@ -1257,6 +1271,9 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         change, record = await _merge_change(
             deps, merged, cause, stored, base, appearing=bool(freed), read={}, leaving_out=leaving_out
         )
+        # Done again, the merge may find the survivor in the household it moved it to already: the move stays as
+        # first made, with the household the survivor showed before it.
+        record = replace(record, household_move=held.household_move)
         return replace(
             change, profile=replace(change.profile, merges=_replace_merge(change.profile.merges, merge_id, record))
         )
@@ -1334,9 +1351,12 @@ async def _merge_change(
     sent = (_sent_to(other) | held_sent for other, (_, held_sent) in zip(others, rebuilt, strict=True))
     base = replace(base, held_sent=base.held_sent.union(*sent))
     # The household identity moved the survivor to, if any, as of the merge.
-    moved = None
+    moved = household_move = None
     if merged.household_id is not None:
-        moved = base.in_household(merged.household_id, merge_move_moment(merged.merged_at))
+        moved_at = merge_move_moment(merged.merged_at)
+        moved = base.in_household(merged.household_id, moved_at)
+        if moved is not None:
+            household_move = HouseholdMove(merged.household_id, moved_at, base.household_id, base.household_at)
     joins = None if moved is None or moved.household_id == base.household_id else moved.household_id
     if moved is not None:
         base = replace(base, household_at=moved.household_at)
@@ -1351,7 +1371,11 @@ async def _merge_change(
         change = _announced(deps, base, state, cause, appearing=appearing, joins=joins, merged_in=merged_in)
         change = replace(change, fired_in_merge=merge_id)
     record = MergeInForce(
-        merge_id, tuple(other.person_id for other in others), _as_json(change.outputs), brought=tuple(sorted(brought))
+        merge_id,
+        tuple(other.person_id for other in others),
+        _as_json(change.outputs),
+        brought=tuple(sorted(brought)),
+        household_move=household_move,
     )
     active_at = _latest(stored.active_at, merged.merged_at)
     return replace(change, profile=replace(change.profile, active_at=active_at)), record
@@ -1692,11 +1716,12 @@ def _announced(
     *,
     appearing: bool = False,
     joins: str | None = None,
+    undoing: HouseholdMove | None = None,
     merged_in: Sequence[StoredProfile] | None = None,
 ) -> _Change:
-    """The profile changed to `after_state`, and to the household it `joins` if any, with the events that tell
-    it: the fields changed, the segments entered and left, and for a fact the triggers it fires. An `appearing`
-    profile is told in full.
+    """The profile changed to `after_state`, and to the household it `joins` if any (or, `undoing` a merge's move,
+    back to the one it showed before), with the events that tell it: the fields changed, the segments entered and
+    left, and for a fact the triggers it fires. An `appearing` profile is told in full.
 
     `merged_in` is for a merge: the profiles of everyone whose history it brings (those merged in, and those merged
     into them). A rule the merge makes hold fires (two productions known to the box office and a third to the
@@ -1704,7 +1729,9 @@ def _announced(
     this period or an earlier one. Only rules counted by a fixed period are looked at (see `evaluate_triggers`).
     """
     rules, organisation_id, person_id = deps.rules, stored.organisation_id, stored.person_id
-    household_id = joins or stored.household_id
+    household_id, household_at = joins or stored.household_id, stored.household_at
+    if undoing is not None:
+        household_id, household_at = undoing.before_id, undoing.before_at
     as_of = _as_of(deps, after_state)
     before_as_of = _last_announced_as_of(stored, as_of, cause)
     before: Mapping[str, Any]
@@ -1774,6 +1801,7 @@ def _announced(
         stored,
         state=after_state,
         household_id=household_id,
+        household_at=household_at,
         segments=segments,
         due_at=_to_the_millisecond(min(due_candidates, default=None)),
         announced_view=AnnouncedView(after_state, as_of, MappingProxyType(after)),
@@ -1901,6 +1929,19 @@ def _replace_merge(
 ) -> tuple[MergeInForce, ...]:
     kept = (replacement,) if replacement is not None else ()
     return tuple(item for held in merges for item in ((held,) if held.merge_id != merge_id else kept))
+
+
+def _with_earlier_household(
+    merges: tuple[MergeInForce, ...], household_id: str, at: datetime
+) -> tuple[MergeInForce, ...]:
+    """`merges` with identity's decision of `at` putting the survivor in `household_id` as the household shown
+    before each merge it came just before (see `HouseholdMove.with_earlier_decision`)."""
+    updated = []
+    for held in merges:
+        move = held.household_move
+        earlier = None if move is None else move.with_earlier_decision(household_id, at)
+        updated.append(held if earlier is None else replace(held, household_move=earlier))
+    return tuple(updated)
 
 
 def _without_stored_outputs(stored: StoredProfile) -> StoredProfile:

@@ -31,6 +31,26 @@ class HeldTurn:
 
 
 @dataclass(frozen=True)
+class HouseholdMove:
+    """How a merge moved its survivor: into `household_id` as decided at `household_at` (`merge_move_moment`), out
+    of the household it showed before (`before_id`, None for none, decided at `before_at`)."""
+
+    household_id: str
+    household_at: datetime
+    before_id: str | None = None
+    before_at: datetime | None = None
+
+    def with_earlier_decision(self, household_id: str, at: datetime) -> "HouseholdMove | None":
+        """The move as identity made it if its decision of `at` putting the survivor in `household_id` came between
+        the household shown before and the merge (delivered after the merge, it could not be shown); None if not."""
+        if not decided_after(household_id, at, self.before_id, self.before_at):
+            return None
+        if not decided_after(self.household_id, self.household_at, household_id, to_the_millisecond(at)):
+            return None
+        return replace(self, before_id=household_id, before_at=to_the_millisecond(at))
+
+
+@dataclass(frozen=True)
 class MergeInForce:
     """A merge this profile survived: the persons whose histories it now holds (none left, once erasures or later
     merges took them all; the merge stays recorded until it is undone, so that a copy delivered late is known)."""
@@ -45,6 +65,10 @@ class MergeInForce:
     # at once or when it is delivered again. An erasure takes the person out of `brought`.
     brought: tuple[str, ...] = ()
     claimed: tuple[str, ...] = ()
+    # The household the merge moved the survivor into, and the one it showed before: an unmerge gives that back, as
+    # identity does, while the survivor still shows the one the merge gave it. None for a merge that moved it
+    # nowhere, or stored before moves were kept: its unmerge leaves the household as it finds it.
+    household_move: HouseholdMove | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +171,10 @@ class StoredProfile:
         if not decided_after(household_id, at, self.household_id, self.household_at):
             return None
         return replace(self, household_id=household_id, household_at=to_the_millisecond(at))
+
+    def shows_household_of(self, move: HouseholdMove) -> bool:
+        """Whether the household shown is still the one a merge's `move` put the person in, not one decided since."""
+        return (self.household_id, self.household_at) == (move.household_id, move.household_at)
 
     # In memory only, never stored: the view last announced of this very `state`, for the next change to start
     # from instead of computing it again.

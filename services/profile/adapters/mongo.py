@@ -26,6 +26,7 @@ from services.profile.ports import (
     FactToLog,
     FiledDue,
     HeldTurn,
+    HouseholdMove,
     LandedFact,
     MergeInForce,
     Origin,
@@ -1026,6 +1027,7 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
                 "outputs": list(merge.outputs),
                 "brought": list(merge.brought),
                 "claimed": list(merge.claimed),
+                **_household_move_fields(merge.household_move),
             }
             for merge in profile.merges
         ],
@@ -1035,6 +1037,29 @@ def _profile_document(profile: StoredProfile) -> dict[str, Any]:
         "household_id": profile.household_id,
         "household_at": profile.household_at,
     }
+
+
+def _household_move_fields(move: HouseholdMove | None) -> dict[str, Any]:
+    # Fields of the merge's own document, not one nested further: FerretDB 1.x converts every nested value on each
+    # read and write.
+    return {
+        "household_moved_to": None if move is None else move.household_id,
+        "household_moved_at": None if move is None else move.household_at,
+        "household_before": None if move is None else move.before_id,
+        "household_before_at": None if move is None else move.before_at,
+    }
+
+
+def _household_move_from(merge: Mapping[str, Any]) -> HouseholdMove | None:
+    # Stored before moves were kept, or moving the survivor nowhere: its unmerge leaves the household as it finds it.
+    if merge.get("household_moved_to") is None or merge.get("household_moved_at") is None:
+        return None
+    return HouseholdMove(
+        household_id=merge["household_moved_to"],
+        household_at=merge["household_moved_at"],
+        before_id=merge.get("household_before"),
+        before_at=merge.get("household_before_at"),
+    )
 
 
 def _state_text(state: ProfileState) -> str:
@@ -1081,6 +1106,7 @@ def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, A
                 # Stored before they were kept: the merge is not checked again for those erased meanwhile.
                 brought=tuple(merge.get("brought", ())),
                 claimed=tuple(merge.get("claimed", ())),
+                household_move=_household_move_from(merge),
             )
             for merge in document.get("merges", ())
         ),

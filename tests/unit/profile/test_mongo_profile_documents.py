@@ -1,8 +1,10 @@
-"""Profile documents as the Mongo store writes and reads them: what a late fact landed leaves, old documents
-included."""
+"""Profile documents as the Mongo store writes and reads them: what a late fact landed leaves and how a merge moved
+its survivor's household, old documents included."""
+
+from datetime import UTC, datetime
 
 from services.profile.adapters.mongo import _profile_document, _profile_from
-from services.profile.ports import LandedFact, StoredProfile
+from services.profile.ports import HouseholdMove, LandedFact, MergeInForce, StoredProfile
 
 ORGANISATION = "theatre-du-nord"
 CHANGED = b'{"id":"changed-1","personid":"per_anne"}'
@@ -40,3 +42,35 @@ def test_a_document_stored_before_any_late_fact_was_kept_reads_with_none() -> No
     del document["landed_facts"]
 
     assert _profile_from(ORGANISATION, "per_anne", document).landed == ()
+
+
+MOVED_AT = datetime(2026, 11, 14, 19, 0, 0, 999000, tzinfo=UTC)
+JOINED_AT = datetime(2026, 10, 2, 9, 30, tzinfo=UTC)
+
+
+def merged_anne(*merges: MergeInForce) -> StoredProfile:
+    return StoredProfile(
+        ORGANISATION, "per_anne", version=3, applied=3, merges=merges, household_id="hh_bea", household_at=MOVED_AT
+    )
+
+
+def test_the_household_moves_of_the_merges_a_survivor_holds_read_back_as_stored() -> None:
+    profile = merged_anne(
+        MergeInForce("mrg_1", ("per_bea",), household_move=HouseholdMove("hh_bea", MOVED_AT, "hh_anne", JOINED_AT)),
+        MergeInForce("mrg_2", ("per_carl",), household_move=HouseholdMove("hh_carl", MOVED_AT)),
+        MergeInForce("mrg_3", ("per_dan",)),
+    )
+
+    assert _profile_from(ORGANISATION, "per_anne", _profile_document(profile)) == profile
+
+
+def test_a_merge_stored_before_household_moves_were_kept_reads_as_moving_the_survivor_nowhere() -> None:
+    document = _profile_document(merged_anne(MergeInForce("mrg_1", ("per_bea",))))
+    for merge in document["merges"]:
+        for name in ("household_moved_to", "household_moved_at", "household_before", "household_before_at"):
+            del merge[name]
+
+    profile = _profile_from(ORGANISATION, "per_anne", document)
+
+    assert profile.merges == (MergeInForce("mrg_1", ("per_bea",)),)
+    assert profile.merges[0].household_move is None

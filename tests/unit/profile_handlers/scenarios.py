@@ -579,6 +579,101 @@ async def a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_h
     assert (await world.fields("per_bea"))["household_id"] == "hh_bea"
 
 
+def household_changes(outputs: tuple[Envelope, ...], person_id: str) -> list[str | None]:
+    """The households the `profile changed` events of `person_id` among `outputs` announce, in order."""
+    return [
+        output.data["changed"]["household_id"]
+        for output in outputs
+        if output.type == PROFILE_CHANGED
+        and output.data["person_id"] == person_id
+        and "household_id" in output.data["changed"]
+    ]
+
+
+async def an_unmerge_gives_the_survivor_back_the_household_it_had_before_the_merge(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    anne_joined = world.household_joined("per_anne", "hh_anne")
+    await world.deliver(anne_joined)
+    await world.deliver(world.household_joined("per_bea", "hh_bea"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea", household_id="hh_bea"))
+    assert (await world.fields("per_anne"))["household_id"] == "hh_bea"
+    unmerge = world.unmerged("mrg_1", "per_anne", "per_bea")
+
+    # Handled, then the process dies before Kafka has its events; Anne buys meanwhile.
+    first = (await world.handle(unmerge)).outputs
+    await world.deliver(world.purchase("sale-a2", "per_anne", days_ago=1))
+    again = await world.deliver(unmerge)
+
+    assert household_changes(first, "per_anne") == ["hh_anne"]
+    assert ids(again) == ids(first)
+    assert (await world.fields("per_anne"))["household_id"] == "hh_anne"
+    assert (await world.fields("per_bea"))["household_id"] == "hh_bea"
+    # Her own household's decision, delivered again, is the one she shows: it changes nothing.
+    assert await world.deliver(anne_joined) == ()
+    await world.deliver(world.erasure("per_bea"))
+    assert await world.naming("per_bea") == []
+    assert (await world.fields("per_anne"))["household_id"] == "hh_anne"
+
+
+async def a_household_decided_after_a_merge_outlasts_its_unmerge_and_a_later_merge_s_unmerge_gives_it_back(
+    world: World,
+) -> None:
+    for person_id in ("per_anne", "per_bea", "per_carl"):
+        await world.deliver(world.purchase(f"sale-{person_id}", person_id))
+    await world.deliver(world.household_joined("per_anne", "hh_anne"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea", household_id="hh_bea"))
+    await world.deliver(world.household_joined("per_anne", "hh_new", joined_with="per_paul"))
+    await world.deliver(world.merged("mrg_2", "per_anne", "per_carl", household_id="hh_carl"))
+    assert (await world.fields("per_anne"))["household_id"] == "hh_carl"
+
+    undone_later = await world.deliver(world.unmerged("mrg_2", "per_anne", "per_carl"))
+
+    assert household_changes(undone_later, "per_anne") == ["hh_new"]
+    assert (await world.fields("per_anne"))["household_id"] == "hh_new"
+
+    undone_first = await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    assert household_changes(undone_first, "per_anne") == []
+    assert (await world.fields("per_anne"))["household_id"] == "hh_new"
+
+
+async def a_survivor_in_no_household_before_its_merge_is_in_none_once_it_is_undone(world: World) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.household_joined("per_bea", "hh_bea"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea", household_id="hh_bea"))
+    unmerge = world.unmerged("mrg_1", "per_anne", "per_bea")
+
+    outputs = await world.deliver(unmerge)
+
+    assert household_changes(outputs, "per_anne") == [None]
+    survivor = await world.profile("per_anne")
+    assert (survivor.household_id, survivor.household_at) == (None, None)
+    assert ids(await world.deliver(unmerge)) == ids(outputs)
+    # Identity, counting her in a household afterwards, is heard as for anyone in none.
+    joined = await world.deliver(world.household_joined("per_anne", "hh_later", joined_with="per_paul"))
+    assert household_changes(joined, "per_anne") == ["hh_later"]
+
+
+async def a_household_decided_before_a_merge_and_delivered_after_it_is_the_one_its_unmerge_gives_back(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a", "per_anne"))
+    await world.deliver(world.purchase("sale-b", "per_bea"))
+    await world.deliver(world.household_joined("per_anne", "hh_anne"))
+    # Identity moved her on before the merge; the news travels slower than the merge.
+    moved_before = world.household_joined("per_anne", "hh_earlier", joined_with="per_paul")
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea", household_id="hh_bea"))
+    assert await world.deliver(moved_before) == ()
+    assert (await world.fields("per_anne"))["household_id"] == "hh_bea"
+
+    outputs = await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    assert household_changes(outputs, "per_anne") == ["hh_earlier"]
+    assert (await world.fields("per_anne"))["household_id"] == "hh_earlier"
+
+
 def rules_fired(outputs: tuple[Envelope, ...]) -> list[tuple[str, str]]:
     return [(output.data["rule"], output.data["person_id"]) for output in outputs if output.type == TRIGGER_FIRED]
 
@@ -3102,6 +3197,10 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,
     a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_household_events_arrive_in,
     a_fact_merging_persons_and_finding_a_relative_leaves_the_survivor_in_the_relative_s_household,
+    an_unmerge_gives_the_survivor_back_the_household_it_had_before_the_merge,
+    a_household_decided_after_a_merge_outlasts_its_unmerge_and_a_later_merge_s_unmerge_gives_it_back,
+    a_survivor_in_no_household_before_its_merge_is_in_none_once_it_is_undone,
+    a_household_decided_before_a_merge_and_delivered_after_it_is_the_one_its_unmerge_gives_back,
     a_merge_that_makes_a_rule_hold_fires_it_once_and_again_with_the_merge_delivered_again,
     a_merge_sends_nothing_a_person_merged_in_was_sent_however_deep_and_in_any_order,
     a_merge_reaching_a_survivor_merged_since_fires_what_it_makes_hold_where_the_histories_now_are,
