@@ -246,12 +246,17 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
     cause = _Cause(
         f"{LATE}{fact.event_id}", envelope.correlation_id or fact.event_id, fact, origin=envelope, landing=person_id
     )
+    outputs = own.outputs
+    if own.outcome != "applied":
+        # Delivered again: the profile it landed on may have been merged on since. The top found then holds the fact
+        # already and has nothing of it to publish; the profile it landed on kept what it published.
+        outputs += await _landed_on_holders(deps, organisation_id, person_id, cause.key)
     held = await _recompute(deps, organisation_id, top, cause)
-    outputs = own.outputs + (() if held is None else held.outputs)
+    outputs += () if held is None else held.outputs
     if held is not None:
         # The top found may have been merged on since: every profile holding it now.
         outputs += tuple(await _recompute_upwards(deps, held.profile, cause))
-    return Handled(outputs, "late" if own.outcome == "applied" else own.outcome)
+    return Handled(_unique(outputs), "late" if own.outcome == "applied" else own.outcome)
 
 
 async def apply_merge(envelope: Envelope, merged: PersonsMergedV1, deps: ProfileDeps) -> Handled:
@@ -1620,6 +1625,26 @@ async def _top(deps: ProfileDeps, organisation_id: str, person_id: str) -> str:
         if survivor is None or not survivor.holds(profile.merged_by, current):
             return current
         current = survivor.person_id
+    raise ProfileBusyError(f"the merges holding {person_id} go round in a loop")
+
+
+async def _landed_on_holders(
+    deps: ProfileDeps, organisation_id: str, person_id: str, change_key: str
+) -> tuple[Envelope, ...]:
+    """What the late fact `change_key` of `person_id` published on the profiles holding their history now, up to the
+    top, as each keeps it in `landed`. A profile keeps that entry while it holds the person, merged on or not: an
+    unmerge giving them back drops it (see `apply_unmerge`), an erasure everything naming them."""
+    outputs: list[Envelope] = []
+    profile = await deps.store.profile(organisation_id, person_id)
+    for _hop in range(MAX_MERGE_DEPTH):
+        if profile is None or profile.merged_by is None or profile.merged_into is None:
+            return tuple(outputs)
+        holder = await deps.store.profile(organisation_id, profile.merged_into)
+        if holder is None or not holder.holds(profile.merged_by, profile.person_id):
+            return tuple(outputs)
+        landed = holder.landed_fact(change_key)
+        outputs.extend(() if landed is None else _from_json(landed.outputs))
+        profile = holder
     raise ProfileBusyError(f"the merges holding {person_id} go round in a loop")
 
 

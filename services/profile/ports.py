@@ -138,8 +138,9 @@ class StoredProfile:
     moved_outputs: Sequence[bytes] = ()
     # Likewise, for each person merged into this profile, the last of their late facts that landed here: delivered
     # again after a crash before Kafka had its events, and after this profile changed since (a fact on its own key,
-    # or another merged person's late fact), it must not lose them, nor leave a trigger it claimed unsent. One per
-    # person: a later late fact of theirs takes its place, and an unmerge drops those of the persons it gives back.
+    # another merged person's late fact, or its own merge into another, the redelivery then landing above it), it
+    # must not lose them, nor leave a trigger it claimed unsent. One per person: a later late fact of theirs takes
+    # its place, and an unmerge drops those of the persons it gives back.
     landed: tuple[LandedFact, ...] = ()
     # Set while this person is merged into `merged_into` by the merge `merged_by`, decided by identity at
     # `merged_at`. A survivor erased leaves `merged_into` empty: the person stays merged (an unmerge restores it)

@@ -2256,6 +2256,57 @@ async def a_late_fact_delivered_again_after_another_merged_persons_late_fact_lan
     assert ids(carl_again) == ids(carl_first)
 
 
+async def a_late_fact_delivered_again_after_the_profile_it_landed_on_was_merged_on_announces_it_again(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna"))
+    await world.deliver(world.purchase("sale-b", "per_bea", production="hosanna"))
+    await world.deliver(world.purchase("sale-q", "per_quinn", production="tartuffe"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    late = world.purchase("sale-late", "per_bea", production="belles-soeurs", days_ago=1)
+
+    # Lands on Anne, then the process dies before Kafka has its events; Anne is merged into Quinn meanwhile, so the
+    # fact delivered again finds Quinn holding its history, already with the fact in it.
+    first = (await world.handle(late)).outputs
+    await world.deliver(world.merged("mrg_q", "per_quinn", "per_anne"))
+    again = await world.deliver(late)
+
+    assert rules_fired(first) == [("subscription-offer-third-production", "per_anne")]
+    assert PROFILE_CHANGED in types_for(first, "per_anne")
+    assert ids(again) == ids(first)
+    # Published again, not applied again: five purchases of two tickets.
+    assert await world.tickets("per_quinn") == 10
+
+
+async def late_facts_delivered_again_two_merges_above_where_each_landed_announce_each_its_own_again(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna"))
+    await world.deliver(world.purchase("sale-b", "per_bea", production="hosanna"))
+    await world.deliver(world.purchase("sale-q", "per_quinn", production="tartuffe"))
+    await world.deliver(world.purchase("sale-z", "per_zoe", production="tartuffe"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    first_late = world.purchase("sale-late-1", "per_bea", production="belles-soeurs", days_ago=2)
+    second_late = world.purchase("sale-late-2", "per_bea", days_ago=1)
+
+    # The first lands on Anne, the second on Quinn once Anne is merged into her; each handling dies before Kafka has
+    # its events, and Quinn is merged into Zoé before either is delivered again.
+    first = (await world.handle(first_late)).outputs
+    await world.deliver(world.merged("mrg_q", "per_quinn", "per_anne"))
+    second = (await world.handle(second_late)).outputs
+    await world.deliver(world.merged("mrg_z", "per_zoe", "per_quinn"))
+    first_again = await world.deliver(first_late)
+    second_again = await world.deliver(second_late)
+
+    assert rules_fired(first) == [("subscription-offer-third-production", "per_anne")]
+    assert PROFILE_CHANGED in types_for(second, "per_quinn")
+    assert ids(first_again) == ids(first)
+    assert ids(second_again) == ids(second)
+    assert await world.tickets("per_zoe") == 14
+
+
 async def an_unmerge_forgets_what_the_late_facts_of_the_person_it_gives_back_announced_and_keeps_the_others(
     world: World,
 ) -> None:
@@ -3265,6 +3316,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_late_fact_delivered_again_after_its_survivor_changed_announces_what_it_fired_again,
     a_late_fact_delivered_again_after_the_profile_holding_its_survivor_changed_announces_it_again,
     a_late_fact_delivered_again_after_another_merged_persons_late_fact_landed_announces_it_again,
+    a_late_fact_delivered_again_after_the_profile_it_landed_on_was_merged_on_announces_it_again,
+    late_facts_delivered_again_two_merges_above_where_each_landed_announce_each_its_own_again,
     an_unmerge_forgets_what_the_late_facts_of_the_person_it_gives_back_announced_and_keeps_the_others,
     an_erasure_leaves_nothing_of_a_late_fact_landed_on_a_profile_that_no_longer_holds_the_person,
     an_erasure_cut_short_before_its_announcements_were_out_announces_them_again,
