@@ -122,6 +122,8 @@ class Outcome:
     pids_after: dict[str, int | None]
     # What each service's /readyz said last.
     readiness_after: dict[str, str]
+    # Where the services wrote their logs.
+    logs: Path
 
 
 async def _season_with_a_restart(stack: LocalStack, server: str, tmp_path: Path, load: Load) -> Outcome:
@@ -170,6 +172,7 @@ async def _season_with_a_restart(stack: LocalStack, server: str, tmp_path: Path,
         pids_before,
         {state.name: state.pid for state in states},
         {state.name: state.detail for state in states},
+        tmp_path / "logs",
     )
 
 
@@ -179,7 +182,21 @@ def _assert_survived(outcome: Outcome) -> None:
     # No service died and was started again: each rode out the restart in the process it started in.
     assert outcome.pids_after == outcome.pids_before
     assert set(outcome.readiness_after.values()) == {"ready"}, outcome.readiness_after
-    assert_reconciled(outcome.summary, outcome.namespace)
+    try:
+        assert_reconciled(outcome.summary, outcome.namespace)
+    except AssertionError as failure:
+        # Which failures spent a message's attempts tells why it was dead-lettered.
+        raise AssertionError(f"{failure}\n{_failed_attempts(outcome.logs)}") from None
+
+
+def _failed_attempts(logs: Path, most: int = 20) -> str:
+    lines = [
+        f"{log.stem}: {line.strip()[:400]}"
+        for log in sorted(logs.glob("*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if "dead-lettered" in line or "failed on" in line
+    ]
+    return "\n".join(lines[:most]) or f"no failed attempt in the logs of {logs}"
 
 
 async def _accepted_by_ingest(ingest_url: str, *, at_least: float = 0) -> float:
