@@ -449,7 +449,10 @@ async def _claim(deps: NotifyDeps, delivery: Delivery, owner: str) -> AttemptRec
     due = held.retry_at if held.finished_at is not None and held.retry_at is not None else now
     await deps.store.update_delivery(delivery.delivery_id, {"attempts": number, "next_attempt_at": due})
     await deps.store.enqueue(delivery.subscription_id, delivery.delivery_id, due, delivery.created_at)
-    return None
+    if due > now:
+        return None
+    # Made now by this worker: told that nothing was attempted, the lane would leave it to rest as held elsewhere.
+    return await _claim(deps, replace(delivery, attempts=number, next_attempt_at=due), owner)
 
 
 # The delivery's status after each final outcome an attempt records (see `_record` and `_close`).

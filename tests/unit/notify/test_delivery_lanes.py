@@ -240,3 +240,28 @@ async def test_a_target_url_httpx_cannot_send_to_fails_attempt_after_attempt_on_
     assert given_up.attempts == deps.rules.schedule.max_attempts
     assert "gave up after 10 attempts" in (given_up.last_error or "")
     assert "dlv_1" not in store.queued
+
+
+async def test_a_delivery_whose_claim_a_dead_instance_left_is_sent_at_once_once_taken_over() -> None:
+    store, receiver = LaneStore(), Receiver()
+    store.add("dlv_left")
+    lease_ago = NOW - timedelta(minutes=2)
+    store.claims[attempt_id("dlv_left", 1)] = AttemptRecord(
+        attempt_id("dlv_left", 1), "dlv_left", 1, lease_ago, "worker_b"
+    )
+    await _run_for_a_while(_worker(store, receiver))
+
+    assert receiver.requests == 1
+    assert store.deliveries["dlv_left"].status is DeliveryStatus.SUCCEEDED
+    assert store.deliveries["dlv_left"].attempts == 2
+
+
+async def test_a_delivery_whose_failed_attempt_a_dead_instance_recorded_is_sent_at_once_once_taken_over() -> None:
+    store, receiver = LaneStore(), Receiver()
+    store.add("dlv_failed")
+    failed = AttemptRecord(attempt_id("dlv_failed", 1), "dlv_failed", 1, NOW, "worker_b")
+    store.claims[failed.attempt_id] = replace(failed, finished_at=NOW, outcome="retry", retry_at=NOW)
+    await _run_for_a_while(_worker(store, receiver))
+
+    assert receiver.requests == 1
+    assert store.deliveries["dlv_failed"].status is DeliveryStatus.SUCCEEDED
