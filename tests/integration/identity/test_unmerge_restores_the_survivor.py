@@ -145,9 +145,9 @@ async def test_an_unmerge_gives_the_survivor_back_its_own_records_the_merged_per
     assert after.records[-1].street_name is None
 
 
-async def test_undoing_two_merges_into_one_survivor_in_turn_gives_it_back_none_of_the_first_merged_person_s_records(
-    deps: IdentityDeps, store: IdentityStore
-) -> None:
+async def two_merges_into_elise(deps: IdentityDeps, store: IdentityStore) -> tuple[str, MergeRecord, MergeRecord]:
+    """Élise at the box office, her shop account merged into her, then her newsletter account: Élise and the two
+    merges, in that order."""
     elise = await resolve(deps, "e1", external_id="C-1", first_name="Élise", last_name="Gagnon")
     shop = await resolve(
         deps, "e2", source="shopify-boutique", external_id="207", first_name="Élise", email="elise@example.com"
@@ -160,6 +160,13 @@ async def test_undoing_two_merges_into_one_survivor_in_turn_gives_it_back_none_o
     [first] = await store.merges_involving(ORGANISATION, shop)
     [second] = await store.merges_involving(ORGANISATION, newsletter)
     assert first.survivor_id == second.survivor_id == elise
+    return elise, first, second
+
+
+async def test_undoing_two_merges_into_one_survivor_in_turn_gives_it_back_none_of_the_first_merged_person_s_records(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    elise, first, second = await two_merges_into_elise(deps, store)
 
     await unmerge(ORGANISATION, elise, deps, requested_by=REVIEWER, merge_id=first.merge_id)
     await unmerge(ORGANISATION, elise, deps, requested_by=REVIEWER, merge_id=second.merge_id)
@@ -172,17 +179,8 @@ async def test_undoing_two_merges_into_one_survivor_in_turn_gives_it_back_none_o
 async def test_a_restored_person_s_records_stay_in_no_later_merge_into_its_survivor_once_it_is_erased(
     deps: IdentityDeps, store: IdentityStore
 ) -> None:
-    elise = await resolve(deps, "e1", external_id="C-1", first_name="Élise", last_name="Gagnon")
-    shop = await resolve(
-        deps, "e2", source="shopify-boutique", external_id="207", first_name="Élise", email="elise@example.com"
-    )
-    await resolve(deps, "e3", external_id="C-1", email="elise@example.com")
-    newsletter = await resolve(
-        deps, "e4", source="mailchimp-infolettre", external_id="M-9", first_name="Élise", email="elise.g@example.com"
-    )
-    await resolve(deps, "e5", external_id="C-1", email="elise.g@example.com")
-    [first] = await store.merges_involving(ORGANISATION, shop)
-    [second] = await store.merges_involving(ORGANISATION, newsletter)
+    elise, first, second = await two_merges_into_elise(deps, store)
+    shop = first.merged_ids[0]
     shop_records = set(first.merged[0].records)
     assert second.survivor_before is not None
     assert shop_records & set(second.survivor_before.records)
