@@ -25,6 +25,7 @@ from services.identity.domain.merges import (
     ReviewStatus,
     SurvivorBefore,
     UnmergeClaim,
+    details_held_by,
     merge_reason,
     survivor_before,
 )
@@ -1408,7 +1409,7 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
         if person.status is PersonStatus.ERASED:
             # Maybe by an erasure stopped before its last steps: the steps that need no identifier are done again,
             # and whatever a resolver that decided before the erasure claimed for them after it is let go.
-            await _scrub_merges_and_journal(store, organisation_id, person_id, frozenset())
+            await _scrub_merges_and_journal(store, organisation_id, person_id, frozenset(), frozenset())
             await store.release_all(organisation_id, person_id)
             await store.leave_blocks(organisation_id, person_id)
             await store.leave_households(organisation_id, person_id)
@@ -1416,10 +1417,10 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
             return
         if do_not_readd:
             await _suppress(store, organisation_id, person.identifiers, deps.rules)
-        # Digests of the identifiers are scrubbed while the person still holds them: once erased, nothing tells
-        # which digests were theirs.
-        digests = frozenset(identifier.digest for identifier in person.identifiers)
-        await _scrub_merges_and_journal(store, organisation_id, person_id, digests)
+        # Scrubbed while the person and their snapshots still hold them: once erased, nothing tells which digests
+        # and records were theirs.
+        digests, records = details_held_by(person, await store.merges_involving(organisation_id, person_id))
+        await _scrub_merges_and_journal(store, organisation_id, person_id, digests, records)
         for identifier in sorted(person.identifiers):
             await store.release(organisation_id, identifier, person_id)
         erased = replace(
@@ -1453,10 +1454,15 @@ async def _withdraw_reviews(organisation_id: str, person_id: str, deps: Identity
 
 
 async def _scrub_merges_and_journal(
-    store: IdentityStore, organisation_id: str, person_id: str, digests: frozenset[IdentifierDigest]
+    store: IdentityStore,
+    organisation_id: str,
+    person_id: str,
+    digests: frozenset[IdentifierDigest],
+    records: frozenset[NormalisedRecord],
 ) -> None:
-    """Leaves in merge records and the journal no snapshot of the person, and only the kinds of `digests`."""
-    await store.scrub_merges(organisation_id, person_id, digests)
+    """Leaves in merge records and the journal no snapshot of the person, none of their identifiers or `records`
+    copied into another's, and only the kinds of `digests`."""
+    await store.scrub_merges(organisation_id, person_id, digests, records)
     await store.scrub_journal(organisation_id, person_id, digests)
 
 

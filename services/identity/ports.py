@@ -233,9 +233,17 @@ class IdentityStore(IdentityReads, Protocol):
         """The merge keeps `before` as the survivor it found."""
 
     # An erasure's steps: each idempotent, so an erasure stopped midway is finished by doing it again.
-    async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
-        """Every merge involving the person becomes `MergeRecord.without_erased`: ids, kinds of evidence, no
-        snapshot of them, no digest of `digests` (their identifiers')."""
+    async def scrub_merges(
+        self,
+        organisation_id: str,
+        person_id: str,
+        digests: Collection[IdentifierDigest],
+        records: Collection[NormalisedRecord],
+    ) -> None:
+        """Every merge of the organisation becomes `MergeRecord.without_erased`: ids, kinds of evidence, no
+        snapshot of them, no digest of `digests` (their identifiers'), nowhere one of those identifiers or of
+        `records` (theirs). The merges holding a snapshot of them are rewritten last: until then they still tell
+        an erasure done again what to scrub (see `details_held_by`)."""
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         """Every journal entry deciding about the person, or holding one of `digests` as merge evidence, keeps
