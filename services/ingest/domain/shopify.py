@@ -358,9 +358,10 @@ def _consents(
         drafts += _consent_state(
             person, email_consent, ConsentPurpose.MARKETING_EMAIL, context, yes=undated_yes, no=undated_no
         )
-    elif customer["accepts_marketing"].flag() or checkout_opt_in:
+    elif person.email is not None and (customer["accepts_marketing"].flag() or checkout_opt_in):
         # The deprecated flags say the box was ticked, not when: the checkout's checkbox was ticked at this order,
-        # the customer record's at some time since it was created.
+        # the customer record's at some time since it was created. Ticked by someone who gave no address, it is no
+        # email consent: an address linked to them later would be mailed on a yes never given for it.
         flag = "buyer_accepts_marketing" if checkout_opt_in else "accepts_marketing"
         dating = _Dating(time, anchor) if checkout_opt_in else undated_yes
         granted = ConsentGrantedV1(

@@ -758,3 +758,32 @@ def test_an_order_with_an_undated_yes_on_its_customer_dates_it_when_the_customer
 
     assert isinstance(granted, ConsentGrantedV1)
     assert granted.captured_at == datetime.fromisoformat(payload["customer"]["created_at"])
+
+
+def phone_only_order_with_the_checkout_box_ticked() -> dict[str, Any]:
+    payload = shopify_payload("orders-create-no-email")
+    payload["buyer_accepts_marketing"] = True
+    return payload
+
+
+def phone_only_customer_with_the_old_flag_set() -> dict[str, Any]:
+    customer = shopify_payload("customers-create")
+    customer["accepts_marketing"] = True
+    return customer
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        ("orders/create", phone_only_order_with_the_checkout_box_ticked),
+        ("customers/update", phone_only_customer_with_the_old_flag_set),
+    ],
+    ids=["checkout-checkbox", "customer-flag"],
+)
+def test_a_marketing_yes_from_a_buyer_without_email_is_no_email_consent(
+    topic: str, payload: Callable[[], dict[str, Any]]
+) -> None:
+    granted = [parse_data(envelope) for envelope in events(topic, payload())]
+
+    purposes = [data.purpose for data in granted if isinstance(data, ConsentGrantedV1)]
+    assert purposes == [ConsentPurpose.SMS]
