@@ -1,7 +1,6 @@
 """Identity HTTP routes: look persons up, review suggested duplicates, unmerge, erase. A few lines each."""
 
 from typing import Annotated, Any, Literal, NoReturn
-from urllib.parse import unquote
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
@@ -21,6 +20,7 @@ from services.identity.handlers import (
 )
 from shared.access import IdentityReviewer, PrivacyEraser, ProfilesReader
 from shared.errors import bilingual_error
+from shared.query_strings import query_as_written
 
 router = APIRouter(tags=["identity"])
 
@@ -132,20 +132,12 @@ async def lookup_person(
     source: str | None = None,
     external_id: str | None = None,
 ) -> dict[str, Any]:
-    identifier = _identifier_from_query(context, email, phone, source, external_id, _plus_kept(request))
+    identifier = _identifier_from_query(context, email, phone, source, external_id, query_as_written(request))
     person = await find_by_identifier(principal.organisation_id, identifier, context.store)
     view = None if person is None else await view_person(principal.organisation_id, person.person_id, context.store)
     if view is None:
         _not_found()
     return _person_json(view)
-
-
-def _plus_kept(request: Request) -> dict[str, str]:
-    """The query's values with a `+` left as written: a URL's `+` decodes to a space, and `%20` too, so only the
-    query as sent tells a `+` left unescaped (`?email=jean+news@x.ca`) from a space the caller meant."""
-    raw = request.scope.get("query_string", b"").decode("latin-1")
-    pairs = (pair.partition("=") for pair in raw.split("&") if pair)
-    return {unquote(name): unquote(value) for name, _, value in pairs}
 
 
 def _identifier_from_query(

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, NoReturn
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -33,8 +33,14 @@ from shared.events import build_envelope
 from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequestedV1
 from shared.events.common import PersonRef
 from shared.kafka import record_for
+from shared.query_strings import query_as_written
 
 router = APIRouter(tags=["profile"])
+
+# What each route may answer besides its success, for its OpenAPI document: every body in the bilingual `detail` shape.
+_TOKEN_REFUSALS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}}
+_READ_REFUSALS: dict[int | str, dict[str, Any]] = {**_TOKEN_REFUSALS, 404: {}, 422: {}}
+_AS_JSON_OR_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
 def _profile_not_found() -> NoReturn:
@@ -107,6 +113,7 @@ _UNSEARCHABLE = {
     "/v1/profiles/search",
     summary="Patrons matching one text: names (accents, typos and order forgiven), an email, a phone or an upstream "
     "id; best first",
+    responses=_TOKEN_REFUSALS,
 )
 async def search_patrons(
     principal: ProfilesReader,
@@ -153,7 +160,11 @@ def _search_item(found: Found, stored: StoredProfile, context: ProfileContext) -
     }
 
 
-@router.get("/v1/profiles/{person_id}", summary="A person's profile: every field, segments, as of now")
+@router.get(
+    "/v1/profiles/{person_id}",
+    summary="A person's profile: every field, segments, as of now",
+    responses=_READ_REFUSALS,
+)
 async def get_profile(person_id: str, principal: ProfilesReader, context: ProfileDep) -> dict[str, Any]:
     stored = await context.deps.store.profile(principal.organisation_id, person_id)
     if stored is None:
@@ -168,8 +179,10 @@ def _bad_lookup(en: str, fr: str) -> NoReturn:
 @router.get(
     "/v1/profiles",
     summary="The profiles holding an email, a phone, or an upstream id (`external_id` with its `source`)",
+    responses=_TOKEN_REFUSALS,
 )
 async def find_profiles(
+    request: Request,
     principal: ProfilesReader,
     context: ProfileDep,
     email: Annotated[str | None, Query(max_length=320, description="Any case; surrounding spaces ignored.")] = None,
@@ -187,10 +200,13 @@ async def find_profiles(
         )
     if source and not external_id:
         _bad_lookup("source goes with external_id.", "source s'emploie avec external_id.")
+    as_written = query_as_written(request)
     if email:
-        key = email_lookup(email)
+        # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
+        key = email_lookup(as_written.get("email", email) if " " in email.strip() else email)
     elif phone:
-        key = phone_lookup(phone)
+        # Only a leading `+` tells anything in a phone, the country code: `?phone=+33142685300` reads ` 33142685300`.
+        key = phone_lookup("+" + phone[1:] if as_written.get("phone", phone).startswith("+") else phone)
     elif external_id and source:
         key = external_lookup(source, external_id)
     else:
@@ -205,6 +221,7 @@ TIMELINE_PAGE = 50
 @router.get(
     "/v1/profiles/{person_id}/timeline",
     summary="A person's facts, newest first, 50 a page; `next_cursor` continues below",
+    responses=_READ_REFUSALS,
 )
 async def get_timeline(
     person_id: str,
@@ -263,6 +280,7 @@ def _segment_not_found() -> NoReturn:
 @router.get(
     "/v1/segments",
     summary="The segments defined, with how many profiles each holds now and the sizes recorded over the last 30 days",
+    responses=_TOKEN_REFUSALS,
 )
 async def list_segments(principal: SegmentsReader, context: ProfileDep) -> dict[str, Any]:
     """Each item's `trend` lists the sizes recorded on the last 30 days (today included, in the organisation's
@@ -291,6 +309,7 @@ async def list_segments(principal: SegmentsReader, context: ProfileDep) -> dict[
 @router.get(
     "/v1/definitions",
     summary="The segments and trigger rules defined: their names with titles in French and English",
+    responses=_TOKEN_REFUSALS,
 )
 async def list_definitions(principal: ProfilesReader, context: ProfileDep) -> dict[str, Any]:
     """A profile names its segments and the trigger rules fired for it: whoever reads profiles reads their titles
@@ -319,6 +338,7 @@ async def list_definitions(principal: ProfilesReader, context: ProfileDep) -> di
     "/v1/segments/{name}/members",
     summary="A segment's members by person id, a page at a time; `format=csv` gives them all as CSV",
     response_model=None,
+    responses={**_AS_JSON_OR_CSV, **_READ_REFUSALS},
 )
 async def segment_members(
     name: str,
@@ -392,6 +412,7 @@ def _csv_line(cells: Any) -> str:
     "/v1/persons/{person_id}/export",
     summary="Everything kept about a person: profile, segments, triggers fired, every fact; JSON or CSV",
     response_model=None,
+    responses={**_AS_JSON_OR_CSV, **_READ_REFUSALS},
 )
 async def export_person(
     person_id: str,
@@ -457,14 +478,17 @@ async def _held_persons(context: ProfileContext, stored: StoredProfile) -> list[
 def _export_csv(document: dict[str, Any]) -> str:
     """One line per item: what part of the record it is, its name, its value (JSON where it is not plain text)."""
     rows: list[tuple[str, str, Any]] = [("person", "person_id", document["person_id"])]
+    rows += [("person", "organisation_id", document["organisation_id"])]
     rows += [("person", "exported_at", document["exported_at"])]
+    rows += [("profile", "merged_into", document["profile"]["merged_into"])]
     rows += [("profile", name, value) for name, value in document["profile"]["fields"].items()]
+    rows += [("ticket", line["performance_id"], line) for line in document["profile"]["tickets"]]
     rows += [("segment", name, "") for name in document["profile"]["segments"]]
     rows += [("merged_person", person_id, "") for person_id in document["merged_persons"]]
     rows += [("trigger_fired", key, "") for key in document["triggers_fired"]]
     rows += [("fact", f"{fact['person_id']}#{fact['number']}", fact["event"]) for fact in document["facts"]]
     return _csv_line(("part", "name", "value")) + "".join(
-        _csv_line((part, name, _cell(value))) for part, name, value in rows
+        _csv_line((part, _cell(name), _cell(value))) for part, name, value in rows
     )
 
 
@@ -479,6 +503,7 @@ class ErasureRequest(BaseModel):
     "/v1/persons/{person_id}/erase",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Erase a person everywhere: identity, profile, pending messages; the request and its proof are logged",
+    responses=_READ_REFUSALS,
 )
 async def erase_person(
     person_id: str, principal: PrivacyEraser, context: ProfileDep, request: ErasureRequest | None = None
@@ -519,7 +544,11 @@ async def erase_person(
     return {"person_id": person_id, "status": "requested", "request_id": envelope.id}
 
 
-@router.get("/v1/persons/{person_id}/erasure", summary="The person's erasure requests and the proofs of erasure")
+@router.get(
+    "/v1/persons/{person_id}/erasure",
+    summary="The person's erasure requests and the proofs of erasure",
+    responses=_TOKEN_REFUSALS,
+)
 async def erasure_log(person_id: str, principal: PrivacyEraser, context: ProfileDep) -> dict[str, Any]:
     entries = await context.deps.store.privacy_entries(
         principal.organisation_id, person_digest(principal.organisation_id, person_id)
