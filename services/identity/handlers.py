@@ -25,7 +25,6 @@ from services.identity.domain.merges import (
     ReviewStatus,
     SurvivorBefore,
     UnmergeClaim,
-    details_held_by,
     merge_reason,
     survivor_before,
 )
@@ -1222,7 +1221,7 @@ async def _restore(store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim
         )
     await _strip_survivor(store, merge)
     await _strip_holders(store, merge)
-    await _forget_given_records_in_later_merges(store, merge)
+    await _forget_given_in_later_merges(store, merge)
     await store.mark_undone(merge.organisation_id, merge.merge_id, at=claim.at, by=claim.by)
     return replace(merge, undone_at=claim.at, undone_by=claim.by)
 
@@ -1305,23 +1304,35 @@ async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
         await _leave_households_given_by(store, merge, before)
 
 
-async def _forget_given_records_in_later_merges(store: IdentityStore, merge: MergeRecord) -> None:
-    """The survivor, and whom it was merged into since (see `_strip_holders`), as later merges into them kept them
-    no longer hold the records this merge gave it: an unmerge of those would give them back, and an erasure of the
-    restored persons would not find them there."""
+async def _forget_given_in_later_merges(store: IdentityStore, merge: MergeRecord) -> None:
+    """The survivor, and whom it was merged into since (see `_strip_holders`), as later merges kept copies of them
+    (merged into another, or as the survivor it was), no longer hold the identifiers and records this merge gave
+    it: an unmerge of those would give them back, and an erasure of the restored persons would not find them there,
+    while one of whoever holds those copies would take them for theirs."""
     given = {record for merged in merge.merged for record in merged.records}
+    given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
     holders = [merge.survivor_id]
     person = await store.person(merge.organisation_id, merge.survivor_id)
     while person is not None and person.merged_into is not None and person.merged_into not in holders:
         holders.append(person.merged_into)
         person = await store.person(merge.organisation_id, person.merged_into)
+
+    def without_given(person: Person) -> Person:
+        if person.person_id not in holders:
+            return person
+        records = tuple(record for record in person.records if record not in given)
+        return replace(person, identifiers=person.identifiers - given_identifiers, records=records)
+
     for holder_id in holders:
         for later in await store.merges_involving(merge.organisation_id, holder_id):
-            before = later.survivor_before
-            if later.survivor_id != holder_id or before is None or not given.intersection(before.records):
+            if later.merge_id == merge.merge_id:
                 continue
-            kept = tuple(record for record in before.records if record not in given)
-            await store.keep_survivor_before(merge.organisation_id, later.merge_id, replace(before, records=kept))
+            merged = tuple(map(without_given, later.merged))
+            before = later.survivor_before
+            if before is not None and later.survivor_id == holder_id:
+                before = replace(before, records=tuple(record for record in before.records if record not in given))
+            if (merged, before) != (later.merged, later.survivor_before):
+                await store.keep_copies(merge.organisation_id, later.merge_id, merged, before)
 
 
 def _moved_by(merge: MergeRecord, person: Person) -> bool:
@@ -1409,7 +1420,7 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
         if person.status is PersonStatus.ERASED:
             # Maybe by an erasure stopped before its last steps: the steps that need no identifier are done again,
             # and whatever a resolver that decided before the erasure claimed for them after it is let go.
-            await _scrub_merges_and_journal(store, organisation_id, person_id, frozenset(), frozenset())
+            await _scrub_merges_and_journal(store, organisation_id, person_id, frozenset())
             await store.release_all(organisation_id, person_id)
             await store.leave_blocks(organisation_id, person_id)
             await store.leave_households(organisation_id, person_id)
@@ -1417,10 +1428,10 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
             return
         if do_not_readd:
             await _suppress(store, organisation_id, person.identifiers, deps.rules)
-        # Scrubbed while the person and their snapshots still hold them: once erased, nothing tells which digests
-        # and records were theirs.
-        digests, records = details_held_by(person, await store.merges_involving(organisation_id, person_id))
-        await _scrub_merges_and_journal(store, organisation_id, person_id, digests, records)
+        # Digests of the identifiers are scrubbed while the person still holds them: once erased, nothing tells
+        # which digests were theirs.
+        digests = frozenset(identifier.digest for identifier in person.identifiers)
+        await _scrub_merges_and_journal(store, organisation_id, person_id, digests)
         for identifier in sorted(person.identifiers):
             await store.release(organisation_id, identifier, person_id)
         erased = replace(
@@ -1454,15 +1465,10 @@ async def _withdraw_reviews(organisation_id: str, person_id: str, deps: Identity
 
 
 async def _scrub_merges_and_journal(
-    store: IdentityStore,
-    organisation_id: str,
-    person_id: str,
-    digests: frozenset[IdentifierDigest],
-    records: frozenset[NormalisedRecord],
+    store: IdentityStore, organisation_id: str, person_id: str, digests: frozenset[IdentifierDigest]
 ) -> None:
-    """Leaves in merge records and the journal no snapshot of the person, none of their identifiers or `records`
-    copied into another's, and only the kinds of `digests`."""
-    await store.scrub_merges(organisation_id, person_id, digests, records)
+    """Leaves in merge records and the journal no snapshot of the person, and only the kinds of `digests`."""
+    await store.scrub_merges(organisation_id, person_id, digests)
     await store.scrub_journal(organisation_id, person_id, digests)
 
 

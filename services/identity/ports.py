@@ -229,21 +229,15 @@ class IdentityStore(IdentityReads, Protocol):
     async def mark_undone(self, organisation_id: str, merge_id: str, *, at: datetime, by: str) -> bool:
         """Marks the merge undone unless it already is; False if it was. Not a lock: the unmerge claim is."""
 
-    async def keep_survivor_before(self, organisation_id: str, merge_id: str, before: SurvivorBefore) -> None:
-        """The merge keeps `before` as the survivor it found."""
+    async def keep_copies(
+        self, organisation_id: str, merge_id: str, merged: tuple[Person, ...], before: SurvivorBefore | None
+    ) -> None:
+        """The merge keeps `merged` as the persons it merged and `before` as the survivor it found."""
 
     # An erasure's steps: each idempotent, so an erasure stopped midway is finished by doing it again.
-    async def scrub_merges(
-        self,
-        organisation_id: str,
-        person_id: str,
-        digests: Collection[IdentifierDigest],
-        records: Collection[NormalisedRecord],
-    ) -> None:
-        """Every merge of the organisation becomes `MergeRecord.without_erased`: ids, kinds of evidence, no
-        snapshot of them, no digest of `digests` (their identifiers'), nowhere one of those identifiers or of
-        `records` (theirs). The merges holding a snapshot of them are rewritten last: until then they still tell
-        an erasure done again what to scrub (see `details_held_by`)."""
+    async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
+        """Every merge involving the person becomes `MergeRecord.without_erased`: ids, kinds of evidence, no
+        snapshot of them, no digest of `digests` (their identifiers')."""
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         """Every journal entry deciding about the person, or holding one of `digests` as merge evidence, keeps

@@ -248,26 +248,15 @@ class InMemoryIdentityStore:
         self._merges[(organisation_id, merge_id)] = replace(merge, undone_at=at, undone_by=by)
         return True
 
-    async def keep_survivor_before(self, organisation_id: str, merge_id: str, before: SurvivorBefore) -> None:
-        merge = self._merges[(organisation_id, merge_id)]
-        self._merges[(organisation_id, merge_id)] = replace(merge, survivor_before=before)
-
-    async def scrub_merges(
-        self,
-        organisation_id: str,
-        person_id: str,
-        digests: Collection[IdentifierDigest],
-        records: Collection[NormalisedRecord],
+    async def keep_copies(
+        self, organisation_id: str, merge_id: str, merged: tuple[Person, ...], before: SurvivorBefore | None
     ) -> None:
-        # Only the changed ones are held: a spilled store may keep more merges than fit in memory.
-        elsewhere: list[MergeRecord] = []
-        holding_them: list[MergeRecord] = []
-        for (organisation, _), merge in self._merges.items():
-            scrubbed = merge.without_erased(person_id, digests, records) if organisation == organisation_id else merge
-            if scrubbed != merge:
-                (holding_them if person_id in merge.merged_ids else elsewhere).append(scrubbed)
-        for scrubbed in [*elsewhere, *holding_them]:
-            self._merges[(organisation_id, scrubbed.merge_id)] = scrubbed
+        merge = self._merges[(organisation_id, merge_id)]
+        self._merges[(organisation_id, merge_id)] = replace(merge, merged=merged, survivor_before=before)
+
+    async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
+        for merge in await self.merges_involving(organisation_id, person_id):
+            self._merges[(organisation_id, merge.merge_id)] = merge.without_erased(person_id, digests)
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         for key, entry in list(self._journal.items()):

@@ -31,7 +31,6 @@ from services.identity.adapters.documents import (
     review_claim_from,
     review_document,
     review_from,
-    survivor_before_document,
     unmerge_claim_document,
     unmerge_claim_from,
 )
@@ -653,41 +652,27 @@ class MongoIdentityStore:
         )
         return result.modified_count == 1
 
-    async def keep_survivor_before(self, organisation_id: str, merge_id: str, before: SurvivorBefore) -> None:
+    async def keep_copies(
+        self, organisation_id: str, merge_id: str, merged: tuple[Person, ...], before: SurvivorBefore | None
+    ) -> None:
+        merge = await self.merge(organisation_id, merge_id)
+        assert merge is not None, "merges are never deleted"
+        document = merge_document(replace(merge, merged=merged, survivor_before=before))
         await self._merges.update_one(
-            {"_id": _key(organisation_id, merge_id)}, {"$set": {"survivor_before": survivor_before_document(before)}}
+            {"_id": _key(organisation_id, merge_id)},
+            {"$set": {"merged": document["merged"], "survivor_before": document["survivor_before"]}},
         )
 
-    async def scrub_merges(
-        self,
-        organisation_id: str,
-        person_id: str,
-        digests: Collection[IdentifierDigest],
-        records: Collection[NormalisedRecord],
-    ) -> None:
-        query: Document = {"organisation_id": organisation_id, "persons": person_id}
-        if digests or records:
-            # No index serves this: erasures are rare, and a scan of the organisation's merges is their price.
-            query = {"organisation_id": organisation_id}
-        # Only the changed ones are held, and written once the scan is over.
-        elsewhere: list[tuple[MergeRecord, MergeRecord]] = []
-        holding_them: list[tuple[MergeRecord, MergeRecord]] = []
-        async for document in self._merges.find(query):
-            merge = merge_from(document)
-            scrubbed = merge.without_erased(person_id, digests, records)
+    async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
+        for merge in await self.merges_involving(organisation_id, person_id):
+            scrubbed = merge.without_erased(person_id, digests)
             if scrubbed != merge:
-                (holding_them if person_id in merge.merged_ids else elsewhere).append((merge, scrubbed))
-        for merge, scrubbed in [*elsewhere, *holding_them]:
-            document = merge_document(scrubbed)
-            changes = (
-                ("merged", merge.merged != scrubbed.merged),
-                ("evidence", merge.evidence != scrubbed.evidence),
-                ("survivor_before", merge.survivor_before != scrubbed.survivor_before),
-            )
-            # Only the fields that changed: one rewritten from this read could undo a step since of an unmerge (the
-            # survivor as it was) or of another erasure.
-            scrubbed_fields = {name: document[name] for name, changed in changes if changed}
-            await self._merges.update_one({"_id": _key(organisation_id, merge.merge_id)}, {"$set": scrubbed_fields})
+                document = merge_document(scrubbed)
+                scrubbed_fields = {"merged": document["merged"], "evidence": document["evidence"]}
+                if person_id == merge.survivor_id:
+                    # Only then changed: rewritten from this read otherwise, it could undo an unmerge's step since.
+                    scrubbed_fields["survivor_before"] = document["survivor_before"]
+                await self._merges.update_one({"_id": _key(organisation_id, merge.merge_id)}, {"$set": scrubbed_fields})
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         # No index serves this: erasures are rare, and a scan of the journal is their price.

@@ -1,11 +1,11 @@
 """Merge records and review items: what identity keeps so every merge can be explained and undone."""
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from services.identity.domain.identifiers import Identifier, IdentifierDigest
+from services.identity.domain.identifiers import IdentifierDigest
 from services.identity.domain.persons import Person
 from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MergeDecider
@@ -51,62 +51,18 @@ class MergeRecord:
     def merged_ids(self) -> list[str]:
         return [person.person_id for person in self.merged]
 
-    def without_erased(
-        self,
-        person_id: str,
-        digests: Collection[IdentifierDigest],
-        records: Collection[NormalisedRecord] = (),
-    ) -> "MergeRecord":
+    def without_erased(self, person_id: str, digests: Collection[IdentifierDigest]) -> "MergeRecord":
         """The merge as kept once `person_id` is erased: no snapshot or record of them, and of `digests` (their
-        identifiers') only the kinds. Who was merged, when, why and on which kinds of evidence stays.
-
-        Any other snapshot, and the survivor as it was, loses those identifiers and `records` (theirs): a person
-        they were once folded into held copies of both, which an unmerge since gave back to them but left here."""
-
-        def scrubbed(person: Person) -> Person:
-            if person.person_id == person_id:
-                return replace(person, identifiers=frozenset(), records=())
-            kept_identifiers = frozenset(
-                identifier for identifier in person.identifiers if identifier.digest not in digests
-            )
-            kept_records = tuple(record for record in person.records if record not in records)
-            if (kept_identifiers, kept_records) == (person.identifiers, person.records):
-                return person
-            return replace(person, identifiers=kept_identifiers, records=kept_records)
-
+        identifiers') only the kinds. Who was merged, when, why and on which kinds of evidence stays."""
+        merged = tuple(
+            replace(person, identifiers=frozenset(), records=()) if person.person_id == person_id else person
+            for person in self.merged
+        )
         evidence = tuple(digest.erased() if digest in digests else digest for digest in self.evidence)
         before = self.survivor_before
-        if before is not None:
-            kept_records = (
-                () if person_id == self.survivor_id else tuple(rec for rec in before.records if rec not in records)
-            )
-            if kept_records != before.records:
-                before = replace(before, records=kept_records)
-        return replace(self, merged=tuple(map(scrubbed, self.merged)), evidence=evidence, survivor_before=before)
-
-
-def details_held_by(
-    person: Person, merges_involving: Iterable[MergeRecord]
-) -> tuple[frozenset[IdentifierDigest], frozenset[NormalisedRecord]]:
-    """The digests of the identifiers and the records `person` holds, or held when merged into someone: what a
-    merge record may have copied of them. Their snapshots outlive the records a person keeps (the newest few).
-    What an undone merge into them gave back stays the given back person's, though a snapshot of them taken
-    before it still holds it."""
-    snapshot_identifiers: set[Identifier] = set()
-    snapshot_records: set[NormalisedRecord] = set()
-    given_back_identifiers: set[Identifier] = set()
-    given_back_records: set[NormalisedRecord] = set()
-    for merge in merges_involving:
-        for merged in merge.merged:
-            if merged.person_id == person.person_id:
-                snapshot_identifiers |= merged.identifiers
-                snapshot_records.update(merged.records)
-            elif merge.survivor_id == person.person_id and merge.undone_at is not None:
-                given_back_identifiers |= merged.identifiers
-                given_back_records.update(merged.records)
-    identifiers = person.identifiers | (snapshot_identifiers - given_back_identifiers)
-    records = set(person.records) | (snapshot_records - given_back_records)
-    return frozenset(identifier.digest for identifier in identifiers), frozenset(records)
+        if before is not None and person_id == self.survivor_id:
+            before = replace(before, records=())
+        return replace(self, merged=merged, evidence=evidence, survivor_before=before)
 
 
 class ReviewStatus(StrEnum):

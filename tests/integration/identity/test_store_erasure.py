@@ -1,5 +1,4 @@
-"""The store's erasure steps, on both stores: a person leaves the blocks for good, and every other member stays;
-no merge record keeps their identifiers or records, copied into another person's or not.
+"""The store's erasure steps, on both stores: a person leaves the blocks for good, and every other member stays.
 
 A block only the erased person was in stays, listing no one, on MongoDB: its versions' ids are never set free, since
 a process that still knows the versions before one would take it again and hide what it appended there."""
@@ -11,11 +10,9 @@ import pytest
 
 from services.identity.adapters.mongo import BLOCKS, MongoIdentityStore
 from services.identity.domain.identifiers import Identifier, IdentifierType
-from services.identity.domain.merges import MergeRecord, SurvivorBefore
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import IdentityStore
-from shared.events.identity import MergeDecider
 from tests.integration.identity.conftest import ORGANISATION, START, everything_stored
 
 ERASED = "per_erased"
@@ -160,55 +157,3 @@ async def test_releasing_everything_a_person_owns_frees_what_they_were_never_kno
     assert [await identity_store.owner_of(ORGANISATION, identifier) for identifier in theirs] == [None, None]
     assert await identity_store.claim(ORGANISATION, theirs[0], "per_new") == "per_new"
     assert await identity_store.claim(ORGANISATION, marcs, "per_new") == "per_marc"
-
-
-def _merge(merge_id: str, survivor_id: str, merged: Person, before: tuple[NormalisedRecord, ...]) -> MergeRecord:
-    return MergeRecord(
-        merge_id=merge_id,
-        organisation_id=ORGANISATION,
-        survivor_id=survivor_id,
-        merged=(merged,),
-        evidence=tuple(identifier.digest for identifier in sorted(merged.identifiers)),
-        reason="Identifiants partagés / Shared identifiers: email",
-        decided_by=MergeDecider.RULE,
-        decided_at=START,
-        cause="e1",
-        survivor_before=SurvivorBefore(records=before),
-    )
-
-
-async def test_scrubbing_merges_leaves_the_person_s_identifiers_and_records_in_no_merge_even_copied_into_another(
-    identity_store: IdentityStore,
-) -> None:
-    theirs = Identifier(IdentifierType.EMAIL, "helene@example.org")
-    marcs = Identifier(IdentifierType.EMAIL, "marc@example.org")
-    their_record = NormalisedRecord(first_name="helene", email="helene@example.org")
-    marcs_record = NormalisedRecord(first_name="marc", email="marc@example.org")
-    erased = Person(ERASED, ORGANISATION, START, "e1", identifiers=frozenset({theirs}), records=(their_record,))
-    # Marc as he was while Hélène was folded into him: merged since into Zoé, he still holds what she brought.
-    marc = Person(
-        "per_marc",
-        ORGANISATION,
-        START,
-        "e2",
-        identifiers=frozenset({theirs, marcs}),
-        records=(marcs_record, their_record),
-    )
-    await identity_store.insert_merge(_merge("mrg_into_marc", "per_marc", erased, (marcs_record,)))
-    await identity_store.insert_merge(_merge("mrg_into_zoe", "per_zoe", marc, (their_record,)))
-
-    for _again in range(2):
-        await identity_store.scrub_merges(ORGANISATION, ERASED, {theirs.digest}, {their_record})
-
-    into_marc = await identity_store.merge(ORGANISATION, "mrg_into_marc")
-    into_zoe = await identity_store.merge(ORGANISATION, "mrg_into_zoe")
-    assert into_marc is not None
-    assert into_zoe is not None
-    assert (into_marc.merged[0].identifiers, into_marc.merged[0].records) == (frozenset(), ())
-    assert into_marc.survivor_before == SurvivorBefore(records=(marcs_record,))
-    assert (into_zoe.merged[0].identifiers, into_zoe.merged[0].records) == (frozenset({marcs}), (marcs_record,))
-    assert into_zoe.survivor_before == SurvivorBefore()
-    assert set(into_zoe.evidence) == {theirs.digest.erased(), marcs.digest}
-    stored = (await everything_stored(identity_store))["merges"]
-    assert "helene" not in stored
-    assert theirs.digest.value_hash not in stored

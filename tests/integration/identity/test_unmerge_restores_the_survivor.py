@@ -266,3 +266,30 @@ async def test_a_merge_stored_before_the_survivor_was_kept_is_undone_as_before()
     assert (await stored(store, restored.person_id)).is_active
     assert not set(after.records) & set(restored.records)
     assert not after.identifiers & restored.identifiers
+
+
+async def test_undoing_a_merge_into_someone_merged_on_since_leaves_none_of_what_it_gave_in_that_later_merge(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    # The newsletter account merged into the shop account, then the shop account into the box office's.
+    await resolve(deps, "e1", external_id="C-1", first_name="Élise", last_name="Gagnon")
+    shop = await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com")
+    newsletter = await resolve(
+        deps, "e3", source="mailchimp-infolettre", external_id="M-9", email="elise.g@example.com"
+    )
+    await resolve(deps, "e4", source="shopify-boutique", external_id="207", email="elise.g@example.com")
+    await resolve(deps, "e5", external_id="C-1", email="elise@example.com")
+    [newsletter_merge] = await store.merges_involving(ORGANISATION, newsletter)
+    [shop_merge] = [merge for merge in await store.merges_involving(ORGANISATION, shop) if shop in merge.merged_ids]
+    given = set(newsletter_merge.merged[0].records)
+    [shop_copy] = shop_merge.merged
+    assert given & set(shop_copy.records)
+
+    await unmerge(ORGANISATION, shop, deps, requested_by=REVIEWER, merge_id=newsletter_merge.merge_id)
+
+    later = await store.merge(ORGANISATION, shop_merge.merge_id)
+    assert later is not None
+    [shop_copy] = later.merged
+    assert not given & set(shop_copy.records)
+    assert not newsletter_merge.merged[0].identifiers & shop_copy.identifiers
+    assert {identifier.source for identifier in shop_copy.identifiers} >= {"shopify-boutique"}

@@ -11,7 +11,6 @@ from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierDigest, IdentifierType
 from services.identity.domain.matching import blocking_keys
 from services.identity.domain.persons import Person, PersonStatus
-from services.identity.domain.records import NormalisedRecord
 from services.identity.handlers import IdentityDeps, erase_on_request, resolve_fact
 from services.identity.settings import IdentitySettings
 from shared.events import parse_data
@@ -44,14 +43,8 @@ class CrashingStore(InMemoryIdentityStore):
         await super().suppress(organisation_id, hashes)
         self._step()
 
-    async def scrub_merges(
-        self,
-        organisation_id: str,
-        person_id: str,
-        digests: Collection[IdentifierDigest],
-        records: Collection[NormalisedRecord],
-    ) -> None:
-        await super().scrub_merges(organisation_id, person_id, digests, records)
+    async def scrub_merges(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
+        await super().scrub_merges(organisation_id, person_id, digests)
         self._step()
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
