@@ -355,9 +355,13 @@ def _consents(
     undated_no = _Dating(time, anchor)
     email_consent = customer["email_marketing_consent"]
     if email_consent.is_object():
-        drafts += _consent_state(
+        stated = _consent_state(
             person, email_consent, ConsentPurpose.MARKETING_EMAIL, context, yes=undated_yes, no=undated_no
         )
+        # A yes from someone who gave no address is no email consent either (see below); a no can only hold back.
+        drafts += [
+            draft for draft in stated if person.email is not None or not isinstance(draft.data, ConsentGrantedV1)
+        ]
     elif person.email is not None and (customer["accepts_marketing"].flag() or checkout_opt_in):
         # The deprecated flags say the box was ticked, not when: the checkout's checkbox was ticked at this order,
         # the customer record's at some time since it was created. Ticked by someone who gave no address, it is no

@@ -772,13 +772,24 @@ def phone_only_customer_with_the_old_flag_set() -> dict[str, Any]:
     return customer
 
 
+def phone_only_customer_subscribed_to_email() -> dict[str, Any]:
+    customer = shopify_payload("customers-create")
+    customer["email_marketing_consent"] = {
+        "state": "subscribed",
+        "opt_in_level": "single_opt_in",
+        "consent_updated_at": customer["created_at"],
+    }
+    return customer
+
+
 @pytest.mark.parametrize(
     ("topic", "payload"),
     [
         ("orders/create", phone_only_order_with_the_checkout_box_ticked),
         ("customers/update", phone_only_customer_with_the_old_flag_set),
+        ("customers/update", phone_only_customer_subscribed_to_email),
     ],
-    ids=["checkout-checkbox", "customer-flag"],
+    ids=["checkout-checkbox", "customer-flag", "email-consent-state"],
 )
 def test_a_marketing_yes_from_a_buyer_without_email_is_no_email_consent(
     topic: str, payload: Callable[[], dict[str, Any]]
