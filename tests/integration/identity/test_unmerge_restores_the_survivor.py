@@ -13,10 +13,9 @@ from services.identity.domain.persons import MAX_RECORDS_PER_PERSON, Person
 from services.identity.handlers import IdentityDeps, erase_person, resolve_fact, unmerge, view_person
 from services.identity.ports import IdentityStore
 from services.identity.settings import IdentitySettings
-from shared.events import PersonRef, build_envelope, parse_data
-from shared.events.audience import PersonDetailsUpdatedV1
+from shared.events import parse_data
 from shared.events.identity import MergeDecider, PersonResolvedV1
-from tests.integration.identity.conftest import ORGANISATION, START, SteppingClock
+from tests.integration.identity.conftest import ORGANISATION, START, SteppingClock, details_fact, last_resolution
 
 REVIEWER = "reviewer:marie"
 
@@ -27,19 +26,9 @@ def store(identity_store: IdentityStore) -> IdentityStore:
 
 
 async def resolve(deps: IdentityDeps, event_id: str, *, source: str = "billetterie-principale", **person: Any) -> str:
-    fact = build_envelope(
-        PersonDetailsUpdatedV1(person=PersonRef(source=source, **person)),
-        organisation_id=ORGANISATION,
-        source=f"/orgs/{ORGANISATION}/sources/{source}",
-        id=event_id,
-        time=START,
-    )
-    # A fact that finds a relative is told after its resolution by the household it joined.
-    [resolved] = [
-        data
-        for output in (await resolve_fact(fact, deps)).outputs
-        if isinstance(data := parse_data(output), PersonResolvedV1)
-    ]
+    outputs = (await resolve_fact(details_fact(event_id, source=source, **person), deps)).outputs
+    resolved = parse_data(last_resolution(outputs))
+    assert isinstance(resolved, PersonResolvedV1)
     return resolved.person_id
 
 
