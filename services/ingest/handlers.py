@@ -16,6 +16,7 @@ from services.ingest.domain.shopify import (
     attributed_order_id,
     awaits_its_order,
     buyer_reference,
+    reads_topic,
     redacted_order_ids,
     shopify_events,
     with_buyer,
@@ -28,6 +29,8 @@ from shared.events import Envelope, ShopOrderCancelledV1, ShopOrderPlacedV1, Sou
 log = logging.getLogger(__name__)
 # The reason an event is refused when another source's event holds its id.
 ID_REUSED = "id_reused"
+# The reason a Shopify webhook of a topic Parterre does not read is acknowledged with nothing published.
+UNSUPPORTED_TOPIC = "unsupported_topic"
 
 
 class EventsInFlightError(Exception):
@@ -179,6 +182,8 @@ class WebhookOutcome:
     duplicates: int
     # Refunds of orders not seen yet: kept, and published with the buyer once the order arrives.
     awaiting_order: int
+    # A topic Parterre does not read, acknowledged with nothing published.
+    topic_ignored: bool = False
 
 
 async def receive_shopify_webhook(
@@ -200,8 +205,15 @@ async def receive_shopify_webhook(
     from the order or else from its cancellation (an order placed before the shop was connected is known by its
     cancellation alone), and publishing it also publishes the refunds that arrived before it. Privacy requests are
     published first, then what ingest itself keeps of the customer's orders, or of the whole shop, is deleted.
+
+    A topic Parterre does not read (one subscribed by mistake, or one Shopify adds) is acknowledged with nothing
+    published, logged and counted: refused, Shopify would retry it for hours and then delete the subscription.
     """
     organisation_id, source_id = source.organisation_id, source.source_id
+    if not reads_topic(topic):
+        log.warning("Shopify %r for source %s is not a topic Parterre reads: acknowledged, ignored", topic, source_id)
+        metrics.events.labels(organisation_id, source_id, "", "ignored", UNSUPPORTED_TOPIC).inc()
+        return WebhookOutcome(published=0, duplicates=0, awaiting_order=0, topic_ignored=True)
     attributed = attributed_order_id(topic, payload)
     buyer = None if attributed is None else await orders.buyer(organisation_id, source_id, attributed)
     envelopes = shopify_events(

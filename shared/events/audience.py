@@ -469,8 +469,15 @@ class NewsletterCleanedV1(AudienceFact):
 
     list_id: ExternalId = Field(description="The list the address was removed from.")
     list_name: ShortText | None = Field(default=None, description="The list's name.")
-    reason: CleanedReason = Field(description="`hard` after a hard bounce, `abuse` after a spam complaint.")
+    reason: CleanedReason | None = Field(
+        default=None,
+        description="`hard` after a hard bounce, `abuse` after a spam complaint; absent when the tool gave another "
+        "reason (see `stated_reason`) or none. The address is cleaned whatever the reason.",
+    )
     campaign_id: ExternalId | None = Field(default=None, description="The campaign that revealed it, if known.")
+    stated_reason: ShortText | None = Field(
+        default=None, description="The reason as the tool gave it, when it is none of `reason`'s values."
+    )
 
 
 class EmailEngagement(AudienceFact):

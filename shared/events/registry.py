@@ -54,8 +54,8 @@ class EventType:
         return example
 
 
-def _upstream(name: str, model: type[EventData], description: str) -> EventType:
-    return EventType(name, model, description, AUDIENCE_FACTS, key_field="person")
+def _upstream(name: str, model: type[EventData], description: str, *, schema_version: str = "1.0") -> EventType:
+    return EventType(name, model, description, AUDIENCE_FACTS, key_field="person", schema_version=schema_version)
 
 
 EVENT_TYPES: tuple[EventType, ...] = (
@@ -96,6 +96,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "parterre.newsletter.cleaned.v1",
         audience.NewsletterCleanedV1,
         "The newsletter tool removed an undeliverable or complaining address.",
+        # 1.1: `reason` may be absent, and a reason of the tool's other than `hard` or `abuse` is `stated_reason`.
+        schema_version="1.1",
     ),
     _upstream("parterre.email.opened.v1", audience.EmailOpenedV1, "A campaign email was opened."),
     _upstream("parterre.email.clicked.v1", audience.EmailClickedV1, "A link in a campaign email was clicked."),

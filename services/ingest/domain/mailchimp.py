@@ -3,7 +3,7 @@
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -51,7 +51,6 @@ _MAX_EVIDENCE = 5000
 _MAX_REASON = 40
 _MAX_LABEL = 200
 MAX_ID_LENGTH = 256
-ChoiceT = TypeVar("ChoiceT", UnsubscribeReason, CleanedReason)
 
 
 @dataclass(frozen=True)
@@ -291,8 +290,11 @@ def _email_consent_withdrawn(hook: _Webhook, person: PersonRef, evidence: str, f
 
 def _cleaned(hook: _Webhook) -> list[Draft]:
     email = hook.form.get("data[email]", required=True)
-    reason = _choice(hook.form, "data[reason]", CleanedReason, required=True)
-    if email is None or reason is None:
+    # Mailchimp documents `hard` and `abuse`, but an address it cleaned can no longer be mailed whatever the reason:
+    # another reason, or none, must not lose that. It is kept as given.
+    said = hook.form.get("data[reason]")
+    reason = next((choice for choice in CleanedReason if said is not None and choice.value == said.lower()), None)
+    if email is None:
         return []
     person = hook.form.problems.validate(
         PersonRef, {"source": hook.source, "email": email}, {"email": "data[email]"}, whole="data[email]"
@@ -306,6 +308,7 @@ def _cleaned(hook: _Webhook) -> list[Draft]:
             "person": person,
             "list_id": hook.list_id,
             "reason": reason,
+            "stated_reason": None if reason is not None or said is None else said[:_MAX_REASON],
             "campaign_id": hook.form.get("data[campaign_id]"),
         },
     )
@@ -352,20 +355,13 @@ def _email_changed(hook: _Webhook) -> list[Draft]:
     return [_draft(hook, updated, (*fact, hook.fired_at_text))]
 
 
-def _choice(form: _Form, key: str, choices: type[ChoiceT], *, required: bool = False) -> ChoiceT | None:
-    value = form.get(key, required=required)
-    if value is None:
-        return None
-    try:
-        return choices(value.lower())
-    except ValueError:
-        allowed = ", ".join(choice.value for choice in choices)
-        form.problems.add(key, f"should be one of {allowed}, not {value!r}", "enum")
-        return None
-
-
 def _event(hook: _Webhook, model: type[ModelT], values: dict[str, Any]) -> ModelT | None:
-    origins = {"list_id": "data[list_id]", "campaign_id": "data[campaign_id]", "reason": "data[reason]"}
+    origins = {
+        "list_id": "data[list_id]",
+        "campaign_id": "data[campaign_id]",
+        "reason": "data[reason]",
+        "stated_reason": "data[reason]",
+    }
     return hook.form.problems.validate(model, values, origins, whole="$")
 
 

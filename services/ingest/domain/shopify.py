@@ -38,6 +38,7 @@ __all__ = [
     "attributed_order_id",
     "awaits_its_order",
     "buyer_reference",
+    "reads_topic",
     "redacted_order_ids",
     "shopify_events",
     "verify_shopify_hmac",
@@ -160,6 +161,22 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
     # An order delivered again after its cancellation (a replay, `orders/paid` late) still says it was cancelled.
     if (cancelled_at := order["cancelled_at"].timestamp()) is not None:
         drafts += _cancellation(order, placed.order_id, context.order_buyer or placed.person, cancelled_at, context)
+    return drafts
+
+
+def _order_updated(order: JsonNode, context: _Context) -> list[Draft]:
+    """Shopify sends `orders/updated` for every change to an order: fulfilment, note, tags, payment, refund,
+    cancellation. Only what Parterre models becomes events, under the ids the topic of that very change gives them
+    (`orders/paid`, `orders/cancelled`, `refunds/create`), so both deliveries of one change make one fact."""
+    drafts = _order_placed(order, context)
+    placed = next((draft.data for draft in drafts if isinstance(draft.data, ShopOrderPlacedV1)), None)
+    if placed is None:
+        # A test order, a sale naming nobody, or a payload with problems: its refunds are no one's either.
+        return drafts
+    buyer = context.order_buyer or buyer_reference(placed)
+    for refund in order["refunds"].elements():
+        if refund.is_object(required=True):
+            drafts += _refund(refund, buyer, context)
     return drafts
 
 
@@ -519,6 +536,12 @@ def _access_requested(request: JsonNode, context: _Context) -> list[Draft]:
 
 
 def _refunded(refund: JsonNode, context: _Context) -> list[Draft]:
+    return _refund(refund, context.order_buyer, context)
+
+
+def _refund(refund: JsonNode, buyer: PersonRef | None, context: _Context) -> list[Draft]:
+    """A refund, whether delivered alone (`refunds/create`) or within its order (`orders/updated`): one fact, whose
+    id is the refund's. Without `buyer`, it stands for whoever placed its order until that order is known."""
     transactions = [node for node in refund["transactions"].elements() if node.is_object()]
     if transactions and all(node["test"].flag() for node in transactions):
         # The refund of a test order (no event was made of it), paid back through the test gateway.
@@ -533,13 +556,18 @@ def _refunded(refund: JsonNode, context: _Context) -> list[Draft]:
     refunded = problems.validate(
         ShopOrderRefundedV1,
         {
-            "person": context.order_buyer or {"source": context.source, "external_id": _awaiting(order_id)},
+            "person": buyer or {"source": context.source, "external_id": _awaiting(order_id)},
             "order_id": order_id,
             "amount": {"amount": amount, "currency": currency},
             "line_skus": line_skus,
         },
-        {"person": "order_id", "order_id": "order_id", "amount": amount_origin, "line_skus": "refund_line_items"},
-        whole="$",
+        {
+            "person": refund["order_id"].path,
+            "order_id": refund["order_id"].path,
+            "amount": amount_origin,
+            "line_skus": refund["refund_line_items"].path,
+        },
+        whole=refund.where,
     )
     if refunded is None:
         return []
@@ -554,7 +582,7 @@ def attributed_order_id(topic: str, payload: Mapping[str, Any]) -> str | None:
     match topic.strip().lower():
         case "refunds/create":
             return JsonNode.root(payload, Problems())["order_id"].identifier()
-        case "orders/create" | "orders/paid" | "orders/cancelled":
+        case "orders/create" | "orders/paid" | "orders/updated" | "orders/cancelled":
             return JsonNode.root(payload, Problems())["id"].identifier()
     return None
 
@@ -626,7 +654,11 @@ def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
         amounts = [node["amount"].decimal(required=True) for node in paid_back]
         currencies = {code for node in paid_back if (code := node["currency"].text(required=True))}
         if len(currencies) > 1:
-            problems.add("transactions", f"refund transactions mix currencies: {sorted(currencies)}", "mixed_currency")
+            problems.add(
+                refund["transactions"].path,
+                f"refund transactions mix currencies: {sorted(currencies)}",
+                "mixed_currency",
+            )
         total = sum((amount for amount in amounts if amount is not None), Decimal(0))
         return total, next(iter(currencies), None), paid_back[0]["amount"].path
     lines = [node for node in refund["refund_line_items"].elements() if node.is_object()]
@@ -641,11 +673,11 @@ def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
                 currency = currency or money["currency_code"].text()
     if currency is None:
         problems.add(
-            "transactions",
+            refund["transactions"].path,
             "no successful refund transaction and no priced refund line: the amount and its currency are unknown",
             "missing",
         )
-    return total, currency, "refund_line_items"
+    return total, currency, refund["refund_line_items"].path
 
 
 def _shop_redaction(request: JsonNode, context: _Context) -> list[Draft]:
@@ -675,6 +707,7 @@ def _shop_redaction(request: JsonNode, context: _Context) -> list[Draft]:
 _READERS: dict[str, _TopicReader] = {
     "orders/create": _order_placed,
     "orders/paid": _order_placed,
+    "orders/updated": _order_updated,
     "orders/cancelled": _order_cancelled,
     "refunds/create": _refunded,
     "customers/create": _customer_details,
@@ -684,3 +717,8 @@ _READERS: dict[str, _TopicReader] = {
     "shop/redact": _shop_redaction,
 }
 SUPPORTED_TOPICS = tuple(_READERS)
+
+
+def reads_topic(topic: str) -> bool:
+    """Whether Parterre reads this Shopify topic; the events of any other say nothing it models."""
+    return topic.strip().lower() in _READERS

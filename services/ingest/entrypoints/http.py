@@ -29,6 +29,7 @@ from services.ingest.domain.shopify import AdapterError, verify_shopify_hmac
 from services.ingest.domain.sources import Source, SourceKind, source_mapping
 from services.ingest.handlers import (
     ID_REUSED,
+    UNSUPPORTED_TOPIC,
     EventsInFlightError,
     PublishOutcome,
     import_boxoffice,
@@ -254,7 +255,16 @@ async def post_shopify_webhook(
     context: IngestDep,
     x_shopify_hmac_sha256: Annotated[str | None, Header()] = None,
     x_shopify_topic: Annotated[str | None, Header()] = None,
-) -> dict[str, int]:
+) -> dict[str, int | str]:
+    """Topics read: `orders/create`, `orders/paid`, `orders/updated`, `orders/cancelled`, `refunds/create`,
+    `customers/create`, `customers/update`, `customers/redact`, `customers/data_request`, `shop/redact`.
+
+    `orders/updated` publishes what the order shows that Parterre models (its sale, a cancellation, its refunds,
+    the buyer's consent) under the same ids as the topic of that change, so nothing is published twice. Any other
+    topic is answered `200` with `"ignored": "unsupported_topic"` and nothing published. A body that is not a JSON
+    object is refused with `400`; a payload of a topic read that lacks what Parterre needs, with `422` naming each
+    field.
+    """
     source = await _source(context, source_id, SourceKind.SHOPIFY)
     raw_body = await _read_body(request, context.settings.max_webhook_bytes)
     if not verify_shopify_hmac(raw_body, x_shopify_hmac_sha256, source.signing_secrets):
@@ -299,11 +309,14 @@ async def post_shopify_webhook(
             )
     except AdapterError as exc:
         _adapter_failed(exc)
-    return {
+    answer: dict[str, int | str] = {
         "published": outcome.published,
         "duplicates": outcome.duplicates,
         "awaiting_order": outcome.awaiting_order,
     }
+    if outcome.topic_ignored:
+        answer["ignored"] = UNSUPPORTED_TOPIC
+    return answer
 
 
 async def _mailchimp_source(context: IngestContext, source_id: str, key: str | None, header_key: str | None) -> Source:

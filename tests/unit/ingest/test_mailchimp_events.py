@@ -146,6 +146,58 @@ def test_an_address_cleaned_after_a_spam_complaint_also_withdraws_consent() -> N
     assert "spam complaint" in (withdrawn.evidence or "")
 
 
+@pytest.mark.parametrize("reason", ["soft", "Soft", "unknown", "bounce-limit-reached"])
+def test_an_address_cleaned_for_a_reason_mailchimp_never_documented_is_still_cleaned_with_that_reason(
+    reason: str,
+) -> None:
+    [envelope] = events({**mailchimp_form("cleaned"), "data[reason]": reason})
+
+    cleaned = parse_data(envelope)
+    assert isinstance(cleaned, NewsletterCleanedV1)
+    assert (cleaned.person.email, cleaned.list_id) == ("ancienne.adresse@example.com", LIST_ID)
+    assert (cleaned.reason, cleaned.stated_reason) == (None, reason)
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_an_address_cleaned_without_a_reason_is_still_cleaned(reason: str | None) -> None:
+    form = mailchimp_form("cleaned")
+    form.pop("data[reason]")
+    if reason is not None:
+        form["data[reason]"] = reason
+
+    [envelope] = events(form)
+
+    cleaned = parse_data(envelope)
+    assert isinstance(cleaned, NewsletterCleanedV1)
+    assert (cleaned.reason, cleaned.stated_reason) == (None, None)
+    assert cleaned.person.email == "ancienne.adresse@example.com"
+
+
+def test_a_long_reason_is_cut_so_that_the_cleaning_is_kept() -> None:
+    [envelope] = events({**mailchimp_form("cleaned"), "data[reason]": "x" * 5000})
+
+    cleaned = parse_data(envelope)
+    assert isinstance(cleaned, NewsletterCleanedV1)
+    assert cleaned.stated_reason is not None
+    assert 0 < len(cleaned.stated_reason) < 5000
+
+
+def test_only_a_spam_complaint_withdraws_consent_whatever_other_reason_an_address_is_cleaned_for() -> None:
+    for reason in ("hard", "soft", "unknown"):
+        form = {**mailchimp_form("cleaned"), "data[reason]": reason}
+        assert types_of(events(form)) == ["parterre.newsletter.cleaned.v1"], reason
+    complaint = {**mailchimp_form("cleaned"), "data[reason]": "ABUSE"}
+    assert types_of(events(complaint)) == ["parterre.newsletter.cleaned.v1", "parterre.consent.withdrawn.v1"]
+
+
+def test_a_documented_reason_is_not_repeated_as_a_stated_one() -> None:
+    [envelope] = events(mailchimp_form("cleaned"))
+
+    cleaned = parse_data(envelope)
+    assert isinstance(cleaned, NewsletterCleanedV1)
+    assert (cleaned.reason, cleaned.stated_reason) == (CleanedReason.HARD, None)
+
+
 def test_a_profile_update_becomes_person_details_updated_listing_every_detail_sent() -> None:
     [envelope] = events(mailchimp_form("profile"))
 
@@ -212,8 +264,6 @@ MALFORMED: list[tuple[str, dict[str, str | None], str]] = [
     ("subscribe", {"data[list_id]": ""}, "data[list_id]"),
     ("subscribe", {"data[email]": None, "data[merges][EMAIL]": None}, "data[email]"),
     ("subscribe", {"data[email]": "helene at example.ca"}, "data[email]"),
-    ("cleaned", {"data[reason]": "soft"}, "data[reason]"),
-    ("cleaned", {"data[reason]": None}, "data[reason]"),
     ("cleaned", {"data[email]": None}, "data[email]"),
     ("upemail", {"data[old_email]": None}, "data[old_email]"),
     ("upemail", {"data[old_email]": "nobody"}, "data[old_email]"),

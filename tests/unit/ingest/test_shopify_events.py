@@ -16,6 +16,7 @@ from services.ingest.domain.shopify import (
     attributed_order_id,
     awaits_its_order,
     buyer_reference,
+    reads_topic,
     redacted_order_ids,
     shopify_events,
     with_buyer,
@@ -224,7 +225,7 @@ def test_a_refund_names_its_order_the_amount_paid_back_and_the_refunded_skus() -
     assert envelopes[0].time == datetime.fromisoformat("2026-10-06T09:12:44-04:00")
 
 
-@pytest.mark.parametrize("topic", ["orders/create", "orders/paid", "orders/cancelled"])
+@pytest.mark.parametrize("topic", ["orders/create", "orders/paid", "orders/updated", "orders/cancelled"])
 def test_a_test_order_is_no_sale_and_gives_no_event(topic: str) -> None:
     # Shopify's Order resource: `test` says whether the order was placed in test mode (its Bogus Gateway).
     order = {**shopify_payload("orders-create"), "test": True}
@@ -347,7 +348,7 @@ def test_a_cancellation_of_an_order_that_no_longer_names_anyone_goes_to_its_know
     assert events("orders/cancelled", anonymous) == []
 
 
-@pytest.mark.parametrize("topic", ["orders/create", "orders/paid", "orders/cancelled"])
+@pytest.mark.parametrize("topic", ["orders/create", "orders/paid", "orders/updated", "orders/cancelled"])
 def test_a_sale_naming_nobody_is_acknowledged_with_nothing_to_publish(topic: str) -> None:
     # A walk-in sale at the shop's point of sale: no customer, email, phone or address. Refused, Shopify would retry
     # the delivery, then remove the webhook and every order after it.
@@ -360,6 +361,68 @@ def test_a_sale_naming_nobody_is_acknowledged_with_nothing_to_publish(topic: str
     # A customer update naming nobody is still refused: it is no sale, and says nothing usable.
     with pytest.raises(AdapterError, match="names nobody"):
         events("customers/update", {"id": None, "email": None, "phone": None, "first_name": None, "last_name": None})
+
+
+def test_an_order_update_that_changes_nothing_parterre_models_repeats_the_orders_events_under_their_ids() -> None:
+    # Shopify sends `orders/updated` for a note, tags or a fulfilment too: acknowledged, it publishes nothing new.
+    paid = shopify_payload("orders-paid")
+    noted = {**paid, "note": "Livrer après 17 h", "tags": "cadeau", "updated_at": "2026-10-02T11:05:00-04:00"}
+
+    assert events("orders/updated", noted) == events("orders/paid", paid)
+
+
+def test_a_refund_an_order_update_shows_is_the_refund_refunds_create_gives_for_the_orders_buyer() -> None:
+    # `orders/updated` carries the order with its `refunds`, each the resource `refunds/create` sends.
+    envelopes = events("orders/updated", shopify_payload("orders-updated"))
+    buyer = buyer_reference(order_placed(shopify_payload("orders-create")))
+
+    [refund] = [envelope for envelope in envelopes if envelope.type == "parterre.shop.order_refunded.v1"]
+
+    assert refund == events("refunds/create", shopify_payload("refunds-create"), order_buyer=buyer)[0]
+    assert awaits_its_order(refund) is None
+    assert types_of(envelopes) == [
+        "parterre.shop.order_placed.v1",
+        "parterre.consent.granted.v1",
+        "parterre.shop.order_refunded.v1",
+    ]
+
+
+def test_an_order_update_attributes_its_refunds_and_cancellation_to_the_buyer_known_from_its_first_delivery() -> None:
+    known = PersonRef(source=SOURCE, email="helene.damours@example.ca")
+    order = {**shopify_payload("orders-updated"), "cancelled_at": "2026-10-07T10:00:00-04:00"}
+
+    envelopes = events("orders/updated", order, order_buyer=known)
+
+    attributed = [envelope.data["person"] for envelope in envelopes if envelope.type != "parterre.shop.order_placed.v1"]
+    assert types_of(envelopes)[-2:] == ["parterre.shop.order_cancelled.v1", "parterre.shop.order_refunded.v1"]
+    assert attributed[-2:] == [known.model_dump(mode="json")] * 2
+    assert attributed_order_id("orders/updated", order) == "5512345678901"
+
+
+def test_an_order_update_showing_a_cancellation_is_the_same_fact_as_orders_cancelled() -> None:
+    cancelled = shopify_payload("orders-cancelled")
+
+    updated = events("orders/updated", cancelled)
+
+    [cancellation] = [envelope for envelope in updated if envelope.type == "parterre.shop.order_cancelled.v1"]
+    assert [cancellation] == events("orders/cancelled", cancelled)
+
+
+def test_an_order_update_without_refunds_or_with_a_test_refund_gives_no_refund() -> None:
+    order = shopify_payload("orders-updated")
+    [refund] = order["refunds"]
+    tested = {**refund, "transactions": [{**item, "test": True} for item in refund["transactions"]]}
+
+    for refunds in (None, [], [tested]):
+        envelopes = events("orders/updated", {**order, "refunds": refunds})
+        assert "parterre.shop.order_refunded.v1" not in types_of(envelopes), refunds
+
+
+def test_a_topic_parterre_reads_is_told_from_one_it_does_not_whatever_its_case() -> None:
+    assert reads_topic("orders/updated")
+    assert reads_topic(" Orders/Updated ")
+    assert not reads_topic("products/create")
+    assert not reads_topic("")
 
 
 def test_an_order_delivered_late_with_its_cancelled_at_cancels_it_for_its_known_buyer() -> None:
@@ -599,6 +662,15 @@ MALFORMED: list[tuple[str, str, Mutation, str]] = [
         "customer.default_address.country_code",
     ),
     ("orders/paid", "orders-paid", _set("total_price", {"amount": "67.78"}), "total_price"),
+    ("orders/updated", "orders-updated", _drop("total_price"), "total_price"),
+    ("orders/updated", "orders-updated", _set("refunds.0", "oops"), "refunds.0"),
+    ("orders/updated", "orders-updated", _drop("refunds.0.order_id"), "refunds.0.order_id"),
+    (
+        "orders/updated",
+        "orders-updated",
+        _set("refunds.0.transactions.0.amount", "x"),
+        "refunds.0.transactions.0.amount",
+    ),
     ("refunds/create", "refunds-create", _drop("order_id"), "order_id"),
     ("refunds/create", "refunds-create", _set("transactions.0.amount", "x"), "transactions.0.amount"),
     ("customers/create", "customers-create", _drop("id"), "id"),
@@ -651,6 +723,7 @@ def _paths(node: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | in
 FIXTURE_OF_TOPIC = {
     "orders/create": "orders-create",
     "orders/paid": "orders-paid",
+    "orders/updated": "orders-updated",
     "orders/cancelled": "orders-cancelled",
     "refunds/create": "refunds-create",
     "customers/create": "customers-create",

@@ -8,9 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi import HTTPException
+from prometheus_client import CollectorRegistry
 
 from services.ingest.domain.sources import Source, SourceKind
 from services.ingest.entrypoints.http import post_shopify_webhook
+from services.ingest.metrics import IngestMetrics
 
 SECRET = "shpss_app_secret"
 SHOP = Source("boutique", "theatre-du-nord", SourceKind.SHOPIFY, signing_secrets=(SECRET,))
@@ -32,15 +34,26 @@ def _request(body: bytes) -> SimpleNamespace:
     return SimpleNamespace(headers={"content-length": str(len(body))}, stream=stream)
 
 
-async def _post(body: bytes) -> HTTPException:
-    context = SimpleNamespace(sources=_Sources(), settings=SimpleNamespace(max_webhook_bytes=1024 * 1024))
+def _context(registry: CollectorRegistry | None = None) -> SimpleNamespace:
+    # No sink, ledger or order store: none of these requests may reach them.
+    return SimpleNamespace(
+        sources=_Sources(),
+        sink=None,
+        ledger=None,
+        orders=None,
+        settings=SimpleNamespace(max_webhook_bytes=1024 * 1024, publish_timeout_seconds=1.0),
+        metrics=IngestMetrics(registry or CollectorRegistry()),
+    )
+
+
+async def _post(body: bytes, topic: str = "orders/create") -> HTTPException:
     with pytest.raises(HTTPException) as refused:
         await post_shopify_webhook(
             SHOP.source_id,
             _request(body),  # type: ignore[arg-type]
-            context,  # type: ignore[arg-type]
+            _context(),  # type: ignore[arg-type]
             x_shopify_hmac_sha256=_signature(body),
-            x_shopify_topic="orders/create",
+            x_shopify_topic=topic,
         )
     return refused.value
 
@@ -61,3 +74,27 @@ async def test_a_signed_body_with_a_number_too_long_or_nesting_too_deep_is_refus
     assert refused.status_code == 400
     assert isinstance(refused.detail, dict)
     assert refused.detail["code"] == "malformed_json"
+
+
+async def test_a_topic_parterre_does_not_read_is_acknowledged_ignored_and_counted_so_shopify_stops_retrying() -> None:
+    # A topic subscribed by mistake: refused, Shopify would retry it for hours, then delete the subscription.
+    body = b'{"id": 632910392, "title": "IPod Nano - 8GB"}'
+    registry = CollectorRegistry()
+
+    answer = await post_shopify_webhook(
+        SHOP.source_id,
+        _request(body),  # type: ignore[arg-type]
+        _context(registry),  # type: ignore[arg-type]
+        x_shopify_hmac_sha256=_signature(body),
+        x_shopify_topic="products/create",
+    )
+
+    assert answer == {"published": 0, "duplicates": 0, "awaiting_order": 0, "ignored": "unsupported_topic"}
+    labels = {
+        "organisation": SHOP.organisation_id,
+        "source": SHOP.source_id,
+        "type": "",
+        "outcome": "ignored",
+        "reason": "unsupported_topic",
+    }
+    assert registry.get_sample_value("parterre_ingest_events_total", labels) == 1
