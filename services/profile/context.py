@@ -28,6 +28,7 @@ def load_rules(settings: ProfileSettings) -> ProfileRules:
         segments=load_segments(segments_path.read_text(encoding="utf-8"), file_name=str(segments_path)),
         triggers=load_triggers(triggers_path.read_text(encoding="utf-8"), file_name=str(triggers_path)),
         seasons=SeasonCalendar(start_month=settings.profile_season_start_month, timezone=settings.profile_timezone),
+        default_region=settings.profile_default_region,
     )
 
 

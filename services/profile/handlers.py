@@ -25,7 +25,16 @@ from uuid import UUID, uuid5
 
 from services.profile.domain.history import ProfileEvent, performance_about, profile_event
 from services.profile.domain.lookups import lookup_keys, personal_details
-from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
+from services.profile.domain.profile import (
+    DEFAULT_PHONE_REGION,
+    EMPTY_PROFILE,
+    ProfileState,
+    apply,
+    fold,
+    merge,
+    next_time_change,
+    view,
+)
 from services.profile.domain.rules import (
     SegmentDefinitions,
     TriggerDecision,
@@ -97,6 +106,8 @@ class ProfileRules:
     segments: SegmentDefinitions
     triggers: TriggerRules
     seasons: SeasonCalendar
+    # Country a phone looked up without its country code is read as dialled from.
+    default_region: str = DEFAULT_PHONE_REGION
 
 
 class RecentProfiles:
@@ -578,15 +589,16 @@ async def sweep_profile(entry: DueEntry, deps: ProfileDeps) -> Handled:
     return Handled(written.outputs, "refiled" if refiled else "swept")
 
 
-async def profiles_found_by(deps: ProfileDeps, organisation_id: str, key: str) -> list[StoredProfile]:
-    """The profiles holding `key` (see `domain.lookups`), each patron once: a person merged into another is found
-    as the profile holding their history."""
+async def profiles_found_by(deps: ProfileDeps, organisation_id: str, *keys: str) -> list[StoredProfile]:
+    """The profiles holding any of `keys` (see `domain.lookups`), each patron once: a person merged into another is
+    found as the profile holding their history."""
     found: dict[str, StoredProfile] = {}
-    for person_id in await deps.store.found_by(organisation_id, key):
-        holder = await deps.store.profile(organisation_id, await _top(deps, organisation_id, person_id))
-        # A key filed just before a crash may name a profile that never stored it: the profile has the last word.
-        if holder is not None and not holder.is_merged and key in lookup_keys(holder.state):
-            found[holder.person_id] = holder
+    for key in keys:
+        for person_id in await deps.store.found_by(organisation_id, key):
+            holder = await deps.store.profile(organisation_id, await _top(deps, organisation_id, person_id))
+            # A key filed just before a crash may name a profile that never stored it: the profile has the last word.
+            if holder is not None and not holder.is_merged and key in lookup_keys(holder.state):
+                found[holder.person_id] = holder
     return [found[person_id] for person_id in sorted(found)]
 
 
@@ -671,8 +683,8 @@ async def reindex_lookups(
     progress: Callable[[ReindexReport], None] | None = None,
 ) -> ReindexReport:
     """Files every stored profile (of one organisation, or of all) under each look-up key it holds and was not filed
-    under: profiles stored before a kind of key existed (names' sounds, upstream ids alone). Running it again files
-    nothing; the service keeps on filing profiles as they change meanwhile.
+    under: profiles stored before a kind of key existed (names' sounds, upstream ids alone, emails as identity links
+    them). Running it again files nothing; the service keeps on filing profiles as they change meanwhile.
 
     A profile changed or erased while it was filed is read again afterwards: the keys it no longer holds are
     withdrawn, all of them for an erased person, so nothing is left naming them.

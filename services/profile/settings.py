@@ -26,6 +26,12 @@ class ProfileSettings(ServiceSettings):
         default="America/Montreal",
         description="Time zone in which seasons and days begin, and implied consent terms are counted.",
     )
+    profile_default_region: str = Field(
+        default="CA",
+        pattern=r"^[A-Z]{2}$",
+        description="Country assumed for phone numbers looked up without one; set it as identity's "
+        "`PARTERRE_IDENTITY_DEFAULT_REGION`, so staff find a patron by the number identity linked them with.",
+    )
 
     profile_consumer_concurrency: int = Field(
         default=16, ge=1, le=256, description="Persons whose facts one instance applies at once; one person's in order."

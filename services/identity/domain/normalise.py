@@ -1,7 +1,6 @@
 """Turning what upstream systems send into the canonical form identity matches on: emails, phones, names, addresses."""
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -10,20 +9,12 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
 from services.identity.domain.records import NormalisedRecord, PersonRecord
+from shared.emails import normalise_email as normalise_email  # shared with profile's look-ups, named here too
 from shared.memo import remembered
 from shared.names import fold_name, folded_words
 
 # A warning shows at most this much of the value, so one garbled field cannot bloat every record it sits on.
 _SHOWN_LENGTH = 80
-
-_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
-# What may not appear in the local part of an address people actually use (quoted local parts are not supported).
-_EMAIL_LOCAL = re.compile(r'[^\s@<>()\[\],;:"\\]+')
-_EMAIL_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+")
-# `Marie Tremblay <marie@videotron.ca>`, as mail programs and exports write a named address.
-_NAMED_ADDRESS = re.compile(r"[^<>]*<([^<>]*)>")
-# Invisible characters pasted in with an address (from a web page, a word processor, a BOM); they are no part of it.
-_ZERO_WIDTH = str.maketrans(dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff")))
 
 # An extension as people write it after the number: `ext 12`, `ext. 12`, `x12`, `#12`, `poste 12`, `p. 12`.
 _PHONE_EXTENSION = re.compile(r"[\s,;]*(?:ext(?:ension)?|poste|post|x|p|#)\.?\s*:?\s*[0-9]{1,7}\s*$", re.IGNORECASE)
@@ -145,46 +136,6 @@ _COUNTRY_NAMES = {
 }
 # Every region phone numbering knows is an ISO 3166 country code; `QC` (a province) and `UK` are not.
 _COUNTRY_CODES = frozenset(phonenumbers.SUPPORTED_REGIONS)
-
-
-def normalise_email(raw: str) -> str | None:
-    """The address deterministic links use: trimmed, NFKC, lower case, `+tag` dropped; Gmail dots dropped too.
-
-    Zero-width characters are dropped, and NFKC makes full-width letters (`ＪＯＨＮ`) plain ones. The address inside
-    `Name <address>` is taken, and a trailing dot after the domain (`gmail.com.`, the DNS root) is dropped.
-    `googlemail.com` is Gmail's other name and becomes `gmail.com`. A `+` that starts the local part is kept (it is
-    the whole name, not a tag). None when the text has no usable shape: no `@`, an empty side, spaces inside.
-    """
-    return _email(raw)
-
-
-@remembered
-def _email(raw: str) -> str | None:
-    text = raw
-    if not text.isascii():
-        # NFKC can give capitals (`ℌ` is `H`) and lower case can give what NFKC would change: NFKC on both sides of
-        # lower case leaves an address that normalising again does not change.
-        text = unicodedata.normalize("NFKC", text.translate(_ZERO_WIDTH))
-        text = unicodedata.normalize("NFKC", text.lower())
-    text = text.strip().lower()
-    named = _NAMED_ADDRESS.fullmatch(text)
-    if named:
-        text = named.group(1).strip()
-    text = text.removeprefix("mailto:")
-    local, at, domain = text.rpartition("@")
-    domain = domain.removesuffix(".")
-    if not at or not _EMAIL_LOCAL.fullmatch(local) or not _EMAIL_DOMAIN.fullmatch(domain):
-        return None
-    tag = local.find("+", 1)
-    if tag > 0:
-        local = local[:tag]
-    if domain in _GMAIL_DOMAINS:
-        domain = "gmail.com"
-        # Gmail ignores dots in the name: `j.doe` and `jdoe` are one inbox.
-        local = local.replace(".", "")
-        if not local:
-            return None
-    return f"{local}@{domain}"
 
 
 def normalise_phone(raw: str, default_region: str = "CA") -> str | None:

@@ -2,17 +2,19 @@
 look-up asks for them."""
 
 from services.profile.domain.profile import ProfileState, email_address, external_key, phone_number
+from shared.emails import normalise_email
 from shared.names import JOINING_PARTICLES, fold_name, name_parts, sound_key
 
 
 def lookup_keys(state: ProfileState) -> frozenset[str]:
     """Every key the profile is found by: `email:`, `phone:` and `external:` (an upstream id with its source), as
-    exact as a look-up by one of them; `upstream:` (the upstream id alone, whatever system issued it); and the name
-    keys (`name_lookups`)."""
+    exact as a look-up by one of them; each email also as identity links it (`email_lookups`); `upstream:` (the
+    upstream id alone, whatever system issued it); and the name keys (`name_lookups`)."""
     first = None if state.first_name is None else state.first_name.value
     last = None if state.last_name is None else state.last_name.value
     return frozenset(
         _detail_keys(state)
+        | {key for email in state.emails for key in email_lookups(email)}
         | {upstream_lookup(_upstream_id(external)) for external in state.external_ids}
         | name_lookups(first, last)
     )
@@ -33,11 +35,39 @@ def _detail_keys(state: ProfileState) -> set[str]:
 
 
 def email_lookup(text: str) -> str:
+    """The key of an address as profiles keep it."""
     return f"email:{email_address(text)}"
+
+
+def email_lookups(text: str) -> tuple[str, ...]:
+    """The keys an address is filed under and looked up by: as identity links it (`shared.emails`: Gmail's dots and
+    any `+tag` aside), so `jean.dupont+news@gmail.com` finds `jeandupont@googlemail.com`; and as profiles keep it,
+    which finds the profiles filed before addresses were linked (until `parterre profile reindex-lookups` files
+    them) and addresses of no usable shape.
+
+    Both share `email:`, so a profile filed only under the address it holds is found when that address is already
+    in its linked form. Two addresses meet on a key only when identity links them or they are kept alike: the linked
+    form of an address is the linked form of its kept form, and linking a linked form changes nothing.
+    """
+    linked = normalise_email(text)
+    kept = email_lookup(text)
+    return (kept,) if linked is None else tuple(dict.fromkeys((f"email:{linked}", kept)))
 
 
 def phone_lookup(text: str) -> str:
     return f"phone:{phone_number(text)}"
+
+
+def phone_lookups(text: str, region: str) -> tuple[str, ...]:
+    """The keys a look-up of a typed number reads (see `phone_readings`)."""
+    return tuple(f"phone:{number}" for number in phone_readings(text, region))
+
+
+def phone_readings(text: str, region: str) -> tuple[str, ...]:
+    """A typed number as profiles keep numbers: read as dialled from the service's `region` (identity's too), then
+    as dialled from `DEFAULT_PHONE_REGION`, as profiles read the numbers their facts give with Canada or no country,
+    so that a profile holding one as read there (`01 42 68 53 00` as `+10142685300`) is still found by it."""
+    return tuple(dict.fromkeys((phone_number(text, region), phone_number(text))))
 
 
 def external_lookup(source: str, external_id: str) -> str:

@@ -10,17 +10,18 @@ from itertools import combinations
 from rapidfuzz.distance import JaroWinkler
 
 from services.profile.domain.lookups import (
-    email_lookup,
+    email_lookups,
     name_lookup,
     names_lookup,
     part_sound,
-    phone_lookup,
+    phone_lookups,
+    phone_readings,
     searchable_parts,
     upstream_id_as_compared,
     upstream_ids,
     upstream_lookup,
 )
-from services.profile.domain.profile import ProfileState, email_address, phone_number
+from services.profile.domain.profile import DEFAULT_PHONE_REGION, ProfileState
 from shared.names import JOINING_PARTICLES, fold_name, name_parts
 
 # A search word matches a part of a name at this Jaro-Winkler similarity or more, both folded: one typo in a
@@ -71,13 +72,15 @@ class UnsearchableQueryError(ValueError):
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """A text typed in the search box, read: `words` are its name parts, folded, for a name search."""
+    """A text typed in the search box, read: `words` are its name parts, folded, for a name search; a phone without
+    its country code is read as dialled from `phone_region`."""
 
     text: str
     kind: QueryKind
     words: tuple[str, ...] = ()
     # The same words with no particle joined to the next: `Le Thi` may be the family name Le typed first.
     plain_words: tuple[str, ...] = ()
+    phone_region: str = DEFAULT_PHONE_REGION
 
     @property
     def lookup_stages(self) -> tuple[tuple[str, ...], ...]:
@@ -89,9 +92,9 @@ class SearchQuery:
         Every search but an email's also reads the text as an upstream id: ids are often digits or plain words.
         """
         if self.kind is QueryKind.EMAIL:
-            return ((email_lookup(self.text),),)
+            return (email_lookups(self.text),)
         if self.kind is QueryKind.PHONE:
-            return ((phone_lookup(self.text), upstream_lookup(self.text)),)
+            return ((*phone_lookups(self.text, self.phone_region), upstream_lookup(self.text)),)
         if self.kind is QueryKind.UPSTREAM_ID:
             return ((upstream_lookup(self.text),),)
         words = (*self.words, *self.plain_words)
@@ -100,9 +103,9 @@ class SearchQuery:
         return ((upstream_lookup(self.text), *pairs), tuple(name_lookup(sound) for sound in sounds))
 
 
-def read_query(text: str) -> SearchQuery:
+def read_query(text: str, *, phone_region: str = DEFAULT_PHONE_REGION) -> SearchQuery:
     """What `text` asks for; raises `UnsearchableQueryError` for fewer than 2 characters or more than 200, or no
-    letter or digit.
+    letter or digit. A phone without its country code is read as dialled from `phone_region`.
 
     An `@` makes an email; digits and phone punctuation alone, seven to fifteen digits, a phone (an extension after
     it is dropped, as profiles drop it); any other digit an upstream id (`C-004521`); anything else names, in any
@@ -116,17 +119,19 @@ def read_query(text: str) -> SearchQuery:
     if not any(char.isalnum() for char in trimmed):
         raise UnsearchableQueryError(Unsearchable.NO_LETTERS_OR_DIGITS)
     if "@" in trimmed:
-        return SearchQuery(trimmed, QueryKind.EMAIL)
+        return SearchQuery(trimmed, QueryKind.EMAIL, phone_region=phone_region)
     number = _PHONE_EXTENSION.sub("", trimmed)
     if (
         _PHONE_SHAPE.fullmatch(number)
         and _FEWEST_PHONE_DIGITS <= sum(char.isdigit() for char in number) <= _MOST_PHONE_DIGITS
     ):
-        return SearchQuery(number, QueryKind.PHONE)
+        return SearchQuery(number, QueryKind.PHONE, phone_region=phone_region)
     if any(char.isdigit() for char in trimmed):
-        return SearchQuery(trimmed, QueryKind.UPSTREAM_ID)
+        return SearchQuery(trimmed, QueryKind.UPSTREAM_ID, phone_region=phone_region)
     words, plain_words = _query_words(trimmed)
-    return SearchQuery(trimmed, QueryKind.NAME, words, plain_words if plain_words != words else ())
+    return SearchQuery(
+        trimmed, QueryKind.NAME, words, plain_words if plain_words != words else (), phone_region=phone_region
+    )
 
 
 def _query_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -176,7 +181,9 @@ def rank(query: SearchQuery, candidates: Iterable[Candidate]) -> list[Found]:
     """The candidates that match `query`, best first, each once: by score, then by last and first name (folded),
     then by person id, so that equal candidates come in the same order whatever order the look-ups found them in.
 
-    - An email or a phone matches a candidate holding it, as profiles keep them (case, spacing, +1 do not matter).
+    - An email matches a candidate holding it as identity links addresses (case, Gmail's dots, `+tags` aside) or
+      as profiles keep it; a phone one holding it as profiles keep numbers, read as dialled from the query's
+      `phone_region` when it has no country code (spacing, +1 do not matter).
     - An upstream id matches a candidate holding it from any source, case and surrounding spaces aside.
     - Names match when every word typed matches some part of the first or last name (`searchable_parts`) at
       `WORD_MATCH` or more, in any order; a single letter matches a part it begins (an initial). A name search
@@ -202,9 +209,12 @@ def _order(found: Found) -> tuple[float, str, str, str]:
 
 def _match(query: SearchQuery, candidate: Candidate) -> Found | None:
     if query.kind is QueryKind.EMAIL:
-        held = email_address(query.text) in candidate.emails
+        wanted_keys = set(email_lookups(query.text))
+        held = any(wanted_keys.intersection(email_lookups(email)) for email in candidate.emails)
         return Found(candidate, 1.0, MatchedBy.EMAIL) if held else None
-    if query.kind is QueryKind.PHONE and phone_number(query.text) in candidate.phones:
+    if query.kind is QueryKind.PHONE and any(
+        number in candidate.phones for number in phone_readings(query.text, query.phone_region)
+    ):
         return Found(candidate, 1.0, MatchedBy.PHONE)
     wanted = upstream_id_as_compared(query.text)
     if any(upstream_id_as_compared(held) == wanted for held in candidate.upstream_ids):

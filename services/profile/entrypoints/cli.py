@@ -32,7 +32,8 @@ def register(commands: Any) -> None:
     sweep.set_defaults(run=_run_sweep)
     reindex = profile.add_parser(
         "reindex-lookups",
-        help="file every stored profile under the look-up keys it is missing (names' sounds, upstream ids alone)",
+        help="file every stored profile under the look-up keys it is missing (names' sounds, upstream ids alone, "
+        "emails as identity links them)",
         description="Profiles stored before a kind of look-up key existed cannot be found by it (the search box "
         "finds them by name through these keys) until they change again. This walks the stored profiles and files "
         "each under the keys it is missing; running it again files nothing. The service may keep running.",

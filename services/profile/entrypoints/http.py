@@ -14,7 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from services.profile.context import ProfileContext, ProfileDep
-from services.profile.domain.lookups import email_lookup, external_lookup, phone_lookup
+from services.profile.domain.lookups import email_lookups, external_lookup, phone_lookups
 from services.profile.domain.profile import ticket_history, view
 from services.profile.domain.search import (
     LONGEST_QUERY,
@@ -132,7 +132,7 @@ async def search_patrons(
     names match (0.88 to 1). `truncated`: patrons that match may have been left out (more than `limit` matched, or
     the name is so common that not every holder was read): type more."""
     try:
-        query = read_query(q)
+        query = read_query(q, phone_region=context.deps.rules.default_region)
     except UnsearchableQueryError as refused:
         en, fr = _UNSEARCHABLE[refused.reason]
         raise HTTPException(
@@ -185,8 +185,17 @@ async def find_profiles(
     request: Request,
     principal: ProfilesReader,
     context: ProfileDep,
-    email: Annotated[str | None, Query(max_length=320, description="Any case; surrounding spaces ignored.")] = None,
-    phone: Annotated[str | None, Query(max_length=40, description="As written; North American by default.")] = None,
+    email: Annotated[
+        str | None,
+        Query(max_length=320, description="As identity links addresses: case, Gmail's dots and `+tags` aside."),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="As written; without its country code, as dialled from `PARTERRE_PROFILE_DEFAULT_REGION`.",
+        ),
+    ] = None,
     external_id: Annotated[str | None, Query(max_length=200, description="The person's id upstream.")] = None,
     source: Annotated[str | None, Query(max_length=100, description="The upstream system of `external_id`.")] = None,
 ) -> dict[str, Any]:
@@ -203,15 +212,16 @@ async def find_profiles(
     as_written = query_as_written(request)
     if email:
         # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
-        key = email_lookup(as_written.get("email", email) if " " in email.strip() else email)
+        keys = email_lookups(as_written.get("email", email) if " " in email.strip() else email)
     elif phone:
         # Only a leading `+` tells anything in a phone, the country code: `?phone=+33142685300` reads ` 33142685300`.
-        key = phone_lookup("+" + phone[1:] if as_written.get("phone", phone).startswith("+") else phone)
+        typed = "+" + phone[1:] if as_written.get("phone", phone).startswith("+") else phone
+        keys = phone_lookups(typed, context.deps.rules.default_region)
     elif external_id and source:
-        key = external_lookup(source, external_id)
+        keys = (external_lookup(source, external_id),)
     else:
         _bad_lookup("external_id needs its source.", "external_id doit être accompagné de sa source.")
-    found = await profiles_found_by(context.deps, principal.organisation_id, key)
+    found = await profiles_found_by(context.deps, principal.organisation_id, *keys)
     return {"items": [_profile_body(stored, context) for stored in found]}
 
 

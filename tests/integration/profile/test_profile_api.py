@@ -77,6 +77,17 @@ async def test_a_profile_is_found_by_email_phone_or_upstream_id_and_a_bad_questi
         assert set(refused.json()["detail"]["message"]) == {"en", "fr"}
 
 
+async def test_an_address_typed_with_a_tag_finds_the_patrons_identity_links_it_to_its_dots_are_kept(
+    harness: ProfileHarness, app: FastAPI
+) -> None:
+    async with await _client(app, harness.organisation_id, Scope.PROFILES_READ) as client:
+        tagged = await client.get("/v1/profiles", params={"email": "Elise.Gagnon+billets@example.com"})
+        undotted = await client.get("/v1/profiles", params={"email": "elisegagnon@example.com"})
+    assert tagged.status_code == 200, tagged.text
+    assert [item["person_id"] for item in tagged.json()["items"]] == ["per_elise", "per_leo"]
+    assert undotted.json() == {"items": []}
+
+
 async def test_segments_list_their_sizes_and_members_page_by_person_id_or_as_csv(
     harness: ProfileHarness, app: FastAPI
 ) -> None:

@@ -8,17 +8,20 @@ from hypothesis import strategies as st
 
 from services.profile.domain.lookups import (
     email_lookup,
+    email_lookups,
     external_lookup,
     lookup_keys,
     name_lookups,
     part_sound,
     personal_details,
     phone_lookup,
+    phone_lookups,
     searchable_parts,
     upstream_lookup,
 )
-from services.profile.domain.profile import ProfileState
+from services.profile.domain.profile import ProfileState, email_address
 from services.profile.domain.strategies import Stamp, Stamped
+from shared.emails import normalise_email
 from shared.names import fold_name
 
 STAMP = Stamp(datetime(2026, 10, 1, tzinfo=UTC), "evt-1")
@@ -135,3 +138,50 @@ def test_every_searchable_part_with_a_sound_is_keyed(first: str, last: str) -> N
     for part in (*searchable_parts(first), *searchable_parts(last)):
         sound = part_sound(part)
         assert sound is None or f"name:{sound}" in keys
+
+
+# Addresses as staff and upstream systems write them: Gmail's two names, dots, tags, capitals, another domain.
+ADDRESSES = st.builds(
+    "{}{}@{}".format,
+    st.text(st.sampled_from("jeanJEAN."), min_size=1, max_size=6),
+    st.sampled_from(("", "+news", "+Billets", "+")),
+    st.sampled_from(("gmail.com", "GoogleMail.com", "videotron.ca", "Videotron.CA")),
+)
+
+
+def test_a_profile_is_filed_under_its_addresses_as_identity_links_them_its_erasure_proof_lists_them_as_held() -> None:
+    profile = state(emails=("jean.dupont+news@gmail.com", "anne.roy+billets@videotron.ca"))
+
+    assert lookup_keys(profile) == {
+        "email:jean.dupont+news@gmail.com",
+        "email:jeandupont@gmail.com",
+        "email:anne.roy+billets@videotron.ca",
+        "email:anne.roy@videotron.ca",
+    }
+    assert personal_details(profile) == ["anne.roy+billets@videotron.ca", "jean.dupont+news@gmail.com"]
+
+
+def test_an_address_is_looked_up_as_linked_then_as_profiles_keep_it_and_unreadable_text_as_kept() -> None:
+    assert email_lookups(" Jean.Dupont+News@GoogleMail.com ") == (
+        "email:jeandupont@gmail.com",
+        "email:jean.dupont+news@googlemail.com",
+    )
+    assert email_lookups("Anne.Roy@Videotron.ca") == ("email:anne.roy@videotron.ca",)
+    assert email_lookups("not an address") == ("email:not an address",)
+
+
+@given(ADDRESSES, ADDRESSES)
+def test_a_look_up_finds_an_address_exactly_when_identity_links_the_two_or_profiles_keep_them_alike(
+    typed: str, held: str
+) -> None:
+    linked = normalise_email(typed)
+    found = not lookup_keys(state(emails=(email_address(held),))).isdisjoint(email_lookups(typed))
+
+    assert found == ((linked is not None and linked == normalise_email(held)) or email_address(typed) == held.lower())
+
+
+def test_a_phone_without_its_country_code_is_looked_up_as_dialled_from_the_region_then_as_profiles_read_it() -> None:
+    # Read as from Canada, where profiles read a number their fact gave no country for, it makes `+10142685300`.
+    assert phone_lookups("01 42 68 53 00", "FR") == ("phone:+33142685300", "phone:+10142685300")
+    assert phone_lookups("(514) 555-0199", "CA") == ("phone:+15145550199",)
+    assert phone_lookups("+1 514 555 0199", "FR") == ("phone:+15145550199",)

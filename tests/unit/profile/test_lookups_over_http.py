@@ -1,7 +1,12 @@
 """What staff and upstream systems get from the profile look-ups for emails and phones written into a URL by hand."""
 
+from dataclasses import replace
+
 from fastapi.testclient import TestClient
 
+from services.profile.context import load_rules
+from services.profile.handlers import reindex_lookups
+from services.profile.settings import ProfileSettings
 from tests.unit.profile.http_harness import profile_app, profile_world
 
 
@@ -44,3 +49,64 @@ async def test_an_email_given_with_a_space_the_caller_meant_escaped_finds_no_one
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["items"] == []
+
+
+async def test_an_address_typed_with_gmail_dots_a_tag_or_googlemail_finds_the_patron_identity_links_it_to() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_jean", person={"email": "jeandupont@gmail.com"}))
+    await world.deliver(world.purchase("e2", "per_anne", person={"email": "Anne.Roy+billets@gmail.com"}))
+    client = TestClient(profile_app(world))
+
+    for typed, person_id in (
+        ("jean.dupont+news@gmail.com", "per_jean"),
+        ("JeanDupont@googlemail.com", "per_jean"),
+        ("annero.y@googlemail.com", "per_anne"),
+        ("anneroy@gmail.com", "per_anne"),
+    ):
+        answer = client.get("/v1/profiles", params={"email": typed})
+
+        assert [item["person_id"] for item in answer.json()["items"]] == [person_id], typed
+
+
+async def test_an_address_at_another_domain_keeps_its_dots_and_loses_its_tag_as_identity_reads_it() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_jean", person={"email": "jean.dupont@videotron.ca"}))
+    client = TestClient(profile_app(world))
+
+    def found(typed: str) -> list[str]:
+        return [item["person_id"] for item in client.get("/v1/profiles", params={"email": typed}).json()["items"]]
+
+    assert found("jeandupont@videotron.ca") == []
+    assert found("Jean.Dupont+billets@videotron.ca") == ["per_jean"]
+
+
+async def test_a_profile_filed_before_addresses_were_linked_is_found_as_held_then_as_linked_once_reindexed() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_jean", person={"email": "Jean.Dupont@gmail.com"}))
+    # As a profile stored before addresses were linked is filed: under the address it holds only.
+    await world.store.unindex_lookups(world.organisation_id, "per_jean", ["email:jeandupont@gmail.com"])
+    client = TestClient(profile_app(world))
+
+    def found(typed: str) -> list[str]:
+        return [item["person_id"] for item in client.get("/v1/profiles", params={"email": typed}).json()["items"]]
+
+    assert found("jean.dupont@gmail.com") == ["per_jean"]
+    await reindex_lookups(world.store, world.organisation_id)
+    assert found("jeandupont+news@googlemail.com") == ["per_jean"]
+
+
+async def test_a_phone_without_its_country_code_is_read_as_dialled_from_the_configured_region() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_paris", phone="+33 1 42 68 53 00"))
+    # The fact says Canada: the profile holds the number as read from there, which a look-up must still find.
+    await world.deliver(world.purchase("e2", "per_kept", phone="01 42 68 53 00"))
+    world.deps = replace(world.deps, rules=replace(world.deps.rules, default_region="FR"))
+
+    answer = TestClient(profile_app(world)).get("/v1/profiles", params={"phone": "01 42 68 53 00"})
+
+    assert [item["person_id"] for item in answer.json()["items"]] == ["per_kept", "per_paris"]
+
+
+def test_the_region_phones_are_read_from_is_the_configured_one_canada_unless_set() -> None:
+    assert load_rules(ProfileSettings()).default_region == "CA"
+    assert load_rules(ProfileSettings(profile_default_region="FR")).default_region == "FR"

@@ -1,6 +1,7 @@
 """The search box: what a text typed is read as, the look-ups it asks, and which patrons match it, best first."""
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -8,12 +9,14 @@ from hypothesis import strategies as st
 
 from services.profile.domain.lookups import (
     email_lookup,
+    lookup_keys,
     name_lookup,
     names_lookup,
     part_sound,
     phone_lookup,
     upstream_lookup,
 )
+from services.profile.domain.profile import ProfileState
 from services.profile.domain.search import (
     WORD_MATCH,
     Candidate,
@@ -26,6 +29,8 @@ from services.profile.domain.search import (
     rank,
     read_query,
 )
+from services.profile.domain.strategies import Stamp
+from shared.emails import normalise_email
 from shared.names import JOINING_PARTICLES, fold_name
 
 HELENE = Candidate("per_helene", "Hélène", "Côté", emails=("helene.cote@example.com",), phones=("+15145550199",))
@@ -38,9 +43,16 @@ JEAN = Candidate("per_jean", "Jean", "St-Pierre")
 MARIE = Candidate("per_marie", "Marie-Ève", "de la Fontaine")
 NAMELESS = Candidate("per_nameless", emails=("someone@example.com",))
 EVERYONE = (HELENE, MARC, ELISE, LUC, ANNE, LEO, JEAN, MARIE, NAMELESS)
+STAMP = Stamp(datetime(2026, 10, 1, tzinfo=UTC), "evt-1")
 
 NAME_LETTERS = st.sampled_from("abcdeéèfghiïjklmnoôpqrstuvwxyzç")
 NAME_WORDS = st.text(NAME_LETTERS, min_size=2, max_size=12)
+ADDRESSES = st.builds(
+    "{}{}@{}".format,
+    st.text(st.sampled_from("jeanJEAN."), min_size=1, max_size=6),
+    st.sampled_from(("", "+news", "+")),
+    st.sampled_from(("gmail.com", "GoogleMail.com", "videotron.ca")),
+)
 
 
 def found(text: str, candidates: tuple[Candidate, ...] = EVERYONE) -> list[str]:
@@ -225,6 +237,39 @@ def test_an_email_matches_the_patron_holding_it_whatever_its_case() -> None:
 
     assert (match.candidate, match.score, match.matched_by) == (HELENE, 1.0, MatchedBy.EMAIL)
     assert found("helene@example.com") == []
+
+
+def test_an_email_matches_the_patron_identity_links_it_to_gmail_dots_and_tags_aside_other_dots_kept() -> None:
+    gmail = Candidate("per_jean", "Jean", "Dupont", emails=("jeandupont@gmail.com",))
+    videotron = Candidate("per_anne", "Anne", "Roy", emails=("anne.roy@videotron.ca",))
+
+    assert found("Jean.Dupont+news@googlemail.com", (gmail, videotron)) == ["per_jean"]
+    assert found("anne.roy+billets@videotron.ca", (gmail, videotron)) == ["per_anne"]
+    assert found("anneroy@videotron.ca", (gmail, videotron)) == []
+    assert read_query("Jean.Dupont+news@gmail.com").lookup_stages == (
+        ("email:jeandupont@gmail.com", "email:jean.dupont+news@gmail.com"),
+    )
+
+
+def test_a_phone_without_its_country_code_matches_as_dialled_from_the_region_searched_in() -> None:
+    paris = Candidate("per_paris", "Chloé", "Martin", phones=("+33142685300",))
+
+    assert [match.candidate for match in rank(read_query("01 42 68 53 00", phone_region="FR"), [paris])] == [paris]
+    assert rank(read_query("01 42 68 53 00"), [paris]) == [], "read from Canada, it is another number"
+
+
+@given(ADDRESSES, ADDRESSES)
+def test_a_search_by_email_matches_whom_its_look_ups_find_those_identity_links_or_holding_it_as_typed(
+    typed: str, held: str
+) -> None:
+    query = read_query(typed)
+    filed_under = lookup_keys(ProfileState(emails=dict.fromkeys((held.lower(),), STAMP)))
+    linked = normalise_email(typed)
+
+    matched = bool(rank(query, [Candidate("per_jean", emails=(held.lower(),))]))
+
+    assert matched == any(key in filed_under for stage in query.lookup_stages for key in stage)
+    assert matched == ((linked is not None and linked == normalise_email(held)) or typed.lower() == held.lower())
 
 
 def test_a_phone_matches_however_it_is_written() -> None:

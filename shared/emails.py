@@ -1,0 +1,55 @@
+"""Email addresses as identity links them and profile look-ups compare them: one inbox, one form."""
+
+import re
+import unicodedata
+
+from shared.memo import remembered
+
+_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+# What may not appear in the local part of an address people actually use (quoted local parts are not supported).
+_EMAIL_LOCAL = re.compile(r'[^\s@<>()\[\],;:"\\]+')
+_EMAIL_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+")
+# `Marie Tremblay <marie@videotron.ca>`, as mail programs and exports write a named address.
+_NAMED_ADDRESS = re.compile(r"[^<>]*<([^<>]*)>")
+# Invisible characters pasted in with an address (from a web page, a word processor, a BOM); they are no part of it.
+_ZERO_WIDTH = str.maketrans(dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff")))
+
+
+def normalise_email(raw: str) -> str | None:
+    """The address deterministic links use: trimmed, NFKC, lower case, `+tag` dropped; Gmail dots dropped too.
+
+    Zero-width characters are dropped, and NFKC makes full-width letters (`ＪＯＨＮ`) plain ones. The address inside
+    `Name <address>` is taken, and a trailing dot after the domain (`gmail.com.`, the DNS root) is dropped.
+    `googlemail.com` is Gmail's other name and becomes `gmail.com`. A `+` that starts the local part is kept (it is
+    the whole name, not a tag). None when the text has no usable shape: no `@`, an empty side, spaces inside.
+    """
+    return _email(raw)
+
+
+@remembered
+def _email(raw: str) -> str | None:
+    text = raw
+    if not text.isascii():
+        # NFKC can give capitals (`ℌ` is `H`) and lower case can give what NFKC would change: NFKC on both sides of
+        # lower case leaves an address that normalising again does not change.
+        text = unicodedata.normalize("NFKC", text.translate(_ZERO_WIDTH))
+        text = unicodedata.normalize("NFKC", text.lower())
+    text = text.strip().lower()
+    named = _NAMED_ADDRESS.fullmatch(text)
+    if named:
+        text = named.group(1).strip()
+    text = text.removeprefix("mailto:")
+    local, at, domain = text.rpartition("@")
+    domain = domain.removesuffix(".")
+    if not at or not _EMAIL_LOCAL.fullmatch(local) or not _EMAIL_DOMAIN.fullmatch(domain):
+        return None
+    tag = local.find("+", 1)
+    if tag > 0:
+        local = local[:tag]
+    if domain in _GMAIL_DOMAINS:
+        domain = "gmail.com"
+        # Gmail ignores dots in the name: `j.doe` and `jdoe` are one inbox.
+        local = local.replace(".", "")
+        if not local:
+            return None
+    return f"{local}@{domain}"
