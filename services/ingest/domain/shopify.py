@@ -170,10 +170,17 @@ def _order_updated(order: JsonNode, context: _Context) -> list[Draft]:
     (`orders/paid`, `orders/cancelled`, `refunds/create`), so both deliveries of one change make one fact."""
     drafts = _order_placed(order, context)
     placed = next((draft.data for draft in drafts if isinstance(draft.data, ShopOrderPlacedV1)), None)
-    if placed is None:
+    if placed is not None:
+        buyer = context.order_buyer or buyer_reference(placed)
+    elif order["test"].flag() or context.problems or context.order_buyer is None:
         # A test order, a sale naming nobody, or a payload with problems: its refunds are no one's either.
         return drafts
-    buyer = context.order_buyer or buyer_reference(placed)
+    else:
+        # An order that no longer names anyone (staff removed its customer) is still its known buyer's, as its
+        # `orders/cancelled` and `refunds/create` say.
+        buyer = context.order_buyer
+        if order["cancelled_at"].timestamp() is not None:
+            drafts += _order_cancelled(order, context)
     for refund in order["refunds"].elements():
         if refund.is_object(required=True):
             drafts += _refund(refund, buyer, context)

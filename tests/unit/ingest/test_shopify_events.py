@@ -408,6 +408,29 @@ def test_an_order_update_showing_a_cancellation_is_the_same_fact_as_orders_cance
     assert [cancellation] == events("orders/cancelled", cancelled)
 
 
+def test_an_order_update_of_an_order_that_no_longer_names_anyone_gives_its_known_buyer_what_the_topics_would() -> None:
+    # Staff removed the order's customer: `orders/cancelled` and `refunds/create` still go to the buyer known from
+    # the order's first delivery, and the `orders/updated` of the same change must say the same.
+    buyer = PersonRef(source=SOURCE, external_id="7012345678")
+    anonymous = {
+        **shopify_payload("orders-updated"),
+        "cancelled_at": "2026-10-07T10:00:00-04:00",
+        "cancel_reason": "customer",
+    }
+    for name in ("customer", "email", "contact_email", "phone", "billing_address", "shipping_address"):
+        anonymous.pop(name, None)
+
+    updated = events("orders/updated", anonymous, order_buyer=buyer)
+
+    assert updated == [
+        *events("orders/cancelled", anonymous, order_buyer=buyer),
+        *events("refunds/create", shopify_payload("refunds-create"), order_buyer=buyer),
+    ]
+    # Its buyer unknown too, it names no one: nothing to publish, as for the dedicated topics' sale.
+    assert events("orders/updated", anonymous) == []
+    assert events("orders/updated", {**anonymous, "test": True}, order_buyer=buyer) == []
+
+
 def test_an_order_update_without_refunds_or_with_a_test_refund_gives_no_refund() -> None:
     order = shopify_payload("orders-updated")
     [refund] = order["refunds"]
