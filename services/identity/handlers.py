@@ -17,7 +17,7 @@ from services.identity.domain.identifiers import (
     digest_from_key,
     evidence_of,
 )
-from services.identity.domain.matching import blocking_keys
+from services.identity.domain.matching import BLOCK_CAPACITY, blocking_keys
 from services.identity.domain.merges import (
     MergeRecord,
     ReviewClaim,
@@ -88,8 +88,6 @@ MAX_DECISION_ATTEMPTS = 10
 # A consumer batch is resolved in rounds (facts that depend on one another wait for the next); what is still
 # waiting after this many goes the careful way, one fact at a time.
 MAX_BATCH_ROUNDS = 4
-# Candidates per blocking key beyond which the key is too common to tell anyone apart (`tremblay` in Montréal).
-MAX_BLOCK_SIZE = 200
 # An unmerge claimed this long ago and still not done was left by a crash: the next request finishes it.
 # Sooner, it is taken to be under way, and a second request is refused rather than restoring the persons twice.
 UNMERGE_CLAIM_LEASE = timedelta(minutes=1)
@@ -805,7 +803,7 @@ async def _candidates(
     candidate_ids: set[str] = set()
     blocks = await store.block_members(organisation_id, blocking_keys(record) if keys is None else keys)
     for members in blocks.values():
-        if len(members) > MAX_BLOCK_SIZE:
+        if len(members) >= BLOCK_CAPACITY:
             continue
         for member_id in members:
             if member_id in owner_ids or member_id in looked_up:

@@ -188,7 +188,8 @@ class IdentityStore(IdentityReads, Protocol):
     ) -> bool:
         """Changes the status only from `expected`; False when the person was not in that status."""
 
-    async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None: ...
+    async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
+        """Files the person under each key, once; a block holding `BLOCK_CAPACITY` persons takes no one more."""
 
     def active_persons(self, organisation_id: str | None) -> AsyncIterator[Person]:
         """Every active person of one organisation, or of all, as last stored; for jobs that walk them all."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from services.identity.domain.identifiers import Identifier, IdentifierDigest
+from services.identity.domain.matching import BLOCK_CAPACITY
 from services.identity.domain.merges import (
     MergeRecord,
     ReviewClaim,
@@ -190,7 +191,7 @@ class InMemoryIdentityStore:
     async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
         for key in keys:
             members = self._blocks.setdefault((organisation_id, key), [])
-            if person_id not in members:
+            if person_id not in members and len(members) < BLOCK_CAPACITY:
                 members.append(person_id)
 
     async def active_persons(self, organisation_id: str | None) -> AsyncIterator[Person]:

@@ -42,6 +42,7 @@ from services.identity.adapters.versions import (
 )
 from services.identity.adapters.versions import key_of as _key
 from services.identity.domain.identifiers import Identifier, IdentifierDigest
+from services.identity.domain.matching import BLOCK_CAPACITY
 from services.identity.domain.merges import (
     MergeRecord,
     ReviewClaim,
@@ -87,8 +88,6 @@ INDEXES = (
     IndexSpec(REVIEWS, [("organisation_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
     IndexSpec(SUPPRESSIONS, [("organisation_id", ASCENDING)]),
 )
-# Beyond this many members a blocking key no longer narrows anything down; it stops growing.
-MAX_BLOCK_MEMBERS = 200
 # A record is filed under five or six blocking keys, most of them its own: 10,000 patrons make about 72,000 blocks,
 # more than the other collections' versions cached. At about 600 bytes a cached block, this holds the blocks of
 # some 20,000 patrons in about 90 MB; with the common 50,000, 10,000 patrons already cost three block reads a fact.
@@ -316,7 +315,7 @@ class MongoIdentityStore:
             known = self._blocks.known(organisation_id, key)
             version, members = (0, []) if known is None else (known[0], list(known[1]["members"]))
             for person_id in person_ids:
-                if person_id not in members and len(members) < MAX_BLOCK_MEMBERS:
+                if person_id not in members and len(members) < BLOCK_CAPACITY:
                     members.append(person_id)
             if known is None or len(members) > len(known[1]["members"]):
                 versions.append((key, version + 1, {"organisation_id": organisation_id, "members": members}))
@@ -327,7 +326,7 @@ class MongoIdentityStore:
         for key, appended in zip(late, appended_all, strict=True):
             if not appended:
                 for person_id in joining[key]:
-                    await self._add_member(self._blocks, organisation_id, key, person_id, limit=MAX_BLOCK_MEMBERS)
+                    await self._add_member(self._blocks, organisation_id, key, person_id, limit=BLOCK_CAPACITY)
 
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
         key = _key(organisation_id, identifier.digest.key)

@@ -535,6 +535,10 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 # 5: a street written `1ère` is `1re`'s, and a unit written with a word and `#` (`app. #3`) is left out.
 # 6: a letter O typed where a Canadian postal code holds a digit (`JOT 2NO`) is read as a zero.
 BLOCKING_KEYS_VERSION = 6
+# Persons a blocking key may gather. One that many share is too common to tell anyone apart (`tremblay` in Montréal,
+# `100 rue principale` in every town): its block stops growing there and is no longer searched for candidates, in
+# every store alike. Searching its first members only would compare each new record with the same arbitrary few.
+BLOCK_CAPACITY = 200
 
 
 def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:

@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.identity.adapters.mongo import BLOCKS, MAX_BLOCK_MEMBERS, MongoIdentityStore, SaltMismatchError
-from services.identity.domain.matching import BLOCKING_KEYS_VERSION, blocking_keys
+from services.identity.adapters.mongo import BLOCKS, MongoIdentityStore, SaltMismatchError
+from services.identity.domain.matching import BLOCK_CAPACITY, BLOCKING_KEYS_VERSION, blocking_keys
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord, PersonRecord
@@ -138,7 +138,7 @@ async def test_a_full_block_is_reported_not_counted_as_filed(database: AsyncData
     store = MongoIdentityStore(database)
     await store_as_before(store, "per_frederic", normalised(**FREDERIC))
     (by_names,) = [key for key in blocking_keys(normalised(**FREDERIC)) if key.startswith("nm:")]
-    await store.add_to_blocks_all(ORGANISATION, [([by_names], f"per_namesake_{n}") for n in range(MAX_BLOCK_MEMBERS)])
+    await store.add_to_blocks_all(ORGANISATION, [([by_names], f"per_namesake_{n}") for n in range(BLOCK_CAPACITY)])
 
     report = await refile_blocks(store, ORGANISATION)
 
