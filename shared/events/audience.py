@@ -469,15 +469,35 @@ class NewsletterCleanedV1(AudienceFact):
 
     list_id: ExternalId = Field(description="The list the address was removed from.")
     list_name: ShortText | None = Field(default=None, description="The list's name.")
-    reason: CleanedReason | None = Field(
-        default=None,
-        description="`hard` after a hard bounce, `abuse` after a spam complaint; absent when the tool gave another "
-        "reason (see `stated_reason`) or none. The address is cleaned whatever the reason.",
+    reason: CleanedReason = Field(description="`hard` after a hard bounce, `abuse` after a spam complaint.")
+    campaign_id: ExternalId | None = Field(default=None, description="The campaign that revealed it, if known.")
+
+
+class NewsletterCleanedV2(AudienceFact):
+    """The newsletter tool removed an address it can no longer send to, for a reason `v1` does not name, or none.
+
+    A type of its own, since `v1` requires one of its reasons: a reader of `v1` keeps reading every address cleaned
+    for those, and the address is just as dead for any other.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "person": {"source": "mailchimp-principal", "email": "ancienne.adresse@example.com"},
+                    "list_id": "a6b5da1054",
+                    "reason": "bounce-limit-reached",
+                }
+            ]
+        }
+    )
+
+    list_id: ExternalId = Field(description="The list the address was removed from.")
+    list_name: ShortText | None = Field(default=None, description="The list's name.")
+    reason: ShortText | None = Field(
+        default=None, description="The reason as the tool gave it (at most 40 characters); absent when it gave none."
     )
     campaign_id: ExternalId | None = Field(default=None, description="The campaign that revealed it, if known.")
-    stated_reason: ShortText | None = Field(
-        default=None, description="The reason as the tool gave it, when it is none of `reason`'s values."
-    )
 
 
 class EmailEngagement(AudienceFact):

@@ -96,8 +96,12 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "parterre.newsletter.cleaned.v1",
         audience.NewsletterCleanedV1,
         "The newsletter tool removed an undeliverable or complaining address.",
-        # 1.1: `reason` may be absent, and a reason of the tool's other than `hard` or `abuse` is `stated_reason`.
-        schema_version="1.1",
+    ),
+    _upstream(
+        "parterre.newsletter.cleaned.v2",
+        audience.NewsletterCleanedV2,
+        "The newsletter tool removed an address for a reason v1 does not name, or none.",
+        schema_version="2.0",
     ),
     _upstream("parterre.email.opened.v1", audience.EmailOpenedV1, "A campaign email was opened."),
     _upstream("parterre.email.clicked.v1", audience.EmailClickedV1, "A link in a campaign email was clicked."),

@@ -18,6 +18,7 @@ from shared.events import (
     Envelope,
     LegalBasis,
     NewsletterCleanedV1,
+    NewsletterCleanedV2,
     NewsletterSubscribedV1,
     NewsletterUnsubscribedV1,
     PersonDetailsUpdatedV1,
@@ -291,7 +292,7 @@ def _email_consent_withdrawn(hook: _Webhook, person: PersonRef, evidence: str, f
 def _cleaned(hook: _Webhook) -> list[Draft]:
     email = hook.form.get("data[email]", required=True)
     # Mailchimp documents `hard` and `abuse`, but an address it cleaned can no longer be mailed whatever the reason:
-    # another reason, or none, must not lose that. It is kept as given.
+    # another reason, or none, must not lose that. It is kept as given, in the type that has room for it.
     said = hook.form.get("data[reason]")
     reason = next((choice for choice in CleanedReason if said is not None and choice.value == said.lower()), None)
     if email is None:
@@ -301,16 +302,11 @@ def _cleaned(hook: _Webhook) -> list[Draft]:
     )
     if person is None:
         return []
-    cleaned = _event(
-        hook,
-        NewsletterCleanedV1,
-        {
-            "person": person,
-            "list_id": hook.list_id,
-            "reason": reason,
-            "stated_reason": None if reason is not None or said is None else said[:_MAX_REASON],
-            "campaign_id": hook.form.get("data[campaign_id]"),
-        },
+    values = {"person": person, "list_id": hook.list_id, "campaign_id": hook.form.get("data[campaign_id]")}
+    cleaned = (
+        _event(hook, NewsletterCleanedV2, {**values, "reason": None if said is None else said[:_MAX_REASON]})
+        if reason is None
+        else _event(hook, NewsletterCleanedV1, {**values, "reason": reason})
     )
     if cleaned is None:
         return []
@@ -360,7 +356,6 @@ def _event(hook: _Webhook, model: type[ModelT], values: dict[str, Any]) -> Model
         "list_id": "data[list_id]",
         "campaign_id": "data[campaign_id]",
         "reason": "data[reason]",
-        "stated_reason": "data[reason]",
     }
     return hook.form.problems.validate(model, values, origins, whole="$")
 

@@ -73,6 +73,7 @@ from shared.events.audience import (
     FormKind,
     FormSubmittedV1,
     NewsletterCleanedV1,
+    NewsletterCleanedV2,
     NewsletterSubscribedV1,
     NewsletterUnsubscribedV1,
     PersonDetailsUpdatedV1,
@@ -349,7 +350,7 @@ def contribution(event: ProfileEvent) -> ProfileState:
     return ProfileState(**fields)
 
 
-_DEAD_ADDRESS_FACTS = (EmailBouncedV1, NewsletterCleanedV1)
+_DEAD_ADDRESS_FACTS = (EmailBouncedV1, NewsletterCleanedV1, NewsletterCleanedV2)
 
 
 def _identity(person: PersonRef, stamp: Stamp, *, language_chosen: bool) -> dict[str, Any]:
@@ -457,7 +458,7 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             return {"newsletter_lists": {data.list_id: Stamped(NewsletterStatus.SUBSCRIBED.value, stamp)}}
         case NewsletterUnsubscribedV1():
             return {"newsletter_lists": {data.list_id: Stamped(NewsletterStatus.UNSUBSCRIBED.value, stamp)}}
-        case NewsletterCleanedV1():
+        case NewsletterCleanedV1() | NewsletterCleanedV2():
             return {"newsletter_lists": {data.list_id: Stamped(NewsletterStatus.CLEANED.value, stamp)}}
         case EmailOpenedV1():
             return {"opens": (stamp.time,)}

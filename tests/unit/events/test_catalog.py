@@ -131,6 +131,8 @@ BAD_EXAMPLES: list[tuple[str, Mutation, str]] = [
     ("parterre.newsletter.subscribed.v1", without("list_id"), "data.list_id"),
     ("parterre.newsletter.unsubscribed.v1", replaced("reason", "ennui"), "data.reason"),
     ("parterre.newsletter.cleaned.v1", replaced("reason", "soft"), "data.reason"),
+    ("parterre.newsletter.cleaned.v2", without("list_id"), "data.list_id"),
+    ("parterre.newsletter.cleaned.v2", replaced("reason", ""), "data.reason"),
     ("parterre.email.opened.v1", replaced("campaign_name", {"de": "Herbst"}), "data.campaign_name"),
     ("parterre.email.clicked.v1", replaced("url", "javascript:alert(1)"), "data.url"),
     ("parterre.email.bounced.v1", replaced("bounce_type", "permanent"), "data.bounce_type"),

@@ -16,6 +16,7 @@ from shared.events import (
     Envelope,
     LegalBasis,
     NewsletterCleanedV1,
+    NewsletterCleanedV2,
     NewsletterSubscribedV1,
     NewsletterUnsubscribedV1,
     PersonDetailsUpdatedV1,
@@ -152,10 +153,15 @@ def test_an_address_cleaned_for_a_reason_mailchimp_never_documented_is_still_cle
 ) -> None:
     [envelope] = events({**mailchimp_form("cleaned"), "data[reason]": reason})
 
+    # `v1` names `hard` and `abuse` only: a reader of it would refuse any other reason, so another type keeps it.
     cleaned = parse_data(envelope)
-    assert isinstance(cleaned, NewsletterCleanedV1)
-    assert (cleaned.person.email, cleaned.list_id) == ("ancienne.adresse@example.com", LIST_ID)
-    assert (cleaned.reason, cleaned.stated_reason) == (None, reason)
+    assert isinstance(cleaned, NewsletterCleanedV2)
+    assert (cleaned.person.email, cleaned.list_id, cleaned.campaign_id) == (
+        "ancienne.adresse@example.com",
+        LIST_ID,
+        "4fjk2ma9xd",
+    )
+    assert cleaned.reason == reason
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
@@ -168,8 +174,8 @@ def test_an_address_cleaned_without_a_reason_is_still_cleaned(reason: str | None
     [envelope] = events(form)
 
     cleaned = parse_data(envelope)
-    assert isinstance(cleaned, NewsletterCleanedV1)
-    assert (cleaned.reason, cleaned.stated_reason) == (None, None)
+    assert isinstance(cleaned, NewsletterCleanedV2)
+    assert cleaned.reason is None
     assert cleaned.person.email == "ancienne.adresse@example.com"
 
 
@@ -177,25 +183,25 @@ def test_a_long_reason_is_cut_so_that_the_cleaning_is_kept() -> None:
     [envelope] = events({**mailchimp_form("cleaned"), "data[reason]": "x" * 5000})
 
     cleaned = parse_data(envelope)
-    assert isinstance(cleaned, NewsletterCleanedV1)
-    assert cleaned.stated_reason is not None
-    assert 0 < len(cleaned.stated_reason) < 5000
+    assert isinstance(cleaned, NewsletterCleanedV2)
+    assert cleaned.reason is not None
+    assert 0 < len(cleaned.reason) < 5000
 
 
 def test_only_a_spam_complaint_withdraws_consent_whatever_other_reason_an_address_is_cleaned_for() -> None:
-    for reason in ("hard", "soft", "unknown"):
+    for reason, cleaned in (("hard", "v1"), ("soft", "v2"), ("unknown", "v2")):
         form = {**mailchimp_form("cleaned"), "data[reason]": reason}
-        assert types_of(events(form)) == ["parterre.newsletter.cleaned.v1"], reason
+        assert types_of(events(form)) == [f"parterre.newsletter.cleaned.{cleaned}"], reason
     complaint = {**mailchimp_form("cleaned"), "data[reason]": "ABUSE"}
     assert types_of(events(complaint)) == ["parterre.newsletter.cleaned.v1", "parterre.consent.withdrawn.v1"]
 
 
-def test_a_documented_reason_is_not_repeated_as_a_stated_one() -> None:
-    [envelope] = events(mailchimp_form("cleaned"))
+def test_a_documented_reason_in_another_case_keeps_the_first_type() -> None:
+    [envelope] = events({**mailchimp_form("cleaned"), "data[reason]": "Hard"})
 
     cleaned = parse_data(envelope)
     assert isinstance(cleaned, NewsletterCleanedV1)
-    assert (cleaned.reason, cleaned.stated_reason) == (CleanedReason.HARD, None)
+    assert cleaned.reason is CleanedReason.HARD
 
 
 def test_a_profile_update_becomes_person_details_updated_listing_every_detail_sent() -> None:

@@ -18,6 +18,7 @@ from shared.events import (
     EmailOpenedV1,
     FormSubmittedV1,
     NewsletterCleanedV1,
+    NewsletterCleanedV2,
     NewsletterSubscribedV1,
     NewsletterUnsubscribedV1,
     PersonDetailsUpdatedV1,
@@ -179,6 +180,7 @@ def newsletter(status: str, when: datetime, *, list_id: str = "a6b5da1054") -> P
         "subscribed": NewsletterSubscribedV1,
         "unsubscribed": NewsletterUnsubscribedV1,
         "cleaned": NewsletterCleanedV1,
+        "cleaned for another reason": NewsletterCleanedV2,
     }
     model = models[status]
     return fact(model, when, list_id=list_id)

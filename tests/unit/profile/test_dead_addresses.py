@@ -7,7 +7,7 @@ import pytest
 
 from services.profile.domain.history import ProfileEvent
 from services.profile.domain.profile import fold, view
-from shared.events import EmailBouncedV1, NewsletterCleanedV1
+from shared.events import EmailBouncedV1, NewsletterCleanedV1, NewsletterCleanedV2
 from tests.unit.profile.facts import THEATRE, at, days, details, fact, performance, person, purchase
 
 SHOW = performance(at("2026-10-17T20:00:00-04:00"))
@@ -21,8 +21,10 @@ DEAD = {"source": "mailchimp-principal", "email": OLD}
     [
         lambda when: fact(EmailBouncedV1, when, person=DEAD, bounce_type="hard"),
         lambda when: fact(NewsletterCleanedV1, when, person=DEAD, list_id="a6b5da1054", reason="hard"),
+        lambda when: fact(NewsletterCleanedV2, when, person=DEAD, list_id="a6b5da1054", reason="bounce-limit"),
+        lambda when: fact(NewsletterCleanedV2, when, person=DEAD, list_id="a6b5da1054"),
     ],
-    ids=["hard bounce", "cleaned"],
+    ids=["hard bounce", "cleaned", "cleaned for another reason", "cleaned for no reason"],
 )
 def test_a_dead_old_address_does_not_become_the_patron_s_first_email(news: Callable[[datetime], ProfileEvent]) -> None:
     events = [

@@ -725,6 +725,7 @@ def test_someone_who_never_gave_has_no_largest_donation() -> None:
         (["subscribed"], "subscribed"),
         (["subscribed", "unsubscribed"], "unsubscribed"),
         (["subscribed", "cleaned"], "cleaned"),
+        (["subscribed", "cleaned for another reason"], "cleaned"),
         (["unsubscribed", "subscribed"], "subscribed"),
         ([], "none"),
     ],
