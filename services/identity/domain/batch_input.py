@@ -106,6 +106,25 @@ def _part_of_an_array(line: str) -> bool:
     return False
 
 
+def _json_noting_repeats(line: str) -> tuple[Any, frozenset[str]]:
+    """`line`'s JSON value, and the names its object gives more than one value: JSON allows a name twice, and `json`
+    would keep the last value without a word, so a record could silently lose an email or take another's id."""
+    repeated: frozenset[str] = frozenset()
+
+    def as_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        # Inner objects are read first: the last one read is the line's own.
+        repeated = frozenset()
+        first: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in first and first[name] != value:
+                repeated |= {name}
+            first.setdefault(name, value)
+        return first
+
+    return json.loads(line, object_pairs_hook=as_dict), repeated
+
+
 def read_batch_line(line: str | bytes) -> BatchRecord | None:
     """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong.
 
@@ -124,7 +143,7 @@ def read_batch_line(line: str | bytes) -> BatchRecord | None:
     if not line.strip():
         return None
     try:
-        value = json.loads(line)
+        value, repeated = _json_noting_repeats(line)
     except json.JSONDecodeError as exc:
         hint = _ARRAY_HINT if _part_of_an_array(line) else ""
         raise BatchLineError(f"not valid JSON: {exc.msg} at column {exc.colno}{hint}") from None
@@ -134,6 +153,8 @@ def read_batch_line(line: str | bytes) -> BatchRecord | None:
     if not isinstance(value, dict):
         hint = _ARRAY_HINT if isinstance(value, list) and any(isinstance(item, dict) for item in value) else ""
         raise BatchLineError(f"a line must be a JSON object, not {type(value).__name__}{hint}")
+    if "record_id" in repeated:
+        raise BatchLineError("`record_id` is given twice, with different values")
     try:
         record_id = _text(value.get("record_id"))
     except _UnusableFieldError as exc:
@@ -144,6 +165,11 @@ def read_batch_line(line: str | bytes) -> BatchRecord | None:
     # still says who it is.
     fields: dict[str, str | None] = {}
     for name in TEXT_FIELDS:
+        if name in repeated:
+            # Neither value is more likely the person's than the other.
+            warnings.append(f"ignored {name}: it is given twice, with different values")
+            fields[name] = None
+            continue
         try:
             fields[name] = _text(value.get(name))
         except _UnusableFieldError as exc:

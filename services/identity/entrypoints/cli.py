@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import csv
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -247,10 +248,16 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
                 print(f"error: --report: {exc}", file=sys.stderr)
                 return 1
     if nothing_resolved:
+        # The format is named only when it may be the cause: lines that were records, but none of them usable (every
+        # one naming nobody, say), are no sign of a wrong format.
+        why = (
+            ". The input is JSON Lines: one JSON object per line, not a JSON array nor an object spread over several "
+            "lines"
+            if report.unreadable
+            else ": the reason each was skipped is above"
+        )
         print(
-            f"error: none of the {report.lines:,} lines held a record to resolve; nothing written. The input is JSON "
-            "Lines: one JSON object per line, not a JSON array nor an object spread over several lines",
-            file=sys.stderr,
+            f"error: none of the {report.lines:,} lines held a record to resolve; nothing written{why}", file=sys.stderr
         )
         return 1
     return 0
@@ -376,8 +383,8 @@ _UTF16_ERROR = (
 
 
 def _unwritable(source: Path, *outputs: tuple[str, Path | None]) -> str | None:
-    """What stops writing the `outputs` (option, path), said before any work: a missing directory, a directory in the
-    way, the input itself (which would be lost) or another output."""
+    """What stops writing the `outputs` (option, path), said before any work: a missing directory or one this user
+    may not write in, a directory in the way, the input itself (which would be lost) or another output."""
     written: dict[Path, str] = {source.resolve(): "--input"}
     for option, path in outputs:
         if path is None:
@@ -386,6 +393,9 @@ def _unwritable(source: Path, *outputs: tuple[str, Path | None]) -> str | None:
             return f"error: {option}: {path} is a directory"
         if not path.parent.is_dir():
             return f"error: {option}: {path.parent} is not a directory"
+        # The file is written beside its place and then renamed into it: that takes the directory, not the file.
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            return f"error: {option}: {path.parent} is not a directory you may write in"
         same = written.get(path.resolve())
         if same is not None:
             return f"error: {option}: {path} is also {same}; name another file"

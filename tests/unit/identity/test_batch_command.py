@@ -175,6 +175,19 @@ def test_a_file_whose_every_line_is_skipped_exits_1_saying_what_the_input_is_and
     assert assignments(tmp_path) == {"old": "per_1"}
 
 
+def test_a_file_of_records_that_all_name_nobody_exits_1_without_blaming_its_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(tmp_path, {"record_id": "r1", "first_name": "Élise"}, {"record_id": "r2", "city": "Montréal"})
+
+    assert code == 1
+    stderr = capsys.readouterr().err
+    assert stderr.splitlines()[-1] == (
+        "error: none of the 2 lines held a record to resolve; nothing written: the reason each was skipped is above"
+    )
+    assert not (tmp_path / "persons.csv").exists()
+
+
 def test_the_lines_of_a_json_array_written_out_are_skipped_saying_the_file_looks_like_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -629,6 +642,26 @@ def test_an_output_or_report_in_a_missing_folder_is_refused_before_any_work(
 
     assert code == 2
     assert capsys.readouterr().err.startswith(f"error: {option}: ")
+    assert not (tmp_path / "persons.csv").exists()
+
+
+@pytest.mark.parametrize("option", ["--output", "--report"])
+def test_an_output_or_report_in_a_folder_the_user_may_not_write_in_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    may = os.access
+    # As a folder without write permission is to anyone but root, whom tests may run as.
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != locked and may(path, mode, **kw))
+    options = ("--report", str(locked / "report.json")) if option == "--report" else ()
+    source = jsonl(tmp_path / "history.jsonl", *HISTORY)
+    output = str(locked / "persons.csv") if option == "--output" else str(tmp_path / "persons.csv")
+
+    code = main(["identity", "resolve", "--input", str(source), "--output", output, *options])
+
+    assert code == 2
+    assert capsys.readouterr().err == f"error: {option}: {locked} is not a directory you may write in\n"
     assert not (tmp_path / "persons.csv").exists()
 
 

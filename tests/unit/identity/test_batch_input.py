@@ -176,6 +176,28 @@ def test_an_external_id_without_its_source_is_ignored_with_a_warning() -> None:
     )
 
 
+def test_a_field_given_twice_with_different_values_is_ignored_with_a_warning_not_silently_one_of_them() -> None:
+    record = read_batch_line(
+        '{"record_id": "r1", "email": "anne@example.com", "last_name": "Gagnon", "email": "paul@example.com"}'
+    )
+    assert record == BatchRecord(
+        record_id="r1",
+        record=PersonRecord(last_name="Gagnon"),
+        warnings=("ignored email: it is given twice, with different values",),
+    )
+
+
+def test_a_field_given_twice_with_the_same_value_is_read_once_without_a_word() -> None:
+    record = read_batch_line('{"record_id": "r1", "email": "anne@example.com", "email": "anne@example.com"}')
+    assert record == BatchRecord(record_id="r1", record=PersonRecord(email="anne@example.com"))
+
+
+def test_a_record_id_given_twice_with_different_values_is_refused() -> None:
+    assert refusal('{"record_id": "r1", "email": "anne@example.com", "record_id": "r2"}') == (
+        "`record_id` is given twice, with different values"
+    )
+
+
 def test_a_field_longer_than_any_real_value_is_ignored_with_a_warning() -> None:
     record = read_batch_line(line_of(record_id="r1", email="a@b.example", street="x" * (MAX_FIELD_LENGTH + 1)))
     assert record == BatchRecord(
