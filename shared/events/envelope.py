@@ -1,5 +1,6 @@
 """The CloudEvents 1.0 envelope (JSON structured mode) every Parterre event travels in."""
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,6 +26,8 @@ ExtensionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,64}$")]
 # A URI-reference may be relative (`/orgs/theatre-du-nord/sources/shopify-main`) but never contains whitespace.
 UriReference = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=r"^\S+$")]
 _CLOUDEVENTS_INTEGER_RANGE = range(-(2**31), 2**31)
+# The major version a type's name ends with (`.v2`).
+_NAMED_VERSION = re.compile(r"\.v([1-9][0-9]{0,8})$")
 
 
 def _media_type(value: Any) -> Any:
@@ -113,7 +116,8 @@ class Envelope(BaseModel):
         alias="organisationid", description="The organisation (tenant) the event belongs to, e.g. `theatre-du-nord`."
     )
     schema_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+$")] = Field(
-        # An event without one predates schema versioning, which began at 1.0.
+        # An event without one predates schema versioning, which began at 1.0; one of a later type name (`.v2`)
+        # cannot, and is read at its first schema (see `_absent_schema_version_is_the_type_s_first`).
         default="1.0",
         alias="schemaversion",
         description="Version of the data schema of this type: the minor part grows with additive changes.",
@@ -143,6 +147,18 @@ class Envelope(BaseModel):
         # required one is reported missing.
         if isinstance(attributes, dict):
             return {name: value for name, value in attributes.items() if value is not None}
+        return attributes
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_schema_version_is_the_type_s_first(cls, attributes: Any) -> Any:
+        # A type's name carries its major version (`parterre.newsletter.cleaned.v2` is 2.x): without this, an event
+        # of a `.v2` type sent without `schemaversion` would be read as 1.0 and refused as another major version.
+        if isinstance(attributes, dict) and attributes.get("schemaversion") is None:
+            type_name = attributes.get("type")
+            named = _NAMED_VERSION.search(type_name) if isinstance(type_name, str) else None
+            if named is not None and named[1] != "1":
+                return {**attributes, "schemaversion": f"{named[1]}.0"}
         return attributes
 
     @property

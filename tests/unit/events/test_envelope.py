@@ -159,6 +159,22 @@ def test_absent_optional_attributes_are_left_out_of_the_wire() -> None:
     assert wire["schemaversion"] == "1.0"
 
 
+@pytest.mark.parametrize(
+    ("event_type", "read_as"),
+    [
+        ("parterre.ticket.scanned.v1", "1.0"),
+        ("parterre.newsletter.cleaned.v2", "2.0"),
+        ("com.example.billetterie.vente", "1.0"),
+    ],
+)
+def test_an_event_without_a_schema_version_is_read_at_its_type_name_s_first_schema(
+    event_type: str, read_as: str
+) -> None:
+    assert parse(a_wire_event(type=event_type)).schema_version == read_as
+    assert parse(a_wire_event(type=event_type, schemaversion=None)).schema_version == read_as
+    assert parse(a_wire_event(type=event_type, schemaversion="2.3")).schema_version == "2.3"
+
+
 def test_unknown_extension_attributes_are_kept_through_a_round_trip() -> None:
     envelope = parse(a_wire_event(traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", retries=2))
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
-from shared.events import Envelope, all_event_types, parse_data
+from shared.events import Envelope, all_event_types, event_type, parse_data
 from shared.topics import AUDIENCE_FACTS
 
 RECEIVED = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -190,6 +190,22 @@ def test_a_null_optional_attribute_is_read_as_absent(attribute: str) -> None:
     [verdict] = read([event])
 
     assert verdict.accepted, errors_of(verdict)
+
+
+@pytest.mark.parametrize("schema_version", [None, ...], ids=["null", "absent"])
+def test_an_event_of_a_second_version_type_without_a_schema_version_is_read_at_that_version(
+    schema_version: object,
+) -> None:
+    # An event without one is read at its type's first schema: for a `.v2` type, 2.0, not the 1.0 of `.v1` types.
+    cleaned = event_type("parterre.newsletter.cleaned.v2")
+    event = ticket_event(type=cleaned.name, data=cleaned.example)
+    if schema_version is None:
+        event["schemaversion"] = None
+
+    [verdict] = read([event])
+
+    assert verdict.accepted, errors_of(verdict)
+    assert verdict.envelope.schema_version == "2.0"
 
 
 def test_a_null_required_attribute_is_reported_missing() -> None:
