@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import IO
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.domain.batch_input import PreparedLine, prepare_line
+from services.identity.domain.batch_input import PreparedLine, ignored_blocked_values, names_nobody, prepare_line
 from services.identity.handlers import IdentityDeps, IdentityRules, active_person, settle
 from shared.moments import to_the_millisecond
 
@@ -139,12 +139,15 @@ async def resolve_lines(
             report.warnings += 1
             report.note(line_number, f"ignored {warning}")
         if not prepared.identifiers and not (record.first_name and record.last_name):
-            message = "names nobody: it needs an external_id, an email, a phone, or first and last names"
+            message = names_nobody(prepared.blocked_values)
             if strict:
                 raise BatchAbortedError(line_number, message)
             report.skipped += 1
             report.note(line_number, f"skipped: {message}")
             continue
+        if prepared.blocked_values:
+            report.warnings += 1
+            report.note(line_number, ignored_blocked_values(prepared.blocked_values))
         first_line_of[prepared.record_id] = line_number
         entry, outcome = await settle(
             organisation_id, f"batch|{prepared.record_id}", record, prepared.identifiers, deps, keys=prepared.keys
@@ -179,6 +182,9 @@ async def write_final_assignments(
             final[person_id] = person.person_id if person is not None else person_id
             if len(final) > FOLLOWED_PERSONS_KEPT:
                 final.popitem(last=False)
-        (quoted if "\r" in record_id else writer).writerow((record_id, final[person_id]))
+        # An id is written as given, spaces at its ends included; quoted, no reader that trims bare fields loses them.
+        (quoted if "\r" in record_id or record_id != record_id.strip() else writer).writerow(
+            (record_id, final[person_id])
+        )
         written += 1
     return written

@@ -7,8 +7,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from services.identity.batch import MAX_REPORTED_PROBLEMS
-from services.identity.domain.batch_input import BatchLineError, read_batch_line
-from services.identity.domain.identifiers import IdentifierPolicy, evidence_of
+from services.identity.domain.batch_input import (
+    BatchLineError,
+    ignored_blocked_values,
+    names_nobody,
+    read_batch_line,
+    values_as_given,
+)
+from services.identity.domain.identifiers import IdentifierPolicy, identifiers_of, without_blocked
 from services.identity.domain.matching import (
     ComparisonVector,
     MatchModel,
@@ -106,11 +112,15 @@ def records_of_lines(
         normalised = normalise_record(batch_record.record, today=today, default_region=default_region)
         for warning in normalised.warnings:
             tally.warn(line_number, f"ignored {warning}")
-        record, _ = evidence_of(normalised, policy, organisation_id)
-        if not (record.external_id or record.email or record.phone or (record.first_name and record.last_name)):
+        identifiers, blocked = identifiers_of(normalised, policy, organisation_id)
+        record = without_blocked(normalised, blocked)
+        blocked_values = values_as_given(batch_record.record, blocked)
+        if not identifiers and not (record.first_name and record.last_name):
             # As `resolve` does: such a record is never matched, so it says nothing of how records match.
-            tally.skip(line_number, "names nobody: it needs an external_id, an email, a phone, or first and last names")
+            tally.skip(line_number, names_nobody(blocked_values))
             continue
+        if blocked_values:
+            tally.warn(line_number, ignored_blocked_values(blocked_values))
         tally.records += 1
         yield record
 

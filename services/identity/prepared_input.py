@@ -138,11 +138,12 @@ def _encode(line: PreparedLine) -> tuple[Any, ...]:
         tuple(getattr(record, name) for name in _RECORD_FIELDS),
         tuple((identifier.type.value, identifier.value, identifier.source) for identifier in line.identifiers),
         line.keys,
+        line.blocked_values,
     )
 
 
 def _decode(encoded: tuple[Any, ...]) -> PreparedLine:
-    line_number, problem, record_id, unknown_fields, warnings, record, identifiers, keys = encoded
+    line_number, problem, record_id, unknown_fields, warnings, record, identifiers, keys, blocked_values = encoded
     return PreparedLine(
         line_number,
         problem=problem,
@@ -152,4 +153,5 @@ def _decode(encoded: tuple[Any, ...]) -> PreparedLine:
         record=NormalisedRecord(**dict(zip(_RECORD_FIELDS, record, strict=True))),
         identifiers=tuple(Identifier(_IDENTIFIER_TYPES[kind], value, source) for kind, value, source in identifiers),
         keys=keys,
+        blocked_values=blocked_values,
     )

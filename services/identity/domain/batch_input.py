@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.identity.domain.identifiers import Identifier, IdentifierPolicy, evidence_of
+from services.identity.domain.identifiers import Identifier, IdentifierPolicy, identifiers_of, without_blocked
 from services.identity.domain.matching import blocking_keys
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import matching_record
@@ -156,7 +156,7 @@ def read_batch_line(line: str | bytes) -> BatchRecord | None:
     if "record_id" in repeated:
         raise BatchLineError("`record_id` is given twice, with different values")
     try:
-        record_id = _text(value.get("record_id"))
+        record_id = _record_id(value.get("record_id"))
     except _UnusableFieldError as exc:
         raise BatchLineError(f"`record_id` {exc}") from None
     if record_id is None:
@@ -204,6 +204,9 @@ class PreparedLine:
     identifiers: tuple[Identifier, ...] = ()
     # `blocking_keys` of the record as persons keep it.
     keys: tuple[str, ...] = ()
+    # (field, value as the line gives it) of each identifier the policy blocks: left out of `record` and
+    # `identifiers`, and said, since a line with a phone that links nobody reads as a mistake otherwise.
+    blocked_values: tuple[tuple[str, str], ...] = ()
 
 
 def prepare_line(
@@ -223,7 +226,11 @@ def prepare_line(
     if batch_record is None:
         return PreparedLine(line_number)
     record = normalise_record(batch_record.record, today=today, default_region=default_region)
-    record, identifiers = evidence_of(record, policy, organisation_id)
+    identifiers, blocked = identifiers_of(record, policy, organisation_id)
+    blocked_values: tuple[tuple[str, str], ...] = ()
+    if blocked:
+        record = without_blocked(record, blocked)
+        blocked_values = values_as_given(batch_record.record, blocked)
     return PreparedLine(
         line_number,
         record_id=batch_record.record_id,
@@ -232,11 +239,60 @@ def prepare_line(
         record=record,
         identifiers=tuple(identifiers),
         keys=blocking_keys(matching_record(record)),
+        blocked_values=blocked_values,
     )
+
+
+def values_as_given(given: PersonRecord, identifiers: list[Identifier]) -> tuple[tuple[str, str], ...]:
+    """(field, value as the line wrote it) of each of `identifiers`, which were found in `given`, normalised."""
+    return tuple(
+        (identifier.type.value, getattr(given, identifier.type.value) or identifier.value) for identifier in identifiers
+    )
+
+
+_NEEDS = "it needs an external_id, an email, a phone, or first and last names"
+
+
+def names_nobody(blocked_values: tuple[tuple[str, str], ...]) -> str:
+    """Why a line that names nobody is skipped, with the blocked values it gives, which look like identifiers."""
+    if not blocked_values:
+        return f"names nobody: {_NEEDS}"
+    if len(blocked_values) == 1:
+        shared = "is a shared or placeholder value the identifier policy blocks, which links nobody"
+    else:
+        shared = "are shared or placeholder values the identifier policy blocks, which link nobody"
+    return f"names nobody: {_listed(blocked_values)} {shared}; {_NEEDS}"
+
+
+def ignored_blocked_values(blocked_values: tuple[tuple[str, str], ...]) -> str:
+    """The warning for the blocked values of a line resolved on its other fields: one for the line."""
+    if len(blocked_values) == 1:
+        shared = "a shared or placeholder value the identifier policy blocks links nobody"
+    else:
+        shared = "shared or placeholder values the identifier policy blocks link nobody"
+    return f"ignored {_listed(blocked_values)}: {shared}"
+
+
+def _listed(blocked_values: tuple[tuple[str, str], ...]) -> str:
+    # The values are the user's own file's, which the report echoes as it does a value that does not parse; which
+    # entry of the policy blocks them is not said, since an organisation's list is its own.
+    named = [f"{field} {value!r}" for field, value in blocked_values]
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 
 class _UnusableFieldError(ValueError):
     """A field's value that is no text this record could hold; the message says why, after the field's name."""
+
+
+def _record_id(raw: Any) -> str | None:
+    """The id as given, surrounding spaces and all: the output row must join back to its line on it, and ids that
+    differ by their spaces are not one. Spaces alone are no id."""
+    if _text(raw) is None:
+        return None
+    record_id = str(raw)
+    if len(record_id) > MAX_FIELD_LENGTH:
+        raise _UnusableFieldError(f"is longer than {MAX_FIELD_LENGTH} characters")
+    return record_id
 
 
 def _text(raw: Any) -> str | None:

@@ -238,10 +238,10 @@ def evidence_of(
 ) -> tuple[NormalisedRecord, list[Identifier]]:
     """The record as evidence of who it is, and its usable identifiers, strongest first (see `identifiers_of`)."""
     usable, blocked = identifiers_of(record, policy, organisation_id, previous_emails=previous_emails)
-    return _without_blocked(record, blocked), usable
+    return without_blocked(record, blocked), usable
 
 
-def _without_blocked(record: NormalisedRecord, blocked: Iterable[Identifier]) -> NormalisedRecord:
+def without_blocked(record: NormalisedRecord, blocked: Iterable[Identifier]) -> NormalisedRecord:
     """A blocked email or phone (the box office's own, a placeholder typed by staff) says nothing of the person: the
     model neither compares it nor makes a look-alike block of it."""
     blocked = set(blocked)

@@ -215,6 +215,56 @@ def test_a_line_naming_nobody_is_skipped_with_the_reason(tmp_path: Path, capsys:
     ]
 
 
+def test_a_line_whose_only_identifiers_are_values_the_policy_blocks_is_skipped_naming_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "phone": "514 555 1234"},
+        {"record_id": "r2", "email": "Info@Theatre.example", "phone": "514-555-5555", "city": "Montréal"},
+        {"record_id": "r3", "source": "billetterie", "external_id": "GUEST"},
+        {"record_id": "r4", **ELISE},
+    )
+    assert code == 0
+    assert list(assignments(tmp_path)) == ["r4"]
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 1: skipped: names nobody: phone '514 555 1234' is a shared or placeholder value the identifier policy "
+        "blocks, which links nobody; it needs an external_id, an email, a phone, or first and last names",
+        "line 2: skipped: names nobody: email 'Info@Theatre.example' and phone '514-555-5555' are shared or "
+        "placeholder values the identifier policy blocks, which link nobody; it needs an external_id, an email, a "
+        "phone, or first and last names",
+        "line 3: skipped: names nobody: external_id 'GUEST' is a shared or placeholder value the identifier policy "
+        "blocks, which links nobody; it needs an external_id, an email, a phone, or first and last names",
+    ]
+    # Said once, in the reason the line is skipped, not again as a warning.
+    assert summary(stderr)["warnings"] == 0
+
+
+def test_a_blocked_email_or_phone_beside_names_is_a_warning_and_the_record_is_resolved_on_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "billetterie@theatre.example", "phone": "514 555 1234", **ELISE},
+        {"record_id": "r2", "email": "info@theatre.example", "phone": "514 555 0199", "first_name": "Jean"},
+        options=("--strict",),
+    )
+    assert code == 0
+    found = assignments(tmp_path)
+    # The address they share is no evidence that they are one person.
+    assert list(found) == ["r1", "r2"]
+    assert found["r1"] != found["r2"]
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 1: ignored email 'billetterie@theatre.example' and phone '514 555 1234': shared or placeholder values "
+        "the identifier policy blocks link nobody",
+        "line 2: ignored email 'info@theatre.example': a shared or placeholder value the identifier policy blocks "
+        "links nobody",
+    ]
+    assert summary(stderr)["warnings"] == 2
+
+
 def test_a_record_id_used_twice_is_reported_and_only_its_first_line_is_resolved(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -228,6 +278,31 @@ def test_a_record_id_used_twice_is_reported_and_only_its_first_line_is_resolved(
     assert list(found) == ["r1", "r3"]
     assert found["r1"] != found["r3"]
     assert problem_lines(capsys.readouterr().err) == ["line 2: skipped: `record_id` 'r1' was already used on line 1"]
+
+
+@pytest.mark.parametrize("padded", [" r1 ", "r1 ", "\tr1", "r1\u00a0", "\u2003r1\u3000", "r1\n"])
+def test_a_record_id_comes_back_exactly_as_given_so_the_output_joins_back_to_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], padded: str
+) -> None:
+    code = run(
+        tmp_path,
+        {"record_id": "r1", "email": "elise@example.com"},
+        {"record_id": padded, "email": "jean@example.com"},
+        {"record_id": "\u00a0\u2003", "email": "anne@example.com"},
+    )
+    assert code == 0
+    # Ids that differ only by their spaces are two ids, each row as its line wrote it; spaces alone are no id.
+    assert list(assignments(tmp_path)) == ["r1", padded]
+    assert problem_lines(capsys.readouterr().err) == ["line 3: skipped: `record_id` is required"]
+
+
+def test_an_id_with_spaces_at_its_ends_is_quoted_so_that_readers_trimming_bare_fields_keep_them(
+    tmp_path: Path,
+) -> None:
+    run(tmp_path, {"record_id": " r1 ", "email": "elise@example.com"}, {"record_id": "r 2", **ELISE})
+    lines = (tmp_path / "persons.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith('" r1 ",')
+    assert lines[2].startswith("r 2,")
 
 
 def test_strict_stops_at_the_first_unusable_line_with_exit_code_1_naming_it(

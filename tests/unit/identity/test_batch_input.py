@@ -135,7 +135,14 @@ def test_a_line_that_is_json_but_not_an_object_is_refused_naming_what_it_is(line
 
 @pytest.mark.parametrize(
     "line",
-    [line_of(email="a@b.example"), line_of(record_id=None), line_of(record_id=""), line_of(record_id="   ")],
+    [
+        line_of(email="a@b.example"),
+        line_of(record_id=None),
+        line_of(record_id=""),
+        line_of(record_id="   "),
+        line_of(record_id="\u00a0\u2003\u3000"),
+        line_of(record_id="\t\r\n"),
+    ],
 )
 def test_a_line_without_a_record_id_is_refused(line: str) -> None:
     assert refusal(line) == "`record_id` is required"
@@ -250,8 +257,21 @@ def test_ids_and_postal_codes_written_as_numbers_are_read_as_their_text() -> Non
 
 
 def test_text_is_trimmed_and_blank_or_null_fields_are_not_given() -> None:
-    record = read_batch_line(line_of(record_id="  r1 ", first_name="  Élise  ", last_name="   ", email=None))
+    record = read_batch_line(line_of(record_id="r1", first_name="  Élise  ", last_name="   ", email=None))
     assert record == BatchRecord(record_id="r1", record=PersonRecord(first_name="Élise"))
+
+
+@pytest.mark.parametrize("record_id", ["  r1 ", "r1\t", "\u00a0r1", "r1\u2003", "\nr1\r\n", " 1001 "])
+def test_a_record_id_is_kept_exactly_as_given_so_the_output_joins_back_to_its_line(record_id: str) -> None:
+    record = read_batch_line(line_of(record_id=record_id, first_name="Élise"))
+    assert record == BatchRecord(record_id=record_id, record=PersonRecord(first_name="Élise"))
+
+
+def test_a_record_id_longer_than_any_real_value_with_its_spaces_is_refused() -> None:
+    # The id is kept with its spaces: they count in its length.
+    assert refusal(line_of(record_id=" " + "r" * MAX_FIELD_LENGTH)) == (
+        f"`record_id` is longer than {MAX_FIELD_LENGTH} characters"
+    )
 
 
 def test_unknown_fields_are_listed_once_sorted_and_do_not_stop_the_line() -> None:
@@ -312,9 +332,11 @@ def test_any_json_object_with_a_record_id_is_a_record_or_a_line_error_about_that
         assert fields[name] is not None
         assert getattr(record.record, name) is None
     # A surrogate pair in the generated text is one character once written as JSON and read back.
-    assert record.record_id == json.loads(json.dumps(record_id)).strip()
-    kept = [record.record_id, *(getattr(record.record, name) for name in TEXT_FIELDS)]
-    for value in kept:
+    # The id as given, whatever spaces it has: the output joins back to the line on it.
+    assert record.record_id == json.loads(json.dumps(record_id))
+    assert record.record_id.strip()
+    assert record.record_id.encode("utf-8")
+    for value in (getattr(record.record, name) for name in TEXT_FIELDS):
         assert value is None or (isinstance(value, str) and value == value.strip() and value)
         # What is accepted can be hashed into ids and written to the output file.
         assert value is None or value.encode("utf-8")

@@ -175,6 +175,23 @@ def test_a_blocked_email_is_no_evidence_to_estimate_on_as_resolve_compares_none(
     assert [record.email for record in elsewhere] == ["guichet@theatre-demo.ca"]
 
 
+def test_a_blocked_value_is_named_as_resolve_names_it_in_a_warning_or_in_the_reason_a_line_is_skipped() -> None:
+    tally = LineTally()
+    lines = [
+        '{"record_id": "r1", "email": "info@theatre-demo.ca", "first_name": "Anne", "last_name": "Roy"}',
+        '{"record_id": "r2", "phone": "514 555 1234"}',
+    ]
+    records = list(records_of_lines(lines, tally, **READING))
+    assert [record.email for record in records] == [None]
+    assert (tally.warnings, tally.skipped) == (1, 1)
+    assert tally.problems == [
+        "line 1: ignored email 'info@theatre-demo.ca': a shared or placeholder value the identifier policy blocks "
+        "links nobody",
+        "line 2: skipped: names nobody: phone '514 555 1234' is a shared or placeholder value the identifier policy "
+        "blocks, which links nobody; it needs an external_id, an email, a phone, or first and last names",
+    ]
+
+
 def test_records_that_share_no_blocking_key_exit_1_and_write_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -78,6 +78,23 @@ def test_problems_blank_lines_warnings_and_odd_bytes_cross_over_unchanged(tmp_pa
     assert [identifier.source for identifier in third.identifiers] == ["shop"]
 
 
+def test_the_values_the_policy_blocks_cross_over_as_given_with_the_fields_that_gave_them(
+    tmp_path: Path, rules: IdentityRules
+) -> None:
+    source = tmp_path / "history.jsonl"
+    blocked = {"record_id": "r1", "email": "Info@Theatre.example", "phone": "514 555 1234", "last_name": "Roy"}
+    source.write_text(
+        json.dumps(blocked) + "\n" + json.dumps({"record_id": "r2", "email": "anne@example.com"}) + "\n",
+        encoding="utf-8",
+    )
+    prepared, _bytes_read = in_child(source, rules)
+    assert prepared == in_this_process(source, rules)
+    first, second = prepared
+    assert first.blocked_values == (("email", "Info@Theatre.example"), ("phone", "514 555 1234"))
+    assert (first.record.email, first.record.phone, first.identifiers) == (None, None, ())
+    assert second.blocked_values == ()
+
+
 def test_a_failure_while_preparing_is_raised_with_the_childs_traceback(
     tmp_path: Path, rules: IdentityRules, monkeypatch: pytest.MonkeyPatch
 ) -> None:
