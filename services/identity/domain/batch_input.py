@@ -90,6 +90,20 @@ def is_utf16(start: bytes) -> bool:
 _ARRAY_HINT = " (the file looks like a JSON array: write one object per line, with no brackets or commas between)"
 
 
+def opens_an_array_over_lines(first_line: str) -> bool:
+    """Whether a file's first line that is not blank opens a JSON array continued on the next lines: a file of JSON
+    Lines never starts with `[`, and read line by line such a file would resolve the one element with no comma after
+    it and skip all the others. An array on one line is left to the reading of the line, which says what it is."""
+    text = first_line.lstrip("\ufeff").strip()
+    if not text.startswith("["):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
 def _part_of_an_array(line: str) -> bool:
     """Whether a line that is no JSON reads as a line of a JSON array written one element per line."""
     text = line.strip()

@@ -29,7 +29,7 @@ from services.identity.batch import (
     write_final_assignments,
 )
 from services.identity.context import load_rules
-from services.identity.domain.batch_input import is_utf16
+from services.identity.domain.batch_input import is_utf16, opens_an_array_over_lines
 from services.identity.domain.identifiers import IdentifierPolicy, load_identifier_policy
 from services.identity.domain.match_settings import load_match_settings
 from services.identity.domain.resolution import Matching
@@ -169,6 +169,9 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     if _utf16(arguments.input):
         print(_UTF16_ERROR.format(path=arguments.input), file=sys.stderr)
         return 2
+    if _an_array_over_lines(arguments.input):
+        print(_ARRAY_ERROR.format(path=arguments.input), file=sys.stderr)
+        return 1
     # Said before the work, not after hours of it.
     if (
         problem := _unwritable(arguments.input, ("--output", arguments.output), ("--report", arguments.report))
@@ -376,6 +379,10 @@ async def _resolve(
     return report
 
 
+_ARRAY_ERROR = (
+    "error: {path} holds a JSON array written over several lines, not JSON Lines: write one object per line, with no "
+    "brackets or commas between (`jq -c '.[]'` does it); nothing read"
+)
 _UTF16_ERROR = (
     "error: {path} is UTF-16 (as Windows PowerShell's > writes); save it as UTF-8, for instance with "
     "Out-File -Encoding utf8; nothing read"
@@ -408,6 +415,15 @@ def _utf16(path: Path) -> bool:
         return is_utf16(start.read(4))
 
 
+def _an_array_over_lines(path: Path) -> bool:
+    with path.open("rb") as lines:
+        for line in lines:
+            text = line.decode("utf-8", errors="replace").lstrip("\ufeff")
+            if text.strip():
+                return opens_an_array_over_lines(text)
+    return False
+
+
 def _run_estimate(arguments: argparse.Namespace) -> int:
     try:
         validate_organisation_id(arguments.org)
@@ -420,6 +436,9 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
     if _utf16(arguments.input):
         print(_UTF16_ERROR.format(path=arguments.input), file=sys.stderr)
         return 2
+    if _an_array_over_lines(arguments.input):
+        print(_ARRAY_ERROR.format(path=arguments.input), file=sys.stderr)
+        return 1
     if (problem := _unwritable(arguments.input, ("--output", arguments.output))) is not None:
         print(problem, file=sys.stderr)
         return 2

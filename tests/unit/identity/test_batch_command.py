@@ -188,23 +188,25 @@ def test_a_file_of_records_that_all_name_nobody_exits_1_without_blaming_its_form
     assert not (tmp_path / "persons.csv").exists()
 
 
-def test_the_lines_of_a_json_array_written_out_are_skipped_saying_the_file_looks_like_one(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("opening", ["[", "\ufeff[", '[{"record_id": "r0", "email": "anne@example.com"},'])
+def test_a_json_array_written_over_lines_is_refused_before_any_work_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], opening: str
 ) -> None:
+    (tmp_path / "persons.csv").write_text("record_id,person_id\nold,per_1\n", encoding="utf-8")
+
     code = run(
         tmp_path,
-        "[",
+        "",
+        opening,
         '  {"record_id": "r1", "email": "elise@example.com"},',
         '  {"record_id": "r2", "email": "jean@example.com"}',
         "]",
     )
 
-    # The last object has no comma after it: it alone is a line of JSON Lines.
-    assert code == 0
-    assert list(assignments(tmp_path)) == ["r2"]
-    problems = problem_lines(capsys.readouterr().err)
-    assert [problem.partition(":")[0] for problem in problems] == ["line 1", "line 2", "line 4"]
-    assert all("the file looks like a JSON array" in problem for problem in problems)
+    # Read line by line, the last object (no comma after it) would have been resolved alone, the others skipped.
+    assert code == 1
+    assert "holds a JSON array written over several lines, not JSON Lines" in capsys.readouterr().err
+    assert assignments(tmp_path) == {"old": "per_1"}
 
 
 def test_a_line_naming_nobody_is_skipped_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

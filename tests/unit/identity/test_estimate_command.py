@@ -206,6 +206,16 @@ def test_records_that_share_no_blocking_key_exit_1_and_write_nothing(
     assert not (tmp_path / "model.yaml").exists()
 
 
+def test_a_json_array_written_over_lines_exits_1_before_any_work_as_resolve_does(
+    tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    as_an_array = ["[", *(f"{line}," for line in audience_lines[:-1]), audience_lines[-1], "]"]
+
+    assert estimate(tmp_path, as_an_array) == 1
+    assert "holds a JSON array written over several lines, not JSON Lines" in capsys.readouterr().err
+    assert not (tmp_path / "model.yaml").exists()
+
+
 def test_em_that_does_not_converge_exits_1_and_writes_nothing(
     tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
