@@ -1,6 +1,7 @@
 """Declarative files (identifier policies, rules, segments) validated by a pydantic model, each error on its line."""
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -16,6 +17,17 @@ class ConfigFileError(ValueError):
         self.file_name = file_name
         self.problems = tuple(problems)
         super().__init__("; ".join(f"{file_name}, line {line}: {message}" for line, message in self.problems))
+
+
+def read_config_file(path: Path) -> str:
+    """The text of the file at `path`; raises `ConfigFileError` naming its line if it is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Some editors save in Windows-1252 or UTF-16: the first accent is where reading stops.
+        problem = "the file is not UTF-8 text (perhaps Windows-1252 or UTF-16): save it as UTF-8"
+        raise ConfigFileError(str(path), [(data.count(b"\n", 0, exc.start) + 1, problem)]) from None
 
 
 def load_yaml_model(text: str, model: type[Model], *, file_name: str) -> Model:
@@ -112,7 +124,9 @@ def _line_of(root: yaml.Node | None, location: Sequence[Any]) -> int:
 def _child(node: yaml.Node | None, part: Any) -> tuple[int, yaml.Node] | None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            if key_node.value == str(part) or _read_key(key_node) == part:
+            key = _read_key(key_node)
+            # pydantic names a key that is no text or number (a date, null) by its repr.
+            if key_node.value == str(part) or key == part or (not isinstance(key, str | int) and repr(key) == part):
                 return key_node.start_mark.line + 1, value_node
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
         item: yaml.Node = node.value[part]

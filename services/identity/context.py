@@ -15,6 +15,7 @@ from services.identity.ports import IdentityStore
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope
 from shared.kafka import KafkaPublisher, record_for
+from shared.yaml_models import read_config_file
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,8 @@ class SystemClock:
 def load_rules(settings: IdentitySettings) -> IdentityRules:
     """The identifier policy and matching model the settings name; a bad file stops the start with its line."""
     policy_path, model_path = settings.policy_path(), settings.match_model_path()
-    policy = load_identifier_policy(policy_path.read_text(encoding="utf-8"), file_name=str(policy_path))
-    matching = load_match_settings(model_path.read_text(encoding="utf-8"), file_name=str(model_path))
+    policy = load_identifier_policy(read_config_file(policy_path), file_name=str(policy_path))
+    matching = load_match_settings(read_config_file(model_path), file_name=str(model_path))
     if not settings.identity_suppression_salt:
         log.warning("PARTERRE_IDENTITY_SUPPRESSION_SALT is not set: using the development salt")
     return IdentityRules(

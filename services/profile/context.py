@@ -14,6 +14,7 @@ from services.profile.reports import OverviewCache
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope
 from shared.kafka import RecordPublisher, record_for
+from shared.yaml_models import read_config_file
 
 
 class SystemClock:
@@ -25,8 +26,8 @@ def load_rules(settings: ProfileSettings) -> ProfileRules:
     """Segments, triggers and the season calendar; a bad file stops the start with the line to fix."""
     segments_path, triggers_path = settings.segments_path(), settings.triggers_path()
     return ProfileRules(
-        segments=load_segments(segments_path.read_text(encoding="utf-8"), file_name=str(segments_path)),
-        triggers=load_triggers(triggers_path.read_text(encoding="utf-8"), file_name=str(triggers_path)),
+        segments=load_segments(read_config_file(segments_path), file_name=str(segments_path)),
+        triggers=load_triggers(read_config_file(triggers_path), file_name=str(triggers_path)),
         seasons=SeasonCalendar(start_month=settings.profile_season_start_month, timezone=settings.profile_timezone),
         default_region=settings.profile_default_region,
     )

@@ -48,7 +48,7 @@ from shared.access import validate_organisation_id
 from shared.memo import caches_within
 from shared.mongo import mongo_client
 from shared.progress import ProgressLine, with_progress
-from shared.yaml_models import ConfigFileError
+from shared.yaml_models import ConfigFileError, read_config_file
 
 DEFAULT_ORGANISATION = "default"
 # About 120,000 persons with their records, resolved all in memory; a longer history spills the rest to a temporary
@@ -450,8 +450,8 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
     start_path = arguments.model or settings.match_model_path()
     policy_path = arguments.policy or settings.policy_path()
     try:
-        configured = load_match_settings(start_path.read_text(encoding="utf-8"), file_name=str(start_path))
-        policy = load_identifier_policy(policy_path.read_text(encoding="utf-8"), file_name=str(policy_path))
+        configured = load_match_settings(read_config_file(start_path), file_name=str(start_path))
+        policy = load_identifier_policy(read_config_file(policy_path), file_name=str(policy_path))
     except (ConfigFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -367,6 +367,10 @@ class ConditionSpec(BaseModel):
     def _several_of_one_kind(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if names is not None and len(names) < 2:
             raise _problem("sum_too_short", "a sum needs at least two fields; to test one, use `field`")
+        # A field named twice counts twice: copied once too many, it would halve a threshold such as 2,500 $.
+        repeated = sorted({name for name in names if names.count(name) > 1}) if names is not None else []
+        if repeated:
+            raise _problem("sum_repeats_field", f"`{repeated[0]}` is in the sum twice: name each field once")
         # Counts and amounts never add up to anything meaningful, and float + Decimal is an error.
         if names is not None and len({PROFILE_FIELDS[name].kind for name in names}) > 1:
             raise _problem("sum_mixes_kinds", "a sum adds fields of one kind: all numbers or all amounts of money")

@@ -5,7 +5,7 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from uuid import UUID, uuid5
@@ -73,6 +73,10 @@ def _read_as_text(name: Any) -> Any:
         )
     if isinstance(name, int | float):
         raise _problem("name_not_text", f"YAML reads {name!r} as a number: put the name in quotes, such as '2026'")
+    if isinstance(name, date):
+        raise _problem(
+            "name_not_text", f"YAML reads {name.isoformat()} as a date: put the name in quotes, such as '{name}'"
+        )
     return name
 
 

@@ -15,6 +15,7 @@ import pytest
 from services.identity import batch
 from services.identity.batch import LineOrderClock
 from services.identity.handlers import active_person
+from services.identity.settings import IdentitySettings
 from shared.cli import main
 
 ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
@@ -504,6 +505,21 @@ def test_a_policy_file_with_a_mistake_exits_2_naming_its_line(
     assert f"error: {policy}, line 1: `identifiers`: Value error, every identifier type needs a rule" in (
         capsys.readouterr().err
     )
+
+
+def test_a_policy_file_not_saved_as_utf8_exits_2_naming_the_file_and_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundled = IdentitySettings().policy_path().read_text(encoding="utf-8")
+    policy = tmp_path / "policy.yaml"
+    # An editor saving in Windows-1252 after a comment with an accent was added on the first line.
+    policy.write_bytes(("# Politique révisée\n" + bundled).encode("cp1252", errors="replace"))
+
+    code = run(tmp_path, {"record_id": "r1", "email": "e@example.com"}, options=("--policy", str(policy)))
+
+    assert code == 2
+    assert f"error: {policy}, line 1: the file is not UTF-8 text" in capsys.readouterr().err
+    assert not (tmp_path / "persons.csv").exists()
 
 
 def test_a_model_file_with_a_mistake_exits_2_naming_its_line(

@@ -1,11 +1,14 @@
 """Segment and trigger files: the shipped ones load, and every kind of mistake is refused on its own line."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 from textwrap import dedent
 
 import pytest
 
+from services.profile.context import load_rules
 from services.profile.domain.rules import Period, evaluate_triggers, load_segments, load_triggers
+from services.profile.settings import ProfileSettings
 from shared.events.common import ConsentPurpose
 from shared.yaml_models import ConfigFileError
 
@@ -241,6 +244,12 @@ def test_an_empty_file_defines_nothing() -> None:
             id="sum of counts and money",
         ),
         pytest.param(
+            ("- sum: [ticket_spend, shop_spend, ticket_spend]", "  op: gte", "  value: 2500"),
+            10,
+            "`ticket_spend` is in the sum twice",
+            id="field twice in a sum",
+        ),
+        pytest.param(
             ("- sum: [ticket_spend, shop_spend]", "  op: contains", "  value: 100"),
             12,
             "a sum is compared with eq, gt, gte, lt, lte, ne, not `contains`",
@@ -316,9 +325,10 @@ def test_a_name_that_is_not_a_slug_is_refused_on_its_line() -> None:
         ("on", "put the name in quotes, such as 'on'"),
         ("no", "put the name in quotes"),
         ("2026", "reads 2026 as a number"),
+        ("2026-09-01", "reads 2026-09-01 as a date: put the name in quotes"),
     ],
 )
-def test_a_name_yaml_reads_as_true_false_or_a_number_is_refused_on_its_own_line_saying_to_quote_it(
+def test_a_name_yaml_reads_as_true_false_a_number_or_a_date_is_refused_on_its_own_line_saying_to_quote_it(
     name: str, advice: str
 ) -> None:
     problems = segment_problems(
@@ -410,6 +420,29 @@ def test_a_segment_without_a_condition_is_refused_on_its_name() -> None:
         """
     )
     assert problems == ((2, "`segments.donors.when`: Field required"),)
+
+
+def test_a_file_not_saved_as_utf8_is_refused_naming_the_file_and_the_line(tmp_path: Path) -> None:
+    # What an editor that saves in Windows-1252 or UTF-16 writes: the accents are bytes UTF-8 does not read.
+    segments = tmp_path / "segments.yaml"
+    text = """\
+        segments:
+          donors:
+            title: {fr: Donateurs, en: Donors}
+            description: {fr: Personnes qui ont donné., en: Patrons who gave.}
+            when: {field: donations_count, op: gt, value: 0}
+        """
+    segments.write_bytes(dedent(text).encode("cp1252"))
+    with pytest.raises(ConfigFileError) as error:
+        load_rules(ProfileSettings(profile_segments_file=str(segments)))
+    assert error.value.file_name == str(segments)
+    assert len(error.value.problems) == 1, error.value.problems
+    assert error.value.problems[0][0] == 4
+    assert "save it as UTF-8" in error.value.problems[0][1]
+    segments.write_bytes(dedent(text).encode("utf-16"))
+    with pytest.raises(ConfigFileError) as error:
+        load_rules(ProfileSettings(profile_segments_file=str(segments)))
+    assert error.value.problems[0][0] == 1
 
 
 def test_broken_yaml_is_refused_naming_the_line_where_the_bracket_opened() -> None:
