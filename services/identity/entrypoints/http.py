@@ -20,6 +20,7 @@ from services.identity.handlers import (
 )
 from shared.access import IdentityReviewer, PrivacyEraser, ProfilesReader
 from shared.errors import bilingual_error
+from shared.events.errors import FieldError
 from shared.query_strings import query_as_written
 
 router = APIRouter(tags=["identity"])
@@ -48,6 +49,21 @@ _ACTION_ERRORS: dict[str, tuple[int, str]] = {
 def _fail(error: IdentityActionError) -> NoReturn:
     code, french = _ACTION_ERRORS.get(error.code, (status.HTTP_409_CONFLICT, "Action impossible."))
     raise HTTPException(code, detail=bilingual_error(error.code, en=str(error), fr=french))
+
+
+def _refused_parameters(names: list[str], code: str, *, en: str, fr: str) -> NoReturn:
+    """A parameter refused by the route itself, answered as FastAPI's own refusals are (README: 422,
+    `invalid_request`, `fields`), so a client reads every refused parameter one way."""
+    fields = [FieldError(field=f"query.{name}", reason=en, reason_fr=fr, code=code).model_dump() for name in names]
+    raise HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=bilingual_error(
+            "invalid_request",
+            en="The request is refused: `fields` says which of its parameters and why.",
+            fr="La demande est refusée : `fields` dit lesquels de ses paramètres et pourquoi.",
+            fields=fields,
+        ),
+    )
 
 
 def _not_found() -> NoReturn:
@@ -121,7 +137,7 @@ async def get_person(person_id: str, principal: ProfilesReader, context: Identit
 @router.get(
     "/v1/persons",
     summary="Find the person behind an email, a phone or an upstream customer id",
-    responses={400: {}, **_READ_REFUSALS},
+    responses=_READ_REFUSALS,
 )
 async def lookup_person(
     request: Request,
@@ -150,13 +166,11 @@ def _identifier_from_query(
 ) -> Identifier:
     given = [name for name, value in (("email", email), ("phone", phone), ("external_id", external_id)) if value]
     if len(given) != 1 or (external_id and not source):
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            detail=bilingual_error(
-                "lookup_needs_one_identifier",
-                en="Give exactly one of email, phone, or source with external_id.",
-                fr="Indiquez exactement un courriel, un téléphone, ou une source avec external_id.",
-            ),
+        _refused_parameters(
+            given if len(given) > 1 else ["source"] if given else ["email", "phone", "external_id"],
+            "lookup_needs_one_identifier",
+            en="Give exactly one of email, phone, or source with external_id.",
+            fr="Indiquez exactement un courriel, un téléphone, ou une source avec external_id.",
         )
     if email:
         # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
@@ -172,13 +186,11 @@ def _identifier_from_query(
     else:
         value, kind = external_id, IdentifierType.EXTERNAL_ID
     if value is None:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            detail=bilingual_error(
-                "identifier_invalid",
-                en=f"The {given[0]} given is not usable.",
-                fr=f"La valeur donnée pour {given[0]} est inutilisable.",
-            ),
+        _refused_parameters(
+            given,
+            "identifier_invalid",
+            en=f"The {given[0]} given is not usable.",
+            fr=f"La valeur donnée pour {given[0]} est inutilisable.",
         )
     return Identifier(kind, value, source if kind is IdentifierType.EXTERNAL_ID else None)
 
@@ -200,13 +212,11 @@ async def list_reviews(
         # The last review of the previous page: paging goes on from where it stood, decided since or not.
         after = await context.store.review(principal.organisation_id, cursor)
         if after is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
-                bilingual_error(
-                    "unknown_cursor",
-                    en="The cursor names no review: start again without it.",
-                    fr="Le curseur ne nomme aucune suggestion : recommencez sans lui.",
-                ),
+            _refused_parameters(
+                ["cursor"],
+                "unknown_cursor",
+                en="The cursor names no review: start again without it.",
+                fr="Le curseur ne nomme aucune suggestion : recommencez sans lui.",
             )
     items = await context.store.reviews(principal.organisation_id, review_status, limit, after=after)
     next_cursor = items[-1].review_id if len(items) == limit else None

@@ -192,7 +192,7 @@ async def test_the_http_api_finds_a_person_by_email_and_undoes_a_merge(harness: 
             assert twice.status_code == 409
             assert twice.json()["detail"]["code"] == "nothing_to_unmerge"
             bad = await client.get("/v1/persons", params={"email": "x", "phone": "y"}, headers=headers)
-            assert bad.status_code == 400
+            assert bad.status_code == 422
             assert set(bad.json()["detail"]["message"]) == {"en", "fr"}
 
 

@@ -115,7 +115,7 @@ def test_an_email_looked_up_with_a_space_escaped_as_such_is_not_read_as_a_plus_t
 
     answer = TestClient(identity_app(store)).get("/v1/persons?email=anne%20marie@videotron.ca")
 
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == 422, answer.text
 
 
 def test_a_phone_looked_up_with_a_space_escaped_as_such_is_not_read_as_international() -> None:
@@ -125,7 +125,7 @@ def test_a_phone_looked_up_with_a_space_escaped_as_such_is_not_read_as_internati
 
     answer = TestClient(identity_app(store)).get("/v1/persons?phone=%2081955500142")
 
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == 422, answer.text
 
 
 def test_erasing_a_merged_person_s_id_again_names_the_same_persons_as_the_first_time() -> None:

@@ -37,4 +37,6 @@ def test_a_cursor_naming_no_review_is_refused_in_both_languages() -> None:
     answer = TestClient(identity_app(InMemoryIdentityStore())).get("/v1/review", params={"cursor": "rev_nobody"})
 
     assert answer.status_code == 422
-    assert answer.json()["detail"]["code"] == "unknown_cursor"
+    assert [(field["field"], field["code"]) for field in answer.json()["detail"]["fields"]] == [
+        ("query.cursor", "unknown_cursor")
+    ]
