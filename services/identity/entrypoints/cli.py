@@ -7,6 +7,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -309,12 +310,16 @@ def _stopped_as_by_ctrl_c() -> Iterator[None]:
 @contextlib.contextmanager
 def _written_whole(path: Path) -> Iterator[IO[str]]:
     """`path` opened for writing through a file beside it, put in its place once whole: an interruption or a
-    failure leaves the previous file as it was, never a cut one."""
-    partial = path.with_name(f".{path.name}.partial")
+    failure leaves the previous file as it was, never a cut one. A file there already keeps its permissions, and a
+    link there stays a link: the file it points to is the one replaced."""
+    target = path.resolve() if path.is_symlink() else path
+    partial = target.with_name(f".{target.name}.partial")
     try:
         with partial.open("w", encoding="utf-8", newline="") as written:
             yield written
-        partial.replace(path)
+        if target.exists():
+            shutil.copymode(target, partial)
+        partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
 
@@ -398,11 +403,13 @@ def _unwritable(source: Path, *outputs: tuple[str, Path | None]) -> str | None:
             continue
         if path.is_dir():
             return f"error: {option}: {path} is a directory"
-        if not path.parent.is_dir():
-            return f"error: {option}: {path.parent} is not a directory"
+        # Written through a link, into the file it points to (see `_written_whole`).
+        target = path.resolve() if path.is_symlink() else path
+        if not target.parent.is_dir():
+            return f"error: {option}: {target.parent} is not a directory"
         # The file is written beside its place and then renamed into it: that takes the directory, not the file.
-        if not os.access(path.parent, os.W_OK | os.X_OK):
-            return f"error: {option}: {path.parent} is not a directory you may write in"
+        if not os.access(target.parent, os.W_OK | os.X_OK):
+            return f"error: {option}: {target.parent} is not a directory you may write in"
         same = written.get(path.resolve())
         if same is not None:
             return f"error: {option}: {path} is also {same}; name another file"

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -505,6 +506,21 @@ def test_a_policy_file_with_a_mistake_exits_2_naming_its_line(
     assert f"error: {policy}, line 1: `identifiers`: Value error, every identifier type needs a rule" in (
         capsys.readouterr().err
     )
+
+
+def test_an_output_there_already_keeps_its_permissions_and_a_link_stays_a_link(tmp_path: Path) -> None:
+    kept = tmp_path / "shared" / "persons.csv"
+    kept.parent.mkdir()
+    kept.write_text("record_id,person_id\nold,per_1\n", encoding="utf-8")
+    kept.chmod(0o640)
+    (tmp_path / "persons.csv").symlink_to(kept)
+
+    assert run(tmp_path, {"record_id": "r1", **ELISE}) == 0
+
+    assert (tmp_path / "persons.csv").is_symlink()
+    assert list(assignments(tmp_path)) == ["r1"]
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    assert sorted(path.name for path in kept.parent.iterdir()) == ["persons.csv"]
 
 
 def test_a_policy_file_not_saved_as_utf8_exits_2_naming_the_file_and_its_line(
