@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import uvicorn
@@ -347,12 +348,64 @@ _REFUSAL_SCHEMA = {
 }
 
 
+# Any other refusal a route lists: the same shape, with a code of its own (`profile_not_found`, `review_decided`…).
+_ERROR_SCHEMA = {
+    "title": "ErrorBody",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "What was refused, for programs: stable across releases."},
+                "message": {
+                    "type": "object",
+                    "required": ["en", "fr"],
+                    "properties": {"en": {"type": "string"}, "fr": {"type": "string"}},
+                },
+                "fields": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
+            },
+        }
+    },
+}
+# What a listed refusal means, where its route says no more (FastAPI writes "Additional Response" or the phrase).
+_REFUSAL_MEANINGS = {
+    "400": "The body is not what this route reads (not JSON, not an object).",
+    "401": "No token, or a token that is unknown, revoked or expired.",
+    "403": "The token lacks the scope this route needs.",
+    "404": "Nothing of that id for the token's organisation.",
+    "409": "Refused by the current state: `code` says which (already decided, under way…).",
+    "413": "The body is larger than this route takes.",
+    "415": "The body's media type is not one this route reads.",
+    "422": "A parameter or the body is refused: `code`, and `fields` where it names them, say why.",
+    "503": "A server this route needs is unavailable: try again after `Retry-After`.",
+}
+
+
 def _with_refusal_schema(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = FastAPI.openapi(app)
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         if "HTTPValidationError" in schemas:
             schemas["HTTPValidationError"] = _REFUSAL_SCHEMA
+        documented_error = False
+        for operation in (operation for path in schema.get("paths", {}).values() for operation in path.values()):
+            for status_code, response in operation.get("responses", {}).items():
+                # A refusal listed bare (`{404: {}}`) gets the body every refusal has, so clients can be generated.
+                if status_code.isdigit() and int(status_code) >= 400 and "content" not in response:
+                    response["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+                    if response.get("description") in (
+                        None,
+                        "",
+                        "Additional Response",
+                        HTTPStatus(int(status_code)).phrase,
+                    ):
+                        response["description"] = _REFUSAL_MEANINGS.get(status_code, "Refused.")
+                    documented_error = True
+        if documented_error:
+            schemas["ErrorBody"] = _ERROR_SCHEMA
+        if documented_error or "HTTPValidationError" in schemas:
             schemas["FieldError"] = FieldError.model_json_schema()
         app.openapi_schema = schema
     return app.openapi_schema

@@ -1,9 +1,14 @@
 """Every service answers a request refused for its parameters in one shape, and its OpenAPI document says so."""
 
+import importlib
+from http import HTTPStatus
+
+import pytest
 from fastapi.testclient import TestClient
 
 from services.notify.bootstrap import create_app
 from services.notify.settings import NotifySettings
+from tests.unit.profile.http_harness import profile_app, profile_world
 
 
 def test_a_body_refused_before_anything_is_read_is_answered_as_the_openapi_document_describes() -> None:
@@ -27,3 +32,40 @@ def test_a_body_refused_before_anything_is_read_is_answered_as_the_openapi_docum
     assert set(spec["components"]["schemas"]["FieldError"]["required"]) <= set(field)
     assert field["code"] == "json_invalid"
     assert field["reason_fr"] == "n'est pas du JSON valide"
+
+
+@pytest.mark.parametrize("service", ["ingest", "identity", "profile", "notify", "console"])
+def test_every_refusal_a_route_lists_documents_the_body_every_refusal_has(service: str) -> None:
+    bootstrap = importlib.import_module(f"services.{service}.bootstrap")
+    spec = bootstrap.create_app().openapi()
+    schemas = spec["components"]["schemas"]
+
+    refusals = [
+        (path, status, response)
+        for path, operations in spec["paths"].items()
+        for operation in operations.values()
+        for status, response in operation["responses"].items()
+        if int(status) >= 400
+    ]
+
+    assert refusals
+    for path, status, response in refusals:
+        reference = response["content"]["application/json"]["schema"]["$ref"]
+        body = schemas[reference.rsplit("/", 1)[-1]]
+        assert {"code", "message"} <= set(body["properties"]["detail"]["required"]), (path, status)
+        assert response["description"] not in ("Additional Response", HTTPStatus(int(status)).phrase), (path, status)
+
+
+def test_a_refusal_of_a_route_matches_the_body_its_document_lists() -> None:
+    app = profile_app(profile_world())
+    spec = app.openapi()
+    listed = spec["paths"]["/v1/profiles/{person_id}"]["get"]["responses"]["404"]["content"]["application/json"]
+    body = spec["components"]["schemas"][listed["schema"]["$ref"].rsplit("/", 1)[-1]]
+
+    answer = TestClient(app).get("/v1/profiles/nobody")
+
+    assert answer.status_code == 404
+    detail = answer.json()["detail"]
+    assert set(body["properties"]["detail"]["required"]) <= set(detail)
+    assert set(detail["message"]) == {"en", "fr"}
+    assert set(detail) <= set(body["properties"]["detail"]["properties"])
