@@ -8,7 +8,7 @@ from typing import Any
 
 from services.identity.domain.identifiers import Identifier, IdentifierPolicy, identifiers_of, without_blocked
 from services.identity.domain.matching import blocking_keys
-from services.identity.domain.normalise import normalise_record
+from services.identity.domain.normalise import normalise_record, shown_in_warning
 from services.identity.domain.persons import matching_record
 from services.identity.domain.records import NormalisedRecord, PersonRecord
 
@@ -288,9 +288,10 @@ def ignored_blocked_values(blocked_values: tuple[tuple[str, str], ...]) -> str:
 
 
 def _listed(blocked_values: tuple[tuple[str, str], ...]) -> str:
-    # The values are the user's own file's, which the report echoes as it does a value that does not parse; which
-    # entry of the policy blocks them is not said, since an organisation's list is its own.
-    named = [f"{field} {value!r}" for field, value in blocked_values]
+    # The values are the user's own file's, which the report echoes as it does a value that does not parse (cut short
+    # alike: `info@*` blocks an address of any length); which entry of the policy blocks them is not said, since an
+    # organisation's list is its own.
+    named = [f"{field} {shown_in_warning(value)!r}" for field, value in blocked_values]
     return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 

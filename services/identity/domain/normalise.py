@@ -440,9 +440,13 @@ def _given(value: str | None) -> str | None:
     return value if value is not None and value.strip() else None
 
 
+def shown_in_warning(value: str) -> str:
+    """`value` as a warning names it: its start only when it is long."""
+    return value if len(value) <= _SHOWN_LENGTH else f"{value[:_SHOWN_LENGTH]}…"
+
+
 def _warning(field: str, value: str, problem: str) -> str:
-    shown = value if len(value) <= _SHOWN_LENGTH else f"{value[:_SHOWN_LENGTH]}…"
-    return f"{field}: {shown!r} {problem}"
+    return f"{field}: {shown_in_warning(value)!r} {problem}"
 
 
 def _usable(

@@ -14,6 +14,8 @@ from services.identity.domain.batch_input import (
     BatchLineError,
     BatchRecord,
     decode_line,
+    ignored_blocked_values,
+    names_nobody,
     read_batch_line,
 )
 from services.identity.domain.records import PersonRecord
@@ -272,6 +274,16 @@ def test_a_record_id_longer_than_any_real_value_with_its_spaces_is_refused() -> 
     assert refusal(line_of(record_id=" " + "r" * MAX_FIELD_LENGTH)) == (
         f"`record_id` is longer than {MAX_FIELD_LENGTH} characters"
     )
+
+
+def test_a_long_value_the_policy_blocks_is_shown_cut_short_as_any_value_a_warning_names() -> None:
+    # `info@*` blocks an address of any length: one line's must not bloat the report by a thousand characters.
+    address = "info@" + "a" * 900 + ".example"
+    shown = repr(address[:80] + "…")
+    assert ignored_blocked_values((("email", address),)) == (
+        f"ignored email {shown}: a shared or placeholder value the identifier policy blocks links nobody"
+    )
+    assert names_nobody((("email", address),)).startswith(f"names nobody: email {shown} is a shared")
 
 
 def test_unknown_fields_are_listed_once_sorted_and_do_not_stop_the_line() -> None:
