@@ -1,6 +1,9 @@
 """Reading `POST /v1/events` bodies: one CloudEvent or a batch, each judged on its own, within the size limits."""
 
 import json
+import re
+import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +19,9 @@ from shared.events.registry import UnknownEventTypeError
 from shared.topics import AUDIENCE_FACTS
 
 JSON_MEDIA_TYPES = frozenset({"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"})
+# CloudEvents' HTTP binding: a body that is not in a CloudEvents format, sent with the required attributes as `ce-`
+# headers, is one event in binary mode, its body the event's `data`.
+BINARY_MODE_HEADERS = frozenset({"ce-specversion", "ce-id", "ce-source", "ce-type"})
 # Valid JSON that Python declines to build: an integer of more than 4,300 digits, arrays nested thousands deep.
 UNREADABLE_JSON_EN = "The body holds a number too long or values nested too deep to be read."
 UNREADABLE_JSON_FR = "Le corps contient un nombre trop long ou des valeurs trop imbriquées pour être lu."
@@ -57,12 +63,14 @@ def read_api_events(
     organisation_id: str,
     received_at: datetime,
     limits: EventLimits,
+    headers: Mapping[str, str] | None = None,
 ) -> list[EventVerdict]:
     """Judge every event of the body; valid ones come back as envelopes stamped with the ingest time.
 
     The organisation comes from the caller's token: an event that names another one is refused, and one
     that names none is given the token's. Only upstream facts may be sent; identity and profile outputs are
-    Parterre's own and cannot be injected.
+    Parterre's own and cannot be injected. `headers` (lowercase names) carry the attributes of an event sent in
+    binary mode.
     """
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES:
@@ -80,7 +88,14 @@ def read_api_events(
             fr=f"Le corps fait {len(body)} octets ; au plus {limits.max_batch_bytes} sont acceptés.",
         )
     try:
-        decoded = json.loads(body)
+        decoded = json.loads(body, parse_constant=_refuse_constant)
+    except NotJsonConstantError as exc:
+        raise RequestRejectedError(
+            400,
+            "malformed_json",
+            en=f"The body is not valid JSON: {exc.constant} is not a JSON value.",
+            fr=f"Le corps n'est pas du JSON valide : {exc.constant} n'est pas une valeur JSON.",
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestRejectedError(
             400,
@@ -90,8 +105,14 @@ def read_api_events(
         ) from None
     except (ValueError, RecursionError):
         raise RequestRejectedError(400, "malformed_json", en=UNREADABLE_JSON_EN, fr=UNREADABLE_JSON_FR) from None
+    binary = media_type == "application/json" and not BINARY_MODE_HEADERS.isdisjoint(headers or {})
+    if binary:
+        decoded = {**_binary_mode_attributes(headers or {}), "datacontenttype": content_type, "data": decoded}
     single = isinstance(decoded, dict)
     items: list[Any] = [decoded] if single else decoded if isinstance(decoded, list) else []
+    if decoded == [] and media_type == "application/cloudevents-batch+json":
+        # CloudEvents' batched mode allows an empty batch: nothing to judge, nothing refused.
+        return []
     if not items:
         raise RequestRejectedError(
             400,
@@ -118,6 +139,42 @@ def read_api_events(
             fr=f"L'événement dépasse {limits.max_event_bytes} octets.",
         )
     return verdicts
+
+
+class NotJsonConstantError(ValueError):
+    """`NaN`, `Infinity` or `-Infinity`: Python's reader takes them, JSON has no such values."""
+
+    def __init__(self, constant: str) -> None:
+        super().__init__(constant)
+        self.constant = constant
+
+
+def _refuse_constant(constant: str) -> Any:
+    raise NotJsonConstantError(constant)
+
+
+def _binary_mode_attributes(headers: Mapping[str, str]) -> dict[str, str]:
+    """The attributes of a binary-mode event, one per `ce-` header, decoded as CloudEvents' HTTP binding says:
+    a double-quoted value unquoted, then percent-decoded once into UTF-8, an invalid sequence refused."""
+    attributes: dict[str, str] = {}
+    for name, value in headers.items():
+        if not name.startswith("ce-") or name == "ce-datacontenttype":
+            # The binding forbids `ce-datacontenttype`: the Content-Type header is the data's media type.
+            continue
+        text = value.strip()
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = re.sub(r"\\(.)", r"\1", text[1:-1])
+        try:
+            # Starlette reads header bytes as Latin-1: back to the bytes sent, then UTF-8 after percent-decoding.
+            attributes[name.removeprefix("ce-")] = urllib.parse.unquote_to_bytes(text.encode("latin-1")).decode()
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            raise RequestRejectedError(
+                400,
+                "malformed_header",
+                en=f"The {name} header is not percent-encoded UTF-8.",
+                fr=f"L'en-tête {name} n'est pas de l'UTF-8 encodé en pourcentage.",
+            ) from None
+    return attributes
 
 
 def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime, limits: EventLimits) -> EventVerdict:

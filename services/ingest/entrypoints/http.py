@@ -150,7 +150,9 @@ async def _publish(
     responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 503: {}},
 )
 async def post_events(request: Request, principal: EventsWriter, context: IngestDep) -> JSONResponse:
-    """Accepts upstream facts as CloudEvents 1.0 (structured JSON), alone or in a JSON array.
+    """Accepts upstream facts as CloudEvents 1.0 in JSON: one event (`application/cloudevents+json`, or binary mode:
+    its `data` as an `application/json` body, its attributes as `ce-` headers) or a JSON array of events
+    (`application/cloudevents-batch+json`, or `application/json`).
 
     Answers 202 once Kafka has stored every valid event; invalid events of a batch are reported with their
     index, field and reason while the valid ones are kept. Events already received (same id) are accepted
@@ -167,6 +169,7 @@ async def post_events(request: Request, principal: EventsWriter, context: Ingest
             organisation_id=principal.organisation_id,
             received_at=datetime.now(UTC),
             limits=limits,
+            headers=request.headers,
         )
     except RequestRejectedError as exc:
         _reject(exc.status, exc.code, exc.en, exc.fr)
@@ -204,7 +207,7 @@ async def post_events(request: Request, principal: EventsWriter, context: Ingest
         "rejected": rejected,
         "results": results,
     }
-    return JSONResponse(body_out, status_code=422 if rejected == len(verdicts) else 202)
+    return JSONResponse(body_out, status_code=422 if verdicts and rejected == len(verdicts) else 202)
 
 
 def _id_reused(envelope: Envelope, holder: str) -> FieldError:

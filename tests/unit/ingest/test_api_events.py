@@ -305,3 +305,85 @@ def test_every_refusal_of_an_event_says_its_reason_in_french_too() -> None:
     for error in errors:
         assert "valeur refusée" not in error.reason_fr, error.code
         assert " or " not in error.reason_fr, error.reason_fr
+
+
+# CloudEvents' HTTP binding (1.0.2, http-protocol-binding.md §3.1): in binary mode the body is the event's `data`, in
+# its `Content-Type`, and every other attribute is a `ce-` header, percent-encoded.
+
+
+def binary_headers(**overrides: str) -> dict[str, str]:
+    event = ticket_event()
+    headers = {f"ce-{name}": event[name] for name in ("specversion", "id", "source", "type", "time")}
+    headers.update(overrides)
+    return headers
+
+
+def read_binary(headers: dict[str, str], body: Any, content_type: str = "application/json; charset=utf-8") -> Any:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return read_api_events(
+        raw, content_type, organisation_id=ORGANISATION, received_at=RECEIVED, limits=LIMITS, headers=headers
+    )
+
+
+def test_an_event_in_binary_mode_is_read_from_its_ce_headers_with_the_body_as_its_data() -> None:
+    data = ticket_event()["data"]
+
+    # A subject percent-encoded, an extension double-quoted as the binding's earlier versions wrote it.
+    headers = binary_headers(**{"ce-subject": "Si%C3%A8ge%2013", "ce-partner": '"box \\"office\\""'})
+
+    [verdict] = read_binary(headers, data)
+
+    assert verdict.accepted, errors_of(verdict)
+    assert verdict.envelope.id == "evt-1"
+    assert verdict.envelope.type == "parterre.ticket.purchased.v1"
+    assert verdict.envelope.subject == "Siège 13"
+    assert verdict.envelope.extensions == {"partner": 'box "office"'}
+    assert verdict.envelope.data == data
+    assert verdict.envelope.organisation_id == ORGANISATION
+
+
+def test_a_binary_mode_event_lacking_an_attribute_is_refused_naming_only_that_attribute() -> None:
+    headers = binary_headers()
+    del headers["ce-type"]
+
+    [verdict] = read_binary(headers, ticket_event()["data"])
+
+    assert errors_of(verdict) == [("type", "missing")]
+
+
+def test_a_binary_mode_header_that_is_not_percent_encoded_utf8_is_refused_naming_it() -> None:
+    # %C0%A0 is an overlong encoding of a space, which the binding says must be rejected.
+    with pytest.raises(RequestRejectedError) as refused:
+        read_binary(binary_headers(**{"ce-subject": "a%C0%A0b"}), ticket_event()["data"])
+
+    assert (refused.value.status, refused.value.code) == (400, "malformed_header")
+    assert "ce-subject" in refused.value.en
+    assert "ce-subject" in refused.value.fr
+
+
+def test_an_event_in_structured_mode_with_ce_headers_beside_it_is_read_from_its_body() -> None:
+    # The binding lets structured mode repeat attributes as headers; the body's are the event's.
+    [verdict] = read_binary(binary_headers(**{"ce-id": "other"}), ticket_event(), "application/cloudevents+json")
+
+    assert verdict.accepted, errors_of(verdict)
+    assert verdict.envelope.id == "evt-1"
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_or_infinity_which_json_does_not_have_is_refused_as_malformed_not_stored_as_null(constant: str) -> None:
+    # Python's reader would take it, and the event would reach Kafka with `null` in its place.
+    event = ticket_event()
+    event["data"] = {**event["data"], "note": "placeholder"}
+    body = json.dumps(event).replace('"placeholder"', constant)
+
+    with pytest.raises(RequestRejectedError) as refused:
+        read(body.encode())
+
+    assert (refused.value.status, refused.value.code) == (400, "malformed_json")
+    assert constant.lstrip("-") in refused.value.en
+    assert refused.value.fr
+
+
+def test_an_empty_batch_in_cloudevents_batched_mode_is_nothing_to_judge_not_a_refusal() -> None:
+    # CloudEvents' HTTP binding (1.0.2, §3.3.2): "The batch MAY be empty."
+    assert read(b"[]", "application/cloudevents-batch+json; charset=utf-8") == []

@@ -1,0 +1,101 @@
+"""The POST /v1/events route on fakes: what an upstream system sends reaches the sink as the events it meant."""
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import SimpleNamespace
+
+from prometheus_client import CollectorRegistry
+from starlette.datastructures import Headers
+
+from services.ingest.entrypoints.http import post_events
+from services.ingest.metrics import IngestMetrics
+from services.ingest.ports import Claim
+from shared.access import Principal, Scope
+from shared.events import Envelope, event_type
+
+ORGANISATION = "theatre-du-nord"
+PRINCIPAL = Principal("tok_1", ORGANISATION, frozenset({Scope.EVENTS_WRITE}), "billetterie")
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+
+    async def publish(self, envelopes: Sequence[Envelope]) -> None:
+        self.published.extend(envelopes)
+
+
+class _NewIdsLedger:
+    """Every id is new: these tests are about reading requests, not about replays."""
+
+    async def claim(
+        self, organisation_id: str, event_ids: Sequence[str], *, sources: Mapping[str, str] | None = None
+    ) -> Claim:
+        return Claim("batch-1", frozenset(event_ids))
+
+    async def confirm(self, organisation_id: str, claim: Claim) -> None:
+        return None
+
+    async def release(self, organisation_id: str, claim: Claim) -> None:
+        return None
+
+
+def _request(body: bytes, headers: dict[str, str]) -> SimpleNamespace:
+    async def stream() -> AsyncIterator[bytes]:
+        yield body
+
+    return SimpleNamespace(headers=Headers({"content-length": str(len(body)), **headers}), stream=stream)
+
+
+def _context(sink: _Sink) -> SimpleNamespace:
+    return SimpleNamespace(
+        sink=sink,
+        ledger=_NewIdsLedger(),
+        settings=SimpleNamespace(
+            max_batch_events=500, max_batch_bytes=512 * 1024, max_event_bytes=32 * 1024, publish_timeout_seconds=1.0
+        ),
+        metrics=IngestMetrics(CollectorRegistry()),
+    )
+
+
+async def test_an_event_in_cloudevents_binary_mode_is_published_with_the_attributes_of_its_ce_headers() -> None:
+    # CloudEvents' HTTP binding (1.0.2, http-protocol-binding.md §3.1), the mode SDKs send by default: the body is the
+    # event's data, the attributes are `ce-` headers.
+    ticket = event_type("parterre.ticket.purchased.v1")
+    headers = {
+        "content-type": "application/json; charset=utf-8",
+        "ce-specversion": "1.0",
+        "ce-id": "billetterie:commande-5117:1",
+        "ce-source": "/orgs/theatre-du-nord/sources/billetterie",
+        "ce-type": ticket.name,
+        "ce-time": "2026-10-03T19:30:00-04:00",
+    }
+    sink = _Sink()
+
+    answer = await post_events(
+        _request(json.dumps(ticket.example).encode(), headers),  # type: ignore[arg-type]
+        PRINCIPAL,
+        _context(sink),  # type: ignore[arg-type]
+    )
+
+    assert answer.status_code == 202, answer.body
+    assert json.loads(bytes(answer.body))["results"] == [
+        {"index": 0, "id": "billetterie:commande-5117:1", "status": "accepted"}
+    ]
+    [published] = sink.published
+    assert (published.id, published.type) == ("billetterie:commande-5117:1", ticket.name)
+    assert published.data == ticket.example
+
+
+async def test_an_empty_cloudevents_batch_is_answered_202_with_nothing_accepted_or_refused() -> None:
+    sink = _Sink()
+
+    answer = await post_events(
+        _request(b"[]", {"content-type": "application/cloudevents-batch+json"}),  # type: ignore[arg-type]
+        PRINCIPAL,
+        _context(sink),  # type: ignore[arg-type]
+    )
+
+    assert answer.status_code == 202, answer.body
+    assert json.loads(bytes(answer.body)) == {"accepted": 0, "duplicates": 0, "rejected": 0, "results": []}
+    assert sink.published == []
