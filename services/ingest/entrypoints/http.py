@@ -7,12 +7,13 @@ import tempfile
 import urllib.parse
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import pydantic_core
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
 from services.ingest.context import IngestContext, IngestDep
@@ -143,11 +144,60 @@ async def _publish(
         )
 
 
+class EventResult(BaseModel):
+    """What became of one event of the request, by its place in it."""
+
+    index: int = Field(description="The event's place in the request, from 0.")
+    id: str | None = Field(default=None, description="The event's id, when it could be read.")
+    status: Literal["accepted", "duplicate", "rejected"] = Field(
+        description="`duplicate`: an event of that id was received before, and is not published again."
+    )
+    errors: list[FieldError] | None = Field(default=None, description="Why it was rejected, field by field.")
+
+
+class EventsAnswer(BaseModel):
+    """The request's events counted by outcome, and each one's result."""
+
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[EventResult]
+
+
+# Read by the route itself, each event on its own (a batch keeps its valid events): documented, not a parameter.
+_CLOUDEVENT = Envelope.model_json_schema(by_alias=True)
+_EVENTS_BODY = {
+    "required": True,
+    "content": {
+        "application/cloudevents+json": {"schema": _CLOUDEVENT},
+        "application/cloudevents-batch+json": {"schema": {"type": "array", "items": _CLOUDEVENT}},
+        "application/json": {
+            "schema": {
+                "description": "A batch of events, or one event's `data` in binary mode (its attributes as `ce-` "
+                "headers).",
+                "oneOf": [{"type": "array", "items": _CLOUDEVENT}, {"type": "object"}],
+            }
+        },
+    },
+}
+
+
 @router.post(
     "/v1/events",
     status_code=202,
     summary="Send one CloudEvent or a batch",
-    responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 503: {}},
+    response_model=EventsAnswer,
+    responses={
+        400: {},
+        401: {},
+        403: {},
+        413: {},
+        415: {},
+        # Every event refused: the same answer as 202, each with its reasons.
+        422: {"model": EventsAnswer, "description": "Every event of the request was rejected: `results` says why."},
+        503: {},
+    },
+    openapi_extra={"requestBody": _EVENTS_BODY},
 )
 async def post_events(request: Request, principal: EventsWriter, context: IngestDep) -> JSONResponse:
     """Accepts upstream facts as CloudEvents 1.0 in JSON: one event (`application/cloudevents+json`, or binary mode:

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 from prometheus_client import CollectorRegistry
 from starlette.datastructures import Headers
 
-from services.ingest.entrypoints.http import post_events
+from services.ingest.bootstrap import create_app
+from services.ingest.entrypoints.http import EventsAnswer, post_events
 from services.ingest.metrics import IngestMetrics
 from services.ingest.ports import Claim
 from shared.access import Principal, Scope
@@ -99,3 +100,24 @@ async def test_an_empty_cloudevents_batch_is_answered_202_with_nothing_accepted_
     assert answer.status_code == 202, answer.body
     assert json.loads(bytes(answer.body)) == {"accepted": 0, "duplicates": 0, "rejected": 0, "results": []}
     assert sink.published == []
+
+
+async def test_a_request_whose_every_event_is_rejected_answers_as_its_openapi_document_describes_it() -> None:
+    answer = await post_events(
+        _request(b'[{"specversion": "1.0"}, {"id": "x"}]', {"content-type": "application/json"}),  # type: ignore[arg-type]
+        PRINCIPAL,
+        _context(_Sink()),  # type: ignore[arg-type]
+    )
+    spec = create_app().openapi()
+    operation = spec["paths"]["/v1/events"]["post"]
+    listed = operation["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+
+    assert answer.status_code == 422
+    body = json.loads(bytes(answer.body))
+    # The per-event answer, not the error body of a refused request.
+    assert listed == "EventsAnswer"
+    assert EventsAnswer.model_validate(body).rejected == 2
+    assert {"application/cloudevents+json", "application/cloudevents-batch+json", "application/json"} <= set(
+        operation["requestBody"]["content"]
+    )
+    assert operation["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/EventsAnswer")
