@@ -1,9 +1,15 @@
 """Outbound safety: which URLs and addresses notify may send to, so a subscription cannot reach inside the network."""
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+# Never part of a URL as written (RFC 3986). `urlsplit` drops tabs and line breaks and strips leading spaces, while
+# httpx refuses the URL or reads it as a relative one: a URL pasted with a trailing newline would pass here, then
+# fail every delivery until its retries ran out.
+_NOT_IN_A_URL = re.compile(r"[\x00-\x20\x7f]")
 
 
 @dataclass(frozen=True)
@@ -15,6 +21,8 @@ class OutboundPolicy:
 
 def url_problem(url: str, policy: OutboundPolicy) -> str | None:
     """Why `url` can never be a target (scheme, host, credentials); None if it may be, once its host resolves."""
+    if _NOT_IN_A_URL.search(url):
+        return "not a valid URL: it holds a space or a control character"
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -29,7 +37,19 @@ def url_problem(url: str, policy: OutboundPolicy) -> str | None:
         return "credentials do not belong in the URL"
     if port == 0:
         return "port 0 is not a port"
+    # An address written in the URL is known now, without resolving anything: one the policy refuses is refused here,
+    # when the subscription is made, not found out when its first delivery is attempted.
+    if _is_ip_literal(parts.hostname):
+        return address_problem(parts.hostname, policy)
     return None
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def address_problem(address: str, policy: OutboundPolicy) -> str | None:

@@ -241,20 +241,26 @@ async def test_the_cli_replays_a_subscriptions_dead_deliveries(
 
 
 async def test_a_target_on_loopback_is_refused_when_the_settings_do_not_allow_it(harness: NotifyHarness) -> None:
-    harness.settings = harness.settings.model_copy(update={"notify_allow_loopback": False})
     receiver = Receiver()
-    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
-        await subscribe(client, receiver.url)
-        await harness.publish_triggers(harness.trigger("fired-ssrf"))
-        dead: list[dict[str, Any]] = []
+    async with serving(receiver):
+        async with running_notify(harness) as app, api(app, harness.organisation_id) as client:
+            await subscribe(client, receiver.url)
+        # Stored while loopback was allowed: once the settings forbid it, the subscription sends nothing there.
+        harness.settings = harness.settings.model_copy(update={"notify_allow_loopback": False})
+        async with running_notify(harness) as app, api(app, harness.organisation_id) as client:
+            await harness.publish_triggers(harness.trigger("fired-ssrf"))
+            dead: list[dict[str, Any]] = []
 
-        async def refused() -> bool:
-            dead[:] = (await client.get("/v1/deliveries", params={"status": "dead"})).json()["items"]
-            return len(dead) == 1
+            async def refused() -> bool:
+                dead[:] = (await client.get("/v1/deliveries", params={"status": "dead"})).json()["items"]
+                return len(dead) == 1
 
-        assert await eventually(refused)
-        ftp = await client.post("/v1/subscriptions", json={"url": "ftp://example.com/", "events": {"triggers": ["*"]}})
+            assert await eventually(refused)
+            wanted = {"events": {"triggers": ["*"]}}
+            ftp = await client.post("/v1/subscriptions", json={"url": "ftp://example.com/", **wanted})
+            loopback = await client.post("/v1/subscriptions", json={"url": receiver.url, **wanted})
     assert receiver.received == []
     assert "loopback" in dead[0]["last_error"]
-    assert ftp.status_code == 422
-    assert ftp.json()["detail"]["code"] == "target_refused"
+    assert ftp.status_code == loopback.status_code == 422
+    assert ftp.json()["detail"]["code"] == loopback.json()["detail"]["code"] == "target_refused"
+    assert "loopback" in loopback.json()["detail"]["message"]["en"]

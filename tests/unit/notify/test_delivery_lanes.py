@@ -212,8 +212,9 @@ async def _never_resolve(host: str, port: int) -> list[str]:
 
 
 async def test_a_target_url_httpx_cannot_send_to_fails_attempt_after_attempt_on_the_schedule_until_given_up() -> None:
-    # A control character passes the URL checks made when the subscription is stored; httpx refuses it at each send.
-    subscription = replace(SUBSCRIPTION, url="https://receiver.example/hook\x01")
+    # An IPv4 address with a leading zero is a host name to the URL checks made when the subscription is stored;
+    # httpx refuses it at each send.
+    subscription = replace(SUBSCRIPTION, url="https://0177.0.0.1/hook")
     store, clock = LaneStore(subscription), SettableClock(NOW)
     store.add("dlv_1")
     deps = _deps(store, clock)

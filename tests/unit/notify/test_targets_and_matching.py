@@ -83,7 +83,49 @@ def test_only_https_urls_without_credentials_are_targets(url: str, problem: str 
 
 
 def test_plain_http_is_allowed_only_when_configured() -> None:
-    assert url_problem("http://127.0.0.1:9000/hook", OutboundPolicy(allow_plain_http=True)) is None
+    assert url_problem("http://127.0.0.1:9000/hook", OutboundPolicy(allow_plain_http=True, allow_loopback=True)) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/parterre\n",
+        " https://hooks.example.com/parterre",
+        "https://hooks.exa\tmple.com/parterre",
+        "https://hooks.example.com/par terre",
+        "https://hooks.example.com/parterre\x7f",
+    ],
+    ids=["trailing-newline", "leading-space", "tab-in-host", "space-in-path", "delete-character"],
+)
+def test_a_url_with_a_space_or_a_control_character_is_refused_rather_than_failing_every_delivery(url: str) -> None:
+    # `urlsplit` reads these as a valid URL; httpx, which sends, refuses them or takes them for a relative URL.
+    found = url_problem(url, STRICT)
+    assert found is not None
+    assert "valid" in found
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://127.0.0.1/hook", "loopback"),
+        ("https://[::1]:8443/hook", "loopback"),
+        ("https://10.0.0.5/hook", "private"),
+        ("https://169.254.169.254/latest/meta-data/", "link-local"),
+        ("https://[fe80::1%25eth0]/hook", "link-local"),
+        ("https://[::ffff:192.168.1.1]/hook", "private"),
+        ("https://0.0.0.0/hook", "unicast"),
+    ],
+)
+def test_a_url_naming_an_address_the_policy_refuses_is_refused_when_it_is_given(url: str, problem: str) -> None:
+    found = url_problem(url, STRICT)
+    assert found is not None
+    assert problem in found
+
+
+def test_a_url_naming_an_allowed_address_is_a_target() -> None:
+    assert url_problem("https://93.184.215.14/hook", STRICT) is None
+    assert url_problem("https://127.0.0.1:9000/hook", OutboundPolicy(allow_loopback=True)) is None
+    assert url_problem("https://10.0.0.5/hook", OutboundPolicy(allow_private=True)) is None
 
 
 def _subscription(events: EventFilter, *, enabled: bool = True, name: str = "sub_1") -> Subscription:
