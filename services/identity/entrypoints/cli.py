@@ -403,17 +403,22 @@ def _unwritable(source: Path, *outputs: tuple[str, Path | None]) -> str | None:
             continue
         if path.is_dir():
             return f"error: {option}: {path} is a directory"
+        try:
+            resolved = path.resolve()
+        except (RuntimeError, OSError):
+            # A loop of links: writing into it would fail (ELOOP) only after the work.
+            return f"error: {option}: {path} is a link that leads back to itself"
         # Written through a link, into the file it points to (see `_written_whole`).
-        target = path.resolve() if path.is_symlink() else path
+        target = resolved if path.is_symlink() else path
         if not target.parent.is_dir():
             return f"error: {option}: {target.parent} is not a directory"
         # The file is written beside its place and then renamed into it: that takes the directory, not the file.
         if not os.access(target.parent, os.W_OK | os.X_OK):
             return f"error: {option}: {target.parent} is not a directory you may write in"
-        same = written.get(path.resolve())
+        same = written.get(resolved)
         if same is not None:
             return f"error: {option}: {path} is also {same}; name another file"
-        written[path.resolve()] = option
+        written[resolved] = option
     return None
 
 

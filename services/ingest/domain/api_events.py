@@ -1,6 +1,7 @@
 """Reading `POST /v1/events` bodies: one CloudEvent or a batch, each judged on its own, within the size limits."""
 
 import json
+import math
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -88,13 +89,20 @@ def read_api_events(
             fr=f"Le corps fait {len(body)} octets ; au plus {limits.max_batch_bytes} sont acceptés.",
         )
     try:
-        decoded = json.loads(body, parse_constant=_refuse_constant)
+        decoded = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_number)
     except NotJsonConstantError as exc:
         raise RequestRejectedError(
             400,
             "malformed_json",
             en=f"The body is not valid JSON: {exc.constant} is not a JSON value.",
             fr=f"Le corps n'est pas du JSON valide : {exc.constant} n'est pas une valeur JSON.",
+        ) from None
+    except NumberOutOfRangeError as exc:
+        raise RequestRejectedError(
+            400,
+            "malformed_json",
+            en=f"The body holds {exc.number}, a number too large to be read.",
+            fr=f"Le corps contient {exc.number}, un nombre trop grand pour être lu.",
         ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestRejectedError(
@@ -151,6 +159,21 @@ class NotJsonConstantError(ValueError):
 
 def _refuse_constant(constant: str) -> Any:
     raise NotJsonConstantError(constant)
+
+
+class NumberOutOfRangeError(ValueError):
+    """A JSON number beyond what a double holds (`1e400`): Python reads it as infinity, published as `null`."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+def _finite_number(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise NumberOutOfRangeError(text)
+    return number
 
 
 def _binary_mode_attributes(headers: Mapping[str, str]) -> dict[str, str]:

@@ -755,6 +755,23 @@ def test_an_output_or_report_in_a_missing_folder_is_refused_before_any_work(
 
 
 @pytest.mark.parametrize("option", ["--output", "--report"])
+def test_an_output_or_report_that_is_a_link_leading_back_to_itself_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    options = ("--report", str(loop)) if option == "--report" else ()
+    source = jsonl(tmp_path / "history.jsonl", *HISTORY)
+    output = str(loop) if option == "--output" else str(tmp_path / "persons.csv")
+
+    code = main(["identity", "resolve", "--input", str(source), "--output", output, *options])
+
+    assert code == 2
+    assert capsys.readouterr().err == f"error: {option}: {loop} is a link that leads back to itself\n"
+    assert not (tmp_path / "persons.csv").exists()
+
+
+@pytest.mark.parametrize("option", ["--output", "--report"])
 def test_an_output_or_report_in_a_folder_the_user_may_not_write_in_is_refused_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, option: str
 ) -> None:

@@ -387,3 +387,18 @@ def test_nan_or_infinity_which_json_does_not_have_is_refused_as_malformed_not_st
 def test_an_empty_batch_in_cloudevents_batched_mode_is_nothing_to_judge_not_a_refusal() -> None:
     # CloudEvents' HTTP binding (1.0.2, §3.3.2): "The batch MAY be empty."
     assert read(b"[]", "application/cloudevents-batch+json; charset=utf-8") == []
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1E400", "2.5e308"])
+def test_a_number_beyond_what_a_double_holds_is_refused_not_stored_as_null(number: str) -> None:
+    # Valid JSON, but Python reads it as infinity, which reaches Kafka as `null` just as `Infinity` would.
+    event = ticket_event()
+    event["data"] = {**event["data"], "note": "placeholder"}
+    body = json.dumps(event).replace('"placeholder"', number)
+
+    with pytest.raises(RequestRejectedError) as refused:
+        read(body.encode())
+
+    assert (refused.value.status, refused.value.code) == (400, "malformed_json")
+    assert number in refused.value.en
+    assert number in refused.value.fr
