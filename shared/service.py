@@ -325,7 +325,8 @@ async def _refused_by_router(request: Request, exc: Exception) -> Response:
     )
 
 
-# What `_refused_parameters` answers, as the OpenAPI document of every route says it (FastAPI's own shape otherwise).
+# What `_refused_parameters` answers, as the OpenAPI document of every route says it (FastAPI's own shape otherwise),
+# and what a route that refuses a parameter itself answers (`bad_lookup`, `target_refused`…): the same shape.
 _REFUSAL_SCHEMA = {
     "title": "HTTPValidationError",
     "type": "object",
@@ -333,9 +334,13 @@ _REFUSAL_SCHEMA = {
     "properties": {
         "detail": {
             "type": "object",
-            "required": ["code", "message", "fields"],
+            "required": ["code", "message"],
             "properties": {
-                "code": {"type": "string", "const": "invalid_request"},
+                "code": {
+                    "type": "string",
+                    "description": "`invalid_request` for parameters refused by their types, with `fields`; another "
+                    "code when the route refuses what it was sent itself.",
+                },
                 "message": {
                     "type": "object",
                     "required": ["en", "fr"],

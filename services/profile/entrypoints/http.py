@@ -138,7 +138,10 @@ async def search_patrons(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=bilingual_error(
-                "bad_search", en=en, fr=fr, fields=[{"field": "q", "reason": en, "code": refused.reason.value}]
+                "bad_search",
+                en=en,
+                fr=fr,
+                fields=[{"field": "query.q", "reason": en, "reason_fr": fr, "code": refused.reason.value}],
             ),
         ) from None
     result = await search_profiles(context.deps, principal.organisation_id, query, limit=limit)

@@ -159,7 +159,8 @@ async def test_a_text_too_short_or_bare_is_refused_in_both_languages_and_search_
         assert answer.status_code == 422, answer.text
         assert answer.json()["detail"]["code"] == "bad_search"
         assert set(answer.json()["detail"]["message"]) == {"en", "fr"}
-        assert answer.json()["detail"]["fields"][0]["field"] == "q"
+        assert answer.json()["detail"]["fields"][0]["field"] == "query.q"
+        assert answer.json()["detail"]["fields"][0]["reason_fr"]
     assert [answer.json()["detail"]["fields"][0]["code"] for answer in refused] == [
         "too_short",
         "no_letters_or_digits",

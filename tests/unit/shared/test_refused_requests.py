@@ -74,3 +74,12 @@ def test_a_refusal_of_a_route_matches_the_body_its_document_lists() -> None:
     assert set(body["properties"]["detail"]["required"]) <= set(detail)
     assert set(detail["message"]) == {"en", "fr"}
     assert set(detail) <= set(body["properties"]["detail"]["properties"])
+
+
+def test_the_documented_422_admits_the_codes_routes_refuse_with_themselves() -> None:
+    # Notify answers `target_refused`, profile `bad_lookup`, the webhooks `invalid_payload`, in the same shape.
+    refusal = create_app(NotifySettings()).openapi()["components"]["schemas"]["HTTPValidationError"]
+    detail = refusal["properties"]["detail"]
+
+    assert set(detail["required"]) == {"code", "message"}
+    assert "const" not in detail["properties"]["code"]
