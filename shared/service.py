@@ -325,55 +325,39 @@ async def _refused_by_router(request: Request, exc: Exception) -> Response:
     )
 
 
+def _error_body_schema(title: str, code: str) -> dict[str, Any]:
+    """The one shape of every refusal (see `shared.errors.bilingual_error`), as a schema of the OpenAPI document."""
+    return {
+        "title": title,
+        "type": "object",
+        "required": ["detail"],
+        "properties": {
+            "detail": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": code},
+                    "message": {
+                        "type": "object",
+                        "required": ["en", "fr"],
+                        "properties": {"en": {"type": "string"}, "fr": {"type": "string"}},
+                    },
+                    "fields": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
+                },
+            }
+        },
+    }
+
+
 # What `_refused_parameters` answers, as the OpenAPI document of every route says it (FastAPI's own shape otherwise),
-# and what a route that refuses a parameter itself answers (`bad_lookup`, `target_refused`…): the same shape.
-_REFUSAL_SCHEMA = {
-    "title": "HTTPValidationError",
-    "type": "object",
-    "required": ["detail"],
-    "properties": {
-        "detail": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {
-                    "type": "string",
-                    "description": "`invalid_request` for parameters refused by their types, with `fields`; another "
-                    "code when the route refuses what it was sent itself.",
-                },
-                "message": {
-                    "type": "object",
-                    "required": ["en", "fr"],
-                    "properties": {"en": {"type": "string"}, "fr": {"type": "string"}},
-                },
-                "fields": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
-            },
-        }
-    },
-}
-
-
-# Any other refusal a route lists: the same shape, with a code of its own (`profile_not_found`, `review_decided`…).
-_ERROR_SCHEMA = {
-    "title": "ErrorBody",
-    "type": "object",
-    "required": ["detail"],
-    "properties": {
-        "detail": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "description": "What was refused, for programs: stable across releases."},
-                "message": {
-                    "type": "object",
-                    "required": ["en", "fr"],
-                    "properties": {"en": {"type": "string"}, "fr": {"type": "string"}},
-                },
-                "fields": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
-            },
-        }
-    },
-}
+# and what a route that refuses a parameter itself answers (`bad_lookup`, `target_refused`…).
+_REFUSAL_SCHEMA = _error_body_schema(
+    "HTTPValidationError",
+    "`invalid_request` for parameters refused by their types, with `fields`; another code when the route refuses "
+    "what it was sent itself.",
+)
+# Any other refusal a route lists, with a code of its own (`profile_not_found`, `review_decided`…).
+_ERROR_SCHEMA = _error_body_schema("ErrorBody", "What was refused, for programs: stable across releases.")
 # What a listed refusal means, where its route says no more (FastAPI writes "Additional Response" or the phrase).
 _REFUSAL_MEANINGS = {
     "400": "The body is not what this route reads (not JSON, not an object).",
