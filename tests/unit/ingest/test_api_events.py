@@ -369,36 +369,22 @@ def test_an_event_in_structured_mode_with_ce_headers_beside_it_is_read_from_its_
     assert verdict.envelope.id == "evt-1"
 
 
-@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
-def test_nan_or_infinity_which_json_does_not_have_is_refused_as_malformed_not_stored_as_null(constant: str) -> None:
-    # Python's reader would take it, and the event would reach Kafka with `null` in its place.
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400", "-1E400", "2.5e308"])
+def test_a_value_json_has_not_or_a_number_beyond_a_double_is_refused_not_stored_as_null(value: str) -> None:
+    # Python's reader takes `NaN` and `Infinity`, and reads `1e400` as infinity: the event would reach Kafka with
+    # `null` in its place.
     event = ticket_event()
     event["data"] = {**event["data"], "note": "placeholder"}
-    body = json.dumps(event).replace('"placeholder"', constant)
+    body = json.dumps(event).replace('"placeholder"', value)
 
     with pytest.raises(RequestRejectedError) as refused:
         read(body.encode())
 
     assert (refused.value.status, refused.value.code) == (400, "malformed_json")
-    assert constant.lstrip("-") in refused.value.en
-    assert refused.value.fr
+    assert value.lstrip("-") in refused.value.en
+    assert value.lstrip("-") in refused.value.fr
 
 
 def test_an_empty_batch_in_cloudevents_batched_mode_is_nothing_to_judge_not_a_refusal() -> None:
     # CloudEvents' HTTP binding (1.0.2, §3.3.2): "The batch MAY be empty."
     assert read(b"[]", "application/cloudevents-batch+json; charset=utf-8") == []
-
-
-@pytest.mark.parametrize("number", ["1e400", "-1E400", "2.5e308"])
-def test_a_number_beyond_what_a_double_holds_is_refused_not_stored_as_null(number: str) -> None:
-    # Valid JSON, but Python reads it as infinity, which reaches Kafka as `null` just as `Infinity` would.
-    event = ticket_event()
-    event["data"] = {**event["data"], "note": "placeholder"}
-    body = json.dumps(event).replace('"placeholder"', number)
-
-    with pytest.raises(RequestRejectedError) as refused:
-        read(body.encode())
-
-    assert (refused.value.status, refused.value.code) == (400, "malformed_json")
-    assert number in refused.value.en
-    assert number in refused.value.fr
