@@ -98,11 +98,13 @@ def read_api_events(
             fr=f"Le corps n'est pas du JSON valide : {exc.constant} n'est pas une valeur JSON.",
         ) from None
     except NumberOutOfRangeError as exc:
+        # Cut short: the number may be most of the body.
+        number = exc.number if len(exc.number) <= 40 else f"{exc.number[:20]}…{exc.number[-10:]}"
         raise RequestRejectedError(
             400,
             "malformed_json",
-            en=f"The body holds {exc.number}, a number too large to be read.",
-            fr=f"Le corps contient {exc.number}, un nombre trop grand pour être lu.",
+            en=f"The body holds {number}, a number too large to be read.",
+            fr=f"Le corps contient {number}, un nombre trop grand pour être lu.",
         ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestRejectedError(

@@ -165,7 +165,9 @@ class EventsAnswer(BaseModel):
 
 
 # Read by the route itself, each event on its own (a batch keeps its valid events): documented, not a parameter.
-_CLOUDEVENT = Envelope.model_json_schema(by_alias=True)
+_ENVELOPE = Envelope.model_json_schema(by_alias=True)
+# An event that names no organisation is given the token's (`read_api_events`): required once stored, not when sent.
+_CLOUDEVENT = {**_ENVELOPE, "required": [name for name in _ENVELOPE["required"] if name != "organisationid"]}
 _EVENTS_BODY = {
     "required": True,
     "content": {

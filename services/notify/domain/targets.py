@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 # httpx refuses the URL or reads it as a relative one: a URL pasted with a trailing newline would pass here, then
 # fail every delivery until its retries ran out.
 _NOT_IN_A_URL = re.compile(r"[\x00-\x20\x7f]")
+# The last label of a host that resolvers read as a number: decimal, octal (leading 0) or hexadecimal (0x).
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ def url_problem(url: str, policy: OutboundPolicy) -> str | None:
     # when the subscription is made, not found out when its first delivery is attempted.
     if _is_ip_literal(parts.hostname):
         return address_problem(parts.hostname, policy)
+    if _NUMERIC_LABEL.fullmatch(parts.hostname.rstrip(".").rsplit(".", 1)[-1]):
+        # No top-level domain is a number: resolvers read such a host as an address in one of the forms `ipaddress`
+        # refuses (`2130706433` and `127.1` are 127.0.0.1), and httpx refuses some of them (`0177.0.0.1`) at every send.
+        return f"{parts.hostname!r} is neither a host name nor an IPv4 address written as four decimal numbers"
     return None
 
 

@@ -388,3 +388,19 @@ def test_a_value_json_has_not_or_a_number_beyond_a_double_is_refused_not_stored_
 def test_an_empty_batch_in_cloudevents_batched_mode_is_nothing_to_judge_not_a_refusal() -> None:
     # CloudEvents' HTTP binding (1.0.2, §3.3.2): "The batch MAY be empty."
     assert read(b"[]", "application/cloudevents-batch+json; charset=utf-8") == []
+
+
+def test_a_number_too_large_is_named_cut_short_not_echoed_whole() -> None:
+    # The body may be half a megabyte of digits: the refusal names the number, it does not send it back twice.
+    number = "1" + "0" * 60_000 + "e400"
+    event = ticket_event()
+    event["data"] = {**event["data"], "note": "placeholder"}
+    body = json.dumps(event).replace('"placeholder"', number)
+
+    with pytest.raises(RequestRejectedError) as refused:
+        read(body.encode())
+
+    assert (refused.value.status, refused.value.code) == (400, "malformed_json")
+    assert len(refused.value.en) < 200
+    assert len(refused.value.fr) < 200
+    assert "1000000000" in refused.value.en

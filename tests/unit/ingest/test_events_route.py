@@ -121,3 +121,14 @@ async def test_a_request_whose_every_event_is_rejected_answers_as_its_openapi_do
         operation["requestBody"]["content"]
     )
     assert operation["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/EventsAnswer")
+
+
+def test_the_documented_cloudevent_does_not_require_the_organisation_the_token_gives() -> None:
+    # An event without `organisationid` is given the token's: a client built from the document must not be made to
+    # send it.
+    operation = create_app().openapi()["paths"]["/v1/events"]["post"]
+    event = operation["requestBody"]["content"]["application/cloudevents+json"]["schema"]
+
+    assert "organisationid" in event["properties"]
+    assert "organisationid" not in event["required"]
+    assert {"specversion", "id", "source", "type", "time", "data"} <= set(event["required"])

@@ -122,6 +122,24 @@ def test_a_url_naming_an_address_the_policy_refuses_is_refused_when_it_is_given(
     assert problem in found
 
 
+@pytest.mark.parametrize(
+    "host",
+    ["2130706433", "127.1", "0x7f.0.0.1", "0177.0.0.1", "017700000001", "10.1", "256.1.1.1", "1.2.3.4.5"],
+    ids=["decimal", "two-parts", "hexadecimal", "octal", "octal-whole", "private-short", "beyond-255", "five-parts"],
+)
+def test_a_host_written_as_a_number_is_refused_unless_it_is_an_address_in_four_decimal_parts(host: str) -> None:
+    # Resolvers read these as addresses (2130706433 is 127.0.0.1) and httpx refuses some of them at every send: none
+    # is a name, so none may pass as one when the subscription is made.
+    for policy in (STRICT, OutboundPolicy(allow_loopback=True, allow_private=True)):
+        assert url_problem(f"https://{host}/hook", policy) is not None
+
+
+def test_a_host_whose_last_label_is_not_a_number_is_a_name() -> None:
+    assert url_problem("https://hooks.example.com/parterre", STRICT) is None
+    assert url_problem("https://10.hooks.example/parterre", STRICT) is None
+    assert url_problem("https://hooks.example.com./parterre", STRICT) is None
+
+
 def test_a_url_naming_an_allowed_address_is_a_target() -> None:
     assert url_problem("https://93.184.215.14/hook", STRICT) is None
     assert url_problem("https://127.0.0.1:9000/hook", OutboundPolicy(allow_loopback=True)) is None
