@@ -196,6 +196,16 @@ async def patch_subscription(
     subscription = await _own_subscription(subscription_id, principal.organisation_id, context)
     changes: dict[str, Any] = {}
     if body.url is not None:
+        if subscription.kind is TargetKind.MAILCHIMP:
+            # Its audience is reached at `mailchimp.api_url` with its key: a new URL here would be shown and not used.
+            _fail(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "url_not_changeable",
+                en="A Mailchimp subscription sends to its Mailchimp API, not to a URL: make a new subscription to "
+                "send to another audience.",
+                fr="Un abonnement Mailchimp envoie à son API Mailchimp, pas à une URL : créez un nouvel abonnement "
+                "pour envoyer à une autre audience.",
+            )
         _check_target(body.url, context)
         changes["url"] = body.url
     if body.events is not None:

@@ -74,6 +74,29 @@ async def test_members_are_upserted_tagged_by_segment_and_an_unsubscribe_in_mail
     assert all(request.headers["authorization"].startswith("Basic ") for request in mailchimp.received)
 
 
+async def test_the_url_of_a_mailchimp_subscription_is_not_changed_to_one_it_would_not_use(
+    harness: NotifyHarness,
+) -> None:
+    mailchimp = FakeMailchimp(API_KEY, LIST_ID)
+    async with serving(mailchimp), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        created = await subscribe(
+            client,
+            "",
+            kind="mailchimp",
+            mailchimp={"api_url": mailchimp.url + "/3.0", "api_key": API_KEY, "list_id": LIST_ID},
+        )
+
+        refused = await client.patch(
+            f"/v1/subscriptions/{created['subscription_id']}", json={"url": "https://hooks.example.com/elsewhere"}
+        )
+        shown = (await client.get(f"/v1/subscriptions/{created['subscription_id']}")).json()
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"]["code"] == "url_not_changeable"
+    assert set(refused.json()["detail"]["message"]) == {"en", "fr"}
+    assert shown["url"] == created["url"]
+
+
 async def test_a_segment_exports_as_csv_with_only_the_members_consent_allows(harness: NotifyHarness) -> None:
     async with running_notify(harness) as app:
         await harness.publish_changes(
