@@ -99,7 +99,16 @@ def _fact_field(name: str) -> str:
     return name
 
 
+def _said(text: str) -> str:
+    # Spaces alone pass for a title in the file and show staff nothing in the tools.
+    if not text.strip():
+        raise _problem("blank_text", "it is blank: write what staff should read")
+    return text
+
+
 Name = Annotated[str, BeforeValidator(_read_as_text), AfterValidator(_slug)]
+SaidText = Annotated[ShortText, AfterValidator(_said)]
+SaidLongText = Annotated[LongText, AfterValidator(_said)]
 EventTypeName = Annotated[str, AfterValidator(_event_type_name)]
 FactField = Annotated[FieldName, AfterValidator(_fact_field)]
 
@@ -107,15 +116,15 @@ FactField = Annotated[FieldName, AfterValidator(_fact_field)]
 class BilingualTitle(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    fr: ShortText = Field(description="The title in French.")
-    en: ShortText = Field(description="The title in English.")
+    fr: SaidText = Field(description="The title in French.")
+    en: SaidText = Field(description="The title in English.")
 
 
 class BilingualDescription(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    fr: LongText = Field(description="The description in French.")
-    en: LongText = Field(description="The description in English.")
+    fr: SaidLongText = Field(description="The description in French.")
+    en: SaidLongText = Field(description="The description in English.")
 
 
 # Segments

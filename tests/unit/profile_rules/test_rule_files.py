@@ -371,6 +371,22 @@ def test_a_title_in_one_language_only_is_refused() -> None:
     assert problems == ((3, "`segments.donors.title.en`: Field required"),)
 
 
+def test_a_title_or_description_of_spaces_alone_is_refused_on_its_line() -> None:
+    problems = segment_problems(
+        """\
+        segments:
+          donors:
+            title: {fr: Donateurs, en: '   '}
+            description:
+              fr: ' '
+              en: Donors.
+            when: {field: donations_count, op: gt, value: 0}
+        """
+    )
+    assert [line for line, _ in problems] == [3, 5]
+    assert all("it is blank" in message for _, message in problems)
+
+
 def test_a_description_in_one_language_only_is_refused() -> None:
     problems = segment_problems(
         """\
