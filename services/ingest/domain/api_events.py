@@ -1,7 +1,5 @@
 """Reading `POST /v1/events` bodies: one CloudEvent or a batch, each judged on its own, within the size limits."""
 
-import json
-import math
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -13,6 +11,7 @@ import pydantic_core
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
+from services.ingest.domain.json_body import MalformedJsonError, read_json_body
 from shared.events import Envelope, EventValidationError, FieldError, event_type, field_errors, parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE, AudienceFact
 from shared.events.common import ARRIVING
@@ -23,9 +22,6 @@ JSON_MEDIA_TYPES = frozenset({"application/json", "application/cloudevents+json"
 # CloudEvents' HTTP binding: a body that is not in a CloudEvents format, sent with the required attributes as `ce-`
 # headers, is one event in binary mode, its body the event's `data`.
 BINARY_MODE_HEADERS = frozenset({"ce-specversion", "ce-id", "ce-source", "ce-type"})
-# Valid JSON that Python declines to build: an integer of more than 4,300 digits, arrays nested thousands deep.
-UNREADABLE_JSON_EN = "The body holds a number too long or values nested too deep to be read."
-UNREADABLE_JSON_FR = "Le corps contient un nombre trop long ou des valeurs trop imbriquées pour être lu."
 
 
 @dataclass(frozen=True)
@@ -89,32 +85,9 @@ def read_api_events(
             fr=f"Le corps fait {len(body)} octets ; au plus {limits.max_batch_bytes} sont acceptés.",
         )
     try:
-        decoded = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_number)
-    except NotJsonConstantError as exc:
-        raise RequestRejectedError(
-            400,
-            "malformed_json",
-            en=f"The body is not valid JSON: {exc.constant} is not a JSON value.",
-            fr=f"Le corps n'est pas du JSON valide : {exc.constant} n'est pas une valeur JSON.",
-        ) from None
-    except NumberOutOfRangeError as exc:
-        # Cut short: the number may be most of the body.
-        number = exc.number if len(exc.number) <= 40 else f"{exc.number[:20]}…{exc.number[-10:]}"
-        raise RequestRejectedError(
-            400,
-            "malformed_json",
-            en=f"The body holds {number}, a number too large to be read.",
-            fr=f"Le corps contient {number}, un nombre trop grand pour être lu.",
-        ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestRejectedError(
-            400,
-            "malformed_json",
-            en=f"The body is not valid JSON: {exc}.",
-            fr=f"Le corps n'est pas du JSON valide : {exc}.",
-        ) from None
-    except (ValueError, RecursionError):
-        raise RequestRejectedError(400, "malformed_json", en=UNREADABLE_JSON_EN, fr=UNREADABLE_JSON_FR) from None
+        decoded = read_json_body(body)
+    except MalformedJsonError as exc:
+        raise RequestRejectedError(400, "malformed_json", en=exc.en, fr=exc.fr) from None
     binary = media_type == "application/json" and not BINARY_MODE_HEADERS.isdisjoint(headers or {})
     if binary:
         decoded = {**_binary_mode_attributes(headers or {}), "datacontenttype": content_type, "data": decoded}
@@ -149,33 +122,6 @@ def read_api_events(
             fr=f"L'événement dépasse {limits.max_event_bytes} octets.",
         )
     return verdicts
-
-
-class NotJsonConstantError(ValueError):
-    """`NaN`, `Infinity` or `-Infinity`: Python's reader takes them, JSON has no such values."""
-
-    def __init__(self, constant: str) -> None:
-        super().__init__(constant)
-        self.constant = constant
-
-
-def _refuse_constant(constant: str) -> Any:
-    raise NotJsonConstantError(constant)
-
-
-class NumberOutOfRangeError(ValueError):
-    """A JSON number beyond what a double holds (`1e400`): Python reads it as infinity, published as `null`."""
-
-    def __init__(self, number: str) -> None:
-        super().__init__(number)
-        self.number = number
-
-
-def _finite_number(text: str) -> float:
-    number = float(text)
-    if math.isinf(number):
-        raise NumberOutOfRangeError(text)
-    return number
 
 
 def _binary_mode_attributes(headers: Mapping[str, str]) -> dict[str, str]:

@@ -1,7 +1,6 @@
 """Ingest HTTP routes: parse, call a handler, answer. A client's input never produces a 500."""
 
 import contextlib
-import json
 import logging
 import tempfile
 import urllib.parse
@@ -17,14 +16,9 @@ from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
 from services.ingest.context import IngestContext, IngestDep
-from services.ingest.domain.api_events import (
-    UNREADABLE_JSON_EN,
-    UNREADABLE_JSON_FR,
-    EventLimits,
-    RequestRejectedError,
-    read_api_events,
-)
+from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
 from services.ingest.domain.boxoffice import CsvFormatError, MappingFileError
+from services.ingest.domain.json_body import MalformedJsonError, read_json_body
 from services.ingest.domain.mailchimp import mailchimp_events
 from services.ingest.domain.shopify import AdapterError, verify_shopify_hmac
 from services.ingest.domain.sources import Source, SourceKind, source_mapping
@@ -329,16 +323,9 @@ async def post_shopify_webhook(
             400, "missing_topic", en="The X-Shopify-Topic header is missing.", fr="L'en-tête X-Shopify-Topic manque."
         )
     try:
-        payload = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _reject(
-            400,
-            "malformed_json",
-            en=f"The body is not valid JSON: {exc}.",
-            fr=f"Le corps n'est pas du JSON valide : {exc}.",
-        )
-    except (ValueError, RecursionError):
-        _reject(400, "malformed_json", en=UNREADABLE_JSON_EN, fr=UNREADABLE_JSON_FR)
+        payload = read_json_body(raw_body)
+    except MalformedJsonError as exc:
+        _reject(400, "malformed_json", en=exc.en, fr=exc.fr)
     if not isinstance(payload, dict):
         _reject(400, "malformed_json", en="The body must be a JSON object.", fr="Le corps doit être un objet JSON.")
     if not _is_text_throughout(payload):

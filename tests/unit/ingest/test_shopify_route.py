@@ -3,7 +3,7 @@
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +13,9 @@ from prometheus_client import CollectorRegistry
 from services.ingest.domain.sources import Source, SourceKind
 from services.ingest.entrypoints.http import post_shopify_webhook
 from services.ingest.metrics import IngestMetrics
+from services.ingest.ports import Claim, Nobody
+from shared.events import Envelope, PersonRef
+from tests.unit.ingest.vendor_fixtures import shopify_body
 
 SECRET = "shpss_app_secret"
 SHOP = Source("boutique", "theatre-du-nord", SourceKind.SHOPIFY, signing_secrets=(SECRET,))
@@ -32,6 +35,44 @@ def _request(body: bytes) -> SimpleNamespace:
         yield body
 
     return SimpleNamespace(headers={"content-length": str(len(body))}, stream=stream)
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+
+    async def publish(self, envelopes: Sequence[Envelope]) -> None:
+        self.published.extend(envelopes)
+
+
+class _NewIdsLedger:
+    """Every id is new: these tests are about reading bodies, not about replays."""
+
+    async def claim(
+        self, organisation_id: str, event_ids: Sequence[str], *, sources: Mapping[str, str] | None = None
+    ) -> Claim:
+        return Claim("batch-1", frozenset(event_ids))
+
+    async def confirm(self, organisation_id: str, claim: Claim) -> None:
+        return None
+
+    async def release(self, organisation_id: str, claim: Claim) -> None:
+        return None
+
+
+class _FirstOrders:
+    """No order was seen before, and no refund waits for one."""
+
+    async def buyer(self, organisation_id: str, source: str, order_id: str) -> PersonRef | None:
+        return None
+
+    async def remember(
+        self, organisation_id: str, source: str, order_id: str, buyer: PersonRef | Nobody
+    ) -> list[Envelope]:
+        return []
+
+    async def release(self, organisation_id: str, source: str, order_id: str, refund_ids: Sequence[str]) -> None:
+        return None
 
 
 def _context(registry: CollectorRegistry | None = None) -> SimpleNamespace:
@@ -74,6 +115,85 @@ async def test_a_signed_body_with_a_number_too_long_or_nesting_too_deep_is_refus
     assert refused.status_code == 400
     assert isinstance(refused.detail, dict)
     assert refused.detail["code"] == "malformed_json"
+
+
+def _publishing_context(sink: _Sink) -> SimpleNamespace:
+    return SimpleNamespace(
+        sources=_Sources(),
+        sink=sink,
+        ledger=_NewIdsLedger(),
+        orders=_FirstOrders(),
+        settings=SimpleNamespace(max_webhook_bytes=1024 * 1024, publish_timeout_seconds=1.0),
+        metrics=IngestMetrics(CollectorRegistry()),
+    )
+
+
+async def _deliver(body: bytes, sink: _Sink, topic: str = "orders/create") -> dict[str, int | str]:
+    return await post_shopify_webhook(
+        SHOP.source_id,
+        _request(body),  # type: ignore[arg-type]
+        _publishing_context(sink),  # type: ignore[arg-type]
+        x_shopify_hmac_sha256=_signature(body),
+        x_shopify_topic=topic,
+    )
+
+
+# The order's first tax rate, a float Shopify sends as a JSON number.
+ORDINARY_FLOAT = b'"rate": 0.05,'
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        (b"NaN", "NaN is not a JSON value"),
+        (b"Infinity", "Infinity is not a JSON value"),
+        (b"-Infinity", "-Infinity is not a JSON value"),
+        (b"1e400", "1e400, a number too large"),
+    ],
+    ids=["NaN", "Infinity", "minus-Infinity", "1e400"],
+)
+async def test_a_signed_order_with_a_value_json_has_not_or_a_number_beyond_a_double_is_refused_as_malformed_json(
+    value: bytes, named: str
+) -> None:
+    # Python's reader takes these, and reads `1e400` as infinity: the order would travel on with `null` in its place.
+    body = shopify_body("orders-create").replace(ORDINARY_FLOAT, b'"rate": ' + value + b",", 1)
+    sink = _Sink()
+
+    with pytest.raises(HTTPException) as refused:
+        await _deliver(body, sink)
+
+    assert refused.value.status_code == 400
+    assert isinstance(refused.value.detail, dict)
+    assert refused.value.detail["code"] == "malformed_json"
+    assert named in refused.value.detail["message"]["en"]
+    assert value.decode() in refused.value.detail["message"]["fr"]
+    assert sink.published == []
+
+
+async def test_a_number_too_large_in_a_signed_body_is_named_cut_short_not_echoed_whole() -> None:
+    number = b"1" + b"0" * 60_000 + b".5"
+    body = shopify_body("orders-create").replace(ORDINARY_FLOAT, b'"rate": ' + number + b",", 1)
+
+    with pytest.raises(HTTPException) as refused:
+        await _deliver(body, _Sink())
+
+    assert refused.value.status_code == 400
+    assert isinstance(refused.value.detail, dict)
+    assert refused.value.detail["code"] == "malformed_json"
+    assert len(refused.value.detail["message"]["en"]) < 200
+    assert len(refused.value.detail["message"]["fr"]) < 200
+    assert "1000000000" in refused.value.detail["message"]["en"]
+
+
+async def test_a_signed_order_with_ordinary_floats_is_accepted_and_published() -> None:
+    body = shopify_body("orders-create")
+    assert ORDINARY_FLOAT in body
+    sink = _Sink()
+
+    answer = await _deliver(body, sink)
+
+    assert answer["published"] == len(sink.published) > 0
+    assert "ignored" not in answer
 
 
 async def test_a_topic_parterre_does_not_read_is_acknowledged_ignored_and_counted_so_shopify_stops_retrying() -> None:
