@@ -172,6 +172,15 @@ def _identifier_from_query(
             en="Give exactly one of email, phone, or source with external_id.",
             fr="Indiquez exactement un courriel, un téléphone, ou une source avec external_id.",
         )
+    if source and not external_id:
+        # Ignored, it would read as a lookup among that source's customers, which an email or a phone is not.
+        _refused_parameters(
+            ["source"],
+            "source_without_external_id",
+            en="source goes only with external_id, whose system it names: leave it out to look up an email or a phone.",
+            fr="source ne s'emploie qu'avec external_id, dont elle nomme le système : omettez-la pour chercher un "
+            "courriel ou un téléphone.",
+        )
     if email:
         # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
         value = normalise_email(email) or normalise_email(as_written.get("email", email))

@@ -4,6 +4,7 @@ erasures naming a merged person."""
 import asyncio
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from services.identity.adapters.memory import InMemoryIdentityStore
@@ -83,6 +84,24 @@ def test_an_upstream_id_looked_up_with_spaces_around_it_finds_the_person() -> No
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["person_id"] == jean
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["email=jean.roy@videotron.ca&source=shopify-boutique", "phone=514-555-0199&source=shopify-boutique"],
+    ids=["email", "phone"],
+)
+def test_a_source_given_with_an_email_or_a_phone_is_refused_naming_source_not_ignored(query: str) -> None:
+    store = InMemoryIdentityStore()
+    _resolve(_deps(store), "e1", email="jean.roy@videotron.ca", phone="514 555 0199", first_name="Jean")
+
+    answer = TestClient(identity_app(store)).get(f"/v1/persons?{query}")
+
+    assert answer.status_code == 422, answer.text
+    [field] = answer.json()["detail"]["fields"]
+    assert (field["field"], field["code"]) == ("query.source", "source_without_external_id")
+    assert "external_id" in field["reason"]
+    assert "external_id" in field["reason_fr"]
 
 
 def test_an_upstream_id_of_a_person_erased_not_to_be_added_again_is_refused_when_sent_again_with_spaces() -> None:

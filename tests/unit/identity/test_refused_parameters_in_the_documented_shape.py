@@ -1,6 +1,6 @@
-"""Parameters the identity routes refuse (a lookup naming no usable identifier, a cursor naming no review) are
-answered as every refused parameter of every Parterre API is (README): `422`, `invalid_request`, and `fields`
-naming each parameter with its reason in English and French."""
+"""Parameters the identity routes refuse (a lookup naming no usable identifier, or a source without the upstream id
+it qualifies; a cursor naming no review) are answered as every refused parameter of every Parterre API is (README):
+`422`, `invalid_request`, and `fields` naming each parameter with its reason in English and French."""
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +24,13 @@ REFUSED = [
         ["query.email", "query.phone", "query.external_id"],
         "lookup_needs_one_identifier",
     ),
+    (
+        "/v1/persons",
+        "/v1/persons?email=anne@videotron.ca&source=shopify",
+        ["query.source"],
+        "source_without_external_id",
+    ),
+    ("/v1/persons", "/v1/persons?phone=5145550199&source=shopify", ["query.source"], "source_without_external_id"),
     ("/v1/persons", "/v1/persons?email=anne%20marie@videotron.ca", ["query.email"], "identifier_invalid"),
     ("/v1/persons", "/v1/persons?phone=12", ["query.phone"], "identifier_invalid"),
 ]
