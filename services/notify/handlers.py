@@ -153,11 +153,13 @@ async def _queue_trigger(
         # read-then-write has a single writer per person, which a check at send time (many lanes) would not.
         now, message = deps.clock.now(), message_id(organisation_id, envelope.id)
         sent = await store.sends(organisation_id, trigger.person_id)
-        if deps.rules.cap.admits(sent, message, now):
+        if not deps.rules.cap.admits(sent, message, now):
+            suppressed = Suppression.FREQUENCY_CAP
+        elif message not in sent:
+            # Only when first accepted: a redelivery counted again from now would hold a place in the person's
+            # allowance for longer than the window, and suppress a later message the cap admits.
             expired = [old for old in sent if old not in deps.rules.cap.recent(sent, now)]
             await store.record_send(organisation_id, trigger.person_id, message, now, expired)
-        else:
-            suppressed = Suppression.FREQUENCY_CAP
     return await _queue_deliveries(
         envelope,
         deps,
@@ -544,11 +546,17 @@ async def _mailchimp_attempt(
     return answer
 
 
+# Mailchimp's answer to a change of one member it will not make (a `cleaned` one): that address is settled.
+MEMBER_NOT_CHANGED = 400
+
+
 async def _for_every_address(addresses: Sequence[str], call: Callable[[str], Awaitable[HttpAnswer]]) -> HttpAnswer:
-    """`call` for each address, in turn; the first answer that is neither a success nor a 404 (never a member under
-    that address) is the attempt's, to be tried again whole: each call can be repeated."""
+    """`call` for each address, in turn; the first answer that is neither a success, a 404 (never a member under
+    that address) nor a 400 (a member Mailchimp will not change) is the attempt's, a retryable one first, to be tried
+    again whole: each call can be repeated."""
     duration = 0.0
     failed: HttpAnswer | None = None
+    refused: HttpAnswer | None = None
     for address in addresses:
         answer = await call(address)
         duration += answer.duration_seconds
@@ -557,9 +565,13 @@ async def _for_every_address(addresses: Sequence[str], call: Callable[[str], Awa
             retryable = answer.status_code is None or answer.status_code >= 500 or answer.status_code in (408, 425, 429)
             if retryable and failed is None:
                 failed = answer
-            else:
+            elif retryable or answer.status_code == MEMBER_NOT_CHANGED:
                 log.warning("Mailchimp refused a change of one member: %s", answer.status_code)
-    return failed or HttpAnswer(200, duration_seconds=duration)
+            elif refused is None:
+                # Not about one member (a revoked key, another data centre, a redirect): the person is still in the
+                # audience as before, so the delivery must end dead and replayable, not succeeded.
+                refused = answer
+    return failed or refused or HttpAnswer(200, duration_seconds=duration)
 
 
 async def attempt_delivery(

@@ -141,6 +141,10 @@ _FRENCH_REASONS: dict[str, str] = {
     "mixed_currency": "mélange plusieurs devises",
     "unsupported_topic": "n'est pas un sujet de webhook pris en charge",
     "unknown_type": "n'est pas un type pris en charge",
+    # Notify's subscriptions.
+    "mailchimp_target_missing": "Un abonnement Mailchimp a besoin de `mailchimp` (api_url, api_key, list_id)",
+    "webhook_url_missing": "Un abonnement webhook a besoin d'une `url`",
+    "events_empty": "Un abonnement veut au moins un événement dans `events`",
 }
 
 

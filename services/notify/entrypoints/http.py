@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from services.notify.context import NotifyContext, NotifyDep, outbound_policy
 from services.notify.domain.exports import segment_csv
@@ -74,12 +75,15 @@ class SubscriptionIn(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
+        # Each with a code `french_reason` knows: staff reading French get the reason too, not only a refusal.
         if self.kind is TargetKind.MAILCHIMP and self.mailchimp is None:
-            raise ValueError("a mailchimp subscription needs `mailchimp` (api_url, api_key, list_id)")
+            raise PydanticCustomError(
+                "mailchimp_target_missing", "A mailchimp subscription needs `mailchimp` (api_url, api_key, list_id)"
+            )
         if self.kind is TargetKind.WEBHOOK and not self.url:
-            raise ValueError("a webhook subscription needs a `url`")
+            raise PydanticCustomError("webhook_url_missing", "A webhook subscription needs a `url`")
         if self.events.to_filter().empty:
-            raise ValueError("a subscription wants at least one event in `events`")
+            raise PydanticCustomError("events_empty", "A subscription wants at least one event in `events`")
         return self
 
 

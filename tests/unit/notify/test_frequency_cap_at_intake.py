@@ -26,8 +26,11 @@ EVERY_TRIGGER = Subscription(
 
 
 class Clock:
+    def __init__(self, at: datetime = NOW) -> None:
+        self.at = at
+
     def now(self) -> datetime:
-        return NOW
+        return self.at
 
 
 class IntakeStore:
@@ -61,6 +64,18 @@ class IntakeStore:
 
 
 def _accept(store: IntakeStore, number: int, purpose: ConsentPurpose, points: list[tuple[Channel, str]]) -> Delivery:
+    [delivery] = _accepted(store, number, purpose, points)
+    return delivery
+
+
+def _accepted(
+    store: IntakeStore,
+    number: int,
+    purpose: ConsentPurpose,
+    points: list[tuple[Channel, str]],
+    *,
+    at: datetime = NOW,
+) -> list[Delivery]:
     trigger = TriggerFiredV1.model_validate(
         {
             "trigger_id": f"trg_{number}",
@@ -75,8 +90,7 @@ def _accept(store: IntakeStore, number: int, purpose: ConsentPurpose, points: li
     )
     envelope = build_envelope(trigger, organisation_id="theatre", source="test", id=f"evt_{number}", time=NOW)
     rules = NotifyRules(RetrySchedule(), FrequencyCap(limit=3), timedelta(hours=24), timedelta(minutes=1))
-    [delivery] = asyncio.run(accept_trigger(envelope, trigger, NotifyDeps(cast(NotifyStore, store), Clock(), rules)))
-    return delivery
+    return asyncio.run(accept_trigger(envelope, trigger, NotifyDeps(cast(NotifyStore, store), Clock(at), rules)))
 
 
 def test_a_trigger_naming_no_contact_point_on_its_channel_does_not_use_up_the_persons_frequency_cap() -> None:
@@ -89,3 +103,17 @@ def test_a_trigger_naming_no_contact_point_on_its_channel_does_not_use_up_the_pe
 
     assert consented.status is DeliveryStatus.PENDING
     assert list(store.sent) == [consented.message_id]
+
+
+def test_a_trigger_delivered_again_days_later_still_counts_from_when_it_was_first_accepted() -> None:
+    store = IntakeStore()
+    email = [(Channel.EMAIL, "elise@example.com")]
+    for day in range(3):
+        _accepted(store, day, ConsentPurpose.MARKETING_EMAIL, email, at=NOW + timedelta(days=day))
+    # Kafka delivers the first again (offsets reset after an outage): nothing is queued, nothing more is counted.
+    assert _accepted(store, 0, ConsentPurpose.MARKETING_EMAIL, email, at=NOW + timedelta(days=3)) == []
+
+    # A week and a half-day after the first, it has left the window: the fourth message is within the cap.
+    [fourth] = _accepted(store, 3, ConsentPurpose.MARKETING_EMAIL, email, at=NOW + timedelta(days=7, hours=12))
+
+    assert fourth.status is DeliveryStatus.PENDING

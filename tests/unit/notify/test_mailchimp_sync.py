@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import pytest
+
 from services.notify.domain.contacts import Contact, Suppression, apply_change
 from services.notify.domain.frequency import FrequencyCap
 from services.notify.domain.mailchimp import subscriber_hash
@@ -196,3 +198,27 @@ def test_one_address_refused_does_not_leave_the_others_subscribed_after_a_withdr
     sync(mailchimp, store)
 
     assert mailchimp.status("old@example.com") == "unsubscribed"
+
+
+@dataclass
+class KeyRevokedMailchimp(Mailchimp):
+    """Answers every call as Mailchimp does once the API key is revoked: 401 `API Key Invalid`."""
+
+    async def request(self, method: str, url: str, *, body: bytes = b"", **options: Any) -> HttpAnswer:
+        return HttpAnswer(401, error="Your API key may be invalid", json={"title": "API Key Invalid", "status": 401})
+
+
+WITHDRAWN = {"consent.marketing_email.status": "withdrawn", "consent.marketing_email.allowed": False}
+
+
+@pytest.mark.parametrize("consent", [WITHDRAWN, {**IMPLIED, **LAPSED}], ids=["withdrawn", "lapsed"])
+def test_a_change_mailchimp_refuses_for_the_whole_account_is_the_attempts_answer_not_a_success(
+    consent: dict[str, Any],
+) -> None:
+    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **consent))
+
+    answer = sync(KeyRevokedMailchimp(), store)
+
+    # She is still in the audience as before: the delivery ends dead and replayable, not succeeded.
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 401
