@@ -5,13 +5,14 @@ erased everywhere."""
 import csv
 import io
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.profile.context import ProfileContext, ProfileDep
 from services.profile.domain.lookups import email_lookups, external_lookup, phone_lookups
@@ -175,8 +176,16 @@ async def get_profile(person_id: str, principal: ProfilesReader, context: Profil
     return _profile_body(stored, context)
 
 
-def _bad_lookup(en: str, fr: str) -> NoReturn:
-    raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=bilingual_error("bad_lookup", en=en, fr=fr))
+def _bad_lookup(code: str, en: str, fr: str, *, parameters: tuple[str, ...]) -> NoReturn:
+    raise HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=bilingual_error(
+            "bad_lookup",
+            en=en,
+            fr=fr,
+            fields=[{"field": f"query.{name}", "reason": en, "reason_fr": fr, "code": code} for name in parameters],
+        ),
+    )
 
 
 @router.get(
@@ -207,11 +216,18 @@ async def find_profiles(
     given = [name for name, value in (("email", email), ("phone", phone), ("external_id", external_id)) if value]
     if len(given) != 1:
         _bad_lookup(
+            "not_one_criterion",
             "Give exactly one of email, phone, or external_id (with source).",
             "Indiquez exactement un critère : email, phone, ou external_id (avec source).",
+            parameters=("email", "phone", "external_id"),
         )
     if source and not external_id:
-        _bad_lookup("source goes with external_id.", "source s'emploie avec external_id.")
+        _bad_lookup(
+            "source_without_external_id",
+            "source goes with external_id.",
+            "source s'emploie avec external_id.",
+            parameters=("source",),
+        )
     as_written = query_as_written(request)
     if email:
         # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
@@ -223,7 +239,12 @@ async def find_profiles(
     elif external_id and source:
         keys = (external_lookup(source, external_id),)
     else:
-        _bad_lookup("external_id needs its source.", "external_id doit être accompagné de sa source.")
+        _bad_lookup(
+            "external_id_without_source",
+            "external_id needs its source.",
+            "external_id doit être accompagné de sa source.",
+            parameters=("source",),
+        )
     found = await profiles_found_by(context.deps, principal.organisation_id, *keys)
     return {"items": [_profile_body(stored, context) for stored in found]}
 
@@ -407,8 +428,14 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    # A phone in E.164 (`+15145550199`) is digits alone, no formula: SMS tools read it only without the quote.
+    if _E164.fullmatch(text):
+        return text
     # A cell starting like a formula would run in a spreadsheet: quoted as text instead.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def _csv_line(cells: Any) -> str:
@@ -506,6 +533,9 @@ def _export_csv(document: dict[str, Any]) -> str:
 
 
 class ErasureRequest(BaseModel):
+    # An erasure cannot be undone: an option misspelt is refused, never dropped for its default.
+    model_config = ConfigDict(extra="forbid")
+
     reason: str | None = Field(default=None, max_length=2000, description="Why, as recorded.")
     do_not_readd: bool = Field(
         default=False, description="Keep salted hashes of the identifiers so later facts do not re-create the person."

@@ -110,3 +110,21 @@ async def test_a_phone_without_its_country_code_is_read_as_dialled_from_the_conf
 def test_the_region_phones_are_read_from_is_the_configured_one_canada_unless_set() -> None:
     assert load_rules(ProfileSettings()).default_region == "CA"
     assert load_rules(ProfileSettings(profile_default_region="FR")).default_region == "FR"
+
+
+async def test_a_look_up_refused_names_the_parameters_to_change_in_english_and_french() -> None:
+    client = TestClient(profile_app(profile_world()))
+
+    for params, fields in (
+        ({}, ["query.email", "query.phone", "query.external_id"]),
+        ({"email": "jean@videotron.ca", "phone": "514-555-0199"}, ["query.email", "query.phone", "query.external_id"]),
+        ({"email": "jean@videotron.ca", "source": "billetterie"}, ["query.source"]),
+        ({"external_id": "C-004521"}, ["query.source"]),
+    ):
+        answer = client.get("/v1/profiles", params=params)
+
+        assert answer.status_code == 422, params
+        detail = answer.json()["detail"]
+        assert detail["code"] == "bad_lookup"
+        assert [field["field"] for field in detail["fields"]] == fields, params
+        assert all(field["reason"] and field["reason_fr"] for field in detail["fields"]), params

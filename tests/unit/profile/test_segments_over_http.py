@@ -1,0 +1,28 @@
+"""A segment's members as staff take them away: the spreadsheet of who they are and how to reach them."""
+
+import csv
+import io
+
+from fastapi.testclient import TestClient
+
+from tests.unit.profile.http_harness import profile_app, profile_world
+
+
+def _members_csv(client: TestClient, segment: str) -> list[dict[str, str]]:
+    answer = client.get(f"/v1/segments/{segment}/members", params={"format": "csv"})
+    assert answer.status_code == 200, answer.text
+    return list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+
+
+async def test_a_members_spreadsheet_gives_each_phone_as_sms_tools_read_it_and_defuses_a_formula_in_a_name() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise", phone="(514) 555-0199"))
+    await world.deliver(world.purchase("e2", "per_luc", phone="+1 514 555 0100", person={"first_name": "+1+cmd"}))
+
+    rows = _members_csv(TestClient(profile_app(world)), "francophones")
+
+    assert [(row["person_id"], row["phone"]) for row in rows] == [
+        ("per_elise", "+15145550199"),
+        ("per_luc", "+15145550100"),
+    ]
+    assert rows[1]["first_name"] == "'+1+cmd"
