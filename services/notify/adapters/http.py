@@ -62,7 +62,7 @@ class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
         except OSError as exc:
             raise httpcore.ConnectError(f"the host {host} does not resolve: {exc}") from exc
         if (problem := addresses_problem(addresses, self._policy)) is not None:
-            raise TargetRefusedError(problem)
+            raise TargetRefusedError(problem.en)
         failure: Exception | None = None
         for address in addresses:
             try:
@@ -137,7 +137,7 @@ class SafeOutbound:
         if self._client is None:
             raise RuntimeError("the outbound client is not started")
         if (problem := url_problem(url, self._policy)) is not None:
-            return HttpAnswer(status_code=None, error=f"refused: {problem}", refused=problem)
+            return HttpAnswer(status_code=None, error=f"refused: {problem.en}", refused=problem.en)
         started = time.perf_counter()
         try:
             # httpx's timeout bounds each read, connect and write alone: a receiver dripping its answer byte by byte

@@ -21,24 +21,37 @@ class OutboundPolicy:
     allow_plain_http: bool = False
 
 
-def url_problem(url: str, policy: OutboundPolicy) -> str | None:
+@dataclass(frozen=True)
+class TargetProblem:
+    """Why a target is refused, in English (`last_error`, logs) and in French (for staff reading French)."""
+
+    en: str
+    fr: str
+
+
+def url_problem(url: str, policy: OutboundPolicy) -> TargetProblem | None:
     """Why `url` can never be a target (scheme, host, credentials); None if it may be, once its host resolves."""
     if _NOT_IN_A_URL.search(url):
-        return "not a valid URL: it holds a space or a control character"
+        return TargetProblem(
+            "not a valid URL: it holds a space or a control character",
+            "ce n'est pas une URL valide : elle contient une espace ou un caractère de contrôle",
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return "not a valid URL"
+        return TargetProblem("not a valid URL", "ce n'est pas une URL valide")
     allowed_schemes = ("https", "http") if policy.allow_plain_http else ("https",)
     if parts.scheme not in allowed_schemes:
-        return f"the scheme must be {' or '.join(allowed_schemes)}"
+        return TargetProblem(
+            f"the scheme must be {' or '.join(allowed_schemes)}", f"le schéma doit être {' ou '.join(allowed_schemes)}"
+        )
     if not parts.hostname:
-        return "the URL names no host"
+        return TargetProblem("the URL names no host", "l'URL ne nomme aucun hôte")
     if parts.username is not None or parts.password is not None:
-        return "credentials do not belong in the URL"
+        return TargetProblem("credentials do not belong in the URL", "les identifiants n'ont pas leur place dans l'URL")
     if port == 0:
-        return "port 0 is not a port"
+        return TargetProblem("port 0 is not a port", "le port 0 n'est pas un port")
     # An address written in the URL is known now, without resolving anything: one the policy refuses is refused here,
     # when the subscription is made, not found out when its first delivery is attempted.
     if _is_ip_literal(parts.hostname):
@@ -46,7 +59,10 @@ def url_problem(url: str, policy: OutboundPolicy) -> str | None:
     if _NUMERIC_LABEL.fullmatch(parts.hostname.rstrip(".").rsplit(".", 1)[-1]):
         # No top-level domain is a number: resolvers read such a host as an address in one of the forms `ipaddress`
         # refuses (`2130706433` and `127.1` are 127.0.0.1), and httpx refuses some of them (`0177.0.0.1`) at every send.
-        return f"{parts.hostname!r} is neither a host name nor an IPv4 address written as four decimal numbers"
+        return TargetProblem(
+            f"{parts.hostname!r} is neither a host name nor an IPv4 address written as four decimal numbers",
+            f"{parts.hostname!r} n'est ni un nom d'hôte ni une adresse IPv4 écrite en quatre nombres décimaux",
+        )
     return None
 
 
@@ -58,32 +74,40 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
-def address_problem(address: str, policy: OutboundPolicy) -> str | None:
+def address_problem(address: str, policy: OutboundPolicy) -> TargetProblem | None:
     """Why notify may not connect to `address` (an IP literal); None if it may."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return f"{address!r} is not an IP address"
+        return TargetProblem(f"{address!r} is not an IP address", f"{address!r} n'est pas une adresse IP")
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     # Loopback first: `::1` also counts as reserved.
     if ip.is_loopback:
-        return None if policy.allow_loopback else f"{ip} is a loopback address"
+        if policy.allow_loopback:
+            return None
+        return TargetProblem(f"{ip} is a loopback address", f"{ip} est une adresse de bouclage (loopback)")
     if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
-        return f"{ip} is not a unicast address"
+        return TargetProblem(f"{ip} is not a unicast address", f"{ip} n'est pas une adresse unicast")
     if ip.is_link_local:
         # Cloud metadata services live here (169.254.169.254): only an explicit private allowance opens it.
-        return None if policy.allow_private else f"{ip} is a link-local address"
+        if policy.allow_private:
+            return None
+        return TargetProblem(f"{ip} is a link-local address", f"{ip} est une adresse locale au lien (link-local)")
     if not ip.is_global:
-        return None if policy.allow_private else f"{ip} is a private address"
+        return (
+            None
+            if policy.allow_private
+            else TargetProblem(f"{ip} is a private address", f"{ip} est une adresse privée")
+        )
     return None
 
 
-def addresses_problem(addresses: Iterable[str], policy: OutboundPolicy) -> str | None:
+def addresses_problem(addresses: Iterable[str], policy: OutboundPolicy) -> TargetProblem | None:
     """A host is refused if any address it resolves to is, since a connection may use any of them."""
     resolved = list(addresses)
     if not resolved:
-        return "the host resolves to no address"
+        return TargetProblem("the host resolves to no address", "le nom de l'hôte ne donne aucune adresse")
     for address in resolved:
         if (problem := address_problem(address, policy)) is not None:
             return problem

@@ -87,6 +87,27 @@ class SubscriptionIn(BaseModel):
         return self
 
 
+class MailchimpPatch(BaseModel):
+    """A Mailchimp subscription's new API key. Its audience stays: `api_url` and `list_id` may be given only as they
+    are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="A new API key of the same account, after the previous one was rotated or revoked; never shown "
+        "again. The next attempt, and a replayed delivery, send with it.",
+    )
+    api_url: str | None = Field(
+        default=None, max_length=2048, description="Only as it is: another audience is a new subscription."
+    )
+    list_id: str | None = Field(
+        default=None, max_length=100, description="Only as it is: another audience is a new subscription."
+    )
+
+
 class SubscriptionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,6 +116,9 @@ class SubscriptionPatch(BaseModel):
     description: str | None = Field(default=None, max_length=500)
     enabled: bool | None = None
     max_in_flight: int | None = Field(default=None, ge=1, le=64)
+    mailchimp: MailchimpPatch | None = Field(
+        default=None, description="A Mailchimp subscription's new `api_key`; its audience cannot change."
+    )
 
 
 def _fail(http_status: int, code: str, *, en: str, fr: str) -> NoReturn:
@@ -111,9 +135,43 @@ def _check_target(url: str, context: NotifyContext) -> None:
         _fail(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             "target_refused",
-            en=f"This target URL is refused: {problem}.",
-            fr=f"Cette URL de destination est refusée : {problem}.",
+            en=f"This target URL is refused: {problem.en}.",
+            fr=f"Cette URL de destination est refusée : {problem.fr}.",
         )
+
+
+def _audience_with_new_key(subscription: Subscription, patch: MailchimpPatch) -> MailchimpTarget | None:
+    """The subscription's audience with the key `patch` gives; None when it gives none."""
+    current = subscription.mailchimp
+    if subscription.kind is not TargetKind.MAILCHIMP or current is None:
+        _fail(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "not_a_mailchimp_subscription",
+            en="This is a webhook subscription, not a Mailchimp one: it has no `mailchimp` key to replace.",
+            fr="Cet abonnement est un webhook, pas un abonnement Mailchimp : il n'a pas de clé `mailchimp` à "
+            "remplacer.",
+        )
+    # Another list or data centre is another audience, which knows nothing of what this one was sent (who was
+    # added, unsubscribed or archived): as for `url`, that is a new subscription.
+    moved = [
+        f"`mailchimp.{name}`"
+        for name, given, kept in (
+            ("api_url", patch.api_url, current.api_url),
+            ("list_id", patch.list_id, current.list_id),
+        )
+        if given is not None and given != kept
+    ]
+    if moved:
+        cannot_fr = "ne peuvent pas changer" if len(moved) > 1 else "ne peut pas changer"
+        _fail(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "audience_not_changeable",
+            en=f"A Mailchimp subscription keeps its audience ({' and '.join(moved)} cannot change): make a new "
+            "subscription to send to another audience. Only `mailchimp.api_key` can be replaced.",
+            fr=f"Un abonnement Mailchimp garde son audience ({' et '.join(moved)} {cannot_fr}) : créez un nouvel "
+            "abonnement pour envoyer à une autre audience. Seule la clé `mailchimp.api_key` peut être remplacée.",
+        )
+    return None if patch.api_key is None else replace(current, api_key=patch.api_key)
 
 
 def _subscription_json(subscription: Subscription, *, secret: str | None = None) -> dict[str, Any]:
@@ -212,6 +270,9 @@ async def patch_subscription(
             )
         _check_target(body.url, context)
         changes["url"] = body.url
+    if body.mailchimp is not None and (audience := _audience_with_new_key(subscription, body.mailchimp)) is not None:
+        # Stored sealed, as at creation; the answer shows the audience, never the key.
+        changes["mailchimp"] = audience
     if body.events is not None:
         if body.events.to_filter().empty:
             _fail(

@@ -71,6 +71,35 @@ async def test_signing_secrets_and_api_keys_are_stored_sealed_and_read_back_in_c
         await wrong_key_store.subscription("sub_sealed")
 
 
+async def test_a_mailchimp_key_replaced_alone_is_stored_sealed_beside_the_audience_it_kept(
+    database: AsyncDatabase[Document],
+) -> None:
+    store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC).replace(microsecond=0)
+    revoked, replacement = "0123456789abcdef0123456789abcdef-us21", "fedcba9876543210fedcba9876543210-us21"
+    audience = MailchimpTarget("https://us21.api.mailchimp.com/3.0", revoked, "a6b5da1054")
+    subscription = Subscription(
+        subscription_id="sub_audience",
+        organisation_id="org",
+        kind=TargetKind.MAILCHIMP,
+        url=audience.api_url,
+        events=EventFilter(triggers=frozenset({"*"})),
+        enabled=True,
+        created_at=now,
+        secrets=(SigningSecret(new_secret(), now),),
+        mailchimp=audience,
+    )
+    await store.save_subscription(subscription)
+    # What `PATCH` stores: the `mailchimp` field alone, with the new key.
+    rotated = replace(subscription, mailchimp=replace(audience, api_key=replacement))
+    await store.save_subscription(rotated, fields=("mailchimp",))
+
+    stored = await database[SUBSCRIPTIONS].find_one({"_id": "sub_audience"})
+    assert stored is not None
+    assert replacement not in str(stored)
+    assert revoked not in str(stored)
+    assert await store.subscription("sub_audience") == rotated
+
+
 async def test_an_edit_read_before_a_410_stores_its_own_fields_and_leaves_the_subscription_disabled(
     database: AsyncDatabase[Document],
 ) -> None:

@@ -63,7 +63,9 @@ def test_private_networks_open_only_with_their_own_setting() -> None:
 
 def test_a_host_with_one_bad_address_among_good_ones_is_refused() -> None:
     assert addresses_problem(["93.184.215.14", "10.0.0.1"], STRICT) is not None
-    assert addresses_problem([], STRICT) == "the host resolves to no address"
+    problem = addresses_problem([], STRICT)
+    assert problem is not None
+    assert problem.en == "the host resolves to no address"
 
 
 @pytest.mark.parametrize(
@@ -79,7 +81,7 @@ def test_a_host_with_one_bad_address_among_good_ones_is_refused() -> None:
 )
 def test_only_https_urls_without_credentials_are_targets(url: str, problem: str | None) -> None:
     found = url_problem(url, STRICT)
-    assert (found is None) if problem is None else (found is not None and problem in found)
+    assert (found is None) if problem is None else (found is not None and problem in found.en)
 
 
 def test_plain_http_is_allowed_only_when_configured() -> None:
@@ -101,7 +103,7 @@ def test_a_url_with_a_space_or_a_control_character_is_refused_rather_than_failin
     # `urlsplit` reads these as a valid URL; httpx, which sends, refuses them or takes them for a relative URL.
     found = url_problem(url, STRICT)
     assert found is not None
-    assert "valid" in found
+    assert "valid" in found.en
 
 
 @pytest.mark.parametrize(
@@ -119,7 +121,7 @@ def test_a_url_with_a_space_or_a_control_character_is_refused_rather_than_failin
 def test_a_url_naming_an_address_the_policy_refuses_is_refused_when_it_is_given(url: str, problem: str) -> None:
     found = url_problem(url, STRICT)
     assert found is not None
-    assert problem in found
+    assert problem in found.en
 
 
 @pytest.mark.parametrize(
@@ -138,6 +140,29 @@ def test_a_host_whose_last_label_is_not_a_number_is_a_name() -> None:
     assert url_problem("https://hooks.example.com/parterre", STRICT) is None
     assert url_problem("https://10.hooks.example/parterre", STRICT) is None
     assert url_problem("https://hooks.example.com./parterre", STRICT) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/par terre",
+        "https://hooks.example.com:99999/",
+        "ftp://hooks.example.com/",
+        "https:///nohost",
+        "https://user:pass@hooks.example.com/",
+        "https://hooks.example.com:0/",
+        "https://2130706433/",
+        "https://127.0.0.1/",
+        "https://0.0.0.0/",
+        "https://169.254.169.254/",
+        "https://10.0.0.5/",
+    ],
+)
+def test_every_reason_a_target_is_refused_is_given_in_french_too(url: str) -> None:
+    problem = url_problem(url, STRICT)
+    assert problem is not None
+    assert problem.fr
+    assert problem.fr != problem.en
 
 
 def test_a_url_naming_an_allowed_address_is_a_target() -> None:
