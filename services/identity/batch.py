@@ -53,7 +53,7 @@ class BatchReport:
     lines: int = 0
     resolved: int = 0
     skipped: int = 0
-    # Of the lines skipped, those that are no JSON object with a record id: a file in another format shows here.
+    # Of the lines skipped, those that are no JSON object: a file in another format shows here.
     unreadable: int = 0
     warnings: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -115,7 +115,8 @@ async def resolve_lines(
             if strict:
                 raise BatchAbortedError(line_number, prepared.problem)
             report.skipped += 1
-            report.unreadable += 1
+            if prepared.unreadable:
+                report.unreadable += 1
             report.note(line_number, f"skipped: {prepared.problem}")
             continue
         if not prepared.record_id:

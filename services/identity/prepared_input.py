@@ -8,6 +8,7 @@ a time, through a pipe whose small buffer keeps the child at most a few chunks a
 import contextlib
 import multiprocessing
 import pickle
+import signal
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -97,6 +98,11 @@ def prepared_input(
 
 
 def _prepare(preparation: _Preparation, sending: Connection) -> None:
+    # Its parent stops it (`terminate`) whenever the run ends before it has: by the signal's default effect, at once
+    # and without a word. A forked child inherits the command's handlers, which raise wherever it is, its exit
+    # included, where multiprocessing prints the exception as a traceback among the run's messages.
+    for number in (signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])):
+        signal.signal(number, signal.SIG_DFL)
     try:
         with caches_within(preparation.cache_entries), preparation.path.open("rb") as raw:
             chunk: list[tuple[Any, ...]] = []
@@ -132,6 +138,7 @@ def _encode(line: PreparedLine) -> tuple[Any, ...]:
     return (
         line.line_number,
         line.problem,
+        line.unreadable,
         line.record_id,
         line.unknown_fields,
         line.warnings,
@@ -143,10 +150,13 @@ def _encode(line: PreparedLine) -> tuple[Any, ...]:
 
 
 def _decode(encoded: tuple[Any, ...]) -> PreparedLine:
-    line_number, problem, record_id, unknown_fields, warnings, record, identifiers, keys, blocked_values = encoded
+    line_number, problem, unreadable, record_id, unknown_fields, warnings, record, identifiers, keys, blocked_values = (
+        encoded
+    )
     return PreparedLine(
         line_number,
         problem=problem,
+        unreadable=unreadable,
         record_id=record_id,
         unknown_fields=unknown_fields,
         warnings=warnings,

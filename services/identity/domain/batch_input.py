@@ -60,6 +60,10 @@ class BatchLineError(ValueError):
     """A line that cannot be used at all: not JSON, not an object, no usable record_id."""
 
 
+class RecordIdError(BatchLineError):
+    """A JSON object without a usable record_id: a line of the right format, unlike the other line errors."""
+
+
 def decode_line(raw: bytes) -> tuple[str, bool]:
     """`raw` as text, and whether it was not UTF-8 and was read as Windows-1252 instead.
 
@@ -101,6 +105,9 @@ def opens_an_array_over_lines(first_line: str) -> bool:
         json.loads(text)
     except ValueError:
         return True
+    except RecursionError:
+        # Too deep to read, whole or not: the reading of the line says so.
+        pass
     return False
 
 
@@ -164,17 +171,20 @@ def read_batch_line(line: str | bytes) -> BatchRecord | None:
     except ValueError:
         # Python refuses to read integers of thousands of digits; no id or postal code is one.
         raise BatchLineError("not valid JSON: a number has too many digits") from None
+    except RecursionError:
+        # Arrays or objects inside each other a thousand deep: no record is, and Python cannot read them.
+        raise BatchLineError("not valid JSON: it is nested too deeply") from None
     if not isinstance(value, dict):
         hint = _ARRAY_HINT if isinstance(value, list) and any(isinstance(item, dict) for item in value) else ""
         raise BatchLineError(f"a line must be a JSON object, not {type(value).__name__}{hint}")
     if "record_id" in repeated:
-        raise BatchLineError("`record_id` is given twice, with different values")
+        raise RecordIdError("`record_id` is given twice, with different values")
     try:
         record_id = _record_id(value.get("record_id"))
     except _UnusableFieldError as exc:
-        raise BatchLineError(f"`record_id` {exc}") from None
+        raise RecordIdError(f"`record_id` {exc}") from None
     if record_id is None:
-        raise BatchLineError("`record_id` is required")
+        raise RecordIdError("`record_id` is required")
     # Any other field that cannot be read is left out, as a field that does not parse is: the rest of the record
     # still says who it is.
     fields: dict[str, str | None] = {}
@@ -209,6 +219,8 @@ class PreparedLine:
     line_number: int
     # Why the line cannot be used at all (`read_batch_line`'s error); then nothing else is set.
     problem: str | None = None
+    # Whether that is because the line is no JSON object: the sign of a file in another format.
+    unreadable: bool = False
     # Empty for a blank line, which is passed over.
     record_id: str = ""
     unknown_fields: tuple[str, ...] = ()
@@ -236,7 +248,7 @@ def prepare_line(
     try:
         batch_record = read_batch_line(line)
     except BatchLineError as exc:
-        return PreparedLine(line_number, problem=str(exc))
+        return PreparedLine(line_number, problem=str(exc), unreadable=not isinstance(exc, RecordIdError))
     if batch_record is None:
         return PreparedLine(line_number)
     record = normalise_record(batch_record.record, today=today, default_region=default_region)

@@ -295,7 +295,8 @@ def _stopped_as_by_ctrl_c() -> Iterator[None]:
         # Only the main thread may set handlers: run from another (a test, an embedding program), signals stay as set.
         yield
         return
-    # Set before the process preparing the lines starts, which inherits them.
+    # Set before the process preparing the lines starts, which inherits them and puts SIGTERM and SIGHUP back to their
+    # default effect, to be stopped quietly (see `_prepare`).
     numbers = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
     previous = {number: signal.signal(number, stop) for number in numbers}
     try:

@@ -7,13 +7,14 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from services.identity import batch
+from services.identity import batch, prepared_input
 from services.identity.batch import LineOrderClock
 from services.identity.handlers import active_person
 from services.identity.settings import IdentitySettings
@@ -184,6 +185,24 @@ def test_a_file_of_records_that_all_name_nobody_exits_1_without_blaming_its_form
 
     assert code == 1
     stderr = capsys.readouterr().err
+    assert stderr.splitlines()[-1] == (
+        "error: none of the 2 lines held a record to resolve; nothing written: the reason each was skipped is above"
+    )
+    assert not (tmp_path / "persons.csv").exists()
+
+
+def test_a_file_of_json_objects_all_without_a_record_id_exits_1_without_blaming_its_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # JSON Lines whose id column kept the spreadsheet's name.
+    code = run(tmp_path, {"id": "r1", "email": "elise@example.com"}, {"id": "r2", "email": "jean@example.com"})
+
+    assert code == 1
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 1: skipped: `record_id` is required",
+        "line 2: skipped: `record_id` is required",
+    ]
     assert stderr.splitlines()[-1] == (
         "error: none of the 2 lines held a record to resolve; nothing written: the reason each was skipped is above"
     )
@@ -661,6 +680,40 @@ def test_a_failure_while_reading_the_lines_exits_1_with_its_cause_and_writes_not
     assert "error: preparing the lines failed" in stderr
     assert "OSError: the disk went away at line 1" in stderr
     assert not (tmp_path / "persons.csv").exists()
+
+
+def test_a_run_that_ends_while_the_process_reading_the_lines_is_still_exiting_shows_no_traceback(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepare = prepared_input._prepare
+
+    class EndHeldBack:
+        def __init__(self, sending: Any) -> None:
+            self.sending = sending
+
+        def send(self, message: tuple[str, Any]) -> None:
+            if message[0] != "end":
+                self.sending.send(message)
+
+        def close(self) -> None:
+            pass
+
+    def slow_to_exit(preparation: Any, sending: Any) -> None:
+        prepare(preparation, cast(Any, EndHeldBack(sending)))
+        # The work done, the child takes a while to exit, as it does freeing a very long line (a JSON array of a
+        # whole history written on one line): the run ends meanwhile.
+        sending.send(("end", None))
+        sending.close()
+        time.sleep(10)
+
+    # The lines are read by a forked child, which runs this replacement.
+    monkeypatch.setattr("services.identity.prepared_input._prepare", slow_to_exit)
+    code = run(tmp_path, '[{"record_id": "r1", "email": "elise@example.com"}, {"record_id": "r2"}]')
+
+    assert code == 1
+    stderr = capfd.readouterr().err
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: none of the 1 lines held a record to resolve")
 
 
 def test_ctrl_c_stops_a_long_run_at_once_and_writes_nothing(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from services.identity.domain.batch_input import (
     decode_line,
     ignored_blocked_values,
     names_nobody,
+    opens_an_array_over_lines,
     read_batch_line,
 )
 from services.identity.domain.records import PersonRecord
@@ -148,6 +149,12 @@ def test_a_line_that_is_json_but_not_an_object_is_refused_naming_what_it_is(line
 )
 def test_a_line_without_a_record_id_is_refused(line: str) -> None:
     assert refusal(line) == "`record_id` is required"
+
+
+def test_a_line_nested_deeper_than_json_can_be_read_is_refused_not_raised() -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    assert refusal('{"record_id": "r1", "notes": ' + nested + "}") == "not valid JSON: it is nested too deeply"
+    assert not opens_an_array_over_lines(nested)
 
 
 @pytest.mark.parametrize(("value", "kind"), [(["r1"], "list"), (True, "bool"), (1001.0, "float"), ({"id": 1}, "dict")])
