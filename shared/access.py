@@ -183,6 +183,10 @@ def require_scope(scope: Scope) -> Any:
     return Depends(authorise)
 
 
+# What every route taking one of these answers without a live token (401) or without its scope (403), for its
+# OpenAPI document: `@router.get(..., responses=TOKEN_REFUSALS)`, or merged with the route's own refusals.
+TOKEN_REFUSALS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}}
+
 # Route parameters say which scope they need: `async def read(..., principal: ProfilesReader)`.
 EventsWriter = Annotated[Principal, require_scope(Scope.EVENTS_WRITE)]
 ProfilesReader = Annotated[Principal, require_scope(Scope.PROFILES_READ)]

@@ -20,6 +20,8 @@ from shared.service import Runtime, ServiceParts, create_service_app, subscribe_
 from shared.topics import CONSUMER_GROUPS, IDENTITY_RESOLUTIONS
 
 PROFILE_GROUP = next(group for group in CONSUMER_GROUPS if group.service == "profile")
+# Every route the service answers: the app and the tests of its routes take them from here, so neither misses one.
+ROUTERS = (router, overview_router)
 
 
 def create_app(
@@ -85,7 +87,7 @@ def create_app(
         ServiceParts(
             title="Parterre profile",
             description="Keeps the 360° audience profile, segments and consent-aware triggers.",
-            routers=[router, overview_router],
+            routers=ROUTERS,
             indexes=INDEXES,
             wire=wire,
             on_start=start_sweeping,

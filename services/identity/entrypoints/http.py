@@ -21,7 +21,7 @@ from services.identity.handlers import (
 from shared.access import IdentityReviewer, PrivacyEraser, ProfilesReader
 from shared.errors import bilingual_error
 from shared.events.errors import FieldError
-from shared.query_strings import query_as_written
+from shared.query_strings import blank_reason, blank_values, query_as_written
 
 router = APIRouter(tags=["identity"])
 
@@ -181,6 +181,10 @@ def _identifier_from_query(
             fr="source ne s'emploie qu'avec external_id, dont elle nomme le système : omettez-la pour chercher un "
             "courriel ou un téléphone.",
         )
+    blank = blank_values({"email": email, "phone": phone, "external_id": external_id, "source": source})
+    if blank:
+        en, fr = blank_reason(blank)
+        _refused_parameters(blank, "identifier_invalid", en=en, fr=fr)
     if email:
         # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
         value = normalise_email(email) or normalise_email(as_written.get("email", email))

@@ -22,7 +22,7 @@ from services.notify.handlers import (
     rotate_secret,
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus
-from shared.access import SegmentsReader, SubscriptionsAdmin
+from shared.access import TOKEN_REFUSALS, SegmentsReader, SubscriptionsAdmin
 from shared.errors import bilingual_error
 from shared.events.common import ConsentPurpose
 
@@ -217,6 +217,7 @@ async def _own_subscription(subscription_id: str, organisation_id: str, context:
     "/v1/subscriptions",
     status_code=status.HTTP_201_CREATED,
     summary="Subscribe a tool; the signing secret is in this answer only",
+    responses=TOKEN_REFUSALS,
 )
 async def post_subscription(body: SubscriptionIn, principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
     mailchimp = None
@@ -240,18 +241,24 @@ async def post_subscription(body: SubscriptionIn, principal: SubscriptionsAdmin,
     return _subscription_json(subscription, secret=secret)
 
 
-@router.get("/v1/subscriptions", summary="The organisation's subscriptions (never their secrets)")
+@router.get(
+    "/v1/subscriptions", summary="The organisation's subscriptions (never their secrets)", responses=TOKEN_REFUSALS
+)
 async def list_subscriptions(principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
     found = await context.deps.store.subscriptions(principal.organisation_id)
     return {"items": [_subscription_json(subscription) for subscription in found]}
 
 
-@router.get("/v1/subscriptions/{subscription_id}", summary="One subscription")
+@router.get("/v1/subscriptions/{subscription_id}", summary="One subscription", responses=TOKEN_REFUSALS)
 async def get_subscription(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
     return _subscription_json(await _own_subscription(subscription_id, principal.organisation_id, context))
 
 
-@router.patch("/v1/subscriptions/{subscription_id}", summary="Change a subscription; re-enabling clears its reason")
+@router.patch(
+    "/v1/subscriptions/{subscription_id}",
+    summary="Change a subscription; re-enabling clears its reason",
+    responses=TOKEN_REFUSALS,
+)
 async def patch_subscription(
     subscription_id: str, body: SubscriptionPatch, principal: SubscriptionsAdmin, context: NotifyDep
 ) -> dict[str, Any]:
@@ -298,6 +305,7 @@ async def patch_subscription(
 @router.post(
     "/v1/subscriptions/{subscription_id}/rotate-secret",
     summary="Issue a new signing secret; the previous one keeps signing for the overlap period",
+    responses=TOKEN_REFUSALS,
 )
 async def post_rotate_secret(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
     subscription = await _own_subscription(subscription_id, principal.organisation_id, context)
@@ -310,6 +318,7 @@ async def post_rotate_secret(subscription_id: str, principal: SubscriptionsAdmin
     "/v1/subscriptions/{subscription_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a subscription; what it still had queued goes to the dead letters as `subscription_deleted`",
+    responses=TOKEN_REFUSALS,
 )
 async def delete_one_subscription(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> Response:
     subscription = await _own_subscription(subscription_id, principal.organisation_id, context)
@@ -351,7 +360,7 @@ def _delivery_json(delivery: Delivery, attempts: list[AttemptRecord] | None = No
     return body
 
 
-@router.get("/v1/deliveries", summary="Deliveries, newest first, with each one's attempts")
+@router.get("/v1/deliveries", summary="Deliveries, newest first, with each one's attempts", responses=TOKEN_REFUSALS)
 async def list_deliveries(
     principal: SubscriptionsAdmin,
     context: NotifyDep,
@@ -377,6 +386,7 @@ async def list_deliveries(
     "/v1/deliveries/{delivery_id}/replay",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Queue a dead delivery again, with a fresh retry schedule; consent is checked again when it is sent",
+    responses=TOKEN_REFUSALS,
 )
 async def post_replay(delivery_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
     try:
@@ -405,7 +415,7 @@ async def post_replay(delivery_id: str, principal: SubscriptionsAdmin, context: 
     "/v1/segments/{segment}/export.csv",
     summary="A segment's members whom consent allows to be contacted for a purpose, as CSV",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, **TOKEN_REFUSALS},
 )
 async def export_segment(
     segment: str,

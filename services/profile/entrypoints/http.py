@@ -28,19 +28,18 @@ from services.profile.domain.search import (
 from services.profile.handlers import plain, profiles_found_by, search_profiles
 from services.profile.ports import PrivacyEntry, StoredProfile, person_digest
 from services.profile.reports import segment_trends
-from shared.access import PrivacyEraser, PrivacyExporter, ProfilesReader, SegmentsReader
+from shared.access import TOKEN_REFUSALS, PrivacyEraser, PrivacyExporter, ProfilesReader, SegmentsReader
 from shared.errors import bilingual_error
 from shared.events import build_envelope
 from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequestedV1
 from shared.events.common import PersonRef
 from shared.kafka import record_for
-from shared.query_strings import query_as_written
+from shared.query_strings import blank_reason, blank_values, query_as_written
 
 router = APIRouter(tags=["profile"])
 
 # What each route may answer besides its success, for its OpenAPI document: every body in the bilingual `detail` shape.
-_TOKEN_REFUSALS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}}
-_READ_REFUSALS: dict[int | str, dict[str, Any]] = {**_TOKEN_REFUSALS, 404: {}, 422: {}}
+_READ_REFUSALS: dict[int | str, dict[str, Any]] = {**TOKEN_REFUSALS, 404: {}, 422: {}}
 _AS_JSON_OR_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
@@ -114,7 +113,7 @@ _UNSEARCHABLE = {
     "/v1/profiles/search",
     summary="Patrons matching one text: names (accents, typos and order forgiven), an email, a phone or an upstream "
     "id; best first",
-    responses=_TOKEN_REFUSALS,
+    responses=TOKEN_REFUSALS,
 )
 async def search_patrons(
     principal: ProfilesReader,
@@ -191,7 +190,7 @@ def _bad_lookup(code: str, en: str, fr: str, *, parameters: tuple[str, ...]) -> 
 @router.get(
     "/v1/profiles",
     summary="The profiles holding an email, a phone, or an upstream id (`external_id` with its `source`)",
-    responses=_TOKEN_REFUSALS,
+    responses=TOKEN_REFUSALS,
 )
 async def find_profiles(
     request: Request,
@@ -228,6 +227,9 @@ async def find_profiles(
             "source s'emploie avec external_id.",
             parameters=("source",),
         )
+    blank = blank_values({"email": email, "phone": phone, "external_id": external_id, "source": source})
+    if blank:
+        _bad_lookup("identifier_invalid", *blank_reason(blank), parameters=tuple(blank))
     as_written = query_as_written(request)
     if email:
         # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
@@ -314,7 +316,7 @@ def _segment_not_found() -> NoReturn:
 @router.get(
     "/v1/segments",
     summary="The segments defined, with how many profiles each holds now and the sizes recorded over the last 30 days",
-    responses=_TOKEN_REFUSALS,
+    responses=TOKEN_REFUSALS,
 )
 async def list_segments(principal: SegmentsReader, context: ProfileDep) -> dict[str, Any]:
     """Each item's `trend` lists the sizes recorded on the last 30 days (today included, in the organisation's
@@ -343,7 +345,7 @@ async def list_segments(principal: SegmentsReader, context: ProfileDep) -> dict[
 @router.get(
     "/v1/definitions",
     summary="The segments and trigger rules defined: their names with titles in French and English",
-    responses=_TOKEN_REFUSALS,
+    responses=TOKEN_REFUSALS,
 )
 async def list_definitions(principal: ProfilesReader, context: ProfileDep) -> dict[str, Any]:
     """A profile names its segments and the trigger rules fired for it: whoever reads profiles reads their titles
@@ -590,7 +592,7 @@ async def erase_person(
 @router.get(
     "/v1/persons/{person_id}/erasure",
     summary="The person's erasure requests and the proofs of erasure",
-    responses=_TOKEN_REFUSALS,
+    responses=TOKEN_REFUSALS,
 )
 async def erasure_log(person_id: str, principal: PrivacyEraser, context: ProfileDep) -> dict[str, Any]:
     entries = await context.deps.store.privacy_entries(

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from services.profile.context import ProfileDep
 from services.profile.domain.overview import AudienceOverview
-from shared.access import SegmentsReader
+from shared.access import TOKEN_REFUSALS, SegmentsReader
 
 router = APIRouter(tags=["profile"])
 
@@ -84,6 +84,7 @@ class OverviewBody(BaseModel):
     "/v1/overview",
     summary="The organisation's audience at a glance: new and returning patrons by season, lifecycle stages, "
     "the productions that bring patrons back, and conversion to subscriptions",
+    responses=TOKEN_REFUSALS,
 )
 async def get_overview(
     principal: SegmentsReader,

@@ -33,6 +33,17 @@ REFUSED = [
     ("/v1/persons", "/v1/persons?phone=5145550199&source=shopify", ["query.source"], "source_without_external_id"),
     ("/v1/persons", "/v1/persons?email=anne%20marie@videotron.ca", ["query.email"], "identifier_invalid"),
     ("/v1/persons", "/v1/persons?phone=12", ["query.phone"], "identifier_invalid"),
+    # A value made only of spaces is given, and finds no one: refused naming it, whichever parameter it is.
+    ("/v1/persons", "/v1/persons?email=%20", ["query.email"], "identifier_invalid"),
+    ("/v1/persons", "/v1/persons?phone=%20%20", ["query.phone"], "identifier_invalid"),
+    (
+        "/v1/persons",
+        "/v1/persons?external_id=%20&source=%20",
+        ["query.external_id", "query.source"],
+        "identifier_invalid",
+    ),
+    ("/v1/persons", "/v1/persons?external_id=C-1&source=%20", ["query.source"], "identifier_invalid"),
+    ("/v1/persons", "/v1/persons?external_id=%20&source=shopify", ["query.external_id"], "identifier_invalid"),
 ]
 
 

@@ -6,8 +6,8 @@ from typing import Any, cast, get_args
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from services.profile.bootstrap import ROUTERS
 from services.profile.context import ProfileContext, ProfileMetrics
-from services.profile.entrypoints.http import router
 from services.profile.handlers import ProfileDeps
 from services.profile.ports import ProfileStore
 from services.profile.settings import ProfileSettings
@@ -36,7 +36,7 @@ def profile_world() -> World:
 
 def profile_app(world: World, publisher: RecordingPublisher | None = None) -> FastAPI:
     settings = ProfileSettings()
-    app = create_service_app(settings, ServiceParts(title="profile", description="", routers=[router]))
+    app = create_service_app(settings, ServiceParts(title="profile", description="", routers=ROUTERS))
     app.state.runtime.extras["profile"] = ProfileContext(
         settings=settings,
         deps=ProfileDeps(store=world.store, rules=world.deps.rules, clock=world.clock),

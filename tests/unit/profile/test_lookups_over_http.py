@@ -128,3 +128,23 @@ async def test_a_look_up_refused_names_the_parameters_to_change_in_english_and_f
         assert detail["code"] == "bad_lookup"
         assert [field["field"] for field in detail["fields"]] == fields, params
         assert all(field["reason"] and field["reason_fr"] for field in detail["fields"]), params
+
+
+async def test_a_look_up_value_made_only_of_spaces_is_refused_naming_it_rather_than_finding_no_one() -> None:
+    client = TestClient(profile_app(profile_world()))
+
+    for query, fields in (
+        ("email=%20", ["query.email"]),
+        ("phone=%20%20", ["query.phone"]),
+        ("external_id=%20&source=%20", ["query.external_id", "query.source"]),
+        ("external_id=C-004521&source=%20", ["query.source"]),
+        ("external_id=%20&source=billetterie", ["query.external_id"]),
+    ):
+        answer = client.get(f"/v1/profiles?{query}")
+
+        assert answer.status_code == 422, query
+        detail = answer.json()["detail"]
+        assert detail["code"] == "bad_lookup"
+        assert [field["field"] for field in detail["fields"]] == fields, query
+        assert {field["code"] for field in detail["fields"]} == {"identifier_invalid"}, query
+        assert all(field["reason"] and field["reason_fr"] for field in detail["fields"]), query
