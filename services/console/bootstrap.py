@@ -5,9 +5,11 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from services.console.adapters.mongo import INDEXES, MongoSessionStore, MongoStaffDirectory
@@ -123,6 +125,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         active = await current_session(request.cookies.get(SESSION_COOKIE), context.deps)
         return render(request, context, page_language(request), "refused_request.html", active, status_code=422)
 
+    async def no_page(request: Request, exc: Exception) -> Response:
+        # An address that opens no page (mistyped, out of date, a form's address typed or taken from the history):
+        # said on a page, in the member's language, not as the framework's JSON.
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code not in (404, 405) or isinstance(exc.detail, dict):
+            # A refusal of the console's own making keeps the body it was raised with.
+            return await http_exception_handler(request, exc)
+        context = context_of(request)
+        active = await current_session(request.cookies.get(SESSION_COOKIE), context.deps)
+        response = render(request, context, page_language(request), "no_page.html", active, status_code=exc.status_code)
+        response.headers.update(exc.headers or {})
+        return response
+
     async def action_failed(request: Request, exc: Exception) -> Response:
         # An action a service refused (409: already decided) or could not take (it is down): said on a page.
         assert isinstance(exc, ApiError | ServiceUnavailableError)
@@ -136,6 +151,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_exception_handler(NotAllowedError, not_allowed)
     app.add_exception_handler(BadFormError, bad_form)
     app.add_exception_handler(RequestValidationError, refused_request)
+    app.add_exception_handler(StarletteHTTPException, no_page)
 
     class SecurityHeaders(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:

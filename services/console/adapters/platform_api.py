@@ -160,5 +160,15 @@ def _error(service: str, response: httpx.Response) -> ApiError:
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, dict) and isinstance(detail.get("message"), dict):
         return ApiError(service, response.status_code, str(detail.get("code", "error")), detail["message"])
-    text = response.text[:300] or response.reason_phrase
-    return ApiError(service, response.status_code, "error", {"en": text, "fr": text})
+    # Any other body (a crash's `Internal Server Error`, a proxy's HTML page) says nothing staff can read in their
+    # language: the service and its status do.
+    status_code = response.status_code
+    return ApiError(
+        service,
+        status_code,
+        "error",
+        {
+            "en": f"The {service} service answered with an error ({status_code}); try again in a moment.",
+            "fr": f"Le service {service} a répondu par une erreur ({status_code}) ; réessayez dans un moment.",
+        },
+    )

@@ -112,7 +112,7 @@ def render(
             "staff": active.session if active else None,
             "csrf_token": active.session.csrf_token if active else "",
             "can": lambda scope: active is not None and scope in {granted.value for granted in active.session.scopes},
-            "here": _local_path(str(request.url.path) + ("?" + request.url.query if request.url.query else "")),
+            "here": _page_shown(request),
             "flash": request.query_params.get("done"),
             **values,
         },
@@ -131,12 +131,24 @@ def _page_to_return_to(request: Request) -> str:
     """Where to go once logged in again: the page asked for; for a form posted after the session ended, the page it
     was posted from, as the address a form posts to answers nothing else."""
     if request.method in ("GET", "HEAD"):
-        return _local_path(str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
+        return _this_page(request)
     referer = urlsplit(request.headers.get("referer") or "")
     if referer.netloc != request.url.netloc or not _answers_get(request, referer.path):
         # Another site, or a page served where a form posted (a refusal, a failure): only a page that opens will do.
         return "/"
     return _local_path(referer.path + ("?" + referer.query if referer.query else ""))
+
+
+def _page_shown(request: Request) -> str:
+    """The page a link to this one opens again (switching language): a page answering a form posted where no page
+    opens (a refusal, a failure) stands for the page the form was posted from."""
+    if request.method in ("GET", "HEAD") or _answers_get(request, request.url.path):
+        return _this_page(request)
+    return _page_to_return_to(request)
+
+
+def _this_page(request: Request) -> str:
+    return _local_path(str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
 
 
 def _answers_get(request: Request, path: str) -> bool:

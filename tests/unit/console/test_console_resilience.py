@@ -271,3 +271,31 @@ def test_codes_newer_than_the_console_are_shown_as_the_services_wrote_them_not_a
     found = browser.get("/patrons", params={"q": "Élise Gagnon"})
     assert found.status_code == 200, found.text[-500:]
     assert "champion" in found.text
+
+
+@pytest.mark.parametrize(
+    ("status_code", "body"),
+    [
+        (500, "Internal Server Error"),
+        (502, "<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>"),
+    ],
+    ids=["a service's crash", "a proxy's page"],
+)
+def test_a_service_failing_without_parterre_s_error_shape_is_reported_in_the_page_s_language(
+    status_code: int, body: str
+) -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "profile":
+            return httpx.Response(status_code, text=body)
+        answer: httpx.Response = patron_platform([])(request)
+        return answer
+
+    browser, _ = console_as(platform, Role.VIEWER)
+
+    answer = browser.get("/patrons/per_1")
+
+    assert answer.status_code == 200, answer.text[-300:]
+    assert "Le service profile" in answer.text
+    # Neither English words on a French page nor another server's markup shown as text.
+    assert "Internal Server Error" not in answer.text
+    assert "Bad Gateway" not in answer.text

@@ -2,6 +2,8 @@
 language, never on the framework's JSON or on an address that answers only posts."""
 
 import asyncio
+import html
+import re
 from typing import Any
 
 import httpx
@@ -124,5 +126,59 @@ def test_a_request_the_routes_refuse_is_answered_with_a_page_in_the_member_s_lan
         answer = browser.get(path)
 
     assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert words in answer.text
+
+
+@pytest.mark.parametrize(
+    ("referer", "back_to"),
+    [("http://testserver/review", "/review"), (None, "/")],
+    ids=["from the review queue", "without a referer"],
+)
+def test_switching_language_on_the_page_of_a_refused_decision_opens_a_page_in_the_other_language(
+    referer: str | None, back_to: str
+) -> None:
+    def already_decided(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            message = {"en": "This suggestion was already decided.", "fr": "Cette suggestion est déjà décidée."}
+            return httpx.Response(409, json={"detail": {"code": "already_decided", "message": message}})
+        answer: httpx.Response = review_platform(request)
+        return answer
+
+    browser, active = console_as(already_decided, Role.REVIEWER, Role.VIEWER)
+    refused = browser.post(
+        "/review/rev_1",
+        data={"csrf_token": active.session.csrf_token, "decision": "accept"},
+        headers={"referer": referer} if referer else {},
+    )
+    assert refused.status_code == 409
+    link = re.search(r'class="language" href="([^"]+)"', refused.text)
+    assert link is not None
+
+    switched = browser.get(html.unescape(link[1]))
+
+    assert switched.status_code == 303
+    assert switched.headers["location"] == back_to
+    landed = browser.get(back_to, follow_redirects=True)
+    assert landed.status_code == 200, landed.text[:200]
+    assert landed.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("fr", "Page introuvable"), ("en", "Page not found")], ids=["fr", "en"]
+)
+@pytest.mark.parametrize(
+    ("path", "status_code"),
+    [("/segment", 404), ("/patrons/per_1/historique", 404), ("/logout", 405), ("/patrons/per_1/unmerge", 405)],
+    ids=["mistyped", "no such page of a patron", "a form's address typed", "a form's address from the history"],
+)
+def test_an_address_that_opens_no_page_is_answered_with_a_page_in_the_member_s_language(
+    path: str, status_code: int, language: str, words: str
+) -> None:
+    browser, _ = console_as(review_platform, Role.REVIEWER, Role.VIEWER, language=language)
+
+    answer = browser.get(path)
+
+    assert answer.status_code == status_code
     assert answer.headers["content-type"].startswith("text/html")
     assert words in answer.text
