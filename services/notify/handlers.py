@@ -28,6 +28,7 @@ from services.notify.domain.mailchimp import (
     LAPSES,
     MAILCHIMP_PURPOSE,
     WITHDRAWALS,
+    cleaned_in_mailchimp,
     member_body,
     member_email,
     tags_body,
@@ -518,6 +519,9 @@ async def _mailchimp_attempt(
                 return member
             if member.status_code is None or not 200 <= member.status_code < 300:
                 return member
+            if member.json is not None and cleaned_in_mailchimp(member.json):
+                # Left cleaned: archived, it would lose the mark that it bounces, and be brought back subscribed.
+                return member
             return await audience.archive_member(target, address)
 
         answer = await _for_every_address(contact.emails, archive)
@@ -537,6 +541,9 @@ async def _mailchimp_attempt(
     if answer.json is not None and unsubscribed_in_mailchimp(answer.json):
         # The person left the audience in Mailchimp: Parterre stops emailing them from now on.
         await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
+        return answer
+    if answer.json is not None and cleaned_in_mailchimp(answer.json):
+        # This address bounces; the person's consent stands, and a member of theirs under another address is kept.
         return answer
     if delivery.kind in (MessageKind.SEGMENT_ENTERED.value, MessageKind.SEGMENT_EXITED.value):
         entered = delivery.kind == MessageKind.SEGMENT_ENTERED.value

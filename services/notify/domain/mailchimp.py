@@ -7,8 +7,10 @@ from typing import Any
 from services.notify.domain.contacts import Contact, Suppression, message_language
 from shared.events.common import ConsentPurpose, Language
 
-# Statuses Mailchimp members may have; `unsubscribed` and `cleaned` are decisions only the person or Mailchimp take.
-UNREACHABLE_STATUSES = frozenset({"unsubscribed", "cleaned"})
+# Statuses only the person (`unsubscribed`) or Mailchimp (`cleaned`, after hard bounces) give a member. A cleaned
+# address is undeliverable, which says nothing of the person's consent (CASL): it stops mail to that address only.
+UNSUBSCRIBED = "unsubscribed"
+CLEANED = "cleaned"
 
 
 def subscriber_hash(email: str) -> str:
@@ -58,7 +60,12 @@ def tags_body(segment: str, *, entered: bool) -> dict[str, Any]:
 
 def unsubscribed_in_mailchimp(member: Mapping[str, Any]) -> bool:
     """Whether Mailchimp's answer says the person left the audience there: Parterre must stop emailing them."""
-    return member.get("status") in UNREACHABLE_STATUSES
+    return member.get("status") == UNSUBSCRIBED
+
+
+def cleaned_in_mailchimp(member: Mapping[str, Any]) -> bool:
+    """Whether Mailchimp's answer says the member's address bounces: that address is settled, the person is not."""
+    return member.get("status") == CLEANED
 
 
 MAILCHIMP_PURPOSE = ConsentPurpose.MARKETING_EMAIL

@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 from services.notify.domain.contacts import Contact, apply_change
 from services.notify.domain.exports import CSV_COLUMNS, segment_csv
-from services.notify.domain.mailchimp import member_body, subscriber_hash, tags_body, unsubscribed_in_mailchimp
+from services.notify.domain.mailchimp import (
+    cleaned_in_mailchimp,
+    member_body,
+    subscriber_hash,
+    tags_body,
+    unsubscribed_in_mailchimp,
+)
 from shared.events.common import ConsentPurpose
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
@@ -48,9 +54,10 @@ def test_segments_become_tags_made_active_or_inactive() -> None:
     assert tags_body("abonnes", entered=False) == {"tags": [{"name": "abonnes", "status": "inactive"}]}
 
 
-def test_unsubscribed_and_cleaned_members_are_unreachable() -> None:
+def test_only_an_unsubscribed_member_left_the_audience_a_cleaned_one_has_an_address_that_bounces() -> None:
     assert unsubscribed_in_mailchimp({"status": "unsubscribed"})
-    assert unsubscribed_in_mailchimp({"status": "cleaned"})
+    assert not unsubscribed_in_mailchimp({"status": "cleaned"})
+    assert cleaned_in_mailchimp({"status": "cleaned"})
     assert not unsubscribed_in_mailchimp({"status": "subscribed"})
 
 

@@ -9,17 +9,19 @@ from typing import Any, cast
 
 import pytest
 
-from services.notify.domain.contacts import Contact, Suppression, apply_change
+from services.notify.domain.contacts import Contact, Suppression, apply_change, check_send, record_opt_out
 from services.notify.domain.frequency import FrequencyCap
 from services.notify.domain.mailchimp import subscriber_hash
 from services.notify.domain.retries import RetrySchedule
 from services.notify.domain.subscriptions import MailchimpTarget, MessageKind
 from services.notify.handlers import NotifyDeps, NotifyRules, _mailchimp_attempt
 from services.notify.ports import Delivery, HttpAnswer, NotifyStore, Outbound
+from shared.events.common import Channel, ConsentPurpose
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 TARGET = MailchimpTarget("https://us1.api.mailchimp.com/3.0", "key-us1", "list1")
 PREFIX = "https://us1.api.mailchimp.com/3.0/lists/list1/members/"
+HOME = (Channel.EMAIL, "home@example.com")
 
 
 @dataclass
@@ -222,3 +224,49 @@ def test_a_change_mailchimp_refuses_for_the_whole_account_is_the_attempts_answer
     # She is still in the audience as before: the delivery ends dead and replayable, not succeeded.
     assert isinstance(answer, HttpAnswer)
     assert answer.status_code == 401
+
+
+@dataclass
+class OptOutKeepingStore(Store):
+    """Applies each opt-out to the contact, as the real store does, so the next sync sees it."""
+
+    async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
+        await Store.record_opt_out(self, organisation_id, person_id, purpose, at)
+        self.contact_now = record_opt_out(self.contact_now, ConsentPurpose(purpose), at)
+
+
+def test_an_address_mailchimp_cleaned_is_not_an_opt_out_and_leaves_the_persons_other_addresses_subscribed() -> None:
+    mailchimp = Mailchimp(
+        {
+            subscriber_hash("bounced@example.com"): {"email_address": "bounced@example.com", "status": "cleaned"},
+            subscriber_hash("home@example.com"): {"email_address": "home@example.com", "status": "subscribed"},
+        }
+    )
+    store = OptOutKeepingStore(
+        changed(Contact("per_1"), 1, emails=["bounced@example.com", "home@example.com"], **GRANTED)
+    )
+
+    first, second = sync(mailchimp, store), sync(mailchimp, store)
+
+    # Undeliverable is not a withdrawal of consent (CASL): the person is not stopped everywhere.
+    assert store.opt_outs == []
+    assert check_send(store.contact_now, ConsentPurpose.MARKETING_EMAIL, [HOME], erased=False, now=NOW).allowed
+    assert isinstance(first, HttpAnswer)
+    assert isinstance(second, HttpAnswer)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert (mailchimp.status("bounced@example.com"), mailchimp.status("home@example.com")) == ("cleaned", "subscribed")
+
+
+def test_a_cleaned_member_is_left_cleaned_when_an_implied_consent_lapses_and_is_no_opt_out() -> None:
+    mailchimp = Mailchimp(
+        {subscriber_hash("elise@example.com"): {"email_address": "elise@example.com", "status": "cleaned"}}
+    )
+    store = Store(changed(changed(Contact("per_1"), 1, emails=["elise@example.com"], **IMPLIED), 2, **LAPSED))
+
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 200
+    assert store.opt_outs == []
+    # Archived, the address would lose the mark that it bounces, and a later grant would bring it back subscribed.
+    assert mailchimp.status("elise@example.com") == "cleaned"
