@@ -167,7 +167,7 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
     app = FastAPI(title=parts.title, description=parts.description, version="1", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _refused_parameters)
-    app.add_exception_handler(StarletteHTTPException, _refused_by_router)
+    app.add_exception_handler(StarletteHTTPException, refused_by_router)
     app.openapi = lambda: _with_refusal_schema(app)  # type: ignore[method-assign]
 
     class ObservedRequests(BaseHTTPMiddleware):
@@ -314,7 +314,7 @@ _ROUTER_REFUSALS = {
 }
 
 
-async def _refused_by_router(request: Request, exc: Exception) -> Response:
+async def refused_by_router(request: Request, exc: Exception) -> Response:
     """An HTTP error: a route's own body as it raised it; the router's (no such path, wrong method) made bilingual."""
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc.detail, dict):

@@ -5,7 +5,6 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -28,7 +27,7 @@ from services.console.entrypoints.http import (
 )
 from services.console.handlers import Accounts, ConsoleDeps, current_session
 from services.console.settings import ConsoleSettings
-from shared.service import Runtime, ServiceParts, create_service_app
+from shared.service import Runtime, ServiceParts, create_service_app, refused_by_router
 from shared.settings import ServiceSettings
 
 # Every asset is served from this site; nothing is fetched from another origin, and no page may be framed.
@@ -36,6 +35,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# Where the console serves its stylesheets and scripts.
+STATIC_PREFIX = "/static"
 
 
 def console_settings(settings: ServiceSettings | None) -> ConsoleSettings:
@@ -98,7 +99,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             on_stop=on_stop,
         ),
     )
-    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    app.mount(STATIC_PREFIX, StaticFiles(directory=PACKAGE / "static"), name="static")
 
     def context_of(request: Request) -> ConsoleContext:
         context = request.app.state.runtime.extras["console"]
@@ -129,9 +130,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         # An address that opens no page (mistyped, out of date, a form's address typed or taken from the history):
         # said on a page, in the member's language, not as the framework's JSON.
         assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code not in (404, 405) or isinstance(exc.detail, dict):
-            # A refusal of the console's own making keeps the body it was raised with.
-            return await http_exception_handler(request, exc)
+        # A file a browser asks for by itself (a stylesheet gone, the favicon) is no page anyone reads; any other
+        # refusal (a broken form's 400) is answered as every service answers it.
+        if (
+            exc.status_code not in (404, 405)
+            or isinstance(exc.detail, dict)
+            or request.url.path.startswith(STATIC_PREFIX)
+            or request.url.path == "/favicon.ico"
+        ):
+            return await refused_by_router(request, exc)
         context = context_of(request)
         active = await current_session(request.cookies.get(SESSION_COOKIE), context.deps)
         response = render(request, context, page_language(request), "no_page.html", active, status_code=exc.status_code)

@@ -2,6 +2,7 @@
 service checks the member's scopes itself, and the console never reads a database the services own."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from typing import Any
 import httpx
 
 SERVICES = ("ingest", "identity", "profile", "notify")
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -161,14 +164,23 @@ def _error(service: str, response: httpx.Response) -> ApiError:
     if isinstance(detail, dict) and isinstance(detail.get("message"), dict):
         return ApiError(service, response.status_code, str(detail.get("code", "error")), detail["message"])
     # Any other body (a crash's `Internal Server Error`, a proxy's HTML page) says nothing staff can read in their
-    # language: the service and its status do.
+    # language: the service and its status do, and the body goes to the log for whoever runs the platform.
     status_code = response.status_code
+    log.warning("%s answered %d without Parterre's error shape: %.300r", service, status_code, response.text)
+    if status_code >= 500:
+        en_next, fr_next = "try again in a moment", "réessayez dans un moment"
+    else:
+        # Asking again gets the same answer: whoever runs the platform can tell why from the log.
+        en_next, fr_next = (
+            "ask whoever runs Parterre to look at its log",
+            "demandez à qui administre Parterre de consulter son journal",
+        )
     return ApiError(
         service,
         status_code,
         "error",
         {
-            "en": f"The {service} service answered with an error ({status_code}); try again in a moment.",
-            "fr": f"Le service {service} a répondu par une erreur ({status_code}) ; réessayez dans un moment.",
+            "en": f"The {service} service answered with an error ({status_code}); {en_next}.",
+            "fr": f"Le service {service} a répondu par une erreur ({status_code}) ; {fr_next}.",
         },
     )

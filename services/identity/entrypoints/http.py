@@ -3,7 +3,7 @@
 from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.context import IdentityContext, IdentityDep
 from services.identity.domain.identifiers import Identifier, IdentifierType
@@ -293,6 +293,9 @@ async def post_unmerge(
 
 
 class EraseRequest(BaseModel):
+    # An erasure cannot be undone: an option misspelt is refused, never dropped for its default.
+    model_config = ConfigDict(extra="forbid")
+
     do_not_readd: bool = Field(
         default=False, description="Keep a salted hash of each identifier so later facts never re-create the person."
     )

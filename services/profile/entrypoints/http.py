@@ -214,11 +214,12 @@ async def find_profiles(
     (a person merged into another is found as the profile holding their history)."""
     given = [name for name, value in (("email", email), ("phone", phone), ("external_id", external_id)) if value]
     if len(given) != 1:
+        # The codes and fields of identity's look-up, which takes the same criteria.
         _bad_lookup(
-            "not_one_criterion",
+            "lookup_needs_one_identifier",
             "Give exactly one of email, phone, or external_id (with source).",
             "Indiquez exactement un critère : email, phone, ou external_id (avec source).",
-            parameters=("email", "phone", "external_id"),
+            parameters=tuple(given) if given else ("email", "phone", "external_id"),
         )
     if source and not external_id:
         _bad_lookup(
@@ -242,7 +243,7 @@ async def find_profiles(
         keys = (external_lookup(source, external_id),)
     else:
         _bad_lookup(
-            "external_id_without_source",
+            "lookup_needs_one_identifier",
             "external_id needs its source.",
             "external_id doit être accompagné de sa source.",
             parameters=("source",),

@@ -1,6 +1,7 @@
 """The console facing data the services may legitimately return, and staff mistyping: each page still serves
 staff, and keeps what they typed."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -299,3 +300,24 @@ def test_a_service_failing_without_parterre_s_error_shape_is_reported_in_the_pag
     # Neither English words on a French page nor another server's markup shown as text.
     assert "Internal Server Error" not in answer.text
     assert "Bad Gateway" not in answer.text
+
+
+def test_a_refusal_without_parterre_s_error_shape_does_not_ask_staff_to_try_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "profile":
+            return httpx.Response(413, text="<html><body>Request Entity Too Large</body></html>")
+        answer: httpx.Response = patron_platform([])(request)
+        return answer
+
+    browser, _ = console_as(platform, Role.VIEWER)
+
+    with caplog.at_level(logging.WARNING):
+        answer = browser.get("/patrons/per_1")
+
+    assert "Le service profile" in answer.text
+    assert "réessayez" not in answer.text
+    assert "consulter son journal" in answer.text
+    # Whoever runs the platform finds what the service said.
+    assert "Request Entity Too Large" in caplog.text

@@ -182,3 +182,24 @@ def test_an_address_that_opens_no_page_is_answered_with_a_page_in_the_member_s_l
     assert answer.status_code == status_code
     assert answer.headers["content-type"].startswith("text/html")
     assert words in answer.text
+
+
+@pytest.mark.parametrize("path", ["/static/gone.css", "/favicon.ico"])
+def test_a_file_a_browser_asks_for_by_itself_is_refused_briefly_not_with_a_page(path: str) -> None:
+    browser, _ = console_as(review_platform, Role.REVIEWER, Role.VIEWER)
+
+    answer = browser.get(path)
+
+    assert answer.status_code == 404
+    assert answer.json()["detail"]["code"] == "not_found"
+
+
+def test_a_form_the_framework_cannot_read_is_refused_in_both_languages_as_every_service_refuses_it() -> None:
+    browser, _ = console_as(review_platform, Role.REVIEWER, Role.VIEWER)
+
+    refused = browser.post("/review/rev_1", content=b"decision=accept", headers={"content-type": "multipart/form-data"})
+
+    assert refused.status_code == 400
+    detail = refused.json()["detail"]
+    assert detail["code"] == "http_error"
+    assert set(detail["message"]) == {"en", "fr"}

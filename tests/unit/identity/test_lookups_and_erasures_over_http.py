@@ -40,6 +40,17 @@ def _jean_known_twice_then_merged(deps: IdentityDeps) -> tuple[str, str]:
     return box_office, shop
 
 
+def test_an_erasure_asked_with_a_misspelt_option_is_refused_naming_it_and_erases_nothing() -> None:
+    store = InMemoryIdentityStore()
+    survivor, _merged = _jean_known_twice_then_merged(_deps(store))
+
+    answer = TestClient(identity_app(store)).post(f"/v1/persons/{survivor}/erase", json={"do_not_re_add": True})
+
+    assert answer.status_code == 422, answer.text
+    assert [field["field"] for field in answer.json()["detail"]["fields"]] == ["body.do_not_re_add"]
+    assert TestClient(identity_app(store)).get(f"/v1/persons/{survivor}").json()["status"] != "erased"
+
+
 def test_erasing_a_merged_person_s_id_says_it_erased_the_person_they_were_merged_into() -> None:
     store = InMemoryIdentityStore()
     survivor, merged = _jean_known_twice_then_merged(_deps(store))

@@ -148,7 +148,7 @@ def _status(store: AudienceStore) -> DeliveryStatus:
     return store.deliveries["dlv_1"].status
 
 
-def test_a_replaced_key_is_sealed_never_shown_and_sent_by_the_replay_of_a_delivery_the_old_one_left_dead(
+def test_a_replaced_key_is_never_shown_and_is_sent_by_the_replay_of_a_delivery_the_old_one_left_dead(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = AudienceStore()

@@ -117,7 +117,7 @@ async def test_a_look_up_refused_names_the_parameters_to_change_in_english_and_f
 
     for params, fields in (
         ({}, ["query.email", "query.phone", "query.external_id"]),
-        ({"email": "jean@videotron.ca", "phone": "514-555-0199"}, ["query.email", "query.phone", "query.external_id"]),
+        ({"email": "jean@videotron.ca", "phone": "514-555-0199"}, ["query.email", "query.phone"]),
         ({"email": "jean@videotron.ca", "source": "billetterie"}, ["query.source"]),
         ({"external_id": "C-004521"}, ["query.source"]),
     ):
@@ -128,6 +128,11 @@ async def test_a_look_up_refused_names_the_parameters_to_change_in_english_and_f
         assert detail["code"] == "bad_lookup"
         assert [field["field"] for field in detail["fields"]] == fields, params
         assert all(field["reason"] and field["reason_fr"] for field in detail["fields"]), params
+        # The codes identity's look-up gives for the same criteria.
+        assert {field["code"] for field in detail["fields"]} <= {
+            "lookup_needs_one_identifier",
+            "source_without_external_id",
+        }, params
 
 
 async def test_a_look_up_value_made_only_of_spaces_is_refused_naming_it_rather_than_finding_no_one() -> None:
