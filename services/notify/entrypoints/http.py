@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 from typing import Annotated, Any, NoReturn, Self
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -29,6 +29,10 @@ from shared.events.common import ConsentPurpose
 router = APIRouter(tags=["notify"])
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+# The host of Mailchimp's API, after the data centre: `us21.api.mailchimp.com`.
+MAILCHIMP_API_HOST = ".api.mailchimp.com"
 
 
 class EventsIn(BaseModel):
@@ -171,7 +175,30 @@ def _audience_with_new_key(subscription: Subscription, patch: MailchimpPatch) ->
             fr=f"Un abonnement Mailchimp garde son audience ({' et '.join(moved)} {cannot_fr}) : créez un nouvel "
             "abonnement pour envoyer à une autre audience. Seule la clé `mailchimp.api_key` peut être remplacée.",
         )
-    return None if patch.api_key is None else replace(current, api_key=patch.api_key)
+    if patch.api_key is None:
+        return None
+    _check_key_data_centre(current.api_url, patch.api_key)
+    return replace(current, api_key=patch.api_key)
+
+
+def _check_key_data_centre(api_url: str, api_key: str) -> None:
+    """A key ends with its account's data centre (`…-us21`), which Mailchimp's API URL names (`us21.api.…`): a key
+    pasted from another account would be refused there on every attempt, so it is refused here, when it is given."""
+    host = urlsplit(api_url).hostname or ""
+    _, dash, data_centre = api_key.strip().lower().rpartition("-")
+    if not dash or not host.endswith(MAILCHIMP_API_HOST):
+        return
+    url_centre = host.removesuffix(MAILCHIMP_API_HOST)
+    if data_centre != url_centre:
+        _fail(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "api_key_of_another_data_centre",
+            en=f"This API key belongs to the data centre `{data_centre}`, but `api_url` names `{url_centre}`: give the "
+            "key of the account the audience belongs to, or its data centre's URL.",
+            fr=f"Cette clé d'API appartient au centre de données `{data_centre}`, mais `api_url` nomme "
+            f"`{url_centre}` : donnez la clé du compte auquel appartient l'audience, ou l'URL de son centre de "
+            "données.",
+        )
 
 
 def _subscription_json(subscription: Subscription, *, secret: str | None = None) -> dict[str, Any]:
@@ -225,6 +252,7 @@ async def post_subscription(body: SubscriptionIn, principal: SubscriptionsAdmin,
     if body.mailchimp is not None and body.kind is TargetKind.MAILCHIMP:
         mailchimp = MailchimpTarget(body.mailchimp.api_url, body.mailchimp.api_key, body.mailchimp.list_id)
         url = body.mailchimp.api_url
+        _check_key_data_centre(mailchimp.api_url, mailchimp.api_key)
     _check_target(url, context)
     subscription, secret = await create_subscription(
         principal.organisation_id,

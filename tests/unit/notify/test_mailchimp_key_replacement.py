@@ -256,3 +256,52 @@ def test_a_webhook_subscription_has_no_mailchimp_key_to_replace() -> None:
     detail = refused.json()["detail"]
     assert detail["code"] == "not_a_mailchimp_subscription"
     assert "Mailchimp" in detail["message"]["fr"]
+
+
+def test_a_key_of_another_data_centre_than_the_audience_s_url_is_refused_when_given_and_changes_nothing() -> None:
+    store = AudienceStore()
+    service = _service(store)
+    other_centre_key = "fedcba9876543210fedcba9876543210-us6"
+
+    created_wrong = service.post(
+        "/v1/subscriptions",
+        json={
+            "kind": "mailchimp",
+            "mailchimp": {**AUDIENCE, "api_key": other_centre_key},
+            "events": {"triggers": ["*"]},
+        },
+    )
+    created = service.post(
+        "/v1/subscriptions", json={"kind": "mailchimp", "mailchimp": AUDIENCE, "events": {"triggers": ["*"]}}
+    )
+    subscription_id = created.json()["subscription_id"]
+    patched_wrong = service.patch(
+        f"/v1/subscriptions/{subscription_id}", json={"mailchimp": {"api_key": other_centre_key}}
+    )
+
+    for refused in (created_wrong, patched_wrong):
+        assert refused.status_code == 422, refused.text
+        detail = refused.json()["detail"]
+        assert detail["code"] == "api_key_of_another_data_centre"
+        assert "`us6`" in detail["message"]["en"]
+        assert "`us1`" in detail["message"]["fr"]
+    assert list(store.subscriptions) == [subscription_id]
+    kept = store.subscriptions[subscription_id].mailchimp
+    assert kept is not None
+    assert kept.api_key == REVOKED_KEY
+
+
+def test_a_key_is_not_checked_against_an_api_url_that_is_not_mailchimp_s() -> None:
+    store = AudienceStore()
+    service = _service(store)
+
+    created = service.post(
+        "/v1/subscriptions",
+        json={
+            "kind": "mailchimp",
+            "mailchimp": {**AUDIENCE, "api_url": "https://mailchimp-relay.example/3.0"},
+            "events": {"triggers": ["*"]},
+        },
+    )
+
+    assert created.status_code == 201, created.text
