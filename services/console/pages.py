@@ -3,7 +3,7 @@
 A page whose service fails still renders: a failed call's value is the failure, shown where its data would be.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +61,19 @@ def _value(result: Any) -> Any:
 
 def _failures(results: Mapping[str, Any]) -> list[Failure]:
     return [value for value in results.values() if isinstance(value, ApiError | ServiceUnavailableError)]
+
+
+def _said_once(failures: Iterable[Failure]) -> list[Failure]:
+    """The failures as a page says them: a service asked several things that failed with one message says it once."""
+    said: dict[tuple[Any, ...], Failure] = {}
+    for failure in failures:
+        # Keyed by what the page shows of a failure (`_failure.html`).
+        if isinstance(failure, ApiError):
+            key: tuple[Any, ...] = (failure.service, tuple(sorted(failure.message.items())))
+        else:
+            key = (failure.service,)
+        said.setdefault(key, failure)
+    return list(said.values())
 
 
 class _NoProfileYet(dict[str, Any]):
@@ -173,11 +186,11 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
     items = [item for timeline in read for item in timeline.get("items", [])]
     # By the moment, not its text: events keep the offset their source gave (`-04:00`, `+00:00`).
     items.sort(key=_event_moment, reverse=True)
-    failures = [
+    failures = _said_once(
         failure
         for failure in (*results.values(), *timelines.values())
         if isinstance(failure, Failure) and not _not_found(failure)
-    ]
+    )
     return PatronPage(
         person_id=person_id,
         profile=profile,

@@ -6,6 +6,7 @@ with is sealed under a key derived from that same value: a copy of the store ope
 
 import base64
 import hashlib
+import hmac
 import re
 import secrets
 from collections import deque
@@ -82,6 +83,13 @@ def session_digest(secret: str) -> str:
 def sealing_key(secret: str) -> bytes:
     """A Fernet key only the cookie's holder can rebuild."""
     return base64.urlsafe_b64encode(hashlib.sha256(b"parterre console seal\0" + secret.encode()).digest())
+
+
+def notice_signature(secret: str, done: str, page: str) -> str:
+    """Binds the notice that `done` was done to the browser holding `secret` and to the page it is shown on: no link
+    can make a page claim an action, and no other session or page shows it."""
+    key = hashlib.sha256(b"parterre console notice\0" + secret.encode()).digest()
+    return hmac.new(key, f"{done}\0{page}".encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass

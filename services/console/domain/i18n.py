@@ -202,6 +202,11 @@ def _decimal(value: int | float | Decimal | str | None) -> Decimal | None:
         return None
 
 
+def is_date(value: object) -> bool:
+    """Whether `value` is shown as a date by `format_date` (not as a dash)."""
+    return isinstance(value, date | str) and _parsed(value) is not None
+
+
 def _parsed(value: date | datetime | str | None) -> date | datetime | None:
     """A date stays a day; a moment without a zone is taken as UTC, the zone the platform stores."""
     if isinstance(value, str):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from services.console.domain.i18n import Language, format_money, format_number
+from services.console.domain.i18n import Language, format_money, format_number, is_date
 
 CONSENT_PURPOSES = ("marketing_email", "sms", "postal", "survey")
 # Comparison levels a reviewer reads as "these agree"; `missing` says nothing either way.
@@ -52,13 +52,20 @@ def email_today(fields: Mapping[str, Any]) -> ContactAnswer:
     if not fields.get("emails"):
         return ContactAnswer(False, "contact.no_email", basis, since, until)
     if fields.get("consent.marketing_email.allowed"):
-        reason = "contact.express" if basis == "express" else "contact.implied"
-        return ContactAnswer(True, reason, basis, since, until)
+        if basis == "express":
+            return ContactAnswer(True, _dated("contact.express", since), basis, since, until)
+        return ContactAnswer(True, _dated("contact.implied", until), basis, since, until)
     if status == "withdrawn":
-        return ContactAnswer(False, "contact.withdrawn", basis, since, until)
+        return ContactAnswer(False, _dated("contact.withdrawn", since), basis, since, until)
     if until is not None and status == "granted":
-        return ContactAnswer(False, "contact.expired", basis, since, until)
+        return ContactAnswer(False, _dated("contact.expired", until), basis, since, until)
     return ContactAnswer(False, "contact.no_consent", basis, since, until)
+
+
+def _dated(reason: str, moment: Any) -> str:
+    """The message naming the date the answer rests on, or, with no date on file (or none that reads as one), the
+    one that says so instead of printing a dash where the date would be."""
+    return reason if is_date(moment) else f"{reason}_undated"
 
 
 @dataclass(frozen=True)

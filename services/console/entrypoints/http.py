@@ -6,7 +6,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -15,6 +15,7 @@ from starlette.routing import Match
 from services.console import pages
 from services.console.adapters.platform_api import ApiError, ServiceUnavailableError
 from services.console.context import ConsoleContext, ConsoleDep
+from services.console.domain.accounts import notice_signature
 from services.console.domain.i18n import Language, choose_language
 from services.console.domain.overview import STAGES
 from services.console.domain.pages import pager
@@ -33,6 +34,9 @@ router = APIRouter(include_in_schema=False)
 SESSION_COOKIE = "parterre_session"
 LANGUAGE_COOKIE = "parterre_lang"
 LOGIN_CSRF_COOKIE = "parterre_login_csrf"
+NOTICE_COOKIE = "parterre_notice"
+# A notice not shown this soon after its action (the page it leads to did not open) is not shown later.
+NOTICE_SECONDS = 60
 ONE_YEAR = 365 * 24 * 3600
 
 
@@ -113,14 +117,46 @@ def render(
             "csrf_token": active.session.csrf_token if active else "",
             "can": lambda scope: active is not None and scope in {granted.value for granted in active.session.scopes},
             "here": _page_shown(request),
-            "flash": request.query_params.get("done"),
+            "flash": _notice(request, active),
             **values,
         },
         status_code=status_code,
     )
     # Pages carry personal information: never kept by a shared cache or the browser's history cache.
     response.headers["Cache-Control"] = "no-store"
+    if NOTICE_COOKIE in request.cookies:
+        # A notice is said once, on the first page opened after its action, or not at all.
+        response.delete_cookie(NOTICE_COOKIE, httponly=True, samesite="lax", secure=_secure_cookies(request, context))
     return response
+
+
+def _done(request: Request, context: ConsoleContext, page: str, done: str, secret: str) -> RedirectResponse:
+    """Sends the browser to `page`, which says there, once, that `done` was done (`done.<done>` in the catalog).
+    The notice travels in a cookie signed with a secret only this browser holds (its session's cookie; once logged
+    out, its sign-in form's), never in the address: a link cannot make a page claim that an action was taken."""
+    response = _see(page)
+    signature = notice_signature(secret, done, unquote(urlsplit(page).path))
+    response.set_cookie(
+        NOTICE_COOKIE,
+        f"{done}.{signature}",
+        max_age=NOTICE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=_secure_cookies(request, context),
+    )
+    return response
+
+
+def _notice(request: Request, active: ActiveSession | None) -> str | None:
+    """The action this page is to say was done, if the browser's notice was signed for its session and this page;
+    logged out, the secret is the sign-in form's cookie, set when logging out."""
+    sent = request.cookies.get(NOTICE_COOKIE)
+    secret = active.cookie if active is not None else request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not sent or not secret:
+        return None
+    done, _, signature = sent.partition(".")
+    expected = notice_signature(secret, done, request.scope["path"])
+    return done if _same_secret(signature, expected) else None
 
 
 # What the erasure log keeps of a reason, as the textarea and profile's API count it.
@@ -251,9 +287,19 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(active: CheckedSession, context: ConsoleDep) -> Response:
+async def logout(request: Request, active: CheckedSession, context: ConsoleDep) -> Response:
     await log_out(active, context.deps)
-    response = _see("/login?done=logged_out")
+    # The session is over: the notice is signed with the sign-in form's cookie instead, set here.
+    login_csrf = secrets.token_urlsafe(32)
+    response = _done(request, context, "/login", "logged_out", login_csrf)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        login_csrf,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=_secure_cookies(request, context),
+    )
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -318,13 +364,14 @@ async def patron(
 @router.post("/patrons/{person_id}/unmerge")
 async def unmerge(
     person_id: str,
+    request: Request,
     active: CheckedSession,
     context: ConsoleDep,
     merge_id: Annotated[str, Form(max_length=200)],
 ) -> Response:
     require(active, Scope.IDENTITY_REVIEW)
     await pages.undo_merge(context.deps.api, active.token, person_id, merge_id)
-    return _see(f"/patrons/{quote(person_id)}?done=unmerged")
+    return _done(request, context, f"/patrons/{quote(person_id)}", "unmerged", active.cookie)
 
 
 @router.get("/patrons/{person_id}/export")
@@ -376,7 +423,9 @@ async def erase_form(
     if page.redirect_to is not None:
         return _see(f"/patrons/{quote(page.redirect_to)}/erase")
     status_code = _patron_status(page)
-    return render(request, context, language, "erase.html", active, status_code=status_code, page=page, error=None)
+    return render(
+        request, context, language, "erase.html", active, status_code=status_code, page=page, error=None, failure=None
+    )
 
 
 @router.post("/patrons/{person_id}/erase")
@@ -398,23 +447,33 @@ async def erase(
         error = "erase.confirm_needed"
     elif len(reason) > MAX_ERASURE_REASON:
         error = "erase.reason_too_long"
-    if error is not None:
-        page = await pages.patron_page(context.deps.api, active, person_id, language)
-        # What was typed stays: fixing the word alone must not drop the reason or the choice never to re-create.
-        return render(
-            request,
-            context,
-            language,
-            "erase.html",
-            active,
-            status_code=422,
-            page=page,
-            error=error,
-            reason=reason,
-            do_not_readd=do_not_readd,
-        )
-    await pages.erase_person(context.deps.api, active.token, person_id, reason=reason, do_not_readd=do_not_readd)
-    return _see("/patrons?done=erasure_requested")
+    failure: ApiError | ServiceUnavailableError | None = None
+    if error is None:
+        try:
+            await pages.erase_person(
+                context.deps.api, active.token, person_id, reason=reason, do_not_readd=do_not_readd
+            )
+        except (ApiError, ServiceUnavailableError) as refused:
+            failure = refused
+        else:
+            return _done(request, context, "/patrons", "erasure_requested", active.cookie)
+    page = await pages.patron_page(context.deps.api, active, person_id, language)
+    # What was typed stays: fixing the word alone, or sending again once the service answers, must not drop the
+    # reason or the choice never to re-create; after a failure the word typed was right, and is kept too.
+    return render(
+        request,
+        context,
+        language,
+        "erase.html",
+        active,
+        status_code=422 if failure is None else _failure_status(failure),
+        page=page,
+        error=error,
+        failure=failure,
+        reason=reason,
+        do_not_readd=do_not_readd,
+        confirmation=confirmation if failure is not None else "",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -431,6 +490,7 @@ async def review_queue(request: Request, active: StaffSession, context: ConsoleD
 @router.post("/review/{review_id}")
 async def decide(
     review_id: str,
+    request: Request,
     active: CheckedSession,
     context: ConsoleDep,
     decision: Annotated[str, Form(pattern="^(accept|reject)$")],
@@ -438,7 +498,8 @@ async def decide(
 ) -> Response:
     require(active, Scope.IDENTITY_REVIEW)
     await pages.decide_review(context.deps.api, active.token, review_id, decision, note)
-    return _see(f"/review?done={'accepted' if decision == 'accept' else 'rejected'}")
+    done = "accepted" if decision == "accept" else "rejected"
+    return _done(request, context, "/review", done, active.cookie)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -520,20 +581,21 @@ async def operations(request: Request, active: StaffSession, context: ConsoleDep
 @router.post("/operations/dead-letters/{service}/replay")
 async def replay_dead_letter(
     service: str,
+    request: Request,
     active: CheckedSession,
     context: ConsoleDep,
     dead_letter_id: Annotated[str, Form(max_length=300)],
 ) -> Response:
     require(active, Scope.OPERATIONS_ADMIN)
     await pages.replay_dead_letter(context.deps.api, active.token, service, dead_letter_id)
-    return _see("/operations?done=replayed")
+    return _done(request, context, "/operations", "replayed", active.cookie)
 
 
 @router.post("/operations/deliveries/{delivery_id}/replay")
-async def replay_delivery(delivery_id: str, active: CheckedSession, context: ConsoleDep) -> Response:
+async def replay_delivery(delivery_id: str, request: Request, active: CheckedSession, context: ConsoleDep) -> Response:
     require(active, Scope.SUBSCRIPTIONS_ADMIN)
     await pages.replay_delivery(context.deps.api, active.token, delivery_id)
-    return _see("/operations?done=replayed")
+    return _done(request, context, "/operations", "replayed", active.cookie)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -547,5 +609,10 @@ def failed_action(
     failure: ApiError | ServiceUnavailableError,
 ) -> HTMLResponse:
     """The page of an action a service refused or could not take: its message in the member's language."""
-    status_code = failure.status_code if isinstance(failure, ApiError) else 503
-    return render(request, context, language, "failed.html", active, status_code=status_code, failure=failure)
+    return render(
+        request, context, language, "failed.html", active, status_code=_failure_status(failure), failure=failure
+    )
+
+
+def _failure_status(failure: ApiError | ServiceUnavailableError) -> int:
+    return failure.status_code if isinstance(failure, ApiError) else 503

@@ -9,7 +9,7 @@ import httpx
 from services.console import pages
 from services.console.domain.i18n import Language
 from services.console.domain.roles import Role
-from tests.unit.console.console_app import console_as, not_found
+from tests.unit.console.console_app import PERSON, console_as, not_found
 
 LATER = {"type": "parterre.ticket.purchased.v1", "time": "2026-09-02T20:00:00-04:00", "source": "/orgs/o/boxoffice"}
 EARLIER = {"type": "parterre.email.opened.v1", "time": "2026-09-02T23:00:00+00:00", "source": "/orgs/o/mailchimp"}
@@ -74,6 +74,23 @@ def test_a_patron_s_pages_never_say_unknown_when_the_services_that_would_know_ar
         assert "Aucune personne à cet identifiant" not in answer.text
         assert 'name="confirmation"' not in answer.text
         assert "Arrêté." in answer.text, path
+
+
+def test_a_patron_page_says_once_that_the_profile_service_failed_though_it_asked_it_several_things() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "profile":
+            message = {"en": "Profile is failing.", "fr": "Le service profil est en panne."}
+            return httpx.Response(500, json={"detail": {"code": "internal", "message": message}})
+        if request.url.path == "/v1/persons/per_1":
+            return httpx.Response(200, json=PERSON)
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.VIEWER)
+
+    page = browser.get("/patrons/per_1")
+
+    assert page.status_code == 200
+    assert page.text.count("Le service profil est en panne.") == 1
 
 
 def test_a_person_identity_knows_and_profile_not_yet_has_their_pages() -> None:

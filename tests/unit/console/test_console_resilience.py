@@ -321,3 +321,91 @@ def test_a_refusal_without_parterre_s_error_shape_does_not_ask_staff_to_try_agai
     assert "consulter son journal" in answer.text
     # Whoever runs the platform finds what the service said.
     assert "Request Entity Too Large" in caplog.text
+
+
+def _erasure_answered(answer: httpx.Response | Exception) -> Any:
+    """per_1's pages, and profile answering an erasure with `answer` (or not answering, for an exception)."""
+    read = patron_platform([])
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/v1/persons/per_1/erase":
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        response: httpx.Response = read(request)
+        return response
+
+    return platform
+
+
+@pytest.mark.parametrize(
+    ("answer", "status_code", "words"),
+    [
+        (
+            httpx.Response(
+                409,
+                json={
+                    "detail": {
+                        "code": "erasure_running",
+                        "message": {"en": "An erasure is running.", "fr": "Un effacement est en cours."},
+                    }
+                },
+            ),
+            409,
+            "Un effacement est en cours.",
+        ),
+        (httpx.ConnectError("refused"), 503, "Le service profile ne répond pas"),
+    ],
+    ids=["refused", "not answering"],
+)
+def test_an_erasure_the_profile_service_refuses_or_fails_comes_back_filled_in_as_typed_to_retry_in_one_click(
+    answer: httpx.Response | Exception, status_code: int, words: str
+) -> None:
+    browser, active = console_as(_erasure_answered(answer), Role.PRIVACY)
+
+    failed = browser.post(
+        "/patrons/per_1/erase",
+        data={
+            "csrf_token": active.session.csrf_token,
+            "confirmation": "effacer",
+            "reason": "Demande reçue par courriel le 3 mars",
+            "do_not_readd": "true",
+        },
+    )
+
+    assert failed.status_code == status_code
+    assert words in failed.text
+    assert 'action="/patrons/per_1/erase"' in failed.text
+    assert ">Demande reçue par courriel le 3 mars</textarea>" in failed.text
+    assert 'name="do_not_readd" value="true" checked' in failed.text
+    assert 'name="confirmation" value="effacer"' in failed.text
+    assert f'name="csrf_token" value="{active.session.csrf_token}"' in failed.text
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("fr", "consentement exprès, sans date au dossier."), ("en", "express consent, no date on record.")],
+    ids=["fr", "en"],
+)
+def test_a_patron_s_express_consent_with_no_date_on_file_is_said_without_a_date(language: str, words: str) -> None:
+    consented = PROFILE["fields"] | {
+        "emails": ["elise@example.org"],
+        "consent.marketing_email.status": "granted",
+        "consent.marketing_email.basis": "express",
+        "consent.marketing_email.allowed": True,
+    }
+    read = patron_platform([])
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/profiles/per_1":
+            return httpx.Response(200, json=PROFILE | {"fields": consented})
+        answer: httpx.Response = read(request)
+        return answer
+
+    browser, _ = console_as(platform, Role.VIEWER, language=language)
+
+    page = browser.get("/patrons/per_1")
+
+    assert page.status_code == 200
+    assert words in page.text
+    assert "—." not in page.text

@@ -68,6 +68,27 @@ def test_email_is_refused_today_and_the_answer_says_why(changes: dict[str, Any],
     assert answer.reason == reason
 
 
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"consent.marketing_email.basis": "express", "consent.marketing_email.captured_at": None}, "contact.express"),
+        ({"consent.marketing_email.expires_at": None}, "contact.implied"),
+        (
+            {
+                "consent.marketing_email.allowed": False,
+                "consent.marketing_email.status": "withdrawn",
+                "consent.marketing_email.captured_at": None,
+            },
+            "contact.withdrawn",
+        ),
+        ({"consent.marketing_email.allowed": False, "consent.marketing_email.expires_at": "soon"}, "contact.expired"),
+    ],
+)
+def test_an_answer_whose_date_is_not_on_file_is_said_without_a_date(changes: dict[str, Any], reason: str) -> None:
+    answer = email_today(_consented(**changes))
+    assert answer.reason == f"{reason}_undated"
+
+
 def test_a_profile_with_no_consent_fields_at_all_answers_no_consent() -> None:
     answer = email_today({"emails": ["a@example.org"]})
     assert (answer.allowed, answer.reason) == (False, "contact.no_consent")
