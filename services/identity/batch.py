@@ -164,9 +164,17 @@ async def resolve_lines(
 
 
 async def write_final_assignments(
-    assignments: Iterable[list[str]], output: IO[str], *, organisation_id: str, deps: IdentityDeps
+    assignments: Iterable[list[str]],
+    output: IO[str],
+    *,
+    organisation_id: str,
+    deps: IdentityDeps,
+    progress: Callable[[int], None] = lambda _written: None,
 ) -> int:
-    """Writes `record_id,person_id` with each person followed through the merges made after it was assigned."""
+    """Writes `record_id,person_id` with each person followed through the merges made after it was assigned.
+
+    `progress` is given the number of rows written after each one.
+    """
     writer = csv.writer(output, lineterminator="\n")
     # Python 3.11's writer quotes a field for the characters of its line terminator only: a carriage return in a
     # record id would go out bare, and every reader would end the row there.
@@ -188,4 +196,5 @@ async def write_final_assignments(
             (record_id, final[person_id])
         )
         written += 1
+        progress(written)
     return written

@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from services.identity.batch_file import file_lines
 from services.identity.domain.batch_input import PreparedLine, prepare_line
 from services.identity.domain.identifiers import Identifier, IdentifierPolicy, IdentifierType
 from services.identity.domain.records import NormalisedRecord
@@ -43,11 +44,15 @@ class _Preparation:
 
 
 class PreparedInput:
-    """The prepared lines of one file, in order, and how many of its bytes the child has read."""
+    """The prepared lines of one file, in order, and how many of its bytes they hold up to the last one taken.
+
+    The resolver takes a line once done with the one before, so when it reports, `bytes_taken` is the share of the
+    file it has resolved: not how far the child has read, which is chunks ahead, and all of a small file at once.
+    """
 
     def __init__(self, receiving: Connection) -> None:
         self._receiving = receiving
-        self.bytes_read = 0
+        self.bytes_taken = 0
 
     def __iter__(self) -> Iterator[PreparedLine]:
         while True:
@@ -57,8 +62,10 @@ class PreparedInput:
                 raise PreparationError("the process preparing the lines ended before the end of the file") from None
             kind, payload = message
             if kind == "lines":
-                self.bytes_read, lines = payload
-                yield from map(_decode, lines)
+                ends, lines = payload
+                for end, line in zip(ends, lines, strict=True):
+                    self.bytes_taken = end
+                    yield _decode(line)
             elif kind == "failed":
                 raise PreparationError(f"preparing the lines failed:\n{payload}")
             else:
@@ -105,8 +112,11 @@ def _prepare(preparation: _Preparation, sending: Connection) -> None:
         signal.signal(number, signal.SIG_DFL)
     try:
         with caches_within(preparation.cache_entries), preparation.path.open("rb") as raw:
+            # Where each line of the chunk ends in the file.
+            ends: list[int] = []
             chunk: list[tuple[Any, ...]] = []
-            for line_number, line in enumerate(raw, start=1):
+            end = 0
+            for line_number, line in enumerate(file_lines(raw), start=1):
                 prepared = prepare_line(
                     line_number,
                     line,
@@ -115,11 +125,13 @@ def _prepare(preparation: _Preparation, sending: Connection) -> None:
                     policy=preparation.policy,
                     organisation_id=preparation.organisation_id,
                 )
+                end += len(line)
+                ends.append(end)
                 chunk.append(_encode(prepared))
                 if len(chunk) == CHUNK_LINES:
-                    sending.send(("lines", (raw.tell(), chunk)))
-                    chunk = []
-            sending.send(("lines", (raw.tell(), chunk)))
+                    sending.send(("lines", (ends, chunk)))
+                    ends, chunk = [], []
+            sending.send(("lines", (ends, chunk)))
         sending.send(("end", None))
     except (BrokenPipeError, KeyboardInterrupt):
         # The resolver stopped reading (`--strict` stopped it, or it was interrupted): nothing to report.

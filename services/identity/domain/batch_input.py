@@ -90,6 +90,20 @@ def is_utf16(start: bytes) -> bool:
     return b"\x00\x00" in (start[1:4:2], start[0:3:2])
 
 
+def ends_lines_with_cr_alone(start: bytes) -> bool:
+    """Whether a file starting with `start` ends its lines with a carriage return alone, as programs of the Mac before
+    OS X (and some still, saving "for Macintosh") write: read at LF, the whole file would be one line. No line end of
+    another kind is there, and the first carriage return ends a record (or a blank line): JSON allows one between
+    the parts of an object, and such a record is not cut in two."""
+    if b"\n" in start:
+        return False
+    end = start.find(b"\r")
+    if end < 0:
+        return False
+    before = start[:end].removeprefix(_UTF8_BYTE_ORDER_MARK).strip()
+    return not before or before.endswith(b"}")
+
+
 # A JSON array written out (`[`, then an object per line with a comma after it, then `]`) is the usual slip.
 _ARRAY_HINT = " (the file looks like a JSON array: write one object per line, with no brackets or commas between)"
 
@@ -143,7 +157,14 @@ def _json_noting_repeats(line: str) -> tuple[Any, frozenset[str]]:
             first.setdefault(name, value)
         return first
 
-    return json.loads(line, object_pairs_hook=as_dict), repeated
+    return json.loads(line, object_pairs_hook=as_dict, parse_constant=_nan_as_null), repeated
+
+
+def _nan_as_null(constant: str) -> float | None:
+    # A pandas table written out by Python's `json` gives each empty cell as NaN: a blank, as null is, and no more
+    # worth a warning (a column of numbers it stands in still has a warning for each number). Infinity is no blank:
+    # it stays a float, refused as any float is.
+    return None if constant == "NaN" else float(constant)
 
 
 def read_batch_line(line: str | bytes) -> BatchRecord | None:

@@ -29,6 +29,7 @@ from services.identity.batch import (
     resolve_lines,
     write_final_assignments,
 )
+from services.identity.batch_file import file_lines
 from services.identity.context import load_rules
 from services.identity.domain.batch_input import is_utf16, opens_an_array_over_lines
 from services.identity.domain.identifiers import IdentifierPolicy, load_identifier_policy
@@ -357,7 +358,7 @@ async def _resolve(
         ) as lines,
         tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as assignments,
     ):
-        progress = ProgressLine(total, lambda: lines.bytes_read, unit="records")
+        progress = ProgressLine(total, lambda: lines.bytes_taken, unit="records")
 
         def show(report: BatchReport) -> None:
             progress.update(report.resolved, f"{report.skipped:,} skipped")
@@ -380,8 +381,25 @@ async def _resolve(
         if report.resolved == 0 and report.skipped > 0:
             raise _NothingResolvedError(report)
         assignments.seek(0)
-        with _written_whole(arguments.output) as output:
-            await write_final_assignments(csv.reader(assignments), output, organisation_id=arguments.org, deps=deps)
+        # Following each person through later merges reads every record again: on a large history, a long job too.
+        written = 0
+        writing = ProgressLine(report.resolved, lambda: written, unit="records")
+        what = f"written to {arguments.output.name}"
+
+        def show_written(rows: int) -> None:
+            nonlocal written
+            written = rows
+            writing.update(rows, what)
+
+        try:
+            with _written_whole(arguments.output) as output:
+                await write_final_assignments(
+                    csv.reader(assignments), output, organisation_id=arguments.org, deps=deps, progress=show_written
+                )
+        except BaseException:
+            writing.abandon()
+            raise
+        writing.finish(written, what)
     return report
 
 
@@ -429,8 +447,8 @@ def _utf16(path: Path) -> bool:
 
 
 def _an_array_over_lines(path: Path) -> bool:
-    with path.open("rb") as lines:
-        for line in lines:
+    with path.open("rb") as raw:
+        for line in file_lines(raw):
             text = line.decode("utf-8", errors="replace").lstrip("\ufeff")
             if text.strip():
                 return opens_an_array_over_lines(text)
@@ -528,7 +546,7 @@ def _estimate(
         progress = ProgressLine(total, raw.tell, unit="records")
 
         def lines() -> Iterator[bytes]:
-            yield from raw
+            yield from file_lines(raw)
             progress.finish(tally.records, f"{tally.skipped:,} skipped")
             print("comparing random and blocked pairs, then EM…", file=sys.stderr)
 

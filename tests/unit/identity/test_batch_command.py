@@ -2,7 +2,9 @@
 
 import csv
 import json
+import math
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -914,3 +916,88 @@ def test_a_first_line_with_a_byte_order_mark_before_windows_1252_text_loses_no_r
 
     assert code == 0
     assert list(assignments(tmp_path)) == ["r1"]
+
+
+def progress_lines(stderr: str) -> list[tuple[str, int, str]]:
+    """Each progress line drawn, as (its percentage, its count of records, what it says after the rate)."""
+    drawn = []
+    for line in stderr.splitlines():
+        shown = re.fullmatch(r"\[[# ]{30}\]\s+(\S+)%\s+([\d,]+) records\s+\S+ records/s\s*(.*)", line)
+        if shown is not None:
+            drawn.append((shown[1], int(shown[2].replace(",", "")), shown[3]))
+    return drawn
+
+
+def test_the_progress_is_the_share_of_the_file_resolved_not_how_far_reading_it_has_got(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = [{"record_id": f"r{n:02}", "email": f"person{n:02}@example.com"} for n in range(40)]
+
+    assert run(tmp_path, *history) == 0
+
+    # In a log, the first record resolved draws a line at once: one line of the forty is done, not the whole file.
+    first_line = len(json.dumps(history[0])) + 1
+    drawn = progress_lines(capsys.readouterr().err)
+    assert drawn[0] == (f"{first_line / (tmp_path / 'history.jsonl').stat().st_size:.1%}"[:-1], 1, "0 skipped")
+    assert drawn[1] == ("100.0", 40, "0 skipped")
+
+
+def test_writing_the_output_with_each_person_followed_through_later_merges_shows_its_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = [{"record_id": f"r{n:02}", "email": f"person{n:02}@example.com"} for n in range(40)]
+
+    assert run(tmp_path, *history) == 0
+
+    writing = [line for line in progress_lines(capsys.readouterr().err) if line[2] == "written to persons.csv"]
+    assert writing == [("2.5", 1, "written to persons.csv"), ("100.0", 40, "written to persons.csv")]
+
+
+def test_a_file_whose_lines_end_with_a_carriage_return_alone_as_old_mac_programs_write_is_read_a_line_a_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "history.jsonl"
+    source.write_bytes(
+        "\r".join(
+            [
+                json.dumps({"record_id": "r1", "email": "elise@example.com", **ELISE}),
+                json.dumps({"record_id": "r2", "email": "Elise@Example.com"}),
+                "{not json",
+                "",
+                json.dumps({"record_id": "r3", "phone": "418 555 0123"}),
+            ]
+        ).encode()
+        + b"\r"
+    )
+
+    code = main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")])
+
+    assert code == 0
+    found = assignments(tmp_path)
+    assert list(found) == ["r1", "r2", "r3"]
+    assert found["r1"] == found["r2"] != found["r3"]
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == [
+        "line 3: skipped: not valid JSON: Expecting property name enclosed in double quotes at column 2"
+    ]
+    assert summary(stderr)["lines"] == 5
+
+
+def test_blank_cells_a_pandas_export_writes_as_nan_are_blank_fields_without_a_warning_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `json.dumps` of a pandas row with empty cells; Python reads NaN back as a float.
+    code = run(
+        tmp_path,
+        json.dumps({"record_id": "r1", "email": "elise@example.com", "phone": math.nan, "city": math.nan, **ELISE}),
+        json.dumps({"record_id": "r2", "email": "elise@example.com", "phone": math.nan, "city": "Québec"}),
+        json.dumps({"record_id": "r3", "email": math.nan, "phone": "418 555 0123", "city": math.nan}),
+        options=("--strict",),
+    )
+
+    assert code == 0
+    found = assignments(tmp_path)
+    assert found["r1"] == found["r2"] != found["r3"]
+    stderr = capsys.readouterr().err
+    assert problem_lines(stderr) == []
+    assert summary(stderr)["warnings"] == 0

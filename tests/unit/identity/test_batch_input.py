@@ -14,6 +14,7 @@ from services.identity.domain.batch_input import (
     BatchLineError,
     BatchRecord,
     decode_line,
+    ends_lines_with_cr_alone,
     ignored_blocked_values,
     names_nobody,
     opens_an_array_over_lines,
@@ -366,3 +367,50 @@ def test_any_json_object_with_a_record_id_is_a_record_or_a_line_error_about_that
 def test_any_text_at_all_is_a_record_nothing_or_a_line_error(line: str) -> None:
     outcome = read_or_reason(line)
     assert outcome is None or isinstance(outcome, str | BatchRecord)
+
+
+def test_nan_as_a_pandas_export_writes_a_blank_cell_is_a_blank_field_without_a_warning() -> None:
+    record = read_batch_line('{"record_id": "r1", "last_name": "Gagnon", "email": NaN, "phone": NaN, "phone": NaN}')
+    assert record == BatchRecord(record_id="r1", record=PersonRecord(last_name="Gagnon"))
+
+
+def test_a_record_id_written_as_nan_is_a_missing_one() -> None:
+    assert refusal('{"record_id": NaN, "email": "anne@example.com"}') == "`record_id` is required"
+
+
+@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "1e400"])
+def test_an_infinite_number_is_still_no_text(value: str) -> None:
+    record = read_batch_line(f'{{"record_id": "r1", "last_name": "Gagnon", "phone": {value}}}')
+    assert record == BatchRecord(
+        record_id="r1", record=PersonRecord(last_name="Gagnon"), warnings=("ignored phone: it must be text, not float",)
+    )
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b'{"record_id": "r1"}\r{"record_id": "r2"}\r',
+        b'\xef\xbb\xbf{"record_id": "r1"}  \r{"record_id": "r2"}',
+        b'\r\r{"record_id": "r1"}\r',
+        b'{"record_id": "r1"}\r',
+    ],
+)
+def test_a_file_whose_lines_end_with_a_carriage_return_alone_is_told_by_its_start(start: bytes) -> None:
+    assert ends_lines_with_cr_alone(start)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b'{"record_id": "r1"}\r\n{"record_id": "r2"}\r\n',
+        b'{"record_id": "r1"}\n{"record_id": "r2"}\r{"record_id": "r3"}\n',
+        b'{"record_id": "r1"}',
+        b"",
+        # JSON allows a carriage return between the parts of an object: it ends no line there.
+        b'{"record_id": "r1",\r "email": "anne@example.com"}',
+    ],
+)
+def test_a_file_with_lf_or_crlf_line_ends_or_a_carriage_return_within_a_record_is_not_taken_for_one(
+    start: bytes,
+) -> None:
+    assert not ends_lines_with_cr_alone(start)

@@ -30,7 +30,7 @@ def in_child(path: Path, rules: IdentityRules) -> tuple[list[PreparedLine], int]
         path, organisation_id="theatre", policy=rules.policy, default_region=rules.default_region, today=TODAY
     ) as lines:
         prepared = list(lines)
-        return prepared, lines.bytes_read
+        return prepared, lines.bytes_taken
 
 
 def in_this_process(path: Path, rules: IdentityRules) -> list[PreparedLine]:
@@ -162,3 +162,32 @@ def test_where_fork_is_not_offered_a_spawned_child_prepares_the_same_lines(
     prepared, bytes_read = in_child(source, rules)
     assert prepared == expected
     assert bytes_read == source.stat().st_size
+
+
+def test_the_bytes_taken_are_those_of_the_lines_handed_out_so_far_not_those_the_child_has_read(
+    tmp_path: Path, rules: IdentityRules
+) -> None:
+    source = tmp_path / "history.jsonl"
+    lines = [json.dumps({"record_id": f"r{n}", "email": f"p{n}@x.example"}) + "\n" for n in range(CHUNK_LINES * 3)]
+    source.write_text("".join(lines), encoding="utf-8")
+    ends = [sum(len(line) for line in lines[: n + 1]) for n in range(len(lines))]
+    with prepared_input(
+        source, organisation_id="theatre", policy=rules.policy, default_region=rules.default_region, today=TODAY
+    ) as prepared:
+        taken = [prepared.bytes_taken for _line in prepared]
+    assert taken == ends
+
+
+def test_a_file_whose_lines_end_with_a_carriage_return_alone_is_prepared_a_line_a_record(
+    tmp_path: Path, rules: IdentityRules
+) -> None:
+    source = tmp_path / "history.jsonl"
+    crlf, cr = tmp_path / "crlf.jsonl", tmp_path / "cr.jsonl"
+    write_audience(generate_audience(200, 7), source, tmp_path / "truth.csv")
+    lines = source.read_bytes().splitlines()
+    crlf.write_bytes(b"".join(line + b"\r\n" for line in lines))
+    cr.write_bytes(b"".join(line + b"\r" for line in lines))
+    prepared, bytes_taken = in_child(cr, rules)
+    assert len(prepared) == len(lines) > CHUNK_LINES
+    assert prepared == in_this_process(crlf, rules)
+    assert bytes_taken == cr.stat().st_size
