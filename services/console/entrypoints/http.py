@@ -242,6 +242,12 @@ def _login_form(
         username=username,
         login_csrf=login_csrf,
     )
+    _set_login_csrf(response, request, context, login_csrf)
+    return response
+
+
+def _set_login_csrf(response: Response, request: Request, context: ConsoleContext, login_csrf: str) -> None:
+    """The sign-in form's secret, which its hidden field must repeat (and which signs the notice of a logout)."""
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         login_csrf,
@@ -250,7 +256,6 @@ def _login_form(
         samesite="strict",
         secure=_secure_cookies(request, context),
     )
-    return response
 
 
 @router.post("/login")
@@ -292,14 +297,7 @@ async def logout(request: Request, active: CheckedSession, context: ConsoleDep) 
     # The session is over: the notice is signed with the sign-in form's cookie instead, set here.
     login_csrf = secrets.token_urlsafe(32)
     response = _done(request, context, "/login", "logged_out", login_csrf)
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        login_csrf,
-        max_age=3600,
-        httponly=True,
-        samesite="strict",
-        secure=_secure_cookies(request, context),
-    )
+    _set_login_csrf(response, request, context, login_csrf)
     response.delete_cookie(SESSION_COOKIE)
     return response
 

@@ -1,7 +1,7 @@
 """The POST /v1/events route on fakes: what an upstream system sends reaches the sink as the events it meant."""
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 from prometheus_client import CollectorRegistry
@@ -10,35 +10,12 @@ from starlette.datastructures import Headers
 from services.ingest.bootstrap import create_app
 from services.ingest.entrypoints.http import EventsAnswer, post_events
 from services.ingest.metrics import IngestMetrics
-from services.ingest.ports import Claim
 from shared.access import Principal, Scope
-from shared.events import Envelope, event_type
+from shared.events import event_type
+from tests.unit.ingest.recording_ports import NewIdsLedger, RecordingSink
 
 ORGANISATION = "theatre-du-nord"
 PRINCIPAL = Principal("tok_1", ORGANISATION, frozenset({Scope.EVENTS_WRITE}), "billetterie")
-
-
-class _Sink:
-    def __init__(self) -> None:
-        self.published: list[Envelope] = []
-
-    async def publish(self, envelopes: Sequence[Envelope]) -> None:
-        self.published.extend(envelopes)
-
-
-class _NewIdsLedger:
-    """Every id is new: these tests are about reading requests, not about replays."""
-
-    async def claim(
-        self, organisation_id: str, event_ids: Sequence[str], *, sources: Mapping[str, str] | None = None
-    ) -> Claim:
-        return Claim("batch-1", frozenset(event_ids))
-
-    async def confirm(self, organisation_id: str, claim: Claim) -> None:
-        return None
-
-    async def release(self, organisation_id: str, claim: Claim) -> None:
-        return None
 
 
 def _request(body: bytes, headers: dict[str, str]) -> SimpleNamespace:
@@ -48,10 +25,10 @@ def _request(body: bytes, headers: dict[str, str]) -> SimpleNamespace:
     return SimpleNamespace(headers=Headers({"content-length": str(len(body)), **headers}), stream=stream)
 
 
-def _context(sink: _Sink) -> SimpleNamespace:
+def _context(sink: RecordingSink) -> SimpleNamespace:
     return SimpleNamespace(
         sink=sink,
-        ledger=_NewIdsLedger(),
+        ledger=NewIdsLedger(),
         settings=SimpleNamespace(
             max_batch_events=500, max_batch_bytes=512 * 1024, max_event_bytes=32 * 1024, publish_timeout_seconds=1.0
         ),
@@ -71,7 +48,7 @@ async def test_an_event_in_cloudevents_binary_mode_is_published_with_the_attribu
         "ce-type": ticket.name,
         "ce-time": "2026-10-03T19:30:00-04:00",
     }
-    sink = _Sink()
+    sink = RecordingSink()
 
     answer = await post_events(
         _request(json.dumps(ticket.example).encode(), headers),  # type: ignore[arg-type]
@@ -89,7 +66,7 @@ async def test_an_event_in_cloudevents_binary_mode_is_published_with_the_attribu
 
 
 async def test_an_empty_cloudevents_batch_is_answered_202_with_nothing_accepted_or_refused() -> None:
-    sink = _Sink()
+    sink = RecordingSink()
 
     answer = await post_events(
         _request(b"[]", {"content-type": "application/cloudevents-batch+json"}),  # type: ignore[arg-type]
@@ -106,7 +83,7 @@ async def test_a_request_whose_every_event_is_rejected_answers_as_its_openapi_do
     answer = await post_events(
         _request(b'[{"specversion": "1.0"}, {"id": "x"}]', {"content-type": "application/json"}),  # type: ignore[arg-type]
         PRINCIPAL,
-        _context(_Sink()),  # type: ignore[arg-type]
+        _context(RecordingSink()),  # type: ignore[arg-type]
     )
     spec = create_app().openapi()
     operation = spec["paths"]["/v1/events"]["post"]

@@ -3,7 +3,7 @@
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import SimpleNamespace
 
 import pytest
@@ -13,8 +13,9 @@ from prometheus_client import CollectorRegistry
 from services.ingest.domain.sources import Source, SourceKind
 from services.ingest.entrypoints.http import post_shopify_webhook
 from services.ingest.metrics import IngestMetrics
-from services.ingest.ports import Claim, Nobody
+from services.ingest.ports import Nobody
 from shared.events import Envelope, PersonRef
+from tests.unit.ingest.recording_ports import NewIdsLedger, RecordingSink
 from tests.unit.ingest.vendor_fixtures import shopify_body
 
 SECRET = "shpss_app_secret"
@@ -35,29 +36,6 @@ def _request(body: bytes) -> SimpleNamespace:
         yield body
 
     return SimpleNamespace(headers={"content-length": str(len(body))}, stream=stream)
-
-
-class _Sink:
-    def __init__(self) -> None:
-        self.published: list[Envelope] = []
-
-    async def publish(self, envelopes: Sequence[Envelope]) -> None:
-        self.published.extend(envelopes)
-
-
-class _NewIdsLedger:
-    """Every id is new: these tests are about reading bodies, not about replays."""
-
-    async def claim(
-        self, organisation_id: str, event_ids: Sequence[str], *, sources: Mapping[str, str] | None = None
-    ) -> Claim:
-        return Claim("batch-1", frozenset(event_ids))
-
-    async def confirm(self, organisation_id: str, claim: Claim) -> None:
-        return None
-
-    async def release(self, organisation_id: str, claim: Claim) -> None:
-        return None
 
 
 class _FirstOrders:
@@ -117,18 +95,18 @@ async def test_a_signed_body_with_a_number_too_long_or_nesting_too_deep_is_refus
     assert refused.detail["code"] == "malformed_json"
 
 
-def _publishing_context(sink: _Sink) -> SimpleNamespace:
+def _publishing_context(sink: RecordingSink) -> SimpleNamespace:
     return SimpleNamespace(
         sources=_Sources(),
         sink=sink,
-        ledger=_NewIdsLedger(),
+        ledger=NewIdsLedger(),
         orders=_FirstOrders(),
         settings=SimpleNamespace(max_webhook_bytes=1024 * 1024, publish_timeout_seconds=1.0),
         metrics=IngestMetrics(CollectorRegistry()),
     )
 
 
-async def _deliver(body: bytes, sink: _Sink, topic: str = "orders/create") -> dict[str, int | str]:
+async def _deliver(body: bytes, sink: RecordingSink, topic: str = "orders/create") -> dict[str, int | str]:
     return await post_shopify_webhook(
         SHOP.source_id,
         _request(body),  # type: ignore[arg-type]
@@ -157,7 +135,7 @@ async def test_a_signed_order_with_a_value_json_has_not_or_a_number_beyond_a_dou
 ) -> None:
     # Python's reader takes these, and reads `1e400` as infinity: the order would travel on with `null` in its place.
     body = shopify_body("orders-create").replace(ORDINARY_FLOAT, b'"rate": ' + value + b",", 1)
-    sink = _Sink()
+    sink = RecordingSink()
 
     with pytest.raises(HTTPException) as refused:
         await _deliver(body, sink)
@@ -175,7 +153,7 @@ async def test_a_number_too_large_in_a_signed_body_is_named_cut_short_not_echoed
     body = shopify_body("orders-create").replace(ORDINARY_FLOAT, b'"rate": ' + number + b",", 1)
 
     with pytest.raises(HTTPException) as refused:
-        await _deliver(body, _Sink())
+        await _deliver(body, RecordingSink())
 
     assert refused.value.status_code == 400
     assert isinstance(refused.value.detail, dict)
@@ -188,7 +166,7 @@ async def test_a_number_too_large_in_a_signed_body_is_named_cut_short_not_echoed
 async def test_a_signed_order_with_ordinary_floats_is_accepted_and_published() -> None:
     body = shopify_body("orders-create")
     assert ORDINARY_FLOAT in body
-    sink = _Sink()
+    sink = RecordingSink()
 
     answer = await _deliver(body, sink)
 
