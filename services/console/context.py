@@ -18,6 +18,7 @@ from services.console.domain.i18n import (
     format_datetime,
     format_money,
     format_number,
+    format_period,
 )
 from services.console.domain.pages import localized
 from services.console.handlers import ConsoleDeps
@@ -68,6 +69,8 @@ class ConsoleContext:
             "datetime": lambda value: format_datetime(value, language, self.zone),
             "number": lambda value, decimals=0: format_number(value, language, decimals=decimals),
             "money": lambda value: format_money(value, language),
+            "period": lambda value: format_period(value, language, self.zone),
+            "counted": lambda key, count, **values: self.catalog.counted(key, count, language, **values),
             "localized": lambda text: localized(text, language) or "",
             "known": self.catalog.has,
             "label": lambda prefix, code: self.catalog.label(prefix, str(code), language),

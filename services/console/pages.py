@@ -76,9 +76,9 @@ def _said_once(failures: Iterable[Failure]) -> list[Failure]:
     return list(said.values())
 
 
-class _NoProfileYet(dict[str, Any]):
-    """The fields of a person identity knows and profile does not yet (their first fact is on its way): each
-    empty, so the page shows the person with dashes."""
+class _Fields(dict[str, Any]):
+    """A profile's fields as the page reads them: a field profile did not give (one added since, or a person
+    identity knows and profile does not yet, their first fact on its way) is empty, shown as a dash."""
 
     def __missing__(self, _key: str) -> None:
         return None
@@ -173,17 +173,17 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
     profile, person = _value(results["profile"]), _value(results["person"])
     # A merged person's page is the survivor's: that is where the patron's history now is.
     survivor = (profile or {}).get("merged_into") or (person or {}).get("merged_into")
-    fields: Mapping[str, Any] = profile.get("fields", {}) if profile else _NoProfileYet()
+    fields: Mapping[str, Any] = _Fields((profile or {}).get("fields") or {})
     deliveries = _value(results.get("deliveries"))
     definitions = _value(results["definitions"]) or {}
-    segment_titles = titles_by_name(definitions.get("segments", []), language)
-    trigger_titles = titles_by_name(definitions.get("triggers", []), language)
+    segment_titles = titles_by_name(definitions.get("segments") or [], language)
+    trigger_titles = titles_by_name(definitions.get("triggers") or [], language)
     merges = merge_rows(person, person_id) if person else []
     # The facts of the persons merged into this one stay on their own timelines: read with the survivor's.
     folded = await _held_persons(api, token, person_id, merges)
     timelines = await api.gather(**{merged: _timeline(api, token, merged) for merged in folded})
     read = [timeline for timeline in (results["timeline"], *timelines.values()) if not isinstance(timeline, Failure)]
-    items = [item for timeline in read for item in timeline.get("items", [])]
+    items = [item for timeline in read for item in timeline.get("items") or []]
     # By the moment, not its text: events keep the offset their source gave (`-04:00`, `+00:00`).
     items.sort(key=_event_moment, reverse=True)
     failures = _said_once(
@@ -200,10 +200,10 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
         consents=consent_rows(fields) if profile else [],
         merges=merges,
         sources=sources_of(person, fields),
-        seasons=tickets_by_season((profile or {}).get("tickets", []), language),
-        segments=titled((profile or {}).get("segments", []), segment_titles),
-        triggers=fired_triggers((profile or {}).get("triggers_fired", []), person_id, trigger_titles),
-        deliveries=None if deliveries is None else list(deliveries.get("items", [])),
+        seasons=tickets_by_season((profile or {}).get("tickets") or [], language),
+        segments=titled((profile or {}).get("segments") or [], segment_titles),
+        triggers=fired_triggers((profile or {}).get("triggers_fired") or [], person_id, trigger_titles),
+        deliveries=None if deliveries is None else list(deliveries.get("items") or []),
         timeline=[
             {
                 "event": item["event"],
@@ -214,7 +214,7 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
         ],
         timeline_partial=any(timeline.get("next_cursor") for timeline in read),
         household=[
-            member for member in ((person or {}).get("household") or {}).get("members", []) if member != person_id
+            member for member in ((person or {}).get("household") or {}).get("members") or [] if member != person_id
         ],
         failures=failures,
         redirect_to=survivor if survivor and survivor != person_id else None,
@@ -297,6 +297,8 @@ async def erase_person(api: PlatformApi, token: str, person_id: str, *, reason: 
 @dataclass(frozen=True)
 class ReviewCard:
     item: Mapping[str, Any]
+    # How likely identity finds the two records to be one person, 0 to 1; None when it gave none.
+    probability: float | None
     left: Mapping[str, Any]
     right: Mapping[str, Any]
     compared: list[ComparedField]
@@ -315,7 +317,7 @@ async def review_queue(api: PlatformApi, token: str, limit: int = 20) -> ReviewQ
         answer = await api.call("identity", "GET", "/v1/review", token=token, params={"limit": limit})
     except (ApiError, ServiceUnavailableError) as failure:
         return ReviewQueue([], failure)
-    items = list(answer.get("items", []))
+    items = list(answer.get("items") or [])
     persons = {person for item in items for person in (item["person_id"], item["candidate_person_id"])}
     # Every profile the queue shows, read at once rather than a pair after another.
     profiles = await api.gather(
@@ -327,12 +329,17 @@ async def review_queue(api: PlatformApi, token: str, limit: int = 20) -> ReviewQ
     cards = []
     for item in items:
         pair = (profiles[item["person_id"]], profiles[item["candidate_person_id"]])
-        left, right = ((_value(profile) or {}).get("fields", {}) for profile in pair)
+        left, right = ((_value(profile) or {}).get("fields") or {} for profile in pair)
         # A person just created may have no profile yet (404): nothing to show, nothing failed.
         failures = [profile for profile in pair if _value(profile) is None and not _not_found(profile)]
-        compared = compare_for_review(left, right, item.get("agreements", {}))
-        cards.append(ReviewCard(item, left, right, compared, failures))
+        compared = compare_for_review(left, right, item.get("agreements") or {})
+        cards.append(ReviewCard(item, _probability(item), left, right, compared, failures))
     return ReviewQueue(cards, None)
+
+
+def _probability(item: Mapping[str, Any]) -> float | None:
+    probability = item.get("probability")
+    return float(probability) if isinstance(probability, int | float) and not isinstance(probability, bool) else None
 
 
 async def decide_review(api: PlatformApi, token: str, review_id: str, decision: str, note: str) -> None:

@@ -38,6 +38,7 @@ from services.notify.domain.messages import attempt_id, delivery_id, message_id,
 from services.notify.domain.retries import Decision, RetrySchedule, Verdict, decide
 from services.notify.domain.signing import new_secret, signature_headers
 from services.notify.domain.subscriptions import (
+    DisabledReason,
     EventFilter,
     MailchimpTarget,
     MessageKind,
@@ -442,7 +443,9 @@ async def _claim(deps: NotifyDeps, delivery: Delivery, owner: str) -> AttemptRec
         )
         await deps.store.dequeue(delivery.subscription_id, delivery.delivery_id)
         if held.outcome == Verdict.GONE.value:
-            await deps.store.disable_subscription(delivery.subscription_id, held.error or "410 Gone")
+            await deps.store.disable_subscription(
+                delivery.subscription_id, held.error or "410 Gone", DisabledReason.RECEIVER_GONE
+            )
         return None
     # Its worker died or broke off mid-attempt, or after recording a failed attempt but before moving the delivery
     # on: the attempt counts as made, and the next one is due now, or when the failed one said (a Retry-After).
@@ -703,7 +706,9 @@ async def _record(
     else:
         await store.dequeue(subscription.subscription_id, delivery.delivery_id)
     if decision.verdict is Verdict.GONE:
-        await store.disable_subscription(subscription.subscription_id, decision.reason or "410 Gone")
+        await store.disable_subscription(
+            subscription.subscription_id, decision.reason or "410 Gone", DisabledReason.RECEIVER_GONE
+        )
     return AttemptOutcome(
         replace(delivery, status=status, attempts=claim.number),
         claim.number,

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from services.notify.domain.contacts import Contact
-from services.notify.domain.subscriptions import Subscription
+from services.notify.domain.subscriptions import DisabledReason, Subscription
 from shared.events import Envelope
 
 
@@ -118,7 +118,7 @@ class SubscriptionStore(Protocol):
 
     async def delete_subscription(self, subscription_id: str) -> bool: ...
 
-    async def disable_subscription(self, subscription_id: str, reason: str) -> None: ...
+    async def disable_subscription(self, subscription_id: str, reason: str, code: DisabledReason) -> None: ...
 
 
 class DeliveryStore(Protocol):

@@ -36,6 +36,11 @@ _MONTHS = {
     ),
 }
 _KEY = re.compile(r"^[a-z0-9_.-]+$")
+# A message said of a count has two entries, `<key>.one` and `<key>.other`: the form each language uses for one
+# thing (in French also for none), and for any other number.
+_PLURAL_FORMS = (".one", ".other")
+# A month as profile names a trigger's period (`2026-03`).
+_MONTH_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 _LANGUAGE_CODES = frozenset(language.value for language in Language)
 # A weight as RFC 9110 writes it, 0 to 1 (up to three decimals there; more are read too).
 _WEIGHT = re.compile(r"0(?:\.[0-9]*)?|1(?:\.0*)?")
@@ -74,12 +79,22 @@ class Catalog:
             if fields[Language.FR] != fields[Language.EN]:
                 raise CatalogError(f"{origin}: {key} names different placeholders in fr and en")
             texts[key] = translations
+        for key in texts:
+            for form, sibling in (_PLURAL_FORMS, reversed(_PLURAL_FORMS)):
+                if key.endswith(form) and key.removesuffix(form) + sibling not in texts:
+                    raise CatalogError(f"{origin}: {key} needs {key.removesuffix(form)}{sibling} as its other form")
         return cls(texts)
 
     def text(self, key: str, language: Language, **values: Any) -> str:
         """The message in `language`; a key missing from the catalog is a bug, so it raises KeyError."""
         template = self.texts[key][language]
         return template.format(**values) if values else template
+
+    def counted(self, key: str, count: int | float | Decimal | None, language: Language, **values: Any) -> str:
+        """The message saying `count` things, in the form `language` uses for that number (`<key>.one` or
+        `<key>.other`), with `{count}` written as the language writes numbers."""
+        form = ".one" if count is not None and _is_singular(Decimal(str(count)), language) else ".other"
+        return self.text(f"{key}{form}", language, count=format_number(count, language), **values)
 
     def has(self, key: str) -> bool:
         return key in self.texts
@@ -89,6 +104,13 @@ class Catalog:
         not know it: a service may report a code newer than the console, and a page must still show it."""
         key = f"{prefix}{code}"
         return self.text(key, language) if key in self.texts else code
+
+
+def _is_singular(count: Decimal, language: Language) -> bool:
+    # CLDR's rules: French says "0 billet" and "1,5 billet", English "0 tickets" and "1 ticket".
+    if language is Language.FR:
+        return 0 <= count < 2
+    return count == 1
 
 
 def _placeholders(template: str) -> frozenset[str]:
@@ -164,6 +186,20 @@ def _local(moment: datetime, zone: tzinfo) -> datetime:
         return moment.astimezone(zone)
     except (OverflowError, ValueError):
         return moment
+
+
+def format_period(value: str, language: Language, zone: tzinfo = DISPLAY_ZONE) -> str:
+    """A trigger's period as the page's language says it: a month (`2026-03`) as `mars 2026`, a day or a moment as
+    a date; anything else (a year, a season's label, an event's id) as it is."""
+    month = _MONTH_PERIOD.match(value)
+    if month is not None:
+        return f"{_MONTHS[language][int(month.group(2)) - 1]} {month.group(1)}"
+    moment = _parsed(value) if len(value) >= len("2026-10-17") and value[:4].isdigit() else None
+    if isinstance(moment, datetime):
+        return format_datetime(moment, language, zone)
+    if isinstance(moment, date):
+        return format_date(moment, language, zone)
+    return value
 
 
 def format_number(value: int | float | Decimal | str | None, language: Language, *, decimals: int = 0) -> str:

@@ -78,7 +78,9 @@ class SubscriptionHealth:
     subscription_id: str
     url: str
     enabled: bool
+    # What notify says in English, and, since it gives one, a code the page says in its own language.
     disabled_reason: str | None
+    disabled_reason_code: str | None
     queue_depth: float
     oldest_pending_seconds: float
     attempts: Mapping[str, float] = field(default_factory=dict)
@@ -115,6 +117,7 @@ def subscription_health(
                 url=listed["url"],
                 enabled=bool(listed["enabled"]),
                 disabled_reason=listed.get("disabled_reason"),
+                disabled_reason_code=listed.get("disabled_reason_code"),
                 queue_depth=found["depth"],
                 oldest_pending_seconds=found["oldest"],
                 attempts=dict(sorted(found["attempts"].items())),

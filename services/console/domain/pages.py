@@ -114,14 +114,14 @@ def merge_rows(person: Mapping[str, Any], person_id: str) -> list[MergeRow]:
             merge_id=merge["merge_id"],
             merged_person_ids=tuple(merge["merged_person_ids"]),
             evidence_kinds=tuple(
-                sorted({item["identifier_type"].partition(":")[0] for item in merge.get("evidence", ())})
+                sorted({item["identifier_type"].partition(":")[0] for item in merge.get("evidence") or ()})
             ),
             decided_by=merge["decided_by"],
             merged_at=merge["merged_at"],
             undone_at=merge.get("undone_at"),
             can_undo=merge.get("undone_at") is None and merge["survivor_person_id"] == person_id,
         )
-        for merge in person.get("merges", ())
+        for merge in person.get("merges") or ()
     ]
     return sorted(rows, key=lambda row: row.merged_at, reverse=True)
 
@@ -135,7 +135,7 @@ class SourceRow:
 def sources_of(person: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> list[SourceRow]:
     """Each upstream system that knows the patron, with the kinds of identifier it gave (an email, an id...)."""
     kinds: dict[str, set[str]] = {source: set() for source in fields.get("sources") or ()}
-    for identifier in (person or {}).get("identifiers", ()):
+    for identifier in (person or {}).get("identifiers") or ():
         source = identifier.get("source")
         if source:
             kinds.setdefault(source, set()).add(identifier["type"])
@@ -171,7 +171,7 @@ def tickets_by_season(lines: Sequence[Mapping[str, Any]], language: Language) ->
                 production_id=production_id,
                 performances=tuple(performances),
                 tickets=sum(line["tickets"] for line in performances),
-                attended=sum(bool(line["attended"]) for line in performances),
+                attended=sum(bool(line.get("attended")) for line in performances),
             )
             for production_id, performances in productions.items()
         )

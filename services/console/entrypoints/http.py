@@ -19,6 +19,7 @@ from services.console.domain.accounts import notice_signature
 from services.console.domain.i18n import Language, choose_language
 from services.console.domain.overview import STAGES
 from services.console.domain.pages import pager
+from services.console.domain.passwords import MAX_PASSWORD_LENGTH
 from services.console.handlers import (
     ActiveSession,
     LoginRefusedError,
@@ -258,20 +259,31 @@ def _set_login_csrf(response: Response, request: Request, context: ConsoleContex
     )
 
 
+# The longest sign-in fields read. Longer ones are not refused by the framework but said on the sign-in form, which
+# comes back with what was typed: a page address saved with a long query, or a paste gone wrong, must not end on a
+# page that is no way to sign in.
+MAX_LOGIN_USERNAME = 200
+MAX_LOGIN_NEXT = 2000
+
+
 @router.post("/login")
 async def login(
     request: Request,
     context: ConsoleDep,
     language: PageLanguage,
-    username: Annotated[str, Form(max_length=200)] = "",
-    password: Annotated[str, Form(max_length=1024)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",
-    login_csrf: Annotated[str, Form(max_length=200)] = "",
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+    login_csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    next_url = _local_path(next)
+    too_long = _too_long_to_sign_in(username, password, next)
+    # The page to return to is kept only if it can be sent again; else signing in leads home.
+    next_url = "/" if len(next) > MAX_LOGIN_NEXT else _local_path(next)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     if not expected or not _same_secret(login_csrf, expected):
         return _login_form(request, context, language, next_url=next_url, error="login.expired", username=username)
+    if too_long is not None:
+        return _login_form(request, context, language, next_url=next_url, error=too_long, username=username)
     try:
         active = await log_in(username, password, context.deps)
     except LoginRefusedError as refused:
@@ -289,6 +301,17 @@ async def login(
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
+
+
+def _too_long_to_sign_in(username: str, password: str, next: str) -> str | None:
+    """The message saying which sign-in field is longer than any that can sign in, if one is."""
+    if len(username) > MAX_LOGIN_USERNAME:
+        return "login.username_too_long"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return "login.password_too_long"
+    if len(next) > MAX_LOGIN_NEXT:
+        return "login.next_too_long"
+    return None
 
 
 @router.post("/logout")

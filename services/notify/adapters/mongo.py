@@ -25,6 +25,7 @@ from services.notify.adapters.secrets import SecretBox
 from services.notify.domain.contacts import ADDRESS_FIELDS, Contact, PurposeConsent
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.subscriptions import (
+    DisabledReason,
     EventFilter,
     MailchimpTarget,
     SigningSecret,
@@ -94,6 +95,7 @@ def _subscription_document(subscription: Subscription, box: SecretBox) -> Docume
         ],
         "description": subscription.description,
         "disabled_reason": subscription.disabled_reason,
+        "disabled_reason_code": subscription.disabled_reason_code,
         "mailchimp": None
         if subscription.mailchimp is None
         else {
@@ -127,6 +129,7 @@ def _subscription_from(document: Document, box: SecretBox) -> Subscription:
         ),
         description=document.get("description"),
         disabled_reason=document.get("disabled_reason"),
+        disabled_reason_code=document.get("disabled_reason_code"),
         mailchimp=None
         if not mailchimp
         else MailchimpTarget(**{**mailchimp, "api_key": box.open(mailchimp["api_key"])}),
@@ -276,9 +279,10 @@ class MongoNotifyStore:
             await self._queues.delete_one({"_id": subscription_id})
         return result.deleted_count == 1
 
-    async def disable_subscription(self, subscription_id: str, reason: str) -> None:
+    async def disable_subscription(self, subscription_id: str, reason: str, code: DisabledReason) -> None:
         await self._subscriptions.update_one(
-            {"_id": subscription_id}, {"$set": {"enabled": False, "disabled_reason": reason}}
+            {"_id": subscription_id},
+            {"$set": {"enabled": False, "disabled_reason": reason, "disabled_reason_code": code.value}},
         )
 
     # Deliveries and their queues

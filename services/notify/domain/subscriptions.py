@@ -22,6 +22,14 @@ class TargetKind(StrEnum):
     MAILCHIMP = "mailchimp"
 
 
+class DisabledReason(StrEnum):
+    """Why a subscription was disabled, as a code its readers put in their own words; `disabled_reason` says it in
+    English, with what the receiver answered. Subscriptions disabled before codes were kept have none."""
+
+    BY_ADMINISTRATOR = "disabled_by_administrator"
+    RECEIVER_GONE = "receiver_gone"
+
+
 class MessageKind(StrEnum):
     """What a message announces, named as the event types that carry it."""
 
@@ -96,6 +104,8 @@ class Subscription:
     secrets: tuple[SigningSecret, ...] = ()
     description: str | None = None
     disabled_reason: str | None = None
+    # A `DisabledReason`, kept as read: a code written by a newer notify still reads.
+    disabled_reason_code: str | None = None
     mailchimp: MailchimpTarget | None = None
     max_in_flight: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -10,7 +10,13 @@ from pydantic_core import PydanticCustomError
 
 from services.notify.context import NotifyContext, NotifyDep, outbound_policy
 from services.notify.domain.exports import segment_csv
-from services.notify.domain.subscriptions import EventFilter, MailchimpTarget, Subscription, TargetKind
+from services.notify.domain.subscriptions import (
+    DisabledReason,
+    EventFilter,
+    MailchimpTarget,
+    Subscription,
+    TargetKind,
+)
 from services.notify.domain.targets import url_problem
 from services.notify.handlers import (
     SUBSCRIPTION_DELETED,
@@ -215,6 +221,7 @@ def _subscription_json(subscription: Subscription, *, secret: str | None = None)
         },
         "enabled": subscription.enabled,
         "disabled_reason": subscription.disabled_reason,
+        "disabled_reason_code": subscription.disabled_reason_code,
         "description": subscription.description,
         "max_in_flight": subscription.max_in_flight,
         "created_at": subscription.created_at.isoformat(),
@@ -322,6 +329,7 @@ async def patch_subscription(
     if body.enabled is not None:
         changes["enabled"] = body.enabled
         changes["disabled_reason"] = None if body.enabled else "disabled by an administrator"
+        changes["disabled_reason_code"] = None if body.enabled else DisabledReason.BY_ADMINISTRATOR.value
     if "max_in_flight" in body.model_fields_set:
         changes["max_in_flight"] = body.max_in_flight
     updated = replace(subscription, **changes)

@@ -11,7 +11,14 @@ from services.notify.adapters.mongo import ATTEMPTS, DELIVERIES, SUBSCRIPTIONS, 
 from services.notify.adapters.secrets import SecretBox, SecretsKeyError, new_key
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.signing import new_secret
-from services.notify.domain.subscriptions import EventFilter, MailchimpTarget, SigningSecret, Subscription, TargetKind
+from services.notify.domain.subscriptions import (
+    DisabledReason,
+    EventFilter,
+    MailchimpTarget,
+    SigningSecret,
+    Subscription,
+    TargetKind,
+)
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus
 from shared.mongo import Document
 
@@ -118,14 +125,14 @@ async def test_an_edit_read_before_a_410_stores_its_own_fields_and_leaves_the_su
     # An administrator's edit, read while the subscription was enabled, lands after a 410 disabled it.
     read_before = await store.subscription("sub_crm")
     assert read_before is not None
-    await store.disable_subscription("sub_crm", "410 Gone")
+    await store.disable_subscription("sub_crm", "410 Gone", DisabledReason.RECEIVER_GONE)
     edited = replace(read_before, description="CRM de la billetterie")
     await store.save_subscription(edited, fields=("description",))
 
     stored = await store.subscription("sub_crm")
     assert stored is not None
     assert stored.description == "CRM de la billetterie"
-    assert (stored.enabled, stored.disabled_reason) == (False, "410 Gone")
+    assert (stored.enabled, stored.disabled_reason, stored.disabled_reason_code) == (False, "410 Gone", "receiver_gone")
 
 
 async def test_an_erasure_leaves_no_word_a_receiver_quoted_of_the_person_nor_a_contact_made_after_it(

@@ -1,5 +1,9 @@
 """What the console answers a forged or malformed form, and the flags its cookies carry over HTTPS."""
 
+import html
+import re
+
+import pytest
 from fastapi.testclient import TestClient
 
 from services.console.domain.roles import Role
@@ -66,3 +70,67 @@ def test_signing_in_again_ends_the_session_the_browser_held() -> None:
     # Whoever kept the older cookie holds nothing any more.
     browser.cookies.set(SESSION_COOKIE, before.cookie)
     assert browser.get("/patrons").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("form", "french", "english"),
+    [
+        (
+            {"username": "marie" * 41},
+            "Le nom d'utilisateur dépasse 200 caractères",
+            "The username is over 200 characters",
+        ),
+        (
+            {"next": "/patrons?q=" + "q" * 1990},
+            "L'adresse de la page à rouvrir dépasse",
+            "The address of the page to return",
+        ),
+        ({"password": "p" * 1025}, "Le mot de passe dépasse 1 024 caractères", "The password is over 1,024 characters"),
+    ],
+    ids=["username", "next", "password"],
+)
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_sign_in_field_too_long_brings_the_form_back_with_what_was_typed_and_says_which(
+    form: dict[str, str], french: str, english: str, language: str
+) -> None:
+    browser, _ = console_as(not_found, Role.VIEWER, language=language)
+    browser.cookies.delete(SESSION_COOKIE)
+    browser.cookies.set(LOGIN_CSRF_COOKIE, "jeton")
+    typed = {"username": "marie", "password": PASSWORD} | form
+
+    answer = browser.post("/login", data={"login_csrf": "jeton", **typed})
+
+    assert answer.status_code == 401
+    assert 'action="/login"' in answer.text
+    assert (french if language == "fr" else english) in html.unescape(answer.text)
+    assert f'value="{typed["username"]}"' in answer.text
+    assert typed["password"] not in answer.text
+    assert SESSION_COOKIE not in answer.cookies
+
+
+def test_signing_in_again_from_a_form_whose_page_address_was_too_long_leads_home() -> None:
+    browser, _ = console_as(not_found, Role.VIEWER)
+    browser.cookies.delete(SESSION_COOKIE)
+    browser.cookies.set(LOGIN_CSRF_COOKIE, "jeton")
+    refused = browser.post(
+        "/login",
+        data={
+            "login_csrf": "jeton",
+            "username": "marie",
+            "password": PASSWORD,
+            "next": "/patrons?q=" + "q" * 1990,
+        },
+    )
+    [next_sent] = re.findall(r'name="next" value="([^"]*)"', refused.text)
+
+    signed_in = browser.post(
+        "/login",
+        data={
+            "login_csrf": "jeton",
+            "username": "marie",
+            "password": PASSWORD,
+            "next": next_sent,
+        },
+    )
+
+    assert (next_sent, signed_in.status_code, signed_in.headers["location"]) == ("/", 303, "/")

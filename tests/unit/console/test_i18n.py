@@ -17,11 +17,12 @@ from services.console.domain.i18n import (
     format_datetime,
     format_money,
     format_number,
+    format_period,
 )
 from services.identity.domain.identifiers import IdentifierType
 from services.identity.domain.matching import Level
 from services.notify.domain.retries import Verdict
-from services.notify.domain.subscriptions import MessageKind
+from services.notify.domain.subscriptions import DisabledReason, MessageKind
 from services.notify.ports import DeliveryStatus
 from services.profile.domain.profile import NewsletterStatus
 from services.profile.domain.scores import LifecycleStage
@@ -43,8 +44,11 @@ def test_the_catalog_gives_every_message_in_french_and_in_english() -> None:
 def test_every_key_a_template_names_literally_is_in_the_catalog() -> None:
     named = set()
     for template in TEMPLATES.glob("*.html"):
+        text = template.read_text()
         # Literal keys only: `t("stage." ~ value)` builds its key, checked by value below.
-        named |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.-]+)["']\s*[,)]""", template.read_text()))
+        named |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.-]+)["']\s*[,)]""", text))
+        counted = re.findall(r"""\bcounted\(\s*["']([a-z0-9_.-]+)["']\s*,""", text)
+        named |= {f"{key}{form}" for key in counted for form in (".one", ".other")}
     assert named, "the templates name messages"
     assert sorted(named - set(CATALOG.texts)) == []
 
@@ -69,6 +73,7 @@ def test_every_key_a_template_names_literally_is_in_the_catalog() -> None:
         ("outcome.", ["suppressed", "applied", "republished", "ignored", "late", "merged", "unmerged"]),
         ("outcome.", ["erased_person", "unchanged", "swept", "cancelled", *[verdict.value for verdict in Verdict]]),
         ("language.", ["fr", "en"]),
+        ("ops.disabled_reason.", [reason.value for reason in DisabledReason]),
         ("compare.", ["first_name", "last_name", "email", "phone", "address", "birth_date"]),
     ],
 )
@@ -108,6 +113,52 @@ def test_a_message_is_filled_with_its_values_in_the_language_asked() -> None:
     catalog = Catalog.from_yaml("seats: {fr: '{count} places', en: '{count} seats'}")
     assert catalog.text("seats", Language.FR, count=3) == "3 places"
     assert catalog.text("seats", Language.EN, count=3) == "3 seats"
+
+
+@pytest.mark.parametrize(
+    ("count", "french", "english"),
+    [
+        (0, "0 billet", "0 tickets"),
+        (1, "1 billet", "1 ticket"),
+        (2, "2 billets", "2 tickets"),
+        (1234, "1\u202f234 billets", "1,234 tickets"),
+        (None, "— billets", "— tickets"),
+    ],
+)
+def test_a_count_is_said_in_the_form_each_language_uses_for_that_number(
+    count: int | None, french: str, english: str
+) -> None:
+    catalog = Catalog.from_yaml(
+        "tickets.one: {fr: '{count} billet', en: '{count} ticket'}\n"
+        "tickets.other: {fr: '{count} billets', en: '{count} tickets'}"
+    )
+    assert catalog.counted("tickets", count, Language.FR) == french
+    assert catalog.counted("tickets", count, Language.EN) == english
+
+
+def test_a_count_message_missing_its_other_form_is_refused_with_its_key() -> None:
+    with pytest.raises(CatalogError, match=r"tickets\.other"):
+        Catalog.from_yaml("tickets.one: {fr: '{count} billet', en: '{count} ticket'}")
+
+
+@pytest.mark.parametrize(
+    ("period", "french", "english"),
+    [
+        ("2026-03", "mars 2026", "March 2026"),
+        ("2026-12", "décembre 2026", "December 2026"),
+        ("2026-03-15", "15 mars 2026", "March 15, 2026"),
+        ("2026", "2026", "2026"),
+        ("2026-2027", "2026-2027", "2026-2027"),
+        ("Saison 2026-27", "Saison 2026-27", "Saison 2026-27"),
+        ("2026-13", "2026-13", "2026-13"),
+        ("evt_01HZX", "evt_01HZX", "evt_01HZX"),
+    ],
+)
+def test_a_trigger_period_is_said_as_each_language_says_a_month_or_a_date_and_anything_else_as_it_is(
+    period: str, french: str, english: str
+) -> None:
+    assert format_period(period, Language.FR) == french
+    assert format_period(period, Language.EN) == english
 
 
 @pytest.mark.parametrize(

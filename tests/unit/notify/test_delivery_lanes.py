@@ -17,7 +17,14 @@ from services.notify.domain.frequency import FrequencyCap
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.retries import RetrySchedule
 from services.notify.domain.signing import new_secret
-from services.notify.domain.subscriptions import EventFilter, MessageKind, SigningSecret, Subscription, TargetKind
+from services.notify.domain.subscriptions import (
+    DisabledReason,
+    EventFilter,
+    MessageKind,
+    SigningSecret,
+    Subscription,
+    TargetKind,
+)
 from services.notify.domain.targets import OutboundPolicy
 from services.notify.handlers import AttemptOutcome, NotifyDeps, NotifyRules, attempt_delivery
 from services.notify.metrics import NotifyMetrics
@@ -76,8 +83,10 @@ class LaneStore:
     async def subscription(self, subscription_id: str) -> Subscription | None:
         return self.subscription_now
 
-    async def disable_subscription(self, subscription_id: str, reason: str) -> None:
-        self.subscription_now = replace(self.subscription_now, enabled=False, disabled_reason=reason)
+    async def disable_subscription(self, subscription_id: str, reason: str, code: DisabledReason) -> None:
+        self.subscription_now = replace(
+            self.subscription_now, enabled=False, disabled_reason=reason, disabled_reason_code=code.value
+        )
 
     async def queue(self, subscription_id: str) -> list[QueueEntry]:
         entries = list(self.queued.values())
