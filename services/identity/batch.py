@@ -184,6 +184,9 @@ async def write_final_assignments(
     final: OrderedDict[str, str] = OrderedDict()
     written = 0
     for record_id, person_id in assignments:
+        if written % PAUSE_EVERY_LINES == PAUSE_EVERY_LINES - 1:
+            # As while resolving: the in-memory store never waits, and a Ctrl-C would be seen only at the end.
+            await asyncio.sleep(0)
         if person_id in final:
             final.move_to_end(person_id)
         else:

@@ -1,6 +1,7 @@
 """The batch command's spilled mappings behave as dicts whatever they keep in memory, and resolve a history exactly as
 the plain in-memory store does."""
 
+import asyncio
 import csv
 import io
 import json
@@ -109,3 +110,18 @@ async def test_a_history_resolved_mostly_from_the_file_gives_the_same_persons_as
     # A few generated lines name nobody and are skipped alike.
     assert len(spilled.splitlines()) > 0.99 * len(lines)
     assert (tmp_path / "identity.sqlite3").stat().st_size > 100_000, "the persons went to the file"
+
+
+async def test_writing_the_final_assignments_gives_way_to_a_cancellation_before_the_end() -> None:
+    # A Ctrl-C cancels the run's task: it must land while a long output is written, not once it is.
+    store = InMemoryIdentityStore()
+    deps = IdentityDeps(store=store, rules=load_rules(IdentitySettings()), clock=FixedClock())
+    assignments = [[f"r{number}", f"per_{number}"] for number in range(5_000)]
+    output = io.StringIO()
+    writing = asyncio.create_task(write_final_assignments(assignments, output, organisation_id="theatre", deps=deps))
+    await asyncio.sleep(0)
+    writing.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    assert 0 < output.getvalue().count("\n") < len(assignments)
