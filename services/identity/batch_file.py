@@ -27,16 +27,20 @@ def file_lines(raw: BinaryIO) -> Iterator[bytes]:
 
 def _lines_ending_in_any_way(raw: BinaryIO) -> Iterator[bytes]:
     # Any line end, not only CR: a file put together from others may change its line ends on the way.
-    pending = b""
+    pending = bytearray()
+    # Where the search for the next line end resumes: a long line is read through once, not again with each piece.
+    searched = 0
     while piece := raw.read(START_BYTES):
         pending += piece
         taken = 0
-        for end in _LINE_END.finditer(pending):
+        for end in _LINE_END.finditer(pending, searched):
             if end.end() == len(pending) and end[0] == b"\r":
                 # Perhaps the CR of a CRLF the read cut in two: the next piece tells.
                 break
-            yield pending[taken : end.end()]
+            yield bytes(pending[taken : end.end()])
             taken = end.end()
-        pending = pending[taken:]
+        del pending[:taken]
+        # A CR held back at the end is searched again with the next piece.
+        searched = max(len(pending) - 1, 0)
     if pending:
-        yield pending
+        yield bytes(pending)

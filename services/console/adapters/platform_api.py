@@ -13,6 +13,8 @@ import httpx
 SERVICES = ("ingest", "identity", "profile", "notify")
 
 log = logging.getLogger(__name__)
+# Refusals that go away by themselves: too many requests at once, a request too slow, one sent too early.
+RETRY_LATER = frozenset({408, 425, 429})
 
 
 class ApiError(Exception):
@@ -164,10 +166,16 @@ def _error(service: str, response: httpx.Response) -> ApiError:
     if isinstance(detail, dict) and isinstance(detail.get("message"), dict):
         return ApiError(service, response.status_code, str(detail.get("code", "error")), detail["message"])
     # Any other body (a crash's `Internal Server Error`, a proxy's HTML page) says nothing staff can read in their
-    # language: the service and its status do, and the body goes to the log for whoever runs the platform.
+    # language: the service and its status do, and the log tells whoever runs the platform which answer it was.
     status_code = response.status_code
-    log.warning("%s answered %d without Parterre's error shape: %.300r", service, status_code, response.text)
-    if status_code >= 500:
+    # Not the body: a proxy's page may repeat the address asked for, and a search's address holds a patron's name.
+    log.warning(
+        "%s answered %d without Parterre's error shape (%s)",
+        service,
+        status_code,
+        response.headers.get("content-type", "no content type"),
+    )
+    if status_code >= 500 or status_code in RETRY_LATER:
         en_next, fr_next = "try again in a moment", "réessayez dans un moment"
     else:
         # Asking again gets the same answer: whoever runs the platform can tell why from the log.

@@ -41,6 +41,8 @@ _KEY = re.compile(r"^[a-z0-9_.-]+$")
 _PLURAL_FORMS = (".one", ".other")
 # A month as profile names a trigger's period (`2026-03`).
 _MONTH_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+_DAY_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+_MOMENT_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
 _LANGUAGE_CODES = frozenset(language.value for language in Language)
 # A weight as RFC 9110 writes it, 0 to 1 (up to three decimals there; more are read too).
 _WEIGHT = re.compile(r"0(?:\.[0-9]*)?|1(?:\.0*)?")
@@ -194,11 +196,11 @@ def format_period(value: str, language: Language, zone: tzinfo = DISPLAY_ZONE) -
     month = _MONTH_PERIOD.match(value)
     if month is not None:
         return f"{_MONTHS[language][int(month.group(2)) - 1]} {month.group(1)}"
-    moment = _parsed(value) if len(value) >= len("2026-10-17") and value[:4].isdigit() else None
-    if isinstance(moment, datetime):
-        return format_datetime(moment, language, zone)
-    if isinstance(moment, date):
-        return format_date(moment, language, zone)
+    # Only the shapes profile writes for calendar periods: an event's or a performance's id may read as a date too.
+    if _DAY_PERIOD.match(value):
+        return format_date(date.fromisoformat(value), language, zone)
+    if _MOMENT_PERIOD.match(value):
+        return format_datetime(datetime.fromisoformat(value), language, zone)
     return value
 
 

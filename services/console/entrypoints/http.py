@@ -283,7 +283,9 @@ async def login(
     if not expected or not _same_secret(login_csrf, expected):
         return _login_form(request, context, language, next_url=next_url, error="login.expired", username=username)
     if too_long is not None:
-        return _login_form(request, context, language, next_url=next_url, error=too_long, username=username)
+        # What was typed comes back, as far as a username can go: never a whole paste of a megabyte.
+        shown = username[:MAX_LOGIN_USERNAME]
+        return _login_form(request, context, language, next_url=next_url, error=too_long, username=shown)
     try:
         active = await log_in(username, password, context.deps)
     except LoginRefusedError as refused:

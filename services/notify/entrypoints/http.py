@@ -1,5 +1,6 @@
 """Notify HTTP routes: webhook subscriptions, their deliveries and replays, and segment exports as CSV."""
 
+import re
 from dataclasses import replace
 from typing import Annotated, Any, NoReturn, Self
 from urllib.parse import quote, urlsplit
@@ -39,6 +40,8 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 # The host of Mailchimp's API, after the data centre: `us21.api.mailchimp.com`.
 MAILCHIMP_API_HOST = ".api.mailchimp.com"
+# A data centre as a Marketing API key ends with it: `us21`.
+_DATA_CENTRE = re.compile(r"[a-z]{2,4}[0-9]{1,3}")
 
 
 class EventsIn(BaseModel):
@@ -191,8 +194,9 @@ def _check_key_data_centre(api_url: str, api_key: str) -> None:
     """A key ends with its account's data centre (`…-us21`), which Mailchimp's API URL names (`us21.api.…`): a key
     pasted from another account would be refused there on every attempt, so it is refused here, when it is given."""
     host = urlsplit(api_url).hostname or ""
-    _, dash, data_centre = api_key.strip().lower().rpartition("-")
-    if not dash or not host.endswith(MAILCHIMP_API_HOST):
+    _, _, data_centre = api_key.strip().lower().rpartition("-")
+    # Only a suffix shaped as a data centre is one, and only it may be quoted back: the rest of a key is secret.
+    if not _DATA_CENTRE.fullmatch(data_centre) or not host.endswith(MAILCHIMP_API_HOST):
         return
     url_centre = host.removesuffix(MAILCHIMP_API_HOST)
     if data_centre != url_centre:

@@ -147,11 +147,18 @@ def test_a_count_message_missing_its_other_form_is_refused_with_its_key() -> Non
         ("2026-03", "mars 2026", "March 2026"),
         ("2026-12", "décembre 2026", "December 2026"),
         ("2026-03-15", "15 mars 2026", "March 15, 2026"),
+        # A rule counted once from a moment: written in UTC, said in the organisation's time.
+        ("2026-03-15T18:30:00Z", "15 mars 2026, 14 h 30", "March 15, 2026, 14:30"),
         ("2026", "2026", "2026"),
         ("2026-2027", "2026-2027", "2026-2027"),
         ("Saison 2026-27", "Saison 2026-27", "Saison 2026-27"),
         ("2026-13", "2026-13", "2026-13"),
         ("evt_01HZX", "evt_01HZX", "evt_01HZX"),
+        # A performance's or an event's id that reads as a date is an id all the same.
+        ("20261017-0001", "20261017-0001", "20261017-0001"),
+        ("2026101712", "2026101712", "2026101712"),
+        ("2026-10-17T20:00", "2026-10-17T20:00", "2026-10-17T20:00"),
+        ("20261017T2000", "20261017T2000", "20261017T2000"),
     ],
 )
 def test_a_trigger_period_is_said_as_each_language_says_a_month_or_a_date_and_anything_else_as_it_is(

@@ -305,3 +305,22 @@ def test_a_key_is_not_checked_against_an_api_url_that_is_not_mailchimp_s() -> No
     )
 
     assert created.status_code == 201, created.text
+
+
+def test_a_key_not_ending_with_a_data_centre_is_not_quoted_back_in_any_answer() -> None:
+    store = AudienceStore()
+    service = _service(store)
+    transactional_key = "md-Ab3xYz_SECRETsecretTAIL9"
+
+    created = service.post(
+        "/v1/subscriptions",
+        json={
+            "kind": "mailchimp",
+            "mailchimp": {**AUDIENCE, "api_key": transactional_key},
+            "events": {"triggers": ["*"]},
+        },
+    )
+
+    assert created.status_code == 201, created.text
+    assert "ab3xyz" not in created.text.lower()
+    assert "tail9" not in created.text.lower()
