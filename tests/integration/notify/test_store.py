@@ -135,6 +135,41 @@ async def test_an_edit_read_before_a_410_stores_its_own_fields_and_leaves_the_su
     assert (stored.enabled, stored.disabled_reason, stored.disabled_reason_code) == (False, "410 Gone", "receiver_gone")
 
 
+async def test_a_subscription_disabled_before_reasons_had_a_code_reads_back_with_its_reason_and_no_code(
+    database: AsyncDatabase[Document],
+) -> None:
+    store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC).replace(microsecond=0)
+    subscription = Subscription(
+        subscription_id="sub_old",
+        organisation_id="org",
+        kind=TargetKind.WEBHOOK,
+        url="https://crm.example.com/hooks",
+        events=EventFilter(triggers=frozenset({"*"})),
+        enabled=True,
+        created_at=now,
+        secrets=(SigningSecret(new_secret(), now),),
+    )
+    await store.save_subscription(subscription)
+    # As a version that kept no code stored it.
+    await database[SUBSCRIPTIONS].update_one(
+        {"_id": "sub_old"},
+        {
+            "$set": {"enabled": False, "disabled_reason": "disabled by an administrator"},
+            "$unset": {"disabled_reason_code": ""},
+        },
+    )
+    assert "disabled_reason_code" not in (await database[SUBSCRIPTIONS].find_one({"_id": "sub_old"}) or {})
+
+    stored = await store.subscription("sub_old")
+
+    assert stored is not None
+    assert (stored.enabled, stored.disabled_reason, stored.disabled_reason_code) == (
+        False,
+        "disabled by an administrator",
+        None,
+    )
+
+
 async def test_an_erasure_leaves_no_word_a_receiver_quoted_of_the_person_nor_a_contact_made_after_it(
     database: AsyncDatabase[Document],
 ) -> None:
