@@ -25,6 +25,19 @@ from shared.mongo import Document
 pytestmark = [pytest.mark.mongo]
 
 
+def _webhook_subscription(subscription_id: str, now: datetime) -> Subscription:
+    return Subscription(
+        subscription_id=subscription_id,
+        organisation_id="org",
+        kind=TargetKind.WEBHOOK,
+        url="https://crm.example.com/hooks",
+        events=EventFilter(triggers=frozenset({"*"})),
+        enabled=True,
+        created_at=now,
+        secrets=(SigningSecret(new_secret(), now),),
+    )
+
+
 async def test_deliveries_queued_at_once_for_one_subscription_are_all_kept(database: AsyncDatabase[Document]) -> None:
     store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC)
     await asyncio.gather(*(store.enqueue("sub_a", f"dlv_{n}", now, now) for n in range(40)))
@@ -111,16 +124,7 @@ async def test_an_edit_read_before_a_410_stores_its_own_fields_and_leaves_the_su
     database: AsyncDatabase[Document],
 ) -> None:
     store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC).replace(microsecond=0)
-    subscription = Subscription(
-        subscription_id="sub_crm",
-        organisation_id="org",
-        kind=TargetKind.WEBHOOK,
-        url="https://crm.example.com/hooks",
-        events=EventFilter(triggers=frozenset({"*"})),
-        enabled=True,
-        created_at=now,
-        secrets=(SigningSecret(new_secret(), now),),
-    )
+    subscription = _webhook_subscription("sub_crm", now)
     await store.save_subscription(subscription)
     # An administrator's edit, read while the subscription was enabled, lands after a 410 disabled it.
     read_before = await store.subscription("sub_crm")
@@ -139,16 +143,7 @@ async def test_a_subscription_disabled_before_reasons_had_a_code_reads_back_with
     database: AsyncDatabase[Document],
 ) -> None:
     store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC).replace(microsecond=0)
-    subscription = Subscription(
-        subscription_id="sub_old",
-        organisation_id="org",
-        kind=TargetKind.WEBHOOK,
-        url="https://crm.example.com/hooks",
-        events=EventFilter(triggers=frozenset({"*"})),
-        enabled=True,
-        created_at=now,
-        secrets=(SigningSecret(new_secret(), now),),
-    )
+    subscription = _webhook_subscription("sub_old", now)
     await store.save_subscription(subscription)
     # As a version that kept no code stored it.
     await database[SUBSCRIPTIONS].update_one(
