@@ -24,9 +24,17 @@ PROFILE: dict[str, Any] = {
 }
 
 
-def patron_platform(timeline: list[dict[str, Any]], *, reviews: list[dict[str, Any]] | None = None) -> Any:
+def patron_platform(
+    timeline: list[dict[str, Any]],
+    *,
+    reviews: list[dict[str, Any]] | None = None,
+    profile: dict[str, Any] = PROFILE,
+    person: dict[str, Any] = PERSON,
+    deliveries: list[dict[str, Any]] | None = None,
+) -> Any:
     """The services as per_1's page reads them: `timeline` answered as profile answers it (the facts received last
-    first, `limit` a page, with `next_cursor` when earlier ones remain), and the review queue holding `reviews`."""
+    first, `limit` a page, with `next_cursor` when earlier ones remain), `profile` and `person` as their services
+    give them, the review queue holding `reviews`, and notify's `deliveries` made for per_1."""
 
     def platform(request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -38,11 +46,13 @@ def patron_platform(timeline: list[dict[str, Any]], *, reviews: list[dict[str, A
         if path == "/v1/review":
             return httpx.Response(200, json={"items": reviews or []})
         if path == "/v1/profiles/per_1":
-            return httpx.Response(200, json=PROFILE)
+            return httpx.Response(200, json=profile)
         if path == "/v1/persons/per_1":
-            return httpx.Response(200, json=PERSON)
+            return httpx.Response(200, json=person)
         if path == "/v1/definitions":
             return httpx.Response(200, json={"segments": [], "triggers": []})
+        if path == "/v1/deliveries" and deliveries is not None:
+            return httpx.Response(200, json={"items": deliveries})
         return not_found(request)
 
     return platform

@@ -7,7 +7,7 @@ import pytest
 
 from services.console.domain.roles import Role
 from tests.unit.console.console_app import PERSON, console_as, not_found
-from tests.unit.console.test_console_resilience import PROFILE, REVIEW_ITEM
+from tests.unit.console.test_console_resilience import PROFILE, REVIEW_ITEM, patron_platform
 
 TICKET_LINE: dict[str, Any] = {
     "season": "2026-2027",
@@ -99,33 +99,18 @@ def test_a_review_whose_profiles_came_without_fields_shows_dashes() -> None:
     assert 'action="/review/rev_1"' in answer.text
 
 
-def patron_platform(
+def _patron_platform(
     *, profile: dict[str, Any], person: dict[str, Any] = PERSON, delivery: dict[str, Any] = DELIVERY
 ) -> Any:
     """per_1's page with one fact on their timeline and one delivery made for them."""
-
-    def platform(request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if path == "/v1/profiles/per_1/timeline":
-            return httpx.Response(200, json={"items": [{"number": 1, "event": FACT}], "next_cursor": None})
-        if path == "/v1/profiles/per_1":
-            return httpx.Response(200, json=profile)
-        if path == "/v1/persons/per_1":
-            return httpx.Response(200, json=person)
-        if path == "/v1/definitions":
-            return httpx.Response(200, json={"segments": [], "triggers": []})
-        if path == "/v1/deliveries":
-            return httpx.Response(200, json={"items": [delivery]})
-        return not_found(request)
-
-    return platform
+    return patron_platform([{"number": 1, "event": FACT}], profile=profile, person=person, deliveries=[delivery])
 
 
 @pytest.mark.parametrize("how", ["missing", "null"])
 @pytest.mark.parametrize("name", ["venue", "spend", "title", "attended"])
 def test_a_ticket_line_without_an_optional_field_is_listed_without_it(name: str, how: str) -> None:
     profile = PROFILE | {"tickets": [without(TICKET_LINE, name, how)]}
-    browser, _ = console_as(patron_platform(profile=profile), Role.VIEWER)
+    browser, _ = console_as(_patron_platform(profile=profile), Role.VIEWER)
 
     answer = browser.get("/patrons/per_1")
 
@@ -136,7 +121,7 @@ def test_a_ticket_line_without_an_optional_field_is_listed_without_it(name: str,
 @pytest.mark.parametrize("how", ["missing", "null"])
 @pytest.mark.parametrize("name", ["segments", "triggers_fired", "tickets", "fields"])
 def test_a_profile_without_an_optional_part_shows_the_patron_without_it(name: str, how: str) -> None:
-    browser, _ = console_as(patron_platform(profile=without(PROFILE, name, how)), Role.VIEWER)
+    browser, _ = console_as(_patron_platform(profile=without(PROFILE, name, how)), Role.VIEWER)
 
     answer = browser.get("/patrons/per_1")
 
@@ -157,7 +142,7 @@ def test_a_profile_without_an_optional_part_shows_the_patron_without_it(name: st
     ids=["household-null", "members-null", "evidence-missing", "evidence-null", "merges-null", "identifiers-null"],
 )
 def test_a_person_without_an_optional_part_shows_the_patron_without_it(person: dict[str, Any]) -> None:
-    browser, _ = console_as(patron_platform(profile=PROFILE, person=person), Role.VIEWER)
+    browser, _ = console_as(_patron_platform(profile=PROFILE, person=person), Role.VIEWER)
 
     answer = browser.get("/patrons/per_1")
 
@@ -168,7 +153,7 @@ def test_a_person_without_an_optional_part_shows_the_patron_without_it(person: d
 @pytest.mark.parametrize("how", ["missing", "null"])
 @pytest.mark.parametrize("name", ["attempts", "created_at"])
 def test_a_delivery_without_an_optional_field_is_listed_without_it(name: str, how: str) -> None:
-    platform = patron_platform(profile=PROFILE, delivery=without(DELIVERY, name, how))
+    platform = _patron_platform(profile=PROFILE, delivery=without(DELIVERY, name, how))
     browser, _ = console_as(platform, Role.VIEWER, Role.MARKETING)
 
     answer = browser.get("/patrons/per_1")
@@ -180,7 +165,7 @@ def test_a_delivery_without_an_optional_field_is_listed_without_it(name: str, ho
 def test_a_profile_giving_only_some_of_its_fields_shows_the_others_as_dashes() -> None:
     # A profile service older or newer than the console may not give every field the page shows.
     profile = PROFILE | {"fields": {"first_name": "Élise", "last_name": "Gagnon"}}
-    browser, _ = console_as(patron_platform(profile=profile), Role.VIEWER)
+    browser, _ = console_as(_patron_platform(profile=profile), Role.VIEWER)
 
     answer = browser.get("/patrons/per_1")
 

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from services.console.domain.roles import Role
-from tests.unit.console.console_app import PERSON, console_as, not_found
-from tests.unit.console.test_console_resilience import PROFILE
+from tests.unit.console.console_app import console_as, not_found
+from tests.unit.console.test_console_resilience import PROFILE, patron_platform
 
 
 def operations_platform(subscriptions: list[dict[str, Any]]) -> Any:
@@ -80,22 +80,6 @@ def test_a_disabled_reason_without_a_code_the_console_knows_is_shown_as_notify_w
     assert 'Désactivé (<span translate="no">410 Gone</span>)' in answer.text
 
 
-def patron_with(profile: dict[str, Any]) -> Any:
-    def platform(request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if path == "/v1/profiles/per_1/timeline":
-            return httpx.Response(200, json={"items": [], "next_cursor": None})
-        if path == "/v1/profiles/per_1":
-            return httpx.Response(200, json=profile)
-        if path == "/v1/persons/per_1":
-            return httpx.Response(200, json=PERSON)
-        if path == "/v1/definitions":
-            return httpx.Response(200, json={"segments": [], "triggers": []})
-        return not_found(request)
-
-    return platform
-
-
 @pytest.mark.parametrize(
     ("language", "month", "season"),
     [("fr", "(pour mars 2026)", "(pour Saison 2026-2027)"), ("en", "(for March 2026)", "(for Saison 2026-2027)")],
@@ -104,7 +88,7 @@ def test_a_fired_trigger_s_period_is_said_in_the_page_language_and_a_season_as_i
     language: str, month: str, season: str
 ) -> None:
     profile = PROFILE | {"triggers_fired": ["monthly_digest:per_1:2026-03", "season_welcome:per_1:Saison 2026-2027"]}
-    browser, _ = console_as(patron_with(profile), Role.VIEWER, language=language)
+    browser, _ = console_as(patron_platform([], profile=profile), Role.VIEWER, language=language)
 
     answer = browser.get("/patrons/per_1")
 
@@ -139,7 +123,7 @@ def test_a_patron_s_ticket_counts_are_said_in_singular_or_plural_with_numbers_as
 ) -> None:
     counts = {"tickets_bought": 1234, "ticket_spend": "45.00", "performances_attended": 1, "no_shows": 0}
     profile = PROFILE | {"fields": PROFILE["fields"] | counts, "tickets": [TICKET_LINE]}
-    browser, _ = console_as(patron_with(profile), Role.VIEWER, language=language)
+    browser, _ = console_as(patron_platform([], profile=profile), Role.VIEWER, language=language)
 
     answer = browser.get("/patrons/per_1")
 
