@@ -29,6 +29,7 @@ from services.console.handlers import (
     log_out,
 )
 from shared.access import Scope
+from shared.spreadsheets import CsvSeparator
 
 router = APIRouter(include_in_schema=False)
 
@@ -554,14 +555,17 @@ async def segment(
 
 
 @router.get("/segments/{name}/export.csv")
-async def segment_csv(name: str, active: StaffSession, context: ConsoleDep) -> Response:
+async def segment_csv(
+    name: str, active: StaffSession, context: ConsoleDep, separator: CsvSeparator = CsvSeparator.COMMA
+) -> Response:
     require(active, Scope.SEGMENTS_READ)
     path = f"/v1/segments/{quote(name, safe='')}/members"
     # Asked first, so that an unknown segment or a service down is a page, not a download cut short.
     await context.deps.api.call("profile", "GET", path, token=active.token, params={"limit": 1})
 
     async def rows() -> AsyncIterator[bytes]:
-        async with context.deps.api.stream("profile", path, token=active.token, params={"format": "csv"}) as answer:
+        params = {"format": "csv", "separator": separator.value}
+        async with context.deps.api.stream("profile", path, token=active.token, params=params) as answer:
             async for chunk in answer.aiter_bytes():
                 yield chunk
 

@@ -27,10 +27,10 @@ def _contact_points(contact: Contact) -> list[tuple[Channel, str]]:
     ]
 
 
-def segment_csv(members: Iterable[Contact], purpose: ConsentPurpose, *, now: datetime) -> str:
+def segment_csv(members: Iterable[Contact], purpose: ConsentPurpose, *, now: datetime, delimiter: str = ",") -> str:
     """The members consent allows to be contacted for `purpose` now; the others are left out, not blanked."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     channel = CHANNEL_OF_PURPOSE[purpose]
     for contact in members:

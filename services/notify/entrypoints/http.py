@@ -32,6 +32,7 @@ from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus
 from shared.access import TOKEN_REFUSALS, SegmentsReader, SubscriptionsAdmin
 from shared.errors import bilingual_error
 from shared.events.common import ConsentPurpose
+from shared.spreadsheets import SEPARATOR_DESCRIPTION, CsvSeparator
 
 router = APIRouter(tags=["notify"])
 
@@ -464,6 +465,7 @@ async def export_segment(
     purpose: Annotated[ConsentPurpose, Query(description="The consent the use of this list needs.")] = (
         ConsentPurpose.MARKETING_EMAIL
     ),
+    separator: Annotated[CsvSeparator, Query(description=SEPARATOR_DESCRIPTION)] = CsvSeparator.COMMA,
 ) -> Response:
     store = context.deps.store
     members = []
@@ -471,7 +473,7 @@ async def export_segment(
         contact = await store.contact(principal.organisation_id, person_id)
         if contact is not None:
             members.append(contact)
-    text = segment_csv(members, purpose, now=context.deps.clock.now())
+    text = segment_csv(members, purpose, now=context.deps.clock.now(), delimiter=separator.delimiter)
     return Response(
         text.encode("utf-8-sig"),
         media_type="text/csv; charset=utf-8",

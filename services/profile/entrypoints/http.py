@@ -35,6 +35,7 @@ from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequeste
 from shared.events.common import PersonRef
 from shared.kafka import record_for
 from shared.query_strings import blank_reason, blank_values, query_as_written
+from shared.spreadsheets import SEPARATOR_DESCRIPTION, CsvSeparator
 
 router = APIRouter(tags=["profile"])
 
@@ -384,6 +385,9 @@ async def segment_members(
     cursor: Annotated[str | None, Query(max_length=200, description="The `next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = MEMBERS_PAGE,
     format: Annotated[Literal["json", "csv"], Query(description="`csv`: every member, as a spreadsheet.")] = "json",
+    separator: Annotated[CsvSeparator, Query(description=SEPARATOR_DESCRIPTION + " With `format=csv`.")] = (
+        CsvSeparator.COMMA
+    ),
 ) -> dict[str, Any] | StreamingResponse:
     """Pages follow person ids, so a member joining or leaving while pages are read moves no one else between
     pages."""
@@ -392,7 +396,7 @@ async def segment_members(
     store, organisation_id = context.deps.store, principal.organisation_id
     if format == "csv":
         return StreamingResponse(
-            _members_csv(context, organisation_id, name),
+            _members_csv(context, organisation_id, name, separator),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
@@ -412,14 +416,18 @@ def _member_row(stored: StoredProfile, context: ProfileContext) -> dict[str, Any
     return row
 
 
-async def _members_csv(context: ProfileContext, organisation_id: str, segment: str) -> AsyncIterator[str]:
-    yield "\ufeff" + _csv_line(MEMBER_COLUMNS)  # a BOM, so spreadsheet software reads the accents right
+async def _members_csv(
+    context: ProfileContext, organisation_id: str, segment: str, separator: CsvSeparator
+) -> AsyncIterator[str]:
+    delimiter = separator.delimiter
+    # A BOM, so spreadsheet software reads the accents right.
+    yield "\ufeff" + _csv_line(MEMBER_COLUMNS, delimiter)
     after: str | None = None
     while True:
         page = await context.deps.store.segment_members(organisation_id, segment, after=after, limit=MEMBERS_PAGE)
         for stored in page:
             row = _member_row(stored, context)
-            yield _csv_line([_cell(row[column]) for column in MEMBER_COLUMNS])
+            yield _csv_line([_cell(row[column]) for column in MEMBER_COLUMNS], delimiter)
         if len(page) < MEMBERS_PAGE:
             return
         after = page[-1].person_id
@@ -441,9 +449,9 @@ def _cell(value: Any) -> str:
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
-def _csv_line(cells: Any) -> str:
+def _csv_line(cells: Any, delimiter: str = ",") -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerow(cells)
     return out.getvalue()
 
 

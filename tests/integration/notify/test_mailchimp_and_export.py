@@ -112,6 +112,7 @@ async def test_a_segment_exports_as_csv_with_only_the_members_consent_allows(har
         assert await eventually(both_members)
         async with api(app, harness.organisation_id, Scope.SEGMENTS_READ) as client:
             exported = await client.get("/v1/segments/abonnes/export.csv")
+            for_french_excel = await client.get("/v1/segments/abonnes/export.csv", params={"separator": "semicolon"})
             # A name a header cannot carry as such (no segment has it: segments are named in plain letters).
             french = await client.get("/v1/segments/chœur-été/export.csv")
             injected = await client.get("/v1/segments/vip%22%0D%0ASet-Cookie:%20x=1/export.csv")
@@ -122,6 +123,7 @@ async def test_a_segment_exports_as_csv_with_only_the_members_consent_allows(har
     assert rows[0][:2] == ["person_id", "email"]
     # An email export leaves the six address columns empty.
     assert rows[1:] == [["per_elise", "per_elise@example.com", "", "Élise", "Gagnon", *[""] * 6, "fr"]]
+    assert list(csv.reader(io.StringIO(for_french_excel.content.decode("utf-8-sig")), delimiter=";")) == rows
     assert forbidden.status_code == 403
     assert french.status_code == 200
     disposition = french.headers["content-disposition"]

@@ -148,3 +148,28 @@ def test_an_id_of_dots_names_nobody_and_reaches_no_other_route_of_the_services()
         assert browser.get(path).status_code == 404, path
     assert not [path for path in called if not path.startswith(("/v1/persons/", "/v1/profiles/", "/v1/definitions"))]
     assert not [path for path in called if path.rstrip("/").endswith(("/v1/persons", "/v1/profiles"))]
+
+
+def test_a_segment_downloads_for_excel_in_french_from_its_page_with_semicolons_asked_of_profile() -> None:
+    asked: list[dict[str, str]] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/segments":
+            segment = {"name": "abonnes", "title": {"fr": "Abonnés"}, "description": {"fr": "Abonnés."}, "members": 1}
+            return httpx.Response(200, json={"items": [segment]})
+        if request.url.path == "/v1/segments/abonnes/members":
+            asked.append(dict(request.url.params))
+            if request.url.params.get("format") == "csv":
+                return httpx.Response(200, content="\ufeffperson_id;first_name\r\nper_1;Élise\r\n".encode())
+            return httpx.Response(200, json={"items": [], "next_cursor": None})
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.VIEWER)
+    page = browser.get("/segments/abonnes")
+    download = browser.get("/segments/abonnes/export.csv", params={"separator": "semicolon"})
+
+    assert 'href="/segments/abonnes/export.csv?separator=semicolon"' in page.text
+    assert "CSV pour Excel en français (;)" in page.text
+    assert download.status_code == 200
+    assert download.content.decode("utf-8-sig").splitlines()[1] == "per_1;Élise"
+    assert asked[-1] == {"format": "csv", "separator": "semicolon"}

@@ -112,3 +112,13 @@ def test_a_postal_export_gives_the_whole_address_and_others_give_none_of_it() ->
     assert postal[header.index("email")] == ""
     assert [email[header.index(name)] for name in ADDRESS] == [""] * len(ADDRESS)
     assert email[header.index("email")] == "elise@example.com"
+
+
+def test_the_csv_export_for_excel_in_french_separates_cells_with_semicolons() -> None:
+    members = [_contact("per_1", "elise@example.com", "granted")]
+
+    text = segment_csv(members, ConsentPurpose.MARKETING_EMAIL, now=NOW, delimiter=";")
+
+    [header, row] = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert tuple(header) == CSV_COLUMNS
+    assert row[:2] == ["per_1", "elise@example.com"]

@@ -26,3 +26,29 @@ async def test_a_members_spreadsheet_gives_each_phone_as_sms_tools_read_it_and_d
         ("per_luc", "+15145550100"),
     ]
     assert rows[1]["first_name"] == "'+1+cmd"
+
+
+async def test_a_members_spreadsheet_for_excel_in_french_separates_cells_with_semicolons() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise", phone="(514) 555-0199", person={"first_name": "Élise; Anne"}))
+    client = TestClient(profile_app(world))
+
+    answer = client.get("/v1/segments/francophones/members", params={"format": "csv", "separator": "semicolon"})
+
+    assert answer.status_code == 200, answer.text
+    text = answer.content.decode("utf-8-sig")
+    assert text.splitlines()[0] == "person_id;first_name;last_name;email;phone;preferred_language;" + (
+        "consent.marketing_email.allowed;consent.sms.allowed"
+    )
+    [row] = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    # A cell holding the separator is quoted, as in a comma-separated file.
+    assert (row["person_id"], row["first_name"], row["phone"]) == ("per_elise", "Élise; Anne", "+15145550199")
+
+
+def test_a_separator_the_spreadsheet_cannot_take_is_refused_by_name() -> None:
+    answer = TestClient(profile_app(profile_world())).get(
+        "/v1/segments/francophones/members", params={"format": "csv", "separator": "tab"}
+    )
+
+    assert answer.status_code == 422
+    assert "separator" in answer.text
