@@ -18,6 +18,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.collection import AsyncCollection
 
+from shared.bilingual import quoted
 from shared.errors import bilingual_error
 from shared.mongo import Document, IndexSpec
 
@@ -71,9 +72,20 @@ def token_id_of(token: str) -> str | None:
     return match["token_id"] if match else None
 
 
+class OrganisationIdError(ValueError):
+    """A text that cannot be an organisation id; the message is English, `fr` French."""
+
+    def __init__(self, organisation_id: str) -> None:
+        super().__init__(f"organisation id {organisation_id!r} must be 2-63 lower-case letters, digits or dashes")
+        self.fr = (
+            f"l'identifiant d'organisation {quoted(organisation_id, 'fr')} doit compter de 2 à 63 lettres minuscules, "
+            "chiffres ou tirets"
+        )
+
+
 def validate_organisation_id(organisation_id: str) -> str:
     if not _ORGANISATION_PATTERN.match(organisation_id):
-        raise ValueError(f"organisation id {organisation_id!r} must be 2-63 lower-case letters, digits or dashes")
+        raise OrganisationIdError(organisation_id)
     return organisation_id
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from shared.access import TOKENS_COLLECTION, Scope, TokenStore
+from shared.bilingual import chosen_language, in_language
+from shared.events import Language
 from shared.gc_tuning import tune_garbage_collection
 from shared.mongo import mongo_client
 from shared.settings import ServiceSettings
@@ -133,11 +135,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Settings are read from the environment when a command starts: a bad value is the operator's to fix.
         if not exc.title.endswith("Settings"):
             raise
+        language = _language_of(arguments)
         for error in exc.errors(include_url=False, include_input=False):
             # A check of several settings together names none of them; its message does.
             name = "PARTERRE_" + "_".join(str(part) for part in error["loc"]).upper() if error["loc"] else "settings"
-            print(f"error: {name}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+            # The setting's own message is the English its check gives.
+            message = error["msg"].removeprefix("Value error, ")
+            print(
+                in_language(language, en=f"error: {name}: {message}", fr=f"erreur : {name} : {message}"),
+                file=sys.stderr,
+            )
         return 2
+
+
+def _language_of(arguments: argparse.Namespace) -> Language:
+    """The language of a command that speaks French too (it has `--language`); English for the others."""
+    if not hasattr(arguments, "language"):
+        return "en"
+    try:
+        return chosen_language(arguments.language)
+    except ValueError:
+        return "en"
 
 
 def _run(arguments: argparse.Namespace) -> int:

@@ -5,16 +5,31 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from shared.bilingual import format_count, is_singular
+from shared.events import Language
+
 Report = TypeVar("Report")
 
 
 class ProgressLine:
     """Redrawn in place on a terminal; in a log, one line every ten seconds so the log stays readable."""
 
-    def __init__(self, total: int, position: Callable[[], int], *, unit: str = "records") -> None:
+    def __init__(
+        self,
+        total: int,
+        position: Callable[[], int],
+        *,
+        unit: str = "records",
+        language: Language = "en",
+        unit_one: str | None = None,
+    ) -> None:
+        """`unit` (and `unit_one`, for a count `language` says in the singular, when given) and the `details` given
+        later are in `language`, which the figures are written in too."""
         self._total = max(total, 1)
         self._position = position
         self._unit = unit
+        self._unit_one = unit_one or unit
+        self._language: Language = language
         self._started = time.monotonic()
         self._shown = 0.0
         self._live = sys.stderr.isatty()
@@ -41,8 +56,15 @@ class ProgressLine:
         rate = done / max(now - self._started, 1e-6)
         bar = "#" * int(fraction * 30)
         suffix = f"  {details}" if details else ""
+        if self._language == "fr":
+            # 12,5 % and 1 234 fiches: French puts a comma before decimals, a space between thousands and before %.
+            share = f"{fraction * 100:5.1f}".replace(".", ",") + "\u00a0%"
+            unit = self._unit_one if is_singular(done, "fr") else self._unit
+            figures = f"{share}  {format_count(done, 'fr')} {unit}  {format_count(round(rate), 'fr')}"
+        else:
+            figures = f"{fraction:6.1%}  {done:,} {self._unit}  {rate:,.0f}"
         print(
-            f"[{bar:<30}] {fraction:6.1%}  {done:,} {self._unit}  {rate:,.0f} {self._unit}/s{suffix}",
+            f"[{bar:<30}] {figures} {self._unit}/s{suffix}",
             end=end,
             file=sys.stderr,
             flush=True,

@@ -10,8 +10,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import IO
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.domain.batch_input import PreparedLine, ignored_blocked_values, names_nobody, prepare_line
+from services.identity.domain.batch_input import (
+    PreparedLine,
+    already_used,
+    ignored_blocked_values,
+    ignored_unknown_fields,
+    ignored_unusable,
+    names_nobody,
+    on_line,
+    prepare_line,
+    skipped_because,
+)
 from services.identity.handlers import IdentityDeps, IdentityRules, active_person, settle
+from shared.events import Language
 from shared.moments import to_the_millisecond
 
 # Problems kept word for word in the report to show; beyond that they are only counted (and written to its
@@ -41,10 +52,10 @@ class LineOrderClock:
 
 
 class BatchAbortedError(Exception):
-    """`--strict`: the first unusable line stops the run."""
+    """`--strict`: the first unusable line stops the run; the message is in the language of `reason`."""
 
-    def __init__(self, line_number: int, reason: str) -> None:
-        super().__init__(f"line {line_number}: {reason}")
+    def __init__(self, line_number: int, reason: str, language: Language = "en") -> None:
+        super().__init__(on_line(line_number, reason, language))
         self.line_number = line_number
 
 
@@ -60,9 +71,11 @@ class BatchReport:
     problems: list[str] = field(default_factory=list)
     # Every problem, each as a JSON string on a line of its own (a field's name may hold a line break).
     problem_log: IO[str] | None = field(default=None, repr=False, compare=False)
+    # The language of `problems` and of the log: the one the lines were prepared in.
+    language: Language = "en"
 
     def note(self, line_number: int, message: str) -> None:
-        problem = f"line {line_number}: {message}"
+        problem = on_line(line_number, message, self.language)
         if len(self.problems) < MAX_REPORTED_PROBLEMS:
             self.problems.append(problem)
         if self.problem_log is not None:
@@ -70,7 +83,12 @@ class BatchReport:
 
 
 def prepare_lines(
-    lines: Iterable[str | bytes], *, organisation_id: str, rules: IdentityRules, today: date
+    lines: Iterable[str | bytes],
+    *,
+    organisation_id: str,
+    rules: IdentityRules,
+    today: date,
+    language: Language = "en",
 ) -> Iterator[PreparedLine]:
     """Each line of a batch file prepared in this process (see `prepared_input` for a second one)."""
     for line_number, line in enumerate(lines, start=1):
@@ -81,6 +99,7 @@ def prepare_lines(
             default_region=rules.default_region,
             policy=rules.policy,
             organisation_id=organisation_id,
+            language=language,
         )
 
 
@@ -94,15 +113,17 @@ async def resolve_lines(
     progress: Callable[[BatchReport], None] = lambda _report: None,
     first_lines: MutableMapping[str, int] | None = None,
     problem_log: IO[str] | None = None,
+    language: Language = "en",
 ) -> BatchReport:
     """Resolves each line's record and writes `record_id,person_id` as decided at that moment to `assignments`.
 
     A later record can merge two earlier persons, so `write_final_assignments` rewrites these with the
     persons that survive. `first_lines` keeps the line of each record id seen (a dict unless given: a spilled
     mapping keeps memory bounded). `lines` come from `prepare_lines`, or from `prepared_input`, with the
-    organisation and rules of `deps`. `problem_log` receives every problem, not only the first ones the report keeps.
+    organisation and rules of `deps`, in `language`, which the report's problems are said in too. `problem_log`
+    receives every problem, not only the first ones the report keeps.
     """
-    report = BatchReport(problem_log=problem_log)
+    report = BatchReport(problem_log=problem_log, language=language)
     store = deps.store
     writer = csv.writer(assignments)
     # Each record's decision is keyed by its id: a second line with the same id would silently get the first's.
@@ -113,42 +134,42 @@ async def resolve_lines(
             await asyncio.sleep(0)
         if prepared.problem is not None:
             if strict:
-                raise BatchAbortedError(line_number, prepared.problem)
+                raise BatchAbortedError(line_number, prepared.problem, language)
             report.skipped += 1
             if prepared.unreadable:
                 report.unreadable += 1
-            report.note(line_number, f"skipped: {prepared.problem}")
+            report.note(line_number, skipped_because(prepared.problem, language))
             continue
         if not prepared.record_id:
             continue
         first_line = first_line_of.get(prepared.record_id)
         if first_line is not None:
-            message = f"`record_id` {prepared.record_id!r} was already used on line {first_line}"
+            message = already_used(prepared.record_id, first_line, language)
             if strict:
-                raise BatchAbortedError(line_number, message)
+                raise BatchAbortedError(line_number, message, language)
             report.skipped += 1
-            report.note(line_number, f"skipped: {message}")
+            report.note(line_number, skipped_because(message, language))
             continue
         for warning in prepared.warnings:
             report.warnings += 1
             report.note(line_number, warning)
         if prepared.unknown_fields:
             report.warnings += 1
-            report.note(line_number, f"ignored unknown fields: {', '.join(prepared.unknown_fields)}")
+            report.note(line_number, ignored_unknown_fields(prepared.unknown_fields, language))
         record = prepared.record
         for warning in record.warnings:
             report.warnings += 1
-            report.note(line_number, f"ignored {warning}")
+            report.note(line_number, ignored_unusable(warning, language))
         if not prepared.identifiers and not (record.first_name and record.last_name):
-            message = names_nobody(prepared.blocked_values)
+            message = names_nobody(prepared.blocked_values, language)
             if strict:
-                raise BatchAbortedError(line_number, message)
+                raise BatchAbortedError(line_number, message, language)
             report.skipped += 1
-            report.note(line_number, f"skipped: {message}")
+            report.note(line_number, skipped_because(message, language))
             continue
         if prepared.blocked_values:
             report.warnings += 1
-            report.note(line_number, ignored_blocked_values(prepared.blocked_values))
+            report.note(line_number, ignored_blocked_values(prepared.blocked_values, language))
         first_line_of[prepared.record_id] = line_number
         entry, outcome = await settle(
             organisation_id, f"batch|{prepared.record_id}", record, prepared.identifiers, deps, keys=prepared.keys

@@ -10,8 +10,12 @@ from services.identity.batch import MAX_REPORTED_PROBLEMS
 from services.identity.domain.batch_input import (
     BatchLineError,
     ignored_blocked_values,
+    ignored_unknown_fields,
+    ignored_unusable,
     names_nobody,
+    on_line,
     read_batch_line,
+    skipped_because,
     values_as_given,
 )
 from services.identity.domain.identifiers import IdentifierPolicy, identifiers_of, without_blocked
@@ -25,6 +29,8 @@ from services.identity.domain.matching import (
 )
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.records import NormalisedRecord
+from shared.bilingual import format_count
+from shared.events import Language
 
 # A blocking key shared by more records than this is a common name in a big city, not a person: its pairs are
 # nearly all two people's, which would teach EM that agreement is what strangers do, and their number grows as
@@ -36,7 +42,12 @@ _HASH_SPAN = 1 << 64
 
 
 class NotEnoughDataError(ValueError):
-    """The records cannot support an estimate: too few of them, or no two sharing a blocking key."""
+    """The records cannot support an estimate: too few of them, or no two sharing a blocking key. The message is
+    English, `fr` French."""
+
+    def __init__(self, en: str, fr: str) -> None:
+        super().__init__(en)
+        self.fr = fr
 
 
 @dataclass(frozen=True)
@@ -59,17 +70,18 @@ class EstimationReport:
 @dataclass
 class LineTally:
     """What reading a JSON Lines file found: lines, records read, lines skipped, warnings and the first problems,
-    worded."""
+    worded in `language`."""
 
     lines: int = 0
     records: int = 0
     skipped: int = 0
     warnings: int = 0
     problems: list[str] = field(default_factory=list)
+    language: Language = "en"
 
     def skip(self, line_number: int, reason: str) -> None:
         self.skipped += 1
-        self._note(line_number, f"skipped: {reason}")
+        self._note(line_number, skipped_because(reason, self.language))
 
     def warn(self, line_number: int, warning: str) -> None:
         self.warnings += 1
@@ -77,7 +89,7 @@ class LineTally:
 
     def _note(self, line_number: int, message: str) -> None:
         if len(self.problems) < MAX_REPORTED_PROBLEMS:
-            self.problems.append(f"line {line_number}: {message}")
+            self.problems.append(on_line(line_number, message, self.language))
 
 
 def records_of_lines(
@@ -89,17 +101,19 @@ def records_of_lines(
     policy: IdentifierPolicy,
     organisation_id: str,
 ) -> Iterator[NormalisedRecord]:
-    """Each usable line's record, normalised; unusable lines are counted in `tally` and skipped, never fatal.
+    """Each usable line's record, normalised; unusable lines are counted in `tally` and skipped, never fatal, and
+    the problems worded in the tally's language.
 
     Lines are read as `resolve` reads them, and a record is the evidence `resolve` compares: without the values the
     `policy` blocks (the box office's own address, given for every walk-up buyer, would teach EM that strangers share
     an email). Duplicate record ids are not looked for, which would need every id in memory, and a line repeated by
     mistake only adds a pair that agrees on everything.
     """
+    language = tally.language
     for line_number, line in enumerate(lines, start=1):
         tally.lines = line_number
         try:
-            batch_record = read_batch_line(line)
+            batch_record = read_batch_line(line, language)
         except BatchLineError as exc:
             tally.skip(line_number, str(exc))
             continue
@@ -108,19 +122,21 @@ def records_of_lines(
         for warning in batch_record.warnings:
             tally.warn(line_number, warning)
         if batch_record.unknown_fields:
-            tally.warn(line_number, f"ignored unknown fields: {', '.join(batch_record.unknown_fields)}")
-        normalised = normalise_record(batch_record.record, today=today, default_region=default_region)
+            tally.warn(line_number, ignored_unknown_fields(batch_record.unknown_fields, language))
+        normalised = normalise_record(
+            batch_record.record, today=today, default_region=default_region, language=language
+        )
         for warning in normalised.warnings:
-            tally.warn(line_number, f"ignored {warning}")
+            tally.warn(line_number, ignored_unusable(warning, language))
         identifiers, blocked = identifiers_of(normalised, policy, organisation_id)
         record = without_blocked(normalised, blocked)
         blocked_values = values_as_given(batch_record.record, blocked)
         if not identifiers and not (record.first_name and record.last_name):
             # As `resolve` does: such a record is never matched, so it says nothing of how records match.
-            tally.skip(line_number, names_nobody(blocked_values))
+            tally.skip(line_number, names_nobody(blocked_values, language))
             continue
         if blocked_values:
-            tally.warn(line_number, ignored_blocked_values(blocked_values))
+            tally.warn(line_number, ignored_blocked_values(blocked_values, language))
         tally.records += 1
         yield record
 
@@ -174,17 +190,25 @@ def estimate_from_records(
         index.add(record)
         progress(read)
     if read < 2:
-        raise NotEnoughDataError(f"{read} record(s) read: estimating needs at least two")
+        raise NotEnoughDataError(
+            f"{read} record(s) read: estimating needs at least two",
+            f"{read} fiche lue : l'estimation en demande au moins deux",
+        )
     if index.pairs == 0:
         raise NotEnoughDataError(
             f"no two of the {read:,} records share a blocking key (an email, a phone, a name with a postal code "
-            f"or a birth year) of at most {MAX_BLOCK_MEMBERS} records: there are no candidate pairs to estimate m on"
+            f"or a birth year) of at most {MAX_BLOCK_MEMBERS} records: there are no candidate pairs to estimate m on",
+            f"aucune des {format_count(read, 'fr')} fiches ne partage avec une autre une clé de blocage (un courriel, "
+            "un téléphone, un nom avec un code postal ou une année de naissance) comptant au plus "
+            f"{MAX_BLOCK_MEMBERS} fiches : il n'y a aucune paire candidate sur laquelle estimer m",
         )
     counted = _Counted(index.vectors())
     result = estimate_model(counted, start=start, max_iterations=max_iterations, prior_pairs=PRIOR_PAIRS)
     if counted.count == 0:
         raise NotEnoughDataError(
-            f"the blocks sampled from the {read:,} records hold no pair of their own: raise the caps on blocked pairs"
+            f"the blocks sampled from the {read:,} records hold no pair of their own: raise the caps on blocked pairs",
+            f"les blocs tirés des {format_count(read, 'fr')} fiches ne contiennent aucune paire qui leur soit propre : "
+            "relevez les plafonds de paires bloquées",
         )
     with_u = estimate_u_from_random_pairs(sample, start=start, pairs=sample_pairs, seed=seed)
     return EstimationReport(

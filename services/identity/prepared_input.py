@@ -21,6 +21,7 @@ from services.identity.batch_file import file_lines
 from services.identity.domain.batch_input import PreparedLine, prepare_line
 from services.identity.domain.identifiers import Identifier, IdentifierPolicy, IdentifierType
 from services.identity.domain.records import NormalisedRecord
+from shared.events import Language
 from shared.memo import caches_within
 
 # Lines per message: enough to make the pipe's cost per line small, few enough to show progress often.
@@ -30,7 +31,12 @@ _RECORD_FIELDS = tuple(field.name for field in fields(NormalisedRecord))
 
 
 class PreparationError(RuntimeError):
-    """The process preparing the lines failed (its traceback is the message) or ended without finishing."""
+    """The process preparing the lines failed (its traceback ends the message) or ended without finishing; the
+    message is English, `fr` French."""
+
+    def __init__(self, en: str, fr: str) -> None:
+        super().__init__(en)
+        self.fr = fr
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class _Preparation:
     default_region: str
     today: date
     cache_entries: int | None
+    language: Language
 
 
 class PreparedInput:
@@ -59,7 +66,10 @@ class PreparedInput:
             try:
                 message = self._receiving.recv()
             except EOFError:
-                raise PreparationError("the process preparing the lines ended before the end of the file") from None
+                raise PreparationError(
+                    "the process preparing the lines ended before the end of the file",
+                    "le processus qui prépare les lignes s'est arrêté avant la fin du fichier",
+                ) from None
             kind, payload = message
             if kind == "lines":
                 ends, lines = payload
@@ -67,7 +77,11 @@ class PreparedInput:
                     self.bytes_taken = end
                     yield _decode(line)
             elif kind == "failed":
-                raise PreparationError(f"preparing the lines failed:\n{payload}")
+                raise PreparationError(
+                    f"preparing the lines failed:\n{payload}",
+                    # Without the traceback's last line break, what follows it ends its last line.
+                    f"la préparation des lignes a échoué :\n{payload.rstrip()}",
+                )
             else:
                 return
 
@@ -81,8 +95,10 @@ def prepared_input(
     default_region: str,
     today: date,
     cache_entries: int | None = None,
+    language: Language = "en",
 ) -> Iterator[PreparedInput]:
-    """`path`'s lines as `prepare_line` makes them, prepared by a child process; it is stopped on leaving.
+    """`path`'s lines as `prepare_line` makes them, their problems worded in `language`, prepared by a child
+    process; it is stopped on leaving.
 
     `cache_entries`: the child's share of a memory budget, as `caches_within` takes it.
     """
@@ -90,7 +106,7 @@ def prepared_input(
     forking = "fork" in multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork") if forking else multiprocessing.get_context("spawn")
     receiving, sending = context.Pipe(duplex=False)
-    preparation = _Preparation(path, organisation_id, policy, default_region, today, cache_entries)
+    preparation = _Preparation(path, organisation_id, policy, default_region, today, cache_entries, language)
     child = context.Process(target=_prepare, args=(preparation, sending), name="parterre-prepare-lines", daemon=True)
     child.start()
     # Only the child writes: with this end closed here, the child's exit is seen as the end of the pipe.
@@ -124,6 +140,7 @@ def _prepare(preparation: _Preparation, sending: Connection) -> None:
                     default_region=preparation.default_region,
                     policy=preparation.policy,
                     organisation_id=preparation.organisation_id,
+                    language=preparation.language,
                 )
                 end += len(line)
                 ends.append(end)

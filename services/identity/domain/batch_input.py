@@ -11,6 +11,8 @@ from services.identity.domain.matching import blocking_keys
 from services.identity.domain.normalise import normalise_record, shown_in_warning
 from services.identity.domain.persons import matching_record
 from services.identity.domain.records import NormalisedRecord, PersonRecord
+from shared.bilingual import format_count, in_language, quoted
+from shared.events import Language
 
 TEXT_FIELDS = (
     "source",
@@ -30,6 +32,7 @@ TEXT_FIELDS = (
 KNOWN_FIELDS = frozenset(("record_id", *TEXT_FIELDS))
 MAX_FIELD_LENGTH = 1000
 NOT_UTF8_WARNING = "not valid UTF-8: read as Windows-1252"
+NOT_UTF8_WARNING_FR = "pas en UTF-8 valide ; lue en Windows-1252"
 
 
 def _windows_1252_over_latin_1() -> dict[int, str]:
@@ -106,6 +109,33 @@ def ends_lines_with_cr_alone(start: bytes) -> bool:
 
 # A JSON array written out (`[`, then an object per line with a comma after it, then `]`) is the usual slip.
 _ARRAY_HINT = " (the file looks like a JSON array: write one object per line, with no brackets or commas between)"
+_ARRAY_HINT_FR = (
+    " (le fichier ressemble à un tableau JSON : écrivez un objet par ligne, sans crochets ni virgules entre eux)"
+)
+# What the `json` module says of a line it cannot read, in French; a message it adds one day stays in English.
+_JSON_MESSAGES_FR = {
+    "Expecting value": "valeur attendue",
+    "Expecting property name enclosed in double quotes": "nom de propriété entre guillemets doubles attendu",
+    "Expecting ':' delimiter": "deux-points attendu",
+    "Expecting ',' delimiter": "virgule attendue",
+    "Unterminated string starting at": "chaîne non terminée, commencée",
+    "Invalid control character at": "caractère de contrôle non valide",
+    "Invalid \\escape": "échappement non valide",
+    "Invalid \\uXXXX escape": "échappement \\uXXXX non valide",
+    "Extra data": "données en trop",
+    "Illegal trailing comma before end of object": "virgule de trop avant la fin de l'objet",
+    "Illegal trailing comma before end of array": "virgule de trop avant la fin du tableau",
+}
+# A JSON value's kind, in French, by the name of the Python type it is read as (the English names that type).
+_JSON_KINDS_FR = {
+    "list": "un tableau",
+    "dict": "un objet",
+    "str": "du texte",
+    "int": "un nombre entier",
+    "float": "un nombre décimal",
+    "bool": "un booléen",
+    "NoneType": "null",
+}
 
 
 def opens_an_array_over_lines(first_line: str) -> bool:
@@ -167,18 +197,23 @@ def _nan_as_null(constant: str) -> float | None:
     return None if constant == "NaN" else float(constant)
 
 
-def read_batch_line(line: str | bytes) -> BatchRecord | None:
+def read_batch_line(line: str | bytes, language: Language = "en") -> BatchRecord | None:
     """The record on `line`; None for a blank line; raises `BatchLineError` saying what is wrong.
 
     A line given as bytes is decoded by `decode_line`; when it is not UTF-8, the record says so in its warnings.
+    The error and the warnings are worded in `language`.
     """
+
+    def said(en: str, fr: str) -> str:
+        return in_language(language, en=en, fr=fr)
+
     warnings: list[str] = []
     if isinstance(line, bytes):
         # Windows tools often start a UTF-8 file with a byte-order mark, even before text that is not UTF-8 after
         # all: read as Windows-1252, the mark would become `ï»¿` before the record.
         line, fell_back = decode_line(line.removeprefix(_UTF8_BYTE_ORDER_MARK))
         if fell_back:
-            warnings.append(NOT_UTF8_WARNING)
+            warnings.append(said(NOT_UTF8_WARNING, NOT_UTF8_WARNING_FR))
     # Windows tools often start a UTF-8 file with a byte-order mark; it is no part of the first record. Without
     # its line break, an error at the end of the line is reported at the end's column, not at column 1 of a next line.
     line = line.removeprefix("\ufeff").rstrip("\r\n")
@@ -187,41 +222,71 @@ def read_batch_line(line: str | bytes) -> BatchRecord | None:
     try:
         value, repeated = _json_noting_repeats(line)
     except json.JSONDecodeError as exc:
-        hint = _ARRAY_HINT if _part_of_an_array(line) else ""
-        raise BatchLineError(f"not valid JSON: {exc.msg} at column {exc.colno}{hint}") from None
+        hint = said(_ARRAY_HINT, _ARRAY_HINT_FR) if _part_of_an_array(line) else ""
+        raise BatchLineError(
+            said(
+                f"not valid JSON: {exc.msg} at column {exc.colno}{hint}",
+                f"JSON non valide : {_JSON_MESSAGES_FR.get(exc.msg, exc.msg)} à la colonne {exc.colno}{hint}",
+            )
+        ) from None
     except ValueError:
         # Python refuses to read integers of thousands of digits; no id or postal code is one.
-        raise BatchLineError("not valid JSON: a number has too many digits") from None
+        raise BatchLineError(
+            said("not valid JSON: a number has too many digits", "JSON non valide : un nombre a trop de chiffres")
+        ) from None
     except RecursionError:
         # Arrays or objects inside each other a thousand deep: no record is, and Python cannot read them.
-        raise BatchLineError("not valid JSON: it is nested too deeply") from None
+        raise BatchLineError(
+            said("not valid JSON: it is nested too deeply", "JSON non valide : ses imbrications sont trop profondes")
+        ) from None
     if not isinstance(value, dict):
-        hint = _ARRAY_HINT if isinstance(value, list) and any(isinstance(item, dict) for item in value) else ""
-        raise BatchLineError(f"a line must be a JSON object, not {type(value).__name__}{hint}")
+        has_objects = isinstance(value, list) and any(isinstance(item, dict) for item in value)
+        hint = said(_ARRAY_HINT, _ARRAY_HINT_FR) if has_objects else ""
+        raise BatchLineError(
+            said(
+                f"a line must be a JSON object, not {type(value).__name__}{hint}",
+                f"une ligne doit être un objet JSON, pas {_kind_fr(value)}{hint}",
+            )
+        )
     if "record_id" in repeated:
-        raise RecordIdError("`record_id` is given twice, with different values")
+        raise RecordIdError(
+            said(
+                "`record_id` is given twice, with different values",
+                "`record_id` est donné deux fois, avec des valeurs différentes",
+            )
+        )
     try:
         record_id = _record_id(value.get("record_id"))
     except _UnusableFieldError as exc:
-        raise RecordIdError(f"`record_id` {exc}") from None
+        raise RecordIdError(said(f"`record_id` {exc}", f"`record_id` {exc.fr}")) from None
     if record_id is None:
-        raise RecordIdError("`record_id` is required")
+        raise RecordIdError(said("`record_id` is required", "`record_id` est obligatoire"))
     # Any other field that cannot be read is left out, as a field that does not parse is: the rest of the record
     # still says who it is.
     fields: dict[str, str | None] = {}
     for name in TEXT_FIELDS:
         if name in repeated:
             # Neither value is more likely the person's than the other.
-            warnings.append(f"ignored {name}: it is given twice, with different values")
+            warnings.append(
+                said(
+                    f"ignored {name}: it is given twice, with different values",
+                    f"champ {name} ignoré : il est donné deux fois, avec des valeurs différentes",
+                )
+            )
             fields[name] = None
             continue
         try:
             fields[name] = _text(value.get(name))
         except _UnusableFieldError as exc:
-            warnings.append(f"ignored {name}: it {exc}")
+            warnings.append(said(f"ignored {name}: it {exc}", f"champ {name} ignoré : il {exc.fr}"))
     if fields.get("external_id") is not None and fields.get("source") is None:
         # An id means something only in the system that gave it: without that, it links no record to another.
-        warnings.append("ignored external_id: it needs the `source` whose id it is")
+        warnings.append(
+            said(
+                "ignored external_id: it needs the `source` whose id it is",
+                "champ external_id ignoré : il lui faut la `source` dont il est l'identifiant",
+            )
+        )
         fields["external_id"] = None
     unknown = tuple(sorted(name for name in value if name not in KNOWN_FIELDS))
     return BatchRecord(
@@ -245,7 +310,7 @@ class PreparedLine:
     # Empty for a blank line, which is passed over.
     record_id: str = ""
     unknown_fields: tuple[str, ...] = ()
-    # `BatchRecord.warnings`, worded for the report.
+    # `BatchRecord.warnings`, worded for the report in the language the line was prepared in.
     warnings: tuple[str, ...] = ()
     record: NormalisedRecord = _NO_RECORD
     identifiers: tuple[Identifier, ...] = ()
@@ -264,15 +329,17 @@ def prepare_line(
     default_region: str,
     policy: IdentifierPolicy,
     organisation_id: str,
+    language: Language = "en",
 ) -> PreparedLine:
-    """`line` read, normalised, its identifiers and blocking keys found; never raises."""
+    """`line` read, normalised, its identifiers and blocking keys found, its problems worded in `language`; never
+    raises."""
     try:
-        batch_record = read_batch_line(line)
+        batch_record = read_batch_line(line, language)
     except BatchLineError as exc:
         return PreparedLine(line_number, problem=str(exc), unreadable=not isinstance(exc, RecordIdError))
     if batch_record is None:
         return PreparedLine(line_number)
-    record = normalise_record(batch_record.record, today=today, default_region=default_region)
+    record = normalise_record(batch_record.record, today=today, default_region=default_region, language=language)
     identifiers, blocked = identifiers_of(record, policy, organisation_id)
     blocked_values: tuple[tuple[str, str], ...] = ()
     if blocked:
@@ -298,38 +365,101 @@ def values_as_given(given: PersonRecord, identifiers: list[Identifier]) -> tuple
 
 
 _NEEDS = "it needs an external_id, an email, a phone, or first and last names"
+_NEEDS_FR = "il lui faut un external_id, un courriel, un téléphone, ou un prénom et un nom"
 
 
-def names_nobody(blocked_values: tuple[tuple[str, str], ...]) -> str:
+def names_nobody(blocked_values: tuple[tuple[str, str], ...], language: Language = "en") -> str:
     """Why a line that names nobody is skipped, with the blocked values it gives, which look like identifiers."""
     if not blocked_values:
-        return f"names nobody: {_NEEDS}"
+        return in_language(language, en=f"names nobody: {_NEEDS}", fr=f"ne désigne personne : {_NEEDS_FR}")
+    listed = _listed(blocked_values, language)
     if len(blocked_values) == 1:
-        shared = "is a shared or placeholder value the identifier policy blocks, which links nobody"
-    else:
-        shared = "are shared or placeholder values the identifier policy blocks, which link nobody"
-    return f"names nobody: {_listed(blocked_values)} {shared}; {_NEEDS}"
+        return in_language(
+            language,
+            en=f"names nobody: {listed} is a shared or placeholder value the identifier policy blocks, which links "
+            f"nobody; {_NEEDS}",
+            fr=f"ne désigne personne : {listed} est une valeur partagée ou fictive que la politique d'identifiants "
+            f"bloque, et qui ne relie personne ; {_NEEDS_FR}",
+        )
+    return in_language(
+        language,
+        en=f"names nobody: {listed} are shared or placeholder values the identifier policy blocks, which link nobody; "
+        f"{_NEEDS}",
+        fr=f"ne désigne personne : {listed} sont des valeurs partagées ou fictives que la politique d'identifiants "
+        f"bloque, et qui ne relient personne ; {_NEEDS_FR}",
+    )
 
 
-def ignored_blocked_values(blocked_values: tuple[tuple[str, str], ...]) -> str:
+def ignored_blocked_values(blocked_values: tuple[tuple[str, str], ...], language: Language = "en") -> str:
     """The warning for the blocked values of a line resolved on its other fields: one for the line."""
+    listed = _listed(blocked_values, language)
     if len(blocked_values) == 1:
-        shared = "a shared or placeholder value the identifier policy blocks links nobody"
-    else:
-        shared = "shared or placeholder values the identifier policy blocks link nobody"
-    return f"ignored {_listed(blocked_values)}: {shared}"
+        return in_language(
+            language,
+            en=f"ignored {listed}: a shared or placeholder value the identifier policy blocks links nobody",
+            fr=f"{listed} ignoré : une valeur partagée ou fictive que la politique d'identifiants bloque ne relie "
+            "personne",
+        )
+    return in_language(
+        language,
+        en=f"ignored {listed}: shared or placeholder values the identifier policy blocks link nobody",
+        fr=f"{listed} ignorés : des valeurs partagées ou fictives que la politique d'identifiants bloque ne relient "
+        "personne",
+    )
 
 
-def _listed(blocked_values: tuple[tuple[str, str], ...]) -> str:
+def _listed(blocked_values: tuple[tuple[str, str], ...], language: Language) -> str:
     # The values are the user's own file's, which the report echoes as it does a value that does not parse (cut short
     # alike: `info@*` blocks an address of any length); which entry of the policy blocks them is not said, since an
     # organisation's list is its own.
-    named = [f"{field} {shown_in_warning(value)!r}" for field, value in blocked_values]
-    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    named = [f"{field} {quoted(shown_in_warning(value), language)}" for field, value in blocked_values]
+    if len(named) == 1:
+        return named[0]
+    return f"{', '.join(named[:-1])} {in_language(language, en='and', fr='et')} {named[-1]}"
+
+
+def on_line(line_number: int, message: str, language: Language = "en") -> str:
+    """A problem as the report lists it: `line 12: …`."""
+    return in_language(language, en=f"line {line_number}: {message}", fr=f"ligne {line_number} : {message}")
+
+
+def skipped_because(reason: str, language: Language = "en") -> str:
+    """Why a line was skipped, as the report says it."""
+    return in_language(language, en=f"skipped: {reason}", fr=f"écartée : {reason}")
+
+
+def ignored_unknown_fields(names: tuple[str, ...], language: Language = "en") -> str:
+    listed = ", ".join(names)
+    fr = f"champ inconnu ignoré : {listed}" if len(names) == 1 else f"champs inconnus ignorés : {listed}"
+    return in_language(language, en=f"ignored unknown fields: {listed}", fr=fr)
+
+
+def ignored_unusable(normalising_warning: str, language: Language = "en") -> str:
+    """A warning of `normalise_record` as the report says it: that field was left out."""
+    # The French warning says so already, its word order putting it before the colon.
+    return in_language(language, en=f"ignored {normalising_warning}", fr=normalising_warning)
+
+
+def already_used(record_id: str, first_line: int, language: Language = "en") -> str:
+    return in_language(
+        language,
+        en=f"`record_id` {quoted(record_id, 'en')} was already used on line {first_line}",
+        fr=f"`record_id` {quoted(record_id, 'fr')} a déjà servi à la ligne {first_line}",
+    )
+
+
+def _kind_fr(value: Any) -> str:
+    name = type(value).__name__
+    return _JSON_KINDS_FR.get(name, name)
 
 
 class _UnusableFieldError(ValueError):
-    """A field's value that is no text this record could hold; the message says why, after the field's name."""
+    """A field's value that is no text this record could hold; the message says why, after the field's name, in
+    English, and `fr` in French."""
+
+    def __init__(self, en: str, fr: str) -> None:
+        super().__init__(en)
+        self.fr = fr
 
 
 def _record_id(raw: Any) -> str | None:
@@ -339,8 +469,14 @@ def _record_id(raw: Any) -> str | None:
         return None
     record_id = str(raw)
     if len(record_id) > MAX_FIELD_LENGTH:
-        raise _UnusableFieldError(f"is longer than {MAX_FIELD_LENGTH} characters")
+        raise _too_long()
     return record_id
+
+
+def _too_long() -> _UnusableFieldError:
+    return _UnusableFieldError(
+        f"is longer than {MAX_FIELD_LENGTH} characters", f"dépasse {format_count(MAX_FIELD_LENGTH, 'fr')} caractères"
+    )
 
 
 def _text(raw: Any) -> str | None:
@@ -349,11 +485,14 @@ def _text(raw: Any) -> str | None:
     # Exports write ids and postal codes as numbers as often as text; both mean the same. A float is not taken:
     # 5145550199.0 or 1.2e3 is not how the number was written.
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise _UnusableFieldError(f"must be text, not {type(raw).__name__}")
+        raise _UnusableFieldError(f"must be text, not {type(raw).__name__}", f"doit être du texte, pas {_kind_fr(raw)}")
     text = str(raw).strip()
     if len(text) > MAX_FIELD_LENGTH:
-        raise _UnusableFieldError(f"is longer than {MAX_FIELD_LENGTH} characters")
+        raise _too_long()
     # JSON may escape half of a character pair (`\ud800`): such text cannot be hashed, stored or written out.
     if not text.isascii() and any("\ud800" <= char <= "\udfff" for char in text):
-        raise _UnusableFieldError("holds an unpaired surrogate escape, which is not a character")
+        raise _UnusableFieldError(
+            "holds an unpaired surrogate escape, which is not a character",
+            "contient une moitié de paire de substitution (\\ud800), qui n'est pas un caractère",
+        )
     return text or None

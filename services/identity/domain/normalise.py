@@ -9,7 +9,9 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
 from services.identity.domain.records import NormalisedRecord, PersonRecord
+from shared.bilingual import in_language, quoted
 from shared.emails import normalise_email as normalise_email  # shared with profile's look-ups, named here too
+from shared.events import Language
 from shared.memo import remembered
 from shared.names import fold_name, folded_words
 
@@ -362,7 +364,11 @@ def is_placeholder_birth_date(day: date) -> bool:
     return day in _PLACEHOLDER_BIRTH_DATES
 
 
-def _read_birth_date(raw: str | date, *, today: date) -> date | str:
+# Why a value given is not used, said after the value, in English and in French.
+_Problem = tuple[str, str]
+
+
+def _read_birth_date(raw: str | date, *, today: date) -> date | _Problem:
     """The date, or why there is none."""
     if isinstance(raw, datetime):
         raw = raw.date()
@@ -371,7 +377,7 @@ def _read_birth_date(raw: str | date, *, today: date) -> date | str:
     else:
         shape = _ISO_BIRTH_DATE.fullmatch(raw.strip())
         if shape is None:
-            return "is not a date such as 1984-03-17 or 19840317"
+            return ("is not a date such as 1984-03-17 or 19840317", "n'est pas une date comme 1984-03-17 ou 19840317")
         year, month, day_of_month = (
             (shape["year"], shape["month"], shape["day"])
             if shape["year"]
@@ -380,13 +386,16 @@ def _read_birth_date(raw: str | date, *, today: date) -> date | str:
         try:
             day = date(int(year), int(month), int(day_of_month))
         except ValueError:
-            return "is not a real calendar date"
+            return ("is not a real calendar date", "n'existe pas au calendrier")
     if day.year < EARLIEST_BIRTH_YEAR:
-        return f"is before {EARLIEST_BIRTH_YEAR}"
+        return (f"is before {EARLIEST_BIRTH_YEAR}", f"est antérieure à {EARLIEST_BIRTH_YEAR}")
     if is_placeholder_birth_date(day):
-        return "is what systems write for an unknown birth date"
+        return (
+            "is what systems write for an unknown birth date",
+            "est ce que les systèmes inscrivent pour une date de naissance inconnue",
+        )
     if day > today:
-        return "is in the future"
+        return ("is in the future", "est dans l'avenir")
     return day
 
 
@@ -398,23 +407,34 @@ def _country(raw: str) -> str | None:
     return _COUNTRY_NAMES.get(folded) if folded else None
 
 
-def normalise_record(record: PersonRecord, *, today: date, default_region: str = "CA") -> NormalisedRecord:
+_NOT_AN_EMAIL = ("is not an email address", "n'est pas une adresse courriel")
+_NOT_A_PHONE = ("is not a valid phone number", "n'est pas un numéro de téléphone valide")
+_NO_LETTERS = ("has no letters or digits", "ne contient ni lettre ni chiffre")
+_NOT_A_COUNTRY = (
+    "is not a two-letter country code or country name",
+    "n'est ni un code de pays à deux lettres ni un nom de pays",
+)
+_NO_STREET = ("has no street number or name", "n'a ni numéro ni nom de rue")
+
+
+def normalise_record(
+    record: PersonRecord, *, today: date, default_region: str = "CA", language: Language = "en"
+) -> NormalisedRecord:
     """`record` in canonical form; never raises.
 
-    A field given but unusable becomes None and adds one warning naming the field and the problem
-    (`phone: '12' is not a valid phone number`); a blank field counts as not given. `region` is not kept.
-    `address_2` is read only when `street` names no street (`App. 3` on the first line, the street on the second).
+    A field given but unusable becomes None and adds one warning in `language` naming the field and the problem
+    (`phone: '12' is not a valid phone number`, `champ phone ignoré : « 12 » n'est pas un numéro de téléphone
+    valide`); a blank field counts as not given. `region` is not kept. `address_2` is read only when `street` names
+    no street (`App. 3` on the first line, the street on the second).
     """
-    warnings: list[str] = []
-    email = _usable("email", record.email, normalise_email, "is not an email address", warnings)
-    phone = _usable(
-        "phone", record.phone, lambda raw: normalise_phone(raw, default_region), "is not a valid phone number", warnings
-    )
-    first_name = _usable("first_name", record.first_name, fold_name, "has no letters or digits", warnings)
-    last_name = _usable("last_name", record.last_name, fold_name, "has no letters or digits", warnings)
+    warnings = _Warnings(language)
+    email = _usable("email", record.email, normalise_email, _NOT_AN_EMAIL, warnings)
+    phone = _usable("phone", record.phone, lambda raw: normalise_phone(raw, default_region), _NOT_A_PHONE, warnings)
+    first_name = _usable("first_name", record.first_name, fold_name, _NO_LETTERS, warnings)
+    last_name = _usable("last_name", record.last_name, fold_name, _NO_LETTERS, warnings)
     street_number, street_name = _street_of(record, warnings)
-    city = _usable("city", record.city, fold_name, "has no letters or digits", warnings)
-    country = _usable("country", record.country, _country, "is not a two-letter country code or country name", warnings)
+    city = _usable("city", record.city, fold_name, _NO_LETTERS, warnings)
+    country = _usable("country", record.country, _country, _NOT_A_COUNTRY, warnings)
     postal_code = normalise_postal_code(record.postal_code, country) if record.postal_code is not None else None
     birth_date = _birth_date_of(record, today, warnings)
     return NormalisedRecord(
@@ -432,7 +452,7 @@ def normalise_record(record: PersonRecord, *, today: date, default_region: str =
         postal_code=postal_code,
         country=country,
         birth_date=birth_date,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings.said),
     )
 
 
@@ -445,23 +465,38 @@ def shown_in_warning(value: str) -> str:
     return value if len(value) <= _SHOWN_LENGTH else f"{value[:_SHOWN_LENGTH]}…"
 
 
-def _warning(field: str, value: str, problem: str) -> str:
-    return f"{field}: {shown_in_warning(value)!r} {problem}"
+class _Warnings:
+    """The warnings of one record, worded in one language."""
+
+    def __init__(self, language: Language) -> None:
+        self.language = language
+        self.said: list[str] = []
+
+    def add(self, field: str, value: str, problem: _Problem) -> None:
+        en, fr = problem
+        self.said.append(
+            in_language(
+                self.language,
+                en=f"{field}: {quoted(shown_in_warning(value), 'en')} {en}",
+                # French puts what becomes of the field before the colon, where English leaves it to the batch.
+                fr=f"champ {field} ignoré : {quoted(shown_in_warning(value), 'fr')} {fr}",
+            )
+        )
 
 
 def _usable(
-    field: str, value: str | None, normalise: Callable[[str], str | None], problem: str, warnings: list[str]
+    field: str, value: str | None, normalise: Callable[[str], str | None], problem: _Problem, warnings: _Warnings
 ) -> str | None:
     raw = _given(value)
     if raw is None:
         return None
     normalised = normalise(raw)
     if normalised is None:
-        warnings.append(_warning(field, raw, problem))
+        warnings.add(field, raw, problem)
     return normalised
 
 
-def _street_of(record: PersonRecord, warnings: list[str]) -> tuple[str | None, str | None]:
+def _street_of(record: PersonRecord, warnings: _Warnings) -> tuple[str | None, str | None]:
     street = _given(record.street)
     if street is None:
         return None, None
@@ -472,16 +507,16 @@ def _street_of(record: PersonRecord, warnings: list[str]) -> tuple[str | None, s
         if second_name is not None:
             return second_number, second_name
     if number is None and name is None:
-        warnings.append(_warning("street", street, "has no street number or name"))
+        warnings.add("street", street, _NO_STREET)
     return number, name
 
 
-def _birth_date_of(record: PersonRecord, today: date, warnings: list[str]) -> date | None:
+def _birth_date_of(record: PersonRecord, today: date, warnings: _Warnings) -> date | None:
     raw = record.birth_date
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     read = _read_birth_date(raw, today=today)
-    if isinstance(read, str):
-        warnings.append(_warning("birth_date", str(raw), read))
+    if isinstance(read, tuple):
+        warnings.add("birth_date", str(raw), read)
         return None
     return read

@@ -12,7 +12,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -46,7 +46,9 @@ from services.identity.handlers import IdentityDeps
 from services.identity.prepared_input import PreparationError, prepared_input
 from services.identity.refiling import RefileReport, refile_blocks
 from services.identity.settings import IdentitySettings
-from shared.access import validate_organisation_id
+from shared.access import OrganisationIdError, validate_organisation_id
+from shared.bilingual import LANGUAGES, chosen_language, format_count, in_language, is_singular, quoted
+from shared.events import Language
 from shared.memo import caches_within
 from shared.mongo import mongo_client
 from shared.progress import ProgressLine, with_progress
@@ -83,6 +85,7 @@ def register(commands: Any) -> None:
         help="megabytes for the persons, blocks, merges, record ids and matching caches held in memory; the rest "
         "waits in a temporary file (default: %(default)s)",
     )
+    _add_language_option(resolve)
     resolve.set_defaults(run=_run_resolve)
     refile = identity.add_parser(
         "refile-blocks",
@@ -124,7 +127,63 @@ def register(commands: Any) -> None:
         help="the organisation, whose blocked values are its own (default: %(default)s)",
     )
     estimate.add_argument("--policy", type=Path, help="an identifier policy file instead of the configured one")
+    _add_language_option(estimate)
     estimate.set_defaults(run=_run_estimate)
+
+
+def _add_language_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--language",
+        metavar="{fr,en}",
+        help="the language of its messages, problems and summary (default: French when LC_ALL, LC_MESSAGES or LANG, "
+        "the first set, starts with fr; English otherwise); the JSON summary and the files written are the same in "
+        "both",
+    )
+
+
+def _language(arguments: argparse.Namespace) -> Language | None:
+    """The language the command speaks, or None after refusing a `--language` it does not speak."""
+    try:
+        return chosen_language(arguments.language)
+    except ValueError:
+        # Said in both: which one the reader reads is what is not known.
+        print(
+            f"error: --language: {quoted(arguments.language, 'en')} is not a language these commands speak: "
+            f"{' or '.join(LANGUAGES)}\n"
+            f"erreur : --language : {quoted(arguments.language, 'fr')} n'est pas une langue de ces commandes : "
+            f"{' ou '.join(LANGUAGES)}",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _say_error(language: Language, *, en: str, fr: str) -> None:
+    print(in_language(language, en=f"error: {en}", fr=f"erreur : {fr}"), file=sys.stderr)
+
+
+def _progress(total: int, position: Callable[[], int], language: Language) -> ProgressLine:
+    """A progress line counting records, in `language`."""
+    if language == "fr":
+        return ProgressLine(total, position, unit="fiches", unit_one="fiche", language=language)
+    return ProgressLine(total, position, unit="records")
+
+
+def _skipped_count(skipped: int, language: Language) -> str:
+    if language == "en":
+        return f"{skipped:,} skipped"
+    lines = "ligne écartée" if is_singular(skipped, language) else "lignes écartées"
+    return f"{format_count(skipped, language)} {lines}"
+
+
+def _more_problems_fr(hidden: int, *, report: Path | None = None, can_report: bool = False) -> str:
+    """The line after the problems shown, for the `hidden` ones: where they are, or how to have them all."""
+    one = is_singular(hidden, "fr")
+    more = f"… et {format_count(hidden, 'fr')} {'autre problème' if one else 'autres problèmes'}"
+    if report is not None:
+        return f"{more}, voir {report}"
+    if can_report:
+        return f"{more}, que --report FICHIER écrit" + ("" if one else " tous")
+    return more
 
 
 def _run_refile(arguments: argparse.Namespace) -> int:
@@ -160,23 +219,28 @@ async def _refile(settings: IdentitySettings, organisation_id: str | None) -> Re
 
 
 def _run_resolve(arguments: argparse.Namespace) -> int:
+    language = _language(arguments)
+    if language is None:
+        return 2
     try:
         validate_organisation_id(arguments.org)
-    except ValueError as exc:
-        print(f"error: --org: {exc}", file=sys.stderr)
+    except OrganisationIdError as exc:
+        _say_error(language, en=f"--org: {exc}", fr=f"--org : {exc.fr}")
         return 2
     if not arguments.input.is_file():
-        print(f"error: {arguments.input} is not a file", file=sys.stderr)
+        _say_error(language, en=f"{arguments.input} is not a file", fr=f"{arguments.input} n'est pas un fichier")
         return 2
     if _utf16(arguments.input):
-        print(_UTF16_ERROR.format(path=arguments.input), file=sys.stderr)
+        print(in_language(language, en=_UTF16_ERROR, fr=_UTF16_ERROR_FR).format(path=arguments.input), file=sys.stderr)
         return 2
     if _an_array_over_lines(arguments.input):
-        print(_ARRAY_ERROR.format(path=arguments.input), file=sys.stderr)
+        print(in_language(language, en=_ARRAY_ERROR, fr=_ARRAY_ERROR_FR).format(path=arguments.input), file=sys.stderr)
         return 1
     # Said before the work, not after hours of it.
     if (
-        problem := _unwritable(arguments.input, ("--output", arguments.output), ("--report", arguments.report))
+        problem := _unwritable(
+            arguments.input, ("--output", arguments.output), ("--report", arguments.report), language=language
+        )
     ) is not None:
         print(problem, file=sys.stderr)
         return 2
@@ -188,10 +252,11 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     try:
         rules = load_rules(settings)
     except (ConfigFileError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # What is wrong in the file (or with it) is said as the file's reader says it, in English.
+        _say_error(language, en=str(exc), fr=str(exc))
         return 2
     if arguments.memory_mb < 16:
-        print("error: --memory-mb: at least 16", file=sys.stderr)
+        _say_error(language, en="--memory-mb: at least 16", fr="--memory-mb : au moins 16")
         return 2
     # Every problem waits on disk for the report file, however many there are; the terminal shows the first ones.
     with (
@@ -211,22 +276,24 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
                             deps,
                             first_lines=large("first_lines"),
                             problem_log=problem_log if arguments.report else None,
+                            language=language,
                         )
                     )
         except BatchAbortedError as exc:
-            print(f"error: {exc} (--strict)", file=sys.stderr)
+            # The message is in the language the lines were read in.
+            _say_error(language, en=f"{exc} (--strict)", fr=f"{exc} (--strict)")
             return 1
         except _NothingResolvedError as exc:
             report, nothing_resolved = exc.report, True
         except PreparationError as exc:
-            print(f"error: {exc}; nothing written", file=sys.stderr)
+            _say_error(language, en=f"{exc}; nothing written", fr=f"{exc.fr} ; rien n'a été écrit")
             return 1
         except KeyboardInterrupt as exc:
-            print("error: interrupted; nothing written", file=sys.stderr)
+            _say_error(language, en=_INTERRUPTED, fr=_INTERRUPTED_FR)
             return exc.exit_code if isinstance(exc, _StoppedError) else 130
         except OSError as exc:
             # A disk full or a file refused: the output stays as it was.
-            print(f"error: {exc}; nothing written", file=sys.stderr)
+            _say_error(language, en=f"{exc}; nothing written", fr=f"{exc} ; rien n'a été écrit")
             return 1
         else:
             nothing_resolved = False
@@ -235,7 +302,15 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         hidden = report.skipped + report.warnings - len(report.problems)
         if hidden > 0:
             where = f"see {arguments.report}" if arguments.report else "--report FILE writes them all"
-            print(f"… and {hidden:,} more problem{'s' if hidden > 1 else ''}, {where}", file=sys.stderr)
+            print(
+                in_language(
+                    language,
+                    en=f"… and {hidden:,} more problem{'s' if hidden > 1 else ''}, {where}",
+                    fr=_more_problems_fr(hidden, report=arguments.report, can_report=True),
+                ),
+                file=sys.stderr,
+            )
+        # Said alike in every language: programs read it.
         summary = {
             "lines": report.lines,
             "resolved": report.resolved,
@@ -250,22 +325,41 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
                 with _written_whole(arguments.report) as report_file:
                     _write_report(report_file, summary, problem_log)
             except OSError as exc:
-                print(f"error: --report: {exc}", file=sys.stderr)
+                _say_error(language, en=f"--report: {exc}", fr=f"--report : {exc}")
                 return 1
     if nothing_resolved:
-        # The format is named only when it may be the cause: lines that were records, but none of them usable (every
-        # one naming nobody, say), are no sign of a wrong format.
-        why = (
-            ". The input is JSON Lines: one JSON object per line, not a JSON array nor an object spread over several "
-            "lines"
-            if report.unreadable
-            else ": the reason each was skipped is above"
-        )
-        print(
-            f"error: none of the {report.lines:,} lines held a record to resolve; nothing written{why}", file=sys.stderr
-        )
+        _say_error(language, en=_nothing_resolved(report), fr=_nothing_resolved_fr(report))
         return 1
     return 0
+
+
+def _nothing_resolved(report: BatchReport) -> str:
+    """Why nothing was written. The format is named only when it may be the cause: lines that were records, but none
+    of them usable (every one naming nobody, say), are no sign of a wrong format."""
+    why = (
+        ". The input is JSON Lines: one JSON object per line, not a JSON array nor an object spread over several lines"
+        if report.unreadable
+        else ": the reason each was skipped is above"
+    )
+    return f"none of the {report.lines:,} lines held a record to resolve; nothing written{why}"
+
+
+def _nothing_resolved_fr(report: BatchReport) -> str:
+    """`_nothing_resolved` in French, which says a single line otherwise than several."""
+    one = report.lines == 1
+    if report.unreadable:
+        why = (
+            ". L'entrée est en JSON Lines : un objet JSON par ligne, ni un tableau JSON ni un objet réparti sur "
+            "plusieurs lignes"
+        )
+    else:
+        why = f" : la raison pour laquelle {'elle' if one else 'chacune'} a été écartée est donnée plus haut"
+    if one:
+        return f"la seule ligne ne contenait aucune fiche à résoudre ; rien n'a été écrit{why}"
+    return (
+        f"aucune des {format_count(report.lines, 'fr')} lignes ne contenait de fiche à résoudre ; rien n'a été "
+        f"écrit{why}"
+    )
 
 
 class _NothingResolvedError(Exception):
@@ -345,6 +439,7 @@ async def _resolve(
     *,
     first_lines: MutableMapping[str, int],
     problem_log: IO[str] | None,
+    language: Language,
 ) -> BatchReport:
     total = arguments.input.stat().st_size
     with (
@@ -355,13 +450,14 @@ async def _resolve(
             default_region=deps.rules.default_region,
             today=deps.clock.now().date(),
             cache_entries=cached_entries_within(arguments.memory_mb),
+            language=language,
         ) as lines,
         tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as assignments,
     ):
-        progress = ProgressLine(total, lambda: lines.bytes_taken, unit="records")
+        progress = _progress(total, lambda: lines.bytes_taken, language)
 
         def show(report: BatchReport) -> None:
-            progress.update(report.resolved, f"{report.skipped:,} skipped")
+            progress.update(report.resolved, _skipped_count(report.skipped, language))
 
         try:
             report = await resolve_lines(
@@ -373,18 +469,21 @@ async def _resolve(
                 progress=show,
                 first_lines=first_lines,
                 problem_log=problem_log,
+                language=language,
             )
         except BaseException:
             progress.abandon()
             raise
-        progress.finish(report.resolved, f"{report.skipped:,} skipped")
+        progress.finish(report.resolved, _skipped_count(report.skipped, language))
         if report.resolved == 0 and report.skipped > 0:
             raise _NothingResolvedError(report)
         assignments.seek(0)
         # Following each person through later merges reads every record again: on a large history, a long job too.
         written = 0
-        writing = ProgressLine(report.resolved, lambda: written, unit="records")
-        what = f"written to {arguments.output.name}"
+        writing = _progress(report.resolved, lambda: written, language)
+        what = in_language(
+            language, en=f"written to {arguments.output.name}", fr=f"écrites dans {arguments.output.name}"
+        )
 
         def show_written(rows: int) -> None:
             nonlocal written
@@ -407,36 +506,61 @@ _ARRAY_ERROR = (
     "error: {path} holds a JSON array written over several lines, not JSON Lines: write one object per line, with no "
     "brackets or commas between (`jq -c '.[]'` does it); nothing read"
 )
+_ARRAY_ERROR_FR = (
+    "erreur : {path} contient un tableau JSON écrit sur plusieurs lignes, et non du JSON Lines : écrivez un objet par "
+    "ligne, sans crochets ni virgules entre eux (`jq -c '.[]'` le fait) ; rien n'a été lu"
+)
 _UTF16_ERROR = (
     "error: {path} is UTF-16 (as Windows PowerShell's > writes); save it as UTF-8, for instance with "
     "Out-File -Encoding utf8; nothing read"
 )
+_UTF16_ERROR_FR = (
+    "erreur : {path} est en UTF-16 (comme l'écrit le > de Windows PowerShell) ; enregistrez-le en UTF-8, par "
+    "exemple avec Out-File -Encoding utf8 ; rien n'a été lu"
+)
+_INTERRUPTED = "interrupted; nothing written"
+_INTERRUPTED_FR = "interrompu ; rien n'a été écrit"
 
 
-def _unwritable(source: Path, *outputs: tuple[str, Path | None]) -> str | None:
-    """What stops writing the `outputs` (option, path), said before any work: a missing directory or one this user
-    may not write in, a directory in the way, the input itself (which would be lost) or another output."""
+def _unwritable(source: Path, *outputs: tuple[str, Path | None], language: Language = "en") -> str | None:
+    """What stops writing the `outputs` (option, path), said in `language` before any work: a missing directory or
+    one this user may not write in, a directory in the way, the input itself (which would be lost) or another
+    output."""
+
+    def refused(option: str, en: str, fr: str) -> str:
+        return in_language(language, en=f"error: {option}: {en}", fr=f"erreur : {option} : {fr}")
+
     written: dict[Path, str] = {source.resolve(): "--input"}
     for option, path in outputs:
         if path is None:
             continue
         if path.is_dir():
-            return f"error: {option}: {path} is a directory"
+            return refused(option, f"{path} is a directory", f"{path} est un dossier")
         try:
             resolved = path.resolve()
         except (RuntimeError, OSError):
             # A loop of links: writing into it would fail (ELOOP) only after the work.
-            return f"error: {option}: {path} is a link that leads back to itself"
+            return refused(
+                option, f"{path} is a link that leads back to itself", f"{path} est un lien qui mène à lui-même"
+            )
         # Written through a link, into the file it points to (see `_written_whole`).
         target = resolved if path.is_symlink() else path
         if not target.parent.is_dir():
-            return f"error: {option}: {target.parent} is not a directory"
+            return refused(option, f"{target.parent} is not a directory", f"{target.parent} n'est pas un dossier")
         # The file is written beside its place and then renamed into it: that takes the directory, not the file.
         if not os.access(target.parent, os.W_OK | os.X_OK):
-            return f"error: {option}: {target.parent} is not a directory you may write in"
+            return refused(
+                option,
+                f"{target.parent} is not a directory you may write in",
+                f"{target.parent} est un dossier où vous ne pouvez pas écrire",
+            )
         same = written.get(resolved)
         if same is not None:
-            return f"error: {option}: {path} is also {same}; name another file"
+            return refused(
+                option,
+                f"{path} is also {same}; name another file",
+                f"{path} est aussi {same} ; nommez un autre fichier",
+            )
         written[resolved] = option
     return None
 
@@ -456,26 +580,33 @@ def _an_array_over_lines(path: Path) -> bool:
 
 
 def _run_estimate(arguments: argparse.Namespace) -> int:
+    language = _language(arguments)
+    if language is None:
+        return 2
     try:
         validate_organisation_id(arguments.org)
-    except ValueError as exc:
-        print(f"error: --org: {exc}", file=sys.stderr)
+    except OrganisationIdError as exc:
+        _say_error(language, en=f"--org: {exc}", fr=f"--org : {exc.fr}")
         return 2
     if not arguments.input.is_file():
-        print(f"error: {arguments.input} is not a file", file=sys.stderr)
+        _say_error(language, en=f"{arguments.input} is not a file", fr=f"{arguments.input} n'est pas un fichier")
         return 2
     if _utf16(arguments.input):
-        print(_UTF16_ERROR.format(path=arguments.input), file=sys.stderr)
+        print(in_language(language, en=_UTF16_ERROR, fr=_UTF16_ERROR_FR).format(path=arguments.input), file=sys.stderr)
         return 2
     if _an_array_over_lines(arguments.input):
-        print(_ARRAY_ERROR.format(path=arguments.input), file=sys.stderr)
+        print(in_language(language, en=_ARRAY_ERROR, fr=_ARRAY_ERROR_FR).format(path=arguments.input), file=sys.stderr)
         return 1
-    if (problem := _unwritable(arguments.input, ("--output", arguments.output))) is not None:
+    if (problem := _unwritable(arguments.input, ("--output", arguments.output), language=language)) is not None:
         print(problem, file=sys.stderr)
         return 2
     for option, value in (("--random-pairs", arguments.random_pairs), ("--max-iterations", arguments.max_iterations)):
         if value < 1:
-            print(f"error: {option} should be at least 1, not {value}", file=sys.stderr)
+            _say_error(
+                language,
+                en=f"{option} should be at least 1, not {value}",
+                fr=f"{option} doit valoir au moins 1, pas {value}",
+            )
             return 2
     settings = IdentitySettings()
     start_path = arguments.model or settings.match_model_path()
@@ -484,19 +615,21 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         configured = load_match_settings(read_config_file(start_path), file_name=str(start_path))
         policy = load_identifier_policy(read_config_file(policy_path), file_name=str(policy_path))
     except (ConfigFileError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # As for `resolve`: said as the file's reader says it.
+        _say_error(language, en=str(exc), fr=str(exc))
         return 2
-    tally = LineTally()
+    tally = LineTally(language=language)
     try:
         report = _estimate(arguments, configured, policy, tally, settings.identity_default_region)
     except NotEnoughDataError as exc:
         _print_problems(tally)
-        print(f"error: {exc}; nothing written", file=sys.stderr)
+        _say_error(language, en=f"{exc}; nothing written", fr=f"{exc.fr} ; rien n'a été écrit")
         return 1
     except KeyboardInterrupt:
-        print("error: interrupted; nothing written", file=sys.stderr)
+        _say_error(language, en=_INTERRUPTED, fr=_INTERRUPTED_FR)
         return 130
     _print_problems(tally)
+    # Said alike in every language: programs read it.
     summary = {
         "lines": tally.lines,
         "records": report.records,
@@ -510,10 +643,14 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         "blocked_match_share": round(report.blocked_match_share, 6),
     }
     if not report.converged:
-        print(
-            f"error: EM did not converge in {report.iterations} iterations on {report.blocked_pairs:,} blocked "
+        iterations = "itération" if is_singular(report.iterations, "fr") else "itérations"
+        _say_error(
+            language,
+            en=f"EM did not converge in {report.iterations} iterations on {report.blocked_pairs:,} blocked "
             "pairs: its m would not be an estimate; nothing written (try more --max-iterations)",
-            file=sys.stderr,
+            fr=f"l'EM n'a pas convergé en {report.iterations} {iterations} sur "
+            f"{format_count(report.blocked_pairs, 'fr')} paires bloquées : son m ne serait pas une estimation ; rien "
+            "n'a été écrit (essayez un --max-iterations plus grand)",
         )
         print(json.dumps(summary), file=sys.stderr)
         return 1
@@ -524,12 +661,14 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         with _written_whole(arguments.output) as output:
             output.write(text)
     except KeyboardInterrupt:
-        print("error: interrupted; nothing written", file=sys.stderr)
+        _say_error(language, en=_INTERRUPTED, fr=_INTERRUPTED_FR)
         return 130
     except OSError as exc:
-        print(f"error: {exc}; nothing written", file=sys.stderr)
+        _say_error(language, en=f"{exc}; nothing written", fr=f"{exc} ; rien n'a été écrit")
         return 1
-    print(f"wrote {arguments.output}", file=sys.stderr)
+    print(
+        in_language(language, en=f"wrote {arguments.output}", fr=f"fichier écrit : {arguments.output}"), file=sys.stderr
+    )
     print(json.dumps(summary), file=sys.stderr)
     return 0
 
@@ -542,13 +681,21 @@ def _estimate(
     default_region: str,
 ) -> EstimationReport:
     total = arguments.input.stat().st_size
+    language = tally.language
     with arguments.input.open("rb") as raw:
-        progress = ProgressLine(total, raw.tell, unit="records")
+        progress = _progress(total, raw.tell, language)
 
         def lines() -> Iterator[bytes]:
             yield from file_lines(raw)
-            progress.finish(tally.records, f"{tally.skipped:,} skipped")
-            print("comparing random and blocked pairs, then EM…", file=sys.stderr)
+            progress.finish(tally.records, _skipped_count(tally.skipped, language))
+            print(
+                in_language(
+                    language,
+                    en="comparing random and blocked pairs, then EM…",
+                    fr="comparaison des paires aléatoires et des paires bloquées, puis EM…",
+                ),
+                file=sys.stderr,
+            )
 
         records = records_of_lines(
             lines(),
@@ -565,7 +712,7 @@ def _estimate(
                 sample_pairs=arguments.random_pairs,
                 seed=arguments.seed,
                 max_iterations=arguments.max_iterations,
-                progress=lambda read: progress.update(read, f"{tally.skipped:,} skipped"),
+                progress=lambda read: progress.update(read, _skipped_count(tally.skipped, language)),
             )
         except BaseException:
             progress.abandon()
@@ -577,7 +724,10 @@ def _print_problems(tally: LineTally) -> None:
         print(problem, file=sys.stderr)
     hidden = tally.skipped + tally.warnings - len(tally.problems)
     if hidden > 0:
-        print(f"… and {hidden:,} more problems", file=sys.stderr)
+        print(
+            in_language(tally.language, en=f"… and {hidden:,} more problems", fr=_more_problems_fr(hidden)),
+            file=sys.stderr,
+        )
 
 
 def _model_file(report: EstimationReport, configured: Matching, input_name: str) -> str:

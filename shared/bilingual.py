@@ -1,0 +1,58 @@
+"""What a command says to the person at the terminal, in French or English: the language the environment asks for,
+and values and numbers written as each language writes them."""
+
+import os
+from collections.abc import Mapping
+
+from shared.events import Language
+
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
+# Between thousands, as French writes them. The no-break space, not the narrow one the console's pages use: a
+# terminal set to Latin-1 (fr_CA.ISO-8859-1) has the first and not the second.
+_FRENCH_THOUSANDS = "\u00a0"
+
+
+def language_of_environment(environment: Mapping[str, str] | None = None) -> Language:
+    """French when the locale set for messages is a French one, as gettext reads it: the first of `LC_ALL`,
+    `LC_MESSAGES` and `LANG` that is set and not empty (`fr_CA.UTF-8`, `fr`); English otherwise, `C` included."""
+    environment = os.environ if environment is None else environment
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        locale = environment.get(name)
+        if locale:
+            return "fr" if locale.lower().startswith("fr") else "en"
+    return "en"
+
+
+def in_language(language: Language, *, en: str, fr: str) -> str:
+    """The text for `language`; both are written side by side where the message is made, so neither drifts."""
+    return fr if language == "fr" else en
+
+
+def quoted(value: str, language: Language) -> str:
+    """`value` between quotes, each character that does not print escaped as Python writes it: `'x'` in English
+    (Python's own quoting, as these messages always showed values) and `« x »` in French."""
+    if language == "en":
+        return repr(value)
+    shown = "".join(character if character.isprintable() else repr(character)[1:-1] for character in value)
+    return f"« {shown} »"
+
+
+def format_count(value: int, language: Language) -> str:
+    """`value` with its thousands apart: `12,345` in English, `12 345` in French."""
+    written = f"{value:,}"
+    return written.replace(",", _FRENCH_THOUSANDS) if language == "fr" else written
+
+
+def is_singular(count: int, language: Language) -> bool:
+    """Whether `count` things take the singular: in French for none or one (`0 ligne écartée`), in English for one."""
+    return 0 <= count < 2 if language == "fr" else count == 1
+
+
+def chosen_language(asked: str | None, environment: Mapping[str, str] | None = None) -> Language:
+    """The language asked for (`--language fr`, `EN`), else the environment's; raises `ValueError` for another."""
+    if asked is None:
+        return language_of_environment(environment)
+    for language in LANGUAGES:
+        if asked.strip().lower() == language:
+            return language
+    raise ValueError(asked)

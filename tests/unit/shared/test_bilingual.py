@@ -1,0 +1,47 @@
+"""The language a command speaks, and values and numbers as each language writes them."""
+
+import pytest
+
+from shared.bilingual import chosen_language, format_count, is_singular, language_of_environment, quoted
+
+
+@pytest.mark.parametrize(
+    ("environment", "language"),
+    [
+        ({}, "en"),
+        ({"LANG": "fr_CA.UTF-8"}, "fr"),
+        ({"LANG": "fr"}, "fr"),
+        ({"LANG": "FR_ca.utf8"}, "fr"),
+        ({"LANG": "en_CA.UTF-8"}, "en"),
+        ({"LANG": "de_DE.UTF-8"}, "en"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LC_MESSAGES": "fr_CA.UTF-8", "LANG": "en_CA.UTF-8"}, "fr"),
+        ({"LC_ALL": "en_CA.UTF-8", "LC_MESSAGES": "fr_CA.UTF-8", "LANG": "fr_CA.UTF-8"}, "en"),
+        ({"LC_ALL": "C", "LANG": "fr_CA.UTF-8"}, "en"),
+        ({"LC_ALL": "", "LC_MESSAGES": "", "LANG": "fr_CA.UTF-8"}, "fr"),
+    ],
+)
+def test_the_first_of_lc_all_lc_messages_and_lang_that_is_set_says_whether_to_speak_french(
+    environment: dict[str, str], language: str
+) -> None:
+    assert language_of_environment(environment) == language
+
+
+def test_a_language_asked_for_wins_over_the_environment_and_another_is_refused() -> None:
+    assert chosen_language("en", {"LANG": "fr_CA.UTF-8"}) == "en"
+    assert chosen_language(" FR ", {}) == "fr"
+    assert chosen_language(None, {"LANG": "fr_CA.UTF-8"}) == "fr"
+    with pytest.raises(ValueError, match="de"):
+        chosen_language("de", {})
+
+
+def test_numbers_and_values_are_written_as_each_language_writes_them() -> None:
+    assert (format_count(1_234_567, "en"), format_count(1_234_567, "fr")) == ("1,234,567", "1\u00a0234\u00a0567")
+    assert (quoted("l'été", "en"), quoted("l'été", "fr")) == ('"l\'été"', "« l'été »")
+    # A line break in a value would cut the message's line in two.
+    assert quoted("a\nb\x00", "fr") == "« a\\nb\\x00 »"
+
+
+def test_french_says_none_and_one_in_the_singular_and_english_one_alone() -> None:
+    assert [is_singular(count, "fr") for count in (0, 1, 2)] == [True, True, False]
+    assert [is_singular(count, "en") for count in (0, 1, 2)] == [False, True, False]
