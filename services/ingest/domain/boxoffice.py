@@ -37,7 +37,7 @@ from services.ingest.domain.boxoffice_values import (
 from services.ingest.domain.drafts import Draft, country_code, language_of, normalise_locale, plain, source_uri, wrap
 from services.ingest.domain.errors import ModelT, Problems
 from services.ingest.domain.ids import event_id
-from services.ingest.domain.textstream import BoundedLines, open_text
+from services.ingest.domain.textstream import BoundedLines, OpenedText, open_text
 from shared.events import (
     DonationMadeV1,
     Envelope,
@@ -75,6 +75,8 @@ MAX_LINE_CHARS = 1_000_000
 WHOLE_ROW = "$"
 # Title and blank rows a report may have above its header.
 _HEADER_SEARCH_ROWS = 20
+# Lines one header cell may span: a title wrapped in its cell (Alt+Enter in Excel) is written with its line breaks.
+_HEADER_CELL_LINES = 10
 # The label of a report's totals row, folded by `plain`: `Total`, `Sous-total :`, `Grand total`, `Total général`.
 _TOTALS_LABEL = re.compile(
     r"^(?:grand[ -]?)?(?:sous[ -]?|sub[ -]?)?tota(?:l|ux)(?: (?:general|global|des ventes))?\s*:?$"
@@ -113,6 +115,16 @@ _CENT = Decimal("0.01")
 # Distinct cells remembered per parser: exports repeat a few dates, prices and quantities on thousands of rows.
 _REMEMBERED_CELLS = 4096
 _EXCEL_TEXT_GUARD = re.compile(r'^="(.*)"$')
+# How the files sent in place of their CSV export begin (ZIP holds .xlsx, .ods and .numbers), and what each one is.
+_NOT_TEXT = (
+    (
+        b"PK\x03\x04",
+        "an Excel workbook (.xlsx) or another spreadsheet program's file",
+        "un classeur Excel (.xlsx) ou le fichier d'un autre tableur",
+    ),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "un classeur Excel 97-2003 (.xls)"),
+    (b"%PDF-", "a PDF document", "un document PDF"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +181,7 @@ def read_boxoffice_csv(
     settings = mapping or ColumnMapping()
     source_uri(organisation_id, source)  # refuses a malformed source before any work
     month_first = _month_first_columns(stream, settings)
-    opened = open_text(stream)
+    opened = _opened(stream)
     lines = BoundedLines(opened.text, MAX_LINE_CHARS)
     line_iterator = iter(lines)
     delimiter, header, columns, rows_above = _header(line_iterator, settings)
@@ -212,6 +224,21 @@ def read_boxoffice_csv(
     return _outcomes(records, lines, context, header_row=rows_above + 1)
 
 
+def _opened(stream: BinaryIO) -> OpenedText:
+    """The file as text; raises `CsvFormatError` for a workbook or a document sent in place of its CSV export."""
+    opened = open_text(stream)
+    for signature, en, fr in _NOT_TEXT:
+        if opened.first_bytes.startswith(signature):
+            raise CsvFormatError(
+                "not_csv",
+                en=f"The file is {en}, not a CSV export: save it as CSV (in Excel: File, Save As, CSV UTF-8) and "
+                "send that file.",
+                fr=f"Le fichier est {fr}, pas un export CSV : enregistrez-le en CSV (dans Excel : Fichier, "
+                "Enregistrer sous, CSV UTF-8) et envoyez ce fichier.",
+            )
+    return opened
+
+
 def _month_first_columns(stream: BinaryIO, settings: ColumnMapping) -> frozenset[BoxOfficeField]:
     """The date columns whose numeric dates are read month first (`05/14/2026`, as US exports write them); the
     others are read day first, as Québec's are (`14/05/2026`, and Zeffy's payments export).
@@ -226,7 +253,7 @@ def _month_first_columns(stream: BinaryIO, settings: ColumnMapping) -> frozenset
         return frozenset()
     start = stream.tell()
     try:
-        lines = iter(BoundedLines(open_text(stream).text, MAX_LINE_CHARS))
+        lines = iter(BoundedLines(_opened(stream).text, MAX_LINE_CHARS))
         delimiter, _header_cells, columns, _rows_above = _header(lines, settings)
         dated = {name: columns[name].index for name in _DATE_FIELDS if name in columns}
         proven: dict[BoxOfficeField, set[DateOrder]] = {name: set() for name in dated}
@@ -267,8 +294,9 @@ def _header(lines: Iterator[str], settings: ColumnMapping) -> tuple[str, list[st
             if directive is not None:
                 # Excel reads this line as a setting and shows no row for it.
                 continue
-        delimiter = directive or _sniffed_delimiter(line)
-        header = [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter), [])]
+        record = _whole_record(line, lines, directive)
+        delimiter = directive or _sniffed_delimiter(record)
+        header = [" ".join(cell.split()) for cell in _first_record(record, delimiter)]
         if not any(header):
             if line.strip() and refusal is None:
                 refusal = CsvFormatError(
@@ -289,6 +317,22 @@ def _header(lines: Iterator[str], settings: ColumnMapping) -> tuple[str, list[st
     raise refusal or CsvFormatError("empty_file", en="The file is empty.", fr="Le fichier est vide.")
 
 
+def _whole_record(line: str, lines: Iterator[str], directive: str | None) -> list[str]:
+    """`line` and the lines that continue it while a quoted cell is still open at its end: one row of the
+    spreadsheet, such as a header whose cells wrap their titles on two lines."""
+    record = [line]
+    for _ in range(_HEADER_CELL_LINES):
+        cells = _first_record(record, directive or _sniffed_delimiter(record))
+        # A cell still open where the text ends keeps its line break; a closed one never ends with one.
+        if not (cells and cells[-1].endswith(("\n", "\r"))):
+            break
+        following = next(lines, None)
+        if following is None:
+            break
+        record.append(following)
+    return record
+
+
 def _directive_delimiter(line: str) -> str | None:
     """Excel's `sep=;` first line, which names the delimiter outright."""
     # Only the line break goes: the delimiter named may be a tab.
@@ -296,10 +340,19 @@ def _directive_delimiter(line: str) -> str | None:
     return stripped[4] if len(stripped) == len("sep=;") and stripped.lower().startswith("sep=") else None
 
 
-def _sniffed_delimiter(header_line: str) -> str:
+def _sniffed_delimiter(header_lines: list[str]) -> str:
     """The delimiter that splits the header into the most cells; ties go to tab, then `;`, then `,`."""
-    counts = {delimiter: len(next(csv.reader([header_line], delimiter=delimiter), [])) for delimiter in _DELIMITERS}
+    counts = {delimiter: len(_first_record(header_lines, delimiter)) for delimiter in _DELIMITERS}
     return max(_DELIMITERS, key=lambda delimiter: counts[delimiter])
+
+
+def _first_record(lines: list[str], delimiter: str) -> list[str]:
+    """The cells of the record `lines` begin; none when it cannot be read as CSV (a cell longer than the csv
+    module reads, in a corrupt file or a document sent by mistake), so that such a line is no header."""
+    try:
+        return next(csv.reader(lines, delimiter=delimiter), [])
+    except csv.Error:
+        return []
 
 
 def _check_required_columns(

@@ -20,7 +20,13 @@ _SYMBOLS = {
 }
 # `12,50 $ CA`, as the Office québécois de la langue française writes Canadian dollars.
 _SPACED_SYMBOL = re.compile(r"\$\s+(CA|US|CAN|CDN)(?![A-Za-z])", re.IGNORECASE)
-_SYMBOL_PATTERN = re.compile("|".join(re.escape(symbol) for symbol in sorted(_SYMBOLS, key=len, reverse=True)))
+# A symbol ending in letters is not the start of a code: `$CAD` and `$USD` are `$` before a code, not `$CA` and `$US`.
+_SYMBOL_PATTERN = re.compile(
+    "|".join(
+        re.escape(symbol) + ("(?![A-Za-z])" if symbol[-1].isalpha() else "")
+        for symbol in sorted(_SYMBOLS, key=len, reverse=True)
+    )
+)
 _CODE_PATTERN = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})(?![A-Za-z])")
 # Canadian dollars as people abbreviate them.
 _CODE_ALIASES = {"CDN": "CAD", "CAN": "CAD"}
@@ -59,7 +65,8 @@ _YEAR_FIRST = re.compile(
     rf"^(?P<year>\d{{4}})(?P<separator>[/.-])(?P<month>\d{{1,2}})(?P=separator)(?P<day>\d{{1,2}}){_AFTER_DATE}$",
     re.IGNORECASE,
 )
-# A long date, as Excel writes it in French or English: `jeudi 5 mars 2026`, `1er août 2026`, `March 5, 2026`.
+# A long date, as Excel writes it in French or English: `jeudi 5 mars 2026`, `1er août 2026`, `March 5, 2026`; with
+# the abbreviations and three-letter codes of the Office québécois de la langue française too (`juill.`, `AOÛ`).
 _MONTHS = {
     **dict.fromkeys(("janvier", "janv", "january", "jan"), 1),
     **dict.fromkeys(("fevrier", "fevr", "fev", "february", "feb"), 2),
@@ -67,8 +74,8 @@ _MONTHS = {
     **dict.fromkeys(("avril", "avr", "april", "apr"), 4),
     **dict.fromkeys(("mai", "may"), 5),
     **dict.fromkeys(("juin", "june", "jun"), 6),
-    **dict.fromkeys(("juillet", "juil", "july", "jul"), 7),
-    **dict.fromkeys(("aout", "august", "aug"), 8),
+    **dict.fromkeys(("juillet", "juill", "juil", "july", "jul"), 7),
+    **dict.fromkeys(("aout", "aou", "august", "aug"), 8),
     **dict.fromkeys(("septembre", "sept", "sep", "september"), 9),
     **dict.fromkeys(("octobre", "oct", "october"), 10),
     **dict.fromkeys(("novembre", "nov", "november"), 11),

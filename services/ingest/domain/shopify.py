@@ -659,7 +659,13 @@ def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
     ]
     if paid_back:
         amounts = [node["amount"].decimal(required=True) for node in paid_back]
-        currencies = {code for node in paid_back if (code := node["currency"].text(required=True))}
+        # Shopify's own example of this webhook gives its transactions a null currency: what they paid back is in the
+        # currency the buyer paid in, which the refund's money sets present.
+        stated = refund["total_duties_set"]["presentment_money"]["currency_code"].value
+        presented = (stated.strip() or None) if isinstance(stated, str) else None
+        currencies = {
+            code for node in paid_back if (code := node["currency"].text(required=presented is None) or presented)
+        }
         if len(currencies) > 1:
             problems.add(
                 refund["transactions"].path,

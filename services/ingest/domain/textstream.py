@@ -36,6 +36,8 @@ class OpenedText:
     text: io.TextIOWrapper
     # What the file starts with; `utf-8` files may still carry Windows-1252 bytes further on.
     encoding: str
+    # Its first bytes as sent, which tell a workbook or a document from text.
+    first_bytes: bytes
 
 
 def open_text(stream: BinaryIO) -> OpenedText:
@@ -61,7 +63,7 @@ def open_text(stream: BinaryIO) -> OpenedText:
         # The fallback only ever sees the five bytes Windows-1252 leaves undefined.
         encoding, errors = "cp1252", WINDOWS_1252_FALLBACK
     raw = io.BufferedReader(_Replayed(head, stream), buffer_size=SNIFF_BYTES)
-    return OpenedText(io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=""), encoding)
+    return OpenedText(io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=""), encoding, head[:16])
 
 
 def _is_utf8(head: bytes) -> bool:

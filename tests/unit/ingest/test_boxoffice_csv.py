@@ -2,6 +2,7 @@
 
 import csv
 import io
+import zipfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -292,6 +293,50 @@ def test_a_header_row_of_empty_cells_is_refused() -> None:
     with pytest.raises(CsvFormatError) as caught:
         read(b";;;\n1;2;3;4\n")
 
+    assert caught.value.code == "no_header"
+
+
+def _workbook() -> bytes:
+    """A spreadsheet saved as a workbook: a ZIP archive of XML parts, as .xlsx and .ods files are."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as workbook:
+        workbook.writestr("[Content_Types].xml", '<?xml version="1.0" encoding="UTF-8"?><Types/>')
+        rows = "".join(f'<row r="{number}"><c t="inlineStr"><is><t>Élise</t></is></c></row>' for number in range(999))
+        workbook.writestr("xl/worksheets/sheet1.xml", f"<worksheet><sheetData>{rows}</sheetData></worksheet>")
+    return archive.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (_workbook(), "Excel workbook (.xlsx)"),
+        # The compound file header every .xls begins with.
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 8, "Excel 97-2003 workbook (.xls)"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "PDF document"),
+    ],
+    ids=["xlsx", "xls", "pdf"],
+)
+def test_a_workbook_or_document_sent_instead_of_its_csv_export_is_refused_saying_what_it_is(
+    content: bytes, named: str
+) -> None:
+    with pytest.raises(CsvFormatError) as caught:
+        read(content)
+
+    assert caught.value.code == "not_csv"
+    assert named in caught.value.en
+    assert "CSV UTF-8" in caught.value.fr
+
+
+def test_a_line_with_a_cell_longer_than_csv_reads_above_the_header_is_no_header_not_a_crash() -> None:
+    header = "Courriel;Spectacle;Date de représentation;Montant\n"
+    row = "helene@example.com;Les Belles-sœurs;2026-10-03 20:00;45,00 $\n"
+
+    [sale] = accepted(read(("x" * 200_000 + "\n" + header + row).encode()))
+    with pytest.raises(CsvFormatError) as caught:
+        # A document of one long line (minified JSON or XML) uploaded by mistake.
+        read(("<export>" + "x" * 200_000 + "</export>").encode())
+
+    assert sale.row_number == 3
     assert caught.value.code == "no_header"
 
 

@@ -43,6 +43,32 @@ def test_dollars_written_the_way_the_office_quebecois_recommends_are_read(text: 
     assert (amount.value, amount.currency) == (Decimal("12.50"), currency)
 
 
+@pytest.mark.parametrize(("text", "currency"), [("12,50 $CAD", "CAD"), ("$CAD 12.50", "CAD"), ("12,50 $USD", "USD")])
+def test_dollars_followed_by_their_currency_code_are_read_in_that_currency(text: str, currency: str) -> None:
+    amount = parse_amount(text)
+    assert (amount.value, amount.currency) == (Decimal("12.50"), currency)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        # The date's title wrapped in its cell: the first line alone lacks the amount.
+        'Courriel;Spectacle;"Date de\r\nreprésentation";Montant;Quantité\r\n',
+        # The quantity's title wrapped in the last cell: the first line alone has every required column.
+        'Courriel;Spectacle;Date de représentation;Montant;"Nombre\r\nde billets"\r\n',
+    ],
+)
+def test_a_header_whose_titles_wrap_in_their_cells_is_one_row_of_columns(header: str) -> None:
+    body = header + "helene@example.com;Les Belles-sœurs;2026-10-03 20:00;90,00 $;2\r\n"
+
+    outcomes = read(body.encode("cp1252"))
+
+    [row] = accepted(outcomes)
+    assert row.row_number == 2
+    tickets = purchase(row).tickets
+    assert [ticket.price.amount for ticket in tickets] == [Decimal("45.00"), Decimal("45.00")]
+
+
 def test_excels_sep_line_naming_a_tab_is_honoured() -> None:
     body = "sep=\t\n" + HEADER.replace(";", "\t") + ROW.replace(";", "\t")
     [row] = accepted(read(body.encode("utf-16")))
@@ -61,6 +87,20 @@ def test_excels_sep_line_naming_a_tab_is_honoured() -> None:
     ],
 )
 def test_dates_with_the_month_spelled_out_as_excel_writes_a_long_date_are_read(text: str, expected: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    assert parse_moment(text, zone=ZoneInfo("America/Toronto")).at.isoformat() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("17 juill. 2026 20 h", "2026-07-17T20:00:00-04:00"),
+        ("samedi 1er juill. 2026", "2026-07-01T00:00:00-04:00"),
+        ("3 AOÛ 2026 19 h 30", "2026-08-03T19:30:00-04:00"),
+    ],
+)
+def test_months_abbreviated_as_the_office_quebecois_writes_them_are_read(text: str, expected: str) -> None:
     from zoneinfo import ZoneInfo
 
     assert parse_moment(text, zone=ZoneInfo("America/Toronto")).at.isoformat() == expected

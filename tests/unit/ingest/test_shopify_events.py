@@ -300,6 +300,21 @@ def test_a_test_transaction_in_a_real_refund_is_not_counted_as_paid_back() -> No
     assert envelope.data["amount"]["amount"] == "20.64"
 
 
+def test_a_refund_whose_transactions_state_no_currency_is_in_the_currency_the_refund_presents() -> None:
+    # As Shopify's own example of the refunds/create webhook has them (shopify.dev, webhook reference): `null`.
+    refund = shopify_payload("refunds-create")
+    refund["transactions"] = [{**item, "currency": None} for item in refund["transactions"]]
+
+    refunded = parse_data(events("refunds/create", refund)[0])
+    del refund["total_duties_set"]
+    with pytest.raises(AdapterError) as caught:
+        events("refunds/create", refund)
+
+    assert isinstance(refunded, ShopOrderRefundedV1)
+    assert (refunded.amount.amount, refunded.amount.currency) == (Decimal("20.64"), "CAD")
+    assert [error.field for error in caught.value.errors] == ["transactions.0.currency"]
+
+
 def test_a_refund_read_without_its_orders_buyer_awaits_that_order() -> None:
     refund = events("refunds/create", shopify_payload("refunds-create"))[0]
 
