@@ -1,11 +1,13 @@
 """Declarative files (identifier policies, rules, segments) validated by a pydantic model, each error on its line."""
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -41,8 +43,51 @@ def load_yaml_model(text: str, model: type[Model], *, file_name: str) -> Model:
         for error in exc.errors(include_url=False):
             location = ".".join(str(part) for part in error["loc"])
             where = f"`{location}`: " if location else ""
-            problems.append((_line_of(root, error["loc"]), f"{where}{error['msg']}"))
+            problems.append((_line_of(root, error["loc"]), f"{where}{_message(error)}"))
         raise ConfigFileError(file_name, problems) from None
+
+
+# What pydantic says in Python's words ("a valid tuple", "an instance of ConditionSpec"), said in the file's.
+_SHAPES = {
+    "model_type": "`name: value` entries here",
+    "dict_type": "`name: value` entries here",
+    "tuple_type": "a list here, such as [a, b]",
+    "list_type": "a list here, such as [a, b]",
+    "string_type": "text here",
+}
+
+
+def _message(error: ErrorDetails) -> str:
+    shape = _SHAPES.get(error["type"])
+    if shape is not None:
+        return f"needs {shape}, not {_described(error['input'])}"
+    if error["type"] == "invalid_key":
+        key = error["input"]
+        hint = ""
+        if isinstance(key, int | float) and not isinstance(key, bool):
+            # `{…, value: 2500,50}`: between braces, the comma of a French decimal starts an entry `50`.
+            hint = " (between braces, a comma starts a new entry: write decimals with a point, such as 2500.50)"
+        return f"a key here is a name, not {_described(key)}{hint}"
+    return error["msg"]
+
+
+def _described(value: Any) -> str:
+    """`value` as YAML read it, in words."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text '{value if len(value) <= 60 else value[:57] + '...'}'"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "`name: value` entries"
+    return type(value).__name__
 
 
 def compose(text: str, *, file_name: str) -> tuple[Any, yaml.Node | None]:
@@ -53,11 +98,29 @@ def compose(text: str, *, file_name: str) -> tuple[Any, yaml.Node | None]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        hint = next((hint for words, hint in _SYNTAX_HINTS if words in problem), None)
+        if hint is not None:
+            problem = f"{problem}; {hint}"
         # An unclosed bracket or quote is noticed lines later: the line where it opened is the one to fix.
         context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
             problem = f"{problem} ({context} that starts on line {context_mark.line + 1})"
         raise ConfigFileError(file_name, [(mark.line + 1 if mark else 1, f"not valid YAML: {problem}")]) from None
+
+
+# PyYAML's words for the slips made most in a file edited by hand, and what to do about each.
+_SYNTAX_HINTS = (
+    ("found character '\\t'", "use spaces, not tabs"),
+    (
+        "mapping values are not allowed here",
+        "text holding `: ` goes in quotes, such as 'Relance : donateurs', and a key starts a line of its own",
+    ),
+    (
+        "but got ':'",
+        "between braces or brackets, text holding `: ` goes in quotes, such as {fr: 'Relance : donateurs'}",
+    ),
+    ("expected <block end>", "check the indentation: the keys of one block, and the dashes of one list, line up"),
+)
 
 
 def _refuse_recursive_aliases(text: str, file_name: str) -> None:

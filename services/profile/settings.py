@@ -24,7 +24,8 @@ class ProfileSettings(ServiceSettings):
     )
     profile_timezone: TimeZoneName = Field(
         default="America/Montreal",
-        description="Time zone in which seasons and days begin, and implied consent terms are counted.",
+        description="Time zone in which seasons and days begin, and implied consent terms, the calendar months and "
+        "years of trigger rules and their anniversaries are counted.",
     )
     profile_default_region: str = Field(
         default="CA",

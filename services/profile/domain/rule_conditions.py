@@ -353,6 +353,16 @@ class ConditionSpec(BaseModel):
     op: Op | None = Field(default=None, description="How the field is compared with `value`.")
     value: Any = Field(default=_NO_VALUE, validate_default=True, description="What the field is compared with.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_a_list(cls, data: Any) -> Any:
+        # Conditions listed one under the other read as "all of these" to a person, but YAML gives no such meaning.
+        if isinstance(data, list):
+            raise _problem(
+                "condition_is_a_list", "a list of conditions goes under `all:` (each holds) or `any:` (one holds)"
+            )
+        return data
+
     # Emptiness is checked after the items (not with `min_length`), so a list whose one item is wrong is not
     # also reported as empty.
     @field_validator("all_of", "any_of")

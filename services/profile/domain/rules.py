@@ -113,16 +113,23 @@ EventTypeName = Annotated[str, AfterValidator(_event_type_name)]
 FactField = Annotated[FieldName, AfterValidator(_fact_field)]
 
 
-class BilingualTitle(BaseModel):
+class _Bilingual(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _in_both_languages(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            raise _problem("not_bilingual", "give it in French and in English, such as {fr: Donateurs, en: Donors}")
+        return data
+
+
+class BilingualTitle(_Bilingual):
     fr: SaidText = Field(description="The title in French.")
     en: SaidText = Field(description="The title in English.")
 
 
-class BilingualDescription(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class BilingualDescription(_Bilingual):
     fr: SaidLongText = Field(description="The description in French.")
     en: SaidLongText = Field(description="The description in English.")
 
@@ -424,7 +431,7 @@ def evaluate_triggers(
         if not rule.condition.holds(judged, as_of):
             continue
         period_key = _period_key(rule, after, as_of, cause_event_id, cause_performance_id, zone)
-        if period_key is None or _anniversary_long_past(rule, after, as_of):
+        if period_key is None or _anniversary_long_past(rule, after, as_of, zone):
             continue
         # Held before in the same period: the change did not make it hold. A new season is a new chance: three
         # productions of the coming season booked in summer make the offer when that season begins.
@@ -460,8 +467,8 @@ def _period_key(
     zone: tzinfo,
 ) -> str | None:
     """The period part of the dedupe key, or None when the period cannot be named (no season, event, performance
-    or date). A calendar year or month is the organisation's (`zone`): an evening on October 31 in Montréal is
-    November in UTC."""
+    or date). A calendar year or month, and an anniversary, are the organisation's (`zone`): an evening on October 31
+    in Montréal is November in UTC."""
     if rule.period is Period.PER_EVENT:
         return cause_event_id
     if rule.period is Period.PER_PERFORMANCE:
@@ -473,12 +480,12 @@ def _period_key(
         anchor = profile.get(rule.counted_from)
         if not isinstance(anchor, datetime):
             return None
-        # In UTC, so the key does not depend on the offset the date happened to be stored with.
-        anchor = anchor.astimezone(UTC)
         if rule.period is Period.ONCE:
-            return anchor.strftime("%Y-%m-%dT%H:%M:%SZ")
-        step = _STEP_MONTHS[rule.period]
-        return add_months(anchor, _steps_since(anchor, as_of, step) * step).strftime("%Y-%m-%d")
+            # In UTC, so the key does not depend on the offset the date happened to be stored with.
+            return anchor.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # Dated in UTC, as the keys of anniversaries counted in UTC were: an evening's anniversary keyed by its date
+        # in the organisation's zone would change key, and one sent in the week before an upgrade would be sent again.
+        return _anniversary(anchor, as_of, _STEP_MONTHS[rule.period], zone).strftime("%Y-%m-%d")
     local = as_of.astimezone(zone)
     if rule.period is Period.YEAR:
         return f"{local.year}"
@@ -490,16 +497,26 @@ def _period_key(
 _STEP_MONTHS = {Period.YEAR: 12, Period.MONTH: 1}
 
 
-def _anniversary_long_past(rule: TriggerRule, profile: Profile, as_of: datetime) -> bool:
+def _anniversary_long_past(rule: TriggerRule, profile: Profile, as_of: datetime, zone: tzinfo) -> bool:
     """Whether `rule` counts anniversaries and the latest one passed ANNIVERSARY_LATENESS ago or more."""
     if rule.counted_from is None or rule.period not in _STEP_MONTHS:
         return False
     anchor = profile.get(rule.counted_from)
     if not isinstance(anchor, datetime):
         return False
-    anchor = anchor.astimezone(UTC)
-    step = _STEP_MONTHS[rule.period]
-    return as_of - add_months(anchor, _steps_since(anchor, as_of, step) * step) >= ANNIVERSARY_LATENESS
+    return as_of - _anniversary(anchor, as_of, _STEP_MONTHS[rule.period], zone) >= ANNIVERSARY_LATENESS
+
+
+def _anniversary(anchor: datetime, as_of: datetime, step_months: int, zone: tzinfo, *, later: int = 0) -> datetime:
+    """The latest anniversary of `anchor` by `as_of` (`anchor` itself if later), or the `later`-th after it, in UTC.
+
+    Counted on the organisation's calendar (`zone`) at the hour of `anchor` there: a first purchase at 20:00 on
+    January 30 in Montréal, January 31 in UTC, has its monthly anniversaries at 20:00 on February 28 and April 30
+    in Montréal, not on the 27th and the 29th.
+    """
+    local = anchor.astimezone(zone)
+    steps = _steps_since(local, as_of.astimezone(UTC), step_months) + later
+    return add_months(local, steps * step_months).astimezone(UTC)
 
 
 def _steps_since(anchor: datetime, as_of: datetime, step_months: int) -> int:
@@ -602,11 +619,9 @@ def _next_period_starts(
             continue
         anchor = profile.get(rule.counted_from)
         if isinstance(anchor, datetime):
-            anchor = anchor.astimezone(UTC)
-            steps = _steps_since(anchor, as_of, step)
             # When the latest anniversary stops being marked, and when the next one is due.
-            yield add_months(anchor, steps * step) + ANNIVERSARY_LATENESS
-            yield add_months(anchor, (steps + 1) * step)
+            yield _anniversary(anchor, as_of, step, zone) + ANNIVERSARY_LATENESS
+            yield _anniversary(anchor, as_of, step, zone, later=1)
 
 
 def _require_aware(as_of: datetime) -> None:

@@ -438,6 +438,75 @@ def test_a_segment_without_a_condition_is_refused_on_its_name() -> None:
     assert problems == ((2, "`segments.donors.when`: Field required"),)
 
 
+SEGMENT_HEAD = "segments:\n  donors:\n"
+
+
+@pytest.mark.parametrize(
+    ("rest", "line", "message"),
+    [
+        pytest.param(
+            "title: Donateurs\ndescription: {fr: Donateurs., en: Donors.}\n"
+            "when: {field: donations_count, op: gt, value: 0}",
+            3,
+            "`segments.donors.title`: give it in French and in English, such as {fr: Donateurs, en: Donors}",
+            id="title in one language",
+        ),
+        pytest.param(
+            "title: {fr: Donateurs, en: Donors}\ndescription: {fr: Donateurs., en: Donors.}\nwhen:\n"
+            "  - {field: donations_count, op: gt, value: 0}\n  - {field: is_subscriber, op: eq, value: false}",
+            5,
+            "`segments.donors.when`: a list of conditions goes under `all:` (each holds) or `any:` (one holds)",
+            id="conditions listed without all",
+        ),
+        pytest.param(
+            "title: {fr: Donateurs, en: Donors}\ndescription: {fr: Donateurs., en: Donors.}\nwhen: donations_count > 0",
+            5,
+            "`segments.donors.when`: needs `name: value` entries here, not the text 'donations_count > 0'",
+            id="condition written as text",
+        ),
+        pytest.param(
+            "title: {fr: Donateurs, en: Donors}\ndescription: {fr: Donateurs., en: Donors.}\nwhen:\n"
+            "  any: {field: donations_count, op: gt, value: 0}",
+            6,
+            "`segments.donors.when.any`: needs a list here, such as [a, b], not `name: value` entries",
+            id="any of one condition",
+        ),
+        pytest.param(
+            "title: {fr: Donateurs, en: Donors}\ndescription: {fr: Donateurs., en: Donors.}\n"
+            "when: {field: donations_total, op: gte, value: 2500,50}",
+            5,
+            "`segments.donors.when.50`: a key here is a name, not the number 50 (between braces, a comma starts a "
+            "new entry: write decimals with a point, such as 2500.50)",
+            id="decimal comma between braces",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_shape_is_refused_in_the_file_s_words_not_python_s(
+    rest: str, line: int, message: str
+) -> None:
+    text = SEGMENT_HEAD + "".join(f"    {part}\n" for part in rest.splitlines())
+    assert segment_problems(text) == ((line, message),)
+
+
+def test_a_single_event_type_or_fact_where_a_list_belongs_is_refused_in_the_file_s_words() -> None:
+    problems = trigger_problems(
+        """\
+        triggers:
+          thanks:
+            title: {fr: Merci, en: Thanks}
+            description: Thank.
+            when: {field: performances_attended, op: gt, value: 0}
+            on: parterre.ticket.scanned.v1
+            period: per_event
+            facts: first_name
+        """
+    )
+    assert problems == (
+        (6, "`triggers.thanks.on`: needs a list here, such as [a, b], not the text 'parterre.ticket.scanned.v1'"),
+        (8, "`triggers.thanks.facts`: needs a list here, such as [a, b], not the text 'first_name'"),
+    )
+
+
 def test_a_file_not_saved_as_utf8_is_refused_naming_the_file_and_the_line(tmp_path: Path) -> None:
     # What an editor that saves in Windows-1252 or UTF-16 writes: the accents are bytes UTF-8 does not read.
     segments = tmp_path / "segments.yaml"
@@ -474,6 +543,45 @@ def test_broken_yaml_is_refused_naming_the_line_where_the_bracket_opened() -> No
     assert len(problems) == 1
     assert "not valid YAML" in problems[0][1]
     assert "starts on line 5" in problems[0][1]
+
+
+@pytest.mark.parametrize(
+    ("title", "line", "advice"),
+    [
+        pytest.param(
+            "title:\n  fr: Relance : donateurs\n  en: Lapsed donors",
+            4,
+            "text holding `: ` goes in quotes, such as 'Relance : donateurs'",
+            id="colon in French text",
+        ),
+        pytest.param(
+            "title: {fr: Relance : donateurs, en: Lapsed donors}",
+            3,
+            "between braces or brackets, text holding `: ` goes in quotes",
+            id="colon in French text between braces",
+        ),
+        pytest.param("title:\n\tfr: Relance\n\ten: Lapsed donors", 4, "use spaces, not tabs", id="tab"),
+        pytest.param(
+            "title:\n    fr: Relance\n  en: Lapsed donors",
+            5,
+            "check the indentation: the keys of one block, and the dashes of one list, line up",
+            id="keys out of line",
+        ),
+    ],
+)
+def test_a_yaml_slip_is_refused_on_its_line_saying_how_to_fix_it(title: str, line: int, advice: str) -> None:
+    lines = [
+        "segments:",
+        "  lapsed-donors:",
+        *(f"    {part}" for part in title.splitlines()),
+        "    description: {fr: Donateurs inactifs., en: Lapsed donors.}",
+        "    when: {field: last_donation_at, op: older_than, value: 12 months}",
+    ]
+    problems = segment_problems("\n".join(lines) + "\n")
+    assert len(problems) == 1, problems
+    assert problems[0][0] == line
+    assert problems[0][1].startswith("not valid YAML: ")
+    assert advice in problems[0][1]
 
 
 RULE_HEAD = """\

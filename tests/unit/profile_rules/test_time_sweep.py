@@ -58,8 +58,9 @@ def test_a_donor_is_due_on_each_anniversary_of_the_first_gift() -> None:
     assert time_conditions_due([TRIGGERS], profile, datetime(2026, 3, 10, 15, 0, tzinfo=UTC)) == datetime(
         2026, 3, 17, 15, 0, tzinfo=UTC
     )
+    # At 11:00 in Montréal, the hour of the gift there: in 2027, March 10 comes before summer time.
     assert time_conditions_due([TRIGGERS], profile, datetime(2026, 3, 17, 15, 0, tzinfo=UTC)) == datetime(
-        2027, 3, 10, 15, 0, tzinfo=UTC
+        2027, 3, 10, 16, 0, tzinfo=UTC
     )
 
 

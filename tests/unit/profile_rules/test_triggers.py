@@ -334,8 +334,9 @@ def test_a_rule_counted_in_years_from_a_date_fires_on_each_anniversary_though_it
     # Given first weeks after an anniversary (imported), it waits for the next one rather than never firing.
     imported_at = datetime(2026, 4, 1, tzinfo=UTC)
     assert keys({}, donor(), imported_at, gift) == []
-    assert time_conditions_due([GIFT_ANNIVERSARY], donor(), imported_at) == datetime(2027, 3, 10, 15, 0, tzinfo=UTC)
-    assert keys(donor(), donor(), datetime(2027, 3, 10, 15, 0, tzinfo=UTC), None) == ["2027-03-10"]
+    # At 11:00 in Montréal, the hour of the gift there, in winter time in 2027.
+    assert time_conditions_due([GIFT_ANNIVERSARY], donor(), imported_at) == datetime(2027, 3, 10, 16, 0, tzinfo=UTC)
+    assert keys(donor(), donor(), datetime(2027, 3, 10, 16, 0, tzinfo=UTC), None) == ["2027-03-10"]
 
 
 # Express consent before implied consent expires

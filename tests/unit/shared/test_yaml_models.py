@@ -202,6 +202,21 @@ def test_a_bad_entry_under_a_key_yaml_reads_as_true_or_a_number_names_the_line_o
     assert lines_of(text) == [4, 5]
 
 
+def test_a_value_of_the_wrong_shape_is_described_in_the_file_s_words_not_python_s() -> None:
+    text = """\
+        name: [Studio]
+        seats:
+          - A1
+        prices: 35
+        """
+    assert problems_of(text) == (
+        (1, "`name`: needs text here, not a list"),
+        (3, "`seats.0`: needs `name: value` entries here, not the text 'A1'"),
+        (4, "`prices`: needs `name: value` entries here, not the number 35"),
+    )
+    assert problems_of("- just\n- a list\n") == ((1, "needs `name: value` entries here, not a list"),)
+
+
 def test_a_file_that_is_not_a_mapping_is_refused_on_its_first_line() -> None:
     assert lines_of("- just\n- a list\n") == [1]
 
