@@ -499,10 +499,12 @@ async def _mailchimp_attempt(
         return Suppression.ERASED
     store, now = deps.store, deps.clock.now()
     contact = await store.contact(delivery.organisation_id, delivery.person_id)
-    email = member_email(contact)
-    if contact is None or email is None:
+    if contact is None or not contact.emails:
         return Suppression.NO_CONTACT_POINT
-    check = check_send(contact, MAILCHIMP_PURPOSE, [(Channel.EMAIL, email)], erased=False, now=now)
+    # With every address undeliverable there is no member to keep up to date, but a withdrawal still reaches them all.
+    email = member_email(contact)
+    points = [] if email is None else [(Channel.EMAIL, email)]
+    check = check_send(contact, MAILCHIMP_PURPOSE, points, erased=False, now=now)
     if not contact.consent(MAILCHIMP_PURPOSE).known and check.allowed:
         # An audience is for people who said yes: without an announced consent, nobody is added to it.
         return Suppression.NO_CONSENT
@@ -531,8 +533,8 @@ async def _mailchimp_attempt(
         if opted_out:
             await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
         return answer
-    if check.suppressed is not None:
-        return check.suppressed
+    if check.suppressed is not None or email is None:
+        return check.suppressed or Suppression.NO_CONTACT_POINT
     answer = await audience.upsert_member(target, email, member_body(contact, email, fallback="fr"))
     if answer.status_code is None or not 200 <= answer.status_code < 300:
         return answer

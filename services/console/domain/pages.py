@@ -41,7 +41,8 @@ class ContactAnswer:
 
 
 def email_today(fields: Mapping[str, Any]) -> ContactAnswer:
-    """Yes only with marketing-email consent valid today and an address to write to.
+    """Yes only with marketing-email consent valid today and an address to write to: one the profile does not
+    list as undeliverable (it bounced hard or was cleaned since it was last given).
 
     The profile's `consent.marketing_email.allowed` is computed at the moment the page asks (express consent until
     withdrawn; implied consent until its CASL expiry)."""
@@ -49,8 +50,12 @@ def email_today(fields: Mapping[str, Any]) -> ContactAnswer:
     since = fields.get("consent.marketing_email.captured_at")
     until = fields.get("consent.marketing_email.expires_at")
     status = fields.get("consent.marketing_email.status") or "none"
-    if not fields.get("emails"):
+    emails = fields.get("emails")
+    if not emails:
         return ContactAnswer(False, "contact.no_email", basis, since, until)
+    undeliverable = fields.get("undeliverable_emails") or ()
+    if all(email in undeliverable for email in emails):
+        return ContactAnswer(False, "contact.no_deliverable_email", basis, since, until)
     if fields.get("consent.marketing_email.allowed"):
         if basis == "express":
             return ContactAnswer(True, _dated("contact.express", since), basis, since, until)

@@ -203,6 +203,7 @@ def _contact_fields(contact: Contact) -> Document:
         "person_id": contact.person_id,
         "profile_version": contact.profile_version,
         "emails": list(contact.emails),
+        "undeliverable_emails": list(contact.undeliverable_emails),
         "phones": list(contact.phones),
         "first_name": contact.first_name,
         "last_name": contact.last_name,
@@ -227,6 +228,8 @@ def _contact_from(document: Document) -> Contact:
         person_id=document["person_id"],
         profile_version=document.get("profile_version", 0),
         emails=tuple(document.get("emails") or ()),
+        # A contact stored before notify kept them reads as having none.
+        undeliverable_emails=tuple(document.get("undeliverable_emails") or ()),
         phones=tuple(document.get("phones") or ()),
         first_name=document.get("first_name"),
         last_name=document.get("last_name"),

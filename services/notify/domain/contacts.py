@@ -2,7 +2,8 @@
 
 Consent is decided again when a message is sent, not only when its trigger fired: a withdrawal or an unsubscribe
 announced in between wins. The projection is a fold of `parterre.profile.changed.v1` (fields named as profile's
-`view` names them: `emails`, `phones`, `preferred_language`, `consent.<purpose>.status|allowed|expires_at|…`),
+`view` names them: `emails`, `undeliverable_emails`, `phones`, `preferred_language`,
+`consent.<purpose>.status|allowed|expires_at|…`),
 applied in profile-version order, plus the opt-outs notify learns itself from the tools it feeds.
 """
 
@@ -91,6 +92,8 @@ class Contact:
     person_id: str
     profile_version: int = 0
     emails: tuple[str, ...] = ()
+    # Those of `emails` that bounced hard or were cleaned since they were last given: no message goes there.
+    undeliverable_emails: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
     first_name: str | None = None
     last_name: str | None = None
@@ -109,6 +112,10 @@ class Contact:
 
     def consent(self, purpose: ConsentPurpose) -> PurposeConsent:
         return self.consents.get(purpose.value, PurposeConsent())
+
+    @property
+    def deliverable_emails(self) -> tuple[str, ...]:
+        return tuple(email for email in self.emails if email not in self.undeliverable_emails)
 
 
 def _as_time(value: Any) -> datetime | None:
@@ -140,6 +147,8 @@ def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: 
         if name in changed:
             updates[name] = _as_strings(changed[name])
             announced.add(name)
+    if "undeliverable_emails" in changed:
+        updates["undeliverable_emails"] = _as_strings(changed["undeliverable_emails"])
     if any(name in changed for name in ADDRESS_FIELDS):
         announced.add(ADDRESS)
     for name in _TEXT_FIELDS:
@@ -197,7 +206,8 @@ def check_send(
 
     The trigger's contact points are those consent allowed when it fired. What notify learnt since narrows them:
     a consent withdrawn or expired stops the message, an unsubscribe reported by a tool stops it unless express
-    consent was given since, and an address the profile no longer holds is dropped. Nothing learnt since can widen them.
+    consent was given since, and an address the profile no longer holds, or found undeliverable since, is dropped.
+    Nothing learnt since can widen them.
     """
     if erased:
         return SendCheck(Suppression.ERASED)
@@ -234,6 +244,8 @@ def _held(contact: Contact, point: tuple[Channel, str]) -> bool:
         if postal_code == "" or postal_code_of_line(value) != postal_code:
             return False
         return same_building(numbers_of_line(value), numbers_of_line(address_line(contact)))
+    if channel is Channel.EMAIL and value in contact.undeliverable_emails:
+        return False
     list_name = "phones" if channel is Channel.SMS else "emails"
     return list_name not in contact.announced or value in getattr(contact, list_name)
 

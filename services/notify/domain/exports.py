@@ -21,7 +21,7 @@ CSV_COLUMNS = ("person_id", "email", "phone", "first_name", "last_name", *ADDRES
 
 def _contact_points(contact: Contact) -> list[tuple[Channel, str]]:
     return [
-        *((Channel.EMAIL, email) for email in contact.emails),
+        *((Channel.EMAIL, email) for email in contact.deliverable_emails),
         *((Channel.SMS, phone) for phone in contact.phones),
         *([(Channel.POSTAL, line)] if (line := address_line(contact)) else []),
     ]
@@ -38,7 +38,8 @@ def segment_csv(members: Iterable[Contact], purpose: ConsentPurpose, *, now: dat
         # Only a consent profile announced counts here: an export has no trigger vouching for it.
         if not (check.allowed and contact.consent(purpose).known):
             continue
-        email = contact.emails[0] if contact.emails else ""
+        emails = contact.deliverable_emails
+        email = emails[0] if emails else ""
         phone = contact.phones[0] if contact.phones else ""
         row = [
             contact.person_id,

@@ -19,9 +19,10 @@ def subscriber_hash(email: str) -> str:
 
 
 def member_email(contact: Contact | None) -> str | None:
-    if contact is None or not contact.emails:
+    """The address a member is kept under: the latest given that is not known to bounce or to be cleaned."""
+    if contact is None or not contact.deliverable_emails:
         return None
-    return contact.emails[0]
+    return contact.deliverable_emails[0]
 
 
 def member_body(contact: Contact, email: str, *, fallback: Language) -> dict[str, Any]:

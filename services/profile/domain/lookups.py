@@ -22,8 +22,10 @@ def lookup_keys(state: ProfileState) -> frozenset[str]:
 
 def personal_details(state: ProfileState) -> list[str]:
     """The emails, phones and upstream ids (with their source) the profile holds, as an erasure's proof searches for
-    them afterwards. Not the sounds of names: a sound is shared by many people and tells no one's details."""
-    return sorted(key.split(":", 1)[1] for key in _detail_keys(state))
+    them afterwards; an address known only from its bounce or cleaning too, which the profile keeps. Not the sounds
+    of names: a sound is shared by many people and tells no one's details."""
+    held = {key.split(":", 1)[1] for key in _detail_keys(state)}
+    return sorted(held | {email_address(email) for email in state.emails_undeliverable_at})
 
 
 def _detail_keys(state: ProfileState) -> set[str]:

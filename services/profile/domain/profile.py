@@ -64,6 +64,7 @@ from services.profile.domain.strategies import (
 )
 from shared.events.audience import (
     AudienceFact,
+    BounceType,
     ConsentGrantedV1,
     ConsentWithdrawnV1,
     DonationMadeV1,
@@ -123,6 +124,9 @@ class ProfileState:
     first_name: Stamped[str] | None = None
     last_name: Stamped[str] | None = None
     emails: Mapping[str, Stamp] = field(default_factory=dict)
+    # Each address's latest hard bounce or cleaning. It is undeliverable until a fact names it again after that
+    # moment (see `undeliverable_emails`): the patron giving it anew is the only sign it works again.
+    emails_undeliverable_at: Mapping[str, Stamp] = field(default_factory=dict)
     phones: Mapping[str, Stamp] = field(default_factory=dict)
     postal_code: Stamped[str] | None = None
     city: Stamped[str] | None = None
@@ -249,6 +253,7 @@ MERGE_STRATEGIES: Mapping[str, Strategy] = check_table(
         "first_name": MOST_RECENT,
         "last_name": MOST_RECENT,
         "emails": per_key(MAX),
+        "emails_undeliverable_at": per_key(MAX),
         "phones": per_key(MAX),
         "postal_code": MOST_RECENT,
         "city": MOST_RECENT,
@@ -342,6 +347,8 @@ def contribution(event: ProfileEvent) -> ProfileState:
         # The address bounced or was cleaned: no sign the patron still uses it, so it is not made the latest one
         # (the first of `emails`, which tools write to); known from another fact, it keeps that fact's moment.
         fields.pop("emails", None)
+        if _is_undeliverable(event.data) and event.data.person.email is not None:
+            fields["emails_undeliverable_at"] = {email_address(event.data.person.email): stamp}
     fields["sources"] = frozenset({event.source})
     if event.data.person.external_id is not None:
         fields["external_ids"] = frozenset({external_key(event.data.person.source, event.data.person.external_id)})
@@ -351,6 +358,14 @@ def contribution(event: ProfileEvent) -> ProfileState:
 
 
 _DEAD_ADDRESS_FACTS = (EmailBouncedV1, NewsletterCleanedV1, NewsletterCleanedV2)
+
+
+def _is_undeliverable(data: AudienceFact) -> bool:
+    """Whether the fact says mail to its address cannot arrive: a hard bounce, or a cleaning for any reason (the
+    tool sends there no more). A soft bounce is a full mailbox or a server down for a while: the address stands."""
+    if isinstance(data, EmailBouncedV1):
+        return data.bounce_type is BounceType.HARD
+    return isinstance(data, NewsletterCleanedV1 | NewsletterCleanedV2)
 
 
 def _identity(person: PersonRef, stamp: Stamp, *, language_chosen: bool) -> dict[str, Any]:
@@ -599,7 +614,7 @@ _SEASON_PARTS = ("tickets", "productions", "spend", "label")
 
 # The flat fields `view` gives, the names segment and trigger rules use.
 PROFILE_FIELD_NAMES: tuple[str, ...] = (
-    *("first_name", "last_name", "emails", "phones"),
+    *("first_name", "last_name", "emails", "undeliverable_emails", "phones"),
     *("street", "address_2", "city", "region", "postal_code", "country"),
     *("preferred_language", "sources"),
     "external_ids",
@@ -701,6 +716,9 @@ def view(
 
     `household_id` is identity's to know: no event carries it. Money is Decimal to the cent, times are UTC.
     What the less obvious fields count:
+    - `emails`: every address known, the latest given first; `undeliverable_emails`: those of them that bounced hard
+      or were cleaned since they were last given (a purchase or a sign-up naming one after that makes it
+      deliverable again). Contact points leave them out.
     - `tickets_bought`: tickets held, bought or received in an exchange, neither refunded nor given in exchange;
       `ticket_spend`: order totals less the refunds of tickets bought here (exchanges move tickets, not money).
     - `productions`, `genres`, `venues`, `last_performance_at`: performances held or attended (scanned), the last
@@ -826,6 +844,7 @@ def _timeless(state: ProfileState, seasons: SeasonCalendar, consent_policy: Cons
             "first_name": _value(state.first_name),
             "last_name": _value(state.last_name),
             "emails": _most_recent_first(state.emails),
+            "undeliverable_emails": _undeliverable_emails(state),
             "phones": _most_recent_first(state.phones),
             **_mailing_address(state),
             "preferred_language": _value(language),
@@ -1027,6 +1046,19 @@ def _newsletter_status(lists: Mapping[str, Stamped[str]]) -> str:
 
 def _last_attended(state: ProfileState) -> datetime | None:
     return max((scan.time for scan in state.attended.values()), default=None)
+
+
+def _undeliverable_emails(state: ProfileState) -> list[str]:
+    """The addresses of `emails` last found undeliverable no earlier than they were last given, most recent first.
+
+    Compared by time alone: a failure and a giving at the same instant leave no sign the address works again, so
+    it stays undeliverable (better to skip a working address once than to keep writing to a dead one).
+    """
+    failed = state.emails_undeliverable_at
+    if not failed:
+        return []
+    given = state.emails
+    return [email for email in _most_recent_first(given) if email in failed and failed[email].time >= given[email].time]
 
 
 def _most_recent_first(seen: Mapping[str, Stamp]) -> list[str]:

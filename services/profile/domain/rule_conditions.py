@@ -167,7 +167,7 @@ CAUSE_PERFORMANCE_AT = "cause.performance_at"
 PROFILE_FIELDS: Mapping[str, FieldSpec] = {
     **_of_kind(FieldKind.TEXT, "first_name", "last_name", "household_id"),
     **_of_kind(FieldKind.TEXT, "street", "address_2", "city", "region", "postal_code", "country"),
-    **_of_kind(FieldKind.TEXT_LIST, "emails", "phones", "sources", "external_ids"),
+    **_of_kind(FieldKind.TEXT_LIST, "emails", "undeliverable_emails", "phones", "sources", "external_ids"),
     "preferred_language": FieldSpec(FieldKind.TEXT, frozenset({"fr", "en"})),
     **_consent_fields(),
     **_of_kind(FieldKind.NUMBER, "tickets_bought", "performances_attended", "no_shows", "productions"),

@@ -41,7 +41,7 @@ ANNIVERSARY_LATENESS = timedelta(days=7)
 TRIGGER_NAMESPACE = UUID("6d2f8a41-3c9e-4b7d-9f15-2a8e0c4b7d93")
 DEFAULT_LANGUAGE: Language = "fr"  # Québec organisations address a patron in French unless told otherwise.
 # Contact details reach a person only through consent-checked contact points, never through a trigger's facts.
-_CONTACT_FIELDS = frozenset({"emails", "phones", "street", "address_2"})
+_CONTACT_FIELDS = frozenset({"emails", "undeliverable_emails", "phones", "street", "address_2"})
 _CHANNEL_OF_PURPOSE = {
     ConsentPurpose.MARKETING_EMAIL: Channel.EMAIL,
     ConsentPurpose.SMS: Channel.SMS,
@@ -552,7 +552,8 @@ def contact_points(
     """The channels and values consent allows for `purpose`, without duplicates; empty when consent is lacking.
 
     Consent counts only when `consent.<purpose>.allowed` is exactly true and, given `as_of`, has not expired by
-    then (a stored `allowed` can be older than an implied consent's end).
+    then (a stored `allowed` can be older than an implied consent's end). Addresses in `undeliverable_emails` are
+    left out: a tool told to write there would bounce, or have the address cleaned already.
     """
     purpose = ConsentPurpose(purpose)
     if profile.get(f"consent.{purpose}.allowed") is not True:
@@ -563,8 +564,11 @@ def contact_points(
     channel = _CHANNEL_OF_PURPOSE[purpose]
     if channel is Channel.POSTAL:
         values = [postal_line(profile)]
+    elif channel is Channel.SMS:
+        values = list(profile.get("phones") or ())
     else:
-        values = list(profile.get("phones" if channel is Channel.SMS else "emails") or ())
+        dead = {email for email in profile.get("undeliverable_emails") or () if isinstance(email, str)}
+        values = [email for email in profile.get("emails") or () if isinstance(email, str) and email not in dead]
     usable = [(channel, value) for value in dict.fromkeys(values) if isinstance(value, str) and value.strip()]
     # The most recent first (the profile lists them so), as many as a trigger carries.
     return usable[:MAX_CONTACT_POINTS]

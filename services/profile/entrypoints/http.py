@@ -153,11 +153,14 @@ async def search_patrons(
     }
 
 
+_SEARCH_ITEM_FIELDS = ("first_name", "last_name", "emails", "undeliverable_emails", "phones", "city", "lifecycle_stage")
+
+
 def _search_item(found: Found, stored: StoredProfile, context: ProfileContext) -> dict[str, Any]:
     fields = _fields(stored, context)
     return {
         "person_id": stored.person_id,
-        **{name: fields[name] for name in ("first_name", "last_name", "emails", "phones", "city", "lifecycle_stage")},
+        **{name: fields[name] for name in _SEARCH_ITEM_FIELDS},
         "last_event_at": plain(stored.state.latest_event_at),
         "score": round(found.score, 3),
         "matched_by": found.matched_by.value,
@@ -410,7 +413,10 @@ async def segment_members(
 
 def _member_row(stored: StoredProfile, context: ProfileContext) -> dict[str, Any]:
     fields = _fields(stored, context)
-    emails, phones = fields.get("emails") or [], fields.get("phones") or []
+    # The address to write to: one that bounced hard or was cleaned since it was given would fail again.
+    undeliverable = set(fields.get("undeliverable_emails") or ())
+    emails = [email for email in fields.get("emails") or () if email not in undeliverable]
+    phones = fields.get("phones") or []
     row = {name: fields.get(name) for name in MEMBER_COLUMNS}
     row.update(person_id=stored.person_id, email=emails[0] if emails else None, phone=phones[0] if phones else None)
     return row

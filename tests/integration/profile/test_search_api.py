@@ -21,6 +21,7 @@ ITEM_FIELDS = {
     "first_name",
     "last_name",
     "emails",
+    "undeliverable_emails",
     "phones",
     "city",
     "lifecycle_stage",

@@ -146,6 +146,20 @@ def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
     assert gone.suppressed is Suppression.NO_CONTACT_POINT
 
 
+def test_an_address_profile_announced_undeliverable_after_the_trigger_fired_is_dropped() -> None:
+    other = (Channel.EMAIL, "elise.bis@example.com")
+    contact = _contact(**_granted(), emails=["elise@example.com", "elise.bis@example.com"])
+    bounced = apply_change(contact, {"undeliverable_emails": ["elise@example.com"]}, 2)
+    assert bounced is not None
+
+    assert check_send(bounced, EMAIL, [ELISE, other], erased=False, now=NOW).contact_points == (other,)
+    gone = check_send(bounced, EMAIL, [ELISE], erased=False, now=NOW)
+    assert gone.suppressed is Suppression.NO_CONTACT_POINT
+    given_again = apply_change(bounced, {"undeliverable_emails": []}, 3)
+    assert given_again is not None
+    assert check_send(given_again, EMAIL, [ELISE], erased=False, now=NOW).contact_points == (ELISE,)
+
+
 @pytest.mark.parametrize(
     ("then", "now", "held"),
     [

@@ -9,6 +9,7 @@ from services.notify.domain.exports import CSV_COLUMNS, segment_csv
 from services.notify.domain.mailchimp import (
     cleaned_in_mailchimp,
     member_body,
+    member_email,
     subscriber_hash,
     tags_body,
     unsubscribed_in_mailchimp,
@@ -75,6 +76,37 @@ def test_the_csv_export_lists_only_members_whose_consent_allows_contact_now() ->
     assert [row[0] for row in rows[1:]] == ["per_1", "per_3"]
     assert rows[1][1] == "elise@example.com"
     assert rows[2][1].startswith("'="), "a formula is defused so a spreadsheet shows it as text"
+
+
+def test_the_csv_export_gives_the_latest_address_that_is_not_undeliverable_and_leaves_out_those_with_none() -> None:
+    members = [
+        _contact(
+            "per_1",
+            "dead@example.com",
+            "granted",
+            emails=["dead@example.com", "elise@example.com"],
+            undeliverable_emails=["dead@example.com"],
+        ),
+        _contact("per_2", "luc@example.com", "granted", undeliverable_emails=["luc@example.com"]),
+    ]
+
+    rows = list(csv.reader(io.StringIO(segment_csv(members, ConsentPurpose.MARKETING_EMAIL, now=NOW))))
+
+    assert [(row[0], row[1]) for row in rows[1:]] == [("per_1", "elise@example.com")]
+
+
+def test_a_member_is_kept_under_the_latest_address_that_is_not_undeliverable() -> None:
+    contact = _contact(
+        "per_1",
+        "dead@example.com",
+        "granted",
+        emails=["dead@example.com", "elise@example.com"],
+        undeliverable_emails=["dead@example.com"],
+    )
+
+    assert member_email(contact) == "elise@example.com"
+    only_dead = _contact("per_2", "luc@example.com", "granted", undeliverable_emails=["luc@example.com"])
+    assert member_email(only_dead) is None
 
 
 def test_an_sms_export_gives_each_phone_in_e164_and_still_defuses_a_formula_in_a_name() -> None:

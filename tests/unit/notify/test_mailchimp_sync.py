@@ -128,6 +128,46 @@ def test_a_withdrawal_unsubscribes_the_person_under_every_address_they_gave() ->
     assert (mailchimp.status("old@example.com"), mailchimp.status("new@example.com")) == ("unsubscribed", None)
 
 
+def test_a_person_whose_every_address_is_undeliverable_is_not_added_but_a_withdrawal_still_reaches_every_one() -> None:
+    mailchimp = Mailchimp()
+    store = Store(changed(Contact("per_1"), 1, emails=["old@example.com"], **GRANTED))
+    sync(mailchimp, store)
+    store.contact_now = changed(
+        store.contact_now, 2, emails=["new@example.com", "old@example.com"], undeliverable_emails=["new@example.com"]
+    )
+    store.contact_now = changed(store.contact_now, 3, undeliverable_emails=["new@example.com", "old@example.com"])
+
+    assert sync(mailchimp, store) is Suppression.NO_CONTACT_POINT
+    assert mailchimp.status("new@example.com") is None
+
+    store.contact_now = changed(
+        store.contact_now,
+        4,
+        **{"consent.marketing_email.status": "withdrawn", "consent.marketing_email.allowed": False},
+    )
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert mailchimp.status("old@example.com") == "unsubscribed"
+
+
+def test_a_member_is_not_added_under_an_undeliverable_address_while_the_person_has_another() -> None:
+    mailchimp = Mailchimp()
+    store = Store(
+        changed(
+            Contact("per_1"),
+            1,
+            emails=["dead@example.com", "home@example.com"],
+            undeliverable_emails=["dead@example.com"],
+            **GRANTED,
+        )
+    )
+
+    sync(mailchimp, store)
+
+    assert (mailchimp.status("dead@example.com"), mailchimp.status("home@example.com")) == (None, "subscribed")
+
+
 def test_an_implied_consent_past_its_term_archives_the_member_and_consent_given_again_brings_them_back() -> None:
     mailchimp = Mailchimp()
     store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **IMPLIED))

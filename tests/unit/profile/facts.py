@@ -175,7 +175,7 @@ def donation(when: datetime, amount: str = "100.00", *, donation_id: str | None 
     return fact(DonationMadeV1, when, amount=money(amount), donation_id=donation_id or f"DON-{when.isoformat()}")
 
 
-def newsletter(status: str, when: datetime, *, list_id: str = "a6b5da1054") -> ProfileEvent:
+def newsletter(status: str, when: datetime, *, list_id: str = "a6b5da1054", **changes: Any) -> ProfileEvent:
     models: dict[str, type[AudienceFact]] = {
         "subscribed": NewsletterSubscribedV1,
         "unsubscribed": NewsletterUnsubscribedV1,
@@ -183,7 +183,7 @@ def newsletter(status: str, when: datetime, *, list_id: str = "a6b5da1054") -> P
         "cleaned for another reason": NewsletterCleanedV2,
     }
     model = models[status]
-    return fact(model, when, list_id=list_id)
+    return fact(model, when, list_id=list_id, **changes)
 
 
 def opened(when: datetime) -> ProfileEvent:
@@ -194,8 +194,8 @@ def clicked(when: datetime) -> ProfileEvent:
     return fact(EmailClickedV1, when)
 
 
-def bounced(when: datetime) -> ProfileEvent:
-    return fact(EmailBouncedV1, when)
+def bounced(when: datetime, **changes: Any) -> ProfileEvent:
+    return fact(EmailBouncedV1, when, **changes)
 
 
 def social(when: datetime) -> ProfileEvent:

@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 
 from services.profile.domain.history import ProfileEvent
 from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
+from services.profile.domain.rules import contact_points
+from shared.events import EmailBouncedV1, NewsletterCleanedV1, NewsletterCleanedV2
+from shared.events.common import ConsentPurpose
 from tests.unit.profile.facts import (
     THEATRE,
     bounced,
@@ -52,6 +55,9 @@ MOMENTS = st.integers(min_value=0, max_value=24 * 900).map(lambda hours: START +
 FactDraw = Callable[[st.DrawFn, datetime], ProfileEvent]
 
 
+ADDRESSES = st.sampled_from(["elise@example.com", "ELISE@example.com", "e.gagnon@example.ca"])
+
+
 def _who(draw: st.DrawFn) -> dict[str, Any]:
     return person(
         first_name=draw(st.sampled_from(["Élise", "Elise", "Lili"])),
@@ -61,15 +67,36 @@ def _who(draw: st.DrawFn) -> dict[str, Any]:
     )
 
 
-KINDS: list[FactDraw] = [
-    lambda draw, when: purchase(
+def _purchase(draw: st.DrawFn, when: datetime) -> ProfileEvent:
+    return purchase(
         when,
         draw(st.sampled_from(SHOWS)),
         *draw(st.lists(TICKETS, min_size=1, max_size=2, unique=True)),
         price=draw(PRICES),
         order_id=draw(st.sampled_from(["O-1", "O-2", "O-3"])),
         person=_who(draw),
-    ),
+    )
+
+
+# Bounces and cleanings of the addresses purchases give, so that the latest of each may come before or after.
+def _bounce(draw: st.DrawFn, when: datetime) -> ProfileEvent:
+    return bounced(
+        when,
+        person={"source": "mailchimp-principal", "email": draw(ADDRESSES)},
+        bounce_type=draw(st.sampled_from(["hard", "soft"])),
+    )
+
+
+def _cleaning(draw: st.DrawFn, when: datetime) -> ProfileEvent:
+    return newsletter(
+        draw(st.sampled_from(["cleaned", "cleaned for another reason"])),
+        when,
+        person={"source": "mailchimp-principal", "email": draw(ADDRESSES)},
+    )
+
+
+KINDS: list[FactDraw] = [
+    _purchase,
     lambda draw, when: refund(when, *draw(st.lists(TICKETS, min_size=1, max_size=2, unique=True)), amount=draw(PRICES)),
     lambda draw, when: exchange(
         when,
@@ -104,6 +131,8 @@ KINDS: list[FactDraw] = [
     lambda draw, when: opened(when),
     lambda draw, when: clicked(when),
     lambda draw, when: bounced(when),
+    _bounce,
+    _cleaning,
     lambda draw, when: social(when),
     lambda draw, when: form(when, draw(st.sampled_from(["inquiry", "contest"]))),
     lambda draw, when: granted(
@@ -117,9 +146,9 @@ KINDS: list[FactDraw] = [
 
 
 @st.composite
-def histories(draw: st.DrawFn, max_size: int = 18) -> list[ProfileEvent]:
-    """A history of distinct events (distinct ids) about one person."""
-    kinds = draw(st.lists(st.sampled_from(KINDS), max_size=max_size))
+def histories(draw: st.DrawFn, max_size: int = 18, kinds_drawn: list[FactDraw] = KINDS) -> list[ProfileEvent]:
+    """A history of distinct events (distinct ids) about one person, of `kinds_drawn`."""
+    kinds = draw(st.lists(st.sampled_from(kinds_drawn), max_size=max_size))
     events = [kind(draw, draw(MOMENTS)) for kind in kinds]
     return [dataclasses.replace(event, event_id=f"evt-{index:03d}") for index, event in enumerate(events)]
 
@@ -186,6 +215,66 @@ def test_a_profile_document_is_json_and_reads_back_unchanged(events: list[Profil
 
     assert ProfileState.from_document(document) == state
     assert ProfileState.from_document(document).to_document() == document
+
+
+def _latest_moments(events: list[ProfileEvent]) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """When each address was last given, and when it last bounced hard or was cleaned, read from the facts alone."""
+    given: dict[str, datetime] = {}
+    dead: dict[str, datetime] = {}
+    for event in events:
+        if event.data.person.email is None:
+            continue
+        address = event.data.person.email.strip().lower()
+        data = event.data
+        if isinstance(data, NewsletterCleanedV1 | NewsletterCleanedV2) or (
+            isinstance(data, EmailBouncedV1) and data.bounce_type == "hard"
+        ):
+            dead[address] = max(dead.get(address, event.time), event.time)
+        elif not isinstance(data, EmailBouncedV1):
+            given[address] = max(given.get(address, event.time), event.time)
+    return given, dead
+
+
+# Purchases giving addresses, and bounces and cleanings of the same ones: each address's latest giving and latest
+# failure fall in either order far more often than among every kind of fact.
+ADDRESS_KINDS: list[FactDraw] = [_purchase, _bounce, _cleaning]
+
+
+@properties
+@given(st.data())
+def test_addresses_given_and_found_undeliverable_fold_alike_in_any_order_and_any_split(data: st.DataObject) -> None:
+    events = data.draw(histories(max_size=10, kinds_drawn=ADDRESS_KINDS))
+    shuffled = data.draw(st.permutations(events))
+    cut = data.draw(st.integers(min_value=0, max_value=len(events)))
+    as_of = max((event.time for event in events), default=START) + timedelta(days=1)
+    whole = fold(events)
+
+    assert fold(shuffled) == whole
+    assert merge(fold(shuffled[:cut]), fold(shuffled[cut:])) == whole
+    assert functools.reduce(apply, shuffled[cut:], fold(shuffled[:cut])) == whole
+    assert (
+        view(fold(shuffled), as_of=as_of, seasons=THEATRE)["undeliverable_emails"]
+        == view(whole, as_of=as_of, seasons=THEATRE)["undeliverable_emails"]
+    )
+
+
+@properties
+@given(histories(max_size=10, kinds_drawn=ADDRESS_KINDS))
+def test_an_address_is_undeliverable_when_it_last_died_no_earlier_than_it_was_last_given(
+    events: list[ProfileEvent],
+) -> None:
+    as_of = max((event.time for event in events), default=START) + timedelta(days=1)
+    fields = view(fold(events), as_of=as_of, seasons=THEATRE)
+    given, dead = _latest_moments(events)
+
+    assert set(fields["undeliverable_emails"]) == {
+        address for address, moment in given.items() if address in dead and dead[address] >= moment
+    }
+    # Among the addresses the view lists, in their order.
+    undeliverable = set(fields["undeliverable_emails"])
+    assert fields["undeliverable_emails"] == [email for email in fields["emails"] if email in undeliverable]
+    reached = {value for _, value in contact_points(fields, ConsentPurpose.MARKETING_EMAIL, as_of=as_of)}
+    assert reached.isdisjoint(fields["undeliverable_emails"])
 
 
 @properties

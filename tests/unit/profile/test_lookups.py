@@ -161,6 +161,16 @@ def test_a_profile_is_filed_under_its_addresses_as_identity_links_them_its_erasu
     assert personal_details(profile) == ["anne.roy+billets@videotron.ca", "jean.dupont+news@gmail.com"]
 
 
+def test_an_address_known_only_from_its_bounce_is_in_the_erasure_proof_but_finds_no_one() -> None:
+    profile = ProfileState(
+        emails={"elise@example.com": STAMP},
+        emails_undeliverable_at={"elise@example.com": STAMP, "ancienne.adresse@example.com": STAMP},
+    )
+
+    assert personal_details(profile) == ["ancienne.adresse@example.com", "elise@example.com"]
+    assert "email:ancienne.adresse@example.com" not in lookup_keys(profile)
+
+
 def test_an_address_is_looked_up_as_linked_then_as_profiles_keep_it_and_unreadable_text_as_kept() -> None:
     assert email_lookups(" Jean.Dupont+News@GoogleMail.com ") == (
         "email:jeandupont@gmail.com",

@@ -153,3 +153,22 @@ async def test_a_look_up_value_made_only_of_spaces_is_refused_naming_it_rather_t
         assert [field["field"] for field in detail["fields"]] == fields, query
         assert {field["code"] for field in detail["fields"]} == {"identifier_invalid"}, query
         assert all(field["reason"] and field["reason_fr"] for field in detail["fields"]), query
+
+
+async def test_a_profile_and_a_search_list_every_address_and_name_those_that_bounced_hard() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_jean", days_ago=40, person={"email": "jean.roy@videotron.ca"}))
+    await world.deliver(world.purchase("e2", "per_jean", days_ago=30))
+    await world.deliver(world.email_bounce("e3", "per_jean", email="per_jean@example.com", days_ago=10))
+    client = TestClient(profile_app(world))
+
+    fields = client.get("/v1/profiles/per_jean").json()["fields"]
+    found = client.get("/v1/profiles/search", params={"q": "per_jean@example.com"}).json()["items"]
+
+    assert (fields["emails"], fields["undeliverable_emails"]) == (
+        ["per_jean@example.com", "jean.roy@videotron.ca"],
+        ["per_jean@example.com"],
+    )
+    assert [(item["emails"], item["undeliverable_emails"]) for item in found] == [
+        (fields["emails"], fields["undeliverable_emails"])
+    ]

@@ -52,3 +52,25 @@ def test_a_separator_the_spreadsheet_cannot_take_is_refused_by_name() -> None:
 
     assert answer.status_code == 422
     assert "separator" in answer.text
+
+
+async def test_a_member_s_email_is_the_latest_address_given_that_is_not_undeliverable() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise", days_ago=40, person={"email": "elise.bis@example.com"}))
+    await world.deliver(world.purchase("e2", "per_elise", days_ago=30))
+    await world.deliver(world.email_bounce("e3", "per_elise", email="per_elise@example.com", days_ago=10))
+    await world.deliver(world.purchase("e4", "per_luc", days_ago=30))
+    await world.deliver(world.email_bounce("e5", "per_luc", email="per_luc@example.com", days_ago=10))
+    client = TestClient(profile_app(world))
+
+    rows = _members_csv(client, "francophones")
+    page = client.get("/v1/segments/francophones/members").json()["items"]
+
+    assert [(row["person_id"], row["email"]) for row in rows] == [
+        ("per_elise", "elise.bis@example.com"),
+        ("per_luc", ""),
+    ]
+    assert [(item["person_id"], item["email"]) for item in page] == [
+        ("per_elise", "elise.bis@example.com"),
+        ("per_luc", None),
+    ]

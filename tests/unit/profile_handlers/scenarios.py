@@ -153,6 +153,15 @@ class IdentityEvents:
         example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
         return self._resolved("parterre.email.opened.v1", example, event_id, person_id, days_ago=0)
 
+    def email_bounce(
+        self, event_id: str, person_id: str, *, email: str, bounce_type: str = "hard", days_ago: int = 0
+    ) -> Envelope:
+        """A campaign email to `email` that bounced `days_ago`, resolved to `person_id`."""
+        example = copy.deepcopy(event_type("parterre.email.bounced.v1").example)
+        example["person"] = {**example["person"], "email": email}
+        example["bounce_type"] = bounce_type
+        return self._resolved("parterre.email.bounced.v1", example, event_id, person_id, days_ago)
+
     def erasure(self, person_id: str, *, upstream: bool = False) -> Envelope:
         """Parterre's own request to erase `person_id` (its profile API's), or with `upstream` one a shop sent about
         the person's email, which identity resolved to them."""
@@ -3242,7 +3251,27 @@ async def a_sweep_that_died_before_publishing_and_a_fact_after_it_still_announce
     assert [output.data["segment"] for output in published if output.type == SEGMENT_ENTERED] == ["lapsed-buyers"]
 
 
+async def an_address_that_bounced_hard_is_announced_undeliverable_and_no_trigger_names_it(world: World) -> None:
+    # The bounce arrives before the purchase it follows: a fact may come in any order.
+    await world.deliver(world.email_bounce("bounce-anne", "per_anne", email="per_anne@example.com", days_ago=1))
+
+    outputs = await world.deliver(world.purchase("sale-anne", "per_anne", days_ago=5))
+
+    changed = [output.data["changed"] for output in outputs if output.type == PROFILE_CHANGED]
+    assert [(fields["emails"], fields["undeliverable_emails"]) for fields in changed] == [
+        (["per_anne@example.com"], ["per_anne@example.com"])
+    ]
+    welcomes = [output.data for output in outputs if output.type == TRIGGER_FIRED]
+    assert [(welcome["rule"], welcome["contact_points"]) for welcome in welcomes] == [("welcome-first-purchase", [])]
+
+    given_again = await world.deliver(world.purchase("sale-anne-2", "per_anne", days_ago=0))
+
+    changed = [output.data["changed"] for output in given_again if output.type == PROFILE_CHANGED]
+    assert [fields["undeliverable_emails"] for fields in changed] == [[]]
+
+
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
+    an_address_that_bounced_hard_is_announced_undeliverable_and_no_trigger_names_it,
     a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass,
     an_older_first_gift_imported_after_its_anniversary_sends_no_late_anniversary,
     a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,

@@ -640,6 +640,12 @@ RULE_HEAD = """\
             id="a street in facts",
         ),
         pytest.param(
+            "period: once\npurpose: marketing_email\nfacts: [first_name, undeliverable_emails]",
+            8,
+            "`undeliverable_emails` reaches the person only as a consented contact point",
+            id="undeliverable addresses in facts",
+        ),
+        pytest.param(
             "period: once\nfacts:\n  - first_name\n  - donation_total",
             9,
             "did you mean `donations_total`?",

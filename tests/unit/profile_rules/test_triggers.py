@@ -560,6 +560,27 @@ def test_each_purpose_gives_the_channel_its_consent_covers() -> None:
     assert contact_points(profile, ConsentPurpose.SURVEY) == contact_points(profile, ConsentPurpose.MARKETING_EMAIL)
 
 
+def test_an_address_the_profile_names_undeliverable_is_no_contact_point_for_any_email_purpose() -> None:
+    profile: dict[str, Any] = {
+        "emails": ["morte@example.com", "vivante@example.com"],
+        "undeliverable_emails": ["morte@example.com"],
+        "phones": ["+15145550199"],
+    } | {f"consent.{purpose}.allowed": True for purpose in ConsentPurpose}
+
+    for purpose in (ConsentPurpose.MARKETING_EMAIL, ConsentPurpose.SURVEY):
+        assert contact_points(profile, purpose) == [(Channel.EMAIL, "vivante@example.com")]
+    assert contact_points(profile, ConsentPurpose.SMS) == [(Channel.SMS, "+15145550199")]
+    every_address_dead = profile | {"undeliverable_emails": profile["emails"]}
+    assert contact_points(every_address_dead, ConsentPurpose.MARKETING_EMAIL) == []
+
+
+def test_a_trigger_fired_for_a_patron_whose_only_address_is_undeliverable_names_no_email() -> None:
+    after = patron(tickets_bought=2, productions=1, first_purchase_at=AS_OF - timedelta(minutes=5))
+    dead = after | {"undeliverable_emails": after["emails"]}
+
+    assert fired(patron(), dead)["welcome-first-purchase"].contact_points == ()
+
+
 def test_a_patron_with_more_addresses_than_a_trigger_carries_gets_the_most_recent_ones() -> None:
     # Seen under 34 addresses over the years: the trigger event carries at most 20, and must still be valid.
     emails = [f"patron.{n}@example.com" for n in range(34)]
