@@ -8,7 +8,7 @@ import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, BinaryIO, TypeVar
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from services.ingest.domain.boxoffice_values import (
     parse_amount,
     parse_moment,
     parse_quantity,
+    parse_time_of_day,
     proven_date_order,
 )
 from services.ingest.domain.drafts import Draft, country_code, language_of, normalise_locale, plain, source_uri, wrap
@@ -185,6 +186,11 @@ def read_boxoffice_csv(
     lines = BoundedLines(opened.text, MAX_LINE_CHARS)
     line_iterator = iter(lines)
     delimiter, header, columns, rows_above = _header(line_iterator, settings)
+    timed_date = settings.timed_date(columns)
+    if timed_date is None:
+        # A time column that completes no date of the performance (an `Heure` beside an order date) is not read, as
+        # before time columns were: the file's rows keep their ids.
+        columns.pop(F.PERFORMANCE_TIME, None)
     zone = settings.zone
     context = _FileContext(
         organisation_id=organisation_id,
@@ -199,6 +205,7 @@ def read_boxoffice_csv(
             name: columns[name].header if name in columns else settings.headers[name][0] for name in BoxOfficeField
         },
         dates_the_performance=settings.dates_the_performance(columns),
+        timed_date=timed_date,
         performance_date=(
             None
             if settings.performance_date is None
@@ -219,6 +226,7 @@ def read_boxoffice_csv(
             )
             for name in _DATE_FIELDS
         },
+        time_of_day=_remembering(parse_time_of_day),
     )
     records = csv.reader(line_iterator, delimiter=delimiter, strict=False)
     return _outcomes(records, lines, context, header_row=rows_above + 1)
@@ -378,10 +386,22 @@ def _check_required_columns(
         ):
             missing.append(((F.PERFORMANCE_DATE,),))
     missing += [((name,),) for name in sorted(settings.explicit) if name not in columns]
+    # The performance time a mapping names completes the performance's date, which the file must then have.
+    timed_without_date = (
+        F.PERFORMANCE_TIME in settings.explicit
+        and F.PERFORMANCE_TIME in columns
+        and settings.timed_date(columns) is None
+    )
+    if timed_without_date and ((F.PERFORMANCE_DATE,),) not in missing:
+        missing.append(((F.PERFORMANCE_DATE,),))
     if not missing:
         return
     found = ", ".join(repr(cell) for cell in header if cell) or "none"
-    hint = _ONE_PERFORMANCE_HINT if ((F.PERFORMANCE_DATE,),) in missing else {"en": "", "fr": ""}
+    hint = (
+        _ONE_PERFORMANCE_HINT
+        if ((F.PERFORMANCE_DATE,),) in missing and not timed_without_date
+        else {"en": "", "fr": ""}
+    )
     raise CsvFormatError(
         "missing_columns",
         en=f"The file lacks required columns: {_requirements(missing, settings, 'or', 'and')}. Columns found: {found}."
@@ -431,11 +451,15 @@ class _FileContext:
     # for the performance the mapping names.
     dates_the_performance: bool
     performance_date: Moment | None
+    # The date column the time column completes (see `ColumnMapping.timed_date`); None when the file has no time
+    # column it reads.
+    timed_date: BoxOfficeField | None
     # This file's cell parsers, each giving the value and its canonical text; dates by column, since a column's
     # order (day or month first) is its own.
     amount: "_CellParser[Amount]"
     quantity: "_CellParser[int]"
     moments: "Mapping[BoxOfficeField, _CellParser[Moment]]"
+    time_of_day: "_CellParser[time]"
 
 
 _CellParser = Callable[[str], tuple[T, str]]
@@ -581,6 +605,9 @@ class _Row:
         # Values as parsed (`45,00 $` → `45.00`), so that the id made from a row's content does not depend on how
         # an export happened to format it.
         self.parsed_values: dict[BoxOfficeField, str] = {}
+        # Fields whose value another field's parsed value holds: a performance's time, once in its date's, so that a
+        # date and time in two columns make the same id as the same moment in one.
+        self.folded: set[BoxOfficeField] = set()
 
     def text(self, name: BoxOfficeField) -> str | None:
         return self.values.get(name)
@@ -603,7 +630,9 @@ class _Row:
     def content_digest(self) -> str:
         """A digest of what the row says, by field: the same whatever the order of the columns."""
         canonical = {
-            name.value: self.parsed_values.get(name) or " ".join(value.split()) for name, value in self.values.items()
+            name.value: self.parsed_values.get(name) or " ".join(value.split())
+            for name, value in self.values.items()
+            if name not in self.folded
         }
         if F.EMAIL in self.values:
             canonical[F.EMAIL.value] = self.values[F.EMAIL].casefold()
@@ -668,8 +697,8 @@ def _row_drafts(row: _Row, runs: "_Ranks") -> list[Draft] | None:
         row.require(F.AMOUNT, "every row needs the amount paid", "chaque ligne a besoin du montant payé")
     quantity = row.parsed(F.QUANTITY, context.quantity) or 1
     currency = _currency(row, amount, unit_price)
-    performance_at = row.parsed(F.PERFORMANCE_DATE, context.moments[F.PERFORMANCE_DATE])
-    paid_at = row.parsed(F.DATE, context.moments[F.DATE])
+    performance_at = _dated(row, F.PERFORMANCE_DATE)
+    paid_at = _dated(row, F.DATE)
     order_id = row.text(F.ORDER_ID)
     channel = _channel(row)
     if row.problems or kind is None:
@@ -701,6 +730,40 @@ def _row_drafts(row: _Row, runs: "_Ranks") -> list[Draft] | None:
     if fact is None:
         return None
     return [Draft(fact.data, fact.id_parts, time, subject=fact.subject, known_id=fact.known_id)]
+
+
+def _dated(row: _Row, name: BoxOfficeField) -> Moment | None:
+    """The moment a date column gives, at the time the time column gives when it completes this date column (see
+    `ColumnMapping.timed_date`).
+
+    A date without a time of its own takes the time column's; so does a date at midnight, as spreadsheets write a date
+    cell they hold as a date and time (`2026-10-03 00:00:00`). A date with another time of its own agrees with the
+    time column, or the row is refused: which of the two is the performance's cannot be told.
+    """
+    moment = row.parsed(name, row.context.moments[name])
+    if name is not row.context.timed_date:
+        return moment
+    at = row.parsed(F.PERFORMANCE_TIME, row.context.time_of_day)
+    if moment is None or at is None:
+        return moment
+    zone = row.context.zone
+    if moment.has_time and moment.at.time() != time():
+        own = moment.at.astimezone(zone)
+        if (own.hour, own.minute) != (at.hour, at.minute):
+            row.problems.add(
+                row.header(F.PERFORMANCE_TIME),
+                f"says {at:%H:%M} but {row.header(name)} says {own:%H:%M}: correct whichever of the two is wrong",
+                "time_mismatch",
+                fr=f"indique {at:%H} h {at:%M}, mais {row.header(name)} indique {own:%H} h {own:%M} : corrigez "
+                "celle des deux colonnes qui se trompe",
+            )
+            return None
+        combined = moment
+    else:
+        combined = Moment(datetime.combine(moment.at.date(), at, tzinfo=zone), has_time=True)
+        row.parsed_values[name] = _canonical(combined)
+    row.folded.add(F.PERFORMANCE_TIME)
+    return combined
 
 
 def _paid_back(row: _Row) -> bool:

@@ -32,6 +32,7 @@ class BoxOfficeField(StrEnum):
     LANGUAGE = "language"
     SHOW = "show"
     PERFORMANCE_DATE = "performance_date"
+    PERFORMANCE_TIME = "performance_time"
     DATE = "date"
     VENUE = "venue"
     AMOUNT = "amount"
@@ -108,6 +109,20 @@ DEFAULT_HEADERS: Mapping[BoxOfficeField, tuple[str, ...]] = MappingProxyType(
             "Event Date",
             "Show Date",
         ),
+        # `Heure` and `Time` alone come last, so a file's `Heure de représentation` wins over its `Heure`, which may be
+        # the order's (see `ColumnMapping.timed_date`).
+        F.PERFORMANCE_TIME: (
+            "Heure de représentation",
+            "Heure du spectacle",
+            "Heure de l'événement",
+            "Heure de début",
+            "Performance Time",
+            "Show Time",
+            "Event Time",
+            "Start Time",
+            "Heure",
+            "Time",
+        ),
         F.DATE: (
             "Date",
             "Date de commande",
@@ -161,6 +176,7 @@ DEFAULT_HEADERS: Mapping[BoxOfficeField, tuple[str, ...]] = MappingProxyType(
 )
 DEFAULT_TIMEZONE = "America/Toronto"
 _PLAIN_DATE_HEADERS = frozenset({"date"})
+_PLAIN_TIME_HEADERS = frozenset({"heure", "time"})
 _SETTINGS = (
     "columns",
     "date_format",
@@ -215,6 +231,26 @@ class ColumnMapping:
         if date is None or self.performance_date is not None or BoxOfficeField.PERFORMANCE_DATE in columns:
             return False
         return BoxOfficeField.DATE not in self.explicit and header_key(date.header) in _PLAIN_DATE_HEADERS
+
+    def timed_date(self, columns: Mapping[BoxOfficeField, Column]) -> BoxOfficeField | None:
+        """The date column a time column completes: the performance date column, or the `Date` column that dates the
+        performance (see `dates_the_performance`); None when the file has no time column or no such date column.
+
+        A column headed `Heure` or `Time` alone, beside both a performance date and a sale date, may be either one's
+        time: it completes neither unless a mapping names it as the performance's.
+        """
+        time = columns.get(BoxOfficeField.PERFORMANCE_TIME)
+        if time is None:
+            return None
+        if BoxOfficeField.PERFORMANCE_DATE in columns:
+            if (
+                BoxOfficeField.DATE in columns
+                and BoxOfficeField.PERFORMANCE_TIME not in self.explicit
+                and header_key(time.header) in _PLAIN_TIME_HEADERS
+            ):
+                return None
+            return BoxOfficeField.PERFORMANCE_DATE
+        return BoxOfficeField.DATE if self.dates_the_performance(columns) else None
 
     def locate(self, header_row: Sequence[str]) -> dict[BoxOfficeField, Column]:
         """The column of each field found in `header_row`; a header a mapping names for one field is not taken by

@@ -297,14 +297,28 @@ def _date(year: int, month: int, day: int) -> date:
         ) from None
 
 
-def _time_of(match: re.Match[str]) -> time | None:
+def parse_time_of_day(text: str) -> time:
+    """A time of day as a column of its own writes it: `19 h 30`, `19h30`, `19:30`, `19:30:00`, `7:30 PM`, `7 p.m.`,
+    `14 h`, local time. An hour alone (`7`) is refused, as it is after a date: it may be morning or evening."""
+    match = _CLOCK_ALONE.match(" ".join(text.split()))
+    at = None if match is None else _time_of(match, code="time_unreadable")
+    if at is None:
+        raise UnreadableValueError(
+            "time_unreadable",
+            "is not a time such as 19 h 30, 19:30 or 7:30 PM",
+            "n'est pas une heure comme 19 h 30, 19:30 ou 7:30 PM",
+        )
+    return at
+
+
+def _time_of(match: re.Match[str], *, code: str = "date_unreadable") -> time | None:
     if match["hour"] is None:
         return None
     hour, minute, second = int(match["hour"]), int(match["minute"] or 0), int(match["second"] or 0)
     if match["half"]:
         if not 1 <= hour <= _HOURS_ON_A_CLOCK:
             raise UnreadableValueError(
-                "date_unreadable",
+                code,
                 "has an hour that is not on a 12-hour clock",
                 "a une heure qui n'existe pas sur une horloge de 12 heures",
             )
@@ -312,9 +326,7 @@ def _time_of(match: re.Match[str]) -> time | None:
     try:
         return time(hour, minute, second)
     except ValueError:
-        raise UnreadableValueError(
-            "date_unreadable", "is not a real time of day", "n'est pas une heure valide"
-        ) from None
+        raise UnreadableValueError(code, "is not a real time of day", "n'est pas une heure valide") from None
 
 
 def _localised(moment: Moment, zone: tzinfo) -> Moment:

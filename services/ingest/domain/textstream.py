@@ -1,4 +1,5 @@
-"""Decoding an uploaded text file as it streams: UTF-8 (with or without BOM), UTF-16, or Windows-1252 bytes within."""
+"""Decoding an uploaded text file as it streams: UTF-8 (with or without BOM), UTF-16 (with or without BOM), or
+Windows-1252 bytes within."""
 
 import codecs
 import io
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 SNIFF_BYTES = 64 * 1024
+# Code units of a file's start that tell UTF-16 without a BOM from the 8-bit encodings.
+_UTF16_SAMPLE_UNITS = 512
 WINDOWS_1252_FALLBACK = "parterre-windows-1252-fallback"
 
 
@@ -43,7 +46,8 @@ class OpenedText:
 def open_text(stream: BinaryIO) -> OpenedText:
     """A text stream over `stream`, decoded incrementally: the file is never held in memory.
 
-    A BOM decides (UTF-8, or UTF-16 as Excel writes "Unicode text"). Otherwise the first 64 KiB decide: if they are
+    A BOM decides (UTF-8, or UTF-16 as Excel writes "Unicode text"). UTF-16 without a BOM, as some Windows tools
+    write it, shows by its first bytes (see `_utf16_without_bom`). Otherwise the first 64 KiB decide: if they are
     not UTF-8, the file is Windows-1252 throughout, as older Windows box offices export. If they are, the file is
     read as UTF-8, and any later byte sequence that is not UTF-8 is read as Windows-1252: files assembled from
     several exports mix both, and an `é` at row 500 000 of an otherwise ASCII file must not fail the import.
@@ -57,6 +61,8 @@ def open_text(stream: BinaryIO) -> OpenedText:
         encoding, errors = "utf-8-sig", WINDOWS_1252_FALLBACK
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding, errors = "utf-16", "replace"
+    elif (byte_order := _utf16_without_bom(head)) is not None:
+        encoding, errors = byte_order, "replace"
     elif _is_utf8(head):
         encoding, errors = "utf-8", WINDOWS_1252_FALLBACK
     else:
@@ -64,6 +70,27 @@ def open_text(stream: BinaryIO) -> OpenedText:
         encoding, errors = "cp1252", WINDOWS_1252_FALLBACK
     raw = io.BufferedReader(_Replayed(head, stream), buffer_size=SNIFF_BYTES)
     return OpenedText(io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=""), encoding, head[:16])
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """`utf-16-le` or `utf-16-be` when the file's first code units are mostly a NUL byte beside a character, on the
+    same side each time, else None.
+
+    Text in the languages of Québec's exports is mostly ASCII and Latin-1 (`é`, `à`, no-break spaces), whose
+    characters UTF-16 writes with a NUL high byte; a few others (`œ`, `’`, `€`) have none. A CSV in UTF-8 or
+    Windows-1252 holds no NUL byte, so it is never taken for UTF-16.
+    """
+    sample = head[: 2 * _UTF16_SAMPLE_UNITS]
+    units = len(sample) // 2
+    if units == 0:
+        return None
+    even_nuls, odd_nuls = sample[0 : 2 * units : 2].count(0), sample[1 : 2 * units : 2].count(0)
+    # Three quarters on one side, under a quarter on the other: binary data has NULs on both.
+    if 4 * odd_nuls >= 3 * units and 4 * even_nuls < units:
+        return "utf-16-le"
+    if 4 * even_nuls >= 3 * units and 4 * odd_nuls < units:
+        return "utf-16-be"
+    return None
 
 
 def _is_utf8(head: bytes) -> bool:

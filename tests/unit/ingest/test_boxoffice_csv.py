@@ -359,6 +359,23 @@ def test_a_utf16_tab_separated_excel_unicode_text_export_is_read() -> None:
     assert purchase(row).performance.title.fr == "Casse-Noisette"
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_export_without_a_byte_order_mark_is_read_as_utf16(encoding: str) -> None:
+    body = (
+        "Courriel;Prénom;Spectacle;Date de représentation;Montant\r\n"
+        "élise@example.com;Élise;Les Belles-sœurs;17/10/2026 20 h 00;1\u00a0234,50 $\r\n"
+        "marc@example.com;Marc;L’Œuvre au noir;18/10/2026 14 h 00;45,00 €\r\n"
+    )
+
+    first, second = (purchase(row) for row in accepted(read(body.encode(encoding))))
+
+    assert (first.person.email, first.person.first_name) == ("élise@example.com", "Élise")
+    assert first.performance.title.fr == "Les Belles-sœurs"
+    assert first.total.amount == Decimal("1234.50")
+    assert second.performance.title.fr == "L’Œuvre au noir"
+    assert second.total.currency == "EUR"
+
+
 def test_excels_sep_line_names_the_delimiter() -> None:
     body = "sep=,\nCourriel,Spectacle,Date,Montant\ne@example.com,Gala;bis;ter,2026-10-03,10\n"
 

@@ -49,6 +49,12 @@ def test_every_field_has_usual_headers() -> None:
         ("Spectacle", BoxOfficeField.SHOW),
         ("Event Name", BoxOfficeField.SHOW),
         ("Date de représentation", BoxOfficeField.PERFORMANCE_DATE),
+        ("Heure de représentation", BoxOfficeField.PERFORMANCE_TIME),
+        ("Heure du spectacle", BoxOfficeField.PERFORMANCE_TIME),
+        ("Heure", BoxOfficeField.PERFORMANCE_TIME),
+        ("Performance Time", BoxOfficeField.PERFORMANCE_TIME),
+        ("Show time", BoxOfficeField.PERFORMANCE_TIME),
+        ("Time", BoxOfficeField.PERFORMANCE_TIME),
         ("Salle", BoxOfficeField.VENUE),
         ("Venue Name", BoxOfficeField.VENUE),
         ("Montant", BoxOfficeField.AMOUNT),
@@ -106,6 +112,20 @@ channel: phone
         SalesChannel.PHONE,
     )
     assert mapping.explicit == {BoxOfficeField.FIRST_NAME, BoxOfficeField.EMAIL}
+
+
+def test_a_performance_s_own_time_column_wins_over_a_column_headed_heure_alone() -> None:
+    located = ColumnMapping().locate(["Heure", "Heure de représentation"])
+
+    assert located[BoxOfficeField.PERFORMANCE_TIME].header == "Heure de représentation"
+
+
+def test_a_mapping_file_names_the_performance_time_column() -> None:
+    mapping = load_mapping("columns:\n  performance_time: [Début, Heure de début du spectacle]\n")
+
+    assert mapping.headers[BoxOfficeField.PERFORMANCE_TIME] == ("Début", "Heure de début du spectacle")
+    assert mapping.explicit == {BoxOfficeField.PERFORMANCE_TIME}
+    assert mapping.locate(["Courriel", "Début"])[BoxOfficeField.PERFORMANCE_TIME].index == 1
 
 
 def test_a_header_the_mapping_gives_one_field_is_not_taken_by_another_fields_usual_headers() -> None:

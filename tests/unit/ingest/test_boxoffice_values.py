@@ -1,7 +1,7 @@
 """Amounts, dates and quantities as box-office spreadsheets write them are read back exactly."""
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from services.ingest.domain.boxoffice_values import (
     parse_amount,
     parse_moment,
     parse_quantity,
+    parse_time_of_day,
     proven_date_order,
 )
 
@@ -250,3 +251,37 @@ def test_an_hour_on_a_12_hour_clock_without_its_minutes_is_read(text: str) -> No
 def test_an_hour_alone_without_am_or_pm_is_no_time() -> None:
     with pytest.raises(UnreadableValueError):
         parse_moment("03/10/2026 7", zone=QUEBEC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("19 h 30", time(19, 30)),
+        ("19h30", time(19, 30)),
+        ("19H30", time(19, 30)),
+        ("19:30", time(19, 30)),
+        ("19:30:00", time(19, 30)),
+        (" 19 h 30 ", time(19, 30)),
+        ("7:30 PM", time(19, 30)),
+        ("7:30 p.m.", time(19, 30)),
+        ("7:30:00 PM", time(19, 30)),
+        ("2 PM", time(14, 0)),
+        ("14 h", time(14, 0)),
+        ("14h", time(14, 0)),
+        ("à 14 h", time(14, 0)),
+        ("12:00 AM", time(0, 0)),
+        ("0 h 00", time(0, 0)),
+    ],
+)
+def test_a_time_of_day_as_a_column_of_its_own_writes_it_is_read(text: str, expected: time) -> None:
+    assert parse_time_of_day(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "19", "soir", "24:00", "19 h 75", "13:30 PM", "17/10/2026", "19.30"])
+def test_what_is_not_a_time_of_day_is_refused_with_a_reason_in_english_and_french(text: str) -> None:
+    with pytest.raises(UnreadableValueError) as caught:
+        parse_time_of_day(text)
+
+    assert caught.value.code == "time_unreadable"
+    assert caught.value.reason
+    assert caught.value.reason_fr not in ("", caught.value.reason)
