@@ -13,7 +13,7 @@ _FRENCH_THOUSANDS = "\u00a0"
 
 
 def language_of_environment(environment: Mapping[str, str] | None = None) -> Language:
-    """French when the locale set for messages is a French one, as gettext reads it: the first of `LC_ALL`,
+    """French when the locale set for messages is a French one: the first of `LC_ALL`,
     `LC_MESSAGES` and `LANG` that is set and not empty (`fr_CA.UTF-8`, `fr`); English otherwise, `C` included."""
     environment = os.environ if environment is None else environment
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):

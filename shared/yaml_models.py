@@ -1,5 +1,6 @@
 """Declarative files (identifier policies, rules, segments) validated by a pydantic model, each error on its line."""
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -98,11 +99,11 @@ def compose(text: str, *, file_name: str) -> tuple[Any, yaml.Node | None]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        hint = next((hint for words, hint in _SYNTAX_HINTS if words in problem), None)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        hint = _syntax_hint(problem, text, mark, context_mark)
         if hint is not None:
             problem = f"{problem}; {hint}"
         # An unclosed bracket or quote is noticed lines later: the line where it opened is the one to fix.
-        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
             problem = f"{problem} ({context} that starts on line {context_mark.line + 1})"
         raise ConfigFileError(file_name, [(mark.line + 1 if mark else 1, f"not valid YAML: {problem}")]) from None
@@ -121,6 +122,30 @@ _SYNTAX_HINTS = (
     ),
     ("expected <block end>", "check the indentation: the keys of one block, and the dashes of one list, line up"),
 )
+_TEXT_AFTER_ITS_CLOSE = (
+    "a value ends at its closing quote or bracket: put the text after it inside, and write an apostrophe inside '…' "
+    "twice, such as 'Dons d''automne'"
+)
+_LEFT_OPEN = "a `{` or `[` opened on an earlier line is not closed"
+
+
+def _syntax_hint(problem: str, text: str, mark: yaml.Mark | None, context_mark: yaml.Mark | None) -> str | None:
+    """What to do about the slip PyYAML names `problem`, judged from the line it stopped on."""
+    lines = text.splitlines()
+    before = lines[mark.line][: mark.column].rstrip() if mark is not None and mark.line < len(lines) else ""
+    if "<scalar>" in problem and before.endswith(("'", '"', "]", "}")):
+        # `fr: 'Dons d'automne'`: the quote closes at the apostrophe, and `automne'` follows the value.
+        return _TEXT_AFTER_ITS_CLOSE
+    if (
+        "but got ':'" in problem
+        and context_mark is not None
+        and mark is not None
+        and context_mark.line != mark.line
+        and re.fullmatch(r"\s*[^\s:{}\[\],]+", before)
+    ):
+        # A key starting its line, read inside braces opened lines before: they were never closed.
+        return _LEFT_OPEN
+    return next((hint for words, hint in _SYNTAX_HINTS if words in problem), None)
 
 
 def _refuse_recursive_aliases(text: str, file_name: str) -> None:

@@ -136,8 +136,8 @@ def _add_language_option(command: argparse.ArgumentParser) -> None:
         "--language",
         metavar="{fr,en}",
         help="the language of its messages, problems and summary (default: French when LC_ALL, LC_MESSAGES or LANG, "
-        "the first set, starts with fr; English otherwise); the JSON summary and the files written are the same in "
-        "both",
+        "the first set, starts with fr; English otherwise); the JSON summary, the CSV and the model file are the "
+        "same in both",
     )
 
 
@@ -182,7 +182,7 @@ def _more_problems_fr(hidden: int, *, report: Path | None = None, can_report: bo
     if report is not None:
         return f"{more}, voir {report}"
     if can_report:
-        return f"{more}, que --report FICHIER écrit" + ("" if one else " tous")
+        return f"{more} ; --report FICHIER " + ("l'écrit" if one else "les écrit tous")
     return more
 
 
@@ -481,14 +481,18 @@ async def _resolve(
         # Following each person through later merges reads every record again: on a large history, a long job too.
         written = 0
         writing = _progress(report.resolved, lambda: written, language)
-        what = in_language(
-            language, en=f"written to {arguments.output.name}", fr=f"écrites dans {arguments.output.name}"
-        )
+
+        def what(rows: int) -> str:
+            # French agrees with the count the line shows: `1 fiche … écrite`, `2 fiches … écrites`.
+            done = "écrite" if is_singular(rows, "fr") else "écrites"
+            return in_language(
+                language, en=f"written to {arguments.output.name}", fr=f"{done} dans {arguments.output.name}"
+            )
 
         def show_written(rows: int) -> None:
             nonlocal written
             written = rows
-            writing.update(rows, what)
+            writing.update(rows, what(rows))
 
         try:
             with _written_whole(arguments.output) as output:
@@ -498,7 +502,7 @@ async def _resolve(
         except BaseException:
             writing.abandon()
             raise
-        writing.finish(written, what)
+        writing.finish(written, what(written))
     return report
 
 

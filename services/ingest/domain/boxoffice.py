@@ -184,7 +184,7 @@ def read_boxoffice_csv(
     month_first = _month_first_columns(stream, settings)
     opened = _opened(stream)
     lines = BoundedLines(opened.text, MAX_LINE_CHARS)
-    line_iterator = iter(lines)
+    line_iterator = _Rereadable(lines)
     delimiter, header, columns, rows_above = _header(line_iterator, settings)
     timed_date = settings.timed_date(columns)
     if timed_date is None:
@@ -261,7 +261,7 @@ def _month_first_columns(stream: BinaryIO, settings: ColumnMapping) -> frozenset
         return frozenset()
     start = stream.tell()
     try:
-        lines = iter(BoundedLines(_opened(stream).text, MAX_LINE_CHARS))
+        lines = _Rereadable(BoundedLines(_opened(stream).text, MAX_LINE_CHARS))
         delimiter, _header_cells, columns, _rows_above = _header(lines, settings)
         dated = {name: columns[name].index for name in _DATE_FIELDS if name in columns}
         proven: dict[BoxOfficeField, set[DateOrder]] = {name: set() for name in dated}
@@ -286,7 +286,21 @@ def _month_first_columns(stream: BinaryIO, settings: ColumnMapping) -> frozenset
     return frozenset(month_first)
 
 
-def _header(lines: Iterator[str], settings: ColumnMapping) -> tuple[str, list[str], dict[BoxOfficeField, Column], int]:
+class _Rereadable(Iterator[str]):
+    """Lines, those read ahead and given back coming again before the rest."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self._given_back: list[str] = []
+
+    def __next__(self) -> str:
+        return self._given_back.pop() if self._given_back else next(self._lines)
+
+    def give_back(self, lines: list[str]) -> None:
+        self._given_back.extend(reversed(lines))
+
+
+def _header(lines: _Rereadable, settings: ColumnMapping) -> tuple[str, list[str], dict[BoxOfficeField, Column], int]:
     """The delimiter, the header, its columns, and how many rows a spreadsheet shows above it.
 
     Reports often start with a title, a date range or blank rows: the header is the first of the first few lines
@@ -325,20 +339,25 @@ def _header(lines: Iterator[str], settings: ColumnMapping) -> tuple[str, list[st
     raise refusal or CsvFormatError("empty_file", en="The file is empty.", fr="Le fichier est vide.")
 
 
-def _whole_record(line: str, lines: Iterator[str], directive: str | None) -> list[str]:
+def _whole_record(line: str, lines: _Rereadable, directive: str | None) -> list[str]:
     """`line` and the lines that continue it while a quoted cell is still open at its end: one row of the
-    spreadsheet, such as a header whose cells wrap their titles on two lines."""
+    spreadsheet, such as a header whose cells wrap their titles on two lines. A quote still open after
+    `_HEADER_CELL_LINES` more lines, or at the end of the file, was never closed (a slip, not a wrapped title): `line`
+    is read alone, and the lines after it are given back to be read as rows."""
     record = [line]
-    for _ in range(_HEADER_CELL_LINES):
-        cells = _first_record(record, directive or _sniffed_delimiter(record))
-        # A cell still open where the text ends keeps its line break; a closed one never ends with one.
-        if not (cells and cells[-1].endswith(("\n", "\r"))):
-            break
-        following = next(lines, None)
+    while _ends_in_an_open_cell(record, directive):
+        following = next(lines, None) if len(record) <= _HEADER_CELL_LINES else None
         if following is None:
-            break
+            lines.give_back(record[1:])
+            return [line]
         record.append(following)
     return record
+
+
+def _ends_in_an_open_cell(record: list[str], directive: str | None) -> bool:
+    cells = _first_record(record, directive or _sniffed_delimiter(record))
+    # A cell still open where the text ends keeps its line break; a closed one never ends with one.
+    return bool(cells) and cells[-1].endswith(("\n", "\r"))
 
 
 def _directive_delimiter(line: str) -> str | None:

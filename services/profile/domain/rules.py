@@ -483,8 +483,10 @@ def _period_key(
         if rule.period is Period.ONCE:
             # In UTC, so the key does not depend on the offset the date happened to be stored with.
             return anchor.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        # Dated in UTC, as the keys of anniversaries counted in UTC were: an evening's anniversary keyed by its date
-        # in the organisation's zone would change key, and one sent in the week before an upgrade would be sent again.
+        # Dated in UTC, as the keys of anniversaries counted in UTC were: keyed by its date in the organisation's
+        # zone, every evening's anniversary would change key, and one sent in the week before an upgrade would go out
+        # again. Dated so, only rare ones change: a month-end day that UTC and the zone clamp differently, and a time
+        # within an hour of midnight UTC on the other side of a change of summer time.
         return _anniversary(anchor, as_of, _STEP_MONTHS[rule.period], zone).strftime("%Y-%m-%d")
     local = as_of.astimezone(zone)
     if rule.period is Period.YEAR:

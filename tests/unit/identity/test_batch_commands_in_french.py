@@ -252,11 +252,12 @@ def test_progress_is_counted_and_written_in_french(
 
     assert resolve(tmp_path, *history, "{", options=in_french) == 0
 
-    # In a log, the first record resolved draws a line at once, and each stage its last one.
+    # In a log, the first record resolved draws a line at once, and each stage its last one; what follows the count
+    # agrees with it, one record being written as much as one line skipped.
     drawn = progress_lines(capsys.readouterr().err)
     assert drawn[0][1:] == ("1 fiche", "0 ligne écartée")
     assert drawn[1] == ("100,0", "40 fiches", "1 ligne écartée")
-    assert drawn[2] == ("2,5", "1 fiche", "écrites dans persons.csv")
+    assert drawn[2] == ("2,5", "1 fiche", "écrite dans persons.csv")
     assert drawn[3] == ("100,0", "40 fiches", "écrites dans persons.csv")
 
 
@@ -267,7 +268,7 @@ def test_the_problems_beyond_those_shown_are_counted_in_french_and_the_report_fi
 
     assert resolve(tmp_path, *lines, options=in_french) == 0
     assert problem_lines(stderr := capsys.readouterr().err)[0].startswith("ligne 1 : écartée : ne désigne personne")
-    assert stderr.splitlines()[-2] == f"… et 1{NBSP}003 autres problèmes, que --report FICHIER écrit tous"
+    assert stderr.splitlines()[-2] == f"… et 1{NBSP}003 autres problèmes ; --report FICHIER les écrit tous"
 
     report = tmp_path / "report.json"
     assert resolve(tmp_path, *lines[-102:], options=(*in_french, "--report", str(report))) == 0

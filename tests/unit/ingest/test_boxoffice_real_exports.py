@@ -69,6 +69,28 @@ def test_a_header_whose_titles_wrap_in_their_cells_is_one_row_of_columns(header:
     assert [ticket.price.amount for ticket in tickets] == [Decimal("45.00"), Decimal("45.00")]
 
 
+SALES = "".join(f"p{number}@example.com;Les Belles-sœurs;2026-10-03 20:00;45,00 $;\n" for number in range(15))
+
+
+@pytest.mark.parametrize(
+    ("above", "header", "sales", "first_row"),
+    [
+        ("", 'Courriel;Spectacle;Date de représentation;Montant;"Notes\n', SALES, 2),
+        ("", 'Courriel;Spectacle;Date de représentation;Montant;"Notes\n', SALES[: SALES.index("p3@")], 2),
+        ('"Rapport des ventes;;;;\n', "Courriel;Spectacle;Date de représentation;Montant;Notes\n", SALES, 3),
+    ],
+    ids=["in the header", "in the header of a short file", "in a title above the header"],
+)
+def test_a_quote_never_closed_above_the_rows_takes_none_of_them_into_the_header(
+    above: str, header: str, sales: str, first_row: int
+) -> None:
+    # A slip, not a title wrapped in its cell: the quote's line is read alone, and every row after it is a row.
+    outcomes = read((above + header + sales).encode())
+
+    numbers = [row.row_number for row in accepted(outcomes)]
+    assert numbers == list(range(first_row, first_row + sales.count("\n")))
+
+
 def test_excels_sep_line_naming_a_tab_is_honoured() -> None:
     body = "sep=\t\n" + HEADER.replace(";", "\t") + ROW.replace(";", "\t")
     [row] = accepted(read(body.encode("utf-16")))

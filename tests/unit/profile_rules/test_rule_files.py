@@ -584,6 +584,41 @@ def test_a_yaml_slip_is_refused_on_its_line_saying_how_to_fix_it(title: str, lin
     assert advice in problems[0][1]
 
 
+@pytest.mark.parametrize(
+    ("title", "problem"),
+    [
+        pytest.param(
+            "title:\n  fr: 'Dons d'automne'\n  en: Autumn gifts",
+            (
+                4,
+                "not valid YAML: expected <block end>, but found '<scalar>'; a value ends at its closing quote or "
+                "bracket: put the text after it inside, and write an apostrophe inside '…' twice, such as "
+                "'Dons d''automne'",
+            ),
+            id="apostrophe closing the quote",
+        ),
+        pytest.param(
+            "title: {fr: Dons d'automne, en: Autumn gifts",
+            (
+                4,
+                "not valid YAML: expected ',' or '}', but got ':'; a `{` or `[` opened on an earlier line is not "
+                "closed (while parsing a flow mapping that starts on line 3)",
+            ),
+            id="brace never closed",
+        ),
+    ],
+)
+def test_a_yaml_slip_gets_the_advice_for_that_slip_not_another_s(title: str, problem: tuple[int, str]) -> None:
+    lines = [
+        "segments:",
+        "  lapsed-donors:",
+        *(f"    {part}" for part in title.splitlines()),
+        "    description: {fr: Donateurs inactifs., en: Lapsed donors.}",
+        "    when: {field: last_donation_at, op: older_than, value: 12 months}",
+    ]
+    assert segment_problems("\n".join(lines) + "\n") == (problem,)
+
+
 RULE_HEAD = """\
     triggers:
       donors:
