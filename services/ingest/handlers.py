@@ -16,15 +16,22 @@ from services.ingest.domain.shopify import (
     attributed_order_id,
     awaits_its_order,
     buyer_reference,
+    read_shopify_webhook,
     reads_topic,
     redacted_order_ids,
-    shopify_events,
     with_buyer,
 )
 from services.ingest.domain.sources import Source
 from services.ingest.metrics import IngestMetrics
 from services.ingest.ports import NOBODY, Claim, EventSink, OrderBuyers, PublicationLedger, SourceRegistry
-from shared.events import Envelope, ShopOrderCancelledV1, ShopOrderPlacedV1, SourceRedactionRequestedV1, parse_data
+from shared.events import (
+    Envelope,
+    FieldError,
+    ShopOrderCancelledV1,
+    ShopOrderPlacedV1,
+    SourceRedactionRequestedV1,
+    parse_data,
+)
 
 log = logging.getLogger(__name__)
 # The reason an event is refused when another source's event holds its id.
@@ -184,6 +191,8 @@ class WebhookOutcome:
     awaiting_order: int
     # A topic Parterre does not read, acknowledged with nothing published.
     topic_ignored: bool = False
+    # The person's details that could not be read, left out of what was published: each JSON path with its reason.
+    left_out: tuple[FieldError, ...] = ()
 
 
 async def receive_shopify_webhook(
@@ -207,7 +216,9 @@ async def receive_shopify_webhook(
     published first, then what ingest itself keeps of the customer's orders, or of the whole shop, is deleted.
 
     A topic Parterre does not read (one subscribed by mistake, or one Shopify adds) is acknowledged with nothing
-    published, logged and counted: refused, Shopify would retry it for hours and then delete the subscription.
+    published, logged and counted: refused, Shopify would retry it for hours and then delete the subscription. For
+    the same reason, a detail of the person that cannot be read and does not name them is left out of what is
+    published, and returned and counted as such.
     """
     organisation_id, source_id = source.organisation_id, source.source_id
     if not reads_topic(topic):
@@ -216,9 +227,10 @@ async def receive_shopify_webhook(
         return WebhookOutcome(published=0, duplicates=0, awaiting_order=0, topic_ignored=True)
     attributed = attributed_order_id(topic, payload)
     buyer = None if attributed is None else await orders.buyer(organisation_id, source_id, attributed)
-    envelopes = shopify_events(
+    reading = read_shopify_webhook(
         topic, payload, organisation_id=organisation_id, source=source_id, received_at=received_at, order_buyer=buyer
     )
+    envelopes = reading.events
     ready: list[Envelope] = []
     released: dict[str, list[str]] = {}
     if not envelopes:
@@ -270,12 +282,23 @@ async def receive_shopify_webhook(
     )
     for order_id, refund_ids in released.items():
         await orders.release(organisation_id, source_id, order_id, refund_ids)
+    if reading.left_out:
+        # Counted once the events are on Kafka, so a delivery that failed and is retried counts once; logged by path
+        # and code, never by value (personal information).
+        log.info(
+            "Shopify %s for source %s: unreadable details left out: %s",
+            topic,
+            source_id,
+            ", ".join(f"{error.field} ({error.code})" for error in reading.left_out),
+        )
+        for error in reading.left_out:
+            metrics.details_left_out.labels(organisation_id, source_id, error.field, error.code).inc()
     if redacted := redacted_order_ids(topic, payload):
         await orders.forget_orders(organisation_id, source_id, redacted)
     for redaction in [data for e in envelopes if isinstance(data := parse_data(e), SourceRedactionRequestedV1)]:
         await sources.record_redaction_request(source_id, redaction.requested_at)
         await orders.forget_source(organisation_id, source_id)
-    return WebhookOutcome(len(outcome.published), len(outcome.duplicates), awaiting)
+    return WebhookOutcome(len(outcome.published), len(outcome.duplicates), awaiting, left_out=reading.left_out)
 
 
 @dataclass

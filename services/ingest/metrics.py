@@ -24,6 +24,13 @@ class IngestMetrics:
             registry=registry,
             buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500),
         )
+        self.details_left_out = Counter(
+            "parterre_ingest_details_left_out",
+            "A person's details left out of the events published because they cannot be read, by organisation, "
+            "source, field (its JSON path in the webhook) and reason code.",
+            ["organisation", "source", "field", "reason"],
+            registry=registry,
+        )
         self.import_rows = Counter(
             "parterre_ingest_import_rows",
             "Box-office import rows by organisation, source and outcome (accepted, rejected).",

@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.ingest.domain.drafts import Draft, language_of, normalise_locale, wrap
 from services.ingest.domain.errors import AdapterError, Problems
 from services.ingest.domain.ids import content_digest
@@ -19,6 +21,7 @@ from shared.events import (
     ConsentPurpose,
     ConsentWithdrawnV1,
     Envelope,
+    FieldError,
     Language,
     LegalBasis,
     PersonDetailsUpdatedV1,
@@ -30,14 +33,17 @@ from shared.events import (
     ShopOrderPlacedV1,
     ShopOrderRefundedV1,
     SourceRedactionRequestedV1,
+    field_errors,
 )
 
 __all__ = [
     "SUPPORTED_TOPICS",
     "AdapterError",
+    "ShopifyReading",
     "attributed_order_id",
     "awaits_its_order",
     "buyer_reference",
+    "read_shopify_webhook",
     "reads_topic",
     "redacted_order_ids",
     "shopify_events",
@@ -84,13 +90,24 @@ class _Context:
     source: str
     received_at: datetime
     problems: Problems
+    # The person's details that cannot be read, left out of the events (see `_person`).
+    left_out: list[FieldError]
     order_buyer: PersonRef | None = None
 
 
 _TopicReader = Callable[[JsonNode, _Context], list[Draft]]
 
 
-def shopify_events(
+@dataclass(frozen=True)
+class ShopifyReading:
+    """The events one Shopify webhook reports, and the person's details left out of them because they cannot be read,
+    each named by its JSON path with the reason."""
+
+    events: list[Envelope]
+    left_out: tuple[FieldError, ...] = ()
+
+
+def read_shopify_webhook(
     topic: str,
     payload: Mapping[str, Any],
     *,
@@ -98,13 +115,14 @@ def shopify_events(
     source: str,
     received_at: datetime,
     order_buyer: PersonRef | None = None,
-) -> list[Envelope]:
+) -> ShopifyReading:
     """The events one Shopify webhook reports; raises `AdapterError` naming each unusable field by its JSON path.
 
     Ids derive from Shopify's own ids (order, refund, customer, request, shop), never from the delivery id, so a
     retried delivery, or `orders/paid` after `orders/create` for one order, repeats the same event ids. A refund or a
     cancellation is attributed to `order_buyer` (see `buyer_reference`); without it, a refund `awaits_its_order` and
-    a cancellation goes to the customer its order names.
+    a cancellation goes to the customer its order names. A detail of the person that cannot be read and does not
+    name them (an address line too long, a country that is no code) is left out, and reported in `left_out`.
     """
     normalised_topic = topic.strip().lower()
     reader = _READERS.get(normalised_topic)
@@ -118,9 +136,32 @@ def shopify_events(
     root = JsonNode.root(payload, problems)
     if not root.is_object():
         problems.raise_if_any()
-    drafts = reader(root, _Context(source, received_at, problems, order_buyer))
+    context = _Context(source, received_at, problems, left_out=[], order_buyer=order_buyer)
+    drafts = reader(root, context)
     problems.raise_if_any()
-    return wrap(drafts, organisation_id=organisation_id, source=source, ingested_at=received_at)
+    envelopes = wrap(drafts, organisation_id=organisation_id, source=source, ingested_at=received_at)
+    # Each detail once, however many of the events name the person.
+    return ShopifyReading(envelopes, tuple(dict.fromkeys(context.left_out)))
+
+
+def shopify_events(
+    topic: str,
+    payload: Mapping[str, Any],
+    *,
+    organisation_id: str,
+    source: str,
+    received_at: datetime,
+    order_buyer: PersonRef | None = None,
+) -> list[Envelope]:
+    """The events of `read_shopify_webhook`, without the report of what was left out of them."""
+    return read_shopify_webhook(
+        topic,
+        payload,
+        organisation_id=organisation_id,
+        source=source,
+        received_at=received_at,
+        order_buyer=order_buyer,
+    ).events
 
 
 def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
@@ -133,7 +174,11 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
     total = order["total_price"].decimal(required=True)
     customer = order["customer"]
     has_customer = customer.is_object()
-    language = language_of(first_present(customer["locale"], order["customer_locale"]).text()) or DEFAULT_TITLE_LANGUAGE
+    # A locale that cannot be read is left out of the buyer's details (`_person`), and the next one says the language.
+    locale = next(
+        (tag for node in (customer["locale"], order["customer_locale"]) if (tag := _readable_locale(node))), None
+    )
+    language = language_of(locale) or DEFAULT_TITLE_LANGUAGE
     lines = [line for node in order["line_items"].elements(required=True) if (line := _line(node, currency, language))]
     person = _order_person(order, customer if has_customer else None, context)
     time = order["created_at"].timestamp() or order["processed_at"].timestamp() or context.received_at
@@ -271,13 +316,13 @@ def _order_person(order: JsonNode, customer: JsonNode | None, context: _Context)
     None, and no problem, for a sale that names nobody (a walk-in sale at the shop's point of sale): there is no one to
     profile, and refusing the delivery would have Shopify retry it, then remove the webhook."""
     billing = order["billing_address"]
-    billing.is_object()
     nobody = JsonNode(None, "customer", context.problems)
     known = customer or nobody
-    address = known["default_address"] if known["default_address"].is_object() else billing
+    address = known["default_address"] if _apart(known["default_address"]).is_object() else billing
     return _person(
         context,
         whole="customer",
+        read_from=(known["default_address"], billing),
         external_id=known["id"],
         email=first_present(known["email"], order["email"], order["contact_email"]),
         phone=first_present(known["phone"], order["phone"], billing["phone"]),
@@ -291,12 +336,14 @@ def _order_person(order: JsonNode, customer: JsonNode | None, context: _Context)
 
 def _customer_person(customer: JsonNode, context: _Context) -> PersonRef | None:
     address = customer["default_address"]
-    if not address.is_object():
+    read_from = [address]
+    if not _apart(address).is_object():
         address = customer["addresses"][0]
-        address.is_object()
+        read_from.append(address)
     return _person(
         context,
         whole="$",
+        read_from=read_from,
         external_id=customer["id"],
         email=customer["email"],
         phone=first_present(customer["phone"], address["phone"]),
@@ -307,10 +354,17 @@ def _customer_person(customer: JsonNode, context: _Context) -> PersonRef | None:
     )
 
 
+# The details a person can be known by, strongest first: identity links a Shopify customer by its id, else by the
+# email (both can merge two known persons), else by the phone (which only links), else by the names; and the ids of
+# consents and erasures, and the buyer a refund is kept for (`buyer_reference`), take the customer id, else the email.
+_NAMING_DETAILS: tuple[tuple[str, ...], ...] = (("external_id",), ("email",), ("phone",), ("first_name", "last_name"))
+
+
 def _person(
     context: _Context,
     *,
     whole: str,
+    read_from: Sequence[JsonNode] = (),
     external_id: JsonNode,
     email: JsonNode,
     phone: JsonNode,
@@ -320,6 +374,15 @@ def _person(
     locale: JsonNode,
     required: bool = True,
 ) -> PersonRef | None:
+    """The person the details name, or None after noting why.
+
+    The strongest detail given (see `_NAMING_DETAILS`) names the person: unreadable, it is refused, as leaving it out
+    would give the facts to someone else, or to no one. Any other detail is only kept for the profile: unreadable, it
+    is left out (noted in `context.left_out`) and the rest is kept, since refusing the delivery would lose the sale and
+    its consent, and have Shopify retry it, then remove the webhook. So is an object the details are read from
+    (`read_from`, an address) that is not an object. None, and no problem, for details that name nobody and are not
+    `required`: see `_order_person`.
+    """
     fields = {
         "external_id": external_id,
         "email": email,
@@ -334,22 +397,75 @@ def _person(
         "country": address["country_code"],
         "locale": locale,
     }
+    origins = {name: node.where for name, node in fields.items()}
     values: dict[str, Any] = {"source": context.source}
+    unreadable: dict[str, list[FieldError]] = {}
     for name, node in fields.items():
-        values[name] = node.text()
+        apart = _apart(node)
+        values[name] = apart.text()
+        if apart.problems:
+            unreadable[name] = apart.problems.errors
     if values["locale"] is not None:
         values["locale"] = normalise_locale(values["locale"])
-    if not (
-        values["external_id"] or values["email"] or values["phone"] or (values["first_name"] and values["last_name"])
-    ):
-        if not required:
-            return None
-        context.problems.add(
-            whole, "names nobody: no customer id, email, phone, or first and last name", "person_unidentifiable"
-        )
+    for name, errors in _invalid_details(values, origins).items():
+        unreadable.setdefault(name, []).extend(errors)
+    given = {name for name, node in fields.items() if not node.absent}
+    naming = next((names for names in _NAMING_DETAILS if given.issuperset(names)), ())
+    refused = [error for name in naming for error in unreadable.get(name, [])]
+    for error in refused:
+        context.problems.add(error.field, error.reason, error.code, fr=error.reason_fr)
+    if refused:
         return None
-    origins = {name: node.path for name, node in fields.items()}
-    return context.problems.validate(PersonRef, values, origins, whole=whole)
+    if not naming:
+        if required:
+            context.problems.add(
+                whole, "names nobody: no customer id, email, phone, or first and last name", "person_unidentifiable"
+            )
+        return None
+    readable = {name: value for name, value in values.items() if name not in unreadable}
+    person = context.problems.validate(PersonRef, readable, origins, whole=whole)
+    if person is not None:
+        context.left_out.extend(_unreadable_objects(read_from))
+        context.left_out.extend(error for errors in unreadable.values() for error in errors)
+    return person
+
+
+def _apart(node: JsonNode) -> JsonNode:
+    """`node` read apart from its payload: what is wrong with it is noted in its own `problems`, refusing nothing."""
+    return JsonNode(node.value, node.path, Problems())
+
+
+def _invalid_details(values: Mapping[str, Any], origins: Mapping[str, str]) -> dict[str, list[FieldError]]:
+    """Why each detail `PersonRef` refuses is refused, by detail, under the JSON path it came from."""
+    try:
+        PersonRef.model_validate(values)
+    except ValidationError as exc:
+        invalid: dict[str, list[FieldError]] = {}
+        for error in field_errors(exc):
+            name = error.field.split(".", 1)[0]
+            # The person as a whole (no one named) is `_person`'s to judge, not a detail to leave out.
+            if name in origins:
+                invalid.setdefault(name, []).append(error.model_copy(update={"field": origins[name]}))
+        return invalid
+    return {}
+
+
+def _readable_locale(node: JsonNode) -> str | None:
+    """The BCP 47 tag `node` gives, or None when it gives none a `PersonRef` would take."""
+    text = _apart(node).text()
+    if text is None:
+        return None
+    locale = normalise_locale(text)
+    return None if _invalid_details({"locale": locale}, {"locale": node.where}) else locale
+
+
+def _unreadable_objects(nodes: Sequence[JsonNode]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for node in nodes:
+        apart = _apart(node)
+        apart.is_object()
+        errors += apart.problems.errors
+    return errors
 
 
 def _consents(

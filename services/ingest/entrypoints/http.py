@@ -304,7 +304,7 @@ async def post_shopify_webhook(
     context: IngestDep,
     x_shopify_hmac_sha256: Annotated[str | None, Header()] = None,
     x_shopify_topic: Annotated[str | None, Header()] = None,
-) -> dict[str, int | str]:
+) -> dict[str, Any]:
     """Topics read: `orders/create`, `orders/paid`, `orders/updated`, `orders/cancelled`, `refunds/create`,
     `customers/create`, `customers/update`, `customers/redact`, `customers/data_request`, `shop/redact`.
 
@@ -312,7 +312,16 @@ async def post_shopify_webhook(
     the buyer's consent) under the same ids as the topic of that change, so nothing is published twice. Any other
     topic is answered `200` with `"ignored": "unsupported_topic"` and nothing published. A body that is not a JSON
     object is refused with `400`; a payload of a topic read that lacks what Parterre needs, with `422` naming each
-    field.
+    field: the ids, amounts, currency, line items and quantities, a refund's order, a data request's id, and what
+    names the person (the customer id, else the email, else the phone, else the first and last names).
+
+    Any other detail of the person (an address part, the phone, the country code, the locale, a name, the email
+    when the customer id is given) that cannot be read is left out, the rest is published, and the answer lists
+    it in `left_out`: each field by its JSON path, with `reason`, `reason_fr` and `code`, as in a `422`'s `fields`,
+    e.g. `{"field": "customer.default_address.country_code", "reason": "String should match pattern
+    '^[A-Z]{2}$'", "reason_fr": "n'a pas la forme attendue (^[A-Z]{2}$)", "code": "string_pattern_mismatch"}`.
+    `left_out` is absent when nothing was left out. Refused, such a delivery would have Shopify retry it for 48
+    hours, then remove the webhook.
     """
     source = await _source(context, source_id, SourceKind.SHOPIFY)
     raw_body = await _read_body(request, context.settings.max_webhook_bytes)
@@ -351,13 +360,15 @@ async def post_shopify_webhook(
             )
     except AdapterError as exc:
         _adapter_failed(exc)
-    answer: dict[str, int | str] = {
+    answer: dict[str, Any] = {
         "published": outcome.published,
         "duplicates": outcome.duplicates,
         "awaiting_order": outcome.awaiting_order,
     }
     if outcome.topic_ignored:
         answer["ignored"] = UNSUPPORTED_TOPIC
+    if outcome.left_out:
+        answer["left_out"] = [error.model_dump() for error in outcome.left_out]
     return answer
 
 

@@ -1,4 +1,5 @@
-"""What ingest sends to Kafka, pinned byte for byte: ids, keys, headers and JSON of every fixture row and API event.
+"""What ingest sends to Kafka, pinned byte for byte: ids, keys, headers and JSON of every fixture row, API event and
+Shopify webhook.
 
 Ids are how re-imports and replays are de-duplicated, so any change to them, or to the JSON consumers read, must
 be deliberate. After one, regenerate the pinned file with `PARTERRE_UPDATE_PINNED=1 pytest` and review its diff.
@@ -16,9 +17,10 @@ import pytest
 
 from services.ingest.domain.api_events import EventLimits, read_api_events
 from services.ingest.domain.boxoffice import AcceptedRow, load_mapping, read_boxoffice_csv
+from services.ingest.domain.shopify import shopify_events
 from shared.events import Envelope, all_event_types
 from shared.kafka import record_for
-from tests.unit.ingest.vendor_fixtures import ORGANISATION, boxoffice_path
+from tests.unit.ingest.vendor_fixtures import ORGANISATION, boxoffice_path, shopify_payload
 
 PINNED = Path(__file__).with_name("pinned_ingest_output.jsonl")
 SOURCE = "billetterie-principale"
@@ -30,6 +32,21 @@ EXPORTS = (
     "zeffy-payments.csv",
     "billetterie-lignes-brisees.csv",
     "export-personnalise.csv",
+)
+SHOPIFY_SOURCE = "nord-shopify"
+# Each Shopify fixture and the topic it is delivered under.
+SHOPIFY_WEBHOOKS = (
+    ("orders-create.json", "orders/create"),
+    ("orders-create-no-email.json", "orders/create"),
+    ("orders-paid.json", "orders/paid"),
+    ("orders-updated.json", "orders/updated"),
+    ("orders-cancelled.json", "orders/cancelled"),
+    ("refunds-create.json", "refunds/create"),
+    ("customers-create.json", "customers/create"),
+    ("customers-update.json", "customers/update"),
+    ("customers-redact.json", "customers/redact"),
+    ("customers-data_request.json", "customers/data_request"),
+    ("shop-redact.json", "shop/redact"),
 )
 
 
@@ -109,9 +126,19 @@ def produced() -> Iterator[dict[str, object]]:
             yield {"api": verdict.index, **_record_lines(verdict.envelope)}
         else:
             yield {"api": verdict.index, "rejected": [error.model_dump() for error in verdict.errors]}
+    for name, topic in SHOPIFY_WEBHOOKS:
+        envelopes = shopify_events(
+            topic,
+            shopify_payload(name.removesuffix(".json")),
+            organisation_id=ORGANISATION,
+            source=SHOPIFY_SOURCE,
+            received_at=IMPORTED_AT,
+        )
+        for envelope in envelopes:
+            yield {"shopify": name, "topic_header": topic, **_record_lines(envelope)}
 
 
-def test_ingest_sends_exactly_the_pinned_records_for_the_fixture_exports_and_an_api_batch() -> None:
+def test_ingest_sends_exactly_the_pinned_records_for_the_fixture_exports_an_api_batch_and_shopify_webhooks() -> None:
     lines = [json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n" for line in produced()]
     if os.environ.get("PARTERRE_UPDATE_PINNED"):
         PINNED.write_text("".join(lines), encoding="utf-8")

@@ -3,8 +3,10 @@
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import AsyncIterator, Sequence
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from fastapi import HTTPException
@@ -106,7 +108,7 @@ def _publishing_context(sink: RecordingSink) -> SimpleNamespace:
     )
 
 
-async def _deliver(body: bytes, sink: RecordingSink, topic: str = "orders/create") -> dict[str, int | str]:
+async def _deliver(body: bytes, sink: RecordingSink, topic: str = "orders/create") -> dict[str, Any]:
     return await post_shopify_webhook(
         SHOP.source_id,
         _request(body),  # type: ignore[arg-type]
@@ -196,3 +198,69 @@ async def test_a_topic_parterre_does_not_read_is_acknowledged_ignored_and_counte
         "reason": "unsupported_topic",
     }
     assert registry.get_sample_value("parterre_ingest_events_total", labels) == 1
+
+
+def _order_body(**customer_details: object) -> bytes:
+    order = json.loads(shopify_body("orders-create"))
+    order["customer"].update(customer_details)
+    return json.dumps(order).encode()
+
+
+async def test_an_order_with_unreadable_buyer_details_is_published_and_the_answer_names_what_was_left_out() -> None:
+    body = _order_body(email="helene at example.ca", phone="514 555 0142 " * 4)
+    registry = CollectorRegistry()
+    sink = RecordingSink()
+    context = _publishing_context(sink)
+    context.metrics = IngestMetrics(registry)
+
+    answer = await post_shopify_webhook(
+        SHOP.source_id,
+        _request(body),  # type: ignore[arg-type]
+        context,  # type: ignore[arg-type]
+        x_shopify_hmac_sha256=_signature(body),
+        x_shopify_topic="orders/create",
+    )
+
+    assert answer["published"] == len(sink.published) == 1
+    assert [event.type for event in sink.published] == ["parterre.shop.order_placed.v1"]
+    person = sink.published[0].data["person"]
+    assert (person["external_id"], person.get("email"), person.get("phone")) == ("7012345678", None, None)
+    assert answer["left_out"] == [
+        {
+            "field": "customer.email",
+            "reason": "An email address has one @ and no spaces",
+            "reason_fr": "Une adresse courriel a un seul @ et aucune espace",
+            "code": "email_invalid",
+        },
+        {
+            "field": "customer.phone",
+            "reason": "String should have at most 40 characters",
+            "reason_fr": "doit contenir au plus 40 caractères",
+            "code": "string_too_long",
+        },
+    ]
+    labels = {"organisation": SHOP.organisation_id, "source": SHOP.source_id}
+    counted = {"field": "customer.email", "reason": "email_invalid", **labels}
+    assert registry.get_sample_value("parterre_ingest_details_left_out_total", counted) == 1
+
+
+async def test_an_order_whose_details_all_read_is_answered_without_left_out() -> None:
+    answer = await _deliver(shopify_body("orders-create"), RecordingSink())
+
+    assert answer == {"published": 2, "duplicates": 0, "awaiting_order": 0}
+
+
+async def test_a_guest_order_whose_email_cannot_be_read_is_refused_naming_it_as_it_names_the_buyer() -> None:
+    order = json.loads(shopify_body("orders-create"))
+    order["customer"] = None
+    order["email"] = "helene at example.ca"
+    sink = RecordingSink()
+
+    with pytest.raises(HTTPException) as refused:
+        await _deliver(json.dumps(order).encode(), sink)
+
+    assert refused.value.status_code == 422
+    assert isinstance(refused.value.detail, dict)
+    assert refused.value.detail["code"] == "invalid_payload"
+    assert [field["field"] for field in refused.value.detail["fields"]] == ["email"]
+    assert sink.published == []
