@@ -13,10 +13,12 @@ apply that way, or a crash leaves half done, the fact-by-fact path settles from 
 
 import asyncio
 import logging
+import re
+import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
 from types import MappingProxyType
@@ -184,6 +186,12 @@ SWEPT = "sweep:"
 MOVED = ("merged:", "restored:")
 # The change key of a late fact of a person merged away, on each profile holding their history: `late:<event id>`.
 LATE = "late:"
+# The change key of a recomputation by hand (`recompute_profiles`): `recompute:<run>`, the same for every profile of
+# one run. A run of its own for each: what a later run announces has ids of its own, not taken downstream for a
+# duplicate of what an earlier run did, and a run carried on finds what it stored, to publish it again.
+RECOMPUTED = "recompute:"
+# A run: the moment it began, to the second in UTC, and 32 random bits, which two runs begun at once do not share.
+RECOMPUTE_RUN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 
 
 async def _noted(deps: ProfileDeps, organisation_id: str, event_id: str, reason: str) -> tuple[str, ...]:
@@ -690,11 +698,9 @@ async def reindex_lookups(
     withdrawn, all of them for an erased person, so nothing is left naming them.
     """
     report = ReindexReport()
-    gate = asyncio.Semaphore(concurrency)
 
     async def visit(profile: StoredProfile) -> None:
-        async with gate:
-            await file(profile)
+        await file(profile)
         report.profiles += 1
         if progress is not None:
             progress(report)
@@ -713,15 +719,123 @@ async def reindex_lookups(
         elif keys - lookup_keys(now.state):
             await store.unindex_lookups(organisation, person_id, keys - lookup_keys(now.state))
 
-    pending: set[asyncio.Task[None]] = set()
-    async for profile in store.every_profile(organisation_id):
-        if len(pending) >= concurrency * 2:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        pending.add(asyncio.create_task(visit(profile)))
-    await asyncio.gather(*pending)
+    await _visit_every_profile(store, organisation_id, visit, concurrency)
     return report
+
+
+@dataclass
+class RecomputeReport:
+    """What folding the stored profiles again did. Each profile visited was recomputed (its state changed: stored
+    and announced), unchanged, announced again (the run it was stored by being carried on), skipped (merged into
+    another profile, which folds its history; or erased), or failed (logged)."""
+
+    visited: int = 0
+    recomputed: int = 0
+    unchanged: int = 0
+    announced_again: int = 0
+    merged_away: int = 0
+    erased: int = 0
+    failed: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return self.merged_away + self.erased
+
+
+def new_recompute_run(now: datetime) -> str:
+    """A run of `recompute_profiles` of its own (see `RECOMPUTED`), begun `now`."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+async def recompute_profiles(
+    deps: ProfileDeps,
+    organisation_id: str | None,
+    run: str,
+    publish: Callable[[tuple[Envelope, ...]], Awaitable[None]],
+    *,
+    concurrency: int = 16,
+    progress: Callable[[RecomputeReport], None] | None = None,
+) -> RecomputeReport:
+    """Folds every stored profile (of one organisation, or of all) again from the logs of its history, its own and
+    those of the profiles merged into it: a profile stored before the fold learnt something (a new field) holds it
+    then. A profile merged into another is left to it. Each change is made as any other, under the next number of
+    the person's log (the service may keep running), and announced; `publish` has its events before the profile
+    counts as visited, and a failure to publish stops the run. No trigger fires: no fact happened. A profile whose
+    folded state is unchanged stores and announces nothing, so that a second run changes nothing.
+
+    `run` (`new_recompute_run`) names every change of the run (`RECOMPUTED`), and the ids of what it announces
+    derive from it: the same run carried on after it was cut short publishes again, with the same ids, what it
+    stored for a profile unchanged since, which may never have reached Kafka.
+    """
+    key = f"{RECOMPUTED}{run}"
+    cause = _Cause(key, key)
+    report = RecomputeReport()
+
+    async def visit(profile: StoredProfile) -> None:
+        outputs = await recompute(profile)
+        if outputs:
+            await publish(outputs)
+        report.visited += 1
+        if progress is not None:
+            progress(report)
+
+    async def recompute(profile: StoredProfile) -> tuple[Envelope, ...]:
+        organisation, person_id = profile.organisation_id, profile.person_id
+        if profile.is_merged:
+            report.merged_away += 1
+            return ()
+        try:
+            written = await _recompute(deps, organisation, person_id, cause)
+        except ProfileBusyError as exc:
+            # Other writers kept changing the person: the profile is as they left it, for the next run.
+            log.warning("the profile of %s of %s was not recomputed: %s", person_id, organisation, exc)
+            report.failed += 1
+            return ()
+        except Exception:
+            # One profile that cannot be folded (a bug, a damaged document) must not hold back every other.
+            log.exception("the profile of %s of %s could not be recomputed", person_id, organisation)
+            report.failed += 1
+            return ()
+        if written is None:
+            report.erased += 1
+        elif written.outcome == "applied":
+            report.recomputed += 1
+        elif written.profile.last_change == key:
+            report.announced_again += 1
+        else:
+            report.unchanged += 1
+        return () if written is None else written.outputs
+
+    await _visit_every_profile(deps.store, organisation_id, visit, concurrency)
+    return report
+
+
+async def _visit_every_profile(
+    store: ProfileStore,
+    organisation_id: str | None,
+    visit: Callable[[StoredProfile], Awaitable[None]],
+    concurrency: int,
+) -> None:
+    """`visit` of every stored profile (of one organisation, or of all), `concurrency` at once, reading no further
+    ahead than twice that. A visit that fails stops the walk and the visits under way, as a crash would."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def gated(profile: StoredProfile) -> None:
+        async with gate:
+            await visit(profile)
+
+    pending: set[asyncio.Task[None]] = set()
+    try:
+        async for profile in store.every_profile(organisation_id):
+            if len(pending) >= concurrency * 2:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.gather(*done)
+            pending.add(asyncio.create_task(gated(profile)))
+        await asyncio.gather(*pending)
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 @dataclass
@@ -972,11 +1086,13 @@ async def _finish_held(
     if attempt < REDO_STEPS_FROM_ATTEMPT:
         return ()
     if held.origin is None:
-        # The step's message named a person erased since, and the erasure forgot it: nothing is left to do it again
-        # from, and the message delivered again may not come back here (see `_let_go_left_behind`). The erasure
-        # takes what the step brought or let go of that person out of this profile; whatever else the step did,
-        # its message does again when delivered again.
-        await _pass_over(deps, organisation_id, person_id, number, f"held by {held.change!r}, its message forgotten")
+        # Nothing is left to do the change again from. A recomputation by hand keeps no message: its next run does
+        # it. Otherwise the step's message named a person erased since, and the erasure forgot it, and the message
+        # delivered again may not come back here (see `_let_go_left_behind`): the erasure takes what the step
+        # brought or let go of that person out of this profile; whatever else the step did, its message does again
+        # when delivered again.
+        why = "a recomputation by hand" if held.change.startswith(RECOMPUTED) else "its message forgotten"
+        await _pass_over(deps, organisation_id, person_id, number, f"held by {held.change!r}, {why}")
         return ()
     log.warning(
         "change %d of %s, held by %r, is not stored after %d attempts: doing it again",

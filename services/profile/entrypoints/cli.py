@@ -1,19 +1,33 @@
 """`parterre profile sweep`: visit now the profiles that time alone has changed, as the service does every minute;
-`parterre profile reindex-lookups`: file stored profiles under the look-up keys they are missing."""
+`parterre profile reindex-lookups`: file stored profiles under the look-up keys they are missing;
+`parterre profile recompute`: fold stored profiles again from their facts, for what the fold learnt since."""
 
 import argparse
 import asyncio
 import sys
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
+from pymongo.errors import PyMongoError
 
 from services.profile.adapters.mongo import MongoProfileStore
 from services.profile.context import ProfileContext, ProfileMetrics, SystemClock, load_rules
 from services.profile.domain.schedule import slot_of, slots_to_sweep
 from services.profile.entrypoints.sweeper import sweep_once
-from services.profile.handlers import ProfileDeps, ProfileRules, ReindexReport, SweepReport, reindex_lookups
+from services.profile.handlers import (
+    RECOMPUTE_RUN,
+    ProfileDeps,
+    ProfileRules,
+    RecomputeReport,
+    ReindexReport,
+    SweepReport,
+    new_recompute_run,
+    recompute_profiles,
+    reindex_lookups,
+)
 from services.profile.settings import ProfileSettings
+from shared.access import validate_organisation_id
 from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
 from shared.progress import with_progress
@@ -40,6 +54,26 @@ def register(commands: Any) -> None:
     )
     reindex.add_argument("--organisation", metavar="ORG", help="only this organisation's profiles (default: all)")
     reindex.set_defaults(run=_run_reindex)
+    recompute = profile.add_parser(
+        "recompute",
+        help="fold every stored profile again from its facts, for what the fold learnt since it was stored (after an "
+        "upgrade whose notes say profiles learn something new)",
+        description="A profile is folded from its facts as they arrive: what a release teaches the fold (a new field, "
+        "such as the addresses that bounced hard) reaches the profiles stored before only when they are folded "
+        "again. This walks the stored profiles and folds each again from its facts and those of the profiles merged "
+        "into it (a profile merged into another is left to that one); each profile that changes is stored and "
+        "announced on Kafka as any change is, and no trigger fires. Running it again changes nothing. The service "
+        "may keep running.",
+    )
+    recompute.add_argument("--organisation", metavar="ORG", help="only this organisation's profiles (default: all)")
+    recompute.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="carry on the run RUN (named on the first line it wrote) that was cut short: what it stored is "
+        "announced again, with the same ids, for the profiles that have not changed since, and the profiles it did "
+        "not reach are recomputed",
+    )
+    recompute.set_defaults(run=_run_recompute)
 
 
 def _run_sweep(_arguments: argparse.Namespace) -> int:
@@ -79,6 +113,8 @@ async def _sweep(settings: ProfileSettings, rules: ProfileRules) -> SweepReport:
 
 
 def _run_reindex(arguments: argparse.Namespace) -> int:
+    if not _organisation_accepted(arguments.organisation):
+        return 2
     report = asyncio.run(_reindex(ProfileSettings(), arguments.organisation))
     print(f"visited {report.profiles:,} profiles; filed {report.filed:,} missing look-up keys")
     return 0
@@ -94,3 +130,94 @@ async def _reindex(settings: ProfileSettings, organisation_id: str | None) -> Re
             done=lambda report: report.profiles,
             details=lambda report: f"{report.filed:,} keys filed",
         )
+
+
+def _run_recompute(arguments: argparse.Namespace) -> int:
+    if not _organisation_accepted(arguments.organisation):
+        return 2
+    if arguments.resume is not None and not RECOMPUTE_RUN.fullmatch(arguments.resume):
+        print(
+            f"error: --resume: {arguments.resume!r} names no run: a run is named as it begins, on the first line it "
+            "writes, e.g. 20261203T195200Z-1a2b3c4d",
+            file=sys.stderr,
+        )
+        return 2
+    settings = ProfileSettings()
+    try:
+        rules = load_rules(settings)
+    except (ConfigFileError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run = arguments.resume or new_recompute_run(SystemClock().now())
+    # Said first: a run cut short (Kafka or the store away, the command stopped) is carried on by name.
+    print(f"recompute run {run}; should it be cut short, carry it on with --resume {run}", file=sys.stderr)
+    try:
+        report = asyncio.run(_recompute(settings, rules, arguments.organisation, run))
+    except KafkaError as exc:
+        print(f"error: Kafka: {exc}; carry the run on with --resume {run}", file=sys.stderr)
+        return 1
+    except PyMongoError as exc:
+        print(f"error: the store: {exc}; carry the run on with --resume {run}", file=sys.stderr)
+        return 1
+    print(recompute_summary(report))
+    if report.failed:
+        print(
+            f"error: {report.failed:,} profiles could not be recomputed (see above); running the command again "
+            "recomputes them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def recompute_summary(report: RecomputeReport) -> str:
+    """The line a run ends with: what became of each profile visited."""
+    outcomes = [f"{report.recomputed:,} recomputed", f"{report.unchanged:,} unchanged"]
+    if report.announced_again:
+        outcomes.append(f"{report.announced_again:,} recomputed before the run was cut short, announced again")
+    outcomes.append(
+        f"{report.skipped:,} skipped ({report.merged_away:,} merged into another profile, {report.erased:,} erased)"
+    )
+    if report.failed:
+        outcomes.append(f"{report.failed:,} failed")
+    return f"visited {report.visited:,} profiles: " + ", ".join(outcomes)
+
+
+async def _recompute(
+    settings: ProfileSettings, rules: ProfileRules, organisation_id: str | None, run: str
+) -> RecomputeReport:
+    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
+        store = MongoProfileStore(client[settings.mongo_database])
+        deps = ProfileDeps(store=store, rules=rules, clock=SystemClock())
+        publisher = BulkKafkaPublisher(settings)
+        await publisher.start()
+        try:
+            context = ProfileContext(settings, deps, publisher, ProfileMetrics(CollectorRegistry()))
+            return await with_progress(
+                lambda show: recompute_profiles(
+                    deps,
+                    organisation_id,
+                    run,
+                    context.publish,
+                    concurrency=settings.profile_consumer_concurrency,
+                    progress=show,
+                ),
+                total=await store.count_profiles(organisation_id),
+                unit="profiles",
+                done=lambda report: report.visited,
+                details=lambda report: f"{report.recomputed:,} recomputed",
+            )
+        finally:
+            await publisher.stop()
+
+
+def _organisation_accepted(organisation_id: str | None) -> bool:
+    """Whether `--organisation`, when given, can be an organisation id; said on stderr when not."""
+    if organisation_id is None:
+        return True
+    try:
+        validate_organisation_id(organisation_id)
+    except ValueError as exc:
+        print(f"error: --organisation: {exc}", file=sys.stderr)
+        return False
+    return True

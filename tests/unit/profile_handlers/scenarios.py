@@ -26,10 +26,13 @@ from services.profile.handlers import (
     ProfileBusyError,
     ProfileDeps,
     ProfileRules,
+    RecomputeReport,
     SweepReport,
     apply_facts,
     apply_identity_event,
+    new_recompute_run,
     profiles_found_by,
+    recompute_profiles,
     reindex_lookups,
     search_profiles,
     sweep_due,
@@ -3270,8 +3273,139 @@ async def an_address_that_bounced_hard_is_announced_undeliverable_and_no_trigger
     assert [fields["undeliverable_emails"] for fields in changed] == [[]]
 
 
+async def stored_before_dead_addresses_were_kept(world: World, person_id: str) -> None:
+    """The person's stored profile as a release that did not keep hard bounces and cleanings stored it."""
+    stored = await world.profile(person_id)
+    await world.store.save(replace(stored, state=replace(stored.state, emails_undeliverable_at={})))
+
+
+async def recompute(
+    world: World, *, run: str | None = None, fail_on: str | None = None
+) -> tuple[RecomputeReport, list[Envelope]]:
+    """One run of `recompute_profiles` over the world's organisation (`run`, or a new one), and what it published.
+    With `fail_on`, publishing the events of that person fails, as a crash before Kafka had them would."""
+    published: list[Envelope] = []
+
+    async def publish(outputs: tuple[Envelope, ...]) -> None:
+        if fail_on is not None and any(output.data.get("person_id") == fail_on for output in outputs):
+            raise CrashError(f"publishing for {fail_on}")
+        published.extend(outputs)
+
+    run = run or new_recompute_run(world.clock.now())
+    report = await recompute_profiles(world.deps, world.organisation_id, run, publish, concurrency=4)
+    return report, published
+
+
+def undeliverable_announced(published: list[Envelope]) -> list[tuple[str, Any]]:
+    return [
+        (output.data["person_id"], output.data["changed"].get("undeliverable_emails"))
+        for output in published
+        if output.type == PROFILE_CHANGED
+    ]
+
+
+async def a_profile_stored_before_dead_addresses_were_kept_names_them_once_recomputed_and_a_second_run_changes_nothing(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-anne", "per_anne", days_ago=5))
+    await world.deliver(world.email_bounce("bounce-anne", "per_anne", email="per_anne@example.com", days_ago=1))
+    await world.deliver(world.purchase("sale-marc", "per_marc", days_ago=5))
+    await stored_before_dead_addresses_were_kept(world, "per_anne")
+    assert (await world.fields("per_anne"))["undeliverable_emails"] == []
+    marc = await world.profile("per_marc")
+
+    first, published = await recompute(world)
+    anne = await world.profile("per_anne")
+    again, published_again = await recompute(world)
+
+    assert (first.visited, first.recomputed, first.unchanged, first.skipped) == (2, 1, 1, 0)
+    assert undeliverable_announced(published) == [("per_anne", ["per_anne@example.com"])]
+    assert [output.type for output in published if output.type == TRIGGER_FIRED] == [], "no fact happened"
+    assert (await world.fields("per_anne"))["undeliverable_emails"] == ["per_anne@example.com"]
+    assert await world.profile("per_marc") == marc
+    assert (again.visited, again.recomputed, again.unchanged) == (2, 0, 2)
+    assert published_again == []
+    assert await world.profile("per_anne") == anne
+
+
+async def a_recomputation_leaves_a_profile_merged_away_to_its_survivor_and_an_erased_one_gone(world: World) -> None:
+    await world.deliver(world.purchase("sale-bea", "per_bea"))
+    await world.deliver(world.purchase("sale-cleo", "per_cleo"))
+    await world.deliver(world.email_bounce("bounce-cleo", "per_cleo", email="per_cleo@example.com", days_ago=1))
+    await world.deliver(world.merged("mrg_1", "per_bea", "per_cleo"))
+    await world.deliver(world.purchase("sale-emma", "per_emma"))
+    # Emma's erasure is stored: only the document holding its announcements is left, until they are out.
+    erasing = await world.handle(world.erasure("per_emma"))
+    for person_id in ("per_bea", "per_cleo"):
+        await stored_before_dead_addresses_were_kept(world, person_id)
+    cleo, emma = await world.profile("per_cleo"), await world.profile("per_emma")
+
+    report, published = await recompute(world)
+
+    assert (report.visited, report.recomputed, report.merged_away, report.erased) == (3, 1, 1, 1)
+    assert undeliverable_announced(published) == [("per_bea", ["per_cleo@example.com"])]
+    assert (await world.fields("per_bea"))["undeliverable_emails"] == ["per_cleo@example.com"]
+    assert await world.profile("per_cleo") == cleo, "a profile merged away is folded by its survivor"
+    assert await world.profile("per_emma") == emma
+    assert erasing.after_publish is not None
+    await erasing.after_publish()
+    assert await world.naming("per_emma") == []
+
+
+async def a_profile_erased_while_it_is_recomputed_does_not_come_back(world: World) -> None:
+    await world.deliver(world.purchase("sale-emma", "per_emma"))
+    await world.deliver(world.email_bounce("bounce-emma", "per_emma", email="per_emma@example.com", days_ago=1))
+    await stored_before_dead_addresses_were_kept(world, "per_emma")
+    gated_world, store = gated(world)
+    taking = store.hold("take_turn", lambda args: args[1] == "per_emma")
+
+    recomputing = asyncio.create_task(recompute(gated_world))
+    await asyncio.wait_for(taking.reached.wait(), HANG_GUARD_SECONDS)
+    await world.deliver(world.erasure("per_emma"))
+    taking.opened.set()
+    report, published = await asyncio.wait_for(recomputing, HANG_GUARD_SECONDS)
+
+    assert (report.visited, report.recomputed, report.erased) == (1, 0, 1)
+    assert published == []
+    assert await world.store.profile(world.organisation_id, "per_emma") is None
+    assert await world.naming("per_emma") == []
+
+
+async def a_recomputation_cut_short_before_publishing_announces_the_same_events_when_carried_on(world: World) -> None:
+    for person_id in ("per_anne", "per_bea"):
+        await world.deliver(world.purchase(f"sale-{person_id}", person_id, days_ago=5))
+        await world.deliver(
+            world.email_bounce(f"bounce-{person_id}", person_id, email=f"{person_id}@example.com", days_ago=1)
+        )
+        await stored_before_dead_addresses_were_kept(world, person_id)
+    run = new_recompute_run(world.clock.now())
+    with pytest.raises(CrashError):
+        await recompute(world, run=run, fail_on="per_anne")
+    stored = await world.profile("per_anne")
+    assert stored.last_change == f"recompute:{run}", "stored, then cut short before Kafka had its events"
+
+    carried_on, published = await recompute(world, run=run)
+    another, published_by_another = await recompute(world)
+
+    assert (carried_on.visited, carried_on.recomputed + carried_on.announced_again) == (2, 2)
+    assert carried_on.announced_again >= 1
+    assert sorted(undeliverable_announced(published)) == [
+        ("per_anne", ["per_anne@example.com"]),
+        ("per_bea", ["per_bea@example.com"]),
+    ]
+    assert {output.id for output in published if output.data["person_id"] == "per_anne"} == {
+        Envelope.from_json_bytes(raw).id for raw in stored.last_outputs
+    }
+    assert (another.recomputed, another.announced_again, another.unchanged) == (0, 0, 2)
+    assert published_by_another == []
+
+
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_address_that_bounced_hard_is_announced_undeliverable_and_no_trigger_names_it,
+    a_profile_stored_before_dead_addresses_were_kept_names_them_once_recomputed_and_a_second_run_changes_nothing,
+    a_recomputation_leaves_a_profile_merged_away_to_its_survivor_and_an_erased_one_gone,
+    a_profile_erased_while_it_is_recomputed_does_not_come_back,
+    a_recomputation_cut_short_before_publishing_announces_the_same_events_when_carried_on,
     a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass,
     an_older_first_gift_imported_after_its_anniversary_sends_no_late_anniversary,
     a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,

@@ -1,0 +1,76 @@
+"""`parterre profile recompute`: how a run is named, the line it ends with, and what it refuses before reading
+anything."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.profile.entrypoints.cli import recompute_summary
+from services.profile.handlers import RECOMPUTE_RUN, RecomputeReport, new_recompute_run
+from shared.cli import main
+
+
+def test_a_run_is_named_by_the_moment_it_began_in_utc_and_two_begun_at_once_are_named_apart() -> None:
+    montreal_evening = datetime(2026, 12, 3, 14, 52, 7, 123456, tzinfo=timezone(timedelta(hours=-5)))
+
+    runs = {new_recompute_run(montreal_evening) for _ in range(20)}
+
+    assert len(runs) == 20
+    assert all(run.startswith("20261203T195207Z-") and RECOMPUTE_RUN.fullmatch(run) for run in runs)
+
+
+@pytest.mark.parametrize(
+    "named",
+    ["20261203T195207Z", "20261203T195207Z-1A2B3C4D", "recompute:20261203T195207Z-1a2b3c4d", "20261203-1a2b3c4d"],
+)
+def test_only_a_name_a_run_is_given_is_a_run(named: str) -> None:
+    assert RECOMPUTE_RUN.fullmatch(named) is None
+
+
+def test_the_last_line_says_what_became_of_every_profile_visited() -> None:
+    report = RecomputeReport(visited=1205, recomputed=1000, unchanged=200, merged_away=4, erased=1)
+
+    assert recompute_summary(report) == (
+        "visited 1,205 profiles: 1,000 recomputed, 200 unchanged, 5 skipped (4 merged into another profile, 1 erased)"
+    )
+
+
+def test_a_run_carried_on_counts_apart_what_it_announced_again_and_what_failed() -> None:
+    report = RecomputeReport(visited=10, recomputed=2, unchanged=3, announced_again=4, failed=1)
+
+    assert recompute_summary(report) == (
+        "visited 10 profiles: 2 recomputed, 3 unchanged, 4 recomputed before the run was cut short, announced "
+        "again, 0 skipped (0 merged into another profile, 0 erased), 1 failed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["profile", "recompute", "--organisation", "Théâtre du Nord"],
+            "error: --organisation: organisation id 'Théâtre du Nord' must be 2-63 lower-case letters, digits or "
+            "dashes\n",
+        ),
+        (
+            ["profile", "reindex-lookups", "--organisation", "x"],
+            "error: --organisation: organisation id 'x' must be 2-63 lower-case letters, digits or dashes\n",
+        ),
+        (
+            ["profile", "recompute", "--resume", "yesterday"],
+            "error: --resume: 'yesterday' names no run: a run is named as it begins, on the first line it writes, "
+            "e.g. 20261203T195200Z-1a2b3c4d\n",
+        ),
+    ],
+    ids=["organisation", "organisation-of-reindex", "run"],
+)
+def test_a_bad_organisation_or_run_is_refused_before_anything_is_read(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    # Nowhere to connect to: a command that went on would fail there, not with the refusal.
+    monkeypatch.setenv("PARTERRE_MONGO_URL", "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=1")
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", "127.0.0.1:9")
+
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", said)
