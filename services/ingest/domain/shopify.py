@@ -519,7 +519,11 @@ def _consents(
         drafts.append(Draft(granted, ("shopify", "consent", "marketing_email", "granted", dating.key), dating.at))
     sms_consent = customer["sms_marketing_consent"]
     if sms_consent.is_object():
-        drafts += _consent_state(person, sms_consent, ConsentPurpose.SMS, context, yes=undated_yes, no=undated_no)
+        stated = _consent_state(person, sms_consent, ConsentPurpose.SMS, context, yes=undated_yes, no=undated_no)
+        # As for email: a yes with no number (none given, or one left out unread) is a yes for a number never asked.
+        drafts += [
+            draft for draft in stated if person.phone is not None or not isinstance(draft.data, ConsentGrantedV1)
+        ]
     return drafts
 
 

@@ -838,6 +838,32 @@ def test_an_order_whose_customer_email_cannot_be_read_keeps_the_sale_but_gives_n
     assert buyer_reference(placed) == PersonRef(source=SOURCE, external_id="7012345678")
 
 
+@pytest.mark.parametrize(
+    ("topic", "fixture", "phone_of"),
+    [
+        ("orders/create", "orders-create-no-email", lambda payload: payload["customer"]),
+        ("customers/create", "customers-create", lambda payload: payload),
+    ],
+)
+def test_a_phone_that_cannot_be_read_is_left_out_with_the_yes_to_sms_given_for_it(
+    topic: str, fixture: str, phone_of: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    untouched = reading_of(topic, shopify_payload(fixture)).events
+    assert ConsentPurpose.SMS in [getattr(parse_data(envelope), "purpose", None) for envelope in untouched]
+    payload = shopify_payload(fixture)
+    phone_of(payload)["phone"] = "418 555 0177 " * 4
+    for address in (payload.get("billing_address"), phone_of(payload).get("default_address")):
+        if isinstance(address, dict):
+            address["phone"] = None
+
+    reading = reading_of(topic, payload)
+
+    # A yes to text messages given for a number no one can read is a yes for whatever number is linked later.
+    assert [error.field for error in reading.left_out] == ["customer.phone" if topic.startswith("orders") else "phone"]
+    assert ConsentPurpose.SMS not in [getattr(parse_data(envelope), "purpose", None) for envelope in reading.events]
+    assert reading.events[0].type == untouched[0].type
+
+
 def test_the_reason_a_detail_is_left_out_is_worded_as_a_refused_fields_in_english_and_french() -> None:
     payload = shopify_payload("orders-create")
     payload["customer"]["default_address"]["country_code"] = "Canada"
