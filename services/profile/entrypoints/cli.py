@@ -4,7 +4,9 @@
 
 import argparse
 import asyncio
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -89,27 +91,33 @@ def _run_sweep(_arguments: argparse.Namespace) -> int:
     return 0
 
 
-async def _sweep(settings: ProfileSettings, rules: ProfileRules) -> SweepReport:
+@contextlib.asynccontextmanager
+async def _publishing_context(settings: ProfileSettings, rules: ProfileRules) -> AsyncIterator[ProfileContext]:
+    """The service's context for a command that changes profiles: the store, and Kafka for what it announces."""
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         store = MongoProfileStore(client[settings.mongo_database])
         deps = ProfileDeps(store=store, rules=rules, clock=SystemClock())
         publisher = BulkKafkaPublisher(settings)
         await publisher.start()
         try:
-            context = ProfileContext(settings, deps, publisher, ProfileMetrics(CollectorRegistry()))
-            now = deps.clock.now()
-            position = await store.sweep_position() or slot_of(now)
-            slots = sum(1 for _ in slots_to_sweep(position, now))
-            return await with_progress(
-                lambda show: sweep_once(context, progress=show),
-                total=slots,
-                unit="profiles",
-                done=lambda report: report.visited,
-                details=lambda report: f"{report.slots:,} of {slots:,} slots",
-                position=lambda report: report.slots,
-            )
+            yield ProfileContext(settings, deps, publisher, ProfileMetrics(CollectorRegistry()))
         finally:
             await publisher.stop()
+
+
+async def _sweep(settings: ProfileSettings, rules: ProfileRules) -> SweepReport:
+    async with _publishing_context(settings, rules) as context:
+        now = context.deps.clock.now()
+        position = await context.deps.store.sweep_position() or slot_of(now)
+        slots = sum(1 for _ in slots_to_sweep(position, now))
+        return await with_progress(
+            lambda show: sweep_once(context, progress=show),
+            total=slots,
+            unit="profiles",
+            done=lambda report: report.visited,
+            details=lambda report: f"{report.slots:,} of {slots:,} slots",
+            position=lambda report: report.slots,
+        )
 
 
 def _run_reindex(arguments: argparse.Namespace) -> int:
@@ -186,29 +194,21 @@ def recompute_summary(report: RecomputeReport) -> str:
 async def _recompute(
     settings: ProfileSettings, rules: ProfileRules, organisation_id: str | None, run: str
 ) -> RecomputeReport:
-    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
-        store = MongoProfileStore(client[settings.mongo_database])
-        deps = ProfileDeps(store=store, rules=rules, clock=SystemClock())
-        publisher = BulkKafkaPublisher(settings)
-        await publisher.start()
-        try:
-            context = ProfileContext(settings, deps, publisher, ProfileMetrics(CollectorRegistry()))
-            return await with_progress(
-                lambda show: recompute_profiles(
-                    deps,
-                    organisation_id,
-                    run,
-                    context.publish,
-                    concurrency=settings.profile_consumer_concurrency,
-                    progress=show,
-                ),
-                total=await store.count_profiles(organisation_id),
-                unit="profiles",
-                done=lambda report: report.visited,
-                details=lambda report: f"{report.recomputed:,} recomputed",
-            )
-        finally:
-            await publisher.stop()
+    async with _publishing_context(settings, rules) as context:
+        return await with_progress(
+            lambda show: recompute_profiles(
+                context.deps,
+                organisation_id,
+                run,
+                context.publish,
+                concurrency=settings.profile_consumer_concurrency,
+                progress=show,
+            ),
+            total=await context.deps.store.count_profiles(organisation_id),
+            unit="profiles",
+            done=lambda report: report.visited,
+            details=lambda report: f"{report.recomputed:,} recomputed",
+        )
 
 
 def _organisation_accepted(organisation_id: str | None) -> bool:
