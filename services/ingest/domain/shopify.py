@@ -46,7 +46,6 @@ __all__ = [
     "read_shopify_webhook",
     "reads_topic",
     "redacted_order_ids",
-    "shopify_events",
     "verify_shopify_hmac",
     "with_buyer",
 ]
@@ -142,26 +141,6 @@ def read_shopify_webhook(
     envelopes = wrap(drafts, organisation_id=organisation_id, source=source, ingested_at=received_at)
     # Each detail once, however many of the events name the person.
     return ShopifyReading(envelopes, tuple(dict.fromkeys(context.left_out)))
-
-
-def shopify_events(
-    topic: str,
-    payload: Mapping[str, Any],
-    *,
-    organisation_id: str,
-    source: str,
-    received_at: datetime,
-    order_buyer: PersonRef | None = None,
-) -> list[Envelope]:
-    """The events of `read_shopify_webhook`, without the report of what was left out of them."""
-    return read_shopify_webhook(
-        topic,
-        payload,
-        organisation_id=organisation_id,
-        source=source,
-        received_at=received_at,
-        order_buyer=order_buyer,
-    ).events
 
 
 def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:

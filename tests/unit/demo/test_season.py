@@ -21,7 +21,7 @@ from demo.send import shopify_hmac
 from services.ingest.domain.api_events import EventLimits, read_api_events
 from services.ingest.domain.boxoffice import AcceptedRow, RejectedRow, read_boxoffice_csv
 from services.ingest.domain.mailchimp import mailchimp_events
-from services.ingest.domain.shopify import shopify_events, verify_shopify_hmac
+from services.ingest.domain.shopify import read_shopify_webhook, verify_shopify_hmac
 
 NOW = datetime(2026, 11, 29, 17, 0, tzinfo=UTC)
 ORGANISATION = "theatre-demo"
@@ -92,13 +92,13 @@ def test_shopify_webhooks_verify_with_the_shops_secret_and_parse_into_orders() -
     types: Counter[str] = Counter()
     for webhook in season().shopify:
         assert verify_shopify_hmac(webhook.body, shopify_hmac(secret, webhook.body), [secret])
-        envelopes = shopify_events(
+        envelopes = read_shopify_webhook(
             webhook.topic,
             json.loads(webhook.body),
             organisation_id=ORGANISATION,
             source=season().sources.shop,
             received_at=NOW,
-        )
+        ).events
         types.update(envelope.type for envelope in envelopes)
 
     assert {webhook.topic for webhook in season().shopify} == {"orders/create", "orders/paid"}
@@ -109,13 +109,13 @@ def test_shopify_webhooks_verify_with_the_shops_secret_and_parse_into_orders() -
 def test_a_few_shop_customers_ask_for_their_data_and_one_other_to_be_erased_never_the_showcase_patron() -> None:
     requests = []
     for webhook in season().shopify_privacy:
-        [envelope] = shopify_events(
+        [envelope] = read_shopify_webhook(
             webhook.topic,
             json.loads(webhook.body),
             organisation_id=ORGANISATION,
             source=season().sources.shop,
             received_at=NOW,
-        )
+        ).events
         requests.append(envelope)
     erasures = [envelope for envelope in requests if envelope.type == "parterre.privacy.erasure_requested.v1"]
     access = [envelope for envelope in requests if envelope.type == "parterre.privacy.access_requested.v1"]

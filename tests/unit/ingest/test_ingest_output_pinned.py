@@ -17,7 +17,7 @@ import pytest
 
 from services.ingest.domain.api_events import EventLimits, read_api_events
 from services.ingest.domain.boxoffice import AcceptedRow, load_mapping, read_boxoffice_csv
-from services.ingest.domain.shopify import shopify_events
+from services.ingest.domain.shopify import read_shopify_webhook
 from shared.events import Envelope, all_event_types
 from shared.kafka import record_for
 from tests.unit.ingest.vendor_fixtures import ORGANISATION, boxoffice_path, shopify_payload
@@ -127,13 +127,13 @@ def produced() -> Iterator[dict[str, object]]:
         else:
             yield {"api": verdict.index, "rejected": [error.model_dump() for error in verdict.errors]}
     for name, topic in SHOPIFY_WEBHOOKS:
-        envelopes = shopify_events(
+        envelopes = read_shopify_webhook(
             topic,
             shopify_payload(name.removesuffix(".json")),
             organisation_id=ORGANISATION,
             source=SHOPIFY_SOURCE,
             received_at=IMPORTED_AT,
-        )
+        ).events
         for envelope in envelopes:
             yield {"shopify": name, "topic_header": topic, **_record_lines(envelope)}
 

@@ -20,7 +20,6 @@ from services.ingest.domain.shopify import (
     read_shopify_webhook,
     reads_topic,
     redacted_order_ids,
-    shopify_events,
     with_buyer,
 )
 from shared.events import (
@@ -46,9 +45,9 @@ Mutation = Callable[[dict[str, Any]], None]
 
 
 def events(topic: str, payload: dict[str, Any], *, order_buyer: PersonRef | None = None) -> list[Envelope]:
-    return shopify_events(
+    return read_shopify_webhook(
         topic, payload, organisation_id=ORGANISATION, source=SOURCE, received_at=RECEIVED_AT, order_buyer=order_buyer
-    )
+    ).events
 
 
 def events_or_error(topic: str, payload: dict[str, Any]) -> list[Envelope] | AdapterError:
@@ -622,13 +621,13 @@ def test_the_shop_redact_request_becomes_a_redaction_request_for_the_whole_sourc
 
 def test_a_retried_shop_redact_is_the_same_request() -> None:
     first = events("shop/redact", shopify_payload("shop-redact"))[0]
-    retried = shopify_events(
+    retried = read_shopify_webhook(
         "shop/redact",
         shopify_payload("shop-redact"),
         organisation_id=ORGANISATION,
         source=SOURCE,
         received_at=datetime(2026, 12, 1, tzinfo=UTC),
-    )[0]
+    ).events[0]
 
     assert retried.id == first.id
 
