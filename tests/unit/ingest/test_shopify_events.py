@@ -1001,14 +1001,9 @@ def test_every_supported_topic_has_a_fixture() -> None:
 
 
 @pytest.mark.parametrize(("fixture", "topic"), [(fixture, topic) for topic, fixture in FIXTURE_OF_TOPIC.items()])
-def test_a_payload_whose_details_all_read_leaves_nothing_out_and_gives_the_events_it_always_gave(
-    fixture: str, topic: str
-) -> None:
-    # The pinned ingest output holds these events byte for byte, as they were before details could be left out.
-    reading = reading_of(topic, shopify_payload(fixture))
-
-    assert reading.left_out == ()
-    assert reading.events == events(topic, shopify_payload(fixture))
+def test_a_payload_whose_details_all_read_leaves_nothing_out(fixture: str, topic: str) -> None:
+    # Its events are pinned byte for byte in the ingest output, as they were before details could be left out.
+    assert reading_of(topic, shopify_payload(fixture)).left_out == ()
 
 
 def test_the_order_time_is_kept_with_its_offset() -> None:
