@@ -62,9 +62,12 @@ class InMemoryIdentityStore:
         return self._journal.setdefault((entry.organisation_id, entry.event_id), entry)
 
     async def mark_applied(self, organisation_id: str, event_id: str) -> None:
-        key = (organisation_id, event_id)
-        if key in self._journal:
-            self._journal[key] = replace(self._journal[key], applied=True)
+        entry = self._journal.get((organisation_id, event_id))
+        if entry is not None:
+            # Built directly: `replace` inspects the class's fields on every call, and the batch marks every record.
+            self._journal[(organisation_id, event_id)] = JournalEntry(
+                entry.organisation_id, entry.event_id, entry.decision, entry.decided_at, applied=True
+            )
 
     async def drop_journal(self, organisation_id: str, event_id: str) -> None:
         self._journal.pop((organisation_id, event_id), None)
@@ -186,7 +189,8 @@ class InMemoryIdentityStore:
         return True
 
     async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]:
-        return {key: list(self._blocks.get((organisation_id, key), ())) for key in keys}
+        blocks = self._blocks
+        return {key: list(blocks.get((organisation_id, key), ())) for key in keys}
 
     async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
         for key in keys:

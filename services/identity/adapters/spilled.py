@@ -50,6 +50,8 @@ class SpilledDict(MutableMapping[Any, Any]):
         self._capacity = hot
         self._hot: dict[Any, Any] = {}
         self._spilled = False
+        # Until the first entry leaves, a look-up is the dict's own: no call of this class's `get` on the way.
+        self.get = self._hot.get  # type: ignore[method-assign, assignment]
         connection.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, key BLOB, value BLOB) WITHOUT ROWID")
 
     def get(self, key: Any, default: Any = None) -> Any:
@@ -110,7 +112,10 @@ class SpilledDict(MutableMapping[Any, Any]):
         return int(self._connection.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()[0])  # noqa: S608
 
     def _write(self, entries: list[tuple[Any, Any]]) -> None:
-        self._spilled = True
+        if not self._spilled:
+            self._spilled = True
+            # From now on a key missing in memory may be on file.
+            del self.get
         self._connection.executemany(
             f"INSERT OR REPLACE INTO {self._table} (id, key, value) VALUES (?, ?, ?)",  # noqa: S608
             [

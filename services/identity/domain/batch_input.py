@@ -174,6 +174,20 @@ def _part_of_an_array(line: str) -> bool:
 def _json_noting_repeats(line: str) -> tuple[Any, frozenset[str]]:
     """`line`'s JSON value, and the names its object gives more than one value: JSON allows a name twice, and `json`
     would keep the last value without a word, so a record could silently lose an email or take another's id."""
+    # Every name of every object is followed by a colon of its own, so an object with as many distinct names as the
+    # line has colons can have no name twice, nor an inner object with a name: read without noting repeats, it is
+    # what noting them would give. Anything else (a colon inside a value, a repeat, a line that is no JSON) is read
+    # again noting them, which also says what is wrong as `json.loads` words it.
+    try:
+        value = _JSON.decode(line)
+    except (ValueError, RecursionError):
+        value = None
+    if type(value) is dict and len(value) == line.count(":"):
+        return value, frozenset()
+    return _json_with_repeats(line)
+
+
+def _json_with_repeats(line: str) -> tuple[Any, frozenset[str]]:
     repeated: frozenset[str] = frozenset()
 
     def as_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -195,6 +209,9 @@ def _nan_as_null(constant: str) -> float | None:
     # worth a warning (a column of numbers it stands in still has a warning for each number). Infinity is no blank:
     # it stays a float, refused as any float is.
     return None if constant == "NaN" else float(constant)
+
+
+_JSON = json.JSONDecoder(parse_constant=_nan_as_null)
 
 
 def read_batch_line(line: str | bytes, language: Language = "en") -> BatchRecord | None:
@@ -275,8 +292,12 @@ def read_batch_line(line: str | bytes, language: Language = "en") -> BatchRecord
             )
             fields[name] = None
             continue
+        raw = value.get(name)
+        if raw is None:
+            # Not given, or null: the record's field stays None.
+            continue
         try:
-            fields[name] = _text(value.get(name))
+            fields[name] = _text(raw)
         except _UnusableFieldError as exc:
             warnings.append(said(f"ignored {name}: it {exc}", f"champ {name} ignoré : il {exc.fr}"))
     if fields.get("external_id") is not None and fields.get("source") is None:
@@ -288,7 +309,7 @@ def read_batch_line(line: str | bytes, language: Language = "en") -> BatchRecord
             )
         )
         fields["external_id"] = None
-    unknown = tuple(sorted(name for name in value if name not in KNOWN_FIELDS))
+    unknown = tuple(sorted(value.keys() - KNOWN_FIELDS))
     return BatchRecord(
         record_id=record_id, record=PersonRecord(**fields), unknown_fields=unknown, warnings=tuple(warnings)
     )
@@ -484,9 +505,12 @@ def _text(raw: Any) -> str | None:
         return None
     # Exports write ids and postal codes as numbers as often as text; both mean the same. A float is not taken:
     # 5145550199.0 or 1.2e3 is not how the number was written.
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
+    if isinstance(raw, str):
+        text = raw.strip()
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        text = str(raw).strip()
+    else:
         raise _UnusableFieldError(f"must be text, not {type(raw).__name__}", f"doit être du texte, pas {_kind_fr(raw)}")
-    text = str(raw).strip()
     if len(text) > MAX_FIELD_LENGTH:
         raise _too_long()
     # JSON may escape half of a character pair (`\ud800`): such text cannot be hashed, stored or written out.

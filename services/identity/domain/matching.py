@@ -282,14 +282,15 @@ def first_name_level(a: str | None, b: str | None) -> Level:
     """The level at which two folded first names agree."""
     if not a or not b:
         return Level.MISSING
-    return _first_name_level(*_ordered(a, b))
+    # As `_ordered` puts them, without its call: this runs for every pair of names compared.
+    return _first_name_level(a, b) if a <= b else _first_name_level(b, a)
 
 
 def last_name_level(a: str | None, b: str | None) -> Level:
     """The level at which two folded last names agree."""
     if not a or not b:
         return Level.MISSING
-    return _last_name_level(*_ordered(a, b))
+    return _last_name_level(a, b) if a <= b else _last_name_level(b, a)
 
 
 def first_names_clearly_differ(a: str | None, b: str | None) -> bool:
@@ -478,11 +479,21 @@ def _one_letter_apart(a: str, b: str) -> bool:
     return DamerauLevenshtein.distance(a, b, score_cutoff=1) <= 1
 
 
+# Mailbox names are mostly ASCII, where `isdigit` and `isalpha` mean these characters alone: one `translate` instead
+# of a test per character, for every pair of records compared.
+_ASCII_NON_DIGITS = str.maketrans("", "", "".join(chr(code) for code in range(128) if not chr(code).isdigit()))
+_ASCII_NON_LETTERS = str.maketrans("", "", "".join(chr(code) for code in range(128) if not chr(code).isalpha()))
+
+
 def _digits(text: str) -> str:
+    if text.isascii():
+        return text.translate(_ASCII_NON_DIGITS)
     return "".join(character for character in text if character.isdigit())
 
 
 def _letters(text: str) -> str:
+    if text.isascii():
+        return text.translate(_ASCII_NON_LETTERS)
     return "".join(character for character in text if character.isalpha())
 
 
@@ -567,26 +578,38 @@ def blocking_keys(record: NormalisedRecord) -> tuple[str, ...]:
     keys: set[str] = set()
     first = record.first_name or ""
     last = record.last_name or ""
-    whole_sounds = sorted((sound_key(first), sound_key(last)))
+    first_sound, last_sound = sound_key(first), sound_key(last)
+    whole_sounds = sorted((first_sound, last_sound))
     if record.email:
         local, _, domain = record.email.rpartition("@")
+        undotted = _undotted(local)
         # The mailbox name's key holds every address with it, this one included: one key instead of two.
-        if local in _ROLE_MAILBOXES or not _undotted(local):
+        if local in _ROLE_MAILBOXES or not undotted:
             keys.add(f"em:{record.email}")
         else:
-            keys.add(f"el:{_undotted(local)}")
+            keys.add(f"el:{undotted}")
         if all(whole_sounds):
             keys.add(f"nm:{whole_sounds[0]},{whole_sounds[1]}|dm:{domain}")
     if record.phone:
         keys.add(f"ph:{record.phone}")
     postal_code = _compact(record.postal_code)
-    last_sounds = sorted({sound for sound in map(sound_key, name_parts(last)) if sound})
-    first_sound = sound_key(first.split()[0]) if first.split() else ""
+    # A name of one word is its own first and only part, whose sound is the name's.
+    first_words = first.split()
+    if first_words == [first]:
+        first_part_sound = first_sound
+    elif first_words:
+        first_part_sound = sound_key(first_words[0])
+    else:
+        first_part_sound = ""
+    if last.split() == [last]:
+        last_sounds = [last_sound] if last_sound else []
+    else:
+        last_sounds = sorted({sound for sound in map(sound_key, name_parts(last)) if sound})
     if postal_code:
         keys.update(f"ln:{sound}|pc:{postal_code}" for sound in last_sounds)
-        if first_sound:
-            keys.add(f"fn:{first_sound}|pc:{postal_code}")
-            keys.add(f"ln:{first_sound}|pc:{postal_code}")
+        if first_part_sound:
+            keys.add(f"fn:{first_part_sound}|pc:{postal_code}")
+            keys.add(f"ln:{first_part_sound}|pc:{postal_code}")
         if all(whole_sounds):
             keys.add(f"nm:{whole_sounds[0]},{whole_sounds[1]}|fsa:{postal_code[:3]}")
     if record.street_number and record.street_name:

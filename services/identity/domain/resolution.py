@@ -1,8 +1,9 @@
 """Deciding which person a record is about: link, create, or merge, from what the store found. No I/O."""
 
 import itertools
+import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 from rapidfuzz.distance import DamerauLevenshtein
@@ -23,7 +24,6 @@ from services.identity.domain.nicknames import are_two_names
 from services.identity.domain.persons import Person, household_id_for, kept_apart, person_id_for
 from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MatchMethod
-from shared.memo import remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,10 +246,10 @@ def may_have_a_look_alike(record: NormalisedRecord, linked: Person | None = None
     return linked is None or all(_as_compared(known) != compared for known in linked.records)
 
 
-@remembered
-def _as_compared(record: NormalisedRecord) -> NormalisedRecord:
-    """The record as the model compares it: without the upstream id it came with and its parsing warnings."""
-    return replace(record, source=None, external_id=None, warnings=())
+# The record as the model compares it: without the upstream id it came with and its parsing warnings.
+_as_compared = operator.attrgetter(
+    *(field.name for field in fields(NormalisedRecord) if field.name not in {"source", "external_id", "warnings"})
+)
 
 
 def _look_alike_to_fold(

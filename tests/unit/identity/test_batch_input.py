@@ -1,6 +1,7 @@
 """One line of a batch file becomes a record, or a precise reason it cannot; nothing else ever escapes."""
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from services.identity.domain.batch_input import (
     TEXT_FIELDS,
     BatchLineError,
     BatchRecord,
+    _json_noting_repeats,
+    _json_with_repeats,
     decode_line,
     ends_lines_with_cr_alone,
     ignored_blocked_values,
@@ -367,6 +370,50 @@ def test_any_json_object_with_a_record_id_is_a_record_or_a_line_error_about_that
 def test_any_text_at_all_is_a_record_nothing_or_a_line_error(line: str) -> None:
     outcome = read_or_reason(line)
     assert outcome is None or isinstance(outcome, str | BatchRecord)
+
+
+def json_reading(read: Callable[[str], tuple[Any, frozenset[str]]], line: str) -> tuple[str, str, frozenset[str]]:
+    """What `read` makes of `line`, told apart to the type (`1`, `1.0` and `true` are equal in Python)."""
+    try:
+        value, repeated = read(line)
+    except (ValueError, RecursionError) as error:
+        return type(error).__name__, str(error), frozenset()
+    return "read", repr(value), repeated
+
+
+def object_line(pairs: list[tuple[str, str, Any]]) -> str:
+    return "{" + ", ".join(f"{json.dumps(name)}{colon}{json.dumps(value)}" for name, colon, value in pairs) + "}"
+
+
+# Objects written by hand as files hold them: names drawn from a few so that some repeat, spaces around the colons,
+# colons inside values, inner objects.
+json_object_lines = st.builds(
+    object_line,
+    st.lists(
+        st.tuples(
+            st.sampled_from(["record_id", "email", "a:b", "notes", ""]),
+            st.sampled_from([":", " : ", "\t:", ":  "]),
+            json_values | st.sampled_from(["10:30", "http://x.example/", {"a": 1, "b": 2}, 1, 1.0, True]),
+        ),
+        max_size=5,
+    ),
+)
+
+
+@given(line=json_object_lines | st.text(alphabet='{}[]:,"ab1 \ufeff', max_size=30))
+@example(line='{"record_id": "r1", "email": "a@b.example", "email": "c@d.example"}')
+@example(line='{"record_id": "r1", "email": "a@b.example", "email": "a@b.example"}')
+@example(line='{"record_id": 1, "record_id": 1.0}')
+@example(line='{"record_id": "r1", "notes": {"a": 1, "a": 2}}')
+@example(line='{"record_id": "10:30", "notes": {}}')
+@example(line='{"record_id" : "r1", "email"\t:"a@b.example"}')
+@example(line='\ufeff{"record_id": "r1"}')
+@example(line='[{"record_id": "r1"}]')
+@example(line='{"record_id": "r1"} {"record_id": "r2"}')
+@example(line='{"record_id": "r1",}')
+@example(line="[" * 100_000)
+def test_reading_json_without_noting_repeats_is_done_only_where_noting_them_reads_the_same(line: str) -> None:
+    assert json_reading(_json_noting_repeats, line) == json_reading(_json_with_repeats, line)
 
 
 def test_nan_as_a_pandas_export_writes_a_blank_cell_is_a_blank_field_without_a_warning() -> None:

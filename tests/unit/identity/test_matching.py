@@ -24,6 +24,8 @@ from services.identity.domain.matching import (
     MatchBands,
     MatchModel,
     MatchModelError,
+    _digits,
+    _letters,
     best_candidate,
     blocking_keys,
     compare,
@@ -1232,3 +1234,10 @@ def test_a_family_name_with_and_without_its_particle_agrees_as_a_part_of_it(a: s
 
 def test_a_family_name_made_of_particles_alone_is_not_every_name() -> None:
     assert last_name_level(fold_name("Le"), fold_name("Tremblay")) is Level.DIFFERENT
+
+
+# Mailbox names are mostly ASCII, read there by a table: it must keep exactly what Python calls letters and digits.
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text())
+def test_the_letters_and_digits_of_a_mailbox_name_are_what_python_calls_letters_and_digits(text: str) -> None:
+    assert _letters(text) == "".join(character for character in text if character.isalpha())
+    assert _digits(text) == "".join(character for character in text if character.isdigit())
