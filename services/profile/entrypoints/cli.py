@@ -167,7 +167,7 @@ def _run_recompute(arguments: argparse.Namespace) -> int:
     except PyMongoError as exc:
         print(f"error: the store: {exc}; carry the run on with --resume {run}", file=sys.stderr)
         return 1
-    print(recompute_summary(report))
+    print(recompute_summary(report, resumed=arguments.resume is not None))
     if report.failed:
         print(
             f"error: {report.failed:,} profiles could not be recomputed (see above); running the command again "
@@ -178,8 +178,9 @@ def _run_recompute(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def recompute_summary(report: RecomputeReport) -> str:
-    """The line a run ends with: what became of each profile visited."""
+def recompute_summary(report: RecomputeReport, *, resumed: bool = False) -> str:
+    """The line a run ends with: what became of each profile visited, and for a run carried on (`resumed`) that
+    found nothing of its own, why that may be."""
     outcomes = [f"{report.recomputed:,} recomputed", f"{report.unchanged:,} unchanged"]
     if report.announced_again:
         outcomes.append(f"{report.announced_again:,} recomputed before the run was cut short, announced again")
@@ -188,7 +189,15 @@ def recompute_summary(report: RecomputeReport) -> str:
     )
     if report.failed:
         outcomes.append(f"{report.failed:,} failed")
-    return f"visited {report.visited:,} profiles: " + ", ".join(outcomes)
+    summary = f"visited {report.visited:,} profiles: " + ", ".join(outcomes)
+    if resumed and not report.announced_again:
+        # A run's name cannot be checked: one cut short before it stored anything left no trace. A mistyped name
+        # recomputes as well, but would not announce again what the named run stored.
+        summary += (
+            "; no profile held a change of this run any more: it stored none before it was cut short, the profiles "
+            "it stored have changed since, or it is not the name the run began with (its first line gives it)"
+        )
+    return summary
 
 
 async def _recompute(

@@ -44,6 +44,21 @@ def test_a_run_carried_on_counts_apart_what_it_announced_again_and_what_failed()
     )
 
 
+def test_a_run_carried_on_that_found_nothing_of_its_own_says_its_name_may_be_wrong() -> None:
+    carried_on = RecomputeReport(visited=3, recomputed=1, unchanged=2)
+
+    assert recompute_summary(carried_on, resumed=True) == (
+        "visited 3 profiles: 1 recomputed, 2 unchanged, 0 skipped (0 merged into another profile, 0 erased); no "
+        "profile held a change of this run any more: it stored none before it was cut short, the profiles it stored "
+        "have changed since, or it is not the name the run began with (its first line gives it)"
+    )
+    # A new run has nothing of its own to find, and a run carried on that found some needs no word of it.
+    assert "no profile held" not in recompute_summary(carried_on)
+    assert "no profile held" not in recompute_summary(
+        RecomputeReport(visited=3, announced_again=1, unchanged=2), resumed=True
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "said"),
     [
