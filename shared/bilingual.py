@@ -2,6 +2,7 @@
 and values and numbers written as each language writes them."""
 
 import os
+import re
 from collections.abc import Mapping
 
 from shared.events import Language
@@ -14,13 +15,21 @@ _FRENCH_THOUSANDS = "\u00a0"
 
 def language_of_environment(environment: Mapping[str, str] | None = None) -> Language:
     """French when the locale set for messages is a French one: the first of `LC_ALL`,
-    `LC_MESSAGES` and `LANG` that is set and not empty (`fr_CA.UTF-8`, `fr`); English otherwise, `C` included."""
+    `LC_MESSAGES` and `LANG` that is set and not empty (`fr_CA.UTF-8`, `fr`); English otherwise, `C` included.
+
+    As GNU programs do, `LANGUAGE` (languages by preference, `fr_CA:en`) goes first unless that locale is `C` or
+    `POSIX`: its first French or English entry says which; it names neither, the locale does."""
     environment = os.environ if environment is None else environment
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        locale = environment.get(name)
-        if locale:
-            return "fr" if locale.lower().startswith("fr") else "en"
-    return "en"
+    locale = next((value for name in ("LC_ALL", "LC_MESSAGES", "LANG") if (value := environment.get(name))), "")
+    if locale.split(".")[0] not in ("", "C", "POSIX"):
+        for preferred in environment.get("LANGUAGE", "").split(":"):
+            # `fr`, `fr_CA`, `fr_CA.UTF-8`, `fr@euro`; not `frr` (North Frisian).
+            code = re.split(r"[_.@-]", preferred, maxsplit=1)[0].lower()
+            if code == "fr":
+                return "fr"
+            if code == "en":
+                return "en"
+    return "fr" if locale.lower().startswith("fr") else "en"
 
 
 def in_language(language: Language, *, en: str, fr: str) -> str:

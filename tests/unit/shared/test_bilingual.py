@@ -27,6 +27,29 @@ def test_the_first_of_lc_all_lc_messages_and_lang_that_is_set_says_whether_to_sp
     assert language_of_environment(environment) == language
 
 
+@pytest.mark.parametrize(
+    ("environment", "language"),
+    [
+        ({"LANGUAGE": "fr_CA:en", "LANG": "en_CA.UTF-8"}, "fr"),
+        ({"LANGUAGE": "en", "LANG": "fr_CA.UTF-8"}, "en"),
+        # Languages it has no messages in are passed over, as gettext passes over those it has no translation for.
+        ({"LANGUAGE": "de:es:fr", "LANG": "en_CA.UTF-8"}, "fr"),
+        ({"LANGUAGE": "de", "LANG": "fr_CA.UTF-8"}, "fr"),
+        ({"LANGUAGE": "frr:en_GB", "LANG": "fr_CA.UTF-8"}, "en"),
+        ({"LANGUAGE": "", "LANG": "fr_CA.UTF-8"}, "fr"),
+        # With the C locale, GNU programs speak untranslated whatever LANGUAGE says; so does one with no locale set.
+        ({"LANGUAGE": "fr", "LC_ALL": "C", "LANG": "fr_CA.UTF-8"}, "en"),
+        ({"LANGUAGE": "fr", "LANG": "C.UTF-8"}, "en"),
+        ({"LANGUAGE": "fr", "LANG": "POSIX"}, "en"),
+        ({"LANGUAGE": "fr"}, "en"),
+    ],
+)
+def test_language_lists_the_languages_preferred_before_the_locale_as_gnu_programs_read_it(
+    environment: dict[str, str], language: str
+) -> None:
+    assert language_of_environment(environment) == language
+
+
 def test_a_language_asked_for_wins_over_the_environment_and_another_is_refused() -> None:
     assert chosen_language("en", {"LANG": "fr_CA.UTF-8"}) == "en"
     assert chosen_language(" FR ", {}) == "fr"
