@@ -51,10 +51,12 @@ class SpilledDict(MutableMapping[Any, Any]):
         self._hot: dict[Any, Any] = {}
         self._spilled = False
         # Until the first entry leaves, a look-up is the dict's own: no call of this class's `get` on the way.
-        self.get = self._hot.get  # type: ignore[method-assign, assignment]
+        self.get = self._hot.get  # type: ignore[method-assign]
         connection.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, key BLOB, value BLOB) WITHOUT ROWID")
 
-    def get(self, key: Any, default: Any = None) -> Any:
+    # Positional only, as the dict's own `get` answering until the first entry leaves takes its arguments: a call
+    # must not work or fail depending on whether anything has left memory yet.
+    def get(self, key: Any, default: Any = None, /) -> Any:
         value = self._hot.get(key, _MISSING)
         if value is not _MISSING:
             return value

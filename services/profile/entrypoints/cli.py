@@ -180,7 +180,7 @@ def _run_recompute(arguments: argparse.Namespace) -> int:
 
 def recompute_summary(report: RecomputeReport, *, resumed: bool = False) -> str:
     """The line a run ends with: what became of each profile visited, and for a run carried on (`resumed`) that
-    found nothing of its own, why that may be."""
+    found none of its changes, why that may be."""
     outcomes = [f"{report.recomputed:,} recomputed", f"{report.unchanged:,} unchanged"]
     if report.announced_again:
         outcomes.append(f"{report.announced_again:,} recomputed before the run was cut short, announced again")
@@ -190,12 +190,14 @@ def recompute_summary(report: RecomputeReport, *, resumed: bool = False) -> str:
     if report.failed:
         outcomes.append(f"{report.failed:,} failed")
     summary = f"visited {report.visited:,} profiles: " + ", ".join(outcomes)
-    if resumed and not report.announced_again:
-        # A run's name cannot be checked: one cut short before it stored anything left no trace. A mistyped name
-        # recomputes as well, but would not announce again what the named run stored.
+    # A run's name cannot be checked: one cut short before it stored anything left no trace. A mistyped name
+    # recomputes as well, but would not announce again what the named run stored. A profile that failed was not read
+    # to the end: it may hold one of the run's changes, so nothing can be said then.
+    if resumed and not report.announced_again and not report.failed:
         summary += (
-            "; no profile held a change of this run any more: it stored none before it was cut short, the profiles "
-            "it stored have changed since, or it is not the name the run began with (its first line gives it)"
+            "; no profile still holds a change of this run: it stored none before it was cut short, the profiles it "
+            "changed have changed again since, or --resume or --organisation is not what the run began with (its "
+            "first line gives its name)"
         )
     return summary
 

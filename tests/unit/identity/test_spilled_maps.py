@@ -73,6 +73,22 @@ def test_a_spilled_mapping_answers_as_a_dict_whatever_it_keeps_in_memory(
     assert dict(spilled.items()) == model
 
 
+def test_a_spilled_mapping_takes_the_same_arguments_before_and_after_an_entry_first_leaves_memory() -> None:
+    spilled = SpilledDict(sqlite3.connect(":memory:"), "entries", 1)
+
+    def get_with_a_named_default() -> object:
+        try:
+            return spilled.get("absent", default=0)  # type: ignore[call-arg]
+        except TypeError:
+            return TypeError
+
+    before = get_with_a_named_default()
+    spilled["a"] = 1
+    spilled["b"] = 2
+
+    assert get_with_a_named_default() == before
+
+
 def test_a_mapping_keeps_at_least_one_entry_in_memory() -> None:
     with pytest.raises(ValueError, match="at least one"):
         SpilledDict(sqlite3.connect(":memory:"), "entries", 0)

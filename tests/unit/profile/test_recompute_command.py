@@ -49,13 +49,23 @@ def test_a_run_carried_on_that_found_nothing_of_its_own_says_its_name_may_be_wro
 
     assert recompute_summary(carried_on, resumed=True) == (
         "visited 3 profiles: 1 recomputed, 2 unchanged, 0 skipped (0 merged into another profile, 0 erased); no "
-        "profile held a change of this run any more: it stored none before it was cut short, the profiles it stored "
-        "have changed since, or it is not the name the run began with (its first line gives it)"
+        "profile still holds a change of this run: it stored none before it was cut short, the profiles it changed "
+        "have changed again since, or --resume or --organisation is not what the run began with (its first line "
+        "gives its name)"
     )
     # A new run has nothing of its own to find, and a run carried on that found some needs no word of it.
-    assert "no profile held" not in recompute_summary(carried_on)
-    assert "no profile held" not in recompute_summary(
+    assert "no profile still holds" not in recompute_summary(carried_on)
+    assert "no profile still holds" not in recompute_summary(
         RecomputeReport(visited=3, announced_again=1, unchanged=2), resumed=True
+    )
+
+
+def test_a_run_carried_on_whose_profiles_failed_does_not_say_none_held_its_changes() -> None:
+    # The profile that failed may be the one holding the run's change: its name may well be right.
+    carried_on = RecomputeReport(visited=3, recomputed=1, unchanged=1, failed=1)
+
+    assert recompute_summary(carried_on, resumed=True) == (
+        "visited 3 profiles: 1 recomputed, 1 unchanged, 0 skipped (0 merged into another profile, 0 erased), 1 failed"
     )
 
 
