@@ -181,6 +181,8 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
         context=f"order {order_name}",
         anchor=anchor,
         time=time,
+        # The order's then stand in for them (`_order_person`), and the customer's consents are for its own.
+        customer_unread=_unread_details(customer) if has_customer else frozenset(),
     )
     # An order delivered again after its cancellation (a replay, `orders/paid` late) still says it was cancelled.
     if (cancelled_at := order["cancelled_at"].timestamp()) is not None:
@@ -303,10 +305,10 @@ def _order_person(order: JsonNode, customer: JsonNode | None, context: _Context)
         whole="customer",
         read_from=(known["default_address"], billing),
         external_id=known["id"],
-        email=first_present(known["email"], order["email"], order["contact_email"]),
-        phone=first_present(known["phone"], order["phone"], billing["phone"]),
-        first_name=first_present(known["first_name"], billing["first_name"]),
-        last_name=first_present(known["last_name"], billing["last_name"]),
+        email=_first_readable("email", known["email"], order["email"], order["contact_email"]),
+        phone=_first_readable("phone", known["phone"], order["phone"], billing["phone"]),
+        first_name=_first_readable("first_name", known["first_name"], billing["first_name"]),
+        last_name=_first_readable("last_name", known["last_name"], billing["last_name"]),
         address=address,
         locale=first_present(known["locale"], order["customer_locale"]),
         required=False,
@@ -409,6 +411,27 @@ def _person(
     return person
 
 
+def _first_readable(name: str, *nodes: JsonNode) -> JsonNode:
+    """The first of `nodes` that reads as the person's detail `name`, else the first holding a value (whose problem
+    is then the one noted): an order says the buyer's email, phone and names in more than one place, and one place
+    that cannot be read gives way to the next rather than leaving the detail out."""
+    return next((node for node in nodes if not node.absent and _reads_as(name, node)), first_present(*nodes))
+
+
+def _unread_details(customer: JsonNode) -> frozenset[str]:
+    """The customer record's contact details given but unreadable, which consents it states are about."""
+    return frozenset(
+        name for name in ("email", "phone") if not customer[name].absent and not _reads_as(name, customer[name])
+    )
+
+
+def _reads_as(name: str, node: JsonNode) -> bool:
+    """Whether `node` holds a value a `PersonRef` takes as its detail `name`."""
+    apart = _apart(node)
+    text = apart.text()
+    return text is not None and not apart.problems and not _invalid_details({name: text}, {name: node.where})
+
+
 def _apart(node: JsonNode) -> JsonNode:
     """`node` read apart from its payload: what is wrong with it is noted in its own `problems`, refusing nothing."""
     return JsonNode(node.value, node.path, Problems())
@@ -455,8 +478,12 @@ def _consents(
     context: str,
     anchor: str,
     time: datetime,
+    customer_unread: frozenset[str] = frozenset(),
 ) -> list[Draft]:
     """Consent the payload reports: Shopify's consent states, else the older checkout checkbox.
+
+    `customer_unread`: the customer record's details (`email`, `phone`) that could not be read: a yes it states for
+    one of them is for an address or a number no one knows, not for the one `person` gives instead.
 
     Only clear statements become events: `subscribed` grants, `unsubscribed` withdraws; `not_subscribed`, `pending`
     (double opt-in not yet confirmed) and an unticked checkbox say nothing either way.
@@ -478,10 +505,11 @@ def _consents(
             person, email_consent, ConsentPurpose.MARKETING_EMAIL, context, yes=undated_yes, no=undated_no
         )
         # A yes from someone who gave no address is no email consent either (see below); a no can only hold back.
-        drafts += [
-            draft for draft in stated if person.email is not None or not isinstance(draft.data, ConsentGrantedV1)
-        ]
-    elif person.email is not None and (customer["accepts_marketing"].flag() or checkout_opt_in):
+        yes_has_an_address = person.email is not None and "email" not in customer_unread
+        drafts += [draft for draft in stated if yes_has_an_address or not isinstance(draft.data, ConsentGrantedV1)]
+    elif person.email is not None and (
+        (customer["accepts_marketing"].flag() and "email" not in customer_unread) or checkout_opt_in
+    ):
         # The deprecated flags say the box was ticked, not when: the checkout's checkbox was ticked at this order,
         # the customer record's at some time since it was created. Ticked by someone who gave no address, it is no
         # email consent: an address linked to them later would be mailed on a yes never given for it.
@@ -500,9 +528,8 @@ def _consents(
     if sms_consent.is_object():
         stated = _consent_state(person, sms_consent, ConsentPurpose.SMS, context, yes=undated_yes, no=undated_no)
         # As for email: a yes with no number (none given, or one left out unread) is a yes for a number never asked.
-        drafts += [
-            draft for draft in stated if person.phone is not None or not isinstance(draft.data, ConsentGrantedV1)
-        ]
+        yes_has_a_number = person.phone is not None and "phone" not in customer_unread
+        drafts += [draft for draft in stated if yes_has_a_number or not isinstance(draft.data, ConsentGrantedV1)]
     return drafts
 
 

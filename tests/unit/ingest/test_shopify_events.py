@@ -705,7 +705,13 @@ MALFORMED: list[tuple[str, str, Mutation, str]] = [
     # What names the buyer: the customer id, else (a guest checkout) the email.
     ("orders/create", "orders-create", _set("customer.id", [7012345678]), "customer.id"),
     ("orders/create", "orders-create", _set("customer.id", "7" * 257), "customer.id"),
-    ("orders/create", "orders-create", _then(_set("customer", None), _set("email", "helene at example.ca")), "email"),
+    # A guest's email names them: unreadable, with no other address in the order to stand in, the sale is refused.
+    (
+        "orders/create",
+        "orders-create",
+        _then(_set("customer", None), _set("email", "helene at example.ca"), _drop("contact_email")),
+        "email",
+    ),
     ("orders/paid", "orders-paid", _set("total_price", {"amount": "67.78"}), "total_price"),
     ("orders/updated", "orders-updated", _drop("total_price"), "total_price"),
     ("orders/updated", "orders-updated", _set("refunds.0", "oops"), "refunds.0"),
@@ -755,7 +761,14 @@ UNREADABLE_DETAILS: list[tuple[str, str, Mutation, str, str]] = [
     ),
     ("orders/create", "orders-create", _set(f"{ADDRESS}.zip", "H2J 2L1 " * 3), "postal_code", f"{ADDRESS}.zip"),
     ("orders/create", "orders-create", _set(f"{ADDRESS}.country_code", "Canada"), "country", f"{ADDRESS}.country_code"),
-    ("orders/create", "orders-create", _set("customer.phone", "514 555 0142 " * 4), "phone", "customer.phone"),
+    # Each of the buyer's details below has no stand-in elsewhere in the order (see `STAND_INS`).
+    (
+        "orders/create",
+        "orders-create",
+        _then(_set("customer.phone", "514 555 0142 " * 4), _set("billing_address.phone", None)),
+        "phone",
+        "customer.phone",
+    ),
     (
         "orders/create",
         "orders-create",
@@ -764,12 +777,36 @@ UNREADABLE_DETAILS: list[tuple[str, str, Mutation, str, str]] = [
         "billing_address.phone",
     ),
     ("orders/create", "orders-create", _set("customer.locale", "Québécois"), "locale", "customer.locale"),
-    ("orders/create", "orders-create", _set("customer.first_name", "Hélène" * 40), "first_name", "customer.first_name"),
-    ("orders/create", "orders-create", _set("customer.last_name", ["D'Amours"]), "last_name", "customer.last_name"),
+    (
+        "orders/create",
+        "orders-create",
+        _then(_set("customer.first_name", "Hélène" * 40), _drop("billing_address.first_name")),
+        "first_name",
+        "customer.first_name",
+    ),
+    (
+        "orders/create",
+        "orders-create",
+        _then(_set("customer.last_name", ["D'Amours"]), _drop("billing_address.last_name")),
+        "last_name",
+        "customer.last_name",
+    ),
     # The customer id still names the buyer.
-    ("orders/create", "orders-create", _set("customer.email", "helene at example.ca"), "email", "customer.email"),
+    (
+        "orders/create",
+        "orders-create",
+        _then(_set("customer.email", "helene at example.ca"), _drop("email"), _drop("contact_email")),
+        "email",
+        "customer.email",
+    ),
     ("orders/paid", "orders-paid", _set(f"{ADDRESS}.country_code", "Canada"), "country", f"{ADDRESS}.country_code"),
-    ("orders/updated", "orders-updated", _set("customer.email", "helene@"), "email", "customer.email"),
+    (
+        "orders/updated",
+        "orders-updated",
+        _then(_set("customer.email", "helene@"), _drop("email"), _drop("contact_email")),
+        "email",
+        "customer.email",
+    ),
     ("customers/create", "customers-create", _set("phone", "418 555 0177 " * 4), "phone", "phone"),
     ("customers/update", "customers-update", _set("email", "nobody"), "email", "email"),
     ("customers/update", "customers-update", _set("phone", {"number": "+15145550142"}), "phone", "phone"),
@@ -822,9 +859,75 @@ def test_a_detail_of_the_person_that_cannot_be_read_is_left_out_and_named_and_th
         assert first.data[name] == untouched[0].data[name]
 
 
+# A buyer's detail the customer record gives unreadable, and the place in the order that stands in for it.
+STAND_INS: list[tuple[Mutation, str, str]] = [
+    (_set("customer.email", "helene at example.ca"), "email", "helene.damours@example.ca"),
+    (_then(_set("customer", None), _set("email", "helene at example.ca")), "email", "helene.damours@example.ca"),
+    (_set("customer.phone", "514 555 0142 " * 4), "phone", "+1 514 555 0142"),
+    (_set("customer.first_name", "Hélène" * 40), "first_name", "Hélène"),
+    (_set("customer.last_name", ["D'Amours"]), "last_name", "D'Amours"),
+]
+
+
+@pytest.mark.parametrize(("mutation", "detail", "stand_in"), STAND_INS)
+def test_a_buyer_detail_that_cannot_be_read_gives_way_to_the_same_detail_elsewhere_in_the_order(
+    mutation: Mutation, detail: str, stand_in: str
+) -> None:
+    payload = shopify_payload("orders-create")
+    mutation(payload)
+
+    reading = reading_of("orders/create", payload)
+
+    # The order's email (or, for a guest, its contact email), its phone, its billing names: the same buyer's.
+    assert reading.left_out == ()
+    assert getattr(person_of(reading.events[0]), detail) == stand_in
+
+
+def test_a_yes_the_customer_record_states_for_its_unreadable_email_or_phone_is_not_given_to_the_stand_in() -> None:
+    untouched = reading_of("orders/create", shopify_payload("orders-create")).events
+    payload = shopify_payload("orders-create")
+    payload["customer"]["email"] = "helene at example.ca"
+
+    reading = reading_of("orders/create", payload)
+
+    purposes = [getattr(parse_data(envelope), "purpose", None) for envelope in untouched]
+    assert ConsentPurpose.MARKETING_EMAIL in purposes
+    assert person_of(reading.events[0]).email == "helene.damours@example.ca"
+    assert types_of(reading.events) == ["parterre.shop.order_placed.v1"]
+    # So for a phone: the customer's yes to text messages is for its own number, which no one could read.
+    texted = shopify_payload("orders-create-no-email")
+    assert ConsentPurpose.SMS in [
+        getattr(parse_data(envelope), "purpose", None) for envelope in reading_of("orders/create", texted).events
+    ]
+    texted["customer"]["phone"] = "418 555 0177 " * 4
+    reading = reading_of("orders/create", texted)
+    assert person_of(reading.events[0]).phone == "+14185550177"
+    assert ConsentPurpose.SMS not in [getattr(parse_data(envelope), "purpose", None) for envelope in reading.events]
+
+
+@pytest.mark.parametrize(("checkout_ticked", "granted"), [(True, True), (False, False)])
+def test_the_checkout_checkbox_is_for_the_order_address_even_when_the_customer_record_email_is_unreadable(
+    checkout_ticked: bool, granted: bool
+) -> None:
+    payload = shopify_payload("orders-create")
+    del payload["customer"]["email_marketing_consent"]
+    payload["customer"]["email"] = "helene at example.ca"
+    # The customer record's own box is for its own address: unread, it grants nothing.
+    payload["customer"]["accepts_marketing"] = True
+    payload["buyer_accepts_marketing"] = checkout_ticked
+
+    reading = reading_of("orders/create", payload)
+
+    consents = [data for envelope in reading.events if isinstance(data := parse_data(envelope), ConsentGrantedV1)]
+    assert [(consent.person.email, consent.wording_version) for consent in consents] == (
+        [("helene.damours@example.ca", "shopify:buyer_accepts_marketing")] if granted else []
+    )
+
+
 def test_an_order_whose_customer_email_cannot_be_read_keeps_the_sale_but_gives_no_email_consent() -> None:
     payload = shopify_payload("orders-create")
     payload["customer"]["email"] = "helene at example.ca"
+    del payload["email"], payload["contact_email"]
 
     reading = reading_of("orders/create", payload)
 
@@ -851,9 +954,9 @@ def test_a_phone_that_cannot_be_read_is_left_out_with_the_yes_to_sms_given_for_i
     assert ConsentPurpose.SMS in [getattr(parse_data(envelope), "purpose", None) for envelope in untouched]
     payload = shopify_payload(fixture)
     phone_of(payload)["phone"] = "418 555 0177 " * 4
-    for address in (payload.get("billing_address"), phone_of(payload).get("default_address")):
-        if isinstance(address, dict):
-            address["phone"] = None
+    for holder in (payload, payload.get("billing_address"), phone_of(payload).get("default_address")):
+        if isinstance(holder, dict) and holder is not phone_of(payload):
+            holder["phone"] = None
 
     reading = reading_of(topic, payload)
 
