@@ -18,11 +18,14 @@ def language_of_environment(environment: Mapping[str, str] | None = None) -> Lan
     `LC_MESSAGES` and `LANG` that is set and not empty (`fr_CA.UTF-8`, `fr`); English otherwise, `C` included.
 
     As GNU programs do, `LANGUAGE` (languages by preference, `fr_CA:en`) goes first unless that locale is `C` or
-    `POSIX`: its first French or English entry says which; it names neither, the locale does."""
+    `POSIX`: its first French or English entry says which, an entry `C` or `POSIX` before it English (gettext stops
+    there, untranslated); if it names none of them, the locale does."""
     environment = os.environ if environment is None else environment
     locale = next((value for name in ("LC_ALL", "LC_MESSAGES", "LANG") if (value := environment.get(name))), "")
     if locale.split(".")[0] not in ("", "C", "POSIX"):
         for preferred in environment.get("LANGUAGE", "").split(":"):
+            if preferred in ("C", "POSIX"):
+                return "en"
             # `fr`, `fr_CA`, `fr_CA.UTF-8`, `fr@euro`; not `frr` (North Frisian).
             code = re.split(r"[_.@-]", preferred, maxsplit=1)[0].lower()
             if code == "fr":

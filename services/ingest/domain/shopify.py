@@ -174,6 +174,8 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
     anchor = f"order/{order_id}"
     drafts = [Draft(placed, ("shopify", "order", str(order_id)), time, subject=anchor)]
     order_name = order["name"].text() or f"#{order_id}"
+    places = _buyer_detail_places(order, customer)
+    passed_over = {name: _passed_over(name, places[name]) for name in ("email", "phone")}
     drafts += _consents(
         person,
         customer,
@@ -181,8 +183,11 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
         context=f"order {order_name}",
         anchor=anchor,
         time=time,
-        # The order's then stand in for them (`_order_person`), and the customer's consents are for its own.
-        customer_unread=_unread_details(customer) if has_customer else frozenset(),
+        # The customer's consents are for the address and number its record gives, or the order's own when it gives
+        # none: one found past an unreadable one (`_order_person`) is neither.
+        customer_unread=frozenset(name for name, unread in passed_over.items() if unread),
+        # The checkbox is ticked for the address typed at the checkout, the order's `email`.
+        checkout_address_unread=order["email"].path in passed_over["email"],
     )
     # An order delivered again after its cancellation (a replay, `orders/paid` late) still says it was cancelled.
     if (cancelled_at := order["cancelled_at"].timestamp()) is not None:
@@ -300,15 +305,16 @@ def _order_person(order: JsonNode, customer: JsonNode | None, context: _Context)
     nobody = JsonNode(None, "customer", context.problems)
     known = customer or nobody
     address = known["default_address"] if _apart(known["default_address"]).is_object() else billing
+    places = _buyer_detail_places(order, known)
     return _person(
         context,
         whole="customer",
         read_from=(known["default_address"], billing),
         external_id=known["id"],
-        email=_first_readable("email", known["email"], order["email"], order["contact_email"]),
-        phone=_first_readable("phone", known["phone"], order["phone"], billing["phone"]),
-        first_name=_first_readable("first_name", known["first_name"], billing["first_name"]),
-        last_name=_first_readable("last_name", known["last_name"], billing["last_name"]),
+        email=_first_readable("email", *places["email"]),
+        phone=_first_readable("phone", *places["phone"]),
+        first_name=_first_readable("first_name", *places["first_name"]),
+        last_name=_first_readable("last_name", *places["last_name"]),
         address=address,
         locale=first_present(known["locale"], order["customer_locale"]),
         required=False,
@@ -418,11 +424,21 @@ def _first_readable(name: str, *nodes: JsonNode) -> JsonNode:
     return next((node for node in nodes if not node.absent and _reads_as(name, node)), first_present(*nodes))
 
 
-def _unread_details(customer: JsonNode) -> frozenset[str]:
-    """The customer record's contact details given but unreadable, which consents it states are about."""
-    return frozenset(
-        name for name in ("email", "phone") if not customer[name].absent and not _reads_as(name, customer[name])
-    )
+def _buyer_detail_places(order: JsonNode, customer: JsonNode) -> dict[str, tuple[JsonNode, ...]]:
+    """Where an order says each of the buyer's details, the customer record first."""
+    billing = order["billing_address"]
+    return {
+        "email": (customer["email"], order["email"], order["contact_email"]),
+        "phone": (customer["phone"], order["phone"], billing["phone"]),
+        "first_name": (customer["first_name"], billing["first_name"]),
+        "last_name": (customer["last_name"], billing["last_name"]),
+    }
+
+
+def _passed_over(name: str, nodes: Sequence[JsonNode]) -> tuple[str, ...]:
+    """The paths of the places giving the detail `name` unreadably that `_first_readable` passes over."""
+    chosen = _first_readable(name, *nodes)
+    return tuple(node.path for node in nodes[: nodes.index(chosen)] if not node.absent)
 
 
 def _reads_as(name: str, node: JsonNode) -> bool:
@@ -479,11 +495,13 @@ def _consents(
     anchor: str,
     time: datetime,
     customer_unread: frozenset[str] = frozenset(),
+    checkout_address_unread: bool = False,
 ) -> list[Draft]:
     """Consent the payload reports: Shopify's consent states, else the older checkout checkbox.
 
-    `customer_unread`: the customer record's details (`email`, `phone`) that could not be read: a yes it states for
-    one of them is for an address or a number no one knows, not for the one `person` gives instead.
+    `customer_unread`: the details (`email`, `phone`) `person` gives from a place found past one that could not be
+    read: a yes the customer record states is for that address or number no one knows, not for the one given instead.
+    `checkout_address_unread`: so for the checkout's checkbox, when the address typed there could not be read.
 
     Only clear statements become events: `subscribed` grants, `unsubscribed` withdraws; `not_subscribed`, `pending`
     (double opt-in not yet confirmed) and an unticked checkbox say nothing either way.
@@ -508,7 +526,8 @@ def _consents(
         yes_has_an_address = person.email is not None and "email" not in customer_unread
         drafts += [draft for draft in stated if yes_has_an_address or not isinstance(draft.data, ConsentGrantedV1)]
     elif person.email is not None and (
-        (customer["accepts_marketing"].flag() and "email" not in customer_unread) or checkout_opt_in
+        (customer["accepts_marketing"].flag() and "email" not in customer_unread)
+        or (checkout_opt_in and not checkout_address_unread)
     ):
         # The deprecated flags say the box was ticked, not when: the checkout's checkbox was ticked at this order,
         # the customer record's at some time since it was created. Ticked by someone who gave no address, it is no

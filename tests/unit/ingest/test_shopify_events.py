@@ -924,6 +924,78 @@ def test_the_checkout_checkbox_is_for_the_order_address_even_when_the_customer_r
     )
 
 
+# The customer record gives no email (or no phone), so the order's own stands for it; that one cannot be read, and the
+# next place in the order that reads is a third address or number, for which no one said yes.
+PASSED_OVER: list[tuple[str, Mutation, str, ConsentPurpose, str]] = [
+    (
+        "orders-create",
+        _then(
+            _set("customer.email", None),
+            _set("email", "helene at example.ca"),
+            _set("contact_email", "h@example.ca"),
+        ),
+        "email",
+        ConsentPurpose.MARKETING_EMAIL,
+        "h@example.ca",
+    ),
+    (
+        "orders-create-no-email",
+        _then(
+            _set("customer.phone", None),
+            _set("phone", "418 555 0177 " * 4),
+            _set("billing_address", {"phone": "+1 418 555 0188"}),
+        ),
+        "phone",
+        ConsentPurpose.SMS,
+        "+1 418 555 0188",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fixture", "mutation", "detail", "purpose", "stand_in"), PASSED_OVER)
+@pytest.mark.parametrize("state", ["subscribed", "unsubscribed"])
+def test_a_yes_the_customer_record_states_is_not_given_to_a_stand_in_found_past_an_unreadable_detail(
+    fixture: str, mutation: Mutation, detail: str, purpose: ConsentPurpose, stand_in: str, state: str
+) -> None:
+    payload = shopify_payload(fixture)
+    mutation(payload)
+    consent = "email_marketing_consent" if purpose is ConsentPurpose.MARKETING_EMAIL else "sms_marketing_consent"
+    payload["customer"][consent] = {"state": state, "consent_updated_at": "2026-10-04T11:15:00-04:00"}
+
+    reading = reading_of("orders/create", payload)
+
+    assert getattr(person_of(reading.events[0]), detail) == stand_in
+    stated = [data for envelope in reading.events if getattr(data := parse_data(envelope), "purpose", None) == purpose]
+    # A no still holds back whatever address or number the person is reached at.
+    assert [type(data) for data in stated] == ([] if state == "subscribed" else [ConsentWithdrawnV1])
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        _then(_set("customer", None), _set("email", "helene at example.ca"), _set("contact_email", "h@example.ca")),
+        _then(
+            _set("customer.email", "helene at example.ca"),
+            _set("email", "helene at example.ca"),
+            _set("contact_email", "h@example.ca"),
+        ),
+    ],
+)
+def test_the_checkout_checkbox_is_no_yes_for_an_address_standing_in_for_the_order_address_that_cannot_be_read(
+    mutation: Mutation,
+) -> None:
+    payload = shopify_payload("orders-create")
+    mutation(payload)
+    if isinstance(payload["customer"], dict):
+        del payload["customer"]["email_marketing_consent"]
+    payload["buyer_accepts_marketing"] = True
+
+    reading = reading_of("orders/create", payload)
+
+    assert person_of(reading.events[0]).email == "h@example.ca"
+    assert types_of(reading.events) == ["parterre.shop.order_placed.v1"]
+
+
 def test_an_order_whose_customer_email_cannot_be_read_keeps_the_sale_but_gives_no_email_consent() -> None:
     payload = shopify_payload("orders-create")
     payload["customer"]["email"] = "helene at example.ca"

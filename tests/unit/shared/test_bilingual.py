@@ -37,6 +37,10 @@ def test_the_first_of_lc_all_lc_messages_and_lang_that_is_set_says_whether_to_sp
         ({"LANGUAGE": "de", "LANG": "fr_CA.UTF-8"}, "fr"),
         ({"LANGUAGE": "frr:en_GB", "LANG": "fr_CA.UTF-8"}, "en"),
         ({"LANGUAGE": "", "LANG": "fr_CA.UTF-8"}, "fr"),
+        ({"LANGUAGE": "::fr", "LANG": "en_CA.UTF-8"}, "fr"),
+        # An entry `C` or `POSIX` ends the list: gettext stops there and speaks untranslated.
+        ({"LANGUAGE": "C:fr", "LANG": "en_CA.UTF-8"}, "en"),
+        ({"LANGUAGE": "de:POSIX", "LANG": "fr_CA.UTF-8"}, "en"),
         # With the C locale, GNU programs speak untranslated whatever LANGUAGE says; so does one with no locale set.
         ({"LANGUAGE": "fr", "LC_ALL": "C", "LANG": "fr_CA.UTF-8"}, "en"),
         ({"LANGUAGE": "fr", "LANG": "C.UTF-8"}, "en"),
