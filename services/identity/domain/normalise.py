@@ -26,9 +26,6 @@ _NORTH_AMERICAN = re.compile(
     r"[\s.-]*(?P<line>[0-9]{4})"
 )
 _NORTH_AMERICAN_COUNTRY_CODE = 1
-# Checking a number's validity looks up a dozen of the library's patterns; by default it finds each again through
-# `re`'s own cache, which costs about a fifth of the check. Kept compiled, they are bounded by its fixed metadata.
-phonenumbers.enable_pattern_cache()
 
 # Words that join a family name to its parts (`de la Fontaine`, `d'Arcy`, `van der Berg`), folded.
 NAME_PARTICLES = frozenset(
