@@ -38,8 +38,7 @@ def test_other_organisation_ids_are_refused_with_the_rule(organisation_id: str) 
 
 @pytest.mark.parametrize("scope", list(Scope))
 def test_the_tokens_command_grants_every_scope(scope: Scope) -> None:
-    arguments = _parser().parse_args(
-        ["tokens", "create", "--org", "theatre-du-nord", "--scope", scope.value, "--name", "x"]
-    )
+    argv = ["tokens", "create", "--org", "theatre-du-nord", "--scope", scope.value, "--name", "x"]
+    arguments = _parser(argv).parse_args(argv)
 
     assert arguments.scope == [scope.value]
