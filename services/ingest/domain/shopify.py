@@ -175,7 +175,7 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
     drafts = [Draft(placed, ("shopify", "order", str(order_id)), time, subject=anchor)]
     order_name = order["name"].text() or f"#{order_id}"
     places = _buyer_detail_places(order, customer)
-    passed_over = {name: _passed_over(name, places[name]) for name in ("email", "phone")}
+    passed_over = {name: [node.path for node in _passed_over(name, places[name])] for name in ("email", "phone")}
     drafts += _consents(
         person,
         customer,
@@ -306,7 +306,7 @@ def _order_person(order: JsonNode, customer: JsonNode | None, context: _Context)
     known = customer or nobody
     address = known["default_address"] if _apart(known["default_address"]).is_object() else billing
     places = _buyer_detail_places(order, known)
-    return _person(
+    person = _person(
         context,
         whole="customer",
         read_from=(known["default_address"], billing),
@@ -319,6 +319,16 @@ def _order_person(order: JsonNode, customer: JsonNode | None, context: _Context)
         locale=first_present(known["locale"], order["customer_locale"]),
         required=False,
     )
+    if person is not None:
+        # A detail given unreadably where another place gave it readably was still not taken: the shop should hear
+        # of it, to mend that customer record, as of any detail left out.
+        context.left_out.extend(
+            error
+            for name, nodes in places.items()
+            for node in _passed_over(name, nodes)
+            for error in _unreadable_as(name, node)
+        )
+    return person
 
 
 def _customer_person(customer: JsonNode, context: _Context) -> PersonRef | None:
@@ -435,17 +445,26 @@ def _buyer_detail_places(order: JsonNode, customer: JsonNode) -> dict[str, tuple
     }
 
 
-def _passed_over(name: str, nodes: Sequence[JsonNode]) -> tuple[str, ...]:
-    """The paths of the places giving the detail `name` unreadably that `_first_readable` passes over."""
+def _passed_over(name: str, nodes: Sequence[JsonNode]) -> tuple[JsonNode, ...]:
+    """The places giving the detail `name` unreadably that `_first_readable` passes over."""
     chosen = _first_readable(name, *nodes)
-    return tuple(node.path for node in nodes[: nodes.index(chosen)] if not node.absent)
+    return tuple(node for node in nodes[: nodes.index(chosen)] if not node.absent)
 
 
 def _reads_as(name: str, node: JsonNode) -> bool:
     """Whether `node` holds a value a `PersonRef` takes as its detail `name`."""
+    return _apart(node).text() is not None and not _unreadable_as(name, node)
+
+
+def _unreadable_as(name: str, node: JsonNode) -> list[FieldError]:
+    """Why a `PersonRef` cannot take what `node` holds as its detail `name`: nothing when it can, or holds nothing."""
     apart = _apart(node)
     text = apart.text()
-    return text is not None and not apart.problems and not _invalid_details({name: text}, {name: node.where})
+    if apart.problems:
+        return apart.problems.errors
+    if text is None:
+        return []
+    return _invalid_details({name: text}, {name: node.where}).get(name, [])
 
 
 def _apart(node: JsonNode) -> JsonNode:

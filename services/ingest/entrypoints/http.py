@@ -320,8 +320,9 @@ async def post_shopify_webhook(
     it in `left_out`: each field by its JSON path, with `reason`, `reason_fr` and `code`, as in a `422`'s `fields`,
     e.g. `{"field": "customer.default_address.country_code", "reason": "String should match pattern
     '^[A-Z]{2}$'", "reason_fr": "n'a pas la forme attendue (^[A-Z]{2}$)", "code": "string_pattern_mismatch"}`.
-    `left_out` is absent when nothing was left out. Refused, such a delivery would have Shopify retry it for 48
-    hours, then remove the webhook.
+    A buyer's email, phone or name that cannot be read where the order gives it readably elsewhere is taken from
+    there, and the place passed over is listed all the same. `left_out` is absent when nothing was left out.
+    Refused, such a delivery would have Shopify retry it for 48 hours, then remove the webhook.
     """
     source = await _source(context, source_id, SourceKind.SHOPIFY)
     raw_body = await _read_body(request, context.settings.max_webhook_bytes)

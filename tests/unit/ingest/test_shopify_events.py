@@ -859,19 +859,25 @@ def test_a_detail_of_the_person_that_cannot_be_read_is_left_out_and_named_and_th
         assert first.data[name] == untouched[0].data[name]
 
 
-# A buyer's detail the customer record gives unreadable, and the place in the order that stands in for it.
-STAND_INS: list[tuple[Mutation, str, str]] = [
-    (_set("customer.email", "helene at example.ca"), "email", "helene.damours@example.ca"),
-    (_then(_set("customer", None), _set("email", "helene at example.ca")), "email", "helene.damours@example.ca"),
-    (_set("customer.phone", "514 555 0142 " * 4), "phone", "+1 514 555 0142"),
-    (_set("customer.first_name", "Hélène" * 40), "first_name", "Hélène"),
-    (_set("customer.last_name", ["D'Amours"]), "last_name", "D'Amours"),
+# A buyer's detail the customer record gives unreadable, the place in the order that stands in for it, and the
+# unreadable place passed over.
+STAND_INS: list[tuple[Mutation, str, str, str]] = [
+    (_set("customer.email", "helene at example.ca"), "email", "helene.damours@example.ca", "customer.email"),
+    (
+        _then(_set("customer", None), _set("email", "helene at example.ca")),
+        "email",
+        "helene.damours@example.ca",
+        "email",
+    ),
+    (_set("customer.phone", "514 555 0142 " * 4), "phone", "+1 514 555 0142", "customer.phone"),
+    (_set("customer.first_name", "Hélène" * 40), "first_name", "Hélène", "customer.first_name"),
+    (_set("customer.last_name", ["D'Amours"]), "last_name", "D'Amours", "customer.last_name"),
 ]
 
 
-@pytest.mark.parametrize(("mutation", "detail", "stand_in"), STAND_INS)
+@pytest.mark.parametrize(("mutation", "detail", "stand_in", "passed_over"), STAND_INS)
 def test_a_buyer_detail_that_cannot_be_read_gives_way_to_the_same_detail_elsewhere_in_the_order(
-    mutation: Mutation, detail: str, stand_in: str
+    mutation: Mutation, detail: str, stand_in: str, passed_over: str
 ) -> None:
     payload = shopify_payload("orders-create")
     mutation(payload)
@@ -879,8 +885,24 @@ def test_a_buyer_detail_that_cannot_be_read_gives_way_to_the_same_detail_elsewhe
     reading = reading_of("orders/create", payload)
 
     # The order's email (or, for a guest, its contact email), its phone, its billing names: the same buyer's.
-    assert reading.left_out == ()
     assert getattr(person_of(reading.events[0]), detail) == stand_in
+    # The unreadable one was not taken: the shop is told, to mend it, as of any detail left out.
+    [left_out] = reading.left_out
+    assert left_out.field == passed_over
+    assert left_out.reason
+    assert left_out.reason_fr
+    assert left_out.code
+
+
+def test_a_detail_given_readably_in_every_place_leaves_nothing_out() -> None:
+    payload = shopify_payload("orders-create")
+    # Another readable address in the order's own field: the customer record's is taken, nothing is passed over.
+    payload["email"] = "h.damours@example.ca"
+
+    reading = reading_of("orders/create", payload)
+
+    assert person_of(reading.events[0]).email == "helene.damours@example.ca"
+    assert reading.left_out == ()
 
 
 def test_a_yes_the_customer_record_states_for_its_unreadable_email_or_phone_is_not_given_to_the_stand_in() -> None:
