@@ -25,12 +25,15 @@ from services.notify.domain.contacts import (
 from services.notify.domain.frequency import FrequencyCap
 from services.notify.domain.mailchimp import (
     ARCHIVED,
+    CLEANED,
     LAPSES,
     MAILCHIMP_PURPOSE,
+    UNSUBSCRIBED,
     WITHDRAWALS,
     cleaned_in_mailchimp,
     member_body,
     member_email,
+    subscriber_hash,
     tags_body,
     unsubscribed_in_mailchimp,
 )
@@ -509,8 +512,11 @@ async def _mailchimp_attempt(
         # An audience is for people who said yes: without an announced consent, nobody is added to it.
         return Suppression.NO_CONSENT
     audience = MailchimpAudience(outbound)
+    kept = contact.mailchimp_members.get(delivery.subscription_id)
+    # Every address the person gave, and the one their member is kept under should they no longer give it.
+    addresses = tuple(dict.fromkeys((*contact.emails, *([kept] if kept else []))))
     if check.suppressed in WITHDRAWALS:
-        return await _for_every_address(contact.emails, lambda address: audience.unsubscribe_member(target, address))
+        return await _for_every_address(addresses, lambda address: audience.unsubscribe_member(target, address))
     if check.suppressed in LAPSES:
         opted_out = False
 
@@ -529,15 +535,25 @@ async def _mailchimp_attempt(
                 return member
             return await audience.archive_member(target, address)
 
-        answer = await _for_every_address(contact.emails, archive)
+        answer = await _for_every_address(addresses, archive)
         if opted_out:
             await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
         return answer
     if check.suppressed is not None or email is None:
         return check.suppressed or Suppression.NO_CONTACT_POINT
+    if kept is not None and subscriber_hash(kept) != subscriber_hash(email):
+        unmoved = await _move_member(audience, target, kept, email)
+        if unmoved is not None:
+            if unmoved.json is not None and unsubscribed_in_mailchimp(unmoved.json):
+                await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
+            return unmoved
     answer = await audience.upsert_member(target, email, member_body(contact, email, fallback="fr"))
     if answer.status_code is None or not 200 <= answer.status_code < 300:
         return answer
+    if kept != email:
+        await store.record_mailchimp_member(
+            delivery.organisation_id, delivery.person_id, delivery.subscription_id, email
+        )
     if answer.json is not None and answer.json.get("status") == ARCHIVED:
         # Archived when an implied consent lapsed, and allowed again since.
         answer = await audience.unarchive_member(target, email)
@@ -560,6 +576,43 @@ async def _mailchimp_attempt(
 
 # Mailchimp's answer to a change of one member it will not make (a `cleaned` one): that address is settled.
 MEMBER_NOT_CHANGED = 400
+
+
+async def _move_member(
+    audience: MailchimpAudience, target: MailchimpTarget, kept: str, email: str
+) -> HttpAnswer | None:
+    """The person's latest address is no longer the one their member is kept under: the member moves to it, status,
+    tags and history with it, rather than a second member getting every campaign twice, one of them at an address the
+    person may have left. None when the sync may go on to `email`; else the attempt's answer: a failure, to be tried
+    again whole (each call can be repeated), or the old member showing the person unsubscribed there.
+
+    A member Mailchimp cleaned stays where it is: its address bounces, the new one need not. When `email` is a member
+    already, the old member is archived, as the sync put it there for this person, unless it shows the person
+    unsubscribed, which stops the sync."""
+    old = await audience.get_member(target, kept)
+    if old.status_code == 404:
+        # Gone from the audience: deleted there, or moved by an attempt broken off before it was noted.
+        return None
+    if not _succeeded(old):
+        return old
+    status = (old.json or {}).get("status")
+    if status == CLEANED:
+        return None
+    moved = await audience.move_member(target, kept, email)
+    if moved.status_code == 404 or _succeeded(moved):
+        return None
+    if moved.status_code != MEMBER_NOT_CHANGED:
+        return moved
+    if status == UNSUBSCRIBED:
+        return old
+    if status == ARCHIVED:
+        return None
+    archived = await audience.archive_member(target, kept)
+    return None if archived.status_code in (404, MEMBER_NOT_CHANGED) or _succeeded(archived) else archived
+
+
+def _succeeded(answer: HttpAnswer) -> bool:
+    return answer.status_code is not None and 200 <= answer.status_code < 300
 
 
 async def _for_every_address(addresses: Sequence[str], call: Callable[[str], Awaitable[HttpAnswer]]) -> HttpAnswer:

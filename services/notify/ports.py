@@ -177,12 +177,19 @@ class ContactStore(Protocol):
     async def contact(self, organisation_id: str, person_id: str) -> Contact | None: ...
 
     async def save_contact(self, organisation_id: str, contact: Contact) -> None:
-        """Stores the profile-announced fields; leaves the opt-outs and the frequency record alone."""
+        """Stores the profile-announced fields; leaves the opt-outs, the Mailchimp members and the frequency record
+        alone."""
 
     async def save_contacts(self, organisation_id: str, contacts: Sequence[Contact]) -> None:
         """Saves each contact (one per person) as `save_contact` would, in a few commands."""
 
     async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None: ...
+
+    async def record_mailchimp_member(
+        self, organisation_id: str, person_id: str, subscription_id: str, email: str
+    ) -> None:
+        """Notes the address the subscription keeps the person's member under (see `Contact.mailchimp_members`);
+        nothing once the person is erased."""
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]: ...
 

@@ -29,6 +29,11 @@ class MailchimpAudience:
         """`PUT /lists/{list_id}/members/{subscriber_hash}`: add or update a list member."""
         return await self._call(target, "PUT", f"members/{subscriber_hash(email)}", body)
 
+    async def move_member(self, target: MailchimpTarget, email: str, new_email: str) -> HttpAnswer:
+        """`PATCH /lists/{list_id}/members/{subscriber_hash}` with a new `email_address`: the member, its status,
+        tags and history, now under `new_email` (a 400 when that address is a member already)."""
+        return await self._call(target, "PATCH", f"members/{subscriber_hash(email)}", {"email_address": new_email})
+
     async def unsubscribe_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
         """`PATCH /lists/{list_id}/members/{subscriber_hash}` with `status: unsubscribed`."""
         return await self._call(target, "PATCH", f"members/{subscriber_hash(email)}", UNSUBSCRIBE_BODY)

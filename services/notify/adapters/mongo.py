@@ -237,6 +237,7 @@ def _contact_from(document: Document) -> Contact:
         preferred_language=document.get("preferred_language"),
         consents={purpose: PurposeConsent(**values) for purpose, values in (document.get("consents") or {}).items()},
         opt_outs=dict(document.get("opt_outs") or {}),
+        mailchimp_members=dict(document.get("mailchimp_members") or {}),
         announced=frozenset(document.get("announced") or ()),
     )
 
@@ -467,6 +468,22 @@ class MongoNotifyStore:
             organisation_id,
             person_id,
             {"$set": {f"opt_outs.{purpose}": at, "organisation_id": organisation_id, "person_id": person_id}},
+            unless_erased=True,
+        )
+
+    async def record_mailchimp_member(
+        self, organisation_id: str, person_id: str, subscription_id: str, email: str
+    ) -> None:
+        await self._update_contact(
+            organisation_id,
+            person_id,
+            {
+                "$set": {
+                    f"mailchimp_members.{subscription_id}": email,
+                    "organisation_id": organisation_id,
+                    "person_id": person_id,
+                }
+            },
             unless_erased=True,
         )
 

@@ -107,6 +107,9 @@ class Contact:
     consents: Mapping[str, PurposeConsent] = field(default_factory=dict)
     # Unsubscribes a tool reported back (a Mailchimp member found unsubscribed), by purpose: when notify learnt them.
     opt_outs: Mapping[str, datetime] = field(default_factory=dict)
+    # The address each Mailchimp subscription last kept the person's member under, by subscription id: when the
+    # person's latest address changes, that member is moved to it rather than a second one added.
+    mailchimp_members: Mapping[str, str] = field(default_factory=dict)
     # Which of `emails`, `phones` and the address (`ADDRESS`) profile announced: one unannounced is unknown, not empty.
     announced: frozenset[str] = frozenset()
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from services.notify.domain.mailchimp import subscriber_hash
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -98,9 +100,10 @@ class FakeMailchimp(Receiver):
     """The Marketing API endpoints the audience sync uses, as Mailchimp documents them, over a dict of members.
 
     `PUT /3.0/lists/{list}/members/{hash}` creates a member with `status_if_new` or updates one, never changing an
-    existing member's status unless `status` is given; `PATCH` updates an existing member (404 otherwise); `GET`
-    reads one; `DELETE` archives one; `POST …/members/{hash}/tags` sets tags active or inactive and answers 204. Basic
-    auth with the key is required.
+    existing member's status unless `status` is given; `PATCH` updates an existing member (404 otherwise), moving it
+    to the hash of a new `email_address` unless that address is a member already (400 `Member Exists`); `GET` reads
+    one; `DELETE` archives one; `POST …/members/{hash}/tags` sets tags active or inactive and answers 204. Basic auth
+    with the key is required.
     """
 
     def __init__(self, api_key: str, list_id: str) -> None:
@@ -148,7 +151,13 @@ class FakeMailchimp(Receiver):
         elif request.method == "PATCH":
             if member is None:
                 return Reply(404)
+            moved_to = subscriber_hash(body.get("email_address", member["email_address"]))
+            if moved_to != member_hash and moved_to in self.members:
+                problem = {"title": "Member Exists", "status": 400}
+                return Reply(400, {"content-type": "application/problem+json"}, json.dumps(problem).encode())
             member.update(body)
+            self.members[moved_to] = self.members.pop(member_hash)
+            member_hash = moved_to
         else:
             return Reply(405)
         answer = {"id": member_hash, **{key: value for key, value in member.items() if key != "tags"}}

@@ -74,6 +74,43 @@ async def test_members_are_upserted_tagged_by_segment_and_an_unsubscribe_in_mail
     assert all(request.headers["authorization"].startswith("Basic ") for request in mailchimp.received)
 
 
+async def test_a_member_moves_to_the_persons_new_latest_address_rather_than_a_second_member_being_added(
+    harness: NotifyHarness,
+) -> None:
+    mailchimp = FakeMailchimp(API_KEY, LIST_ID)
+    old, new = subscriber_hash("per_elise@example.com"), subscriber_hash("elise.gagnon@example.net")
+    async with serving(mailchimp), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        await subscribe(
+            client,
+            "",
+            kind="mailchimp",
+            mailchimp={"api_url": mailchimp.url + "/3.0", "api_key": API_KEY, "list_id": LIST_ID},
+            events={"segments_entered": ["*"], "profile_fields": ["consent.*", "emails"]},
+        )
+        await harness.publish_changes(
+            harness.consent("consent-elise", "per_elise", 1, status="granted"),
+            harness.entered("entered-elise", "per_elise", "abonnes-2026-2027"),
+        )
+        assert await eventually(lambda: mailchimp.members.get(old, {}).get("tags") == {"abonnes-2026-2027": "active"})
+        await harness.publish_changes(
+            harness.changed(
+                "change-elise-2", "per_elise", 2, emails=["elise.gagnon@example.net", "per_elise@example.com"]
+            )
+        )
+        assert await eventually(lambda: new in mailchimp.members)
+
+        async def noted() -> bool:
+            contact = await context_of(app).deps.store.contact(harness.organisation_id, "per_elise")
+            return contact is not None and list(contact.mailchimp_members.values()) == ["elise.gagnon@example.net"]
+
+        # Noted, the next change of address moves the member from there.
+        assert await eventually(noted)
+    assert old not in mailchimp.members, "one member, not two"
+    assert mailchimp.members[new]["email_address"] == "elise.gagnon@example.net"
+    assert mailchimp.members[new]["status"] == "subscribed"
+    assert mailchimp.members[new]["tags"] == {"abonnes-2026-2027": "active"}
+
+
 async def test_the_url_of_a_mailchimp_subscription_is_not_changed_to_one_it_would_not_use(
     harness: NotifyHarness,
 ) -> None:

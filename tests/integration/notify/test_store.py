@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notify.adapters.mongo import ATTEMPTS, DELIVERIES, SUBSCRIPTIONS, MongoNotifyStore
+from services.notify.adapters.mongo import ATTEMPTS, CONTACTS, DELIVERIES, SUBSCRIPTIONS, MongoNotifyStore
 from services.notify.adapters.secrets import SecretBox, SecretsKeyError, new_key
+from services.notify.domain.contacts import Contact
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.signing import new_secret
 from services.notify.domain.subscriptions import (
@@ -57,6 +58,27 @@ async def test_a_persons_sends_and_opt_outs_recorded_at_once_are_all_kept(databa
     assert len(await store.sends("org", "per_a")) == 10
     assert contact is not None
     assert len(contact.opt_outs) == 10
+
+
+async def test_the_address_a_mailchimp_member_is_kept_under_outlives_profile_changes_and_goes_with_an_erasure(
+    database: AsyncDatabase[Document],
+) -> None:
+    store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC)
+    await store.record_mailchimp_member("org", "per_a", "sub_mc", "old@example.com")
+    await store.save_contact("org", Contact("per_a", 1, emails=("new@example.com", "old@example.com")))
+    await store.record_mailchimp_member("org", "per_a", "sub_other", "old@example.com")
+
+    contact = await store.contact("org", "per_a")
+
+    assert contact is not None
+    assert contact.emails == ("new@example.com", "old@example.com")
+    assert contact.mailchimp_members == {"sub_mc": "old@example.com", "sub_other": "old@example.com"}
+    await store.erase("org", "per_a", now)
+    # Learnt as an attempt ends after the erasure, it would make the contact again.
+    await store.record_mailchimp_member("org", "per_a", "sub_mc", "new@example.com")
+    assert await store.contact("org", "per_a") is None
+    # Only the erasure's own mark stays, which holds no address.
+    assert [document async for document in database[CONTACTS].find() if "example.com" in repr(document)] == []
 
 
 async def test_signing_secrets_and_api_keys_are_stored_sealed_and_read_back_in_clear(

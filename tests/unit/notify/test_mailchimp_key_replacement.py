@@ -95,6 +95,12 @@ class AudienceStore:
     async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
         return self.contact_now
 
+    async def record_mailchimp_member(
+        self, organisation_id: str, person_id: str, subscription_id: str, email: str
+    ) -> None:
+        members = {**self.contact_now.mailchimp_members, subscription_id: email}
+        self.contact_now = replace(self.contact_now, mailchimp_members=members)
+
 
 class MailchimpAccount:
     """Takes a member from a caller whose `Authorization` header carries the account's current key; 401 otherwise."""

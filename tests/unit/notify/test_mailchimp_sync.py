@@ -3,7 +3,7 @@ archived after each change of consent."""
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -27,12 +27,15 @@ HOME = (Channel.EMAIL, "home@example.com")
 @dataclass
 class Mailchimp:
     """Members by subscriber hash. `PUT` creates with `status_if_new` and leaves an existing member's status (an
-    archived one stays archived); `PATCH` changes an existing member (404 otherwise); `DELETE` archives one."""
+    archived one stays archived); `PATCH` changes an existing member (404 otherwise), and moves it to the hash of a
+    new `email_address` unless that address is a member already (400 `Member Exists`); `DELETE` archives one."""
 
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
 
     async def request(self, method: str, url: str, *, body: bytes = b"", **_: Any) -> HttpAnswer:
         member_hash, _slash, rest = url.removeprefix(PREFIX).partition("/")
+        self.calls.append((method, member_hash))
         member = self.members.get(member_hash)
         if rest == "tags":
             return HttpAnswer(404 if member is None else 204)
@@ -41,6 +44,12 @@ class Mailchimp:
             member = self.members[member_hash] = {"email_address": given["email_address"], "status": "subscribed"}
         elif member is None:
             return HttpAnswer(404)
+        elif method == "PATCH" and subscriber_hash(given.get("email_address", member["email_address"])) != member_hash:
+            moved_to = subscriber_hash(given["email_address"])
+            if moved_to in self.members:
+                return HttpAnswer(400, json={"title": "Member Exists", "status": 400})
+            member.update(given)
+            self.members[moved_to] = self.members.pop(member_hash)
         elif method == "PATCH":
             member.update(given)
         elif method == "DELETE":
@@ -63,6 +72,12 @@ class Store:
 
     async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
         self.opt_outs.append(purpose)
+
+    async def record_mailchimp_member(
+        self, organisation_id: str, person_id: str, subscription_id: str, email: str
+    ) -> None:
+        members = {**self.contact_now.mailchimp_members, subscription_id: email}
+        self.contact_now = replace(self.contact_now, mailchimp_members=members)
 
 
 def sync(mailchimp: Mailchimp, store: Store) -> HttpAnswer | Suppression:
@@ -310,3 +325,134 @@ def test_a_cleaned_member_is_left_cleaned_when_an_implied_consent_lapses_and_is_
     assert store.opt_outs == []
     # Archived, the address would lose the mark that it bounces, and a later grant would bring it back subscribed.
     assert mailchimp.status("elise@example.com") == "cleaned"
+
+
+def member(email: str, status: str = "subscribed") -> dict[str, dict[str, Any]]:
+    return {subscriber_hash(email): {"email_address": email, "status": status}}
+
+
+def moved_to_new_address(mailchimp: Mailchimp, **consent: Any) -> Store:
+    """Élise joined under her old address; then a purchase gave a new one, now her latest."""
+    store = OptOutKeepingStore(changed(Contact("per_1"), 1, emails=["old@example.com"], **(consent or GRANTED)))
+    first = sync(mailchimp, store)
+    assert isinstance(first, HttpAnswer)
+    assert first.status_code == 200
+    store.contact_now = changed(store.contact_now, 2, emails=["new@example.com", "old@example.com"])
+    return store
+
+
+def test_a_new_latest_address_moves_the_member_with_its_tags_rather_than_adding_a_second() -> None:
+    mailchimp = Mailchimp()
+    store = moved_to_new_address(mailchimp)
+    mailchimp.members[subscriber_hash("old@example.com")]["tags"] = {"abonnes-2026-2027": "active"}
+
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 200
+    # One member, under the new address, with what it had: no campaign goes out twice.
+    assert list(mailchimp.members) == [subscriber_hash("new@example.com")]
+    assert mailchimp.members[subscriber_hash("new@example.com")]["tags"] == {"abonnes-2026-2027": "active"}
+    assert store.contact_now.mailchimp_members == {"sub_mc": "new@example.com"}
+    # Once moved, the next sync changes nothing more.
+    mailchimp.calls.clear()
+    sync(mailchimp, store)
+    assert mailchimp.calls == [("PUT", subscriber_hash("new@example.com"))]
+
+
+def test_the_old_member_is_archived_when_the_new_address_is_a_member_already() -> None:
+    mailchimp = Mailchimp()
+    store = moved_to_new_address(mailchimp)
+    # She had joined under the new one herself, in Mailchimp's form.
+    mailchimp.members.update(member("new@example.com"))
+
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 200
+    assert (mailchimp.status("old@example.com"), mailchimp.status("new@example.com")) == ("archived", "subscribed")
+    assert store.contact_now.mailchimp_members == {"sub_mc": "new@example.com"}
+    assert store.opt_outs == []
+
+
+def test_an_old_member_unsubscribed_in_mailchimp_that_cannot_move_stops_the_person_and_adds_no_one() -> None:
+    mailchimp = Mailchimp()
+    store = moved_to_new_address(mailchimp)
+    mailchimp.members[subscriber_hash("old@example.com")]["status"] = "unsubscribed"
+    mailchimp.members.update(member("new@example.com", "pending"))
+
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert store.opt_outs == ["marketing_email"]
+    assert (mailchimp.status("old@example.com"), mailchimp.status("new@example.com")) == ("unsubscribed", "pending")
+    assert not check_send(store.contact_now, ConsentPurpose.MARKETING_EMAIL, [HOME], erased=False, now=NOW).allowed
+
+
+def test_a_member_unsubscribed_in_mailchimp_stays_unsubscribed_under_the_address_it_moves_to() -> None:
+    mailchimp = Mailchimp()
+    store = moved_to_new_address(mailchimp)
+    mailchimp.members[subscriber_hash("old@example.com")]["status"] = "unsubscribed"
+
+    sync(mailchimp, store)
+
+    assert list(mailchimp.members) == [subscriber_hash("new@example.com")]
+    assert mailchimp.status("new@example.com") == "unsubscribed"
+    assert store.opt_outs == ["marketing_email"]
+
+
+def test_an_old_member_deleted_in_mailchimp_leaves_the_new_address_to_be_added() -> None:
+    mailchimp = Mailchimp()
+    store = moved_to_new_address(mailchimp)
+    del mailchimp.members[subscriber_hash("old@example.com")]
+
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 200
+    assert list(mailchimp.members) == [subscriber_hash("new@example.com")]
+    assert store.contact_now.mailchimp_members == {"sub_mc": "new@example.com"}
+
+
+class UnavailableOnPatchMailchimp(Mailchimp):
+    async def request(self, method: str, url: str, *, body: bytes = b"", **options: Any) -> HttpAnswer:
+        if method == "PATCH":
+            return HttpAnswer(503, error="Service Unavailable")
+        return await Mailchimp.request(self, method, url, body=body, **options)
+
+
+def test_a_move_that_fails_is_the_attempts_answer_and_nothing_is_added_until_it_is_tried_again() -> None:
+    mailchimp = UnavailableOnPatchMailchimp()
+    store = moved_to_new_address(mailchimp)
+
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 503
+    assert list(mailchimp.members) == [subscriber_hash("old@example.com")]
+    assert store.contact_now.mailchimp_members == {"sub_mc": "old@example.com"}
+
+
+def test_a_withdrawal_reaches_the_member_kept_under_an_address_the_person_no_longer_gives() -> None:
+    mailchimp = Mailchimp(member("old@example.com"))
+    contact = changed(Contact("per_1"), 1, emails=["new@example.com"], **WITHDRAWN)
+    store = Store(replace(contact, mailchimp_members={"sub_mc": "old@example.com"}))
+
+    sync(mailchimp, store)
+
+    assert mailchimp.status("old@example.com") == "unsubscribed"
+
+
+def test_a_member_mailchimp_cleaned_is_left_where_it_is_and_the_new_address_added() -> None:
+    mailchimp = Mailchimp()
+    store = moved_to_new_address(mailchimp)
+    mailchimp.members[subscriber_hash("old@example.com")]["status"] = "cleaned"
+
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 200
+    # Moved, the mark that the old address bounces would stop mail to the new one.
+    assert (mailchimp.status("old@example.com"), mailchimp.status("new@example.com")) == ("cleaned", "subscribed")
+    assert store.contact_now.mailchimp_members == {"sub_mc": "new@example.com"}
+    assert store.opt_outs == []
