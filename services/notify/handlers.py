@@ -502,7 +502,11 @@ async def _mailchimp_attempt(
         return Suppression.ERASED
     store, now = deps.store, deps.clock.now()
     contact = await store.contact(delivery.organisation_id, delivery.person_id)
-    if contact is None or not contact.emails:
+    if contact is None:
+        return Suppression.NO_CONTACT_POINT
+    kept = contact.mailchimp_members.get(delivery.subscription_id)
+    if not contact.emails and kept is None:
+        # A person who gives no address any more may still have the member the sync kept: a withdrawal reaches it.
         return Suppression.NO_CONTACT_POINT
     # With every address undeliverable there is no member to keep up to date, but a withdrawal still reaches them all.
     email = member_email(contact)
@@ -512,7 +516,6 @@ async def _mailchimp_attempt(
         # An audience is for people who said yes: without an announced consent, nobody is added to it.
         return Suppression.NO_CONSENT
     audience = MailchimpAudience(outbound)
-    kept = contact.mailchimp_members.get(delivery.subscription_id)
     # Every address the person gave, and the one their member is kept under should they no longer give it.
     addresses = tuple(dict.fromkeys((*contact.emails, *([kept] if kept else []))))
     if check.suppressed in WITHDRAWALS:
@@ -588,7 +591,8 @@ async def _move_member(
 
     A member Mailchimp cleaned stays where it is: its address bounces, the new one need not. When `email` is a member
     already, the old member is archived, as the sync put it there for this person, unless it shows the person
-    unsubscribed, which stops the sync."""
+    unsubscribed, which stops the sync, or the member under `email` is cleaned (the old one is then the only one
+    that reaches the person). A refusal to move with no member under `email` leaves the old member as it is."""
     old = await audience.get_member(target, kept)
     if old.status_code == 404:
         # Gone from the audience: deleted there, or moved by an attempt broken off before it was noted.
@@ -606,6 +610,15 @@ async def _move_member(
     if status == UNSUBSCRIBED:
         return old
     if status == ARCHIVED:
+        return None
+    # A 400 is not always `Member Exists` (an address Mailchimp takes for fake, one forgotten on request): the old
+    # member goes only for a member under the new address, and not one that bounces, or the person would get nothing.
+    new = await audience.get_member(target, email)
+    if new.status_code == 404:
+        return moved
+    if not _succeeded(new):
+        return new
+    if new.json is not None and cleaned_in_mailchimp(new.json):
         return None
     archived = await audience.archive_member(target, kept)
     return None if archived.status_code in (404, MEMBER_NOT_CHANGED) or _succeeded(archived) else archived

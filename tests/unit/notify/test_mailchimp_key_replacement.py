@@ -98,6 +98,7 @@ class AudienceStore:
     async def record_mailchimp_member(
         self, organisation_id: str, person_id: str, subscription_id: str, email: str
     ) -> None:
+        assert self.contact_now is not None
         members = {**self.contact_now.mailchimp_members, subscription_id: email}
         self.contact_now = replace(self.contact_now, mailchimp_members=members)
 

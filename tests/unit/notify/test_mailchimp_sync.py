@@ -456,3 +456,47 @@ def test_a_member_mailchimp_cleaned_is_left_where_it_is_and_the_new_address_adde
     assert (mailchimp.status("old@example.com"), mailchimp.status("new@example.com")) == ("cleaned", "subscribed")
     assert store.contact_now.mailchimp_members == {"sub_mc": "new@example.com"}
     assert store.opt_outs == []
+
+
+def test_a_withdrawal_reaches_the_kept_member_when_the_person_gives_no_address_any_more() -> None:
+    mailchimp = Mailchimp(member("old@example.com"))
+    contact = changed(Contact("per_1"), 1, emails=[], **WITHDRAWN)
+    store = Store(replace(contact, mailchimp_members={"sub_mc": "old@example.com"}))
+
+    sync(mailchimp, store)
+
+    # Her address removed from her profile, then consent withdrawn: the member the sync kept must not stay subscribed.
+    assert mailchimp.status("old@example.com") == "unsubscribed"
+
+
+def test_the_old_member_is_not_archived_when_the_new_address_is_one_mailchimp_cleaned() -> None:
+    mailchimp = Mailchimp()
+    store = moved_to_new_address(mailchimp)
+    # The new address bounces in Mailchimp, which Parterre has not heard yet.
+    mailchimp.members.update(member("new@example.com", "cleaned"))
+
+    sync(mailchimp, store)
+
+    # Her consent stands and her old address works: archived, she would get no campaign at all.
+    assert (mailchimp.status("old@example.com"), mailchimp.status("new@example.com")) == ("subscribed", "cleaned")
+    assert store.opt_outs == []
+
+
+class RefusingNewAddressMailchimp(Mailchimp):
+    """Refuses every change of address with a 400 that is no `Member Exists` (an address Mailchimp takes for fake, or
+    one it forgot on request), as the real API does."""
+
+    async def request(self, method: str, url: str, *, body: bytes = b"", **options: Any) -> HttpAnswer:
+        if method in ("PATCH", "PUT") and body and "new@example.com" in body.decode():
+            return HttpAnswer(400, json={"title": "Invalid Resource", "status": 400})
+        return await Mailchimp.request(self, method, url, body=body, **options)
+
+
+def test_a_move_refused_for_another_reason_than_the_new_address_being_a_member_leaves_the_old_member() -> None:
+    mailchimp = RefusingNewAddressMailchimp()
+    store = moved_to_new_address(mailchimp)
+
+    sync(mailchimp, store)
+
+    assert subscriber_hash("new@example.com") not in mailchimp.members
+    assert mailchimp.status("old@example.com") == "subscribed"
