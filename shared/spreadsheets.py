@@ -1,6 +1,12 @@
 """CSV files as the spreadsheet software of the people who download them opens them."""
 
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
 
 
 class CsvSeparator(StrEnum):
@@ -20,3 +26,29 @@ SEPARATOR_DESCRIPTION = (
     "What separates the cells: `comma` (the default), or `semicolon` for spreadsheet software set up for French, "
     "which opens a comma-separated file in one column."
 )
+
+
+# A phone in E.164 (`+15145550199`) is digits alone, no formula: SMS tools read it only without a quote before it.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """`value` as a cell that a spreadsheet shows as written: empty for None, `yes`/`no`, JSON for what is not text.
+
+    A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is a formula to a spreadsheet (CSV
+    injection): a quote before it keeps it text; a phone in E.164 is left bare."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if _E164.fullmatch(text):
+        return text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_line(cells: Iterable[str], delimiter: str = ",") -> str:
+    """One CSV row, ended by CRLF as RFC 4180 and spreadsheets write it."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()

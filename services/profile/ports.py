@@ -1,6 +1,5 @@
 """What the profile handlers need from the outside world: the profile store."""
 
-import hashlib
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -11,6 +10,7 @@ from services.profile.domain.schedule import DueEntry
 from shared.events import Envelope
 from shared.households import decided_after
 from shared.moments import to_the_millisecond
+from shared.privacy import person_digest as person_digest  # named here too: profile's own records use it
 
 # What a writer was doing when it took a person's change number: handling a message from identity, or visiting a
 # due entry for the sweep. A writer that finds a number held by a change never stored does it again from this.
@@ -220,11 +220,6 @@ class FactToLog:
     person_id: str
     number: int
     envelope: Envelope
-
-
-def person_digest(organisation_id: str, person_id: str) -> str:
-    """Names a person in what outlives them (the erasure tombstone, the privacy log) without keeping their id."""
-    return hashlib.sha256(f"{organisation_id}|{person_id}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

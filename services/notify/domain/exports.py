@@ -2,7 +2,6 @@
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from services.notify.domain.contacts import (
     message_language,
 )
 from shared.events.common import Channel, ConsentPurpose
+from shared.spreadsheets import spreadsheet_cell
 
 CSV_COLUMNS = ("person_id", "email", "phone", "first_name", "last_name", *ADDRESS_FIELDS, "language")
 
@@ -51,16 +51,5 @@ def segment_csv(members: Iterable[Contact], purpose: ConsentPurpose, *, now: dat
             *((getattr(contact, name) or "") if channel is Channel.POSTAL else "" for name in ADDRESS_FIELDS),
             message_language(contact, "fr"),
         ]
-        writer.writerow([_defused(cell) for cell in row])
+        writer.writerow([spreadsheet_cell(cell) for cell in row])
     return out.getvalue()
-
-
-def _defused(cell: str) -> str:
-    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection): prefixing a quote keeps it text.
-    # A phone in E.164 (`+15145550199`) is digits alone, no formula: SMS tools read it only without the quote.
-    if _E164.fullmatch(cell):
-        return cell
-    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")

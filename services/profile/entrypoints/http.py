@@ -2,10 +2,6 @@
 know them by, or by a search box; segments, their sizes over time, and their members; a person's data exported, or
 erased everywhere."""
 
-import csv
-import io
-import json
-import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, NoReturn
@@ -35,7 +31,7 @@ from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequeste
 from shared.events.common import PersonRef
 from shared.kafka import record_for
 from shared.query_strings import blank_reason, blank_values, query_as_written
-from shared.spreadsheets import SEPARATOR_DESCRIPTION, CsvSeparator
+from shared.spreadsheets import SEPARATOR_DESCRIPTION, CsvSeparator, csv_line, spreadsheet_cell
 
 router = APIRouter(tags=["profile"])
 
@@ -427,38 +423,16 @@ async def _members_csv(
 ) -> AsyncIterator[str]:
     delimiter = separator.delimiter
     # A BOM, so spreadsheet software reads the accents right.
-    yield "\ufeff" + _csv_line(MEMBER_COLUMNS, delimiter)
+    yield "\ufeff" + csv_line(MEMBER_COLUMNS, delimiter)
     after: str | None = None
     while True:
         page = await context.deps.store.segment_members(organisation_id, segment, after=after, limit=MEMBERS_PAGE)
         for stored in page:
             row = _member_row(stored, context)
-            yield _csv_line([_cell(row[column]) for column in MEMBER_COLUMNS], delimiter)
+            yield csv_line([spreadsheet_cell(row[column]) for column in MEMBER_COLUMNS], delimiter)
         if len(page) < MEMBERS_PAGE:
             return
         after = page[-1].person_id
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    # A phone in E.164 (`+15145550199`) is digits alone, no formula: SMS tools read it only without the quote.
-    if _E164.fullmatch(text):
-        return text
-    # A cell starting like a formula would run in a spreadsheet: quoted as text instead.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-
-
-def _csv_line(cells: Any, delimiter: str = ",") -> str:
-    out = io.StringIO()
-    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerow(cells)
-    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -544,8 +518,8 @@ def _export_csv(document: dict[str, Any]) -> str:
     rows += [("merged_person", person_id, "") for person_id in document["merged_persons"]]
     rows += [("trigger_fired", key, "") for key in document["triggers_fired"]]
     rows += [("fact", f"{fact['person_id']}#{fact['number']}", fact["event"]) for fact in document["facts"]]
-    return _csv_line(("part", "name", "value")) + "".join(
-        _csv_line((part, _cell(name), _cell(value))) for part, name, value in rows
+    return csv_line(("part", "name", "value")) + "".join(
+        csv_line((part, spreadsheet_cell(name), spreadsheet_cell(value))) for part, name, value in rows
     )
 
 
