@@ -193,6 +193,14 @@ class ContactStore(Protocol):
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]: ...
 
+    async def log_export(
+        self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
+    ) -> None:
+        """Notes an export of what notify holds about the person, naming them by digest only."""
+
+    async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
+        """The exports noted for the person, oldest first: `action`, `at`, `requested_by`, `details`."""
+
     async def record_send(
         self, organisation_id: str, person_id: str, message_id: str, at: datetime, expired: Sequence[str]
     ) -> None: ...

@@ -12,8 +12,8 @@ instances sharing FerretDB would still race; that is what MongoDB is for.
 """
 
 import contextlib
-import hashlib
 import json
+import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,7 @@ from services.notify.domain.subscriptions import (
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, QueueEntry
 from shared.erasures import Erasures
 from shared.mongo import Document, DocumentLocks, IndexSpec, insert_new, update_all
+from shared.privacy import person_digest
 
 SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
@@ -47,6 +48,9 @@ CONTACTS = "notify_contacts"
 # `org|erasures#n`: every erasure of the organisation, listed in order (see `shared.erasures`).
 ERASURES = "notify_erasures"
 MEMBERSHIPS = "notify_segment_members"
+# Every export of what notify holds about a person, naming them by digest only (Law 25 asks that they be accounted
+# for; the log outlives the person's erasure).
+PRIVACY_LOG = "notify_privacy_log"
 # Used by MongoDB for the listing and erasure queries; FerretDB scans either way, and these are not hot paths.
 INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SUBSCRIPTIONS, [("organisation_id", 1), ("created_at", 1)]),
@@ -70,8 +74,7 @@ def _key(organisation_id: str, local: str) -> str:
 
 def _tombstone_key(organisation_id: str, person_id: str) -> str:
     # A digest, so that no document keeps the id of a person erased.
-    digest = hashlib.sha256(f"{organisation_id}|{person_id}".encode()).hexdigest()
-    return _key(organisation_id, f"erased:{digest}")
+    return _key(organisation_id, f"erased:{person_digest(organisation_id, person_id)}")
 
 
 def _subscription_document(subscription: Subscription, box: SecretBox) -> Document:
@@ -254,6 +257,7 @@ class MongoNotifyStore:
         self._queues = database[QUEUES]
         self._outbox = database[OUTBOX]
         self._contacts = database[CONTACTS]
+        self._privacy = database[PRIVACY_LOG]
         self._memberships = database[MEMBERSHIPS]
         self._erasures = Erasures(database[CONTACTS], database[ERASURES], _tombstone_key)
 
@@ -486,6 +490,27 @@ class MongoNotifyStore:
             },
             unless_erased=True,
         )
+
+    async def log_export(
+        self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
+    ) -> None:
+        await self._privacy.insert_one(
+            {
+                "_id": str(uuid.uuid4()),
+                "organisation_id": organisation_id,
+                "action": "exported",
+                "person_digest": person_digest(organisation_id, person_id),
+                "at": at,
+                "requested_by": requested_by,
+                "details": dict(details),
+            }
+        )
+
+    async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
+        digest = person_digest(organisation_id, person_id)
+        return await self._privacy.find(
+            {"organisation_id": organisation_id, "person_digest": digest}, {"_id": 0}, sort=[("at", 1)]
+        ).to_list()
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)}, {"sends": 1})

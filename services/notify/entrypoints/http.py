@@ -1,8 +1,10 @@
-"""Notify HTTP routes: webhook subscriptions, their deliveries and replays, and segment exports as CSV."""
+"""Notify HTTP routes: webhook subscriptions, their deliveries and replays, segment exports as CSV, and what notify
+holds about one person (Law 25)."""
 
 import re
 from dataclasses import replace
-from typing import Annotated, Any, NoReturn, Self
+from datetime import datetime
+from typing import Annotated, Any, Literal, NoReturn, Self
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -10,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from services.notify.context import NotifyContext, NotifyDep, outbound_policy
+from services.notify.domain.contacts import ADDRESS_FIELDS, Contact
 from services.notify.domain.exports import segment_csv
 from services.notify.domain.subscriptions import (
     DisabledReason,
@@ -29,10 +32,10 @@ from services.notify.handlers import (
     rotate_secret,
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus
-from shared.access import TOKEN_REFUSALS, SegmentsReader, SubscriptionsAdmin
+from shared.access import TOKEN_REFUSALS, PrivacyExporter, SegmentsReader, SubscriptionsAdmin
 from shared.errors import bilingual_error
 from shared.events.common import ConsentPurpose
-from shared.spreadsheets import SEPARATOR_DESCRIPTION, CsvSeparator
+from shared.spreadsheets import SEPARATOR_DESCRIPTION, CsvSeparator, csv_line, spreadsheet_cell
 
 router = APIRouter(tags=["notify"])
 
@@ -493,4 +496,143 @@ def _file_name(segment: str) -> str:
     return (
         "".join(char if char.isascii() and (char.isalnum() or char in "-_") else "_" for char in segment)[:100]
         or "segment"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Privacy (Québec Law 25): what notify holds about a person, beside what profile's export gives
+
+
+@router.get(
+    "/v1/persons/{person_id}/export",
+    summary="What notify holds about a person: contact details, consents and opt-outs as it knows them, and every "
+    "message sent about them, to which receiver or audience; JSON or CSV",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}, **TOKEN_REFUSALS, 404: {}, 422: {}},
+)
+async def export_person(
+    person_id: str,
+    principal: PrivacyExporter,
+    context: NotifyDep,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> dict[str, Any] | Response:
+    """The contact notify keeps for the person (their details and consents as profile announced them, the unsubscribes
+    tools reported, when messages were last sent, the address of each Mailchimp member kept for them) and every
+    message about them with its receiver, status and attempts: who was told what, and when. The export is logged,
+    naming the person by a digest, and the exports before it are listed. A person merged into another keeps their
+    own messages: ask for each id profile's export lists in `merged_persons` too."""
+    store, organisation_id = context.deps.store, principal.organisation_id
+    contact = await store.contact(organisation_id, person_id)
+    deliveries = sorted(
+        await store.person_deliveries(organisation_id, person_id),
+        key=lambda delivery: delivery.created_at,
+        reverse=True,
+    )
+    if contact is None and not deliveries:
+        _fail(
+            status.HTTP_404_NOT_FOUND,
+            "person_not_found",
+            en="Notify holds nothing about this person.",
+            fr="Notify ne détient rien sur cette personne.",
+        )
+    receivers: dict[str, Subscription | None] = {}
+    for subscription_id in sorted({delivery.subscription_id for delivery in deliveries}):
+        found = await store.subscription(subscription_id)
+        receivers[subscription_id] = found if found is not None and found.organisation_id == organisation_id else None
+    messages = [
+        _message_export(delivery, receivers[delivery.subscription_id], await store.attempts(delivery))
+        for delivery in deliveries
+    ]
+    earlier = await store.exports_logged(organisation_id, person_id)
+    exported_at = context.deps.clock.now()
+    document = {
+        "person_id": person_id,
+        "organisation_id": organisation_id,
+        "exported_at": exported_at.isoformat(),
+        "contact": None if contact is None else _contact_export(contact, await store.sends(organisation_id, person_id)),
+        "messages": messages,
+        "earlier_exports": [
+            {"at": _moment(entry["at"]), "requested_by": entry["requested_by"], **entry.get("details", {})}
+            for entry in earlier
+        ],
+    }
+    await store.log_export(
+        organisation_id,
+        person_id,
+        exported_at,
+        f"token:{principal.token_id}",
+        {"format": format, "messages": len(messages)},
+    )
+    if format == "json":
+        return document
+    return Response(
+        "\ufeff" + _person_csv(document),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{quote(person_id)}-notify.csv"'},
+    )
+
+
+def _moment(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _contact_export(contact: Contact, sends: dict[str, datetime]) -> dict[str, Any]:
+    return {
+        "emails": list(contact.emails),
+        "undeliverable_emails": list(contact.undeliverable_emails),
+        "phones": list(contact.phones),
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        **{name: getattr(contact, name) for name in ADDRESS_FIELDS},
+        "preferred_language": contact.preferred_language,
+        "consents": {
+            purpose: {
+                "status": consent.status,
+                "allowed": consent.allowed,
+                "basis": consent.basis,
+                "captured_at": _moment(consent.captured_at),
+                "expires_at": _moment(consent.expires_at),
+            }
+            for purpose, consent in sorted(contact.consents.items())
+        },
+        "opt_outs": {purpose: _moment(at) for purpose, at in sorted(contact.opt_outs.items())},
+        # Kept for the frequency cap: which message went out when.
+        "messages_sent_at": {message: _moment(at) for message, at in sorted(sends.items())},
+        "mailchimp_members": dict(sorted(contact.mailchimp_members.items())),
+    }
+
+
+def _message_export(delivery: Delivery, receiver: Subscription | None, attempts: list[AttemptRecord]) -> dict[str, Any]:
+    sent_to: dict[str, Any] | None = None
+    if receiver is not None:
+        sent_to = {"kind": receiver.kind.value, "url": receiver.url, "description": receiver.description}
+        if receiver.mailchimp is not None:
+            sent_to["mailchimp_list_id"] = receiver.mailchimp.list_id
+    return {
+        **_delivery_json(delivery, attempts),
+        # None once the subscription is deleted.
+        "sent_to": sent_to,
+        "purpose": delivery.purpose,
+        "occurred_at": delivery.occurred_at.isoformat(),
+        # As it was queued; a trigger's contact points are checked against consent again at each attempt.
+        "data": dict(delivery.data) if isinstance(delivery.data, dict) else delivery.data,
+    }
+
+
+def _person_csv(document: dict[str, Any]) -> str:
+    """One line per item, as profile's export: what part of the record it is, its name, its value."""
+    rows: list[tuple[str, Any, Any]] = [("person", name, document[name]) for name in ("person_id", "organisation_id")]
+    rows.append(("person", "exported_at", document["exported_at"]))
+    contact = document["contact"] or {}
+    grouped = {"consents": "consent", "opt_outs": "opt_out", "messages_sent_at": "message_sent_at"}
+    grouped["mailchimp_members"] = "mailchimp_member"
+    for name, value in contact.items():
+        if name in grouped:
+            rows += [(grouped[name], key, item) for key, item in value.items()]
+        else:
+            rows.append(("contact", name, value))
+    rows += [("message", message["delivery_id"], message) for message in document["messages"]]
+    rows += [("earlier_export", entry["at"], entry) for entry in document["earlier_exports"]]
+    return csv_line(("part", "name", "value")) + "".join(
+        csv_line((part, spreadsheet_cell(name), spreadsheet_cell(value))) for part, name, value in rows
     )
