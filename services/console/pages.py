@@ -3,6 +3,9 @@
 A page whose service fails still renders: a failed call's value is the failure, shown where its data would be.
 """
 
+import csv
+import io
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +48,7 @@ from services.console.domain.pages import (
 )
 from services.console.handlers import ActiveSession
 from shared.access import Scope
+from shared.spreadsheets import csv_line
 
 Failure = ApiError | ServiceUnavailableError
 # What a staff member types to confirm an erasure, in either language.
@@ -273,12 +277,47 @@ async def undo_merge(api: PlatformApi, token: str, person_id: str, merge_id: str
 
 
 async def export_person(api: PlatformApi, token: str, person_id: str, format: str) -> tuple[bytes, str]:
-    path = f"/v1/persons/{quote(person_id, safe='')}/export"
+    """Everything the platform holds about the person, in one file: profile's export (their profile, triggers and
+    every fact), then what notify holds about them and about each person merged into them (the contact it keeps,
+    every message sent about them and where). Each service logs its part as an access; one that cannot answer fails
+    the export rather than leave its part out."""
     if format == "csv":
-        text = await api.text("profile", f"{path}?format=csv", token=token)
-        return text.encode("utf-8"), "text/csv; charset=utf-8"
-    text = await api.text("profile", path, token=token)
-    return text.encode("utf-8"), "application/json"
+        text = await api.text("profile", f"{_export_path(person_id)}?format=csv", token=token)
+        rows = _csv_rows(text)
+        merged = [name for part, name, *_ in rows[1:] if part == "merged_person"]
+        lines = [text]
+        for held in [person_id, *merged]:
+            answer = await _notify_export(api, token, held, "csv")
+            if answer is not None:
+                # Its parts named as notify's: `notify_person` first, then what notify holds about that person.
+                lines += [csv_line((f"notify_{part}", *rest)) for part, *rest in _csv_rows(answer)[1:]]
+        return "".join(lines).encode("utf-8"), "text/csv; charset=utf-8"
+    document = await api.call("profile", "GET", _export_path(person_id), token=token)
+    held_by_notify = []
+    for held in [person_id, *document.get("merged_persons", [])]:
+        answer = await _notify_export(api, token, held, "json")
+        if answer is not None:
+            held_by_notify.append(json.loads(answer))
+    document["notify"] = held_by_notify
+    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"), "application/json"
+
+
+def _export_path(person_id: str) -> str:
+    return f"/v1/persons/{quote(person_id, safe='')}/export"
+
+
+async def _notify_export(api: PlatformApi, token: str, person_id: str, format: str) -> str | None:
+    """Notify's export of the person; None when it holds nothing about them."""
+    try:
+        return await api.text("notify", f"{_export_path(person_id)}?format={format}", token=token)
+    except ApiError as exc:
+        if exc.status_code == 404:
+            return None
+        raise
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
 
 
 async def erase_person(api: PlatformApi, token: str, person_id: str, *, reason: str, do_not_readd: bool) -> None:

@@ -1,6 +1,8 @@
 """The console's safeguards seen from HTTP: forms need the session's CSRF token, sessions end for good, redirects stay
 on the site, and pages carry headers that keep them out of caches and frames."""
 
+import csv
+import io
 import re
 from collections.abc import AsyncIterator
 
@@ -9,6 +11,7 @@ import pytest
 
 from tests.browser import season
 from tests.browser.conftest import PASSWORD, ConsoleUnderTest
+from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -154,7 +157,13 @@ async def test_a_person_s_data_is_exported_only_by_a_form_from_the_session_never
 ) -> None:
     person = await console.person_by_email(season.HELENE.shop_email)
     assert person is not None
-    path = f"/patrons/{person['merged_into'] or person['person_id']}/export"
+    person_id = person["merged_into"] or person["person_id"]
+    path = f"/patrons/{person_id}/export"
+
+    async def notify_knows_her() -> bool:
+        return await console.api("notify", f"/v1/persons/{person_id}/export") is not None
+
+    assert await eventually(notify_knows_her)
     await _log_in(browser_like, "marie")
     confirmation = await browser_like.get(path, params={"format": "json"})
     assert confirmation.status_code == 200
@@ -166,3 +175,6 @@ async def test_a_person_s_data_is_exported_only_by_a_form_from_the_session_never
     assert exported.status_code == 200
     assert exported.headers["content-disposition"].startswith("attachment")
     assert exported.headers["content-type"].startswith("text/csv")
+    # Profile's part, then notify's: the contact it keeps for her.
+    parts = {row[0] for row in csv.reader(io.StringIO(exported.text.removeprefix("\ufeff"), newline="")) if row}
+    assert {"profile", "fact", "notify_person", "notify_contact"} <= parts

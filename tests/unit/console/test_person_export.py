@@ -1,0 +1,102 @@
+"""A patron's export from the console: profile's part and notify's, for the person and each one merged into them, in
+one file; a part that cannot be had fails the export rather than leave it out."""
+
+import asyncio
+import csv
+import io
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from services.console import pages
+from services.console.adapters.platform_api import ApiError
+from services.console.domain.roles import Role
+from tests.unit.console.console_app import console_as, not_found
+
+PROFILE_EXPORT = {"person_id": "per_1", "profile": {"fields": {"first_name": "Élise"}}, "merged_persons": ["per_2"]}
+PROFILE_CSV = "\ufeffpart,name,value\r\nperson,person_id,per_1\r\nprofile,first_name,Élise\r\nmerged_person,per_2,\r\n"
+NOTIFY_EXPORT = {"person_id": "per_1", "contact": {"emails": ["elise@example.com"]}, "messages": []}
+
+
+def notify_csv(person_id: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows(
+        [
+            ("part", "name", "value"),
+            ("person", "person_id", person_id),
+            # A receiver's error may hold a line break: the cell stays one cell.
+            ("message", f"dlv_{person_id}", '{"last_error": "refusé\nligne 2"}'),
+        ]
+    )
+    return "\ufeff" + out.getvalue()
+
+
+def export(platform: Any, format: str) -> bytes:
+    browser, active = console_as(platform, Role.PRIVACY)
+    api = browser.app.state.runtime.extras["console"].deps.api  # type: ignore[attr-defined]
+    body, _media_type = asyncio.run(pages.export_person(api, active.token, "per_1", format))
+    return body
+
+
+def test_the_json_export_holds_profile_s_part_and_notify_s_for_each_person_it_knows() -> None:
+    asked: list[str] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.url.host}{request.url.path}")
+        if request.url.host == "profile" and request.url.path == "/v1/persons/per_1/export":
+            return httpx.Response(200, json=PROFILE_EXPORT)
+        if request.url.host == "notify" and request.url.path == "/v1/persons/per_1/export":
+            return httpx.Response(200, json=NOTIFY_EXPORT)
+        return not_found(request)
+
+    document = json.loads(export(platform, "json"))
+
+    assert document["profile"] == PROFILE_EXPORT["profile"]
+    # Notify holds nothing about per_2 (404): nothing of theirs, and no failure.
+    assert document["notify"] == [NOTIFY_EXPORT]
+    assert asked == [
+        "profile/v1/persons/per_1/export",
+        "notify/v1/persons/per_1/export",
+        "notify/v1/persons/per_2/export",
+    ]
+
+
+def test_the_csv_export_follows_profile_s_lines_with_notify_s_for_the_person_and_each_merged_into_them() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "profile":
+            return httpx.Response(200, text=PROFILE_CSV)
+        person_id = request.url.path.split("/")[3]
+        return httpx.Response(200, text=notify_csv(person_id))
+
+    text = export(platform, "csv").decode("utf-8")
+
+    assert text.startswith("\ufeffpart,name,value\r\n")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    assert rows == [
+        ["part", "name", "value"],
+        ["person", "person_id", "per_1"],
+        ["profile", "first_name", "Élise"],
+        ["merged_person", "per_2", ""],
+        ["notify_person", "person_id", "per_1"],
+        ["notify_message", "dlv_per_1", '{"last_error": "refusé\nligne 2"}'],
+        ["notify_person", "person_id", "per_2"],
+        ["notify_message", "dlv_per_2", '{"last_error": "refusé\nligne 2"}'],
+    ]
+
+
+@pytest.mark.parametrize("format", ["json", "csv"])
+def test_an_export_fails_when_notify_cannot_give_its_part(format: str) -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "profile":
+            return (
+                httpx.Response(200, json=PROFILE_EXPORT) if format == "json" else httpx.Response(200, text=PROFILE_CSV)
+            )
+        return httpx.Response(500, text="Internal Server Error")
+
+    with pytest.raises(ApiError) as failed:
+        export(platform, format)
+
+    assert (failed.value.service, failed.value.status_code) == ("notify", 500)
