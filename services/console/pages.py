@@ -311,7 +311,9 @@ async def _notify_export(api: PlatformApi, token: str, person_id: str, format: s
     try:
         return await api.text("notify", f"{_export_path(person_id)}?format={format}", token=token)
     except ApiError as exc:
-        if exc.status_code == 404:
+        # Only notify's own word that it holds nothing: any other 404 (a notify without this route yet, a proxy
+        # that knows no such path) is a part that could not be had, not an empty one.
+        if exc.status_code == 404 and exc.code == "person_not_found":
             return None
         raise
 

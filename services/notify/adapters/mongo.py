@@ -548,6 +548,10 @@ class MongoNotifyStore:
         else:
             await self._memberships.delete_one({"_id": key})
 
+    async def segments_of(self, organisation_id: str, person_id: str) -> list[str]:
+        documents = self._memberships.find({"organisation_id": organisation_id, "person_id": person_id}, {"segment": 1})
+        return sorted([str(document["segment"]) async for document in documents])
+
     async def enter_segments(self, organisation_id: str, memberships: Sequence[tuple[str, str]]) -> None:
         # Inserted, not upserted: FerretDB takes a batch of inserts for less than one single-document write, and a
         # membership stored already holds the very same fields.

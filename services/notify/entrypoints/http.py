@@ -528,7 +528,8 @@ async def export_person(
         key=lambda delivery: delivery.created_at,
         reverse=True,
     )
-    if contact is None and not deliveries:
+    segments = await store.segments_of(organisation_id, person_id)
+    if contact is None and not deliveries and not segments:
         _fail(
             status.HTTP_404_NOT_FOUND,
             "person_not_found",
@@ -550,6 +551,8 @@ async def export_person(
         "organisation_id": organisation_id,
         "exported_at": exported_at.isoformat(),
         "contact": None if contact is None else _contact_export(contact, await store.sends(organisation_id, person_id)),
+        # As notify records them for segment exports.
+        "segments": segments,
         "messages": messages,
         "earlier_exports": [
             {"at": _moment(entry["at"]), "requested_by": entry["requested_by"], **entry.get("details", {})}
@@ -605,7 +608,9 @@ def _contact_export(contact: Contact, sends: dict[str, datetime]) -> dict[str, A
 def _message_export(delivery: Delivery, receiver: Subscription | None, attempts: list[AttemptRecord]) -> dict[str, Any]:
     sent_to: dict[str, Any] | None = None
     if receiver is not None:
-        sent_to = {"kind": receiver.kind.value, "url": receiver.url, "description": receiver.description}
+        # The receiver's site alone: a webhook's path or query is often its key (a Slack or Zapier hook), which the
+        # person, or anyone they hand their file to, must not be able to post with.
+        sent_to = {"kind": receiver.kind.value, "url": _site(receiver.url), "description": receiver.description}
         if receiver.mailchimp is not None:
             sent_to["mailchimp_list_id"] = receiver.mailchimp.list_id
     return {
@@ -617,6 +622,12 @@ def _message_export(delivery: Delivery, receiver: Subscription | None, attempts:
         # As it was queued; a trigger's contact points are checked against consent again at each attempt.
         "data": dict(delivery.data) if isinstance(delivery.data, dict) else delivery.data,
     }
+
+
+def _site(url: str) -> str:
+    """`scheme://host[:port]` of `url`, without its path, query or fragment."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _person_csv(document: dict[str, Any]) -> str:
@@ -631,6 +642,7 @@ def _person_csv(document: dict[str, Any]) -> str:
             rows += [(grouped[name], key, item) for key, item in value.items()]
         else:
             rows.append(("contact", name, value))
+    rows += [("segment", name, "") for name in document["segments"]]
     rows += [("message", message["delivery_id"], message) for message in document["messages"]]
     rows += [("earlier_export", entry["at"], entry) for entry in document["earlier_exports"]]
     return csv_line(("part", "name", "value")) + "".join(

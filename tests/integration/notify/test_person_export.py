@@ -20,7 +20,10 @@ async def test_a_persons_contact_and_every_message_about_them_are_exported_and_e
     async with serving(Receiver()) as receiver, running_notify(harness) as app:
         async with api(app, harness.organisation_id) as admin:
             created = await subscribe(admin, receiver.url + "/hooks/crm", description="CRM de la billetterie")
-            await harness.publish_changes(harness.consent("consent-elise", "per_elise", 1, status="granted"))
+            await harness.publish_changes(
+                harness.consent("consent-elise", "per_elise", 1, status="granted"),
+                harness.entered("entered-elise", "per_elise", "abonnes-2026-2027"),
+            )
 
             async def contact_known() -> bool:
                 contact = await context_of(app).deps.store.contact(harness.organisation_id, "per_elise")
@@ -35,7 +38,8 @@ async def test_a_persons_contact_and_every_message_about_them_are_exported_and_e
 
             async def sent() -> bool:
                 answer = (await client.get("/v1/persons/per_elise/export")).json()
-                return [message["status"] for message in answer["messages"]] == ["succeeded"]
+                statuses = [message["status"] for message in answer["messages"]]
+                return statuses == ["succeeded"] and answer["segments"] == ["abonnes-2026-2027"]
 
             assert await eventually(sent)
             first = (await client.get("/v1/persons/per_elise/export")).json()
@@ -59,7 +63,9 @@ async def test_a_persons_contact_and_every_message_about_them_are_exported_and_e
     assert (contact["first_name"], contact["last_name"], contact["preferred_language"]) == ("Élise", "Gagnon", "fr")
     assert contact["consents"]["marketing_email"]["allowed"] is True
     [message] = first["messages"]
-    assert message["sent_to"] == {"kind": "webhook", "url": created["url"], "description": "CRM de la billetterie"}
+    # The receiver's site only: a webhook's path or query may be its key.
+    assert message["sent_to"] == {"kind": "webhook", "url": receiver.url, "description": "CRM de la billetterie"}
+    assert created["url"] == receiver.url + "/hooks/crm"
     assert (message["type"], message["purpose"], message["person_id"]) == (
         "parterre.trigger.fired.v1",
         "marketing_email",
@@ -81,5 +87,6 @@ async def test_a_persons_contact_and_every_message_about_them_are_exported_and_e
     assert ("contact", "emails") in parts
     assert ("consent", "marketing_email") in parts
     assert ("message", message["delivery_id"]) in parts
+    assert ("segment", "abonnes-2026-2027") in parts
     assert unknown.status_code == 404
     assert unknown.json()["detail"]["code"] == "person_not_found"

@@ -20,6 +20,12 @@ PROFILE_CSV = "\ufeffpart,name,value\r\nperson,person_id,per_1\r\nprofile,first_
 NOTIFY_EXPORT = {"person_id": "per_1", "contact": {"emails": ["elise@example.com"]}, "messages": []}
 
 
+def nothing_held(_request: httpx.Request) -> httpx.Response:
+    """What notify answers for a person it holds nothing about."""
+    message = {"en": "Notify holds nothing about this person.", "fr": "Notify ne détient rien sur cette personne."}
+    return httpx.Response(404, json={"detail": {"code": "person_not_found", "message": message}})
+
+
 def notify_csv(person_id: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -50,7 +56,7 @@ def test_the_json_export_holds_profile_s_part_and_notify_s_for_each_person_it_kn
             return httpx.Response(200, json=PROFILE_EXPORT)
         if request.url.host == "notify" and request.url.path == "/v1/persons/per_1/export":
             return httpx.Response(200, json=NOTIFY_EXPORT)
-        return not_found(request)
+        return nothing_held(request)
 
     document = json.loads(export(platform, "json"))
 
@@ -100,3 +106,20 @@ def test_an_export_fails_when_notify_cannot_give_its_part(format: str) -> None:
         export(platform, format)
 
     assert (failed.value.service, failed.value.status_code) == ("notify", 500)
+
+
+@pytest.mark.parametrize("format", ["json", "csv"])
+def test_an_export_fails_when_notify_answers_404_for_the_path_rather_than_for_the_person(format: str) -> None:
+    # A notify without the route yet (deployed before it), or a proxy that knows no such path: notify's part could
+    # not be had, which is not the same as notify holding nothing.
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "profile":
+            return (
+                httpx.Response(200, json=PROFILE_EXPORT) if format == "json" else httpx.Response(200, text=PROFILE_CSV)
+            )
+        return not_found(request)
+
+    with pytest.raises(ApiError) as failed:
+        export(platform, format)
+
+    assert (failed.value.service, failed.value.status_code, failed.value.code) == ("notify", 404, "not_found")
