@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notify.adapters.secrets import SecretBox
-from services.notify.domain.contacts import ADDRESS_FIELDS, Contact, PurposeConsent
+from services.notify.domain.contacts import ADDRESS_FIELDS, Contact, PurposeConsent, contact_details
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.subscriptions import (
     DisabledReason,
@@ -205,23 +205,7 @@ def _contact_fields(contact: Contact) -> Document:
     return {
         "person_id": contact.person_id,
         "profile_version": contact.profile_version,
-        "emails": list(contact.emails),
-        "undeliverable_emails": list(contact.undeliverable_emails),
-        "phones": list(contact.phones),
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        **{name: getattr(contact, name) for name in ADDRESS_FIELDS},
-        "preferred_language": contact.preferred_language,
-        "consents": {
-            purpose: {
-                "status": consent.status,
-                "allowed": consent.allowed,
-                "expires_at": consent.expires_at,
-                "captured_at": consent.captured_at,
-                "basis": consent.basis,
-            }
-            for purpose, consent in contact.consents.items()
-        },
+        **contact_details(contact),
         "announced": sorted(contact.announced),
     }
 

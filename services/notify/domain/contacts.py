@@ -121,6 +121,30 @@ class Contact:
         return tuple(email for email in self.emails if email not in self.undeliverable_emails)
 
 
+def contact_details(contact: Contact) -> dict[str, Any]:
+    """What the contact says of the person, as plain values: addresses, phones, names, postal address, language and
+    each purpose's consent (its moments as `datetime`s), as stored and as exported."""
+    return {
+        "emails": list(contact.emails),
+        "undeliverable_emails": list(contact.undeliverable_emails),
+        "phones": list(contact.phones),
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        **{name: getattr(contact, name) for name in ADDRESS_FIELDS},
+        "preferred_language": contact.preferred_language,
+        "consents": {
+            purpose: {
+                "status": consent.status,
+                "allowed": consent.allowed,
+                "expires_at": consent.expires_at,
+                "captured_at": consent.captured_at,
+                "basis": consent.basis,
+            }
+            for purpose, consent in contact.consents.items()
+        },
+    }
+
+
 def _as_time(value: Any) -> datetime | None:
     if isinstance(value, str) and value:
         try:

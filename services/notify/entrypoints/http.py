@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from services.notify.context import NotifyContext, NotifyDep, outbound_policy
-from services.notify.domain.contacts import ADDRESS_FIELDS, Contact
+from services.notify.domain.contacts import Contact, contact_details
 from services.notify.domain.exports import segment_csv
 from services.notify.domain.subscriptions import (
     DisabledReason,
@@ -580,23 +580,12 @@ def _moment(value: Any) -> Any:
 
 
 def _contact_export(contact: Contact, sends: dict[str, datetime]) -> dict[str, Any]:
+    details = contact_details(contact)
     return {
-        "emails": list(contact.emails),
-        "undeliverable_emails": list(contact.undeliverable_emails),
-        "phones": list(contact.phones),
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        **{name: getattr(contact, name) for name in ADDRESS_FIELDS},
-        "preferred_language": contact.preferred_language,
+        **details,
         "consents": {
-            purpose: {
-                "status": consent.status,
-                "allowed": consent.allowed,
-                "basis": consent.basis,
-                "captured_at": _moment(consent.captured_at),
-                "expires_at": _moment(consent.expires_at),
-            }
-            for purpose, consent in sorted(contact.consents.items())
+            purpose: {name: _moment(value) for name, value in consent.items()}
+            for purpose, consent in sorted(details["consents"].items())
         },
         "opt_outs": {purpose: _moment(at) for purpose, at in sorted(contact.opt_outs.items())},
         # Kept for the frequency cap: which message went out when.
