@@ -48,7 +48,7 @@ from services.console.domain.pages import (
 )
 from services.console.handlers import ActiveSession
 from shared.access import Scope
-from shared.spreadsheets import csv_line
+from shared.spreadsheets import csv_line, spreadsheet_cell
 
 Failure = ApiError | ServiceUnavailableError
 # What a staff member types to confirm an erasure, in either language.
@@ -278,41 +278,58 @@ async def undo_merge(api: PlatformApi, token: str, person_id: str, merge_id: str
 
 async def export_person(api: PlatformApi, token: str, person_id: str, format: str) -> tuple[bytes, str]:
     """Everything the platform holds about the person, in one file: profile's export (their profile, triggers and
-    every fact), then what notify holds about them and about each person merged into them (the contact it keeps,
-    every message sent about them and where). Each service logs its part as an access; one that cannot answer fails
-    the export rather than leave its part out."""
+    every fact), identity's view of them (their identifiers by source, household, merges and who they are kept apart
+    from), then what notify holds about them and about each person merged into them (the contact it keeps, every
+    message sent about them and where). Profile and notify log their parts as an access; a service that cannot answer
+    fails the export rather than leave its part out."""
+    identity = await _held_by(api, token, "identity", f"/v1/persons/{quote(person_id, safe='')}")
     if format == "csv":
         text = await api.text("profile", f"{_export_path(person_id)}?format=csv", token=token)
         rows = _csv_rows(text)
         merged = [name for part, name, *_ in rows[1:] if part == "merged_person"]
-        lines = [text]
+        lines = [text, *(csv_line(row) for row in _identity_rows(identity))]
         for held in [person_id, *merged]:
-            answer = await _notify_export(api, token, held, "csv")
+            answer = await _held_by(api, token, "notify", f"{_export_path(held)}?format=csv")
             if answer is not None:
                 # Its parts named as notify's: `notify_person` first, then what notify holds about that person.
                 lines += [csv_line((f"notify_{part}", *rest)) for part, *rest in _csv_rows(answer)[1:]]
         return "".join(lines).encode("utf-8"), "text/csv; charset=utf-8"
     document = await api.call("profile", "GET", _export_path(person_id), token=token)
+    document["identity"] = None if identity is None else json.loads(identity)
     held_by_notify = []
     for held in [person_id, *document.get("merged_persons", [])]:
-        answer = await _notify_export(api, token, held, "json")
+        answer = await _held_by(api, token, "notify", f"{_export_path(held)}?format=json")
         if answer is not None:
             held_by_notify.append(json.loads(answer))
     document["notify"] = held_by_notify
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"), "application/json"
 
 
+def _identity_rows(answer: str | None) -> list[tuple[str, str, str]]:
+    """Identity's view as lines of the export: `identity` for each plain value, `identity_<name>` for each item of a
+    list (an identifier, a merge)."""
+    if answer is None:
+        return []
+    rows: list[tuple[str, str, str]] = []
+    for name, value in json.loads(answer).items():
+        if isinstance(value, list):
+            rows += [(f"identity_{name}", str(index), spreadsheet_cell(item)) for index, item in enumerate(value)]
+        else:
+            rows.append(("identity", name, spreadsheet_cell(value)))
+    return rows
+
+
 def _export_path(person_id: str) -> str:
     return f"/v1/persons/{quote(person_id, safe='')}/export"
 
 
-async def _notify_export(api: PlatformApi, token: str, person_id: str, format: str) -> str | None:
-    """Notify's export of the person; None when it holds nothing about them."""
+async def _held_by(api: PlatformApi, token: str, service: str, path: str) -> str | None:
+    """What `service` answers at `path` about a person; None when it says it holds nothing about them."""
     try:
-        return await api.text("notify", f"{_export_path(person_id)}?format={format}", token=token)
+        return await api.text(service, path, token=token)
     except ApiError as exc:
-        # Only notify's own word that it holds nothing: any other 404 (a notify without this route yet, a proxy
-        # that knows no such path) is a part that could not be had, not an empty one.
+        # Only the service's own word that it knows no such person: any other 404 (a service without this route yet,
+        # a proxy that knows no such path) is a part that could not be had, not an empty one.
         if exc.status_code == 404 and exc.code == "person_not_found":
             return None
         raise

@@ -175,6 +175,6 @@ async def test_a_person_s_data_is_exported_only_by_a_form_from_the_session_never
     assert exported.status_code == 200
     assert exported.headers["content-disposition"].startswith("attachment")
     assert exported.headers["content-type"].startswith("text/csv")
-    # Profile's part, then notify's: the contact it keeps for her.
+    # Profile's part, identity's (her identifiers), then notify's: the contact it keeps for her.
     parts = {row[0] for row in csv.reader(io.StringIO(exported.text.removeprefix("\ufeff"), newline="")) if row}
-    assert {"profile", "fact", "notify_person", "notify_contact"} <= parts
+    assert {"profile", "fact", "identity", "identity_identifiers", "notify_person", "notify_contact"} <= parts

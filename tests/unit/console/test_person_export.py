@@ -1,5 +1,5 @@
-"""A patron's export from the console: profile's part and notify's, for the person and each one merged into them, in
-one file; a part that cannot be had fails the export rather than leave it out."""
+"""A patron's export from the console: profile's part, identity's, and notify's for the person and each one merged into
+them, in one file; a part that cannot be had fails the export rather than leave it out."""
 
 import asyncio
 import csv
@@ -18,6 +18,27 @@ from tests.unit.console.console_app import console_as, not_found
 PROFILE_EXPORT = {"person_id": "per_1", "profile": {"fields": {"first_name": "Élise"}}, "merged_persons": ["per_2"]}
 PROFILE_CSV = "\ufeffpart,name,value\r\nperson,person_id,per_1\r\nprofile,first_name,Élise\r\nmerged_person,per_2,\r\n"
 NOTIFY_EXPORT = {"person_id": "per_1", "contact": {"emails": ["elise@example.com"]}, "messages": []}
+IDENTITY_VIEW = {
+    "person_id": "per_1",
+    "status": "active",
+    "identifiers": [
+        {"type": "email", "source": None, "value": "elise@example.com"},
+        {"type": "external_id", "source": "shopify", "value": "=7"},
+    ],
+    "merges": [],
+}
+
+
+def with_identity(platform: Any) -> Any:
+    """`platform`, with identity knowing per_1."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "identity" and request.url.path == "/v1/persons/per_1":
+            return httpx.Response(200, json=IDENTITY_VIEW)
+        response: httpx.Response = platform(request)
+        return response
+
+    return answer
 
 
 def nothing_held(_request: httpx.Request) -> httpx.Response:
@@ -41,7 +62,7 @@ def notify_csv(person_id: str) -> str:
 
 
 def export(platform: Any, format: str) -> bytes:
-    browser, active = console_as(platform, Role.PRIVACY)
+    browser, active = console_as(with_identity(platform), Role.PRIVACY)
     api = browser.app.state.runtime.extras["console"].deps.api  # type: ignore[attr-defined]
     body, _media_type = asyncio.run(pages.export_person(api, active.token, "per_1", format))
     return body
@@ -61,6 +82,7 @@ def test_the_json_export_holds_profile_s_part_and_notify_s_for_each_person_it_kn
     document = json.loads(export(platform, "json"))
 
     assert document["profile"] == PROFILE_EXPORT["profile"]
+    assert document["identity"] == IDENTITY_VIEW
     # Notify holds nothing about per_2 (404): nothing of theirs, and no failure.
     assert document["notify"] == [NOTIFY_EXPORT]
     assert asked == [
@@ -68,6 +90,19 @@ def test_the_json_export_holds_profile_s_part_and_notify_s_for_each_person_it_kn
         "notify/v1/persons/per_1/export",
         "notify/v1/persons/per_2/export",
     ]
+
+
+def test_a_person_identity_does_not_know_is_exported_without_its_part() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "profile":
+            return httpx.Response(200, json=PROFILE_EXPORT)
+        return nothing_held(request)
+
+    browser, active = console_as(platform, Role.PRIVACY)
+    api = browser.app.state.runtime.extras["console"].deps.api  # type: ignore[attr-defined]
+    body, _media_type = asyncio.run(pages.export_person(api, active.token, "per_1", "json"))
+
+    assert json.loads(body)["identity"] is None
 
 
 def test_the_csv_export_follows_profile_s_lines_with_notify_s_for_the_person_and_each_merged_into_them() -> None:
@@ -86,6 +121,10 @@ def test_the_csv_export_follows_profile_s_lines_with_notify_s_for_the_person_and
         ["person", "person_id", "per_1"],
         ["profile", "first_name", "Élise"],
         ["merged_person", "per_2", ""],
+        ["identity", "person_id", "per_1"],
+        ["identity", "status", "active"],
+        ["identity_identifiers", "0", '{"type": "email", "source": null, "value": "elise@example.com"}'],
+        ["identity_identifiers", "1", '{"type": "external_id", "source": "shopify", "value": "=7"}'],
         ["notify_person", "person_id", "per_1"],
         ["notify_message", "dlv_per_1", '{"last_error": "refusé\nligne 2"}'],
         ["notify_person", "person_id", "per_2"],
