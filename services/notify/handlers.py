@@ -531,7 +531,7 @@ async def _mailchimp_attempt(
             if member.json is not None and unsubscribed_in_mailchimp(member.json):
                 opted_out = True
                 return member
-            if member.status_code is None or not 200 <= member.status_code < 300:
+            if not _succeeded(member):
                 return member
             if member.json is not None and cleaned_in_mailchimp(member.json):
                 # Left cleaned: archived, it would lose the mark that it bounces, and be brought back subscribed.
@@ -551,7 +551,7 @@ async def _mailchimp_attempt(
                 await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
             return unmoved
     answer = await audience.upsert_member(target, email, member_body(contact, email, fallback="fr"))
-    if answer.status_code is None or not 200 <= answer.status_code < 300:
+    if not _succeeded(answer):
         return answer
     if kept != email:
         await store.record_mailchimp_member(
@@ -560,7 +560,7 @@ async def _mailchimp_attempt(
     if answer.json is not None and answer.json.get("status") == ARCHIVED:
         # Archived when an implied consent lapsed, and allowed again since.
         answer = await audience.unarchive_member(target, email)
-        if answer.status_code is None or not 200 <= answer.status_code < 300:
+        if not _succeeded(answer):
             return answer
     if answer.json is not None and unsubscribed_in_mailchimp(answer.json):
         # The person left the audience in Mailchimp: Parterre stops emailing them from now on.
@@ -638,7 +638,7 @@ async def _for_every_address(addresses: Sequence[str], call: Callable[[str], Awa
     for address in addresses:
         answer = await call(address)
         duration += answer.duration_seconds
-        if answer.status_code != 404 and (answer.status_code is None or not 200 <= answer.status_code < 300):
+        if answer.status_code != 404 and not _succeeded(answer):
             # The other addresses are still seen to: a refusal of one (a `cleaned` member) must not leave them.
             retryable = answer.status_code is None or answer.status_code >= 500 or answer.status_code in (408, 425, 429)
             if retryable and failed is None:

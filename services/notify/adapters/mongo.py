@@ -57,6 +57,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(DELIVERIES, [("organisation_id", 1), ("subscription_id", 1), ("created_at", -1)]),
     IndexSpec(DELIVERIES, [("organisation_id", 1), ("person_id", 1)]),
     IndexSpec(MEMBERSHIPS, [("organisation_id", 1), ("segment", 1)]),
+    IndexSpec(PRIVACY_LOG, [("organisation_id", 1), ("person_digest", 1), ("at", 1)]),
 )
 
 
