@@ -6,11 +6,15 @@ built from its Go module), started here and stopped at the end if this session s
 `CI=true` a server that cannot be had fails the run; elsewhere the tests that need it are skipped.
 """
 
+import asyncio
+import functools
+import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import pytest
 from hypothesis import settings
@@ -73,3 +77,42 @@ def servers() -> Iterator[Servers]:
                 cleanup.callback(stack.down)
             found = Servers(endpoints.kafka_bootstrap, endpoints.mongo_url, "local stack")
         yield Servers(kafka_from_env or found.kafka_bootstrap, mongo_from_env or found.mongo_url, found.origin)
+
+
+# A hung asynchronous test is cut this long before pytest-timeout's own limit. pytest-timeout alone shows only the
+# threads' stacks, where the event loop sits in `select`; cancelling the test instead ends it with the chain of awaits
+# it was stuck in, and leaves its clean-up the time to run.
+HANG_MARGIN_SECONDS = 60
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def bounded(test: Callable[P, Awaitable[R]], limit_seconds: float) -> Callable[P, Awaitable[R]]:
+    """`test` cancelled after `limit_seconds`, failing with a TimeoutError that chains the awaits it was stuck in."""
+
+    @functools.wraps(test)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        async with asyncio.timeout(limit_seconds):
+            return await test(*args, **kwargs)
+
+    return run
+
+
+def _pytest_timeout(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        return float(marker.args[0])
+    return float(item.config.getini("timeout") or 0)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    limit = _pytest_timeout(item) - HANG_MARGIN_SECONDS
+    if not (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj) and limit > 0):
+        return (yield)
+    original = item.obj
+    item.obj = bounded(original, limit)
+    try:
+        return (yield)
+    finally:
+        item.obj = original
