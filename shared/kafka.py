@@ -505,7 +505,14 @@ def add_consumer(
         batch_timeout_ms=settings.consumer_batch_timeout_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_records_read_by_the_handler,
     )(consume_batch)
+
+
+async def _records_read_by_the_handler(_message: Any) -> None:
+    # `consume_batch` decodes each raw record itself: FastStream's own JSON parse of every record would be thrown away
+    # (a few per cent of a consumer's CPU under load).
+    return None
 
 
 def _describe(failure: BaseException) -> str:

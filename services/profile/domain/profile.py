@@ -309,8 +309,15 @@ def merge(a: ProfileState, b: ProfileState) -> ProfileState:
 
 
 def apply(state: ProfileState, event: ProfileEvent) -> ProfileState:
-    """`state` with one more event; the event must not be in `state` already (the event log de-duplicates)."""
-    return merge(state, contribution(event))
+    """`state` with one more event; the event must not be in `state` already (the event log de-duplicates).
+
+    The same as `merge(state, contribution(event))`, combining only the fields the event tells: every strategy has
+    its field's empty value as identity, so the others would come out as they are (and the consumer applies every
+    fact this way, where building and merging two whole profiles cost a tenth of its time).
+    """
+    told = _contributed(event)
+    combined = {name: MERGE_STRATEGIES[name].combine(getattr(state, name), value) for name, value in told.items()}
+    return _forget_old_engagement(dataclasses.replace(state, **combined))
 
 
 def fold(events: Iterable[ProfileEvent]) -> ProfileState:
@@ -340,6 +347,11 @@ def _comes_first(event: ProfileEvent, other: ProfileEvent) -> bool:
 
 def contribution(event: ProfileEvent) -> ProfileState:
     """What one event alone tells of its person."""
+    return ProfileState(**_contributed(event))
+
+
+def _contributed(event: ProfileEvent) -> dict[str, Any]:
+    """The fields of `contribution(event)` the event sets; every other is its field's empty value."""
     stamp = Stamp(event.time, event.event_id)
     chosen = isinstance(event.data, PersonDetailsUpdatedV1) and "locale" in event.data.changed_fields
     fields = _identity(event.data.person, stamp, language_chosen=chosen)
@@ -354,7 +366,7 @@ def contribution(event: ProfileEvent) -> ProfileState:
         fields["external_ids"] = frozenset({external_key(event.data.person.source, event.data.person.external_id)})
     fields["latest_event_at"] = event.time
     fields.update(_facts(event.data, stamp, event.source))
-    return ProfileState(**fields)
+    return fields
 
 
 _DEAD_ADDRESS_FACTS = (EmailBouncedV1, NewsletterCleanedV1, NewsletterCleanedV2)

@@ -11,7 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.profile.domain.history import ProfileEvent
-from services.profile.domain.profile import EMPTY_PROFILE, ProfileState, apply, fold, merge, next_time_change, view
+from services.profile.domain.profile import (
+    EMPTY_PROFILE,
+    ProfileState,
+    apply,
+    contribution,
+    fold,
+    merge,
+    next_time_change,
+    view,
+)
 from services.profile.domain.rules import contact_points
 from shared.events import EmailBouncedV1, NewsletterCleanedV1, NewsletterCleanedV2
 from shared.events.common import ConsentPurpose
@@ -196,6 +205,19 @@ def test_applying_a_second_batch_to_the_fold_of_the_first_equals_folding_all_at_
     first, second = halves
 
     assert functools.reduce(apply, second, fold(first)) == fold(first + second)
+
+
+@properties
+@given(split_histories())
+def test_applying_an_event_is_merging_in_what_it_alone_tells(
+    halves: tuple[list[ProfileEvent], list[ProfileEvent]],
+) -> None:
+    first, second = halves
+    state = fold(first)
+
+    for event in second:
+        assert apply(state, event) == merge(state, contribution(event))
+        state = apply(state, event)
 
 
 @properties
