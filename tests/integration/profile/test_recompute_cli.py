@@ -8,7 +8,7 @@ import json
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.profile.adapters.mongo import PROFILES, MongoProfileStore
+from services.profile.adapters.mongo import PROFILES, MongoProfileStore, _state_from
 from shared.cli import main
 from shared.mongo import Document
 from shared.settings import ServiceSettings
@@ -79,7 +79,7 @@ async def _as_an_older_release_stored_it(
     profiles = database[PROFILES]
     document = await profiles.find_one({"organisation_id": organisation_id, "person_id": person_id})
     assert document is not None
-    state = json.loads(document["state"])
+    state = dict(_state_from(document["state"]))
     del state["emails_undeliverable_at"]
     await profiles.update_one({"_id": document["_id"]}, {"$set": {"state": json.dumps(state)}})
 

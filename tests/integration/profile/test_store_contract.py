@@ -2,15 +2,17 @@
 and the log's own rules checked on both stores side by side."""
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from bson.binary import Binary
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.profile.adapters.mongo import COLLECTIONS, DUE, ERASED, SWEEP, MongoProfileStore
+from services.profile.adapters.mongo import COLLECTIONS, COMPRESSED_JSON, DUE, ERASED, SWEEP, MongoProfileStore
 from services.profile.domain.schedule import GRACE, PARTS, SLOT, DueEntry, slot_of
 from services.profile.ports import FactToLog, StoredProfile
 from shared.events import Envelope
@@ -587,8 +589,9 @@ async def test_an_erasure_cut_short_before_it_was_listed_is_listed_when_delivere
     assert listed == 1, "listed once, however often delivered"
 
 
-async def test_a_profile_stored_with_its_state_as_fields_by_an_earlier_version_is_read_as_before(
-    database: AsyncDatabase[Document],
+@pytest.mark.parametrize("earlier_form", ["one JSON text", "fields"])
+async def test_a_profile_stored_with_its_state_as_an_earlier_version_wrote_it_is_read_as_before(
+    database: AsyncDatabase[Document], earlier_form: str
 ) -> None:
     world = mongo_world(database)
     store, organisation = world.store, world.organisation_id
@@ -597,9 +600,15 @@ async def test_a_profile_stored_with_its_state_as_fields_by_an_earlier_version_i
     assert stored is not None
     profiles = database["profile_profiles"]
     [document] = await profiles.find({"person_id": "per_anne"}).to_list()
-    assert isinstance(document["state"], str), "the state is kept as one text"
-    # As versions before the text wrote it: every field of the state a field of the document.
-    await profiles.update_one({"_id": document["_id"]}, {"$set": {"state": stored.state.to_document()}})
+    assert isinstance(document["state"], Binary), "the state is kept compressed"
+    assert document["state"].subtype == COMPRESSED_JSON
+    # As earlier versions wrote it: the state's JSON as text, and before that every field of it a field of the document.
+    as_stored_then = (
+        json.dumps(stored.state.to_document(), ensure_ascii=False)
+        if earlier_form == "one JSON text"
+        else stored.state.to_document()
+    )
+    await profiles.update_one({"_id": document["_id"]}, {"$set": {"state": as_stored_then}})
 
     assert await store.profile(organisation, "per_anne") == stored
     pages = [page async for page in store.profile_states(organisation, fields={"tickets"}, page_size=10)]

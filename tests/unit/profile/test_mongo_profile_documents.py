@@ -1,9 +1,14 @@
-"""Profile documents as the Mongo store writes and reads them: what a late fact landed leaves and how a merge moved
-its survivor's household, old documents included."""
+"""Profile documents as the Mongo store writes and reads them: the state compressed, what a late fact landed leaves and
+how a merge moved its survivor's household, old documents included."""
 
+import json
 from datetime import UTC, datetime
 
-from services.profile.adapters.mongo import _profile_document, _profile_from
+from bson.binary import Binary
+
+from services.profile.adapters.mongo import COMPRESSED_JSON, _profile_document, _profile_from, _texts
+from services.profile.domain.profile import ProfileState
+from services.profile.domain.strategies import Stamp, Stamped
 from services.profile.ports import HouseholdMove, LandedFact, MergeInForce, StoredProfile
 
 ORGANISATION = "theatre-du-nord"
@@ -74,3 +79,43 @@ def test_a_merge_stored_before_household_moves_were_kept_reads_as_moving_the_sur
 
     assert profile.merges == (MergeInForce("mrg_1", ("per_bea",)),)
     assert profile.merges[0].household_move is None
+
+
+def _patron_state() -> ProfileState:
+    stamp = Stamp(datetime(2026, 9, 1, 16, 10, tzinfo=UTC), "sale-1")
+    return ProfileState(
+        first_name=Stamped("Élise", stamp),
+        last_name=Stamped("Gagnon", stamp),
+        emails={"elise.gagnon@example.com": stamp},
+        sources=frozenset({"billetterie-principale"}),
+        latest_event_at=stamp.time,
+    )
+
+
+def test_a_state_is_stored_compressed_and_reads_back_as_it_was() -> None:
+    profile = StoredProfile(ORGANISATION, "per_anne", state=_patron_state(), version=1, applied=1)
+
+    document = _profile_document(profile)
+
+    assert isinstance(document["state"], Binary)
+    assert document["state"].subtype == COMPRESSED_JSON
+    assert len(document["state"]) < len(json.dumps(profile.state.to_document()))
+    assert _profile_from(ORGANISATION, "per_anne", document) == profile
+
+
+def test_a_state_stored_as_one_text_or_as_fields_by_earlier_versions_reads_back_the_same() -> None:
+    profile = StoredProfile(ORGANISATION, "per_anne", state=_patron_state(), version=1, applied=1)
+    as_text = {**_profile_document(profile), "state": json.dumps(profile.state.to_document(), ensure_ascii=False)}
+    as_fields = {**_profile_document(profile), "state": profile.state.to_document()}
+
+    assert _profile_from(ORGANISATION, "per_anne", as_text) == profile
+    assert _profile_from(ORGANISATION, "per_anne", as_fields) == profile
+
+
+def test_the_erasure_proof_reads_the_texts_inside_a_compressed_state() -> None:
+    document = _profile_document(StoredProfile(ORGANISATION, "per_bea", state=_patron_state(), version=1, applied=1))
+
+    texts = list(_texts(document))
+
+    assert any("elise.gagnon@example.com" in text for text in texts)
+    assert any("élise" in text for text in texts)
