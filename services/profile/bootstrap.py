@@ -42,7 +42,7 @@ def create_app(
         context = ProfileContext(
             settings=profile_settings,
             deps=ProfileDeps(
-                store=MongoProfileStore(runtime.database),
+                store=MongoProfileStore(runtime.database, compressed_states=profile_settings.profile_compressed_states),
                 rules=rules,
                 clock=clock or SystemClock(),
                 recent=RecentProfiles(profile_settings.profile_kept_profiles),

@@ -42,6 +42,13 @@ class ProfileSettings(ServiceSettings):
         description="Apply the plain facts of each batch from Kafka together, with a few bulk writes; off, every "
         "fact is applied on its own.",
     )
+    profile_compressed_states: bool = Field(
+        default=True,
+        description="Keep each profile's state compressed in the store (a patron's 5 KB in under 1 KB, which the "
+        "store reads and rewrites whole at every change). Off, states are written as JSON text, which releases before "
+        "2026-12 read: keep it off while an instance of such a release still runs against the same store. Both forms "
+        "are read either way.",
+    )
     profile_kept_profiles: int = Field(
         default=4096,
         ge=0,

@@ -95,7 +95,7 @@ def _run_sweep(_arguments: argparse.Namespace) -> int:
 async def _publishing_context(settings: ProfileSettings, rules: ProfileRules) -> AsyncIterator[ProfileContext]:
     """The service's context for a command that changes profiles: the store, and Kafka for what it announces."""
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
-        store = MongoProfileStore(client[settings.mongo_database])
+        store = MongoProfileStore(client[settings.mongo_database], compressed_states=settings.profile_compressed_states)
         deps = ProfileDeps(store=store, rules=rules, clock=SystemClock())
         publisher = BulkKafkaPublisher(settings)
         await publisher.start()
@@ -130,7 +130,7 @@ def _run_reindex(arguments: argparse.Namespace) -> int:
 
 async def _reindex(settings: ProfileSettings, organisation_id: str | None) -> ReindexReport:
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
-        store = MongoProfileStore(client[settings.mongo_database])
+        store = MongoProfileStore(client[settings.mongo_database], compressed_states=settings.profile_compressed_states)
         return await with_progress(
             lambda show: reindex_lookups(store, organisation_id, progress=show),
             total=await store.count_profiles(organisation_id),

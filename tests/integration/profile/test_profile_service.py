@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from bson.binary import Binary
 
+from services.profile.adapters.mongo import PROFILES, MongoProfileStore
 from shared.access import Scope
 from shared.events import parse_event
 from tests.integration.profile.support import ProfileHarness, context_of, read_until, running_profile
@@ -155,3 +157,23 @@ async def test_an_instance_keeps_as_many_profiles_between_batches_as_its_setting
         # Counted once the batch is done, its profiles kept.
         assert await eventually(lambda: registry.get_sample_value("parterre_profile_facts_total", applied) == 4)
         assert len(context_of(app).deps.recent) == kept
+
+
+@pytest.mark.parametrize(("compressed", "stored_as"), [(True, Binary), (False, str)])
+async def test_an_instance_writes_states_compressed_or_as_text_as_its_settings_say(
+    harness: ProfileHarness, compressed: bool, stored_as: type
+) -> None:
+    # Text is what releases before compressed states read, for an upgrade one instance at a time.
+    settings = harness.settings.model_copy(update={"profile_compressed_states": compressed})
+    bought_at = datetime.now(UTC) - timedelta(days=3)
+    async with running_profile(harness, settings=settings) as app:
+        await harness.publish([harness.resolved_purchase("sale-1", "per_elise", bought_at=bought_at)])
+        await harness.changes.read(1)
+        store = context_of(app).deps.store
+        assert isinstance(store, MongoProfileStore)
+        document = await app.state.runtime.database[PROFILES].find_one({"person_id": "per_elise"})
+        stored = await store.profile(harness.organisation_id, "per_elise")
+    assert document is not None
+    assert isinstance(document["state"], stored_as)
+    assert stored is not None
+    assert stored.state.tickets

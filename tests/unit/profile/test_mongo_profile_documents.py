@@ -4,9 +4,11 @@ how a merge moved its survivor's household, old documents included."""
 import json
 from datetime import UTC, datetime
 
+import pytest
 from bson.binary import Binary
 
 from services.profile.adapters.mongo import COMPRESSED_JSON, _profile_document, _profile_from, _texts
+from services.profile.domain.documents import DocumentError
 from services.profile.domain.profile import ProfileState
 from services.profile.domain.strategies import Stamp, Stamped
 from services.profile.ports import HouseholdMove, LandedFact, MergeInForce, StoredProfile
@@ -119,3 +121,24 @@ def test_the_erasure_proof_reads_the_texts_inside_a_compressed_state() -> None:
 
     assert any("elise.gagnon@example.com" in text for text in texts)
     assert any("élise" in text for text in texts)
+
+
+def test_with_compression_off_a_state_is_stored_as_the_json_text_earlier_releases_read() -> None:
+    profile = StoredProfile(ORGANISATION, "per_anne", state=_patron_state(), version=1, applied=1)
+
+    document = _profile_document(profile, compressed=False)
+
+    assert json.loads(document["state"]) == profile.state.to_document()
+    assert _profile_from(ORGANISATION, "per_anne", document) == profile
+
+
+def test_a_damaged_or_unknown_state_is_refused_naming_it_and_the_erasure_proof_still_reads_the_rest() -> None:
+    document = _profile_document(StoredProfile(ORGANISATION, "per_bea", state=_patron_state(), version=1, applied=1))
+    damaged = {**document, "state": Binary(b"not compressed", COMPRESSED_JSON)}
+    unknown = {**document, "state": Binary(b"{}", 0x81)}
+
+    with pytest.raises(DocumentError, match="does not decompress"):
+        _profile_from(ORGANISATION, "per_bea", damaged)
+    with pytest.raises(DocumentError, match="stored as Binary"):
+        _profile_from(ORGANISATION, "per_bea", unknown)
+    assert "per_bea" in list(_texts(damaged))
