@@ -10,6 +10,7 @@ import asyncio
 import functools
 import inspect
 import os
+import time
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import pytest
+import pytest_timeout
 from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -79,12 +81,13 @@ def servers() -> Iterator[Servers]:
         yield Servers(kafka_from_env or found.kafka_bootstrap, mongo_from_env or found.mongo_url, found.origin)
 
 
-# A hung asynchronous test is cut this long before pytest-timeout's own limit. pytest-timeout alone shows only the
+# A hung asynchronous test is cut shortly before pytest-timeout's own limit. pytest-timeout alone shows only the
 # threads' stacks, where the event loop sits in `select`; cancelling the test instead ends it with the chain of awaits
-# it was stuck in, and leaves its clean-up the time to run.
+# it was stuck in, and leaves its clean-up the time to run: a minute, or a quarter of a shorter limit.
 HANG_MARGIN_SECONDS = 60
 P = ParamSpec("P")
 R = TypeVar("R")
+_PROTOCOL_STARTED = pytest.StashKey[float]()
 
 
 def bounded(test: Callable[P, Awaitable[R]], limit_seconds: float) -> Callable[P, Awaitable[R]]:
@@ -98,17 +101,31 @@ def bounded(test: Callable[P, Awaitable[R]], limit_seconds: float) -> Callable[P
     return run
 
 
-def _pytest_timeout(item: pytest.Item) -> float:
-    marker = item.get_closest_marker("timeout")
-    if marker is not None and marker.args:
-        return float(marker.args[0])
-    return float(item.config.getini("timeout") or 0)
+def _time_left(item: pytest.Item) -> float | None:
+    """Seconds the test body may take before it is cut; None when pytest-timeout sets no limit or a debugger runs."""
+    settings = pytest_timeout._get_item_settings(item)  # the limit as pytest-timeout reads it: marker, option, ini
+    if not settings.timeout or settings.timeout <= 0:
+        return None
+    if not settings.disable_debugger_detection and pytest_timeout.is_debugging():
+        return None
+    # Unless its limit is on the call alone, pytest-timeout counts from the start of the test's set-up.
+    spent = 0.0 if settings.func_only else time.monotonic() - item.stash.get(_PROTOCOL_STARTED, time.monotonic())
+    limit = float(settings.timeout)
+    return limit - spent - min(HANG_MARGIN_SECONDS, limit / 4)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, Any, Any]:
+    item.stash[_PROTOCOL_STARTED] = time.monotonic()
+    return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    limit = _pytest_timeout(item) - HANG_MARGIN_SECONDS
-    if not (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj) and limit > 0):
+    if not (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj)):
+        return (yield)
+    limit = _time_left(item)
+    if limit is None or limit <= 0:
         return (yield)
     original = item.obj
     item.obj = bounded(original, limit)
