@@ -944,10 +944,13 @@ async def rotate_secret(subscription: Subscription, deps: NotifyDeps) -> tuple[S
 
 
 async def delete_subscription(subscription: Subscription, deps: NotifyDeps) -> int:
-    """Deletes the subscription after giving up on what it still had queued, so nothing is left pending forever;
-    returns how many deliveries it gave up on."""
+    """Deletes the subscription after giving up on what it still had queued, so nothing is left pending forever, and
+    letting go of the addresses it kept persons' Mailchimp members under, which nothing needs any more; returns how
+    many deliveries it gave up on. Asked again after a failure, it finishes."""
     queued = [entry.delivery_id for entry in await deps.store.queue(subscription.subscription_id)]
     moved = await dead_letter(deps, subscription.subscription_id, queued, SUBSCRIPTION_DELETED)
+    if subscription.kind is TargetKind.MAILCHIMP:
+        await deps.store.forget_mailchimp_members(subscription.organisation_id, subscription.subscription_id)
     await deps.store.delete_subscription(subscription.subscription_id)
     return moved
 

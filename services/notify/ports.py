@@ -191,6 +191,10 @@ class ContactStore(Protocol):
         """Notes the address the subscription keeps the person's member under (see `Contact.mailchimp_members`);
         nothing once the person is erased."""
 
+    async def forget_mailchimp_members(self, organisation_id: str, subscription_id: str) -> int:
+        """Lets go of the address a deleted subscription kept each of the organisation's persons under; returns how
+        many contacts held one."""
+
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]: ...
 
     async def log_export(

@@ -476,6 +476,13 @@ class MongoNotifyStore:
             unless_erased=True,
         )
 
+    async def forget_mailchimp_members(self, organisation_id: str, subscription_id: str) -> int:
+        kept = f"mailchimp_members.{subscription_id}"
+        result = await self._contacts.update_many(
+            {"organisation_id": organisation_id, kept: {"$exists": True}}, {"$unset": {kept: ""}}
+        )
+        return result.modified_count
+
     async def log_export(
         self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
     ) -> None:

@@ -111,6 +111,38 @@ async def test_a_member_moves_to_the_persons_new_latest_address_rather_than_a_se
     assert mailchimp.members[new]["tags"] == {"abonnes-2026-2027": "active"}
 
 
+async def test_deleting_a_mailchimp_subscription_lets_go_of_the_addresses_it_kept_members_under(
+    harness: NotifyHarness,
+) -> None:
+    mailchimp = FakeMailchimp(API_KEY, LIST_ID)
+    async with serving(mailchimp), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        created = await subscribe(
+            client,
+            "",
+            kind="mailchimp",
+            mailchimp={"api_url": mailchimp.url + "/3.0", "api_key": API_KEY, "list_id": LIST_ID},
+            events={"segments_entered": ["*"], "profile_fields": ["consent.*"]},
+        )
+        await harness.publish_changes(harness.consent("consent-elise", "per_elise", 1, status="granted"))
+        store = context_of(app).deps.store
+
+        async def kept() -> dict[str, str]:
+            contact = await store.contact(harness.organisation_id, "per_elise")
+            return {} if contact is None else dict(contact.mailchimp_members)
+
+        async def noted() -> bool:
+            return await kept() == {created["subscription_id"]: "per_elise@example.com"}
+
+        assert await eventually(noted)
+        deleted = await client.delete(f"/v1/subscriptions/{created['subscription_id']}")
+        left = await kept()
+        contact = await store.contact(harness.organisation_id, "per_elise")
+    assert deleted.status_code == 204, deleted.text
+    assert left == {}
+    assert contact is not None
+    assert contact.emails == ("per_elise@example.com",), "the contact itself stays"
+
+
 async def test_the_url_of_a_mailchimp_subscription_is_not_changed_to_one_it_would_not_use(
     harness: NotifyHarness,
 ) -> None:

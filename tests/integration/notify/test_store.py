@@ -60,6 +60,25 @@ async def test_a_persons_sends_and_opt_outs_recorded_at_once_are_all_kept(databa
     assert len(contact.opt_outs) == 10
 
 
+async def test_forgetting_a_deleted_subscriptions_members_leaves_other_subscriptions_and_organisations_as_they_are(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = MongoNotifyStore(database, SecretBox([new_key()]))
+    await store.record_mailchimp_member("org", "per_a", "sub_mc", "a@example.com")
+    await store.record_mailchimp_member("org", "per_a", "sub_other", "a@example.com")
+    await store.record_mailchimp_member("org", "per_b", "sub_mc", "b@example.com")
+    await store.record_mailchimp_member("org-2", "per_c", "sub_mc", "c@example.com")
+
+    forgotten = await store.forget_mailchimp_members("org", "sub_mc")
+
+    assert forgotten == 2
+    assert [
+        None if (contact := await store.contact(organisation, person)) is None else contact.mailchimp_members
+        for organisation, person in (("org", "per_a"), ("org", "per_b"), ("org-2", "per_c"))
+    ] == [{"sub_other": "a@example.com"}, {}, {"sub_mc": "c@example.com"}]
+    assert await store.forget_mailchimp_members("org", "sub_mc") == 0
+
+
 async def test_the_address_a_mailchimp_member_is_kept_under_outlives_profile_changes_and_goes_with_an_erasure(
     database: AsyncDatabase[Document],
 ) -> None:
