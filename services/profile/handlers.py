@@ -13,9 +13,9 @@ apply that way, or a crash leaves half done, the fact-by-fact path settles from 
 
 import asyncio
 import logging
+import random
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -120,19 +120,45 @@ class RecentProfiles:
     takes the next number of the person's log first), that number is found taken and the person's facts go fact by
     fact, reading the store. Only an erasure stores without a number, and batches check for one before and after.
     A person's profile is taken out while a batch works on them and put back once stored.
+
+    When full, a profile chosen at random makes room, not the one kept longest: patrons coming back in turn, more of
+    them than it holds (an on-sale day, a campaign), would each find theirs just gone by the oldest-first rule, and
+    find most of them kept this way; patrons coming back in any other order find about as many either way.
     """
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int = 4096, *, chance: random.Random | None = None) -> None:
         self._capacity = capacity
-        self._profiles: OrderedDict[tuple[str, str], StoredProfile] = OrderedDict()
+        self._profiles: dict[tuple[str, str], StoredProfile] = {}
+        # The keys in a list, for a choice at random, and each key's place in it.
+        self._keys: list[tuple[str, str]] = []
+        self._places: dict[tuple[str, str], int] = {}
+        self._chance = chance or random.Random()  # noqa: S311 - which profile makes room is no secret
 
     def take(self, organisation_id: str, person_id: str) -> StoredProfile | None:
-        return self._profiles.pop((organisation_id, person_id), None)
+        key = (organisation_id, person_id)
+        profile = self._profiles.pop(key, None)
+        if profile is not None:
+            self._unlist(key)
+        return profile
 
     def keep(self, profile: StoredProfile) -> None:
-        self._profiles[(profile.organisation_id, profile.person_id)] = profile
-        while len(self._profiles) > self._capacity:
-            self._profiles.popitem(last=False)
+        if self._capacity <= 0:
+            return
+        key = (profile.organisation_id, profile.person_id)
+        if key not in self._profiles:
+            if len(self._profiles) >= self._capacity:
+                evicted = self._keys[self._chance.randrange(len(self._keys))]
+                del self._profiles[evicted]
+                self._unlist(evicted)
+            self._places[key] = len(self._keys)
+            self._keys.append(key)
+        self._profiles[key] = profile
+
+    def _unlist(self, key: tuple[str, str]) -> None:
+        place, last = self._places.pop(key), self._keys.pop()
+        if last != key:
+            self._keys[place] = last
+            self._places[last] = place
 
     def __len__(self) -> int:
         return len(self._profiles)

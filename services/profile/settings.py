@@ -55,8 +55,8 @@ class ProfileSettings(ServiceSettings):
         le=1_000_000,
         description="Profiles an instance keeps in memory after a batch stores them, so that the next facts of the "
         "same persons need not read them back (about 12 KB each for a patron with a few purchases, the view last "
-        "announced included). Above the number of patrons active at once, no batch reads a profile this instance "
-        "stored last.",
+        "announced included); when full, one chosen at random makes room. Above the number of patrons active at "
+        "once, no batch reads a profile this instance stored last.",
     )
     profile_sweep_interval_seconds: float = Field(
         default=60,
