@@ -44,10 +44,10 @@ class ProfileSettings(ServiceSettings):
     )
     profile_compressed_states: bool = Field(
         default=True,
-        description="Keep each profile's state compressed in the store (a patron's 5 KB in under 1 KB, which the "
-        "store reads and rewrites whole at every change). Off, states are written as JSON text, which releases before "
-        "2026-12 read: keep it off while an instance of such a release still runs against the same store. Both forms "
-        "are read either way.",
+        description="Keep each profile's state, and the announcements of its last change, compressed in the store (a "
+        "patron's 5 KB in under 1 KB, which the store reads and rewrites whole at every change). Off, they are written "
+        "as JSON, which releases before 2026-12 read: keep it off while an instance of such a release still runs "
+        "against the same store. Both forms are read either way.",
     )
     profile_kept_profiles: int = Field(
         default=4096,

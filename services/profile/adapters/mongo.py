@@ -1033,7 +1033,7 @@ def _profile_document(profile: StoredProfile, *, compressed: bool = True) -> dic
         "due_handle": profile.due_handle,
         "filed_at": profile.filed_at,
         "last_change": profile.last_change,
-        "last_outputs": list(profile.last_outputs),
+        "last_outputs": _outputs_stored(profile.last_outputs) if compressed else list(profile.last_outputs),
         "swept": profile.swept,
         "swept_outputs": list(profile.swept_outputs),
         "moved": profile.moved,
@@ -1176,5 +1176,16 @@ def _landed_from(document: Mapping[str, Any]) -> tuple[LandedFact, ...]:
     )
 
 
-def _outputs(raw: Iterable[Any]) -> tuple[bytes, ...]:
+def _outputs_stored(outputs: Sequence[bytes]) -> list[bytes] | Binary:
+    # The announcements of a profile's last change, kept for a redelivery to publish again: about a kilobyte of JSON a
+    # patron, compressed as the state is. One event's JSON holds no line break, which parts them.
+    return Binary(zlib.compress(b"\n".join(outputs), 1), COMPRESSED_JSON) if outputs else []
+
+
+def _outputs(raw: Any) -> tuple[bytes, ...]:
+    if isinstance(raw, Binary) and raw.subtype == COMPRESSED_JSON:
+        try:
+            return tuple(zlib.decompress(raw).split(b"\n"))
+        except zlib.error as exc:
+            raise DocumentError(f"compressed announcements that do not decompress: {exc}") from None
     return tuple(bytes(item) for item in raw)

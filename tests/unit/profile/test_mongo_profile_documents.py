@@ -2,6 +2,7 @@
 how a merge moved its survivor's household, old documents included."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -142,3 +143,25 @@ def test_a_damaged_or_unknown_state_is_refused_naming_it_and_the_erasure_proof_s
     with pytest.raises(DocumentError, match="stored as Binary"):
         _profile_from(ORGANISATION, "per_bea", unknown)
     assert "per_bea" in list(_texts(damaged))
+
+
+def test_the_last_changes_announcements_are_kept_compressed_and_read_back_as_they_were() -> None:
+    profile = StoredProfile(
+        ORGANISATION, "per_anne", version=2, applied=2, last_change="sale-2", last_outputs=(CHANGED, FIRED)
+    )
+
+    document = _profile_document(profile)
+    as_list = {**document, "last_outputs": [CHANGED, FIRED]}
+
+    assert isinstance(document["last_outputs"], Binary)
+    assert _profile_from(ORGANISATION, "per_anne", document) == profile
+    assert _profile_from(ORGANISATION, "per_anne", as_list) == profile, "as earlier versions stored them"
+    assert _profile_document(profile, compressed=False)["last_outputs"] == [CHANGED, FIRED]
+    assert _profile_document(replace(profile, last_outputs=()))["last_outputs"] == []
+
+
+def test_the_erasure_proof_reads_the_announcements_kept_compressed() -> None:
+    told = b'{"id":"changed-2","data":{"changed":{"emails":["bea.tremblay@example.com"]}}}'
+    profile = StoredProfile(ORGANISATION, "per_bea", version=2, applied=2, last_change="sale-2", last_outputs=(told,))
+
+    assert any("bea.tremblay@example.com" in text for text in _texts(_profile_document(profile)))
