@@ -950,6 +950,10 @@ async def delete_subscription(subscription: Subscription, deps: NotifyDeps) -> i
     queued = [entry.delivery_id for entry in await deps.store.queue(subscription.subscription_id)]
     moved = await dead_letter(deps, subscription.subscription_id, queued, SUBSCRIPTION_DELETED)
     if subscription.kind is TargetKind.MAILCHIMP:
+        # Turned off first, so that no attempt starts and notes an address again meanwhile.
+        await deps.store.disable_subscription(
+            subscription.subscription_id, "deleted by an administrator", DisabledReason.BY_ADMINISTRATOR
+        )
         await deps.store.forget_mailchimp_members(subscription.organisation_id, subscription.subscription_id)
     await deps.store.delete_subscription(subscription.subscription_id)
     return moved

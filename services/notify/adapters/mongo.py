@@ -478,10 +478,20 @@ class MongoNotifyStore:
 
     async def forget_mailchimp_members(self, organisation_id: str, subscription_id: str) -> int:
         kept = f"mailchimp_members.{subscription_id}"
-        result = await self._contacts.update_many(
-            {"organisation_id": organisation_id, kept: {"$exists": True}}, {"$unset": {kept: ""}}
-        )
-        return result.modified_count
+        holders = [
+            document["_id"]
+            async for document in self._contacts.find(
+                {"organisation_id": organisation_id, kept: {"$exists": True}}, {"_id": 1}
+            )
+        ]
+        forgotten = 0
+        for key in holders:
+            # One contact at a time, under the hold every contact write takes: FerretDB 1.x updates a document by
+            # reading and writing it back, so an update of many at once would lose a change made to one meanwhile.
+            async with self._one_writer.hold(f"{CONTACTS}/{key}"):
+                result = await self._contacts.update_one({"_id": key}, {"$unset": {kept: ""}})
+            forgotten += result.modified_count
+        return forgotten
 
     async def log_export(
         self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
