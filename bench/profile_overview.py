@@ -83,7 +83,9 @@ async def measure(servers: Servers, *, quick: bool) -> list[Result]:
 
     async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
         try:
-            store = MongoProfileStore(client[settings.mongo_database])
+            store = MongoProfileStore(
+                client[settings.mongo_database], compressed_states=settings.profile_compressed_states
+            )
             for start in range(0, count, SAVED_AT_ONCE):
                 await store.save_all(
                     [

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import secrets
 import uuid
@@ -43,6 +44,7 @@ from shared.events import Envelope
 from shared.mongo import Document, IndexSpec, NumberedList, duplicate_indexes, insert_in_order, replace_all
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 PROFILES = "profile_profiles"
 # The binary subtype (one of those BSON leaves to applications) of a value kept as zlib-compressed JSON text.
@@ -787,7 +789,13 @@ class MongoProfileStore:
     async def every_profile(self, organisation_id: str | None) -> AsyncIterator[StoredProfile]:
         query = {} if organisation_id is None else {"organisation_id": organisation_id}
         async for document in self._profiles.find(query):
-            yield _profile_from(document["organisation_id"], document["person_id"], document)
+            try:
+                profile = _profile_from(document["organisation_id"], document["person_id"], document)
+            except DocumentError as exc:
+                # One damaged document does not hold back the walk over every other (a recomputation, a reindex).
+                log.warning("passed over: %s", exc)
+                continue
+            yield profile
 
     async def count_profiles(self, organisation_id: str | None) -> int:
         query = {} if organisation_id is None else {"organisation_id": organisation_id}
@@ -824,8 +832,13 @@ class MongoProfileStore:
             async for document in cursor:
                 if document.get("merged_by") is not None:
                     continue
-                state = _state_from(document["state"])
-                page.append(ProfileState.from_document({key: state[key] for key in wanted if key in state}))
+                try:
+                    state = _state_from(document["state"])
+                    page.append(ProfileState.from_document({key: state[key] for key in wanted if key in state}))
+                except (ValueError, KeyError, TypeError) as exc:
+                    # An overview counts every other profile rather than none.
+                    log.warning("passed over the stored profile %s: %s", document.get("_id"), exc)
+                    continue
                 if len(page) == page_size:
                     yield page
                     page = []
@@ -1116,6 +1129,14 @@ def _state_from(stored: Any) -> Mapping[str, Any]:
 
 
 def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, Any]) -> StoredProfile:
+    """The stored profile; raises `DocumentError` naming the person when the document does not describe one."""
+    try:
+        return _read_profile(organisation_id, person_id, document)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DocumentError(f"the stored profile of {person_id} ({organisation_id}) cannot be read: {exc}") from exc
+
+
+def _read_profile(organisation_id: str, person_id: str, document: Mapping[str, Any]) -> StoredProfile:
     return StoredProfile(
         organisation_id=organisation_id,
         person_id=person_id,

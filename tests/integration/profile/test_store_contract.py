@@ -13,6 +13,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS, COMPRESSED_JSON, DUE, ERASED, SWEEP, MongoProfileStore
+from services.profile.domain.documents import DocumentError
 from services.profile.domain.schedule import GRACE, PARTS, SLOT, DueEntry, slot_of
 from services.profile.ports import FactToLog, StoredProfile
 from shared.events import Envelope
@@ -587,6 +588,26 @@ async def test_an_erasure_cut_short_before_it_was_listed_is_listed_when_delivere
     assert await here.erased_among("theatre-du-nord", ["per_anne"]) == {"per_anne"}
     listed = await database[ERASED].count_documents({"tombstone": {"$exists": True}})
     assert listed == 1, "listed once, however often delivered"
+
+
+async def test_a_walk_over_every_profile_passes_a_damaged_one_over_and_reads_it_naming_its_person(
+    database: AsyncDatabase[Document],
+) -> None:
+    world = mongo_world(database)
+    store, organisation = world.store, world.organisation_id
+    for sale, person in (("sale-1", "per_anne"), ("sale-2", "per_bea"), ("sale-3", "per_cleo")):
+        await world.deliver(world.purchase(sale, person, tickets=1))
+    await database["profile_profiles"].update_one(
+        {"person_id": "per_bea"}, {"$set": {"state": Binary(b"damaged", COMPRESSED_JSON)}}
+    )
+
+    walked = [profile.person_id async for profile in store.every_profile(organisation)]
+    pages = [page async for page in store.profile_states(organisation, fields={"tickets"}, page_size=10)]
+
+    assert sorted(walked) == ["per_anne", "per_cleo"]
+    assert sum(len(page) for page in pages) == 2
+    with pytest.raises(DocumentError, match="per_bea"):
+        await store.profile(organisation, "per_bea")
 
 
 @pytest.mark.parametrize("earlier_form", ["one JSON text", "fields"])
