@@ -5,6 +5,7 @@ import io
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 import pytest
 
 from services.notify.domain.mailchimp import subscriber_hash
@@ -19,6 +20,12 @@ API_KEY = "0123456789abcdef0123456789abcdef-us21"
 LIST_ID = "a6b5da1054"
 
 
+async def _subscribe_mailchimp(client: httpx.AsyncClient, mailchimp: FakeMailchimp, **fields: Any) -> dict[str, Any]:
+    """A subscription syncing the fake audience."""
+    mailchimp_target = {"api_url": mailchimp.url + "/3.0", "api_key": API_KEY, "list_id": LIST_ID}
+    return await subscribe(client, "", kind="mailchimp", mailchimp=mailchimp_target, **fields)
+
+
 async def test_members_are_upserted_tagged_by_segment_and_an_unsubscribe_in_mailchimp_stops_emails(
     harness: NotifyHarness,
 ) -> None:
@@ -30,11 +37,9 @@ async def test_members_are_upserted_tagged_by_segment_and_an_unsubscribe_in_mail
             "status": "unsubscribed",
         }
         async with api(app, harness.organisation_id) as client:
-            await subscribe(
+            await _subscribe_mailchimp(
                 client,
-                "",
-                kind="mailchimp",
-                mailchimp={"api_url": mailchimp.url + "/3.0", "api_key": API_KEY, "list_id": LIST_ID},
+                mailchimp,
                 events={"segments_entered": ["*"], "segments_exited": ["*"], "profile_fields": ["consent.*", "emails"]},
             )
             await subscribe(client, webhook.url)
@@ -80,12 +85,8 @@ async def test_a_member_moves_to_the_persons_new_latest_address_rather_than_a_se
     mailchimp = FakeMailchimp(API_KEY, LIST_ID)
     old, new = subscriber_hash("per_elise@example.com"), subscriber_hash("elise.gagnon@example.net")
     async with serving(mailchimp), running_notify(harness) as app, api(app, harness.organisation_id) as client:
-        await subscribe(
-            client,
-            "",
-            kind="mailchimp",
-            mailchimp={"api_url": mailchimp.url + "/3.0", "api_key": API_KEY, "list_id": LIST_ID},
-            events={"segments_entered": ["*"], "profile_fields": ["consent.*", "emails"]},
+        await _subscribe_mailchimp(
+            client, mailchimp, events={"segments_entered": ["*"], "profile_fields": ["consent.*", "emails"]}
         )
         await harness.publish_changes(
             harness.consent("consent-elise", "per_elise", 1, status="granted"),
@@ -116,12 +117,8 @@ async def test_deleting_a_mailchimp_subscription_lets_go_of_the_addresses_it_kep
 ) -> None:
     mailchimp = FakeMailchimp(API_KEY, LIST_ID)
     async with serving(mailchimp), running_notify(harness) as app, api(app, harness.organisation_id) as client:
-        created = await subscribe(
-            client,
-            "",
-            kind="mailchimp",
-            mailchimp={"api_url": mailchimp.url + "/3.0", "api_key": API_KEY, "list_id": LIST_ID},
-            events={"segments_entered": ["*"], "profile_fields": ["consent.*"]},
+        created = await _subscribe_mailchimp(
+            client, mailchimp, events={"segments_entered": ["*"], "profile_fields": ["consent.*"]}
         )
         await harness.publish_changes(harness.consent("consent-elise", "per_elise", 1, status="granted"))
         store = context_of(app).deps.store
@@ -148,12 +145,7 @@ async def test_the_url_of_a_mailchimp_subscription_is_not_changed_to_one_it_woul
 ) -> None:
     mailchimp = FakeMailchimp(API_KEY, LIST_ID)
     async with serving(mailchimp), running_notify(harness) as app, api(app, harness.organisation_id) as client:
-        created = await subscribe(
-            client,
-            "",
-            kind="mailchimp",
-            mailchimp={"api_url": mailchimp.url + "/3.0", "api_key": API_KEY, "list_id": LIST_ID},
-        )
+        created = await _subscribe_mailchimp(client, mailchimp)
 
         refused = await client.patch(
             f"/v1/subscriptions/{created['subscription_id']}", json={"url": "https://hooks.example.com/elsewhere"}
