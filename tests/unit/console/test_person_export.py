@@ -61,6 +61,11 @@ def notify_csv(person_id: str) -> str:
     return "\ufeff" + out.getvalue()
 
 
+def profile_export(format: str) -> httpx.Response:
+    """Profile's part of the patron's export, in `format`."""
+    return httpx.Response(200, json=PROFILE_EXPORT) if format == "json" else httpx.Response(200, text=PROFILE_CSV)
+
+
 def export(platform: Any, format: str, *, identity_knows: bool = True) -> bytes:
     browser, active = console_as(with_identity(platform) if identity_knows else platform, Role.PRIVACY)
     api = browser.app.state.runtime.extras["console"].deps.api  # type: ignore[attr-defined]
@@ -132,9 +137,7 @@ def test_the_csv_export_follows_profile_s_lines_with_notify_s_for_the_person_and
 def test_an_export_fails_when_notify_cannot_give_its_part(format: str) -> None:
     def platform(request: httpx.Request) -> httpx.Response:
         if request.url.host == "profile":
-            return (
-                httpx.Response(200, json=PROFILE_EXPORT) if format == "json" else httpx.Response(200, text=PROFILE_CSV)
-            )
+            return profile_export(format)
         return httpx.Response(500, text="Internal Server Error")
 
     with pytest.raises(ApiError) as failed:
@@ -149,9 +152,7 @@ def test_an_export_fails_when_notify_answers_404_for_the_path_rather_than_for_th
     # not be had, which is not the same as notify holding nothing.
     def platform(request: httpx.Request) -> httpx.Response:
         if request.url.host == "profile":
-            return (
-                httpx.Response(200, json=PROFILE_EXPORT) if format == "json" else httpx.Response(200, text=PROFILE_CSV)
-            )
+            return profile_export(format)
         return not_found(request)
 
     with pytest.raises(ApiError) as failed:
