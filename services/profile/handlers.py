@@ -2271,23 +2271,6 @@ async def _overtaken(store: ProfileStore, profiles: Sequence[StoredProfile]) -> 
     return {profile.person_id for profile in profiles if applied[profile.person_id] >= profile.applied}
 
 
-async def _gone_past(store: ProfileStore, profiles: Sequence[StoredProfile]) -> set[str]:
-    """The persons of `profiles` (of one organisation, each folded through numbers this batch holds) whose next
-    change number another writer took: to get there, it stored the batch's facts itself first.
-
-    Asked of the log rather than of the stored profiles, which the store reads whole: a profile costs FerretDB
-    several times what an absent number does. A writer that stored the batch's facts and stopped there (the same
-    facts delivered again elsewhere, a sweep with nothing to do) is not found: it decided on the same profile from
-    the same facts, so the profile stored over its own loses no change. Only a trigger it decided at another moment
-    may differ: the claims keep either from firing twice, though the profile then lists the batch's triggers, not
-    that writer's. Facts are never passed over (a held fact is done again), so unlike `_commit`, a batch need not
-    look for that."""
-    if not profiles:
-        return set()
-    numbers = {profile.person_id: profile.applied + 1 for profile in profiles}
-    return set(await store.changes_held(profiles[0].organisation_id, numbers))
-
-
 def _creates_person(resolved: PersonResolvedV1) -> bool:
     return resolved.match.method in (MatchMethod.NEW, MatchMethod.REVIEW_PENDING)
 
@@ -2473,7 +2456,7 @@ async def _store_batch(
     # and gone on past them (a late fact of a person merged away, a partition changing hands): as in `_commit`, a
     # profile stored over theirs would lose their later changes. A new person's profile is inserted, which fails
     # if anyone stored one: only those found stored are read.
-    overtaken = await _gone_past(store, [profile for profile in profiles if profile.person_id not in new_persons])
+    overtaken = await _overtaken(store, [profile for profile in profiles if profile.person_id not in new_persons])
     found_stored = await store.save_all(
         [profile for profile in profiles if profile.person_id not in overtaken], new_persons=new_persons
     )

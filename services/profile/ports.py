@@ -244,9 +244,6 @@ class ProfileStore(Protocol):
         """How many changes of each person's log their stored profile has applied (`StoredProfile.applied`), read
         afresh, by person id; 0 for a person with none stored."""
 
-    async def changes_held(self, organisation_id: str, numbers: Mapping[str, int]) -> frozenset[str]:
-        """The persons whose change number `numbers[person_id]` is held (by a fact or a step, stored or not)."""
-
     async def log_fact(
         self, organisation_id: str, event_id: str, person_id: str, number: int, envelope: Envelope
     ) -> int | None:

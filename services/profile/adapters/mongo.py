@@ -159,17 +159,6 @@ class MongoProfileStore:
         found = await _found_by_id(self._profiles, organisation_id, wanted, {"applied": 1})
         return {person_id: int(found.get(person_id, {}).get("applied", 0)) for person_id in wanted}
 
-    async def changes_held(self, organisation_id: str, numbers: Mapping[str, int]) -> frozenset[str]:
-        persons = sorted(numbers)
-        held = await _each(
-            [
-                self._log.find_one({"_id": _change_key(organisation_id, person_id, numbers[person_id])}, {"_id": 1})
-                for person_id in persons
-            ],
-            READS_AT_ONCE,
-        )
-        return frozenset(person_id for person_id, document in zip(persons, held, strict=True) if document is not None)
-
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         found = await _found_by_id(self._profiles, organisation_id, person_ids)
         return {person_id: _profile_from(organisation_id, person_id, document) for person_id, document in found.items()}

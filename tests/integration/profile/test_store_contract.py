@@ -95,18 +95,6 @@ async def test_a_turn_is_taken_once_and_recognised_by_its_change(world: World) -
     assert await store.take_turn(organisation, "per_anne", 1, "merge:mrg_2") is False
 
 
-async def test_a_number_is_found_held_by_a_fact_or_a_step_and_only_in_its_own_organisation(world: World) -> None:
-    store, organisation = world.store, world.organisation_id
-    await store.log_fact(organisation, "sale-1", "per_anne", 1, upstream(world, "sale-1", "per_anne"))
-    await store.take_turn(organisation, "per_bea", 1, "merge:mrg_1")
-    await store.take_turn("another-organisation", "per_carl", 1, "merge:mrg_2")
-
-    held = await store.changes_held(organisation, {"per_anne": 1, "per_bea": 1, "per_carl": 1, "per_dan": 1})
-    assert held == {"per_anne", "per_bea"}
-    assert await store.changes_held(organisation, {"per_anne": 2, "per_bea": 2}) == frozenset()
-    assert await store.changes_held(organisation, {}) == frozenset()
-
-
 async def test_the_facts_of_a_log_come_back_in_order_without_the_merge_steps(world: World) -> None:
     store, organisation = world.store, world.organisation_id
     await store.log_fact(organisation, "sale-1", "per_anne", 1, upstream(world, "sale-1", "per_anne"))

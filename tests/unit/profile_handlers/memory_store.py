@@ -49,12 +49,6 @@ class MemoryProfileStore:
         stored = {person_id: self.profiles.get((organisation_id, person_id)) for person_id in person_ids}
         return {person_id: 0 if profile is None else profile.applied for person_id, profile in stored.items()}
 
-    async def changes_held(self, organisation_id: str, numbers: Mapping[str, int]) -> frozenset[str]:
-        await asyncio.sleep(0)
-        return frozenset(
-            person_id for person_id, number in numbers.items() if (organisation_id, person_id, number) in self.changes
-        )
-
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         await asyncio.sleep(0)
         found = (self.profiles.get((organisation_id, person_id)) for person_id in set(person_ids))

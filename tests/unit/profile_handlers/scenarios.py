@@ -2116,6 +2116,20 @@ async def a_batch_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_
     assert await world.naming("per_lea") == [], "nothing, not even the batch's claim of the welcome, names her"
 
 
+async def a_batch_whose_fact_another_writer_stored_later_leaves_that_writers_profile_stored(world: World) -> None:
+    await world.deliver(world.purchase("sale-b", "per_bea", days_ago=364))
+    opened = world.email_open("open-1", "per_bea")
+    # The same fact, delivered again elsewhere (a partition changing hands) two days after the batch decided, is
+    # stored there first, and goes no further: by then Béa has lapsed, and that writer fired the win-back. The
+    # batch's profile, decided before, must not be stored over it: the claim is the fact's, so a profile without
+    # it would never announce the win-back again, and its due moment would no longer match the entry filed.
+    await batch_overtaken_while_storing(world, opened, opened, later_by=timedelta(days=2))
+
+    stored = await world.profile("per_bea")
+    assert any(key.startswith("lapsed-buyer:") for key in stored.fired)
+    assert TRIGGER_FIRED in types_for(await world.deliver(opened), "per_bea")
+
+
 async def a_writer_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored(
     world: World,
 ) -> None:
@@ -3468,6 +3482,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_batch_overtaken_while_storing_never_puts_back_an_older_profile,
     a_batch_creating_a_person_overtaken_by_a_merge_into_them_leaves_the_merge_stored,
     a_batch_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored,
+    a_batch_whose_fact_another_writer_stored_later_leaves_that_writers_profile_stored,
     a_writer_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored,
     a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there,
     a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there,
