@@ -2188,7 +2188,8 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
     the announcements of all of them, so that a redelivery publishes them again. Nothing is merged: a person's
     consecutive facts are each announced. Anything not plain is left to `apply_resolved`, with every later fact
     of the same person: an erasure request, a person erased or merged away, a fact logged for another person or
-    past the profile, and any person whose numbers another writer took meanwhile.
+    past the profile, any person whose numbers another writer took meanwhile, and any whose facts another writer
+    stored only some of meanwhile.
     """
     outcomes: list[str | None] = [None] * len(batch)
     filtered: list[str | None] = [None] * len(batch)
@@ -2269,6 +2270,19 @@ async def _overtaken(store: ProfileStore, profiles: Sequence[StoredProfile]) -> 
         return set()
     applied = await store.applied(profiles[0].organisation_id, [profile.person_id for profile in profiles])
     return {profile.person_id for profile in profiles if applied[profile.person_id] >= profile.applied}
+
+
+async def _stored_meanwhile(
+    store: ProfileStore, folded: Sequence[tuple[StoredProfile, StoredProfile]]
+) -> tuple[set[str], set[str]]:
+    """For profiles of one organisation folded by a batch (as read, as folded): the persons whose stored profile has
+    applied all the batch's facts or more, and those whose stored profile has applied some of them only."""
+    if not folded:
+        return set(), set()
+    applied = await store.applied(folded[0][0].organisation_id, [before.person_id for before, _ in folded])
+    overtaken = {after.person_id for _, after in folded if applied[after.person_id] >= after.applied}
+    partly = {after.person_id for before, after in folded if before.applied < applied[after.person_id] < after.applied}
+    return overtaken, partly
 
 
 def _creates_person(resolved: PersonResolvedV1) -> bool:
@@ -2454,38 +2468,50 @@ async def _store_batch(
         profiles[index] = replace(profiles[index], due_handle=handle, filed_at=entry.due_at)
     # A writer of another process that found one of these numbers held may have stored the batch's facts itself,
     # and gone on past them (a late fact of a person merged away, a partition changing hands): as in `_commit`, a
-    # profile stored over theirs would lose their later changes. A new person's profile is inserted, which fails
+    # profile stored over theirs would lose their later changes. One that stored some of them and stopped (the same
+    # fact delivered again elsewhere) decided at another moment: its triggers and due entry stand, and the person's
+    # facts are left to `apply_resolved`, which goes on from there. A new person's profile is inserted, which fails
     # if anyone stored one: only those found stored are read.
-    overtaken = await _overtaken(store, [profile for profile in profiles if profile.person_id not in new_persons])
+    befores = {person.before.person_id: person.before for person in folded}
+    overtaken, partly = await _stored_meanwhile(
+        store, [(befores[profile.person_id], profile) for profile in profiles if profile.person_id not in new_persons]
+    )
     found_stored = await store.save_all(
-        [profile for profile in profiles if profile.person_id not in overtaken], new_persons=new_persons
+        [profile for profile in profiles if profile.person_id not in overtaken | partly], new_persons=new_persons
     )
     if found_stored:
         stored_over = [profile for profile in profiles if profile.person_id in found_stored]
-        overtaken |= await _overtaken(store, stored_over)
-        await store.save_all([profile for profile in stored_over if profile.person_id not in overtaken])
+        over, part = await _stored_meanwhile(store, [(befores[profile.person_id], profile) for profile in stored_over])
+        overtaken, partly = overtaken | over, partly | part
+        await store.save_all([profile for profile in stored_over if profile.person_id not in overtaken | partly])
+    not_stored = overtaken | partly
     await _file_again_if_the_sweep_went_by(
-        deps, [profiles[index] for index in moved if profiles[index].person_id not in overtaken]
+        deps, [profiles[index] for index in moved if profiles[index].person_id not in not_stored]
     )
     for person, profile in zip(folded, profiles, strict=True):
-        if profile.person_id in overtaken:
+        if profile.person_id in not_stored:
             # What that writer stored stands, as in `_commit`.
             await _let_go_of_what_was_not_stored(deps, person, claimed, claims, produced)
             continue
         gone = keys_before[profile.person_id] - keys_after[profile.person_id]
         if gone:
             await store.unindex_lookups(organisation_id, profile.person_id, gone)
-    # Each profile stored lets go of the entry it replaced; each overtaken, of the one filed for it here.
+    # Each profile stored lets go of the entry it replaced; each not stored, of the one filed for it here.
     replaced = [
-        profiles[index].due_handle if profiles[index].person_id in overtaken else folded[index].before.due_handle
+        profiles[index].due_handle if profiles[index].person_id in not_stored else folded[index].before.due_handle
         for index in moved
     ]
     await store.unschedule_all([handle for handle in replaced if handle is not None])
     for index in moved:
-        if profiles[index].person_id in overtaken:
+        if profiles[index].person_id in not_stored:
             profiles[index] = replace(profiles[index], due_handle=None, filed_at=None)
     erased = await store.erased_among(organisation_id, [profile.person_id for profile in profiles])
     for person, profile in zip(folded, profiles, strict=True):
+        if profile.person_id in partly and profile.person_id not in erased:
+            for index, _, _ in person.changes:
+                outcomes[index] = None
+                produced[index] = ()
+            continue
         if profile.person_id not in erased:
             if profile.person_id not in overtaken:
                 deps.recent.keep(profile)

@@ -2130,6 +2130,26 @@ async def a_batch_whose_fact_another_writer_stored_later_leaves_that_writers_pro
     assert TRIGGER_FIRED in types_for(await world.deliver(opened), "per_bea")
 
 
+async def a_batch_whose_first_fact_another_writer_stored_later_goes_on_from_that_writers_profile(world: World) -> None:
+    await world.deliver(world.purchase("sale-b", "per_bea", days_ago=364))
+    before = (await world.profile("per_bea")).applied
+    first, second = world.email_open("open-1", "per_bea"), world.email_open("open-2", "per_bea")
+    slow, store = gated(world)
+    gate = store.hold("schedule_all", lambda args: True)
+    batch = asyncio.create_task(slow.deliver_batch([first, second]))
+    await gate.reached.wait()
+    # The batch's first fact, delivered again elsewhere two days later, is stored there alone, with the win-back
+    # Béa has lapsed into by then: the batch stores nothing over it, and its second fact goes on from there.
+    world.clock.at += timedelta(days=2)
+    await world.deliver(first)
+    gate.opened.set()
+    await batch
+
+    stored = await world.profile("per_bea")
+    assert stored.applied == before + 2
+    assert any(key.startswith("lapsed-buyer:") for key in stored.fired)
+
+
 async def a_writer_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored(
     world: World,
 ) -> None:
@@ -3483,6 +3503,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_batch_creating_a_person_overtaken_by_a_merge_into_them_leaves_the_merge_stored,
     a_batch_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored,
     a_batch_whose_fact_another_writer_stored_later_leaves_that_writers_profile_stored,
+    a_batch_whose_first_fact_another_writer_stored_later_goes_on_from_that_writers_profile,
     a_writer_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored,
     a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there,
     a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there,
