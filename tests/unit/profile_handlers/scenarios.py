@@ -2143,11 +2143,37 @@ async def a_batch_whose_first_fact_another_writer_stored_later_goes_on_from_that
     world.clock.at += timedelta(days=2)
     await world.deliver(first)
     gate.opened.set()
-    await batch
+    outputs = await batch
 
     stored = await world.profile("per_bea")
     assert stored.applied == before + 2
     assert any(key.startswith("lapsed-buyer:") for key in stored.fired)
+    # The win-back that writer fired is published again with its fact, once, and the batch's decision of day 0
+    # (no win-back yet) is not.
+    assert [output.data["rule"] for output in outputs if output.type == TRIGGER_FIRED] == ["lapsed-buyer"]
+
+
+async def a_batch_creating_a_person_whose_first_fact_another_writer_stored_later_welcomes_no_one(
+    world: World,
+) -> None:
+    # Léa's first purchase, 29 days before the batch decides, would be welcomed (a first purchase within 30 days);
+    # delivered again elsewhere two days later, it is stored there alone, unwelcomed, before the batch stores.
+    first, second = world.purchase("sale-l", "per_lea", tickets=1, days_ago=29), world.email_open("open-l", "per_lea")
+    slow, store = gated(world)
+    gate = store.hold("schedule_all", lambda args: True)
+    batch = asyncio.create_task(slow.deliver_batch([first, second]))
+    await gate.reached.wait()
+    world.clock.at += timedelta(days=2)
+    await world.deliver(first)
+    gate.opened.set()
+    outputs = await batch
+
+    stored = await world.profile("per_lea")
+    assert stored.applied == 2
+    assert stored.fired == frozenset()
+    assert TRIGGER_FIRED not in types_for(outputs, "per_lea")
+    await world.deliver(world.erasure("per_lea"))
+    assert await world.naming("per_lea") == [], "nothing, not even the batch's claim of the welcome, names her"
 
 
 async def a_writer_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored(
@@ -3504,6 +3530,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_batch_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored,
     a_batch_whose_fact_another_writer_stored_later_leaves_that_writers_profile_stored,
     a_batch_whose_first_fact_another_writer_stored_later_goes_on_from_that_writers_profile,
+    a_batch_creating_a_person_whose_first_fact_another_writer_stored_later_welcomes_no_one,
     a_writer_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_triggers_stored,
     a_merge_whose_writer_died_holding_a_number_is_done_again_by_the_next_fact_there,
     a_sweep_that_died_holding_a_number_is_done_again_by_the_next_fact_there,
