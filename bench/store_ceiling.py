@@ -2,15 +2,21 @@
 them, nothing else running. Profile writes each changed profile whole, so 2,000 updates/s needs at least this.
 
 The same documents inserted into an empty collection are timed too: FerretDB 1.x on SQLite takes new documents many
-times faster than it changes stored ones, which is what a layout of inserted versions would have to go on."""
+times faster than it changes stored ones, which is what a layout of inserted versions would have to go on.
+
+Reads by `_id` are timed last, of the stored profiles and of ids nothing is stored under: every read a fact needs
+(its profile, whether it was logged before, whether the person was erased) costs at least the second, whatever the
+service does, so these say how many reads per fact the goal leaves room for."""
 
 import asyncio
 import statistics
 import time
 import uuid
+from dataclasses import dataclass
 
 import bson
 from pymongo import ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.cpu_budget import CpuMeter, store_pid
 from bench.support import Result, Servers
@@ -18,6 +24,8 @@ from shared.mongo import INSERTS_IN_ORDER_PER_COMMAND, REPLACES_PER_COMMAND, Doc
 
 # Commands under way at once: enough to keep the store busy on two cores.
 COMMANDS_AT_ONCE = 4
+# Reads timed of each kind, one document a command as the services read them.
+READS = 2000
 
 
 async def measure(servers: Servers, profiles: list[Document]) -> list[Result]:
@@ -58,6 +66,9 @@ async def measure(servers: Servers, profiles: list[Document]) -> list[Result]:
             )
             seconds = time.perf_counter() - started
             spent = meter.stop()
+            stored_ids = [profiles[index % len(profiles)]["_id"] for index in range(READS)]
+            stored_reads = await _reads(collection, stored_ids, servers)
+            absent_reads = await _reads(collection, [f"absent-{index}" for index in range(READS)], servers)
         finally:
             await client.drop_database(database)
     size = statistics.median(len(bson.encode(profile)) for profile in profiles)
@@ -83,4 +94,40 @@ async def measure(servers: Servers, profiles: list[Document]) -> list[Result]:
             note=f"into an empty collection, {INSERTS_IN_ORDER_PER_COMMAND} a command, {COMMANDS_AT_ONCE} commands at "
             "once: what a layout of inserted versions would write at",
         ),
+        Result(
+            "store ceiling: stored profiles read by _id",
+            READS / stored_reads.seconds,
+            "reads/s",
+            note=f"{READS:,} reads, one a command, {COMMANDS_AT_ONCE} at once; {stored_reads.cpu_note}",
+        ),
+        Result(
+            "store ceiling: absent ids read by _id",
+            READS / absent_reads.seconds,
+            "reads/s",
+            note=f"the least any read costs: {absent_reads.cpu_note}",
+        ),
     ]
+
+
+@dataclass(frozen=True)
+class _Reads:
+    seconds: float
+    cpu_note: str
+
+
+async def _reads(collection: AsyncCollection[Document], ids: list[str], servers: Servers) -> _Reads:
+    """`ids` read one at a time, `COMMANDS_AT_ONCE` readers side by side, and the store's CPU for them."""
+
+    async def read(share: list[str]) -> None:
+        for document_id in share:
+            await collection.find_one({"_id": document_id})
+
+    meter = CpuMeter({"store": store_pid(servers)})
+    meter.start()
+    started = time.perf_counter()
+    await asyncio.gather(*(read(ids[start::COMMANDS_AT_ONCE]) for start in range(COMMANDS_AT_ONCE)))
+    seconds = time.perf_counter() - started
+    store_seconds = meter.stop().seconds.get("store")
+    if store_seconds is None:
+        return _Reads(seconds, "store CPU not measured (not a process of this machine)")
+    return _Reads(seconds, f"store CPU {1000 * store_seconds / len(ids):.2f} ms per read")
