@@ -752,13 +752,15 @@ async def reindex_lookups(
 @dataclass
 class RecomputeReport:
     """What folding the stored profiles again did. Each profile visited was recomputed (its state changed: stored
-    and announced), unchanged, announced again (the run it was stored by being carried on), skipped (merged into
-    another profile, which folds its history; or erased), or failed (logged)."""
+    and announced), unchanged, announced again (the run it was stored by being carried on), stored again as it was
+    (a run storing every profile), skipped (merged into another profile, which folds its history; or erased), or
+    failed (logged)."""
 
     visited: int = 0
     recomputed: int = 0
     unchanged: int = 0
     announced_again: int = 0
+    stored_again: int = 0
     merged_away: int = 0
     erased: int = 0
     failed: int = 0
@@ -781,6 +783,7 @@ async def recompute_profiles(
     *,
     concurrency: int = 16,
     progress: Callable[[RecomputeReport], None] | None = None,
+    store_all: bool = False,
 ) -> RecomputeReport:
     """Folds every stored profile (of one organisation, or of all) again from the logs of its history, its own and
     those of the profiles merged into it: a profile stored before the fold learnt something (a new field) holds it
@@ -789,12 +792,20 @@ async def recompute_profiles(
     counts as visited, and a failure to publish stops the run. No trigger fires: no fact happened. A profile whose
     folded state is unchanged stores and announces nothing, so that a second run changes nothing.
 
+    With `store_all`, every profile the run does not change, those merged into another too, is stored again as it
+    is, announcing nothing, in the form the store writes (see `PARTERRE_PROFILE_COMPRESSED_STATES`): the way back
+    to a release that reads only the older form. A profile this run stored already is not stored again.
+
     `run` (`new_recompute_run`) names every change of the run (`RECOMPUTED`), and the ids of what it announces
     derive from it: the same run carried on after it was cut short publishes again, with the same ids, what it
     stored for a profile unchanged since, which may never have reached Kafka.
     """
     key = f"{RECOMPUTED}{run}"
     cause = _Cause(key, key)
+    # A profile only stored again is told apart from one the run recomputed, whose announcements a run carried on
+    # publishes again.
+    again_key = f"{key}:again"
+    again = _Cause(again_key, again_key)
     report = RecomputeReport()
 
     async def visit(profile: StoredProfile) -> None:
@@ -807,11 +818,20 @@ async def recompute_profiles(
 
     async def recompute(profile: StoredProfile) -> tuple[Envelope, ...]:
         organisation, person_id = profile.organisation_id, profile.person_id
-        if profile.is_merged:
+        if profile.is_merged and not store_all:
             report.merged_away += 1
             return ()
         try:
-            written = await _recompute(deps, organisation, person_id, cause)
+            written = None if profile.is_merged else await _recompute(deps, organisation, person_id, cause)
+            if store_all and (
+                profile.is_merged
+                or (written is not None and written.outcome == "unchanged" and written.profile.last_change != key)
+            ):
+                stored_again = await _store_again(deps, organisation, person_id, again)
+                if stored_again is not None:
+                    report.stored_again += 1
+                    return ()
+                written = None
         except ProfileBusyError as exc:
             # Other writers kept changing the person: the profile is as they left it, for the next run.
             log.warning("the profile of %s of %s was not recomputed: %s", person_id, organisation, exc)
@@ -834,6 +854,16 @@ async def recompute_profiles(
 
     await _visit_every_profile(deps.store, organisation_id, visit, concurrency)
     return report
+
+
+async def _store_again(deps: ProfileDeps, organisation_id: str, person_id: str, cause: "_Cause") -> "_Written | None":
+    """The person's profile stored again as it is, under the next number of their log, announcing nothing; None if
+    they are erased. One stored by this change already is left as it is."""
+
+    async def again(stored: StoredProfile) -> _Change | None:
+        return None if stored.last_change == cause.key else _quietly(stored, stored.state)
+
+    return await _write(deps, organisation_id, person_id, cause.key, again, cause.origin)
 
 
 async def _visit_every_profile(

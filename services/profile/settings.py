@@ -47,7 +47,8 @@ class ProfileSettings(ServiceSettings):
         description="Keep each profile's state, and the announcements of its last change, compressed in the store (a "
         "patron's 5 KB in under 1 KB, which the store reads and rewrites whole at every change). Off, they are written "
         "as JSON, which releases before 2026-12 read: keep it off while an instance of such a release still runs "
-        "against the same store. Both forms are read either way.",
+        "against the same store. Both forms are read either way; `parterre profile recompute --store-all` stores every "
+        "profile again in the form set here.",
     )
     profile_kept_profiles: int = Field(
         default=4096,

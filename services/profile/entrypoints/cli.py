@@ -75,6 +75,13 @@ def register(commands: Any) -> None:
         "announced again, with the same ids, for the profiles that have not changed since, and the profiles it did "
         "not reach are recomputed",
     )
+    recompute.add_argument(
+        "--store-all",
+        action="store_true",
+        help="store every profile again, those the run does not change and those merged into another too, in the "
+        "form PARTERRE_PROFILE_COMPRESSED_STATES sets, announcing nothing more: with it false (set on every running "
+        "profile service first), the way back to a release before 2026-12, which reads only the uncompressed form",
+    )
     recompute.set_defaults(run=_run_recompute)
 
 
@@ -160,7 +167,7 @@ def _run_recompute(arguments: argparse.Namespace) -> int:
     # Said first: a run cut short (Kafka or the store away, the command stopped) is carried on by name.
     print(f"recompute run {run}; should it be cut short, carry it on with --resume {run}", file=sys.stderr)
     try:
-        report = asyncio.run(_recompute(settings, rules, arguments.organisation, run))
+        report = asyncio.run(_recompute(settings, rules, arguments.organisation, run, store_all=arguments.store_all))
     except KafkaError as exc:
         print(f"error: Kafka: {exc}; carry the run on with --resume {run}", file=sys.stderr)
         return 1
@@ -184,6 +191,8 @@ def recompute_summary(report: RecomputeReport, *, resumed: bool = False) -> str:
     outcomes = [f"{report.recomputed:,} recomputed", f"{report.unchanged:,} unchanged"]
     if report.announced_again:
         outcomes.append(f"{report.announced_again:,} recomputed before the run was cut short, announced again")
+    if report.stored_again:
+        outcomes.append(f"{report.stored_again:,} stored again as they were")
     outcomes.append(
         f"{report.skipped:,} skipped ({report.merged_away:,} merged into another profile, {report.erased:,} erased)"
     )
@@ -203,7 +212,7 @@ def recompute_summary(report: RecomputeReport, *, resumed: bool = False) -> str:
 
 
 async def _recompute(
-    settings: ProfileSettings, rules: ProfileRules, organisation_id: str | None, run: str
+    settings: ProfileSettings, rules: ProfileRules, organisation_id: str | None, run: str, *, store_all: bool = False
 ) -> RecomputeReport:
     async with _publishing_context(settings, rules) as context:
         return await with_progress(
@@ -214,11 +223,14 @@ async def _recompute(
                 context.publish,
                 concurrency=settings.profile_consumer_concurrency,
                 progress=show,
+                store_all=store_all,
             ),
             total=await context.deps.store.count_profiles(organisation_id),
             unit="profiles",
             done=lambda report: report.visited,
-            details=lambda report: f"{report.recomputed:,} recomputed",
+            details=lambda report: (
+                f"{report.recomputed:,} recomputed" + (f", {report.stored_again:,} stored again" if store_all else "")
+            ),
         )
 
 

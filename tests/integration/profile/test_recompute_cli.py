@@ -72,6 +72,54 @@ async def test_recomputing_by_hand_names_the_addresses_that_bounced_in_profiles_
     assert (await world.profile("per_anne"), await world.profile("per_bea")) == (anne, bea)
 
 
+async def test_storing_every_profile_again_uncompressed_leaves_none_an_older_release_cannot_read(
+    harness: ProfileHarness,
+    settings: ServiceSettings,
+    database: AsyncDatabase[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    organisation_id = harness.organisation_id
+    # Stored compressed, as the service does by default.
+    world = World(MongoProfileStore(database), _no_documents, organisation_id=organisation_id)
+    await world.deliver(world.purchase("sale-anne", "per_anne", days_ago=5))
+    await world.deliver(world.purchase("sale-bea", "per_bea", days_ago=5))
+    await world.deliver(world.purchase("sale-cleo", "per_cleo", days_ago=5))
+    await world.deliver(world.merged("mrg_1", "per_bea", "per_cleo"))
+    before = {person_id: await world.profile(person_id) for person_id in ("per_anne", "per_bea", "per_cleo")}
+    assert all(isinstance(document["state"], bytes) for document in await _documents(database, organisation_id))
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    monkeypatch.setenv("PARTERRE_PROFILE_COMPRESSED_STATES", "false")
+
+    code = await _run(["profile", "recompute", "--store-all", "--organisation", organisation_id])
+    output = capsys.readouterr()
+
+    assert code == 0
+    assert output.out == (
+        "visited 3 profiles: 0 recomputed, 0 unchanged, 3 stored again as they were, 0 skipped (0 merged into "
+        "another profile, 0 erased)\n"
+    )
+    documents = await _documents(database, organisation_id)
+    assert len(documents) == 3
+    # The form releases before 2026-12 read: the state as JSON text, the last announcements as a list.
+    assert all(isinstance(document["state"], str) for document in documents)
+    assert all(isinstance(document["last_outputs"], list) for document in documents)
+    for person_id, profile in before.items():
+        after = await world.profile(person_id)
+        assert (after.state, after.merged_into, after.version) == (
+            profile.state,
+            profile.merged_into,
+            profile.version + 1,
+        )
+    assert await harness.changes.read_quietly(2) == [], "storing a profile again as it was announces nothing"
+
+
+async def _documents(database: AsyncDatabase[Document], organisation_id: str) -> list[Document]:
+    return [document async for document in database[PROFILES].find({"organisation_id": organisation_id})]
+
+
 async def _as_an_older_release_stored_it(
     database: AsyncDatabase[Document], organisation_id: str, person_id: str
 ) -> None:

@@ -3340,7 +3340,7 @@ async def stored_before_dead_addresses_were_kept(world: World, person_id: str) -
 
 
 async def recompute(
-    world: World, *, run: str | None = None, fail_on: str | None = None
+    world: World, *, run: str | None = None, fail_on: str | None = None, store_all: bool = False
 ) -> tuple[RecomputeReport, list[Envelope]]:
     """One run of `recompute_profiles` over the world's organisation (`run`, or a new one), and what it published.
     With `fail_on`, publishing the events of that person fails, as a crash before Kafka had them would."""
@@ -3352,7 +3352,9 @@ async def recompute(
         published.extend(outputs)
 
     run = run or new_recompute_run(world.clock.now())
-    report = await recompute_profiles(world.deps, world.organisation_id, run, publish, concurrency=4)
+    report = await recompute_profiles(
+        world.deps, world.organisation_id, run, publish, concurrency=4, store_all=store_all
+    )
     return report, published
 
 
@@ -3412,6 +3414,41 @@ async def a_recomputation_leaves_a_profile_merged_away_to_its_survivor_and_an_er
     assert await world.naming("per_emma") == []
 
 
+async def a_run_storing_every_profile_stores_each_again_as_it_was_merged_away_ones_too_announcing_nothing(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-anne", "per_anne", days_ago=5))
+    await world.deliver(world.email_bounce("bounce-anne", "per_anne", email="per_anne@example.com", days_ago=1))
+    await world.deliver(world.purchase("sale-bea", "per_bea"))
+    await world.deliver(world.purchase("sale-cleo", "per_cleo"))
+    await world.deliver(world.merged("mrg_1", "per_bea", "per_cleo"))
+    await stored_before_dead_addresses_were_kept(world, "per_anne")
+    before = {person_id: await world.profile(person_id) for person_id in ("per_anne", "per_bea", "per_cleo")}
+    run = new_recompute_run(world.clock.now())
+
+    report, published = await recompute(world, run=run, store_all=True)
+
+    # Anne's profile learns her dead address and is announced, as in any run; the others are stored as they were.
+    assert (report.visited, report.recomputed, report.stored_again, report.skipped) == (3, 1, 2, 0)
+    assert undeliverable_announced(published) == [("per_anne", ["per_anne@example.com"])]
+    for person_id in ("per_bea", "per_cleo"):
+        after = await world.profile(person_id)
+        assert after.version == before[person_id].version + 1
+        assert after.applied == before[person_id].applied + 1
+        assert replace(after, version=0, applied=0, last_change=None, last_outputs=()) == replace(
+            before[person_id], version=0, applied=0, last_change=None, last_outputs=()
+        )
+    stored = {person_id: await world.profile(person_id) for person_id in before}
+    # Carried on, the run announces again what it stored for Anne, and stores nothing again.
+    carried_on, published_again = await recompute(world, run=run, store_all=True)
+    assert (carried_on.announced_again, carried_on.stored_again) == (1, 2), carried_on
+    assert ids(tuple(published_again)) == ids(tuple(published))
+    assert {person_id: await world.profile(person_id) for person_id in before} == stored
+    # The profiles go on as before: Cléo's late purchase lands on Béa, who holds her history.
+    await world.deliver(world.purchase("sale-cleo-2", "per_cleo", days_ago=1))
+    assert await world.tickets("per_bea") == 2 + 2 + 2
+
+
 async def a_profile_erased_while_it_is_recomputed_does_not_come_back(world: World) -> None:
     await world.deliver(world.purchase("sale-emma", "per_emma"))
     await world.deliver(world.email_bounce("bounce-emma", "per_emma", email="per_emma@example.com", days_ago=1))
@@ -3464,6 +3501,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_address_that_bounced_hard_is_announced_undeliverable_and_no_trigger_names_it,
     a_profile_stored_before_dead_addresses_were_kept_names_them_once_recomputed_and_a_second_run_changes_nothing,
     a_recomputation_leaves_a_profile_merged_away_to_its_survivor_and_an_erased_one_gone,
+    a_run_storing_every_profile_stores_each_again_as_it_was_merged_away_ones_too_announcing_nothing,
     a_profile_erased_while_it_is_recomputed_does_not_come_back,
     a_recomputation_cut_short_before_publishing_announces_the_same_events_when_carried_on,
     a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass,
