@@ -217,7 +217,9 @@ LATE = "late:"
 # duplicate of what an earlier run did, and a run carried on finds what it stored, to publish it again.
 RECOMPUTED = "recompute:"
 # A run: the moment it began, to the second in UTC, and 32 random bits, which two runs begun at once do not share.
-RECOMPUTE_RUN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
+RECOMPUTE_RUN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}(-all)?")
+# Ends the name of a run that stores every profile (`recompute_profiles`' `store_all`): carried on, it does so still.
+STORING_ALL = "-all"
 
 
 async def _noted(deps: ProfileDeps, organisation_id: str, event_id: str, reason: str) -> tuple[str, ...]:
@@ -770,9 +772,10 @@ class RecomputeReport:
         return self.merged_away + self.erased
 
 
-def new_recompute_run(now: datetime) -> str:
-    """A run of `recompute_profiles` of its own (see `RECOMPUTED`), begun `now`."""
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+def new_recompute_run(now: datetime, *, store_all: bool = False) -> str:
+    """A run of `recompute_profiles` of its own (see `RECOMPUTED`), begun `now`; named as storing every profile
+    with `store_all`, which the run must then be given."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}{STORING_ALL if store_all else ''}"
 
 
 async def recompute_profiles(
@@ -827,11 +830,15 @@ async def recompute_profiles(
                 profile.is_merged
                 or (written is not None and written.outcome == "unchanged" and written.profile.last_change != key)
             ):
+                # What the run did on the way for a writer that died holding the person's next number is published
+                # as in any run: that writer's message, delivered again, finds the profile past it.
+                helped = () if written is None else written.outputs
                 stored_again = await _store_again(deps, organisation, person_id, again)
-                if stored_again is not None:
-                    report.stored_again += 1
-                    return ()
-                written = None
+                if stored_again is None:
+                    report.erased += 1
+                    return helped
+                report.stored_again += 1
+                return helped + stored_again.outputs
         except ProfileBusyError as exc:
             # Other writers kept changing the person: the profile is as they left it, for the next run.
             log.warning("the profile of %s of %s was not recomputed: %s", person_id, organisation, exc)

@@ -19,6 +19,7 @@ from services.profile.domain.schedule import slot_of, slots_to_sweep
 from services.profile.entrypoints.sweeper import sweep_once
 from services.profile.handlers import (
     RECOMPUTE_RUN,
+    STORING_ALL,
     ProfileDeps,
     ProfileRules,
     RecomputeReport,
@@ -79,8 +80,9 @@ def register(commands: Any) -> None:
         "--store-all",
         action="store_true",
         help="store every profile again, those the run does not change and those merged into another too, in the "
-        "form PARTERRE_PROFILE_COMPRESSED_STATES sets, announcing nothing more: with it false (set on every running "
-        "profile service first), the way back to a release before 2026-12, which reads only the uncompressed form",
+        "form PARTERRE_PROFILE_COMPRESSED_STATES sets, announcing nothing for them: with it false (set on every "
+        "running profile service first), the way back to a release before 2026-12, which reads only the uncompressed "
+        "form. The run's name ends with -all: carried on with --resume, it stores every profile still",
     )
     recompute.set_defaults(run=_run_recompute)
 
@@ -157,17 +159,26 @@ def _run_recompute(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    # A run storing every profile is named so: carried on, it goes on doing so, and one that did not cannot begin.
+    store_all = arguments.store_all or (arguments.resume is not None and arguments.resume.endswith(STORING_ALL))
+    if arguments.resume is not None and store_all and not arguments.resume.endswith(STORING_ALL):
+        print(
+            f"error: --store-all: the run {arguments.resume} did not store every profile: carry it on without "
+            "--store-all, then begin a new run with it",
+            file=sys.stderr,
+        )
+        return 2
     settings = ProfileSettings()
     try:
         rules = load_rules(settings)
     except (ConfigFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run = arguments.resume or new_recompute_run(SystemClock().now())
+    run = arguments.resume or new_recompute_run(SystemClock().now(), store_all=store_all)
     # Said first: a run cut short (Kafka or the store away, the command stopped) is carried on by name.
     print(f"recompute run {run}; should it be cut short, carry it on with --resume {run}", file=sys.stderr)
     try:
-        report = asyncio.run(_recompute(settings, rules, arguments.organisation, run, store_all=arguments.store_all))
+        report = asyncio.run(_recompute(settings, rules, arguments.organisation, run, store_all=store_all))
     except KafkaError as exc:
         print(f"error: Kafka: {exc}; carry the run on with --resume {run}", file=sys.stderr)
         return 1
@@ -202,7 +213,7 @@ def recompute_summary(report: RecomputeReport, *, resumed: bool = False) -> str:
     # A run's name cannot be checked: one cut short before it stored anything left no trace. A mistyped name
     # recomputes as well, but would not announce again what the named run stored. A profile that failed was not read
     # to the end: it may hold one of the run's changes, so nothing can be said then.
-    if resumed and not report.announced_again and not report.failed:
+    if resumed and not report.announced_again and not report.stored_again and not report.failed:
         summary += (
             "; no profile still holds a change of this run: it stored none before it was cut short, the profiles it "
             "changed have changed again since, or --resume or --organisation is not what the run began with (its "

@@ -1,7 +1,7 @@
 """`parterre profile recompute`: how a run is named, the line it ends with, and what it refuses before reading
 anything."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -19,9 +19,23 @@ def test_a_run_is_named_by_the_moment_it_began_in_utc_and_two_begun_at_once_are_
     assert all(run.startswith("20261203T195207Z-") and RECOMPUTE_RUN.fullmatch(run) for run in runs)
 
 
+def test_a_run_storing_every_profile_says_so_in_its_name() -> None:
+    run = new_recompute_run(datetime(2026, 12, 4, 12, tzinfo=UTC), store_all=True)
+
+    assert run.startswith("20261204T120000Z-")
+    assert run.endswith("-all")
+    assert RECOMPUTE_RUN.fullmatch(run)
+
+
 @pytest.mark.parametrize(
     "named",
-    ["20261203T195207Z", "20261203T195207Z-1A2B3C4D", "recompute:20261203T195207Z-1a2b3c4d", "20261203-1a2b3c4d"],
+    [
+        "20261203T195207Z",
+        "20261203T195207Z-1A2B3C4D",
+        "recompute:20261203T195207Z-1a2b3c4d",
+        "20261203-1a2b3c4d",
+        "20261203T195207Z-1a2b3c4d-al",
+    ],
 )
 def test_only_a_name_a_run_is_given_is_a_run(named: str) -> None:
     assert RECOMPUTE_RUN.fullmatch(named) is None
@@ -60,6 +74,15 @@ def test_a_run_carried_on_that_found_nothing_of_its_own_says_its_name_may_be_wro
     )
 
 
+def test_a_run_storing_every_profile_counts_those_it_stored_again_and_carried_on_needs_no_word_of_its_name() -> None:
+    report = RecomputeReport(visited=4, recomputed=1, stored_again=3)
+
+    assert recompute_summary(report, resumed=True) == (
+        "visited 4 profiles: 1 recomputed, 0 unchanged, 3 stored again as they were, 0 skipped (0 merged into another "
+        "profile, 0 erased)"
+    )
+
+
 def test_a_run_carried_on_whose_profiles_failed_does_not_say_none_held_its_changes() -> None:
     # The profile that failed may be the one holding the run's change: its name may well be right.
     carried_on = RecomputeReport(visited=3, recomputed=1, unchanged=1, failed=1)
@@ -86,8 +109,13 @@ def test_a_run_carried_on_whose_profiles_failed_does_not_say_none_held_its_chang
             "error: --resume: 'yesterday' names no run: a run is named as it begins, on the first line it writes, "
             "e.g. 20261203T195200Z-1a2b3c4d\n",
         ),
+        (
+            ["profile", "recompute", "--store-all", "--resume", "20261203T195207Z-1a2b3c4d"],
+            "error: --store-all: the run 20261203T195207Z-1a2b3c4d did not store every profile: carry it on without "
+            "--store-all, then begin a new run with it\n",
+        ),
     ],
-    ids=["organisation", "organisation-of-reindex", "run"],
+    ids=["organisation", "organisation-of-reindex", "run", "run-not-storing-all"],
 )
 def test_a_bad_organisation_or_run_is_refused_before_anything_is_read(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], said: str

@@ -3424,7 +3424,7 @@ async def a_run_storing_every_profile_stores_each_again_as_it_was_merged_away_on
     await world.deliver(world.merged("mrg_1", "per_bea", "per_cleo"))
     await stored_before_dead_addresses_were_kept(world, "per_anne")
     before = {person_id: await world.profile(person_id) for person_id in ("per_anne", "per_bea", "per_cleo")}
-    run = new_recompute_run(world.clock.now())
+    run = new_recompute_run(world.clock.now(), store_all=True)
 
     report, published = await recompute(world, run=run, store_all=True)
 
@@ -3447,6 +3447,23 @@ async def a_run_storing_every_profile_stores_each_again_as_it_was_merged_away_on
     # The profiles go on as before: Cléo's late purchase lands on Béa, who holds her history.
     await world.deliver(world.purchase("sale-cleo-2", "per_cleo", days_ago=1))
     assert await world.tickets("per_bea") == 2 + 2 + 2
+
+
+async def a_run_storing_every_profile_publishes_what_a_writer_that_died_holding_a_number_left(world: World) -> None:
+    await world.deliver(world.purchase("sale-anne", "per_anne"))
+    dying, store = gated(world)
+    store.hold("save", lambda args: args[0].person_id == "per_anne", crash=True)
+    with pytest.raises(CrashError):
+        await dying.deliver(world.purchase("sale-anne-2", "per_anne", tickets=1))
+
+    report, published = await recompute(world, store_all=True)
+
+    # The run does the dead writer's fact first, as its redelivery would, and publishes what it announces: that
+    # redelivery, finding the profile past the fact, publishes nothing.
+    assert report.stored_again == 1
+    assert PROFILE_CHANGED in types_for(tuple(published), "per_anne")
+    assert await world.tickets("per_anne") == 2 + 1
+    assert await world.deliver(world.purchase("sale-anne-2", "per_anne", tickets=1)) == ()
 
 
 async def a_profile_erased_while_it_is_recomputed_does_not_come_back(world: World) -> None:
@@ -3502,6 +3519,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_profile_stored_before_dead_addresses_were_kept_names_them_once_recomputed_and_a_second_run_changes_nothing,
     a_recomputation_leaves_a_profile_merged_away_to_its_survivor_and_an_erased_one_gone,
     a_run_storing_every_profile_stores_each_again_as_it_was_merged_away_ones_too_announcing_nothing,
+    a_run_storing_every_profile_publishes_what_a_writer_that_died_holding_a_number_left,
     a_profile_erased_while_it_is_recomputed_does_not_come_back,
     a_recomputation_cut_short_before_publishing_announces_the_same_events_when_carried_on,
     a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass,
