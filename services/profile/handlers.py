@@ -824,6 +824,7 @@ async def recompute_profiles(
         if profile.is_merged and not store_all:
             report.merged_away += 1
             return ()
+        helped: tuple[Envelope, ...] = ()
         try:
             written = None if profile.is_merged else await _recompute(deps, organisation, person_id, cause)
             if store_all and (
@@ -840,15 +841,16 @@ async def recompute_profiles(
                 report.stored_again += 1
                 return helped + stored_again.outputs
         except ProfileBusyError as exc:
-            # Other writers kept changing the person: the profile is as they left it, for the next run.
+            # Other writers kept changing the person: the profile is as they left it, for the next run. What was done
+            # on the way for a dead writer is stored, and published as any run's.
             log.warning("the profile of %s of %s was not recomputed: %s", person_id, organisation, exc)
             report.failed += 1
-            return ()
+            return helped
         except Exception:
             # One profile that cannot be folded (a bug, a damaged document) must not hold back every other.
             log.exception("the profile of %s of %s could not be recomputed", person_id, organisation)
             report.failed += 1
-            return ()
+            return helped
         if written is None:
             report.erased += 1
         elif written.outcome == "applied":

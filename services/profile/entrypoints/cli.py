@@ -188,8 +188,12 @@ def _run_recompute(arguments: argparse.Namespace) -> int:
     print(recompute_summary(report, resumed=arguments.resume is not None))
     if report.failed:
         print(
-            f"error: {report.failed:,} profiles could not be recomputed (see above); running the command again "
-            "recomputes them",
+            f"error: {report.failed:,} profiles could not be recomputed (see above); "
+            + (
+                f"carrying the run on with --resume {run} stores them"
+                if store_all
+                else "running the command again recomputes them"
+            ),
             file=sys.stderr,
         )
         return 1
