@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
@@ -16,6 +17,7 @@ from services.profile.handlers import Clock
 from services.profile.settings import ProfileSettings
 from shared.events import Envelope, build_envelope, event_type, parse_event
 from shared.events.identity import Match, MatchMethod, PersonResolvedV1
+from shared.settings import ServiceSettings
 from tests.integration.kafka_support import TopicTail, publish_envelopes
 
 
@@ -94,3 +96,10 @@ async def read_until(
         records: list[ConsumerRecord] = await tail.read(1, deadline_seconds=1)
         received.extend(parse_event(record.value)[0] for record in records)
     return received
+
+
+def commands_reach(monkeypatch: pytest.MonkeyPatch, settings: ServiceSettings) -> None:
+    """A `parterre` command run in the test reaches the test's store and Kafka, as the service under test does."""
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)

@@ -12,7 +12,7 @@ from services.profile.adapters.mongo import PROFILES, MongoProfileStore, _state_
 from shared.cli import main
 from shared.mongo import Document
 from shared.settings import ServiceSettings
-from tests.integration.profile.support import ProfileHarness, read_until
+from tests.integration.profile.support import ProfileHarness, commands_reach, read_until
 from tests.unit.profile_handlers.scenarios import PROFILE_CHANGED, World
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
@@ -37,9 +37,7 @@ async def test_recomputing_by_hand_names_the_addresses_that_bounced_in_profiles_
         await _as_an_older_release_stored_it(database, organisation_id, person_id)
     assert (await world.fields("per_anne"))["undeliverable_emails"] == []
     cleo = await world.profile("per_cleo")
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
-    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    commands_reach(monkeypatch, settings)
 
     first = await _run(["profile", "recompute", "--organisation", organisation_id])
     first_output = capsys.readouterr()
@@ -88,9 +86,7 @@ async def test_storing_every_profile_again_uncompressed_leaves_none_an_older_rel
     await world.deliver(world.merged("mrg_1", "per_bea", "per_cleo"))
     before = {person_id: await world.profile(person_id) for person_id in ("per_anne", "per_bea", "per_cleo")}
     assert all(isinstance(document["state"], bytes) for document in await _documents(database, organisation_id))
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
-    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    commands_reach(monkeypatch, settings)
     monkeypatch.setenv("PARTERRE_PROFILE_COMPRESSED_STATES", "false")
 
     code = await _run(["profile", "recompute", "--store-all", "--organisation", organisation_id])

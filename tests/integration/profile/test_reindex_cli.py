@@ -12,6 +12,7 @@ from services.profile.handlers import search_profiles
 from shared.cli import main
 from shared.mongo import Document
 from shared.settings import ServiceSettings
+from tests.integration.profile.support import commands_reach
 from tests.unit.profile_handlers.scenarios import World, forget_search_keys, named_patron
 
 pytestmark = [pytest.mark.mongo]
@@ -31,8 +32,7 @@ async def test_reindexing_by_hand_makes_profiles_stored_before_findable_by_name_
     for person in ("per_helene", "per_marc"):
         await forget_search_keys(world, person)
     await forget_search_keys(other, "per_olga")
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    commands_reach(monkeypatch, settings)
 
     async def search(organisation_id: str, text: str) -> list[str]:
         result = await search_profiles(world.deps, organisation_id, read_query(text), limit=20)

@@ -11,7 +11,7 @@ from shared.cli import main
 from shared.events import parse_event
 from shared.mongo import Document
 from shared.settings import ServiceSettings
-from tests.integration.profile.support import ProfileHarness
+from tests.integration.profile.support import ProfileHarness, commands_reach
 from tests.unit.profile_handlers.scenarios import World
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
@@ -42,9 +42,7 @@ async def test_a_sweep_run_by_hand_catches_up_on_days_not_swept(
         a_year_before = evening.replace(year=evening.year - 1, month=3, day=1)
     await world.sweep()
     await world.deliver(world.purchase("sale-l", "per_lea", at=a_year_before))
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
-    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    commands_reach(monkeypatch, settings)
 
     exit_code = await _run(["profile", "sweep"])
 

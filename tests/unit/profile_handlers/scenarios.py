@@ -2057,14 +2057,15 @@ async def a_writer_overtaken_by_a_later_fact_and_a_step_stores_nothing_over_them
 
 
 async def batch_overtaken_while_storing(
-    world: World, fact: Envelope, overtaking: Envelope, *, later_by: timedelta = timedelta(0)
+    world: World, facts: list[Envelope], overtaking: Envelope, *, later_by: timedelta = timedelta(0)
 ) -> tuple[Envelope, ...]:
-    """A batch of `fact` alone logs it and is held as it files due entries, before storing; meanwhile, `later_by`
-    after the batch decided, `overtaking` (another Kafka key, another process) finds the fact's number held, stores
-    the fact itself and goes on past it. Returns what the batch publishes once it has gone on to its end."""
+    """A batch of `facts` logs them and is held as it files due entries, before storing; meanwhile, `later_by` after
+    the batch decided, `overtaking` (another Kafka key, another process, or the batch's first fact delivered again
+    there) finds the first fact's number held and stores that fact itself, and goes on past it if it is another
+    change. Returns what the batch publishes once it has gone on to its end."""
     slow, store = gated(world)
     gate = store.hold("schedule_all", lambda args: True)
-    batch = asyncio.create_task(slow.deliver_batch([fact]))
+    batch = asyncio.create_task(slow.deliver_batch(facts))
     await gate.reached.wait()
     world.clock.at += later_by
     await world.deliver(overtaking)
@@ -2077,7 +2078,7 @@ async def a_batch_overtaken_while_storing_never_puts_back_an_older_profile(world
     await world.deliver(world.purchase("sale-b", "per_bea"))
     # The merge stores Béa's fact of the batch for her, marks her merged and takes her history into Anne.
     await batch_overtaken_while_storing(
-        world, world.purchase("sale-b2", "per_bea", tickets=1), world.merged("mrg_1", "per_anne", "per_bea")
+        world, [world.purchase("sale-b2", "per_bea", tickets=1)], world.merged("mrg_1", "per_anne", "per_bea")
     )
 
     assert (await world.profile("per_bea")).merged_into == "per_anne"
@@ -2090,7 +2091,7 @@ async def a_batch_creating_a_person_overtaken_by_a_merge_into_them_leaves_the_me
     # The batch holds Léa's first fact, which identity has just created her for; identity merges Zoé into her at
     # once, and the merge stores Léa's fact for her, then takes Zoé's history into her.
     await batch_overtaken_while_storing(
-        world, world.purchase("sale-l", "per_lea", tickets=1), world.merged("mrg_1", "per_lea", "per_zoe")
+        world, [world.purchase("sale-l", "per_lea", tickets=1)], world.merged("mrg_1", "per_lea", "per_zoe")
     )
 
     assert await world.tickets("per_lea") == 1 + 2
@@ -2105,7 +2106,7 @@ async def a_batch_overtaken_by_a_writer_deciding_a_day_later_announces_only_the_
     # merge into her stores that purchase a day later, when it is more than 30 days old: no welcome.
     outputs = await batch_overtaken_while_storing(
         world,
-        world.purchase("sale-l", "per_lea", tickets=1, days_ago=29),
+        [world.purchase("sale-l", "per_lea", tickets=1, days_ago=29)],
         world.merged("mrg_1", "per_lea", "per_zoe"),
         later_by=timedelta(days=1, seconds=1),
     )
@@ -2123,7 +2124,7 @@ async def a_batch_whose_fact_another_writer_stored_later_leaves_that_writers_pro
     # stored there first, and goes no further: by then Béa has lapsed, and that writer fired the win-back. The
     # batch's profile, decided before, must not be stored over it: the claim is the fact's, so a profile without
     # it would never announce the win-back again, and its due moment would no longer match the entry filed.
-    await batch_overtaken_while_storing(world, opened, opened, later_by=timedelta(days=2))
+    await batch_overtaken_while_storing(world, [opened], opened, later_by=timedelta(days=2))
 
     stored = await world.profile("per_bea")
     assert any(key.startswith("lapsed-buyer:") for key in stored.fired)
@@ -2134,16 +2135,9 @@ async def a_batch_whose_first_fact_another_writer_stored_later_goes_on_from_that
     await world.deliver(world.purchase("sale-b", "per_bea", days_ago=364))
     before = (await world.profile("per_bea")).applied
     first, second = world.email_open("open-1", "per_bea"), world.email_open("open-2", "per_bea")
-    slow, store = gated(world)
-    gate = store.hold("schedule_all", lambda args: True)
-    batch = asyncio.create_task(slow.deliver_batch([first, second]))
-    await gate.reached.wait()
     # The batch's first fact, delivered again elsewhere two days later, is stored there alone, with the win-back
     # Béa has lapsed into by then: the batch stores nothing over it, and its second fact goes on from there.
-    world.clock.at += timedelta(days=2)
-    await world.deliver(first)
-    gate.opened.set()
-    outputs = await batch
+    outputs = await batch_overtaken_while_storing(world, [first, second], first, later_by=timedelta(days=2))
 
     stored = await world.profile("per_bea")
     assert stored.applied == before + 2
@@ -2159,14 +2153,7 @@ async def a_batch_creating_a_person_whose_first_fact_another_writer_stored_later
     # Léa's first purchase, 29 days before the batch decides, would be welcomed (a first purchase within 30 days);
     # delivered again elsewhere two days later, it is stored there alone, unwelcomed, before the batch stores.
     first, second = world.purchase("sale-l", "per_lea", tickets=1, days_ago=29), world.email_open("open-l", "per_lea")
-    slow, store = gated(world)
-    gate = store.hold("schedule_all", lambda args: True)
-    batch = asyncio.create_task(slow.deliver_batch([first, second]))
-    await gate.reached.wait()
-    world.clock.at += timedelta(days=2)
-    await world.deliver(first)
-    gate.opened.set()
-    outputs = await batch
+    outputs = await batch_overtaken_while_storing(world, [first, second], first, later_by=timedelta(days=2))
 
     stored = await world.profile("per_lea")
     assert stored.applied == 2
