@@ -5,7 +5,6 @@ running event loop, and closed when it ends.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -38,6 +37,7 @@ from shared.kafka import ConsumedRecord, ConsumerMetrics, abandon_sends, add_con
 from shared.logs import configure_logging, correlation_id_var
 from shared.mongo import Document, IndexSpec, ensure_indexes, mongo_client, ping_store
 from shared.settings import ServiceSettings
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,7 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
                 yield
             finally:
                 if measuring is not None:
-                    measuring.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await measuring
+                    await cancel_and_wait([measuring])
                 if parts.on_stop is not None:
                     await parts.on_stop(runtime)
                 await _stop_broker(runtime.broker, settings.shutdown_timeout_seconds)

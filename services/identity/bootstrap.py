@@ -1,7 +1,6 @@
 """Builds the identity service: settings, clients, adapters, subscriber and routes; nothing happens at import."""
 
 import asyncio
-import contextlib
 import logging
 from typing import cast
 
@@ -19,6 +18,7 @@ from services.identity.settings import IdentitySettings
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, KafkaPublisher
 from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
+from shared.tasks import cancel_and_wait
 from shared.topics import AUDIENCE_FACTS, CONSUMER_GROUPS
 
 log = logging.getLogger(__name__)
@@ -101,9 +101,7 @@ def create_app(
     async def stop_watching_blocks(runtime: Runtime) -> None:
         watch = runtime.extras.pop("blocks-watch", None)
         if isinstance(watch, asyncio.Task):
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
+            await cancel_and_wait([watch])
 
     app = create_service_app(
         identity_settings,

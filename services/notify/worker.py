@@ -24,6 +24,7 @@ from services.notify.handlers import (
 )
 from services.notify.metrics import NotifyMetrics
 from services.notify.ports import Outbound, QueueEntry
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,10 @@ class DeliveryWorker:
         self._attempting: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._refresh = asyncio.Event()
+        # Set by `stop`: the loops end at their next turn even when a cancellation is lost. Python 3.11's
+        # `asyncio.wait_for`, which PyMongo awaits every command through, drops one that arrives as the command's
+        # answer does, and the loop would then go on for good while `stop` waits for it.
+        self._stopping = False
         # Disabled subscriptions have no lane; their queues are looked at this often, for what waited too long.
         self._disabled_sweep_seconds = min(60.0, max(poll_seconds, deps.rules.disabled_max_age.total_seconds() / 10))
         self._next_disabled_sweep = 0.0
@@ -75,13 +80,15 @@ class DeliveryWorker:
         self._supervisor = asyncio.create_task(self._supervise(), name="notify-supervisor")
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._refresh.set()
+        for lane in self._lanes.values():
+            lane.wake.set()
         tasks: list[asyncio.Task[None]] = [] if self._supervisor is None else [self._supervisor]
         # Attempts of lanes dropped since included: cut by the shutdown, each frees its claim for the next start.
         tasks.extend(self._attempting.values())
         tasks.extend(lane.task for lane in self._lanes.values() if lane.task is not None)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
         self._lanes.clear()
         self._attempting.clear()
 
@@ -97,7 +104,7 @@ class DeliveryWorker:
         self._refresh.set()
 
     async def _supervise(self) -> None:
-        while True:
+        while not self._stopping:
             # Cleared before reading, not after: a change made while the subscriptions are read is read next round.
             self._refresh.clear()
             try:
@@ -130,15 +137,15 @@ class DeliveryWorker:
                 self._metrics.forget_subscription(subscription_id)
         for subscription_id, subscription in current.items():
             existing = self._lanes.get(subscription_id)
-            if existing is None:
+            if existing is None and not self._stopping:
                 lane = _Lane(subscription)
                 lane.task = asyncio.create_task(self._run_lane(lane), name=f"notify-lane-{subscription_id}")
                 self._lanes[subscription_id] = lane
-            else:
+            elif existing is not None:
                 existing.subscription = subscription
 
     async def _run_lane(self, lane: _Lane) -> None:
-        while True:
+        while not self._stopping:
             # Cleared before filling, not after: an attempt finishing or work queued during the fill fills it again.
             lane.wake.clear()
             try:
@@ -177,7 +184,7 @@ class DeliveryWorker:
             key=lambda e: e.due_at,
         )
         for entry in waiting:
-            if len(lane.in_flight) >= limit or entry.due_at > now:
+            if len(lane.in_flight) >= limit or entry.due_at > now or self._stopping:
                 break
             task = asyncio.create_task(self._attempt(lane, entry.delivery_id))
             lane.in_flight[entry.delivery_id] = task

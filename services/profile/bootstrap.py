@@ -1,7 +1,6 @@
 """Builds the profile service: settings, clients, adapters, subscriber and routes; nothing happens at import."""
 
 import asyncio
-import contextlib
 
 from fastapi import FastAPI
 
@@ -17,6 +16,7 @@ from services.profile.settings import ProfileSettings
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, KafkaPublisher
 from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
+from shared.tasks import cancel_and_wait
 from shared.topics import CONSUMER_GROUPS, IDENTITY_RESOLUTIONS
 
 PROFILE_GROUP = next(group for group in CONSUMER_GROUPS if group.service == "profile")
@@ -76,10 +76,7 @@ def create_app(
             sweeping.append(asyncio.create_task(sweep_forever(context), name="profile-sweep"))
 
     async def stop_sweeping(_runtime: Runtime) -> None:
-        for task in sweeping:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(sweeping)
         sweeping.clear()
 
     app = create_service_app(

@@ -171,6 +171,44 @@ async def _run_for_a_while(worker: DeliveryWorker) -> None:
         await worker.stop()
 
 
+class CancellationLostInARead(LaneStore):
+    """A queue read under way when the worker stops, whose answer comes with the cancellation: Python 3.11's
+    `asyncio.wait_for`, which PyMongo awaits every command through, then returns the answer and the cancellation is
+    lost. A read after that one never answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = asyncio.Event()
+        self.lost = 0
+
+    async def queue(self, subscription_id: str) -> list[QueueEntry]:
+        self.reading.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if self.lost:
+                raise
+            self.lost += 1
+        return await super().queue(subscription_id)
+
+
+# Far longer than stopping takes: reached only by a worker that does not stop.
+HANG_GUARD_SECONDS = 30
+
+
+async def test_a_worker_stops_though_a_read_under_way_loses_its_cancellation_and_starts_nothing_more() -> None:
+    store, receiver = CancellationLostInARead(), Receiver()
+    store.add("dlv_waiting")
+    worker = _worker(store, receiver)
+    await worker.start()
+    async with asyncio.timeout(HANG_GUARD_SECONDS):
+        await store.reading.wait()
+        await worker.stop()
+
+    assert store.lost == 1
+    assert receiver.requests == 0
+
+
 async def test_work_queued_while_a_lane_reads_its_queue_is_sent_without_waiting_for_the_next_poll() -> None:
     store, receiver = LaneStore(), Receiver()
     worker = _worker(store, receiver)

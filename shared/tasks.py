@@ -1,0 +1,24 @@
+"""Background tasks ended when a service stops."""
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+# How often a task that goes on after its cancellation is cancelled again.
+CANCEL_AGAIN_SECONDS = 1.0
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancels `tasks` and returns once every one has ended, cancelling again every `CANCEL_AGAIN_SECONDS` one that
+    goes on. Python 3.11's `asyncio.wait_for` (CPython issue 86296, fixed in 3.12), which PyMongo awaits every command
+    through, loses a cancellation that arrives as the awaited answer does: a loop would then go on for good, and its
+    service would never stop. What the tasks ended with is left to them: each logs its own failures."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        done, pending = await asyncio.wait(pending, timeout=CANCEL_AGAIN_SECONDS)
+        for task in done:
+            if not task.cancelled():
+                # Retrieved, so that asyncio does not log it again as never retrieved.
+                task.exception()

@@ -1,0 +1,62 @@
+"""Background tasks end when their service stops, even one whose cancellation was lost."""
+
+import asyncio
+
+import pytest
+
+import shared.tasks
+from shared.tasks import cancel_and_wait
+
+# Far longer than ending the tasks takes: reached only if they do not end.
+HANG_GUARD_SECONDS = 30
+
+
+async def _loses_its_first_cancellation(cancellations: list[int]) -> None:
+    """A loop whose first cancellation is lost, as Python 3.11's `asyncio.wait_for` loses one arriving with the
+    awaited answer: it goes on until cancelled again."""
+    while True:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancellations.append(1)
+            if len(cancellations) > 1:
+                raise
+
+
+async def _fails(cancellations: list[int]) -> None:
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        cancellations.append(1)
+        raise RuntimeError("failed while stopping") from None
+
+
+async def test_a_task_that_lost_its_cancellation_is_cancelled_again_until_it_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shared.tasks, "CANCEL_AGAIN_SECONDS", 0.01)
+    losing: list[int] = []
+    failing: list[int] = []
+    tasks = [
+        asyncio.create_task(_loses_its_first_cancellation(losing)),
+        asyncio.create_task(_fails(failing)),
+        asyncio.create_task(asyncio.Event().wait()),
+    ]
+    await asyncio.sleep(0)
+
+    async with asyncio.timeout(HANG_GUARD_SECONDS):
+        await cancel_and_wait(tasks)
+
+    assert all(task.done() for task in tasks)
+    assert (len(losing), len(failing)) == (2, 1)
+    assert isinstance(tasks[1].exception(), RuntimeError)
+    assert tasks[2].cancelled()
+
+
+async def test_tasks_ended_already_are_left_as_they_are() -> None:
+    finished = asyncio.create_task(asyncio.sleep(0))
+    await finished
+
+    await cancel_and_wait([finished])
+
+    assert not finished.cancelled()
