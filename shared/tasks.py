@@ -4,8 +4,9 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-# How often a task that goes on after its cancellation is cancelled again.
-CANCEL_AGAIN_SECONDS = 1.0
+# How long a task that goes on after its cancellation is given before it is cancelled again: far longer than the
+# clean-up a cancelled task does (an attempt storing its outcome).
+CANCEL_AGAIN_SECONDS = 5.0
 
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:

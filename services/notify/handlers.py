@@ -6,6 +6,7 @@ the same attempt; a redelivered `profile changed` older than the contact is igno
 """
 
 import asyncio
+import contextlib
 import logging
 import secrets as random_ids
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping, Sequence
@@ -700,7 +701,11 @@ async def _uninterrupted(recording: Coroutine[Any, Any, AttemptOutcome]) -> Atte
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        await task
+        # Shielded each time: a stop cancels again a task that goes on (see `shared.tasks.cancel_and_wait`).
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+        task.result()
         raise
 
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from services.notify.adapters.http import SafeOutbound
@@ -26,7 +27,7 @@ from services.notify.domain.subscriptions import (
     TargetKind,
 )
 from services.notify.domain.targets import OutboundPolicy
-from services.notify.handlers import AttemptOutcome, NotifyDeps, NotifyRules, attempt_delivery
+from services.notify.handlers import AttemptOutcome, NotifyDeps, NotifyRules, _uninterrupted, attempt_delivery
 from services.notify.metrics import NotifyMetrics
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, HttpAnswer, NotifyStore, QueueEntry
 from services.notify.worker import DeliveryWorker
@@ -313,3 +314,26 @@ async def test_a_delivery_whose_failed_attempt_a_dead_instance_recorded_is_sent_
 
     assert receiver.requests == 1
     assert store.deliveries["dlv_failed"].status is DeliveryStatus.SUCCEEDED
+
+
+async def test_an_outcome_being_stored_is_stored_whole_however_often_the_stop_cancels() -> None:
+    release = asyncio.Event()
+    stored: list[str] = []
+
+    async def recording() -> AttemptOutcome:
+        await release.wait()
+        stored.append("outcome")
+        return cast(AttemptOutcome, "outcome")
+
+    storing = asyncio.create_task(_uninterrupted(recording()))
+    await asyncio.sleep(0)
+    for _ in range(3):
+        # As `cancel_and_wait` does to a task that goes on.
+        storing.cancel()
+        await asyncio.sleep(0)
+    release.set()
+
+    async with asyncio.timeout(HANG_GUARD_SECONDS):
+        with pytest.raises(asyncio.CancelledError):
+            await storing
+    assert stored == ["outcome"]
