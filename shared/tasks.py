@@ -15,11 +15,17 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
     through, loses a cancellation that arrives as the awaited answer does: a loop would then go on for good, and its
     service would never stop. What the tasks ended with is left to them: each logs its own failures."""
     pending = {task for task in tasks if not task.done()}
-    while pending:
+    try:
+        while pending:
+            for task in pending:
+                task.cancel()
+            done, pending = await asyncio.wait(pending, timeout=CANCEL_AGAIN_SECONDS)
+            for task in done:
+                if not task.cancelled():
+                    # Retrieved, so that asyncio does not log it again as never retrieved.
+                    task.exception()
+    except BaseException:
+        # The caller is cancelled in turn: those still running are cancelled once more on its way out.
         for task in pending:
             task.cancel()
-        done, pending = await asyncio.wait(pending, timeout=CANCEL_AGAIN_SECONDS)
-        for task in done:
-            if not task.cancelled():
-                # Retrieved, so that asyncio does not log it again as never retrieved.
-                task.exception()
+        raise

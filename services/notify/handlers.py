@@ -12,7 +12,7 @@ import secrets as random_ids
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from services.notify.adapters.mailchimp import MailchimpAudience
 from services.notify.domain.contacts import (
@@ -71,6 +71,8 @@ SUBSCRIPTION_DISABLED = "subscription_disabled"
 QUEUE_FULL = "queue_full"
 
 log = logging.getLogger(__name__)
+
+Recorded = TypeVar("Recorded")
 
 
 @dataclass(frozen=True)
@@ -684,15 +686,16 @@ async def attempt_delivery(
             result = await _webhook_attempt(delivery, subscription, deps, outbound)
     except BaseException:
         # Stopped mid-attempt (a shutdown): free the claim so the next start makes this attempt at once.
-        await store.release_attempt(claim.attempt_id)
+        await _uninterrupted(store.release_attempt(claim.attempt_id))
         raise
     if isinstance(result, Suppression):
         return await _uninterrupted(_close(deps, delivery, claim, DeliveryStatus.SUPPRESSED, result.value))
     return await _uninterrupted(_record(deps, delivery, subscription, claim, result, draw))
 
 
-async def _uninterrupted(recording: Coroutine[Any, Any, AttemptOutcome]) -> AttemptOutcome:
-    """Stores an attempt's outcome whole even if the worker is stopped meanwhile, then lets the stop go on.
+async def _uninterrupted(recording: Coroutine[Any, Any, Recorded]) -> Recorded:
+    """Stores an attempt's outcome (or frees its claim) whole even if the worker is stopped meanwhile, then lets the
+    stop go on.
 
     Cut in the middle, an outcome would leave its claim unfinished, and the delivery would wait a whole attempt
     lease after the restart before anyone tried it again.
