@@ -5,7 +5,7 @@ import contextlib
 import functools
 import operator
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -22,14 +22,9 @@ class Remembered(Generic[P, R]):
         self._function = function
         self._cached: functools._lru_cache_wrapper[R] = functools.lru_cache(maxsize=MOST_ENTRIES)(function)
 
-    if TYPE_CHECKING:
-
-        def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
-
-    else:
-        # Calling an instance calls what this returns, the cache itself: no Python frame in between, which costs
-        # as much as the cache's own look-up, and these run for every pair of names compared.
-        __call__ = property(operator.attrgetter("_cached"))
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        call: Callable[..., R] = self._cached
+        return call(*args, **kwargs)
 
     @property
     def entries(self) -> int:

@@ -68,9 +68,8 @@ class DeliveryWorker:
         self._attempting: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._refresh = asyncio.Event()
-        # Set by `stop`: the loops end at their next turn even when a cancellation is lost. Python 3.11's
-        # `asyncio.wait_for`, which PyMongo awaits every command through, drops one that arrives as the command's
-        # answer does, and the loop would then go on for good while `stop` waits for it.
+        # Set by `stop`: the loops end at their next turn even when a cancellation was lost (see
+        # `shared.tasks.cancel_and_wait`).
         self._stopping = False
         # Disabled subscriptions have no lane; their queues are looked at this often, for what waited too long.
         self._disabled_sweep_seconds = min(60.0, max(poll_seconds, deps.rules.disabled_max_age.total_seconds() / 10))
