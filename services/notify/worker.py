@@ -41,6 +41,9 @@ class _Lane:
     # lane leaves them alone: their queue entries are still due, so a lane woken by that start would take them again
     # at once, turn after turn, for as long as the other attempt or the failure lasts.
     resting: dict[str, datetime] = field(default_factory=dict)
+    # Set when its subscription is disabled or deleted: the lane ends at its next turn and starts nothing more, even
+    # when the cancellation that drops it is lost (see `shared.tasks.cancel_and_wait`).
+    dropped: bool = False
 
 
 class DeliveryWorker:
@@ -63,6 +66,8 @@ class DeliveryWorker:
         self._owner = owner_id()
         self._random = random.SystemRandom()
         self._lanes: dict[str, _Lane] = {}
+        # Lanes dropped and not yet ended: a stop waits for them as for the others.
+        self._dropped_lanes: set[asyncio.Task[None]] = set()
         # Every delivery this process is attempting, whichever lane started it (a lane dropped when its subscription
         # was disabled leaves its attempts running): a second attempt at one of them would take over its claim.
         self._attempting: dict[str, asyncio.Task[None]] = {}
@@ -87,6 +92,7 @@ class DeliveryWorker:
         # Attempts of lanes dropped since included: cut by the shutdown, each frees its claim for the next start.
         tasks.extend(self._attempting.values())
         tasks.extend(lane.task for lane in self._lanes.values() if lane.task is not None)
+        tasks.extend(self._dropped_lanes)
         await cancel_and_wait(tasks)
         self._lanes.clear()
         self._attempting.clear()
@@ -131,8 +137,12 @@ class DeliveryWorker:
         for subscription_id in list(self._lanes):
             if subscription_id not in current:
                 lane = self._lanes.pop(subscription_id)
-                if lane.task is not None:
+                lane.dropped = True
+                lane.wake.set()
+                if lane.task is not None and not lane.task.done():
                     lane.task.cancel()
+                    self._dropped_lanes.add(lane.task)
+                    lane.task.add_done_callback(self._dropped_lanes.discard)
                 self._metrics.forget_subscription(subscription_id)
         for subscription_id, subscription in current.items():
             existing = self._lanes.get(subscription_id)
@@ -144,7 +154,7 @@ class DeliveryWorker:
                 existing.subscription = subscription
 
     async def _run_lane(self, lane: _Lane) -> None:
-        while not self._stopping:
+        while not self._stopping and not lane.dropped:
             # Cleared before filling, not after: an attempt finishing or work queued during the fill fills it again.
             lane.wake.clear()
             try:
@@ -183,7 +193,7 @@ class DeliveryWorker:
             key=lambda e: e.due_at,
         )
         for entry in waiting:
-            if len(lane.in_flight) >= limit or entry.due_at > now or self._stopping:
+            if len(lane.in_flight) >= limit or entry.due_at > now or self._stopping or lane.dropped:
                 break
             task = asyncio.create_task(self._attempt(lane, entry.delivery_id))
             lane.in_flight[entry.delivery_id] = task

@@ -337,3 +337,101 @@ async def test_an_outcome_being_stored_is_stored_whole_however_often_the_stop_ca
         with pytest.raises(asyncio.CancelledError):
             await storing
     assert stored == ["outcome"]
+
+
+class DroppedWhileReading(LaneStore):
+    """A lane's queue read under way when its subscription is disabled, whose answer comes with the cancellation
+    that drops the lane, so that the cancellation is lost (see `CancellationLostInARead`). Counts the attempts
+    started, each of which reads its subscription first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = asyncio.Event()
+        self.lost = 0
+        self.subscription_reads = 0
+
+    async def queue(self, subscription_id: str) -> list[QueueEntry]:
+        self.reading.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if self.lost:
+                raise
+            self.lost += 1
+        return await super().queue(subscription_id)
+
+    async def subscription(self, subscription_id: str) -> Subscription | None:
+        self.subscription_reads += 1
+        return await super().subscription(subscription_id)
+
+
+def _lane_tasks() -> list[asyncio.Task[Any]]:
+    return [task for task in asyncio.all_tasks() if task.get_name().startswith("notify-lane-")]
+
+
+async def test_a_lane_dropped_while_its_read_loses_the_cancellation_ends_and_starts_nothing() -> None:
+    store, receiver = DroppedWhileReading(), Receiver()
+    store.add("dlv_waiting")
+    worker = _worker(store, receiver)
+    await worker.start()
+    try:
+        async with asyncio.timeout(HANG_GUARD_SECONDS):
+            await store.reading.wait()
+        (lane,) = _lane_tasks()
+        store.subscription_now = replace(SUBSCRIPTION, enabled=False)
+        worker.subscriptions_changed()
+        for _ in range(TURNS):
+            await asyncio.sleep(0)
+
+        assert store.lost == 1
+        assert lane.done()
+        assert _lane_tasks() == []
+        assert store.subscription_reads == 0
+    finally:
+        await worker.stop()
+    assert receiver.requests == 0
+
+
+class SlowToFree(LaneStore):
+    """Frees a claim only once `freeing` is set: a stop's cancellations arrive while it does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.freeing = asyncio.Event()
+
+    async def release_attempt(self, attempt_id_: str) -> None:
+        await self.freeing.wait()
+        await super().release_attempt(attempt_id_)
+
+
+class Unanswering:
+    """A receiver that never answers: the attempt is under way when the stop comes."""
+
+    def __init__(self) -> None:
+        self.sending = asyncio.Event()
+
+    async def request(self, method: str, url: str, **_: Any) -> HttpAnswer:
+        self.sending.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+
+async def test_a_claim_freed_at_a_stop_is_freed_whole_however_often_the_stop_cancels() -> None:
+    store, receiver = SlowToFree(), Unanswering()
+    store.add("dlv_cut")
+    attempt = asyncio.create_task(
+        attempt_delivery("dlv_cut", SUBSCRIPTION, _deps(store), receiver, owner="worker_a", draw=0.5)
+    )
+    async with asyncio.timeout(HANG_GUARD_SECONDS):
+        await receiver.sending.wait()
+    assert list(store.claims) == [attempt_id("dlv_cut", 1)]
+    for _ in range(3):
+        # As `cancel_and_wait` does to a task that goes on.
+        attempt.cancel()
+        await asyncio.sleep(0)
+    store.freeing.set()
+
+    async with asyncio.timeout(HANG_GUARD_SECONDS):
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+    assert store.claims == {}
