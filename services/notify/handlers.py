@@ -10,7 +10,7 @@ import contextlib
 import logging
 import secrets as random_ids
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -64,6 +64,7 @@ from services.notify.ports import (
 )
 from shared.events import Envelope, ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1, TriggerFiredV1
 from shared.events.common import Channel, ConsentPurpose
+from shared.mongo import DocumentLocks
 
 # Why a delivery went to the dead letters without an attempt (its `last_error`).
 SUBSCRIPTION_DELETED = "subscription_deleted"
@@ -92,6 +93,8 @@ class NotifyDeps:
     store: NotifyStore
     clock: Clock
     rules: NotifyRules
+    # One Mailchimp attempt at a time per person and subscription in this process (see `_mailchimp_turn`).
+    mailchimp_turns: DocumentLocks = field(default_factory=DocumentLocks, compare=False)
 
 
 # Intake: events become deliveries
@@ -668,11 +671,54 @@ async def attempt_delivery(
 
     None when there was nothing to do: the delivery is no longer pending, or another worker holds the attempt.
     """
-    store = deps.store
-    delivery = await store.delivery(delivery_id_)
-    if delivery is None or delivery.status is not DeliveryStatus.PENDING:
-        await store.dequeue(subscription.subscription_id, delivery_id_)
+    delivery = await _pending(deps, subscription, delivery_id_)
+    if delivery is None:
         return None
+    turn = _mailchimp_turn(deps, delivery, subscription)
+    if turn is None:
+        return await _claimed_attempt(delivery, subscription, deps, outbound, owner=owner, draw=draw)
+    async with turn:
+        # Read again: an attempt of the person's that went first may have taken long.
+        delivery = await _pending(deps, subscription, delivery_id_)
+        if delivery is None:
+            return None
+        return await _claimed_attempt(delivery, subscription, deps, outbound, owner=owner, draw=draw)
+
+
+async def _pending(deps: NotifyDeps, subscription: Subscription, delivery_id_: str) -> Delivery | None:
+    """The delivery if it still waits to be sent; otherwise its queue entry goes."""
+    delivery = await deps.store.delivery(delivery_id_)
+    if delivery is None or delivery.status is not DeliveryStatus.PENDING:
+        await deps.store.dequeue(subscription.subscription_id, delivery_id_)
+        return None
+    return delivery
+
+
+def _mailchimp_turn(
+    deps: NotifyDeps, delivery: Delivery, subscription: Subscription
+) -> contextlib.AbstractAsyncContextManager[None] | None:
+    """For a Mailchimp attempt about a person: what it waits for before claiming, and holds until its outcome is
+    recorded.
+
+    Each attempt reads the person's contact, then changes their member from what it read. Two at once, one having
+    read the address the person gave before and the other the new one, would leave a member under each: the old one
+    subscribed again after the other moved it. One after the other, the second reads what the first did. Only the
+    attempts of one process wait for each other: instances that share a Mailchimp subscription can still meet so."""
+    if subscription.kind is not TargetKind.MAILCHIMP or delivery.person_id is None:
+        return None
+    return deps.mailchimp_turns.hold(f"{subscription.subscription_id}|{delivery.organisation_id}|{delivery.person_id}")
+
+
+async def _claimed_attempt(
+    delivery: Delivery,
+    subscription: Subscription,
+    deps: NotifyDeps,
+    outbound: Outbound,
+    *,
+    owner: str,
+    draw: float,
+) -> AttemptOutcome | None:
+    store = deps.store
     claim = await _claim(deps, delivery, owner)
     if claim is None:
         return None

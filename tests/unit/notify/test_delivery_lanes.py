@@ -14,7 +14,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.notify.adapters.http import SafeOutbound
+from services.notify.domain.contacts import Contact
 from services.notify.domain.frequency import FrequencyCap
+from services.notify.domain.mailchimp import subscriber_hash
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.retries import RetrySchedule
 from services.notify.domain.signing import new_secret
@@ -29,8 +31,17 @@ from services.notify.domain.subscriptions import (
 from services.notify.domain.targets import OutboundPolicy
 from services.notify.handlers import AttemptOutcome, NotifyDeps, NotifyRules, _uninterrupted, attempt_delivery
 from services.notify.metrics import NotifyMetrics
-from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, HttpAnswer, NotifyStore, QueueEntry
+from services.notify.ports import (
+    AttemptRecord,
+    Delivery,
+    DeliveryStatus,
+    HttpAnswer,
+    NotifyStore,
+    Outbound,
+    QueueEntry,
+)
 from services.notify.worker import DeliveryWorker
+from tests.unit.notify.test_mailchimp_sync import GRANTED, PREFIX, TARGET, Mailchimp, changed
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 SUBSCRIPTION = Subscription(
@@ -435,3 +446,77 @@ async def test_a_claim_freed_at_a_stop_is_freed_whole_however_often_the_stop_can
         with pytest.raises(asyncio.CancelledError):
             await attempt
     assert store.claims == {}
+
+
+class PersonsStore(LaneStore):
+    """A lane's store whose deliveries are about one person, with that person's contact."""
+
+    def __init__(self, subscription: Subscription, contact: Contact) -> None:
+        super().__init__(subscription)
+        self.contact_now = contact
+
+    def add_about(self, delivery_id: str, person_id: str) -> None:
+        self.add(delivery_id)
+        self.deliveries[delivery_id] = replace(
+            self.deliveries[delivery_id], subscription_id=self.subscription_now.subscription_id, person_id=person_id
+        )
+
+    async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
+        return self.contact_now
+
+    async def record_mailchimp_member(
+        self, organisation_id: str, person_id: str, subscription_id: str, email: str
+    ) -> None:
+        members = {**self.contact_now.mailchimp_members, subscription_id: email}
+        self.contact_now = replace(self.contact_now, mailchimp_members=members)
+
+    async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
+        raise AssertionError("nobody opted out")
+
+
+class SlowToCreate(Mailchimp):
+    """Answers the creation of a member under `slow` only once `answering` is set."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__()
+        self.slow = subscriber_hash(slow)
+        self.creating = asyncio.Event()
+        self.answering = asyncio.Event()
+
+    async def request(self, method: str, url: str, *, body: bytes = b"", **rest: Any) -> HttpAnswer:
+        if method == "PUT" and url.removeprefix(PREFIX) == self.slow:
+            self.creating.set()
+            await self.answering.wait()
+        return await super().request(method, url, body=body, **rest)
+
+
+async def test_two_mailchimp_attempts_about_one_person_go_one_after_the_other_so_a_new_address_keeps_one_member() -> (
+    None
+):
+    subscription = replace(SUBSCRIPTION, subscription_id="sub_mc", kind=TargetKind.MAILCHIMP, mailchimp=TARGET)
+    granted = changed(Contact("per_1"), 1, emails=["old@example.com"], **GRANTED)
+    store, mailchimp = PersonsStore(subscription, granted), SlowToCreate("old@example.com")
+    outbound = cast(Outbound, mailchimp)
+    store.add_about("dlv_first", "per_1")
+    store.add_about("dlv_second", "per_1")
+    deps = _deps(store)
+
+    first = asyncio.create_task(attempt_delivery("dlv_first", subscription, deps, outbound, owner="worker_a", draw=0.5))
+    async with asyncio.timeout(HANG_GUARD_SECONDS):
+        await mailchimp.creating.wait()
+    # The person gives a new address while the first attempt, which read the old one, is under way.
+    store.contact_now = changed(store.contact_now, 2, emails=["new@example.com", "old@example.com"])
+    second = asyncio.create_task(
+        attempt_delivery("dlv_second", subscription, deps, outbound, owner="worker_a", draw=0.5)
+    )
+    for _ in range(TURNS):
+        await asyncio.sleep(0)
+    mailchimp.answering.set()
+    async with asyncio.timeout(HANG_GUARD_SECONDS):
+        await asyncio.gather(first, second)
+
+    # One member, under the new address: the old one was moved, not subscribed again beside it.
+    assert list(mailchimp.members) == [subscriber_hash("new@example.com")]
+    assert mailchimp.status("new@example.com") == "subscribed"
+    assert store.contact_now.mailchimp_members == {"sub_mc": "new@example.com"}
+    assert {store.deliveries[name].status for name in ("dlv_first", "dlv_second")} == {DeliveryStatus.SUCCEEDED}
