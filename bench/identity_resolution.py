@@ -344,15 +344,18 @@ async def measure_paced_streaming(servers: Servers, people: int) -> list[Result]
         async with app.router.lifespan_context(app):
             # A twentieth of a second's worth at a time.
             per_tick = max(PACED_RATE // 20, 1)
+            sent = []
             for start in range(0, len(facts), per_tick):
                 tick = time.perf_counter()
                 for envelope in facts[start : start + per_tick]:
                     record = record_for(envelope)
                     headers = [(name, value.encode()) for name, value in record.headers.items()]
-                    await producer.send(facts_topic, record.value, key=record.key.encode(), headers=headers)
+                    sent.append(
+                        await producer.send(facts_topic, record.value, key=record.key.encode(), headers=headers)
+                    )
                 await asyncio.sleep(max(0.05 - (time.perf_counter() - tick), 0))
-            await producer.flush()
-            await reader.read(len(facts))
+            await asyncio.gather(*sent)
+            resolved = await reader.read(len(facts))
             histogram = _histogram(app.state.runtime.registry)
     finally:
         await producer.stop()
@@ -360,15 +363,17 @@ async def measure_paced_streaming(servers: Servers, people: int) -> list[Result]
         async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
             await client.drop_database(database)
     total = histogram.get(float("inf"), 0)
-    p99_bound = next((bound for bound, count in sorted(histogram.items()) if count >= 0.99 * total), 0)
-    within_20ms = histogram.get(0.02, 0) / max(total, 1)
+    if len(resolved) < len(facts) or not total:
+        raise RuntimeError(f"identity resolved {len(resolved):,} of the {len(facts):,} facts sent at {PACED_RATE}/s")
+    p99_bound = next(bound for bound, count in sorted(histogram.items()) if count >= 0.99 * total)
+    within_20ms = histogram.get(0.02, 0) / total
     return [
         Result(
             f"identity: streaming p99 per resolution at {PACED_RATE} facts/s",
             p99_bound * 1000,
             "ms (bucket bound)",
             goal="< 20",
-            note=f"{total:,.0f} facts sent over {PACED_SECONDS} s; {within_20ms:.1%} took <= 20 ms",
+            note=f"{len(facts):,} facts over {PACED_SECONDS} s, each resolved; {within_20ms:.1%} took <= 20 ms",
         )
     ]
 

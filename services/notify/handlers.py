@@ -64,7 +64,6 @@ from services.notify.ports import (
 )
 from shared.events import Envelope, ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1, TriggerFiredV1
 from shared.events.common import Channel, ConsentPurpose
-from shared.mongo import DocumentLocks
 
 # Why a delivery went to the dead letters without an attempt (its `last_error`).
 SUBSCRIPTION_DELETED = "subscription_deleted"
@@ -93,8 +92,8 @@ class NotifyDeps:
     store: NotifyStore
     clock: Clock
     rules: NotifyRules
-    # One Mailchimp attempt at a time per person and subscription in this process (see `_mailchimp_turn`).
-    mailchimp_turns: DocumentLocks = field(default_factory=DocumentLocks, compare=False)
+    # The Mailchimp attempts under way in this process, one at most per person and subscription (`_mailchimp_turn`).
+    mailchimp_turns: set[str] = field(default_factory=set, compare=False)
 
 
 # Intake: events become deliveries
@@ -669,44 +668,37 @@ async def attempt_delivery(
 ) -> AttemptOutcome | None:
     """Makes the delivery's next attempt if it is due and pending, and records what came of it.
 
-    None when there was nothing to do: the delivery is no longer pending, or another worker holds the attempt.
+    None when there was nothing to do now: the delivery is no longer pending, another worker holds the attempt, or
+    another attempt about the same person to the same Mailchimp subscription is under way here.
     """
-    delivery = await _pending(deps, subscription, delivery_id_)
-    if delivery is None:
+    store = deps.store
+    delivery = await store.delivery(delivery_id_)
+    if delivery is None or delivery.status is not DeliveryStatus.PENDING:
+        await store.dequeue(subscription.subscription_id, delivery_id_)
         return None
-    turn = _mailchimp_turn(deps, delivery, subscription)
+    turn = _mailchimp_turn(delivery, subscription)
     if turn is None:
         return await _claimed_attempt(delivery, subscription, deps, outbound, owner=owner, draw=draw)
-    async with turn:
-        # Read again: an attempt of the person's that went first may have taken long.
-        delivery = await _pending(deps, subscription, delivery_id_)
-        if delivery is None:
-            return None
-        return await _claimed_attempt(delivery, subscription, deps, outbound, owner=owner, draw=draw)
-
-
-async def _pending(deps: NotifyDeps, subscription: Subscription, delivery_id_: str) -> Delivery | None:
-    """The delivery if it still waits to be sent; otherwise its queue entry goes."""
-    delivery = await deps.store.delivery(delivery_id_)
-    if delivery is None or delivery.status is not DeliveryStatus.PENDING:
-        await deps.store.dequeue(subscription.subscription_id, delivery_id_)
+    if turn in deps.mailchimp_turns:
         return None
-    return delivery
+    deps.mailchimp_turns.add(turn)
+    try:
+        return await _claimed_attempt(delivery, subscription, deps, outbound, owner=owner, draw=draw)
+    finally:
+        deps.mailchimp_turns.discard(turn)
 
 
-def _mailchimp_turn(
-    deps: NotifyDeps, delivery: Delivery, subscription: Subscription
-) -> contextlib.AbstractAsyncContextManager[None] | None:
-    """For a Mailchimp attempt about a person: what it waits for before claiming, and holds until its outcome is
-    recorded.
+def _mailchimp_turn(delivery: Delivery, subscription: Subscription) -> str | None:
+    """For a Mailchimp attempt about a person: what it holds from before its claim until its outcome is recorded,
+    and what no other attempt of this process starts while it does (it is left for a later turn of its lane).
 
     Each attempt reads the person's contact, then changes their member from what it read. Two at once, one having
     read the address the person gave before and the other the new one, would leave a member under each: the old one
     subscribed again after the other moved it. One after the other, the second reads what the first did. Only the
-    attempts of one process wait for each other: instances that share a Mailchimp subscription can still meet so."""
+    attempts of one process keep apart so: instances that share a Mailchimp subscription can still meet."""
     if subscription.kind is not TargetKind.MAILCHIMP or delivery.person_id is None:
         return None
-    return deps.mailchimp_turns.hold(f"{subscription.subscription_id}|{delivery.organisation_id}|{delivery.person_id}")
+    return f"{subscription.subscription_id}|{delivery.organisation_id}|{delivery.person_id}"
 
 
 async def _claimed_attempt(

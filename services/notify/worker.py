@@ -176,6 +176,9 @@ class DeliveryWorker:
         entries = await self._deps.store.queue(subscription.subscription_id)
         if await self._trim(subscription, entries, self._attempting):
             entries = await self._deps.store.queue(subscription.subscription_id)
+        if lane.dropped or self._stopping:
+            # Gone on after its cancellation was lost: its gauges are forgotten already, and nothing starts.
+            return self._poll
         self._metrics.queue_depth.labels(subscription.subscription_id).set(len(entries))
         oldest = min((entry.since for entry in entries), default=None)
         self._metrics.oldest_pending.labels(subscription.subscription_id).set(
@@ -193,7 +196,7 @@ class DeliveryWorker:
             key=lambda e: e.due_at,
         )
         for entry in waiting:
-            if len(lane.in_flight) >= limit or entry.due_at > now or self._stopping or lane.dropped:
+            if len(lane.in_flight) >= limit or entry.due_at > now or self._stopping:
                 break
             task = asyncio.create_task(self._attempt(lane, entry.delivery_id))
             lane.in_flight[entry.delivery_id] = task
