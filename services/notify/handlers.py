@@ -668,8 +668,9 @@ async def attempt_delivery(
 ) -> AttemptOutcome | None:
     """Makes the delivery's next attempt if it is due and pending, and records what came of it.
 
-    None when there was nothing to do now: the delivery is no longer pending, another worker holds the attempt, or
-    another attempt about the same person to the same Mailchimp subscription is under way here.
+    None when there was nothing to do: the delivery is no longer pending, or another worker holds the attempt.
+    Raises `MailchimpTurnTakenError`, claiming nothing, while another attempt of this process about the same person
+    to the same Mailchimp subscription is under way.
     """
     store = deps.store
     delivery = await store.delivery(delivery_id_)
@@ -680,7 +681,7 @@ async def attempt_delivery(
     if turn is None:
         return await _claimed_attempt(delivery, subscription, deps, outbound, owner=owner, draw=draw)
     if turn in deps.mailchimp_turns:
-        return None
+        raise MailchimpTurnTakenError(delivery_id_)
     deps.mailchimp_turns.add(turn)
     try:
         return await _claimed_attempt(delivery, subscription, deps, outbound, owner=owner, draw=draw)
@@ -688,9 +689,14 @@ async def attempt_delivery(
         deps.mailchimp_turns.discard(turn)
 
 
+class MailchimpTurnTakenError(Exception):
+    """Another attempt of this process about the same person to the same Mailchimp subscription is under way: this
+    one is to be made once that one has ended."""
+
+
 def _mailchimp_turn(delivery: Delivery, subscription: Subscription) -> str | None:
     """For a Mailchimp attempt about a person: what it holds from before its claim until its outcome is recorded,
-    and what no other attempt of this process starts while it does (it is left for a later turn of its lane).
+    and what no other attempt of this process starts while it does.
 
     Each attempt reads the person's contact, then changes their member from what it read. Two at once, one having
     read the address the person gave before and the other the new one, would leave a member under each: the old one

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from services.notify.domain.subscriptions import Subscription
 from services.notify.handlers import (
     AttemptOutcome,
+    MailchimpTurnTakenError,
     NotifyDeps,
     attempt_delivery,
     owner_id,
@@ -41,6 +42,10 @@ class _Lane:
     # lane leaves them alone: their queue entries are still due, so a lane woken by that start would take them again
     # at once, turn after turn, for as long as the other attempt or the failure lasts.
     resting: dict[str, datetime] = field(default_factory=dict)
+    # Of those, the ones whose attempt found another under way for the same person (`MailchimpTurnTakenError`): they
+    # rest only until an attempt of the lane ends, then come in their queue's order, the oldest first, so that a
+    # person's segment entered and exited reach Mailchimp in the order they happened.
+    turn_waiting: set[str] = field(default_factory=set)
     # Set when its subscription is disabled or deleted: the lane ends at its next turn and starts nothing more, even
     # when the cancellation that drops it is lost (see `shared.tasks.cancel_and_wait`).
     dropped: bool = False
@@ -177,7 +182,8 @@ class DeliveryWorker:
         if await self._trim(subscription, entries, self._attempting):
             entries = await self._deps.store.queue(subscription.subscription_id)
         if lane.dropped or self._stopping:
-            # Gone on after its cancellation was lost: its gauges are forgotten already, and nothing starts.
+            # Nothing more starts. A dropped lane gets here when its cancellation was lost: its gauges are forgotten
+            # already, and must not show again.
             return self._poll
         self._metrics.queue_depth.labels(subscription.subscription_id).set(len(entries))
         oldest = min((entry.since for entry in entries), default=None)
@@ -186,6 +192,7 @@ class DeliveryWorker:
         )
         limit = subscription.max_in_flight or self._max_in_flight
         lane.resting = {delivery_id: until for delivery_id, until in lane.resting.items() if until > now}
+        lane.turn_waiting.intersection_update(lane.resting)
         # A resting delivery counts as due when its rest ends, so the lane sleeps until then unless woken.
         waiting = sorted(
             (
@@ -196,7 +203,7 @@ class DeliveryWorker:
             key=lambda e: e.due_at,
         )
         for entry in waiting:
-            if len(lane.in_flight) >= limit or entry.due_at > now or self._stopping:
+            if len(lane.in_flight) >= limit or entry.due_at > now:
                 break
             task = asyncio.create_task(self._attempt(lane, entry.delivery_id))
             lane.in_flight[entry.delivery_id] = task
@@ -216,6 +223,7 @@ class DeliveryWorker:
         return sum(moved.values())
 
     async def _attempt(self, lane: _Lane, delivery_id: str) -> None:
+        turn_taken = False
         try:
             # The lane's copy may be older than a 410 another attempt met, or an operator's change: read it again.
             subscription = await self._deps.store.subscription(lane.subscription.subscription_id)
@@ -235,6 +243,10 @@ class DeliveryWorker:
                 if outcome.verdict == "gone":
                     lane.subscription = replace(lane.subscription, enabled=False)
                     self._refresh.set()
+        except MailchimpTurnTakenError:
+            turn_taken = True
+            self._rest(lane, delivery_id)
+            lane.turn_waiting.add(delivery_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -243,6 +255,12 @@ class DeliveryWorker:
         finally:
             lane.in_flight.pop(delivery_id, None)
             self._attempting.pop(delivery_id, None)
+            if not turn_taken:
+                # Perhaps the attempt whose turn they waited for: they are tried again (one whose person is still
+                # busy waits once more, for the next attempt to end, or its rest at most).
+                for waiting in lane.turn_waiting:
+                    lane.resting.pop(waiting, None)
+                lane.turn_waiting.clear()
             lane.wake.set()
 
     def _rest(self, lane: _Lane, delivery_id: str) -> None:

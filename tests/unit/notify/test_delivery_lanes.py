@@ -5,6 +5,7 @@ driven a fixed number of turns, never timed.
 """
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,14 @@ from services.notify.domain.subscriptions import (
     TargetKind,
 )
 from services.notify.domain.targets import OutboundPolicy
-from services.notify.handlers import AttemptOutcome, NotifyDeps, NotifyRules, _uninterrupted, attempt_delivery
+from services.notify.handlers import (
+    AttemptOutcome,
+    MailchimpTurnTakenError,
+    NotifyDeps,
+    NotifyRules,
+    _uninterrupted,
+    attempt_delivery,
+)
 from services.notify.metrics import NotifyMetrics
 from services.notify.ports import (
     AttemptRecord,
@@ -468,10 +476,20 @@ class PersonsStore(LaneStore):
         super().__init__(subscription)
         self.contact_now = contact
 
-    def add_about(self, delivery_id: str, person_id: str) -> None:
+    def add_about(
+        self,
+        delivery_id: str,
+        person_id: str,
+        kind: MessageKind = MessageKind.PROFILE_CHANGED,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
         self.add(delivery_id)
         self.deliveries[delivery_id] = replace(
-            self.deliveries[delivery_id], subscription_id=self.subscription_now.subscription_id, person_id=person_id
+            self.deliveries[delivery_id],
+            subscription_id=self.subscription_now.subscription_id,
+            person_id=person_id,
+            kind=kind.value,
+            data=dict(data or {}),
         )
 
     async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
@@ -518,10 +536,10 @@ async def test_a_mailchimp_attempt_about_a_person_another_attempt_is_sending_for
     # The person gives a new address while the first attempt, which read the old one, is under way.
     store.contact_now = changed(store.contact_now, 2, emails=["new@example.com", "old@example.com"])
     claims_before = store.claim_calls
-    # Left for a later turn of the lane, claiming nothing and holding no slot.
+    # Left for when the first has ended, claiming nothing and holding no slot meanwhile.
     async with asyncio.timeout(HANG_GUARD_SECONDS):
-        waiting = await attempt_delivery("dlv_second", subscription, deps, outbound, owner="worker_a", draw=0.5)
-    assert waiting is None
+        with pytest.raises(MailchimpTurnTakenError):
+            await attempt_delivery("dlv_second", subscription, deps, outbound, owner="worker_a", draw=0.5)
     assert store.claim_calls == claims_before
     mailchimp.answering.set()
     async with asyncio.timeout(HANG_GUARD_SECONDS):
@@ -535,3 +553,55 @@ async def test_a_mailchimp_attempt_about_a_person_another_attempt_is_sending_for
     assert mailchimp.status("new@example.com") == "subscribed"
     assert store.contact_now.mailchimp_members == {"sub_mc": "new@example.com"}
     assert {store.deliveries[name].status for name in ("dlv_first", "dlv_second")} == {DeliveryStatus.SUCCEEDED}
+
+
+class TaggingMailchimp(SlowToCreate):
+    """Keeps, in order, the segment tags it was asked to set: (segment, "active" or "inactive")."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__(slow)
+        self.tagged: list[tuple[str, str]] = []
+
+    async def request(self, method: str, url: str, *, body: bytes = b"", **rest: Any) -> HttpAnswer:
+        if url.endswith("/tags"):
+            self.tagged.extend((tag["name"], tag["status"]) for tag in json.loads(body)["tags"])
+        return await super().request(method, url, body=body, **rest)
+
+
+async def test_a_persons_mailchimp_deliveries_waiting_for_their_turn_reach_mailchimp_in_their_order() -> None:
+    subscription = replace(SUBSCRIPTION, subscription_id="sub_mc", kind=TargetKind.MAILCHIMP, mailchimp=TARGET)
+    store = PersonsStore(subscription, changed(Contact("per_1"), 1, emails=["patron@example.com"], **GRANTED))
+    mailchimp = TaggingMailchimp("patron@example.com")
+    store.subscription_now = subscription
+    segment = {"person_id": "per_1", "segment": "abonnes-2026-2027"}
+    store.add_about("dlv_profile", "per_1")
+    store.add_about("dlv_entered", "per_1", MessageKind.SEGMENT_ENTERED, segment)
+    store.add_about("dlv_exited", "per_1", MessageKind.SEGMENT_EXITED, segment)
+    worker = DeliveryWorker(
+        _deps(store),
+        cast(Outbound, mailchimp),
+        NotifyMetrics(CollectorRegistry()),
+        _announce_nothing,
+        max_in_flight=4,
+        poll_seconds=AN_HOUR,
+    )
+    await worker.start()
+    try:
+        async with asyncio.timeout(HANG_GUARD_SECONDS):
+            await mailchimp.creating.wait()
+        for _ in range(TURNS):
+            await asyncio.sleep(0)
+        # Both later ones found the first under way, and wait.
+        assert mailchimp.tagged == []
+        mailchimp.answering.set()
+        for _ in range(TURNS):
+            await asyncio.sleep(0)
+    finally:
+        await worker.stop()
+
+    assert mailchimp.tagged == [("abonnes-2026-2027", "active"), ("abonnes-2026-2027", "inactive")]
+    assert {delivery.status for delivery in store.deliveries.values()} == {DeliveryStatus.SUCCEEDED}
+
+
+async def _announce_nothing(outcome: AttemptOutcome) -> None:
+    pass
