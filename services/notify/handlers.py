@@ -252,8 +252,9 @@ async def accept_together(
 
     Whether each person is erased is asked once for the batch, and each contact read once with their changes folded
     into it in order. The contacts are saved together, before anything is queued for them. Each person's segment
-    exits are written as the last move left them, and the segments entered, of every person, in one command once
-    all are accepted. A person's events must all be here and in their order, and no erasure of theirs among them:
+    exits are written as the last move left them, and the segments entered, of every person, in one command: all
+    before anything is queued for them, since a Mailchimp attempt tags a member as the membership is when it is made.
+    A person's events must all be here and in their order, and no erasure of theirs among them:
     an erasure is accepted one at a time, and so is everything of theirs after it.
     """
     subscriptions = {
@@ -266,8 +267,6 @@ async def accept_together(
     outcomes: list[list[Delivery] | None] = [None] * len(events)
     # What each person's events make of their contact; a person whose contact could not be read is left out.
     contacts: dict[tuple[str, str], _FoldedContact] = {}
-    # The memberships persons entered, by organisation: written together once every person is accepted.
-    entered: dict[str, list[tuple[tuple[str, str], str]]] = {}
     slots = asyncio.Semaphore(concurrency)
 
     erased = {
@@ -297,11 +296,10 @@ async def accept_together(
         persons_events = [events[index] for index in indexes]
         async with slots:
             try:
-                queued, segments = await _accept_persons_events(persons_events, subscriptions[person[0]], deps)
+                queued = await _accept_persons_events(persons_events, subscriptions[person[0]], deps)
             except Exception as exc:  # as above
                 log.warning("accepting %d events of a person together failed: %r", len(indexes), exc)
                 return
-        entered.setdefault(person[0], []).extend((person, segment) for segment in segments)
         for index, deliveries in zip(indexes, queued, strict=True):
             outcomes[index] = deliveries
 
@@ -318,17 +316,25 @@ async def accept_together(
             log.warning("saving %d contacts together failed: %r", len(changed), exc)
             for person in changed:
                 del contacts[person]
-    await asyncio.gather(*(accept_persons(person, indexes) for person, indexes in by_person.items()))
-    for organisation_id, memberships in entered.items():
+    for organisation_id in subscriptions:
+        entering = {
+            person: [
+                segment for segment, member in _memberships([events[index] for index in indexes]).items() if member
+            ]
+            for person, indexes in by_person.items()
+            if person[0] == organisation_id and person in contacts and not contacts[person].erased
+        }
+        memberships = [(segment, person[1]) for person, segments in entering.items() for segment in segments]
+        if not memberships:
+            continue
         try:
-            await deps.store.enter_segments(
-                organisation_id, [(segment, person_id) for (_, person_id), segment in memberships]
-            )
+            await deps.store.enter_segments(organisation_id, memberships)
         except Exception as exc:  # as above
             log.warning("recording %d segment memberships together failed: %r", len(memberships), exc)
-            for person, _ in memberships:
-                for index in by_person[person]:
-                    outcomes[index] = None
+            for person, segments in entering.items():
+                if segments:
+                    del contacts[person]
+    await asyncio.gather(*(accept_persons(person, indexes) for person, indexes in by_person.items()))
     return outcomes
 
 
@@ -356,19 +362,22 @@ async def _folded_contact(events: Sequence[tuple[Envelope, PersonEvent]], deps: 
     return _FoldedContact(erased=False, changed=contact if folded else None)
 
 
-async def _accept_persons_events(
-    events: Sequence[tuple[Envelope, PersonEvent]], subscriptions: list[Subscription], deps: NotifyDeps
-) -> tuple[list[list[Delivery]], list[str]]:
-    """Accepts one person's events, their contact saved already, but for the segments they entered, which it
-    returns for the caller to record."""
-    store = deps.store
-    organisation_id, person_id = events[0][0].organisation_id, events[0][1].person_id
-    memberships = {
+def _memberships(events: Sequence[tuple[Envelope, PersonEvent]]) -> dict[str, bool]:
+    """Of one person's events in order: each segment they enter or leave, and whether the last of them left them in."""
+    return {
         event.segment: isinstance(event, SegmentEnteredV1)
         for _, event in events
         if isinstance(event, SegmentEnteredV1 | SegmentExitedV1)
     }
-    for segment, member in memberships.items():
+
+
+async def _accept_persons_events(
+    events: Sequence[tuple[Envelope, PersonEvent]], subscriptions: list[Subscription], deps: NotifyDeps
+) -> list[list[Delivery]]:
+    """Accepts one person's events, their contact saved already and the segments they entered recorded."""
+    store = deps.store
+    organisation_id, person_id = events[0][0].organisation_id, events[0][1].person_id
+    for segment, member in _memberships(events).items():
         if not member:
             await store.set_membership(organisation_id, segment, person_id, member)
     queued = []
@@ -380,7 +389,7 @@ async def _accept_persons_events(
                 queued.append(await _queue_segment_change(envelope, event, subscriptions, deps))
             case ProfileChangedV1():
                 queued.append(await _queue_profile_change(envelope, event, subscriptions, deps))
-    return queued, [segment for segment, member in memberships.items() if member]
+    return queued
 
 
 async def erase_person(envelope: Envelope, erased: ProfileErasedV1, deps: NotifyDeps) -> int:
@@ -575,8 +584,12 @@ async def _mailchimp_attempt(
         # This address bounces; the person's consent stands, and a member of theirs under another address is kept.
         return answer
     if delivery.kind in (MessageKind.SEGMENT_ENTERED.value, MessageKind.SEGMENT_EXITED.value):
-        entered = delivery.kind == MessageKind.SEGMENT_ENTERED.value
-        return await audience.update_tags(target, email, tags_body(delivery.data["segment"], entered=entered))
+        # The membership as it is now, not as the delivery tells it: a person's deliveries may be attempted in
+        # another order than they were queued (a retry, one left for the person's turn), and an entry attempted
+        # after the exit that followed it must not tag the member again.
+        segment = delivery.data["segment"]
+        entered = await store.is_member(delivery.organisation_id, segment, delivery.person_id)
+        return await audience.update_tags(target, email, tags_body(segment, entered=entered))
     if delivery.kind == MessageKind.TRIGGER_FIRED.value:
         return await audience.update_tags(target, email, tags_body(delivery.data["rule"], entered=True))
     return answer

@@ -222,6 +222,9 @@ class ContactStore(Protocol):
     async def segments_of(self, organisation_id: str, person_id: str) -> list[str]:
         """The segments notify records the person in (for segment exports), by name."""
 
+    async def is_member(self, organisation_id: str, segment: str, person_id: str) -> bool:
+        """Whether notify records the person in the segment now."""
+
     async def enter_segments(self, organisation_id: str, memberships: Sequence[tuple[str, str]]) -> None:
         """Records each (segment, person) membership, as `set_membership` entering it would, in one command."""
 

@@ -38,14 +38,11 @@ class _Lane:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
-    # Deliveries whose last start recorded no attempt (another instance holds it, or it raised), and until when the
+    # Deliveries whose last start recorded no attempt (another instance holds it, another attempt of this process is
+    # under way for the same person to the same Mailchimp subscription, or it raised), and until when the
     # lane leaves them alone: their queue entries are still due, so a lane woken by that start would take them again
     # at once, turn after turn, for as long as the other attempt or the failure lasts.
     resting: dict[str, datetime] = field(default_factory=dict)
-    # Of those, the ones whose attempt found another under way for the same person (`MailchimpTurnTakenError`): they
-    # rest only until an attempt of the lane ends, then come in their queue's order, the oldest first, so that a
-    # person's segment entered and exited reach Mailchimp in the order they happened.
-    turn_waiting: set[str] = field(default_factory=set)
     # Set when its subscription is disabled or deleted: the lane ends at its next turn and starts nothing more, even
     # when the cancellation that drops it is lost (see `shared.tasks.cancel_and_wait`).
     dropped: bool = False
@@ -192,7 +189,6 @@ class DeliveryWorker:
         )
         limit = subscription.max_in_flight or self._max_in_flight
         lane.resting = {delivery_id: until for delivery_id, until in lane.resting.items() if until > now}
-        lane.turn_waiting.intersection_update(lane.resting)
         # A resting delivery counts as due when its rest ends, so the lane sleeps until then unless woken.
         waiting = sorted(
             (
@@ -223,7 +219,6 @@ class DeliveryWorker:
         return sum(moved.values())
 
     async def _attempt(self, lane: _Lane, delivery_id: str) -> None:
-        turn_taken = False
         try:
             # The lane's copy may be older than a 410 another attempt met, or an operator's change: read it again.
             subscription = await self._deps.store.subscription(lane.subscription.subscription_id)
@@ -244,9 +239,9 @@ class DeliveryWorker:
                     lane.subscription = replace(lane.subscription, enabled=False)
                     self._refresh.set()
         except MailchimpTurnTakenError:
-            turn_taken = True
+            # Its rest holds no slot; a Mailchimp member is set from what is known of the person when an attempt is
+            # made, so it does not matter which of their deliveries comes first.
             self._rest(lane, delivery_id)
-            lane.turn_waiting.add(delivery_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -255,12 +250,6 @@ class DeliveryWorker:
         finally:
             lane.in_flight.pop(delivery_id, None)
             self._attempting.pop(delivery_id, None)
-            if not turn_taken:
-                # Perhaps the attempt whose turn they waited for: they are tried again (one whose person is still
-                # busy waits once more, for the next attempt to end, or its rest at most).
-                for waiting in lane.turn_waiting:
-                    lane.resting.pop(waiting, None)
-                lane.turn_waiting.clear()
             lane.wake.set()
 
     def _rest(self, lane: _Lane, delivery_id: str) -> None:

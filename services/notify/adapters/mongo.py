@@ -554,6 +554,10 @@ class MongoNotifyStore:
         documents = self._memberships.find({"organisation_id": organisation_id, "person_id": person_id}, {"segment": 1})
         return sorted([str(document["segment"]) async for document in documents])
 
+    async def is_member(self, organisation_id: str, segment: str, person_id: str) -> bool:
+        key = _membership_key(organisation_id, segment, person_id)
+        return await self._memberships.find_one({"_id": key}, {"_id": 1}) is not None
+
     async def enter_segments(self, organisation_id: str, memberships: Sequence[tuple[str, str]]) -> None:
         # Inserted, not upserted: FerretDB takes a batch of inserts for less than one single-document write, and a
         # membership stored already holds the very same fields.

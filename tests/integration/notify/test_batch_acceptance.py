@@ -345,6 +345,26 @@ async def test_the_segments_a_batch_enters_are_recorded_in_one_command_and_those
     assert await store.segment_members(ORGANISATION, "abonnes") == [f"per_{person}" for person in range(6)]
 
 
+async def test_the_segments_a_batch_enters_are_recorded_before_anything_is_queued(notify_on: NotifyFactory) -> None:
+    notify = await notify_on(SUBSCRIPTIONS_TO_CHOOSE)
+    notify_on.commands.commands.clear()
+
+    left = await handle_profile_events(
+        records(
+            [
+                changed("evt_hugo", "per_hugo", 1, emails=["h@example.com"]),
+                segment_move("evt_vip", "per_anne", "vip", entered=True),
+            ]
+        ),
+        notify.context,
+    )
+
+    assert left == []
+    inserts = [command["insert"] for name, command in notify_on.commands.commands if name == "insert"]
+    assert "notify_deliveries" in inserts
+    assert inserts.index("notify_segment_members") < inserts.index("notify_deliveries")
+
+
 async def test_a_redelivered_batch_changes_nothing_and_queues_nothing_again(notify_on: NotifyFactory) -> None:
     notify = await notify_on(SUBSCRIPTIONS_TO_CHOOSE)
     batch = records(
@@ -390,8 +410,9 @@ async def test_a_batch_half_accepted_before_a_crash_is_accepted_again_as_if_once
 @pytest.mark.parametrize(
     ("failing_command", "left_to_one_at_a_time", "queued_for"),
     [
-        # Everything but recording the segments entered was done: the deliveries are found queued, counted once.
-        ("enter_segments", ["evt_vip", "evt_anne"], {"per_anne", "per_hugo", "per_lea"}),
+        # Nothing is queued for a person whose segments entered are not recorded: a Mailchimp attempt tags a member
+        # as the membership is when it is made.
+        ("enter_segments", ["evt_vip", "evt_anne"], {"per_hugo", "per_lea"}),
         # Nothing is queued for a person whose contact is not saved; Léa changed no contact.
         ("save_contacts", ["evt_vip", "evt_hugo", "evt_anne"], {"per_lea"}),
     ],

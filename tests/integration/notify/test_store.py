@@ -234,3 +234,16 @@ async def test_an_erasure_leaves_no_word_a_receiver_quoted_of_the_person_nor_a_c
     assert stored
     assert "elise.gagnon" not in str(stored)
     assert await store.contact("org", "per_elise") is None
+
+
+async def test_a_persons_membership_of_a_segment_is_as_last_entered_or_left(database: AsyncDatabase[Document]) -> None:
+    store = MongoNotifyStore(database, SecretBox([new_key()]))
+    await store.enter_segments("org", [("vip", "per_a")])
+    await store.set_membership("org", "abonnes", "per_a", True)
+    await store.set_membership("org", "abonnes", "per_a", False)
+
+    assert await store.is_member("org", "vip", "per_a")
+    assert not await store.is_member("org", "abonnes", "per_a")
+    # Of one organisation, one segment, one person.
+    assert not await store.is_member("org", "vip", "per_b")
+    assert not await store.is_member("other-org", "vip", "per_a")

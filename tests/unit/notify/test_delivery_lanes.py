@@ -470,11 +470,14 @@ async def test_a_claim_freed_at_a_stop_is_freed_whole_however_often_the_stop_can
 
 
 class PersonsStore(LaneStore):
-    """A lane's store whose deliveries are about one person, with that person's contact."""
+    """A lane's store whose deliveries are about persons: per_1, whose contact is `contact_now`, and `others`, with
+    the segments each is in."""
 
     def __init__(self, subscription: Subscription, contact: Contact) -> None:
         super().__init__(subscription)
         self.contact_now = contact
+        self.others: dict[str, Contact] = {}
+        self.memberships: set[tuple[str, str]] = set()
 
     def add_about(
         self,
@@ -493,13 +496,18 @@ class PersonsStore(LaneStore):
         )
 
     async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
-        return self.contact_now
+        return self.contact_now if person_id == "per_1" else self.others.get(person_id)
 
     async def record_mailchimp_member(
         self, organisation_id: str, person_id: str, subscription_id: str, email: str
     ) -> None:
+        if person_id != "per_1":
+            return
         members = {**self.contact_now.mailchimp_members, subscription_id: email}
         self.contact_now = replace(self.contact_now, mailchimp_members=members)
+
+    async def is_member(self, organisation_id: str, segment: str, person_id: str) -> bool:
+        return (segment, person_id) in self.memberships
 
     async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
         raise AssertionError("nobody opted out")
@@ -544,7 +552,7 @@ async def test_a_mailchimp_attempt_about_a_person_another_attempt_is_sending_for
     mailchimp.answering.set()
     async with asyncio.timeout(HANG_GUARD_SECONDS):
         await first
-    # The lane's next turn.
+    # Its rest over, the lane starts it again.
     second = await attempt_delivery("dlv_second", subscription, deps, outbound, owner="worker_a", draw=0.5)
 
     assert second is not None
@@ -568,21 +576,28 @@ class TaggingMailchimp(SlowToCreate):
         return await super().request(method, url, body=body, **rest)
 
 
-async def test_a_persons_mailchimp_deliveries_waiting_for_their_turn_reach_mailchimp_in_their_order() -> None:
-    subscription = replace(SUBSCRIPTION, subscription_id="sub_mc", kind=TargetKind.MAILCHIMP, mailchimp=TARGET)
+async def test_a_persons_mailchimp_delivery_left_for_their_turn_holds_no_slot_and_tags_the_membership_as_it_is() -> (
+    None
+):
+    subscription = replace(
+        SUBSCRIPTION, subscription_id="sub_mc", kind=TargetKind.MAILCHIMP, mailchimp=TARGET, max_in_flight=2
+    )
     store = PersonsStore(subscription, changed(Contact("per_1"), 1, emails=["patron@example.com"], **GRANTED))
+    store.others["per_2"] = changed(Contact("per_2"), 1, emails=["other@example.com"], **GRANTED)
+    clock = SettableClock(NOW)
     mailchimp = TaggingMailchimp("patron@example.com")
-    store.subscription_now = subscription
     segment = {"person_id": "per_1", "segment": "abonnes-2026-2027"}
     store.add_about("dlv_profile", "per_1")
+    # Queued in this order, the patron entering the segment then leaving it: they are not in it now.
     store.add_about("dlv_entered", "per_1", MessageKind.SEGMENT_ENTERED, segment)
     store.add_about("dlv_exited", "per_1", MessageKind.SEGMENT_EXITED, segment)
+    store.add_about("dlv_someone_else", "per_2")
     worker = DeliveryWorker(
-        _deps(store),
+        _deps(store, clock),
         cast(Outbound, mailchimp),
         NotifyMetrics(CollectorRegistry()),
         _announce_nothing,
-        max_in_flight=4,
+        max_in_flight=2,
         poll_seconds=AN_HOUR,
     )
     await worker.start()
@@ -591,16 +606,24 @@ async def test_a_persons_mailchimp_deliveries_waiting_for_their_turn_reach_mailc
             await mailchimp.creating.wait()
         for _ in range(TURNS):
             await asyncio.sleep(0)
-        # Both later ones found the first under way, and wait.
+        # The patron's other deliveries found their first under way and rest; the lane's second slot went on.
+        assert store.deliveries["dlv_someone_else"].status is DeliveryStatus.SUCCEEDED
         assert mailchimp.tagged == []
         mailchimp.answering.set()
+        for _ in range(3):
+            for _ in range(TURNS):
+                await asyncio.sleep(0)
+            # Their rests end, one after another.
+            clock.at += timedelta(seconds=AN_HOUR + 1)
+            worker.wake(subscription.subscription_id)
         for _ in range(TURNS):
             await asyncio.sleep(0)
     finally:
         await worker.stop()
 
-    assert mailchimp.tagged == [("abonnes-2026-2027", "active"), ("abonnes-2026-2027", "inactive")]
     assert {delivery.status for delivery in store.deliveries.values()} == {DeliveryStatus.SUCCEEDED}
+    # Whichever came first, the tag says what the membership is.
+    assert mailchimp.tagged == [("abonnes-2026-2027", "inactive")] * 2
 
 
 async def _announce_nothing(outcome: AttemptOutcome) -> None:
