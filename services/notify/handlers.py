@@ -192,7 +192,8 @@ def _reaches_the_person(trigger: TriggerFiredV1, purpose: ConsentPurpose) -> boo
 async def accept_segment_change(
     envelope: Envelope, change: SegmentEnteredV1 | SegmentExitedV1, deps: NotifyDeps
 ) -> list[Delivery]:
-    """Keeps the segment's membership (for exports) and queues the change for the subscriptions that want it."""
+    """Keeps the segment's membership (for exports, and the tags of Mailchimp members) and queues the change for the
+    subscriptions that want it."""
     organisation_id, store = envelope.organisation_id, deps.store
     if await store.is_erased(organisation_id, change.person_id):
         return []
@@ -704,7 +705,7 @@ async def attempt_delivery(
 
 class MailchimpTurnTakenError(Exception):
     """Another attempt of this process about the same person to the same Mailchimp subscription is under way: this
-    one is to be made once that one has ended."""
+    one is to be made later (its lane rests it a poll)."""
 
 
 def _mailchimp_turn(delivery: Delivery, subscription: Subscription) -> str | None:

@@ -588,9 +588,10 @@ async def test_a_persons_mailchimp_delivery_left_for_their_turn_holds_no_slot_an
     mailchimp = TaggingMailchimp("patron@example.com")
     segment = {"person_id": "per_1", "segment": "abonnes-2026-2027"}
     store.add_about("dlv_profile", "per_1")
-    # Queued in this order, the patron entering the segment then leaving it: they are not in it now.
-    store.add_about("dlv_entered", "per_1", MessageKind.SEGMENT_ENTERED, segment)
+    # Queued in this order, the patron leaving the segment then coming back: they are in it now.
     store.add_about("dlv_exited", "per_1", MessageKind.SEGMENT_EXITED, segment)
+    store.add_about("dlv_entered", "per_1", MessageKind.SEGMENT_ENTERED, segment)
+    store.memberships.add(("abonnes-2026-2027", "per_1"))
     store.add_about("dlv_someone_else", "per_2")
     worker = DeliveryWorker(
         _deps(store, clock),
@@ -623,7 +624,7 @@ async def test_a_persons_mailchimp_delivery_left_for_their_turn_holds_no_slot_an
 
     assert {delivery.status for delivery in store.deliveries.values()} == {DeliveryStatus.SUCCEEDED}
     # Whichever came first, the tag says what the membership is.
-    assert mailchimp.tagged == [("abonnes-2026-2027", "inactive")] * 2
+    assert mailchimp.tagged == [("abonnes-2026-2027", "active")] * 2
 
 
 async def _announce_nothing(outcome: AttemptOutcome) -> None:
