@@ -96,7 +96,7 @@ def create_broker(settings: ServiceSettings, *, registry: CollectorRegistry) -> 
         # No wait for more records: a handler hands over its outputs all at once, then waits for their
         # acknowledgement, so they are batched as fully without it (500 records of 800 B: 30 requests either way),
         # and a linger only adds its wait to every consumer batch (identity at 100 facts/s: 7 of a batch's 21 ms).
-        # The bulk producer below, fed row by row, keeps its linger: 7% more rows/s with it.
+        # The bulk producer below, fed row by row, keeps its linger: 7,826 rows/s with it, 7,256 without (one run each).
         linger_ms=0,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],

@@ -692,15 +692,15 @@ async def attempt_delivery(
         await store.dequeue(subscription.subscription_id, delivery_id_)
         return None
     turn = _mailchimp_turn(delivery, subscription)
-    if turn is None:
-        return await _claimed_attempt(delivery, subscription, deps, outbound, owner=owner, draw=draw)
-    if turn in deps.mailchimp_turns:
-        raise MailchimpTurnTakenError(delivery_id_)
-    deps.mailchimp_turns.add(turn)
+    if turn is not None:
+        if turn in deps.mailchimp_turns:
+            raise MailchimpTurnTakenError(delivery_id_)
+        deps.mailchimp_turns.add(turn)
     try:
         return await _claimed_attempt(delivery, subscription, deps, outbound, owner=owner, draw=draw)
     finally:
-        deps.mailchimp_turns.discard(turn)
+        if turn is not None:
+            deps.mailchimp_turns.discard(turn)
 
 
 class MailchimpTurnTakenError(Exception):

@@ -360,26 +360,14 @@ async def test_an_outcome_being_stored_is_stored_whole_however_often_the_stop_ca
     assert stored == ["outcome"]
 
 
-class DroppedWhileReading(LaneStore):
+class DroppedWhileReading(CancellationLostInARead):
     """A lane's queue read under way when its subscription is disabled, whose answer comes with the cancellation
-    that drops the lane, so that the cancellation is lost (see `CancellationLostInARead`). Counts the attempts
-    started, each of which reads its subscription first."""
+    that drops the lane, so that the cancellation is lost. Counts the attempts started, each of which reads its
+    subscription first."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.reading = asyncio.Event()
-        self.lost = 0
         self.subscription_reads = 0
-
-    async def queue(self, subscription_id: str) -> list[QueueEntry]:
-        self.reading.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            if self.lost:
-                raise
-            self.lost += 1
-        return await super().queue(subscription_id)
 
     async def subscription(self, subscription_id: str) -> Subscription | None:
         self.subscription_reads += 1
