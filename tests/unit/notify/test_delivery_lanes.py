@@ -169,14 +169,19 @@ def _deps(store: LaneStore, clock: SettableClock | None = None) -> NotifyDeps:
 
 
 def _worker(
-    store: LaneStore, receiver: Receiver, *, max_in_flight: int = 4, registry: CollectorRegistry | None = None
+    store: LaneStore,
+    outbound: Outbound,
+    *,
+    max_in_flight: int = 4,
+    registry: CollectorRegistry | None = None,
+    clock: SettableClock | None = None,
 ) -> DeliveryWorker:
     async def announce(outcome: AttemptOutcome) -> None:
         pass
 
     return DeliveryWorker(
-        _deps(store),
-        receiver,
+        _deps(store, clock),
+        outbound,
         NotifyMetrics(registry or CollectorRegistry()),
         announce,
         max_in_flight=max_in_flight,
@@ -581,14 +586,7 @@ async def test_a_persons_mailchimp_delivery_left_for_their_turn_holds_no_slot_an
     store.add_about("dlv_entered", "per_1", MessageKind.SEGMENT_ENTERED, segment)
     store.memberships.add(("abonnes-2026-2027", "per_1"))
     store.add_about("dlv_someone_else", "per_2")
-    worker = DeliveryWorker(
-        _deps(store, clock),
-        cast(Outbound, mailchimp),
-        NotifyMetrics(CollectorRegistry()),
-        _announce_nothing,
-        max_in_flight=2,
-        poll_seconds=AN_HOUR,
-    )
+    worker = _worker(store, cast(Outbound, mailchimp), max_in_flight=2, clock=clock)
     await worker.start()
     try:
         async with asyncio.timeout(HANG_GUARD_SECONDS):
@@ -613,7 +611,3 @@ async def test_a_persons_mailchimp_delivery_left_for_their_turn_holds_no_slot_an
     assert {delivery.status for delivery in store.deliveries.values()} == {DeliveryStatus.SUCCEEDED}
     # Whichever came first, the tag says what the membership is.
     assert mailchimp.tagged == [("abonnes-2026-2027", "active")] * 2
-
-
-async def _announce_nothing(outcome: AttemptOutcome) -> None:
-    pass
