@@ -1,13 +1,16 @@
-"""The local FerretDB build keeps one unique `_id` index per collection, on the expression its SQLite queries look
-`_id` up with, in place of FerretDB's own: look-ups do not scan tables, inserts maintain one index, and `_id` stays
-unique with MongoDB's duplicate key error."""
+"""The local FerretDB build rebuilds each collection's unique `_id` index on the expression its SQLite queries look
+`_id` up with: look-ups do not scan tables, inserts maintain one `_id` index, `_id` stays unique with MongoDB's
+duplicate key error, and FerretDB's statistics still find the index by its name."""
 
 import asyncio
+import contextlib
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from pymongo import AsyncMongoClient
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from infra.local.stack import StackConfig
@@ -16,17 +19,17 @@ from tests.conftest import Servers
 
 pytestmark = [pytest.mark.mongo]
 
-UNIQUE = "_id_unique"
-# FerretDB's own unique index, and the non-unique one earlier builds of the local FerretDB added beside it.
-SUPERSEDED = ("__id_", "_id_lookup")
+
+def _rebuilt(table: str) -> str:
+    return f'CREATE UNIQUE INDEX "{table}__id_" ON "{table}" (_ferretdb_sjson->\'$._id\')'
 
 
 def _indexes_by_table(database_file: Path) -> dict[str, dict[str, str]]:
     """Each collection table's indexes: name → the SQL that made it."""
-    with sqlite3.connect(f"file:{database_file}?mode=ro", uri=True) as connection:
+    with contextlib.closing(sqlite3.connect(f"file:{database_file}?mode=ro", uri=True)) as connection:
         rows = connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
     tables: dict[str, dict[str, str]] = {
-        name: {} for kind, name, _, _ in rows if kind == "table" and not name.startswith("_ferretdb_")
+        name: {} for kind, name, _, _ in rows if kind == "table" and not name.startswith(("_ferretdb_", "sqlite_"))
     }
     for kind, name, table, sql in rows:
         if kind == "index" and table in tables:
@@ -34,78 +37,113 @@ def _indexes_by_table(database_file: Path) -> dict[str, dict[str, str]]:
     return tables
 
 
-def _only_the_unique_index(indexes: dict[str, dict[str, str]]) -> bool:
-    return bool(indexes) and all(
-        set(found) == {table + UNIQUE} and found[table + UNIQUE].startswith("CREATE UNIQUE INDEX")
-        for table, found in indexes.items()
-    )
+def _only_the_rebuilt_id_index(indexes: dict[str, dict[str, str]]) -> bool:
+    return bool(indexes) and all(found == {f"{table}__id_": _rebuilt(table)} for table, found in indexes.items())
 
 
-async def _settled(database_file: Path) -> dict[str, dict[str, str]]:
+async def _settled(
+    database_file: Path, done: Callable[[dict[str, dict[str, str]]], bool] = _only_the_rebuilt_id_index
+) -> dict[str, dict[str, str]]:
     indexes: dict[str, dict[str, str]] = {}
     for _ in range(100):
         indexes = _indexes_by_table(database_file)
-        if _only_the_unique_index(indexes):
+        if done(indexes):
             break
         await asyncio.sleep(0.1)
     return indexes
 
 
-def _local_sqlite_dir(servers: Servers) -> Path:
+@contextlib.asynccontextmanager
+async def _database(servers: Servers) -> AsyncIterator[tuple[AsyncMongoClient[dict[str, object]], str, Path]]:
     if servers.origin != "local stack":
         pytest.skip("only the local stack's FerretDB build changes its indexes")
-    return StackConfig.for_tests().data_dir / "ferretdb"
-
-
-async def test_a_new_collection_keeps_one_unique_id_index_that_its_lookups_use(servers: Servers) -> None:
-    sqlite_dir = _local_sqlite_dir(servers)
     name = f"test_{uuid.uuid4().hex[:12]}"
+    database_file = StackConfig.for_tests().data_dir / "ferretdb" / f"{name}.sqlite"
     async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
         try:
-            persons = client[name]["persons"]
-            await persons.insert_many([{"_id": f"org|{number}"} for number in range(100)])
-            database_file = sqlite_dir / f"{name}.sqlite"
-            indexes = await _settled(database_file)
-            assert _only_the_unique_index(indexes), indexes
-            [table] = indexes
-            with sqlite3.connect(f"file:{database_file}?mode=ro", uri=True) as connection:
-                plan = connection.execute(
-                    f"EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM \"{table}\" WHERE _ferretdb_sjson->'$._id' = ?",
-                    ('"org|7"',),
-                ).fetchall()
-            assert any(UNIQUE in str(step) for step in plan), plan
-            assert await persons.find_one({"_id": "org|7"}) == {"_id": "org|7"}
-            # Unique still, with the error every adapter's "someone was first" depends on.
-            with pytest.raises(DuplicateKeyError):
-                await persons.insert_one({"_id": "org|7", "second": True})
-            with pytest.raises(BulkWriteError) as refused:
-                await persons.insert_many([{"_id": "org|new"}, {"_id": "org|8"}], ordered=False)
-            assert [error["index"] for error in refused.value.details["writeErrors"]] == [1]
-            assert await persons.count_documents({}) == 101
+            yield client, name, database_file
         finally:
             await client.drop_database(name)
 
 
-async def test_a_collection_indexed_by_an_earlier_build_is_brought_to_one_unique_index(servers: Servers) -> None:
-    sqlite_dir = _local_sqlite_dir(servers)
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
-        try:
-            persons = client[name]["persons"]
-            await persons.insert_many([{"_id": f"org|{number}"} for number in range(10)])
-            database_file = sqlite_dir / f"{name}.sqlite"
-            [table] = await _settled(database_file)
-            # As a store written before this build holds it: FerretDB's index, and the look-up one beside it.
-            with sqlite3.connect(database_file, timeout=10) as connection:
-                connection.execute(f'CREATE UNIQUE INDEX "{table}__id_" ON "{table}" (_ferretdb_sjson->"_id")')
-                connection.execute(f"CREATE INDEX \"{table}_id_lookup\" ON \"{table}\" (_ferretdb_sjson->'$._id')")
-                connection.execute(f'DROP INDEX "{table}{UNIQUE}"')
-            assert set(_indexes_by_table(database_file)[table]) == {table + suffix for suffix in SUPERSEDED}
-            await persons.insert_one({"_id": "org|written-after"})
-            indexes = await _settled(database_file)
-            assert _only_the_unique_index(indexes), indexes
-            with pytest.raises(DuplicateKeyError):
-                await persons.insert_one({"_id": "org|3"})
-            assert await persons.count_documents({}) == 11
-        finally:
-            await client.drop_database(name)
+async def test_a_new_collection_has_one_unique_id_index_that_its_lookups_use(servers: Servers) -> None:
+    async with _database(servers) as (client, name, database_file):
+        persons = client[name]["persons"]
+        await persons.insert_many([{"_id": f"org|{number}"} for number in range(100)])
+        indexes = await _settled(database_file)
+        assert _only_the_rebuilt_id_index(indexes), indexes
+        [table] = indexes
+        with contextlib.closing(sqlite3.connect(f"file:{database_file}?mode=ro", uri=True)) as connection:
+            plan = connection.execute(
+                f"EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM \"{table}\" WHERE _ferretdb_sjson->'$._id' = ?",
+                ('"org|7"',),
+            ).fetchall()
+        assert any(f"{table}__id_" in str(step) for step in plan), plan
+        assert await persons.find_one({"_id": "org|7"}) == {"_id": "org|7"}
+        # Unique still, with the error every adapter's "someone was first" depends on.
+        with pytest.raises(DuplicateKeyError):
+            await persons.insert_one({"_id": "org|7", "second": True})
+        with pytest.raises(BulkWriteError) as refused:
+            await persons.insert_many([{"_id": "org|new"}, {"_id": "org|8"}], ordered=False)
+        assert [error["index"] for error in refused.value.details["writeErrors"]] == [1]
+        assert await persons.count_documents({}) == 101
+
+
+async def test_statistics_still_find_the_rebuilt_index(servers: Servers) -> None:
+    async with _database(servers) as (client, name, database_file):
+        await client[name]["persons"].insert_many([{"_id": f"org|{number}", "n": number} for number in range(50)])
+        assert _only_the_rebuilt_id_index(await _settled(database_file))
+        # FerretDB sizes each index its metadata lists by the SQLite index of that name.
+        collection_stats = await client[name].command("collStats", "persons")
+        assert collection_stats["count"] == 50
+        assert set(collection_stats["indexSizes"]) == {"_id_"}
+        database_stats = await client[name].command("dbStats")
+        assert database_stats["objects"] == 50
+        assert name in await client.list_database_names()
+
+
+async def test_a_collection_indexed_by_an_earlier_build_is_brought_to_one_unique_id_index(servers: Servers) -> None:
+    async with _database(servers) as (client, name, database_file):
+        persons = client[name]["persons"]
+        await persons.insert_many([{"_id": f"org|{number}"} for number in range(10)])
+        [table] = await _settled(database_file)
+        # As a store written before this build holds it: FerretDB's index, and the look-up one beside it. One
+        # transaction, so that no sweep sees a state between.
+        earlier = {
+            f"{table}__id_": f'CREATE UNIQUE INDEX "{table}__id_" ON "{table}" (_ferretdb_sjson->"_id")',
+            f"{table}_id_lookup": f'CREATE INDEX "{table}_id_lookup" ON "{table}" (_ferretdb_sjson->\'$._id\')',
+        }
+        with contextlib.closing(sqlite3.connect(database_file, timeout=10, isolation_level=None)) as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(f'DROP INDEX "{table}__id_"')
+            for statement in earlier.values():
+                connection.execute(statement)
+            found = connection.execute(
+                "SELECT name, sql FROM sqlite_master WHERE tbl_name = ? AND type = 'index'", (table,)
+            )
+            assert dict(found.fetchall()) == earlier
+            connection.execute("COMMIT")
+        await persons.insert_one({"_id": "org|written-after"})
+        indexes = await _settled(database_file)
+        assert _only_the_rebuilt_id_index(indexes), indexes
+        with pytest.raises(DuplicateKeyError):
+            await persons.insert_one({"_id": "org|3"})
+        assert await persons.count_documents({}) == 11
+
+
+async def test_a_collections_own_index_named_like_the_earlier_lookup_index_is_kept(servers: Servers) -> None:
+    async with _database(servers) as (client, name, database_file):
+        persons = client[name]["persons"]
+        await persons.insert_many([{"_id": f"org|{number}", "code": number} for number in range(10)])
+        await persons.create_index("code", name="id_lookup")
+
+        def rebuilt_beside_it(indexes: dict[str, dict[str, str]]) -> bool:
+            return all(found.get(f"{table}__id_") == _rebuilt(table) for table, found in indexes.items())
+
+        indexes = await _settled(database_file, rebuilt_beside_it)
+        [(table, found)] = indexes.items()
+        assert found == {f"{table}__id_": _rebuilt(table), f"{table}_id_lookup": found[f"{table}_id_lookup"]}
+        assert '"code"' in found[f"{table}_id_lookup"]
+        assert {index["name"] for index in await (await persons.list_indexes()).to_list()} == {"_id_", "id_lookup"}
+        await persons.drop_index("id_lookup")
+        assert _only_the_rebuilt_id_index(_indexes_by_table(database_file))

@@ -11,22 +11,24 @@ import (
 	"time"
 )
 
-// indexIDLookups keeps, on every collection table, one unique `_id` index that FerretDB's own `_id`
-// look-ups can use, in place of the one FerretDB creates.
+// indexIDLookups rebuilds, on every collection table, FerretDB's unique `_id` index on the expression
+// FerretDB's own `_id` look-ups use.
 //
 // FerretDB 1.24's SQLite backend finds, updates and deletes by `_id` with the condition
 // `_ferretdb_sjson->'$._id' = ?`, but the unique index it creates is on `_ferretdb_sjson->"_id"`.
 // SQLite matches an expression index only to the same expression, so each of those operations scans
 // the whole table: 28 ms for a missing `_id` among 20,000 documents, 0.5 ms with an index on the
-// expression the look-ups use. That index is made unique and FerretDB's is dropped: the two hold the
-// same values, and each insert computed and stored both (FerretDB's CPU per document inserted into a
-// collection of 160,000: 64-69 us with both, 45 us with one). FerretDB maps any unique-constraint
-// failure to a duplicate key error, so `_id` stays unique with the same error; the `_id_` index its
-// metadata lists is still reported by listIndexes. Ours is created before FerretDB's is dropped, so
-// `_id` is unique at every moment. The SQLite driver is the one FerretDB itself registers
-// (modernc.org/sqlite, named "sqlite").
+// expression the look-ups use. Earlier builds added that index beside FerretDB's, and each insert then
+// computed and stored both (FerretDB's CPU per document inserted into a collection of 160,000: 64-69 us
+// with both, 45 us with one). So FerretDB's index is rebuilt in place instead: same name, which
+// FerretDB's metadata and its statistics (collStats, dbStats, listDatabases) look it up by, still
+// unique, on the other expression. Both expressions hold the same values, and FerretDB maps any
+// unique-constraint failure to a duplicate key error. The rebuild, and the removal of the index earlier
+// builds added, are one transaction: `_id` is unique at every moment.
+// The SQLite driver is the one FerretDB itself registers (modernc.org/sqlite, named "sqlite").
 func indexIDLookups(ctx context.Context, dir string, logger *slog.Logger) {
 	seen := map[string]time.Time{}
+	failures := map[string]int{}
 	ticker := time.NewTicker(500 * time.Millisecond)
 	defer ticker.Stop()
 	for {
@@ -34,13 +36,16 @@ func indexIDLookups(ctx context.Context, dir string, logger *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			sweep(ctx, dir, seen, logger)
+			sweep(ctx, dir, seen, failures, logger)
 		}
 	}
 }
 
+// Sweeps in a row a file may fail (FerretDB busy writing it) before it is reported.
+const failuresReported = 20
+
 // sweep looks only at database files written since the last sweep: a new collection writes its file.
-func sweep(ctx context.Context, dir string, seen map[string]time.Time, logger *slog.Logger) {
+func sweep(ctx context.Context, dir string, seen map[string]time.Time, failures map[string]int, logger *slog.Logger) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.sqlite"))
 	if err != nil {
 		return
@@ -53,14 +58,21 @@ func sweep(ctx context.Context, dir string, seen map[string]time.Time, logger *s
 			continue
 		}
 		if err := indexTables(ctx, file); err != nil {
-			logger.Debug("could not index _id look-ups yet", slog.String("file", file), slog.String("error", err.Error()))
+			failures[file]++
+			level := slog.LevelDebug
+			if failures[file] == failuresReported {
+				level = slog.LevelWarn
+			}
+			logger.Log(ctx, level, "could not index _id look-ups yet", slog.String("file", file), slog.String("error", err.Error()))
 			continue
 		}
+		delete(failures, file)
 		seen[file] = changed
 	}
 	for file := range seen {
 		if !present[file] {
 			delete(seen, file)
+			delete(failures, file)
 		}
 	}
 }
@@ -75,6 +87,52 @@ func latestChange(file string) time.Time {
 	return latest
 }
 
+// quoted is a name as an SQL identifier.
+func quoted(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// ferretIndexSQL is how FerretDB creates a collection's `_id` index, and lookupIndexSQL how earlier builds of this
+// command added theirs, as sqlite_master keeps them: an index is recognised by what it is, not by its name alone,
+// which a collection's own index could share (FerretDB names them `<table>_<index name>`).
+func ferretIndexSQL(table string) string {
+	return fmt.Sprintf(`CREATE UNIQUE INDEX %s ON %s (_ferretdb_sjson->"_id")`, quoted(table+"__id_"), quoted(table))
+}
+
+func lookupIndexSQL(table string) string {
+	return fmt.Sprintf(`CREATE INDEX %s ON %s (_ferretdb_sjson->'$._id')`, quoted(table+"_id_lookup"), quoted(table))
+}
+
+func rebuiltIndexSQL(table string) string {
+	return fmt.Sprintf(`CREATE UNIQUE INDEX %s ON %s (_ferretdb_sjson->'$._id')`, quoted(table+"__id_"), quoted(table))
+}
+
+// indexSQL is every index's creating statement in the file, by index name, and the collection tables' names.
+func indexSQL(ctx context.Context, conn *sql.Conn) (map[string]string, []string, error) {
+	// FerretDB's own tables and SQLite's (sqlite_stat1, made by the ANALYZE of collStats) are no collections.
+	rows, err := conn.QueryContext(ctx, `SELECT type, name, COALESCE(sql, '') FROM sqlite_master
+		WHERE tbl_name NOT LIKE '\_ferretdb\_%' ESCAPE '\' AND tbl_name NOT LIKE 'sqlite\_%' ESCAPE '\'`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	indexes := map[string]string{}
+	var tables []string
+	for rows.Next() {
+		var kind, name, statement string
+		if err := rows.Scan(&kind, &name, &statement); err != nil {
+			return nil, nil, err
+		}
+		switch kind {
+		case "table":
+			tables = append(tables, name)
+		case "index":
+			indexes[name] = statement
+		}
+	}
+	return indexes, tables, rows.Err()
+}
+
 func indexTables(ctx context.Context, file string) error {
 	// mode=rw: a database dropped since the sweep saw it must not come back as an empty file, which FerretDB
 	// would then refuse at its next start ("no such table: _ferretdb_collections").
@@ -83,45 +141,60 @@ func indexTables(ctx context.Context, file string) error {
 		return err
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT type, name, tbl_name FROM sqlite_master WHERE tbl_name NOT LIKE '\_ferretdb\_%' ESCAPE '\'`)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	var tables []string
-	indexes := map[string]bool{}
-	for rows.Next() {
-		var kind, name, table string
-		if err := rows.Scan(&kind, &name, &table); err != nil {
-			rows.Close()
-			return err
-		}
-		if kind == "table" {
-			tables = append(tables, table)
-		} else if kind == "index" {
-			indexes[name] = true
-		}
+	defer conn.Close()
+	indexes, tables, err := indexSQL(ctx, conn)
+	if err != nil {
+		return err
 	}
-	rows.Close()
 	for _, table := range tables {
-		quoted := strings.ReplaceAll(table, `"`, `""`)
-		var statements []string
-		if !indexes[table+"_id_unique"] {
-			statements = append(statements, fmt.Sprintf(
-				`CREATE UNIQUE INDEX IF NOT EXISTS "%s_id_unique" ON "%s" (_ferretdb_sjson->'$._id')`, quoted, quoted,
-			))
-		}
-		// FerretDB's own, and the non-unique look-up index earlier builds of this command added.
-		for _, superseded := range []string{table + "__id_", table + "_id_lookup"} {
-			if indexes[superseded] {
-				statements = append(statements, fmt.Sprintf(`DROP INDEX IF EXISTS "%s"`, strings.ReplaceAll(superseded, `"`, `""`)))
-			}
-		}
-		for _, statement := range statements {
-			// One at a time and in this order: the unique index exists before FerretDB's goes.
-			if _, err := db.ExecContext(ctx, statement); err != nil {
+		if needsRebuild(table, indexes) {
+			if err := rebuild(ctx, conn, table); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+func needsRebuild(table string, indexes map[string]string) bool {
+	_, lookup := indexes[table+"_id_lookup"]
+	return indexes[table+"__id_"] == ferretIndexSQL(table) || (lookup && indexes[table+"_id_lookup"] == lookupIndexSQL(table))
+}
+
+// rebuild puts the table's `_id` index on the look-up expression, in one transaction that checks again, under the
+// write lock, what the sweep read before: FerretDB may have dropped or made the collection again meanwhile.
+func rebuild(ctx context.Context, conn *sql.Conn, table string) (err error) {
+	if _, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	indexes, _, err := indexSQL(ctx, conn)
+	if err != nil {
+		return err
+	}
+	var statements []string
+	if indexes[table+"__id_"] == ferretIndexSQL(table) {
+		statements = append(statements,
+			"DROP INDEX "+quoted(table+"__id_"),
+			rebuiltIndexSQL(table),
+		)
+	}
+	if indexes[table+"_id_lookup"] == lookupIndexSQL(table) {
+		statements = append(statements, "DROP INDEX "+quoted(table+"_id_lookup"))
+	}
+	for _, statement := range statements {
+		if _, err = conn.ExecContext(ctx, statement); err != nil {
+			return err
+		}
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
 }
