@@ -13,6 +13,9 @@ _EMAIL_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+")
 _NAMED_ADDRESS = re.compile(r"[^<>]*<([^<>]*)>")
 # Invisible characters pasted in with an address (from a web page, a word processor, a BOM); they are no part of it.
 _ZERO_WIDTH = str.maketrans(dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff")))
+# How a domain label in the DNS's ASCII form (IDNA's A-label) begins: the rest is the accented name in Punycode.
+_ACE_PREFIX = "xn--"
+_LABEL = re.compile(r"[\w-]+")
 
 
 def normalise_email(raw: str) -> str | None:
@@ -20,8 +23,10 @@ def normalise_email(raw: str) -> str | None:
 
     Zero-width characters are dropped, and NFKC makes full-width letters (`ＪＯＨＮ`) plain ones. The address inside
     `Name <address>` is taken, and a trailing dot after the domain (`gmail.com.`, the DNS root) is dropped.
-    `googlemail.com` is Gmail's other name and becomes `gmail.com`. A `+` that starts the local part is kept (it is
-    the whole name, not a tag). None when the text has no usable shape: no `@`, an empty side, spaces inside.
+    `googlemail.com` is Gmail's other name and becomes `gmail.com`. A domain label written in its ASCII form for the
+    DNS (`xn--thtre-4qa2c.qc.ca`) is read as the accented name it stands for (`théâtre.qc.ca`), so that the address
+    is one address however it was written. A `+` that starts the local part is kept (it is the whole name, not a
+    tag). None when the text has no usable shape: no `@`, an empty side, spaces inside.
     """
     return _email(raw)
 
@@ -30,10 +35,7 @@ def normalise_email(raw: str) -> str | None:
 def _email(raw: str) -> str | None:
     text = raw
     if not text.isascii():
-        # NFKC can give capitals (`ℌ` is `H`) and lower case can give what NFKC would change: NFKC on both sides of
-        # lower case leaves an address that normalising again does not change.
-        text = unicodedata.normalize("NFKC", text.translate(_ZERO_WIDTH))
-        text = unicodedata.normalize("NFKC", text.lower())
+        text = _folded(text.translate(_ZERO_WIDTH))
     text = text.strip().lower()
     named = _NAMED_ADDRESS.fullmatch(text)
     if named:
@@ -43,6 +45,8 @@ def _email(raw: str) -> str | None:
     domain = domain.removesuffix(".")
     if not at or not _EMAIL_LOCAL.fullmatch(local) or not _EMAIL_DOMAIN.fullmatch(domain):
         return None
+    if _ACE_PREFIX in domain:
+        domain = ".".join(map(_label_as_read, domain.split(".")))
     tag = local.find("+", 1)
     if tag > 0:
         local = local[:tag]
@@ -53,3 +57,27 @@ def _email(raw: str) -> str | None:
         if not local:
             return None
     return f"{local}@{domain}"
+
+
+def _folded(text: str) -> str:
+    # NFKC can give capitals (`ℌ` is `H`) and lower case can give what NFKC would change: NFKC on both sides of lower
+    # case leaves an address that normalising again does not change.
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).lower())
+
+
+def _label_as_read(label: str) -> str:
+    """`xn--thtre-4qa2c` as `théâtre`. Decoded as Punycode only, with no IDNA mapping, so that `straße` stays
+    `straße` (IDNA 2003 would make it `strasse`, another domain today). A label that does not decode to a name
+    (bad Punycode, plain ASCII, what no domain holds, another spelling of a name's ASCII form) is kept as written."""
+    if not label.startswith(_ACE_PREFIX):
+        return label
+    encoded = label.removeprefix(_ACE_PREFIX)
+    try:
+        decoded = encoded.encode("ascii").decode("punycode")
+    except UnicodeError:
+        return label
+    read = _folded(decoded)
+    # Encoded again it must be what was written: one name has one ASCII form.
+    if read.isascii() or not _LABEL.fullmatch(read) or read.encode("punycode") != encoded.encode("ascii"):
+        return label
+    return read

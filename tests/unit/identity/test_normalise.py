@@ -70,6 +70,41 @@ def test_emails_are_lower_cased_and_lose_tags_and_gmail_dots(raw: str, expected:
     assert normalise_email(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("billets@xn--thtre-4qa2c.qc.ca", "billets@théâtre.qc.ca"),
+        ("Billets@XN--THTRE-4QA2C.QC.CA", "billets@théâtre.qc.ca"),
+        ("billets@Théâtre.qc.ca", "billets@théâtre.qc.ca"),
+        ("marie@xn--mnchen-3ya.de", "marie@münchen.de"),
+        # Punycode alone, no IDNA mapping: straße and strasse are two domains.
+        ("hans@xn--strae-oqa.de", "hans@straße.de"),
+        ("hans@straße.de", "hans@straße.de"),
+        ("hans@strasse.de", "hans@strasse.de"),
+        # Labels that do not decode to a name are kept as written.
+        ("marie@xn--zz.ca", "marie@xn--zz.ca"),
+        ("marie@xn--abc-.ca", "marie@xn--abc-.ca"),
+        ("marie@xn--.ca", "marie@xn--.ca"),
+    ],
+)
+def test_a_domain_written_in_its_dns_ascii_form_is_read_as_the_accented_name(written: str, read: str) -> None:
+    assert normalise_email(written) == read
+    assert normalise_email(read) == read
+
+
+@given(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzéèêàâçôûîïëü0123456789-", min_size=1, max_size=20).filter(
+        lambda label: not label.isascii() and not label.startswith("-") and not label.endswith("-")
+    ),
+    st.sampled_from(["qc.ca", "ca", "com"]),
+)
+def test_an_accented_domain_and_its_dns_ascii_form_are_one_address(label: str, rest: str) -> None:
+    ascii_form = "xn--" + label.encode("punycode").decode("ascii")
+
+    assert normalise_email(f"marie@{ascii_form}.{rest}") == normalise_email(f"marie@{label}.{rest}")
+    assert normalise_email(f"marie@{label}.{rest}") == f"marie@{label}.{rest}"
+
+
 def test_an_email_written_with_a_decomposed_accent_equals_the_composed_one() -> None:
     assert normalise_email("he\u0301le\u0300ne@exemple.ca") == normalise_email("hélène@exemple.ca")
 
