@@ -102,17 +102,29 @@ async def test_statistics_still_find_the_rebuilt_index(servers: Servers) -> None
         assert name in await client.list_database_names()
 
 
-async def test_a_collection_indexed_by_an_earlier_build_is_brought_to_one_unique_id_index(servers: Servers) -> None:
+def _first_build(table: str) -> dict[str, str]:
+    """FerretDB's `_id` index, and the look-up index the first local builds added beside it."""
+    return {
+        f"{table}__id_": f'CREATE UNIQUE INDEX "{table}__id_" ON "{table}" (_ferretdb_sjson->"_id")',
+        f"{table}_id_lookup": f'CREATE INDEX "{table}_id_lookup" ON "{table}" (_ferretdb_sjson->\'$._id\')',
+    }
+
+
+def _unique_beside_build(table: str) -> dict[str, str]:
+    """The unique look-up index one build put in place of FerretDB's, under a name FerretDB's statistics miss."""
+    return {f"{table}_id_unique": f'CREATE UNIQUE INDEX "{table}_id_unique" ON "{table}" (_ferretdb_sjson->\'$._id\')'}
+
+
+@pytest.mark.parametrize("earlier_build", [_first_build, _unique_beside_build])
+async def test_a_collection_indexed_by_an_earlier_build_is_brought_to_one_unique_id_index(
+    servers: Servers, earlier_build: Callable[[str], dict[str, str]]
+) -> None:
     async with _database(servers) as (client, name, database_file):
         persons = client[name]["persons"]
         await persons.insert_many([{"_id": f"org|{number}"} for number in range(10)])
         [table] = await _settled(database_file)
-        # As a store written before this build holds it: FerretDB's index, and the look-up one beside it. One
-        # transaction, so that no sweep sees a state between.
-        earlier = {
-            f"{table}__id_": f'CREATE UNIQUE INDEX "{table}__id_" ON "{table}" (_ferretdb_sjson->"_id")',
-            f"{table}_id_lookup": f'CREATE INDEX "{table}_id_lookup" ON "{table}" (_ferretdb_sjson->\'$._id\')',
-        }
+        # As a store written by that build holds it. One transaction, so that no sweep sees a state between.
+        earlier = earlier_build(table)
         with contextlib.closing(sqlite3.connect(database_file, timeout=10, isolation_level=None)) as connection:
             connection.execute("BEGIN IMMEDIATE")
             connection.execute(f'DROP INDEX "{table}__id_"')
@@ -129,6 +141,7 @@ async def test_a_collection_indexed_by_an_earlier_build_is_brought_to_one_unique
         with pytest.raises(DuplicateKeyError):
             await persons.insert_one({"_id": "org|3"})
         assert await persons.count_documents({}) == 11
+        assert set((await client[name].command("collStats", "persons"))["indexSizes"]) == {"_id_"}
 
 
 async def test_a_collections_own_index_named_like_the_earlier_lookup_index_is_kept(servers: Servers) -> None:

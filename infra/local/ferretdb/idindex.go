@@ -103,6 +103,12 @@ func lookupIndexSQL(table string) string {
 	return fmt.Sprintf(`CREATE INDEX %s ON %s (_ferretdb_sjson->'$._id')`, quoted(table+"_id_lookup"), quoted(table))
 }
 
+// uniqueIndexSQL is the index one build of this command put in place of FerretDB's, under a name of its own, which
+// FerretDB's statistics could not find.
+func uniqueIndexSQL(table string) string {
+	return fmt.Sprintf(`CREATE UNIQUE INDEX %s ON %s (_ferretdb_sjson->'$._id')`, quoted(table+"_id_unique"), quoted(table))
+}
+
 func rebuiltIndexSQL(table string) string {
 	return fmt.Sprintf(`CREATE UNIQUE INDEX %s ON %s (_ferretdb_sjson->'$._id')`, quoted(table+"__id_"), quoted(table))
 }
@@ -161,8 +167,9 @@ func indexTables(ctx context.Context, file string) error {
 }
 
 func needsRebuild(table string, indexes map[string]string) bool {
-	_, lookup := indexes[table+"_id_lookup"]
-	return indexes[table+"__id_"] == ferretIndexSQL(table) || (lookup && indexes[table+"_id_lookup"] == lookupIndexSQL(table))
+	return indexes[table+"__id_"] == ferretIndexSQL(table) ||
+		indexes[table+"_id_lookup"] == lookupIndexSQL(table) ||
+		indexes[table+"_id_unique"] == uniqueIndexSQL(table)
 }
 
 // rebuild puts the table's `_id` index on the look-up expression, in one transaction that checks again, under the
@@ -181,14 +188,21 @@ func rebuild(ctx context.Context, conn *sql.Conn, table string) (err error) {
 		return err
 	}
 	var statements []string
-	if indexes[table+"__id_"] == ferretIndexSQL(table) {
-		statements = append(statements,
-			"DROP INDEX "+quoted(table+"__id_"),
-			rebuiltIndexSQL(table),
-		)
+	switch indexes[table+"__id_"] {
+	case ferretIndexSQL(table):
+		statements = append(statements, "DROP INDEX "+quoted(table+"__id_"), rebuiltIndexSQL(table))
+	case "":
+		if indexes[table+"_id_unique"] == uniqueIndexSQL(table) {
+			statements = append(statements, rebuiltIndexSQL(table))
+		}
 	}
-	if indexes[table+"_id_lookup"] == lookupIndexSQL(table) {
-		statements = append(statements, "DROP INDEX "+quoted(table+"_id_lookup"))
+	for name, statement := range map[string]string{
+		table + "_id_lookup": lookupIndexSQL(table),
+		table + "_id_unique": uniqueIndexSQL(table),
+	} {
+		if indexes[name] == statement {
+			statements = append(statements, "DROP INDEX "+quoted(name))
+		}
 	}
 	for _, statement := range statements {
 		if _, err = conn.ExecContext(ctx, statement); err != nil {
