@@ -147,8 +147,9 @@ async def test_a_collection_indexed_by_an_earlier_build_is_brought_to_one_unique
 async def test_a_collections_own_index_named_like_the_earlier_lookup_index_is_kept(servers: Servers) -> None:
     async with _database(servers) as (client, name, database_file):
         persons = client[name]["persons"]
-        await persons.insert_many([{"_id": f"org|{number}", "code": number} for number in range(10)])
+        # Made with the collection, so that every sweep that sees the table sees it too.
         await persons.create_index("code", name="id_lookup")
+        await persons.insert_many([{"_id": f"org|{number}", "code": number} for number in range(10)])
 
         def rebuilt_beside_it(indexes: dict[str, dict[str, str]]) -> bool:
             return all(found.get(f"{table}__id_") == _rebuilt(table) for table, found in indexes.items())

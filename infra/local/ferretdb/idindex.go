@@ -72,6 +72,10 @@ func sweep(ctx context.Context, dir string, seen map[string]time.Time, failures 
 	for file := range seen {
 		if !present[file] {
 			delete(seen, file)
+		}
+	}
+	for file := range failures {
+		if !present[file] {
 			delete(failures, file)
 		}
 	}

@@ -105,6 +105,15 @@ def test_an_accented_domain_and_its_dns_ascii_form_are_one_address(label: str, r
     assert normalise_email(f"marie@{label}.{rest}") == f"marie@{label}.{rest}"
 
 
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCXYZ0123456789-_", max_size=30), st.sampled_from(["", "gmail."]))
+def test_any_label_after_the_dns_ascii_prefix_gives_an_address_that_normalising_again_does_not_change(
+    rest: str, gmail: str
+) -> None:
+    normalised = normalise_email(f"j.d+x@xn--{rest}.{gmail}com")
+
+    assert normalised is None or normalise_email(normalised) == normalised
+
+
 def test_an_email_written_with_a_decomposed_accent_equals_the_composed_one() -> None:
     assert normalise_email("he\u0301le\u0300ne@exemple.ca") == normalise_email("hélène@exemple.ca")
 
