@@ -46,7 +46,7 @@ def _email(raw: str) -> str | None:
     if not at or not _EMAIL_LOCAL.fullmatch(local) or not _EMAIL_DOMAIN.fullmatch(domain):
         return None
     if _ACE_PREFIX in domain:
-        domain = ".".join(map(_label_as_read, domain.split(".")))
+        domain = readable_domain(domain)
     tag = local.find("+", 1)
     if tag > 0:
         local = local[:tag]
@@ -59,6 +59,12 @@ def _email(raw: str) -> str | None:
     return f"{local}@{domain}"
 
 
+def readable_domain(domain: str) -> str:
+    """`domain` with each label in the DNS's ASCII form read as the name it stands for, as `normalise_email` reads
+    an address's; a label that is not such a form (a wildcard pattern's, say) stays as it is."""
+    return ".".join(map(_label_as_read, domain.split(".")))
+
+
 def _folded(text: str) -> str:
     # NFKC can give capitals (`ℌ` is `H`) and lower case can give what NFKC would change: NFKC on both sides of lower
     # case leaves an address that normalising again does not change.
@@ -67,8 +73,10 @@ def _folded(text: str) -> str:
 
 def _label_as_read(label: str) -> str:
     """`xn--thtre-4qa2c` as `théâtre`. Decoded as Punycode only, with no IDNA mapping, so that `straße` stays
-    `straße` (IDNA 2003 would make it `strasse`, another domain today). A label that does not decode to a name
-    (bad Punycode, plain ASCII, what no domain holds, another spelling of a name's ASCII form) is kept as written."""
+    `straße` (IDNA 2003 would make it `strasse`, another domain today). A label is kept as written when it does not
+    decode, decodes to plain ASCII or to more than letters, digits, `-` and `_` (the scripts written with combining
+    marks among them, as addresses in them are refused anyway), or is another spelling than its name's one ASCII
+    form."""
     if not label.startswith(_ACE_PREFIX):
         return label
     encoded = label.removeprefix(_ACE_PREFIX)

@@ -11,22 +11,22 @@ import (
 	"time"
 )
 
-// indexIDLookups rebuilds, on every collection table, FerretDB's unique `_id` index on the expression
+// rebuildIDIndexes rebuilds, on every collection table, FerretDB's unique `_id` index on the expression
 // FerretDB's own `_id` look-ups use.
 //
 // FerretDB 1.24's SQLite backend finds, updates and deletes by `_id` with the condition
 // `_ferretdb_sjson->'$._id' = ?`, but the unique index it creates is on `_ferretdb_sjson->"_id"`.
 // SQLite matches an expression index only to the same expression, so each of those operations scans
 // the whole table: 28 ms for a missing `_id` among 20,000 documents, 0.5 ms with an index on the
-// expression the look-ups use. Earlier builds added that index beside FerretDB's, and each insert then
+// expression the look-ups use. The first builds added such an index beside FerretDB's, and each insert then
 // computed and stored both (FerretDB's CPU per document inserted into a collection of 160,000: 64-69 us
 // with both, 45 us with one). So FerretDB's index is rebuilt in place instead: same name, which
 // FerretDB's metadata and its statistics (collStats, dbStats, listDatabases) look it up by, still
 // unique, on the other expression. Both expressions hold the same values, and FerretDB maps any
-// unique-constraint failure to a duplicate key error. The rebuild, and the removal of the index earlier
-// builds added, are one transaction: `_id` is unique at every moment.
+// unique-constraint failure to a duplicate key error. The rebuild, and the removal of the indexes earlier
+// builds left, are one transaction: `_id` is unique at every moment.
 // The SQLite driver is the one FerretDB itself registers (modernc.org/sqlite, named "sqlite").
-func indexIDLookups(ctx context.Context, dir string, logger *slog.Logger) {
+func rebuildIDIndexes(ctx context.Context, dir string, logger *slog.Logger) {
 	seen := map[string]time.Time{}
 	failures := map[string]int{}
 	ticker := time.NewTicker(500 * time.Millisecond)
@@ -57,13 +57,13 @@ func sweep(ctx context.Context, dir string, seen map[string]time.Time, failures 
 		if !changed.After(seen[file]) {
 			continue
 		}
-		if err := indexTables(ctx, file); err != nil {
+		if err := rebuildTables(ctx, file); err != nil {
 			failures[file]++
 			level := slog.LevelDebug
 			if failures[file] == failuresReported {
 				level = slog.LevelWarn
 			}
-			logger.Log(ctx, level, "could not index _id look-ups yet", slog.String("file", file), slog.String("error", err.Error()))
+			logger.Log(ctx, level, "could not rebuild _id indexes yet", slog.String("file", file), slog.String("error", err.Error()))
 			continue
 		}
 		delete(failures, file)
@@ -96,25 +96,50 @@ func quoted(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
-// ferretIndexSQL is how FerretDB creates a collection's `_id` index, and lookupIndexSQL how earlier builds of this
-// command added theirs, as sqlite_master keeps them: an index is recognised by what it is, not by its name alone,
-// which a collection's own index could share (FerretDB names them `<table>_<index name>`).
-func ferretIndexSQL(table string) string {
-	return fmt.Sprintf(`CREATE UNIQUE INDEX %s ON %s (_ferretdb_sjson->"_id")`, quoted(table+"__id_"), quoted(table))
+// indexStatement is how sqlite_master keeps the creating statement of an index on one expression of the documents.
+// An index is recognised by this, not by its name alone, which a collection's own index could share (FerretDB names
+// them `<table>_<index name>`).
+func indexStatement(name, table string, unique bool, expression string) string {
+	kind := "INDEX"
+	if unique {
+		kind = "UNIQUE INDEX"
+	}
+	return fmt.Sprintf("CREATE %s %s ON %s (%s)", kind, quoted(name), quoted(table), expression)
 }
 
-func lookupIndexSQL(table string) string {
-	return fmt.Sprintf(`CREATE INDEX %s ON %s (_ferretdb_sjson->'$._id')`, quoted(table+"_id_lookup"), quoted(table))
-}
+const (
+	// What FerretDB indexes `_id` on, and what its look-ups compare.
+	ferretIDExpression = `_ferretdb_sjson->"_id"`
+	lookupExpression   = `_ferretdb_sjson->'$._id'`
+)
 
-// uniqueIndexSQL is the index one build of this command put in place of FerretDB's, under a name of its own, which
-// FerretDB's statistics could not find.
-func uniqueIndexSQL(table string) string {
-	return fmt.Sprintf(`CREATE UNIQUE INDEX %s ON %s (_ferretdb_sjson->'$._id')`, quoted(table+"_id_unique"), quoted(table))
-}
-
-func rebuiltIndexSQL(table string) string {
-	return fmt.Sprintf(`CREATE UNIQUE INDEX %s ON %s (_ferretdb_sjson->'$._id')`, quoted(table+"__id_"), quoted(table))
+// rebuildStatements is what brings a table's `_id` index to its rebuilt shape, given every index's creating
+// statement by name; none when it is there already, or when FerretDB has not made the table's index yet. The
+// earlier shapes: FerretDB's index as it makes it, the first builds' non-unique look-up index beside it, and one
+// build's unique look-up index in its place under a name of its own, which FerretDB's statistics could not find.
+// The rebuilt index is made before any other is dropped.
+func rebuildStatements(table string, indexes map[string]string) []string {
+	id := table + "__id_"
+	rebuilt := indexStatement(id, table, true, lookupExpression)
+	var statements []string
+	switch indexes[id] {
+	case indexStatement(id, table, true, ferretIDExpression):
+		statements = append(statements, "DROP INDEX "+quoted(id), rebuilt)
+	case "":
+		if indexes[table+"_id_unique"] == indexStatement(table+"_id_unique", table, true, lookupExpression) {
+			statements = append(statements, rebuilt)
+		}
+	}
+	earlier := []struct {
+		name   string
+		unique bool
+	}{{table + "_id_lookup", false}, {table + "_id_unique", true}}
+	for _, index := range earlier {
+		if indexes[index.name] == indexStatement(index.name, table, index.unique, lookupExpression) {
+			statements = append(statements, "DROP INDEX "+quoted(index.name))
+		}
+	}
+	return statements
 }
 
 // indexSQL is every index's creating statement in the file, by index name, and the collection tables' names.
@@ -143,7 +168,7 @@ func indexSQL(ctx context.Context, conn *sql.Conn) (map[string]string, []string,
 	return indexes, tables, rows.Err()
 }
 
-func indexTables(ctx context.Context, file string) error {
+func rebuildTables(ctx context.Context, file string) error {
 	// mode=rw: a database dropped since the sweep saw it must not come back as an empty file, which FerretDB
 	// would then refuse at its next start ("no such table: _ferretdb_collections").
 	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(10000)")
@@ -161,19 +186,13 @@ func indexTables(ctx context.Context, file string) error {
 		return err
 	}
 	for _, table := range tables {
-		if needsRebuild(table, indexes) {
+		if len(rebuildStatements(table, indexes)) > 0 {
 			if err := rebuild(ctx, conn, table); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func needsRebuild(table string, indexes map[string]string) bool {
-	return indexes[table+"__id_"] == ferretIndexSQL(table) ||
-		indexes[table+"_id_lookup"] == lookupIndexSQL(table) ||
-		indexes[table+"_id_unique"] == uniqueIndexSQL(table)
 }
 
 // rebuild puts the table's `_id` index on the look-up expression, in one transaction that checks again, under the
@@ -191,24 +210,7 @@ func rebuild(ctx context.Context, conn *sql.Conn, table string) (err error) {
 	if err != nil {
 		return err
 	}
-	var statements []string
-	switch indexes[table+"__id_"] {
-	case ferretIndexSQL(table):
-		statements = append(statements, "DROP INDEX "+quoted(table+"__id_"), rebuiltIndexSQL(table))
-	case "":
-		if indexes[table+"_id_unique"] == uniqueIndexSQL(table) {
-			statements = append(statements, rebuiltIndexSQL(table))
-		}
-	}
-	for name, statement := range map[string]string{
-		table + "_id_lookup": lookupIndexSQL(table),
-		table + "_id_unique": uniqueIndexSQL(table),
-	} {
-		if indexes[name] == statement {
-			statements = append(statements, "DROP INDEX "+quoted(name))
-		}
-	}
-	for _, statement := range statements {
+	for _, statement := range rebuildStatements(table, indexes) {
 		if _, err = conn.ExecContext(ctx, statement); err != nil {
 			return err
 		}

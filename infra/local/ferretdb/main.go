@@ -71,7 +71,7 @@ func run(listenAddr, sqliteDir, logLevel string) error {
 	}
 
 	logger.Warn("FerretDB listening", slog.String("listen_addr", listenAddr), slog.String("sqlite_dir", dir))
-	go indexIDLookups(ctx, dir, logger)
+	go rebuildIDIndexes(ctx, dir, logger)
 	if err = db.Run(ctx); err != nil {
 		return err
 	}

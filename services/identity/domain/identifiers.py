@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.identity.domain.normalise import normalise_email, normalise_phone
 from services.identity.domain.records import NormalisedRecord
+from shared.emails import readable_domain
 from shared.memo import remembered
 from shared.yaml_models import load_yaml_model
 
@@ -105,7 +106,9 @@ class IdentifierRule(BaseModel):
 def _blocked_email(entry: str) -> str:
     text = entry.strip().lower()
     if any(wildcard in text for wildcard in "*?["):
-        return text
+        # Matched against addresses as normalised: a domain written in its DNS form is read as theirs are.
+        pattern, at, domain = text.rpartition("@")
+        return f"{pattern}{at}{readable_domain(domain)}" if at else text
     return normalise_email(text) or text
 
 

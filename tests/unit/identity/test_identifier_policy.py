@@ -164,6 +164,15 @@ def test_a_blocked_gmail_address_is_blocked_however_its_dots_and_tags_are_writte
     assert blocked(record, policy, ORGANISATION) == ["email=billetterietheatre@gmail.com"]
 
 
+@pytest.mark.parametrize("entry", ["*@xn--thtre-4qa2c.qc.ca", "*@théâtre.qc.ca"])
+@pytest.mark.parametrize("email", ["billets@xn--thtre-4qa2c.qc.ca", "billets@théâtre.qc.ca"])
+def test_a_blocked_pattern_s_domain_is_read_as_addresses_are_whichever_form_either_writes_it_in(
+    entry: str, email: str
+) -> None:
+    policy = load_identifier_policy(RULES + f'blocked:\n  emails: ["{entry}"]\n')
+    assert blocked(normalised(email=email), policy) == ["email=billets@théâtre.qc.ca"]
+
+
 def test_a_blocked_phone_is_compared_in_e164_whatever_format_the_policy_writes_it_in() -> None:
     policy = load_identifier_policy(RULES + 'blocked:\n  phones: ["514.555.0100"]\n')
     for written in ("+1 514 555 0100", "1-514-555-0100", "(514) 555-0100 poste 12"):

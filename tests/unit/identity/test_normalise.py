@@ -85,6 +85,11 @@ def test_emails_are_lower_cased_and_lose_tags_and_gmail_dots(raw: str, expected:
         ("marie@xn--zz.ca", "marie@xn--zz.ca"),
         ("marie@xn--abc-.ca", "marie@xn--abc-.ca"),
         ("marie@xn--.ca", "marie@xn--.ca"),
+        # `ü` has one ASCII form, `tda`: another spelling of it is no name's.
+        ("x@xn--tda.ca", "x@ü.ca"),
+        ("x@xn---tda.ca", "x@xn---tda.ca"),
+        # A combining mark is no letter: the label stays as written (the accented form is refused as an address).
+        ("x@xn--h2brj9c.in", "x@xn--h2brj9c.in"),
     ],
 )
 def test_a_domain_written_in_its_dns_ascii_form_is_read_as_the_accented_name(written: str, read: str) -> None:
@@ -105,11 +110,11 @@ def test_an_accented_domain_and_its_dns_ascii_form_are_one_address(label: str, r
     assert normalise_email(f"marie@{label}.{rest}") == f"marie@{label}.{rest}"
 
 
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCXYZ0123456789-_", max_size=30), st.sampled_from(["", "gmail."]))
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCXYZ0123456789-_", max_size=30))
 def test_any_label_after_the_dns_ascii_prefix_gives_an_address_that_normalising_again_does_not_change(
-    rest: str, gmail: str
+    rest: str,
 ) -> None:
-    normalised = normalise_email(f"j.d+x@xn--{rest}.{gmail}com")
+    normalised = normalise_email(f"j.d+x@xn--{rest}.com")
 
     assert normalised is None or normalise_email(normalised) == normalised
 
