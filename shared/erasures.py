@@ -8,18 +8,16 @@ entries name the tombstones to forget. A tombstone is written before it is liste
 after the list was measured is listed past that length, and the next measure finds them.
 """
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import Document, NumberedList
+from shared.mongo import Document, NumberedList, found_by_id
 
 # Persons known not erased kept at most per organisation (a few megabytes), forgotten all at once beyond.
 NOT_ERASED_KEPT = 1 << 16
-READS_AT_ONCE = 64
 
 
 class Erasures:
@@ -71,27 +69,19 @@ class Erasures:
         if length < listed:
             cleared = frozenset()
         elif length > listed:
-            entries = await _read_all(self._listed_in, [f"{name}#{number}" for number in range(listed + 1, length + 1)])
-            cleared -= {str(entry["tombstone"]) for entry in entries if entry is not None}
+            entries = await found_by_id(
+                self._listed_in, [f"{name}#{number}" for number in range(listed + 1, length + 1)]
+            )
+            cleared -= {str(entry["tombstone"]) for entry in entries.values()}
         to_read = [tombstone for tombstone in wanted if tombstone not in cleared]
-        found = await _read_all(self._tombstones, to_read)
+        found = await found_by_id(self._tombstones, to_read, {"_id": 1})
         # Read after the list was measured: a person erased since has a tombstone here, or is listed past `length`.
-        cleared |= {tombstone for tombstone, document in zip(to_read, found, strict=True) if document is None}
+        cleared |= {tombstone for tombstone in to_read if tombstone not in found}
         if len(cleared) > self._kept:
             cleared = frozenset()
         self._not_erased[organisation_id] = (length, cleared)
-        return frozenset(wanted[tombstone] for tombstone, document in zip(to_read, found, strict=True) if document)
+        return frozenset(wanted[tombstone] for tombstone in to_read if tombstone in found)
 
 
 def _list_name(organisation_id: str) -> str:
     return f"{organisation_id}|erasures"
-
-
-async def _read_all(collection: AsyncCollection[Document], keys: list[str]) -> list[Document | None]:
-    gate = asyncio.Semaphore(READS_AT_ONCE)
-
-    async def read(key: str) -> Document | None:
-        async with gate:
-            return await collection.find_one({"_id": key})
-
-    return list(await asyncio.gather(*(read(key) for key in keys)))

@@ -3,6 +3,7 @@
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -12,12 +13,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.local.ferretdb_source import SourceEditError, edits_fingerprint_files, prepare_source
+
 Progress = Callable[[str], None]
 
 SOURCES_DIR = Path(__file__).resolve().parent
 KAFKA_POM = SOURCES_DIR / "kafka" / "pom.xml"
 KAFKA_LOG4J_CONFIG = SOURCES_DIR / "kafka" / "log4j2.properties"
 FERRETDB_MODULE = SOURCES_DIR / "ferretdb"
+FERRETDB_GO_PATH = "github.com/FerretDB/FerretDB"
 # How FerretDB is compiled; its Go tests use the same, so that one compilation of its packages serves both.
 # Pure-Go SQLite: no C toolchain needed, and the binary is static.
 FERRETDB_GO_FLAGS = ("-trimpath", "-buildvcs=false")
@@ -144,12 +148,16 @@ class Artefacts:
                 )
             started = time.monotonic()
             self.ferretdb_home.mkdir(parents=True, exist_ok=True)
+            go = _require("go")
+            log_file = self.ferretdb_home / "build.log"
+            what = f"Building FerretDB {ferretdb_version()} with Go"
+            modfile = self._edited_ferretdb_source(go, what)
             staging = self.ferretdb_home / "ferretdb.partial"
             _run_build(
-                [_require("go"), "build", *FERRETDB_GO_FLAGS, "-o", str(staging), "."],
+                [go, "build", *FERRETDB_GO_FLAGS, f"-modfile={modfile}", "-o", str(staging), "."],
                 cwd=FERRETDB_MODULE,
-                log_file=self.ferretdb_home / "build.log",
-                what=f"Building FerretDB {ferretdb_version()} with Go",
+                log_file=log_file,
+                what=what,
                 timeout=1800,
                 extra_env=FERRETDB_GO_ENV,
             )
@@ -159,6 +167,24 @@ class Artefacts:
             _write_stamp(self.ferretdb_home, _ferretdb_fingerprint())
             progress(f"FerretDB built in {time.monotonic() - started:.0f} s")
             return self.ferretdb_binary
+
+    def _edited_ferretdb_source(self, go: str, what: str) -> Path:
+        """Downloads FerretDB's module, copies and edits it (see `ferretdb_source`), and returns a go.mod that builds
+        infra/local/ferretdb with that copy: infra/local/ferretdb/go.mod itself, and its go.sum, stay as they are."""
+        module_dir = downloaded_go_module(go, FERRETDB_GO_PATH, cwd=FERRETDB_MODULE, what=what)
+        try:
+            source = prepare_source(module_dir, self.ferretdb_home / "source")
+        except SourceEditError as exc:
+            raise BuildError(f"{what} failed: {exc}") from None
+        build_dir = self.ferretdb_home / "module"
+        build_dir.mkdir(exist_ok=True)
+        modfile = build_dir / "go.mod"
+        modfile.write_text(
+            (FERRETDB_MODULE / "go.mod").read_text() + f"\nreplace {FERRETDB_GO_PATH} => {json.dumps(str(source))}\n"
+        )
+        # The go command reads the sums beside the go.mod it is given.
+        shutil.copyfile(FERRETDB_MODULE / "go.sum", build_dir / "go.sum")
+        return modfile
 
     @contextlib.contextmanager
     def _build_lock(self) -> Iterator[None]:
@@ -284,6 +310,32 @@ def _run_build(
         )
 
 
+def downloaded_go_module(go: str, module: str, *, cwd: Path, what: str) -> Path:
+    """The directory of the version of `module` that the go.mod in `cwd` requires, downloaded (and checked against
+    its go.sum) into Go's module cache if it is not there yet."""
+    try:
+        result = subprocess.run(
+            [go, "mod", "download", "-json", module],
+            cwd=cwd,
+            env={**os.environ, **FERRETDB_GO_ENV},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"{what}: downloading {module} took longer than 1800 s and was stopped") from None
+    try:
+        reply = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        reply = {}
+    if result.returncode != 0 or "Dir" not in reply:
+        said = reply.get("Error") or (result.stderr + result.stdout).strip()[-2000:]
+        raise BuildError(f"{what}: downloading {module} failed (exit code {result.returncode}): {said}")
+    return Path(reply["Dir"])
+
+
 def _fingerprint(files: list[Path]) -> str:
     digest = hashlib.sha256()
     for file in files:
@@ -292,7 +344,14 @@ def _fingerprint(files: list[Path]) -> str:
 
 
 def _ferretdb_fingerprint() -> str:
-    return _fingerprint([*sorted(FERRETDB_MODULE.glob("*.go")), FERRETDB_MODULE / "go.mod", FERRETDB_MODULE / "go.sum"])
+    return _fingerprint(
+        [
+            *sorted(FERRETDB_MODULE.glob("*.go")),
+            FERRETDB_MODULE / "go.mod",
+            FERRETDB_MODULE / "go.sum",
+            *edits_fingerprint_files(),
+        ]
+    )
 
 
 def _stamp_matches(home: Path, fingerprint: str) -> bool:

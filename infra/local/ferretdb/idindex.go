@@ -44,7 +44,20 @@ func rebuildIDIndexes(ctx context.Context, dir string, logger *slog.Logger) {
 // Sweeps in a row a file may fail (FerretDB busy writing it) before it is reported.
 const failuresReported = 20
 
-// sweep looks only at database files written since the last sweep: a new collection writes its file.
+// quietFor is how long a file must have gone unwritten for a sweep of it to count as done. A sweep reads the
+// file as last committed, and a write under way (a collection being created) changes the file before it
+// commits: the commit may leave the modification time where the sweep saw it, the clock being coarser than
+// the two writes are apart, and a sweep that counted would not come back to the file until it is written
+// again, which a collection written once and then only read never is. A file written within that time is swept
+// again at the next tick.
+const quietFor = time.Second
+
+// sweptForGood says whether a sweep of a file last changed at `changed`, made at `now`, saw every write to it.
+func sweptForGood(changed, now time.Time) bool {
+	return now.Sub(changed) >= quietFor
+}
+
+// sweep looks only at database files written since the last sweep that counted: a new collection writes its file.
 func sweep(ctx context.Context, dir string, seen map[string]time.Time, failures map[string]int, logger *slog.Logger) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.sqlite"))
 	if err != nil {
@@ -53,6 +66,8 @@ func sweep(ctx context.Context, dir string, seen map[string]time.Time, failures 
 	present := map[string]bool{}
 	for _, file := range files {
 		present[file] = true
+		// Read before the file is: a write that comes after changes it again.
+		now := time.Now()
 		changed := latestChange(file)
 		if !changed.After(seen[file]) {
 			continue
@@ -67,7 +82,9 @@ func sweep(ctx context.Context, dir string, seen map[string]time.Time, failures 
 			continue
 		}
 		delete(failures, file)
-		seen[file] = changed
+		if sweptForGood(changed, now) {
+			seen[file] = changed
+		}
 	}
 	for file := range seen {
 		if !present[file] {

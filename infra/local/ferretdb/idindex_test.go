@@ -3,6 +3,7 @@ package main
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestRebuildStatements(t *testing.T) {
@@ -45,5 +46,25 @@ func TestRebuildStatements(t *testing.T) {
 				t.Errorf("rebuildStatements() = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSweptForGood(t *testing.T) {
+	changed := time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC)
+	cases := []struct {
+		now  time.Time
+		want bool
+	}{
+		{changed, false},
+		{changed.Add(999 * time.Millisecond), false},
+		{changed.Add(time.Second), true},
+		{changed.Add(time.Minute), true},
+		// A clock set back since the write: the file is swept again until it is quiet by the clock.
+		{changed.Add(-time.Second), false},
+	}
+	for _, c := range cases {
+		if got := sweptForGood(changed, c.now); got != c.want {
+			t.Errorf("sweptForGood(%v, %v) = %v, want %v", changed, c.now, got, c.want)
+		}
 	}
 }

@@ -41,7 +41,15 @@ from services.profile.ports import (
 )
 from shared.erasures import Erasures
 from shared.events import Envelope
-from shared.mongo import Document, IndexSpec, NumberedList, duplicate_indexes, insert_in_order, replace_all
+from shared.mongo import (
+    Document,
+    IndexSpec,
+    NumberedList,
+    duplicate_indexes,
+    found_by_id,
+    insert_in_order,
+    replace_all,
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -91,9 +99,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PROFILES, [("organisation_id", ASCENDING), ("segments", ASCENDING), ("person_id", ASCENDING)]),
     IndexSpec(PRIVACY_LOG, [("organisation_id", ASCENDING), ("person_digest", ASCENDING), ("at", ASCENDING)]),
 )
-# Log documents read at once when a profile is recomputed: round trips overlap without flooding the store.
-LOG_READS_AT_ONCE = 32
-# Documents read by `_id` at once for a batch of facts.
+# Reads and writes of one document each run this many at once: round trips overlap without flooding the store.
 READS_AT_ONCE = 64
 # The first entries of a look-up list are read whenever a person is filed in it or withdrawn from it without a mark
 # (an email's, a phone's list holds a few); the entries past them are marked, so that neither reads a list many share.
@@ -299,19 +305,12 @@ class MongoProfileStore:
     async def numbered_facts(
         self, organisation_id: str, person_id: str, first: int, last: int
     ) -> list[tuple[int, Envelope]]:
-        numbers = list(range(max(first, 1), last + 1))
-        documents: list[Document | None] = []
-        for start in range(0, len(numbers), LOG_READS_AT_ONCE):
-            chunk = numbers[start : start + LOG_READS_AT_ONCE]
-            documents.extend(
-                await asyncio.gather(
-                    *(self._log.find_one({"_id": _change_key(organisation_id, person_id, n)}) for n in chunk)
-                )
-            )
+        keys = {_change_key(organisation_id, person_id, number): number for number in range(max(first, 1), last + 1)}
+        found = await found_by_id(self._log, list(keys))
         return [
             (number, Envelope.from_json_bytes(str(document["envelope"]).encode()))
-            for number, document in zip(numbers, documents, strict=True)
-            if document is not None and "envelope" in document
+            for key, number in keys.items()
+            if (document := found.get(key)) is not None and "envelope" in document
         ]
 
     async def save(self, profile: StoredProfile) -> None:
@@ -355,13 +354,11 @@ class MongoProfileStore:
         except BulkWriteError as exc:
             taken = duplicate_indexes(exc)
         # A key stored already is this fact's only if this very fact stored it (a redelivery).
-        holders = await _each(
-            [self._fired.find_one({"_id": documents[index]["_id"]}) for index in taken], READS_AT_ONCE
-        )
+        holders = await found_by_id(self._fired, [documents[index]["_id"] for index in taken])
         refused = {
             claims[index][0]
-            for index, holder in zip(taken, holders, strict=True)
-            if holder is None or holder.get("event_id") != claims[index][1]
+            for index in taken
+            if (holder := holders.get(documents[index]["_id"])) is None or holder.get("event_id") != claims[index][1]
         }
         return frozenset(dedupe_key for dedupe_key, _ in claims if dedupe_key not in refused)
 
@@ -867,14 +864,12 @@ class MongoProfileStore:
         )
 
     async def recorded_segment_sizes(self, organisation_id: str, days: Iterable[date]) -> dict[date, Mapping[str, int]]:
-        wanted = sorted(set(days))
-        documents = await _each(
-            [self._segment_sizes.find_one({"_id": _sizes_key(organisation_id, day)}) for day in wanted], READS_AT_ONCE
-        )
+        keys = {_sizes_key(organisation_id, day): day for day in sorted(set(days))}
+        found = await found_by_id(self._segment_sizes, list(keys))
         return {
             day: {str(segment): int(members) for segment, members in document["sizes"].items()}
-            for day, document in zip(wanted, documents, strict=True)
-            if document is not None
+            for key, day in keys.items()
+            if (document := found.get(key)) is not None
         }
 
     async def segment_sizes_recorded_day(self) -> date | None:
@@ -951,13 +946,10 @@ async def _found_by_id(
     names: Iterable[str],
     projection: Mapping[str, int] | None = None,
 ) -> dict[str, Document]:
-    """The documents stored under the organisation's `names`, by name, read by `_id` a few at once: a query on
-    several ids would make FerretDB read the whole collection."""
-    wanted = sorted(set(names))
-    documents = await _each(
-        [collection.find_one({"_id": _key(organisation_id, name)}, projection) for name in wanted], READS_AT_ONCE
-    )
-    return {name: document for name, document in zip(wanted, documents, strict=True) if document is not None}
+    """The documents stored under the organisation's `names`, by name."""
+    keys = {_key(organisation_id, name): name for name in names}
+    found = await found_by_id(collection, list(keys), projection)
+    return {keys[key]: document for key, document in found.items()}
 
 
 def _belongs_to(document: Mapping[str, Any], organisation_id: str) -> bool:

@@ -519,7 +519,8 @@ async def test_a_sweep_passing_quiet_days_in_one_move_each_keeps_nothing_of_them
 
 
 class TombstoneReads:
-    """The erasures collection, counting the reads of tombstones (not of the list of erasures)."""
+    """The erasures collection, counting the tombstones read (not the entries of the list of erasures), whether
+    one by one or several in a query."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -527,14 +528,16 @@ class TombstoneReads:
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._inner, name)
-        if name != "find_one":
+        if name not in ("find_one", "find"):
             return method
 
-        async def find_one(query: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-            self.tombstones_read += "#" not in str(query["_id"])
-            return await method(query, *args, **kwargs)
+        def counted(query: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            wanted = query["_id"]
+            keys = wanted["$in"] if isinstance(wanted, dict) else [wanted]
+            self.tombstones_read += sum("#" not in str(key) for key in keys)
+            return method(query, *args, **kwargs)
 
-        return find_one
+        return counted
 
 
 class CountingDatabase:

@@ -1,0 +1,93 @@
+"""FerretDB's source as the local stack builds it: its Go module, with a look-up by several `_id`s made indexed.
+
+FerretDB 1.24's SQLite backend finds documents through the `_id` index only for a filter that is exactly
+`{_id: value}`; `{_id: {$in: [...]}}` reads the whole collection. MongoDB finds either through its index, so the
+services read many documents by `_id` with one `$in` query, and this build makes FerretDB do the same: the
+module is copied out of Go's module cache (which the go command refuses to build modified), the Go files of
+`ferretdb/_sqlite/` are added to its SQLite backend, and each place that pushes `{_id: value}` down to SQLite is
+given one more case that calls them. Each edit must find its place exactly once, or the build stops and says so:
+a FerretDB version whose code moved needs these edits looked at again.
+"""
+
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+SOURCES_DIR = Path(__file__).resolve().parent / "ferretdb"
+# Added to FerretDB's internal/backends/sqlite package as they are.
+ADDED_SQLITE_FILES = SOURCES_DIR / "_sqlite"
+SQLITE_BACKEND = Path("internal", "backends", "sqlite")
+
+
+class SourceEditError(RuntimeError):
+    """FerretDB's source is not what an edit expects; str() says which and what to do."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Inserts `insert` just before `anchor`, which must occur exactly once in the file."""
+
+    path: Path
+    anchor: str
+    insert: str
+    why: str
+
+
+EDITS = (
+    Edit(
+        path=SQLITE_BACKEND / "collection.go",
+        anchor="\t\tcase string, types.ObjectID:\n\t\t\twhereClause = ",
+        insert="\t\tcase *types.Document:\n\t\t\twhereClause, args = parterreIDInWhere(v)\n",
+        why="collection.Query pushes {_id: {$in: [...]}} down",
+    ),
+    Edit(
+        path=SQLITE_BACKEND / "collection.go",
+        anchor="\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true\n",
+        insert=(
+            "\t\tcase *types.Document:\n"
+            "\t\t\twhereClause, args = parterreIDInWhere(v)\n"
+            '\t\t\tfilterPushdown = whereClause != ""\n'
+        ),
+        why="collection.Explain says so",
+    ),
+)
+
+
+def edits_fingerprint_files() -> list[Path]:
+    """The files whose content decides the source built: a change to any of them means a new build."""
+    return [Path(__file__).resolve(), *sorted(ADDED_SQLITE_FILES.glob("*.go"))]
+
+
+def prepare_source(module_dir: Path, into: Path) -> Path:
+    """A writable copy of FerretDB's module at `module_dir` (as Go downloaded it) in `into`, edited; returns it."""
+    if into.exists():
+        _make_writable(into)
+        shutil.rmtree(into)
+    shutil.copytree(module_dir, into)
+    # Files in Go's module cache are read-only, and so are their copies.
+    _make_writable(into)
+    for added in sorted(ADDED_SQLITE_FILES.glob("*.go")):
+        shutil.copyfile(added, into / SQLITE_BACKEND / added.name)
+    for edit in EDITS:
+        apply_edit(into, edit)
+    return into
+
+
+def apply_edit(root: Path, edit: Edit) -> None:
+    target = root / edit.path
+    text = target.read_text()
+    found = text.count(edit.anchor)
+    if found != 1:
+        raise SourceEditError(
+            f"FerretDB's {edit.path} does not read as this build expects ({edit.why}): the code the edit goes before "
+            f"occurs {found} times, not once. A FerretDB version other than the one these edits were written for "
+            f"needs them looked at again in {Path(__file__).name}."
+        )
+    target.write_text(text.replace(edit.anchor, edit.insert + edit.anchor))
+
+
+def _make_writable(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)

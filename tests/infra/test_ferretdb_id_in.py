@@ -1,0 +1,141 @@
+"""The local FerretDB build finds `{_id: {$in: [...]}}` through the `_id` index, as MongoDB does, and answers every
+other filter as FerretDB 1.24 does (`infra/local/ferretdb_source.py`)."""
+
+import asyncio
+import contextlib
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure
+
+from infra.local.stack import StackConfig
+from shared.mongo import mongo_client
+from tests.conftest import Servers
+
+pytestmark = [pytest.mark.mongo]
+
+Document = dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def _collection(servers: Servers) -> AsyncIterator[AsyncCollection[Document]]:
+    if servers.origin != "local stack":
+        pytest.skip("only the local stack's FerretDB build is changed")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
+        try:
+            yield client[name]["documents"]
+        finally:
+            await client.drop_database(name)
+
+
+async def _explained(collection: AsyncCollection[Document], query: Document) -> Document:
+    return await collection.database.command("explain", {"find": collection.name, "filter": query})
+
+
+async def _plan_of_the_pushed_down_query(collection: AsyncCollection[Document], values: int) -> str:
+    """SQLite's plan, on a fresh connection to the collection's file, for the query FerretDB sends for an `$in` of
+    `values` ids, once the build's sweeper has rebuilt the `_id` index on the expression look-ups use (a new
+    collection's first moments go without it). FerretDB's own `explain` cannot tell: a pooled connection plans
+    with the schema it last read, and a query (unlike an `EXPLAIN`) reads the schema again before it runs."""
+    database_file = StackConfig.for_tests().data_dir / "ferretdb" / f"{collection.database.name}.sqlite"
+    placeholders = ", ".join("?" * values)
+    plan = ""
+    for _ in range(100):
+        with contextlib.closing(sqlite3.connect(f"file:{database_file}?mode=ro", uri=True)) as connection:
+            [table] = [
+                name
+                for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                if name.startswith(f"{collection.name}_")
+            ]
+            plan = " ".join(
+                str(row[-1])
+                for row in connection.execute(
+                    f'EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "{table}" '
+                    f"WHERE _ferretdb_sjson->'$._id' IN ({placeholders})",
+                    [f'"org|{number}"' for number in range(values)],
+                )
+            )
+        if f"USING INDEX {table}__id_" in plan:
+            break
+        await asyncio.sleep(0.1)
+    return plan
+
+
+async def _ids(collection: AsyncCollection[Document], query: Document) -> list[Any]:
+    return sorted([document["_id"] async for document in collection.find(query, {"_id": 1})], key=str)
+
+
+async def test_strings_and_object_ids_in_are_found_through_the_id_index(servers: Servers) -> None:
+    async with _collection(servers) as documents:
+        object_ids = [ObjectId() for _ in range(3)]
+        await documents.insert_many(
+            [{"_id": f"org|{number}", "n": number} for number in range(300)] + [{"_id": key} for key in object_ids]
+        )
+        wanted = ["org|7", "org|250", "org|7", "org|missing", object_ids[1]]
+        explained = await _explained(documents, {"_id": {"$in": wanted}})
+        assert explained["filterPushdown"] is True, explained
+        assert "USING INDEX" in await _plan_of_the_pushed_down_query(documents, len(wanted))
+        assert await _ids(documents, {"_id": {"$in": wanted}}) == sorted(["org|250", "org|7", object_ids[1]], key=str)
+        # The rest of a document is read as stored.
+        assert await documents.find_one({"_id": {"$in": ["org|42"]}}) == {"_id": "org|42", "n": 42}
+
+
+async def test_an_empty_in_finds_nothing_without_reading_the_collection(servers: Servers) -> None:
+    async with _collection(servers) as documents:
+        await documents.insert_many([{"_id": f"org|{number}"} for number in range(10)])
+        assert (await _explained(documents, {"_id": {"$in": []}}))["filterPushdown"] is True
+        assert await _ids(documents, {"_id": {"$in": []}}) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # A number among the strings: SQLite would compare their JSON forms, so the handler alone decides.
+        ({"_id": {"$in": ["org|1", 5]}}, ["org|1", 5]),
+        ({"_id": {"$in": ["org|1", "org|2"], "$nin": ["org|2"]}}, ["org|1"]),
+        ({"_id": {"$in": ["org|1"]}, "n": 1}, ["org|1"]),
+        ({"_id": {"$gt": "org|8"}}, ["org|9"]),
+    ],
+)
+async def test_every_other_filter_on_id_is_answered_as_before(
+    servers: Servers, query: Document, expected: list[Any]
+) -> None:
+    async with _collection(servers) as documents:
+        await documents.insert_many([{"_id": f"org|{number}", "n": number} for number in range(10)] + [{"_id": 5}])
+        assert (await _explained(documents, query))["filterPushdown"] is False
+        assert await _ids(documents, query) == sorted(expected, key=str)
+
+
+async def test_a_list_longer_than_a_statement_takes_is_answered_by_reading_the_collection(servers: Servers) -> None:
+    async with _collection(servers) as documents:
+        await documents.insert_many([{"_id": f"org|{number}"} for number in range(20)])
+        wanted = [f"org|{number}" for number in range(0, 20_000, 2)] + ["org|1"]
+        assert (await _explained(documents, {"_id": {"$in": wanted}}))["filterPushdown"] is False
+        assert await _ids(documents, {"_id": {"$in": wanted}}) == sorted(
+            [f"org|{number}" for number in range(0, 20, 2)] + ["org|1"]
+        )
+
+
+async def test_in_that_is_not_a_list_is_still_refused(servers: Servers) -> None:
+    async with _collection(servers) as documents:
+        await documents.insert_one({"_id": "org|1"})
+        with pytest.raises(OperationFailure, match=r"\$in needs an array"):
+            await documents.find_one({"_id": {"$in": "org|1"}})
+
+
+async def test_updates_and_deletes_by_several_ids_touch_exactly_those(servers: Servers) -> None:
+    async with _collection(servers) as documents:
+        await documents.insert_many([{"_id": f"org|{number}", "n": number} for number in range(50)])
+        updated = await documents.update_many({"_id": {"$in": ["org|3", "org|4", "org|404"]}}, {"$set": {"n": -1}})
+        assert updated.matched_count == 2
+        assert await _ids(documents, {"n": -1}) == ["org|3", "org|4"]
+        deleted = await documents.delete_many({"_id": {"$in": ["org|3", "org|10", "org|404"]}})
+        assert deleted.deleted_count == 2
+        assert await documents.count_documents({}) == 48
+        assert await _ids(documents, {"_id": {"$in": ["org|3", "org|4", "org|10"]}}) == ["org|4"]

@@ -1,0 +1,44 @@
+"""The edits the local stack makes to FerretDB's source before building it (`infra/local/ferretdb_source.py`)."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from infra.local import artefacts, ferretdb_source
+from infra.local.ferretdb_source import Edit, SourceEditError, apply_edit
+
+
+def test_an_edit_whose_place_is_not_found_once_stops_the_build(tmp_path: Path) -> None:
+    source = tmp_path / "collection.go"
+    source.write_text("switch v.(type) {\ncase string:\n}\ncase string:\n")
+    with pytest.raises(SourceEditError, match=r"collection\.go .* occurs 2 times, not once"):
+        apply_edit(tmp_path, Edit(Path("collection.go"), "case string:\n", "case int:\n", why="a test"))
+    with pytest.raises(SourceEditError, match=r"occurs 0 times"):
+        apply_edit(tmp_path, Edit(Path("collection.go"), "case bool:\n", "case int:\n", why="a test"))
+    assert source.read_text() == "switch v.(type) {\ncase string:\n}\ncase string:\n"
+    apply_edit(tmp_path, Edit(Path("collection.go"), "switch v.(type) {\n", "// edited\n", why="a test"))
+    assert source.read_text().startswith("// edited\nswitch v.(type) {\n")
+
+
+def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
+    """Every edit finds its place once in the module the stack built from, the one go.mod names."""
+    module_dir = _downloaded_ferretdb()
+    edited = ferretdb_source.prepare_source(module_dir, tmp_path / "source")
+    collection = (edited / ferretdb_source.SQLITE_BACKEND / "collection.go").read_text()
+    assert collection.count("parterreIDInWhere(v)") == 2
+    assert (edited / ferretdb_source.SQLITE_BACKEND / "parterre_id_in.go").is_file()
+    # The cache's own copy is left as Go downloaded it.
+    assert "parterreIDInWhere" not in (module_dir / ferretdb_source.SQLITE_BACKEND / "collection.go").read_text()
+
+
+def _downloaded_ferretdb() -> Path:
+    go = shutil.which("go")
+    if go is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("go is not on PATH: the local stack builds FerretDB with it")
+        pytest.skip("go is not on PATH (only the local stack needs it)")
+    return artefacts.downloaded_go_module(
+        go, artefacts.FERRETDB_GO_PATH, cwd=artefacts.FERRETDB_MODULE, what="the test"
+    )
