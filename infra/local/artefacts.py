@@ -22,7 +22,8 @@ KAFKA_POM = SOURCES_DIR / "kafka" / "pom.xml"
 KAFKA_LOG4J_CONFIG = SOURCES_DIR / "kafka" / "log4j2.properties"
 FERRETDB_MODULE = SOURCES_DIR / "ferretdb"
 FERRETDB_GO_PATH = "github.com/FerretDB/FerretDB"
-# How FerretDB is compiled; its Go tests use the same, so that one compilation of its packages serves both.
+# How FerretDB is compiled; its Go tests use the same, so that they share what the build cache holds of the packages
+# they have in common (the tests build against FerretDB's module as downloaded, the stack against the edited copy).
 # Pure-Go SQLite: no C toolchain needed, and the binary is static.
 FERRETDB_GO_FLAGS = ("-trimpath", "-buildvcs=false")
 FERRETDB_GO_ENV = {"CGO_ENABLED": "0"}
@@ -179,8 +180,9 @@ class Artefacts:
         build_dir = self.ferretdb_home / "module"
         build_dir.mkdir(exist_ok=True)
         modfile = build_dir / "go.mod"
+        replacement = json.dumps(str(source), ensure_ascii=False)
         modfile.write_text(
-            (FERRETDB_MODULE / "go.mod").read_text() + f"\nreplace {FERRETDB_GO_PATH} => {json.dumps(str(source))}\n"
+            (FERRETDB_MODULE / "go.mod").read_text() + f"\nreplace {FERRETDB_GO_PATH} => {replacement}\n"
         )
         # The go command reads the sums beside the go.mod it is given.
         shutil.copyfile(FERRETDB_MODULE / "go.sum", build_dir / "go.sum")

@@ -1,12 +1,13 @@
 """FerretDB's source as the local stack builds it: its Go module, with a look-up by several `_id`s made indexed.
 
-FerretDB 1.24's SQLite backend finds documents through the `_id` index only for a filter that is exactly
-`{_id: value}`; `{_id: {$in: [...]}}` reads the whole collection. MongoDB finds either through its index, so the
-services read many documents by `_id` with one `$in` query, and this build makes FerretDB do the same: the
-module is copied out of Go's module cache (which the go command refuses to build modified), the Go files of
-`ferretdb/_sqlite/` are added to its SQLite backend, and each place that pushes `{_id: value}` down to SQLite is
-given one more case that calls them. Each edit must find its place exactly once, or the build stops and says so:
-a FerretDB version whose code moved needs these edits looked at again.
+FerretDB 1.24's SQLite backend asks SQLite for the row of an `_id` (through the `_id` index the local build rebuilds,
+see `ferretdb/idindex.go`) only for a filter that is exactly `{_id: value}`; for `{_id: {$in: [...]}}` it reads
+every row and filters them itself. MongoDB finds either through its index, so the services read many documents by
+`_id` with one `$in` query, and this build makes FerretDB do the same: the module is copied out of Go's module
+cache (whose files are read-only and shared by every build; the go command refuses `-overlay` edits of them), the
+Go files of `ferretdb/_sqlite/` are added to its SQLite backend, and each place that pushes `{_id: value}` down to
+SQLite is given one more case that calls them. Each edit must find its place exactly once, or the build stops and
+says so: a FerretDB version whose code moved needs these edits looked at again.
 """
 
 import shutil

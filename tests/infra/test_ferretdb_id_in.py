@@ -6,6 +6,7 @@ import contextlib
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,21 +39,30 @@ async def _explained(collection: AsyncCollection[Document], query: Document) -> 
     return await collection.database.command("explain", {"find": collection.name, "filter": query})
 
 
+def _database_file(collection: AsyncCollection[Document]) -> Path:
+    return StackConfig.for_tests().data_dir / "ferretdb" / f"{collection.database.name}.sqlite"
+
+
+def _table_of(collection: AsyncCollection[Document]) -> str:
+    with contextlib.closing(sqlite3.connect(f"file:{_database_file(collection)}?mode=ro", uri=True)) as connection:
+        [table] = [
+            name
+            for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if name.startswith(f"{collection.name}_")
+        ]
+    return str(table)
+
+
 async def _plan_of_the_pushed_down_query(collection: AsyncCollection[Document], values: int) -> str:
     """SQLite's plan, on a fresh connection to the collection's file, for the query FerretDB sends for an `$in` of
     `values` ids, once the build's sweeper has rebuilt the `_id` index on the expression look-ups use (a new
     collection's first moments go without it). FerretDB's own `explain` cannot tell: a pooled connection plans
     with the schema it last read, and a query (unlike an `EXPLAIN`) reads the schema again before it runs."""
-    database_file = StackConfig.for_tests().data_dir / "ferretdb" / f"{collection.database.name}.sqlite"
+    table = _table_of(collection)
     placeholders = ", ".join("?" * values)
     plan = ""
     for _ in range(100):
-        with contextlib.closing(sqlite3.connect(f"file:{database_file}?mode=ro", uri=True)) as connection:
-            [table] = [
-                name
-                for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                if name.startswith(f"{collection.name}_")
-            ]
+        with contextlib.closing(sqlite3.connect(f"file:{_database_file(collection)}?mode=ro", uri=True)) as connection:
             plan = " ".join(
                 str(row[-1])
                 for row in connection.execute(
@@ -80,10 +90,31 @@ async def test_strings_and_object_ids_in_are_found_through_the_id_index(servers:
         wanted = ["org|7", "org|250", "org|7", "org|missing", object_ids[1]]
         explained = await _explained(documents, {"_id": {"$in": wanted}})
         assert explained["filterPushdown"] is True, explained
-        assert "USING INDEX" in await _plan_of_the_pushed_down_query(documents, len(wanted))
+        plan = await _plan_of_the_pushed_down_query(documents, len(wanted))
+        assert f"USING INDEX {_table_of(documents)}__id_" in plan
         assert await _ids(documents, {"_id": {"$in": wanted}}) == sorted(["org|250", "org|7", object_ids[1]], key=str)
         # The rest of a document is read as stored.
         assert await documents.find_one({"_id": {"$in": ["org|42"]}}) == {"_id": "org|42", "n": 42}
+
+
+async def test_a_query_by_several_ids_reads_their_rows_only(servers: Servers) -> None:
+    """What the pushdown changes, seen from outside: the rows of other ids are not read. A row FerretDB cannot read
+    fails every query that reads it: the query by strings passes it by, the same with a number among them (which
+    FerretDB answers by reading every row) does not."""
+    async with _collection(servers) as documents:
+        await documents.insert_many([{"_id": f"org|{number}"} for number in range(10)])
+        with contextlib.closing(sqlite3.connect(_database_file(documents), timeout=10)) as connection, connection:
+            # No "$s": not a document FerretDB can read.
+            connection.execute(
+                f'INSERT INTO "{_table_of(documents)}" (_ferretdb_sjson) VALUES (?)', ('{"_id":"org|unreadable"}',)
+            )
+        assert await _ids(documents, {"_id": {"$in": ["org|1", "org|2", "org|404"]}}) == ["org|1", "org|2"]
+        assert await documents.delete_many({"_id": {"$in": ["org|3"]}}) is not None
+        assert await _ids(documents, {"_id": {"$in": ["org|3", "org|4"]}}) == ["org|4"]
+        with pytest.raises(OperationFailure):
+            await _ids(documents, {"_id": {"$in": ["org|1", "org|2", 5]}})
+        with pytest.raises(OperationFailure):
+            await _ids(documents, {"_id": {"$gte": "org|1"}})
 
 
 async def test_an_empty_in_finds_nothing_without_reading_the_collection(servers: Servers) -> None:

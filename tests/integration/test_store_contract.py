@@ -11,12 +11,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.mongo import (
+    IDS_PER_READ,
     REPLACES_PER_COMMAND,
     Document,
     IndexSpec,
     NumberedList,
     OrganisationCollection,
     ensure_indexes,
+    found_by_id,
     insert_in_order,
     replace_all,
     update_all,
@@ -331,3 +333,22 @@ async def test_items_replaced_together_keep_their_places_and_a_cleared_list_stay
     await numbered.replace_all({key: {"item": "late"} for key in keys[:20]})
     assert await numbered.length("slot") == 0
     assert await database["lists"].count_documents({}) == 0
+
+
+async def test_documents_are_found_by_many_ids_whatever_their_number_repeats_and_gaps(
+    database: AsyncDatabase[Document],
+) -> None:
+    documents = database["by_id"]
+    await documents.insert_many([{"_id": f"org|{number}", "n": number} for number in range(0, 3 * IDS_PER_READ, 2)])
+    asked = [f"org|{number}" for number in range(3 * IDS_PER_READ)] + ["org|4", "org|4", "elsewhere|4"]
+
+    found = await found_by_id(documents, asked)
+
+    assert found == {f"org|{number}": {"_id": f"org|{number}", "n": number} for number in range(0, 3 * IDS_PER_READ, 2)}
+    assert await found_by_id(documents, asked[:5], {"_id": 1}) == {
+        "org|0": {"_id": "org|0"},
+        "org|2": {"_id": "org|2"},
+        "org|4": {"_id": "org|4"},
+    }
+    assert await found_by_id(documents, []) == {}
+    assert await found_by_id(documents, ["org|1"]) == {}

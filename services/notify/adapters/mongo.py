@@ -335,7 +335,7 @@ class MongoNotifyStore:
         await self._deliveries.update_one({"_id": delivery.delivery_id}, {"$set": changes})
         # Attempt ids follow from the delivery's, so each is found by its `_id`; one more than counted may exist.
         attempts = [attempt_id(delivery.delivery_id, number) for number in range(1, delivery.attempts + 2)]
-        # One update per `_id`: FerretDB reads the whole collection for any other filter (see `found_by_id`).
+        # One update per `_id`: FerretDB 1.24 as released reads the whole collection for any other filter.
         await update_all(self._attempts, [(attempt, {"$set": {"error": None}}) for attempt in attempts], upsert=False)
         if status is not None:
             await self.dequeue(delivery.subscription_id, delivery.delivery_id)
