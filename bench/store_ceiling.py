@@ -4,9 +4,9 @@ them, nothing else running. Profile writes each changed profile whole, so 2,000 
 The same documents inserted into an empty collection are timed too: FerretDB 1.x on SQLite takes new documents many
 times faster than it changes stored ones, which is what a layout of inserted versions would have to go on.
 
-Reads by `_id` are timed last, of the stored profiles and of ids nothing is stored under: every read a fact needs
-(its profile, whether it was logged before, whether the person was erased) costs at least the second, whatever the
-service does, so these say how many reads per fact the goal leaves room for."""
+Reads by `_id` are timed last, of the stored profiles and of ids nothing is stored under, one a command: what a read
+on its own costs at least (a fact's profile, whether it was logged before, whether the person was erased). Then the
+stored profiles again as the services read a batch's, `IDS_PER_READ` ids a query (`found_by_id`)."""
 
 import asyncio
 import statistics
@@ -20,7 +20,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.cpu_budget import CpuMeter, store_pid
 from bench.support import Result, Servers
-from shared.mongo import INSERTS_IN_ORDER_PER_COMMAND, REPLACES_PER_COMMAND, Document, mongo_client
+from shared.mongo import (
+    IDS_PER_READ,
+    INSERTS_IN_ORDER_PER_COMMAND,
+    REPLACES_PER_COMMAND,
+    Document,
+    found_by_id,
+    mongo_client,
+)
 
 # Commands under way at once: enough to keep the store busy on two cores.
 COMMANDS_AT_ONCE = 4
@@ -69,6 +76,9 @@ async def measure(servers: Servers, profiles: list[Document]) -> list[Result]:
             stored_ids = [profiles[index % len(profiles)]["_id"] for index in range(READS)]
             stored_reads = await _reads(collection, stored_ids, servers)
             absent_reads = await _reads(collection, [f"absent-{index}" for index in range(READS)], servers)
+            # Distinct ids, as a batch asks for: a repeated one would be read once.
+            distinct_ids = [profile["_id"] for profile in profiles[:READS]]
+            together_reads = await _reads(collection, distinct_ids, servers, together=True)
         finally:
             await client.drop_database(database)
     size = statistics.median(len(bson.encode(profile)) for profile in profiles)
@@ -104,7 +114,14 @@ async def measure(servers: Servers, profiles: list[Document]) -> list[Result]:
             "store ceiling: absent ids read by _id",
             READS / absent_reads.seconds,
             "reads/s",
-            note=f"the least any read costs: {absent_reads.cpu_note}",
+            note=f"the least a read on its own costs: {absent_reads.cpu_note}",
+        ),
+        Result(
+            f"store ceiling: stored profiles read by _id, {IDS_PER_READ} a query",
+            len(distinct_ids) / together_reads.seconds,
+            "reads/s",
+            note=f"{len(distinct_ids):,} profiles, {{_id: {{$in: [...]}}}} as the services read a batch's, "
+            f"{COMMANDS_AT_ONCE} queries at once; {together_reads.cpu_note}",
         ),
     ]
 
@@ -115,10 +132,17 @@ class _Reads:
     cpu_note: str
 
 
-async def _reads(collection: AsyncCollection[Document], ids: list[str], servers: Servers) -> _Reads:
-    """`ids` read one at a time, `COMMANDS_AT_ONCE` readers side by side, and the store's CPU for them."""
+async def _reads(
+    collection: AsyncCollection[Document], ids: list[str], servers: Servers, *, together: bool = False
+) -> _Reads:
+    """`ids` read one at a time (or `IDS_PER_READ` a query, `together`), `COMMANDS_AT_ONCE` readers side by side,
+    and the store's CPU for them."""
 
     async def read(share: list[str]) -> None:
+        if together:
+            for start in range(0, len(share), IDS_PER_READ):
+                await found_by_id(collection, share[start : start + IDS_PER_READ])
+            return
         for document_id in share:
             await collection.find_one({"_id": document_id})
 
