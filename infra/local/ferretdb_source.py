@@ -15,9 +15,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-SOURCES_DIR = Path(__file__).resolve().parent / "ferretdb"
 # Added to FerretDB's internal/backends/sqlite package as they are.
-ADDED_SQLITE_FILES = SOURCES_DIR / "_sqlite"
+ADDED_SQLITE_FILES = Path(__file__).resolve().parent / "ferretdb" / "_sqlite"
 SQLITE_BACKEND = Path("internal", "backends", "sqlite")
 
 

@@ -1,13 +1,12 @@
 """The edits the local stack makes to FerretDB's source before building it (`infra/local/ferretdb_source.py`)."""
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from infra.local import artefacts, ferretdb_source
 from infra.local.ferretdb_source import Edit, SourceEditError, apply_edit
+from tests.infra.go_tool import go_or_skip
 
 
 def test_an_edit_whose_place_is_not_found_once_stops_the_build(tmp_path: Path) -> None:
@@ -34,11 +33,6 @@ def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
 
 
 def _downloaded_ferretdb() -> Path:
-    go = shutil.which("go")
-    if go is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("go is not on PATH: the local stack builds FerretDB with it")
-        pytest.skip("go is not on PATH (only the local stack needs it)")
     return artefacts.downloaded_go_module(
-        go, artefacts.FERRETDB_GO_PATH, cwd=artefacts.FERRETDB_MODULE, what="the test"
+        go_or_skip(), artefacts.FERRETDB_GO_PATH, cwd=artefacts.FERRETDB_MODULE, what="the test"
     )
