@@ -109,7 +109,7 @@ async def test_a_query_by_several_ids_reads_their_rows_only(servers: Servers) ->
                 f'INSERT INTO "{_table_of(documents)}" (_ferretdb_sjson) VALUES (?)', ('{"_id":"org|unreadable"}',)
             )
         assert await _ids(documents, {"_id": {"$in": ["org|1", "org|2", "org|404"]}}) == ["org|1", "org|2"]
-        assert await documents.delete_many({"_id": {"$in": ["org|3"]}}) is not None
+        assert (await documents.delete_many({"_id": {"$in": ["org|3"]}})).deleted_count == 1
         assert await _ids(documents, {"_id": {"$in": ["org|3", "org|4"]}}) == ["org|4"]
         with pytest.raises(OperationFailure):
             await _ids(documents, {"_id": {"$in": ["org|1", "org|2", 5]}})
