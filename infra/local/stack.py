@@ -48,6 +48,8 @@ SHARED_CACHE = DEFAULT_ROOT / "cache"
 KAFKA_PORT_ENV = "PARTERRE_LOCAL_KAFKA_PORT"
 CONTROLLER_PORT_ENV = "PARTERRE_LOCAL_CONTROLLER_PORT"
 MONGO_PORT_ENV = "PARTERRE_LOCAL_MONGO_PORT"
+# An address (127.0.0.1:6060) on which FerretDB serves Go's CPU profiles, to see where its time goes under load.
+FERRETDB_PPROF_ENV = "PARTERRE_LOCAL_FERRETDB_PPROF"
 KAFKA_NODE_ID = 1
 # Fixed-size heap, as Kafka's own scripts do; 512 MB is plenty for tests and keeps the broker under ~0.8 GB.
 KAFKA_JVM_OPTIONS = ("-Xms512m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true")
@@ -417,11 +419,13 @@ class _FerretDBServer(_Server):
         self.sqlite_dir.mkdir(parents=True, exist_ok=True)
 
     def command(self, java: str | None) -> list[str]:
+        pprof_address = os.environ.get(FERRETDB_PPROF_ENV)
         return [
             str(self.artefacts.ferretdb_binary),
             self._listen_argument,
             f"-sqlite-dir={self.sqlite_dir}",
             f"-log-level={FERRETDB_LOG_LEVEL}",
+            *([f"-pprof-addr={pprof_address}"] if pprof_address else []),
         ]
 
 

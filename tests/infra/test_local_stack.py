@@ -3,12 +3,20 @@
 import os
 import socket
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from infra.local.stack import LocalStack, LocalStackError, MissingToolError, PortBusyError, StackConfig
+from infra.local.stack import (
+    FERRETDB_PPROF_ENV,
+    LocalStack,
+    LocalStackError,
+    MissingToolError,
+    PortBusyError,
+    StackConfig,
+)
 from infra.local.wire import BsonDocument, decode_bson, encode_bson, kafka_brokers, mongo_command
 
 # Away from the default stack (9092/9093/27017) and the test session's own (29092/29093/27217), which a
@@ -83,6 +91,22 @@ def test_up_twice_keeps_one_broker_and_one_store(stack: LocalStack, config: Stac
     assert servers == {"kafka": [pids_after_first_up["kafka"]], "ferretdb": [pids_after_first_up["ferretdb"]]}
     assert kafka_brokers("127.0.0.1", KAFKA_PORT)[0].port == KAFKA_PORT
     assert mongo_command("127.0.0.1", MONGO_PORT, {"buildInfo": 1, "$db": "admin"}).get("ferretdbVersion")
+
+
+def test_ferretdb_serves_its_profiles_where_asked(
+    stack: LocalStack, config: StackConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        pprof_port = probe.getsockname()[1]
+    monkeypatch.setenv(FERRETDB_PPROF_ENV, f"127.0.0.1:{pprof_port}")
+    _up(stack)
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{pprof_port}/debug/pprof/cmdline", timeout=5) as answer:
+        command_line = answer.read().decode().split("\0")
+
+    assert Path(command_line[0]).name == "ferretdb"
+    assert f"-sqlite-dir={config.root / 'data' / 'ferretdb'}" in command_line
 
 
 def test_down_leaves_no_process_and_no_open_port(stack: LocalStack, config: StackConfig) -> None:
