@@ -9,8 +9,8 @@ import httpx
 
 from bench.support import Result, Servers, cpu_seconds, service_process, ticket_purchases
 from infra.platform.fleet import free_port
-from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.mongo import mongo_client
+from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
 from shared.topic_admin import ensure_topics
 from shared.topics import all_topic_partitions
 

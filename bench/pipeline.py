@@ -26,8 +26,8 @@ from demo.traffic import Sent, send_steadily, upstream_events
 from infra.platform.isolated import IsolatedPlatform, isolated_platform
 from infra.platform.kafka_state import pipeline_state
 from services.profile.adapters.mongo import FACT_LOG
-from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.mongo import Document, mongo_client
+from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
 
 LATENCY_METRIC = "parterre_profile_event_latency_seconds"
 POLL_SECONDS = 2.0

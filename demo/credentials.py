@@ -19,8 +19,8 @@ from services.console.domain.roles import Role
 from services.console.handlers import Accounts, add_staff_member, set_password
 from services.ingest.adapters.mongo import SOURCES, MongoSourceRegistry
 from services.ingest.domain.sources import Source, SourceKind, mint_source_key, validate_source_id
-from shared.access import TOKENS_COLLECTION, Scope, TokenStore, validate_organisation_id
 from shared.mongo import Document
+from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore, validate_organisation_id
 
 CONSOLE_USERNAME = "demo"
 TOKEN_NAME = "parterre demo"  # noqa: S105 - the token's label, not its secret

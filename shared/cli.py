@@ -14,13 +14,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.bilingual import chosen_language, in_language
 from shared.events import Language
 from shared.gc_tuning import tune_garbage_collection
-from shared.mongo import mongo_client
 from shared.settings import ServiceSettings
-from shared.topic_admin import ensure_topics
+from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
 from shared.topics import all_topic_partitions
 
 # The commands each service's module adds, in the order `--help` lists them. Imported only when `parterre` runs, so
@@ -82,6 +80,9 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 
 async def _tokens(arguments: argparse.Namespace, settings: ServiceSettings) -> int:
+    # Here, not at the top: the store's driver and Kafka's client are a fifth of a second of every command's start.
+    from shared.mongo import mongo_client
+
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         store = TokenStore(client[settings.mongo_database][TOKENS_COLLECTION])
         if arguments.action == "create":
@@ -106,6 +107,8 @@ async def _tokens(arguments: argparse.Namespace, settings: ServiceSettings) -> i
 
 
 async def _topics(settings: ServiceSettings) -> int:
+    from shared.topic_admin import ensure_topics
+
     report = await ensure_topics(settings.kafka_bootstrap, all_topic_partitions(settings.kafka_namespace))
     for name in report.created:
         print(f"created  {name}")

@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from shared.access import TOKEN_INDEXES, TOKENS_COLLECTION, TokenStore
+from shared.access import TOKEN_INDEXES
 from shared.consumer_lag import LagReader
 from shared.dead_letter_routes import router as dead_letter_router
 from shared.errors import bilingual_error
@@ -38,6 +38,7 @@ from shared.logs import configure_logging, correlation_id_var
 from shared.mongo import Document, IndexSpec, ensure_indexes, mongo_client, ping_store
 from shared.settings import ServiceSettings
 from shared.tasks import cancel_and_wait
+from shared.tokens import TOKENS_COLLECTION, TokenStore
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from pymongo import uri_parser
-from pymongo.errors import InvalidURI
 
 
 def _known_time_zone(name: str) -> str:
@@ -26,6 +24,10 @@ def _escaped_credentials(url: str) -> str:
     # by its own rule: an `@`, `:` or `%` left unescaped would otherwise stop the service only once it connects.
     hosts = url.split("://", 1)[1].partition("/")[0]
     if "@" in hosts:
+        # Only then: a command that never opens the store (`parterre identity resolve`) starts without the driver.
+        from pymongo import uri_parser
+        from pymongo.errors import InvalidURI
+
         try:
             uri_parser.parse_userinfo(hosts.rpartition("@")[0])
         except InvalidURI:

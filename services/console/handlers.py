@@ -20,7 +20,7 @@ from services.console.domain.accounts import (
 from services.console.domain.passwords import check_new_password, hash_password, unknown_user_hash, verify_password
 from services.console.domain.roles import Role
 from services.console.ports import Clock, SessionStore, StaffDirectory
-from shared.access import IssuedToken, Scope, validate_organisation_id
+from shared.tokens import IssuedToken, Scope, validate_organisation_id
 
 # A session's last use is written at most this often: a page view is not worth a write each time.
 TOUCH_EVERY = timedelta(minutes=1)

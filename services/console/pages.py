@@ -47,8 +47,8 @@ from services.console.domain.pages import (
     titles_by_name,
 )
 from services.console.handlers import ActiveSession
-from shared.access import Scope
 from shared.spreadsheets import csv_line, spreadsheet_cell
+from shared.tokens import Scope
 
 Failure = ApiError | ServiceUnavailableError
 # What a staff member types to confirm an erasure, in either language.

@@ -7,13 +7,14 @@ from typing import cast
 from fastapi import FastAPI
 
 from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
-from services.identity.context import IdentityContext, SystemClock, load_rules
+from services.identity.context import IdentityContext, SystemClock
 from services.identity.domain.matching import BLOCKING_KEYS_VERSION
 from services.identity.entrypoints.consumer import handle_fact, handle_facts
 from services.identity.entrypoints.http import router
 from services.identity.handlers import IdentityDeps
 from services.identity.metrics import IdentityMetrics
 from services.identity.refiling import blocks_outdated
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, KafkaPublisher

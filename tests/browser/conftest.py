@@ -20,8 +20,8 @@ from services.console.adapters.mongo import MongoSessionStore, MongoStaffDirecto
 from services.console.context import SystemClock
 from services.console.domain.roles import Role
 from services.console.handlers import Accounts, add_staff_member
-from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.mongo import mongo_client
+from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
 from tests.browser import season
 from tests.conftest import REPO_ROOT, Servers
 from tests.integration.waiting import eventually

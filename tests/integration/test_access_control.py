@@ -7,9 +7,10 @@ import pytest
 from fastapi import APIRouter, FastAPI, HTTPException
 from pymongo import AsyncMongoClient
 
-from shared.access import ProfilesReader, Scope, TokenStore
+from shared.access import ProfilesReader
 from shared.service import ServiceParts, create_service_app
 from shared.settings import ServiceSettings
+from shared.tokens import Scope, TokenStore
 from tests.conftest import Servers
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]

@@ -16,13 +16,13 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.access import Scope, TokenStore
 from shared.dead_letters import DEAD_LETTER_REPLAYS, PREVIEW_CHARACTERS
 from shared.events import Envelope, all_event_types, build_envelope
 from shared.kafka import ORGANISATION_HEADER, ConsumedRecord
 from shared.mongo import Document
 from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
 from shared.settings import ServiceSettings
+from shared.tokens import Scope, TokenStore
 from shared.topic_admin import ensure_topics
 from shared.topics import dead_letter_topic_for
 from tests.integration.kafka_support import publish_envelopes

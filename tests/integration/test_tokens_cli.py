@@ -2,10 +2,10 @@
 
 import pytest
 
-from shared.access import TOKENS_COLLECTION, TokenStore, token_id_of
 from shared.cli import main
 from shared.mongo import mongo_client
 from shared.settings import ServiceSettings
+from shared.tokens import TOKENS_COLLECTION, TokenStore, token_id_of
 
 pytestmark = [pytest.mark.mongo]
 

@@ -10,8 +10,8 @@ from pymongo.errors import DuplicateKeyError
 
 from services.console.domain.accounts import Session, StaffMember
 from services.console.domain.roles import Role
-from shared.access import Scope
 from shared.mongo import Document, IndexSpec
+from shared.tokens import Scope
 
 STAFF = "console_staff"
 SESSIONS = "console_sessions"

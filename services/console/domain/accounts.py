@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from cryptography.fernet import Fernet, InvalidToken
 
 from services.console.domain.roles import Role, scopes_of
-from shared.access import Scope
+from shared.tokens import Scope
 
 MAX_THROTTLED_USERNAMES = 10_000
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")

@@ -3,7 +3,7 @@ member whose scopes allow it (the APIs check the same scopes again on every call
 
 from enum import StrEnum
 
-from shared.access import Scope
+from shared.tokens import Scope
 
 
 class Role(StrEnum):

@@ -14,8 +14,8 @@ from services.console.domain.passwords import PasswordRejectedError
 from services.console.domain.roles import ROLE_SCOPES, Role
 from services.console.handlers import Accounts, add_staff_member, disable_staff_member, set_password
 from services.console.settings import ConsoleSettings
-from shared.access import TOKENS_COLLECTION, TokenStore
 from shared.mongo import mongo_client
+from shared.tokens import TOKENS_COLLECTION, TokenStore
 
 
 def register(commands: Any) -> None:

@@ -28,8 +28,8 @@ from services.console.handlers import (
     log_in,
     log_out,
 )
-from shared.access import Scope
 from shared.spreadsheets import CsvSeparator
+from shared.tokens import Scope
 
 router = APIRouter(include_in_schema=False)
 

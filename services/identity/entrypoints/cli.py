@@ -20,7 +20,6 @@ from typing import IO, Any
 import yaml
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.adapters.mongo import MongoIdentityStore, SaltMismatchError
 from services.identity.adapters.spilled import cached_entries_within, spilled_maps
 from services.identity.batch import (
     BatchAbortedError,
@@ -30,7 +29,6 @@ from services.identity.batch import (
     write_final_assignments,
 )
 from services.identity.batch_file import file_lines
-from services.identity.context import load_rules
 from services.identity.domain.batch_input import is_utf16, opens_an_array_over_lines
 from services.identity.domain.identifiers import IdentifierPolicy, load_identifier_policy
 from services.identity.domain.match_settings import load_match_settings
@@ -45,13 +43,13 @@ from services.identity.estimation import (
 from services.identity.handlers import IdentityDeps
 from services.identity.prepared_input import PreparationError, prepared_input
 from services.identity.refiling import RefileReport, refile_blocks
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
-from shared.access import OrganisationIdError, validate_organisation_id
 from shared.bilingual import LANGUAGES, chosen_language, format_count, in_language, is_singular, quoted
 from shared.events import Language
 from shared.memo import caches_within
-from shared.mongo import mongo_client
 from shared.progress import ProgressLine, with_progress
+from shared.tokens import OrganisationIdError, validate_organisation_id
 from shared.yaml_models import ConfigFileError, read_config_file
 
 DEFAULT_ORGANISATION = "default"
@@ -187,6 +185,9 @@ def _more_problems_fr(hidden: int, *, report: Path | None = None, can_report: bo
 
 
 def _run_refile(arguments: argparse.Namespace) -> int:
+    # The store's modules are imported by the one command that opens it: the others start a fifth of a second sooner.
+    from services.identity.adapters.mongo import SaltMismatchError
+
     if arguments.organisation is not None:
         try:
             validate_organisation_id(arguments.organisation)
@@ -206,6 +207,9 @@ def _run_refile(arguments: argparse.Namespace) -> int:
 
 
 async def _refile(settings: IdentitySettings, organisation_id: str | None) -> RefileReport:
+    from services.identity.adapters.mongo import MongoIdentityStore
+    from shared.mongo import mongo_client
+
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         store = MongoIdentityStore(client[settings.mongo_database], salt=settings.salt())
         await store.confirm_salt()

@@ -24,10 +24,10 @@ from services.ingest.domain.sources import Source, SourceKind, mint_source_key, 
 from services.ingest.handlers import EventsInFlightError, ImportSummary, import_boxoffice
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
-from shared.access import validate_organisation_id
 from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
 from shared.progress import ProgressLine
+from shared.tokens import validate_organisation_id
 
 
 def register(commands: Any) -> None:

@@ -30,10 +30,10 @@ from services.profile.handlers import (
     reindex_lookups,
 )
 from services.profile.settings import ProfileSettings
-from shared.access import validate_organisation_id
 from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
 from shared.progress import with_progress
+from shared.tokens import validate_organisation_id
 from shared.yaml_models import ConfigFileError
 
 

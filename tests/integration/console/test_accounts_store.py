@@ -5,8 +5,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.console.adapters.mongo import INDEXES, MongoSessionStore, MongoStaffDirectory
 from services.console.handlers import Accounts
-from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.mongo import Document, ensure_indexes
+from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
 from tests.unit.console.account_scenarios import SCENARIOS, Scenario
 from tests.unit.console.fakes import SteppingClock
 

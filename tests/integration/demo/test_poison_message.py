@@ -13,10 +13,10 @@ from demo.traffic import send_steadily, upstream_events
 from infra.platform.isolated import isolated_platform
 from infra.platform.kafka_state import pipeline_state
 from services.profile.adapters.mongo import FACT_LOG
-from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.kafka import DLQ_ATTEMPTS, DLQ_REASON
 from shared.mongo import Document
 from shared.settings import ServiceSettings
+from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
 from tests.integration.demo.poison import NEWER_TYPE, publish_poison, wait_for_dead_letter
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]

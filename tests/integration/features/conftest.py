@@ -10,8 +10,8 @@ import pytest
 from demo.credentials import demo_credentials
 from demo.season import SourceIds
 from infra.platform.isolated import isolated_platform
-from shared.access import TOKENS_COLLECTION, Scope, TokenStore
 from shared.mongo import mongo_client
+from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
 from tests.conftest import Servers
 from tests.integration.demo.platform import TO_THE_DEMO_RECEIVER
 from tests.integration.features.theatre import FeatureReceiver, Theatre, subscribe_webhook

@@ -11,9 +11,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
-from services.identity.context import load_rules
 from services.identity.handlers import IdentityDeps
 from services.identity.ports import IdentityStore
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope, PersonRef, build_envelope
 from shared.events.audience import PersonDetailsUpdatedV1, PersonErasureRequestedV1

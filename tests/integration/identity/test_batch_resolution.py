@@ -12,7 +12,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import BLOCKS, INDEXES, MongoIdentityStore
-from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierType, identifiers_of
 from services.identity.domain.merges import ReviewStatus
 from services.identity.domain.normalise import normalise_record
@@ -28,6 +27,7 @@ from services.identity.handlers import (
     resolve_facts,
 )
 from services.identity.ports import IdentityStore
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope, parse_data
 from shared.events.audience import AudienceFact

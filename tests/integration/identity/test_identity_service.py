@@ -18,12 +18,12 @@ from services.identity.domain.matching import BLOCKING_KEYS_VERSION
 from services.identity.handlers import active_person
 from services.identity.refiling import refile_blocks
 from services.identity.settings import IdentitySettings
-from shared.access import Scope
 from shared.events import Envelope, PersonRef, build_envelope, parse_event
 from shared.events.audience import PersonDetailsUpdatedV1
 from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1
 from shared.mongo import mongo_client
 from shared.settings import ServiceSettings
+from shared.tokens import Scope
 from shared.topic_admin import ensure_topics
 from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
 from tests.integration.identity.conftest import START

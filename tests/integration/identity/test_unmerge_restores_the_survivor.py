@@ -7,11 +7,11 @@ import pytest
 
 from services.identity.adapters.documents import merge_document, merge_from
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.context import load_rules
 from services.identity.domain.merges import MergeRecord
 from services.identity.domain.persons import MAX_RECORDS_PER_PERSON, Person
 from services.identity.handlers import IdentityDeps, erase_person, resolve_fact, unmerge, view_person
 from services.identity.ports import IdentityStore
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import parse_data
 from shared.events.identity import MergeDecider, PersonResolvedV1

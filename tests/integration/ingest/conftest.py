@@ -11,8 +11,8 @@ from services.ingest.bootstrap import create_app
 from services.ingest.context import IngestContext
 from services.ingest.domain.sources import Source, SourceKind, hash_source_key, mint_source_key
 from services.ingest.settings import IngestSettings
-from shared.access import Scope
 from shared.settings import ServiceSettings
+from shared.tokens import Scope
 from shared.topic_admin import ensure_topics
 from shared.topics import AUDIENCE_FACTS, all_topic_partitions
 from tests.integration.kafka_support import TopicTail

@@ -13,9 +13,9 @@ from pymongo.errors import AutoReconnect
 
 from services.ingest.bootstrap import create_app
 from services.ingest.settings import IngestSettings
-from shared.access import Scope
 from shared.events import Envelope
 from shared.settings import ServiceSettings
+from shared.tokens import Scope
 from shared.topic_admin import ensure_topics
 from shared.topics import AUDIENCE_FACTS, all_topic_partitions
 from tests.integration.ingest.test_events_api import ticket_event

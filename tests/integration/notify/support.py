@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from services.notify.bootstrap import create_app
 from services.notify.context import NotifyContext
 from services.notify.settings import NotifySettings
-from shared.access import Scope
 from shared.events import Envelope, EventData, build_envelope
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, TriggerFiredV1
+from shared.tokens import Scope
 from tests.integration.kafka_support import publish_envelopes
 
 

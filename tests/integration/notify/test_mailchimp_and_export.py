@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.notify.domain.mailchimp import subscriber_hash
-from shared.access import Scope
+from shared.tokens import Scope
 from tests.integration.notify.receivers import FakeMailchimp, Receiver, serving
 from tests.integration.notify.support import NotifyHarness, api, context_of, running_notify, subscribe
 from tests.integration.waiting import eventually

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from shared.access import Scope
+from shared.tokens import Scope
 from tests.integration.notify.receivers import Receiver, serving
 from tests.integration.notify.support import NotifyHarness, api, context_of, running_notify, subscribe
 from tests.integration.waiting import eventually

@@ -9,9 +9,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import COLLECTIONS
 from services.profile.domain.profile import view
-from shared.access import Scope
 from shared.events import Envelope
 from shared.mongo import Document
+from shared.tokens import Scope
 from tests.integration.profile.support import ProfileHarness, context_of, read_until, running_profile
 from tests.integration.waiting import eventually
 from tests.unit.profile_handlers.scenarios import IdentityEvents

@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI
 
 from services.profile.entrypoints.sweeper import sweep_once
-from shared.access import Scope
 from shared.events import Envelope
+from shared.tokens import Scope
 from tests.integration.profile.support import ProfileHarness, context_of, running_profile
 from tests.integration.waiting import eventually
 from tests.unit.profile_handlers.scenarios import MovableClock

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.access import Scope
 from shared.events import parse_event
+from shared.tokens import Scope
 from shared.topics import AUDIENCE_FACTS
 from tests.integration.kafka_support import TopicTail
 from tests.integration.profile.support import ProfileHarness, context_of, running_profile

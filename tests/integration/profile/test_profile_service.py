@@ -7,8 +7,8 @@ import pytest
 from bson.binary import Binary
 
 from services.profile.adapters.mongo import PROFILES, MongoProfileStore
-from shared.access import Scope
 from shared.events import parse_event
+from shared.tokens import Scope
 from tests.integration.profile.support import ProfileHarness, context_of, read_until, running_profile
 from tests.integration.waiting import eventually
 from tests.unit.profile_handlers.scenarios import MovableClock

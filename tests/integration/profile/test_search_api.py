@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.access import Scope
+from shared.tokens import Scope
 from tests.integration.profile.support import ProfileHarness, context_of, running_profile
 from tests.integration.waiting import eventually
 from tests.unit.profile_handlers.scenarios import IdentityEvents

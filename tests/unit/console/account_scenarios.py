@@ -21,7 +21,7 @@ from services.console.handlers import (
     log_out,
     set_password,
 )
-from shared.access import Scope
+from shared.tokens import Scope
 from tests.unit.console.fakes import SteppingClock
 
 PASSWORD = "une phrase de passe assez longue"

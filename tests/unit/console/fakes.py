@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from services.console.domain.accounts import Session, StaffMember
-from shared.access import IssuedToken, Scope, mint_token
+from shared.tokens import IssuedToken, Scope, mint_token
 
 
 class MemoryStaffDirectory:

@@ -13,7 +13,7 @@ from services.console.domain.accounts import (
     valid_username,
 )
 from services.console.domain.roles import ROLE_SCOPES, Role, scopes_of
-from shared.access import Scope
+from shared.tokens import Scope
 
 NOON = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

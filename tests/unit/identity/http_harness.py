@@ -7,13 +7,15 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.context import IdentityContext, SystemClock, load_rules
+from services.identity.context import IdentityContext, SystemClock
 from services.identity.entrypoints.http import router
 from services.identity.handlers import IdentityDeps
 from services.identity.metrics import IdentityMetrics
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
-from shared.access import IdentityReviewer, Principal, PrivacyEraser, ProfilesReader, Scope
+from shared.access import IdentityReviewer, PrivacyEraser, ProfilesReader
 from shared.service import ServiceParts, create_service_app
+from shared.tokens import Principal, Scope
 
 ORGANISATION = "theatre-du-nord"
 

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from services.identity.adapters.documents import person_document, person_from
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.context import load_rules
 from services.identity.handlers import IdentityActionError, IdentityDeps, erase_on_request, resolve_fact
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import PersonRef, build_envelope, parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequestedV1

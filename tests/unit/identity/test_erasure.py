@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierDigest, IdentifierType
 from services.identity.domain.matching import blocking_keys
 from services.identity.domain.persons import Person, PersonStatus
 from services.identity.handlers import IdentityDeps, erase_on_request, resolve_fact
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import parse_data
 from shared.events.identity import PersonResolvedV1

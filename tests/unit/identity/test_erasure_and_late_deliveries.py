@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier
 from services.identity.domain.persons import PersonStatus
 from services.identity.handlers import IdentityDeps, erase_on_request, resolve_fact
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import parse_data
 from shared.events.identity import PersonResolvedV1

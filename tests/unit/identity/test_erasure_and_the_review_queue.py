@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.context import load_rules
 from services.identity.domain.merges import ReviewItem, ReviewStatus
 from services.identity.domain.persons import PersonStatus
 from services.identity.handlers import IdentityDeps, erase_on_request, resolve_fact
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from tests.integration.identity.conftest import ORGANISATION, SteppingClock, details_fact
 from tests.unit.identity.http_harness import identity_app

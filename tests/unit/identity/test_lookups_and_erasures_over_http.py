@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.context import load_rules
 from services.identity.handlers import IdentityDeps, resolve_fact
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import parse_data
 from shared.events.identity import PersonResolvedV1

@@ -11,10 +11,10 @@ import pytest
 
 from bench.identity.synthetic import generate_audience, write_audience
 from services.identity.batch import prepare_lines
-from services.identity.context import load_rules
 from services.identity.domain.batch_input import PreparedLine, prepare_line
 from services.identity.handlers import IdentityRules
 from services.identity.prepared_input import CHUNK_LINES, PreparationError, prepared_input
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 
 TODAY = date(2026, 9, 1)

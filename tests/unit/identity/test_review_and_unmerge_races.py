@@ -9,7 +9,6 @@ from typing import Any, cast
 import pytest
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.context import load_rules
 from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import PersonStatus
 from services.identity.handlers import (
@@ -24,6 +23,7 @@ from services.identity.handlers import (
     unmerge,
 )
 from services.identity.ports import IdentityStore
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope, PersonRef, build_envelope, parse_data
 from shared.events.audience import PersonDetailsUpdatedV1

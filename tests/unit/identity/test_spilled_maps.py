@@ -18,9 +18,9 @@ from bench.identity.synthetic import generate_audience
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.spilled import SpilledDict, cached_entries_within, spilled_maps
 from services.identity.batch import prepare_lines, resolve_lines, write_final_assignments
-from services.identity.context import load_rules
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.handlers import IdentityDeps
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.memo import caches_within
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.identity.adapters.memory import InMemoryIdentityStore
-from services.identity.context import load_rules
 from services.identity.handlers import IdentityDeps, erase_on_request, resolve_fact, unmerge
+from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import PersonRef, build_envelope, parse_data
 from shared.events.audience import PersonDetailsUpdatedV1

@@ -10,8 +10,8 @@ from starlette.datastructures import Headers
 from services.ingest.bootstrap import create_app
 from services.ingest.entrypoints.http import EventsAnswer, post_events
 from services.ingest.metrics import IngestMetrics
-from shared.access import Principal, Scope
 from shared.events import event_type
+from shared.tokens import Principal, Scope
 from tests.unit.ingest.recording_ports import NewIdsLedger, RecordingSink
 
 ORGANISATION = "theatre-du-nord"

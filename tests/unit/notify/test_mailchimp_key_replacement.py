@@ -23,7 +23,8 @@ from services.notify.domain.subscriptions import MessageKind, Subscription
 from services.notify.handlers import NotifyDeps, NotifyRules, attempt_delivery
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, HttpAnswer, NotifyStore, Outbound
 from services.notify.settings import NotifySettings
-from shared.access import Principal, Scope, SubscriptionsAdmin
+from shared.access import SubscriptionsAdmin
+from shared.tokens import Principal, Scope
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 REVOKED_KEY = "0123456789abcdef0123456789abcdef-us1"

@@ -15,8 +15,9 @@ from services.notify.domain.contacts import Contact
 from services.notify.domain.subscriptions import EventFilter, Subscription, TargetKind
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus
 from services.notify.settings import NotifySettings
-from shared.access import Principal, PrivacyExporter, Scope
+from shared.access import PrivacyExporter
 from shared.privacy import person_digest
+from shared.tokens import Principal, Scope
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 

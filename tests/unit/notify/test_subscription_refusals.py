@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from services.notify.bootstrap import create_app
 from services.notify.context import NotifyDep
 from services.notify.settings import NotifySettings
-from shared.access import Principal, Scope, SubscriptionsAdmin
+from shared.access import SubscriptionsAdmin
+from shared.tokens import Principal, Scope
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ from services.profile.context import ProfileContext, ProfileMetrics
 from services.profile.handlers import ProfileDeps
 from services.profile.ports import ProfileStore
 from services.profile.settings import ProfileSettings
-from shared.access import Principal, PrivacyEraser, PrivacyExporter, ProfilesReader, Scope, SegmentsReader
+from shared.access import PrivacyEraser, PrivacyExporter, ProfilesReader, SegmentsReader
 from shared.service import ServiceParts, create_service_app
+from shared.tokens import Principal, Scope
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
 from tests.unit.profile_handlers.scenarios import World
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared.access import Scope, hash_token, mint_token, token_id_of, validate_organisation_id
 from shared.cli import _parser
+from shared.tokens import Scope, hash_token, mint_token, token_id_of, validate_organisation_id
 
 
 def test_a_minted_token_names_its_id_and_hashes_differently_from_another() -> None:

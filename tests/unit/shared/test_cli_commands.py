@@ -5,6 +5,7 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,36 @@ def test_a_command_imports_its_own_service_module_alone() -> None:
     assert _service_modules_imported(["identity", "resolve", "--input", "x"]) == ["services.identity.entrypoints.cli"]
     assert _service_modules_imported(["import", "boxoffice"]) == ["services.ingest.entrypoints.cli"]
     assert _service_modules_imported(["tokens", "list"]) == []
+
+
+# What only a running service or a command opening the store or Kafka needs: a fifth to half a second of start-up.
+SERVER_LIBRARIES = ("fastapi", "starlette", "faststream", "aiokafka", "pymongo", "prometheus_client")
+
+
+def test_resolving_a_file_starts_without_the_server_libraries(tmp_path: Path) -> None:
+    source = tmp_path / "people.jsonl"
+    source.write_text(
+        '{"record_id": "r1", "first_name": "Marie", "last_name": "Landry", "email": "marie@example.org"}\n'
+        '{"record_id": "r2", "first_name": "Marie", "last_name": "Landry", "email": "marie@example.org"}\n',
+        encoding="utf-8",
+    )
+    output = tmp_path / "persons.csv"
+    program = (
+        "import json, sys; from shared.cli import main; code = main(sys.argv[1:]); "
+        f"print(json.dumps([code, sorted(name for name in {SERVER_LIBRARIES!r} if name in sys.modules)]))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", program, "identity", "resolve", "--input", str(source), "--output", str(output)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    code, imported = json.loads(ran.stdout.splitlines()[-1])
+    assert code == 0, ran.stderr
+    rows = output.read_text(encoding="utf-8").splitlines()
+    assert [row.split(",")[0] for row in rows] == ["record_id", "r1", "r2"]
+    assert rows[1].split(",")[1] == rows[2].split(",")[1]
+    assert imported == []
