@@ -406,7 +406,14 @@ class _FerretDBServer(_Server):
         return Path(argv[0]).name == "ferretdb" and f"-sqlite-dir={self.sqlite_dir}" in argv
 
     def settings_differ(self, argv: list[str]) -> bool:
-        return self._listen_argument not in argv
+        # One serving profiles nobody asked for is kept; one asked to serve them and not doing so must start again.
+        profiles = self._pprof_argument()
+        return self._listen_argument not in argv or (profiles is not None and profiles not in argv)
+
+    @staticmethod
+    def _pprof_argument() -> str | None:
+        address = os.environ.get(FERRETDB_PPROF_ENV)
+        return f"-pprof-addr={address}" if address else None
 
     def is_healthy(self) -> bool:
         return mongo_ping_answers(HOST, self.config.mongo_port, timeout=HEALTH_PROBE_TIMEOUT)
@@ -419,13 +426,13 @@ class _FerretDBServer(_Server):
         self.sqlite_dir.mkdir(parents=True, exist_ok=True)
 
     def command(self, java: str | None) -> list[str]:
-        pprof_address = os.environ.get(FERRETDB_PPROF_ENV)
+        profiles = self._pprof_argument()
         return [
             str(self.artefacts.ferretdb_binary),
             self._listen_argument,
             f"-sqlite-dir={self.sqlite_dir}",
             f"-log-level={FERRETDB_LOG_LEVEL}",
-            *([f"-pprof-addr={pprof_address}"] if pprof_address else []),
+            *([profiles] if profiles else []),
         ]
 
 

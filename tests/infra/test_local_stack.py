@@ -107,6 +107,12 @@ def test_ferretdb_serves_its_profiles_where_asked(
 
     assert Path(command_line[0]).name == "ferretdb"
     assert f"-sqlite-dir={config.root / 'data' / 'ferretdb'}" in command_line
+    # Kept by a later `up` that does not ask for them; one asking for them elsewhere is told to stop it first.
+    monkeypatch.delenv(FERRETDB_PPROF_ENV)
+    assert LocalStack(config).up().started is False
+    monkeypatch.setenv(FERRETDB_PPROF_ENV, f"127.0.0.1:{pprof_port + 1}")
+    with pytest.raises(LocalStackError, match="other settings than requested"):
+        LocalStack(config).up()
 
 
 def test_down_leaves_no_process_and_no_open_port(stack: LocalStack, config: StackConfig) -> None:

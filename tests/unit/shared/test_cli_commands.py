@@ -3,6 +3,7 @@
 import argparse
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,12 +69,15 @@ def test_resolving_a_file_starts_without_the_server_libraries(tmp_path: Path) ->
     ran = subprocess.run(
         [sys.executable, "-c", program, "identity", "resolve", "--input", str(source), "--output", str(output)],
         cwd=REPO_ROOT,
+        # Settings of this shell (a store URL with a password is checked by the store's driver) are not the test's.
+        env={name: value for name, value in os.environ.items() if not name.startswith("PARTERRE_")},
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         timeout=60,
     )
 
+    assert ran.returncode == 0, ran.stderr
     code, imported = json.loads(ran.stdout.splitlines()[-1])
     assert code == 0, ran.stderr
     rows = output.read_text(encoding="utf-8").splitlines()
