@@ -19,6 +19,8 @@ def test_an_edit_whose_place_is_not_found_once_stops_the_build(tmp_path: Path) -
     assert source.read_text() == "switch v.(type) {\ncase string:\n}\ncase string:\n"
     apply_edit(tmp_path, Edit(Path("collection.go"), "switch v.(type) {\n", "// edited\n", why="a test"))
     assert source.read_text().startswith("// edited\nswitch v.(type) {\n")
+    apply_edit(tmp_path, Edit(Path("collection.go"), "}\n", "default:\n}\n", why="a test", replaces=True))
+    assert source.read_text() == "// edited\nswitch v.(type) {\ncase string:\ndefault:\n}\ncase string:\n"
 
 
 def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
@@ -28,6 +30,10 @@ def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
     collection = (edited / ferretdb_source.SQLITE_BACKEND / "collection.go").read_text()
     assert collection.count("parterreIDInWhere(v)") == 2
     assert (edited / ferretdb_source.SQLITE_BACKEND / "parterre_id_in.go").is_file()
+    # The document codec decodes with goccy/go-json alone: two decoders' RawMessage types would not mix.
+    codec = [path.read_text() for path in (edited / ferretdb_source.SJSON).glob("*.go") if "_test" not in path.name]
+    assert not [text for text in codec if '"encoding/json"' in text]
+    assert sum('json "github.com/goccy/go-json"' in text for text in codec) == len(ferretdb_source.SJSON_FILES)
     # The cache's own copy is left as Go downloaded it.
     assert "parterreIDInWhere" not in (module_dir / ferretdb_source.SQLITE_BACKEND / "collection.go").read_text()
 
