@@ -1,5 +1,5 @@
 """FerretDB's source as the local stack builds it: its Go module, with a look-up by several `_id`s made indexed and
-its documents decoded by a faster JSON decoder.
+its documents read and written by a faster JSON library.
 
 FerretDB 1.24's SQLite backend asks SQLite for the row of an `_id` (through the `_id` index the local build rebuilds,
 see `ferretdb/idindex.go`) only for a filter that is exactly `{_id: value}`; for `{_id: {$in: [...]}}` it reads
@@ -73,10 +73,12 @@ EDITS = (
         why="collection.Explain says so",
     ),
     # FerretDB reads every document it filters, updates or returns from its JSON form in SQLite with encoding/json,
-    # parsing each nested value twice: this decoder, whose API is the same, reads a 2.6 KB profile document in
-    # 41-42 us instead of 71-81 (FerretDB's benchmark-style run of sjson.Unmarshal), where the decoding took 29% of
-    # FerretDB's CPU while profile applied a flood of facts. FerretDB's own sjson tests pass with it but for the
-    # wording of errors about malformed JSON, which FerretDB never writes.
+    # parsing each nested value twice, and writes them with it. goccy/go-json, whose API is the same, reads a 2.6 KB
+    # profile document in 41-42 us instead of 71-81 (a Go benchmark of sjson.Unmarshal), where the decoding took 29%
+    # of FerretDB's CPU while profile applied a flood of facts. FerretDB's own sjson tests pass with it but for the
+    # wording of errors about malformed JSON, which FerretDB never writes; it writes the same text as encoding/json
+    # (strings, bytes, integers and doubles compared) but for the exponent of a small double (1e-07 for 1e-7), the
+    # same number to every JSON reader.
     *(
         Edit(
             path=SJSON / name,

@@ -29,9 +29,9 @@ import (
 // temp_store(memory) keeps each statement's journal in memory: a multi-row INSERT or UPDATE inside FerretDB's
 // transaction journals the pages it changes, and past 64 KB SQLite spilled them to a temporary file it created,
 // wrote and closed again at every transaction. SQLite's sorts (an index built on a large collection) then stay
-// in memory too: FerretDB sorts documents itself, so these are rare. wal_autocheckpoint(10000) copies the WAL into the database every
-// 40 MB instead of every 4 MB: the pages every commit changes (index roots, the metadata table) are copied and
-// synced once per checkpoint, so ten times less often. Together they took 16% off FerretDB's CPU per document
+// in memory too: FerretDB sorts documents itself, so these are rare. wal_autocheckpoint(10000) copies the WAL
+// into the database every 40 MB instead of every 4 MB: the pages every commit changes (index roots, the metadata
+// table) are copied and synced once per checkpoint, so ten times less often. Together they took 16% off FerretDB's CPU per document
 // in a fixed workload of inserts and reads by _id lists (58 against 49 us, three runs of each), and 16-22% off
 // its CPU per fact while identity streams (594-668 against 470-559 us in three pairs of runs), which then
 // resolved 9-18% more facts a second.
