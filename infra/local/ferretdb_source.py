@@ -1,5 +1,5 @@
-"""FerretDB's source as the local stack builds it: its Go module, with a look-up by several `_id`s made indexed and
-its documents read and written by a faster JSON library.
+"""FerretDB's source as the local stack builds it: its Go module, with a look-up by several `_id`s made indexed, its
+documents read and written by a faster JSON library, and its database files checkpointed in the background.
 
 FerretDB 1.24's SQLite backend asks SQLite for the row of an `_id` (through the `_id` index the local build rebuilds,
 see `ferretdb/idindex.go`) only for a filter that is exactly `{_id: value}`; for `{_id: {$in: [...]}}` it reads
@@ -16,9 +16,13 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-# Added to FerretDB's internal/backends/sqlite package as they are.
-ADDED_SQLITE_FILES = Path(__file__).resolve().parent / "ferretdb" / "_sqlite"
 SQLITE_BACKEND = Path("internal", "backends", "sqlite")
+SQLITE_POOL = SQLITE_BACKEND / "metadata" / "pool"
+# The Go files of each directory, added as they are to the FerretDB package at its path.
+ADDED_FILES = {
+    Path(__file__).resolve().parent / "ferretdb" / "_sqlite": SQLITE_BACKEND,
+    Path(__file__).resolve().parent / "ferretdb" / "_pool": SQLITE_POOL,
+}
 SJSON = Path("internal", "handler", "sjson")
 # The files of FerretDB's document codec (sjson) that import encoding/json.
 SJSON_FILES = (
@@ -72,6 +76,12 @@ EDITS = (
         ),
         why="collection.Explain says so",
     ),
+    Edit(
+        path=SQLITE_POOL / "pool.go",
+        anchor="\n\treturn p, p.dbs, nil\n}\n",
+        insert="\n\tgo p.parterreCheckpointWALs()\n",
+        why="the pool of database files checkpoints them in the background (ferretdb/_pool)",
+    ),
     # FerretDB reads every document it filters, updates or returns from its JSON form in SQLite with encoding/json,
     # parsing each nested value twice, and writes them with it. goccy/go-json, whose API is the same, reads a 2.6 KB
     # profile document in 41-42 us instead of 71-81 (a Go benchmark of sjson.Unmarshal), where the decoding took 29%
@@ -94,7 +104,7 @@ EDITS = (
 
 def edits_fingerprint_files() -> list[Path]:
     """The files whose content decides the source built: a change to any of them means a new build."""
-    return [Path(__file__).resolve(), *sorted(ADDED_SQLITE_FILES.glob("*.go"))]
+    return [Path(__file__).resolve(), *sorted(added for directory in ADDED_FILES for added in directory.glob("*.go"))]
 
 
 def prepare_source(module_dir: Path, into: Path) -> Path:
@@ -105,8 +115,9 @@ def prepare_source(module_dir: Path, into: Path) -> Path:
     shutil.copytree(module_dir, into)
     # Files in Go's module cache are read-only, and so are their copies.
     _make_writable(into)
-    for added in sorted(ADDED_SQLITE_FILES.glob("*.go")):
-        shutil.copyfile(added, into / SQLITE_BACKEND / added.name)
+    for directory, package in ADDED_FILES.items():
+        for added in sorted(directory.glob("*.go")):
+            shutil.copyfile(added, into / package / added.name)
     for edit in EDITS:
         apply_edit(into, edit)
     return into

@@ -30,6 +30,10 @@ def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
     collection = (edited / ferretdb_source.SQLITE_BACKEND / "collection.go").read_text()
     assert collection.count("parterreIDInWhere(v)") == 2
     assert (edited / ferretdb_source.SQLITE_BACKEND / "parterre_id_in.go").is_file()
+    # The pool of database files starts its background checkpoints once it has opened them.
+    pool = (edited / ferretdb_source.SQLITE_POOL / "pool.go").read_text()
+    assert "\tgo p.parterreCheckpointWALs()\n\n\treturn p, p.dbs, nil\n}\n" in pool
+    assert (edited / ferretdb_source.SQLITE_POOL / "parterre_checkpoint.go").is_file()
     # The document codec decodes with goccy/go-json alone: two decoders' RawMessage types would not mix.
     codec = [path.read_text() for path in (edited / ferretdb_source.SJSON).glob("*.go") if "_test" not in path.name]
     assert not [text for text in codec if '"encoding/json"' in text]
