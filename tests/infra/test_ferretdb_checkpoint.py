@@ -1,5 +1,5 @@
-"""The local FerretDB build copies each database's write-ahead log into the database in the background, so that no
-command waits for a checkpoint (infra/local/ferretdb/_pool/parterre_checkpoint.go)."""
+"""The local FerretDB build copies each database's write-ahead log into the database in the background, without
+waiting for a commit to fill the log to wal_autocheckpoint (infra/local/ferretdb/_pool/parterre_checkpoint.go)."""
 
 import asyncio
 import uuid

@@ -35,8 +35,8 @@ import (
 // in a fixed workload of inserts and reads by _id lists (58 against 49 us, three runs of each), and 16-22% off
 // its CPU per fact while identity streams (594-668 against 470-559 us in three pairs of runs), which then
 // resolved 9-18% more facts a second. The commit that reached 40 MB waited for that checkpoint (40-46 ms), so the
-// pool of this build checkpoints each database written in the background instead, a quarter of a second after
-// (ferretdb/_pool): a commit checkpoints the log itself only if those fall behind by 40 MB.
+// pool of this build checkpoints each database written in the background, at the next quarter-second tick
+// (ferretdb/_pool): a commit checkpoints the WAL itself only when it holds 40 MB since it last restarted.
 const sqlitePragmas = "_pragma=synchronous(normal)&_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(10000)"
 
 // sqliteURL is FerretDB's SQLite URL for the database files in dir: FerretDB adds each file's name, and its own

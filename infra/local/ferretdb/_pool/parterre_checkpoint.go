@@ -7,15 +7,27 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sort"
 	"time"
 
-	"github.com/FerretDB/FerretDB/internal/util/fsql"
 	"github.com/FerretDB/FerretDB/internal/util/logging"
 )
 
 // parterreCheckpointEvery is how often each database written since its last checkpoint has its write-ahead log
 // copied into it.
 const parterreCheckpointEvery = 250 * time.Millisecond
+
+// parterreQuietBefore is how long before a checkpoint the log must have been last written for that checkpoint to
+// count as having copied everything: a file's modification time may be as coarse as the kernel's tick, so a commit
+// just after the checkpoint read the log can leave the same time as the one before it.
+const parterreQuietBefore = 50 * time.Millisecond
+
+// parterreCheckpointed is a database's log as a complete checkpoint left it: its modification time then, and when
+// that checkpoint began.
+type parterreCheckpointed struct {
+	logWritten time.Time
+	began      time.Time
+}
 
 // parterreCheckpointWALs checkpoints the pool's databases in the background until the pool is closed.
 //
@@ -25,14 +37,14 @@ const parterreCheckpointEvery = 250 * time.Millisecond
 // while other connections go on writing (a checkpoint and a writer take different locks), and keeps the log short
 // enough that commits seldom reach wal_autocheckpoint themselves.
 //
-// A database only read since its last checkpoint is left alone: its log file was not written. The pool's lock is
-// held only to list the databases, so creating or dropping one never waits for a checkpoint; one dropped meanwhile
-// refuses the statement, which is passed over.
+// Each checkpoint holds the pool's read lock and runs only on a database still in the pool: a database is never
+// dropped, nor one of the same name created, while its file is being checkpointed (SQLite deletes a log by its
+// name). A database whose log was not written since a complete checkpoint is left alone.
 func (p *Pool) parterreCheckpointWALs() {
 	ticker := time.NewTicker(parterreCheckpointEvery)
 	defer ticker.Stop()
 
-	checkpointed := map[string]time.Time{}
+	done := map[string]parterreCheckpointed{}
 
 	for range ticker.C {
 		p.rw.RLock()
@@ -40,32 +52,62 @@ func (p *Pool) parterreCheckpointWALs() {
 			p.rw.RUnlock()
 			return
 		}
-		dbs := make(map[string]*fsql.DB, len(p.dbs))
-		for name, db := range p.dbs {
-			dbs[name] = db
+		names := make([]string, 0, len(p.dbs))
+		for name := range p.dbs {
+			names = append(names, name)
 		}
 		p.rw.RUnlock()
+		sort.Strings(names)
 
-		for name := range checkpointed {
-			if _, ok := dbs[name]; !ok {
-				delete(checkpointed, name)
+		for name := range done {
+			if i := sort.SearchStrings(names, name); i == len(names) || names[i] != name {
+				delete(done, name)
 			}
 		}
 
-		for name, db := range dbs {
-			info, err := os.Stat(p.databaseFile(name) + "-wal")
-			if err != nil || info.ModTime().Equal(checkpointed[name]) {
-				continue
+		for _, name := range names {
+			if complete, ok := p.parterreCheckpoint(name, done[name]); ok {
+				done[name] = complete
+			} else {
+				delete(done, name)
 			}
-
-			var busy, logFrames, copiedFrames int
-			row := db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
-			if err = row.Scan(&busy, &logFrames, &copiedFrames); err != nil {
-				p.l.Debug("Background checkpoint failed", slog.String("name", name), logging.Error(err))
-				continue
-			}
-
-			checkpointed[name] = info.ModTime()
 		}
 	}
+}
+
+// parterreCheckpoint checkpoints the database `name` unless `last` (its last complete checkpoint) covers what its
+// log holds; it returns what this checkpoint left and whether it copied the whole log.
+func (p *Pool) parterreCheckpoint(name string, last parterreCheckpointed) (parterreCheckpointed, bool) {
+	p.rw.RLock()
+	defer p.rw.RUnlock()
+
+	db := p.dbs[name]
+	if db == nil {
+		return parterreCheckpointed{}, false
+	}
+
+	info, err := os.Stat(p.databaseFile(name) + "-wal")
+	if err != nil {
+		// No log yet: nothing was written.
+		return parterreCheckpointed{}, false
+	}
+
+	written := info.ModTime()
+	if written.Equal(last.logWritten) && last.began.Sub(written) > parterreQuietBefore {
+		return last, true
+	}
+
+	began := time.Now()
+
+	var busy, logFrames, copiedFrames int
+	row := db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+	if err = row.Scan(&busy, &logFrames, &copiedFrames); err != nil {
+		p.l.Warn("Background checkpoint failed", slog.String("name", name), logging.Error(err))
+		return parterreCheckpointed{}, false
+	}
+
+	// Another checkpoint under way (busy), or a reader holding back part of the log: tried again next time.
+	complete := busy == 0 && logFrames >= 0 && copiedFrames == logFrames
+
+	return parterreCheckpointed{logWritten: written, began: began}, complete
 }
