@@ -280,9 +280,9 @@ async def export_person(api: PlatformApi, token: str, person_id: str, format: st
     """Everything the platform holds about the person, in one file: profile's export (their profile, triggers and
     every fact), identity's view of them (their identifiers by source, household, merges and who they are kept apart
     from), then what notify holds about them and about each person merged into them (the contact it keeps, every
-    message sent about them and where). Profile and notify log their parts as an access; a service that cannot answer
-    fails the export rather than leave its part out."""
-    identity = await _held_by(api, token, "identity", f"/v1/persons/{quote(person_id, safe='')}")
+    message sent about them and where). Each service logs its part as an access; a service that cannot answer fails
+    the export rather than leave its part out."""
+    identity = await _held_by(api, token, "identity", _export_path(person_id))
     if format == "csv":
         text = await api.text("profile", f"{_export_path(person_id)}?format=csv", token=token)
         rows = _csv_rows(text)

@@ -1,10 +1,10 @@
 """What the identity handlers need from the outside world: the identity store and a publisher."""
 
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.identity.domain.identifiers import Identifier, IdentifierDigest, digest_from_key
 from services.identity.domain.merges import (
@@ -278,6 +278,15 @@ class IdentityStore(IdentityReads, Protocol):
         """Records the decision if the item is still pending; False otherwise. Not a lock: the review claim is."""
 
     async def suppress(self, organisation_id: str, hashes: Sequence[str]) -> None: ...
+
+    async def log_export(
+        self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
+    ) -> None:
+        """Notes that what identity holds about the person was exported (Law 25 asks that exports be accounted
+        for), naming them by `person_digest`: the note outlives an erasure of the person."""
+
+    async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
+        """The exports noted of the person, oldest first: `action`, `at`, `requested_by` and `details` each."""
 
     async def record_filtered(self, organisation_id: str, event_id: str, reason: str) -> bool:
         """Notes that an upstream fact stops here on purpose, and why (the reconciliation's `filtered`); False if

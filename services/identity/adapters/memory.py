@@ -1,6 +1,6 @@
 """Identity state in this process's memory: the batch command's store, held to the same contract as MongoDB's."""
 
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime
@@ -19,6 +19,7 @@ from services.identity.domain.merges import (
 from services.identity.domain.persons import Person, PersonStatus, add_record, moved_to_household
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
+from shared.privacy import person_digest
 
 
 class InMemoryIdentityStore:
@@ -44,6 +45,8 @@ class InMemoryIdentityStore:
         self._review_claims: dict[tuple[str, str], ReviewClaim] = {}
         self._unmerge_claims: dict[tuple[str, str], UnmergeClaim] = {}
         self._suppressed: set[tuple[str, str]] = set()
+        # (organisation, person digest) → the exports noted, as `log_export` was given them.
+        self._exports: dict[tuple[str, str], list[dict[str, Any]]] = {}
         # (organisation, event id) -> why the fact went no further
         self.filtered: dict[tuple[str, str], str] = {}
 
@@ -330,6 +333,16 @@ class InMemoryIdentityStore:
 
     async def suppress(self, organisation_id: str, hashes: Sequence[str]) -> None:
         self._suppressed.update((organisation_id, value) for value in hashes)
+
+    async def log_export(
+        self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
+    ) -> None:
+        entry = {"action": "exported", "at": at, "requested_by": requested_by, "details": dict(details)}
+        self._exports.setdefault((organisation_id, person_digest(organisation_id, person_id)), []).append(entry)
+
+    async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
+        logged = self._exports.get((organisation_id, person_digest(organisation_id, person_id)), [])
+        return sorted(logged, key=lambda entry: entry["at"])
 
     async def suppressions_exist(self, organisation_id: str) -> bool:
         return any(organisation == organisation_id for organisation, _value in self._suppressed)

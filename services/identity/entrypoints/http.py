@@ -18,9 +18,10 @@ from services.identity.handlers import (
     unmerge,
     view_person,
 )
-from shared.access import IdentityReviewer, PrivacyEraser, ProfilesReader
+from shared.access import IdentityReviewer, PrivacyEraser, PrivacyExporter, ProfilesReader
 from shared.errors import bilingual_error
 from shared.events.errors import FieldError
+from shared.moments import to_the_millisecond
 from shared.query_strings import blank_reason, blank_values, query_as_written
 
 router = APIRouter(tags=["identity"])
@@ -132,6 +133,40 @@ async def get_person(person_id: str, principal: ProfilesReader, context: Identit
     if view is None:
         _not_found()
     return _person_json(view)
+
+
+@router.get(
+    "/v1/persons/{person_id}/export",
+    summary="What identity holds about a person, for their export (Law 25); the export is logged",
+    responses=_READ_REFUSALS,
+)
+async def export_person(person_id: str, principal: PrivacyExporter, context: IdentityDep) -> dict[str, Any]:
+    """The person as `GET /v1/persons/{person_id}` shows them (identifiers by source, household, merges), when
+    this export was made, and the exports of them before it. The export is logged, naming the person by a digest
+    so that the log outlives their erasure; the console's export of a patron asks for this."""
+    organisation_id = principal.organisation_id
+    view = await view_person(organisation_id, person_id, context.store)
+    if view is None:
+        _not_found()
+    earlier = await context.store.exports_logged(organisation_id, person_id)
+    # As the log keeps it, so that this export reads the same in a later one's list.
+    exported_at = to_the_millisecond(context.deps.clock.now())
+    document = {
+        **_person_json(view),
+        "exported_at": exported_at.isoformat(),
+        "earlier_exports": [
+            {"at": entry["at"].isoformat(), "requested_by": entry["requested_by"], **entry.get("details", {})}
+            for entry in earlier
+        ],
+    }
+    await context.store.log_export(
+        organisation_id,
+        person_id,
+        exported_at,
+        f"token:{principal.token_id}",
+        {"identifiers": len(view.person.identifiers), "merges": len(view.merges)},
+    )
+    return document
 
 
 @router.get(

@@ -196,6 +196,40 @@ async def test_the_http_api_finds_a_person_by_email_and_undoes_a_merge(harness: 
             assert set(bad.json()["detail"]["message"]) == {"en", "fr"}
 
 
+async def test_an_export_of_a_person_is_logged_and_its_log_outlives_their_erasure(harness: IdentityHarness) -> None:
+    async with running_identity(harness) as app:
+        await harness.publish([harness.fact("f1", external_id="C-1", email="elise@example.com", first_name="Élise")])
+        [resolved] = await harness.outputs(1)
+        person_id = resolved_data(resolved).person_id
+        tokens = app.state.runtime.tokens
+        exporter = await tokens.issue(harness.organisation_id, {Scope.PRIVACY_EXPORT}, "privacy officer")
+        reader = await tokens.issue(harness.organisation_id, {Scope.PROFILES_READ}, "box office")
+        eraser = await tokens.issue(harness.organisation_id, {Scope.PRIVACY_ERASE}, "privacy officer")
+        store = context_of(app).store
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as client:
+            path = f"/v1/persons/{person_id}/export"
+            refused = await client.get(path, headers={"Authorization": f"Bearer {reader.token}"})
+            assert refused.status_code == 403
+            assert await store.exports_logged(harness.organisation_id, person_id) == []
+            first = await client.get(path, headers={"Authorization": f"Bearer {exporter.token}"})
+            assert first.status_code == 200, first.text
+            body = first.json()
+            assert body["person_id"] == person_id
+            assert {identifier["type"] for identifier in body["identifiers"]} == {"email", "external_id"}
+            assert body["earlier_exports"] == []
+            second = (await client.get(path, headers={"Authorization": f"Bearer {exporter.token}"})).json()
+            assert second["earlier_exports"] == [
+                {"at": body["exported_at"], "requested_by": f"token:{exporter.token_id}", "identifiers": 2, "merges": 0}
+            ]
+            erased = await client.post(
+                f"/v1/persons/{person_id}/erase", headers={"Authorization": f"Bearer {eraser.token}"}
+            )
+            assert erased.status_code == 200, erased.text
+        logged = await store.exports_logged(harness.organisation_id, person_id)
+        assert [entry["requested_by"] for entry in logged] == [f"token:{exporter.token_id}"] * 2
+        assert [entry["at"].isoformat() for entry in logged] == [body["exported_at"], second["exported_at"]]
+
+
 def blocks_outdated_gauge(app: FastAPI) -> float | None:
     value = app.state.runtime.registry.get_sample_value("parterre_identity_blocks_outdated")
     return None if value is None else float(value)

@@ -33,7 +33,7 @@ def with_identity(platform: Any) -> Any:
     """`platform`, with identity knowing per_1."""
 
     def answer(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "identity" and request.url.path == "/v1/persons/per_1":
+        if request.url.host == "identity" and request.url.path == "/v1/persons/per_1/export":
             return httpx.Response(200, json=IDENTITY_VIEW)
         response: httpx.Response = platform(request)
         return response
