@@ -22,6 +22,13 @@ const parterreCheckpointEvery = 250 * time.Millisecond
 // just after the checkpoint read the log can leave the same time as the one before it.
 const parterreQuietBefore = 50 * time.Millisecond
 
+// parterreCheckAtLeastEvery bounds how long a database whose log seems unwritten is left alone, for file systems
+// whose times are coarser than parterreQuietBefore (some keep seconds): its log is checkpointed at least this often.
+const parterreCheckAtLeastEvery = 5 * time.Second
+
+// parterreCheckpointTimeout bounds one checkpoint, its wait for a free connection included.
+const parterreCheckpointTimeout = 10 * time.Second
+
 // parterreCheckpointed is a database's log as a complete checkpoint left it: its modification time then, and when
 // that checkpoint began.
 type parterreCheckpointed struct {
@@ -39,12 +46,15 @@ type parterreCheckpointed struct {
 //
 // Each checkpoint holds the pool's read lock and runs only on a database still in the pool: a database is never
 // dropped, nor one of the same name created, while its file is being checkpointed (SQLite deletes a log by its
-// name). A database whose log was not written since a complete checkpoint is left alone.
+// name). A drop or a creation waits for the checkpoint under way, and commands asking for a database meanwhile wait
+// behind it: tens of milliseconds at worst, when a database is created or dropped. A database whose log was not
+// written since a complete checkpoint is left alone, for parterreCheckAtLeastEvery at most.
 func (p *Pool) parterreCheckpointWALs() {
 	ticker := time.NewTicker(parterreCheckpointEvery)
 	defer ticker.Stop()
 
 	done := map[string]parterreCheckpointed{}
+	failing := map[string]bool{}
 
 	for range ticker.C {
 		p.rw.RLock()
@@ -66,7 +76,16 @@ func (p *Pool) parterreCheckpointWALs() {
 		}
 
 		for _, name := range names {
-			if complete, ok := p.parterreCheckpoint(name, done[name]); ok {
+			complete, ok, err := p.parterreCheckpoint(name, done[name])
+			switch {
+			case err != nil && !failing[name]:
+				// Once until it succeeds again: the next tick would say the same.
+				p.l.Warn("Background checkpoint failed", slog.String("name", name), logging.Error(err))
+				failing[name] = true
+			case err == nil:
+				delete(failing, name)
+			}
+			if ok {
 				done[name] = complete
 			} else {
 				delete(done, name)
@@ -76,38 +95,40 @@ func (p *Pool) parterreCheckpointWALs() {
 }
 
 // parterreCheckpoint checkpoints the database `name` unless `last` (its last complete checkpoint) covers what its
-// log holds; it returns what this checkpoint left and whether it copied the whole log.
-func (p *Pool) parterreCheckpoint(name string, last parterreCheckpointed) (parterreCheckpointed, bool) {
+// log holds; it returns what this checkpoint left, whether it copied the whole log, and why it failed if it did.
+func (p *Pool) parterreCheckpoint(name string, last parterreCheckpointed) (parterreCheckpointed, bool, error) {
 	p.rw.RLock()
 	defer p.rw.RUnlock()
 
 	db := p.dbs[name]
 	if db == nil {
-		return parterreCheckpointed{}, false
+		return parterreCheckpointed{}, false, nil
 	}
 
 	info, err := os.Stat(p.databaseFile(name) + "-wal")
 	if err != nil {
 		// No log yet: nothing was written.
-		return parterreCheckpointed{}, false
+		return parterreCheckpointed{}, false, nil
 	}
 
 	written := info.ModTime()
-	if written.Equal(last.logWritten) && last.began.Sub(written) > parterreQuietBefore {
-		return last, true
+	began := time.Now()
+	if written.Equal(last.logWritten) && last.began.Sub(written) > parterreQuietBefore &&
+		began.Sub(last.began) < parterreCheckAtLeastEvery {
+		return last, true, nil
 	}
 
-	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), parterreCheckpointTimeout)
+	defer cancel()
 
 	var busy, logFrames, copiedFrames int
-	row := db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+	row := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 	if err = row.Scan(&busy, &logFrames, &copiedFrames); err != nil {
-		p.l.Warn("Background checkpoint failed", slog.String("name", name), logging.Error(err))
-		return parterreCheckpointed{}, false
+		return parterreCheckpointed{}, false, err
 	}
 
 	// Another checkpoint under way (busy), or a reader holding back part of the log: tried again next time.
 	complete := busy == 0 && logFrames >= 0 && copiedFrames == logFrames
 
-	return parterreCheckpointed{logWritten: written, began: began}, complete
+	return parterreCheckpointed{logWritten: written, began: began}, complete, nil
 }
