@@ -281,10 +281,11 @@ async def export_person(api: PlatformApi, token: str, person_id: str, format: st
     every fact), identity's view of them (their identifiers by source, household, merges and who they are kept apart
     from), then what notify holds about them and about each person merged into them (the contact it keeps, every
     message sent about them and where). Each service logs its part as an access; a service that cannot answer fails
-    the export rather than leave its part out."""
-    identity = await _held_by(api, token, "identity", _export_path(person_id))
+    the export rather than leave its part out. Profile is asked first: a person it does not know (or no longer) fails
+    the export before the other services log theirs."""
     if format == "csv":
         text = await api.text("profile", f"{_export_path(person_id)}?format=csv", token=token)
+        identity = await _held_by(api, token, "identity", _export_path(person_id))
         rows = _csv_rows(text)
         merged = [name for part, name, *_ in rows[1:] if part == "merged_person"]
         lines = [text, *(csv_line(row) for row in _identity_rows(identity))]
@@ -295,6 +296,7 @@ async def export_person(api: PlatformApi, token: str, person_id: str, format: st
                 lines += [csv_line((f"notify_{part}", *rest)) for part, *rest in _csv_rows(answer)[1:]]
         return "".join(lines).encode("utf-8"), "text/csv; charset=utf-8"
     document = await api.call("profile", "GET", _export_path(person_id), token=token)
+    identity = await _held_by(api, token, "identity", _export_path(person_id))
     document["identity"] = None if identity is None else json.loads(identity)
     held_by_notify = []
     for held in [person_id, *document.get("merged_persons", [])]:

@@ -9,6 +9,7 @@ from services.identity.context import IdentityContext, IdentityDep
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus
 from services.identity.domain.normalise import normalise_email, normalise_phone
+from services.identity.domain.persons import PersonStatus
 from services.identity.handlers import (
     IdentityActionError,
     PersonView,
@@ -146,7 +147,8 @@ async def export_person(person_id: str, principal: PrivacyExporter, context: Ide
     so that the log outlives their erasure; the console's export of a patron asks for this."""
     organisation_id = principal.organisation_id
     view = await view_person(organisation_id, person_id, context.store)
-    if view is None:
+    if view is None or view.person.status is PersonStatus.ERASED:
+        # Nothing about them is left to export, as profile answers: the tombstone is `GET /v1/persons/{id}`'s.
         _not_found()
     earlier = await context.store.exports_logged(organisation_id, person_id)
     # As the log keeps it, so that this export reads the same in a later one's list.

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.identity.adapters.mongo import MAINTENANCE, MongoIdentityStore
+from services.identity.adapters.mongo import MAINTENANCE, PRIVACY_LOG, MongoIdentityStore
 from services.identity.bootstrap import create_app
 from services.identity.context import IdentityContext
 from services.identity.domain.matching import BLOCKING_KEYS_VERSION
@@ -228,6 +228,11 @@ async def test_an_export_of_a_person_is_logged_and_its_log_outlives_their_erasur
         logged = await store.exports_logged(harness.organisation_id, person_id)
         assert [entry["requested_by"] for entry in logged] == [f"token:{exporter.token_id}"] * 2
         assert [entry["at"].isoformat() for entry in logged] == [body["exported_at"], second["exported_at"]]
+        # By digest: nothing the log keeps names the person erased.
+        assert isinstance(store, MongoIdentityStore)
+        kept = await store.database[PRIVACY_LOG].find({"organisation_id": harness.organisation_id}).to_list()
+        assert len(kept) == 2
+        assert person_id not in repr(kept)
 
 
 def blocks_outdated_gauge(app: FastAPI) -> float | None:

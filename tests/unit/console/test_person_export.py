@@ -26,6 +26,8 @@ IDENTITY_VIEW = {
         {"type": "external_id", "source": "shopify", "value": "=7"},
     ],
     "merges": [],
+    "exported_at": "2026-12-04T21:00:00+00:00",
+    "earlier_exports": [{"at": "2026-11-02T09:30:00+00:00", "requested_by": "token:t0", "identifiers": 2, "merges": 0}],
 }
 
 
@@ -126,11 +128,32 @@ def test_the_csv_export_follows_profile_s_lines_with_notify_s_for_the_person_and
         ["identity", "status", "active"],
         ["identity_identifiers", "0", '{"type": "email", "source": null, "value": "elise@example.com"}'],
         ["identity_identifiers", "1", '{"type": "external_id", "source": "shopify", "value": "=7"}'],
+        ["identity", "exported_at", "2026-12-04T21:00:00+00:00"],
+        [
+            "identity_earlier_exports",
+            "0",
+            '{"at": "2026-11-02T09:30:00+00:00", "requested_by": "token:t0", "identifiers": 2, "merges": 0}',
+        ],
         ["notify_person", "person_id", "per_1"],
         ["notify_message", "dlv_per_1", '{"last_error": "refusé\nligne 2"}'],
         ["notify_person", "person_id", "per_2"],
         ["notify_message", "dlv_per_2", '{"last_error": "refusé\nligne 2"}'],
     ]
+
+
+@pytest.mark.parametrize("format", ["json", "csv"])
+def test_a_person_profile_does_not_know_fails_the_export_before_identity_or_notify_log_an_export(format: str) -> None:
+    asked: list[str] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.url.host}{request.url.path}")
+        return not_found(request) if request.url.host == "profile" else httpx.Response(200, json=IDENTITY_VIEW)
+
+    with pytest.raises(ApiError) as failed:
+        export(platform, format, identity_knows=False)
+
+    assert (failed.value.service, failed.value.status_code) == ("profile", 404)
+    assert asked == ["profile/v1/persons/per_1/export"]
 
 
 @pytest.mark.parametrize("format", ["json", "csv"])

@@ -13,7 +13,7 @@ from services.identity.handlers import IdentityDeps
 from services.identity.metrics import IdentityMetrics
 from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
-from shared.access import IdentityReviewer, PrivacyEraser, ProfilesReader
+from shared.access import IdentityReviewer, PrivacyEraser, PrivacyExporter, ProfilesReader
 from shared.service import ServiceParts, create_service_app
 from shared.tokens import Principal, Scope
 
@@ -39,7 +39,7 @@ def identity_app(store: InMemoryIdentityStore, *, principal_name: str = "marie")
     )
     app.state.runtime.extras["identity"] = context
     principal = Principal(token_id="t1", organisation_id=ORGANISATION, scopes=frozenset(Scope), name=principal_name)
-    for alias in (ProfilesReader, IdentityReviewer, PrivacyEraser):
+    for alias in (ProfilesReader, IdentityReviewer, PrivacyEraser, PrivacyExporter):
         # The scope check itself is `shared.access`'s to test: here every route lets the stand-in through.
         app.dependency_overrides[get_args(alias)[1].dependency] = lambda: principal
     return app

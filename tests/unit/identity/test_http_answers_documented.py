@@ -9,6 +9,7 @@ from tests.unit.identity.http_harness import identity_app
 # (method, path as documented, path requested, body): each answered here with the status the route refuses it by.
 REFUSALS = [
     ("get", "/v1/persons/{person_id}", "/v1/persons/nobody", None, 404),
+    ("get", "/v1/persons/{person_id}/export", "/v1/persons/nobody/export", None, 404),
     ("get", "/v1/persons", "/v1/persons?external_id=x", None, 422),
     ("get", "/v1/persons", "/v1/persons?email=nobody@example.com", None, 404),
     ("post", "/v1/review/{review_id}", "/v1/review/nothing", {"decision": "accept"}, 404),
@@ -34,6 +35,7 @@ def test_each_refusal_a_route_answers_is_a_status_its_openapi_document_lists(
     ("method", "documented"),
     [
         ("get", "/v1/persons/{person_id}"),
+        ("get", "/v1/persons/{person_id}/export"),
         ("get", "/v1/persons"),
         ("get", "/v1/review"),
         ("post", "/v1/review/{review_id}"),

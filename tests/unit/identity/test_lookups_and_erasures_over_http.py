@@ -65,6 +65,28 @@ def test_erasing_a_merged_person_s_id_says_it_erased_the_person_they_were_merged
         assert TestClient(identity_app(store)).get(f"/v1/persons/{person_id}").json()["status"] == "erased"
 
 
+def test_an_export_is_logged_by_digest_and_listed_by_the_next_one_until_the_person_is_erased() -> None:
+    store = InMemoryIdentityStore()
+    survivor, merged = _jean_known_twice_then_merged(_deps(store))
+    client = TestClient(identity_app(store))
+
+    first = client.get(f"/v1/persons/{survivor}/export")
+    second = client.get(f"/v1/persons/{survivor}/export")
+
+    assert first.status_code == second.status_code == 200, first.text
+    assert first.json()["earlier_exports"] == []
+    assert first.json()["merges"][0]["merged_person_ids"] == [merged]
+    assert second.json()["earlier_exports"] == [
+        {"at": first.json()["exported_at"], "requested_by": "token:t1", "identifiers": 4, "merges": 1}
+    ]
+    assert client.get("/v1/persons/nobody/export").status_code == 404
+    assert len(asyncio.run(store.exports_logged(ORGANISATION, "nobody"))) == 0
+    assert client.post(f"/v1/persons/{survivor}/erase", json={}).status_code == 200
+    erased = client.get(f"/v1/persons/{survivor}/export")
+    assert erased.status_code == 404
+    assert len(asyncio.run(store.exports_logged(ORGANISATION, survivor))) == 2
+
+
 def test_an_email_looked_up_with_its_plus_tag_left_unescaped_in_the_url_finds_the_person() -> None:
     store = InMemoryIdentityStore()
     jean = _resolve(_deps(store), "e1", email="Jean.Roy+billets@videotron.ca", first_name="Jean")
