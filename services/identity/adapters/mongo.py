@@ -8,7 +8,6 @@ decision first inserts a claim on the merge or the review, so only one request c
 import asyncio
 import contextlib
 import hashlib
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -56,8 +55,8 @@ from services.identity.domain.persons import Person, PersonStatus, add_record, m
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from services.identity.settings import DEVELOPMENT_SALT
+from shared.export_log import ExportLog, export_log_index
 from shared.mongo import Document, IndexSpec, found_by_id, insert_new
-from shared.privacy import person_digest
 
 JOURNAL = "identity_journal"
 APPLIED = "identity_applied"
@@ -91,7 +90,7 @@ INDEXES = (
     IndexSpec(MERGES, [("organisation_id", ASCENDING), ("cause", ASCENDING)]),
     IndexSpec(REVIEWS, [("organisation_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
     IndexSpec(SUPPRESSIONS, [("organisation_id", ASCENDING)]),
-    IndexSpec(PRIVACY_LOG, [("organisation_id", ASCENDING), ("person_digest", ASCENDING), ("at", ASCENDING)]),
+    export_log_index(PRIVACY_LOG),
 )
 # A record is filed under five or six blocking keys, most of them its own: 10,000 patrons make about 72,000 blocks,
 # more than the other collections' versions cached. At about 600 bytes a cached block, this holds the blocks of
@@ -174,7 +173,7 @@ class MongoIdentityStore:
         self._review_claims = database[REVIEW_CLAIMS]
         self._unmerge_claims = database[UNMERGE_CLAIMS]
         self._suppressions = database[SUPPRESSIONS]
-        self._privacy = database[PRIVACY_LOG]
+        self._exports = ExportLog(database[PRIVACY_LOG])
         self._filtered = database[FILTERED_FACTS]
         self._maintenance = database[MAINTENANCE]
 
@@ -836,25 +835,10 @@ class MongoIdentityStore:
     async def log_export(
         self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
     ) -> None:
-        await self._privacy.insert_one(
-            {
-                "_id": str(uuid.uuid4()),
-                "organisation_id": organisation_id,
-                "action": "exported",
-                "person_digest": person_digest(organisation_id, person_id),
-                "at": at,
-                "requested_by": requested_by,
-                "details": dict(details),
-            }
-        )
+        await self._exports.log(organisation_id, person_id, at, requested_by, details)
 
     async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
-        digest = person_digest(organisation_id, person_id)
-        return await self._privacy.find(
-            {"organisation_id": organisation_id, "person_digest": digest},
-            {"_id": 0, "action": 1, "at": 1, "requested_by": 1, "details": 1},
-            sort=[("at", ASCENDING)],
-        ).to_list()
+        return await self._exports.of(organisation_id, person_id)
 
     async def suppressions_exist(self, organisation_id: str) -> bool:
         known = self._suppressing.get(organisation_id)

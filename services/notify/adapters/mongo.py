@@ -13,7 +13,6 @@ instances sharing FerretDB would still race; that is what MongoDB is for.
 
 import contextlib
 import json
-import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -34,6 +33,7 @@ from services.notify.domain.subscriptions import (
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, QueueEntry
 from shared.erasures import Erasures
+from shared.export_log import ExportLog, export_log_index
 from shared.mongo import Document, DocumentLocks, IndexSpec, insert_new, update_all
 from shared.privacy import person_digest
 
@@ -57,7 +57,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(DELIVERIES, [("organisation_id", 1), ("subscription_id", 1), ("created_at", -1)]),
     IndexSpec(DELIVERIES, [("organisation_id", 1), ("person_id", 1)]),
     IndexSpec(MEMBERSHIPS, [("organisation_id", 1), ("segment", 1)]),
-    IndexSpec(PRIVACY_LOG, [("organisation_id", 1), ("person_digest", 1), ("at", 1)]),
+    export_log_index(PRIVACY_LOG),
 )
 
 
@@ -242,7 +242,7 @@ class MongoNotifyStore:
         self._queues = database[QUEUES]
         self._outbox = database[OUTBOX]
         self._contacts = database[CONTACTS]
-        self._privacy = database[PRIVACY_LOG]
+        self._exports = ExportLog(database[PRIVACY_LOG])
         self._memberships = database[MEMBERSHIPS]
         self._erasures = Erasures(database[CONTACTS], database[ERASURES], _tombstone_key)
 
@@ -496,23 +496,10 @@ class MongoNotifyStore:
     async def log_export(
         self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
     ) -> None:
-        await self._privacy.insert_one(
-            {
-                "_id": str(uuid.uuid4()),
-                "organisation_id": organisation_id,
-                "action": "exported",
-                "person_digest": person_digest(organisation_id, person_id),
-                "at": at,
-                "requested_by": requested_by,
-                "details": dict(details),
-            }
-        )
+        await self._exports.log(organisation_id, person_id, at, requested_by, details)
 
     async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
-        digest = person_digest(organisation_id, person_id)
-        return await self._privacy.find(
-            {"organisation_id": organisation_id, "person_digest": digest}, {"_id": 0}, sort=[("at", 1)]
-        ).to_list()
+        return await self._exports.of(organisation_id, person_id)
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)}, {"sends": 1})
