@@ -69,11 +69,8 @@ func (p *Pool) parterreCheckpointWALs() {
 		p.rw.RUnlock()
 		sort.Strings(names)
 
-		for name := range done {
-			if i := sort.SearchStrings(names, name); i == len(names) || names[i] != name {
-				delete(done, name)
-			}
-		}
+		parterreForgetDropped(done, names)
+		parterreForgetDropped(failing, names)
 
 		for _, name := range names {
 			complete, ok, err := p.parterreCheckpoint(name, done[name])
@@ -90,6 +87,15 @@ func (p *Pool) parterreCheckpointWALs() {
 			} else {
 				delete(done, name)
 			}
+		}
+	}
+}
+
+// parterreForgetDropped forgets what `known` holds of databases no longer among `names` (sorted).
+func parterreForgetDropped[V any](known map[string]V, names []string) {
+	for name := range known {
+		if i := sort.SearchStrings(names, name); i == len(names) || names[i] != name {
+			delete(known, name)
 		}
 	}
 }
