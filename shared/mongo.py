@@ -261,6 +261,11 @@ class OrganisationCollection:
         return result.deleted_count
 
 
+# Numbers asked for in each query that measures a `NumberedList`: a list of n items takes about log32(n) + 2 queries.
+PROBES_PER_READ = 32
+_DOUBLING_STEPS = (0, *(1 << power for power in range(PROBES_PER_READ - 1)))
+
+
 class NumberedList:
     """A list many writers append to, kept as documents `<name>#1`, `<name>#2`, … each written once by an insert.
 
@@ -301,22 +306,30 @@ class NumberedList:
         return keys
 
     async def length(self, name: str, *, at_least: int = 0) -> int:
-        """How many items the list holds: numbers run from 1 without gaps, so a galloping then binary search
-        finds the last one in about 2·log2(n) reads. `at_least`, a length the caller saw before (a list only grows
-        until it is cleared), starts the search there: a list grown by a few since is measured in a few reads."""
-        start = at_least if at_least > 1 and await self._exists(name, at_least) else 1
-        if start == 1 and not await self._exists(name, 1):
-            return 0
-        present, step = start, 1
-        while await self._exists(name, present + step):
-            present, step = present + step, step * 2
-        missing = present + step
+        """How many items the list holds. Numbers run from 1 without gaps, so the last one is found by asking for
+        `PROBES_PER_READ` numbers in each query: the first, then doubling steps past it (1, 2, 4… on), then numbers
+        evenly spaced between the last found and the first missing. A list of 100 items is measured in 3 queries
+        (a read of one number at a time took 14), a million in 5. `at_least`, a length the caller saw before (a list
+        only grows until it is cleared), starts the search there: a list grown by fewer than 2**30 since is
+        measured in one or two queries."""
+        base = at_least if at_least > 1 else 1
+        while True:
+            probes = [base + step for step in _DOUBLING_STEPS]
+            found = await self._existing(name, probes)
+            if base not in found:
+                # Empty, or cleared since the caller saw `at_least`: then measured from the start.
+                return 0 if base == 1 else await self.length(name)
+            present = max(found)
+            if present != probes[-1]:
+                break
+            base = present
+        missing = min(number for number in probes if number > present)
         while missing - present > 1:
-            middle = (present + missing) // 2
-            if await self._exists(name, middle):
-                present = middle
-            else:
-                missing = middle
+            step = -(-(missing - present) // PROBES_PER_READ)
+            probes = list(range(present + step, missing, step))
+            found = await self._existing(name, probes)
+            present = max(found, default=present)
+            missing = min((number for number in probes if number > present), default=missing)
         return present
 
     async def items(self, name: str, length: int | None = None, *, after: int = 0) -> list[tuple[str, Document]]:
@@ -340,8 +353,14 @@ class NumberedList:
         a list only once nobody appends to it any more, or once what is appended to it is kept elsewhere too."""
         await delete_all(self._collection, [f"{name}#{number}" for number in range(1, length + 1)])
 
-    async def _exists(self, name: str, number: int) -> bool:
-        return await self._collection.find_one({"_id": f"{name}#{number}"}, {"_id": 1}) is not None
+    async def _existing(self, name: str, numbers: Iterable[int]) -> set[int]:
+        """Those of `numbers` the list holds an item under, in one query."""
+        found = await found_by_id(self._collection, [f"{name}#{number}" for number in numbers], {"_id": 1})
+        return {_item_number(key) for key in found}
+
+
+def _item_number(key: str) -> int:
+    return int(key.rpartition("#")[2])
 
 
 class DocumentLocks:

@@ -4,9 +4,11 @@ If a store upgrade or a switch of backend breaks one of these, this file says wh
 """
 
 import asyncio
+from typing import Any, cast
 
 import pytest
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -258,6 +260,38 @@ async def test_a_list_is_measured_from_a_length_seen_before_and_still_right_if_i
     await numbered.clear("slot", 30)
     await numbered.append("slot", {"item": "again"})
     assert await numbered.length("slot", at_least=30) == 1
+
+
+class _CountingReads:
+    """A collection that counts the queries made of it."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+        self.queries = 0
+
+    def find(self, *args: Any, **kwargs: Any) -> Any:
+        self.queries += 1
+        return self._collection.find(*args, **kwargs)
+
+    async def find_one(self, *args: Any, **kwargs: Any) -> Any:
+        self.queries += 1
+        return await self._collection.find_one(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collection, name)
+
+
+async def test_a_list_is_measured_in_a_few_queries_whatever_its_length(database: AsyncDatabase[Document]) -> None:
+    counting = _CountingReads(database["lists"])
+    numbered = NumberedList(cast(AsyncCollection[Document], counting))
+    for length in (0, 1, 100, 1234):
+        await numbered.extend(f"slot{length}", [{"item": n} for n in range(length)], length=0)
+        counting.queries = 0
+        assert await numbered.length(f"slot{length}") == length
+        assert counting.queries <= 4, (length, counting.queries)
+    counting.queries = 0
+    assert await numbered.length("slot1234", at_least=1200) == 1234
+    assert counting.queries <= 2
 
 
 @pytest.mark.timeout(60)
