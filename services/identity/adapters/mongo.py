@@ -55,8 +55,9 @@ from services.identity.domain.persons import Person, PersonStatus, add_record, m
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from services.identity.settings import DEVELOPMENT_SALT
-from shared.export_log import ExportLog, export_log_index
 from shared.mongo import Document, IndexSpec, found_by_id, insert_new
+from shared.privacy import person_digest
+from shared.privacy_log import EXPORTED, PrivacyLog, privacy_log_index
 
 JOURNAL = "identity_journal"
 APPLIED = "identity_applied"
@@ -90,7 +91,7 @@ INDEXES = (
     IndexSpec(MERGES, [("organisation_id", ASCENDING), ("cause", ASCENDING)]),
     IndexSpec(REVIEWS, [("organisation_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
     IndexSpec(SUPPRESSIONS, [("organisation_id", ASCENDING)]),
-    export_log_index(PRIVACY_LOG),
+    privacy_log_index(PRIVACY_LOG),
 )
 # A record is filed under five or six blocking keys, most of them its own: 10,000 patrons make about 72,000 blocks,
 # more than the other collections' versions cached. At about 600 bytes a cached block, this holds the blocks of
@@ -173,7 +174,7 @@ class MongoIdentityStore:
         self._review_claims = database[REVIEW_CLAIMS]
         self._unmerge_claims = database[UNMERGE_CLAIMS]
         self._suppressions = database[SUPPRESSIONS]
-        self._exports = ExportLog(database[PRIVACY_LOG])
+        self._privacy = PrivacyLog(database[PRIVACY_LOG])
         self._filtered = database[FILTERED_FACTS]
         self._maintenance = database[MAINTENANCE]
 
@@ -835,10 +836,11 @@ class MongoIdentityStore:
     async def log_export(
         self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
     ) -> None:
-        await self._exports.log(organisation_id, person_id, at, requested_by, details)
+        digest = person_digest(organisation_id, person_id)
+        await self._privacy.log(organisation_id, digest, EXPORTED, at=at, requested_by=requested_by, details=details)
 
     async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
-        return await self._exports.of(organisation_id, person_id)
+        return await self._privacy.entries(organisation_id, person_digest(organisation_id, person_id))
 
     async def suppressions_exist(self, organisation_id: str) -> bool:
         known = self._suppressing.get(organisation_id)

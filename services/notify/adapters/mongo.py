@@ -33,9 +33,9 @@ from services.notify.domain.subscriptions import (
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, QueueEntry
 from shared.erasures import Erasures
-from shared.export_log import ExportLog, export_log_index
 from shared.mongo import Document, DocumentLocks, IndexSpec, insert_new, update_all
 from shared.privacy import person_digest
+from shared.privacy_log import EXPORTED, PrivacyLog, privacy_log_index
 
 SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
@@ -57,7 +57,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(DELIVERIES, [("organisation_id", 1), ("subscription_id", 1), ("created_at", -1)]),
     IndexSpec(DELIVERIES, [("organisation_id", 1), ("person_id", 1)]),
     IndexSpec(MEMBERSHIPS, [("organisation_id", 1), ("segment", 1)]),
-    export_log_index(PRIVACY_LOG),
+    privacy_log_index(PRIVACY_LOG),
 )
 
 
@@ -242,7 +242,7 @@ class MongoNotifyStore:
         self._queues = database[QUEUES]
         self._outbox = database[OUTBOX]
         self._contacts = database[CONTACTS]
-        self._exports = ExportLog(database[PRIVACY_LOG])
+        self._privacy = PrivacyLog(database[PRIVACY_LOG])
         self._memberships = database[MEMBERSHIPS]
         self._erasures = Erasures(database[CONTACTS], database[ERASURES], _tombstone_key)
 
@@ -496,10 +496,11 @@ class MongoNotifyStore:
     async def log_export(
         self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
     ) -> None:
-        await self._exports.log(organisation_id, person_id, at, requested_by, details)
+        digest = person_digest(organisation_id, person_id)
+        await self._privacy.log(organisation_id, digest, EXPORTED, at=at, requested_by=requested_by, details=details)
 
     async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
-        return await self._exports.of(organisation_id, person_id)
+        return await self._privacy.entries(organisation_id, person_digest(organisation_id, person_id))
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)}, {"sends": 1})

@@ -11,7 +11,6 @@ import json
 import logging
 import re
 import secrets
-import uuid
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -50,6 +49,7 @@ from shared.mongo import (
     insert_in_order,
     replace_all,
 )
+from shared.privacy_log import PrivacyLog, privacy_log_index
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ COLLECTIONS = (
 # For MongoDB, which uses them; FerretDB 1.x reads a segment's members by scanning the organisation's profiles.
 INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PROFILES, [("organisation_id", ASCENDING), ("segments", ASCENDING), ("person_id", ASCENDING)]),
-    IndexSpec(PRIVACY_LOG, [("organisation_id", ASCENDING), ("person_digest", ASCENDING), ("at", ASCENDING)]),
+    privacy_log_index(PRIVACY_LOG),
 )
 # Reads and writes of one document each run this many at once: round trips overlap without flooding the store.
 READS_AT_ONCE = 64
@@ -150,7 +150,7 @@ class MongoProfileStore:
         self._let_go: dict[str, int] = {}
         # The part of a slot the next batch files in; processes start apart so that they seldom share one.
         self._next_part = secrets.randbelow(PARTS)
-        self._privacy = database[PRIVACY_LOG]
+        self._privacy = PrivacyLog(database[PRIVACY_LOG])
         self._filtered = database[FILTERED_FACTS]
         self._collections = [database[name] for name in COLLECTIONS]
         self._sweep = database[SWEEP]
@@ -880,21 +880,17 @@ class MongoProfileStore:
         await self._sweep.replace_one({"_id": SEGMENT_SIZES_RECORDED}, {"day": day.isoformat()}, upsert=True)
 
     async def log_privacy(self, entry: PrivacyEntry) -> None:
-        await self._privacy.insert_one(
-            {
-                "_id": str(uuid.uuid4()),
-                "organisation_id": entry.organisation_id,
-                "action": entry.action,
-                "person_digest": entry.person_digest,
-                "at": entry.at,
-                "requested_by": entry.requested_by,
-                "details": dict(entry.details),
-            }
+        await self._privacy.log(
+            entry.organisation_id,
+            entry.person_digest,
+            entry.action,
+            at=entry.at,
+            requested_by=entry.requested_by,
+            details=entry.details,
         )
 
     async def privacy_entries(self, organisation_id: str, person_digest: str) -> list[PrivacyEntry]:
-        cursor = self._privacy.find({"organisation_id": organisation_id, "person_digest": person_digest})
-        entries = [
+        return [
             PrivacyEntry(
                 organisation_id=organisation_id,
                 action=document["action"],
@@ -903,9 +899,8 @@ class MongoProfileStore:
                 requested_by=document["requested_by"],
                 details=document.get("details", {}),
             )
-            async for document in cursor
+            for document in await self._privacy.entries(organisation_id, person_digest)
         ]
-        return sorted(entries, key=lambda entry: entry.at)
 
     async def profiles_naming(self, organisation_id: str, person_id: str) -> list[str]:
         needle = person_id.lower()

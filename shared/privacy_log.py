@@ -1,4 +1,5 @@
-"""A service's log of the exports of what it holds about persons: Québec's Law 25 asks that they be accounted for.
+"""A service's log of the exports and erasures of what it holds about persons: Québec's Law 25 asks that they be
+accounted for.
 
 Each entry names the person by `person_digest` only, so the log outlives the person's erasure."""
 
@@ -11,36 +12,43 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.mongo import Document, IndexSpec
-from shared.privacy import person_digest
+
+EXPORTED = "exported"
 
 
-def export_log_index(collection: str) -> IndexSpec:
+def privacy_log_index(collection: str) -> IndexSpec:
     """The index a person's entries are read by, oldest first."""
     return IndexSpec(collection, [("organisation_id", ASCENDING), ("person_digest", ASCENDING), ("at", ASCENDING)])
 
 
-class ExportLog:
+class PrivacyLog:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
 
     async def log(
-        self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
+        self,
+        organisation_id: str,
+        person_digest: str,
+        action: str,
+        *,
+        at: datetime,
+        requested_by: str,
+        details: Mapping[str, Any],
     ) -> None:
         await self._collection.insert_one(
             {
                 "_id": str(uuid.uuid4()),
                 "organisation_id": organisation_id,
-                "action": "exported",
-                "person_digest": person_digest(organisation_id, person_id),
+                "action": action,
+                "person_digest": person_digest,
                 "at": at,
                 "requested_by": requested_by,
                 "details": dict(details),
             }
         )
 
-    async def of(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
+    async def entries(self, organisation_id: str, person_digest: str) -> list[dict[str, Any]]:
         """The person's entries, oldest first: `action`, `at`, `requested_by` and `details` each."""
-        digest = person_digest(organisation_id, person_id)
         return await self._collection.find(
-            {"organisation_id": organisation_id, "person_digest": digest}, {"_id": 0}, sort=[("at", ASCENDING)]
+            {"organisation_id": organisation_id, "person_digest": person_digest}, {"_id": 0}, sort=[("at", ASCENDING)]
         ).to_list()
