@@ -5,17 +5,16 @@ duplicate key error, and FerretDB's statistics still find the index by its name.
 import asyncio
 import contextlib
 import sqlite3
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from infra.local.stack import StackConfig
-from shared.mongo import mongo_client
 from tests.conftest import Servers
+from tests.infra.local_databases import local_database
 
 pytestmark = [pytest.mark.mongo]
 
@@ -53,17 +52,8 @@ async def _settled(
     return indexes
 
 
-@contextlib.asynccontextmanager
-async def _database(servers: Servers) -> AsyncIterator[tuple[AsyncMongoClient[dict[str, object]], str, Path]]:
-    if servers.origin != "local stack":
-        pytest.skip("only the local stack's FerretDB build changes its indexes")
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    database_file = StackConfig.for_tests().data_dir / "ferretdb" / f"{name}.sqlite"
-    async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
-        try:
-            yield client, name, database_file
-        finally:
-            await client.drop_database(name)
+def _database(servers: Servers) -> AbstractAsyncContextManager[tuple[AsyncMongoClient[dict[str, object]], str, Path]]:
+    return local_database(servers, why="only the local stack's FerretDB build changes its indexes")
 
 
 async def test_a_new_collection_has_one_unique_id_index_that_its_lookups_use(servers: Servers) -> None:
