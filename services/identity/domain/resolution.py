@@ -195,14 +195,24 @@ def _decide(
             via = [identifier for identifier in identifiers if identifier in evidence.owners]
             strongest = policy.strongest(via)
             assert strongest is not None
-            return _link(
-                member,
-                via,
-                identifiers,
-                evidence,
-                policy,
-                confidence=policy.rule(strongest).confidence * _HOUSEHOLD_CONFIDENCE_FACTOR,
-            )
+            confidence = policy.rule(strongest).confidence * _HOUSEHOLD_CONFIDENCE_FACTOR
+            # As for a person linked by an identifier (below): a look-alike the record links to as surely is the
+            # member too. The household's other members are not looked at: a father and the son named after him.
+            household = [
+                other
+                for relative in relatives
+                if relative.household_id is not None
+                for other in evidence.households.get(relative.household_id, ())
+            ]
+            look_alike = _look_alike_to_fold(record, member, (), evidence, [*relatives, *household], matching)
+            if look_alike is not None:
+                alike, probability = look_alike
+                folded = _merge([(member, via), (alike, [])], identifiers, evidence, policy)
+                assert folded.merge is not None
+                return replace(
+                    folded, confidence=confidence, merge=replace(folded.merge, look_alike_probability=probability)
+                )
+            return _link(member, via, identifiers, evidence, policy, confidence=confidence)
 
     if not matched:
         return _probabilistic_or_new(

@@ -584,6 +584,50 @@ def test_two_look_alikes_equally_likely_are_left_for_review_not_merged() -> None
     assert resolution.person_id == "per_email"
 
 
+FAMILY_EMAIL = email("famille.loiselle@videotron.ca")
+
+
+def family_member(person_id: str, *identifiers: Identifier, minute: int, record: NormalisedRecord) -> Person:
+    return replace(look_alike(person_id, *identifiers, minute=minute, record=record), household_id="hh_loiselle")
+
+
+def test_a_look_alike_of_the_household_member_a_family_email_names_is_merged_with_them() -> None:
+    # Sylvie gave the family's email first; Frédéric, who gave it too, is her household's. A walk-up buyer with
+    # Frédéric's name, postal code and birth date is the record's person as surely as an identifier would say.
+    sylvie = family_member("per_sylvie", FAMILY_EMAIL, minute=0, record=replace(LOISELLE, first_name="sylvie"))
+    frederic = family_member("per_frederic", minute=1, record=replace(LOISELLE, phone=None, postal_code=None))
+    walk_up = look_alike("per_walk_up", minute=2, record=replace(LOISELLE, birth_date=date(1975, 1, 23)))
+    record = replace(LOISELLE, email=FAMILY_EMAIL.value, birth_date=date(1975, 1, 23))
+    evidence = Evidence(owners=owned(sylvie), candidates=[walk_up], households={"hh_loiselle": [sylvie, frederic]})
+
+    resolution = resolve_full(record, [FAMILY_EMAIL], evidence)
+
+    assert resolution.merge is not None
+    assert (resolution.person_id, [merged.person_id for merged in resolution.merge.merged]) == (
+        "per_frederic",
+        ["per_walk_up"],
+    )
+    assert resolution.merge.look_alike_probability is not None
+    assert resolution.merge.look_alike_probability >= MATCHING.bands.link_at
+    # Still the household member behind a shared email: a little less sure than the email alone.
+    assert resolution.confidence == 0.95
+
+
+def test_a_household_member_alike_is_never_merged_with_the_one_a_family_email_names() -> None:
+    # A father and the son named after him, both in the family's household: whichever the record is linked to,
+    # the other stays apart.
+    sylvie = family_member("per_sylvie", FAMILY_EMAIL, minute=0, record=replace(LOISELLE, first_name="sylvie"))
+    father = family_member("per_father", minute=1, record=replace(LOISELLE, phone=None, postal_code=None))
+    son = family_member("per_son", minute=2, record=replace(LOISELLE, birth_date=date(2001, 6, 2)))
+    record = replace(LOISELLE, email=FAMILY_EMAIL.value, birth_date=date(2001, 6, 2))
+    evidence = Evidence(owners=owned(sylvie), candidates=[son], households={"hh_loiselle": [sylvie, father, son]})
+
+    resolution = resolve_full(record, [FAMILY_EMAIL], evidence)
+
+    assert resolution.merge is None
+    assert resolution.person_id in {"per_father", "per_son"}
+
+
 def test_only_records_with_more_than_names_and_identifiers_are_worth_comparing_with_look_alikes() -> None:
     assert may_have_a_look_alike(LOISELLE)
     assert may_have_a_look_alike(NormalisedRecord(last_name="loiselle", birth_date=date(1975, 1, 23)))
