@@ -198,13 +198,13 @@ def _decide(
             confidence = policy.rule(strongest).confidence * _HOUSEHOLD_CONFIDENCE_FACTOR
             # As for a person linked by an identifier (below): a look-alike the record links to as surely is the
             # member too. The household's other members are not looked at: a father and the son named after him.
-            household = [
+            family = [
                 other
                 for relative in relatives
                 if relative.household_id is not None
                 for other in evidence.households.get(relative.household_id, ())
             ]
-            look_alike = _look_alike_to_fold(record, member, (), evidence, [*relatives, *household], matching)
+            look_alike = _look_alike_to_fold(record, member, (), evidence, [*relatives, *family], matching)
             if look_alike is not None:
                 alike, probability = look_alike
                 folded = _merge([(member, via), (alike, [])], identifiers, evidence, policy)
