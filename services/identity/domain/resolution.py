@@ -1,6 +1,7 @@
 """Deciding which person a record is about: link, create, or merge, from what the store found. No I/O."""
 
 import itertools
+import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -16,6 +17,7 @@ from services.identity.domain.matching import (
     MatchModel,
     best_candidate,
     birth_dates_differ,
+    compare,
     first_names_clearly_differ,
     last_name_level,
     two_generations,
@@ -190,7 +192,7 @@ def _decide(
             matched[person.person_id] = (person, via)
 
     if not matched and relatives:
-        member = _household_member_named(record, relatives, evidence.households)
+        member = _household_member_named(record, relatives, evidence.households, matching.model)
         if member is not None:
             via = [identifier for identifier in identifiers if identifier in evidence.owners]
             strongest = policy.strongest(via)
@@ -405,7 +407,10 @@ def _names_clearly_differ_among(persons: Iterable[Person]) -> bool:
 
 
 def _household_member_named(
-    record: NormalisedRecord, relatives: Sequence[Person], households: Mapping[str, Sequence[Person]]
+    record: NormalisedRecord,
+    relatives: Sequence[Person],
+    households: Mapping[str, Sequence[Person]],
+    model: MatchModel,
 ) -> Person | None:
     members = [
         member
@@ -416,7 +421,16 @@ def _household_member_named(
     ]
     exact = [member for member in members if record.first_name in member.first_names()]
     chosen = exact or members
-    return chosen[0] if chosen else None
+    if len(chosen) < 2:
+        return chosen[0] if chosen else None
+    # Namesakes (a father and the son named after him): the one the rest of the record agrees with most, a birth
+    # date or a postal code; the first found when nothing tells them apart.
+    return max(
+        chosen,
+        key=lambda member: max(
+            (model.match_weight(compare(record, known)) for known in member.records), default=-math.inf
+        ),
+    )
 
 
 def _strongest(via: Sequence[Identifier], policy: IdentifierPolicy) -> Identifier:
