@@ -359,9 +359,9 @@ async def _decide_in_batch(
     if decided is None:
         return None, _footprint(fact, None, Evidence(), blocks_read=True)
     resolution, evidence = decided
-    # Look-alikes are read only when no owner decides (a creation, or a link to one of them).
-    blocks_read = resolution.created or bool(evidence.candidates)
-    return resolution, _footprint(fact, resolution, evidence, blocks_read=blocks_read)
+    # Look-alikes are read when no owner decides (a creation), or when the owner linked may have one: found or not,
+    # a fact of the same round filing a look-alike in those blocks changes what the decision should have been.
+    return resolution, _footprint(fact, resolution, evidence, blocks_read=evidence.candidates_read)
 
 
 def _together_possible(resolution: Resolution) -> bool:
@@ -764,7 +764,9 @@ async def gather_evidence(
     `known` supplies owners and households read a moment ago, so only the look-alikes are read."""
     if known is not None:
         candidates = await _candidates(store, organisation_id, record, known.owners, keys) if with_candidates else []
-        return Evidence(owners=known.owners, households=known.households, candidates=candidates)
+        return Evidence(
+            owners=known.owners, households=known.households, candidates=candidates, candidates_read=with_candidates
+        )
     owners: dict[Identifier, Person] = {}
     for identifier in identifiers:
         owner_id = await store.owner_of(organisation_id, identifier)
@@ -784,7 +786,7 @@ async def gather_evidence(
                 member for member_id in member_ids if (member := await store.person(organisation_id, member_id))
             ]
     candidates = await _candidates(store, organisation_id, record, owners, keys) if with_candidates else []
-    return Evidence(owners=owners, households=households, candidates=candidates)
+    return Evidence(owners=owners, households=households, candidates=candidates, candidates_read=with_candidates)
 
 
 async def _candidates(

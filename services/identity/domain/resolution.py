@@ -38,6 +38,8 @@ class Evidence:
     households: Mapping[str, Sequence[Person]] = field(default_factory=dict)
     # Active persons sharing a blocking key with the record, for probabilistic matching.
     candidates: Sequence[Person] = ()
+    # Whether the look-alikes were looked for, even if none was found: the blocks were read.
+    candidates_read: bool = False
 
 
 @dataclass(frozen=True, slots=True)

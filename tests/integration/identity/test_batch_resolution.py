@@ -214,6 +214,36 @@ async def test_households_and_review_suggestions_are_made_in_the_batch_as_one_at
     )
 
 
+async def test_a_fact_that_looked_for_look_alikes_waits_for_one_its_round_files_as_one_at_a_time_would(
+    stores: StoreFactory,
+) -> None:
+    # The newsletter knows Diane's email. A walk-up buyer with her name and postal code, then her box-office account
+    # with the email and the postal code: one at a time, the account's fact finds the walk-up among its look-alikes
+    # and they are one. Side by side in a round, it would look before the walk-up is filed and find nobody.
+    history = [fact("d1", source="mailchimp-principal", email="diane.jacob@example.com", first_name="Diane")]
+    facts = [
+        fact("d2", first_name="Diane", last_name="Jacob", postal_code="H3H 1Z4", birth_date="1952-05-11"),
+        fact(
+            "d3",
+            external_id="C-4439",
+            email="diane.jacob@example.com",
+            first_name="Diane",
+            last_name="Jacob",
+            postal_code="H3H 1Z4",
+        ),
+    ]
+    reference, batched = deps_on(await stores()), deps_on(await stores())
+    await one_at_a_time(history, reference)
+    await one_at_a_time(history, batched)
+    expected = await one_at_a_time(facts, reference)
+    decision = expected["d3"].decision
+    assert decision is not None
+    assert decision.merge is not None
+    got = await as_a_batch(facts, batched)
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+
+
 async def test_a_redelivered_batch_publishes_the_same_events_and_creates_nobody_new(stores: StoreFactory) -> None:
     deps = deps_on(await stores())
     await one_at_a_time(HISTORY, deps)
