@@ -189,6 +189,17 @@ def _word_by_word_with_initials(a: str, b: str) -> Level | None:
     return Level.NICKNAME_OR_INITIAL
 
 
+def _word_by_word(a: str, b: str) -> Level | None:
+    """Compound names of as many words (Marie-France and Marie-Anne, folded `marie france`, `marie anne`) read
+    word by word: a shared first word makes the whole strings look alike however different the second, and a
+    different second word is another name. The least agreeing word decides; None unless both have several words."""
+    words_a, words_b = a.split(), b.split()
+    if len(words_a) < 2 or len(words_a) != len(words_b):
+        return None
+    levels = (first_name_level(word_a, word_b) for word_a, word_b in zip(words_a, words_b, strict=True))
+    return max(levels, key=_NAME_RANK.__getitem__)
+
+
 def _starts_compound(a: str, b: str) -> bool:
     if " " not in a and " " not in b:
         return False
@@ -252,6 +263,9 @@ def _first_name_level(a: str, b: str) -> Level:
         return by_initials
     if are_nickname_equivalent(a, b) or _initials_agree(a, b) or _starts_compound(a, b):
         return Level.NICKNAME_OR_INITIAL
+    by_words = _word_by_word(a, b)
+    if by_words is not None:
+        return by_words
     return _by_similarity(a, b)
 
 
