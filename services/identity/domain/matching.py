@@ -284,7 +284,8 @@ def _last_name_level(a: str, b: str) -> Level:
     # `de la Fontaine` and `Fontaine`, `Da Silva` and `Silva`: the particle kept or left out, as forms and staff do.
     if name_without_particles(a) == name_without_particles(b):
         return Level.COMPOUND_PART
-    return _by_similarity(a, b)
+    # Spaced or not as staff type it (`Mac Donald`, `MacDonald`): a space is no letter to weigh as a slip.
+    return _by_similarity(a.replace(" ", ""), b.replace(" ", ""))
 
 
 def _ordered(a: str, b: str) -> tuple[str, str]:

@@ -247,6 +247,9 @@ def test_first_names_agree_at_the_level_a_reviewer_would_name(a: str, b: str | N
         ("thibault", "thibeault", Level.CLOSE),
         ("ouellet", "ouellette", Level.CLOSE),
         ("lefebvre", "lefevre", Level.CLOSE),
+        # Spaced or not, as typed: the spelling decides, not the space.
+        ("macdonald", "mcdonald", Level.CLOSE),
+        ("mac donald", "mcdonald", Level.CLOSE),
         ("gagnon", "gagne", Level.SIMILAR),
         ("tremblay", "gagnon", Level.DIFFERENT),
         (None, "gagnon", Level.MISSING),
