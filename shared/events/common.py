@@ -29,6 +29,8 @@ ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 PersonId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+# An address or number to reach someone by: an email has up to 254 characters, a postal line several address fields.
+ContactValue = Annotated[str, StringConstraints(min_length=1, max_length=1200)]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 LocaleTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]

@@ -4,7 +4,17 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from shared.events.common import Channel, ConsentPurpose, EventData, ExternalId, Language, Moment, PersonId, ShortText
+from shared.events.common import (
+    Channel,
+    ConsentPurpose,
+    ContactValue,
+    EventData,
+    ExternalId,
+    Language,
+    Moment,
+    PersonId,
+    ShortText,
+)
 
 _SEGMENT_EXAMPLE: dict[str, Any] = {
     "segment": "abonnes-2026-2027",
@@ -79,7 +89,7 @@ class ContactPoint(EventData):
     )
 
     channel: Channel = Field(description="How to reach the person.")
-    value: ShortText = Field(description="The address or number on that channel.")
+    value: ContactValue = Field(description="The address or number on that channel.")
 
 
 class TriggerFiredV1(EventData):

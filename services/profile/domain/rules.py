@@ -2,6 +2,7 @@
 
 import dataclasses
 import difflib
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
@@ -441,7 +442,7 @@ def evaluate_triggers(
             and _period_key(rule, before, as_of, cause_event_id, cause_performance_id, zone) == period_key
         ):
             continue
-        dedupe_key = f"{rule.name}:{person_id}:{period_key}"
+        dedupe_key = _dedupe_key(rule.name, person_id, period_key)
         decisions.append(
             TriggerDecision(
                 rule=rule.name,
@@ -456,6 +457,20 @@ def evaluate_triggers(
             )
         )
     return decisions
+
+
+# What a `trigger fired` event carries at most (an upstream id's length).
+MAX_DEDUPE_KEY = 256
+
+
+def _dedupe_key(rule_name: str, person_id: str, period_key: str) -> str:
+    """`<rule>:<person>:<period>`, or, longer than an event carries (a period named by a long performance id), its
+    first characters and a digest of the whole: as stable, and as distinct."""
+    key = f"{rule_name}:{person_id}:{period_key}"
+    if len(key) <= MAX_DEDUPE_KEY:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: MAX_DEDUPE_KEY - len(digest) - 1]}#{digest}"
 
 
 def _period_key(

@@ -632,6 +632,23 @@ def test_a_decision_becomes_a_trigger_event_whose_facts_serialise() -> None:
     assert data["fired_at"] == "2026-11-15T19:00:00Z"
 
 
+def test_a_trigger_with_the_longest_email_and_performance_id_the_events_accept_becomes_an_event() -> None:
+    # What ingest accepts must not fail the trigger it makes: an email of 226 characters (up to 254 are valid), and a
+    # performance id of 256, which with the rule and person makes a key longer than a dedupe key may be.
+    email = f"{'a' * 64}@{'b' * 63}.{'c' * 63}.{'d' * 30}.ca"
+    long_performance = "p" * 256
+    after = attended(CURTAIN, 2) | {"emails": [email]}
+    decision = thanked(attended(AS_OF - timedelta(days=40), 1), after, performance_id=long_performance)[
+        "thank-you-after-performance"
+    ]
+    event = decision.as_event()
+    assert event.contact_points == [ContactPoint(channel=Channel.EMAIL, value=email)]
+    assert len(event.dedupe_key) <= 256
+    assert event.dedupe_key.startswith(f"thank-you-after-performance:{PERSON}:ppp")
+    other = thanked(attended(AS_OF - timedelta(days=40), 1), after, performance_id=long_performance[:-1] + "q")
+    assert other["thank-you-after-performance"].dedupe_key != decision.dedupe_key
+
+
 # Determinism
 
 amounts = st.none() | st.decimals(min_value=0, max_value=4000, places=2)
