@@ -459,13 +459,18 @@ def evaluate_triggers(
     return decisions
 
 
-# What a `trigger fired` event carries at most (an upstream id's length).
+# What a `trigger fired` event carries at most (an upstream id's length), and the longest period kept as it is: a
+# rule's name (63 at most) and a person's id leave it room.
 MAX_DEDUPE_KEY = 256
+LONGEST_PERIOD_KEY = 128
 
 
 def _dedupe_key(rule_name: str, person_id: str, period_key: str) -> str:
-    """`<rule>:<person>:<period>`, or, longer than an event carries (a period named by a long performance id), its
-    first characters and a digest of the whole: as stable, and as distinct."""
+    """`<rule>:<person>:<period>`; a period longer than `LONGEST_PERIOD_KEY` (a long performance id) is named by its
+    digest instead, as stable and as distinct, and the same for every person: keys of persons merged into one
+    compare by their period. A whole key still too long is a digest of itself after its first characters."""
+    if len(period_key) > LONGEST_PERIOD_KEY:
+        period_key = "#" + hashlib.sha256(period_key.encode()).hexdigest()
     key = f"{rule_name}:{person_id}:{period_key}"
     if len(key) <= MAX_DEDUPE_KEY:
         return key
