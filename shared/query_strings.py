@@ -14,6 +14,13 @@ def query_as_written(request: Request) -> dict[str, str]:
     return {unquote(name): unquote(value) for name, _, value in pairs}
 
 
+def leading_plus_as_written(name: str, value: str, as_written: Mapping[str, str]) -> str:
+    """`value`, the query's `name` as decoded, with the `+` it was written with at its start. Only a leading `+`
+    tells anything in a phone, its country code: `?phone=+4312345678` decodes to ` 4312345678`, which reads as a
+    local number, and any other `+` left unescaped (`?phone=+33+1+42+68+53+00`) was a space."""
+    return "+" + value[1:] if as_written.get(name, value).startswith("+") else value
+
+
 def blank_values(values: Mapping[str, str | None]) -> list[str]:
     """The names of the values made only of spaces (or other blanks). An empty value (`?email=`) counts as not
     given, as a form's empty field sends it; spaces were typed and find no one, so a look-up refuses them by name

@@ -23,7 +23,7 @@ from shared.access import IdentityReviewer, PrivacyEraser, PrivacyExporter, Prof
 from shared.errors import bilingual_error
 from shared.events.errors import FieldError
 from shared.moments import to_the_millisecond
-from shared.query_strings import blank_reason, blank_values, query_as_written
+from shared.query_strings import blank_reason, blank_values, leading_plus_as_written, query_as_written
 
 router = APIRouter(tags=["identity"])
 
@@ -227,11 +227,7 @@ def _identifier_from_query(
         value = normalise_email(email) or normalise_email(as_written.get("email", email))
         kind = IdentifierType.EMAIL
     elif phone:
-        region = context.deps.rules.default_region
-        value = normalise_phone(phone, region)
-        written = as_written.get("phone", phone)
-        if value is None and written.startswith("+"):
-            value = normalise_phone(written, region)
+        value = normalise_phone(leading_plus_as_written("phone", phone, as_written), context.deps.rules.default_region)
         kind = IdentifierType.PHONE
     else:
         value, kind = external_id, IdentifierType.EXTERNAL_ID

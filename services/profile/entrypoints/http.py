@@ -30,7 +30,7 @@ from shared.events import build_envelope
 from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequestedV1
 from shared.events.common import PersonRef
 from shared.kafka import record_for
-from shared.query_strings import blank_reason, blank_values, query_as_written
+from shared.query_strings import blank_reason, blank_values, leading_plus_as_written, query_as_written
 from shared.spreadsheets import SEPARATOR_DESCRIPTION, CsvSeparator, csv_line, spreadsheet_cell
 
 router = APIRouter(tags=["profile"])
@@ -236,9 +236,7 @@ async def find_profiles(
         # A `+` left unescaped in a URL (`?email=jean+news@x.ca`) arrives as a space, which no address holds.
         keys = email_lookups(as_written.get("email", email) if " " in email.strip() else email)
     elif phone:
-        # Only a leading `+` tells anything in a phone, the country code: `?phone=+33142685300` reads ` 33142685300`.
-        typed = "+" + phone[1:] if as_written.get("phone", phone).startswith("+") else phone
-        keys = phone_lookups(typed, context.deps.rules.default_region)
+        keys = phone_lookups(leading_plus_as_written("phone", phone, as_written), context.deps.rules.default_region)
     elif external_id and source:
         keys = (external_lookup(source, external_id),)
     else:

@@ -107,6 +107,29 @@ def test_an_international_phone_looked_up_with_its_plus_left_unescaped_in_the_ur
     assert answer.json()["person_id"] == jean
 
 
+def test_a_phone_whose_plus_is_left_unescaped_is_read_as_international_even_when_it_would_read_as_local() -> None:
+    # Without its `+`, 431 234 5678 is a Winnipeg number as dialled from Canada: the caller asked for Vienna.
+    store = InMemoryIdentityStore()
+    deps = _deps(store)
+    vienna = _resolve(deps, "e1", phone="+43 1 2345678", email="lukas.huber@example.at", first_name="Lukas")
+    _resolve(deps, "e2", phone="(431) 234-5678", email="kyle.moore@example.ca", first_name="Kyle")
+
+    answer = TestClient(identity_app(store)).get("/v1/persons?phone=+4312345678")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["person_id"] == vienna
+
+
+def test_a_phone_whose_spaces_are_written_as_plus_signs_in_the_url_finds_the_person() -> None:
+    store = InMemoryIdentityStore()
+    jean = _resolve(_deps(store), "e1", phone="+33 1 42 68 53 00", first_name="Jean")
+
+    answer = TestClient(identity_app(store)).get("/v1/persons?phone=+33+1+42+68+53+00")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["person_id"] == jean
+
+
 def test_an_upstream_id_looked_up_with_spaces_around_it_finds_the_person() -> None:
     store = InMemoryIdentityStore()
     jean = _resolve(_deps(store), "e1", external_id="C-1", first_name="Jean")
