@@ -300,6 +300,9 @@ async def post_review(
 
 
 class UnmergeRequest(BaseModel):
+    # A misspelt merge id would otherwise be dropped for the default, and the person's latest merge undone.
+    model_config = ConfigDict(extra="forbid")
+
     merge_id: str | None = Field(default=None, description="The merge to undo; by default the person's latest.")
 
 

@@ -1,5 +1,5 @@
-"""What staff and upstream systems get from the identity routes for identifiers written their own way, and for
-erasures naming a merged person."""
+"""What staff and upstream systems get from the identity routes for identifiers written their own way, for
+erasures naming a merged person, and for a body's options misspelt."""
 
 import asyncio
 from typing import Any
@@ -49,6 +49,27 @@ def test_an_erasure_asked_with_a_misspelt_option_is_refused_naming_it_and_erases
     assert answer.status_code == 422, answer.text
     assert [field["field"] for field in answer.json()["detail"]["fields"]] == ["body.do_not_re_add"]
     assert TestClient(identity_app(store)).get(f"/v1/persons/{survivor}").json()["status"] != "erased"
+
+
+def test_an_unmerge_asked_with_a_misspelt_merge_id_is_refused_naming_it_and_undoes_no_merge() -> None:
+    store = InMemoryIdentityStore()
+    survivor, merged = _jean_known_twice_then_merged(_deps(store))
+    [merge] = asyncio.run(store.merges_involving(ORGANISATION, merged))
+    app = identity_app(store)
+
+    answer = TestClient(app).post(f"/v1/persons/{survivor}/unmerge", json={"mergeId": merge.merge_id})
+
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert detail["code"] == "invalid_request"
+    [field] = detail["fields"]
+    assert (field["field"], field["code"]) == ("body.mergeId", "extra_forbidden")
+    assert field["reason"]
+    assert field["reason_fr"]
+    assert app.openapi()["components"]["schemas"]["UnmergeRequest"]["additionalProperties"] is False
+    still_merged = asyncio.run(store.person(ORGANISATION, merged))
+    assert still_merged is not None
+    assert still_merged.merged_into == survivor
 
 
 def test_erasing_a_merged_person_s_id_says_it_erased_the_person_they_were_merged_into() -> None:
