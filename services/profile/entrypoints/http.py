@@ -17,6 +17,7 @@ from services.profile.domain.search import (
     LONGEST_QUERY,
     SHORTEST_QUERY,
     Found,
+    QueryKind,
     Unsearchable,
     UnsearchableQueryError,
     read_query,
@@ -113,6 +114,7 @@ _UNSEARCHABLE = {
     responses=TOKEN_REFUSALS,
 )
 async def search_patrons(
+    request: Request,
     principal: ProfilesReader,
     context: ProfileDep,
     q: Annotated[
@@ -129,7 +131,11 @@ async def search_patrons(
     names match (0.88 to 1). `truncated`: patrons that match may have been left out (more than `limit` matched, or
     the name is so common that not every holder was read): type more."""
     try:
-        query = read_query(q, phone_region=context.deps.rules.default_region)
+        region = context.deps.rules.default_region
+        query = read_query(q, phone_region=region)
+        if query.kind is QueryKind.PHONE:
+            # A `+` left unescaped before a name or an upstream id tells nothing; before a phone, its country code.
+            query = read_query(leading_plus_as_written("q", q, query_as_written(request)), phone_region=region)
     except UnsearchableQueryError as refused:
         en, fr = _UNSEARCHABLE[refused.reason]
         raise HTTPException(

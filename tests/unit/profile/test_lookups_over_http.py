@@ -1,4 +1,4 @@
-"""What staff and upstream systems get from the profile look-ups for emails and phones written into a URL by hand."""
+"""What staff and upstream systems get from the profile look-ups and search for what they write into a URL by hand."""
 
 from dataclasses import replace
 
@@ -28,6 +28,31 @@ async def test_an_international_phone_looked_up_with_its_plus_left_unescaped_in_
 
     assert answer.status_code == 200, answer.text
     assert [item["person_id"] for item in answer.json()["items"]] == ["per_jean"]
+
+
+async def test_a_search_for_a_phone_with_its_plus_left_unescaped_in_the_url_reads_it_as_international() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_vienna", phone="+43 1 2345678"))
+    # Without its `+`, 431 234 5678 is a Winnipeg number as dialled from Canada: the caller asked for Vienna.
+    await world.deliver(world.purchase("e2", "per_winnipeg", phone="(431) 234-5678"))
+    await world.deliver(world.purchase("e3", "per_paris", phone="+33 1 42 68 53 00"))
+    client = TestClient(profile_app(world))
+
+    for query, person_id in (("+4312345678", "per_vienna"), ("+33142685300", "per_paris")):
+        answer = client.get(f"/v1/profiles/search?q={query}")
+
+        assert answer.status_code == 200, answer.text
+        assert [item["person_id"] for item in answer.json()["items"]] == [person_id], query
+
+
+async def test_a_search_for_an_upstream_id_after_a_plus_left_unescaped_in_the_url_still_finds_the_patron() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_jean", person={"external_id": "C-004521"}))
+
+    answer = TestClient(profile_app(world)).get("/v1/profiles/search?q=+C-004521")
+
+    assert answer.status_code == 200, answer.text
+    assert [(item["person_id"], item["matched_by"]) for item in answer.json()["items"]] == [("per_jean", "upstream_id")]
 
 
 async def test_a_phone_typed_with_brackets_or_dashes_finds_the_same_profile() -> None:
