@@ -76,6 +76,12 @@ def external_lookup(source: str, external_id: str) -> str:
     return f"external:{external_key(source, external_id)}"
 
 
+def external_lookups(source: str, external_id: str) -> tuple[str, ...]:
+    """The keys a look-up of an upstream id reads: as typed, and without the spaces around it. Profiles keep an id
+    as each fact sent it, padding included, and a look-up pasted with spaces around it means the id itself."""
+    return tuple(dict.fromkeys(external_lookup(source, typed) for typed in (external_id, external_id.strip())))
+
+
 def upstream_lookup(external_id: str) -> str:
     """An upstream id whatever its source, as staff type it: surrounding spaces and case do not matter."""
     return f"upstream:{upstream_id_as_compared(external_id)}"

@@ -11,7 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.profile.context import ProfileContext, ProfileDep
-from services.profile.domain.lookups import email_lookups, external_lookup, phone_lookups
+from services.profile.domain.lookups import email_lookups, external_lookups, phone_lookups
 from services.profile.domain.profile import ticket_history, view
 from services.profile.domain.search import (
     LONGEST_QUERY,
@@ -244,7 +244,7 @@ async def find_profiles(
     elif phone:
         keys = phone_lookups(leading_plus_as_written("phone", phone, as_written), context.deps.rules.default_region)
     elif external_id and source:
-        keys = (external_lookup(source, external_id),)
+        keys = external_lookups(source, external_id)
     else:
         _bad_lookup(
             "lookup_needs_one_identifier",

@@ -55,6 +55,29 @@ async def test_a_search_for_an_upstream_id_after_a_plus_left_unescaped_in_the_ur
     assert [(item["person_id"], item["matched_by"]) for item in answer.json()["items"]] == [("per_jean", "upstream_id")]
 
 
+async def test_an_upstream_id_looked_up_with_spaces_around_it_finds_the_patron_as_identity_s_look_up_does() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_jean", person={"external_id": "C-004521"}))
+    client = TestClient(profile_app(world))
+
+    answer = client.get("/v1/profiles?external_id=%20C-004521%20&source=billetterie-principale")
+
+    assert answer.status_code == 200, answer.text
+    assert [item["person_id"] for item in answer.json()["items"]] == ["per_jean"]
+
+
+async def test_an_upstream_id_a_fact_sent_with_spaces_around_it_is_still_found_as_it_was_sent() -> None:
+    # Profiles keep an upstream id as the fact sent it, padding included, as identity does.
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_jean", person={"external_id": " C-004521 "}))
+    client = TestClient(profile_app(world))
+
+    answer = client.get("/v1/profiles", params={"external_id": " C-004521 ", "source": "billetterie-principale"})
+
+    assert answer.status_code == 200, answer.text
+    assert [item["person_id"] for item in answer.json()["items"]] == ["per_jean"]
+
+
 async def test_a_phone_typed_with_brackets_or_dashes_finds_the_same_profile() -> None:
     world = profile_world()
     await world.deliver(world.purchase("e1", "per_jean", phone="(514) 555-0199"))
