@@ -566,7 +566,8 @@ def _settle_ambiguity(
     still. Rivals that nothing tells apart from the best person are no rival hypothesis: the record links to
     the best, and each rival it would link to as surely on its own is the same patron, merged (the record is
     both, as with a look-alike behind an identifier). Namesakes stay apart: differing birth dates, first names,
-    a household known to hold both, or records too unlike for review leave the choice to a person.
+    or a household known to hold both leave the choice to a person, as do records too unlike for review, unless
+    the record links each of them on its own: it bridges what they lacked (one's email, the other's postal code).
     """
     bands = matching.bands
     alone = {
@@ -583,17 +584,21 @@ def _settle_ambiguity(
         for person, candidate in alone.values()
         if best_match.match_weight - candidate.match_weight < bands.link_margin
     ]
-    if not all(_may_be_one(best, rival, matching) for rival, _ in rivals):
+    if not all(_may_be_one(best, rival, matching, bridged=candidate.band is Band.LINK) for rival, candidate in rivals):
         return None
     joined = [(rival, candidate) for rival, candidate in rivals if candidate.band is Band.LINK]
     joined_persons = [rival for rival, _ in joined]
-    if not all(_may_be_one(one, other, matching) for one, other in itertools.combinations(joined_persons, 2)):
+    if not all(
+        _may_be_one(one, other, matching, bridged=True) for one, other in itertools.combinations(joined_persons, 2)
+    ):
         return None
     probability = min([best_match.probability, *(candidate.probability for _, candidate in joined)])
     return (best, *joined_persons), probability
 
 
-def _may_be_one(a: Person, b: Person, matching: Matching) -> bool:
+def _may_be_one(a: Person, b: Person, matching: Matching, *, bridged: bool = False) -> bool:
+    """Whether nothing tells the two persons apart; `bridged` when a record links to each alone, which stands for
+    the likeness their own records may lack."""
     if kept_apart(a, b):
         return False
     if a.household_id is not None and a.household_id == b.household_id:
@@ -602,6 +607,8 @@ def _may_be_one(a: Person, b: Person, matching: Matching) -> bool:
         return False
     if any(birth_dates_differ(mine, theirs) for mine in a.records for theirs in b.records):
         return False
+    if bridged:
+        return True
     alike = (best_candidate(mine, [(b.person_id, b.records)], matching.model, matching.bands) for mine in a.records)
     return any(candidate is not None and candidate.band is not Band.DISTINCT for candidate in alike)
 

@@ -783,6 +783,36 @@ def test_a_look_alike_an_unmerge_split_from_the_person_an_identifier_names_is_no
     assert resolution.person_id == "per_shop"
 
 
+def test_two_persons_alike_only_in_name_are_joined_by_a_record_each_alone_would_link() -> None:
+    # The newsletter's Adel Khalil and a walk-up Adel Khalil share nothing but the name: two persons. A donation then
+    # gives the newsletter's address with one slip and the walk-up's postal code: each alone would link it, and the
+    # record is both.
+    newsletter = look_alike(
+        "per_newsletter",
+        email("adel.khalil1958@hotmail.ca"),
+        minute=0,
+        record=NormalisedRecord(first_name="adel", last_name="khalil", email="adel.khalil1958@hotmail.ca"),
+    )
+    walk_up = look_alike(
+        "per_walk_up",
+        minute=1,
+        record=NormalisedRecord(first_name="adel", last_name="khalil", phone="+18197326497", postal_code="G9C 2N5"),
+    )
+    record = NormalisedRecord(
+        first_name="adel", last_name="khalil", email="addel.khalil1958@hotmail.ca", postal_code="G9C 2N5"
+    )
+
+    resolution = resolve_full(
+        record, [email("addel.khalil1958@hotmail.ca")], Evidence(candidates=[newsletter, walk_up])
+    )
+
+    assert resolution.merge is not None
+    assert {resolution.person_id, *(merged.person_id for merged in resolution.merge.merged)} == {
+        "per_newsletter",
+        "per_walk_up",
+    }
+
+
 def test_two_look_alikes_an_unmerge_split_are_not_joined_by_a_record_linking_both() -> None:
     walk_up = look_alike("per_walk_up", minute=0, record=WALK_UP)
     donor = look_alike("per_donor", minute=1, record=replace(WALK_UP, birth_date=date(1975, 1, 23)))
