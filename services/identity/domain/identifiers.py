@@ -177,15 +177,20 @@ class _BlockList:
         patterns = [fnmatch.translate(pattern) for blocked in lists for pattern in blocked.emails]
         self._emails = re.compile("|".join(patterns)) if patterns else None
         self._phones = {normalise_phone(phone) for blocked in lists for phone in blocked.phones} - {None}
-        # Upstream systems write placeholders in any case: GUEST, Guest, guest.
-        self._external_ids = {value.casefold() for blocked in lists for value in blocked.external_ids}
+        self._external_ids = {_external_id_as_compared(value) for blocked in lists for value in blocked.external_ids}
 
     def blocks(self, identifier: Identifier) -> bool:
         if identifier.type is IdentifierType.EMAIL:
             return self._emails is not None and self._emails.match(identifier.value) is not None
         if identifier.type is IdentifierType.PHONE:
             return identifier.value in self._phones
-        return identifier.value.casefold() in self._external_ids
+        return _external_id_as_compared(identifier.value) in self._external_ids
+
+
+def _external_id_as_compared(external_id: str) -> str:
+    # Upstream systems write placeholders in any case (GUEST, Guest, guest) and padded (`GUEST `, `0\t`). The id itself
+    # stays as sent, padding included, since records were filed under it; only the comparison ignores both.
+    return external_id.strip().casefold()
 
 
 # Policies are frozen and few (one per process, a couple in tests), so caching by identity is safe and small.

@@ -123,6 +123,18 @@ def test_placeholder_upstream_ids_are_refused_for_every_source(external_id: str)
         assert blocked(record) == [f"external_id:{source}={external_id}"]
 
 
+@pytest.mark.parametrize("external_id", ["GUEST ", " guest", "WALKIN\t", "0 ", "\u00a0COMPTOIR\n"])
+def test_a_placeholder_upstream_id_padded_with_spaces_is_refused_and_kept_as_sent(external_id: str) -> None:
+    record = normalised(source="billetterie-principale", external_id=external_id)
+    assert usable(record) == []
+    assert blocked(record) == [f"external_id:billetterie-principale={external_id}"]
+
+
+def test_a_blocked_upstream_id_written_with_spaces_in_the_policy_still_blocks() -> None:
+    policy = load_identifier_policy(RULES + 'blocked:\n  external_ids: [" GUEST "]\n')
+    assert blocked(normalised(source="bo", external_id="guest"), policy) == ["external_id:bo=guest"]
+
+
 @pytest.mark.parametrize("phone", ["000-000-0000", "111-111-1111", "(555) 555-5555", "999 999 9999"])
 def test_placeholder_phones_are_no_phone_number_at_all_so_they_never_become_an_identifier(phone: str) -> None:
     record = normalised(phone=phone, email="anne.roy@videotron.ca")
@@ -231,7 +243,7 @@ domains = st.sampled_from(["theatre.example", "gmail.com", "videotron.ca", "exam
     email=st.none() | st.builds("{}@{}".format, local_parts, domains),
     previous=st.lists(st.builds("{}@{}".format, local_parts, domains), max_size=3),
     phone=st.none() | st.sampled_from(["514 555 0100", "000-000-0000", "418-555-0123", "12"]),
-    external_id=st.none() | st.sampled_from(["GUEST", "C-1", "0", "207"]),
+    external_id=st.none() | st.sampled_from(["GUEST", "GUEST ", "C-1", " C-1", "0", "0\t", "207"]),
     source=st.none() | st.sampled_from(["billetterie-principale", "shopify-boutique"]),
     organisation=st.sampled_from([ORGANISATION, OTHER_ORGANISATION]),
 )
