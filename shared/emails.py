@@ -4,6 +4,7 @@ import re
 import unicodedata
 
 from shared.memo import remembered
+from shared.text import without_format_characters
 
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 # What may not appear in the local part of an address people actually use (quoted local parts are not supported).
@@ -11,8 +12,6 @@ _EMAIL_LOCAL = re.compile(r'[^\s@<>()\[\],;:"\\]+')
 _EMAIL_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+")
 # `Marie Tremblay <marie@videotron.ca>`, as mail programs and exports write a named address.
 _NAMED_ADDRESS = re.compile(r"[^<>]*<([^<>]*)>")
-# Invisible characters pasted in with an address (from a web page, a word processor, a BOM); they are no part of it.
-_ZERO_WIDTH = str.maketrans(dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff")))
 # How a domain label in the DNS's ASCII form (IDNA's A-label) begins: the rest is the accented name in Punycode.
 _ACE_PREFIX = "xn--"
 _LABEL = re.compile(r"[\w-]+")
@@ -21,12 +20,13 @@ _LABEL = re.compile(r"[\w-]+")
 def normalise_email(raw: str) -> str | None:
     """The address deterministic links use: trimmed, NFKC, lower case, `+tag` dropped; Gmail dots dropped too.
 
-    Zero-width characters are dropped, and NFKC makes full-width letters (`ＪＯＨＮ`) plain ones. The address inside
-    `Name <address>` is taken, and a trailing dot after the domain (`gmail.com.`, the DNS root) is dropped.
-    `googlemail.com` is Gmail's other name and becomes `gmail.com`. A domain label written in its ASCII form for the
-    DNS (`xn--thtre-4qa2c.qc.ca`) is read as the accented name it stands for (`théâtre.qc.ca`), so that the address
-    is one address however it was written. A `+` that starts the local part is kept (it is the whole name, not a
-    tag). None when the text has no usable shape: no `@`, an empty side, spaces inside.
+    Invisible format characters (zero-width spaces, soft hyphens, word joiners) are dropped, and NFKC makes full-width
+    letters (`ＪＯＨＮ`) plain ones and a no-break space a space. The address inside `Name <address>` is taken, and a
+    trailing dot after the domain (`gmail.com.`, the DNS root) is dropped. `googlemail.com` is Gmail's other name and
+    becomes `gmail.com`. A domain label written in its ASCII form for the DNS (`xn--thtre-4qa2c.qc.ca`) is read as the
+    accented name it stands for (`théâtre.qc.ca`), so that the address is one address however it was written. A `+`
+    that starts the local part is kept (it is the whole name, not a tag). None when the text has no usable shape: no
+    `@`, an empty side, spaces inside.
     """
     return _email(raw)
 
@@ -35,7 +35,7 @@ def normalise_email(raw: str) -> str | None:
 def _email(raw: str) -> str | None:
     text = raw
     if not text.isascii():
-        text = _folded(text.translate(_ZERO_WIDTH))
+        text = _folded(without_format_characters(text))
     text = text.strip().lower()
     named = _NAMED_ADDRESS.fullmatch(text)
     if named:

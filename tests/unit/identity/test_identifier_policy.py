@@ -98,6 +98,8 @@ def test_the_bundled_policy_loads_with_upstream_ids_strongest_and_phones_unable_
         "do-not-reply@billets.example",
         "patron@example.invalid",
         "none@none.com",
+        "in\xadfo@theatre.example",
+        "\u2060billetterie@salle-multi.example",
     ],
 )
 def test_role_and_placeholder_addresses_are_refused_whatever_their_case_or_tag(email: str) -> None:
