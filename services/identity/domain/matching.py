@@ -16,6 +16,7 @@ from services.identity.domain.nicknames import are_nickname_equivalent, are_two_
 from services.identity.domain.normalise import (
     TRANSLATED_STREET_TYPES,
     name_without_particles,
+    plain_capitals,
     street_parts,
     street_without_type,
     with_zeros_for_letter_o,
@@ -384,8 +385,9 @@ def _given_part(mailbox: str, last_name: str) -> str | None:
 
 
 def _compact(code: str | None) -> str:
-    # Records stored before a letter O was read as a zero still hold it (`JOT 2NO`): folded alike when compared.
-    return with_zeros_for_letter_o(code.replace(" ", "")) if code else ""
+    # Records stored by earlier versions still hold what those kept as written: a letter O for a zero (`JOT 2NO`),
+    # full-width or invisible characters (`Ｈ２Ｊ ２Ｌ１`, `H2J\u200b2L1`). Folded alike when compared.
+    return with_zeros_for_letter_o(plain_capitals(code).replace(" ", "")) if code else ""
 
 
 def _address_level(a: NormalisedRecord, b: NormalisedRecord) -> Level:
@@ -560,7 +562,8 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 # 4: a street address's key (`sa:`) reads Sainte as Saint, as English writes both `St.`, and leaves articles out.
 # 5: a street written `1ère` is `1re`'s, and a unit written with a word and `#` (`app. #3`) is left out.
 # 6: a letter O typed where a Canadian postal code holds a digit (`JOT 2NO`) is read as a zero.
-BLOCKING_KEYS_VERSION = 6
+# 7: a postal code stored with full-width or invisible characters (`Ｈ２Ｊ ２Ｌ１`, `H2J\u200b2L1`) is read as plain.
+BLOCKING_KEYS_VERSION = 7
 # Persons a blocking key may gather. One that many share is too common to tell anyone apart (`tremblay` in Montréal,
 # `100 rue principale` in every town): its block stops growing there and is no longer searched for candidates, in
 # every store alike. Searching its first members only would compare each new record with the same arbitrary few.

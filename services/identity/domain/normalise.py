@@ -1,6 +1,7 @@
 """Turning what upstream systems send into the canonical form identity matches on: emails, phones, names, addresses."""
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,6 +15,7 @@ from shared.emails import normalise_email as normalise_email  # shared with prof
 from shared.events import Language
 from shared.memo import remembered
 from shared.names import fold_name, folded_words
+from shared.text import without_format_characters
 
 # A warning shows at most this much of the value, so one garbled field cannot bloat every record it sits on.
 _SHOWN_LENGTH = 80
@@ -186,13 +188,28 @@ def name_without_particles(folded: str) -> str:
     return " ".join(words) if words else folded
 
 
+def _plain(raw: str) -> str:
+    """`raw` without invisible format characters, in NFKC (full-width `Ｈ２Ｊ` is `H2J`, `１２３` is `123`, a no-break
+    space a space): what a web form or a spreadsheet pasted in, read as the patron meant it."""
+    return raw if raw.isascii() else unicodedata.normalize("NFKC", without_format_characters(raw))
+
+
+def plain_capitals(raw: str) -> str:
+    """`raw` as `_plain` reads it, in capitals: `ｈ２ｊ\u200b２ｌ１` is `H2J2L1`."""
+    capitals = _plain(raw).upper()
+    # Capitals can give what NFKC would change (`ΐ` becomes three characters that NFKC composes again): NFKC on both
+    # sides of upper case leaves text that reading again does not change.
+    return capitals if capitals.isascii() else unicodedata.normalize("NFKC", capitals)
+
+
 def normalise_postal_code(raw: str, country: str | None) -> str | None:
     """A Canadian code as `H2J 2L1` (when `country` is CA or unknown); any other code upper-cased and trimmed.
 
-    A code that does not look Canadian is kept as written (`75001`, `SW1A 1AA`, `90210-1234`), never rejected:
-    None only when there is nothing there.
+    Invisible format characters are dropped and full-width characters read as plain ones first (`Ｈ２Ｊ\u200b２Ｌ１`
+    is `H2J 2L1`). A code that does not look Canadian is otherwise kept as written (`75001`, `SW1A 1AA`,
+    `90210-1234`), never rejected: None only when there is nothing there.
     """
-    text = " ".join(raw.upper().split())
+    text = " ".join(plain_capitals(raw).split())
     if not text:
         return None
     if country is None or country.strip().upper() == "CA":
@@ -215,6 +232,7 @@ def with_zeros_for_letter_o(compact: str) -> str:
 def normalise_street(raw: str) -> tuple[str | None, str | None]:
     """The civic number and the street as matching compares them: `4521, rue Saint-Denis` → (`4521`, `st denis rue`).
 
+    Invisible format characters are dropped and full-width characters read as plain ones first (`１２３` is `123`).
     The number keeps a letter suffix (`4521A`, `4521-A`, `4521 A` → `4521a`); a unit is dropped wherever it is written
     (`3-4521 rue X` and `app. 3 - 4521 rue X`, the Québec habit of unit first; `4521 rue X, app. 3`, `... #3`).
     The name is folded like `fold_name`, then reordered so French and English forms meet:
@@ -233,7 +251,7 @@ def normalise_street(raw: str) -> tuple[str | None, str | None]:
 
 @remembered
 def _street(raw: str) -> tuple[str | None, str | None]:
-    text = _TRAILING_UNIT.sub("", " ".join(raw.split()))
+    text = _TRAILING_UNIT.sub("", " ".join(_plain(raw).split()))
     if _UNIT_ALONE.fullmatch(text):
         return None, None
     number = None

@@ -361,6 +361,23 @@ def test_a_home_stored_when_cote_was_read_as_a_type_still_meets_the_same_home_wr
     }
 
 
+@pytest.mark.parametrize(
+    "stored_code", ["\uff28\uff12\uff2a \uff12\uff2c\uff11", "H2J\u200b2L1", "\u2060H2J 2L1", "\uff28\uff12\uff2a 2L1"]
+)
+def test_a_postal_code_stored_before_full_width_and_invisible_characters_were_read_meets_the_same_code_now(
+    stored_code: str,
+) -> None:
+    # Versions before kept such a code as written: persons stored then hold it in their records.
+    written = {"first_name": "Marie", "last_name": "Tremblay", "street": "4521 rue Saint-Denis", "city": "Montréal"}
+    stored = replace(normalise_record(PersonRecord(**written), today=TODAY), postal_code=stored_code)
+    now = normalise_record(PersonRecord(**written, postal_code=stored_code), today=TODAY)
+
+    assert now.postal_code == "H2J 2L1"
+    assert compare(stored, now).address is Level.SAME_ADDRESS
+    assert compare(replace(stored, street_number=None, street_name=None), now).address is Level.SAME_POSTAL_CODE
+    assert set(blocking_keys(stored)) == set(blocking_keys(now))
+
+
 def test_a_street_and_number_in_two_towns_are_not_one_address() -> None:
     principale = place("J0K 1A0", "12", "principale rue", "st come")
 

@@ -18,6 +18,7 @@ from services.identity.domain.normalise import (
 )
 from services.identity.domain.records import NormalisedRecord, PersonRecord
 from shared.names import fold_name
+from shared.text import without_format_characters
 
 TODAY = date(2026, 5, 1)
 
@@ -460,6 +461,13 @@ def test_particles_left_out_of_a_folded_name_leave_a_folded_name(raw: str) -> No
         ("  1000  ", "BE", "1000"),
         ("H2J2L1", "US", "H2J2L1"),
         ("H2J 2L", "CA", "H2J 2L"),
+        ("H2J\u200b2L1", "CA", "H2J 2L1"),
+        ("h2j\u00ad2l1", None, "H2J 2L1"),
+        ("\uff28\uff12\uff2a \uff12\uff2c\uff11", None, "H2J 2L1"),
+        ("\uff48\uff12\uff4a\uff12\uff4c\uff11", "CA", "H2J 2L1"),
+        ("\uff17\uff15\uff10\uff10\uff11", "FR", "75001"),
+        ("SW1A\u200b 1AA", "GB", "SW1A 1AA"),
+        ("90210-1234\u2060", "US", "90210-1234"),
     ],
 )
 def test_canadian_postal_codes_take_one_form_and_other_codes_are_kept(
@@ -468,8 +476,8 @@ def test_canadian_postal_codes_take_one_form_and_other_codes_are_kept(
     assert normalise_postal_code(raw, country) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "\t\n"])
-def test_only_an_empty_postal_code_is_no_postal_code(raw: str) -> None:
+@pytest.mark.parametrize("raw", ["", "   ", "\t\n", "\u200b", " \ufeff\u00a0"])
+def test_only_an_empty_or_invisible_postal_code_is_no_postal_code(raw: str) -> None:
     assert normalise_postal_code(raw, "CA") is None
 
 
@@ -479,9 +487,24 @@ def test_a_postal_code_is_never_rejected_and_stays_the_same_when_normalised_agai
 ) -> None:
     normalised = normalise_postal_code(raw, country)
 
-    assert (normalised is None) == (not raw.strip())
+    assert (normalised is None) == (not without_format_characters(raw).strip())
     if normalised is not None:
         assert normalise_postal_code(normalised, country) == normalised
+
+
+canadian_postal_codes = st.from_regex(r"[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]", fullmatch=True)
+
+
+@given(canadian_postal_codes, st.sampled_from([None, "CA"]), st.characters(categories=["Cf"]), st.data())
+def test_a_canadian_postal_code_in_full_width_or_with_invisible_characters_is_the_same_code(
+    raw: str, country: str | None, invisible: str, data: st.DataObject
+) -> None:
+    full_width = "".join(chr(ord(char) + 0xFEE0) if char != " " else char for char in raw)
+    where = data.draw(st.integers(min_value=0, max_value=len(raw)))
+    expected = normalise_postal_code(raw, country)
+
+    assert normalise_postal_code(full_width, country) == expected
+    assert normalise_postal_code(raw[:where] + invisible + raw[where:], country) == expected
 
 
 # Streets
@@ -544,6 +567,9 @@ def test_french_and_english_ways_of_writing_one_address_compare_equal(variants: 
         ("5000 Côte-des-Neiges", ("5000", "cote des neiges")),
         ("1000 Côte-Vertu", ("1000", "cote vertu")),
         ("4521", ("4521", None)),
+        ("\uff11\uff12\uff13 rue X", ("123", "x rue")),
+        ("\uff14\uff15\uff12\uff11\uff21 rue Saint-Denis", ("4521a", "st denis rue")),
+        ("45\u200b21 rue Saint-De\u00adnis", ("4521", "st denis rue")),
         ("App. 3", (None, None)),
         ("", (None, None)),
         ("---", (None, None)),
@@ -567,6 +593,21 @@ def test_a_letter_after_the_civic_number_is_part_of_it_with_a_space_a_hyphen_or_
     assert joined[0] == f"{number}{letter.lower()}"
     assert normalise_street(f"{number} {letter} {street}") == joined
     assert normalise_street(f"{number}-{letter} {street}") == joined
+
+
+@given(
+    number=st.integers(min_value=1, max_value=99999),
+    street=st.sampled_from(["av du Parc", "rue Saint-Denis", "boul. René-Lévesque O.", "Main Street"]),
+    invisible=st.characters(categories=["Cf"]),
+)
+def test_a_civic_number_in_full_width_digits_or_with_invisible_characters_is_the_same_number(
+    number: int, street: str, invisible: str
+) -> None:
+    plain = normalise_street(f"{number} {street}")
+    full_width = "".join(chr(ord(digit) + 0xFEE0) for digit in str(number))
+
+    assert normalise_street(f"{full_width} {street}") == plain
+    assert normalise_street(f"{invisible}{number}{invisible} {street}") == plain
 
 
 def test_different_streets_and_numbers_stay_different() -> None:
