@@ -2,6 +2,7 @@
 
 import math
 import random
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -384,10 +385,18 @@ def _given_part(mailbox: str, last_name: str) -> str | None:
     return None
 
 
+# A US ZIP+4 (`02134-1234`): its ZIP, the first five digits, is what a patron gives when they leave the four out.
+_ZIP_PLUS_FOUR = re.compile(r"(?P<zip>[0-9]{5})-[0-9]{4}")
+
+
 def _compact(code: str | None) -> str:
+    if not code:
+        return ""
     # Records stored by earlier versions still hold what those kept as written: a letter O for a zero (`JOT 2NO`),
     # full-width or invisible characters (`Ｈ２Ｊ ２Ｌ１`, `H2J\u200b2L1`). Folded alike when compared.
-    return with_zeros_for_letter_o(plain_capitals(code).replace(" ", "")) if code else ""
+    compact = with_zeros_for_letter_o(plain_capitals(code).replace(" ", ""))
+    zip_plus_four = _ZIP_PLUS_FOUR.fullmatch(compact)
+    return zip_plus_four["zip"] if zip_plus_four else compact
 
 
 def _address_level(a: NormalisedRecord, b: NormalisedRecord) -> Level:
@@ -563,7 +572,8 @@ def compare(a: NormalisedRecord, b: NormalisedRecord) -> ComparisonVector:
 # 5: a street written `1ère` is `1re`'s, and a unit written with a word and `#` (`app. #3`) is left out.
 # 6: a letter O typed where a Canadian postal code holds a digit (`JOT 2NO`) is read as a zero.
 # 7: a postal code stored with full-width or invisible characters (`Ｈ２Ｊ ２Ｌ１`, `H2J\u200b2L1`) is read as plain.
-BLOCKING_KEYS_VERSION = 7
+# 8: a US ZIP+4 (`02134-1234`) is keyed by its five-digit ZIP (`02134`).
+BLOCKING_KEYS_VERSION = 8
 # Persons a blocking key may gather. One that many share is too common to tell anyone apart (`tremblay` in Montréal,
 # `100 rue principale` in every town): its block stops growing there and is no longer searched for candidates, in
 # every store alike. Searching its first members only would compare each new record with the same arbitrary few.

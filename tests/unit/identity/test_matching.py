@@ -378,6 +378,21 @@ def test_a_postal_code_stored_before_full_width_and_invisible_characters_were_re
     assert set(blocking_keys(stored)) == set(blocking_keys(now))
 
 
+def test_a_us_zip_plus_four_agrees_with_its_five_digit_zip_and_is_stored_as_sent() -> None:
+    written = {"first_name": "John", "last_name": "Smith", "country": "US"}
+    plus_four = normalise_record(PersonRecord(**written, postal_code="02134-1234"), today=TODAY)
+    five_digits = normalise_record(PersonRecord(**written, postal_code="02134"), today=TODAY)
+
+    assert plus_four.postal_code == "02134-1234"
+    assert compare(plus_four, five_digits).address is Level.SAME_POSTAL_CODE
+    assert set(blocking_keys(plus_four)) == set(blocking_keys(five_digits))
+
+
+@pytest.mark.parametrize(("a", "b"), [("02134-1234", "02135"), ("01310-100", "01310"), ("1234-567", "1234")])
+def test_other_codes_with_a_dash_are_not_read_as_a_zip_plus_four(a: str, b: str) -> None:
+    assert compare(place(a), place(b)).address is Level.SAME_AREA
+
+
 def test_a_street_and_number_in_two_towns_are_not_one_address() -> None:
     principale = place("J0K 1A0", "12", "principale rue", "st come")
 
