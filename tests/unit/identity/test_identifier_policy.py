@@ -15,7 +15,7 @@ from services.identity.domain.identifiers import (
     identifiers_of,
     load_identifier_policy,
 )
-from services.identity.domain.normalise import normalise_email, normalise_record
+from services.identity.domain.normalise import normalise_email, normalise_phone, normalise_record
 from services.identity.domain.records import NormalisedRecord, PersonRecord
 from services.identity.settings import BUNDLED_POLICY
 from shared.yaml_models import ConfigFileError
@@ -144,6 +144,22 @@ def test_placeholder_phones_are_no_phone_number_at_all_so_they_never_become_an_i
     assert record.warnings == (f"phone: {phone!r} is not a valid phone number",)
     assert usable(record) == ["email=anne.roy@videotron.ca"]
     assert blocked(record) == []
+
+
+def test_the_bundled_policy_blocks_each_placeholder_phone_in_every_area_code_it_lists() -> None:
+    # A placeholder staff type in one area code, they type in the others: blocked in one only, it glues the rest.
+    blocked_numbers = {normalise_phone(phone) for phone in BUNDLED.blocked.phones}
+    area_codes = {number[2:5] for number in blocked_numbers if number is not None}
+    placeholders = {number[5:] for number in blocked_numbers if number is not None}
+    assert {"418", "438", "450", "514", "819"} <= area_codes
+    assert {"5555555", "9999999"} <= placeholders
+    unblocked = [
+        f"{area_code}-{placeholder[:3]}-{placeholder[3:]}"
+        for area_code in sorted(area_codes)
+        for placeholder in sorted(placeholders)
+        if not blocked(normalised(phone=f"{area_code}{placeholder}"))
+    ]
+    assert unblocked == []
 
 
 def test_an_organisation_s_own_blocked_values_apply_to_it_and_to_no_other_organisation() -> None:
