@@ -1958,7 +1958,10 @@ def _announced(
     else:
         before, before_segments = _view_before(deps, stored, before_as_of), stored.segments
     after = view(after_state, as_of=as_of, seasons=rules.seasons, household_id=household_id)
-    changed = {name: plain(value) for name, value in after.items() if before.get(name) != value}
+    # Every field of an appearing profile: what was announced of a person before a merge hid them is still held
+    # downstream (notify's contact), and a field gone back to its empty value since (a refund, a cancelled order's
+    # implied consent) would otherwise stay there as it was.
+    changed = {name: plain(value) for name, value in after.items() if appearing or before.get(name) != value}
     segments = evaluate_segments(rules.segments, after, as_of)
     changes = segment_changes(before_segments, segments)
     outputs: list[Envelope] = []

@@ -118,6 +118,18 @@ class IdentityEvents:
         example["total"] = {"amount": f"{50 * tickets}.00", "currency": "CAD"}
         return self._resolved("parterre.ticket.purchased.v1", example, event_id, person_id, days_ago, at=at)
 
+    def refund(self, event_id: str, person_id: str, purchase: Envelope, *, days_ago: int = 2) -> Envelope:
+        """Every ticket of `purchase` (one of `purchase`'s) refunded to `person_id` `days_ago`."""
+        bought = purchase.data["original"]["data"]
+        example = copy.deepcopy(event_type("parterre.ticket.refunded.v1").example)
+        example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
+        example.update(
+            order_id=bought["order_id"],
+            ticket_ids=[ticket["ticket_id"] for ticket in bought["tickets"]],
+            amount=bought["total"],
+        )
+        return self._resolved("parterre.ticket.refunded.v1", example, event_id, person_id, days_ago)
+
     def donation(self, event_id: str, person_id: str, *, days_ago: int = 30) -> Envelope:
         example = copy.deepcopy(event_type("parterre.donation.made.v1").example)
         example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
@@ -464,6 +476,28 @@ async def an_unmerge_gives_each_person_back_their_own_facts(world: World) -> Non
     assert ids(again) == ids(outputs)
     assert late_merge == ()
     assert await world.documents() == stored
+
+
+async def a_person_unmerged_is_told_in_full_even_what_went_back_to_empty_while_merged(world: World) -> None:
+    # Downstream (notify's contact) still holds what was announced of Bea before her merge: her tickets refunded while
+    # she was merged, the restored profile must say she holds none, not leave it out as the empty profile's value.
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1))
+    sale = world.purchase("sale-b", "per_bea", tickets=2)
+    await world.deliver(sale)
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    await world.deliver(world.refund("refund-b", "per_bea", sale))
+
+    outputs = await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    assert await world.tickets("per_bea") == 0
+    restored = next(
+        output.data["changed"]
+        for output in outputs
+        if output.type == PROFILE_CHANGED and output.data["person_id"] == "per_bea"
+    )
+    assert restored["tickets_bought"] == 0
+    assert restored["last_purchase_at"] is None
+    assert set(restored) == set(await world.fields("per_bea"))
 
 
 async def a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_an_unmerge(world: World) -> None:
@@ -3502,6 +3536,7 @@ async def a_recomputation_cut_short_before_publishing_announces_the_same_events_
 
 
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
+    a_person_unmerged_is_told_in_full_even_what_went_back_to_empty_while_merged,
     an_address_that_bounced_hard_is_announced_undeliverable_and_no_trigger_names_it,
     a_profile_stored_before_dead_addresses_were_kept_names_them_once_recomputed_and_a_second_run_changes_nothing,
     a_recomputation_leaves_a_profile_merged_away_to_its_survivor_and_an_erased_one_gone,
