@@ -29,7 +29,6 @@ from services.profile.domain.history import ProfileEvent, performance_about, pro
 from services.profile.domain.lookups import lookup_keys, personal_details
 from services.profile.domain.profile import (
     DEFAULT_PHONE_REGION,
-    EMPTY_PROFILE,
     ProfileState,
     apply,
     fold,
@@ -1561,11 +1560,10 @@ async def _merge_change(
     if base.is_merged:
         change = _quietly(replace(base, household_id=joins or base.household_id), state)
     else:
-        # A survivor freed from an undone merge is told in full, from nothing: it fires no trigger.
-        merged_in = None
-        if not appearing:
-            histories = await _histories_in(deps, others)
-            merged_in = [profile for profile in histories if profile.person_id not in leaving_out]
+        # A survivor freed from an undone merge is told in full, and fires what the merge makes hold of its own
+        # history, as in any order of the unmerge and this merge.
+        histories = await _histories_in(deps, others)
+        merged_in = [profile for profile in histories if profile.person_id not in leaving_out]
         change = _announced(deps, base, state, cause, appearing=appearing, joins=joins, merged_in=merged_in)
         change = replace(change, fired_in_merge=merge_id)
     record = MergeInForce(
@@ -1952,11 +1950,10 @@ def _announced(
         household_id, household_at = undoing.before_id, undoing.before_at
     as_of = _as_of(deps, after_state)
     before_as_of = _last_announced_as_of(stored, as_of, cause)
-    before: Mapping[str, Any]
-    if appearing:
-        before, before_segments = view(EMPTY_PROFILE, as_of=before_as_of, seasons=rules.seasons), frozenset[str]()
-    else:
-        before, before_segments = _view_before(deps, stored, before_as_of), stored.segments
+    # An appearing person left every segment when merged away; what its own history held before is what a merge
+    # it survives (freed from an undone one) judges its rules against.
+    before = _view_before(deps, stored, before_as_of)
+    before_segments = frozenset[str]() if appearing else stored.segments
     after = view(after_state, as_of=as_of, seasons=rules.seasons, household_id=household_id)
     # Every field of an appearing profile: what was announced of a person before a merge hid them is still held
     # downstream (notify's contact), and a field gone back to its empty value since (a refund, a cancelled order's

@@ -861,6 +861,34 @@ async def a_merge_reaching_a_survivor_merged_since_fires_what_it_makes_hold_wher
     ]
 
 
+async def anne_freed_then_merged_with_bea(world: World, *, merge_first: bool) -> list[tuple[str, str]]:
+    """Two productions on Anne's record, a third on Béa's; Anne merged into Zoé (mrg_0), then identity undoes that and
+    merges Béa into Anne (mrg_1). The unmerge and the merge are keyed by different survivors: either comes first."""
+    await world.deliver(world.email_open("open-z", "per_zoe"))
+    await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine", days_ago=40))
+    await world.deliver(world.purchase("sale-a2", "per_anne", production="hosanna", days_ago=40))
+    await world.deliver(world.purchase("sale-b1", "per_bea", production="belles-soeurs", days_ago=40))
+    await world.deliver(world.merged("mrg_0", "per_zoe", "per_anne"))
+    unmerge, merge = world.unmerged("mrg_0", "per_zoe", "per_anne"), world.merged("mrg_1", "per_anne", "per_bea")
+    outputs: list[Envelope] = []
+    for message in (merge, unmerge) if merge_first else (unmerge, merge):
+        outputs += await world.deliver(message)
+    return rules_fired(tuple(outputs))
+
+
+async def a_merge_reaching_a_survivor_freed_from_a_merge_not_yet_undone_fires_what_it_makes_hold(world: World) -> None:
+    assert await anne_freed_then_merged_with_bea(world, merge_first=True) == [
+        ("subscription-offer-third-production", "per_anne")
+    ]
+    assert (await world.fields("per_anne"))["season.current.productions"] == 3
+
+
+async def a_merge_reaching_a_survivor_after_its_earlier_merge_was_undone_fires_what_it_makes_hold(world: World) -> None:
+    assert await anne_freed_then_merged_with_bea(world, merge_first=False) == [
+        ("subscription-offer-third-production", "per_anne")
+    ]
+
+
 async def a_survivor_is_not_welcomed_again_for_a_first_purchase_a_person_merged_in_was_welcomed_for(
     world: World,
 ) -> None:
@@ -3536,6 +3564,8 @@ async def a_recomputation_cut_short_before_publishing_announces_the_same_events_
 
 
 SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
+    a_merge_reaching_a_survivor_freed_from_a_merge_not_yet_undone_fires_what_it_makes_hold,
+    a_merge_reaching_a_survivor_after_its_earlier_merge_was_undone_fires_what_it_makes_hold,
     a_person_unmerged_is_told_in_full_even_what_went_back_to_empty_while_merged,
     an_address_that_bounced_hard_is_announced_undeliverable_and_no_trigger_names_it,
     a_profile_stored_before_dead_addresses_were_kept_names_them_once_recomputed_and_a_second_run_changes_nothing,
