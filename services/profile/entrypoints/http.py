@@ -136,6 +136,10 @@ async def search_patrons(
         if query.kind is QueryKind.PHONE:
             # A `+` left unescaped before a name or an upstream id tells nothing; before a phone, its country code.
             query = read_query(leading_plus_as_written("q", q, query_as_written(request)), phone_region=region)
+        elif "@" in q and " " in q.strip():
+            # As for the look-up by email: a `+` left unescaped (`jean+news@x.ca`) arrives as a space, which no address
+            # holds.
+            query = read_query(query_as_written(request).get("q", q), phone_region=region)
     except UnsearchableQueryError as refused:
         en, fr = _UNSEARCHABLE[refused.reason]
         raise HTTPException(

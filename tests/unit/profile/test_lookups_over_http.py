@@ -45,6 +45,16 @@ async def test_a_search_for_a_phone_with_its_plus_left_unescaped_in_the_url_read
         assert [item["person_id"] for item in answer.json()["items"]] == [person_id], query
 
 
+async def test_a_search_for_an_email_with_its_plus_left_unescaped_in_the_url_finds_the_patron() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_jean", person={"email": "jean+news@example.com"}))
+
+    answer = TestClient(profile_app(world)).get("/v1/profiles/search?q=jean+news@example.com")
+
+    assert answer.status_code == 200, answer.text
+    assert [(item["person_id"], item["matched_by"]) for item in answer.json()["items"]] == [("per_jean", "email")]
+
+
 async def test_a_search_for_an_upstream_id_after_a_plus_left_unescaped_in_the_url_still_finds_the_patron() -> None:
     world = profile_world()
     await world.deliver(world.purchase("e1", "per_jean", person={"external_id": "C-004521"}))
