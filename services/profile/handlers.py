@@ -1443,6 +1443,7 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
                 deps.rules.segments,
                 view(state, as_of=as_of, seasons=deps.rules.seasons, household_id=stored.household_id),
                 as_of,
+                deps.rules.seasons.zone,
             )
         )
         base = replace(
@@ -1959,7 +1960,7 @@ def _announced(
     # downstream (notify's contact), and a field gone back to its empty value since (a refund, a cancelled order's
     # implied consent) would otherwise stay there as it was.
     changed = {name: plain(value) for name, value in after.items() if appearing or before.get(name) != value}
-    segments = evaluate_segments(rules.segments, after, as_of)
+    segments = evaluate_segments(rules.segments, after, as_of, rules.seasons.zone)
     changes = segment_changes(before_segments, segments)
     outputs: list[Envelope] = []
     if changed:
@@ -1995,7 +1996,10 @@ def _announced(
                 decision
                 for decision in decisions
                 if not _sent_to_any(decision, person_id, merged_in)
-                and not any(by_name[decision.rule].condition.holds(fields, as_of) for fields in theirs)
+                and not any(
+                    by_name[decision.rule].condition.holds(fields, as_of.astimezone(rules.seasons.zone))
+                    for fields in theirs
+                )
             ]
         # Sent already to someone whose history a merge brought: the patron had that message for this period.
         decisions = [

@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Annotated, Any, Self
@@ -36,6 +36,8 @@ class TimeUnit(StrEnum):
     MONTHS = "months"
     YEARS = "years"
 
+
+_CALENDAR_UNITS = frozenset({TimeUnit.MONTHS, TimeUnit.YEARS})
 
 _UNIT_WORDS: dict[str, TimeUnit] = {
     **dict.fromkeys(("hour", "hours", "heure", "heures"), TimeUnit.HOURS),
@@ -84,20 +86,25 @@ class Duration:
     def __str__(self) -> str:
         return f"{self.amount} {self.unit.value.removesuffix('s') if self.amount == 1 else self.unit.value}"
 
-    def after(self, moment: datetime) -> datetime:
-        """`moment` plus this duration; a result past the calendar's end is the latest representable moment."""
-        return self._shift(moment, 1)
+    def after(self, moment: datetime, zone: tzinfo | None = None) -> datetime:
+        """`moment` plus this duration, months and years on the calendar of `zone` (the organisation's; `moment`'s
+        own without it); a result past the calendar's end is the latest representable moment."""
+        return self._shift(moment, 1, zone)
 
-    def before(self, moment: datetime) -> datetime:
-        """`moment` minus this duration; a result before the calendar's start is the earliest representable moment."""
-        return self._shift(moment, -1)
+    def before(self, moment: datetime, zone: tzinfo | None = None) -> datetime:
+        """`moment` minus this duration, as `after` counts it; a result before the calendar's start is the earliest
+        representable moment."""
+        return self._shift(moment, -1, zone)
 
-    def _shift(self, moment: datetime, sign: int) -> datetime:
+    def _shift(self, moment: datetime, sign: int, zone: tzinfo | None) -> datetime:
         try:
-            if self.unit is TimeUnit.MONTHS:
-                return add_months(moment, sign * self.amount)
-            if self.unit is TimeUnit.YEARS:
-                return add_months(moment, sign * 12 * self.amount)
+            if self.unit in _CALENDAR_UNITS:
+                # Twelve months after 23:30 on March 8 in Montréal is 23:30 on March 8 there, whatever UTC's date and
+                # offset: counted in UTC, it would come an hour late across a change of summer time, and a day early
+                # or late where UTC's month ends elsewhere.
+                local = moment if zone is None else moment.astimezone(zone)
+                months = self.amount * (12 if self.unit is TimeUnit.YEARS else 1)
+                return add_months(local, sign * months).astimezone(moment.tzinfo)
             return moment + sign * timedelta(**{self.unit.value: self.amount})
         except (OverflowError, ValueError):
             return _LATEST if sign > 0 else _EARLIEST
@@ -507,16 +514,19 @@ def _missing(actual: Any, _expected: Any, _as_of: datetime) -> bool:
 
 
 # Time tests hold on half-open spans, so at the moment `boundaries` names the test already has its new result.
+# The time tests count months and years on the calendar of the zone `as_of` is given in (the organisation's).
+
+
 def _within_last(actual: Any, span: Duration, as_of: datetime) -> bool:
-    return actual is not None and actual <= as_of < span.after(actual)
+    return actual is not None and actual <= as_of < span.after(actual, as_of.tzinfo)
 
 
 def _older_than(actual: Any, span: Duration, as_of: datetime) -> bool:
-    return actual is not None and as_of >= span.after(actual)
+    return actual is not None and as_of >= span.after(actual, as_of.tzinfo)
 
 
 def _within_next(actual: Any, span: Duration, as_of: datetime) -> bool:
-    return actual is not None and span.before(actual) <= as_of < actual
+    return actual is not None and span.before(actual, as_of.tzinfo) <= as_of < actual
 
 
 Test = Callable[[Any, Any, datetime], bool]
@@ -563,17 +573,18 @@ class FieldTest:
         if self.op in TIME_OPS:
             yield self
 
-    def boundaries(self, profile: Profile) -> tuple[datetime, ...]:
-        """The moments at which this time test's result changes for `profile`; empty for other tests."""
+    def boundaries(self, profile: Profile, zone: tzinfo) -> tuple[datetime, ...]:
+        """The moments at which this time test's result changes for `profile`, months and years counted on `zone`'s
+        calendar as `holds` counts them given a moment there; empty for other tests."""
         moment = profile.get(self.field)
         if self.op not in TIME_OPS or not isinstance(moment, datetime):
             return ()
         span: Duration = self.value
         if self.op is Op.WITHIN_LAST:
-            return (moment, span.after(moment))
+            return (moment, span.after(moment, zone))
         if self.op is Op.OLDER_THAN:
-            return (span.after(moment),)
-        return (span.before(moment), moment)
+            return (span.after(moment, zone),)
+        return (span.before(moment, zone), moment)
 
 
 @dataclass(frozen=True, slots=True)

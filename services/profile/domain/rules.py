@@ -192,10 +192,14 @@ def load_segments(yaml_text: str, *, file_name: str = "segments.yaml") -> Segmen
     )
 
 
-def evaluate_segments(definitions: SegmentDefinitions, profile: Profile, as_of: datetime) -> frozenset[str]:
-    """The names of the segments `profile` is in at `as_of`."""
+def evaluate_segments(
+    definitions: SegmentDefinitions, profile: Profile, as_of: datetime, zone: tzinfo = DEFAULT_TIMEZONE
+) -> frozenset[str]:
+    """The names of the segments `profile` is in at `as_of`, months and years counted on `zone`'s calendar (the
+    organisation's)."""
     _require_aware(as_of)
-    return frozenset(segment.name for segment in definitions.segments if segment.condition.holds(profile, as_of))
+    local = as_of.astimezone(zone)
+    return frozenset(segment.name for segment in definitions.segments if segment.condition.holds(profile, local))
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,6 +426,8 @@ def evaluate_triggers(
     period counted from a date the merge may change would count anew what a person merged in was sent.
     """
     _require_aware(as_of)
+    # Months and years of the conditions are counted on the organisation's calendar.
+    local = as_of.astimezone(zone)
     judged = {**after, CAUSE_PERFORMANCE_AT: cause_performance_at} if cause_performance_at is not None else after
     decisions = []
     for rule in rules.rules:
@@ -429,7 +435,7 @@ def evaluate_triggers(
             continue
         if conditions_only and (rule.fires_while_true or rule.counted_from is not None):
             continue
-        if not rule.condition.holds(judged, as_of):
+        if not rule.condition.holds(judged, local):
             continue
         period_key = _period_key(rule, after, as_of, cause_event_id, cause_performance_id, zone)
         if period_key is None or _anniversary_long_past(rule, after, as_of, zone):
@@ -438,7 +444,7 @@ def evaluate_triggers(
         # productions of the coming season booked in summer make the offer when that season begins.
         if (
             not rule.fires_while_true
-            and rule.condition.holds(before, as_of)
+            and rule.condition.holds(before, local)
             and _period_key(rule, before, as_of, cause_event_id, cause_performance_id, zone) == period_key
         ):
             continue
@@ -626,7 +632,7 @@ def time_conditions_due(
             owners = swept
         for owner in owners:
             for test in owner.time_tests:
-                candidates.extend(test.boundaries(profile))
+                candidates.extend(test.boundaries(profile, zone))
     return min((moment for moment in candidates if moment > as_of), default=None)
 
 
@@ -635,7 +641,11 @@ def _next_period_starts(
 ) -> Iterator[datetime]:
     """When the dedupe key of each time-based year or month rule that holds now next changes."""
     for rule in rules:
-        if rule.period not in _STEP_MONTHS or not rule.fires_while_true or not rule.condition.holds(profile, as_of):
+        if (
+            rule.period not in _STEP_MONTHS
+            or not rule.fires_while_true
+            or not rule.condition.holds(profile, as_of.astimezone(zone))
+        ):
             continue
         step = _STEP_MONTHS[rule.period]
         if rule.counted_from is None:

@@ -28,9 +28,34 @@ def test_a_buyer_is_due_when_the_lapsed_rule_turns_12_months_after_the_last_purc
 
 def test_segments_can_make_a_profile_due_sooner_than_triggers() -> None:
     profile = {"tickets_bought": 3, "last_purchase_at": LAST_PURCHASE}
+    # Bought at 16:00 on May 31 in Montréal (summer time); 16:00 on November 30 there is 21:00 UTC in winter.
     assert time_conditions_due([SEGMENTS, TRIGGERS], profile, LAST_PURCHASE) == datetime(
-        2026, 11, 30, 20, 0, tzinfo=UTC
+        2026, 11, 30, 21, 0, tzinfo=UTC
     ), "at-risk begins 6 months after the purchase (May 31 + 6 months is clamped to November 30)"
+
+
+MONTREAL = ZoneInfo("America/Montreal")
+
+
+def test_months_are_counted_on_the_organisation_s_calendar_across_a_change_of_summer_time() -> None:
+    # Bought at 23:30 on March 8, 2025 in Montréal (winter time, 04:30 UTC on the 9th); 12 months later summer time
+    # has begun: lapsed at 23:30 on March 8, 2026 there, not an hour later on the 9th as UTC's calendar would say.
+    bought = datetime(2025, 3, 8, 23, 30, tzinfo=MONTREAL)
+    profile = {"tickets_bought": 2, "last_purchase_at": bought.astimezone(UTC)}
+    lapsed = datetime(2026, 3, 8, 23, 30, tzinfo=MONTREAL)
+    assert time_conditions_due([SEGMENTS], profile, bought + timedelta(days=200)) == lapsed
+    assert "lapsed-buyers" in evaluate_segments(SEGMENTS, profile, lapsed)
+    assert "lapsed-buyers" not in evaluate_segments(SEGMENTS, profile, lapsed - timedelta(minutes=1))
+
+
+def test_months_are_counted_on_the_organisation_s_calendar_where_utc_s_month_ends_elsewhere() -> None:
+    # Bought at 22:00 on August 30 in Montréal, already August 31 in UTC: six months later is February 28 at 22:00
+    # there, not February 27 at 21:00 (August 31 clamped to February 28 in UTC).
+    bought = datetime(2025, 8, 30, 22, 0, tzinfo=MONTREAL)
+    profile = {"tickets_bought": 2, "last_purchase_at": bought.astimezone(UTC)}
+    at_risk = datetime(2026, 2, 28, 22, 0, tzinfo=MONTREAL)
+    assert "at-risk" not in evaluate_segments(SEGMENTS, profile, at_risk - timedelta(minutes=1))
+    assert "at-risk" in evaluate_segments(SEGMENTS, profile, at_risk)
 
 
 def test_boundaries_already_passed_are_not_due_again() -> None:
