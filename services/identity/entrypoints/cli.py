@@ -340,6 +340,9 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
 def _nothing_resolved(report: BatchReport) -> str:
     """Why nothing was written. The format is named only when it may be the cause: lines that were records, but none
     of them usable (every one naming nobody, say), are no sign of a wrong format."""
+    if report.skipped == 0:
+        # A failed export's empty file: written out, its header alone would pass for a result and replace the last one.
+        return "the input holds no record, only blank lines if any; nothing written"
     why = (
         ". The input is JSON Lines: one JSON object per line, not a JSON array nor an object spread over several lines"
         if report.unreadable
@@ -350,6 +353,8 @@ def _nothing_resolved(report: BatchReport) -> str:
 
 def _nothing_resolved_fr(report: BatchReport) -> str:
     """`_nothing_resolved` in French, which says a single line otherwise than several."""
+    if report.skipped == 0:
+        return "l'entrée ne contient aucune fiche, tout au plus des lignes vides ; rien n'a été écrit"
     one = report.lines == 1
     if report.unreadable:
         why = (
@@ -367,7 +372,8 @@ def _nothing_resolved_fr(report: BatchReport) -> str:
 
 
 class _NothingResolvedError(Exception):
-    """Every line of the input was skipped: an output of its header alone would pass for a result."""
+    """No line of the input was resolved (every one skipped, or none there): an output of its header alone would pass
+    for a result."""
 
     def __init__(self, report: BatchReport) -> None:
         super().__init__(f"nothing resolved among {report.lines} lines")
@@ -479,7 +485,7 @@ async def _resolve(
             progress.abandon()
             raise
         progress.finish(report.resolved, _skipped_count(report.skipped, language))
-        if report.resolved == 0 and report.skipped > 0:
+        if report.resolved == 0:
             raise _NothingResolvedError(report)
         assignments.seek(0)
         # Following each person through later merges reads every record again: on a large history, a long job too.

@@ -180,6 +180,25 @@ def test_a_file_whose_every_line_is_skipped_exits_1_saying_what_the_input_is_and
     assert assignments(tmp_path) == {"old": "per_1"}
 
 
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_an_empty_input_exits_1_and_keeps_the_previous_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
+    # A box-office export that failed leaves an empty file: the last run's persons must not give way to a header.
+    (tmp_path / "persons.csv").write_text("record_id,person_id\nold,per_1\n", encoding="utf-8")
+    (tmp_path / "history.jsonl").write_text(content, encoding="utf-8")
+
+    code = main(
+        ["identity", "resolve", "--input", str(tmp_path / "history.jsonl"), "--output", str(tmp_path / "persons.csv")]
+    )
+
+    assert code == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: the input holds no record, only blank lines if any; nothing written"
+    )
+    assert assignments(tmp_path) == {"old": "per_1"}
+
+
 def test_a_file_of_records_that_all_name_nobody_exits_1_without_blaming_its_format(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -294,13 +294,14 @@ def test_the_problems_beyond_those_shown_are_counted_in_french_and_the_report_fi
             "erreur : aucune des 2 lignes ne contenait de fiche à résoudre ; rien n'a été écrit : la raison pour "
             "laquelle chacune a été écartée est donnée plus haut",
         ),
+        ([""], "erreur : l'entrée ne contient aucune fiche, tout au plus des lignes vides ; rien n'a été écrit"),
         (
             [{"record_id": "r1", "first_name": "Élise"}],
             "erreur : la seule ligne ne contenait aucune fiche à résoudre ; rien n'a été écrit : la raison pour "
             "laquelle elle a été écartée est donnée plus haut",
         ),
     ],
-    ids=["not-json-lines", "naming-nobody", "one-line"],
+    ids=["not-json-lines", "naming-nobody", "empty", "one-line"],
 )
 def test_a_file_with_nothing_to_resolve_is_refused_in_french(
     tmp_path: Path,
