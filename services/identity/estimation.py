@@ -38,6 +38,9 @@ from shared.events import Language
 MAX_BLOCK_MEMBERS = 50
 # Records kept, chosen uniformly from the whole input, to draw the random pairs that u is estimated on.
 RANDOM_PAIR_RECORDS = 20_000
+# Below this, a pair drawn at random is one person's often enough (two records of ten people: every time) that the
+# u estimated from them says names agree between strangers as often as within one person.
+MIN_RECORDS = 100
 _HASH_SPAN = 1 << 64
 
 
@@ -189,10 +192,14 @@ def estimate_from_records(
                 sample[slot] = record
         index.add(record)
         progress(read)
-    if read < 2:
+    if read < MIN_RECORDS:
         raise NotEnoughDataError(
-            f"{read} record(s) read: estimating needs at least two",
-            f"{read} fiche lue : l'estimation en demande au moins deux",
+            f"{read:,} record(s) read: estimating needs at least {MIN_RECORDS:,}; with fewer, pairs drawn at random "
+            "are too often one person's to say how often two people agree, and the model would keep duplicates "
+            "apart (keep the configured one)",
+            f"{format_count(read, 'fr')} fiche(s) lue(s) : l'estimation en demande au moins {MIN_RECORDS} ; avec "
+            "moins, les paires tirées au hasard sont trop souvent d'une même personne pour dire à quelle fréquence "
+            "deux personnes concordent, et le modèle laisserait les doublons séparés (gardez celui configuré)",
         )
     if index.pairs == 0:
         raise NotEnoughDataError(

@@ -10,6 +10,7 @@ import pytest
 
 from bench.identity.synthetic import generate_audience
 from services.identity.domain.batch_input import BatchLineError, read_batch_line
+from services.identity.estimation import MIN_RECORDS
 from services.identity.handlers import active_person
 from shared.cli import main
 
@@ -476,17 +477,18 @@ def test_estimate_refuses_in_french_when_it_cannot_estimate(
     assert estimate(tmp_path, audience_lines, "--max-iterations", "1", *in_french) == 1
     assert capsys.readouterr().err.splitlines()[-2].startswith("erreur : l'EM n'a pas convergé en 1 itération sur ")
 
-    strangers = [json.dumps({"record_id": f"r{n}", "email": f"p{n}@example.com"}) for n in range(4)]
+    strangers = [json.dumps({"record_id": f"r{n}", "email": f"p{n}@example.com"}) for n in range(MIN_RECORDS)]
     assert estimate(tmp_path, strangers, *in_french) == 1
     assert last_line(capsys.readouterr().err) == (
-        "erreur : aucune des 4 fiches ne partage avec une autre une clé de blocage (un courriel, un téléphone, un nom "
+        f"erreur : aucune des {MIN_RECORDS} fiches ne partage avec une autre une clé de blocage (un courriel, un "
+        "téléphone, un nom "
         "avec un code postal ou une année de naissance) comptant au plus 50 fiches : il n'y a aucune paire candidate "
         "sur laquelle estimer m ; rien n'a été écrit"
     )
 
     assert estimate(tmp_path, strangers[:1], *in_french) == 1
-    assert last_line(capsys.readouterr().err) == (
-        "erreur : 1 fiche lue : l'estimation en demande au moins deux ; rien n'a été écrit"
+    assert last_line(capsys.readouterr().err).startswith(
+        f"erreur : 1 fiche(s) lue(s) : l'estimation en demande au moins {MIN_RECORDS} ; "
     )
 
     def stopped_by_ctrl_c(*arguments: Any, **options: Any) -> Any:

@@ -14,6 +14,7 @@ from services.identity.domain.matching import DEFAULT_MODEL, Comparison, Level
 from services.identity.domain.records import NormalisedRecord
 from services.identity.estimation import (
     MAX_BLOCK_MEMBERS,
+    MIN_RECORDS,
     LineTally,
     NotEnoughDataError,
     estimate_from_records,
@@ -196,12 +197,12 @@ def test_records_that_share_no_blocking_key_exit_1_and_write_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     strangers = [
-        json.dumps({"record_id": f"r{number}", "email": f"person{number}@example.com", "first_name": name})
-        for number, name in enumerate(["Élise", "Jean", "Anne", "Paul"])
+        json.dumps({"record_id": f"r{number}", "email": f"person{number}@example.com", "first_name": "Élise"})
+        for number in range(MIN_RECORDS)
     ]
     assert estimate(tmp_path, strangers) == 1
     stderr = capsys.readouterr().err
-    assert "error: no two of the 4 records share a blocking key" in stderr
+    assert f"error: no two of the {MIN_RECORDS} records share a blocking key" in stderr
     assert stderr.strip().endswith("there are no candidate pairs to estimate m on; nothing written")
     assert not (tmp_path / "model.yaml").exists()
 
@@ -309,12 +310,33 @@ def test_with_small_caps_a_random_share_of_the_blocks_is_kept_and_the_pairs_stay
     assert sampled.converged
 
 
+def test_too_few_records_exit_1_and_keep_the_configured_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two lines of one patron: their one pair, drawn as "random" every time, would say first names agree between
+    # strangers 99.998% of the time, and the model written would keep every duplicate apart.
+    marie = {"first_name": "Marie", "last_name": "Tremblay", "postal_code": "H2X 1Y4", "birth_date": "1980-05-01"}
+    lines = [json.dumps({"record_id": record_id, **marie}) for record_id in ("t1", "t2")]
+
+    assert estimate(tmp_path, lines) == 1
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith(f"error: 2 record(s) read: estimating needs at least {MIN_RECORDS}; ")
+    )
+    assert not (tmp_path / "model.yaml").exists()
+
+
 def test_a_key_shared_by_more_records_than_a_block_holds_gives_no_pairs() -> None:
     family = normalised(
         [
             json.dumps({"record_id": f"r{number}", "first_name": f"Enfant{number}", "email": "famille@example.com"})
             for number in range(MAX_BLOCK_MEMBERS + 1)
         ]
+        + [
+            json.dumps({"record_id": f"s{number}", "email": f"stranger{number}@example.com"})
+            for number in range(MIN_RECORDS)
+        ]
     )
-    with pytest.raises(NotEnoughDataError, match="no two of the 51 records share a blocking key"):
+    with pytest.raises(NotEnoughDataError, match=f"no two of the {MAX_BLOCK_MEMBERS + 1 + MIN_RECORDS} records share"):
         estimate_from_records(family, start=DEFAULT_MODEL, sample_pairs=10)
