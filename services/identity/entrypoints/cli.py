@@ -550,6 +550,13 @@ def _unwritable(source: Path, *outputs: tuple[str, Path | None], language: Langu
             continue
         if path.is_dir():
             return refused(option, f"{path} is a directory", f"{path} est un dossier")
+        if path.exists() and not path.is_file():
+            # A pipe or a device (`/dev/stdout` piped on): the output is written beside it, then renamed into place.
+            return refused(
+                option,
+                f"{path} is not a regular file (a pipe or a device): name a file",
+                f"{path} n'est pas un fichier ordinaire (un tube ou un périphérique) : nommez un fichier",
+            )
         try:
             resolved = path.resolve()
         except (RuntimeError, OSError):

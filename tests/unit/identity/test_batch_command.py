@@ -845,6 +845,22 @@ def test_an_output_or_report_that_is_a_link_leading_back_to_itself_is_refused_be
     assert not (tmp_path / "persons.csv").exists()
 
 
+def test_an_output_that_is_a_pipe_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--output /dev/stdout | …`: the output is written beside its place and renamed into it, which a pipe has not.
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    source = jsonl(tmp_path / "history.jsonl", *HISTORY)
+
+    code = main(["identity", "resolve", "--input", str(source), "--output", str(pipe)])
+
+    assert code == 2
+    assert (
+        capsys.readouterr().err == f"error: --output: {pipe} is not a regular file (a pipe or a device): name a file\n"
+    )
+
+
 @pytest.mark.parametrize("option", ["--output", "--report"])
 def test_an_output_or_report_in_a_folder_the_user_may_not_write_in_is_refused_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, option: str
