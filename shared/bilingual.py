@@ -1,6 +1,7 @@
 """What a command says to the person at the terminal, in French or English: the language the environment asks for,
 and values and numbers written as each language writes them."""
 
+import errno
 import os
 import re
 from collections.abc import Mapping
@@ -68,3 +69,24 @@ def chosen_language(asked: str | None, environment: Mapping[str, str] | None = N
         if asked.strip().lower() == language:
             return language
     raise ValueError(asked)
+
+
+# What the system says of the errors a command meets most with the files it is given, as French says it.
+_OS_ERRORS_FR = {
+    errno.ENOENT: "fichier ou dossier introuvable",
+    errno.EACCES: "permission refusée",
+    errno.EPERM: "opération non permise",
+    errno.EISDIR: "c'est un dossier",
+    errno.ENOTDIR: "ce n'est pas un dossier",
+    errno.ENOSPC: "plus d'espace sur le disque",
+    errno.EROFS: "système de fichiers en lecture seule",
+}
+
+
+def os_error(exc: OSError, language: Language) -> str:
+    """What went wrong with a file, in `language`: `nope.yaml : fichier ou dossier introuvable`. English keeps the
+    system's own words, as does French for an error it has no words for."""
+    reason = _OS_ERRORS_FR.get(exc.errno or 0) if language == "fr" else None
+    if reason is None:
+        return str(exc)
+    return f"{exc.filename} : {reason}" if exc.filename is not None else reason

@@ -45,7 +45,7 @@ from services.identity.prepared_input import PreparationError, prepared_input
 from services.identity.refiling import RefileReport, refile_blocks
 from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
-from shared.bilingual import LANGUAGES, chosen_language, format_count, in_language, is_singular, quoted
+from shared.bilingual import LANGUAGES, chosen_language, format_count, in_language, is_singular, os_error, quoted
 from shared.events import Language
 from shared.memo import caches_within
 from shared.progress import ProgressLine, with_progress
@@ -255,9 +255,12 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"identity_match_model_file": str(arguments.model)})
     try:
         rules = load_rules(settings)
-    except (ConfigFileError, OSError) as exc:
-        # What is wrong in the file (or with it) is said as the file's reader says it, in English.
+    except ConfigFileError as exc:
+        # What is wrong in the file is said as the file's reader says it, in English.
         _say_error(language, en=str(exc), fr=str(exc))
+        return 2
+    except OSError as exc:
+        _say_error(language, en=str(exc), fr=os_error(exc, "fr"))
         return 2
     if arguments.memory_mb < 16:
         _say_error(language, en="--memory-mb: at least 16", fr="--memory-mb : au moins 16")
@@ -297,7 +300,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
             return exc.exit_code if isinstance(exc, _StoppedError) else 130
         except OSError as exc:
             # A disk full or a file refused: the output stays as it was.
-            _say_error(language, en=f"{exc}; nothing written", fr=f"{exc} ; rien n'a été écrit")
+            _say_error(language, en=f"{exc}; nothing written", fr=f"{os_error(exc, 'fr')} ; rien n'a été écrit")
             return 1
         else:
             nothing_resolved = False
@@ -329,7 +332,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
                 with _written_whole(arguments.report) as report_file:
                     _write_report(report_file, summary, problem_log)
             except OSError as exc:
-                _say_error(language, en=f"--report: {exc}", fr=f"--report : {exc}")
+                _say_error(language, en=f"--report: {exc}", fr=f"--report : {os_error(exc, 'fr')}")
                 return 1
     if nothing_resolved:
         _say_error(language, en=_nothing_resolved(report), fr=_nothing_resolved_fr(report))
@@ -635,9 +638,12 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
     try:
         configured = load_match_settings(read_config_file(start_path), file_name=str(start_path))
         policy = load_identifier_policy(read_config_file(policy_path), file_name=str(policy_path))
-    except (ConfigFileError, OSError) as exc:
+    except ConfigFileError as exc:
         # As for `resolve`: said as the file's reader says it.
         _say_error(language, en=str(exc), fr=str(exc))
+        return 2
+    except OSError as exc:
+        _say_error(language, en=str(exc), fr=os_error(exc, "fr"))
         return 2
     tally = LineTally(language=language)
     try:
@@ -685,7 +691,7 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         _say_error(language, en=_INTERRUPTED, fr=_INTERRUPTED_FR)
         return 130
     except OSError as exc:
-        _say_error(language, en=f"{exc}; nothing written", fr=f"{exc} ; rien n'a été écrit")
+        _say_error(language, en=f"{exc}; nothing written", fr=f"{os_error(exc, 'fr')} ; rien n'a été écrit")
         return 1
     print(
         in_language(language, en=f"wrote {arguments.output}", fr=f"fichier écrit : {arguments.output}"), file=sys.stderr

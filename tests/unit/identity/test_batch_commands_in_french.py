@@ -364,6 +364,11 @@ def refusals(tmp_path: Path) -> list[tuple[list[str], int, str]]:
         ),
         ([*resolving, *output, "--memory-mb", "8"], 2, "erreur : --memory-mb : au moins 16"),
         (
+            [*resolving, *output, "--model", str(tmp_path / "no-model.yaml")],
+            2,
+            f"erreur : {tmp_path / 'no-model.yaml'} : fichier ou dossier introuvable",
+        ),
+        (
             [
                 "identity",
                 "estimate",
