@@ -513,10 +513,8 @@ def _missing(actual: Any, _expected: Any, _as_of: datetime) -> bool:
     return not is_present(actual)
 
 
-# Time tests hold on half-open spans, so at the moment `boundaries` names the test already has its new result.
-# The time tests count months and years on the calendar of the zone `as_of` is given in (the organisation's).
-
-
+# Time tests hold on half-open spans, so at the moment `boundaries` names the test already has its new result. They
+# count months and years on the calendar of the zone `as_of` is given in (the organisation's).
 def _within_last(actual: Any, span: Duration, as_of: datetime) -> bool:
     return actual is not None and actual <= as_of < span.after(actual, as_of.tzinfo)
 
