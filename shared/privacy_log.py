@@ -12,6 +12,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.mongo import Document, IndexSpec
+from shared.privacy import person_digest
 
 EXPORTED = "exported"
 
@@ -52,3 +53,20 @@ class PrivacyLog:
         return await self._collection.find(
             {"organisation_id": organisation_id, "person_digest": person_digest}, {"_id": 0}, sort=[("at", ASCENDING)]
         ).to_list()
+
+    async def log_export(
+        self, organisation_id: str, person_id: str, *, at: datetime, requested_by: str, details: Mapping[str, Any]
+    ) -> None:
+        """An export of what the service holds about `person_id`, logged under their digest."""
+        await self.log(
+            organisation_id,
+            person_digest(organisation_id, person_id),
+            EXPORTED,
+            at=at,
+            requested_by=requested_by,
+            details=details,
+        )
+
+    async def entries_of(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
+        """`entries` of the person `person_id` names."""
+        return await self.entries(organisation_id, person_digest(organisation_id, person_id))

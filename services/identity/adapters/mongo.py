@@ -56,8 +56,7 @@ from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from services.identity.settings import DEVELOPMENT_SALT
 from shared.mongo import Document, IndexSpec, found_by_id, insert_new
-from shared.privacy import person_digest
-from shared.privacy_log import EXPORTED, PrivacyLog, privacy_log_index
+from shared.privacy_log import PrivacyLog, privacy_log_index
 
 JOURNAL = "identity_journal"
 APPLIED = "identity_applied"
@@ -836,11 +835,10 @@ class MongoIdentityStore:
     async def log_export(
         self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
     ) -> None:
-        digest = person_digest(organisation_id, person_id)
-        await self._privacy.log(organisation_id, digest, EXPORTED, at=at, requested_by=requested_by, details=details)
+        await self._privacy.log_export(organisation_id, person_id, at=at, requested_by=requested_by, details=details)
 
     async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
-        return await self._privacy.entries(organisation_id, person_digest(organisation_id, person_id))
+        return await self._privacy.entries_of(organisation_id, person_id)
 
     async def suppressions_exist(self, organisation_id: str) -> bool:
         known = self._suppressing.get(organisation_id)

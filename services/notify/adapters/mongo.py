@@ -35,7 +35,7 @@ from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, Queue
 from shared.erasures import Erasures
 from shared.mongo import Document, DocumentLocks, IndexSpec, insert_new, update_all
 from shared.privacy import person_digest
-from shared.privacy_log import EXPORTED, PrivacyLog, privacy_log_index
+from shared.privacy_log import PrivacyLog, privacy_log_index
 
 SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
@@ -496,11 +496,10 @@ class MongoNotifyStore:
     async def log_export(
         self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
     ) -> None:
-        digest = person_digest(organisation_id, person_id)
-        await self._privacy.log(organisation_id, digest, EXPORTED, at=at, requested_by=requested_by, details=details)
+        await self._privacy.log_export(organisation_id, person_id, at=at, requested_by=requested_by, details=details)
 
     async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
-        return await self._privacy.entries(organisation_id, person_digest(organisation_id, person_id))
+        return await self._privacy.entries_of(organisation_id, person_id)
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)}, {"sends": 1})
