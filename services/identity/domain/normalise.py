@@ -15,13 +15,12 @@ from shared.emails import normalise_email as normalise_email  # shared with prof
 from shared.events import Language
 from shared.memo import remembered
 from shared.names import fold_name, folded_words
+from shared.phones import without_extension
 from shared.text import without_format_characters
 
 # A warning shows at most this much of the value, so one garbled field cannot bloat every record it sits on.
 _SHOWN_LENGTH = 80
 
-# An extension as people write it after the number: `ext 12`, `ext. 12`, `x12`, `#12`, `poste 12`, `p. 12`.
-_PHONE_EXTENSION = re.compile(r"[\s,;]*(?:ext(?:ension)?|poste|post|x|p|#)\.?\s*:?\s*[0-9]{1,7}\s*$", re.IGNORECASE)
 # The shape nearly every North American number takes, read without the full parser (about four times as fast).
 _NORTH_AMERICAN = re.compile(
     r"(?:(?P<international>\+\s*1)|1)?[\s.-]*\(?\s*(?P<area>[2-9][0-9]{2})\s*\)?[\s.-]*(?P<exchange>[2-9][0-9]{2})"
@@ -153,7 +152,7 @@ def normalise_phone(raw: str, default_region: str = "CA") -> str | None:
 
 @remembered
 def _e164(raw: str, default_region: str) -> str | None:
-    text = _PHONE_EXTENSION.sub("", raw).strip()
+    text = without_extension(raw)
     first_digit = next((index for index, char in enumerate(text) if char.isdigit()), None)
     if first_digit is None or any(char.isalpha() for char in text[first_digit:]):
         return None

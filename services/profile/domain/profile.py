@@ -91,6 +91,7 @@ from shared.events.audience import (
 )
 from shared.events.common import ConsentPurpose, LegalBasis, PerformanceRef, PersonRef
 from shared.memo import LastSeen
+from shared.phones import without_extension
 
 DOCUMENT_FORMAT = 1
 # Email opens and clicks are kept this long before the person's latest event: enough for `view` at any moment
@@ -599,9 +600,10 @@ def phone_number(text: str, country: str | None = None) -> str:
 
 
 def _phone_number(text: str, country: str | None) -> str:
-    """The number in E.164 (`+15145550199`) when it reads as a possible number; else as given, spaces tidied."""
+    """The number in E.164 (`+15145550199`) when it reads as a possible number, without the extension written after
+    it (`poste 12`, as identity reads it); else as given, spaces tidied."""
     try:
-        number = phonenumbers.parse(text, country or DEFAULT_PHONE_REGION)
+        number = phonenumbers.parse(without_extension(text), country or DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException:
         return " ".join(text.split())
     if not phonenumbers.is_possible_number(number):

@@ -211,6 +211,10 @@ def test_any_text_given_as_an_email_gives_an_address_or_none_without_raising(raw
         "514-555-0199 x12",
         "514-555-0199 poste 12",
         "514 555 0199 #12",
+        # RFC 3966's form, which phonenumbers itself writes.
+        "+1-514-555-0199;ext=12",
+        "tel:+1-514-555-0199;ext=12",
+        "514-555-0199 ext=12",
         "1-514-555-0199",
         "1 (514) 555-0199",
         "+1 (514) 555-0199",

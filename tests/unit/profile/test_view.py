@@ -285,6 +285,17 @@ def test_phones_written_differently_are_one_number_in_e164() -> None:
     assert fields["phones"] == ["poste 12", "+15145550199"]
 
 
+def test_a_phone_with_its_extension_is_the_number_identity_links_and_a_look_up_finds() -> None:
+    fields = profile(
+        [
+            purchase(BOUGHT, BELLES_SOEURS, person=person(phone="514 555-0199 poste 12")),
+            purchase(BOUGHT + days(1), MATINEE, person=person(phone="514-555-0199;ext=12")),
+        ]
+    )
+
+    assert fields["phones"] == ["+15145550199"]
+
+
 def test_a_language_the_person_chose_wins_over_a_later_locale_a_source_reported() -> None:
     fields = profile(
         [
