@@ -23,6 +23,7 @@ from services.profile.domain.lookups import (
 )
 from services.profile.domain.profile import DEFAULT_PHONE_REGION, ProfileState
 from shared.names import JOINING_PARTICLES, fold_name, name_parts
+from shared.phones import without_extension
 
 # A search word matches a part of a name at this Jaro-Winkler similarity or more, both folded: one typo in a
 # name of five letters or more (Tremblai, Elyse, Gauthier for Gautier), or its first letters (Trem for Tremblay),
@@ -35,7 +36,6 @@ _FEWEST_PHONE_DIGITS = 7
 _MOST_PHONE_DIGITS = 15
 # Digits and what people write between them: `+1 (514) 555-0199`; then perhaps an extension, which profiles drop.
 _PHONE_SHAPE = re.compile(r"\+?[0-9\s().\-/]+")
-_PHONE_EXTENSION = re.compile(r"\s*(?:ext|poste|x|#)\.?\s*[0-9]{1,7}$", re.IGNORECASE)
 
 
 class QueryKind(StrEnum):
@@ -120,7 +120,7 @@ def read_query(text: str, *, phone_region: str = DEFAULT_PHONE_REGION) -> Search
         raise UnsearchableQueryError(Unsearchable.NO_LETTERS_OR_DIGITS)
     if "@" in trimmed:
         return SearchQuery(trimmed, QueryKind.EMAIL, phone_region=phone_region)
-    number = _PHONE_EXTENSION.sub("", trimmed)
+    number = without_extension(trimmed)
     if (
         _PHONE_SHAPE.fullmatch(number)
         and _FEWEST_PHONE_DIGITS <= sum(char.isdigit() for char in number) <= _MOST_PHONE_DIGITS

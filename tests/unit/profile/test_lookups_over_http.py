@@ -99,6 +99,19 @@ async def test_a_phone_typed_with_brackets_or_dashes_finds_the_same_profile() ->
         assert [item["person_id"] for item in answer.json()["items"]] == ["per_jean"], typed
 
 
+async def test_a_phone_given_with_its_extension_is_found_by_its_number_however_typed() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_jean", phone="514-555-0199 poste 12"))
+    client = TestClient(profile_app(world))
+
+    for typed in ("514-555-0199", "+15145550199", "514-555-0199 poste 12", "514-555-0199, p. 12"):
+        answer = client.get("/v1/profiles", params={"phone": typed})
+        searched = client.get("/v1/profiles/search", params={"q": typed})
+
+        assert [item["person_id"] for item in answer.json()["items"]] == ["per_jean"], typed
+        assert [item["person_id"] for item in searched.json()["items"]] == ["per_jean"], typed
+
+
 async def test_an_email_given_with_a_space_the_caller_meant_escaped_finds_no_one_rather_than_another_address() -> None:
     world = profile_world()
     await world.deliver(world.purchase("e1", "per_jean", person={"email": "jean.roy+billets@videotron.ca"}))
