@@ -6,6 +6,7 @@ import unicodedata
 import jellyfish
 
 from shared.memo import remembered
+from shared.text import without_format_characters
 
 # Letters that Unicode does not decompose into a base letter and an accent, spelled as French and English readers do.
 # Apostrophe-like modifier letters count as letters for Unicode; in names they separate words like `'` does.
@@ -41,11 +42,12 @@ _SAINTS = {"saint": "st", "sainte": "ste"}
 
 def fold_name(raw: str) -> str | None:
     """A name as matching compares it: lower case, accents and ligatures spelled out (`Œ` → `oe`, `ß` → `ss`),
-    hyphens, apostrophes, dots and any other punctuation as single spaces, Saint/Sainte as `st`/`ste`.
+    hyphens, apostrophes, dots and any other punctuation as single spaces, Saint/Sainte as `st`/`ste`; invisible
+    format characters, which web forms and word processors leave in (soft hyphens, zero-width spaces), as nothing.
 
-    `Marie-Ève` → `marie eve`, `O'Neil` → `o neil`, `St. Pierre` → `st pierre`. Latin script becomes ASCII;
-    letters of other scripts are kept, lower-cased. Particles (`de`, `d'`, `van`) stay: see `name_parts`.
-    None when nothing is left but punctuation. Never raises.
+    `Marie-Ève` → `marie eve`, `O'Neil` → `o neil`, `St. Pierre` → `st pierre`, `Tremb\u00adlay` → `tremblay`.
+    Latin script becomes ASCII; letters of other scripts are kept, lower-cased. Particles (`de`, `d'`, `van`) stay:
+    see `name_parts`. None when nothing is left but punctuation. Never raises.
     """
     words = folded_words(raw)
     return " ".join(words) if words else None
@@ -57,7 +59,9 @@ def folded_words(raw: str) -> tuple[str, ...]:
     if raw.isascii():
         words = _ASCII_SEPARATORS.sub(" ", raw.lower()).split()
     else:
-        words = _SEPARATORS.sub(" ", _without_accents(_repaired_mojibake(raw))).split()
+        # A misreading is undone first: it may hold soft hyphens of its own (see `_repaired_mojibake`).
+        plain = without_format_characters(_repaired_mojibake(raw))
+        words = _SEPARATORS.sub(" ", _without_accents(plain)).split()
     return tuple(_SAINTS.get(word, word) for word in words)
 
 
@@ -71,16 +75,29 @@ _MOJIBAKE_BYTES = str.maketrans("ãåšžÿ", "ÃÅŠŽŸ")
 def _repaired_mojibake(text: str) -> str:
     """`text` lower-cased with UTF-8 read as Windows-1252 undone (`HÃ©LÃ¨NE` → `hélène`), as spreadsheet exports
     often need; `text` itself when it is no such misreading, since that does not survive the round trip. Lower
-    case first, so that a name in capitals and the same name in small letters are repaired alike."""
+    case first, so that a name in capitals and the same name in small letters are repaired alike.
+
+    Its format characters are read as part of the misreading first, since Windows-1252 shows the second byte of `í`
+    as a soft hyphen (`MartÃ\u00adnez`), then left out, as one pasted into it (`HÃ©lÃ¨\u00adne`) breaks the bytes.
+    """
     folded = text.casefold()
     if not any(lead in folded for lead in _MOJIBAKE_LEADS):
         return text
+    for misread in dict.fromkeys((folded, without_format_characters(folded))):
+        repaired = _read_as_utf8(misread)
+        if repaired is not None:
+            return repaired
+    return text
+
+
+def _read_as_utf8(misread: str) -> str | None:
     try:
-        repaired = folded.translate(_MOJIBAKE_BYTES).encode("cp1252").decode("utf-8")
+        repaired = misread.translate(_MOJIBAKE_BYTES).encode("cp1252").decode("utf-8")
     except UnicodeError:
-        return text
-    if any(unicodedata.category(char).startswith("C") for char in repaired):
-        return text
+        return None
+    # A control or unassigned character means the text was no misreading; a format character may be the name's own.
+    if any(unicodedata.category(char).startswith("C") for char in without_format_characters(repaired)):
+        return None
     return repaired
 
 

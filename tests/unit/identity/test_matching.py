@@ -1165,6 +1165,14 @@ def test_one_persons_records_share_a_blocking_key_despite(label: str, record: No
     assert shares_a_key(record, MARIE), label
 
 
+def test_a_name_pasted_with_a_soft_hyphen_is_stored_under_the_keys_of_the_name_typed_without_it() -> None:
+    def normalised(first: str, last: str) -> NormalisedRecord:
+        record = PersonRecord(source="box-office", first_name=first, last_name=last, postal_code="H2J 2L1")
+        return normalise_record(record, today=date(2026, 5, 1))
+
+    assert blocking_keys(normalised("Ma\u00adrie", "Tremb\u00adlay")) == blocking_keys(normalised("Marie", "Tremblay"))
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [

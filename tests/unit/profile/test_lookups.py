@@ -56,6 +56,11 @@ def test_spelling_variants_accents_and_case_share_their_keys() -> None:
     assert name_lookups(None, "Tremblai") == name_lookups(None, "Tremblay")
 
 
+def test_a_name_pasted_with_a_soft_hyphen_or_a_zero_width_space_shares_the_keys_of_the_name_typed() -> None:
+    assert name_lookups("Ma\u00adrie", "Tremb\u00adlay") == name_lookups("Marie", "Tremblay")
+    assert name_lookups("Marie-\u200bÈve", "\ufeffCôté") == name_lookups("Marie-Ève", "Côté")
+
+
 def test_each_part_of_a_compound_name_is_keyed_and_paired() -> None:
     keys = name_lookups("Marie-Ève", "Gagnon-Tremblay")
 

@@ -165,6 +165,14 @@ def test_names_match_without_their_accents_in_any_case() -> None:
     assert found("HELENE CÔTÉ") == ["per_helene"]
 
 
+def test_a_name_pasted_with_a_soft_hyphen_matches_as_the_name_typed_and_the_other_way_round() -> None:
+    [pasted_query] = rank(read_query("Tremb\u00adlay Marc"), [MARC])
+    pasted_name = Candidate("per_marc", "Marc", "Trem\u00adblay")
+    [pasted_candidate] = rank(read_query("Tremblay Marc"), [pasted_name])
+
+    assert pasted_query.score == pasted_candidate.score == 1.0
+
+
 def test_names_match_in_any_order() -> None:
     assert found("cote helene") == ["per_helene"]
     assert found("Tremblay Marc") == ["per_marc"]
