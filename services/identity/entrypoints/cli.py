@@ -7,10 +7,12 @@ import contextlib
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 import threading
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
@@ -34,6 +36,7 @@ from services.identity.domain.identifiers import IdentifierPolicy, load_identifi
 from services.identity.domain.match_settings import load_match_settings
 from services.identity.domain.resolution import Matching
 from services.identity.estimation import (
+    MIN_RECORDS,
     EstimationReport,
     LineTally,
     NotEnoughDataError,
@@ -58,6 +61,51 @@ DEFAULT_ORGANISATION = "default"
 DEFAULT_BATCH_MEMORY_MB = 1024
 
 
+# What `resolve` and `estimate` end with, for scripts to branch on; argparse's own refusals end with 2 too.
+_NOT_JSON_LINES = "an input in UTF-16 or written as a JSON array over several lines"
+_REFUSED_BEFORE_ANY_WORK = (
+    "the command was refused before any work: an option or a setting, an --input that is no file, an --output{} "
+    "that cannot be written, a --policy or --model file missing or invalid"
+)
+_RESOLVE_EXIT_CODES = (
+    (0, "the CSV was written (lines skipped, if any, are named above the summary)"),
+    (
+        1,
+        f"the input was refused or the run failed, and nothing was written: {_NOT_JSON_LINES}, no record to resolve, "
+        "a line --strict stops at, a full disk",
+    ),
+    (2, _REFUSED_BEFORE_ANY_WORK.format(" or --report")),
+    (130, "interrupted by Ctrl-C, nothing written; stopped by SIGTERM or SIGHUP, 128 + its number (143, 129)"),
+)
+_ESTIMATE_EXIT_CODES = (
+    (0, "the model file was written"),
+    (
+        1,
+        f"the input was refused or the estimate failed, and nothing was written: {_NOT_JSON_LINES}, fewer than "
+        f"{MIN_RECORDS} records, EM that did not converge, a full disk",
+    ),
+    (2, _REFUSED_BEFORE_ANY_WORK.format("")),
+    (130, "interrupted by Ctrl-C, nothing written"),
+)
+
+
+def _exit_codes(codes: Iterable[tuple[int, str]]) -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in codes)
+
+
+class _LinesKept(argparse.HelpFormatter):
+    """Help whose description and epilog keep their lines, each wrapped to the terminal: a line that starts with a
+    code (the exit codes) goes on under its text, not under the code."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        filled = []
+        for line in text.splitlines():
+            code = re.match(r"\s*\d+\s+", line)
+            hanging = indent + " " * (code.end() if code else 0)
+            filled.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=hanging))
+        return "\n".join(filled)
+
+
 def register(commands: Any) -> None:
     identity = commands.add_parser("identity", help="resolve records to persons").add_subparsers(
         dest="action", required=True
@@ -68,6 +116,8 @@ def register(commands: Any) -> None:
         description="Each input line is a JSON object with `record_id` and any of source, external_id, first_name, "
         "last_name, email, phone, street, address_2, city, region, postal_code, country, birth_date. "
         "The same matching as the identity service, on this machine's memory: nothing is written to the store.",
+        epilog=_exit_codes(_RESOLVE_EXIT_CODES),
+        formatter_class=_LinesKept,
     )
     resolve.add_argument("--input", type=Path, required=True, help="the JSON Lines file")
     resolve.add_argument("--output", type=Path, required=True, help="the CSV file to write")
@@ -103,6 +153,8 @@ def register(commands: Any) -> None:
         "starting model as 1,000 pairs more so that a level a small history seldom shows keeps some weight. Writes a "
         "complete model file (the configured bands, the estimated model) to use with `resolve --model` or "
         "PARTERRE_IDENTITY_MATCH_MODEL_FILE. Nothing is written when EM does not converge.",
+        epilog=_exit_codes(_ESTIMATE_EXIT_CODES),
+        formatter_class=_LinesKept,
     )
     estimate.add_argument("--input", type=Path, required=True, help="the JSON Lines file")
     estimate.add_argument("--output", type=Path, required=True, help="the model file (YAML) to write")
@@ -236,7 +288,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
         return 2
     if _utf16(arguments.input):
         print(in_language(language, en=_UTF16_ERROR, fr=_UTF16_ERROR_FR).format(path=arguments.input), file=sys.stderr)
-        return 2
+        return 1
     if _an_array_over_lines(arguments.input):
         print(in_language(language, en=_ARRAY_ERROR, fr=_ARRAY_ERROR_FR).format(path=arguments.input), file=sys.stderr)
         return 1
@@ -527,13 +579,14 @@ _ARRAY_ERROR_FR = (
     "erreur : {path} contient un tableau JSON écrit sur plusieurs lignes, et non du JSON Lines : écrivez un objet par "
     "ligne, sans crochets ni virgules entre eux (`jq -c '.[]'` le fait) ; rien n'a été lu"
 )
+# Refused as the input's other unreadable shapes are (exit 1), not as a misused option (2): the file is wrong.
 _UTF16_ERROR = (
-    "error: {path} is UTF-16 (as Windows PowerShell's > writes); save it as UTF-8, for instance with "
-    "Out-File -Encoding utf8; nothing read"
+    "error: {path} is UTF-16 (as Windows PowerShell's > writes); the input is read as UTF-8: save it as UTF-8, for "
+    "instance with Out-File -Encoding utf8; nothing read"
 )
 _UTF16_ERROR_FR = (
-    "erreur : {path} est en UTF-16 (comme l'écrit le > de Windows PowerShell) ; enregistrez-le en UTF-8, par "
-    "exemple avec Out-File -Encoding utf8 ; rien n'a été lu"
+    "erreur : {path} est en UTF-16 (comme l'écrit le > de Windows PowerShell) ; l'entrée est lue en UTF-8 : "
+    "enregistrez-le en UTF-8, par exemple avec Out-File -Encoding utf8 ; rien n'a été lu"
 )
 _INTERRUPTED = "interrupted; nothing written"
 _INTERRUPTED_FR = "interrompu ; rien n'a été écrit"
@@ -617,7 +670,7 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         return 2
     if _utf16(arguments.input):
         print(in_language(language, en=_UTF16_ERROR, fr=_UTF16_ERROR_FR).format(path=arguments.input), file=sys.stderr)
-        return 2
+        return 1
     if _an_array_over_lines(arguments.input):
         print(in_language(language, en=_ARRAY_ERROR, fr=_ARRAY_ERROR_FR).format(path=arguments.input), file=sys.stderr)
         return 1

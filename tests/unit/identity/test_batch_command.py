@@ -938,8 +938,12 @@ def test_a_utf16_file_as_powershell_writes_it_is_refused_saying_so_before_readin
 
     code = main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")])
 
-    assert code == 2
-    assert "is UTF-16" in capsys.readouterr().err
+    # Refused as an input, like a JSON array over lines: the file is wrong, not how the command was called.
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: {source} is UTF-16 (as Windows PowerShell's > writes); the input is read as UTF-8: save it as UTF-8, "
+        "for instance with Out-File -Encoding utf8; nothing read"
+    )
     assert not (tmp_path / "persons.csv").exists()
 
 

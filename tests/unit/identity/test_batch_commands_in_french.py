@@ -336,9 +336,9 @@ def refusals(tmp_path: Path) -> list[tuple[list[str], int, str]]:
         (["identity", "resolve", "--input", str(missing), *output], 2, f"erreur : {missing} n'est pas un fichier"),
         (
             ["identity", "resolve", "--input", str(utf16), *output],
-            2,
-            f"erreur : {utf16} est en UTF-16 (comme l'écrit le > de Windows PowerShell) ; enregistrez-le en UTF-8, par "
-            "exemple avec Out-File -Encoding utf8 ; rien n'a été lu",
+            1,
+            f"erreur : {utf16} est en UTF-16 (comme l'écrit le > de Windows PowerShell) ; l'entrée est lue en UTF-8 : "
+            "enregistrez-le en UTF-8, par exemple avec Out-File -Encoding utf8 ; rien n'a été lu",
         ),
         (
             ["identity", "resolve", "--input", str(array), *output],
