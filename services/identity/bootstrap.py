@@ -14,7 +14,7 @@ from services.identity.entrypoints.http import router
 from services.identity.handlers import IdentityDeps
 from services.identity.metrics import IdentityMetrics
 from services.identity.refiling import blocks_outdated
-from services.identity.rules import load_rules
+from services.identity.rules import development_salt_warning, load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, KafkaPublisher
@@ -37,6 +37,8 @@ def create_app(
     identity_settings = settings or IdentitySettings()
     # Read before anything connects: a bad policy or model file stops the start with the line to fix.
     rules = load_rules(identity_settings)
+    if (warning := development_salt_warning(identity_settings, "en")) is not None:
+        log.warning(warning)
 
     def wire(runtime: Runtime) -> None:
         context = IdentityContext(

@@ -46,7 +46,7 @@ from services.identity.estimation import (
 from services.identity.handlers import IdentityDeps
 from services.identity.prepared_input import PreparationError, prepared_input
 from services.identity.refiling import RefileReport, refile_blocks
-from services.identity.rules import load_rules
+from services.identity.rules import development_salt_warning, load_rules
 from services.identity.settings import IdentitySettings
 from shared.bilingual import LANGUAGES, chosen_language, format_count, in_language, is_singular, os_error, quoted
 from shared.events import Language
@@ -317,6 +317,8 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     if arguments.memory_mb < 16:
         _say_error(language, en="--memory-mb: at least 16", fr="--memory-mb : au moins 16")
         return 2
+    if (warning := development_salt_warning(settings, language)) is not None:
+        print(in_language(language, en=f"warning: {warning}", fr=f"avertissement : {warning}"), file=sys.stderr)
     # Every problem waits on disk for the report file, however many there are; the terminal shows the first ones.
     with (
         _stopped_as_by_ctrl_c(),
