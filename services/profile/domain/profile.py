@@ -84,6 +84,7 @@ from shared.events.audience import (
     SocialEngagedV1,
     SubscriptionKind,
     SubscriptionPurchasedV1,
+    Ticket,
     TicketExchangedV1,
     TicketPurchasedV1,
     TicketRefundedV1,
@@ -150,6 +151,8 @@ class ProfileState:
     performances: Mapping[str, PerformanceRecord] = field(default_factory=dict)
     # The first scan of each performance attended.
     attended: Mapping[str, Stamp] = field(default_factory=dict)
+    # What profiles stored before each ticket kept its share of its order's total (`Acquisition.paid`) summed, one
+    # total per event, so an order told twice counted twice; nothing adds to it now.
     ticket_paid: Decimal = Decimal(0)
     # Refunds by event id. One counts against the spend only once a ticket it names was bought (or received in an
     # exchange) in this history: a refund whose purchase is another person's, or predates the import, pays back
@@ -168,7 +171,12 @@ class ProfileState:
     subscription_paid: Decimal = Decimal(0)
     # Shop
     shop_orders: Mapping[str, ShopOrderRecord] = field(default_factory=dict)
-    # Donations
+    # Donations: each gift's amount by donation id, so a gift told by several events counts once. `donations`,
+    # `donated` and `largest_donation` are what profiles stored before gifts were kept one by one counted, summed
+    # and found largest; nothing adds to them now. The first and the last moment are those of every event telling a
+    # gift: a gift told again at another moment moves them out, never back, so a rule counted from them (a donor's
+    # anniversary, a lapsed donor) is not asked again.
+    gifts: Mapping[str, Stamped[Decimal]] = field(default_factory=dict)
     donations: int = 0
     donated: Decimal = Decimal(0)
     largest_donation: Decimal | None = None
@@ -219,6 +227,22 @@ class ProfileState:
         kept = MOST_RECENT.combine(stored, ordered)
         others = {basis: fact for basis, fact in self.relationships.items() if basis != purchase}
         return others if kept is None else {**others, purchase: kept}
+
+    @property
+    def donation_count(self) -> int:
+        """Gifts given: one per donation id, with those a profile stored before gifts were kept apart counted."""
+        return self.donations + len(self.gifts)
+
+    @property
+    def donation_total(self) -> Decimal:
+        return sum((gift.value for gift in self.gifts.values()), self.donated)
+
+    @property
+    def largest_gift(self) -> Decimal | None:
+        amounts = [gift.value for gift in self.gifts.values()]
+        if self.largest_donation is not None:
+            amounts.append(self.largest_donation)
+        return max(amounts, default=None)
 
     def to_document(self) -> dict[str, Any]:
         """The state as JSON-ready values, for the profile store; `from_document` reads it back unchanged."""
@@ -281,6 +305,10 @@ MERGE_STRATEGIES: Mapping[str, Strategy] = check_table(
         "subscription_payments": SUM,
         "subscription_paid": SUM,
         "shop_orders": per_key(SHOP_ORDER_MERGE),
+        # A gift told by two events (a donation platform's retry under a fresh id, an import of history) is kept as
+        # first told, as a ticket keeps its first purchase (TICKET_MERGE): a retry repeats what was said, so a later
+        # report is no truer, and the choice must not depend on the order events arrive in.
+        "gifts": per_key(OLDEST),
         "donations": SUM,
         "donated": SUM,
         "largest_donation": MAX,
@@ -410,14 +438,18 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
     match data:
         case TicketPurchasedV1():
             performance_id = data.performance.performance_id
+            shares = _ticket_shares(data.total.amount, data.tickets)
             return {
                 "tickets": {
                     ticket.ticket_id: TicketRecord(acquired=bought, bought=bought)
                     for ticket in data.tickets
-                    for bought in (Acquisition(stamp, performance_id, ticket.price.amount, data.order_id),)
+                    for bought in (
+                        Acquisition(
+                            stamp, performance_id, ticket.price.amount, data.order_id, paid=shares[ticket.ticket_id]
+                        ),
+                    )
                 },
                 "performances": _performance(data.performance, stamp),
-                "ticket_paid": data.total.amount,
                 "first_purchase_at": stamp.time,
                 "last_purchase_at": stamp.time,
                 "relationships": _relationship(LegalBasis.IMPLIED_PURCHASE, stamp, source),
@@ -475,9 +507,7 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             return {"shop_orders": {data.order_id: ShopOrderRecord(cancelled=stamp)}}
         case DonationMadeV1():
             return {
-                "donations": 1,
-                "donated": data.amount.amount,
-                "largest_donation": data.amount.amount,
+                "gifts": {data.donation_id: Stamped(data.amount.amount, stamp)},
                 "first_donation_at": stamp.time,
                 "last_donation_at": stamp.time,
                 "relationships": _relationship(LegalBasis.IMPLIED_DONATION, stamp, source),
@@ -504,6 +534,22 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             fact = ConsentFact(captured, action, data.basis, source, data.wording_version)
             return {"consent_facts": {data.purpose.value: (fact,)}}
     return {}
+
+
+def _ticket_shares(total: Decimal, tickets: list[Ticket]) -> dict[str, Decimal]:
+    """Each ticket's share of an order's `total`, in proportion to its price (evenly when every ticket is free), to
+    the cent: the first tickets take the odd cents, so that the shares add up to the total."""
+    cents = int(total.scaleb(2))
+    weights = [int(ticket.price.amount.scaleb(2)) for ticket in tickets]
+    if not any(weights):
+        weights = [1] * len(tickets)
+    parts = [cents * weight // sum(weights) for weight in weights]
+    for rank in range(cents - sum(parts)):
+        parts[rank] += 1
+    shares: dict[str, Decimal] = {}
+    for ticket, part in zip(tickets, parts, strict=True):
+        shares[ticket.ticket_id] = shares.get(ticket.ticket_id, Decimal(0)) + Decimal(part).scaleb(-2)
+    return shares
 
 
 def _performance(performance: PerformanceRef, stamp: Stamp) -> dict[str, PerformanceRecord]:
@@ -708,8 +754,8 @@ class _Transactions:
         last_purchase_at = _latest(*box_office_times)
         shop_times = [order.stamp.time for order in kept_orders]
         return cls(
-            count=len(ticket_orders) + state.subscription_payments + len(kept_orders) + state.donations,
-            spend=ticket_spend + state.subscription_paid + shop_spend + state.donated,
+            count=len(ticket_orders) + state.subscription_payments + len(kept_orders) + state.donation_count,
+            spend=ticket_spend + state.subscription_paid + shop_spend + state.donation_total,
             first_at=_earliest(first_purchase_at, *shop_times, state.first_donation_at),
             last_at=_latest(last_purchase_at, *shop_times, state.last_donation_at),
             first_purchase_at=first_purchase_at,
@@ -734,7 +780,8 @@ def view(
       or were cleaned since they were last given (a purchase or a sign-up naming one after that makes it
       deliverable again). Contact points leave them out.
     - `tickets_bought`: tickets held, bought or received in an exchange, neither refunded nor given in exchange;
-      `ticket_spend`: order totals less the refunds of tickets bought here (exchanges move tickets, not money).
+      `ticket_spend`: order totals less the refunds of tickets bought here (exchanges move tickets, not money); a
+      ticket's purchase counts once however many events tell it, for its share of the total the first one gives.
     - `productions`, `genres`, `venues`, `last_performance_at`: performances held or attended (scanned), the last
       being the latest that has begun; `no_shows`: performances held, never scanned, begun NO_SHOW_GRACE ago.
     - `season.*`: tickets held for performances of that season, at their face value.
@@ -744,6 +791,8 @@ def view(
     - `first_purchase_at`, `last_purchase_at`: tickets and passes, but ticket orders refunded in full. RFM and the
       lifecycle count every transaction (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders
       neither cancelled nor refunded in full.
+    - `donations_*`, `largest_donation`: one gift per donation id however many events tell it, for the amount the
+      first told; `first_donation_at`, `last_donation_at`: the first and the latest moment any of them told.
     - `newsletter_status`: `subscribed` if subscribed to any list, else the latest status of any list.
     - `rfm.*` and `lifecycle_stage` are None for someone who never bought or gave anything.
     """
@@ -847,7 +896,15 @@ def _refunded_here(state: ProfileState) -> Decimal:
 
 def _timeless(state: ProfileState, seasons: SeasonCalendar, consent_policy: ConsentPolicy) -> _Timeless:
     box = _BoxOffice.of(state)
-    ticket_spend = max(state.ticket_paid - state.ticket_refunded - _refunded_here(state), Decimal(0))
+    paid = sum(
+        (
+            purchase.paid
+            for record in state.tickets.values()
+            if (purchase := record.bought) is not None and purchase.paid is not None
+        ),
+        state.ticket_paid,
+    )
+    ticket_spend = max(paid - state.ticket_refunded - _refunded_here(state), Decimal(0))
     shop_spend = sum((order.net for order in state.shop_orders.values()), Decimal(0))
     kept_orders = [kept for order in state.shop_orders.values() if (kept := order.kept) is not None]
     language = state.chosen_language or state.reported_language
@@ -896,9 +953,9 @@ def _timeless(state: ProfileState, seasons: SeasonCalendar, consent_policy: Cons
             "shop_spend": _money(shop_spend),
             "last_order_at": max((order.stamp.time for order in kept_orders), default=None),
             "shop_categories": sorted({category for order in kept_orders for category in order.categories}),
-            "donations_count": state.donations,
-            "donations_total": _money(state.donated),
-            "largest_donation": None if state.largest_donation is None else _money(state.largest_donation),
+            "donations_count": state.donation_count,
+            "donations_total": _money(state.donation_total),
+            "largest_donation": None if (largest := state.largest_gift) is None else _money(largest),
             "first_donation_at": state.first_donation_at,
             "last_donation_at": state.last_donation_at,
             "newsletter_status": _newsletter_status(state.newsletter_lists),

@@ -57,6 +57,10 @@ class Acquisition:
     price: Decimal
     order_id: str | None
     by_exchange: bool = False
+    # A purchase's share of its order's total (fees and taxes included), so that a ticket's payment counts once
+    # however many events tell it; None for an exchange, and for a purchase stored before shares were kept, whose
+    # total is in `ProfileState.ticket_paid`.
+    paid: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,11 @@ class TicketRecord:
         return self.acquired if self.exchanged is None or self.acquired.stamp > self.exchanged else None
 
 
+# A purchase told by two events (an order sent again under another event id: a webhook, then an import of the box
+# office's history or a re-export) is kept as first told, with its share of the order total, whatever order the
+# events arrive in. A resend repeats what was said, and a box office changes an order by a refund or an exchange,
+# never by telling its purchase again: a later report is no truer, and keeping the first makes spend, purchase time
+# and order come from one event.
 TICKET_MERGE = field_by_field(
     check_table(TicketRecord, {"acquired": MOST_RECENT, "refunded": OLDEST, "exchanged": MOST_RECENT, "bought": OLDEST})
 )

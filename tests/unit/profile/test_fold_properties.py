@@ -22,7 +22,13 @@ from services.profile.domain.profile import (
     view,
 )
 from services.profile.domain.rules import contact_points
-from shared.events import EmailBouncedV1, NewsletterCleanedV1, NewsletterCleanedV2
+from shared.events import (
+    DonationMadeV1,
+    EmailBouncedV1,
+    NewsletterCleanedV1,
+    NewsletterCleanedV2,
+    TicketPurchasedV1,
+)
 from shared.events.common import ConsentPurpose
 from tests.unit.profile.facts import (
     THEATRE,
@@ -131,7 +137,10 @@ KINDS: list[FactDraw] = [
     ),
     lambda draw, when: shop_refund(when, order_id=draw(st.sampled_from(["S-1", "S-2"])), amount=draw(PRICES)),
     lambda draw, when: shop_cancellation(when, order_id=draw(st.sampled_from(["S-1", "S-2"]))),
-    lambda draw, when: donation(when, draw(PRICES).replace("0.00", "5.00")),
+    # Few donation ids, so that one gift is often told twice, at other moments or for other amounts.
+    lambda draw, when: donation(
+        when, draw(PRICES).replace("0.00", "5.00"), donation_id=draw(st.sampled_from(["DON-1", "DON-2", "DON-3"]))
+    ),
     lambda draw, when: newsletter(
         draw(st.sampled_from(["subscribed", "unsubscribed", "cleaned"])),
         when,
@@ -184,6 +193,24 @@ def test_folding_any_permutation_with_any_duplicates_gives_the_same_profile(data
 
     assert fold([*shuffled, *repeated]) == fold(events)
     assert fold([*repeated, *shuffled]).to_document() == fold(events).to_document()
+
+
+@properties
+@given(st.data())
+def test_an_order_or_a_gift_told_again_under_other_event_ids_changes_no_field_of_the_profile(
+    data: st.DataObject,
+) -> None:
+    events = data.draw(histories())
+    told_again = [event for event in events if isinstance(event.data, TicketPurchasedV1 | DonationMadeV1)]
+    resent = [
+        dataclasses.replace(event, event_id=f"{event.event_id}-again-{copy}")
+        for copy, event in enumerate(data.draw(st.lists(st.sampled_from(told_again), max_size=6)) if told_again else [])
+    ]
+    as_of = max((event.time for event in events), default=START) + timedelta(days=1)
+
+    assert view(fold([*events, *resent]), as_of=as_of, seasons=THEATRE) == view(
+        fold(events), as_of=as_of, seasons=THEATRE
+    )
 
 
 @properties

@@ -356,6 +356,58 @@ def test_tickets_bought_and_their_spend_add_up_over_orders() -> None:
     }
 
 
+def test_an_order_sent_again_under_another_event_id_is_paid_for_once() -> None:
+    # A box office's webhook, then the same order in an import of its history or a re-export, under a fresh id.
+    told = purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", price="54.50", total="115.00", order_id="O-1")
+    again = replace(told, event_id="evt-reexported")
+
+    fields = profile([told, again, purchase(BOUGHT + days(3), GISELLE, "T-3", price="72.25", order_id="O-2")])
+
+    assert pick(fields, "tickets_bought", "ticket_spend", "rfm.frequency", "rfm.monetary") == {
+        "tickets_bought": 3,
+        "ticket_spend": Decimal("187.25"),
+        "rfm.frequency": 2,
+        "rfm.monetary": 2,
+    }
+
+
+def test_an_order_told_in_one_event_per_row_counts_every_row_once() -> None:
+    # An attendee report writes a row per attendee of order 301, each with its own tickets and amount.
+    rows = [
+        purchase(BOUGHT, BELLES_SOEURS, "T-301-1", "T-301-2", price="25.00", order_id="301"),
+        purchase(BOUGHT, BELLES_SOEURS, "T-301-3", price="25.00", order_id="301"),
+        purchase(BOUGHT, GISELLE, "T-301-4", price="40.00", total="42.50", order_id="301"),
+    ]
+
+    fields = profile([*rows, *(replace(row, event_id=f"{row.event_id}-again") for row in rows)])
+
+    assert pick(fields, "tickets_bought", "ticket_spend") == {"tickets_bought": 4, "ticket_spend": Decimal("117.50")}
+
+
+def test_when_two_events_for_one_order_disagree_on_its_total_the_first_told_counts_in_any_order() -> None:
+    first = purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", total="115.00", order_id="O-1")
+    corrected = purchase(BOUGHT + days(1), BELLES_SOEURS, "T-1", "T-2", total="109.00", order_id="O-1")
+
+    assert profile([first, corrected])["ticket_spend"] == profile([corrected, first])["ticket_spend"]
+    assert profile([corrected, first])["ticket_spend"] == Decimal("115.00")
+
+
+def test_a_profile_stored_when_order_totals_were_summed_keeps_its_spend() -> None:
+    state = fold([purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", total="115.00", order_id="O-1")])
+    document = state.to_document()
+    # As such a profile was stored: the sum of the totals, and no ticket's share of one.
+    for ticket in document["tickets"]:
+        for kept in ("acquired", "bought"):
+            del ticket["value"][kept]["paid"]
+    document["ticket_paid"] = "115.00"
+    stored = ProfileState.from_document(document)
+    assert view(stored, as_of=AFTER_THE_SHOWS, seasons=THEATRE)["ticket_spend"] == Decimal("115.00")
+
+    later = apply(stored, purchase(BOUGHT + days(3), GISELLE, "T-3", price="72.25", order_id="O-2"))
+
+    assert view(later, as_of=AFTER_THE_SHOWS, seasons=THEATRE)["ticket_spend"] == Decimal("187.25")
+
+
 def test_a_refund_subtracts_its_tickets_and_the_amount_paid_back() -> None:
     fields = profile(
         [
@@ -714,6 +766,76 @@ def test_donations_count_total_largest_first_and_last() -> None:
         "largest_donation": Decimal("250.00"),
         "first_donation_at": BOUGHT,
         "last_donation_at": BOUGHT + days(60),
+    }
+
+
+def test_a_gift_sent_again_under_another_event_id_counts_once() -> None:
+    # A donation platform's retry names the same donation under a fresh event id.
+    gift = donation(BOUGHT, "250.00", donation_id="ZF-1")
+    retried = replace(gift, event_id="evt-retried")
+
+    fields = profile([gift, retried, donation(BOUGHT + days(30), "50", donation_id="ZF-2")], when=BOUGHT + days(31))
+
+    assert pick(
+        fields,
+        "donations_count",
+        "donations_total",
+        "largest_donation",
+        "first_donation_at",
+        "last_donation_at",
+        "rfm.frequency",
+        "rfm.monetary",
+    ) == {
+        "donations_count": 2,
+        "donations_total": Decimal("300.00"),
+        "largest_donation": Decimal("250.00"),
+        "first_donation_at": BOUGHT,
+        "last_donation_at": BOUGHT + days(30),
+        "rfm.frequency": 2,
+        "rfm.monetary": 3,
+    }
+
+
+def test_when_two_events_for_one_gift_disagree_on_its_amount_the_first_told_counts_in_any_order() -> None:
+    first = donation(BOUGHT, "250.00", donation_id="ZF-1")
+    later = donation(BOUGHT + days(1), "25.00", donation_id="ZF-1")
+
+    for history in ([first, later], [later, first]):
+        assert pick(profile(history), "donations_count", "donations_total", "largest_donation") == {
+            "donations_count": 1,
+            "donations_total": Decimal("250.00"),
+            "largest_donation": Decimal("250.00"),
+        }
+
+
+def test_a_profile_stored_when_gifts_were_summed_keeps_its_donations() -> None:
+    document = fold([opened(BOUGHT)]).to_document()
+    # As such a profile was stored: two gifts summed, none kept apart.
+    document |= {
+        "donations": 2,
+        "donated": "300.00",
+        "largest_donation": "250.00",
+        "first_donation_at": BOUGHT.isoformat(),
+        "last_donation_at": (BOUGHT + days(30)).isoformat(),
+    }
+    stored = ProfileState.from_document(document)
+    names = ("donations_count", "donations_total", "largest_donation", "first_donation_at", "last_donation_at")
+    assert pick(view(stored, as_of=AFTER_THE_SHOWS, seasons=THEATRE), *names) == {
+        "donations_count": 2,
+        "donations_total": Decimal("300.00"),
+        "largest_donation": Decimal("250.00"),
+        "first_donation_at": BOUGHT,
+        "last_donation_at": BOUGHT + days(30),
+    }
+
+    later = apply(stored, donation(BOUGHT + days(40), "75.00", donation_id="ZF-3"))
+
+    assert pick(view(later, as_of=AFTER_THE_SHOWS, seasons=THEATRE), *names) == {
+        "donations_count": 3,
+        "donations_total": Decimal("375.00"),
+        "largest_donation": Decimal("250.00"),
+        "first_donation_at": BOUGHT,
+        "last_donation_at": BOUGHT + days(40),
     }
 
 
