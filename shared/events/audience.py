@@ -85,7 +85,10 @@ class Ticket(EventData):
         }
     )
 
-    ticket_id: ExternalId = Field(description="The ticket id in the box office.")
+    ticket_id: ExternalId = Field(
+        description="The ticket id in the box office. Purchases naming a ticket under several event ids (an order "
+        "sent again, or imported after its webhook) are one purchase of it, counted once."
+    )
     seat: ShortText | None = Field(default=None, description="Seat label; absent for general admission.")
     price_category: ShortText = Field(description="Price category as the box office names it, e.g. `Étudiant`.")
     price: Money = Field(description="What was paid for this ticket, taxes included.")
@@ -125,7 +128,10 @@ class TicketPurchasedV1(AudienceFact):
     order_id: ExternalId = Field(description="The order id in the box office.")
     performance: PerformanceRef = Field(description="The performance the tickets admit to.")
     tickets: list[Ticket] = Field(min_length=1, max_length=MAX_ITEMS, description="The tickets bought.")
-    total: Money = Field(description="The order total, fees and taxes included.")
+    total: Money = Field(
+        description="What the order's tickets in this event cost, fees and taxes included: the order total when "
+        "the event tells the whole order."
+    )
     channel: SalesChannel = Field(description="Where the sale happened.")
 
 
@@ -389,7 +395,10 @@ class DonationMadeV1(AudienceFact):
         }
     )
 
-    donation_id: ExternalId = Field(description="The donation (or instalment) id upstream.")
+    donation_id: ExternalId = Field(
+        description="The donation (or instalment) id upstream. Events naming one id are one gift, counted once "
+        "(a platform's retry under a fresh event id, an import of history)."
+    )
     amount: Money = Field(description="The amount given.")
     campaign: LocalizedText | None = Field(default=None, description="The fundraising campaign, if any.")
     recurring: bool = Field(default=False, description="Whether it belongs to a recurring (monthly, yearly) gift.")
