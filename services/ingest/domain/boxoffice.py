@@ -1143,9 +1143,12 @@ def _donation(facts: _Facts) -> _Fact | None:
     row = facts.row
     campaign = row.text(F.CAMPAIGN) or row.text(F.SHOW)
     id_parts, reference = facts.reference()
+    # A profile counts a gift once per donation id: the second gift of one order (a gift in memory of someone beside
+    # the annual campaign's) is named by its rank among the order's gifts, as its event id is.
+    rank = int(id_parts[-1])
     values = {
         "person": facts.person,
-        "donation_id": reference,
+        "donation_id": reference if rank == 1 else f"{reference}#{rank}",
         "amount": facts.money(facts.total),
         "campaign": None if campaign is None else {facts.language: campaign},
     }

@@ -168,6 +168,24 @@ def test_a_zeffy_payments_file_gives_donations_tickets_and_memberships() -> None
     assert anonymous_donation.person.phone == "450 555-0110"
 
 
+def test_two_gifts_under_one_order_number_are_two_gifts_and_importing_the_file_again_names_them_alike() -> None:
+    # A profile counts a gift once per donation id: two gifts paid in one order (the annual campaign and a gift in
+    # memory of someone) must not share one.
+    body = (
+        "No de commande,First Name,Last Name,Email,Amount,Type,Date,FormTitle\n"
+        "2026-00117,Hélène,D'Amours,helene.damours@example.ca,100.00,donation,15/09/2026,Campagne annuelle 2026\n"
+        "2026-00117,Hélène,D'Amours,helene.damours@example.ca,25.00,donation,15/09/2026,Don en mémoire\n"
+    ).encode()
+
+    first, second = (data_of(row) for row in accepted(read(body)))
+    again = [data_of(row) for row in accepted(read(body))]
+
+    assert isinstance(first, DonationMadeV1) and isinstance(second, DonationMadeV1)
+    assert first.donation_id != second.donation_id
+    assert first.donation_id == "2026-00117"
+    assert again == [first, second]
+
+
 def test_a_file_with_broken_rows_yields_every_valid_row_and_one_rejection_per_broken_row() -> None:
     outcomes = read(boxoffice_path("billetterie-lignes-brisees.csv"))
 
