@@ -16,6 +16,8 @@ from services.identity.domain.identifiers import (
     IdentifierType,
     digest_from_key,
     evidence_of,
+    identifiers_of,
+    records_without_erased,
 )
 from services.identity.domain.matching import BLOCK_CAPACITY, blocking_keys
 from services.identity.domain.merges import (
@@ -1178,7 +1180,7 @@ async def unmerge(
         if claim != mine:
             merge = await _claimed_merge(store, merge, claim, now=deps.clock.now())
         if merge.undone_at is None:
-            merge = await _restore(store, merge, claim)
+            merge = await _restore(store, merge, claim, deps.rules.policy)
         elif merge_id is None:
             # As if it had been undone before this request looked: only a named merge is answered again.
             raise IdentityActionError("nothing_to_unmerge", f"{person_id}'s merge was just undone by {claim.by}")
@@ -1198,7 +1200,9 @@ async def _claimed_merge(
     return current
 
 
-async def _restore(store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim) -> MergeRecord:
+async def _restore(
+    store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim, policy: IdentifierPolicy
+) -> MergeRecord:
     """Carries out a claimed unmerge; every step is idempotent, so a request that stopped midway is finished
     by the next, and the claim's requester and time make its event the one the first would have published."""
     organisation_id = merge.organisation_id
@@ -1219,9 +1223,10 @@ async def _restore(store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim
             merged_into=None,
             expected=PersonStatus.MERGED,
         )
-    await _strip_survivor(store, merge)
-    await _strip_holders(store, merge)
-    await _forget_given_in_later_merges(store, merge)
+    # Once they are active again, the owners of identifiers tell whose each record is (see `_taken_back`).
+    await _strip_survivor(store, merge, policy)
+    await _strip_holders(store, merge, policy)
+    await _forget_given_in_later_merges(store, merge, policy)
     await store.mark_undone(merge.organisation_id, merge.merge_id, at=claim.at, by=claim.by)
     return replace(merge, undone_at=claim.at, undone_by=claim.by)
 
@@ -1294,21 +1299,22 @@ async def _kept_apart_given_only_by(store: IdentityStore, merge: MergeRecord) ->
     return frozenset(given - own - still_given)
 
 
-async def _strip_survivor(store: IdentityStore, merge: MergeRecord) -> None:
+async def _strip_survivor(store: IdentityStore, merge: MergeRecord, policy: IdentifierPolicy) -> None:
     """Removes from the survivor what the merge gave it, and gives back what the merge took: its own records and
     its household."""
     given_apart = await _kept_apart_given_only_by(store, merge)
     before = merge.survivor_before
-    await _strip(store, merge, merge.survivor_id, given_apart=given_apart, before=before)
+    await _strip(store, merge, merge.survivor_id, policy, given_apart=given_apart, before=before)
     if before is not None:
         await _leave_households_given_by(store, merge, before)
 
 
-async def _forget_given_in_later_merges(store: IdentityStore, merge: MergeRecord) -> None:
+async def _forget_given_in_later_merges(store: IdentityStore, merge: MergeRecord, policy: IdentifierPolicy) -> None:
     """The survivor, and whom it was merged into since (see `_strip_holders`), as later merges kept copies of them
     (merged into another, or as the survivor it was), no longer hold the identifiers and records this merge gave
-    it: an unmerge of those would give them back, and an erasure of the restored persons would not find them there,
-    while one of whoever holds those copies would take them for theirs."""
+    it, nor the records the restored persons took back (see `_taken_back`): an unmerge of those would give them
+    back, and an erasure of the restored persons would not find them there, while one of whoever holds those
+    copies would take them for theirs."""
     given = {record for merged in merge.merged for record in merged.records}
     given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
     holders = [merge.survivor_id]
@@ -1316,6 +1322,18 @@ async def _forget_given_in_later_merges(store: IdentityStore, merge: MergeRecord
     while person is not None and person.merged_into is not None and person.merged_into not in holders:
         holders.append(person.merged_into)
         person = await store.person(merge.organisation_id, person.merged_into)
+    laters = {
+        later.merge_id: later
+        for holder_id in holders
+        for later in await store.merges_involving(merge.organisation_id, holder_id)
+        if later.merge_id != merge.merge_id
+    }
+    copied: list[NormalisedRecord] = []
+    for later in laters.values():
+        copied += [record for person in later.merged if person.person_id in holders for record in person.records]
+        if later.survivor_before is not None and later.survivor_id in holders:
+            copied += later.survivor_before.records
+    given |= set(await _taken_back(store, policy, merge, copied))
 
     def without_given(person: Person) -> Person:
         if person.person_id not in holders:
@@ -1323,16 +1341,64 @@ async def _forget_given_in_later_merges(store: IdentityStore, merge: MergeRecord
         records = tuple(record for record in person.records if record not in given)
         return replace(person, identifiers=person.identifiers - given_identifiers, records=records)
 
-    for holder_id in holders:
-        for later in await store.merges_involving(merge.organisation_id, holder_id):
-            if later.merge_id == merge.merge_id:
-                continue
-            merged = tuple(map(without_given, later.merged))
-            before = later.survivor_before
-            if before is not None and later.survivor_id == holder_id:
-                before = replace(before, records=tuple(record for record in before.records if record not in given))
-            if (merged, before) != (later.merged, later.survivor_before):
-                await store.keep_copies(merge.organisation_id, later.merge_id, merged, before)
+    for later in laters.values():
+        merged = tuple(map(without_given, later.merged))
+        before = later.survivor_before
+        if before is not None and later.survivor_id in holders:
+            before = replace(before, records=tuple(record for record in before.records if record not in given))
+        if (merged, before) != (later.merged, later.survivor_before):
+            await store.keep_copies(merge.organisation_id, later.merge_id, merged, before)
+
+
+async def _taken_back(
+    store: IdentityStore, policy: IdentifierPolicy, merge: MergeRecord, records: Iterable[NormalisedRecord]
+) -> dict[NormalisedRecord, str]:
+    """Of `records` the survivor's side holds, those a person `merge` restored takes back, with whom.
+
+    A record goes with the strongest of its identifiers (by the policy's priority) that the survivor's side or a
+    restored person owns: the fact naming Béa's shop id and Anne's email that merged them is Béa's, an upstream id
+    outranking an email, and one naming Anne's customer id and Béa's email stays Anne's. A record naming no
+    identifier either owns (a look-alike's name and address, identifiers nobody could claim) stays where the fact
+    was resolved, with the survivor; so do the survivor's own records from before the merge. Read from who owns
+    what, which the unmerge's steps do not change, so a request finishing a stopped unmerge decides the same."""
+    organisation_id = merge.organisation_id
+    restored = set(merge.merged_ids)
+    survivor = await active_person(store, organisation_id, merge.survivor_id)
+    sides = restored | ({survivor.person_id} if survivor is not None else set())
+    own = set(() if merge.survivor_before is None else merge.survivor_before.records)
+    side_of: dict[Identifier, str | None] = {}
+    taken: dict[NormalisedRecord, str] = {}
+    for record in dict.fromkeys(records):
+        if record in own:
+            continue
+        usable, _blocked = identifiers_of(record, policy, organisation_id)
+        for identifier in usable:
+            if identifier not in side_of:
+                owner_id = await store.owner_of(organisation_id, identifier)
+                owner = None if owner_id is None else await active_person(store, organisation_id, owner_id)
+                side_of[identifier] = None if owner is None else owner.person_id
+            side = side_of[identifier]
+            if side in sides:
+                if side in restored:
+                    taken[record] = side
+                break
+    return taken
+
+
+async def _give_back(store: IdentityStore, organisation_id: str, taken: Mapping[NormalisedRecord, str]) -> None:
+    """Each restored person gets the records it takes back (see `_taken_back`), newest last, and is filed under
+    their blocking keys, before the survivor is rewritten without them: a request finishing a stopped unmerge
+    finds them still with one or the other."""
+    by_person: dict[str, list[NormalisedRecord]] = {}
+    for record, person_id in taken.items():
+        by_person.setdefault(person_id, []).append(record)
+    for person_id, records in by_person.items():
+        person = await store.person(organisation_id, person_id)
+        missing = [record for record in records if person is not None and record not in person.records]
+        if missing:
+            await store.add_to_person(organisation_id, person_id, records=missing)
+        for record in records:
+            await store.add_to_blocks(organisation_id, blocking_keys(record), person_id)
 
 
 def _moved_by(merge: MergeRecord, person: Person) -> bool:
@@ -1353,7 +1419,7 @@ async def _leave_households_given_by(store: IdentityStore, merge: MergeRecord, b
         await store.leave_household(organisation_id, household_id, survivor_id)
 
 
-async def _strip_holders(store: IdentityStore, merge: MergeRecord) -> None:
+async def _strip_holders(store: IdentityStore, merge: MergeRecord, policy: IdentifierPolicy) -> None:
     """Removes the restored persons' identifiers and records from whom the survivor was merged into since, and
     whom that one was merged into, and so on: each got them with the survivor's. The holders stay kept apart from
     those the restored persons were: a later merge they would have prevented is one nobody reviewed."""
@@ -1361,7 +1427,7 @@ async def _strip_holders(store: IdentityStore, merge: MergeRecord) -> None:
     person = await store.person(merge.organisation_id, merge.survivor_id)
     while person is not None and person.merged_into is not None and person.merged_into not in seen:
         seen.add(person.merged_into)
-        await _strip(store, merge, person.merged_into, given_apart=frozenset())
+        await _strip(store, merge, person.merged_into, policy, given_apart=frozenset())
         person = await store.person(merge.organisation_id, person.merged_into)
 
 
@@ -1369,12 +1435,14 @@ async def _strip(
     store: IdentityStore,
     merge: MergeRecord,
     holder_id: str,
+    policy: IdentifierPolicy,
     *,
     given_apart: frozenset[str],
     before: SurvivorBefore | None = None,
 ) -> None:
-    """Removes from `holder_id` the identifiers and records the persons `merge` restored brought, and `given_apart`;
-    gives back what `before` kept of it; retried if a resolution changes the holder meanwhile."""
+    """Removes from `holder_id` the identifiers and records the persons `merge` restored brought, the records they
+    take back (see `_taken_back`), and `given_apart`; gives back what `before` kept of it; retried if a resolution
+    changes the holder meanwhile."""
     given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
     given_records = {record for merged in merge.merged for record in merged.records}
     own_records = () if before is None else before.records
@@ -1382,10 +1450,14 @@ async def _strip(
         holder = await store.person(merge.organisation_id, holder_id)
         if holder is None:
             return
+        taken = await _taken_back(
+            store, policy, merge, (record for record in holder.records if record not in given_records)
+        )
+        await _give_back(store, merge.organisation_id, taken)
         kept_records: tuple[NormalisedRecord, ...] = ()
         # Its own records from before the merge are older than any it was given since: first, so the newest stay.
         for record in (*own_records, *holder.records):
-            if record in own_records or record not in given_records:
+            if record in own_records or (record not in given_records and record not in taken):
                 kept_records = add_record(kept_records, record)
         household_id, household_at = holder.household_id, holder.household_at
         if before is not None and _moved_by(merge, holder):
@@ -1432,6 +1504,7 @@ async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps,
         # which digests were theirs.
         digests = frozenset(identifier.digest for identifier in person.identifiers)
         await _scrub_merges_and_journal(store, organisation_id, person_id, digests)
+        await _scrub_merged_with(store, person)
         for identifier in sorted(person.identifiers):
             await store.release(organisation_id, identifier, person_id)
         erased = replace(
@@ -1470,6 +1543,47 @@ async def _scrub_merges_and_journal(
     """Leaves in merge records and the journal no snapshot of the person, and only the kinds of `digests`."""
     await store.scrub_merges(organisation_id, person_id, digests)
     await store.scrub_journal(organisation_id, person_id, digests)
+
+
+# Merges join few persons; the bound only keeps a damaged history from holding an erasure forever.
+_MAX_MERGED_WITH = 1_000
+
+
+async def _scrub_merged_with(store: IdentityStore, person: Person) -> None:
+    """Takes the person's identifiers out of the records of everyone a merge ever joined them to, down chains of
+    merges either way, done or undone, and out of those merges' copies of them: a merge gave the person's records to
+    the survivor, facts naming the person were resolved through it, and an unmerge leaves some with the other side
+    (a fact naming someone's upstream id and this person's email is that someone's). Done while the person still
+    holds their identifiers, as the digests are: once erased, nothing tells which were theirs."""
+    organisation_id, erased = person.organisation_id, person.identifiers
+    if not erased:
+        return
+    seen, waiting = {person.person_id}, [person.person_id]
+    merges: dict[str, MergeRecord] = {}
+    while waiting and len(seen) < _MAX_MERGED_WITH:
+        for merge in await store.merges_involving(organisation_id, waiting.pop()):
+            merges[merge.merge_id] = merge
+            for joined in (merge.survivor_id, *merge.merged_ids):
+                if joined not in seen:
+                    seen.add(joined)
+                    waiting.append(joined)
+    # Whoever holds one of them too had the person folded into them, and is erased with them.
+    held: dict[str, frozenset[Identifier]] = {}
+    for other_id in sorted(seen - {person.person_id}):
+        other = await store.person(organisation_id, other_id)
+        held[other_id] = frozenset() if other is None else other.identifiers
+        await store.scrub_records(organisation_id, other_id, erased - held[other_id])
+    for merge in merges.values():
+        merged = tuple(
+            replace(copy, records=records_without_erased(copy.records, erased - copy.identifiers))
+            for copy in merge.merged
+        )
+        before = merge.survivor_before
+        if before is not None:
+            others = erased - held.get(merge.survivor_id, frozenset())
+            before = replace(before, records=records_without_erased(before.records, others))
+        if (merged, before) != (merge.merged, merge.survivor_before):
+            await store.keep_copies(organisation_id, merge.merge_id, merged, before)
 
 
 async def folded_into(store: IdentityStore, organisation_id: str, person_id: str) -> list[str]:

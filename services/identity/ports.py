@@ -240,6 +240,11 @@ class IdentityStore(IdentityReads, Protocol):
         """Every merge involving the person becomes `MergeRecord.without_erased`: ids, kinds of evidence, no
         snapshot of them, no digest of `digests` (their identifiers')."""
 
+    async def scrub_records(self, organisation_id: str, person_id: str, erased: Collection[Identifier]) -> None:
+        """The person, in every version kept, without another person's `erased` identifiers: its records as
+        `records_without_erased` keeps them, and its identifiers without them (a version from while the other was
+        merged into it holds theirs). An erased person is left as stored."""
+
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         """Every journal entry deciding about the person, or holding one of `digests` as merge evidence, keeps
         `Decision.without_erased`: a redelivery still republishes the same events."""

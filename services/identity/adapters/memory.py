@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from services.identity.domain.identifiers import Identifier, IdentifierDigest
+from services.identity.domain.identifiers import Identifier, IdentifierDigest, records_without_erased
 from services.identity.domain.matching import BLOCK_CAPACITY
 from services.identity.domain.merges import (
     MergeRecord,
@@ -266,6 +266,14 @@ class InMemoryIdentityStore:
         for merge in await self.merges_involving(organisation_id, person_id):
             self._merges[(organisation_id, merge.merge_id)] = merge.without_erased(person_id, digests)
 
+    async def scrub_records(self, organisation_id: str, person_id: str, erased: Collection[Identifier]) -> None:
+        person = self._persons.get((organisation_id, person_id))
+        if person is None or person.status is PersonStatus.ERASED:
+            return
+        scrubbed = _without_erased(person, erased)
+        if scrubbed != person:
+            self._persons[(organisation_id, person_id)] = replace(scrubbed, version=person.version + 1)
+
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         for key, entry in list(self._journal.items()):
             if key[0] == organisation_id:
@@ -355,6 +363,14 @@ class InMemoryIdentityStore:
             return False
         self.filtered[(organisation_id, event_id)] = reason
         return True
+
+
+def _without_erased(person: Person, erased: Collection[Identifier]) -> Person:
+    return replace(
+        person,
+        identifiers=person.identifiers - frozenset(erased),
+        records=records_without_erased(person.records, erased),
+    )
 
 
 def _leave_every(groups: MutableMapping[tuple[str, str], list[str]], organisation_id: str, person_id: str) -> None:

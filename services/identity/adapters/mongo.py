@@ -41,7 +41,7 @@ from services.identity.adapters.versions import (
     VersionedDocuments,
 )
 from services.identity.adapters.versions import key_of as _key
-from services.identity.domain.identifiers import Identifier, IdentifierDigest
+from services.identity.domain.identifiers import Identifier, IdentifierDigest, records_without_erased
 from services.identity.domain.matching import BLOCK_CAPACITY
 from services.identity.domain.merges import (
     MergeRecord,
@@ -677,6 +677,35 @@ class MongoIdentityStore:
                     # Only then changed: rewritten from this read otherwise, it could undo an unmerge's step since.
                     scrubbed_fields["survivor_before"] = document["survivor_before"]
                 await self._merges.update_one({"_id": _key(organisation_id, merge.merge_id)}, {"$set": scrubbed_fields})
+
+    async def scrub_records(self, organisation_id: str, person_id: str, erased: Collection[Identifier]) -> None:
+        erased = frozenset(erased)
+
+        def without_erased(person: Person) -> Person:
+            return replace(
+                person, identifiers=person.identifiers - erased, records=records_without_erased(person.records, erased)
+            )
+
+        while True:
+            person = await self.person(organisation_id, person_id)
+            if person is None or person.status is PersonStatus.ERASED:
+                return
+            scrubbed = without_erased(person)
+            if scrubbed == person:
+                latest = person.version
+                break
+            # A new version, not the latest rewritten: a process that knows it would append to it unchanged.
+            if await self._append_person(scrubbed, person.version):
+                latest = person.version + 1
+                break
+
+        def rewritten(document: Document) -> Document:
+            held = person_from(document)
+            scrubbed = without_erased(held)
+            return document if scrubbed == held else {**document, **person_document(scrubbed)}
+
+        # Each earlier version holds the person as it was then: with what a merge undone since gave it, maybe.
+        await self._persons.rewrite_earlier(organisation_id, person_id, latest, rewritten)
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
         # No index serves this: erasures are rare, and a scan of the journal is their price.

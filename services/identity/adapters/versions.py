@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import Document, insert_new
+from shared.mongo import Document, found_by_id, insert_new
 
 # Latest known versions kept per collection; versions never change, so a cached one is never wrong, only old.
 CACHED_VERSIONS = 50_000
@@ -326,6 +326,18 @@ class VersionedDocuments:
         key = key_of(organisation_id, local)
         for version in range(1, latest):
             await self._collection.replace_one({"_id": f"{key}#{version}"}, {**document, "version": version})
+
+    async def rewrite_earlier(
+        self, organisation_id: str, local: str, latest: int, rewrite: Callable[[Document], Document]
+    ) -> None:
+        """Rewrites each version before `latest` as `rewrite` makes it (an erasure of someone else takes their
+        details out of it); rare. Only the versions it changes are written, each on its own."""
+        key = key_of(organisation_id, local)
+        found = await found_by_id(self._collection, [f"{key}#{version}" for version in range(1, latest)])
+        for document in found.values():
+            rewritten = rewrite(document)
+            if rewritten != document:
+                await self._collection.replace_one({"_id": document["_id"]}, rewritten)
 
     async def _get(self, key: str, version: int) -> Document | None:
         return await self._collection.find_one({"_id": f"{key}#{version}"})

@@ -3,7 +3,7 @@
 import fnmatch
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Annotated
@@ -258,6 +258,43 @@ def without_blocked(record: NormalisedRecord, blocked: Iterable[Identifier]) -> 
     if (email, phone) == (record.email, record.phone):
         return record
     return replace(record, email=email, phone=phone)
+
+
+def named_identifiers(record: NormalisedRecord) -> list[Identifier]:
+    """Every identifier the record names, usable or blocked: what an erasure looks for in records others hold."""
+    named: list[Identifier] = []
+    if record.external_id is not None and record.source is not None:
+        named.append(Identifier(IdentifierType.EXTERNAL_ID, record.external_id, record.source))
+    if record.email is not None:
+        named.append(Identifier(IdentifierType.EMAIL, record.email))
+    if record.phone is not None:
+        named.append(Identifier(IdentifierType.PHONE, record.phone))
+    return named
+
+
+def records_without_erased(
+    records: tuple[NormalisedRecord, ...], erased: Collection[Identifier]
+) -> tuple[NormalisedRecord, ...]:
+    """`records` as another person keeps them once the owner of `erased` is erased: a record naming only erased
+    identifiers was the erased person's alone and goes whole; one naming someone else's too keeps everything but
+    the erased values (`D-1` with an erased email keeps `D-1`)."""
+    kept: list[NormalisedRecord] = []
+    for record in records:
+        named = named_identifiers(record)
+        gone = {identifier.type for identifier in named if identifier in erased}
+        if not gone:
+            kept.append(record)
+        elif len(gone) < len(named):
+            kept.append(
+                replace(
+                    record,
+                    external_id=None if IdentifierType.EXTERNAL_ID in gone else record.external_id,
+                    email=None if IdentifierType.EMAIL in gone else record.email,
+                    phone=None if IdentifierType.PHONE in gone else record.phone,
+                )
+            )
+    # Two records made one by what went: the newest place is kept, as `add_record` keeps it.
+    return tuple(reversed(dict.fromkeys(reversed(kept))))
 
 
 def count_by_kind(identifiers: Iterable[Identifier]) -> Mapping[str, int]:

@@ -157,3 +157,31 @@ async def test_releasing_everything_a_person_owns_frees_what_they_were_never_kno
     assert [await identity_store.owner_of(ORGANISATION, identifier) for identifier in theirs] == [None, None]
     assert await identity_store.claim(ORGANISATION, theirs[0], "per_new") == "per_new"
     assert await identity_store.claim(ORGANISATION, marcs, "per_new") == "per_marc"
+
+
+async def test_an_erased_person_s_identifiers_leave_every_version_of_another_person_and_the_rest_stays(
+    identity_store: IdentityStore,
+) -> None:
+    bea_email = Identifier(IdentifierType.EMAIL, "bea@example.com")
+    bea_shop = Identifier(IdentifierType.EXTERNAL_ID, "S-1", "shopify-boutique")
+    anne_email = Identifier(IdentifierType.EMAIL, "anne@example.com")
+    anne = Person("per_anne", ORGANISATION, START, "e1", identifiers=frozenset({anne_email}))
+    await identity_store.insert_person(anne)
+    # While Béa was merged into Anne: her identifiers, her record, and a fact naming Anne's email and Béa's shop id.
+    bea_record = NormalisedRecord(source="shopify-boutique", external_id="S-1", email="bea@example.com")
+    linking = NormalisedRecord(source="shopify-boutique", external_id="S-1", email="anne@example.com")
+    await identity_store.add_to_person(
+        ORGANISATION, "per_anne", identifiers=[bea_email, bea_shop], records=[bea_record]
+    )
+    await identity_store.add_to_person(ORGANISATION, "per_anne", records=[linking])
+
+    await identity_store.scrub_records(ORGANISATION, "per_anne", [bea_email, bea_shop])
+    await identity_store.scrub_records(ORGANISATION, "per_anne", [bea_email, bea_shop])
+
+    held = await identity_store.person(ORGANISATION, "per_anne")
+    assert held is not None
+    assert held.identifiers == {anne_email}
+    assert held.records == (NormalisedRecord(source="shopify-boutique", email="anne@example.com"),)
+    everything = await everything_stored(identity_store)
+    assert "bea@example.com" not in everything["persons"]
+    assert "S-1" not in everything["persons"]

@@ -9,13 +9,20 @@ from services.identity.adapters.documents import merge_document, merge_from
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.domain.merges import MergeRecord
 from services.identity.domain.persons import MAX_RECORDS_PER_PERSON, Person
-from services.identity.handlers import IdentityDeps, erase_person, resolve_fact, unmerge, view_person
+from services.identity.handlers import IdentityDeps, erase_on_request, erase_person, resolve_fact, unmerge, view_person
 from services.identity.ports import IdentityStore
 from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import parse_data
 from shared.events.identity import MergeDecider, PersonResolvedV1
-from tests.integration.identity.conftest import ORGANISATION, START, SteppingClock, details_fact, last_resolution
+from tests.integration.identity.conftest import (
+    ORGANISATION,
+    START,
+    SteppingClock,
+    details_fact,
+    everything_stored,
+    last_resolution,
+)
 
 REVIEWER = "reviewer:marie"
 
@@ -282,3 +289,28 @@ async def test_undoing_a_merge_into_someone_merged_on_since_leaves_none_of_what_
     assert not given & set(shop_copy.records)
     assert not newsletter_merge.merged[0].identifiers & shop_copy.identifiers
     assert {identifier.source for identifier in shop_copy.identifiers} >= {"shopify-boutique"}
+
+
+@pytest.mark.parametrize("order", ["first merge first", "last merge first"])
+async def test_erasing_the_persons_two_undone_merges_gave_back_leaves_their_details_nowhere_in_the_store(
+    deps: IdentityDeps, store: IdentityStore, order: str
+) -> None:
+    elise = {"first_name": "Élise", "last_name": "Gagnon"}
+    anne = await resolve(deps, "e1", external_id="C-1", email="anne@example.com", **elise)
+    bea = await resolve(deps, "e2", source="shopify-boutique", external_id="S-1", email="bea@example.com", **elise)
+    carole = await resolve(deps, "e3", source="dons-en-ligne", external_id="D-1", email="carole@example.com", **elise)
+    # Béa into Anne by her shop id and Anne's email; Carole into Anne through Béa, by her donor id and Béa's email.
+    await resolve(deps, "e4", source="shopify-boutique", external_id="S-1", email="anne@example.com")
+    await resolve(deps, "e5", source="dons-en-ligne", external_id="D-1", email="bea@example.com")
+    merges = sorted(await store.merges_involving(ORGANISATION, anne), key=lambda merge: merge.decided_at)
+    for merge in merges if order == "first merge first" else reversed(merges):
+        await unmerge(ORGANISATION, anne, deps, requested_by=REVIEWER, merge_id=merge.merge_id)
+
+    for person_id in (bea, carole):
+        await erase_on_request(ORGANISATION, person_id, deps, do_not_readd=True, requested_by="staff:marie")
+
+    held = {(record.source, record.external_id, record.email) for record in (await stored(store, anne)).records}
+    assert held == {("billetterie-principale", "C-1", "anne@example.com")}
+    everything = await everything_stored(store)
+    for value in ("bea@example.com", "carole@example.com", "'S-1'", "'D-1'"):
+        assert [name for name, text in everything.items() if value in text] == [], value
