@@ -263,3 +263,25 @@ async def test_an_unmerge_stopped_midway_is_finished_by_the_next_request_with_ea
         ("shopify-boutique", "S-1", "bea@example.com"),
         ("shopify-boutique", "S-1", "anne@example.com"),
     }
+
+
+# Before the others' records, midway through them, before the identifiers are let go, before the person is marked.
+@pytest.mark.parametrize(
+    "crash_before", [("scrub_records", 1), ("scrub_records", 2), ("release", 1), ("replace_person", 1)]
+)
+async def test_an_erasure_stopped_midway_takes_the_person_s_identifiers_out_of_others_records_when_asked_again(
+    crash_before: tuple[str, int],
+) -> None:
+    store = CrashingStore()
+    deps = IdentityDeps(store=cast(IdentityStore, store), rules=load_rules(IdentitySettings()), clock=SteppingClock())
+    ids, merges = await anne_bea_and_carole_merged_into_anne(deps)
+    for merge in merges:
+        await unmerge(ORGANISATION, ids["anne"], deps, requested_by=REVIEWER, merge_id=merge.merge_id)
+    store.crash_before = dict([crash_before])
+
+    with pytest.raises(CrashError):
+        await erase_on_request(ORGANISATION, ids["bea"], deps, do_not_readd=False, requested_by=STAFF)
+    await erase_on_request(ORGANISATION, ids["bea"], deps, do_not_readd=False, requested_by=STAFF)
+
+    assert ("dons-en-ligne", "D-1", None) in named((await stored(deps, ids["carole"])).records)
+    assert [name for name, held in (await everything_stored(store.inner)).items() if "bea@example.com" in held] == []
