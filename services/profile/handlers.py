@@ -1987,6 +1987,7 @@ def _announced(
             person_id=person_id,
             conditions_only=merged_in is not None,
             zone=rules.seasons.zone,
+            sent=_sent_to(stored) | stored.held_sent,
         )
         if merged_in and decisions:
             # Held already by someone merged in, it was theirs to send (or not: a subscriber then), not the merge's.

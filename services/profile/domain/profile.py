@@ -681,8 +681,7 @@ PROFILE_FIELD_NAMES: tuple[str, ...] = (
     "household_id",
     *(f"consent.{purpose.value}.{part}" for purpose in ConsentPurpose for part in _CONSENT_PARTS),
     *("tickets_bought", "ticket_spend", "performances_attended", "no_shows", "productions", "genres", "venues"),
-    *("first_purchase_at", "last_purchase_at", "last_purchase_made_at", "last_performance_at", "is_subscriber"),
-    "subscription_renewal_at",
+    *("first_purchase_at", "last_purchase_at", "last_performance_at", "is_subscriber", "subscription_renewal_at"),
     "subscription_spend",
     *(f"season.{which}.{part}" for which in ("current", "previous") for part in _SEASON_PARTS),
     *("shop_orders", "shop_spend", "last_order_at", "shop_categories"),
@@ -730,7 +729,6 @@ class _Transactions:
     last_at: datetime | None
     first_purchase_at: datetime | None
     last_purchase_at: datetime | None
-    last_purchase_made_at: datetime | None
 
     @classmethod
     def of(cls, state: ProfileState, ticket_spend: Decimal, shop_spend: Decimal) -> "_Transactions":
@@ -762,7 +760,6 @@ class _Transactions:
             last_at=_latest(last_purchase_at, *shop_times, state.last_donation_at),
             first_purchase_at=first_purchase_at,
             last_purchase_at=last_purchase_at,
-            last_purchase_made_at=_latest(state.last_purchase_at, last_purchase_at),
         )
 
 
@@ -793,9 +790,7 @@ def view(
       date; `subscription_renewal_at`: when the latest comes up for renewal (the day after its last day).
     - `first_purchase_at`, `last_purchase_at`: tickets and passes, but ticket orders refunded in full. RFM and the
       lifecycle count every transaction (tickets by order, passes, shop orders kept, gifts); `shop_*` count orders
-      neither cancelled nor refunded in full. `last_purchase_made_at`: the latest ticket or pass purchase, refunded
-      or not; it never moves back, so a rule counted from it (`lapsed-buyer`, once per last purchase) is not sent
-      again when the last order is refunded and `last_purchase_at` goes back to an older one.
+      neither cancelled nor refunded in full.
     - `donations_*`, `largest_donation`: one gift per donation id however many events tell it, for the amount the
       first told; `first_donation_at`, `last_donation_at`: the first and the latest moment any of them told.
     - `newsletter_status`: `subscribed` if subscribed to any list, else the latest status of any list.
@@ -826,7 +821,6 @@ def view(
         **timeless.booked,
         "first_purchase_at": transactions.first_purchase_at,
         "last_purchase_at": transactions.last_purchase_at,
-        "last_purchase_made_at": transactions.last_purchase_made_at,
         "last_performance_at": max(started, default=None),
         "is_subscriber": subscribed,
         "subscription_renewal_at": timeless.renewal_at,

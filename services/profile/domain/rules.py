@@ -4,7 +4,7 @@ import dataclasses
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping, Set
+from collections.abc import Collection, Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -410,6 +410,7 @@ def evaluate_triggers(
     person_id: str,
     conditions_only: bool = False,
     zone: tzinfo = DEFAULT_TIMEZONE,
+    sent: Collection[str] = (),
 ) -> list[TriggerDecision]:
     """The rules that fire for a change from `before` to `after`, in file order.
 
@@ -423,7 +424,9 @@ def evaluate_triggers(
     `per_performance` rules; without it they skip; `cause_performance_at`, its start, is the condition's
     `cause.performance_at`. With `conditions_only` (a merge), only the rules that fire when
     their condition comes to hold, counted by a fixed period, are looked at: time-based ones are the sweep's, and a
-    period counted from a date the merge may change would count anew what a person merged in was sent.
+    period counted from a date the merge may change would count anew what a person merged in was sent. `sent` holds
+    what the person was sent, as `rule:period` (their dedupe keys without the person): a rule fired once per moment
+    it is counted from is not fired for a moment older than one it was sent for (see `_sent_for_a_later_moment`).
     """
     _require_aware(as_of)
     # Months and years of the conditions are counted on the organisation's calendar.
@@ -439,6 +442,12 @@ def evaluate_triggers(
             continue
         period_key = _period_key(rule, after, as_of, cause_event_id, cause_performance_id, zone)
         if period_key is None or _anniversary_long_past(rule, after, as_of, zone):
+            continue
+        if (
+            rule.period is Period.ONCE
+            and rule.counted_from is not None
+            and _sent_for_a_later_moment(rule.name, period_key, sent)
+        ):
             continue
         # Held before in the same period: the change did not make it hold. A new season is a new chance: three
         # productions of the coming season booked in summer make the offer when that season begins.
@@ -463,6 +472,26 @@ def evaluate_triggers(
             )
         )
     return decisions
+
+
+_MOMENT_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def _sent_for_a_later_moment(rule_name: str, period_key: str, sent: Collection[str]) -> bool:
+    """Whether a rule fired once per moment it is counted from was sent for `period_key`'s moment or a later one.
+
+    The moment may move back: a lapsed buyer is counted from their last purchase kept, which goes back a year when
+    their latest order is refunded in full. Asked to come back after that order, the patron is not asked again for
+    the older one; a purchase kept after it is a new moment, and a new chance."""
+    if not _MOMENT_KEY.fullmatch(period_key):
+        return False
+    prefix = f"{rule_name}:"
+    # Keys of one format, in UTC: their text sorts as their moments do.
+    return any(
+        _MOMENT_KEY.fullmatch(period := key.removeprefix(prefix)) is not None and period >= period_key
+        for key in sent
+        if key.startswith(prefix)
+    )
 
 
 # What a `trigger fired` event carries at most (an upstream id's length), and the longest period kept as it is: a

@@ -180,7 +180,8 @@ def test_two_gifts_under_one_order_number_are_two_gifts_and_importing_the_file_a
     first, second = (data_of(row) for row in accepted(read(body)))
     again = [data_of(row) for row in accepted(read(body))]
 
-    assert isinstance(first, DonationMadeV1) and isinstance(second, DonationMadeV1)
+    assert isinstance(first, DonationMadeV1)
+    assert isinstance(second, DonationMadeV1)
     assert first.donation_id != second.donation_id
     assert first.donation_id == "2026-00117"
     assert again == [first, second]

@@ -558,24 +558,6 @@ def test_first_and_last_purchase_count_tickets_and_passes() -> None:
     assert (fields["first_purchase_at"], fields["last_purchase_at"]) == (BOUGHT, BOUGHT + days(20))
 
 
-def test_the_last_purchase_made_counts_an_order_refunded_in_full_which_the_last_purchase_leaves_out() -> None:
-    history = [
-        purchase(BOUGHT, BELLES_SOEURS, "T-1", order_id="O-1"),
-        purchase(BOUGHT + days(20), GISELLE, "T-5", order_id="O-5"),
-        refund(BOUGHT + days(21), "T-5", amount="54.50"),
-    ]
-
-    assert pick(profile(history), "last_purchase_at", "last_purchase_made_at") == {
-        "last_purchase_at": BOUGHT,
-        "last_purchase_made_at": BOUGHT + days(20),
-    }
-    assert pick(profile(history[:1]), "last_purchase_at", "last_purchase_made_at") == {
-        "last_purchase_at": BOUGHT,
-        "last_purchase_made_at": BOUGHT,
-    }
-    assert profile([shop_order(BOUGHT), donation(BOUGHT)])["last_purchase_made_at"] is None
-
-
 def test_the_last_performance_is_the_latest_one_booked_that_has_begun() -> None:
     history = [purchase(BOUGHT, BELLES_SOEURS), purchase(BOUGHT, GISELLE, "T-5", order_id="O-5")]
 

@@ -752,6 +752,30 @@ async def an_older_first_gift_imported_after_its_anniversary_sends_no_late_anniv
     assert (await world.fields("per_anne"))["donations_count"] == 2
 
 
+async def a_lapsed_buyer_asked_back_is_not_asked_again_when_their_last_order_is_then_refunded_in_full(
+    world: World,
+) -> None:
+    async def asked(fact: Envelope) -> list[str]:
+        """What the fact fires, and the sweep after it."""
+        delivered = await world.deliver(fact)
+        published: list[Envelope] = []
+        await world.sweep(published=published)
+        return [rule for rule, _ in rules_fired(delivered + tuple(published))]
+
+    latest = world.purchase("sale-latest", "per_anne", days_ago=375)
+    assert (await asked(latest)).count("lapsed-buyer") == 1
+    # An older purchase arriving late changes nothing; then the latest order is refunded in full, and the last
+    # purchase kept goes back to the older one: she was asked about a later one already.
+    older = world.purchase("sale-older", "per_anne", days_ago=390)
+    assert "lapsed-buyer" not in await asked(older)
+    assert "lapsed-buyer" not in await asked(world.refund("refund-latest", "per_anne", latest))
+    older_at = datetime.fromisoformat(older.data["original"]["time"])
+    assert (await world.fields("per_anne"))["last_purchase_at"] == older_at
+
+    # A purchase kept since is a new one to come back from.
+    assert "lapsed-buyer" in await asked(world.purchase("sale-later", "per_anne", days_ago=370))
+
+
 async def a_merge_that_makes_a_rule_hold_fires_it_once_and_again_with_the_merge_delivered_again(world: World) -> None:
     # Two productions under the box office's record, a third under the shop's: one patron, three this season.
     await world.deliver(world.purchase("sale-a1", "per_anne", production="albertine"))
@@ -3575,6 +3599,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_profile_erased_while_it_is_recomputed_does_not_come_back,
     a_recomputation_cut_short_before_publishing_announces_the_same_events_when_carried_on,
     a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass,
+    a_lapsed_buyer_asked_back_is_not_asked_again_when_their_last_order_is_then_refunded_in_full,
     an_older_first_gift_imported_after_its_anniversary_sends_no_late_anniversary,
     a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,
     a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_household_events_arrive_in,

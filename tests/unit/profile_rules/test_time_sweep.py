@@ -60,7 +60,11 @@ def test_months_are_counted_on_the_organisation_s_calendar_where_utc_s_month_end
 
 def test_boundaries_already_passed_are_not_due_again() -> None:
     profile = {"tickets_bought": 3, "last_purchase_at": LAST_PURCHASE}
-    assert time_conditions_due([TRIGGERS], profile, datetime(2027, 6, 1, tzinfo=UTC)) is None
+    # Lapsed on May 31, 2027; a lapse over a month old is not asked about, and nothing changes after June 30.
+    assert time_conditions_due([TRIGGERS], profile, datetime(2027, 6, 1, tzinfo=UTC)) == datetime(
+        2027, 6, 30, 20, 0, tzinfo=UTC
+    )
+    assert time_conditions_due([TRIGGERS], profile, datetime(2027, 7, 1, tzinfo=UTC)) is None
 
 
 def test_implied_consent_is_due_30_days_before_it_ends_then_when_it_ends() -> None:
