@@ -47,7 +47,7 @@ from services.console.domain.pages import (
     titles_by_name,
 )
 from services.console.handlers import ActiveSession
-from shared.spreadsheets import csv_line, spreadsheet_cell
+from shared.spreadsheets import CsvSeparator, csv_line, spreadsheet_cell
 from shared.tokens import Scope
 
 Failure = ApiError | ServiceUnavailableError
@@ -276,24 +276,30 @@ async def undo_merge(api: PlatformApi, token: str, person_id: str, merge_id: str
     )
 
 
-async def export_person(api: PlatformApi, token: str, person_id: str, format: str) -> tuple[bytes, str]:
+async def export_person(
+    api: PlatformApi, token: str, person_id: str, format: str, separator: CsvSeparator = CsvSeparator.COMMA
+) -> tuple[bytes, str]:
     """Everything the platform holds about the person, in one file: profile's export (their profile, triggers and
     every fact), identity's view of them (their identifiers by source, household, merges and who they are kept apart
     from), then what notify holds about them and about each person merged into them (the contact it keeps, every
     message sent about them and where). Each service logs its part as an access; a service that cannot answer fails
     the export rather than leave its part out. Profile is asked first: a person it does not know (or no longer) fails
-    the export before the other services log theirs."""
+    the export before the other services log theirs. A CSV has its cells separated by `separator` on every line:
+    profile and notify are asked for theirs so, and read so."""
     if format == "csv":
-        text = await api.text("profile", f"{_export_path(person_id)}?format=csv", token=token)
+        as_csv, delimiter = f"?format=csv&separator={separator.value}", separator.delimiter
+        text = await api.text("profile", _export_path(person_id) + as_csv, token=token)
         identity = await _held_by(api, token, "identity", _export_path(person_id))
-        rows = _csv_rows(text)
+        rows = _csv_rows(text, delimiter)
         merged = [name for part, name, *_ in rows[1:] if part == "merged_person"]
-        lines = [text, *(csv_line(row) for row in _identity_rows(identity))]
+        lines = [text, *(csv_line(row, delimiter) for row in _identity_rows(identity))]
         for held in [person_id, *merged]:
-            answer = await _held_by(api, token, "notify", f"{_export_path(held)}?format=csv")
+            answer = await _held_by(api, token, "notify", _export_path(held) + as_csv)
             if answer is not None:
                 # Its parts named as notify's: `notify_person` first, then what notify holds about that person.
-                lines += [csv_line((f"notify_{part}", *rest)) for part, *rest in _csv_rows(answer)[1:]]
+                lines += [
+                    csv_line((f"notify_{part}", *rest), delimiter) for part, *rest in _csv_rows(answer, delimiter)[1:]
+                ]
         return "".join(lines).encode("utf-8"), "text/csv; charset=utf-8"
     document = await api.call("profile", "GET", _export_path(person_id), token=token)
     identity = await _held_by(api, token, "identity", _export_path(person_id))
@@ -337,8 +343,8 @@ async def _held_by(api: PlatformApi, token: str, service: str, path: str) -> str
         raise
 
 
-def _csv_rows(text: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+def _csv_rows(text: str, delimiter: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=delimiter))
 
 
 async def erase_person(api: PlatformApi, token: str, person_id: str, *, reason: str, do_not_readd: bool) -> None:

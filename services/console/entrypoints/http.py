@@ -424,9 +424,11 @@ async def export(
     active: CheckedSession,
     context: ConsoleDep,
     format: Annotated[str, Form(pattern="^(json|csv)$")] = "json",
+    # In the query, as the segment downloads take it: the form's button for Excel in French posts to `?separator=…`.
+    separator: CsvSeparator = CsvSeparator.COMMA,
 ) -> Response:
     require(active, Scope.PRIVACY_EXPORT)
-    body, media_type = await pages.export_person(context.deps.api, active.token, person_id, format)
+    body, media_type = await pages.export_person(context.deps.api, active.token, person_id, format, separator)
     return Response(
         body,
         media_type=media_type,

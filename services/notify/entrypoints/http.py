@@ -515,6 +515,9 @@ async def export_person(
     principal: PrivacyExporter,
     context: NotifyDep,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
+    separator: Annotated[CsvSeparator, Query(description=SEPARATOR_DESCRIPTION + " With `format=csv`.")] = (
+        CsvSeparator.COMMA
+    ),
 ) -> dict[str, Any] | Response:
     """The contact notify keeps for the person (their details and consents as profile announced them, the unsubscribes
     tools reported, when messages were last sent, the address of each Mailchimp member kept for them) and every
@@ -569,7 +572,7 @@ async def export_person(
     if format == "json":
         return document
     return Response(
-        "\ufeff" + _person_csv(document),
+        "\ufeff" + _person_csv(document, separator.delimiter),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{quote(person_id)}-notify.csv"'},
     )
@@ -619,7 +622,7 @@ def _site(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def _person_csv(document: dict[str, Any]) -> str:
+def _person_csv(document: dict[str, Any], delimiter: str) -> str:
     """One line per item, as profile's export: what part of the record it is, its name, its value."""
     rows: list[tuple[str, Any, Any]] = [("person", name, document[name]) for name in ("person_id", "organisation_id")]
     rows.append(("person", "exported_at", document["exported_at"]))
@@ -634,6 +637,6 @@ def _person_csv(document: dict[str, Any]) -> str:
     rows += [("segment", name, "") for name in document["segments"]]
     rows += [("message", message["delivery_id"], message) for message in document["messages"]]
     rows += [("earlier_export", entry["at"], entry) for entry in document["earlier_exports"]]
-    return csv_line(("part", "name", "value")) + "".join(
-        csv_line((part, spreadsheet_cell(name), spreadsheet_cell(value))) for part, name, value in rows
+    return csv_line(("part", "name", "value"), delimiter) + "".join(
+        csv_line((part, spreadsheet_cell(name), spreadsheet_cell(value)), delimiter) for part, name, value in rows
     )

@@ -458,6 +458,9 @@ async def export_person(
     principal: PrivacyExporter,
     context: ProfileDep,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
+    separator: Annotated[CsvSeparator, Query(description=SEPARATOR_DESCRIPTION + " With `format=csv`.")] = (
+        CsvSeparator.COMMA
+    ),
 ) -> dict[str, Any] | Response:
     """The person's own facts and those of every person merged into them; the export is logged."""
     store, organisation_id = context.deps.store, principal.organisation_id
@@ -493,7 +496,7 @@ async def export_person(
     if format == "json":
         return document
     return Response(
-        "\ufeff" + _export_csv(document),
+        "\ufeff" + _export_csv(document, separator.delimiter),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{person_id}.csv"'},
     )
@@ -514,7 +517,7 @@ async def _held_persons(context: ProfileContext, stored: StoredProfile) -> list[
     return held
 
 
-def _export_csv(document: dict[str, Any]) -> str:
+def _export_csv(document: dict[str, Any], delimiter: str) -> str:
     """One line per item: what part of the record it is, its name, its value (JSON where it is not plain text)."""
     rows: list[tuple[str, str, Any]] = [("person", "person_id", document["person_id"])]
     rows += [("person", "organisation_id", document["organisation_id"])]
@@ -526,8 +529,8 @@ def _export_csv(document: dict[str, Any]) -> str:
     rows += [("merged_person", person_id, "") for person_id in document["merged_persons"]]
     rows += [("trigger_fired", key, "") for key in document["triggers_fired"]]
     rows += [("fact", f"{fact['person_id']}#{fact['number']}", fact["event"]) for fact in document["facts"]]
-    return csv_line(("part", "name", "value")) + "".join(
-        csv_line((part, spreadsheet_cell(name), spreadsheet_cell(value))) for part, name, value in rows
+    return csv_line(("part", "name", "value"), delimiter) + "".join(
+        csv_line((part, spreadsheet_cell(name), spreadsheet_cell(value)), delimiter) for part, name, value in rows
     )
 
 

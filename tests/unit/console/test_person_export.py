@@ -13,7 +13,8 @@ import pytest
 from services.console import pages
 from services.console.adapters.platform_api import ApiError
 from services.console.domain.roles import Role
-from tests.unit.console.console_app import console_as, not_found
+from shared.spreadsheets import CsvSeparator
+from tests.unit.console.console_app import PERSON, console_as, not_found
 
 PROFILE_EXPORT = {"person_id": "per_1", "profile": {"fields": {"first_name": "Élise"}}, "merged_persons": ["per_2"]}
 PROFILE_CSV = "\ufeffpart,name,value\r\nperson,person_id,per_1\r\nprofile,first_name,Élise\r\nmerged_person,per_2,\r\n"
@@ -49,9 +50,9 @@ def nothing_held(_request: httpx.Request) -> httpx.Response:
     return httpx.Response(404, json={"detail": {"code": "person_not_found", "message": message}})
 
 
-def notify_csv(person_id: str) -> str:
+def notify_csv(person_id: str, delimiter: str = ",") -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
     writer.writerows(
         [
             ("part", "name", "value"),
@@ -68,10 +69,12 @@ def profile_export(format: str) -> httpx.Response:
     return httpx.Response(200, json=PROFILE_EXPORT) if format == "json" else httpx.Response(200, text=PROFILE_CSV)
 
 
-def export(platform: Any, format: str, *, identity_knows: bool = True) -> bytes:
+def export(
+    platform: Any, format: str, *, identity_knows: bool = True, separator: CsvSeparator = CsvSeparator.COMMA
+) -> bytes:
     browser, active = console_as(with_identity(platform) if identity_knows else platform, Role.PRIVACY)
     api = browser.app.state.runtime.extras["console"].deps.api  # type: ignore[attr-defined]
-    body, _media_type = asyncio.run(pages.export_person(api, active.token, "per_1", format))
+    body, _media_type = asyncio.run(pages.export_person(api, active.token, "per_1", format, separator))
     return body
 
 
@@ -139,6 +142,81 @@ def test_the_csv_export_follows_profile_s_lines_with_notify_s_for_the_person_and
         ["notify_person", "person_id", "per_2"],
         ["notify_message", "dlv_per_2", '{"last_error": "refusé\nligne 2"}'],
     ]
+
+
+def test_the_csv_export_for_excel_in_french_has_every_line_separated_by_semicolons_as_each_service_gave_it() -> None:
+    asked: list[str] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.url.host}{request.url.path}?{request.url.query.decode()}")
+        delimiter = ";" if request.url.params.get("separator") == "semicolon" else ","
+        if request.url.host == "profile":
+            rows = [["part", "name", "value"], ["person", "person_id", "per_1"], ["profile", "first_name", "Élise"]]
+            rows += [["profile", "street", "12, rue de l'Église; app. 3"], ["merged_person", "per_2", ""]]
+            out = io.StringIO()
+            csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+            return httpx.Response(200, text="\ufeff" + out.getvalue())
+        person_id = request.url.path.split("/")[3]
+        return httpx.Response(200, text=notify_csv(person_id, delimiter))
+
+    text = export(platform, "csv", separator=CsvSeparator.SEMICOLON).decode("utf-8")
+
+    assert text.startswith("\ufeffpart;name;value\r\n")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=";"))
+    assert all(len(row) == 3 for row in rows), [row for row in rows if len(row) != 3]
+    assert ["profile", "street", "12, rue de l'Église; app. 3"] in rows
+    assert ["identity_identifiers", "1", '{"type": "external_id", "source": "shopify", "value": "=7"}'] in rows
+    # Profile's CSV read at its semicolons: per_2, merged into per_1, is found and notify asked about them too.
+    assert [row for row in rows if row[0] == "notify_person"] == [
+        ["notify_person", "person_id", "per_1"],
+        ["notify_person", "person_id", "per_2"],
+    ]
+    assert ["notify_message", "dlv_per_2", '{"last_error": "refusé\nligne 2"}'] in rows
+    assert asked == [
+        "profile/v1/persons/per_1/export?format=csv&separator=semicolon",
+        "notify/v1/persons/per_1/export?format=csv&separator=semicolon",
+        "notify/v1/persons/per_2/export?format=csv&separator=semicolon",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "label"),
+    [
+        ("fr", "Télécharger et consigner (CSV pour Excel en français, ;)"),
+        ("en", "Download and log (CSV for Excel in French, ;)"),
+    ],
+)
+def test_the_export_page_offers_the_file_for_excel_in_french_which_comes_separated_by_semicolons(
+    language: str, label: str
+) -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/persons/per_1":
+            return httpx.Response(200, json=PERSON)
+        if request.url.path == "/v1/definitions":
+            return httpx.Response(200, json={"segments": [], "triggers": []})
+        if request.url.host == "profile" and request.url.path == "/v1/persons/per_1/export":
+            if request.url.params.get("separator") == "semicolon":
+                return httpx.Response(200, text=PROFILE_CSV.replace(",", ";"))
+            return httpx.Response(200, text=PROFILE_CSV)
+        if request.url.host == "notify":
+            return nothing_held(request)
+        return not_found(request)
+
+    browser, active = console_as(with_identity(platform), Role.PRIVACY, Role.VIEWER, language=language)
+    page = browser.get("/patrons/per_1/export")
+    download = browser.post(
+        "/patrons/per_1/export",
+        params={"separator": "semicolon"},
+        data={"csrf_token": active.session.csrf_token, "format": "csv"},
+    )
+
+    assert page.status_code == 200, page.text[-500:]
+    assert 'formaction="/patrons/per_1/export?separator=semicolon"' in page.text
+    assert label in page.text
+    assert download.status_code == 200, download.text[-500:]
+    text = download.content.decode("utf-8")
+    assert text.startswith("\ufeffpart;name;value\r\n")
+    assert "identity;status;active\r\n" in text
 
 
 @pytest.mark.parametrize("format", ["json", "csv"])

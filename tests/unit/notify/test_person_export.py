@@ -3,6 +3,7 @@ be a key, other organisations' subscriptions never named, and each export logged
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, get_args
@@ -153,3 +154,23 @@ def test_the_csv_keeps_a_formula_as_text_and_starts_with_a_bom() -> None:
     assert text.startswith("\ufeffpart,name,value\r\n")
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
     assert ["contact", "first_name", "'=Élise"] in rows
+
+
+class StoreWithAComplicatedAddress(Store):
+    async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
+        found = await super().contact(organisation_id, person_id)
+        return None if found is None else replace(found, street="12, rue de l'Église; app. 3")
+
+
+def test_the_csv_for_excel_in_french_separates_cells_with_semicolons_and_reads_back_whole() -> None:
+    answer = client(StoreWithAComplicatedAddress()).get(
+        "/v1/persons/per_1/export", params={"format": "csv", "separator": "semicolon"}
+    )
+
+    assert answer.status_code == 200, answer.text
+    text = answer.content.decode("utf-8")
+    assert text.startswith("\ufeffpart;name;value\r\n")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=";"))
+    assert all(len(row) == 3 for row in rows)
+    assert ["contact", "first_name", "'=Élise"] in rows
+    assert ["contact", "street", "12, rue de l'Église; app. 3"] in rows
