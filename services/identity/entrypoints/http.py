@@ -22,6 +22,7 @@ from services.identity.handlers import (
 from shared.access import IdentityReviewer, PrivacyEraser, PrivacyExporter, ProfilesReader
 from shared.errors import bilingual_error
 from shared.events.errors import FieldError
+from shared.events.identity import MergeDecider, PersonUnmergedV1
 from shared.moments import to_the_millisecond
 from shared.query_strings import blank_reason, blank_values, leading_plus_as_written, query_as_written
 
@@ -72,6 +73,132 @@ def _not_found() -> NoReturn:
     raise HTTPException(
         status.HTTP_404_NOT_FOUND,
         detail=bilingual_error("person_not_found", en="No such person.", fr="Personne introuvable."),
+    )
+
+
+# A moment as the route writes it, `isoformat()` of a stored time (`2026-09-01T12:00:01+00:00`): a `datetime` field
+# would write it again its own way (`…Z`), and change what callers already read.
+WrittenMoment = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class IdentifierAnswer(BaseModel):
+    type: IdentifierType = Field(description="What kind of identifier it is.")
+    source: str | None = Field(
+        description="The upstream system an `external_id` belongs to, e.g. `shopify-boutique`; null for an email or "
+        "a phone."
+    )
+    value: str = Field(
+        description="As identity keeps it: an email in lower case without its `+tag`, a phone in E.164 "
+        "(`+15145550199`), an upstream id as its system gives it."
+    )
+
+
+class HouseholdAnswer(BaseModel):
+    household_id: str | None = Field(description="The person's household; null when they are in none.")
+    members: list[str] = Field(description="The others in the household now, by person id.")
+
+
+class MergeEvidenceAnswer(BaseModel):
+    identifier_type: str = Field(
+        description="The kind of identifier the two persons shared: `email`, `phone` or `external_id:<source>`."
+    )
+    value_hash: str | None = Field(
+        description="The identifier's salted hash, never its value; null once the person it belonged to was erased."
+    )
+
+
+class MergeAnswer(BaseModel):
+    merge_id: str = Field(description="The merge, as `POST /v1/persons/{person_id}/unmerge` names it.")
+    survivor_person_id: str = Field(description="The person that kept its id and holds the others' history.")
+    merged_person_ids: list[str] = Field(description="The persons folded into the survivor.")
+    reason: str = Field(description="Why they were merged, in French then English.")
+    evidence: list[MergeEvidenceAnswer] = Field(description="The identifiers shared that justified a merge by rule.")
+    decided_by: MergeDecider = Field(description="`rule` (identifiers shared) or `reviewer` (a suggestion accepted).")
+    merged_at: WrittenMoment = Field(description="When the merge was decided.")
+    undone_at: WrittenMoment | None = Field(description="When the merge was undone; null while it stands.")
+    undone_by: str | None = Field(description="Who undid it, e.g. `reviewer:marie`; null while it stands.")
+
+
+class PersonAnswer(BaseModel):
+    """A person as identity knows them."""
+
+    person_id: str = Field(description="Parterre's id of the person.")
+    status: PersonStatus = Field(
+        description="`active`; `merged` into `merged_into`; `erased`: their identifiers and records are gone."
+    )
+    merged_into: str | None = Field(description="The person this one was merged into; null unless `merged`.")
+    created_at: WrittenMoment = Field(description="When identity first knew the person.")
+    identifiers: list[IdentifierAnswer] = Field(description="Every identifier that names the person, by source.")
+    household: HouseholdAnswer = Field(description="The household the person is in, with its other members.")
+    merges: list[MergeAnswer] = Field(description="Every merge the person took part in, oldest first.")
+    kept_apart_from: list[str] = Field(
+        description="Persons split from this one by an unmerge: no fact merges them again; a reviewer still can."
+    )
+
+
+class EarlierExport(BaseModel):
+    # As the privacy log keeps it: any detail logged with it is given too.
+    model_config = ConfigDict(extra="allow")
+
+    at: WrittenMoment = Field(description="When the export was made.")
+    requested_by: str = Field(description="Who asked for it, e.g. `token:<token id>`.")
+    identifiers: int = Field(description="How many identifiers it gave.")
+    merges: int = Field(description="How many merges it gave.")
+
+
+class PersonExport(PersonAnswer):
+    """What identity holds about a person, for their export (Law 25)."""
+
+    exported_at: WrittenMoment = Field(description="When this export was made, as its log entry says.")
+    earlier_exports: list[EarlierExport] = Field(description="The exports of the person before this one, oldest first.")
+
+
+class ReviewAnswer(BaseModel):
+    """A suggested duplicate: a provisional person that may be a known one."""
+
+    review_id: str = Field(description="The suggestion, as `POST /v1/review/{review_id}` names it.")
+    person_id: str = Field(description="The provisional person the fact created.")
+    candidate_person_id: str = Field(description="The known person they may be.")
+    probability: float = Field(description="How likely the two are one person, from 0 to 1.")
+    agreements: dict[str, str] = Field(
+        description='How each field compared agreed, by field, e.g. `{"last_name": "exact", "first_name": '
+        '"nickname_or_initial"}`.'
+    )
+    event_id: str = Field(description="The fact that made the suggestion.")
+    created_at: WrittenMoment = Field(description="When the suggestion was made.")
+    status: ReviewStatus = Field(
+        description="`pending`; `accepted` (merged) or `rejected` by a reviewer; `withdrawn` when either person was "
+        "erased."
+    )
+    decided_by: str | None = Field(
+        description="Who decided, e.g. `reviewer:marie`, or `erasure` for a suggestion withdrawn; null while pending."
+    )
+    decided_at: WrittenMoment | None = Field(description="When it was decided; null while pending.")
+    note: str | None = Field(description="The reviewer's note, if any.")
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewAnswer] = Field(description="The suggestions of the status asked for, oldest first.")
+    next_cursor: str | None = Field(description="The `cursor` of the next page; null on the last.")
+
+
+class VerdictAnswer(BaseModel):
+    review: ReviewAnswer = Field(description="The suggestion as decided.")
+    events: list[str] = Field(description="The ids of the events published: the merge, when accepted.")
+
+
+class UnmergeAnswer(BaseModel):
+    event_id: str = Field(description="The id of the `parterre.person.unmerged.v1` event published.")
+    unmerged: PersonUnmergedV1 = Field(description="That event's data: the merge undone and the persons restored.")
+
+
+class ErasureAnswer(BaseModel):
+    person_id: str = Field(description="The id the erasure was asked for.")
+    status: Literal["erased"] = Field(description="Always `erased`.")
+    event_id: str = Field(description="The id of the first erasure event published.")
+    erased_person_id: str = Field(description="The person erased: the id asked for, or the person it was merged into.")
+    erased_person_ids: list[str] = Field(
+        description="Every person erased: that person, then each person merged into them."
     )
 
 
@@ -127,7 +254,10 @@ def _review_json(item: ReviewItem) -> dict[str, Any]:
 
 
 @router.get(
-    "/v1/persons/{person_id}", summary="A person: identifiers, household and merge history", responses=_READ_REFUSALS
+    "/v1/persons/{person_id}",
+    summary="A person: identifiers, household and merge history",
+    response_model=PersonAnswer,
+    responses=_READ_REFUSALS,
 )
 async def get_person(person_id: str, principal: ProfilesReader, context: IdentityDep) -> dict[str, Any]:
     view = await view_person(principal.organisation_id, person_id, context.store)
@@ -139,6 +269,7 @@ async def get_person(person_id: str, principal: ProfilesReader, context: Identit
 @router.get(
     "/v1/persons/{person_id}/export",
     summary="What identity holds about a person, for their export (Law 25); the export is logged",
+    response_model=PersonExport,
     responses=_READ_REFUSALS,
 )
 async def export_person(person_id: str, principal: PrivacyExporter, context: IdentityDep) -> dict[str, Any]:
@@ -174,17 +305,35 @@ async def export_person(person_id: str, principal: PrivacyExporter, context: Ide
 @router.get(
     "/v1/persons",
     summary="Find the person behind an email, a phone or an upstream customer id",
+    response_model=PersonAnswer,
     responses=_READ_REFUSALS,
 )
 async def lookup_person(
     request: Request,
     principal: ProfilesReader,
     context: IdentityDep,
-    email: str | None = None,
-    phone: str | None = None,
-    source: str | None = None,
-    external_id: str | None = None,
+    email: Annotated[
+        str | None,
+        Query(
+            description="An email address, compared as identity links them: case, a `+tag` and Gmail's dots do not "
+            "matter; a `+` left unescaped in the URL is read as written."
+        ),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        Query(
+            description="A phone number as people write it (`514 555-0199`, `+1 514 555 0199`), read as dialled from "
+            "the organisation's region; an extension is dropped."
+        ),
+    ] = None,
+    source: Annotated[
+        str | None, Query(description="The upstream system `external_id` belongs to, e.g. `shopify-boutique`.")
+    ] = None,
+    external_id: Annotated[
+        str | None, Query(description="A customer's id in that system, as it gives it; goes with `source`.")
+    ] = None,
 ) -> dict[str, Any]:
+    """Exactly one of `email`, `phone`, or `source` with `external_id`."""
     identifier = _identifier_from_query(context, email, phone, source, external_id, query_as_written(request))
     person = await find_by_identifier(principal.organisation_id, identifier, context.store)
     view = None if person is None else await view_person(principal.organisation_id, person.person_id, context.store)
@@ -244,13 +393,16 @@ def _identifier_from_query(
 @router.get(
     "/v1/review",
     summary="Suggested duplicates awaiting a reviewer (or decided), oldest first; `next_cursor` continues",
+    response_model=ReviewPage,
     responses={401: {}, 403: {}, 422: {}},
 )
 async def list_reviews(
     principal: IdentityReviewer,
     context: IdentityDep,
-    review_status: Annotated[ReviewStatus, Query(alias="status")] = ReviewStatus.PENDING,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    review_status: Annotated[
+        ReviewStatus, Query(alias="status", description="Which suggestions: those awaiting a reviewer by default.")
+    ] = ReviewStatus.PENDING,
+    limit: Annotated[int, Query(ge=1, le=500, description="How many suggestions a page holds at most.")] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="The `next_cursor` of the previous page.")] = None,
 ) -> dict[str, Any]:
     after = None
@@ -275,7 +427,10 @@ class ReviewVerdict(BaseModel):
 
 
 @router.post(
-    "/v1/review/{review_id}", summary="Accept (merge) or reject a suggested duplicate", responses=_ACTION_REFUSALS
+    "/v1/review/{review_id}",
+    summary="Accept (merge) or reject a suggested duplicate",
+    response_model=VerdictAnswer,
+    responses=_ACTION_REFUSALS,
 )
 async def post_review(
     review_id: str, verdict: ReviewVerdict, principal: IdentityReviewer, context: IdentityDep
@@ -309,6 +464,7 @@ class UnmergeRequest(BaseModel):
 @router.post(
     "/v1/persons/{person_id}/unmerge",
     summary="Undo a merge: the merged persons exist again",
+    response_model=UnmergeAnswer,
     responses=_ACTION_REFUSALS,
 )
 async def post_unmerge(
@@ -340,6 +496,7 @@ class EraseRequest(BaseModel):
 @router.post(
     "/v1/persons/{person_id}/erase",
     summary="Erase every identifier and record of a person (Law 25); a merged id erases whom it was merged into",
+    response_model=ErasureAnswer,
     responses=_ACTION_REFUSALS,
 )
 async def post_erase(

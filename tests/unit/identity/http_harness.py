@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any, get_args
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.identity.adapters.memory import InMemoryIdentityStore
@@ -28,9 +28,9 @@ class RecordingPublisher:
         self.published.extend(records)
 
 
-def identity_app(store: InMemoryIdentityStore, *, principal_name: str = "marie") -> FastAPI:
+def identity_app(store: InMemoryIdentityStore, *, principal_name: str = "marie", routes: APIRouter = router) -> FastAPI:
     settings = IdentitySettings()
-    app = create_service_app(settings, ServiceParts(title="identity", description="", routers=[router]))
+    app = create_service_app(settings, ServiceParts(title="identity", description="", routers=[routes]))
     context = IdentityContext(
         settings=settings,
         deps=IdentityDeps(store=store, rules=load_rules(settings), clock=SystemClock()),
