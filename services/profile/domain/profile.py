@@ -781,7 +781,8 @@ def view(
       deliverable again). Contact points leave them out.
     - `tickets_bought`: tickets held, bought or received in an exchange, neither refunded nor given in exchange;
       `ticket_spend`: order totals less the refunds of tickets bought here (exchanges move tickets, not money); a
-      ticket's purchase counts once however many events tell it, for its share of the total the first one gives.
+      ticket's purchase counts once however many events tell it, for its share of the total the first one gives,
+      and so does a refund of the same tickets.
     - `productions`, `genres`, `venues`, `last_performance_at`: performances held or attended (scanned), the last
       being the latest that has begun; `no_shows`: performances held, never scanned, begun NO_SHOW_GRACE ago.
     - `season.*`: tickets held for performances of that season, at their face value.
@@ -878,12 +879,19 @@ class _Timeless:
 
 
 def _refunded_here(state: ProfileState) -> Decimal:
-    """The refunds that pay back a purchase of this history: those naming a ticket bought or received here."""
+    """The refunds that pay back a purchase of this history: those naming a ticket bought or received here. A ticket
+    is refunded once: a refund naming the same tickets as another (told again under another event id, a retry or an
+    import of the box office's history after its webhook) pays back once, as first told."""
     tickets = state.tickets
+    first_told: dict[frozenset[str], TicketRefund] = {}
+    for refund in state.ticket_refunds.values():
+        kept = first_told.get(refund.ticket_ids)
+        if kept is None or refund.stamp < kept.stamp:
+            first_told[refund.ticket_ids] = refund
     return sum(
         (
             refund.amount
-            for refund in state.ticket_refunds.values()
+            for refund in first_told.values()
             if any(
                 (record := tickets.get(ticket_id)) is not None
                 and (record.bought is not None or record.acquired is not None)

@@ -28,6 +28,7 @@ from shared.events import (
     NewsletterCleanedV1,
     NewsletterCleanedV2,
     TicketPurchasedV1,
+    TicketRefundedV1,
 )
 from shared.events.common import ConsentPurpose
 from tests.unit.profile.facts import (
@@ -197,11 +198,13 @@ def test_folding_any_permutation_with_any_duplicates_gives_the_same_profile(data
 
 @properties
 @given(st.data())
-def test_an_order_or_a_gift_told_again_under_other_event_ids_changes_no_field_of_the_profile(
+def test_an_order_a_refund_or_a_gift_told_again_under_other_event_ids_changes_no_field_of_the_profile(
     data: st.DataObject,
 ) -> None:
     events = data.draw(histories())
-    told_again = [event for event in events if isinstance(event.data, TicketPurchasedV1 | DonationMadeV1)]
+    told_again = [
+        event for event in events if isinstance(event.data, TicketPurchasedV1 | TicketRefundedV1 | DonationMadeV1)
+    ]
     resent = [
         dataclasses.replace(event, event_id=f"{event.event_id}-again-{copy}")
         for copy, event in enumerate(data.draw(st.lists(st.sampled_from(told_again), max_size=6)) if told_again else [])

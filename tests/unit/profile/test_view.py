@@ -371,6 +371,16 @@ def test_an_order_sent_again_under_another_event_id_is_paid_for_once() -> None:
     }
 
 
+def test_a_refund_sent_again_under_another_event_id_pays_back_once_and_another_refund_of_the_order_counts() -> None:
+    told = purchase(BOUGHT, BELLES_SOEURS, "T-1", "T-2", price="54.50", total="115.00", order_id="O-1")
+    refunded = refund(BOUGHT + days(2), "T-1", amount="57.50")
+    again = replace(refunded, event_id="evt-refund-reexported", time=refunded.time + days(30))
+    other_ticket = refund(BOUGHT + days(3), "T-2", amount="57.50")
+
+    assert profile([told, refunded, again])["ticket_spend"] == Decimal("57.50")
+    assert profile([told, again, refunded, other_ticket])["ticket_spend"] == Decimal("0.00")
+
+
 def test_an_order_told_in_one_event_per_row_counts_every_row_once() -> None:
     # An attendee report writes a row per attendee of order 301, each with its own tickets and amount.
     rows = [
