@@ -782,7 +782,7 @@ def view(
     - `tickets_bought`: tickets held, bought or received in an exchange, neither refunded nor given in exchange;
       `ticket_spend`: order totals less the refunds of tickets bought here (exchanges move tickets, not money); a
       ticket's purchase counts once however many events tell it, for its share of the total the first one gives,
-      and so does a refund of the same tickets.
+      and so does a refund of the same tickets and amount.
     - `productions`, `genres`, `venues`, `last_performance_at`: performances held or attended (scanned), the last
       being the latest that has begun; `no_shows`: performances held, never scanned, begun NO_SHOW_GRACE ago.
     - `season.*`: tickets held for performances of that season, at their face value.
@@ -879,15 +879,17 @@ class _Timeless:
 
 
 def _refunded_here(state: ProfileState) -> Decimal:
-    """The refunds that pay back a purchase of this history: those naming a ticket bought or received here. A ticket
-    is refunded once: a refund naming the same tickets as another (told again under another event id, a retry or an
-    import of the box office's history after its webhook) pays back once, as first told."""
+    """The refunds that pay back a purchase of this history: those naming a ticket bought or received here. A refund
+    naming the same tickets and amount as another is that refund told again (under another event id: a retry, an
+    import of the box office's history after its webhook) and pays back once; one of another amount is another
+    refund of them (the fees, then the rest)."""
     tickets = state.tickets
-    first_told: dict[frozenset[str], TicketRefund] = {}
+    first_told: dict[tuple[frozenset[str], Decimal], TicketRefund] = {}
     for refund in state.ticket_refunds.values():
-        kept = first_told.get(refund.ticket_ids)
+        told = (refund.ticket_ids, refund.amount)
+        kept = first_told.get(told)
         if kept is None or refund.stamp < kept.stamp:
-            first_told[refund.ticket_ids] = refund
+            first_told[told] = refund
     return sum(
         (
             refund.amount

@@ -379,6 +379,10 @@ def test_a_refund_sent_again_under_another_event_id_pays_back_once_and_another_r
 
     assert profile([told, refunded, again])["ticket_spend"] == Decimal("57.50")
     assert profile([told, again, refunded, other_ticket])["ticket_spend"] == Decimal("0.00")
+    # The fees paid back, then the rest: two refunds of one ticket.
+    fees_back = refund(BOUGHT + days(1), "T-1", amount="7.50")
+    rest_back = refund(BOUGHT + days(5), "T-1", amount="50.00")
+    assert profile([told, fees_back, rest_back])["ticket_spend"] == Decimal("57.50")
 
 
 def test_an_order_told_in_one_event_per_row_counts_every_row_once() -> None:
