@@ -1567,6 +1567,13 @@ async def _scrub_merged_with(store: IdentityStore, person: Person) -> None:
                 if joined not in seen:
                     seen.add(joined)
                     waiting.append(joined)
+    if waiting:
+        log.warning(
+            "erasing %s: merges join them to more than %d persons; the records of those met first were cleaned of "
+            "their identifiers, others may still name them",
+            person.person_id,
+            _MAX_MERGED_WITH,
+        )
     # Whoever holds one of them too had the person folded into them, and is erased with them.
     held: dict[str, frozenset[Identifier]] = {}
     for other_id in sorted(seen - {person.person_id}):

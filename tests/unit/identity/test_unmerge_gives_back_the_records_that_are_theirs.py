@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import pytest
 
+from services.identity import handlers
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.domain.merges import MergeRecord
 from services.identity.domain.persons import Person
@@ -285,3 +286,22 @@ async def test_an_erasure_stopped_midway_takes_the_person_s_identifiers_out_of_o
 
     assert ("dons-en-ligne", "D-1", None) in named((await stored(deps, ids["carole"])).records)
     assert [name for name, held in (await everything_stored(store.inner)).items() if "bea@example.com" in held] == []
+
+
+async def test_an_erasure_reaching_the_bound_of_persons_merges_join_says_so_in_the_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = InMemoryIdentityStore()
+    deps = deps_on(store)
+    ids, merges = await anne_bea_and_carole_merged_into_anne(deps)
+    for merge in merges:
+        await unmerge(ORGANISATION, ids["anne"], deps, requested_by=REVIEWER, merge_id=merge.merge_id)
+    # Béa's merges join her to Anne, and Anne's to Carole: a bound of two persons stops before Carole.
+    monkeypatch.setattr(handlers, "_MAX_MERGED_WITH", 2)
+
+    await erase_on_request(ORGANISATION, ids["bea"], deps, do_not_readd=False, requested_by=STAFF)
+
+    assert [record.getMessage() for record in caplog.records if record.levelname == "WARNING"] == [
+        f"erasing {ids['bea']}: merges join them to more than 2 persons; the records of those met first were cleaned "
+        "of their identifiers, others may still name them"
+    ]
