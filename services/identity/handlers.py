@@ -14,9 +14,11 @@ from services.identity.domain.identifiers import (
     IdentifierDigest,
     IdentifierPolicy,
     IdentifierType,
+    count_by_kind,
     digest_from_key,
     evidence_of,
     identifiers_of,
+    named_identifiers,
     records_without_erased,
 )
 from services.identity.domain.matching import BLOCK_CAPACITY, blocking_keys
@@ -991,8 +993,8 @@ async def apply_merge(
 ) -> MergeRecord:
     """Folds the merged persons into the survivor: records and households follow it. Idempotent.
 
-    Identifiers stay with the persons that claimed them; readers follow `merged_into`, and unmerge has
-    nothing to move back.
+    Identifiers stay with the persons that claimed them; readers follow `merged_into`, and unmerge has nothing of
+    theirs to move back (only what the survivor claimed through their records since: see `_hand_over_claims`).
     """
     organisation_id, survivor_id = plan.survivor.organisation_id, plan.survivor.person_id
     merged_ids = [person.person_id for person in plan.merged]
@@ -1317,11 +1319,7 @@ async def _forget_given_in_later_merges(store: IdentityStore, merge: MergeRecord
     copies would take them for theirs."""
     given = {record for merged in merge.merged for record in merged.records}
     given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
-    holders = [merge.survivor_id]
-    person = await store.person(merge.organisation_id, merge.survivor_id)
-    while person is not None and person.merged_into is not None and person.merged_into not in holders:
-        holders.append(person.merged_into)
-        person = await store.person(merge.organisation_id, person.merged_into)
+    holders = await _holders(store, merge)
     laters = {
         later.merge_id: later
         for holder_id in holders
@@ -1334,6 +1332,20 @@ async def _forget_given_in_later_merges(store: IdentityStore, merge: MergeRecord
         if later.survivor_before is not None and later.survivor_id in holders:
             copied += later.survivor_before.records
     given |= set(await _taken_back(store, policy, merge, copied))
+    # And the identifiers the side claimed with the merge or since that a restored person took (see
+    # `_hand_over_claims`), or that were let go.
+    claimed_since = await store.claims_decided_for(merge.organisation_id, holders, merge.decided_at)
+    copied_claims = {
+        identifier
+        for later in laters.values()
+        for person in later.merged
+        if person.person_id in holders
+        for identifier in person.identifiers
+        if identifier.digest in claimed_since
+    }
+    for identifier in sorted(copied_claims):
+        if await store.owner_of(merge.organisation_id, identifier) not in holders:
+            given_identifiers |= {identifier}
 
     def without_given(person: Person) -> Person:
         if person.person_id not in holders:
@@ -1350,6 +1362,17 @@ async def _forget_given_in_later_merges(store: IdentityStore, merge: MergeRecord
             await store.keep_copies(merge.organisation_id, later.merge_id, merged, before)
 
 
+async def _holders(store: IdentityStore, merge: MergeRecord) -> list[str]:
+    """The survivor, whom it was merged into since, whom that one was merged into, and so on: the survivor's side,
+    each of which got what the merge gave it."""
+    holders = [merge.survivor_id]
+    person = await store.person(merge.organisation_id, merge.survivor_id)
+    while person is not None and person.merged_into is not None and person.merged_into not in holders:
+        holders.append(person.merged_into)
+        person = await store.person(merge.organisation_id, person.merged_into)
+    return holders
+
+
 async def _taken_back(
     store: IdentityStore, policy: IdentifierPolicy, merge: MergeRecord, records: Iterable[NormalisedRecord]
 ) -> dict[NormalisedRecord, str]:
@@ -1360,7 +1383,9 @@ async def _taken_back(
     outranking an email, and one naming Anne's customer id and Béa's email stays Anne's. A record naming no
     identifier either owns (a look-alike's name and address, identifiers nobody could claim) stays where the fact
     was resolved, with the survivor; so do the survivor's own records from before the merge. Read from who owns
-    what, which the unmerge's steps do not change, so a request finishing a stopped unmerge decides the same."""
+    what, which the unmerge's steps change only for identifiers a record taken back names after the one deciding it,
+    and no record the survivor keeps names (see `_hand_over_claims`): a request finishing a stopped unmerge decides
+    the same."""
     organisation_id = merge.organisation_id
     restored = set(merge.merged_ids)
     survivor = await active_person(store, organisation_id, merge.survivor_id)
@@ -1423,12 +1448,8 @@ async def _strip_holders(store: IdentityStore, merge: MergeRecord, policy: Ident
     """Removes the restored persons' identifiers and records from whom the survivor was merged into since, and
     whom that one was merged into, and so on: each got them with the survivor's. The holders stay kept apart from
     those the restored persons were: a later merge they would have prevented is one nobody reviewed."""
-    seen = {merge.survivor_id}
-    person = await store.person(merge.organisation_id, merge.survivor_id)
-    while person is not None and person.merged_into is not None and person.merged_into not in seen:
-        seen.add(person.merged_into)
-        await _strip(store, merge, person.merged_into, policy, given_apart=frozenset())
-        person = await store.person(merge.organisation_id, person.merged_into)
+    for holder_id in (await _holders(store, merge))[1:]:
+        await _strip(store, merge, holder_id, policy, given_apart=frozenset())
 
 
 async def _strip(
@@ -1441,30 +1462,34 @@ async def _strip(
     before: SurvivorBefore | None = None,
 ) -> None:
     """Removes from `holder_id` the identifiers and records the persons `merge` restored brought, the records they
-    take back (see `_taken_back`), and `given_apart`; gives back what `before` kept of it; retried if a resolution
-    changes the holder meanwhile."""
+    take back (see `_taken_back`) with the identifiers that go with them (see `_hand_over_claims`), and
+    `given_apart`; gives back what `before` kept of it; retried if a resolution changes the holder meanwhile."""
+    organisation_id = merge.organisation_id
     given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
     given_records = {record for merged in merge.merged for record in merged.records}
     own_records = () if before is None else before.records
+    side = await _holders(store, merge)
+    claimed_since = await store.claims_decided_for(organisation_id, side, merge.decided_at)
     for _attempt in range(MAX_DECISION_ATTEMPTS):
-        holder = await store.person(merge.organisation_id, holder_id)
+        holder = await store.person(organisation_id, holder_id)
         if holder is None:
             return
         taken = await _taken_back(
             store, policy, merge, (record for record in holder.records if record not in given_records)
         )
-        await _give_back(store, merge.organisation_id, taken)
+        await _give_back(store, organisation_id, taken)
         kept_records: tuple[NormalisedRecord, ...] = ()
         # Its own records from before the merge are older than any it was given since: first, so the newest stay.
         for record in (*own_records, *holder.records):
             if record in own_records or (record not in given_records and record not in taken):
                 kept_records = add_record(kept_records, record)
+        handed_over = await _hand_over_claims(store, policy, holder, taken, kept_records, claimed_since, side)
         household_id, household_at = holder.household_id, holder.household_at
         if before is not None and _moved_by(merge, holder):
             household_id, household_at = before.household_id, before.household_at
         stripped = replace(
             holder,
-            identifiers=holder.identifiers - given_identifiers,
+            identifiers=holder.identifiers - given_identifiers - handed_over,
             records=kept_records,
             household_id=household_id,
             household_at=household_at,
@@ -1473,6 +1498,55 @@ async def _strip(
         if stripped == holder or await store.replace_person(stripped, expected_version=holder.version):
             return
     raise IdentityActionError("busy", f"{holder_id} kept changing; try the unmerge again")
+
+
+async def _hand_over_claims(
+    store: IdentityStore,
+    policy: IdentifierPolicy,
+    holder: Person,
+    taken: Mapping[NormalisedRecord, str],
+    kept: Sequence[NormalisedRecord],
+    claimed_since: frozenset[IdentifierDigest],
+    side: Sequence[str],
+) -> frozenset[Identifier]:
+    """Gives each restored person the identifiers the survivor's `side` claimed with the merge or since
+    (`claimed_since`) through the records that person takes back from the holder, and that no record the holder
+    keeps names: Béa's shop id with a new email, resolved to Anne while Béa was merged into her, is Béa's fact, and
+    the email is hers. A restored person holding as many of the kind as the policy allows takes no more: the holder
+    lets it go, as a fact naming one more would not have claimed it. Returns those the side no longer holds, to take
+    out of the holder's identifiers. Each identifier changes hands by a conditional update, and which move is read
+    from the records and the journal, which this does not change: a request finishing a stopped unmerge moves the
+    rest."""
+    organisation_id, holder_id = holder.organisation_id, holder.person_id
+    named_kept = {identifier for record in kept for identifier in named_identifiers(record)}
+    moving: dict[Identifier, str] = {}
+    # Oldest record first: an identifier two restored persons' records name goes with the first.
+    for record, person_id in taken.items():
+        usable, _blocked = identifiers_of(record, policy, organisation_id)
+        for identifier in usable:
+            if identifier.digest in claimed_since and identifier not in named_kept:
+                moving.setdefault(identifier, person_id)
+    handed: set[Identifier] = set()
+    for person_id in sorted(set(moving.values())):
+        person = await store.person(organisation_id, person_id)
+        if person is None:
+            continue
+        held = set(person.identifiers)
+        for identifier in sorted(identifier for identifier, to in moving.items() if to == person_id):
+            owner_id = await store.owner_of(organisation_id, identifier)
+            if owner_id == holder_id:
+                if count_by_kind(held).get(identifier.kind, 0) < policy.rule(identifier).max_per_person:
+                    owner_id = await store.reassign(organisation_id, identifier, holder_id, person_id)
+                else:
+                    await store.release(organisation_id, identifier, holder_id)
+                    owner_id = None
+            if owner_id == person_id:
+                held.add(identifier)
+            if owner_id not in side:
+                handed.add(identifier)
+        if held - person.identifiers:
+            await store.add_to_person(organisation_id, person_id, identifiers=sorted(held - person.identifiers))
+    return frozenset(handed)
 
 
 async def erase_person(organisation_id: str, person_id: str, deps: IdentityDeps, *, do_not_readd: bool) -> None:

@@ -89,7 +89,8 @@ class PersonAddition:
 class IdentityReads(Protocol):
     """What deciding which person a fact is about reads: the store itself, or a consumer batch's view of it."""
 
-    # Identifiers stay with the person that claimed them: a merge does not move them, `merged_into` is followed.
+    # Identifiers stay with the person that claimed them: a merge does not move them, `merged_into` is followed. An
+    # unmerge may hand one the survivor claimed through a restored person's record to that person (`reassign`).
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None: ...
 
     async def person(self, organisation_id: str, person_id: str) -> Person | None: ...
@@ -120,6 +121,11 @@ class IdentityStore(IdentityReads, Protocol):
 
     async def write_journal(self, entry: JournalEntry) -> JournalEntry:
         """Stores `entry` unless one exists for the event; returns the stored one."""
+
+    async def claims_decided_for(
+        self, organisation_id: str, person_ids: Collection[str], since: datetime
+    ) -> frozenset[IdentifierDigest]:
+        """The identifiers (digests) the journal's decisions made at or after `since` claimed for these persons."""
 
     async def mark_applied(self, organisation_id: str, event_id: str) -> None:
         """Records that the decision took effect; a later redelivery only republishes it."""
@@ -152,6 +158,13 @@ class IdentityStore(IdentityReads, Protocol):
 
     async def release(self, organisation_id: str, identifier: Identifier, person_id: str) -> None:
         """Frees the identifier if `person_id` owns it (erasure, or a creation that lost a race)."""
+
+    async def reassign(
+        self, organisation_id: str, identifier: Identifier, from_person: str, to_person: str
+    ) -> str | None:
+        """Gives the identifier to `to_person` if `from_person` owns it, in one conditional update: never free in
+        between for another to take (an unmerge moving it to the restored person it was claimed for). Returns its
+        owner after; done again, it changes nothing."""
 
     async def release_all(self, organisation_id: str, person_id: str) -> None:
         """Frees every identifier `person_id` owns, known to them or not (an erasure done again: a resolver that

@@ -6,7 +6,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from services.identity.domain.identifiers import Identifier, IdentifierDigest, records_without_erased
+from services.identity.domain.identifiers import (
+    Identifier,
+    IdentifierDigest,
+    digest_from_key,
+    records_without_erased,
+)
 from services.identity.domain.matching import BLOCK_CAPACITY
 from services.identity.domain.merges import (
     MergeRecord,
@@ -63,6 +68,16 @@ class InMemoryIdentityStore:
 
     async def write_journal(self, entry: JournalEntry) -> JournalEntry:
         return self._journal.setdefault((entry.organisation_id, entry.event_id), entry)
+
+    async def claims_decided_for(
+        self, organisation_id: str, person_ids: Collection[str], since: datetime
+    ) -> frozenset[IdentifierDigest]:
+        return frozenset(
+            digest_from_key(key)
+            for (organisation, _), entry in self._journal.items()
+            if organisation == organisation_id and entry.decision.person_id in person_ids and entry.decided_at >= since
+            for key in entry.decision.claim_digests
+        )
 
     async def mark_applied(self, organisation_id: str, event_id: str) -> None:
         entry = self._journal.get((organisation_id, event_id))
@@ -130,9 +145,12 @@ class InMemoryIdentityStore:
         for owned in [key for key, owner in self._owners.items() if key[0] == organisation_id and owner == person_id]:
             del self._owners[owned]
 
-    async def reassign(self, organisation_id: str, identifier: Identifier, from_person: str, to_person: str) -> None:
+    async def reassign(
+        self, organisation_id: str, identifier: Identifier, from_person: str, to_person: str
+    ) -> str | None:
         if self._owners.get((organisation_id, identifier)) == from_person:
             self._owners[(organisation_id, identifier)] = to_person
+        return self._owners.get((organisation_id, identifier))
 
     async def person(self, organisation_id: str, person_id: str) -> Person | None:
         return self._persons.get((organisation_id, person_id))

@@ -41,7 +41,7 @@ from services.identity.adapters.versions import (
     VersionedDocuments,
 )
 from services.identity.adapters.versions import key_of as _key
-from services.identity.domain.identifiers import Identifier, IdentifierDigest, records_without_erased
+from services.identity.domain.identifiers import Identifier, IdentifierDigest, digest_from_key, records_without_erased
 from services.identity.domain.matching import BLOCK_CAPACITY
 from services.identity.domain.merges import (
     MergeRecord,
@@ -210,6 +210,22 @@ class MongoIdentityStore:
             return stored
         return entry
 
+    async def claims_decided_for(
+        self, organisation_id: str, person_ids: Collection[str], since: datetime
+    ) -> frozenset[IdentifierDigest]:
+        # No index serves this: unmerges are rare, and a scan of the journal is their price.
+        found = self._journal.find(
+            {
+                "organisation_id": organisation_id,
+                "decision.person_id": {"$in": sorted(person_ids)},
+                "decided_at": {"$gte": since},
+            },
+            {"decision": 1},
+        )
+        return frozenset(
+            [digest_from_key(key) async for document in found for key in document["decision"].get("claim_digests", ())]
+        )
+
     async def mark_applied(self, organisation_id: str, event_id: str) -> None:
         with contextlib.suppress(DuplicateKeyError):
             await self._applied.insert_one({"_id": _key(organisation_id, event_id), "organisation_id": organisation_id})
@@ -365,7 +381,9 @@ class MongoIdentityStore:
     def _still_listed(self, organisation_id: str, person_id: str, identifier: Identifier) -> bool:
         """Does the latest version of the person this process knows still hold the identifier? An identifier
         leaves its person only when released: by an erasure, which a later version of the person shows (and
-        the reader of the person finds it), or by a creation that lost a race, whose person was never stored."""
+        the reader of the person finds it), or by a creation that lost a race, whose person was never stored; or
+        when an unmerge hands it to a restored person (`reassign`) and rewrites its holder without it: a process
+        that has not read the holder since answers the holder once more, until it reads the holder again."""
         known = self._persons.known(organisation_id, person_id)
         return (
             known is not None
@@ -416,6 +434,19 @@ class MongoIdentityStore:
             return
         self._identifier_keys.discard(organisation_id, identifier.digest.key)
         await self._epochs.wrote(organisation_id)
+
+    async def reassign(
+        self, organisation_id: str, identifier: Identifier, from_person: str, to_person: str
+    ) -> str | None:
+        key = _key(organisation_id, identifier.digest.key)
+        moved = await self._identifiers.update_one(
+            {"_id": key, "person_id": from_person}, {"$set": {"person_id": to_person}}
+        )
+        if moved.modified_count == 0:
+            return await self._read_owner(organisation_id, identifier)
+        self._remember_owner(key, to_person)
+        await self._epochs.wrote(organisation_id)
+        return to_person
 
     async def release_all(self, organisation_id: str, person_id: str) -> None:
         # No index serves this: erasures are rare, and a scan of the identifiers is their price.

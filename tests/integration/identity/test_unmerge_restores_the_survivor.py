@@ -7,6 +7,7 @@ import pytest
 
 from services.identity.adapters.documents import merge_document, merge_from
 from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.merges import MergeRecord
 from services.identity.domain.persons import MAX_RECORDS_PER_PERSON, Person
 from services.identity.handlers import IdentityDeps, erase_on_request, erase_person, resolve_fact, unmerge, view_person
@@ -314,3 +315,25 @@ async def test_erasing_the_persons_two_undone_merges_gave_back_leaves_their_deta
     everything = await everything_stored(store)
     for value in ("bea@example.com", "carole@example.com", "'S-1'", "'D-1'"):
         assert [name for name, text in everything.items() if value in text] == [], value
+
+
+async def test_an_unmerge_gives_the_restored_person_the_email_the_survivor_claimed_through_a_fact_naming_them(
+    deps: IdentityDeps, store: IdentityStore
+) -> None:
+    elise = {"first_name": "Élise", "last_name": "Gagnon"}
+    anne = await resolve(deps, "e1", external_id="C-1", email="anne@example.com", **elise)
+    bea = await resolve(deps, "e2", source="shopify-boutique", external_id="S-1", email="bea@example.com", **elise)
+    await resolve(deps, "e3", source="shopify-boutique", external_id="S-1", email="anne@example.com")
+    # Merged, the shop sends Béa's id with a new email: Anne, who holds Béa, claims it.
+    assert await resolve(deps, "e4", source="shopify-boutique", external_id="S-1", email="bea.new@example.com") == anne
+    new_email = Identifier(IdentifierType.EMAIL, "bea.new@example.com")
+
+    await unmerge(ORGANISATION, anne, deps, requested_by=REVIEWER)
+
+    assert await store.owner_of(ORGANISATION, new_email) == bea
+    assert new_email in (await stored(store, bea)).identifiers
+    assert new_email not in (await stored(store, anne)).identifiers
+    assert await resolve(deps, "e5", source="infolettre", email="bea.new@example.com") == bea
+    await erase_on_request(ORGANISATION, bea, deps, do_not_readd=False, requested_by="staff:marie")
+    assert await store.owner_of(ORGANISATION, new_email) is None
+    assert [name for name, text in (await everything_stored(store)).items() if "bea.new@example.com" in text] == []
