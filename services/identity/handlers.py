@@ -1462,14 +1462,16 @@ async def _strip(
     before: SurvivorBefore | None = None,
 ) -> None:
     """Removes from `holder_id` the identifiers and records the persons `merge` restored brought, the records they
-    take back (see `_taken_back`) with the identifiers that go with them (see `_hand_over_claims`), and
-    `given_apart`; gives back what `before` kept of it; retried if a resolution changes the holder meanwhile."""
+    take back (see `_taken_back`) with the identifiers that go with them (see `_hand_over_claims`) and the blocks
+    they are filed under, and `given_apart`; gives back what `before` kept of it; retried if a resolution changes
+    the holder meanwhile."""
     organisation_id = merge.organisation_id
     given_identifiers = frozenset().union(*(merged.identifiers for merged in merge.merged))
     given_records = {record for merged in merge.merged for record in merged.records}
     own_records = () if before is None else before.records
     side = await _holders(store, merge)
     claimed_since = await store.claims_decided_for(organisation_id, side, merge.decided_at)
+    left_keys: set[str] = set()
     for _attempt in range(MAX_DECISION_ATTEMPTS):
         holder = await store.person(organisation_id, holder_id)
         if holder is None:
@@ -1484,6 +1486,13 @@ async def _strip(
             if record in own_records or (record not in given_records and record not in taken):
                 kept_records = add_record(kept_records, record)
         handed_over = await _hand_over_claims(store, policy, holder, taken, kept_records, claimed_since, side)
+        # The blocks of the records given back, but those its own records are filed under, are left before the
+        # holder is rewritten: a request finishing a stopped unmerge still finds the records taken back here.
+        kept_keys = {key for record in kept_records for key in blocking_keys(record)}
+        gone = {key for record in (*given_records, *taken) for key in blocking_keys(record)}
+        if gone - kept_keys:
+            await store.leave_blocks_under(organisation_id, sorted(gone - kept_keys), holder_id)
+            left_keys |= gone - kept_keys
         household_id, household_at = holder.household_id, holder.household_at
         if before is not None and _moved_by(merge, holder):
             household_id, household_at = before.household_id, before.household_at
@@ -1496,6 +1505,9 @@ async def _strip(
             kept_apart_from=holder.kept_apart_from - given_apart,
         )
         if stripped == holder or await store.replace_person(stripped, expected_version=holder.version):
+            # A fact resolved to the holder while it was being rewritten may have filed it under a key left.
+            if left_keys & kept_keys:
+                await store.add_to_blocks(organisation_id, sorted(left_keys & kept_keys), holder_id)
             return
     raise IdentityActionError("busy", f"{holder_id} kept changing; try the unmerge again")
 

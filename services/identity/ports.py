@@ -266,6 +266,10 @@ class IdentityStore(IdentityReads, Protocol):
         """The person leaves every block, in every version kept. A block left with nobody may stay, listing no one:
         its key as stored tells nothing of them (hashed, or the block is gone)."""
 
+    async def leave_blocks_under(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
+        """The person leaves the blocks of these keys, in every version kept (an unmerge: the survivor gave back the
+        records filed there)."""
+
     async def leave_households(self, organisation_id: str, person_id: str) -> None:
         """The person leaves every household, in every version kept: the other members no longer list them."""
 

@@ -300,6 +300,15 @@ class InMemoryIdentityStore:
     async def leave_blocks(self, organisation_id: str, person_id: str) -> None:
         _leave_every(self._blocks, organisation_id, person_id)
 
+    async def leave_blocks_under(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
+        for key in keys:
+            block = (organisation_id, key)
+            left = [member for member in self._blocks.get(block, ()) if member != person_id]
+            if left:
+                self._blocks[block] = left
+            else:
+                self._blocks.pop(block, None)
+
     async def leave_households(self, organisation_id: str, person_id: str) -> None:
         _leave_every(self._households, organisation_id, person_id)
 

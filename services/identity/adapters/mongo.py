@@ -755,6 +755,13 @@ class MongoIdentityStore:
     async def leave_blocks(self, organisation_id: str, person_id: str) -> None:
         await self._leave_every(self._blocks, self._block_documents, organisation_id, person_id)
 
+    async def leave_blocks_under(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
+        await self.confirm_salt()
+        for key in sorted({self._stored_block_key(key) for key in keys}):
+            await self._leave(self._blocks, self._block_documents, organisation_id, key, person_id, ())
+        if keys:
+            await self._epochs.wrote(organisation_id)
+
     async def leave_households(self, organisation_id: str, person_id: str) -> None:
         await self._leave_every(self._households, self._household_documents, organisation_id, person_id)
 

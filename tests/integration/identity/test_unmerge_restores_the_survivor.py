@@ -334,6 +334,7 @@ async def test_an_unmerge_gives_the_restored_person_the_email_the_survivor_claim
     assert new_email in (await stored(store, bea)).identifiers
     assert new_email not in (await stored(store, anne)).identifiers
     assert await resolve(deps, "e5", source="infolettre", email="bea.new@example.com") == bea
+    assert (await store.block_members(ORGANISATION, ["el:beanew"]))["el:beanew"] == [bea]
     await erase_on_request(ORGANISATION, bea, deps, do_not_readd=False, requested_by="staff:marie")
     assert await store.owner_of(ORGANISATION, new_email) is None
     assert [name for name, text in (await everything_stored(store)).items() if "bea.new@example.com" in text] == []

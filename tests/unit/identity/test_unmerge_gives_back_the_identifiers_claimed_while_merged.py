@@ -125,6 +125,22 @@ async def test_an_unmerge_stopped_while_moving_an_email_is_finished_by_the_next_
     assert NEW_EMAIL not in (await stored(deps, anne)).identifiers
 
 
+async def test_after_an_unmerge_the_survivor_is_no_longer_filed_under_the_keys_of_a_fact_it_gave_back() -> None:
+    store = InMemoryIdentityStore()
+    deps = deps_on(store)
+    anne, bea = await bea_merged_into_anne_then_named_with_a_new_email(deps)
+    assert anne in (await store.block_members(ORGANISATION, ["el:beanew"]))["el:beanew"]
+
+    await unmerge(ORGANISATION, anne, deps, requested_by=REVIEWER)
+
+    assert (await store.block_members(ORGANISATION, ["el:beanew", "el:bea"])) == {
+        "el:beanew": [bea],
+        "el:bea": [bea],
+    }
+    # Anne's own keys stay hers.
+    assert anne in (await store.block_members(ORGANISATION, ["el:anne"]))["el:anne"]
+
+
 async def test_undoing_a_merge_into_a_survivor_merged_on_since_moves_the_email_out_of_whoever_holds_it_now() -> None:
     deps = deps_on(InMemoryIdentityStore())
     helene = await resolve(deps, "e0", external_id="C-0", email="helene@example.com")
