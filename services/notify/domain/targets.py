@@ -82,6 +82,10 @@ def address_problem(address: str, policy: OutboundPolicy) -> TargetProblem | Non
         return TargetProblem(f"{address!r} is not an IP address", f"{address!r} n'est pas une adresse IP")
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        for wrapped in _wrapped_ipv4(ip):
+            if (problem := address_problem(str(wrapped), policy)) is not None:
+                return TargetProblem(f"{ip} wraps {wrapped}: {problem.en}", f"{ip} contient {wrapped} : {problem.fr}")
     # Loopback first: `::1` also counts as reserved.
     if ip.is_loopback:
         if policy.allow_loopback:
@@ -94,6 +98,13 @@ def address_problem(address: str, policy: OutboundPolicy) -> TargetProblem | Non
         if policy.allow_private:
             return None
         return TargetProblem(f"{ip} is a link-local address", f"{ip} est une adresse locale au lien (link-local)")
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        # Deprecated (RFC 3879), so counted as global, yet still routed inside the networks that kept it.
+        return (
+            None
+            if policy.allow_private
+            else TargetProblem(f"{ip} is a site-local address", f"{ip} est une adresse locale au site (site-local)")
+        )
     if not ip.is_global:
         return (
             None
@@ -101,6 +112,16 @@ def address_problem(address: str, policy: OutboundPolicy) -> TargetProblem | Non
             else TargetProblem(f"{ip} is a private address", f"{ip} est une adresse privée")
         )
     return None
+
+
+def _wrapped_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses a packet to `ip` is forwarded to: a 6to4 relay (2002::/16) sends it to the address the
+    prefix embeds, a Teredo relay (2001::/32) to the client's and, to open the way, the server's."""
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo
+    return ()
 
 
 def addresses_problem(addresses: Iterable[str], policy: OutboundPolicy) -> TargetProblem | None:

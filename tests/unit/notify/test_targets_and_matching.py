@@ -61,6 +61,52 @@ def test_private_networks_open_only_with_their_own_setting() -> None:
     assert address_problem("127.0.0.1", policy) is not None
 
 
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("2002:7f00:1::1", "127.0.0.1 is a loopback address"),
+        ("2002:a00:5::1", "10.0.0.5 is a private address"),
+        ("2002:a9fe:a9fe::1", "169.254.169.254 is a link-local address"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "127.0.0.1 is a loopback address"),
+        ("2001:0:a00:5:8000:63bf:3fff:fdd2", "10.0.0.5 is a private address"),
+    ],
+    ids=["6to4-loopback", "6to4-private", "6to4-metadata", "teredo-client-loopback", "teredo-server-private"],
+)
+def test_an_ipv6_address_wrapping_an_ipv4_one_is_refused_as_the_address_it_wraps(address: str, problem: str) -> None:
+    # 6to4 (2002::/16) and Teredo (2001::/32) routers and relays forward to the IPv4 addresses these embed.
+    found = address_problem(address, STRICT)
+    assert found is not None
+    assert found.en.endswith(problem)
+    assert address in found.en
+    assert found.fr.startswith(f"{address} contient ")
+
+
+def test_an_ipv6_address_wrapping_loopback_opens_only_with_the_loopback_setting() -> None:
+    for address in ("2002:7f00:1::1", "2001:0:4136:e378:8000:63bf:80ff:fffe"):
+        assert address_problem(address, OutboundPolicy(allow_private=True)) is not None
+    assert address_problem("2002:7f00:1::1", OutboundPolicy(allow_loopback=True)) is None
+    assert address_problem("2002:a00:5::1", OutboundPolicy(allow_loopback=True)) is not None
+    assert address_problem("2002:a00:5::1", OutboundPolicy(allow_private=True)) is None
+
+
+def test_a_6to4_address_wrapping_a_public_ipv4_address_is_allowed() -> None:
+    assert address_problem("2002:808:808::1", STRICT) is None
+
+
+def test_a_teredo_address_is_refused_even_wrapping_public_addresses_unless_private_networks_are_allowed() -> None:
+    teredo = "2001:0:4136:e378:8000:63bf:f7f7:f7f7"  # server 65.54.227.120, client 8.8.8.8
+    assert address_problem(teredo, STRICT) is not None
+    assert address_problem(teredo, OutboundPolicy(allow_private=True)) is None
+
+
+def test_a_site_local_address_is_private() -> None:
+    # fec0::/10 is deprecated (RFC 3879) but still routed inside networks that kept it.
+    found = address_problem("fec0::1", STRICT)
+    assert found is not None
+    assert "site-local" in found.en
+    assert address_problem("fec0::1", OutboundPolicy(allow_private=True)) is None
+
+
 def test_a_host_with_one_bad_address_among_good_ones_is_refused() -> None:
     assert addresses_problem(["93.184.215.14", "10.0.0.1"], STRICT) is not None
     problem = addresses_problem([], STRICT)
@@ -115,6 +161,8 @@ def test_a_url_with_a_space_or_a_control_character_is_refused_rather_than_failin
         ("https://169.254.169.254/latest/meta-data/", "link-local"),
         ("https://[fe80::1%25eth0]/hook", "link-local"),
         ("https://[::ffff:192.168.1.1]/hook", "private"),
+        ("https://[2002:a00:5::1]/hook", "private"),
+        ("https://[fec0::1]/hook", "site-local"),
         ("https://0.0.0.0/hook", "unicast"),
     ],
 )
