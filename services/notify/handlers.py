@@ -394,15 +394,21 @@ async def _accept_persons_events(
 
 
 async def erase_person(envelope: Envelope, erased: ProfileErasedV1, deps: NotifyDeps) -> int:
-    """Forgets the person everywhere and cancels what was still to be sent to them; returns how many it cancelled."""
+    """Forgets the person everywhere and cancels what was still to be sent to them, or could be once replayed (a
+    dead delivery: `cancelled` as `erased`, for good); returns how many were still to be sent."""
     store = deps.store
     await store.erase(envelope.organisation_id, erased.person_id, erased.at)
-    cancelled = 0
+    pending = 0
     for delivery in await store.person_deliveries(envelope.organisation_id, erased.person_id):
-        pending = delivery.status is DeliveryStatus.PENDING
-        await store.forget_person_in_delivery(delivery, DeliveryStatus.CANCELLED if pending else None)
-        cancelled += pending
-    return cancelled
+        if delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.DEAD):
+            await store.forget_person_in_delivery(delivery, DeliveryStatus.CANCELLED, Suppression.ERASED.value)
+            pending += delivery.status is DeliveryStatus.PENDING
+        elif delivery.status is DeliveryStatus.SUPPRESSED:
+            # Its reason is a code (`consent_withdrawn`), never a receiver's words: it stays to say why.
+            await store.forget_person_in_delivery(delivery, DeliveryStatus.SUPPRESSED, delivery.last_error)
+        else:
+            await store.forget_person_in_delivery(delivery, None)
+    return pending
 
 
 # Delivery: one attempt
@@ -735,8 +741,8 @@ async def _claimed_attempt(
     if claim is None:
         return None
     try:
-        if delivery.person_id is not None and await store.is_erased(delivery.organisation_id, delivery.person_id):
-            await store.forget_person_in_delivery(delivery, DeliveryStatus.CANCELLED)
+        if await _about_an_erased_person(delivery, deps):
+            await store.forget_person_in_delivery(delivery, DeliveryStatus.CANCELLED, Suppression.ERASED.value)
             return await _close(deps, delivery, claim, DeliveryStatus.CANCELLED, Suppression.ERASED.value)
         if subscription.kind is TargetKind.MAILCHIMP and subscription.mailchimp is not None:
             result = await _mailchimp_attempt(delivery, subscription.mailchimp, deps, outbound)
@@ -894,11 +900,26 @@ class SubscriptionDeletedError(Exception):
     """The delivery's subscription was deleted: there is nowhere to send it again."""
 
 
+class PersonErasedError(Exception):
+    """The delivery is about a person erased since: nothing about them goes out any more."""
+
+
+async def _about_an_erased_person(delivery: Delivery, deps: NotifyDeps) -> bool:
+    """Whether the delivery's person was erased. Every delivery is queued naming its person, and names nobody once
+    the erasure forgot them in it; one naming them still may be of an erasure under way, or broken off."""
+    if delivery.person_id is None:
+        return True
+    return await deps.store.is_erased(delivery.organisation_id, delivery.person_id)
+
+
 async def replay_delivery(organisation_id: str, delivery_id_: str, deps: NotifyDeps) -> Delivery | None:
     """Queues a dead delivery again with a fresh retry schedule; None if the organisation has no such delivery."""
     delivery = await deps.store.delivery(delivery_id_)
     if delivery is None or delivery.organisation_id != organisation_id:
         return None
+    if await _about_an_erased_person(delivery, deps):
+        # Checked again when it is attempted: an erasure that comes after this check cancels it then.
+        raise PersonErasedError(delivery.delivery_id)
     if delivery.status is not DeliveryStatus.DEAD:
         raise ReplayRefusedError(delivery.status.value)
     if await deps.store.subscription(delivery.subscription_id) is None:

@@ -142,9 +142,11 @@ class DeliveryStore(Protocol):
 
     async def update_delivery(self, delivery_id: str, changes: Mapping[str, Any]) -> None: ...
 
-    async def forget_person_in_delivery(self, delivery: Delivery, status: DeliveryStatus | None) -> None:
+    async def forget_person_in_delivery(
+        self, delivery: Delivery, status: DeliveryStatus | None, reason: str | None = None
+    ) -> None:
         """Drops what the delivery and its attempts say about its person (its data, their id, the errors a receiver
-        wrote); cancels it if `status` says so."""
+        wrote); with `status`, ends it so, `reason` (a code, never a receiver's words) saying why."""
 
     async def queue(self, subscription_id: str) -> list[QueueEntry]: ...
 

@@ -327,11 +327,13 @@ class MongoNotifyStore:
         values = {name: value.value if isinstance(value, DeliveryStatus) else value for name, value in changes.items()}
         await self._deliveries.update_one({"_id": delivery_id}, {"$set": values})
 
-    async def forget_person_in_delivery(self, delivery: Delivery, status: DeliveryStatus | None) -> None:
+    async def forget_person_in_delivery(
+        self, delivery: Delivery, status: DeliveryStatus | None, reason: str | None = None
+    ) -> None:
         # Errors go too: a receiver's answer, kept as the error, may quote the person's address back.
         changes: dict[str, Any] = {"data": "", "person_id": None, "last_error": None}
         if status is not None:
-            changes["status"] = status.value
+            changes.update(status=status.value, last_error=reason, next_attempt_at=None)
         await self._deliveries.update_one({"_id": delivery.delivery_id}, {"$set": changes})
         # Attempt ids follow from the delivery's, so each is found by its `_id`; one more than counted may exist.
         attempts = [attempt_id(delivery.delivery_id, number) for number in range(1, delivery.attempts + 2)]

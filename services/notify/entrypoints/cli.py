@@ -7,7 +7,13 @@ from typing import Any
 
 from services.notify.adapters.mongo import MongoNotifyStore
 from services.notify.context import SystemClock, notify_rules, settings_secret_box
-from services.notify.handlers import NotifyDeps, ReplayRefusedError, SubscriptionDeletedError, replay_delivery
+from services.notify.handlers import (
+    NotifyDeps,
+    PersonErasedError,
+    ReplayRefusedError,
+    SubscriptionDeletedError,
+    replay_delivery,
+)
 from services.notify.ports import DeliveryStatus
 from services.notify.settings import NotifySettings
 from shared.mongo import mongo_client
@@ -19,7 +25,8 @@ def register(commands: Any) -> None:
         "replay",
         help="queue dead deliveries again, with a fresh retry schedule",
         description="Name deliveries by id, or replay every dead delivery of one subscription. Consent is checked "
-        "again when each is sent; the running notify service picks them up at its next poll.",
+        "again when each is sent; the running notify service picks them up at its next poll. A delivery about a "
+        "person erased since is never replayed: --subscription skips those and counts them.",
     )
     replay.add_argument("--org", required=True, help="the organisation, e.g. theatre-du-nord")
     replay.add_argument("delivery_ids", nargs="*", help="ids shown by GET /v1/deliveries?status=dead")
@@ -41,16 +48,25 @@ async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> in
             clock=SystemClock(),
             rules=notify_rules(settings),
         )
-        wanted = list(arguments.delivery_ids)
+        named = list(arguments.delivery_ids)
+        wanted = list(named)
         if arguments.subscription:
             dead = await deps.store.deliveries(
                 arguments.org, subscription_id=arguments.subscription, status=DeliveryStatus.DEAD.value, limit=0
             )
-            wanted.extend(delivery.delivery_id for delivery in dead)
-        failures = 0
+            wanted.extend(delivery.delivery_id for delivery in dead if delivery.delivery_id not in named)
+        failures = skipped = 0
         for delivery_id in wanted:
             try:
                 replayed = await replay_delivery(arguments.org, delivery_id, deps)
+            except PersonErasedError:
+                if delivery_id not in named:
+                    # Found among the subscription's dead deliveries: one that stays dead, and rightly so.
+                    skipped += 1
+                    continue
+                print(f"{delivery_id}  not replayed: it is about a person who was erased", file=sys.stderr)
+                failures += 1
+                continue
             except ReplayRefusedError as exc:
                 print(f"{delivery_id}  not replayed: it is {exc}, not dead", file=sys.stderr)
                 failures += 1
@@ -64,4 +80,6 @@ async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> in
                 failures += 1
                 continue
             print(f"{delivery_id}  queued again (replay {replayed.replays})")
+        if skipped:
+            print(f"{skipped} dead deliveries about erased persons skipped: they are never sent again")
         return 1 if failures else 0

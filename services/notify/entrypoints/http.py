@@ -24,6 +24,7 @@ from services.notify.domain.subscriptions import (
 from services.notify.domain.targets import url_problem
 from services.notify.handlers import (
     SUBSCRIPTION_DELETED,
+    PersonErasedError,
     ReplayRefusedError,
     SubscriptionDeletedError,
     create_subscription,
@@ -448,6 +449,13 @@ async def post_replay(delivery_id: str, principal: SubscriptionsAdmin, context: 
             "subscription_deleted",
             en="This delivery's subscription was deleted; there is nowhere to send it again.",
             fr="L'abonnement de cette livraison a été supprimé ; elle ne peut plus être envoyée.",
+        )
+    except PersonErasedError:
+        _fail(
+            status.HTTP_409_CONFLICT,
+            "person_erased",
+            en="This delivery is about a person who was erased; nothing about them is sent any more.",
+            fr="Cette livraison concerne une personne effacée ; plus rien à son sujet n'est envoyé.",
         )
     if replayed is None:
         _fail(status.HTTP_404_NOT_FOUND, "delivery_not_found", en="No such delivery.", fr="Livraison introuvable.")

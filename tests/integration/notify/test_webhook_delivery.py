@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -238,6 +239,60 @@ async def test_the_cli_replays_a_subscriptions_dead_deliveries(
     assert code == 0
     assert unknown == 1
     assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
+
+
+async def test_a_dead_delivery_about_an_erased_person_is_never_replayed_by_the_api_nor_the_cli(
+    harness: NotifyHarness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receiver = Receiver([Reply(400), Reply(400)])
+    monkeypatch.setenv("PARTERRE_MONGO_URL", harness.settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", harness.settings.mongo_database)
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        store = context_of(app).deps.store
+        created = await subscribe(client, receiver.url)
+        await harness.publish_triggers(harness.trigger("fired-elise"), harness.trigger("fired-luc", "per_luc"))
+
+        async def dead() -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = (await client.get("/v1/deliveries", params={"status": "dead"})).json()[
+                "items"
+            ]
+            return items
+
+        assert await eventually(lambda: _count(dead, 2))
+        [elise] = [item for item in await dead() if item["person_id"] == "per_elise"]
+        await harness.publish_changes(harness.erased("erased-elise", "per_elise"))
+        assert await eventually(lambda: _status(app, elise["delivery_id"], DeliveryStatus.CANCELLED))
+        cancelled = await store.delivery(elise["delivery_id"])
+        replay = await client.post(f"/v1/deliveries/{elise['delivery_id']}/replay")
+        # As an earlier version left it: dead, naming nobody.
+        await store.update_delivery(elise["delivery_id"], {"status": DeliveryStatus.DEAD, "last_error": None})
+        legacy_replay = await client.post(f"/v1/deliveries/{elise['delivery_id']}/replay")
+        capsys.readouterr()
+        arguments = ["notify", "replay", "--org", harness.organisation_id, "--subscription", created["subscription_id"]]
+        bulk = await asyncio.to_thread(main, arguments)
+        bulk_output = capsys.readouterr()
+        assert await eventually(lambda: len(receiver.received) == 3)
+        named = await asyncio.to_thread(
+            main, ["notify", "replay", "--org", harness.organisation_id, elise["delivery_id"]]
+        )
+        named_output = capsys.readouterr()
+        await asyncio.sleep(0.5)
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.last_error) == (DeliveryStatus.CANCELLED, "erased")
+    for refused in (replay, legacy_replay):
+        assert refused.status_code == 409
+        assert refused.json()["detail"]["code"] == "person_erased"
+        assert refused.json()["detail"]["message"]["fr"]
+    assert bulk == 0
+    assert "1 dead deliveries about erased persons skipped" in bulk_output.out
+    assert named == 1
+    assert "erased" in named_output.err
+    assert len(receiver.received) == 3, "Élise's message once, Luc's twice"
+    assert [request.json()["data"]["person_id"] for request in receiver.received].count("per_elise") == 1
+
+
+async def _count(listing: Callable[[], Awaitable[list[dict[str, Any]]]], wanted: int) -> bool:
+    return len(await listing()) == wanted
 
 
 async def test_a_target_on_loopback_is_refused_when_the_settings_do_not_allow_it(harness: NotifyHarness) -> None:

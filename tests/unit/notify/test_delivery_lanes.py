@@ -92,8 +92,9 @@ class LaneStore:
     def add(self, delivery_id: str) -> None:
         message = f"msg_{delivery_id}"
         kind = MessageKind.PROFILE_CHANGED
+        # Every delivery is queued naming its person: one naming nobody is an erased person's.
         self.deliveries[delivery_id] = Delivery(
-            delivery_id, "org", SUBSCRIPTION.subscription_id, message, kind, {}, NOW, NOW, next_attempt_at=NOW
+            delivery_id, "org", SUBSCRIPTION.subscription_id, message, kind, {}, NOW, NOW, "per_0", next_attempt_at=NOW
         )
         self.queued[delivery_id] = QueueEntry(delivery_id, NOW, NOW)
 
