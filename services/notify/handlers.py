@@ -31,6 +31,7 @@ from services.notify.domain.mailchimp import (
     MAILCHIMP_PURPOSE,
     UNSUBSCRIBED,
     WITHDRAWALS,
+    changed_in_mailchimp,
     cleaned_in_mailchimp,
     member_body,
     member_email,
@@ -542,15 +543,15 @@ async def _mailchimp_attempt(
     if check.suppressed in WITHDRAWALS:
         return await _for_every_address(addresses, lambda address: audience.unsubscribe_member(target, address))
     if check.suppressed in LAPSES:
-        opted_out = False
+        # The members found unsubscribed, as Mailchimp answered.
+        opted_out: list[Mapping[str, Any]] = []
 
         async def archive(address: str) -> HttpAnswer:
             # An archived member shows no status: one who unsubscribed in Mailchimp is read first, and their
             # unsubscribe kept, or consent implied again would bring them back subscribed.
-            nonlocal opted_out
             member = await audience.get_member(target, address)
             if member.json is not None and unsubscribed_in_mailchimp(member.json):
-                opted_out = True
+                opted_out.append(member.json)
                 return member
             if not _succeeded(member):
                 return member
@@ -561,7 +562,9 @@ async def _mailchimp_attempt(
 
         answer = await _for_every_address(addresses, archive)
         if opted_out:
-            await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
+            # The earliest Mailchimp dates, as the opt-out in force keeps; an undated one when none is dated.
+            earliest = min(opted_out, key=lambda member: changed_in_mailchimp(member) or now)
+            await _record_opt_out(delivery, earliest, now, deps)
         return answer
     if check.suppressed is not None or email is None:
         return check.suppressed or Suppression.NO_CONTACT_POINT
@@ -569,7 +572,7 @@ async def _mailchimp_attempt(
         unmoved = await _move_member(audience, target, kept, email)
         if unmoved is not None:
             if unmoved.json is not None and unsubscribed_in_mailchimp(unmoved.json):
-                await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
+                await _record_opt_out(delivery, unmoved.json, now, deps)
             return unmoved
     answer = await audience.upsert_member(target, email, member_body(contact, email, fallback="fr"))
     if not _succeeded(answer):
@@ -585,7 +588,7 @@ async def _mailchimp_attempt(
             return answer
     if answer.json is not None and unsubscribed_in_mailchimp(answer.json):
         # The person left the audience in Mailchimp: Parterre stops emailing them from now on.
-        await store.record_opt_out(delivery.organisation_id, delivery.person_id, MAILCHIMP_PURPOSE.value, now)
+        await _record_opt_out(delivery, answer.json, now, deps)
         return answer
     if answer.json is not None and cleaned_in_mailchimp(answer.json):
         # This address bounces; the person's consent stands, and a member of theirs under another address is kept.
@@ -600,6 +603,18 @@ async def _mailchimp_attempt(
     if delivery.kind == MessageKind.TRIGGER_FIRED.value:
         return await audience.update_tags(target, email, tags_body(delivery.data["rule"], entered=True))
     return answer
+
+
+async def _record_opt_out(delivery: Delivery, member: Mapping[str, Any], now: datetime, deps: NotifyDeps) -> None:
+    """Notes the unsubscribe Mailchimp's answer shows, dated by the member's `last_changed` when it gives it."""
+    assert delivery.person_id is not None
+    await deps.store.record_opt_out(
+        delivery.organisation_id,
+        delivery.person_id,
+        MAILCHIMP_PURPOSE.value,
+        now,
+        changed_at=changed_in_mailchimp(member),
+    )
 
 
 # Mailchimp's answer to a change of one member it will not make (a `cleaned` one): that address is settled.

@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notify.adapters.secrets import SecretBox
-from services.notify.domain.contacts import ADDRESS_FIELDS, Contact, PurposeConsent, contact_details
+from services.notify.domain.contacts import ADDRESS_FIELDS, Contact, PurposeConsent, contact_details, opt_out_learnt
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.subscriptions import (
     DisabledReason,
@@ -51,6 +51,8 @@ MEMBERSHIPS = "notify_segment_members"
 # Every export of what notify holds about a person, naming them by digest only (Law 25 asks that they be accounted
 # for; the log outlives the person's erasure).
 PRIVACY_LOG = "notify_privacy_log"
+# How often an opt-out is weighed again when the contact changed between its read and its write (other instances).
+_OPT_OUT_TRIES = 3
 # Used by MongoDB for the listing and erasure queries; FerretDB scans either way, and these are not hot paths.
 INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SUBSCRIPTIONS, [("organisation_id", 1), ("created_at", 1)]),
@@ -454,13 +456,33 @@ class MongoNotifyStore:
                 await held.enter_async_context(self._one_writer.hold(f"{CONTACTS}/{key}"))
             await update_all(self._contacts, list(updates.items()))
 
-    async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
-        await self._update_contact(
-            organisation_id,
-            person_id,
-            {"$set": {f"opt_outs.{purpose}": at, "organisation_id": organisation_id, "person_id": person_id}},
-            unless_erased=True,
-        )
+    async def record_opt_out(
+        self, organisation_id: str, person_id: str, purpose: str, at: datetime, *, changed_at: datetime | None = None
+    ) -> None:
+        key, field = _key(organisation_id, person_id), f"opt_outs.{purpose}"
+        async with self._one_writer.hold(f"{CONTACTS}/{key}"):
+            if await self.is_erased(organisation_id, person_id):
+                return
+            for tried in range(1, _OPT_OUT_TRIES + 1):
+                document = await self._contacts.find_one({"_id": key})
+                kept = None if document is None else (document.get("opt_outs") or {}).get(purpose)
+                contact = _contact_from(document) if document is not None and "person_id" in document else None
+                learnt = opt_out_learnt(contact or Contact(person_id), purpose, at, changed_at=changed_at)
+                if learnt is None:
+                    return
+                # Only over the opt-out just weighed: another instance's write meanwhile is weighed again.
+                try:
+                    await self._contacts.update_one(
+                        {"_id": key, field: {"$exists": False} if kept is None else kept},
+                        {"$set": {field: learnt, "organisation_id": organisation_id, "person_id": person_id}},
+                        upsert=True,
+                    )
+                except DuplicateKeyError:
+                    # The guard matched nothing and the upsert met the document: it changed since it was read.
+                    if tried == _OPT_OUT_TRIES:
+                        raise
+                    continue
+                return
 
     async def record_mailchimp_member(
         self, organisation_id: str, person_id: str, subscription_id: str, email: str

@@ -2,6 +2,7 @@
 
 import hashlib
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from services.notify.domain.contacts import Contact, Suppression, message_language
@@ -62,6 +63,19 @@ def tags_body(segment: str, *, entered: bool) -> dict[str, Any]:
 def unsubscribed_in_mailchimp(member: Mapping[str, Any]) -> bool:
     """Whether Mailchimp's answer says the person left the audience there: Parterre must stop emailing them."""
     return member.get("status") == UNSUBSCRIBED
+
+
+def changed_in_mailchimp(member: Mapping[str, Any]) -> datetime | None:
+    """When Mailchimp says the member last changed (`last_changed`, ISO 8601 with its offset); None if it does not
+    say, or not readably."""
+    value = member.get("last_changed")
+    if not isinstance(value, str):
+        return None
+    try:
+        changed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return changed if changed.tzinfo is not None else None
 
 
 def cleaned_in_mailchimp(member: Mapping[str, Any]) -> bool:

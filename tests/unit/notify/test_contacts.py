@@ -90,6 +90,45 @@ def test_an_unsubscribe_reported_by_a_tool_wins_until_a_newer_grant() -> None:
     assert check_send(regranted, EMAIL, [ELISE], erased=False, now=NOW).allowed
 
 
+def _express_since(contact: Contact, at: datetime) -> Contact:
+    regranted = apply_change(
+        contact,
+        {"consent.marketing_email.basis": "express", "consent.marketing_email.captured_at": at.isoformat()},
+        contact.profile_version + 1,
+    )
+    assert regranted is not None
+    return regranted
+
+
+def test_an_unsubscribe_reported_again_after_an_express_consent_keeps_its_first_date_and_the_consent_stands() -> None:
+    # Each sync of a member who stays unsubscribed in Mailchimp reports it again, the API unable to subscribe them.
+    learnt = NOW - timedelta(days=1)
+    contact = _express_since(record_opt_out(_contact(**_granted()), EMAIL, learnt), NOW - timedelta(hours=1))
+    for reported_again in (record_opt_out(contact, EMAIL, NOW), record_opt_out(contact, EMAIL, NOW, changed_at=learnt)):
+        assert reported_again.opt_outs[EMAIL.value] == learnt
+        assert check_send(reported_again, EMAIL, [ELISE], erased=False, now=NOW).allowed
+
+
+def test_an_unsubscribe_the_tool_dates_after_the_express_consent_is_a_new_one() -> None:
+    consented = NOW - timedelta(days=2)
+    contact = _express_since(record_opt_out(_contact(**_granted()), EMAIL, NOW - timedelta(days=3)), consented)
+    unsubscribed = NOW - timedelta(days=1)
+    again = record_opt_out(contact, EMAIL, NOW, changed_at=unsubscribed)
+    assert again.opt_outs[EMAIL.value] == unsubscribed
+    assert check_send(again, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.OPTED_OUT
+
+
+def test_an_unsubscribe_in_force_keeps_the_earliest_date_learnt_and_the_tool_s_own_date_first() -> None:
+    contact = _contact(**_granted())
+    dated = record_opt_out(contact, EMAIL, NOW, changed_at=NOW - timedelta(days=30))
+    assert dated.opt_outs[EMAIL.value] == NOW - timedelta(days=30)
+    assert record_opt_out(dated, EMAIL, NOW + timedelta(days=1)).opt_outs[EMAIL.value] == NOW - timedelta(days=30)
+    earlier = record_opt_out(dated, EMAIL, NOW, changed_at=NOW - timedelta(days=40))
+    assert earlier.opt_outs[EMAIL.value] == NOW - timedelta(days=40)
+    # A date ahead of when notify learnt it (a clock off) is no later than that.
+    assert record_opt_out(contact, EMAIL, NOW, changed_at=NOW + timedelta(hours=2)).opt_outs[EMAIL.value] == NOW
+
+
 def test_a_purchase_after_an_unsubscribe_reported_by_a_tool_does_not_reopen_email() -> None:
     bought = NOW - timedelta(days=120)
     implied = {

@@ -503,7 +503,9 @@ class PersonsStore(LaneStore):
     async def is_member(self, organisation_id: str, segment: str, person_id: str) -> bool:
         return (segment, person_id) in self.memberships
 
-    async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
+    async def record_opt_out(
+        self, organisation_id: str, person_id: str, purpose: str, at: datetime, *, changed_at: datetime | None = None
+    ) -> None:
         raise AssertionError("nobody opted out")
 
 

@@ -70,7 +70,9 @@ class Store:
     async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
         return self.contact_now
 
-    async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
+    async def record_opt_out(
+        self, organisation_id: str, person_id: str, purpose: str, at: datetime, *, changed_at: datetime | None = None
+    ) -> None:
         self.opt_outs.append(purpose)
 
     async def record_mailchimp_member(
@@ -285,9 +287,11 @@ def test_a_change_mailchimp_refuses_for_the_whole_account_is_the_attempts_answer
 class OptOutKeepingStore(Store):
     """Applies each opt-out to the contact, as the real store does, so the next sync sees it."""
 
-    async def record_opt_out(self, organisation_id: str, person_id: str, purpose: str, at: datetime) -> None:
+    async def record_opt_out(
+        self, organisation_id: str, person_id: str, purpose: str, at: datetime, *, changed_at: datetime | None = None
+    ) -> None:
         await Store.record_opt_out(self, organisation_id, person_id, purpose, at)
-        self.contact_now = record_opt_out(self.contact_now, ConsentPurpose(purpose), at)
+        self.contact_now = record_opt_out(self.contact_now, ConsentPurpose(purpose), at, changed_at=changed_at)
 
 
 def test_an_address_mailchimp_cleaned_is_not_an_opt_out_and_leaves_the_persons_other_addresses_subscribed() -> None:
