@@ -35,6 +35,7 @@ from services.notify.domain.mailchimp import (
     cleaned_in_mailchimp,
     member_body,
     member_email,
+    opted_in_in_mailchimp,
     subscriber_hash,
     tags_body,
     unsubscribed_in_mailchimp,
@@ -606,7 +607,7 @@ async def _mailchimp_attempt(
 
 
 async def _record_opt_out(delivery: Delivery, member: Mapping[str, Any], now: datetime, deps: NotifyDeps) -> None:
-    """Notes the unsubscribe Mailchimp's answer shows, dated by the member's `last_changed` when it gives it."""
+    """Notes the unsubscribe Mailchimp's answer shows, with the member's `last_changed` and `timestamp_opt`."""
     assert delivery.person_id is not None
     await deps.store.record_opt_out(
         delivery.organisation_id,
@@ -614,6 +615,7 @@ async def _record_opt_out(delivery: Delivery, member: Mapping[str, Any], now: da
         MAILCHIMP_PURPOSE.value,
         now,
         changed_at=changed_in_mailchimp(member),
+        opted_in_at=opted_in_in_mailchimp(member),
     )
 
 

@@ -186,11 +186,18 @@ class ContactStore(Protocol):
         """Saves each contact (one per person) as `save_contact` would, in a few commands."""
 
     async def record_opt_out(
-        self, organisation_id: str, person_id: str, purpose: str, at: datetime, *, changed_at: datetime | None = None
+        self,
+        organisation_id: str,
+        person_id: str,
+        purpose: str,
+        at: datetime,
+        *,
+        changed_at: datetime | None = None,
+        opted_in_at: datetime | None = None,
     ) -> None:
-        """Notes that a tool reported the person unsubscribed from `purpose` at `at`, the tool dating the change
-        `changed_at` if it said, as `opt_out_learnt` weighs it against what the contact holds; nothing once the
-        person is erased."""
+        """Notes that a tool reported the person unsubscribed from `purpose` at `at`, with the tool's dates of the
+        member's last change and last subscription if it said, as `opt_out_learnt` weighs them against what the
+        contact holds; nothing once the person is erased."""
 
     async def record_mailchimp_member(
         self, organisation_id: str, person_id: str, subscription_id: str, email: str

@@ -457,7 +457,14 @@ class MongoNotifyStore:
             await update_all(self._contacts, list(updates.items()))
 
     async def record_opt_out(
-        self, organisation_id: str, person_id: str, purpose: str, at: datetime, *, changed_at: datetime | None = None
+        self,
+        organisation_id: str,
+        person_id: str,
+        purpose: str,
+        at: datetime,
+        *,
+        changed_at: datetime | None = None,
+        opted_in_at: datetime | None = None,
     ) -> None:
         key, field = _key(organisation_id, person_id), f"opt_outs.{purpose}"
         async with self._one_writer.hold(f"{CONTACTS}/{key}"):
@@ -467,7 +474,9 @@ class MongoNotifyStore:
                 document = await self._contacts.find_one({"_id": key})
                 kept = None if document is None else (document.get("opt_outs") or {}).get(purpose)
                 contact = _contact_from(document) if document is not None and "person_id" in document else None
-                learnt = opt_out_learnt(contact or Contact(person_id), purpose, at, changed_at=changed_at)
+                learnt = opt_out_learnt(
+                    contact or Contact(person_id), purpose, at, changed_at=changed_at, opted_in_at=opted_in_at
+                )
                 if learnt is None:
                     return
                 # Only over the opt-out just weighed: another instance's write meanwhile is weighed again.

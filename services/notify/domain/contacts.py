@@ -206,21 +206,31 @@ def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: 
 
 
 def record_opt_out(
-    contact: Contact, purpose: ConsentPurpose, at: datetime, *, changed_at: datetime | None = None
+    contact: Contact,
+    purpose: ConsentPurpose,
+    at: datetime,
+    *,
+    changed_at: datetime | None = None,
+    opted_in_at: datetime | None = None,
 ) -> Contact:
     """The contact once a tool reported the person unsubscribed from `purpose` (see `opt_out_learnt`)."""
-    learnt = opt_out_learnt(contact, purpose.value, at, changed_at=changed_at)
+    learnt = opt_out_learnt(contact, purpose.value, at, changed_at=changed_at, opted_in_at=opted_in_at)
     return contact if learnt is None else replace(contact, opt_outs={**contact.opt_outs, purpose.value: learnt})
 
 
-def opt_out_learnt(contact: Contact, purpose: str, at: datetime, *, changed_at: datetime | None) -> datetime | None:
-    """When the person opted out of `purpose`, once a tool reported them unsubscribed at `at`, dated by the tool
-    itself `changed_at` (when it says; a Mailchimp member's `last_changed`); None when the opt-out kept says so already.
+def opt_out_learnt(
+    contact: Contact, purpose: str, at: datetime, *, changed_at: datetime | None, opted_in_at: datetime | None = None
+) -> datetime | None:
+    """When the person opted out of `purpose`, once a tool reported them unsubscribed at `at`; None when the opt-out
+    kept says so already. `changed_at` is when the tool says the member last changed (Mailchimp's `last_changed`),
+    `opted_in_at` when they last subscribed there (`timestamp_opt`).
 
     A tool reports an unsubscribe again at each sync for as long as it stands (Mailchimp's API cannot subscribe the
     member again), so an opt-out in force keeps the earliest time learnt: dated by when it was read, it would move past
-    an express consent given since, and undo it. Once such a consent lifted it, only an unsubscribe the tool dates after
-    that consent is a new one (an undated report may be the old one, read again)."""
+    an express consent given since, and undo it. Once such a consent lifted it, the unsubscribe reported is a new one
+    only if the person subscribed in the tool again after that consent: the tool's date of the last change proves
+    nothing, as any edit moves it, the sync's own update of the member's name too. An unsubscribe through Mailchimp's
+    webhook reaches the profile as consent withdrawn, whatever this says."""
     reported = at if changed_at is None else min(changed_at, at)
     kept = contact.opt_outs.get(purpose)
     if kept is None:
@@ -229,9 +239,9 @@ def opt_out_learnt(contact: Contact, purpose: str, at: datetime, *, changed_at: 
     if not consent.lifts_opt_out(kept):
         return reported if reported < kept else None
     given_after = consent.captured_at
-    if changed_at is None or given_after is None or reported <= given_after:
+    if opted_in_at is None or given_after is None or opted_in_at <= given_after:
         return None
-    return reported
+    return max(reported, opted_in_at)
 
 
 @dataclass(frozen=True)

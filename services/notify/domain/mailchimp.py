@@ -67,8 +67,18 @@ def unsubscribed_in_mailchimp(member: Mapping[str, Any]) -> bool:
 
 def changed_in_mailchimp(member: Mapping[str, Any]) -> datetime | None:
     """When Mailchimp says the member last changed (`last_changed`, ISO 8601 with its offset); None if it does not
-    say, or not readably."""
-    value = member.get("last_changed")
+    say, or not readably. Any edit moves it, a sync's own update of the member's fields too."""
+    return _moment(member, "last_changed")
+
+
+def opted_in_in_mailchimp(member: Mapping[str, Any]) -> datetime | None:
+    """When the member last confirmed their subscription in Mailchimp (`timestamp_opt`); None if it does not say
+    (an empty string when never), or not readably."""
+    return _moment(member, "timestamp_opt")
+
+
+def _moment(member: Mapping[str, Any], name: str) -> datetime | None:
+    value = member.get(name)
     if not isinstance(value, str):
         return None
     try:

@@ -41,19 +41,25 @@ class Clock:
 
 @dataclass
 class Audience:
-    """Élise's member, as Mailchimp answers every call about it: its status, and `last_changed` if it is given."""
+    """Élise's member, as Mailchimp answers every call about it: its status, and `last_changed` and `timestamp_opt`
+    if they are given. As Mailchimp's, its `last_changed` moves with any update, the sync's own too."""
 
+    clock: "Clock"
     status: str = "unsubscribed"
     last_changed: datetime | None = None
+    opted_in: datetime | None = None
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     async def request(self, method: str, url: str, *, body: bytes | None = None, **_: Any) -> HttpAnswer:
         self.calls.append((method, url))
+        if body:
+            json.loads(body)
+        if method != "GET" and self.last_changed is not None:
+            self.last_changed = self.clock.now()
         member: dict[str, Any] = {"email_address": "elise@example.com", "status": self.status}
         if self.last_changed is not None:
             member["last_changed"] = self.last_changed.isoformat()
-        if body:
-            json.loads(body)
+        member["timestamp_opt"] = "" if self.opted_in is None else self.opted_in.isoformat()
         return HttpAnswer(200, json=member)
 
 
@@ -121,7 +127,7 @@ async def test_express_consent_given_after_an_unsubscribe_outlives_the_syncs_tha
     clock = Clock()
     deps = _deps(database, clock)
     unsubscribed = T0 - timedelta(days=3)
-    audience = Audience(last_changed=unsubscribed if dated else None)
+    audience = Audience(clock, last_changed=unsubscribed if dated else None, opted_in=T0 - timedelta(days=300))
     await _announce(deps, 1, emails=["elise@example.com"])
     await _express_consent(deps, 2)
     clock.at = T0 + timedelta(minutes=1)
@@ -135,7 +141,8 @@ async def test_express_consent_given_after_an_unsubscribe_outlives_the_syncs_tha
     clock.at += timedelta(days=1)
     await _sync(deps, audience, 3)
 
-    assert first == (unsubscribed if dated else T0 + timedelta(minutes=1))
+    # The sync updates the member, which moves its `last_changed` to then: the earliest date notify can know.
+    assert first == T0 + timedelta(minutes=1)
     assert await _opted_out_at(deps) == first
     assert await _suppressed(deps) is None
 
@@ -145,16 +152,19 @@ async def test_an_unsubscribe_mailchimp_dates_after_the_express_consent_stops_em
 ) -> None:
     clock = Clock()
     deps = _deps(database, clock)
-    audience = Audience(last_changed=T0 - timedelta(days=3))
+    audience = Audience(clock, last_changed=T0 - timedelta(days=3), opted_in=T0 - timedelta(days=300))
     await _announce(deps, 1, emails=["elise@example.com"])
     await _express_consent(deps, 2)
     await _sync(deps, audience, 1)
     clock.at = T0 + timedelta(days=1)
     await _express_consent(deps, 3)
     # She subscribes again through the audience's form, then unsubscribes from a campaign two days later.
+    audience.opted_in = T0 + timedelta(days=1, hours=2)
     audience.last_changed = T0 + timedelta(days=2)
     clock.at = T0 + timedelta(days=2, hours=1)
     await _sync(deps, audience, 2)
 
-    assert await _opted_out_at(deps) == T0 + timedelta(days=2)
+    opted_out_at = await _opted_out_at(deps)
+    assert opted_out_at is not None
+    assert T0 + timedelta(days=1, hours=2) < opted_out_at <= clock.at
     assert await _suppressed(deps) is Suppression.OPTED_OUT

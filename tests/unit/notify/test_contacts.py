@@ -109,11 +109,15 @@ def test_an_unsubscribe_reported_again_after_an_express_consent_keeps_its_first_
         assert check_send(reported_again, EMAIL, [ELISE], erased=False, now=NOW).allowed
 
 
-def test_an_unsubscribe_the_tool_dates_after_the_express_consent_is_a_new_one() -> None:
+def test_an_unsubscribe_after_subscribing_in_the_tool_again_since_the_express_consent_is_a_new_one() -> None:
     consented = NOW - timedelta(days=2)
     contact = _express_since(record_opt_out(_contact(**_granted()), EMAIL, NOW - timedelta(days=3)), consented)
     unsubscribed = NOW - timedelta(days=1)
-    again = record_opt_out(contact, EMAIL, NOW, changed_at=unsubscribed)
+    # Changed since the consent, and never subscribed again: the sync's own update of her name, say.
+    edited = record_opt_out(contact, EMAIL, NOW, changed_at=unsubscribed, opted_in_at=NOW - timedelta(days=300))
+    assert check_send(edited, EMAIL, [ELISE], erased=False, now=NOW).allowed
+    # Subscribed again through the audience's form after the consent, then left.
+    again = record_opt_out(contact, EMAIL, NOW, changed_at=unsubscribed, opted_in_at=NOW - timedelta(days=1, hours=5))
     assert again.opt_outs[EMAIL.value] == unsubscribed
     assert check_send(again, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.OPTED_OUT
 

@@ -504,7 +504,14 @@ class PersonsStore(LaneStore):
         return (segment, person_id) in self.memberships
 
     async def record_opt_out(
-        self, organisation_id: str, person_id: str, purpose: str, at: datetime, *, changed_at: datetime | None = None
+        self,
+        organisation_id: str,
+        person_id: str,
+        purpose: str,
+        at: datetime,
+        *,
+        changed_at: datetime | None = None,
+        opted_in_at: datetime | None = None,
     ) -> None:
         raise AssertionError("nobody opted out")
 

@@ -71,7 +71,14 @@ class Store:
         return self.contact_now
 
     async def record_opt_out(
-        self, organisation_id: str, person_id: str, purpose: str, at: datetime, *, changed_at: datetime | None = None
+        self,
+        organisation_id: str,
+        person_id: str,
+        purpose: str,
+        at: datetime,
+        *,
+        changed_at: datetime | None = None,
+        opted_in_at: datetime | None = None,
     ) -> None:
         self.opt_outs.append(purpose)
 
@@ -288,10 +295,19 @@ class OptOutKeepingStore(Store):
     """Applies each opt-out to the contact, as the real store does, so the next sync sees it."""
 
     async def record_opt_out(
-        self, organisation_id: str, person_id: str, purpose: str, at: datetime, *, changed_at: datetime | None = None
+        self,
+        organisation_id: str,
+        person_id: str,
+        purpose: str,
+        at: datetime,
+        *,
+        changed_at: datetime | None = None,
+        opted_in_at: datetime | None = None,
     ) -> None:
         await Store.record_opt_out(self, organisation_id, person_id, purpose, at)
-        self.contact_now = record_opt_out(self.contact_now, ConsentPurpose(purpose), at, changed_at=changed_at)
+        self.contact_now = record_opt_out(
+            self.contact_now, ConsentPurpose(purpose), at, changed_at=changed_at, opted_in_at=opted_in_at
+        )
 
 
 def test_an_address_mailchimp_cleaned_is_not_an_opt_out_and_leaves_the_persons_other_addresses_subscribed() -> None:
