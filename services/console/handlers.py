@@ -89,7 +89,17 @@ async def log_in(username: str, password: str, deps: ConsoleDeps) -> ActiveSessi
             deps.throttle.failed(name, now)
         raise LoginRefusedError("invalid")
     deps.throttle.succeeded(name)
-    return await _open_session(member, deps, now)
+    active = await _open_session(member, deps, now)
+    # The member may have been disabled or given a new password, here or by `parterre console` in another process,
+    # while her password was checked. Read again only once the session is stored: a change written before this
+    # read is seen here and ends the session; one written after it is written after the session was stored, and
+    # `set_password` and `disable_staff_member` write the member before they list her sessions, so they find this
+    # one and end it. Reading before storing the session would leave a gap for a change between the two.
+    again = await accounts.staff.member(name)
+    if again is None or not again.is_active or again.password_hash != member.password_hash:
+        await _end(active.session, accounts)
+        raise LoginRefusedError("invalid")
+    return active
 
 
 async def _open_session(member: StaffMember, deps: ConsoleDeps, now: datetime) -> ActiveSession:
@@ -185,7 +195,10 @@ async def add_staff_member(
 
 
 async def set_password(accounts: Accounts, username: str, password: str) -> StaffMember:
-    """A new password; every open session of the member ends."""
+    """A new password; every open session of the member ends.
+
+    The member is written before her sessions are listed: a login checking the old password meanwhile either sees
+    the change (and ends its session) or stored its session before the change, so that the list holds it."""
     member = await _existing(accounts, username)
     check_new_password(password, username=member.username)
     changed = replace(member, password_hash=await asyncio.to_thread(hash_password, password))
@@ -195,6 +208,8 @@ async def set_password(accounts: Accounts, username: str, password: str) -> Staf
 
 
 async def disable_staff_member(accounts: Accounts, username: str) -> StaffMember:
+    """The member can no longer log in; every open session of hers ends (written first, as in `set_password`).
+    Disabling again ends any session still open."""
     member = await _existing(accounts, username)
     changed = replace(member, disabled_at=member.disabled_at or accounts.clock.now())
     await accounts.staff.replace(changed)

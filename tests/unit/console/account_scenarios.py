@@ -1,13 +1,13 @@
 """What staff accounts and sessions must do, written once and run against the in-memory fakes (unit tests) and
 against the MongoDB adapters with the real token store (tests/integration/console): the fakes stay honest."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import pytest
 
 from services.console.adapters.platform_api import PlatformApi, ServiceUrls
-from services.console.domain.accounts import LoginThrottle
+from services.console.domain.accounts import LoginThrottle, StaffMember
 from services.console.domain.passwords import PasswordRejectedError
 from services.console.domain.roles import Role
 from services.console.handlers import (
@@ -21,6 +21,7 @@ from services.console.handlers import (
     log_out,
     set_password,
 )
+from services.console.ports import StaffDirectory
 from shared.tokens import Scope
 from tests.unit.console.fakes import SteppingClock
 
@@ -145,6 +146,54 @@ async def a_new_password_or_a_disabled_account_ends_every_open_session(
     assert await current_session(third.cookie, deps) is None
 
 
+class _ChangedWhileChecking:
+    """The staff directory as a login sees it when, just after the login has read the member and while it checks
+    her password, `change` runs in another process (`parterre console disable` or `set-password`)."""
+
+    def __init__(self, staff: StaffDirectory, change: Callable[[], Awaitable[object]]) -> None:
+        self._staff = staff
+        self._change: Callable[[], Awaitable[object]] | None = change
+
+    async def add(self, member: StaffMember) -> bool:
+        return await self._staff.add(member)
+
+    async def member(self, username: str) -> StaffMember | None:
+        found = await self._staff.member(username)
+        change, self._change = self._change, None
+        if change is not None:
+            await change()
+        return found
+
+    async def replace(self, member: StaffMember) -> None:
+        await self._staff.replace(member)
+
+    async def members(self, organisation_id: str | None = None) -> Sequence[StaffMember]:
+        return await self._staff.members(organisation_id)
+
+
+async def _log_in_while(accounts: Accounts, change: Callable[[], Awaitable[object]]) -> None:
+    """Marie logs in with her password while `change` happens: she is refused and no session of hers is open."""
+    racing = Accounts(_ChangedWhileChecking(accounts.staff, change), accounts.sessions, accounts.tokens, accounts.clock)
+    with pytest.raises(LoginRefusedError, match="invalid"):
+        await log_in("marie", PASSWORD, deps_for(racing))
+    assert list(await accounts.sessions.sessions_of("marie")) == []
+
+
+async def a_member_disabled_while_her_password_is_checked_is_left_with_no_session(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    await _log_in_while(accounts, lambda: disable_staff_member(accounts, "marie"))
+
+
+async def a_login_with_the_password_changed_while_it_is_checked_is_left_with_no_session(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    await _log_in_while(accounts, lambda: set_password(accounts, "marie", "une autre phrase de passe"))
+    assert await log_in("marie", "une autre phrase de passe", deps_for(accounts)) is not None
+
+
 async def a_username_is_taken_once_and_a_weak_password_is_refused(accounts: Accounts, clock: SteppingClock) -> None:
     await _marie(accounts)
     with pytest.raises(ValueError, match="taken"):
@@ -180,5 +229,7 @@ SCENARIOS: list[Scenario] = [
     logging_out_ends_the_session_and_revokes_its_token,
     a_cookie_that_is_not_a_session_s_opens_nothing,
     a_new_password_or_a_disabled_account_ends_every_open_session,
+    a_member_disabled_while_her_password_is_checked_is_left_with_no_session,
+    a_login_with_the_password_changed_while_it_is_checked_is_left_with_no_session,
     a_username_is_taken_once_and_a_weak_password_is_refused,
 ]
