@@ -303,23 +303,35 @@ class Pager:
     next: str | None
 
 
-def pager(base: str, cursor: str | None, trail: Sequence[str], next_cursor: str | None) -> Pager:
+# How many pages back a list's links remember: each page's link carries one cursor per page remembered, so that
+# its address stays short (a proxy refuses an address past 8 KB) at page 300 as at page 3. Beyond them, the first
+# page is a link away.
+PAGER_TRAIL = 20
+
+
+def pager(
+    base: str, cursor: str | None, trail: Sequence[str], next_cursor: str | None, *, trail_cut: bool = False
+) -> Pager:
     """The API pages forward only, so each link carries the trail of cursors that led to its page: going back is
     returning to the last of them. `trail` holds the cursors of the pages before this one, the first page (which
-    has none) left out."""
+    has none) left out; only the last PAGER_TRAIL are kept, and `trail_cut` (`cut=1` in a link) says that pages
+    between the first and the trail's were forgotten, so that the trail's start has no previous page to link to."""
+    if len(trail) > PAGER_TRAIL:
+        trail, trail_cut = trail[-PAGER_TRAIL:], True
 
-    def link(to: str | None, earlier: Sequence[str]) -> str:
-        params = ([("cursor", to)] if to else []) + [("previous", cursor) for cursor in earlier]
-        return base + ("?" + urlencode(params) if params else "")
+    def link(to: str, earlier: Sequence[str], cut: bool) -> str:
+        params = [("cursor", to), *(("previous", cursor) for cursor in earlier), *([("cut", "1")] if cut else [])]
+        return base + "?" + urlencode(params)
 
     if cursor is None:
-        return Pager(None, None, link(next_cursor, ()) if next_cursor else None)
-    back = link(trail[-1], trail[:-1]) if trail else base
-    return Pager(
-        first=base if trail else None,
-        previous=back,
-        next=link(next_cursor, (*trail, cursor)) if next_cursor else None,
-    )
+        return Pager(None, None, link(next_cursor, (), False) if next_cursor else None)
+    if trail:
+        back: str | None = link(trail[-1], trail[:-1], trail_cut)
+    else:
+        back = None if trail_cut else base
+    ahead = (*trail, cursor)
+    forward = link(next_cursor, ahead[-PAGER_TRAIL:], trail_cut or len(ahead) > PAGER_TRAIL) if next_cursor else None
+    return Pager(first=base if trail or trail_cut else None, previous=back, next=forward)
 
 
 def origin_of(event: Mapping[str, Any]) -> str:

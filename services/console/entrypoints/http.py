@@ -10,6 +10,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import StringConstraints
 from starlette.routing import Match
 
 from services.console import pages
@@ -539,6 +540,11 @@ async def segments(request: Request, active: StaffSession, context: ConsoleDep, 
     return render(request, context, language, "segments.html", active, listing=listing)
 
 
+# A cursor is a person id: far shorter than this.
+MAX_CURSOR_LENGTH = 200
+Cursor = Annotated[str, StringConstraints(max_length=MAX_CURSOR_LENGTH)]
+
+
 @router.get("/segments/{name}")
 async def segment(
     name: str,
@@ -546,12 +552,15 @@ async def segment(
     active: StaffSession,
     context: ConsoleDep,
     language: PageLanguage,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    previous: Annotated[list[str] | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
+    # On a list, `max_length` counts the items (each one's length is the Cursor's). The links carry at most
+    # PAGER_TRAIL of them; more, from a link saved before trails were cut short, are cut to the last ones.
+    previous: Annotated[list[Cursor] | None, Query(max_length=200)] = None,
+    cut: bool = False,
 ) -> Response:
     require(active, Scope.SEGMENTS_READ)
     page = await pages.segment_page(context.deps.api, active.token, name, cursor)
-    links = pager(f"/segments/{quote(name, safe='')}", cursor, previous or [], page.next_cursor)
+    links = pager(f"/segments/{quote(name, safe='')}", cursor, previous or [], page.next_cursor, trail_cut=cut)
     status_code = 404 if page.unknown else 200
     return render(request, context, language, "segment.html", active, status_code=status_code, page=page, pager=links)
 

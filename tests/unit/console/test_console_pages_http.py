@@ -2,6 +2,8 @@
 the order of a patron's timeline."""
 
 import asyncio
+import html
+import re
 from typing import Any
 
 import httpx
@@ -173,3 +175,70 @@ def test_a_segment_downloads_for_excel_in_french_from_its_page_with_semicolons_a
     assert download.status_code == 200
     assert download.content.decode("utf-8-sig").splitlines()[1] == "per_1;Élise"
     assert asked[-1] == {"format": "csv", "separator": "semicolon"}
+
+
+def _link(page: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page)
+    return None if found is None else html.unescape(found.group(1))
+
+
+def test_a_segment_s_members_read_forward_300_pages_and_back_through_the_last_ones() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/segments":
+            segment = {
+                "name": "abonnes",
+                "title": {"fr": "Abonnés"},
+                "description": {"fr": "Abonnés."},
+                "members": 15_000,
+            }
+            return httpx.Response(200, json={"items": [segment]})
+        after = int((request.url.params.get("cursor") or "per_000000")[4:])
+        ids = [f"per_{number:06d}" for number in range(after + 1, after + 51)]
+        members = [
+            {
+                "person_id": person_id,
+                "first_name": "Élise",
+                "last_name": "Roy",
+                "email": None,
+                "preferred_language": None,
+                "consent.marketing_email.allowed": False,
+            }
+            for person_id in ids
+        ]
+        return httpx.Response(200, json={"items": members, "next_cursor": ids[-1]})
+
+    def first_member(page: str) -> int:
+        found = re.search(r'<a href="/patrons/per_(\d+)">Élise Roy</a>', page)
+        assert found is not None
+        return int(found.group(1))
+
+    browser, _ = console_as(platform, Role.VIEWER)
+    url = "/segments/abonnes"
+    for number in range(1, 301):
+        page = browser.get(url)
+        assert page.status_code == 200, (number, len(url))
+        assert first_member(page.text) == (number - 1) * 50 + 1
+        assert len(url) < 2_000, number
+        next_url = _link(page.text, "next")
+        assert next_url is not None
+        url = next_url
+
+    going_back = _link(page.text, "prev")
+    number = 300
+    while going_back is not None:
+        page = browser.get(going_back)
+        number -= 1
+        assert page.status_code == 200
+        assert first_member(page.text) == (number - 1) * 50 + 1
+        going_back = _link(page.text, "prev")
+    # Back as far as the links remember, then straight to the first page.
+    assert number < 300 - 10
+    first = re.search(r'<a href="([^"]+)">Première page</a>', page.text)
+    assert first is not None
+    assert first_member(browser.get(html.unescape(first.group(1))).text) == 1
+
+
+def test_a_segment_page_refuses_a_cursor_of_the_trail_longer_than_a_person_id_could_be() -> None:
+    browser, _ = console_as(not_found, Role.VIEWER)
+
+    assert browser.get("/segments/abonnes", params={"cursor": "per_b", "previous": "x" * 201}).status_code == 422

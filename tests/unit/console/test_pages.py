@@ -1,9 +1,11 @@
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from services.console.domain.i18n import Language
 from services.console.domain.pages import (
+    PAGER_TRAIL,
     Pager,
     compare_for_review,
     consent_rows,
@@ -301,3 +303,18 @@ def test_a_later_page_of_members_links_back_one_page_through_the_trail_of_cursor
     fourth = pager("/segments/donors", "per_f", ["per_b", "per_d"], None)
     assert fourth.previous == "/segments/donors?cursor=per_d&previous=per_b"
     assert fourth.next is None
+
+
+def test_a_page_far_into_a_list_links_back_through_the_last_pages_only_then_to_the_first() -> None:
+    trail = [f"per_{number:03d}" for number in range(1, PAGER_TRAIL + 5)]
+    links = pager("/segments/donors", "per_900", trail, "per_901")
+    kept = trail[-PAGER_TRAIL:]
+    assert links.next == "/segments/donors?" + urlencode(
+        [("cursor", "per_901"), *(("previous", cursor) for cursor in [*kept[1:], "per_900"]), ("cut", "1")]
+    )
+    assert links.previous == "/segments/donors?" + urlencode(
+        [("cursor", kept[-1]), *(("previous", cursor) for cursor in kept[:-1]), ("cut", "1")]
+    )
+    # At the start of a cut trail the page before is forgotten: no link claims to lead to it.
+    oldest = pager("/segments/donors", kept[0], [], kept[1], trail_cut=True)
+    assert (oldest.first, oldest.previous) == ("/segments/donors", None)
