@@ -3,7 +3,7 @@ member relies on (may we email this person today? can this merge be undone?) is 
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -166,7 +166,7 @@ class SeasonTickets:
 def tickets_by_season(lines: Sequence[Mapping[str, Any]], language: Language) -> list[SeasonTickets]:
     """The ticket lines grouped by season (latest first), then by production (most recent performance first)."""
     seasons: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
-    for line in sorted(lines, key=lambda line: line["starts_at"], reverse=True):
+    for line in sorted(lines, key=_starts_at, reverse=True):
         seasons.setdefault(line["season"], {}).setdefault(line["production_id"], []).append(line)
     grouped = []
     for season, productions in seasons.items():
@@ -182,6 +182,16 @@ def tickets_by_season(lines: Sequence[Mapping[str, Any]], language: Language) ->
         )
         grouped.append(SeasonTickets(season, rows, sum(production.tickets for production in rows)))
     return grouped
+
+
+def _starts_at(line: Mapping[str, Any]) -> datetime:
+    """When the performance starts, as a moment: box offices write it with their own offset (`-04:00`, `+00:00`),
+    so that its text does not sort in time. A time with no offset is taken as UTC; one that does not read as a
+    time sorts last."""
+    moment = parse_time(str(line.get("starts_at")))
+    if moment is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def localized(text: Mapping[str, str | None] | None, language: Language) -> str | None:

@@ -181,6 +181,14 @@ def test_tickets_are_grouped_by_season_then_production_latest_first_with_their_t
     assert tartuffe.production_id == "tartuffe"
 
 
+def test_tickets_are_ordered_by_the_moment_of_the_performance_whatever_offset_it_was_written_with() -> None:
+    # 20:00 in Montréal is midnight UTC on the 3rd: an hour after 23:00 UTC on the 2nd, though it reads earlier.
+    local = {"season": "2026-2027", "production_id": "belles", "tickets": 1, "starts_at": "2026-10-02T20:00:00-04:00"}
+    utc = {"season": "2026-2027", "production_id": "tartuffe", "tickets": 1, "starts_at": "2026-10-02T23:00:00+00:00"}
+    [season] = tickets_by_season([utc, local], Language.FR)
+    assert [production.production_id for production in season.productions] == ["belles", "tartuffe"]
+
+
 def test_a_text_is_shown_in_the_page_language_else_in_the_other() -> None:
     assert localized({"fr": "Programme", "en": "Programme (en)"}, Language.EN) == "Programme (en)"
     assert localized({"fr": "Programme", "en": None}, Language.EN) == "Programme"
