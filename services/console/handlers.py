@@ -2,7 +2,7 @@
 
 import asyncio
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -201,20 +201,18 @@ async def set_password(accounts: Accounts, username: str, password: str) -> Staf
     the change (and ends its session) or stored its session before the change, so that the list holds it."""
     member = await _existing(accounts, username)
     check_new_password(password, username=member.username)
-    changed = replace(member, password_hash=await asyncio.to_thread(hash_password, password))
-    await accounts.staff.replace(changed)
+    await accounts.staff.set_password_hash(member.username, await asyncio.to_thread(hash_password, password))
     await end_sessions_of(accounts, member.username)
-    return changed
+    return await _existing(accounts, member.username)
 
 
 async def disable_staff_member(accounts: Accounts, username: str) -> StaffMember:
     """The member can no longer log in; every open session of hers ends (written first, as in `set_password`).
     Disabling again ends any session still open."""
     member = await _existing(accounts, username)
-    changed = replace(member, disabled_at=member.disabled_at or accounts.clock.now())
-    await accounts.staff.replace(changed)
+    await accounts.staff.disable(member.username, accounts.clock.now())
     await end_sessions_of(accounts, member.username)
-    return changed
+    return await _existing(accounts, member.username)
 
 
 async def end_sessions_of(accounts: Accounts, username: str) -> int:

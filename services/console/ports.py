@@ -12,7 +12,12 @@ class StaffDirectory(Protocol):
 
     async def member(self, username: str) -> StaffMember | None: ...
 
-    async def replace(self, member: StaffMember) -> None: ...
+    # Each changes one field of one member in a single update: a password set while another process disables the
+    # member must not bring her back, as writing the whole member read before would.
+    async def set_password_hash(self, username: str, password_hash: str) -> None: ...
+
+    async def disable(self, username: str, at: datetime) -> None:
+        """Disabled from `at`, unless she was disabled already (she keeps the earlier moment)."""
 
     async def members(self, organisation_id: str | None = None) -> Sequence[StaffMember]: ...
 

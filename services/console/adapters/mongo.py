@@ -34,8 +34,11 @@ class MongoStaffDirectory:
         document = await self._collection.find_one({"_id": username})
         return None if document is None else _member(document)
 
-    async def replace(self, member: StaffMember) -> None:
-        await self._collection.replace_one({"_id": member.username}, _member_document(member))
+    async def set_password_hash(self, username: str, password_hash: str) -> None:
+        await self._collection.update_one({"_id": username}, {"$set": {"password_hash": password_hash}})
+
+    async def disable(self, username: str, at: datetime) -> None:
+        await self._collection.update_one({"_id": username, "disabled_at": None}, {"$set": {"disabled_at": at}})
 
     async def members(self, organisation_id: str | None = None) -> Sequence[StaffMember]:
         query: dict[str, Any] = {} if organisation_id is None else {"organisation_id": organisation_id}

@@ -2,7 +2,7 @@
 against the MongoDB adapters with the real token store (tests/integration/console): the fakes stay honest."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -164,8 +164,11 @@ class _ChangedWhileChecking:
             await change()
         return found
 
-    async def replace(self, member: StaffMember) -> None:
-        await self._staff.replace(member)
+    async def set_password_hash(self, username: str, password_hash: str) -> None:
+        await self._staff.set_password_hash(username, password_hash)
+
+    async def disable(self, username: str, at: datetime) -> None:
+        await self._staff.disable(username, at)
 
     async def members(self, organisation_id: str | None = None) -> Sequence[StaffMember]:
         return await self._staff.members(organisation_id)
@@ -192,6 +195,26 @@ async def a_login_with_the_password_changed_while_it_is_checked_is_left_with_no_
     await _marie(accounts)
     await _log_in_while(accounts, lambda: set_password(accounts, "marie", "une autre phrase de passe"))
     assert await log_in("marie", "une autre phrase de passe", deps_for(accounts)) is not None
+
+
+async def a_password_set_while_the_account_is_disabled_leaves_it_disabled(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    # `parterre console set-password marie` reads her, hashes the new password, and meanwhile another command
+    # disables her: the new password must not bring her back.
+    racing = Accounts(
+        _ChangedWhileChecking(accounts.staff, lambda: disable_staff_member(accounts, "marie")),
+        accounts.sessions,
+        accounts.tokens,
+        accounts.clock,
+    )
+    await set_password(racing, "marie", "une autre phrase de passe")
+    stored = await accounts.staff.member("marie")
+    assert stored is not None
+    assert not stored.is_active
+    with pytest.raises(LoginRefusedError, match="invalid"):
+        await log_in("marie", "une autre phrase de passe", deps_for(accounts))
 
 
 async def a_username_is_taken_once_and_a_weak_password_is_refused(accounts: Accounts, clock: SteppingClock) -> None:
@@ -231,5 +254,6 @@ SCENARIOS: list[Scenario] = [
     a_new_password_or_a_disabled_account_ends_every_open_session,
     a_member_disabled_while_her_password_is_checked_is_left_with_no_session,
     a_login_with_the_password_changed_while_it_is_checked_is_left_with_no_session,
+    a_password_set_while_the_account_is_disabled_leaves_it_disabled,
     a_username_is_taken_once_and_a_weak_password_is_refused,
 ]

@@ -22,8 +22,14 @@ class MemoryStaffDirectory:
     async def member(self, username: str) -> StaffMember | None:
         return self.stored.get(username)
 
-    async def replace(self, member: StaffMember) -> None:
-        self.stored[member.username] = member
+    async def set_password_hash(self, username: str, password_hash: str) -> None:
+        if username in self.stored:
+            self.stored[username] = replace(self.stored[username], password_hash=password_hash)
+
+    async def disable(self, username: str, at: datetime) -> None:
+        member = self.stored.get(username)
+        if member is not None and member.disabled_at is None:
+            self.stored[username] = replace(member, disabled_at=at)
 
     async def members(self, organisation_id: str | None = None) -> Sequence[StaffMember]:
         listed = [member for member in self.stored.values() if organisation_id in (None, member.organisation_id)]
