@@ -9,7 +9,7 @@ from shared.names import JOINING_PARTICLES, fold_name, name_parts, sound_key
 def lookup_keys(state: ProfileState) -> frozenset[str]:
     """Every key the profile is found by: `email:`, `phone:` and `external:` (an upstream id with its source), as
     exact as a look-up by one of them; each email also as identity links it (`email_lookups`); `upstream:` (the
-    upstream id alone, whatever system issued it); and the name keys (`name_lookups`)."""
+    upstream id alone, whatever system issued it); and the name keys (`name_lookups`, `start_lookups`)."""
     first = None if state.first_name is None else state.first_name.value
     last = None if state.last_name is None else state.last_name.value
     return frozenset(
@@ -17,6 +17,7 @@ def lookup_keys(state: ProfileState) -> frozenset[str]:
         | {key for email in state.emails for key in email_lookups(email)}
         | {upstream_lookup(_upstream_id(external)) for external in state.external_ids}
         | name_lookups(first, last)
+        | start_lookups(first, last)
     )
 
 
@@ -114,6 +115,30 @@ def name_lookups(first_name: str | None, last_name: str | None) -> set[str]:
     return {name_lookup(sound) for sound in firsts | lasts} | {
         names_lookup(first, last) for first in firsts for last in lasts if first != last
     }
+
+
+# A word typed is looked up by its first letters, up to this many: staff type a name halfway (`Trem`, `Gauth`), and a
+# list of the names sharing five first letters holds few people even in a large audience. Fewer than three would
+# list a good part of it.
+START_LENGTHS = (3, 4, 5)
+
+
+def start_lookups(first_name: str | None, last_name: str | None) -> set[str]:
+    """`start:<letters>`: the first three, four and five letters of each part of the names (`searchable_parts`), so
+    that a name typed halfway finds the patrons it begins."""
+    return {
+        f"start:{part[:length]}"
+        for part in (*searchable_parts(first_name), *searchable_parts(last_name))
+        for length in START_LENGTHS
+        if len(part) >= length
+    }
+
+
+def start_lookup(word: str) -> str | None:
+    """The key a word typed finds the names it begins by (`start_lookups`); None for fewer than three letters."""
+    if len(word) < START_LENGTHS[0]:
+        return None
+    return f"start:{word[: START_LENGTHS[-1]]}"
 
 
 def name_lookup(sound: str) -> str:

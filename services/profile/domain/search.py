@@ -10,6 +10,7 @@ from itertools import combinations
 from rapidfuzz.distance import JaroWinkler
 
 from services.profile.domain.lookups import (
+    START_LENGTHS,
     email_lookups,
     name_lookup,
     names_lookup,
@@ -17,6 +18,7 @@ from services.profile.domain.lookups import (
     phone_lookups,
     phone_readings,
     searchable_parts,
+    start_lookup,
     upstream_id_as_compared,
     upstream_ids,
     upstream_lookup,
@@ -26,8 +28,8 @@ from shared.names import JOINING_PARTICLES, fold_name, name_parts
 from shared.phones import without_extension
 
 # A search word matches a part of a name at this Jaro-Winkler similarity or more, both folded: one typo in a
-# name of five letters or more (Tremblai, Elyse, Gauthier for Gautier), or its first letters (Trem for Tremblay),
-# but not two short names one letter apart (Léo and Léa: 0.82).
+# name of five letters or more (Tremblai, Elyse, Gauthier for Gautier), but not two short names one letter apart
+# (Léo and Léa: 0.82). Three first letters or more match the name they begin at this score at least.
 WORD_MATCH = 0.88
 SHORTEST_QUERY = 2
 LONGEST_QUERY = 200
@@ -88,7 +90,8 @@ class SearchQuery:
         ones found no more matches than were asked for.
 
         A name search reads the lists of its words taken two by two first (few people share two names), then the
-        list of each word's sound, which finds the typos that sound the same and the people known by one name.
+        list of each word's sound, which finds the typos that sound the same and the people known by one name, then
+        the list of the names each word begins (a name typed halfway).
         Every search but an email's also reads the text as an upstream id: ids are often digits or plain words.
         """
         if self.kind is QueryKind.EMAIL:
@@ -100,7 +103,8 @@ class SearchQuery:
         words = (*self.words, *self.plain_words)
         sounds = list(dict.fromkeys(sound for word in words if (sound := part_sound(word))))
         pairs = tuple(names_lookup(sound, other) for sound, other in combinations(sounds, 2))
-        return ((upstream_lookup(self.text), *pairs), tuple(name_lookup(sound) for sound in sounds))
+        starts = tuple(dict.fromkeys(key for word in words if (key := start_lookup(word))))
+        return ((upstream_lookup(self.text), *pairs), tuple(name_lookup(sound) for sound in sounds), starts)
 
 
 def read_query(text: str, *, phone_region: str = DEFAULT_PHONE_REGION) -> SearchQuery:
@@ -242,4 +246,9 @@ def name_score(words: Sequence[str], parts: Sequence[str]) -> float | None:
 def _similarity(word: str, part: str) -> float:
     if len(word) == 1 and word.isascii() and word != part:
         return WORD_MATCH if part.startswith(word) else 0.0
-    return JaroWinkler.similarity(word, part)
+    similarity = JaroWinkler.similarity(word, part)
+    if len(word) >= START_LENGTHS[0] and part.startswith(word):
+        # A name typed halfway, however long the name: Jaro-Winkler alone lets `Trem` find Tremblay but not `Gau`
+        # Gauthier, nor `Trem` Tremblay-Lavoie.
+        return max(similarity, WORD_MATCH)
+    return similarity

@@ -109,8 +109,8 @@ _UNSEARCHABLE = {
 # Declared before `/v1/profiles/{person_id}`, which would otherwise take `search` for a person id.
 @router.get(
     "/v1/profiles/search",
-    summary="Patrons matching one text: names (accents, typos and order forgiven), an email, a phone or an upstream "
-    "id; best first",
+    summary="Patrons matching one text: names (accents, typos and order forgiven, or typed halfway), an email, a phone "
+    "or an upstream id; best first",
     responses=TOKEN_REFUSALS,
 )
 async def search_patrons(
@@ -120,16 +120,17 @@ async def search_patrons(
     q: Annotated[
         str,
         Query(
-            description="Names in any order (`cote helene`), an email, a phone as written, or an upstream id "
-            f"without its source; {SHORTEST_QUERY} to {LONGEST_QUERY} characters."
+            description="Names in any order (`cote helene`), or their first three letters or more (`Trem`), an "
+            "email, a phone as written, or an upstream id without its source; "
+            f"{SHORTEST_QUERY} to {LONGEST_QUERY} characters."
         ),
     ] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = SEARCH_PAGE,
 ) -> dict[str, Any]:
     """Each patron once: a person merged into another is found as the profile holding their history. `matched_by`
     says how (`name`, `email`, `phone`, `upstream_id`); `score` is 1 for an exact detail, else how closely the
-    names match (0.88 to 1). `truncated`: patrons that match may have been left out (more than `limit` matched, or
-    the name is so common that not every holder was read): type more."""
+    names match (0.88 to 1; a name's first letters at least 0.88). `truncated`: patrons that match may have been
+    left out (more than `limit` matched, or the name is so common that not every holder was read): type more."""
     try:
         region = context.deps.rules.default_region
         query = read_query(q, phone_region=region)

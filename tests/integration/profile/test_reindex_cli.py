@@ -1,5 +1,5 @@
-"""`parterre profile reindex-lookups` files profiles stored before the search box existed under their names' sounds
-and upstream ids, so the search finds them; a second run files nothing."""
+"""`parterre profile reindex-lookups` files profiles stored before the search box existed under their names' sounds,
+their first letters and upstream ids, so the search finds them; a second run files nothing."""
 
 import asyncio
 
@@ -39,6 +39,7 @@ async def test_reindexing_by_hand_makes_profiles_stored_before_findable_by_name_
         return [found.candidate.person_id for found, _ in result.found]
 
     assert await search(world.organisation_id, "helene cote") == []
+    assert await search(world.organisation_id, "Trem") == []
 
     first = await _run(["profile", "reindex-lookups", "--organisation", world.organisation_id])
     first_output = capsys.readouterr().out
@@ -46,15 +47,16 @@ async def test_reindexing_by_hand_makes_profiles_stored_before_findable_by_name_
     again_output = capsys.readouterr().out
 
     assert (first, again) == (0, 0)
-    assert "visited 2 profiles; filed 8 missing look-up keys" in first_output
+    assert "visited 2 profiles; filed 18 missing look-up keys" in first_output
     assert "visited 2 profiles; filed 0 missing look-up keys" in again_output
     assert await search(world.organisation_id, "helene cote") == ["per_helene"]
     assert await search(world.organisation_id, "Tremblai") == ["per_marc"]
+    assert await search(world.organisation_id, "Trem") == ["per_marc"]
     assert await search(world.organisation_id, "c-2001") == ["per_marc"]
     assert await search("festival-sud", "cote") == [], "another organisation is left as it was"
 
     assert await _run(["profile", "reindex-lookups"]) == 0
-    assert "visited 3 profiles; filed 4 missing look-up keys" in capsys.readouterr().out
+    assert "visited 3 profiles; filed 8 missing look-up keys" in capsys.readouterr().out
     assert await search("festival-sud", "cote") == ["per_olga"]
 
 

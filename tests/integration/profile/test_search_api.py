@@ -98,7 +98,7 @@ def found(body: dict[str, Any]) -> list[tuple[str, str]]:
     return [(item["person_id"], item["matched_by"]) for item in body["items"]]
 
 
-async def test_staff_find_patrons_by_name_without_accents_in_any_order_or_with_a_typo(
+async def test_staff_find_patrons_by_name_without_accents_in_any_order_with_a_typo_or_typed_halfway(
     harness: ProfileHarness, app: FastAPI
 ) -> None:
     async with await _client(app, harness.organisation_id, Scope.PROFILES_READ) as client:
@@ -107,6 +107,8 @@ async def test_staff_find_patrons_by_name_without_accents_in_any_order_or_with_a
         typo = await search(client, "Tremblai")
         family = await search(client, "Gagnon")
         one = await search(client, "Gagnon", limit=1)
+        halfway = await search(client, "Trem")
+        first_letters = await search(client, "gag")
 
     assert found(plain) == [("per_helene", "name")], "the walk-up merged into her is found as her, once"
     [helene] = plain["items"]
@@ -125,6 +127,8 @@ async def test_staff_find_patrons_by_name_without_accents_in_any_order_or_with_a
     assert found(family) == [("per_anne", "name"), ("per_elise", "name")]
     assert found(one) == [("per_anne", "name")]
     assert one["truncated"] is True
+    assert found(halfway) == [("per_marc", "name")]
+    assert found(first_letters) == [("per_anne", "name"), ("per_elise", "name")]
 
 
 async def test_staff_find_a_patron_by_email_phone_or_an_upstream_id_typed_alone(

@@ -4,7 +4,7 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.profile.domain.lookups import (
@@ -14,6 +14,7 @@ from services.profile.domain.lookups import (
     names_lookup,
     part_sound,
     phone_lookup,
+    searchable_parts,
     upstream_lookup,
 )
 from services.profile.domain.profile import ProfileState
@@ -29,7 +30,7 @@ from services.profile.domain.search import (
     rank,
     read_query,
 )
-from services.profile.domain.strategies import Stamp
+from services.profile.domain.strategies import Stamp, Stamped
 from shared.emails import normalise_email
 from shared.names import JOINING_PARTICLES, fold_name
 
@@ -129,7 +130,7 @@ def test_a_family_name_that_reads_as_a_particle_typed_first_still_finds_the_patr
     assert (query.words, query.plain_words) == (("lethi",), ("le", "thi"))
     assert [match.candidate for match in rank(query, [thi_le, *EVERYONE])] == [thi_le]
     assert [match.candidate for match in rank(read_query("di nardo paolo"), [di_nardo, thi_le])] == [di_nardo]
-    _, then = query.lookup_stages
+    _, then, _ = query.lookup_stages
     assert {name_lookup(sound) for word in ("le", "thi") if (sound := part_sound(word))} <= set(then)
 
 
@@ -141,19 +142,27 @@ def test_an_email_or_a_phone_is_looked_up_as_profiles_keep_it_a_phone_as_an_upst
     assert read_query("C-004521").lookup_stages == ((upstream_lookup("c-004521"),),)
 
 
-def test_names_are_looked_up_two_by_two_first_then_one_by_one_and_as_an_upstream_id() -> None:
-    first, then = read_query("Hélène Côté").lookup_stages
+def test_names_are_looked_up_two_by_two_first_then_one_by_one_then_by_their_first_letters_and_as_an_upstream_id() -> (
+    None
+):
+    first, then, last = read_query("Hélène Côté").lookup_stages
 
     assert first == (upstream_lookup("hélène côté"), names_lookup("HLN", "K"))
     assert then == (name_lookup("HLN"), name_lookup("K"))
-    assert read_query("Gagnon").lookup_stages == ((upstream_lookup("gagnon"),), (name_lookup("KKNN"),))
+    assert last == ("start:helen", "start:cote")
+    assert read_query("Gagnon").lookup_stages == (
+        (upstream_lookup("gagnon"),),
+        (name_lookup("KKNN"),),
+        ("start:gagno",),
+    )
 
 
 def test_an_initial_is_not_looked_up_but_the_other_words_are() -> None:
-    first, then = read_query("M. Tremblay").lookup_stages
+    first, then, last = read_query("M. Tremblay").lookup_stages
 
     assert first == (upstream_lookup("m. tremblay"),)
     assert then == (name_lookup("TRMBL"),)
+    assert last == ("start:tremb",)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -233,6 +242,22 @@ def test_exact_names_rank_above_typos_and_equal_scores_follow_last_then_first_na
     assert [match.candidate.person_id for match in ranked] == ["per_anne", "per_elise", "per_luc", "per_gagnan"]
     assert [match.score for match in ranked[:3]] == [1.0, 1.0, 1.0]
     assert ranked[3].score < 1.0
+
+
+def test_the_first_letters_of_a_name_find_whoever_it_begins_below_the_whole_name() -> None:
+    gauthier = Candidate("per_gauthier", "Line", "Gauthier")
+
+    assert found("Trem") == ["per_luc", "per_marc"], "Gagnon-Tremblay before Tremblay"
+    assert found("Font") == found("de la Font") == ["per_marie"]
+    assert found("Gau", (*EVERYONE, gauthier)) == ["per_gauthier"]
+    assert found("Marc Trem") == ["per_marc"]
+    [whole] = rank(read_query("Tremblay"), [MARC])
+    [begun] = rank(read_query("Tremb"), [MARC])
+    assert WORD_MATCH <= begun.score < whole.score
+
+
+def test_two_letters_are_too_few_to_stand_for_a_name_they_begin() -> None:
+    assert found("Tr") == []
 
 
 def test_a_candidate_without_names_never_matches_names() -> None:
@@ -361,6 +386,23 @@ def test_a_patron_s_own_names_find_them_first_with_a_perfect_score(
 
     assert patron in [match.candidate for match in ranked if match.score == 1.0]
     assert ranked[0].score == 1.0
+
+
+@given(NAME_WORDS_NOT_PARTICLES, NAME_WORDS_NOT_PARTICLES, st.booleans(), st.integers(3, 12))
+def test_the_first_letters_of_a_patron_s_name_both_match_them_and_find_them_through_their_look_ups(
+    first: str, last: str, of_last: bool, letters: int
+) -> None:
+    patron = Candidate("per_patron", first.title(), last.title())
+    state = ProfileState(first_name=Stamped(first.title(), STAMP), last_name=Stamped(last.title(), STAMP))
+    parts = searchable_parts(last if of_last else first)
+    assume(parts and len(parts[0]) >= 3)
+    typed = parts[0][:letters]
+    assume(typed not in JOINING_PARTICLES)
+
+    query = read_query(typed.upper())
+
+    assert patron in [match.candidate for match in rank(query, [patron])]
+    assert any(key in lookup_keys(state) for stage in query.lookup_stages for key in stage)
 
 
 @given(st.text(min_size=0, max_size=30))

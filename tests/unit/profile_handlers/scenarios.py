@@ -3070,6 +3070,7 @@ async def profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_
 
     assert await search("Helene Cote") == []
     assert await search("C-2001") == []
+    assert await search("Trem") == []
 
     elsewhere = await reindex_lookups(world.store, "festival-sud")
     first = await reindex_lookups(world.store, world.organisation_id)
@@ -3081,6 +3082,7 @@ async def profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_
     assert await search("Helene Cote") == ["per_helene"]
     assert await search("c-1002") == ["per_helene"]
     assert await search("Tremblai") == ["per_marc"]
+    assert await search("Trem") == ["per_marc"]
 
 
 async def a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no_longer_holds(world: World) -> None:
@@ -3164,7 +3166,7 @@ async def forget_search_keys(world: World, person_id: str) -> int:
     """Withdraws the keys of kinds the profile service files since the search box exists, as a profile stored before
     then lacks them; returns how many."""
     stored = await world.profile(person_id)
-    new_kinds = {key for key in lookup_keys(stored.state) if key.startswith(("name:", "names:", "upstream:"))}
+    new_kinds = {key for key in lookup_keys(stored.state) if key.startswith(("name:", "names:", "upstream:", "start:"))}
     await world.store.unindex_lookups(world.organisation_id, person_id, new_kinds)
     return len(new_kinds)
 
