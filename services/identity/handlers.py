@@ -466,8 +466,8 @@ async def _apply_together(
                     )
                 )
                 for position in positions:
-                    if (review := _review_item(entries[position])) is not None:
-                        writes.create_task(_file_review(review, deps))
+                    if entries[position].decision.review is not None:
+                        writes.create_task(_file_review(entries[position], deps))
         except ExceptionGroup as failures:
             # The first failure tells what happened (a store gone, a crash): raised as the steps one by one would.
             raise failures.exceptions[0] from None
@@ -892,15 +892,19 @@ async def _apply(
     await store.add_to_blocks(organisation_id, keys, decision.person_id)
     if decision.household_with is not None:
         await _join_household(store, organisation_id, decision, entry.decided_at)
-    review = _review_item(entry)
-    if review is not None:
-        await _file_review(review, deps)
+    if decision.review is not None:
+        await _file_review(entry, deps)
 
 
-async def _file_review(review: ReviewItem, deps: IdentityDeps) -> None:
-    """Files the suggestion, then withdraws it if either person is erased. An erasure marks its person erased
-    before withdrawing the suggestions naming them, so one filed meanwhile is seen by one side or the other."""
-    store, organisation_id = deps.store, review.organisation_id
+async def _file_review(entry: JournalEntry, deps: IdentityDeps) -> None:
+    """Files the suggestion the entry's decision leaves to a reviewer, then withdraws it if either person is
+    erased. An erasure marks its person erased before withdrawing the suggestions naming them, so one filed
+    meanwhile is seen by one side or the other."""
+    store, organisation_id = deps.store, entry.organisation_id
+    # Dated when filed, not when decided: the queue pages in this order, and a decision filed late (a redelivery
+    # after a crash, the end of a batch) dated earlier would land behind a reviewer's cursor, skipped by the
+    # walk under way. Filed again, a suggestion keeps its first date, so its place in the queue never moves.
+    review = _review_item(entry, filed_at=to_the_millisecond(deps.clock.now()))
     await store.insert_review(review)
     for person_id in (review.person_id, review.candidate_id):
         # Read afresh: an erasure by another process since this one last read them is what is looked for.
@@ -910,11 +914,10 @@ async def _file_review(review: ReviewItem, deps: IdentityDeps) -> None:
             await _withdraw_reviews(organisation_id, person_id, deps)
 
 
-def _review_item(entry: JournalEntry) -> ReviewItem | None:
-    """The suggested duplicate a decision leaves to a reviewer, if it leaves one."""
+def _review_item(entry: JournalEntry, *, filed_at: datetime) -> ReviewItem:
+    """The suggested duplicate the entry's decision leaves to a reviewer."""
     decision, organisation_id = entry.decision, entry.organisation_id
-    if decision.review is None:
-        return None
+    assert decision.review is not None, "only a decision leaving a suggestion files one"
     return ReviewItem(
         review_id=review_id_for(organisation_id, decision.person_id, decision.review.candidate_id),
         organisation_id=organisation_id,
@@ -923,7 +926,7 @@ def _review_item(entry: JournalEntry) -> ReviewItem | None:
         probability=decision.review.probability,
         agreements=dict(decision.review.agreements),
         event_id=entry.event_id,
-        created_at=entry.decided_at,
+        created_at=filed_at,
     )
 
 

@@ -286,7 +286,8 @@ class IdentityStore(IdentityReads, Protocol):
     async def reviews(
         self, organisation_id: str, status: ReviewStatus, limit: int, *, after: ReviewItem | None = None
     ) -> list[ReviewItem]:
-        """Up to `limit` reviews of `status`, oldest first (ties by id), those after `after` when given."""
+        """Up to `limit` reviews of `status`, oldest filed first (`created_at`, ties by id), those after `after`
+        when given."""
 
     async def claim_review(self, claim: ReviewClaim) -> ReviewClaim:
         """Stores the claim unless the review has one; returns the stored one (the unique key is the lock)."""

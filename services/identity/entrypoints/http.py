@@ -165,7 +165,7 @@ class ReviewAnswer(BaseModel):
         '"nickname_or_initial"}`.'
     )
     event_id: str = Field(description="The fact that made the suggestion.")
-    created_at: WrittenMoment = Field(description="When the suggestion was made.")
+    created_at: WrittenMoment = Field(description="When the suggestion was filed: the queue's order.")
     status: ReviewStatus = Field(
         description="`pending`; `accepted` (merged) or `rejected` by a reviewer; `withdrawn` when either person was "
         "erased."
@@ -392,7 +392,7 @@ def _identifier_from_query(
 
 @router.get(
     "/v1/review",
-    summary="Suggested duplicates awaiting a reviewer (or decided), oldest first; `next_cursor` continues",
+    summary="Suggested duplicates awaiting a reviewer (or decided), oldest filed first; `next_cursor` continues",
     response_model=ReviewPage,
     responses={401: {}, 403: {}, 422: {}},
 )
@@ -405,6 +405,12 @@ async def list_reviews(
     limit: Annotated[int, Query(ge=1, le=500, description="How many suggestions a page holds at most.")] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="The `next_cursor` of the previous page.")] = None,
 ) -> dict[str, Any]:
+    # Pages follow (created_at, review_id), which never changes once a suggestion is filed, and created_at is
+    # when it was filed. So a walk from the first page shows each suggestion pending when it began exactly once
+    # (the cursor only moves forward; one decided meanwhile leaves the pending pages). One filed during the walk
+    # sorts after the cursor and comes on a later page, unless another instance read its clock before a page
+    # was read and stored it after (milliseconds, or its clock lagging): then it is behind the cursor, and the
+    # next walk, starting from the oldest, shows it.
     after = None
     if cursor is not None:
         # The last review of the previous page: paging goes on from where it stood, decided since or not.
