@@ -61,7 +61,7 @@ DEFAULT_ORGANISATION = "default"
 DEFAULT_BATCH_MEMORY_MB = 1024
 
 
-# What `resolve` and `estimate` end with, for scripts to branch on; argparse's own refusals end with 2 too.
+# What the commands end with, for scripts to branch on; argparse's own refusals end with 2 too.
 _NOT_JSON_LINES = "an input in UTF-16 or written as a JSON array over several lines"
 _REFUSED_BEFORE_ANY_WORK = (
     "the command was refused before any work: an option or a setting, an --input that is no file, an --output{} "
@@ -86,6 +86,17 @@ _ESTIMATE_EXIT_CODES = (
     ),
     (2, _REFUSED_BEFORE_ANY_WORK.format("")),
     (130, "interrupted by Ctrl-C, nothing written"),
+)
+# Filing only adds persons to blocks: a run cut short keeps what it filed, and running it again finishes the work.
+_REFILE_EXIT_CODES = (
+    (0, "every stored person (of --organisation, when given) was filed under the blocking keys it was missing"),
+    (1, "the store could not be reached or failed midway; run the command again to finish"),
+    (
+        2,
+        "the command was refused before any work: an option or a setting, a store whose blocking keys were hashed "
+        "with another PARTERRE_IDENTITY_SUPPRESSION_SALT",
+    ),
+    (130, "interrupted by Ctrl-C; run the command again to finish"),
 )
 
 
@@ -142,6 +153,8 @@ def register(commands: Any) -> None:
         "changes the keys, the persons stored before are found only through the keys of their day until they are "
         "seen again; this walks the stored persons and files each under the keys it is missing. Running it again "
         "files nothing. The identity service may keep running.",
+        epilog=_exit_codes(_REFILE_EXIT_CODES),
+        formatter_class=_LinesKept,
     )
     refile.add_argument("--organisation", metavar="ORG", help="only this organisation's persons (default: all)")
     refile.set_defaults(run=_run_refile)
@@ -238,6 +251,8 @@ def _more_problems_fr(hidden: int, *, report: Path | None = None, can_report: bo
 
 def _run_refile(arguments: argparse.Namespace) -> int:
     # The store's modules are imported by the one command that opens it: the others start a fifth of a second sooner.
+    from pymongo.errors import PyMongoError
+
     from services.identity.adapters.mongo import SaltMismatchError
 
     if arguments.organisation is not None:
@@ -251,6 +266,12 @@ def _run_refile(arguments: argparse.Namespace) -> int:
     except SaltMismatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PyMongoError as exc:
+        print(f"error: the store: {exc}; what was filed stays filed: run the command again to finish", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: what was filed stays filed: run the command again to finish", file=sys.stderr)
+        return 130
     print(
         f"visited {report.persons:,} persons; filed them under {report.filed:,} blocking keys they were missing"
         + (f"; {report.full:,} blocks were full" if report.full else "")

@@ -1,0 +1,96 @@
+"""`parterre identity refile-blocks --help` lists every exit code the command ends with, and each one listed is the
+code a run of that kind ends with against the real store, so that a script may branch on them."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.identity.adapters.mongo import MongoIdentityStore
+from shared.cli import main
+from shared.mongo import Document
+from shared.settings import ServiceSettings
+from tests.integration.identity.conftest import ORGANISATION
+from tests.integration.identity.test_refiling import FREDERIC, normalised, store_as_before
+from tests.unit.identity.test_exit_codes_documented import documented_exit_codes
+
+SALT = "the-service-s-salt"
+
+
+async def stored_before(database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person filed under the keys of an older release, in the store the command is set to open."""
+    await store_as_before(MongoIdentityStore(database, salt=SALT), "per_frederic", normalised(**FREDERIC))
+
+
+async def salt_of_a_shell(database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch) -> None:
+    await stored_before(database, monkeypatch)
+    monkeypatch.setenv("PARTERRE_IDENTITY_SUPPRESSION_SALT", "a-shell-s-salt")
+
+
+async def store_away(database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing listens on port 1: the store is not reached, after the client's 5 s of trying.
+    monkeypatch.setenv("PARTERRE_MONGO_URL", "mongodb://127.0.0.1:1/")
+
+
+async def refused_setting(database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", "parterre/production")
+
+
+async def ctrl_c_midway(database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch) -> None:
+    await stored_before(database, monkeypatch)
+
+    async def stopped_by_ctrl_c(*arguments: object, **options: object) -> None:
+        raise KeyboardInterrupt
+
+    # Once the persons are read, as they are filed.
+    monkeypatch.setattr("services.identity.refiling._file", stopped_by_ctrl_c)
+
+
+# Each exit code's runs: what the run is, its options, and what to set up first in the store and the environment.
+SetUp = Callable[[AsyncDatabase[Document], pytest.MonkeyPatch], Awaitable[None]]
+RUNS: dict[int, list[tuple[str, list[str], SetUp]]] = {
+    0: [
+        ("every organisation refiled", [], stored_before),
+        ("one organisation refiled", ["--organisation", ORGANISATION], stored_before),
+    ],
+    1: [("the store not reached", [], store_away)],
+    2: [
+        ("an --organisation that is no organisation id", ["--organisation", "Théâtre du Nord"], stored_before),
+        ("a store hashed with another salt", [], salt_of_a_shell),
+        ("a setting refused", [], refused_setting),
+    ],
+    130: [("Ctrl-C", [], ctrl_c_midway)],
+}
+
+
+def test_help_lists_exactly_the_exit_codes_a_refiling_ends_with(capsys: pytest.CaptureFixture[str]) -> None:
+    assert sorted(documented_exit_codes("refile-blocks", capsys)) == sorted(RUNS)
+
+
+@pytest.mark.mongo
+@pytest.mark.parametrize(
+    ("code", "options", "set_up"),
+    [
+        pytest.param(code, options, set_up, id=f"{code}-{what}")
+        for code, runs in RUNS.items()
+        for what, options, set_up in runs
+    ],
+)
+async def test_each_refiling_ends_with_the_exit_code_help_lists_for_it(
+    code: int,
+    options: list[str],
+    set_up: SetUp,
+    settings: ServiceSettings,
+    database: AsyncDatabase[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert code in documented_exit_codes("refile-blocks", capsys)
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    monkeypatch.setenv("PARTERRE_IDENTITY_SUPPRESSION_SALT", SALT)
+    await set_up(database, monkeypatch)
+
+    # The command runs its own event loop, as from a terminal.
+    assert await asyncio.to_thread(main, ["identity", "refile-blocks", *options]) == code
