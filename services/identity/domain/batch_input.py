@@ -4,7 +4,7 @@ import contextlib
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from services.identity.domain.identifiers import Identifier, IdentifierPolicy, identifiers_of, without_blocked
 from services.identity.domain.matching import blocking_keys
@@ -81,16 +81,25 @@ def decode_line(raw: bytes) -> tuple[str, bool]:
 
 _UTF8_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 _UTF16_BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")
+# Looked for first: the little-endian one starts with UTF-16's.
+_UTF32_BYTE_ORDER_MARKS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 
 
-def is_utf16(start: bytes) -> bool:
-    """Whether a file starting with `start` is UTF-16 (what Windows PowerShell 5 writes with `>`): by its byte-order
-    mark, or by a NUL byte beside each ASCII character of a JSON line's opening."""
+def wide_encoding(start: bytes) -> Literal["UTF-16", "UTF-32"] | None:
+    """Which of UTF-16 (what Windows PowerShell 5 writes with `>`) and UTF-32 a file starting with `start` is in, if
+    either: by its byte-order mark, or by the NUL bytes beside each ASCII character of a JSON line's opening, three
+    of four in UTF-32 and one of two in UTF-16 (no JSON line holds a NUL character)."""
+    if start.startswith(_UTF32_BYTE_ORDER_MARKS):
+        return "UTF-32"
     if start.startswith(_UTF16_BYTE_ORDER_MARKS):
-        return True
+        return "UTF-16"
     if len(start) < 4:
-        return False
-    return b"\x00\x00" in (start[1:4:2], start[0:3:2])
+        return None
+    if b"\x00\x00\x00" in (start[1:4], start[0:3]):
+        return "UTF-32"
+    if b"\x00\x00" in (start[1:4:2], start[0:3:2]):
+        return "UTF-16"
+    return None
 
 
 def ends_lines_with_cr_alone(start: bytes) -> bool:

@@ -31,7 +31,7 @@ from services.identity.batch import (
     write_final_assignments,
 )
 from services.identity.batch_file import file_lines
-from services.identity.domain.batch_input import is_utf16, opens_an_array_over_lines
+from services.identity.domain.batch_input import opens_an_array_over_lines, wide_encoding
 from services.identity.domain.identifiers import IdentifierPolicy, load_identifier_policy
 from services.identity.domain.match_settings import load_match_settings
 from services.identity.domain.resolution import Matching
@@ -62,7 +62,7 @@ DEFAULT_BATCH_MEMORY_MB = 1024
 
 
 # What the commands end with, for scripts to branch on; argparse's own refusals end with 2 too.
-_NOT_JSON_LINES = "an input in UTF-16 or written as a JSON array over several lines"
+_NOT_JSON_LINES = "an input in UTF-16 or UTF-32, or written as a JSON array over several lines"
 _REFUSED_BEFORE_ANY_WORK = (
     "the command was refused before any work: an option or a setting, an --input that is no file, an --output{} "
     "that cannot be written, a --policy or --model file missing or invalid"
@@ -307,8 +307,9 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     if not arguments.input.is_file():
         _say_error(language, en=f"{arguments.input} is not a file", fr=f"{arguments.input} n'est pas un fichier")
         return 2
-    if _utf16(arguments.input):
-        print(in_language(language, en=_UTF16_ERROR, fr=_UTF16_ERROR_FR).format(path=arguments.input), file=sys.stderr)
+    if (encoding := _wide_encoding(arguments.input)) is not None:
+        en, fr = _WIDE_ENCODING_ERRORS[encoding]
+        print(in_language(language, en=en, fr=fr).format(path=arguments.input), file=sys.stderr)
         return 1
     if _an_array_over_lines(arguments.input):
         print(in_language(language, en=_ARRAY_ERROR, fr=_ARRAY_ERROR_FR).format(path=arguments.input), file=sys.stderr)
@@ -611,6 +612,15 @@ _UTF16_ERROR_FR = (
     "erreur : {path} est en UTF-16 (comme l'écrit le > de Windows PowerShell) ; l'entrée est lue en UTF-8 : "
     "enregistrez-le en UTF-8, par exemple avec Out-File -Encoding utf8 ; rien n'a été lu"
 )
+_UTF32_ERROR = (
+    "error: {path} is UTF-32; the input is read as UTF-8: save it as UTF-8, for instance with Out-File -Encoding utf8; "
+    "nothing read"
+)
+_UTF32_ERROR_FR = (
+    "erreur : {path} est en UTF-32 ; l'entrée est lue en UTF-8 : enregistrez-le en UTF-8, par exemple avec Out-File "
+    "-Encoding utf8 ; rien n'a été lu"
+)
+_WIDE_ENCODING_ERRORS = {"UTF-16": (_UTF16_ERROR, _UTF16_ERROR_FR), "UTF-32": (_UTF32_ERROR, _UTF32_ERROR_FR)}
 _INTERRUPTED = "interrupted; nothing written"
 _INTERRUPTED_FR = "interrompu ; rien n'a été écrit"
 
@@ -665,9 +675,9 @@ def _unwritable(source: Path, *outputs: tuple[str, Path | None], language: Langu
     return None
 
 
-def _utf16(path: Path) -> bool:
+def _wide_encoding(path: Path) -> str | None:
     with path.open("rb") as start:
-        return is_utf16(start.read(4))
+        return wide_encoding(start.read(4))
 
 
 def _an_array_over_lines(path: Path) -> bool:
@@ -691,8 +701,9 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
     if not arguments.input.is_file():
         _say_error(language, en=f"{arguments.input} is not a file", fr=f"{arguments.input} n'est pas un fichier")
         return 2
-    if _utf16(arguments.input):
-        print(in_language(language, en=_UTF16_ERROR, fr=_UTF16_ERROR_FR).format(path=arguments.input), file=sys.stderr)
+    if (encoding := _wide_encoding(arguments.input)) is not None:
+        en, fr = _WIDE_ENCODING_ERRORS[encoding]
+        print(in_language(language, en=en, fr=fr).format(path=arguments.input), file=sys.stderr)
         return 1
     if _an_array_over_lines(arguments.input):
         print(in_language(language, en=_ARRAY_ERROR, fr=_ARRAY_ERROR_FR).format(path=arguments.input), file=sys.stderr)

@@ -947,6 +947,26 @@ def test_a_utf16_file_as_powershell_writes_it_is_refused_saying_so_before_readin
     assert not (tmp_path / "persons.csv").exists()
 
 
+@pytest.mark.parametrize("command", ["resolve", "estimate"])
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("byte_order_mark", ["\ufeff", ""], ids=["with a byte-order mark", "without"])
+def test_a_utf32_file_is_refused_as_utf32_before_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, encoding: str, byte_order_mark: str
+) -> None:
+    source = tmp_path / "history.jsonl"
+    source.write_bytes((byte_order_mark + "".join(json.dumps(line) + "\r\n" for line in HISTORY)).encode(encoding))
+    output = tmp_path / "written"
+
+    code = main(["identity", command, "--input", str(source), "--output", str(output), "--language", "en"])
+
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: {source} is UTF-32; the input is read as UTF-8: save it as UTF-8, for instance with Out-File "
+        "-Encoding utf8; nothing read"
+    )
+    assert not output.exists()
+
+
 def test_a_first_line_with_a_byte_order_mark_before_windows_1252_text_loses_no_record(tmp_path: Path) -> None:
     source = tmp_path / "history.jsonl"
     source.write_bytes(b'\xef\xbb\xbf{"record_id": "r1", "first_name": "H\xe9l\xe8ne", "last_name": "Roy"}\r\n')

@@ -321,6 +321,7 @@ def refusals(tmp_path: Path) -> list[tuple[list[str], int, str]]:
     source = write_lines(tmp_path / "history.jsonl", {"record_id": "r1", **ELISE})
     array = write_lines(tmp_path / "array.jsonl", "[", '  {"record_id": "r1"},', '  {"record_id": "r2"}', "]")
     (utf16 := tmp_path / "powershell.jsonl").write_bytes('{"record_id": "r1"}\r\n'.encode("utf-16"))
+    (utf32 := tmp_path / "utf32.jsonl").write_bytes('\ufeff{"record_id": "r1"}\r\n'.encode("utf-32-be"))
     (folder := tmp_path / "folder").mkdir()
     (loop := tmp_path / "loop.csv").symlink_to(loop)
     missing = tmp_path / "missing.jsonl"
@@ -339,6 +340,12 @@ def refusals(tmp_path: Path) -> list[tuple[list[str], int, str]]:
             1,
             f"erreur : {utf16} est en UTF-16 (comme l'écrit le > de Windows PowerShell) ; l'entrée est lue en UTF-8 : "
             "enregistrez-le en UTF-8, par exemple avec Out-File -Encoding utf8 ; rien n'a été lu",
+        ),
+        (
+            ["identity", "resolve", "--input", str(utf32), *output],
+            1,
+            f"erreur : {utf32} est en UTF-32 ; l'entrée est lue en UTF-8 : enregistrez-le en UTF-8, par exemple avec "
+            "Out-File -Encoding utf8 ; rien n'a été lu",
         ),
         (
             ["identity", "resolve", "--input", str(array), *output],

@@ -56,6 +56,12 @@ def utf16(tmp_path: Path) -> Path:
     return path
 
 
+def utf32(tmp_path: Path) -> Path:
+    path = tmp_path / "utf32.jsonl"
+    path.write_bytes((json.dumps(ELISE) + "\r\n").encode("utf-32"))
+    return path
+
+
 def array(tmp_path: Path) -> Path:
     return lines_file(tmp_path / "array.jsonl", "[", f"  {json.dumps(ELISE)}", "]")
 
@@ -76,6 +82,7 @@ RUNS: dict[str, dict[int, list[Run]]] = {
         1: [
             ("a JSON array over lines", lambda tmp: ["--input", str(array(tmp))], None),
             ("UTF-16", lambda tmp: ["--input", str(utf16(tmp))], None),
+            ("UTF-32", lambda tmp: ["--input", str(utf32(tmp))], None),
             ("no record", lambda tmp: ["--input", str(lines_file(tmp / "empty.jsonl", ""))], None),
             (
                 "every line skipped",
@@ -115,6 +122,7 @@ RUNS: dict[str, dict[int, list[Run]]] = {
             ("too few records", lambda tmp: ["--input", str(lines_file(tmp / "few.jsonl", json.dumps(ELISE)))], None),
             ("a JSON array over lines", lambda tmp: ["--input", str(array(tmp))], None),
             ("UTF-16", lambda tmp: ["--input", str(utf16(tmp))], None),
+            ("UTF-32", lambda tmp: ["--input", str(utf32(tmp))], None),
         ],
         2: [
             ("no input file", lambda tmp: ["--input", str(tmp / "missing.jsonl")], None),
