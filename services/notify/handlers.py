@@ -397,20 +397,20 @@ async def _accept_persons_events(
 
 async def erase_person(envelope: Envelope, erased: ProfileErasedV1, deps: NotifyDeps) -> int:
     """Forgets the person everywhere and cancels what was still to be sent to them, or could be once replayed (a
-    dead delivery: `cancelled` as `erased`, for good); returns how many were still to be sent."""
+    dead delivery: `cancelled` as `erased`, for good); returns how many it cancelled, pending and dead."""
     store = deps.store
     await store.erase(envelope.organisation_id, erased.person_id, erased.at)
-    pending = 0
+    cancelled = 0
     for delivery in await store.person_deliveries(envelope.organisation_id, erased.person_id):
         if delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.DEAD):
             await store.forget_person_in_delivery(delivery, DeliveryStatus.CANCELLED, Suppression.ERASED.value)
-            pending += delivery.status is DeliveryStatus.PENDING
+            cancelled += 1
         elif delivery.status is DeliveryStatus.SUPPRESSED:
             # Its reason is a code (`consent_withdrawn`), never a receiver's words: it stays to say why.
             await store.forget_person_in_delivery(delivery, DeliveryStatus.SUPPRESSED, delivery.last_error)
         else:
             await store.forget_person_in_delivery(delivery, None)
-    return pending
+    return cancelled
 
 
 # Delivery: one attempt

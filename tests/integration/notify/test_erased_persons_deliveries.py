@@ -3,17 +3,21 @@ left behind by an erasure that broke off. On the real store, with a receiver tha
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notify.adapters.http import SafeOutbound
 from services.notify.adapters.mongo import MongoNotifyStore
 from services.notify.adapters.secrets import SecretBox, new_key
+from services.notify.context import NotifyContext
 from services.notify.domain.frequency import FrequencyCap
 from services.notify.domain.retries import RetrySchedule
 from services.notify.domain.signing import new_secret
 from services.notify.domain.subscriptions import EventFilter, SigningSecret, Subscription, TargetKind
+from services.notify.entrypoints.consumer import handle_profile_event
 from services.notify.handlers import (
     NotifyDeps,
     NotifyRules,
@@ -24,9 +28,12 @@ from services.notify.handlers import (
     erase_person,
     replay_delivery,
 )
+from services.notify.metrics import NotifyMetrics
 from services.notify.ports import Delivery, DeliveryStatus, HttpAnswer
+from services.notify.settings import NotifySettings
 from shared.events import Envelope, EventData, build_envelope
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, TriggerFiredV1
+from shared.kafka import ConsumedRecord, KafkaPublisher
 from shared.mongo import Document
 
 pytestmark = [pytest.mark.mongo]
@@ -80,6 +87,20 @@ def _envelope(data: EventData, event_id: str) -> Envelope:
     )
 
 
+def _trigger(rule: str) -> TriggerFiredV1:
+    return TriggerFiredV1(
+        trigger_id=f"trg_{rule}",
+        rule=rule,
+        purpose="marketing_email",
+        dedupe_key=f"{rule}:per_elise",
+        person_id="per_elise",
+        language="fr",
+        contact_points=[{"channel": "email", "value": "elise@example.com"}],
+        facts={},
+        fired_at=NOW,
+    )
+
+
 async def _dead_delivery(database: AsyncDatabase[Document], receiver: Receiver) -> tuple[NotifyDeps, Delivery]:
     """Élise's welcome message, which the receiver refused (400): given up on, replayable."""
     rules = NotifyRules(RetrySchedule(jitter=0), FrequencyCap(limit=100), timedelta(hours=24), timedelta(minutes=1))
@@ -87,17 +108,7 @@ async def _dead_delivery(database: AsyncDatabase[Document], receiver: Receiver) 
     await deps.store.save_subscription(SUBSCRIPTION)
     granted = ProfileChangedV1(person_id="per_elise", changed=GRANTED, profile_version=1)
     await accept_profile_change(_envelope(granted, "granted"), granted, deps)
-    trigger = TriggerFiredV1(
-        trigger_id="trg_welcome",
-        rule="welcome",
-        purpose="marketing_email",
-        dedupe_key="welcome:per_elise",
-        person_id="per_elise",
-        language="fr",
-        contact_points=[{"channel": "email", "value": "elise@example.com"}],
-        facts={},
-        fired_at=NOW,
-    )
+    trigger = _trigger("welcome")
     [delivery] = await accept_trigger(_envelope(trigger, "welcome"), trigger, deps)
     receiver.answers.append(HttpAnswer(400, error="elise@example.com: unknown list"))
     outcome = await attempt_delivery(delivery.delivery_id, SUBSCRIPTION, deps, receiver, owner="w1", draw=0.5)
@@ -173,3 +184,41 @@ async def test_a_replay_asked_while_an_erasure_is_under_way_is_refused(database:
     assert stored is not None
     assert stored.status is DeliveryStatus.DEAD
     assert len(receiver.bodies) == 1
+
+
+async def test_the_erasure_counts_every_delivery_it_cancels_pending_or_dead_as_suppressed_erased(
+    database: AsyncDatabase[Document],
+) -> None:
+    receiver = Receiver()
+    deps, dead = await _dead_delivery(database, receiver)
+    # The season's reminder, still waiting for its attempt, and a thank-you the receiver took.
+    reminder = _trigger("reminder")
+    [pending] = await accept_trigger(_envelope(reminder, "reminder"), reminder, deps)
+    thanks = _trigger("thanks")
+    [sent] = await accept_trigger(_envelope(thanks, "thanks"), thanks, deps)
+    outcome = await attempt_delivery(sent.delivery_id, SUBSCRIPTION, deps, receiver, owner="w1", draw=0.5)
+    assert outcome is not None
+    assert outcome.delivery.status is DeliveryStatus.SUCCEEDED
+    registry = CollectorRegistry()
+    context = NotifyContext(
+        settings=NotifySettings(),
+        deps=deps,
+        outbound=cast(SafeOutbound, None),
+        publisher=cast(KafkaPublisher, None),
+        metrics=NotifyMetrics(registry),
+    )
+    erased = _envelope(ProfileErasedV1(person_id="per_elise", at=NOW), "erased")
+    consumed = ConsumedRecord(erased, erased.to_json_bytes(), b"per_elise", {}, "test.changes", 0, 0)
+
+    await handle_profile_event(consumed, context)
+    # Kafka delivers it again: what it cancelled is cancelled already.
+    await handle_profile_event(consumed, context)
+
+    labels = {"organisation": ORGANISATION, "reason": "erased"}
+    assert registry.get_sample_value("parterre_notify_suppressed_total", labels) == 2
+    stored = [await deps.store.delivery(delivery.delivery_id) for delivery in (dead, pending, sent)]
+    assert [delivery.status if delivery else None for delivery in stored] == [
+        DeliveryStatus.CANCELLED,
+        DeliveryStatus.CANCELLED,
+        DeliveryStatus.SUCCEEDED,
+    ]
