@@ -297,8 +297,20 @@ def records_without_erased(
     return tuple(reversed(dict.fromkeys(reversed(kept))))
 
 
+def as_written_today(identifier: Identifier) -> Identifier:
+    """The identifier as today's normalisation writes it: an address a release before 2026-12 kept with its domain in
+    the DNS's form (`marie@xn--thtre-4qa2c.qc.ca`) with the accented name it stands for (`marie@théâtre.qc.ca`), which
+    is what a fact naming it either way is linked by now. Any other identifier is itself."""
+    if identifier.type is not IdentifierType.EMAIL:
+        return identifier
+    today = normalise_email(identifier.value)
+    return identifier if today is None or today == identifier.value else Identifier(IdentifierType.EMAIL, today)
+
+
 def count_by_kind(identifiers: Iterable[Identifier]) -> Mapping[str, int]:
+    """How many values of each kind: an address held both as an older release wrote it and as written today (claimed
+    so since, by a fact that named it so) is one address, and counts once against `max_per_person`."""
     counts: dict[str, int] = {}
-    for identifier in identifiers:
+    for identifier in {as_written_today(identifier) for identifier in identifiers}:
         counts[identifier.kind] = counts.get(identifier.kind, 0) + 1
     return counts

@@ -12,6 +12,7 @@ from services.identity.domain.identifiers import (
     IdentifierPolicy,
     IdentifierRule,
     IdentifierType,
+    as_written_today,
     identifiers_of,
     load_identifier_policy,
 )
@@ -201,6 +202,36 @@ def test_a_blocked_pattern_s_domain_is_read_as_addresses_are_whichever_form_eith
 ) -> None:
     policy = load_identifier_policy(RULES + f'blocked:\n  emails: ["{entry}"]\n')
     assert blocked(normalised(email=email), policy) == ["email=billets@théâtre.qc.ca"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "today"),
+    [
+        ("marie@xn--thtre-4qa2c.qc.ca", "marie@théâtre.qc.ca"),
+        ("hans@post.xn--strae-oqa.de", "hans@post.straße.de"),
+    ],
+)
+def test_an_address_an_older_release_kept_with_its_domain_in_the_dns_form_is_written_today_with_the_name(
+    stored: str, today: str
+) -> None:
+    assert as_written_today(Identifier(IdentifierType.EMAIL, stored)) == Identifier(IdentifierType.EMAIL, today)
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        Identifier(IdentifierType.EMAIL, "marie@théâtre.qc.ca"),
+        Identifier(IdentifierType.EMAIL, "marie@videotron.ca"),
+        # Not the DNS form of a name: kept as written by every release.
+        Identifier(IdentifierType.EMAIL, "marie@xn--zz.ca"),
+        Identifier(IdentifierType.PHONE, "+15145550199"),
+        Identifier(IdentifierType.EXTERNAL_ID, "marie@xn--thtre-4qa2c.qc.ca", "shopify-boutique"),
+    ],
+)
+def test_an_identifier_stored_as_today_s_normalisation_writes_it_is_written_today_as_it_is(
+    identifier: Identifier,
+) -> None:
+    assert as_written_today(identifier) == identifier
 
 
 def test_a_blocked_phone_is_compared_in_e164_whatever_format_the_policy_writes_it_in() -> None:

@@ -298,6 +298,16 @@ def test_a_person_already_holding_the_most_emails_claims_no_more() -> None:
     assert resolution.claims == (phone("+15145550199"),)
 
 
+def test_an_address_held_as_an_older_release_wrote_it_and_as_written_today_counts_once_against_the_limit() -> None:
+    # Stored by a release before 2026-12, then linked by a fact naming it with its accents: held in both spellings.
+    emails = [email(f"elise{index}@example.com") for index in range(3)]
+    elise = person("per_elise", *emails, email("elise@xn--thtre-4qa2c.qc.ca"), email("elise@théâtre.qc.ca"))
+    identifiers = [emails[0], email("new@example.com"), email("newer@example.com")]
+    resolution = resolve(identifiers, Evidence(owners=owned(elise, only=[emails[0]])))
+    assert resolution.person_id == "per_elise"
+    assert resolution.claims == (email("new@example.com"),)
+
+
 def test_a_new_person_claims_no_more_phones_than_the_policy_allows() -> None:
     phones = [phone(f"+1514555010{index}") for index in range(6)]
     resolution = resolve(phones)
