@@ -897,14 +897,17 @@ async def _apply(
 
 
 async def _file_review(entry: JournalEntry, deps: IdentityDeps) -> None:
-    """Files the suggestion the entry's decision leaves to a reviewer, then withdraws it if either person is
-    erased. An erasure marks its person erased before withdrawing the suggestions naming them, so one filed
-    meanwhile is seen by one side or the other."""
-    store, organisation_id = deps.store, entry.organisation_id
+    """Files the suggestion the entry's decision leaves to a reviewer (see `file_review`)."""
     # Dated when filed, not when decided: the queue pages in this order, and a decision filed late (a redelivery
     # after a crash, the end of a batch) dated earlier would land behind a reviewer's cursor, skipped by the
     # walk under way. Filed again, a suggestion keeps its first date, so its place in the queue never moves.
-    review = _review_item(entry, filed_at=to_the_millisecond(deps.clock.now()))
+    await file_review(_review_item(entry, filed_at=to_the_millisecond(deps.clock.now())), deps)
+
+
+async def file_review(review: ReviewItem, deps: IdentityDeps) -> None:
+    """Files a suggestion for a reviewer, then withdraws it if either person is erased. An erasure marks its person
+    erased before withdrawing the suggestions naming them, so one filed meanwhile is seen by one side or the other."""
+    store, organisation_id = deps.store, review.organisation_id
     await store.insert_review(review)
     for person_id in (review.person_id, review.candidate_id):
         # Read afresh: an erasure by another process since this one last read them is what is looked for.

@@ -309,7 +309,8 @@ def as_written_today(identifier: Identifier) -> Identifier:
 
 def count_by_kind(identifiers: Iterable[Identifier]) -> Mapping[str, int]:
     """How many values of each kind: an address held both as an older release wrote it and as written today (claimed
-    so since, by a fact that named it so) is one address, and counts once against `max_per_person`."""
+    so since, by a fact that named it so or by `parterre identity rekey-identifiers`) is one address, and counts once
+    against `max_per_person`."""
     counts: dict[str, int] = {}
     for identifier in {as_written_today(identifier) for identifier in identifiers}:
         counts[identifier.kind] = counts.get(identifier.kind, 0) + 1

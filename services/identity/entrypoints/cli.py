@@ -1,5 +1,6 @@
 """`parterre identity resolve` and `estimate`: resolve an organisation's history offline, or fit its matching model;
-`parterre identity refile-blocks`: file stored persons under the blocking keys they are missing."""
+`parterre identity refile-blocks`: file stored persons under the blocking keys they are missing;
+`parterre identity rekey-identifiers`: claim as written today the addresses an older release kept in another form."""
 
 import argparse
 import asyncio
@@ -43,9 +44,10 @@ from services.identity.estimation import (
     estimate_from_records,
     records_of_lines,
 )
-from services.identity.handlers import IdentityDeps
+from services.identity.handlers import IdentityDeps, IdentityRules
 from services.identity.prepared_input import PreparationError, prepared_input
 from services.identity.refiling import RefileReport, refile_blocks
+from services.identity.rekeying import Conflict, RekeyReport, rekey_identifiers
 from services.identity.rules import development_salt_warning, load_rules
 from services.identity.settings import IdentitySettings
 from shared.bilingual import LANGUAGES, chosen_language, format_count, in_language, is_singular, os_error, quoted
@@ -95,6 +97,22 @@ _REFILE_EXIT_CODES = (
         2,
         "the command was refused before any work: an option or a setting, a store whose blocking keys were hashed "
         "with another PARTERRE_IDENTITY_SUPPRESSION_SALT",
+    ),
+    (130, "interrupted by Ctrl-C; run the command again to finish"),
+)
+# Claiming only adds, and a suggestion is filed once: a run cut short keeps what it did, and running it again finishes.
+_REKEY_EXIT_CODES = (
+    (
+        0,
+        "every address an older release stored in another form (of --organisation, when given) is claimed as "
+        "written today, but those another person holds so (named above, left for review) and those the identifier "
+        "policy blocks so",
+    ),
+    (1, "the store could not be reached or failed midway; run the command again to finish"),
+    (
+        2,
+        "the command was refused before any work: an option or a setting, the identifier policy or matching model "
+        "file missing or invalid",
     ),
     (130, "interrupted by Ctrl-C; run the command again to finish"),
 )
@@ -158,6 +176,20 @@ def register(commands: Any) -> None:
     )
     refile.add_argument("--organisation", metavar="ORG", help="only this organisation's persons (default: all)")
     refile.set_defaults(run=_run_refile)
+    rekey = identity.add_parser(
+        "rekey-identifiers",
+        help="link stored persons again by the addresses an older release kept in another form (after an upgrade)",
+        description="Releases before 2026-12 kept an address whose domain was written in the DNS's form "
+        "(marie@xn--thtre-4qa2c.qc.ca) as given; an address is now read with the accented name it stands for "
+        "(marie@théâtre.qc.ca), so a fact naming it either way found no one by it. This claims each such address as "
+        "written today for the person who holds it. An address another person holds as written today merges no "
+        "one: both are named, and left to a reviewer as a suggestion (GET /v1/review). Running it again does "
+        "nothing more. The identity service may keep running.",
+        epilog=_exit_codes(_REKEY_EXIT_CODES),
+        formatter_class=_LinesKept,
+    )
+    rekey.add_argument("--organisation", metavar="ORG", help="only this organisation's persons (default: all)")
+    rekey.set_defaults(run=_run_rekey)
     estimate = identity.add_parser(
         "estimate",
         help="estimate the matching model from a JSON Lines file of person records; writes a model file",
@@ -292,6 +324,77 @@ async def _refile(settings: IdentitySettings, organisation_id: str | None) -> Re
             unit="persons",
             done=lambda report: report.persons,
             details=lambda report: f"{report.filed:,} keys filed",
+        )
+
+
+def _run_rekey(arguments: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
+    if arguments.organisation is not None:
+        try:
+            validate_organisation_id(arguments.organisation)
+        except ValueError as exc:
+            print(f"error: --organisation: {exc}", file=sys.stderr)
+            return 2
+    settings = IdentitySettings()
+    try:
+        # The policy says which addresses may be claimed; the suggestions' certainty is that of a link by one.
+        rules = load_rules(settings)
+    except (ConfigFileError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(_rekey(settings, rules, arguments.organisation))
+    except PyMongoError as exc:
+        print(
+            f"error: the store: {exc}; what was claimed stays claimed: run the command again to finish", file=sys.stderr
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: what was claimed stays claimed: run the command again to finish", file=sys.stderr)
+        return 130
+    for conflict in report.conflicts:
+        print(_conflict_line(conflict))
+    summary = f"visited {report.persons:,} persons; linked {_counted(report.rekeyed, 'address', 'addresses')} again"
+    summary += " as written today"
+    if report.conflicts:
+        summary += f"; {len(report.conflicts):,} held by another person, named above"
+        summary += f"; {_counted(report.suggested, 'suggestion', 'suggestions')} filed for review"
+    if report.blocked:
+        summary += f"; {report.blocked:,} blocked by the identifier policy as written today, not claimed"
+    print(summary)
+    return 0
+
+
+def _counted(count: int, one: str, more: str) -> str:
+    return f"{count:,} {one if count == 1 else more}"
+
+
+def _conflict_line(conflict: Conflict) -> str:
+    both = (
+        f"{conflict.organisation_id}: {conflict.person_id} and {conflict.holder_id} hold one address written two ways"
+    )
+    if conflict.review_id is not None:
+        return f"{both}: left for review as {conflict.review_id}"
+    if conflict.kept_apart:
+        return f"{both}, and are kept apart (by an unmerge or a reviewer): left as they are"
+    return f"{both}, and {conflict.holder_id} is no active person (being created, or erased): run the command again"
+
+
+async def _rekey(settings: IdentitySettings, rules: IdentityRules, organisation_id: str | None) -> RekeyReport:
+    from services.identity.adapters.mongo import MongoIdentityStore
+    from services.identity.context import SystemClock
+    from shared.mongo import mongo_client
+
+    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
+        store = MongoIdentityStore(client[settings.mongo_database], salt=settings.salt())
+        deps = IdentityDeps(store=store, rules=rules, clock=SystemClock())
+        return await with_progress(
+            lambda show: rekey_identifiers(deps, organisation_id, progress=show),
+            total=await store.count_persons(organisation_id),
+            unit="persons",
+            done=lambda report: report.persons,
+            details=lambda report: f"{report.rekeyed:,} addresses linked again",
         )
 
 

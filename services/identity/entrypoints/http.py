@@ -157,14 +157,21 @@ class ReviewAnswer(BaseModel):
     """A suggested duplicate: a provisional person that may be a known one."""
 
     review_id: str = Field(description="The suggestion, as `POST /v1/review/{review_id}` names it.")
-    person_id: str = Field(description="The provisional person the fact created.")
+    person_id: str = Field(
+        description="The provisional person the fact created; for a suggestion `rekey-identifiers` filed, the person "
+        "holding the address as written today."
+    )
     candidate_person_id: str = Field(description="The known person they may be.")
     probability: float = Field(description="How likely the two are one person, from 0 to 1.")
     agreements: dict[str, str] = Field(
         description='How each field compared agreed, by field, e.g. `{"last_name": "exact", "first_name": '
         '"nickname_or_initial"}`.'
     )
-    event_id: str = Field(description="The fact that made the suggestion.")
+    event_id: str = Field(
+        description="The fact that made the suggestion, or `rekey-identifiers` when `parterre identity "
+        "rekey-identifiers` filed it: the two hold one address written two ways (`xn--…` and accented), the candidate "
+        "as releases before 2026-12 stored it."
+    )
     created_at: WrittenMoment = Field(description="When the suggestion was filed: the queue's order.")
     status: ReviewStatus = Field(
         description="`pending`; `accepted` (merged) or `rejected` by a reviewer; `withdrawn` when either person was "
