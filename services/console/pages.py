@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from services.console.adapters.platform_api import SERVICES, ApiError, PlatformApi, ServiceUnavailableError
+from services.console.adapters import answers
+from services.console.adapters.platform_api import (
+    SERVICES,
+    ApiError,
+    MalformedAnswerError,
+    PlatformApi,
+    ServiceUnavailableError,
+    read_answer,
+)
 from services.console.domain.i18n import Language
 from services.console.domain.operations import (
     GroupLag,
@@ -115,10 +123,12 @@ class SearchResult:
 
 async def search_patrons(api: PlatformApi, token: str, query: str) -> SearchResult:
     try:
-        answer = await api.call("profile", "GET", "/v1/profiles/search", token=token, params={"q": query})
+        answer = await api.call(
+            "profile", "GET", "/v1/profiles/search", token=token, params={"q": query}, shape=answers.SearchAnswer
+        )
     except (ApiError, ServiceUnavailableError) as failure:
         return SearchResult([], False, failure)
-    return SearchResult(list(answer.get("items", [])), bool(answer.get("truncated")), None)
+    return SearchResult(list(answer["items"]), bool(answer["truncated"]), None)
 
 
 @dataclass
@@ -163,15 +173,20 @@ class PatronPage:
 async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, language: Language) -> PatronPage:
     token, quoted = active.token, quote(person_id, safe="")
     calls: dict[str, Any] = {
-        "profile": api.call("profile", "GET", f"/v1/profiles/{quoted}", token=token),
-        "person": api.call("identity", "GET", f"/v1/persons/{quoted}", token=token),
+        "profile": api.call("profile", "GET", f"/v1/profiles/{quoted}", token=token, shape=answers.ProfileAnswer),
+        "person": api.call("identity", "GET", f"/v1/persons/{quoted}", token=token, shape=answers.PersonAnswer),
         "timeline": _timeline(api, token, person_id),
         # What the profile's segments and fired triggers are called, in both languages.
-        "definitions": api.call("profile", "GET", "/v1/definitions", token=token),
+        "definitions": api.call("profile", "GET", "/v1/definitions", token=token, shape=answers.DefinitionsAnswer),
     }
     if active.allows(Scope.SUBSCRIPTIONS_ADMIN):
         calls["deliveries"] = api.call(
-            "notify", "GET", "/v1/deliveries", token=token, params={"person": person_id, "limit": 50}
+            "notify",
+            "GET",
+            "/v1/deliveries",
+            token=token,
+            params={"person": person_id, "limit": 50},
+            shape=answers.DeliveriesAnswer,
         )
     results = await api.gather(**calls)
     profile, person = _value(results["profile"]), _value(results["person"])
@@ -244,7 +259,9 @@ async def _held_persons(api: PlatformApi, token: str, person_id: str, merges: li
         held.extend(below)
         persons = await api.gather(
             **{
-                merged: api.call("identity", "GET", f"/v1/persons/{quote(merged, safe='')}", token=token)
+                merged: api.call(
+                    "identity", "GET", f"/v1/persons/{quote(merged, safe='')}", token=token, shape=answers.PersonAnswer
+                )
                 for merged in below
             }
         )
@@ -267,6 +284,7 @@ def _timeline(api: PlatformApi, token: str, person_id: str) -> Any:
         f"/v1/profiles/{quote(person_id, safe='')}/timeline",
         token=token,
         params={"limit": TIMELINE_READ},
+        shape=answers.TimelineAnswer,
     )
 
 
@@ -302,13 +320,15 @@ async def export_person(
                 ]
         return "".join(lines).encode("utf-8"), "text/csv; charset=utf-8"
     document = await api.call("profile", "GET", _export_path(person_id), token=token)
+    # Checked, not rewritten: the export gives profile's part as profile wrote it.
+    merged_persons = read_answer("profile", answers.ProfileExportAnswer, document)["merged_persons"] or []
     identity = await _held_by(api, token, "identity", _export_path(person_id))
-    document["identity"] = None if identity is None else json.loads(identity)
+    document["identity"] = None if identity is None else _json_object("identity", identity)
     held_by_notify = []
-    for held in [person_id, *document.get("merged_persons", [])]:
+    for held in [person_id, *merged_persons]:
         answer = await _held_by(api, token, "notify", f"{_export_path(held)}?format=json")
         if answer is not None:
-            held_by_notify.append(json.loads(answer))
+            held_by_notify.append(_json_object("notify", answer))
     document["notify"] = held_by_notify
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"), "application/json"
 
@@ -319,12 +339,23 @@ def _identity_rows(answer: str | None) -> list[tuple[str, str, str]]:
     if answer is None:
         return []
     rows: list[tuple[str, str, str]] = []
-    for name, value in json.loads(answer).items():
+    for name, value in _json_object("identity", answer).items():
         if isinstance(value, list):
             rows += [(f"identity_{name}", str(index), spreadsheet_cell(item)) for index, item in enumerate(value)]
         else:
             rows.append(("identity", name, spreadsheet_cell(value)))
     return rows
+
+
+def _json_object(service: str, text: str) -> dict[str, Any]:
+    """A service's part of an export, which is a JSON object; MalformedAnswerError naming the service otherwise."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise MalformedAnswerError(service)
+    return value
 
 
 def _export_path(person_id: str) -> str:
@@ -380,15 +411,19 @@ class ReviewQueue:
 
 async def review_queue(api: PlatformApi, token: str, limit: int = 20) -> ReviewQueue:
     try:
-        answer = await api.call("identity", "GET", "/v1/review", token=token, params={"limit": limit})
+        answer = await api.call(
+            "identity", "GET", "/v1/review", token=token, params={"limit": limit}, shape=answers.ReviewAnswer
+        )
     except (ApiError, ServiceUnavailableError) as failure:
         return ReviewQueue([], failure)
-    items = list(answer.get("items") or [])
+    items = list(answer["items"])
     persons = {person for item in items for person in (item["person_id"], item["candidate_person_id"])}
     # Every profile the queue shows, read at once rather than a pair after another.
     profiles = await api.gather(
         **{
-            person: api.call("profile", "GET", f"/v1/profiles/{quote(person, safe='')}", token=token)
+            person: api.call(
+                "profile", "GET", f"/v1/profiles/{quote(person, safe='')}", token=token, shape=answers.ProfileAnswer
+            )
             for person in persons
         }
     )
@@ -429,10 +464,10 @@ class SegmentList:
 
 async def segment_list(api: PlatformApi, token: str) -> SegmentList:
     try:
-        answer = await api.call("profile", "GET", "/v1/segments", token=token)
+        answer = await api.call("profile", "GET", "/v1/segments", token=token, shape=answers.SegmentsAnswer)
     except (ApiError, ServiceUnavailableError) as failure:
         return SegmentList([], failure)
-    return SegmentList(list(answer.get("items", [])), None)
+    return SegmentList(list(answer["items"]), None)
 
 
 @dataclass(frozen=True)
@@ -448,13 +483,14 @@ class SegmentPage:
 
 async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | None) -> SegmentPage:
     results = await api.gather(
-        listing=api.call("profile", "GET", "/v1/segments", token=token),
+        listing=api.call("profile", "GET", "/v1/segments", token=token, shape=answers.SegmentsAnswer),
         members=api.call(
             "profile",
             "GET",
             f"/v1/segments/{quote(name, safe='')}/members",
             token=token,
             params={"cursor": cursor, "limit": 50},
+            shape=answers.MembersAnswer,
         ),
     )
     listing, members = _value(results["listing"]), _value(results["members"])
@@ -482,7 +518,12 @@ async def overview_page(
 ) -> OverviewPage:
     try:
         answer = await api.call(
-            "profile", "GET", "/v1/overview", token=token, params={"refresh": "true" if refresh else None}
+            "profile",
+            "GET",
+            "/v1/overview",
+            token=token,
+            params={"refresh": "true" if refresh else None},
+            shape=answers.OverviewAnswer,
         )
     except (ApiError, ServiceUnavailableError) as failure:
         return OverviewPage(None, None, failure)
@@ -514,11 +555,20 @@ async def operations_page(api: PlatformApi, active: ActiveSession) -> Operations
         calls[f"metrics:{service}"] = api.text(service, "/metrics")
     if active.allows(Scope.OPERATIONS_ADMIN):
         for service in CONSUMING_SERVICES:
-            calls[f"dead:{service}"] = api.call(service, "GET", "/v1/dead-letters", token=token, params={"limit": 50})
+            calls[f"dead:{service}"] = api.call(
+                service, "GET", "/v1/dead-letters", token=token, params={"limit": 50}, shape=answers.DeadLettersAnswer
+            )
     if active.allows(Scope.SUBSCRIPTIONS_ADMIN):
-        calls["subscriptions"] = api.call("notify", "GET", "/v1/subscriptions", token=token)
+        calls["subscriptions"] = api.call(
+            "notify", "GET", "/v1/subscriptions", token=token, shape=answers.SubscriptionsAnswer
+        )
         calls["dead_deliveries"] = api.call(
-            "notify", "GET", "/v1/deliveries", token=token, params={"status": "dead", "limit": 50}
+            "notify",
+            "GET",
+            "/v1/deliveries",
+            token=token,
+            params={"status": "dead", "limit": 50},
+            shape=answers.DeliveriesAnswer,
         )
     results = await api.gather(**calls)
     samples: dict[str, list[Sample]] = {}

@@ -3,12 +3,13 @@ service checks the member's scopes itself, and the console never reads a databas
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 SERVICES = ("ingest", "identity", "profile", "notify")
 
@@ -26,6 +27,26 @@ class ApiError(Exception):
         self.status_code = status_code
         self.code = code
         self.message = dict(message)
+
+
+class MalformedAnswerError(ApiError):
+    """A service answered with success, but not as its API promises: with a body that is not JSON, or without a
+    field the console needs (`where` names them, never their values)."""
+
+    def __init__(self, service: str, where: Sequence[str] = ()) -> None:
+        place = f" ({', '.join(where)})" if where else ""
+        super().__init__(
+            service,
+            502,
+            "malformed_answer",
+            {
+                "en": f"The {service} service gave an answer the console cannot read{place}; ask whoever runs "
+                "Parterre to look at its log.",
+                "fr": f"Le service {service} a donné une réponse que la console ne peut pas lire{place} ; demandez à "
+                "qui administre Parterre de consulter son journal.",
+            },
+        )
+        self.where = tuple(where)
 
 
 class ServiceUnavailableError(Exception):
@@ -75,10 +96,24 @@ class PlatformApi:
         token: str,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        shape: type[BaseModel] | None = None,
     ) -> Any:
-        """The JSON answer; ApiError for an error answer, ServiceUnavailableError when nothing answers."""
+        """The JSON answer, read as `shape` if given (see `read_answer`); ApiError for an error answer,
+        MalformedAnswerError for a success that is not JSON or not of that shape, ServiceUnavailableError when
+        nothing answers."""
         response = await self._send(service, method, path, token=token, params=params, json=json)
-        return response.json() if response.content else None
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            # A proxy's page or a crash's text with a success status: the body may quote the address, not logged.
+            log.warning(
+                "%s answered %d with a body that is not JSON (%s)",
+                service,
+                response.status_code,
+                response.headers.get("content-type", "no content type"),
+            )
+            raise MalformedAnswerError(service) from None
+        return body if shape is None else read_answer(service, shape, body)
 
     async def text(self, service: str, path: str, *, token: str | None = None) -> str:
         response = await self._send(service, "GET", path, token=token)
@@ -147,6 +182,26 @@ class PlatformApi:
         if response.status_code >= 400:
             raise _error(service, response)
         return response
+
+
+def read_answer(service: str, shape: type[BaseModel], body: Any) -> dict[str, Any]:
+    """`body` as the page reads it: every field of `shape` present, those the service left out as null, others kept
+    as given. MalformedAnswerError when a field the page needs is missing or not of its type."""
+    try:
+        answer = shape.model_validate(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        where = [".".join(str(part) for part in error["loc"]) for error in errors]
+        # Where and why, never the values: an answer holds patrons' data.
+        log.warning(
+            "%s gave an answer the console cannot read as %s: %s",
+            service,
+            shape.__name__,
+            "; ".join(f"{place or 'the answer'}: {error['type']}" for place, error in zip(where, errors, strict=True)),
+        )
+        shown = [place for place in where if place]
+        raise MalformedAnswerError(service, shown[:3]) from None
+    return answer.model_dump(by_alias=True)
 
 
 def _auth(token: str | None) -> dict[str, str]:

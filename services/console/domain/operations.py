@@ -76,7 +76,7 @@ def consumer_lags(samples: Mapping[str, Sequence[Sample]]) -> list[GroupLag]:
 @dataclass(frozen=True)
 class SubscriptionHealth:
     subscription_id: str
-    url: str
+    url: str | None
     enabled: bool
     # What notify says in English, and, since it gives one, a code the page says in its own language.
     disabled_reason: str | None
@@ -114,7 +114,7 @@ def subscription_health(
         health.append(
             SubscriptionHealth(
                 subscription_id=listed["subscription_id"],
-                url=listed["url"],
+                url=listed.get("url"),
                 enabled=bool(listed["enabled"]),
                 disabled_reason=listed.get("disabled_reason"),
                 disabled_reason_code=listed.get("disabled_reason_code"),

@@ -25,10 +25,11 @@ class OverviewCharts:
 
 
 def overview_charts(overview: Mapping[str, Any], language: Language, stage_labels: Mapping[str, str]) -> OverviewCharts:
-    seasons = list(overview.get("seasons", []))
-    stages = [(stage["stage"], int(stage["patrons"])) for stage in overview.get("lifecycle_stages", [])]
-    productions = list(overview.get("top_returning_productions", []))
-    conversion = list(overview.get("subscription_conversion", []))
+    # A chart profile did not give (one added since) is drawn empty.
+    seasons = list(overview.get("seasons") or [])
+    stages = [(stage["stage"], int(stage["patrons"])) for stage in overview.get("lifecycle_stages") or []]
+    productions = list(overview.get("top_returning_productions") or [])
+    conversion = list(overview.get("subscription_conversion") or [])
     return OverviewCharts(
         seasons=stacked_bars(
             [(season["season"], (season["new_patrons"], season["returning_patrons"])) for season in seasons],

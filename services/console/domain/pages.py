@@ -105,8 +105,9 @@ class MergeRow:
     merged_person_ids: tuple[str, ...]
     # The kinds of identifier the merged persons shared (email, phone, external_id); none for a reviewer's merge.
     evidence_kinds: tuple[str, ...]
-    decided_by: str
-    merged_at: str
+    # None when identity did not say.
+    decided_by: str | None
+    merged_at: str | None
     undone_at: str | None
     can_undo: bool
 
@@ -119,16 +120,23 @@ def merge_rows(person: Mapping[str, Any], person_id: str) -> list[MergeRow]:
             merge_id=merge["merge_id"],
             merged_person_ids=tuple(merge["merged_person_ids"]),
             evidence_kinds=tuple(
-                sorted({item["identifier_type"].partition(":")[0] for item in merge.get("evidence") or ()})
+                sorted(
+                    {
+                        kind.partition(":")[0]
+                        for item in merge.get("evidence") or ()
+                        if (kind := item.get("identifier_type"))
+                    }
+                )
             ),
-            decided_by=merge["decided_by"],
-            merged_at=merge["merged_at"],
+            decided_by=merge.get("decided_by"),
+            merged_at=merge.get("merged_at"),
             undone_at=merge.get("undone_at"),
             can_undo=merge.get("undone_at") is None and merge["survivor_person_id"] == person_id,
         )
         for merge in person.get("merges") or ()
     ]
-    return sorted(rows, key=lambda row: row.merged_at, reverse=True)
+    # A merge identity gave no date for comes last.
+    return sorted(rows, key=lambda row: row.merged_at or "", reverse=True)
 
 
 @dataclass(frozen=True)
@@ -350,7 +358,7 @@ def origin_of(event: Mapping[str, Any]) -> str:
     person = data.get("person") if isinstance(data, Mapping) else None
     if isinstance(person, Mapping) and isinstance(person.get("source"), str):
         return str(person["source"])
-    return str(event.get("source", "")).rstrip("/").rpartition("/")[2]
+    return str(event.get("source") or "").rstrip("/").rpartition("/")[2]
 
 
 def parse_time(value: str | None) -> datetime | None:
