@@ -12,8 +12,10 @@ from services.console.domain.accounts import (
     Session,
     StaffMember,
     new_session_secret,
+    password_stamp,
     seal_token,
     session_digest,
+    session_stands,
     unseal_token,
     valid_username,
 )
@@ -95,8 +97,7 @@ async def log_in(username: str, password: str, deps: ConsoleDeps) -> ActiveSessi
     # read is seen here and ends the session; one written after it is written after the session was stored, and
     # `set_password` and `disable_staff_member` write the member before they list her sessions, so they find this
     # one and end it. Reading before storing the session would leave a gap for a change between the two.
-    again = await accounts.staff.member(name)
-    if again is None or not again.is_active or again.password_hash != member.password_hash:
+    if not session_stands(active.session, await accounts.staff.member(name)):
         await _end(active.session, accounts)
         raise LoginRefusedError("invalid")
     return active
@@ -120,13 +121,15 @@ async def _open_session(member: StaffMember, deps: ConsoleDeps, now: datetime) -
         created_at=now,
         expires_at=expires_at,
         last_seen_at=now,
+        password_stamp=password_stamp(member.password_hash),
     )
     await deps.accounts.sessions.add(session)
     return ActiveSession(session, issued.token, cookie)
 
 
 async def current_session(cookie: str | None, deps: ConsoleDeps) -> ActiveSession | None:
-    """The live session this cookie opens, or None; an expired or idle session is ended on the way."""
+    """The live session this cookie opens, or None; an expired or idle session, or one its member may no longer use,
+    is ended on the way."""
     if not cookie:
         return None
     accounts = deps.accounts
@@ -137,6 +140,11 @@ async def current_session(cookie: str | None, deps: ConsoleDeps) -> ActiveSessio
     now = accounts.clock.now()
     token = unseal_token(session.sealed_token, cookie)
     if token is None or not session.is_live(now, idle=deps.idle_limit):
+        await _end(session, accounts)
+        return None
+    # Disabling a member or setting her password ends her sessions once the account is written; a command that dies
+    # in between leaves them stored, so each use checks the account itself.
+    if not session_stands(session, await accounts.staff.member(session.username)):
         await _end(session, accounts)
         return None
     if now - session.last_seen_at >= TOUCH_EVERY:

@@ -63,6 +63,7 @@ class MongoSessionStore:
                 "created_at": session.created_at,
                 "expires_at": session.expires_at,
                 "last_seen_at": session.last_seen_at,
+                "password_stamp": session.password_stamp,
             }
         )
 
@@ -118,4 +119,5 @@ def _session(document: Document) -> Session:
         created_at=document["created_at"],
         expires_at=document["expires_at"],
         last_seen_at=document["last_seen_at"],
+        password_stamp=document.get("password_stamp"),
     )

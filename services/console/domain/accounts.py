@@ -64,12 +64,31 @@ class Session:
     created_at: datetime
     expires_at: datetime
     last_seen_at: datetime
+    # The member's password when the session was opened (`password_stamp`); None for a session stored before
+    # sessions kept it, which no password matches.
+    password_stamp: str | None
 
     def is_live(self, now: datetime, *, idle: timedelta) -> bool:
         return now < self.expires_at and now - self.last_seen_at < idle
 
     def allows(self, scope: Scope) -> bool:
         return scope in self.scopes
+
+
+def password_stamp(password_hash: str) -> str:
+    """Tells the password a session was opened with without keeping its hash in the session: a new password, even
+    the same one set again (with a new salt), has another stamp."""
+    return hashlib.sha256(b"parterre console password\0" + password_hash.encode()).hexdigest()
+
+
+def session_stands(session: Session, member: StaffMember | None) -> bool:
+    """The session is still the member's to use: she exists, is active, and has the password it was opened with."""
+    return (
+        member is not None
+        and member.is_active
+        and member.username == session.username
+        and session.password_stamp == password_stamp(member.password_hash)
+    )
 
 
 def new_session_secret() -> str:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from services.console.adapters.platform_api import PlatformApi, ServiceUrls
-from services.console.domain.accounts import LoginThrottle, StaffMember
+from services.console.domain.accounts import LoginThrottle, Session, StaffMember
 from services.console.domain.passwords import PasswordRejectedError
 from services.console.domain.roles import Role
 from services.console.handlers import (
@@ -21,7 +21,7 @@ from services.console.handlers import (
     log_out,
     set_password,
 )
-from services.console.ports import StaffDirectory
+from services.console.ports import SessionStore, StaffDirectory
 from shared.tokens import Scope
 from tests.unit.console.fakes import SteppingClock
 
@@ -217,6 +217,67 @@ async def a_password_set_while_the_account_is_disabled_leaves_it_disabled(
         await log_in("marie", "une autre phrase de passe", deps_for(accounts))
 
 
+class _CrashingBeforeSessionsEnd:
+    """The session store as `parterre console disable` or `set-password` sees it when the command dies after writing
+    the member, before it ends her sessions: listing them fails."""
+
+    def __init__(self, sessions: SessionStore) -> None:
+        self._sessions = sessions
+
+    async def add(self, session: Session) -> None:
+        await self._sessions.add(session)
+
+    async def session(self, session_digest: str) -> Session | None:
+        return await self._sessions.session(session_digest)
+
+    async def touch(self, session_digest: str, at: datetime) -> None:
+        await self._sessions.touch(session_digest, at)
+
+    async def remove(self, session_digest: str) -> None:
+        await self._sessions.remove(session_digest)
+
+    async def sessions_of(self, username: str) -> Sequence[Session]:
+        raise ConnectionError("the command died here")
+
+
+async def _change_then_crash(accounts: Accounts, change: Callable[[Accounts], Awaitable[object]]) -> None:
+    crashing = Accounts(accounts.staff, _CrashingBeforeSessionsEnd(accounts.sessions), accounts.tokens, accounts.clock)
+    with pytest.raises(ConnectionError):
+        await change(crashing)
+
+
+async def a_session_of_a_member_disabled_by_a_command_that_died_before_ending_it_is_refused(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts)
+    active = await log_in("marie", PASSWORD, deps)
+    await _change_then_crash(accounts, lambda crashing: disable_staff_member(crashing, "marie"))
+    assert [session.digest for session in await accounts.sessions.sessions_of("marie")] == [active.session.digest]
+    clock.advance(seconds=1)
+    assert await current_session(active.cookie, deps) is None
+    # Refused once is ended for good: the session is gone and its API token revoked.
+    assert await accounts.sessions.session(active.session.digest) is None
+    assert not await accounts.tokens.revoke(active.session.token_id), "the token was revoked already"
+
+
+async def a_session_opened_before_a_new_password_set_by_a_command_that_died_before_ending_it_is_refused(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts)
+    before = await log_in("marie", PASSWORD, deps)
+    await _change_then_crash(accounts, lambda crashing: set_password(crashing, "marie", "une autre phrase de passe"))
+    clock.advance(seconds=1)
+    assert await current_session(before.cookie, deps) is None
+    assert await accounts.sessions.session(before.session.digest) is None
+    assert not await accounts.tokens.revoke(before.session.token_id), "the token was revoked already"
+    # A session opened with the new password is hers to use.
+    after = await log_in("marie", "une autre phrase de passe", deps)
+    clock.advance(minutes=5)
+    assert await current_session(after.cookie, deps) is not None
+
+
 async def a_username_is_taken_once_and_a_weak_password_is_refused(accounts: Accounts, clock: SteppingClock) -> None:
     await _marie(accounts)
     with pytest.raises(ValueError, match="taken"):
@@ -255,5 +316,7 @@ SCENARIOS: list[Scenario] = [
     a_member_disabled_while_her_password_is_checked_is_left_with_no_session,
     a_login_with_the_password_changed_while_it_is_checked_is_left_with_no_session,
     a_password_set_while_the_account_is_disabled_leaves_it_disabled,
+    a_session_of_a_member_disabled_by_a_command_that_died_before_ending_it_is_refused,
+    a_session_opened_before_a_new_password_set_by_a_command_that_died_before_ending_it_is_refused,
     a_username_is_taken_once_and_a_weak_password_is_refused,
 ]

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -6,9 +7,12 @@ from services.console.domain.accounts import (
     MAX_THROTTLED_USERNAMES,
     LoginThrottle,
     Session,
+    StaffMember,
     new_session_secret,
+    password_stamp,
     seal_token,
     session_digest,
+    session_stands,
     unseal_token,
     valid_username,
 )
@@ -31,6 +35,7 @@ def _session(**changes: object) -> Session:
         "created_at": NOON,
         "expires_at": NOON + timedelta(hours=10),
         "last_seen_at": NOON,
+        "password_stamp": password_stamp("scrypt$old"),
     }
     fields.update(changes)
     return Session(**fields)  # type: ignore[arg-type]
@@ -55,6 +60,23 @@ def test_a_session_lives_until_it_expires_or_lies_unused_past_the_idle_limit() -
     used = _session(last_seen_at=NOON + timedelta(hours=9, minutes=30))
     assert used.is_live(NOON + timedelta(hours=9, minutes=59), idle=idle)
     assert not used.is_live(NOON + timedelta(hours=10), idle=idle)
+
+
+def test_a_session_stands_only_while_its_member_is_active_with_the_password_it_was_opened_with() -> None:
+    marie = StaffMember("marie", "theatre-demo", "Marie", frozenset({Role.VIEWER}), "scrypt$old", NOON)
+    session = _session()
+    assert session_stands(session, marie)
+    assert not session_stands(session, None)
+    assert not session_stands(session, replace(marie, disabled_at=NOON + timedelta(minutes=1)))
+    assert not session_stands(session, replace(marie, password_hash="scrypt$new"))
+    assert not session_stands(_session(username="jf"), marie)
+    # A session stored before sessions kept their password's stamp: its member logs in again.
+    assert not session_stands(_session(password_stamp=None), marie)
+
+
+def test_a_password_stamp_does_not_hold_the_password_hash() -> None:
+    assert "scrypt$old" not in password_stamp("scrypt$old")
+    assert password_stamp("scrypt$old") != password_stamp("scrypt$new")
 
 
 def test_a_sealed_token_opens_only_with_the_cookie_that_sealed_it() -> None:
