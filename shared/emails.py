@@ -65,6 +65,20 @@ def readable_domain(domain: str) -> str:
     return ".".join(map(_label_as_read, domain.split(".")))
 
 
+def dns_form(address: str) -> str:
+    """A normalised `address` with each label of its domain in the DNS's ASCII form (`marie@théâtre.qc.ca` as
+    `marie@xn--thtre-4qa2c.qc.ca`): the form releases before 2026-12 kept an address given so, which `normalise_email`
+    now reads as the accented name. An address whose domain is ASCII is itself."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    labels = (
+        label if label.isascii() else _ACE_PREFIX + label.encode("punycode").decode("ascii")
+        for label in domain.split(".")
+    )
+    return f"{local}@{'.'.join(labels)}"
+
+
 def _folded(text: str) -> str:
     # NFKC can give capitals (`ℌ` is `H`) and lower case can give what NFKC would change: NFKC on both sides of lower
     # case leaves an address that normalising again does not change.

@@ -63,6 +63,7 @@ from services.identity.ports import (
     MergeDecision,
     PersonAddition,
 )
+from shared.emails import dns_form
 from shared.events import Envelope, EventValidationError, PersonRef, build_envelope, parse_data
 from shared.events.audience import (
     PARTERRE_PERSON_SOURCE,
@@ -734,9 +735,12 @@ async def _any_suppressed(
 
 def _suppressed_forms(identifier: Identifier) -> tuple[Identifier, ...]:
     """The identifier, and an upstream id without the spaces around it too: ids are kept as each fact sent them,
-    so one source may send ` C-1` and then `C-1` for the customer who asked not to be added again."""
+    so one source may send ` C-1` and then `C-1` for the customer who asked not to be added again. An address with
+    an accented domain also in the DNS's form, as a release before 2026-12 kept and hashed it when given so."""
     if identifier.type is IdentifierType.EXTERNAL_ID and identifier.value.strip() != identifier.value:
         return identifier, replace(identifier, value=identifier.value.strip())
+    if identifier.type is IdentifierType.EMAIL and (kept_then := dns_form(identifier.value)) != identifier.value:
+        return identifier, replace(identifier, value=kept_then)
     return (identifier,)
 
 

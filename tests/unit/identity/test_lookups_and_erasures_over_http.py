@@ -8,6 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.identity.adapters.memory import InMemoryIdentityStore
+from services.identity.domain.identifiers import Identifier, IdentifierType
+from services.identity.domain.persons import suppression_hash
 from services.identity.handlers import IdentityDeps, resolve_fact
 from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
@@ -234,3 +236,21 @@ def test_erasing_a_merged_person_s_id_again_names_the_same_persons_as_the_first_
     again = client.post(f"/v1/persons/{merged}/erase", json={"do_not_readd": True}).json()
 
     assert again["erased_person_ids"] == first["erased_person_ids"] == [survivor, merged]
+
+
+def test_an_address_erased_not_to_be_added_again_as_a_release_before_2026_12_kept_it_is_refused_written_accented() -> (
+    None
+):
+    # Such a release kept `xn--thtre-4qa2c.qc.ca` as given, and hashed the address so when Marie asked not to be
+    # added again; today the address reads `théâtre.qc.ca`, however it is written.
+    store = InMemoryIdentityStore()
+    deps = _deps(store)
+    as_kept_then = Identifier(IdentifierType.EMAIL, "marie@xn--thtre-4qa2c.qc.ca")
+    asyncio.run(
+        store.suppress(ORGANISATION, [suppression_hash(ORGANISATION, deps.rules.suppression_salt, as_kept_then)])
+    )
+
+    for event_id, written in (("e1", "Marie@Théâtre.qc.ca"), ("e2", "marie@xn--thtre-4qa2c.qc.ca")):
+        outcome = asyncio.run(resolve_fact(details_fact(event_id, email=written, first_name="Marie"), deps))
+
+        assert (outcome.outcome, outcome.outputs) == ("suppressed", ()), written

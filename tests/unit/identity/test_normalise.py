@@ -17,6 +17,7 @@ from services.identity.domain.normalise import (
     parse_birth_date,
 )
 from services.identity.domain.records import NormalisedRecord, PersonRecord
+from shared.emails import dns_form
 from shared.names import fold_name
 from shared.text import without_format_characters
 
@@ -114,6 +115,13 @@ def test_an_accented_domain_and_its_dns_ascii_form_are_one_address(label: str, r
 
     assert normalise_email(f"marie@{ascii_form}.{rest}") == normalise_email(f"marie@{label}.{rest}")
     assert normalise_email(f"marie@{label}.{rest}") == f"marie@{label}.{rest}"
+    assert dns_form(f"marie@{label}.{rest}") == f"marie@{ascii_form}.{rest}", "as releases before 2026-12 kept it"
+
+
+def test_an_address_in_its_dns_form_is_the_one_an_older_release_kept_and_an_ascii_domain_is_itself() -> None:
+    assert dns_form("billets@théâtre.qc.ca") == "billets@xn--thtre-4qa2c.qc.ca"
+    assert dns_form("hans@straße.de") == "hans@xn--strae-oqa.de"
+    assert dns_form("marie@videotron.ca") == "marie@videotron.ca"
 
 
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCXYZ0123456789-_", max_size=30))
