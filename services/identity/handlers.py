@@ -716,6 +716,7 @@ def decision_of(resolution: Resolution) -> Decision:
         erasure=resolution.erasure,
         household_id=resolution.household_id,
         household_joiners=resolution.household_joiners,
+        history_of=resolution.history_of,
     )
 
 
@@ -773,9 +774,14 @@ async def gather_evidence(
     if known is not None:
         candidates = await _candidates(store, organisation_id, record, known.owners, keys) if with_candidates else []
         return Evidence(
-            owners=known.owners, households=known.households, candidates=candidates, candidates_read=with_candidates
+            owners=known.owners,
+            claimers=known.claimers,
+            households=known.households,
+            candidates=candidates,
+            candidates_read=with_candidates,
         )
     owners: dict[Identifier, Person] = {}
+    claimers: dict[Identifier, str] = {}
     for identifier in identifiers:
         owner_id = await store.owner_of(organisation_id, identifier)
         if owner_id is None:
@@ -786,6 +792,7 @@ async def gather_evidence(
                 f"{identifier.kind} points to {owner_id}, not stored yet", identifier=identifier, person_id=owner_id
             )
         owners[identifier] = owner
+        claimers[identifier] = owner_id
     households: dict[str, list[Person]] = {}
     for owner in owners.values():
         if owner.household_id is not None and owner.household_id not in households:
@@ -794,7 +801,9 @@ async def gather_evidence(
                 member for member_id in member_ids if (member := await store.person(organisation_id, member_id))
             ]
     candidates = await _candidates(store, organisation_id, record, owners, keys) if with_candidates else []
-    return Evidence(owners=owners, households=households, candidates=candidates, candidates_read=with_candidates)
+    return Evidence(
+        owners=owners, claimers=claimers, households=households, candidates=candidates, candidates_read=with_candidates
+    )
 
 
 async def _candidates(
@@ -1096,6 +1105,7 @@ async def _outputs(envelope: Envelope, entry: JournalEntry, deps: IdentityDeps) 
             match,
             output_id=output_id(organisation_id, "resolved", entry.event_id),
             at=entry.decided_at,
+            history_of=resolution.history_of,
         )
     )
     outputs.extend(await _household_events(deps.store, entry, correlation_id))
@@ -1131,9 +1141,11 @@ async def _household_events(store: IdentityReads, entry: JournalEntry, correlati
     )
 
 
-def resolved_event(original: Envelope, person_id: str, match: Match, *, output_id: str, at: datetime) -> Envelope:
+def resolved_event(
+    original: Envelope, person_id: str, match: Match, *, output_id: str, at: datetime, history_of: str | None = None
+) -> Envelope:
     return build_envelope(
-        PersonResolvedV1(original=original, person_id=person_id, match=match),
+        PersonResolvedV1(original=original, person_id=person_id, match=match, history_of=history_of),
         organisation_id=original.organisation_id,
         source=identity_source(original.organisation_id),
         id=output_id,

@@ -47,6 +47,9 @@ class Decision:
     # See `Resolution`. A decision journaled before these were decided with it has no household id.
     household_id: str | None = None
     household_joiners: tuple[str, ...] = ()
+    # See `Resolution`. A decision journaled before it was decided with it tells no one's history: the fact is
+    # published as the resolved person's own, as it was then.
+    history_of: str | None = None
 
     def without_erased(self, person_id: str, digests: Collection[IdentifierDigest]) -> "Decision":
         """The decision as kept once `person_id` is erased: what a redelivery republishes (ids, method, the

@@ -264,12 +264,13 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
     """Fold the fact into its person's profile exactly once; a redelivery republishes the same events.
 
     The fact of a person merged into another is kept in its own log (an unmerge gives it back) and lands on the
-    profile holding its history. An erasure request erases the profile instead.
+    profile holding its history; so is a fact resolved to the survivor that identity says is part of that person's
+    history (see `_kept_with`). An erasure request erases the profile instead.
     """
     upstream = parse_data(resolved.original)
     if isinstance(upstream, PersonErasureRequestedV1):
         return await erase_profile(envelope, resolved, deps)
-    organisation_id, person_id = envelope.organisation_id, resolved.person_id
+    organisation_id, person_id = envelope.organisation_id, _kept_with(resolved)
     fact = profile_event(resolved.original, upstream)
     if fact is None:
         # Read, not folded (an access request): carried out elsewhere.
@@ -303,6 +304,13 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
         # The top found may have been merged on since: every profile holding it now.
         outputs += tuple(await _recompute_upwards(deps, held.profile, cause))
     return Handled(_unique(outputs), "late" if own.outcome == "applied" else own.outcome)
+
+
+def _kept_with(resolved: PersonResolvedV1) -> str:
+    """Whose log the fact goes into: the person merged into the one it was resolved to whose history identity says it
+    is part of (Béa's box-office id with Anne's email, the fact that merged Béa into Anne), which an unmerge gives
+    back to them as identity gives them the record; or, as a fact told before identity said so, that one's own."""
+    return resolved.history_of or resolved.person_id
 
 
 async def apply_merge(envelope: Envelope, merged: PersonsMergedV1, deps: ProfileDeps) -> Handled:
@@ -2241,7 +2249,7 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
     persons: dict[tuple[str, str], _PersonFacts] = {}
     left: set[tuple[str, str]] = set()
     for index, (envelope, resolved) in enumerate(batch):
-        person = (envelope.organisation_id, resolved.person_id)
+        person = (envelope.organisation_id, _kept_with(resolved))
         if person in left:
             continue
         try:

@@ -132,6 +132,7 @@ _FRENCH_REASONS: dict[str, str] = {
     "evidence_empty": "Une preuve a besoin d'un value_hash ou d'une value",
     "merge_into_self": "La personne retenue ne peut pas être parmi les personnes fusionnées",
     "household_with_oneself": "Une personne rejoint un foyer avec quelqu'un d'autre",
+    "history_of_oneself": "Un fait qui est à la personne elle-même ne nomme personne d'autre",
     "unknown_event_type": "n'est pas un type d'événement connu",
     "schema_version_unsupported": "a une version majeure de schéma que ce type d'événement n'a pas",
     # The adapters' own checks of what vendors send.

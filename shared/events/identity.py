@@ -83,6 +83,19 @@ class PersonResolvedV1(EventData):
     original: Envelope = Field(description="The upstream event exactly as ingest published it.")
     person_id: PersonId = Field(description="The person the fact is about.")
     match: Match = Field(description="How the person was found or created.")
+    history_of: PersonId | None = Field(
+        default=None,
+        description="A person merged into `person_id` whose history the fact is part of: the owner of the strongest "
+        "identifier it names (an upstream id before an email), as an unmerge decides whose a record is; undoing "
+        "their merge gives the fact back to them. None: the fact is `person_id`'s own.",
+    )
+
+    @field_validator("history_of")
+    @classmethod
+    def _history_of_someone_else(cls, history_of: str | None, info: ValidationInfo) -> str | None:
+        if history_of is not None and info.data.get("person_id") == history_of:
+            raise PydanticCustomError("history_of_oneself", "A fact that is the person's own names no one else")
+        return history_of
 
     @field_serializer("original")
     def _as_published(self, original: Envelope) -> dict[str, Any]:

@@ -154,6 +154,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "An upstream fact was attributed to a person, found or newly created.",
         IDENTITY_RESOLUTIONS,
         key_field="person_id",
+        # 1.1: the person merged into it whose history the fact is part of.
+        schema_version="1.1",
     ),
     EventType(
         "parterre.person.merged.v1",

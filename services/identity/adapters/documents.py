@@ -102,6 +102,7 @@ def decision_document(decision: Decision) -> Document:
         "household_with": decision.household_with,
         "household_id": decision.household_id,
         "household_joiners": list(decision.household_joiners),
+        "history_of": decision.history_of,
         "review": None if decision.review is None else asdict(decision.review),
         "erasure": None if decision.erasure is None else asdict(decision.erasure),
     }
@@ -129,6 +130,7 @@ def decision_from(document: Document) -> Decision:
         household_with=document.get("household_with"),
         household_id=document.get("household_id"),
         household_joiners=tuple(document.get("household_joiners", ())),
+        history_of=document.get("history_of"),
         review=None
         if review is None
         else ReviewSuggestion(review["candidate_id"], review["probability"], dict(review["agreements"])),

@@ -9,7 +9,13 @@ from datetime import datetime
 
 from rapidfuzz.distance import DamerauLevenshtein
 
-from services.identity.domain.identifiers import Identifier, IdentifierPolicy, IdentifierType, count_by_kind
+from services.identity.domain.identifiers import (
+    Identifier,
+    IdentifierPolicy,
+    IdentifierType,
+    count_by_kind,
+    named_identifiers,
+)
 from services.identity.domain.matching import (
     Band,
     Level,
@@ -34,6 +40,8 @@ class Evidence:
 
     # The active owner of each of the record's identifiers that has one (merged owners already followed).
     owners: Mapping[Identifier, Person] = field(default_factory=dict)
+    # Who claimed each of those, before following merges: a person merged into its owner, or the owner itself.
+    claimers: Mapping[Identifier, str] = field(default_factory=dict)
     # The members of each owner's household, by household id.
     households: Mapping[str, Sequence[Person]] = field(default_factory=dict)
     # Active persons sharing a blocking key with the record, for probabilistic matching.
@@ -80,6 +88,8 @@ class Resolution:
     household_joiners: tuple[str, ...] = ()
     review: ReviewSuggestion | None = None
     erasure: "Erasure | None" = None
+    # A person merged into `person_id` (or by this resolution) whose history the fact is part of (see `_history_of`).
+    history_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +142,37 @@ def resolve_record(
     ):
         # A redelivery finds the person this very event created before a crash: it is still a creation.
         resolution = replace(resolution, created=True, method=MatchMethod.NEW, confidence=1.0, matched=())
-    return _in_household(resolution, evidence, organisation_id)
+    resolution = _in_household(resolution, evidence, organisation_id)
+    history_of = _history_of(record, identifiers, evidence, resolution)
+    return resolution if history_of is None else replace(resolution, history_of=history_of)
+
+
+def _history_of(
+    record: NormalisedRecord, identifiers: Sequence[Identifier], evidence: Evidence, resolution: Resolution
+) -> str | None:
+    """Whose history the fact is part of, when not the resolved person's own: whoever claimed the strongest identifier
+    the record names that the resolved person, or a person this resolution merges into it, owns or claims now. As an
+    unmerge decides whose a record is (`handlers._taken_back`): the fact naming Béa's shop id and Anne's email that
+    merges Béa into Anne is Béa's, and so is a later one naming her shop id while she is merged into Anne; undoing
+    her merge gives them back to her. None when that is the resolved person, or no one (a look-alike's record)."""
+    if resolution.created or resolution.erasure is not None:
+        return None
+    side = {resolution.person_id}
+    if resolution.merge is not None:
+        side |= {person.person_id for person in resolution.merge.merged}
+    # Those the record itself names, strongest first: an unmerge reads the record, without a previous email.
+    named = set(named_identifiers(record))
+    for identifier in identifiers:
+        if identifier not in named:
+            continue
+        if identifier in resolution.claims:
+            return None
+        owner = evidence.owners.get(identifier)
+        if owner is None or owner.person_id not in side:
+            continue
+        claimer = evidence.claimers.get(identifier, owner.person_id)
+        return None if claimer == resolution.person_id else claimer
+    return None
 
 
 def _in_household(resolution: Resolution, evidence: Evidence, organisation_id: str) -> Resolution:

@@ -25,6 +25,7 @@ from services.identity.handlers import (
 )
 from shared.events import Envelope, parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE
+from shared.events.common import EventData
 from shared.events.identity import (
     HouseholdJoinedV1,
     MatchMethod,
@@ -121,6 +122,39 @@ async def test_an_unmerge_restores_the_merged_person_whose_identifiers_find_it_a
     assert nothing_left.value.code == "nothing_to_unmerge"
 
 
+async def test_a_fact_resolved_to_a_survivor_tells_whose_history_it_is_as_an_unmerge_decides_and_again_redelivered(
+    deps: IdentityDeps,
+) -> None:
+    anne = (await resolve(deps, "e1", external_id="C-1", email="anne@example.com", **ELISE)).person_id
+    bea = (await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="bea@example.com")).person_id
+    # Béa's shop id and Anne's email merge Béa into Anne; the shop id is the stronger, so the fact is Béa's.
+    linking = details_fact("e3", source="shopify-boutique", external_id="207", email="anne@example.com")
+    first = await resolve_fact(linking, deps)
+    [later] = await resolve_facts(
+        [details_fact("e4", source="shopify-boutique", external_id="207", street="12 rue Rachel")], ["207"], deps
+    )
+    assert later is not None
+    annes = await resolve(deps, "e5", external_id="C-1", email="bea@example.com")
+
+    assert [(fact.person_id, fact.history_of) for fact in (resolved(first), resolved(later), annes)] == [
+        (anne, bea),
+        (anne, bea),
+        (anne, None),
+    ]
+    again = await resolve_fact(linking, deps)
+    assert [envelope.to_wire() for envelope in again.outputs] == [envelope.to_wire() for envelope in first.outputs]
+    # The unmerge gives Béa the records of the two facts told as hers, and leaves Anne the third.
+    await unmerge(ORGANISATION, anne, deps, requested_by="reviewer:marie")
+    restored, survivor = await deps.store.person(ORGANISATION, bea), await deps.store.person(ORGANISATION, anne)
+    assert restored is not None
+    assert survivor is not None
+    assert {(record.external_id, record.email, record.street_name) for record in restored.records} >= {
+        ("207", "anne@example.com", None),
+        ("207", None, "rachel rue"),
+    }
+    assert ("C-1", "bea@example.com") in {(record.external_id, record.email) for record in survivor.records}
+
+
 async def test_an_unmerged_pair_stays_two_when_the_next_fact_names_both_and_each_remembers_the_other(
     deps: IdentityDeps,
 ) -> None:
@@ -132,11 +166,8 @@ async def test_an_unmerged_pair_stays_two_when_the_next_fact_names_both_and_each
     outcome = await resolve_fact(details_fact("e4", external_id="C-1", email="elise@example.com", **ELISE), deps)
 
     # Two persons told apart sharing an email: a household, never a merge.
-    assert [type(parse_data(output)) for output in outcome.outputs] == [
-        PersonResolvedV1,
-        HouseholdJoinedV1,
-        HouseholdJoinedV1,
-    ]
+    told: list[type[EventData]] = [PersonResolvedV1, HouseholdJoinedV1, HouseholdJoinedV1]
+    assert [type(parse_data(output)) for output in outcome.outputs] == told
     assert resolved(outcome).person_id == box_office.person_id
     for person_id in (box_office.person_id, shop.person_id):
         person = await deps.store.person(ORGANISATION, person_id)

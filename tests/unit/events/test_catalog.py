@@ -32,6 +32,7 @@ from shared.events import (
     parse_event,
 )
 from shared.events.errors import french_reason
+from shared.events.identity import PersonResolvedV1
 from shared.events.registry import EVENT_TYPE_PATTERN
 from shared.topics import AUDIENCE_FACTS
 
@@ -164,6 +165,7 @@ BAD_EXAMPLES: list[tuple[str, Mutation, str]] = [
     ("parterre.person.resolved.v1", replaced("match.confidence", 1.5), "data.match.confidence"),
     ("parterre.person.resolved.v1", replaced("match.method", "guess"), "data.match.method"),
     ("parterre.person.resolved.v1", replaced("original.organisationid", "Théâtre"), "data.original.organisationid"),
+    ("parterre.person.resolved.v1", replaced("history_of", "per_7f3a9c2e41d8"), "data.history_of"),
     ("parterre.person.merged.v1", replaced("merged_person_ids", ["per_7f3a9c2e41d8"]), "data.merged_person_ids"),
     ("parterre.person.merged.v1", replaced("evidence.0", {"identifier_type": "email"}), "data.evidence.0"),
     ("parterre.person.merged.v1", replaced("evidence.0.value_hash", "not-a-hash"), "data.evidence.0.value_hash"),
@@ -301,6 +303,16 @@ def test_a_newer_minor_schema_version_is_read_and_its_new_fields_are_ignored_but
 
     assert typed == example_data("parterre.ticket.scanned.v1")
     assert envelope.data["gate"] == "Porte B"
+
+
+def test_a_person_resolved_told_before_it_could_name_whose_history_it_is_is_the_person_s_own_fact() -> None:
+    raw = json.loads(wire_event("parterre.person.resolved.v1", event_type("parterre.person.resolved.v1").example))
+    assert "history_of" not in raw["data"]
+
+    _envelope, typed = parse_event(json.dumps({**raw, "schemaversion": "1.0"}).encode())
+
+    assert isinstance(typed, PersonResolvedV1)
+    assert typed.history_of is None
 
 
 def test_another_major_schema_version_under_the_same_type_name_is_rejected_naming_schemaversion() -> None:

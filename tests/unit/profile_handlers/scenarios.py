@@ -98,10 +98,12 @@ class IdentityEvents:
         person: Mapping[str, Any] | None = None,
         at: datetime | None = None,
         production: str | None = None,
+        history_of: str | None = None,
     ) -> Envelope:
         """A ticket purchase by `person_id` (whose email is `<person_id>@example.com`, and the rest as in the
         catalog's example, Élise Gagnon, unless `person` says otherwise), resolved to them; made `days_ago` before
-        the scenarios' now, or `at`; of a performance of `production` if given."""
+        the scenarios' now, or `at`; of a performance of `production` if given; part of the history of
+        `history_of`, a person merged into them, if given."""
         example = copy.deepcopy(event_type("parterre.ticket.purchased.v1").example)
         order = next(_orders)
         example["order_id"] = f"O-{order}"
@@ -116,7 +118,9 @@ class IdentityEvents:
             for n in range(tickets)
         ]
         example["total"] = {"amount": f"{50 * tickets}.00", "currency": "CAD"}
-        return self._resolved("parterre.ticket.purchased.v1", example, event_id, person_id, days_ago, at=at)
+        return self._resolved(
+            "parterre.ticket.purchased.v1", example, event_id, person_id, days_ago, at=at, history_of=history_of
+        )
 
     def refund(self, event_id: str, person_id: str, purchase: Envelope, *, days_ago: int = 2) -> Envelope:
         """Every ticket of `purchase` (one of `purchase`'s) refunded to `person_id` `days_ago`."""
@@ -241,6 +245,7 @@ class IdentityEvents:
         person_id: str,
         days_ago: int,
         at: datetime | None = None,
+        history_of: str | None = None,
     ) -> Envelope:
         data = event_type(type_name).model.model_validate(example)
         at = at or NOW - timedelta(days=days_ago)
@@ -254,7 +259,12 @@ class IdentityEvents:
         method = MatchMethod.EMAIL if person_id in self._known else MatchMethod.NEW
         self._known.add(person_id)
         return self._identity(
-            PersonResolvedV1(original=original, person_id=person_id, match=Match(method=method, confidence=1.0)),
+            PersonResolvedV1(
+                original=original,
+                person_id=person_id,
+                match=Match(method=method, confidence=1.0),
+                history_of=history_of,
+            ),
             f"resolved-{event_id}-{person_id}",
             person_id,
         )
@@ -476,6 +486,44 @@ async def an_unmerge_gives_each_person_back_their_own_facts(world: World) -> Non
     assert ids(again) == ids(outputs)
     assert late_merge == ()
     assert await world.documents() == stored
+
+
+async def the_fact_that_merged_two_persons_goes_back_with_the_one_whose_upstream_id_it_names(world: World) -> None:
+    # Béa's box-office id and Anne's email: identity merges Béa into Anne and resolves the purchase to Anne, telling
+    # that it is part of Béa's history (an upstream id outranks an email), which an unmerge gives back to her.
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=1, person={"external_id": "C-1001"}))
+    await world.deliver(world.purchase("sale-b", "per_bea", tickets=2, person={"external_id": "C-2002"}))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    linking = world.purchase(
+        "sale-link",
+        "per_anne",
+        tickets=3,
+        person={"external_id": "C-2002", "email": "per_anne@example.com"},
+        history_of="per_bea",
+    )
+    # In a batch, as the consumer reads it: not one of Anne's plain facts, but Béa's, who is merged away.
+    outputs = await world.deliver_batch([linking])
+    assert await world.tickets("per_anne") == 6
+    assert [output.data["changed"]["tickets_bought"] for output in outputs if output.type == PROFILE_CHANGED] == [6]
+    assert types_for(outputs, "per_bea") == [], "a person merged away announces nothing"
+
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    assert await world.tickets("per_anne") == 1
+    assert await world.tickets("per_bea") == 5
+    assert (await world.fields("per_anne"))["external_ids"] == ["billetterie-principale:C-1001"]
+    stored = await world.documents()
+    await world.deliver(linking)
+    assert await world.documents() == stored
+
+    await world.deliver(world.erasure("per_bea"))
+
+    # Nothing of Béa stays with Anne, nor comes back with the fact delivered again: neither her box-office id nor the
+    # purchase it names.
+    assert await world.naming("C-2002") == []
+    assert await world.deliver(linking) == ()
+    assert await world.naming("C-2002") == []
+    assert await world.tickets("per_anne") == 1
 
 
 async def a_person_unmerged_is_told_in_full_even_what_went_back_to_empty_while_merged(world: World) -> None:
@@ -3647,6 +3695,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_merge_does_not_send_again_what_a_person_merged_in_held_in_an_earlier_period,
     a_merge_adds_the_histories_up_and_a_redelivery_changes_nothing,
     an_unmerge_gives_each_person_back_their_own_facts,
+    the_fact_that_merged_two_persons_goes_back_with_the_one_whose_upstream_id_it_names,
     a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_an_unmerge,
     an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_not_bring_it_back,
     erasing_a_merged_person_takes_its_history_out_of_the_survivor,
