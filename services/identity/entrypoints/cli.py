@@ -15,10 +15,10 @@ import sys
 import tempfile
 import textwrap
 import threading
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import yaml
 
@@ -61,6 +61,8 @@ DEFAULT_ORGANISATION = "default"
 # About 120,000 persons with their records, resolved all in memory; a longer history spills the rest to a temporary
 # file, at about a third of the speed.
 DEFAULT_BATCH_MEMORY_MB = 1024
+
+Report = TypeVar("Report")
 
 
 # What the commands end with, for scripts to branch on; argparse's own refusals end with 2 too.
@@ -283,32 +285,52 @@ def _more_problems_fr(hidden: int, *, report: Path | None = None, can_report: bo
 
 def _run_refile(arguments: argparse.Namespace) -> int:
     # The store's modules are imported by the one command that opens it: the others start a fifth of a second sooner.
-    from pymongo.errors import PyMongoError
-
     from services.identity.adapters.mongo import SaltMismatchError
 
-    if arguments.organisation is not None:
-        try:
-            validate_organisation_id(arguments.organisation)
-        except ValueError as exc:
-            print(f"error: --organisation: {exc}", file=sys.stderr)
-            return 2
+    if not _organisation_accepted(arguments.organisation):
+        return 2
     try:
-        report = asyncio.run(_refile(IdentitySettings(), arguments.organisation))
+        report = _carried_out(
+            lambda: _refile(IdentitySettings(), arguments.organisation), kept="what was filed stays filed"
+        )
     except SaltMismatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except PyMongoError as exc:
-        print(f"error: the store: {exc}; what was filed stays filed: run the command again to finish", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: what was filed stays filed: run the command again to finish", file=sys.stderr)
-        return 130
+    if isinstance(report, int):
+        return report
     print(
         f"visited {report.persons:,} persons; filed them under {report.filed:,} blocking keys they were missing"
         + (f"; {report.full:,} blocks were full" if report.full else "")
     )
     return 0
+
+
+def _organisation_accepted(organisation_id: str | None) -> bool:
+    """Whether `--organisation` names an organisation id, or is not given; says why not."""
+    if organisation_id is None:
+        return True
+    try:
+        validate_organisation_id(organisation_id)
+    except ValueError as exc:
+        print(f"error: --organisation: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _carried_out(work: Callable[[], Coroutine[Any, Any, Report]], *, kept: str) -> Report | int:
+    """The report of a maintenance command's `work` over the store, or the exit code it ends with: 1 when the store
+    failed, 130 when stopped by Ctrl-C; either way what it did (`kept` says so) stays done, and running it again
+    finishes."""
+    from pymongo.errors import PyMongoError
+
+    try:
+        return asyncio.run(work())
+    except PyMongoError as exc:
+        print(f"error: the store: {exc}; {kept}: run the command again to finish", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"interrupted: {kept}: run the command again to finish", file=sys.stderr)
+        return 130
 
 
 async def _refile(settings: IdentitySettings, organisation_id: str | None) -> RefileReport:
@@ -328,14 +350,8 @@ async def _refile(settings: IdentitySettings, organisation_id: str | None) -> Re
 
 
 def _run_rekey(arguments: argparse.Namespace) -> int:
-    from pymongo.errors import PyMongoError
-
-    if arguments.organisation is not None:
-        try:
-            validate_organisation_id(arguments.organisation)
-        except ValueError as exc:
-            print(f"error: --organisation: {exc}", file=sys.stderr)
-            return 2
+    if not _organisation_accepted(arguments.organisation):
+        return 2
     settings = IdentitySettings()
     try:
         # The policy says which addresses may be claimed; the suggestions' certainty is that of a link by one.
@@ -343,16 +359,11 @@ def _run_rekey(arguments: argparse.Namespace) -> int:
     except (ConfigFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        report = asyncio.run(_rekey(settings, rules, arguments.organisation))
-    except PyMongoError as exc:
-        print(
-            f"error: the store: {exc}; what was claimed stays claimed: run the command again to finish", file=sys.stderr
-        )
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: what was claimed stays claimed: run the command again to finish", file=sys.stderr)
-        return 130
+    report = _carried_out(
+        lambda: _rekey(settings, rules, arguments.organisation), kept="what was claimed stays claimed"
+    )
+    if isinstance(report, int):
+        return report
     for conflict in report.conflicts:
         print(_conflict_line(conflict))
     summary = f"visited {report.persons:,} persons; linked {_counted(report.rekeyed, 'address', 'addresses')} again"
