@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -86,6 +87,18 @@ def validate_organisation_id(organisation_id: str) -> str:
     if not _ORGANISATION_PATTERN.match(organisation_id):
         raise OrganisationIdError(organisation_id)
     return organisation_id
+
+
+def organisation_option_accepted(organisation_id: str | None) -> bool:
+    """Whether a command's `--organisation`, when given, can be an organisation id; said on stderr when not."""
+    if organisation_id is None:
+        return True
+    try:
+        validate_organisation_id(organisation_id)
+    except ValueError as exc:
+        print(f"error: --organisation: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 class TokenStore:

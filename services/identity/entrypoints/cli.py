@@ -54,7 +54,7 @@ from shared.bilingual import LANGUAGES, chosen_language, format_count, in_langua
 from shared.events import Language
 from shared.memo import caches_within
 from shared.progress import ProgressLine, with_progress
-from shared.tokens import OrganisationIdError, validate_organisation_id
+from shared.tokens import OrganisationIdError, organisation_option_accepted, validate_organisation_id
 from shared.yaml_models import ConfigFileError, read_config_file
 
 DEFAULT_ORGANISATION = "default"
@@ -287,7 +287,7 @@ def _run_refile(arguments: argparse.Namespace) -> int:
     # The store's modules are imported by the one command that opens it: the others start a fifth of a second sooner.
     from services.identity.adapters.mongo import SaltMismatchError
 
-    if not _organisation_accepted(arguments.organisation):
+    if not organisation_option_accepted(arguments.organisation):
         return 2
     try:
         report = _carried_out(
@@ -303,18 +303,6 @@ def _run_refile(arguments: argparse.Namespace) -> int:
         + (f"; {report.full:,} blocks were full" if report.full else "")
     )
     return 0
-
-
-def _organisation_accepted(organisation_id: str | None) -> bool:
-    """Whether `--organisation` names an organisation id, or is not given; says why not."""
-    if organisation_id is None:
-        return True
-    try:
-        validate_organisation_id(organisation_id)
-    except ValueError as exc:
-        print(f"error: --organisation: {exc}", file=sys.stderr)
-        return False
-    return True
 
 
 def _carried_out(work: Callable[[], Coroutine[Any, Any, Report]], *, kept: str) -> Report | int:
@@ -350,7 +338,7 @@ async def _refile(settings: IdentitySettings, organisation_id: str | None) -> Re
 
 
 def _run_rekey(arguments: argparse.Namespace) -> int:
-    if not _organisation_accepted(arguments.organisation):
+    if not organisation_option_accepted(arguments.organisation):
         return 2
     settings = IdentitySettings()
     try:

@@ -33,7 +33,7 @@ from services.profile.settings import ProfileSettings
 from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
 from shared.progress import with_progress
-from shared.tokens import validate_organisation_id
+from shared.tokens import organisation_option_accepted
 from shared.yaml_models import ConfigFileError
 
 
@@ -130,7 +130,7 @@ async def _sweep(settings: ProfileSettings, rules: ProfileRules) -> SweepReport:
 
 
 def _run_reindex(arguments: argparse.Namespace) -> int:
-    if not _organisation_accepted(arguments.organisation):
+    if not organisation_option_accepted(arguments.organisation):
         return 2
     report = asyncio.run(_reindex(ProfileSettings(), arguments.organisation))
     print(f"visited {report.profiles:,} profiles; filed {report.filed:,} missing look-up keys")
@@ -150,7 +150,7 @@ async def _reindex(settings: ProfileSettings, organisation_id: str | None) -> Re
 
 
 def _run_recompute(arguments: argparse.Namespace) -> int:
-    if not _organisation_accepted(arguments.organisation):
+    if not organisation_option_accepted(arguments.organisation):
         return 2
     if arguments.resume is not None and not RECOMPUTE_RUN.fullmatch(arguments.resume):
         print(
@@ -247,15 +247,3 @@ async def _recompute(
                 f"{report.recomputed:,} recomputed" + (f", {report.stored_again:,} stored again" if store_all else "")
             ),
         )
-
-
-def _organisation_accepted(organisation_id: str | None) -> bool:
-    """Whether `--organisation`, when given, can be an organisation id; said on stderr when not."""
-    if organisation_id is None:
-        return True
-    try:
-        validate_organisation_id(organisation_id)
-    except ValueError as exc:
-        print(f"error: --organisation: {exc}", file=sys.stderr)
-        return False
-    return True
