@@ -12,6 +12,7 @@ import pytest
 from services.console.domain.roles import Role
 from tests.unit.console.console_app import PERSON, console_as, not_found
 from tests.unit.console.test_console_resilience import PROFILE
+from tests.unit.console.test_optional_fields import TICKET_LINE
 
 SEARCH: dict[str, Any] = {
     "kind": "name",
@@ -31,17 +32,6 @@ SEARCH: dict[str, Any] = {
             "matched_by": "name",
         }
     ],
-}
-TICKET_LINE: dict[str, Any] = {
-    "season": "2026-2027",
-    "production_id": "prod_1",
-    "title": {"fr": "Les Belles-sœurs", "en": None},
-    "performance_id": "perf_1",
-    "starts_at": "2026-10-17T20:00:00-04:00",
-    "venue": "Salle principale",
-    "tickets": 2,
-    "spend": "90.00",
-    "attended": True,
 }
 MERGE: dict[str, Any] = {
     "merge_id": "mrg_1",
