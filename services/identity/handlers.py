@@ -20,6 +20,7 @@ from services.identity.domain.identifiers import (
     identifiers_of,
     named_identifiers,
     records_without_erased,
+    written_either_way,
 )
 from services.identity.domain.matching import BLOCK_CAPACITY, blocking_keys
 from services.identity.domain.merges import (
@@ -669,7 +670,7 @@ async def decide_record(
     # An erased person's identifiers were released before anything else could take them, so only
     # identifiers nobody owns can be suppressed: links to known persons skip the look-ups.
     unowned = [identifier for identifier in identifiers if identifier not in evidence.owners]
-    if await _any_suppressed(store, organisation_id, unowned, deps.rules):
+    if await any_suppressed(store, organisation_id, unowned, deps.rules):
         return None
 
     def resolved(evidence: Evidence) -> Resolution:
@@ -720,7 +721,7 @@ def decision_of(resolution: Resolution) -> Decision:
     )
 
 
-async def _any_suppressed(
+async def any_suppressed(
     store: IdentityReads, organisation_id: str, identifiers: Sequence[Identifier], rules: IdentityRules
 ) -> bool:
     # Most organisations never suppressed anyone: then no identifier needs hashing, nor a look-up.
@@ -869,7 +870,7 @@ async def _apply(
     # blocks and households again.
     linked = await store.person(organisation_id, decision.person_id)
     if linked is not None and linked.status is PersonStatus.ERASED:
-        if not decision.created or await _any_suppressed(store, organisation_id, identifiers, deps.rules):
+        if not decision.created or await any_suppressed(store, organisation_id, identifiers, deps.rules):
             # Decided again, the fact finds them gone (and suppressed, if they asked not to be added again).
             raise IdentifierTakenError(f"{decision.person_id} was erased since the decision")
         # It created them (its first handling stopped midway) and was erased with them: decided again, it would
@@ -1363,7 +1364,7 @@ async def _forget_given_in_later_merges(store: IdentityStore, merge: MergeRecord
         for person in later.merged
         if person.person_id in holders
         for identifier in person.identifiers
-        if identifier.digest in claimed_since
+        if any(form.digest in claimed_since for form in written_either_way(identifier))
     }
     for identifier in sorted(copied_claims):
         if await store.owner_of(merge.organisation_id, identifier) not in holders:
@@ -1558,8 +1559,10 @@ async def _hand_over_claims(
     for record, person_id in taken.items():
         usable, _blocked = identifiers_of(record, policy, organisation_id)
         for identifier in usable:
-            if identifier.digest in claimed_since and identifier not in named_kept:
-                moving.setdefault(identifier, person_id)
+            if identifier.digest in claimed_since:
+                # An address an older release kept in its DNS form goes with the form claimed for it since.
+                for form in sorted(written_either_way(identifier) - named_kept):
+                    moving.setdefault(form, person_id)
     handed: set[Identifier] = set()
     for person_id in sorted(set(moving.values())):
         person = await store.person(organisation_id, person_id)
@@ -1569,7 +1572,8 @@ async def _hand_over_claims(
         for identifier in sorted(identifier for identifier, to in moving.items() if to == person_id):
             owner_id = await store.owner_of(organisation_id, identifier)
             if owner_id == holder_id:
-                if count_by_kind(held).get(identifier.kind, 0) < policy.rule(identifier).max_per_person:
+                # Counted as held already: an address's other form is the same address (`count_by_kind`).
+                if count_by_kind(held | {identifier})[identifier.kind] <= policy.rule(identifier).max_per_person:
                     owner_id = await store.reassign(organisation_id, identifier, holder_id, person_id)
                 else:
                     await store.release(organisation_id, identifier, holder_id)

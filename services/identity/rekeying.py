@@ -8,7 +8,7 @@ from services.identity.domain.identifiers import Identifier, as_written_today
 from services.identity.domain.matching import Comparison, Level
 from services.identity.domain.merges import ReviewItem
 from services.identity.domain.persons import Person, kept_apart, review_id_for
-from services.identity.handlers import IdentityDeps, active_person, file_review
+from services.identity.handlers import IdentityDeps, active_person, any_suppressed, file_review
 from shared.moments import to_the_millisecond
 
 # What a suggestion this files names where a fact's id would be: no fact made it.
@@ -32,12 +32,14 @@ class Conflict:
 
 @dataclass
 class RekeyReport:
-    """Persons visited; addresses linked again as written today; those the policy blocks as written today;
-    suggestions filed for a reviewer; and the addresses someone else holds as written today."""
+    """Persons visited; addresses linked again as written today; those the policy blocks as written today; those
+    someone erased with `do_not_readd` gave as written today; suggestions filed for a reviewer; and the addresses
+    someone else holds as written today."""
 
     persons: int = 0
     rekeyed: int = 0
     blocked: int = 0
+    suppressed: int = 0
     suggested: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
 
@@ -82,6 +84,10 @@ async def _rekey(person: Person, deps: IdentityDeps, report: RekeyReport) -> Non
             continue
         if deps.rules.policy.is_blocked(today, organisation_id):
             report.blocked += 1
+            continue
+        if await any_suppressed(store, organisation_id, [today], deps.rules):
+            # Someone erased with `do_not_readd` gave it so: a fact naming it is refused, and no one is to hold it.
+            report.suppressed += 1
             continue
         holder = await store.owner_of(organisation_id, today) or await store.claim(organisation_id, today, claimant)
         if holder == claimant:

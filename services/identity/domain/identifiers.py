@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.identity.domain.normalise import normalise_email, normalise_phone
 from services.identity.domain.records import NormalisedRecord
-from shared.emails import readable_domain
+from shared.emails import dns_form, readable_domain
 from shared.memo import remembered
 from shared.yaml_models import load_yaml_model
 
@@ -301,10 +301,23 @@ def as_written_today(identifier: Identifier) -> Identifier:
     """The identifier as today's normalisation writes it: an address a release before 2026-12 kept with its domain in
     the DNS's form (`marie@xn--thtre-4qa2c.qc.ca`) with the accented name it stands for (`marie@théâtre.qc.ca`), which
     is what a fact naming it either way is linked by now. Any other identifier is itself."""
-    if identifier.type is not IdentifierType.EMAIL:
+    # Only the DNS form changed: every link of every fact counts a person's addresses, most of them plain.
+    if identifier.type is not IdentifierType.EMAIL or "xn--" not in identifier.value:
         return identifier
     today = normalise_email(identifier.value)
     return identifier if today is None or today == identifier.value else Identifier(IdentifierType.EMAIL, today)
+
+
+def written_either_way(identifier: Identifier) -> frozenset[Identifier]:
+    """The identifier, and for an address the other form it is held in: as written today (`as_written_today`) and as
+    a release before 2026-12 kept it when given with its domain in the DNS's form (`dns_form`). What hands one over
+    (an unmerge) hands over both: `parterre identity rekey-identifiers` claims the second for the holder of the
+    first."""
+    if identifier.type is not IdentifierType.EMAIL:
+        return frozenset({identifier})
+    return frozenset(
+        {identifier, as_written_today(identifier), Identifier(IdentifierType.EMAIL, dns_form(identifier.value))}
+    )
 
 
 def count_by_kind(identifiers: Iterable[Identifier]) -> Mapping[str, int]:

@@ -361,6 +361,8 @@ def _run_rekey(arguments: argparse.Namespace) -> int:
         summary += f"; {_counted(report.suggested, 'suggestion', 'suggestions')} filed for review"
     if report.blocked:
         summary += f"; {report.blocked:,} blocked by the identifier policy as written today, not claimed"
+    if report.suppressed:
+        summary += f"; {report.suppressed:,} given by someone erased not to be added again, not claimed"
     print(summary)
     return 0
 

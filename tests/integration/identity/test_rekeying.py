@@ -13,11 +13,19 @@ from services.identity.domain.identifiers import Identifier, IdentifierType, loa
 from services.identity.domain.matching import blocking_keys
 from services.identity.domain.merges import ReviewStatus
 from services.identity.domain.normalise import normalise_record
-from services.identity.domain.persons import Person, PersonStatus, review_id_for
+from services.identity.domain.persons import Person, PersonStatus, review_id_for, suppression_hash
 from services.identity.domain.records import NormalisedRecord, PersonRecord
 from services.identity.domain.resolution import MergePlan
-from services.identity.handlers import IdentityDeps, apply_merge, decide_review, find_by_identifier, resolve_fact
-from services.identity.ports import IdentityStore
+from services.identity.handlers import (
+    IdentityDeps,
+    apply_merge,
+    decide_review,
+    erase_person,
+    find_by_identifier,
+    resolve_fact,
+    unmerge,
+)
+from services.identity.ports import Decision, IdentityStore, JournalEntry
 from services.identity.rekeying import REKEYING, Conflict, rekey_identifiers
 from services.identity.settings import BUNDLED_POLICY
 from shared.cli import main
@@ -256,3 +264,64 @@ async def test_the_rekey_command_shows_what_it_did_and_each_address_left_for_rev
 async def _run(argv: list[str]) -> int:
     # The command runs its own event loop, as from a terminal.
     return await asyncio.to_thread(main, argv)
+
+
+async def test_an_address_someone_erased_not_to_be_added_again_gave_as_written_today_is_not_claimed(
+    deps: IdentityDeps,
+) -> None:
+    # A release before 2026-12 erased Marie, who gave the accented form, and hashed it so; someone else's record
+    # kept the DNS form, which that release did not check.
+    store = deps.store
+    await store.suppress(ORGANISATION, [suppression_hash(ORGANISATION, deps.rules.suppression_salt, AS_WRITTEN_TODAY)])
+    await store_as_before(store, "per_other")
+
+    report = await rekey_identifiers(deps, ORGANISATION)
+    refused = await resolve_fact(details_fact("e-accented", email="Marie.Tremblay@Théâtre.qc.ca"), deps)
+
+    assert (report.rekeyed, report.suppressed) == (0, 1)
+    assert await store.owner_of(ORGANISATION, AS_WRITTEN_TODAY) is None
+    assert refused.outcome == "suppressed"
+
+
+async def test_an_unmerge_gives_back_an_address_in_both_its_forms_and_erasing_its_owner_then_refuses_it(
+    deps: IdentityDeps,
+) -> None:
+    store = deps.store
+    anne = (await resolve(deps, "e1", external_id="C-1", email="anne@example.com", first_name="Anne")).person_id
+    bea = (await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="bea@example.com")).person_id
+    await resolve(deps, "e3", source="shopify-boutique", external_id="207", email="anne@example.com")
+    # While Béa was merged into Anne, a release before 2026-12 resolved a fact naming Béa's shop id and a new address
+    # written in its DNS form: Anne claimed it so, and the journal keeps that claim.
+    survivor = await store.person(ORGANISATION, anne)
+    assert survivor is not None
+    shop_record = next(record for record in survivor.records if record.external_id == "207")
+    decision = Decision(
+        person_id=anne,
+        created=False,
+        method=MatchMethod.EXTERNAL_ID,
+        confidence=1.0,
+        matched=("external_id",),
+        claim_digests=(AS_STORED.digest.key,),
+        merge=None,
+        household_with=None,
+        review=None,
+        erasure=None,
+    )
+    await store.write_journal(JournalEntry(ORGANISATION, "e4", decision, START + timedelta(hours=1)))
+    assert await store.claim(ORGANISATION, AS_STORED, anne) == anne
+    await store.add_to_person(
+        ORGANISATION, anne, identifiers=[AS_STORED], records=[replace(shop_record, email=DNS_FORM)]
+    )
+    await store.mark_applied(ORGANISATION, "e4")
+    await rekey_identifiers(deps, ORGANISATION)
+
+    await unmerge(ORGANISATION, anne, deps, requested_by="reviewer:marie")
+    owners = [await store.owner_of(ORGANISATION, form) for form in (AS_STORED, AS_WRITTEN_TODAY)]
+    await erase_person(ORGANISATION, bea, deps, do_not_readd=True)
+    later = await resolve_fact(details_fact("e5", email="Marie.Tremblay@Théâtre.qc.ca"), deps)
+
+    assert owners == [bea, bea], "both forms go back to Béa"
+    kept = await store.person(ORGANISATION, anne)
+    assert kept is not None
+    assert not {AS_STORED, AS_WRITTEN_TODAY} & kept.identifiers
+    assert later.outcome == "suppressed"
