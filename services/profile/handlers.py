@@ -2239,9 +2239,9 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
     announced in turn as it would be alone (same ids, versions and content), and the profile is stored once with
     the announcements of all of them, so that a redelivery publishes them again. Nothing is merged: a person's
     consecutive facts are each announced. Anything not plain is left to `apply_resolved`, with every later fact
-    of the same person: an erasure request, a person erased or merged away, a fact logged for another person or
-    past the profile, any person whose numbers another writer took meanwhile, and any whose facts another writer
-    stored only some of meanwhile.
+    of the same person: an erasure request, a person erased or merged away, a fact kept in the history of someone
+    merged into them, a fact logged for another person or past the profile, any person whose numbers another
+    writer took meanwhile, and any whose facts another writer stored only some of meanwhile.
     """
     outcomes: list[str | None] = [None] * len(batch)
     filtered: list[str | None] = [None] * len(batch)
@@ -2249,8 +2249,13 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
     persons: dict[tuple[str, str], _PersonFacts] = {}
     left: set[tuple[str, str]] = set()
     for index, (envelope, resolved) in enumerate(batch):
-        person = (envelope.organisation_id, _kept_with(resolved))
+        person = (envelope.organisation_id, resolved.person_id)
         if person in left:
+            continue
+        if resolved.history_of is not None:
+            # Kept in the history of someone merged away (`_kept_with`): it, and what follows it under its key, in
+            # order.
+            left.add(person)
             continue
         try:
             upstream = parse_data(resolved.original)

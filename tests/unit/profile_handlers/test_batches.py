@@ -24,7 +24,7 @@ from tests.unit.profile_handlers.batches import (
     split,
 )
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
-from tests.unit.profile_handlers.scenarios import CrashError, World
+from tests.unit.profile_handlers.scenarios import PROFILE_CHANGED, CrashError, World
 
 steps = st.lists(
     st.tuples(
@@ -277,3 +277,37 @@ async def test_a_profile_another_instance_changed_since_this_one_stored_it_is_no
 
     assert await profiles(here) == await profiles(reference)
     assert announced(list(published)) == announced(expected)
+
+
+def test_a_fact_kept_in_the_history_of_someone_merged_away_and_what_follows_it_are_applied_in_their_order() -> None:
+    async def sent(world: World) -> list[Envelope]:
+        await world.deliver(world.purchase("sale-a", "per_anne", tickets=1, person={"external_id": "C-1001"}))
+        await world.deliver(world.purchase("sale-b", "per_bea", tickets=2, person={"external_id": "C-2002"}))
+        await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+        # The fact that merged them, Béa's by her upstream id, then Anne's own next purchase: one batch.
+        linking = world.purchase(
+            "sale-link",
+            "per_anne",
+            tickets=3,
+            person={"external_id": "C-2002", "email": "per_anne@example.com"},
+            history_of="per_bea",
+        )
+        return [linking, world.purchase("sale-later", "per_anne", tickets=4, person={"external_id": "C-1001"})]
+
+    async def played(batched: bool) -> list[tuple[Any, Any]]:
+        world = memory_world()
+        envelopes = await sent(world)
+        if batched:
+            outputs = list(await world.deliver_batch(envelopes))
+        else:
+            outputs = [output for envelope in envelopes for output in await world.deliver(envelope)]
+        return [
+            (output.data.get("profile_version"), output.data["changed"].get("tickets_bought"))
+            for output in outputs
+            if output.type == PROFILE_CHANGED
+        ]
+
+    one_by_one = asyncio.run(played(batched=False))
+
+    assert asyncio.run(played(batched=True)) == one_by_one
+    assert [tickets for _, tickets in one_by_one] == [6, 10]
