@@ -91,7 +91,9 @@ class SearchQuery:
 
         A name search reads the lists of its words taken two by two first (few people share two names), then the
         list of each word's sound, which finds the typos that sound the same and the people known by one name, then
-        the list of the names each word begins (a name typed halfway).
+        the list of the names each word begins (a name typed halfway). A word shorter than the longest start is more
+        likely a name typed halfway than a whole one, and its sound is often a common one (`Gau` sounds as Côté
+        does), whose list alone could fill the search: the list of the names it begins is read before the sounds.
         Every search but an email's also reads the text as an upstream id: ids are often digits or plain words.
         """
         if self.kind is QueryKind.EMAIL:
@@ -103,8 +105,10 @@ class SearchQuery:
         words = (*self.words, *self.plain_words)
         sounds = list(dict.fromkeys(sound for word in words if (sound := part_sound(word))))
         pairs = tuple(names_lookup(sound, other) for sound, other in combinations(sounds, 2))
-        starts = tuple(dict.fromkeys(key for word in words if (key := start_lookup(word))))
-        return ((upstream_lookup(self.text), *pairs), tuple(name_lookup(sound) for sound in sounds), starts)
+        starts = {word: key for word in words if (key := start_lookup(word))}
+        halfway = tuple(dict.fromkeys(key for word, key in starts.items() if len(word) < START_LENGTHS[-1]))
+        whole = tuple(dict.fromkeys(key for word, key in starts.items() if len(word) >= START_LENGTHS[-1]))
+        return ((upstream_lookup(self.text), *pairs), (*halfway, *(name_lookup(sound) for sound in sounds)), whole)
 
 
 def read_query(text: str, *, phone_region: str = DEFAULT_PHONE_REGION) -> SearchQuery:

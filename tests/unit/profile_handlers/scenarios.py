@@ -3103,6 +3103,28 @@ async def a_search_says_when_it_may_have_left_patrons_out(world: World) -> None:
     assert await search("elise gagnon", limit=3, max_candidates=1) == (["per_1"], True), "the pair's list first"
 
 
+async def a_name_typed_halfway_finds_its_patron_among_more_patrons_of_its_sound_than_a_search_reads(
+    world: World,
+) -> None:
+    # `Gau` sounds K as Côté does: in an audience with more Côtés than a search reads (500), the list of that sound
+    # alone would fill the search and the list of the names beginning `gau` would never be read.
+    budget = 5
+    for index in range(budget):
+        await world.deliver(
+            world.purchase(
+                f"sale-{index}", f"per_cote{index}", person=named_patron(f"Luc{index}", "Côté", f"C-{index}")
+            )
+        )
+    await world.deliver(world.purchase("sale-g", "per_line", person=named_patron("Line", "Gauthier", "C-999")))
+
+    result = await search_profiles(
+        world.deps, world.organisation_id, read_query("Gau"), limit=20, max_candidates=budget
+    )
+
+    assert [found.candidate.person_id for found, _ in result.found] == ["per_line"]
+    assert result.truncated
+
+
 async def profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing(
     world: World,
 ) -> None:
@@ -3752,6 +3774,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_profile_is_found_by_its_email_phone_and_upstream_id_until_erased,
     a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_unmerged_or_erased,
     a_search_says_when_it_may_have_left_patrons_out,
+    a_name_typed_halfway_finds_its_patron_among_more_patrons_of_its_sound_than_a_search_reads,
     profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing,
     a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no_longer_holds,
     an_erasure_withdraws_the_keys_a_change_cut_short_left_filed,
