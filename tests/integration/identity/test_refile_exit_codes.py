@@ -1,16 +1,13 @@
 """`parterre identity refile-blocks --help` lists every exit code the command ends with, and each one listed is the
 code a run of that kind ends with against the real store, so that a script may branch on them."""
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import MongoIdentityStore
-from shared.cli import main
 from shared.mongo import Document
 from shared.settings import ServiceSettings
+from tests.integration.identity.command_runs import Runs, SetUp, assert_run_ends_with, each_run
 from tests.integration.identity.conftest import ORGANISATION
 from tests.integration.identity.test_refiling import FREDERIC, normalised, store_as_before
 from tests.unit.identity.test_exit_codes_documented import documented_exit_codes
@@ -47,9 +44,7 @@ async def ctrl_c_midway(database: AsyncDatabase[Document], monkeypatch: pytest.M
     monkeypatch.setattr("services.identity.refiling._file", stopped_by_ctrl_c)
 
 
-# Each exit code's runs: what the run is, its options, and what to set up first in the store and the environment.
-SetUp = Callable[[AsyncDatabase[Document], pytest.MonkeyPatch], Awaitable[None]]
-RUNS: dict[int, list[tuple[str, list[str], SetUp]]] = {
+RUNS: Runs = {
     0: [
         ("every organisation refiled", [], stored_before),
         ("one organisation refiled", ["--organisation", ORGANISATION], stored_before),
@@ -69,14 +64,7 @@ def test_help_lists_exactly_the_exit_codes_a_refiling_ends_with(capsys: pytest.C
 
 
 @pytest.mark.mongo
-@pytest.mark.parametrize(
-    ("code", "options", "set_up"),
-    [
-        pytest.param(code, options, set_up, id=f"{code}-{what}")
-        for code, runs in RUNS.items()
-        for what, options, set_up in runs
-    ],
-)
+@pytest.mark.parametrize(("code", "options", "set_up"), each_run(RUNS))
 async def test_each_refiling_ends_with_the_exit_code_help_lists_for_it(
     code: int,
     options: list[str],
@@ -86,11 +74,14 @@ async def test_each_refiling_ends_with_the_exit_code_help_lists_for_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert code in documented_exit_codes("refile-blocks", capsys)
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
-    monkeypatch.setenv("PARTERRE_IDENTITY_SUPPRESSION_SALT", SALT)
-    await set_up(database, monkeypatch)
-
-    # The command runs its own event loop, as from a terminal.
-    assert await asyncio.to_thread(main, ["identity", "refile-blocks", *options]) == code
+    await assert_run_ends_with(
+        "refile-blocks",
+        code,
+        options,
+        set_up,
+        settings=settings,
+        database=database,
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+        environment={"PARTERRE_IDENTITY_SUPPRESSION_SALT": SALT},
+    )

@@ -1,17 +1,15 @@
 """`parterre identity rekey-identifiers --help` lists every exit code the command ends with, and each one listed is
 the code a run of that kind ends with against the real store, so that a script may branch on them."""
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import MongoIdentityStore
-from shared.cli import main
 from shared.mongo import Document
 from shared.settings import ServiceSettings
+from tests.integration.identity.command_runs import Runs, SetUp, assert_run_ends_with, each_run
 from tests.integration.identity.conftest import ORGANISATION
 from tests.integration.identity.test_rekeying import ACCENTED, store_as_before
 from tests.unit.identity.test_exit_codes_documented import documented_exit_codes
@@ -50,9 +48,7 @@ async def ctrl_c_midway(database: AsyncDatabase[Document], monkeypatch: pytest.M
     monkeypatch.setattr("services.identity.rekeying._rekey", stopped_by_ctrl_c)
 
 
-# Each exit code's runs: what the run is, its options, and what to set up first in the store and the environment.
-SetUp = Callable[[AsyncDatabase[Document], pytest.MonkeyPatch], Awaitable[None]]
-RUNS: dict[int, list[tuple[str, list[str], SetUp]]] = {
+RUNS: Runs = {
     0: [
         ("every organisation rekeyed", [], stored_before),
         ("one organisation rekeyed", ["--organisation", ORGANISATION], stored_before),
@@ -73,14 +69,7 @@ def test_help_lists_exactly_the_exit_codes_a_rekeying_ends_with(capsys: pytest.C
 
 
 @pytest.mark.mongo
-@pytest.mark.parametrize(
-    ("code", "options", "set_up"),
-    [
-        pytest.param(code, options, set_up, id=f"{code}-{what}")
-        for code, runs in RUNS.items()
-        for what, options, set_up in runs
-    ],
-)
+@pytest.mark.parametrize(("code", "options", "set_up"), each_run(RUNS))
 async def test_each_rekeying_ends_with_the_exit_code_help_lists_for_it(
     code: int,
     options: list[str],
@@ -90,12 +79,14 @@ async def test_each_rekeying_ends_with_the_exit_code_help_lists_for_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert code in documented_exit_codes("rekey-identifiers", capsys)
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
-    monkeypatch.delenv("PARTERRE_IDENTITY_POLICY_FILE", raising=False)
-    monkeypatch.delenv("PARTERRE_IDENTITY_MATCH_MODEL_FILE", raising=False)
-    await set_up(database, monkeypatch)
-
-    # The command runs its own event loop, as from a terminal.
-    assert await asyncio.to_thread(main, ["identity", "rekey-identifiers", *options]) == code
+    await assert_run_ends_with(
+        "rekey-identifiers",
+        code,
+        options,
+        set_up,
+        settings=settings,
+        database=database,
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+        environment={"PARTERRE_IDENTITY_POLICY_FILE": None, "PARTERRE_IDENTITY_MATCH_MODEL_FILE": None},
+    )

@@ -1,0 +1,56 @@
+"""Runs of identity's maintenance commands from a terminal against the real store, each set up to end with one of
+the exit codes their `--help` lists: what their exit-code tests share."""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.cli import main
+from shared.mongo import Document
+from shared.settings import ServiceSettings
+from tests.unit.identity.test_exit_codes_documented import documented_exit_codes
+
+# What to set up first in the store and the environment.
+SetUp = Callable[[AsyncDatabase[Document], pytest.MonkeyPatch], Awaitable[None]]
+# Each exit code's runs: what the run is, its options, and its set-up.
+Runs = dict[int, list[tuple[str, list[str], SetUp]]]
+
+
+def each_run(runs: Runs) -> list[Any]:
+    """The runs as test parameters (code, options, set-up), each named by its code and what it is."""
+    return [
+        pytest.param(code, options, set_up, id=f"{code}-{what}")
+        for code, listed in runs.items()
+        for what, options, set_up in listed
+    ]
+
+
+async def assert_run_ends_with(
+    command: str,
+    code: int,
+    options: list[str],
+    set_up: SetUp,
+    *,
+    settings: ServiceSettings,
+    database: AsyncDatabase[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environment: Mapping[str, str | None] = {},
+) -> None:
+    """`parterre identity <command> <options>`, once set up, ends with `code`, which its `--help` lists. The
+    environment names the test's store; `environment` sets (or, with None, unsets) more variables first."""
+    assert code in documented_exit_codes(command, capsys)
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    for name, value in environment.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    await set_up(database, monkeypatch)
+
+    # The command runs its own event loop, as from a terminal.
+    assert await asyncio.to_thread(main, ["identity", command, *options]) == code
