@@ -1,16 +1,15 @@
 """Runs of identity's maintenance commands from a terminal against the real store, each set up to end with one of
 the exit codes their `--help` lists: what their exit-code tests share."""
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.cli import main
 from shared.mongo import Document
 from shared.settings import ServiceSettings
+from tests.integration.terminal import run_from_terminal
 from tests.unit.identity.test_exit_codes_documented import documented_exit_codes
 
 # What to set up first in the store and the environment.
@@ -52,5 +51,4 @@ async def assert_run_ends_with(
             monkeypatch.setenv(name, value)
     await set_up(database, monkeypatch)
 
-    # The command runs its own event loop, as from a terminal.
-    assert await asyncio.to_thread(main, ["identity", command, *options]) == code
+    assert await run_from_terminal(["identity", command, *options]) == code

@@ -1,6 +1,5 @@
 """Persons stored before the blocking keys changed are filed under today's keys, so new records meet them again."""
 
-import asyncio
 from datetime import date
 
 import pytest
@@ -14,12 +13,12 @@ from services.identity.domain.records import NormalisedRecord, PersonRecord
 from services.identity.handlers import IdentityDeps, resolve_fact
 from services.identity.ports import IdentityStore
 from services.identity.refiling import blocks_outdated, refile_blocks
-from shared.cli import main
 from shared.events import parse_data
 from shared.events.identity import MatchMethod, PersonResolvedV1
 from shared.mongo import Document
 from shared.settings import ServiceSettings
 from tests.integration.identity.conftest import ORGANISATION, START, details_fact, last_resolution
+from tests.integration.terminal import run_from_terminal
 
 FREDERIC = {"first_name": "Frédéric", "last_name": "Sirois", "email": "frederic.sirois13@hotmail.com"}
 # One slip in the mailbox name: this record shares with Frédéric's only the key of both names at the e-mail's domain.
@@ -121,11 +120,11 @@ async def test_the_refile_command_shows_what_it_filed_and_refuses_a_bad_organisa
     monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
     keys = len(blocking_keys(normalised(**FREDERIC))) - 1
 
-    first = await _run(["identity", "refile-blocks", "--organisation", ORGANISATION])
+    first = await run_from_terminal(["identity", "refile-blocks", "--organisation", ORGANISATION])
     first_output = capsys.readouterr().out
-    again = await _run(["identity", "refile-blocks"])
+    again = await run_from_terminal(["identity", "refile-blocks"])
     again_output = capsys.readouterr().out
-    refused = await _run(["identity", "refile-blocks", "--organisation", "Not An Org!"])
+    refused = await run_from_terminal(["identity", "refile-blocks", "--organisation", "Not An Org!"])
 
     assert (first, again, refused) == (0, 0, 2)
     assert f"visited 1 persons; filed them under {keys} blocking keys they were missing" in first_output
@@ -196,19 +195,14 @@ async def test_a_store_opened_with_another_salt_than_its_blocks_were_hashed_with
     monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
 
     monkeypatch.setenv("PARTERRE_IDENTITY_SUPPRESSION_SALT", "a-shell-s-salt")
-    refused = await _run(["identity", "refile-blocks"])
+    refused = await run_from_terminal(["identity", "refile-blocks"])
     refused_error = capsys.readouterr().err
     monkeypatch.setenv("PARTERRE_IDENTITY_SUPPRESSION_SALT", "the-service-s-salt")
-    done = await _run(["identity", "refile-blocks"])
+    done = await run_from_terminal(["identity", "refile-blocks"])
 
     assert (refused, done) == (2, 0)
     assert "PARTERRE_IDENTITY_SUPPRESSION_SALT" in refused_error
     assert "visited 1 persons" in capsys.readouterr().out
-
-
-async def _run(argv: list[str]) -> int:
-    # The command runs its own event loop, as from a terminal.
-    return await asyncio.to_thread(main, argv)
 
 
 async def test_a_store_is_outdated_while_it_holds_persons_and_no_refiling_of_every_organisation_since_the_keys_changed(

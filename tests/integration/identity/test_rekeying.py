@@ -1,7 +1,6 @@
 """Persons stored by a release that kept an address with its domain in the DNS's form (`xn--…`) are linked and found
 again by the address as written today, once `parterre identity rekey-identifiers` has run."""
 
-import asyncio
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -28,12 +27,12 @@ from services.identity.handlers import (
 from services.identity.ports import Decision, IdentityStore, JournalEntry
 from services.identity.rekeying import REKEYING, Conflict, rekey_identifiers
 from services.identity.settings import BUNDLED_POLICY
-from shared.cli import main
 from shared.events import parse_data
 from shared.events.identity import MatchMethod, MergeDecider, PersonResolvedV1
 from shared.mongo import Document
 from shared.settings import ServiceSettings
 from tests.integration.identity.conftest import ORGANISATION, START, details_fact, last_resolution
+from tests.integration.terminal import run_from_terminal
 
 # As releases before 2026-12 kept `Marie.Tremblay@xn--thtre-4qa2c.qc.ca`, and as they keep it now.
 DNS_FORM = "marie.tremblay@xn--thtre-4qa2c.qc.ca"
@@ -240,11 +239,11 @@ async def test_the_rekey_command_shows_what_it_did_and_each_address_left_for_rev
     monkeypatch.delenv("PARTERRE_IDENTITY_POLICY_FILE", raising=False)
     review_id = review_id_for(ORGANISATION, "per_since", "per_luc")
 
-    first = await _run(["identity", "rekey-identifiers", "--organisation", ORGANISATION])
+    first = await run_from_terminal(["identity", "rekey-identifiers", "--organisation", ORGANISATION])
     first_output = capsys.readouterr().out
-    again = await _run(["identity", "rekey-identifiers"])
+    again = await run_from_terminal(["identity", "rekey-identifiers"])
     again_output = capsys.readouterr().out
-    refused = await _run(["identity", "rekey-identifiers", "--organisation", "Not An Org!"])
+    refused = await run_from_terminal(["identity", "rekey-identifiers", "--organisation", "Not An Org!"])
 
     assert (first, again, refused) == (0, 0, 2)
     left = f"{ORGANISATION}: per_luc and per_since hold one address written two ways: left for review as {review_id}"
@@ -259,11 +258,6 @@ async def test_the_rekey_command_shows_what_it_did_and_each_address_left_for_rev
         "0 suggestions filed for review"
     ) in again_output
     assert "--organisation" in capsys.readouterr().err
-
-
-async def _run(argv: list[str]) -> int:
-    # The command runs its own event loop, as from a terminal.
-    return await asyncio.to_thread(main, argv)
 
 
 async def test_an_address_someone_erased_not_to_be_added_again_gave_as_written_today_is_not_claimed(

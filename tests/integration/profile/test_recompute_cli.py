@@ -2,17 +2,16 @@
 that bounced hard, which that release did not keep, are named undeliverable and announced; a profile merged into
 another is left to it; a second run changes and announces nothing."""
 
-import asyncio
 import json
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import PROFILES, MongoProfileStore, _state_from
-from shared.cli import main
 from shared.mongo import Document
 from shared.settings import ServiceSettings
 from tests.integration.profile.support import ProfileHarness, commands_reach, read_until
+from tests.integration.terminal import run_from_terminal
 from tests.unit.profile_handlers.scenarios import PROFILE_CHANGED, World
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
@@ -39,14 +38,14 @@ async def test_recomputing_by_hand_names_the_addresses_that_bounced_in_profiles_
     cleo = await world.profile("per_cleo")
     commands_reach(monkeypatch, settings)
 
-    first = await _run(["profile", "recompute", "--organisation", organisation_id])
+    first = await run_from_terminal(["profile", "recompute", "--organisation", organisation_id])
     first_output = capsys.readouterr()
     announced = await read_until(
         harness.changes,
         lambda received: {"per_anne", "per_bea"} <= {envelope.person_id for envelope in received},
     )
     anne, bea = await world.profile("per_anne"), await world.profile("per_bea")
-    again = await _run(["profile", "recompute", "--organisation", organisation_id])
+    again = await run_from_terminal(["profile", "recompute", "--organisation", organisation_id])
     again_output = capsys.readouterr()
     announced_again = await harness.changes.read_quietly(3)
 
@@ -89,7 +88,7 @@ async def test_storing_every_profile_again_uncompressed_leaves_none_an_older_rel
     commands_reach(monkeypatch, settings)
     monkeypatch.setenv("PARTERRE_PROFILE_COMPRESSED_STATES", "false")
 
-    code = await _run(["profile", "recompute", "--store-all", "--organisation", organisation_id])
+    code = await run_from_terminal(["profile", "recompute", "--store-all", "--organisation", organisation_id])
     output = capsys.readouterr()
 
     assert code == 0
@@ -130,8 +129,3 @@ async def _as_an_older_release_stored_it(
 
 async def _no_documents() -> list[str]:
     return []
-
-
-async def _run(argv: list[str]) -> int:
-    # The command runs its own event loop, as from a terminal.
-    return await asyncio.to_thread(main, argv)

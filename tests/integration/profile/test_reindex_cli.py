@@ -1,18 +1,16 @@
 """`parterre profile reindex-lookups` files profiles stored before the search box existed under their names' sounds,
 their first letters and upstream ids, so the search finds them; a second run files nothing."""
 
-import asyncio
-
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import MongoProfileStore
 from services.profile.domain.search import read_query
 from services.profile.handlers import search_profiles
-from shared.cli import main
 from shared.mongo import Document
 from shared.settings import ServiceSettings
 from tests.integration.profile.support import commands_reach
+from tests.integration.terminal import run_from_terminal
 from tests.unit.profile_handlers.scenarios import World, forget_search_keys, named_patron
 
 pytestmark = [pytest.mark.mongo]
@@ -41,9 +39,9 @@ async def test_reindexing_by_hand_makes_profiles_stored_before_findable_by_name_
     assert await search(world.organisation_id, "helene cote") == []
     assert await search(world.organisation_id, "Trem") == []
 
-    first = await _run(["profile", "reindex-lookups", "--organisation", world.organisation_id])
+    first = await run_from_terminal(["profile", "reindex-lookups", "--organisation", world.organisation_id])
     first_output = capsys.readouterr().out
-    again = await _run(["profile", "reindex-lookups", "--organisation", world.organisation_id])
+    again = await run_from_terminal(["profile", "reindex-lookups", "--organisation", world.organisation_id])
     again_output = capsys.readouterr().out
 
     assert (first, again) == (0, 0)
@@ -55,15 +53,10 @@ async def test_reindexing_by_hand_makes_profiles_stored_before_findable_by_name_
     assert await search(world.organisation_id, "c-2001") == ["per_marc"]
     assert await search("festival-sud", "cote") == [], "another organisation is left as it was"
 
-    assert await _run(["profile", "reindex-lookups"]) == 0
+    assert await run_from_terminal(["profile", "reindex-lookups"]) == 0
     assert "visited 3 profiles; filed 8 missing look-up keys" in capsys.readouterr().out
     assert await search("festival-sud", "cote") == ["per_olga"]
 
 
 async def _no_documents() -> list[str]:
     return []
-
-
-async def _run(argv: list[str]) -> int:
-    # The command runs its own event loop, as from a terminal.
-    return await asyncio.to_thread(main, argv)

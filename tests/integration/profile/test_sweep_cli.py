@@ -1,17 +1,16 @@
 """`parterre profile sweep` catches up on the slots of time not swept yet and publishes what time changed."""
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.profile.adapters.mongo import MongoProfileStore
-from shared.cli import main
 from shared.events import parse_event
 from shared.mongo import Document
 from shared.settings import ServiceSettings
 from tests.integration.profile.support import ProfileHarness, commands_reach
+from tests.integration.terminal import run_from_terminal
 from tests.unit.profile_handlers.scenarios import World
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
@@ -44,7 +43,7 @@ async def test_a_sweep_run_by_hand_catches_up_on_days_not_swept(
     await world.deliver(world.purchase("sale-l", "per_lea", at=a_year_before))
     commands_reach(monkeypatch, settings)
 
-    exit_code = await _run(["profile", "sweep"])
+    exit_code = await run_from_terminal(["profile", "sweep"])
 
     fired = [parse_event(record.value)[1].model_dump() for record in await harness.triggers.read(1)]
     assert exit_code == 0
@@ -56,8 +55,3 @@ async def test_a_sweep_run_by_hand_catches_up_on_days_not_swept(
     position = await store.sweep_position()
     assert position is not None
     assert position > datetime.now(UTC) - timedelta(minutes=40)
-
-
-async def _run(argv: list[str]) -> int:
-    # The command runs its own event loop, as from a terminal.
-    return await asyncio.to_thread(main, argv)
