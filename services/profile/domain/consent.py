@@ -1,6 +1,6 @@
 """Consent per purpose, from what a person granted and withdrew and what their relationship implies (CASL)."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
@@ -121,13 +121,29 @@ def current_consent(
     after an unsubscribe does not re-open email) until an express grant re-opens the relationship. An implied
     basis keeps the status `granted` once expired: `allowed_at` tells whether it still allows contact.
     """
-    facts = list(history.consent_facts.get(purpose.value, ()))
+    return _consent_for(
+        history.consent_facts.get(purpose.value, ()),
+        history.consent_relationships,
+        purpose,
+        policy,
+        lambda fact: policy.expiry_of(fact, zone),
+    )
+
+
+def _consent_for(
+    given: tuple[ConsentFact, ...],
+    relationships: Mapping[str, ConsentFact],
+    purpose: ConsentPurpose,
+    policy: ConsentPolicy,
+    expiry_of: Callable[[ConsentFact], datetime | None],
+) -> Consent:
+    facts = list(given)
     implied_allowed = purpose in policy.implied_purposes
     if implied_allowed:
         # Only the latest relationship of each kind is kept. A withdrawal that ends that kind ends every earlier
         # one too; one naming another basis leaves earlier ones standing, and if the latest is barred, an earlier
         # one it hides is lost: consent then errs towards no contact, never towards contact.
-        facts += history.consent_relationships.values()
+        facts += relationships.values()
     express: ConsentFact | None = None
     implied: dict[LegalBasis, ConsentFact] = {}
     barred = False
@@ -150,8 +166,8 @@ def current_consent(
     if express is not None:
         return _granted(express, None)
     if implied:
-        latest = max(implied.values(), key=lambda fact: (policy.expiry_of(fact, zone), fact.stamp))
-        return _granted(latest, policy.expiry_of(latest, zone))
+        latest = max(implied.values(), key=lambda fact: (expiry_of(fact), fact.stamp))
+        return _granted(latest, expiry_of(latest))
     if withdrawal is not None:
         return Consent(
             ConsentStatus.WITHDRAWN,
@@ -171,7 +187,23 @@ def consents(
 
 
 def _every_consent(history: ConsentHistory, policy: ConsentPolicy, zone: tzinfo) -> dict[ConsentPurpose, Consent]:
-    return {purpose: current_consent(history, purpose, policy=policy, zone=zone) for purpose in ConsentPurpose}
+    # A relationship counts for every purpose: its term, a calendar sum, is worked out once (28.6 µs per state
+    # without this and the relationships read once, 15.8 with). Facts are told apart by identity, cheaper than a
+    # hash: those asked about are held by `relationships` and `given` for the whole call.
+    expiries: dict[int, datetime | None] = {}
+
+    def expiry_of(fact: ConsentFact) -> datetime | None:
+        key = id(fact)
+        if key not in expiries:
+            expiries[key] = policy.expiry_of(fact, zone)
+        return expiries[key]
+
+    relationships = history.consent_relationships
+    given = history.consent_facts
+    return {
+        purpose: _consent_for(given.get(purpose.value, ()), relationships, purpose, policy, expiry_of)
+        for purpose in ConsentPurpose
+    }
 
 
 # A change views its profile's state several times (before, after, at its next time step): consent, which time does

@@ -4,12 +4,14 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.profile.domain.consent import CASL, ConsentPolicy, consents, current_consent
 from services.profile.domain.history import ProfileEvent
 from services.profile.domain.profile import (
     EMPTY_PROFILE,
@@ -358,3 +360,19 @@ def test_a_household_does_not_move_the_next_time_change(events: list[ProfileEven
     assert next_time_change(state, as_of, seasons=THEATRE, viewed=in_a_household) == next_time_change(
         state, as_of, seasons=THEATRE
     )
+
+
+@properties
+@given(
+    histories(),
+    st.sampled_from([UTC, ZoneInfo("America/Montreal"), ZoneInfo("Pacific/Kiritimati")]),
+    st.sampled_from([CASL, ConsentPolicy(implied_purposes=frozenset({ConsentPurpose.MARKETING_EMAIL}))]),
+)
+def test_every_purpose_s_consent_worked_out_at_once_is_each_one_s_worked_out_alone(
+    events: list[ProfileEvent], zone: tzinfo, policy: ConsentPolicy
+) -> None:
+    state = fold(events)
+
+    assert consents(state, policy=policy, zone=zone) == {
+        purpose: current_consent(state, purpose, policy=policy, zone=zone) for purpose in ConsentPurpose
+    }
