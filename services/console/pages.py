@@ -479,6 +479,8 @@ class SegmentPage:
     failure: Failure | None
     # The profile service knows no segment by this name (a mistyped or retired link).
     unknown: bool = False
+    # The members could not be read: the page has nothing of what it is for (a title alone may be missing).
+    members_unread: bool = False
 
 
 async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | None) -> SegmentPage:
@@ -503,6 +505,7 @@ async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | No
         next_cursor=(members or {}).get("next_cursor"),
         failure=failures[0] if failures else None,
         unknown=_not_found(results["members"]),
+        members_unread=_value(results["members"]) is None and not _not_found(results["members"]),
     )
 
 

@@ -362,7 +362,8 @@ async def search(
 ) -> Response:
     require(active, Scope.PROFILES_READ)
     result = await pages.search_patrons(context.deps.api, active.token, q.strip()) if q.strip() else None
-    return render(request, context, language, "search.html", active, query=q, result=result)
+    status_code = _shown_failure_status(None if result is None else result.failure)
+    return render(request, context, language, "search.html", active, status_code=status_code, query=q, result=result)
 
 
 @router.get("/patrons/{person_id}")
@@ -511,7 +512,8 @@ async def erase(
 async def review_queue(request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage) -> Response:
     require(active, Scope.IDENTITY_REVIEW)
     queue = await pages.review_queue(context.deps.api, active.token)
-    return render(request, context, language, "review.html", active, queue=queue)
+    status_code = _shown_failure_status(queue.failure)
+    return render(request, context, language, "review.html", active, status_code=status_code, queue=queue)
 
 
 @router.post("/review/{review_id}")
@@ -537,7 +539,8 @@ async def decide(
 async def segments(request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage) -> Response:
     require(active, Scope.SEGMENTS_READ)
     listing = await pages.segment_list(context.deps.api, active.token)
-    return render(request, context, language, "segments.html", active, listing=listing)
+    status_code = _shown_failure_status(listing.failure)
+    return render(request, context, language, "segments.html", active, status_code=status_code, listing=listing)
 
 
 # A cursor is a person id: far shorter than this.
@@ -561,7 +564,7 @@ async def segment(
     require(active, Scope.SEGMENTS_READ)
     page = await pages.segment_page(context.deps.api, active.token, name, cursor)
     links = pager(f"/segments/{quote(name, safe='')}", cursor, previous or [], page.next_cursor, trail_cut=cut)
-    status_code = 404 if page.unknown else 200
+    status_code = 404 if page.unknown else _shown_failure_status(page.failure if page.members_unread else None)
     return render(request, context, language, "segment.html", active, status_code=status_code, page=page, pager=links)
 
 
@@ -601,7 +604,8 @@ async def overview(
     require(active, Scope.SEGMENTS_READ)
     stage_labels = {stage: context.catalog.text(f"stage.{stage}", language) for stage in STAGES}
     page = await pages.overview_page(context.deps.api, active.token, language, stage_labels, refresh=refresh)
-    return render(request, context, language, "overview.html", active, page=page)
+    status_code = _shown_failure_status(page.failure)
+    return render(request, context, language, "overview.html", active, status_code=status_code, page=page)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -653,4 +657,14 @@ def failed_action(
 
 
 def _failure_status(failure: ApiError | ServiceUnavailableError) -> int:
-    return failure.status_code if isinstance(failure, ApiError) else 503
+    """A refusal's own status (4xx); 503 for a service down or saying so; 502 for any other failure of a service
+    behind the console, which did not fail itself (a monitor counting 500s counts the console's own errors)."""
+    if not isinstance(failure, ApiError):
+        return 503
+    return failure.status_code if failure.status_code < 500 or failure.status_code in (503, 504) else 502
+
+
+def _shown_failure_status(failure: ApiError | ServiceUnavailableError | None) -> int:
+    """The status of a page whose whole content a failure took the place of; 200 when none did. A page that still
+    shows what other services answered (a patron's, the operations page) stays 200."""
+    return 200 if failure is None else _failure_status(failure)

@@ -4,6 +4,7 @@ chart is drawn from) makes the answer malformed, which the page says naming the 
 
 import copy
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -415,3 +416,70 @@ def test_an_export_a_service_answered_with_something_unreadable_is_a_502_page_na
         return
     assert answer.status_code == 502, answer.text[-800:]
     assert SAID[language].format(service=service) in answer.text
+
+
+# The pages whose every answer comes from one call: a failure of that call takes the place of the whole page.
+WHOLE_PAGES = [
+    ("search", "/patrons?q=elise"),
+    ("review", "/review"),
+    ("segments", "/segments"),
+    ("members", "/segments/donors"),
+    ("overview", "/overview"),
+]
+CRASHED = {"detail": {"code": "internal", "message": {"en": "It broke.", "fr": "Le service est tombé."}}}
+REFUSED = {"detail": {"code": "query_too_short", "message": {"en": "Type more.", "fr": "Tapez-en plus."}}}
+
+
+def _not_answering(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+FAILURES: list[tuple[str, Callable[[httpx.Request], httpx.Response], int]] = [
+    ("not answering", _not_answering, 503),
+    ("saying it is unavailable", lambda _: httpx.Response(503, json=CRASHED), 503),
+    ("failing", lambda _: httpx.Response(500, json=CRASHED), 502),
+    ("answering what the console cannot read", lambda _: httpx.Response(200, text="<html>ok</html>"), 502),
+    ("refusing the request", lambda _: httpx.Response(422, json=REFUSED), 422),
+]
+
+
+@pytest.mark.parametrize(("answer", "page"), WHOLE_PAGES, ids=[answer for answer, _ in WHOLE_PAGES])
+@pytest.mark.parametrize(
+    ("failing", "status_code"),
+    [(failing, status_code) for _, failing, status_code in FAILURES],
+    ids=[how for how, _, _ in FAILURES],
+)
+def test_a_page_a_service_s_failure_took_the_place_of_answers_with_the_failure_s_status_and_says_it(
+    answer: str, page: str, failing: Callable[[httpx.Request], httpx.Response], status_code: int
+) -> None:
+    answered: Callable[[httpx.Request], httpx.Response] = answering(ANSWERS)
+    route = {"members": "/v1/segments/donors/members", "search": "/v1/profiles/search"}.get(answer, f"/v1/{answer}")
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        return failing(request) if request.url.path == route else answered(request)
+
+    browser, _ = console_as(platform, Role.ADMIN)
+
+    shown = browser.get(page)
+
+    # A monitor counting the console's 200s and 500s would otherwise see a page of nothing but an alert as served,
+    # and a service's crash as the console's own.
+    assert shown.status_code == status_code, shown.text[-800:]
+    assert 'class="error" role="alert"' in shown.text
+
+
+def test_a_segment_s_members_read_without_its_title_are_a_page_served() -> None:
+    answered: Callable[[httpx.Request], httpx.Response] = answering(ANSWERS)
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/segments":
+            return httpx.Response(500, json=CRASHED)
+        return answered(request)
+
+    browser, _ = console_as(platform, Role.VIEWER)
+
+    shown = browser.get("/segments/donors")
+
+    assert shown.status_code == 200, shown.text[-800:]
+    assert "Le service est tombé." in shown.text
+    assert "/patrons/per_1" in shown.text
