@@ -8,14 +8,13 @@ from fastapi import FastAPI
 
 from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
 from services.identity.context import IdentityContext, SystemClock
-from services.identity.domain.matching import BLOCKING_KEYS_VERSION
 from services.identity.entrypoints.consumer import handle_fact, handle_facts
 from services.identity.entrypoints.http import router
 from services.identity.handlers import IdentityDeps
 from services.identity.metrics import IdentityMetrics
-from services.identity.refiling import blocks_outdated
 from services.identity.rules import development_salt_warning, load_rules
 from services.identity.settings import IdentitySettings
+from services.identity.upgrades import ADDRESS_FORM, BLOCK_FILING, STORED_FORMS, StoredForm, outdated
 from shared.events import Envelope
 from shared.kafka import ConsumedRecord, KafkaPublisher
 from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
@@ -72,39 +71,37 @@ def create_app(
             handle_batch=handle_batch,
         )
 
-    async def watch_blocks(runtime: Runtime) -> None:
+    async def watch_stored_forms(runtime: Runtime) -> None:
         store = cast(IdentityContext, runtime.extras["identity"]).deps.store
         # Before any fact: with another salt than the store's, every fact would be filed where no one looks.
         await store.confirm_salt()
+        gauges = {BLOCK_FILING.name: metrics.blocks_outdated, ADDRESS_FORM.name: metrics.identifiers_outdated}
 
-        async def outdated() -> bool:
-            found = await blocks_outdated(store)
-            metrics.blocks_outdated.set(1 if found else 0)
+        async def still_outdated(form: StoredForm) -> bool:
+            found = await outdated(store, form)
+            gauges[form.name].set(1 if found else 0)
             return found
 
-        async def until_refiled() -> None:
+        async def until_up_to_date(form: StoredForm) -> None:
             while True:
                 await asyncio.sleep(identity_settings.identity_blocks_check_seconds)
                 try:
-                    if not await outdated():
-                        log.info("every stored person is filed under the current blocking keys")
+                    if not await still_outdated(form):
+                        log.info(form.done)
                         return
                 except Exception as exc:  # the store away: checked again at the next turn
-                    log.warning("could not check the blocking keys persons are filed under: %r", exc)
+                    log.warning("could not check whether %s are up to date: %r", form.name, exc)
 
-        if await outdated():
-            log.warning(
-                "persons stored before the blocking keys changed (now version %d) are filed under older keys only: "
-                "records of theirs may make new persons instead of finding them. Run `parterre identity "
-                "refile-blocks` (identity may keep running meanwhile).",
-                BLOCKING_KEYS_VERSION,
-            )
-            runtime.extras["blocks-watch"] = asyncio.create_task(until_refiled(), name="blocks-watch")
+        for form in STORED_FORMS:
+            if await still_outdated(form):
+                log.warning(form.warning)
+                runtime.extras[f"{form.name}-watch"] = asyncio.create_task(
+                    until_up_to_date(form), name=f"{form.name}-watch"
+                )
 
-    async def stop_watching_blocks(runtime: Runtime) -> None:
-        watch = runtime.extras.pop("blocks-watch", None)
-        if isinstance(watch, asyncio.Task):
-            await cancel_and_wait([watch])
+    async def stop_watching_stored_forms(runtime: Runtime) -> None:
+        watches = [runtime.extras.pop(f"{form.name}-watch", None) for form in STORED_FORMS]
+        await cancel_and_wait([watch for watch in watches if isinstance(watch, asyncio.Task)])
 
     app = create_service_app(
         identity_settings,
@@ -117,8 +114,8 @@ def create_app(
             routers=[router],
             indexes=INDEXES,
             wire=wire,
-            on_start=watch_blocks,
-            on_stop=stop_watching_blocks,
+            on_start=watch_stored_forms,
+            on_stop=stop_watching_stored_forms,
         ),
     )
     metrics = IdentityMetrics(app.state.runtime.registry)

@@ -50,3 +50,10 @@ class IdentityMetrics:
             "then every PARTERRE_IDENTITY_BLOCKS_CHECK_SECONDS while 1.",
             registry=registry,
         )
+        self.identifiers_outdated = Gauge(
+            "parterre_identity_identifiers_outdated",
+            "1 while persons stored by a release before 2026-12 may hold addresses in the form it wrote them (a domain "
+            "in the DNS's xn-- form), which facts naming them accented do not find: run `parterre identity "
+            "rekey-identifiers`. Checked at start, then every PARTERRE_IDENTITY_BLOCKS_CHECK_SECONDS while 1.",
+            registry=registry,
+        )

@@ -222,6 +222,13 @@ class IdentityStore(IdentityReads, Protocol):
 
     async def record_blocks_filed_under(self, version: int) -> None: ...
 
+    async def identifiers_written_under(self) -> int | None:
+        """The version of the identifiers' written form (`IDENTIFIER_FORM_VERSION`) every stored person's addresses
+        are claimed in, as last recorded; None if it never was."""
+        ...
+
+    async def record_identifiers_written_under(self, version: int) -> None: ...
+
     async def confirm_salt(self) -> None:
         """Raises if the stored blocking keys were hashed with another salt than this store's (a store that hashes
         none has nothing to confirm)."""

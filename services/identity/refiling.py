@@ -36,7 +36,7 @@ async def refile_blocks(
     through the keys of their day until they are seen again. Running it again files nothing; identity may keep
     running, since filing only adds a person to a block, as resolving does. Persons are filed `persons_at_once` at a
     time, as a consumer batch files them: one write per block. Once every organisation's persons are filed, the store
-    records that they are filed under the current keys (see `blocks_outdated`).
+    records that they are filed under the current keys (see `upgrades.outdated`).
     """
     report = RefileReport()
     waiting: list[Person] = []
@@ -55,19 +55,6 @@ async def refile_blocks(
         # Persons stored meanwhile were filed under the current keys as they were resolved.
         await store.record_blocks_filed_under(BLOCKING_KEYS_VERSION)
     return report
-
-
-async def blocks_outdated(store: IdentityStore) -> bool:
-    """Whether stored persons may be filed under older blocking keys than `BLOCKING_KEYS_VERSION`: the store records
-    no refiling under the current keys and holds persons. A store holding none records that it is up to date, since
-    every person it will hold is filed under the current keys as it is resolved."""
-    filed = await store.blocks_filed_under()
-    if filed is not None and filed >= BLOCKING_KEYS_VERSION:
-        return False
-    if await anext(aiter(store.active_persons(None)), None) is not None:
-        return True
-    await store.record_blocks_filed_under(BLOCKING_KEYS_VERSION)
-    return False
 
 
 async def _file(store: IdentityStore, persons: list[Person], report: RefileReport) -> None:

@@ -4,7 +4,7 @@ gives (a domain in the DNS's `xn--` form, before 2026-12): each is claimed as wr
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from services.identity.domain.identifiers import Identifier, as_written_today
+from services.identity.domain.identifiers import IDENTIFIER_FORM_VERSION, Identifier, as_written_today
 from services.identity.domain.matching import Comparison, Level
 from services.identity.domain.merges import ReviewItem
 from services.identity.domain.persons import Person, kept_apart, review_id_for
@@ -58,7 +58,8 @@ async def rekey_identifiers(
     unmerge finds them by it. Another person holding the address as written today merges no one: the two are left to a
     reviewer as a suggestion, unless kept apart already. An address the policy blocks as written today is not
     claimed. Running it again claims and files nothing more, and a run cut short is finished by the next; identity may
-    keep running, since claiming is what resolving does.
+    keep running, since claiming is what resolving does. Once every organisation's persons are visited, the store
+    records that their addresses are claimed as written today (see `upgrades.outdated`).
     """
     report = RekeyReport()
     async for person in deps.store.active_persons(organisation_id):
@@ -68,6 +69,9 @@ async def rekey_identifiers(
             progress(report)
     if progress is not None and report.persons % progress_every:
         progress(report)
+    if organisation_id is None:
+        # Persons stored meanwhile had their addresses claimed as written today as they were resolved.
+        await deps.store.record_identifiers_written_under(IDENTIFIER_FORM_VERSION)
     return report
 
 

@@ -45,8 +45,8 @@ class IdentitySettings(ServiceSettings):
     identity_blocks_check_seconds: float = Field(
         default=300,
         gt=0,
-        description="While persons may be filed under older blocking keys, how often identity checks whether "
-        "`parterre identity refile-blocks` has filed them under the current ones.",
+        description="While persons may be filed under older blocking keys, or hold addresses in an older written "
+        "form, how often identity checks whether `parterre identity refile-blocks` or `rekey-identifiers` has run.",
     )
 
     def salt(self) -> str:

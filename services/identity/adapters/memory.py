@@ -44,6 +44,7 @@ class InMemoryIdentityStore:
         self._persons: MutableMapping[tuple[str, str], Person] = mapping("persons")
         self._blocks: MutableMapping[tuple[str, str], list[str]] = mapping("blocks")
         self._blocks_version: int | None = None
+        self._identifiers_version: int | None = None
         self._households: MutableMapping[tuple[str, str], list[str]] = mapping("households")
         self._merges: MutableMapping[tuple[str, str], MergeRecord] = mapping("merges")
         self._reviews: MutableMapping[tuple[str, str], ReviewItem] = mapping("reviews")
@@ -236,6 +237,12 @@ class InMemoryIdentityStore:
 
     async def record_blocks_filed_under(self, version: int) -> None:
         self._blocks_version = version
+
+    async def identifiers_written_under(self) -> int | None:
+        return self._identifiers_version
+
+    async def record_identifiers_written_under(self, version: int) -> None:
+        self._identifiers_version = version
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
         return list(self._households.get((organisation_id, household_id), ()))

@@ -81,9 +81,11 @@ EPOCHS = "identity_epochs"
 # `org|digest of the event id`: an upstream fact identity let go no further on purpose, with the reason (suppressed,
 # erasure_unknown_person). A digest: the facts of a person who asked not to be added again leave no id behind.
 FILTERED_FACTS = "identity_filtered_facts"
-# What the store as a whole is up to: `blocks`, the version of the blocking keys every stored person is filed under.
+# What the store as a whole is up to: `blocks`, the version of the blocking keys every stored person is filed under;
+# `identifiers`, the version of the written form every stored person's addresses are claimed in.
 MAINTENANCE = "identity_maintenance"
 BLOCKS_VERSION = "blocks"
+IDENTIFIERS_VERSION = "identifiers"
 
 INDEXES = (
     IndexSpec(MERGES, [("organisation_id", ASCENDING), ("persons", ASCENDING)]),
@@ -612,18 +614,30 @@ class MongoIdentityStore:
         return await self._person_documents.count_documents(_first_versions(organisation_id))
 
     async def blocks_filed_under(self) -> int | None:
-        recorded = await self._maintenance.find_one({"_id": BLOCKS_VERSION})
+        return await self._recorded_version(BLOCKS_VERSION)
+
+    async def identifiers_written_under(self) -> int | None:
+        return await self._recorded_version(IDENTIFIERS_VERSION)
+
+    async def record_identifiers_written_under(self, version: int) -> None:
+        await self._record_version(IDENTIFIERS_VERSION, version)
+
+    async def _recorded_version(self, name: str) -> int | None:
+        recorded = await self._maintenance.find_one({"_id": name})
         return None if recorded is None else int(recorded["version"])
+
+    async def _record_version(self, name: str, version: int) -> None:
+        # One document, replaced whole: writers of one release record the same version.
+        await self._maintenance.replace_one(
+            {"_id": name}, {"version": version, "recorded_at": datetime.now(UTC)}, upsert=True
+        )
 
     async def record_blocks_filed_under(self, version: int) -> None:
         # Every person is filed under hashed keys now: blocks stored under keys in clear, by releases before, are
         # read by no one and still name phones and mailboxes, erased persons' too.
         # One command: `_id` is `<organisation>|<key>#<version>`, and a key in clear starts with a two-letter kind.
         await self._block_documents.delete_many({"_id": {"$regex": f"^[^|]*[|]{BLOCK_KEY_IN_CLEAR}"}})
-        # One document, replaced whole: writers of one release record the same version.
-        await self._maintenance.replace_one(
-            {"_id": BLOCKS_VERSION}, {"version": version, "recorded_at": datetime.now(UTC)}, upsert=True
-        )
+        await self._record_version(BLOCKS_VERSION, version)
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
         latest = await self._households.latest(organisation_id, household_id)

@@ -297,6 +297,12 @@ def records_without_erased(
     return tuple(reversed(dict.fromkeys(reversed(kept))))
 
 
+# The form stored identifiers are written in, raised when normalisation writes a stored one otherwise; persons stored
+# in an older form are claimed in this one by `parterre identity rekey-identifiers`.
+# 1: an address's domain is written accented, not in the DNS's `xn--` form (2026-12).
+IDENTIFIER_FORM_VERSION = 1
+
+
 def as_written_today(identifier: Identifier) -> Identifier:
     """The identifier as today's normalisation writes it: an address a release before 2026-12 kept with its domain in
     the DNS's form (`marie@xn--thtre-4qa2c.qc.ca`) with the accented name it stands for (`marie@théâtre.qc.ca`), which

@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from services.identity.adapters.mongo import MAINTENANCE, PRIVACY_LOG, MongoIdentityStore
 from services.identity.bootstrap import create_app
 from services.identity.context import IdentityContext
-from services.identity.domain.matching import BLOCKING_KEYS_VERSION
 from services.identity.handlers import active_person
 from services.identity.refiling import refile_blocks
+from services.identity.rekeying import rekey_identifiers
 from services.identity.settings import IdentitySettings
+from services.identity.upgrades import ADDRESS_FORM, BLOCK_FILING, StoredForm
 from shared.events import Envelope, PersonRef, build_envelope, parse_event
 from shared.events.audience import PersonDetailsUpdatedV1
 from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1
@@ -235,34 +236,54 @@ async def test_an_export_of_a_person_is_logged_and_its_log_outlives_their_erasur
         assert person_id not in repr(kept)
 
 
-def blocks_outdated_gauge(app: FastAPI) -> float | None:
-    value = app.state.runtime.registry.get_sample_value("parterre_identity_blocks_outdated")
+def outdated_gauge(app: FastAPI, form: StoredForm) -> float | None:
+    value = app.state.runtime.registry.get_sample_value(f"parterre_identity_{form.name}_outdated")
     return None if value is None else float(value)
 
 
-async def test_identity_reports_persons_filed_under_older_blocking_keys_until_they_are_refiled(
-    harness: IdentityHarness, caplog: pytest.LogCaptureFixture
+async def _refile(app: FastAPI, organisation_id: str | None) -> None:
+    await refile_blocks(context_of(app).deps.store, organisation_id)
+
+
+async def _rekey(app: FastAPI, organisation_id: str | None) -> None:
+    await rekey_identifiers(context_of(app).deps, organisation_id)
+
+
+@pytest.mark.parametrize(
+    ("form", "command", "bring_up_to_date"),
+    [
+        (BLOCK_FILING, "parterre identity refile-blocks", _refile),
+        (ADDRESS_FORM, "parterre identity rekey-identifiers", _rekey),
+    ],
+    ids=["blocking keys", "addresses' written form"],
+)
+async def test_identity_reports_persons_stored_in_an_older_form_until_the_command_bringing_them_up_to_date_has_run(
+    harness: IdentityHarness,
+    caplog: pytest.LogCaptureFixture,
+    form: StoredForm,
+    command: str,
+    bring_up_to_date: Callable[[FastAPI, str | None], Awaitable[None]],
 ) -> None:
     settings = harness.settings
     async with running_identity(harness) as app:
-        # An empty store holds nothing filed under older keys, and records it.
-        assert blocks_outdated_gauge(app) == 0
+        # An empty store holds nothing stored in an older form, and records it.
+        assert outdated_gauge(app, form) == 0
     async with mongo_client(settings.mongo_url, app_name="parterre-tests") as client:
         store = MongoIdentityStore(client[settings.mongo_database])
-        assert await store.blocks_filed_under() == BLOCKING_KEYS_VERSION
-        # A store an older release filled: persons, and no record of the keys they are filed under.
+        assert await form.recorded(store) == form.current
+        # A store an older release filled: persons, and no record of the form they are stored in.
         await client[settings.mongo_database][MAINTENANCE].delete_many({})
         await store_as_before(store, "per_frederic", normalised(**FREDERIC), organisation_id=harness.organisation_id)
         harness.settings = settings.model_copy(update={"identity_blocks_check_seconds": 0.05})
 
         with caplog.at_level(logging.INFO, logger="services.identity.bootstrap"):
             async with running_identity(harness) as app:
-                assert blocks_outdated_gauge(app) == 1
-                assert "parterre identity refile-blocks" in caplog.text
-                await refile_blocks(store, harness.organisation_id)
+                assert outdated_gauge(app, form) == 1
+                assert command in caplog.text
+                await bring_up_to_date(app, harness.organisation_id)
                 await asyncio.sleep(0.3)
-                # One organisation refiled: others may still hold persons filed under older keys.
-                assert blocks_outdated_gauge(app) == 1
-                await refile_blocks(store, None)
-                assert await eventually(lambda: blocks_outdated_gauge(app) == 0)
-        assert "every stored person is filed under the current blocking keys" in caplog.text
+                # One organisation brought up to date: others may still hold persons stored so.
+                assert outdated_gauge(app, form) == 1
+                await bring_up_to_date(app, None)
+                assert await eventually(lambda: outdated_gauge(app, form) == 0)
+        assert form.done in caplog.text

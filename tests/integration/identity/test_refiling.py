@@ -12,7 +12,8 @@ from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord, PersonRecord
 from services.identity.handlers import IdentityDeps, resolve_fact
 from services.identity.ports import IdentityStore
-from services.identity.refiling import blocks_outdated, refile_blocks
+from services.identity.refiling import refile_blocks
+from services.identity.upgrades import BLOCK_FILING, outdated
 from shared.events import parse_data
 from shared.events.identity import MatchMethod, PersonResolvedV1
 from shared.mongo import Document
@@ -210,14 +211,14 @@ async def test_a_store_is_outdated_while_it_holds_persons_and_no_refiling_of_eve
 ) -> None:
     store = identity_store
     # Empty: every person it will hold is filed under the current keys.
-    assert not await blocks_outdated(store)
+    assert not await outdated(store, BLOCK_FILING)
     assert await store.blocks_filed_under() == BLOCKING_KEYS_VERSION
     await store.record_blocks_filed_under(BLOCKING_KEYS_VERSION - 1)
     await store_as_before(store, "per_frederic", normalised(**FREDERIC))
-    assert await blocks_outdated(store)
+    assert await outdated(store, BLOCK_FILING)
 
     await refile_blocks(store, ORGANISATION)
-    assert await blocks_outdated(store)
+    assert await outdated(store, BLOCK_FILING)
     await refile_blocks(store, None)
-    assert not await blocks_outdated(store)
+    assert not await outdated(store, BLOCK_FILING)
     assert await store.blocks_filed_under() == BLOCKING_KEYS_VERSION

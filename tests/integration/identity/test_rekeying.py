@@ -8,7 +8,12 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import MongoIdentityStore
-from services.identity.domain.identifiers import Identifier, IdentifierType, load_identifier_policy
+from services.identity.domain.identifiers import (
+    IDENTIFIER_FORM_VERSION,
+    Identifier,
+    IdentifierType,
+    load_identifier_policy,
+)
 from services.identity.domain.matching import blocking_keys
 from services.identity.domain.merges import ReviewStatus
 from services.identity.domain.normalise import normalise_record
@@ -27,6 +32,7 @@ from services.identity.handlers import (
 from services.identity.ports import Decision, IdentityStore, JournalEntry
 from services.identity.rekeying import REKEYING, Conflict, rekey_identifiers
 from services.identity.settings import BUNDLED_POLICY
+from services.identity.upgrades import ADDRESS_FORM, outdated
 from shared.events import parse_data
 from shared.events.identity import MatchMethod, MergeDecider, PersonResolvedV1
 from shared.mongo import Document
@@ -319,3 +325,25 @@ async def test_an_unmerge_gives_back_an_address_in_both_its_forms_and_erasing_it
     assert kept is not None
     assert not {AS_STORED, AS_WRITTEN_TODAY} & kept.identifiers
     assert later.outcome == "suppressed"
+
+
+async def test_a_store_needs_rekeying_while_it_holds_persons_and_no_rekeying_of_all_since_the_form_changed(
+    deps: IdentityDeps,
+) -> None:
+    store = deps.store
+    # Empty: every person it will hold has their addresses claimed as written today.
+    assert not await outdated(store, ADDRESS_FORM)
+    assert await store.identifiers_written_under() == IDENTIFIER_FORM_VERSION
+    # A store an older release filled: persons, and no record of the form their addresses are claimed in.
+    await store.record_identifiers_written_under(IDENTIFIER_FORM_VERSION - 1)
+    await store_as_before(store, "per_marie")
+    assert await outdated(store, ADDRESS_FORM)
+
+    await rekey_identifiers(deps, ORGANISATION)
+    # One organisation rekeyed: others may still hold persons stored so.
+    assert await outdated(store, ADDRESS_FORM)
+    await rekey_identifiers(deps, None)
+    assert not await outdated(store, ADDRESS_FORM)
+    assert await store.identifiers_written_under() == IDENTIFIER_FORM_VERSION
+    # The blocking keys are recorded apart: rekeying says nothing of them.
+    assert await store.blocks_filed_under() is None
