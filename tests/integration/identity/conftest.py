@@ -3,7 +3,7 @@
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,12 +11,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import INDEXES, MongoIdentityStore
-from services.identity.handlers import IdentityDeps
+from services.identity.domain.normalise import normalise_record
+from services.identity.domain.records import NormalisedRecord, PersonRecord
+from services.identity.handlers import IdentityDeps, resolve_fact
 from services.identity.ports import IdentityStore
 from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
-from shared.events import Envelope, PersonRef, build_envelope
+from shared.events import Envelope, PersonRef, build_envelope, parse_data
 from shared.events.audience import PersonDetailsUpdatedV1, PersonErasureRequestedV1
+from shared.events.identity import PersonResolvedV1
 from shared.mongo import Document, ensure_indexes, mongo_client
 from tests.conftest import Servers
 
@@ -93,3 +96,15 @@ def last_resolution(outputs: Sequence[Envelope]) -> Envelope:
     """The last `person resolved` event among what identity published for a fact (the household events, when the
     fact made a household, follow it)."""
     return next(output for output in reversed(outputs) if output.type == RESOLVED)
+
+
+async def resolve(deps: IdentityDeps, event_id: str, **person: Any) -> PersonResolvedV1:
+    """What identity resolved a details fact naming `person` to."""
+    data = parse_data(last_resolution((await resolve_fact(details_fact(event_id, **person), deps)).outputs))
+    assert isinstance(data, PersonResolvedV1)
+    return data
+
+
+def normalised(**fields: str) -> NormalisedRecord:
+    """A record as identity normalised it on the eve of 2026-12 (birth dates are read against that day)."""
+    return normalise_record(PersonRecord(**fields), today=date(2026, 11, 30))

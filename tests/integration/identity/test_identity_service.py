@@ -27,8 +27,8 @@ from shared.settings import ServiceSettings
 from shared.tokens import Scope
 from shared.topic_admin import ensure_topics
 from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
-from tests.integration.identity.conftest import START
-from tests.integration.identity.test_refiling import FREDERIC, normalised, store_as_before
+from tests.integration.identity.conftest import START, normalised
+from tests.integration.identity.test_refiling import FREDERIC, store_as_before
 from tests.integration.kafka_support import TopicTail, publish_envelopes
 from tests.integration.waiting import eventually
 

@@ -8,8 +8,8 @@ from services.identity.adapters.mongo import MongoIdentityStore
 from shared.mongo import Document
 from shared.settings import ServiceSettings
 from tests.integration.identity.command_runs import Runs, SetUp, assert_run_ends_with, each_run
-from tests.integration.identity.conftest import ORGANISATION
-from tests.integration.identity.test_refiling import FREDERIC, normalised, store_as_before
+from tests.integration.identity.conftest import ORGANISATION, normalised
+from tests.integration.identity.test_refiling import FREDERIC, store_as_before
 from tests.unit.identity.test_exit_codes_documented import documented_exit_codes
 
 SALT = "the-service-s-salt"

@@ -1,33 +1,25 @@
 """Persons stored before the blocking keys changed are filed under today's keys, so new records meet them again."""
 
-from datetime import date
-
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import BLOCKS, MongoIdentityStore, SaltMismatchError
 from services.identity.domain.matching import BLOCK_CAPACITY, BLOCKING_KEYS_VERSION, blocking_keys
-from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import Person, PersonStatus
-from services.identity.domain.records import NormalisedRecord, PersonRecord
-from services.identity.handlers import IdentityDeps, resolve_fact
+from services.identity.domain.records import NormalisedRecord
+from services.identity.handlers import IdentityDeps
 from services.identity.ports import IdentityStore
 from services.identity.refiling import refile_blocks
 from services.identity.upgrades import BLOCK_FILING, outdated
-from shared.events import parse_data
-from shared.events.identity import MatchMethod, PersonResolvedV1
+from shared.events.identity import MatchMethod
 from shared.mongo import Document
 from shared.settings import ServiceSettings
-from tests.integration.identity.conftest import ORGANISATION, START, details_fact, last_resolution
+from tests.integration.identity.conftest import ORGANISATION, START, normalised, resolve
 from tests.integration.terminal import run_from_terminal
 
 FREDERIC = {"first_name": "Frédéric", "last_name": "Sirois", "email": "frederic.sirois13@hotmail.com"}
 # One slip in the mailbox name: this record shares with Frédéric's only the key of both names at the e-mail's domain.
 MISTYPED = {**FREDERIC, "email": "frederic.sirios13@hotmail.com"}
-
-
-def normalised(**fields: str) -> NormalisedRecord:
-    return normalise_record(PersonRecord(**fields), today=date(2026, 11, 30))
 
 
 async def store_as_before(
@@ -45,12 +37,6 @@ async def store_as_before(
     )
     old_keys = [key for record in records for key in blocking_keys(record) if key.startswith(("el:", "ph:"))]
     await store.add_to_blocks(organisation_id, old_keys, person_id)
-
-
-async def resolve(deps: IdentityDeps, event_id: str, **person: str) -> PersonResolvedV1:
-    data = parse_data(last_resolution((await resolve_fact(details_fact(event_id, **person), deps)).outputs))
-    assert isinstance(data, PersonResolvedV1)
-    return data
 
 
 @pytest.mark.parametrize("refiled", [False, True], ids=["as stored", "refiled"])

@@ -2,7 +2,7 @@
 again by the address as written today, once `parterre identity rekey-identifiers` has run."""
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -16,9 +16,7 @@ from services.identity.domain.identifiers import (
 )
 from services.identity.domain.matching import blocking_keys
 from services.identity.domain.merges import ReviewStatus
-from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import Person, PersonStatus, review_id_for, suppression_hash
-from services.identity.domain.records import NormalisedRecord, PersonRecord
 from services.identity.domain.resolution import MergePlan
 from services.identity.handlers import (
     IdentityDeps,
@@ -33,11 +31,10 @@ from services.identity.ports import Decision, IdentityStore, JournalEntry
 from services.identity.rekeying import REKEYING, Conflict, rekey_identifiers
 from services.identity.settings import BUNDLED_POLICY
 from services.identity.upgrades import ADDRESS_FORM, outdated
-from shared.events import parse_data
-from shared.events.identity import MatchMethod, MergeDecider, PersonResolvedV1
+from shared.events.identity import MatchMethod, MergeDecider
 from shared.mongo import Document
 from shared.settings import ServiceSettings
-from tests.integration.identity.conftest import ORGANISATION, START, details_fact, last_resolution
+from tests.integration.identity.conftest import ORGANISATION, START, details_fact, normalised, resolve
 from tests.integration.terminal import run_from_terminal
 
 # As releases before 2026-12 kept `Marie.Tremblay@xn--thtre-4qa2c.qc.ca`, and as they keep it now.
@@ -46,10 +43,6 @@ ACCENTED = "marie.tremblay@théâtre.qc.ca"
 AS_STORED = Identifier(IdentifierType.EMAIL, DNS_FORM)
 AS_WRITTEN_TODAY = Identifier(IdentifierType.EMAIL, ACCENTED)
 MARIE = {"first_name": "Marie", "last_name": "Tremblay", "postal_code": "H2J 2L1"}
-
-
-def normalised(**fields: str) -> NormalisedRecord:
-    return normalise_record(PersonRecord(**fields), today=date(2026, 11, 30))
 
 
 async def store_as_before(
@@ -76,12 +69,6 @@ async def store_as_before(
         )
     )
     await store.add_to_blocks(organisation_id, blocking_keys(record), person_id)
-
-
-async def resolve(deps: IdentityDeps, event_id: str, **person: str) -> PersonResolvedV1:
-    data = parse_data(last_resolution((await resolve_fact(details_fact(event_id, **person), deps)).outputs))
-    assert isinstance(data, PersonResolvedV1)
-    return data
 
 
 @pytest.mark.parametrize("rekeyed", [False, True], ids=["as stored", "rekeyed"])

@@ -40,6 +40,7 @@ from tests.integration.identity.conftest import (
     erasure_fact,
     everything_stored,
     last_resolution,
+    resolve,
 )
 
 ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
@@ -50,10 +51,6 @@ def resolved(outcome: FactOutcome) -> PersonResolvedV1:
     data = parse_data(last_resolution(outcome.outputs))
     assert isinstance(data, PersonResolvedV1)
     return data
-
-
-async def resolve(deps: IdentityDeps, event_id: str, **person: Any) -> PersonResolvedV1:
-    return resolved(await resolve_fact(details_fact(event_id, **person), deps))
 
 
 async def test_a_first_fact_creates_a_person_and_a_second_with_the_same_email_in_other_case_joins_it(
