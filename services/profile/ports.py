@@ -412,6 +412,10 @@ class ProfileStore(Protocol):
         """At most `limit` of the persons filed under `key`, those filed first, and whether more were filed. An
         entry may name a profile that no longer holds the key (filed just before a crash): the profile decides."""
 
+    async def lookup_lengths(self, organisation_id: str, keys: Sequence[str]) -> dict[str, int]:
+        """How many persons each key's list may name (those let go since it was filed may still count): what reading
+        it whole may cost, without reading it."""
+
     def every_profile(self, organisation_id: str | None) -> AsyncIterator[StoredProfile]:
         """Every stored profile of the organisation (of all of them with None), in no particular order. Slow: it
         reads the whole collection, for operator tasks."""

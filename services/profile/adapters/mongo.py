@@ -783,6 +783,10 @@ class MongoProfileStore:
         persons = dict.fromkeys(str(item["person"]) for _, item in items if item.get("person"))
         return list(persons), length > limit
 
+    async def lookup_lengths(self, organisation_id: str, keys: Sequence[str]) -> dict[str, int]:
+        lengths = await _each([self._lookup_length(_lookup_name(organisation_id, key)) for key in keys], READS_AT_ONCE)
+        return dict(zip(keys, lengths, strict=True))
+
     async def every_profile(self, organisation_id: str | None) -> AsyncIterator[StoredProfile]:
         query = {} if organisation_id is None else {"organisation_id": organisation_id}
         async for document in self._profiles.find(query):

@@ -94,6 +94,8 @@ async def test_a_look_up_reads_the_first_filed_up_to_its_limit_and_says_more_wer
 
     assert await store.found_by_up_to(ORGANISATION, TREMBLAY, 3) == (["per_000", "per_001", "per_002"], True)
     assert await store.found_by_up_to(ORGANISATION, TREMBLAY, 5) == ([f"per_{n:03d}" for n in range(5)], False)
+    # What reading each list whole costs, without reading it: a key no one was filed under holds none.
+    assert await store.lookup_lengths(ORGANISATION, [TREMBLAY, "name:NOBODY"]) == {TREMBLAY: 5, "name:NOBODY": 0}
 
 
 async def test_filing_and_withdrawing_a_person_under_a_key_many_share_reads_only_its_first_entries(

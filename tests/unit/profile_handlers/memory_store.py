@@ -393,6 +393,10 @@ class MemoryProfileStore:
         persons = list(self.lookups.get((organisation_id, _key_digest(key)), ()))
         return persons[:limit], len(persons) > limit
 
+    async def lookup_lengths(self, organisation_id: str, keys: Sequence[str]) -> dict[str, int]:
+        await asyncio.sleep(0)
+        return {key: len(self.lookups.get((organisation_id, _key_digest(key)), ())) for key in keys}
+
     async def every_profile(self, organisation_id: str | None) -> AsyncIterator[StoredProfile]:
         for (organisation, _), profile in list(self.profiles.items()):
             if organisation_id is None or organisation == organisation_id:

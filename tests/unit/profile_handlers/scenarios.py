@@ -3125,6 +3125,31 @@ async def a_name_typed_halfway_finds_its_patron_among_more_patrons_of_its_sound_
     assert result.truncated
 
 
+async def a_second_name_typed_halfway_finds_its_patron_among_more_patrons_of_the_first_than_a_search_reads(
+    world: World,
+) -> None:
+    # Every Marie's list is longer than a search reads (500): read first, it filled the search before the list of the
+    # names beginning `tremb`, which holds the one Marie Tremblay, was read.
+    budget = 5
+    for index in range(budget + 1):
+        await world.deliver(
+            world.purchase(
+                f"sale-{index}", f"per_marie{index}", person=named_patron("Marie", f"Gagnon{index}", f"C-{index}")
+            )
+        )
+    await world.deliver(world.purchase("sale-t", "per_tremblay", person=named_patron("Marie", "Tremblay", "C-999")))
+
+    result = await search_profiles(
+        world.deps, world.organisation_id, read_query("Marie Tremb"), limit=20, max_candidates=budget
+    )
+
+    assert [found.candidate.person_id for found, _ in result.found] == ["per_tremblay"]
+    assert result.truncated, "not every Marie was read"
+    # Every list fits: read in its stage, nothing put off.
+    whole = await search_profiles(world.deps, world.organisation_id, read_query("Marie Tremb"), limit=20)
+    assert ([found.candidate.person_id for found, _ in whole.found], whole.truncated) == (["per_tremblay"], False)
+
+
 async def profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing(
     world: World,
 ) -> None:
@@ -3775,6 +3800,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_once_until_unmerged_or_erased,
     a_search_says_when_it_may_have_left_patrons_out,
     a_name_typed_halfway_finds_its_patron_among_more_patrons_of_its_sound_than_a_search_reads,
+    a_second_name_typed_halfway_finds_its_patron_among_more_patrons_of_the_first_than_a_search_reads,
     profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing,
     a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no_longer_holds,
     an_erasure_withdraws_the_keys_a_change_cut_short_left_filed,
