@@ -92,12 +92,12 @@ def create_app(
                 except Exception as exc:  # the store away: checked again at the next turn
                     log.warning("could not check whether %s are up to date: %r", form.name, exc)
 
-        for form in STORED_FORMS:
-            if await still_outdated(form):
-                log.warning(form.warning)
-                runtime.extras[f"{form.name}-watch"] = asyncio.create_task(
-                    until_up_to_date(form), name=f"{form.name}-watch"
-                )
+        # Every form checked before any watch starts: a check that fails stops the start with no watch left running.
+        for form in [form for form in STORED_FORMS if await still_outdated(form)]:
+            log.warning(form.warning)
+            runtime.extras[f"{form.name}-watch"] = asyncio.create_task(
+                until_up_to_date(form), name=f"{form.name}-watch"
+            )
 
     async def stop_watching_stored_forms(runtime: Runtime) -> None:
         watches = [runtime.extras.pop(f"{form.name}-watch", None) for form in STORED_FORMS]

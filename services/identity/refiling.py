@@ -4,9 +4,10 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.identity.domain.matching import BLOCKING_KEYS_VERSION, blocking_keys
+from services.identity.domain.matching import blocking_keys
 from services.identity.domain.persons import Person
 from services.identity.ports import IdentityStore
+from services.identity.upgrades import BLOCK_FILING
 
 # Blocks read at once: a store answers one read at a time per call, and most blocks of a walk are in no cache.
 READS_AT_ONCE = 16
@@ -53,7 +54,7 @@ async def refile_blocks(
             progress(report)
     if organisation_id is None:
         # Persons stored meanwhile were filed under the current keys as they were resolved.
-        await store.record_blocks_filed_under(BLOCKING_KEYS_VERSION)
+        await BLOCK_FILING.record_current(store)
     return report
 
 

@@ -4,11 +4,12 @@ gives (a domain in the DNS's `xn--` form, before 2026-12): each is claimed as wr
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from services.identity.domain.identifiers import IDENTIFIER_FORM_VERSION, Identifier, as_written_today
+from services.identity.domain.identifiers import Identifier, as_written_today
 from services.identity.domain.matching import Comparison, Level
 from services.identity.domain.merges import ReviewItem
 from services.identity.domain.persons import Person, kept_apart, review_id_for
 from services.identity.handlers import IdentityDeps, active_person, any_suppressed, file_review
+from services.identity.upgrades import ADDRESS_FORM
 from shared.moments import to_the_millisecond
 
 # What a suggestion this files names where a fact's id would be: no fact made it.
@@ -28,6 +29,11 @@ class Conflict:
     # already, or the holder is no active person (being created, or erased).
     review_id: str | None
     kept_apart: bool = False
+
+    @property
+    def unsettled(self) -> bool:
+        """Neither left for review nor kept apart: the holder was no active person yet, for a later run to settle."""
+        return self.review_id is None and not self.kept_apart
 
 
 @dataclass
@@ -58,8 +64,9 @@ async def rekey_identifiers(
     unmerge finds them by it. Another person holding the address as written today merges no one: the two are left to a
     reviewer as a suggestion, unless kept apart already. An address the policy blocks as written today is not
     claimed. Running it again claims and files nothing more, and a run cut short is finished by the next; identity may
-    keep running, since claiming is what resolving does. Once every organisation's persons are visited, the store
-    records that their addresses are claimed as written today (see `upgrades.outdated`).
+    keep running, since claiming is what resolving does. Once every organisation's persons are visited, with no
+    conflict left unsettled, the store records that their addresses are claimed as written today (see
+    `upgrades.outdated`).
     """
     report = RekeyReport()
     async for person in deps.store.active_persons(organisation_id):
@@ -69,9 +76,9 @@ async def rekey_identifiers(
             progress(report)
     if progress is not None and report.persons % progress_every:
         progress(report)
-    if organisation_id is None:
+    if organisation_id is None and not any(conflict.unsettled for conflict in report.conflicts):
         # Persons stored meanwhile had their addresses claimed as written today as they were resolved.
-        await deps.store.record_identifiers_written_under(IDENTIFIER_FORM_VERSION)
+        await ADDRESS_FORM.record_current(deps.store)
     return report
 
 

@@ -23,6 +23,10 @@ class StoredForm:
     warning: str
     done: str
 
+    async def record_current(self, store: IdentityStore) -> None:
+        """Records that every stored person is written in the current version: its command ran over them all."""
+        await self.record(store, self.current)
+
 
 BLOCK_FILING = StoredForm(
     name="blocks",
@@ -62,5 +66,5 @@ async def outdated(store: IdentityStore, form: StoredForm) -> bool:
         return False
     if await anext(aiter(store.active_persons(None)), None) is not None:
         return True
-    await form.record(store, form.current)
+    await form.record_current(store)
     return False

@@ -334,3 +334,18 @@ async def test_a_store_needs_rekeying_while_it_holds_persons_and_no_rekeying_of_
     assert await store.identifiers_written_under() == IDENTIFIER_FORM_VERSION
     # The blocking keys are recorded apart: rekeying says nothing of them.
     assert await store.blocks_filed_under() is None
+
+
+async def test_a_rekeying_leaving_an_address_to_a_person_not_stored_yet_is_not_recorded_as_done(
+    deps: IdentityDeps,
+) -> None:
+    store = deps.store
+    await store_as_before(store, "per_marie")
+    # A fact naming the address accented is being resolved: its new person claimed it, and is not stored yet.
+    assert await store.claim(ORGANISATION, AS_WRITTEN_TODAY, "per_being_created") == "per_being_created"
+
+    report = await rekey_identifiers(deps, None)
+
+    assert report.conflicts == [Conflict(ORGANISATION, "per_marie", "per_being_created", None)]
+    # The command says to run it again; until a run settles it, the store still says so too.
+    assert await outdated(store, ADDRESS_FORM)
