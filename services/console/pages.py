@@ -71,6 +71,10 @@ def _value(result: Any) -> Any:
     return None if isinstance(result, ApiError | ServiceUnavailableError) else result
 
 
+def _failure_of(result: Any) -> Failure | None:
+    return result if isinstance(result, ApiError | ServiceUnavailableError) else None
+
+
 def _failures(results: Mapping[str, Any]) -> list[Failure]:
     return [value for value in results.values() if isinstance(value, ApiError | ServiceUnavailableError)]
 
@@ -479,8 +483,8 @@ class SegmentPage:
     failure: Failure | None
     # The profile service knows no segment by this name (a mistyped or retired link).
     unknown: bool = False
-    # The members could not be read: the page has nothing of what it is for (a title alone may be missing).
-    members_unread: bool = False
+    # Why the members could not be read: the page has nothing of what it is for then (a title alone may be missing).
+    members_failure: Failure | None = None
 
 
 async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | None) -> SegmentPage:
@@ -505,7 +509,7 @@ async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | No
         next_cursor=(members or {}).get("next_cursor"),
         failure=failures[0] if failures else None,
         unknown=_not_found(results["members"]),
-        members_unread=_value(results["members"]) is None and not _not_found(results["members"]),
+        members_failure=None if _not_found(results["members"]) else _failure_of(results["members"]),
     )
 
 

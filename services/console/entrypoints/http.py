@@ -14,7 +14,7 @@ from pydantic import StringConstraints
 from starlette.routing import Match
 
 from services.console import pages
-from services.console.adapters.platform_api import ApiError, ServiceUnavailableError
+from services.console.adapters.platform_api import RETRY_LATER, ApiError, ServiceUnavailableError
 from services.console.context import ConsoleContext, ConsoleDep
 from services.console.domain.accounts import notice_signature
 from services.console.domain.i18n import Language, choose_language
@@ -564,7 +564,7 @@ async def segment(
     require(active, Scope.SEGMENTS_READ)
     page = await pages.segment_page(context.deps.api, active.token, name, cursor)
     links = pager(f"/segments/{quote(name, safe='')}", cursor, previous or [], page.next_cursor, trail_cut=cut)
-    status_code = 404 if page.unknown else _shown_failure_status(page.failure if page.members_unread else None)
+    status_code = 404 if page.unknown else _shown_failure_status(page.members_failure)
     return render(request, context, language, "segment.html", active, status_code=status_code, page=page, pager=links)
 
 
@@ -657,14 +657,22 @@ def failed_action(
 
 
 def _failure_status(failure: ApiError | ServiceUnavailableError) -> int:
-    """A refusal's own status (4xx); 503 for a service down or saying so; 502 for any other failure of a service
-    behind the console, which did not fail itself (a monitor counting 500s counts the console's own errors)."""
+    """What the console answers for a service's failure, as a gateway: the service's refusal of what the member asked
+    (4xx) as it is; 503 when the service does not answer, says it is unavailable or to come back later; 502 when it
+    refused the console's own token or failed otherwise. The console did not fail itself: a monitor counting 500s
+    counts the console's own errors, and a 401 or a 408 would tell the browser something about its own request."""
     if not isinstance(failure, ApiError):
         return 503
-    return failure.status_code if failure.status_code < 500 or failure.status_code in (503, 504) else 502
+    status = failure.status_code
+    if status in RETRY_LATER or status in (503, 504):
+        return 503
+    return 502 if status >= 500 or status == 401 else status
 
 
 def _shown_failure_status(failure: ApiError | ServiceUnavailableError | None) -> int:
-    """The status of a page whose whole content a failure took the place of; 200 when none did. A page that still
-    shows what other services answered (a patron's, the operations page) stays 200."""
-    return 200 if failure is None else _failure_status(failure)
+    """The status of a page whose whole content a failure took the place of; 200 when none did. Such a page reads a
+    listing, which a service that has it never answers 404: that is a service without the route (an older release,
+    a proxy sending elsewhere), a 502. A page that still shows what other services answered stays 200."""
+    if failure is None:
+        return 200
+    return 502 if isinstance(failure, ApiError) and failure.status_code == 404 else _failure_status(failure)

@@ -440,14 +440,23 @@ FAILURES: list[tuple[str, Callable[[httpx.Request], httpx.Response], int]] = [
     ("failing", lambda _: httpx.Response(500, json=CRASHED), 502),
     ("answering what the console cannot read", lambda _: httpx.Response(200, text="<html>ok</html>"), 502),
     ("refusing the request", lambda _: httpx.Response(422, json=REFUSED), 422),
+    # What the browser's request did not cause is never told as its own: a token refused, a route missing.
+    ("refusing the console's token", lambda _: httpx.Response(401, json=REFUSED), 502),
+    ("without the route", lambda _: httpx.Response(404, json=REFUSED), 502),
+    ("asking to come back later", lambda _: httpx.Response(429, json=REFUSED), 503),
+    ("timing out behind its proxy", lambda _: httpx.Response(504, text="Gateway Timeout"), 503),
 ]
 
 
-@pytest.mark.parametrize(("answer", "page"), WHOLE_PAGES, ids=[answer for answer, _ in WHOLE_PAGES])
 @pytest.mark.parametrize(
-    ("failing", "status_code"),
-    [(failing, status_code) for _, failing, status_code in FAILURES],
-    ids=[how for how, _, _ in FAILURES],
+    ("answer", "page", "failing", "status_code"),
+    [
+        pytest.param(answer, page, failing, status_code, id=f"{how}-{answer}")
+        for answer, page in WHOLE_PAGES
+        for how, failing, status_code in FAILURES
+        # A segment's members answered 404 are an unknown segment's: the page of one (test_console_pages_http.py).
+        if (answer, status_code, how) != ("members", 502, "without the route")
+    ],
 )
 def test_a_page_a_service_s_failure_took_the_place_of_answers_with_the_failure_s_status_and_says_it(
     answer: str, page: str, failing: Callable[[httpx.Request], httpx.Response], status_code: int
@@ -483,3 +492,18 @@ def test_a_segment_s_members_read_without_its_title_are_a_page_served() -> None:
     assert shown.status_code == 200, shown.text[-800:]
     assert "Le service est tombé." in shown.text
     assert "/patrons/per_1" in shown.text
+
+
+def test_a_segment_page_whose_members_and_title_both_failed_answers_the_members_failure() -> None:
+    answered: Callable[[httpx.Request], httpx.Response] = answering(ANSWERS)
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/segments":
+            return httpx.Response(403, json=REFUSED)
+        if request.url.path == "/v1/segments/donors/members":
+            return httpx.Response(503, json=CRASHED)
+        return answered(request)
+
+    browser, _ = console_as(platform, Role.VIEWER)
+
+    assert browser.get("/segments/donors").status_code == 503
