@@ -52,3 +52,38 @@ async def assert_run_ends_with(
     await set_up(database, monkeypatch)
 
     assert await run_from_terminal(["identity", command, *options]) == code
+
+
+def exit_code_tests(
+    command: str, runs: Runs, environment: Mapping[str, str | None] = {}
+) -> tuple[Callable[..., None], Callable[..., Awaitable[None]]]:
+    """The two tests of a command's exit codes, for its module to name: its `--help` lists exactly the codes `runs`
+    end with, and each run ends with its code (`assert_run_ends_with`, with `environment`)."""
+
+    def help_lists_exactly_the_exit_codes_runs_end_with(capsys: pytest.CaptureFixture[str]) -> None:
+        assert sorted(documented_exit_codes(command, capsys)) == sorted(runs)
+
+    @pytest.mark.mongo
+    @pytest.mark.parametrize(("code", "options", "set_up"), each_run(runs))
+    async def each_run_ends_with_the_exit_code_help_lists_for_it(
+        code: int,
+        options: list[str],
+        set_up: SetUp,
+        settings: ServiceSettings,
+        database: AsyncDatabase[Document],
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        await assert_run_ends_with(
+            command,
+            code,
+            options,
+            set_up,
+            settings=settings,
+            database=database,
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+            environment=environment,
+        )
+
+    return help_lists_exactly_the_exit_codes_runs_end_with, each_run_ends_with_the_exit_code_help_lists_for_it

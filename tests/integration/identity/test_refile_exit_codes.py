@@ -6,11 +6,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import MongoIdentityStore
 from shared.mongo import Document
-from shared.settings import ServiceSettings
-from tests.integration.identity.command_runs import Runs, SetUp, assert_run_ends_with, each_run
+from tests.integration.identity.command_runs import Runs, exit_code_tests
 from tests.integration.identity.conftest import ORGANISATION, normalised
 from tests.integration.identity.test_refiling import FREDERIC, store_as_before
-from tests.unit.identity.test_exit_codes_documented import documented_exit_codes
 
 SALT = "the-service-s-salt"
 
@@ -59,29 +57,11 @@ RUNS: Runs = {
 }
 
 
-def test_help_lists_exactly_the_exit_codes_a_refiling_ends_with(capsys: pytest.CaptureFixture[str]) -> None:
-    assert sorted(documented_exit_codes("refile-blocks", capsys)) == sorted(RUNS)
-
-
-@pytest.mark.mongo
-@pytest.mark.parametrize(("code", "options", "set_up"), each_run(RUNS))
-async def test_each_refiling_ends_with_the_exit_code_help_lists_for_it(
-    code: int,
-    options: list[str],
-    set_up: SetUp,
-    settings: ServiceSettings,
-    database: AsyncDatabase[Document],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    await assert_run_ends_with(
-        "refile-blocks",
-        code,
-        options,
-        set_up,
-        settings=settings,
-        database=database,
-        monkeypatch=monkeypatch,
-        capsys=capsys,
-        environment={"PARTERRE_IDENTITY_SUPPRESSION_SALT": SALT},
-    )
+(
+    test_help_lists_exactly_the_exit_codes_a_refiling_ends_with,
+    test_each_refiling_ends_with_the_exit_code_help_lists_for_it,
+) = exit_code_tests(
+    "refile-blocks",
+    RUNS,
+    {"PARTERRE_IDENTITY_SUPPRESSION_SALT": SALT},
+)

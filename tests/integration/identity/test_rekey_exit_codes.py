@@ -8,11 +8,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import MongoIdentityStore
 from shared.mongo import Document
-from shared.settings import ServiceSettings
-from tests.integration.identity.command_runs import Runs, SetUp, assert_run_ends_with, each_run
+from tests.integration.identity.command_runs import Runs, exit_code_tests
 from tests.integration.identity.conftest import ORGANISATION
 from tests.integration.identity.test_rekeying import ACCENTED, store_as_before
-from tests.unit.identity.test_exit_codes_documented import documented_exit_codes
 
 
 async def stored_before(database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,29 +62,11 @@ RUNS: Runs = {
 }
 
 
-def test_help_lists_exactly_the_exit_codes_a_rekeying_ends_with(capsys: pytest.CaptureFixture[str]) -> None:
-    assert sorted(documented_exit_codes("rekey-identifiers", capsys)) == sorted(RUNS)
-
-
-@pytest.mark.mongo
-@pytest.mark.parametrize(("code", "options", "set_up"), each_run(RUNS))
-async def test_each_rekeying_ends_with_the_exit_code_help_lists_for_it(
-    code: int,
-    options: list[str],
-    set_up: SetUp,
-    settings: ServiceSettings,
-    database: AsyncDatabase[Document],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    await assert_run_ends_with(
-        "rekey-identifiers",
-        code,
-        options,
-        set_up,
-        settings=settings,
-        database=database,
-        monkeypatch=monkeypatch,
-        capsys=capsys,
-        environment={"PARTERRE_IDENTITY_POLICY_FILE": None, "PARTERRE_IDENTITY_MATCH_MODEL_FILE": None},
-    )
+(
+    test_help_lists_exactly_the_exit_codes_a_rekeying_ends_with,
+    test_each_rekeying_ends_with_the_exit_code_help_lists_for_it,
+) = exit_code_tests(
+    "rekey-identifiers",
+    RUNS,
+    {"PARTERRE_IDENTITY_POLICY_FILE": None, "PARTERRE_IDENTITY_MATCH_MODEL_FILE": None},
+)
