@@ -478,13 +478,15 @@ async def _apply_together(
                 view.stored(person)
             else:
                 view.forget_person(organisation_id, person.person_id)
-        households = await asyncio.gather(
-            *(
-                _join_household(store, organisation_id, resolution, entries[position].decided_at)
+        households = await _join_households(
+            store,
+            organisation_id,
+            [
+                (resolution, entries[position].decided_at)
                 for position in positions
                 for _fact, resolution in [together[position]]
                 if resolution.household_with is not None
-            )
+            ],
         )
         for position in positions:
             fact, resolution = together[position]
@@ -985,8 +987,37 @@ async def _join_household(
 ) -> str | None:
     """Puts the person and its relative (`household_with`) in the household decided at `at`, those it is new to;
     returns the household's id (None: nobody joined, or the relative is gone)."""
+    (household_id,) = await _join_households(store, organisation_id, [(decided, at)])
+    return household_id
+
+
+async def _join_households(
+    store: IdentityStore, organisation_id: str, decisions: Sequence[tuple[Resolution | Decision, datetime]]
+) -> list[str | None]:
+    """`_join_household` for each decision and its moment, with one write of the households and one of their
+    members for them all (a consumer batch's round joins a dozen)."""
+    joins = await asyncio.gather(*(_household_join(store, organisation_id, decided) for decided, _at in decisions))
+    await store.join_households(organisation_id, [join for join in joins if join is not None])
+    await store.add_to_persons(
+        organisation_id,
+        [
+            PersonAddition(member_id, household_id=household_id, household_at=at)
+            for join, (_decided, at) in zip(joins, decisions, strict=True)
+            if join is not None
+            for household_id, joiners in [join]
+            for member_id in joiners
+        ],
+    )
+    return [None if join is None else join[0] for join in joins]
+
+
+async def _household_join(
+    store: IdentityStore, organisation_id: str, decided: Resolution | Decision
+) -> tuple[str, tuple[str, ...]] | None:
+    """The household the decision puts its person and relative in, and those of them it is new to; None when
+    nobody joins, or the relative is gone."""
     relative_id, person_id = decided.household_with, decided.person_id
-    household_id, joiners = decided.household_id, decided.household_joiners
+    household_id, joiners = decided.household_id, tuple(decided.household_joiners)
     if relative_id is None or (household_id is not None and not joiners):
         return None
     relative = await store.person(organisation_id, relative_id)
@@ -996,10 +1027,7 @@ async def _join_household(
         # Journaled before the household was decided with the person: the relative's as it is now.
         household_id = relative.household_id or household_id_for(organisation_id, relative_id)
         joiners = (relative_id, person_id)
-    await store.join_household(organisation_id, household_id, list(joiners))
-    for member_id in joiners:
-        await store.add_to_person(organisation_id, member_id, household_id=household_id, household_at=at)
-    return household_id
+    return household_id, joiners
 
 
 async def apply_merge(

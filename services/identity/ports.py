@@ -235,6 +235,10 @@ class IdentityStore(IdentityReads, Protocol):
 
     async def join_household(self, organisation_id: str, household_id: str, person_ids: Sequence[str]) -> None: ...
 
+    async def join_households(self, organisation_id: str, joins: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """`join_household` for each (household id, persons), in a few round trips."""
+        ...
+
     async def insert_merge(self, merge: MergeRecord) -> MergeRecord:
         """Stores the merge unless it exists; returns the stored one."""
 

@@ -251,6 +251,10 @@ class InMemoryIdentityStore:
         members = self._households.setdefault((organisation_id, household_id), [])
         members.extend(person_id for person_id in person_ids if person_id not in members)
 
+    async def join_households(self, organisation_id: str, joins: Sequence[tuple[str, Sequence[str]]]) -> None:
+        for household_id, person_ids in joins:
+            await self.join_household(organisation_id, household_id, person_ids)
+
     async def insert_merge(self, merge: MergeRecord) -> MergeRecord:
         return self._merges.setdefault((merge.organisation_id, merge.merge_id), merge)
 

@@ -647,6 +647,30 @@ class MongoIdentityStore:
         for person_id in person_ids:
             await self._add_member(self._households, organisation_id, household_id, person_id, limit=None)
 
+    async def join_households(self, organisation_id: str, joins: Sequence[tuple[str, Sequence[str]]]) -> None:
+        # As `add_to_persons`: each household from the latest version this process can tell (without a round trip
+        # while no other process writes), one insert for them all, and the careful way for one changed meanwhile.
+        joining: dict[str, list[str]] = {}
+        for household_id, person_ids in joins:
+            members = joining.setdefault(household_id, [])
+            members.extend(person_id for person_id in person_ids if person_id not in members)
+        found = await asyncio.gather(
+            *(self._households.latest(organisation_id, household_id) for household_id in joining)
+        )
+        versions: list[tuple[str, int, Document]] = []
+        for (household_id, person_ids), latest in zip(joining.items(), found, strict=True):
+            version, members = (0, []) if latest is None else (latest[0], list(latest[1]["members"]))
+            new = [person_id for person_id in person_ids if person_id not in members]
+            if new:
+                document = {"organisation_id": organisation_id, "members": [*members, *new]}
+                versions.append((household_id, version + 1, document))
+        appended = await self._households.append_many(organisation_id, versions) if versions else []
+        if any(appended):
+            await self._epochs.wrote(organisation_id)
+        for (household_id, _version, _document), done in zip(versions, appended, strict=True):
+            if not done:
+                await self.join_household(organisation_id, household_id, joining[household_id])
+
     async def _add_member(
         self, chain: VersionedDocuments, organisation_id: str, key: str, member: str, *, limit: int | None
     ) -> None:

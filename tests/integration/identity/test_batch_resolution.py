@@ -288,7 +288,7 @@ class CrashingStore:
         "insert_persons",
         "add_to_persons",
         "add_to_blocks_all",
-        "join_household",
+        "join_households",
         "mark_all_applied",
     ],
 )
