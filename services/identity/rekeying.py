@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from services.identity.domain.identifiers import Identifier, as_written_today
 from services.identity.domain.matching import Comparison, Level
 from services.identity.domain.merges import ReviewItem
-from services.identity.domain.persons import Person, kept_apart, review_id_for
+from services.identity.domain.persons import Person, PersonStatus, kept_apart, review_id_for
 from services.identity.handlers import IdentityDeps, active_person, any_suppressed, file_review
 from services.identity.upgrades import ADDRESS_FORM
 from shared.moments import to_the_millisecond
@@ -101,6 +101,11 @@ async def _rekey(person: Person, deps: IdentityDeps, report: RekeyReport) -> Non
             report.suppressed += 1
             continue
         holder = await store.owner_of(organisation_id, today) or await store.claim(organisation_id, today, claimant)
+        if holder != claimant and await _erased(deps, organisation_id, holder):
+            # Claimed for someone as they were erased (an erasure releases identifiers one by one, and a fact decided
+            # in between may claim one again): nobody else would ever free it, so it is freed as resolving frees it.
+            await store.release(organisation_id, today, holder)
+            holder = await store.claim(organisation_id, today, claimant)
         if holder == claimant:
             # Claimed first, held then: a run stopped between the two is finished by the next.
             claimed_by = await store.person(organisation_id, claimant)
@@ -109,6 +114,11 @@ async def _rekey(person: Person, deps: IdentityDeps, report: RekeyReport) -> Non
                 report.rekeyed += 1
         elif await _active_id(deps, organisation_id, holder) != person.person_id:
             report.conflicts.append(await _left_for_review(person, today, holder, deps, report))
+
+
+async def _erased(deps: IdentityDeps, organisation_id: str, person_id: str) -> bool:
+    person = await deps.store.person(organisation_id, person_id)
+    return person is not None and person.status is PersonStatus.ERASED
 
 
 async def _active_id(deps: IdentityDeps, organisation_id: str, person_id: str) -> str | None:

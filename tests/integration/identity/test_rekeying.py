@@ -349,3 +349,21 @@ async def test_a_rekeying_leaving_an_address_to_a_person_not_stored_yet_is_not_r
     assert report.conflicts == [Conflict(ORGANISATION, "per_marie", "per_being_created", None)]
     # The command says to run it again; until a run settles it, the store still says so too.
     assert await outdated(store, ADDRESS_FORM)
+
+
+async def test_an_address_claimed_for_someone_as_they_were_erased_is_freed_and_claimed_for_its_owner(
+    deps: IdentityDeps,
+) -> None:
+    store = deps.store
+    await store_as_before(store, "per_marie")
+    await store_as_before(store, "per_gone", "gone@example.com", first_name="Paul", last_name="Roy")
+    await erase_person(ORGANISATION, "per_gone", deps, do_not_readd=False)
+    # A fact decided while the erasure released Paul's identifiers claimed the address for him again: nobody frees
+    # such a claim but a fact naming the address, or this command.
+    assert await store.claim(ORGANISATION, AS_WRITTEN_TODAY, "per_gone") == "per_gone"
+
+    report = await rekey_identifiers(deps, None)
+
+    assert (report.rekeyed, report.conflicts) == (1, [])
+    assert await store.owner_of(ORGANISATION, AS_WRITTEN_TODAY) == "per_marie"
+    assert not await outdated(store, ADDRESS_FORM)
