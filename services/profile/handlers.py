@@ -671,43 +671,33 @@ async def search_profiles(
     found as the profile holding their history, and ranked by that profile's names and details.
 
     The look-ups are read stage by stage (`SearchQuery.lookup_stages`), at most `max_candidates` persons in all. A
-    list longer than the room left is put off until every stage's lists that fit are read, then read shortest first
-    with the room left: a name matches only when each word typed does, so the list of a rare word (`Tremb`) finds
-    what `Marie Tremb` asks for where the list of every Marie, read first, would fill the search.
+    name of two words or more reads, after the first stage, the lists of its words one word at a time, the word
+    whose lists are shortest first (`SearchQuery.word_lookups`): `Marie Tremb` finds the Marie Tremblays where
+    every Marie's list, read first, would fill the search.
     """
+    stages = query.lookup_stages
+    if by_word := query.word_lookups:
+        lengths = await deps.store.lookup_lengths(organisation_id, [key for keys in by_word for key in keys])
+        stages = (stages[0], *sorted(by_word, key=lambda keys: sum(lengths[key] for key in keys)))
     read: set[str] = set()
     holders: dict[str, StoredProfile] = {}
     truncated = False
     ranked: list[Found] = []
-    put_off: dict[str, int] = {}
-
-    async def read_list(key: str) -> None:
-        nonlocal truncated
-        persons, more = await deps.store.found_by_up_to(organisation_id, key, max_candidates - len(read))
-        truncated = truncated or more
-        fresh = [person_id for person_id in persons if person_id not in read]
-        read.update(fresh)
-        for holder in await _holders(deps, organisation_id, fresh):
-            holders[holder.person_id] = holder
-
-    for stage in query.lookup_stages:
-        lengths = await deps.store.lookup_lengths(organisation_id, stage)
+    for stage in stages:
         for key in stage:
-            if lengths[key] > max_candidates - len(read):
-                put_off[key] = lengths[key]
-            else:
-                await read_list(key)
+            room = max_candidates - len(read)
+            if room <= 0:
+                truncated = True
+                break
+            persons, more = await deps.store.found_by_up_to(organisation_id, key, room)
+            truncated = truncated or more
+            fresh = [person_id for person_id in persons if person_id not in read]
+            read.update(fresh)
+            for holder in await _holders(deps, organisation_id, fresh):
+                holders[holder.person_id] = holder
         ranked = rank(query, [Candidate.of(holder.person_id, holder.state) for holder in holders.values()])
         if len(ranked) > limit:
             break
-    else:
-        for key in sorted(put_off, key=put_off.__getitem__):
-            if len(read) >= max_candidates:
-                truncated = True
-                break
-            await read_list(key)
-        if put_off:
-            ranked = rank(query, [Candidate.of(holder.person_id, holder.state) for holder in holders.values()])
     return SearchResult(
         [(found, holders[found.candidate.person_id]) for found in ranked[:limit]],
         truncated=truncated or len(ranked) > limit,

@@ -3123,6 +3123,20 @@ async def a_name_typed_halfway_finds_its_patron_among_more_patrons_of_its_sound_
 
     assert [found.candidate.person_id for found, _ in result.found] == ["per_line"]
     assert result.truncated
+    # More names beginning `gau` than a search reads too: the lists too long to read whole are read in their stages'
+    # order, the names it begins before its sound, which would fill the search with Côtés.
+    for index in range(budget + 1):
+        await world.deliver(
+            world.purchase(
+                f"sale-g{index}", f"per_gau{index}", person=named_patron("Anne", f"Gaudet{index}", f"C-G{index}")
+            )
+        )
+    result = await search_profiles(
+        world.deps, world.organisation_id, read_query("Gau"), limit=20, max_candidates=budget
+    )
+    found = [found.candidate.person_id for found, _ in result.found]
+    assert (len(found), result.truncated) == (budget, True)
+    assert not [person_id for person_id in found if person_id.startswith("per_cote")], found
 
 
 async def a_second_name_typed_halfway_finds_its_patron_among_more_patrons_of_the_first_than_a_search_reads(
