@@ -659,14 +659,19 @@ def failed_action(
 def _failure_status(failure: ApiError | ServiceUnavailableError) -> int:
     """What the console answers for a service's failure, as a gateway: the service's refusal of what the member asked
     (4xx) as it is; 503 when the service does not answer, says it is unavailable or to come back later; 502 when it
-    refused the console's own token or failed otherwise. The console did not fail itself: a monitor counting 500s
-    counts the console's own errors, and a 401 or a 408 would tell the browser something about its own request."""
+    failed, or refused how the console itself asked (its token, its method, its content type). The console did not
+    fail itself: a monitor counting 500s counts the console's own errors, and a 401 or a 408 would tell the browser
+    something about its own request."""
     if not isinstance(failure, ApiError):
         return 503
     status = failure.status_code
     if status in RETRY_LATER or status in (503, 504):
         return 503
-    return 502 if status >= 500 or status == 401 else status
+    return 502 if status >= 500 or status in _REFUSED_THE_CONSOLE else status
+
+
+# What a service answers to how the console asked, never to what the member asked for.
+_REFUSED_THE_CONSOLE = frozenset({401, 405, 406, 415})
 
 
 def _shown_failure_status(failure: ApiError | ServiceUnavailableError | None) -> int:

@@ -442,6 +442,8 @@ FAILURES: list[tuple[str, Callable[[httpx.Request], httpx.Response], int]] = [
     ("refusing the request", lambda _: httpx.Response(422, json=REFUSED), 422),
     # What the browser's request did not cause is never told as its own: a token refused, a route missing.
     ("refusing the console's token", lambda _: httpx.Response(401, json=REFUSED), 502),
+    ("refusing the console's method", lambda _: httpx.Response(405, json=REFUSED), 502),
+    ("refusing the console's content type", lambda _: httpx.Response(415, json=REFUSED), 502),
     ("without the route", lambda _: httpx.Response(404, json=REFUSED), 502),
     ("asking to come back later", lambda _: httpx.Response(429, json=REFUSED), 503),
     ("timing out behind its proxy", lambda _: httpx.Response(504, text="Gateway Timeout"), 503),
