@@ -18,6 +18,7 @@ from services.notify.adapters.mailchimp import MailchimpAudience
 from services.notify.domain.contacts import (
     CHANNEL_OF_PURPOSE,
     Contact,
+    OptOut,
     Suppression,
     apply_change,
     check_send,
@@ -609,14 +610,10 @@ async def _mailchimp_attempt(
 async def _record_opt_out(delivery: Delivery, member: Mapping[str, Any], now: datetime, deps: NotifyDeps) -> None:
     """Notes the unsubscribe Mailchimp's answer shows, with the member's `last_changed` and `timestamp_opt`."""
     assert delivery.person_id is not None
-    await deps.store.record_opt_out(
-        delivery.organisation_id,
-        delivery.person_id,
-        MAILCHIMP_PURPOSE.value,
-        now,
-        changed_at=changed_in_mailchimp(member),
-        opted_in_at=opted_in_in_mailchimp(member),
+    opt_out = OptOut(
+        MAILCHIMP_PURPOSE.value, now, changed_at=changed_in_mailchimp(member), opted_in_at=opted_in_in_mailchimp(member)
     )
+    await deps.store.record_opt_out(delivery.organisation_id, delivery.person_id, opt_out)
 
 
 # Mailchimp's answer to a change of one member it will not make (a `cleaned` one): that address is settled.

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from services.notify.domain.contacts import Contact
+from services.notify.domain.contacts import Contact, OptOut
 from services.notify.domain.subscriptions import DisabledReason, Subscription
 from shared.events import Envelope
 
@@ -185,18 +185,8 @@ class ContactStore(Protocol):
     async def save_contacts(self, organisation_id: str, contacts: Sequence[Contact]) -> None:
         """Saves each contact (one per person) as `save_contact` would, in a few commands."""
 
-    async def record_opt_out(
-        self,
-        organisation_id: str,
-        person_id: str,
-        purpose: str,
-        at: datetime,
-        *,
-        changed_at: datetime | None = None,
-        opted_in_at: datetime | None = None,
-    ) -> None:
-        """Notes that a tool reported the person unsubscribed from `purpose` at `at`, with the tool's dates of the
-        member's last change and last subscription if it said, as `opt_out_learnt` weighs them against what the
+    async def record_opt_out(self, organisation_id: str, person_id: str, opt_out: OptOut) -> None:
+        """Notes that a tool reported the person unsubscribed, as `opt_out_learnt` weighs the report against what the
         contact holds; nothing once the person is erased."""
 
     async def record_mailchimp_member(

@@ -21,7 +21,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notify.adapters.secrets import SecretBox
-from services.notify.domain.contacts import ADDRESS_FIELDS, Contact, PurposeConsent, contact_details, opt_out_learnt
+from services.notify.domain.contacts import (
+    ADDRESS_FIELDS,
+    Contact,
+    OptOut,
+    PurposeConsent,
+    contact_details,
+    opt_out_learnt,
+)
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.subscriptions import (
     DisabledReason,
@@ -456,16 +463,8 @@ class MongoNotifyStore:
                 await held.enter_async_context(self._one_writer.hold(f"{CONTACTS}/{key}"))
             await update_all(self._contacts, list(updates.items()))
 
-    async def record_opt_out(
-        self,
-        organisation_id: str,
-        person_id: str,
-        purpose: str,
-        at: datetime,
-        *,
-        changed_at: datetime | None = None,
-        opted_in_at: datetime | None = None,
-    ) -> None:
+    async def record_opt_out(self, organisation_id: str, person_id: str, opt_out: OptOut) -> None:
+        purpose = opt_out.purpose
         key, field = _key(organisation_id, person_id), f"opt_outs.{purpose}"
         async with self._one_writer.hold(f"{CONTACTS}/{key}"):
             if await self.is_erased(organisation_id, person_id):
@@ -475,7 +474,11 @@ class MongoNotifyStore:
                 kept = None if document is None else (document.get("opt_outs") or {}).get(purpose)
                 contact = _contact_from(document) if document is not None and "person_id" in document else None
                 learnt = opt_out_learnt(
-                    contact or Contact(person_id), purpose, at, changed_at=changed_at, opted_in_at=opted_in_at
+                    contact or Contact(person_id),
+                    purpose,
+                    opt_out.at,
+                    changed_at=opt_out.changed_at,
+                    opted_in_at=opt_out.opted_in_at,
                 )
                 if learnt is None:
                     return

@@ -205,6 +205,17 @@ def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: 
     return replace(contact, **updates)
 
 
+@dataclass(frozen=True)
+class OptOut:
+    """A tool's report that the person unsubscribed from `purpose`, read at `at`, with the tool's dates of the member's
+    last change and last subscription if it said them (Mailchimp's `last_changed`, `timestamp_opt`)."""
+
+    purpose: str
+    at: datetime
+    changed_at: datetime | None = None
+    opted_in_at: datetime | None = None
+
+
 def record_opt_out(
     contact: Contact,
     purpose: ConsentPurpose,

@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notify.adapters.mongo import ATTEMPTS, CONTACTS, DELIVERIES, SUBSCRIPTIONS, MongoNotifyStore
 from services.notify.adapters.secrets import SecretBox, SecretsKeyError, new_key
-from services.notify.domain.contacts import Contact
+from services.notify.domain.contacts import Contact, OptOut
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.signing import new_secret
 from services.notify.domain.subscriptions import (
@@ -52,7 +52,7 @@ async def test_a_persons_sends_and_opt_outs_recorded_at_once_are_all_kept(databa
     store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime.now(UTC)
     await asyncio.gather(
         *(store.record_send("org", "per_a", f"msg_{n}", now, ()) for n in range(10)),
-        *(store.record_opt_out("org", "per_a", f"purpose_{n}", now) for n in range(10)),
+        *(store.record_opt_out("org", "per_a", OptOut(f"purpose_{n}", now)) for n in range(10)),
     )
     contact = await store.contact("org", "per_a")
     assert len(await store.sends("org", "per_a")) == 10
@@ -225,7 +225,7 @@ async def test_an_erasure_leaves_no_word_a_receiver_quoted_of_the_person_nor_a_c
     [held] = await store.person_deliveries("org", "per_elise")
     await store.forget_person_in_delivery(held, None)
     # An attempt under way when the erasure came ends after it, with an opt-out and a send to note.
-    await store.record_opt_out("org", "per_elise", "marketing_email", now)
+    await store.record_opt_out("org", "per_elise", OptOut("marketing_email", now))
     await store.record_send("org", "per_elise", "msg_1", now, ())
 
     stored = [

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.notify.adapters.http import SafeOutbound
-from services.notify.domain.contacts import Contact
+from services.notify.domain.contacts import Contact, OptOut
 from services.notify.domain.frequency import FrequencyCap
 from services.notify.domain.mailchimp import subscriber_hash
 from services.notify.domain.messages import attempt_id
@@ -503,16 +503,7 @@ class PersonsStore(LaneStore):
     async def is_member(self, organisation_id: str, segment: str, person_id: str) -> bool:
         return (segment, person_id) in self.memberships
 
-    async def record_opt_out(
-        self,
-        organisation_id: str,
-        person_id: str,
-        purpose: str,
-        at: datetime,
-        *,
-        changed_at: datetime | None = None,
-        opted_in_at: datetime | None = None,
-    ) -> None:
+    async def record_opt_out(self, organisation_id: str, person_id: str, opt_out: OptOut) -> None:
         raise AssertionError("nobody opted out")
 
 

@@ -9,7 +9,14 @@ from typing import Any, cast
 
 import pytest
 
-from services.notify.domain.contacts import Contact, Suppression, apply_change, check_send, record_opt_out
+from services.notify.domain.contacts import (
+    Contact,
+    OptOut,
+    Suppression,
+    apply_change,
+    check_send,
+    record_opt_out,
+)
 from services.notify.domain.frequency import FrequencyCap
 from services.notify.domain.mailchimp import subscriber_hash
 from services.notify.domain.retries import RetrySchedule
@@ -70,17 +77,8 @@ class Store:
     async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
         return self.contact_now
 
-    async def record_opt_out(
-        self,
-        organisation_id: str,
-        person_id: str,
-        purpose: str,
-        at: datetime,
-        *,
-        changed_at: datetime | None = None,
-        opted_in_at: datetime | None = None,
-    ) -> None:
-        self.opt_outs.append(purpose)
+    async def record_opt_out(self, organisation_id: str, person_id: str, opt_out: OptOut) -> None:
+        self.opt_outs.append(opt_out.purpose)
 
     async def record_mailchimp_member(
         self, organisation_id: str, person_id: str, subscription_id: str, email: str
@@ -294,19 +292,14 @@ def test_a_change_mailchimp_refuses_for_the_whole_account_is_the_attempts_answer
 class OptOutKeepingStore(Store):
     """Applies each opt-out to the contact, as the real store does, so the next sync sees it."""
 
-    async def record_opt_out(
-        self,
-        organisation_id: str,
-        person_id: str,
-        purpose: str,
-        at: datetime,
-        *,
-        changed_at: datetime | None = None,
-        opted_in_at: datetime | None = None,
-    ) -> None:
-        await Store.record_opt_out(self, organisation_id, person_id, purpose, at)
+    async def record_opt_out(self, organisation_id: str, person_id: str, opt_out: OptOut) -> None:
+        await Store.record_opt_out(self, organisation_id, person_id, opt_out)
         self.contact_now = record_opt_out(
-            self.contact_now, ConsentPurpose(purpose), at, changed_at=changed_at, opted_in_at=opted_in_at
+            self.contact_now,
+            ConsentPurpose(opt_out.purpose),
+            opt_out.at,
+            changed_at=opt_out.changed_at,
+            opted_in_at=opt_out.opted_in_at,
         )
 
 
