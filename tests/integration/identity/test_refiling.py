@@ -10,7 +10,6 @@ from services.identity.domain.records import NormalisedRecord
 from services.identity.handlers import IdentityDeps
 from services.identity.ports import IdentityStore
 from services.identity.refiling import refile_blocks
-from services.identity.upgrades import BLOCK_FILING, outdated
 from shared.events.identity import MatchMethod
 from shared.mongo import Document
 from shared.settings import ServiceSettings
@@ -190,21 +189,3 @@ async def test_a_store_opened_with_another_salt_than_its_blocks_were_hashed_with
     assert (refused, done) == (2, 0)
     assert "PARTERRE_IDENTITY_SUPPRESSION_SALT" in refused_error
     assert "visited 1 persons" in capsys.readouterr().out
-
-
-async def test_a_store_is_outdated_while_it_holds_persons_and_no_refiling_of_every_organisation_since_the_keys_changed(
-    identity_store: IdentityStore,
-) -> None:
-    store = identity_store
-    # Empty: every person it will hold is filed under the current keys.
-    assert not await outdated(store, BLOCK_FILING)
-    assert await store.blocks_filed_under() == BLOCKING_KEYS_VERSION
-    await store.record_blocks_filed_under(BLOCKING_KEYS_VERSION - 1)
-    await store_as_before(store, "per_frederic", normalised(**FREDERIC))
-    assert await outdated(store, BLOCK_FILING)
-
-    await refile_blocks(store, ORGANISATION)
-    assert await outdated(store, BLOCK_FILING)
-    await refile_blocks(store, None)
-    assert not await outdated(store, BLOCK_FILING)
-    assert await store.blocks_filed_under() == BLOCKING_KEYS_VERSION

@@ -9,7 +9,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import MongoIdentityStore
 from services.identity.domain.identifiers import (
-    IDENTIFIER_FORM_VERSION,
     Identifier,
     IdentifierType,
     load_identifier_policy,
@@ -312,28 +311,6 @@ async def test_an_unmerge_gives_back_an_address_in_both_its_forms_and_erasing_it
     assert kept is not None
     assert not {AS_STORED, AS_WRITTEN_TODAY} & kept.identifiers
     assert later.outcome == "suppressed"
-
-
-async def test_a_store_needs_rekeying_while_it_holds_persons_and_no_rekeying_of_all_since_the_form_changed(
-    deps: IdentityDeps,
-) -> None:
-    store = deps.store
-    # Empty: every person it will hold has their addresses claimed as written today.
-    assert not await outdated(store, ADDRESS_FORM)
-    assert await store.identifiers_written_under() == IDENTIFIER_FORM_VERSION
-    # A store an older release filled: persons, and no record of the form their addresses are claimed in.
-    await store.record_identifiers_written_under(IDENTIFIER_FORM_VERSION - 1)
-    await store_as_before(store, "per_marie")
-    assert await outdated(store, ADDRESS_FORM)
-
-    await rekey_identifiers(deps, ORGANISATION)
-    # One organisation rekeyed: others may still hold persons stored so.
-    assert await outdated(store, ADDRESS_FORM)
-    await rekey_identifiers(deps, None)
-    assert not await outdated(store, ADDRESS_FORM)
-    assert await store.identifiers_written_under() == IDENTIFIER_FORM_VERSION
-    # The blocking keys are recorded apart: rekeying says nothing of them.
-    assert await store.blocks_filed_under() is None
 
 
 async def test_a_rekeying_leaving_an_address_to_a_person_not_stored_yet_is_not_recorded_as_done(
