@@ -488,19 +488,24 @@ async def an_unmerge_gives_each_person_back_their_own_facts(world: World) -> Non
     assert await world.documents() == stored
 
 
-async def the_fact_that_merged_two_persons_goes_back_with_the_one_whose_upstream_id_it_names(world: World) -> None:
-    # Béa's box-office id and Anne's email: identity merges Béa into Anne and resolves the purchase to Anne, telling
-    # that it is part of Béa's history (an upstream id outranks an email), which an unmerge gives back to her.
+async def bea_merged_into_anne(world: World) -> Envelope:
+    """Anne (1 ticket) and Béa (2) merged, Béa into Anne; returns the purchase that merged them (3 tickets): Béa's
+    box-office id and Anne's email, resolved to Anne as part of Béa's history (an upstream id outranks an email),
+    which an unmerge gives back to her."""
     await world.deliver(world.purchase("sale-a", "per_anne", tickets=1, person={"external_id": "C-1001"}))
     await world.deliver(world.purchase("sale-b", "per_bea", tickets=2, person={"external_id": "C-2002"}))
     await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
-    linking = world.purchase(
+    return world.purchase(
         "sale-link",
         "per_anne",
         tickets=3,
         person={"external_id": "C-2002", "email": "per_anne@example.com"},
         history_of="per_bea",
     )
+
+
+async def the_fact_that_merged_two_persons_goes_back_with_the_one_whose_upstream_id_it_names(world: World) -> None:
+    linking = await bea_merged_into_anne(world)
     # In a batch, as the consumer reads it: not one of Anne's plain facts, but Béa's, who is merged away.
     outputs = await world.deliver_batch([linking])
     assert await world.tickets("per_anne") == 6

@@ -24,7 +24,7 @@ from tests.unit.profile_handlers.batches import (
     split,
 )
 from tests.unit.profile_handlers.memory_store import MemoryProfileStore
-from tests.unit.profile_handlers.scenarios import PROFILE_CHANGED, CrashError, World
+from tests.unit.profile_handlers.scenarios import PROFILE_CHANGED, CrashError, World, bea_merged_into_anne
 
 steps = st.lists(
     st.tuples(
@@ -281,17 +281,8 @@ async def test_a_profile_another_instance_changed_since_this_one_stored_it_is_no
 
 def test_a_fact_kept_in_the_history_of_someone_merged_away_and_what_follows_it_are_applied_in_their_order() -> None:
     async def sent(world: World) -> list[Envelope]:
-        await world.deliver(world.purchase("sale-a", "per_anne", tickets=1, person={"external_id": "C-1001"}))
-        await world.deliver(world.purchase("sale-b", "per_bea", tickets=2, person={"external_id": "C-2002"}))
-        await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
         # The fact that merged them, Béa's by her upstream id, then Anne's own next purchase: one batch.
-        linking = world.purchase(
-            "sale-link",
-            "per_anne",
-            tickets=3,
-            person={"external_id": "C-2002", "email": "per_anne@example.com"},
-            history_of="per_bea",
-        )
+        linking = await bea_merged_into_anne(world)
         return [linking, world.purchase("sale-later", "per_anne", tickets=4, person={"external_id": "C-1001"})]
 
     async def played(batched: bool) -> list[tuple[Any, Any]]:
