@@ -671,14 +671,15 @@ async def search_profiles(
     found as the profile holding their history, and ranked by that profile's names and details.
 
     The look-ups are read stage by stage (`SearchQuery.lookup_stages`), at most `max_candidates` persons in all. A
-    name of two words or more reads, after the first stage, the lists of its words one word at a time, the word
-    whose lists are shortest first (`SearchQuery.word_lookups`): `Marie Tremb` finds the Marie Tremblays where
-    every Marie's list, read first, would fill the search.
+    name of two words or more reads, after the first stage, every list of its words alone as one stage, shortest
+    first: each word must match, so the lists of a rare word (`Tremb`) hold what `Marie Tremb` asks for, where every
+    Marie's list, read first, would fill the search; and only the longest lists are ever cut short.
     """
     stages = query.lookup_stages
-    if by_word := query.word_lookups:
-        lengths = await deps.store.lookup_lengths(organisation_id, [key for keys in by_word for key in keys])
-        stages = (stages[0], *sorted(by_word, key=lambda keys: sum(lengths[key] for key in keys)))
+    if query.has_several_words:
+        rest = [key for stage in stages[1:] for key in stage]
+        lengths = await deps.store.lookup_lengths(organisation_id, rest)
+        stages = (stages[0], tuple(sorted(rest, key=lengths.__getitem__)))
     read: set[str] = set()
     holders: dict[str, StoredProfile] = {}
     truncated = False

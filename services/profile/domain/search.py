@@ -111,32 +111,10 @@ class SearchQuery:
         return ((upstream_lookup(self.text), *pairs), (*halfway, *(name_lookup(sound) for sound in sounds)), whole)
 
     @property
-    def word_lookups(self) -> tuple[tuple[str, ...], ...]:
-        """For a name of two words or more, the look-ups of each word alone after the first stage's, word by word,
-        each in the order `lookup_stages` reads them (the names a short word begins, its sound, the names a long one
-        begins); a key two words share is the first's. Empty for any other search.
-
-        Every word typed must match (`rank`): the patrons asked for are all in the lists of the word whose lists
-        are shortest, where the list of a common name (every Marie) would fill the search before a rarer word's
-        (`Tremb`) is read."""
-        words = (*self.words, *self.plain_words)
-        if self.kind is not QueryKind.NAME or len(dict.fromkeys(words)) < 2:
-            return ()
-        seen: set[str] = set()
-        groups = []
-        for word in dict.fromkeys(words):
-            start, sound = start_lookup(word), part_sound(word)
-            halfway = start is not None and len(word) < START_LENGTHS[-1]
-            keys = (
-                *((start,) if halfway and start else ()),
-                *((name_lookup(sound),) if sound else ()),
-                *((start,) if not halfway and start else ()),
-            )
-            fresh = tuple(key for key in keys if key not in seen)
-            seen.update(fresh)
-            if fresh:
-                groups.append(fresh)
-        return tuple(groups)
+    def has_several_words(self) -> bool:
+        """A name of two words or more: each must match (`rank`), so the patrons asked for are all in the lists of
+        the word whose lists are shortest."""
+        return self.kind is QueryKind.NAME and len(dict.fromkeys((*self.words, *self.plain_words))) > 1
 
 
 def read_query(text: str, *, phone_region: str = DEFAULT_PHONE_REGION) -> SearchQuery:

@@ -3169,6 +3169,50 @@ async def a_second_name_typed_halfway_finds_its_patron_among_more_patrons_of_the
     assert ([found.candidate.person_id for found, _ in whole.found], whole.truncated) == (["per_tremblay"], False)
 
 
+async def a_short_word_typed_with_a_name_finds_its_patron_among_more_patrons_of_either_than_a_search_reads(
+    world: World,
+) -> None:
+    # `Gau` sounds K as Côté does, and more Lines and Côtés than a search reads are filed before Line Gauthier: the
+    # one list short enough to read whole, of the names beginning `gau`, is read first.
+    budget = 10
+    for index in range(budget + 2):
+        await world.deliver(
+            world.purchase(
+                f"sale-r{index}", f"per_roy{index}", person=named_patron("Line", f"Roy{index}", f"R-{index}")
+            )
+        )
+    for index in range(budget * 3):
+        await world.deliver(
+            world.purchase(
+                f"sale-c{index}", f"per_cote{index}", person=named_patron(f"Luc{index}", "Côté", f"K-{index}")
+            )
+        )
+    await world.deliver(world.purchase("sale-g", "per_line", person=named_patron("Line", "Gauthier", "C-999")))
+
+    result = await search_profiles(
+        world.deps, world.organisation_id, read_query("Gau Line"), limit=20, max_candidates=budget
+    )
+
+    assert [found.candidate.person_id for found, _ in result.found] == ["per_line"]
+
+
+async def the_best_match_of_two_words_comes_first_among_more_namesakes_than_asked_for(world: World) -> None:
+    # Both words sound the same: more Jeannottes than asked for begin `jeann` and match both words, and Jean Jeanotte,
+    # the best match, is under the lists of `jean` alone.
+    limit = 5
+    for index in range(limit + 1):
+        await world.deliver(
+            world.purchase(
+                f"sale-{index}", f"per_luc{index}", person=named_patron(f"Luc{index}", "Jeannotte", f"C-{index}")
+            )
+        )
+    await world.deliver(world.purchase("sale-j", "per_jean", person=named_patron("Jean", "Jeanotte", "C-999")))
+
+    result = await search_profiles(world.deps, world.organisation_id, read_query("Jean Jeannotte"), limit=limit)
+
+    assert [found.candidate.person_id for found, _ in result.found][:1] == ["per_jean"]
+
+
 async def profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing(
     world: World,
 ) -> None:
@@ -3820,6 +3864,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_search_says_when_it_may_have_left_patrons_out,
     a_name_typed_halfway_finds_its_patron_among_more_patrons_of_its_sound_than_a_search_reads,
     a_second_name_typed_halfway_finds_its_patron_among_more_patrons_of_the_first_than_a_search_reads,
+    a_short_word_typed_with_a_name_finds_its_patron_among_more_patrons_of_either_than_a_search_reads,
+    the_best_match_of_two_words_comes_first_among_more_namesakes_than_asked_for,
     profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing,
     a_profile_erased_or_renamed_while_reindexed_is_left_under_no_key_it_no_longer_holds,
     an_erasure_withdraws_the_keys_a_change_cut_short_left_filed,
