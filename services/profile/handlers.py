@@ -649,7 +649,7 @@ async def profiles_found_by(deps: ProfileDeps, organisation_id: str, *keys: str)
 # thousands, and a search box must answer in about a second.
 MAX_SEARCH_CANDIDATES = 500
 # A list of a word alone this short is read whole when the candidates above left a name of several words with too few
-# matches (see `search_profiles`); at most this many persons more in all, about 80 ms of reading here.
+# matches (see `search_profiles`), at most this many persons more in all: 500 persons read take about 200 ms here.
 RARE_LIST = 100
 RARE_LISTS_READ = 200
 

@@ -112,8 +112,8 @@ class SearchQuery:
 
     @property
     def has_several_words(self) -> bool:
-        """A name of two words or more: each must match (`rank`), so the patrons asked for are all in the lists of
-        the word whose lists are shortest."""
+        """A name of two words or more: each word must match (`rank`), so the patrons asked for are in the lists of
+        each of its words alone, and the shortest of those lists holds them in few."""
         return self.kind is QueryKind.NAME and len(dict.fromkeys((*self.words, *self.plain_words))) > 1
 
 
