@@ -65,6 +65,17 @@ def readable_domain(domain: str) -> str:
     return ".".join(map(_label_as_read, domain.split(".")))
 
 
+def accented_form(address: str) -> str:
+    """A normalised `address` as `normalise_email` writes it now: a domain a release before 2026-12 kept in the DNS's
+    form (`marie@xn--thtre-4qa2c.qc.ca`) read as the accented name it stands for (`marie@théâtre.qc.ca`). Any other
+    address is itself."""
+    # Only the DNS form changed, and most addresses are plain: those are not normalised again.
+    if _ACE_PREFIX not in address:
+        return address
+    today = normalise_email(address)
+    return address if today is None else today
+
+
 def dns_form(address: str) -> str:
     """A normalised `address` with each label of its domain in the DNS's ASCII form (`marie@théâtre.qc.ca` as
     `marie@xn--thtre-4qa2c.qc.ca`): the form releases before 2026-12 kept an address given so, which `normalise_email`

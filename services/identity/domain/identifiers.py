@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.identity.domain.normalise import normalise_email, normalise_phone
 from services.identity.domain.records import NormalisedRecord
-from shared.emails import dns_form, readable_domain
+from shared.emails import accented_form, dns_form, readable_domain
 from shared.memo import remembered
 from shared.yaml_models import load_yaml_model
 
@@ -307,11 +307,10 @@ def as_written_today(identifier: Identifier) -> Identifier:
     """The identifier as today's normalisation writes it: an address a release before 2026-12 kept with its domain in
     the DNS's form (`marie@xn--thtre-4qa2c.qc.ca`) with the accented name it stands for (`marie@théâtre.qc.ca`), which
     is what a fact naming it either way is linked by now. Any other identifier is itself."""
-    # Only the DNS form changed: every link of every fact counts a person's addresses, most of them plain.
-    if identifier.type is not IdentifierType.EMAIL or "xn--" not in identifier.value:
+    if identifier.type is not IdentifierType.EMAIL:
         return identifier
-    today = normalise_email(identifier.value)
-    return identifier if today is None or today == identifier.value else Identifier(IdentifierType.EMAIL, today)
+    today = accented_form(identifier.value)
+    return identifier if today == identifier.value else Identifier(IdentifierType.EMAIL, today)
 
 
 def written_either_way(identifier: Identifier) -> frozenset[Identifier]:

@@ -23,6 +23,7 @@ from services.identity.domain.normalise import (
     with_zeros_for_letter_o,
 )
 from services.identity.domain.records import NormalisedRecord
+from shared.emails import accented_form
 from shared.memo import remembered
 from shared.names import name_parts, sound_key, spoken_form
 
@@ -461,6 +462,8 @@ _SAME_NAME = frozenset({Level.EXACT, Level.MISSING})
 def _email_level(a: str | None, b: str | None, names: tuple[Level, Level]) -> Level:
     if not a or not b:
         return Level.MISSING
+    # A record a release before 2026-12 stored keeps a domain in the DNS's form: the same address as written today.
+    a, b = accented_form(a), accented_form(b)
     if a == b:
         return Level.EXACT
     local_a, _, domain_a = a.rpartition("@")
