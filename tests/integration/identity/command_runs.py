@@ -27,38 +27,11 @@ def each_run(runs: Runs) -> list[Any]:
     ]
 
 
-async def assert_run_ends_with(
-    command: str,
-    code: int,
-    options: list[str],
-    set_up: SetUp,
-    *,
-    settings: ServiceSettings,
-    database: AsyncDatabase[Document],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    environment: Mapping[str, str | None] = {},
-) -> None:
-    """`parterre identity <command> <options>`, once set up, ends with `code`, which its `--help` lists. The
-    environment names the test's store; `environment` sets (or, with None, unsets) more variables first."""
-    assert code in documented_exit_codes(command, capsys)
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
-    for name, value in environment.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-    await set_up(database, monkeypatch)
-
-    assert await run_from_terminal(["identity", command, *options]) == code
-
-
 def exit_code_tests(
     command: str, runs: Runs, environment: Mapping[str, str | None] = {}
 ) -> tuple[Callable[..., None], Callable[..., Awaitable[None]]]:
     """The two tests of a command's exit codes, for its module to name: its `--help` lists exactly the codes `runs`
-    end with, and each run ends with its code (`assert_run_ends_with`, with `environment`)."""
+    end with, and each run, once set up, ends with its code."""
 
     def help_lists_exactly_the_exit_codes_runs_end_with(capsys: pytest.CaptureFixture[str]) -> None:
         assert sorted(documented_exit_codes(command, capsys)) == sorted(runs)
@@ -74,16 +47,17 @@ def exit_code_tests(
         monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        await assert_run_ends_with(
-            command,
-            code,
-            options,
-            set_up,
-            settings=settings,
-            database=database,
-            monkeypatch=monkeypatch,
-            capsys=capsys,
-            environment=environment,
-        )
+        # The command opens the test's store; `environment` sets (or, with None, unsets) more variables first.
+        assert code in documented_exit_codes(command, capsys)
+        monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+        monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+        for name, value in environment.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        await set_up(database, monkeypatch)
+
+        assert await run_from_terminal(["identity", command, *options]) == code
 
     return help_lists_exactly_the_exit_codes_runs_end_with, each_run_ends_with_the_exit_code_help_lists_for_it

@@ -3092,20 +3092,25 @@ async def a_patron_is_found_by_the_sound_of_their_names_or_an_upstream_id_alone_
     assert await world.naming("per_marc") == []
 
 
+async def file_patron(world: World, key: str, first_name: str, last_name: str) -> None:
+    """`per_<key>`, named so, filed by a purchase of their own."""
+    await world.deliver(world.purchase(f"sale-{key}", f"per_{key}", person=named_patron(first_name, last_name, key)))
+
+
+async def searched(world: World, text: str, *, limit: int = 20, **bounds: int) -> tuple[list[str], bool]:
+    """The persons a search for `text` finds, best first, and whether it says it may have left some out."""
+    result = await search_profiles(world.deps, world.organisation_id, read_query(text), limit=limit, **bounds)
+    return [found.candidate.person_id for found, _ in result.found], result.truncated
+
+
 async def a_search_says_when_it_may_have_left_patrons_out(world: World) -> None:
     for index, first in enumerate(("Anne", "Élise", "Luc")):
-        await world.deliver(
-            world.purchase(f"sale-{index}", f"per_{index}", person=named_patron(first, "Gagnon", f"C-{index}"))
-        )
+        await file_patron(world, str(index), first, "Gagnon")
 
-    async def search(text: str, **bounds: int) -> tuple[list[str], bool]:
-        result = await search_profiles(world.deps, world.organisation_id, read_query(text), **bounds)
-        return [found.candidate.person_id for found, _ in result.found], result.truncated
-
-    assert await search("gagnon", limit=3) == (["per_0", "per_1", "per_2"], False)
-    assert await search("gagnon", limit=2) == (["per_0", "per_1"], True)
-    assert await search("gagnon", limit=3, max_candidates=2) == (["per_0", "per_1"], True)
-    assert await search("elise gagnon", limit=3, max_candidates=1) == (["per_1"], True), "the pair's list first"
+    assert await searched(world, "gagnon", limit=3) == (["per_0", "per_1", "per_2"], False)
+    assert await searched(world, "gagnon", limit=2) == (["per_0", "per_1"], True)
+    assert await searched(world, "gagnon", limit=3, max_candidates=2) == (["per_0", "per_1"], True)
+    assert await searched(world, "elise gagnon", limit=3, max_candidates=1) == (["per_1"], True), "the pair's list"
 
 
 async def a_name_typed_halfway_finds_its_patron_among_more_patrons_of_its_sound_than_a_search_reads(
@@ -3115,32 +3120,15 @@ async def a_name_typed_halfway_finds_its_patron_among_more_patrons_of_its_sound_
     # alone would fill the search and the list of the names beginning `gau` would never be read.
     budget = 5
     for index in range(budget):
-        await world.deliver(
-            world.purchase(
-                f"sale-{index}", f"per_cote{index}", person=named_patron(f"Luc{index}", "Côté", f"C-{index}")
-            )
-        )
-    await world.deliver(world.purchase("sale-g", "per_line", person=named_patron("Line", "Gauthier", "C-999")))
+        await file_patron(world, f"cote{index}", f"Luc{index}", "Côté")
+    await file_patron(world, "line", "Line", "Gauthier")
 
-    result = await search_profiles(
-        world.deps, world.organisation_id, read_query("Gau"), limit=20, max_candidates=budget
-    )
-
-    assert [found.candidate.person_id for found, _ in result.found] == ["per_line"]
-    assert result.truncated
-    # More names beginning `gau` than a search reads too: the lists too long to read whole are read in their stages'
-    # order, the names it begins before its sound, which would fill the search with Côtés.
+    assert await searched(world, "Gau", max_candidates=budget) == (["per_line"], True)
+    # More names beginning `gau` than a search reads too: those are read before the sound, and fill the search.
     for index in range(budget + 1):
-        await world.deliver(
-            world.purchase(
-                f"sale-g{index}", f"per_gau{index}", person=named_patron("Anne", f"Gaudet{index}", f"C-G{index}")
-            )
-        )
-    result = await search_profiles(
-        world.deps, world.organisation_id, read_query("Gau"), limit=20, max_candidates=budget
-    )
-    found = [found.candidate.person_id for found, _ in result.found]
-    assert (len(found), result.truncated) == (budget, True)
+        await file_patron(world, f"gau{index}", "Anne", f"Gaudet{index}")
+    found, truncated = await searched(world, "Gau", max_candidates=budget)
+    assert (len(found), truncated) == (budget, True)
     assert not [person_id for person_id in found if person_id.startswith("per_cote")], found
 
 
@@ -3151,49 +3139,28 @@ async def a_second_name_typed_halfway_finds_its_patron_among_more_patrons_of_the
     # names beginning `tremb`, which holds the one Marie Tremblay, was read.
     budget = 5
     for index in range(budget + 1):
-        await world.deliver(
-            world.purchase(
-                f"sale-{index}", f"per_marie{index}", person=named_patron("Marie", f"Gagnon{index}", f"C-{index}")
-            )
-        )
-    await world.deliver(world.purchase("sale-t", "per_tremblay", person=named_patron("Marie", "Tremblay", "C-999")))
+        await file_patron(world, f"marie{index}", "Marie", f"Gagnon{index}")
+    await file_patron(world, "tremblay", "Marie", "Tremblay")
 
-    result = await search_profiles(
-        world.deps, world.organisation_id, read_query("Marie Tremb"), limit=20, max_candidates=budget
-    )
-
-    assert [found.candidate.person_id for found, _ in result.found] == ["per_tremblay"]
-    assert result.truncated, "not every Marie was read"
-    # Every list fits: read in its stage, nothing put off.
-    whole = await search_profiles(world.deps, world.organisation_id, read_query("Marie Tremb"), limit=20)
-    assert ([found.candidate.person_id for found, _ in whole.found], whole.truncated) == (["per_tremblay"], False)
+    assert await searched(world, "Marie Tremb", max_candidates=budget) == (["per_tremblay"], True)
+    # Within the budget: every list read, nothing left out.
+    assert await searched(world, "Marie Tremb") == (["per_tremblay"], False)
 
 
 async def a_short_word_typed_with_a_name_finds_its_patron_among_more_patrons_of_either_than_a_search_reads(
     world: World,
 ) -> None:
     # `Gau` sounds K as Côté does, and more Lines and Côtés than a search reads are filed before Line Gauthier: the
-    # one list short enough to read whole, of the names beginning `gau`, is read first.
+    # list of the names beginning `gau`, which holds her alone, must be read before theirs fill the search.
     budget = 10
     for index in range(budget + 2):
-        await world.deliver(
-            world.purchase(
-                f"sale-r{index}", f"per_roy{index}", person=named_patron("Line", f"Roy{index}", f"R-{index}")
-            )
-        )
+        await file_patron(world, f"roy{index}", "Line", f"Roy{index}")
     for index in range(budget * 3):
-        await world.deliver(
-            world.purchase(
-                f"sale-c{index}", f"per_cote{index}", person=named_patron(f"Luc{index}", "Côté", f"K-{index}")
-            )
-        )
-    await world.deliver(world.purchase("sale-g", "per_line", person=named_patron("Line", "Gauthier", "C-999")))
+        await file_patron(world, f"cote{index}", f"Luc{index}", "Côté")
+    await file_patron(world, "line", "Line", "Gauthier")
 
-    result = await search_profiles(
-        world.deps, world.organisation_id, read_query("Gau Line"), limit=20, max_candidates=budget
-    )
-
-    assert [found.candidate.person_id for found, _ in result.found] == ["per_line"]
+    found, _ = await searched(world, "Gau Line", max_candidates=budget)
+    assert found == ["per_line"]
 
 
 async def the_best_match_of_two_words_comes_first_among_more_namesakes_than_asked_for(world: World) -> None:
@@ -3201,16 +3168,11 @@ async def the_best_match_of_two_words_comes_first_among_more_namesakes_than_aske
     # the best match, is under the lists of `jean` alone.
     limit = 5
     for index in range(limit + 1):
-        await world.deliver(
-            world.purchase(
-                f"sale-{index}", f"per_luc{index}", person=named_patron(f"Luc{index}", "Jeannotte", f"C-{index}")
-            )
-        )
-    await world.deliver(world.purchase("sale-j", "per_jean", person=named_patron("Jean", "Jeanotte", "C-999")))
+        await file_patron(world, f"luc{index}", f"Luc{index}", "Jeannotte")
+    await file_patron(world, "jean", "Jean", "Jeanotte")
 
-    result = await search_profiles(world.deps, world.organisation_id, read_query("Jean Jeannotte"), limit=limit)
-
-    assert [found.candidate.person_id for found, _ in result.found][:1] == ["per_jean"]
+    found, _ = await searched(world, "Jean Jeannotte", limit=limit)
+    assert found[:1] == ["per_jean"]
 
 
 async def profiles_stored_before_name_keys_are_found_by_name_once_reindexed_and_reindexing_again_files_nothing(
