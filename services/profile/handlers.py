@@ -298,7 +298,7 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
         # Delivered again: the profile it landed on may have been merged on since. The top found then holds the fact
         # already and has nothing of it to publish; the profile it landed on kept what it published.
         outputs += await _landed_on_holders(deps, organisation_id, person_id, cause.key)
-    held = await _recompute(deps, organisation_id, top, cause)
+    held = await _recompute(deps, organisation_id, top, cause, late=(person_id, fact))
     outputs += () if held is None else held.outputs
     if held is not None:
         # The top found may have been merged on since: every profile holding it now.
@@ -1811,15 +1811,24 @@ async def _recompute(
     scrub: bool = False,
     merged_in: Sequence[StoredProfile] | None = None,
     forget: str | None = None,
+    late: tuple[str, ProfileEvent] | None = None,
 ) -> _Written | None:
     """The profile recomputed from the logs of its own history and of the histories merged into it. With `scrub`,
     the announcements it keeps for republication are dropped as well, and `forget` (a person erased, whose history
     it no longer holds) from the merges that brought them; with `merged_in`, the change is a merge bringing those
-    histories (see `_announced`)."""
+    histories (see `_announced`).
+
+    With `late`, a late fact of a person merged away and logged in their history: while the profile still holds
+    that history, the fact is folded into its state alone (`apply`), which equals folding every history again
+    (a merge adds up states in any order, and a fact told twice changes nothing), without reading a regular's whole
+    history for each of their sales."""
 
     async def recompute(stored: StoredProfile) -> _Change | None:
-        state, held_sent = await _full_state(deps, stored)
-        base = replace(_without_stored_outputs(stored) if scrub else stored, held_sent=held_sent)
+        if late is not None and await _top(deps, organisation_id, late[0]) == stored.person_id:
+            state, base = apply(stored.state, late[1]), stored
+        else:
+            state, held_sent = await _full_state(deps, stored)
+            base = replace(_without_stored_outputs(stored) if scrub else stored, held_sent=held_sent)
         if forget is not None:
             merges = tuple(
                 replace(held, brought=tuple(other for other in held.brought if other != forget)) for held in base.merges

@@ -85,9 +85,10 @@ class PersonResolvedV1(EventData):
     match: Match = Field(description="How the person was found or created.")
     history_of: PersonId | None = Field(
         default=None,
-        description="For a fact that merges persons into `person_id`: the one merged whose history the fact is part "
-        "of, the owner of the strongest identifier it names (an upstream id before an email), as an unmerge decides "
-        "whose a record is; undoing their merge gives the fact back to them. None: the fact is `person_id`'s own.",
+        description="For a fact resolved to a person others are merged into, by it or before it: the one merged whose "
+        "history the fact is part of, the owner of the strongest identifier it names (an upstream id before an email), "
+        "as an unmerge decides whose a record is; undoing their merge gives the fact back to them. None: the fact is "
+        "`person_id`'s own.",
     )
 
     @field_validator("history_of")

@@ -150,18 +150,16 @@ def resolve_record(
 def _history_of(
     record: NormalisedRecord, identifiers: Sequence[Identifier], evidence: Evidence, resolution: Resolution
 ) -> str | None:
-    """Whose history a fact that merges persons is part of, when not the resolved person's own: whoever claimed the
-    strongest identifier the record names that the resolved person, or a person it merges into them, owns or claims
-    now. As an unmerge decides whose a record is (`handlers._taken_back`): the fact naming Béa's shop id and Anne's
-    email that merges Béa into Anne is Béa's, and undoing her merge gives it back to her. None when that is the
-    resolved person, or no one (a look-alike's record).
-
-    Only the merging fact: profile folds a fact of someone merged away by folding the whole history it lands on again,
-    once per merge for this one, where every later sale under Béa's id would cost it a patron's whole history (see
-    the README on unmerges)."""
-    if resolution.created or resolution.erasure is not None or resolution.merge is None:
+    """Whose history a fact resolved to a person who holds others' is part of, when not the resolved person's own:
+    whoever claimed the strongest identifier the record names that the resolved person, or a person it merges into
+    them, owns or claims now. As an unmerge decides whose a record is (`handlers._taken_back`): the fact naming Béa's
+    shop id and Anne's email that merges Béa into Anne is Béa's, and so is every later one naming her shop id while
+    she is merged; undoing her merge gives them back to her. None when that is the resolved person, or no one (a
+    look-alike's record)."""
+    if resolution.created or resolution.erasure is not None:
         return None
-    side = {resolution.person_id} | {person.person_id for person in resolution.merge.merged}
+    merged = () if resolution.merge is None else resolution.merge.merged
+    side = {resolution.person_id} | {person.person_id for person in merged}
     # Those the record itself names, strongest first: an unmerge reads the record, without a previous email.
     named = set(named_identifiers(record))
     for identifier in identifiers:

@@ -129,6 +129,15 @@ class Theatre:
     def _bearer(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.credentials.token}"}
 
+    # What staff do
+
+    async def unmerge(self, person_id: str) -> dict[str, Any]:
+        """A reviewer undoes the person's latest merge; answers the event's data (the persons restored)."""
+        answer = await self.identity.post(f"/v1/persons/{person_id}/unmerge", headers=self._bearer())
+        assert answer.status_code == 200, answer.text
+        unmerged: dict[str, Any] = answer.json()["unmerged"]
+        return unmerged
+
     # Out: what staff read
 
     async def person_by(self, **identifier: str) -> str | None:

@@ -133,10 +133,10 @@ async def test_a_fact_resolved_to_a_survivor_tells_whose_history_it_is_as_an_unm
     assert later is not None
     annes = await resolve(deps, "e5", external_id="C-1", email="bea@example.com")
 
-    # Only the merging fact is told as hers: profile would fold each later one into Anne's whole history again.
+    # The merging fact and the later one naming her shop id are told as hers; the third, naming Anne's id, is Anne's.
     assert [(fact.person_id, fact.history_of) for fact in (resolved(first), resolved(later), annes)] == [
         (anne, bea),
-        (anne, None),
+        (anne, bea),
         (anne, None),
     ]
     again = await resolve_fact(linking, deps)

@@ -13,6 +13,7 @@ from services.identity.domain.identifiers import (
     Identifier,
     IdentifierType,
     count_by_kind,
+    identifiers_of,
     load_identifier_policy,
 )
 from services.identity.domain.matching import DEFAULT_MODEL, MatchBands, first_names_clearly_differ
@@ -956,3 +957,63 @@ def test_a_son_named_as_his_father_using_the_family_email_joins_the_household(kn
 
     assert resolution.created
     assert resolution.household_with == "per_father"
+
+
+# Whose history a fact resolved to a survivor is part of: whom an unmerge would give its record back to
+
+SHOP = "shopify-boutique"
+
+
+def anne_holding_bea_and_carl() -> Evidence:
+    """Anne, created first, with Béa merged into her and Carl merged into Béa: the ownership index follows the merges
+    to Anne, and remembers who claimed each identifier."""
+    anne = person("per_anne", upstream_id("C-1"), email("anne@example.com"), first_names=["anne"])
+    claimed_by = {
+        upstream_id("C-1"): "per_anne",
+        email("anne@example.com"): "per_anne",
+        upstream_id("207", SHOP): "per_bea",
+        email("bea@example.com"): "per_bea",
+        upstream_id("311", SHOP): "per_carl",
+    }
+    return Evidence(owners=dict.fromkeys(claimed_by, anne), claimers=claimed_by)
+
+
+@pytest.mark.parametrize(
+    ("record", "history_of"),
+    [
+        # Béa's shop id, later, with her own email or with none: hers.
+        (NormalisedRecord(source=SHOP, external_id="207", email="bea@example.com"), "per_bea"),
+        (NormalisedRecord(source=SHOP, external_id="207"), "per_bea"),
+        # Her email alone: hers too.
+        (NormalisedRecord(email="bea@example.com"), "per_bea"),
+        # An upstream id outranks an email: Béa's shop id with Anne's email is Béa's, Anne's box-office id with
+        # Béa's email Anne's own.
+        (NormalisedRecord(source=SHOP, external_id="207", email="anne@example.com"), "per_bea"),
+        (NormalisedRecord(source=BOX_OFFICE, external_id="C-1", email="bea@example.com"), None),
+        # Carl's shop id: his, though he is merged into Béa, and she into Anne.
+        (NormalisedRecord(source=SHOP, external_id="311"), "per_carl"),
+        # Anne's own email: her own history.
+        (NormalisedRecord(email="anne@example.com"), None),
+    ],
+)
+def test_a_later_fact_resolved_to_a_survivor_is_part_of_the_history_of_whoever_claimed_its_strongest_identifier(
+    record: NormalisedRecord, history_of: str | None
+) -> None:
+    evidence = anne_holding_bea_and_carl()
+    usable, _blocked = identifiers_of(record, POLICY, ORGANISATION)
+
+    resolution = resolve_full(record, usable, evidence)
+
+    assert (resolution.person_id, resolution.merge, resolution.history_of) == ("per_anne", None, history_of)
+
+
+def test_a_later_fact_whose_strongest_identifier_the_survivor_claims_with_it_is_the_survivor_s_own() -> None:
+    # A new box-office id with Béa's email: Anne claims the id, which outranks the email, so the fact is Anne's own.
+    evidence = anne_holding_bea_and_carl()
+    record = NormalisedRecord(source=BOX_OFFICE, external_id="C-9", email="bea@example.com")
+    usable, _blocked = identifiers_of(record, POLICY, ORGANISATION)
+
+    resolution = resolve_full(record, usable, evidence)
+
+    assert resolution.claims == (upstream_id("C-9"),)
+    assert resolution.history_of is None

@@ -577,6 +577,42 @@ async def a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_
     assert await world.tickets("per_bea") == 4
 
 
+async def a_later_fact_of_a_merged_person_s_history_lands_without_reading_any_history_again_and_leaves_with_an_unmerge(
+    world: World,
+) -> None:
+    linking = await bea_merged_into_anne(world)
+    await world.deliver(linking)
+    # Béa's box-office id again, while she is merged: identity resolves it to Anne, as part of Béa's history.
+    later = world.purchase(
+        "sale-later", "per_anne", tickets=4, person={"external_id": "C-2002"}, history_of="per_bea", days_ago=1
+    )
+    logs_read: list[str] = []
+    read_log = world.store.facts
+
+    async def counted(organisation_id: str, person_id: str, through: int) -> list[Envelope]:
+        logs_read.append(person_id)
+        return await read_log(organisation_id, person_id, through)
+
+    world.store.facts = counted  # type: ignore[method-assign]
+    try:
+        outputs = await world.deliver(later)
+    finally:
+        world.store.facts = read_log  # type: ignore[method-assign]
+
+    assert logs_read == [], "a regular's every sale would fold their whole history again"
+    assert await world.tickets("per_anne") == 10
+    assert [output.data["changed"]["tickets_bought"] for output in outputs if output.type == PROFILE_CHANGED] == [10]
+    assert types_for(outputs, "per_bea") == [], "a person merged away announces nothing"
+    stored = await world.documents()
+    assert ids(await world.deliver(later)) == ids(outputs)
+    assert await world.documents() == stored
+
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    assert await world.tickets("per_anne") == 1
+    assert await world.tickets("per_bea") == 9
+
+
 async def an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_not_bring_it_back(
     world: World,
 ) -> None:
@@ -3769,6 +3805,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_unmerge_gives_each_person_back_their_own_facts,
     the_fact_that_merged_two_persons_goes_back_with_the_one_whose_upstream_id_it_names,
     a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_an_unmerge,
+    a_later_fact_of_a_merged_person_s_history_lands_without_reading_any_history_again_and_leaves_with_an_unmerge,
     an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_not_bring_it_back,
     erasing_a_merged_person_takes_its_history_out_of_the_survivor,
     erasing_a_survivor_leaves_the_persons_merged_into_it_to_an_unmerge,
