@@ -22,6 +22,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.profile.adapters.known_states import KnownStates
 from services.profile.domain.documents import DocumentError
 from services.profile.domain.profile import ProfileState
 from services.profile.domain.schedule import PARTS, SLOT, DueEntry, slot_of
@@ -155,10 +156,11 @@ class MongoProfileStore:
         self._collections = [database[name] for name in COLLECTIONS]
         self._sweep = database[SWEEP]
         self._segment_sizes = database[SEGMENT_SIZES]
+        self._states = KnownStates()
 
     async def profile(self, organisation_id: str, person_id: str) -> StoredProfile | None:
         document = await self._profiles.find_one({"_id": _key(organisation_id, person_id)})
-        return None if document is None else _profile_from(organisation_id, person_id, document)
+        return None if document is None else self._read(organisation_id, person_id, document)
 
     async def applied(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, int]:
         wanted = set(person_ids)
@@ -167,7 +169,20 @@ class MongoProfileStore:
 
     async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
         found = await _found_by_id(self._profiles, organisation_id, person_ids)
-        return {person_id: _profile_from(organisation_id, person_id, document) for person_id, document in found.items()}
+        return {person_id: self._read(organisation_id, person_id, document) for person_id, document in found.items()}
+
+    def _read(self, organisation_id: str, person_id: str, document: Mapping[str, Any]) -> StoredProfile:
+        key = (organisation_id, person_id)
+        profile = _profile_from(organisation_id, person_id, document, self._states.decoded(key, document.get("state")))
+        self._states.remember(key, document.get("state"), profile.state)
+        return profile
+
+    def _stored(self, profile: StoredProfile) -> dict[str, Any]:
+        key = (profile.organisation_id, profile.person_id)
+        stored = self._states.encoded(key, profile.state)
+        document = _document_of(profile, compressed=self._compressed_states, state=stored)
+        self._states.remember(key, document["state"], profile.state)
+        return document
 
     async def log_facts(self, organisation_id: str, facts: Sequence[FactToLog]) -> frozenset[str]:
         incomplete: set[str] = set()
@@ -314,11 +329,8 @@ class MongoProfileStore:
         ]
 
     async def save(self, profile: StoredProfile) -> None:
-        await self._profiles.replace_one(
-            {"_id": _key(profile.organisation_id, profile.person_id)},
-            _profile_document(profile, compressed=self._compressed_states),
-            upsert=True,
-        )
+        document = self._stored(profile)
+        await self._profiles.replace_one({"_id": document.pop("_id")}, document, upsert=True)
 
     async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> frozenset[str]:
         first = [profile for profile in profiles if profile.person_id in new_persons]
@@ -326,18 +338,12 @@ class MongoProfileStore:
         if first:
             try:
                 # An insert costs the store a fraction of a replace: no document to read back first.
-                await self._profiles.insert_many(
-                    [_document_of(profile, compressed=self._compressed_states) for profile in first], ordered=False
-                )
+                await self._profiles.insert_many([self._stored(profile) for profile in first], ordered=False)
             except BulkWriteError as exc:
                 stored_before = duplicate_indexes(exc)
         await replace_all(
             self._profiles,
-            [
-                _document_of(profile, compressed=self._compressed_states)
-                for profile in profiles
-                if profile.person_id not in new_persons
-            ],
+            [self._stored(profile) for profile in profiles if profile.person_id not in new_persons],
         )
         return frozenset(first[index].person_id for index in stored_before)
 
@@ -1017,19 +1023,18 @@ def _due_entry(entry: DueEntry) -> dict[str, Any]:
     return {"o": entry.organisation_id, "p": entry.person_id, "d": entry.due_at}
 
 
-def _document_of(profile: StoredProfile, *, compressed: bool = True) -> dict[str, Any]:
-    """The profile's document, `_id` included."""
+def _document_of(profile: StoredProfile, *, compressed: bool = True, state: Binary | None = None) -> dict[str, Any]:
+    """The profile's document, `_id` included; `state`, its state compressed already, if known."""
+    stored: Binary | str
+    if compressed:
+        stored = state if state is not None else _state_stored(profile.state)
+    else:
+        stored = _state_text(profile.state)
     return {
         "_id": _key(profile.organisation_id, profile.person_id),
-        **_profile_document(profile, compressed=compressed),
-    }
-
-
-def _profile_document(profile: StoredProfile, *, compressed: bool = True) -> dict[str, Any]:
-    return {
         "organisation_id": profile.organisation_id,
         "person_id": profile.person_id,
-        "state": _state_stored(profile.state) if compressed else _state_text(profile.state),
+        "state": stored,
         "version": profile.version,
         "applied": profile.applied,
         "segments": sorted(profile.segments),
@@ -1119,19 +1124,24 @@ def _state_from(stored: Any) -> Mapping[str, Any]:
     raise DocumentError(f"a profile state stored as {type(stored).__name__}, which no version writes")
 
 
-def _profile_from(organisation_id: str, person_id: str, document: Mapping[str, Any]) -> StoredProfile:
-    """The stored profile; raises `DocumentError` naming the person when the document does not describe one."""
+def _profile_from(
+    organisation_id: str, person_id: str, document: Mapping[str, Any], state: ProfileState | None = None
+) -> StoredProfile:
+    """The stored profile (with `state`, its state decoded already, if known); raises `DocumentError` naming the
+    person when the document does not describe one."""
     try:
-        return _read_profile(organisation_id, person_id, document)
+        return _read_profile(organisation_id, person_id, document, state)
     except (ValueError, KeyError, TypeError) as exc:
         raise DocumentError(f"the stored profile of {person_id} ({organisation_id}) cannot be read: {exc}") from exc
 
 
-def _read_profile(organisation_id: str, person_id: str, document: Mapping[str, Any]) -> StoredProfile:
+def _read_profile(
+    organisation_id: str, person_id: str, document: Mapping[str, Any], state: ProfileState | None
+) -> StoredProfile:
     return StoredProfile(
         organisation_id=organisation_id,
         person_id=person_id,
-        state=ProfileState.from_document(_state_from(document["state"])),
+        state=state if state is not None else ProfileState.from_document(_state_from(document["state"])),
         version=document["version"],
         applied=document["applied"],
         segments=frozenset(document.get("segments", ())),

@@ -4,6 +4,7 @@ and the log's own rules checked on both stores side by side."""
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
@@ -15,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.profile.adapters.mongo import COLLECTIONS, COMPRESSED_JSON, DUE, ERASED, SWEEP, MongoProfileStore
 from services.profile.domain.documents import DocumentError
 from services.profile.domain.schedule import GRACE, PARTS, SLOT, DueEntry, slot_of
+from services.profile.domain.strategies import Stamp, Stamped
 from services.profile.ports import FactToLog, StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document, NumberedList
@@ -168,6 +170,28 @@ async def test_a_batch_delivered_again_to_the_real_store_publishes_the_same_even
 
     assert announced(list(again)) == announced(list(first))
     assert await world.documents() == stored
+
+
+async def test_a_profile_another_process_stored_since_reads_as_it_stored_it(database: AsyncDatabase[Document]) -> None:
+    here, elsewhere = MongoProfileStore(database), MongoProfileStore(database)
+    world = mongo_world(database)
+    await world.deliver(world.purchase("sale-1", "per_anne"))
+    # Read here, so that this process knows the state; then another process stores the next version.
+    read_here = await here.profile(world.organisation_id, "per_anne")
+    assert read_here is not None
+    stored_elsewhere = await elsewhere.profile(world.organisation_id, "per_anne")
+    assert stored_elsewhere is not None
+    renamed = replace(stored_elsewhere.state, first_name=Stamped("Élisa", Stamp(datetime.now(UTC), "rename-1")))
+    await elsewhere.save(replace(stored_elsewhere, state=renamed, version=stored_elsewhere.version + 1))
+
+    read_again = await here.profile(world.organisation_id, "per_anne")
+    # And stored here from what this process read: the state written is the one it holds, not the one it knew.
+    assert read_again is not None
+    assert read_again.state == renamed
+    await here.save(replace(read_here, version=read_again.version + 1))
+    assert (await elsewhere.profile(world.organisation_id, "per_anne")) == replace(
+        read_here, version=read_again.version + 1
+    )
 
 
 def upstream(world: World, event_id: str, person_id: str) -> Envelope:

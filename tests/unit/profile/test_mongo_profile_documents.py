@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from bson.binary import Binary
 
-from services.profile.adapters.mongo import COMPRESSED_JSON, _profile_document, _profile_from, _texts
+from services.profile.adapters.mongo import COMPRESSED_JSON, _document_of, _profile_from, _texts
 from services.profile.domain.documents import DocumentError
 from services.profile.domain.profile import ProfileState
 from services.profile.domain.strategies import Stamp, Stamped
@@ -31,11 +31,11 @@ def test_the_late_facts_landed_for_each_merged_person_read_back_as_stored() -> N
         ),
     )
 
-    assert _profile_from(ORGANISATION, "per_anne", _profile_document(profile)) == profile
+    assert _profile_from(ORGANISATION, "per_anne", _document_of(profile)) == profile
 
 
 def test_a_document_stored_with_one_late_fact_slot_reads_as_a_late_fact_of_someone_unknown() -> None:
-    document = _profile_document(StoredProfile(ORGANISATION, "per_anne", version=4, applied=4))
+    document = _document_of(StoredProfile(ORGANISATION, "per_anne", version=4, applied=4))
     del document["landed_facts"]
     document.update(landed="late:sale-b", landed_outputs=[CHANGED, FIRED])
 
@@ -46,7 +46,7 @@ def test_a_document_stored_with_one_late_fact_slot_reads_as_a_late_fact_of_someo
 
 
 def test_a_document_stored_before_any_late_fact_was_kept_reads_with_none() -> None:
-    document = _profile_document(StoredProfile(ORGANISATION, "per_anne", version=1, applied=1))
+    document = _document_of(StoredProfile(ORGANISATION, "per_anne", version=1, applied=1))
     del document["landed_facts"]
 
     assert _profile_from(ORGANISATION, "per_anne", document).landed == ()
@@ -69,11 +69,11 @@ def test_the_household_moves_of_the_merges_a_survivor_holds_read_back_as_stored(
         MergeInForce("mrg_3", ("per_dan",)),
     )
 
-    assert _profile_from(ORGANISATION, "per_anne", _profile_document(profile)) == profile
+    assert _profile_from(ORGANISATION, "per_anne", _document_of(profile)) == profile
 
 
 def test_a_merge_stored_before_household_moves_were_kept_reads_as_moving_the_survivor_nowhere() -> None:
-    document = _profile_document(merged_anne(MergeInForce("mrg_1", ("per_bea",))))
+    document = _document_of(merged_anne(MergeInForce("mrg_1", ("per_bea",))))
     for merge in document["merges"]:
         for name in ("household_moved_to", "household_moved_at", "household_before", "household_before_at"):
             del merge[name]
@@ -98,7 +98,7 @@ def _patron_state() -> ProfileState:
 def test_a_state_is_stored_compressed_and_reads_back_as_it_was() -> None:
     profile = StoredProfile(ORGANISATION, "per_anne", state=_patron_state(), version=1, applied=1)
 
-    document = _profile_document(profile)
+    document = _document_of(profile)
 
     assert isinstance(document["state"], Binary)
     assert document["state"].subtype == COMPRESSED_JSON
@@ -108,15 +108,15 @@ def test_a_state_is_stored_compressed_and_reads_back_as_it_was() -> None:
 
 def test_a_state_stored_as_one_text_or_as_fields_by_earlier_versions_reads_back_the_same() -> None:
     profile = StoredProfile(ORGANISATION, "per_anne", state=_patron_state(), version=1, applied=1)
-    as_text = {**_profile_document(profile), "state": json.dumps(profile.state.to_document(), ensure_ascii=False)}
-    as_fields = {**_profile_document(profile), "state": profile.state.to_document()}
+    as_text = {**_document_of(profile), "state": json.dumps(profile.state.to_document(), ensure_ascii=False)}
+    as_fields = {**_document_of(profile), "state": profile.state.to_document()}
 
     assert _profile_from(ORGANISATION, "per_anne", as_text) == profile
     assert _profile_from(ORGANISATION, "per_anne", as_fields) == profile
 
 
 def test_the_erasure_proof_reads_the_texts_inside_a_compressed_state() -> None:
-    document = _profile_document(StoredProfile(ORGANISATION, "per_bea", state=_patron_state(), version=1, applied=1))
+    document = _document_of(StoredProfile(ORGANISATION, "per_bea", state=_patron_state(), version=1, applied=1))
 
     texts = list(_texts(document))
 
@@ -127,14 +127,14 @@ def test_the_erasure_proof_reads_the_texts_inside_a_compressed_state() -> None:
 def test_with_compression_off_a_state_is_stored_as_the_json_text_earlier_releases_read() -> None:
     profile = StoredProfile(ORGANISATION, "per_anne", state=_patron_state(), version=1, applied=1)
 
-    document = _profile_document(profile, compressed=False)
+    document = _document_of(profile, compressed=False)
 
     assert json.loads(document["state"]) == profile.state.to_document()
     assert _profile_from(ORGANISATION, "per_anne", document) == profile
 
 
 def test_a_damaged_or_unknown_state_is_refused_naming_it_and_the_erasure_proof_still_reads_the_rest() -> None:
-    document = _profile_document(StoredProfile(ORGANISATION, "per_bea", state=_patron_state(), version=1, applied=1))
+    document = _document_of(StoredProfile(ORGANISATION, "per_bea", state=_patron_state(), version=1, applied=1))
     damaged = {**document, "state": Binary(b"not compressed", COMPRESSED_JSON)}
     unknown = {**document, "state": Binary(b"{}", 0x81)}
 
@@ -150,18 +150,18 @@ def test_the_last_changes_announcements_are_kept_compressed_and_read_back_as_the
         ORGANISATION, "per_anne", version=2, applied=2, last_change="sale-2", last_outputs=(CHANGED, FIRED)
     )
 
-    document = _profile_document(profile)
+    document = _document_of(profile)
     as_list = {**document, "last_outputs": [CHANGED, FIRED]}
 
     assert isinstance(document["last_outputs"], Binary)
     assert _profile_from(ORGANISATION, "per_anne", document) == profile
     assert _profile_from(ORGANISATION, "per_anne", as_list) == profile, "as earlier versions stored them"
-    assert _profile_document(profile, compressed=False)["last_outputs"] == [CHANGED, FIRED]
-    assert _profile_document(replace(profile, last_outputs=()))["last_outputs"] == []
+    assert _document_of(profile, compressed=False)["last_outputs"] == [CHANGED, FIRED]
+    assert _document_of(replace(profile, last_outputs=()))["last_outputs"] == []
 
 
 def test_the_erasure_proof_reads_the_announcements_kept_compressed() -> None:
     told = b'{"id":"changed-2","data":{"changed":{"emails":["bea.tremblay@example.com"]}}}'
     profile = StoredProfile(ORGANISATION, "per_bea", version=2, applied=2, last_change="sale-2", last_outputs=(told,))
 
-    assert any("bea.tremblay@example.com" in text for text in _texts(_profile_document(profile)))
+    assert any("bea.tremblay@example.com" in text for text in _texts(_document_of(profile)))
