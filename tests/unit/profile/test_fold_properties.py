@@ -262,7 +262,7 @@ def test_the_empty_profile_changes_nothing_in_a_merge(events: list[ProfileEvent]
 
 @properties
 @given(histories())
-def test_a_document_of_is_json_and_reads_back_unchanged(events: list[ProfileEvent]) -> None:
+def test_a_profile_document_is_json_and_reads_back_unchanged(events: list[ProfileEvent]) -> None:
     state = fold(events)
 
     document = json.loads(json.dumps(state.to_document()))
