@@ -298,7 +298,8 @@ async def apply_resolved(envelope: Envelope, resolved: PersonResolvedV1, deps: P
         # Delivered again: the profile it landed on may have been merged on since. The top found then holds the fact
         # already and has nothing of it to publish; the profile it landed on kept what it published.
         outputs += await _landed_on_holders(deps, organisation_id, person_id, cause.key)
-    held = await _recompute(deps, organisation_id, top, cause, late=(person_id, fact))
+    just_logged = _LateFact(person_id, own.profile.applied, fact) if own.outcome == "applied" else None
+    held = await _recompute(deps, organisation_id, top, cause, late=just_logged)
     outputs += () if held is None else held.outputs
     if held is not None:
         # The top found may have been merged on since: every profile holding it now.
@@ -361,11 +362,11 @@ async def apply_unmerge(envelope: Envelope, unmerged: PersonUnmergedV1, deps: Pr
             return None
         remaining = replace(stored, merges=_replace_merge(stored.merges, merge_id, None))
         still_held: set[str] = set()
-        state, held_sent = await _full_state(deps, remaining, folded=still_held)
+        state, held_sent, through = await _full_state(deps, remaining, folded=still_held)
         # A late fact of someone given back is delivered again to the profile holding them now, never here: a slot
         # kept for them would only hold announcements of a history this profile no longer has.
         landed = tuple(fact for fact in stored.landed if fact.person_id in still_held)
-        remaining = replace(remaining, held_sent=held_sent, landed=landed)
+        remaining = replace(remaining, held_sent=held_sent, folded_through=through, landed=landed)
         # As identity does: the household the merge moved the survivor into goes with it, unless identity decided
         # another since, which stays.
         move = held.household_move
@@ -549,7 +550,9 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
                 replace(held, person_ids=tuple(other for other in held.person_ids if other != person_id))
                 for held in scrubbed.merges
             )
-            state, held_sent = await _full_state(deps, replace(scrubbed, merges=merges), leaving_out={person_id})
+            state, held_sent, through = await _full_state(
+                deps, replace(scrubbed, merges=merges), leaving_out={person_id}
+            )
 
             def still_brought(held: MergeInForce) -> bool:
                 # Held, when the erasure began, by this profile or by someone this merge brought; not given back by
@@ -565,7 +568,7 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
                 else replace(held, brought=tuple(other for other in held.brought if other != person_id))
                 for held in merges
             )
-            return _Change(replace(scrubbed, merges=marked, state=state, held_sent=held_sent))
+            return _Change(replace(scrubbed, merges=marked, state=state, held_sent=held_sent, folded_through=through))
 
         await _write(deps, organisation_id, holder_id, f"scrubbed:{cause.key}", scrub, cause.origin)
 
@@ -1110,6 +1113,15 @@ class _Written:
 Decide = Callable[[StoredProfile], Awaitable[_Change | None]]
 
 
+@dataclass(frozen=True)
+class _LateFact:
+    """A fact of a person merged away, logged in their history as number `number` by this very handling."""
+
+    person_id: str
+    number: int
+    fact: ProfileEvent
+
+
 async def _apply_own_fact(
     organisation_id: str,
     person_id: str,
@@ -1441,8 +1453,8 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             # unmerge still on its way. The survivor is active again from now on (the unmerge finds it done).
             freed.append(stored)
             base = replace(stored, merged_into=None, merged_by=None, merged_at=None)
-            state, held_sent = await _full_state(deps, base)
-            base = replace(base, state=state, held_sent=held_sent)
+            state, held_sent, through = await _full_state(deps, base)
+            base = replace(base, state=state, held_sent=held_sent, folded_through=through)
         change, record = await _merge_change(deps, merged, cause, stored, base, appearing=bool(freed), read=read)
         return replace(change, profile=replace(change.profile, merges=(*stored.merges, record)))
 
@@ -1462,7 +1474,7 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
         # keep its rule from firing for good.
         await store.release_triggers(organisation_id, [(key, cause.fired_by) for key in held.claimed])
         without = replace(stored, merges=_replace_merge(stored.merges, merge_id, None))
-        state, held_sent = await _full_state(deps, without, leaving_out=leaving_out)
+        state, held_sent, through = await _full_state(deps, without, leaving_out=leaving_out)
         # What was last announced before the merge: as this merge found it, or else as the state without it shows.
         first = found[0] if found else None
         as_of = _as_of(deps, state)
@@ -1480,6 +1492,7 @@ async def _absorb(deps: ProfileDeps, organisation_id: str, merged: PersonsMerged
             _without_stored_outputs(stored),
             state=state,
             held_sent=held_sent,
+            folded_through=through,
             segments=segments,
             household_id=stored.household_id if first is None else first.household_id,
             household_at=stored.household_at if first is None else first.household_at,
@@ -1575,9 +1588,12 @@ async def _merge_change(
     # history an unmerge or an erasure deeper down has taken out since.
     brought: set[str] = set()
     rebuilt = [await _full_state(deps, other, leaving_out=leaving_out, folded=brought) for other in others]
-    state = reduce(merge, (history for history, _ in rebuilt), base.state)
-    sent = (_sent_to(other) | held_sent for other, (_, held_sent) in zip(others, rebuilt, strict=True))
-    base = replace(base, held_sent=base.held_sent.union(*sent))
+    state = reduce(merge, (history for history, _, _ in rebuilt), base.state)
+    sent = (_sent_to(other) | held_sent for other, (_, held_sent, _) in zip(others, rebuilt, strict=True))
+    through = dict(base.folded_through)
+    for other, (_, _, other_through) in zip(others, rebuilt, strict=True):
+        through |= {**dict(other_through), other.person_id: other.applied}
+    base = replace(base, held_sent=base.held_sent.union(*sent), folded_through=tuple(sorted(through.items())))
     # The household identity moved the survivor to, if any, as of the merge.
     moved = household_move = None
     if merged.household_id is not None:
@@ -1710,8 +1726,10 @@ async def _restore(
         active = replace(
             stored, merged_into=None, merged_by=None, merged_at=None, active_at=_latest(stored.active_at, at)
         )
-        state, held_sent = await _full_state(deps, active)
-        return _announced(deps, replace(active, held_sent=held_sent), state, cause, appearing=True)
+        state, held_sent, through = await _full_state(deps, active)
+        return _announced(
+            deps, replace(active, held_sent=held_sent, folded_through=through), state, cause, appearing=True
+        )
 
     return await _write(deps, organisation_id, person_id, cause.key, restore, cause.origin)
 
@@ -1741,8 +1759,8 @@ async def _let_go(
         )
         # Announcements kept for republication may tell the person's details: none is kept.
         remaining = _without_stored_outputs(replace(stored, merges=_replace_merge(stored.merges, merge_id, rest)))
-        state, held_sent = await _full_state(deps, remaining)
-        remaining = replace(remaining, held_sent=held_sent)
+        state, held_sent, through = await _full_state(deps, remaining)
+        remaining = replace(remaining, held_sent=held_sent, folded_through=through)
         return _quietly(remaining, state) if stored.is_merged else _announced(deps, remaining, state, cause)
 
     written = await _write(deps, organisation_id, survivor_id, cause.key, release, cause.origin)
@@ -1811,30 +1829,45 @@ async def _recompute(
     scrub: bool = False,
     merged_in: Sequence[StoredProfile] | None = None,
     forget: str | None = None,
-    late: tuple[str, ProfileEvent] | None = None,
+    late: "_LateFact | None" = None,
 ) -> _Written | None:
     """The profile recomputed from the logs of its own history and of the histories merged into it. With `scrub`,
     the announcements it keeps for republication are dropped as well, and `forget` (a person erased, whose history
     it no longer holds) from the merges that brought them; with `merged_in`, the change is a merge bringing those
     histories (see `_announced`).
 
-    With `late`, a late fact of a person merged away and logged in their history: while the profile still holds
-    that history, the fact is folded into its state alone (`apply`), which equals folding every history again
-    (a merge adds up states in any order, and a fact told twice changes nothing), without reading a regular's whole
-    history for each of their sales."""
+    With `late`, a late fact just logged in the history of a person merged away: while the profile still holds
+    that history, and folded it in up to the number before the fact's, the fact is folded into its state alone
+    (`apply`, which equals folding every history again: a merge adds up states in any order), without reading a
+    regular's whole history for each of their sales. Folded in already (by a merge or a recomputation since it was
+    logged), it is not folded again: `apply` would count it twice."""
 
     async def recompute(stored: StoredProfile) -> _Change | None:
-        if late is not None and await _top(deps, organisation_id, late[0]) == stored.person_id:
-            state, base = apply(stored.state, late[1]), stored
+        through = dict(stored.folded_through)
+        folded = None if late is None else through.get(late.person_id)
+        if late is not None and folded is not None and folded >= late.number - 1:
+            holds = await _top(deps, organisation_id, late.person_id) == stored.person_id
+            folded = folded if holds else None
+        if late is not None and folded is not None and folded >= late.number:
+            return None
+        if late is not None and folded == late.number - 1:
+            through[late.person_id] = late.number
+            state = apply(stored.state, late.fact)
+            base = replace(stored, folded_through=tuple(sorted(through.items())))
         else:
-            state, held_sent = await _full_state(deps, stored)
-            base = replace(_without_stored_outputs(stored) if scrub else stored, held_sent=held_sent)
+            state, held_sent, folded_through = await _full_state(deps, stored)
+            base = replace(
+                _without_stored_outputs(stored) if scrub else stored,
+                held_sent=held_sent,
+                folded_through=folded_through,
+            )
         if forget is not None:
             merges = tuple(
                 replace(held, brought=tuple(other for other in held.brought if other != forget)) for held in base.merges
             )
             base = replace(base, merges=merges)
-        if state == stored.state and base == stored:
+        # How far the logs were read alone is no change: the next late fact then folds every history again.
+        if state == stored.state and replace(base, folded_through=stored.folded_through) == stored:
             return None
         if stored.is_merged:
             return _quietly(base, state)
@@ -1886,15 +1919,15 @@ async def _full_state(
     *,
     leaving_out: Collection[str] = (),
     folded: set[str] | None = None,
-) -> tuple[ProfileState, frozenset[str]]:
+) -> tuple[ProfileState, frozenset[str], tuple[tuple[str, int], ...]]:
     """The profile's history folded again from the logs: its own facts, then every profile merged into it, each
-    with the profiles merged into that one; and, read in the same walk, what those were sent (`held_sent`). The
-    persons of `leaving_out` are left out, with those merged into them; each person folded in is added to
-    `folded`."""
+    with the profiles merged into that one; and, read in the same walk, what those were sent (`held_sent`) and how
+    far each of their logs was read (`folded_through`). The persons of `leaving_out` are left out, with those merged
+    into them; each person folded in is added to `folded`."""
     store, organisation_id = deps.store, profile.organisation_id
     envelopes = await store.facts(organisation_id, profile.person_id, profile.applied)
     events = [event for envelope in envelopes if (event := profile_event(envelope, parse_data(envelope)))]
-    state, held_sent = fold(events), frozenset[str]()
+    state, held_sent, through = fold(events), frozenset[str](), dict[str, int]()
     seen = seen | {profile.person_id}
     if folded is not None:
         folded.add(profile.person_id)
@@ -1905,12 +1938,13 @@ async def _full_state(
             other = await store.profile(organisation_id, person_id)
             # Only a merge both sides agree on: a person merged elsewhere since, or restored, is no longer here.
             if other is not None and other.merged_by == held.merge_id and other.merged_into == profile.person_id:
-                other_state, other_held_sent = await _full_state(
+                other_state, other_held_sent, other_through = await _full_state(
                     deps, other, seen, leaving_out=leaving_out, folded=folded
                 )
                 state = merge(state, other_state)
                 held_sent |= other_held_sent | _sent_to(other)
-    return state, held_sent
+                through |= {**dict(other_through), person_id: other.applied}
+    return state, held_sent, tuple(sorted(through.items()))
 
 
 async def _changed_since(deps: ProfileDeps, organisation_id: str, read: Mapping[str, int]) -> bool:

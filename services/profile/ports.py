@@ -159,6 +159,10 @@ class StoredProfile:
     # without the person): not sent to this person again for the same period. Written with `state`, so that the two
     # always agree, whatever order merges, unmerges and erasures deeper in the chain arrive in.
     held_sent: frozenset[str] = field(default_factory=frozenset)
+    # For each person whose history `state` holds through merges, the last number of their log it folded in, as
+    # (person, number) pairs: a late fact of theirs numbered just past it is folded into `state` alone, one the state
+    # holds already is not folded twice, and any other case folds every history again. Written with `state`.
+    folded_through: tuple[tuple[str, int], ...] = ()
     # The household identity counts the person in. Identity's to know, not a fact's: outside `state`, so it stays
     # with this profile when an unmerge recomputes the state from the facts. `household_at`: when identity decided
     # it, for an older decision delivered again (or late, from another partition) never to replace it.

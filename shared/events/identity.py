@@ -86,7 +86,7 @@ class PersonResolvedV1(EventData):
     history_of: PersonId | None = Field(
         default=None,
         description="For a fact resolved to a person others are merged into, by it or before it: the one merged whose "
-        "history the fact is part of, the owner of the strongest identifier it names (an upstream id before an email), "
+        "history the fact is part of: who brought the strongest identifier it names (an upstream id before an email), "
         "as an unmerge decides whose a record is; undoing their merge gives the fact back to them. None: the fact is "
         "`person_id`'s own.",
     )

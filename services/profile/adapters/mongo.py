@@ -1070,6 +1070,8 @@ def _document_of(profile: StoredProfile, *, compressed: bool = True, state: Bina
         "undone": [{"merge_id": merge.merge_id, "outputs": list(merge.outputs)} for merge in profile.undone],
         "fired": sorted(profile.fired),
         "held_sent": sorted(profile.held_sent),
+        # Documents, not pairs: FerretDB 1.x stores no array inside an array.
+        "folded_through": [{"person_id": person_id, "number": number} for person_id, number in profile.folded_through],
         "household_id": profile.household_id,
         "household_at": profile.household_at,
     }
@@ -1181,6 +1183,10 @@ def _read_profile(
         fired=frozenset(document.get("fired", ())),
         # Stored before it was kept: filled at the profile's next merge, unmerge or recomputation.
         held_sent=frozenset(document.get("held_sent", ())),
+        # Stored before it was kept: the next late fact folds every history again, which fills it.
+        folded_through=tuple(
+            (str(folded["person_id"]), int(folded["number"])) for folded in document.get("folded_through", ())
+        ),
     )
 
 

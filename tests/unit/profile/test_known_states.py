@@ -51,6 +51,24 @@ def test_a_state_stored_as_text_is_not_kept_and_the_longest_known_makes_room() -
     for person in ("per_a", "per_b", "per_c"):
         known.remember(("theatre-du-nord", person), stored_as(ELISE), ELISE)
 
-    assert len(known) == 2
+    assert (len(known), known.bytes_kept) == (2, 2 * len(stored_as(ELISE)))
     assert known.decoded(("theatre-du-nord", "per_a"), stored_as(ELISE)) is None
     assert known.decoded(("theatre-du-nord", "per_c"), stored_as(ELISE)) is ELISE
+
+
+def test_the_states_known_are_bounded_by_the_bytes_stored_for_them() -> None:
+    one = len(stored_as(ELISE))
+    known = KnownStates(budget=3 * one)
+
+    for person in ("per_a", "per_b", "per_c", "per_d"):
+        known.remember(("theatre-du-nord", person), stored_as(ELISE), ELISE)
+    # Remembered again, a state takes its own place, not another's.
+    known.remember(("theatre-du-nord", "per_d"), stored_as(ELISE), ELISE)
+
+    assert (len(known), known.bytes_kept) == (3, 3 * one)
+    assert known.decoded(("theatre-du-nord", "per_a"), stored_as(ELISE)) is None
+    assert known.decoded(("theatre-du-nord", "per_b"), stored_as(ELISE)) is ELISE
+    # One larger than the whole budget is not kept.
+    small = KnownStates(budget=one - 1)
+    small.remember(ANNE, stored_as(ELISE), ELISE)
+    assert (len(small), small.bytes_kept) == (0, 0)

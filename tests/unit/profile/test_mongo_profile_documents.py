@@ -34,6 +34,19 @@ def test_the_late_facts_landed_for_each_merged_person_read_back_as_stored() -> N
     assert _profile_from(ORGANISATION, "per_anne", _document_of(profile)) == profile
 
 
+def test_how_far_each_merged_person_s_log_was_folded_reads_back_as_stored_and_as_nothing_from_before_it_was_kept() -> (
+    None
+):
+    profile = StoredProfile(
+        ORGANISATION, "per_anne", version=4, applied=4, folded_through=(("per_bea", 3), ("per_carl", 7))
+    )
+    document = _document_of(profile)
+
+    assert _profile_from(ORGANISATION, "per_anne", document) == profile
+    del document["folded_through"]
+    assert _profile_from(ORGANISATION, "per_anne", document).folded_through == ()
+
+
 def test_a_document_stored_with_one_late_fact_slot_reads_as_a_late_fact_of_someone_unknown() -> None:
     document = _document_of(StoredProfile(ORGANISATION, "per_anne", version=4, applied=4))
     del document["landed_facts"]

@@ -167,10 +167,13 @@ class IdentityEvents:
         example["scanned_at"] = began - timedelta(minutes=10)
         return self._resolved("parterre.ticket.scanned.v1", example, event_id, person_id, days_ago=0)
 
-    def email_open(self, event_id: str, person_id: str) -> Envelope:
+    def email_open(self, event_id: str, person_id: str, *, history_of: str | None = None) -> Envelope:
+        """A campaign email opened by `person_id` (or, with `history_of`, by that person merged into them) now."""
         example = copy.deepcopy(event_type("parterre.email.opened.v1").example)
-        example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
-        return self._resolved("parterre.email.opened.v1", example, event_id, person_id, days_ago=0)
+        example["person"] = {**example["person"], "email": f"{history_of or person_id}@example.com"}
+        return self._resolved(
+            "parterre.email.opened.v1", example, event_id, person_id, days_ago=0, history_of=history_of
+        )
 
     def email_bounce(
         self, event_id: str, person_id: str, *, email: str, bounce_type: str = "hard", days_ago: int = 0
@@ -611,6 +614,37 @@ async def a_later_fact_of_a_merged_person_s_history_lands_without_reading_any_hi
 
     assert await world.tickets("per_anne") == 1
     assert await world.tickets("per_bea") == 9
+
+
+async def a_later_fact_of_a_merged_person_s_history_delivered_again_is_counted_once(world: World) -> None:
+    await world.deliver(await bea_merged_into_anne(world))
+    # An open adds to a count, where a purchase is known by its order: counted twice, it would show.
+    opened = world.email_open("open-later", "per_anne", history_of="per_bea")
+
+    first = await world.deliver(opened)
+    again = await world.deliver(opened)
+
+    assert (await world.fields("per_anne"))["opens_30d"] == 1
+    assert ids(again) == ids(first)
+
+
+async def a_later_fact_of_a_merged_person_s_history_is_counted_once_by_a_merge_folding_it_in_before_it_lands(
+    world: World,
+) -> None:
+    await world.deliver(await bea_merged_into_anne(world))
+    await world.deliver(world.purchase("sale-z", "per_zoe", days_ago=400))
+    slow, store = gated(world)
+    # The open is in Béa's log and her profile; before it finds the profile holding her history (reading Anne's
+    # first), Anne is merged into Zoé, whose merge reads Béa's log with the open in it.
+    gate = store.hold("profile", lambda args: args[1] == "per_anne")
+    landing = asyncio.create_task(slow.deliver(slow.email_open("open-later", "per_anne", history_of="per_bea")))
+    await gate.reached.wait()
+    await world.deliver(world.merged("mrg_2", "per_zoe", "per_anne"))
+    gate.opened.set()
+    await landing
+
+    assert (await world.fields("per_zoe"))["opens_30d"] == 1
+    assert (await world.fields("per_zoe"))["tickets_bought"] == 8
 
 
 async def an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_not_bring_it_back(
@@ -3806,6 +3840,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     the_fact_that_merged_two_persons_goes_back_with_the_one_whose_upstream_id_it_names,
     a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_an_unmerge,
     a_later_fact_of_a_merged_person_s_history_lands_without_reading_any_history_again_and_leaves_with_an_unmerge,
+    a_later_fact_of_a_merged_person_s_history_delivered_again_is_counted_once,
+    a_later_fact_of_a_merged_person_s_history_is_counted_once_by_a_merge_folding_it_in_before_it_lands,
     an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_not_bring_it_back,
     erasing_a_merged_person_takes_its_history_out_of_the_survivor,
     erasing_a_survivor_leaves_the_persons_merged_into_it_to_an_unmerge,
