@@ -541,9 +541,14 @@ async def _scrub_announcements_naming(deps: ProfileDeps, organisation_id: str, p
             )
             bringing = any(person_id in held.brought for held in stored.merges)
             landing = any(landed.person_id == person_id for landed in stored.landed)
-            if person_id.encode() not in kept and not bringing and not landing:
+            # Kept by a profile whose state their history left adding nothing it did not have (see `_recompute`).
+            reading = any(folded == person_id for folded, _ in stored.folded_through)
+            if person_id.encode() not in kept and not bringing and not landing and not reading:
                 return None
-            scrubbed = _without_stored_outputs(stored)
+            scrubbed = replace(
+                _without_stored_outputs(stored),
+                folded_through=tuple(pair for pair in stored.folded_through if pair[0] != person_id),
+            )
             if not bringing:
                 return _Change(scrubbed)
             merges = tuple(
@@ -1866,8 +1871,10 @@ async def _recompute(
                 replace(held, brought=tuple(other for other in held.brought if other != forget)) for held in base.merges
             )
             base = replace(base, merges=merges)
-        # How far the logs were read alone is no change: the next late fact then folds every history again.
-        if state == stored.state and replace(base, folded_through=stored.folded_through) == stored:
+        # How far the same persons' logs were read alone is no change: the next late fact then folds every history
+        # again. A person no longer held is, though: no document may keep the id of someone given back and erased.
+        same_persons = {folded for folded, _ in base.folded_through} == {folded for folded, _ in stored.folded_through}
+        if state == stored.state and same_persons and replace(base, folded_through=stored.folded_through) == stored:
             return None
         if stored.is_merged:
             return _quietly(base, state)

@@ -647,6 +647,25 @@ async def a_later_fact_of_a_merged_person_s_history_is_counted_once_by_a_merge_f
     assert (await world.fields("per_zoe"))["tickets_bought"] == 8
 
 
+async def erasing_a_person_given_back_leaves_no_profile_recording_how_far_it_read_their_log(world: World) -> None:
+    await world.deliver(world.purchase("sale-z", "per_zoe", tickets=1))
+    await world.deliver(world.purchase("sale-a", "per_anne", tickets=2))
+    # Béa merged into Anne, then Anne into Zoé; the first merge arrives last, before any fact of Béa's.
+    first = world.merged("mrg_1", "per_anne", "per_bea")
+    await world.deliver(world.merged("mrg_2", "per_zoe", "per_anne"))
+    await world.deliver(first)
+    # A fact of Anne's history lands on Zoé and folds every history again: Zoé records how far it read Béa's log.
+    await world.deliver(world.email_open("open-a", "per_zoe", history_of="per_anne"))
+    # Given back, Béa takes nothing out of Zoé's state.
+    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
+
+    await world.deliver(world.erasure("per_bea"))
+
+    [proof] = await world.store.privacy_entries(world.organisation_id, person_digest(world.organisation_id, "per_bea"))
+    assert await world.naming("per_bea") == []
+    assert proof.details["documents_naming_the_person"] == 0
+
+
 async def an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_not_bring_it_back(
     world: World,
 ) -> None:
@@ -3842,6 +3861,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_later_fact_of_a_merged_person_s_history_lands_without_reading_any_history_again_and_leaves_with_an_unmerge,
     a_later_fact_of_a_merged_person_s_history_delivered_again_is_counted_once,
     a_later_fact_of_a_merged_person_s_history_is_counted_once_by_a_merge_folding_it_in_before_it_lands,
+    erasing_a_person_given_back_leaves_no_profile_recording_how_far_it_read_their_log,
     an_erasure_leaves_no_document_naming_the_person_and_a_redelivery_does_not_bring_it_back,
     erasing_a_merged_person_takes_its_history_out_of_the_survivor,
     erasing_a_survivor_leaves_the_persons_merged_into_it_to_an_unmerge,
