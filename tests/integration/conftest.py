@@ -12,20 +12,24 @@ from tests.conftest import Servers
 
 
 @pytest.fixture
-def settings(servers: Servers) -> ServiceSettings:
-    return ServiceSettings(
+async def settings(servers: Servers) -> AsyncIterator[ServiceSettings]:
+    """Settings naming a database of the test's own, dropped after it: a service a test starts writes there too,
+    and databases left behind would pile up in the local store, run after run."""
+    settings = ServiceSettings(
         kafka_bootstrap=servers.kafka_bootstrap,
         mongo_url=servers.mongo_url,
         mongo_database=f"test_{uuid.uuid4().hex[:12]}",
         consumer_retry_backoff_seconds=0.01,
     )
+    yield settings
+    async with mongo_client(settings.mongo_url, app_name="parterre-tests") as client:
+        await client.drop_database(settings.mongo_database)
 
 
 @pytest.fixture
 async def database(settings: ServiceSettings) -> AsyncIterator[AsyncDatabase[Document]]:
     async with mongo_client(settings.mongo_url, app_name="parterre-tests") as client:
         yield client[settings.mongo_database]
-        await client.drop_database(settings.mongo_database)
 
 
 @pytest.fixture
