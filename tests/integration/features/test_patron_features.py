@@ -271,43 +271,44 @@ async def test_an_erasure_leaves_nothing_of_the_patron_behind(theatre: Theatre) 
         assert [item for item in evidence if item["value_hash"] is not None] == []
 
 
-async def test_an_unmerge_gives_a_namesake_back_the_shop_orders_she_placed_while_merged(theatre: Theatre) -> None:
+async def test_an_unmerge_gives_a_patron_back_the_shop_orders_she_placed_while_merged(theatre: Theatre) -> None:
     at_the_box_office = new_patron("Marie-Claude", "Tremblay")
     at_the_shop = new_patron("Marie-Claude", "Gagnon")
     now = datetime.now(UTC)
     [evening] = evenings_this_season(now, 1)
+    shop_id = str(at_the_shop.shopify_customer_id)
     await theatre.import_boxoffice(
         boxoffice_export(at_the_box_office, [ticket_order(BELLES_SOEURS, evening, ordered_at=now - timedelta(days=5))])
     )
+    # Each known first, in this order, so that the box office's person is the one that survives their merge.
+    box_office_person, _ = await _one_person(
+        theatre, at_the_box_office, through=[theatre.sources.boxoffice], showing=lambda fields: True
+    )
     await theatre.send_shopify(shopify_order(at_the_shop, created_at=now - timedelta(days=4)))
-    shop_id = str(at_the_shop.shopify_customer_id)
-    # An order on the shop account of one carrying the other's email (the counter picked the wrong Marie-Claude):
-    # same name, each one's identifier, so identity merges them.
+    shop_person, _ = await _one_person(
+        theatre, at_the_shop, through=[theatre.sources.shop], showing=lambda fields: fields["shop_orders"] == 1
+    )
+    # An order on the shop account carrying the other Marie-Claude's email (the counter picked the wrong one): the
+    # same first name, and each one's identifier, so identity merges them.
     await theatre.send_shopify(
         shopify_order(replace(at_the_shop, email=at_the_box_office.email), now - timedelta(days=3))
     )
-    survivor, _ = await _one_person(
-        theatre,
-        at_the_box_office,
-        through=[theatre.sources.boxoffice],
-        showing=lambda fields: fields["shop_orders"] == 2,
-    )
-    assert await theatre.person_by(source=theatre.sources.shop, external_id=shop_id) == survivor
+    await _profile_showing(theatre, box_office_person, lambda fields: fields["shop_orders"] == 2)
+    assert await theatre.person_by(source=theatre.sources.shop, external_id=shop_id) == box_office_person
     # She orders again on her account, with her own email, while merged.
     await theatre.send_shopify(shopify_order(at_the_shop, created_at=now - timedelta(days=2)))
-    await _profile_showing(theatre, survivor, lambda fields: fields["shop_orders"] == 3)
+    await _profile_showing(theatre, box_office_person, lambda fields: fields["shop_orders"] == 3)
 
-    [restored] = (await theatre.unmerge(survivor))["restored_person_ids"]
+    assert (await theatre.unmerge(box_office_person))["restored_person_ids"] == [shop_person]
 
     # Identity gives the shop account's records back to her, the orders placed since the merge too; profile shows
-    # the same: her three orders, and her namesake her tickets alone.
-    restored_profile = await _profile_showing(theatre, restored, lambda fields: fields["shop_orders"] == 3)
-    survivor_profile = await _profile_showing(theatre, survivor, lambda fields: fields["shop_orders"] == 0)
-    assert survivor_profile["fields"]["tickets_bought"] == 2
-    assert restored_profile["fields"]["tickets_bought"] == 0
-    assert await theatre.person_by(source=theatre.sources.shop, external_id=shop_id) == restored
-    assert await theatre.person_by(email=at_the_shop.email) == restored
-    assert await theatre.person_by(email=at_the_box_office.email) == survivor
+    # the same: her three orders, and the other Marie-Claude her tickets alone.
+    restored = await _profile_showing(theatre, shop_person, lambda fields: fields["shop_orders"] == 3)
+    survivor = await _profile_showing(theatre, box_office_person, lambda fields: fields["shop_orders"] == 0)
+    assert (survivor["fields"]["tickets_bought"], restored["fields"]["tickets_bought"]) == (2, 0)
+    assert await theatre.person_by(source=theatre.sources.shop, external_id=shop_id) == shop_person
+    assert await theatre.person_by(email=at_the_shop.email) == shop_person
+    assert await theatre.person_by(email=at_the_box_office.email) == box_office_person
 
 
 # Waiting for the pipeline
