@@ -39,16 +39,17 @@ class KnownStates:
     def remember(self, key: Hashable, stored: Any, state: ProfileState) -> None:
         """`stored`, as read or written, holds `state`; only bytes are kept (a state stored as text or fields, by an
         earlier release, is decoded each time), and none larger than the whole budget."""
-        self._forget(key)
+        self.forget(key)
         if not isinstance(stored, bytes) or len(stored) > self._budget or self._capacity <= 0:
             return
         while self._known and (len(self._known) >= self._capacity or self._bytes + len(stored) > self._budget):
             # The one known longest: a dictionary keeps the order its keys came in.
-            self._forget(next(iter(self._known)))
+            self.forget(next(iter(self._known)))
         self._known[key] = (stored, state)
         self._bytes += len(stored)
 
-    def _forget(self, key: Hashable) -> None:
+    def forget(self, key: Hashable) -> None:
+        """Nothing kept for `key` any more (the profile was deleted)."""
         known = self._known.pop(key, None)
         if known is not None:
             self._bytes -= len(known[0])

@@ -454,6 +454,8 @@ class MongoProfileStore:
 
     async def delete_profile(self, organisation_id: str, person_id: str) -> None:
         await self._profiles.delete_one({"_id": _key(organisation_id, person_id)})
+        # An erased person's details are not kept in memory either.
+        self._states.forget((organisation_id, person_id))
 
     async def schedule(self, entry: DueEntry) -> str:
         [handle] = await self.schedule_all([entry])

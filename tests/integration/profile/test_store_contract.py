@@ -194,6 +194,18 @@ async def test_a_profile_another_process_stored_since_reads_as_it_stored_it(data
     )
 
 
+async def test_a_profile_deleted_leaves_its_state_in_no_store_s_memory(database: AsyncDatabase[Document]) -> None:
+    store = MongoProfileStore(database)
+    world = World(store, mongo_world(database).documents)
+    await world.deliver(world.purchase("sale-1", "per_anne"))
+    assert len(store._states) == 1
+
+    await store.delete_profile(world.organisation_id, "per_anne")
+
+    # An erased person's names and emails are not kept in the process either.
+    assert len(store._states) == 0
+
+
 def upstream(world: World, event_id: str, person_id: str) -> Envelope:
     """The upstream envelope of a purchase, as identity passes it on."""
     return Envelope.model_validate(world.purchase(event_id, person_id).data["original"])

@@ -72,3 +72,14 @@ def test_the_states_known_are_bounded_by_the_bytes_stored_for_them() -> None:
     small = KnownStates(budget=one - 1)
     small.remember(ANNE, stored_as(ELISE), ELISE)
     assert (len(small), small.bytes_kept) == (0, 0)
+
+
+def test_a_state_forgotten_is_not_given_back_and_frees_its_bytes() -> None:
+    known = KnownStates()
+    known.remember(ANNE, stored_as(ELISE), ELISE)
+
+    known.forget(ANNE)
+    known.forget(ANNE)
+
+    assert known.decoded(ANNE, stored_as(ELISE)) is None
+    assert (len(known), known.bytes_kept) == (0, 0)
