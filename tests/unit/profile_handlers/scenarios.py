@@ -562,22 +562,38 @@ async def a_late_fact_for_a_merged_person_lands_on_the_survivor_and_leaves_with_
     await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
     late = world.purchase("sale-late", "per_bea", days_ago=1)
 
-    outputs = await world.deliver(late)
-
-    assert await world.tickets("per_anne") == 6
-    assert [output.data["changed"]["tickets_bought"] for output in outputs if output.type == PROFILE_CHANGED] == [6]
-    assert types_for(outputs, "per_bea") == [], "a person merged away announces nothing"
+    await lands_on_anne_then_goes_back_to_bea(
+        world, world.deliver(late), late, anne_holding=6, anne_after=2, bea_after=4
+    )
     logged = await world.store.facts(world.organisation_id, "per_bea", (await world.profile("per_bea")).applied)
     assert "sale-late" in [envelope.id for envelope in logged]
-    stored = await world.documents()
 
+
+async def lands_on_anne_then_goes_back_to_bea(
+    world: World,
+    delivering: Awaitable[tuple[Envelope, ...]],
+    late: Envelope,
+    *,
+    anne_holding: int,
+    anne_after: int,
+    bea_after: int,
+) -> None:
+    """`late`, a fact of Béa's history (merged into Anne by `mrg_1`), being `delivering`: Anne's profile shows it
+    with `anne_holding` tickets and announces them, Béa announces nothing, a redelivery changes nothing; once the
+    merge is undone Anne has `anne_after` tickets and Béa `bea_after`."""
+    outputs = await delivering
+
+    assert await world.tickets("per_anne") == anne_holding
+    changed = [output.data["changed"]["tickets_bought"] for output in outputs if output.type == PROFILE_CHANGED]
+    assert changed == [anne_holding]
+    assert types_for(outputs, "per_bea") == [], "a person merged away announces nothing"
+    stored = await world.documents()
     assert ids(await world.deliver(late)) == ids(outputs)
     assert await world.documents() == stored
 
     await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
 
-    assert await world.tickets("per_anne") == 2
-    assert await world.tickets("per_bea") == 4
+    assert (await world.tickets("per_anne"), await world.tickets("per_bea")) == (anne_after, bea_after)
 
 
 async def a_later_fact_of_a_merged_person_s_history_lands_without_reading_any_history_again_and_leaves_with_an_unmerge(
@@ -596,24 +612,17 @@ async def a_later_fact_of_a_merged_person_s_history_lands_without_reading_any_hi
         logs_read.append(person_id)
         return await read_log(organisation_id, person_id, through)
 
-    world.store.facts = counted  # type: ignore[method-assign]
-    try:
-        outputs = await world.deliver(later)
-    finally:
-        world.store.facts = read_log  # type: ignore[method-assign]
+    async def counting_logs_read() -> tuple[Envelope, ...]:
+        world.store.facts = counted  # type: ignore[method-assign]
+        try:
+            return await world.deliver(later)
+        finally:
+            world.store.facts = read_log  # type: ignore[method-assign]
 
+    await lands_on_anne_then_goes_back_to_bea(
+        world, counting_logs_read(), later, anne_holding=10, anne_after=1, bea_after=9
+    )
     assert logs_read == [], "a regular's every sale would fold their whole history again"
-    assert await world.tickets("per_anne") == 10
-    assert [output.data["changed"]["tickets_bought"] for output in outputs if output.type == PROFILE_CHANGED] == [10]
-    assert types_for(outputs, "per_bea") == [], "a person merged away announces nothing"
-    stored = await world.documents()
-    assert ids(await world.deliver(later)) == ids(outputs)
-    assert await world.documents() == stored
-
-    await world.deliver(world.unmerged("mrg_1", "per_anne", "per_bea"))
-
-    assert await world.tickets("per_anne") == 1
-    assert await world.tickets("per_bea") == 9
 
 
 async def a_later_fact_of_a_merged_person_s_history_delivered_again_is_counted_once(world: World) -> None:
