@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from textwrap import dedent
 from typing import Any, cast
 
@@ -140,10 +141,13 @@ class IdentityEvents:
         example["donation_id"] = f"D-{event_id}"
         return self._resolved("parterre.donation.made.v1", example, event_id, person_id, days_ago)
 
-    def membership(self, event_id: str, person_id: str, *, renews_on: date, days_ago: int = 360) -> Envelope:
-        """A renewing membership bought by `person_id` `days_ago`, due for renewal on `renews_on`."""
+    def membership(
+        self, event_id: str, person_id: str, *, renews_on: date, days_ago: int = 360, history_of: str | None = None
+    ) -> Envelope:
+        """A renewing membership bought by `person_id` (or, with `history_of`, by that person merged into them)
+        `days_ago`, due for renewal on `renews_on`."""
         example = copy.deepcopy(event_type("parterre.subscription.purchased.v1").example)
-        example["person"] = {**example["person"], "email": f"{person_id}@example.com"}
+        example["person"] = {**example["person"], "email": f"{history_of or person_id}@example.com"}
         example.update(
             subscription_id=f"MEM-{event_id}",
             kind="membership",
@@ -152,7 +156,9 @@ class IdentityEvents:
             renews_on=renews_on,
             ends_on=None,
         )
-        return self._resolved("parterre.subscription.purchased.v1", example, event_id, person_id, days_ago)
+        return self._resolved(
+            "parterre.subscription.purchased.v1", example, event_id, person_id, days_ago, history_of=history_of
+        )
 
     def scan(
         self, event_id: str, person_id: str, *, ticket_id: str, performance_id: str, starts_in: timedelta | None = None
@@ -627,14 +633,18 @@ async def a_later_fact_of_a_merged_person_s_history_lands_without_reading_any_hi
 
 async def a_later_fact_of_a_merged_person_s_history_delivered_again_is_counted_once(world: World) -> None:
     await world.deliver(await bea_merged_into_anne(world))
-    # An open adds to a count, where a purchase is known by its order: counted twice, it would show.
+    # An open and a membership payment add to a count and a sum, where a ticket purchase is known by its order:
+    # counted twice, they would show.
     opened = world.email_open("open-later", "per_anne", history_of="per_bea")
+    joined = world.membership("member-later", "per_anne", renews_on=date(2027, 9, 1), days_ago=10, history_of="per_bea")
 
-    first = await world.deliver(opened)
-    again = await world.deliver(opened)
+    for fact in (opened, joined):
+        first = await world.deliver(fact)
+        assert ids(await world.deliver(fact)) == ids(first)
 
-    assert (await world.fields("per_anne"))["opens_30d"] == 1
-    assert ids(again) == ids(first)
+    fields = await world.fields("per_anne")
+    # One open, and the catalog example's one payment of 215.00.
+    assert (fields["opens_30d"], fields["subscription_spend"]) == (1, Decimal("215.00"))
 
 
 async def a_later_fact_of_a_merged_person_s_history_is_counted_once_by_a_merge_folding_it_in_before_it_lands(
