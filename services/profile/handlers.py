@@ -12,6 +12,7 @@ apply that way, or a crash leaves half done, the fact-by-fact path settles from 
 """
 
 import asyncio
+import itertools
 import logging
 import random
 import re
@@ -1595,10 +1596,14 @@ async def _merge_change(
     rebuilt = [await _full_state(deps, other, leaving_out=leaving_out, folded=brought) for other in others]
     state = reduce(merge, (history for history, _, _ in rebuilt), base.state)
     sent = (_sent_to(other) | held_sent for other, (_, held_sent, _) in zip(others, rebuilt, strict=True))
-    through = dict(base.folded_through)
-    for other, (_, _, other_through) in zip(others, rebuilt, strict=True):
-        through |= {**dict(other_through), other.person_id: other.applied}
-    base = replace(base, held_sent=base.held_sent.union(*sent), folded_through=tuple(sorted(through.items())))
+    through = _folded_through(
+        base.folded_through,
+        *(
+            [*other_through, (other.person_id, other.applied)]
+            for other, (_, _, other_through) in zip(others, rebuilt, strict=True)
+        ),
+    )
+    base = replace(base, held_sent=base.held_sent.union(*sent), folded_through=through)
     # The household identity moved the survivor to, if any, as of the merge.
     moved = household_move = None
     if merged.household_id is not None:
@@ -1834,7 +1839,7 @@ async def _recompute(
     scrub: bool = False,
     merged_in: Sequence[StoredProfile] | None = None,
     forget: str | None = None,
-    late: "_LateFact | None" = None,
+    late: _LateFact | None = None,
 ) -> _Written | None:
     """The profile recomputed from the logs of its own history and of the histories merged into it. With `scrub`,
     the announcements it keeps for republication are dropped as well, and `forget` (a person erased, whose history
@@ -1848,17 +1853,14 @@ async def _recompute(
     logged), it is not folded again: `apply` would count it twice."""
 
     async def recompute(stored: StoredProfile) -> _Change | None:
-        through = dict(stored.folded_through)
-        folded = None if late is None else through.get(late.person_id)
-        if late is not None and folded is not None and folded >= late.number - 1:
-            holds = await _top(deps, organisation_id, late.person_id) == stored.person_id
-            folded = folded if holds else None
-        if late is not None and folded is not None and folded >= late.number:
-            return None
-        if late is not None and folded == late.number - 1:
-            through[late.person_id] = late.number
+        folded = None if late is None else await _folded_before(deps, stored, late)
+        if late is not None and folded is not None:
+            if folded >= late.number:
+                return None
             state = apply(stored.state, late.fact)
-            base = replace(stored, folded_through=tuple(sorted(through.items())))
+            base = replace(
+                stored, folded_through=_folded_through(stored.folded_through, [(late.person_id, late.number)])
+            )
         else:
             state, held_sent, folded_through = await _full_state(deps, stored)
             base = replace(
@@ -1881,6 +1883,20 @@ async def _recompute(
         return _announced(deps, base, state, cause, merged_in=merged_in)
 
     return await _write(deps, organisation_id, person_id, cause.key, recompute, cause.origin)
+
+
+async def _folded_before(deps: ProfileDeps, stored: StoredProfile, late: _LateFact) -> int | None:
+    """How far `stored` folded in the log of the late fact's person, when that is up to the number just before the
+    fact's or past it and the profile holds their history still; None otherwise (every history is folded again)."""
+    folded = dict(stored.folded_through).get(late.person_id)
+    if folded is None or folded < late.number - 1:
+        return None
+    return folded if await _top(deps, stored.organisation_id, late.person_id) == stored.person_id else None
+
+
+def _folded_through(*parts: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """`StoredProfile.folded_through` of the (person, number) pairs of `parts`, a later pair for a person winning."""
+    return tuple(sorted(dict(itertools.chain.from_iterable(parts)).items()))
 
 
 async def _top(deps: ProfileDeps, organisation_id: str, person_id: str) -> str:
@@ -1934,7 +1950,7 @@ async def _full_state(
     store, organisation_id = deps.store, profile.organisation_id
     envelopes = await store.facts(organisation_id, profile.person_id, profile.applied)
     events = [event for envelope in envelopes if (event := profile_event(envelope, parse_data(envelope)))]
-    state, held_sent, through = fold(events), frozenset[str](), dict[str, int]()
+    state, held_sent, through = fold(events), frozenset[str](), list[tuple[str, int]]()
     seen = seen | {profile.person_id}
     if folded is not None:
         folded.add(profile.person_id)
@@ -1950,8 +1966,8 @@ async def _full_state(
                 )
                 state = merge(state, other_state)
                 held_sent |= other_held_sent | _sent_to(other)
-                through |= {**dict(other_through), person_id: other.applied}
-    return state, held_sent, tuple(sorted(through.items()))
+                through += [*other_through, (person_id, other.applied)]
+    return state, held_sent, _folded_through(through)
 
 
 async def _changed_since(deps: ProfileDeps, organisation_id: str, read: Mapping[str, int]) -> bool:
