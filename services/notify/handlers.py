@@ -254,10 +254,11 @@ async def accept_together(
     between its read and its insert, only for longer: that delivery waits in a queue no worker serves (the
     deletion gave up on those queued before it).
 
-    Whether each person is erased is asked once for the batch, and each contact read once with their changes folded
-    into it in order. The contacts are saved together, before anything is queued for them. Each person's segment
-    exits are written as the last move left them, and the segments entered, of every person, in one command: all
-    before anything is queued for them, since a Mailchimp attempt tags a member as the membership is when it is made.
+    Whether each person is erased is asked once for the batch, and the contacts its changes concern are read
+    together, each with their changes folded into it in order. The contacts are saved together, before anything is
+    queued for them. Each person's segment exits are written as the last move left them, and the segments entered,
+    of every person, in one command: all before anything is queued for them, since a Mailchimp attempt tags a member
+    as the membership is when it is made.
     A person's events must all be here and in their order, and no erasure of theirs among them:
     an erasure is accepted one at a time, and so is everything of theirs after it.
     """
@@ -273,22 +274,16 @@ async def accept_together(
     contacts: dict[tuple[str, str], _FoldedContact] = {}
     slots = asyncio.Semaphore(concurrency)
 
-    erased = {
-        organisation_id: await deps.store.erased_among(
-            organisation_id, [person_id for organisation, person_id in by_person if organisation == organisation_id]
-        )
-        for organisation_id in subscriptions
-    }
-
-    async def fold_contact(person: tuple[str, str], indexes: list[int]) -> None:
-        if person[1] in erased[person[0]]:
-            contacts[person] = _FoldedContact(erased=True, changed=None)
-            return
-        async with slots:
-            try:
-                contacts[person] = await _folded_contact([events[index] for index in indexes], deps)
-            except Exception as exc:  # the person's events are accepted one at a time, with retries and dead letters
-                log.warning("reading the contact of a person with %d events failed: %r", len(indexes), exc)
+    for organisation_id in subscriptions:
+        changes = {
+            person_id: [event for index in indexes if isinstance(event := events[index][1], ProfileChangedV1)]
+            for (organisation, person_id), indexes in by_person.items()
+            if organisation == organisation_id
+        }
+        contacts |= {
+            (organisation_id, person_id): folded
+            for person_id, folded in (await _folded_contacts(organisation_id, changes, deps)).items()
+        }
 
     async def accept_persons(person: tuple[str, str], indexes: list[int]) -> None:
         if person not in contacts:
@@ -307,7 +302,6 @@ async def accept_together(
         for index, deliveries in zip(indexes, queued, strict=True):
             outcomes[index] = deliveries
 
-    await asyncio.gather(*(fold_contact(person, indexes) for person, indexes in by_person.items()))
     for organisation_id in subscriptions:
         changed = {
             person: folded.changed
@@ -350,14 +344,31 @@ class _FoldedContact:
     changed: Contact | None
 
 
-async def _folded_contact(events: Sequence[tuple[Envelope, PersonEvent]], deps: NotifyDeps) -> _FoldedContact:
-    """What a person not erased makes of their contact."""
-    store = deps.store
-    organisation_id, person_id = events[0][0].organisation_id, events[0][1].person_id
-    changes = [event for _, event in events if isinstance(event, ProfileChangedV1)]
-    if not changes:
-        return _FoldedContact(erased=False, changed=None)
-    contact = await store.contact(organisation_id, person_id) or Contact(person_id)
+async def _folded_contacts(
+    organisation_id: str, changes: Mapping[str, Sequence[ProfileChangedV1]], deps: NotifyDeps
+) -> dict[str, _FoldedContact]:
+    """What each person of one organisation makes of their contact with their `changes`; those whose contacts could
+    not be read are left out."""
+    erased = await deps.store.erased_among(organisation_id, list(changes))
+    changing = [person_id for person_id, changed in changes.items() if changed and person_id not in erased]
+    stored: dict[str, Contact] | None = {}
+    if changing:
+        try:
+            stored = await deps.store.contacts(organisation_id, changing)
+        except Exception as exc:  # their events are accepted one at a time, with retries and dead letters
+            log.warning("reading the contacts of %d persons together failed: %r", len(changing), exc)
+            stored = None
+    folded = {}
+    for person_id, changed in changes.items():
+        if person_id in erased or not changed:
+            folded[person_id] = _FoldedContact(erased=person_id in erased, changed=None)
+        elif stored is not None:
+            folded[person_id] = _folded_contact(stored.get(person_id) or Contact(person_id), changed)
+    return folded
+
+
+def _folded_contact(contact: Contact, changes: Sequence[ProfileChangedV1]) -> _FoldedContact:
+    """What a person not erased makes of their stored `contact` with their `changes`, in order."""
     folded = False
     for change in changes:
         applied = apply_change(contact, change.changed, change.profile_version)

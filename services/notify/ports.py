@@ -178,6 +178,9 @@ class DeliveryStore(Protocol):
 class ContactStore(Protocol):
     async def contact(self, organisation_id: str, person_id: str) -> Contact | None: ...
 
+    async def contacts(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, Contact]:
+        """`contact` of each person, by person id (those without one left out), in a few commands."""
+
     async def save_contact(self, organisation_id: str, contact: Contact) -> None:
         """Stores the profile-announced fields; leaves the opt-outs, the Mailchimp members and the frequency record
         alone."""

@@ -40,7 +40,7 @@ from services.notify.domain.subscriptions import (
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, QueueEntry
 from shared.erasures import Erasures
-from shared.mongo import Document, DocumentLocks, IndexSpec, insert_new, update_all
+from shared.mongo import Document, DocumentLocks, IndexSpec, found_by_id, insert_new, update_all
 from shared.privacy import person_digest
 from shared.privacy_log import PrivacyLog, privacy_log_index
 
@@ -431,6 +431,14 @@ class MongoNotifyStore:
     async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)})
         return None if document is None or "person_id" not in document else _contact_from(document)
+
+    async def contacts(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, Contact]:
+        found = await found_by_id(self._contacts, [_key(organisation_id, person_id) for person_id in person_ids])
+        return {
+            str(document["person_id"]): _contact_from(document)
+            for document in found.values()
+            if "person_id" in document
+        }
 
     async def _update_contact(
         self, organisation_id: str, person_id: str, update: Mapping[str, Any], *, unless_erased: bool = False

@@ -247,3 +247,21 @@ async def test_a_persons_membership_of_a_segment_is_as_last_entered_or_left(data
     # Of one organisation, one segment, one person.
     assert not await store.is_member("org", "vip", "per_b")
     assert not await store.is_member("other-org", "vip", "per_a")
+
+
+async def test_contacts_read_together_are_those_read_one_by_one(database: AsyncDatabase[Document]) -> None:
+    store = MongoNotifyStore(database, SecretBox([new_key()]))
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    await store.save_contacts("org", [Contact("per_a", 3, emails=("a@example.com",)), Contact("per_b", 1)])
+    await store.save_contact("other-org", Contact("per_c", 2, emails=("c@example.com",)))
+    # An opt-out heard before the profile announced the person makes their contact.
+    await store.record_opt_out("org", "per_d", OptOut("marketing_email", now))
+
+    asked = ["per_a", "per_b", "per_c", "per_d", "per_unknown"]
+    together = await store.contacts("org", asked)
+
+    one_by_one = {person: contact for person in asked if (contact := await store.contact("org", person)) is not None}
+    assert together == one_by_one
+    assert sorted(together) == ["per_a", "per_b", "per_d"]
+    assert together["per_a"].emails == ("a@example.com",)
+    assert "marketing_email" in together["per_d"].opt_outs
