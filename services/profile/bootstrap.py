@@ -39,13 +39,18 @@ def create_app(
     sweeping: list[asyncio.Task[None]] = []
 
     def wire(runtime: Runtime) -> None:
+        recent = RecentProfiles(
+            profile_settings.profile_kept_profiles, memory_bytes=profile_settings.profile_kept_profiles_mb * 1024 * 1024
+        )
+        metrics.kept_profiles.set_function(lambda: len(recent))
+        metrics.kept_profiles_bytes.set_function(lambda: recent.kept_bytes)
         context = ProfileContext(
             settings=profile_settings,
             deps=ProfileDeps(
                 store=MongoProfileStore(runtime.database, compressed_states=profile_settings.profile_compressed_states),
                 rules=rules,
                 clock=clock or SystemClock(),
-                recent=RecentProfiles(profile_settings.profile_kept_profiles),
+                recent=recent,
             ),
             publisher=KafkaPublisher(runtime.broker, runtime.settings.kafka_namespace),
             metrics=metrics,

@@ -84,6 +84,17 @@ class ProfileMetrics:
             "How far behind now the sweep's position was after its last run; grows if sweeps fail or cannot keep up.",
             registry=registry,
         )
+        self.kept_profiles = Gauge(
+            "parterre_profile_kept_profiles",
+            "Profiles kept in memory after a batch stored them (PARTERRE_PROFILE_KEPT_PROFILES at most).",
+            registry=registry,
+        )
+        self.kept_profiles_bytes = Gauge(
+            "parterre_profile_kept_profiles_bytes",
+            "What the profiles kept in memory take together, by the service's estimate "
+            "(PARTERRE_PROFILE_KEPT_PROFILES_MB at most).",
+            registry=registry,
+        )
 
 
 @dataclass(frozen=True)

@@ -55,9 +55,18 @@ class ProfileSettings(ServiceSettings):
         ge=0,
         le=1_000_000,
         description="Profiles an instance keeps in memory after a batch stores them, so that the next facts of the "
-        "same persons need not read them back (about 12 KB each for a patron with a few purchases, the view last "
-        "announced included); when full, one chosen at random makes room. Above the number of patrons active at "
-        "once, no batch reads a profile this instance stored last.",
+        "same persons need not read them back (about 16 KB each for a patron with a few purchases, the view last "
+        "announced included, and about 1.4 KB more for each ticket, order, gift or other record their profile "
+        "holds); when full, one chosen at random makes room. Above the number of patrons active at once, no batch "
+        "reads a profile this instance stored last.",
+    )
+    profile_kept_profiles_mb: int = Field(
+        default=128,
+        ge=0,
+        le=1_000_000,
+        description="The memory the profiles kept may take together, in MB, by the estimate above: regulars with "
+        "hundreds of purchases take up to a megabyte each, and 4,096 of them would take gigabytes. A profile larger "
+        "than this is not kept.",
     )
     profile_sweep_interval_seconds: float = Field(
         default=60,

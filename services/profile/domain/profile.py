@@ -244,6 +244,16 @@ class ProfileState:
             amounts.append(self.largest_donation)
         return max(amounts, default=None)
 
+    @property
+    def records_held(self) -> int:
+        """How many tickets, orders, gifts, opens, addresses and other records the state holds: what its size grows
+        with, one patron's history against another's."""
+        return sum(
+            len(value)
+            for name in self.__dataclass_fields__
+            if isinstance(value := getattr(self, name), Mapping | frozenset | tuple)
+        )
+
     def to_document(self) -> dict[str, Any]:
         """The state as JSON-ready values, for the profile store; `from_document` reads it back unchanged."""
         document: dict[str, Any] = to_plain(self)

@@ -141,12 +141,14 @@ async def test_the_service_reports_its_group_s_lag_as_a_gauge(harness: ProfileHa
         assert await eventually(caught_up)
 
 
-@pytest.mark.parametrize("kept", [0, 2])
+@pytest.mark.parametrize(("most", "memory_mb", "kept"), [(0, 128, 0), (2, 128, 2), (4, 0, 0)])
 async def test_an_instance_keeps_as_many_profiles_between_batches_as_its_settings_say(
-    harness: ProfileHarness, kept: int
+    harness: ProfileHarness, most: int, memory_mb: int, kept: int
 ) -> None:
     bought_at = datetime.now(UTC) - timedelta(days=3)
-    settings = harness.settings.model_copy(update={"profile_kept_profiles": kept})
+    settings = harness.settings.model_copy(
+        update={"profile_kept_profiles": most, "profile_kept_profiles_mb": memory_mb}
+    )
     persons = [f"per_{name}" for name in ("anne", "bea", "cleo", "dora")]
     async with running_profile(harness, settings=settings) as app:
         await harness.publish(
@@ -156,7 +158,12 @@ async def test_an_instance_keeps_as_many_profiles_between_batches_as_its_setting
         applied = {"organisation": harness.organisation_id, "outcome": "applied"}
         # Counted once the batch is done, its profiles kept.
         assert await eventually(lambda: registry.get_sample_value("parterre_profile_facts_total", applied) == 4)
-        assert len(context_of(app).deps.recent) == kept
+        recent = context_of(app).deps.recent
+        assert len(recent) == kept
+        # As operators see it.
+        assert registry.get_sample_value("parterre_profile_kept_profiles") == kept
+        assert registry.get_sample_value("parterre_profile_kept_profiles_bytes") == recent.kept_bytes
+        assert (recent.kept_bytes > 0) == (kept > 0)
 
 
 @pytest.mark.parametrize(("compressed", "stored_as"), [(True, Binary), (False, str)])

@@ -2,8 +2,11 @@
 of them still there for patrons who come back in turn, more of them than it holds."""
 
 import random
+from datetime import UTC, datetime
 
-from services.profile.handlers import RecentProfiles
+from services.profile.domain.profile import ProfileState
+from services.profile.domain.strategies import Stamp
+from services.profile.handlers import KEPT_BYTES_PER_RECORD, KEPT_PROFILE_BYTES, RecentProfiles, kept_size
 from services.profile.ports import StoredProfile
 
 ORGANISATION = "theatre-du-nord"
@@ -74,3 +77,54 @@ def test_with_no_room_it_keeps_nothing() -> None:
 
     assert len(recent) == 0
     assert recent.take(ORGANISATION, "per_1") is None
+
+
+def _regular(number: int, records: int, applied: int = 1) -> StoredProfile:
+    """A patron whose state holds `records` records (upstream ids here: any kind weighs the same)."""
+    state = ProfileState(external_ids=frozenset(f"billetterie:{n}" for n in range(records)))
+    return StoredProfile(ORGANISATION, f"per_{number}", state=state, version=applied, applied=applied)
+
+
+def test_the_profiles_it_keeps_never_take_more_than_its_memory_by_their_estimated_size() -> None:
+    budget = kept_size(_regular(0, 100)) * 5
+    recent = RecentProfiles(1_000, memory_bytes=budget, chance=random.Random(6))
+    chance = random.Random(7)
+    for number in range(300):
+        profile = _regular(number, chance.choice([0, 5, 100, 400]))
+        recent.keep(profile)
+
+        kept = [recent.take(ORGANISATION, f"per_{n}") for n in range(number + 1)]
+        held = [profile for profile in kept if profile is not None]
+        assert sum(map(kept_size, held)) <= budget
+        # The one just stored is always among them: it fits on its own.
+        assert held[-1] == profile
+        for again in held:
+            recent.keep(again)
+        assert recent.kept_bytes == sum(map(kept_size, held))
+    # Occasional patrons and regulars alike: far fewer than the count allows.
+    assert 0 < len(recent) < 100
+
+
+def test_a_profile_larger_than_its_memory_is_not_kept_nor_its_older_version_given_back() -> None:
+    recent = RecentProfiles(10, memory_bytes=kept_size(_regular(1, 50)), chance=random.Random(8))
+    recent.keep(_regular(1, 10, applied=1))
+    assert len(recent) == 1
+
+    recent.keep(_regular(1, 51, applied=2))
+
+    assert recent.take(ORGANISATION, "per_1") is None
+    assert (len(recent), recent.kept_bytes) == (0, 0)
+
+
+def test_the_records_a_state_holds_are_counted_in_every_kind() -> None:
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    state = ProfileState(
+        emails={"anne@example.com": Stamp(at, "shop")},
+        sources=frozenset({"shop", "billetterie"}),
+        opens=(at, at),
+    )
+
+    assert state.records_held == 1 + 2 + 2
+    assert (
+        kept_size(StoredProfile(ORGANISATION, "per_1", state=state)) == KEPT_PROFILE_BYTES + 5 * KEPT_BYTES_PER_RECORD
+    )
