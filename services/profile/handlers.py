@@ -112,12 +112,12 @@ class ProfileRules:
     default_region: str = DEFAULT_PHONE_REGION
 
 
-# What a profile kept in memory takes, the view it last announced included, as measured in the resident memory of
-# states decoded from the store, folded from ticket purchases: about 16 KB for a patron with one, and 1.3 KB more for
-# each record its state holds (a regular's 400 purchases, 805 records: 1.07 MB). An estimate: what bounds the memory
-# kept is the sum of these.
-KEPT_PROFILE_BYTES = 16 * 1024
-KEPT_BYTES_PER_RECORD = 1400
+# What a profile kept in memory takes, the view it last announced included: measured in resident memory on profiles
+# decoded from the store and folded from ticket purchases, 16 KB for one purchase (7 records), 23 KB for three (13),
+# 47 KB for ten (34), 308 KB for a hundred (244) and 1,051 KB for 400 (844). A line through them; what bounds the
+# memory kept is the sum of these estimates.
+KEPT_PROFILE_BYTES = 7 * 1024
+KEPT_BYTES_PER_RECORD = 1280
 
 
 def kept_size(profile: StoredProfile) -> int:

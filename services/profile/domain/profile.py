@@ -248,7 +248,7 @@ class ProfileState:
     def records_held(self) -> int:
         """How many tickets, orders, gifts, opens, addresses and other records the state holds: what its size grows
         with, one patron's history against another's."""
-        return sum(len(getattr(self, name)) for name in _RECORD_FIELDS)
+        return sum(len(getattr(self, name)) for name in RECORD_FIELDS)
 
     def to_document(self) -> dict[str, Any]:
         """The state as JSON-ready values, for the profile store; `from_document` reads it back unchanged."""
@@ -330,7 +330,7 @@ MERGE_STRATEGIES: Mapping[str, Strategy] = check_table(
 
 EMPTY_PROFILE = ProfileState()
 # The fields holding records (maps, sets and sequences), which `ProfileState.records_held` counts.
-_RECORD_FIELDS = tuple(
+RECORD_FIELDS = tuple(
     name
     for name in ProfileState.__dataclass_fields__
     if isinstance(getattr(EMPTY_PROFILE, name), Mapping | frozenset | tuple)

@@ -2,9 +2,12 @@
 of them still there for patrons who come back in turn, more of them than it holds."""
 
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import UnionType
+from typing import get_args, get_origin, get_type_hints
 
-from services.profile.domain.profile import ProfileState
+from services.profile.domain.profile import RECORD_FIELDS, ProfileState
 from services.profile.domain.strategies import Stamp
 from services.profile.handlers import KEPT_BYTES_PER_RECORD, KEPT_PROFILE_BYTES, RecentProfiles, kept_size
 from services.profile.ports import StoredProfile
@@ -128,3 +131,15 @@ def test_the_records_a_state_holds_are_counted_in_every_kind() -> None:
     assert (
         kept_size(StoredProfile(ORGANISATION, "per_1", state=state)) == KEPT_PROFILE_BYTES + 5 * KEPT_BYTES_PER_RECORD
     )
+
+
+def test_every_field_of_a_state_that_holds_records_is_counted() -> None:
+    # A field added later holding a map, a set or a sequence (even one that may be None) weighs in too.
+    holding = set()
+    for name, annotation in get_type_hints(ProfileState).items():
+        kinds = get_args(annotation) if get_origin(annotation) is UnionType else (annotation,)
+        if any(get_origin(kind) in (Mapping, frozenset, tuple) for kind in kinds):
+            holding.add(name)
+
+    assert holding
+    assert holding == {name for name in ProfileState.__dataclass_fields__ if name in RECORD_FIELDS}
