@@ -274,16 +274,14 @@ async def accept_together(
     contacts: dict[tuple[str, str], _FoldedContact] = {}
     slots = asyncio.Semaphore(concurrency)
 
-    for organisation_id in subscriptions:
+    async def fold_contacts(organisation_id: str) -> None:
         changes = {
             person_id: [event for index in indexes if isinstance(event := events[index][1], ProfileChangedV1)]
             for (organisation, person_id), indexes in by_person.items()
             if organisation == organisation_id
         }
-        contacts |= {
-            (organisation_id, person_id): folded
-            for person_id, folded in (await _folded_contacts(organisation_id, changes, deps)).items()
-        }
+        for person_id, folded in (await _folded_contacts(organisation_id, changes, deps)).items():
+            contacts[(organisation_id, person_id)] = folded
 
     async def accept_persons(person: tuple[str, str], indexes: list[int]) -> None:
         if person not in contacts:
@@ -296,12 +294,14 @@ async def accept_together(
         async with slots:
             try:
                 queued = await _accept_persons_events(persons_events, subscriptions[person[0]], deps)
-            except Exception as exc:  # as above
+            except Exception as exc:  # the person's events are accepted one at a time, with retries and dead letters
                 log.warning("accepting %d events of a person together failed: %r", len(indexes), exc)
                 return
         for index, deliveries in zip(indexes, queued, strict=True):
             outcomes[index] = deliveries
 
+    # Each organisation's erasures and contacts read side by side.
+    await asyncio.gather(*(fold_contacts(organisation_id) for organisation_id in subscriptions))
     for organisation_id in subscriptions:
         changed = {
             person: folded.changed
@@ -348,7 +348,7 @@ async def _folded_contacts(
     organisation_id: str, changes: Mapping[str, Sequence[ProfileChangedV1]], deps: NotifyDeps
 ) -> dict[str, _FoldedContact]:
     """What each person of one organisation makes of their contact with their `changes`; those whose contacts could
-    not be read are left out."""
+    not be read or folded are left out."""
     erased = await deps.store.erased_among(organisation_id, list(changes))
     changing = [person_id for person_id, changed in changes.items() if changed and person_id not in erased]
     stored: dict[str, Contact] | None = {}
@@ -363,7 +363,10 @@ async def _folded_contacts(
         if person_id in erased or not changed:
             folded[person_id] = _FoldedContact(erased=person_id in erased, changed=None)
         elif stored is not None:
-            folded[person_id] = _folded_contact(stored.get(person_id) or Contact(person_id), changed)
+            try:
+                folded[person_id] = _folded_contact(stored.get(person_id) or Contact(person_id), changed)
+            except Exception as exc:  # as a failed read: this person's events are accepted one at a time
+                log.warning("folding %d changes into a contact failed: %r", len(changed), exc)
     return folded
 
 

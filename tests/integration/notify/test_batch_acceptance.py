@@ -296,6 +296,35 @@ async def test_a_batch_reads_its_subscriptions_once_and_saves_its_persons_contac
     assert notify_on.commands.count("find", "notify_contacts") == 1
 
 
+async def test_a_batch_of_two_organisations_reads_each_ones_contacts_together_and_keeps_them_apart(
+    notify_on: NotifyFactory,
+) -> None:
+    notify = await notify_on([SUBSCRIPTIONS_TO_CHOOSE[0]])
+    other = "org-other"
+
+    def changed_in(organisation_id: str, event_id: str, person_id: str, email: str) -> Envelope:
+        change = ProfileChangedV1(person_id=person_id, changed={"emails": [email]}, profile_version=1)
+        source = f"/orgs/{organisation_id}/profile"
+        return build_envelope(change, organisation_id=organisation_id, source=source, id=event_id, time=NOW)
+
+    # The same person ids in both: each organisation's are its own.
+    batch = [
+        changed_in(organisation_id, f"evt_{letter}{n}", f"per_{n}", f"{letter}{n}@example.com")
+        for organisation_id, letter in ((ORGANISATION, "a"), (other, "b"))
+        for n in range(3)
+    ]
+    notify_on.commands.commands.clear()
+    assert await handle_profile_events(records(batch), notify.context) == []
+
+    # For each organisation, its three contacts in one query and their tombstones in another.
+    assert notify_on.commands.count("find", "notify_contacts") == 2 * 2
+    store = notify.context.deps.store
+    for organisation_id, letter in ((ORGANISATION, "a"), (other, "b")):
+        contacts = await store.contacts(organisation_id, [f"per_{n}" for n in range(3)])
+        emails = {person_id: contact.emails for person_id, contact in contacts.items()}
+        assert emails == {f"per_{n}": (f"{letter}{n}@example.com",) for n in range(3)}
+
+
 async def test_a_person_another_instance_erased_is_erased_for_the_next_batch_here(notify_on: NotifyFactory) -> None:
     notify = await notify_on([SUBSCRIPTIONS_TO_CHOOSE[1]])
     elsewhere = MongoNotifyStore(notify.database, KEY)
