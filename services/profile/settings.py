@@ -55,18 +55,18 @@ class ProfileSettings(ServiceSettings):
         ge=0,
         le=1_000_000,
         description="Profiles an instance keeps in memory after a batch stores them, so that the next facts of the "
-        "same persons need not read them back; when full, one chosen at random makes room. Set above the number of "
-        "patrons active at once (with `profile_kept_profiles_mb` large enough for them), no batch reads a profile "
-        "this instance stored last. Each takes about 16 KB for a patron with one purchase, 23 KB with three, and "
-        "1.25 KB more for each ticket, order, gift or other record their profile holds, the view last announced "
-        "included.",
+        "same persons need not read them back; when full, one chosen at random makes room. When it is above the "
+        "number of patrons active at once (and `profile_kept_profiles_mb` large enough for them), no batch reads a "
+        "profile this instance stored last. Each takes about 16 KB for a patron with one purchase, 23 KB with three, "
+        "and 1.25 KB more for each record their profile holds (a ticket, a performance, an order, a gift, an open), "
+        "the view last announced included.",
     )
     profile_kept_profiles_mb: int = Field(
         default=128,
         ge=0,
         le=1_000_000,
         description="The memory the profiles kept may take together, in MB, by the estimate above: regulars with "
-        "hundreds of purchases take up to a megabyte each, and 4,096 of them would take gigabytes. A profile larger "
+        "400 purchases take about a megabyte each, and 4,096 of them would take gigabytes. A profile larger "
         "than this is not kept.",
     )
     profile_sweep_interval_seconds: float = Field(

@@ -5,7 +5,7 @@ import random
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import UnionType
-from typing import get_args, get_origin, get_type_hints
+from typing import Union, get_args, get_origin, get_type_hints
 
 from services.profile.domain.profile import RECORD_FIELDS, ProfileState
 from services.profile.domain.strategies import Stamp
@@ -137,7 +137,7 @@ def test_every_field_of_a_state_that_holds_records_is_counted() -> None:
     # A field added later holding a map, a set or a sequence (even one that may be None) weighs in too.
     holding = set()
     for name, annotation in get_type_hints(ProfileState).items():
-        kinds = get_args(annotation) if get_origin(annotation) is UnionType else (annotation,)
+        kinds = get_args(annotation) if get_origin(annotation) in (UnionType, Union) else (annotation,)
         if any(get_origin(kind) in (Mapping, frozenset, tuple) for kind in kinds):
             holding.add(name)
 
