@@ -47,6 +47,7 @@ def create_app(
                     runtime.database,
                     on_fresh_reads=lambda organisation, cause: metrics.fresh_reads.labels(organisation, cause).inc(),
                     salt=rules.suppression_salt,
+                    cached_patrons=identity_settings.identity_cached_patrons,
                 ),
                 rules=rules,
                 clock=SystemClock(),

@@ -98,6 +98,11 @@ INDEXES = (
 # more than the other collections' versions cached. At about 600 bytes a cached block, this holds the blocks of
 # some 20,000 patrons in about 90 MB; with the common 50,000, 10,000 patrons already cost three block reads a fact.
 CACHED_BLOCKS = 150_000
+# The patrons whose persons, identifiers and blocks the caches hold by default: 2.5 persons' and identifiers'
+# versions and 7.5 blocks a patron (`CACHED_VERSIONS` and `CACHED_BLOCKS` for 20,000 of them).
+CACHED_PATRONS = 20_000
+PERSONS_PER_PATRON = CACHED_VERSIONS / CACHED_PATRONS
+BLOCKS_PER_PATRON = CACHED_BLOCKS / CACHED_PATRONS
 # Persons a walk through them all reads at once: each takes a few reads to find its latest version.
 PERSONS_READ_AT_ONCE = 32
 # Blocks a batch joins without having read them, read at once before it extends them.
@@ -148,9 +153,11 @@ class MongoIdentityStore:
         *,
         on_fresh_reads: Callable[[str, str], None] | None = None,
         salt: str = DEVELOPMENT_SALT,
+        cached_patrons: int = CACHED_PATRONS,
     ) -> None:
         """`on_fresh_reads(organisation, cause)`: see `OrganisationEpochs`. `salt`: the secret the blocking keys are
-        stored hashed with; every process of one store must use the same (the suppression salt)."""
+        stored hashed with; every process of one store must use the same (the suppression salt). `cached_patrons`:
+        how many patrons' persons, identifiers and blocks this process keeps in memory (see `CACHED_PATRONS`)."""
         self.database = database
         self._block_salt = hashlib.sha256(f"blocks|{salt}".encode()).digest()
         self._salt_confirmed = False
@@ -162,9 +169,14 @@ class MongoIdentityStore:
         # Identifier key → the person that claimed it as this process last saw (see `_still_listed`), or None
         # with the generation in which it had no owner.
         self._owners: OrderedDict[str, tuple[str | None, int]] = OrderedDict()
-        self._persons = VersionedDocuments(database[PERSONS], epochs=self._epochs)
+        self._cached_owners = round(cached_patrons * PERSONS_PER_PATRON)
+        self._persons = VersionedDocuments(
+            database[PERSONS], epochs=self._epochs, cache_size=round(cached_patrons * PERSONS_PER_PATRON)
+        )
         self._person_documents = database[PERSONS]
-        self._blocks = VersionedDocuments(database[BLOCKS], epochs=self._epochs, listed=True, cache_size=CACHED_BLOCKS)
+        self._blocks = VersionedDocuments(
+            database[BLOCKS], epochs=self._epochs, listed=True, cache_size=round(cached_patrons * BLOCKS_PER_PATRON)
+        )
         self._block_documents = database[BLOCKS]
         self._households = VersionedDocuments(database[HOUSEHOLDS], epochs=self._epochs, listed=True)
         self._household_documents = database[HOUSEHOLDS]
@@ -396,7 +408,7 @@ class MongoIdentityStore:
     def _remember_owner(self, key: str, person_id: str | None, generation: int = 0) -> None:
         self._owners[key] = (person_id, generation)
         self._owners.move_to_end(key)
-        while len(self._owners) > CACHED_VERSIONS:
+        while len(self._owners) > self._cached_owners:
             self._owners.popitem(last=False)
 
     async def claim(self, organisation_id: str, identifier: Identifier, person_id: str) -> str:

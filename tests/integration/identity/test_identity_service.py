@@ -287,3 +287,16 @@ async def test_identity_reports_persons_stored_in_an_older_form_until_the_comman
                 await bring_up_to_date(app, None)
                 assert await eventually(lambda: outdated_gauge(app, form) == 0)
         assert form.done in caplog.text
+
+
+async def test_an_instance_keeps_as_many_patrons_in_memory_as_its_settings_say(harness: IdentityHarness) -> None:
+    harness.settings = harness.settings.model_copy(update={"identity_cached_patrons": 100_000})
+    async with running_identity(harness) as app:
+        store = context_of(app).deps.store
+        assert isinstance(store, MongoIdentityStore)
+        # Persons, identifier owners and blocks, as `cached_patrons` sizes them.
+        assert (store._persons._cache_size, store._cached_owners, store._blocks._cache_size) == (
+            250_000,
+            250_000,
+            750_000,
+        )
