@@ -170,9 +170,7 @@ class MongoIdentityStore:
         # with the generation in which it had no owner.
         self._owners: OrderedDict[str, tuple[str | None, int]] = OrderedDict()
         self._cached_owners = round(cached_patrons * PERSONS_PER_PATRON)
-        self._persons = VersionedDocuments(
-            database[PERSONS], epochs=self._epochs, cache_size=round(cached_patrons * PERSONS_PER_PATRON)
-        )
+        self._persons = VersionedDocuments(database[PERSONS], epochs=self._epochs, cache_size=self._cached_owners)
         self._person_documents = database[PERSONS]
         self._blocks = VersionedDocuments(
             database[BLOCKS], epochs=self._epochs, listed=True, cache_size=round(cached_patrons * BLOCKS_PER_PATRON)
