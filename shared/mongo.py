@@ -96,6 +96,57 @@ async def found_by_id(
     return found
 
 
+class ReadsTogether:
+    """`find_one({"_id": key})` for tasks running side by side: the keys asked for while the event loop goes round
+    once are read together, `IDS_PER_READ` to a query, and each task gets its own document (or None).
+
+    A consumer batch decides its facts side by side, and each fact reads its own keys one after another: without
+    this, a batch reading what its caches do not hold sends a command per key (1,940 for a batch of a 100,000-patron
+    organisation), each costing the client 0.3–0.4 ms of CPU.
+    """
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+        self._waiting: dict[Any, asyncio.Future[Document | None]] = {}
+        # Held so that a read under way is not collected.
+        self._reads: set[asyncio.Task[None]] = set()
+
+    async def find_one(self, key: Any) -> Document | None:
+        answer = self._waiting.get(key)
+        if answer is None:
+            loop = asyncio.get_running_loop()
+            if not self._waiting:
+                # Runs once every task ready now has asked: they all wait in the same query.
+                read = loop.create_task(self._read_waiting())
+                self._reads.add(read)
+                read.add_done_callback(self._reads.discard)
+            answer = self._waiting[key] = loop.create_future()
+        # Shielded: a task cancelled while waiting must not cancel the answer the others wait for.
+        return await asyncio.shield(answer)
+
+    async def _read_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        keys = list(waiting)
+        for start in range(0, len(keys), IDS_PER_READ):
+            chunk = keys[start : start + IDS_PER_READ]
+            try:
+                found = await found_by_id(self._collection, chunk)
+            except asyncio.CancelledError:
+                for key in keys[start:]:
+                    waiting[key].cancel()
+                raise
+            except Exception as exc:
+                # Every task still waiting gets the failure, as a read of its own would have given it; no one
+                # awaits this task, so it ends here.
+                for key in keys[start:]:
+                    waiting[key].set_exception(exc)
+                    # Retrieved here: a task cancelled meanwhile no longer waits for it.
+                    waiting[key].exception()
+                return
+            for key in chunk:
+                waiting[key].set_result(found.get(key))
+
+
 async def delete_all(collection: AsyncCollection[Document], keys: Sequence[Any]) -> None:
     """Deletes the documents with these `_id`s (those missing are no error), a few per round trip: in commands the
     size of `update_all`'s, whose limit was measured on updates."""

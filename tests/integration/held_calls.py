@@ -6,11 +6,13 @@ from typing import Any, Literal
 import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 
+import shared.mongo
 from shared.mongo import Document
 
 
 class HeldCall:
-    """The first call of one `AsyncCollection` method on one collection, held until `release`.
+    """The first call of one `AsyncCollection` method on one collection, held until `release`; or of
+    `found_by_id`, through which `ReadsTogether` reads documents by `_id`.
 
     `when="before"`: before it reaches the store, as a writer that decided what to write and has not written yet.
     `when="after"`: once the store has answered, as a read on its way back while the same process writes what it
@@ -27,7 +29,8 @@ class HeldCall:
     ) -> None:
         self.held = asyncio.Event()
         self._released = asyncio.Event()
-        original = getattr(AsyncCollection, method)
+        owner: Any = shared.mongo if method == "found_by_id" else AsyncCollection
+        original = getattr(owner, method)
 
         async def hold_first(collection: AsyncCollection[Document]) -> None:
             if collection.name == collection_name and not self.held.is_set():
@@ -42,7 +45,7 @@ class HeldCall:
             await hold_first(collection)
             return reply
 
-        monkeypatch.setattr(AsyncCollection, method, call)
+        monkeypatch.setattr(owner, method, call)
 
     async def until_held(self) -> None:
         async with asyncio.timeout(10):

@@ -4,13 +4,14 @@ If a store upgrade or a switch of backend breaks one of these, this file says wh
 """
 
 import asyncio
+import uuid
 from typing import Any, cast
 
 import pytest
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, InvalidOperation
 
 from shared.mongo import (
     IDS_PER_READ,
@@ -19,12 +20,16 @@ from shared.mongo import (
     IndexSpec,
     NumberedList,
     OrganisationCollection,
+    ReadsTogether,
     ensure_indexes,
     found_by_id,
     insert_in_order,
+    mongo_client,
     replace_all,
     update_all,
 )
+from tests.conftest import Servers
+from tests.integration.command_log import database_logging_commands
 
 pytestmark = [pytest.mark.mongo]
 
@@ -386,3 +391,47 @@ async def test_documents_are_found_by_many_ids_whatever_their_number_repeats_and
     }
     assert await found_by_id(documents, []) == {}
     assert await found_by_id(documents, ["org|1"]) == {}
+
+
+async def test_reads_asked_side_by_side_go_together_and_each_task_gets_its_own(servers: Servers) -> None:
+    async with database_logging_commands(servers.mongo_url, []) as (database, log):
+        documents = database["by_id"]
+        await documents.insert_many([{"_id": f"k{number}", "n": number} for number in range(0, 250, 2)])
+        reads = ReadsTogether(documents)
+        asked = [f"k{number}" for number in range(250)] + ["k4", "k5"]
+
+        found = await asyncio.gather(*(reads.find_one(key) for key in asked))
+
+        assert found == [{"_id": key, "n": int(key[1:])} if int(key[1:]) % 2 == 0 else None for key in asked]
+        # 250 keys, a hundred a query.
+        assert log.count("find", "by_id") == 3
+        # Asked one after another, each is a query of its own, answered as soon as asked.
+        assert await reads.find_one("k2") == {"_id": "k2", "n": 2}
+        assert await reads.find_one("k3") is None
+        assert log.count("find", "by_id") == 5
+
+
+async def test_a_task_cancelled_while_reading_leaves_the_others_their_answer(database: AsyncDatabase[Document]) -> None:
+    documents = database["by_id"]
+    await documents.insert_one({"_id": "k", "n": 1})
+    reads = ReadsTogether(documents)
+    leaving = asyncio.ensure_future(reads.find_one("k"))
+    staying = asyncio.ensure_future(reads.find_one("k"))
+    await asyncio.sleep(0)
+
+    leaving.cancel()
+
+    assert await staying == {"_id": "k", "n": 1}
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+
+
+async def test_a_failed_read_fails_every_task_waiting_for_it(servers: Servers) -> None:
+    async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
+        documents = client[f"test_{uuid.uuid4().hex[:12]}"]["by_id"]
+    # The client is closed: the read fails.
+    reads = ReadsTogether(documents)
+
+    failed = await asyncio.gather(*(reads.find_one(key) for key in ("a", "b", "a")), return_exceptions=True)
+
+    assert [type(outcome) for outcome in failed] == [InvalidOperation] * 3

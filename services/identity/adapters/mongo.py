@@ -55,7 +55,7 @@ from services.identity.domain.persons import Person, PersonStatus, add_record, m
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from services.identity.settings import DEVELOPMENT_SALT
-from shared.mongo import Document, IndexSpec, found_by_id, insert_new
+from shared.mongo import Document, IndexSpec, ReadsTogether, found_by_id, insert_new
 from shared.privacy_log import PrivacyLog, privacy_log_index
 
 JOURNAL = "identity_journal"
@@ -162,8 +162,11 @@ class MongoIdentityStore:
         self._block_salt = hashlib.sha256(f"blocks|{salt}".encode()).digest()
         self._salt_confirmed = False
         self._journal = database[JOURNAL]
+        self._journal_reads = ReadsTogether(self._journal)
         self._applied = database[APPLIED]
+        self._applied_reads = ReadsTogether(self._applied)
         self._identifiers = database[IDENTIFIERS]
+        self._identifier_reads = ReadsTogether(self._identifiers)
         self._epochs = OrganisationEpochs(database[EPOCHS], on_fresh_reads=on_fresh_reads)
         self._identifier_keys = KnownKeys(self._identifiers, self._epochs, versioned=False)
         # Identifier key → the person that claimed it as this process last saw (see `_still_listed`), or None
@@ -205,10 +208,10 @@ class MongoIdentityStore:
         self._persons.forget(organisation_id, person_id)
 
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
-        document = await self._journal.find_one({"_id": _key(organisation_id, event_id)})
+        document = await self._journal_reads.find_one(_key(organisation_id, event_id))
         if document is None:
             return None
-        applied = await self._applied.find_one({"_id": _key(organisation_id, event_id)}) is not None
+        applied = await self._applied_reads.find_one(_key(organisation_id, event_id)) is not None
         return JournalEntry(
             organisation_id, event_id, decision_from(document["decision"]), document["decided_at"], applied
         )
@@ -379,7 +382,7 @@ class MongoIdentityStore:
         key = _key(organisation_id, identifier.digest.key)
         generation = self._epochs.generation(organisation_id)
         before = self._owners.get(key)
-        document = await self._identifiers.find_one({"_id": key})
+        document = await self._identifier_reads.find_one(key)
         if document is None:
             # A claim this process made while the answer was on its way is newer than the absence: it stays known.
             meanwhile = self._owners.get(key)

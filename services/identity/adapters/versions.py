@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import Document, found_by_id, insert_new
+from shared.mongo import Document, ReadsTogether, found_by_id, insert_new
 
 # Latest known versions kept per collection; versions never change, so a cached one is never wrong, only old.
 CACHED_VERSIONS = 50_000
@@ -224,6 +224,7 @@ class VersionedDocuments:
         """`epochs`: when its known versions may answer without a round trip; `listed`: also keep each
         organisation's keys (`KnownKeys`), for the collections where most keys asked for have no document."""
         self._collection = collection
+        self._reads = ReadsTogether(collection)
         self._epochs = epochs
         self.keys = None if epochs is None or not listed else KnownKeys(collection, epochs, versioned=True)
         # Versions this process is inserting: another of its own tasks may race for the same one.
@@ -340,7 +341,7 @@ class VersionedDocuments:
                 await self._collection.replace_one({"_id": document["_id"]}, rewritten)
 
     async def _get(self, key: str, version: int) -> Document | None:
-        return await self._collection.find_one({"_id": f"{key}#{version}"})
+        return await self._reads.find_one(f"{key}#{version}")
 
     def _generation(self, organisation_id: str) -> int:
         # Taken before the round trip: what it returns may predate a write someone else counts meanwhile.

@@ -88,7 +88,7 @@ async def test_a_person_stored_while_a_read_found_none_is_found_by_the_next_read
     database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = MongoIdentityStore(database)
-    held = HeldCall(monkeypatch, "find_one", PERSONS, when="after")
+    held = HeldCall(monkeypatch, "found_by_id", PERSONS, when="after")
     async with store.trusting({ORGANISATION}):
         reading = asyncio.create_task(store.person(ORGANISATION, "per-anne"))
         await held.until_held()
@@ -109,7 +109,7 @@ async def test_a_version_appended_while_a_read_found_the_one_before_is_the_one_k
     await store.insert_person(anne())
     # Another process writes: what this one knows is read again.
     await MongoIdentityStore(database).insert_person(replace(anne(), person_id="per-bob"))
-    held = HeldCall(monkeypatch, "find_one", PERSONS, when="after")
+    held = HeldCall(monkeypatch, "found_by_id", PERSONS, when="after")
     async with store.trusting({ORGANISATION}):
         # Known from its insert: the read looks for the version after it, and finds none.
         reading = asyncio.create_task(store.person(ORGANISATION, "per-anne"))
@@ -135,7 +135,7 @@ async def test_an_identifier_claimed_while_a_read_found_it_free_is_owned_at_the_
     async with store.trusting({ORGANISATION}):
         # A claim someone else made first: the identifiers listed on entering no longer tell who owns what.
         assert await store.claim(ORGANISATION, phone, "per-anne") == "per-bob"
-        held = HeldCall(monkeypatch, "find_one", IDENTIFIERS, when="after")
+        held = HeldCall(monkeypatch, "found_by_id", IDENTIFIERS, when="after")
         reading = asyncio.create_task(store.owner_of(ORGANISATION, email))
         await held.until_held()
         assert await store.claim(ORGANISATION, email, "per-anne") == "per-anne"
