@@ -97,8 +97,8 @@ async def found_by_id(
 
 
 class ReadsTogether:
-    """`find_one({"_id": key})` for tasks running side by side: the keys asked for while the event loop goes round
-    once are read together, `IDS_PER_READ` to a query, and each task gets its own document (or None).
+    """Reads by `_id` for tasks running side by side: the keys asked for while the event loop goes round once are
+    read together, `IDS_PER_READ` to a query, and each task gets the documents it asked for.
 
     A consumer batch decides its facts side by side, and each fact reads its own keys one after another: without
     this, a batch reading what its caches do not hold sends a command per key (1,940 for a batch of a 100,000-patron
@@ -112,6 +112,23 @@ class ReadsTogether:
         self._reads: set[asyncio.Task[None]] = set()
 
     async def find_one(self, key: Any) -> Document | None:
+        # Shielded: a task cancelled while waiting must not cancel the answer the others wait for.
+        return await asyncio.shield(self._answer(key))
+
+    async def find_many(self, keys: Iterable[Any]) -> dict[Any, Document]:
+        """The documents stored under these `_id`s, by `_id` (the missing ones left out), as `found_by_id`."""
+        wanted = list(dict.fromkeys(keys))
+        answers = [self._answer(key) for key in wanted]
+        if answers:
+            # `wait`, unlike `gather`, leaves the answers alone when this task is cancelled.
+            await asyncio.wait(answers)
+        return {
+            key: document
+            for key, answer in zip(wanted, answers, strict=True)
+            if (document := answer.result()) is not None
+        }
+
+    def _answer(self, key: Any) -> "asyncio.Future[Document | None]":
         answer = self._waiting.get(key)
         if answer is None:
             loop = asyncio.get_running_loop()
@@ -121,8 +138,7 @@ class ReadsTogether:
                 self._reads.add(read)
                 read.add_done_callback(self._reads.discard)
             answer = self._waiting[key] = loop.create_future()
-        # Shielded: a task cancelled while waiting must not cancel the answer the others wait for.
-        return await asyncio.shield(answer)
+        return answer
 
     async def _read_waiting(self) -> None:
         waiting, self._waiting = self._waiting, {}
@@ -328,6 +344,8 @@ class NumberedList:
 
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
+        # The lists' reads, and those of whoever keeps other documents in the same collection, go together.
+        self.reads = ReadsTogether(collection)
 
     async def append(self, name: str, item: Mapping[str, Any]) -> str:
         """Adds `item` at the end; returns its key. A writer beaten to a number takes the next one."""
@@ -388,7 +406,7 @@ class NumberedList:
         numbered past it."""
         count = await self.length(name) if length is None else length
         keys = [f"{name}#{number}" for number in range(after + 1, count + 1)]
-        found = await found_by_id(self._collection, keys)
+        found = await self.reads.find_many(keys)
         return [(key, found[key]) for key in keys if key in found]
 
     async def replace(self, key: str, item: Mapping[str, Any]) -> None:
@@ -405,8 +423,8 @@ class NumberedList:
         await delete_all(self._collection, [f"{name}#{number}" for number in range(1, length + 1)])
 
     async def _existing(self, name: str, numbers: Iterable[int]) -> set[int]:
-        """Those of `numbers` the list holds an item under, in one query."""
-        found = await found_by_id(self._collection, [f"{name}#{number}" for number in numbers], {"_id": 1})
+        """Those of `numbers` the list holds an item under, in one query with those asked meanwhile."""
+        found = await self.reads.find_many(f"{name}#{number}" for number in numbers)
         return {_item_number(key) for key in found}
 
 

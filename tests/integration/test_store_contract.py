@@ -411,6 +411,27 @@ async def test_reads_asked_side_by_side_go_together_and_each_task_gets_its_own(s
         assert log.count("find", "by_id") == 5
 
 
+async def test_many_documents_asked_side_by_side_go_together_and_each_task_gets_those_it_asked_for(
+    servers: Servers,
+) -> None:
+    async with database_logging_commands(servers.mongo_url, []) as (database, log):
+        documents = database["by_id"]
+        await documents.insert_many([{"_id": f"k{number}", "n": number} for number in range(0, 70, 2)])
+        reads = ReadsTogether(documents)
+        # Overlapping: k10 to k19 are asked by two tasks.
+        asked = [[f"k{number}" for number in range(start, start + 20)] for start in range(0, 60, 10)]
+
+        *found, one = await asyncio.gather(*(reads.find_many(keys) for keys in asked), reads.find_one("k4"))
+
+        assert found == [
+            {key: {"_id": key, "n": int(key[1:])} for key in keys if int(key[1:]) % 2 == 0} for keys in asked
+        ]
+        assert one == {"_id": "k4", "n": 4}
+        # 70 keys in all, fewer than a query's hundred.
+        assert log.count("find", "by_id") == 1
+        assert await reads.find_many([]) == {}
+
+
 async def test_a_task_cancelled_while_reading_leaves_the_others_their_answer(database: AsyncDatabase[Document]) -> None:
     documents = database["by_id"]
     await documents.insert_one({"_id": "k", "n": 1})

@@ -714,10 +714,10 @@ class MongoProfileStore:
     async def _marked(self, name: str, person_id: str) -> bool:
         """Whether the person's mark names an entry of theirs; one naming a tombstone was left by a withdrawal cut
         short."""
-        marked = await self._lookup_docs.find_one({"_id": _lookup_mark(name, person_id)})
+        marked = await self._lookups.reads.find_one(_lookup_mark(name, person_id))
         if marked is None:
             return False
-        entry = await self._lookup_docs.find_one({"_id": marked["item"]})
+        entry = await self._lookups.reads.find_one(marked["item"])
         return entry is not None and entry.get("person") == person_id
 
     async def _file(self, name: str, persons: list[str]) -> int:
@@ -754,7 +754,7 @@ class MongoProfileStore:
 
     async def _withdraw(self, name: str, person_id: str, *, thorough: bool) -> None:
         mark = _lookup_mark(name, person_id)
-        marked = await self._lookup_docs.find_one({"_id": mark})
+        marked = await self._lookups.reads.find_one(mark)
         if thorough:
             # The scan above withdrew the entries; only the marks are left to go.
             entries = []

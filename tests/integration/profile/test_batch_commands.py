@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.profile.adapters.mongo import DUE, FACT_LOG, INDEXES, MongoProfileStore
+from services.profile.adapters.mongo import DUE, FACT_LOG, INDEXES, LOOKUPS, MongoProfileStore
 from services.profile.domain.schedule import DueEntry, slot_of
 from shared.mongo import Document
 from tests.conftest import Servers
@@ -17,6 +17,8 @@ from tests.unit.profile_handlers.memory_store import MemoryProfileStore
 from tests.unit.profile_handlers.scenarios import World
 
 pytestmark = [pytest.mark.mongo]
+
+ORGANISATION = "theatre-du-nord"
 
 
 @pytest.fixture
@@ -46,6 +48,29 @@ async def test_a_batch_files_its_due_entries_in_one_append_per_slot(
         for entry in part.entries
     ]
     assert sorted(filed) == sorted(entries)
+
+
+async def test_known_persons_given_new_keys_in_one_batch_are_looked_up_together(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    store = MongoProfileStore(database)
+    persons = [f"per_{n:03d}" for n in range(30)]
+    await store.index_all_lookups(ORGANISATION, {person: ["name:TRMBL"] for person in persons}, new_persons=persons)
+    log.commands.clear()
+
+    # Each known person gains their own email and a sound many share (a new address, a name read anew).
+    filed = await store.index_all_lookups(
+        ORGANISATION, {person: [f"email:{person}@example.com", "name:GTR"] for person in persons}
+    )
+
+    assert filed == 60
+    # Read one by one, the marks, the lists' lengths and their first entries took 91 queries; 11 together.
+    assert log.count("find", LOOKUPS) <= 15
+    for person in persons:
+        assert await store.found_by(ORGANISATION, f"email:{person}@example.com") == [person]
+    assert await store.found_by(ORGANISATION, "name:GTR") == persons
+    assert await store.index_all_lookups(ORGANISATION, {person: ["name:GTR"] for person in persons}) == 0
 
 
 async def test_a_batch_asks_the_log_nothing_about_the_facts_of_persons_identity_just_created(
