@@ -184,6 +184,7 @@ class MongoIdentityStore:
         # Organisation → whether it has suppressions, and the generation in which that was read.
         self._suppressing: dict[str, tuple[bool, int]] = {}
         self._merges = database[MERGES]
+        self._merge_reads = ReadsTogether(self._merges)
         self._reviews = database[REVIEWS]
         self._review_claims = database[REVIEW_CLAIMS]
         self._unmerge_claims = database[UNMERGE_CLAIMS]
@@ -711,7 +712,7 @@ class MongoIdentityStore:
         return merge
 
     async def merge(self, organisation_id: str, merge_id: str) -> MergeRecord | None:
-        document = await self._merges.find_one({"_id": _key(organisation_id, merge_id)})
+        document = await self._merge_reads.find_one(_key(organisation_id, merge_id))
         return None if document is None else merge_from(document)
 
     async def merges_involving(self, organisation_id: str, person_id: str) -> list[MergeRecord]:
