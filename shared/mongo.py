@@ -108,6 +108,8 @@ class ReadsTogether:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
         self._waiting: dict[Any, asyncio.Future[Document | None]] = {}
+        # The read that will take the keys waiting, until it starts.
+        self._next_read: asyncio.Task[None] | None = None
         # Held so that a read under way is not collected.
         self._reads: set[asyncio.Task[None]] = set()
 
@@ -118,6 +120,9 @@ class ReadsTogether:
     async def find_many(self, keys: Iterable[Any]) -> dict[Any, Document]:
         """The documents stored under these `_id`s, by `_id` (the missing ones left out), as `found_by_id`."""
         wanted = list(dict.fromkeys(keys))
+        if len(wanted) > IDS_PER_READ:
+            # Queries of their own: the few keys other tasks ask meanwhile need not wait behind a long list's.
+            return await found_by_id(self._collection, wanted)
         answers = [self._answer(key) for key in wanted]
         if answers:
             # `wait`, unlike `gather`, leaves the answers alone when this task is cancelled.
@@ -129,38 +134,53 @@ class ReadsTogether:
         }
 
     def _answer(self, key: Any) -> "asyncio.Future[Document | None]":
+        loop = asyncio.get_running_loop()
+        if self._next_read is None:
+            # Runs once every task ready now has asked: they all wait in the same query.
+            read = self._next_read = loop.create_task(self._read_waiting())
+            self._reads.add(read)
+            read.add_done_callback(self._read_ended)
         answer = self._waiting.get(key)
         if answer is None:
-            loop = asyncio.get_running_loop()
-            if not self._waiting:
-                # Runs once every task ready now has asked: they all wait in the same query.
-                read = loop.create_task(self._read_waiting())
-                self._reads.add(read)
-                read.add_done_callback(self._reads.discard)
             answer = self._waiting[key] = loop.create_future()
         return answer
 
     async def _read_waiting(self) -> None:
-        waiting, self._waiting = self._waiting, {}
+        waiting, self._waiting, self._next_read = self._waiting, {}, None
         keys = list(waiting)
         for start in range(0, len(keys), IDS_PER_READ):
             chunk = keys[start : start + IDS_PER_READ]
             try:
                 found = await found_by_id(self._collection, chunk)
             except asyncio.CancelledError:
-                for key in keys[start:]:
-                    waiting[key].cancel()
+                _fail(waiting, keys[start:], ReadCancelledError("the read was cancelled"))
                 raise
             except Exception as exc:
                 # Every task still waiting gets the failure, as a read of its own would have given it; no one
                 # awaits this task, so it ends here.
-                for key in keys[start:]:
-                    waiting[key].set_exception(exc)
-                    # Retrieved here: a task cancelled meanwhile no longer waits for it.
-                    waiting[key].exception()
+                _fail(waiting, keys[start:], exc)
                 return
             for key in chunk:
                 waiting[key].set_result(found.get(key))
+
+    def _read_ended(self, read: "asyncio.Task[None]") -> None:
+        self._reads.discard(read)
+        if read is self._next_read:
+            # Cancelled before it started (its event loop ending): the tasks waiting are told, and whoever asks
+            # next starts a read of their own, instead of waiting for this one forever.
+            waiting, self._waiting, self._next_read = self._waiting, {}, None
+            _fail(waiting, list(waiting), ReadCancelledError("the read was cancelled before it was sent"))
+
+
+class ReadCancelledError(RuntimeError):
+    """The read a task waited for together with others was cancelled: not the task itself."""
+
+
+def _fail(answers: Mapping[Any, "asyncio.Future[Document | None]"], keys: Iterable[Any], error: BaseException) -> None:
+    for key in keys:
+        answers[key].set_exception(error)
+        # Retrieved here: a task cancelled meanwhile no longer waits for it.
+        answers[key].exception()
 
 
 async def delete_all(collection: AsyncCollection[Document], keys: Sequence[Any]) -> None:
@@ -423,7 +443,7 @@ class NumberedList:
         await delete_all(self._collection, [f"{name}#{number}" for number in range(1, length + 1)])
 
     async def _existing(self, name: str, numbers: Iterable[int]) -> set[int]:
-        """Those of `numbers` the list holds an item under, in one query with those asked meanwhile."""
+        """Those of `numbers` the list holds an item under, read with whatever other tasks ask meanwhile."""
         found = await self.reads.find_many(f"{name}#{number}" for number in numbers)
         return {_item_number(key) for key in found}
 

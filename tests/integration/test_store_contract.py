@@ -20,6 +20,7 @@ from shared.mongo import (
     IndexSpec,
     NumberedList,
     OrganisationCollection,
+    ReadCancelledError,
     ReadsTogether,
     ensure_indexes,
     found_by_id,
@@ -437,14 +438,38 @@ async def test_a_task_cancelled_while_reading_leaves_the_others_their_answer(dat
     await documents.insert_one({"_id": "k", "n": 1})
     reads = ReadsTogether(documents)
     leaving = asyncio.ensure_future(reads.find_one("k"))
+    leaving_too = asyncio.ensure_future(reads.find_many(["k", "other"]))
     staying = asyncio.ensure_future(reads.find_one("k"))
     await asyncio.sleep(0)
 
     leaving.cancel()
+    leaving_too.cancel()
 
     assert await staying == {"_id": "k", "n": 1}
-    with pytest.raises(asyncio.CancelledError):
-        await leaving
+    for left in (leaving, leaving_too):
+        with pytest.raises(asyncio.CancelledError):
+            await left
+
+
+async def test_a_read_cancelled_before_it_is_sent_fails_its_tasks_and_the_next_ask_reads_afresh(
+    database: AsyncDatabase[Document],
+) -> None:
+    documents = database["by_id"]
+    await documents.insert_one({"_id": "k", "n": 1})
+    reads = ReadsTogether(documents)
+    waiting = asyncio.ensure_future(reads.find_one("k"))
+    await asyncio.sleep(0)
+    # The read its event loop would cancel when ending, before it ever ran.
+    [read] = [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "") == "ReadsTogether._read_waiting"
+    ]
+    read.cancel()
+
+    with pytest.raises(ReadCancelledError):
+        await waiting
+    assert await reads.find_one("k") == {"_id": "k", "n": 1}
 
 
 async def test_a_failed_read_fails_every_task_waiting_for_it(servers: Servers) -> None:

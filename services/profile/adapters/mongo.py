@@ -100,7 +100,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PROFILES, [("organisation_id", ASCENDING), ("segments", ASCENDING), ("person_id", ASCENDING)]),
     privacy_log_index(PRIVACY_LOG),
 )
-# Reads and writes of one document each run this many at once: round trips overlap without flooding the store.
+# Reads and writes of one document each run this many at once: round trips overlap without flooding the store (the
+# reads by `_id` among them go to the store together, see `ReadsTogether`).
 READS_AT_ONCE = 64
 # The first entries of a look-up list are read whenever a person is filed in it or withdrawn from it without a mark
 # (an email's, a phone's list holds a few); the entries past them are marked, so that neither reads a list many share.

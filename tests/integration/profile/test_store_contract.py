@@ -13,6 +13,7 @@ from bson.binary import Binary
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+import shared.mongo
 from services.profile.adapters.mongo import COLLECTIONS, COMPRESSED_JSON, DUE, ERASED, SWEEP, MongoProfileStore
 from services.profile.domain.documents import DocumentError
 from services.profile.domain.schedule import GRACE, PARTS, SLOT, DueEntry, slot_of
@@ -409,14 +410,16 @@ async def test_a_part_read_empty_is_read_past_from_then_on_and_what_is_filed_aft
     await filing.unschedule_all(handles)
     assert await sweeping.filed_in(slot) == []
     entries_read: list[str] = []
-    original = AsyncCollection.find_one
+    original = shared.mongo.found_by_id
 
-    async def find_one(collection: AsyncCollection[Document], *args: Any, **kwargs: Any) -> Any:
-        if collection.name == DUE and args[0]["_id"] in handles:
-            entries_read.append(args[0]["_id"])
-        return await original(collection, *args, **kwargs)
+    async def found_by_id(collection: AsyncCollection[Document], keys: Any, *args: Any) -> dict[Any, Document]:
+        # Every read of a list's items goes through here, a hundred at a time.
+        keys = list(keys)
+        if collection.name == DUE:
+            entries_read.extend(key for key in keys if key in handles)
+        return await original(collection, keys, *args)
 
-    monkeypatch.setattr(AsyncCollection, "find_one", find_one)
+    monkeypatch.setattr(shared.mongo, "found_by_id", found_by_id)
 
     # The sweep reads the slot behind its position at every run: the emptied entries are not read again.
     assert await sweeping.filed_in(slot) == []
