@@ -4,6 +4,7 @@ If a store upgrade or a switch of backend breaks one of these, this file says wh
 """
 
 import asyncio
+import inspect
 import uuid
 from typing import Any, cast
 
@@ -451,6 +452,14 @@ async def test_a_task_cancelled_while_reading_leaves_the_others_their_answer(dat
             await left
 
 
+def _read_of(task: "asyncio.Task[Any]") -> object:
+    """The `ReadsTogether` whose read the task is, if it is one (other tests' reads may still be pending)."""
+    coroutine = task.get_coro()
+    if not inspect.iscoroutine(coroutine) or coroutine.__qualname__ != "ReadsTogether._read_waiting":
+        return None
+    return inspect.getcoroutinelocals(coroutine).get("self")
+
+
 async def test_a_read_cancelled_before_it_is_sent_fails_its_tasks_and_the_next_ask_reads_afresh(
     database: AsyncDatabase[Document],
 ) -> None:
@@ -460,11 +469,7 @@ async def test_a_read_cancelled_before_it_is_sent_fails_its_tasks_and_the_next_a
     waiting = asyncio.ensure_future(reads.find_one("k"))
     await asyncio.sleep(0)
     # The read its event loop would cancel when ending, before it ever ran.
-    [read] = [
-        task
-        for task in asyncio.all_tasks()
-        if getattr(task.get_coro(), "__qualname__", "") == "ReadsTogether._read_waiting"
-    ]
+    [read] = [task for task in asyncio.all_tasks() if _read_of(task) is reads]
     read.cancel()
 
     with pytest.raises(ReadCancelledError):
