@@ -48,9 +48,9 @@ class IdentitySettings(ServiceSettings):
         le=1_000_000,
         description="How many patrons' persons, identifiers and blocking keys an instance keeps in memory (about "
         "5 KB a patron), so that their next facts are resolved without reading them back. An organisation with more "
-        "patrons than this is resolved more slowly: with 100,000 patrons, 496 resolutions/s as set by default "
-        "against 892/s with caches for about 160,000 patrons, which took 432 MB more (measured on two cores, "
-        "FerretDB beside it).",
+        "patrons than this is resolved more slowly: with 100,000 patrons, 793 resolutions/s as set by default "
+        "against 881/s with caches for 160,000 patrons, which took 430 MB more (measured on two cores, FerretDB "
+        "beside it).",
     )
     identity_blocks_check_seconds: float = Field(
         default=300,
