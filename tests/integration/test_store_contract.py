@@ -432,6 +432,10 @@ async def test_many_documents_asked_side_by_side_go_together_and_each_task_gets_
         # 70 keys in all, fewer than a query's hundred.
         assert log.count("find", "by_id") == 1
         assert await reads.find_many([]) == {}
+        # More than a hundred keys (sent on their own): answered all the same, a hundred to a query.
+        many = [f"k{number}" for number in range(150)]
+        assert await reads.find_many(many) == {key: {"_id": key, "n": int(key[1:])} for key in many[:70:2]}
+        assert log.count("find", "by_id") == 3
 
 
 async def test_a_task_cancelled_while_reading_leaves_the_others_their_answer(database: AsyncDatabase[Document]) -> None:
