@@ -38,6 +38,10 @@ def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
     codec = [path.read_text() for path in (edited / ferretdb_source.SJSON).glob("*.go") if "_test" not in path.name]
     assert not [text for text in codec if '"encoding/json"' in text]
     assert sum('json "github.com/goccy/go-json"' in text for text in codec) == len(ferretdb_source.SJSON_FILES)
+    # Leak tracking, which takes a goroutine's stack for every iterator and transaction, runs in debug builds only.
+    resource = (edited / ferretdb_source.RESOURCE).read_text()
+    for function in ("Track", "Untrack"):
+        assert f"func {function}(obj any, token *Token) {{\n\tif !debugbuild.Enabled {{\n\t\treturn\n\t}}\n" in resource
     # The cache's own copy is left as Go downloaded it.
     assert "parterreIDInWhere" not in (module_dir / ferretdb_source.SQLITE_BACKEND / "collection.go").read_text()
 
