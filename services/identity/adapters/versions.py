@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -66,6 +66,9 @@ class OrganisationEpochs:
         self._trusted: set[str] = set()
         self._written: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        # Per organisation, the check and the extension not begun yet, which every caller asking meanwhile shares.
+        self._next_checks: dict[str, asyncio.Future[None]] = {}
+        self._next_extensions: dict[str, asyncio.Future[None]] = {}
 
     def generation(self, organisation_id: str) -> int:
         return self._generations.get(organisation_id, 0)
@@ -110,28 +113,81 @@ class OrganisationEpochs:
         await self._extend(organisation_id)
 
     async def _check(self, organisation_id: str) -> None:
-        async with self._lock(organisation_id):
-            latest = await self._chain.latest(organisation_id, "epoch")
-            epoch = 0 if latest is None else latest[0]
-            seen = self._seen.get(organisation_id)
-            if seen != epoch:
-                self.distrust(organisation_id, "start" if seen is None else "epoch")
-                self._seen[organisation_id] = epoch
-            self._trusted.add(organisation_id)
+        await self._shared(self._next_checks, organisation_id, self._check_now)
+
+    async def _check_now(self, organisation_id: str) -> None:
+        latest = await self._chain.latest(organisation_id, "epoch")
+        epoch = 0 if latest is None else latest[0]
+        seen = self._seen.get(organisation_id)
+        if seen != epoch:
+            self.distrust(organisation_id, "start" if seen is None else "epoch")
+            self._seen[organisation_id] = epoch
+        self._trusted.add(organisation_id)
 
     async def _extend(self, organisation_id: str) -> None:
-        async with self._lock(organisation_id):
-            epoch = self._seen.get(organisation_id, 0)
-            mark = {"organisation_id": organisation_id}
-            while not await self._chain.append(organisation_id, "epoch", epoch + 1, mark):
-                # Another process extended it first: it wrote, so what this one knows may be old.
-                self.distrust(organisation_id, "epoch")
-                latest = await self._chain.latest(organisation_id, "epoch")
-                epoch = 0 if latest is None else latest[0]
-            self._seen[organisation_id] = epoch + 1
+        await self._shared(self._next_extensions, organisation_id, self._extend_now)
+
+    async def _extend_now(self, organisation_id: str) -> None:
+        epoch = self._seen.get(organisation_id, 0)
+        mark = {"organisation_id": organisation_id}
+        while not await self._chain.append(organisation_id, "epoch", epoch + 1, mark):
+            # Another process extended it first: it wrote, so what this one knows may be old.
+            self.distrust(organisation_id, "epoch")
+            latest = await self._chain.latest(organisation_id, "epoch")
+            epoch = 0 if latest is None else latest[0]
+        self._seen[organisation_id] = epoch + 1
+
+    async def _shared(
+        self,
+        upcoming: dict[str, "asyncio.Future[None]"],
+        organisation_id: str,
+        operation: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """`operation` run under the organisation's lock, after this call began; one run serves every caller
+        that asked before it began.
+
+        Facts the careful way go side by side, and each checks the epoch before it reads and extends it after it
+        wrote: one at a time, they queued for the lock (19 and 14 ms a fact while identity streamed 10,000
+        patrons, where the reads and writes themselves take 2 ms). A check that begins after a caller asked sees
+        every write finished before it asked; an extension that begins after a caller wrote counts its writes.
+        """
+        while True:
+            waiting = upcoming.get(organisation_id)
+            if waiting is None:
+                break
+            try:
+                await asyncio.shield(waiting)
+                return
+            except _RunAbandonedError:
+                continue  # its caller was cancelled before it ran: another begins, for this caller too
+        waiting = upcoming[organisation_id] = asyncio.get_running_loop().create_future()
+        try:
+            async with self._lock(organisation_id):
+                # Who asks from now on may ask after this run began: they wait for the next one.
+                del upcoming[organisation_id]
+                await operation(organisation_id)
+        except asyncio.CancelledError:
+            if upcoming.get(organisation_id) is waiting:
+                del upcoming[organisation_id]
+            _settle(waiting, _RunAbandonedError())
+            raise
+        except BaseException as exc:
+            _settle(waiting, exc)
+            raise
+        waiting.set_result(None)
 
     def _lock(self, organisation_id: str) -> asyncio.Lock:
         return self._locks.setdefault(organisation_id, asyncio.Lock())
+
+
+class _RunAbandonedError(Exception):
+    """The caller a shared run belonged to was cancelled: those waiting for it ask again."""
+
+
+def _settle(waiting: "asyncio.Future[None]", error: BaseException) -> None:
+    waiting.set_exception(error)
+    # Retrieved here: nobody may be waiting for it any more.
+    waiting.exception()
 
 
 class KnownKeys:

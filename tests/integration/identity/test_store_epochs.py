@@ -2,9 +2,11 @@
 
 import asyncio
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.identity.adapters.mongo import EPOCHS, MongoIdentityStore
+from services.identity.adapters.versions import OrganisationEpochs
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.persons import Person
 from services.identity.domain.records import NormalisedRecord
@@ -13,6 +15,7 @@ from shared.events import parse_data
 from shared.events.identity import PersonResolvedV1
 from shared.mongo import Document
 from tests.integration.command_log import CommandLog
+from tests.integration.held_calls import HeldCall
 from tests.integration.identity.conftest import ORGANISATION, START, last_resolution
 from tests.integration.identity.test_batch_resolution import (
     as_a_batch,
@@ -196,3 +199,81 @@ async def test_after_a_restart_links_by_identifier_extend_blocks_without_taking_
     assert [resolved_person(outcomes[f"r{n}"]) for n in range(4)] == [resolved_person(first[f"h{n}"]) for n in range(4)]
     # Only its own start made this process read afresh: no block it extended looked written by someone else.
     assert causes == ["start"]
+
+
+# Facts the careful way, side by side in one process: each checks the epoch before it reads and extends it after it
+# writes.
+SIDE_BY_SIDE = 8
+
+
+async def test_facts_side_by_side_share_their_epoch_checks_and_extensions(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    epochs = OrganisationEpochs(database[EPOCHS])
+    await epochs.wrote(ORGANISATION)
+    log.commands.clear()
+
+    async def careful_fact() -> None:
+        async with epochs.trusting({ORGANISATION}):
+            await asyncio.sleep(0)
+            await epochs.wrote(ORGANISATION)
+
+    await asyncio.gather(*(careful_fact() for _ in range(SIDE_BY_SIDE)))
+    # One for the first to ask, one shared by all who asked while it ran; one at a time, each fact took its own.
+    assert log.count("find", EPOCHS) <= 2
+    assert log.count("insert", EPOCHS) <= 2
+    # Whatever they shared, the epoch moved on past the one the facts found: other processes see they wrote.
+    stored = {document["_id"] async for document in database[EPOCHS].find({})}
+    assert f"{ORGANISATION}|epoch#2" in stored
+
+
+async def checked(epochs: OrganisationEpochs) -> None:
+    """A fact's check of the epoch: entering its trusting scope."""
+    async with epochs.trusting({ORGANISATION}):
+        pass
+
+
+async def test_a_check_asked_while_another_runs_sees_what_was_written_meanwhile(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    causes: list[str] = []
+    epochs = OrganisationEpochs(database[EPOCHS], on_fresh_reads=lambda _organisation, cause: causes.append(cause))
+    await epochs.wrote(ORGANISATION)
+    # This process's check: its read has found the epoch it wrote, and is held on its way back.
+    held = HeldCall(monkeypatch, "found_by_id", EPOCHS, when="after")
+    first = asyncio.create_task(checked(epochs))
+    await held.until_held()
+    # Another process writes, then a second fact of this one asks: the check under way read before that write.
+    await OrganisationEpochs(database[EPOCHS]).wrote(ORGANISATION)
+    second = asyncio.create_task(checked(epochs))
+    await asyncio.sleep(0.05)
+    assert not second.done(), "the second fact must not take the answer of a check that began before it asked"
+    held.release()
+    await asyncio.gather(first, second)
+    assert causes == ["epoch"]
+
+
+async def test_a_fact_cancelled_before_its_check_ran_leaves_those_sharing_it_a_check(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    causes: list[str] = []
+    epochs = OrganisationEpochs(database[EPOCHS], on_fresh_reads=lambda _organisation, cause: causes.append(cause))
+    await epochs.wrote(ORGANISATION)
+    held = HeldCall(monkeypatch, "found_by_id", EPOCHS, when="after")
+    running = asyncio.create_task(checked(epochs))
+    await held.until_held()
+    # Two facts ask while that check runs: the first to ask waits to run the next check, the other shares it.
+    leader = asyncio.create_task(checked(epochs))
+    await asyncio.sleep(0)
+    sharer = asyncio.create_task(checked(epochs))
+    await asyncio.sleep(0)
+    await OrganisationEpochs(database[EPOCHS]).wrote(ORGANISATION)
+    leader.cancel()
+    held.release()
+    await running
+    async with asyncio.timeout(10):
+        await sharer
+    assert leader.cancelled()
+    # The sharer's own check ran: it saw the other process's write.
+    assert causes == ["epoch"]
