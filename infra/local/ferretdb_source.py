@@ -1,5 +1,6 @@
 """FerretDB's source as the local stack builds it: its Go module, with a look-up by several `_id`s made indexed, its
-documents read and written by a faster JSON library, and its database files checkpointed in the background.
+documents read and written by a faster JSON library, its database files checkpointed in the background, and its
+check for unclosed iterators and transactions left to its debug builds.
 
 FerretDB 1.24's SQLite backend asks SQLite for the row of an `_id` (through the `_id` index the local build rebuilds,
 see `ferretdb/idindex.go`) only for a filter that is exactly `{_id: value}`; for `{_id: {$in: [...]}}` it reads
