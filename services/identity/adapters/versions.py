@@ -159,7 +159,7 @@ class OrganisationEpochs:
                 await asyncio.shield(waiting)
                 return
             except _RunAbandonedError:
-                continue  # its caller was cancelled before it ran: another begins, for this caller too
+                continue  # its caller was cancelled before it ended: another begins, for this caller too
         waiting = upcoming[organisation_id] = asyncio.get_running_loop().create_future()
         try:
             async with self._lock(organisation_id):
@@ -167,13 +167,16 @@ class OrganisationEpochs:
                 del upcoming[organisation_id]
                 await operation(organisation_id)
         except asyncio.CancelledError:
-            if upcoming.get(organisation_id) is waiting:
-                del upcoming[organisation_id]
             _settle(waiting, _RunAbandonedError())
             raise
         except BaseException as exc:
+            # The store's error is theirs too: their run would have met it.
             _settle(waiting, exc)
             raise
+        finally:
+            # Left before the run began (cancelled waiting for the lock): the next caller starts a run.
+            if upcoming.get(organisation_id) is waiting:
+                del upcoming[organisation_id]
         waiting.set_result(None)
 
     def _lock(self, organisation_id: str) -> asyncio.Lock:
@@ -181,7 +184,7 @@ class OrganisationEpochs:
 
 
 class _RunAbandonedError(Exception):
-    """The caller a shared run belonged to was cancelled: those waiting for it ask again."""
+    """The caller a shared run belonged to was cancelled before the run ended: those sharing it ask again."""
 
 
 def _settle(waiting: "asyncio.Future[None]", error: BaseException) -> None:

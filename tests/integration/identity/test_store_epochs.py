@@ -1,10 +1,13 @@
 """A consumer batch answers from what its process knows while no other process writes, and reads afresh after."""
 
 import asyncio
+from typing import Any
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+import shared.mongo
 from services.identity.adapters.mongo import EPOCHS, MongoIdentityStore
 from services.identity.adapters.versions import OrganisationEpochs
 from services.identity.domain.identifiers import Identifier, IdentifierType
@@ -277,3 +280,32 @@ async def test_a_fact_cancelled_before_its_check_ran_leaves_those_sharing_it_a_c
     assert leader.cancelled()
     # The sharer's own check ran: it saw the other process's write.
     assert causes == ["epoch"]
+
+
+async def test_a_check_that_fails_fails_those_sharing_it_and_the_next_check_runs_again(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epochs = OrganisationEpochs(database[EPOCHS])
+    held = HeldCall(monkeypatch, "found_by_id", EPOCHS, when="after")
+    holding = shared.mongo.found_by_id
+    failures = [RuntimeError("the store went away")]
+
+    async def failing_once(collection: AsyncCollection[Document], *args: Any, **kwargs: Any) -> Any:
+        if collection.name == EPOCHS and held.held.is_set() and failures:
+            raise failures.pop()
+        return await holding(collection, *args, **kwargs)
+
+    monkeypatch.setattr(shared.mongo, "found_by_id", failing_once)
+    running = asyncio.create_task(checked(epochs))
+    await held.until_held()
+    # Both ask while that check runs, and share the next one, whose read fails.
+    sharing = [asyncio.create_task(checked(epochs)) for _ in range(2)]
+    await asyncio.sleep(0)
+    held.release()
+    await running
+    outcomes = await asyncio.gather(*sharing, return_exceptions=True)
+    assert [str(outcome) for outcome in outcomes] == ["the store went away"] * 2
+    # Nothing of the failed run is left in the way: the next fact's check reads the store and succeeds.
+    async with asyncio.timeout(10):
+        await checked(epochs)
+    assert not failures
