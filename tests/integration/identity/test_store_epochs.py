@@ -237,16 +237,24 @@ async def checked(epochs: OrganisationEpochs) -> None:
         pass
 
 
-async def test_a_check_asked_while_another_runs_sees_what_was_written_meanwhile(
+async def check_held(
     database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[OrganisationEpochs, list[str], HeldCall, "asyncio.Task[None]"]:
+    """A process that wrote, and its check under way: the read found the epoch it wrote and is held on its way
+    back. With the causes it reads afresh for, the held read, and the check's task."""
     causes: list[str] = []
     epochs = OrganisationEpochs(database[EPOCHS], on_fresh_reads=lambda _organisation, cause: causes.append(cause))
     await epochs.wrote(ORGANISATION)
-    # This process's check: its read has found the epoch it wrote, and is held on its way back.
     held = HeldCall(monkeypatch, "found_by_id", EPOCHS, when="after")
-    first = asyncio.create_task(checked(epochs))
+    running = asyncio.create_task(checked(epochs))
     await held.until_held()
+    return epochs, causes, held, running
+
+
+async def test_a_check_asked_while_another_runs_sees_what_was_written_meanwhile(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epochs, causes, held, first = await check_held(database, monkeypatch)
     # Another process writes, then a second fact of this one asks: the check under way read before that write.
     await OrganisationEpochs(database[EPOCHS]).wrote(ORGANISATION)
     second = asyncio.create_task(checked(epochs))
@@ -260,12 +268,7 @@ async def test_a_check_asked_while_another_runs_sees_what_was_written_meanwhile(
 async def test_a_fact_cancelled_before_its_check_ran_leaves_those_sharing_it_a_check(
     database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    causes: list[str] = []
-    epochs = OrganisationEpochs(database[EPOCHS], on_fresh_reads=lambda _organisation, cause: causes.append(cause))
-    await epochs.wrote(ORGANISATION)
-    held = HeldCall(monkeypatch, "found_by_id", EPOCHS, when="after")
-    running = asyncio.create_task(checked(epochs))
-    await held.until_held()
+    epochs, causes, held, running = await check_held(database, monkeypatch)
     # Two facts ask while that check runs: the first to ask waits to run the next check, the other shares it.
     leader = asyncio.create_task(checked(epochs))
     await asyncio.sleep(0)
