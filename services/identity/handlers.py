@@ -1074,8 +1074,9 @@ async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
             records=merged.records,
             kept_apart_from=sorted(merged.kept_apart_from),
         )
-        for record in merged.records:
-            await store.add_to_blocks(organisation_id, blocking_keys(record), survivor_id)
+        await store.add_to_blocks_all(
+            organisation_id, [(blocking_keys(record), survivor_id) for record in merged.records]
+        )
         if merged.household_id is not None:
             await store.join_household(organisation_id, merged.household_id, [survivor_id])
             await store.add_to_person(

@@ -487,11 +487,14 @@ def _claims(
     owners: Mapping[Identifier, Person],
     policy: IdentifierPolicy,
 ) -> tuple[Identifier, ...]:
-    counts = dict(count_by_kind(person_identifiers))
+    counts: dict[str, int] | None = None
     claims = []
     for identifier in identifiers:
         if identifier in owners or identifier in person_identifiers:
             continue
+        if counts is None:
+            # Counted only for a record bringing something new: most name what their person holds already.
+            counts = dict(count_by_kind(person_identifiers))
         # Beyond the limit a value still matched this record, but is not remembered: one shared
         # address must not end up attached to a whole family tree.
         if counts.get(identifier.kind, 0) >= policy.rule(identifier).max_per_person:
