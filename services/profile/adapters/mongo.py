@@ -7,7 +7,6 @@ delete here is by `_id`, and a person's log is read one numbered document at a t
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import re
 import secrets
@@ -16,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
+import pydantic_core
 from bson.binary import Binary
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -1032,7 +1032,7 @@ def _document_of(profile: StoredProfile, *, compressed: bool = True, state: Bina
     if compressed:
         stored = state if state is not None else _state_stored(profile.state)
     else:
-        stored = _state_text(profile.state)
+        stored = _state_json(profile.state).decode()
     return {
         "_id": _key(profile.organisation_id, profile.person_id),
         "organisation_id": profile.organisation_id,
@@ -1106,24 +1106,26 @@ def _household_move_from(merge: Mapping[str, Any]) -> HouseholdMove | None:
 def _state_stored(state: ProfileState) -> Binary:
     # Its JSON compressed, as FerretDB 1.x reads and writes the whole document for each find and update: a patron's
     # state of 5.3 KB is 0.9 KB so, for 17 µs of compression here and 10 µs to read it back.
-    return Binary(zlib.compress(_state_text(state).encode(), 1), COMPRESSED_JSON)
+    return Binary(zlib.compress(_state_json(state), 1), COMPRESSED_JSON)
 
 
-def _state_text(state: ProfileState) -> str:
+def _state_json(state: ProfileState) -> bytes:
     # One value rather than nested fields: FerretDB 1.x converts every nested value on each read and write (reading
     # and replacing 400 demo profiles ran at 1,074 a second so, against 430 nested), and no query looks inside.
-    return json.dumps(state.to_document(), ensure_ascii=False, separators=(",", ":"))
+    # pydantic's encoder writes what `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` does, in UTF-8, in
+    # a third of the time (30 µs against 83 for a 6.5 KB state), and reads it back in 38 µs against 67.
+    return pydantic_core.to_json(state.to_document())
 
 
 def _state_from(stored: Any) -> Mapping[str, Any]:
     if isinstance(stored, Binary) and stored.subtype == COMPRESSED_JSON:
         try:
-            return cast(Mapping[str, Any], json.loads(zlib.decompress(stored)))
+            return cast(Mapping[str, Any], pydantic_core.from_json(zlib.decompress(stored)))
         except zlib.error as exc:
             raise DocumentError(f"a compressed profile state that does not decompress: {exc}") from None
     # As JSON text, and before that as fields, by earlier versions (and as text still, with compression off).
     if isinstance(stored, str):
-        return cast(Mapping[str, Any], json.loads(stored))
+        return cast(Mapping[str, Any], pydantic_core.from_json(stored))
     if isinstance(stored, Mapping):
         return stored
     raise DocumentError(f"a profile state stored as {type(stored).__name__}, which no version writes")
