@@ -2,6 +2,7 @@
 
 import asyncio
 import collections
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -89,17 +90,21 @@ async def harness(settings: ServiceSettings, unique_name: str) -> AsyncIterator[
     await harness.broker.stop()
 
 
-async def publish(settings: ServiceSettings, records: list[OutgoingRecord]) -> None:
+@contextlib.asynccontextmanager
+async def connected_broker(settings: ServiceSettings) -> AsyncIterator[KafkaBroker]:
     broker = create_broker(settings, registry=CollectorRegistry())
     await broker.connect()
-    # Connected, the broker lends its producer: the services' publisher packs batches with it.
-    assert shared_kafka.broker_producer(broker) is not None
     try:
+        yield broker
+    finally:
+        await broker.stop()
+
+
+async def publish(settings: ServiceSettings, records: list[OutgoingRecord]) -> None:
+    async with connected_broker(settings) as broker:
         publisher = KafkaPublisher(broker)
         for start in range(0, len(records), 1000):
             await publisher.publish_many(records[start : start + 1000])
-    finally:
-        await broker.stop()
 
 
 async def test_ten_thousand_events_are_read_back_exactly_once_by_id(
@@ -310,15 +315,11 @@ async def test_a_permanent_error_skips_the_remaining_attempts(
 
 async def published_one_by_one_by_faststream(settings: ServiceSettings, records: list[OutgoingRecord]) -> None:
     """Each record through FastStream's own publish, which aiokafka's default partitioner places."""
-    broker = create_broker(settings, registry=CollectorRegistry())
-    await broker.connect()
-    try:
+    async with connected_broker(settings) as broker:
         for outgoing in records:
             await broker.publish(
                 outgoing.value, outgoing.topic, key=outgoing.key.encode(), headers=dict(outgoing.headers)
             )
-    finally:
-        await broker.stop()
 
 
 @pytest.mark.parametrize("publisher_kind", ["bulk", "service"])
