@@ -1,6 +1,7 @@
 """FerretDB's source as the local stack builds it: its Go module, with a look-up by several `_id`s made indexed, its
-documents read and written by a faster JSON library, its database files checkpointed in the background, and its
-check for unclosed iterators and transactions left to its debug builds.
+documents read and written by a faster JSON library, its database files checkpointed in the background, the writers
+to each file made to wait their turn rather than sleep in SQLite's busy handler, and its check for unclosed iterators
+and transactions left to its debug builds.
 
 FerretDB 1.24's SQLite backend asks SQLite for the row of an `_id` (through the `_id` index the local build rebuilds,
 see `ferretdb/idindex.go`) only for a filter that is exactly `{_id: value}`; for `{_id: {$in: [...]}}` it reads
@@ -19,10 +20,12 @@ from pathlib import Path
 
 SQLITE_BACKEND = Path("internal", "backends", "sqlite")
 SQLITE_POOL = SQLITE_BACKEND / "metadata" / "pool"
+FSQL = Path("internal", "util", "fsql")
 # The Go files of each directory, added as they are to the FerretDB package at its path.
 ADDED_FILES = {
     Path(__file__).resolve().parent / "ferretdb" / "_sqlite": SQLITE_BACKEND,
     Path(__file__).resolve().parent / "ferretdb" / "_pool": SQLITE_POOL,
+    Path(__file__).resolve().parent / "ferretdb" / "_fsql": FSQL,
 }
 SJSON = Path("internal", "handler", "sjson")
 RESOURCE = Path("internal", "util", "resource", "resource.go")
@@ -83,6 +86,41 @@ EDITS = (
         anchor="\n\treturn p, p.dbs, nil\n}\n",
         insert="\n\tgo p.parterreCheckpointWALs()\n",
         why="the pool of database files checkpoints them in the background (ferretdb/_pool)",
+    ),
+    # Writers to one database file wait their turn in FerretDB rather than in SQLite's busy handler, which sleeps
+    # (ferretdb/_fsql/parterre_writes.go). FerretDB's SQLite backend writes through these two methods only.
+    Edit(
+        path=FSQL / "db.go",
+        anchor="\ttoken     *resource.Token\n\tBatchSize int\n}\n",
+        insert="\ttoken     *resource.Token\n\tBatchSize int\n\n\tparterreWrites parterreWriteTurn\n}\n",
+        why="each database keeps its writers' turn",
+        replaces=True,
+    ),
+    Edit(
+        path=FSQL / "db.go",
+        anchor="func (db *DB) InTransaction(ctx context.Context, f func(*Tx) error) (err error) {\n",
+        insert=(
+            "func (db *DB) InTransaction(ctx context.Context, f func(*Tx) error) (err error) {\n"
+            "\tif err = db.parterreWrites.take(ctx); err != nil {\n"
+            "\t\treturn\n"
+            "\t}\n"
+            "\tdefer db.parterreWrites.release()\n\n"
+        ),
+        why="a transaction waits for its turn to write",
+        replaces=True,
+    ),
+    Edit(
+        path=FSQL / "db.go",
+        anchor="\tres, err := db.sqlDB.ExecContext(ctx, query, args...)\n",
+        insert=(
+            "\tif err := db.parterreWrites.take(ctx); err != nil {\n"
+            "\t\treturn nil, err\n"
+            "\t}\n"
+            "\tres, err := db.sqlDB.ExecContext(ctx, query, args...)\n"
+            "\tdb.parterreWrites.release()\n"
+        ),
+        why="a statement outside a transaction waits for its turn to write",
+        replaces=True,
     ),
     # FerretDB follows the life of every iterator, transaction and query result it opens to catch those it forgets to
     # close: each one adds its goroutine's stack to a Go profile and sets a finalizer. Taking those stacks took 9% of

@@ -1,5 +1,7 @@
 """The edits the local stack makes to FerretDB's source before building it (`infra/local/ferretdb_source.py`)."""
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -42,8 +44,38 @@ def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
     resource = (edited / ferretdb_source.RESOURCE).read_text()
     for function in ("Track", "Untrack"):
         assert f"func {function}(obj any, token *Token) {{\n\tif !debugbuild.Enabled {{\n\t\treturn\n\t}}\n" in resource
+    # Each database's writers wait their turn: transactions and statements outside one.
+    fsql = (edited / ferretdb_source.FSQL / "db.go").read_text()
+    assert fsql.count("db.parterreWrites.take(ctx)") == 2
+    assert "\tparterreWrites parterreWriteTurn\n}\n" in fsql
     # The cache's own copy is left as Go downloaded it.
     assert "parterreIDInWhere" not in (module_dir / ferretdb_source.SQLITE_BACKEND / "collection.go").read_text()
+
+
+def test_a_write_waits_for_the_one_under_way_in_the_edited_ferretdb(tmp_path: Path) -> None:
+    """The Go tests added with `ferretdb/_fsql/parterre_writes.go`, run in FerretDB's edited source: a second writer
+    waits for the first instead of being refused by SQLite, gives up when its context ends, and reads never wait."""
+    edited = ferretdb_source.prepare_source(_downloaded_ferretdb(), tmp_path / "source")
+    result = subprocess.run(
+        [
+            go_or_skip(),
+            "test",
+            *artefacts.FERRETDB_GO_FLAGS,
+            "-count=1",
+            "-v",
+            "-run",
+            "Parterre",
+            f"./{ferretdb_source.FSQL}",
+        ],
+        cwd=edited,
+        env={**os.environ, **artefacts.FERRETDB_GO_ENV},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("--- PASS: TestParterre") == 3, result.stdout
 
 
 def _downloaded_ferretdb() -> Path:
