@@ -1,15 +1,16 @@
-"""FerretDB's source as the local stack builds it: its Go module, with a look-up by several `_id`s made indexed, its
-documents read and written by a faster JSON library, its database files checkpointed in the background, the writers
-to each file made to wait their turn rather than sleep in SQLite's busy handler, and its check for unclosed iterators
-and transactions left to its debug builds.
+"""FerretDB's source as the local stack builds it: its Go module, with look-ups by several `_id`s, and by an `_id`
+beside other keys, made indexed, its documents read and written by a faster JSON library, its database files
+checkpointed in the background, the writers to each file made to wait their turn rather than sleep in SQLite's busy
+handler, and its check for unclosed iterators and transactions left to its debug builds.
 
 FerretDB 1.24's SQLite backend asks SQLite for the row of an `_id` (through the `_id` index the local build rebuilds,
-see `ferretdb/idindex.go`) only for a filter that is exactly `{_id: value}`; for `{_id: {$in: [...]}}` it reads
-every row and filters them itself. MongoDB finds either through its index, so the services read many documents by
-`_id` with one `$in` query, and this build makes FerretDB do the same: the module is copied out of Go's module
-cache (whose files are read-only and shared by every build; the go command refuses `-overlay` edits of them), the
-Go files of `ferretdb/_sqlite/` are added to its SQLite backend, and each place that pushes `{_id: value}` down to
-SQLite is given one more case that calls them. Each edit must find its place exactly once, or the build stops and
+see `ferretdb/idindex.go`) only for a filter that is exactly `{_id: value}`; for `{_id: {$in: [...]}}`, or for
+`{_id: value, person_id: owner}`, it reads every row and filters them itself. MongoDB finds each through its index,
+so the services read many documents by `_id` with one `$in` query, and update or delete one on a condition; this
+build makes FerretDB do the same: the module is copied out of Go's module cache (whose files are read-only and
+shared by every build; the go command refuses `-overlay` edits of them), the Go files of `ferretdb/_sqlite/` are
+added to its SQLite backend, and each place that pushes `{_id: value}` down to SQLite finds `_id` among the
+filter's keys and is given one more case for `$in`. Each edit must find its place exactly once, or the build stops and
 says so: a FerretDB version whose code moved needs these edits looked at again.
 """
 
@@ -48,6 +49,14 @@ SJSON_FILES = (
 )
 
 
+# FerretDB's comment above each place it pushes `_id` down.
+_PUSHDOWN_COMMENT = (
+    "\n\t// that logic should exist in one place\n\t// TODO https://github.com/FerretDB/FerretDB/issues/3235\n"
+)
+# How FerretDB finds the `_id` it pushes down: in a filter of that key alone.
+_ID_ALONE = '\tif params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n'
+
+
 class SourceEditError(RuntimeError):
     """FerretDB's source is not what an edit expects; str() says which and what to do."""
 
@@ -80,6 +89,25 @@ EDITS = (
             '\t\t\tfilterPushdown = whereClause != ""\n'
         ),
         why="collection.Explain says so",
+    ),
+    # FerretDB pushes `_id` down for a filter that is `{_id: value}` alone; with other keys beside it (an update or
+    # delete on a condition: `{_id: key, person_id: owner}`) it read every row of the collection.
+    *(
+        Edit(
+            path=SQLITE_BACKEND / "collection.go",
+            anchor=f"{before}{_PUSHDOWN_COMMENT}{_ID_ALONE}",
+            insert=f"{before}{_PUSHDOWN_COMMENT}\tif v, ok := parterreIDOf(params.Filter); ok {{\n",
+            why=f"collection.{method} pushes _id down beside other keys",
+            replaces=True,
+        )
+        for method, before in (
+            (
+                "Query",
+                "\tq := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)\n\n"
+                "\tvar whereClause string\n\tvar args []any\n",
+            ),
+            ("Explain", "\tvar filterPushdown bool\n\tvar whereClause string\n\tvar args []any\n"),
+        )
     ),
     Edit(
         path=SQLITE_POOL / "pool.go",

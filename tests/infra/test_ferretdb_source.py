@@ -31,6 +31,8 @@ def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
     edited = ferretdb_source.prepare_source(module_dir, tmp_path / "source")
     collection = (edited / ferretdb_source.SQLITE_BACKEND / "collection.go").read_text()
     assert collection.count("parterreIDInWhere(v)") == 2
+    assert collection.count("if v, ok := parterreIDOf(params.Filter); ok {") == 2
+    assert "params.Filter.Len() == 1" not in collection
     assert (edited / ferretdb_source.SQLITE_BACKEND / "parterre_id_in.go").is_file()
     # The pool of database files starts its background checkpoints once it has opened them.
     pool = (edited / ferretdb_source.SQLITE_POOL / "pool.go").read_text()

@@ -53,3 +53,22 @@ func parterreIDInWhere(v any) (string, []any) {
 	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
 	return fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn, placeholders), args
 }
+
+// parterreIDOf is the value of the filter's _id key when _id is one of its top-level keys, once. Every top-level key
+// must hold for a document to match, so only rows whose _id is that value (or one of its $in values) can: the
+// clause built from it alone keeps every row the whole filter matches. FerretDB 1.24 pushes _id down only for a
+// filter that is {_id: value} alone, and reads every row of the collection for {_id: value, person_id: owner}: an
+// update or delete of one document on a condition.
+func parterreIDOf(filter *types.Document) (any, bool) {
+	found := 0
+	for _, key := range filter.Keys() {
+		if key == "_id" {
+			found++
+		}
+	}
+	if found != 1 {
+		return nil, false
+	}
+	v, err := filter.Get("_id")
+	return v, err == nil
+}
