@@ -16,8 +16,8 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// A database whose second writer SQLite refuses at once (busy_timeout 0) rather than putting it to sleep: a write
-// that went ahead of its turn fails.
+// parterreOpen opens a database whose second writer SQLite refuses at once (busy_timeout 0) rather than putting it to
+// sleep: a write that went ahead of its turn fails.
 func parterreOpen(t *testing.T) *DB {
 	t.Helper()
 
@@ -36,8 +36,8 @@ func parterreOpen(t *testing.T) *DB {
 	return db
 }
 
-// holdWrite opens a transaction that has written, and keeps it open until the returned function is called; that
-// function returns the transaction's error.
+// parterreHoldWrite opens a transaction that has written, and keeps it open until the returned function is called;
+// that function returns the transaction's error.
 func parterreHoldWrite(t *testing.T, db *DB) func() error {
 	t.Helper()
 
