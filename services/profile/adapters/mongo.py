@@ -48,6 +48,7 @@ from shared.mongo import (
     duplicate_indexes,
     found_by_id,
     insert_in_order,
+    insert_new,
     replace_all,
 )
 from shared.privacy_log import PrivacyLog, privacy_log_index
@@ -657,41 +658,43 @@ class MongoProfileStore:
         return sum(appended) + await self._file_first(first_filings)
 
     async def _file_first(self, persons_by_name: Mapping[str, list[str]]) -> int:
-        """Files persons never filed under any key, so that no list can hold them yet: no mark or entry is read,
-        and every list's entries go in one insert, each list's from the length last seen of it (a list only grows,
-        so a length seen is never past its end). A list found longer than that files its persons as `_file`
-        does."""
-        documents = [
-            {"_id": f"{name}#{number}", "person": person_id}
-            for name, persons in persons_by_name.items()
-            for number, person_id in enumerate(persons, start=self._lookup_lengths.get(name, 0) + 1)
-        ]
-        longer: dict[str, list[str]] = {}
+        """Files persons never filed under any key, so that no list can hold them yet: no mark or entry is read.
+        Every list's entries go in one insert, each list's numbered from the length last seen of it (a list only
+        grows, so a length seen is never past its end).
+
+        Another instance appends to the lists a name's sound shares, so a length seen is often behind: the insert
+        goes on past a number found taken (not in order), which leaves every number of each list's run filled,
+        by this insert or by the other writer. The persons refused go again in one insert, past the end of their
+        lists measured from their runs' ends; a list's number is never skipped, and a few lists found longer cost
+        a few more commands, not a read of each list and an insert of its own."""
+        waiting = {name: list(persons) for name, persons in persons_by_name.items() if persons}
+        ends = {name: self._lookup_lengths.get(name, 0) for name in waiting}
         filed: list[Document] = []
-        start = 0
-        while start < len(documents):
-            # In order: a list's entries inserted before one found taken run on from its end without a gap.
-            taken = await insert_in_order(self._lookup_docs, documents[start:])
-            if taken is None:
-                filed.extend(documents[start:])
-                break
-            failed = start + taken
-            filed.extend(documents[start:failed])
-            name = _list_of(documents[failed]["_id"])
-            start = failed
-            while start < len(documents) and _list_of(documents[start]["_id"]) == name:
-                longer.setdefault(name, []).append(str(documents[start]["person"]))
-                start += 1
-        for document in filed:
-            self._remember_length(_list_of(document["_id"]), _entry_number(document["_id"]))
+        while waiting:
+            documents = [
+                {"_id": f"{name}#{number}", "person": person_id}
+                for name, persons in waiting.items()
+                for number, person_id in enumerate(persons, start=ends[name] + 1)
+            ]
+            refused: dict[str, list[str]] = {}
+            for document, stored in zip(documents, await insert_new(self._lookup_docs, documents), strict=True):
+                name = _list_of(document["_id"])
+                # Stored or taken, the number is filled: the list is at least this long.
+                self._remember_length(name, _entry_number(document["_id"]))
+                if stored:
+                    filed.append(document)
+                else:
+                    refused.setdefault(name, []).append(str(document["person"]))
+            lengths = await _each([self._lookup_length(name) for name in refused], READS_AT_ONCE)
+            ends = dict(zip(refused, lengths, strict=True))
+            waiting = refused
         await self._mark_all(
             [
                 (_lookup_mark(_list_of(document["_id"]), str(document["person"])), str(document["_id"]))
                 for document in filed
             ]
         )
-        appended = await _each([self._file(name, persons) for name, persons in longer.items()], READS_AT_ONCE)
-        return len(filed) + sum(appended)
+        return len(filed)
 
     async def _mark_all(self, marks: Sequence[tuple[str, str]]) -> None:
         """Marks each (mark, entry) past its list's first entries: new ones in one insert; one left by an earlier

@@ -260,6 +260,36 @@ async def test_new_persons_filed_by_an_instance_that_has_not_seen_a_list_grow_la
     assert "per_marc" not in (await numbered_entries(database)).values()
 
 
+async def test_new_persons_filed_on_many_lists_another_instance_grew_take_a_few_inserts_and_skip_no_number(
+    store: MongoProfileStore, crashing: CrashingDatabase, database: AsyncDatabase[Document]
+) -> None:
+    # This instance saw ten lists at 2 entries each; another one files 3 more on each meanwhile. Each of the four
+    # new persons here is filed under all ten, so their runs (3 to 6) meet the other's entries (3 to 5) part way.
+    names = [f"name:S{n}" for n in range(10)]
+    await store.index_all_lookups(ORGANISATION, {f"per_{n}": names for n in range(2)})
+    other = MongoProfileStore(database)
+    await other.index_all_lookups(ORGANISATION, {f"per_other_{n}": names for n in range(3)})
+    crashing.lookups.calls.clear()
+
+    new = {f"per_new_{n}": names for n in range(4)}
+    assert await store.index_all_lookups(ORGANISATION, new, new_persons=set(new)) == 40
+
+    # The entries, the ones refused again past their lists' ends, the marks: not an insert and a read per list.
+    assert crashing.lookups.calls.count("insert_many") <= 3, crashing.lookups.calls
+    entries_by_list: dict[str, dict[int, str]] = {}
+    async for document in database[LOOKUPS].find({"person": {"$exists": True}}):
+        name, _, number = str(document["_id"]).rpartition("#")
+        entries_by_list.setdefault(name, {})[int(number)] = document["person"]
+    assert len(entries_by_list) == 10
+    for entries in entries_by_list.values():
+        assert sorted(entries) == list(range(1, 10)), "no number skipped, none taken twice"
+        assert sorted(entries.values()) == sorted(
+            [f"per_{n}" for n in range(2)] + [f"per_other_{n}" for n in range(3)] + list(new)
+        )
+    for name in names:
+        assert set(new) <= set(await other.found_by(ORGANISATION, name))
+
+
 async def test_a_new_persons_filing_cut_short_before_its_marks_leaves_them_found_once_and_erased_whole(
     store: MongoProfileStore, crashing: CrashingDatabase, database: AsyncDatabase[Document]
 ) -> None:
