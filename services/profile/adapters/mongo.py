@@ -639,6 +639,13 @@ class MongoProfileStore:
     async def index_all_lookups(
         self, organisation_id: str, keys: Mapping[str, Iterable[str]], *, new_persons: Collection[str] = ()
     ) -> int:
+        """Files each person under their keys, those of a batch together: the marks of persons filed before are
+        read, and the lists whose marks miss one are measured and their first entries read, all at once; then every
+        list's entries go in one insert and their marks in another.
+
+        A new person, never filed under any key, is in no list yet: nothing is read for them, and their entries
+        are numbered from the length last seen of each list (a list only grows, so a length seen is never past its
+        end)."""
         wanted = [
             (_lookup_name(organisation_id, key), person_id)
             for person_id, person_keys in keys.items()
@@ -646,35 +653,54 @@ class MongoProfileStore:
         ]
         known = [(name, person_id) for name, person_id in wanted if person_id not in new_persons]
         marked = await _each([self._marked(name, person_id) for name, person_id in known], READS_AT_ONCE)
-        to_file: dict[str, list[str]] = {}
+        unmarked: dict[str, list[str]] = {}
         for (name, person_id), filed in zip(known, marked, strict=True):
             if not filed:
-                to_file.setdefault(name, []).append(person_id)
-        appended = await _each([self._file(name, persons) for name, persons in to_file.items()], READS_AT_ONCE)
-        first_filings: dict[str, list[str]] = {}
+                unmarked.setdefault(name, []).append(person_id)
+        to_file, ends = await self._missing_from(unmarked)
         for name, person_id in wanted:
             if person_id in new_persons:
-                first_filings.setdefault(name, []).append(person_id)
-        return sum(appended) + await self._file_first(first_filings)
+                to_file.setdefault(name, []).append(person_id)
+        return await self._append(to_file, ends)
 
-    async def _file_first(self, persons_by_name: Mapping[str, list[str]]) -> int:
-        """Files persons never filed under any key, so that no list can hold them yet: no mark or entry is read.
-        Every list's entries go in one insert, each list's numbered from the length last seen of it (a list only
-        grows, so a length seen is never past its end).
+    async def _missing_from(self, unmarked: Mapping[str, list[str]]) -> tuple[dict[str, list[str]], dict[str, int]]:
+        """Of the persons each list has no mark for, those it does not hold, and the lengths measured. The first
+        entries carry no mark, and entries filed before marks were kept (an email's, a phone's) are there too: they
+        are read, so that no one is filed twice."""
+        names = list(unmarked)
+        lengths = await _each([self._lookup_length(name) for name in names], READS_AT_ONCE)
+        heads = await _each(
+            [
+                self._lookups.items(name, min(length, SHORT_LOOKUP_LIST))
+                for name, length in zip(names, lengths, strict=True)
+            ],
+            READS_AT_ONCE,
+        )
+        missing: dict[str, list[str]] = {}
+        for name, head in zip(names, heads, strict=True):
+            present = {item.get("person") for _, item in head}
+            if absent := [person_id for person_id in unmarked[name] if person_id not in present]:
+                missing[name] = absent
+        return missing, dict(zip(names, lengths, strict=True))
+
+    async def _append(self, persons_by_name: Mapping[str, list[str]], ends: Mapping[str, int]) -> int:
+        """Appends the persons to their lists, all lists' entries in one insert, each list's numbered from its
+        length in `ends` or else the one last seen of it; marks those past each list's first entries; returns how
+        many it appended.
 
         Another instance appends to the lists a name's sound shares, so a length seen is often behind: the insert
-        goes on past a number found taken (not in order), which leaves every number of each list's run filled,
-        by this insert or by the other writer. The persons refused go again in one insert, past the end of their
-        lists measured from their runs' ends; a list's number is never skipped, and a few lists found longer cost
-        a few more commands, not a read of each list and an insert of its own."""
+        goes on past a number found taken (not in order), which leaves every number of each list's run filled, by
+        this insert or by the other writer. The persons refused go again in one insert, past the end of their
+        lists measured from their runs' ends; a list's number is never skipped, and lists found longer cost a few
+        more commands, not an insert of each list's own."""
         waiting = {name: list(persons) for name, persons in persons_by_name.items() if persons}
-        ends = {name: self._lookup_lengths.get(name, 0) for name in waiting}
+        starts = {name: ends.get(name, self._lookup_lengths.get(name, 0)) for name in waiting}
         filed: list[Document] = []
         while waiting:
             documents = [
                 {"_id": f"{name}#{number}", "person": person_id}
                 for name, persons in waiting.items()
-                for number, person_id in enumerate(persons, start=ends[name] + 1)
+                for number, person_id in enumerate(persons, start=starts[name] + 1)
             ]
             refused: dict[str, list[str]] = {}
             for document, stored in zip(documents, await insert_new(self._lookup_docs, documents), strict=True):
@@ -686,8 +712,10 @@ class MongoProfileStore:
                 else:
                     refused.setdefault(name, []).append(str(document["person"]))
             lengths = await _each([self._lookup_length(name) for name in refused], READS_AT_ONCE)
-            ends = dict(zip(refused, lengths, strict=True))
+            starts = dict(zip(refused, lengths, strict=True))
             waiting = refused
+        # Marked once filed: a crash in between leaves the person unmarked and filed again next time (twice in the
+        # list, which look-ups and erasures allow for), never marked and missing.
         await self._mark_all(
             [
                 (_lookup_mark(_list_of(document["_id"]), str(document["person"])), str(document["_id"]))
@@ -723,24 +751,6 @@ class MongoProfileStore:
             return False
         entry = await self._lookups.reads.find_one(marked["item"])
         return entry is not None and entry.get("person") == person_id
-
-    async def _file(self, name: str, persons: list[str]) -> int:
-        """Appends the persons the list `name` does not hold yet, all in one insert (a batch of one name's patrons
-        is common), and marks those past its first entries; returns how many it appended."""
-        length = await self._lookup_length(name)
-        # The first entries carry no mark, and entries filed before marks were kept (an email's, a phone's) are
-        # there too: they are read, so that no one is filed twice.
-        head = await self._lookups.items(name, min(length, SHORT_LOOKUP_LIST))
-        present = {item.get("person") for _, item in head}
-        missing = [person_id for person_id in persons if person_id not in present]
-        entries = await self._lookups.extend(name, [{"person": person_id} for person_id in missing], length=length)
-        self._remember_length(name, max(_entry_number(entry) for entry in entries) if entries else length)
-        # Marked once filed: a crash in between leaves the person unmarked and filed again next time (twice in the
-        # list, which look-ups and erasures allow for), never marked and missing.
-        await self._mark_all(
-            [(_lookup_mark(name, person_id), entry) for person_id, entry in zip(missing, entries, strict=True)]
-        )
-        return len(entries)
 
     async def unindex_lookups(
         self, organisation_id: str, person_id: str, keys: Iterable[str], *, thorough: bool = False

@@ -216,6 +216,15 @@ async def numbered_entries(database: AsyncDatabase[Document]) -> dict[int, str |
     }
 
 
+async def entries_by_list(database: AsyncDatabase[Document]) -> dict[str, dict[int, str | None]]:
+    """The entries of every list, by list and number: the person each names (None: a tombstone)."""
+    lists: dict[str, dict[int, str | None]] = {}
+    async for document in database[LOOKUPS].find({"person": {"$exists": True}}):
+        name, _, number = str(document["_id"]).rpartition("#")
+        lists.setdefault(name, {})[int(number)] = document["person"]
+    return lists
+
+
 async def test_new_persons_are_filed_in_two_inserts_without_reading_a_list_and_withdrawn_by_their_marks(
     store: MongoProfileStore, crashing: CrashingDatabase, database: AsyncDatabase[Document]
 ) -> None:
@@ -239,6 +248,31 @@ async def test_new_persons_are_filed_in_two_inserts_without_reading_a_list_and_w
     assert "items" not in crashing.lookups.calls
     assert "per_marc" not in await store.found_by(ORGANISATION, TREMBLAY)
     assert await store.index_lookups(ORGANISATION, "per_lea", [TREMBLAY]) == 0
+
+
+async def test_persons_filed_before_go_under_many_new_keys_in_one_insert_and_are_never_filed_twice(
+    store: MongoProfileStore, crashing: CrashingDatabase, database: AsyncDatabase[Document]
+) -> None:
+    # Marc and Léa were filed under their emails; their next facts give their names' keys, one a long list.
+    await file_many(store, SHORT_LOOKUP_LIST + 4)
+    await store.index_all_lookups(
+        ORGANISATION, {"per_marc": ["email:marc@example.com"], "per_lea": ["email:lea@example.com"]}
+    )
+    keys = [TREMBLAY, *(f"name:S{n}" for n in range(8))]
+    crashing.lookups.calls.clear()
+
+    filed = await store.index_all_lookups(ORGANISATION, {"per_marc": keys, "per_lea": keys})
+
+    assert filed == 18
+    assert crashing.lookups.calls.count("insert_many") == 2, "the entries of every list, then the marks"
+    for key in keys:
+        assert {"per_marc", "per_lea"} <= set(await store.found_by(ORGANISATION, key))
+    assert await store.index_all_lookups(ORGANISATION, {"per_marc": keys, "per_lea": keys}) == 0
+    assert await entries_naming(database, "per_marc") == len(keys) + 1
+    lists = await entries_by_list(database)
+    for entries in lists.values():
+        assert sorted(entries) == list(range(1, len(entries) + 1)), "no number skipped, none taken twice"
+    assert sorted(len(entries) for entries in lists.values()) == [1, 1, *[2] * 8, SHORT_LOOKUP_LIST + 6]
 
 
 async def test_new_persons_filed_by_an_instance_that_has_not_seen_a_list_grow_land_after_its_last_entry(
@@ -276,14 +310,11 @@ async def test_new_persons_filed_on_many_lists_another_instance_grew_take_a_few_
 
     # The entries, the ones refused again past their lists' ends, the marks: not an insert and a read per list.
     assert crashing.lookups.calls.count("insert_many") <= 3, crashing.lookups.calls
-    entries_by_list: dict[str, dict[int, str]] = {}
-    async for document in database[LOOKUPS].find({"person": {"$exists": True}}):
-        name, _, number = str(document["_id"]).rpartition("#")
-        entries_by_list.setdefault(name, {})[int(number)] = document["person"]
-    assert len(entries_by_list) == 10
-    for entries in entries_by_list.values():
+    lists = await entries_by_list(database)
+    assert len(lists) == 10
+    for entries in lists.values():
         assert sorted(entries) == list(range(1, 10)), "no number skipped, none taken twice"
-        assert sorted(entries.values()) == sorted(
+        assert sorted(str(person) for person in entries.values()) == sorted(
             [f"per_{n}" for n in range(2)] + [f"per_other_{n}" for n in range(3)] + list(new)
         )
     for name in names:
