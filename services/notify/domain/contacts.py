@@ -165,7 +165,10 @@ def _as_strings(value: Any) -> tuple[str, ...]:
 
 
 def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: int) -> Contact | None:
-    """`contact` with profile's changed fields applied; None if this change is not newer than what it holds."""
+    """`contact` with profile's changed fields applied; None if this change is not newer than what it holds, or
+    changes nothing it holds: most changes (a purchase, an open) touch no contact point, name or consent, and the
+    contact is then not written again. The version it keeps is that of the last change it took, which is all a
+    change delivered again or late is compared with."""
     if profile_version <= contact.profile_version:
         return None
     updates: dict[str, Any] = {"profile_version": profile_version}
@@ -202,7 +205,8 @@ def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: 
         )
     updates["consents"] = consents
     updates["announced"] = frozenset(announced)
-    return replace(contact, **updates)
+    applied = replace(contact, **updates)
+    return None if applied == replace(contact, profile_version=profile_version) else applied
 
 
 @dataclass(frozen=True)

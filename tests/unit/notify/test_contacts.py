@@ -180,6 +180,17 @@ def test_a_consent_kept_before_its_basis_was_lifts_an_opt_out_only_if_it_never_e
     assert checked.suppressed is Suppression.OPTED_OUT
 
 
+def test_a_change_of_nothing_the_contact_holds_is_not_taken_and_an_older_one_is_still_refused_after_it() -> None:
+    contact = _contact(**_granted(), version=3)
+
+    assert apply_change(contact, {"tickets_count": 4, "rfm.recency": 5, "segments": ["donors"]}, 4) is None
+    assert apply_change(contact, {"emails": ["elise@example.com"], **_granted()}, 5) is None, "the same values"
+    assert apply_change(contact, {"emails": ["elise.new@example.com"]}, 2) is None, "older than the one it took"
+    moved = apply_change(contact, {"emails": ["elise.new@example.com"]}, 6)
+    assert moved is not None
+    assert (moved.emails, moved.profile_version) == (("elise.new@example.com",), 6)
+
+
 def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
     moved = apply_change(_contact(**_granted()), {"emails": ["elise.new@example.com"]}, 2)
     assert moved is not None
