@@ -256,6 +256,35 @@ async def test_items_added_to_a_list_whose_next_number_is_taken_land_once_each(
     assert await numbered.length("slot") == 251
 
 
+async def test_items_added_to_many_lists_another_writer_grew_land_once_each_without_a_gap_in_a_few_inserts(
+    servers: Servers,
+) -> None:
+    async with database_logging_commands(servers.mongo_url, []) as (database, log):
+        numbered = NumberedList(database["lists"])
+        # Ten lists this writer saw with 2 items; another writer appended 3 more to each meanwhile.
+        await database["lists"].insert_many(
+            [{"_id": f"slot{n}#{number}", "item": "before"} for n in range(10) for number in range(1, 6)]
+        )
+        wanted = {f"slot{n}": [{"item": f"mine-{k}"} for k in range(4)] for n in range(10)}
+        wanted["fresh"] = [{"item": "mine-0"}]
+        log.commands.clear()
+
+        keys = await numbered.extend_all(wanted, {**{f"slot{n}": 2 for n in range(10)}, "fresh": 0})
+
+        # The run 3 to 6 meets the other writer's 3 to 5; those refused go again, all lists together.
+        assert log.count("insert", "lists") == 2, "every list's items, then those refused"
+        assert keys["fresh"] == ["fresh#1"]
+        for n in range(10):
+            assert sorted(keys[f"slot{n}"], key=lambda key: int(key.split("#")[1])) == [
+                f"slot{n}#{number}" for number in range(6, 10)
+            ]
+            items = await numbered.items(f"slot{n}")
+            assert [key for key, _ in items] == [f"slot{n}#{number}" for number in range(1, 10)], "no gap"
+            assert sorted(str(item["item"]) for _, item in items) == ["before"] * 5 + [f"mine-{k}" for k in range(4)]
+            stored = dict(items)
+            assert [stored[key]["item"] for key in keys[f"slot{n}"]] == [item["item"] for item in wanted[f"slot{n}"]]
+
+
 async def test_a_list_is_measured_from_a_length_seen_before_and_still_right_if_it_was_cleared_since(
     database: AsyncDatabase[Document],
 ) -> None:

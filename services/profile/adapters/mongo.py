@@ -48,7 +48,6 @@ from shared.mongo import (
     duplicate_indexes,
     found_by_id,
     insert_in_order,
-    insert_new,
     replace_all,
 )
 from shared.privacy_log import PrivacyLog, privacy_log_index
@@ -508,17 +507,16 @@ class MongoProfileStore:
             READS_AT_ONCE,
         )
         handles = [""] * len(entries)
-
-        async def file(name: str, indexes: list[int]) -> None:
-            keys = await self._due.extend(name, [_due_entry(entries[index]) for index in indexes], length=lengths[name])
+        keys = await self._due.extend_all(
+            {name: [_due_entry(entries[index]) for index in indexes] for name, indexes in by_name.items()}, lengths
+        )
+        for name, indexes in by_name.items():
             if len(self._due_lengths) >= LOOKUP_LENGTHS_KEPT:
                 self._due_lengths.clear()
             # A hint only: the sweep deletes a day's parts once it has left the day, and a length is measured anew.
-            self._due_lengths[name] = max(_entry_number(key) for key in keys)
-            for index, key in zip(indexes, keys, strict=True):
+            self._due_lengths[name] = max(_entry_number(key) for key in keys[name])
+            for index, key in zip(indexes, keys[name], strict=True):
                 handles[index] = key
-
-        await _each([file(name, indexes) for name, indexes in by_name.items()], READS_AT_ONCE)
         return handles
 
     async def unschedule(self, handle: str) -> None:
@@ -684,45 +682,27 @@ class MongoProfileStore:
         return missing, dict(zip(names, lengths, strict=True))
 
     async def _append(self, persons_by_name: Mapping[str, list[str]], ends: Mapping[str, int]) -> int:
-        """Appends the persons to their lists, all lists' entries in one insert, each list's numbered from its
-        length in `ends` or else the one last seen of it; marks those past each list's first entries; returns how
-        many it appended.
-
-        Another instance appends to the lists a name's sound shares, so a length seen is often behind: the insert
-        goes on past a number found taken (not in order), which leaves every number of each list's run filled, by
-        this insert or by the other writer. The persons refused go again in one insert, past the end of their
-        lists measured from their runs' ends; a list's number is never skipped, and lists found longer cost a few
-        more commands, not an insert of each list's own."""
-        waiting = {name: list(persons) for name, persons in persons_by_name.items() if persons}
-        starts = {name: ends.get(name, self._lookup_lengths.get(name, 0)) for name in waiting}
-        filed: list[Document] = []
-        while waiting:
-            documents = [
-                {"_id": f"{name}#{number}", "person": person_id}
-                for name, persons in waiting.items()
-                for number, person_id in enumerate(persons, start=starts[name] + 1)
-            ]
-            refused: dict[str, list[str]] = {}
-            for document, stored in zip(documents, await insert_new(self._lookup_docs, documents), strict=True):
-                name = _list_of(document["_id"])
-                # Stored or taken, the number is filled: the list is at least this long.
-                self._remember_length(name, _entry_number(document["_id"]))
-                if stored:
-                    filed.append(document)
-                else:
-                    refused.setdefault(name, []).append(str(document["person"]))
-            lengths = await _each([self._lookup_length(name) for name in refused], READS_AT_ONCE)
-            starts = dict(zip(refused, lengths, strict=True))
-            waiting = refused
+        """Appends the persons to their lists, all lists' entries in one insert (`NumberedList.extend_all`), each
+        list's numbered on from its length in `ends` or else the one last seen of it: another instance appending to
+        the lists a name's sound shares costs a few more commands. Marks those past each list's first entries;
+        returns how many it appended."""
+        keys = await self._lookups.extend_all(
+            {name: [{"person": person_id} for person_id in persons] for name, persons in persons_by_name.items()},
+            {name: ends.get(name, self._lookup_lengths.get(name, 0)) for name in persons_by_name},
+        )
+        for name, entries in keys.items():
+            if entries:
+                self._remember_length(name, max(_entry_number(entry) for entry in entries))
         # Marked once filed: a crash in between leaves the person unmarked and filed again next time (twice in the
         # list, which look-ups and erasures allow for), never marked and missing.
         await self._mark_all(
             [
-                (_lookup_mark(_list_of(document["_id"]), str(document["person"])), str(document["_id"]))
-                for document in filed
+                (_lookup_mark(name, person_id), entry)
+                for name, persons in persons_by_name.items()
+                for person_id, entry in zip(persons, keys[name], strict=True)
             ]
         )
-        return len(filed)
+        return sum(len(entries) for entries in keys.values())
 
     async def _mark_all(self, marks: Sequence[tuple[str, str]]) -> None:
         """Marks each (mark, entry) past its list's first entries: new ones in one insert; one left by an earlier
