@@ -382,17 +382,8 @@ class NumberedList:
     async def extend(self, name: str, items: Sequence[Mapping[str, Any]], *, length: int | None = None) -> list[str]:
         """Adds `items` at the end, in order and with consecutive numbers where no other writer comes between;
         returns their keys. One round trip for them all when nobody else appends meanwhile, and `length` known."""
-        keys: list[str] = []
-        known = length
-        while len(keys) < len(items):
-            number = (await self.length(name) if known is None else known) + 1
-            known = None
-            rest = items[len(keys) :]
-            documents = [{**item, "_id": f"{name}#{number + offset}"} for offset, item in enumerate(rest)]
-            # In order: the documents inserted before a number found taken are a run with no gap.
-            taken = await insert_in_order(self._collection, documents)
-            keys.extend(str(document["_id"]) for document in documents[:taken])
-        return keys
+        known = await self.length(name) if length is None else length
+        return (await self.extend_all({name: items}, {name: known}))[name]
 
     async def extend_all(
         self, items: Mapping[str, Sequence[Mapping[str, Any]]], lengths: Mapping[str, int]
