@@ -2,10 +2,10 @@
 
 import asyncio
 import logging
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID, uuid5
 
 from services.identity.batch_view import BatchView
@@ -261,7 +261,10 @@ class _Touched:
 
 
 async def resolve_facts(
-    envelopes: Sequence[Envelope], lanes: Sequence[Hashable], deps: IdentityDeps
+    envelopes: Sequence[Envelope],
+    lanes: Sequence[Hashable],
+    deps: IdentityDeps,
+    publish: Callable[[tuple[Envelope, ...]], Coroutine[Any, Any, None]] | None = None,
 ) -> list[FactOutcome | None]:
     """Resolves a consumer batch with a few store round trips per round instead of a score per fact.
 
@@ -273,6 +276,8 @@ async def resolve_facts(
     redelivery), a claim someone else made first, and everything after an erasure or an unusable fact. Of one
     lane (a Kafka key), every fact from the first left is left. Each answer the store gives is read once per
     batch (`BatchView`), however many facts and rounds ask for it.
+
+    `publish` is given the outputs of the facts resolved here, and returns once they are sent.
     """
     outcomes: list[FactOutcome | None] = [None] * len(envelopes)
     facts: list[_PlainFact] = []
@@ -282,15 +287,47 @@ async def resolve_facts(
             # An erasure changes what later facts would find; an unusable fact is dead-lettered one at a time.
             break
         facts.append(fact)
-    # The store may answer from what it knows while no other process writes: the batch reads thousands of keys.
-    async with deps.store.trusting({fact.envelope.organisation_id for fact in facts}):
-        await _resolve_in_rounds(facts, lanes, deps, outcomes)
+    finishing: list[asyncio.Task[None]] = []
+    try:
+        # The store may answer from what it knows while no other process writes: the batch reads thousands of keys.
+        async with deps.store.trusting({fact.envelope.organisation_id for fact in facts}):
+            applied = await _resolve_in_rounds(facts, lanes, deps)
+            # The batch's last writes, the record that its facts were applied and then the epoch's extension, go
+            # while its outputs are made and sent: those only read what the batch wrote. A crash before the record
+            # leaves the facts to their redelivery, which finishes them and publishes the same events (same ids).
+            marking = asyncio.create_task(_mark_applied(deps.store, applied))
+            finishing.append(marking)
+            # A turn of the loop starts the record's insert before the outputs keep this task busy.
+            await asyncio.sleep(0)
+            for fact, resolution, entry in applied:
+                outputs = await _outputs(fact.envelope, entry, deps)
+                outcomes[fact.index] = FactOutcome(outputs, resolution.method.value, entry.decision)
+            published = tuple(envelope for outcome in outcomes if outcome is not None for envelope in outcome.outputs)
+            if publish is not None and published:
+                finishing.append(asyncio.create_task(publish(published)))
+            await marking
+    except BaseException:
+        for task in finishing:
+            task.cancel()
+        await asyncio.gather(*finishing, return_exceptions=True)
+        raise
+    await asyncio.gather(*finishing)
     return outcomes
 
 
+async def _mark_applied(store: IdentityStore, applied: Sequence[tuple["_PlainFact", Resolution, JournalEntry]]) -> None:
+    by_organisation: dict[str, list[str]] = {}
+    for fact, _resolution, _entry in applied:
+        by_organisation.setdefault(fact.envelope.organisation_id, []).append(fact.envelope.id)
+    for organisation_id, event_ids in by_organisation.items():
+        await store.mark_all_applied(organisation_id, event_ids)
+
+
 async def _resolve_in_rounds(
-    facts: list["_PlainFact"], lanes: Sequence[Hashable], deps: IdentityDeps, outcomes: list[FactOutcome | None]
-) -> None:
+    facts: list["_PlainFact"], lanes: Sequence[Hashable], deps: IdentityDeps
+) -> list[tuple["_PlainFact", Resolution, JournalEntry]]:
+    """The facts applied, in the order they were, each with its decision and journal entry; the record that they
+    were applied is yet to be made."""
     # A redelivered fact is not looked for up front (a read per fact for a rare case): its journal entry is
     # there when this batch writes its own, and it is left to `resolve_fact`, which republishes the stored one.
     view = BatchView(deps.store)
@@ -298,6 +335,7 @@ async def _resolve_in_rounds(
     reserved = _Touched()
     stopped: set[Hashable] = set()
     waiting = facts
+    finished: list[tuple[_PlainFact, Resolution, JournalEntry]] = []
     for _round in range(MAX_BATCH_ROUNDS):
         if not waiting:
             break
@@ -322,12 +360,14 @@ async def _resolve_in_rounds(
             busy.add(lane)
             applied.add(footprint)
             together.append((fact, resolution))
-        for (fact, resolution), outcome in zip(together, await _apply_together(together, deps, view), strict=True):
-            if outcome is None:
+        for (fact, resolution), entry in zip(together, await _apply_together(together, deps, view), strict=True):
+            if entry is None:
                 stopped.add(lanes[fact.index])
                 reserved.add(_footprint(fact, resolution, Evidence(), blocks_read=True))
-            outcomes[fact.index] = outcome
+            else:
+                finished.append((fact, resolution, entry))
         waiting = deferred
+    return finished
 
 
 def _plain_fact(index: int, envelope: Envelope, deps: IdentityDeps) -> _PlainFact | None:
@@ -396,11 +436,12 @@ def _footprint(fact: _PlainFact, resolution: Resolution | None, evidence: Eviden
 
 async def _apply_together(
     together: Sequence[tuple[_PlainFact, Resolution]], deps: IdentityDeps, view: BatchView
-) -> list[FactOutcome | None]:
-    """Journals and applies a round's decisions a few round trips at a time, in `_apply`'s order; a fact whose
-    journal entry or claim was there first is left (None) to `settle`, which finishes or redoes it. `view`
-    learns what was written, for the batch's later rounds."""
-    outcomes: list[FactOutcome | None] = [None] * len(together)
+) -> list[JournalEntry | None]:
+    """Journals and applies a round's decisions a few round trips at a time, in `_apply`'s order but for the
+    record that they were applied, which the caller makes for the whole batch, and returns each one's journal
+    entry; a fact whose journal entry or claim was there first is left (None) to `settle`, which finishes or
+    redoes it. `view` learns what was written, for the batch's later rounds."""
+    applied: list[JournalEntry | None] = [None] * len(together)
     by_organisation: dict[str, list[int]] = {}
     for position, (fact, _resolution) in enumerate(together):
         by_organisation.setdefault(fact.envelope.organisation_id, []).append(position)
@@ -498,14 +539,9 @@ async def _apply_together(
         for household_id in households:
             if household_id is not None:
                 view.forget_household(organisation_id, household_id)
-        await store.mark_all_applied(organisation_id, [together[position][0].envelope.id for position in positions])
         for position in positions:
-            fact, resolution = together[position]
-            entry = replace(entries[position], applied=True)
-            outcomes[position] = FactOutcome(
-                await _outputs(fact.envelope, entry, deps), resolution.method.value, entry.decision
-            )
-    return outcomes
+            applied[position] = replace(entries[position], applied=True)
+    return applied
 
 
 async def _erase_requested_by_id(

@@ -15,10 +15,7 @@ async def handle_facts(
     `handle_fact` (merges, erasures, redeliveries, contended claims and what follows them under the same key)."""
     started = time.perf_counter()
     outcomes = await resolve_facts(
-        [consumed.message for consumed in batch], [consumed.key for consumed in batch], context.deps
-    )
-    await context.publish(
-        tuple(envelope for outcome in outcomes if outcome is not None for envelope in outcome.outputs)
+        [consumed.message for consumed in batch], [consumed.key for consumed in batch], context.deps, context.publish
     )
     # Each fact of the batch waited for the whole batch: that is its resolution time.
     elapsed = time.perf_counter() - started

@@ -307,6 +307,108 @@ async def test_a_batch_that_crashed_midway_is_finished_by_its_redelivery_as_if_n
     assert await persons_named(got, deps.store) == await persons_named(expected, reference.store)
 
 
+class MarkingWatched:
+    """The real store, telling what the batch recorded as applied."""
+
+    def __init__(self, store: IdentityStore) -> None:
+        self._store = store
+        self.marked: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None:
+        await self._store.mark_all_applied(organisation_id, event_ids)
+        self.marked += event_ids
+
+
+class MarkingAfterPublishing(MarkingWatched):
+    """Records the batch applied only once its outputs are being sent: a batch that sent them only after that
+    record would wait here for good."""
+
+    def __init__(self, store: IdentityStore) -> None:
+        super().__init__(store)
+        self.publishing = asyncio.Event()
+
+    async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None:
+        await self.publishing.wait()
+        await super().mark_all_applied(organisation_id, event_ids)
+
+
+async def test_a_batch_sends_its_outputs_while_the_store_records_its_facts_applied(stores: StoreFactory) -> None:
+    reference, deps = deps_on(await stores()), deps_on(await stores())
+    await one_at_a_time(HISTORY, reference)
+    await one_at_a_time(HISTORY, deps)
+    expected = await as_a_batch(BATCH, reference)
+    watched = MarkingAfterPublishing(deps.store)
+    published: list[Envelope] = []
+
+    async def publish(outputs: tuple[Envelope, ...]) -> None:
+        watched.publishing.set()
+        published.extend(outputs)
+
+    async with asyncio.timeout(10):
+        outcomes = await resolve_facts(BATCH, lanes_of(BATCH), replace(deps, store=watched), publish)
+
+    resolved = [(envelope, outcome) for envelope, outcome in zip(BATCH, outcomes, strict=True) if outcome is not None]
+    assert len(resolved) >= 3
+    # Once, every output of the facts the batch resolved, in their order; each fact recorded applied.
+    assert [envelope.to_wire() for envelope in published] == [
+        envelope.to_wire() for _fact, outcome in resolved for envelope in outcome.outputs
+    ]
+    assert sorted(watched.marked) == sorted(fact.id for fact, _outcome in resolved)
+    assert wire({fact.id: outcome for fact, outcome in resolved}) == wire(
+        {fact.id: expected[fact.id] for fact, _outcome in resolved}
+    )
+
+
+async def test_a_batch_whose_outputs_could_not_be_published_is_finished_by_its_redelivery(
+    stores: StoreFactory,
+) -> None:
+    reference, deps = deps_on(await stores()), deps_on(await stores())
+    await one_at_a_time(HISTORY, reference)
+    await one_at_a_time(HISTORY, deps)
+    expected = await one_at_a_time(BATCH, reference)
+
+    async def kafka_down(_outputs: tuple[Envelope, ...]) -> None:
+        raise CrashError("publish")
+
+    with pytest.raises(CrashError):
+        await resolve_facts(BATCH, lanes_of(BATCH), deps, kafka_down)
+    got = await as_a_batch(BATCH, deps)
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, deps.store) == await persons_named(expected, reference.store)
+
+
+async def test_a_batch_that_fails_recording_its_facts_applied_stops_publishing_and_says_why(servers: Servers) -> None:
+    async with StoreFactory("mongo", servers) as stores:
+        deps = deps_on(await stores())
+        await one_at_a_time(HISTORY, deps)
+        sending = asyncio.Event()
+        stopped: list[str] = []
+
+        async def publish_slowly(_outputs: tuple[Envelope, ...]) -> None:
+            sending.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                stopped.append("cancelled")
+                raise
+
+        class MarkingFails(MarkingWatched):
+            async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None:
+                await asyncio.sleep(0.05)
+                raise CrashError("mark_all_applied")
+
+        crashing = replace(deps, store=MarkingFails(deps.store))
+        async with asyncio.timeout(10):
+            with pytest.raises(CrashError):
+                await resolve_facts(BATCH, lanes_of(BATCH), crashing, publish_slowly)
+    # The send had begun, and no task is left sending for a batch that failed.
+    assert sending.is_set()
+    assert stopped == ["cancelled"]
+
+
 @pytest.fixture
 async def logged_database(servers: Servers) -> AsyncIterator[tuple[AsyncDatabase[Document], CommandLog]]:
     async with database_logging_commands(servers.mongo_url, INDEXES) as logged:
