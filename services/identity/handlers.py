@@ -485,15 +485,15 @@ async def _apply_together(
             for fact, resolution in [together[position]]
             if resolution.created
         ]
-        # New persons, additions to known ones, blocks and reviews touch different documents: written side by
-        # side. A household changes both its members, so it waits for them.
+        # Persons (new ones and additions to known ones, in one insert), blocks and reviews touch different
+        # documents: written side by side. A household changes both its members, so it waits for them.
         # A failure cancels the others, and the batch goes one fact at a time: every write here is idempotent.
         try:
             async with asyncio.TaskGroup() as writes:
-                inserting = writes.create_task(store.insert_persons(created))
-                writes.create_task(
-                    store.add_to_persons(
+                inserting = writes.create_task(
+                    store.write_persons(
                         organisation_id,
+                        created,
                         [
                             PersonAddition(resolution.person_id, identifiers=resolution.claims, records=(fact.kept,))
                             for position in positions

@@ -147,8 +147,11 @@ class IdentityStore(IdentityReads, Protocol):
         """Gives each identifier to its person if nobody owns it; False where someone already did (maybe the
         same person, on a redelivery: the caller checks with `claim`)."""
 
-    async def insert_persons(self, persons: Sequence[Person]) -> list[bool]:
-        """`insert_person` for each; True for those stored by this call (False: it existed)."""
+    async def write_persons(
+        self, organisation_id: str, created: Sequence[Person], additions: Sequence[PersonAddition]
+    ) -> list[bool]:
+        """`insert_person` for each person `created`, and `add_to_persons` for the additions, all of the
+        organisation and each person once; True for each person created by this call (False: it existed)."""
 
     async def add_to_persons(self, organisation_id: str, additions: Sequence[PersonAddition]) -> None:
         """`add_to_person` for each; the persons must differ."""

@@ -109,11 +109,14 @@ class InMemoryIdentityStore:
             self._owners.setdefault((organisation_id, identifier), person_id)
         return taken
 
-    async def insert_persons(self, persons: Sequence[Person]) -> list[bool]:
+    async def write_persons(
+        self, organisation_id: str, created: Sequence[Person], additions: Sequence[PersonAddition]
+    ) -> list[bool]:
         stored = []
-        for person in persons:
+        for person in created:
             stored.append((person.organisation_id, person.person_id) not in self._persons)
             await self.insert_person(person)
+        await self.add_to_persons(organisation_id, additions)
         return stored
 
     async def add_to_persons(self, organisation_id: str, additions: Sequence[PersonAddition]) -> None:

@@ -280,23 +280,38 @@ class MongoIdentityStore:
             await self._epochs.wrote(organisation_id)
         return claimed
 
-    async def insert_persons(self, persons: Sequence[Person]) -> list[bool]:
-        # A person already stored is a redelivered creation: nothing to do, as with `insert_person`.
-        by_organisation: dict[str, list[int]] = {}
-        for index, person in enumerate(persons):
-            by_organisation.setdefault(person.organisation_id, []).append(index)
-        outcomes: dict[int, bool] = {}
-        for organisation_id, indexes in by_organisation.items():
-            appended = await self._persons.append_many(
-                organisation_id, [(persons[index].person_id, 1, person_document(persons[index])) for index in indexes]
-            )
-            outcomes.update(zip(indexes, appended, strict=True))
+    async def write_persons(
+        self, organisation_id: str, created: Sequence[Person], additions: Sequence[PersonAddition]
+    ) -> list[bool]:
+        # The first version of each new person and the next of each known one, in one insert. A person already
+        # stored is a redelivered creation: nothing to do, as with `insert_person`.
+        if any(person.organisation_id != organisation_id for person in created):
+            raise ValueError("write_persons takes the persons of one organisation")
+        versions, appended, careful = self._next_versions(organisation_id, additions)
+        firsts = [(person.person_id, 1, person_document(person)) for person in created]
+        inserted = await self._persons.append_many(organisation_id, firsts + versions) if firsts or versions else []
+        if firsts or versions:
             await self._epochs.wrote(organisation_id)
-        return [outcomes[index] for index in range(len(persons))]
+        added = inserted[len(firsts) :]
+        careful += [addition for addition, done in zip(appended, added, strict=True) if not done]
+        await self._add_carefully(organisation_id, careful)
+        return inserted[: len(firsts)]
 
     async def add_to_persons(self, organisation_id: str, additions: Sequence[PersonAddition]) -> None:
-        # From the versions this process last saw (read moments ago to decide): one insert for them all, and
-        # the careful way for a person not seen, unchanged by that view (it may be stale), or changed meanwhile.
+        versions, appended, careful = self._next_versions(organisation_id, additions)
+        for addition, done in zip(appended, await self._persons.append_many(organisation_id, versions), strict=True):
+            if not done:
+                careful.append(addition)
+        if versions:
+            await self._epochs.wrote(organisation_id)
+        await self._add_carefully(organisation_id, careful)
+
+    def _next_versions(
+        self, organisation_id: str, additions: Sequence[PersonAddition]
+    ) -> tuple[list[tuple[str, int, Document]], list[PersonAddition], list[PersonAddition]]:
+        """From the versions this process last saw (read moments ago to decide): the next version of each person
+        (with the additions they are for), and the additions left to the careful way, for a person not seen,
+        unchanged by that view (it may be stale), or changed meanwhile."""
         versions: list[tuple[str, int, Document]] = []
         appended: list[PersonAddition] = []
         careful: list[PersonAddition] = []
@@ -310,11 +325,9 @@ class MongoIdentityStore:
             version = person.version + 1
             versions.append((addition.person_id, version, person_document(replace(changed, version=version))))
             appended.append(addition)
-        for addition, done in zip(appended, await self._persons.append_many(organisation_id, versions), strict=True):
-            if not done:
-                careful.append(addition)
-        if versions:
-            await self._epochs.wrote(organisation_id)
+        return versions, appended, careful
+
+    async def _add_carefully(self, organisation_id: str, careful: Sequence[PersonAddition]) -> None:
         for addition in careful:
             await self.add_to_person(
                 organisation_id,

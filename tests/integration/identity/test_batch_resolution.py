@@ -285,8 +285,7 @@ class CrashingStore:
     "step",
     [
         "claim_all",
-        "insert_persons",
-        "add_to_persons",
+        "write_persons",
         "add_to_blocks_all",
         "join_households",
         "mark_all_applied",
