@@ -131,6 +131,11 @@ def _first_versions(organisation_id: str | None) -> dict[str, Any]:
     return {"version": 1} if organisation_id is None else {"organisation_id": organisation_id, "version": 1}
 
 
+def _applied_key(organisation_id: str, event_id: str) -> str:
+    """Where the record that an event's decision was applied is kept, beside the epochs (whose ids end `epoch#n`)."""
+    return _key(organisation_id, f"applied|{event_id}")
+
+
 def _journal_document(entry: JournalEntry) -> Document:
     return {
         "_id": _key(entry.organisation_id, entry.event_id),
@@ -212,7 +217,11 @@ class MongoIdentityStore:
         document = await self._journal_reads.find_one(_key(organisation_id, event_id))
         if document is None:
             return None
-        applied = await self._applied_reads.find_one(_key(organisation_id, event_id)) is not None
+        # Recorded with an epoch, or, before 2026-12, in a collection of its own.
+        applied = (
+            await self._epochs.stored(_applied_key(organisation_id, event_id))
+            or await self._applied_reads.find_one(_key(organisation_id, event_id)) is not None
+        )
         return JournalEntry(
             organisation_id, event_id, decision_from(document["decision"]), document["decided_at"], applied
         )
@@ -243,8 +252,7 @@ class MongoIdentityStore:
         )
 
     async def mark_applied(self, organisation_id: str, event_id: str) -> None:
-        with contextlib.suppress(DuplicateKeyError):
-            await self._applied.insert_one({"_id": _key(organisation_id, event_id), "organisation_id": organisation_id})
+        await self.mark_all_applied(organisation_id, [event_id])
 
     async def drop_journal(self, organisation_id: str, event_id: str) -> None:
         await self._journal.delete_one({"_id": _key(organisation_id, event_id)})
@@ -253,9 +261,13 @@ class MongoIdentityStore:
         return await insert_new(self._journal, [_journal_document(entry) for entry in entries])
 
     async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None:
-        await insert_new(
-            self._applied,
-            [{"_id": _key(organisation_id, event_id), "organisation_id": organisation_id} for event_id in event_ids],
+        # With the epoch's extension that counts the facts' writes: in a consumer batch, no round trip of its own.
+        await self._epochs.store_with_extension(
+            organisation_id,
+            [
+                {"_id": _applied_key(organisation_id, event_id), "organisation_id": organisation_id}
+                for event_id in event_ids
+            ],
         )
 
     async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:

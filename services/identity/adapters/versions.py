@@ -24,9 +24,16 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.mongo import Document, ReadsTogether, found_by_id, insert_new
+from shared.mongo import (
+    INSERTS_IN_ORDER_PER_COMMAND,
+    Document,
+    ReadsTogether,
+    duplicate_indexes,
+    found_by_id,
+    insert_new,
+)
 
 # Latest known versions kept per collection; versions never change, so a cached one is never wrong, only old.
 CACHED_VERSIONS = 50_000
@@ -69,6 +76,8 @@ class OrganisationEpochs:
         # Per organisation, the check and the extension not begun yet, which every caller asking meanwhile shares.
         self._next_checks: dict[str, asyncio.Future[None]] = {}
         self._next_extensions: dict[str, asyncio.Future[None]] = {}
+        # Per organisation, the documents to store with the next extension (see `store_with_extension`).
+        self._riding: dict[str, list[Document]] = {}
 
     def generation(self, organisation_id: str) -> int:
         return self._generations.get(organisation_id, 0)
@@ -104,6 +113,22 @@ class OrganisationEpochs:
             for organisation_id in sorted(organisations & self._written):
                 self._written.discard(organisation_id)
                 await self._extend(organisation_id)
+            # Documents with no extension to go with (nothing else written): stored on their own.
+            for organisation_id in sorted(organisations & self._riding.keys()):
+                await insert_new(self._chain.collection, self._riding.pop(organisation_id, []))
+
+    async def stored(self, document_id: str) -> bool:
+        """Whether a document `store_with_extension` was given is stored."""
+        return await self._chain.collection.find_one({"_id": document_id}, {"_id": 1}) is not None
+
+    async def store_with_extension(self, organisation_id: str, documents: Sequence[Document]) -> None:
+        """Stores `documents` in the epochs' collection, under ids no epoch takes, any already there left as they
+        are: inside `trusting`, in the same insert as the scope's extension of the epoch, and before it; outside,
+        at once. A consumer batch's record of the facts it applied costs no round trip of its own this way."""
+        if organisation_id in _TRUSTING.get():
+            self._riding.setdefault(organisation_id, []).extend(documents)
+            return
+        await insert_new(self._chain.collection, documents)
 
     async def wrote(self, organisation_id: str) -> None:
         """Counts a write of this process, for other processes to see it."""
@@ -130,11 +155,14 @@ class OrganisationEpochs:
     async def _extend_now(self, organisation_id: str) -> None:
         epoch = self._seen.get(organisation_id, 0)
         mark = {"organisation_id": organisation_id}
-        while not await self._chain.append(organisation_id, "epoch", epoch + 1, mark):
+        riding = self._riding.pop(organisation_id, [])
+        appended = await self._chain.append_after(organisation_id, "epoch", epoch + 1, mark, riding)
+        while not appended:
             # Another process extended it first: it wrote, so what this one knows may be old.
             self.distrust(organisation_id, "epoch")
             latest = await self._chain.latest(organisation_id, "epoch")
             epoch = 0 if latest is None else latest[0]
+            appended = await self._chain.append(organisation_id, "epoch", epoch + 1, mark)
         self._seen[organisation_id] = epoch + 1
 
     async def _shared(
@@ -291,6 +319,10 @@ class VersionedDocuments:
         self._cache: OrderedDict[str, _Known] = OrderedDict()
         self._cache_size = cache_size
 
+    @property
+    def collection(self) -> AsyncCollection[Document]:
+        return self._collection
+
     async def latest(self, organisation_id: str, local: str) -> tuple[int, Document] | None:
         key = key_of(organisation_id, local)
         generation = self._generation(organisation_id)
@@ -355,6 +387,36 @@ class VersionedDocuments:
         if not done:
             self._taken(organisation_id, key, version)
             return False
+        self._appended(organisation_id, local, version, stored, generation)
+        return True
+
+    async def append_after(
+        self, organisation_id: str, local: str, version: int, document: Document, before: Sequence[Document]
+    ) -> bool:
+        """`append`, with `before` (documents under other ids, any already stored left as it is) inserted first, in
+        the same round trip while an ordered insert can hold them all."""
+        if not before:
+            return await self.append(organisation_id, local, version, document)
+        if len(before) >= INSERTS_IN_ORDER_PER_COMMAND:
+            await insert_new(self._collection, before)
+            return await self.append(organisation_id, local, version, document)
+        key = key_of(organisation_id, local)
+        generation = self._generation(organisation_id)
+        stored = {**document, "_id": f"{key}#{version}", "version": version}
+        self._inserting[stored["_id"]] += 1
+        try:
+            try:
+                await self._collection.insert_many([*before, stored], ordered=True)
+            except BulkWriteError as exc:
+                # Ordered: what follows the first refused document was not tried.
+                refused = duplicate_indexes(exc)[0]
+                if refused < len(before):
+                    await insert_new(self._collection, before[refused + 1 :])
+                    return await self.append(organisation_id, local, version, document)
+                self._taken(organisation_id, key, version)
+                return False
+        finally:
+            self._inserting -= Counter([stored["_id"]])
         self._appended(organisation_id, local, version, stored, generation)
         return True
 

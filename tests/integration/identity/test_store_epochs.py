@@ -8,7 +8,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 import shared.mongo
-from services.identity.adapters.mongo import EPOCHS, MongoIdentityStore
+from services.identity.adapters.mongo import APPLIED, EPOCHS, MongoIdentityStore
 from services.identity.adapters.versions import OrganisationEpochs
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.persons import Person
@@ -16,7 +16,7 @@ from services.identity.domain.records import NormalisedRecord
 from services.identity.handlers import resolve_fact, resolve_facts
 from shared.events import parse_data
 from shared.events.identity import PersonResolvedV1
-from shared.mongo import Document
+from shared.mongo import INSERTS_IN_ORDER_PER_COMMAND, Document
 from tests.integration.command_log import CommandLog
 from tests.integration.held_calls import HeldCall
 from tests.integration.identity.conftest import ORGANISATION, START, last_resolution
@@ -312,3 +312,114 @@ async def test_a_check_that_fails_fails_those_sharing_it_and_the_next_check_runs
     async with asyncio.timeout(10):
         await checked(epochs)
     assert not failures
+
+
+async def test_a_batch_records_its_facts_applied_in_the_insert_that_extends_the_epoch(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    deps = deps_on(MongoIdentityStore(database))
+    await as_a_batch(patrons(4, source="billetterie-principale", prefix="h"), deps)
+    batch = patrons(5, source="shopify-boutique", prefix="s")
+    log.commands.clear()
+    outcomes = await resolve_facts(batch, lanes_of(batch), deps)
+    assert all(outcome is not None for outcome in outcomes)
+    [insert] = [command for name, command in log.commands if name == "insert" and command["insert"] == EPOCHS]
+    ids = [document["_id"] for document in insert["documents"]]
+    assert ids[:-1] == [f"{ORGANISATION}|applied|{envelope.id}" for envelope in batch]
+    assert ids[-1].startswith(f"{ORGANISATION}|epoch#")
+    assert insert["ordered"] is True
+    assert log.count("insert", APPLIED) == 0
+    # A redelivered fact finds its record: republished as it was, nothing redone.
+    for envelope in batch:
+        entry = await deps.store.journal_entry(ORGANISATION, envelope.id)
+        assert entry is not None
+        assert entry.applied
+    log.commands.clear()
+    again = await resolve_fact(batch[0], deps)
+    assert again.outputs == outcomes[0].outputs  # type: ignore[union-attr]
+    assert log.count("insert") == 0
+
+
+async def test_a_fact_recorded_applied_by_an_earlier_release_is_still_seen_applied(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    deps = deps_on(MongoIdentityStore(database))
+    [first] = patrons(1, source="billetterie-principale", prefix="h")
+    outcome = await resolve_fact(first, deps)
+    # As an earlier release kept it: in a collection of its own, under the event's key.
+    await database[EPOCHS].delete_one({"_id": f"{ORGANISATION}|applied|{first.id}"})
+    await database[APPLIED].insert_one({"_id": f"{ORGANISATION}|{first.id}", "organisation_id": ORGANISATION})
+    restarted = deps_on(MongoIdentityStore(database))
+    entry = await restarted.store.journal_entry(ORGANISATION, first.id)
+    assert entry is not None
+    assert entry.applied
+    log.commands.clear()
+    again = await resolve_fact(first, restarted)
+    assert again.outputs == outcome.outputs
+    assert log.count("insert") == 0
+
+
+def marks(*event_ids: str) -> list[Document]:
+    return [{"_id": f"{ORGANISATION}|applied|{event_id}", "organisation_id": ORGANISATION} for event_id in event_ids]
+
+
+async def stored_ids(database: AsyncDatabase[Document]) -> set[str]:
+    return {document["_id"] async for document in database[EPOCHS].find({})}
+
+
+async def test_documents_riding_with_an_extension_are_stored_whatever_was_there_before(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    epochs = OrganisationEpochs(database[EPOCHS])
+    await epochs.wrote(ORGANISATION)
+    # One of them stored already (a redelivery recorded it): the others and the extension still go in.
+    await database[EPOCHS].insert_one(marks("e2")[0])
+    log.commands.clear()
+    async with epochs.trusting({ORGANISATION}):
+        await epochs.store_with_extension(ORGANISATION, marks("e1", "e2", "e3"))
+        await epochs.wrote(ORGANISATION)
+        assert log.count("insert", EPOCHS) == 0
+    assert marks_and_epochs(await stored_ids(database)) == ({"e1", "e2", "e3"}, {"epoch#1", "epoch#2"})
+    # Another process extended the epoch first: the marks are in, and the extension goes past it.
+    await database[EPOCHS].insert_one({"_id": f"{ORGANISATION}|epoch#3", "organisation_id": ORGANISATION})
+    async with epochs.trusting({ORGANISATION}):
+        await epochs.store_with_extension(ORGANISATION, marks("e4"))
+        await epochs.wrote(ORGANISATION)
+    assert marks_and_epochs(await stored_ids(database)) == (
+        {"e1", "e2", "e3", "e4"},
+        {f"epoch#{n}" for n in (1, 2, 3, 4)},
+    )
+    # Nothing written but the marks: they are stored on their own, and the epoch stays.
+    log.commands.clear()
+    async with epochs.trusting({ORGANISATION}):
+        await epochs.store_with_extension(ORGANISATION, marks("e5"))
+    assert f"{ORGANISATION}|applied|e5" in await stored_ids(database)
+    assert f"{ORGANISATION}|epoch#5" not in await stored_ids(database)
+    # Outside a trusting scope: at once.
+    await epochs.store_with_extension(ORGANISATION, marks("e6"))
+    assert f"{ORGANISATION}|applied|e6" in await stored_ids(database)
+
+
+async def test_more_riding_documents_than_an_ordered_insert_holds_go_in_a_command_of_their_own(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    epochs = OrganisationEpochs(database[EPOCHS])
+    many = [f"e{n}" for n in range(INSERTS_IN_ORDER_PER_COMMAND)]
+    async with epochs.trusting({ORGANISATION}):
+        await epochs.store_with_extension(ORGANISATION, marks(*many))
+        await epochs.wrote(ORGANISATION)
+    inserts = [command for name, command in log.commands if name == "insert" and command["insert"] == EPOCHS]
+    assert [len(command["documents"]) for command in inserts] == [len(many), 1]
+    assert marks_and_epochs(await stored_ids(database)) == (set(many), {"epoch#1"})
+
+
+def marks_and_epochs(ids: set[str]) -> tuple[set[str], set[str]]:
+    local = [document_id.removeprefix(f"{ORGANISATION}|") for document_id in ids]
+    return (
+        {part.removeprefix("applied|") for part in local if part.startswith("applied|")},
+        {part for part in local if part.startswith("epoch#")},
+    )
