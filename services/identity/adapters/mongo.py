@@ -59,6 +59,7 @@ from shared.mongo import Document, IndexSpec, ReadsTogether, found_by_id, insert
 from shared.privacy_log import PrivacyLog, privacy_log_index
 
 JOURNAL = "identity_journal"
+# Where an earlier release recorded that an event's decision was applied; now kept beside the epochs (below).
 APPLIED = "identity_applied"
 IDENTIFIERS = "identity_identifiers"
 PERSONS = "identity_persons"
@@ -76,7 +77,8 @@ UNMERGE_CLAIMS = "identity_unmerge_claims"
 SUPPRESSIONS = "identity_suppressions"
 # Exports of what identity holds about a person, by person digest: they outlive the person's erasure.
 PRIVACY_LOG = "identity_privacy_log"
-# `org|epoch#n`: extended by each process after it writes, so others know what they read may be old.
+# `org|epoch#n`: extended by each process after it writes, so others know what they read may be old; and
+# `org|applied|event id`: the event's decision was applied, recorded with the extension that counts its writes.
 EPOCHS = "identity_epochs"
 # `org|digest of the event id`: an upstream fact identity let go no further on purpose, with the reason (suppressed,
 # erasure_unknown_person). A digest: the facts of a person who asked not to be added again leave no id behind.
