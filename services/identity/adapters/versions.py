@@ -115,7 +115,8 @@ class OrganisationEpochs:
                 await self._extend(organisation_id)
             # Documents with no extension to go with (nothing else written): stored on their own.
             for organisation_id in sorted(organisations & self._riding.keys()):
-                await insert_new(self._chain.collection, self._riding.pop(organisation_id, []))
+                async with self._riding_taken(organisation_id) as riding:
+                    await insert_new(self._chain.collection, riding)
 
     async def stored(self, document_id: str) -> bool:
         """Whether a document `store_with_extension` was given is stored."""
@@ -155,8 +156,8 @@ class OrganisationEpochs:
     async def _extend_now(self, organisation_id: str) -> None:
         epoch = self._seen.get(organisation_id, 0)
         mark = {"organisation_id": organisation_id}
-        riding = self._riding.pop(organisation_id, [])
-        appended = await self._chain.append_after(organisation_id, "epoch", epoch + 1, mark, riding)
+        async with self._riding_taken(organisation_id) as riding:
+            appended = await self._chain.append_after(organisation_id, "epoch", epoch + 1, mark, riding)
         while not appended:
             # Another process extended it first: it wrote, so what this one knows may be old.
             self.distrust(organisation_id, "epoch")
@@ -164,6 +165,17 @@ class OrganisationEpochs:
             epoch = 0 if latest is None else latest[0]
             appended = await self._chain.append(organisation_id, "epoch", epoch + 1, mark)
         self._seen[organisation_id] = epoch + 1
+
+    @contextlib.asynccontextmanager
+    async def _riding_taken(self, organisation_id: str) -> AsyncIterator[list[Document]]:
+        """The documents waiting to be stored, taken for a write; given back if it fails, for the next one: they
+        may be another scope's, which went on believing them stored with this extension."""
+        riding = self._riding.pop(organisation_id, [])
+        try:
+            yield riding
+        except BaseException:
+            self._riding[organisation_id] = riding + self._riding.get(organisation_id, [])
+            raise
 
     async def _shared(
         self,

@@ -423,3 +423,29 @@ def marks_and_epochs(ids: set[str]) -> tuple[set[str], set[str]]:
         {part.removeprefix("applied|") for part in local if part.startswith("applied|")},
         {part for part in local if part.startswith("epoch#")},
     )
+
+
+async def test_documents_whose_extension_failed_go_with_the_next_one(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epochs = OrganisationEpochs(database[EPOCHS])
+    collection = database[EPOCHS]
+    failures = [ConnectionError("the store went away")]
+    insert_many = type(collection).insert_many
+
+    async def failing_once(self: AsyncCollection[Document], *args: Any, **kwargs: Any) -> Any:
+        if self.name == EPOCHS and failures:
+            raise failures.pop()
+        return await insert_many(self, *args, **kwargs)
+
+    async def batch_applying(*event_ids: str) -> None:
+        async with epochs.trusting({ORGANISATION}):
+            await epochs.store_with_extension(ORGANISATION, marks(*event_ids))
+            await epochs.wrote(ORGANISATION)
+
+    monkeypatch.setattr(type(collection), "insert_many", failing_once)
+    with pytest.raises(ConnectionError):
+        await batch_applying("e1", "e2")
+    assert marks_and_epochs(await stored_ids(database)) == (set(), set())
+    await batch_applying("e3")
+    assert marks_and_epochs(await stored_ids(database)) == ({"e1", "e2", "e3"}, {"epoch#1"})
