@@ -287,31 +287,28 @@ async def resolve_facts(
             # An erasure changes what later facts would find; an unusable fact is dead-lettered one at a time.
             break
         facts.append(fact)
-    finishing: list[asyncio.Task[None]] = []
+    publishing: asyncio.Task[None] | None = None
     try:
         # The store may answer from what it knows while no other process writes: the batch reads thousands of keys.
         async with deps.store.trusting({fact.envelope.organisation_id for fact in facts}):
             applied = await _resolve_in_rounds(facts, lanes, deps)
-            # The batch's last writes, the record that its facts were applied and then the epoch's extension, go
-            # while its outputs are made and sent: those only read what the batch wrote. A crash before the record
-            # leaves the facts to their redelivery, which finishes them and publishes the same events (same ids).
-            marking = asyncio.create_task(_mark_applied(deps.store, applied))
-            finishing.append(marking)
-            # A turn of the loop starts the record's insert before the outputs keep this task busy.
-            await asyncio.sleep(0)
+            # Recorded with the epoch's extension at the scope's end (`store_with_extension`), the batch's last write.
+            await _mark_applied(deps.store, applied)
             for fact, resolution, entry in applied:
                 outputs = await _outputs(fact.envelope, entry, deps)
                 outcomes[fact.index] = FactOutcome(outputs, resolution.method.value, entry.decision)
             published = tuple(envelope for outcome in outcomes if outcome is not None for envelope in outcome.outputs)
+            # Sent while that write is made: they only read what the batch wrote, and a crash before the record
+            # leaves the facts to their redelivery, which finishes them and publishes the same events (same ids).
             if publish is not None and published:
-                finishing.append(asyncio.create_task(publish(published)))
-            await marking
+                publishing = asyncio.create_task(publish(published))
     except BaseException:
-        for task in finishing:
-            task.cancel()
-        await asyncio.gather(*finishing, return_exceptions=True)
+        if publishing is not None:
+            publishing.cancel()
+            await asyncio.gather(publishing, return_exceptions=True)
         raise
-    await asyncio.gather(*finishing)
+    if publishing is not None:
+        await publishing
     return outcomes
 
 
