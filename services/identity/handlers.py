@@ -292,7 +292,7 @@ async def resolve_facts(
         # The store may answer from what it knows while no other process writes: the batch reads thousands of keys.
         async with deps.store.trusting({fact.envelope.organisation_id for fact in facts}):
             applied = await _resolve_in_rounds(facts, lanes, deps)
-            # Recorded with the epoch's extension at the scope's end (`store_with_extension`), the batch's last write.
+            # The Mongo store keeps this record for the scope's end, in the insert that extends the epoch.
             await _mark_applied(deps.store, applied)
             for fact, resolution, entry in applied:
                 outputs = await _outputs(fact.envelope, entry, deps)
