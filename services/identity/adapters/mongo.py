@@ -170,8 +170,8 @@ class MongoIdentityStore:
         self._salt_confirmed = False
         self._journal = database[JOURNAL]
         self._journal_reads = ReadsTogether(self._journal)
-        self._applied = database[APPLIED]
-        self._applied_reads = ReadsTogether(self._applied)
+        # Read only: applied records are now kept beside the epochs.
+        self._applied_reads = ReadsTogether(database[APPLIED])
         self._identifiers = database[IDENTIFIERS]
         self._identifier_reads = ReadsTogether(self._identifiers)
         self._epochs = OrganisationEpochs(database[EPOCHS], on_fresh_reads=on_fresh_reads)

@@ -361,6 +361,13 @@ async def test_a_fact_recorded_applied_by_an_earlier_release_is_still_seen_appli
     assert log.count("insert") == 0
 
 
+async def applying(epochs: OrganisationEpochs, *event_ids: str) -> None:
+    """A batch's scope: it writes, and records these events applied."""
+    async with epochs.trusting({ORGANISATION}):
+        await epochs.store_with_extension(ORGANISATION, marks(*event_ids))
+        await epochs.wrote(ORGANISATION)
+
+
 def marks(*event_ids: str) -> list[Document]:
     return [{"_id": f"{ORGANISATION}|applied|{event_id}", "organisation_id": ORGANISATION} for event_id in event_ids]
 
@@ -385,15 +392,12 @@ async def test_documents_riding_with_an_extension_are_stored_whatever_was_there_
     assert marks_and_epochs(await stored_ids(database)) == ({"e1", "e2", "e3"}, {"epoch#1", "epoch#2"})
     # Another process extended the epoch first: the marks are in, and the extension goes past it.
     await database[EPOCHS].insert_one({"_id": f"{ORGANISATION}|epoch#3", "organisation_id": ORGANISATION})
-    async with epochs.trusting({ORGANISATION}):
-        await epochs.store_with_extension(ORGANISATION, marks("e4"))
-        await epochs.wrote(ORGANISATION)
+    await applying(epochs, "e4")
     assert marks_and_epochs(await stored_ids(database)) == (
         {"e1", "e2", "e3", "e4"},
         {f"epoch#{n}" for n in (1, 2, 3, 4)},
     )
     # Nothing written but the marks: they are stored on their own, and the epoch stays.
-    log.commands.clear()
     async with epochs.trusting({ORGANISATION}):
         await epochs.store_with_extension(ORGANISATION, marks("e5"))
     assert f"{ORGANISATION}|applied|e5" in await stored_ids(database)
@@ -409,9 +413,7 @@ async def test_more_riding_documents_than_an_ordered_insert_holds_go_in_a_comman
     database, log = logged_database
     epochs = OrganisationEpochs(database[EPOCHS])
     many = [f"e{n}" for n in range(INSERTS_IN_ORDER_PER_COMMAND)]
-    async with epochs.trusting({ORGANISATION}):
-        await epochs.store_with_extension(ORGANISATION, marks(*many))
-        await epochs.wrote(ORGANISATION)
+    await applying(epochs, *many)
     inserts = [command for name, command in log.commands if name == "insert" and command["insert"] == EPOCHS]
     assert [len(command["documents"]) for command in inserts] == [len(many), 1]
     assert marks_and_epochs(await stored_ids(database)) == (set(many), {"epoch#1"})
@@ -438,14 +440,9 @@ async def test_documents_whose_extension_failed_go_with_the_next_one(
             raise failures.pop()
         return await insert_many(self, *args, **kwargs)
 
-    async def batch_applying(*event_ids: str) -> None:
-        async with epochs.trusting({ORGANISATION}):
-            await epochs.store_with_extension(ORGANISATION, marks(*event_ids))
-            await epochs.wrote(ORGANISATION)
-
     monkeypatch.setattr(type(collection), "insert_many", failing_once)
     with pytest.raises(ConnectionError):
-        await batch_applying("e1", "e2")
+        await applying(epochs, "e1", "e2")
     assert marks_and_epochs(await stored_ids(database)) == (set(), set())
-    await batch_applying("e3")
+    await applying(epochs, "e3")
     assert marks_and_epochs(await stored_ids(database)) == ({"e1", "e2", "e3"}, {"epoch#1"})
