@@ -193,6 +193,12 @@ class RecentProfiles:
         return self._bytes
 
 
+# A batch's persons go through `apply_facts` in groups of this many, each group's reads beginning once the group
+# before has its own: one group folds (Python's work) while the next is read and the one before is stored (the
+# store's). In one group, a batch of 500 facts for 450 persons waited on the store for a third of its time.
+BATCH_GROUP_PERSONS = 100
+
+
 @dataclass(frozen=True)
 class ProfileDeps:
     store: ProfileStore
@@ -201,6 +207,7 @@ class ProfileDeps:
     recent: RecentProfiles = field(default_factory=RecentProfiles)
     # How many more levels of help this writer may give (see `_finish_held`).
     help_depth: int = HELP_DEPTH
+    batch_group_persons: int = BATCH_GROUP_PERSONS
 
 
 @dataclass(frozen=True)
@@ -2396,7 +2403,7 @@ async def apply_facts(batch: Sequence[tuple[Envelope, PersonResolvedV1]], deps: 
             continue
         planned.facts.append((index, envelope, fact, resolved.original))
     for organisation_id in sorted({organisation for organisation, _ in persons}):
-        await _apply_batch_of(
+        await _apply_in_groups(
             deps,
             organisation_id,
             [planned for (organisation, _), planned in persons.items() if organisation == organisation_id],
@@ -2463,13 +2470,51 @@ def _creates_person(resolved: PersonResolvedV1) -> bool:
     return resolved.match.method in (MatchMethod.NEW, MatchMethod.REVIEW_PENDING)
 
 
-async def _apply_batch_of(
+async def _apply_in_groups(
     deps: ProfileDeps,
     organisation_id: str,
     planned: list[_PersonFacts],
     outcomes: list[str | None],
     produced: dict[int, tuple[Envelope, ...]],
 ) -> None:
+    """The persons of one organisation in groups of `deps.batch_group_persons`, side by side but staggered: a group
+    begins once the one before has read what it needs, so that their reads, folds and writes overlap instead of
+    all waiting on the store at once. Groups share no person, and what they share of the store (look-up lists,
+    trigger keys) takes concurrent writers as it takes another process's. One group failing stops the others where
+    they are, as a crash would: the batch is then handled one fact at a time."""
+    size = max(deps.batch_group_persons, 1)
+    groups = [planned[start : start + size] for start in range(0, len(planned), size)]
+    read = [asyncio.Event() for _ in groups]
+    if len(groups) == 1:
+        await _apply_batch_of(deps, organisation_id, planned, outcomes, produced, read[0])
+        return
+
+    async def apply_group(number: int) -> None:
+        if number > 0:
+            await read[number - 1].wait()
+        try:
+            await _apply_batch_of(deps, organisation_id, groups[number], outcomes, produced, read[number])
+        finally:
+            read[number].set()
+
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            for number in range(len(groups)):
+                tasks.create_task(apply_group(number))
+    except BaseExceptionGroup as failed:
+        # The first group's failure, as one group would have raised it; the others were only stopped by it.
+        raise failed.exceptions[0] from None
+
+
+async def _apply_batch_of(
+    deps: ProfileDeps,
+    organisation_id: str,
+    planned: list[_PersonFacts],
+    outcomes: list[str | None],
+    produced: dict[int, tuple[Envelope, ...]],
+    read: asyncio.Event,
+) -> None:
+    """Applies the facts of `planned`, persons of one organisation; sets `read` once what it reads is read."""
     store = deps.store
     person_ids = [person.person_id for person in planned]
     kept = {
@@ -2520,7 +2565,14 @@ async def _apply_batch_of(
     if not to_log:
         return
     incomplete = await store.log_facts(organisation_id, to_log)
-    folded = [_fold_batch(deps, profile, new) for profile, new in fresh if profile.person_id not in incomplete]
+    read.set()
+    folded: list[_Folded] = []
+    for profile, new in fresh:
+        if profile.person_id not in incomplete:
+            folded.append(_fold_batch(deps, profile, new))
+            # Other groups' reads and writes go on meanwhile: a command is sent and its answer taken only when this
+            # loop is free.
+            await asyncio.sleep(0)
     await _store_batch(deps, organisation_id, folded, outcomes, produced)
 
 

@@ -18,6 +18,7 @@ from services.profile.adapters.mongo import COLLECTIONS, COMPRESSED_JSON, DUE, E
 from services.profile.domain.documents import DocumentError
 from services.profile.domain.schedule import GRACE, PARTS, SLOT, DueEntry, slot_of
 from services.profile.domain.strategies import Stamp, Stamped
+from services.profile.handlers import BATCH_GROUP_PERSONS
 from services.profile.ports import FactToLog, StoredProfile
 from shared.events import Envelope
 from shared.mongo import Document, NumberedList
@@ -132,8 +133,9 @@ async def test_a_purge_deletes_the_persons_log_and_triggers_and_nothing_of_anyon
     assert not await store.is_erased(organisation, "per_bea")
 
 
+@pytest.mark.parametrize("group_persons", [1, BATCH_GROUP_PERSONS])
 async def test_facts_in_batches_on_the_real_store_end_like_the_same_facts_one_at_a_time(
-    database: AsyncDatabase[Document],
+    database: AsyncDatabase[Document], group_persons: int
 ) -> None:
     async def in_memory() -> World:
         store = MemoryProfileStore()
@@ -157,7 +159,10 @@ async def test_facts_in_batches_on_the_real_store_end_like_the_same_facts_one_at
         ("purchase", 1, 0, 2),
         ("purchase", 0, 200, 1),
     ]
-    await assert_batches_end_like_one_at_a_time(in_memory, history, [3, 7], batched_world=mongo_world(database))
+    batched = mongo_world(database)
+    # In groups of one person, the batch's persons are read, folded and stored side by side.
+    batched.deps = replace(batched.deps, batch_group_persons=group_persons)
+    await assert_batches_end_like_one_at_a_time(in_memory, history, [3, 7], batched_world=batched)
 
 
 async def test_a_batch_delivered_again_to_the_real_store_publishes_the_same_events_and_changes_nothing(

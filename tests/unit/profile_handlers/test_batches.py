@@ -2,15 +2,16 @@
 the same ids and content, and a batch delivered again, or cut short by a crash anywhere, changes nothing more."""
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.profile.handlers import apply_facts
-from services.profile.ports import ProfileStore, StoredProfile
+from services.profile.handlers import BATCH_GROUP_PERSONS, apply_facts
+from services.profile.ports import FactToLog, ProfileStore, StoredProfile
 from shared.events import Envelope, parse_data
 from shared.events.identity import PersonResolvedV1
 from tests.unit.profile_handlers.batches import (
@@ -38,13 +39,15 @@ steps = st.lists(
 cuts = st.lists(st.integers(0, 40), max_size=5)
 
 
-def memory_world(store: Any = None) -> World:
+def memory_world(store: Any = None, *, group_persons: int = BATCH_GROUP_PERSONS) -> World:
     inner = MemoryProfileStore() if store is None else store
 
     async def documents() -> list[str]:
         return (inner if isinstance(inner, MemoryProfileStore) else inner.inner).documents()
 
-    return World(cast(ProfileStore, inner), documents)
+    world = World(cast(ProfileStore, inner), documents)
+    world.deps = replace(world.deps, batch_group_persons=group_persons)
+    return world
 
 
 async def new_world() -> World:
@@ -52,9 +55,12 @@ async def new_world() -> World:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps, cuts)
-def test_facts_in_any_batches_end_like_the_same_facts_one_at_a_time(history: list[Step], where: list[int]) -> None:
-    asyncio.run(assert_batches_end_like_one_at_a_time(new_world, history, where))
+@given(steps, cuts, st.sampled_from([1, 2, BATCH_GROUP_PERSONS]))
+def test_facts_in_any_batches_end_like_the_same_facts_one_at_a_time(
+    history: list[Step], where: list[int], group_persons: int
+) -> None:
+    batched = memory_world(group_persons=group_persons)
+    asyncio.run(assert_batches_end_like_one_at_a_time(new_world, history, where, batched_world=batched))
 
 
 HISTORY: list[Step] = [
@@ -102,13 +108,16 @@ class Counting:
         return call
 
 
-async def test_a_batch_cut_short_by_a_crash_at_any_store_call_ends_the_same_when_delivered_again() -> None:
+@pytest.mark.parametrize("group_persons", [1, BATCH_GROUP_PERSONS])
+async def test_a_batch_cut_short_by_a_crash_at_any_store_call_ends_the_same_when_delivered_again(
+    group_persons: int,
+) -> None:
     reference = memory_world()
     sent = messages(reference, HISTORY)
     earlier, batch = sent[:3], sent[3:]
     expected = await one_at_a_time(reference, sent)
     counting = Counting(MemoryProfileStore())
-    counted = memory_world(counting)
+    counted = memory_world(counting, group_persons=group_persons)
     await one_at_a_time(counted, earlier)
     before = counting.calls
     await counted.deliver_batch(batch)
@@ -118,17 +127,68 @@ async def test_a_batch_cut_short_by_a_crash_at_any_store_call_ends_the_same_when
     for crash_at in range(1, calls + 1):
         store = MemoryProfileStore()
         crashing = Counting(store)
-        world = memory_world(crashing)
+        world = memory_world(crashing, group_persons=group_persons)
         published = await one_at_a_time(world, earlier)
         crashing.crash_at = crashing.calls + crash_at
         with pytest.raises(CrashError):
             await world.deliver_batch(batch)
+        # Nothing of the batch goes on after it failed: the other groups stopped where they were.
+        calls_when_failed = crashing.calls
+        await asyncio.sleep(0.01)
+        assert crashing.calls == calls_when_failed, f"crash at call {crash_at}"
         crashing.crash_at = None
 
         published += await in_batches(world, split(batch, []))
 
         assert await profiles(world) == await profiles(reference), f"crash at call {crash_at}"
         assert announced(published) == announced(expected), f"crash at call {crash_at}"
+
+
+class CallsNoted(MemoryProfileStore):
+    """The in-memory store, noting the calls that read profiles, log facts and save profiles, with the persons they
+    name; each lets other tasks run first, as a round trip to a real store would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    async def _noted(self, call: str, persons: Iterable[str]) -> None:
+        self.calls.append((call, tuple(persons)))
+        await asyncio.sleep(0)
+
+    async def profiles_of(self, organisation_id: str, person_ids: Iterable[str]) -> dict[str, StoredProfile]:
+        wanted = list(person_ids)
+        await self._noted("read", wanted)
+        return await super().profiles_of(organisation_id, wanted)
+
+    async def log_facts(self, organisation_id: str, facts: Sequence[FactToLog]) -> frozenset[str]:
+        await self._noted("log", dict.fromkeys(fact.person_id for fact in facts))
+        return await super().log_facts(organisation_id, facts)
+
+    async def save_all(self, profiles: Sequence[StoredProfile], *, new_persons: Collection[str] = ()) -> frozenset[str]:
+        await self._noted("save", [profile.person_id for profile in profiles])
+        return await super().save_all(profiles, new_persons=new_persons)
+
+
+async def test_a_batch_s_persons_go_in_groups_each_read_once_the_one_before_is_and_before_it_is_stored() -> None:
+    reference, store = memory_world(), CallsNoted()
+    persons = ["per_anne", "per_bea", "per_cleo", "per_dora"]
+    first = [reference.purchase(f"sale-{n}", person_id, days_ago=40) for n, person_id in enumerate(persons)]
+    then = [reference.purchase(f"sale-{n + 4}", person_id, days_ago=20 - n) for n, person_id in enumerate(persons)]
+    expected = await one_at_a_time(reference, first + then)
+    published = list(await memory_world(store).deliver_batch(first))
+    store.calls.clear()
+
+    # Another instance, which has to read their profiles, in groups of two persons.
+    published += await memory_world(store, group_persons=2).deliver_batch(then)
+
+    position = {call: index for index, call in enumerate(store.calls)}
+    first_group, second_group = ("per_anne", "per_bea"), ("per_cleo", "per_dora")
+    assert set(position) == {(call, group) for call in ("read", "log", "save") for group in (first_group, second_group)}
+    assert position["log", first_group] < position["read", second_group] < position["save", first_group]
+    assert position["log", second_group] < position["save", second_group]
+    assert await profiles(memory_world(store)) == await profiles(reference)
+    assert announced(published) == announced(expected)
 
 
 async def test_a_fact_no_profile_folds_is_noted_filtered_once_in_a_batch_as_one_at_a_time() -> None:
