@@ -146,6 +146,9 @@ class MongoProfileStore:
         # The length each look-up list had when last measured here: a list many file into (a common name's) is
         # measured from there in a few reads instead of a search from its first entry.
         self._lookup_lengths: dict[str, int] = {}
+        # This process's filings take turns: numbered from the lengths it last saw, two at once (a batch's groups)
+        # would take the same numbers, and each number refused costs the store an insert of its own.
+        self._filing = asyncio.Lock()
         # The same for the parts of the due slots, which a season's end fills by the thousand.
         self._due_lengths: dict[str, int] = {}
         # Part → how many of its first entries this process let go: a slot read again skips them.
@@ -650,16 +653,17 @@ class MongoProfileStore:
             for key in sorted(set(person_keys))
         ]
         known = [(name, person_id) for name, person_id in wanted if person_id not in new_persons]
-        marked = await _each([self._marked(name, person_id) for name, person_id in known], READS_AT_ONCE)
-        unmarked: dict[str, list[str]] = {}
-        for (name, person_id), filed in zip(known, marked, strict=True):
-            if not filed:
-                unmarked.setdefault(name, []).append(person_id)
-        to_file, ends = await self._missing_from(unmarked)
-        for name, person_id in wanted:
-            if person_id in new_persons:
-                to_file.setdefault(name, []).append(person_id)
-        return await self._append(to_file, ends)
+        async with self._filing:
+            marked = await _each([self._marked(name, person_id) for name, person_id in known], READS_AT_ONCE)
+            unmarked: dict[str, list[str]] = {}
+            for (name, person_id), filed in zip(known, marked, strict=True):
+                if not filed:
+                    unmarked.setdefault(name, []).append(person_id)
+            to_file, ends = await self._missing_from(unmarked)
+            for name, person_id in wanted:
+                if person_id in new_persons:
+                    to_file.setdefault(name, []).append(person_id)
+            return await self._append(to_file, ends)
 
     async def _missing_from(self, unmarked: Mapping[str, list[str]]) -> tuple[dict[str, list[str]], dict[str, int]]:
         """Of the persons each list has no mark for, those it does not hold, and the lengths measured. The first

@@ -1,6 +1,7 @@
 """Look-up lists on the real store: a person is filed and withdrawn without reading a list many share, and a filing
 or a withdrawal cut short leaves no one filed twice, lost, or named after an erasure."""
 
+import asyncio
 from typing import Any, cast
 
 import pytest
@@ -319,6 +320,28 @@ async def test_new_persons_filed_on_many_lists_another_instance_grew_take_a_few_
         )
     for name in names:
         assert set(new) <= set(await other.found_by(ORGANISATION, name))
+
+
+async def test_filings_of_one_instance_at_once_take_turns_and_refuse_no_number(
+    store: MongoProfileStore, crashing: CrashingDatabase, database: AsyncDatabase[Document]
+) -> None:
+    # A batch's groups file their new persons side by side, under the same common names.
+    names = [f"name:S{n}" for n in range(10)]
+    await store.index_all_lookups(ORGANISATION, {f"per_{n}": names for n in range(2)})
+    crashing.lookups.calls.clear()
+    first = {f"per_first_{n}": names for n in range(3)}
+    second = {f"per_second_{n}": names for n in range(4)}
+
+    first_filed, second_filed = await asyncio.gather(
+        store.index_all_lookups(ORGANISATION, first, new_persons=set(first)),
+        store.index_all_lookups(ORGANISATION, second, new_persons=set(second)),
+    )
+
+    # One insert each, numbered past the other's: none refused and inserted again.
+    assert (first_filed, second_filed) == (30, 40)
+    assert crashing.lookups.calls.count("insert_many") == 2, crashing.lookups.calls
+    for entries in (await entries_by_list(database)).values():
+        assert sorted(entries) == list(range(1, 10)), "no number skipped, none taken twice"
 
 
 async def test_a_new_persons_filing_cut_short_before_its_marks_leaves_them_found_once_and_erased_whole(
