@@ -5,6 +5,7 @@ import functools
 import logging
 import re
 import struct
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -204,9 +205,26 @@ class BulkKafkaPublisher:
         await publish_in_batches(self._producer, records, self._settings.kafka_namespace)
 
 
+# Per producer, per partition: the sends queued to give it a batch (see `publish_in_batches`).
+_partition_queues: "weakref.WeakKeyDictionary[AIOKafkaProducer, dict[tuple[str, int], asyncio.Lock]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _partition_queue(producer: AIOKafkaProducer, topic_partition: tuple[str, int]) -> asyncio.Lock:
+    queues = _partition_queues.get(producer)
+    if queues is None:
+        queues = _partition_queues[producer] = {}
+    return queues.setdefault(topic_partition, asyncio.Lock())
+
+
 async def publish_in_batches(producer: AIOKafkaProducer, records: Iterable[OutgoingRecord], namespace: str) -> None:
     """Publishes the records packed into one batch per partition (as many as they fill), each key where Kafka's
-    default partitioner puts it and in the order given, and returns once Kafka has acknowledged every batch."""
+    default partitioner puts it and in the order given, and returns once Kafka has acknowledged every batch.
+
+    Calls at once queue here for each partition, one batch handed to aiokafka at a time: aiokafka lets a batch wait
+    for the partition's batch before it, but counts the time already waited again at each turn, so that a batch
+    behind some dozens was refused (`KafkaTimeoutError`) long before the request timeout."""
     partitions: dict[str, list[int]] = {}
     open_batches: dict[tuple[str, int], BatchBuilder] = {}
     acknowledgements: list[asyncio.Future[Any]] = []
@@ -214,7 +232,8 @@ async def publish_in_batches(producer: AIOKafkaProducer, records: Iterable[Outgo
     async def send(topic_partition: tuple[str, int], batch: BatchBuilder) -> None:
         batch.close()
         topic, partition = topic_partition
-        acknowledgements.append(await producer.send_batch(batch, topic, partition=partition))
+        async with _partition_queue(producer, topic_partition):
+            acknowledgements.append(await producer.send_batch(batch, topic, partition=partition))
 
     for record in records:
         topic = namespace + record.topic

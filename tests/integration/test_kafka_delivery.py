@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 from pymongo.errors import ServerSelectionTimeoutError
@@ -21,6 +22,7 @@ from shared.kafka import (
     PermanentMessageError,
     add_consumer,
     create_broker,
+    publish_in_batches,
 )
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic_for
@@ -362,3 +364,32 @@ async def test_publishers_put_each_key_where_aiokafka_does_in_order_with_its_hea
         assert numbers == sorted(numbers)
     assert all(dict(r.headers)["h"] == json.loads(r.value)["id"][5:].encode() for r in bulk_received)
     assert all(dict(r.headers)["content-type"] == shared_kafka.CLOUDEVENTS_CONTENT_TYPE.encode() for r in bulk_received)
+
+
+async def test_many_sends_at_once_to_one_partition_all_land_in_the_order_each_was_given(
+    settings: ServiceSettings, unique_name: str
+) -> None:
+    # aiokafka lets a batch wait for the partition's batch before it, up to the request timeout; a short timeout
+    # here, so that a wait counted more than once would show within seconds.
+    topic = f"{unique_name}.queued"
+    await create_topics(settings.kafka_bootstrap, {topic: 1})
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=1500
+    )
+    await producer.start()
+    sends = [
+        [OutgoingRecord(topic, f"key-{send}", json.dumps({"id": f"{send}-{n}"}).encode(), {}) for n in range(3)]
+        for send in range(80)
+    ]
+    try:
+        await asyncio.gather(*(publish_in_batches(producer, records, "") for records in sends))
+    finally:
+        await producer.stop()
+
+    received = await read_all(settings.kafka_bootstrap, topic, expected=3 * len(sends))
+    by_send = collections.defaultdict(list)
+    for received_record in received:
+        send, number = json.loads(received_record.value)["id"].split("-")
+        by_send[send].append(int(number))
+    assert sorted(by_send) == sorted(str(send) for send in range(len(sends)))
+    assert all(numbers == [0, 1, 2] for numbers in by_send.values())
