@@ -263,8 +263,14 @@ async def _noted(deps: ProfileDeps, organisation_id: str, event_id: str, reason:
     return (reason,) if await deps.store.record_filtered(organisation_id, event_id, reason) else ()
 
 
+# Most fields of a view are these, as JSON has them: told by their exact type before anything else is tried.
+_ALREADY_PLAIN = frozenset({type(None), bool, int, float, str})
+
+
 def plain(value: Any) -> Any:
     """A profile field as JSON: money as text to the cent, moments in ISO 8601, sets as sorted lists."""
+    if type(value) in _ALREADY_PLAIN:
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):

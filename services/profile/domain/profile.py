@@ -1047,8 +1047,9 @@ def _time_steps(
     consent_policy: ConsentPolicy,
     rfm_thresholds: RfmThresholds,
 ) -> Iterable[datetime]:
-    box = _BoxOffice.of(state)
-    transactions = _Transactions.of(state, Decimal(0), Decimal(0))
+    # What `view` worked out of the same state already: only its times are read here.
+    timeless = _timeless_of(state, seasons, consent_policy)
+    box, transactions = timeless.box, timeless.transactions
     yield seasons.current(as_of).ends_at
     for moment in (*state.opens, *state.clicks):
         yield moment
@@ -1065,9 +1066,8 @@ def _time_steps(
     yield from recency_steps(transactions.last_at, rfm_thresholds)
     yield from (performance.starts_at for performance in box.booked.values())
     yield from (performance.starts_at + NO_SHOW_GRACE for performance in box.unscanned)
-    last_attended = _last_attended(state)
-    if last_attended is not None:
-        yield last_attended + timedelta(days=ATTENDANCE_DAYS)
+    if timeless.last_attended_at is not None:
+        yield timeless.last_attended_at + timedelta(days=ATTENDANCE_DAYS)
 
 
 @dataclass(frozen=True)

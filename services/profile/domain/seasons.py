@@ -3,7 +3,7 @@
 import calendar
 import functools
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Where most organisations using this are: the calendar of their seasons and consents unless set otherwise.
@@ -69,9 +69,7 @@ class SeasonCalendar:
 
     def season_of(self, moment: datetime) -> Season:
         """The season `moment` falls in."""
-        local = _aware(moment).astimezone(self.zone)
-        first_year = local.year if (local.month, local.day) >= (self.start_month, self.start_day) else local.year - 1
-        return self._season(first_year)
+        return self._season(self._first_year(moment))
 
     def label_of(self, moment: datetime) -> str:
         return self.season_of(moment).label
@@ -80,16 +78,20 @@ class SeasonCalendar:
         return self.season_of(as_of)
 
     def previous(self, as_of: datetime) -> Season:
-        return self.season_of(self.season_of(as_of).starts_at - timedelta(microseconds=1))
+        # Seasons follow each other without a gap: the one before ends where this one starts.
+        return self._season(self._first_year(as_of) - 1)
 
     def start_of_day(self, day: date) -> datetime:
         """Midnight at the start of `day` in the organisation's time zone."""
         return datetime.combine(day, time(), tzinfo=self.zone)
 
+    def _first_year(self, moment: datetime) -> int:
+        """The year the season of `moment` begins in."""
+        local = _aware(moment).astimezone(self.zone)
+        return local.year if (local.month, local.day) >= (self.start_month, self.start_day) else local.year - 1
+
     def _season(self, first_year: int) -> Season:
-        spans_two_years = (self.start_month, self.start_day) != (1, 1)
-        label = f"{first_year}-{first_year + 1}" if spans_two_years else str(first_year)
-        return Season(label, self._start(first_year), self._start(first_year + 1))
+        return _season_beginning(self, first_year)
 
     def _start(self, year: int) -> datetime:
         return datetime(year, self.start_month, self.start_day, tzinfo=self.zone)
@@ -99,3 +101,11 @@ def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{moment.isoformat()} has no time zone; profile times are always timezone-aware")
     return moment
+
+
+# Every view asks for the current and the previous season, of the same few calendars and years.
+@functools.lru_cache(maxsize=1024)
+def _season_beginning(seasons: SeasonCalendar, first_year: int) -> Season:
+    spans_two_years = (seasons.start_month, seasons.start_day) != (1, 1)
+    label = f"{first_year}-{first_year + 1}" if spans_two_years else str(first_year)
+    return Season(label, seasons._start(first_year), seasons._start(first_year + 1))

@@ -79,6 +79,26 @@ def test_every_moment_lies_within_its_season_and_after_the_previous_one(moment: 
     assert THEATRE.label_of(season.ends_at - timedelta(microseconds=1)) == season.label
 
 
+@given(
+    st.builds(
+        SeasonCalendar,
+        start_month=st.integers(min_value=1, max_value=12),
+        start_day=st.integers(min_value=1, max_value=28),
+        timezone=st.sampled_from(["America/Montreal", "Europe/Paris", "Pacific/Auckland", "UTC"]),
+    ),
+    st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2098, 12, 31), timezones=st.just(UTC)),
+)
+def test_the_previous_season_of_any_calendar_holds_the_last_instant_before_the_current_one(
+    seasons: SeasonCalendar, moment: datetime
+) -> None:
+    season = seasons.current(moment)
+    previous = seasons.previous(moment)
+
+    assert season.starts_at <= moment < season.ends_at
+    assert previous == seasons.season_of(season.starts_at - timedelta(microseconds=1))
+    assert previous.starts_at < previous.ends_at == season.starts_at
+
+
 def test_february_29_plus_two_years_is_february_28() -> None:
     assert add_months(datetime(2024, 2, 29, 17, tzinfo=UTC), 24) == datetime(2026, 2, 28, 17, tzinfo=UTC)
 
