@@ -269,8 +269,11 @@ _ALREADY_PLAIN = frozenset({type(None), bool, int, float, str})
 
 def plain(value: Any) -> Any:
     """A profile field as JSON: money as text to the cent, moments in ISO 8601, sets as sorted lists."""
-    if type(value) in _ALREADY_PLAIN:
+    kind = type(value)
+    if kind in _ALREADY_PLAIN:
         return value
+    if kind is dict:
+        return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):

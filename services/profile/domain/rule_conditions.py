@@ -3,6 +3,7 @@
 import calendar
 import dataclasses
 import difflib
+import functools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -99,15 +100,31 @@ class Duration:
     def _shift(self, moment: datetime, sign: int, zone: tzinfo | None) -> datetime:
         try:
             if self.unit in _CALENDAR_UNITS:
-                # Twelve months after 23:30 on March 8 in Montréal is 23:30 on March 8 there, whatever UTC's date and
-                # offset: counted in UTC, it would come an hour late across a change of summer time, and a day early
-                # or late where UTC's month ends elsewhere.
-                local = moment if zone is None else moment.astimezone(zone)
                 months = self.amount * (12 if self.unit is TimeUnit.YEARS else 1)
-                return add_months(local, sign * months).astimezone(moment.tzinfo)
-            return moment + sign * timedelta(**{self.unit.value: self.amount})
+                # The moment told by its wall time, zone and fold: aware moments at one instant compare and hash
+                # alike whatever their zones, and the result keeps the moment's own zone.
+                return _months_later(moment.replace(tzinfo=None), moment.tzinfo, moment.fold, sign * months, zone)
+            return moment + sign * _span(self.amount, self.unit)
         except (OverflowError, ValueError):
             return _LATEST if sign > 0 else _EARLIEST
+
+
+# Pure, and asked for each time test of each rule at every change: the same few moments and spans come back.
+@functools.lru_cache(maxsize=16384)
+def _months_later(
+    wall_time: datetime, own_zone: tzinfo | None, fold: int, months: int, zone: tzinfo | None
+) -> datetime:
+    # Twelve months after 23:30 on March 8 in Montréal is 23:30 on March 8 there, whatever UTC's date and offset:
+    # counted in UTC, it would come an hour late across a change of summer time, and a day early or late where UTC's
+    # month ends elsewhere.
+    moment = wall_time.replace(tzinfo=own_zone, fold=fold)
+    local = moment if zone is None else moment.astimezone(zone)
+    return add_months(local, months).astimezone(own_zone)
+
+
+@functools.lru_cache(maxsize=64)
+def _span(amount: int, unit: TimeUnit) -> timedelta:
+    return timedelta(**{unit.value: amount})
 
 
 def add_months(moment: datetime, months: int) -> datetime:
