@@ -75,6 +75,7 @@ from shared.events.identity import (
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
 from shared.households import merge_move_moment
 from shared.moments import to_the_millisecond
+from shared.records import replaced
 
 log = logging.getLogger(__name__)
 
@@ -2161,7 +2162,7 @@ def _announced(
         )
         if moment is not None
     ]
-    profile = replace(
+    profile = replaced(
         stored,
         state=after_state,
         household_id=household_id,
@@ -2626,7 +2627,7 @@ def _fold_batch(
         cause = _Cause(fact.event_id, envelope.correlation_id or fact.event_id, fact)
         change = _announced(deps, current, apply(current.state, fact), cause)
         changes.append((index, cause.key, change))
-        current = replace(change.profile, version=current.version + 1, applied=number)
+        current = replaced(change.profile, version=current.version + 1, applied=number)
     return _Folded(profile, current, changes)
 
 
@@ -2663,7 +2664,7 @@ async def _store_batch(
             outputs.extend(produced[index])
         last_change = person.changes[-1][1]
         profiles.append(
-            replace(
+            replaced(
                 person.after,
                 last_change=last_change,
                 last_outputs=_as_json(outputs),
@@ -2696,11 +2697,11 @@ async def _store_batch(
     moving = set(moved)
     for index, (person, profile) in enumerate(zip(folded, profiles, strict=True)):
         if index in moving:
-            profiles[index] = replace(profile, due_handle=None, filed_at=None)
+            profiles[index] = replaced(profile, due_handle=None, filed_at=None)
         else:
-            profiles[index] = replace(profile, due_handle=person.before.due_handle, filed_at=person.before.filed_at)
+            profiles[index] = replaced(profile, due_handle=person.before.due_handle, filed_at=person.before.filed_at)
     for (index, entry), handle in zip(entries, handles, strict=True):
-        profiles[index] = replace(profiles[index], due_handle=handle, filed_at=entry.due_at)
+        profiles[index] = replaced(profiles[index], due_handle=handle, filed_at=entry.due_at)
     # A writer of another process that found one of these numbers held may have stored the batch's facts itself,
     # and gone on past them (a late fact of a person merged away, a partition changing hands): as in `_commit`, a
     # profile stored over theirs would lose their later changes. One that stored some of them and stopped (the same
@@ -2732,11 +2733,11 @@ async def _store_batch(
         if gone:
             await store.unindex_lookups(organisation_id, profile.person_id, gone)
     # Each profile stored lets go of the entry it replaced; each not stored, of the one filed for it here.
-    replaced = [
+    let_go = [
         profiles[index].due_handle if profiles[index].person_id in not_stored else folded[index].before.due_handle
         for index in moved
     ]
-    await store.unschedule_all([handle for handle in replaced if handle is not None])
+    await store.unschedule_all([handle for handle in let_go if handle is not None])
     for index in moved:
         if profiles[index].person_id in not_stored:
             profiles[index] = replace(profiles[index], due_handle=None, filed_at=None)

@@ -93,6 +93,7 @@ from shared.events.audience import (
 from shared.events.common import ConsentPurpose, LegalBasis, PerformanceRef, PersonRef
 from shared.memo import LastSeen
 from shared.phones import without_extension
+from shared.records import replaced
 
 DOCUMENT_FORMAT = 1
 # Email opens and clicks are kept this long before the person's latest event: enough for `view` at any moment
@@ -358,7 +359,7 @@ def apply(state: ProfileState, event: ProfileEvent) -> ProfileState:
     """
     told = _contributed(event)
     combined = {name: MERGE_STRATEGIES[name].combine(getattr(state, name), value) for name, value in told.items()}
-    return _forget_old_engagement(dataclasses.replace(state, **combined))
+    return _forget_old_engagement(replaced(state, **combined))
 
 
 def fold(events: Iterable[ProfileEvent]) -> ProfileState:
@@ -678,7 +679,7 @@ def _forget_old_engagement(state: ProfileState) -> ProfileState:
     clicks = state.clicks[bisect.bisect_left(state.clicks, horizon) :]
     if len(opens) == len(state.opens) and len(clicks) == len(state.clicks):
         return state
-    return dataclasses.replace(state, opens=opens, clicks=clicks)
+    return replaced(state, opens=opens, clicks=clicks)
 
 
 _CONSENT_PARTS = ("status", "basis", "expires_at", "captured_at", "source", "wording_version", "allowed")
