@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Se
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from services.identity.batch_view import BatchView
 from services.identity.domain.identifiers import (
@@ -84,6 +84,7 @@ from shared.events.identity import (
 )
 from shared.households import merge_move_moment
 from shared.moments import to_the_millisecond
+from shared.uuids import uuid5_text
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class FactOutcome:
 
 
 def output_id(organisation_id: str, kind: str, cause: str) -> str:
-    return str(uuid5(OUTPUT_NAMESPACE, f"{organisation_id}|{kind}|{cause}"))
+    return uuid5_text(OUTPUT_NAMESPACE, f"{organisation_id}|{kind}|{cause}")
 
 
 def identity_source(organisation_id: str) -> str:

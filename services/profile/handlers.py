@@ -24,7 +24,7 @@ from decimal import Decimal
 from functools import reduce
 from types import MappingProxyType
 from typing import Any, Protocol
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from services.profile.domain.history import ProfileEvent, performance_about, profile_event
 from services.profile.domain.lookups import lookup_keys, personal_details
@@ -76,6 +76,7 @@ from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnte
 from shared.households import merge_move_moment
 from shared.moments import to_the_millisecond
 from shared.records import replaced
+from shared.uuids import uuid5_text
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ class ProfileBusyError(Exception):
 
 
 def output_id(organisation_id: str, *parts: str) -> str:
-    return str(uuid5(OUTPUT_NAMESPACE, "|".join((organisation_id, *parts))))
+    return uuid5_text(OUTPUT_NAMESPACE, "|".join((organisation_id, *parts)))
 
 
 # Why an upstream fact is folded into no profile: the reconciliation's `filtered` (with `profiled` and dead-lettered,

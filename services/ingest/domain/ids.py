@@ -5,9 +5,10 @@ import json
 from typing import Any
 from uuid import UUID
 
+from shared.uuids import uuid5_text
+
 # Fixed forever: changing it would give every fact already ingested a new id, and re-importing would duplicate it.
 EVENT_ID_NAMESPACE = UUID("8f3e2b1c-5d4a-4c6e-9a7b-2e1f0d3c4b5a")
-_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
 def event_id(organisation_id: str, source: str, *parts: str) -> str:
@@ -16,21 +17,12 @@ def event_id(organisation_id: str, source: str, *parts: str) -> str:
     A `|` or `\\` inside a part is escaped, so `("a|b", "c")` and `("a", "b|c")` cannot name the same fact.
     """
     escaped = (_escape(part) for part in (organisation_id, source, *parts))
-    return _uuid5_text("|".join(escaped))
+    return uuid5_text(EVENT_ID_NAMESPACE, "|".join(escaped))
 
 
 def content_digest(document: Any) -> str:
     """A digest of what a JSON document says, whatever the order of its keys: to tell two facts of one second apart."""
     return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
-
-
-def _uuid5_text(name: str) -> str:
-    """`str(uuid.uuid5(EVENT_ID_NAMESPACE, name))` in half the time: every imported row needs one."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _escape(part: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any, Self
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -33,6 +33,7 @@ from shared.addresses import postal_line
 from shared.events.common import SLUG_PATTERN, Channel, ConsentPurpose, Language, LongText, ShortText
 from shared.events.profile import ContactPoint, TriggerFiredV1
 from shared.events.registry import all_event_types
+from shared.uuids import uuid5_text
 from shared.yaml_models import load_yaml_model
 
 # How late an anniversary (`counted_from` with `year` or `month`) is still marked: the sweep wakes on the day, so
@@ -461,7 +462,7 @@ def evaluate_triggers(
         decisions.append(
             TriggerDecision(
                 rule=rule.name,
-                trigger_id=str(uuid5(TRIGGER_NAMESPACE, dedupe_key)),
+                trigger_id=uuid5_text(TRIGGER_NAMESPACE, dedupe_key),
                 purpose=rule.purpose,
                 dedupe_key=dedupe_key,
                 person_id=person_id,

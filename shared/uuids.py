@@ -1,0 +1,13 @@
+"""Name-based ids: the same name always gives the same id, so a fact, an output or a trigger told again is the same."""
+
+import hashlib
+from uuid import UUID
+
+
+def uuid5_text(namespace: UUID, name: str) -> str:
+    """`str(uuid.uuid5(namespace, name))` in a third of its time: every fact folded names its outputs so."""
+    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
