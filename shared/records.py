@@ -1,7 +1,9 @@
 """Copies of frozen dataclasses with some fields changed, for the records a hot path copies at every change."""
 
 import dataclasses
+import inspect
 import operator
+import types
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +16,8 @@ class _Fields:
     known: frozenset[str]
     # The values of `names` in a tuple, read at once.
     values: Callable[[Any], tuple[Any, ...]]
+    # Whether every field is kept in the instance's `__dict__` (none in a slot, of its class or of a base).
+    in_dict: bool
 
 
 # Class → its fields, or None where `dataclasses.replace` does the work (see `replaced`).
@@ -38,7 +42,7 @@ def replaced(record: R, /, **changes: Any) -> R:
         raise TypeError(f"{kind.__name__} has no field {unknown}")
     copy = object.__new__(kind)
     values = zip(fields.names, fields.values(record), strict=True)
-    if hasattr(copy, "__dict__"):
+    if fields.in_dict:
         copy.__dict__.update(values, **changes)
     else:
         set_field = object.__setattr__
@@ -56,5 +60,12 @@ def _copied_fields(kind: type[Any]) -> _Fields | None:
     if not all(field.init for field in fields):
         return None
     names = tuple(field.name for field in fields)
-    read = operator.attrgetter(*names)
-    return _Fields(names, frozenset(names), read if len(names) > 1 else lambda record: (read(record),))
+    slotted = any(isinstance(inspect.getattr_static(kind, name, None), types.MemberDescriptorType) for name in names)
+    return _Fields(names, frozenset(names), _reader(names), in_dict=not slotted)
+
+
+def _reader(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    # `attrgetter` of one name gives the value itself, and of none is refused.
+    return lambda record: tuple(getattr(record, name) for name in names)

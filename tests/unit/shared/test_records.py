@@ -28,6 +28,22 @@ class SlottedTicket:
 
 
 @dataclasses.dataclass(frozen=True)
+class Seat:
+    row: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SlottedSeatTicket(Seat):
+    # `row` is kept in the instance's dict (its base has no slots), `price` in a slot.
+    price: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
 class PricedTicket:
     seat: str
     price: int
@@ -72,6 +88,19 @@ def test_a_name_that_is_no_field_is_refused_as_replace_refuses_it(kind: type[Any
         dataclasses.replace(kind("A1"), row="A")
     with pytest.raises(TypeError, match="no field row"):
         replaced(kind("A1"), row="A")
+
+
+def test_a_record_with_fields_both_in_slots_and_in_its_dict_is_copied_whole() -> None:
+    copy = replaced(SlottedSeatTicket("C", 20), price=25)
+
+    assert (copy.row, copy.price) == ("C", 25)
+    assert replaced(copy, row="D") == SlottedSeatTicket("D", 25)
+
+
+def test_a_record_with_one_field_or_none_is_copied_too() -> None:
+    assert replaced(Seat("C")) == Seat("C")
+    assert replaced(Seat("C"), row="D") == Seat("D")
+    assert replaced(Entry()) == Entry()
 
 
 def test_a_record_whose_init_works_something_out_is_made_by_its_init() -> None:
