@@ -8,11 +8,17 @@ from datetime import UTC, datetime
 import pytest
 from bson.binary import Binary
 
-from services.profile.adapters.mongo import COMPRESSED_JSON, _document_of, _profile_from, _texts
+from services.profile.adapters.mongo import (
+    _LEFT_OUT_WHEN_EMPTY,
+    COMPRESSED_JSON,
+    _document_of,
+    _profile_from,
+    _texts,
+)
 from services.profile.domain.documents import DocumentError
 from services.profile.domain.profile import ProfileState
 from services.profile.domain.strategies import Stamp, Stamped
-from services.profile.ports import HouseholdMove, LandedFact, MergeInForce, StoredProfile
+from services.profile.ports import HouseholdMove, LandedFact, MergeInForce, StoredProfile, UndoneMerge
 
 ORGANISATION = "theatre-du-nord"
 CHANGED = b'{"id":"changed-1","personid":"per_anne"}'
@@ -49,7 +55,7 @@ def test_how_far_each_merged_person_s_log_was_folded_reads_back_as_stored_and_as
 
 def test_a_document_stored_with_one_late_fact_slot_reads_as_a_late_fact_of_someone_unknown() -> None:
     document = _document_of(StoredProfile(ORGANISATION, "per_anne", version=4, applied=4))
-    del document["landed_facts"]
+    assert "landed_facts" not in document
     document.update(landed="late:sale-b", landed_outputs=[CHANGED, FIRED])
 
     profile = _profile_from(ORGANISATION, "per_anne", document)
@@ -60,7 +66,7 @@ def test_a_document_stored_with_one_late_fact_slot_reads_as_a_late_fact_of_someo
 
 def test_a_document_stored_before_any_late_fact_was_kept_reads_with_none() -> None:
     document = _document_of(StoredProfile(ORGANISATION, "per_anne", version=1, applied=1))
-    del document["landed_facts"]
+    document.pop("landed_facts", None)
 
     assert _profile_from(ORGANISATION, "per_anne", document).landed == ()
 
@@ -170,7 +176,7 @@ def test_the_last_changes_announcements_are_kept_compressed_and_read_back_as_the
     assert _profile_from(ORGANISATION, "per_anne", document) == profile
     assert _profile_from(ORGANISATION, "per_anne", as_list) == profile, "as earlier versions stored them"
     assert _document_of(profile, compressed=False)["last_outputs"] == [CHANGED, FIRED]
-    assert _document_of(replace(profile, last_outputs=()))["last_outputs"] == []
+    assert "last_outputs" not in _document_of(replace(profile, last_outputs=()))
 
 
 def test_the_erasure_proof_reads_the_announcements_kept_compressed() -> None:
@@ -178,3 +184,80 @@ def test_the_erasure_proof_reads_the_announcements_kept_compressed() -> None:
     profile = StoredProfile(ORGANISATION, "per_bea", version=2, applied=2, last_change="sale-2", last_outputs=(told,))
 
     assert any("bea.tremblay@example.com" in text for text in _texts(_document_of(profile)))
+
+
+EVERY_FIELD_SET = StoredProfile(
+    ORGANISATION,
+    "per_anne",
+    version=9,
+    applied=8,
+    segments=frozenset({"abonnes"}),
+    due_at=MOVED_AT,
+    due_handle="2026-11-14T19:00:00+00:00|3#12",
+    filed_at=JOINED_AT,
+    last_change="sale-9",
+    last_outputs=(CHANGED,),
+    swept="sweep:2026-11-01T00:00:00+00:00",
+    swept_outputs=(CHANGED,),
+    moved="restored:mrg_1",
+    moved_outputs=(FIRED,),
+    landed=(LandedFact("per_bea", "late:sale-b", (CHANGED,)),),
+    merged_into="per_zoe",
+    merged_by="mrg_2",
+    merged_at=MOVED_AT,
+    active_at=JOINED_AT,
+    merges=(MergeInForce("mrg_1", ("per_bea",)),),
+    undone=(UndoneMerge("mrg_0", (FIRED,)),),
+    fired=frozenset({"third-show:per_anne:2026-27"}),
+    held_sent=frozenset({"lapsed-donor:2026"}),
+    folded_through=(("per_bea", 3),),
+    household_id="hh_bea",
+    household_at=MOVED_AT,
+)
+FIELDS_KEPT_EMPTY = {"_id", "organisation_id", "person_id", "state", "version", "applied", "segments"}
+
+
+def test_a_profile_with_every_field_set_stores_each_and_reads_back_as_stored() -> None:
+    document = _document_of(EVERY_FIELD_SET)
+
+    assert set(document) == FIELDS_KEPT_EMPTY | _LEFT_OUT_WHEN_EMPTY | {"filed_at"}
+    assert _profile_from(ORGANISATION, "per_anne", document) == EVERY_FIELD_SET
+
+
+def test_a_profile_leaves_its_empty_fields_out_of_its_document_and_reads_back_as_stored() -> None:
+    profile = StoredProfile(ORGANISATION, "per_anne", state=_patron_state(), version=1, applied=1)
+
+    document = _document_of(profile)
+
+    assert set(document) == FIELDS_KEPT_EMPTY
+    assert _profile_from(ORGANISATION, "per_anne", document) == profile
+    as_older_releases_read = _document_of(profile, compressed=False)
+    assert set(as_older_releases_read) == FIELDS_KEPT_EMPTY | _LEFT_OUT_WHEN_EMPTY | {"filed_at"}
+    assert _profile_from(ORGANISATION, "per_anne", as_older_releases_read) == profile
+
+
+@pytest.mark.parametrize("name", sorted(_LEFT_OUT_WHEN_EMPTY | {"filed_at"}))
+def test_each_field_left_out_when_empty_is_stored_alone_and_reads_back_as_stored(name: str) -> None:
+    attribute = {"landed_facts": "landed"}.get(name, name)
+    profile = replace(
+        StoredProfile(ORGANISATION, "per_anne", version=2, applied=2),
+        **{attribute: getattr(EVERY_FIELD_SET, attribute)},
+    )
+
+    document = _document_of(profile)
+
+    assert set(document) == FIELDS_KEPT_EMPTY | {name, *({"filed_at"} if name == "due_handle" else set())}
+    assert _profile_from(ORGANISATION, "per_anne", document) == profile
+
+
+def test_a_profile_filed_with_no_moment_keeps_that_none_rather_than_read_as_filed_for_its_due_moment() -> None:
+    profile = StoredProfile(
+        ORGANISATION, "per_anne", version=2, applied=2, due_at=MOVED_AT, due_handle="2026-11-14|1#1", filed_at=None
+    )
+
+    document = _document_of(profile)
+
+    assert document["filed_at"] is None
+    assert _profile_from(ORGANISATION, "per_anne", document).filed_at is None
+    del document["filed_at"]
+    assert _profile_from(ORGANISATION, "per_anne", document).filed_at == MOVED_AT
