@@ -4,12 +4,13 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from services.identity.domain.identifiers import Identifier
 from services.identity.domain.records import NormalisedRecord
 from shared.households import decided_after
 from shared.moments import to_the_millisecond
+from shared.uuids import uuid5_hex
 
 # Fixed forever: person, merge and review ids derive from it, so a redelivered event mints the same ids.
 IDENTITY_NAMESPACE = UUID("3b7c5e1a-9f2d-4e8b-a6c4-71d0e2f9b358")
@@ -76,7 +77,7 @@ def matching_record(record: NormalisedRecord) -> NormalisedRecord:
 
 
 def _digest(*parts: str) -> str:
-    return uuid5(IDENTITY_NAMESPACE, "|".join(part.replace("|", "||") for part in parts)).hex
+    return uuid5_hex(IDENTITY_NAMESPACE, "|".join(part.replace("|", "||") for part in parts))
 
 
 def person_id_for(organisation_id: str, event_id: str) -> str:
