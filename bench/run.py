@@ -1,7 +1,6 @@
 """`make bench`: runs the benchmarks, prints one table and writes bench/results.json."""
 
 import argparse
-import asyncio
 import json
 import platform
 from dataclasses import asdict
@@ -19,6 +18,7 @@ from bench import (
 )
 from bench.support import Result, format_table, servers
 from shared.gc_tuning import tune_garbage_collection
+from shared.service import run_as_served
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -74,7 +74,8 @@ def main() -> None:
     arguments = parser.parse_args()
     # The services the benchmarks run in this process pace their collector as their own processes do.
     tune_garbage_collection()
-    results = asyncio.run(run_all(arguments.quick, frozenset(arguments.only or BENCHMARKS)))
+    # On the services' own event loop: the benchmarks run some services in this process.
+    results = run_as_served(run_all(arguments.quick, frozenset(arguments.only or BENCHMARKS)))
     print(table(results))
     RESULTS.write_text(
         json.dumps(

