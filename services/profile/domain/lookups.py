@@ -1,10 +1,9 @@
 """The keys a profile is found by: its emails, phones and upstream ids, and the sound of its names, written the way a
 look-up asks for them."""
 
-import functools
-
 from services.profile.domain.profile import ProfileState, email_address, external_key, phone_number
 from shared.emails import normalise_email
+from shared.memo import remembered
 from shared.names import JOINING_PARTICLES, fold_name, name_parts, sound_key
 
 
@@ -22,7 +21,7 @@ def lookup_keys(state: ProfileState) -> frozenset[str]:
     )
 
 
-@functools.lru_cache(maxsize=4096)
+@remembered
 def _name_keys(first_name: str | None, last_name: str | None) -> frozenset[str]:
     # Two thirds of the keys' cost, and the same for a patron from one change to the next: each store of a profile
     # compares its keys before and after.
