@@ -1,7 +1,7 @@
-"""Background tasks ended when a service stops."""
+"""Background tasks ended when a service stops, and steps run side by side."""
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 # How long a task that goes on after its cancellation is given before it is cancelled again: far longer than the
@@ -29,3 +29,14 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
         for task in pending:
             task.cancel()
         raise
+
+
+async def side_by_side(*steps: Coroutine[Any, Any, Any]) -> None:
+    """Runs independent steps at once (writes to different documents), and returns when all are done. The first
+    failure is raised as it is, as the steps one after the other would have raised it; the others are cancelled."""
+    try:
+        async with asyncio.TaskGroup() as running:
+            for step in steps:
+                running.create_task(step)
+    except BaseExceptionGroup as failures:
+        raise failures.exceptions[0] from None

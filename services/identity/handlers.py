@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from services.identity.batch_view import BatchView
@@ -84,6 +84,7 @@ from shared.events.identity import (
 )
 from shared.households import merge_move_moment
 from shared.moments import to_the_millisecond
+from shared.tasks import side_by_side
 from shared.uuids import uuid5_text
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,15 @@ class FactOutcome:
     decision: Decision | None = None
     # Why the fact goes no further, when this handling noted it so (a redelivery finds it noted already).
     filtered: str | None = None
+
+
+class Settled(NamedTuple):
+    """What `settle` did: the journal entry (None when nothing was decided: a suppressed person, an erasure naming
+    nobody), the outcome's name, and the merge it applied, as stored (its events need it, read back otherwise)."""
+
+    entry: JournalEntry | None
+    outcome: str
+    merge: MergeRecord | None = None
 
 
 def output_id(organisation_id: str, kind: str, cause: str) -> str:
@@ -580,7 +590,7 @@ async def resolve_identified(
     erasure: PersonErasureRequestedV1 | None = None,
 ) -> FactOutcome:
     """`resolve_fact` once the record is normalised."""
-    entry, outcome = await settle(
+    entry, outcome, merge = await settle(
         envelope.organisation_id,
         envelope.id,
         record,
@@ -593,7 +603,7 @@ async def resolve_identified(
         # the fact stops here on purpose, and the reconciliation counts it as filtered, once.
         noted = await deps.store.record_filtered(envelope.organisation_id, envelope.id, outcome)
         return FactOutcome((), outcome, filtered=outcome if noted else None)
-    return FactOutcome(await _outputs(envelope, entry, deps), outcome, entry.decision)
+    return FactOutcome(await _outputs(envelope, entry, deps, applied_merge=merge), outcome, entry.decision)
 
 
 async def settle(
@@ -605,11 +615,10 @@ async def settle(
     *,
     erasure_do_not_readd: bool | None = None,
     keys: Sequence[str] | None = None,
-) -> tuple[JournalEntry | None, str]:
+) -> "Settled":
     """Decide which person the record is about and make it so, once; the batch command enters here too.
 
-    Returns the journal entry (None when nothing was decided: a suppressed person, an erasure naming nobody)
-    and the outcome's name. `keys`: the record's blocking keys, if already known.
+    `keys`: the record's blocking keys, if already known.
     """
     store = deps.store
     entry = await store.journal_entry(organisation_id, event_id)
@@ -617,6 +626,8 @@ async def settle(
     if keys is None:
         keys = blocking_keys(kept)
     last_failure: Exception | None = None
+    # None unless this handling applies the entry: a redelivery of a fact applied before reads its merge back.
+    merge: MergeRecord | None = None
     for attempt in range(MAX_DECISION_ATTEMPTS):
         if entry is None:
             try:
@@ -631,13 +642,13 @@ async def settle(
                         # Nobody known: still, a person who asked not to be added must not be added later.
                         if erasure_do_not_readd:
                             await _suppress(store, organisation_id, identifiers, deps.rules)
-                        return None, "erasure_unknown_person"
+                        return Settled(None, "erasure_unknown_person")
                 else:
                     decided = await decide_record(
                         organisation_id, event_id, record, identifiers, deps, keys=keys, reads=store
                     )
                     if decided is None:
-                        return None, "suppressed"
+                        return Settled(None, "suppressed")
                     resolution = decided[0]
             except PersonNotReadyError as not_ready:
                 last_failure = not_ready
@@ -654,7 +665,7 @@ async def settle(
             )
         if not entry.applied:
             try:
-                await _apply(entry, kept, identifiers, deps, keys=keys)
+                merge = await _apply(entry, kept, identifiers, deps, keys=keys)
             except (IdentifierTakenError, PersonNotReadyError) as lost:
                 last_failure = lost
                 await store.drop_journal(organisation_id, event_id)
@@ -664,7 +675,7 @@ async def settle(
                 await asyncio.sleep(0.005 * 2**attempt)
                 continue
             await store.mark_applied(organisation_id, event_id)
-        return entry, "erased" if entry.decision.erasure else entry.decision.method.value
+        return Settled(entry, "erased" if entry.decision.erasure else entry.decision.method.value, merge)
     if isinstance(last_failure, PersonNotReadyError):
         raise last_failure
     raise IdentifierTakenError(
@@ -892,8 +903,9 @@ async def _apply(
     deps: IdentityDeps,
     *,
     keys: Sequence[str],
-) -> None:
-    """Carries out a decision; every step is idempotent, so a crash anywhere is repaired by applying again."""
+) -> MergeRecord | None:
+    """Carries out a decision, and returns the merge it made or found made; every step is idempotent, so a crash
+    anywhere is repaired by applying again."""
     store, decision, organisation_id = deps.store, entry.decision, entry.organisation_id
     now = entry.decided_at
     if decision.erasure is not None:
@@ -901,7 +913,7 @@ async def _apply(
             await _suppress(store, organisation_id, identifiers, deps.rules)
         for person_id in decision.erasure.person_ids:
             await erase_person(organisation_id, person_id, deps, do_not_readd=decision.erasure.do_not_readd)
-        return
+        return None
     # Decided before an erasure and applied after it (a redelivery): applying would list the erased person in
     # blocks and households again.
     linked = await store.person(organisation_id, decision.person_id)
@@ -911,9 +923,10 @@ async def _apply(
             raise IdentifierTakenError(f"{decision.person_id} was erased since the decision")
         # It created them (its first handling stopped midway) and was erased with them: decided again, it would
         # make the same person. Nothing of it is applied; what it published names only the erased id.
-        return
+        return None
+    merge = None
     if decision.merge is not None:
-        await _apply_merge_decision(store, organisation_id, decision.merge, cause=entry.event_id, at=now)
+        merge = await _apply_merge_decision(store, organisation_id, decision.merge, cause=entry.event_id, at=now)
     by_digest = {identifier.digest.key: identifier for identifier in identifiers}
     claims = [by_digest[digest] for digest in decision.claim_digests if digest in by_digest]
     for identifier in claims:
@@ -944,6 +957,7 @@ async def _apply(
         await _join_household(store, organisation_id, decision, entry.decided_at)
     if decision.review is not None:
         await _file_review(entry, deps)
+    return merge
 
 
 async def _file_review(entry: JournalEntry, deps: IdentityDeps) -> None:
@@ -1101,15 +1115,19 @@ async def apply_merge(
 async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
     organisation_id, survivor_id = merge.organisation_id, merge.survivor_id
     for merged in merge.merged:
-        await store.add_to_person(
-            organisation_id,
-            survivor_id,
-            identifiers=sorted(merged.identifiers),
-            records=merged.records,
-            kept_apart_from=sorted(merged.kept_apart_from),
-        )
-        await store.add_to_blocks_all(
-            organisation_id, [(blocking_keys(record), survivor_id) for record in merged.records]
+        # The survivor's person and its blocks are different documents: written side by side, as a consumer batch
+        # writes them. Each is idempotent, and the merged person is marked merged only once both are done.
+        await side_by_side(
+            store.add_to_person(
+                organisation_id,
+                survivor_id,
+                identifiers=sorted(merged.identifiers),
+                records=merged.records,
+                kept_apart_from=sorted(merged.kept_apart_from),
+            ),
+            store.add_to_blocks_all(
+                organisation_id, [(blocking_keys(record), survivor_id) for record in merged.records]
+            ),
         )
         if merged.household_id is not None:
             await store.join_household(organisation_id, merged.household_id, [survivor_id])
@@ -1129,7 +1147,11 @@ async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
     return merge
 
 
-async def _outputs(envelope: Envelope, entry: JournalEntry, deps: IdentityDeps) -> tuple[Envelope, ...]:
+async def _outputs(
+    envelope: Envelope, entry: JournalEntry, deps: IdentityDeps, *, applied_merge: MergeRecord | None = None
+) -> tuple[Envelope, ...]:
+    """The events the fact's decision publishes; `applied_merge`: the merge its handling applied, as stored, which
+    spares reading it back."""
     resolution, organisation_id = entry.decision, entry.organisation_id
     correlation_id = envelope.correlation_id or envelope.id
     if resolution.erasure is not None:
@@ -1156,7 +1178,11 @@ async def _outputs(envelope: Envelope, entry: JournalEntry, deps: IdentityDeps) 
     if resolution.merge is not None:
         merged_ids = list(resolution.merge.merged_ids)
         merge_id = merge_id_for(organisation_id, entry.event_id, resolution.merge.survivor_id, merged_ids)
-        merge = await deps.store.merge(organisation_id, merge_id)
+        merge = (
+            applied_merge
+            if applied_merge is not None and applied_merge.merge_id == merge_id
+            else await deps.store.merge(organisation_id, merge_id)
+        )
         assert merge is not None, "an applied merge is stored"
         outputs.append(merged_event(merge, correlation_id=correlation_id))
     match = Match(

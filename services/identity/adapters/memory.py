@@ -25,6 +25,7 @@ from services.identity.domain.persons import Person, PersonStatus, add_record, m
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from shared.privacy import person_digest
+from shared.records import replaced
 
 
 class InMemoryIdentityStore:
@@ -180,7 +181,8 @@ class InMemoryIdentityStore:
         kept = person.records
         for record in records:
             kept = add_record(kept, record)
-        self._persons[(organisation_id, person_id)] = replace(
+        # `replaced`: the batch command adds to a person for most of its records.
+        self._persons[(organisation_id, person_id)] = replaced(
             moved_to_household(person, household_id, household_at),
             identifiers=person.identifiers | frozenset(identifiers),
             records=kept,

@@ -4,7 +4,7 @@ import itertools
 import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from rapidfuzz.distance import DamerauLevenshtein
@@ -32,6 +32,7 @@ from services.identity.domain.nicknames import are_two_names
 from services.identity.domain.persons import Person, household_id_for, kept_apart, person_id_for
 from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MatchMethod
+from shared.records import replaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +142,10 @@ def resolve_record(
         person.person_id == resolution.person_id and person.created_by_event == event_id for person in linked
     ):
         # A redelivery finds the person this very event created before a crash: it is still a creation.
-        resolution = replace(resolution, created=True, method=MatchMethod.NEW, confidence=1.0, matched=())
+        resolution = replaced(resolution, created=True, method=MatchMethod.NEW, confidence=1.0, matched=())
     resolution = _in_household(resolution, evidence, organisation_id)
     history_of = _history_of(record, identifiers, evidence, resolution)
-    return resolution if history_of is None else replace(resolution, history_of=history_of)
+    return resolution if history_of is None else replaced(resolution, history_of=history_of)
 
 
 def _history_of(
@@ -202,7 +203,7 @@ def _in_household(resolution: Resolution, evidence: Evidence, organisation_id: s
         )
         if current != household_id
     )
-    return replace(resolution, household_id=household_id, household_joiners=joiners)
+    return replaced(resolution, household_id=household_id, household_joiners=joiners)
 
 
 def _decide(
@@ -253,8 +254,8 @@ def _decide(
                 alike, probability = look_alike
                 folded = _merge([(member, via), (alike, [])], identifiers, evidence, policy)
                 assert folded.merge is not None
-                return replace(
-                    folded, confidence=confidence, merge=replace(folded.merge, look_alike_probability=probability)
+                return replaced(
+                    folded, confidence=confidence, merge=replaced(folded.merge, look_alike_probability=probability)
                 )
             return _link(member, via, identifiers, evidence, policy, confidence=confidence)
 
@@ -278,11 +279,11 @@ def _decide(
         alike, probability = look_alike
         folded = _merge([(person, list(via)), (alike, [])], identifiers, evidence, policy)
         assert folded.merge is not None
-        return replace(folded, merge=replace(folded.merge, look_alike_probability=probability))
+        return replaced(folded, merge=replaced(folded.merge, look_alike_probability=probability))
     resolution = _link(person, via, identifiers, evidence, policy)
     household = next(iter(relatives + others), None)
     if household is not None and resolution.household_with is None:
-        resolution = replace(resolution, household_with=household.person_id)
+        resolution = replaced(resolution, household_with=household.person_id)
     return resolution
 
 
@@ -569,7 +570,7 @@ def _probabilistic_or_new(
             persons, probability = settled
             if len(persons) > 1:
                 return _join_look_alikes(persons, probability, identifiers, evidence, policy, household_with)
-            best = replace(best, band=Band.LINK, ambiguous_with=None)
+            best = replaced(best, band=Band.LINK, ambiguous_with=None)
     if best is not None and best.band is Band.LINK:
         person = next(person for person in evidence.candidates if person.person_id == best.person_id)
         return Resolution(

@@ -97,6 +97,31 @@ async def test_a_fact_naming_two_known_persons_merges_them_into_the_older_with_i
     assert "elise@example.com" in {identifier.value for identifier in view.person.identifiers}
 
 
+async def test_a_merge_is_told_from_the_record_it_stored_and_a_redelivery_reading_it_back_tells_the_same(
+    deps: IdentityDeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await resolve(deps, "e1", external_id="C-1", **ELISE)
+    await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com", **ELISE)
+    fact = details_fact("e3", external_id="C-1", email="elise@example.com", **ELISE)
+    read_merge = deps.store.merge
+    reads: list[str] = []
+
+    async def counted(organisation_id: str, merge_id: str) -> Any:
+        reads.append(merge_id)
+        return await read_merge(organisation_id, merge_id)
+
+    monkeypatch.setattr(deps.store, "merge", counted)
+
+    first = await resolve_fact(fact, deps)
+    # Once, to tell a merge made before (a redelivery's) from a new one; its event is told from the merge in hand.
+    assert len(reads) == 1
+    again = await resolve_fact(fact, deps)
+
+    assert isinstance(parse_data(first.outputs[0]), PersonsMergedV1)
+    assert [envelope.to_wire() for envelope in again.outputs] == [envelope.to_wire() for envelope in first.outputs]
+    assert reads == [reads[0], reads[0]]
+
+
 async def test_an_unmerge_restores_the_merged_person_whose_identifiers_find_it_again(deps: IdentityDeps) -> None:
     box_office = await resolve(deps, "e1", external_id="C-1", **ELISE)
     shop = await resolve(deps, "e2", source="shopify-boutique", external_id="207", email="elise@example.com", **ELISE)

@@ -1,11 +1,11 @@
-"""Background tasks end when their service stops, even one whose cancellation was lost."""
+"""Background tasks end when their service stops, even one whose cancellation was lost; steps run side by side."""
 
 import asyncio
 
 import pytest
 
 import shared.tasks
-from shared.tasks import cancel_and_wait
+from shared.tasks import cancel_and_wait, side_by_side
 
 # Far longer than ending the tasks takes: reached only if they do not end.
 HANG_GUARD_SECONDS = 30
@@ -60,3 +60,40 @@ async def test_tasks_ended_already_are_left_as_they_are() -> None:
     await cancel_and_wait([finished])
 
     assert not finished.cancelled()
+
+
+async def test_steps_side_by_side_run_at_once_and_all_finish() -> None:
+    started: list[str] = []
+    both_started = asyncio.Event()
+    finished: list[str] = []
+
+    async def step(name: str) -> None:
+        started.append(name)
+        if len(started) == 2:
+            both_started.set()
+        # Each waits for the other to have begun: one after the other, they would never end.
+        await both_started.wait()
+        finished.append(name)
+
+    await asyncio.wait_for(side_by_side(step("person"), step("blocks")), HANG_GUARD_SECONDS)
+
+    assert sorted(finished) == ["blocks", "person"]
+
+
+async def test_a_step_s_failure_is_raised_as_it_is_and_the_other_steps_are_cancelled() -> None:
+    cancelled: list[str] = []
+
+    async def waits() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append("waits")
+            raise
+
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        raise LookupError("the store refused it")
+
+    with pytest.raises(LookupError, match="the store refused it"):
+        await asyncio.wait_for(side_by_side(waits(), fails()), HANG_GUARD_SECONDS)
+    assert cancelled == ["waits"]
