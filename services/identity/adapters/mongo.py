@@ -55,6 +55,7 @@ from services.identity.domain.persons import Person, PersonStatus, add_record, m
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from services.identity.settings import DEVELOPMENT_SALT
+from shared.memo import remembered
 from shared.mongo import Document, IndexSpec, ReadsTogether, found_by_id, insert_new
 from shared.privacy_log import PrivacyLog, privacy_log_index
 
@@ -628,7 +629,7 @@ class MongoIdentityStore:
     def _stored_block_key(self, key: str) -> str:
         """A blocking key as stored: a keyed hash. A key is made of a phone, a mailbox name or a family name, and
         a block only an erased person was in stays (see `_leave`): its key must tell nothing of them."""
-        return STORED_BLOCK_KEY_PREFIX + hashlib.blake2b(key.encode(), key=self._block_salt, digest_size=16).hexdigest()
+        return _keyed_block_hash(self._block_salt, key)
 
     async def add_to_blocks(self, organisation_id: str, keys: Sequence[str], person_id: str) -> None:
         # A record has several keys: one insert for them all rather than a round trip per key.
@@ -1018,3 +1019,9 @@ class MongoIdentityStore:
         except DuplicateKeyError:
             return False
         return True
+
+
+@remembered
+def _keyed_block_hash(salt: bytes, key: str) -> str:
+    # Each key is hashed before every read and write of its block: a record's keys recur in every batch naming it.
+    return STORED_BLOCK_KEY_PREFIX + hashlib.blake2b(key.encode(), key=salt, digest_size=16).hexdigest()
