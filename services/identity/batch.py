@@ -41,7 +41,8 @@ class LineOrderClock:
     to the smaller id) is the same on every run of a file, whatever the machine's speed."""
 
     def __init__(self) -> None:
-        # Milliseconds since the epoch: rounding a `datetime` took a microsecond of each record's 115.
+        # Milliseconds since the epoch, the last moment given: rounding a `datetime` took about 1 µs of the 115 µs a
+        # record takes to resolve.
         self._last = -1
 
     def now(self) -> datetime:

@@ -615,7 +615,7 @@ async def settle(
     *,
     erasure_do_not_readd: bool | None = None,
     keys: Sequence[str] | None = None,
-) -> "Settled":
+) -> Settled:
     """Decide which person the record is about and make it so, once; the batch command enters here too.
 
     `keys`: the record's blocking keys, if already known.
