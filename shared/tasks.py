@@ -31,12 +31,13 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
         raise
 
 
-async def side_by_side(*steps: Coroutine[Any, Any, Any]) -> None:
-    """Runs independent steps at once (writes to different documents), and returns when all are done. The first
-    failure is raised as it is, as the steps one after the other would have raised it; the others are cancelled."""
+async def side_by_side(*steps: Coroutine[Any, Any, Any]) -> list[Any]:
+    """Runs independent steps at once (writes to different documents), and returns their results, in order, when
+    all are done. The first failure is raised as it is, as the steps one after the other would have raised it (a
+    store gone, a crash); the others are cancelled."""
     try:
         async with asyncio.TaskGroup() as running:
-            for step in steps:
-                running.create_task(step)
+            tasks = [running.create_task(step) for step in steps]
     except BaseExceptionGroup as failures:
         raise failures.exceptions[0] from None
+    return [task.result() for task in tasks]

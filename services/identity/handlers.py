@@ -496,33 +496,28 @@ async def _apply_together(
         # Persons (new ones and additions to known ones, in one insert), blocks and reviews touch different
         # documents: written side by side. A household changes both its members, so it waits for them.
         # A failure cancels the others, and the batch goes one fact at a time: every write here is idempotent.
-        try:
-            async with asyncio.TaskGroup() as writes:
-                inserting = writes.create_task(
-                    store.write_persons(
-                        organisation_id,
-                        created,
-                        [
-                            PersonAddition(resolution.person_id, identifiers=resolution.claims, records=(fact.kept,))
-                            for position in positions
-                            for fact, resolution in [together[position]]
-                            if not resolution.created
-                        ],
-                    )
-                )
-                writes.create_task(
-                    store.add_to_blocks_all(
-                        organisation_id,
-                        [(together[position][0].keys, together[position][1].person_id) for position in positions],
-                    )
-                )
-                for position in positions:
-                    if entries[position].decision.review is not None:
-                        writes.create_task(_file_review(entries[position], deps))
-        except ExceptionGroup as failures:
-            # The first failure tells what happened (a store gone, a crash): raised as the steps one by one would.
-            raise failures.exceptions[0] from None
-        for person, inserted in zip(created, inserting.result(), strict=True):
+        persons_stored, *_others = await side_by_side(
+            store.write_persons(
+                organisation_id,
+                created,
+                [
+                    PersonAddition(resolution.person_id, identifiers=resolution.claims, records=(fact.kept,))
+                    for position in positions
+                    for fact, resolution in [together[position]]
+                    if not resolution.created
+                ],
+            ),
+            store.add_to_blocks_all(
+                organisation_id,
+                [(together[position][0].keys, together[position][1].person_id) for position in positions],
+            ),
+            *(
+                _file_review(entries[position], deps)
+                for position in positions
+                if entries[position].decision.review is not None
+            ),
+        )
+        for person, inserted in zip(created, persons_stored, strict=True):
             if inserted:
                 view.stored(person)
             else:

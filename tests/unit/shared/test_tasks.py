@@ -75,9 +75,18 @@ async def test_steps_side_by_side_run_at_once_and_all_finish() -> None:
         await both_started.wait()
         finished.append(name)
 
-    await asyncio.wait_for(side_by_side(step("person"), step("blocks")), HANG_GUARD_SECONDS)
+    results = await asyncio.wait_for(side_by_side(step("person"), step("blocks")), HANG_GUARD_SECONDS)
 
     assert sorted(finished) == ["blocks", "person"]
+    assert results == [None, None]
+
+
+async def test_steps_side_by_side_give_their_results_in_the_order_given() -> None:
+    async def answer(value: int, pause: float) -> int:
+        await asyncio.sleep(pause)
+        return value
+
+    assert await side_by_side(answer(1, 0.02), answer(2, 0), answer(3, 0.01)) == [1, 2, 3]
 
 
 async def test_a_step_s_failure_is_raised_as_it_is_and_the_other_steps_are_cancelled() -> None:
