@@ -1,6 +1,7 @@
 """Identity use cases: resolve a fact to one person, merge, unmerge, review, erase; each effect exactly once."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -271,6 +272,15 @@ class _Touched:
         return _Touched(set(self.reads), set(self.writes), set(self.joins))
 
 
+class _Applied(NamedTuple):
+    """A fact a consumer batch applied: its decision, its journal entry and the merge it made, if any."""
+
+    fact: "_PlainFact"
+    resolution: Resolution
+    entry: JournalEntry
+    merge: MergeRecord | None
+
+
 async def resolve_facts(
     envelopes: Sequence[Envelope],
     lanes: Sequence[Hashable],
@@ -281,10 +291,11 @@ async def resolve_facts(
 
     Gives the same persons and outputs as `resolve_fact` on each envelope in order: a fact is resolved
     together with others only when none of them writes what it reads (identifiers, blocks, persons), and only
-    decisions that touch the fact's own person are made here (a new person, or a link to a known one, with
-    the household it joins or the duplicate it suggests for review). Returns None for each fact left to
-    `resolve_fact`: merges, erasures, suppressed or unusable facts, facts already in the journal (a
-    redelivery), a claim someone else made first, and everything after an erasure or an unusable fact. Of one
+    decisions that touch the fact's own person and those it merges are made here (a new person, a link to a known
+    one, a merge, with the household it joins or the duplicate it suggests for review). Returns None for each fact
+    left to `resolve_fact`: erasures, merges that move the survivor to a merged person's household, suppressed or
+    unusable facts, facts already in the journal (a redelivery), a claim or merge someone else made first, and
+    everything after an erasure or an unusable fact. Of one
     lane (a Kafka key), every fact from the first left is left. Each answer the store gives is read once per
     batch (`BatchView`), however many facts and rounds ask for it.
 
@@ -305,8 +316,8 @@ async def resolve_facts(
             applied = await _resolve_in_rounds(facts, lanes, deps)
             # The Mongo store keeps this record for the scope's end, in the insert that extends the epoch.
             await _mark_applied(deps.store, applied)
-            for fact, resolution, entry in applied:
-                outputs = await _outputs(fact.envelope, entry, deps)
+            for fact, resolution, entry, merge in applied:
+                outputs = await _outputs(fact.envelope, entry, deps, applied_merge=merge)
                 outcomes[fact.index] = FactOutcome(outputs, resolution.method.value, entry.decision)
             published = tuple(envelope for outcome in outcomes if outcome is not None for envelope in outcome.outputs)
             # Sent while that write is made: they only read what the batch wrote, and a crash before the record
@@ -323,9 +334,9 @@ async def resolve_facts(
     return outcomes
 
 
-async def _mark_applied(store: IdentityStore, applied: Sequence[tuple["_PlainFact", Resolution, JournalEntry]]) -> None:
+async def _mark_applied(store: IdentityStore, applied: Sequence["_Applied"]) -> None:
     by_organisation: dict[str, list[str]] = {}
-    for fact, _resolution, _entry in applied:
+    for fact, _resolution, _entry, _merge in applied:
         by_organisation.setdefault(fact.envelope.organisation_id, []).append(fact.envelope.id)
     for organisation_id, event_ids in by_organisation.items():
         await store.mark_all_applied(organisation_id, event_ids)
@@ -333,9 +344,9 @@ async def _mark_applied(store: IdentityStore, applied: Sequence[tuple["_PlainFac
 
 async def _resolve_in_rounds(
     facts: list["_PlainFact"], lanes: Sequence[Hashable], deps: IdentityDeps
-) -> list[tuple["_PlainFact", Resolution, JournalEntry]]:
-    """The facts applied, in the order they were, each with its decision and journal entry; the record that they
-    were applied is yet to be made."""
+) -> list["_Applied"]:
+    """The facts applied, in the order they were, each with its decision, journal entry and the merge it made;
+    the record that they were applied is yet to be made."""
     # A redelivered fact is not looked for up front (a read per fact for a rare case): its journal entry is
     # there when this batch writes its own, and it is left to `resolve_fact`, which republishes the stored one.
     view = BatchView(deps.store)
@@ -343,7 +354,7 @@ async def _resolve_in_rounds(
     reserved = _Touched()
     stopped: set[Hashable] = set()
     waiting = facts
-    finished: list[tuple[_PlainFact, Resolution, JournalEntry]] = []
+    finished: list[_Applied] = []
     for _round in range(MAX_BATCH_ROUNDS):
         if not waiting:
             break
@@ -368,12 +379,12 @@ async def _resolve_in_rounds(
             busy.add(lane)
             applied.add(footprint)
             together.append((fact, resolution))
-        for (fact, resolution), entry in zip(together, await _apply_together(together, deps, view), strict=True):
-            if entry is None:
+        for (fact, resolution), done in zip(together, await _apply_together(together, deps, view), strict=True):
+            if done is None:
                 stopped.add(lanes[fact.index])
                 reserved.add(_footprint(fact, resolution, Evidence(), blocks_read=True))
             else:
-                finished.append((fact, resolution, entry))
+                finished.append(_Applied(fact, resolution, *done))
         waiting = deferred
     return finished
 
@@ -419,8 +430,11 @@ async def _decide_in_batch(
 
 
 def _together_possible(resolution: Resolution) -> bool:
-    # A merge changes other persons and moves their records: it goes one at a time, as erasures do.
-    return resolution.merge is None and resolution.erasure is None
+    # An erasure goes one at a time, and so does a merge that moves the survivor to a merged person's household
+    # (see `fold_merged`): rare, and a household changes persons no footprint names.
+    if resolution.erasure is not None:
+        return False
+    return resolution.merge is None or all(person.household_id is None for person in resolution.merge.merged)
 
 
 def _footprint(fact: _PlainFact, resolution: Resolution | None, evidence: Evidence, *, blocks_read: bool) -> _Footprint:
@@ -436,20 +450,26 @@ def _footprint(fact: _PlainFact, resolution: Resolution | None, evidence: Eviden
     # Joining a household changes the relative too. Whoever reads the household reads its members, the
     # relative among them, so the relative's token also keeps them apart.
     relatives = () if resolution.household_with is None else (resolution.household_with,)
+    # A merge marks the merged persons merged, and files the survivor under the blocks of their records.
+    merged = () if resolution.merge is None else resolution.merge.merged
     writes = frozenset(("identifier", identifier.digest.key) for identifier in resolution.claims) | frozenset(
-        ("person", person_id) for person_id in (resolution.person_id, *relatives)
+        ("person", person_id)
+        for person_id in (resolution.person_id, *relatives, *(person.person_id for person in merged))
     )
-    return _Footprint(reads=reads | blocks if blocks_read else reads, writes=writes, joins=blocks)
+    joins = blocks | frozenset(
+        ("block", key) for person in merged for record in person.records for key in blocking_keys(record)
+    )
+    return _Footprint(reads=reads | blocks if blocks_read else reads, writes=writes, joins=joins)
 
 
 async def _apply_together(
     together: Sequence[tuple[_PlainFact, Resolution]], deps: IdentityDeps, view: BatchView
-) -> list[JournalEntry | None]:
+) -> list[tuple[JournalEntry, MergeRecord | None] | None]:
     """Journals and applies a round's decisions a few round trips at a time, in `_apply`'s order but for the
     record that they were applied, which the caller makes for the whole batch, and returns each one's journal
-    entry; a fact whose journal entry or claim was there first is left (None) to `settle`, which finishes or
-    redoes it. `view` learns what was written, for the batch's later rounds."""
-    applied: list[JournalEntry | None] = [None] * len(together)
+    entry and the merge it made; a fact whose journal entry, merge or claim was there first is left (None) to
+    `settle`, which finishes or redoes it. `view` learns what was written, for the batch's later rounds."""
+    applied: list[tuple[JournalEntry, MergeRecord | None] | None] = [None] * len(together)
     by_organisation: dict[str, list[int]] = {}
     for position, (fact, _resolution) in enumerate(together):
         by_organisation.setdefault(fact.envelope.organisation_id, []).append(position)
@@ -466,6 +486,15 @@ async def _apply_together(
         }
         journaled = await store.write_journals([entries[position] for position in positions])
         positions = [position for position, stored in zip(positions, journaled, strict=True) if stored]
+        merges = await _merge_together(
+            store,
+            organisation_id,
+            {position: entries[position] for position in positions if entries[position].decision.merge is not None},
+            view,
+        )
+        positions = [
+            position for position in positions if entries[position].decision.merge is None or position in merges
+        ]
         claims = [
             (position, identifier, together[position][1].person_id)
             for position in positions
@@ -543,8 +572,78 @@ async def _apply_together(
             if household_id is not None:
                 view.forget_household(organisation_id, household_id)
         for position in positions:
-            applied[position] = replace(entries[position], applied=True)
+            applied[position] = (replace(entries[position], applied=True), merges.get(position))
     return applied
+
+
+async def _merge_together(
+    store: IdentityStore, organisation_id: str, entries: Mapping[int, JournalEntry], view: BatchView
+) -> dict[int, MergeRecord]:
+    """The merges of a round's entries, made as `_apply_merge_decision` makes one, three round trips for them all:
+    their records, the survivors' additions beside their blocks, then the merged persons' new status. Returns the
+    merge of each entry that made its own; one whose persons changed since the decision, or whose merge was made
+    before (its fact decided again after a claim was lost), is left to `settle`."""
+    records: dict[int, MergeRecord] = {}
+    for position, entry in entries.items():
+        assert entry.decision.merge is not None
+        with contextlib.suppress(IdentifierTakenError):
+            record = await _decided_merge_record(
+                store, organisation_id, entry.decision.merge, cause=entry.event_id, at=entry.decided_at
+            )
+            # A merged person who joined a household since the decision moves the survivor there: `fold_merged`.
+            if all(person.household_id is None for person in record.merged):
+                records[position] = record
+    stored = await side_by_side(*(store.insert_merge(record) for record in records.values()))
+    made = {
+        position: record for (position, record), kept in zip(records.items(), stored, strict=True) if kept is record
+    }
+    if not made:
+        return made
+    # One merge per survivor in a round (its footprint writes the survivor): one addition each, in the order
+    # `fold_merged` adds the merged persons.
+    await side_by_side(
+        store.add_to_persons(
+            organisation_id,
+            [
+                PersonAddition(
+                    merge.survivor_id,
+                    identifiers=sorted({identifier for person in merge.merged for identifier in person.identifiers}),
+                    records=[record for person in merge.merged for record in person.records],
+                    kept_apart_from=sorted({other for person in merge.merged for other in person.kept_apart_from}),
+                )
+                for merge in made.values()
+            ],
+        ),
+        store.add_to_blocks_all(
+            organisation_id,
+            [
+                (blocking_keys(record), merge.survivor_id)
+                for merge in made.values()
+                for person in merge.merged
+                for record in person.records
+            ],
+        ),
+    )
+    await side_by_side(
+        *(
+            store.set_status(
+                organisation_id,
+                person.person_id,
+                status=PersonStatus.MERGED,
+                merged_into=merge.survivor_id,
+                expected=PersonStatus.ACTIVE,
+            )
+            for merge in made.values()
+            for person in merge.merged
+        )
+    )
+    for merge in made.values():
+        view.forget_person(organisation_id, merge.survivor_id)
+        for person in merge.merged:
+            view.forget_person(organisation_id, person.person_id)
+            for record in person.records:
+                view.forget_blocks(organisation_id, blocking_keys(record))
+    return made
 
 
 async def _erase_requested_by_id(
@@ -1001,6 +1100,15 @@ async def _apply_merge_decision(
     if existing is not None:
         # A redelivered fact whose merge was undone since (its journal entry applied, not marked): it stays undone.
         return existing if existing.undone_at is not None else await fold_merged(store, existing)
+    record = await _decided_merge_record(store, organisation_id, merge, cause=cause, at=at)
+    return await fold_merged(store, await store.insert_merge(record))
+
+
+async def _decided_merge_record(
+    store: IdentityReads, organisation_id: str, merge: MergeDecision, *, cause: str, at: datetime
+) -> MergeRecord:
+    """The record of the merge a journaled decision makes, of its persons as they are now; raises
+    `IdentifierTakenError` when one of them changed since the decision, which must then be made again."""
     survivor = await store.person(organisation_id, merge.survivor_id)
     merged = [await store.person(organisation_id, person_id) for person_id in merge.merged_ids]
     if survivor is None or any(person is None or not person.is_active for person in merged) or not survivor.is_active:
@@ -1015,8 +1123,7 @@ async def _apply_merge_decision(
         evidence=(),
         look_alike_probability=merge.look_alike_probability,
     )
-    return await apply_merge(
-        store,
+    return _merge_record(
         plan,
         cause=cause,
         decided_by=MergeDecider.RULE,
@@ -1087,24 +1194,34 @@ async def apply_merge(
     Identifiers stay with the persons that claimed them; readers follow `merged_into`, and unmerge has nothing of
     theirs to move back (only what the survivor claimed through their records since: see `_hand_over_claims`).
     """
+    merge = await store.insert_merge(_merge_record(plan, cause=cause, decided_by=decided_by, at=at, evidence=evidence))
+    return await fold_merged(store, merge)
+
+
+def _merge_record(
+    plan: MergePlan,
+    *,
+    cause: str,
+    decided_by: MergeDecider,
+    at: datetime,
+    evidence: tuple[IdentifierDigest, ...] | None = None,
+) -> MergeRecord:
+    """The record of a merge `apply_merge` stores; `evidence`: the digests, if not those of the plan's evidence."""
     organisation_id, survivor_id = plan.survivor.organisation_id, plan.survivor.person_id
     merged_ids = [person.person_id for person in plan.merged]
     digests = evidence if evidence is not None else tuple(identifier.digest for identifier in plan.evidence)
-    merge = await store.insert_merge(
-        MergeRecord(
-            merge_id=merge_id_for(organisation_id, cause, survivor_id, merged_ids),
-            organisation_id=organisation_id,
-            survivor_id=survivor_id,
-            merged=plan.merged,
-            evidence=digests,
-            reason=merge_reason(digests, decided_by, look_alike_probability=plan.look_alike_probability),
-            decided_by=decided_by,
-            decided_at=at,
-            cause=cause,
-            survivor_before=survivor_before(plan.survivor),
-        )
+    return MergeRecord(
+        merge_id=merge_id_for(organisation_id, cause, survivor_id, merged_ids),
+        organisation_id=organisation_id,
+        survivor_id=survivor_id,
+        merged=plan.merged,
+        evidence=digests,
+        reason=merge_reason(digests, decided_by, look_alike_probability=plan.look_alike_probability),
+        decided_by=decided_by,
+        decided_at=at,
+        cause=cause,
+        survivor_before=survivor_before(plan.survivor),
     )
-    return await fold_merged(store, merge)
 
 
 async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:

@@ -12,7 +12,7 @@ async def handle_facts(
     batch: list[ConsumedRecord[Envelope]], context: IdentityContext
 ) -> list[ConsumedRecord[Envelope]]:
     """A batch's plain facts resolved together and published with one wait for Kafka; returns the records left to
-    `handle_fact` (merges, erasures, redeliveries, contended claims and what follows them under the same key)."""
+    `handle_fact` (erasures, redeliveries, contended claims, a few merges, and what follows them under the same key)."""
     started = time.perf_counter()
     outcomes = await resolve_facts(
         [consumed.message for consumed in batch], [consumed.key for consumed in batch], context.deps, context.publish
@@ -26,6 +26,8 @@ async def handle_facts(
             continue
         context.metrics.resolution_seconds.observe(elapsed)
         context.metrics.resolutions.labels(consumed.message.organisation_id, outcome.outcome).inc()
+        if outcome.decision is not None and outcome.decision.merge is not None:
+            context.metrics.merges.labels(consumed.message.organisation_id, "rule").inc()
     return left
 
 

@@ -14,9 +14,10 @@ from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import BLOCKS, INDEXES, MongoIdentityStore
 from services.identity.adapters.versions import VersionedDocuments
 from services.identity.domain.identifiers import Identifier, IdentifierType, identifiers_of
+from services.identity.domain.matching import blocking_keys
 from services.identity.domain.merges import ReviewStatus
 from services.identity.domain.normalise import normalise_record
-from services.identity.domain.persons import PersonStatus
+from services.identity.domain.persons import PersonStatus, matching_record
 from services.identity.handlers import (
     FactOutcome,
     IdentityDeps,
@@ -213,6 +214,72 @@ async def test_households_and_review_suggestions_are_made_in_the_batch_as_one_at
     assert await batched.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10) == await reference.store.reviews(
         ORGANISATION, ReviewStatus.PENDING, 10
     )
+
+
+async def test_a_merge_is_made_in_the_batch_and_a_fact_naming_the_merged_person_follows_it_as_one_at_a_time_would(
+    stores: StoreFactory,
+) -> None:
+    facts = [
+        fact("m1", external_id="C-30", email="anne.cyr@example.com", first_name="Anne", last_name="Cyr"),
+        # Élise's box-office account (h1) and her phone (h2's): her two persons become one.
+        fact("m2", external_id="C-1", phone="514-555-0101", first_name="Élise", last_name="Gagnon"),
+        # The person merged in, named by its own account: resolved after the merge, to the survivor.
+        fact("m3", external_id="C-2", first_name="Élise", last_name="Gagnon", postal_code="H2X 1Y4"),
+    ]
+    reference, batched = deps_on(await stores()), deps_on(await stores())
+    await one_at_a_time(HISTORY, reference)
+    await one_at_a_time(HISTORY, batched)
+    expected = await one_at_a_time(facts, reference)
+    merging = expected["m2"].decision
+    assert merging is not None
+    assert merging.merge is not None
+
+    outcomes = await resolve_facts(facts, lanes_of(facts), batched)
+
+    # None left to one at a time: the merge too was made in the batch.
+    assert all(outcome is not None for outcome in outcomes)
+    got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+    assert await batched.store.merge(ORGANISATION, merge_id_of(got["m2"])) is not None
+    # The survivor is filed under the blocks of the records it took, as one at a time files it.
+    keys = sorted({key for envelope in [*HISTORY, *facts] for key in keys_of(envelope)})
+    assert await batched.store.block_members(ORGANISATION, keys) == await reference.store.block_members(
+        ORGANISATION, keys
+    )
+
+
+async def test_a_merge_redelivered_with_its_batch_is_made_once_and_told_the_same(stores: StoreFactory) -> None:
+    deps = deps_on(await stores())
+    await one_at_a_time(HISTORY, deps)
+    facts = [fact("m2", external_id="C-1", phone="514-555-0101", first_name="Élise", last_name="Gagnon")]
+    first = await resolve_facts(facts, lanes_of(facts), deps)
+    again = await as_a_batch(facts, deps)
+
+    (outcome,) = first
+    assert outcome is not None
+    assert wire({"m2": outcome}) == wire(again)
+    person = await deps.store.person(ORGANISATION, resolved_of(outcome).person_id)
+    assert person is not None
+    assert len(await deps.store.merges_involving(ORGANISATION, person.person_id)) == 1
+
+
+def keys_of(envelope: Envelope) -> tuple[str, ...]:
+    data = parse_data(envelope)
+    assert isinstance(data, AudienceFact)
+    return blocking_keys(matching_record(normalise_record(person_record(data.person), today=START.date())))
+
+
+def merge_id_of(outcome: FactOutcome) -> str:
+    merged = parse_data(outcome.outputs[0])
+    assert isinstance(merged, PersonsMergedV1)
+    return merged.merge_id
+
+
+def resolved_of(outcome: FactOutcome) -> PersonResolvedV1:
+    data = parse_data(last_resolution(outcome.outputs))
+    assert isinstance(data, PersonResolvedV1)
+    return data
 
 
 async def test_a_fact_that_looked_for_look_alikes_waits_for_one_its_round_files_as_one_at_a_time_would(

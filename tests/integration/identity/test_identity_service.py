@@ -93,7 +93,7 @@ def resolved_data(envelope: Envelope) -> PersonResolvedV1:
 async def test_facts_are_resolved_and_published_keyed_by_person_with_merges_before_the_fact(
     harness: IdentityHarness,
 ) -> None:
-    async with running_identity(harness):
+    async with running_identity(harness) as app:
         # One at a time: facts with different keys may be handled in any order, and the older person survives.
         await harness.publish([harness.fact("f1", external_id="C-1", first_name="Élise", last_name="Gagnon")])
         first = await harness.outputs(1)
@@ -101,6 +101,16 @@ async def test_facts_are_resolved_and_published_keyed_by_person_with_merges_befo
         first += await harness.outputs(1)
         await harness.publish([harness.fact("f3", external_id="C-1", email="E@x.com")])
         merge_outputs = await harness.outputs(2)
+
+        def merges_counted() -> float | None:
+            labels = {"organisation": harness.organisation_id, "decided_by": "rule"}
+            value = app.state.runtime.registry.get_sample_value("parterre_identity_merges_total", labels)
+            return None if value is None else float(value)
+
+        # Counted once the handler returns, just after the events are out; whichever way the consumer handled the
+        # fact (in its batch, or one at a time).
+        assert await eventually(lambda: merges_counted() is not None)
+        assert merges_counted() == 1
     by_fact = {resolved_data(envelope).original.id: resolved_data(envelope) for envelope in first}
     assert {data.match.method for data in by_fact.values()} == {MatchMethod.NEW}
     box_office, shop = by_fact["f1"].person_id, by_fact["f2"].person_id
