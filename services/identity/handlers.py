@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -599,44 +599,7 @@ async def _merge_together(
     }
     if not made:
         return made
-    # One merge per survivor in a round (its footprint writes the survivor): one addition each, in the order
-    # `fold_merged` adds the merged persons.
-    await side_by_side(
-        store.add_to_persons(
-            organisation_id,
-            [
-                PersonAddition(
-                    merge.survivor_id,
-                    identifiers=sorted({identifier for person in merge.merged for identifier in person.identifiers}),
-                    records=[record for person in merge.merged for record in person.records],
-                    kept_apart_from=sorted({other for person in merge.merged for other in person.kept_apart_from}),
-                )
-                for merge in made.values()
-            ],
-        ),
-        store.add_to_blocks_all(
-            organisation_id,
-            [
-                (blocking_keys(record), merge.survivor_id)
-                for merge in made.values()
-                for person in merge.merged
-                for record in person.records
-            ],
-        ),
-    )
-    await side_by_side(
-        *(
-            store.set_status(
-                organisation_id,
-                person.person_id,
-                status=PersonStatus.MERGED,
-                merged_into=merge.survivor_id,
-                expected=PersonStatus.ACTIVE,
-            )
-            for merge in made.values()
-            for person in merge.merged
-        )
-    )
+    await _fold_together(store, organisation_id, made.values())
     for merge in made.values():
         view.forget_person(organisation_id, merge.survivor_id)
         for person in merge.merged:
@@ -1225,7 +1188,12 @@ def _merge_record(
 
 
 async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
+    """Gives the survivor the merged persons' identifiers, records and blocks, and marks them merged into it;
+    idempotent. A merged person's household moves the survivor there, one merged person after the other."""
     organisation_id, survivor_id = merge.organisation_id, merge.survivor_id
+    if all(person.household_id is None for person in merge.merged):
+        await _fold_together(store, organisation_id, [merge])
+        return merge
     for merged in merge.merged:
         # The survivor's person and its blocks are different documents: written side by side, as a consumer batch
         # writes them. Each is idempotent, and the merged person is marked merged only once both are done.
@@ -1257,6 +1225,48 @@ async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
             expected=PersonStatus.ACTIVE,
         )
     return merge
+
+
+async def _fold_together(store: IdentityStore, organisation_id: str, merges: Collection[MergeRecord]) -> None:
+    """`fold_merged` for merges whose merged persons have no household, in two steps for them all: each survivor's
+    addition (every merged person's identifiers and records, in the merge's order) beside their blocks, then the
+    merged persons' status. One merge per survivor: a consumer batch's round makes no two of one survivor."""
+    await side_by_side(
+        store.add_to_persons(
+            organisation_id,
+            [
+                PersonAddition(
+                    merge.survivor_id,
+                    identifiers=sorted({identifier for person in merge.merged for identifier in person.identifiers}),
+                    records=[record for person in merge.merged for record in person.records],
+                    kept_apart_from=sorted({other for person in merge.merged for other in person.kept_apart_from}),
+                )
+                for merge in merges
+            ],
+        ),
+        store.add_to_blocks_all(
+            organisation_id,
+            [
+                (blocking_keys(record), merge.survivor_id)
+                for merge in merges
+                for person in merge.merged
+                for record in person.records
+            ],
+        ),
+    )
+    await side_by_side(
+        *(
+            store.set_status(
+                organisation_id,
+                person.person_id,
+                status=PersonStatus.MERGED,
+                merged_into=merge.survivor_id,
+                expected=PersonStatus.ACTIVE,
+            )
+            for merge in merges
+            for person in merge.merged
+        )
+    )
 
 
 async def _outputs(
