@@ -3,7 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -158,6 +158,31 @@ async def persons_named(outcomes: dict[str, FactOutcome], store: IdentityStore) 
     return persons
 
 
+@dataclass(frozen=True)
+class Compared:
+    reference: IdentityDeps
+    batched: IdentityDeps
+    expected: dict[str, FactOutcome]
+    got: dict[str, FactOutcome]
+
+
+async def resolved_whole_as_one_at_a_time(
+    stores: StoreFactory, history: Sequence[Envelope], facts: Sequence[Envelope]
+) -> Compared:
+    """`facts` one at a time on one store and as one batch on another, both after `history`: the batch leaves
+    none of them to one at a time, and gives the same events and persons."""
+    reference, batched = deps_on(await stores()), deps_on(await stores())
+    await one_at_a_time(history, reference)
+    await one_at_a_time(history, batched)
+    expected = await one_at_a_time(facts, reference)
+    outcomes = await resolve_facts(facts, lanes_of(facts), batched)
+    assert all(outcome is not None for outcome in outcomes)
+    got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+    return Compared(reference, batched, expected, got)
+
+
 async def test_a_batch_gives_the_same_persons_and_outputs_as_its_facts_one_at_a_time(stores: StoreFactory) -> None:
     reference, batched = deps_on(await stores()), deps_on(await stores())
     await one_at_a_time(HISTORY, reference)
@@ -176,13 +201,7 @@ async def test_a_batch_without_contention_is_resolved_whole_and_the_same_as_one_
         fact(f"n{n}", external_id=f"N-{n}", email=f"patron{n}@example{n}.com", first_name="Anne", last_name=f"Nom{n}")
         for n in range(20)
     ]
-    reference, batched = deps_on(await stores()), deps_on(await stores())
-    expected = await one_at_a_time(facts, reference)
-    outcomes = await resolve_facts(facts, lanes_of(facts), batched)
-    assert all(outcome is not None for outcome in outcomes)
-    got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
-    assert wire(got) == wire(expected)
-    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+    await resolved_whole_as_one_at_a_time(stores, [], facts)
 
 
 async def test_households_and_review_suggestions_are_made_in_the_batch_as_one_at_a_time_would(
@@ -197,23 +216,15 @@ async def test_households_and_review_suggestions_are_made_in_the_batch_as_one_at
         fact("r2", external_id="C-21", first_name="L", last_name="Roy", postal_code="H2J 2L1"),
         fact("r3", external_id="C-22", email="paul.gauthier@example.com", first_name="Paul", last_name="Gauthier"),
     ]
-    reference, batched = deps_on(await stores()), deps_on(await stores())
-    await one_at_a_time(history, reference)
-    await one_at_a_time(history, batched)
-    expected = await one_at_a_time(facts, reference)
-    outcomes = await resolve_facts(facts, lanes_of(facts), batched)
-    assert all(outcome is not None for outcome in outcomes)
-    got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
-    household, review = got["r1"].decision, got["r2"].decision
+    compared = await resolved_whole_as_one_at_a_time(stores, history, facts)
+    household, review = compared.got["r1"].decision, compared.got["r2"].decision
     assert household is not None
     assert household.household_with is not None
     assert review is not None
     assert review.review is not None
-    assert wire(got) == wire(expected)
-    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
-    assert await batched.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10) == await reference.store.reviews(
+    assert await compared.batched.store.reviews(
         ORGANISATION, ReviewStatus.PENDING, 10
-    )
+    ) == await compared.reference.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
 
 
 async def test_a_merge_is_made_in_the_batch_and_a_fact_naming_the_merged_person_follows_it_as_one_at_a_time_would(
@@ -226,27 +237,18 @@ async def test_a_merge_is_made_in_the_batch_and_a_fact_naming_the_merged_person_
         # The person merged in, named by its own account: resolved after the merge, to the survivor.
         fact("m3", external_id="C-2", first_name="Élise", last_name="Gagnon", postal_code="H2X 1Y4"),
     ]
-    reference, batched = deps_on(await stores()), deps_on(await stores())
-    await one_at_a_time(HISTORY, reference)
-    await one_at_a_time(HISTORY, batched)
-    expected = await one_at_a_time(facts, reference)
-    merging = expected["m2"].decision
+    # None left to one at a time: the merge too is made in the batch.
+    compared = await resolved_whole_as_one_at_a_time(stores, HISTORY, facts)
+
+    merging = compared.expected["m2"].decision
     assert merging is not None
     assert merging.merge is not None
-
-    outcomes = await resolve_facts(facts, lanes_of(facts), batched)
-
-    # None left to one at a time: the merge too was made in the batch.
-    assert all(outcome is not None for outcome in outcomes)
-    got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
-    assert wire(got) == wire(expected)
-    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
-    assert await batched.store.merge(ORGANISATION, merge_id_of(got["m2"])) is not None
+    assert await compared.batched.store.merge(ORGANISATION, merge_id_of(compared.got["m2"])) is not None
     # The survivor is filed under the blocks of the records it took, as one at a time files it.
     keys = sorted({key for envelope in [*HISTORY, *facts] for key in keys_of(envelope)})
-    assert await batched.store.block_members(ORGANISATION, keys) == await reference.store.block_members(
+    assert await compared.batched.store.block_members(
         ORGANISATION, keys
-    )
+    ) == await compared.reference.store.block_members(ORGANISATION, keys)
 
 
 async def test_a_merge_redelivered_with_its_batch_is_made_once_and_told_the_same(stores: StoreFactory) -> None:
