@@ -14,7 +14,7 @@ from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import BLOCKS, INDEXES, MongoIdentityStore
 from services.identity.adapters.versions import VersionedDocuments
 from services.identity.domain.identifiers import Identifier, IdentifierType, identifiers_of
-from services.identity.domain.matching import blocking_keys
+from services.identity.domain.matching import BLOCK_CAPACITY, blocking_keys
 from services.identity.domain.merges import ReviewStatus
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.persons import PersonStatus, matching_record
@@ -28,7 +28,7 @@ from services.identity.handlers import (
     resolve_fact,
     resolve_facts,
 )
-from services.identity.ports import IdentityStore
+from services.identity.ports import IdentityStore, JournalEntry
 from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope, parse_data
@@ -167,14 +167,23 @@ class Compared:
 
 
 async def resolved_whole_as_one_at_a_time(
-    stores: StoreFactory, history: Sequence[Envelope], facts: Sequence[Envelope]
+    stores: StoreFactory, history: Sequence[Envelope], facts: Sequence[Envelope], *, rounds: list[int] | None = None
 ) -> Compared:
     """`facts` one at a time on one store and as one batch on another, both after `history`: the batch leaves
-    none of them to one at a time, and gives the same events and persons."""
+    none of them to one at a time, and gives the same events and persons. `rounds`, if given, gets the number of
+    facts each round of the batch journaled."""
     reference, batched = deps_on(await stores()), deps_on(await stores())
     await one_at_a_time(history, reference)
     await one_at_a_time(history, batched)
     expected = await one_at_a_time(facts, reference)
+    if rounds is not None:
+        journal = batched.store.write_journals
+
+        async def journaled(entries: Sequence[JournalEntry]) -> list[bool]:
+            rounds.append(len(entries))
+            return await journal(entries)
+
+        batched.store.write_journals = journaled  # type: ignore[method-assign]
     outcomes = await resolve_facts(facts, lanes_of(facts), batched)
     assert all(outcome is not None for outcome in outcomes)
     got = {envelope.id: outcome for envelope, outcome in zip(facts, outcomes, strict=True) if outcome is not None}
@@ -312,6 +321,92 @@ async def test_a_fact_that_looked_for_look_alikes_waits_for_one_its_round_files_
     got = await as_a_batch(facts, batched)
     assert wire(got) == wire(expected)
     assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+
+
+async def test_new_patrons_sharing_a_block_are_created_in_one_round_when_neither_is_a_look_alike_of_the_other(
+    stores: StoreFactory,
+) -> None:
+    # Same family name, same postal code: one block. Marie looks there for look-alikes while Jean's new person is
+    # filed there; she is decided again with him in it, as one at a time would see him, and nothing changes.
+    facts = [
+        fact(
+            "t1",
+            external_id="C-40",
+            email="jean.tremblay@example.com",
+            first_name="Jean",
+            last_name="Tremblay",
+            postal_code="H2X 1Y4",
+        ),
+        fact(
+            "t2",
+            external_id="C-41",
+            email="marie.tremblay@exemple.ca",
+            first_name="Marie",
+            last_name="Tremblay",
+            postal_code="H2X 1Y4",
+        ),
+    ]
+    assert set(keys_of(facts[0])) & set(keys_of(facts[1]))
+    rounds: list[int] = []
+    compared = await resolved_whole_as_one_at_a_time(stores, [], facts, rounds=rounds)
+    assert rounds == [2]
+    decisions = [compared.got[envelope.id].decision for envelope in facts]
+    assert all(decision is not None and decision.created for decision in decisions)
+
+
+async def test_a_fact_waits_for_a_known_person_its_round_files_under_the_blocks_it_read_as_one_at_a_time_would(
+    stores: StoreFactory,
+) -> None:
+    # The newsletter knows Diane by her email and first name. Her box-office account links to her and files her
+    # under her family name and postal code; a walk-up buyer with that name and postal code, later in the batch,
+    # read that block before. Decided again, it must find Diane there: it waits for the next round.
+    history = [fact("d1", source="mailchimp-principal", email="diane.jacob@example.com", first_name="Diane")]
+    facts = [
+        fact(
+            "d2",
+            external_id="C-4439",
+            email="diane.jacob@example.com",
+            first_name="Diane",
+            last_name="Jacob",
+            postal_code="H3H 1Z4",
+        ),
+        fact("d3", first_name="Diane", last_name="Jacob", postal_code="H3H 1Z4", birth_date="1952-05-11"),
+    ]
+    rounds: list[int] = []
+    compared = await resolved_whole_as_one_at_a_time(stores, history, facts, rounds=rounds)
+    assert rounds == [1, 1]
+    linked, walk_up = compared.got["d2"].decision, compared.got["d3"].decision
+    assert linked is not None
+    assert walk_up is not None
+    # Found, not taken for someone new.
+    assert not walk_up.created or walk_up.review is not None
+    assert walk_up.person_id == linked.person_id or walk_up.review is not None
+
+
+async def test_a_fact_whose_block_a_new_person_of_its_round_fills_waits_and_no_longer_searches_it(
+    stores: StoreFactory,
+) -> None:
+    # A walk-up buyer known by her street address alone, whose address's block holds one place fewer than it can.
+    marie = {"first_name": "Marie", "last_name": "Côté", "street": "100, rue Principale", "city": "Rimouski"}
+    history = [fact("a1", **marie)]
+    facts = [
+        # A neighbour at the same address, new: the block is full once he is filed there.
+        fact("a2", first_name="Paul", last_name="Roy", street="100, rue Principale", city="Rimouski"),
+        # Marie again: the round read the block with her in it, but one at a time, after Paul, it is not searched.
+        fact("a3", **marie),
+    ]
+    (address_key,) = [key for key in keys_of(history[0]) if key.startswith("sa:")]
+    reference, batched = deps_on(await stores()), deps_on(await stores())
+    for deps in (reference, batched):
+        await one_at_a_time(history, deps)
+        neighbours = [([address_key], f"per_neighbour_{n}") for n in range(BLOCK_CAPACITY - 2)]
+        await deps.store.add_to_blocks_all(ORGANISATION, neighbours)
+    expected = await one_at_a_time(facts, reference)
+    got = await as_a_batch(facts, batched)
+    assert wire(got) == wire(expected)
+    again = expected["a3"].decision
+    assert again is not None
+    assert again.created
 
 
 async def test_a_redelivered_batch_publishes_the_same_events_and_creates_nobody_new(stores: StoreFactory) -> None:
