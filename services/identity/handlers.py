@@ -45,6 +45,7 @@ from services.identity.domain.persons import (
     merge_id_for,
     review_id_for,
     suppression_hash,
+    with_addition,
 )
 from services.identity.domain.records import NormalisedRecord, PersonRecord
 from services.identity.domain.resolution import (
@@ -378,9 +379,7 @@ async def _resolve_in_rounds(
                 or footprint.waits_for_pending(pending)
                 or (
                     footprint.waits_for_applied(applied)
-                    and not await _decided_alike_after(
-                        fact, resolution, footprint, evidence, applied, filed, deps, view
-                    )
+                    and not await _decided_alike_after(fact, resolution, footprint, applied, filed, deps, view)
                 )
             ):
                 deferred.append(fact)
@@ -389,7 +388,7 @@ async def _resolve_in_rounds(
                 continue
             busy.add(lane)
             applied.add(footprint)
-            filed.add(fact, resolution, footprint, at=to_the_millisecond(deps.clock.now()))
+            filed.add(fact, resolution, footprint, evidence, at=to_the_millisecond(deps.clock.now()))
             together.append((fact, resolution))
         for (fact, resolution), done in zip(together, await _apply_together(together, deps, view), strict=True):
             if done is None:
@@ -443,43 +442,70 @@ async def _decide_in_batch(
 
 @dataclass
 class _FiledInRound:
-    """Whom the facts a round applies file under each block, in their order (`_decided_alike_after`): each new
-    person they create, as they store it; a block another change joins (a merge, a household, a known person
-    filed under more blocks) is marked unknown (None)."""
+    """The persons the facts a round applies store, as they store them, and whom they file under each block, in
+    their order (`_decided_alike_after`): a new person, or a known one linked to with what the fact adds. A person
+    or block another change writes (a merge, a household) is marked unknown (None)."""
 
     members: dict[tuple[str, str], list[str] | None] = field(default_factory=dict)
-    persons: dict[tuple[str, str], Person] = field(default_factory=dict)
+    persons: dict[tuple[str, str], Person | None] = field(default_factory=dict)
 
-    def add(self, fact: _PlainFact, resolution: Resolution, footprint: _Footprint, *, at: datetime) -> None:
+    def add(
+        self, fact: _PlainFact, resolution: Resolution, footprint: _Footprint, evidence: Evidence, *, at: datetime
+    ) -> None:
         organisation_id = fact.envelope.organisation_id
-        created = resolution.created and resolution.household_with is None and resolution.merge is None
-        if created:
-            self.persons[(organisation_id, resolution.person_id)] = _created_person(fact, resolution, at=at)
+        stored = self._stored(fact, resolution, evidence, at=at)
+        for kind, local in footprint.writes:
+            if kind == "person":
+                self.persons[(organisation_id, local)] = None
+        if stored is not None:
+            self.persons[(organisation_id, stored.person_id)] = stored
         for _block, key in footprint.joins:
             members = self.members.setdefault((organisation_id, key), [])
-            if members is not None and created:
-                members.append(resolution.person_id)
+            if members is not None and stored is not None:
+                members.append(stored.person_id)
             else:
                 self.members[(organisation_id, key)] = None
+
+    @staticmethod
+    def _stored(fact: _PlainFact, resolution: Resolution, evidence: Evidence, *, at: datetime) -> Person | None:
+        """The person the fact stores, as `_apply_together` stores it; None for a merge or a household."""
+        if resolution.merge is not None or resolution.household_with is not None:
+            return None
+        if resolution.created:
+            return _created_person(fact, resolution, at=at)
+        linked = next(
+            (
+                person
+                for person in (*evidence.owners.values(), *evidence.candidates)
+                if person.person_id == resolution.person_id
+            ),
+            None,
+        )
+        if linked is None:
+            return None
+        return with_addition(linked, identifiers=resolution.claims, records=(fact.kept,))
 
 
 async def _decided_alike_after(
     fact: _PlainFact,
     resolution: Resolution,
     footprint: _Footprint,
-    evidence: Evidence,
     applied: _Touched,
     filed: _FiledInRound,
     deps: IdentityDeps,
     view: BatchView,
 ) -> bool:
-    """Whether a fact that looked for look-alikes in blocks the round's earlier facts file new persons under decides
-    the same with them there, as it would one fact at a time: then it need not wait for the next round. Two patrons
-    of one batch often share a blocking key (a family name's sound, a postal code), and a second round costs a
-    small batch as much again as the first."""
-    if not (footprint.reads.isdisjoint(applied.writes) and footprint.writes.isdisjoint(applied.writes)):
+    """Whether a fact that read persons or blocks the round's earlier facts change decides the same with their
+    changes made, as it would one fact at a time: then it need not wait for the next round. Patrons of one batch
+    often share a blocking key (a family name's sound, a postal code) or a look-alike, and a second round costs a
+    small batch as much again as the first. Only persons and blocks known as they will be stored are seen so:
+    a fact that reads an identifier another claims, or writes what another writes, waits."""
+    if not footprint.writes.isdisjoint(applied.writes):
         return False
     organisation_id = fact.envelope.organisation_id
+    for kind, local in footprint.reads & applied.writes:
+        if kind != "person" or filed.persons.get((organisation_id, local)) is None:
+            return False
     joiners: dict[str, list[str]] = {}
     for _block, key in footprint.reads & applied.joins:
         members = filed.members.get((organisation_id, key))
@@ -487,21 +513,17 @@ async def _decided_alike_after(
             return False
         joiners[key] = members
     reads = _WithFiled(view, organisation_id, joiners, filed.persons)
-    seen = await gather_evidence(reads, organisation_id, fact.record, fact.identifiers, keys=fact.keys, known=evidence)
-    decided = resolve_record(
-        fact.record,
-        fact.identifiers,
-        seen,
-        organisation_id=organisation_id,
-        event_id=fact.envelope.id,
-        policy=deps.rules.policy,
-        matching=deps.rules.matching,
-    )
-    return decided == resolution
+    try:
+        decided = await decide_record(
+            organisation_id, fact.envelope.id, fact.record, fact.identifiers, deps, keys=fact.keys, reads=reads
+        )
+    except PersonNotReadyError:
+        return False
+    return decided is not None and decided[0] == resolution
 
 
 class _WithFiled:
-    """A batch's view with the new persons its round files before a fact, in the blocks they join, as that fact
+    """A batch's view with the persons its round stores before a fact, and the blocks they join, as that fact
     would find them one fact at a time."""
 
     def __init__(
@@ -509,7 +531,7 @@ class _WithFiled:
         view: BatchView,
         organisation_id: str,
         joiners: Mapping[str, Sequence[str]],
-        persons: Mapping[tuple[str, str], Person],
+        persons: Mapping[tuple[str, str], Person | None],
     ) -> None:
         self._view = view
         self._organisation_id = organisation_id
@@ -528,8 +550,8 @@ class _WithFiled:
         return found
 
     async def person(self, organisation_id: str, person_id: str) -> Person | None:
-        created = self._persons.get((organisation_id, person_id))
-        return created if created is not None else await self._view.person(organisation_id, person_id)
+        stored = self._persons.get((organisation_id, person_id))
+        return stored if stored is not None else await self._view.person(organisation_id, person_id)
 
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
         return await self._view.owner_of(organisation_id, identifier)

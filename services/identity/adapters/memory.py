@@ -21,7 +21,7 @@ from services.identity.domain.merges import (
     SurvivorBefore,
     UnmergeClaim,
 )
-from services.identity.domain.persons import Person, PersonStatus, add_record, moved_to_household
+from services.identity.domain.persons import Person, PersonStatus, with_addition
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from shared.privacy import person_digest
@@ -178,15 +178,16 @@ class InMemoryIdentityStore:
         if person is None or person.status is PersonStatus.ERASED:
             # As the MongoDB store: an erased person takes nothing back.
             return
-        kept = person.records
-        for record in records:
-            kept = add_record(kept, record)
         # `replaced`: the batch command adds to a person for most of its records.
         self._persons[(organisation_id, person_id)] = replaced(
-            moved_to_household(person, household_id, household_at),
-            identifiers=person.identifiers | frozenset(identifiers),
-            records=kept,
-            kept_apart_from=person.kept_apart_from | frozenset(kept_apart_from),
+            with_addition(
+                person,
+                identifiers=identifiers,
+                records=records,
+                household_id=household_id,
+                household_at=household_at,
+                kept_apart_from=kept_apart_from,
+            ),
             version=person.version + 1,
         )
 

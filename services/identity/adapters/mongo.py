@@ -51,7 +51,7 @@ from services.identity.domain.merges import (
     SurvivorBefore,
     UnmergeClaim,
 )
-from services.identity.domain.persons import Person, PersonStatus, add_record, moved_to_household
+from services.identity.domain.persons import Person, PersonStatus, with_addition
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from services.identity.settings import DEVELOPMENT_SALT
@@ -116,14 +116,13 @@ def _with_addition(person: Person, addition: PersonAddition) -> Person | None:
     """The person with what a resolution adds to it; None if erased (an erased person takes nothing back)."""
     if person.status is PersonStatus.ERASED:
         return None
-    kept = person.records
-    for record in addition.records:
-        kept = add_record(kept, record)
-    return replace(
-        moved_to_household(person, addition.household_id, addition.household_at),
-        identifiers=person.identifiers | frozenset(addition.identifiers),
-        records=kept,
-        kept_apart_from=person.kept_apart_from | frozenset(addition.kept_apart_from),
+    return with_addition(
+        person,
+        identifiers=addition.identifiers,
+        records=addition.records,
+        household_id=addition.household_id,
+        household_at=addition.household_at,
+        kept_apart_from=addition.kept_apart_from,
     )
 
 

@@ -1,6 +1,7 @@
 """A person as identity keeps them: the identifiers they own, the records seen of them, their household."""
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -106,6 +107,27 @@ def moved_to_household(person: Person, household_id: str | None, at: datetime | 
     if not decided_after(household_id, at, person.household_id, person.household_at):
         return person
     return replace(person, household_id=household_id, household_at=to_the_millisecond(at))
+
+
+def with_addition(
+    person: Person,
+    *,
+    identifiers: Iterable[Identifier] = (),
+    records: Iterable[NormalisedRecord] = (),
+    household_id: str | None = None,
+    household_at: datetime | None = None,
+    kept_apart_from: Iterable[str] = (),
+) -> Person:
+    """The person with what a resolution adds to it, as every store keeps it (its version left as it was)."""
+    kept = person.records
+    for record in records:
+        kept = add_record(kept, record)
+    return replace(
+        moved_to_household(person, household_id, household_at),
+        identifiers=person.identifiers | frozenset(identifiers),
+        records=kept,
+        kept_apart_from=person.kept_apart_from | frozenset(kept_apart_from),
+    )
 
 
 def household_id_for(organisation_id: str, founder_person_id: str) -> str:

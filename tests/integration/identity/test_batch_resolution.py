@@ -354,6 +354,50 @@ async def test_new_patrons_sharing_a_block_are_created_in_one_round_when_neither
     assert all(decision is not None and decision.created for decision in decisions)
 
 
+async def test_a_fact_that_read_a_look_alike_its_round_adds_to_goes_in_that_round_when_still_someone_else(
+    stores: StoreFactory,
+) -> None:
+    # Luc is known. His shop order adds his phone to him while Anne, new, of the same family name and postal code,
+    # looks for look-alikes and reads him: decided again with his new details, she is still someone else.
+    history = [
+        fact(
+            "l1",
+            external_id="C-60",
+            email="luc.bergeron@example.com",
+            first_name="Luc",
+            last_name="Bergeron",
+            postal_code="H2X 1Y4",
+        )
+    ]
+    facts = [
+        fact(
+            "l2",
+            source="shopify-boutique",
+            email="luc.bergeron@example.com",
+            phone="514-555-0177",
+            first_name="Luc",
+            last_name="Bergeron",
+            postal_code="H2X 1Y4",
+        ),
+        fact(
+            "l3",
+            external_id="C-61",
+            email="anne.bergeron@exemple.ca",
+            first_name="Anne",
+            last_name="Bergeron",
+            postal_code="H2X 1Y4",
+        ),
+    ]
+    rounds: list[int] = []
+    compared = await resolved_whole_as_one_at_a_time(stores, history, facts, rounds=rounds)
+    assert rounds == [2]
+    linked, anne = compared.got["l2"].decision, compared.got["l3"].decision
+    assert linked is not None
+    assert not linked.created
+    assert anne is not None
+    assert anne.created
+
+
 async def test_a_fact_waits_for_a_known_person_its_round_files_under_the_blocks_it_read_as_one_at_a_time_would(
     stores: StoreFactory,
 ) -> None:
