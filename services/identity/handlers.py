@@ -1171,10 +1171,10 @@ async def file_review(review: ReviewItem, deps: IdentityDeps) -> None:
     erased before withdrawing the suggestions naming them, so one filed meanwhile is seen by one side or the other."""
     store, organisation_id = deps.store, review.organisation_id
     await store.insert_review(review)
-    for person_id in (review.person_id, review.candidate_id):
-        # Read afresh: an erasure by another process since this one last read them is what is looked for.
-        store.forget_person(organisation_id, person_id)
-        person = await store.person(organisation_id, person_id)
+    # Read afresh: an erasure by another process since this one last read them is what is looked for.
+    named = (review.person_id, review.candidate_id)
+    persons = await side_by_side(*(store.fresh_person(organisation_id, person_id) for person_id in named))
+    for person_id, person in zip(named, persons, strict=True):
         if person is not None and person.status is PersonStatus.ERASED:
             await _withdraw_reviews(organisation_id, person_id, deps)
 

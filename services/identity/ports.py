@@ -120,6 +120,11 @@ class IdentityStore(IdentityReads, Protocol):
     def forget_person(self, organisation_id: str, person_id: str) -> None:
         """The next read of the person asks the store itself, whatever this process knows of it."""
 
+    async def fresh_person(self, organisation_id: str, person_id: str) -> Person | None:
+        """The person as the store holds them now, asked of the store even where this process may answer from what
+        it knows: what another process changed since this one last read them is seen."""
+        ...
+
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None: ...
 
     async def write_journal(self, entry: JournalEntry) -> JournalEntry:

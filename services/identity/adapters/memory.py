@@ -65,6 +65,9 @@ class InMemoryIdentityStore:
         # Nothing is kept apart from the state.
         return
 
+    async def fresh_person(self, organisation_id: str, person_id: str) -> Person | None:
+        return await self.person(organisation_id, person_id)
+
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
         return self._journal.get((organisation_id, event_id))
 

@@ -39,6 +39,7 @@ from services.identity.adapters.versions import (
     KnownKeys,
     OrganisationEpochs,
     VersionedDocuments,
+    untrusted,
 )
 from services.identity.adapters.versions import key_of as _key
 from services.identity.domain.identifiers import Identifier, IdentifierDigest, digest_from_key, records_without_erased
@@ -214,6 +215,11 @@ class MongoIdentityStore:
 
     def forget_person(self, organisation_id: str, person_id: str) -> None:
         self._persons.forget(organisation_id, person_id)
+
+    async def fresh_person(self, organisation_id: str, person_id: str) -> Person | None:
+        # Versions never change: looking for one after the latest known finds any change, in one round trip.
+        with untrusted(organisation_id):
+            return await self.person(organisation_id, person_id)
 
     async def journal_entry(self, organisation_id: str, event_id: str) -> JournalEntry | None:
         document = await self._journal_reads.find_one(_key(organisation_id, event_id))

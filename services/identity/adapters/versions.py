@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -47,6 +47,17 @@ log = logging.getLogger(__name__)
 
 # The organisations whose known versions the running task may take as the latest (see `trusting`).
 _TRUSTING: ContextVar[frozenset[str]] = ContextVar("trusting", default=frozenset())
+
+
+@contextlib.contextmanager
+def untrusted(organisation_id: str) -> Iterator[None]:
+    """Within: what this process knows of the organisation answers no read without a round trip, even inside
+    `OrganisationEpochs.trusting`; a version known is still where the search for a newer one starts."""
+    token = _TRUSTING.set(_TRUSTING.get() - {organisation_id})
+    try:
+        yield
+    finally:
+        _TRUSTING.reset(token)
 
 
 def key_of(organisation_id: str, local: str) -> str:

@@ -8,12 +8,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 import shared.mongo
-from services.identity.adapters.mongo import APPLIED, EPOCHS, MongoIdentityStore
+from services.identity.adapters.mongo import APPLIED, EPOCHS, PERSONS, MongoIdentityStore
 from services.identity.adapters.versions import OrganisationEpochs
 from services.identity.domain.identifiers import Identifier, IdentifierType
-from services.identity.domain.persons import Person
+from services.identity.domain.merges import ReviewItem, ReviewStatus
+from services.identity.domain.persons import Person, review_id_for
 from services.identity.domain.records import NormalisedRecord
-from services.identity.handlers import resolve_fact, resolve_facts
+from services.identity.handlers import IdentityDeps, erase_person, file_review, resolve_fact, resolve_facts
 from shared.events import parse_data
 from shared.events.identity import PersonResolvedV1
 from shared.mongo import INSERTS_IN_ORDER_PER_COMMAND, Document
@@ -446,3 +447,56 @@ async def test_documents_whose_extension_failed_go_with_the_next_one(
     assert marks_and_epochs(await stored_ids(database)) == (set(), set())
     await applying(epochs, "e3")
     assert marks_and_epochs(await stored_ids(database)) == ({"e1", "e2", "e3"}, {"epoch#1"})
+
+
+async def luc_and_a_walk_up(deps: IdentityDeps) -> tuple[str, str]:
+    """Luc, known by his box-office account, and a walk-up buyer who may be him: their person ids."""
+    luc = fact("l1", external_id="C-1", email="luc.roy@example.com", first_name="Luc", last_name="Roy")
+    walk_up = fact("w1", first_name="Luc", last_name="Roy", postal_code="H2J 2L1")
+    return resolved_person(await resolve_fact(luc, deps)), resolved_person(await resolve_fact(walk_up, deps))
+
+
+async def test_a_suggestion_filed_inside_a_batch_after_another_process_erased_its_patron_is_withdrawn(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, _log = logged_database
+    here = deps_on(MongoIdentityStore(database))
+    elsewhere = deps_on(MongoIdentityStore(database))
+    luc_id, walk_up_id = await luc_and_a_walk_up(here)
+    async with here.store.trusting({ORGANISATION}):
+        # What this process knows of Luc answers here without a round trip: his erasure elsewhere, made after the
+        # batch began, is found only by asking the store.
+        assert await here.store.person(ORGANISATION, luc_id) is not None
+        await erase_person(ORGANISATION, luc_id, elsewhere, do_not_readd=False)
+        await file_review(suggestion(walk_up_id, luc_id), here)
+    assert await here.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10) == []
+    [withdrawn] = await here.store.reviews(ORGANISATION, ReviewStatus.WITHDRAWN, 10)
+    assert withdrawn.candidate_id == luc_id
+
+
+async def test_a_suggestion_filed_inside_a_batch_asks_the_store_for_both_its_persons_in_one_read(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    database, log = logged_database
+    here = deps_on(MongoIdentityStore(database))
+    luc_id, walk_up_id = await luc_and_a_walk_up(here)
+    async with here.store.trusting({ORGANISATION}):
+        log.commands.clear()
+        await file_review(suggestion(walk_up_id, luc_id), here)
+    # Unchanged since this process last saw them: one look for a later version of each, together.
+    assert log.count("find", PERSONS) == 1
+    [pending] = await here.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    assert (pending.person_id, pending.candidate_id) == (walk_up_id, luc_id)
+
+
+def suggestion(person_id: str, candidate_id: str) -> ReviewItem:
+    return ReviewItem(
+        review_id=review_id_for(ORGANISATION, person_id, candidate_id),
+        organisation_id=ORGANISATION,
+        person_id=person_id,
+        candidate_id=candidate_id,
+        probability=0.8,
+        agreements={"last_name": "exact"},
+        event_id="w1",
+        created_at=START,
+    )
