@@ -25,7 +25,6 @@ from services.identity.domain.persons import Person, PersonStatus, with_addition
 from services.identity.domain.records import NormalisedRecord
 from services.identity.ports import JournalEntry, PersonAddition
 from shared.privacy import person_digest
-from shared.records import replaced
 
 
 class InMemoryIdentityStore:
@@ -181,16 +180,13 @@ class InMemoryIdentityStore:
         if person is None or person.status is PersonStatus.ERASED:
             # As the MongoDB store: an erased person takes nothing back.
             return
-        # `replaced`: the batch command adds to a person for most of its records.
-        self._persons[(organisation_id, person_id)] = replaced(
-            with_addition(
-                person,
-                identifiers=identifiers,
-                records=records,
-                household_id=household_id,
-                household_at=household_at,
-                kept_apart_from=kept_apart_from,
-            ),
+        self._persons[(organisation_id, person_id)] = with_addition(
+            person,
+            identifiers=identifiers,
+            records=records,
+            household_id=household_id,
+            household_at=household_at,
+            kept_apart_from=kept_apart_from,
             version=person.version + 1,
         )
 

@@ -11,6 +11,7 @@ from services.identity.domain.identifiers import Identifier
 from services.identity.domain.records import NormalisedRecord
 from shared.households import decided_after
 from shared.moments import to_the_millisecond
+from shared.records import replaced
 from shared.uuids import uuid5_hex
 
 # Fixed forever: person, merge and review ids derive from it, so a redelivered event mints the same ids.
@@ -117,16 +118,20 @@ def with_addition(
     household_id: str | None = None,
     household_at: datetime | None = None,
     kept_apart_from: Iterable[str] = (),
+    version: int | None = None,
 ) -> Person:
-    """The person with what a resolution adds to it, as every store keeps it (its version left as it was)."""
+    """The person with what a resolution adds to it, as every store keeps it; `version`: the number a store that
+    counts changes gives this one (the person's own otherwise)."""
     kept = person.records
     for record in records:
         kept = add_record(kept, record)
-    return replace(
+    # `replaced`: the batch command adds to a person for most of its records.
+    return replaced(
         moved_to_household(person, household_id, household_at),
         identifiers=person.identifiers | frozenset(identifiers),
         records=kept,
         kept_apart_from=person.kept_apart_from | frozenset(kept_apart_from),
+        version=person.version if version is None else version,
     )
 
 
