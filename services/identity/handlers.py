@@ -291,8 +291,8 @@ async def resolve_facts(
     """Resolves a consumer batch with a few store round trips per round instead of a score per fact.
 
     Gives the same persons and outputs as `resolve_fact` on each envelope in order: a fact is resolved
-    together with others only when none of them writes what it reads (identifiers, blocks, persons), or when the
-    new persons they file in the blocks it read leave its decision as it was (`_decided_alike_after`), and only
+    together with others only when none of them writes what it reads (identifiers, blocks, persons), or when what
+    they store of the persons and blocks it read leaves its decision as it was (`_decided_alike_after`), and only
     decisions that touch the fact's own person and those it merges are made here (a new person, a link to a known
     one, a merge, with the household it joins or the duplicate it suggests for review). Returns None for each fact
     left to `resolve_fact`: erasures, merges that move the survivor to a merged person's household, suppressed or
