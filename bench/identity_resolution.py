@@ -7,7 +7,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -221,44 +221,49 @@ def measure_splink(people: int) -> list[Result]:
 
 
 def _facts(directory: Path, organisation_id: str) -> Iterator[Envelope]:
-    """Each generated record as the fact ingest would publish; records ingest would refuse are left out."""
-    today = date.today()
     with (directory / INPUT_FILE).open(encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                batch = read_batch_line(line)
-            except BatchLineError:
-                continue
-            if batch is None:
-                continue
-            record = batch.record
-            birth = parse_birth_date(record.birth_date, today=today) if record.birth_date else None
-            country = record.country if record.country and len(record.country) == 2 else None
-            try:
-                person = PersonRef(
-                    source=record.source or "bench",
-                    external_id=record.external_id,
-                    email=record.email,
-                    phone=record.phone,
-                    first_name=record.first_name,
-                    last_name=record.last_name,
-                    street=record.street,
-                    address_2=record.address_2,
-                    city=record.city,
-                    region=record.region,
-                    postal_code=record.postal_code,
-                    country=country,
-                    birth_date=birth,
-                )
-                yield build_envelope(
-                    PersonDetailsUpdatedV1(person=person),
-                    organisation_id=organisation_id,
-                    source=f"/orgs/{organisation_id}/sources/{person.source}",
-                    id=batch.record_id,
-                    time=datetime(2026, 9, 1, tzinfo=UTC),
-                )
-            except (ValueError, EventValidationError):
-                continue
+        yield from facts_of_lines(lines, organisation_id)
+
+
+def facts_of_lines(lines: Iterable[str], organisation_id: str) -> Iterator[Envelope]:
+    """Each generated record (a batch-input line) as the fact ingest would publish; records ingest would refuse
+    are left out."""
+    today = date.today()
+    for line in lines:
+        try:
+            batch = read_batch_line(line)
+        except BatchLineError:
+            continue
+        if batch is None:
+            continue
+        record = batch.record
+        birth = parse_birth_date(record.birth_date, today=today) if record.birth_date else None
+        country = record.country if record.country and len(record.country) == 2 else None
+        try:
+            person = PersonRef(
+                source=record.source or "bench",
+                external_id=record.external_id,
+                email=record.email,
+                phone=record.phone,
+                first_name=record.first_name,
+                last_name=record.last_name,
+                street=record.street,
+                address_2=record.address_2,
+                city=record.city,
+                region=record.region,
+                postal_code=record.postal_code,
+                country=country,
+                birth_date=birth,
+            )
+            yield build_envelope(
+                PersonDetailsUpdatedV1(person=person),
+                organisation_id=organisation_id,
+                source=f"/orgs/{organisation_id}/sources/{person.source}",
+                id=batch.record_id,
+                time=datetime(2026, 9, 1, tzinfo=UTC),
+            )
+        except (ValueError, EventValidationError):
+            continue
 
 
 async def measure_streaming(servers: Servers, people: int) -> list[Result]:

@@ -1,7 +1,10 @@
 """A consumer batch resolved together gives what one fact at a time gives, on both stores, even after a crash."""
 
 import asyncio
+import json
+import random
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -10,6 +13,8 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bench.identity.synthetic import generate_audience
+from bench.identity_resolution import facts_of_lines
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.adapters.mongo import BLOCKS, INDEXES, MongoIdentityStore
 from services.identity.adapters.versions import VersionedDocuments
@@ -200,6 +205,44 @@ async def test_a_batch_gives_the_same_persons_and_outputs_as_its_facts_one_at_a_
     got = await as_a_batch(BATCH, batched)
     assert wire(got) == wire(expected)
     assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+
+
+async def test_a_generated_audience_in_batches_of_any_size_gives_what_one_fact_at_a_time_gives(
+    stores: StoreFactory,
+) -> None:
+    # Typos, nicknames, moves, family addresses, walk-up buyers: links, look-alikes, merges, households and review
+    # suggestions a batch makes together, in batches of any size, as a consumer meets them.
+    store = await stores()
+    people = 600 if isinstance(store, InMemoryIdentityStore) else 150
+    lines = (json.dumps(record.as_input(), ensure_ascii=False) for record in generate_audience(people, seed=23))
+    facts = list(facts_of_lines(lines, ORGANISATION))
+    reference, batched = deps_on(await stores()), deps_on(store)
+    expected = await one_at_a_time(facts, reference)
+    sizes = random.Random(23)
+    got: dict[str, FactOutcome] = {}
+    together = 0
+    while len(got) < len(facts):
+        batch = facts[len(got) : len(got) + sizes.randint(1, 300)]
+        outcomes = await resolve_facts(batch, lanes_of(batch), batched)
+        together += sum(outcome is not None for outcome in outcomes)
+        for envelope, outcome in zip(batch, outcomes, strict=True):
+            got[envelope.id] = outcome if outcome is not None else await resolve_fact(envelope, batched)
+    assert wire(got) == wire(expected)
+    assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
+    decisions = [outcome.decision for outcome in got.values() if outcome.decision is not None]
+    made = Counter(outcome.outcome for outcome in got.values())
+    made.update(
+        kind
+        for decision in decisions
+        for kind, made_here in (
+            ("merge", decision.merge is not None),
+            ("household", decision.household_with is not None),
+            ("review", decision.review is not None),
+        )
+        if made_here
+    )
+    assert all(made[kind] > 0 for kind in ("probabilistic", "merge", "household", "review")), made
+    assert together >= 0.9 * len(facts)
 
 
 async def test_a_batch_without_contention_is_resolved_whole_and_the_same_as_one_at_a_time(
