@@ -245,6 +245,28 @@ async def test_a_generated_audience_in_batches_of_any_size_gives_what_one_fact_a
     assert together >= 0.9 * len(facts)
 
 
+async def test_the_persons_batches_store_are_read_back_by_their_store_as_by_a_store_that_never_saw_them(
+    servers: Servers,
+) -> None:
+    # The store keeps the persons it wrote as written, not decoded again (see `MongoIdentityStore._decoded`).
+    lines = (json.dumps(record.as_input(), ensure_ascii=False) for record in generate_audience(150, seed=29))
+    facts = list(facts_of_lines(lines, ORGANISATION))
+    async with StoreFactory("mongo", servers) as stores:
+        deps = deps_on(await stores())
+        outcomes = [
+            outcome
+            for start in range(0, len(facts), 100)
+            for outcome in (await as_a_batch(facts[start : start + 100], deps)).values()
+        ]
+        store = deps.store
+        assert isinstance(store, MongoIdentityStore)
+        person_ids = sorted({outcome.decision.person_id for outcome in outcomes if outcome.decision is not None})
+        fresh = MongoIdentityStore(store.database)
+        assert len(person_ids) > 100
+        for person_id in person_ids:
+            assert await store.person(ORGANISATION, person_id) == await fresh.person(ORGANISATION, person_id)
+
+
 async def test_a_batch_without_contention_is_resolved_whole_and_the_same_as_one_at_a_time(
     stores: StoreFactory,
 ) -> None:

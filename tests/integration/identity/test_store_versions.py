@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.identity.adapters.documents import person_document
+from services.identity.adapters import mongo
+from services.identity.adapters.documents import person_document, person_from
 from services.identity.adapters.mongo import IDENTIFIERS, INDEXES, PERSONS, SUPPRESSIONS, MongoIdentityStore
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.persons import Person, PersonStatus
@@ -190,3 +191,33 @@ async def test_persons_to_keep_apart_from_are_added_whether_or_not_this_process_
     stored = await MongoIdentityStore(database).person(ORGANISATION, "per-anne")
     assert stored is not None
     assert stored.kept_apart_from == frozenset({"per-bea"})
+
+
+async def test_a_person_is_decoded_once_per_version_and_one_written_or_changed_elsewhere_is_read_as_stored(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[Document] = []
+
+    def counted_person_from(document: Document) -> Person:
+        decoded.append(document)
+        return person_from(document)
+
+    monkeypatch.setattr(mongo, "person_from", counted_person_from)
+    store, elsewhere = MongoIdentityStore(database), MongoIdentityStore(database)
+    city = NormalisedRecord(city="montreal")
+    await store.write_persons(ORGANISATION, [anne()], [])
+    await store.write_persons(ORGANISATION, [], [PersonAddition("per-anne", records=(city,))])
+    async with store.trusting({ORGANISATION}):
+        read = [await store.person(ORGANISATION, "per-anne") for _ in range(3)]
+    # Written as decided, so read back as written: nothing to decode.
+    assert decoded == []
+    assert read[0] == read[1] == read[2] == replace(anne(), records=(*anne().records, city), version=2)
+
+    phone = NormalisedRecord(phone="+15145550101")
+    await elsewhere.add_to_person(ORGANISATION, "per-anne", records=(phone,))
+    found = await store.person(ORGANISATION, "per-anne")
+    assert found is not None
+    assert (found.version, found.records[-1]) == (3, phone)
+    # One by each store: `elsewhere` read version 2 to add to it, `store` the version 3 written there.
+    assert len(decoded) == 2
+    assert await store.person(ORGANISATION, "per-anne") is found
