@@ -188,7 +188,7 @@ class MongoIdentityStore:
         # (organisation, person) → the latest version known as a document and as decoded from it: a person is read
         # to decide each fact naming them, and again to write their next version, and decoding took about 18 µs for
         # a person of one or two records. Kept for the persons written or read last.
-        self._decoded: dict[tuple[str, str], tuple[Document, Person]] = {}
+        self._decoded: OrderedDict[tuple[str, str], tuple[Document, Person]] = OrderedDict()
         self._blocks = VersionedDocuments(
             database[BLOCKS], epochs=self._epochs, listed=True, cache_size=round(cached_patrons * BLOCKS_PER_PATRON)
         )
@@ -378,10 +378,11 @@ class MongoIdentityStore:
                 self._keep_decoded((organisation_id, person.person_id), known[1], person)
 
     def _keep_decoded(self, key: tuple[str, str], document: Document, person: Person) -> None:
-        self._decoded.pop(key, None)
         self._decoded[key] = (document, person)
+        self._decoded.move_to_end(key)
         if len(self._decoded) > DECODED_PERSONS_KEPT:
-            del self._decoded[next(iter(self._decoded))]
+            # An OrderedDict's oldest goes at once, where a dict's first key is found past every one removed before.
+            self._decoded.popitem(last=False)
 
     async def _add_carefully(self, organisation_id: str, careful: Sequence[PersonAddition]) -> None:
         for addition in careful:
