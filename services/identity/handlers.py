@@ -98,6 +98,8 @@ MAX_DECISION_ATTEMPTS = 10
 # A consumer batch is resolved in rounds (facts that depend on one another wait for the next); what is still
 # waiting after this many goes the careful way, one fact at a time.
 MAX_BATCH_ROUNDS = 4
+# The events a round publishes are made while its writes go, this many facts' at a time between the writes' answers.
+TOLD_BETWEEN_PAUSES = 8
 # An unmerge claimed this long ago and still not done was left by a crash: the next request finishes it.
 # Sooner, it is taken to be under way, and a second request is refused rather than restoring the persons twice.
 UNMERGE_CLAIM_LEASE = timedelta(minutes=1)
@@ -280,6 +282,8 @@ class _Applied(NamedTuple):
     resolution: Resolution
     entry: JournalEntry
     merge: MergeRecord | None
+    # The events it publishes, if made already (`_told`).
+    outputs: tuple[Envelope, ...] | None
 
 
 async def resolve_facts(
@@ -318,8 +322,8 @@ async def resolve_facts(
             applied = await _resolve_in_rounds(facts, lanes, deps)
             # The Mongo store keeps this record for the scope's end, in the insert that extends the epoch.
             await _mark_applied(deps.store, applied)
-            for fact, resolution, entry, merge in applied:
-                outputs = await _outputs(fact.envelope, entry, deps, applied_merge=merge)
+            for fact, resolution, entry, merge, told in applied:
+                outputs = told if told is not None else await _outputs(fact.envelope, entry, deps, applied_merge=merge)
                 outcomes[fact.index] = FactOutcome(outputs, resolution.method.value, entry.decision)
             published = tuple(envelope for outcome in outcomes if outcome is not None for envelope in outcome.outputs)
             # Sent while that write is made: they only read what the batch wrote, and a crash before the record
@@ -338,7 +342,7 @@ async def resolve_facts(
 
 async def _mark_applied(store: IdentityStore, applied: Sequence["_Applied"]) -> None:
     by_organisation: dict[str, list[str]] = {}
-    for fact, _resolution, _entry, _merge in applied:
+    for fact, *_decided in applied:
         by_organisation.setdefault(fact.envelope.organisation_id, []).append(fact.envelope.id)
     for organisation_id, event_ids in by_organisation.items():
         await store.mark_all_applied(organisation_id, event_ids)
@@ -390,12 +394,17 @@ async def _resolve_in_rounds(
             applied.add(footprint)
             filed.add(fact, resolution, footprint, evidence, at=to_the_millisecond(deps.clock.now()))
             together.append((fact, resolution))
-        for (fact, resolution), done in zip(together, await _apply_together(together, deps, view), strict=True):
+        entries = _journal_entries(together, deps)
+        applied_all, told = await side_by_side(
+            _apply_together(together, entries, deps, view), _told(together, entries, deps)
+        )
+        for (fact, resolution), done, outputs in zip(together, applied_all, told, strict=True):
             if done is None:
                 stopped.add(lanes[fact.index])
                 reserved.add(_footprint(fact, resolution, Evidence(), blocks_read=True))
             else:
-                finished.append(_Applied(fact, resolution, *done))
+                entry, merge = done
+                finished.append(_Applied(fact, resolution, entry, merge, outputs))
         waiting = deferred
     return finished
 
@@ -610,28 +619,53 @@ def _footprint(fact: _PlainFact, resolution: Resolution | None, evidence: Eviden
     return _Footprint(reads=reads | blocks if blocks_read else reads, writes=writes, joins=joins)
 
 
+def _journal_entries(together: Sequence[tuple[_PlainFact, Resolution]], deps: IdentityDeps) -> list[JournalEntry]:
+    return [
+        JournalEntry(
+            fact.envelope.organisation_id,
+            fact.envelope.id,
+            decision_of(resolution),
+            to_the_millisecond(deps.clock.now()),
+        )
+        for fact, resolution in together
+    ]
+
+
+async def _told(
+    together: Sequence[tuple[_PlainFact, Resolution]], entries: Sequence[JournalEntry], deps: IdentityDeps
+) -> list[tuple[Envelope, ...] | None]:
+    """The events each decision of a round publishes, made while the round's writes go (a twentieth of a batch's
+    time): nothing they write changes them. None for a merge or a household join, whose events tell what the
+    round stored."""
+    told: list[tuple[Envelope, ...] | None] = []
+    for count, ((fact, _resolution), entry) in enumerate(zip(together, entries, strict=True), start=1):
+        decision = entry.decision
+        plain = decision.merge is None and decision.household_with is None
+        told.append(await _outputs(fact.envelope, entry, deps) if plain else None)
+        if count % TOLD_BETWEEN_PAUSES == 0:
+            # The writes' answers are taken in as they come.
+            await asyncio.sleep(0)
+    return told
+
+
 async def _apply_together(
-    together: Sequence[tuple[_PlainFact, Resolution]], deps: IdentityDeps, view: BatchView
+    together: Sequence[tuple[_PlainFact, Resolution]],
+    journal_entries: Sequence[JournalEntry],
+    deps: IdentityDeps,
+    view: BatchView,
 ) -> list[tuple[JournalEntry, MergeRecord | None] | None]:
-    """Journals and applies a round's decisions a few round trips at a time, in `_apply`'s order but for the
-    record that they were applied, which the caller makes for the whole batch, and returns each one's journal
-    entry and the merge it made; a fact whose journal entry, merge or claim was there first is left (None) to
-    `settle`, which finishes or redoes it. `view` learns what was written, for the batch's later rounds."""
+    """Journals and applies a round's decisions (with their `journal_entries`) a few round trips at a time, in
+    `_apply`'s order but for the record that they were applied, which the caller makes for the whole batch, and
+    returns each one's journal entry and the merge it made; a fact whose journal entry, merge or claim was there
+    first is left (None) to `settle`, which finishes or redoes it. `view` learns what was written, for the
+    batch's later rounds."""
     applied: list[tuple[JournalEntry, MergeRecord | None] | None] = [None] * len(together)
     by_organisation: dict[str, list[int]] = {}
     for position, (fact, _resolution) in enumerate(together):
         by_organisation.setdefault(fact.envelope.organisation_id, []).append(position)
     store = deps.store
     for organisation_id, positions in by_organisation.items():
-        entries = {
-            position: JournalEntry(
-                organisation_id,
-                together[position][0].envelope.id,
-                decision_of(together[position][1]),
-                to_the_millisecond(deps.clock.now()),
-            )
-            for position in positions
-        }
+        entries = {position: journal_entries[position] for position in positions}
         journaled = await store.write_journals([entries[position] for position in positions])
         positions = [position for position, stored in zip(positions, journaled, strict=True) if stored]
         merges = await _merge_together(
