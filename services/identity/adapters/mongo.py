@@ -221,6 +221,7 @@ class MongoIdentityStore:
 
     def forget_person(self, organisation_id: str, person_id: str) -> None:
         self._persons.forget(organisation_id, person_id)
+        self._decoded.pop((organisation_id, person_id), None)
 
     async def fresh_person(self, organisation_id: str, person_id: str) -> Person | None:
         # Versions never change: looking for one after the latest known finds any change, in one round trip.
@@ -615,6 +616,9 @@ class MongoIdentityStore:
 
     async def _append_person(self, person: Person, read_version: int) -> bool:
         version = read_version + 1
+        # An erasure or a scrub appends this way: the person kept decoded as they were must not keep what it takes
+        # away until others take their place.
+        self._decoded.pop((person.organisation_id, person.person_id), None)
         appended = await self._persons.append(
             person.organisation_id, person.person_id, version, person_document(replace(person, version=version))
         )

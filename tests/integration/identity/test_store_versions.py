@@ -221,3 +221,20 @@ async def test_a_person_is_decoded_once_per_version_and_one_written_or_changed_e
     # One by each store: `elsewhere` read version 2 to add to it, `store` the version 3 written there.
     assert len(decoded) == 2
     assert await store.person(ORGANISATION, "per-anne") is found
+
+
+async def test_a_person_this_store_erases_is_no_longer_kept_decoded_with_their_details(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = MongoIdentityStore(database)
+    await store.write_persons(ORGANISATION, [anne()], [])
+
+    def kept_of_anne() -> list[Person]:
+        return [person for key, (_document, person) in store._decoded.items() if key == (ORGANISATION, "per-anne")]
+
+    current = await store.person(ORGANISATION, "per-anne")
+    assert current is not None
+    assert [person.records for person in kept_of_anne()] == [anne().records]
+    erased = replace(current, status=PersonStatus.ERASED, identifiers=frozenset(), records=())
+    assert await store.replace_person(erased, expected_version=current.version)
+    assert all(not person.records for person in kept_of_anne())
