@@ -5,7 +5,7 @@ import json
 import random
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,7 @@ from services.identity.handlers import (
 from services.identity.ports import IdentityStore, JournalEntry
 from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
-from shared.events import Envelope, parse_data
+from shared.events import Envelope, event_type, kafka_key, parse_data
 from shared.events.audience import AudienceFact
 from shared.events.identity import PersonResolvedV1, PersonsMergedV1
 from shared.mongo import Document, ensure_indexes, mongo_client
@@ -146,6 +146,14 @@ def wire(outcomes: dict[str, FactOutcome]) -> dict[str, list[dict[str, Any]]]:
     return {event_id: [envelope.to_wire() for envelope in outcome.outputs] for event_id, outcome in outcomes.items()}
 
 
+def by_key(events: Iterable[Envelope]) -> dict[str, list[dict[str, Any]]]:
+    """Each Kafka key's events, in the order given: what a consumer of the topic is promised."""
+    keyed: dict[str, list[dict[str, Any]]] = {}
+    for envelope in events:
+        keyed.setdefault(f"{event_type(envelope.type).topic.name}/{kafka_key(envelope)}", []).append(envelope.to_wire())
+    return keyed
+
+
 async def persons_named(outcomes: dict[str, FactOutcome], store: IdentityStore) -> dict[str, Any]:
     ids: set[str] = set()
     for outcome in outcomes.values():
@@ -220,14 +228,24 @@ async def test_a_generated_audience_in_batches_of_any_size_gives_what_one_fact_a
     expected = await one_at_a_time(facts, reference)
     sizes = random.Random(23)
     got: dict[str, FactOutcome] = {}
+    published: list[Envelope] = []
+
+    async def publish(outputs: tuple[Envelope, ...]) -> None:
+        published.extend(outputs)
+
     together = 0
     while len(got) < len(facts):
         batch = facts[len(got) : len(got) + sizes.randint(1, 300)]
-        outcomes = await resolve_facts(batch, lanes_of(batch), batched)
+        outcomes = await resolve_facts(batch, lanes_of(batch), batched, publish)
         together += sum(outcome is not None for outcome in outcomes)
         for envelope, outcome in zip(batch, outcomes, strict=True):
-            got[envelope.id] = outcome if outcome is not None else await resolve_fact(envelope, batched)
+            if outcome is None:
+                # As the consumer does: what the batch left, one at a time, published as each is resolved.
+                outcome = await resolve_fact(envelope, batched)
+                published.extend(outcome.outputs)
+            got[envelope.id] = outcome
     assert wire(got) == wire(expected)
+    assert by_key(published) == by_key(envelope for outcome in expected.values() for envelope in outcome.outputs)
     assert await persons_named(got, batched.store) == await persons_named(expected, reference.store)
     decisions = [outcome.decision for outcome in got.values() if outcome.decision is not None]
     made = Counter(outcome.outcome for outcome in got.values())
