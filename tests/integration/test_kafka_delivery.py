@@ -5,6 +5,7 @@ import collections
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -364,6 +365,34 @@ async def test_publishers_put_each_key_where_aiokafka_does_in_order_with_its_hea
         assert numbers == sorted(numbers)
     assert all(dict(r.headers)["h"] == json.loads(r.value)["id"][5:].encode() for r in bulk_received)
     assert all(dict(r.headers)["content-type"] == shared_kafka.CLOUDEVENTS_CONTENT_TYPE.encode() for r in bulk_received)
+
+
+async def test_a_service_sends_a_consumer_batchs_outputs_in_one_kafka_batch_per_partition(
+    settings: ServiceSettings, unique_name: str
+) -> None:
+    # aiokafka sends a partition's batches one after the other, each waiting for the one before: a consumer batch's
+    # 500 outputs of about 1.5 KB in aiokafka's default 16 KB batches went in about 47 of them.
+    topic = f"{unique_name}.outputs"
+    await create_topics(settings.kafka_bootstrap, {topic: 6})
+    outputs = [
+        OutgoingRecord(topic, f"person-{n}", json.dumps({"id": f"out-{n}", "pad": "x" * 1500}).encode(), {})
+        for n in range(500)
+    ]
+    batches: list[tuple[str, int]] = []
+    async with connected_broker(settings) as broker:
+        producer = shared_kafka.broker_producer(broker)
+        assert producer is not None
+        send_batch = producer.send_batch
+
+        async def counted(batch: Any, topic: str, *, partition: int) -> Any:
+            batches.append((topic, partition))
+            return await send_batch(batch, topic, partition=partition)
+
+        producer.send_batch = counted
+        await KafkaPublisher(broker).publish_many(outputs)
+
+    assert sorted(batches) == [(topic, partition) for partition in range(6)]
+    assert len(await read_all(settings.kafka_bootstrap, topic, expected=len(outputs))) == len(outputs)
 
 
 async def test_many_sends_at_once_to_one_partition_all_land_in_the_order_each_was_given(
