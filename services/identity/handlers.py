@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Coroutine, Hashable, Iterable,
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from services.identity.batch_view import BatchView
 from services.identity.domain.identifiers import (
@@ -319,9 +319,11 @@ async def resolve_facts(
     try:
         # The store may answer from what it knows while no other process writes: the batch reads thousands of keys.
         async with deps.store.trusting({fact.envelope.organisation_id for fact in facts}):
-            applied = await _resolve_in_rounds(facts, lanes, deps)
+            # Names the batch in its journal entries, for the one record of those it applied.
+            batch_id = uuid4().hex
+            applied = await _resolve_in_rounds(facts, lanes, deps, batch_id)
             # The Mongo store keeps this record for the scope's end, in the insert that extends the epoch.
-            await _mark_applied(deps.store, applied)
+            await _mark_applied(deps.store, applied, batch_id)
             for fact, resolution, entry, merge, told in applied:
                 outputs = told if told is not None else await _outputs(fact.envelope, entry, deps, applied_merge=merge)
                 outcomes[fact.index] = FactOutcome(outputs, resolution.method.value, entry.decision)
@@ -340,16 +342,16 @@ async def resolve_facts(
     return outcomes
 
 
-async def _mark_applied(store: IdentityStore, applied: Sequence["_Applied"]) -> None:
+async def _mark_applied(store: IdentityStore, applied: Sequence["_Applied"], batch_id: str) -> None:
     by_organisation: dict[str, list[str]] = {}
     for fact, *_decided in applied:
         by_organisation.setdefault(fact.envelope.organisation_id, []).append(fact.envelope.id)
     for organisation_id, event_ids in by_organisation.items():
-        await store.mark_all_applied(organisation_id, event_ids)
+        await store.mark_all_applied(organisation_id, event_ids, batch_id=batch_id)
 
 
 async def _resolve_in_rounds(
-    facts: list["_PlainFact"], lanes: Sequence[Hashable], deps: IdentityDeps
+    facts: list["_PlainFact"], lanes: Sequence[Hashable], deps: IdentityDeps, batch_id: str
 ) -> list["_Applied"]:
     """The facts applied, in the order they were, each with its decision, journal entry and the merge it made;
     the record that they were applied is yet to be made."""
@@ -396,7 +398,7 @@ async def _resolve_in_rounds(
             together.append((fact, resolution))
         entries = _journal_entries(together, deps)
         applied_all, told = await side_by_side(
-            _apply_together(together, entries, deps, view), _told(together, entries, deps)
+            _apply_together(together, entries, deps, view, batch_id), _told(together, entries, deps)
         )
         for (fact, resolution), done, outputs in zip(together, applied_all, told, strict=True):
             if done is None:
@@ -653,6 +655,7 @@ async def _apply_together(
     journal_entries: Sequence[JournalEntry],
     deps: IdentityDeps,
     view: BatchView,
+    batch_id: str,
 ) -> list[tuple[JournalEntry, MergeRecord | None] | None]:
     """Journals and applies a round's decisions (with their `journal_entries`) a few round trips at a time, in
     `_apply`'s order but for the record that they were applied, which the caller makes for the whole batch, and
@@ -666,7 +669,7 @@ async def _apply_together(
     store = deps.store
     for organisation_id, positions in by_organisation.items():
         entries = {position: journal_entries[position] for position in positions}
-        journaled = await store.write_journals([entries[position] for position in positions])
+        journaled = await store.write_journals([entries[position] for position in positions], batch_id=batch_id)
         positions = [position for position, stored in zip(positions, journaled, strict=True) if stored]
         merges = await _merge_together(
             store,

@@ -143,10 +143,14 @@ class IdentityStore(IdentityReads, Protocol):
 
     # A consumer batch's writes, one round trip each where the store allows it. Each is idempotent like its
     # single-record twin, and reports what it could not do so the caller can take the careful path for it.
-    async def write_journals(self, entries: Sequence[JournalEntry]) -> list[bool]:
-        """Stores each entry unless one exists for its event; True for those stored by this call."""
+    async def write_journals(self, entries: Sequence[JournalEntry], *, batch_id: str | None = None) -> list[bool]:
+        """Stores each entry unless one exists for its event; True for those stored by this call. `batch_id`: the
+        consumer batch writing them, which records those it applied together (`mark_all_applied`)."""
 
-    async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None: ...
+    async def mark_all_applied(
+        self, organisation_id: str, event_ids: Sequence[str], *, batch_id: str | None = None
+    ) -> None:
+        """`mark_applied` for each; with the `batch_id` their entries were written with, in one record."""
 
     async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:
         """Gives each identifier to its person if nobody owns it; False where someone already did (maybe the

@@ -98,10 +98,12 @@ class InMemoryIdentityStore:
         """The batch command has no redeliveries: dropping applied entries keeps its memory flat."""
         self._journal.clear()
 
-    async def write_journals(self, entries: Sequence[JournalEntry]) -> list[bool]:
+    async def write_journals(self, entries: Sequence[JournalEntry], *, batch_id: str | None = None) -> list[bool]:
         return [await self.write_journal(entry) is entry for entry in entries]
 
-    async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None:
+    async def mark_all_applied(
+        self, organisation_id: str, event_ids: Sequence[str], *, batch_id: str | None = None
+    ) -> None:
         for event_id in event_ids:
             await self.mark_applied(organisation_id, event_id)
 

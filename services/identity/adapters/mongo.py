@@ -141,13 +141,21 @@ def _applied_key(organisation_id: str, event_id: str) -> str:
     return _key(organisation_id, f"applied|{event_id}")
 
 
-def _journal_document(entry: JournalEntry) -> Document:
-    return {
+def _applied_batch_key(organisation_id: str, batch_id: str) -> str:
+    """Where a consumer batch records the events whose decisions it applied, in one document (`mark_all_applied`)."""
+    return _key(organisation_id, f"applied-batch|{batch_id}")
+
+
+def _journal_document(entry: JournalEntry, batch_id: str | None = None) -> Document:
+    document = {
         "_id": _key(entry.organisation_id, entry.event_id),
         "organisation_id": entry.organisation_id,
         "decision": decision_document(entry.decision),
         "decided_at": entry.decided_at,
     }
+    if batch_id is not None:
+        document["batch"] = batch_id
+    return document
 
 
 class SaltMismatchError(RuntimeError):
@@ -232,13 +240,25 @@ class MongoIdentityStore:
         document = await self._journal_reads.find_one(_key(organisation_id, event_id))
         if document is None:
             return None
-        # Recorded with an epoch, or, before 2026-12, in a collection of its own.
-        applied = (
+        return JournalEntry(
+            organisation_id,
+            event_id,
+            decision_from(document["decision"]),
+            document["decided_at"],
+            await self._applied(organisation_id, event_id, document.get("batch")),
+        )
+
+    async def _applied(self, organisation_id: str, event_id: str, batch_id: str | None) -> bool:
+        # Among the events the batch that wrote the entry applied: it wrote the entries of some it left to be
+        # decided again, one at a time (a claim someone else made first), which record themselves.
+        if batch_id is not None:
+            record = await self._epochs.stored_document(_applied_batch_key(organisation_id, batch_id))
+            if record is not None and event_id in record["events"]:
+                return True
+        # On its own with an epoch, or, before 2026-12, in a collection of its own.
+        return (
             await self._epochs.stored(_applied_key(organisation_id, event_id))
             or await self._applied_reads.find_one(_key(organisation_id, event_id)) is not None
-        )
-        return JournalEntry(
-            organisation_id, event_id, decision_from(document["decision"]), document["decided_at"], applied
         )
 
     async def write_journal(self, entry: JournalEntry) -> JournalEntry:
@@ -272,18 +292,30 @@ class MongoIdentityStore:
     async def drop_journal(self, organisation_id: str, event_id: str) -> None:
         await self._journal.delete_one({"_id": _key(organisation_id, event_id)})
 
-    async def write_journals(self, entries: Sequence[JournalEntry]) -> list[bool]:
-        return await insert_new(self._journal, [_journal_document(entry) for entry in entries])
+    async def write_journals(self, entries: Sequence[JournalEntry], *, batch_id: str | None = None) -> list[bool]:
+        return await insert_new(self._journal, [_journal_document(entry, batch_id) for entry in entries])
 
-    async def mark_all_applied(self, organisation_id: str, event_ids: Sequence[str]) -> None:
+    async def mark_all_applied(
+        self, organisation_id: str, event_ids: Sequence[str], *, batch_id: str | None = None
+    ) -> None:
         # With the epoch's extension that counts the facts' writes: in a consumer batch, no round trip of its own.
-        await self._epochs.store_with_extension(
-            organisation_id,
+        # A batch's in one document: one each made the insert after a batch of 500 facts 11 ms longer (the store
+        # takes about 22 µs a document), and the batch waits for it.
+        marks = (
             [
+                {
+                    "_id": _applied_batch_key(organisation_id, batch_id),
+                    "organisation_id": organisation_id,
+                    "events": list(event_ids),
+                }
+            ]
+            if batch_id is not None
+            else [
                 {"_id": _applied_key(organisation_id, event_id), "organisation_id": organisation_id}
                 for event_id in event_ids
-            ],
+            ]
         )
+        await self._epochs.store_with_extension(organisation_id, marks)
 
     async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:
         claimed = await insert_new(

@@ -133,6 +133,10 @@ class OrganisationEpochs:
         """Whether a document `store_with_extension` was given is stored."""
         return await self._chain.collection.find_one({"_id": document_id}, {"_id": 1}) is not None
 
+    async def stored_document(self, document_id: str) -> Document | None:
+        """A document `store_with_extension` was given, as stored."""
+        return await self._chain.collection.find_one({"_id": document_id})
+
     async def store_with_extension(self, organisation_id: str, documents: Sequence[Document]) -> None:
         """Stores `documents` in the epochs' collection, under ids no epoch takes, any already there left as they
         are: inside `trusting`, in the same insert as the scope's extension of the epoch, and before it; outside,

@@ -192,9 +192,9 @@ async def resolved_whole_as_one_at_a_time(
     if rounds is not None:
         journal = batched.store.write_journals
 
-        async def journaled(entries: Sequence[JournalEntry]) -> list[bool]:
+        async def journaled(entries: Sequence[JournalEntry], *, batch_id: str | None = None) -> list[bool]:
             rounds.append(len(entries))
-            return await journal(entries)
+            return await journal(entries, batch_id=batch_id)
 
         batched.store.write_journals = journaled  # type: ignore[method-assign]
     outcomes = await resolve_facts(facts, lanes_of(facts), batched)
