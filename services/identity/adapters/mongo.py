@@ -109,6 +109,8 @@ PERSONS_PER_PATRON = CACHED_VERSIONS / CACHED_PATRONS
 BLOCKS_PER_PATRON = CACHED_BLOCKS / CACHED_PATRONS
 # Persons kept decoded beside their cached documents: those of the last few consumer batches.
 DECODED_PERSONS_KEPT = 4_096
+# Records of the facts a consumer batch applied, kept once read (`_batch_record`).
+BATCH_RECORDS_KEPT = 16
 # Persons a walk through them all reads at once: each takes a few reads to find its latest version.
 PERSONS_READ_AT_ONCE = 32
 # Blocks a batch joins without having read them, read at once before it extends them.
@@ -197,6 +199,9 @@ class MongoIdentityStore:
         # to decide each fact naming them, and again to write their next version, and decoding took about 18 µs for
         # a person of one or two records. Kept for the persons written or read last.
         self._decoded: OrderedDict[tuple[str, str], tuple[Document, Person]] = OrderedDict()
+        # The events of the batch records read last: a batch redelivered whole goes one fact at a time, each
+        # asking after the same record, and a record once stored never changes.
+        self._batch_records: OrderedDict[str, frozenset[str]] = OrderedDict()
         self._blocks = VersionedDocuments(
             database[BLOCKS], epochs=self._epochs, listed=True, cache_size=round(cached_patrons * BLOCKS_PER_PATRON)
         )
@@ -248,13 +253,24 @@ class MongoIdentityStore:
             await self._applied(organisation_id, event_id, document.get("batch")),
         )
 
+    async def _batch_record(self, organisation_id: str, batch_id: str) -> frozenset[str]:
+        """The events a batch recorded applied; none while it has not recorded them."""
+        key = _applied_batch_key(organisation_id, batch_id)
+        events = self._batch_records.get(key)
+        if events is None:
+            record = await self._epochs.stored_document(key)
+            if record is None:
+                return frozenset()
+            events = self._batch_records[key] = frozenset(record["events"])
+            if len(self._batch_records) > BATCH_RECORDS_KEPT:
+                self._batch_records.popitem(last=False)
+        return events
+
     async def _applied(self, organisation_id: str, event_id: str, batch_id: str | None) -> bool:
         # Among the events the batch that wrote the entry applied: it wrote the entries of some it left to be
         # decided again, one at a time (a claim someone else made first), which record themselves.
-        if batch_id is not None:
-            record = await self._epochs.stored_document(_applied_batch_key(organisation_id, batch_id))
-            if record is not None and event_id in record["events"]:
-                return True
+        if batch_id is not None and event_id in await self._batch_record(organisation_id, batch_id):
+            return True
         # On its own with an epoch, or, before 2026-12, in a collection of its own.
         return (
             await self._epochs.stored(_applied_key(organisation_id, event_id))

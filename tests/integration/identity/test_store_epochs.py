@@ -8,7 +8,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 import shared.mongo
-from services.identity.adapters.mongo import APPLIED, EPOCHS, PERSONS, MongoIdentityStore
+from services.identity.adapters.mongo import APPLIED, EPOCHS, JOURNAL, MAINTENANCE, PERSONS, MongoIdentityStore
 from services.identity.adapters.versions import OrganisationEpochs
 from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.merges import ReviewItem, ReviewStatus
@@ -29,6 +29,7 @@ from tests.integration.identity.test_batch_resolution import (
     lanes_of,
     logged_database,
     patrons,
+    wire,
 )
 
 __all__ = ["logged_database"]
@@ -362,6 +363,26 @@ async def test_a_fact_whose_entry_a_batch_wrote_is_applied_only_if_the_batch_rec
     entry = await MongoIdentityStore(database).journal_entry(ORGANISATION, "left")
     assert entry is not None
     assert entry.applied
+
+
+async def test_a_batch_delivered_again_whole_reads_its_record_once_and_redoes_nothing(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    # Its offsets not committed (the process stopped just after the batch): every fact was applied, and each one,
+    # left to be resolved one at a time, asks after the same record.
+    database, log = logged_database
+    deps = deps_on(MongoIdentityStore(database))
+    batch = patrons(6, source="shopify-boutique", prefix="s")
+    first = await as_a_batch(batch, deps)
+    stored = {name: await database[name].count_documents({}) for name in (EPOCHS, JOURNAL, PERSONS)}
+    log.commands.clear()
+    again = await as_a_batch(batch, deps_on(MongoIdentityStore(database)))
+    assert wire(again) == wire(first)
+    # The batch tried to journal its facts again and found them journaled.
+    assert {command["insert"] for name, command in log.commands if name == "insert"} <= {JOURNAL, MAINTENANCE}
+    assert {name: await database[name].count_documents({}) for name in stored} == stored
+    record_reads = [found for found in log.found_ids() if found.startswith(f"{EPOCHS}:{ORGANISATION}|applied-batch|")]
+    assert len(record_reads) == 1
 
 
 async def test_a_fact_recorded_applied_by_an_earlier_release_is_still_seen_applied(
