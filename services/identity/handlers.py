@@ -319,7 +319,8 @@ async def resolve_facts(
     try:
         # The store may answer from what it knows while no other process writes: the batch reads thousands of keys.
         async with deps.store.trusting({fact.envelope.organisation_id for fact in facts}):
-            # Names the batch in its journal entries, for the one record of those it applied.
+            # Names the batch in its journal entries, for the one record of those it applied: unique, so that no
+            # earlier batch's record, stored under the same id, stands for this one's.
             batch_id = uuid4().hex
             applied = await _resolve_in_rounds(facts, lanes, deps, batch_id)
             # The Mongo store keeps this record for the scope's end, in the insert that extends the epoch.

@@ -40,6 +40,9 @@ class InMemoryIdentityStore:
             return {} if large is None else large(name)
 
         self._journal: dict[tuple[str, str], JournalEntry] = {}
+        # The consumer batch that wrote each entry not yet marked applied, as the Mongo store names it in the entry:
+        # the batch's record counts only the entries it wrote.
+        self._journal_batches: dict[tuple[str, str], str] = {}
         self._owners: MutableMapping[tuple[str, Identifier], str] = mapping("owners")
         self._persons: MutableMapping[tuple[str, str], Person] = mapping("persons")
         self._blocks: MutableMapping[tuple[str, str], list[str]] = mapping("blocks")
@@ -84,6 +87,7 @@ class InMemoryIdentityStore:
         )
 
     async def mark_applied(self, organisation_id: str, event_id: str) -> None:
+        self._journal_batches.pop((organisation_id, event_id), None)
         entry = self._journal.get((organisation_id, event_id))
         if entry is not None:
             # Built directly: `replace` inspects the class's fields on every call, and the batch marks every record.
@@ -93,19 +97,27 @@ class InMemoryIdentityStore:
 
     async def drop_journal(self, organisation_id: str, event_id: str) -> None:
         self._journal.pop((organisation_id, event_id), None)
+        self._journal_batches.pop((organisation_id, event_id), None)
 
     def forget_journal(self) -> None:
         """The batch command has no redeliveries: dropping applied entries keeps its memory flat."""
         self._journal.clear()
+        self._journal_batches.clear()
 
     async def write_journals(self, entries: Sequence[JournalEntry], *, batch_id: str | None = None) -> list[bool]:
-        return [await self.write_journal(entry) is entry for entry in entries]
+        written = [await self.write_journal(entry) is entry for entry in entries]
+        if batch_id is not None:
+            for entry, stored in zip(entries, written, strict=True):
+                if stored:
+                    self._journal_batches[(entry.organisation_id, entry.event_id)] = batch_id
+        return written
 
     async def mark_all_applied(
         self, organisation_id: str, event_ids: Sequence[str], *, batch_id: str | None = None
     ) -> None:
         for event_id in event_ids:
-            await self.mark_applied(organisation_id, event_id)
+            if batch_id is None or self._journal_batches.get((organisation_id, event_id)) == batch_id:
+                await self.mark_applied(organisation_id, event_id)
 
     async def claim_all(self, organisation_id: str, claims: Sequence[tuple[Identifier, str]]) -> list[bool]:
         taken = []

@@ -79,8 +79,9 @@ UNMERGE_CLAIMS = "identity_unmerge_claims"
 SUPPRESSIONS = "identity_suppressions"
 # Exports of what identity holds about a person, by person digest: they outlive the person's erasure.
 PRIVACY_LOG = "identity_privacy_log"
-# `org|epoch#n`: extended by each process after it writes, so others know what they read may be old; and
-# `org|applied|event id`: the event's decision was applied, recorded with the extension that counts its writes.
+# `org|epoch#n`: extended by each process after it writes, so others know what they read may be old;
+# `org|applied|event id`: the event's decision was applied, recorded with the extension that counts its writes; and
+# `org|applied-batch|batch id`: the events a consumer batch applied, those whose journal entries name the batch.
 EPOCHS = "identity_epochs"
 # `org|digest of the event id`: an upstream fact identity let go no further on purpose, with the reason (suppressed,
 # erasure_unknown_person). A digest: the facts of a person who asked not to be added again leave no id behind.
@@ -257,7 +258,9 @@ class MongoIdentityStore:
         """The events a batch recorded applied; none while it has not recorded them."""
         key = _applied_batch_key(organisation_id, batch_id)
         events = self._batch_records.get(key)
-        if events is None:
+        if events is not None:
+            self._batch_records.move_to_end(key)
+        else:
             record = await self._epochs.stored_document(key)
             if record is None:
                 return frozenset()

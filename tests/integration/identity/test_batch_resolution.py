@@ -33,12 +33,12 @@ from services.identity.handlers import (
     resolve_fact,
     resolve_facts,
 )
-from services.identity.ports import IdentityStore, JournalEntry
+from services.identity.ports import Decision, IdentityStore, JournalEntry
 from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope, event_type, kafka_key, parse_data
 from shared.events.audience import AudienceFact
-from shared.events.identity import PersonResolvedV1, PersonsMergedV1
+from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1
 from shared.mongo import Document, ensure_indexes, mongo_client
 from tests.conftest import Servers
 from tests.integration.command_log import CommandLog, database_logging_commands
@@ -596,6 +596,31 @@ async def test_a_batch_that_crashed_midway_is_finished_by_its_redelivery_as_if_n
     got = await as_a_batch(BATCH, deps)
     assert wire(got) == wire(expected)
     assert await persons_named(got, deps.store) == await persons_named(expected, reference.store)
+
+
+async def test_a_fact_whose_entry_a_batch_wrote_is_applied_only_if_the_batch_recorded_it(stores: StoreFactory) -> None:
+    # A batch writes the entries of a round, then leaves some to be decided again one at a time (a claim someone
+    # else made first): its record names only those it applied, and only entries it wrote count.
+    store = await stores()
+    decision = Decision("per_1", True, MatchMethod.NEW, 1.0, (), (), None, None, None, None)
+    entries = [JournalEntry(ORGANISATION, event_id, decision, START) for event_id in ("kept", "left", "earlier")]
+    # Written before, by another delivery of the fact.
+    await store.write_journal(JournalEntry(ORGANISATION, "earlier", decision, START))
+    async with store.trusting({ORGANISATION}):
+        assert await store.write_journals(entries, batch_id="b1") == [True, True, False]
+        await store.mark_all_applied(ORGANISATION, ["kept", "earlier"], batch_id="b1")
+    read = [await store.journal_entry(ORGANISATION, entry.event_id) for entry in entries]
+    assert [(entry.event_id, entry.applied) for entry in read if entry is not None] == [
+        ("kept", True),
+        ("left", False),
+        ("earlier", False),
+    ]
+    # Applied one at a time afterwards, each records itself.
+    for event_id in ("left", "earlier"):
+        await store.mark_applied(ORGANISATION, event_id)
+        entry = await store.journal_entry(ORGANISATION, event_id)
+        assert entry is not None
+        assert entry.applied
 
 
 async def test_a_batch_sends_its_outputs_while_the_store_records_its_facts_applied(servers: Servers) -> None:

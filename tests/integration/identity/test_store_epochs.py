@@ -15,9 +15,8 @@ from services.identity.domain.merges import ReviewItem, ReviewStatus
 from services.identity.domain.persons import Person, review_id_for
 from services.identity.domain.records import NormalisedRecord
 from services.identity.handlers import IdentityDeps, erase_person, file_review, resolve_fact, resolve_facts
-from services.identity.ports import Decision, JournalEntry
 from shared.events import parse_data
-from shared.events.identity import MatchMethod, PersonResolvedV1
+from shared.events.identity import PersonResolvedV1
 from shared.mongo import INSERTS_IN_ORDER_PER_COMMAND, Document
 from tests.integration.command_log import CommandLog
 from tests.integration.held_calls import HeldCall
@@ -343,26 +342,6 @@ async def test_a_batch_records_its_facts_applied_in_one_document_of_the_insert_t
     again = await resolve_fact(batch[0], deps)
     assert again.outputs == outcomes[0].outputs  # type: ignore[union-attr]
     assert log.count("insert") == 0
-
-
-async def test_a_fact_whose_entry_a_batch_wrote_is_applied_only_if_the_batch_recorded_it(
-    database: AsyncDatabase[Document],
-) -> None:
-    # A batch writes the entries of a round, then leaves some to be decided again one at a time (a claim someone
-    # else made first): its record names only those it applied.
-    store = MongoIdentityStore(database)
-    decision = Decision("per_1", True, MatchMethod.NEW, 1.0, (), (), None, None, None, None)
-    entries = [JournalEntry(ORGANISATION, event_id, decision, START) for event_id in ("kept", "left")]
-    async with store.trusting({ORGANISATION}):
-        assert await store.write_journals(entries, batch_id="b1") == [True, True]
-        await store.mark_all_applied(ORGANISATION, ["kept"], batch_id="b1")
-    read = [await MongoIdentityStore(database).journal_entry(ORGANISATION, event_id) for event_id in ("kept", "left")]
-    assert [(entry.event_id, entry.applied) for entry in read if entry is not None] == [("kept", True), ("left", False)]
-    # Applied one at a time afterwards, it records itself.
-    await store.mark_applied(ORGANISATION, "left")
-    entry = await MongoIdentityStore(database).journal_entry(ORGANISATION, "left")
-    assert entry is not None
-    assert entry.applied
 
 
 async def test_a_batch_delivered_again_whole_reads_its_record_once_and_redoes_nothing(
