@@ -1,9 +1,12 @@
 """The whole pipeline: upstream events sent through ingest's `POST /v1/events` until identity resolved them and
 profile applied them, on a platform of its own (four services, a Kafka namespace and a database of their own).
 
-Two runs, each on a fresh platform: as many events as the pipeline takes, timed from the first send until the
-last is profiled; then a steady 1,000 events/s offered, with profile's ingest-to-profile latency histogram read
-when sending stops. Both are bounded in time: a run that stops before the pipeline drained says so."""
+Three runs, each on a fresh platform: as many events as the pipeline takes, timed from the first send until the
+last is profiled; then a steady 1,000 events/s offered, and a steady 200 events/s, a rate the pipeline keeps up
+with, each with profile's ingest-to-profile latency histogram read when sending stops. Every run is bounded in time:
+one that stops before the pipeline drained says so. Events go in `POST`s of `demo.traffic.BATCH`, as an upstream
+system sending its events in batches does: the services then take each post's events as one batch, and the latency
+at a rate kept up with is about the time a post's events take through identity and profile together."""
 
 import asyncio
 import contextlib
@@ -22,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bench.cpu_budget import CpuMeter, kafka_pid, store_pid
 from bench.support import Result, Servers
-from demo.traffic import Sent, send_steadily, upstream_events
+from demo.traffic import BATCH, Sent, send_steadily, upstream_events
 from infra.platform.isolated import IsolatedPlatform, isolated_platform
 from infra.platform.kafka_state import pipeline_state
 from services.profile.adapters.mongo import FACT_LOG
@@ -40,6 +43,9 @@ class Size:
     steady_per_second: float
     steady_seconds: float
     patrons: int = 3000
+    # A rate the pipeline keeps up with on this machine (it takes 500-550 events/s at most): the latency there is
+    # what an event waits with no backlog ahead of it, which the run at 1,000 events/s cannot show.
+    kept_up_per_second: float = 200
 
 
 FULL = Size(sustained_events=15_000, sustained_wait_seconds=240, steady_per_second=1000, steady_seconds=30)
@@ -49,8 +55,9 @@ QUICK = Size(sustained_events=1_000, sustained_wait_seconds=45, steady_per_secon
 async def measure(servers: Servers, *, quick: bool, ceiling: float | None) -> list[Result]:
     size = QUICK if quick else FULL
     sustained, cpu = await _sustained(servers, size)
-    latency = await _latency(servers, size)
-    results = [sustained, cpu, *latency]
+    latency = await _latency(servers, size, size.steady_per_second, goal="<= 250 (p99)")
+    kept_up = await _latency(servers, size, size.kept_up_per_second, goal="")
+    results = [sustained, cpu, *latency, *kept_up]
     if ceiling:
         results.append(
             Result(
@@ -143,13 +150,13 @@ def _processes(servers: Servers, platform: IsolatedPlatform) -> dict[str, int | 
     return processes
 
 
-async def _latency(servers: Servers, size: Size) -> list[Result]:
-    count = int(size.steady_per_second * size.steady_seconds)
+async def _latency(servers: Servers, size: Size, per_second: float, *, goal: str) -> list[Result]:
+    """p50, p95 and p99 of the ingest-to-profile latency at `per_second` offered for `size.steady_seconds`; `goal`
+    is the p99's."""
+    count = int(per_second * size.steady_seconds)
     async with _platform(servers) as (platform, database, organisation_id, token):
         events = upstream_events(count, organisation_id=organisation_id, patrons=size.patrons, prefix="steady")
-        sent = await send_steadily(
-            events, platform.url("ingest"), token, per_second=size.steady_per_second, concurrency=8
-        )
+        sent = await send_steadily(events, platform.url("ingest"), token, per_second=per_second, concurrency=8)
         buckets = await asyncio.to_thread(_latency_buckets, platform.url("profile"))
         # Counted once the histogram is read, so that the count's walk of the fact log does not slow what it shows.
         profiled = await _profiled(database, organisation_id)
@@ -163,13 +170,13 @@ async def _latency(servers: Servers, size: Size) -> list[Result]:
         value = buckets[-2][0] if over and len(buckets) > 1 else seconds
         results.append(
             Result(
-                f"event-to-profile latency p{quantile * 100:.0f} at {size.steady_per_second:,.0f} events/s",
+                f"event-to-profile latency p{quantile * 100:.0f} at {per_second:,.0f} events/s",
                 value * 1000,
                 "ms" if not over else "ms (beyond the last bucket)",
-                goal="<= 250 (p99)" if quantile == 0.99 else "",
+                goal=goal if quantile == 0.99 else "",
                 note=(
-                    f"{offered}; {observed:,} profiled when sending stopped, {behind:,} still behind "
-                    "(their latency is not counted yet); from profile's histogram buckets"
+                    f"{offered} in posts of {BATCH}; {observed:,} profiled when sending stopped, {behind:,} still "
+                    "behind (their latency is not counted yet); from profile's histogram buckets"
                     if quantile == 0.5
                     else ""
                 ),
