@@ -308,8 +308,9 @@ async def accept_together(
             for person, folded in contacts.items()
             if person[0] == organisation_id and folded.changed is not None
         }
+        new_persons = [person[1] for person in changed if contacts[person].new]
         try:
-            await deps.store.save_contacts(organisation_id, list(changed.values()))
+            await deps.store.save_contacts(organisation_id, list(changed.values()), new_persons=new_persons)
         except Exception as exc:  # as above: what was done is done again, the same, one event at a time
             log.warning("saving %d contacts together failed: %r", len(changed), exc)
             for person in changed:
@@ -342,6 +343,8 @@ class _FoldedContact:
     erased: bool
     # Their contact with the batch's changes folded in, or None if these change nothing.
     changed: Contact | None
+    # No contact of theirs was stored when read.
+    new: bool = False
 
 
 async def _folded_contacts(
@@ -364,7 +367,8 @@ async def _folded_contacts(
             folded[person_id] = _FoldedContact(erased=person_id in erased, changed=None)
         elif stored is not None:
             try:
-                folded[person_id] = _folded_contact(stored.get(person_id) or Contact(person_id), changed)
+                known = stored.get(person_id)
+                folded[person_id] = replace(_folded_contact(known or Contact(person_id), changed), new=known is None)
             except Exception as exc:  # as a failed read: this person's events are accepted one at a time
                 log.warning("folding %d changes into a contact failed: %r", len(changed), exc)
     return folded

@@ -185,8 +185,11 @@ class ContactStore(Protocol):
         """Stores the profile-announced fields; leaves the opt-outs, the Mailchimp members and the frequency record
         alone."""
 
-    async def save_contacts(self, organisation_id: str, contacts: Sequence[Contact]) -> None:
-        """Saves each contact (one per person) as `save_contact` would, in a few commands."""
+    async def save_contacts(
+        self, organisation_id: str, contacts: Sequence[Contact], *, new_persons: Collection[str] = ()
+    ) -> None:
+        """Saves each contact (one per person) as `save_contact` would, in a few commands. `new_persons`: those whose
+        contact was found stored nowhere when read (a contact stored meanwhile all the same is saved as the others)."""
 
     async def record_opt_out(self, organisation_id: str, person_id: str, opt_out: OptOut) -> None:
         """Notes that a tool reported the person unsubscribed, as `opt_out_learnt` weighs the report against what the

@@ -458,18 +458,26 @@ class MongoNotifyStore:
             {"$set": {"organisation_id": organisation_id, **_contact_fields(contact)}},
         )
 
-    async def save_contacts(self, organisation_id: str, contacts: Sequence[Contact]) -> None:
-        updates = {
-            _key(organisation_id, contact.person_id): {
-                "$set": {"organisation_id": organisation_id, **_contact_fields(contact)}
-            }
+    async def save_contacts(
+        self, organisation_id: str, contacts: Sequence[Contact], *, new_persons: Collection[str] = ()
+    ) -> None:
+        fields = {
+            _key(organisation_id, contact.person_id): {"organisation_id": organisation_id, **_contact_fields(contact)}
             for contact in contacts
         }
+        first = [key for person_id in dict.fromkeys(new_persons) if (key := _key(organisation_id, person_id)) in fields]
         async with contextlib.AsyncExitStack() as held:
             # In one order, so that two batches holding some of the same persons never wait on each other.
-            for key in sorted(updates):
+            for key in sorted(fields):
                 await held.enter_async_context(self._one_writer.hold(f"{CONTACTS}/{key}"))
-            await update_all(self._contacts, list(updates.items()))
+            # A contact stored nowhere goes in with one insert: an upsert makes the store look for it first (FerretDB
+            # spent 160-300 µs of CPU a new contact upserted, 55 inserted). One stored meanwhile all the same (an
+            # opt-out heard, another instance) is refused, and updated below as the others are.
+            inserted = await insert_new(self._contacts, [{"_id": key, **fields[key]} for key in first])
+            stored = {key for key, done in zip(first, inserted, strict=True) if done}
+            await update_all(
+                self._contacts, [(key, {"$set": value}) for key, value in fields.items() if key not in stored]
+            )
 
     async def record_opt_out(self, organisation_id: str, person_id: str, opt_out: OptOut) -> None:
         purpose = opt_out.purpose

@@ -280,8 +280,9 @@ async def test_a_batch_reads_its_subscriptions_once_and_saves_its_persons_contac
     left = await handle_profile_events(batch, notify.context)
     assert left == []
     assert notify_on.commands.count("find", SUBSCRIPTIONS) == 1
-    # One command for the eight contacts, each changed five times.
-    assert notify_on.commands.count("update", "notify_contacts") == 1
+    # One command for the eight contacts, each changed five times: an insert, since none was stored.
+    assert notify_on.commands.count("insert", "notify_contacts") == 1
+    assert notify_on.commands.count("update", "notify_contacts") == 0
     # The eight contacts read together in one query, and their tombstones together in another.
     assert notify_on.commands.count("find", "notify_contacts") == 1 + 1
     assert notify_on.commands.count("insert", "notify_deliveries") == 40
@@ -294,6 +295,12 @@ async def test_a_batch_reads_its_subscriptions_once_and_saves_its_persons_contac
     assert await handle_profile_events(records(later), notify.context) == []
     # Found not erased before, and nobody erased since: only their contacts are read, together.
     assert notify_on.commands.count("find", "notify_contacts") == 1
+    # Stored now: updated together.
+    assert notify_on.commands.count("update", "notify_contacts") == 1
+    assert notify_on.commands.count("insert", "notify_contacts") == 0
+    contact = await notify.context.deps.store.contact(ORGANISATION, "per_3")
+    assert contact is not None
+    assert (contact.profile_version, contact.emails, contact.city) == (6, ("p3.v5@example.com",), "Québec")
 
 
 async def test_a_batch_of_two_organisations_reads_each_ones_contacts_together_and_keeps_them_apart(

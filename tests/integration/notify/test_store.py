@@ -249,6 +249,30 @@ async def test_a_persons_membership_of_a_segment_is_as_last_entered_or_left(data
     assert not await store.is_member("other-org", "vip", "per_a")
 
 
+async def test_a_contact_saved_as_new_that_was_stored_meanwhile_keeps_what_it_held(
+    database: AsyncDatabase[Document],
+) -> None:
+    store, now = MongoNotifyStore(database, SecretBox([new_key()])), datetime(2026, 3, 1, tzinfo=UTC)
+    # Read as stored nowhere, then an opt-out heard and a Mailchimp member recorded before the batch saves it.
+    await store.record_opt_out("org", "per_a", OptOut("marketing_email", now))
+    await store.record_mailchimp_member("org", "per_a", "sub_mc", "a@example.com")
+    await store.save_contacts(
+        "org",
+        [Contact("per_a", 3, emails=("a@example.com",), first_name="Anne"), Contact("per_b", 2, city="Laval")],
+        new_persons=["per_a", "per_b"],
+    )
+    anne, bernard = await store.contact("org", "per_a"), await store.contact("org", "per_b")
+    assert anne is not None
+    assert (anne.profile_version, anne.emails, anne.first_name) == (3, ("a@example.com",), "Anne")
+    assert "marketing_email" in anne.opt_outs
+    assert anne.mailchimp_members == {"sub_mc": "a@example.com"}
+    assert bernard == Contact("per_b", 2, city="Laval")
+    # Saved as new again (a batch delivered again after a crash): the same contact, nothing doubled.
+    await store.save_contacts("org", [Contact("per_b", 2, city="Laval")], new_persons=["per_b"])
+    assert await store.contact("org", "per_b") == bernard
+    assert await database[CONTACTS].count_documents({"person_id": "per_b"}) == 1
+
+
 async def test_contacts_read_together_are_those_read_one_by_one(database: AsyncDatabase[Document]) -> None:
     store = MongoNotifyStore(database, SecretBox([new_key()]))
     now = datetime(2026, 3, 1, tzinfo=UTC)
