@@ -34,8 +34,8 @@ from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
 
 LATENCY_METRIC = "parterre_profile_event_latency_seconds"
 POLL_SECONDS = 2.0
-# Once the rest should be profiled before the next poll: the run ends within this of its last event profiled. Polled
-# every 2 s to the end, a run of 10-12 s read as 480-490 or 580 events/s and nothing between.
+# The pause between polls once the rest should be profiled before the next one, so that the run's end is read to
+# within it: polled every 2 s to the end, runs of 10-12 s read 480-490 or 580 events/s and nothing between.
 LAST_POLL_SECONDS = 0.1
 
 
@@ -46,7 +46,7 @@ class Size:
     steady_per_second: float
     steady_seconds: float
     patrons: int = 3000
-    # A rate the pipeline keeps up with on this machine (it takes 500-550 events/s at most): the latency there is
+    # A rate the pipeline keeps up with on this machine (it takes 500-600 events/s at most): the latency there is
     # what an event waits with no backlog ahead of it, which the run at 1,000 events/s cannot show.
     kept_up_per_second: float = 200
 
