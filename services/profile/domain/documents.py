@@ -21,42 +21,50 @@ def to_plain(value: Any) -> Any:
     Maps become lists because their keys (emails, ticket ids) may hold dots or start with `$`, which a
     MongoDB-compatible store refuses in field names.
     """
+    return _plain(value, {})
+
+
+def _plain(value: Any, seen: dict[int, Any]) -> Any:
     encode = _ENCODERS.get(type(value))
     if encode is None:
         encode = _ENCODERS[type(value)] = _encoder_for(type(value))
-    return encode(value)
+    return encode(value, seen)
+
+
+def _unchanged(value: Any, _seen: dict[int, Any]) -> Any:
+    return value
 
 
 def _same(value: Any) -> Any:
     return value
 
 
-def _encoder_for(kind: type[Any]) -> Callable[[Any], Any]:
+def _encoder_for(kind: type[Any]) -> Callable[[Any, dict[int, Any]], Any]:
     # Chosen once per type: every profile stored goes through here, field by field.
     if issubclass(kind, Enum):
-        return lambda value: value.value
+        return lambda value, _seen: value.value
     if kind is type(None) or issubclass(kind, bool | int | float | str):
-        return _same
+        return _unchanged
     if issubclass(kind, Decimal):
-        return str
+        return lambda value, _seen: str(value)
     if issubclass(kind, date):  # a datetime too
-        return lambda value: value.isoformat()
+        return lambda value, _seen: value.isoformat()
     if dataclasses.is_dataclass(kind):
         return _record_encoder(kind)
     if issubclass(kind, Mapping):
-        return lambda value: [{"key": key, "value": to_plain(value[key])} for key in sorted(value)]
+        return lambda value, seen: [{"key": key, "value": _plain(value[key], seen)} for key in sorted(value)]
     if issubclass(kind, frozenset):
-        return lambda value: sorted(to_plain(item) for item in value)
+        return lambda value, seen: sorted(_plain(item, seen) for item in value)
     if issubclass(kind, tuple):
-        return lambda value: [to_plain(item) for item in value]
+        return lambda value, seen: [_plain(item, seen) for item in value]
     raise TypeError(f"no document form for {kind.__name__}")
 
 
-_ENCODERS: dict[type[Any], Callable[[Any], Any]] = {}
+_ENCODERS: dict[type[Any], Callable[[Any, dict[int, Any]], Any]] = {}
 _NO_DEFAULT = object()
 
 
-def _record_encoder(record_type: type[Any]) -> Callable[[Any], Any]:
+def _record_encoder(record_type: type[Any]) -> Callable[[Any, dict[int, Any]], Any]:
     # (name, the default, whether only a value of the default's very type is the default)
     fields = [
         (field.name, field.default, True)
@@ -67,14 +75,21 @@ def _record_encoder(record_type: type[Any]) -> Callable[[Any], Any]:
         for field in dataclasses.fields(record_type)
     ]
 
-    def encode(value: Any) -> dict[str, Any]:
+    def encode(value: Any, seen: dict[int, Any]) -> dict[str, Any]:
+        # Records are immutable and shared: one event's stamp is in every field it set, a ticket's purchase is also
+        # its acquisition. Each is written once per document; the value it is part of holds it alive meanwhile, so
+        # its id names it alone.
+        known = seen.get(id(value))
+        if known is not None:
+            return cast(dict[str, Any], known)
         # A field at its default is left out, and read back as its default: most tickets were never refunded.
         plain: dict[str, Any] = {}
         for name, default, typed in fields:
             item = getattr(value, name)
             if default is not _NO_DEFAULT and (not typed or type(item) is type(default)) and item == default:
                 continue
-            plain[name] = to_plain(item)
+            plain[name] = _plain(item, seen)
+        seen[id(value)] = plain
         return plain
 
     return encode

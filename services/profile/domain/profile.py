@@ -252,7 +252,8 @@ class ProfileState:
         return sum(len(getattr(self, name)) for name in RECORD_FIELDS)
 
     def to_document(self) -> dict[str, Any]:
-        """The state as JSON-ready values, for the profile store; `from_document` reads it back unchanged."""
+        """The state as JSON-ready values, for the profile store; `from_document` reads it back unchanged. A record
+        held in several places (an event's stamp, a purchase that is also the acquisition) is one object there too."""
         document: dict[str, Any] = to_plain(self)
         return {"format": DOCUMENT_FORMAT, **document}
 
