@@ -29,7 +29,7 @@ from shared.events import Envelope, EventValidationError, PersonRef, build_envel
 from shared.events.audience import PersonDetailsUpdatedV1
 from shared.kafka import ORGANISATION_HEADER, decode_headers, record_for
 from shared.mongo import mongo_client
-from shared.topic_admin import ensure_topics
+from shared.topic_admin import delete_namespace_topics, ensure_topics
 from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
 
 WORK = REPO_ROOT / ".local" / "bench" / "identity"
@@ -269,16 +269,12 @@ def facts_of_lines(lines: Iterable[str], organisation_id: str) -> Iterator[Envel
 async def measure_streaming(servers: Servers, people: int) -> list[Result]:
     directory = audience(people)
     organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
-    facts_topic = f"bench.facts.{organisation_id}"
-    database = f"bench_{uuid.uuid4().hex[:8]}"
-    await ensure_topics(servers.kafka_bootstrap, {**all_topic_partitions(), facts_topic: 6})
+    namespace, settings = await _run_topics(servers, organisation_id)
     facts = list(_facts(directory, organisation_id))
-    await _publish(servers.kafka_bootstrap, facts_topic, facts)
-    settings = IdentitySettings(
-        kafka_bootstrap=servers.kafka_bootstrap, mongo_url=servers.mongo_url, mongo_database=database
-    )
-    app = create_app(settings, facts_topic=facts_topic, group_id=f"bench-identity-{organisation_id}")
-    reader = await _Resolutions(servers.kafka_bootstrap, organisation_id).start()
+    await _publish(servers.kafka_bootstrap, namespace + FACTS_TOPIC, facts)
+    database = settings.mongo_database
+    app = create_app(settings, facts_topic=FACTS_TOPIC, group_id="bench-identity")
+    reader = await _Resolutions(servers.kafka_bootstrap, organisation_id, namespace).start()
     try:
         started = time.perf_counter()
         async with app.router.lifespan_context(app):
@@ -293,6 +289,7 @@ async def measure_streaming(servers: Servers, people: int) -> list[Result]:
         await reader.stop()
         async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
             await client.drop_database(database)
+        await delete_namespace_topics(servers.kafka_bootstrap, namespace)
     truth = read_truth(directory / TRUTH_FILE)
     quality = pairwise_quality(_accepted(truth, predicted), predicted)
     within_20ms = histogram.get(0.02, 0) / max(histogram.get(float("inf"), 1), 1)
@@ -334,15 +331,12 @@ async def measure_paced_streaming(servers: Servers, people: int) -> list[Result]
     resolution is what one fact waits when identity keeps up."""
     directory = audience(people)
     organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
-    facts_topic = f"bench.facts.{organisation_id}"
-    database = f"bench_{uuid.uuid4().hex[:8]}"
-    await ensure_topics(servers.kafka_bootstrap, {**all_topic_partitions(), facts_topic: 6})
+    namespace, settings = await _run_topics(servers, organisation_id)
+    facts_topic = namespace + FACTS_TOPIC
     facts = list(_facts(directory, organisation_id))[: PACED_RATE * PACED_SECONDS]
-    settings = IdentitySettings(
-        kafka_bootstrap=servers.kafka_bootstrap, mongo_url=servers.mongo_url, mongo_database=database
-    )
-    app = create_app(settings, facts_topic=facts_topic, group_id=f"bench-identity-{organisation_id}")
-    reader = await _Resolutions(servers.kafka_bootstrap, organisation_id).start()
+    database = settings.mongo_database
+    app = create_app(settings, facts_topic=FACTS_TOPIC, group_id="bench-identity")
+    reader = await _Resolutions(servers.kafka_bootstrap, organisation_id, namespace).start()
     producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
     await producer.start()
     try:
@@ -367,6 +361,7 @@ async def measure_paced_streaming(servers: Servers, people: int) -> list[Result]
         await reader.stop()
         async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
             await client.drop_database(database)
+        await delete_namespace_topics(servers.kafka_bootstrap, namespace)
     total = histogram.get(float("inf"), 0)
     if len(resolved) < len(facts):
         raise RuntimeError(f"identity resolved {len(resolved):,} of the {len(facts):,} facts sent at {PACED_RATE}/s")
@@ -410,6 +405,24 @@ def _histogram(registry: object) -> dict[float, float]:
     return buckets
 
 
+# The topic the benchmarks send identity's facts on, within the run's namespace.
+FACTS_TOPIC = "bench.facts"
+
+
+async def _run_topics(servers: Servers, organisation_id: str) -> tuple[str, IdentitySettings]:
+    """A Kafka namespace and a database of the run's own, and identity's settings for them: what identity publishes
+    would otherwise stay in the catalog's topics, several GB a day of benchmarks. The caller deletes both."""
+    namespace = f"{organisation_id}."
+    await ensure_topics(servers.kafka_bootstrap, {**all_topic_partitions(namespace), namespace + FACTS_TOPIC: 6})
+    settings = IdentitySettings(
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongo_url=servers.mongo_url,
+        mongo_database=f"bench_{uuid.uuid4().hex[:8]}",
+        kafka_namespace=namespace,
+    )
+    return namespace, settings
+
+
 async def _publish(bootstrap: str, topic: str, facts: list[Envelope]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     await producer.start()
@@ -427,21 +440,20 @@ async def _publish(bootstrap: str, topic: str, facts: list[Envelope]) -> None:
 class _Resolutions:
     """Reads the person.resolved events one organisation's facts produce: record id → person id."""
 
-    def __init__(self, bootstrap: str, organisation_id: str) -> None:
+    def __init__(self, bootstrap: str, organisation_id: str, namespace: str) -> None:
         self._bootstrap = bootstrap
         self._organisation_id = organisation_id
+        self._topic = namespace + IDENTITY_RESOLUTIONS.name
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
 
     async def start(self) -> "_Resolutions":
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
         await admin.start()
         try:
-            [description] = await admin.describe_topics([IDENTITY_RESOLUTIONS.name])
+            [description] = await admin.describe_topics([self._topic])
         finally:
             await admin.close()
-        partitions = [
-            TopicPartition(IDENTITY_RESOLUTIONS.name, entry["partition"]) for entry in description["partitions"]
-        ]
+        partitions = [TopicPartition(self._topic, entry["partition"]) for entry in description["partitions"]]
         await self._consumer.start()
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)

@@ -7,14 +7,23 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.support import Result, Servers, ticket_purchases
-from shared.topic_admin import ensure_topics
+from shared.topic_admin import delete_namespace_topics, ensure_topics
 
 END_TO_END = "kafka ceiling: produce + consume"
 
 
 async def measure(servers: Servers, count: int = 100_000) -> list[Result]:
-    topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
+    # 100,000 messages of about 1.5 KB a run, in a namespace of the run's own that goes with it.
+    namespace = f"bench-{uuid.uuid4().hex[:8]}."
+    topic = f"{namespace}bench.ceiling"
     await ensure_topics(servers.kafka_bootstrap, {topic: 6})
+    try:
+        return await _measure(servers, topic, count)
+    finally:
+        await delete_namespace_topics(servers.kafka_bootstrap, namespace)
+
+
+async def _measure(servers: Servers, topic: str, count: int) -> list[Result]:
     payloads = [(envelope.id.encode(), envelope.to_json_bytes()) for envelope in ticket_purchases(count, "bench")]
     # The settings of the shared bulk producer (acks=all, idempotent, a 5 ms linger), fed record by record as it is.
     producer = AIOKafkaProducer(

@@ -1,9 +1,12 @@
-"""Creates the topics of the catalog with their partition counts; safe to run any number of times."""
+"""Creates the topics of the catalog with their partition counts, safe to run any number of times; deletes a
+namespace's topics once the platform using them is done."""
 
 import logging
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.topics import dead_letter_topic_for
 
 log = logging.getLogger(__name__)
 
@@ -38,5 +41,23 @@ async def ensure_topics(bootstrap: str, wanted: dict[str, int], replication_fact
         for name, (have, want) in under.items():
             log.warning("topic %s has %d partitions, the catalog wants %d", name, have, want)
         return TopicReport(created=missing, existing=present, under_partitioned=under)
+    finally:
+        await admin.close()
+
+
+async def delete_namespace_topics(bootstrap: str, namespace: str) -> list[str]:
+    """Deletes every topic of the platform of `namespace` (a test's, a benchmark's), dead-letter topics included,
+    those its consumers made on demand too; returns their names. The catalog's own topics have no namespace and
+    are never deleted here."""
+    if not namespace:
+        raise ValueError("the catalog's topics (no namespace) are not for deleting")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="parterre-topic-admin")
+    await admin.start()
+    try:
+        dead_letters = dead_letter_topic_for(namespace)
+        names = [name for name in await admin.list_topics() if name.startswith((namespace, dead_letters))]
+        if names:
+            await admin.delete_topics(names)
+        return names
     finally:
         await admin.close()

@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from infra.platform.fleet import SERVICES, Fleet, free_ports
-from shared.topic_admin import ensure_topics
+from shared.topic_admin import delete_namespace_topics, ensure_topics
 from shared.topics import all_topic_partitions
 
 
@@ -55,13 +53,4 @@ async def isolated_platform(
         yield IsolatedPlatform(fleet, namespace, database)
     finally:
         await asyncio.to_thread(fleet.down, lambda _line: None)
-        await _delete_topics(kafka_bootstrap, list(topics))
-
-
-async def _delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="parterre-topic-admin")
-    await admin.start()
-    try:
-        await admin.delete_topics(names)
-    finally:
-        await admin.close()
+        await delete_namespace_topics(kafka_bootstrap, namespace)
