@@ -13,7 +13,7 @@ END_TO_END = "kafka ceiling: produce + consume"
 
 
 async def measure(servers: Servers, count: int = 100_000) -> list[Result]:
-    # 100,000 messages of about 1.5 KB a run, in a namespace of the run's own that goes with it.
+    # The run's messages stay nowhere: its topic is in a namespace of its own, deleted afterwards.
     namespace = f"bench-{uuid.uuid4().hex[:8]}."
     topic = f"{namespace}bench.ceiling"
     await ensure_topics(servers.kafka_bootstrap, {topic: 6})
