@@ -11,7 +11,7 @@ from bench.support import Result, Servers, cpu_seconds, service_process, ticket_
 from infra.platform.fleet import free_port
 from shared.mongo import mongo_client
 from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
-from shared.topic_admin import ensure_topics
+from shared.topic_admin import delete_namespace_topics, ensure_topics
 from shared.topics import all_topic_partitions
 
 # Batches sent a second time, after all of them: enough to time, few enough to keep the run short.
@@ -19,9 +19,11 @@ RESENT_BATCHES = 10
 
 
 async def measure(servers: Servers, count: int = 100_000, batch: int = 400, concurrency: int = 4) -> list[Result]:
-    await ensure_topics(servers.kafka_bootstrap, all_topic_partitions())
     database = f"bench_{uuid.uuid4().hex[:8]}"
     organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
+    # The run's events go to topics of its own, deleted afterwards, not to the catalog's.
+    namespace = f"{organisation_id}."
+    await ensure_topics(servers.kafka_bootstrap, all_topic_partitions(namespace))
     async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
         token = (
             await TokenStore(client[database][TOKENS_COLLECTION]).issue(organisation_id, {Scope.EVENTS_WRITE}, "bench")
@@ -36,6 +38,7 @@ async def measure(servers: Servers, count: int = 100_000, batch: int = 400, conc
             "PARTERRE_MONGO_URL": servers.mongo_url,
             "PARTERRE_MONGO_DATABASE": database,
             "PARTERRE_HTTP_PORT": str(port),
+            "PARTERRE_KAFKA_NAMESPACE": namespace,
         }
         try:
             with service_process("services.ingest", environment, port) as service:
@@ -48,6 +51,7 @@ async def measure(servers: Servers, count: int = 100_000, batch: int = 400, conc
                 resend_seconds, _ = await _post_all(port, token, resent, concurrency, expect_duplicates=True)
         finally:
             await client.drop_database(database)
+            await delete_namespace_topics(servers.kafka_bootstrap, namespace)
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     return [

@@ -9,7 +9,7 @@ from bench.support import REPO_ROOT, Result, Servers, run_measured
 from services.ingest.adapters.mongo import SOURCES, MongoSourceRegistry
 from services.ingest.domain.sources import Source, SourceKind
 from shared.mongo import mongo_client
-from shared.topic_admin import ensure_topics
+from shared.topic_admin import delete_namespace_topics, ensure_topics
 from shared.topics import all_topic_partitions
 
 HEADER = "Prénom;Nom;Courriel;Spectacle;Date de représentation;Montant;Quantité;No de commande\r\n"
@@ -28,7 +28,6 @@ def write_export(path: Path, rows: int) -> None:
 
 
 async def measure(servers: Servers, rows: int = 1_000_000) -> list[Result]:
-    await ensure_topics(servers.kafka_bootstrap, all_topic_partitions())
     work = REPO_ROOT / ".local" / "bench"
     work.mkdir(parents=True, exist_ok=True)
     export = work / f"export-{rows}.csv"
@@ -36,14 +35,18 @@ async def measure(servers: Servers, rows: int = 1_000_000) -> list[Result]:
         write_export(export, rows)
     database = f"bench_{uuid.uuid4().hex[:8]}"
     source_id = f"bench-{uuid.uuid4().hex[:8]}"
+    # The run's events go to topics of its own, deleted afterwards, not to the catalog's.
+    namespace = f"{source_id}."
+    await ensure_topics(servers.kafka_bootstrap, all_topic_partitions(namespace))
     async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
         await MongoSourceRegistry(client[database][SOURCES]).create(
             Source(source_id, "bench-theatre", SourceKind.BOXOFFICE)
         )
         try:
-            seconds, peak_rss_mb, output, cpu = _run_import(export, source_id, servers, database)
+            seconds, peak_rss_mb, output, cpu = _run_import(export, source_id, servers, database, namespace)
         finally:
             await client.drop_database(database)
+            await delete_namespace_topics(servers.kafka_bootstrap, namespace)
     size_mb = export.stat().st_size / 1e6
     return [
         Result(
@@ -64,13 +67,16 @@ async def measure(servers: Servers, rows: int = 1_000_000) -> list[Result]:
     ]
 
 
-def _run_import(export: Path, source_id: str, servers: Servers, database: str) -> tuple[float, float, str, float]:
+def _run_import(
+    export: Path, source_id: str, servers: Servers, database: str, namespace: str
+) -> tuple[float, float, str, float]:
     environment = {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
         "PARTERRE_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
         "PARTERRE_MONGO_URL": servers.mongo_url,
         "PARTERRE_MONGO_DATABASE": database,
+        "PARTERRE_KAFKA_NAMESPACE": namespace,
     }
     run = run_measured(
         [sys.executable, "-m", "shared.cli", "import", "boxoffice", str(export), "--source", source_id], environment
