@@ -1,9 +1,11 @@
 """Fixtures for tests against the real servers: settings pointing at them, and a fresh database per test."""
 
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka.errors import KafkaError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.mongo import Document, mongo_client
@@ -41,7 +43,11 @@ async def names_handed_out(servers: Servers) -> AsyncIterator[list[str]]:
     names: list[str] = []
     yield names
     if names:
-        await delete_topics_naming(servers.kafka_bootstrap, names)
+        try:
+            await delete_topics_naming(servers.kafka_bootstrap, names)
+        except (KafkaError, OSError) as exc:
+            # The tests are done and have their results: topics left behind are told, not counted as a failure.
+            warnings.warn(f"the run's Kafka topics were not deleted: {exc!r}", stacklevel=1)
 
 
 @pytest.fixture
