@@ -2,6 +2,7 @@
 namespace's topics once the platform using them is done."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -51,11 +52,16 @@ async def delete_namespace_topics(bootstrap: str, namespace: str) -> list[str]:
     are never deleted here."""
     if not namespace:
         raise ValueError("the catalog's topics (no namespace) are not for deleting")
+    prefixes = (namespace, dead_letter_topic_for(namespace))
+    return await delete_topics_matching(bootstrap, lambda name: name.startswith(prefixes))
+
+
+async def delete_topics_matching(bootstrap: str, matches: Callable[[str], bool]) -> list[str]:
+    """Deletes every topic whose name `matches`; returns their names."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="parterre-topic-admin")
     await admin.start()
     try:
-        dead_letters = dead_letter_topic_for(namespace)
-        names = [name for name in await admin.list_topics() if name.startswith((namespace, dead_letters))]
+        names = [name for name in await admin.list_topics() if matches(name)]
         if names:
             await admin.delete_topics(names)
         return names

@@ -24,20 +24,6 @@ async def publish_envelopes(bootstrap: str, topic: str, envelopes: Sequence[Enve
         await producer.stop()
 
 
-async def delete_topics_naming(bootstrap: str, names: Sequence[str]) -> list[str]:
-    """Deletes every topic whose name holds one of `names` (a test's topics, its namespace's, its dead letters);
-    returns the topics deleted."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="parterre-tests")
-    await admin.start()
-    try:
-        doomed = [topic for topic in await admin.list_topics() if any(name in topic for name in names)]
-        if doomed:
-            await admin.delete_topics(doomed)
-        return doomed
-    finally:
-        await admin.close()
-
-
 async def create_topics(bootstrap: str, partitions_by_name: dict[str, int]) -> None:
     await ensure_topics(bootstrap, partitions_by_name)
 
