@@ -14,6 +14,11 @@ class DocumentError(ValueError):
     """A stored document that does not describe a profile record."""
 
 
+# The plain form of each record one call has encoded, by the record's id.
+_Seen = dict[int, dict[str, Any]]
+_Encoder = Callable[[Any, _Seen], Any]
+
+
 def to_plain(value: Any) -> Any:
     """`value` as JSON-ready values: Decimal and datetimes as text, maps as lists of `{key, value}` sorted by key,
     records as objects without the fields that hold their default.
@@ -24,14 +29,14 @@ def to_plain(value: Any) -> Any:
     return _plain(value, {})
 
 
-def _plain(value: Any, seen: dict[int, Any]) -> Any:
+def _plain(value: Any, seen: _Seen) -> Any:
     encode = _ENCODERS.get(type(value))
     if encode is None:
         encode = _ENCODERS[type(value)] = _encoder_for(type(value))
     return encode(value, seen)
 
 
-def _unchanged(value: Any, _seen: dict[int, Any]) -> Any:
+def _unchanged(value: Any, _seen: _Seen) -> Any:
     return value
 
 
@@ -39,7 +44,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _encoder_for(kind: type[Any]) -> Callable[[Any, dict[int, Any]], Any]:
+def _encoder_for(kind: type[Any]) -> _Encoder:
     # Chosen once per type: every profile stored goes through here, field by field.
     if issubclass(kind, Enum):
         return lambda value, _seen: value.value
@@ -60,11 +65,11 @@ def _encoder_for(kind: type[Any]) -> Callable[[Any, dict[int, Any]], Any]:
     raise TypeError(f"no document form for {kind.__name__}")
 
 
-_ENCODERS: dict[type[Any], Callable[[Any, dict[int, Any]], Any]] = {}
+_ENCODERS: dict[type[Any], _Encoder] = {}
 _NO_DEFAULT = object()
 
 
-def _record_encoder(record_type: type[Any]) -> Callable[[Any, dict[int, Any]], Any]:
+def _record_encoder(record_type: type[Any]) -> _Encoder:
     # (name, the default, whether only a value of the default's very type is the default)
     fields = [
         (field.name, field.default, True)
@@ -75,13 +80,13 @@ def _record_encoder(record_type: type[Any]) -> Callable[[Any, dict[int, Any]], A
         for field in dataclasses.fields(record_type)
     ]
 
-    def encode(value: Any, seen: dict[int, Any]) -> dict[str, Any]:
+    def encode(value: Any, seen: _Seen) -> dict[str, Any]:
         # Records are immutable and shared: one event's stamp is in every field it set, a ticket's purchase is also
         # its acquisition. Each is written once per document; the value it is part of holds it alive meanwhile, so
         # its id names it alone.
         known = seen.get(id(value))
         if known is not None:
-            return cast(dict[str, Any], known)
+            return known
         # A field at its default is left out, and read back as its default: most tickets were never refunded.
         plain: dict[str, Any] = {}
         for name, default, typed in fields:
