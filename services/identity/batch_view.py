@@ -1,9 +1,9 @@
 """The identity store as one consumer batch sees it: each answer read once, and what the batch wrote known."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from functools import partial
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from services.identity.domain.identifiers import Identifier
 from services.identity.domain.persons import Person
@@ -11,6 +11,13 @@ from services.identity.ports import IdentityReads
 
 Key = TypeVar("Key", bound=Hashable)
 Answer = TypeVar("Answer")
+
+
+async def _settled(answer: "asyncio.Future[Answer]") -> Answer:
+    if answer.done():
+        return answer.result()
+    # Shielded: a fact cancelled while waiting must not cancel the answer the others wait for.
+    return await asyncio.shield(answer)
 
 
 class _Answers(Generic[Key, Answer]):
@@ -22,16 +29,44 @@ class _Answers(Generic[Key, Answer]):
     async def get(self, key: Key, read: Callable[[], Awaitable[Answer]]) -> Answer:
         answer = self._answers.get(key)
         if answer is not None:
-            if answer.done():
-                return answer.result()
-            # Shielded: a fact cancelled while waiting must not cancel the answer the others wait for.
-            return await asyncio.shield(answer)
+            return await _settled(answer)
         # The first to ask reads, and the others wait for its answer: no task per read (thousands a batch).
         answer = self._answers[key] = asyncio.get_running_loop().create_future()
         try:
             value = await read()
         except BaseException as exc:
-            # Whoever waits gets the failure (the batch then goes one fact at a time); no one gets it later.
+            self._failed({key: answer}, exc)
+            raise
+        answer.set_result(value)
+        return value
+
+    async def get_all(
+        self, keys: Sequence[Key], read: Callable[[list[Key]], Awaitable[Mapping[Key, Answer]]]
+    ) -> list[Answer]:
+        """`get` for each of `keys`, those no one asked for yet read together in one call."""
+        # Taken now: an answer forgotten while this waits is still the one it waits for.
+        found = {key: self._answers.get(key) for key in keys}
+        missing = [key for key, answer in found.items() if answer is None]
+        if missing:
+            loop = asyncio.get_running_loop()
+            reading = {key: loop.create_future() for key in missing}
+            self._answers.update(reading)
+            found.update(reading)
+            try:
+                values = await read(missing)
+            except BaseException as exc:
+                self._failed(reading, exc)
+                raise
+            for key, answer in reading.items():
+                answer.set_result(values[key])
+        settled = cast("dict[Key, asyncio.Future[Answer]]", found)
+        return [
+            answer.result() if answer.done() else await _settled(answer) for answer in map(settled.__getitem__, keys)
+        ]
+
+    def _failed(self, reading: Mapping[Key, "asyncio.Future[Answer]"], exc: BaseException) -> None:
+        # Whoever waits gets the failure (the batch then goes one fact at a time); no one gets it later.
+        for key, answer in reading.items():
             if self._answers.get(key) is answer:
                 del self._answers[key]
             if isinstance(exc, asyncio.CancelledError):
@@ -40,9 +75,6 @@ class _Answers(Generic[Key, Answer]):
                 answer.set_exception(exc)
                 # Retrieved here: when no one else waited, asyncio would log it as never retrieved.
                 answer.exception()
-            raise
-        answer.set_result(value)
-        return value
 
     def learn(self, key: Key, value: Answer) -> None:
         known: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
@@ -83,16 +115,15 @@ class BatchView:
         )
 
     async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]:
-        # One key after another, not side by side: nearly every answer is known without a round trip, and a task
+        # The keys not known yet are read in one call: nearly every answer is known without a round trip, and a read
         # per key cost more than the rare wait; the batch's facts are still decided side by side.
+        async def read(wanted: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+            found = await self._store.block_members(organisation_id, [key for _organisation, key in wanted])
+            return {(organisation_id, key): members for key, members in found.items()}
+
+        blocks = await self._blocks.get_all([(organisation_id, key) for key in keys], read)
         # Copies: a caller may change what it gets, and the next fact must find the block as read.
-        return {key: list(await self._block(organisation_id, key)) for key in keys}
-
-    async def _block(self, organisation_id: str, key: str) -> list[str]:
-        async def read() -> list[str]:
-            return (await self._store.block_members(organisation_id, [key]))[key]
-
-        return await self._blocks.get((organisation_id, key), read)
+        return {key: list(members) for key, members in zip(keys, blocks, strict=True)}
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
         members = await self._households.get(

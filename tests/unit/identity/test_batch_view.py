@@ -31,6 +31,8 @@ class CountingReads:
         self.persons = {"p1": person("p1")}
         self.blocks = {"ln:TRMBL": ["p1"]}
         self.suppressions = True
+        self.block_reads: list[list[str]] = []
+        self.block_failure: Exception | None = None
 
     async def owner_of(self, organisation_id: str, identifier: Identifier) -> str | None:
         self.asked[f"owner {identifier.value}"] += 1
@@ -45,7 +47,10 @@ class CountingReads:
     async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]:
         for key in keys:
             self.asked[f"block {key}"] += 1
+        self.block_reads.append(list(keys))
         await asyncio.sleep(0.01)
+        if self.block_failure is not None:
+            raise self.block_failure
         return {key: list(self.blocks.get(key, [])) for key in keys}
 
     async def household_members(self, organisation_id: str, household_id: str) -> list[str]:
@@ -82,6 +87,44 @@ async def test_a_block_is_read_once_per_key_and_each_caller_gets_its_own_copy() 
     second = await view.block_members(ORGANISATION, ["ln:TRMBL"])
     assert second == {"ln:TRMBL": ["p1"]}
     assert store.asked == Counter({"block ln:TRMBL": 1, "block pc:H2X": 1})
+
+
+async def test_the_keys_of_a_fact_not_known_yet_are_read_in_one_call_and_shared_with_facts_asking_meanwhile() -> None:
+    store = CountingReads()
+    store.blocks["pc:H2X"] = ["p2"]
+    view = BatchView(store)
+    first, second = await asyncio.gather(
+        view.block_members(ORGANISATION, ["ln:TRMBL", "pc:H2X", "ln:TRMBL"]),
+        view.block_members(ORGANISATION, ["pc:H2X", "ph:5145550101"]),
+    )
+    assert first == {"ln:TRMBL": ["p1"], "pc:H2X": ["p2"]}
+    assert second == {"pc:H2X": ["p2"], "ph:5145550101": []}
+    # The second fact waited for the first one's read of the key they share and read only its own.
+    assert store.block_reads == [["ln:TRMBL", "pc:H2X"], ["ph:5145550101"]]
+
+
+async def test_a_failed_block_read_fails_every_fact_waiting_for_it_and_is_read_again_when_next_asked() -> None:
+    store = CountingReads()
+    store.block_failure = ConnectionError("store unreachable")
+    view = BatchView(store)
+    answers = await asyncio.gather(
+        view.block_members(ORGANISATION, ["ln:TRMBL", "pc:H2X"]),
+        view.block_members(ORGANISATION, ["pc:H2X"]),
+        return_exceptions=True,
+    )
+    assert [type(answer) for answer in answers] == [ConnectionError, ConnectionError]
+    store.block_failure = None
+    assert await view.block_members(ORGANISATION, ["pc:H2X", "ln:TRMBL"]) == {"pc:H2X": [], "ln:TRMBL": ["p1"]}
+    assert store.block_reads == [["ln:TRMBL", "pc:H2X"], ["pc:H2X", "ln:TRMBL"]]
+
+
+async def test_a_block_forgotten_while_a_fact_waits_for_it_still_answers_that_fact() -> None:
+    store = CountingReads()
+    view = BatchView(store)
+    waiting = asyncio.ensure_future(view.block_members(ORGANISATION, ["ln:TRMBL"]))
+    await asyncio.sleep(0)
+    view.forget_blocks(ORGANISATION, ["ln:TRMBL"])
+    assert await waiting == {"ln:TRMBL": ["p1"]}
 
 
 async def test_suppression_answers_are_kept_per_hash() -> None:
