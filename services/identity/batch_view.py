@@ -115,8 +115,8 @@ class BatchView:
         )
 
     async def block_members(self, organisation_id: str, keys: Sequence[str]) -> dict[str, list[str]]:
-        # The keys not known yet are read in one call: nearly every answer is known without a round trip, and a read
-        # per key cost more than the rare wait; the batch's facts are still decided side by side.
+        # The keys the batch has not read yet go to the store in one call, which reads those its process cannot
+        # answer for side by side: one round trip for the fact's blocks, where a call per key took one each.
         async def read(wanted: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
             found = await self._store.block_members(organisation_id, [key for _organisation, key in wanted])
             return {(organisation_id, key): members for key, members in found.items()}
