@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from functools import partial
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 from services.identity.domain.identifiers import Identifier
 from services.identity.domain.persons import Person
@@ -45,8 +45,8 @@ class _Answers(Generic[Key, Answer]):
     ) -> list[Answer]:
         """`get` for each of `keys`, those no one asked for yet read together in one call."""
         # Taken now: an answer forgotten while this waits is still the one it waits for.
-        found = {key: self._answers.get(key) for key in keys}
-        missing = [key for key, answer in found.items() if answer is None]
+        found = {key: answer for key in keys if (answer := self._answers.get(key)) is not None}
+        missing = [key for key in dict.fromkeys(keys) if key not in found]
         if missing:
             loop = asyncio.get_running_loop()
             reading = {key: loop.create_future() for key in missing}
@@ -59,10 +59,7 @@ class _Answers(Generic[Key, Answer]):
                 raise
             for key, answer in reading.items():
                 answer.set_result(values[key])
-        settled = cast("dict[Key, asyncio.Future[Answer]]", found)
-        return [
-            answer.result() if answer.done() else await _settled(answer) for answer in map(settled.__getitem__, keys)
-        ]
+        return [await _settled(found[key]) for key in keys]
 
     def _failed(self, reading: Mapping[Key, "asyncio.Future[Answer]"], exc: BaseException) -> None:
         # Whoever waits gets the failure (the batch then goes one fact at a time); no one gets it later.

@@ -22,7 +22,6 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import cast
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -370,15 +369,21 @@ class VersionedDocuments:
 
     async def latest_all(self, organisation_id: str, locals_: Sequence[str]) -> list[tuple[int, Document] | None]:
         """`latest` of each key, those this process cannot answer read side by side: in the same round trips."""
-        answers = [self._answer_known(organisation_id, local) for local in locals_]
-        unknown = [index for index, answer in enumerate(answers) if isinstance(answer, _Read)]
+        answers: list[tuple[int, Document] | None] = []
+        unknown: list[int] = []
+        for local in locals_:
+            answer = self._answer_known(organisation_id, local)
+            if isinstance(answer, _Read):
+                unknown.append(len(answers))
+                answer = None
+            answers.append(answer)
         if len(unknown) == 1:
             answers[unknown[0]] = await self._read_latest(organisation_id, locals_[unknown[0]])
         elif unknown:
             read = await asyncio.gather(*(self._read_latest(organisation_id, locals_[index]) for index in unknown))
             for index, latest in zip(unknown, read, strict=True):
                 answers[index] = latest
-        return cast("list[tuple[int, Document] | None]", answers)
+        return answers
 
     def _answer_known(self, organisation_id: str, local: str) -> tuple[int, Document] | _Read | None:
         """The latest version as this process may answer it without a round trip, or `_READ`."""
