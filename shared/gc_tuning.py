@@ -1,6 +1,8 @@
 """The garbage collector's pace for Parterre's long-running processes: the services and the batch commands."""
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # A young collection after this many allocations (Python's default is 700), a middle one after 100 young ones and a
 # full one after 100 middle ones (defaults 10 and 10). A young collection scans every young object: after 50,000 of
@@ -21,3 +23,37 @@ def tune_garbage_collection() -> None:
         # Once: a second freeze would also keep out of every collection the garbage made since the first.
         gc.freeze()
     gc.set_threshold(*THRESHOLDS)
+
+
+class _Pause:
+    """The consumer batches under way, and whether the first of them turned automatic collection off."""
+
+    holders = 0
+    turned_off = False
+
+
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No automatic collection while the block runs; the first allocation after the last block under way ends
+    collects the young objects left, as the pace set.
+
+    For a consumer batch: what it makes lives until it ends (decoded records, states, outputs), so each young
+    collection during it scanned all of it, found no garbage, and moved it on to be scanned again by a middle one.
+    Applying 20,000 facts, profile's collections found 1,000 objects in 2.2-2.6 s of collecting (a tenth of its
+    CPU), with pauses of up to 300 ms; identity's, resolving 25,000, spent 1.1-1.4 s with pauses of up to 170 ms.
+    Paused during batches: 0.9-1.1 s (profile, the rest mostly outside the batches) and 0.4 s (identity, longest
+    pause 18-32 ms). Nothing is lost meanwhile: what is not in a cycle is freed as ever, and the few cycles made wait
+    for the next collection. Blocks may overlap (several consumers in one process): collection resumes once the
+    last ends, and only if it was on when the first began.
+    """
+    if _Pause.holders == 0:
+        _Pause.turned_off = gc.isenabled()
+        gc.disable()
+    _Pause.holders += 1
+    try:
+        yield
+    finally:
+        _Pause.holders -= 1
+        if _Pause.holders == 0 and _Pause.turned_off:
+            _Pause.turned_off = False
+            gc.enable()

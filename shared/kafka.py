@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.events import Envelope, event_type, kafka_key
 from shared.events.common import SLUG_PATTERN
+from shared.gc_tuning import collections_paused
 from shared.logs import correlation_id_var, organisation_id_var
 from shared.outages import server_unreachable
 from shared.settings import ServiceSettings
@@ -350,6 +351,10 @@ def add_consumer(
     publisher = KafkaPublisher(broker)
 
     async def consume_batch(message: KafkaMessage) -> None:
+        with collections_paused():
+            await consume_records(message)
+
+    async def consume_records(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         if handle_batch is not None:
             records = await consume_together(records)

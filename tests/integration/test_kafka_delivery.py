@@ -3,6 +3,7 @@
 import asyncio
 import collections
 import contextlib
+import gc
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -143,6 +144,23 @@ async def test_messages_with_one_key_are_handled_in_the_order_they_were_sent(
 
     assert await wait_until(lambda: len(order) >= len(sent))
     assert order == sent
+
+
+async def test_records_are_handled_with_the_collector_paused_and_it_resumes_once_the_batch_ends(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    collecting: list[bool] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        collecting.append(gc.isenabled())
+
+    assert gc.isenabled()
+    await harness.start(handle)
+    await publish(settings, [record(harness.topic, f"message-{number}") for number in range(50)])
+
+    assert await wait_until(lambda: len(collecting) >= 50)
+    assert not any(collecting)
+    assert await wait_until(gc.isenabled)
 
 
 async def test_a_concurrent_consumer_overlaps_keys_but_keeps_each_key_in_order(

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from shared import service
 from shared.cli import main
-from shared.gc_tuning import THRESHOLDS, tune_garbage_collection
+from shared.gc_tuning import THRESHOLDS, collections_paused, tune_garbage_collection
 from shared.settings import ServiceSettings
 
 
@@ -58,3 +58,64 @@ def test_start_up_is_frozen_once_and_what_came_after_stays_collectable() -> None
     tune_garbage_collection()
 
     assert gc.get_freeze_count() == frozen, f"the {len(later)} lists made since were frozen too"
+
+
+@pytest.fixture
+def collecting() -> Iterator[None]:
+    was_on = gc.isenabled()
+    gc.enable()
+    yield
+    if not was_on:
+        gc.disable()
+
+
+@pytest.mark.usefixtures("collecting")
+def test_collection_is_off_while_paused_and_on_again_after() -> None:
+    with collections_paused():
+        assert not gc.isenabled()
+
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collecting")
+def test_overlapping_pauses_resume_collection_only_once_the_last_ends() -> None:
+    first, second = collections_paused(), collections_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+
+    assert not gc.isenabled(), "one batch ended while another was still under way"
+
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collecting")
+def test_a_block_that_fails_still_resumes_collection() -> None:
+    with pytest.raises(RuntimeError), collections_paused():
+        raise RuntimeError("the batch failed")
+
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collecting")
+def test_collection_turned_off_before_the_pause_stays_off_after_it() -> None:
+    gc.disable()
+
+    with collections_paused():
+        pass
+
+    assert not gc.isenabled()
+
+
+@pytest.mark.usefixtures("collecting")
+def test_young_objects_made_while_paused_are_collected_once_it_ends() -> None:
+    gc.collect()
+    with collections_paused():
+        young = gc.get_count()[0]
+        made = [[n] for n in range(20_000)]
+        assert gc.get_count()[0] >= young + len(made), "a collection ran while paused"
+
+    # The first allocation after it finds the young generation past its threshold.
+    after = [[n] for n in range(10)]
+    assert gc.get_count()[0] < len(made) - len(after)
