@@ -1,9 +1,10 @@
 """How identity's domain objects are written as MongoDB documents, and read back."""
 
-import json
 from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
+
+import pydantic_core
 
 from services.identity.domain.identifiers import IdentifierDigest, digest_from_key, identifier_from_key
 from services.identity.domain.merges import (
@@ -80,14 +81,16 @@ def person_from(document: Document) -> Person:
 
 
 def _records_text(records: tuple[NormalisedRecord, ...]) -> str:
-    # One JSON text, not nested documents: FerretDB 1.x converts every nested value on each read and write.
-    return json.dumps([record_document(record) for record in records], separators=(",", ":"))
+    # One JSON text, not nested documents: FerretDB 1.x converts every nested value on each read and write. Written
+    # by pydantic's encoder, compact UTF-8 (accents as they are, where `json.dumps` escaped them; both read back the
+    # same), in a third of the time: `json.dumps` was 1.3% of identity's CPU resolving a stream.
+    return pydantic_core.to_json([record_document(record) for record in records]).decode()
 
 
 def _records_of(document: Document) -> list[Document]:
     records = document.get("records", ())
     # Persons stored by earlier versions keep their records as nested documents.
-    return json.loads(records) if isinstance(records, str) else list(records)
+    return pydantic_core.from_json(records) if isinstance(records, str) else list(records)
 
 
 def decision_document(decision: Decision) -> Document:
