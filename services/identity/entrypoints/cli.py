@@ -52,6 +52,7 @@ from services.identity.rules import development_salt_warning, load_rules
 from services.identity.settings import IdentitySettings
 from shared.bilingual import LANGUAGES, chosen_language, format_count, in_language, is_singular, os_error, quoted
 from shared.events import Language
+from shared.gc_tuning import collections_paused
 from shared.memo import caches_within
 from shared.progress import ProgressLine, with_progress
 from shared.tokens import OrganisationIdError, organisation_option_accepted, validate_organisation_id
@@ -653,17 +654,20 @@ async def _resolve(
             progress.update(report.resolved, _skipped_count(report.skipped, language))
 
         try:
-            report = await resolve_lines(
-                lines,
-                assignments,
-                organisation_id=arguments.org,
-                deps=deps,
-                strict=arguments.strict,
-                progress=show,
-                first_lines=first_lines,
-                problem_log=problem_log,
-                language=language,
-            )
+            # What the run makes is kept to the end or freed as it goes (spilled, resolved): a collection finds nothing
+            # to free. At 100,000 people the collections took 3.5 s of 39 (the run, 5% faster without them).
+            with collections_paused():
+                report = await resolve_lines(
+                    lines,
+                    assignments,
+                    organisation_id=arguments.org,
+                    deps=deps,
+                    strict=arguments.strict,
+                    progress=show,
+                    first_lines=first_lines,
+                    problem_log=problem_log,
+                    language=language,
+                )
         except BaseException:
             progress.abandon()
             raise

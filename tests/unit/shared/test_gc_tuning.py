@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from services.identity import batch
+from services.identity.entrypoints import cli as identity_cli
 from shared import service
 from shared.cli import main
 from shared.gc_tuning import THRESHOLDS, collections_paused, tune_garbage_collection
@@ -24,6 +26,15 @@ def default_pace() -> Iterator[None]:
     yield
     gc.unfreeze()
     gc.set_threshold(*before)
+
+
+@pytest.fixture
+def collecting() -> Iterator[None]:
+    was_on = gc.isenabled()
+    gc.enable()
+    yield
+    if not was_on:
+        gc.disable()
 
 
 def test_a_service_starts_serving_with_the_collector_paced_and_start_up_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,6 +61,26 @@ def test_a_command_runs_with_the_collector_paced(tmp_path: Path) -> None:
     assert gc.get_freeze_count() > 0
 
 
+@pytest.mark.usefixtures("collecting")
+def test_a_command_resolves_its_records_with_the_collector_paused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collecting: list[bool] = []
+
+    async def resolving(*args: Any, **kwargs: Any) -> Any:
+        collecting.append(gc.isenabled())
+        return await batch.resolve_lines(*args, **kwargs)
+
+    monkeypatch.setattr(identity_cli, "resolve_lines", resolving)
+    source = tmp_path / "records.jsonl"
+    source.write_text(json.dumps({"record_id": "r1", "email": "anne@example.com"}) + "\n")
+
+    assert main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")]) == 0
+
+    assert collecting == [False]
+    assert gc.isenabled()
+
+
 def test_start_up_is_frozen_once_and_what_came_after_stays_collectable() -> None:
     tune_garbage_collection()
     frozen = gc.get_freeze_count()
@@ -58,15 +89,6 @@ def test_start_up_is_frozen_once_and_what_came_after_stays_collectable() -> None
     tune_garbage_collection()
 
     assert gc.get_freeze_count() == frozen, f"the {len(later)} lists made since were frozen too"
-
-
-@pytest.fixture
-def collecting() -> Iterator[None]:
-    was_on = gc.isenabled()
-    gc.enable()
-    yield
-    if not was_on:
-        gc.disable()
 
 
 @pytest.mark.usefixtures("collecting")
