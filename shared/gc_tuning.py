@@ -1,6 +1,7 @@
 """The garbage collector's pace for Parterre's long-running processes: the services and the batch commands."""
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,8 +27,10 @@ def tune_garbage_collection() -> None:
 
 
 class _Pause:
-    """The blocks under way that paused collection, and whether the first of them turned it off."""
+    """The blocks under way that paused collection, and whether the first of them turned it off. Counted under a
+    lock: a test's client runs a service's event loop in a thread of its own."""
 
+    lock = threading.Lock()
     holders = 0
     turned_off = False
 
@@ -48,14 +51,16 @@ def collections_paused() -> Iterator[None]:
     collection; a batch waiting out an outage makes next to nothing. Blocks may overlap (several consumers in one
     process): collection resumes once the last ends, and only if it was on when the first began.
     """
-    if _Pause.holders == 0:
-        _Pause.turned_off = gc.isenabled()
-        gc.disable()
-    _Pause.holders += 1
+    with _Pause.lock:
+        if _Pause.holders == 0:
+            _Pause.turned_off = gc.isenabled()
+            gc.disable()
+        _Pause.holders += 1
     try:
         yield
     finally:
-        _Pause.holders -= 1
-        if _Pause.holders == 0 and _Pause.turned_off:
-            _Pause.turned_off = False
-            gc.enable()
+        with _Pause.lock:
+            _Pause.holders -= 1
+            if _Pause.holders == 0 and _Pause.turned_off:
+                _Pause.turned_off = False
+                gc.enable()

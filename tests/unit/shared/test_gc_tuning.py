@@ -2,6 +2,8 @@
 
 import gc
 import json
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,34 @@ def test_overlapping_pauses_resume_collection_only_once_the_last_ends() -> None:
     assert not gc.isenabled(), "one batch ended while another was still under way"
 
     second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collecting")
+def test_pauses_taken_and_ended_in_many_threads_at_once_leave_collection_on() -> None:
+    start = threading.Barrier(8)
+
+    def pause_often() -> None:
+        start.wait()
+        for _ in range(5_000):
+            with collections_paused():
+                pass
+
+    threads = [threading.Thread(target=pause_often) for _ in range(8)]
+    switching = sys.getswitchinterval()
+    # Threads take turns as often as they can, so that any count not kept under the lock goes wrong.
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switching)
+
+    assert gc.isenabled()
+    with collections_paused():
+        assert not gc.isenabled(), "a pause was left counted, or one more was counted gone"
     assert gc.isenabled()
 
 
