@@ -79,6 +79,14 @@ async def test_a_new_collection_has_one_unique_id_index_that_its_lookups_use(ser
         assert await persons.count_documents({}) == 101
 
 
+async def test_a_new_collections_id_index_is_made_on_the_lookup_expression(servers: Servers) -> None:
+    """Made so with the table, not rebuilt by the sweep a moment later: the first writes by `_id` use it."""
+    async with _database(servers) as (client, name, database_file):
+        await client[name]["persons"].insert_one({"_id": "org|1"})
+        indexes = _indexes_by_table(database_file)
+        assert _only_the_rebuilt_id_index(indexes), indexes
+
+
 async def test_statistics_still_find_the_rebuilt_index(servers: Servers) -> None:
     async with _database(servers) as (client, name, database_file):
         await client[name]["persons"].insert_many([{"_id": f"org|{number}", "n": number} for number in range(50)])

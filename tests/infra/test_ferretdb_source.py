@@ -50,6 +50,14 @@ def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
     fsql = (edited / ferretdb_source.FSQL / "db.go").read_text()
     assert fsql.count("db.parterreWrites.take(ctx)") == 2
     assert "\tparterreWrites parterreWriteTurn\n}\n" in fsql
+    # A collection's _id index is made on the expression look-ups compare.
+    registry = (edited / ferretdb_source.SQLITE_METADATA / "registry.go").read_text()
+    assert registry.count('if key.Field == "_id" {\n\t\t\t\tcolumns[i] = IDColumn\n') == 1
+    # An update command of replacements by _id is tried first as one transaction of blind writes.
+    update = (edited / ferretdb_source.HANDLER / "msg_update.go").read_text()
+    assert update.count("h.parterreReplaceAll(ctx, c, params.Updates)") == 1
+    assert update.index("h.parterreReplaceAll(") < update.index("\tfor _, u := range params.Updates {")
+    assert (edited / ferretdb_source.HANDLER / "parterre_replace.go").is_file()
     # The cache's own copy is left as Go downloaded it.
     assert "parterreIDInWhere" not in (module_dir / ferretdb_source.SQLITE_BACKEND / "collection.go").read_text()
 

@@ -24,7 +24,8 @@ import (
 // FerretDB's metadata and its statistics (collStats, dbStats, listDatabases) look it up by, still
 // unique, on the other expression. Both expressions hold the same values, and FerretDB maps any
 // unique-constraint failure to a duplicate key error. The rebuild, and the removal of the indexes earlier
-// builds left, are one transaction: `_id` is unique at every moment.
+// builds left, are one transaction: `_id` is unique at every moment. The build now makes a new collection's index
+// on the look-up expression already (infra/local/ferretdb_source.py): the sweep brings those an earlier build made.
 // The SQLite driver is the one FerretDB itself registers (modernc.org/sqlite, named "sqlite").
 func rebuildIDIndexes(ctx context.Context, dir string, logger *slog.Logger) {
 	seen := map[string]time.Time{}
