@@ -1,12 +1,15 @@
-"""A database of its own on the local stack's FerretDB, with the SQLite file that holds it."""
+"""A database of its own on the local stack's FerretDB, with the SQLite file that holds it; or a collection of its
+own on whatever servers the tests run on."""
 
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from infra.local.stack import StackConfig
 from shared.mongo import mongo_client
@@ -26,5 +29,16 @@ async def local_database(
     async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
         try:
             yield client, name, database_file
+        finally:
+            await client.drop_database(name)
+
+
+@contextlib.asynccontextmanager
+async def fresh_collection(servers: Servers) -> AsyncIterator[AsyncCollection[dict[str, Any]]]:
+    """A collection in a new database of its own on whatever servers the tests run on, dropped on leaving."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
+        try:
+            yield client[name]["documents"]
         finally:
             await client.drop_database(name)

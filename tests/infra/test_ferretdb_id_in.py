@@ -4,7 +4,6 @@ MongoDB does, and answers every other filter as FerretDB 1.24 does (`infra/local
 import asyncio
 import contextlib
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure
 
 from infra.local.stack import StackConfig
-from shared.mongo import mongo_client
 from tests.conftest import Servers
+from tests.infra.local_databases import fresh_collection
 
 pytestmark = [pytest.mark.mongo]
 
@@ -27,12 +26,8 @@ Document = dict[str, Any]
 async def _collection(servers: Servers) -> AsyncIterator[AsyncCollection[Document]]:
     if servers.origin != "local stack":
         pytest.skip("only the local stack's FerretDB build is changed")
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
-        try:
-            yield client[name]["documents"]
-        finally:
-            await client.drop_database(name)
+    async with fresh_collection(servers) as collection:
+        yield collection
 
 
 async def _explained(collection: AsyncCollection[Document], query: Document) -> Document:

@@ -2,31 +2,18 @@
 the local FerretDB build writes it in one transaction without reading the documents first
 (`infra/local/ferretdb/_handler`)."""
 
-import contextlib
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.mongo import mongo_client
 from tests.conftest import Servers
+from tests.infra.local_databases import fresh_collection
 
 pytestmark = [pytest.mark.mongo]
 
 Document = dict[str, Any]
-
-
-@contextlib.asynccontextmanager
-async def _collection(servers: Servers) -> AsyncIterator[AsyncCollection[Document]]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    async with mongo_client(servers.mongo_url, app_name="parterre-tests") as client:
-        try:
-            yield client[name]["documents"]
-        finally:
-            await client.drop_database(name)
 
 
 async def _update(collection: AsyncCollection[Document], updates: list[Document]) -> Document:
@@ -42,7 +29,7 @@ async def _stored(collection: AsyncCollection[Document]) -> list[Document]:
 
 
 async def test_replacements_by_id_leave_each_replacement_with_its_id_first(servers: Servers) -> None:
-    async with _collection(servers) as documents:
+    async with fresh_collection(servers) as documents:
         object_id = ObjectId()
         await documents.insert_many([{"_id": "org|1", "old": True}, {"_id": "org|2", "old": True}, {"_id": object_id}])
         reply = await _update(
@@ -65,7 +52,7 @@ async def test_replacements_by_id_leave_each_replacement_with_its_id_first(serve
 
 
 async def test_a_missing_document_is_inserted_by_an_upsert_and_the_others_replaced(servers: Servers) -> None:
-    async with _collection(servers) as documents:
+    async with fresh_collection(servers) as documents:
         await documents.insert_many([{"_id": "org|1", "v": 0}, {"_id": "org|3", "v": 0}])
         reply = await _update(
             documents,
@@ -78,7 +65,7 @@ async def test_a_missing_document_is_inserted_by_an_upsert_and_the_others_replac
 
 
 async def test_without_upsert_a_missing_document_stays_missing(servers: Servers) -> None:
-    async with _collection(servers) as documents:
+    async with fresh_collection(servers) as documents:
         await documents.insert_many([{"_id": "org|1", "v": 0}, {"_id": "org|3", "v": 0}])
         reply = await _update(
             documents,
@@ -89,7 +76,7 @@ async def test_without_upsert_a_missing_document_stays_missing(servers: Servers)
 
 
 async def test_the_same_id_twice_leaves_the_later_replacement(servers: Servers) -> None:
-    async with _collection(servers) as documents:
+    async with fresh_collection(servers) as documents:
         await documents.insert_one({"_id": "org|1", "v": 0})
         reply = await _update(documents, [_replacing("org|1", {"v": 1}), _replacing("org|1", {"v": 2})])
         assert reply["n"] == 2
@@ -97,7 +84,7 @@ async def test_the_same_id_twice_leaves_the_later_replacement(servers: Servers) 
 
 
 async def test_a_replacement_changing_the_id_is_refused_as_ever(servers: Servers) -> None:
-    async with _collection(servers) as documents:
+    async with fresh_collection(servers) as documents:
         await documents.insert_many([{"_id": "org|1", "v": 0}, {"_id": "org|2", "v": 0}])
         reply = await _update(documents, [_replacing("org|1", {"v": 1}), _replacing("org|2", {"_id": "org|9"})])
         assert [error["code"] for error in reply["writeErrors"]] == [66]  # ImmutableField
@@ -116,7 +103,7 @@ async def test_a_replacement_changing_the_id_is_refused_as_ever(servers: Servers
     ],
 )
 async def test_commands_of_other_updates_are_applied_whole(servers: Servers, updates: list[Document]) -> None:
-    async with _collection(servers) as documents:
+    async with fresh_collection(servers) as documents:
         await documents.insert_many([{"_id": "org|1", "v": 0}, {"_id": "org|2", "v": 0}, {"_id": 7, "v": 0}])
         reply = await _update(documents, updates)
         assert (reply["n"], reply["nModified"]) == (2, 2)
@@ -132,7 +119,7 @@ async def test_the_local_build_writes_replacements_without_reading_them(servers:
     sends), count it unmodified."""
     if servers.origin != "local stack":
         pytest.skip("only the local stack's FerretDB build is changed")
-    async with _collection(servers) as documents:
+    async with fresh_collection(servers) as documents:
         stored = [{"_id": f"org|{number}", "v": number} for number in (1, 2)]
         await documents.insert_many(stored)
         reply = await _update(documents, [_replacing(document["_id"], document) for document in stored])

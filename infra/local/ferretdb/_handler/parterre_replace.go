@@ -21,7 +21,7 @@ import (
 // twice leaving what it left once.
 //
 // FerretDB's own path reads each document back, compares it with its replacement, and writes it in a transaction of
-// its own. A command of one update keeps that path: its nModified tells a caller whether the document changed.
+// its own. A command of one update (what replace_one sends) keeps that path and its counts.
 func (h *Handler) parterreReplaceAll(ctx context.Context, c backends.Collection, updates []common.Update) (int32, bool, error) {
 	if len(updates) < 2 {
 		return 0, false, nil
