@@ -1,5 +1,6 @@
-"""An update command that replaces documents by `_id` (`shared.mongo.replace_all`) leaves what MongoDB leaves, and
-the local FerretDB build writes it in one transaction without reading the documents first
+"""An update command that changes documents by `_id` (`shared.mongo.update_all`, `replace_all`) leaves what MongoDB
+leaves, with the same counts. The local FerretDB build writes such a command's documents in one transaction: those it
+replaces without reading them first, those it updates with operators read by one query
 (`infra/local/ferretdb/_handler`)."""
 
 from typing import Any
@@ -127,3 +128,72 @@ async def test_the_local_build_writes_replacements_without_reading_them(servers:
         single = await documents.replace_one({"_id": "org|1"}, {"_id": "org|1", "v": 1})
         assert (single.matched_count, single.modified_count) == (1, 0)
         assert await _stored(documents) == stored
+
+
+async def test_operator_updates_by_id_are_applied_and_counted_as_mongodb_does(servers: Servers) -> None:
+    async with fresh_collection(servers) as documents:
+        object_id = ObjectId()
+        await documents.insert_many(
+            [
+                {"_id": "org|1", "v": 1, "tags": ["a"]},
+                {"_id": "org|2", "v": 2, "gone": True},
+                {"_id": object_id, "v": 3},
+            ]
+        )
+        reply = await _update(
+            documents,
+            [
+                {"q": {"_id": "org|1"}, "u": {"$inc": {"v": 10}, "$push": {"tags": "b"}}, "upsert": True},
+                {"q": {"_id": "org|2"}, "u": {"$unset": {"gone": ""}, "$set": {"new.field": 1}}},
+                # Changes nothing: matched, not modified.
+                {"q": {"_id": object_id}, "u": {"$set": {"v": 3}}},
+            ],
+        )
+        assert (reply["n"], reply["nModified"], "upserted" in reply, "writeErrors" in reply) == (3, 2, False, False)
+        assert await _stored(documents) == [
+            {"_id": object_id, "v": 3},
+            {"_id": "org|1", "v": 11, "tags": ["a", "b"]},
+            {"_id": "org|2", "v": 2, "new": {"field": 1}},
+        ]
+
+
+async def test_operator_updates_with_a_missing_document_upsert_it(servers: Servers) -> None:
+    async with fresh_collection(servers) as documents:
+        await documents.insert_one({"_id": "org|1", "v": 1})
+        reply = await _update(
+            documents,
+            [
+                {"q": {"_id": "org|1"}, "u": {"$inc": {"v": 1}}, "upsert": True},
+                {"q": {"_id": "org|2"}, "u": {"$inc": {"v": 1}}, "upsert": True},
+                {"q": {"_id": "org|3"}, "u": {"$inc": {"v": 1}}, "upsert": False},
+            ],
+        )
+        assert (reply["n"], reply["nModified"]) == (2, 1)
+        assert [entry["_id"] for entry in reply["upserted"]] == ["org|2"]
+        assert await _stored(documents) == [{"_id": "org|1", "v": 2}, {"_id": "org|2", "v": 1}]
+
+
+async def test_operator_updates_of_one_id_twice_both_apply(servers: Servers) -> None:
+    async with fresh_collection(servers) as documents:
+        await documents.insert_many([{"_id": "org|1", "v": 0}, {"_id": "org|2", "v": 0}])
+        increment = {"$inc": {"v": 1}}
+        reply = await _update(
+            documents,
+            [{"q": {"_id": key}, "u": increment} for key in ("org|1", "org|2", "org|1")],
+        )
+        assert (reply["n"], reply["nModified"]) == (3, 3)
+        assert await _stored(documents) == [{"_id": "org|1", "v": 2}, {"_id": "org|2", "v": 1}]
+
+
+async def test_an_operator_update_that_fails_leaves_its_document_and_says_why(servers: Servers) -> None:
+    async with fresh_collection(servers) as documents:
+        await documents.insert_many([{"_id": "org|1", "v": "text"}, {"_id": "org|2", "v": 0}])
+        reply = await _update(
+            documents,
+            [{"q": {"_id": "org|2"}, "u": {"$inc": {"v": 1}}}, {"q": {"_id": "org|1"}, "u": {"$inc": {"v": 1}}}],
+        )
+        assert [error["code"] for error in reply["writeErrors"]] == [14]  # TypeMismatch
+        stored = await _stored(documents)
+        assert stored[0] == {"_id": "org|1", "v": "text"}
+        # What precedes the failure is applied, by MongoDB and FerretDB alike.
+        assert stored[1] == {"_id": "org|2", "v": 1}
