@@ -56,6 +56,7 @@ def test_the_edits_apply_to_the_ferretdb_version_built(tmp_path: Path) -> None:
     # An update command of replacements by _id is tried first as one transaction of blind writes.
     update = (edited / ferretdb_source.HANDLER / "msg_update.go").read_text()
     assert update.count("h.parterreReplaceAll(ctx, c, params.Updates)") == 1
+    assert update.count("h.parterreUpdateAll(ctx, c, params.Updates)") == 1
     assert update.index("h.parterreReplaceAll(") < update.index("\tfor _, u := range params.Updates {")
     assert (edited / ferretdb_source.HANDLER / "parterre_replace.go").is_file()
     # The cache's own copy is left as Go downloaded it.
