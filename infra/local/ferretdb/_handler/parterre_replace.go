@@ -53,18 +53,8 @@ func (h *Handler) parterreReplaceAll(ctx context.Context, c backends.Collection,
 // writes it. ok is false otherwise, and for a replacement that is not a valid document, whose error FerretDB's own
 // path gives.
 func parterreReplacement(u *common.Update) (*types.Document, bool) {
-	if u.Multi || u.HasUpdateOperators || u.Update == nil || u.Filter == nil || u.Filter.Len() != 1 {
-		return nil, false
-	}
-
-	id, err := u.Filter.Get("_id")
-	if err != nil {
-		return nil, false
-	}
-
-	switch id.(type) {
-	case string, types.ObjectID:
-	default:
+	id, ok := parterreUpdatedID(u)
+	if !ok || u.HasUpdateOperators {
 		return nil, false
 	}
 
