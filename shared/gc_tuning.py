@@ -64,3 +64,16 @@ def collections_paused() -> Iterator[None]:
             if _Pause.holders == 0 and _Pause.turned_off:
                 _Pause.turned_off = False
                 gc.enable()
+
+
+@contextmanager
+def collections_paused_keeping_what_is_made() -> Iterator[None]:
+    """`collections_paused` for a command's run, whose store keeps what the run makes until the process ends: when
+    the block ends, what it made is frozen (left out of every later collection) rather than scanned by the first
+    collection after it, which found next to nothing to free. At 100,000 people that one scan was 4.9% of the samples
+    of `parterre identity resolve` (py-spy). A cycle the block made is freed only when the process ends."""
+    with collections_paused():
+        try:
+            yield
+        finally:
+            gc.freeze()

@@ -15,7 +15,12 @@ from services.identity import batch
 from services.identity.entrypoints import cli as identity_cli
 from shared import service
 from shared.cli import main
-from shared.gc_tuning import THRESHOLDS, collections_paused, tune_garbage_collection
+from shared.gc_tuning import (
+    THRESHOLDS,
+    collections_paused,
+    collections_paused_keeping_what_is_made,
+    tune_garbage_collection,
+)
 from shared.settings import ServiceSettings
 
 
@@ -81,6 +86,27 @@ def test_a_command_resolves_its_records_with_the_collector_paused(
 
     assert collecting == [False]
     assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collecting")
+def test_a_command_freezes_what_its_resolution_made_when_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept: list[list[int]] = []
+
+    async def resolving(*args: Any, **kwargs: Any) -> Any:
+        kept.extend([n] for n in range(5_000))
+        return await batch.resolve_lines(*args, **kwargs)
+
+    monkeypatch.setattr(identity_cli, "resolve_lines", resolving)
+    source = tmp_path / "records.jsonl"
+    source.write_text(json.dumps({"record_id": "r1", "email": "anne@example.com"}) + "\n")
+
+    assert main(["identity", "resolve", "--input", str(source), "--output", str(tmp_path / "persons.csv")]) == 0
+
+    # A frozen object is in no generation a collection scans.
+    scanned = {id(tracked) for tracked in gc.get_objects()}
+    assert not any(id(one) in scanned for one in kept), "what the run made was left for a collection to scan"
 
 
 def test_start_up_is_frozen_once_and_what_came_after_stays_collectable() -> None:
@@ -171,3 +197,34 @@ def test_young_objects_made_while_paused_are_collected_once_it_ends() -> None:
     # The first allocation after it finds the young generation past its threshold.
     after = [[n] for n in range(10)]
     assert gc.get_count()[0] < len(made) - len(after)
+
+
+@pytest.mark.usefixtures("collecting")
+def test_what_a_commands_pause_made_is_frozen_when_it_ends_not_scanned() -> None:
+    gc.collect()
+    frozen = gc.get_freeze_count()
+    with collections_paused_keeping_what_is_made():
+        assert not gc.isenabled()
+        made = [[n] for n in range(20_000)]
+
+    assert gc.isenabled()
+    scanned = {id(tracked) for tracked in gc.get_objects()}
+    assert not any(id(one) in scanned for one in made)
+    assert gc.get_freeze_count() > frozen
+
+
+@pytest.mark.usefixtures("collecting")
+def test_a_commands_pause_that_fails_still_freezes_and_resumes_collection() -> None:
+    frozen = gc.get_freeze_count()
+    made: list[list[int]] = []
+
+    def run_that_fails() -> None:
+        with collections_paused_keeping_what_is_made():
+            made.extend([n] for n in range(1_000))
+            raise RuntimeError("the run failed")
+
+    with pytest.raises(RuntimeError):
+        run_that_fails()
+
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > frozen + 900
