@@ -528,7 +528,11 @@ class _ResolutionsReadApart:
         self._process.start()
         # Only the child writes: its end closed here, a child that dies shows as the end of the pipe.
         self._answering.close()
-        await self._answer()
+        try:
+            await self._answer()
+        except BaseException:
+            await self.stop()
+            raise
         return self
 
     async def read(self) -> tuple[dict[str, str], float]:
