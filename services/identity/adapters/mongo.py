@@ -517,12 +517,13 @@ class MongoIdentityStore:
         return owner
 
     def _still_listed(self, organisation_id: str, person_id: str, identifier: Identifier) -> bool:
-        """Does the latest version of the person this process knows still hold the identifier? An identifier
-        leaves its person only when released: by an erasure, which a later version of the person shows (and
-        the reader of the person finds it), or by a creation that lost a race, whose person was never stored; or
-        when an unmerge hands it to a restored person (`reassign`) and rewrites its holder without it: a process
-        that has not read the holder since answers the holder once more, until it reads the holder again."""
-        known = self._persons.known(organisation_id, person_id)
+        """Does the latest version of the person this process knows, while it may answer from it, still hold the
+        identifier? An identifier leaves its person only when released: by an erasure, which a later version of the
+        person shows (and the reader of the person finds it), or by a creation that lost a race, whose person was
+        never stored; or when an unmerge hands it to a restored person (`reassign`) and rewrites its holder without
+        it. Once another process has written (the epoch moved), what this one knows of the holder may predate such
+        an unmerge: the identifier's owner is read again, or the fact would go to the holder once more."""
+        known = self._persons.trusted(organisation_id, person_id)
         return (
             known is not None
             and known[1]["status"] != PersonStatus.ERASED.value

@@ -14,13 +14,15 @@ from services.identity.domain.identifiers import Identifier, IdentifierType
 from services.identity.domain.merges import ReviewItem, ReviewStatus
 from services.identity.domain.persons import Person, review_id_for
 from services.identity.domain.records import NormalisedRecord
-from services.identity.handlers import IdentityDeps, erase_person, file_review, resolve_fact, resolve_facts
+from services.identity.handlers import IdentityDeps, erase_person, file_review, resolve_fact, resolve_facts, unmerge
+from services.identity.rules import load_rules
+from services.identity.settings import IdentitySettings
 from shared.events import parse_data
 from shared.events.identity import PersonResolvedV1
 from shared.mongo import INSERTS_IN_ORDER_PER_COMMAND, Document
 from tests.integration.command_log import CommandLog
 from tests.integration.held_calls import HeldCall
-from tests.integration.identity.conftest import ORGANISATION, START, last_resolution
+from tests.integration.identity.conftest import ORGANISATION, START, SteppingClock, last_resolution
 from tests.integration.identity.test_batch_resolution import (
     as_a_batch,
     deps_on,
@@ -89,6 +91,49 @@ async def test_a_batch_after_another_process_wrote_reads_afresh_and_finds_its_pe
     assert set(causes[2:]) <= {"append"}
     assert resolved_person(outcomes[0]) == bob_id
     assert resolved_person(outcomes[1]) == resolved_person(await resolve_fact(anne[0], here))
+
+
+async def claimed_through_a_merge(deps: IdentityDeps) -> tuple[str, str]:
+    """Anne and Béa, merged: Anne, the survivor, claimed bea.new@ through a fact naming Béa's shop account."""
+    elise = {"first_name": "Élise", "last_name": "Gagnon"}
+
+    async def person_of(event: Any) -> str:
+        return resolved_person(await resolve_fact(event, deps))
+
+    anne = await person_of(fact("e1", external_id="C-1", email="anne@example.com", **elise))
+    bea = await person_of(fact("e2", source="shopify-boutique", external_id="S-1", email="bea@example.com", **elise))
+    await person_of(fact("e3", source="shopify-boutique", external_id="S-1", email="anne@example.com"))
+    assert (
+        await person_of(fact("e4", source="shopify-boutique", external_id="S-1", email="bea.new@example.com")) == anne
+    )
+    return anne, bea
+
+
+@pytest.mark.parametrize("path", ["one fact", "a batch"])
+async def test_an_identifier_another_process_gave_back_in_an_unmerge_resolves_to_its_new_owner_here(
+    logged_database: tuple[AsyncDatabase[Document], CommandLog], path: str
+) -> None:
+    database, _log = logged_database
+    store, clock, rules = MongoIdentityStore(database), SteppingClock(), load_rules(IdentitySettings())
+    here = IdentityDeps(store=store, rules=rules, clock=clock)
+    elsewhere = IdentityDeps(store=MongoIdentityStore(database), rules=rules, clock=clock)
+    anne, bea = await claimed_through_a_merge(here)
+    new_email = Identifier(IdentifierType.EMAIL, "bea.new@example.com")
+    # This process knows Anne as the owner of bea.new@, from the claim it made.
+    assert await store.owner_of(ORGANISATION, new_email) == anne
+
+    await unmerge(ORGANISATION, anne, elsewhere, requested_by="reviewer:marie")
+
+    newsletter = fact("e5", source="infolettre", email="bea.new@example.com")
+    if path == "one fact":
+        resolved = resolved_person(await resolve_fact(newsletter, here))
+    else:
+        [outcome] = await resolve_facts([newsletter], lanes_of([newsletter]), here)
+        resolved = (
+            resolved_person(outcome) if outcome is not None else resolved_person(await resolve_fact(newsletter, here))
+        )
+    assert resolved == bea
+    assert await store.owner_of(ORGANISATION, new_email) == bea
 
 
 async def test_a_write_another_process_did_not_count_is_met_by_the_claim_and_then_read_afresh(
