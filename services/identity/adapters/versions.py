@@ -446,10 +446,8 @@ class VersionedDocuments:
     def trusted(self, organisation_id: str, local: str) -> tuple[int, Document] | None:
         """`known`, only while it answers without a round trip (`OrganisationEpochs.trusts`): no other process has
         written the organisation since this one saw it."""
-        known = self._cache.get(key_of(organisation_id, local))
-        if known is None or known.document is None or self._epochs is None:
-            return None
-        return (known.version, known.document) if self._epochs.trusts(organisation_id, known.generation) else None
+        answer = self._answer_known(organisation_id, local)
+        return None if isinstance(answer, _Read) else answer
 
     def forget(self, organisation_id: str, local: str) -> None:
         self._cache.pop(key_of(organisation_id, local), None)
