@@ -24,6 +24,7 @@ from shared.events.common import SLUG_PATTERN
 from shared.gc_tuning import collections_paused
 from shared.logs import correlation_id_var, organisation_id_var
 from shared.outages import server_unreachable
+from shared.records import quick_init
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic_for
 
@@ -61,6 +62,7 @@ class PermanentMessageError(Exception):
     """A message no retry can fix (it does not parse, or breaks a rule): dead-lettered at once."""
 
 
+@quick_init
 @dataclass(frozen=True)
 class OutgoingRecord:
     topic: str
@@ -69,6 +71,7 @@ class OutgoingRecord:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True)
 class ConsumedRecord(Generic[MessageT]):
     message: MessageT

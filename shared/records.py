@@ -1,4 +1,5 @@
-"""Copies of frozen dataclasses with some fields changed, for the records a hot path copies at every change."""
+"""Frozen dataclasses on hot paths: copies with some fields changed (`replaced`), and a quicker `__init__` for the
+records made by the thousand (`quick_init`)."""
 
 import dataclasses
 import inspect
@@ -69,3 +70,80 @@ def _reader(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
         return operator.attrgetter(*names)
     # `attrgetter` of one name gives the value itself, and of none is refused.
     return lambda record: tuple(getattr(record, name) for name in names)
+
+
+def quick_init(kind: type[R]) -> type[R]:
+    """`kind` with the `__init__` its dataclass decorator wrote replaced by a quicker one. A frozen dataclass's own
+    sets every field by `object.__setattr__`, looked up anew for each; this one sets each slot through the slot itself,
+    or, without slots, calls `object.__setattr__` found once. For eight fields: 687 ns against 367 with slots, 670
+    against 550 without (135 for a dataclass that is not frozen). It takes the same arguments, with the same
+    defaults; the dataclass's own stays as its `__wrapped__`.
+
+    Only for a frozen dataclass whose every field its `__init__` takes, all in slots or none, with no `__post_init__`
+    and no init-only variable: anything else is refused with `TypeError` when the class is made."""
+    if not dataclasses.is_dataclass(kind) or not isinstance(kind, type):
+        raise TypeError(f"quick_init takes a dataclass, not {kind!r}")
+    fields = dataclasses.fields(kind)
+    original = kind.__init__
+    taken = list(inspect.signature(original).parameters)[1:]
+    unfit = [
+        reason
+        for reason, found in (
+            ("it is not frozen", not kind.__dataclass_params__.frozen),  # type: ignore[attr-defined]
+            ("it has a __post_init__", hasattr(kind, "__post_init__")),
+            ("a field is left out of __init__", not all(field.init for field in fields)),
+            ("its __init__ takes more than its fields", taken != [field.name for field in fields]),
+            ("a field's name is one the new __init__ uses", any(_reserved(field.name) for field in fields)),
+        )
+        if found
+    ]
+    if unfit:
+        raise TypeError(f"quick_init cannot make {kind.__qualname__}'s __init__: {'; '.join(unfit)}")
+    slots = [isinstance(inspect.getattr_static(kind, field.name, None), types.MemberDescriptorType) for field in fields]
+    if any(slots) and not all(slots):
+        raise TypeError(f"quick_init cannot make {kind.__qualname__}'s __init__: some fields are slots, some are not")
+    in_slots = all(slots)
+    namespace: dict[str, Any] = {"_NO_VALUE": _NO_VALUE, "_setattr": object.__setattr__}
+    positional: list[str] = []
+    keyword_only: list[str] = []
+    body: list[str] = []
+    for field in fields:
+        name = field.name
+        if in_slots:
+            namespace[f"_set_{name}"] = inspect.getattr_static(kind, name).__set__
+        if field.default is not dataclasses.MISSING:
+            namespace[f"_default_{name}"] = field.default
+            parameter = f"{name}=_default_{name}"
+        elif field.default_factory is not dataclasses.MISSING:
+            # As the dataclass's own: a fresh value for each record not given one.
+            namespace[f"_factory_{name}"] = field.default_factory
+            parameter = f"{name}=_NO_VALUE"
+            body.append(f"    if {name} is _NO_VALUE:\n        {name} = _factory_{name}()\n")
+        else:
+            parameter = name
+        (keyword_only if field.kw_only else positional).append(parameter)
+        # Not into `__dict__` itself: asking for it makes each instance a dict of its own, 64 bytes more and slower
+        # to read than the values Python keeps in the instance until then.
+        body.append(f"    _set_{name}(_record, {name})\n" if in_slots else f"    _setattr(_record, {name!r}, {name})\n")
+    parameters = ", ".join(["_record", *positional, *(["*", *keyword_only] if keyword_only else [])])
+    exec(f"def __init__({parameters}):\n{''.join(body) or '    pass'}\n", namespace)  # noqa: S102 - made of field names
+    quick = namespace["__init__"]
+    quick.__qualname__ = f"{kind.__qualname__}.__init__"
+    quick.__module__ = kind.__module__
+    quick.__wrapped__ = original
+    kind.__init__ = quick  # type: ignore[method-assign]
+    return kind
+
+
+def _reserved(name: str) -> bool:
+    return name in ("_record", "_setattr", "_NO_VALUE") or name.startswith(("_set_", "_default_", "_factory_"))
+
+
+class _NoValue:
+    """The default of a field whose default is made by a factory: no value given."""
+
+    def __repr__(self) -> str:
+        return "<factory default>"
+
+
+_NO_VALUE = _NoValue()

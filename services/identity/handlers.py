@@ -86,6 +86,7 @@ from shared.events.identity import (
 )
 from shared.households import merge_move_moment
 from shared.moments import to_the_millisecond
+from shared.records import quick_init
 from shared.tasks import side_by_side
 from shared.uuids import uuid5_text
 
@@ -146,6 +147,7 @@ class IdentityActionError(Exception):
         self.code = code
 
 
+@quick_init
 @dataclass(frozen=True)
 class FactOutcome:
     """What resolving one fact produced: the events to publish, and how it went, for metrics and reports."""
@@ -208,6 +210,7 @@ async def resolve_fact(envelope: Envelope, deps: IdentityDeps) -> FactOutcome:
     return await resolve_identified(envelope, record, identifiers, deps, erasure=_erasure_of(data))
 
 
+@quick_init
 @dataclass(frozen=True)
 class _PlainFact:
     """A fact of a batch that names a person (no erasure), normalised, with what it reads and writes by."""
@@ -224,6 +227,7 @@ class _PlainFact:
 _Token = tuple[str, str]
 
 
+@quick_init
 @dataclass(frozen=True)
 class _Footprint:
     """What a fact read to decide and what applying it writes."""

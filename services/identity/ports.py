@@ -19,6 +19,7 @@ from services.identity.domain.persons import Person, PersonStatus
 from services.identity.domain.records import NormalisedRecord
 from services.identity.domain.resolution import Erasure, ReviewSuggestion
 from shared.events.identity import MatchMethod
+from shared.records import quick_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class MergeDecision:
     look_alike_probability: float | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """A resolution as the journal keeps it: ids and identifier digests only, no personal data."""
@@ -66,6 +68,7 @@ class Decision:
         return replace(self, claim_digests=claims, merge=merge)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
     """The decision about one event, written before it is applied: a redelivery re-applies the same decision."""
@@ -77,6 +80,7 @@ class JournalEntry:
     applied: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PersonAddition:
     """What a resolution adds to a known person: `IdentityStore.add_to_person`'s arguments."""

@@ -34,6 +34,7 @@ from shared.mongo import (
     found_by_id,
     insert_new,
 )
+from shared.records import quick_init
 
 # Latest known versions kept per collection; versions never change, so a cached one is never wrong, only old.
 CACHED_VERSIONS = 50_000
@@ -328,6 +329,7 @@ class _Read:
 _READ = _Read()
 
 
+@quick_init
 @dataclass(frozen=True)
 class _Known:
     version: int  # 0: no version exists

@@ -13,6 +13,7 @@ from services.identity.domain.persons import matching_record
 from services.identity.domain.records import NormalisedRecord, PersonRecord
 from shared.bilingual import format_count, in_language, quoted
 from shared.events import Language
+from shared.records import quick_init
 
 TEXT_FIELDS = (
     "source",
@@ -48,6 +49,7 @@ def _windows_1252_over_latin_1() -> dict[int, str]:
 _WINDOWS_1252 = str.maketrans(_windows_1252_over_latin_1())
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BatchRecord:
     record_id: str
@@ -327,6 +329,7 @@ def read_batch_line(line: str | bytes, language: Language = "en") -> BatchRecord
 _NO_RECORD = NormalisedRecord()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PreparedLine:
     """A line with everything that does not depend on the records before it worked out: what resolving it needs,

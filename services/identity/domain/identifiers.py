@@ -14,6 +14,7 @@ from services.identity.domain.normalise import normalise_email, normalise_phone
 from services.identity.domain.records import NormalisedRecord
 from shared.emails import accented_form, dns_form, readable_domain
 from shared.memo import remembered
+from shared.records import quick_init
 from shared.yaml_models import load_yaml_model
 
 
@@ -23,6 +24,7 @@ class IdentifierType(StrEnum):
     PHONE = "phone"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, order=True)
 class Identifier:
     """One normalised identifier; upstream ids are scoped by their source, since `C-1` means nothing across systems."""
@@ -51,6 +53,7 @@ class Identifier:
 ERASED_VALUE_HASH = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, order=True)
 class IdentifierDigest:
     """An identifier without its value: what journals, merge records and the ownership index keep."""

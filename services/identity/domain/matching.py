@@ -26,6 +26,7 @@ from services.identity.domain.records import NormalisedRecord
 from shared.emails import accented_form
 from shared.memo import remembered
 from shared.names import name_parts, sound_key, spoken_form
+from shared.records import quick_init
 
 
 class Comparison(StrEnum):
@@ -1199,6 +1200,7 @@ class MatchBands:
         return math.log2(self.link_at / (1 - self.link_at))
 
 
+@quick_init
 @dataclass(frozen=True)
 class Candidate:
     """The known person a record most likely belongs to, and why; `vector` shows which fields agreed."""

@@ -16,6 +16,7 @@ from shared.events import Language
 from shared.memo import remembered
 from shared.names import fold_name, folded_words
 from shared.phones import without_extension
+from shared.records import quick_init
 from shared.text import without_format_characters
 
 # A warning shows at most this much of the value, so one garbled field cannot bloat every record it sits on.
@@ -325,6 +326,7 @@ TRANSLATED_STREET_TYPES = frozenset(
 )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StreetParts:
     """A street as `normalise_street` writes it, taken apart to tell whether two spellings name one street.

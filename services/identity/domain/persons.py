@@ -11,7 +11,7 @@ from services.identity.domain.identifiers import Identifier
 from services.identity.domain.records import NormalisedRecord
 from shared.households import decided_after
 from shared.moments import to_the_millisecond
-from shared.records import replaced
+from shared.records import quick_init, replaced
 from shared.uuids import uuid5_hex
 
 # Fixed forever: person, merge and review ids derive from it, so a redelivered event mints the same ids.
@@ -26,6 +26,7 @@ class PersonStatus(StrEnum):
     ERASED = "erased"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Person:
     person_id: str

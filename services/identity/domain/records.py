@@ -3,7 +3,10 @@
 from dataclasses import dataclass, field
 from datetime import date
 
+from shared.records import quick_init
 
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PersonRecord:
     """A person as one upstream record describes them, before any cleaning; every field is optional."""
@@ -24,6 +27,7 @@ class PersonRecord:
     birth_date: str | date | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NormalisedRecord:
     """A record in the canonical form matching compares; a field that did not parse is None, with a warning."""

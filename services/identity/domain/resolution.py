@@ -32,9 +32,10 @@ from services.identity.domain.nicknames import are_two_names
 from services.identity.domain.persons import Person, household_id_for, kept_apart, person_id_for
 from services.identity.domain.records import NormalisedRecord
 from shared.events.identity import MatchMethod
-from shared.records import replaced
+from shared.records import quick_init, replaced
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """What the store knows that bears on one record: who owns its identifiers, their households, look-alikes."""
@@ -71,6 +72,7 @@ class ReviewSuggestion:
     agreements: Mapping[str, str]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Resolution:
     person_id: str
