@@ -75,7 +75,7 @@ from shared.events.identity import (
 from shared.events.profile import ProfileChangedV1, ProfileErasedV1, SegmentEnteredV1, SegmentExitedV1
 from shared.households import merge_move_moment
 from shared.moments import to_the_millisecond
-from shared.records import replaced
+from shared.records import quick_init, replaced
 from shared.uuids import uuid5_text
 
 log = logging.getLogger(__name__)
@@ -1107,6 +1107,7 @@ async def _position_reached(store: ProfileStore, slot: datetime) -> bool:
 # Steps
 
 
+@quick_init
 @dataclass(frozen=True)
 class _Cause:
     """Why a profile changes: `key` names the change in the person's log, and what it announces derives its ids
@@ -1135,6 +1136,7 @@ class _Cause:
         return self.fact.event_id if self.fact is not None else self.key
 
 
+@quick_init
 @dataclass(frozen=True)
 class _Change:
     """A profile's next version, decided on the version it replaces, with what announces it."""

@@ -11,6 +11,7 @@ from shared.events import Envelope
 from shared.households import decided_after
 from shared.moments import to_the_millisecond
 from shared.privacy import person_digest as person_digest  # named here too: profile's own records use it
+from shared.records import quick_init
 
 # What a writer was doing when it took a person's change number: handling a message from identity, or visiting a
 # due entry for the sweep. A writer that finds a number held by a change never stored does it again from this.
@@ -90,6 +91,7 @@ class UndoneMerge:
     outputs: Sequence[bytes] = ()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AnnouncedView:
     """`view` of `state` as of `as_of`, as a change announced it."""
@@ -216,6 +218,7 @@ class FiledDue:
     handles: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True)
 class FactToLog:
     """An upstream fact to log as its person's change number `number`."""

@@ -11,6 +11,7 @@ from services.profile.domain.seasons import DEFAULT_TIMEZONE, add_months
 from services.profile.domain.strategies import Stamp
 from shared.events.common import ConsentPurpose, LegalBasis
 from shared.memo import LastSeen
+from shared.records import quick_init
 
 
 class ConsentAction(StrEnum):
@@ -18,6 +19,7 @@ class ConsentAction(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, order=True)
 class ConsentFact:
     """A grant or a withdrawal for one purpose, or a relationship (purchase, gift, inquiry) implying consent."""
@@ -36,6 +38,7 @@ class ConsentStatus(StrEnum):
     NONE = "none"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Consent:
     """A person's consent for one purpose: on what basis, until when, and how it can be proven."""

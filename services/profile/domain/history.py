@@ -31,6 +31,7 @@ from shared.events.common import EventData, PerformanceRef
 from shared.events.envelope import Envelope
 from shared.events.identity import PersonResolvedV1
 from shared.events.registry import event_type_of, parse_data
+from shared.records import quick_init
 
 # Erasure and access requests are not folded: erasure deletes the person's history, access reads it.
 PROFILE_FACTS: tuple[type[AudienceFact], ...] = (
@@ -60,6 +61,7 @@ PROFILE_FACTS: tuple[type[AudienceFact], ...] = (
 PERFORMANCE_FACTS: tuple[type[AudienceFact], ...] = (TicketPurchasedV1, TicketExchangedV1, TicketScannedV1)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ProfileEvent:
     """One upstream fact about a person, as a profile is folded from it.

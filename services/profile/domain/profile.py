@@ -93,7 +93,7 @@ from shared.events.audience import (
 from shared.events.common import ConsentPurpose, LegalBasis, PerformanceRef, PersonRef
 from shared.memo import LastSeen
 from shared.phones import without_extension
-from shared.records import replaced
+from shared.records import quick_init, replaced
 
 DOCUMENT_FORMAT = 1
 # Email opens and clicks are kept this long before the person's latest event: enough for `view` at any moment
@@ -710,6 +710,7 @@ PROFILE_FIELD_NAMES: tuple[str, ...] = (
 )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class _BoxOffice:
     """The tickets a person holds and the performances they booked or attended, read once per view."""
@@ -737,6 +738,7 @@ class _BoxOffice:
         return cls(held, booked, unscanned)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class _Transactions:
     """Purchases (tickets, passes, shop) and gifts, as RFM and the lifecycle count them; and the first and last
@@ -871,6 +873,7 @@ def view(
     return fields
 
 
+@quick_init
 @dataclass(frozen=True)
 class _Timeless:
     """The parts of `view` that time does not change, worked out once per state: a change views its state

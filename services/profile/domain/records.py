@@ -8,6 +8,7 @@ from services.profile.domain.seasons import SeasonCalendar, add_months
 from services.profile.domain.strategies import MOST_RECENT, OLDEST, SUM, Stamp, Strategy, check_table, field_by_field
 from shared.addresses import postal_code_key
 from shared.events.audience import SubscriptionKind
+from shared.records import quick_init
 
 # A pass or membership that gives neither an end nor a renewal date is taken to last a year.
 OPEN_ENDED_SUBSCRIPTION_MONTHS = 12
@@ -17,6 +18,7 @@ OPEN_ENDED_SUBSCRIPTION_MONTHS = 12
 RENEWAL_GRACE = timedelta(days=14)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PostalAddress:
     """An address as one source gave it in one fact: its parts belong together and are never mixed with another's.
@@ -36,6 +38,7 @@ class PostalAddress:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PerformanceRecord:
     stamp: Stamp
@@ -48,6 +51,7 @@ class PerformanceRecord:
     title_en: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Acquisition:
     """How a ticket came to the person: bought in an order, or received in an exchange."""
@@ -63,6 +67,7 @@ class Acquisition:
     paid: Decimal | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TicketRecord:
     """One ticket; its purchase, refund and exchange may arrive in any order."""

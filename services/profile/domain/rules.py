@@ -33,6 +33,7 @@ from shared.addresses import postal_line
 from shared.events.common import SLUG_PATTERN, Channel, ConsentPurpose, Language, LongText, ShortText
 from shared.events.profile import ContactPoint, TriggerFiredV1
 from shared.events.registry import all_event_types
+from shared.records import quick_init
 from shared.uuids import uuid5_text
 from shared.yaml_models import load_yaml_model
 
@@ -203,6 +204,7 @@ def evaluate_segments(
     return frozenset(segment.name for segment in definitions.segments if segment.condition.holds(profile, local))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SegmentChanges:
     entered: tuple[str, ...]

@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from services.profile.domain.seasons import add_months
+from shared.records import quick_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class RfmThresholds:
 DEFAULT_RFM = RfmThresholds()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Rfm:
     recency: int

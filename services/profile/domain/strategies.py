@@ -6,9 +6,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
+from shared.records import quick_init
+
 T = TypeVar("T")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, order=True)
 class Stamp:
     """When a fact happened and which event told it: a total order, so "most recent" never depends on arrival."""
@@ -17,6 +20,7 @@ class Stamp:
     event_id: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Stamped(Generic[T]):
     """A value and the fact it came from."""
