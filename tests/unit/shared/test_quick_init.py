@@ -25,6 +25,7 @@ class SlottedSeat:
     zone: str | None = dataclasses.field(default=None, kw_only=True)
 
 
+# `SlottedSeat` without slots: the quick `__init__` sets its fields another way.
 @quick_init
 @dataclasses.dataclass(frozen=True)
 class Seat:
