@@ -79,8 +79,8 @@ def quick_init(kind: type[R]) -> type[R]:
     against 550 without (135 for a dataclass that is not frozen). It takes the same arguments, with the same
     defaults; the dataclass's own stays as its `__wrapped__`.
 
-    Only for a frozen dataclass whose every field its `__init__` takes, all in slots or none, with no `__post_init__`
-    and no init-only variable: anything else is refused with `TypeError` when the class is made."""
+    Only for a frozen dataclass whose `__init__` its decorator wrote, taking every field, all in slots or none, with no
+    `__post_init__` and no init-only variable: anything else is refused with `TypeError` when the class is made."""
     if not dataclasses.is_dataclass(kind) or not isinstance(kind, type):
         raise TypeError(f"quick_init takes a dataclass, not {kind!r}")
     fields = dataclasses.fields(kind)
@@ -90,6 +90,7 @@ def quick_init(kind: type[R]) -> type[R]:
         reason
         for reason, found in (
             ("it is not frozen", not kind.__dataclass_params__.frozen),  # type: ignore[attr-defined]
+            ("it has an __init__ of its own", not kind.__dataclass_params__.init),  # type: ignore[attr-defined]
             ("it has a __post_init__", hasattr(kind, "__post_init__")),
             ("a field is left out of __init__", not all(field.init for field in fields)),
             ("its __init__ takes more than its fields", taken != [field.name for field in fields]),

@@ -168,6 +168,14 @@ class Mutable:
     row: str
 
 
+@dataclasses.dataclass(frozen=True, init=False)
+class MadeItsOwnWay:
+    row: str
+
+    def __init__(self, text: str) -> None:
+        object.__setattr__(self, "row", text.strip())
+
+
 class NoDataclass:
     pass
 
@@ -176,6 +184,7 @@ class NoDataclass:
     ("kind", "reason"),
     [
         (Mutable, "it is not frozen"),
+        (MadeItsOwnWay, "it has an __init__ of its own"),
         (WorkedOut, "it has a __post_init__"),
         (WithInitOnly, "its __init__ takes more than its fields"),
         (WithLabel, "a field is left out of __init__"),
