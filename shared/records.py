@@ -61,8 +61,15 @@ def _copied_fields(kind: type[Any]) -> _Fields | None:
     if not all(field.init for field in fields):
         return None
     names = tuple(field.name for field in fields)
-    slotted = any(isinstance(inspect.getattr_static(kind, name, None), types.MemberDescriptorType) for name in names)
+    slotted = any(_slot(kind, name) is not None for name in names)
     return _Fields(names, frozenset(names), _reader(names), in_dict=not slotted)
+
+
+def _slot(kind: type[Any], name: str) -> types.MemberDescriptorType | None:
+    """The slot that keeps the field `name` of `kind`'s instances, of the class or of a base; None if it is kept in
+    their `__dict__`."""
+    found = inspect.getattr_static(kind, name, None)
+    return found if isinstance(found, types.MemberDescriptorType) else None
 
 
 def _reader(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -100,18 +107,15 @@ def quick_init(kind: type[R]) -> type[R]:
     ]
     if unfit:
         raise TypeError(f"quick_init cannot make {kind.__qualname__}'s __init__: {'; '.join(unfit)}")
-    slots = [isinstance(inspect.getattr_static(kind, field.name, None), types.MemberDescriptorType) for field in fields]
+    slots = [_slot(kind, field.name) for field in fields]
     if any(slots) and not all(slots):
         raise TypeError(f"quick_init cannot make {kind.__qualname__}'s __init__: some fields are slots, some are not")
-    in_slots = all(slots)
     namespace: dict[str, Any] = {"_NO_VALUE": _NO_VALUE, "_setattr": object.__setattr__}
     positional: list[str] = []
     keyword_only: list[str] = []
     body: list[str] = []
-    for field in fields:
+    for field, slot in zip(fields, slots, strict=True):
         name = field.name
-        if in_slots:
-            namespace[f"_set_{name}"] = inspect.getattr_static(kind, name).__set__
         if field.default is not dataclasses.MISSING:
             namespace[f"_default_{name}"] = field.default
             parameter = f"{name}=_default_{name}"
@@ -123,9 +127,13 @@ def quick_init(kind: type[R]) -> type[R]:
         else:
             parameter = name
         (keyword_only if field.kw_only else positional).append(parameter)
-        # Not into `__dict__` itself: asking for it makes each instance a dict of its own, 64 bytes more and slower
-        # to read than the values Python keeps in the instance until then.
-        body.append(f"    _set_{name}(_record, {name})\n" if in_slots else f"    _setattr(_record, {name!r}, {name})\n")
+        if slot is not None:
+            namespace[f"_set_{name}"] = slot.__set__
+            body.append(f"    _set_{name}(_record, {name})\n")
+        else:
+            # Not into `__dict__` itself: asking for it makes each instance a dict of its own, 64 bytes more and
+            # slower to read than the values Python keeps in the instance until then.
+            body.append(f"    _setattr(_record, {name!r}, {name})\n")
     parameters = ", ".join(["_record", *positional, *(["*", *keyword_only] if keyword_only else [])])
     exec(f"def __init__({parameters}):\n{''.join(body) or '    pass'}\n", namespace)  # noqa: S102 - made of field names
     quick = namespace["__init__"]
