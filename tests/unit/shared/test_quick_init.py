@@ -79,7 +79,6 @@ def test_a_record_holds_what_the_dataclass_init_gives_for_the_same_arguments(
     expected = _made_by_the_dataclass(kind, *arguments, **keywords)
     assert _fields_of(record) == _fields_of(expected)
     assert record == expected
-    assert hash(record.row) == hash(expected.row)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -236,6 +235,13 @@ def test_each_record_made_quicker_takes_the_arguments_of_its_dataclass_and_holds
     assert [(p.name, p.kind, p.default is p.empty) for p in quick.parameters.values()][1:] == [
         (p.name, p.kind, p.default is p.empty) for p in own.parameters.values()
     ][1:]
+    # The same default value, but where a factory makes it: each `__init__` has a marker of its own for that.
+    by_factory = {field.name for field in dataclasses.fields(kind) if field.default_factory is not dataclasses.MISSING}
+    assert all(
+        quick.parameters[name].default is parameter.default
+        for name, parameter in own.parameters.items()
+        if name not in by_factory and parameter.default is not parameter.empty
+    )
     # A marker of its own in every field: each must land where the dataclass's own `__init__` puts it.
     markers = {field.name: object() for field in dataclasses.fields(kind)}
 
