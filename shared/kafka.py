@@ -528,7 +528,7 @@ def add_consumer(
             _describe(failure),
         )
 
-    broker.subscriber(
+    subscriber = broker.subscriber(
         topic,
         group_id=group_id,
         batch=True,
@@ -537,7 +537,34 @@ def add_consumer(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_records_read_by_the_handler,
-    )(consume_batch)
+    )
+    subscriber(consume_batch)
+    poll_without_pause(subscriber)
+
+
+def poll_without_pause(subscriber: Any) -> None:
+    """Has FastStream's batch `subscriber` ask Kafka again as soon as a wait for records ends with none.
+
+    Its own pauses as long again after such a wait (`batch_timeout_ms`), not listening: a record sent then waited
+    the pause out, up to 100 ms at each stage it crossed while the platform was quiet. At 200 events/s from ingest
+    to profile, eight runs with the pause had a p95 of 352-475 ms and a p99 of 471-495; six without it, a p95 of
+    242-246 ms and a p99 of 248-403. The wait itself still ends as soon as a record comes, and without one lasts
+    `batch_timeout_ms`: an idle consumer asks ten times a second, not in a loop (6.0 ms of CPU a second for an
+    idle identity service, against 4.7 with the pause)."""
+    timeout_ms = getattr(subscriber, "batch_timeout_ms", None)
+    max_records = getattr(subscriber, "max_records", None)
+    if not isinstance(timeout_ms, int) or timeout_ms < 1 or not callable(getattr(subscriber, "get_msg", None)):
+        raise RuntimeError(
+            f"{type(subscriber).__name__} is no batch subscriber as FastStream lays them out here: its wait for "
+            "records cannot be made to skip the pause after it"
+        )
+
+    async def get_msg(consumer: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
+        fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return tuple(record for records in fetched.values() for record in records)
+
+    # The instance's own attribute comes before its class's method, which the consume loop calls through `self`.
+    subscriber.get_msg = get_msg
 
 
 async def _records_read_by_the_handler(_message: Any) -> None:

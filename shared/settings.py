@@ -87,7 +87,10 @@ class ServiceSettings(BaseSettings):
         default=500, ge=1, le=10_000, description="Most records a consumer takes from Kafka at once."
     )
     consumer_batch_timeout_ms: int = Field(
-        default=100, ge=1, le=10_000, description="Longest wait for a batch to fill when records trickle in."
+        default=100,
+        ge=1,
+        le=10_000,
+        description="How long a consumer's ask for records waits while none is there; it ends when one comes.",
     )
     consumer_lag_interval_seconds: float = Field(
         default=15, ge=0, le=3600, description="How often a service measures its consumer groups' lag; 0: never."
