@@ -48,7 +48,7 @@ def replaced(record: R, /, **changes: Any) -> R:
     if fields.in_dict:
         copy.__dict__.update(zip(fields.names, fields.values(record), strict=True), **changes)
     elif fields.setters:
-        # Through each slot itself, as `quick_init` does: a ProfileState of 40 fields in 2.4 µs against 3.6.
+        # Through each slot itself, as `quick_init` does: a ProfileState of 40 fields in 2.7 µs against 3.6.
         for set_slot, value in zip(fields.setters, fields.values(record), strict=True):
             set_slot(copy, value)
         setter_of = fields.setter_of
