@@ -171,6 +171,11 @@ def test_kafka_is_the_official_4_1_image_advertising_the_bootstrap_the_services_
         assert f"{LOOPBACK}:{port.published}" in advertised_addresses, "a published listener must be advertised"
 
 
+def test_kafka_answers_offset_commits_without_holding_them(compose_services: dict[str, dict[str, Any]]) -> None:
+    # As the local stack's broker does (infra/local/stack.py): the group coordinator's default holds each commit 5 ms.
+    assert _environment(compose_services["kafka"])["KAFKA_GROUP_COORDINATOR_APPEND_LINGER_MS"] == "0"
+
+
 def test_mongo_is_mongo_7_started_as_the_replica_set_the_services_connect_to(
     compose_services: dict[str, dict[str, Any]],
 ) -> None:
