@@ -375,9 +375,9 @@ class _KafkaServer(_Server):
             # The default 3 s delay would be added to every test's first group join.
             "group.initial.rebalance.delay.ms": "0",
             # Kafka 4.1's group coordinator holds each offset commit up to 5 ms, hoping to write several at once: on
-            # this machine a commit took 5.5-6.1 ms at p50 against 0.5-0.8 with no hold. Each consumer commits after
-            # every batch and fetches the next only then, so the hold lengthened every batch's turn (6 of 25 s of
-            # identity's at 1,000 facts/s). Later Kafka releases flush as soon as nothing more is queued (KAFKA-19826).
+            # this machine a commit took 5.5-6.1 ms at p50 against 0.5-1.0 with no hold. Each consumer commits after
+            # every batch and fetches the next only then: identity given 1,000 facts/s spent 6 of 25 s waiting on
+            # commits. Later Kafka releases flush as soon as nothing more is queued (KAFKA-19826).
             "group.coordinator.append.linger.ms": "0",
         }
         lines = [f"{key}={value}" for key, value in settings.items()]
