@@ -11,6 +11,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -333,9 +334,51 @@ PACED_SECONDS = 30
 PACED_TICK_SECONDS = 0.005
 
 
-async def measure_paced_streaming(servers: Servers, people: int, rate: int) -> list[Result]:
+# At 1,000 facts/s identity is busy most of the time, and a run settles on a batch size it keeps: with batches of
+# 10 facts (p50), 89-97% of facts took <= 20 ms; of 15, 69-90%; of 20-25, 37-43% (16 runs on this machine). One run
+# says little; the median of a few, each shown, says what to expect.
+PACED_RUNS = 3
+
+
+@dataclass(frozen=True)
+class _PacedRun:
+    p99_bound: float
+    within_20ms: float
+    facts: int
+    sending_seconds: float
+    per_tick: int
+
+
+async def measure_paced_streaming(servers: Servers, people: int, rate: int, *, runs: int = 1) -> list[Result]:
     """Facts sent at `rate` a second while identity runs: each consumer batch holds what arrived while the last one
-    was resolved, and the p99 per resolution is what one fact waits when identity keeps up."""
+    was resolved, and the p99 per resolution is what one fact waits when identity keeps up. Of `runs` runs, the
+    medians of the p99 and of the share within 20 ms; the note shows every run."""
+    done = [await _paced_run(servers, people, rate) for _run in range(runs)]
+    p99_bound = sorted(run.p99_bound for run in done)[len(done) // 2]
+    within_20ms = sorted(run.within_20ms for run in done)[len(done) // 2]
+    first = done[0]
+    note = (
+        f"{first.facts:,} facts sent over {first.sending_seconds:.1f} s, {first.per_tick} every "
+        f"{first.per_tick / rate * 1000:.0f} ms, each resolved; {within_20ms:.1%} took <= 20 ms"
+    )
+    if runs > 1:
+        note += (
+            f" (median of {runs} runs: "
+            + ", ".join(f"{run.within_20ms:.1%} with p99 {run.p99_bound * 1000:.0f} ms" for run in done)
+            + ")"
+        )
+    return [
+        Result(
+            f"identity: streaming p99 per resolution at {rate:,} facts/s",
+            p99_bound * 1000,
+            "ms (bucket bound)",
+            goal="< 20",
+            note=note,
+        )
+    ]
+
+
+async def _paced_run(servers: Servers, people: int, rate: int) -> _PacedRun:
     directory = audience(people)
     organisation_id = f"bench-{uuid.uuid4().hex[:8]}"
     namespace, settings = await _run_topics(servers, organisation_id)
@@ -346,9 +389,9 @@ async def measure_paced_streaming(servers: Servers, people: int, rate: int) -> l
     reader = await _ResolutionsReadApart(servers.kafka_bootstrap, organisation_id, namespace, len(facts)).start()
     producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
     await producer.start()
+    per_tick = max(round(rate * PACED_TICK_SECONDS), 1)
     try:
         async with app.router.lifespan_context(app):
-            per_tick = max(round(rate * PACED_TICK_SECONDS), 1)
             sent = []
             started = time.perf_counter()
             for tick, start in enumerate(range(0, len(facts), per_tick)):
@@ -375,20 +418,13 @@ async def measure_paced_streaming(servers: Servers, people: int, rate: int) -> l
         raise RuntimeError(f"identity resolved {len(resolved):,} of the {len(facts):,} facts sent at {rate}/s")
     if not total:
         raise RuntimeError("identity resolved the facts but observed no resolution time")
-    p99_bound = next(bound for bound, count in sorted(histogram.items()) if count >= 0.99 * total)
-    within_20ms = histogram.get(0.02, 0) / total
-    return [
-        Result(
-            f"identity: streaming p99 per resolution at {rate:,} facts/s",
-            p99_bound * 1000,
-            "ms (bucket bound)",
-            goal="< 20",
-            note=(
-                f"{len(facts):,} facts sent over {sending_seconds:.1f} s, {per_tick} every "
-                f"{per_tick / rate * 1000:.0f} ms, each resolved; {within_20ms:.1%} took <= 20 ms"
-            ),
-        )
-    ]
+    return _PacedRun(
+        p99_bound=next(bound for bound, count in sorted(histogram.items()) if count >= 0.99 * total),
+        within_20ms=histogram.get(0.02, 0) / total,
+        facts=len(facts),
+        sending_seconds=sending_seconds,
+        per_tick=per_tick,
+    )
 
 
 async def _final_persons(context: IdentityContext, organisation_id: str, person_ids: set[str]) -> dict[str, str]:
@@ -578,5 +614,7 @@ async def measure(servers: Servers, *, quick: bool) -> list[Result]:
     for people in (2_000,) if quick else (10_000, 100_000):
         results += await measure_streaming(servers, people)
     for rate in PACED_RATES:
-        results += await measure_paced_streaming(servers, 2_000 if quick else 10_000, rate)
+        results += await measure_paced_streaming(
+            servers, 2_000 if quick else 10_000, rate, runs=1 if quick else PACED_RUNS
+        )
     return results
