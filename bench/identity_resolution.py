@@ -334,9 +334,10 @@ PACED_SECONDS = 30
 PACED_TICK_SECONDS = 0.005
 
 
-# At 1,000 facts/s identity is busy most of the time, and a run settles on a batch size it keeps: with batches of
-# 10 facts (p50), 89-97% of facts took <= 20 ms; of 15, 69-90%; of 20-25, 37-43% (16 runs on this machine). One run
-# says little; the median of a few, each shown, says what to expect.
+# At 1,000 facts/s identity is busy most of the time (0.8-0.9 ms of wall time a fact in batches of 10-20), and a
+# run settles on a batch size it keeps: with batches of 10 facts (p50), 89-97% of facts took <= 20 ms; of 15,
+# 57-90%; of 20-25, 37-73% (24 runs on this machine, on asyncio's loop and on uvloop alike). One run says little;
+# the median of a few, each shown, says what to expect.
 PACED_RUNS = 3
 
 
