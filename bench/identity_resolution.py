@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from statistics import median_low
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -355,8 +356,8 @@ async def measure_paced_streaming(servers: Servers, people: int, rate: int, *, r
     was resolved, and the p99 per resolution is what one fact waits when identity keeps up. Of `runs` runs, the
     medians of the p99 and of the share within 20 ms; the note shows every run."""
     done = [await _paced_run(servers, people, rate) for _run in range(runs)]
-    p99_bound = sorted(run.p99_bound for run in done)[len(done) // 2]
-    within_20ms = sorted(run.within_20ms for run in done)[len(done) // 2]
+    p99_bound = median_low(run.p99_bound for run in done)
+    within_20ms = median_low(run.within_20ms for run in done)
     first = done[0]
     note = (
         f"{first.facts:,} facts sent over {first.sending_seconds:.1f} s, {first.per_tick} every "
