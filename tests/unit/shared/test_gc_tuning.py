@@ -4,6 +4,8 @@ import gc
 import json
 import sys
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,9 @@ from services.identity.entrypoints import cli as identity_cli
 from shared import service
 from shared.cli import main
 from shared.gc_tuning import (
+    FULL_COLLECTION_SECONDS,
     THRESHOLDS,
+    _Pause,
     collections_paused,
     collections_paused_keeping_what_is_made,
     tune_garbage_collection,
@@ -40,7 +44,9 @@ def collecting() -> Iterator[None]:
     was_on = gc.isenabled()
     gc.enable()
     yield
-    if not was_on:
+    if was_on:
+        gc.enable()
+    else:
         gc.disable()
 
 
@@ -186,17 +192,100 @@ def test_collection_turned_off_before_the_pause_stays_off_after_it() -> None:
     assert not gc.isenabled()
 
 
+class _Cycle:
+    """An object that only a full collection can free: it holds itself."""
+
+    def __init__(self) -> None:
+        self.itself = self
+
+
+def _left_in_a_cycle() -> weakref.ref[_Cycle]:
+    return weakref.ref(_Cycle())
+
+
 @pytest.mark.usefixtures("collecting")
-def test_young_objects_made_while_paused_are_collected_once_it_ends() -> None:
+def test_what_a_batch_made_is_frozen_when_it_ends_not_scanned_by_the_next_collection() -> None:
     gc.collect()
+    frozen = gc.get_freeze_count()
     with collections_paused():
         young = gc.get_count()[0]
         made = [[n] for n in range(20_000)]
         assert gc.get_count()[0] >= young + len(made), "a collection ran while paused"
 
-    # The first allocation after it finds the young generation past its threshold.
-    after = [[n] for n in range(10)]
-    assert gc.get_count()[0] < len(made) - len(after)
+    assert gc.isenabled()
+    scanned = {id(tracked) for tracked in gc.get_objects()}
+    assert not any(id(one) in scanned for one in made), "what the batch made was left for a collection to scan"
+    assert gc.get_freeze_count() >= frozen + len(made)
+
+
+@pytest.mark.usefixtures("collecting")
+def test_a_cycle_a_batch_left_waits_for_the_full_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Pause, "collected_at", time.monotonic())
+    with collections_paused():
+        cycle = _left_in_a_cycle()
+
+    gc.collect()
+    with collections_paused():
+        pass
+
+    assert cycle() is not None, "a collection before the full one is due scanned what a batch left"
+
+
+@pytest.mark.usefixtures("collecting")
+def test_the_first_batch_to_end_once_the_full_collection_is_due_frees_the_cycles_batches_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_Pause, "collected_at", time.monotonic())
+    with collections_paused():
+        cycle = _left_in_a_cycle()
+    assert cycle() is not None
+
+    monkeypatch.setattr(_Pause, "collected_at", time.monotonic() - FULL_COLLECTION_SECONDS)
+    with collections_paused():
+        made = [[n] for n in range(1_000)]
+
+    assert cycle() is None, "the cycle a batch left outlived the full collection"
+    assert _Pause.collected_at > time.monotonic() - FULL_COLLECTION_SECONDS, "the next full collection is not put off"
+    scanned = {id(tracked) for tracked in gc.get_objects()}
+    assert not any(id(one) in scanned for one in made), "what the batch made was left for a collection to scan"
+
+
+@pytest.mark.usefixtures("collecting")
+def test_a_batch_under_way_when_another_ends_is_not_collected_under(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Pause, "collected_at", time.monotonic() - FULL_COLLECTION_SECONDS)
+    with collections_paused():
+        cycle = _left_in_a_cycle()
+    monkeypatch.setattr(_Pause, "collected_at", time.monotonic() - FULL_COLLECTION_SECONDS)
+    first, second = collections_paused(), collections_paused()
+    first.__enter__()
+    second.__enter__()
+    late = _left_in_a_cycle()
+
+    first.__exit__(None, None, None)
+
+    assert late() is not None, "one batch ended and collected while another was still under way"
+    second.__exit__(None, None, None)
+    assert cycle() is None
+    assert late() is None
+
+
+@pytest.mark.usefixtures("collecting")
+def test_collection_turned_off_before_the_pause_leaves_what_it_made_where_it_was() -> None:
+    gc.disable()
+    with collections_paused():
+        made = [[n] for n in range(100)]
+
+    scanned = {id(tracked) for tracked in gc.get_objects()}
+    assert all(id(one) in scanned for one in made)
+
+
+@pytest.mark.usefixtures("collecting")
+def test_a_commands_run_runs_no_full_collection_when_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Pause, "collected_at", time.monotonic() - FULL_COLLECTION_SECONDS)
+    with collections_paused_keeping_what_is_made():
+        cycle = _left_in_a_cycle()
+
+    assert cycle() is not None, "a command's end scanned everything its run made"
 
 
 @pytest.mark.usefixtures("collecting")
