@@ -251,22 +251,18 @@ def test_the_first_batch_to_end_once_the_full_collection_is_due_frees_the_cycles
 
 
 @pytest.mark.usefixtures("collecting")
-def test_a_batch_under_way_when_another_ends_is_not_collected_under(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_Pause, "collected_at", time.monotonic() - FULL_COLLECTION_SECONDS)
-    with collections_paused():
-        cycle = _left_in_a_cycle()
+def test_a_full_collection_due_waits_for_the_last_batch_under_way_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_Pause, "collected_at", time.monotonic() - FULL_COLLECTION_SECONDS)
     first, second = collections_paused(), collections_paused()
     first.__enter__()
     second.__enter__()
-    late = _left_in_a_cycle()
+    cycle = _left_in_a_cycle()
 
     first.__exit__(None, None, None)
 
-    assert late() is not None, "one batch ended and collected while another was still under way"
+    assert cycle() is not None, "one batch ended and collected while another was still under way"
     second.__exit__(None, None, None)
     assert cycle() is None
-    assert late() is None
 
 
 @pytest.mark.usefixtures("collecting")
