@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.identity.generate import INPUT_FILE, TRUTH_FILE
 from bench.identity.quality import PairwiseQuality, pairwise_quality
 from bench.identity.synthetic import generate_audience, read_truth, write_audience
-from bench.support import REPO_ROOT, MeasuredRun, Result, Servers, run_measured
+from bench.support import REPO_ROOT, MeasuredRun, Result, Servers, discard_run, run_measured
 from services.identity.bootstrap import create_app
 from services.identity.context import IdentityContext
 from services.identity.domain.batch_input import BatchLineError, read_batch_line
@@ -33,8 +33,7 @@ from services.identity.settings import IdentitySettings
 from shared.events import Envelope, EventValidationError, PersonRef, build_envelope
 from shared.events.audience import PersonDetailsUpdatedV1
 from shared.kafka import ORGANISATION_HEADER, decode_headers, record_for
-from shared.mongo import mongo_client
-from shared.topic_admin import delete_namespace_topics, ensure_topics
+from shared.topic_admin import ensure_topics
 from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
 
 WORK = REPO_ROOT / ".local" / "bench" / "identity"
@@ -291,10 +290,10 @@ async def measure_streaming(servers: Servers, people: int) -> list[Result]:
             predicted = {record_id: final[person_id] for record_id, person_id in resolved.items()}
             histogram = _histogram(app.state.runtime.registry)
     finally:
-        await reader.stop()
-        async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
-            await client.drop_database(database)
-        await delete_namespace_topics(servers.kafka_bootstrap, namespace)
+        try:
+            await reader.stop()
+        finally:
+            await discard_run(servers, database, namespace)
     truth = read_truth(directory / TRUTH_FILE)
     quality = pairwise_quality(_accepted(truth, predicted), predicted)
     within_20ms = histogram.get(0.02, 0) / max(histogram.get(float("inf"), 1), 1)
@@ -410,11 +409,11 @@ async def _paced_run(servers: Servers, people: int, rate: int) -> _PacedRun:
             resolved, _finished = await reader.read()
             histogram = _histogram(app.state.runtime.registry)
     finally:
-        await producer.stop()
-        await reader.stop()
-        async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
-            await client.drop_database(database)
-        await delete_namespace_topics(servers.kafka_bootstrap, namespace)
+        try:
+            await producer.stop()
+            await reader.stop()
+        finally:
+            await discard_run(servers, database, namespace)
     total = histogram.get(float("inf"), 0)
     if len(resolved) < len(facts):
         raise RuntimeError(f"identity resolved {len(resolved):,} of the {len(facts):,} facts sent at {rate}/s")

@@ -7,11 +7,11 @@ import uuid
 
 import httpx
 
-from bench.support import Result, Servers, cpu_seconds, service_process, ticket_purchases
+from bench.support import Result, Servers, cpu_seconds, discard_run, service_process, ticket_purchases
 from infra.platform.fleet import free_port
 from shared.mongo import mongo_client
 from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
-from shared.topic_admin import delete_namespace_topics, ensure_topics
+from shared.topic_admin import ensure_topics
 from shared.topics import all_topic_partitions
 
 # Batches sent a second time, after all of them: enough to time, few enough to keep the run short.
@@ -50,8 +50,7 @@ async def measure(servers: Servers, count: int = 100_000, batch: int = 400, conc
                 resent = bodies[:RESENT_BATCHES]
                 resend_seconds, _ = await _post_all(port, token, resent, concurrency, expect_duplicates=True)
         finally:
-            await client.drop_database(database)
-            await delete_namespace_topics(servers.kafka_bootstrap, namespace)
+            await discard_run(servers, database, namespace)
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     return [

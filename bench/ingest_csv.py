@@ -5,11 +5,11 @@ import sys
 import uuid
 from pathlib import Path
 
-from bench.support import REPO_ROOT, Result, Servers, run_measured
+from bench.support import REPO_ROOT, Result, Servers, discard_run, run_measured
 from services.ingest.adapters.mongo import SOURCES, MongoSourceRegistry
 from services.ingest.domain.sources import Source, SourceKind
 from shared.mongo import mongo_client
-from shared.topic_admin import delete_namespace_topics, ensure_topics
+from shared.topic_admin import ensure_topics
 from shared.topics import all_topic_partitions
 
 HEADER = "Prénom;Nom;Courriel;Spectacle;Date de représentation;Montant;Quantité;No de commande\r\n"
@@ -45,8 +45,7 @@ async def measure(servers: Servers, rows: int = 1_000_000) -> list[Result]:
         try:
             seconds, peak_rss_mb, output, cpu = _run_import(export, source_id, servers, database, namespace)
         finally:
-            await client.drop_database(database)
-            await delete_namespace_topics(servers.kafka_bootstrap, namespace)
+            await discard_run(servers, database, namespace)
     size_mb = export.stat().st_size / 1e6
     return [
         Result(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 
 from bench import store_ceiling
-from bench.support import Result, Servers, ticket_purchases
+from bench.support import Result, Servers, discard_run, ticket_purchases
 from services.profile.adapters.mongo import PROFILES
 from services.profile.bootstrap import create_app
 from services.profile.settings import ProfileSettings
@@ -20,7 +20,7 @@ from shared.events import Envelope, build_envelope
 from shared.events.identity import Match, MatchMethod, PersonResolvedV1
 from shared.kafka import record_for
 from shared.mongo import Document, mongo_client
-from shared.topic_admin import delete_namespace_topics, ensure_topics
+from shared.topic_admin import ensure_topics
 from shared.topics import all_topic_partitions
 
 
@@ -161,11 +161,12 @@ async def _run(
                 "handling_p99": _p99(registry, "parterre_profile_handling_seconds"),
             }
     finally:
-        async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
+        try:
             if stored_profiles is not None:
-                stored_profiles.extend(await client[database][PROFILES].find({}).to_list(None))
-            await client.drop_database(database)
-        await delete_namespace_topics(servers.kafka_bootstrap, namespace)
+                async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
+                    stored_profiles.extend(await client[database][PROFILES].find({}).to_list(None))
+        finally:
+            await discard_run(servers, database, namespace)
 
 
 KEPT_UP_RATE = 200

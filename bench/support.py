@@ -14,6 +14,8 @@ from pathlib import Path
 
 from infra.local.stack import LocalStack, StackConfig
 from shared.events import Envelope, all_event_types, build_envelope
+from shared.mongo import mongo_client
+from shared.topic_admin import delete_namespace_topics
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +56,16 @@ def servers() -> Iterator[Servers]:
     finally:
         if endpoints.started:
             stack.down()
+
+
+async def discard_run(servers: Servers, database: str, namespace: str) -> None:
+    """Drops a run's database and deletes its topics. The topics go even when the store cannot be reached (its
+    error is raised after): a broker keeping every failed run's topics slows the runs after it."""
+    try:
+        async with mongo_client(servers.mongo_url, app_name="parterre-bench") as client:
+            await client.drop_database(database)
+    finally:
+        await delete_namespace_topics(servers.kafka_bootstrap, namespace)
 
 
 def ticket_purchases(count: int, organisation_id: str, customers: int = 5000) -> list[Envelope]:
