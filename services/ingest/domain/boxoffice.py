@@ -39,6 +39,7 @@ from services.ingest.domain.drafts import Draft, country_code, language_of, norm
 from services.ingest.domain.errors import ModelT, Problems
 from services.ingest.domain.ids import event_id
 from services.ingest.domain.textstream import BoundedLines, OpenedText, open_text
+from shared.bilingual import format_count, is_singular
 from shared.events import (
     DonationMadeV1,
     Envelope,
@@ -132,6 +133,8 @@ _NOT_TEXT = (
 class AcceptedRow:
     row_number: int
     envelopes: tuple[Envelope, ...]
+    # No order number: the row's facts are named by its content (see `_Facts.reference`).
+    named_by_content: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -699,7 +702,7 @@ def _row_outcome(cells: list[str], number: int, context: _FileContext, runs: "_R
     envelopes = wrap(
         drafts, organisation_id=context.organisation_id, source=context.source, ingested_at=context.imported_at
     )
-    return AcceptedRow(number, tuple(envelopes))
+    return AcceptedRow(number, tuple(envelopes), named_by_content=row.text(F.ORDER_ID) is None)
 
 
 def _row_drafts(row: _Row, runs: "_Ranks") -> list[Draft] | None:
@@ -1239,6 +1242,15 @@ class Rejection:
     reason_fr: str
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something an import did that the staff should know, in English and French; not a rejection."""
+
+    code: str
+    message: str
+    message_fr: str
+
+
 @dataclass
 class ImportReport:
     """A running summary of an import, for the CLI and the upload endpoint: fold each outcome in with `add`."""
@@ -1251,12 +1263,15 @@ class ImportReport:
     # By error code; a row rejected for two reasons counts under both.
     rejections_by_reason: Counter[str] = field(default_factory=Counter)
     first_rejections: list[Rejection] = field(default_factory=list)
+    # Accepted rows without an order number, recognised again by their content alone.
+    named_by_content: int = 0
 
     def add(self, outcome: RowOutcome) -> None:
         self.rows_read += 1
         if isinstance(outcome, AcceptedRow):
             self.accepted += 1
             self.events += len(outcome.envelopes)
+            self.named_by_content += outcome.named_by_content
             return
         self.rejected += 1
         for error in outcome.errors:
@@ -1272,12 +1287,40 @@ class ImportReport:
             self.add(outcome)
             yield outcome
 
+    def notices(self) -> list[Notice]:
+        """What the staff should know of the rows accepted: a row named by its content alone is a new row once
+        corrected, and an import of the corrected file counts it a second time."""
+        if not self.named_by_content:
+            return []
+        rows = self.named_by_content
+        one, one_fr = is_singular(rows, "en"), is_singular(rows, "fr")
+        rows_en = "accepted row has" if one else "accepted rows have"
+        recognised_en = "it is recognised by its" if one else "they are recognised by their"
+        message = (
+            f"{format_count(rows, 'en')} {rows_en} no order number: {recognised_en} content alone, so a row "
+            "corrected after this import will count twice when the file is imported again. Include the order or "
+            "transaction number in the export to avoid it."
+        )
+        rows_fr = "ligne acceptée n'a" if one_fr else "lignes acceptées n'ont"
+        recognised_fr = "elle est reconnue par son" if one_fr else "elles sont reconnues par leur"
+        message_fr = (
+            f"{format_count(rows, 'fr')} {rows_fr} pas de numéro de commande : {recognised_fr} contenu seulement, "
+            "et une ligne corrigée après cette importation comptera deux fois quand le fichier sera importé de "
+            "nouveau. Exportez le numéro de commande ou de transaction pour l'éviter."
+        )
+        return [Notice("named_by_content", message, message_fr)]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows_read": self.rows_read,
             "accepted": self.accepted,
             "rejected": self.rejected,
             "events": self.events,
+            "named_by_content": self.named_by_content,
+            "notices": [
+                {"code": notice.code, "message": notice.message, "message_fr": notice.message_fr}
+                for notice in self.notices()
+            ],
             "rejections_by_reason": dict(self.rejections_by_reason.most_common()),
             "first_rejections": [
                 {

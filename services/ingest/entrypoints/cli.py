@@ -255,6 +255,9 @@ def _print_summary(summary: ImportSummary) -> None:
         listed = len(report.first_rejections)
         print(f"… and {report.rejected - 20:,} more rejected rows (--json lists the first {listed})")
         print(f"… et {report.rejected - 20:,} autres lignes refusées (--json donne les {listed} premières)")
+    for notice in report.notices():
+        print(f"note: {notice.message}")
+        print(f"  à noter : {notice.message_fr}")
 
 
 def _print_key(source_id: str, key: str) -> None:

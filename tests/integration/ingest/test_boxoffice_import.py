@@ -156,6 +156,55 @@ async def test_the_cli_imports_through_the_same_code_path_and_reports(
     assert await asyncio.to_thread(main, ["import", "boxoffice", str(tmp_path / "missing.csv"), "--source", "x"]) == 2
 
 
+WITHOUT_ORDER_NUMBERS = (
+    "Prénom;Nom;Courriel;Spectacle;Date de représentation;Montant\r\n"
+    "Hélène;D'Amours;helene@example.ca;Gala;03/10/2026 19:30;40,50 $\r\n"
+    "Luc;Côté;luc@exemple.ca;Gala;03/10/2026 19:30;20,00 $\r\n"
+)
+
+
+async def test_an_upload_of_rows_without_order_numbers_says_a_corrected_row_would_count_twice(
+    ingest: IngestHarness, facts: TopicTail
+) -> None:
+    first = await upload(ingest, WITHOUT_ORDER_NUMBERS.encode())
+    await facts.read(expected=2)
+    # The typo fixed in the box office, the file exported and imported again: the row is another one now.
+    corrected = await upload(ingest, WITHOUT_ORDER_NUMBERS.replace("luc@exemple.ca", "luc@example.ca").encode())
+
+    assert (first["published"], first["named_by_content"]) == (2, 2)
+    [notice] = first["notices"]  # type: ignore[misc]
+    assert notice["code"] == "named_by_content"
+    assert notice["message"].startswith("2 accepted rows have no order number")
+    assert notice["message_fr"].startswith("2 lignes acceptées n'ont pas de numéro de commande")
+    assert (corrected["published"], corrected["duplicates"]) == (1, 1)
+    assert len(await facts.read(expected=1)) == 1
+
+
+async def test_the_cli_tells_the_notice_in_both_languages(
+    ingest: IngestHarness,
+    facts: TopicTail,
+    settings: ServiceSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    export = tmp_path / "export.csv"
+    export.write_text(WITHOUT_ORDER_NUMBERS, encoding="utf-8")
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+
+    exit_code = await asyncio.to_thread(
+        main, ["import", "boxoffice", str(export), "--source", f"{ingest.organisation_id}-boxoffice"]
+    )
+
+    shown = capsys.readouterr().out
+    assert exit_code == 0
+    assert "note: 2 accepted rows have no order number" in shown
+    assert "à noter : 2 lignes acceptées n'ont pas de numéro de commande" in shown
+    assert len(await facts.read(expected=2)) == 2
+
+
 async def test_an_upload_uses_the_column_mapping_stored_with_its_source(
     ingest: IngestHarness,
     facts: TopicTail,

@@ -662,6 +662,60 @@ def test_the_report_counts_rows_and_rejections_by_reason_and_keeps_the_first_exa
     }
 
 
+def test_rows_without_an_order_number_are_counted_and_the_staff_told_a_corrected_one_would_count_twice() -> None:
+    body = (
+        "Courriel;Spectacle;Date de représentation;Montant;No de commande\r\n"
+        "a@example.com;Gala;2026-10-03 19:30;10;CMD-1\r\n"
+        "b@example.com;Gala;2026-10-03 19:30;12;\r\n"
+        "c@example.com;Gala;2026-10-03 19:30;14;\r\n"
+        "pas-une-adresse;Gala;2026-10-03 19:30;16;\r\n"
+    )
+    report = ImportReport()
+
+    outcomes = list(report.follow(read(body.encode())))
+
+    assert [outcome.named_by_content for outcome in outcomes if isinstance(outcome, AcceptedRow)] == [
+        False,
+        True,
+        True,
+    ]
+    # The rejected row is not counted: nothing of it was imported.
+    assert (report.accepted, report.rejected, report.named_by_content) == (3, 1, 2)
+    [notice] = report.notices()
+    assert notice.code == "named_by_content"
+    assert notice.message.startswith("2 accepted rows have no order number: they are recognised by their content")
+    assert notice.message_fr.startswith("2 lignes acceptées n'ont pas de numéro de commande : elles sont reconnues")
+    summary: dict[str, Any] = report.to_dict()
+    assert summary["named_by_content"] == 2
+    assert summary["notices"] == [
+        {"code": "named_by_content", "message": notice.message, "message_fr": notice.message_fr}
+    ]
+
+
+def test_a_file_whose_rows_all_have_their_order_number_brings_no_notice() -> None:
+    body = (
+        "Courriel;Spectacle;Date de représentation;Montant;No de commande\r\n"
+        "a@example.com;Gala;2026-10-03 19:30;10;CMD-1\r\n"
+    )
+    report = ImportReport()
+
+    list(report.follow(read(body.encode())))
+
+    assert (report.accepted, report.named_by_content, report.notices()) == (1, 0, [])
+    assert report.to_dict()["notices"] == []
+
+
+def test_the_notice_counts_in_each_language_s_way() -> None:
+    one, many = ImportReport(named_by_content=1), ImportReport(named_by_content=12_345)
+
+    [single], [plural] = one.notices(), many.notices()
+
+    assert single.message.startswith("1 accepted row has no order number: it is recognised by its content")
+    assert single.message_fr.startswith("1 ligne acceptée n'a pas de numéro de commande : elle est reconnue par son")
+    assert plural.message.startswith("12,345 accepted rows have")
+    assert plural.message_fr.startswith("12\u00a0345 lignes acceptées n'ont")
+
+
 def test_every_reason_a_row_is_rejected_for_is_said_in_french_too() -> None:
     report = ImportReport()
 
