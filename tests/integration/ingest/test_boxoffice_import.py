@@ -172,7 +172,9 @@ async def test_an_upload_of_rows_without_order_numbers_says_a_corrected_row_woul
     corrected = await upload(ingest, WITHOUT_ORDER_NUMBERS.replace("luc@exemple.ca", "luc@example.ca").encode())
 
     assert (first["published"], first["named_by_content"]) == (2, 2)
-    [notice] = first["notices"]  # type: ignore[misc]
+    notices = first["notices"]
+    assert isinstance(notices, list) and len(notices) == 1
+    notice: dict[str, str] = notices[0]
     assert notice["code"] == "named_by_content"
     assert notice["message"].startswith("2 accepted rows have no order number")
     assert notice["message_fr"].startswith("2 lignes acceptées n'ont pas de numéro de commande")
