@@ -129,6 +129,13 @@ async def test_another_organisations_source_cannot_be_imported_into(ingest: Inge
     assert response.status_code == 404
 
 
+def _cli_uses(settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI, run in this process, reads its servers and database from the environment: the test's."""
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+
+
 async def test_the_cli_imports_through_the_same_code_path_and_reports(
     ingest: IngestHarness,
     facts: TopicTail,
@@ -140,9 +147,7 @@ async def test_the_cli_imports_through_the_same_code_path_and_reports(
     body, _ = french_export(200, broken_every=20)
     export = tmp_path / "export.csv"
     export.write_bytes(body)
-    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    _cli_uses(settings, monkeypatch)
     arguments = ["import", "boxoffice", str(export), "--source", f"{ingest.organisation_id}-boxoffice", "--json"]
 
     exit_code = await asyncio.to_thread(main, arguments)
@@ -193,9 +198,7 @@ async def test_the_cli_tells_the_notice_in_both_languages(
 ) -> None:
     export = tmp_path / "export.csv"
     export.write_text(WITHOUT_ORDER_NUMBERS, encoding="utf-8")
-    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    _cli_uses(settings, monkeypatch)
 
     exit_code = await asyncio.to_thread(
         main, ["import", "boxoffice", str(export), "--source", f"{ingest.organisation_id}-boxoffice"]
