@@ -1,8 +1,11 @@
 """Outbound safety against real loopback receivers: the connection goes to the very address that was checked."""
 
 import asyncio
+import gzip
 import socket
 import ssl
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -213,3 +216,75 @@ async def test_an_answer_with_an_endless_body_is_read_to_a_limit_and_answered_at
     assert answer.error is not None
     assert answer.error.startswith("Erreur interne — ")
     assert len(answer.error) == 500
+
+
+def answering(head: bytes, body: bytes, asked: list[bytes] | None = None) -> RawReceiver:
+    """A receiver that answers every request with `head` (status line and headers, without the blank line) and
+    `body`, noting in `asked` what each request's head was."""
+
+    async def receiver(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_head = await reader.readuntil(b"\r\n\r\n")
+        if asked is not None:
+            asked.append(request_head)
+        writer.write(head + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        try:
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    return receiver
+
+
+async def test_answers_are_asked_for_uncompressed() -> None:
+    asked: list[bytes] = []
+
+    answer = await posted_to_raw_receiver(answering(b"HTTP/1.1 204 No Content", b"", asked))
+
+    assert answer.status_code == 204
+    assert b"\r\naccept-encoding: identity\r\n" in asked[0].lower()
+
+
+async def test_a_compressed_answer_sent_anyway_is_inflated_no_further_than_the_limit() -> None:
+    # 64 MB of zeros in 64 KB of gzip: what httpx's own decoding inflated in one piece.
+    bomb = gzip.compress(bytes(64 << 20), compresslevel=9)
+    head = b"HTTP/1.1 500 Oops\r\nContent-Type: text/plain\r\nContent-Encoding: gzip"
+
+    tracemalloc.start()
+    try:
+        answer = await posted_to_raw_receiver(answering(head, bomb))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert answer.status_code == 500
+    assert answer.error == "\x00" * 500
+    assert peak < 16 << 20, f"{peak:,} bytes held at the peak"
+
+
+async def test_a_json_answer_compressed_with_gzip_or_deflate_is_read() -> None:
+    member = b'{"id": "8a25ff1d98", "status": "subscribed", "merge_fields": {"FNAME": "\xc3\x89lise"}}'
+    deflated = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw_deflate = deflated.compress(member) + deflated.flush()
+    bodies = {"gzip": gzip.compress(member), "deflate": zlib.compress(member)}
+
+    answers = [
+        await posted_to_raw_receiver(
+            answering(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: " + name, body)
+        )
+        for name, body in [(b"gzip", bodies["gzip"]), (b"deflate", bodies["deflate"]), (b"deflate", raw_deflate)]
+    ]
+
+    for answer in answers:
+        assert answer.status_code == 200
+        assert answer.json == {"id": "8a25ff1d98", "status": "subscribed", "merge_fields": {"FNAME": "Élise"}}
+
+
+async def test_a_body_that_is_not_what_its_encoding_says_keeps_its_status() -> None:
+    answer = await posted_to_raw_receiver(
+        answering(b"HTTP/1.1 503 Busy\r\nContent-Type: application/json\r\nContent-Encoding: gzip", b"not gzip")
+    )
+
+    assert answer.status_code == 503
+    assert answer.json is None
