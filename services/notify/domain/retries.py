@@ -90,7 +90,8 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
         return min(timedelta(seconds=int(text)), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        # OverflowError: a year or an offset no date holds (`Wed, 01 Jan 99999999999999999999 00:00:10 GMT`).
         return None
     if when.tzinfo is None:
         if not _ASCTIME_DATE.fullmatch(text):

@@ -111,9 +111,32 @@ def test_retry_after_as_an_asctime_date_is_read_in_gmt() -> None:
     assert parse_retry_after("Sun Nov  6 08:49:37 1994", now=now) == timedelta(seconds=37)
 
 
-@pytest.mark.parametrize("value", [None, "", "soon", "-5", "Thu, 01 Oct 2026 13:00:00", "²", "1²", "١٢"])
+OUT_OF_RANGE_DATES = [
+    "Wed, 01 Jan 99999999999999999999 00:00:10 GMT",
+    "Wed, 01 Jan 2026 00:00:10 -99999999999999999999",
+]
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", "soon", "-5", "Thu, 01 Oct 2026 13:00:00", "²", "1²", "١٢", *OUT_OF_RANGE_DATES]
+)
 def test_an_unreadable_retry_after_is_ignored(value: str | None) -> None:
     assert parse_retry_after(value, now=NOW) is None
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE_DATES)
+def test_a_throttling_answer_with_a_date_out_of_range_is_retried_on_the_schedule(value: str) -> None:
+    decision = decide(attempt=1, status_code=429, error=None, retry_after=value, now=NOW, schedule=SCHEDULE, draw=0.5)
+
+    assert decision.verdict is Verdict.RETRY
+    assert decision.retry_at == NOW + timedelta(seconds=STANDARD_DELAYS_SECONDS[0])
+
+
+@given(st.text(max_size=60))
+def test_no_retry_after_a_receiver_sends_raises(value: str) -> None:
+    pause = parse_retry_after(value, now=NOW)
+
+    assert pause is None or timedelta(0) <= pause
 
 
 @given(attempt=st.integers(1, 9), draw=st.floats(0, 1, exclude_max=True))
