@@ -720,7 +720,8 @@ async def attempt_delivery(
 ) -> AttemptOutcome | None:
     """Makes the delivery's next attempt if it is due and pending, and records what came of it.
 
-    None when there was nothing to do: the delivery is no longer pending, or another worker holds the attempt.
+    None when there was nothing to do: the delivery is no longer pending, not due yet (its queue entry is moved to
+    when it is), or another worker holds the attempt.
     Raises `MailchimpTurnTakenError`, claiming nothing, while another attempt of this process about the same person
     to the same Mailchimp subscription is under way.
     """
@@ -728,6 +729,12 @@ async def attempt_delivery(
     delivery = await store.delivery(delivery_id_)
     if delivery is None or delivery.status is not DeliveryStatus.PENDING:
         await store.dequeue(subscription.subscription_id, delivery_id_)
+        return None
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > deps.clock.now():
+        # Queued sooner than its last attempt said (a Retry-After, the schedule): the outcome was stored and its
+        # queue entry not moved on (the store failed in between, see `_record`). Sent now, the receiver that asked
+        # for an hour would hear again at once; the entry goes where the delivery says instead.
+        await store.enqueue(subscription.subscription_id, delivery_id_, delivery.next_attempt_at, delivery.created_at)
         return None
     turn = _mailchimp_turn(delivery, subscription)
     if turn is not None:

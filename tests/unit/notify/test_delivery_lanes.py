@@ -343,6 +343,48 @@ async def test_a_delivery_whose_failed_attempt_a_dead_instance_recorded_is_sent_
     assert store.deliveries["dlv_failed"].status is DeliveryStatus.SUCCEEDED
 
 
+class EnqueueFailingOnce(LaneStore):
+    """A store that fails to move a queue entry once, as one going away between two writes does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures_left = 1
+
+    async def enqueue(self, subscription_id: str, delivery_id: str, due_at: datetime, since: datetime) -> None:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise ConnectionError("the store did not answer")
+        await super().enqueue(subscription_id, delivery_id, due_at, since)
+
+
+class Throttling:
+    """Busy for an hour, and says so."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def request(self, method: str, url: str, **_: Any) -> HttpAnswer:
+        self.requests += 1
+        return HttpAnswer(503, error="busy", retry_after="3600")
+
+
+async def test_a_delivery_queued_sooner_than_its_last_attempt_said_waits_until_then() -> None:
+    store, receiver = EnqueueFailingOnce(), Throttling()
+    store.add("dlv_busy")
+    deps = _deps(store)
+    with pytest.raises(ConnectionError):
+        await attempt_delivery("dlv_busy", SUBSCRIPTION, deps, receiver, owner="worker_a", draw=0.5)
+    an_hour_on = NOW + timedelta(hours=1)
+    assert store.deliveries["dlv_busy"].next_attempt_at == an_hour_on
+    assert store.queued["dlv_busy"].due_at == NOW, "the outcome is stored, the queue entry left where it was"
+
+    again = await attempt_delivery("dlv_busy", SUBSCRIPTION, deps, receiver, owner="worker_a", draw=0.5)
+
+    assert again is None
+    assert receiver.requests == 1
+    assert store.queued["dlv_busy"].due_at == an_hour_on
+
+
 async def test_an_outcome_being_stored_is_stored_whole_however_often_the_stop_cancels() -> None:
     release = asyncio.Event()
     stored: list[str] = []
