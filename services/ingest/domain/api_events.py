@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pydantic_core
 from pydantic import ValidationError
-from pydantic_core import PydanticSerializationError
 
-from services.ingest.domain.json_body import MalformedJsonError, read_json_body
+from services.ingest.domain.json_body import MalformedJsonError, UnstorableJsonError, compact_json, read_json_body
 from shared.events import Envelope, EventValidationError, FieldError, event_type, field_errors, parse_data
 from shared.events.audience import PARTERRE_PERSON_SOURCE, AudienceFact
 from shared.events.common import ARRIVING
@@ -155,16 +153,10 @@ def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime
         )
     try:
         # Compact UTF-8, as `json.dumps(ensure_ascii=False)` would write it, in a quarter of the time.
-        size = len(pydantic_core.to_json(item))
-    except PydanticSerializationError:
-        # JSON may escape half of a surrogate pair (`"\ud800"`): that decodes to no text, and could not be stored.
-        return _refused(
-            index,
-            "$",
-            "contains a \\u escape of a lone surrogate, which is not text",
-            "contient un échappement \\u d'une moitié de paire de substitution, qui n'est pas du texte",
-            "unicode_invalid",
-        )
+        size = len(compact_json(item))
+    except UnstorableJsonError as exc:
+        code = "nested_too_deep" if exc.nested_too_deep else "unicode_invalid"
+        return _refused(index, "$", f"contains {exc.en}", f"contient {exc.fr}", code)
     if size > limits.max_event_bytes:
         return _refused(
             index,

@@ -4,6 +4,8 @@ import json
 import math
 from typing import Any
 
+import pydantic_core
+
 # Valid JSON that Python declines to build: an integer of more than 4,300 digits, arrays nested thousands deep.
 UNREADABLE_JSON_EN = "The body holds a number too long or values nested too deep to be read."
 UNREADABLE_JSON_FR = "Le corps contient un nombre trop long ou des valeurs trop imbriquées pour être lu."
@@ -69,3 +71,31 @@ def _finite_number(text: str) -> float:
     if math.isinf(number):
         raise NumberOutOfRangeError(text)
     return number
+
+
+class UnstorableJsonError(ValueError):
+    """JSON read whole that cannot be written out again as it is stored and published; `en` and `fr` say why."""
+
+    def __init__(self, en: str, fr: str, *, nested_too_deep: bool) -> None:
+        super().__init__(en)
+        self.en = en
+        self.fr = fr
+        self.nested_too_deep = nested_too_deep
+
+
+LONE_SURROGATE_EN = "a \\u escape of half of a surrogate pair (\\ud800), which is not text"
+LONE_SURROGATE_FR = "un échappement \\u d'une moitié de paire de substitution (\\ud800), qui n'est pas du texte"
+NESTED_TOO_DEEP_EN = "values nested too deep to be stored"
+NESTED_TOO_DEEP_FR = "des valeurs trop imbriquées pour être enregistrées"
+
+
+def compact_json(value: Any) -> bytes:
+    """`value` as compact UTF-8 JSON, as it is stored and published; raises `UnstorableJsonError` for a string
+    holding half of a surrogate pair (JSON escapes it, UTF-8 cannot write it) and for values nested deeper than
+    the writer goes (about 255 levels, where the reader takes about a thousand)."""
+    try:
+        return pydantic_core.to_json(value)
+    except pydantic_core.PydanticSerializationError as exc:
+        if "depth" in str(exc):
+            raise UnstorableJsonError(NESTED_TOO_DEEP_EN, NESTED_TOO_DEEP_FR, nested_too_deep=True) from None
+        raise UnstorableJsonError(LONE_SURROGATE_EN, LONE_SURROGATE_FR, nested_too_deep=False) from None

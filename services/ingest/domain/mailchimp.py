@@ -113,7 +113,12 @@ def mailchimp_events(
     fired_at = _fired_at(fired_at_text, problems)
     list_id = reader.get("data[list_id]", required=True)
     if list_id is not None and len(list_id) > MAX_ID_LENGTH:
-        problems.add("data[list_id]", f"is longer than {MAX_ID_LENGTH} characters", "string_too_long")
+        problems.add(
+            "data[list_id]",
+            f"is longer than {MAX_ID_LENGTH} characters",
+            "string_too_long",
+            fr=f"a plus de {MAX_ID_LENGTH} caractères",
+        )
     if problems or fired_at_text is None or fired_at is None or list_id is None:
         raise AdapterError(problems.errors)
     drafts = read_type(_Webhook(reader, source, fired_at, fired_at_text, list_id))
@@ -127,7 +132,12 @@ def _fired_at(text: str | None, problems: Problems) -> datetime | None:
     try:
         return datetime.strptime(text, FIRED_AT_FORMAT).replace(tzinfo=UTC)
     except ValueError:
-        problems.add("fired_at", "should be a UTC time written YYYY-MM-DD HH:MM:SS", "datetime_parsing")
+        problems.add(
+            "fired_at",
+            "should be a UTC time written YYYY-MM-DD HH:MM:SS",
+            "datetime_parsing",
+            fr="doit être une heure UTC écrite AAAA-MM-JJ HH:MM:SS",
+        )
         return None
 
 

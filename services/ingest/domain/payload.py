@@ -11,6 +11,12 @@ from services.ingest.domain.errors import Problems
 
 MISSING = "missing"
 WHOLE_PAYLOAD = "$"
+# A whole number written as text is read up to this many digits: quantities and counts (Python reads no more than
+# 4,300, and raises past that).
+MAX_INTEGER_DIGITS = 18
+# An amount of 10^15 or more is no money anyone handles: refused here, before it is added to others (a sum of
+# `1e1000000` and another amount overflows the decimal context).
+LARGEST_AMOUNT_EXPONENT = 15
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,14 @@ class JsonNode:
         if not amount.is_finite():
             self.problems.add(self.where, "is not a finite decimal number", "decimal_parsing")
             return None
+        if amount and amount.adjusted() >= LARGEST_AMOUNT_EXPONENT:
+            self.problems.add(
+                self.where,
+                f"is {_shown(value)}, too large to be an amount",
+                "number_too_large",
+                fr=f"vaut {_shown(value)}, trop grand pour être un montant",
+            )
+            return None
         return amount
 
     def integer(self, *, required: bool = False) -> int | None:
@@ -115,9 +129,21 @@ class JsonNode:
         value = self.value
         if isinstance(value, int) and not isinstance(value, bool):
             return value
+        if isinstance(value, float) and value.is_integer():
+            # `2.0`: some writers make every JSON number a float.
+            return int(value)
+        text = value.strip() if isinstance(value, str) else ""
         # ASCII digits only: `str.isdigit` takes `²` too, which `int` refuses.
-        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-            return int(value.strip())
+        if text.isascii() and text.isdigit():
+            if len(text.lstrip("0")) > MAX_INTEGER_DIGITS:
+                self.problems.add(
+                    self.where,
+                    f"is {_shown(text)}, a whole number of more than {MAX_INTEGER_DIGITS} digits",
+                    "number_too_large",
+                    fr=f"vaut {_shown(text)}, un nombre entier de plus de {MAX_INTEGER_DIGITS} chiffres",
+                )
+                return None
+            return int(text)
         self._wrong("a whole number")
         return None
 
@@ -141,9 +167,17 @@ def first_present(*nodes: JsonNode) -> JsonNode:
     return next((node for node in nodes if not node.absent), nodes[0])
 
 
+def _shown(value: Any) -> str:
+    """A value as an error names it, cut short: it may be most of the payload."""
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}…{text[-10:]}"
+
+
 def _json_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, float) and not value.is_integer():
+        return "a number with decimals"
     if isinstance(value, int | float):
         return "a number"
     if isinstance(value, str):

@@ -717,6 +717,11 @@ def _refund(refund: JsonNode, buyer: PersonRef | None, context: _Context) -> lis
     if transactions and all(node["test"].flag() for node in transactions):
         # The refund of a test order (no event was made of it), paid back through the test gateway.
         return []
+    paying_back = [node for node in transactions if node["kind"].text() == "refund" and not node["test"].flag()]
+    if paying_back and all(node["status"].text() in _FAILED_TRANSACTION for node in paying_back):
+        # Every payment back failed: no money moved. The lines' price would tell of a refund that did not happen; one
+        # paid back later comes in the order's next update, under this refund's id.
+        return []
     problems = context.problems
     refund_id = refund["id"].identifier(required=True)
     order_id = refund["order_id"].identifier(required=True)
@@ -809,6 +814,10 @@ def _refunded_sku(refund_line: JsonNode) -> str | None:
     return None if line_item_id is None else f"line:{line_item_id}"
 
 
+# A transaction's status when its gateway refused it or could not be reached (Shopify's `failure` and `error`).
+_FAILED_TRANSACTION = frozenset({"failure", "error"})
+
+
 def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
     """What went back to the buyer: the successful refund transactions, else the refunded lines' price and tax."""
     problems = refund.problems
@@ -853,6 +862,8 @@ def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
             refund["transactions"].path,
             "no successful refund transaction and no priced refund line: the amount and its currency are unknown",
             "missing",
+            fr="aucune transaction de remboursement réussie ni ligne remboursée avec son prix : le montant et sa "
+            "devise sont inconnus",
         )
     return total, currency, refund["refund_line_items"].path
 

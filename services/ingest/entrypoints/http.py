@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NoReturn
 
-import pydantic_core
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -18,7 +17,7 @@ from pymongo.errors import PyMongoError
 from services.ingest.context import IngestContext, IngestDep
 from services.ingest.domain.api_events import EventLimits, RequestRejectedError, read_api_events
 from services.ingest.domain.boxoffice import CsvFormatError, MappingFileError
-from services.ingest.domain.json_body import MalformedJsonError, read_json_body
+from services.ingest.domain.json_body import MalformedJsonError, UnstorableJsonError, compact_json, read_json_body
 from services.ingest.domain.mailchimp import mailchimp_events
 from services.ingest.domain.shopify import AdapterError, verify_shopify_hmac
 from services.ingest.domain.sources import Source, SourceKind, source_mapping
@@ -268,15 +267,6 @@ def _id_reused(envelope: Envelope, holder: str) -> FieldError:
     )
 
 
-def _is_text_throughout(payload: dict[str, Any]) -> bool:
-    """False when a string holds half of a surrogate pair, which JSON can escape but UTF-8 cannot store."""
-    try:
-        pydantic_core.to_json(payload)
-    except pydantic_core.PydanticSerializationError:
-        return False
-    return True
-
-
 async def _source(context: IngestContext, source_id: str, kind: SourceKind) -> Source:
     try:
         source = await context.sources.find(source_id)
@@ -338,13 +328,10 @@ async def post_shopify_webhook(
         _reject(400, "malformed_json", en=exc.en, fr=exc.fr)
     if not isinstance(payload, dict):
         _reject(400, "malformed_json", en="The body must be a JSON object.", fr="Le corps doit être un objet JSON.")
-    if not _is_text_throughout(payload):
-        _reject(
-            400,
-            "malformed_json",
-            en="The body escapes half of a surrogate pair (\\ud800), which is not text.",
-            fr="Le corps échappe une moitié de paire de substitution (\\ud800), qui n'est pas du texte.",
-        )
+    try:
+        compact_json(payload)
+    except UnstorableJsonError as exc:
+        _reject(400, "malformed_json", en=f"The body holds {exc.en}.", fr=f"Le corps contient {exc.fr}.")
     try:
         async with _storing(f"a Shopify {x_shopify_topic} webhook"):
             outcome = await receive_shopify_webhook(

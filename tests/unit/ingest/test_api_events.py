@@ -155,6 +155,22 @@ def test_an_escaped_lone_surrogate_is_refused_with_a_reason_not_a_crash() -> Non
     assert [(error.field, error.code) for error in verdicts[1].errors] == [("$", "unicode_invalid")]
 
 
+def test_an_event_nested_deeper_than_it_can_be_stored_is_refused_saying_so() -> None:
+    nested: object = "fond"
+    for _ in range(300):
+        nested = [nested]
+    deep = ticket_event("deep")
+    deep["data"] = {**deep["data"], "note": nested}
+
+    verdicts = read([ticket_event("ok"), deep])
+
+    assert [verdict.accepted for verdict in verdicts] == [True, False]
+    [error] = verdicts[1].errors
+    assert (error.field, error.code) == ("$", "nested_too_deep")
+    assert error.reason == "contains values nested too deep to be stored"
+    assert error.reason_fr == "contient des valeurs trop imbriquées pour être enregistrées"
+
+
 def test_cloudevents_media_types_are_accepted() -> None:
     for media_type in ("application/cloudevents+json; charset=utf-8", "application/cloudevents-batch+json"):
         assert read([ticket_event()], content_type=media_type)[0].accepted

@@ -293,6 +293,11 @@ def test_a_missing_or_garbled_field_is_an_adapter_error_naming_the_form_key(
         events(form)
 
     assert [error.field for error in caught.value.errors] == [field]
+    # Said in French too, and as precisely: not a code, nor a time written as this endpoint refuses it.
+    for error in caught.value.errors:
+        assert error.reason_fr
+        assert "code" not in error.reason_fr
+        assert "T19:30" not in error.reason_fr
 
 
 @pytest.mark.parametrize(

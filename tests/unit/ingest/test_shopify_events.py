@@ -301,6 +301,80 @@ def test_a_test_transaction_in_a_real_refund_is_not_counted_as_paid_back() -> No
     assert envelope.data["amount"]["amount"] == "20.64"
 
 
+@pytest.mark.parametrize("status", ["failure", "error"])
+def test_a_refund_whose_payments_back_all_failed_tells_no_money_paid_back(status: str) -> None:
+    refund = shopify_payload("refunds-create")
+    failed = [{**item, "status": status} for item in refund["transactions"]]
+    retried = {**refund["transactions"][0], "id": 66003, "status": "success"}
+
+    assert events("refunds/create", {**refund, "transactions": failed}) == []
+    # Paid back at the second try: the same refund, now with money moved.
+    [envelope] = events("refunds/create", {**refund, "transactions": [*failed, retried]})
+    assert envelope.data["amount"]["amount"] == "20.64"
+
+
+def test_a_refund_without_any_transaction_is_told_by_its_lines_price() -> None:
+    refund = {**shopify_payload("refunds-create"), "transactions": []}
+
+    [envelope] = events("refunds/create", refund)
+
+    assert envelope.data["amount"] == {"amount": "20.64", "currency": "CAD"}
+
+
+def test_a_refund_telling_no_amount_is_refused_saying_so_in_both_languages() -> None:
+    refund = {**shopify_payload("refunds-create"), "transactions": [], "refund_line_items": []}
+
+    with pytest.raises(AdapterError) as caught:
+        events("refunds/create", refund)
+
+    [error] = caught.value.errors
+    assert error.reason.startswith("no successful refund transaction and no priced refund line")
+    assert error.reason_fr.startswith("aucune transaction de remboursement réussie ni ligne remboursée")
+
+
+@pytest.mark.parametrize("amount", ["1e1000000", "1000000000000000", "9" * 5000])
+def test_a_refund_amount_no_money_can_be_is_refused_naming_it_not_a_crash(amount: str) -> None:
+    refund = shopify_payload("refunds-create")
+    refund["transactions"] = [{**refund["transactions"][0], "amount": amount}, refund["transactions"][0]]
+
+    with pytest.raises(AdapterError) as caught:
+        events("refunds/create", refund)
+
+    [error] = caught.value.errors
+    assert (error.field, error.code) == ("transactions.0.amount", "number_too_large")
+    assert "too large to be an amount" in error.reason
+    assert "trop grand pour être un montant" in error.reason_fr
+    assert len(error.reason) < 120
+
+
+def test_a_quantity_of_thousands_of_digits_is_refused_naming_it_not_a_crash() -> None:
+    order = shopify_payload("orders-create")
+    order["line_items"][0]["quantity"] = "9" * 5000
+
+    with pytest.raises(AdapterError) as caught:
+        events("orders/create", order)
+
+    [error] = caught.value.errors
+    assert (error.field, error.code) == ("line_items.0.quantity", "number_too_large")
+    assert "more than 18 digits" in error.reason
+    assert "plus de 18 chiffres" in error.reason_fr
+
+
+def test_a_quantity_written_as_a_float_of_a_whole_number_is_read_and_one_with_decimals_named() -> None:
+    order = shopify_payload("orders-create")
+    order["line_items"][0]["quantity"] = 2.0
+    halved = copy.deepcopy(order)
+    halved["line_items"][0]["quantity"] = 2.5
+
+    placed = order_placed(order)
+    with pytest.raises(AdapterError) as caught:
+        events("orders/create", halved)
+
+    assert placed.lines[0].quantity == 2
+    [error] = caught.value.errors
+    assert error.reason == "should be a whole number, not a number with decimals"
+
+
 def test_a_refund_whose_transactions_state_no_currency_is_in_the_currency_the_refund_presents() -> None:
     # As Shopify's own example of the refunds/create webhook has them (shopify.dev, webhook reference): `null`.
     refund = shopify_payload("refunds-create")

@@ -97,6 +97,21 @@ async def test_a_signed_body_with_a_number_too_long_or_nesting_too_deep_is_refus
     assert refused.detail["code"] == "malformed_json"
 
 
+async def test_a_signed_body_read_whole_but_nested_too_deep_to_store_is_refused_saying_so_not_as_a_surrogate() -> None:
+    # About 300 levels: Python reads it, the writer storing and publishing it stops at about 255.
+    body = b'{"id": 450789469, "note_attributes": ' + b"[" * 300 + b"]" * 300 + b"}"
+
+    refused = await _post(body)
+
+    assert refused.status_code == 400
+    assert isinstance(refused.detail, dict)
+    assert refused.detail["code"] == "malformed_json"
+    assert refused.detail["message"] == {
+        "en": "The body holds values nested too deep to be stored.",
+        "fr": "Le corps contient des valeurs trop imbriquées pour être enregistrées.",
+    }
+
+
 def _publishing_context(sink: RecordingSink) -> SimpleNamespace:
     return SimpleNamespace(
         sources=_Sources(),
