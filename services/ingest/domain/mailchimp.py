@@ -266,7 +266,7 @@ def _unsubscribed(hook: _Webhook) -> list[Draft]:
     if person is None or hook.form.problems:
         return []
     action = hook.form.get("data[action]") or "unsub"
-    campaign_id = hook.form.get("data[campaign_id]")
+    campaign_id = _campaign_id(hook)
     unsubscribed = _event(
         hook,
         NewsletterUnsubscribedV1,
@@ -286,6 +286,13 @@ def _unsubscribed(hook: _Webhook) -> list[Draft]:
         )
         drafts.append(_email_consent_withdrawn(hook, person, evidence, fact))
     return drafts
+
+
+def _campaign_id(hook: _Webhook) -> str | None:
+    """The campaign the webhook names, if any. One too long to be an id is left out: it only says where the person
+    came from, and refusing the webhook for it would lose what it tells (an unsubscribe: the person's no)."""
+    campaign_id = hook.form.get("data[campaign_id]")
+    return campaign_id if campaign_id is None or len(campaign_id) <= MAX_ID_LENGTH else None
 
 
 def _email_consent_withdrawn(hook: _Webhook, person: PersonRef, evidence: str, fact: tuple[str, ...]) -> Draft:
@@ -312,7 +319,7 @@ def _cleaned(hook: _Webhook) -> list[Draft]:
     )
     if person is None:
         return []
-    values = {"person": person, "list_id": hook.list_id, "campaign_id": hook.form.get("data[campaign_id]")}
+    values = {"person": person, "list_id": hook.list_id, "campaign_id": _campaign_id(hook)}
     cleaned = (
         _event(hook, NewsletterCleanedV2, {**values, "reason": None if said is None else said[:_MAX_REASON]})
         if reason is None

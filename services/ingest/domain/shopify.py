@@ -232,11 +232,20 @@ def _order_cancelled(order: JsonNode, context: _Context) -> list[Draft]:
     return _cancellation(order, order_id, person, cancelled_at, context)
 
 
+# What `ShopOrderCancelledV1.reason` holds (Shopify's own reasons are single words: `customer`, `fraud`…).
+_MAX_CANCEL_REASON = 200
+
+
+def _cut(text: str | None, most: int) -> str | None:
+    return None if text is None else text[:most].rstrip() or None
+
+
 def _cancellation(order: JsonNode, order_id: str, person: PersonRef, time: datetime, context: _Context) -> list[Draft]:
     """The cancellation of an order, one fact however often Shopify tells it (its id is the order's)."""
     cancelled = context.problems.validate(
         ShopOrderCancelledV1,
-        {"person": person, "order_id": order_id, "reason": order["cancel_reason"].text()},
+        # Cut to what the event holds rather than refused: the cancellation stands whatever its reason says.
+        {"person": person, "order_id": order_id, "reason": _cut(order["cancel_reason"].text(), _MAX_CANCEL_REASON)},
         {"order_id": "id", "reason": "cancel_reason"},
         whole="$",
     )

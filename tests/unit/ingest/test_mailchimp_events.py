@@ -116,6 +116,17 @@ def test_an_unsubscribe_with_a_reason_mailchimp_never_documented_still_withdraws
     assert "reason Bounce-Limit" in (withdrawn.evidence or "")
 
 
+@pytest.mark.parametrize("fixture", ["unsubscribe", "cleaned"])
+def test_a_campaign_id_too_long_to_be_one_is_left_out_and_the_person_s_no_kept(fixture: str) -> None:
+    form = {**mailchimp_form(fixture), "data[campaign_id]": "c" * 300, "data[reason]": "abuse"}
+
+    envelopes = events(form)
+
+    assert types_of(envelopes)[-1] == "parterre.consent.withdrawn.v1"
+    assert envelopes[0].data.get("campaign_id") is None
+    assert "c" * 300 not in (envelopes[-1].data.get("evidence") or "")
+
+
 def test_a_contact_deleted_by_the_list_owner_leaves_the_list_without_withdrawing_consent() -> None:
     assert types_of(events(mailchimp_form("unsubscribe-deleted-by-admin"))) == ["parterre.newsletter.unsubscribed.v1"]
 

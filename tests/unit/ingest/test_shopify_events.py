@@ -246,6 +246,16 @@ def test_a_cancelled_order_becomes_an_order_cancelled_by_its_buyer_at_its_cancel
     assert envelope.time == datetime.fromisoformat("2026-10-03T09:12:44-04:00")
 
 
+def test_a_cancellation_reason_longer_than_the_event_holds_is_cut_and_the_cancellation_kept() -> None:
+    order = {**shopify_payload("orders-cancelled"), "cancel_reason": "Annulée par le client : " + "x" * 300}
+
+    [envelope] = events("orders/cancelled", order)
+
+    cancelled = parse_data(envelope)
+    assert isinstance(cancelled, ShopOrderCancelledV1)
+    assert cancelled.reason == ("Annulée par le client : " + "x" * 300)[:200]
+
+
 def test_a_cancellation_told_again_is_one_fact_and_never_the_orders_placement() -> None:
     cancelled = events("orders/cancelled", shopify_payload("orders-cancelled"))
     placed = events("orders/create", shopify_payload("orders-create"))
