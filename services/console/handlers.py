@@ -80,15 +80,18 @@ async def log_in(username: str, password: str, deps: ConsoleDeps) -> ActiveSessi
         name = valid_username(username)
     except ValueError:
         name = ""
-    if name and deps.throttle.is_locked(name, now):
-        raise LoginRefusedError("locked")
+    if name:
+        if deps.throttle.is_locked(name, now):
+            raise LoginRefusedError("locked")
+        # Counted as failed before the password is checked, which takes tens of milliseconds: counted after, guesses
+        # sent together would each pass the lock before any was counted (40 at once were all checked, against a
+        # limit of 5). A right password takes the count back.
+        deps.throttle.failed(name, now)
     member = await accounts.staff.member(name) if name else None
     stored_hash = member.password_hash if member is not None else unknown_user_hash()
     # scrypt takes tens of milliseconds on purpose: off the event loop, so other pages keep answering.
     matches = await asyncio.to_thread(verify_password, password, stored_hash)
     if member is None or not matches or not member.is_active:
-        if name:
-            deps.throttle.failed(name, now)
         raise LoginRefusedError("invalid")
     deps.throttle.succeeded(name)
     active = await _open_session(member, deps, now)

@@ -1,6 +1,7 @@
 """What staff accounts and sessions must do, written once and run against the in-memory fakes (unit tests) and
 against the MongoDB adapters with the real token store (tests/integration/console): the fakes stay honest."""
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -96,6 +97,24 @@ async def repeated_failures_lock_the_username_even_for_the_right_password(
     with pytest.raises(LoginRefusedError) as refused:
         await log_in("marie", PASSWORD, deps)
     assert refused.value.reason == "locked"
+
+
+async def guesses_sent_together_are_checked_no_more_than_the_limit(accounts: Accounts, clock: SteppingClock) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts, attempts=3)
+
+    async def attempt(password: str) -> str:
+        try:
+            await log_in("marie", password, deps)
+        except LoginRefusedError as refused:
+            return refused.reason
+        return "in"
+
+    answers = await asyncio.gather(*(attempt(f"guess {index}") for index in range(20)), attempt(PASSWORD))
+
+    assert answers.count("invalid") == 3
+    assert answers.count("locked") == 18
+    assert answers[-1] == "locked", "the right password, sent after the limit, waits out the lock too"
 
 
 async def a_session_ends_when_idle_or_expired_and_its_token_is_revoked(
@@ -309,6 +328,7 @@ SCENARIOS: list[Scenario] = [
     a_member_logs_in_and_the_session_acts_with_her_roles_scopes,
     a_wrong_password_an_unknown_user_and_a_disabled_member_get_one_answer,
     repeated_failures_lock_the_username_even_for_the_right_password,
+    guesses_sent_together_are_checked_no_more_than_the_limit,
     a_session_ends_when_idle_or_expired_and_its_token_is_revoked,
     logging_out_ends_the_session_and_revokes_its_token,
     a_cookie_that_is_not_a_session_s_opens_nothing,
