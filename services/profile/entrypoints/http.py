@@ -3,7 +3,8 @@ know them by, or by a search box; segments, their sizes over time, and their mem
 erased everywhere."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -11,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.profile.context import ProfileContext, ProfileDep
-from services.profile.domain.lookups import email_lookups, external_lookups, phone_lookups
+from services.profile.domain.lookups import email_lookups, external_lookups, personal_details, phone_lookups
 from services.profile.domain.profile import ticket_history, view
 from services.profile.domain.search import (
     LONGEST_QUERY,
@@ -549,19 +550,46 @@ class ErasureRequest(BaseModel):
     "/v1/persons/{person_id}/erase",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Erase a person everywhere: identity, profile, pending messages; the request and its proof are logged",
-    responses=_READ_REFUSALS,
+    responses={200: {"description": "Erased already: nothing is asked again."}, **_READ_REFUSALS},
 )
 async def erase_person(
-    person_id: str, principal: PrivacyEraser, context: ProfileDep, request: ErasureRequest | None = None
+    person_id: str,
+    principal: PrivacyEraser,
+    context: ProfileDep,
+    response: Response,
+    request: ErasureRequest | None = None,
 ) -> dict[str, Any]:
     """Identity erases the person's identifiers and records, profile their profile and facts, notify what was
     still to be sent; each step follows the one before through Kafka. `GET /v1/persons/{id}/erasure` shows the
-    proof once profile has searched its collections afterwards."""
+    proof once profile has searched its collections afterwards.
+
+    Asked again, it does not ask twice: a person erased already is answered `200` with `status: erased`, and a
+    request still under way (asked less than `ERASURE_ASKED_AGAIN_AFTER` ago) is answered with its id. The reason
+    must not name the person's email, phone or upstream id: the log keeps it after the erasure (`422`)."""
     store, organisation_id = context.deps.store, principal.organisation_id
-    if await store.profile(organisation_id, person_id) is None:
+    requested_at = context.deps.clock.now()
+    stored = await store.profile(organisation_id, person_id)
+    if stored is None:
+        if await store.is_erased(organisation_id, person_id):
+            response.status_code = status.HTTP_200_OK
+            return {"person_id": person_id, "status": "erased"}
         _profile_not_found()
     asked = request or ErasureRequest()
-    requested_at = context.deps.clock.now()
+    if asked.reason is not None and (named := _details_named(asked.reason, personal_details(stored.state))):
+        en = f"The reason gives {named}, the person's own, which the log would keep after the erasure: say why without."
+        fr = f"La raison donne {named}, à la personne, que le journal garderait après l'effacement : dites-la sans."
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=bilingual_error(
+                "reason_names_the_person",
+                en=en,
+                fr=fr,
+                fields=[{"field": "body.reason", "reason": en, "reason_fr": fr, "code": "reason_names_the_person"}],
+            ),
+        )
+    pending = await _erasure_under_way(context, organisation_id, person_id, requested_at)
+    if pending is not None:
+        return {"person_id": person_id, "status": "requested", "request_id": pending}
     envelope = build_envelope(
         PersonErasureRequestedV1(
             # Parterre's own id only: the request must not carry the details it erases.
@@ -588,6 +616,34 @@ async def erase_person(
         )
     )
     return {"person_id": person_id, "status": "requested", "request_id": envelope.id}
+
+
+# A request for an erasure not done this long after it was asked may have been lost on the way: asking again sends
+# another; before, asking again answers with the one under way.
+ERASURE_ASKED_AGAIN_AFTER = timedelta(hours=1)
+
+
+async def _erasure_under_way(
+    context: ProfileContext, organisation_id: str, person_id: str, now: datetime
+) -> str | None:
+    """The id of the person's last erasure request, if asked less than `ERASURE_ASKED_AGAIN_AFTER` ago and not done."""
+    entries = await context.deps.store.privacy_entries(organisation_id, person_digest(organisation_id, person_id))
+    requests = [entry for entry in entries if entry.action == "erasure_requested"]
+    if not requests:
+        return None
+    last = max(requests, key=lambda entry: entry.at)
+    done = any(entry.action == "erased" and entry.at >= last.at for entry in entries)
+    request_id = last.details.get("request_id")
+    if done or now - last.at >= ERASURE_ASKED_AGAIN_AFTER or not isinstance(request_id, str):
+        return None
+    return request_id
+
+
+def _details_named(reason: str, details: Sequence[str]) -> str:
+    """Which of the person's details (`personal_details`) the reason names, as an English list; empty for none."""
+    folded = reason.casefold()
+    named = [detail for detail in details if detail and detail.casefold() in folded]
+    return ", ".join(named)
 
 
 @router.get(

@@ -1,5 +1,7 @@
 """What a program asking for a person's erasure gets back: an erasure cannot be undone, so its request is read whole."""
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 
 from tests.unit.profile.http_harness import RecordingPublisher, profile_app, profile_world
@@ -30,3 +32,56 @@ async def test_an_erasure_asked_with_the_options_the_console_sends_is_requested(
 
     assert answer.status_code == 202, answer.text
     assert len(publisher.published) == 1
+
+
+async def test_an_erasure_asked_again_while_under_way_answers_with_the_request_under_way() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise"))
+    publisher = RecordingPublisher()
+    client = TestClient(profile_app(world, publisher))
+
+    first = client.post("/v1/persons/per_elise/erase", json={"reason": "Demande au guichet"})
+    again = client.post("/v1/persons/per_elise/erase", json={"reason": "Demande au guichet"})
+    world.clock.at += timedelta(hours=1)
+    an_hour_on = client.post("/v1/persons/per_elise/erase", json={"reason": "Demande au guichet"})
+
+    assert (first.status_code, again.status_code, an_hour_on.status_code) == (202, 202, 202)
+    assert again.json() == first.json()
+    # Not done an hour on: the request may have been lost on the way, and asking again sends another.
+    assert an_hour_on.json()["request_id"] != first.json()["request_id"]
+    assert len(publisher.published) == 2
+
+
+async def test_an_erasure_asked_again_once_done_is_answered_done_not_unknown() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise"))
+    publisher = RecordingPublisher()
+    client = TestClient(profile_app(world, publisher))
+    client.post("/v1/persons/per_elise/erase")
+    await world.deliver(world.erasure("per_elise"))
+
+    again = client.post("/v1/persons/per_elise/erase")
+    never = client.post("/v1/persons/per_nobody/erase")
+
+    assert again.status_code == 200, again.text
+    assert again.json() == {"person_id": "per_elise", "status": "erased"}
+    assert never.status_code == 404
+    assert len(publisher.published) == 1
+
+
+async def test_a_reason_giving_the_person_s_own_email_is_refused_as_the_log_would_keep_it() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise"))
+    publisher = RecordingPublisher()
+
+    answer = TestClient(profile_app(world, publisher)).post(
+        "/v1/persons/per_elise/erase", json={"reason": "Demandé par PER_ELISE@example.com au téléphone"}
+    )
+
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert detail["code"] == "reason_names_the_person"
+    assert [field["field"] for field in detail["fields"]] == ["body.reason"]
+    assert "per_elise@example.com" in detail["message"]["en"]
+    assert detail["message"]["fr"].startswith("La raison donne per_elise@example.com")
+    assert publisher.published == []
