@@ -36,7 +36,7 @@ def read_config_file(path: Path) -> str:
 def load_yaml_model(text: str, model: type[Model], *, file_name: str) -> Model:
     """`text` parsed as YAML and validated by `model`; raises `ConfigFileError` naming the line of each problem."""
     data, root = compose(text, file_name=file_name)
-    _refuse_duplicate_keys(root, file_name)
+    refuse_duplicate_keys(root, file_name)
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
@@ -167,7 +167,8 @@ def _refuse_recursive_aliases(text: str, file_name: str) -> None:
             raise ConfigFileError(file_name, [(line, problem)])
 
 
-def _refuse_duplicate_keys(root: yaml.Node | None, file_name: str) -> None:
+def refuse_duplicate_keys(root: yaml.Node | None, file_name: str) -> None:
+    """Raises `ConfigFileError` naming the line of each key a mapping gives twice."""
     # A YAML mapping keeps the last of two equal keys without a word: a second segment of one name, or a second
     # `priority` of one identifier, would silently replace the first.
     problems: list[tuple[int, str]] = []

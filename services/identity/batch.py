@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from time import time_ns
-from typing import IO
+from typing import IO, TypeVar
 
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.domain.batch_input import (
@@ -130,7 +130,8 @@ async def resolve_lines(
     writer = csv.writer(assignments)
     # Each record's decision is keyed by its id: a second line with the same id would silently get the first's.
     first_line_of: MutableMapping[str, int] = {} if first_lines is None else first_lines
-    for prepared in lines:
+    # Told after every line, those skipped too: a long run of lines skipped shows its progress as well.
+    for prepared in _each_then(lines, lambda: progress(report)):
         line_number = report.lines = prepared.line_number
         if line_number % PAUSE_EVERY_LINES == 0:
             await asyncio.sleep(0)
@@ -182,8 +183,17 @@ async def resolve_lines(
             report.resolved += 1
         if isinstance(store, InMemoryIdentityStore) and report.resolved % JOURNAL_FLUSH_RECORDS == 0:
             store.forget_journal()
-        progress(report)
     return report
+
+
+T = TypeVar("T")
+
+
+def _each_then(items: Iterable[T], after: Callable[[], None]) -> Iterator[T]:
+    """`items`, with `after` called once the loop is done with each, whichever way its turn ended (`continue`)."""
+    for item in items:
+        yield item
+        after()
 
 
 async def write_final_assignments(

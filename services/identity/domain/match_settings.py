@@ -4,7 +4,7 @@ from typing import Any
 
 from services.identity.domain.matching import DEFAULT_MODEL, MatchBands, MatchModel, MatchModelError
 from services.identity.domain.resolution import Matching
-from shared.yaml_models import ConfigFileError, compose, line_of
+from shared.yaml_models import ConfigFileError, compose, line_of, refuse_duplicate_keys
 
 _SECTIONS = ("bands", "model")
 
@@ -15,6 +15,7 @@ def load_match_settings(yaml_text: str, *, file_name: str = "match model") -> Ma
     Raises `ConfigFileError` naming the line of each problem.
     """
     data, root = compose(yaml_text, file_name=file_name)
+    refuse_duplicate_keys(root, file_name)
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigFileError(file_name, [(1, "the file should be a mapping with `bands` and `model`")])

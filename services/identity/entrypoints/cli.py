@@ -15,7 +15,7 @@ import sys
 import tempfile
 import textwrap
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, MutableMapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -422,7 +422,11 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     # Said before the work, not after hours of it.
     if (
         problem := _unwritable(
-            arguments.input, ("--output", arguments.output), ("--report", arguments.report), language=language
+            arguments.input,
+            ("--output", arguments.output),
+            ("--report", arguments.report),
+            read=(("--policy", arguments.policy), ("--model", arguments.model)),
+            language=language,
         )
     ) is not None:
         print(problem, file=sys.stderr)
@@ -733,15 +737,23 @@ _INTERRUPTED = "interrupted; nothing written"
 _INTERRUPTED_FR = "interrompu ; rien n'a été écrit"
 
 
-def _unwritable(source: Path, *outputs: tuple[str, Path | None], language: Language = "en") -> str | None:
+def _unwritable(
+    source: Path,
+    *outputs: tuple[str, Path | None],
+    read: Sequence[tuple[str, Path | None]] = (),
+    language: Language = "en",
+) -> str | None:
     """What stops writing the `outputs` (option, path), said in `language` before any work: a missing directory or
-    one this user may not write in, a directory in the way, the input itself (which would be lost) or another
-    output."""
+    one this user may not write in, a directory in the way, the input itself or another file the command `read`s
+    (option, path: a policy, a model; each would be lost), or another output."""
 
     def refused(option: str, en: str, fr: str) -> str:
         return in_language(language, en=f"error: {option}: {en}", fr=f"erreur : {option} : {fr}")
 
     written: dict[Path, str] = {source.resolve(): "--input"}
+    for option, path in read:
+        if path is not None:
+            written.setdefault(path.resolve(), option)
     for option, path in outputs:
         if path is None:
             continue
@@ -816,7 +828,12 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
     if _an_array_over_lines(arguments.input):
         print(in_language(language, en=_ARRAY_ERROR, fr=_ARRAY_ERROR_FR).format(path=arguments.input), file=sys.stderr)
         return 1
-    if (problem := _unwritable(arguments.input, ("--output", arguments.output), language=language)) is not None:
+    # The estimate may replace the model it starts from (`--output` as `--model`), never the policy.
+    if (
+        problem := _unwritable(
+            arguments.input, ("--output", arguments.output), read=(("--policy", arguments.policy),), language=language
+        )
+    ) is not None:
         print(problem, file=sys.stderr)
         return 2
     for option, value in (("--random-pairs", arguments.random_pairs), ("--max-iterations", arguments.max_iterations)):
@@ -888,6 +905,10 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
     except OSError as exc:
         _say_error(language, en=f"{exc}; nothing written", fr=f"{os_error(exc, 'fr')} ; rien n'a été écrit")
         return 1
+    except ConfigFileError as exc:
+        # The model would not read back as identity reads it: nothing replaces the file the organisation has.
+        _say_error(language, en=f"{exc}; nothing written", fr=f"{exc} ; rien n'a été écrit")
+        return 1
     print(
         in_language(language, en=f"wrote {arguments.output}", fr=f"fichier écrit : {arguments.output}"), file=sys.stderr
     )
@@ -908,7 +929,10 @@ def _estimate(
         progress = _progress(total, raw.tell, language)
 
         def lines() -> Iterator[bytes]:
-            yield from file_lines(raw)
+            for line in file_lines(raw):
+                yield line
+                # Every line, those skipped too: a long run of lines skipped shows its progress as well.
+                progress.update(tally.records, _skipped_count(tally.skipped, language))
             progress.finish(tally.records, _skipped_count(tally.skipped, language))
             print(
                 in_language(
@@ -934,7 +958,6 @@ def _estimate(
                 sample_pairs=arguments.random_pairs,
                 seed=arguments.seed,
                 max_iterations=arguments.max_iterations,
-                progress=lambda read: progress.update(read, _skipped_count(tally.skipped, language)),
             )
         except BaseException:
             progress.abandon()
@@ -953,8 +976,10 @@ def _print_problems(tally: LineTally) -> None:
 
 
 def _model_file(report: EstimationReport, configured: Matching, input_name: str) -> str:
+    # One comment line: a character that does not print (a newline in the file's name) is written escaped.
+    shown = "".join(character if character.isprintable() else repr(character)[1:-1] for character in input_name)
     header = (
-        f"# Estimated by `parterre identity estimate` from {input_name} ({report.records:,} records): u from\n"
+        f"# Estimated by `parterre identity estimate` from {shown} ({report.records:,} records): u from\n"
         f"# {report.random_pairs:,} random pairs, m by EM on {report.blocked_pairs:,} blocked pairs "
         f"({report.iterations} iterations).\n"
         "# The bands and the prior are those of the model it started from.\n"

@@ -898,6 +898,41 @@ def test_an_output_naming_the_input_or_the_other_output_is_refused_and_the_histo
     assert source.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    ("command", "options", "said"),
+    [
+        ("resolve", ("--model", "m.yaml", "--output", "m.yaml"), "--output: {path}/m.yaml is also --model"),
+        ("resolve", ("--policy", "p.yaml", "--output", "p.yaml"), "--output: {path}/p.yaml is also --policy"),
+        (
+            "resolve",
+            ("--policy", "p.yaml", "--output", "persons.csv", "--report", "p.yaml"),
+            "--report: {path}/p.yaml is also --policy",
+        ),
+        ("estimate", ("--policy", "p.yaml", "--output", "p.yaml"), "--output: {path}/p.yaml is also --policy"),
+    ],
+    ids=[
+        "resolve-output-is-model",
+        "resolve-output-is-policy",
+        "resolve-report-is-policy",
+        "estimate-output-is-policy",
+    ],
+)
+def test_an_output_naming_a_file_the_command_reads_is_refused_and_that_file_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, options: tuple[str, ...], said: str
+) -> None:
+    source = jsonl(tmp_path / "history.jsonl", *HISTORY)
+    for name in ("m.yaml", "p.yaml"):
+        (tmp_path / name).write_text("# the organisation's own settings\n", encoding="utf-8")
+    paths = [str(tmp_path / option) if option.endswith((".yaml", ".csv")) else option for option in options]
+
+    code = main(["identity", command, "--input", str(source), *paths])
+
+    assert code == 2
+    assert capsys.readouterr().err.strip() == f"error: {said.format(path=tmp_path)}; name another file"
+    for name in ("m.yaml", "p.yaml"):
+        assert (tmp_path / name).read_text(encoding="utf-8") == "# the organisation's own settings\n"
+
+
 def test_an_interruption_while_the_output_is_written_leaves_the_previous_one_as_it_says(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -993,6 +1028,19 @@ def test_the_progress_is_the_share_of_the_file_resolved_not_how_far_reading_it_h
     drawn = progress_lines(capsys.readouterr().err)
     assert drawn[0] == (f"{first_line / (tmp_path / 'history.jsonl').stat().st_size:.1%}"[:-1], 1, "0 skipped")
     assert drawn[1] == ("100.0", 40, "0 skipped")
+
+
+def test_a_run_of_lines_skipped_shows_its_progress_as_it_goes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    skipped = ["not a record"] * 39
+
+    assert run(tmp_path, *skipped, {"record_id": "r40", "email": "person40@example.com"}) == 0
+
+    # The first line, skipped, draws a line at once, as a first record resolved does.
+    drawn = [line for line in progress_lines(capsys.readouterr().err) if line[2].endswith("skipped")]
+    assert drawn[0][1:] == (0, "1 skipped")
+    assert drawn[-1] == ("100.0", 1, "39 skipped")
 
 
 def test_writing_the_output_with_each_person_followed_through_later_merges_shows_its_progress(

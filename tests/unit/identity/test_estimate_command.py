@@ -1,6 +1,7 @@
 """`parterre identity estimate`: an organisation's matching model, estimated from its history, as a model file."""
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,29 @@ def test_the_written_file_loads_as_a_model_file_with_the_configured_bands(
     assert figures["records"] == figures["lines"] - figures["skipped"]
     assert figures["blocked_pairs"] > 0
     assert figures["converged"] is True
+
+
+def test_an_input_named_with_a_line_break_is_named_escaped_in_the_file_written(
+    tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = jsonl(tmp_path / "export\nmars.jsonl", audience_lines)
+
+    code = main(["identity", "estimate", "--input", str(source), "--output", str(tmp_path / "model.yaml"), *QUICK])
+
+    assert code == 0, capsys.readouterr().err
+    written = (tmp_path / "model.yaml").read_text(encoding="utf-8")
+    assert written.startswith("# Estimated by `parterre identity estimate` from export\\nmars.jsonl (")
+    load_match_settings(written)
+
+
+def test_a_run_of_lines_skipped_shows_its_progress_as_it_goes(
+    tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert estimate(tmp_path, ["not a record"] * 39 + audience_lines) == 0
+
+    # The first line, skipped, draws a line at once.
+    drawn = re.findall(r"\]\s+\S+%\s+([\d,]+) records\s+\S+ records/s\s*(.*)", capsys.readouterr().err)
+    assert drawn[0] == ("0", "1 skipped")
 
 
 def test_the_same_seed_writes_the_same_file_and_another_seed_another(tmp_path: Path, audience_lines: list[str]) -> None:

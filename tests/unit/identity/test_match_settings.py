@@ -101,6 +101,17 @@ def test_an_unknown_section_names_the_line_of_its_key() -> None:
     assert problems(text) == ((4, "`models` is not a section; expected bands, model"),)
 
 
+def test_a_setting_given_twice_names_the_line_of_the_second_rather_than_taking_it() -> None:
+    text = dedent(
+        """\
+        bands:
+          link_at: 0.99
+          link_at: 0.81
+        """
+    )
+    assert problems(text) == ((3, "`link_at` is given twice in one place"),)
+
+
 def test_a_file_that_is_not_a_mapping_is_refused_on_line_one() -> None:
     assert problems("- bands\n- model\n") == ((1, "the file should be a mapping with `bands` and `model`"),)
 
