@@ -15,6 +15,14 @@ from shared.mongo import Document, IndexSpec
 from shared.privacy import person_digest
 
 EXPORTED = "exported"
+# A segment's members taken away together (a spreadsheet of who they are and how to reach them): an export of many
+# persons, logged under the segment's name (`segment_log_key`) rather than anyone's digest.
+SEGMENT_EXPORTED = "segment_exported"
+
+
+def segment_log_key(segment: str) -> str:
+    """Where a segment's exports are logged, in place of a person's digest (which is hex, with no colon)."""
+    return f"segment:{segment}"
 
 
 def privacy_log_index(collection: str) -> IndexSpec:
@@ -62,6 +70,18 @@ class PrivacyLog:
             organisation_id,
             person_digest(organisation_id, person_id),
             EXPORTED,
+            at=at,
+            requested_by=requested_by,
+            details=details,
+        )
+
+    async def log_segment_export(
+        self, organisation_id: str, segment: str, *, at: datetime, requested_by: str, details: Mapping[str, Any]
+    ) -> None:
+        await self.log(
+            organisation_id,
+            segment_log_key(segment),
+            SEGMENT_EXPORTED,
             at=at,
             requested_by=requested_by,
             details=details,

@@ -215,6 +215,14 @@ class ContactStore(Protocol):
     async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
         """The exports noted for the person, oldest first: `action`, `at`, `requested_by`, `details`."""
 
+    async def log_segment_export(
+        self, organisation_id: str, segment: str, at: datetime, requested_by: str, details: Mapping[str, Any]
+    ) -> None:
+        """Notes an export of a segment's members (`shared.privacy_log.segment_log_key`)."""
+
+    async def segment_exports_logged(self, organisation_id: str, segment: str) -> list[dict[str, Any]]:
+        """The exports noted for the segment, oldest first: `action`, `at`, `requested_by`, `details`."""
+
     async def record_send(
         self, organisation_id: str, person_id: str, message_id: str, at: datetime, expired: Sequence[str]
     ) -> None: ...

@@ -42,7 +42,7 @@ from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus, Queue
 from shared.erasures import Erasures
 from shared.mongo import Document, DocumentLocks, IndexSpec, found_by_id, insert_new, update_all
 from shared.privacy import person_digest
-from shared.privacy_log import PrivacyLog, privacy_log_index
+from shared.privacy_log import PrivacyLog, privacy_log_index, segment_log_key
 
 SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
@@ -552,6 +552,16 @@ class MongoNotifyStore:
 
     async def exports_logged(self, organisation_id: str, person_id: str) -> list[dict[str, Any]]:
         return await self._privacy.entries_of(organisation_id, person_id)
+
+    async def log_segment_export(
+        self, organisation_id: str, segment: str, at: datetime, requested_by: str, details: Mapping[str, Any]
+    ) -> None:
+        await self._privacy.log_segment_export(
+            organisation_id, segment, at=at, requested_by=requested_by, details=details
+        )
+
+    async def segment_exports_logged(self, organisation_id: str, segment: str) -> list[dict[str, Any]]:
+        return await self._privacy.entries(organisation_id, segment_log_key(segment))
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]:
         document = await self._contacts.find_one({"_id": _key(organisation_id, person_id)}, {"sends": 1})

@@ -484,7 +484,16 @@ async def export_segment(
         contact = await store.contact(principal.organisation_id, person_id)
         if contact is not None:
             members.append(contact)
-    text = segment_csv(members, purpose, now=context.deps.clock.now(), delimiter=separator.delimiter)
+    now = context.deps.clock.now()
+    text = segment_csv(members, purpose, now=now, delimiter=separator.delimiter)
+    # The contact points of a segment's members at once: an export of many persons, logged as a person's is.
+    await store.log_segment_export(
+        principal.organisation_id,
+        segment,
+        now,
+        f"token:{principal.token_id}",
+        {"segment": segment, "purpose": purpose.value, "members": len(members), "separator": separator.value},
+    )
     return Response(
         text.encode("utf-8-sig"),
         media_type="text/csv; charset=utf-8",

@@ -32,6 +32,7 @@ from shared.events import build_envelope
 from shared.events.audience import PARTERRE_PERSON_SOURCE, PersonErasureRequestedV1
 from shared.events.common import PersonRef
 from shared.kafka import record_for
+from shared.privacy_log import SEGMENT_EXPORTED, segment_log_key
 from shared.query_strings import blank_reason, blank_values, leading_plus_as_written, query_as_written
 from shared.spreadsheets import SEPARATOR_DESCRIPTION, CsvSeparator, csv_line, spreadsheet_cell
 
@@ -404,6 +405,17 @@ async def segment_members(
         _segment_not_found()
     store, organisation_id = context.deps.store, principal.organisation_id
     if format == "csv":
+        # Every member's contact points at once: an export of many persons, logged as a person's is.
+        await store.log_privacy(
+            PrivacyEntry(
+                organisation_id=organisation_id,
+                action=SEGMENT_EXPORTED,
+                person_digest=segment_log_key(name),
+                at=context.deps.clock.now(),
+                requested_by=f"token:{principal.token_id}",
+                details={"segment": name, "format": format, "separator": separator.value},
+            )
+        )
         return StreamingResponse(
             _members_csv(context, organisation_id, name, separator),
             media_type="text/csv; charset=utf-8",

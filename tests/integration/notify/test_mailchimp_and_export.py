@@ -178,7 +178,14 @@ async def test_a_segment_exports_as_csv_with_only_the_members_consent_allows(har
             french = await client.get("/v1/segments/chœur-été/export.csv")
             injected = await client.get("/v1/segments/vip%22%0D%0ASet-Cookie:%20x=1/export.csv")
             forbidden = await client.get("/v1/subscriptions")
+        logged = await context_of(app).deps.store.segment_exports_logged(harness.organisation_id, "abonnes")
     assert exported.status_code == 200
+    # Each export logged, as a person's is: who took the list away, when, and of how many members.
+    assert [(entry["action"], entry["details"]["separator"], entry["details"]["members"]) for entry in logged] == [
+        ("segment_exported", "comma", 2),
+        ("segment_exported", "semicolon", 2),
+    ]
+    assert all(entry["requested_by"].startswith("token:") for entry in logged)
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert rows[0][:2] == ["person_id", "email"]

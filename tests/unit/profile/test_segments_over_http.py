@@ -5,6 +5,7 @@ import io
 
 from fastapi.testclient import TestClient
 
+from shared.privacy_log import segment_log_key
 from tests.unit.profile.http_harness import profile_app, profile_world
 
 
@@ -43,6 +44,23 @@ async def test_a_members_spreadsheet_for_excel_in_french_separates_cells_with_se
     [row] = list(csv.DictReader(io.StringIO(text), delimiter=";"))
     # A cell holding the separator is quoted, as in a comma-separated file.
     assert (row["person_id"], row["first_name"], row["phone"]) == ("per_elise", "Élise; Anne", "+15145550199")
+
+
+async def test_a_members_spreadsheet_is_logged_as_an_export_of_the_segment_and_a_page_read_is_not() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise"))
+    client = TestClient(profile_app(world))
+
+    _members_csv(client, "francophones")
+    client.get("/v1/segments/francophones/members")
+
+    [entry] = await world.store.privacy_entries(world.organisation_id, segment_log_key("francophones"))
+    assert (entry.action, entry.details["segment"], entry.details["format"]) == (
+        "segment_exported",
+        "francophones",
+        "csv",
+    )
+    assert entry.requested_by.startswith("token:")
 
 
 def test_a_separator_the_spreadsheet_cannot_take_is_refused_by_name() -> None:
