@@ -451,9 +451,12 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     if (warning := development_salt_warning(settings, language)) is not None:
         print(in_language(language, en=f"warning: {warning}", fr=f"avertissement : {warning}"), file=sys.stderr)
     # Every problem waits on disk for the report file, however many there are; the terminal shows the first ones.
+    # The output and the report are put in place together, once both are whole.
+    staged = _StagedFiles()
     with (
         _stopped_as_by_ctrl_c(),
         tempfile.TemporaryFile("w+", encoding="utf-8", prefix="parterre-problems-") as problem_log,
+        contextlib.closing(staged),
     ):
         try:
             with (
@@ -468,6 +471,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
                             deps,
                             first_lines=large("first_lines"),
                             problem_log=problem_log if arguments.report else None,
+                            staged=staged,
                             language=language,
                         )
                     )
@@ -511,14 +515,23 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
             "outcomes": report.outcomes,
         }
         print(json.dumps(summary), file=sys.stderr)
-        if arguments.report:
-            problem_log.seek(0)
-            try:
-                with _written_whole(arguments.report) as report_file:
+        try:
+            if arguments.report:
+                problem_log.seek(0)
+                with staged.file(arguments.report) as report_file:
                     _write_report(report_file, summary, problem_log)
-            except OSError as exc:
-                _say_error(language, en=f"--report: {exc}", fr=f"--report : {os_error(exc, 'fr')}")
-                return 1
+            staged.put_in_place()
+        except KeyboardInterrupt as exc:
+            _say_error(language, en=_INTERRUPTED, fr=_INTERRUPTED_FR)
+            return exc.exit_code if isinstance(exc, _StoppedError) else 130
+        except OSError as exc:
+            # Neither is put in place: a new output beside the report of an older run would contradict it.
+            _say_error(
+                language,
+                en=f"--report: {exc}; nothing written",
+                fr=f"--report : {os_error(exc, 'fr')} ; rien n'a été écrit",
+            )
+            return 1
     if nothing_resolved:
         _say_error(language, en=_nothing_resolved(report), fr=_nothing_resolved_fr(report))
         return 1
@@ -601,21 +614,56 @@ def _stopped_as_by_ctrl_c() -> Iterator[None]:
                 signal.signal(number, handler)
 
 
+class _StagedFiles:
+    """Files each written beside its place, then put in place together once every one is whole: an interruption or
+    a failure while any is written leaves every previous file as it was, never a cut one, nor a new output beside
+    the report of an older run. A file there already keeps its permissions, and a link there stays a link: the file
+    it points to is the one replaced."""
+
+    def __init__(self) -> None:
+        self._whole: list[tuple[Path, Path]] = []
+        self._partials: list[Path] = []
+
+    @contextlib.contextmanager
+    def file(self, path: Path) -> Iterator[IO[str]]:
+        target = path.resolve() if path.is_symlink() else path
+        partial = target.with_name(f".{target.name}.partial")
+        self._partials.append(partial)
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as written:
+                yield written
+        except OSError as exc:
+            # Said of the file asked for, not of the one beside it.
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        self._whole.append((partial, target))
+
+    def put_in_place(self) -> None:
+        for partial, target in self._whole:
+            if target.exists():
+                shutil.copymode(target, partial)
+            partial.replace(target)
+        self._whole.clear()
+
+    def discard(self) -> None:
+        """Removes what was not put in place."""
+        for partial in self._partials:
+            partial.unlink(missing_ok=True)
+        self._partials.clear()
+        self._whole.clear()
+
+    close = discard
+
+
 @contextlib.contextmanager
 def _written_whole(path: Path) -> Iterator[IO[str]]:
-    """`path` opened for writing through a file beside it, put in its place once whole: an interruption or a
-    failure leaves the previous file as it was, never a cut one. A file there already keeps its permissions, and a
-    link there stays a link: the file it points to is the one replaced."""
-    target = path.resolve() if path.is_symlink() else path
-    partial = target.with_name(f".{target.name}.partial")
+    """`path` opened for writing through a file beside it, put in its place once whole (see `_StagedFiles`)."""
+    staged = _StagedFiles()
     try:
-        with partial.open("w", encoding="utf-8", newline="") as written:
+        with staged.file(path) as written:
             yield written
-        if target.exists():
-            shutil.copymode(target, partial)
-        partial.replace(target)
+        staged.put_in_place()
     finally:
-        partial.unlink(missing_ok=True)
+        staged.discard()
 
 
 def _write_report(report: IO[str], summary: dict[str, Any], problem_log: Iterable[str]) -> None:
@@ -637,6 +685,7 @@ async def _resolve(
     *,
     first_lines: MutableMapping[str, int],
     problem_log: IO[str] | None,
+    staged: _StagedFiles,
     language: Language,
 ) -> BatchReport:
     total = arguments.input.stat().st_size
@@ -696,7 +745,7 @@ async def _resolve(
             writing.update(rows, what(rows))
 
         try:
-            with _written_whole(arguments.output) as output:
+            with staged.file(arguments.output) as output:
                 await write_final_assignments(
                     csv.reader(assignments), output, organisation_id=arguments.org, deps=deps, progress=show_written
                 )

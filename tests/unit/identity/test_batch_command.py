@@ -1,6 +1,7 @@
 """`parterre identity resolve`: an organisation's history from a JSON Lines file to `record_id,person_id`."""
 
 import csv
+import errno
 import json
 import math
 import os
@@ -931,6 +932,42 @@ def test_an_output_naming_a_file_the_command_reads_is_refused_and_that_file_kept
     assert capsys.readouterr().err.strip() == f"error: {said.format(path=tmp_path)}; name another file"
     for name in ("m.yaml", "p.yaml"):
         assert (tmp_path / name).read_text(encoding="utf-8") == "# the organisation's own settings\n"
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "said"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), 1, "; nothing written"),
+        (KeyboardInterrupt(), 130, "interrupted"),
+    ],
+    ids=["disk-full", "ctrl-c"],
+)
+def test_a_report_that_cannot_be_written_leaves_the_previous_output_and_report_as_they_were(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: BaseException,
+    code: int,
+    said: str,
+) -> None:
+    output, report = tmp_path / "persons.csv", tmp_path / "report.json"
+    output.write_text("record_id,person_id\nlast-year,per_kept\n", encoding="utf-8")
+    report.write_text('{"lines": 1}\n', encoding="utf-8")
+
+    def failing(*_arguments: Any) -> None:
+        raise failure
+
+    monkeypatch.setattr("services.identity.entrypoints.cli._write_report", failing)
+
+    assert run(tmp_path, *HISTORY, options=("--report", str(report))) == code
+
+    stderr = capsys.readouterr().err
+    assert said in stderr.splitlines()[-1]
+    assert ".partial" not in stderr
+    # The output and the report go in together: a new output beside last year's report would contradict it.
+    assert output.read_text(encoding="utf-8") == "record_id,person_id\nlast-year,per_kept\n"
+    assert report.read_text(encoding="utf-8") == '{"lines": 1}\n'
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["history.jsonl", "persons.csv", "report.json"]
 
 
 def test_an_interruption_while_the_output_is_written_leaves_the_previous_one_as_it_says(
