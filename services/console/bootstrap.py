@@ -1,12 +1,13 @@
 """Builds the audience console: settings, the platform's API client, staff accounts and sessions, pages; nothing
 happens at import."""
 
+import logging
 from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -29,6 +30,13 @@ from services.console.handlers import Accounts, ConsoleDeps, current_session
 from services.console.settings import ConsoleSettings
 from shared.service import Runtime, ServiceParts, create_service_app, refused_by_router
 from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+# What a page that failed unexpectedly says, in both languages: no session or language may be known by then.
+INTERNAL_ERROR_TEXT = (
+    "Une erreur interne est survenue ; réessayez dans un moment.\nAn internal error occurred; try again in a moment.\n"
+)
 
 # Every asset is served from this site; nothing is fetched from another origin, and no page may be framed.
 CONTENT_SECURITY_POLICY = (
@@ -162,7 +170,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     class SecurityHeaders(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:
+                # Answered here rather than by the server's last resort, which adds none of the headers below.
+                log.exception("a console page failed: %s %s", request.method, request.url.path)
+                response = PlainTextResponse(INTERNAL_ERROR_TEXT, status_code=500)
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
             response.headers.setdefault("Referrer-Policy", "same-origin")

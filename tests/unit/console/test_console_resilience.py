@@ -435,3 +435,29 @@ def test_a_refusal_that_goes_away_by_itself_asks_staff_to_try_again(status_code:
     answer = browser.get("/patrons/per_1")
 
     assert "réessayez dans un moment" in answer.text
+
+
+def test_a_page_failing_unexpectedly_answers_500_in_both_languages_with_the_security_headers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/profiles/search":
+            raise RuntimeError("password=hunter2 in /srv/parterre/settings.py")
+        answer: httpx.Response = not_found(request)
+        return answer
+
+    browser, _ = console_as(platform, Role.VIEWER)
+
+    with caplog.at_level(logging.ERROR):
+        answer = browser.get("/patrons", params={"q": "abc"})
+
+    assert answer.status_code == 500
+    assert answer.text.splitlines() == [
+        "Une erreur interne est survenue ; réessayez dans un moment.",
+        "An internal error occurred; try again in a moment.",
+    ]
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    # Told to the operators, not to the browser.
+    assert "hunter2" in caplog.text
