@@ -5,6 +5,7 @@ running event loop, and closed when it ends.
 """
 
 import asyncio
+import hmac
 import logging
 import time
 import uuid
@@ -210,8 +211,24 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
         )
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
-    async def metrics() -> Response:
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics; with `PARTERRE_METRICS_TOKEN` set, for a request bearing it only",
+        response_class=Response,
+        responses={401: {}},
+    )
+    async def metrics(request: Request) -> Response:
+        if settings.metrics_token is not None and not _bears(request, settings.metrics_token.get_secret_value()):
+            return JSONResponse(
+                bilingual_error(
+                    "metrics_token_required",
+                    en="The metrics are read with the metrics token: Authorization: Bearer <token>.",
+                    fr="Les métriques se lisent avec le jeton des métriques : Authorization: Bearer <jeton>.",
+                ),
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     for router in parts.routers:
@@ -220,6 +237,11 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
     if parts.wire is not None:
         app.include_router(dead_letter_router)
     return app
+
+
+def _bears(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
 async def _measure_lag(runtime: Runtime) -> None:

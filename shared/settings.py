@@ -3,7 +3,7 @@
 from typing import Annotated, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -104,4 +104,11 @@ class ServiceSettings(BaseSettings):
     )
     readiness_timeout_seconds: float = Field(
         default=2.0, gt=0, le=30, description="How long /readyz waits for Kafka and the store."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="When set, `/metrics` answers only a request with `Authorization: Bearer <this token>` (in "
+        "Prometheus, `authorization: {credentials_file: …}`): its figures name the organisations served, which a "
+        "console reachable from outside would otherwise show anyone. Unset, it answers whoever reaches the port.",
     )
