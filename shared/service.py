@@ -219,7 +219,8 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
         responses={401: {}},
     )
     async def metrics(request: Request) -> Response:
-        if settings.metrics_token is not None and not _bears(request, settings.metrics_token.get_secret_value()):
+        token = settings.metrics_token.get_secret_value()
+        if token and not _bears(request, token):
             return JSONResponse(
                 bilingual_error(
                     "metrics_token_required",

@@ -38,6 +38,12 @@ def _escaped_credentials(url: str) -> str:
     return url
 
 
+def _empty_or_long_enough(token: SecretStr) -> SecretStr:
+    if 0 < len(token.get_secret_value()) < 16:
+        raise ValueError("should be empty or at least 16 characters long")
+    return token
+
+
 class ServiceSettings(BaseSettings):
     """The base every service's settings class extends; one env prefix so one `.env` configures the stack."""
 
@@ -105,10 +111,10 @@ class ServiceSettings(BaseSettings):
     readiness_timeout_seconds: float = Field(
         default=2.0, gt=0, le=30, description="How long /readyz waits for Kafka and the store."
     )
-    metrics_token: SecretStr | None = Field(
-        default=None,
-        min_length=16,
+    metrics_token: Annotated[SecretStr, AfterValidator(_empty_or_long_enough)] = Field(
+        default=SecretStr(""),
         description="When set, `/metrics` answers only a request with `Authorization: Bearer <this token>` (in "
         "Prometheus, `authorization: {credentials_file: …}`): its figures name the organisations served, which a "
-        "console reachable from outside would otherwise show anyone. Unset, it answers whoever reaches the port.",
+        "console reachable from outside would otherwise show anyone. Empty, it answers whoever reaches the port; "
+        "else at least 16 characters.",
     )
