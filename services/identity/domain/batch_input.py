@@ -138,6 +138,16 @@ _JSON_MESSAGES_FR = {
     "Illegal trailing comma before end of array": "virgule de trop avant la fin du tableau",
 }
 # A JSON value's kind, in French, by the name of the Python type it is read as (the English names that type).
+# What a JSON value is called, by the Python type it is read as: staff read JSON's words, not Python's.
+_JSON_KINDS = {
+    "list": "an array",
+    "dict": "an object",
+    "str": "text",
+    "int": "a whole number",
+    "float": "a decimal number",
+    "bool": "a boolean",
+    "NoneType": "null",
+}
 _JSON_KINDS_FR = {
     "list": "un tableau",
     "dict": "un objet",
@@ -272,7 +282,7 @@ def read_batch_line(line: str | bytes, language: Language = "en") -> BatchRecord
         hint = said(_ARRAY_HINT, _ARRAY_HINT_FR) if has_objects else ""
         raise BatchLineError(
             said(
-                f"a line must be a JSON object, not {type(value).__name__}{hint}",
+                f"a line must be a JSON object, not {_kind(value)}{hint}",
                 f"une ligne doit être un objet JSON, pas {_kind_fr(value)}{hint}",
             )
         )
@@ -481,6 +491,11 @@ def already_used(record_id: str, first_line: int, language: Language = "en") -> 
     )
 
 
+def _kind(value: Any) -> str:
+    name = type(value).__name__
+    return _JSON_KINDS.get(name, name)
+
+
 def _kind_fr(value: Any) -> str:
     name = type(value).__name__
     return _JSON_KINDS_FR.get(name, name)
@@ -522,7 +537,7 @@ def _text(raw: Any) -> str | None:
     elif isinstance(raw, int) and not isinstance(raw, bool):
         text = str(raw).strip()
     else:
-        raise _UnusableFieldError(f"must be text, not {type(raw).__name__}", f"doit être du texte, pas {_kind_fr(raw)}")
+        raise _UnusableFieldError(f"must be text, not {_kind(raw)}", f"doit être du texte, pas {_kind_fr(raw)}")
     if len(text) > MAX_FIELD_LENGTH:
         raise _too_long()
     # JSON may escape half of a character pair (`\ud800`): such text cannot be hashed, stored or written out.

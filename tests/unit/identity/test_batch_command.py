@@ -152,8 +152,8 @@ def test_a_malformed_line_is_reported_with_its_number_and_skipped(
     stderr = capsys.readouterr().err
     assert problem_lines(stderr) == [
         "line 2: skipped: not valid JSON: Expecting value at column 30",
-        "line 3: skipped: a line must be a JSON object, not list",
-        "line 4: ignored email: it must be text, not list",
+        "line 3: skipped: a line must be a JSON object, not an array",
+        "line 4: ignored email: it must be text, not an array",
         "line 4: skipped: names nobody: it needs an external_id, an email, a phone, or first and last names",
         "line 5: skipped: `record_id` is required",
     ]
@@ -426,9 +426,9 @@ def test_a_field_of_the_wrong_kind_or_too_long_is_a_warning_and_the_record_is_re
     assert found["r1"] == found["r2"] != found["r3"]
     stderr = capsys.readouterr().err
     assert problem_lines(stderr) == [
-        "line 1: ignored phone: it must be text, not float",
+        "line 1: ignored phone: it must be text, not a decimal number",
         "line 2: ignored street: it is longer than 1000 characters",
-        "line 2: ignored city: it must be text, not list",
+        "line 2: ignored city: it must be text, not an array",
     ]
     assert summary(stderr)["warnings"] == 3
 
@@ -455,7 +455,7 @@ def test_a_record_id_of_the_wrong_kind_makes_the_line_malformed(
 ) -> None:
     run(tmp_path, {"record_id": 1.0, "email": "elise@example.com"}, {"record_id": 2, "email": "jean@example.com"})
     assert list(assignments(tmp_path)) == ["2"]
-    assert problem_lines(capsys.readouterr().err) == ["line 1: skipped: `record_id` must be text, not float"]
+    assert problem_lines(capsys.readouterr().err) == ["line 1: skipped: `record_id` must be text, not a decimal number"]
 
 
 @pytest.mark.parametrize("record_id", ["C-7, balcon", 'the "A" list', "two\nlines", "cut\rshort", "crlf\r\nend"])

@@ -555,7 +555,7 @@ def test_english_stays_as_it_was_when_asked_for_or_set(
     assert code == 0
     assert problem_lines(capsys.readouterr().err) == [
         "line 1: ignored phone: '514-55' is not a valid phone number",
-        "line 2: skipped: a line must be a JSON object, not list",
+        "line 2: skipped: a line must be a JSON object, not an array",
     ]
 
 

@@ -134,7 +134,8 @@ def test_a_line_cut_short_is_reported_at_its_last_column_whatever_line_break_end
 
 
 @pytest.mark.parametrize(
-    ("line", "kind"), [("[1, 2]", "list"), ('"r1"', "str"), ("42", "int"), ("null", "NoneType"), ("true", "bool")]
+    ("line", "kind"),
+    [("[1, 2]", "an array"), ('"r1"', "text"), ("42", "a whole number"), ("null", "null"), ("true", "a boolean")],
 )
 def test_a_line_that_is_json_but_not_an_object_is_refused_naming_what_it_is(line: str, kind: str) -> None:
     assert refusal(line) == f"a line must be a JSON object, not {kind}"
@@ -161,7 +162,10 @@ def test_a_line_nested_deeper_than_json_can_be_read_is_refused_not_raised() -> N
     assert not opens_an_array_over_lines(nested)
 
 
-@pytest.mark.parametrize(("value", "kind"), [(["r1"], "list"), (True, "bool"), (1001.0, "float"), ({"id": 1}, "dict")])
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [(["r1"], "an array"), (True, "a boolean"), (1001.0, "a decimal number"), ({"id": 1}, "an object")],
+)
 def test_a_record_id_of_the_wrong_kind_is_refused_naming_the_kind(value: Any, kind: str) -> None:
     assert refusal(line_of(record_id=value)) == f"`record_id` must be text, not {kind}"
 
@@ -169,11 +173,11 @@ def test_a_record_id_of_the_wrong_kind_is_refused_naming_the_kind(value: Any, ki
 @pytest.mark.parametrize(
     ("field", "value", "kind"),
     [
-        ("email", ["a@b.example", "c@d.example"], "list"),
-        ("first_name", {"given": "Élise"}, "dict"),
-        ("phone", 5145550199.0, "float"),
-        ("postal_code", False, "bool"),
-        ("birth_date", {"year": 1984}, "dict"),
+        ("email", ["a@b.example", "c@d.example"], "an array"),
+        ("first_name", {"given": "Élise"}, "an object"),
+        ("phone", 5145550199.0, "a decimal number"),
+        ("postal_code", False, "a boolean"),
+        ("birth_date", {"year": 1984}, "an object"),
     ],
 )
 def test_a_field_of_the_wrong_kind_is_ignored_with_a_warning_naming_it_and_the_rest_is_kept(
@@ -429,7 +433,9 @@ def test_a_record_id_written_as_nan_is_a_missing_one() -> None:
 def test_an_infinite_number_is_still_no_text(value: str) -> None:
     record = read_batch_line(f'{{"record_id": "r1", "last_name": "Gagnon", "phone": {value}}}')
     assert record == BatchRecord(
-        record_id="r1", record=PersonRecord(last_name="Gagnon"), warnings=("ignored phone: it must be text, not float",)
+        record_id="r1",
+        record=PersonRecord(last_name="Gagnon"),
+        warnings=("ignored phone: it must be text, not a decimal number",),
     )
 
 

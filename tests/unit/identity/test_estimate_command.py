@@ -134,7 +134,7 @@ def test_malformed_lines_are_counted_and_reported_and_the_rest_is_estimated(
     problems = [line for line in stderr.splitlines() if line.startswith("line ")]
     assert problems[:3] == [
         "line 1: skipped: not valid JSON: Expecting value at column 30",
-        "line 2: skipped: a line must be a JSON object, not list",
+        "line 2: skipped: a line must be a JSON object, not an array",
         "line 3: skipped: `record_id` is required",
     ]
     assert problems[-1] == (
