@@ -1179,7 +1179,9 @@ def _subscription(facts: _Facts) -> _Fact | None:
         return None
     started = facts.paid_at or facts.performance_at
     starts_on = (started.at if started else row.context.imported_at).astimezone(row.context.zone).date()
-    ends = row.parsed(F.END_DATE, row.context.moments[F.END_DATE])
+    # `9999-12-31`, as exports write a membership that never ends: no end, not a date refused.
+    never_ends = (row.text(F.END_DATE) or "").startswith("9999")
+    ends = None if never_ends else row.parsed(F.END_DATE, row.context.moments[F.END_DATE])
     if row.problems:
         return None
     id_parts, reference = facts.reference()

@@ -329,7 +329,19 @@ def _time_of(match: re.Match[str], *, code: str = "date_unreadable") -> time | N
         raise UnreadableValueError(code, "is not a real time of day", "n'est pas une heure valide") from None
 
 
+# Dates outside these years are no performance, sale or gift: `1899-12-30` is Excel's day zero, `9999-12-31` an
+# export's "no end"; and near year 9999 a time in Québec is past what a date holds in UTC.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+
+
 def _localised(moment: Moment, zone: tzinfo) -> Moment:
+    year = moment.at.year
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise UnreadableValueError(
+            "date_out_of_range",
+            f"is in {year}: a date of a sale, a performance or a gift is between {EARLIEST_YEAR} and {LATEST_YEAR}",
+            f"est en {year} : une vente, une représentation ou un don est daté entre {EARLIEST_YEAR} et {LATEST_YEAR}",
+        )
     if moment.at.utcoffset() is not None:
         return moment
     return Moment(moment.at.replace(tzinfo=zone), moment.has_time)

@@ -609,6 +609,39 @@ def test_row_types_are_understood_in_french_and_english(type_cell: str, kind: Ro
         assert data.kind.value == kind.value
 
 
+@pytest.mark.parametrize(
+    "performance", ["9999-12-31T23:59:59-05:00", "1899-12-30", "31/12/9999"], ids=["year-9999", "excel-zero", "fr"]
+)
+def test_a_date_no_sale_can_have_rejects_its_row_naming_it_and_the_other_rows_are_read(performance: str) -> None:
+    body = (
+        "Courriel;Spectacle;Date de représentation;Montant\r\n"
+        f"a@example.com;Gala;{performance};10\r\n"
+        "b@example.com;Gala;2026-10-03 19:30;12\r\n"
+    )
+
+    first, second = read(body.encode())
+
+    assert isinstance(first, RejectedRow)
+    [error] = first.errors
+    assert (error.field, error.code) == ("Date de représentation", "date_out_of_range")
+    assert "between 1900 and 2100" in error.reason
+    assert "entre 1900 et 2100" in error.reason_fr
+    assert isinstance(second, AcceptedRow)
+
+
+def test_a_membership_ending_in_9999_as_exports_write_never_is_one_without_end() -> None:
+    body = (
+        "Type;Courriel;Montant;Catégorie de billet;Date;Date de fin\r\n"
+        "Adhésion;a@example.com;50;Membre ami;2026-09-01;9999-12-31T23:59:59-05:00\r\n"
+    )
+
+    [row] = accepted(read(body.encode()))
+
+    membership = data_of(row)
+    assert isinstance(membership, SubscriptionPurchasedV1)
+    assert (membership.starts_on, membership.ends_on) == (date(2026, 9, 1), None)
+
+
 def test_a_column_mapping_file_reads_an_export_with_its_own_headers_and_date_format() -> None:
     mapping = load_mapping(boxoffice_path("export-personnalise.mapping.yaml").read_text())
 
