@@ -231,8 +231,9 @@ def read_boxoffice_csv(
         },
         time_of_day=_remembering(parse_time_of_day),
     )
-    records = csv.reader(line_iterator, delimiter=delimiter, strict=False)
-    return _outcomes(records, lines, context, header_row=rows_above + 1)
+    taken = _TakenLines(line_iterator)
+    records = csv.reader(taken, delimiter=delimiter, strict=False)
+    return _outcomes(records, lines, taken, context, header_row=rows_above + 1)
 
 
 def _opened(stream: BinaryIO) -> OpenedText:
@@ -501,27 +502,72 @@ def _remembering(parse: Callable[[str], T]) -> _CellParser[T]:
     return parsed
 
 
+class _TakenLines(Iterator[str]):
+    """The lines the csv reader takes, those of the record under way kept: a record whose quote is never closed
+    gives back all but its first line (see `_outcomes`)."""
+
+    def __init__(self, lines: _Rereadable) -> None:
+        self.lines = lines
+        self.taken: list[str] = []
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.taken.append(line)
+        return line
+
+    def unclosed_quote(self, delimiter: str) -> bool:
+        """Whether the record just read is a line whose quote is never closed: one taking more lines than a cell
+        wraps (`_ROW_CELL_LINES`), or ending with its quote still open at the end of the file."""
+        return len(self.taken) > 1 and (
+            len(self.taken) > _ROW_CELL_LINES or _ends_in_an_open_cell(self.taken, delimiter)
+        )
+
+    def give_back_all_but_the_first(self) -> None:
+        self.lines.give_back(self.taken[1:])
+        self.taken.clear()
+
+
+# A cell of a row may wrap over a few lines (a note, an address); a quote still open after this many was never
+# closed: read on, it would take every row after it into one cell.
+_ROW_CELL_LINES = 20
+
+
 def _outcomes(
-    records: Iterator[list[str]], lines: BoundedLines, context: _FileContext, *, header_row: int
+    records: Iterator[list[str]],
+    lines: BoundedLines,
+    taken: _TakenLines,
+    context: _FileContext,
+    *,
+    header_row: int,
 ) -> Iterator[RowOutcome]:
     row_number = header_row
     runs = _Ranks(_RunCounter(), _RunCounter())
     while True:
         overlong_before = lines.overlong
+        taken.taken.clear()
         try:
             cells = next(records)
         except StopIteration:
             return
         except csv.Error as exc:
             row_number += 1
+            if len(taken.taken) > 1:
+                # Read on from a quote never closed until a cell grew past what the csv module takes.
+                taken.give_back_all_but_the_first()
+                yield _unclosed_quote(row_number)
+                continue
             yield _rejected_row(
                 row_number,
                 f"cannot be read as CSV ({exc})",
-                f"ne peut pas être lue comme du CSV ({exc})",
+                f"ne peut pas être lue comme du CSV ({_csv_error_fr(exc)})",
                 "malformed_row",
             )
             continue
         row_number += 1
+        if taken.unclosed_quote(context.delimiter):
+            taken.give_back_all_but_the_first()
+            yield _unclosed_quote(row_number)
+            continue
         if lines.overlong > overlong_before:
             yield _rejected_row(
                 row_number,
@@ -531,6 +577,26 @@ def _outcomes(
             )
         elif any(cell.strip() for cell in cells) and not _is_totals_row(cells, context):
             yield _row_outcome(cells, row_number, context, runs)
+
+
+def _unclosed_quote(row_number: int) -> RejectedRow:
+    return _rejected_row(
+        row_number,
+        'opens a quote (") it never closes: the row is read no further, and the rows after it are read as rows',
+        "ouvre un guillemet (\") qu'elle ne ferme pas : la ligne n'est pas lue, et les lignes qui la suivent sont lues "
+        "comme des lignes",
+        "unclosed_quote",
+    )
+
+
+def _csv_error_fr(exc: csv.Error) -> str:
+    """What the csv module says, in French where it is one of the errors an export can meet."""
+    text = str(exc)
+    if match := re.fullmatch(r"field larger than field limit \((\d+)\)", text):
+        return f"une cellule dépasse {int(match[1]):,} caractères".replace(",", "\u00a0")
+    if "NUL" in text or "null byte" in text:
+        return "elle contient un caractère nul"
+    return text
 
 
 def _is_totals_row(cells: list[str], context: _FileContext) -> bool:

@@ -642,6 +642,44 @@ def test_a_membership_ending_in_9999_as_exports_write_never_is_one_without_end()
     assert (membership.starts_on, membership.ends_on) == (date(2026, 9, 1), None)
 
 
+@pytest.mark.parametrize("rows_after", [30, 2], ids=["many-rows-after", "near-the-end"])
+def test_a_quote_never_closed_rejects_its_row_and_every_row_after_it_is_read(rows_after: int) -> None:
+    header = "Courriel;Spectacle;Date de représentation;Montant;No de commande\r\n"
+    slip = 'a@example.com;"Gala;2026-10-03 19:30;45,00 $;A-1\r\n'
+    after = "".join(f"p{n}@example.com;Gala;2026-10-03 19:30;10;B-{n}\r\n" for n in range(rows_after))
+
+    outcomes = read((header + slip + after).encode())
+
+    assert [outcome.row_number for outcome in outcomes] == list(range(2, 3 + rows_after))
+    rejected, *rest = outcomes
+    assert isinstance(rejected, RejectedRow)
+    [error] = rejected.errors
+    assert error.code == "unclosed_quote"
+    assert "guillemet" in error.reason_fr
+    assert len(accepted(rest)) == rows_after
+
+
+def test_a_quoted_cell_wrapping_over_lines_is_still_one_row() -> None:
+    body = (
+        "Courriel;Spectacle;Date de représentation;Montant;Adresse\r\n"
+        'a@example.com;Gala;2026-10-03 19:30;10;"4521, rue Saint-Denis\r\nApp. 3"\r\n'
+        "b@example.com;Gala;2026-10-03 19:30;12;\r\n"
+    )
+
+    rows = accepted(read(body.encode()))
+
+    assert [row.row_number for row in rows] == [2, 3]
+
+
+def test_a_cell_longer_than_csv_reads_is_refused_in_french_too() -> None:
+    body = "Courriel;Spectacle;Date de représentation;Montant\r\n" + f"a@example.com;{'x' * 200_000};2026-10-03;10\r\n"
+
+    [rejected] = read(body.encode())
+
+    assert isinstance(rejected, RejectedRow)
+    assert "field larger" not in rejected.errors[0].reason_fr
+
+
 def test_a_column_mapping_file_reads_an_export_with_its_own_headers_and_date_format() -> None:
     mapping = load_mapping(boxoffice_path("export-personnalise.mapping.yaml").read_text())
 
