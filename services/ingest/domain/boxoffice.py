@@ -646,24 +646,30 @@ class _RunCounter:
         # In the order keys were last seen: the one unseen longest goes first.
         self._seen: OrderedDict[int, _KeySeen] = OrderedDict()
         self._remembered = remembered
-        self._previous: int | None = None
-        self._rank_in_run = 0
+        self._previous_run: int | None = None
+        # The rank each key reached in the run under way.
+        self._in_run: dict[int, int] = {}
 
-    def occurrence(self, key: tuple[str, ...], content: str) -> int:
+    def occurrence(self, key: tuple[str, ...], content: str, *, run: tuple[str, ...] | None = None) -> int:
+        """The row's rank among the rows of `key`. Neighbours of one `run` (an order's rows, whatever their
+        performance and category; by default the key's own) are one run: an order of a regular, a child's and another
+        regular ticket has its two regular tickets ranked 1 and 2, not both 1."""
         hashed, said = hash(key), hash(content)
-        self._rank_in_run = self._rank_in_run + 1 if hashed == self._previous else 1
-        self._previous = hashed
+        run_hashed = hashed if run is None else hash(run)
+        if run_hashed != self._previous_run:
+            self._previous_run = run_hashed
+            self._in_run.clear()
         seen = self._seen.get(hashed)
         if seen is None:
             seen = self._seen[hashed] = _KeySeen(set(), 0)
             if len(self._seen) > self._remembered:
                 self._seen.popitem(last=False)
         self._seen.move_to_end(hashed)
-        rank = self._rank_in_run
+        rank = self._in_run.get(hashed, 0) + 1
         if said not in seen.contents and rank <= seen.highest:
             # Something new under a key met before: a row of its own, after all the others.
             rank = seen.highest + 1
-            self._rank_in_run = rank
+        self._in_run[hashed] = rank
         seen.contents.add(said)
         seen.highest = max(seen.highest, rank)
         return rank
@@ -1072,16 +1078,18 @@ class _Facts:
         performance, the price category) and then by their rank (see `_RunCounter`).
         """
         digest = self.row.content_digest()
+        run: tuple[str, ...] | None = None
         if self.order_id is not None:
-            key = ("boxoffice", self.kind.value, "order", self.order_id, *distinguishing)
+            run = ("boxoffice", self.kind.value, "order", self.order_id)
+            key = (*run, *distinguishing)
             reference = self.order_id
         else:
             key = ("boxoffice", self.kind.value, "content", digest)
             reference = f"row-{digest[:16]}"
-        among_all = self.runs.every_row.occurrence(key, digest)
+        among_all = self.runs.every_row.occurrence(key, digest, run=run)
         if self.refunded:
             return (*key, str(among_all)), reference
-        return (*key, str(self.runs.paid_rows.occurrence(key, digest))), reference
+        return (*key, str(self.runs.paid_rows.occurrence(key, digest, run=run))), reference
 
     def money(self, amount: Decimal) -> dict[str, Any]:
         return {"amount": amount, "currency": self.currency}

@@ -680,6 +680,24 @@ def test_a_cell_longer_than_csv_reads_is_refused_in_french_too() -> None:
     assert "field larger" not in rejected.errors[0].reason_fr
 
 
+def test_an_order_s_tickets_of_one_category_are_told_apart_when_another_category_comes_between() -> None:
+    header = "Courriel;Spectacle;Date de représentation;Catégorie de billet;Montant;No de commande\r\n"
+    order = (
+        "a@example.com;Gala;2026-10-03 19:30;Régulier;40;B-1\r\n"
+        "a@example.com;Gala;2026-10-03 19:30;Enfant;20;B-1\r\n"
+        "a@example.com;Gala;2026-10-03 19:30;Régulier;40;B-1\r\n"
+    )
+    another = "c@example.com;Gala;2026-10-03 19:30;Régulier;40;C-9\r\n"
+
+    first = ids(read((header + order).encode()))
+    # The same order exported twice, another order between: its rows are the same facts again.
+    twice = ids(read((header + order + another + order).encode()))
+
+    assert len(set(first)) == 3
+    assert twice[:3] == first
+    assert twice[4:] == first
+
+
 def test_a_column_mapping_file_reads_an_export_with_its_own_headers_and_date_format() -> None:
     mapping = load_mapping(boxoffice_path("export-personnalise.mapping.yaml").read_text())
 
