@@ -698,6 +698,17 @@ def test_an_order_s_tickets_of_one_category_are_told_apart_when_another_category
     assert twice[4:] == first
 
 
+@pytest.mark.parametrize(
+    "header", ["Nombre de places", "Places", "Billets", "Nb de billets", "Qté billets", "Quantité de billets"]
+)
+def test_a_quantity_under_a_french_header_ticketing_systems_use_is_read(header: str) -> None:
+    body = f"Courriel;Spectacle;Date de représentation;{header};Montant\r\na@example.com;Gala;2026-10-03;4;180,00 $\r\n"
+
+    [row] = accepted(read(body.encode()))
+
+    assert len(purchase(row).tickets) == 4
+
+
 def test_a_column_mapping_file_reads_an_export_with_its_own_headers_and_date_format() -> None:
     mapping = load_mapping(boxoffice_path("export-personnalise.mapping.yaml").read_text())
 
