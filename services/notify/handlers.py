@@ -540,10 +540,11 @@ async def _mailchimp_attempt(
     delivery: Delivery, target: MailchimpTarget, deps: NotifyDeps, outbound: Outbound
 ) -> HttpAnswer | Suppression:
     """Brings the person's member up to date: created or updated if consent allows, unsubscribed if withdrawn."""
-    if delivery.person_id is None:
+    person_id = delivery.person_id
+    if person_id is None:
         return Suppression.ERASED
     store, now = deps.store, deps.clock.now()
-    contact = await store.contact(delivery.organisation_id, delivery.person_id)
+    contact = await store.contact(delivery.organisation_id, person_id)
     if contact is None:
         return Suppression.NO_CONTACT_POINT
     kept = contact.mailchimp_members.get(delivery.subscription_id)
@@ -578,7 +579,13 @@ async def _mailchimp_attempt(
             if member.json is not None and cleaned_in_mailchimp(member.json):
                 # Left cleaned: archived, it would lose the mark that it bounces, and be brought back subscribed.
                 return member
-            return await audience.archive_member(target, address)
+            archived = await audience.archive_member(target, address)
+            if _succeeded(archived):
+                # Noted as archived by this sync: only such a member is brought back when consent is given again.
+                await store.record_mailchimp_archived(
+                    delivery.organisation_id, person_id, delivery.subscription_id, address, archived=True
+                )
+            return archived
 
         answer = await _for_every_address(addresses, archive)
         if opted_out:
@@ -598,14 +605,19 @@ async def _mailchimp_attempt(
     if not _succeeded(answer):
         return answer
     if kept != email:
-        await store.record_mailchimp_member(
-            delivery.organisation_id, delivery.person_id, delivery.subscription_id, email
-        )
+        await store.record_mailchimp_member(delivery.organisation_id, person_id, delivery.subscription_id, email)
     if answer.json is not None and answer.json.get("status") == ARCHIVED:
-        # Archived when an implied consent lapsed, and allowed again since.
+        if subscriber_hash(email) not in contact.mailchimp_archived.get(delivery.subscription_id, frozenset()):
+            # Archived in Mailchimp by someone else, often after an unsubscribe that archiving hides: left archived,
+            # as Mailchimp asks that no one who left be subscribed again without their consent given there.
+            return answer
+        # Archived by this sync when an implied consent lapsed, and allowed again since.
         answer = await audience.unarchive_member(target, email)
         if not _succeeded(answer):
             return answer
+        await store.record_mailchimp_archived(
+            delivery.organisation_id, person_id, delivery.subscription_id, email, archived=False
+        )
     if answer.json is not None and unsubscribed_in_mailchimp(answer.json):
         # The person left the audience in Mailchimp: Parterre stops emailing them from now on.
         await _record_opt_out(delivery, answer.json, now, deps)
@@ -618,7 +630,7 @@ async def _mailchimp_attempt(
         # another order than they were queued (a retry, one left for the person's turn), and an entry attempted
         # after the exit that followed it must not tag the member again.
         segment = delivery.data["segment"]
-        entered = await store.is_member(delivery.organisation_id, segment, delivery.person_id)
+        entered = await store.is_member(delivery.organisation_id, segment, person_id)
         return await audience.update_tags(target, email, tags_body(segment, entered=entered))
     if delivery.kind == MessageKind.TRIGGER_FIRED.value:
         return await audience.update_tags(target, email, tags_body(delivery.data["rule"], entered=True))

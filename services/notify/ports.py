@@ -201,6 +201,12 @@ class ContactStore(Protocol):
         """Notes the address the subscription keeps the person's member under (see `Contact.mailchimp_members`);
         nothing once the person is erased."""
 
+    async def record_mailchimp_archived(
+        self, organisation_id: str, person_id: str, subscription_id: str, email: str, *, archived: bool
+    ) -> None:
+        """Notes that the subscription archived the person's member under `email` itself, or (`archived` false)
+        brought it back (see `Contact.mailchimp_archived`)."""
+
     async def forget_mailchimp_members(self, organisation_id: str, subscription_id: str) -> int:
         """Lets go of the address a deleted subscription kept each of the organisation's persons under; returns how
         many contacts held one."""

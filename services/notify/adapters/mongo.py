@@ -29,6 +29,7 @@ from services.notify.domain.contacts import (
     contact_details,
     opt_out_learnt,
 )
+from services.notify.domain.mailchimp import subscriber_hash
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.subscriptions import (
     DisabledReason,
@@ -235,6 +236,11 @@ def _contact_from(document: Document) -> Contact:
         consents={purpose: PurposeConsent(**values) for purpose, values in (document.get("consents") or {}).items()},
         opt_outs=dict(document.get("opt_outs") or {}),
         mailchimp_members=dict(document.get("mailchimp_members") or {}),
+        mailchimp_archived={
+            subscription_id: frozenset(hashes)
+            for subscription_id, hashes in (document.get("mailchimp_archived") or {}).items()
+            if hashes
+        },
         announced=frozenset(document.get("announced") or ()),
     )
 
@@ -527,6 +533,15 @@ class MongoNotifyStore:
             },
             unless_erased=True,
         )
+
+    async def record_mailchimp_archived(
+        self, organisation_id: str, person_id: str, subscription_id: str, email: str, *, archived: bool
+    ) -> None:
+        # By subscriber hash (hex): an address holds dots, which a field's name cannot.
+        mark = f"mailchimp_archived.{subscription_id}.{subscriber_hash(email)}"
+        update: dict[str, Any] = {"$set": {mark: True}} if archived else {"$unset": {mark: ""}}
+        update.setdefault("$set", {}).update(organisation_id=organisation_id, person_id=person_id)
+        await self._update_contact(organisation_id, person_id, update, unless_erased=True)
 
     async def forget_mailchimp_members(self, organisation_id: str, subscription_id: str) -> int:
         kept = f"mailchimp_members.{subscription_id}"

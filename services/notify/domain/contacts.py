@@ -110,6 +110,10 @@ class Contact:
     # The address each Mailchimp subscription last kept the person's member under, by subscription id: when the
     # person's latest address changes, that member is moved to it rather than a second one added.
     mailchimp_members: Mapping[str, str] = field(default_factory=dict)
+    # The members each Mailchimp subscription archived itself, when the person's implied consent lapsed, by the
+    # subscriber hash of their address: those alone it brings back when consent is given again. One archived in
+    # Mailchimp by someone else (often after an unsubscribe, whose status archiving hides) stays archived.
+    mailchimp_archived: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Which of `emails`, `phones` and the address (`ADDRESS`) profile announced: one unannounced is unknown, not empty.
     announced: frozenset[str] = frozenset()
 

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.notify.adapters.mongo import ATTEMPTS, CONTACTS, DELIVERIES, SUBSCRIPTIONS, MongoNotifyStore
 from services.notify.adapters.secrets import SecretBox, SecretsKeyError, new_key
 from services.notify.domain.contacts import Contact, OptOut
+from services.notify.domain.mailchimp import subscriber_hash
 from services.notify.domain.messages import attempt_id
 from services.notify.domain.signing import new_secret
 from services.notify.domain.subscriptions import (
@@ -98,6 +99,29 @@ async def test_the_address_a_mailchimp_member_is_kept_under_outlives_profile_cha
     assert await store.contact("org", "per_a") is None
     # Only the erasure's own mark stays, which holds no address.
     assert [document async for document in database[CONTACTS].find() if "example.com" in repr(document)] == []
+
+
+async def test_the_members_a_mailchimp_subscription_archived_itself_are_kept_by_hash_until_brought_back(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = MongoNotifyStore(database, SecretBox([new_key()]))
+    await store.save_contact("org", Contact("per_a", 1, emails=("elise@example.com",)))
+    await store.record_mailchimp_archived("org", "per_a", "sub_mc", "Elise@Example.com", archived=True)
+    await store.record_mailchimp_archived("org", "per_a", "sub_other", "old@example.com", archived=True)
+
+    archived = await store.contact("org", "per_a")
+    await store.record_mailchimp_archived("org", "per_a", "sub_mc", "elise@example.com", archived=False)
+    brought_back = await store.contact("org", "per_a")
+
+    assert archived is not None
+    assert archived.mailchimp_archived == {
+        "sub_mc": frozenset({subscriber_hash("elise@example.com")}),
+        "sub_other": frozenset({subscriber_hash("old@example.com")}),
+    }
+    assert brought_back is not None
+    assert brought_back.mailchimp_archived == {"sub_other": frozenset({subscriber_hash("old@example.com")})}
+    # A hash, not an address: nothing of the person is written there that an erasure would have to find.
+    assert "old@example.com" not in repr(await database[CONTACTS].find_one({"person_id": "per_a"}))
 
 
 async def test_signing_secrets_and_api_keys_are_stored_sealed_and_read_back_in_clear(

@@ -86,6 +86,14 @@ class Store:
         members = {**self.contact_now.mailchimp_members, subscription_id: email}
         self.contact_now = replace(self.contact_now, mailchimp_members=members)
 
+    async def record_mailchimp_archived(
+        self, organisation_id: str, person_id: str, subscription_id: str, email: str, *, archived: bool
+    ) -> None:
+        marks = set(self.contact_now.mailchimp_archived.get(subscription_id, frozenset()))
+        (marks.add if archived else marks.discard)(subscriber_hash(email))
+        archived_by_sync = {**self.contact_now.mailchimp_archived, subscription_id: frozenset(marks)}
+        self.contact_now = replace(self.contact_now, mailchimp_archived=archived_by_sync)
+
 
 def sync(mailchimp: Mailchimp, store: Store) -> HttpAnswer | Suppression:
     rules = NotifyRules(RetrySchedule(), FrequencyCap(), timedelta(hours=24), timedelta(minutes=1))
@@ -204,6 +212,18 @@ def test_an_implied_consent_past_its_term_archives_the_member_and_consent_given_
     store.contact_now = changed(store.contact_now, 3, **BOUGHT_AGAIN)
     sync(mailchimp, store)
     assert mailchimp.status("elise@example.com") == "subscribed"
+
+
+def test_a_member_archived_in_mailchimp_by_someone_else_stays_archived_whatever_consent_parterre_holds() -> None:
+    # Archived in Mailchimp's own screens (as people do after an unsubscribe, whose status archiving then hides).
+    mailchimp = Mailchimp(
+        {subscriber_hash("elise@example.com"): {"email_address": "elise@example.com", "status": "archived"}}
+    )
+    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **GRANTED))
+
+    sync(mailchimp, store)
+
+    assert mailchimp.status("elise@example.com") == "archived"
 
 
 def test_someone_who_unsubscribed_in_mailchimp_is_never_subscribed_again_by_a_sync() -> None:
