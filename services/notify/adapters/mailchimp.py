@@ -8,6 +8,9 @@ from services.notify.domain.mailchimp import RESUBSCRIBE_BODY, UNSUBSCRIBE_BODY,
 from services.notify.domain.subscriptions import MailchimpTarget
 from services.notify.ports import HttpAnswer, Outbound
 
+# Mailchimp's `skip_merge_validation`: a member is taken without the merge fields the audience marks required.
+SKIP_MERGE_VALIDATION = "?skip_merge_validation=true"
+
 
 class MailchimpAudience:
     def __init__(self, outbound: Outbound) -> None:
@@ -26,13 +29,17 @@ class MailchimpAudience:
         )
 
     async def upsert_member(self, target: MailchimpTarget, email: str, body: Mapping[str, Any]) -> HttpAnswer:
-        """`PUT /lists/{list_id}/members/{subscriber_hash}`: add or update a list member."""
-        return await self._call(target, "PUT", f"members/{subscriber_hash(email)}", body)
+        """`PUT /lists/{list_id}/members/{subscriber_hash}`: add or update a list member. Merge fields the audience
+        requires and the person has not given (a last name) are not asked for: refused, the member would never be
+        kept up to date at all."""
+        return await self._call(target, "PUT", f"members/{subscriber_hash(email)}{SKIP_MERGE_VALIDATION}", body)
 
     async def move_member(self, target: MailchimpTarget, email: str, new_email: str) -> HttpAnswer:
         """`PATCH /lists/{list_id}/members/{subscriber_hash}` with a new `email_address`: the member, its status,
         tags and history, now under `new_email` (a 400 when that address is a member already)."""
-        return await self._call(target, "PATCH", f"members/{subscriber_hash(email)}", {"email_address": new_email})
+        return await self._call(
+            target, "PATCH", f"members/{subscriber_hash(email)}{SKIP_MERGE_VALIDATION}", {"email_address": new_email}
+        )
 
     async def unsubscribe_member(self, target: MailchimpTarget, email: str) -> HttpAnswer:
         """`PATCH /lists/{list_id}/members/{subscriber_hash}` with `status: unsubscribed`."""

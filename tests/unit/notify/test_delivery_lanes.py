@@ -559,7 +559,7 @@ class SlowToCreate(Mailchimp):
         self.answering = asyncio.Event()
 
     async def request(self, method: str, url: str, *, body: bytes = b"", **rest: Any) -> HttpAnswer:
-        if method == "PUT" and url.removeprefix(PREFIX) == self.slow:
+        if method == "PUT" and url.removeprefix(PREFIX).partition("?")[0] == self.slow:
             self.creating.set()
             await self.answering.wait()
         return await super().request(method, url, body=body, **rest)

@@ -39,10 +39,15 @@ class Mailchimp:
 
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    # The query of each call that had one, by method.
+    queries: list[tuple[str, str]] = field(default_factory=list)
 
     async def request(self, method: str, url: str, *, body: bytes = b"", **_: Any) -> HttpAnswer:
-        member_hash, _slash, rest = url.removeprefix(PREFIX).partition("/")
+        path, _mark, query = url.removeprefix(PREFIX).partition("?")
+        member_hash, _slash, rest = path.partition("/")
         self.calls.append((method, member_hash))
+        if query:
+            self.queries.append((method, query))
         member = self.members.get(member_hash)
         if rest == "tags":
             return HttpAnswer(404 if member is None else 204)
@@ -224,6 +229,20 @@ def test_a_member_archived_in_mailchimp_by_someone_else_stays_archived_whatever_
     sync(mailchimp, store)
 
     assert mailchimp.status("elise@example.com") == "archived"
+
+
+def test_a_member_is_added_and_moved_without_the_merge_fields_an_audience_requires_and_the_person_has_not_given() -> (
+    None
+):
+    mailchimp = Mailchimp()
+    store = Store(changed(Contact("per_1"), 1, emails=["old@example.com"], **GRANTED))
+    sync(mailchimp, store)
+    store.contact_now = changed(store.contact_now, 2, emails=["new@example.com"])
+
+    sync(mailchimp, store)
+
+    assert ("PUT", "skip_merge_validation=true") in mailchimp.queries
+    assert ("PATCH", "skip_merge_validation=true") in mailchimp.queries
 
 
 def test_someone_who_unsubscribed_in_mailchimp_is_never_subscribed_again_by_a_sync() -> None:
