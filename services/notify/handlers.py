@@ -563,7 +563,10 @@ async def _mailchimp_attempt(
     addresses = tuple(dict.fromkeys((*contact.emails, *([kept] if kept else []))))
     if check.suppressed in WITHDRAWALS:
         return await _for_every_address(addresses, lambda address: audience.unsubscribe_member(target, address))
-    if check.suppressed in LAPSES:
+    # Consent no longer known for someone the sync made a member (an unmerge took their consent to another
+    # profile): they are no longer someone who said yes, and leave the audience as a lapse does.
+    no_longer_known = check.suppressed is Suppression.NO_CONSENT and kept is not None
+    if check.suppressed in LAPSES or no_longer_known:
         # The members found unsubscribed, as Mailchimp answered.
         opted_out: list[Mapping[str, Any]] = []
 

@@ -245,6 +245,42 @@ def test_a_member_is_added_and_moved_without_the_merge_fields_an_audience_requir
     assert ("PATCH", "skip_merge_validation=true") in mailchimp.queries
 
 
+def test_a_member_whose_consent_is_no_longer_known_leaves_the_audience_and_comes_back_with_consent_given_again() -> (
+    None
+):
+    mailchimp = Mailchimp()
+    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **GRANTED))
+    sync(mailchimp, store)
+    # An unmerge took the consent to the other profile: this one holds none now.
+    store.contact_now = changed(
+        store.contact_now, 2, **{"consent.marketing_email.status": "none", "consent.marketing_email.allowed": False}
+    )
+
+    sync(mailchimp, store)
+    left = mailchimp.status("elise@example.com")
+    store.contact_now = changed(store.contact_now, 3, **GRANTED)
+    sync(mailchimp, store)
+
+    assert left == "archived"
+    assert mailchimp.status("elise@example.com") == "subscribed"
+    assert store.opt_outs == []
+
+
+def test_someone_never_a_member_without_consent_is_not_looked_for_in_the_audience() -> None:
+    mailchimp = Mailchimp()
+    store = Store(
+        changed(
+            Contact("per_1"),
+            1,
+            emails=["elise@example.com"],
+            **{"consent.marketing_email.status": "none", "consent.marketing_email.allowed": False},
+        )
+    )
+
+    assert sync(mailchimp, store) == Suppression.NO_CONSENT
+    assert mailchimp.calls == []
+
+
 def test_someone_who_unsubscribed_in_mailchimp_is_never_subscribed_again_by_a_sync() -> None:
     mailchimp = Mailchimp(
         {subscriber_hash("elise@example.com"): {"email_address": "elise@example.com", "status": "unsubscribed"}}
