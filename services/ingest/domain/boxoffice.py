@@ -527,6 +527,9 @@ class _TakenLines(Iterator[str]):
         self.taken.clear()
 
 
+# A number as Excel shows and saves one too long for its column: `1,23457E+12`, `1.2E+13`.
+_EXCEL_SCIENTIFIC = re.compile(r"\d+(?:[.,]\d+)?[eE]\+?\d+")
+
 # A cell of a row may wrap over a few lines (a note, an address); a quote still open after this many was never
 # closed: read on, it would take every row after it into one cell.
 _ROW_CELL_LINES = 20
@@ -794,6 +797,17 @@ def _row_drafts(row: _Row, runs: "_Ranks") -> list[Draft] | None:
     performance_at = _dated(row, F.PERFORMANCE_DATE)
     paid_at = _dated(row, F.DATE)
     order_id = row.text(F.ORDER_ID)
+    if order_id is not None and _EXCEL_SCIENTIFIC.fullmatch(order_id):
+        # `1,23457E+12`: Excel shows a long number so and saves it as shown, its last digits gone. Two orders would
+        # come under one number.
+        row.problems.add(
+            row.header(F.ORDER_ID),
+            f"is {order_id}, an order number Excel wrote in scientific notation, its last digits lost: format the "
+            "column as text before exporting",
+            "number_mangled",
+            fr=f"vaut {order_id}, un numéro de commande qu'Excel a écrit en notation scientifique, ses derniers "
+            "chiffres perdus : mettez la colonne au format texte avant d'exporter",
+        )
     channel = _channel(row)
     if row.problems or kind is None:
         return None

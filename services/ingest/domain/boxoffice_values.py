@@ -10,7 +10,11 @@ from services.ingest.domain.drafts import plain
 
 # Grouping spaces seen in exports: ordinary, no-break (U+00A0), narrow no-break (U+202F, French typography),
 # thin and figure spaces; apostrophes group thousands in Swiss-style exports.
-_GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009\u2007'’")
+_GROUP_MARKS = " \u00a0\u202f\u2009\u2007'’"
+_GROUPING = str.maketrans("", "", _GROUP_MARKS)
+# Digits set apart by spaces (or apostrophes) group thousands, three by three: `1 234 567,89`.
+_GROUPED_BY_THOUSANDS = re.compile(rf"\d{{1,3}}(?:[{_GROUP_MARKS}]+\d{{3}})+(?:[.,]\d+)?")
+_DIGITS_SET_APART = re.compile(rf"\d[{_GROUP_MARKS}]+\d")
 _SYMBOLS = {
     **dict.fromkeys(("CA$", "C$", "$CA", "CDN$", "$CDN", "CAN$", "$CAN"), "CAD"),
     **dict.fromkeys(("US$", "$US"), "USD"),
@@ -143,6 +147,16 @@ def parse_amount(text: str) -> Amount:
                 f"nomme {code.group(1)!r}, qui n'est pas un code de devise (comme CAD, USD ou EUR)",
             )
         raw = raw[: code.start()] + raw[code.end() :]
+    core = raw.strip().removeprefix("(").removesuffix(")").strip("-−").strip()
+    if _DIGITS_SET_APART.search(core) and not _GROUPED_BY_THOUSANDS.fullmatch(core):
+        # `12 50` or `4 5`: two numbers, or a slip; read as one, it would be 1250 or 45.
+        raise UnreadableValueError(
+            "amount_unreadable",
+            "has digits set apart by spaces that group no thousands (such as 12 50): which amount is meant cannot be "
+            "told",
+            "a des chiffres séparés par des espaces qui ne groupent pas des milliers (comme 12 50) : le montant voulu "
+            "ne peut pas être su",
+        )
     number = raw.translate(_GROUPING)
     # Readable first, then its sign: a word with a hyphen ("quarante-cinq") is not a negative amount.
     unsigned = number.removeprefix("(").removesuffix(")").strip("-−")

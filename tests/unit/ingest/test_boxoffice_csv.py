@@ -709,6 +709,22 @@ def test_a_quantity_under_a_french_header_ticketing_systems_use_is_read(header: 
     assert len(purchase(row).tickets) == 4
 
 
+def test_an_order_number_excel_wrote_in_scientific_notation_is_refused_naming_it_rather_than_merging_orders() -> None:
+    body = (
+        "Courriel;Spectacle;Date de représentation;Montant;No de commande\r\n"
+        "a@example.com;Gala;2026-10-03;10;1,23457E+12\r\n"
+        "b@example.com;Gala;2026-10-03;12;1234567890123\r\n"
+    )
+
+    mangled, kept = read(body.encode())
+
+    assert isinstance(mangled, RejectedRow)
+    [error] = mangled.errors
+    assert (error.field, error.code) == ("No de commande", "number_mangled")
+    assert "notation scientifique" in error.reason_fr
+    assert isinstance(kept, AcceptedRow)
+
+
 def test_a_column_mapping_file_reads_an_export_with_its_own_headers_and_date_format() -> None:
     mapping = load_mapping(boxoffice_path("export-personnalise.mapping.yaml").read_text())
 

@@ -115,6 +115,10 @@ def test_amounts_as_exports_write_them(text: str, expected: Amount) -> None:
         # Three letters that name no currency.
         ("env. 45 $", "amount_unreadable"),
         ("45 XYZ", "amount_unreadable"),
+        # Digits set apart by spaces that group no thousands: two numbers, or a slip.
+        ("12 50", "amount_unreadable"),
+        ("4 5 $", "amount_unreadable"),
+        ("1 23,45", "amount_unreadable"),
     ],
 )
 def test_what_is_not_an_amount_received_is_refused_with_a_reason(text: str, code: str) -> None:
