@@ -1,5 +1,5 @@
 """Decoding an uploaded text file as it streams: UTF-8 (with or without BOM), UTF-16 (with or without BOM), or
-Windows-1252 bytes within."""
+Windows-1252 bytes within, or Mac Roman."""
 
 import codecs
 import io
@@ -65,6 +65,8 @@ def open_text(stream: BinaryIO) -> OpenedText:
         encoding, errors = byte_order, "replace"
     elif _is_utf8(head):
         encoding, errors = "utf-8", WINDOWS_1252_FALLBACK
+    elif _looks_mac_roman(head):
+        encoding, errors = "mac_roman", "strict"
     else:
         # The fallback only ever sees the five bytes Windows-1252 leaves undefined.
         encoding, errors = "cp1252", WINDOWS_1252_FALLBACK
@@ -91,6 +93,21 @@ def _utf16_without_bom(head: bytes) -> str | None:
     if 4 * even_nuls >= 3 * units and 4 * odd_nuls < units:
         return "utf-16-be"
     return None
+
+
+# French letters as each encoding writes them, bytes the other gives to a rare sign or leaves undefined: in Mac Roman
+# `é è à ç ê É â û ù` (0x8E…), which Windows-1252 reads `Ž`, `ˆ`, `ƒ`, `‰`, `ž` or cannot read; in Windows-1252
+# `é è à ç ê ô î â û ù É` (0xE9…), which Mac Roman reads as rare capitals and signs. Typographic quotes and dashes
+# (`’ – “`), which English exports hold too, are left out: each encoding puts them where the other has a letter.
+_FRENCH_IN_MAC_ROMAN = frozenset(b"\x8e\x8f\x88\x8d\x90\x83\x89\x9e\x9d")
+_FRENCH_IN_WINDOWS_1252 = frozenset(b"\xe9\xe8\xe0\xe7\xea\xf4\xee\xe2\xfb\xf9\xc9")
+
+
+def _looks_mac_roman(head: bytes) -> bool:
+    """Whether 8-bit text is Mac Roman, as Excel for Mac saves a plain CSV, rather than Windows-1252: its French
+    letters are more often Mac Roman's than Windows-1252's."""
+    mac = sum(1 for byte in head if byte in _FRENCH_IN_MAC_ROMAN)
+    return mac > sum(1 for byte in head if byte in _FRENCH_IN_WINDOWS_1252)
 
 
 def _is_utf8(head: bytes) -> bool:

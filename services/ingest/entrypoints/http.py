@@ -424,7 +424,7 @@ async def post_boxoffice_import(
     context: IngestDep,
     dry_run: Annotated[bool, Query(description="Check the file and report, publish nothing.")] = False,
 ) -> dict[str, Any]:
-    """Imports a CSV export (UTF-8 or Windows-1252; `,` `;` or tab; French or English headers) row by row.
+    """Imports a CSV export (UTF-8, Windows-1252 or Mac Roman; `,` `;` or tab; French or English headers) row by row.
 
     Valid rows are published whatever the invalid ones do; the answer reports rows read, accepted, rejected
     by reason with the first rejected rows (row number, column, reason), and events already imported before.

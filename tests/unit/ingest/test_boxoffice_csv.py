@@ -725,6 +725,33 @@ def test_an_order_number_excel_wrote_in_scientific_notation_is_refused_naming_it
     assert isinstance(kept, AcceptedRow)
 
 
+def test_an_export_excel_for_mac_saved_in_mac_roman_reads_its_accents() -> None:
+    text = (
+        "Prénom;Nom;Courriel;Spectacle;Date de représentation;Montant\r\n"
+        "Hélène;Côté;helene@example.ca;Les Belles-sœurs;2026-10-03;45,00\r\n"
+        "François;Bélanger;francois@example.ca;Ça ira;2026-10-04;30,00\r\n"
+    )
+
+    rows = accepted(read(text.encode("mac_roman")))
+
+    assert [(purchase(row).person.first_name, purchase(row).person.last_name) for row in rows] == [
+        ("Hélène", "Côté"),
+        ("François", "Bélanger"),
+    ]
+    assert purchase(rows[0]).performance.title.fr == "Les Belles-sœurs"
+
+
+def test_an_english_windows_export_with_curly_quotes_and_dashes_is_still_read_as_windows_1252() -> None:
+    text = (
+        "First Name;Last Name;Email;Show;Performance Date;Amount\r\n"
+        "Sarah;O’Connor;s@example.com;Gala – VIP;2026-10-03;45\r\n"
+    )
+
+    [row] = accepted(read(text.encode("cp1252")))
+
+    assert purchase(row).person.last_name == "O’Connor"
+
+
 def test_a_column_mapping_file_reads_an_export_with_its_own_headers_and_date_format() -> None:
     mapping = load_mapping(boxoffice_path("export-personnalise.mapping.yaml").read_text())
 
