@@ -605,6 +605,11 @@ async def _mailchimp_attempt(
                 await _record_opt_out(delivery, unmoved.json, now, deps)
             return unmoved
     answer = await audience.upsert_member(target, email, member_body(contact, email, fallback="fr"))
+    if answer.status_code == MEMBER_NOT_CHANGED and (answer.json or {}).get("title") == IN_COMPLIANCE_STATE:
+        # The person unsubscribed there, or Mailchimp removed them for a bounce or a complaint: Parterre stops emailing
+        # them too, rather than meeting the same refusal at each change.
+        await _record_opt_out(delivery, {}, now, deps)
+        return answer
     if not _succeeded(answer):
         return answer
     if kept != email:
@@ -651,6 +656,8 @@ async def _record_opt_out(delivery: Delivery, member: Mapping[str, Any], now: da
 
 # Mailchimp's answer to a change of one member it will not make (a `cleaned` one): that address is settled.
 MEMBER_NOT_CHANGED = 400
+# The `title` of Mailchimp's 400 for an address it will not subscribe again: unsubscribed, bounced or reported there.
+IN_COMPLIANCE_STATE = "Member In Compliance State"
 
 
 async def _move_member(

@@ -322,6 +322,27 @@ class RefusingMailchimp(Mailchimp):
         return await Mailchimp.request(self, method, url, body=body, **options)
 
 
+@dataclass
+class InComplianceState(Mailchimp):
+    """Refuses to subscribe again an address unsubscribed, bounced or reported there, as Mailchimp does."""
+
+    async def request(self, method: str, url: str, *, body: bytes = b"", **options: Any) -> HttpAnswer:
+        if method == "PUT":
+            return HttpAnswer(400, json={"title": "Member In Compliance State", "status": 400})
+        return await Mailchimp.request(self, method, url, body=body, **options)
+
+
+def test_an_address_mailchimp_will_not_subscribe_again_is_noted_as_an_opt_out_so_the_refusal_is_met_once() -> None:
+    mailchimp = InComplianceState()
+    store = Store(changed(Contact("per_1"), 1, emails=["elise@example.com"], **GRANTED))
+
+    answer = sync(mailchimp, store)
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 400
+    assert store.opt_outs == ["marketing_email"]
+
+
 def test_one_address_refused_does_not_leave_the_others_subscribed_after_a_withdrawal() -> None:
     mailchimp = RefusingMailchimp(refused="new@example.com")
     store = Store(changed(Contact("per_1"), 1, emails=["old@example.com"], **GRANTED))
