@@ -1267,8 +1267,8 @@ def _subscription(facts: _Facts) -> _Fact | None:
         return None
     started = facts.paid_at or facts.performance_at
     starts_on = (started.at if started else row.context.imported_at).astimezone(row.context.zone).date()
-    # `9999-12-31`, as exports write a membership that never ends: no end, not a date refused.
-    never_ends = (row.text(F.END_DATE) or "").startswith("9999")
+    # `9999-12-31` (or `31/12/9999`), as exports write a membership that never ends: no end, not a date refused.
+    never_ends = _NEVER.search(row.text(F.END_DATE) or "") is not None
     ends = None if never_ends else row.parsed(F.END_DATE, row.context.moments[F.END_DATE])
     if row.problems:
         return None
@@ -1294,6 +1294,10 @@ def _subscription(facts: _Facts) -> _Fact | None:
 
     subscription = facts.validated(SubscriptionPurchasedV1, values, origins)
     return None if subscription is None else _Fact(subscription, id_parts, f"subscription/{reference}")
+
+
+# The year exports give a membership that never ends.
+_NEVER = re.compile(r"(?<!\d)9999(?!\d)")
 
 
 _BUILDERS: dict[RowKind, Callable[[_Facts], _Fact | None]] = {

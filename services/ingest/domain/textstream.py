@@ -99,15 +99,15 @@ def _utf16_without_bom(head: bytes) -> str | None:
 # `é è à ç ê É â û ù` (0x8E…), which Windows-1252 reads `Ž`, `ˆ`, `ƒ`, `‰`, `ž` or cannot read; in Windows-1252
 # `é è à ç ê ô î â û ù É` (0xE9…), which Mac Roman reads as rare capitals and signs. Typographic quotes and dashes
 # (`’ – “`), which English exports hold too, are left out: each encoding puts them where the other has a letter.
-_FRENCH_IN_MAC_ROMAN = frozenset(b"\x8e\x8f\x88\x8d\x90\x83\x89\x9e\x9d")
-_FRENCH_IN_WINDOWS_1252 = frozenset(b"\xe9\xe8\xe0\xe7\xea\xf4\xee\xe2\xfb\xf9\xc9")
+_FRENCH_IN_MAC_ROMAN = tuple(bytes([byte]) for byte in b"\x8e\x8f\x88\x8d\x90\x83\x89\x9e\x9d")
+_FRENCH_IN_WINDOWS_1252 = tuple(bytes([byte]) for byte in b"\xe9\xe8\xe0\xe7\xea\xf4\xee\xe2\xfb\xf9\xc9")
 
 
 def _looks_mac_roman(head: bytes) -> bool:
     """Whether 8-bit text is Mac Roman, as Excel for Mac saves a plain CSV, rather than Windows-1252: its French
     letters are more often Mac Roman's than Windows-1252's."""
-    mac = sum(1 for byte in head if byte in _FRENCH_IN_MAC_ROMAN)
-    return mac > sum(1 for byte in head if byte in _FRENCH_IN_WINDOWS_1252)
+    mac = sum(head.count(letter) for letter in _FRENCH_IN_MAC_ROMAN)
+    return mac > sum(head.count(letter) for letter in _FRENCH_IN_WINDOWS_1252)
 
 
 def _is_utf8(head: bytes) -> bool:

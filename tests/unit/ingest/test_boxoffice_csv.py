@@ -629,10 +629,11 @@ def test_a_date_no_sale_can_have_rejects_its_row_naming_it_and_the_other_rows_ar
     assert isinstance(second, AcceptedRow)
 
 
-def test_a_membership_ending_in_9999_as_exports_write_never_is_one_without_end() -> None:
+@pytest.mark.parametrize("never", ["9999-12-31T23:59:59-05:00", "31/12/9999"])
+def test_a_membership_ending_in_9999_as_exports_write_never_is_one_without_end(never: str) -> None:
     body = (
         "Type;Courriel;Montant;Catégorie de billet;Date;Date de fin\r\n"
-        "Adhésion;a@example.com;50;Membre ami;2026-09-01;9999-12-31T23:59:59-05:00\r\n"
+        f"Adhésion;a@example.com;50;Membre ami;2026-09-01;{never}\r\n"
     )
 
     [row] = accepted(read(body.encode()))
