@@ -84,8 +84,8 @@ async def log_in(username: str, password: str, deps: ConsoleDeps) -> ActiveSessi
         if deps.throttle.is_locked(name, now):
             raise LoginRefusedError("locked")
         # Counted as failed before the password is checked, which takes tens of milliseconds: counted after, guesses
-        # sent together would each pass the lock before any was counted (40 at once were all checked, against a
-        # limit of 5). A right password takes the count back.
+        # sent together would each pass the lock before any was counted, and all be checked. A right password takes
+        # the count back.
         deps.throttle.failed(name, now)
     member = await accounts.staff.member(name) if name else None
     stored_hash = member.password_hash if member is not None else unknown_user_hash()

@@ -174,8 +174,8 @@ async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
     """The body's first `limit` bytes, decoded; the rest is never read (the connection is closed rather than reused).
 
     Read as it came and inflated here no further than `limit`: httpx's decoding inflates each piece the network gives
-    in full, and 200 KB of gzip sent anyway to a client asking for none came to 142 MB held to keep 1 MB. A body in an
-    encoding not inflated here (`br`, several in a row) is kept as it came."""
+    in full, and 64 KB of gzip (64 MB of zeros) sent anyway to a client asking for none held 150 MB at its peak to
+    keep 1 MB. A body in an encoding not inflated here (`br`, several in a row) is kept as it came."""
     inflate = _inflater(response.headers.get("content-encoding", ""))
     kept = bytearray()
     async for chunk in response.aiter_raw():
