@@ -10,6 +10,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -92,11 +93,20 @@ async def _tokens(arguments: argparse.Namespace, settings: ServiceSettings) -> i
             print(issued.token)
             return 0
         if arguments.action == "list":
+            now = datetime.now(UTC)
             for record in await store.list(arguments.org):
-                state = "revoked" if record.get("revoked_at") else "active"
+                expires_at = record.get("expires_at")
+                if record.get("revoked_at"):
+                    state = "revoked"
+                elif expires_at is not None and expires_at <= now:
+                    # A console session's token past its session: the API refuses it.
+                    state = "expired"
+                else:
+                    state = "active"
+                until = "" if expires_at is None else f"  until {expires_at:%Y-%m-%d %H:%M} UTC"
                 print(
                     f"{record['_id']}  {record['organisation_id']}  {state:7}  "
-                    f"{','.join(record['scopes'])}  {record['name']}"
+                    f"{','.join(record['scopes'])}  {record['name']}{until}"
                 )
             return 0
         if await store.revoke(arguments.token_id):

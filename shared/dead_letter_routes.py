@@ -170,19 +170,13 @@ async def post_dead_letter_replay(
 
     async with _reading(runtime) as reader:
         entry = None if parsed is None or source is None else await reader.one(source, parsed)
-        if parsed is None or source is None or entry is None:
+        # Another organisation's dead letter is answered as one that is not there: a 403 would tell that it is.
+        if parsed is None or source is None or entry is None or entry.organisation_id != principal.organisation_id:
             _fail(
                 status.HTTP_404_NOT_FOUND,
                 "dead_letter_not_found",
                 en="No such dead letter in this service's dead-letter topics.",
                 fr="Aucune lettre morte de ce nom dans les sujets de lettres mortes de ce service.",
-            )
-        if entry.organisation_id != principal.organisation_id:
-            _fail(
-                status.HTTP_403_FORBIDDEN,
-                "forbidden",
-                en="This dead letter belongs to another organisation.",
-                fr="Cette lettre morte appartient à une autre organisation.",
             )
         try:
             await replay_dead_letter(

@@ -241,8 +241,9 @@ def create_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAP
 
 
 def _bears(request: Request, token: str) -> bool:
-    given = request.headers.get("authorization", "")
-    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    # Read as the API reads a token: the scheme in any case, spaces around the credentials.
+    scheme, _space, credentials = request.headers.get("authorization", "").strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
 
 
 async def _measure_lag(runtime: Runtime) -> None:

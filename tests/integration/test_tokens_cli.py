@@ -1,11 +1,13 @@
 """`parterre tokens` creates a token shown once, lists tokens without secrets, and revokes them."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from shared.cli import main
 from shared.mongo import mongo_client
 from shared.settings import ServiceSettings
-from shared.tokens import TOKENS_COLLECTION, TokenStore, token_id_of
+from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore, token_id_of
 
 pytestmark = [pytest.mark.mongo]
 
@@ -54,6 +56,25 @@ async def test_a_token_created_by_the_cli_authenticates_until_the_cli_revokes_it
             assert await _run(["tokens", "revoke", token_id]) == 1
         finally:
             await client.drop_database(settings.mongo_database)
+
+
+async def test_a_token_past_its_expiry_is_listed_expired_with_its_end(
+    settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    ended = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+    async with mongo_client(settings.mongo_url, app_name="parterre-tests") as client:
+        store = TokenStore(client[settings.mongo_database][TOKENS_COLLECTION])
+        session = await store.issue("theatre-du-nord", {Scope.PROFILES_READ}, "console:marie", expires_at=ended)
+        lasting = await store.issue("theatre-du-nord", {Scope.EVENTS_WRITE}, "box office")
+
+        assert await _run(["tokens", "list", "--org", "theatre-du-nord"]) == 0
+
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines[session.token_id].split()[2] == "expired"
+    assert lines[session.token_id].endswith("until 2026-11-30 18:00 UTC")
+    assert lines[lasting.token_id].split()[2] == "active"
 
 
 async def _run(arguments: list[str]) -> int:

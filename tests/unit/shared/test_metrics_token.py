@@ -22,8 +22,12 @@ def test_with_a_metrics_token_only_a_request_bearing_it_reads_the_metrics() -> N
     anonymous = client.get("/metrics")
     wrong = client.get("/metrics", headers={"Authorization": "Bearer mt_not_the_one_at_all"})
     bearing = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    # As the API reads a token: the scheme in any case, spaces around the credentials.
+    spaced = client.get("/metrics", headers={"Authorization": f"bearer  {TOKEN} "})
+    scheme_alone = client.get("/metrics", headers={"Authorization": TOKEN})
 
     assert (anonymous.status_code, wrong.status_code, bearing.status_code) == (401, 401, 200)
+    assert (spaced.status_code, scheme_alone.status_code) == (200, 401)
     assert anonymous.headers["www-authenticate"] == "Bearer"
     assert anonymous.json()["code"] == "metrics_token_required"
     assert set(anonymous.json()["message"]) == {"en", "fr"}
