@@ -435,6 +435,9 @@ async def list_reviews(
 
 
 class ReviewVerdict(BaseModel):
+    # A misspelt field is refused, not dropped: a reject keeps two persons apart for good.
+    model_config = ConfigDict(extra="forbid")
+
     decision: Literal["accept", "reject"] = Field(description="`accept` merges the two persons; `reject` keeps them.")
     note: str | None = Field(default=None, max_length=2000, description="Why, for the next reviewer.")
 

@@ -254,3 +254,15 @@ def test_an_address_erased_not_to_be_added_again_as_a_release_before_2026_12_kep
         outcome = asyncio.run(resolve_fact(details_fact(event_id, email=written, first_name="Marie"), deps))
 
         assert (outcome.outcome, outcome.outputs) == ("suppressed", ()), written
+
+
+def test_a_review_decision_with_a_misspelt_field_is_refused_naming_it_before_any_review_is_looked_up() -> None:
+    app = identity_app(InMemoryIdentityStore())
+
+    answer = TestClient(app).post("/v1/review/rev_any", json={"decision": "reject", "notes": "not him"})
+
+    assert answer.status_code == 422, answer.text
+    [field] = answer.json()["detail"]["fields"]
+    assert (field["field"], field["code"]) == ("body.notes", "extra_forbidden")
+    assert field["reason_fr"]
+    assert app.openapi()["components"]["schemas"]["ReviewVerdict"]["additionalProperties"] is False
