@@ -2230,6 +2230,14 @@ async def decide_review(
             raise
         outputs = (merged_event(merge),) if merge is not None else ()
     else:
+        if item.status is ReviewStatus.PENDING and await _merged_since(store, item):
+            # A later fact merged the two meanwhile: "not the same person" would be answered done and change
+            # nothing. Undoing that merge keeps them apart, as a reject would have.
+            await store.drop_review_claim(organisation_id, review_id, decision)
+            raise IdentityActionError(
+                "merged_since",
+                f"the two persons of review {review_id} were merged since: undo that merge to keep them apart",
+            )
         # "Not the same person", as an unmerge says it: no later fact merges the two, whatever it links them by.
         await store.add_to_person(organisation_id, item.person_id, kept_apart_from=[item.candidate_id])
         await store.add_to_person(organisation_id, item.candidate_id, kept_apart_from=[item.person_id])
@@ -2251,6 +2259,13 @@ async def decide_review(
 
 
 _ERASED_SINCE = "one of the two persons was erased since the suggestion"
+
+
+async def _merged_since(store: IdentityStore, item: ReviewItem) -> bool:
+    """Whether the two persons a review names are one now, merged by something else than the review."""
+    provisional = await active_person(store, item.organisation_id, item.person_id)
+    candidate = await active_person(store, item.organisation_id, item.candidate_id)
+    return provisional is not None and candidate is not None and provisional.person_id == candidate.person_id
 
 
 async def _merge_for_review(item: ReviewItem, deps: IdentityDeps, now: datetime) -> MergeRecord | None:

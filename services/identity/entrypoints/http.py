@@ -38,6 +38,10 @@ _ACTION_ERRORS: dict[str, tuple[int, str]] = {
     "review_not_found": (status.HTTP_404_NOT_FOUND, "Suggestion introuvable."),
     "nothing_to_unmerge": (status.HTTP_409_CONFLICT, "Cette personne n'a aucune fusion à annuler."),
     "review_decided": (status.HTTP_409_CONFLICT, "Cette suggestion a déjà été traitée."),
+    "merged_since": (
+        status.HTTP_409_CONFLICT,
+        "Les deux personnes ont été fusionnées depuis la suggestion : annulez cette fusion pour les garder séparées.",
+    ),
     "review_stale": (status.HTTP_409_CONFLICT, "Une des deux personnes a été effacée depuis la suggestion."),
     "busy": (status.HTTP_409_CONFLICT, "La personne change en ce moment; réessayez."),
     "person_erased": (status.HTTP_409_CONFLICT, "Une personne de cette fusion a été effacée : la fusion reste."),

@@ -11,11 +11,13 @@ import pytest
 from services.identity.adapters.memory import InMemoryIdentityStore
 from services.identity.domain.merges import MergeRecord, ReviewItem, ReviewStatus, UnmergeClaim
 from services.identity.domain.persons import PersonStatus
+from services.identity.domain.resolution import MergePlan
 from services.identity.handlers import (
     UNMERGE_CLAIM_LEASE,
     IdentityActionError,
     IdentityDeps,
     active_person,
+    apply_merge,
     decide_review,
     erase_on_request,
     merged_event,
@@ -27,7 +29,7 @@ from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
 from shared.events import Envelope, PersonRef, build_envelope, parse_data
 from shared.events.audience import PersonDetailsUpdatedV1
-from shared.events.identity import PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
+from shared.events.identity import MergeDecider, PersonResolvedV1, PersonsMergedV1, PersonUnmergedV1
 
 ORGANISATION = "theatre-du-nord"
 START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
@@ -218,6 +220,31 @@ async def test_an_accept_that_crashed_after_its_claim_is_finished_by_a_retry_wit
     assert (stored.decided_by, stored.note) == (MARIE, "même adresse")
     assert stored.decided_at == merge.decided_at
     await assert_merged_as_reviewed(deps, item, merged=True)
+
+
+async def test_a_reject_of_two_persons_merged_since_by_something_else_is_refused_and_the_review_stays_open(
+    deps: IdentityDeps,
+) -> None:
+    item = await suggested_duplicate(deps)
+    provisional = await active_person(deps.store, ORGANISATION, item.person_id)
+    candidate = await active_person(deps.store, ORGANISATION, item.candidate_id)
+    assert provisional is not None
+    assert candidate is not None
+    await apply_merge(
+        deps.store,
+        MergePlan(survivor=candidate, merged=(provisional,), evidence=()),
+        cause="a later fact",
+        decided_by=MergeDecider.RULE,
+        at=START,
+    )
+
+    with pytest.raises(IdentityActionError) as refused:
+        await verdict(deps, item, accept=False, reviewer=PAUL)
+
+    assert refused.value.code == "merged_since"
+    assert (await decided(deps, item)).status is ReviewStatus.PENDING
+    # Its claim let go: the review can still be accepted, which says the merge was right.
+    assert await verdict(deps, item, accept=True, reviewer=MARIE) == ()
 
 
 async def test_a_reject_that_crashed_before_its_status_is_finished_by_a_retry_and_an_accept_is_refused(
