@@ -34,6 +34,7 @@ from services.ingest.domain.boxoffice_values import (
     parse_quantity,
     parse_time_of_day,
     proven_date_order,
+    reads_either_way,
 )
 from services.ingest.domain.drafts import Draft, country_code, language_of, normalise_locale, plain, source_uri, wrap
 from services.ingest.domain.errors import ModelT, Problems
@@ -135,6 +136,8 @@ class AcceptedRow:
     envelopes: tuple[Envelope, ...]
     # No order number: the row's facts are named by its content (see `_Facts.reference`).
     named_by_content: bool = False
+    # A date read either way (`03/10/2026`) in a column none of whose dates told day from month: read as guessed.
+    date_order_guessed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +187,8 @@ def read_boxoffice_csv(
         raise ValueError("imported_at must carry its UTC offset")
     settings = mapping or ColumnMapping()
     source_uri(organisation_id, source)  # refuses a malformed source before any work
-    month_first = _month_first_columns(stream, settings)
+    date_orders = _date_orders(stream, settings)
+    month_first = date_orders.month_first
     opened = _opened(stream)
     lines = BoundedLines(opened.text, MAX_LINE_CHARS)
     line_iterator = _Rereadable(lines)
@@ -230,6 +234,7 @@ def read_boxoffice_csv(
             for name in _DATE_FIELDS
         },
         time_of_day=_remembering(parse_time_of_day),
+        unproven_date_orders=date_orders.unproven,
     )
     taken = _TakenLines(line_iterator)
     records = csv.reader(taken, delimiter=delimiter, strict=False)
@@ -251,7 +256,15 @@ def _opened(stream: BinaryIO) -> OpenedText:
     return opened
 
 
-def _month_first_columns(stream: BinaryIO, settings: ColumnMapping) -> frozenset[BoxOfficeField]:
+@dataclass(frozen=True)
+class _DateOrders:
+    # The date columns read month first (see `_date_orders`).
+    month_first: frozenset[BoxOfficeField]
+    # Those whose order none of their own dates proves: a date there that reads either way is read as guessed.
+    unproven: frozenset[BoxOfficeField]
+
+
+def _date_orders(stream: BinaryIO, settings: ColumnMapping) -> _DateOrders:
     """The date columns whose numeric dates are read month first (`05/14/2026`, as US exports write them); the
     others are read day first, as Québec's are (`14/05/2026`, and Zeffy's payments export).
 
@@ -262,7 +275,7 @@ def _month_first_columns(stream: BinaryIO, settings: ColumnMapping) -> frozenset
     a `date_format`, or a stream that cannot be put back, every column is day first.
     """
     if settings.date_format is not None or not stream.seekable():
-        return frozenset()
+        return _DateOrders(frozenset(), frozenset())
     start = stream.tell()
     try:
         lines = _Rereadable(BoundedLines(_opened(stream).text, MAX_LINE_CHARS))
@@ -287,7 +300,7 @@ def _month_first_columns(stream: BinaryIO, settings: ColumnMapping) -> frozenset
     month_first = {name for name, orders in proven.items() if orders == {DateOrder.MONTH_FIRST}}
     if month_first and not any(DateOrder.DAY_FIRST in orders for orders in proven.values()):
         month_first.update(name for name, orders in proven.items() if not orders)
-    return frozenset(month_first)
+    return _DateOrders(frozenset(month_first), frozenset(name for name, orders in proven.items() if not orders))
 
 
 class _Rereadable(Iterator[str]):
@@ -483,6 +496,8 @@ class _FileContext:
     quantity: "_CellParser[int]"
     moments: "Mapping[BoxOfficeField, _CellParser[Moment]]"
     time_of_day: "_CellParser[time]"
+    # Date columns whose order (day or month first) none of their own dates proves.
+    unproven_date_orders: frozenset[BoxOfficeField] = frozenset()
 
 
 _CellParser = Callable[[str], tuple[T, str]]
@@ -777,7 +792,10 @@ def _row_outcome(cells: list[str], number: int, context: _FileContext, runs: "_R
     envelopes = wrap(
         drafts, organisation_id=context.organisation_id, source=context.source, ingested_at=context.imported_at
     )
-    return AcceptedRow(number, tuple(envelopes), named_by_content=row.text(F.ORDER_ID) is None)
+    guessed = any(reads_either_way(row.text(name) or "") for name in context.unproven_date_orders)
+    return AcceptedRow(
+        number, tuple(envelopes), named_by_content=row.text(F.ORDER_ID) is None, date_order_guessed=guessed
+    )
 
 
 def _row_drafts(row: _Row, runs: "_Ranks") -> list[Draft] | None:
@@ -1359,6 +1377,9 @@ class ImportReport:
     first_rejections: list[Rejection] = field(default_factory=list)
     # Accepted rows without an order number, recognised again by their content alone.
     named_by_content: int = 0
+    # Accepted rows with a date read either way, in a column that told no order: read day first, or as the file's
+    # other date columns proved.
+    date_order_guessed: int = 0
 
     def add(self, outcome: RowOutcome) -> None:
         self.rows_read += 1
@@ -1366,6 +1387,7 @@ class ImportReport:
             self.accepted += 1
             self.events += len(outcome.envelopes)
             self.named_by_content += outcome.named_by_content
+            self.date_order_guessed += outcome.date_order_guessed
             return
         self.rejected += 1
         for error in outcome.errors:
@@ -1384,8 +1406,14 @@ class ImportReport:
     def notices(self) -> list[Notice]:
         """What the staff should know of the rows accepted: a row named by its content alone is a new row once
         corrected, and an import of the corrected file counts it a second time."""
-        if not self.named_by_content:
-            return []
+        notices = []
+        if self.named_by_content:
+            notices.append(self._named_by_content_notice())
+        if self.date_order_guessed:
+            notices.append(self._date_order_notice())
+        return notices
+
+    def _named_by_content_notice(self) -> Notice:
         rows = self.named_by_content
         one, one_fr = is_singular(rows, "en"), is_singular(rows, "fr")
         rows_en = "accepted row has" if one else "accepted rows have"
@@ -1402,7 +1430,25 @@ class ImportReport:
             "et une ligne corrigée après cette importation comptera deux fois quand le fichier sera importé de "
             "nouveau. Exportez le numéro de commande ou de transaction pour l'éviter."
         )
-        return [Notice("named_by_content", message, message_fr)]
+        return Notice("named_by_content", message, message_fr)
+
+    def _date_order_notice(self) -> Notice:
+        rows = self.date_order_guessed
+        one, one_fr = is_singular(rows, "en"), is_singular(rows, "fr")
+        rows_en = "accepted row has a date" if one else "accepted rows have dates"
+        rows_fr = "ligne acceptée a une date" if one_fr else "lignes acceptées ont des dates"
+        message = (
+            f"{format_count(rows, 'en')} {rows_en} that read either way (03/10/2026) in a column where no date tells "
+            "the day from the month: read day first (3 October), as Québec writes them. If your box office writes the "
+            "month first, set date_format in the column mapping; a dry run shows this before anything is imported."
+        )
+        message_fr = (
+            f"{format_count(rows, 'fr')} {rows_fr} qui se lisent dans les deux sens (03/10/2026), dans une colonne où "
+            "aucune date ne distingue le jour du mois : lues le jour d'abord (3 octobre), comme au Québec. Si votre "
+            "billetterie écrit le mois d'abord, indiquez date_format dans la correspondance des colonnes ; un essai à "
+            "blanc le montre avant toute importation."
+        )
+        return Notice("date_order_guessed", message, message_fr)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1411,6 +1457,7 @@ class ImportReport:
             "rejected": self.rejected,
             "events": self.events,
             "named_by_content": self.named_by_content,
+            "date_order_guessed": self.date_order_guessed,
             "notices": [
                 {"code": notice.code, "message": notice.message, "message_fr": notice.message_fr}
                 for notice in self.notices()

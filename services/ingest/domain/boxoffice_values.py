@@ -271,6 +271,16 @@ def proven_date_order(text: str) -> DateOrder | None:
     return None
 
 
+def reads_either_way(text: str) -> bool:
+    """Whether a numeric date reads as two different days, day or month first: `03/10/2026`, not `14/05/2026` nor
+    `05/05/2026`."""
+    match = _DAY_FIRST.match(" ".join(text.split()))
+    if match is None:
+        return False
+    first, second = int(match["day"]), int(match["month"])
+    return first != second and first <= _MONTHS_IN_A_YEAR and second <= _MONTHS_IN_A_YEAR
+
+
 def _spelled_month(folded: str) -> re.Match[str] | None:
     match = _DAY_MONTH_NAME.match(folded) or _MONTH_NAME_DAY.match(folded)
     return match if match is not None and match["month_name"] in _MONTHS else None

@@ -836,6 +836,39 @@ def test_rows_without_an_order_number_are_counted_and_the_staff_told_a_corrected
     ]
 
 
+def test_rows_whose_dates_read_either_way_in_a_column_no_date_settles_are_counted_and_the_staff_told() -> None:
+    body = (
+        "Courriel;Spectacle;Date de représentation;Montant;No de commande\r\n"
+        "a@example.com;Gala;03/10/2026;10;A-1\r\n"
+        "b@example.com;Gala;05/05/2026;12;A-2\r\n"
+        "c@example.com;Gala;2026-10-04;14;A-3\r\n"
+    )
+    report = ImportReport()
+
+    rows = accepted(list(report.follow(read(body.encode()))))
+
+    assert [row.date_order_guessed for row in rows] == [True, False, False]
+    assert report.date_order_guessed == 1
+    [notice] = report.notices()
+    assert notice.code == "date_order_guessed"
+    assert notice.message.startswith("1 accepted row has a date that read either way (03/10/2026)")
+    assert "date_format" in notice.message_fr
+    assert report.to_dict()["date_order_guessed"] == 1
+
+
+def test_a_date_column_one_of_whose_dates_settles_the_order_brings_no_notice() -> None:
+    body = (
+        "Courriel;Spectacle;Date de représentation;Montant;No de commande\r\n"
+        "a@example.com;Gala;03/10/2026;10;A-1\r\n"
+        "b@example.com;Gala;14/10/2026;12;A-2\r\n"
+    )
+    report = ImportReport()
+
+    list(report.follow(read(body.encode())))
+
+    assert (report.accepted, report.date_order_guessed, report.notices()) == (2, 0, [])
+
+
 def test_a_file_whose_rows_all_have_their_order_number_brings_no_notice() -> None:
     body = (
         "Courriel;Spectacle;Date de représentation;Montant;No de commande\r\n"
