@@ -1405,7 +1405,8 @@ class ImportReport:
 
     def notices(self) -> list[Notice]:
         """What the staff should know of the rows accepted: a row named by its content alone is a new row once
-        corrected, and an import of the corrected file counts it a second time."""
+        corrected, and an import of the corrected file counts it a second time; a date that reads either way in a
+        column that settles no order was read day first, which may not be what the box office meant."""
         notices = []
         if self.named_by_content:
             notices.append(self._named_by_content_notice())
