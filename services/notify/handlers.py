@@ -36,6 +36,7 @@ from services.notify.domain.mailchimp import (
     cleaned_in_mailchimp,
     member_body,
     member_email,
+    members_to_forget,
     opted_in_in_mailchimp,
     subscriber_hash,
     tags_body,
@@ -109,7 +110,7 @@ async def _queue_deliveries(
     *,
     kind: MessageKind,
     data: Mapping[str, Any],
-    person_id: str,
+    person_id: str | None,
     purpose: ConsentPurpose | None = None,
     suppressed: Suppression | None = None,
 ) -> list[Delivery]:
@@ -416,8 +417,14 @@ async def _accept_persons_events(
 
 async def erase_person(envelope: Envelope, erased: ProfileErasedV1, deps: NotifyDeps) -> int:
     """Forgets the person everywhere and cancels what was still to be sent to them, or could be once replayed (a
-    dead delivery: `cancelled` as `erased`, for good); returns how many it cancelled, pending and dead."""
+    dead delivery: `cancelled` as `erased`, for good); returns how many it cancelled, pending and dead. Their members
+    in the Mailchimp audiences are queued for deletion."""
     store = deps.store
+    contact = await store.contact(envelope.organisation_id, erased.person_id)
+    if contact is not None:
+        # Queued before the contact goes: a redelivery of the erasure, the contact deleted, would find nothing to
+        # queue; before it, it queues the same deliveries again, which the store takes once.
+        await _queue_member_deletions(envelope, contact, deps)
     await store.erase(envelope.organisation_id, erased.person_id, erased.at)
     cancelled = 0
     for delivery in await store.person_deliveries(envelope.organisation_id, erased.person_id):
@@ -430,6 +437,34 @@ async def erase_person(envelope: Envelope, erased: ProfileErasedV1, deps: Notify
         else:
             await store.forget_person_in_delivery(delivery, None)
     return cancelled
+
+
+async def _queue_member_deletions(envelope: Envelope, contact: Contact, deps: NotifyDeps) -> list[Delivery]:
+    """Queues, for each Mailchimp audience the organisation syncs (a disabled one too), the permanent deletion of
+    the erased person's members: archived or unsubscribed, a member keeps the person's address, name and history."""
+    store, organisation_id = deps.store, envelope.organisation_id
+    audiences = [
+        subscription
+        for subscription in await store.subscriptions(organisation_id)
+        if subscription.kind is TargetKind.MAILCHIMP
+    ]
+    if not audiences:
+        return []
+    addresses = {*contact.emails, *contact.mailchimp_members.values()}
+    ids = [subscription.subscription_id for subscription in audiences]
+    shared = await store.addresses_of_others(organisation_id, contact.person_id, addresses, ids)
+    hashes = members_to_forget(contact, shared)
+    if not hashes:
+        return []
+    return await _queue_deliveries(
+        envelope,
+        deps,
+        [(subscription, None) for subscription in audiences],
+        kind=MessageKind.PROFILE_ERASED,
+        # Subscriber hashes, not addresses: all the deletion needs, and dropped once the members are deleted.
+        data={"subscriber_hashes": hashes},
+        person_id=None,
+    )
 
 
 # Delivery: one attempt
@@ -540,6 +575,8 @@ async def _mailchimp_attempt(
     delivery: Delivery, target: MailchimpTarget, deps: NotifyDeps, outbound: Outbound
 ) -> HttpAnswer | Suppression:
     """Brings the person's member up to date: created or updated if consent allows, unsubscribed if withdrawn."""
+    if delivery.kind == MessageKind.PROFILE_ERASED.value:
+        return await _delete_members(delivery, target, deps, outbound)
     person_id = delivery.person_id
     if person_id is None:
         return Suppression.ERASED
@@ -642,6 +679,21 @@ async def _mailchimp_attempt(
         return await audience.update_tags(target, email, tags_body(segment, entered=entered))
     if delivery.kind == MessageKind.TRIGGER_FIRED.value:
         return await audience.update_tags(target, email, tags_body(delivery.data["rule"], entered=True))
+    return answer
+
+
+async def _delete_members(
+    delivery: Delivery, target: MailchimpTarget, deps: NotifyDeps, outbound: Outbound
+) -> HttpAnswer:
+    """Deletes an erased person's members for good, each under its subscriber hash; one not there (404) is gone."""
+    audience = MailchimpAudience(outbound)
+    hashes = [str(member_hash) for member_hash in delivery.data.get("subscriber_hashes", ())]
+    answer = await _for_every_address(
+        hashes, lambda member_hash: audience.delete_member_permanently(target, member_hash)
+    )
+    if _succeeded(answer):
+        # The hashes still name the person to whoever has their address: once the members are gone, they go too.
+        await deps.store.forget_person_in_delivery(delivery, None)
     return answer
 
 
@@ -968,6 +1020,9 @@ class PersonErasedError(Exception):
 async def _about_an_erased_person(delivery: Delivery, deps: NotifyDeps) -> bool:
     """Whether the delivery's person was erased. Every delivery is queued naming its person, and names nobody once
     the erasure forgot them in it; one naming them still may be of an erasure under way, or broken off."""
+    if delivery.kind == MessageKind.PROFILE_ERASED.value:
+        # The erasure's own deletion of the person's Mailchimp members: it names nobody, and is to be made.
+        return False
     if delivery.person_id is None:
         return True
     return await deps.store.is_erased(delivery.organisation_id, delivery.person_id)

@@ -211,6 +211,12 @@ class ContactStore(Protocol):
         """Lets go of the address a deleted subscription kept each of the organisation's persons under; returns how
         many contacts held one."""
 
+    async def addresses_of_others(
+        self, organisation_id: str, person_id: str, addresses: Collection[str], subscription_ids: Collection[str]
+    ) -> frozenset[str]:
+        """Those of `addresses` another person of the organisation gives, or has a member kept under by one of the
+        subscriptions."""
+
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]: ...
 
     async def log_export(

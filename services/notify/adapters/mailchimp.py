@@ -61,3 +61,8 @@ class MailchimpAudience:
     async def update_tags(self, target: MailchimpTarget, email: str, body: Mapping[str, Any]) -> HttpAnswer:
         """`POST /lists/{list_id}/members/{subscriber_hash}/tags`: make tags active or inactive."""
         return await self._call(target, "POST", f"members/{subscriber_hash(email)}/tags", body)
+
+    async def delete_member_permanently(self, target: MailchimpTarget, member_hash: str) -> HttpAnswer:
+        """`POST /lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent`: the member and all it holds of
+        the person are deleted (204), and cannot be imported again; the person may still sign up through a form."""
+        return await self._call(target, "POST", f"members/{member_hash}/actions/delete-permanent", None)

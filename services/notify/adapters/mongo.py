@@ -560,6 +560,28 @@ class MongoNotifyStore:
             forgotten += result.modified_count
         return forgotten
 
+    async def addresses_of_others(
+        self, organisation_id: str, person_id: str, addresses: Collection[str], subscription_ids: Collection[str]
+    ) -> frozenset[str]:
+        wanted = sorted(set(addresses))
+        if not wanted:
+            return frozenset()
+        kept = [f"mailchimp_members.{subscription_id}" for subscription_id in subscription_ids]
+        # Read at an erasure only: the organisation's contacts are scanned rather than an index kept on every write.
+        others = self._contacts.find(
+            {
+                "organisation_id": organisation_id,
+                "_id": {"$ne": _key(organisation_id, person_id)},
+                "$or": [{"emails": {"$in": wanted}}, *({field: {"$in": wanted}} for field in kept)],
+            },
+            {"emails": 1, "mailchimp_members": 1},
+        )
+        given: set[str] = set()
+        async for document in others:
+            given.update(document.get("emails") or ())
+            given.update((document.get("mailchimp_members") or {}).values())
+        return frozenset(given.intersection(wanted))
+
     async def log_export(
         self, organisation_id: str, person_id: str, at: datetime, requested_by: str, details: Mapping[str, Any]
     ) -> None:

@@ -1,7 +1,7 @@
 """Mailchimp Marketing API audience sync: members keyed by the MD5 of the lower-cased email, tags for segments."""
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,15 @@ LAPSES = frozenset({Suppression.CONSENT_EXPIRED})
 # An archived member is brought back with this; a `PUT` leaves it archived.
 RESUBSCRIBE_BODY: dict[str, Any] = {"status": "subscribed"}
 ARCHIVED = "archived"
+
+
+def members_to_forget(contact: Contact, given_by_others: Collection[str]) -> list[str]:
+    """The subscriber hashes of the members an erased person may have in an audience: under each address they gave
+    and each one a sync kept their member under. Not those of an address another person gives too (a family's): that
+    member is theirs as well, and stays."""
+    addresses = (*contact.emails, *contact.mailchimp_members.values())
+    shared = {subscriber_hash(address) for address in given_by_others}
+    return sorted({subscriber_hash(address) for address in addresses} - shared)
 
 
 def tags_body(segment: str, *, entered: bool) -> dict[str, Any]:

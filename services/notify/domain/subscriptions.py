@@ -37,6 +37,8 @@ class MessageKind(StrEnum):
     SEGMENT_ENTERED = "parterre.segment.entered.v1"
     SEGMENT_EXITED = "parterre.segment.exited.v1"
     PROFILE_CHANGED = "parterre.profile.changed.v1"
+    # Only to Mailchimp audiences, queued by the erasure itself: the person's members are deleted for good.
+    PROFILE_ERASED = "parterre.profile.erased.v1"
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ class FakeMailchimp(Receiver):
     `PUT /3.0/lists/{list}/members/{hash}` creates a member with `status_if_new` or updates one, never changing an
     existing member's status unless `status` is given; `PATCH` updates an existing member (404 otherwise), moving it
     to the hash of a new `email_address` unless that address is a member already (400 `Member Exists`); `GET` reads
-    one; `DELETE` archives one; `POST …/members/{hash}/tags` sets tags active or inactive and answers 204. Basic auth
+    one; `DELETE` archives one; `POST …/members/{hash}/actions/delete-permanent` deletes one for good;
+    `POST …/members/{hash}/tags` sets tags active or inactive and answers 204. Basic auth
     with the key is required.
     """
 
@@ -122,6 +123,9 @@ class FakeMailchimp(Receiver):
         rest = request.path.removeprefix(prefix).split("/")
         member_hash = rest[0]
         member = self.members.get(member_hash)
+        if rest[1:] == ["actions", "delete-permanent"] and request.method == "POST":
+            # Deleted for good, as Mailchimp does for a GDPR erasure: gone from the audience, history and all.
+            return Reply(404 if self.members.pop(member_hash, None) is None else 204)
         if len(rest) == 2 and rest[1] == "tags" and request.method == "POST":
             if member is None:
                 return Reply(404)

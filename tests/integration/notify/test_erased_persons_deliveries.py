@@ -1,7 +1,7 @@
 """Nothing about an erased person goes out after the erasure: not a delivery given up on before it, replayed, nor one
 left behind by an erasure that broke off. On the real store, with a receiver that records what it is sent."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -14,9 +14,10 @@ from services.notify.adapters.mongo import MongoNotifyStore
 from services.notify.adapters.secrets import SecretBox, new_key
 from services.notify.context import NotifyContext
 from services.notify.domain.frequency import FrequencyCap
+from services.notify.domain.mailchimp import subscriber_hash
 from services.notify.domain.retries import RetrySchedule
 from services.notify.domain.signing import new_secret
-from services.notify.domain.subscriptions import EventFilter, SigningSecret, Subscription, TargetKind
+from services.notify.domain.subscriptions import EventFilter, MailchimpTarget, SigningSecret, Subscription, TargetKind
 from services.notify.entrypoints.consumer import handle_profile_event
 from services.notify.handlers import (
     NotifyDeps,
@@ -222,3 +223,51 @@ async def test_the_erasure_counts_every_delivery_it_cancels_pending_or_dead_as_s
         DeliveryStatus.CANCELLED,
         DeliveryStatus.SUCCEEDED,
     ]
+
+
+AUDIENCE = Subscription(
+    "sub_audience",
+    ORGANISATION,
+    TargetKind.MAILCHIMP,
+    "",
+    EventFilter(profile_fields=frozenset({"consent.*"})),
+    # Disabled for now: the deletion waits for it rather than being lost.
+    False,
+    NOW,
+    mailchimp=MailchimpTarget("https://us21.api.mailchimp.com/3.0", "0123456789abcdef-us21", "a6b5da1054"),
+)
+
+
+async def test_the_deletion_of_an_erased_persons_members_is_queued_once_and_replayed_when_given_up_on(
+    database: AsyncDatabase[Document],
+) -> None:
+    rules = NotifyRules(RetrySchedule(jitter=0), FrequencyCap(limit=100), timedelta(hours=24), timedelta(minutes=1))
+    deps = NotifyDeps(store=MongoNotifyStore(database, SecretBox([new_key()])), clock=Clock(), rules=rules)
+    await deps.store.save_subscription(AUDIENCE)
+    granted = ProfileChangedV1(person_id="per_elise", changed=GRANTED, profile_version=1)
+    await accept_profile_change(_envelope(granted, "granted"), granted, deps)
+
+    await _erase(deps)
+    # Kafka delivers the erasure again, the contact gone by now.
+    await _erase(deps)
+    [deletion] = await deps.store.deliveries(ORGANISATION, subscription_id="sub_audience", status=None, limit=10)
+    enabled = replace(AUDIENCE, enabled=True)
+    # The key was revoked meanwhile: given up on, not done.
+    receiver = Receiver([HttpAnswer(401, error="API Key Invalid")])
+    refused = await attempt_delivery(deletion.delivery_id, enabled, deps, receiver, owner="w1", draw=0.5)
+    replayed = await replay_delivery(ORGANISATION, deletion.delivery_id, deps)
+    done = await attempt_delivery(deletion.delivery_id, enabled, deps, receiver, owner="w1", draw=0.5)
+    stored = await deps.store.delivery(deletion.delivery_id)
+
+    assert deletion.kind == "parterre.profile.erased.v1"
+    assert deletion.person_id is None
+    assert deletion.data == {"subscriber_hashes": [subscriber_hash("elise@example.com")]}
+    assert refused is not None
+    assert refused.delivery.status is DeliveryStatus.DEAD
+    assert replayed is not None
+    assert replayed.status is DeliveryStatus.PENDING
+    assert done is not None
+    assert done.delivery.status is DeliveryStatus.SUCCEEDED
+    assert stored is not None
+    assert (stored.status, stored.data) == (DeliveryStatus.SUCCEEDED, {})
+    assert len(receiver.bodies) == 2, "one attempt refused, one made after the replay"

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from services.notify.domain.mailchimp import subscriber_hash
+from services.notify.ports import Delivery
 from shared.tokens import Scope
 from tests.integration.notify.receivers import FakeMailchimp, Receiver, serving
 from tests.integration.notify.support import NotifyHarness, api, context_of, running_notify, subscribe
@@ -138,6 +139,64 @@ async def test_deleting_a_mailchimp_subscription_lets_go_of_the_addresses_it_kep
     assert left == {}
     assert contact is not None
     assert contact.emails == ("per_elise@example.com",), "the contact itself stays"
+
+
+async def test_an_erased_persons_members_are_deleted_for_good_but_not_one_under_an_address_a_family_shares(
+    harness: NotifyHarness,
+) -> None:
+    mailchimp = FakeMailchimp(API_KEY, LIST_ID)
+    elise, family = subscriber_hash("per_elise@example.com"), subscriber_hash("gagnon.famille@example.com")
+    # Under an address Élise gave long ago, from before the sync: hers too, and Mailchimp keeps her name there.
+    former = subscriber_hash("elise.g@example.org")
+    mailchimp.members[former] = {"email_address": "elise.g@example.org", "status": "unsubscribed"}
+    async with serving(mailchimp), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        created = await _subscribe_mailchimp(client, mailchimp, events={"profile_fields": ["consent.*", "emails"]})
+        await harness.publish_changes(
+            harness.consent("consent-elise", "per_elise", 1, status="granted"),
+            harness.changed(
+                "consent-marc",
+                "per_marc",
+                1,
+                **{
+                    "emails": ["gagnon.famille@example.com"],
+                    "consent.marketing_email.status": "granted",
+                    "consent.marketing_email.allowed": True,
+                },
+            ),
+        )
+        assert await eventually(lambda: elise in mailchimp.members and family in mailchimp.members)
+        await harness.publish_changes(
+            harness.changed(
+                "emails-elise",
+                "per_elise",
+                2,
+                emails=["per_elise@example.com", "gagnon.famille@example.com", "elise.g@example.org"],
+            ),
+            harness.erased("erased-elise", "per_elise"),
+        )
+        assert await eventually(lambda: elise not in mailchimp.members and former not in mailchimp.members)
+        store = context_of(app).deps.store
+
+        async def done() -> list[Delivery]:
+            found = await store.deliveries(
+                harness.organisation_id, subscription_id=created["subscription_id"], status="succeeded", limit=100
+            )
+            return [delivery for delivery in found if delivery.kind == "parterre.profile.erased.v1"]
+
+        async def deletion_done() -> bool:
+            return bool(await done())
+
+        assert await eventually(deletion_done)
+        [deletion] = await done()
+    assert family in mailchimp.members, "Marc gives the family's address: his member stays"
+    deletions = [
+        request.path.split("/")[-3]
+        for request in mailchimp.received
+        if request.path.endswith("/actions/delete-permanent")
+    ]
+    assert sorted(deletions) == sorted([elise, former])
+    assert deletion.person_id is None
+    assert deletion.data == {}, "the subscriber hashes go once the members are deleted"
 
 
 async def test_the_url_of_a_mailchimp_subscription_is_not_changed_to_one_it_would_not_use(

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from services.notify.domain.contacts import Contact, apply_change
@@ -10,6 +11,7 @@ from services.notify.domain.mailchimp import (
     cleaned_in_mailchimp,
     member_body,
     member_email,
+    members_to_forget,
     subscriber_hash,
     tags_body,
     unsubscribed_in_mailchimp,
@@ -48,6 +50,16 @@ def test_a_member_is_created_subscribed_but_an_existing_status_is_never_overridd
         "merge_fields": {"FNAME": "Élise", "LNAME": "Gagnon"},
     }
     assert "status" not in body
+
+
+def test_an_erased_person_s_members_are_those_under_each_address_given_or_kept_but_not_one_a_family_shares() -> None:
+    contact = _contact("per_1", "elise@example.com", "granted", emails=["elise@example.com", "famille@example.com"])
+    contact = replace(contact, mailchimp_members={"sub_a": "ancienne@example.com", "sub_b": "elise@example.com"})
+
+    hashes = members_to_forget(contact, given_by_others={"FAMILLE@example.com"})
+
+    assert hashes == sorted([subscriber_hash("elise@example.com"), subscriber_hash("ancienne@example.com")])
+    assert members_to_forget(Contact("per_2"), given_by_others=set()) == []
 
 
 def test_segments_become_tags_made_active_or_inactive() -> None:

@@ -35,7 +35,8 @@ HOME = (Channel.EMAIL, "home@example.com")
 class Mailchimp:
     """Members by subscriber hash. `PUT` creates with `status_if_new` and leaves an existing member's status (an
     archived one stays archived); `PATCH` changes an existing member (404 otherwise), and moves it to the hash of a
-    new `email_address` unless that address is a member already (400 `Member Exists`); `DELETE` archives one."""
+    new `email_address` unless that address is a member already (400 `Member Exists`); `DELETE` archives one;
+    `POST …/actions/delete-permanent` deletes one for good."""
 
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -49,6 +50,8 @@ class Mailchimp:
         if query:
             self.queries.append((method, query))
         member = self.members.get(member_hash)
+        if rest == "actions/delete-permanent" and method == "POST":
+            return HttpAnswer(404 if self.members.pop(member_hash, None) is None else 204)
         if rest == "tags":
             return HttpAnswer(404 if member is None else 204)
         given = json.loads(body) if body else {}
@@ -78,6 +81,13 @@ class Mailchimp:
 class Store:
     contact_now: Contact
     opt_outs: list[str] = field(default_factory=list)
+    # The deliveries whose data was forgotten.
+    forgotten: list[str] = field(default_factory=list)
+
+    async def forget_person_in_delivery(
+        self, delivery: Delivery, status: object | None, reason: str | None = None
+    ) -> None:
+        self.forgotten.append(delivery.delivery_id)
 
     async def contact(self, organisation_id: str, person_id: str) -> Contact | None:
         return self.contact_now
@@ -114,6 +124,15 @@ def sync(mailchimp: Mailchimp, store: Store) -> HttpAnswer | Suppression:
         NOW,
         person_id="per_1",
     )
+    return asyncio.run(_mailchimp_attempt(delivery, TARGET, deps, cast(Outbound, mailchimp)))
+
+
+def delete_members(mailchimp: Mailchimp, store: Store, *addresses: str) -> HttpAnswer | Suppression:
+    """The erasure's deletion of the members under `addresses`, as notify queues it for a Mailchimp audience."""
+    rules = NotifyRules(RetrySchedule(), FrequencyCap(), timedelta(hours=24), timedelta(minutes=1))
+    deps = NotifyDeps(store=cast(NotifyStore, store), clock=_Clock(), rules=rules)
+    data = {"subscriber_hashes": [subscriber_hash(address) for address in addresses]}
+    delivery = Delivery("dlv_erased", "org", "sub_mc", "msg_erased", MessageKind.PROFILE_ERASED.value, data, NOW, NOW)
     return asyncio.run(_mailchimp_attempt(delivery, TARGET, deps, cast(Outbound, mailchimp)))
 
 
@@ -609,3 +628,41 @@ def test_a_move_refused_for_another_reason_than_the_new_address_being_a_member_l
 
     assert subscriber_hash("new@example.com") not in mailchimp.members
     assert mailchimp.status("old@example.com") == "subscribed"
+
+
+def test_an_erasure_deletes_each_member_for_good_and_one_not_there_counts_as_gone() -> None:
+    mailchimp = Mailchimp()
+    mailchimp.members.update(member("old@example.com", "archived") | member("new@example.com", "subscribed"))
+    mailchimp.members.update(member("neighbour@example.com", "subscribed"))
+    store = Store(Contact("per_1"))
+
+    answer = delete_members(mailchimp, store, "old@example.com", "NEW@example.com", "never@example.com")
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 200
+    assert set(mailchimp.members) == {subscriber_hash("neighbour@example.com")}
+    # Deleted, the members' hashes go from the delivery too.
+    assert store.forgotten == ["dlv_erased"]
+
+
+class FailingDeletionMailchimp(Mailchimp):
+    """Answers 503 to the deletion of the member under `old@example.com`."""
+
+    async def request(self, method: str, url: str, *, body: bytes = b"", **options: Any) -> HttpAnswer:
+        if url.endswith(f"{subscriber_hash('old@example.com')}/actions/delete-permanent"):
+            return HttpAnswer(503, error="Service Unavailable")
+        return await Mailchimp.request(self, method, url, body=body, **options)
+
+
+def test_an_erasure_mailchimp_fails_to_finish_is_tried_again_and_keeps_what_it_needs() -> None:
+    mailchimp = FailingDeletionMailchimp()
+    mailchimp.members.update(member("old@example.com", "subscribed") | member("new@example.com", "subscribed"))
+    store = Store(Contact("per_1"))
+
+    answer = delete_members(mailchimp, store, "old@example.com", "new@example.com")
+
+    assert isinstance(answer, HttpAnswer)
+    assert answer.status_code == 503
+    # The other member is deleted all the same; the hashes stay for the next attempt.
+    assert set(mailchimp.members) == {subscriber_hash("old@example.com")}
+    assert store.forgotten == []
