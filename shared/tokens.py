@@ -135,6 +135,18 @@ class TokenStore:
         )
         return result.modified_count == 1
 
+    async def forget_ended(self, organisation_id: str, *, name_prefix: str, now: datetime) -> int:
+        """Deletes the organisation's tokens named `name_prefix…` that were revoked or have expired by `now`; returns
+        how many. For the console's session tokens: one is issued at each sign-in, and would otherwise stay for good."""
+        result = await self._collection.delete_many(
+            {
+                "organisation_id": organisation_id,
+                "name": {"$regex": f"^{re.escape(name_prefix)}"},
+                "$or": [{"revoked_at": {"$ne": None}}, {"expires_at": {"$lte": now}}],
+            }
+        )
+        return result.deleted_count
+
     async def list(self, organisation_id: str | None = None) -> "list[Document]":
         query: dict[str, Any] = {} if organisation_id is None else {"organisation_id": organisation_id}
         cursor = self._collection.find(query, {"token_sha256": 0}, sort=[("created_at", 1)])

@@ -35,6 +35,8 @@ class TokenIssuer(Protocol):
 
     async def revoke(self, token_id: str) -> bool: ...
 
+    async def forget_ended(self, organisation_id: str, *, name_prefix: str, now: datetime) -> int: ...
+
 
 @dataclass
 class Accounts:
@@ -106,10 +108,15 @@ async def log_in(username: str, password: str, deps: ConsoleDeps) -> ActiveSessi
     return active
 
 
+# The name of every session's token starts so, then the member's username.
+SESSION_PREFIX = "console:"
+
+
 async def _open_session(member: StaffMember, deps: ConsoleDeps, now: datetime) -> ActiveSession:
+    await _clear_ended_sessions(member, deps, now)
     expires_at = now + deps.session_length
     issued = await deps.accounts.tokens.issue(
-        member.organisation_id, set(member.scopes), f"console:{member.username}", expires_at=expires_at
+        member.organisation_id, set(member.scopes), f"{SESSION_PREFIX}{member.username}", expires_at=expires_at
     )
     cookie = new_session_secret()
     session = Session(
@@ -128,6 +135,16 @@ async def _open_session(member: StaffMember, deps: ConsoleDeps, now: datetime) -
     )
     await deps.accounts.sessions.add(session)
     return ActiveSession(session, issued.token, cookie)
+
+
+async def _clear_ended_sessions(member: StaffMember, deps: ConsoleDeps, now: datetime) -> None:
+    """Ends the member's sessions past their term or idle limit, and deletes the organisation's session tokens that
+    ended: a browser closed without signing out leaves its session and token behind, one of each per sign-in."""
+    accounts = deps.accounts
+    for session in await accounts.sessions.sessions_of(member.username):
+        if not session.is_live(now, idle=deps.idle_limit):
+            await _end(session, accounts)
+    await accounts.tokens.forget_ended(member.organisation_id, name_prefix=SESSION_PREFIX, now=now)
 
 
 async def current_session(cookie: str | None, deps: ConsoleDeps) -> ActiveSession | None:

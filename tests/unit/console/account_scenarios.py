@@ -2,8 +2,9 @@
 against the MongoDB adapters with the real token store (tests/integration/console): the fakes stay honest."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
 import pytest
 
@@ -131,6 +132,33 @@ async def a_session_ends_when_idle_or_expired_and_its_token_is_revoked(
     assert await current_session(active.cookie, deps) is None
     assert await accounts.sessions.session(active.session.digest) is None
     assert not await accounts.tokens.revoke(active.session.token_id), "the token was revoked already"
+
+
+class _ListsTokens(Protocol):
+    async def list(self, organisation_id: str | None = None) -> Sequence[Mapping[str, Any]]: ...
+
+
+async def ended_sessions_and_their_tokens_are_cleared_at_the_next_sign_in(
+    accounts: Accounts, clock: SteppingClock
+) -> None:
+    await _marie(accounts)
+    deps = deps_for(accounts, attempts=100)
+    tokens = cast(_ListsTokens, accounts.tokens)
+    # A month of days each begun by signing in and left with the browser closed; one day signed out.
+    for _day in range(30):
+        left = await log_in("marie", PASSWORD, deps)
+        clock.advance(minutes=24 * 60)
+    await log_out(left, deps)
+    kept = await log_in("marie", PASSWORD, deps)
+    other = await log_in("marie", PASSWORD, deps)
+
+    sessions = await accounts.sessions.sessions_of("marie")
+    listed = await tokens.list("theatre-demo")
+
+    assert sorted(session.digest for session in sessions) == sorted([kept.session.digest, other.session.digest])
+    assert sorted(token["_id"] for token in listed) == sorted([kept.session.token_id, other.session.token_id])
+    assert await current_session(kept.cookie, deps) is not None
+    assert await current_session(other.cookie, deps) is not None
 
 
 async def logging_out_ends_the_session_and_revokes_its_token(accounts: Accounts, clock: SteppingClock) -> None:
@@ -330,6 +358,7 @@ SCENARIOS: list[Scenario] = [
     repeated_failures_lock_the_username_even_for_the_right_password,
     guesses_sent_together_are_checked_no_more_than_the_limit,
     a_session_ends_when_idle_or_expired_and_its_token_is_revoked,
+    ended_sessions_and_their_tokens_are_cleared_at_the_next_sign_in,
     logging_out_ends_the_session_and_revokes_its_token,
     a_cookie_that_is_not_a_session_s_opens_nothing,
     a_new_password_or_a_disabled_account_ends_every_open_session,

@@ -78,6 +78,25 @@ class MemoryTokens:
         self.revoked.add(token_id)
         return True
 
+    async def forget_ended(self, organisation_id: str, *, name_prefix: str, now: datetime) -> int:
+        ended = [
+            token_id
+            for token_id, issued in self.issued.items()
+            if issued.organisation_id == organisation_id
+            and issued.name.startswith(name_prefix)
+            and (token_id in self.revoked or ((expiry := self.expiry[token_id]) is not None and expiry <= now))
+        ]
+        for token_id in ended:
+            del self.issued[token_id]
+        return len(ended)
+
+    async def list(self, organisation_id: str | None = None) -> list[dict[str, object]]:
+        return [
+            {"_id": token_id, "name": issued.name, "revoked": token_id in self.revoked}
+            for token_id, issued in self.issued.items()
+            if organisation_id in (None, issued.organisation_id)
+        ]
+
 
 class SteppingClock:
     def __init__(self, start: datetime = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)) -> None:
