@@ -1,10 +1,12 @@
 """Estimating an organisation's matching model from its history: u from random pairs, m by EM on blocked pairs."""
 
 import hashlib
+import json
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import IO
 
 from services.identity.batch import MAX_REPORTED_PROBLEMS
 from services.identity.domain.batch_input import (
@@ -81,6 +83,8 @@ class LineTally:
     warnings: int = 0
     problems: list[str] = field(default_factory=list)
     language: Language = "en"
+    # Every problem, each as a JSON string on a line of its own, for `--report` (as `BatchReport.problem_log`).
+    problem_log: IO[str] | None = field(default=None, repr=False, compare=False)
 
     def skip(self, line_number: int, reason: str) -> None:
         self.skipped += 1
@@ -91,8 +95,11 @@ class LineTally:
         self._note(line_number, warning)
 
     def _note(self, line_number: int, message: str) -> None:
+        problem = on_line(line_number, message, self.language)
         if len(self.problems) < MAX_REPORTED_PROBLEMS:
-            self.problems.append(on_line(line_number, message, self.language))
+            self.problems.append(problem)
+        if self.problem_log is not None:
+            self.problem_log.write(json.dumps(problem) + "\n")
 
 
 def records_of_lines(

@@ -83,13 +83,14 @@ _RESOLVE_EXIT_CODES = (
     (130, "interrupted by Ctrl-C, nothing written; stopped by SIGTERM or SIGHUP, 128 + its number (143, 129)"),
 )
 _ESTIMATE_EXIT_CODES = (
-    (0, "the model file was written"),
+    (0, "the model file was written, and the report with --report"),
     (
         1,
-        f"the input was refused or the estimate failed, and nothing was written: {_NOT_JSON_LINES}, fewer than "
-        f"{MIN_RECORDS} records, EM that did not converge, a full disk",
+        f"the input was refused or the estimate failed, and no model was written: {_NOT_JSON_LINES}, fewer than "
+        f"{MIN_RECORDS} records, EM that did not converge (the report, with --report, is written all the same), a "
+        "full disk",
     ),
-    (2, _REFUSED_BEFORE_ANY_WORK.format("")),
+    (2, _REFUSED_BEFORE_ANY_WORK.format(" or --report")),
     (130, "interrupted by Ctrl-C, nothing written"),
 )
 # Filing only adds persons to blocks: a run cut short keeps what it filed, and running it again finishes the work.
@@ -206,6 +207,11 @@ def register(commands: Any) -> None:
     )
     estimate.add_argument("--input", type=Path, required=True, help="the JSON Lines file")
     estimate.add_argument("--output", type=Path, required=True, help="the model file (YAML) to write")
+    estimate.add_argument(
+        "--report",
+        type=Path,
+        help="also write the run's report as JSON, naming every problem; written too when no model is",
+    )
     estimate.add_argument("--seed", type=int, default=0, help="the same seed gives the same model (default: 0)")
     estimate.add_argument(
         "--model", type=Path, help="the model file to start from and take the bands of, instead of the configured one"
@@ -880,7 +886,19 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
     # The estimate may replace the model it starts from (`--output` as `--model`), never the policy.
     if (
         problem := _unwritable(
-            arguments.input, ("--output", arguments.output), read=(("--policy", arguments.policy),), language=language
+            arguments.input,
+            ("--output", arguments.output),
+            ("--report", arguments.report),
+            read=(("--policy", arguments.policy),),
+            language=language,
+        )
+    ) is not None or (
+        # Nor may the report replace the model the estimate starts from.
+        problem := _unwritable(
+            arguments.input,
+            ("--report", arguments.report),
+            read=(("--policy", arguments.policy), ("--model", arguments.model)),
+            language=language,
         )
     ) is not None:
         print(problem, file=sys.stderr)
@@ -906,17 +924,33 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
     except OSError as exc:
         _say_error(language, en=str(exc), fr=os_error(exc, "fr"))
         return 2
-    tally = LineTally(language=language)
+    # Every problem waits on disk for the report file, however many there are; the terminal shows the first ones.
+    with tempfile.TemporaryFile("w+", encoding="utf-8", prefix="parterre-problems-") as problem_log:
+        tally = LineTally(language=language, problem_log=problem_log if arguments.report else None)
+        return _estimated(arguments, configured, policy, tally, settings.identity_default_region, problem_log)
+
+
+def _estimated(
+    arguments: argparse.Namespace,
+    configured: Matching,
+    policy: IdentifierPolicy,
+    tally: LineTally,
+    default_region: str,
+    problem_log: IO[str],
+) -> int:
+    """Estimates, then writes the model file when the estimate is one, and the report when asked; the exit code."""
+    language = tally.language
     try:
-        report = _estimate(arguments, configured, policy, tally, settings.identity_default_region)
+        report = _estimate(arguments, configured, policy, tally, default_region)
     except NotEnoughDataError as exc:
-        _print_problems(tally)
+        _print_problems(tally, arguments.report)
         _say_error(language, en=f"{exc}; nothing written", fr=f"{exc.fr} ; rien n'a été écrit")
-        return 1
+        counts = {"lines": tally.lines, "records": tally.records, "skipped": tally.skipped, "warnings": tally.warnings}
+        return _put_in_place(arguments, counts, problem_log, None, language) or 1
     except KeyboardInterrupt:
         _say_error(language, en=_INTERRUPTED, fr=_INTERRUPTED_FR)
         return 130
-    _print_problems(tally)
+    _print_problems(tally, arguments.report)
     # Said alike in every language: programs read it.
     summary = {
         "lines": tally.lines,
@@ -941,13 +975,42 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
             "n'a été écrit (essayez un --max-iterations plus grand)",
         )
         print(json.dumps(summary), file=sys.stderr)
-        return 1
-    text = _model_file(report, configured, arguments.input.name)
+        return _put_in_place(arguments, summary, problem_log, None, language) or 1
+    failed = _put_in_place(
+        arguments, summary, problem_log, _model_file(report, configured, arguments.input.name), language
+    )
+    if failed is not None:
+        return failed
+    print(
+        in_language(language, en=f"wrote {arguments.output}", fr=f"fichier écrit : {arguments.output}"), file=sys.stderr
+    )
+    print(json.dumps(summary), file=sys.stderr)
+    return 0
+
+
+def _put_in_place(
+    arguments: argparse.Namespace,
+    summary: dict[str, Any],
+    problem_log: IO[str],
+    model_text: str | None,
+    language: Language,
+) -> int | None:
+    """Writes the model file (when there is one) and the report (when asked) beside their places, then puts them in
+    place together; the exit code when that failed, else None. A report is written when no model is too: it says
+    why, line by line."""
+    staged = _StagedFiles()
     try:
-        # The file is read back as identity will read it before it replaces anything.
-        load_match_settings(text, file_name=str(arguments.output))
-        with _written_whole(arguments.output) as output:
-            output.write(text)
+        with contextlib.closing(staged):
+            if model_text is not None:
+                # The file is read back as identity will read it before it replaces anything.
+                load_match_settings(model_text, file_name=str(arguments.output))
+                with staged.file(arguments.output) as output:
+                    output.write(model_text)
+            if arguments.report:
+                problem_log.seek(0)
+                with staged.file(arguments.report) as report_file:
+                    _write_report(report_file, summary, problem_log)
+            staged.put_in_place()
     except KeyboardInterrupt:
         _say_error(language, en=_INTERRUPTED, fr=_INTERRUPTED_FR)
         return 130
@@ -958,11 +1021,7 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         # The model would not read back as identity reads it: nothing replaces the file the organisation has.
         _say_error(language, en=f"{exc}; nothing written", fr=f"{exc} ; rien n'a été écrit")
         return 1
-    print(
-        in_language(language, en=f"wrote {arguments.output}", fr=f"fichier écrit : {arguments.output}"), file=sys.stderr
-    )
-    print(json.dumps(summary), file=sys.stderr)
-    return 0
+    return None
 
 
 def _estimate(
@@ -1013,13 +1072,18 @@ def _estimate(
             raise
 
 
-def _print_problems(tally: LineTally) -> None:
+def _print_problems(tally: LineTally, report: Path | None) -> None:
     for problem in tally.problems:
         print(problem, file=sys.stderr)
     hidden = tally.skipped + tally.warnings - len(tally.problems)
     if hidden > 0:
+        where = f"see {report}" if report else "--report FILE writes them all"
         print(
-            in_language(tally.language, en=f"… and {hidden:,} more problems", fr=_more_problems_fr(hidden)),
+            in_language(
+                tally.language,
+                en=f"… and {hidden:,} more problem{'s' if hidden > 1 else ''}, {where}",
+                fr=_more_problems_fr(hidden, report=report, can_report=True),
+            ),
             file=sys.stderr,
         )
 

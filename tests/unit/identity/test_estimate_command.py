@@ -364,3 +364,61 @@ def test_a_key_shared_by_more_records_than_a_block_holds_gives_no_pairs() -> Non
     )
     with pytest.raises(NotEnoughDataError, match=f"no two of the {MAX_BLOCK_MEMBERS + 1 + MIN_RECORDS} records share"):
         estimate_from_records(family, start=DEFAULT_MODEL, sample_pairs=10)
+
+
+def test_the_report_names_every_problem_where_the_terminal_shows_the_first_hundred(
+    tmp_path: Path, audience_lines: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = [f'{{"record_id": "x{number}"}}' for number in range(150)]
+
+    assert estimate(tmp_path, [*broken, *audience_lines], "--report", str(tmp_path / "report.json")) == 0
+
+    stderr = capsys.readouterr().err
+    report, figures = json.loads((tmp_path / "report.json").read_text(encoding="utf-8")), summary(stderr)
+    every = figures["skipped"] + figures["warnings"]
+    assert every >= 150
+    assert len([line for line in stderr.splitlines() if line.startswith("line ")]) == 100
+    assert f"… and {every - 100} more problems, see {tmp_path / 'report.json'}" in stderr.splitlines()
+    assert len(report["problems"]) == every
+    assert report["problems"][149] == (
+        "line 150: skipped: names nobody: it needs an external_id, an email, a phone, or first and last names"
+    )
+    assert report["records"] == summary(stderr)["records"]
+    assert (tmp_path / "model.yaml").exists()
+
+
+def test_without_a_report_the_terminal_says_how_to_have_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = [f'{{"record_id": "x{number}"}}' for number in range(101)]
+
+    assert estimate(tmp_path, broken, "--language", "fr") == 1
+
+    assert "… et 1 autre problème ; --report FICHIER l'écrit" in capsys.readouterr().err.splitlines()
+
+
+def test_an_estimate_that_writes_no_model_still_writes_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unnamed = ['{"record_id": "x1"}', '{"record_id": "x2", "email": "not an address"}']
+
+    assert estimate(tmp_path, unnamed, "--report", str(tmp_path / "report.json")) == 1
+
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert (report["lines"], report["skipped"], report["warnings"], len(report["problems"])) == (2, 2, 1, 3)
+    assert not (tmp_path / "model.yaml").exists()
+
+
+def test_a_report_that_would_replace_the_starting_model_or_the_output_exits_2_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = jsonl(tmp_path / "history.jsonl", ['{"record_id": "r1"}'])
+    starting = tmp_path / "start.yaml"
+    starting.write_text(BUNDLED_MATCH_MODEL.read_text(encoding="utf-8"), encoding="utf-8")
+    command = ["identity", "estimate", "--input", str(source), "--output", str(tmp_path / "model.yaml")]
+
+    assert main([*command, "--model", str(starting), "--report", str(starting)]) == 2
+    assert "--report" in capsys.readouterr().err
+    assert main([*command, "--report", str(tmp_path / "model.yaml")]) == 2
+    assert "--report" in capsys.readouterr().err
+    assert starting.read_text(encoding="utf-8") == BUNDLED_MATCH_MODEL.read_text(encoding="utf-8")
