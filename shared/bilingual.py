@@ -90,3 +90,24 @@ def os_error(exc: OSError, language: Language) -> str:
     if reason is None:
         return str(exc)
     return f"{exc.filename} : {reason}" if exc.filename is not None else reason
+
+
+# What the `json` module says of a text it cannot read, in French; a message it adds one day stays in English.
+_JSON_MESSAGES_FR = {
+    "Expecting value": "valeur attendue",
+    "Expecting property name enclosed in double quotes": "nom de propriété entre guillemets doubles attendu",
+    "Expecting ':' delimiter": "deux-points attendu",
+    "Expecting ',' delimiter": "virgule attendue",
+    "Unterminated string starting at": "chaîne non terminée, commencée",
+    "Invalid control character at": "caractère de contrôle non valide",
+    "Invalid \\escape": "échappement non valide",
+    "Invalid \\uXXXX escape": "échappement \\uXXXX non valide",
+    "Extra data": "données en trop",
+    "Illegal trailing comma before end of object": "virgule de trop avant la fin de l'objet",
+    "Illegal trailing comma before end of array": "virgule de trop avant la fin du tableau",
+}
+
+
+def json_message_fr(message: str) -> str:
+    """The `msg` of a `json.JSONDecodeError`, in French."""
+    return _JSON_MESSAGES_FR.get(message, message)

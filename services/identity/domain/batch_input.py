@@ -11,7 +11,7 @@ from services.identity.domain.matching import blocking_keys
 from services.identity.domain.normalise import normalise_record, shown_in_warning
 from services.identity.domain.persons import matching_record
 from services.identity.domain.records import NormalisedRecord, PersonRecord
-from shared.bilingual import format_count, in_language, quoted
+from shared.bilingual import format_count, in_language, json_message_fr, quoted
 from shared.events import Language
 from shared.records import quick_init
 
@@ -123,20 +123,6 @@ _ARRAY_HINT = " (the file looks like a JSON array: write one object per line, wi
 _ARRAY_HINT_FR = (
     " (le fichier ressemble à un tableau JSON : écrivez un objet par ligne, sans crochets ni virgules entre eux)"
 )
-# What the `json` module says of a line it cannot read, in French; a message it adds one day stays in English.
-_JSON_MESSAGES_FR = {
-    "Expecting value": "valeur attendue",
-    "Expecting property name enclosed in double quotes": "nom de propriété entre guillemets doubles attendu",
-    "Expecting ':' delimiter": "deux-points attendu",
-    "Expecting ',' delimiter": "virgule attendue",
-    "Unterminated string starting at": "chaîne non terminée, commencée",
-    "Invalid control character at": "caractère de contrôle non valide",
-    "Invalid \\escape": "échappement non valide",
-    "Invalid \\uXXXX escape": "échappement \\uXXXX non valide",
-    "Extra data": "données en trop",
-    "Illegal trailing comma before end of object": "virgule de trop avant la fin de l'objet",
-    "Illegal trailing comma before end of array": "virgule de trop avant la fin du tableau",
-}
 # A JSON value's kind, in French, by the name of the Python type it is read as (the English names that type).
 # What a JSON value is called, by the Python type it is read as: staff read JSON's words, not Python's.
 _JSON_KINDS = {
@@ -264,7 +250,7 @@ def read_batch_line(line: str | bytes, language: Language = "en") -> BatchRecord
         raise BatchLineError(
             said(
                 f"not valid JSON: {exc.msg} at column {exc.colno}{hint}",
-                f"JSON non valide : {_JSON_MESSAGES_FR.get(exc.msg, exc.msg)} à la colonne {exc.colno}{hint}",
+                f"JSON non valide : {json_message_fr(exc.msg)} à la colonne {exc.colno}{hint}",
             )
         ) from None
     except ValueError:

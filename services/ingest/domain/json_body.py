@@ -6,6 +6,8 @@ from typing import Any
 
 import pydantic_core
 
+from shared.bilingual import json_message_fr
+
 # Valid JSON that Python declines to build: an integer of more than 4,300 digits, arrays nested thousands deep.
 UNREADABLE_JSON_EN = "The body holds a number too long or values nested too deep to be read."
 UNREADABLE_JSON_FR = "Le corps contient un nombre trop long ou des valeurs trop imbriquées pour être lu."
@@ -37,10 +39,20 @@ def read_json_body(body: bytes) -> Any:
             en=f"The body holds {number}, a number too large to be read.",
             fr=f"Le corps contient {number}, un nombre trop grand pour être lu.",
         ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        # Often a body in Windows-1252 (`é` as the byte 0xE9): the byte that stopped the reading is named.
+        byte = exc.object[exc.start : exc.start + 1].hex().upper()
         raise MalformedJsonError(
-            en=f"The body is not valid JSON: {exc}.",
-            fr=f"Le corps n'est pas du JSON valide : {exc}.",
+            en=f"The body is not valid JSON: it is not UTF-8 (byte 0x{byte} at position {exc.start}); "
+            "send JSON in UTF-8.",
+            fr=f"Le corps n'est pas du JSON valide : il n'est pas en UTF-8 (octet 0x{byte} à la position "
+            f"{exc.start}) ; envoyez le JSON en UTF-8.",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise MalformedJsonError(
+            en=f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            fr=f"Le corps n'est pas du JSON valide : {json_message_fr(exc.msg)} à la ligne {exc.lineno}, colonne "
+            f"{exc.colno}.",
         ) from None
     except (ValueError, RecursionError):
         raise MalformedJsonError(en=UNREADABLE_JSON_EN, fr=UNREADABLE_JSON_FR) from None

@@ -125,6 +125,36 @@ def test_json_too_long_in_a_number_or_too_deep_to_read_is_refused_as_malformed_n
     assert refused.value.fr
 
 
+@pytest.mark.parametrize(
+    ("body", "en", "fr"),
+    [
+        (
+            b'{"id": "x",}',
+            "Expecting property name enclosed in double quotes at line 1, column 12",
+            "nom de propriété entre guillemets doubles attendu à la ligne 1, colonne 12",
+        ),
+        (
+            b'{"id":\n "x" "y"}',
+            "Expecting ',' delimiter at line 2, column 6",
+            "virgule attendue à la ligne 2, colonne 6",
+        ),
+        # Windows-1252, as many French systems still write: `é` is the byte 0xE9.
+        (
+            '{"subject": "Théâtre"}'.encode("cp1252"),
+            "it is not UTF-8 (byte 0xE9 at position 15); send JSON in UTF-8",
+            "il n'est pas en UTF-8 (octet 0xE9 à la position 15) ; envoyez le JSON en UTF-8",
+        ),
+    ],
+)
+def test_a_body_that_is_not_json_is_refused_saying_where_in_each_language(body: bytes, en: str, fr: str) -> None:
+    with pytest.raises(RequestRejectedError) as refused:
+        read(body)
+
+    assert (refused.value.status, refused.value.code) == (400, "malformed_json")
+    assert refused.value.en == f"The body is not valid JSON: {en}."
+    assert refused.value.fr == f"Le corps n'est pas du JSON valide : {fr}."
+
+
 def test_an_oversized_event_is_refused_alone_in_a_batch_and_with_413_when_sent_alone() -> None:
     huge = ticket_event("big", subject="x" * 5000)
 
