@@ -834,6 +834,10 @@ def _row_drafts(row: _Row, runs: "_Ranks") -> list[Draft] | None:
         return None
     happened = paid_at or performance_at
     time = happened.at if happened is not None else context.imported_at
+    if paid_at is None and time > context.imported_at:
+        # Dated by a performance still to come, the sale was made by the import at the latest: a fact dated in the
+        # future would have the profile seen as of that day (its season, the opens it forgets, its triggers).
+        time = context.imported_at
     builder = _BUILDERS[kind]
     fact = builder(
         _Facts(

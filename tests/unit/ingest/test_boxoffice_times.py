@@ -231,3 +231,29 @@ def test_any_date_and_time_cells_are_accepted_or_rejected_with_reasons_never_a_c
 
     for outcome in read(("Courriel;Spectacle;Date;Heure;Montant\n" + line.getvalue()).encode()):
         assert isinstance(outcome, AcceptedRow) or (isinstance(outcome, RejectedRow) and outcome.errors)
+
+
+def test_a_sale_dated_by_a_performance_still_to_come_is_dated_by_the_import_and_one_past_by_its_performance() -> None:
+    # Imported on 2026-11-20 at 10:00 in Montréal: one advance sale for the spring, one for a show already given.
+    body = (
+        "No de commande;Courriel;Spectacle;Date de représentation;Montant\n"
+        "C-1;helene@example.com;Le Songe;10/04/2027 20:00;45,00 $\n"
+        "C-2;marc@example.com;Gala;17/10/2026 20:00;45,00 $\n"
+    )
+
+    spring, autumn = accepted(read(body.encode()))
+
+    assert spring.envelopes[0].time == datetime.fromisoformat("2026-11-20T15:00:00+00:00")
+    assert purchase(spring).performance.starts_at == datetime.fromisoformat("2027-04-10T20:00:00-04:00")
+    assert autumn.envelopes[0].time == datetime.fromisoformat("2026-10-17T20:00:00-04:00")
+
+
+def test_an_order_date_dates_the_sale_even_before_a_performance_still_to_come() -> None:
+    body = (
+        "No de commande;Courriel;Spectacle;Date de représentation;Date de commande;Montant\n"
+        "C-1;helene@example.com;Le Songe;10/04/2027 20:00;02/11/2026 09:15;45,00 $\n"
+    )
+
+    [sale] = accepted(read(body.encode()))
+
+    assert sale.envelopes[0].time == datetime.fromisoformat("2026-11-02T09:15:00-05:00")
