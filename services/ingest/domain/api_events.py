@@ -4,13 +4,21 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from services.ingest.domain.json_body import MalformedJsonError, UnstorableJsonError, compact_json, read_json_body
-from shared.events import Envelope, EventValidationError, FieldError, event_type, field_errors, parse_data
+from shared.events import (
+    Envelope,
+    EventValidationError,
+    FieldError,
+    all_event_types,
+    event_type,
+    field_errors,
+    parse_data,
+)
 from shared.events.audience import PARTERRE_PERSON_SOURCE, AudienceFact
 from shared.events.common import ARRIVING
 from shared.events.registry import UnknownEventTypeError
@@ -192,12 +200,29 @@ def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime
                 "not_an_upstream_fact",
             )
         data = parse_data(envelope, arriving=True)
-    except UnknownEventTypeError as exc:
+    except UnknownEventTypeError:
         return _refused(
-            index, "type", str(exc), f"{envelope.type!r} n'est pas un type d'événement connu", "unknown_type"
+            index,
+            "type",
+            f"{envelope.type!r} is not a known event type; upstream facts are {_UPSTREAM_FACT_TYPES}",
+            f"{envelope.type!r} n'est pas un type d'événement connu ; les faits des systèmes sources sont "
+            f"{_UPSTREAM_FACT_TYPES}",
+            "unknown_type",
         )
     except EventValidationError as exc:
         return EventVerdict(index, None, exc.errors)
+    if envelope.time > received_at + FUTURE_TIME_ALLOWED:
+        # A fact is told once it happened. One dated ahead (a year mistyped) would have its person's profile read as
+        # of that day: their season, the opens it forgets, the triggers it judges.
+        return _refused(
+            index,
+            "time",
+            f"is {envelope.time.isoformat()}, more than a day after it was received ({received_at.isoformat()}): "
+            "an event is sent once it happened",
+            f"vaut {envelope.time.isoformat()}, plus d'un jour après sa réception ({received_at.isoformat()}) : un "
+            "événement s'envoie une fois arrivé",
+            "time_in_future",
+        )
     if isinstance(data, AudienceFact) and data.person.source == PARTERRE_PERSON_SOURCE:
         # That source names persons by Parterre's own ids: an upstream system claiming it could erase anyone.
         return _refused(
@@ -208,6 +233,11 @@ def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime
             "reserved",
         )
     return EventVerdict(index, envelope)
+
+
+# How far after its receipt an event may be dated: clocks upstream may run ahead, and a zone be mistaken for UTC.
+FUTURE_TIME_ALLOWED = timedelta(days=1)
+_UPSTREAM_FACT_TYPES = ", ".join(sorted(kind.name for kind in all_event_types() if kind.topic == AUDIENCE_FACTS))
 
 
 def _refused(index: int, field: str, reason: str, reason_fr: str, code: str) -> EventVerdict:

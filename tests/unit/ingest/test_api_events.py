@@ -1,7 +1,7 @@
 """Reading POST /v1/events bodies: limits, organisation, per-event field errors, valid events kept."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -450,3 +450,33 @@ def test_a_number_too_large_is_named_cut_short_not_echoed_whole() -> None:
     assert len(refused.value.en) < 200
     assert len(refused.value.fr) < 200
     assert "1000000000" in refused.value.en
+
+
+def test_an_event_dated_more_than_a_day_after_its_receipt_is_refused_alone_naming_both_moments() -> None:
+    ahead = ticket_event("evt-ahead", time=(RECEIVED + timedelta(days=1, minutes=1)).isoformat())
+    # A clock upstream running ahead, or a zone taken for UTC, is let through.
+    skewed = ticket_event("evt-skewed", time=(RECEIVED + timedelta(hours=5)).isoformat())
+
+    first, second = read([ahead, skewed])
+
+    assert not first.accepted
+    [error] = first.errors
+    assert (error.field, error.code) == ("time", "time_in_future")
+    assert error.reason == (
+        "is 2026-11-30T12:01:00+00:00, more than a day after it was received (2026-11-29T12:00:00+00:00): an event is "
+        "sent once it happened"
+    )
+    assert error.reason_fr.startswith("vaut 2026-11-30T12:01:00+00:00, plus d'un jour après sa réception")
+    assert second.accepted
+
+
+def test_an_unknown_type_is_refused_naming_the_upstream_fact_types_in_each_language() -> None:
+    [verdict] = read(ticket_event(type="com.example.someevent"))
+
+    [error] = verdict.errors
+    assert error.code == "unknown_type"
+    assert "parterre.ticket.purchased.v1" in error.reason
+    assert "parterre.ticket.purchased.v1" in error.reason_fr
+    # Sent here, a type of Parterre's own outputs is refused: it is not offered.
+    assert "parterre.profile.changed.v1" not in error.reason
+    assert "parterre.profile.changed.v1" not in error.reason_fr
