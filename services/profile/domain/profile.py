@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -168,6 +168,11 @@ class ProfileState:
     # The first pass or membership payment, which a renewal replaces in `subscriptions`; None in profiles stored
     # before it was kept.
     first_subscription_at: datetime | None = None
+    # Each pass or membership payment's price by the pass and the term it pays for (`subscription_term`), so that
+    # a payment told by two events (a webhook, then an import of history) counts once, and a renewal, a new term,
+    # counts again. `subscription_payments` and `subscription_paid` are what profiles stored before payments were
+    # kept apart counted and summed; nothing adds to them now.
+    subscription_terms: Mapping[str, Stamped[Decimal]] = field(default_factory=dict)
     subscription_payments: int = 0
     subscription_paid: Decimal = Decimal(0)
     # Shop
@@ -235,6 +240,15 @@ class ProfileState:
         return self.donations + len(self.gifts)
 
     @property
+    def subscription_payment_count(self) -> int:
+        """Pass and membership payments: one per pass and term, with those a profile stored before counted."""
+        return self.subscription_payments + len(self.subscription_terms)
+
+    @property
+    def subscription_total(self) -> Decimal:
+        return sum((term.value for term in self.subscription_terms.values()), self.subscription_paid)
+
+    @property
     def donation_total(self) -> Decimal:
         return sum((gift.value for gift in self.gifts.values()), self.donated)
 
@@ -268,6 +282,14 @@ class ProfileState:
         return dataclasses.replace(
             state, tickets={ticket_id: _with_purchase(record) for ticket_id, record in state.tickets.items()}
         )
+
+
+def subscription_term(subscription_id: str, starts_on: date, ends_on: date | None, renews_on: date | None) -> str:
+    """The key of one payment of a pass or membership: the pass and the term it pays for. A renewal moves its end or
+    its next renewal, whether or not it keeps the day the pass was first valid."""
+    return "|".join(
+        [subscription_id, starts_on.isoformat(), *(day.isoformat() if day else "" for day in (ends_on, renews_on))]
+    )
 
 
 def _with_purchase(record: TicketRecord) -> TicketRecord:
@@ -310,6 +332,8 @@ MERGE_STRATEGIES: Mapping[str, Strategy] = check_table(
         "first_subscription_at": MIN,
         "last_purchase_at": MAX,
         "subscriptions": per_key(MOST_RECENT),
+        # A payment told twice is kept as first told, as a gift is.
+        "subscription_terms": per_key(OLDEST),
         "subscription_payments": SUM,
         "subscription_paid": SUM,
         "shop_orders": per_key(SHOP_ORDER_MERGE),
@@ -503,8 +527,11 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             return {
                 "subscriptions": {data.subscription_id: record},
                 "first_subscription_at": stamp.time,
-                "subscription_payments": 1,
-                "subscription_paid": data.price.amount,
+                "subscription_terms": {
+                    subscription_term(data.subscription_id, data.starts_on, data.ends_on, data.renews_on): Stamped(
+                        data.price.amount, stamp
+                    )
+                },
                 "first_purchase_at": stamp.time,
                 "last_purchase_at": stamp.time,
                 "relationships": _relationship(basis, stamp, source),
@@ -775,8 +802,8 @@ class _Transactions:
         last_purchase_at = _latest(*box_office_times)
         shop_times = [order.stamp.time for order in kept_orders]
         return cls(
-            count=len(ticket_orders) + state.subscription_payments + len(kept_orders) + state.donation_count,
-            spend=ticket_spend + state.subscription_paid + shop_spend + state.donation_total,
+            count=len(ticket_orders) + state.subscription_payment_count + len(kept_orders) + state.donation_count,
+            spend=ticket_spend + state.subscription_total + shop_spend + state.donation_total,
             first_at=_earliest(first_purchase_at, *shop_times, state.first_donation_at),
             last_at=_latest(last_purchase_at, *shop_times, state.last_donation_at),
             first_purchase_at=first_purchase_at,
@@ -846,7 +873,7 @@ def view(
         "last_performance_at": max(started, default=None),
         "is_subscriber": subscribed,
         "subscription_renewal_at": timeless.renewal_at,
-        "subscription_spend": _money(state.subscription_paid),
+        "subscription_spend": _money(state.subscription_total),
         **timeless.season_fields("current", seasons.current(as_of)),
         **timeless.season_fields("previous", seasons.previous(as_of)),
         **timeless.giving,

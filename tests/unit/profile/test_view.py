@@ -635,11 +635,55 @@ def test_subscription_spend_adds_every_pass_and_membership_bought_or_renewed() -
     history = [
         subscription(BOUGHT, price="215.00"),
         subscription(BOUGHT, kind="membership", price="120.00", subscription_id="MEM-1"),
-        subscription(BOUGHT + days(365), kind="membership", price="125.50", subscription_id="MEM-1"),
+        subscription(
+            BOUGHT + days(365), kind="membership", price="125.50", subscription_id="MEM-1", ends_on=date(2028, 6, 30)
+        ),
     ]
 
     assert profile([])["subscription_spend"] == Decimal("0.00")
     assert profile(history, when=BOUGHT + days(366))["subscription_spend"] == Decimal("460.50")
+
+
+def test_a_pass_payment_told_by_two_events_counts_once_and_each_renewal_counts() -> None:
+    paid = subscription(BOUGHT, price="215.00", subscription_id="ABO-9")
+    # The same payment, imported with the box office's history after its webhook: another event id.
+    told_again = replace(subscription(BOUGHT, price="215.00", subscription_id="ABO-9"), event_id="import-ABO-9")
+    # Renewed: the day it was first valid kept, its next renewal moved on.
+    monthly = subscription(BOUGHT, kind="membership", price="10.00", subscription_id="MEM-7", ends_on=None)
+    renewals = [
+        replace(
+            subscription(
+                BOUGHT + days(30 * month),
+                kind="membership",
+                price="10.00",
+                subscription_id="MEM-7",
+                ends_on=None,
+                renews_on=date(2026, 10 + month, 1),
+            ),
+            event_id=f"renewal-{month}",
+        )
+        for month in (0, 1)
+    ]
+
+    for history in ([paid, told_again], [told_again, paid]):
+        assert pick(profile(history), "subscription_spend", "rfm.frequency") == {
+            "subscription_spend": Decimal("215.00"),
+            "rfm.frequency": 1,
+        }
+    assert profile([monthly, *renewals], when=BOUGHT + days(61))["subscription_spend"] == Decimal("30.00")
+
+
+def test_a_profile_stored_when_pass_payments_were_summed_keeps_them() -> None:
+    document = fold([opened(BOUGHT)]).to_document()
+    document |= {"subscription_payments": 2, "subscription_paid": "430.00"}
+    stored = ProfileState.from_document(document)
+
+    later = apply(stored, subscription(BOUGHT + days(365), price="230.00", ends_on=date(2028, 6, 30)))
+
+    assert pick(view(later, as_of=AFTER_THE_SHOWS, seasons=THEATRE), "subscription_spend", "rfm.frequency") == {
+        "subscription_spend": Decimal("660.00"),
+        "rfm.frequency": 3,
+    }
 
 
 def test_a_pass_with_no_end_or_renewal_date_lasts_a_year() -> None:
