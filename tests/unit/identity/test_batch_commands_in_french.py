@@ -475,7 +475,7 @@ def test_estimate_says_its_problems_progress_and_result_in_french(
     ]
     assert "comparaison des paires aléatoires et des paires bloquées, puis EM…" in stderr
     assert any(line.endswith(" fiches/s  157 lignes écartées") for line in stderr)
-    assert f"… et {157 - 100} autres problèmes" in stderr
+    assert f"… et {157 - 100} autres problèmes ; --report FICHIER les écrit tous" in stderr
     assert stderr[-2] == f"fichier écrit : {tmp_path / 'model.yaml'}"
 
 
