@@ -411,8 +411,13 @@ def _address_level(a: NormalisedRecord, b: NormalisedRecord) -> Level:
     apart = (postal_compared and not same_area) or (not postal_compared and cities_compared and not same_city)
     streets_compared = bool(a.street_name and b.street_name)
     same_street = streets_compared and not apart and _same_street_name(a.street_name or "", b.street_name or "")
-    if same_street and (same_area or same_city) and a.street_number and a.street_number == b.street_number:
+    numbers_compared = bool(a.street_number and b.street_number)
+    if same_street and (same_area or same_city) and numbers_compared and a.street_number == b.street_number:
         return Level.SAME_ADDRESS
+    if same_street and numbers_compared:
+        # Two civic numbers on one street: neighbours, whose postal code is one as often as not (it covers a block
+        # face), not the strong agreement a postal code alone is. Namesakes there would be linked on it.
+        return Level.SAME_STREET
     if postal_compared and postal_a == postal_b:
         return Level.SAME_POSTAL_CODE
     if same_street:

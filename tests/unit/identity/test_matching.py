@@ -291,6 +291,8 @@ HOME = place("H2J 2L1", "4521", "st denis rue", "montreal")
         (place("H2J 2L1"), Level.SAME_POSTAL_CODE),
         (place("H2J 2L1", "12", "rachel rue"), Level.SAME_POSTAL_CODE),
         (place("H2J 3K9", "4600", "st denis rue"), Level.SAME_STREET),
+        # A neighbour's number on the street, in the postal code the block face shares.
+        (place("H2J 2L1", "4535", "st denis rue", "montreal"), Level.SAME_STREET),
         (place("H2J 3K9"), Level.SAME_AREA),
         (place("H1A 1A1", city="montreal"), Level.SAME_CITY),
         (place("G1R 4P5", "4521", "st denis rue", "quebec"), Level.DIFFERENT),
@@ -464,6 +466,35 @@ def test_a_mailbox_name_that_differs_as_the_names_do_is_no_typo(a: tuple[str, st
 
     assert compare(first, second).email is Level.DIFFERENT
     assert compare(replace(first, first_name=None, last_name=None), second).email is Level.TYPO
+
+
+def test_namesakes_at_two_numbers_of_one_street_in_one_postal_code_are_not_linked() -> None:
+    marie = NormalisedRecord(
+        first_name="marie",
+        last_name="tremblay",
+        email="mt1@videotron.ca",
+        phone="+15145550101",
+        street_number="4521",
+        street_name="st denis rue",
+        city="montreal",
+        postal_code="H2J 2L1",
+    )
+    neighbour = replace(marie, email="mt2@gmail.com", phone="+15145550202", street_number="4535")
+    walk_up_next_door = NormalisedRecord(
+        first_name="marie",
+        last_name="tremblay",
+        street_number="4535",
+        street_name="st denis rue",
+        postal_code="H2J 2L1",
+    )
+
+    # Every other detail disagrees: two women, not one.
+    assert probability(marie, neighbour) < BANDS.review_at
+    # A name and a neighbour's address alone: a reviewer decides.
+    assert BANDS.review_at <= probability(marie, walk_up_next_door) < BANDS.link_at
+    # The same address, or the postal code alone, still links.
+    assert probability(marie, replace(walk_up_next_door, street_number="4521")) >= BANDS.link_at
+    assert probability(marie, WALK_UP) >= BANDS.link_at
 
 
 def test_full_names_and_an_email_typo_link_but_the_same_mailbox_name_elsewhere_proves_nothing() -> None:
