@@ -4,7 +4,7 @@ import bisect
 import dataclasses
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -197,42 +197,57 @@ class ProfileState:
 
     @property
     def consent_relationships(self) -> Mapping[str, ConsentFact]:
-        """The latest relationship of each kind that implies consent: `relationships`, with the latest shop order
-        not cancelled as a purchase. A cancelled order implies nothing, whatever its reason (declined, fraud, the
-        customer's change of mind): consent errs towards no contact.
+        """The latest relationship of each kind that implies consent: `relationships`, with the latest purchase not
+        undone as a purchase. A shop order cancelled, or a ticket order whose every ticket was paid back (a box
+        office writes a cancelled order so), implies nothing, whatever the reason (declined, fraud, the customer's
+        change of mind): consent errs towards no contact. The purchase before it implies consent then, if any.
 
-        Profiles stored before orders were kept apart hold the latest purchase, ticket or order, in `relationships`,
-        and orders without their source: once that order is cancelled, the purchases it hid cannot be named with
-        their source, and imply nothing until the next one.
+        Profiles stored before orders, tickets and passes kept their source hold the latest purchase in
+        `relationships`: once it is undone, the purchases it hid cannot be named with their source, and imply
+        nothing until the next one.
         """
         purchase = LegalBasis.IMPLIED_PURCHASE.value
-        if not self.shop_orders:
+        paid_back = self._tickets_paid_back()
+        if not self.shop_orders and not paid_back:
             return self.relationships
         cancelled = {
             order.placed.stamp
             for order in self.shop_orders.values()
             if order.placed is not None and order.cancelled is not None
         }
-        latest = max(
-            (
-                order.placed
-                for order in self.shop_orders.values()
-                if order.placed is not None and order.cancelled is None and order.placed.source
-            ),
-            key=lambda placement: placement.stamp,
-            default=None,
-        )
         stored = self.relationships.get(purchase)
-        if stored is not None and stored.stamp in cancelled:
+        if stored is not None and (stored.stamp in cancelled or stored.stamp.time in paid_back):
             stored = None
-        ordered = (
-            None
-            if latest is None
-            else ConsentFact(latest.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, latest.source)
-        )
-        kept = MOST_RECENT.combine(stored, ordered)
+        kept = stored
+        for candidate in self._purchases_kept():
+            kept = MOST_RECENT.combine(kept, candidate)
         others = {basis: fact for basis, fact in self.relationships.items() if basis != purchase}
         return others if kept is None else {**others, purchase: kept}
+
+    def _tickets_paid_back(self) -> frozenset[datetime]:
+        """The moments of ticket purchases whose every ticket was refunded, none kept; `relationships` knows a
+        purchase by its moment (one told again by another event has another event id)."""
+        if not any(record.refunded is not None for record in self.tickets.values()):
+            return frozenset()
+        refunded: set[datetime] = set()
+        kept: set[datetime] = set()
+        for record in self.tickets.values():
+            if record.bought is not None:
+                (refunded if record.refunded is not None else kept).add(record.bought.stamp.time)
+        return frozenset(refunded - kept)
+
+    def _purchases_kept(self) -> Iterator[ConsentFact]:
+        """Each purchase not undone whose source is known, as the implied consent it gives."""
+        granted, basis = ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE
+        for order in self.shop_orders.values():
+            if order.placed is not None and order.cancelled is None and order.placed.source:
+                yield ConsentFact(order.placed.stamp, granted, basis, order.placed.source)
+        for record in self.tickets.values():
+            if record.bought is not None and record.refunded is None and record.bought.source:
+                yield ConsentFact(record.bought.stamp, granted, basis, record.bought.source)
+        for subscription in self.subscriptions.values():
+            if subscription.kind is SubscriptionKind.SEASON_PASS and subscription.source:
+                yield ConsentFact(subscription.stamp, granted, basis, subscription.source)
 
     @property
     def donation_count(self) -> int:
@@ -483,7 +498,12 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
                     for ticket in data.tickets
                     for bought in (
                         Acquisition(
-                            stamp, performance_id, ticket.price.amount, data.order_id, paid=shares[ticket.ticket_id]
+                            stamp,
+                            performance_id,
+                            ticket.price.amount,
+                            data.order_id,
+                            paid=shares[ticket.ticket_id],
+                            source=source,
                         ),
                     )
                 },
@@ -523,7 +543,9 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
                 if data.kind is SubscriptionKind.MEMBERSHIP
                 else LegalBasis.IMPLIED_PURCHASE
             )
-            record = SubscriptionRecord(stamp, data.kind, data.starts_on, data.renews_on, data.ends_on, data.season)
+            record = SubscriptionRecord(
+                stamp, data.kind, data.starts_on, data.renews_on, data.ends_on, data.season, source=source
+            )
             return {
                 "subscriptions": {data.subscription_id: record},
                 "first_subscription_at": stamp.time,

@@ -65,6 +65,9 @@ class Acquisition:
     # however many events tell it; None for an exchange, and for a purchase stored before shares were kept, whose
     # total is in `ProfileState.ticket_paid`.
     paid: Decimal | None = None
+    # The box office that sold it, which the purchase's implied consent names; empty for an exchange, and for a
+    # purchase stored before it was kept.
+    source: str = ""
 
 
 @quick_init
@@ -117,6 +120,8 @@ class SubscriptionRecord:
     renews_on: date | None = None
     ends_on: date | None = None
     season: str | None = None
+    # Where it was bought, which its implied consent names; empty for a pass stored before it was kept.
+    source: str = ""
 
     def due_at(self, seasons: SeasonCalendar) -> datetime:
         """The instant it comes up for renewal: after its last day, at its renewal date, or a year after it starts."""

@@ -28,6 +28,7 @@ from tests.unit.profile.facts import (
     granted,
     performance,
     purchase,
+    refund,
     shop_cancellation,
     shop_order,
     subscription,
@@ -217,9 +218,60 @@ def test_a_cancelled_shop_order_leaves_a_ticket_purchases_consent_standing() -> 
     )
 
 
+@pytest.mark.parametrize("refunded_first", [False, True])
+def test_a_ticket_order_paid_back_whole_implies_no_consent_whichever_comes_first(refunded_first: bool) -> None:
+    # A box office writes an order cancelled (a payment declined) as its tickets refunded.
+    history = [purchase(BOUGHT, SHOW, "T-1", "T-2"), refund(BOUGHT + days(1), "T-1", "T-2", amount="109.00")]
+
+    state = fold(history[::-1] if refunded_first else history)
+
+    assert current_consent(state, EMAIL).status is ConsentStatus.NONE
+    assert email_fields(history, BOUGHT + days(2))["allowed"] is False
+
+
+def test_a_ticket_order_paid_back_in_part_still_implies_consent() -> None:
+    state = fold([purchase(BOUGHT, SHOW, "T-1", "T-2"), refund(BOUGHT + days(1), "T-2")])
+
+    consent = current_consent(state, EMAIL)
+    assert (consent.basis, consent.captured_at) == (LegalBasis.IMPLIED_PURCHASE, BOUGHT)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "source"),
+    [
+        (purchase(BOUGHT, SHOW, "T-0", order_id="O-0"), "billetterie-principale"),
+        (subscription(BOUGHT), "billetterie-principale"),
+        (shop_order(BOUGHT, order_id="1"), "shopify-boutique"),
+    ],
+    ids=["ticket order", "season pass", "shop order"],
+)
+def test_the_purchase_before_a_ticket_order_paid_back_whole_implies_consent_from_its_own_moment(
+    earlier: ProfileEvent, source: str
+) -> None:
+    state = fold(
+        [
+            earlier,
+            purchase(BOUGHT + days(200), SHOW, "T-1", order_id="O-1"),
+            refund(BOUGHT + days(201), "T-1"),
+        ]
+    )
+
+    consent = current_consent(state, EMAIL)
+    assert (consent.basis, consent.captured_at, consent.source) == (LegalBasis.IMPLIED_PURCHASE, BOUGHT, source)
+
+
+def test_a_ticket_purchase_told_again_under_another_event_id_and_then_paid_back_implies_nothing() -> None:
+    first = purchase(BOUGHT, SHOW, "T-1")
+    told_again = dataclasses.replace(purchase(BOUGHT, SHOW, "T-1"), event_id="import-T-1")
+
+    state = fold([first, told_again, refund(BOUGHT + days(1), "T-1")])
+
+    assert current_consent(state, EMAIL).status is ConsentStatus.NONE
+
+
 def stored_before_orders_were_kept_apart(events: list[ProfileEvent]) -> ProfileState:
-    """The profile a version before this one stored: orders without their source, and the latest purchase, ticket
-    or order, among `relationships`."""
+    """The profile a version before this one stored: orders and tickets without their source, and the latest
+    purchase, ticket or order, among `relationships`."""
     state = fold(events)
     placements = [order.placed for order in state.shop_orders.values() if order.placed is not None]
     stored = state.relationships.get("implied_purchase")
@@ -234,6 +286,12 @@ def stored_before_orders_were_kept_apart(events: list[ProfileEvent]) -> ProfileS
             order_id: dataclasses.replace(order, placed=dataclasses.replace(order.placed, source=""))
             for order_id, order in state.shop_orders.items()
             if order.placed is not None
+        },
+        tickets={
+            ticket_id: dataclasses.replace(
+                record, bought=None if record.bought is None else dataclasses.replace(record.bought, source="")
+            )
+            for ticket_id, record in state.tickets.items()
         },
         relationships={**state.relationships, "implied_purchase": max(candidates, key=lambda fact: fact.stamp)},
     )
