@@ -209,6 +209,14 @@ def test_every_parterre_variable_a_service_gets_is_a_field_of_its_settings_class
     assert not unknown, f"{name} is given variables its settings class ignores: {sorted(unknown)}"
 
 
+def test_identity_is_given_the_suppression_salt_set_in_env(compose_services: dict[str, dict[str, Any]]) -> None:
+    # Compose reads .env to fill in values, not to give them to a container: passed through by name, or identity
+    # would hash erased persons under the development salt.
+    environment = _environment(compose_services["identity"])
+    assert "PARTERRE_IDENTITY_SUPPRESSION_SALT" in environment
+    assert environment["PARTERRE_IDENTITY_SUPPRESSION_SALT"] is None
+
+
 @pytest.mark.parametrize("name", SERVICE_NAMES)
 def test_a_service_listens_and_is_published_on_its_settings_default_port(
     compose_services: dict[str, dict[str, Any]], name: str
