@@ -72,7 +72,8 @@ status: ## what runs, each consumer group's lag and dead letters
 test: install tools ## every test; starts the servers it needs and stops what it started
 	@unit_log=$$(mktemp); \
 	nice -n 19 $(RUN) pytest tests/unit -p no:cacheprovider >"$$unit_log" 2>&1 & unit=$$!; \
-	trap 'kill $$unit 2>/dev/null; rm -f "$$unit_log"' INT TERM; \
+	trap 'kill $$unit 2>/dev/null; rm -f "$$unit_log"; exit 130' INT; \
+	trap 'kill $$unit 2>/dev/null; rm -f "$$unit_log"; exit 143' TERM; \
 	$(RUN) pytest --ignore=tests/unit --durations=15; servers=$$?; \
 	wait $$unit; unit_status=$$?; \
 	echo "--- the tests that need no server, run beside the others:"; cat "$$unit_log"; rm -f "$$unit_log"; \

@@ -3,9 +3,11 @@
 import argparse
 import json
 import platform
+import signal
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 from bench import (
     identity_resolution,
@@ -65,6 +67,10 @@ async def run_all(quick: bool, only: frozenset[str] = frozenset(BENCHMARKS)) -> 
     return results
 
 
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the volume, to check the benchmarks run")
@@ -72,6 +78,8 @@ def main() -> None:
         "--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeat for several)"
     )
     arguments = parser.parse_args()
+    # SIGTERM stops a run as Ctrl-C does: the servers it started are stopped on the way out, not left running.
+    signal.signal(signal.SIGTERM, _interrupted)
     # The services the benchmarks run in this process pace their collector as their own processes do.
     tune_garbage_collection()
     # On the services' own event loop: the benchmarks run some services in this process.

@@ -22,6 +22,8 @@ import pytest_timeout
 from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# SIGTERM (a CI job cancelled, `kill`) stops the session as Ctrl-C does: the servers it started are stopped.
+pytest_plugins = ("tests.terminate_as_interrupt",)
 
 # No deadline for a generated case: `make test` runs the tests that need no server beside those waiting on servers,
 # on two cores, where one case can take four times another for no reason of its own. Speed is `make bench`'s.
