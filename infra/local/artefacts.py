@@ -111,6 +111,9 @@ class Artefacts:
                     _require("mvn"),
                     "-B",
                     "-q",
+                    # A jar whose checksum does not match the one Maven Central publishes stops the fetch: without
+                    # it Maven only warns, and `-q` hides the warning.
+                    "--strict-checksums",
                     "-f",
                     str(KAFKA_POM),
                     f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",

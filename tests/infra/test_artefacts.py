@@ -45,3 +45,24 @@ def test_a_rebuild_stopped_before_its_stamp_leaves_no_stamp_vouching_for_the_new
     local.ensure_ferretdb(lambda _message: None)
     assert local.ferretdb_binary.read_text() == "built from sources-a"
     assert built == ["sources-a", "sources-b", "sources-a"]
+
+
+def test_kafka_jars_are_fetched_refusing_any_whose_checksum_does_not_match(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands: list[list[str]] = []
+
+    def build(argv: list[str], **_options: object) -> None:
+        commands.append(argv)
+        staging = Path(next(arg for arg in argv if arg.startswith("-DoutputDirectory=")).partition("=")[2])
+        staging.mkdir(parents=True)
+        (staging / "kafka_2.13-4.1.1.jar").write_bytes(b"")
+
+    monkeypatch.setattr(artefacts, "_run_build", build)
+    monkeypatch.setattr(artefacts, "_require", lambda tool: tool)
+
+    Artefacts(tmp_path).ensure_kafka(lambda _message: None)
+
+    [maven] = commands
+    assert maven[0] == "mvn"
+    assert "--strict-checksums" in maven
