@@ -51,8 +51,11 @@ infra-down: ## stop them; no process or open port is left
 infra-status: ## what runs, on which port
 	python3 -m infra.local status
 
-topics: install ## create the catalog's topics (needs Kafka)
-	$(RUN) parterre topics create
+# The local stack's addresses, on the ports PARTERRE_LOCAL_*_PORT move it to, as `make up` gives its services.
+LOCAL_STACK_ENV = env $$(python3 -m infra.local env)
+
+topics: install ## create the catalog's topics in the local Kafka (PARTERRE_LOCAL_KAFKA_PORT moves it)
+	$(RUN) $(LOCAL_STACK_ENV) parterre topics create
 
 up: install infra-up topics ## start Kafka, FerretDB, the four services and the console in the background; prints their URLs
 	$(RUN) python -m infra.platform up
@@ -104,7 +107,7 @@ demo: export PARTERRE_NOTIFY_ALLOW_PLAIN_HTTP := true
 # The demo plays on topics of its own: whatever else the local Kafka carries never delays it, nor mixes with it.
 demo: export PARTERRE_KAFKA_NAMESPACE := demo.
 demo: up ## start everything, send a Québec theatre's season through it, and summarise what came out
-	$(RUN) python -m demo $(DEMO_ARGS)
+	$(RUN) $(LOCAL_STACK_ENV) python -m demo $(DEMO_ARGS)
 	@echo
 	@echo "Everything keeps running: look around, then stop it with: make down"
 

@@ -32,11 +32,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Data, logs and pid files live in .local/data, .local/logs and .local/run."
         ),
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{up,down,status}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{up,down,status,env}")
     commands.add_parser("up", help="start both servers (reusing running ones) and print their endpoints")
     commands.add_parser("down", help="stop both servers")
     commands.add_parser("status", help=f"show what runs; exit code {EXIT_NOT_RUNNING} unless both are healthy")
+    commands.add_parser(
+        "env",
+        help="print PARTERRE_KAFKA_BOOTSTRAP and PARTERRE_MONGO_URL for this stack, a NAME=value a line, for `env`",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.command == "env":
+        # What the services `make up` starts are given: `make topics` and `make demo` reach the same servers.
+        config = StackConfig.from_environment()
+        print(f"PARTERRE_KAFKA_BOOTSTRAP={config.kafka_bootstrap}")
+        print(f"PARTERRE_MONGO_URL={config.mongo_url}")
+        return EXIT_OK
 
     try:
         stack = LocalStack(StackConfig.from_environment())
