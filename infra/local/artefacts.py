@@ -95,7 +95,10 @@ class Artefacts:
 
     def ensure_kafka(self, progress: Progress) -> Path:
         """The directory of Kafka's jars, gathered by Maven on the first call."""
-        with self._build_lock():
+        if self.kafka_ready():
+            # Read without the lock: a build takes the stamp away before it swaps the jars, and stamps them after.
+            return self.kafka_lib
+        with self._build_lock(progress):
             if self.kafka_ready():
                 return self.kafka_lib
             progress(
@@ -140,7 +143,9 @@ class Artefacts:
 
     def ensure_ferretdb(self, progress: Progress) -> Path:
         """The FerretDB binary, (re)built when infra/local/ferretdb's sources changed since the last build."""
-        with self._build_lock():
+        if self.ferretdb_ready():
+            return self.ferretdb_binary
+        with self._build_lock(progress):
             if self.ferretdb_ready():
                 return self.ferretdb_binary
             if self.ferretdb_binary.exists():
@@ -192,11 +197,16 @@ class Artefacts:
         return modfile
 
     @contextlib.contextmanager
-    def _build_lock(self) -> Iterator[None]:
+    def _build_lock(self, progress: Progress) -> Iterator[None]:
         # The cache is shared by every stack root (tests use their own roots), so builds are serialised.
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with (self.cache_dir / ".build.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # A first build elsewhere (another terminal, a test run) takes minutes: said, not a silent wait.
+                progress(f"waiting for another process building into {self.cache_dir}…")
+                fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
 

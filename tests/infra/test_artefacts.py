@@ -1,5 +1,7 @@
 """The build stamps of the local stack's artefacts: a stamp vouches only for the artefact built from its sources."""
 
+import fcntl
+import threading
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,35 @@ def test_kafka_jars_are_fetched_refusing_any_whose_checksum_does_not_match(
     [maven] = commands
     assert maven[0] == "mvn"
     assert "--strict-checksums" in maven
+
+
+def _fake_maven(argv: list[str], **_options: object) -> None:
+    staging = Path(next(arg for arg in argv if arg.startswith("-DoutputDirectory=")).partition("=")[2])
+    staging.mkdir(parents=True)
+    (staging / "kafka_2.13-4.1.1.jar").write_bytes(b"")
+
+
+def test_a_build_waiting_for_another_says_so_and_built_artefacts_wait_for_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(artefacts, "_run_build", _fake_maven)
+    monkeypatch.setattr(artefacts, "_require", lambda tool: tool)
+    local = Artefacts(tmp_path)
+    said: list[str] = []
+    local.cache_dir.mkdir(parents=True, exist_ok=True)
+    with (local.cache_dir / ".build.lock").open("w") as held:
+        # Another process building (a first run in another terminal) holds the lock for a while.
+        fcntl.flock(held, fcntl.LOCK_EX)
+        release = threading.Timer(0.5, fcntl.flock, (held, fcntl.LOCK_UN))
+        release.start()
+        local.ensure_kafka(said.append)
+        release.join()
+
+        waited = [message for message in said if message.startswith("waiting for another process building")]
+        assert len(waited) == 1, said
+        assert local.kafka_ready()
+        # Built already: the lock held again makes no one wait.
+        fcntl.flock(held, fcntl.LOCK_EX)
+        said.clear()
+        assert local.ensure_kafka(said.append) == local.kafka_lib
+        assert said == []
