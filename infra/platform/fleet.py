@@ -14,7 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.local.processes import is_alive, process_argv, read_pid_file, remove_file, spawn_detached, write_pid_file
+from infra.local.processes import (
+    describe_listener,
+    is_alive,
+    port_is_free,
+    process_argv,
+    read_pid_file,
+    remove_file,
+    spawn_detached,
+    write_pid_file,
+)
 
 # The console calls the other four, so it starts last.
 SERVICES = ("ingest", "identity", "profile", "notify", "console")
@@ -83,6 +92,7 @@ class Fleet:
         log's tail when one stops or stays unready."""
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         (self.root / "run").mkdir(parents=True, exist_ok=True)
+        self._check_ports_free()
         for name in SERVICES:
             if self._running_pid(name) is not None:
                 progress(f"{name}: already running")
@@ -116,6 +126,21 @@ class Fleet:
             time.sleep(0.25)
             states = self.status()
         return states
+
+    def _check_ports_free(self) -> None:
+        """Raises FleetError naming each port another program holds, before any service is started: started, the
+        others would run on while the one that cannot listen stops, its log saying so among earlier runs'."""
+        busy = []
+        for name in SERVICES:
+            port = self.port(name)
+            if self._running_pid(name) is None and not port_is_free("127.0.0.1", port):
+                holder = describe_listener(port)
+                busy.append(f"{name}'s port {port} is already in use" + (f" by {holder}" if holder else ""))
+        if busy:
+            raise FleetError(
+                f"the services cannot start: {'; '.join(busy)}. Stop that program (`ss -ltnp 'sport = :PORT'` "
+                "names it) and start again; nothing was started."
+            )
 
     def down(self, progress: Callable[[str], None] = print) -> None:
         """Stops every service: SIGTERM, then SIGKILL after a grace period (they commit and close on SIGTERM)."""
