@@ -19,9 +19,11 @@ from services.profile.domain.rule_conditions import (
     CAUSE_PERFORMANCE_AT,
     Condition,
     ConditionSpec,
+    Duration,
     FieldName,
     FieldTest,
     MomentFieldName,
+    Op,
     Profile,
     add_months,
     fields_named,
@@ -429,7 +431,8 @@ def evaluate_triggers(
     their condition comes to hold, counted by a fixed period, are looked at: time-based ones are the sweep's, and a
     period counted from a date the merge may change would count anew what a person merged in was sent. `sent` holds
     what the person was sent, as `rule:period` (their dedupe keys without the person): a rule fired once per moment
-    it is counted from is not fired for a moment older than one it was sent for (see `_sent_for_a_later_moment`).
+    it is counted from is not fired for a moment older than one it was sent for, nor for one less than a lapse after it
+    (see `_asked_for_this_lapse`).
     """
     _require_aware(as_of)
     # Months and years of the conditions are counted on the organisation's calendar.
@@ -449,7 +452,7 @@ def evaluate_triggers(
         if (
             rule.period is Period.ONCE
             and rule.counted_from is not None
-            and _sent_for_a_later_moment(rule.name, period_key, sent)
+            and _asked_for_this_lapse(rule, period_key, sent, zone)
         ):
             continue
         # Held before in the same period: the change did not make it hold. A new season is a new chance: three
@@ -480,21 +483,40 @@ def evaluate_triggers(
 _MOMENT_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
-def _sent_for_a_later_moment(rule_name: str, period_key: str, sent: Collection[str]) -> bool:
-    """Whether a rule fired once per moment it is counted from was sent for `period_key`'s moment or a later one.
+def _asked_for_this_lapse(rule: TriggerRule, period_key: str, sent: Collection[str], zone: tzinfo) -> bool:
+    """Whether a rule fired once per moment it is counted from (a lapse) was sent for `period_key`'s moment, for a
+    later one, or for one less than a lapse before it.
 
     The moment may move back: a lapsed buyer is counted from their last purchase kept, which goes back a year when
     their latest order is refunded in full. Asked to come back after that order, the patron is not asked again for
-    the older one; a purchase kept after it is a new moment, and a new chance."""
+    the older one. It may also move on without the patron having come back: an old history imported purchase after
+    purchase brings last purchases days apart, each a year old. The patron lapsed once, and is asked once; a moment
+    is new only a whole lapse (the rule's `older_than` on the field it is counted from) after the one they were asked
+    about, when they came back after being asked."""
     if not _MOMENT_KEY.fullmatch(period_key):
         return False
-    prefix = f"{rule_name}:"
-    # Keys of one format, in UTC: their text sorts as their moments do.
-    return any(
-        _MOMENT_KEY.fullmatch(period := key.removeprefix(prefix)) is not None and period >= period_key
-        for key in sent
-        if key.startswith(prefix)
-    )
+    moment = _key_moment(period_key)
+    lapses = [
+        test.value
+        for test in rule.time_tests
+        if test.field == rule.counted_from and test.op is Op.OLDER_THAN and isinstance(test.value, Duration)
+    ]
+    prefix = f"{rule.name}:"
+    for key in sent:
+        period = key.removeprefix(prefix)
+        if not key.startswith(prefix) or _MOMENT_KEY.fullmatch(period) is None:
+            continue
+        # Keys of one format, in UTC: their text sorts as their moments do.
+        if period >= period_key:
+            return True
+        asked_about = _key_moment(period)
+        if any(moment < lapse.after(asked_about, zone) for lapse in lapses):
+            return True
+    return False
+
+
+def _key_moment(period_key: str) -> datetime:
+    return datetime.strptime(period_key, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 # What a `trigger fired` event carries at most (an upstream id's length), and the longest period kept as it is: a

@@ -933,8 +933,28 @@ async def a_lapsed_buyer_asked_back_is_not_asked_again_when_their_last_order_is_
     older_at = datetime.fromisoformat(older.data["original"]["time"])
     assert (await world.fields("per_anne"))["last_purchase_at"] == older_at
 
-    # A purchase kept since is a new one to come back from.
-    assert "lapsed-buyer" in await asked(world.purchase("sale-later", "per_anne", days_ago=370))
+    # A purchase made after she was asked is a new one to come back from: a year after it, she is asked again.
+    assert "lapsed-buyer" not in await asked(world.purchase("sale-later", "per_anne", at=NOW + timedelta(days=1)))
+    world.clock.at = NOW + timedelta(days=367)
+    published: list[Envelope] = []
+    await world.sweep(published=published)
+    assert [rule for rule, _ in rules_fired(tuple(published))] == ["lapsed-buyer"]
+
+
+async def a_lapsed_buyers_history_imported_purchase_after_purchase_asks_them_back_once(world: World) -> None:
+    # Three purchases of thirteen months ago, each in turn the last one as the old box office's export is read.
+    history = [world.purchase(f"old-{days}", "per_max", days_ago=days) for days in (380, 375, 370)]
+    fired = [rule for envelope in history for rule, _ in rules_fired(await world.deliver(envelope))]
+    published: list[Envelope] = []
+    await world.sweep(published=published)
+    gifts = [world.donation(f"gift-{days}", "per_max", days_ago=days) for days in (385, 378, 371)]
+    fired += [rule for envelope in gifts for rule, _ in rules_fired(await world.deliver(envelope))]
+    await world.sweep(published=published)
+
+    assert [rule for rule in fired + [rule for rule, _ in rules_fired(tuple(published))] if "lapsed" in rule] == [
+        "lapsed-buyer",
+        "lapsed-donor",
+    ]
 
 
 async def a_merge_that_makes_a_rule_hold_fires_it_once_and_again_with_the_merge_delivered_again(world: World) -> None:
@@ -3830,6 +3850,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_recomputation_cut_short_before_publishing_announces_the_same_events_when_carried_on,
     a_member_whose_renewal_is_on_its_way_is_offered_no_season_pass,
     a_lapsed_buyer_asked_back_is_not_asked_again_when_their_last_order_is_then_refunded_in_full,
+    a_lapsed_buyers_history_imported_purchase_after_purchase_asks_them_back_once,
     an_older_first_gift_imported_after_its_anniversary_sends_no_late_anniversary,
     a_household_shows_on_the_profile_announced_once_and_an_older_one_never_replaces_it,
     a_survivor_moves_to_the_household_its_merge_names_whatever_order_the_household_events_arrive_in,
