@@ -162,10 +162,17 @@ async def _queue_trigger(
     if not wanted:
         return []
     suppressed = None
-    if trigger.purpose is not None and _reaches_the_person(trigger, trigger.purpose):
+    message = message_id(organisation_id, envelope.id)
+    decided = await store.delivery(delivery_id(wanted[0][0].subscription_id, message))
+    if decided is not None:
+        # Accepted before (Kafka delivers it again): the cap decided then. Judged again now, when the window has
+        # moved on, a message the cap held back would be counted against the allowance, and never sent.
+        if decided.status is DeliveryStatus.SUPPRESSED and decided.last_error == Suppression.FREQUENCY_CAP.value:
+            suppressed = Suppression.FREQUENCY_CAP
+    elif trigger.purpose is not None and _reaches_the_person(trigger, trigger.purpose):
         # Counted when accepted, not when sent: a person's triggers arrive in order on one partition, so this
         # read-then-write has a single writer per person, which a check at send time (many lanes) would not.
-        now, message = deps.clock.now(), message_id(organisation_id, envelope.id)
+        now = deps.clock.now()
         sent = await store.sends(organisation_id, trigger.person_id)
         if not deps.rules.cap.admits(sent, message, now):
             suppressed = Suppression.FREQUENCY_CAP

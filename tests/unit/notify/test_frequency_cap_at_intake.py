@@ -56,6 +56,9 @@ class IntakeStore:
         for message in expired:
             self.sent.pop(message, None)
 
+    async def delivery(self, delivery_id: str) -> Delivery | None:
+        return self.deliveries.get(delivery_id)
+
     async def add_delivery(self, delivery: Delivery) -> bool:
         if delivery.delivery_id in self.deliveries:
             return False
@@ -117,3 +120,19 @@ def test_a_trigger_delivered_again_days_later_still_counts_from_when_it_was_firs
     [fourth] = _accepted(store, 3, ConsentPurpose.MARKETING_EMAIL, email, at=NOW + timedelta(days=7, hours=12))
 
     assert fourth.status is DeliveryStatus.PENDING
+
+
+def test_a_trigger_the_cap_held_back_delivered_again_once_the_window_moved_on_is_not_counted() -> None:
+    store = IntakeStore()
+    email = [(Channel.EMAIL, "elise@example.com")]
+    for hour in range(3):
+        _accepted(store, hour, ConsentPurpose.MARKETING_EMAIL, email, at=NOW + timedelta(hours=hour))
+    [held_back] = _accepted(store, 9, ConsentPurpose.MARKETING_EMAIL, email, at=NOW + timedelta(days=6, hours=23))
+    assert held_back.status is DeliveryStatus.SUPPRESSED
+
+    # Kafka delivers it again after the first three left the window: it was decided, and is never sent.
+    again = _accepted(store, 9, ConsentPurpose.MARKETING_EMAIL, email, at=NOW + timedelta(days=7, hours=2))
+
+    assert again == []
+    assert store.deliveries[held_back.delivery_id].status is DeliveryStatus.SUPPRESSED
+    assert held_back.message_id not in store.sent, "a message never sent holds no place in the allowance"
