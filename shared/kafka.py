@@ -385,10 +385,17 @@ def add_consumer(
         """The batch handler's share of the records; returns the rest, to handle one at a time."""
         assert handle_batch is not None
         decoded: list[ConsumedRecord[MessageT]] = []
+        # A record that does not decode is dead-lettered one at a time, and its key's later records follow it there,
+        # in order: given to the batch handler, they would be handled before it, and again after it.
+        undecoded_keys: set[bytes | None] = set()
         for raw_record in records:
+            if raw_record.key in undecoded_keys:
+                continue
             try:
                 message = decode(raw_record.value or b"")
-            except Exception:  # noqa: S112 - a record that does not decode is dead-lettered one at a time
+            except Exception:
+                # Left to the one-at-a-time path, which dead-letters it (see `undecoded_keys`).
+                undecoded_keys.add(raw_record.key)
                 continue
             decoded.append(
                 ConsumedRecord(

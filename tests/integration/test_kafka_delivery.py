@@ -70,7 +70,14 @@ class ConsumerHarness:
         )
         return value or 0.0
 
-    async def start(self, handle: Handler, *, concurrency: int = 1) -> None:
+    async def start(
+        self,
+        handle: Handler,
+        *,
+        concurrency: int = 1,
+        handle_batch: Callable[[list[ConsumedRecord[dict[str, str]]]], Awaitable[list[ConsumedRecord[dict[str, str]]]]]
+        | None = None,
+    ) -> None:
         add_consumer(
             self.broker,
             topic=self.topic,
@@ -80,6 +87,7 @@ class ConsumerHarness:
             settings=self.settings,
             metrics=self.metrics,
             concurrency=concurrency,
+            handle_batch=handle_batch,
         )
         await self.broker.start()
 
@@ -317,6 +325,36 @@ async def test_an_undecodable_message_is_dead_lettered_at_once_without_retries(
     headers = shared_kafka.decode_headers(dead[0].headers)
     assert headers[shared_kafka.DLQ_ATTEMPTS] == "0"
     assert headers[shared_kafka.DLQ_ERROR_TYPE] == "JSONDecodeError"
+
+
+async def test_the_records_after_an_undecodable_one_of_its_key_are_left_out_of_the_batch_and_handled_once(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    effects: list[tuple[str, str]] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        effects.append(("one", consumed.message["id"]))
+
+    async def handle_batch(batch: list[ConsumedRecord[dict[str, str]]]) -> list[ConsumedRecord[dict[str, str]]]:
+        effects.extend(("batch", consumed.message["id"]) for consumed in batch)
+        return []
+
+    await harness.start(handle, handle_batch=handle_batch)
+    garbage = OutgoingRecord(
+        topic=harness.topic,
+        key="person-1",
+        value=b"{not json",
+        headers={shared_kafka.ORGANISATION_HEADER: ORGANISATION},
+    )
+    await publish(
+        settings, [garbage, record(harness.topic, "m1", key="person-1"), record(harness.topic, "m2", key="person-2")]
+    )
+
+    assert await wait_until(lambda: len(effects) >= 2 and harness.count("dead_lettered") == 1)
+    await asyncio.sleep(1)
+    # After the record ahead of it is dead-lettered, m1 is handled alone, once; m2, of another key, in the batch.
+    assert sorted(effects) == [("batch", "m2"), ("one", "m1")]
+    assert harness.count("processed") == 2
 
 
 async def test_a_permanent_error_skips_the_remaining_attempts(
