@@ -7,11 +7,12 @@ import re
 import struct
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -49,6 +50,10 @@ DLQ_SOURCE_PARTITION = "parterre-dlq-source-partition"
 DLQ_SOURCE_OFFSET = "parterre-dlq-source-offset"
 DLQ_CONSUMER_GROUP = "parterre-dlq-consumer-group"
 DLQ_FAILED_AT = "parterre-dlq-failed-at"
+# Set when the record was too large to be dead-lettered whole: its size, and how much of it the dead letter keeps.
+DLQ_TRUNCATED = "parterre-dlq-truncated"
+# What a dead letter keeps of a record too large to go whole: well under Kafka's 1 MB default, headers included.
+DEAD_LETTER_VALUE_KEPT = 512 * 1024
 _MAX_REASON_LENGTH = 2000
 # Longest pause between two tries of a message while Kafka or the store is unreachable: once back, it goes on soon.
 MAX_OUTAGE_PAUSE_SECONDS = 5.0
@@ -507,24 +512,31 @@ def add_consumer(
                     metrics.messages.labels(group_id, organisation, "processed").inc()
                     return
         assert failure is not None
-        await publisher.publish(
-            OutgoingRecord(
-                topic=dead_letter_topic,
-                key=(raw_record.key or b"").decode(errors="replace"),
-                value=raw,
-                headers={
-                    **headers,
-                    DLQ_REASON: _describe(failure)[:_MAX_REASON_LENGTH],
-                    DLQ_ERROR_TYPE: type(failure).__name__,
-                    DLQ_ATTEMPTS: str(attempts),
-                    DLQ_SOURCE_TOPIC: raw_record.topic,
-                    DLQ_SOURCE_PARTITION: str(raw_record.partition),
-                    DLQ_SOURCE_OFFSET: str(raw_record.offset),
-                    DLQ_CONSUMER_GROUP: group_id,
-                    DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
-                },
-            )
+        dead_letter = OutgoingRecord(
+            topic=dead_letter_topic,
+            key=(raw_record.key or b"").decode(errors="replace"),
+            value=raw,
+            headers={
+                **headers,
+                DLQ_REASON: _describe(failure)[:_MAX_REASON_LENGTH],
+                DLQ_ERROR_TYPE: type(failure).__name__,
+                DLQ_ATTEMPTS: str(attempts),
+                DLQ_SOURCE_TOPIC: raw_record.topic,
+                DLQ_SOURCE_PARTITION: str(raw_record.partition),
+                DLQ_SOURCE_OFFSET: str(raw_record.offset),
+                DLQ_CONSUMER_GROUP: group_id,
+                DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
+            },
         )
+        try:
+            await publisher.publish(dead_letter)
+        except MessageSizeTooLargeError:
+            # A record near Kafka's size limit does not fit with the headers added: failing here for good, it would
+            # rewind its batch forever, and hold every record behind it. Its first bytes are kept; the whole record
+            # stays in its topic at the offset the headers give, until the topic's retention.
+            kept = raw[:DEAD_LETTER_VALUE_KEPT]
+            truncated = {DLQ_TRUNCATED: f"{len(raw)} bytes, the first {len(kept)} kept"}
+            await publisher.publish(replace(dead_letter, value=kept, headers={**dead_letter.headers, **truncated}))
         metrics.messages.labels(group_id, organisation, "dead_lettered").inc()
         log.error(
             "dead-lettered %s[%d]@%d after %d attempt(s): %s",

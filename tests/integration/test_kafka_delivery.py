@@ -357,6 +357,29 @@ async def test_the_records_after_an_undecodable_one_of_its_key_are_left_out_of_t
     assert harness.count("processed") == 2
 
 
+async def test_a_record_too_large_to_dead_letter_whole_is_dead_lettered_cut_and_the_records_behind_it_go_on(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    handled: list[str] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        handled.append(consumed.message["id"])
+
+    await harness.start(handle)
+    # Under Kafka's 1 MB as sent; with the dead letter's headers added, over it.
+    poison = OutgoingRecord(
+        topic=harness.topic, key="k", value=b"x" * 1_048_000, headers={shared_kafka.ORGANISATION_HEADER: ORGANISATION}
+    )
+    await publish(settings, [poison, record(harness.topic, "after", key="k")])
+
+    assert await wait_until(lambda: handled == ["after"])
+    [dead] = await read_all(settings.kafka_bootstrap, dead_letter_topic_for(harness.group_id), expected=1)
+    headers = shared_kafka.decode_headers(dead.headers)
+    assert dead.value == poison.value[: shared_kafka.DEAD_LETTER_VALUE_KEPT]
+    assert headers[shared_kafka.DLQ_TRUNCATED] == f"1048000 bytes, the first {shared_kafka.DEAD_LETTER_VALUE_KEPT} kept"
+    assert headers[shared_kafka.DLQ_ERROR_TYPE] == "JSONDecodeError"
+
+
 async def test_a_permanent_error_skips_the_remaining_attempts(
     settings: ServiceSettings, harness: ConsumerHarness
 ) -> None:
