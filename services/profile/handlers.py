@@ -2157,9 +2157,23 @@ def _announced(
         triggers = tuple(
             build_envelope(decision.as_event(), id=decision.trigger_id, **common) for decision in decisions
         )
+    # A change that judges no time-based rule (a merge, a household, a recompute) after a due moment the sweep has
+    # not reached yet: the profile stays due then, or the triggers time brought (a lapse, an anniversary) would be
+    # lost, the profile next due when they no longer hold.
+    time_judged = cause.fires_triggers and merged_in is None
+    missed = (
+        []
+        if time_judged
+        else [
+            profile.due_at
+            for profile in (stored, *(merged_in or ()))
+            if profile.due_at is not None and profile.due_at <= as_of
+        ]
+    )
     due_candidates = [
         moment
         for moment in (
+            *missed,
             next_time_change(after_state, as_of, seasons=rules.seasons, viewed=after),
             time_conditions_due([rules.segments, rules.triggers], after, as_of, rules.seasons.zone),
         )

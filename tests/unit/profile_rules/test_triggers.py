@@ -153,6 +153,31 @@ def test_a_patron_who_comes_back_and_lapses_again_is_asked_again() -> None:
     assert again.dedupe_key != first.dedupe_key
 
 
+def test_a_lapsed_buyer_is_asked_again_only_for_a_last_purchase_a_whole_lapse_after_the_one_asked_about() -> None:
+    asked_about = datetime(2025, 11, 10, 19, 0, tzinfo=UTC)
+    sent = [f"lapsed-buyer:{asked_about:%Y-%m-%dT%H:%M:%SZ}"]
+
+    def win_back(last_purchase_at: datetime, as_of: datetime) -> bool:
+        buyer = patron(tickets_bought=6, last_purchase_at=last_purchase_at)
+        decisions = evaluate_triggers(
+            TRIGGERS,
+            buyer,
+            buyer,
+            as_of=as_of,
+            cause_event_type=None,
+            cause_event_id=None,
+            person_id=PERSON,
+            sent=sent,
+        )
+        return "lapsed-buyer" in {decision.rule for decision in decisions}
+
+    # Imported history: a purchase five days after the one she was asked about, each a year old by now.
+    assert not win_back(asked_about + timedelta(days=5), asked_about + timedelta(days=375))
+    # She came back after being asked, and lapsed again: asked again.
+    came_back = asked_about + timedelta(days=370)
+    assert win_back(came_back, came_back + timedelta(days=366))
+
+
 def test_a_buyer_or_donor_who_lapsed_over_a_month_ago_as_old_history_imported_shows_is_not_asked() -> None:
     # Importing a patron's purchases one after another, each more than a year old, would ask once for each.
     buyer = patron(tickets_bought=2, last_purchase_at=LAST_PURCHASE)
