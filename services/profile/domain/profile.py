@@ -227,7 +227,8 @@ class ProfileState:
     def _tickets_paid_back(self) -> frozenset[datetime]:
         """The moments of ticket purchases whose every ticket was refunded, none kept; `relationships` knows a
         purchase by its moment (one told again by another event has another event id)."""
-        if not any(record.refunded is not None for record in self.tickets.values()):
+        if not self.ticket_refunds and not self.ticket_refunded:
+            # No refund told (the view asks this of every profile): no ticket to look at.
             return frozenset()
         refunded: set[datetime] = set()
         kept: set[datetime] = set()
