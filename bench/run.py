@@ -3,11 +3,9 @@
 import argparse
 import json
 import platform
-import signal
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from bench import (
     identity_resolution,
@@ -21,6 +19,7 @@ from bench import (
 from bench.support import Result, format_table, servers
 from shared.gc_tuning import tune_garbage_collection
 from shared.service import run_as_served
+from shared.signals import stopped_as_by_ctrl_c
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -67,10 +66,6 @@ async def run_all(quick: bool, only: frozenset[str] = frozenset(BENCHMARKS)) -> 
     return results
 
 
-def _interrupted(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"stopped by signal {signum}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the volume, to check the benchmarks run")
@@ -78,12 +73,12 @@ def main() -> None:
         "--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeat for several)"
     )
     arguments = parser.parse_args()
-    # SIGTERM stops a run as Ctrl-C does: the servers it started are stopped on the way out, not left running.
-    signal.signal(signal.SIGTERM, _interrupted)
     # The services the benchmarks run in this process pace their collector as their own processes do.
     tune_garbage_collection()
     # On the services' own event loop: the benchmarks run some services in this process.
-    results = run_as_served(run_all(arguments.quick, frozenset(arguments.only or BENCHMARKS)))
+    # SIGTERM stops a run as Ctrl-C does: the servers it started are stopped on the way out, not left running.
+    with stopped_as_by_ctrl_c():
+        results = run_as_served(run_all(arguments.quick, frozenset(arguments.only or BENCHMARKS)))
     print(table(results))
     RESULTS.write_text(
         json.dumps(

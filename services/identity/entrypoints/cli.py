@@ -10,11 +10,9 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import textwrap
-import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator, MutableMapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +53,7 @@ from shared.events import Language
 from shared.gc_tuning import collections_paused_keeping_what_is_made
 from shared.memo import caches_within
 from shared.progress import ProgressLine, with_progress
+from shared.signals import StoppedError, stopped_as_by_ctrl_c
 from shared.tokens import OrganisationIdError, organisation_option_accepted, validate_organisation_id
 from shared.yaml_models import ConfigFileError, read_config_file
 
@@ -460,7 +459,9 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     # The output and the report are put in place together, once both are whole.
     staged = _StagedFiles()
     with (
-        _stopped_as_by_ctrl_c(),
+        # Set before the process preparing the lines starts, which inherits them and puts SIGTERM and SIGHUP back to
+        # their default effect, to be stopped quietly (see `_prepare`).
+        stopped_as_by_ctrl_c(),
         tempfile.TemporaryFile("w+", encoding="utf-8", prefix="parterre-problems-") as problem_log,
         contextlib.closing(staged),
     ):
@@ -492,7 +493,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
             return 1
         except KeyboardInterrupt as exc:
             _say_error(language, en=_INTERRUPTED, fr=_INTERRUPTED_FR)
-            return exc.exit_code if isinstance(exc, _StoppedError) else 130
+            return exc.exit_code if isinstance(exc, StoppedError) else 130
         except OSError as exc:
             # A disk full or a file refused: the output stays as it was.
             _say_error(language, en=f"{exc}; nothing written", fr=f"{os_error(exc, 'fr')} ; rien n'a été écrit")
@@ -529,7 +530,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
             staged.put_in_place()
         except KeyboardInterrupt as exc:
             _say_error(language, en=_INTERRUPTED, fr=_INTERRUPTED_FR)
-            return exc.exit_code if isinstance(exc, _StoppedError) else 130
+            return exc.exit_code if isinstance(exc, StoppedError) else 130
         except OSError as exc:
             # Neither is put in place: a new output beside the report of an older run would contradict it.
             _say_error(
@@ -585,39 +586,6 @@ class _NothingResolvedError(Exception):
     def __init__(self, report: BatchReport) -> None:
         super().__init__(f"nothing resolved among {report.lines} lines")
         self.report = report
-
-
-class _StoppedError(KeyboardInterrupt):
-    """A signal asking the run to stop, taken as Ctrl-C is."""
-
-    def __init__(self, signal_number: int) -> None:
-        super().__init__(signal.Signals(signal_number).name)
-        self.exit_code = 128 + signal_number
-
-
-@contextlib.contextmanager
-def _stopped_as_by_ctrl_c() -> Iterator[None]:
-    """SIGTERM and SIGHUP (`timeout`, a terminal closed, a service manager) stop the run as Ctrl-C does: by their
-    default effect, its scratch files, which grow with the history, would stay behind in the temporary folder."""
-
-    def stop(signal_number: int, _frame: object) -> None:
-        raise _StoppedError(signal_number)
-
-    if threading.current_thread() is not threading.main_thread():
-        # Only the main thread may set handlers: run from another (a test, an embedding program), signals stay as set.
-        yield
-        return
-    # Set before the process preparing the lines starts, which inherits them and puts SIGTERM and SIGHUP back to their
-    # default effect, to be stopped quietly (see `_prepare`).
-    numbers = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
-    previous = {number: signal.signal(number, stop) for number in numbers}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            # None: a handler set outside Python, which cannot be put back from here.
-            if handler is not None:
-                signal.signal(number, handler)
 
 
 class _StagedFiles:
