@@ -5,14 +5,15 @@ import functools
 import logging
 import re
 import struct
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -20,6 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from shared.consumer_progress import BatchProgress
 from shared.events import Envelope, event_type, kafka_key
 from shared.events.common import SLUG_PATTERN
 from shared.gc_tuning import collections_paused
@@ -347,8 +349,10 @@ def add_consumer(
     headers. A failure that says Kafka or the store is unreachable (`server_unreachable`) is no fault of the
     record and spends no attempt: the record is tried again, with pauses up to `MAX_OUTAGE_PAUSE_SECONDS`, for as
     long as the server is away, and never dead-lettered for it. The batch's offsets are committed once every
-    record in it is handled or dead-lettered. If the process dies first, or even the dead-letter publish fails,
-    the whole batch is delivered again: that is why every handler must be idempotent.
+    record in it is handled or dead-lettered, and before that as far as it has got without a gap, after each dead
+    letter and every `PROGRESS_COMMIT_SECONDS` (see `shared.consumer_progress`). If the process dies first, or
+    even the dead-letter publish fails, the batch is delivered again from the last commit: that is why every
+    handler must be idempotent.
 
     With `handle_batch`, the decoded records of a batch go to it first, all at once; it returns those it left
     undone, which are then handled one at a time as above. It must leave, of each key's records, all from the
@@ -364,11 +368,26 @@ def add_consumer(
 
     async def consume_records(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        progress = BatchProgress(records, time.monotonic())
+        committing = asyncio.Lock()
+
+        async def consume_and_note(raw_record: ConsumerRecord[Any, Any]) -> None:
+            dead_lettered = await consume_in_context(raw_record)
+            progress.handled(raw_record)
+            if dead_lettered or progress.due(time.monotonic()):
+                async with committing:
+                    await commit_progress(message.consumer, progress)
+
         if handle_batch is not None:
-            records = await consume_together(records)
+            left = await consume_together(records)
+            left_positions = {(record.topic, record.partition, record.offset) for record in left}
+            for raw_record in records:
+                if (raw_record.topic, raw_record.partition, raw_record.offset) not in left_positions:
+                    progress.handled(raw_record)
+            records = left
         if concurrency <= 1:
             for raw_record in records:
-                await consume_in_context(raw_record)
+                await consume_and_note(raw_record)
             return
         # Records of one key stay in order; different keys run side by side, at most `concurrency` at once.
         # Every record is handled before the batch is committed, so at-least-once still holds.
@@ -380,7 +399,7 @@ def add_consumer(
         async def consume_key(key_records: list[ConsumerRecord[Any, Any]]) -> None:
             async with slots:
                 for raw_record in key_records:
-                    await consume_in_context(raw_record)
+                    await consume_and_note(raw_record)
 
         async with asyncio.TaskGroup() as tasks:
             for key_records in by_key.values():
@@ -436,7 +455,8 @@ def add_consumer(
                 rest.append(raw_record)
         return tuple(rest)
 
-    async def consume_in_context(raw_record: ConsumerRecord[Any, Any]) -> None:
+    async def consume_in_context(raw_record: ConsumerRecord[Any, Any]) -> bool:
+        """Handles the record, or dead-letters it: says which."""
         headers = decode_headers(raw_record.headers)
         organisation = headers.get(ORGANISATION_HEADER, "")
         if not _ORGANISATION_ID.fullmatch(organisation):
@@ -445,12 +465,12 @@ def add_consumer(
         correlation_token = correlation_id_var.set(headers.get(CORRELATION_HEADER))
         organisation_token = organisation_id_var.set(organisation)
         try:
-            await consume_one(raw_record, headers, organisation)
+            return await consume_one(raw_record, headers, organisation)
         finally:
             correlation_id_var.reset(correlation_token)
             organisation_id_var.reset(organisation_token)
 
-    async def consume_one(raw_record: ConsumerRecord[Any, Any], headers: dict[str, str], organisation: str) -> None:
+    async def consume_one(raw_record: ConsumerRecord[Any, Any], headers: dict[str, str], organisation: str) -> bool:
         raw: bytes = raw_record.value or b""
         attempts = 0
         failure: BaseException | None = None
@@ -510,7 +530,7 @@ def add_consumer(
                         await sleep(retry_pause(settings.consumer_retry_backoff_seconds, attempts))
                 else:
                     metrics.messages.labels(group_id, organisation, "processed").inc()
-                    return
+                    return False
         assert failure is not None
         dead_letter = OutgoingRecord(
             topic=dead_letter_topic,
@@ -546,6 +566,7 @@ def add_consumer(
             attempts,
             _describe(failure),
         )
+        return True
 
     subscriber = broker.subscriber(
         topic,
@@ -559,6 +580,24 @@ def add_consumer(
     )
     subscriber(consume_batch)
     poll_without_pause(subscriber)
+
+
+async def commit_progress(consumer: object, progress: BatchProgress) -> None:
+    """Commits what the batch has handled without a gap, where that has moved on since its last commit."""
+    positions = progress.to_commit()
+    # FastStream's test broker stands a consumer in that commits nothing and takes no offsets.
+    if not positions or not isinstance(consumer, AIOKafkaConsumer):
+        return
+    try:
+        await consumer.commit(
+            {TopicPartition(topic, partition): position for (topic, partition), position in positions.items()}
+        )
+    except KafkaError as exc:
+        # The group moved the partitions on (a rebalance, or this consumer dropped for a batch longer than its poll
+        # interval): their new owner starts from the last commit, and this batch's own commit at its end fails too.
+        log.warning("could not commit a long batch's progress, %s: %r", positions, exc)
+        return
+    progress.committed(positions, time.monotonic())
 
 
 def poll_without_pause(subscriber: Any) -> None:

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 from pymongo.errors import ServerSelectionTimeoutError
 
+from shared import consumer_progress
 from shared import kafka as shared_kafka
 from shared.kafka import (
     BulkKafkaPublisher,
@@ -24,6 +26,7 @@ from shared.kafka import (
     PermanentMessageError,
     add_consumer,
     create_broker,
+    kafka_partition_index,
     publish_in_batches,
 )
 from shared.settings import ServiceSettings
@@ -305,6 +308,87 @@ async def test_a_message_failing_every_attempt_lands_in_the_dead_letter_topic_wi
     assert headers[shared_kafka.DLQ_CONSUMER_GROUP] == harness.group_id
     assert attempts["poison"] == settings.consumer_max_attempts
     assert harness.count("dead_lettered") == 1
+
+
+async def committed_positions(settings: ServiceSettings, group_id: str) -> dict[int, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        await admin.close()
+    return {partition.partition: committed.offset for partition, committed in offsets.items()}
+
+
+async def test_a_record_dead_lettered_in_a_batch_is_committed_before_the_batch_ends(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    """Should the process stop before the batch ends, the dead letter is not written again when it comes back."""
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        if consumed.message["id"] == "poison":
+            raise PermanentMessageError("this ticket references a performance that does not exist")
+        await release.wait()
+        handled.append(consumed.message["id"])
+
+    await publish(
+        settings, [record(harness.topic, "poison", key="person-7"), record(harness.topic, "slow", key="person-7")]
+    )
+    await harness.start(handle)
+    assert await wait_until(lambda: harness.count("dead_lettered") == 1)
+    dead = await read_all(settings.kafka_bootstrap, dead_letter_topic_for(harness.group_id), expected=1)
+    partition = int(shared_kafka.decode_headers(dead[0].headers)[shared_kafka.DLQ_SOURCE_PARTITION])
+    poison_offset = int(shared_kafka.decode_headers(dead[0].headers)[shared_kafka.DLQ_SOURCE_OFFSET])
+
+    committed_while_slow_is_handled: dict[int, int] = {}
+    for _ in range(100):
+        committed_while_slow_is_handled = await committed_positions(settings, harness.group_id)
+        if committed_while_slow_is_handled.get(partition) == poison_offset + 1:
+            break
+        await asyncio.sleep(0.1)
+    release.set()
+
+    assert committed_while_slow_is_handled.get(partition) == poison_offset + 1
+    assert await wait_until(lambda: handled == ["slow"])
+    for _ in range(100):
+        if (await committed_positions(settings, harness.group_id)).get(partition) == poison_offset + 2:
+            break
+        await asyncio.sleep(0.1)
+    assert (await committed_positions(settings, harness.group_id)).get(partition) == poison_offset + 2
+
+
+async def test_a_long_batch_commits_what_it_has_handled_as_it_goes(
+    settings: ServiceSettings, harness: ConsumerHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kafka drops a consumer whose batch outlasts its poll interval, and the batch comes back from the last commit."""
+    monkeypatch.setattr(consumer_progress, "PROGRESS_COMMIT_SECONDS", 0.0)
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        if consumed.message["id"] == "slow":
+            await release.wait()
+        handled.append(consumed.message["id"])
+
+    await publish(
+        settings, [record(harness.topic, "quick", key="person-7"), record(harness.topic, "slow", key="person-7")]
+    )
+    await harness.start(handle)
+    assert await wait_until(lambda: handled == ["quick"])
+    partition = kafka_partition_index(b"person-7", 3)
+
+    committed_while_slow_is_handled: dict[int, int] = {}
+    for _ in range(100):
+        committed_while_slow_is_handled = await committed_positions(settings, harness.group_id)
+        if partition in committed_while_slow_is_handled:
+            break
+        await asyncio.sleep(0.1)
+    release.set()
+
+    assert committed_while_slow_is_handled.get(partition) == 1
+    assert await wait_until(lambda: handled == ["quick", "slow"])
 
 
 async def test_an_undecodable_message_is_dead_lettered_at_once_without_retries(
