@@ -30,13 +30,18 @@ SEPARATOR_DESCRIPTION = (
 
 # A phone in E.164 (`+15145550199`) is digits alone, no formula: SMS tools read it only without a quote before it.
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# What starts a formula where a cell starts: at the start of the text, and after either separator (a file opened with
+# the one it was not written with is split there), after any spaces.
+_FORMULA_START = re.compile(r"(?:^|(?<=[,;]))( *)(?=[=+\-@\t\r])")
 
 
 def spreadsheet_cell(value: Any) -> str:
     """`value` as a cell that a spreadsheet shows as written: empty for None, `yes`/`no`, JSON for what is not text.
 
-    A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is a formula to a spreadsheet (CSV
-    injection): a quote before it keeps it text; a phone in E.164 is left bare."""
+    A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return, spaces before it or not, is a formula to a
+    spreadsheet (CSV injection): a quote before it keeps it text; a phone in E.164 is left bare. So is one after a
+    `,` or a `;` in the text: a file opened with the separator it was not written with (see `CsvSeparator`) is
+    split there, unquoted, and `Marie;=1+1` in a comma-separated file opened in French gives a cell `=1+1`."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -44,7 +49,7 @@ def spreadsheet_cell(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if _E164.fullmatch(text):
         return text
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return _FORMULA_START.sub(r"\1'", text)
 
 
 def csv_line(cells: Iterable[str], delimiter: str = ",") -> str:
