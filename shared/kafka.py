@@ -576,6 +576,7 @@ def add_consumer(
         batch_timeout_ms=settings.consumer_batch_timeout_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        parser=parsed_whatever_their_headers,
         decoder=_records_read_by_the_handler,
     )
     subscriber(consume_batch)
@@ -598,6 +599,27 @@ async def commit_progress(consumer: object, progress: BatchProgress) -> None:
         log.warning("could not commit a long batch's progress, %s: %r", positions, exc)
         return
     progress.committed(positions, time.monotonic())
+
+
+async def parsed_whatever_their_headers(
+    records: tuple[ConsumerRecord[Any, Any], ...],
+    parse: Callable[[tuple[ConsumerRecord[Any, Any], ...]], Awaitable[Any]],
+) -> Any:
+    """FastStream's parse of a batch, which a header value that is no UTF-8 text (or null) does not stop.
+
+    FastStream decodes every header value as UTF-8 before the handler runs. One that failed lost the whole batch
+    without a word: neither handled nor rewound, it was committed past by the next. The handler reads the records as
+    they came (`raw_message`), their headers through `decode_headers`; FastStream sees them made text."""
+    try:
+        return await parse(records)
+    except (UnicodeDecodeError, AttributeError):
+        parsed = await parse(tuple(replace(record, headers=_headers_as_text(record.headers)) for record in records))
+        parsed.raw_message = records
+        return parsed
+
+
+def _headers_as_text(raw_headers: Iterable[tuple[str, bytes | None]]) -> tuple[tuple[str, bytes], ...]:
+    return tuple((name, (value or b"").decode(errors="replace").encode()) for name, value in raw_headers)
 
 
 def poll_without_pause(subscriber: Any) -> None:
@@ -636,8 +658,9 @@ def _describe(failure: BaseException) -> str:
     return f"{type(failure).__name__}: {text}" if text else type(failure).__name__
 
 
-def decode_headers(raw_headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
-    return {name: value.decode(errors="replace") for name, value in raw_headers}
+def decode_headers(raw_headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
+    """A record's headers as text: a value that is no UTF-8 is read with replacement characters, a null one as empty."""
+    return {name: (value or b"").decode(errors="replace") for name, value in raw_headers}
 
 
 def record_for(envelope: Envelope) -> OutgoingRecord:

@@ -391,6 +391,46 @@ async def test_a_long_batch_commits_what_it_has_handled_as_it_goes(
     assert await wait_until(lambda: handled == ["quick", "slow"])
 
 
+async def test_records_with_a_header_value_no_utf_8_or_null_are_handled_with_the_rest_of_their_batch(
+    settings: ServiceSettings, harness: ConsumerHarness
+) -> None:
+    """A header another producer wrote as it liked is no reason to lose the batch it came in."""
+    handled: list[tuple[str, str, str]] = []
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        headers = consumed.headers
+        handled.append((consumed.message["id"], headers[shared_kafka.ORGANISATION_HEADER], headers["x-trace"]))
+
+    organisation = ORGANISATION.encode()
+    odd_headers: list[list[tuple[str, bytes | None]]] = [
+        [(shared_kafka.ORGANISATION_HEADER, organisation), ("x-trace", b"ok")],
+        [(shared_kafka.ORGANISATION_HEADER, organisation), ("x-trace", None)],
+        [(shared_kafka.ORGANISATION_HEADER, organisation), ("x-trace", b"\xff\xfe")],
+        [(shared_kafka.ORGANISATION_HEADER, organisation), ("x-trace", b"after")],
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        for number, headers in enumerate(odd_headers):
+            await producer.send_and_wait(
+                harness.topic, json.dumps({"id": f"m{number}"}).encode(), key=b"one-key", headers=headers
+            )
+    finally:
+        await producer.stop()
+    await harness.start(handle)
+
+    assert await wait_until(lambda: len(handled) == len(odd_headers))
+    await asyncio.sleep(1)  # a late duplicate would arrive now
+    assert handled == [
+        ("m0", ORGANISATION, "ok"),
+        ("m1", ORGANISATION, ""),
+        ("m2", ORGANISATION, "\ufffd\ufffd"),
+        ("m3", ORGANISATION, "after"),
+    ]
+    assert harness.count("processed") == len(odd_headers)
+    assert harness.count("dead_lettered") == 0
+
+
 async def test_an_undecodable_message_is_dead_lettered_at_once_without_retries(
     settings: ServiceSettings, harness: ConsumerHarness
 ) -> None:
