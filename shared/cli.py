@@ -127,7 +127,9 @@ async def _topics(settings: ServiceSettings) -> int:
         print(f"exists   {name}")
     for name, (have, want) in report.under_partitioned.items():
         print(f"WARNING  {name} has {have} partitions, the catalog wants {want}", file=sys.stderr)
-    return 0
+    for name, reason in report.refused.items():
+        print(f"REFUSED  {name}: {reason}", file=sys.stderr)
+    return 1 if report.refused else 0
 
 
 def _docs(arguments: argparse.Namespace) -> int:

@@ -21,7 +21,8 @@ class LagReader:
         await self._admin.close()
 
     async def lag(self, group_id: str, topic: str) -> int:
-        """Over all the topic's partitions; a partition the group never committed counts from its beginning."""
+        """Over all the topic's partitions; a partition the group never committed counts from its beginning. A topic
+        that does not exist holds nothing to read."""
         partitions = [TopicPartition(topic, number) for number in await self._partitions(topic)]
         committed = await self._admin.list_consumer_group_offsets(group_id, partitions=partitions)
         ends = await self._reader.end_offsets(partitions)
@@ -41,5 +42,9 @@ class LagReader:
         return sum(ends[partition] - starts[partition] for partition in partitions)
 
     async def _partitions(self, topic: str) -> list[int]:
-        [description] = await self._admin.describe_topics([topic])
-        return sorted(entry["partition"] for entry in description["partitions"])
+        """The topic's partitions, none if it does not exist. Every topic is described: asking for one by name lets a
+        broker that auto-creates topics create it, with its default partition count rather than the catalog's."""
+        for description in await self._admin.describe_topics():
+            if description["topic"] == topic:
+                return sorted(entry["partition"] for entry in description["partitions"])
+        return []

@@ -1,9 +1,11 @@
 """Consumer lag as `make status` and the `parterre_consumer_lag` gauge read it: published minus committed."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
 from infra.platform.kafka_state import pipeline_state
@@ -89,3 +91,37 @@ async def test_a_message_dead_lettered_twice_after_a_crash_counts_once(
         if state.group_id == namespace + identity.group_id
     ]
     assert state.dead_letters == 2
+
+
+async def test_reading_the_lag_of_topics_not_created_yet_creates_none(
+    settings: ServiceSettings, unique_name: str
+) -> None:
+    """`make status` on a fresh Kafka, which may create a topic asked for by name, with its own partition count."""
+    namespace = f"test-{unique_name}."
+
+    states = await pipeline_state(settings.kafka_bootstrap, namespace)
+
+    assert {(state.lag, state.dead_letters) for state in states} == {(0, 0)}
+    await asyncio.sleep(2)  # the broker creates a topic asked for by name after answering
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        made = [name for name in await admin.list_topics() if namespace in name]
+    finally:
+        await admin.close()
+    assert made == []
+
+
+async def test_topics_the_broker_will_not_create_are_reported_refused_and_the_others_created(
+    settings: ServiceSettings, unique_name: str
+) -> None:
+    fine, too_long = f"test.{unique_name}.fine", f"test.{unique_name}." + "x" * 250
+
+    report = await ensure_topics(settings.kafka_bootstrap, {fine: 2, too_long: 1})
+
+    assert report.created == [fine]
+    assert list(report.refused) == [too_long]
+    assert report.refused[too_long].startswith("INVALID_TOPIC: ")
+    assert "249" in report.refused[too_long]
+    again = await ensure_topics(settings.kafka_bootstrap, {fine: 2})
+    assert (again.created, again.existing, again.refused) == ([], [fine], {})
