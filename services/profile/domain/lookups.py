@@ -1,6 +1,8 @@
 """The keys a profile is found by: its emails, phones and upstream ids, and the sound of its names, written the way a
 look-up asks for them."""
 
+import re
+
 from services.profile.domain.profile import ProfileState, email_address, external_key, phone_number
 from shared.emails import normalise_email
 from shared.memo import remembered
@@ -34,6 +36,30 @@ def personal_details(state: ProfileState) -> list[str]:
     of names: a sound is shared by many people and tells no one's details."""
     held = {key.split(":", 1)[1] for key in _detail_keys(state)}
     return sorted(held | {email_address(email) for email in state.emails_undeliverable_at})
+
+
+# A run of digits a phone number could be written as: `514-555-0199`, `(514) 555 0199`, `+1 514.555.0199`.
+_TYPED_PHONE = re.compile(r"\+?\(?\d[\d\s().\-]{5,}\d")
+# Shorter upstream ids are left out: `12` would be named by any reason giving a date, and says little of anyone.
+_SHORTEST_UPSTREAM_ID_NAMED = 4
+
+
+def details_named_in(text: str, state: ProfileState, region: str) -> list[str]:
+    """Which of the profile's emails, phones and upstream ids `text` gives, however typed: an email in any case, a
+    phone with its spaces, dashes or brackets (read as look-ups read it, from `region`), an upstream id without its
+    source and in any case, as a word of its own. Each is named as the profile holds it, sorted."""
+    folded = text.casefold()
+    emails = map(email_address, (*state.emails, *state.emails_undeliverable_at))
+    named = {email for email in emails if email and email.casefold() in folded}
+    typed_phones = {
+        number for typed in _TYPED_PHONE.findall(text) for number in phone_readings(typed.strip(" ().-"), region)
+    }
+    named |= {phone for phone in state.phones if phone in typed_phones or phone in text}
+    for external in state.external_ids:
+        upstream = upstream_id_as_compared(_upstream_id(external))
+        if len(upstream) >= _SHORTEST_UPSTREAM_ID_NAMED and re.search(rf"(?<!\w){re.escape(upstream)}(?!\w)", folded):
+            named.add(_upstream_id(external))
+    return sorted(named)
 
 
 def _detail_keys(state: ProfileState) -> set[str]:

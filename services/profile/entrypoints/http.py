@@ -3,7 +3,7 @@ know them by, or by a search box; segments, their sizes over time, and their mem
 erased everywhere."""
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.profile.context import ProfileContext, ProfileDep
-from services.profile.domain.lookups import email_lookups, external_lookups, personal_details, phone_lookups
+from services.profile.domain.lookups import details_named_in, email_lookups, external_lookups, phone_lookups
 from services.profile.domain.profile import ticket_history, view
 from services.profile.domain.search import (
     LONGEST_QUERY,
@@ -562,7 +562,11 @@ class ErasureRequest(BaseModel):
     "/v1/persons/{person_id}/erase",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Erase a person everywhere: identity, profile, pending messages; the request and its proof are logged",
-    responses={200: {"description": "Erased already: nothing is asked again."}, **_READ_REFUSALS},
+    responses={
+        200: {"description": "Erased already: nothing is asked again."},
+        409: {"description": "`do_not_readd` after an erasure without it, done or under way (`nothing_to_suppress`)."},
+        **_READ_REFUSALS,
+    },
 )
 async def erase_person(
     person_id: str,
@@ -576,18 +580,23 @@ async def erase_person(
     proof once profile has searched its collections afterwards.
 
     Asked again, it does not ask twice: a person erased already is answered `200` with `status: erased`, and a
-    request still under way (asked less than `ERASURE_ASKED_AGAIN_AFTER` ago) is answered with its id. The reason
+    request still under way (asked less than `ERASURE_ASKED_AGAIN_AFTER` ago) is answered with its id; asked again
+    with `do_not_readd` after one without it, it is refused (`409`), as the identifiers go with the first. The reason
     must not name the person's email, phone or upstream id: the log keeps it after the erasure (`422`)."""
     store, organisation_id = context.deps.store, principal.organisation_id
     requested_at = context.deps.clock.now()
     stored = await store.profile(organisation_id, person_id)
+    asked = request or ErasureRequest()
     if stored is None:
         if await store.is_erased(organisation_id, person_id):
+            if asked.do_not_readd and await _erased_keeping_nothing(context, organisation_id, person_id):
+                _nothing_left_to_keep_out(person_id)
             response.status_code = status.HTTP_200_OK
             return {"person_id": person_id, "status": "erased"}
         _profile_not_found()
-    asked = request or ErasureRequest()
-    if asked.reason is not None and (named := _details_named(asked.reason, personal_details(stored.state))):
+    if asked.reason is not None and (
+        named := ", ".join(details_named_in(asked.reason, stored.state, context.deps.rules.default_region))
+    ):
         en = f"The reason gives {named}, the person's own, which the log would keep after the erasure: say why without."
         fr = f"La raison donne {named}, à la personne, que le journal garderait après l'effacement : dites-la sans."
         raise HTTPException(
@@ -601,7 +610,10 @@ async def erase_person(
         )
     pending = await _erasure_under_way(context, organisation_id, person_id, requested_at)
     if pending is not None:
-        return {"person_id": person_id, "status": "requested", "request_id": pending}
+        request_id, pending_keeps_out = pending
+        if asked.do_not_readd and not pending_keeps_out:
+            _nothing_left_to_keep_out(person_id)
+        return {"person_id": person_id, "status": "requested", "request_id": request_id}
     envelope = build_envelope(
         PersonErasureRequestedV1(
             # Parterre's own id only: the request must not carry the details it erases.
@@ -637,8 +649,9 @@ ERASURE_ASKED_AGAIN_AFTER = timedelta(hours=1)
 
 async def _erasure_under_way(
     context: ProfileContext, organisation_id: str, person_id: str, now: datetime
-) -> str | None:
-    """The id of the person's last erasure request, if asked less than `ERASURE_ASKED_AGAIN_AFTER` ago and not done."""
+) -> tuple[str, bool] | None:
+    """The id of the person's last erasure request, if asked less than `ERASURE_ASKED_AGAIN_AFTER` ago and not done,
+    and whether it asked `do_not_readd`."""
     entries = await context.deps.store.privacy_entries(organisation_id, person_digest(organisation_id, person_id))
     requests = [entry for entry in entries if entry.action == "erasure_requested"]
     if not requests:
@@ -648,14 +661,36 @@ async def _erasure_under_way(
     request_id = last.details.get("request_id")
     if done or now - last.at >= ERASURE_ASKED_AGAIN_AFTER or not isinstance(request_id, str):
         return None
-    return request_id
+    return request_id, last.details.get("do_not_readd") is True
 
 
-def _details_named(reason: str, details: Sequence[str]) -> str:
-    """Which of the person's details (`personal_details`) the reason names, as an English list; empty for none."""
-    folded = reason.casefold()
-    named = [detail for detail in details if detail and detail.casefold() in folded]
-    return ", ".join(named)
+async def _erased_keeping_nothing(context: ProfileContext, organisation_id: str, person_id: str) -> bool:
+    """Whether the request that erased the person, the first one asked here, is known not to have asked
+    `do_not_readd`. A person erased by identity's own route has no request here: not known."""
+    entries = await context.deps.store.privacy_entries(organisation_id, person_digest(organisation_id, person_id))
+    requests = [entry for entry in entries if entry.action == "erasure_requested"]
+    return bool(requests) and min(requests, key=lambda entry: entry.at).details.get("do_not_readd") is False
+
+
+def _nothing_left_to_keep_out(person_id: str) -> NoReturn:
+    """`do_not_readd` asked after an erasure without it, done or under way: identity erases the identifiers with the
+    first request, so no salted hash of them can be kept. Answered as identity answers it, rather than as done."""
+    raise HTTPException(
+        status.HTTP_409_CONFLICT,
+        detail=bilingual_error(
+            "nothing_to_suppress",
+            en=(
+                f"{person_id} is erased, or being erased, without do_not_readd: their identifiers go with the erasure, "
+                "so nothing can keep them out. A later fact about them makes a new person, who may be erased with "
+                "do_not_readd."
+            ),
+            fr=(
+                f"{person_id} est effacée, ou en train de l'être, sans do_not_readd : ses identifiants partent avec "
+                "l'effacement, rien ne peut l'empêcher d'être ajoutée de nouveau. Un fait ultérieur la concernant "
+                "crée une nouvelle personne, qui pourra être effacée avec do_not_readd."
+            ),
+        ),
+    )
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.profile.http_harness import RecordingPublisher, profile_app, profile_world
@@ -85,3 +86,89 @@ async def test_a_reason_giving_the_person_s_own_email_is_refused_as_the_log_woul
     assert "per_elise@example.com" in detail["message"]["en"]
     assert detail["message"]["fr"].startswith("La raison donne per_elise@example.com")
     assert publisher.published == []
+
+
+@pytest.mark.parametrize(
+    ("reason", "named"),
+    [
+        ("Asked by phone from 514-555-0199", "+15145550199"),
+        ("Au téléphone : +1 514 555 0199, poste 3", "+15145550199"),
+        ("Appel du (514) 555.0199", "+15145550199"),
+        ("Client C-004521 in the box office asked", "C-004521"),
+        ("client c-004521 au guichet", "C-004521"),
+    ],
+)
+async def test_a_reason_giving_the_person_s_phone_or_upstream_id_as_staff_type_them_is_refused(
+    reason: str, named: str
+) -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise", phone="(514) 555-0199"))
+    publisher = RecordingPublisher()
+
+    answer = TestClient(profile_app(world, publisher)).post("/v1/persons/per_elise/erase", json={"reason": reason})
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"]["code"] == "reason_names_the_person"
+    assert named in answer.json()["detail"]["message"]["en"]
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["Demande reçue le 2026-12-07 au 514-555-0100", "Commande C-0045210 remboursée", "Demande no 4521 du guichet"],
+)
+async def test_a_reason_giving_numbers_that_are_not_the_person_s_is_taken(reason: str) -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise", phone="(514) 555-0199"))
+
+    answer = TestClient(profile_app(world)).post("/v1/persons/per_elise/erase", json={"reason": reason})
+
+    assert answer.status_code == 202, answer.text
+
+
+async def test_do_not_readd_asked_while_an_erasure_without_it_is_under_way_is_refused_not_dropped() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise"))
+    publisher = RecordingPublisher()
+    client = TestClient(profile_app(world, publisher))
+    first = client.post("/v1/persons/per_elise/erase", json={"reason": "Demande au guichet"})
+
+    stricter = client.post("/v1/persons/per_elise/erase", json={"do_not_readd": True})
+    same = client.post("/v1/persons/per_elise/erase", json={"reason": "Demande au guichet, encore"})
+
+    assert stricter.status_code == 409, stricter.text
+    assert stricter.json()["detail"]["code"] == "nothing_to_suppress"
+    assert "do_not_readd" in stricter.json()["detail"]["message"]["fr"]
+    assert same.status_code == 202
+    assert same.json()["request_id"] == first.json()["request_id"]
+    assert len(publisher.published) == 1
+
+
+async def test_an_erasure_under_way_with_do_not_readd_answers_a_request_without_it_with_itself() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise"))
+    client = TestClient(profile_app(world))
+    first = client.post("/v1/persons/per_elise/erase", json={"do_not_readd": True})
+
+    again = [client.post("/v1/persons/per_elise/erase", json={"do_not_readd": keep_out}) for keep_out in (True, False)]
+
+    assert [answer.status_code for answer in again] == [202, 202]
+    assert {answer.json()["request_id"] for answer in again} == {first.json()["request_id"]}
+
+
+async def test_do_not_readd_asked_once_erased_without_it_is_refused_and_with_it_answered_done() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise"))
+    await world.deliver(world.purchase("e2", "per_luc"))
+    client = TestClient(profile_app(world))
+    client.post("/v1/persons/per_elise/erase")
+    client.post("/v1/persons/per_luc/erase", json={"do_not_readd": True})
+    await world.deliver(world.erasure("per_elise"))
+    await world.deliver(world.erasure("per_luc"))
+
+    elise = client.post("/v1/persons/per_elise/erase", json={"do_not_readd": True})
+    luc = client.post("/v1/persons/per_luc/erase", json={"do_not_readd": True})
+
+    assert elise.status_code == 409, elise.text
+    assert elise.json()["detail"]["code"] == "nothing_to_suppress"
+    assert (luc.status_code, luc.json()) == (200, {"person_id": "per_luc", "status": "erased"})
