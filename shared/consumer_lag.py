@@ -21,8 +21,9 @@ class LagReader:
         await self._admin.close()
 
     async def lag(self, group_id: str, topic: str) -> int:
-        """Over all the topic's partitions; a partition the group never committed counts from its beginning. A topic
-        that does not exist holds nothing to read."""
+        """Over all the topic's partitions, from where the group would read next: its commit, or the partition's first
+        record if the group never committed or retention deleted the records past its commit. A topic that does not
+        exist holds nothing to read."""
         partitions = [TopicPartition(topic, number) for number in await self._partitions(topic)]
         committed = await self._admin.list_consumer_group_offsets(group_id, partitions=partitions)
         ends = await self._reader.end_offsets(partitions)
@@ -30,7 +31,10 @@ class LagReader:
         behind = 0
         for partition in partitions:
             done = committed.get(partition)
-            position = done.offset if done is not None and done.offset >= 0 else starts[partition]
+            # Records the topic's retention deleted past the group's commit are not there to read: it starts after.
+            position = (
+                max(done.offset, starts[partition]) if done is not None and done.offset >= 0 else starts[partition]
+            )
             behind += max(ends[partition] - position, 0)
         return behind
 

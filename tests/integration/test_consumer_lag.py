@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import OffsetAndMetadata
 
 from infra.platform.kafka_state import pipeline_state
@@ -53,6 +53,45 @@ async def test_lag_counts_what_the_group_has_not_committed(settings: ServiceSett
         held = await reader.records(topic)
 
     assert (before, after, held) == (5, 2, 5), (before, after, held)
+
+
+async def test_records_retention_deleted_past_the_group_s_commit_are_not_counted_behind(
+    settings: ServiceSettings, unique_name: str
+) -> None:
+    topic = f"test.lag.{unique_name}"
+    await ensure_topics(settings.kafka_bootstrap, {topic: 1})
+    example = event_type("parterre.ticket.purchased.v1")
+    facts = [
+        build_envelope(
+            example.model.model_validate(example.example),
+            organisation_id=unique_name,
+            source=f"/orgs/{unique_name}/sources/billetterie-principale",
+            id=f"sale-{n}",
+            time=_AT,
+        )
+        for n in range(10)
+    ]
+    await publish_envelopes(settings.kafka_bootstrap, topic, facts)
+    group = f"test-lag-{unique_name}"
+    committer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    await committer.start()
+    try:
+        committer.assign([TopicPartition(topic, 0)])
+        await committer.commit({TopicPartition(topic, 0): OffsetAndMetadata(2, "")})
+    finally:
+        await committer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        # What retention does to a group left behind: the records before offset 7 are gone.
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(7)})
+    finally:
+        await admin.close()
+
+    async with LagReader(settings.kafka_bootstrap) as reader:
+        behind = await reader.lag(group, topic)
+
+    assert behind == 3
 
 
 _AT = datetime.now(UTC) - timedelta(days=3)
