@@ -162,7 +162,9 @@ def events_markdown() -> str:
         "every attempt lands with its original bytes, key and headers, and `parterre-dlq-*` headers giving the reason.",
         "The service that owns the group lists them (`GET /v1/dead-letters`) and replays one to the group's topic",
         "(`POST /v1/dead-letters/{id}/replay`) with its original bytes, key and headers, plus `parterre-dlq-replay-of`",
-        "naming the entry it replays; consumers handle it as any redelivery.",
+        "naming the entry it replays; consumers handle it as any redelivery. A message too large to be dead-lettered",
+        "whole keeps its first 512 KB (`truncated` in the listing gives its size): its replay reads the whole message",
+        "back from the group's topic, and is refused (`409 truncated`) once that topic's retention deleted it.",
         "",
         "## Event types",
     ]

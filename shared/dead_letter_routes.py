@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 from aiokafka.errors import KafkaError
@@ -92,6 +93,7 @@ def _dead_letter_json(entry: DeadLetter, history: ReplayHistory | None) -> dict[
         "event_type": entry.event_type,
         "event_id": entry.event_id,
         "size_bytes": len(entry.value),
+        "truncated": entry.truncated,
         "preview": entry.preview,
         "replay_of": entry.replay_of,
         "replays": 0 if history is None else history.count,
@@ -178,6 +180,25 @@ async def post_dead_letter_replay(
                 en="No such dead letter in this service's dead-letter topics.",
                 fr="Aucune lettre morte de ce nom dans les sujets de lettres mortes de ce service.",
             )
+        if entry.truncated is not None:
+            # Replayed cut, it would only fail again: the whole record is read back from its source topic.
+            whole = await reader.whole(entry)
+            if whole is None:
+                _fail(
+                    status.HTTP_409_CONFLICT,
+                    "truncated",
+                    en=(
+                        f"This dead letter keeps only the start of a larger record ({entry.truncated}), and its source "
+                        "topic no longer holds the whole one: it cannot be replayed. Ask the system that sent it to "
+                        "send it again."
+                    ),
+                    fr=(
+                        f"Cette lettre morte ne garde que le début d'un message plus grand ({entry.truncated}), et son "
+                        "sujet d'origine ne contient plus le message entier : elle ne peut pas être rejouée. Demandez "
+                        "au système qui l'a envoyé de l'envoyer de nouveau."
+                    ),
+                )
+            entry = replace(entry, value=whole)
         try:
             await replay_dead_letter(
                 entry,

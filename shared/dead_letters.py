@@ -23,6 +23,7 @@ from shared.kafka import (
     DLQ_SOURCE_OFFSET,
     DLQ_SOURCE_PARTITION,
     DLQ_SOURCE_TOPIC,
+    DLQ_TRUNCATED,
     ORGANISATION_HEADER,
     OutgoingRecord,
     decode_headers,
@@ -98,6 +99,9 @@ class DeadLetter:
     replay_of: str | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
+    # Set when the record was too large to be dead-lettered whole: its size and how much of it `value` keeps. The
+    # whole record is still in its source topic, at the position the dead letter names, until that topic's retention.
+    truncated: str | None = None
 
     @property
     def preview(self) -> str:
@@ -135,6 +139,7 @@ def dead_letter_from(record: ConsumerRecord[Any, Any], group_id: str) -> DeadLet
         replay_of=headers.get(REPLAY_OF_HEADER),
         value=value,
         headers=tuple(record.headers),
+        truncated=headers.get(DLQ_TRUNCATED),
     )
 
 
@@ -226,6 +231,28 @@ class DeadLetterReader:
         records = await self._read({partition: (dead_letter_id.offset, dead_letter_id.offset + 1)})
         matching = [record for record in records if record.offset == dead_letter_id.offset]
         return dead_letter_from(matching[0], source.group_id) if matching else None
+
+    async def whole(self, dead_letter: DeadLetter) -> bytes | None:
+        """The value of the record a truncated dead letter was cut from, read in its source topic; None once that
+        topic's retention deleted it (or the dead letter does not say where it was)."""
+        if (
+            dead_letter.source_topic is None
+            or dead_letter.source_partition is None
+            or dead_letter.source_offset is None
+        ):
+            return None
+        existing = await self._partitions([dead_letter.source_topic])
+        if dead_letter.source_partition not in existing.get(dead_letter.source_topic, ()):
+            return None
+        partition = TopicPartition(dead_letter.source_topic, dead_letter.source_partition)
+        offset = dead_letter.source_offset
+        start = (await self._consumer.beginning_offsets([partition]))[partition]
+        end = (await self._consumer.end_offsets([partition]))[partition]
+        if not start <= offset < end:
+            return None
+        records = await self._read({partition: (offset, offset + 1)})
+        matching = [record for record in records if record.offset == offset]
+        return (matching[0].value or b"") if matching else None
 
     async def _partitions(self, topics: Iterable[str]) -> dict[str, list[int]]:
         """The partitions of those of `topics` that exist. Asked of every topic at once, since asking for one by

@@ -10,22 +10,22 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.dead_letters import DEAD_LETTER_REPLAYS, PREVIEW_CHARACTERS
+from shared.dead_letters import DEAD_LETTER_REPLAYS, PREVIEW_CHARACTERS, REPLAY_OF_HEADER
 from shared.events import Envelope, all_event_types, build_envelope
-from shared.kafka import ORGANISATION_HEADER, ConsumedRecord
+from shared.kafka import DEAD_LETTER_VALUE_KEPT, ORGANISATION_HEADER, ConsumedRecord, decode_headers
 from shared.mongo import Document
 from shared.service import Runtime, ServiceParts, create_service_app, subscribe_to_events
 from shared.settings import ServiceSettings
 from shared.tokens import Scope, TokenStore
 from shared.topic_admin import ensure_topics
 from shared.topics import dead_letter_topic_for
-from tests.integration.kafka_support import publish_envelopes
+from tests.integration.kafka_support import publish_envelopes, read_all
 from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
@@ -222,6 +222,52 @@ async def test_a_replayed_message_that_now_succeeds_is_consumed_again_and_its_ef
     assert set(twice.json()["detail"]["message"]) == {"en", "fr"}
     assert again.json()["replays"] == 2
     assert again.json()["last_replayed_at"] > after["last_replayed_at"]
+
+
+# Under Kafka's 1 MB as sent; with the dead letter's headers added, over it: the dead letter keeps its start only.
+TOO_LARGE_TO_DEAD_LETTER_WHOLE = b"x" * 1_048_000
+
+
+async def test_a_dead_letter_cut_to_fit_is_listed_as_cut_and_replayed_whole_from_its_source_topic(
+    probe: ProbeService,
+) -> None:
+    await probe.publish_poison(TOO_LARGE_TO_DEAD_LETTER_WHOLE, THEATRE, key=b"billetterie-principale:C-1")
+
+    async with await probe.client(THEATRE) as client:
+        [entry] = await listed(client)
+        replayed = await client.post(f"/v1/dead-letters/{entry['id']}/replay")
+
+    assert entry["truncated"] == f"1048000 bytes, the first {DEAD_LETTER_VALUE_KEPT} kept"
+    assert entry["size_bytes"] == DEAD_LETTER_VALUE_KEPT
+    assert replayed.status_code == 202, replayed.text
+    sent = await read_all(probe.settings.kafka_bootstrap, probe.topic, expected=2)
+    [replay] = [record for record in sent if REPLAY_OF_HEADER in decode_headers(record.headers)]
+    assert replay.value == TOO_LARGE_TO_DEAD_LETTER_WHOLE
+    assert replay.key == b"billetterie-principale:C-1"
+
+
+async def test_a_dead_letter_cut_to_fit_whose_whole_record_retention_deleted_is_refused_replay(
+    probe: ProbeService,
+) -> None:
+    await probe.publish_poison(TOO_LARGE_TO_DEAD_LETTER_WHOLE, THEATRE, key=b"billetterie-principale:C-1")
+    async with await probe.client(THEATRE) as client:
+        [entry] = await listed(client)
+        admin = AIOKafkaAdminClient(bootstrap_servers=probe.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_records(
+                {TopicPartition(probe.topic, entry["partition"]): RecordsToDelete(entry["offset"] + 1)}
+            )
+        finally:
+            await admin.close()
+
+        refused = await client.post(f"/v1/dead-letters/{entry['id']}/replay")
+        [after] = (await client.get("/v1/dead-letters")).json()["items"]
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"]["code"] == "truncated"
+    assert set(refused.json()["detail"]["message"]) == {"en", "fr"}
+    assert after["replays"] == 0
 
 
 async def test_two_replays_of_one_entry_at_once_publish_it_once(probe: ProbeService) -> None:
