@@ -12,7 +12,7 @@ from pathlib import Path
 
 from infra.local.stack import StackConfig
 from infra.platform.fleet import Fleet, FleetError, ServiceState
-from infra.platform.kafka_state import pipeline_state
+from infra.platform.kafka_state import DISTINCT_COUNT_LIMIT, pipeline_state
 
 EXIT_NOT_RUNNING = 3
 
@@ -51,11 +51,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         groups = asyncio.run(pipeline_state(fleet.kafka_bootstrap, _namespace(states)))
     except Exception as error:  # a status report says what it could not read; it does not crash
-        print(f"\nKafka: not readable ({error})")
+        print(f"\nKafka: not readable ({type(error).__name__}: {error})")
     else:
         print(f"\n{'consumer group':<32} {'topic':<42} {'lag':>8} {'dead letters':>13}")
         for group in groups:
-            print(f"{group.group_id:<32} {group.topic:<42} {group.lag:>8,} {group.dead_letters:>13,}")
+            dead_letters = f"{group.dead_letters:,}" + ("" if group.dead_letters_distinct else "*")
+            print(f"{group.group_id:<32} {group.topic:<42} {group.lag:>8,} {dead_letters:>13}")
+        if not all(group.dead_letters_distinct for group in groups):
+            print(
+                f"* more than {DISTINCT_COUNT_LIMIT:,} records: counted as records, a message dead-lettered twice "
+                "(a consumer stopped before it committed) counts twice"
+            )
     return 0 if all(state.ready for state in states) else EXIT_NOT_RUNNING
 
 

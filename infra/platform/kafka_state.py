@@ -15,20 +15,30 @@ class GroupState:
     topic: str
     # Records published and not yet committed by the group, over all partitions.
     lag: int
-    # Messages of the group's topic dead-lettered, each counted once (see `distinct_messages`).
+    # Messages of the group's topic dead-lettered, each counted once (see `distinct_messages`); past
+    # `DISTINCT_COUNT_LIMIT` records, the records themselves (`dead_letters_distinct` is then False).
     dead_letters: int
+    dead_letters_distinct: bool = True
 
 
-async def pipeline_state(bootstrap: str, namespace: str = "") -> list[GroupState]:
+# Dead letters read back to count each message once: a few megabytes, read in well under the reader's 10 s. Past it the
+# topic's record count is given as it is, which a message dead-lettered twice counts twice.
+DISTINCT_COUNT_LIMIT = 10_000
+
+
+async def pipeline_state(
+    bootstrap: str, namespace: str = "", *, distinct_count_limit: int = DISTINCT_COUNT_LIMIT
+) -> list[GroupState]:
     """The catalog's groups, in the platform's namespace (see `ServiceSettings.kafka_namespace`)."""
     states = []
     async with LagReader(bootstrap) as reader:
         for group in CONSUMER_GROUPS:
             group_id, topic = namespace + group.group_id, namespace + group.topic.name
             dead_letters = await reader.records(dead_letter_topic_for(group_id))
-            if dead_letters:
+            distinct = dead_letters <= distinct_count_limit
+            if dead_letters and distinct:
                 dead_letters = await _distinct_dead_letters(bootstrap, DeadLetterSource(group_id, topic))
-            states.append(GroupState(group_id, topic, await reader.lag(group_id, topic), dead_letters))
+            states.append(GroupState(group_id, topic, await reader.lag(group_id, topic), dead_letters, distinct))
     return states
 
 
