@@ -68,6 +68,11 @@ def _profile_body(stored: StoredProfile, context: ProfileContext) -> dict[str, A
         "person_id": stored.person_id,
         # A merged person's own profile is kept so an unmerge can restore it; the patron is the survivor's.
         "merged_into": stored.merged_into,
+        # The persons whose histories this profile holds through merges; each one's facts stay on its own timeline.
+        "merged_persons": sorted(
+            {person_id for merge in stored.merges for person_id in (*merge.person_ids, *merge.brought)}
+            - {stored.person_id}
+        ),
         "version": stored.version,
         "facts_applied": stored.applied,
         "segments": sorted(stored.segments),
@@ -280,7 +285,8 @@ async def get_timeline(
 ) -> dict[str, Any]:
     """Facts carry numbers that never change, so a page is stable however many facts arrive meanwhile.
 
-    A merged person's facts stay on their own timeline (their id's), which the survivor's lists in `merged_into`.
+    A merged person's facts stay on their own timeline (their id's): the survivor's profile lists them in
+    `merged_persons`, and each merged person's names the survivor in `merged_into`.
     """
     store = context.deps.store
     stored = await store.profile(principal.organisation_id, person_id)
