@@ -50,3 +50,7 @@ def configure_logging(service: str, level: str, log_format: Literal["json", "tex
     root.setLevel(level)
     # aiokafka logs every rebalance and connection at INFO; operators need its warnings only.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # httpx logs each request's whole URL at INFO, and httpcore each step at DEBUG: a receiver's URL may hold its key
+    # (`…/services/T01/B01/<token>`, `?api_key=`), which no log is to keep. Notify logs the site alone.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
