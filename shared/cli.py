@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from shared.bilingual import chosen_language, in_language
 from shared.events import Language
 from shared.gc_tuning import tune_garbage_collection
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, is_settings_error, settings_problems
 from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
 from shared.topics import all_topic_partitions
 
@@ -161,14 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(arguments)
     except ValidationError as exc:
         # Settings are read from the environment when a command starts: a bad value is the operator's to fix.
-        if not exc.title.endswith("Settings"):
+        if not is_settings_error(exc):
             raise
         language = _language_of(arguments)
-        for error in exc.errors(include_url=False, include_input=False):
-            # A check of several settings together names none of them; its message does.
-            name = "PARTERRE_" + "_".join(str(part) for part in error["loc"]).upper() if error["loc"] else "settings"
-            # The setting's own message is the English its check gives.
-            message = error["msg"].removeprefix("Value error, ")
+        for name, message in settings_problems(exc):
             print(
                 in_language(language, en=f"error: {name}: {message}", fr=f"erreur : {name} : {message}"),
                 file=sys.stderr,

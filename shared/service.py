@@ -7,6 +7,7 @@ running event loop, and closed when it ends.
 import asyncio
 import hmac
 import logging
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
@@ -22,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -37,9 +39,10 @@ from shared.gc_tuning import tune_garbage_collection
 from shared.kafka import ConsumedRecord, ConsumerMetrics, abandon_sends, add_consumer, broker_producer, create_broker
 from shared.logs import configure_logging, correlation_id_var
 from shared.mongo import Document, IndexSpec, ensure_indexes, mongo_client, ping_store
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, is_settings_error, settings_problems
 from shared.tasks import cancel_and_wait
 from shared.tokens import TOKENS_COLLECTION, TokenStore
+from shared.yaml_models import ConfigFileError
 
 log = logging.getLogger(__name__)
 
@@ -293,11 +296,24 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 T = TypeVar("T")
 
 
-def serve(settings: SettingsT, build_app: Callable[[SettingsT], FastAPI]) -> None:
-    """The one way every service process starts: logging, the collector's pace, then uvicorn on the configured
-    port."""
+def serve(read_settings: Callable[[], SettingsT], build_app: Callable[[SettingsT], FastAPI]) -> None:
+    """The one way every service process starts: its settings, logging, the collector's pace, then uvicorn on the
+    configured port. A bad setting or rules file stops it with a line naming each problem (exit 2), not a traceback:
+    the files are edited by hand, by people who are not programmers."""
+    try:
+        settings = read_settings()
+    except ValidationError as exc:
+        if not is_settings_error(exc):
+            raise
+        for name, message in settings_problems(exc):
+            print(f"error: {name}: {message}", file=sys.stderr)
+        sys.exit(2)
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    app = build_app(settings)
+    try:
+        app = build_app(settings)
+    except ConfigFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     tune_garbage_collection()
     uvicorn.run(
         app,

@@ -3,7 +3,7 @@
 from typing import Annotated, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -118,3 +118,18 @@ class ServiceSettings(BaseSettings):
         "console reachable from outside would otherwise show anyone. Empty, it answers whoever reaches the port; "
         "else at least 16 characters.",
     )
+
+
+def is_settings_error(error: ValidationError) -> bool:
+    """Whether `error` is the settings' own (read from the environment when a process starts), the operator's to fix."""
+    return error.title.endswith("Settings")
+
+
+def settings_problems(error: ValidationError) -> list[tuple[str, str]]:
+    """Each bad setting's variable (`PARTERRE_…`) and what is wrong with it, in the English its check gives."""
+    problems = []
+    for problem in error.errors(include_url=False, include_input=False):
+        # A check of several settings together names none of them; its message does.
+        name = "PARTERRE_" + "_".join(str(part) for part in problem["loc"]).upper() if problem["loc"] else "settings"
+        problems.append((name, problem["msg"].removeprefix("Value error, ")))
+    return problems

@@ -5,4 +5,4 @@ from services.console.settings import ConsoleSettings
 from shared.service import serve
 
 if __name__ == "__main__":
-    serve(ConsoleSettings(), create_app)
+    serve(ConsoleSettings, create_app)

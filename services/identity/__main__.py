@@ -5,4 +5,4 @@ from services.identity.settings import IdentitySettings
 from shared.service import serve
 
 if __name__ == "__main__":
-    serve(IdentitySettings(), create_app)
+    serve(IdentitySettings, create_app)

@@ -5,4 +5,4 @@ from services.ingest.settings import IngestSettings
 from shared.service import serve
 
 if __name__ == "__main__":
-    serve(IngestSettings(), create_app)
+    serve(IngestSettings, create_app)

@@ -5,4 +5,4 @@ from services.notify.settings import NotifySettings
 from shared.service import serve
 
 if __name__ == "__main__":
-    serve(NotifySettings(), create_app)
+    serve(NotifySettings, create_app)

@@ -5,4 +5,4 @@ from services.profile.settings import ProfileSettings
 from shared.service import serve
 
 if __name__ == "__main__":
-    serve(ProfileSettings(), create_app)
+    serve(ProfileSettings, create_app)
