@@ -1027,16 +1027,18 @@ async def sweep_due(
     position, moved_from = left
     report = SweepReport()
     gate = asyncio.Semaphore(concurrency)
+    failed: list[DueEntry] = []
 
     async def visit(entry: DueEntry) -> None:
         async with gate:
             try:
                 handled = await sweep_profile(entry, deps)
             except Exception:
-                # One profile that cannot be applied (a bug, a damaged document) must not stop time for every
-                # other: it is logged and counted, and filed again at its next change.
+                # One profile that cannot be applied (a bug, a damaged document, the store failing it) must not stop
+                # time for every other: it is logged, counted, and filed again once the sweep ends (below).
                 log.exception("the sweep could not visit %s of %s", entry.person_id, entry.organisation_id)
                 handled = Handled((), "failed")
+                failed.append(entry)
             await publish(handled)
         report.outcomes[handled.outcome] = report.outcomes.get(handled.outcome, 0) + 1
         if progress is not None:
@@ -1059,43 +1061,50 @@ async def sweep_due(
                     break
                 current = next((again for again in await store.filed_in(slot) if again.key == filed.key), None)
 
-    # The slot just left is read once more after the position moved (below); a sweep cut short there (in this
-    # process or another) left what that read found behind the position, where no sweep goes. Every run reads it,
-    # even after this process read it: FerretDB's late write can put the position back, and a writer then files
-    # there with no copy ahead.
-    await visit_slot(position - SLOT)
-    # So is a last move past several empty slots, all of it: read again by the next run if the sweep that moved
-    # died first, and before another sweeper moving on from midnight lets the day go.
-    if moved_from < position - SLOT:
-        for late in await store.slots_filed(moved_from, position - SLOT):
-            await visit_slot(late)
-    slot = slot_of(position)
-    while (stretch_end := stretch_to_sweep(slot, now)) > slot:
-        filed = await store.slots_filed(slot, stretch_end)
-        # Slots with nothing filed are passed in one move (after a pause, or a quiet night, most are empty), then
-        # read once more, like a slot visited below.
-        passed_to = filed[0] if filed else stretch_end
-        # Whether the position is past the slots passed is known before they are read again: a sweep goes on only
-        # past slots it read again once the position had left them. Another sweeper may have moved it less far (its
-        # clock, or what it found filed, ended its move sooner); going on would run ahead of the position, past
-        # slots read before a writer reading that position filed there, and let a day go that it still lies in.
-        if passed_to > slot:
-            reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
-            for late in await store.slots_filed(slot, passed_to):
+    try:
+        # The slot just left is read once more after the position moved (below); a sweep cut short there (in this
+        # process or another) left what that read found behind the position, where no sweep goes. Every run reads it,
+        # even after this process read it: FerretDB's late write can put the position back, and a writer then files
+        # there with no copy ahead.
+        await visit_slot(position - SLOT)
+        # So is a last move past several empty slots, all of it: read again by the next run if the sweep that moved
+        # died first, and before another sweeper moving on from midnight lets the day go.
+        if moved_from < position - SLOT:
+            for late in await store.slots_filed(moved_from, position - SLOT):
                 await visit_slot(late)
-        else:
-            passed_to = slot + SLOT
-            await visit_slot(slot)
-            reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
-            # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`).
-            # One that filed here after the slot was emptied but read the position before it moved is read now; any
-            # later one sees the position moved.
-            await visit_slot(slot)
-        if not reached:
-            return report
-        report.slots += (passed_to - slot) // SLOT
-        slot = passed_to
-    return report
+        slot = slot_of(position)
+        while (stretch_end := stretch_to_sweep(slot, now)) > slot:
+            filed = await store.slots_filed(slot, stretch_end)
+            # Slots with nothing filed are passed in one move (after a pause, or a quiet night, most are empty), then
+            # read once more, like a slot visited below.
+            passed_to = filed[0] if filed else stretch_end
+            # Whether the position is past the slots passed is known before they are read again: a sweep goes on only
+            # past slots it read again once the position had left them. Another sweeper may have moved it less far (its
+            # clock, or what it found filed, ended its move sooner); going on would run ahead of the position, past
+            # slots read before a writer reading that position filed there, and let a day go that it still lies in.
+            if passed_to > slot:
+                reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
+                for late in await store.slots_filed(slot, passed_to):
+                    await visit_slot(late)
+            else:
+                passed_to = slot + SLOT
+                await visit_slot(slot)
+                reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
+                # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`).
+                # One that filed here after the slot was emptied but read the position before it moved is read now; any
+                # later one sees the position moved.
+                await visit_slot(slot)
+            if not reached:
+                return report
+            report.slots += (passed_to - slot) // SLOT
+            slot = passed_to
+        return report
+    finally:
+        if failed:
+            # Filed again, due moment unchanged, where the sweep reads next (the position has left their slots): the
+            # next sweep visits them again. Let go with their slot, they were visited again only once the profile
+            # changed, and a lapsed patron, whose trigger the visit was to fire, rarely does.
+            await store.schedule_all(list(dict.fromkeys(failed)))
 
 
 async def _position_reached(store: ProfileStore, slot: datetime) -> bool:

@@ -3481,7 +3481,9 @@ async def an_erasure_whose_proof_failed_proves_it_when_delivered_again(world: Wo
     assert await world.naming("per_emma") == []
 
 
-async def a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others(world: World) -> None:
+async def a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others_and_is_visited_by_the_next(
+    world: World,
+) -> None:
     await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
     await world.deliver(world.purchase("sale-m", "per_max", days_ago=360))
     await world.sweep()
@@ -3499,6 +3501,14 @@ async def a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others(world: 
     position = await world.store.sweep_position()
     assert position is not None
     assert position >= world.clock.at - timedelta(minutes=30)
+    # The next sweep visits her again: her lapse is not lost with the slot she was filed in.
+    world.clock.at += timedelta(hours=1)
+    later: list[Envelope] = []
+    await world.sweep(published=later)
+    assert [output.data["person_id"] for output in later if output.type == TRIGGER_FIRED] == ["per_lea"]
+    assert "lapsed-buyers" in (await world.profile("per_lea")).segments
+    world.clock.at += timedelta(hours=1)
+    assert (await world.sweep()).outcomes == {}
 
 
 async def a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_next_one(world: World) -> None:
@@ -4013,7 +4023,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_person_erased_deep_in_a_chain_is_named_by_no_merge_that_brought_them,
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
-    a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others,
+    a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others_and_is_visited_by_the_next,
     a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_next_one,
     a_fact_resolved_again_to_a_person_created_anew_holds_up_none_of_their_facts,
     facts_folded_into_no_profile_are_each_noted_filtered_once_with_their_reason,
