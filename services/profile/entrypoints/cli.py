@@ -94,9 +94,24 @@ def _run_sweep(_arguments: argparse.Namespace) -> int:
     except (ConfigFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = asyncio.run(_sweep(settings, rules))
+    try:
+        report = asyncio.run(_sweep(settings, rules))
+    except KafkaError as exc:
+        print(f"error: Kafka: {exc}; running the command again sweeps on from where this one stopped", file=sys.stderr)
+        return 1
+    except PyMongoError as exc:
+        print(
+            f"error: the store: {exc}; running the command again sweeps on from where this one stopped", file=sys.stderr
+        )
+        return 1
     outcomes = ", ".join(f"{count:,} {outcome}" for outcome, count in sorted(report.outcomes.items())) or "none"
     print(f"swept {report.slots:,} slots of time; profiles visited: {outcomes}")
+    if failed := report.outcomes.get("failed", 0):
+        print(
+            f"error: {failed:,} profiles could not be visited (see above); they are filed for the next sweep",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -132,7 +147,11 @@ async def _sweep(settings: ProfileSettings, rules: ProfileRules) -> SweepReport:
 def _run_reindex(arguments: argparse.Namespace) -> int:
     if not organisation_option_accepted(arguments.organisation):
         return 2
-    report = asyncio.run(_reindex(ProfileSettings(), arguments.organisation))
+    try:
+        report = asyncio.run(_reindex(ProfileSettings(), arguments.organisation))
+    except PyMongoError as exc:
+        print(f"error: the store: {exc}; running the command again files what this one did not", file=sys.stderr)
+        return 1
     print(f"visited {report.profiles:,} profiles; filed {report.filed:,} missing look-up keys")
     return 0
 
