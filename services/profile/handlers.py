@@ -878,7 +878,9 @@ async def recompute_profiles(
     then. A profile merged into another is left to it. Each change is made as any other, under the next number of
     the person's log (the service may keep running), and announced; `publish` has its events before the profile
     counts as visited, and a failure to publish stops the run. No trigger fires: no fact happened. A profile whose
-    folded state is unchanged stores and announces nothing, so that a second run changes nothing.
+    folded state is unchanged stores and announces nothing, so that a second run changes nothing, unless the rules
+    as they are now put it in other segments or make it due at another moment: after an edit of the segments or
+    triggers file, a run brings every profile in line with it.
 
     With `store_all`, every profile the run does not change, those merged into another too, is stored again as it
     is, announcing nothing, in the form the store writes (see `PARTERRE_PROFILE_COMPRESSED_STATES`): the way back
@@ -911,7 +913,9 @@ async def recompute_profiles(
             return ()
         helped: tuple[Envelope, ...] = ()
         try:
-            written = None if profile.is_merged else await _recompute(deps, organisation, person_id, cause)
+            written = (
+                None if profile.is_merged else await _recompute(deps, organisation, person_id, cause, rejudge=True)
+            )
             if store_all and (
                 profile.is_merged
                 or (written is not None and written.outcome == "unchanged" and written.profile.last_change != key)
@@ -1898,8 +1902,11 @@ async def _recompute(
     merged_in: Sequence[StoredProfile] | None = None,
     forget: str | None = None,
     late: _LateFact | None = None,
+    rejudge: bool = False,
 ) -> _Written | None:
-    """The profile recomputed from the logs of its own history and of the histories merged into it. With `scrub`,
+    """The profile recomputed from the logs of its own history and of the histories merged into it. With `rejudge`,
+    a profile whose state is unchanged is judged again by the rules as they are now, and changed if that puts it in
+    other segments or due at another moment (the segments or triggers file was edited). With `scrub`,
     the announcements it keeps for republication are dropped as well, and `forget` (a person erased, whose history
     it no longer holds) from the merges that brought them; with `merged_in`, the change is a merge bringing those
     histories (see `_announced`).
@@ -1935,7 +1942,12 @@ async def _recompute(
         # again. A person no longer held is, though: no document may keep the id of someone given back and erased.
         same_persons = {folded for folded, _ in base.folded_through} == {folded for folded, _ in stored.folded_through}
         if state == stored.state and same_persons and replace(base, folded_through=stored.folded_through) == stored:
-            return None
+            if not rejudge or stored.is_merged:
+                return None
+            judged = _announced(deps, base, state, cause)
+            if (judged.profile.segments, judged.profile.due_at) == (stored.segments, stored.due_at):
+                return None
+            return judged
         if stored.is_merged:
             return _quietly(base, state)
         return _announced(deps, base, state, cause, merged_in=merged_in)

@@ -60,7 +60,8 @@ def register(commands: Any) -> None:
     recompute = profile.add_parser(
         "recompute",
         help="fold every stored profile again from its facts, for what the fold learnt since it was stored (after an "
-        "upgrade whose notes say profiles learn something new)",
+        "upgrade whose notes say profiles learn something new), and judge it by the segments and triggers files as "
+        "they are now (after an edit of them)",
         description="A profile is folded from its facts as they arrive: what a release teaches the fold (a new field, "
         "such as the addresses that bounced hard) reaches the profiles stored before only when they are folded "
         "again. This walks the stored profiles and folds each again from its facts and those of the profiles merged "

@@ -18,7 +18,7 @@ import pytest
 
 from services.profile.domain.lookups import email_lookup, external_lookup, lookup_keys, name_lookup, phone_lookup
 from services.profile.domain.profile import view
-from services.profile.domain.rules import load_triggers
+from services.profile.domain.rules import load_segments, load_triggers
 from services.profile.domain.schedule import KEEP_AHEAD, DueEntry, slot_of
 from services.profile.domain.search import read_query
 from services.profile.domain.seasons import SeasonCalendar
@@ -39,6 +39,7 @@ from services.profile.handlers import (
     sweep_due,
 )
 from services.profile.ports import ProfileStore, StoredProfile, person_digest
+from services.profile.settings import BUNDLED_SEGMENTS
 from shared.events import Envelope, build_envelope, event_type, parse_data
 from shared.events.identity import (
     HouseholdJoinedV1,
@@ -3749,6 +3750,31 @@ async def a_profile_stored_before_dead_addresses_were_kept_names_them_once_recom
     assert await world.profile("per_anne") == anne
 
 
+async def a_recomputation_after_the_segments_file_is_edited_puts_every_profile_where_it_now_belongs(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-lea", "per_lea", days_ago=20))
+    await world.deliver(world.purchase("sale-max", "per_max", days_ago=20))
+    assert "high-value" not in (await world.profile("per_lea")).segments
+    # The organisation lowers the threshold from $2,500 to $1 and restarts the service with the file.
+    bundled = BUNDLED_SEGMENTS.read_text()
+    edited = bundled.replace("op: gte, value: 2500}", "op: gte, value: 1}")
+    assert edited != bundled
+    world.deps = replace(world.deps, rules=replace(world.deps.rules, segments=load_segments(edited)))
+
+    first, published = await recompute(world)
+    again, published_again = await recompute(world)
+
+    entered = {
+        (output.data["person_id"], output.data["segment"]) for output in published if output.type == SEGMENT_ENTERED
+    }
+    assert entered == {("per_lea", "high-value"), ("per_max", "high-value")}
+    assert [output for output in published if output.type == TRIGGER_FIRED] == [], "no fact happened"
+    assert "high-value" in (await world.profile("per_lea")).segments
+    assert (first.recomputed, again.recomputed, again.unchanged) == (2, 0, 2)
+    assert published_again == []
+
+
 async def a_recomputation_leaves_a_profile_merged_away_to_its_survivor_and_an_erased_one_gone(world: World) -> None:
     await world.deliver(world.purchase("sale-bea", "per_bea"))
     await world.deliver(world.purchase("sale-cleo", "per_cleo"))
@@ -3879,6 +3905,7 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     a_person_unmerged_is_told_in_full_even_what_went_back_to_empty_while_merged,
     an_address_that_bounced_hard_is_announced_undeliverable_and_no_trigger_names_it,
     a_profile_stored_before_dead_addresses_were_kept_names_them_once_recomputed_and_a_second_run_changes_nothing,
+    a_recomputation_after_the_segments_file_is_edited_puts_every_profile_where_it_now_belongs,
     a_recomputation_leaves_a_profile_merged_away_to_its_survivor_and_an_erased_one_gone,
     a_run_storing_every_profile_stores_each_again_as_it_was_merged_away_ones_too_announcing_nothing,
     a_run_storing_every_profile_publishes_what_a_writer_that_died_holding_a_number_left,
