@@ -141,6 +141,8 @@ class SafeOutbound:
         if (problem := url_problem(url, self._policy)) is not None:
             return HttpAnswer(status_code=None, error=f"refused: {problem.en}", refused=problem.en)
         started = time.perf_counter()
+        response: httpx.Response | None = None
+        kept = bytearray()
         try:
             # httpx's timeout bounds each read, connect and write alone: a receiver dripping its answer byte by byte
             # would hold the attempt, and one of its subscription's slots, far longer. This bounds the whole attempt.
@@ -148,18 +150,33 @@ class SafeOutbound:
                 asyncio.timeout(self._timeout),
                 self._client.stream(method, url, content=body, headers=dict(headers or {}), auth=auth) as response,
             ):
-                content = await _read_at_most(response, MAX_ANSWER_BYTES)
+                await _read_at_most(response, MAX_ANSWER_BYTES, kept)
         except TargetRefusedError as exc:
             return HttpAnswer(status_code=None, error=f"refused: {exc}", refused=str(exc))
-        except (httpx.TimeoutException, TimeoutError):
-            return HttpAnswer(None, error=f"no answer within {self._timeout:g} s", duration_seconds=_since(started))
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except (httpx.TimeoutException, TimeoutError, httpx.HTTPError) as exc:
+            if response is None:
+                error = (
+                    f"no answer within {self._timeout:g} s"
+                    if isinstance(exc, httpx.TimeoutException | TimeoutError)
+                    else f"{type(exc).__name__}: {exc}"[:500]
+                )
+                return HttpAnswer(None, error=error, duration_seconds=_since(started))
+            # The status came, and only the body was late or cut: the receiver had the message and said so. Sent
+            # again, a 2xx's message would reach it twice (a receiver answering first and working after is common).
+            log.info(
+                "an answer's body did not come whole (%s); its status %d stands",
+                type(exc).__name__,
+                response.status_code,
+            )
+        except httpx.InvalidURL as exc:
             return HttpAnswer(None, error=f"{type(exc).__name__}: {exc}"[:500], duration_seconds=_since(started))
         except Exception as exc:
             # Not a network failure, yet a failed attempt all the same: raised, it would be counted as no attempt at
             # all, and the delivery tried again and again with neither the retry schedule nor an end.
             log.exception("sending to a target raised")
             return HttpAnswer(None, error=f"{type(exc).__name__}: {exc}"[:500], duration_seconds=_since(started))
+        assert response is not None, "an answer is read only once its status came"
+        content = bytes(kept)
         return HttpAnswer(
             status_code=response.status_code,
             error=None if response.is_success else _text_of(response, content)[:500] or response.reason_phrase,
@@ -170,19 +187,18 @@ class SafeOutbound:
         )
 
 
-async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
-    """The body's first `limit` bytes, decoded; the rest is never read (the connection is closed rather than reused).
+async def _read_at_most(response: httpx.Response, limit: int, kept: bytearray) -> None:
+    """The body's first `limit` bytes, decoded, into `kept` as they come (what came is kept should the rest be late);
+    the rest is never read (the connection is closed rather than reused).
 
     Read as it came and inflated here no further than `limit`: httpx's decoding inflates each piece the network gives
     in full, and 64 KB of gzip (64 MB of zeros) sent anyway to a client asking for none held 150 MB at its peak to
     keep 1 MB. A body in an encoding not inflated here (`br`, several in a row) is kept as it came."""
     inflate = _inflater(response.headers.get("content-encoding", ""))
-    kept = bytearray()
     async for chunk in response.aiter_raw():
         kept += chunk[: limit - len(kept)] if inflate is None else inflate(chunk, limit - len(kept))
         if len(kept) >= limit:
             break
-    return bytes(kept)
 
 
 def _inflater(content_encoding: str) -> Callable[[bytes, int], bytes] | None:

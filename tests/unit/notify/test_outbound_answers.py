@@ -1,5 +1,7 @@
 """Reading a receiver's answer: whatever JSON it claims to send, the attempt gets a verdict, never a crash."""
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -45,3 +47,45 @@ async def test_a_request_that_httpx_or_the_resolver_raises_on_is_a_failed_answer
     assert answer.status_code is None
     assert answer.refused is None
     assert (answer.error or "").startswith(error)
+
+
+async def _answering(head: bytes) -> tuple[asyncio.Server, str, list[bytes]]:
+    """A receiver on loopback that reads a request, answers `head` (a status line, headers and part of a body, or
+    nothing) and then holds the connection open, saying no more."""
+    requests: list[bytes] = []
+    held: list[asyncio.StreamWriter] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(head)
+        await writer.drain()
+        held.append(writer)
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/hook", requests
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "error"),
+    [
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nok", 200, None),
+        (b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 100\r\n\r\nbusy, ", 503, "busy, "),
+        (b"", None, "no answer within 0.5 s"),
+    ],
+    ids=["a-2xx-whose-body-stalls", "a-503-whose-body-stalls", "nothing-at-all"],
+)
+async def test_an_answer_whose_status_came_keeps_it_though_its_body_is_late(
+    head: bytes, status: int | None, error: str | None
+) -> None:
+    server, url, requests = await _answering(head)
+    outbound = SafeOutbound(OutboundPolicy(allow_loopback=True, allow_plain_http=True), timeout_seconds=0.5)
+    await outbound.start()
+    try:
+        answer = await outbound.request("POST", url, body=b"{}")
+    finally:
+        await outbound.close()
+        server.close()
+
+    assert len(requests) == 1
+    assert (answer.status_code, answer.error) == (status, error)
