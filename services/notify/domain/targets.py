@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpx
+
 # Never part of a URL as written (RFC 3986). `urlsplit` drops tabs and line breaks and strips leading spaces, while
 # httpx refuses the URL or reads it as a relative one: a URL pasted with a trailing newline would pass here, then
 # fail every delivery until its retries ran out.
@@ -52,6 +54,8 @@ def url_problem(url: str, policy: OutboundPolicy) -> TargetProblem | None:
         return TargetProblem("credentials do not belong in the URL", "les identifiants n'ont pas leur place dans l'URL")
     if port == 0:
         return TargetProblem("port 0 is not a port", "le port 0 n'est pas un port")
+    if (problem := _host_name_problem(url)) is not None:
+        return problem
     # An address written in the URL is known now, without resolving anything: one the policy refuses is refused here,
     # when the subscription is made, not found out when its first delivery is attempted.
     if _is_ip_literal(parts.hostname):
@@ -62,6 +66,19 @@ def url_problem(url: str, policy: OutboundPolicy) -> TargetProblem | None:
         return TargetProblem(
             f"{parts.hostname!r} is neither a host name nor an IPv4 address written as four decimal numbers",
             f"{parts.hostname!r} n'est ni un nom d'hôte ni une adresse IPv4 écrite en quatre nombres décimaux",
+        )
+    return None
+
+
+def _host_name_problem(url: str) -> TargetProblem | None:
+    """Why the URL's host is no name the client can send to, as httpx reads it (IDNA): `💩.la`, or `xn--a.com`, whose
+    encoded form stands for no characters. Parsing alone, no I/O. Found at every send otherwise, each attempt failing
+    until the delivery is given up three days on."""
+    try:
+        httpx.URL(url).host  # noqa: B018 - reading the host decodes it, which is the check
+    except (httpx.InvalidURL, UnicodeError):  # idna's errors are UnicodeErrors
+        return TargetProblem(
+            "the host is not a valid domain name (IDNA)", "l'hôte n'est pas un nom de domaine valide (IDNA)"
         )
     return None
 

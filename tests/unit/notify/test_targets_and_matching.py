@@ -152,6 +152,24 @@ def test_a_url_with_a_space_or_a_control_character_is_refused_rather_than_failin
     assert "valid" in found.en
 
 
+@pytest.mark.parametrize("url", ["https://xn--a.com/hook", "https://\U0001f4a9.la/hook"])
+def test_a_host_that_is_no_domain_name_once_read_as_idna_is_refused_rather_than_failing_every_delivery(
+    url: str,
+) -> None:
+    found = url_problem(url, STRICT)
+
+    assert found is not None
+    assert "valid domain name" in found.en
+    assert "nom de domaine valide" in found.fr
+
+
+@pytest.mark.parametrize(
+    "url", ["https://café.example/hook", "https://xn--caf-dma.example/hook", "https://Hooks.Example.com/h"]
+)
+def test_a_host_written_with_accents_or_in_its_encoded_form_is_a_target(url: str) -> None:
+    assert url_problem(url, STRICT) is None
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
