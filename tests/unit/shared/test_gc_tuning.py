@@ -58,7 +58,7 @@ def test_a_service_starts_serving_with_the_collector_paced_and_start_up_frozen(m
 
     monkeypatch.setattr("shared.service.uvicorn.run", run)
 
-    service.serve(ServiceSettings(service_name="test"), lambda _settings: FastAPI())
+    service.serve(lambda: ServiceSettings(service_name="test"), lambda _settings: FastAPI())
 
     assert seen["threshold"] == THRESHOLDS
     assert seen["frozen"] > 0
