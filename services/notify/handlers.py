@@ -1142,14 +1142,22 @@ async def create_subscription(
     return subscription, secret
 
 
+class SecretsChangedError(Exception):
+    """Another rotation changed the subscription's secrets since they were read: the one it gave signs now."""
+
+
 async def rotate_secret(subscription: Subscription, deps: NotifyDeps) -> tuple[Subscription, str]:
+    """The subscription with a new signing secret, and that secret; raises SecretsChangedError, storing nothing, if
+    another rotation came first (two at once, a double click): each answers with a secret shown once, and only the
+    last stored would sign, the other's receiver refusing every delivery."""
     now = deps.clock.now()
     secret = new_secret()
     rotated = replace(
         subscription,
         secrets=rotate(subscription.secrets, secret, now=now, overlap_until=now + deps.rules.rotation_overlap),
     )
-    await deps.store.save_subscription(rotated, fields=("secrets",))
+    if not await deps.store.replace_secrets(subscription.subscription_id, subscription.secrets, rotated.secrets):
+        raise SecretsChangedError(subscription.subscription_id)
     return rotated, secret
 
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from services.notify.domain.contacts import Contact, OptOut
-from services.notify.domain.subscriptions import DisabledReason, Subscription
+from services.notify.domain.subscriptions import DisabledReason, SigningSecret, Subscription
 from shared.events import Envelope
 
 
@@ -115,6 +115,12 @@ class SubscriptionStore(Protocol):
     async def save_subscription(self, subscription: Subscription, fields: Collection[str] | None = None) -> None:
         """Stores the subscription; with `fields`, only those (so a change made meanwhile to another field, such
         as a 410 disabling it, is kept)."""
+
+    async def replace_secrets(
+        self, subscription_id: str, read: Sequence[SigningSecret], secrets: Sequence[SigningSecret]
+    ) -> bool:
+        """Stores `secrets` as the subscription's if its secrets are still those `read` (by when each was made);
+        False, storing nothing, if another rotation changed them since."""
 
     async def delete_subscription(self, subscription_id: str) -> bool: ...
 

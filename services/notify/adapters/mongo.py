@@ -103,10 +103,7 @@ def _subscription_document(subscription: Subscription, box: SecretBox) -> Docume
         },
         "enabled": subscription.enabled,
         "created_at": subscription.created_at,
-        "secrets": [
-            {"secret": box.seal(entry.secret), "created_at": entry.created_at, "expires_at": entry.expires_at}
-            for entry in subscription.secrets
-        ],
+        "secrets": _secrets_document(subscription.secrets, box),
         "description": subscription.description,
         "disabled_reason": subscription.disabled_reason,
         "disabled_reason_code": subscription.disabled_reason_code,
@@ -119,6 +116,13 @@ def _subscription_document(subscription: Subscription, box: SecretBox) -> Docume
         },
         "max_in_flight": subscription.max_in_flight,
     }
+
+
+def _secrets_document(secrets: Iterable[SigningSecret], box: SecretBox) -> list[Document]:
+    return [
+        {"secret": box.seal(entry.secret), "created_at": entry.created_at, "expires_at": entry.expires_at}
+        for entry in secrets
+    ]
 
 
 def _subscription_from(document: Document, box: SecretBox) -> Subscription:
@@ -280,6 +284,22 @@ class MongoNotifyStore:
         await self._subscriptions.update_one(
             {"_id": subscription.subscription_id}, {"$set": {field: document[field] for field in fields}}
         )
+
+    async def replace_secrets(
+        self, subscription_id: str, read: Sequence[SigningSecret], secrets: Sequence[SigningSecret]
+    ) -> bool:
+        # Sealed secrets differ at every sealing: the ones read are recognised by their number and their making. One
+        # equality each: FerretDB 1.x finds no document by `$all` of several values along an array's path.
+        unchanged: Document = {"_id": subscription_id, "secrets": {"$size": len(read)}}
+        if read:
+            unchanged["$and"] = [{"secrets.created_at": entry.created_at} for entry in read]
+        # FerretDB 1.x reads the document and writes it back outside a transaction, so two updates at once may both
+        # find it unchanged: the lock makes this process's rotations one at a time (see `DocumentLocks`).
+        async with self._one_writer.hold(f"{SUBSCRIPTIONS}/{subscription_id}/secrets"):
+            result = await self._subscriptions.update_one(
+                unchanged, {"$set": {"secrets": _secrets_document(secrets, self._box)}}
+            )
+        return result.matched_count == 1
 
     async def delete_subscription(self, subscription_id: str) -> bool:
         result = await self._subscriptions.delete_one({"_id": subscription_id})

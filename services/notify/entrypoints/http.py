@@ -26,6 +26,7 @@ from services.notify.handlers import (
     SUBSCRIPTION_DELETED,
     PersonErasedError,
     ReplayRefusedError,
+    SecretsChangedError,
     SubscriptionDeletedError,
     create_subscription,
     delete_subscription,
@@ -350,11 +351,23 @@ async def patch_subscription(
 @router.post(
     "/v1/subscriptions/{subscription_id}/rotate-secret",
     summary="Issue a new signing secret; the previous one keeps signing for the overlap period",
-    responses=TOKEN_REFUSALS,
+    responses={**TOKEN_REFUSALS, 409: {"description": "Another rotation came at the same time (`rotated_meanwhile`)."}},
 )
 async def post_rotate_secret(subscription_id: str, principal: SubscriptionsAdmin, context: NotifyDep) -> dict[str, Any]:
     subscription = await _own_subscription(subscription_id, principal.organisation_id, context)
-    rotated, secret = await rotate_secret(subscription, context.deps)
+    try:
+        rotated, secret = await rotate_secret(subscription, context.deps)
+    except SecretsChangedError:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=bilingual_error(
+                "rotated_meanwhile",
+                en="Another request rotated this subscription's secret at the same time: the secret it answered with "
+                "signs now, and this one was not kept. Rotate again for a new one.",
+                fr="Une autre demande a renouvelé le secret de cet abonnement au même moment : c'est le secret donné "
+                "dans sa réponse qui signe, celui-ci n'a pas été gardé. Renouvelez de nouveau pour en avoir un autre.",
+            ),
+        ) from None
     context.subscriptions_changed()
     return _subscription_json(rotated, secret=secret)
 

@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from services.notify.adapters.mongo import MongoNotifyStore
+from services.notify.domain.subscriptions import Subscription
 from tests.integration.notify.receivers import Receiver, Reply, serving
 from tests.integration.notify.support import NotifyHarness, api, running_notify, subscribe
 from tests.integration.notify.test_webhook_delivery import reference_verify
@@ -95,6 +97,42 @@ async def test_after_a_rotation_either_secret_verifies_during_the_overlap_and_on
     assert [entry["expires_at"] is None for entry in view["secrets"]] == [True, False]
     assert again.json()["secret"] != twice.json()["secret"]
     assert len(twice.json()["secrets"]) == 2, "only the newest and the one before it are ever kept"
+
+
+async def test_two_rotations_at_once_never_both_answer_a_secret_when_only_one_signs(
+    harness: NotifyHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = Receiver()
+    read = MongoNotifyStore.subscription
+    both_read = asyncio.Barrier(2)
+    rotating = False
+
+    async def read_at_once(store: MongoNotifyStore, subscription_id: str) -> Subscription | None:
+        # Both requests read the subscription before either stores its rotation: a double click, two admins.
+        found = await read(store, subscription_id)
+        if rotating:
+            async with asyncio.timeout(10):
+                await both_read.wait()
+        return found
+
+    monkeypatch.setattr(MongoNotifyStore, "subscription", read_at_once)
+    async with serving(receiver), running_notify(harness) as app, api(app, harness.organisation_id) as client:
+        created = await subscribe(client, receiver.url)
+        path = f"/v1/subscriptions/{created['subscription_id']}/rotate-secret"
+        rotating = True
+        answers = await asyncio.gather(client.post(path), client.post(path))
+        rotating = False
+        await harness.publish_triggers(harness.trigger("fired-after-rotating", "per_a"))
+        assert await eventually(lambda: len(receiver.received) == 1)
+    [delivered] = receiver.received
+    kept = [answer.json()["secret"] for answer in answers if answer.status_code == 200]
+    [refused] = [answer for answer in answers if answer.status_code != 200]
+    assert len(kept) == 1
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"]["code"] == "rotated_meanwhile"
+    assert set(refused.json()["detail"]["message"]) == {"en", "fr"}
+    # Every secret an answer showed signs the delivery: none was lost to a rotation written over it.
+    assert all(reference_verify(secret, delivered) for secret in kept)
 
 
 async def test_the_listing_shows_only_the_organisations_subscriptions_oldest_first_without_secrets(
