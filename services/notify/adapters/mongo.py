@@ -13,14 +13,16 @@ instances sharing FerretDB would still race; that is what MongoDB is for.
 
 import contextlib
 import json
+import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.notify.adapters.secrets import SecretBox
+from services.notify.adapters.secrets import SecretBox, SecretsKeyError
 from services.notify.domain.contacts import (
     ADDRESS_FIELDS,
     Contact,
@@ -44,6 +46,8 @@ from shared.erasures import Erasures
 from shared.mongo import Document, DocumentLocks, IndexSpec, found_by_id, insert_new, update_all
 from shared.privacy import person_digest
 from shared.privacy_log import PrivacyLog, privacy_log_index, segment_log_key
+
+log = logging.getLogger(__name__)
 
 SUBSCRIPTIONS = "notify_subscriptions"
 DELIVERIES = "notify_deliveries"
@@ -123,6 +127,35 @@ def _secrets_document(secrets: Iterable[SigningSecret], box: SecretBox) -> list[
         {"secret": box.seal(entry.secret), "created_at": entry.created_at, "expires_at": entry.expires_at}
         for entry in secrets
     ]
+
+
+@dataclass
+class ResealReport:
+    subscriptions: int = 0
+    resealed: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    changed_meanwhile: list[str] = field(default_factory=list)
+
+
+def _resealed(document: Document, box: SecretBox) -> tuple[Document, Document]:
+    """What to set for the subscription's sealed values to be sealed with the first key, and what must still hold
+    for the values read to be those stored (sealed values differ at every sealing, so they name what was read)."""
+    changes: Document = {}
+    unchanged: Document = {}
+    secrets = document.get("secrets", [])
+    again = [box.resealed(entry["secret"]) for entry in secrets]
+    if any(value is not None for value in again):
+        changes["secrets"] = [
+            {**entry, "secret": entry["secret"] if value is None else value}
+            for entry, value in zip(secrets, again, strict=True)
+        ]
+        unchanged["secrets"] = {"$size": len(secrets)}
+        unchanged["$and"] = [{"secrets.secret": entry["secret"]} for entry in secrets]
+    mailchimp = document.get("mailchimp")
+    if mailchimp and (key := box.resealed(mailchimp["api_key"])) is not None:
+        changes["mailchimp.api_key"] = key
+        unchanged["mailchimp.api_key"] = mailchimp["api_key"]
+    return changes, unchanged
 
 
 def _subscription_from(document: Document, box: SecretBox) -> Subscription:
@@ -272,9 +305,38 @@ class MongoNotifyStore:
         return None if document is None else _subscription_from(document, self._box)
 
     async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]:
+        """Those whose secrets open with the keys held; one that does not is logged and left out, so that it alone
+        waits for its key, not every organisation's deliveries."""
         query = {} if organisation_id is None else {"organisation_id": organisation_id}
         documents = await self._subscriptions.find(query, sort=[("created_at", 1)]).to_list()
-        return [_subscription_from(document, self._box) for document in documents]
+        found = []
+        for document in documents:
+            try:
+                found.append(_subscription_from(document, self._box))
+            except SecretsKeyError as exc:
+                log.error("subscription %s is left out: %s", document["_id"], exc)
+        return found
+
+    async def reseal_secrets(self) -> ResealReport:
+        """Every subscription's signing secrets and Mailchimp key sealed again with the first key held, so that the
+        keys after it can be let go. One changed meanwhile (a rotation) is left for the next run; one that no key
+        opens is named."""
+        report = ResealReport()
+        async for document in self._subscriptions.find({}):
+            report.subscriptions += 1
+            try:
+                changes, unchanged = _resealed(document, self._box)
+            except SecretsKeyError:
+                report.unreadable.append(document["_id"])
+                continue
+            if not changes:
+                continue
+            result = await self._subscriptions.update_one({"_id": document["_id"], **unchanged}, {"$set": changes})
+            if result.matched_count == 1:
+                report.resealed += 1
+            else:
+                report.changed_meanwhile.append(document["_id"])
+        return report
 
     async def save_subscription(self, subscription: Subscription, fields: Collection[str] | None = None) -> None:
         document = _subscription_document(subscription, self._box)

@@ -26,7 +26,9 @@ class SecretBox:
         if not keys:
             raise SecretsKeyError(f"{KEY_VARIABLE} names no key")
         try:
-            self._fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys])
+            fernets = [Fernet(key.strip().encode()) for key in keys]
+            self._first = fernets[0]
+            self._fernet = MultiFernet(fernets)
         except ValueError as exc:
             raise SecretsKeyError(
                 f"{KEY_VARIABLE} must be Fernet keys (32 bytes, URL-safe base64), comma-separated: {exc}"
@@ -43,6 +45,18 @@ class SecretBox:
             return self._fernet.decrypt(stored.removeprefix(SEALED_PREFIX).encode()).decode()
         except InvalidToken as exc:
             raise SecretsKeyError(f"a stored secret was sealed with a key {KEY_VARIABLE} does not hold") from exc
+
+    def resealed(self, stored: str) -> str | None:
+        """`stored` sealed again with the first key, or None if it is already (or was never sealed); raises
+        SecretsKeyError if no key opens it. Once every stored value is, the keys after the first can go."""
+        if stored.startswith(SEALED_PREFIX):
+            try:
+                self._first.decrypt(stored.removeprefix(SEALED_PREFIX).encode())
+            except InvalidToken:
+                return self.seal(self.open(stored))
+            return None
+        # Stored before sealing began: sealed now.
+        return self.seal(stored)
 
 
 def new_key() -> str:

@@ -1,11 +1,15 @@
-"""`parterre notify replay`: queue dead deliveries again from the command line; a running notify sends them."""
+"""`parterre notify replay`: queue dead deliveries again from the command line; a running notify sends them.
+`parterre notify reseal-secrets`: seal the stored secrets again with the first secrets key, to retire the others."""
 
 import argparse
 import asyncio
 import sys
 from typing import Any
 
-from services.notify.adapters.mongo import MongoNotifyStore
+from pymongo.errors import PyMongoError
+
+from services.notify.adapters.mongo import MongoNotifyStore, ResealReport
+from services.notify.adapters.secrets import KEY_VARIABLE, SecretsKeyError
 from services.notify.context import SystemClock, notify_rules, settings_secret_box
 from services.notify.handlers import (
     NotifyDeps,
@@ -32,6 +36,16 @@ def register(commands: Any) -> None:
     replay.add_argument("delivery_ids", nargs="*", help="ids shown by GET /v1/deliveries?status=dead")
     replay.add_argument("--subscription", help="replay every dead delivery of this subscription")
     replay.set_defaults(run=_run_replay)
+    reseal = notify.add_parser(
+        "reseal-secrets",
+        help="seal every stored signing secret and Mailchimp key again with the first key of "
+        "PARTERRE_NOTIFY_SECRETS_KEY, so that the keys after it can go",
+        description="After putting a new key first in PARTERRE_NOTIFY_SECRETS_KEY (the old one after it), run this "
+        "once: every subscription's secrets are sealed again with the new key, and the old key can then be removed. "
+        "The service may keep running. Exits 1 naming the subscriptions no key opens, or those changed while it "
+        "ran (run it again for those).",
+    )
+    reseal.set_defaults(run=_run_reseal)
 
 
 def _run_replay(arguments: argparse.Namespace) -> int:
@@ -83,3 +97,26 @@ async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> in
         if skipped:
             print(f"{skipped} dead deliveries about erased persons skipped: they are never sent again")
         return 1 if failures else 0
+
+
+def _run_reseal(_arguments: argparse.Namespace) -> int:
+    settings = NotifySettings()
+    try:
+        report = asyncio.run(_reseal(settings))
+    except SecretsKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PyMongoError as exc:
+        print(f"error: the store: {exc}; running the command again reseals what this one did not", file=sys.stderr)
+        return 1
+    print(f"{report.subscriptions:,} subscriptions; {report.resealed:,} sealed again with the first key")
+    for subscription_id in report.unreadable:
+        print(f"{subscription_id}  no key of {KEY_VARIABLE} opens its secrets", file=sys.stderr)
+    for subscription_id in report.changed_meanwhile:
+        print(f"{subscription_id}  changed while this ran: run the command again", file=sys.stderr)
+    return 1 if report.unreadable or report.changed_meanwhile else 0
+
+
+async def _reseal(settings: NotifySettings) -> ResealReport:
+    async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
+        return await MongoNotifyStore(client[settings.mongo_database], settings_secret_box(settings)).reseal_secrets()

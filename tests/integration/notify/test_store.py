@@ -2,7 +2,7 @@
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,7 +22,9 @@ from services.notify.domain.subscriptions import (
     TargetKind,
 )
 from services.notify.ports import AttemptRecord, Delivery, DeliveryStatus
+from shared.cli import main
 from shared.mongo import Document
+from shared.settings import ServiceSettings
 
 pytestmark = [pytest.mark.mongo]
 
@@ -154,6 +156,77 @@ async def test_signing_secrets_and_api_keys_are_stored_sealed_and_read_back_in_c
     assert await rotated_key_store.subscription("sub_sealed") == subscription
     with pytest.raises(SecretsKeyError, match="PARTERRE_NOTIFY_SECRETS_KEY"):
         await wrong_key_store.subscription("sub_sealed")
+
+
+async def test_resealing_with_a_new_key_first_lets_the_old_key_go_and_a_subscription_no_key_opens_waits_alone(
+    database: AsyncDatabase[Document],
+) -> None:
+    old_key, new, stranger = new_key(), new_key(), new_key()
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def subscription(subscription_id: str, *, mailchimp: bool) -> Subscription:
+        return Subscription(
+            subscription_id=subscription_id,
+            organisation_id="org",
+            kind=TargetKind.MAILCHIMP if mailchimp else TargetKind.WEBHOOK,
+            url="https://us21.api.mailchimp.com/3.0" if mailchimp else "https://hooks.example.com/parterre",
+            events=EventFilter(triggers=frozenset({"*"})),
+            enabled=True,
+            created_at=now,
+            secrets=(SigningSecret(new_secret(), now), SigningSecret(new_secret(), now - timedelta(days=1), now)),
+            mailchimp=MailchimpTarget("https://us21.api.mailchimp.com/3.0", "0123456789abcdef-us21", "a6b5da1054")
+            if mailchimp
+            else None,
+        )
+
+    saved = [subscription("sub_hook", mailchimp=False), subscription("sub_mailchimp", mailchimp=True)]
+    for one in saved:
+        await MongoNotifyStore(database, SecretBox([old_key])).save_subscription(one)
+    await MongoNotifyStore(database, SecretBox([stranger])).save_subscription(subscription("sub_lost", mailchimp=False))
+
+    first = await MongoNotifyStore(database, SecretBox([new, old_key])).reseal_secrets()
+    again = await MongoNotifyStore(database, SecretBox([new, old_key])).reseal_secrets()
+    new_key_only = MongoNotifyStore(database, SecretBox([new]))
+
+    assert (first.subscriptions, first.resealed, first.unreadable, first.changed_meanwhile) == (3, 2, ["sub_lost"], [])
+    assert (again.resealed, again.unreadable) == (0, ["sub_lost"])
+    assert [await new_key_only.subscription(one.subscription_id) for one in saved] == saved
+    # Read as the worker reads them all: the one no key opens is left out, not every organisation's.
+    assert [one.subscription_id for one in await new_key_only.subscriptions()] == ["sub_hook", "sub_mailchimp"]
+
+
+async def test_the_reseal_command_says_what_it_sealed_and_names_a_subscription_no_key_opens(
+    database: AsyncDatabase[Document],
+    settings: ServiceSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    old_key, new = new_key(), new_key()
+    now = datetime.now(UTC).replace(microsecond=0)
+    for subscription_id, key in (("sub_kept", old_key), ("sub_lost", new_key())):
+        await MongoNotifyStore(database, SecretBox([key])).save_subscription(
+            Subscription(
+                subscription_id=subscription_id,
+                organisation_id="org",
+                kind=TargetKind.WEBHOOK,
+                url="https://hooks.example.com/parterre",
+                events=EventFilter(triggers=frozenset({"*"})),
+                enabled=True,
+                created_at=now,
+                secrets=(SigningSecret(new_secret(), now),),
+            )
+        )
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    monkeypatch.setenv("PARTERRE_NOTIFY_SECRETS_KEY", f"{new},{old_key}")
+
+    exit_code = await asyncio.to_thread(main, ["notify", "reseal-secrets"])
+
+    output = capsys.readouterr()
+    assert exit_code == 1
+    assert output.out == "2 subscriptions; 1 sealed again with the first key\n"
+    assert output.err == "sub_lost  no key of PARTERRE_NOTIFY_SECRETS_KEY opens its secrets\n"
+    assert await MongoNotifyStore(database, SecretBox([new])).subscription("sub_kept") is not None
 
 
 async def test_a_mailchimp_key_replaced_alone_is_stored_sealed_beside_the_audience_it_kept(

@@ -56,3 +56,30 @@ def test_a_configured_key_list_seals_with_the_first_and_opens_with_any() -> None
     both = secret_box(f"{new}, {old}", http_host="0.0.0.0")
     assert both.open(sealed_before) == SECRET
     assert SecretBox([new]).open(both.seal(SECRET)) == SECRET
+
+
+def test_a_secret_sealed_with_a_key_behind_the_first_is_sealed_again_with_the_first() -> None:
+    old, new = new_key(), new_key()
+    sealed = SecretBox([old]).seal(SECRET)
+
+    again = SecretBox([new, old]).resealed(sealed)
+
+    assert again is not None
+    assert SecretBox([new]).open(again) == SECRET
+    assert SecretBox([new, old]).resealed(again) is None, "sealed with the first key already"
+
+
+def test_a_value_stored_before_sealing_began_is_sealed_by_a_reseal() -> None:
+    key = new_key()
+
+    again = SecretBox([key]).resealed(SECRET)
+
+    assert again is not None
+    assert SECRET not in again
+    assert SecretBox([key]).open(again) == SECRET
+
+
+def test_a_reseal_of_a_secret_no_key_opens_fails_clearly() -> None:
+    sealed = SecretBox([new_key()]).seal(SECRET)
+    with pytest.raises(SecretsKeyError, match="PARTERRE_NOTIFY_SECRETS_KEY"):
+        SecretBox([new_key()]).resealed(sealed)
