@@ -3,6 +3,8 @@ look-up asks for them."""
 
 import re
 
+import phonenumbers
+
 from services.profile.domain.profile import ProfileState, email_address, external_key, phone_number
 from shared.emails import normalise_email
 from shared.memo import remembered
@@ -38,28 +40,42 @@ def personal_details(state: ProfileState) -> list[str]:
     return sorted(held | {email_address(email) for email in state.emails_undeliverable_at})
 
 
-# A run of digits a phone number could be written as: `514-555-0199`, `(514) 555 0199`, `+1 514.555.0199`.
-_TYPED_PHONE = re.compile(r"\+?\(?\d[\d\s().\-]{5,}\d")
-# Shorter upstream ids are left out: `12` would be named by any reason giving a date, and says little of anyone.
+# Digits of a phone's number within a country, fewer than this, may be anything in a text (a date, an order number).
+_FEWEST_PHONE_DIGITS_NAMED = 7
+# Shorter upstream ids alone are left out: `12` would be named by any reason giving a date, and says little of anyone.
 _SHORTEST_UPSTREAM_ID_NAMED = 4
 
 
-def details_named_in(text: str, state: ProfileState, region: str) -> list[str]:
-    """Which of the profile's emails, phones and upstream ids `text` gives, however typed: an email in any case, a
-    phone with its spaces, dashes or brackets (read as look-ups read it, from `region`), an upstream id without its
-    source and in any case, as a word of its own. Each is named as the profile holds it, sorted."""
+def details_named_in(text: str, state: ProfileState) -> list[str]:
+    """Which of the profile's emails, phones and upstream ids `text` gives, however typed: an email in any case; a
+    phone with any spaces, dashes, brackets or country code, next to other numbers or not (its digits within its
+    country are found among the text's digits); an upstream id with its source, or alone as a word of its own in any
+    case. Each is named as the profile holds it, sorted."""
     folded = text.casefold()
     emails = map(email_address, (*state.emails, *state.emails_undeliverable_at))
     named = {email for email in emails if email and email.casefold() in folded}
-    typed_phones = {
-        number for typed in _TYPED_PHONE.findall(text) for number in phone_readings(typed.strip(" ().-"), region)
-    }
-    named |= {phone for phone in state.phones if phone in typed_phones or phone in text}
+    digits = "".join(character for character in text if character.isascii() and character.isdigit())
+    for phone in state.phones:
+        national = _national_digits(phone)
+        if phone in text or (len(national) >= _FEWEST_PHONE_DIGITS_NAMED and national in digits):
+            named.add(phone)
     for external in state.external_ids:
         upstream = upstream_id_as_compared(_upstream_id(external))
-        if len(upstream) >= _SHORTEST_UPSTREAM_ID_NAMED and re.search(rf"(?<!\w){re.escape(upstream)}(?!\w)", folded):
+        as_a_word = len(upstream) >= _SHORTEST_UPSTREAM_ID_NAMED and re.search(
+            rf"(?<!\w){re.escape(upstream)}(?!\w)", folded
+        )
+        if external.casefold() in folded or as_a_word:
             named.add(_upstream_id(external))
     return sorted(named)
+
+
+def _national_digits(phone: str) -> str:
+    """The digits of a kept phone within its country (`5145550199` of `+15145550199`), as it is dialled there after
+    any trunk prefix; the digits it holds when it was kept as given."""
+    try:
+        return str(phonenumbers.parse(phone, None).national_number)
+    except phonenumbers.NumberParseException:
+        return "".join(character for character in phone if character.isascii() and character.isdigit())
 
 
 def _detail_keys(state: ProfileState) -> set[str]:

@@ -600,9 +600,7 @@ async def erase_person(
             response.status_code = status.HTTP_200_OK
             return {"person_id": person_id, "status": "erased"}
         _profile_not_found()
-    if asked.reason is not None and (
-        named := ", ".join(details_named_in(asked.reason, stored.state, context.deps.rules.default_region))
-    ):
+    if asked.reason is not None and (named := ", ".join(details_named_in(asked.reason, stored.state))):
         en = f"The reason gives {named}, the person's own, which the log would keep after the erasure: say why without."
         fr = f"La raison donne {named}, à la personne, que le journal garderait après l'effacement : dites-la sans."
         raise HTTPException(

@@ -96,6 +96,9 @@ async def test_a_reason_giving_the_person_s_own_email_is_refused_as_the_log_woul
         ("Appel du (514) 555.0199", "+15145550199"),
         ("Client C-004521 in the box office asked", "C-004521"),
         ("client c-004521 au guichet", "C-004521"),
+        ("Rappel 2026-12-07 514-555-0199", "+15145550199"),
+        ("Commande 4521 514 555 0199", "+15145550199"),
+        ("Fiche billetterie-principale:C-004521", "C-004521"),
     ],
 )
 async def test_a_reason_giving_the_person_s_phone_or_upstream_id_as_staff_type_them_is_refused(
@@ -111,6 +114,21 @@ async def test_a_reason_giving_the_person_s_phone_or_upstream_id_as_staff_type_t
     assert answer.json()["detail"]["code"] == "reason_names_the_person"
     assert named in answer.json()["detail"]["message"]["en"]
     assert publisher.published == []
+
+
+async def test_a_reason_giving_a_short_upstream_id_with_its_source_is_refused() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_elise", person={"external_id": "C42"}))
+
+    answer = TestClient(profile_app(world)).post(
+        "/v1/persons/per_elise/erase", json={"reason": "Fiche billetterie-principale:C42 au guichet"}
+    )
+    alone = TestClient(profile_app(world)).post("/v1/persons/per_elise/erase", json={"reason": "Guichet C42"})
+
+    assert answer.status_code == 422, answer.text
+    assert "C42" in answer.json()["detail"]["message"]["en"]
+    # Alone, an id this short is no sure sign of the person: a seat, a room, a date may read so.
+    assert alone.status_code == 202, alone.text
 
 
 @pytest.mark.parametrize(
