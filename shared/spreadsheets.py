@@ -30,9 +30,11 @@ SEPARATOR_DESCRIPTION = (
 
 # A phone in E.164 (`+15145550199`) is digits alone, no formula: SMS tools read it only without a quote before it.
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-# What starts a formula where a cell starts: at the start of the text, and after either separator (a file opened with
-# the one it was not written with is split there), after any spaces.
-_FORMULA_START = re.compile(r"(?:^|(?<=[,;]))( *)(?=[=+\-@\t\r])")
+# What starts a formula where a cell starts: at the start of the text, and after either separator or a line break (a
+# file opened with the separator it was not written with is split there, and its quotes, no longer at a cell's start,
+# no longer hold a line break inside the cell), after any spaces and double quotes (a quote written doubled there is
+# read as the start of a quoted cell).
+_FORMULA_START = re.compile(r'(?:^|(?<=[,;\r\n]))([ "]*)(?=[=+\-@\t\r])')
 
 
 def spreadsheet_cell(value: Any) -> str:

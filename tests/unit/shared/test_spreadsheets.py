@@ -41,10 +41,15 @@ def test_text_without_a_formula_behind_a_separator_is_written_as_it_is() -> None
     assert spreadsheet_cell("+15145550199") == "+15145550199"
 
 
-@given(st.text(alphabet=st.sampled_from(list("ab ,;=+-@\t\r\"'")), max_size=30), st.sampled_from([",", ";"]))
-def test_no_text_gives_a_cell_starting_a_formula_at_either_separator(text: str, written_with: str) -> None:
-    line = csv_line([spreadsheet_cell(text)], written_with)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(list("ab ,;=+-@\t\r\n\"'")), max_size=20), min_size=1, max_size=3),
+    st.sampled_from([",", ";"]),
+)
+def test_no_text_gives_a_cell_starting_a_formula_at_either_separator(texts: list[str], written_with: str) -> None:
+    line = csv_line(["per_x", *(spreadsheet_cell(text) for text in texts)], written_with)
 
     for opened_with in (",", ";"):
-        for cell in cells_as_split_at(line.removesuffix("\r\n"), opened_with):
-            assert cell.lstrip(" ")[:1] not in FORMULA_STARTS or cell.startswith('"')
+        for row in csv.reader(io.StringIO(line, newline=""), delimiter=opened_with):
+            # A cell of line breaks alone is the row's own end, taken into a quote the other separator left open.
+            for cell in (cell for cell in row if cell.strip()):
+                assert cell.lstrip(" ")[:1] not in FORMULA_STARTS or cell.startswith('"')
