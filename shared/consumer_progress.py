@@ -9,7 +9,7 @@ dead-lettered keeps it from being dead-lettered again when its batch comes back 
 """
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 # Well within Kafka's five-minute poll interval, and rare enough to cost nothing beside a batch that takes this long.
 PROGRESS_COMMIT_SECONDS = 60.0
@@ -26,6 +26,9 @@ class PositionedRecord(Protocol):
 
     @property
     def offset(self) -> int: ...
+
+
+RecordT = TypeVar("RecordT", bound=PositionedRecord)
 
 
 class BatchProgress:
@@ -55,6 +58,20 @@ class BatchProgress:
             beyond.discard(offsets[start])
             start += 1
         self._handled_from_start[partition] = start
+
+    def not_handled(self, records: Iterable[RecordT]) -> tuple[RecordT, ...]:
+        """Of `records`, those from each partition's first record not handled on: where the batch must be read again
+        should it fail (the records before are handled, those after may be too, and are handled again)."""
+        first_left: dict[Partition, int] = {}
+        for partition, start in self._handled_from_start.items():
+            offsets = self._offsets[partition]
+            if start < len(offsets):
+                first_left[partition] = offsets[start]
+        return tuple(
+            record
+            for record in records
+            if (partition := (record.topic, record.partition)) in first_left and record.offset >= first_left[partition]
+        )
 
     def to_commit(self) -> dict[Partition, int]:
         """Per partition, the next offset to read, where it has moved on since the last commit."""

@@ -350,9 +350,9 @@ def add_consumer(
     record and spends no attempt: the record is tried again, with pauses up to `MAX_OUTAGE_PAUSE_SECONDS`, for as
     long as the server is away, and never dead-lettered for it. The batch's offsets are committed once every
     record in it is handled or dead-lettered, and before that as far as it has got without a gap, after each dead
-    letter and every `PROGRESS_COMMIT_SECONDS` (see `shared.consumer_progress`). If the process dies first, or
-    even the dead-letter publish fails, the batch is delivered again from the last commit: that is why every
-    handler must be idempotent.
+    letter and every `PROGRESS_COMMIT_SECONDS` (see `shared.consumer_progress`). If the process dies first, the
+    batch is delivered again from the last commit; if the batch fails (even the dead-letter publish), it is read
+    again from each partition's first record not handled. That is why every handler must be idempotent.
 
     With `handle_batch`, the decoded records of a batch go to it first, all at once; it returns those it left
     undone, which are then handled one at a time as above. It must leave, of each key's records, all from the
@@ -369,6 +369,17 @@ def add_consumer(
     async def consume_records(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         progress = BatchProgress(records, time.monotonic())
+        try:
+            await consume_with_progress(message, records, progress)
+        except BaseException:
+            # FastStream's nack seeks each partition back to the earliest record of `raw_message`: from the first one
+            # not handled, rather than from the batch's start, records dead-lettered and committed are not met again.
+            message.raw_message = progress.not_handled(records)
+            raise
+
+    async def consume_with_progress(
+        message: KafkaMessage, records: tuple[ConsumerRecord[Any, Any], ...], progress: BatchProgress
+    ) -> None:
         committing = asyncio.Lock()
 
         async def consume_and_note(raw_record: ConsumerRecord[Any, Any]) -> None:
@@ -597,6 +608,8 @@ async def commit_progress(consumer: object, progress: BatchProgress) -> None:
         # The group moved the partitions on (a rebalance, or this consumer dropped for a batch longer than its poll
         # interval): their new owner starts from the last commit, and this batch's own commit at its end fails too.
         log.warning("could not commit a long batch's progress, %s: %r", positions, exc)
+        # Tried again in a while (or at the next dead letter), not after every record the batch has left.
+        progress.committed({}, time.monotonic())
         return
     progress.committed(positions, time.monotonic())
 

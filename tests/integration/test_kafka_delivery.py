@@ -359,6 +359,38 @@ async def test_a_record_dead_lettered_in_a_batch_is_committed_before_the_batch_e
     assert (await committed_positions(settings, harness.group_id)).get(partition) == poison_offset + 2
 
 
+async def test_a_batch_that_fails_is_read_again_from_its_first_record_not_handled_so_no_dead_letter_is_written_twice(
+    settings: ServiceSettings, harness: ConsumerHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handled: list[str] = []
+    publish_as_kafka_does = KafkaPublisher.publish
+    failed_once: list[OutgoingRecord] = []
+
+    async def publish_failing_once(publisher: KafkaPublisher, outgoing: OutgoingRecord) -> None:
+        # Kafka refusing the second poison's dead letter once: the batch fails, and FastStream rewinds it.
+        if outgoing.value == b'{"id": "poison-2"}' and not failed_once:
+            failed_once.append(outgoing)
+            raise RuntimeError("the dead-letter topic could not be written")
+        await publish_as_kafka_does(publisher, outgoing)
+
+    async def handle(consumed: ConsumedRecord[dict[str, str]]) -> None:
+        if consumed.message["id"].startswith("poison"):
+            raise PermanentMessageError("this ticket references a performance that does not exist")
+        handled.append(consumed.message["id"])
+
+    ids = ["poison-1", "poison-2", "fine"]
+    await publish(settings, [record(harness.topic, message_id, key="person-7") for message_id in ids])
+    monkeypatch.setattr(KafkaPublisher, "publish", publish_failing_once)
+    await harness.start(handle)
+
+    assert await wait_until(lambda: handled == ["fine"])
+    dead = await read_all(
+        settings.kafka_bootstrap, dead_letter_topic_for(harness.group_id), expected=3, deadline_seconds=5
+    )
+    assert failed_once
+    assert sorted(json.loads(entry.value)["id"] for entry in dead) == ["poison-1", "poison-2"]
+
+
 async def test_a_long_batch_commits_what_it_has_handled_as_it_goes(
     settings: ServiceSettings, harness: ConsumerHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

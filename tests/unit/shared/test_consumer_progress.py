@@ -106,3 +106,13 @@ def test_the_position_committed_never_passes_a_record_not_handled(
             handled_from_start += 1
         expected = in_partition[handled_from_start - 1] + 1 if handled_from_start else None
         assert positions.get(("tickets", partition)) == expected
+
+
+def test_a_failed_batch_is_read_again_from_each_partition_s_first_record_not_handled() -> None:
+    records = batch((0, 10), (0, 11), (0, 12), (1, 5), (1, 6), (2, 1))
+    progress = BatchProgress(records, started_at=0.0)
+    for handled in (records[0], records[2], records[3], records[4]):
+        progress.handled(handled)
+
+    # Partition 0 from 11 (12 handled after it is handled again); partition 1 whole; partition 2 untouched.
+    assert progress.not_handled(records) == (records[1], records[2], records[5])
