@@ -110,7 +110,12 @@ class Publisher(Protocol):
 class SubscriptionStore(Protocol):
     async def subscription(self, subscription_id: str) -> Subscription | None: ...
 
-    async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]: ...
+    async def subscriptions(
+        self, organisation_id: str | None = None, *, readable_only: bool = False
+    ) -> list[Subscription]:
+        """The subscriptions (of one organisation, or of all), oldest first. One whose secrets no key held opens
+        raises `SecretsKeyError`, so that what it would be given fails and is tried again; with `readable_only`, it
+        is logged and left out instead (the worker, so that it alone waits for its key, not every organisation)."""
 
     async def save_subscription(self, subscription: Subscription, fields: Collection[str] | None = None) -> None:
         """Stores the subscription; with `fields`, only those (so a change made meanwhile to another field, such

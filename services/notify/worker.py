@@ -128,7 +128,7 @@ class DeliveryWorker:
                     await self._refresh.wait()
 
     async def _sync_lanes(self) -> None:
-        subscriptions = await self._deps.store.subscriptions()
+        subscriptions = await self._deps.store.subscriptions(readable_only=True)
         current = {sub.subscription_id: sub for sub in subscriptions if sub.enabled}
         if asyncio.get_running_loop().time() >= self._next_disabled_sweep:
             for subscription in subscriptions:

@@ -304,17 +304,19 @@ class MongoNotifyStore:
         document = await self._subscriptions.find_one({"_id": subscription_id})
         return None if document is None else _subscription_from(document, self._box)
 
-    async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]:
-        """Those whose secrets open with the keys held; one that does not is logged and left out, so that it alone
-        waits for its key, not every organisation's deliveries."""
+    async def subscriptions(
+        self, organisation_id: str | None = None, *, readable_only: bool = False
+    ) -> list[Subscription]:
         query = {} if organisation_id is None else {"organisation_id": organisation_id}
         documents = await self._subscriptions.find(query, sort=[("created_at", 1)]).to_list()
+        if not readable_only:
+            return [_subscription_from(document, self._box) for document in documents]
         found = []
         for document in documents:
             try:
                 found.append(_subscription_from(document, self._box))
             except SecretsKeyError as exc:
-                log.error("subscription %s is left out: %s", document["_id"], exc)
+                log.error("subscription %s is left out until its key is given back: %s", document["_id"], exc)
         return found
 
     async def reseal_secrets(self) -> ResealReport:

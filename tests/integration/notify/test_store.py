@@ -191,8 +191,12 @@ async def test_resealing_with_a_new_key_first_lets_the_old_key_go_and_a_subscrip
     assert (first.subscriptions, first.resealed, first.unreadable, first.changed_meanwhile) == (3, 2, ["sub_lost"], [])
     assert (again.resealed, again.unreadable) == (0, ["sub_lost"])
     assert [await new_key_only.subscription(one.subscription_id) for one in saved] == saved
-    # Read as the worker reads them all: the one no key opens is left out, not every organisation's.
-    assert [one.subscription_id for one in await new_key_only.subscriptions()] == ["sub_hook", "sub_mailchimp"]
+    # Read as the worker reads them all: the one no key opens is left out, not every organisation's. Read for a
+    # message to queue, it fails, so that the message is tried again rather than queued for no one.
+    readable = await new_key_only.subscriptions(readable_only=True)
+    assert [one.subscription_id for one in readable] == ["sub_hook", "sub_mailchimp"]
+    with pytest.raises(SecretsKeyError):
+        await new_key_only.subscriptions("org")
 
 
 async def test_the_reseal_command_says_what_it_sealed_and_names_a_subscription_no_key_opens(

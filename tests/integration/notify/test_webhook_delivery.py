@@ -164,9 +164,9 @@ async def test_after_a_410_nothing_more_goes_to_the_endpoint_however_late_the_la
         store = context_of(app).deps.store
         read_all = store.subscriptions
 
-        async def slow_list(organisation_id: str | None = None) -> list[Subscription]:
+        async def slow_list(organisation_id: str | None = None, *, readable_only: bool = False) -> list[Subscription]:
             # Listing every subscription takes longer than the lane takes to start its next attempt.
-            listed = await read_all(organisation_id)
+            listed = await read_all(organisation_id, readable_only=readable_only)
             await asyncio.sleep(0.3)
             return listed
 

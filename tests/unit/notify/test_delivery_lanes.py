@@ -98,7 +98,9 @@ class LaneStore:
         )
         self.queued[delivery_id] = QueueEntry(delivery_id, NOW, NOW)
 
-    async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]:
+    async def subscriptions(
+        self, organisation_id: str | None = None, *, readable_only: bool = False
+    ) -> list[Subscription]:
         return [self.subscription_now]
 
     async def subscription(self, subscription_id: str) -> Subscription | None:

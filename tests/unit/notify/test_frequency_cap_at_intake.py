@@ -40,7 +40,9 @@ class IntakeStore:
         self.sent: dict[str, datetime] = {}
         self.deliveries: dict[str, Delivery] = {}
 
-    async def subscriptions(self, organisation_id: str | None = None) -> list[Subscription]:
+    async def subscriptions(
+        self, organisation_id: str | None = None, *, readable_only: bool = False
+    ) -> list[Subscription]:
         return [EVERY_TRIGGER]
 
     async def is_erased(self, organisation_id: str, person_id: str) -> bool:
