@@ -47,8 +47,9 @@ class SecretBox:
             raise SecretsKeyError(f"a stored secret was sealed with a key {KEY_VARIABLE} does not hold") from exc
 
     def resealed(self, stored: str) -> str | None:
-        """`stored` sealed again with the first key, or None if it is already (or was never sealed); raises
-        SecretsKeyError if no key opens it. Once every stored value is, the keys after the first can go."""
+        """`stored` sealed again with the first key (or sealed, if it was stored before sealing began), or None if
+        it is sealed with it already; raises SecretsKeyError if no key opens it. Once every stored value is sealed
+        with the first key, the keys after it can go."""
         if stored.startswith(SEALED_PREFIX):
             try:
                 self._first.decrypt(stored.removeprefix(SEALED_PREFIX).encode())

@@ -42,8 +42,9 @@ def register(commands: Any) -> None:
         "PARTERRE_NOTIFY_SECRETS_KEY, so that the keys after it can go",
         description="After putting a new key first in PARTERRE_NOTIFY_SECRETS_KEY (the old one after it), run this "
         "once: every subscription's secrets are sealed again with the new key, and the old key can then be removed. "
-        "The service may keep running. Exits 1 naming the subscriptions no key opens, or those changed while it "
-        "ran (run it again for those).",
+        "The service may keep running; rotate no signing secret meanwhile (on FerretDB, a rotation and a reseal of "
+        "one subscription at the same moment may lose the new secret). Exits 1 naming the subscriptions no key "
+        "opens, or those changed while it ran (run it again for those).",
     )
     reseal.set_defaults(run=_run_reseal)
 
