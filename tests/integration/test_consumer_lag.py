@@ -10,7 +10,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from infra.platform.kafka_state import pipeline_state
 from shared.consumer_lag import LagReader
-from shared.events import build_envelope, event_type
+from shared.events import Envelope, build_envelope, event_type
 from shared.kafka import DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC
 from shared.settings import ServiceSettings
 from shared.topic_admin import ensure_topics
@@ -23,18 +23,7 @@ pytestmark = [pytest.mark.kafka]
 async def test_lag_counts_what_the_group_has_not_committed(settings: ServiceSettings, unique_name: str) -> None:
     topic = f"test.lag.{unique_name}"
     await ensure_topics(settings.kafka_bootstrap, {topic: 1})
-    example = event_type("parterre.ticket.purchased.v1")
-    facts = [
-        build_envelope(
-            example.model.model_validate(example.example),
-            organisation_id=unique_name,
-            source=f"/orgs/{unique_name}/sources/billetterie-principale",
-            id=f"sale-{n}",
-            time=_AT,
-        )
-        for n in range(5)
-    ]
-    await publish_envelopes(settings.kafka_bootstrap, topic, facts)
+    await publish_envelopes(settings.kafka_bootstrap, topic, sales(unique_name, 5))
     group = f"test-lag-{unique_name}"
 
     async with LagReader(settings.kafka_bootstrap) as reader:
@@ -60,18 +49,7 @@ async def test_records_retention_deleted_past_the_group_s_commit_are_not_counted
 ) -> None:
     topic = f"test.lag.{unique_name}"
     await ensure_topics(settings.kafka_bootstrap, {topic: 1})
-    example = event_type("parterre.ticket.purchased.v1")
-    facts = [
-        build_envelope(
-            example.model.model_validate(example.example),
-            organisation_id=unique_name,
-            source=f"/orgs/{unique_name}/sources/billetterie-principale",
-            id=f"sale-{n}",
-            time=_AT,
-        )
-        for n in range(10)
-    ]
-    await publish_envelopes(settings.kafka_bootstrap, topic, facts)
+    await publish_envelopes(settings.kafka_bootstrap, topic, sales(unique_name, 10))
     group = f"test-lag-{unique_name}"
     committer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
     await committer.start()
@@ -95,6 +73,20 @@ async def test_records_retention_deleted_past_the_group_s_commit_are_not_counted
 
 
 _AT = datetime.now(UTC) - timedelta(days=3)
+
+
+def sales(organisation_id: str, count: int) -> list[Envelope]:
+    example = event_type("parterre.ticket.purchased.v1")
+    return [
+        build_envelope(
+            example.model.model_validate(example.example),
+            organisation_id=organisation_id,
+            source=f"/orgs/{organisation_id}/sources/billetterie-principale",
+            id=f"sale-{n}",
+            time=_AT,
+        )
+        for n in range(count)
+    ]
 
 
 async def test_a_message_dead_lettered_twice_after_a_crash_counts_once(
