@@ -179,14 +179,23 @@ def refuse_duplicate_keys(root: yaml.Node | None, file_name: str) -> None:
             seen: set[str] = set()
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode):
-                    if key.value in seen:
+                    meant = _key_as_read(key)
+                    if meant in seen:
                         problems.append((key.start_mark.line + 1, f"`{key.value}` is given twice in one place"))
-                    seen.add(key.value)
+                    seen.add(meant)
                 pending.append(value)
         elif isinstance(node, yaml.SequenceNode):
             pending.extend(node.value)
     if problems:
         raise ConfigFileError(file_name, sorted(problems))
+
+
+def _key_as_read(key: yaml.ScalarNode) -> str:
+    """A key as YAML reads it: `on`, `On`, `yes` and `true` are one key (true) to YAML 1.1, as `off`, `no` and
+    `false` are another, so a rule's `on:` and `On:` are a key given twice."""
+    if key.tag == "tag:yaml.org,2002:bool":
+        return "true" if str(key.value).lower() in ("yes", "true", "on") else "false"
+    return str(key.value)
 
 
 def line_of(root: yaml.Node | None, location: Sequence[Any]) -> int:

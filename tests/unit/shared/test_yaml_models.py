@@ -159,6 +159,15 @@ def test_a_key_given_twice_in_one_mapping_is_refused_on_the_line_of_the_second()
     )
 
 
+def test_two_spellings_yaml_reads_as_one_key_are_a_key_given_twice() -> None:
+    # YAML 1.1 reads `on` and `On` alike (true): the second list of event types would replace the first.
+    text = """\
+        on: [parterre.ticket.scanned.v1]
+        On: [parterre.ticket.purchased.v1]
+        """
+    assert problems_of(text) == ((2, "`On` is given twice in one place"),)
+
+
 def test_the_same_key_in_two_mappings_is_no_duplicate() -> None:
     text = """\
         seats:
