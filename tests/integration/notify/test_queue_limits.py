@@ -133,8 +133,8 @@ async def test_a_subscription_disabled_while_the_worker_reads_the_subscriptions_
         store, read, release = context.deps.store, asyncio.Event(), asyncio.Event()
         read_before_the_change = store.subscriptions
 
-        async def held_read() -> Any:
-            found = await read_before_the_change()
+        async def held_read(*, readable_only: bool = False) -> Any:
+            found = await read_before_the_change(readable_only=readable_only)
             read.set()
             await release.wait()
             return found
