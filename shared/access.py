@@ -27,14 +27,15 @@ def _unauthenticated() -> HTTPException:
     )
 
 
-def require_scope(scope: Scope) -> Any:
-    """A dependency that lets a request through only with a live token carrying `scope`.
+class _ScopeCheck:
+    """The dependency of one scope: a class rather than a closure so that the refusals answered before a route runs
+    (`refusal_before_reading`) can find which scope the route needs."""
 
-    It runs before the route reads anything, so a 401 or 403 never depends on whether the requested
-    person or record exists.
-    """
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
 
-    async def authorise(
+    async def __call__(
+        self,
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
@@ -45,18 +46,46 @@ def require_scope(scope: Scope) -> Any:
         if principal is None:
             raise _unauthenticated()
         request.state.organisation_id = principal.organisation_id
-        if scope not in principal.scopes:
+        if self.scope not in principal.scopes:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 detail=bilingual_error(
                     "forbidden",
-                    en=f"This token lacks the scope {scope.value}.",
-                    fr=f"Ce jeton n'a pas la portée {scope.value}.",
+                    en=f"This token lacks the scope {self.scope.value}.",
+                    fr=f"Ce jeton n'a pas la portée {self.scope.value}.",
                 ),
             )
         return principal
 
-    return Depends(authorise)
+
+def require_scope(scope: Scope) -> Any:
+    """A dependency that lets a request through only with a live token carrying `scope`.
+
+    It runs before the route reads anything, so a 401 or 403 never depends on whether the requested
+    person or record exists.
+    """
+    return Depends(_ScopeCheck(scope))
+
+
+async def refusal_before_reading(request: Request) -> HTTPException | None:
+    """The 401 or 403 the route of `request` answers, if it needs a token and the request has no good one.
+
+    FastAPI decodes a JSON body before it runs any dependency: a body that is no JSON would be refused (422, 400)
+    ahead of the token, and tell a caller without one what the route accepts. The refusals of a body call this first.
+    """
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    overrides = getattr(request.app, "dependency_overrides", {})
+    pending = list(dependant.dependencies) if dependant is not None else []
+    while pending:
+        dependency = pending.pop()
+        pending.extend(dependency.dependencies)
+        check = dependency.call
+        if isinstance(check, _ScopeCheck) and check not in overrides:
+            try:
+                await check(request, await _bearer(request))
+            except HTTPException as refusal:
+                return refusal
+    return None
 
 
 # What every route taking one of these answers without a live token (401) or without its scope (403), for its

@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,7 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from shared.access import TOKEN_INDEXES
+from shared.access import TOKEN_INDEXES, refusal_before_reading
 from shared.consumer_lag import LagReader
 from shared.dead_letter_routes import router as dead_letter_router
 from shared.errors import bilingual_error
@@ -339,10 +339,15 @@ def run_as_served(main: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(main)
 
 
-async def _refused_parameters(_request: Request, exc: Exception) -> JSONResponse:
+async def _refused_parameters(request: Request, exc: Exception) -> Response:
     """A request whose parameters or body the route refuses: 422 in the one shape of every error body, each field
-    with its reason in English and French (never the value sent, which may be personal)."""
+    with its reason in English and French (never the value sent, which may be personal). A body that is no JSON is
+    refused before the route's token is checked: the token's refusal comes first."""
     assert isinstance(exc, RequestValidationError)
+    if any(error["type"] == "json_invalid" for error in exc.errors()) and (
+        refusal := await refusal_before_reading(request)
+    ):
+        return await refused_by_router(request, refusal)
     fields = [
         FieldError(
             field=".".join(str(part) for part in error["loc"]),
@@ -365,6 +370,13 @@ async def _refused_parameters(_request: Request, exc: Exception) -> JSONResponse
 _ROUTER_REFUSALS = {
     404: ("not_found", "No such path.", "Chemin introuvable."),
     405: ("method_not_allowed", "This path does not take this method.", "Ce chemin n'accepte pas cette méthode."),
+    # FastAPI's only 400: a body it cannot decode, JSON not in UTF-8 or a form not in the format its type names.
+    400: (
+        "unreadable_body",
+        "The request's body cannot be read: it is not in the format its content type names, or not UTF-8 text.",
+        "Le corps de la demande est illisible : il n'est pas dans le format que nomme son type de contenu, "
+        "ou pas en texte UTF-8.",
+    ),
 }
 
 
@@ -373,6 +385,10 @@ async def refused_by_router(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc.detail, dict):
         return await http_exception_handler(request, exc)
+    # FastAPI's own 400, a body it could not decode (JSON not in UTF-8, a broken form), is raised before the route's
+    # token is checked.
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and (refusal := await refusal_before_reading(request)):
+        return await http_exception_handler(request, refusal)
     code, en, fr = _ROUTER_REFUSALS.get(exc.status_code, ("http_error", str(exc.detail), "La demande est refusée."))
     return JSONResponse(
         {"detail": bilingual_error(code, en=en, fr=fr)}, status_code=exc.status_code, headers=exc.headers

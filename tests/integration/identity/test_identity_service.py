@@ -246,6 +246,29 @@ async def test_an_export_of_a_person_is_logged_and_its_log_outlives_their_erasur
         assert person_id not in repr(kept)
 
 
+async def test_a_body_that_cannot_be_read_is_refused_for_the_token_first(harness: IdentityHarness) -> None:
+    async with running_identity(harness) as app:
+        tokens = app.state.runtime.tokens
+        reader = await tokens.issue(harness.organisation_id, {Scope.PROFILES_READ}, "box office")
+        eraser = await tokens.issue(harness.organisation_id, {Scope.PRIVACY_ERASE}, "privacy officer")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as client:
+
+            async def erase(body: bytes, token: str) -> httpx.Response:
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+                return await client.post("/v1/persons/p-unknown/erase", content=body, headers=headers)
+
+            not_json, not_utf8 = b"{do_not_readd", b'{"do_not_readd": "\xe9"}'
+            assert [(await erase(body, "prt_forged")).status_code for body in (not_json, not_utf8)] == [401, 401]
+            refused = [await erase(body, reader.token) for body in (not_json, not_utf8)]
+            assert [answer.status_code for answer in refused] == [403, 403]
+            assert {answer.json()["detail"]["code"] for answer in refused} == {"forbidden"}
+            # With the scope, the body's own refusal.
+            unreadable = await erase(not_json, eraser.token)
+            assert unreadable.status_code == 422
+            assert [field["code"] for field in unreadable.json()["detail"]["fields"]] == ["json_invalid"]
+            assert (await erase(not_utf8, eraser.token)).json()["detail"]["code"] == "unreadable_body"
+
+
 def outdated_gauge(app: FastAPI, form: StoredForm) -> float | None:
     value = app.state.runtime.registry.get_sample_value(f"parterre_identity_{form.name}_outdated")
     return None if value is None else float(value)

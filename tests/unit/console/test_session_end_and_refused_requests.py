@@ -201,5 +201,5 @@ def test_a_form_the_framework_cannot_read_is_refused_in_both_languages_as_every_
 
     assert refused.status_code == 400
     detail = refused.json()["detail"]
-    assert detail["code"] == "http_error"
+    assert detail["code"] == "unreadable_body"
     assert set(detail["message"]) == {"en", "fr"}

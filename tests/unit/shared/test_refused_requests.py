@@ -12,14 +12,14 @@ from tests.unit.profile.http_harness import profile_app, profile_world
 
 
 def test_a_body_refused_before_anything_is_read_is_answered_as_the_openapi_document_describes() -> None:
-    app = create_app(NotifySettings())
+    app = profile_app(profile_world())
     spec = app.openapi()
-    documented = spec["paths"]["/v1/subscriptions"]["post"]["responses"]["422"]["content"]["application/json"]
-    refusal = spec["components"]["schemas"][documented["schema"]["$ref"].rsplit("/", 1)[-1]]
+    documented = spec["paths"]["/v1/persons/{person_id}/erase"]["post"]["responses"]["422"]["content"]
+    refusal = spec["components"]["schemas"][documented["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]]
 
-    # Not JSON: refused before any token or store is looked at.
+    # Not JSON, from a caller whose token is good (the harness's): refused before the store is looked at.
     answer = TestClient(app).post(
-        "/v1/subscriptions", content=b"{not json", headers={"content-type": "application/json"}
+        "/v1/persons/p1/erase", content=b"{not json", headers={"content-type": "application/json"}
     )
 
     assert answer.status_code == 422
@@ -32,6 +32,37 @@ def test_a_body_refused_before_anything_is_read_is_answered_as_the_openapi_docum
     assert set(spec["components"]["schemas"]["FieldError"]["required"]) <= set(field)
     assert field["code"] == "json_invalid"
     assert field["reason_fr"] == "n'est pas du JSON valide"
+
+
+def test_a_body_that_is_no_utf_8_text_is_refused_in_both_languages() -> None:
+    answer = TestClient(profile_app(profile_world())).post(
+        "/v1/persons/p1/erase", content=b'{"reason": "\xe9t\xe9"}', headers={"content-type": "application/json"}
+    )
+
+    assert answer.status_code == 400
+    detail = answer.json()["detail"]
+    assert detail["code"] == "unreadable_body"
+    assert detail["message"] == {
+        "en": "The request's body cannot be read: it is not in the format its content type names, or not UTF-8 text.",
+        "fr": "Le corps de la demande est illisible : il n'est pas dans le format que nomme son type de contenu, "
+        "ou pas en texte UTF-8.",
+    }
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"reason": "\xe9t\xe9"}'], ids=["not JSON", "not UTF-8"])
+@pytest.mark.parametrize("authorization", [None, "Basic bWFyaWU6c2VjcmV0"], ids=["no token", "no bearer token"])
+def test_a_body_that_cannot_be_read_is_refused_for_its_missing_token_first(
+    body: bytes, authorization: str | None
+) -> None:
+    # Told 422 or 400 first, a caller without a token would learn what a route accepts.
+    app = create_app(NotifySettings())
+    headers = {"content-type": "application/json"} | ({"authorization": authorization} if authorization else {})
+
+    answer = TestClient(app).post("/v1/subscriptions", content=body, headers=headers)
+
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert answer.json()["detail"]["code"] == "unauthenticated"
 
 
 @pytest.mark.parametrize("service", ["ingest", "identity", "profile", "notify", "console"])
