@@ -75,7 +75,8 @@ class ProfileMetrics:
             "parterre_profile_swept",
             "Profiles the time sweep visited, by outcome: swept (time changed them), refiled (filed early, for a "
             "due moment put off since: filed again for it), unchanged (filed for a moment they are no longer due "
-            "at), erased_person.",
+            "at), erased_person, failed (the visit raised: logged, and tried again a quarter of an hour later, twice "
+            "as long after each failure in a row, a day apart at most).",
             ["outcome"],
             registry=registry,
         )

@@ -46,7 +46,7 @@ from services.profile.domain.rules import (
     segment_changes,
     time_conditions_due,
 )
-from services.profile.domain.schedule import SLOT, DueEntry, keeps_entry, slot_of, stretch_to_sweep
+from services.profile.domain.schedule import SLOT, DueEntry, after_failed_visit, keeps_entry, slot_of, stretch_to_sweep
 from services.profile.domain.search import Candidate, Found, SearchQuery, rank
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.ports import (
@@ -1017,6 +1017,9 @@ async def sweep_due(
     profiles held. Each profile's events are published before its slot is let go, so a sweep cut short visits the
     rest (and publishes the same events again for those it had done) the next time. Two sweepers at once do the
     same visits twice, and each visit changes a profile once.
+
+    A visit that fails is counted `failed` and its entry filed again, before its slot is let go, for a later sweep:
+    a quarter of an hour later, twice as long after each failure in a row, a day at most (`retry_delay`).
     """
     store = deps.store
     now = deps.clock.now()
@@ -1031,22 +1034,32 @@ async def sweep_due(
     position, moved_from = left
     report = SweepReport()
     gate = asyncio.Semaphore(concurrency)
-    failed: list[DueEntry] = []
 
-    async def visit(entry: DueEntry) -> None:
+    async def visit(entry: DueEntry) -> DueEntry | None:
+        """Visits the entry; the entry to file again if the visit failed."""
+        retry = None
         async with gate:
             try:
                 handled = await sweep_profile(entry, deps)
             except Exception:
                 # One profile that cannot be applied (a bug, a damaged document, the store failing it) must not stop
-                # time for every other: it is logged, counted, and filed again once the sweep ends (below).
-                log.exception("the sweep could not visit %s of %s", entry.person_id, entry.organisation_id)
+                # time for every other: it is logged, counted, and tried again later, less often after each failure
+                # in a row, but never let go: once repaired (or the bug fixed) it gets its visit.
+                retry = after_failed_visit(entry, deps.clock.now())
+                log.exception(
+                    "the sweep could not visit %s of %s, due %s (failure %d in a row); it tries again after %s",
+                    entry.person_id,
+                    entry.organisation_id,
+                    entry.due_at.isoformat(),
+                    retry.failed_visits,
+                    retry.visit_at.isoformat(),
+                )
                 handled = Handled((), "failed")
-                failed.append(entry)
             await publish(handled)
         report.outcomes[handled.outcome] = report.outcomes.get(handled.outcome, 0) + 1
         if progress is not None:
             progress(report)
+        return retry
 
     async def visit_slot(slot: datetime) -> None:
         for filed in await store.filed_in(slot):
@@ -1059,56 +1072,54 @@ async def sweep_due(
             while current is not None:
                 # Each entry once: a retry after a crash may have filed the same moment twice.
                 pending = [entry for entry in dict.fromkeys(current.entries) if entry not in visited]
-                await asyncio.gather(*(visit(entry) for entry in pending))
+                visits = await asyncio.gather(*(visit(entry) for entry in pending))
                 visited.update(pending)
+                if retries := [retry for retry in visits if retry is not None]:
+                    # Filed again before their document goes, so that a sweep dying in between leaves them filed
+                    # (twice at worst), never nowhere. A retry lies past every slot a sweep may read by now, so ahead
+                    # of the position (`schedule` files it at the position should another sweeper's clock run ahead).
+                    await store.schedule_all(retries)
                 if await store.drop_filed(current):
                     break
                 current = next((again for again in await store.filed_in(slot) if again.key == filed.key), None)
 
-    try:
-        # The slot just left is read once more after the position moved (below); a sweep cut short there (in this
-        # process or another) left what that read found behind the position, where no sweep goes. Every run reads it,
-        # even after this process read it: FerretDB's late write can put the position back, and a writer then files
-        # there with no copy ahead.
-        await visit_slot(position - SLOT)
-        # So is a last move past several empty slots, all of it: read again by the next run if the sweep that moved
-        # died first, and before another sweeper moving on from midnight lets the day go.
-        if moved_from < position - SLOT:
-            for late in await store.slots_filed(moved_from, position - SLOT):
+    # The slot just left is read once more after the position moved (below); a sweep cut short there (in this
+    # process or another) left what that read found behind the position, where no sweep goes. Every run reads it,
+    # even after this process read it: FerretDB's late write can put the position back, and a writer then files
+    # there with no copy ahead.
+    await visit_slot(position - SLOT)
+    # So is a last move past several empty slots, all of it: read again by the next run if the sweep that moved
+    # died first, and before another sweeper moving on from midnight lets the day go.
+    if moved_from < position - SLOT:
+        for late in await store.slots_filed(moved_from, position - SLOT):
+            await visit_slot(late)
+    slot = slot_of(position)
+    while (stretch_end := stretch_to_sweep(slot, now)) > slot:
+        filed = await store.slots_filed(slot, stretch_end)
+        # Slots with nothing filed are passed in one move (after a pause, or a quiet night, most are empty), then
+        # read once more, like a slot visited below.
+        passed_to = filed[0] if filed else stretch_end
+        # Whether the position is past the slots passed is known before they are read again: a sweep goes on only
+        # past slots it read again once the position had left them. Another sweeper may have moved it less far (its
+        # clock, or what it found filed, ended its move sooner); going on would run ahead of the position, past
+        # slots read before a writer reading that position filed there, and let a day go that it still lies in.
+        if passed_to > slot:
+            reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
+            for late in await store.slots_filed(slot, passed_to):
                 await visit_slot(late)
-        slot = slot_of(position)
-        while (stretch_end := stretch_to_sweep(slot, now)) > slot:
-            filed = await store.slots_filed(slot, stretch_end)
-            # Slots with nothing filed are passed in one move (after a pause, or a quiet night, most are empty), then
-            # read once more, like a slot visited below.
-            passed_to = filed[0] if filed else stretch_end
-            # Whether the position is past the slots passed is known before they are read again: a sweep goes on only
-            # past slots it read again once the position had left them. Another sweeper may have moved it less far (its
-            # clock, or what it found filed, ended its move sooner); going on would run ahead of the position, past
-            # slots read before a writer reading that position filed there, and let a day go that it still lies in.
-            if passed_to > slot:
-                reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
-                for late in await store.slots_filed(slot, passed_to):
-                    await visit_slot(late)
-            else:
-                passed_to = slot + SLOT
-                await visit_slot(slot)
-                reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
-                # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`).
-                # One that filed here after the slot was emptied but read the position before it moved is read now; any
-                # later one sees the position moved.
-                await visit_slot(slot)
-            if not reached:
-                return report
-            report.slots += (passed_to - slot) // SLOT
-            slot = passed_to
-        return report
-    finally:
-        if failed:
-            # Filed again, due moment unchanged, where the sweep reads next (the position has left their slots): the
-            # next sweep visits them again. Let go with their slot, they were visited again only once the profile
-            # changed, and a lapsed patron, whose trigger the visit was to fire, rarely does.
-            await store.schedule_all(list(dict.fromkeys(failed)))
+        else:
+            passed_to = slot + SLOT
+            await visit_slot(slot)
+            reached = await store.advance_sweep(slot, passed_to) or await _position_reached(store, passed_to)
+            # A writer files, then reads the position, and files again ahead if the sweep has passed (`schedule`).
+            # One that filed here after the slot was emptied but read the position before it moved is read now; any
+            # later one sees the position moved.
+            await visit_slot(slot)
+        if not reached:
+            return report
+        report.slots += (passed_to - slot) // SLOT
+        slot = passed_to
+    return report
 
 
 async def _position_reached(store: ProfileStore, slot: datetime) -> bool:

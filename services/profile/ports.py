@@ -349,7 +349,8 @@ class ProfileStore(Protocol):
     async def delete_profile(self, organisation_id: str, person_id: str) -> None: ...
 
     async def schedule(self, entry: DueEntry) -> str:
-        """Files the profile in the slot of its due moment, for the sweep; returns a handle to unfile it.
+        """Files the profile in the slot of its due moment (of its retry, after a failed visit: `visit_at`), for the
+        sweep, keeping the failures counted; returns a handle to unfile it.
 
         A write that lagged past the slot's grace finds the sweep gone beyond the slot: the entry is filed again in
         the slot the sweep reads next, and the handle is that filing's. The position is read after the first

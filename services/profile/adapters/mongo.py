@@ -468,7 +468,7 @@ class MongoProfileStore:
     async def schedule_all(self, entries: Sequence[DueEntry]) -> list[str]:
         if not entries:
             return []
-        slots = [slot_of(entry.due_at) for entry in entries]
+        slots = [slot_of(entry.visit_at) for entry in entries]
         handles = await self._file_due(entries, slots)
         while (position := await self.sweep_position()) is not None:
             behind = [index for index, slot in enumerate(slots) if slot < position]
@@ -585,9 +585,7 @@ class MongoProfileStore:
                 # Read past from now on: the sweep reads the slot behind its position at every run.
                 self._note_let_go(name, length)
                 continue
-            entries = tuple(
-                DueEntry(due_at=item["d"], organisation_id=item["o"], person_id=item["p"]) for _, item in live
-            )
+            entries = tuple(_read_due_entry(item) for _, item in live)
             filed.append(FiledDue(key=name, entries=entries, version=length, handles=tuple(key for key, _ in live)))
         return filed
 
@@ -1020,7 +1018,23 @@ def _lookup_mark(name: str, person_id: str) -> str:
 
 def _due_entry(entry: DueEntry) -> dict[str, Any]:
     # Short names: a season's end files every profile in one slot.
-    return {"o": entry.organisation_id, "p": entry.person_id, "d": entry.due_at}
+    document: dict[str, Any] = {"o": entry.organisation_id, "p": entry.person_id, "d": entry.due_at}
+    # Only after a failed visit: an entry filed before failures were counted holds neither, and is a first try.
+    if entry.failed_visits:
+        document["f"] = entry.failed_visits
+    if entry.retry_at is not None:
+        document["r"] = entry.retry_at
+    return document
+
+
+def _read_due_entry(item: Mapping[str, Any]) -> DueEntry:
+    return DueEntry(
+        due_at=item["d"],
+        organisation_id=item["o"],
+        person_id=item["p"],
+        failed_visits=int(item.get("f", 0)),
+        retry_at=item.get("r"),
+    )
 
 
 # Fields a profile's document (in the compressed form) leaves out while they are empty (None, no item), which

@@ -2,7 +2,7 @@
 reads the slots that have passed and nothing else, however many profiles the organisation holds."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 SLOT = timedelta(minutes=15)
@@ -19,6 +19,12 @@ PARTS = 32
 # ended, grace included, so the entry is still there when the change keeping it is stored.
 KEEP_AHEAD = SLOT + GRACE
 
+# A visit that failed (a bug, a damaged profile, the store failing it) is tried again this long after, and twice as
+# long after each failure in a row, a day apart at most: a store failing for a moment costs a quarter of an hour, a
+# profile damaged for good a visit (and a logged error) a day, until it is repaired or the bug fixed.
+FIRST_RETRY = SLOT
+LONGEST_RETRY = timedelta(days=1)
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class DueEntry:
@@ -27,6 +33,29 @@ class DueEntry:
     due_at: datetime
     organisation_id: str
     person_id: str
+    # Visits for this due moment that failed in a row, and when the sweep tries again: the entry is filed in that
+    # moment's slot instead of its due moment's. Not part of what the entry is: a copy filed by a writer, with
+    # none, is the same visit.
+    failed_visits: int = field(default=0, compare=False)
+    retry_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def visit_at(self) -> datetime:
+        """The moment whose slot the entry is filed in: its due moment, or after a failed visit, the retry's."""
+        return self.due_at if self.retry_at is None else self.retry_at
+
+
+def retry_delay(failed_visits: int) -> timedelta:
+    """How long after its `failed_visits`-th failure in a row (1 or more) a visit is tried again."""
+    # The exponent is capped first: a count that grew for years must not overflow the multiplication.
+    doublings = max(min(failed_visits - 1, (LONGEST_RETRY // FIRST_RETRY).bit_length()), 0)
+    return min(FIRST_RETRY * (1 << doublings), LONGEST_RETRY)
+
+
+def after_failed_visit(entry: DueEntry, now: datetime) -> DueEntry:
+    """The entry to file again once its visit failed at `now`: one more failure in a row, tried again later."""
+    failed_visits = entry.failed_visits + 1
+    return replace(entry, failed_visits=failed_visits, retry_at=now + retry_delay(failed_visits))
 
 
 def slot_of(moment: datetime) -> datetime:

@@ -109,7 +109,8 @@ def _run_sweep(_arguments: argparse.Namespace) -> int:
     print(f"swept {report.slots:,} slots of time; profiles visited: {outcomes}")
     if failed := report.outcomes.get("failed", 0):
         print(
-            f"error: {failed:,} profiles could not be visited (see above); they are filed for the next sweep",
+            f"error: {failed:,} profiles could not be visited (see above); they are filed again, for a sweep to try"
+            " again in a quarter of an hour, and less often after each failure in a row (a day apart at most)",
             file=sys.stderr,
         )
         return 1

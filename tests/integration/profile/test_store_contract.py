@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 import shared.mongo
 from services.profile.adapters.mongo import COLLECTIONS, COMPRESSED_JSON, DUE, ERASED, SWEEP, MongoProfileStore
 from services.profile.domain.documents import DocumentError
-from services.profile.domain.schedule import GRACE, PARTS, SLOT, DueEntry, slot_of
+from services.profile.domain.schedule import GRACE, PARTS, SLOT, DueEntry, after_failed_visit, slot_of
 from services.profile.domain.strategies import Stamp, Stamped
 from services.profile.handlers import BATCH_GROUP_PERSONS
 from services.profile.ports import FactToLog, StoredProfile
@@ -248,6 +248,35 @@ async def test_every_entry_filed_for_a_person_is_unscheduled_at_once_and_nobody_
 
     assert [entry for filed in await store.filed_in(slot_of(earlier.due_at)) for entry in filed.entries] == []
     assert sorted(entry for filed in await store.filed_in(slot_of(due)) for entry in filed.entries) == sorted(others)
+
+
+async def test_an_entry_whose_visits_failed_is_filed_in_its_retry_s_slot_and_read_back_with_its_count(
+    world: World,
+) -> None:
+    store, organisation = world.store, world.organisation_id
+    due = datetime(2027, 3, 1, 20, 5, tzinfo=UTC)
+    first = DueEntry(due, organisation, "per_anne")
+    retry = after_failed_visit(after_failed_visit(first, due + timedelta(minutes=20)), due + timedelta(hours=1))
+
+    await store.schedule_all([first, retry])
+
+    [filed_first] = [entry for filed in await store.filed_in(slot_of(due)) for entry in filed.entries]
+    [filed_retry] = [entry for filed in await store.filed_in(slot_of(retry.visit_at)) for entry in filed.entries]
+    assert (filed_first.due_at, filed_first.failed_visits, filed_first.retry_at) == (due, 0, None)
+    assert (filed_retry.due_at, filed_retry.failed_visits, filed_retry.retry_at) == (due, 2, retry.retry_at)
+
+
+async def test_an_entry_never_failed_is_stored_as_entries_were_before_failures_were_counted(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = MongoProfileStore(database)
+    due = datetime(2027, 3, 1, 20, 5, tzinfo=UTC)
+
+    await store.schedule(DueEntry(due, "theatre-du-nord", "per_anne"))
+
+    # Entries filed by an earlier version hold these fields alone, and are read as first tries.
+    [document] = [document async for document in database[DUE].find({"p": "per_anne"})]
+    assert sorted(document) == ["_id", "d", "o", "p"]
 
 
 async def test_the_erasure_search_counts_only_the_organisation_s_own_documents(

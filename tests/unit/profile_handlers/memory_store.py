@@ -256,7 +256,7 @@ class MemoryProfileStore:
         self.profiles.pop((organisation_id, person_id), None)
 
     async def schedule(self, entry: DueEntry) -> str:
-        slot = slot_of(entry.due_at)
+        slot = slot_of(entry.visit_at)
         handle = await self.file_at(entry, slot)
         await asyncio.sleep(0)
         while self.position is not None and slot < self.position:

@@ -19,7 +19,7 @@ import pytest
 from services.profile.domain.lookups import email_lookup, external_lookup, lookup_keys, name_lookup, phone_lookup
 from services.profile.domain.profile import view
 from services.profile.domain.rules import load_segments, load_triggers
-from services.profile.domain.schedule import KEEP_AHEAD, DueEntry, slot_of
+from services.profile.domain.schedule import GRACE, KEEP_AHEAD, SLOT, DueEntry, slot_of
 from services.profile.domain.search import read_query
 from services.profile.domain.seasons import SeasonCalendar
 from services.profile.handlers import (
@@ -38,7 +38,7 @@ from services.profile.handlers import (
     search_profiles,
     sweep_due,
 )
-from services.profile.ports import ProfileStore, StoredProfile, person_digest
+from services.profile.ports import FiledDue, ProfileStore, StoredProfile, person_digest
 from services.profile.settings import BUNDLED_SEGMENTS
 from shared.events import Envelope, build_envelope, event_type, parse_data
 from shared.events.identity import (
@@ -3512,6 +3512,125 @@ async def a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others_and_is_
     assert (await world.sweep()).outcomes == {}
 
 
+class FailingToVisit:
+    """The store, failing every change to one person's profile while `failing` (a damaged document, say)."""
+
+    def __init__(self, inner: ProfileStore, person_id: str) -> None:
+        self._inner = inner
+        self._person_id = person_id
+        self.failing = True
+
+    async def take_turn(self, organisation_id: str, person_id: str, *args: Any, **kwargs: Any) -> bool:
+        if self.failing and person_id == self._person_id:
+            raise CrashError(f"the profile of {person_id} cannot be changed")
+        return await self._inner.take_turn(organisation_id, person_id, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class KilledOnceItsSlotIsLetGo:
+    """The store of a sweep whose process is killed right after letting go of the document holding one person's
+    entry: nothing it would do after reaches the store, clean-up included."""
+
+    def __init__(self, inner: Any, person_id: str) -> None:
+        self._inner = inner
+        self._person_id = person_id
+        self.killed = False
+
+    async def drop_filed(self, filed: FiledDue) -> bool:
+        dropped = bool(await self._inner.drop_filed(filed))
+        if dropped and any(entry.person_id == self._person_id for entry in filed.entries):
+            self.killed = True
+            raise CrashError(f"killed once the slot holding {self._person_id} was let go")
+        return dropped
+
+    def __getattr__(self, name: str) -> Any:
+        inner = getattr(self._inner, name)
+        if not inspect.iscoroutinefunction(inner):
+            return inner
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if self.killed:
+                raise CrashError(f"{name} after the process was killed")
+            return await inner(*args, **kwargs)
+
+        return call
+
+
+async def filed_for(world: World, person_id: str, start: datetime) -> list[DueEntry]:
+    """The entries filed for the person in the day from `start`, earliest slot first."""
+    return [
+        entry
+        for slot in await world.store.slots_filed(start, start + timedelta(days=1))
+        for filed in await world.store.filed_in(slot)
+        for entry in filed.entries
+        if entry.person_id == person_id
+    ]
+
+
+async def a_profile_the_sweep_cannot_visit_is_filed_again_before_its_slot_is_let_go(world: World) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    killed = KilledOnceItsSlotIsLetGo(FailingToVisit(world.store, "per_lea"), "per_lea")
+    world.clock.at = NOW + timedelta(days=10)
+
+    # Her visit fails, and the process is killed once her slot is let go, before the sweep ends.
+    with pytest.raises(CrashError):
+        await world_on(killed, world).sweep()
+
+    assert killed.killed
+    [retry] = await filed_for(world, "per_lea", slot_of(world.clock.at))
+    assert (retry.failed_visits, retry.retry_at) == (1, world.clock.at + timedelta(minutes=15))
+    # A later sweep visits her: her lapse is not lost with the process.
+    world.clock.at += timedelta(hours=1)
+    published: list[Envelope] = []
+    assert (await world.sweep(published=published)).outcomes == {"swept": 1}
+    assert [output.data["person_id"] for output in published if output.type == TRIGGER_FIRED] == ["per_lea"]
+
+
+async def a_visit_failing_again_and_again_is_tried_less_often_and_a_visit_that_succeeds_ends_the_count(
+    world: World,
+) -> None:
+    await world.deliver(world.purchase("sale-l", "per_lea", days_ago=360))
+    await world.sweep()
+    failing = FailingToVisit(world.store, "per_lea")
+    sweeping = world_on(failing, world)
+    world.clock.at = NOW + timedelta(days=10)
+
+    delays: list[timedelta] = []
+    for failures in range(1, 5):
+        failed_at = world.clock.at
+        assert (await sweeping.sweep()).outcomes == {"failed": 1}
+        [retry] = await filed_for(world, "per_lea", slot_of(failed_at))
+        assert retry.failed_visits == failures
+        assert retry.retry_at is not None
+        delays.append(retry.retry_at - failed_at)
+        # Not visited by every sweep: none before her retry's slot has ended.
+        swept_from = slot_of(retry.retry_at) + SLOT + GRACE
+        world.clock.at = swept_from - timedelta(minutes=1)
+        assert (await sweeping.sweep()).outcomes == {}
+        world.clock.at = swept_from
+
+    assert delays == [timedelta(minutes=15), timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2)]
+    # Repaired: the next try visits her, and her next due moment is filed as a first try.
+    failing.failing = False
+    published: list[Envelope] = []
+    assert (await sweeping.sweep(published=published)).outcomes == {"swept": 1}
+    assert [output.data["person_id"] for output in published if output.type == TRIGGER_FIRED] == ["per_lea"]
+    lea = await world.profile("per_lea")
+    assert lea.due_at is not None
+    [next_visit] = await filed_for(world, "per_lea", slot_of(lea.due_at))
+    assert (next_visit.due_at, next_visit.failed_visits, next_visit.retry_at) == (lea.due_at, 0, None)
+    # A visit of that moment failing is tried again as soon as a first failure is.
+    failing.failing = True
+    world.clock.at = lea.due_at + timedelta(hours=1)
+    assert (await sweeping.sweep()).outcomes == {"failed": 1}
+    [retry] = await filed_for(world, "per_lea", slot_of(world.clock.at))
+    first_retry = world.clock.at + timedelta(minutes=15)
+    assert (retry.due_at, retry.failed_visits, retry.retry_at) == (lea.due_at, 1, first_retry)
+
+
 async def a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_next_one(world: World) -> None:
     await world.deliver(world.purchase("sale-1", "per_lea", tickets=1))
     crashing, store = gated(world)
@@ -4051,6 +4170,8 @@ SCENARIOS: tuple[Callable[[World], Awaitable[None]], ...] = (
     an_erasure_leaves_no_trace_in_a_profile_that_gave_the_history_back_by_an_unmerge,
     an_erasure_whose_proof_failed_proves_it_when_delivered_again,
     a_profile_the_sweep_cannot_visit_does_not_hold_back_the_others_and_is_visited_by_the_next,
+    a_profile_the_sweep_cannot_visit_is_filed_again_before_its_slot_is_let_go,
+    a_visit_failing_again_and_again_is_tried_less_often_and_a_visit_that_succeeds_ends_the_count,
     a_fact_that_failed_for_good_after_taking_its_number_is_applied_by_the_next_one,
     a_fact_resolved_again_to_a_person_created_anew_holds_up_none_of_their_facts,
     facts_folded_into_no_profile_are_each_noted_filtered_once_with_their_reason,
