@@ -5,8 +5,13 @@ import errno
 import os
 import re
 from collections.abc import Mapping
+from typing import get_args
+
+from pydantic_core import ErrorDetails
+from pydantic_core.core_schema import ErrorType
 
 from shared.events import Language
+from shared.events.errors import known_french_reason
 
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
 # Between thousands, as French writes them. The no-break space, not the narrow one the console's pages use: a
@@ -111,3 +116,30 @@ _JSON_MESSAGES_FR = {
 def json_message_fr(message: str) -> str:
     """The `msg` of a `json.JSONDecodeError`, in French."""
     return _JSON_MESSAGES_FR.get(message, message)
+
+
+class BilingualValueError(ValueError):
+    """A check's refusal of a value, said in English and French side by side where it is raised. Pydantic shows the
+    English, as it shows any `ValueError`; `french_of_error` finds the French in the error it makes of it."""
+
+    def __init__(self, *, en: str, fr: str) -> None:
+        super().__init__(en)
+        self.en = en
+        self.fr = fr
+
+
+# Pydantic's own error types. A check of the project's may raise one of its own with a code that the events' French
+# reasons also know (`unknown_event_type`), but with words of its own that the code's French would lose.
+_PYDANTIC_ERROR_TYPES = frozenset(get_args(ErrorType))
+
+
+def french_of_error(error: ErrorDetails) -> str | None:
+    """What a pydantic validation error says, in French: a `BilingualValueError`'s own French, or one of pydantic's
+    own errors as the API's 422 answers say it; None for an error with no French yet."""
+    context = error.get("ctx") or {}
+    refusal = context.get("error")
+    if isinstance(refusal, BilingualValueError):
+        return refusal.fr
+    if error["type"] in _PYDANTIC_ERROR_TYPES:
+        return known_french_reason(error["type"], context)
+    return None

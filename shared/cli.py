@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not is_settings_error(exc):
             raise
         language = _language_of(arguments)
-        for name, message in settings_problems(exc):
+        for name, message in settings_problems(exc, language):
             print(
                 in_language(language, en=f"error: {name}: {message}", fr=f"erreur : {name} : {message}"),
                 file=sys.stderr,

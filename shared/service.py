@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from shared.access import TOKEN_INDEXES, refusal_before_reading
+from shared.bilingual import in_language, language_of_environment
 from shared.consumer_lag import LagReader
 from shared.dead_letter_routes import router as dead_letter_router
 from shared.errors import bilingual_error
@@ -299,20 +300,27 @@ T = TypeVar("T")
 def serve(read_settings: Callable[[], SettingsT], build_app: Callable[[SettingsT], FastAPI]) -> None:
     """The one way every service process starts: its settings, logging, the collector's pace, then uvicorn on the
     configured port. A bad setting or rules file stops it with a line naming each problem (exit 2), not a traceback:
-    the files are edited by hand, by people who are not programmers."""
+    the files are edited by hand, by people who are not programmers. The line is in French when the environment's
+    locale is French, as `parterre` commands speak (`shared.bilingual.language_of_environment`)."""
     try:
         settings = read_settings()
     except ValidationError as exc:
         if not is_settings_error(exc):
             raise
-        for name, message in settings_problems(exc):
-            print(f"error: {name}: {message}", file=sys.stderr)
+        language = language_of_environment()
+        for name, message in settings_problems(exc, language):
+            print(
+                in_language(language, en=f"error: {name}: {message}", fr=f"erreur : {name} : {message}"),
+                file=sys.stderr,
+            )
         sys.exit(2)
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     try:
         app = build_app(settings)
     except ConfigFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        language = language_of_environment()
+        problems = exc.said_in(language)
+        print(in_language(language, en=f"error: {problems}", fr=f"erreur : {problems}"), file=sys.stderr)
         sys.exit(2)
     tune_garbage_collection()
     uvicorn.run(

@@ -6,12 +6,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.bilingual import BilingualValueError, french_of_error, in_language, quoted
+from shared.events import Language
+
 
 def _known_time_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is no time zone: give an IANA name such as America/Montreal") from None
+        raise BilingualValueError(
+            en=f"{name!r} is no time zone: give an IANA name such as America/Montreal",
+            fr=f"{quoted(name, 'fr')} n'est pas un fuseau horaire : donnez un nom IANA comme America/Montreal",
+        ) from None
     return name
 
 
@@ -31,16 +37,20 @@ def _escaped_credentials(url: str) -> str:
         try:
             uri_parser.parse_userinfo(hosts.rpartition("@")[0])
         except InvalidURI:
-            raise ValueError(
-                "its user name and password must be percent-escaped (`urllib.parse.quote_plus`): `@` as %40, "
-                "`:` as %3A, `%` as %25"
+            raise BilingualValueError(
+                en="its user name and password must be percent-escaped (`urllib.parse.quote_plus`): `@` as %40, "
+                "`:` as %3A, `%` as %25",
+                fr="son nom d'utilisateur et son mot de passe doivent être encodés en pourcentage "
+                "(`urllib.parse.quote_plus`) : `@` en %40, `:` en %3A, `%` en %25",
             ) from None
     return url
 
 
 def _empty_or_long_enough(token: SecretStr) -> SecretStr:
     if 0 < len(token.get_secret_value()) < 16:
-        raise ValueError("should be empty or at least 16 characters long")
+        raise BilingualValueError(
+            en="should be empty or at least 16 characters long", fr="doit être vide ou contenir au moins 16 caractères"
+        )
     return token
 
 
@@ -125,11 +135,17 @@ def is_settings_error(error: ValidationError) -> bool:
     return error.title.endswith("Settings")
 
 
-def settings_problems(error: ValidationError) -> list[tuple[str, str]]:
-    """Each bad setting's variable (`PARTERRE_…`) and what is wrong with it, in the English its check gives."""
+def settings_problems(error: ValidationError, language: Language) -> list[tuple[str, str]]:
+    """Each bad setting's variable (`PARTERRE_…`) and what is wrong with it, in `language`. In French, a check of
+    the project's says it in its own French words, and one of pydantic's as the API's 422 answers do; a check with
+    no French yet keeps its English."""
     problems = []
     for problem in error.errors(include_url=False, include_input=False):
-        # A check of several settings together names none of them; its message does.
-        name = "PARTERRE_" + "_".join(str(part) for part in problem["loc"]).upper() if problem["loc"] else "settings"
-        problems.append((name, problem["msg"].removeprefix("Value error, ")))
+        if problem["loc"]:
+            name = "PARTERRE_" + "_".join(str(part) for part in problem["loc"]).upper()
+        else:
+            # A check of several settings together names none of them; its message does.
+            name = in_language(language, en="settings", fr="réglages")
+        english = problem["msg"].removeprefix("Value error, ")
+        problems.append((name, english if language == "en" else french_of_error(problem) or english))
     return problems

@@ -4,6 +4,7 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
+from shared.bilingual import BilingualValueError
 from shared.settings import ServiceSettings
 
 
@@ -36,8 +37,10 @@ class IngestSettings(ServiceSettings):
     @model_validator(mode="after")
     def _claims_outlive_a_publication(self) -> "IngestSettings":
         if self.claim_abandoned_after_seconds <= self.publish_timeout_seconds:
-            raise ValueError(
-                "claim_abandoned_after_seconds must be longer than publish_timeout_seconds: a claim taken for "
-                "abandoned while its publisher still waits for Kafka would be published twice"
+            raise BilingualValueError(
+                en="claim_abandoned_after_seconds must be longer than publish_timeout_seconds: a claim taken for "
+                "abandoned while its publisher still waits for Kafka would be published twice",
+                fr="claim_abandoned_after_seconds doit être plus long que publish_timeout_seconds : des événements "
+                "réservés, crus abandonnés alors que leur envoi attend encore Kafka, seraient publiés deux fois",
             )
         return self

@@ -151,9 +151,14 @@ _FRENCH_REASONS: dict[str, str] = {
 
 def french_reason(code: str, context: Mapping[str, Any] | None = None) -> str:
     """What an error of `code` says, in French; a code with no French yet is named, so the reason stays French."""
+    return known_french_reason(code, context) or f"valeur refusée (code {code})"
+
+
+def known_french_reason(code: str, context: Mapping[str, Any] | None = None) -> str | None:
+    """What an error of `code` says, in French; None for a code with no French yet."""
     template = _FRENCH_REASONS.get(code)
     if template is None:
-        return f"valeur refusée (code {code})"
+        return None
     # Pydantic lists choices in English (`'a', 'b' or 'c'`).
     french = {
         name: value.replace("' or '", "' ou '") if isinstance(value, str) else value
@@ -162,7 +167,7 @@ def french_reason(code: str, context: Mapping[str, Any] | None = None) -> str:
     try:
         return template.format(**french)
     except (KeyError, IndexError):
-        return f"valeur refusée (code {code})"
+        return None
 
 
 def _join(parts: Sequence[str]) -> str:

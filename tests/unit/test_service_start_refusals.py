@@ -19,13 +19,15 @@ triggers:
 """
 
 
-def start(service: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def start(service: str, environment: dict[str, str], *, locale: str = "C.UTF-8") -> subprocess.CompletedProcess[str]:
     # Nothing listens on port 1: a service that got as far as connecting would say so, not what this test reads.
     unreachable = {"PARTERRE_MONGO_URL": "mongodb://127.0.0.1:1/", "PARTERRE_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    # The locale the service speaks by (English for C), whatever this machine's is.
+    language = {"LC_ALL": locale, "LC_MESSAGES": "", "LANG": "", "LANGUAGE": ""}
     return subprocess.run(
         [sys.executable, "-m", f"services.{service}"],
         cwd=REPO_ROOT,
-        env={**os.environ, **unreachable, **environment},
+        env={**os.environ, **unreachable, **language, **environment},
         capture_output=True,
         text=True,
         timeout=60,
@@ -56,3 +58,12 @@ def test_a_bad_setting_stops_the_service_naming_the_variable(service: str, varia
     assert started.returncode == 2, started.stderr
     assert "Traceback" not in started.stderr
     assert started.stderr.startswith(f"error: {variable}: ")
+
+
+def test_a_service_started_under_a_french_locale_names_a_bad_setting_in_french() -> None:
+    started = start("ingest", {"PARTERRE_LOG_LEVEL": "LOUD"}, locale="fr_CA.UTF-8")
+
+    assert started.returncode == 2, started.stderr
+    assert started.stderr == (
+        "erreur : PARTERRE_LOG_LEVEL : doit être l'une de ces valeurs : 'DEBUG', 'INFO', 'WARNING' ou 'ERROR'\n"
+    )

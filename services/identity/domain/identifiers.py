@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.identity.domain.normalise import normalise_email, normalise_phone
 from services.identity.domain.records import NormalisedRecord
+from shared.bilingual import BilingualValueError
 from shared.emails import accented_form, dns_form, readable_domain
 from shared.memo import remembered
 from shared.records import quick_init
@@ -137,7 +138,10 @@ class BlockedValues(BaseModel):
         # A blocked number that does not parse would block nothing, silently: say so instead.
         unusable = [phone for phone in phones if normalise_phone(phone) is None]
         if unusable:
-            raise ValueError(f"not phone numbers, so they would block nothing: {', '.join(unusable)}")
+            raise BilingualValueError(
+                en=f"not phone numbers, so they would block nothing: {', '.join(unusable)}",
+                fr=f"ce ne sont pas des numéros de téléphone, ils ne bloqueraient rien : {', '.join(unusable)}",
+            )
         return phones
 
 
@@ -159,7 +163,10 @@ class IdentifierPolicy(BaseModel):
     ) -> dict[IdentifierType, IdentifierRule]:
         missing = [kind.value for kind in IdentifierType if kind not in rules]
         if missing:
-            raise ValueError(f"every identifier type needs a rule; missing: {', '.join(missing)}")
+            raise BilingualValueError(
+                en=f"every identifier type needs a rule; missing: {', '.join(missing)}",
+                fr=f"chaque type d'identifiant a besoin d'une règle ; il manque : {', '.join(missing)}",
+            )
         return rules
 
     def rule(self, identifier: Identifier) -> IdentifierRule:

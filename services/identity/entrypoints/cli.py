@@ -444,8 +444,7 @@ def _run_resolve(arguments: argparse.Namespace) -> int:
     try:
         rules = load_rules(settings)
     except ConfigFileError as exc:
-        # What is wrong in the file is said as the file's reader says it, in English.
-        _say_error(language, en=str(exc), fr=str(exc))
+        _say_error(language, en=str(exc), fr=exc.said_in("fr"))
         return 2
     except OSError as exc:
         _say_error(language, en=str(exc), fr=os_error(exc, "fr"))
@@ -886,8 +885,7 @@ def _run_estimate(arguments: argparse.Namespace) -> int:
         configured = load_match_settings(read_config_file(start_path), file_name=str(start_path))
         policy = load_identifier_policy(read_config_file(policy_path), file_name=str(policy_path))
     except ConfigFileError as exc:
-        # As for `resolve`: said as the file's reader says it.
-        _say_error(language, en=str(exc), fr=str(exc))
+        _say_error(language, en=str(exc), fr=exc.said_in("fr"))
         return 2
     except OSError as exc:
         _say_error(language, en=str(exc), fr=os_error(exc, "fr"))
@@ -987,7 +985,7 @@ def _put_in_place(
         return 1
     except ConfigFileError as exc:
         # The model would not read back as identity reads it: nothing replaces the file the organisation has.
-        _say_error(language, en=f"{exc}; nothing written", fr=f"{exc} ; rien n'a été écrit")
+        _say_error(language, en=f"{exc}; nothing written", fr=f"{exc.said_in('fr')} ; rien n'a été écrit")
         return 1
     return None
 

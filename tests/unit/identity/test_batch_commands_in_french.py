@@ -325,6 +325,7 @@ def refusals(tmp_path: Path) -> list[tuple[list[str], int, str]]:
     (folder := tmp_path / "folder").mkdir()
     (loop := tmp_path / "loop.csv").symlink_to(loop)
     missing = tmp_path / "missing.jsonl"
+    (twice := tmp_path / "twice.yaml").write_text("bands: {link_at: 0.9, review_at: 0.5}\nbands: {}\n")
     resolving = ["identity", "resolve", "--input", str(source)]
     output = ["--output", str(tmp_path / "persons.csv")]
     return [
@@ -376,6 +377,11 @@ def refusals(tmp_path: Path) -> list[tuple[list[str], int, str]]:
             f"erreur : {tmp_path / 'no-model.yaml'} : fichier ou dossier introuvable",
         ),
         (
+            [*resolving, *output, "--model", str(twice)],
+            2,
+            f"erreur : {twice}, ligne 2 : `bands` est donné deux fois au même endroit",
+        ),
+        (
             [
                 "identity",
                 "estimate",
@@ -424,8 +430,10 @@ def test_a_setting_or_a_policy_file_refused_is_introduced_in_french(
     policy = tmp_path / "policy.yaml"
     policy.write_text("identifiers:\n  email: {priority: 80, max_per_person: 5, merges: true, confidence: 1.0}\n")
     assert resolve(tmp_path, {"record_id": "r1", **ELISE}, options=("--policy", str(policy), *in_french)) == 2
-    # What the file's check finds is said as it says it, in English.
-    assert capsys.readouterr().err.startswith(f"erreur : {policy}, line 1: ")
+    assert capsys.readouterr().err == (
+        f"erreur : {policy}, ligne 1 : `identifiers` : chaque type d'identifiant a besoin d'une règle ; il manque : "
+        "external_id, phone\n"
+    )
 
     monkeypatch.setenv("PARTERRE_IDENTITY_DEFAULT_REGION", "Québec")
     assert resolve(tmp_path, {"record_id": "r1", **ELISE}, options=in_french) == 2

@@ -375,6 +375,18 @@ def test_a_missing_identifier_type_is_reported_on_the_line_of_identifiers_and_na
     assert message.endswith("every identifier type needs a rule; missing: phone")
 
 
+def test_a_blocked_value_that_is_no_phone_number_is_refused_in_english_and_french() -> None:
+    with pytest.raises(ConfigFileError) as error:
+        load_identifier_policy(RULES + 'blocked:\n  phones: ["box office"]\n', file_name="policy.yaml")
+    assert error.value.said_in("en") == (
+        "policy.yaml, line 6: `blocked.phones`: Value error, not phone numbers, so they would block nothing: box office"
+    )
+    assert error.value.said_in("fr") == (
+        "policy.yaml, ligne 6 : `blocked.phones` : ce ne sont pas des numéros de téléphone, ils ne bloqueraient "
+        "rien : box office"
+    )
+
+
 def test_a_rule_missing_a_setting_is_reported_on_the_line_of_the_rule() -> None:
     text = """\
         identifiers:

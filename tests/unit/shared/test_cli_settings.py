@@ -1,6 +1,8 @@
 """A bad setting in the environment stops any `parterre` command with a line naming what to fix, never a traceback
 or pydantic's own report."""
 
+from pathlib import Path
+
 import pytest
 
 from shared.cli import main
@@ -39,4 +41,25 @@ def test_a_bad_setting_stops_a_command_naming_it(
         monkeypatch.setenv(name, value)
 
     assert main(command) == 2
+    assert capsys.readouterr().err == said
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [
+        ("fr_CA.UTF-8", "erreur : PARTERRE_HTTP_PORT : doit être plus grand ou égal à 1\n"),
+        ("en_US.UTF-8", "error: PARTERRE_HTTP_PORT: Input should be greater than or equal to 1\n"),
+    ],
+)
+def test_a_command_that_speaks_french_names_a_bad_setting_in_french_under_a_french_locale(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, locale: str, said: str
+) -> None:
+    records = tmp_path / "records.jsonl"
+    records.write_text('{"record_id": "r1", "email": "anne@example.com"}\n')
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", locale)
+    monkeypatch.setenv("PARTERRE_HTTP_PORT", "0")
+
+    assert main(["identity", "resolve", "--input", str(records), "--output", str(tmp_path / "resolved.jsonl")]) == 2
     assert capsys.readouterr().err == said

@@ -275,3 +275,61 @@ def test_the_reported_line_follows_the_bad_item_wherever_it_sits(blank_lines: in
     seats = [f"  - {{row: R{index}, number: {0 if index == bad_index else index + 1}}}" for index in range(6)]
     text = "\n" * blank_lines + "seats:\n" + "\n".join(seats) + "\n"
     assert lines_of(text) == [blank_lines + 2 + bad_index]
+
+
+def french_of(text: str) -> str:
+    with pytest.raises(ConfigFileError) as error:
+        load_yaml_model(dedent(text), Hall, file_name="hall.yaml")
+    return error.value.said_in("fr")
+
+
+def test_the_problems_of_a_file_are_said_in_french_too_each_after_its_file_and_line() -> None:
+    text = """\
+        name: Studio
+        prices:
+          regular: 32
+          regular: 28
+        """
+    assert french_of(text) == "hall.yaml, ligne 4 : `regular` est donné deux fois au même endroit"
+
+
+@pytest.mark.parametrize(
+    ("text", "french"),
+    [
+        ("seats: {row: A}\n", "hall.yaml, ligne 1 : `seats` : il faut ici une liste, comme [a, b], pas des entrées "),
+        ("name: [Studio]\n", "hall.yaml, ligne 1 : `name` : il faut ici du texte, pas une liste"),
+        (
+            "seats:\n  - {row: A, number: 2500,50}\n",
+            "hall.yaml, ligne 2 : `seats.0.50` : une clé est ici un nom, pas le nombre 50 (entre accolades, une "
+            "virgule commence une autre entrée : écrivez les décimales avec un point, comme 2500.50)",
+        ),
+        ("balcony: 3\n", "hall.yaml, ligne 1 : `balcony` : n'est pas un champ connu"),
+        ("seats:\n  - {row: A, number: 0}\n", "hall.yaml, ligne 2 : `seats.0.number` : doit être plus grand ou égal"),
+        ("name: Studio\n\tseats: []\n", "hall.yaml, ligne 2 : YAML non valide : found character '\\t' that cannot "),
+        ("name: Relance : donateurs\n", "hall.yaml, ligne 1 : YAML non valide : mapping values are not allowed here "),
+        ("seats: &s\n  - *s\n", "hall.yaml, ligne 2 : `*s` renvoie au bloc `&s` où il se trouve : ce bloc se "),
+    ],
+    ids=["list", "text", "key", "unknown", "range", "tab", "colon", "alias"],
+)
+def test_each_kind_of_problem_is_said_in_french(text: str, french: str) -> None:
+    assert french_of(text).startswith(french)
+
+
+def test_a_syntax_error_says_in_french_what_to_do_and_where_the_brace_opened_pyyaml_s_words_aside() -> None:
+    text = """\
+        name: Studio
+        prices: {regular: 32,
+        reduced: 20
+        seats: []
+        """
+    assert french_of(text) == (
+        "hall.yaml, ligne 4 : YAML non valide : expected ',' or '}', but got ':' ; un `{` ou un `[` ouvert sur une "
+        "ligne précédente n'est pas fermé (while parsing a flow mapping, depuis la ligne 2)"
+    )
+
+
+def test_a_problem_with_no_french_yet_keeps_its_english_in_the_french() -> None:
+    # A raiser that gives only English: the frame is French, the words its own.
+    error = ConfigFileError("rules.yaml", [(3, "`prior` should be a number, not 'x'")])
+    assert error.said_in("fr") == "rules.yaml, ligne 3 : `prior` should be a number, not 'x'"
+    assert error.said_in("en") == str(error) == "rules.yaml, line 3: `prior` should be a number, not 'x'"
