@@ -22,10 +22,11 @@ from shared.dead_letters import (
     DeadLetterSource,
     ReplayHistory,
     ReplayLog,
+    one_per_record,
     replay_dead_letter,
 )
 from shared.errors import bilingual_error
-from shared.kafka import KafkaPublisher, OutgoingRecord
+from shared.kafka import ExactRecord, KafkaPublisher
 
 if TYPE_CHECKING:
     from shared.service import Runtime
@@ -89,7 +90,7 @@ def _dead_letter_json(entry: DeadLetter, history: ReplayHistory | None) -> dict[
         "error_type": entry.error_type,
         "attempts": entry.attempts,
         "dead_lettered_at": entry.dead_lettered_at.isoformat(),
-        "key": entry.key,
+        "key": entry.key_text,
         "event_type": entry.event_type,
         "event_id": entry.event_id,
         "size_bytes": len(entry.value),
@@ -106,8 +107,8 @@ def _dead_letter_json(entry: DeadLetter, history: ReplayHistory | None) -> dict[
 
 @router.get(
     "/v1/dead-letters",
-    summary="The newest messages this service's consumer groups set aside for the organisation, with each one's "
-    "reason and replays",
+    summary="The newest messages this service's consumer groups set aside for the organisation, each once however "
+    "many times it was set aside, with its reason and replays",
     responses={401: {}, 403: {}, 404: {}, 503: {}},
 )
 async def list_dead_letters(
@@ -133,10 +134,10 @@ async def list_dead_letters(
             )
     async with _reading(runtime) as reader:
         entries = await reader.newest(sources, SCAN_RECORDS_PER_PARTITION)
-        own = [entry for entry in entries if entry.organisation_id == principal.organisation_id][:limit]
-        histories = await _replay_log(runtime).histories(entry.id for entry in own)
+        own = one_per_record(entry for entry in entries if entry.organisation_id == principal.organisation_id)[:limit]
+        histories = await _replay_log(runtime).histories(entry for entry, _ in own)
     return {
-        "items": [_dead_letter_json(entry, histories.get(entry.id)) for entry in own],
+        "items": [{**_dead_letter_json(entry, histories.get(entry.id)), "copies": copies} for entry, copies in own],
         "groups": [source.group_id for source in _sources(runtime)],
         "scanned_per_partition": SCAN_RECORDS_PER_PARTITION,
     }
@@ -164,11 +165,11 @@ async def post_dead_letter_replay(
     replay_log = _replay_log(runtime)
     publisher = KafkaPublisher(runtime.broker)
 
-    async def publish(record: OutgoingRecord) -> None:
+    async def publish(record: ExactRecord) -> None:
         # With Kafka away the producer would retry for minutes; a record sent late after this gives up is harmless,
         # since consumers' effects are idempotent.
         async with asyncio.timeout(PUBLISH_SECONDS):
-            await publisher.publish(record)
+            await publisher.publish_exact(record)
 
     async with _reading(runtime) as reader:
         entry = None if parsed is None or source is None else await reader.one(source, parsed)
@@ -213,10 +214,12 @@ async def post_dead_letter_replay(
             _fail(
                 status.HTTP_409_CONFLICT,
                 "already_replayed",
-                en=f"This dead letter was {exc}; add again=true to replay it once more.",
-                fr=f"Cette lettre morte a déjà été rejouée ({exc.history.count} fois, la dernière le "
-                f"{exc.history.last.at.isoformat()}); ajoutez again=true pour la rejouer encore.",
+                en=f"This dead letter's message was {exc}, through this dead letter or another of the same "
+                "message; add again=true to replay it once more.",
+                fr=f"Le message de cette lettre morte a déjà été rejoué ({exc.history.count} fois, la dernière le "
+                f"{exc.history.last.at.isoformat()}), par elle ou par une autre lettre morte du même message; "
+                "ajoutez again=true pour le rejouer encore.",
             )
-        history = await replay_log.history(entry.id)
+        history = await replay_log.history(entry)
     log.info("dead letter %s replayed to %s by token %s", entry.id, source.topic, principal.token_id)
     return _dead_letter_json(entry, history)

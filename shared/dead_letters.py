@@ -25,7 +25,7 @@ from shared.kafka import (
     DLQ_SOURCE_TOPIC,
     DLQ_TRUNCATED,
     ORGANISATION_HEADER,
-    OutgoingRecord,
+    ExactRecord,
     decode_headers,
 )
 from shared.mongo import Document, NumberedList
@@ -93,12 +93,13 @@ class DeadLetter:
     error_type: str | None
     attempts: int | None
     dead_lettered_at: datetime
-    key: str | None
+    # The original record's key as Kafka gave it: None when it had none, which is not the same as empty.
+    key: bytes | None
     event_type: str | None
     event_id: str | None
     replay_of: str | None
     value: bytes
-    headers: tuple[tuple[str, bytes], ...]
+    headers: tuple[tuple[str, bytes | None], ...]
     # Set when the record was too large to be dead-lettered whole: its size and how much of it `value` keeps. The
     # whole record is still in its source topic, at the position the dead letter names, until that topic's retention.
     truncated: str | None = None
@@ -108,12 +109,25 @@ class DeadLetter:
         return self.value[: PREVIEW_CHARACTERS * 4].decode(errors="replace")[:PREVIEW_CHARACTERS]
 
     @property
-    def original_headers(self) -> dict[str, str]:
-        return {
-            name: value
-            for name, value in decode_headers(self.headers).items()
-            if not name.startswith(DEAD_LETTER_HEADER_PREFIX)
-        }
+    def key_text(self) -> str | None:
+        """The key to show: bytes that are no UTF-8 read with replacement characters (a replay sends `key`)."""
+        return None if self.key is None else self.key.decode(errors="replace")
+
+    @property
+    def original_headers(self) -> tuple[tuple[str, bytes | None], ...]:
+        """The record's headers as it came, in order and a name given twice kept twice, without those added when it
+        was dead-lettered."""
+        return tuple((name, value) for name, value in self.headers if not name.startswith(DEAD_LETTER_HEADER_PREFIX))
+
+    @property
+    def failed_record(self) -> str:
+        """The record whose failure this is, named by the group's dead-letter topic and where the group read it: two
+        dead letters of one record (a consumer stopped between the dead letter and its commit writes it again) name
+        the same. A dead letter that does not say where its record was names itself."""
+        if self.source_topic is None or self.source_partition is None or self.source_offset is None:
+            return str(self.id)
+        # A slash, never in a topic name, keeps these apart from dead-letter ids.
+        return f"{self.id.topic}/{self.source_topic}:{self.source_partition}:{self.source_offset}"
 
 
 def dead_letter_from(record: ConsumerRecord[Any, Any], group_id: str) -> DeadLetter:
@@ -133,7 +147,7 @@ def dead_letter_from(record: ConsumerRecord[Any, Any], group_id: str) -> DeadLet
         error_type=headers.get(DLQ_ERROR_TYPE),
         attempts=_number(headers.get(DLQ_ATTEMPTS)),
         dead_lettered_at=_moment(headers.get(DLQ_FAILED_AT)) or datetime.fromtimestamp(record.timestamp / 1000, UTC),
-        key=record.key.decode(errors="replace") if record.key else None,
+        key=record.key,
         event_type=attributes.get("type"),
         event_id=attributes.get("id"),
         replay_of=headers.get(REPLAY_OF_HEADER),
@@ -141,6 +155,16 @@ def dead_letter_from(record: ConsumerRecord[Any, Any], group_id: str) -> DeadLet
         headers=tuple(record.headers),
         truncated=headers.get(DLQ_TRUNCATED),
     )
+
+
+def one_per_record(entries: Iterable[DeadLetter]) -> list[tuple[DeadLetter, int]]:
+    """Of the dead letters of each failed record, the first given, with how many there are; in the order given."""
+    firsts: dict[str, DeadLetter] = {}
+    copies: dict[str, int] = {}
+    for entry in entries:
+        firsts.setdefault(entry.failed_record, entry)
+        copies[entry.failed_record] = copies.get(entry.failed_record, 0) + 1
+    return [(entry, copies[record]) for record, entry in firsts.items()]
 
 
 def _event_attributes(value: bytes) -> dict[str, str]:
@@ -305,10 +329,13 @@ class AlreadyReplayedError(Exception):
 
 
 class ReplayLog:
-    """Who replayed which dead letter, when. The first replay of an entry is the document whose `_id` is the
-    entry's id: inserting it is the one write that only one of two racing replays can win, on MongoDB and FerretDB
-    alike. Later replays, asked for on purpose, are a `NumberedList` under that id, written as inserts too, so
-    none is lost to a concurrent one."""
+    """Who replayed which failed record, when. The first replay of a record is the document whose `_id` is the
+    dead letter's `failed_record`: inserting it is the one write that only one of two racing replays can win, be they
+    of one dead letter or of two dead letters of the same record, on MongoDB and FerretDB alike. Later replays, asked
+    for on purpose, are a `NumberedList` under that id, written as inserts too, so none is lost to a concurrent one.
+
+    Replays recorded before they were filed by record are filed under the dead letter's own id, and still read there.
+    """
 
     # Replay records read at once: round trips overlap without flooding the store.
     READS_AT_ONCE = 64
@@ -317,45 +344,60 @@ class ReplayLog:
         self._collection = collection
         self._again = NumberedList(collection)
 
+    async def _filed_under(self, dead_letter: DeadLetter) -> str:
+        """The `_id` its replays are filed under: its record's, or its own when it was replayed before replays were
+        filed by record (none is filed under a dead letter's own id since, unless it names no record)."""
+        own = str(dead_letter.id)
+        if dead_letter.failed_record != own and await self._collection.find_one({"_id": own}, {"_id": 1}) is not None:
+            return own
+        return dead_letter.failed_record
+
     async def claim_first(self, dead_letter: DeadLetter, replay: Replay) -> bool:
-        """Records the entry's first replay; False if it had one already."""
+        """Records the record's first replay; False if it had one already, through this dead letter or another."""
         try:
-            await self._collection.insert_one({"_id": str(dead_letter.id), **_replay_document(dead_letter, replay)})
+            await self._collection.insert_one(
+                {"_id": await self._filed_under(dead_letter), **_replay_document(dead_letter, replay)}
+            )
         except DuplicateKeyError:
             return False
         return True
 
-    async def release_first(self, dead_letter_id: DeadLetterId) -> None:
-        """Forgets a first replay that could not be published, so the entry can be replayed again without `again`."""
-        await self._collection.delete_one({"_id": str(dead_letter_id)})
+    async def release_first(self, dead_letter: DeadLetter) -> None:
+        """Forgets a first replay that could not be published, so the record can be replayed again without `again`."""
+        await self._collection.delete_one({"_id": await self._filed_under(dead_letter)})
 
     async def add_again(self, dead_letter: DeadLetter, replay: Replay) -> None:
-        await self._again.append(str(dead_letter.id), _replay_document(dead_letter, replay))
+        await self._again.append(await self._filed_under(dead_letter), _replay_document(dead_letter, replay))
 
-    async def history(self, dead_letter_id: DeadLetterId) -> ReplayHistory | None:
-        first = await self._collection.find_one({"_id": str(dead_letter_id)})
+    async def history(self, dead_letter: DeadLetter) -> ReplayHistory | None:
+        """The replays of the dead letter's record, through this dead letter or another of the same record."""
+        filed_under = await self._filed_under(dead_letter)
+        first = await self._collection.find_one({"_id": filed_under})
         if first is None:
             return None
-        again = await self._again.length(str(dead_letter_id))
-        last = first if again == 0 else await self._collection.find_one({"_id": f"{dead_letter_id}#{again}"})
+        again = await self._again.length(filed_under)
+        last = first if again == 0 else await self._collection.find_one({"_id": f"{filed_under}#{again}"})
         return ReplayHistory(count=1 + again, last=_replay_from(last or first))
 
-    async def histories(self, dead_letter_ids: Iterable[DeadLetterId]) -> dict[DeadLetterId, ReplayHistory]:
-        """Each id's history, for those replayed; every read is by exact `_id`, which FerretDB indexes."""
-        ids = list(dead_letter_ids)
+    async def histories(self, dead_letters: Iterable[DeadLetter]) -> dict[DeadLetterId, ReplayHistory]:
+        """Each dead letter's history, for those whose record was replayed; every read is by exact `_id`, which
+        FerretDB indexes."""
+        entries = list(dead_letters)
         found: dict[DeadLetterId, ReplayHistory] = {}
-        for start in range(0, len(ids), self.READS_AT_ONCE):
-            chunk = ids[start : start + self.READS_AT_ONCE]
-            for dead_letter_id, history in zip(
+        for start in range(0, len(entries), self.READS_AT_ONCE):
+            chunk = entries[start : start + self.READS_AT_ONCE]
+            for entry, history in zip(
                 chunk, await asyncio.gather(*(self.history(entry) for entry in chunk)), strict=True
             ):
                 if history is not None:
-                    found[dead_letter_id] = history
+                    found[entry.id] = history
         return found
 
 
 def _replay_document(dead_letter: DeadLetter, replay: Replay) -> Document:
     return {
+        # Which of the record's dead letters was replayed: the `_id` names the record.
+        "dead_letter_id": str(dead_letter.id),
         "organisation_id": dead_letter.organisation_id,
         "group_id": dead_letter.group_id,
         "replayed_at": replay.at,
@@ -382,20 +424,21 @@ async def replay_dead_letter(
     token_name: str,
     again: bool,
     log: ReplayLog,
-    publish: Callable[[OutgoingRecord], Awaitable[None]],
+    publish: Callable[[ExactRecord], Awaitable[None]],
 ) -> Replay:
-    """Publishes the dead letter's original bytes, key and headers to the topic its group reads, so that group
-    alone handles it again; raises AlreadyReplayedError if it was replayed before and `again` is not set.
+    """Publishes the dead letter's original bytes, key and headers, as they came, to the topic its group reads, so
+    that group alone handles it again; raises AlreadyReplayedError if its record was replayed before (through this
+    dead letter or another of the same record) and `again` is not set.
 
     Consumers' effects are idempotent, so a replay of a message already applied changes nothing, and one that
     still fails is dead-lettered again as a new entry naming this one.
     """
     replay = Replay(at=datetime.now(UTC), token_id=token_id, token_name=token_name, topic=source.topic)
-    record = OutgoingRecord(
+    record = ExactRecord(
         topic=source.topic,
-        key=dead_letter.key or "",
+        key=dead_letter.key,
         value=dead_letter.value,
-        headers={**dead_letter.original_headers, REPLAY_OF_HEADER: str(dead_letter.id)},
+        headers=(*dead_letter.original_headers, (REPLAY_OF_HEADER, str(dead_letter.id).encode())),
     )
     while not await log.claim_first(dead_letter, replay):
         if again:
@@ -404,7 +447,7 @@ async def replay_dead_letter(
             await publish(record)
             await log.add_again(dead_letter, replay)
             return replay
-        history = await log.history(dead_letter.id)
+        history = await log.history(dead_letter)
         if history is not None:
             raise AlreadyReplayedError(history)
         # Released meanwhile by a replay that could not publish: the entry is free to claim again.
@@ -413,6 +456,6 @@ async def replay_dead_letter(
     except BaseException:
         # Shielded: a request cancelled mid-publish must still leave the entry replayable.
         with contextlib.suppress(Exception):
-            await asyncio.shield(log.release_first(dead_letter.id))
+            await asyncio.shield(log.release_first(dead_letter))
         raise
     return replay

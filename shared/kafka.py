@@ -80,6 +80,19 @@ class OutgoingRecord:
 
 @quick_init
 @dataclass(frozen=True)
+class ExactRecord:
+    """A record sent byte for byte as given, as a dead letter and its replay must be: Kafka tells a record without a
+    key (spread over the partitions) from one with an empty key (always on one partition), and a header name may come
+    more than once, in an order its readers may depend on."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
+
+@quick_init
+@dataclass(frozen=True)
 class ConsumedRecord(Generic[MessageT]):
     message: MessageT
     raw: bytes
@@ -141,6 +154,19 @@ class KafkaPublisher:
     async def publish(self, record: OutgoingRecord) -> None:
         await self._broker.publish(
             record.value, self._namespace + record.topic, key=record.key.encode(), headers=_headers_for(record)
+        )
+
+    async def publish_exact(self, record: ExactRecord) -> None:
+        """Returns once Kafka has acknowledged the record, sent with nothing added or decoded: through the broker's
+        aiokafka producer, since FastStream's publish takes headers as text, one value a name, and adds a content
+        type."""
+        producer = broker_producer(self._broker)
+        if producer is None:
+            raise RuntimeError(
+                "the Kafka broker lends no producer: it is not connected, or FastStream keeps it elsewhere"
+            )
+        await producer.send_and_wait(
+            self._namespace + record.topic, record.value, key=record.key, headers=list(record.headers)
         )
 
     async def publish_many(self, records: Iterable[OutgoingRecord]) -> None:
@@ -543,31 +569,36 @@ def add_consumer(
                     metrics.messages.labels(group_id, organisation, "processed").inc()
                     return False
         assert failure is not None
-        dead_letter = OutgoingRecord(
+        # The record's own key and headers as they came (a replay sends them back), the reason after them.
+        dead_letter = ExactRecord(
             topic=dead_letter_topic,
-            key=(raw_record.key or b"").decode(errors="replace"),
+            key=raw_record.key,
             value=raw,
-            headers={
-                **headers,
-                DLQ_REASON: _describe(failure)[:_MAX_REASON_LENGTH],
-                DLQ_ERROR_TYPE: type(failure).__name__,
-                DLQ_ATTEMPTS: str(attempts),
-                DLQ_SOURCE_TOPIC: raw_record.topic,
-                DLQ_SOURCE_PARTITION: str(raw_record.partition),
-                DLQ_SOURCE_OFFSET: str(raw_record.offset),
-                DLQ_CONSUMER_GROUP: group_id,
-                DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
-            },
+            headers=(
+                *raw_record.headers,
+                *_encoded_headers(
+                    {
+                        DLQ_REASON: _describe(failure)[:_MAX_REASON_LENGTH],
+                        DLQ_ERROR_TYPE: type(failure).__name__,
+                        DLQ_ATTEMPTS: str(attempts),
+                        DLQ_SOURCE_TOPIC: raw_record.topic,
+                        DLQ_SOURCE_PARTITION: str(raw_record.partition),
+                        DLQ_SOURCE_OFFSET: str(raw_record.offset),
+                        DLQ_CONSUMER_GROUP: group_id,
+                        DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
+                    }
+                ),
+            ),
         )
         try:
-            await publisher.publish(dead_letter)
+            await publisher.publish_exact(dead_letter)
         except MessageSizeTooLargeError:
             # A record near Kafka's size limit does not fit with the headers added: failing here for good, it would
             # rewind its batch forever, and hold every record behind it. Its first bytes are kept; the whole record
             # stays in its topic at the offset the headers give, until the topic's retention.
             kept = raw[:DEAD_LETTER_VALUE_KEPT]
-            truncated = {DLQ_TRUNCATED: f"{len(raw)} bytes, the first {len(kept)} kept"}
-            await publisher.publish(replace(dead_letter, value=kept, headers={**dead_letter.headers, **truncated}))
+            truncated = _encoded_headers({DLQ_TRUNCATED: f"{len(raw)} bytes, the first {len(kept)} kept"})
+            await publisher.publish_exact(replace(dead_letter, value=kept, headers=(*dead_letter.headers, *truncated)))
         metrics.messages.labels(group_id, organisation, "dead_lettered").inc()
         log.error(
             "dead-lettered %s[%d]@%d after %d attempt(s): %s",
@@ -669,6 +700,10 @@ async def _records_read_by_the_handler(_message: Any) -> None:
 def _describe(failure: BaseException) -> str:
     text = str(failure).strip()
     return f"{type(failure).__name__}: {text}" if text else type(failure).__name__
+
+
+def _encoded_headers(headers: Mapping[str, str]) -> tuple[tuple[str, bytes], ...]:
+    return tuple((name, value.encode()) for name, value in headers.items())
 
 
 def decode_headers(raw_headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:

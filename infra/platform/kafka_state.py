@@ -51,11 +51,4 @@ def distinct_messages(dead_letters: list[DeadLetter]) -> int:
     """How many messages the dead letters stand for. A consumer that dead-letters a message and dies before it
     commits the message's offset meets the message again and dead-letters it a second time (Kafka delivers at
     least once): both records name the same place in the source topic."""
-    return len(
-        {
-            (entry.source_topic, entry.source_partition, entry.source_offset)
-            if entry.source_topic is not None and entry.source_offset is not None
-            else entry.id
-            for entry in dead_letters
-        }
-    )
+    return len({entry.failed_record for entry in dead_letters})

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
@@ -87,15 +87,21 @@ class ProbeService:
             headers={"Authorization": f"Bearer {issued.token}"},
         )
 
-    async def publish_poison(self, value: bytes, organisation_id: str, key: bytes) -> None:
+    async def publish_poison(self, value: bytes, organisation_id: str, key: bytes | None) -> None:
+        await self.send(self.topic, value, key, [(ORGANISATION_HEADER, organisation_id.encode())])
+
+    async def send(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes | None]]) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait(
-                self.topic, value, key=key, headers=[(ORGANISATION_HEADER, organisation_id.encode())]
-            )
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
         finally:
             await producer.stop()
+
+    async def replays_sent(self, expected: int) -> list[ConsumerRecord[bytes, bytes]]:
+        """The replays on the group's topic, once the topic holds `expected` records (or after a short wait)."""
+        sent = await read_all(self.settings.kafka_bootstrap, self.topic, expected=expected, deadline_seconds=5)
+        return [record for record in sent if REPLAY_OF_HEADER in decode_headers(record.headers)]
 
     async def publish_order(self, envelope: Envelope) -> None:
         await publish_envelopes(self.settings.kafka_bootstrap, self.topic, [envelope])
@@ -225,7 +231,7 @@ async def test_a_replayed_message_that_now_succeeds_is_consumed_again_and_its_ef
 
 
 # Under Kafka's 1 MB as sent; with the dead letter's headers added, over it: the dead letter keeps its start only.
-TOO_LARGE_TO_DEAD_LETTER_WHOLE = b"x" * 1_048_000
+TOO_LARGE_TO_DEAD_LETTER_WHOLE = b"x" * 1_048_300
 
 
 async def test_a_dead_letter_cut_to_fit_is_listed_as_cut_and_replayed_whole_from_its_source_topic(
@@ -237,7 +243,7 @@ async def test_a_dead_letter_cut_to_fit_is_listed_as_cut_and_replayed_whole_from
         [entry] = await listed(client)
         replayed = await client.post(f"/v1/dead-letters/{entry['id']}/replay")
 
-    assert entry["truncated"] == f"1048000 bytes, the first {DEAD_LETTER_VALUE_KEPT} kept"
+    assert entry["truncated"] == f"1048300 bytes, the first {DEAD_LETTER_VALUE_KEPT} kept"
     assert entry["size_bytes"] == DEAD_LETTER_VALUE_KEPT
     assert replayed.status_code == 202, replayed.text
     sent = await read_all(probe.settings.kafka_bootstrap, probe.topic, expected=2)
@@ -287,8 +293,107 @@ async def test_two_replays_of_one_entry_at_once_publish_it_once(probe: ProbeServ
     statuses = sorted(answer.status_code for answer in answers if isinstance(answer, httpx.Response))
     assert statuses == [202, 409, 409, 409]
     assert probe.consumer.handled[purchase.id] == 1
-    replays = await probe.app.state.runtime.database[DEAD_LETTER_REPLAYS].count_documents({"_id": entry["id"]})
+    replays = await probe.app.state.runtime.database[DEAD_LETTER_REPLAYS].count_documents(
+        {"dead_letter_id": entry["id"]}
+    )
     assert replays == 1
+
+
+@pytest.mark.parametrize(("key", "shown"), [(None, None), (b"", ""), (b"\xff\xfeC-004521", "\ufffd\ufffdC-004521")])
+async def test_a_replay_sends_the_key_the_message_came_with_none_empty_or_no_utf8_alike(
+    probe: ProbeService, key: bytes | None, shown: str | None
+) -> None:
+    """Kafka spreads records without a key over the partitions and puts those with an empty key on one."""
+    await probe.publish_poison(b"{not json", THEATRE, key=key)
+
+    async with await probe.client(THEATRE) as client:
+        [entry] = await listed(client)
+        replayed = await client.post(f"/v1/dead-letters/{entry['id']}/replay")
+
+    assert entry["key"] == shown
+    assert replayed.status_code == 202, replayed.text
+    [replay] = await probe.replays_sent(expected=2)
+    assert replay.key == key
+    assert replay.value == b"{not json"
+
+
+async def test_a_replay_sends_the_headers_the_message_came_with_in_order_one_given_twice_kept_twice(
+    probe: ProbeService,
+) -> None:
+    headers: list[tuple[str, bytes | None]] = [
+        ("traceparent", b"00-first"),
+        (ORGANISATION_HEADER, THEATRE.encode()),
+        ("x-export-batch", b"\xff\xfe\x00"),
+        ("traceparent", b"00-second"),
+        ("x-empty", None),
+    ]
+    await probe.send(probe.topic, b"{not json", b"billetterie-principale:C-1", headers)
+
+    async with await probe.client(THEATRE) as client:
+        [entry] = await listed(client)
+        replayed = await client.post(f"/v1/dead-letters/{entry['id']}/replay")
+
+    assert replayed.status_code == 202, replayed.text
+    [replay] = await probe.replays_sent(expected=2)
+    assert list(replay.headers) == [*headers, (REPLAY_OF_HEADER, entry["id"].encode())]
+
+
+async def test_a_message_dead_lettered_twice_is_listed_once_and_a_replay_of_either_is_its_replay(
+    probe: ProbeService,
+) -> None:
+    purchase = order()
+    probe.consumer.broken.add(purchase.id)
+    await probe.publish_order(purchase)
+
+    async with await probe.client(THEATRE) as client:
+        [first] = await listed(client)
+        # Written again, as by a consumer that stopped between the dead letter and its commit, then failed again.
+        [dead] = await read_all(probe.settings.kafka_bootstrap, probe.dead_letter_topic, expected=1)
+        await probe.send(probe.dead_letter_topic, dead.value, dead.key, list(dead.headers))
+        [once] = await listed(client)
+        second = f"{probe.dead_letter_topic}:0:{dead.offset + 1}"
+        probe.consumer.broken.clear()
+
+        replayed = await client.post(f"/v1/dead-letters/{first['id']}/replay")
+        assert await eventually(lambda: probe.consumer.handled[purchase.id] == 1)
+        second_replayed = await client.post(f"/v1/dead-letters/{second}/replay")
+        [after] = await listed(client)
+
+    assert once["copies"] == 2
+    assert once["id"] in (first["id"], second)
+    assert replayed.status_code == 202, replayed.text
+    assert second_replayed.status_code == 409, second_replayed.text
+    assert second_replayed.json()["detail"]["code"] == "already_replayed"
+    assert set(second_replayed.json()["detail"]["message"]) == {"en", "fr"}
+    assert (after["copies"], after["replays"]) == (2, 1)
+    assert len(await probe.replays_sent(expected=3)) == 1
+    assert probe.consumer.handled[purchase.id] == 1
+
+
+async def test_a_replay_recorded_under_the_dead_letters_own_id_still_counts(probe: ProbeService) -> None:
+    """Replays were filed by dead letter before they were filed by the record that failed."""
+    await probe.publish_poison(b"{not json", THEATRE, key=b"k")
+    async with await probe.client(THEATRE) as client:
+        [entry] = await listed(client)
+        await probe.app.state.runtime.database[DEAD_LETTER_REPLAYS].insert_one(
+            {
+                "_id": entry["id"],
+                "organisation_id": THEATRE,
+                "group_id": probe.group_id,
+                "replayed_at": datetime(2026, 3, 1, tzinfo=UTC),
+                "token_id": "tok-earlier",
+                "token_name": "day operator",
+                "topic": probe.topic,
+            }
+        )
+        [seen] = await listed(client)
+        refused = await client.post(f"/v1/dead-letters/{entry['id']}/replay")
+        again = await client.post(f"/v1/dead-letters/{entry['id']}/replay", params={"again": "true"})
+
+    assert (seen["replays"], seen["last_replayed_by"]["name"]) == (1, "day operator")
+    assert refused.status_code == 409
+    assert again.status_code == 202, again.text
+    assert again.json()["replays"] == 2
 
 
 async def test_a_replay_that_fails_again_is_dead_lettered_as_a_new_entry_naming_the_first(

@@ -21,6 +21,7 @@ from shared.kafka import (
     BulkKafkaPublisher,
     ConsumedRecord,
     ConsumerMetrics,
+    ExactRecord,
     KafkaPublisher,
     OutgoingRecord,
     PermanentMessageError,
@@ -363,10 +364,10 @@ async def test_a_batch_that_fails_is_read_again_from_its_first_record_not_handle
     settings: ServiceSettings, harness: ConsumerHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handled: list[str] = []
-    publish_as_kafka_does = KafkaPublisher.publish
-    failed_once: list[OutgoingRecord] = []
+    publish_as_kafka_does = KafkaPublisher.publish_exact
+    failed_once: list[ExactRecord] = []
 
-    async def publish_failing_once(publisher: KafkaPublisher, outgoing: OutgoingRecord) -> None:
+    async def publish_failing_once(publisher: KafkaPublisher, outgoing: ExactRecord) -> None:
         # Kafka refusing the second poison's dead letter once: the batch fails, and FastStream rewinds it.
         if outgoing.value == b'{"id": "poison-2"}' and not failed_once:
             failed_once.append(outgoing)
@@ -380,7 +381,7 @@ async def test_a_batch_that_fails_is_read_again_from_its_first_record_not_handle
 
     ids = ["poison-1", "poison-2", "fine"]
     await publish(settings, [record(harness.topic, message_id, key="person-7") for message_id in ids])
-    monkeypatch.setattr(KafkaPublisher, "publish", publish_failing_once)
+    monkeypatch.setattr(KafkaPublisher, "publish_exact", publish_failing_once)
     await harness.start(handle)
 
     assert await wait_until(lambda: handled == ["fine"])
@@ -524,7 +525,7 @@ async def test_a_record_too_large_to_dead_letter_whole_is_dead_lettered_cut_and_
     await harness.start(handle)
     # Under Kafka's 1 MB as sent; with the dead letter's headers added, over it.
     poison = OutgoingRecord(
-        topic=harness.topic, key="k", value=b"x" * 1_048_000, headers={shared_kafka.ORGANISATION_HEADER: ORGANISATION}
+        topic=harness.topic, key="k", value=b"x" * 1_048_200, headers={shared_kafka.ORGANISATION_HEADER: ORGANISATION}
     )
     await publish(settings, [poison, record(harness.topic, "after", key="k")])
 
@@ -532,7 +533,7 @@ async def test_a_record_too_large_to_dead_letter_whole_is_dead_lettered_cut_and_
     [dead] = await read_all(settings.kafka_bootstrap, dead_letter_topic_for(harness.group_id), expected=1)
     headers = shared_kafka.decode_headers(dead.headers)
     assert dead.value == poison.value[: shared_kafka.DEAD_LETTER_VALUE_KEPT]
-    assert headers[shared_kafka.DLQ_TRUNCATED] == f"1048000 bytes, the first {shared_kafka.DEAD_LETTER_VALUE_KEPT} kept"
+    assert headers[shared_kafka.DLQ_TRUNCATED] == f"1048200 bytes, the first {shared_kafka.DEAD_LETTER_VALUE_KEPT} kept"
     assert headers[shared_kafka.DLQ_ERROR_TYPE] == "JSONDecodeError"
 
 

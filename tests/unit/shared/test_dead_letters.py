@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import ConsumerRecord
 
-from shared.dead_letters import PREVIEW_CHARACTERS, REPLAY_OF_HEADER, DeadLetterId, dead_letter_from
+from shared.dead_letters import (
+    DEAD_LETTER_HEADER_PREFIX,
+    PREVIEW_CHARACTERS,
+    REPLAY_OF_HEADER,
+    DeadLetter,
+    DeadLetterId,
+    dead_letter_from,
+    one_per_record,
+)
 from shared.kafka import (
     CORRELATION_HEADER,
     DLQ_ATTEMPTS,
@@ -25,7 +33,11 @@ FAILED_AT = datetime(2026, 10, 3, 23, 15, 2, tzinfo=UTC)
 
 
 def dead_letter_record(
-    value: bytes, headers: dict[str, str], *, key: bytes | None = b"billetterie:C-1", offset: int = 41
+    value: bytes,
+    headers: dict[str, str] | list[tuple[str, bytes | None]],
+    *,
+    key: bytes | None = b"billetterie:C-1",
+    offset: int = 41,
 ) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord(
         topic=DEAD_LETTER_TOPIC,
@@ -38,7 +50,7 @@ def dead_letter_record(
         checksum=None,
         serialized_key_size=len(key or b""),
         serialized_value_size=len(value),
-        headers=[(name, text.encode()) for name, text in headers.items()],
+        headers=[(name, text.encode()) for name, text in headers.items()] if isinstance(headers, dict) else headers,
     )
 
 
@@ -89,7 +101,8 @@ def test_a_record_that_is_not_json_is_read_with_its_reason_and_a_bounded_preview
         1234,
     )
     assert entry.dead_lettered_at == FAILED_AT
-    assert entry.key == "billetterie:C-1"
+    assert entry.key == b"billetterie:C-1"
+    assert entry.key_text == "billetterie:C-1"
     assert (entry.event_type, entry.event_id) == (None, None)
     assert len(entry.preview) == PREVIEW_CHARACTERS
     assert entry.preview.startswith("\ufffd\ufffd garbled export é")
@@ -142,7 +155,61 @@ def test_a_replay_sends_the_original_headers_without_those_the_consumer_added() 
     entry = dead_letter_from(dead_letter_record(b"{}", headers), "staging.parterre-identity")
 
     assert entry.replay_of == f"{DEAD_LETTER_TOPIC}:0:3"
-    assert entry.original_headers == {
-        ORGANISATION_HEADER: "theatre-du-nord",
-        CORRELATION_HEADER: "import-2026-10-03",
-    }
+    assert entry.original_headers == (
+        (ORGANISATION_HEADER, b"theatre-du-nord"),
+        (CORRELATION_HEADER, b"import-2026-10-03"),
+    )
+
+
+def test_a_replay_sends_the_original_headers_in_order_as_bytes_a_name_given_twice_kept_twice() -> None:
+    original = [
+        ("traceparent", b"00-first"),
+        (ORGANISATION_HEADER, b"theatre-du-nord"),
+        ("x-export-batch", b"\xff\xfe\x00"),
+        ("traceparent", b"00-second"),
+        ("x-empty", None),
+    ]
+    added = [
+        (name, value.encode())
+        for name, value in consumer_headers().items()
+        if name.startswith(DEAD_LETTER_HEADER_PREFIX)
+    ]
+
+    entry = dead_letter_from(dead_letter_record(b"{}", [*original, *added]), "staging.parterre-identity")
+
+    assert entry.original_headers == tuple(original)
+    assert entry.reason == "EventValidationError: data.amount: not a number"
+
+
+@pytest.mark.parametrize(("key", "shown"), [(None, None), (b"", ""), (b"C-1", "C-1"), (b"\xffC-1", "\ufffdC-1")])
+def test_a_key_is_kept_as_kafka_gave_it_and_shown_as_text(key: bytes | None, shown: str | None) -> None:
+    entry = dead_letter_from(dead_letter_record(b"{}", consumer_headers(), key=key), "staging.parterre-identity")
+
+    assert entry.key == key
+    assert entry.key_text == shown
+
+
+def dead_letter_at(offset: int, source_offset: int | None) -> DeadLetter:
+    headers = consumer_headers()
+    if source_offset is None:
+        del headers[DLQ_SOURCE_OFFSET]
+    else:
+        headers[DLQ_SOURCE_OFFSET] = str(source_offset)
+    return dead_letter_from(dead_letter_record(b"{}", headers, offset=offset), "staging.parterre-identity")
+
+
+def test_the_dead_letters_of_one_failed_record_name_it_alike_and_other_records_otherwise() -> None:
+    first, again, other = dead_letter_at(41, 1234), dead_letter_at(42, 1234), dead_letter_at(43, 1235)
+    unplaced, other_unplaced = dead_letter_at(44, None), dead_letter_at(45, None)
+
+    assert first.failed_record == again.failed_record
+    assert len({first.failed_record, other.failed_record, unplaced.failed_record, other_unplaced.failed_record}) == 4
+    # Replays filed before they were filed by record are under a dead letter's id: the two never meet.
+    assert unplaced.failed_record == str(unplaced.id)
+    assert DeadLetterId.parse(first.failed_record) is None
+
+
+def test_a_record_dead_lettered_twice_is_listed_once_with_its_copies_counted_in_the_order_given() -> None:
+    newest, other, older = dead_letter_at(42, 1234), dead_letter_at(41, 1235), dead_letter_at(40, 1234)
+
+    assert one_per_record([newest, other, older]) == [(newest, 2), (other, 1)]
