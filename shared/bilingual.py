@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import get_args
 
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 from shared.events import Language
@@ -128,18 +128,28 @@ class BilingualValueError(ValueError):
         self.fr = fr
 
 
+def bilingual_problem(code: str, *, en: str, fr: str) -> PydanticCustomError:
+    """A check's refusal that pydantic reports under `code` with `en` as its message, word for word (no `Value error, `
+    before it), and `fr` beside it for `french_of_error`."""
+    # The texts go in the context: a message template would read their braces as placeholders.
+    return PydanticCustomError(code, "{reason}", {"reason": en, "reason_fr": fr})
+
+
 # Pydantic's own error types. A check of the project's may raise one of its own with a code that the events' French
 # reasons also know (`unknown_event_type`), but with words of its own that the code's French would lose.
 _PYDANTIC_ERROR_TYPES = frozenset(get_args(ErrorType))
 
 
 def french_of_error(error: ErrorDetails) -> str | None:
-    """What a pydantic validation error says, in French: a `BilingualValueError`'s own French, or one of pydantic's
-    own errors as the API's 422 answers say it; None for an error with no French yet."""
+    """What a pydantic validation error says, in French: the French of a `BilingualValueError` or a `bilingual_problem`,
+    or one of pydantic's own errors as the API's 422 answers say it; None for an error with no French yet."""
     context = error.get("ctx") or {}
     refusal = context.get("error")
     if isinstance(refusal, BilingualValueError):
         return refusal.fr
+    french = context.get("reason_fr")
+    if isinstance(french, str):
+        return french
     if error["type"] in _PYDANTIC_ERROR_TYPES:
         return known_french_reason(error["type"], context)
     return None

@@ -23,6 +23,7 @@ from services.identity.domain.normalise import (
     with_zeros_for_letter_o,
 )
 from services.identity.domain.records import NormalisedRecord
+from shared.bilingual import BilingualValueError
 from shared.emails import accented_form
 from shared.memo import remembered
 from shared.names import name_parts, sound_key, spoken_form
@@ -667,11 +668,22 @@ class LevelProbabilities:
     u: float
 
 
-class MatchModelError(ValueError):
-    """A match model that cannot be used; `problems` name each bad key, dotted (`comparisons.phone.exact.m`)."""
+class ModelProblem(NamedTuple):
+    """What is wrong with one key of a match model, dotted (`comparisons.phone.exact.m`), in English and in French:
+    each reason follows the key (`prior` should be…)."""
 
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        self.problems = list(problems)
+    key: str
+    en: str
+    fr: str
+
+
+class MatchModelError(ValueError):
+    """A match model that cannot be used; `problems` name each bad key and say what is wrong in English,
+    `problems_fr` in French."""
+
+    def __init__(self, problems: Sequence[ModelProblem]) -> None:
+        self.problems = [(problem.key, problem.en) for problem in problems]
+        self.problems_fr = [(problem.key, problem.fr) for problem in problems]
         super().__init__("; ".join(f"{key}: {reason}" for key, reason in self.problems))
 
 
@@ -764,9 +776,22 @@ class MatchModel:
     def from_dict(cls, data: Any) -> "MatchModel":
         """A model from `to_dict`'s shape; every problem found is reported at once, each under its dotted key."""
         if not isinstance(data, Mapping):
-            raise MatchModelError([("(model)", "should be a mapping with prior and comparisons")])
+            raise MatchModelError(
+                [
+                    ModelProblem(
+                        "(model)",
+                        "should be a mapping with prior and comparisons",
+                        "devrait donner prior et comparisons en entrées `nom: valeur`",
+                    )
+                ]
+            )
+        expected = ", ".join(_SETTINGS)
         problems = [
-            (str(key), f"is not a setting; expected {', '.join(_SETTINGS)}") for key in data if key not in _SETTINGS
+            ModelProblem(
+                str(key), f"is not a setting; expected {expected}", f"n'est pas un réglage ; attendu : {expected}"
+            )
+            for key in data
+            if key not in _SETTINGS
         ]
         prior = _number_at(data, "prior", "prior", problems)
         penalty: float | None = 1.0
@@ -794,37 +819,63 @@ def probability_of_weight(weight: float) -> float:
 _SETTINGS = ("prior", "swapped_names_penalty", "comparisons")
 
 
-def _number_at(data: Mapping[str, Any], name: str, key: str, problems: list[tuple[str, str]]) -> float | None:
+def _number_at(data: Mapping[str, Any], name: str, key: str, problems: list[ModelProblem]) -> float | None:
     if name not in data:
-        problems.append((key, "is missing"))
+        problems.append(_missing(key))
         return None
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append((key, f"should be a number, not {value!r}"))
+        problems.append(
+            ModelProblem(key, f"should be a number, not {value!r}", f"devrait être un nombre, pas {value!r}")
+        )
         return None
     return float(value)
 
 
-def _comparisons_from(data: Any, problems: list[tuple[str, str]]) -> dict[Comparison, dict[Level, LevelProbabilities]]:
+def _comparisons_from(data: Any, problems: list[ModelProblem]) -> dict[Comparison, dict[Level, LevelProbabilities]]:
     if not isinstance(data, Mapping):
-        problems.append(("comparisons", "should map each comparison to its levels' m and u"))
+        problems.append(
+            ModelProblem(
+                "comparisons",
+                "should map each comparison to its levels' m and u",
+                "devrait donner, pour chaque comparaison, le m et le u de ses niveaux",
+            )
+        )
         return {}
     # Tuples, not sets: a message lists the expected names in one order, the same on every run.
     known = tuple(comparison.value for comparison in COMPARISONS)
     for name in data:
         if name not in known:
-            problems.append((f"comparisons.{name}", f"is not a comparison; expected one of {', '.join(known)}"))
+            problems.append(
+                ModelProblem(
+                    f"comparisons.{name}",
+                    f"is not a comparison; expected one of {', '.join(known)}",
+                    f"n'est pas une comparaison ; attendu : {', '.join(known)}",
+                )
+            )
     comparisons: dict[Comparison, dict[Level, LevelProbabilities]] = {}
     for comparison in COMPARISONS:
         key = f"comparisons.{comparison.value}"
         levels = data.get(comparison.value)
         if not isinstance(levels, Mapping):
-            problems.append((key, "is missing" if levels is None else "should map each level to its m and u"))
+            problems.append(
+                _missing(key)
+                if levels is None
+                else ModelProblem(
+                    key, "should map each level to its m and u", "devrait donner le m et le u de chaque niveau"
+                )
+            )
             continue
         allowed = tuple(level.value for level in LEVELS[comparison])
         for name in levels:
             if name not in allowed:
-                problems.append((f"{key}.{name}", f"is not a level of {comparison.value}: {', '.join(allowed)}"))
+                problems.append(
+                    ModelProblem(
+                        f"{key}.{name}",
+                        f"is not a level of {comparison.value}: {', '.join(allowed)}",
+                        f"n'est pas un niveau de {comparison.value} : {', '.join(allowed)}",
+                    )
+                )
         parsed: dict[Level, LevelProbabilities] = {}
         added = [level for level in LATER_LEVELS.get(comparison, ()) if level.value not in levels]
         for level in LEVELS[comparison]:
@@ -832,7 +883,12 @@ def _comparisons_from(data: Any, problems: list[tuple[str, str]]) -> dict[Compar
                 continue
             odds = levels.get(level.value)
             if not isinstance(odds, Mapping):
-                problems.append((f"{key}.{level.value}", "is missing" if odds is None else "should have m and u"))
+                where = f"{key}.{level.value}"
+                problems.append(
+                    _missing(where)
+                    if odds is None
+                    else ModelProblem(where, "should have m and u", "devrait avoir m et u")
+                )
                 continue
             m = _number_at(odds, "m", f"{key}.{level.value}.m", problems)
             u = _number_at(odds, "u", f"{key}.{level.value}.u", problems)
@@ -872,47 +928,81 @@ def _with_defaults_of(
 
 def _model_problems(
     prior: float, swapped_names_penalty: float, comparisons: Mapping[Comparison, Mapping[Level, LevelProbabilities]]
-) -> list[tuple[str, str]]:
+) -> list[ModelProblem]:
     problems = _settings_problems(prior, swapped_names_penalty)
     for comparison in COMPARISONS:
         key = f"comparisons.{comparison.value}"
         levels = comparisons.get(comparison)
         if levels is None:
-            problems.append((key, "is missing"))
+            problems.append(_missing(key))
             continue
         unknown = set(levels) - set(LEVELS[comparison])
-        problems.extend((f"{key}.{level}", f"is not a level of {comparison.value}") for level in sorted(unknown))
+        problems.extend(
+            ModelProblem(
+                f"{key}.{level}",
+                f"is not a level of {comparison.value}",
+                f"n'est pas un niveau de {comparison.value}",
+            )
+            for level in sorted(unknown)
+        )
         missing = [level for level in LEVELS[comparison] if level not in levels]
-        problems.extend((f"{key}.{level.value}", "is missing") for level in missing)
+        problems.extend(_missing(f"{key}.{level.value}") for level in missing)
         if not missing:
             problems.extend(_level_problems(comparison, levels))
     return problems
 
 
-def _settings_problems(prior: float | None, swapped_names_penalty: float | None) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
+def _missing(key: str) -> ModelProblem:
+    return ModelProblem(key, "is missing", "manque")
+
+
+def _settings_problems(prior: float | None, swapped_names_penalty: float | None) -> list[ModelProblem]:
+    problems: list[ModelProblem] = []
     if prior is not None and not 0 < prior < 1:
-        problems.append(("prior", f"should be a probability strictly between 0 and 1, not {prior}"))
+        problems.append(
+            ModelProblem(
+                "prior",
+                f"should be a probability strictly between 0 and 1, not {prior}",
+                f"devrait être une probabilité strictement entre 0 et 1, pas {prior}",
+            )
+        )
     if swapped_names_penalty is not None and not 0 <= swapped_names_penalty < math.inf:
         problems.append(
-            ("swapped_names_penalty", f"should be a number of bits, 0 or more, not {swapped_names_penalty}")
+            ModelProblem(
+                "swapped_names_penalty",
+                f"should be a number of bits, 0 or more, not {swapped_names_penalty}",
+                f"devrait être un nombre de bits, 0 ou plus, pas {swapped_names_penalty}",
+            )
         )
     return problems
 
 
-def _level_problems(comparison: Comparison, levels: Mapping[Level, LevelProbabilities]) -> list[tuple[str, str]]:
+def _level_problems(comparison: Comparison, levels: Mapping[Level, LevelProbabilities]) -> list[ModelProblem]:
     key = f"comparisons.{comparison.value}"
-    problems: list[tuple[str, str]] = []
+    problems: list[ModelProblem] = []
     for level in LEVELS[comparison]:
         for name in ("m", "u"):
             value = getattr(levels[level], name)
             # Zero would let one level veto or prove a match alone, whatever every other field says.
             if not 0 < value <= 1:
-                problems.append((f"{key}.{level.value}.{name}", f"should be in (0, 1], not {value}"))
+                problems.append(
+                    ModelProblem(
+                        f"{key}.{level.value}.{name}",
+                        f"should be in (0, 1], not {value}",
+                        # French writes the interval open at 0 as ]0, 1].
+                        f"devrait être dans ]0, 1], pas {value}",
+                    )
+                )
     for name in ("m", "u"):
         total = sum(getattr(levels[level], name) for level in LEVELS[comparison])
         if abs(total - 1) > _SUM_TOLERANCE:
-            problems.append((key, f"{name} sums to {total:.6g} over the levels; it should sum to 1"))
+            problems.append(
+                ModelProblem(
+                    key,
+                    f"{name} sums to {total:.6g} over the levels; it should sum to 1",
+                    f"a des {name} dont la somme sur les niveaux vaut {total:.6g} ; elle devrait valoir 1",
+                )
+            )
     return problems
 
 
@@ -1190,7 +1280,10 @@ class MatchBands:
 
     def __post_init__(self) -> None:
         if not 0 < self.review_at <= self.link_at < 1:
-            raise ValueError(f"bands need 0 < review_at <= link_at < 1, not {self.review_at} and {self.link_at}")
+            raise BilingualValueError(
+                en=f"bands need 0 < review_at <= link_at < 1, not {self.review_at} and {self.link_at}",
+                fr=f"les seuils demandent 0 < review_at <= link_at < 1, pas {self.review_at} et {self.link_at}",
+            )
 
     def classify(self, probability: float) -> Band:
         if probability >= self.link_at:

@@ -14,17 +14,12 @@ from enum import Enum, StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from services.profile.domain.scores import LifecycleStage
+from shared.bilingual import BilingualValueError, bilingual_problem
 from shared.events.common import ConsentPurpose, LegalBasis
 
 Profile = Mapping[str, Any]
-
-
-def _problem(code: str, reason: str) -> PydanticCustomError:
-    # The reason goes in the context: a message template would read its braces as placeholders.
-    return PydanticCustomError(code, "{reason}", {"reason": reason})
 
 
 # Durations
@@ -55,6 +50,13 @@ _MAX_AMOUNT = {
     TimeUnit.MONTHS: 1_200,
     TimeUnit.YEARS: 100,
 }
+_UNIT_FR = {
+    TimeUnit.HOURS: "heures",
+    TimeUnit.DAYS: "jours",
+    TimeUnit.WEEKS: "semaines",
+    TimeUnit.MONTHS: "mois",
+    TimeUnit.YEARS: "ans",
+}
 _DURATION_PATTERN = re.compile(r"^\s*(\d+)\s*([^\W\d_]+)\s*$")
 _LATEST = datetime.max.replace(tzinfo=UTC)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -69,19 +71,28 @@ class Duration:
 
     @classmethod
     def parse(cls, text: str) -> Self:
-        """`12 months`, `30 days`, `2 years`, `18 mois`, `30 jours`; raises `ValueError` saying what is wrong."""
+        """`12 months`, `30 days`, `2 years`, `18 mois`, `30 jours`; raises `BilingualValueError` (a `ValueError`)
+        saying what is wrong in English and French."""
         match = _DURATION_PATTERN.match(text)
         if match is None:
-            raise ValueError(f"`{text}` is not a duration: write a whole number and a unit, such as `12 months`")
+            raise BilingualValueError(
+                en=f"`{text}` is not a duration: write a whole number and a unit, such as `12 months`",
+                fr=f"`{text}` n'est pas une durée : écrivez un nombre entier et une unité, comme `12 months`",
+            )
         amount, word = int(match[1]), match[2].lower()
         unit = _UNIT_WORDS.get(word)
         if unit is None:
-            raise ValueError(
-                f"`{word}` is not a unit of time; use hours, days, weeks, months or years "
-                f"(heures, jours, semaines, mois, ans)"
+            raise BilingualValueError(
+                en=f"`{word}` is not a unit of time; use hours, days, weeks, months or years "
+                f"(heures, jours, semaines, mois, ans)",
+                fr=f"`{word}` n'est pas une unité de temps ; utilisez heures, jours, semaines, mois ou ans "
+                f"(hours, days, weeks, months, years)",
             )
         if not 1 <= amount <= _MAX_AMOUNT[unit]:
-            raise ValueError(f"`{text}` is out of range: from 1 to {_MAX_AMOUNT[unit]} {unit.value}")
+            raise BilingualValueError(
+                en=f"`{text}` is out of range: from 1 to {_MAX_AMOUNT[unit]} {unit.value}",
+                fr=f"`{text}` est hors limites : de 1 à {_MAX_AMOUNT[unit]} {_UNIT_FR[unit]}",
+            )
         return cls(amount, unit)
 
     def __str__(self) -> str:
@@ -147,6 +158,21 @@ class FieldKind(Enum):
     FLAG = "true or false"
     MOMENT = "a date and time"
     TEXT_LIST = "a list of text"
+
+    @property
+    def fr(self) -> str:
+        """What a field of this kind holds, as the French messages say it."""
+        return _KIND_FR[self]
+
+
+_KIND_FR = {
+    FieldKind.TEXT: "du texte",
+    FieldKind.NUMBER: "un nombre",
+    FieldKind.MONEY: "un montant d'argent",
+    FieldKind.FLAG: "vrai ou faux",
+    FieldKind.MOMENT: "une date et une heure",
+    FieldKind.TEXT_LIST: "une liste de textes",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +252,12 @@ def known_field(name: str) -> str:
     if name in PROFILE_FIELDS:
         return name
     near = difflib.get_close_matches(name, PROFILE_FIELDS, n=1)
-    hint = f"; did you mean `{near[0]}`?" if near else ""
-    raise _problem("unknown_field", f"`{name}` is not a profile field{hint}")
+    hint, hint_fr = (f"; did you mean `{near[0]}`?", f" ; vouliez-vous dire `{near[0]}` ?") if near else ("", "")
+    raise bilingual_problem(
+        "unknown_field",
+        en=f"`{name}` is not a profile field{hint}",
+        fr=f"`{name}` n'est pas un champ du profil{hint_fr}",
+    )
 
 
 def _of_kinds(*kinds: FieldKind) -> Callable[[str], str]:
@@ -235,7 +265,12 @@ def _of_kinds(*kinds: FieldKind) -> Callable[[str], str]:
         kind = PROFILE_FIELDS[known_field(name)].kind
         if kind not in kinds:
             wanted = " or ".join(k.value for k in kinds)
-            raise _problem("wrong_field_kind", f"`{name}` holds {kind.value}; this needs a field holding {wanted}")
+            wanted_fr = " ou ".join(k.fr for k in kinds)
+            raise bilingual_problem(
+                "wrong_field_kind",
+                en=f"`{name}` holds {kind.value}; this needs a field holding {wanted}",
+                fr=f"`{name}` contient {kind.fr} ; il faut ici un champ qui contient {wanted_fr}",
+            )
         return name
 
     return check
@@ -280,16 +315,27 @@ class _NoValue:
 _NO_VALUE: Any = _NoValue()
 
 
-def _scalar(name: str, spec: FieldSpec, value: Any) -> Any:
-    """`value` as a value of field `name`, money as an exact Decimal; raises a pydantic error if it cannot be one."""
+def _scalar(shown: tuple[str, str], spec: FieldSpec, value: Any) -> Any:
+    """`value` as a value of a field `spec` describes, money as an exact Decimal; raises a pydantic error if it cannot
+    be one, naming what is compared as `shown` says it in English and French."""
+    shown_en, shown_fr = shown
     kind = FieldKind.TEXT if spec.kind is FieldKind.TEXT_LIST else spec.kind
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if is_number and not math.isfinite(value):
         # YAML's `.nan` and `.inf`: no count or amount is either, and `.nan` is no Decimal to compare money with.
-        raise _problem("value_not_finite", f"`{name}` is compared with a finite number, not {value!r}")
+        raise bilingual_problem(
+            "value_not_finite",
+            en=f"{shown_en} is compared with a finite number, not {value!r}",
+            fr=f"{shown_fr} se compare à un nombre fini, pas à {value!r}",
+        )
     if kind is FieldKind.TEXT and isinstance(value, str):
         if spec.choices is not None and value not in spec.choices:
-            raise _problem("value_not_a_choice", f"`{name}` is one of {', '.join(sorted(spec.choices))}, not `{value}`")
+            choices = ", ".join(sorted(spec.choices))
+            raise bilingual_problem(
+                "value_not_a_choice",
+                en=f"{shown_en} is one of {choices}, not `{value}`",
+                fr=f"{shown_fr} prend l'une des valeurs {choices}, pas `{value}`",
+            )
         return value
     if kind is FieldKind.NUMBER and is_number:
         return value
@@ -297,14 +343,22 @@ def _scalar(name: str, spec: FieldSpec, value: Any) -> Any:
         return Decimal(str(value))
     if kind is FieldKind.FLAG and isinstance(value, bool):
         return value
-    hint = ""
+    hint = hint_fr = ""
     if kind is FieldKind.TEXT and (isinstance(value, bool) or is_number):
         # Unquoted, YAML reads Ontario's `ON` and Norway's `NO` as true and false, and a code of digits as a number.
         hint = (
             "; without quotes, YAML reads yes, no, on, off, true and false as true or false, and digits as a "
             "number: put the text in quotes, such as 'ON' or '555'"
         )
-    raise _problem("wrong_value_type", f"`{name}` holds {kind.value}, so {value!r} cannot be compared with it{hint}")
+        hint_fr = (
+            " ; sans guillemets, YAML lit yes, no, on, off, true et false comme vrai ou faux, et des chiffres comme "
+            "un nombre : mettez le texte entre guillemets, comme 'ON' ou '555'"
+        )
+    raise bilingual_problem(
+        "wrong_value_type",
+        en=f"{shown_en} holds {kind.value}, so {value!r} cannot be compared with it{hint}",
+        fr=f"{shown_fr} contient {kind.fr}, donc {value!r} ne peut pas lui être comparé{hint_fr}",
+    )
 
 
 def checked_value(name: str, op: Op, value: Any) -> Any:
@@ -313,46 +367,91 @@ def checked_value(name: str, op: Op, value: Any) -> Any:
     kind = spec.kind
     if op in (Op.EXISTS, Op.MISSING):
         if value is not _NO_VALUE:
-            raise _problem("value_not_expected", f"`{op}` takes no value")
+            raise bilingual_problem(
+                "value_not_expected", en=f"`{op}` takes no value", fr=f"`{op}` ne prend pas de valeur"
+            )
         return None
     if value is _NO_VALUE or value is None:
-        raise _problem("value_missing", f"`{op}` needs a `value`")
+        raise _value_missing(op)
     if op in TIME_OPS:
         if kind is not FieldKind.MOMENT:
-            raise _problem("wrong_op_for_field", f"`{op}` compares dates, and `{name}` holds {kind.value}")
+            raise bilingual_problem(
+                "wrong_op_for_field",
+                en=f"`{op}` compares dates, and `{name}` holds {kind.value}",
+                fr=f"`{op}` compare des dates, et `{name}` contient {kind.fr}",
+            )
         if not isinstance(value, str):
-            raise _problem("not_a_duration", f"`{op}` needs a duration such as `12 months` or `30 jours`")
+            raise bilingual_problem(
+                "not_a_duration",
+                en=f"`{op}` needs a duration such as `12 months` or `30 jours`",
+                fr=f"`{op}` a besoin d'une durée, comme `12 months` ou `30 jours`",
+            )
         try:
             return Duration.parse(value)
-        except ValueError as exc:
-            raise _problem("not_a_duration", str(exc)) from None
+        except BilingualValueError as exc:
+            raise bilingual_problem("not_a_duration", en=exc.en, fr=exc.fr) from None
     if kind is FieldKind.MOMENT:
-        raise _problem(
-            "wrong_op_for_field", f"`{name}` is a date: test it with within_last, older_than, within_next or exists"
+        raise bilingual_problem(
+            "wrong_op_for_field",
+            en=f"`{name}` is a date: test it with within_last, older_than, within_next or exists",
+            fr=f"`{name}` est une date : testez-la avec within_last, older_than, within_next ou exists",
         )
     if op in (Op.IN, Op.NOT_IN):
         if not isinstance(value, list) or not value:
-            raise _problem("not_a_list", f"`{op}` needs a list of values, such as [fr, en]")
-        return frozenset(_scalar(name, spec, item) for item in value)
+            raise bilingual_problem(
+                "not_a_list",
+                en=f"`{op}` needs a list of values, such as [fr, en]",
+                fr=f"`{op}` a besoin d'une liste de valeurs, comme [fr, en]",
+            )
+        return frozenset(_scalar(_field_named(name), spec, item) for item in value)
     if op is Op.CONTAINS:
         if kind is not FieldKind.TEXT_LIST:
-            raise _problem("wrong_op_for_field", f"`contains` tests a list, and `{name}` holds {kind.value}")
+            raise bilingual_problem(
+                "wrong_op_for_field",
+                en=f"`contains` tests a list, and `{name}` holds {kind.value}",
+                fr=f"`contains` teste une liste, et `{name}` contient {kind.fr}",
+            )
         if isinstance(value, list):
-            raise _problem("not_a_single_value", "`contains` takes one value; for any of several, use `in`")
-        return _scalar(name, spec, value)
+            raise bilingual_problem(
+                "not_a_single_value",
+                en="`contains` takes one value; for any of several, use `in`",
+                fr="`contains` prend une seule valeur ; pour l'une de plusieurs, utilisez `in`",
+            )
+        return _scalar(_field_named(name), spec, value)
     if kind is FieldKind.TEXT_LIST:
-        raise _problem("wrong_op_for_field", f"`{name}` is a list: test it with contains, in, not_in or exists")
+        raise bilingual_problem(
+            "wrong_op_for_field",
+            en=f"`{name}` is a list: test it with contains, in, not_in or exists",
+            fr=f"`{name}` est une liste : testez-la avec contains, in, not_in ou exists",
+        )
     if op in _ORDER_OPS and kind not in (FieldKind.NUMBER, FieldKind.MONEY):
-        raise _problem("wrong_op_for_field", f"`{op}` compares numbers, and `{name}` holds {kind.value}")
-    return _scalar(name, spec, value)
+        raise bilingual_problem(
+            "wrong_op_for_field",
+            en=f"`{op}` compares numbers, and `{name}` holds {kind.value}",
+            fr=f"`{op}` compare des nombres, et `{name}` contient {kind.fr}",
+        )
+    return _scalar(_field_named(name), spec, value)
+
+
+def _value_missing(op: Op) -> Exception:
+    return bilingual_problem("value_missing", en=f"`{op}` needs a `value`", fr=f"`{op}` a besoin d'une `value`")
 
 
 def _checked_total(names: tuple[str, ...], op: Op, value: Any) -> Any:
     if op not in _SUM_OPS:
-        raise _problem("wrong_op_for_sum", f"a sum is compared with {', '.join(sorted(_SUM_OPS))}, not `{op}`")
+        ops = ", ".join(sorted(_SUM_OPS))
+        raise bilingual_problem(
+            "wrong_op_for_sum",
+            en=f"a sum is compared with {ops}, not `{op}`",
+            fr=f"une somme se compare avec {ops}, pas avec `{op}`",
+        )
     if value is _NO_VALUE or value is None:
-        raise _problem("value_missing", f"`{op}` needs a `value`")
-    return _scalar("the sum", FieldSpec(PROFILE_FIELDS[names[0]].kind), value)
+        raise _value_missing(op)
+    return _scalar(("`the sum`", "la somme"), FieldSpec(PROFILE_FIELDS[names[0]].kind), value)
+
+
+def _field_named(name: str) -> tuple[str, str]:
+    return f"`{name}`", f"`{name}`"
 
 
 # Conditions as written in a file
@@ -382,8 +481,10 @@ class ConditionSpec(BaseModel):
     def _not_a_list(cls, data: Any) -> Any:
         # Conditions listed one under the other read as "all of these" to a person, but YAML gives no such meaning.
         if isinstance(data, list):
-            raise _problem(
-                "condition_is_a_list", "a list of conditions goes under `all:` (each holds) or `any:` (one holds)"
+            raise bilingual_problem(
+                "condition_is_a_list",
+                en="a list of conditions goes under `all:` (each holds) or `any:` (one holds)",
+                fr="une liste de conditions se met sous `all:` (toutes sont vraies) ou `any:` (l'une est vraie)",
             )
         return data
 
@@ -393,21 +494,35 @@ class ConditionSpec(BaseModel):
     @classmethod
     def _not_empty(cls, parts: tuple["ConditionSpec", ...] | None) -> tuple["ConditionSpec", ...] | None:
         if parts is not None and not parts:
-            raise _problem("list_empty", "needs at least one condition")
+            raise bilingual_problem(
+                "list_empty", en="needs at least one condition", fr="il faut au moins une condition"
+            )
         return parts
 
     @field_validator("summed")
     @classmethod
     def _several_of_one_kind(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if names is not None and len(names) < 2:
-            raise _problem("sum_too_short", "a sum needs at least two fields; to test one, use `field`")
+            raise bilingual_problem(
+                "sum_too_short",
+                en="a sum needs at least two fields; to test one, use `field`",
+                fr="une somme demande au moins deux champs ; pour n'en tester qu'un, utilisez `field`",
+            )
         # A field named twice counts twice: copied once too many, it would halve a threshold such as 2,500 $.
         repeated = sorted({name for name in names if names.count(name) > 1}) if names is not None else []
         if repeated:
-            raise _problem("sum_repeats_field", f"`{repeated[0]}` is in the sum twice: name each field once")
+            raise bilingual_problem(
+                "sum_repeats_field",
+                en=f"`{repeated[0]}` is in the sum twice: name each field once",
+                fr=f"`{repeated[0]}` est deux fois dans la somme : nommez chaque champ une seule fois",
+            )
         # Counts and amounts never add up to anything meaningful, and float + Decimal is an error.
         if names is not None and len({PROFILE_FIELDS[name].kind for name in names}) > 1:
-            raise _problem("sum_mixes_kinds", "a sum adds fields of one kind: all numbers or all amounts of money")
+            raise bilingual_problem(
+                "sum_mixes_kinds",
+                en="a sum adds fields of one kind: all numbers or all amounts of money",
+                fr="une somme additionne des champs d'une même sorte : tous des nombres ou tous des montants d'argent",
+            )
         return names
 
     @field_validator("value")
@@ -434,19 +549,30 @@ class ConditionSpec(BaseModel):
         }
         given = [name for name, part in forms.items() if part is not None]
         if len(given) > 1:
-            raise _problem(
+            raise bilingual_problem(
                 "condition_ambiguous",
-                f"a condition is one of all, any, not, field or sum; this one has {' and '.join(given)}",
+                en=f"a condition is one of all, any, not, field or sum; this one has {' and '.join(given)}",
+                fr=f"une condition prend un seul de all, any, not, field ou sum ; celle-ci a {' et '.join(given)}",
             )
         if not given:
-            raise _problem(
-                "condition_empty", "a condition needs all, any, not, or a test: field (or sum), op and value"
+            raise bilingual_problem(
+                "condition_empty",
+                en="a condition needs all, any, not, or a test: field (or sum), op and value",
+                fr="une condition demande all, any, not, ou un test : field (ou sum), op et value",
             )
         is_test = given[0] in ("field", "sum")
         if is_test and self.op is None:
-            raise _problem("op_missing", f"a test needs `op`: one of {', '.join(Op)}")
+            raise bilingual_problem(
+                "op_missing",
+                en=f"a test needs `op`: one of {', '.join(Op)}",
+                fr=f"un test a besoin de `op`, l'un de ceux-ci : {', '.join(Op)}",
+            )
         if not is_test and (self.op is not None or self.value is not _NO_VALUE):
-            raise _problem("op_not_expected", f"`{given[0]}` combines conditions; `op` and `value` belong in a test")
+            raise bilingual_problem(
+                "op_not_expected",
+                en=f"`{given[0]}` combines conditions; `op` and `value` belong in a test",
+                fr=f"`{given[0]}` combine des conditions ; `op` et `value` vont dans un test",
+            )
         return self
 
     def compile(self) -> "Condition":

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from services.profile.domain.history import PERFORMANCE_FACTS, PROFILE_FACTS
 from services.profile.domain.rule_conditions import (
@@ -32,6 +31,7 @@ from services.profile.domain.rule_conditions import (
 )
 from services.profile.domain.seasons import DEFAULT_TIMEZONE
 from shared.addresses import postal_line
+from shared.bilingual import bilingual_problem
 from shared.events.common import SLUG_PATTERN, Channel, ConsentPurpose, Language, LongText, ShortText
 from shared.events.profile import ContactPoint, TriggerFiredV1
 from shared.events.registry import all_event_types
@@ -55,15 +55,13 @@ _CHANNEL_OF_PURPOSE = {
 }
 
 
-def _problem(code: str, reason: str) -> PydanticCustomError:
-    return PydanticCustomError(code, "{reason}", {"reason": reason})
-
-
 def _slug(name: str) -> str:
     if re.fullmatch(SLUG_PATTERN, name) is None:
-        raise _problem(
+        raise bilingual_problem(
             "name_not_a_slug",
-            f"`{name}` cannot be a name: use 2 to 63 lowercase letters, digits and dashes, such as `lapsed-buyers`",
+            en=f"`{name}` cannot be a name: use 2 to 63 lowercase letters, digits and dashes, such as `lapsed-buyers`",
+            fr=f"`{name}` ne peut pas être un nom : utilisez de 2 à 63 lettres minuscules, chiffres et tirets, comme "
+            "`lapsed-buyers`",
         )
     return name
 
@@ -71,16 +69,24 @@ def _slug(name: str) -> str:
 def _read_as_text(name: Any) -> Any:
     # Unquoted, YAML reads a name such as `on` or `no` as true or false, and `2026` as a number.
     if isinstance(name, bool):
-        raise _problem(
+        raise bilingual_problem(
             "name_not_text",
-            "YAML reads yes, no, on, off, true and false without quotes as true or false: put the name in quotes, "
+            en="YAML reads yes, no, on, off, true and false without quotes as true or false: put the name in quotes, "
             "such as 'on'",
+            fr="sans guillemets, YAML lit yes, no, on, off, true et false comme vrai ou faux : mettez le nom entre "
+            "guillemets, comme 'on'",
         )
     if isinstance(name, int | float):
-        raise _problem("name_not_text", f"YAML reads {name!r} as a number: put the name in quotes, such as '2026'")
+        raise bilingual_problem(
+            "name_not_text",
+            en=f"YAML reads {name!r} as a number: put the name in quotes, such as '2026'",
+            fr=f"YAML lit {name!r} comme un nombre : mettez le nom entre guillemets, comme '2026'",
+        )
     if isinstance(name, date):
-        raise _problem(
-            "name_not_text", f"YAML reads {name.isoformat()} as a date: put the name in quotes, such as '{name}'"
+        raise bilingual_problem(
+            "name_not_text",
+            en=f"YAML reads {name.isoformat()} as a date: put the name in quotes, such as '{name}'",
+            fr=f"YAML lit {name.isoformat()} comme une date : mettez le nom entre guillemets, comme '{name}'",
         )
     return name
 
@@ -91,23 +97,37 @@ def _event_type_name(name: str) -> str:
     causes = {event_type.name for event_type in all_event_types() if issubclass(event_type.model, PROFILE_FACTS)}
     if name not in causes:
         near = difflib.get_close_matches(name, causes, n=1)
-        hint = f"; did you mean `{near[0]}`?" if near else ""
+        hint, hint_fr = (f"; did you mean `{near[0]}`?", f" ; vouliez-vous dire `{near[0]}` ?") if near else ("", "")
         known = {event_type.name for event_type in all_event_types()}
-        what = "an event type that changes a profile" if name in known else "an event type"
-        raise _problem("unknown_event_type", f"`{name}` is not {what}{hint}")
+        what, what_fr = (
+            ("an event type that changes a profile", "un type d'événement qui change un profil")
+            if name in known
+            else ("an event type", "un type d'événement")
+        )
+        raise bilingual_problem(
+            "unknown_event_type", en=f"`{name}` is not {what}{hint}", fr=f"`{name}` n'est pas {what_fr}{hint_fr}"
+        )
     return name
 
 
 def _fact_field(name: str) -> str:
     if name in _CONTACT_FIELDS:
-        raise _problem("contact_in_facts", f"`{name}` reaches the person only as a consented contact point")
+        raise bilingual_problem(
+            "contact_in_facts",
+            en=f"`{name}` reaches the person only as a consented contact point",
+            fr=f"`{name}` ne parvient à la personne que par un point de contact auquel elle a consenti",
+        )
     return name
 
 
 def _said(text: str) -> str:
     # Spaces alone pass for a title in the file and show staff nothing in the tools.
     if not text.strip():
-        raise _problem("blank_text", "it is blank: write what staff should read")
+        raise bilingual_problem(
+            "blank_text",
+            en="it is blank: write what staff should read",
+            fr="il est vide : écrivez ce que le personnel doit lire",
+        )
     return text
 
 
@@ -125,7 +145,11 @@ class _Bilingual(BaseModel):
     @classmethod
     def _in_both_languages(cls, data: Any) -> Any:
         if isinstance(data, str):
-            raise _problem("not_bilingual", "give it in French and in English, such as {fr: Donateurs, en: Donors}")
+            raise bilingual_problem(
+                "not_bilingual",
+                en="give it in French and in English, such as {fr: Donateurs, en: Donors}",
+                fr="donnez-le en français et en anglais, comme {fr: Donateurs, en: Donors}",
+            )
         return data
 
 
@@ -152,9 +176,11 @@ class SegmentSpec(BaseModel):
     @model_validator(mode="after")
     def _reads_the_profile_alone(self) -> Self:
         if CAUSE_PERFORMANCE_AT in fields_named(self.when.compile()):
-            raise _problem(
+            raise bilingual_problem(
                 "cause_field_in_segment",
-                f"`{CAUSE_PERFORMANCE_AT}` is the performance of the fact a trigger handles; a segment has none",
+                en=f"`{CAUSE_PERFORMANCE_AT}` is the performance of the fact a trigger handles; a segment has none",
+                fr=f"`{CAUSE_PERFORMANCE_AT}` est la représentation du fait que traite un déclencheur ; un segment "
+                "n'en a pas",
             )
         return self
 
@@ -270,14 +296,20 @@ class TriggerSpec(BaseModel):
     @classmethod
     def _names_an_event_type(cls, event_types: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if event_types is not None and not event_types:
-            raise _problem("list_empty", "needs at least one event type; to fire on any change, leave `on` out")
+            raise bilingual_problem(
+                "list_empty",
+                en="needs at least one event type; to fire on any change, leave `on` out",
+                fr="il faut au moins un type d'événement ; pour réagir à tout changement, retirez `on`",
+            )
         return event_types
 
     @model_validator(mode="after")
     def _counted_from_fits_period(self) -> Self:
         if self.counted_from is not None and (self.period is Period.SEASON or self.period in _EVENT_PERIODS):
-            raise _problem(
-                "counted_from_not_allowed", f"`counted_from` applies to once, year and month, not to {self.period}"
+            raise bilingual_problem(
+                "counted_from_not_allowed",
+                en=f"`counted_from` applies to once, year and month, not to {self.period}",
+                fr=f"`counted_from` s'applique à once, year et month, pas à {self.period}",
             )
         return self
 
@@ -285,10 +317,12 @@ class TriggerSpec(BaseModel):
     def _cause_fields_in_per_performance_rules(self) -> Self:
         named = fields_named(self.when.compile()) | set(self.facts) | {self.counted_from}
         if self.period is not Period.PER_PERFORMANCE and CAUSE_PERFORMANCE_AT in named:
-            raise _problem(
+            raise bilingual_problem(
                 "cause_field_needs_per_performance",
-                f"`{CAUSE_PERFORMANCE_AT}` is the performance of the fact handled; only `per_performance` rules "
+                en=f"`{CAUSE_PERFORMANCE_AT}` is the performance of the fact handled; only `per_performance` rules "
                 "handle one",
+                fr=f"`{CAUSE_PERFORMANCE_AT}` est la représentation du fait traité ; seules les règles "
+                "`per_performance` en traitent une",
             )
         return self
 
@@ -301,11 +335,17 @@ class TriggerSpec(BaseModel):
         )
         others = sorted(set(self.on or ()) - set(about_performances))
         if self.on is None or others:
-            named = f"; {', '.join(f'`{name}`' for name in others)} is about no performance" if others else ""
-            raise _problem(
+            listed = ", ".join(f"`{name}`" for name in others)
+            named, named_fr = "", ""
+            if others:
+                concerns = "ne concerne" if len(others) == 1 else "ne concernent"
+                named, named_fr = f"; {listed} is about no performance", f" ; {listed} {concerns} aucune représentation"
+            raise bilingual_problem(
                 "per_performance_needs_performance_events",
-                f"`per_performance` needs `on` to list only events about a performance "
+                en=f"`per_performance` needs `on` to list only events about a performance "
                 f"({', '.join(about_performances)}){named}",
+                fr=f"`per_performance` demande que `on` ne liste que des événements sur une représentation "
+                f"({', '.join(about_performances)}){named_fr}",
             )
         return self
 

@@ -440,6 +440,19 @@ def test_a_setting_or_a_policy_file_refused_is_introduced_in_french(
     assert capsys.readouterr().err.startswith("erreur : PARTERRE_IDENTITY_DEFAULT_REGION : ")
 
 
+def test_a_model_file_s_own_checks_are_said_in_french(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], in_french: tuple[str, ...]
+) -> None:
+    model = tmp_path / "model.yaml"
+    model.write_text("bands:\n  link_at: 0.9\n  review_at: 0.95\nmodel: default\n", encoding="utf-8")
+
+    assert resolve(tmp_path, {"record_id": "r1", **ELISE}, options=("--model", str(model), *in_french)) == 2
+    assert capsys.readouterr().err == (
+        f"erreur : {model}, ligne 1 : les seuils demandent 0 < review_at <= link_at < 1, pas 0.95 et 0.9 ; {model}, "
+        "ligne 4 : `model` devrait donner prior et comparisons en entrées `nom: valeur`\n"
+    )
+
+
 def test_an_interruption_and_a_failure_to_read_are_said_in_french(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, in_french: tuple[str, ...]
 ) -> None:

@@ -1,6 +1,8 @@
 """The matching model file: the bundled one is the reasoned default, and a mistake names the line to fix."""
 
+from collections.abc import Callable
 from textwrap import dedent
+from typing import Any
 
 import pytest
 import yaml
@@ -252,3 +254,181 @@ def test_every_mistake_of_a_file_is_reported_at_once() -> None:
         line_where(text, "swapped_names_penalty: -1"),
     ]
     assert len(reported) == 3
+
+
+# In French
+
+
+def model_with(change: Callable[[dict[str, Any]], object]) -> str:
+    """A model file holding the default model as `change` leaves it."""
+    data = DEFAULT_MODEL.to_dict()
+    change(data)
+    return yaml.safe_dump({"model": data}, sort_keys=False)
+
+
+def problems_in_both(text: str) -> tuple[list[str], list[str]]:
+    """What each problem of the file says, in English and in French, each on the same line in both."""
+    with pytest.raises(ConfigFileError) as error:
+        load_match_settings(text, file_name="match_model.yaml")
+    assert [line for line, _ in error.value.problems] == [line for line, _ in error.value.problems_fr]
+    return [message for _, message in error.value.problems], [message for _, message in error.value.problems_fr]
+
+
+@pytest.mark.parametrize(
+    ("text", "english", "french"),
+    [
+        (
+            "- bands\n- model\n",
+            ["the file should be a mapping with `bands` and `model`"],
+            ["le fichier devrait donner `bands` et `model` en entrées `nom: valeur`"],
+        ),
+        (
+            "bands: {link_at: 0.99}\nmodels: {}\n",
+            ["`models` is not a section; expected bands, model"],
+            ["`models` n'est pas une section ; attendu : bands, model"],
+        ),
+        (
+            "bands: 0.99\n",
+            ["`bands` should map link_at and review_at to probabilities"],
+            ["`bands` devrait donner une probabilité à link_at et à review_at"],
+        ),
+        (
+            "bands:\n  link: 0.95\n",
+            ["`bands.link` is not a setting; expected link_at, review_at"],
+            ["`bands.link` n'est pas un réglage ; attendu : link_at, review_at"],
+        ),
+        (
+            "bands:\n  link_at: high\n",
+            ["`bands.link_at` should be a number, not 'high'"],
+            ["`bands.link_at` devrait être un nombre, pas 'high'"],
+        ),
+        (
+            "bands:\n  link_at: 0.9\n  review_at: 0.95\n",
+            ["bands need 0 < review_at <= link_at < 1, not 0.95 and 0.9"],
+            ["les seuils demandent 0 < review_at <= link_at < 1, pas 0.95 et 0.9"],
+        ),
+        (
+            "model: default\n",
+            ["`model` should be a mapping with prior and comparisons"],
+            ["`model` devrait donner prior et comparisons en entrées `nom: valeur`"],
+        ),
+        (
+            model_with(lambda data: data.update(oops=1)),
+            ["`model.oops` is not a setting; expected prior, swapped_names_penalty, comparisons"],
+            ["`model.oops` n'est pas un réglage ; attendu : prior, swapped_names_penalty, comparisons"],
+        ),
+        (model_with(lambda data: data.pop("prior")), ["`model.prior` is missing"], ["`model.prior` manque"]),
+        (
+            model_with(lambda data: data.update(prior="1e-5")),
+            ["`model.prior` should be a number, not '1e-5'"],
+            ["`model.prior` devrait être un nombre, pas '1e-5'"],
+        ),
+        (
+            model_with(lambda data: data.update(prior=1.5)),
+            ["`model.prior` should be a probability strictly between 0 and 1, not 1.5"],
+            ["`model.prior` devrait être une probabilité strictement entre 0 et 1, pas 1.5"],
+        ),
+        (
+            model_with(lambda data: data.update(swapped_names_penalty=-1)),
+            ["`model.swapped_names_penalty` should be a number of bits, 0 or more, not -1.0"],
+            ["`model.swapped_names_penalty` devrait être un nombre de bits, 0 ou plus, pas -1.0"],
+        ),
+        (
+            model_with(lambda data: data.update(comparisons=[])),
+            ["`model.comparisons` should map each comparison to its levels' m and u"],
+            ["`model.comparisons` devrait donner, pour chaque comparaison, le m et le u de ses niveaux"],
+        ),
+        (
+            model_with(lambda data: data["comparisons"].update(fax=data["comparisons"].pop("phone"))),
+            [
+                "`model.comparisons.fax` is not a comparison; expected one of first_name, last_name, address, phone, "
+                "email, birth_date",
+                "`model.comparisons.phone` is missing",
+            ],
+            [
+                "`model.comparisons.fax` n'est pas une comparaison ; attendu : first_name, last_name, address, phone, "
+                "email, birth_date",
+                "`model.comparisons.phone` manque",
+            ],
+        ),
+        (
+            model_with(lambda data: data["comparisons"].update(phone=[])),
+            ["`model.comparisons.phone` should map each level to its m and u"],
+            ["`model.comparisons.phone` devrait donner le m et le u de chaque niveau"],
+        ),
+        (
+            model_with(lambda data: data["comparisons"]["phone"].update(fax=data["comparisons"]["phone"].pop("exact"))),
+            [
+                "`model.comparisons.phone.fax` is not a level of phone: exact, different",
+                "`model.comparisons.phone.exact` is missing",
+            ],
+            [
+                "`model.comparisons.phone.fax` n'est pas un niveau de phone : exact, different",
+                "`model.comparisons.phone.exact` manque",
+            ],
+        ),
+        (
+            model_with(lambda data: data["comparisons"]["phone"].update(exact=0.5)),
+            ["`model.comparisons.phone.exact` should have m and u"],
+            ["`model.comparisons.phone.exact` devrait avoir m et u"],
+        ),
+        (
+            model_with(lambda data: data["comparisons"]["phone"]["exact"].pop("u")),
+            ["`model.comparisons.phone.exact.u` is missing"],
+            ["`model.comparisons.phone.exact.u` manque"],
+        ),
+        (
+            model_with(lambda data: data["comparisons"]["phone"]["exact"].update(m=1.5)),
+            [
+                "`model.comparisons.phone.exact.m` should be in (0, 1], not 1.5",
+                "`model.comparisons.phone` m sums to 1.85 over the levels; it should sum to 1",
+            ],
+            [
+                "`model.comparisons.phone.exact.m` devrait être dans ]0, 1], pas 1.5",
+                "`model.comparisons.phone` a des m dont la somme sur les niveaux vaut 1.85 ; elle devrait valoir 1",
+            ],
+        ),
+    ],
+    ids=[
+        "not a mapping",
+        "unknown section",
+        "bands not a mapping",
+        "unknown band",
+        "band not a number",
+        "bands in the wrong order",
+        "model not a mapping",
+        "unknown setting",
+        "missing prior",
+        "prior not a number",
+        "prior out of range",
+        "negative penalty",
+        "comparisons not a mapping",
+        "unknown comparison",
+        "levels not a mapping",
+        "unknown level",
+        "level not a mapping",
+        "missing u",
+        "m out of range",
+    ],
+)
+def test_each_problem_of_a_model_file_is_said_in_french_and_its_english_is_unchanged(
+    text: str, english: list[str], french: list[str]
+) -> None:
+    assert problems_in_both(text) == (english, french)
+
+
+def test_a_model_file_s_problems_are_said_in_french_after_their_file_and_line() -> None:
+    text = bundled_with("m: 0.89\n", "m: 1.5\n", after="first_name:")
+
+    with pytest.raises(ConfigFileError) as error:
+        load_match_settings(text, file_name="match_model.yaml")
+
+    assert error.value.said_in("fr") == (
+        "match_model.yaml, ligne 22 : `model.comparisons.first_name.exact.m` devrait être dans ]0, 1], pas 1.5 ; "
+        "match_model.yaml, ligne 20 : `model.comparisons.first_name` a des m dont la somme sur les niveaux vaut 1.61 ; "
+        "elle devrait valoir 1"
+    )
+    assert error.value.said_in("en") == (
+        "match_model.yaml, line 22: `model.comparisons.first_name.exact.m` should be in (0, 1], not 1.5; "
+        "match_model.yaml, line 20: `model.comparisons.first_name` m sums to 1.61 over the levels; it should sum to 1"
+    )

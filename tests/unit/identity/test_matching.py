@@ -44,6 +44,7 @@ from services.identity.domain.nicknames import (
 )
 from services.identity.domain.normalise import normalise_record
 from services.identity.domain.records import NormalisedRecord, PersonRecord
+from shared.bilingual import BilingualValueError
 from shared.names import fold_name, sound_key
 
 TODAY = date(2026, 12, 1)
@@ -797,6 +798,28 @@ def test_a_model_built_in_code_is_checked_like_one_read_from_a_file() -> None:
         MatchModel(prior=1e-5, comparisons=levels)
 
 
+def test_a_model_built_in_code_says_each_problem_in_french_too_under_the_same_key() -> None:
+    levels = dict(DEFAULT_MODEL.comparisons)
+    levels[Comparison.PHONE] = {Level.EXACT: LevelProbabilities(0.5, 0.0), Level.DIFFERENT: LevelProbabilities(0.5, 1)}
+    del levels[Comparison.EMAIL]
+
+    with pytest.raises(MatchModelError) as caught:
+        MatchModel(prior=0, comparisons=levels, swapped_names_penalty=-2)
+
+    assert caught.value.problems == [
+        ("prior", "should be a probability strictly between 0 and 1, not 0"),
+        ("swapped_names_penalty", "should be a number of bits, 0 or more, not -2"),
+        ("comparisons.phone.exact.u", "should be in (0, 1], not 0.0"),
+        ("comparisons.email", "is missing"),
+    ]
+    assert caught.value.problems_fr == [
+        ("prior", "devrait être une probabilité strictement entre 0 et 1, pas 0"),
+        ("swapped_names_penalty", "devrait être un nombre de bits, 0 ou plus, pas -2"),
+        ("comparisons.phone.exact.u", "devrait être dans ]0, 1], pas 0.0"),
+        ("comparisons.email", "manque"),
+    ]
+
+
 # Estimating the model
 
 
@@ -1003,6 +1026,14 @@ def test_probabilities_fall_in_the_link_review_or_distinct_band(probability: flo
 def test_bands_must_be_ordered_probabilities(link_at: float, review_at: float) -> None:
     with pytest.raises(ValueError, match="review_at"):
         MatchBands(link_at=link_at, review_at=review_at)
+
+
+def test_bands_out_of_order_are_refused_in_english_and_french() -> None:
+    with pytest.raises(BilingualValueError) as refused:
+        MatchBands(link_at=0.8, review_at=0.9)
+
+    assert str(refused.value) == "bands need 0 < review_at <= link_at < 1, not 0.9 and 0.8"
+    assert refused.value.fr == "les seuils demandent 0 < review_at <= link_at < 1, pas 0.9 et 0.8"
 
 
 def test_the_link_margin_is_the_link_odds_in_bits() -> None:

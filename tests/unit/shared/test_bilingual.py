@@ -1,8 +1,17 @@
 """The language a command speaks, and values and numbers as each language writes them."""
 
 import pytest
+from pydantic import BaseModel, ValidationError, field_validator
 
-from shared.bilingual import chosen_language, format_count, is_singular, language_of_environment, quoted
+from shared.bilingual import (
+    bilingual_problem,
+    chosen_language,
+    format_count,
+    french_of_error,
+    is_singular,
+    language_of_environment,
+    quoted,
+)
 
 
 @pytest.mark.parametrize(
@@ -72,3 +81,24 @@ def test_numbers_and_values_are_written_as_each_language_writes_them() -> None:
 def test_french_says_none_and_one_in_the_singular_and_english_one_alone() -> None:
     assert [is_singular(count, "fr") for count in (0, 1, 2)] == [True, True, False]
     assert [is_singular(count, "en") for count in (0, 1, 2)] == [False, True, False]
+
+
+class Seats(BaseModel):
+    rows: int
+
+    @field_validator("rows")
+    @classmethod
+    def _some(cls, rows: int) -> int:
+        if rows < 1:
+            raise bilingual_problem("no_rows", en="a hall has {at least} one row", fr="une salle a {au moins} un rang")
+        return rows
+
+
+def test_a_problem_raised_in_both_languages_keeps_its_code_and_english_and_french_of_error_finds_its_french() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Seats(rows=0)
+
+    [error] = refused.value.errors(include_url=False)
+    # Braces in the texts are the texts', not placeholders.
+    assert (error["type"], error["msg"]) == ("no_rows", "a hall has {at least} one row")
+    assert french_of_error(error) == "une salle a {au moins} un rang"

@@ -2,18 +2,24 @@
 French locale, as `parterre` commands speak, English otherwise, as it always did."""
 
 from collections.abc import Callable
+from pathlib import Path
 from textwrap import dedent
+from typing import TypeVar
 
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from services.identity.bootstrap import create_app as create_identity
 from services.identity.settings import IdentitySettings
 from services.ingest.settings import IngestSettings
+from services.profile.bootstrap import create_app as create_profile
 from services.profile.settings import ProfileSettings
 from shared import service
 from shared.settings import ServiceSettings
 from shared.yaml_models import load_yaml_model
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 FRENCH = "fr_CA.UTF-8"
 ENGLISH = "en_US.UTF-8"
@@ -39,8 +45,8 @@ def never_built(_settings: ServiceSettings) -> FastAPI:
 
 def refusal(
     capsys: pytest.CaptureFixture[str],
-    read_settings: type[ServiceSettings],
-    build_app: Callable[[ServiceSettings], FastAPI] = never_built,
+    read_settings: type[SettingsT],
+    build_app: Callable[[SettingsT], FastAPI] = never_built,
 ) -> str:
     with pytest.raises(SystemExit) as stopped:
         service.serve(read_settings, build_app)
@@ -162,3 +168,46 @@ def test_a_rules_file_with_a_mistake_stops_a_service_in_the_locale_s_language(
     speaking(monkeypatch, locale)
 
     assert refusal(capsys, ServiceSettings, segments_with_a_name_given_twice) == said
+
+
+def test_a_trigger_file_s_own_check_stops_the_profile_service_in_french(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    triggers = tmp_path / "triggers.yaml"
+    triggers.write_text(
+        dedent(
+            """\
+            triggers:
+              lapsed-donor:
+                title: {fr: Relance, en: Win back}
+                description: Donors who gave nothing for a year
+                when: {field: last_donation_at, op: older_than, value: 12 monts}
+                period: once
+            """
+        ),
+        encoding="utf-8",
+    )
+    speaking(monkeypatch, FRENCH, PARTERRE_PROFILE_TRIGGERS_FILE=str(triggers))
+
+    assert refusal(capsys, ProfileSettings, create_profile) == (
+        f"erreur : {triggers}, ligne 5 : `triggers.lapsed-donor.when.value` : `monts` n'est pas une unité de temps ; "
+        "utilisez heures, jours, semaines, mois ou ans (hours, days, weeks, months, years)\n"
+    )
+
+    speaking(monkeypatch, ENGLISH)
+    assert refusal(capsys, ProfileSettings, create_profile) == (
+        f"error: {triggers}, line 5: `triggers.lapsed-donor.when.value`: `monts` is not a unit of time; use hours, "
+        "days, weeks, months or years (heures, jours, semaines, mois, ans)\n"
+    )
+
+
+def test_a_match_model_file_s_own_check_stops_the_identity_service_in_french(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    model = tmp_path / "match_model.yaml"
+    model.write_text("bands:\n  link_at: 0.9\n  review_at: 0.95\n", encoding="utf-8")
+    speaking(monkeypatch, FRENCH, PARTERRE_IDENTITY_MATCH_MODEL_FILE=str(model))
+
+    assert refusal(capsys, IdentitySettings, create_identity) == (
+        f"erreur : {model}, ligne 1 : les seuils demandent 0 < review_at <= link_at < 1, pas 0.95 et 0.9\n"
+    )
