@@ -361,7 +361,8 @@ class _KafkaServer(_Server):
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
             "default.replication.factor": "1",
-            "auto.create.topics.enable": "true",
+            # As in production (docker-compose.yml): topics come from the catalog, and one missing from it fails here.
+            "auto.create.topics.enable": "false",
             # One broker: every internal topic must be satisfied by a single replica, and a few partitions
             # instead of 50 make the first consumer group / transaction start quickly.
             "offsets.topic.replication.factor": "1",

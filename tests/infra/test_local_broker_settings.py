@@ -35,3 +35,11 @@ async def test_offset_commits_are_not_held_by_the_group_coordinator(servers: Ser
         pytest.skip("only the local stack's broker is configured by infra/local")
     value, source = await _broker_setting(servers.kafka_bootstrap, "group.coordinator.append.linger.ms")
     assert (value, source) == ("0", STATIC_BROKER_CONFIG)
+
+
+async def test_topics_are_never_created_by_writing_to_them(servers: Servers) -> None:
+    # A topic missing from the catalog must fail here as it does in production, not get one partition silently.
+    if servers.origin != "local stack":
+        pytest.skip("only the local stack's broker is configured by infra/local")
+    value, source = await _broker_setting(servers.kafka_bootstrap, "auto.create.topics.enable")
+    assert (value, source) == ("false", STATIC_BROKER_CONFIG)
