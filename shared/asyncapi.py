@@ -169,7 +169,8 @@ def events_markdown() -> str:
         "either is replaying the message, and the other is then refused (`409 already_replayed`) unless `again=true`.",
         "A message too large to be dead-lettered whole keeps its first 512 KB (`truncated` in the listing gives its",
         "size): its replay reads the whole message back from the group's topic, and is refused (`409 truncated`) once",
-        "that topic's retention deleted it.",
+        "that topic's retention deleted it. A message too near Kafka's size limit to take `parterre-dlq-replay-of` is",
+        "replayed without it, exactly as it first came (the replay is still counted in the listing).",
         "",
         "## Event types",
     ]

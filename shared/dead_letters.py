@@ -6,12 +6,13 @@ import contextlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import MessageSizeTooLargeError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -444,7 +445,7 @@ async def replay_dead_letter(
         if again:
             # Published before it is recorded: a replay asked for again is wanted whatever the log holds, and one
             # that fails to publish leaves no record claiming it happened.
-            await publish(record)
+            await _publish_fitting(publish, record)
             await log.add_again(dead_letter, replay)
             return replay
         history = await log.history(dead_letter)
@@ -452,10 +453,20 @@ async def replay_dead_letter(
             raise AlreadyReplayedError(history)
         # Released meanwhile by a replay that could not publish: the entry is free to claim again.
     try:
-        await publish(record)
+        await _publish_fitting(publish, record)
     except BaseException:
         # Shielded: a request cancelled mid-publish must still leave the entry replayable.
         with contextlib.suppress(Exception):
             await asyncio.shield(log.release_first(dead_letter))
         raise
     return replay
+
+
+async def _publish_fitting(publish: Callable[[ExactRecord], Awaitable[None]], replayed: ExactRecord) -> None:
+    """Publishes the replay; a record too near Kafka's size limit to take the replay's own header, last, goes without
+    it, exactly as it first came: the replay log still records it, only a dead letter it makes again names no first.
+    Such records are the ones cut to fit as dead letters, whose replay reads them whole from their topic."""
+    try:
+        await publish(replayed)
+    except MessageSizeTooLargeError:
+        await publish(replace(replayed, headers=replayed.headers[:-1]))

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -232,6 +233,8 @@ async def test_a_replayed_message_that_now_succeeds_is_consumed_again_and_its_ef
 
 # Under Kafka's 1 MB as sent; with the dead letter's headers added, over it: the dead letter keeps its start only.
 TOO_LARGE_TO_DEAD_LETTER_WHOLE = b"x" * 1_048_300
+# aiokafka's producer default, which the services keep.
+MAX_REQUEST_SIZE = 1_048_576
 
 
 async def test_a_dead_letter_cut_to_fit_is_listed_as_cut_and_replayed_whole_from_its_source_topic(
@@ -250,6 +253,32 @@ async def test_a_dead_letter_cut_to_fit_is_listed_as_cut_and_replayed_whole_from
     [replay] = [record for record in sent if REPLAY_OF_HEADER in decode_headers(record.headers)]
     assert replay.value == TOO_LARGE_TO_DEAD_LETTER_WHOLE
     assert replay.key == b"billetterie-principale:C-1"
+
+
+def largest_value_sent_with(key: bytes, headers: list[tuple[str, bytes | None]]) -> bytes:
+    """A value as large as a producer sends with `key` and `headers` under its 1 MB limit, by its own estimate."""
+    length = MAX_REQUEST_SIZE - int(DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"", headers))
+    while DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"x" * length, headers) > MAX_REQUEST_SIZE:
+        length -= 1
+    return b"x" * length
+
+
+async def test_a_record_too_large_to_take_the_replay_header_is_replayed_as_it_first_came(probe: ProbeService) -> None:
+    key = b"billetterie-principale:C-2"
+    headers: list[tuple[str, bytes | None]] = [(ORGANISATION_HEADER, THEATRE.encode())]
+    largest = largest_value_sent_with(key, headers)
+    await probe.send(probe.topic, largest, key, headers)
+
+    async with await probe.client(THEATRE) as client:
+        [entry] = await listed(client)
+        replayed = await client.post(f"/v1/dead-letters/{entry['id']}/replay")
+
+    assert entry["truncated"] is not None
+    assert replayed.status_code == 202, replayed.text
+    first, replay = await read_all(probe.settings.kafka_bootstrap, probe.topic, expected=2)
+    assert (replay.value, replay.key, list(replay.headers)) == (first.value, first.key, list(first.headers))
+    assert replay.value == largest
+    assert replayed.json()["replays"] == 1
 
 
 async def test_a_dead_letter_cut_to_fit_whose_whole_record_retention_deleted_is_refused_replay(
