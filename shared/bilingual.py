@@ -5,7 +5,7 @@ import errno
 import os
 import re
 from collections.abc import Mapping
-from typing import get_args
+from typing import Any, get_args
 
 from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
@@ -126,6 +126,14 @@ class BilingualValueError(ValueError):
         super().__init__(en)
         self.en = en
         self.fr = fr
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Copied or sent to another process (pickled), it is rebuilt with both texts, not from its English alone.
+        return (_bilingual_value_error, (self.en, self.fr))
+
+
+def _bilingual_value_error(en: str, fr: str) -> BilingualValueError:
+    return BilingualValueError(en=en, fr=fr)
 
 
 def bilingual_problem(code: str, *, en: str, fr: str) -> PydanticCustomError:

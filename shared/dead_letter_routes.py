@@ -217,7 +217,7 @@ async def post_dead_letter_replay(
                 en=f"This dead letter's message was {exc}, through this dead letter or another of the same "
                 "message; add again=true to replay it once more.",
                 fr=f"Le message de cette lettre morte a déjà été rejoué ({exc.history.count} fois, la dernière le "
-                f"{exc.history.last.at.isoformat()}), par elle ou par une autre lettre morte du même message; "
+                f"{exc.history.last.at.isoformat()}), par elle ou par une autre lettre morte du même message ; "
                 "ajoutez again=true pour le rejouer encore.",
             )
         history = await replay_log.history(entry)

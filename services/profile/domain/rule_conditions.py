@@ -79,7 +79,9 @@ class Duration:
                 en=f"`{text}` is not a duration: write a whole number and a unit, such as `12 months`",
                 fr=f"`{text}` n'est pas une durée : écrivez un nombre entier et une unité, comme `12 months`",
             )
-        amount, word = int(match[1]), match[2].lower()
+        # Python refuses to read a number of over 4,300 digits: any amount of more than 9 is out of range anyway.
+        digits = match[1].lstrip("0") or "0"
+        amount, word = (int(digits) if len(digits) <= 9 else 10**9), match[2].lower()
         unit = _UNIT_WORDS.get(word)
         if unit is None:
             raise BilingualValueError(

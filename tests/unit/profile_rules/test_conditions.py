@@ -18,6 +18,7 @@ from services.profile.domain.rules import (
     evaluate_segments,
     load_segments,
 )
+from shared.bilingual import BilingualValueError
 
 from .shipped import AS_OF
 
@@ -189,6 +190,19 @@ def test_durations_are_read_in_english_and_french(text: str, duration: Duration)
 def test_what_is_not_a_duration_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"duration|unit of time|out of range"):
         Duration.parse(text)
+
+
+def test_an_amount_of_thousands_of_digits_is_out_of_range_in_both_languages() -> None:
+    # Python will not read an integer of over 4,300 digits; the refusal must still be the duration's own.
+    with pytest.raises(BilingualValueError) as refused:
+        Duration.parse("9" * 5000 + " days")
+
+    assert refused.value.en.endswith("is out of range: from 1 to 36525 days")
+    assert refused.value.fr.endswith("est hors limites : de 1 à 36525 jours")
+
+
+def test_an_amount_written_with_leading_zeros_is_read_whatever_their_number() -> None:
+    assert Duration.parse("0" * 5000 + "12 months") == Duration(12, TimeUnit.MONTHS)
 
 
 def test_months_and_years_follow_the_calendar_and_clamp_to_the_month_end() -> None:

@@ -1,9 +1,13 @@
 """The language a command speaks, and values and numbers as each language writes them."""
 
+import copy
+import pickle
+
 import pytest
 from pydantic import BaseModel, ValidationError, field_validator
 
 from shared.bilingual import (
+    BilingualValueError,
     bilingual_problem,
     chosen_language,
     format_count,
@@ -102,3 +106,11 @@ def test_a_problem_raised_in_both_languages_keeps_its_code_and_english_and_frenc
     # Braces in the texts are the texts', not placeholders.
     assert (error["type"], error["msg"]) == ("no_rows", "a hall has {at least} one row")
     assert french_of_error(error) == "une salle a {au moins} un rang"
+
+
+def test_a_bilingual_refusal_copied_or_sent_to_another_process_keeps_both_languages() -> None:
+    refusal = BilingualValueError(en="should be empty", fr="doit être vide")
+
+    for again in (pickle.loads(pickle.dumps(refusal)), copy.copy(refusal)):
+        assert isinstance(again, BilingualValueError)
+        assert (str(again), again.en, again.fr) == ("should be empty", "should be empty", "doit être vide")
