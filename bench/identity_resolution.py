@@ -34,7 +34,7 @@ from shared.events import Envelope, EventValidationError, PersonRef, build_envel
 from shared.events.audience import PersonDetailsUpdatedV1
 from shared.kafka import ORGANISATION_HEADER, decode_headers, record_for
 from shared.topic_admin import ensure_topics
-from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
+from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions, dead_letter_partitions
 
 WORK = REPO_ROOT / ".local" / "bench" / "identity"
 SEED = 7
@@ -277,7 +277,7 @@ async def measure_streaming(servers: Servers, people: int) -> list[Result]:
     facts = list(_facts(directory, organisation_id))
     await _publish(servers.kafka_bootstrap, namespace + FACTS_TOPIC, facts)
     database = settings.mongo_database
-    app = create_app(settings, facts_topic=FACTS_TOPIC, group_id="bench-identity")
+    app = create_app(settings, facts_topic=FACTS_TOPIC, group_id=IDENTITY_GROUP)
     reader = await _ResolutionsReadApart(servers.kafka_bootstrap, organisation_id, namespace, len(facts)).start()
     try:
         started = time.monotonic()
@@ -386,7 +386,7 @@ async def _paced_run(servers: Servers, people: int, rate: int) -> _PacedRun:
     facts_topic = namespace + FACTS_TOPIC
     facts = list(_facts(directory, organisation_id))[: rate * PACED_SECONDS]
     database = settings.mongo_database
-    app = create_app(settings, facts_topic=FACTS_TOPIC, group_id="bench-identity")
+    app = create_app(settings, facts_topic=FACTS_TOPIC, group_id=IDENTITY_GROUP)
     reader = await _ResolutionsReadApart(servers.kafka_bootstrap, organisation_id, namespace, len(facts)).start()
     producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
     await producer.start()
@@ -455,6 +455,8 @@ def _histogram(registry: object) -> dict[float, float]:
 
 # The topic the benchmarks send identity's facts on, within the run's namespace.
 FACTS_TOPIC = "bench.facts"
+# Identity's consumer group in the benchmarks, within the run's namespace.
+IDENTITY_GROUP = "bench-identity"
 
 
 async def _run_topics(servers: Servers, organisation_id: str) -> tuple[str, IdentitySettings]:
@@ -462,7 +464,14 @@ async def _run_topics(servers: Servers, organisation_id: str) -> tuple[str, Iden
     stayed in the catalog's topics (parterre.identity.resolutions.v1 held 6.7 GiB on this machine's broker after some
     weeks of runs). The caller deletes both."""
     namespace = f"{organisation_id}."
-    await ensure_topics(servers.kafka_bootstrap, {**all_topic_partitions(namespace), namespace + FACTS_TOPIC: 6})
+    await ensure_topics(
+        servers.kafka_bootstrap,
+        {
+            **all_topic_partitions(namespace),
+            namespace + FACTS_TOPIC: 6,
+            **dead_letter_partitions(namespace + IDENTITY_GROUP),
+        },
+    )
     settings = IdentitySettings(
         kafka_bootstrap=servers.kafka_bootstrap,
         mongo_url=servers.mongo_url,

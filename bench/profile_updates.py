@@ -21,7 +21,7 @@ from shared.events.identity import Match, MatchMethod, PersonResolvedV1
 from shared.kafka import record_for
 from shared.mongo import Document, mongo_client
 from shared.topic_admin import ensure_topics
-from shared.topics import all_topic_partitions
+from shared.topics import all_topic_partitions, dead_letter_partitions
 
 
 def resolved_purchases(count: int, organisation_id: str, persons: int) -> list[Envelope]:
@@ -117,9 +117,12 @@ async def _run(
     profile documents the run left."""
     # A Kafka namespace of the run's own, deleted afterwards: what profile announced stayed in the catalog's topics
     # (parterre.profile.changes.v1 held 7.3 GiB on this machine's broker after some weeks of runs).
-    namespace, topic = f"{organisation_id}.", "bench.resolutions"
+    namespace, topic, group_id = f"{organisation_id}.", "bench.resolutions", "bench-profile"
     database = f"bench_{uuid.uuid4().hex[:8]}"
-    await ensure_topics(servers.kafka_bootstrap, {**all_topic_partitions(namespace), namespace + topic: 6})
+    await ensure_topics(
+        servers.kafka_bootstrap,
+        {**all_topic_partitions(namespace), namespace + topic: 6, **dead_letter_partitions(namespace + group_id)},
+    )
     settings = ProfileSettings(
         kafka_bootstrap=servers.kafka_bootstrap,
         mongo_url=servers.mongo_url,
@@ -127,7 +130,7 @@ async def _run(
         kafka_namespace=namespace,
         profile_sweep_interval_seconds=0,
     )
-    app = create_app(settings, resolutions_topic=topic, group_id="bench-profile")
+    app = create_app(settings, resolutions_topic=topic, group_id=group_id)
     registry = app.state.runtime.registry
     try:
         async with (

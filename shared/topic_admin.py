@@ -77,8 +77,8 @@ def _refusals(topic_errors: Iterable[Sequence[Any]]) -> tuple[dict[str, str], se
 
 async def delete_namespace_topics(bootstrap: str, namespace: str) -> list[str]:
     """Deletes every topic of the platform of `namespace` (a test's, a benchmark's), dead-letter topics included,
-    those its consumers made on demand too; returns their names. The catalog's own topics have no namespace and
-    are never deleted here."""
+    those of consumer groups outside the catalog too; returns their names. The catalog's own topics have no
+    namespace and are never deleted here."""
     if not namespace:
         raise ValueError("the catalog's topics (no namespace) are not for deleting")
     prefixes = (namespace, dead_letter_topic_for(namespace))

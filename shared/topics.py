@@ -100,11 +100,16 @@ def dead_letter_topic_for(group_id: str) -> str:
     return f"parterre.deadletter.{group_id}"
 
 
+def dead_letter_partitions(*group_ids: str) -> dict[str, int]:
+    """The dead-letter topics of these consumer groups (ids as they join, namespace included), with their partition
+    count: a group of its own (a test's, a benchmark's) needs its topic created as the catalog's are, since a broker
+    that creates none on demand holds its first dead letter until the publish times out."""
+    return {dead_letter_topic_for(group_id): DEAD_LETTER_PARTITIONS for group_id in group_ids}
+
+
 def all_topic_partitions(namespace: str = "") -> dict[str, int]:
     """Every topic the platform needs, dead-letter topics included, with its partition count; names carry the
     namespace of the platform they belong to (see `ServiceSettings.kafka_namespace`)."""
     wanted = {namespace + topic.name: topic.partitions for topic in TOPICS}
-    wanted.update(
-        {dead_letter_topic_for(namespace + group.group_id): DEAD_LETTER_PARTITIONS for group in CONSUMER_GROUPS}
-    )
+    wanted.update(dead_letter_partitions(*(namespace + group.group_id for group in CONSUMER_GROUPS)))
     return wanted

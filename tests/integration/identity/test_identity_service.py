@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.identity.adapters.mongo import MAINTENANCE, PRIVACY_LOG, MongoIdentityStore
@@ -22,14 +23,15 @@ from services.identity.upgrades import ADDRESS_FORM, BLOCK_FILING, StoredForm
 from shared.events import Envelope, PersonRef, build_envelope, parse_event
 from shared.events.audience import PersonDetailsUpdatedV1
 from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1
+from shared.kafka import ORGANISATION_HEADER
 from shared.mongo import mongo_client
 from shared.settings import ServiceSettings
 from shared.tokens import Scope
 from shared.topic_admin import ensure_topics
-from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions
+from shared.topics import IDENTITY_RESOLUTIONS, all_topic_partitions, dead_letter_partitions, dead_letter_topic_for
 from tests.integration.identity.conftest import START, normalised
 from tests.integration.identity.test_refiling import FREDERIC, store_as_before
-from tests.integration.kafka_support import TopicTail, publish_envelopes
+from tests.integration.kafka_support import TopicTail, publish_envelopes, read_all
 from tests.integration.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
@@ -63,11 +65,14 @@ class IdentityHarness:
 @pytest.fixture
 async def harness(settings: ServiceSettings, unique_name: str) -> AsyncIterator[IdentityHarness]:
     # A topic and group of the test's own: the catalog's topic holds every other test's facts.
-    facts_topic = f"test.facts.{unique_name}"
-    await ensure_topics(settings.kafka_bootstrap, {**all_topic_partitions(), facts_topic: 6})
+    facts_topic, group_id = f"test.facts.{unique_name}", f"test-identity-{unique_name}"
+    await ensure_topics(
+        settings.kafka_bootstrap,
+        {**all_topic_partitions(), facts_topic: 6, **dead_letter_partitions(settings.kafka_namespace + group_id)},
+    )
     tail = await TopicTail(settings.kafka_bootstrap, IDENTITY_RESOLUTIONS.name, unique_name).start()
     identity_settings = IdentitySettings(**settings.model_dump())
-    yield IdentityHarness(identity_settings, unique_name, facts_topic, f"test-identity-{unique_name}", tail)
+    yield IdentityHarness(identity_settings, unique_name, facts_topic, group_id, tail)
     await tail.stop()
 
 
@@ -244,6 +249,30 @@ async def test_an_export_of_a_person_is_logged_and_its_log_outlives_their_erasur
         kept = await store.database[PRIVACY_LOG].find({"organisation_id": harness.organisation_id}).to_list()
         assert len(kept) == 2
         assert person_id not in repr(kept)
+
+
+async def test_a_fact_identity_cannot_read_goes_to_its_group_s_dead_letters_and_the_next_is_resolved(
+    harness: IdentityHarness,
+) -> None:
+    # The group is the test's own, outside the catalog: its dead-letter topic exists only if the harness made it,
+    # as a broker that creates no topic on demand requires.
+    producer = AIOKafkaProducer(bootstrap_servers=harness.settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            harness.facts_topic, b"{not an event", key=b"k", headers=[(ORGANISATION_HEADER, b"theatre")]
+        )
+    finally:
+        await producer.stop()
+    await harness.publish([harness.fact("f-after", external_id="C-9", email="lea@example.com")])
+
+    async with running_identity(harness):
+        [resolved] = await harness.outputs(1)
+        dead_letter_topic = dead_letter_topic_for(harness.settings.kafka_namespace + harness.group_id)
+        [dead_letter] = await read_all(harness.settings.kafka_bootstrap, dead_letter_topic, 1, deadline_seconds=20)
+
+    assert dead_letter.value == b"{not an event"
+    assert resolved_data(resolved).person_id
 
 
 async def test_a_body_that_cannot_be_read_is_refused_for_the_token_first(harness: IdentityHarness) -> None:
