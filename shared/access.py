@@ -72,6 +72,9 @@ async def refusal_before_reading(request: Request) -> HTTPException | None:
 
     FastAPI decodes a JSON body before it runs any dependency: a body that is no JSON would be refused (422, 400)
     ahead of the token, and tell a caller without one what the route accepts. The refusals of a body call this first.
+    A scope is found on the route or on the router that declares it (`APIRouter(dependencies=...)`), not among the
+    dependencies `include_router` adds, which the matched route does not carry: give routers their scope where
+    they are declared.
     """
     dependant = getattr(request.scope.get("route"), "dependant", None)
     overrides = getattr(request.app, "dependency_overrides", {})
