@@ -18,6 +18,7 @@ from services.profile.settings import ProfileSettings
 from shared import service
 from shared.settings import ServiceSettings
 from shared.yaml_models import load_yaml_model
+from tests.unit.test_service_start_refusals import BAD_TRIGGERS
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
@@ -174,19 +175,7 @@ def test_a_trigger_file_s_own_check_stops_the_profile_service_in_french(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     triggers = tmp_path / "triggers.yaml"
-    triggers.write_text(
-        dedent(
-            """\
-            triggers:
-              lapsed-donor:
-                title: {fr: Relance, en: Win back}
-                description: Donors who gave nothing for a year
-                when: {field: last_donation_at, op: older_than, value: 12 monts}
-                period: once
-            """
-        ),
-        encoding="utf-8",
-    )
+    triggers.write_text(BAD_TRIGGERS, encoding="utf-8")
     speaking(monkeypatch, FRENCH, PARTERRE_PROFILE_TRIGGERS_FILE=str(triggers))
 
     assert refusal(capsys, ProfileSettings, create_profile) == (
