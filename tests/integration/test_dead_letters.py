@@ -107,6 +107,13 @@ class ProbeService:
     async def publish_order(self, envelope: Envelope) -> None:
         await publish_envelopes(self.settings.kafka_bootstrap, self.topic, [envelope])
 
+    async def publish_failing_order(self) -> Envelope:
+        """An order the consumer fails on every attempt, until `consumer.broken` is cleared."""
+        purchase = order()
+        self.consumer.broken.add(purchase.id)
+        await self.publish_order(purchase)
+        return purchase
+
 
 @pytest.fixture
 async def probe(
@@ -196,9 +203,7 @@ async def test_a_poison_message_is_listed_with_its_reason_and_a_bounded_preview(
 async def test_a_replayed_message_that_now_succeeds_is_consumed_again_and_its_effect_happens_once(
     probe: ProbeService,
 ) -> None:
-    purchase = order()
-    probe.consumer.broken.add(purchase.id)
-    await probe.publish_order(purchase)
+    purchase = await probe.publish_failing_order()
 
     async with await probe.client(THEATRE) as client:
         [entry] = await listed(client)
@@ -306,9 +311,7 @@ async def test_a_dead_letter_cut_to_fit_whose_whole_record_retention_deleted_is_
 
 
 async def test_two_replays_of_one_entry_at_once_publish_it_once(probe: ProbeService) -> None:
-    purchase = order()
-    probe.consumer.broken.add(purchase.id)
-    await probe.publish_order(purchase)
+    purchase = await probe.publish_failing_order()
 
     async with await probe.client(THEATRE) as client:
         [entry] = await listed(client)
@@ -370,9 +373,7 @@ async def test_a_replay_sends_the_headers_the_message_came_with_in_order_one_giv
 async def test_a_message_dead_lettered_twice_is_listed_once_and_a_replay_of_either_is_its_replay(
     probe: ProbeService,
 ) -> None:
-    purchase = order()
-    probe.consumer.broken.add(purchase.id)
-    await probe.publish_order(purchase)
+    purchase = await probe.publish_failing_order()
 
     async with await probe.client(THEATRE) as client:
         [first] = await listed(client)
@@ -428,9 +429,7 @@ async def test_a_replay_recorded_under_the_dead_letters_own_id_still_counts(prob
 async def test_a_replay_that_fails_again_is_dead_lettered_as_a_new_entry_naming_the_first(
     probe: ProbeService,
 ) -> None:
-    purchase = order()
-    probe.consumer.broken.add(purchase.id)
-    await probe.publish_order(purchase)
+    purchase = await probe.publish_failing_order()
 
     async with await probe.client(THEATRE) as client:
         [first] = await listed(client)
