@@ -32,3 +32,18 @@ async def test_a_merge_undone_leaves_the_survivor_naming_no_one() -> None:
     anne = TestClient(profile_app(world)).get("/v1/profiles/per_anne").json()
 
     assert anne["merged_persons"] == []
+
+
+async def test_a_person_merged_into_a_patron_since_erased_is_still_shown_merged() -> None:
+    world = profile_world()
+    await world.deliver(world.purchase("e1", "per_anne"))
+    await world.deliver(world.purchase("e2", "per_bea"))
+    await world.deliver(world.merged("mrg_1", "per_anne", "per_bea"))
+    # The survivor's erasure arrives before the merged person's own, which identity sends on its own key.
+    await world.deliver(world.erasure("per_anne"))
+    client = TestClient(profile_app(world))
+
+    bea = client.get("/v1/profiles/per_bea").json()
+
+    assert (bea["merged"], bea["merged_into"]) == (True, None)
+    assert client.get("/v1/profiles/per_anne").status_code == 404
