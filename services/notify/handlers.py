@@ -427,6 +427,10 @@ async def erase_person(envelope: Envelope, erased: ProfileErasedV1, deps: Notify
     dead delivery: `cancelled` as `erased`, for good); returns how many it cancelled, pending and dead. Their members
     in the Mailchimp audiences are queued for deletion."""
     store = deps.store
+    # Noted before the addresses are compared: of two persons sharing an address erased side by side (on two
+    # instances), each skipping a member the other still kept would leave it in Mailchimp for good. Each notes its
+    # erasure first, then finds the other's noted (or finishes first, the other then finding it noted).
+    await store.note_erasure(envelope.organisation_id, erased.person_id, erased.at)
     contact = await store.contact(envelope.organisation_id, erased.person_id)
     if contact is not None:
         # Queued before the contact goes: a redelivery of the erasure, the contact deleted, would find nothing to

@@ -226,7 +226,7 @@ class ContactStore(Protocol):
         self, organisation_id: str, person_id: str, addresses: Collection[str], subscription_ids: Collection[str]
     ) -> frozenset[str]:
         """Those of `addresses` another person of the organisation gives, or has a member kept under by one of the
-        subscriptions."""
+        subscriptions; a person whose erasure is noted gives none."""
 
     async def sends(self, organisation_id: str, person_id: str) -> dict[str, datetime]: ...
 
@@ -254,6 +254,9 @@ class ContactStore(Protocol):
 
     async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
         """The erased among `person_ids`; persons found not erased before cost no read while nobody is erased."""
+
+    async def note_erasure(self, organisation_id: str, person_id: str, at: datetime) -> None:
+        """Remembers the erasure by a digest (`is_erased` is true from then on); `erase` does it too."""
 
     async def erase(self, organisation_id: str, person_id: str, at: datetime) -> None:
         """Forgets the person's contact, sends and segment memberships, and remembers the erasure by a digest."""

@@ -658,10 +658,14 @@ class MongoNotifyStore:
                 "_id": {"$ne": _key(organisation_id, person_id)},
                 "$or": [{"emails": {"$in": wanted}}, *({field: {"$in": wanted}} for field in kept)],
             },
-            {"emails": 1, "mailchimp_members": 1},
+            {"person_id": 1, "emails": 1, "mailchimp_members": 1},
         )
         given: set[str] = set()
         async for document in others:
+            # A sharer being erased too no longer keeps the address: read its tombstone itself, not through the
+            # cache of persons found not erased, as two erasures of sharers may run side by side.
+            if await self._erasures.is_erased(organisation_id, document["person_id"]):
+                continue
             given.update(document.get("emails") or ())
             given.update((document.get("mailchimp_members") or {}).values())
         return frozenset(given.intersection(wanted))
@@ -704,8 +708,11 @@ class MongoNotifyStore:
     async def erased_among(self, organisation_id: str, person_ids: Iterable[str]) -> frozenset[str]:
         return await self._erasures.among(organisation_id, person_ids)
 
-    async def erase(self, organisation_id: str, person_id: str, at: datetime) -> None:
+    async def note_erasure(self, organisation_id: str, person_id: str, at: datetime) -> None:
         await self._erasures.mark(organisation_id, person_id, {"erased_at": at})
+
+    async def erase(self, organisation_id: str, person_id: str, at: datetime) -> None:
+        await self.note_erasure(organisation_id, person_id, at)
         key = _key(organisation_id, person_id)
         async with self._one_writer.hold(f"{CONTACTS}/{key}"):
             await self._contacts.delete_one({"_id": key})

@@ -1,6 +1,7 @@
 """Nothing about an erased person goes out after the erasure: not a delivery given up on before it, replayed, nor one
 left behind by an erasure that broke off. On the real store, with a receiver that records what it is sent."""
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -271,3 +272,42 @@ async def test_the_deletion_of_an_erased_persons_members_is_queued_once_and_repl
     assert stored is not None
     assert (stored.status, stored.data) == (DeliveryStatus.SUCCEEDED, {})
     assert len(receiver.bodies) == 2, "one attempt refused, one made after the replay"
+
+
+class _ComparingTogether(MongoNotifyStore):
+    """Two erasures compare the addresses they might share at the same moment, as on two instances: neither goes on
+    before both have their answer."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.both_comparing = asyncio.Barrier(2)
+
+    async def addresses_of_others(self, *args: Any, **kwargs: Any) -> frozenset[str]:
+        shared = await super().addresses_of_others(*args, **kwargs)
+        await self.both_comparing.wait()
+        return shared
+
+
+async def test_two_persons_sharing_an_address_erased_side_by_side_leave_no_member_under_it(
+    database: AsyncDatabase[Document],
+) -> None:
+    rules = NotifyRules(RetrySchedule(jitter=0), FrequencyCap(limit=100), timedelta(hours=24), timedelta(minutes=1))
+    store = _ComparingTogether(database, SecretBox([new_key()]))
+    deps = NotifyDeps(store=store, clock=Clock(), rules=rules)
+    await deps.store.save_subscription(AUDIENCE)
+    for person_id in ("per_elise", "per_marc"):
+        granted = ProfileChangedV1(
+            person_id=person_id, changed={**GRANTED, "emails": ["gagnon.famille@example.com"]}, profile_version=1
+        )
+        await accept_profile_change(_envelope(granted, f"granted-{person_id}"), granted, deps)
+
+    async def erase(person_id: str) -> None:
+        erased = ProfileErasedV1(person_id=person_id, at=NOW)
+        await erase_person(_envelope(erased, f"erased-{person_id}"), erased, deps)
+
+    await asyncio.gather(erase("per_elise"), erase("per_marc"))
+    deletions = await deps.store.deliveries(ORGANISATION, subscription_id="sub_audience", status=None, limit=10)
+
+    assert subscriber_hash("gagnon.famille@example.com") in {
+        member for deletion in deletions for member in deletion.data.get("subscriber_hashes", ())
+    }, "the family's member is deleted by one of the two erasures at least"
