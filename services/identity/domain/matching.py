@@ -59,10 +59,10 @@ class Level(StrEnum):
     CLOSE = "close"
     # Jaro-Winkler similarity of at least 0.80: more often two names (Sylvie, Sylvain) than one misspelt.
     SIMILAR = "similar"
-    # Same street number and street, in the same area or city.
+    # Same street number and street, in the same area or city, and no two units given that differ.
     SAME_ADDRESS = "same_address"
     SAME_POSTAL_CODE = "same_postal_code"
-    # Same street, another number or none.
+    # Same street, another number or none, or the same number and another unit (apartments 3 and 12 of one building).
     SAME_STREET = "same_street"
     # Same forward sortation area (the first three characters of a Canadian postal code).
     SAME_AREA = "same_area"
@@ -413,11 +413,15 @@ def _address_level(a: NormalisedRecord, b: NormalisedRecord) -> Level:
     streets_compared = bool(a.street_name and b.street_name)
     same_street = streets_compared and not apart and _same_street_name(a.street_name or "", b.street_name or "")
     numbers_compared = bool(a.street_number and b.street_number)
-    if same_street and (same_area or same_city) and numbers_compared and a.street_number == b.street_number:
+    # A unit one record leaves out says nothing: upstream systems often drop it, and records stored before it was
+    # kept have none.
+    same_home = a.street_number == b.street_number and not (a.unit and b.unit and a.unit != b.unit)
+    if same_street and (same_area or same_city) and numbers_compared and same_home:
         return Level.SAME_ADDRESS
     if same_street and numbers_compared:
-        # Two civic numbers on one street: neighbours, whose postal code is one as often as not (it covers a block
-        # face), not the strong agreement a postal code alone is. Namesakes there would be linked on it.
+        # Two civic numbers on one street, or two units at one: neighbours, whose postal code is one as often as not
+        # (it covers a block face; a building's units share theirs), not the strong agreement a postal code alone
+        # is. Namesakes there would be linked on it.
         return Level.SAME_STREET
     if postal_compared and postal_a == postal_b:
         return Level.SAME_POSTAL_CODE

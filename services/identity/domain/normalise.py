@@ -105,15 +105,17 @@ _ORDINAL = re.compile(r"([0-9]+)(?:e|er|re|ere|ier|iere|eme|ieme|st|nd|rd|th)")
 _UNIT_WORD = r"(?:appartement|app|appt|apt|unit[ée]?|suite|bureau|local|logement|log)(?![^\W\d_])\.?"
 # `3-4521 rue Saint-Denis`, `app. 3 - 4521, rue X`, `#3-4521 X`: the Québec habit of writing the unit first.
 _UNIT_THEN_NUMBER = re.compile(
-    rf"(?:{_UNIT_WORD}\s*)?#?\s*[0-9]+[A-Za-z]?\s*-\s*(?P<number>[0-9]+)"
+    rf"(?:{_UNIT_WORD}\s*)?#?\s*(?P<unit>[0-9]+[A-Za-z]?)\s*-\s*(?P<number>[0-9]+)"
     r"(?:(?P<gap>[-\s]?)(?P<suffix>[A-Za-z](?![^\W\d_])))?[\s,]*",
     re.IGNORECASE,
 )
-_LEADING_UNIT = re.compile(rf"(?:{_UNIT_WORD}\s*#?|#)\s*[0-9A-Za-z]+(?:[\s,]*-?[\s,]*)(?=[0-9])", re.IGNORECASE)
+_LEADING_UNIT = re.compile(
+    rf"(?:{_UNIT_WORD}\s*#?|#)\s*(?P<unit>[0-9A-Za-z]+)(?:[\s,]*-?[\s,]*)(?=[0-9])", re.IGNORECASE
+)
 # `4521`, `4521A`, `4521-A`, `4521 A`; a letter after a space may be no suffix (see `_a_spaced_letter_is_a_suffix`).
 _NUMBER = re.compile(r"(?P<number>[0-9]+)(?:(?P<gap>[-\s]?)(?P<suffix>[A-Za-z]))?(?![^\W_])[\s,]*", re.IGNORECASE)
-_TRAILING_UNIT = re.compile(rf"[\s,]+(?:{_UNIT_WORD}\s*#?|#)\s*[0-9A-Za-z-]+\s*$", re.IGNORECASE)
-_UNIT_ALONE = re.compile(rf"(?:{_UNIT_WORD}\s*#?|#)\s*[0-9A-Za-z-]+", re.IGNORECASE)
+_TRAILING_UNIT = re.compile(rf"[\s,]+(?:{_UNIT_WORD}\s*#?|#)\s*(?P<unit>[0-9A-Za-z-]+)\s*$", re.IGNORECASE)
+_UNIT_ALONE = re.compile(rf"(?:{_UNIT_WORD}\s*#?|#)\s*(?P<unit>[0-9A-Za-z-]+)", re.IGNORECASE)
 
 _CANADIAN_POSTAL_CODE = re.compile(r"[A-Z][0-9][A-Z][0-9][A-Z][0-9]")
 _POSTAL_CODE_SPACING = str.maketrans("", "", " -")
@@ -233,8 +235,9 @@ def normalise_street(raw: str) -> tuple[str | None, str | None]:
     """The civic number and the street as matching compares them: `4521, rue Saint-Denis` → (`4521`, `st denis rue`).
 
     Invisible format characters are dropped and full-width characters read as plain ones first (`１２３` is `123`).
-    The number keeps a letter suffix (`4521A`, `4521-A`, `4521 A` → `4521a`); a unit is dropped wherever it is written
-    (`3-4521 rue X` and `app. 3 - 4521 rue X`, the Québec habit of unit first; `4521 rue X, app. 3`, `... #3`).
+    The number keeps a letter suffix (`4521A`, `4521-A`, `4521 A` → `4521a`); a unit is left out wherever it is
+    written (`3-4521 rue X` and `app. 3 - 4521 rue X`, the Québec habit of unit first; `4521 rue X, app. 3`, `... #3`),
+    as `street_unit` reads it apart: one building's addresses have one number and street.
     The name is folded like `fold_name`, then reordered so French and English forms meet:
 
         name words, then the street type, then the direction
@@ -246,18 +249,39 @@ def normalise_street(raw: str) -> tuple[str | None, str | None]:
     (`chemin de la Côte-des-Neiges` = `chemin Côte-des-Neiges` → `cote des neiges ch`) and ordinals lose their
     suffix (`5e Avenue` = `5th Avenue` → `5 av`; `rang 5` = `5e Rang` → `5 rang`).
     """
-    return _street(raw)
+    number, name, _ = _street(raw)
+    return number, name
+
+
+def street_unit(raw: str) -> str | None:
+    """The unit a street line gives, as matching compares it: `3` of `3-4521 rue X`, `app. 3 - 4521 rue X`,
+    `4521 rue X, app. 3`, `4521 rue X #3` and of `App. 3` alone; `12b` of `#12-B`, `7` of `app. 007`.
+
+    None when the line gives none. The word before it (`app.`, `apt`, `suite`, `bureau`, `#`) is left out: a unit is
+    one number, however it is called.
+    """
+    return _street(raw)[2]
 
 
 @remembered
-def _street(raw: str) -> tuple[str | None, str | None]:
-    text = _TRAILING_UNIT.sub("", " ".join(_plain(raw).split()))
-    if _UNIT_ALONE.fullmatch(text):
-        return None, None
+def _street(raw: str) -> tuple[str | None, str | None, str | None]:
+    """The civic number, the street and the unit of a street line."""
+    text = " ".join(_plain(raw).split())
+    trailing_unit = _TRAILING_UNIT.search(text)
+    unit = None
+    if trailing_unit is not None:
+        unit, text = trailing_unit["unit"], text[: trailing_unit.start()]
+    alone = _UNIT_ALONE.fullmatch(text)
+    if alone is not None:
+        return None, None, _unit_value(unit or alone["unit"])
     number = None
     civic = _UNIT_THEN_NUMBER.match(text)
-    if civic is None:
+    if civic is not None:
+        unit = unit or civic["unit"]
+    else:
         leading_unit = _LEADING_UNIT.match(text)
+        if leading_unit is not None:
+            unit = unit or leading_unit["unit"]
         civic = _NUMBER.match(text, leading_unit.end() if leading_unit else 0)
     if civic is not None:
         suffix = civic["suffix"]
@@ -266,7 +290,16 @@ def _street(raw: str) -> tuple[str | None, str | None]:
         elif not _names_a_numbered_street(civic, text):
             number, text = civic["number"] + (suffix or "").lower(), text[civic.end() :]
     words = _street_words(folded_words(text))
-    return number, " ".join(words) if words else None
+    return number, " ".join(words) if words else None, _unit_value(unit)
+
+
+def _unit_value(written: str | None) -> str | None:
+    """`3B`, `3-B` → `3b`; `007` → `7`, as the leading zeros of a unit's number are no digits of it."""
+    if written is None:
+        return None
+    compact = written.replace("-", "").lower()
+    significant = compact.lstrip("0")
+    return significant if significant[:1].isdigit() else compact or None
 
 
 def _a_spaced_letter_is_a_suffix(civic: re.Match[str], text: str) -> bool:
@@ -443,15 +476,16 @@ def normalise_record(
 
     A field given but unusable becomes None and adds one warning in `language` naming the field and the problem
     (`phone: '12' is not a valid phone number`, `champ phone ignoré : « 12 » n'est pas un numéro de téléphone
-    valide`); a blank field counts as not given. `region` is not kept. `address_2` is read only when `street` names
-    no street (`App. 3` on the first line, the street on the second).
+    valide`); a blank field counts as not given. `region` is not kept. `address_2` gives the street only when
+    `street` names none (`App. 3` on the first line, the street on the second), and the unit when it holds nothing
+    else (`App. 3`, `#3`, `3`) and `street` gives a civic number but no unit.
     """
     warnings = _Warnings(language)
     email = _usable("email", record.email, normalise_email, _NOT_AN_EMAIL, warnings)
     phone = _usable("phone", record.phone, lambda raw: normalise_phone(raw, default_region), _NOT_A_PHONE, warnings)
     first_name = _usable("first_name", record.first_name, fold_name, _NO_LETTERS, warnings)
     last_name = _usable("last_name", record.last_name, fold_name, _NO_LETTERS, warnings)
-    street_number, street_name = _street_of(record, warnings)
+    street_number, street_name, unit = _street_of(record, warnings)
     city = _usable("city", record.city, fold_name, _NO_LETTERS, warnings)
     country = _usable("country", record.country, _country, _NOT_A_COUNTRY, warnings)
     postal_code = normalise_postal_code(record.postal_code, country) if record.postal_code is not None else None
@@ -467,6 +501,7 @@ def normalise_record(
         last_name=last_name,
         street_number=street_number,
         street_name=street_name,
+        unit=unit,
         city=city,
         postal_code=postal_code,
         country=country,
@@ -514,19 +549,24 @@ def _usable(
     return normalised
 
 
-def _street_of(record: PersonRecord, warnings: _Warnings) -> tuple[str | None, str | None]:
+def _street_of(record: PersonRecord, warnings: _Warnings) -> tuple[str | None, str | None, str | None]:
+    """The civic number, the street and the unit."""
     street = _given(record.street)
     if street is None:
-        return None, None
-    number, name = normalise_street(street)
+        return None, None, None
+    number, name, unit = _street(street)
     second_line = _given(record.address_2)
-    if name is None and second_line is not None:
-        second_number, second_name = normalise_street(second_line)
-        if second_name is not None:
-            return second_number, second_name
+    if second_line is not None:
+        second_number, second_name, second_unit = _street(second_line)
+        if name is None and second_name is not None:
+            return second_number, second_name, unit or second_unit
+        if second_name is None and number is not None and unit is None:
+            # A second line naming no street holds the unit, written with its word or alone (`3`): the form's
+            # "apartment, suite" line.
+            unit = second_unit or _unit_value(second_number)
     if number is None and name is None:
         warnings.add("street", street, _NO_STREET)
-    return number, name
+    return number, name, unit
 
 
 def _birth_date_of(record: PersonRecord, today: date, warnings: _Warnings) -> date | None:

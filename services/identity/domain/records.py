@@ -46,6 +46,9 @@ class NormalisedRecord:
     # (`st denis rue`, `main st`): see `normalise.normalise_street`.
     street_number: str | None = None
     street_name: str | None = None
+    # The apartment or suite, its word left out (`3`, `12b`): two units at one civic number are two homes. Records
+    # stored before it was kept have none, as have the many that leave it out: see `normalise.street_unit`.
+    unit: str | None = None
     city: str | None = None
     # Canadian codes as `H2J 2L1`; any other country's code upper-cased and trimmed, never rejected.
     postal_code: str | None = None

@@ -498,6 +498,106 @@ def test_namesakes_at_two_numbers_of_one_street_in_one_postal_code_are_not_linke
     assert probability(marie, WALK_UP) >= BANDS.link_at
 
 
+def walk_up_at(street: str, address_2: str | None = None) -> NormalisedRecord:
+    """A walk-up buyer's record: a name and where they live, no email, phone or birth date to tell them apart."""
+    written = PersonRecord(
+        first_name="Marie",
+        last_name="Tremblay",
+        street=street,
+        address_2=address_2,
+        city="Montréal",
+        postal_code="H2J 2L1",
+    )
+    return normalise_record(written, today=TODAY)
+
+
+def band_of(record: NormalisedRecord, known: NormalisedRecord) -> Band:
+    candidate = best_candidate(record, [("per_known", [known])], DEFAULT_MODEL, BANDS)
+    assert candidate is not None
+    return candidate.band
+
+
+@pytest.mark.parametrize(
+    ("three", "twelve"),
+    [
+        (("3-4521 rue Saint-Denis",), ("4521, rue Saint-Denis", "App. 12")),
+        (("app. 3 - 4521 rue Saint-Denis",), ("4521 rue Saint-Denis #12",)),
+        (("4521 rue Saint-Denis, app. 3",), ("12-4521 rue St-Denis",)),
+        (("4521 rue Saint-Denis", "3"), ("App 12, 4521 rue Saint-Denis",)),
+    ],
+)
+def test_namesakes_in_two_apartments_of_one_building_are_not_linked(
+    three: tuple[str, ...], twelve: tuple[str, ...]
+) -> None:
+    in_three, in_twelve = walk_up_at(*three), walk_up_at(*twelve)
+
+    # Neighbours, as at two civic numbers of one street: the building's postal code is theirs too.
+    assert compare(in_three, in_twelve).address is Level.SAME_STREET
+    assert probability(in_three, in_twelve) < BANDS.link_at
+    assert probability(in_three, in_twelve) < probability(in_three, walk_up_at(*three))
+    assert band_of(in_twelve, in_three) is not Band.LINK
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        ("3-4521 rue Saint-Denis",),
+        ("4521, rue St-Denis", "Appartement 3"),
+        ("#03-4521 rue Saint-Denis",),
+        # Upstream systems often leave the unit out: that is no disagreement.
+        ("4521 rue Saint-Denis",),
+        ("4521 rue Saint-Denis", "3e étage"),
+    ],
+)
+def test_one_apartment_written_another_way_or_left_out_is_still_one_address(other: tuple[str, ...]) -> None:
+    in_three = walk_up_at("4521 rue Saint-Denis, app. 3")
+
+    assert compare(in_three, walk_up_at(*other)).address is Level.SAME_ADDRESS
+    assert band_of(walk_up_at(*other), in_three) is Band.LINK
+
+
+def test_a_unit_changes_no_blocking_key_so_persons_stored_before_need_no_refiling() -> None:
+    keys = {blocking_keys(walk_up_at(street)) for street in ("4521 rue Saint-Denis", "3-4521 rue Saint-Denis")}
+
+    assert len(keys) == 1
+    assert blocking_keys(walk_up_at("12-4521 rue Saint-Denis")) in keys
+
+
+APARTMENT_FORMS = (
+    ("{unit}-4521 rue Saint-Denis", None),
+    ("app. {unit} - 4521 rue Saint-Denis", None),
+    ("4521, rue Saint-Denis, app. {unit}", None),
+    ("4521 rue Saint-Denis #{unit}", None),
+    ("4521 rue Saint-Denis", "App {unit}"),
+    ("4521 rue Saint-Denis", "{unit}"),
+    ("App. {unit}", "4521 rue Saint-Denis"),
+)
+apartments = st.integers(min_value=1, max_value=1220).map(str) | st.from_regex(r"[1-9][0-9]?[A-Da-d]", fullmatch=True)
+
+
+@given(
+    unit_a=apartments,
+    unit_b=apartments,
+    form_a=st.sampled_from(APARTMENT_FORMS),
+    form_b=st.sampled_from(APARTMENT_FORMS),
+)
+def test_records_of_one_civic_address_agree_on_it_unless_both_give_units_that_differ(
+    unit_a: str, unit_b: str, form_a: tuple[str, str | None], form_b: tuple[str, str | None]
+) -> None:
+    def written(unit: str, form: tuple[str, str | None]) -> NormalisedRecord:
+        street, address_2 = form
+        return walk_up_at(street.format(unit=unit), address_2.format(unit=unit) if address_2 else None)
+
+    a, b = written(unit_a, form_a), written(unit_b, form_b)
+    without_unit = walk_up_at("4521 rue Saint-Denis")
+    same_unit = unit_a.lower() == unit_b.lower()
+
+    assert compare(a, b).address is (Level.SAME_ADDRESS if same_unit else Level.SAME_STREET)
+    assert (band_of(a, b) is Band.LINK) is same_unit
+    assert compare(a, without_unit).address is compare(without_unit, b).address is Level.SAME_ADDRESS
+    assert band_of(without_unit, a) is Band.LINK
+
+
 def test_full_names_and_an_email_typo_link_but_the_same_mailbox_name_elsewhere_proves_nothing() -> None:
     marie = NormalisedRecord(first_name="marie", last_name="landry", email="marielandry7@gmail.com")
 
@@ -623,6 +723,7 @@ records = st.builds(
     postal_code=st.none() | st.sampled_from(["H2J 2L1", "H2J 3K9", "G1R 4P5"]),
     street_number=st.none() | st.sampled_from(["4521", "12"]),
     street_name=st.none() | st.sampled_from(["st denis rue", "st denys rue", "rachel rue"]),
+    unit=st.none() | st.sampled_from(["3", "12"]),
     city=st.none() | st.sampled_from(["montreal", "quebec"]),
     phone=st.none() | st.sampled_from(["+15145550199", "+14385550100"]),
     email=st.none() | st.sampled_from(["marie@gmail.com", "marie@videotron.ca", "jean@gmail.com"]),

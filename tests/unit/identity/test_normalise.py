@@ -15,6 +15,7 @@ from services.identity.domain.normalise import (
     normalise_record,
     normalise_street,
     parse_birth_date,
+    street_unit,
 )
 from services.identity.domain.records import NormalisedRecord, PersonRecord
 from shared.emails import dns_form
@@ -660,9 +661,88 @@ def test_different_streets_and_numbers_stay_different() -> None:
 @given(st.text())
 def test_any_text_given_as_a_street_splits_without_raising(raw: str) -> None:
     number, name = normalise_street(raw)
+    unit = street_unit(raw)
 
     assert number is None or number.isascii()
     assert name is None or name == " ".join(name.split())
+    assert unit is None or (unit and unit == unit.lower() and " " not in unit and "-" not in unit)
+
+
+# Units
+
+
+@pytest.mark.parametrize(
+    ("raw", "unit"),
+    [
+        ("3-4521 rue Saint-Denis", "3"),
+        ("app. 3 - 4521 rue Saint-Denis", "3"),
+        ("#3-4521 rue Saint-Denis", "3"),
+        ("App 3, 4521 rue Saint-Denis", "3"),
+        ("4521 rue Saint-Denis, app. 3", "3"),
+        ("4521 rue Saint-Denis #3", "3"),
+        ("4521 rue Saint-Denis, app. #3", "3"),
+        ("4521 rue Saint-Denis, Apt.#3", "3"),
+        ("4521 rue Saint-Denis appartement 3", "3"),
+        ("apt #3B 4521 rue Saint-Denis", "3b"),
+        ("4521 rue Saint-Denis, app. 3-B", "3b"),
+        ("12-4521A rue Saint-Denis", "12"),
+        ("app. 007, 4521 rue Saint-Denis", "7"),
+        ("1 Place Ville-Marie, bureau 200", "200"),
+        ("App. 3", "3"),
+        ("4521 rue Saint-Denis", None),
+        ("4521A rue Saint-Denis", None),
+        ("Sherbrooke Street West", None),
+    ],
+)
+def test_a_street_line_gives_its_unit_apart_however_it_is_written(raw: str, unit: str | None) -> None:
+    assert street_unit(raw) == unit
+
+
+@pytest.mark.parametrize(
+    ("street", "address_2", "unit"),
+    [
+        ("3-4521, rue Saint-Denis", None, "3"),
+        ("4521 rue Saint-Denis", "App. 3", "3"),
+        ("4521 rue Saint-Denis", "Appartement 3", "3"),
+        ("4521 rue Saint-Denis", "#3", "3"),
+        ("4521 rue Saint-Denis", "3", "3"),
+        ("4521 rue Saint-Denis", "Suite 3", "3"),
+        ("App. 3", "4521 rue Saint-Denis", "3"),
+        # The first line's unit is the one the patron wrote with the street.
+        ("3-4521 rue Saint-Denis", "App. 5", "3"),
+        # A second line naming something else is no unit.
+        ("4521 rue Saint-Denis", "3e étage", None),
+        ("4521 rue Saint-Denis", "C.P. 123", None),
+        ("4521 rue Saint-Denis", None, None),
+    ],
+)
+def test_a_record_keeps_its_unit_from_the_street_line_or_the_second_line(
+    street: str, address_2: str | None, unit: str | None
+) -> None:
+    normalised = normalise_record(PersonRecord(street=street, address_2=address_2), today=TODAY)
+
+    assert (normalised.street_number, normalised.street_name, normalised.unit) == ("4521", "st denis rue", unit)
+    assert normalised.warnings == ()
+
+
+UNIT_FORMS = (
+    "{unit}-4521 rue Saint-Denis",
+    "app. {unit} - 4521 rue Saint-Denis",
+    "#{unit}-4521 rue Saint-Denis",
+    "Apt {unit}, 4521 rue Saint-Denis",
+    "4521 rue Saint-Denis, app. {unit}",
+    "4521 rue Saint-Denis #{unit}",
+    "4521 rue Saint-Denis Suite {unit}",
+)
+units = st.integers(min_value=1, max_value=2500).map(str) | st.from_regex(r"[1-9][0-9]?[A-Za-z]", fullmatch=True)
+
+
+@given(unit=units, form=st.sampled_from(UNIT_FORMS))
+def test_a_unit_written_any_way_leaves_the_civic_number_and_street_as_without_it(unit: str, form: str) -> None:
+    raw = form.format(unit=unit)
+
+    assert normalise_street(raw) == ("4521", "st denis rue")
+    assert street_unit(raw) == unit.lower()
 
 
 # Birth dates
@@ -746,6 +826,7 @@ def test_a_quebec_record_comes_out_in_canonical_form_without_warnings() -> None:
         last_name="d amours",
         street_number="4521",
         street_name="st denis rue",
+        unit="3",
         city="montreal",
         postal_code="H2J 2L1",
         country="CA",
