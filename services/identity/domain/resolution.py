@@ -3,7 +3,7 @@
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from services.identity.domain.identifiers import (
     Identifier,
     IdentifierPolicy,
     IdentifierType,
+    as_written_today,
     count_by_kind,
     named_identifiers,
 )
@@ -218,6 +219,149 @@ def _decide(
     matching: Matching,
 ) -> Resolution:
     found = _owners_by_person(identifiers, evidence.owners)
+    shared = _shared_previous_address(record, identifiers, evidence, found)
+    if shared is None:
+        return _decide_among(found, record, identifiers, evidence, organisation_id, event_id, policy, matching)
+    # Its holder is only whoever gave the household's address first: what else the record says names the member.
+    del found[shared.holder.person_id]
+    member = _sharer_meant(record, shared, found)
+    if member is None:
+        if found:
+            # Someone holds the record's own address or id: that decides, as it would without the old address.
+            return _decide_among(found, record, identifiers, evidence, organisation_id, event_id, policy, matching)
+        return _new_beside_sharers(record, identifiers, evidence, shared, organisation_id, event_id, policy, matching)
+    behind_the_address_alone = member.person_id not in found
+    found.setdefault(member.person_id, (member, []))[1].append(shared.address)
+    resolution = _decide_among(found, record, identifiers, evidence, organisation_id, event_id, policy, matching)
+    if behind_the_address_alone and resolution.person_id == member.person_id and not resolution.created:
+        # As sure as a household member a first name finds behind a shared address.
+        confidence = policy.rule(shared.address).confidence * _HOUSEHOLD_CONFIDENCE_FACTOR
+        resolution = replaced(resolution, confidence=confidence)
+    return resolution
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedAddress:
+    """A previous address (an address change's old one) that household members share: who holds it, and who may be
+    the one whose address changed, the holder first."""
+
+    address: Identifier
+    holder: Person
+    sharers: tuple[Person, ...]
+
+
+def _shared_previous_address(
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    evidence: Evidence,
+    found: Mapping[str, tuple[Person, list[Identifier]]],
+) -> _SharedAddress | None:
+    """The previous address the record is found by that its holder shares with household members the record does
+    not rule out (by a first name, a family name, a birth date); None when it is one person's, as far as identity
+    knows, or when the holder is found by the record's own identifiers too, which say it is them.
+
+    A household's members share an address without merging, and only the first to give it holds it: an address
+    change for the newsletter member another member is would otherwise go to the holder, with the new address and
+    member id, and every later fact naming them."""
+    named = set(named_identifiers(record))
+    for address in identifiers:
+        holder = evidence.owners.get(address)
+        if address in named or address.type is not IdentifierType.EMAIL or holder is None:
+            continue
+        if holder.household_id is None or _clearly_someone_else(record, holder):
+            continue
+        if any(identifier in named for identifier in found[holder.person_id][1]):
+            continue
+        sharers = [
+            member
+            for member in evidence.households.get(holder.household_id, ())
+            if member.is_active
+            and member.person_id != holder.person_id
+            and _has_given(member, address)
+            and not _clearly_someone_else(record, member)
+        ]
+        if sharers:
+            return _SharedAddress(address, holder, (holder, *sharers))
+    return None
+
+
+def _has_given(person: Person, address: Identifier) -> bool:
+    return any(_gives(known, address) for known in person.records)
+
+
+def _gives(record: NormalisedRecord, address: Identifier) -> bool:
+    # A record kept by a release before 2026-12 may write the address's domain in the DNS's form.
+    return record.email is not None and as_written_today(Identifier(IdentifierType.EMAIL, record.email)) == address
+
+
+def _sharer_meant(
+    record: NormalisedRecord, shared: _SharedAddress, found: Mapping[str, tuple[Person, list[Identifier]]]
+) -> Person | None:
+    """The one sharer of the address the record is about, if its evidence tells: the sharer holding the record's own
+    address or id; else the one with its first name; else the one its source (the newsletter tool) last knew by the
+    address, as its latest record from that source says. None when the sharers stay more than one, or none."""
+    tests: tuple[Callable[[Person], bool], ...] = (
+        lambda sharer: sharer.person_id in found,
+        lambda sharer: record.first_name is not None and record.first_name in sharer.first_names(),
+        lambda sharer: _last_known_by(sharer, record.source, shared.address),
+    )
+    remaining = list(shared.sharers)
+    for test in tests:
+        # Each narrows the sharers down when it tells some apart, and is passed over when it tells none.
+        narrowed = [sharer for sharer in remaining if test(sharer)]
+        if narrowed:
+            remaining = narrowed
+    return remaining[0] if len(remaining) == 1 else None
+
+
+def _last_known_by(person: Person, source: str | None, address: Identifier) -> bool:
+    """Whether the person's latest record from `source` gives `address`: the source knew them by it last."""
+    if source is None:
+        return False
+    latest = next((known for known in reversed(person.records) if known.source == source), None)
+    return latest is not None and _gives(latest, address)
+
+
+def _new_beside_sharers(
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    evidence: Evidence,
+    shared: _SharedAddress,
+    organisation_id: str,
+    event_id: str,
+    policy: IdentifierPolicy,
+    matching: Matching,
+) -> Resolution:
+    """When nothing tells the sharers of a previous address apart: not a guess, but a person of the household with
+    the record's own identifiers, and the sharer the record compares best with, as it was known, for a reviewer."""
+    resolution = _probabilistic_or_new(
+        record, identifiers, evidence, shared.sharers, organisation_id, event_id, policy, matching
+    )
+    if not resolution.created or resolution.review is not None:
+        return resolution
+    as_known = replaced(record, email=shared.address.value)
+    sharers = [(sharer.person_id, sharer.records) for sharer in shared.sharers]
+    best = best_candidate(as_known, sharers, matching.model, matching.bands)
+    if best is None:
+        return resolution
+    review = ReviewSuggestion(best.person_id, round(best.probability, 6), dict(best.agreements))
+    return replaced(
+        resolution, method=MatchMethod.REVIEW_PENDING, confidence=round(1 - review.probability, 6), review=review
+    )
+
+
+def _decide_among(
+    found: Mapping[str, tuple[Person, list[Identifier]]],
+    record: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    evidence: Evidence,
+    organisation_id: str,
+    event_id: str,
+    policy: IdentifierPolicy,
+    matching: Matching,
+) -> Resolution:
+    """The decision between the persons `found` through the record's identifiers, with the identifiers that found
+    each, as the store's owners of those identifiers and anything else `evidence` holds say."""
     matched: dict[str, tuple[Person, list[Identifier]]] = {}
     relatives: list[Person] = []
     for person, via in found.values():

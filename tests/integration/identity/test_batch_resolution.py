@@ -22,7 +22,7 @@ from services.identity.domain.identifiers import Identifier, IdentifierType, ide
 from services.identity.domain.matching import BLOCK_CAPACITY, blocking_keys
 from services.identity.domain.merges import ReviewStatus
 from services.identity.domain.normalise import normalise_record
-from services.identity.domain.persons import PersonStatus, matching_record
+from services.identity.domain.persons import PersonStatus, matching_record, person_id_for
 from services.identity.handlers import (
     FactOutcome,
     IdentityDeps,
@@ -36,8 +36,8 @@ from services.identity.handlers import (
 from services.identity.ports import Decision, IdentityStore, JournalEntry
 from services.identity.rules import load_rules
 from services.identity.settings import IdentitySettings
-from shared.events import Envelope, event_type, kafka_key, parse_data
-from shared.events.audience import AudienceFact
+from shared.events import Envelope, PersonRef, build_envelope, event_type, kafka_key, parse_data
+from shared.events.audience import AudienceFact, PersonDetailsUpdatedV1
 from shared.events.identity import MatchMethod, PersonResolvedV1, PersonsMergedV1
 from shared.mongo import Document, ensure_indexes, mongo_client
 from tests.conftest import Servers
@@ -317,6 +317,56 @@ async def test_households_and_review_suggestions_are_made_in_the_batch_as_one_at
     assert await compared.batched.store.reviews(
         ORGANISATION, ReviewStatus.PENDING, 10
     ) == await compared.reference.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+
+
+NEWSLETTER = "mailchimp-principal"
+
+
+def address_changed(event_id: str, *, old: str, new: str, new_id: str) -> Envelope:
+    """A Mailchimp `upemail` as ingest publishes it: the new address and member id, the old address beside, and no
+    merge field."""
+    changed = PersonDetailsUpdatedV1(
+        person=PersonRef(source=NEWSLETTER, external_id=new_id, email=new),
+        previous_email=old,
+        changed_fields=["email", "external_id"],
+    )
+    source = f"/orgs/{ORGANISATION}/sources/{NEWSLETTER}"
+    return build_envelope(changed, organisation_id=ORGANISATION, source=source, id=event_id, time=START)
+
+
+async def test_an_address_change_off_a_household_s_shared_address_goes_to_its_member_in_the_batch_as_one_at_a_time(
+    stores: StoreFactory,
+) -> None:
+    history = [
+        # Marie gives the Tremblays' address first and holds it; Luc subscribes to the newsletter with it.
+        fact("t1", external_id="C-40", email="famille@example.com", first_name="Marie", last_name="Tremblay"),
+        fact("t2", source=NEWSLETTER, external_id="8a25ff1d98", email="famille@example.com", first_name="Luc"),
+        # The Côtés share theirs at the box office only: nothing tells which of them the newsletter knows.
+        fact("t3", external_id="C-41", email="famille.cote@example.com", first_name="Sophie", last_name="Côté"),
+        fact("t4", external_id="C-42", email="famille.cote@example.com", first_name="Paul", last_name="Côté"),
+    ]
+    facts = [
+        address_changed("u1", old="famille@example.com", new="luc@example.com", new_id="51da8c3259"),
+        # Later news of the member, by the new address and id, follows whoever the change went to.
+        fact("u2", source=NEWSLETTER, external_id="51da8c3259", email="luc@example.com"),
+        address_changed("u3", old="famille.cote@example.com", new="paul@example.com", new_id="7c1e0f9a42"),
+    ]
+
+    compared = await resolved_whole_as_one_at_a_time(stores, history, facts)
+
+    marie, luc, sophie = (person_id_for(ORGANISATION, event_id) for event_id in ("t1", "t2", "t3"))
+    moved, later = resolved_of(compared.got["u1"]), resolved_of(compared.got["u2"])
+    assert (moved.person_id, later.person_id) == (luc, luc)
+    assert moved.person_id != marie
+    undecided = compared.got["u3"].decision
+    assert undecided is not None
+    assert (undecided.created, undecided.method) == (True, MatchMethod.REVIEW_PENDING)
+    assert undecided.household_with == sophie
+    assert await compared.batched.store.reviews(
+        ORGANISATION, ReviewStatus.PENDING, 10
+    ) == await compared.reference.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    [review] = await compared.batched.store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    assert review.person_id == undecided.person_id
 
 
 async def test_a_merge_is_made_in_the_batch_and_a_fact_naming_the_merged_person_follows_it_as_one_at_a_time_would(
