@@ -263,13 +263,14 @@ def _shared_previous_address(
     A household's members share an address without merging, and only the first to give it holds it: an address
     change for the newsletter member another member is would otherwise go to the holder, with the new address and
     member id, and every later fact naming them."""
-    named = set(named_identifiers(record))
     for address in identifiers:
+        # The record names one address, its own: any other it is found by is a previous one.
+        if address.type is not IdentifierType.EMAIL or address.value == record.email:
+            continue
         holder = evidence.owners.get(address)
-        if address in named or address.type is not IdentifierType.EMAIL or holder is None:
+        if holder is None or holder.household_id is None or _clearly_someone_else(record, holder):
             continue
-        if holder.household_id is None or _clearly_someone_else(record, holder):
-            continue
+        named = named_identifiers(record)
         if any(identifier in named for identifier in found[holder.person_id][1]):
             continue
         sharers = [
