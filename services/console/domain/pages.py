@@ -267,7 +267,8 @@ def compare_for_review(
 
     def shown(fields: Mapping[str, Any], name: str) -> str:
         if name == "address":
-            parts = [fields.get("street"), fields.get("city"), fields.get("postal_code")]
+            # The second line too: two apartments at one civic number differ only there, often.
+            parts = [fields.get("street"), fields.get("address_2"), fields.get("city"), fields.get("postal_code")]
             return ", ".join(part for part in parts if part) or "—"
         if name in ("email", "phone"):
             values = fields.get(f"{name}s") or []

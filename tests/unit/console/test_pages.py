@@ -230,6 +230,18 @@ def test_a_review_shows_each_compared_field_side_by_side_with_its_verdict() -> N
     assert (rows["phone"].left, rows["phone"].level, rows["phone"].verdict) == ("—", "missing", "unknown")
 
 
+def test_a_review_of_two_apartments_at_one_civic_number_shows_each_unit() -> None:
+    home = {"street": "4521, rue Saint-Denis", "city": "Montréal", "postal_code": "H2J 2L2"}
+    left, right = {**home, "address_2": "App. 3"}, {**home, "address_2": "App. 12"}
+
+    [address] = [row for row in compare_for_review(left, right, {"address": "same_street"}) if row.name == "address"]
+
+    assert (address.left, address.right) == (
+        "4521, rue Saint-Denis, App. 3, Montréal, H2J 2L2",
+        "4521, rue Saint-Denis, App. 12, Montréal, H2J 2L2",
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "summary"),
     [
