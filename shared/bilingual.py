@@ -66,6 +66,12 @@ def is_singular(count: int, language: Language) -> bool:
     return 0 <= count < 2 if language == "fr" else count == 1
 
 
+def french_count(count: int, one: str, more: str) -> str:
+    """`count` and the words that follow it in French, `one` for the singular (none or one) and `more` for the rest:
+    `1 profil visité`, `12 345 profils visités`."""
+    return f"{format_count(count, 'fr')} {one if is_singular(count, 'fr') else more}"
+
+
 def chosen_language(asked: str | None, environment: Mapping[str, str] | None = None) -> Language:
     """The language asked for (`--language fr`, `EN`), else the environment's; raises `ValueError` for another."""
     if asked is None:

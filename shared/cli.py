@@ -15,11 +15,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from shared.bilingual import chosen_language, in_language
+from shared.bilingual import chosen_language, in_language, is_singular, language_of_environment
 from shared.events import Language
 from shared.gc_tuning import tune_garbage_collection
 from shared.settings import ServiceSettings, is_settings_error, settings_problems
-from shared.tokens import TOKENS_COLLECTION, Scope, TokenStore
+from shared.tokens import TOKENS_COLLECTION, OrganisationIdError, Scope, TokenStore, validate_organisation_id
 from shared.topics import all_topic_partitions
 
 # The commands each service's module adds, in the order `--help` lists them. Imported only when `parterre` runs, so
@@ -80,7 +80,15 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return parser
 
 
-async def _tokens(arguments: argparse.Namespace, settings: ServiceSettings) -> int:
+# A token's state as `tokens list` says it, in English and French; none is longer than the column (7).
+_TOKEN_STATES = {
+    "active": {"en": "active", "fr": "actif"},
+    "revoked": {"en": "revoked", "fr": "révoqué"},
+    "expired": {"en": "expired", "fr": "expiré"},
+}
+
+
+async def _tokens(arguments: argparse.Namespace, settings: ServiceSettings, language: Language) -> int:
     # Here, not at the top: the store's driver is a tenth of a second of every command's start.
     from shared.mongo import mongo_client
 
@@ -88,8 +96,20 @@ async def _tokens(arguments: argparse.Namespace, settings: ServiceSettings) -> i
         store = TokenStore(client[settings.mongo_database][TOKENS_COLLECTION])
         if arguments.action == "create":
             issued = await store.issue(arguments.org, {Scope(scope) for scope in arguments.scope}, arguments.name)
-            print(f"token id: {issued.token_id}", file=sys.stderr)
-            print("Keep this token now; it cannot be shown again:", file=sys.stderr)
+            print(
+                in_language(
+                    language, en=f"token id: {issued.token_id}", fr=f"identifiant du jeton : {issued.token_id}"
+                ),
+                file=sys.stderr,
+            )
+            print(
+                in_language(
+                    language,
+                    en="Keep this token now; it cannot be shown again:",
+                    fr="Conservez ce jeton dès maintenant ; il ne pourra plus être affiché :",
+                ),
+                file=sys.stderr,
+            )
             print(issued.token)
             return 0
         if arguments.action == "list":
@@ -103,36 +123,57 @@ async def _tokens(arguments: argparse.Namespace, settings: ServiceSettings) -> i
                     state = "expired"
                 else:
                     state = "active"
-                until = "" if expires_at is None else f"  until {expires_at:%Y-%m-%d %H:%M} UTC"
+                until = (
+                    ""
+                    if expires_at is None
+                    else in_language(language, en="  until", fr="  jusqu'au") + f" {expires_at:%Y-%m-%d %H:%M} UTC"
+                )
                 print(
-                    f"{record['_id']}  {record['organisation_id']}  {state:7}  "
+                    f"{record['_id']}  {record['organisation_id']}  {_TOKEN_STATES[state][language]:7}  "
                     f"{','.join(record['scopes'])}  {record['name']}{until}"
                 )
             return 0
         if await store.revoke(arguments.token_id):
-            print(f"revoked {arguments.token_id}")
+            print(in_language(language, en=f"revoked {arguments.token_id}", fr=f"jeton {arguments.token_id} révoqué"))
             return 0
-        print(f"no active token {arguments.token_id}", file=sys.stderr)
+        print(
+            in_language(
+                language,
+                en=f"no active token {arguments.token_id}",
+                fr=f"aucun jeton actif n'a l'identifiant {arguments.token_id}",
+            ),
+            file=sys.stderr,
+        )
         return 1
 
 
-async def _topics(settings: ServiceSettings) -> int:
+async def _topics(settings: ServiceSettings, language: Language) -> int:
     # Here, not at the top, for the same reason: Kafka's client.
     from shared.topic_admin import ensure_topics
 
     report = await ensure_topics(settings.kafka_bootstrap, all_topic_partitions(settings.kafka_namespace))
     for name in report.created:
-        print(f"created  {name}")
+        print(in_language(language, en=f"created  {name}", fr=f"créé       {name}"))
     for name in report.existing:
-        print(f"exists   {name}")
+        print(in_language(language, en=f"exists   {name}", fr=f"existe     {name}"))
     for name, (have, want) in report.under_partitioned.items():
-        print(f"WARNING  {name} has {have} partitions, the catalog wants {want}", file=sys.stderr)
+        partitions = "partition" if is_singular(have, "fr") else "partitions"
+        print(
+            in_language(
+                language,
+                en=f"WARNING  {name} has {have} partitions, the catalog wants {want}",
+                fr=f"ATTENTION  {name} a {have} {partitions}, le catalogue en prévoit {want}",
+            ),
+            file=sys.stderr,
+        )
     for name, reason in report.refused.items():
-        print(f"REFUSED  {name}: {reason}", file=sys.stderr)
+        print(
+            in_language(language, en=f"REFUSED  {name}: {reason}", fr=f"REFUSÉ     {name} : {reason}"), file=sys.stderr
+        )
     return 1 if report.refused else 0
 
 
-def _docs(arguments: argparse.Namespace) -> int:
+def _docs(arguments: argparse.Namespace, language: Language) -> int:
     from shared.asyncapi import asyncapi_document, events_markdown
 
     folder = Path(arguments.output_dir)
@@ -143,12 +184,19 @@ def _docs(arguments: argparse.Namespace) -> int:
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if arguments.check:
         for path in stale:
-            print(f"{path} is out of date with the code: run `make docs` and commit it", file=sys.stderr)
+            print(
+                in_language(
+                    language,
+                    en=f"{path} is out of date with the code: run `make docs` and commit it",
+                    fr=f"{path} n'est plus à jour avec le code : lancez `make docs` et faites-en un commit",
+                ),
+                file=sys.stderr,
+            )
         return 1 if stale else 0
     folder.mkdir(parents=True, exist_ok=True)
     for path in stale:
         path.write_text(wanted[path])
-        print(f"wrote {path}")
+        print(in_language(language, en=f"wrote {path}", fr=f"fichier écrit : {path}"))
     return 0
 
 
@@ -173,9 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _language_of(arguments: argparse.Namespace) -> Language:
-    """The language of a command that speaks French too (it has `--language`); English for the others."""
+    """The language of a command: its `--language` when it has one, else the environment's (`LANG=fr_CA.UTF-8`)."""
     if not hasattr(arguments, "language"):
-        return "en"
+        return language_of_environment()
     try:
         return chosen_language(arguments.language)
     except ValueError:
@@ -187,11 +235,46 @@ def _run(arguments: argparse.Namespace) -> int:
         code: int = arguments.run(arguments)
         return code
     settings = ServiceSettings()
+    language = language_of_environment()
     if arguments.command == "tokens":
-        return asyncio.run(_tokens(arguments, settings))
+        return _run_tokens(arguments, settings, language)
     if arguments.command == "topics":
-        return asyncio.run(_topics(settings))
-    return _docs(arguments)
+        return _run_topics(settings, language)
+    return _docs(arguments, language)
+
+
+def _say_error(language: Language, *, en: str, fr: str) -> None:
+    print(in_language(language, en=f"error: {en}", fr=f"erreur : {fr}"), file=sys.stderr)
+
+
+def _run_tokens(arguments: argparse.Namespace, settings: ServiceSettings, language: Language) -> int:
+    from pymongo.errors import PyMongoError
+
+    if arguments.action == "create":
+        try:
+            validate_organisation_id(arguments.org)
+        except OrganisationIdError as exc:
+            _say_error(language, en=f"--org: {exc}", fr=f"--org : {exc.fr}")
+            return 2
+    try:
+        return asyncio.run(_tokens(arguments, settings, language))
+    except PyMongoError as exc:
+        _say_error(language, en=f"the store: {exc}", fr=f"la base de données : {exc}")
+        return 1
+
+
+def _run_topics(settings: ServiceSettings, language: Language) -> int:
+    from aiokafka.errors import KafkaError
+
+    try:
+        return asyncio.run(_topics(settings, language))
+    except KafkaError as exc:
+        _say_error(
+            language,
+            en=f"Kafka: {exc}; running the command again creates what this one did not",
+            fr=f"Kafka : {exc} ; relancer la commande crée ce que celle-ci n'a pas créé",
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -80,9 +80,12 @@ async def with_progress(
     done: Callable[[Report], int],
     details: Callable[[Report], str],
     position: Callable[[Report], int] | None = None,
+    language: Language = "en",
+    unit_one: str | None = None,
 ) -> Report:
     """Runs `job`, which calls the function it is given with its report as it goes, showing each on a `ProgressLine`:
-    `done` items so far, at `position` (`done` unless given) out of `total`."""
+    `done` items so far, at `position` (`done` unless given) out of `total`. `unit`, `unit_one` and the `details` are
+    in `language`, as for `ProgressLine`."""
     latest: list[Report] = []
     where = done if position is None else position
 
@@ -90,7 +93,9 @@ async def with_progress(
         latest[:] = [report]
         progress.update(done(report), details(report))
 
-    progress = ProgressLine(total, lambda: where(latest[0]) if latest else 0, unit=unit)
+    progress = ProgressLine(
+        total, lambda: where(latest[0]) if latest else 0, unit=unit, language=language, unit_one=unit_one
+    )
     report = await job(show)
     latest[:] = [report]
     progress.finish(done(report), details(report))

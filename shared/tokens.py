@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from shared.bilingual import quoted
+from shared.bilingual import in_language, quoted
+from shared.events import Language
 
 if TYPE_CHECKING:
     # Types only: a command that never opens the store (`parterre identity resolve`) starts without the driver.
@@ -89,14 +90,18 @@ def validate_organisation_id(organisation_id: str) -> str:
     return organisation_id
 
 
-def organisation_option_accepted(organisation_id: str | None) -> bool:
-    """Whether a command's `--organisation`, when given, can be an organisation id; said on stderr when not."""
+def organisation_option_accepted(organisation_id: str | None, language: Language = "en") -> bool:
+    """Whether a command's `--organisation`, when given, can be an organisation id; said on stderr in `language` when
+    not."""
     if organisation_id is None:
         return True
     try:
         validate_organisation_id(organisation_id)
-    except ValueError as exc:
-        print(f"error: --organisation: {exc}", file=sys.stderr)
+    except OrganisationIdError as exc:
+        print(
+            in_language(language, en=f"error: --organisation: {exc}", fr=f"erreur : --organisation : {exc.fr}"),
+            file=sys.stderr,
+        )
         return False
     return True
 

@@ -83,6 +83,21 @@ def servers() -> Iterator[Servers]:
         yield Servers(kafka_from_env or found.kafka_bootstrap, mongo_from_env or found.mongo_url, found.origin)
 
 
+@pytest.fixture(autouse=True)
+def _an_english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands speak the language of the locale (`LANG=fr_CA.UTF-8`): the tests read their English under any
+    developer's locale, and set a French one where they read the French."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+@pytest.fixture
+def french_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Quebec French locale, which the commands speak French under."""
+    monkeypatch.setenv("LANG", "fr_CA.UTF-8")
+
+
 # A hung asynchronous test is cut shortly before pytest-timeout's own limit. pytest-timeout alone shows only the
 # threads' stacks, where the event loop sits in `select`; cancelling the test instead ends it with the chain of awaits
 # it was stuck in, and leaves its clean-up the time to run: a minute, or a quarter of a shorter limit.

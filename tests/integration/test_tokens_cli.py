@@ -77,6 +77,36 @@ async def test_a_token_past_its_expiry_is_listed_expired_with_its_end(
     assert lines[lasting.token_id].split()[2] == "active"
 
 
+@pytest.mark.usefixtures("french_locale")
+async def test_tokens_are_created_listed_and_revoked_in_french_under_a_french_locale(
+    settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    ended = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+    async with mongo_client(settings.mongo_url, app_name="parterre-tests") as client:
+        store = TokenStore(client[settings.mongo_database][TOKENS_COLLECTION])
+        session = await store.issue("theatre-du-nord", {Scope.PROFILES_READ}, "console:marie", expires_at=ended)
+
+    assert await _run(["tokens", "create", "--org", "theatre-du-nord", "--scope", "events:write", "--name", "bo"]) == 0
+    created = capsys.readouterr()
+    token_id = token_id_of(created.out.strip())
+    assert token_id is not None
+    assert created.err == (
+        f"identifiant du jeton : {token_id}\nConservez ce jeton dès maintenant ; il ne pourra plus être affiché :\n"
+    )
+    assert await _run(["tokens", "revoke", session.token_id]) == 0
+    assert capsys.readouterr().out == f"jeton {session.token_id} révoqué\n"
+    assert await _run(["tokens", "revoke", session.token_id]) == 1
+    assert capsys.readouterr().err == f"aucun jeton actif n'a l'identifiant {session.token_id}\n"
+
+    assert await _run(["tokens", "list", "--org", "theatre-du-nord"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines[session.token_id].split()[2] == "révoqué"
+    assert lines[session.token_id].endswith("jusqu'au 2026-11-30 18:00 UTC")
+    assert lines[token_id].split()[2] == "actif"
+
+
 async def _run(arguments: list[str]) -> int:
     # The CLI runs its own event loop; run it in a thread so this test's loop is not nested.
     import asyncio

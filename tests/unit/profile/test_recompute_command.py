@@ -127,3 +127,78 @@ def test_a_bad_organisation_or_run_is_refused_before_anything_is_read(
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", said)
+
+
+def test_the_last_line_says_in_french_what_became_of_every_profile_visited_each_word_agreeing_with_its_count() -> None:
+    report = RecomputeReport(visited=1205, recomputed=1000, unchanged=1, announced_again=2, merged_away=1, erased=0)
+
+    assert recompute_summary(report, language="fr") == (
+        "1\u00a0205 profils visités : 1\u00a0000 recalculés, 1 inchangé, 2 recalculés avant l'interruption de "
+        "l'exécution, annoncés de nouveau, 1 écarté (1 fusionné dans un autre profil, 0 effacé)"
+    )
+
+
+def test_a_run_carried_on_that_found_nothing_of_its_own_says_in_french_its_name_may_be_wrong() -> None:
+    carried_on = RecomputeReport(visited=3, recomputed=1, unchanged=2, stored_again=0, failed=0)
+
+    assert recompute_summary(carried_on, resumed=True, language="fr") == (
+        "3 profils visités : 1 recalculé, 2 inchangés, 0 écarté (0 fusionné dans un autre profil, 0 effacé) ; aucun "
+        "profil ne porte encore de changement de cette exécution : elle n'en avait enregistré aucun avant d'être "
+        "interrompue, les profils qu'elle a changés ont changé de nouveau depuis, ou --resume ou --organisation n'est "
+        "pas celui avec lequel elle a commencé (sa première ligne donne son nom)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["profile", "recompute", "--organisation", "Théâtre du Nord"],
+            "erreur : --organisation : l'identifiant d'organisation « Théâtre du Nord » doit compter de 2 à 63 "
+            "lettres minuscules, chiffres ou tirets\n",
+        ),
+        (
+            ["profile", "reindex-lookups", "--organisation", "x"],
+            "erreur : --organisation : l'identifiant d'organisation « x » doit compter de 2 à 63 lettres minuscules, "
+            "chiffres ou tirets\n",
+        ),
+        (
+            ["profile", "recompute", "--resume", "yesterday"],
+            "erreur : --resume : « yesterday » ne nomme aucune exécution : une exécution est nommée dès son début, "
+            "sur la première ligne qu'elle écrit, par exemple 20261203T195200Z-1a2b3c4d\n",
+        ),
+        (
+            ["profile", "recompute", "--store-all", "--resume", "20261203T195207Z-1a2b3c4d"],
+            "erreur : --store-all : l'exécution 20261203T195207Z-1a2b3c4d n'enregistrait pas tous les profils : "
+            "poursuivez-la sans --store-all, puis commencez-en une nouvelle avec cette option\n",
+        ),
+    ],
+    ids=["organisation", "organisation-of-reindex", "run", "run-not-storing-all"],
+)
+@pytest.mark.usefixtures("french_locale")
+def test_a_bad_organisation_or_run_is_refused_in_french_under_a_french_locale(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    monkeypatch.setenv("PARTERRE_MONGO_URL", "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=1")
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", "127.0.0.1:9")
+
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", said)
+
+
+@pytest.mark.usefixtures("french_locale")
+def test_a_run_says_in_french_how_to_carry_it_on_when_kafka_cannot_be_reached(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("PARTERRE_MONGO_URL", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=1")
+
+    assert main(["profile", "recompute", "--resume", "20261203T195207Z-1a2b3c4d"]) == 1
+    said = capsys.readouterr().err.splitlines()
+    assert said[0] == (
+        "exécution du recalcul 20261203T195207Z-1a2b3c4d ; si elle est interrompue, poursuivez-la avec --resume "
+        "20261203T195207Z-1a2b3c4d"
+    )
+    assert said[-1].startswith("erreur : Kafka : ")
+    assert said[-1].endswith(" ; poursuivez l'exécution avec --resume 20261203T195207Z-1a2b3c4d")
