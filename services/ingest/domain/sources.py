@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from services.ingest.domain.boxoffice_mapping import ColumnMapping, load_mapping
+from shared.bilingual import BilingualValueError, quoted
 from shared.events.audience import PARTERRE_PERSON_SOURCE
 
 SOURCE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -61,9 +62,16 @@ def mint_source_key() -> str:
 
 def validate_source_id(source_id: str) -> str:
     if not SOURCE_ID_PATTERN.match(source_id):
-        raise ValueError(f"source id {source_id!r} must be 2-63 lower-case letters, digits or dashes")
+        raise BilingualValueError(
+            en=f"source id {source_id!r} must be 2-63 lower-case letters, digits or dashes",
+            fr=f"l'identifiant de source {quoted(source_id, 'fr')} doit compter de 2 à 63 lettres minuscules, chiffres "
+            "ou tirets",
+        )
     if source_id == PARTERRE_PERSON_SOURCE:
-        raise ValueError(f"source id {source_id!r} is reserved for Parterre's own requests")
+        raise BilingualValueError(
+            en=f"source id {source_id!r} is reserved for Parterre's own requests",
+            fr=f"l'identifiant de source {quoted(source_id, 'fr')} est réservé aux demandes de Parterre lui-même",
+        )
     return source_id
 
 

@@ -24,10 +24,12 @@ from services.ingest.domain.sources import Source, SourceKind, mint_source_key, 
 from services.ingest.handlers import EventsInFlightError, ImportSummary, import_boxoffice
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
+from shared.bilingual import BilingualValueError, french_count, in_language, language_of_environment, os_error
+from shared.events import Language
 from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
 from shared.progress import ProgressLine
-from shared.tokens import validate_organisation_id
+from shared.tokens import OrganisationIdError, validate_organisation_id
 
 
 def register(commands: Any) -> None:
@@ -70,19 +72,38 @@ def register(commands: Any) -> None:
     boxoffice.set_defaults(run=_run_import)
 
 
+def _say_error(language: Language, *, en: str, fr: str) -> None:
+    print(in_language(language, en=f"error: {en}", fr=f"erreur : {fr}"), file=sys.stderr)
+
+
 def _run_sources(arguments: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
+    language = language_of_environment()
     # Read first: a bad setting is the environment's to fix, said by `parterre` naming its variable.
     settings = IngestSettings()
     try:
         # A mapping file is read and checked before anything connects: a typo is said at once.
         mapping = _checked_mapping(arguments.file) if getattr(arguments, "file", None) is not None else None
-        return asyncio.run(_sources(arguments, settings, mapping))
+        return asyncio.run(_sources(arguments, settings, mapping, language))
     except MappingFileError as exc:
         print(_mapping_refused(arguments.file, arguments.source_id, exc), file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:
+    except BilingualValueError as exc:
+        _say_error(language, en=exc.en, fr=exc.fr)
+        return 2
+    except OrganisationIdError as exc:
+        _say_error(language, en=str(exc), fr=exc.fr)
+        return 2
+    except OSError as exc:
+        _say_error(language, en=str(exc), fr=os_error(exc, "fr"))
+        return 2
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PyMongoError as exc:
+        _say_error(language, en=f"the store: {exc}", fr=f"la base de données : {exc}")
+        return 1
 
 
 def _mapping_refused(path: Path | None, source_id: str, exc: MappingFileError) -> str:
@@ -103,14 +124,19 @@ def _checked_mapping(path: Path) -> str:
     return text
 
 
-async def _sources(arguments: argparse.Namespace, settings: IngestSettings, mapping: str | None) -> int:
+async def _sources(
+    arguments: argparse.Namespace, settings: IngestSettings, mapping: str | None, language: Language = "en"
+) -> int:
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         registry = MongoSourceRegistry(client[settings.mongo_database][SOURCES])
         if arguments.action == "create":
             kind = SourceKind(arguments.kind)
             key = mint_source_key()
             if kind is SourceKind.SHOPIFY and not arguments.signing_secret:
-                raise ValueError("a Shopify source needs --signing-secret (the app secret Shopify signs with)")
+                raise BilingualValueError(
+                    en="a Shopify source needs --signing-secret (the app secret Shopify signs with)",
+                    fr="une source Shopify exige --signing-secret (le secret d'application avec lequel Shopify signe)",
+                )
             source = Source(
                 source_id=validate_source_id(arguments.source_id),
                 organisation_id=validate_organisation_id(arguments.org),
@@ -118,13 +144,15 @@ async def _sources(arguments: argparse.Namespace, settings: IngestSettings, mapp
                 signing_secrets=(arguments.signing_secret,) if arguments.signing_secret else (),
             )
             if await registry.find(source.source_id) is not None:
-                raise ValueError(f"source {source.source_id} exists already")
+                raise BilingualValueError(
+                    en=f"source {source.source_id} exists already", fr=f"la source {source.source_id} existe déjà"
+                )
             await registry.create(source)
             await registry.add_key(source.source_id, key)
-            _print_key(source.source_id, key)
+            _print_key(source.source_id, key, language)
             return 0
         if arguments.action == "set-mapping":
-            return await _set_mapping(registry, arguments, mapping)
+            return await _set_mapping(registry, arguments, mapping, language)
         if arguments.action == "rotate":
             if arguments.signing_secret:
                 updated = await registry.add_signing_secret(arguments.source_id, arguments.signing_secret)
@@ -133,36 +161,72 @@ async def _sources(arguments: argparse.Namespace, settings: IngestSettings, mapp
                 new_key = mint_source_key()
                 updated = await registry.add_key(arguments.source_id, new_key)
             if updated is None:
-                raise ValueError(f"no source {arguments.source_id}")
+                raise _no_source(arguments.source_id)
             if new_key:
-                _print_key(updated.source_id, new_key)
+                _print_key(updated.source_id, new_key, language)
             else:
-                print(f"{updated.source_id}: new signing secret added; the previous one stays valid until the next")
+                print(
+                    in_language(
+                        language,
+                        en=f"{updated.source_id}: new signing secret added; the previous one stays valid until the "
+                        "next",
+                        fr=f"{updated.source_id} : nouveau secret de signature ajouté ; le précédent reste valide "
+                        "jusqu'au prochain",
+                    )
+                )
             return 0
         for source in await registry.list(arguments.org):
-            print(
-                f"{source.source_id}  {source.organisation_id}  {source.kind.value}  "
-                f"{len(source.key_hashes)} key(s)  {len(source.signing_secrets)} signing secret(s)"
-                + (
-                    f"  erasure of all its data requested {source.redaction_requested_at:%Y-%m-%d %H:%M %Z}"
-                    if source.redaction_requested_at
-                    else ""
-                )
-            )
+            print(_source_line(source, language))
         return 0
 
 
-async def _set_mapping(registry: MongoSourceRegistry, arguments: argparse.Namespace, text: str | None) -> int:
+def _source_line(source: Source, language: Language) -> str:
+    """A source as `sources list` shows it, never its credentials: how many it has."""
+    if language == "en":
+        return (
+            f"{source.source_id}  {source.organisation_id}  {source.kind.value}  "
+            f"{len(source.key_hashes)} key(s)  {len(source.signing_secrets)} signing secret(s)"
+            + (
+                f"  erasure of all its data requested {source.redaction_requested_at:%Y-%m-%d %H:%M %Z}"
+                if source.redaction_requested_at
+                else ""
+            )
+        )
+    keys = french_count(len(source.key_hashes), "clé", "clés")
+    secrets = french_count(len(source.signing_secrets), "secret de signature", "secrets de signature")
+    return f"{source.source_id}  {source.organisation_id}  {source.kind.value}  {keys}  {secrets}" + (
+        f"  effacement de toutes ses données demandé le {source.redaction_requested_at:%Y-%m-%d %H:%M %Z}"
+        if source.redaction_requested_at
+        else ""
+    )
+
+
+def _no_source(source_id: str) -> BilingualValueError:
+    return BilingualValueError(en=f"no source {source_id}", fr=f"la source {source_id} n'existe pas")
+
+
+async def _set_mapping(
+    registry: MongoSourceRegistry, arguments: argparse.Namespace, text: str | None, language: Language = "en"
+) -> int:
     """Stores `text`, the mapping file read and checked, or with `--clear` removes the stored one."""
     if arguments.clear == (text is not None):
-        raise ValueError("give either a mapping file or --clear")
+        raise BilingualValueError(
+            en="give either a mapping file or --clear", fr="donnez soit un fichier de correspondance, soit --clear"
+        )
     source = await registry.find(arguments.source_id)
     if source is None:
-        raise ValueError(f"no source {arguments.source_id}")
+        raise _no_source(arguments.source_id)
     if source.kind is not SourceKind.BOXOFFICE:
-        raise ValueError(f"{source.source_id} is a {source.kind.value} source; only box offices take a column mapping")
+        raise BilingualValueError(
+            en=f"{source.source_id} is a {source.kind.value} source; only box offices take a column mapping",
+            fr=f"{source.source_id} est une source {source.kind.value} ; seules les billetteries prennent une "
+            "correspondance de colonnes",
+        )
     await registry.set_column_mapping(source.source_id, text)
-    print(f"{source.source_id}: " + ("column mapping stored" if text else "column mapping removed"))
+    if language == "fr":
+        print(f"{source.source_id} : correspondance de colonnes " + ("enregistrée" if text else "supprimée"))
+    else:
+        print(f"{source.source_id}: " + ("column mapping stored" if text else "column mapping removed"))
     return 0
 
 
@@ -260,6 +324,13 @@ def _print_summary(summary: ImportSummary) -> None:
         print(f"  à noter : {notice.message_fr}")
 
 
-def _print_key(source_id: str, key: str) -> None:
-    print(f"source {source_id}: keep this key now; it cannot be shown again:", file=sys.stderr)
+def _print_key(source_id: str, key: str, language: Language) -> None:
+    print(
+        in_language(
+            language,
+            en=f"source {source_id}: keep this key now; it cannot be shown again:",
+            fr=f"source {source_id} : conservez cette clé dès maintenant ; elle ne pourra plus être affichée :",
+        ),
+        file=sys.stderr,
+    )
     print(key)

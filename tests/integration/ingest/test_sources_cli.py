@@ -51,3 +51,44 @@ async def test_a_shopify_source_without_its_signing_secret_is_refused_clearly(
 
     assert code == 2
     assert "--signing-secret" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("french_locale")
+async def test_sources_are_created_rotated_mapped_and_listed_in_french_under_a_french_locale(
+    settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+
+    assert await run(["sources", "create", "nord-shopify", "--org", "theatre-du-nord", "--kind", "shopify"]) == 2
+    assert capsys.readouterr().err == (
+        "erreur : une source Shopify exige --signing-secret (le secret d'application avec lequel Shopify signe)\n"
+    )
+    created = ["sources", "create", "nord-shopify", "--org", "theatre-du-nord", "--kind", "shopify"]
+    assert await run([*created, "--signing-secret", "premier-secret"]) == 0
+    assert capsys.readouterr().err == (
+        "source nord-shopify : conservez cette clé dès maintenant ; elle ne pourra plus être affichée :\n"
+    )
+    assert await run([*created, "--signing-secret", "premier-secret"]) == 2
+    assert capsys.readouterr().err == "erreur : la source nord-shopify existe déjà\n"
+    assert await run(["sources", "rotate", "nord-shopify", "--signing-secret", "second-secret"]) == 0
+    assert capsys.readouterr().out == (
+        "nord-shopify : nouveau secret de signature ajouté ; le précédent reste valide jusqu'au prochain\n"
+    )
+    assert await run(["sources", "rotate", "nord-billetterie"]) == 2
+    assert capsys.readouterr().err == "erreur : la source nord-billetterie n'existe pas\n"
+    assert await run(["sources", "set-mapping", "nord-shopify", "--clear"]) == 2
+    assert capsys.readouterr().err == (
+        "erreur : nord-shopify est une source shopify ; seules les billetteries prennent une correspondance de "
+        "colonnes\n"
+    )
+    assert await run(["sources", "create", "nord-billetterie", "--org", "theatre-du-nord", "--kind", "boxoffice"]) == 0
+    capsys.readouterr()
+    assert await run(["sources", "set-mapping", "nord-billetterie", "--clear"]) == 0
+    assert capsys.readouterr().out == "nord-billetterie : correspondance de colonnes supprimée\n"
+
+    assert await run(["sources", "list", "--org", "theatre-du-nord"]) == 0
+    assert sorted(capsys.readouterr().out.splitlines()) == [
+        "nord-billetterie  theatre-du-nord  boxoffice  1 clé  0 secret de signature",
+        "nord-shopify  theatre-du-nord  shopify  1 clé  2 secrets de signature",
+    ]
