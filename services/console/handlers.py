@@ -22,6 +22,7 @@ from services.console.domain.accounts import (
 from services.console.domain.passwords import check_new_password, hash_password, unknown_user_hash, verify_password
 from services.console.domain.roles import Role
 from services.console.ports import Clock, SessionStore, StaffDirectory
+from shared.bilingual import BilingualValueError, quoted
 from shared.tokens import IssuedToken, Scope, validate_organisation_id
 
 # A session's last use is written at most this often: a page view is not worth a write each time.
@@ -207,7 +208,9 @@ async def add_staff_member(
     name = valid_username(username)
     validate_organisation_id(organisation_id)
     if not roles:
-        raise ValueError("a staff member needs at least one role")
+        raise BilingualValueError(
+            en="a staff member needs at least one role", fr="un membre du personnel doit avoir au moins un rôle"
+        )
     check_new_password(password, username=name)
     member = StaffMember(
         username=name,
@@ -218,7 +221,9 @@ async def add_staff_member(
         created_at=accounts.clock.now(),
     )
     if not await accounts.staff.add(member):
-        raise ValueError(f"the username {name!r} is taken")
+        raise BilingualValueError(
+            en=f"the username {name!r} is taken", fr=f"le nom d'utilisateur {quoted(name, 'fr')} est déjà pris"
+        )
     return member
 
 
@@ -253,5 +258,8 @@ async def end_sessions_of(accounts: Accounts, username: str) -> int:
 async def _existing(accounts: Accounts, username: str) -> StaffMember:
     member = await accounts.staff.member(valid_username(username))
     if member is None:
-        raise ValueError(f"no staff member {username!r}")
+        raise BilingualValueError(
+            en=f"no staff member {username!r}",
+            fr=f"aucun membre du personnel n'a le nom d'utilisateur {quoted(username, 'fr')}",
+        )
     return member

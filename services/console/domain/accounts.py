@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from cryptography.fernet import Fernet, InvalidToken
 
 from services.console.domain.roles import Role, scopes_of
+from shared.bilingual import BilingualValueError, quoted
 from shared.tokens import Scope
 
 MAX_THROTTLED_USERNAMES = 10_000
@@ -23,11 +24,13 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 
 
 def valid_username(username: str) -> str:
-    """The username as stored (lower case), or ValueError saying what is wrong with it."""
+    """The username as stored (lower case), or a ValueError saying in English and French what is wrong with it."""
     folded = username.strip().lower()
     if not _USERNAME.match(folded):
-        raise ValueError(
-            f"username {username!r} must be 2-64 characters: letters, digits, dots, dashes, underscores or @"
+        raise BilingualValueError(
+            en=f"username {username!r} must be 2-64 characters: letters, digits, dots, dashes, underscores or @",
+            fr=f"le nom d'utilisateur {quoted(username, 'fr')} doit compter de 2 à 64 caractères : lettres, "
+            "chiffres, points, tirets, traits de soulignement ou @",
         )
     return folded
 

@@ -14,8 +14,10 @@ from services.console.domain.passwords import PasswordRejectedError
 from services.console.domain.roles import ROLE_SCOPES, Role
 from services.console.handlers import Accounts, add_staff_member, disable_staff_member, set_password
 from services.console.settings import ConsoleSettings
+from shared.bilingual import BilingualValueError, in_language, language_of_environment
+from shared.events import Language
 from shared.mongo import mongo_client
-from shared.tokens import TOKENS_COLLECTION, TokenStore
+from shared.tokens import TOKENS_COLLECTION, OrganisationIdError, TokenStore
 
 
 def register(commands: Any) -> None:
@@ -52,7 +54,11 @@ def register(commands: Any) -> None:
     disable.set_defaults(run=lambda arguments: _run(_disable, arguments))
 
 
-def _run(action: Callable[[Accounts, argparse.Namespace], Awaitable[int]], arguments: argparse.Namespace) -> int:
+def _run(
+    action: Callable[[Accounts, argparse.Namespace, Language], Awaitable[int]], arguments: argparse.Namespace
+) -> int:
+    language = language_of_environment()
+
     async def run() -> int:
         settings = ConsoleSettings()
         async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
@@ -64,28 +70,43 @@ def _run(action: Callable[[Accounts, argparse.Namespace], Awaitable[int]], argum
                 clock=SystemClock(),
             )
             try:
-                return await action(accounts, arguments)
+                return await action(accounts, arguments, language)
             except (ValueError, PasswordRejectedError) as exc:
-                print(f"error: {exc}", file=sys.stderr)
+                print(in_language(language, en=f"error: {exc}", fr=f"erreur : {_french_of(exc)}"), file=sys.stderr)
                 return 2
 
     return asyncio.run(run())
 
 
-def _password(arguments: argparse.Namespace) -> tuple[str, bool]:
+def _french_of(exc: ValueError) -> str:
+    """A refusal's French; a refusal with none yet is said as it is."""
+    if isinstance(exc, BilingualValueError | OrganisationIdError | PasswordRejectedError):
+        return exc.fr
+    return str(exc)
+
+
+def _password(arguments: argparse.Namespace, language: Language = "en") -> tuple[str, bool]:
     """The new password, and whether it was generated (then it must be shown)."""
     if arguments.generate:
         return secrets.token_urlsafe(15), True
     if arguments.password_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n"), False
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
-        raise ValueError("the two passwords differ")
+    first = getpass.getpass(in_language(language, en="password: ", fr="mot de passe : "))
+    if getpass.getpass(in_language(language, en="again: ", fr="encore une fois : ")) != first:
+        raise BilingualValueError(en="the two passwords differ", fr="les deux mots de passe diffèrent")
     return first, False
 
 
-async def _add(accounts: Accounts, arguments: argparse.Namespace) -> int:
-    password, generated = _password(arguments)
+def _show_generated(password: str, language: Language) -> None:
+    print(
+        in_language(language, en="Password (shown once):", fr="Mot de passe (affiché une seule fois) :"),
+        file=sys.stderr,
+    )
+    print(password)
+
+
+async def _add(accounts: Accounts, arguments: argparse.Namespace, language: Language) -> int:
+    password, generated = _password(arguments, language)
     member = await add_staff_member(
         accounts,
         username=arguments.username,
@@ -94,32 +115,53 @@ async def _add(accounts: Accounts, arguments: argparse.Namespace) -> int:
         roles=frozenset(Role(role) for role in arguments.role),
         password=password,
     )
-    print(f"added {member.username} ({member.organisation_id}): {', '.join(sorted(member.roles))}")
+    roles = ", ".join(sorted(member.roles))
+    print(
+        in_language(
+            language,
+            en=f"added {member.username} ({member.organisation_id}): {roles}",
+            fr=f"compte {member.username} ({member.organisation_id}) ajouté : {roles}",
+        )
+    )
     if generated:
-        print("Password (shown once):", file=sys.stderr)
-        print(password)
+        _show_generated(password, language)
     return 0
 
 
-async def _list(accounts: Accounts, arguments: argparse.Namespace) -> int:
+async def _list(accounts: Accounts, arguments: argparse.Namespace, language: Language) -> int:
     for member in await accounts.staff.members(arguments.org):
-        state = "active" if member.is_active else "disabled"
         roles = ",".join(sorted(member.roles))
+        if language == "fr":
+            state = "actif" if member.is_active else "désactivé"
+            print(f"{member.username}  {member.organisation_id}  {state:9}  {roles}  {member.display_name}")
+            continue
+        state = "active" if member.is_active else "disabled"
         print(f"{member.username}  {member.organisation_id}  {state:8}  {roles}  {member.display_name}")
     return 0
 
 
-async def _set_password(accounts: Accounts, arguments: argparse.Namespace) -> int:
-    password, generated = _password(arguments)
+async def _set_password(accounts: Accounts, arguments: argparse.Namespace, language: Language) -> int:
+    password, generated = _password(arguments, language)
     member = await set_password(accounts, arguments.username, password)
-    print(f"password of {member.username} changed; their sessions are closed")
+    print(
+        in_language(
+            language,
+            en=f"password of {member.username} changed; their sessions are closed",
+            fr=f"mot de passe de {member.username} changé ; ses sessions sont fermées",
+        )
+    )
     if generated:
-        print("Password (shown once):", file=sys.stderr)
-        print(password)
+        _show_generated(password, language)
     return 0
 
 
-async def _disable(accounts: Accounts, arguments: argparse.Namespace) -> int:
+async def _disable(accounts: Accounts, arguments: argparse.Namespace, language: Language) -> int:
     member = await disable_staff_member(accounts, arguments.username)
-    print(f"{member.username} can no longer log in; their sessions are closed")
+    print(
+        in_language(
+            language,
+            en=f"{member.username} can no longer log in; their sessions are closed",
+            fr=f"{member.username} ne peut plus se connecter ; ses sessions sont fermées",
+        )
+    )
     return 0

@@ -20,6 +20,8 @@ from services.notify.handlers import (
 )
 from services.notify.ports import DeliveryStatus
 from services.notify.settings import NotifySettings
+from shared.bilingual import format_count, french_count, in_language, language_of_environment
+from shared.events import Language
 from shared.mongo import mongo_client
 
 
@@ -50,13 +52,21 @@ def register(commands: Any) -> None:
 
 
 def _run_replay(arguments: argparse.Namespace) -> int:
+    language = language_of_environment()
     if not arguments.delivery_ids and not arguments.subscription:
-        print("name delivery ids, or --subscription", file=sys.stderr)
+        print(
+            in_language(
+                language,
+                en="name delivery ids, or --subscription",
+                fr="nommez des livraisons par leur identifiant, ou --subscription",
+            ),
+            file=sys.stderr,
+        )
         return 2
-    return asyncio.run(_replay(arguments, NotifySettings()))
+    return asyncio.run(_replay(arguments, NotifySettings(), language))
 
 
-async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> int:
+async def _replay(arguments: argparse.Namespace, settings: NotifySettings, language: Language = "en") -> int:
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         deps = NotifyDeps(
             store=MongoNotifyStore(client[settings.mongo_database], settings_secret_box(settings)),
@@ -71,6 +81,10 @@ async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> in
             )
             wanted.extend(delivery.delivery_id for delivery in dead if delivery.delivery_id not in named)
         failures = skipped = 0
+
+        def refused(delivery_id: str, *, en: str, fr: str) -> None:
+            print(in_language(language, en=f"{delivery_id}  {en}", fr=f"{delivery_id}  {fr}"), file=sys.stderr)
+
         for delivery_id in wanted:
             try:
                 replayed = await replay_delivery(arguments.org, delivery_id, deps)
@@ -79,42 +93,100 @@ async def _replay(arguments: argparse.Namespace, settings: NotifySettings) -> in
                     # Found among the subscription's dead deliveries: one that stays dead, and rightly so.
                     skipped += 1
                     continue
-                print(f"{delivery_id}  not replayed: it is about a person who was erased", file=sys.stderr)
+                refused(
+                    delivery_id,
+                    en="not replayed: it is about a person who was erased",
+                    fr="non rejouée : elle concerne une personne effacée",
+                )
                 failures += 1
                 continue
             except ReplayRefusedError as exc:
-                print(f"{delivery_id}  not replayed: it is {exc}, not dead", file=sys.stderr)
+                refused(
+                    delivery_id,
+                    en=f"not replayed: it is {exc}, not dead",
+                    fr=f"non rejouée : elle est « {exc} », pas abandonnée",
+                )
                 failures += 1
                 continue
             except SubscriptionDeletedError:
-                print(f"{delivery_id}  not replayed: its subscription was deleted", file=sys.stderr)
+                refused(
+                    delivery_id,
+                    en="not replayed: its subscription was deleted",
+                    fr="non rejouée : son abonnement a été supprimé",
+                )
                 failures += 1
                 continue
             if replayed is None:
-                print(f"{delivery_id}  not found in {arguments.org}", file=sys.stderr)
+                refused(delivery_id, en=f"not found in {arguments.org}", fr=f"introuvable dans {arguments.org}")
                 failures += 1
                 continue
-            print(f"{delivery_id}  queued again (replay {replayed.replays})")
+            print(
+                in_language(
+                    language,
+                    en=f"{delivery_id}  queued again (replay {replayed.replays})",
+                    fr=f"{delivery_id}  remise en file d'attente (rejeu n° {replayed.replays})",
+                )
+            )
         if skipped:
-            print(f"{skipped} dead deliveries about erased persons skipped: they are never sent again")
+            print(
+                in_language(
+                    language,
+                    en=f"{skipped} dead deliveries about erased persons skipped: they are never sent again",
+                    fr="1 livraison abandonnée au sujet d'une personne effacée écartée : elle n'est plus jamais envoyée"
+                    if skipped == 1
+                    else f"{format_count(skipped, 'fr')} livraisons abandonnées au sujet de personnes effacées "
+                    "écartées : elles ne sont plus jamais envoyées",
+                )
+            )
         return 1 if failures else 0
 
 
 def _run_reseal(_arguments: argparse.Namespace) -> int:
+    language = language_of_environment()
     settings = NotifySettings()
     try:
         report = asyncio.run(_reseal(settings))
     except SecretsKeyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # What is wrong with the key is said in English alone for now.
+        print(in_language(language, en=f"error: {exc}", fr=f"erreur : {exc}"), file=sys.stderr)
         return 2
     except PyMongoError as exc:
-        print(f"error: the store: {exc}; running the command again reseals what this one did not", file=sys.stderr)
+        print(
+            in_language(
+                language,
+                en=f"error: the store: {exc}; running the command again reseals what this one did not",
+                fr=f"erreur : la base de données : {exc} ; relancer la commande scelle de nouveau ce que celle-ci n'a "
+                "pas scellé",
+            ),
+            file=sys.stderr,
+        )
         return 1
-    print(f"{report.subscriptions:,} subscriptions; {report.resealed:,} sealed again with the first key")
+    print(
+        in_language(
+            language,
+            en=f"{report.subscriptions:,} subscriptions; {report.resealed:,} sealed again with the first key",
+            fr=f"{french_count(report.subscriptions, 'abonnement', 'abonnements')} ; "
+            f"{french_count(report.resealed, 'scellé', 'scellés')} de nouveau avec la première clé",
+        )
+    )
     for subscription_id in report.unreadable:
-        print(f"{subscription_id}  no key of {KEY_VARIABLE} opens its secrets", file=sys.stderr)
+        print(
+            in_language(
+                language,
+                en=f"{subscription_id}  no key of {KEY_VARIABLE} opens its secrets",
+                fr=f"{subscription_id}  aucune clé de {KEY_VARIABLE} n'ouvre ses secrets",
+            ),
+            file=sys.stderr,
+        )
     for subscription_id in report.changed_meanwhile:
-        print(f"{subscription_id}  changed while this ran: run the command again", file=sys.stderr)
+        print(
+            in_language(
+                language,
+                en=f"{subscription_id}  changed while this ran: run the command again",
+                fr=f"{subscription_id}  modifié pendant l'exécution : relancez la commande",
+            ),
+            file=sys.stderr,
+        )
     return 1 if report.unreadable or report.changed_meanwhile else 0
 
 

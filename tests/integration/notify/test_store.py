@@ -199,11 +199,30 @@ async def test_resealing_with_a_new_key_first_lets_the_old_key_go_and_a_subscrip
         await new_key_only.subscriptions("org")
 
 
+@pytest.mark.parametrize(
+    ("locale", "said", "refused"),
+    [
+        (
+            "C.UTF-8",
+            "2 subscriptions; 1 sealed again with the first key\n",
+            "sub_lost  no key of PARTERRE_NOTIFY_SECRETS_KEY opens its secrets\n",
+        ),
+        (
+            "fr_CA.UTF-8",
+            "2 abonnements ; 1 scellé de nouveau avec la première clé\n",
+            "sub_lost  aucune clé de PARTERRE_NOTIFY_SECRETS_KEY n'ouvre ses secrets\n",
+        ),
+    ],
+    ids=["english", "french"],
+)
 async def test_the_reseal_command_says_what_it_sealed_and_names_a_subscription_no_key_opens(
     database: AsyncDatabase[Document],
     settings: ServiceSettings,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    locale: str,
+    said: str,
+    refused: str,
 ) -> None:
     old_key, new = new_key(), new_key()
     now = datetime.now(UTC).replace(microsecond=0)
@@ -223,13 +242,14 @@ async def test_the_reseal_command_says_what_it_sealed_and_names_a_subscription_n
     monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
     monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
     monkeypatch.setenv("PARTERRE_NOTIFY_SECRETS_KEY", f"{new},{old_key}")
+    monkeypatch.setenv("LANG", locale)
 
     exit_code = await asyncio.to_thread(main, ["notify", "reseal-secrets"])
 
     output = capsys.readouterr()
     assert exit_code == 1
-    assert output.out == "2 subscriptions; 1 sealed again with the first key\n"
-    assert output.err == "sub_lost  no key of PARTERRE_NOTIFY_SECRETS_KEY opens its secrets\n"
+    assert output.out == said
+    assert output.err == refused
     assert await MongoNotifyStore(database, SecretBox([new])).subscription("sub_kept") is not None
 
 
@@ -390,3 +410,18 @@ async def test_contacts_read_together_are_those_read_one_by_one(database: AsyncD
     assert sorted(together) == ["per_a", "per_b", "per_d"]
     assert together["per_a"].emails == ("a@example.com",)
     assert "marketing_email" in together["per_d"].opt_outs
+
+
+@pytest.mark.usefixtures("french_locale")
+async def test_the_replay_command_says_in_french_that_a_delivery_named_is_not_found(
+    settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    monkeypatch.setenv("PARTERRE_NOTIFY_SECRETS_KEY", new_key())
+
+    exit_code = await asyncio.to_thread(main, ["notify", "replay", "--org", "theatre-du-nord", "dlv_aucune"])
+
+    output = capsys.readouterr()
+    assert exit_code == 1
+    assert (output.out, output.err) == ("", "dlv_aucune  introuvable dans theatre-du-nord\n")
