@@ -48,7 +48,17 @@ from services.identity.refiling import RefileReport, refile_blocks
 from services.identity.rekeying import Conflict, RekeyReport, rekey_identifiers
 from services.identity.rules import development_salt_warning, load_rules
 from services.identity.settings import IdentitySettings
-from shared.bilingual import LANGUAGES, chosen_language, format_count, in_language, is_singular, os_error, quoted
+from shared.bilingual import (
+    LANGUAGES,
+    chosen_language,
+    format_count,
+    french_count,
+    in_language,
+    is_singular,
+    language_of_environment,
+    os_error,
+    quoted,
+)
 from shared.events import Language
 from shared.gc_tuning import collections_paused_keeping_what_is_made
 from shared.memo import caches_within
@@ -293,17 +303,30 @@ def _run_refile(arguments: argparse.Namespace) -> int:
     # The store's modules are imported by the one command that opens it: the others start a fifth of a second sooner.
     from services.identity.adapters.mongo import SaltMismatchError
 
-    if not organisation_option_accepted(arguments.organisation):
+    language = language_of_environment()
+    if not organisation_option_accepted(arguments.organisation, language):
         return 2
     try:
         report = _carried_out(
-            lambda: _refile(IdentitySettings(), arguments.organisation), kept="what was filed stays filed"
+            lambda: _refile(IdentitySettings(), arguments.organisation, language),
+            language,
+            kept="what was filed stays filed",
+            kept_fr="ce qui a été classé le reste",
         )
     except SaltMismatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # What is wrong with the salt is said in English alone for now.
+        _say_error(language, en=str(exc), fr=str(exc))
         return 2
     if isinstance(report, int):
         return report
+    if language == "fr":
+        keys = french_count(report.filed, "clé de blocage manquante ajoutée", "clés de blocage manquantes ajoutées")
+        full = french_count(report.full, "bloc était plein", "blocs étaient pleins")
+        print(
+            f"{french_count(report.persons, 'personne visitée', 'personnes visitées')} ; {keys}"
+            + (f" ; {full}" if report.full else "")
+        )
+        return 0
     print(
         f"visited {report.persons:,} persons; filed them under {report.filed:,} blocking keys they were missing"
         + (f"; {report.full:,} blocks were full" if report.full else "")
@@ -311,23 +334,45 @@ def _run_refile(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _carried_out(work: Callable[[], Coroutine[Any, Any, Report]], *, kept: str) -> Report | int:
+def _carried_out(
+    work: Callable[[], Coroutine[Any, Any, Report]], language: Language, *, kept: str, kept_fr: str
+) -> Report | int:
     """The report of a maintenance command's `work` over the store, or the exit code it ends with: 1 when the store
-    failed, 130 when stopped by Ctrl-C; either way what it did (`kept` says so) stays done, and running it again
-    finishes."""
+    failed, 130 when stopped by Ctrl-C; either way what it did (`kept`, `kept_fr` say so) stays done, and running it
+    again finishes."""
     from pymongo.errors import PyMongoError
 
     try:
         return asyncio.run(work())
     except PyMongoError as exc:
-        print(f"error: the store: {exc}; {kept}: run the command again to finish", file=sys.stderr)
+        _say_error(
+            language,
+            en=f"the store: {exc}; {kept}: run the command again to finish",
+            fr=f"la base de données : {exc} ; {kept_fr} : relancez la commande pour terminer",
+        )
         return 1
     except KeyboardInterrupt:
-        print(f"interrupted: {kept}: run the command again to finish", file=sys.stderr)
+        print(
+            in_language(
+                language,
+                en=f"interrupted: {kept}: run the command again to finish",
+                fr=f"interrompu : {kept_fr} : relancez la commande pour terminer",
+            ),
+            file=sys.stderr,
+        )
         return 130
 
 
-async def _refile(settings: IdentitySettings, organisation_id: str | None) -> RefileReport:
+def _persons_progress(language: Language) -> dict[str, Any]:
+    """The progress line's words for a command that walks the stored persons."""
+    return {
+        "unit": in_language(language, en="persons", fr="personnes"),
+        "unit_one": in_language(language, en="persons", fr="personne"),
+        "language": language,
+    }
+
+
+async def _refile(settings: IdentitySettings, organisation_id: str | None, language: Language = "en") -> RefileReport:
     from services.identity.adapters.mongo import MongoIdentityStore
     from shared.mongo import mongo_client
 
@@ -337,29 +382,43 @@ async def _refile(settings: IdentitySettings, organisation_id: str | None) -> Re
         return await with_progress(
             lambda show: refile_blocks(store, organisation_id, progress=show),
             total=await store.count_persons(organisation_id),
-            unit="persons",
             done=lambda report: report.persons,
-            details=lambda report: f"{report.filed:,} keys filed",
+            details=lambda report: in_language(
+                language,
+                en=f"{report.filed:,} keys filed",
+                fr=french_count(report.filed, "clé ajoutée", "clés ajoutées"),
+            ),
+            **_persons_progress(language),
         )
 
 
 def _run_rekey(arguments: argparse.Namespace) -> int:
-    if not organisation_option_accepted(arguments.organisation):
+    language = language_of_environment()
+    if not organisation_option_accepted(arguments.organisation, language):
         return 2
     settings = IdentitySettings()
     try:
         # The policy says which addresses may be claimed; the suggestions' certainty is that of a link by one.
         rules = load_rules(settings)
-    except (ConfigFileError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ConfigFileError as exc:
+        _say_error(language, en=str(exc), fr=exc.said_in("fr"))
+        return 2
+    except OSError as exc:
+        _say_error(language, en=str(exc), fr=os_error(exc, "fr"))
         return 2
     report = _carried_out(
-        lambda: _rekey(settings, rules, arguments.organisation), kept="what was claimed stays claimed"
+        lambda: _rekey(settings, rules, arguments.organisation, language),
+        language,
+        kept="what was claimed stays claimed",
+        kept_fr="ce qui a été revendiqué le reste",
     )
     if isinstance(report, int):
         return report
     for conflict in report.conflicts:
-        print(_conflict_line(conflict))
+        print(_conflict_line(conflict, language))
+    if language == "fr":
+        print(_rekey_summary_fr(report))
+        return 0
     summary = f"visited {report.persons:,} persons; linked {_counted(report.rekeyed, 'address', 'addresses')} again"
     summary += " as written today"
     if report.conflicts:
@@ -377,7 +436,38 @@ def _counted(count: int, one: str, more: str) -> str:
     return f"{count:,} {one if count == 1 else more}"
 
 
-def _conflict_line(conflict: Conflict) -> str:
+def _rekey_summary_fr(report: RekeyReport) -> str:
+    """The line `rekey-identifiers` ends with, in French, whose words agree with their counts."""
+    summary = f"{french_count(report.persons, 'personne visitée', 'personnes visitées')} ; " + french_count(
+        report.rekeyed,
+        "adresse reliée de nouveau telle qu'écrite aujourd'hui",
+        "adresses reliées de nouveau telles qu'écrites aujourd'hui",
+    )
+    if report.conflicts:
+        held = french_count(
+            len(report.conflicts),
+            "détenue par une autre personne, nommée plus haut",
+            "détenues par une autre personne, nommées plus haut",
+        )
+        summary += f" ; {held} ; " + french_count(report.suggested, "suggestion à vérifier", "suggestions à vérifier")
+    if report.blocked:
+        summary += " ; " + french_count(
+            report.blocked,
+            "bloquée par la politique d'identifiants telle qu'écrite aujourd'hui, non revendiquée",
+            "bloquées par la politique d'identifiants telles qu'écrites aujourd'hui, non revendiquées",
+        )
+    if report.suppressed:
+        summary += " ; " + french_count(
+            report.suppressed,
+            "donnée par une personne effacée pour ne plus être ajoutée, non revendiquée",
+            "données par une personne effacée pour ne plus être ajoutées, non revendiquées",
+        )
+    return summary
+
+
+def _conflict_line(conflict: Conflict, language: Language = "en") -> str:
+    if language == "fr":
+        return _conflict_line_fr(conflict)
     both = (
         f"{conflict.organisation_id}: {conflict.person_id} and {conflict.holder_id} hold one address written two ways"
     )
@@ -388,7 +478,27 @@ def _conflict_line(conflict: Conflict) -> str:
     return f"{both}, and {conflict.holder_id} is no active person (being created, or erased): run the command again"
 
 
-async def _rekey(settings: IdentitySettings, rules: IdentityRules, organisation_id: str | None) -> RekeyReport:
+def _conflict_line_fr(conflict: Conflict) -> str:
+    both = (
+        f"{conflict.organisation_id} : {conflict.person_id} et {conflict.holder_id} détiennent une même adresse "
+        "écrite de deux façons"
+    )
+    if conflict.review_id is not None:
+        return f"{both} : laissées à vérifier sous {conflict.review_id}"
+    if conflict.kept_apart:
+        return (
+            f"{both}, et sont gardées séparées (par l'annulation d'une fusion ou par une vérification) : laissées "
+            "telles quelles"
+        )
+    return (
+        f"{both}, et {conflict.holder_id} n'est pas une personne active (en cours de création, ou effacée) : relancez "
+        "la commande"
+    )
+
+
+async def _rekey(
+    settings: IdentitySettings, rules: IdentityRules, organisation_id: str | None, language: Language = "en"
+) -> RekeyReport:
     from services.identity.adapters.mongo import MongoIdentityStore
     from services.identity.context import SystemClock
     from shared.mongo import mongo_client
@@ -399,9 +509,13 @@ async def _rekey(settings: IdentitySettings, rules: IdentityRules, organisation_
         return await with_progress(
             lambda show: rekey_identifiers(deps, organisation_id, progress=show),
             total=await store.count_persons(organisation_id),
-            unit="persons",
             done=lambda report: report.persons,
-            details=lambda report: f"{report.rekeyed:,} addresses linked again",
+            details=lambda report: in_language(
+                language,
+                en=f"{report.rekeyed:,} addresses linked again",
+                fr=french_count(report.rekeyed, "adresse reliée de nouveau", "adresses reliées de nouveau"),
+            ),
+            **_persons_progress(language),
         )
 
 

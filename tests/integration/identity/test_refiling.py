@@ -119,6 +119,31 @@ async def test_the_refile_command_shows_what_it_filed_and_refuses_a_bad_organisa
 
 
 @pytest.mark.mongo
+@pytest.mark.usefixtures("french_locale")
+async def test_the_refile_command_says_in_french_what_it_filed(
+    settings: ServiceSettings,
+    database: AsyncDatabase[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = MongoIdentityStore(database)
+    await store_as_before(store, "per_frederic", normalised(**FREDERIC))
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    # One key missing: the word agrees with it.
+    assert len(blocking_keys(normalised(**FREDERIC))) - 1 == 1
+
+    first = await run_from_terminal(["identity", "refile-blocks"])
+    first_said = capsys.readouterr()
+    again = await run_from_terminal(["identity", "refile-blocks"])
+
+    assert (first, again) == (0, 0)
+    assert first_said.out == "1 personne visitée ; 1 clé de blocage manquante ajoutée\n"
+    assert "1 personne " in first_said.err
+    assert capsys.readouterr().out == "1 personne visitée ; 0 clé de blocage manquante ajoutée\n"
+
+
+@pytest.mark.mongo
 async def test_a_full_block_is_reported_not_counted_as_filed(database: AsyncDatabase[Document]) -> None:
     store = MongoIdentityStore(database)
     await store_as_before(store, "per_frederic", normalised(**FREDERIC))

@@ -252,6 +252,41 @@ async def test_the_rekey_command_shows_what_it_did_and_each_address_left_for_rev
     assert "--organisation" in capsys.readouterr().err
 
 
+@pytest.mark.mongo
+@pytest.mark.usefixtures("french_locale")
+async def test_the_rekey_command_says_in_french_what_it_did_and_each_address_left_for_review(
+    settings: ServiceSettings,
+    database: AsyncDatabase[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = MongoIdentityStore(database)
+    await store_as_before(store, "per_marie")
+    await store_as_before(store, "per_luc", "luc.roy@xn--thtre-4qa2c.qc.ca", first_name="Luc", last_name="Roy")
+    await store_as_before(store, "per_since", "luc.roy@théâtre.qc.ca", created_days_later=90, first_name="L")
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    monkeypatch.delenv("PARTERRE_IDENTITY_POLICY_FILE", raising=False)
+    review_id = review_id_for(ORGANISATION, "per_since", "per_luc")
+
+    first = await run_from_terminal(["identity", "rekey-identifiers"])
+    said = capsys.readouterr()
+    refused = await run_from_terminal(["identity", "rekey-identifiers", "--organisation", "Not An Org!"])
+
+    assert (first, refused) == (0, 2)
+    assert said.out.splitlines() == [
+        f"{ORGANISATION} : per_luc et per_since détiennent une même adresse écrite de deux façons : laissées à "
+        f"vérifier sous {review_id}",
+        "3 personnes visitées ; 1 adresse reliée de nouveau telle qu'écrite aujourd'hui ; 1 détenue par une autre "
+        "personne, nommée plus haut ; 1 suggestion à vérifier",
+    ]
+    assert "3 personnes" in said.err
+    assert capsys.readouterr().err == (
+        "erreur : --organisation : l'identifiant d'organisation « Not An Org! » doit compter de 2 à 63 lettres "
+        "minuscules, chiffres ou tirets\n"
+    )
+
+
 async def test_an_address_someone_erased_not_to_be_added_again_gave_as_written_today_is_not_claimed(
     deps: IdentityDeps,
 ) -> None:
