@@ -218,7 +218,8 @@ async def receive_shopify_webhook(
     A topic Parterre does not read (one subscribed by mistake, or one Shopify adds) is acknowledged with nothing
     published, logged and counted: refused, Shopify would retry it for hours and then delete the subscription. For
     the same reason, a detail of the person that cannot be read and does not name them is left out of what is
-    published, and returned and counted as such.
+    published, and returned and counted as such; and a fact the payload tells that is not to be published (a refund
+    whose every payment back failed) is logged and counted with its reason.
     """
     organisation_id, source_id = source.organisation_id, source.source_id
     if not reads_topic(topic):
@@ -234,11 +235,12 @@ async def receive_shopify_webhook(
     ready: list[Envelope] = []
     released: dict[str, list[str]] = {}
     if not envelopes:
-        log.info(
-            "Shopify %s for source %s reports nothing to publish (a test order, or a sale naming nobody)",
-            topic,
-            source_id,
-        )
+        if not reading.unpublished:
+            log.info(
+                "Shopify %s for source %s reports nothing to publish (a test order, or a sale naming nobody)",
+                topic,
+                source_id,
+            )
         if attributed is not None and buyer is None and topic.strip().lower() != "refunds/create":
             # An order that names no one: its refunds, before or after it, are no one's, and wait for nothing.
             waiting = await orders.remember(organisation_id, source_id, attributed, NOBODY)
@@ -282,6 +284,16 @@ async def receive_shopify_webhook(
     )
     for order_id, refund_ids in released.items():
         await orders.release(organisation_id, source_id, order_id, refund_ids)
+    for unpublished in reading.unpublished:
+        # Counted once the events are on Kafka, as below; said by upstream ids, never by personal information.
+        log.info(
+            "Shopify %s for source %s: %s: acknowledged, not published (%s)",
+            topic,
+            source_id,
+            unpublished.about,
+            unpublished.reason,
+        )
+        metrics.events.labels(organisation_id, source_id, unpublished.event_type, "ignored", unpublished.reason).inc()
     if reading.left_out:
         # Counted once the events are on Kafka, so a delivery that failed and is retried counts once; logged by path
         # and code, never by value (personal information).

@@ -40,6 +40,7 @@ __all__ = [
     "SUPPORTED_TOPICS",
     "AdapterError",
     "ShopifyReading",
+    "Unpublished",
     "attributed_order_id",
     "awaits_its_order",
     "buyer_reference",
@@ -85,12 +86,29 @@ def verify_shopify_hmac(raw_body: bytes, header_value: str | None, secrets: Sequ
 
 
 @dataclass(frozen=True)
+class Unpublished:
+    """A fact a webhook tells that is acknowledged and not published, and why (`reason`, a metric label), said by the
+    upstream ids it concerns (`about`), never by personal information. Refused, the delivery would have Shopify retry
+    it, then remove the webhook."""
+
+    event_type: str
+    reason: str
+    about: str
+
+
+# The reason a refund whose every payment back failed is not published: no money went back.
+REFUND_NOT_PAID_BACK = "refund_not_paid_back"
+
+
+@dataclass(frozen=True)
 class _Context:
     source: str
     received_at: datetime
     problems: Problems
     # The person's details that cannot be read, left out of the events (see `_person`).
     left_out: list[FieldError]
+    # The facts read and not published, with the reason (see `Unpublished`).
+    unpublished: list[Unpublished]
     order_buyer: PersonRef | None = None
 
 
@@ -99,11 +117,12 @@ _TopicReader = Callable[[JsonNode, _Context], list[Draft]]
 
 @dataclass(frozen=True)
 class ShopifyReading:
-    """The events one Shopify webhook reports, and the person's details left out of them because they cannot be read,
-    each named by its JSON path with the reason."""
+    """The events one Shopify webhook reports, the person's details left out of them because they cannot be read,
+    each named by its JSON path with the reason, and the facts it tells that are not published, with the reason."""
 
     events: list[Envelope]
     left_out: tuple[FieldError, ...] = ()
+    unpublished: tuple[Unpublished, ...] = ()
 
 
 def read_shopify_webhook(
@@ -135,12 +154,12 @@ def read_shopify_webhook(
     root = JsonNode.root(payload, problems)
     if not root.is_object():
         problems.raise_if_any()
-    context = _Context(source, received_at, problems, left_out=[], order_buyer=order_buyer)
+    context = _Context(source, received_at, problems, left_out=[], unpublished=[], order_buyer=order_buyer)
     drafts = reader(root, context)
     problems.raise_if_any()
     envelopes = wrap(drafts, organisation_id=organisation_id, source=source, ingested_at=received_at)
     # Each detail once, however many of the events name the person.
-    return ShopifyReading(envelopes, tuple(dict.fromkeys(context.left_out)))
+    return ShopifyReading(envelopes, tuple(dict.fromkeys(context.left_out)), tuple(context.unpublished))
 
 
 def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
@@ -727,13 +746,20 @@ def _refund(refund: JsonNode, buyer: PersonRef | None, context: _Context) -> lis
         # The refund of a test order (no event was made of it), paid back through the test gateway.
         return []
     paying_back = [node for node in transactions if node["kind"].text() == "refund" and not node["test"].flag()]
-    if paying_back and all(node["status"].text() in _FAILED_TRANSACTION for node in paying_back):
-        # Every payment back failed: no money moved. The lines' price would tell of a refund that did not happen; one
-        # paid back later comes in the order's next update, under this refund's id.
-        return []
     problems = context.problems
     refund_id = refund["id"].identifier(required=True)
     order_id = refund["order_id"].identifier(required=True)
+    if paying_back and all(node["status"].text() in _FAILED_TRANSACTION for node in paying_back):
+        # Every payment back failed: no money moved. The lines' price would tell of a refund that did not happen; one
+        # paid back later comes in the order's next update, under this refund's id.
+        context.unpublished.append(
+            Unpublished(
+                "parterre.shop.order_refunded.v1",
+                REFUND_NOT_PAID_BACK,
+                f"refund {refund_id} of order {order_id}: every payment back failed, no money went back",
+            )
+        )
+        return []
     amount, currency, amount_origin = _refunded_amount(refund)
     line_skus = [sku for node in refund["refund_line_items"].elements() if (sku := _refunded_sku(node))]
     if problems or order_id is None:
@@ -825,17 +851,22 @@ def _refunded_sku(refund_line: JsonNode) -> str | None:
 
 # A transaction's status when its gateway refused it or could not be reached (Shopify's `failure` and `error`).
 _FAILED_TRANSACTION = frozenset({"failure", "error"})
+# A refund transaction's status when its money went back (`success`) or is going back (`pending`: Shopify Payments
+# pays it once the shop's balance allows). A pending one that succeeds later comes again under the same refund id,
+# so it must count now or never.
+_PAYING_BACK = frozenset({"success", "pending", None})
 
 
 def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
-    """What went back to the buyer: the successful refund transactions, else the refunded lines' price and tax."""
+    """What went back to the buyer: the refund transactions paid or being paid back (`success`, `pending`), else,
+    when there is none at all, the refunded lines' price and tax."""
     problems = refund.problems
     paid_back = [
         node
         for node in refund["transactions"].elements()
         if node.is_object()
         and node["kind"].text() == "refund"
-        and node["status"].text() in {"success", None}
+        and node["status"].text() in _PAYING_BACK
         # Paid back through the test gateway: no money moved.
         and not node["test"].flag()
     ]
@@ -869,10 +900,11 @@ def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
     if currency is None:
         problems.add(
             refund["transactions"].path,
-            "no successful refund transaction and no priced refund line: the amount and its currency are unknown",
+            "no refund transaction paid or being paid back and no priced refund line: the amount and its currency "
+            "are unknown",
             "missing",
-            fr="aucune transaction de remboursement réussie ni ligne remboursée avec son prix : le montant et sa "
-            "devise sont inconnus",
+            fr="aucune transaction de remboursement versée ou en cours de versement ni ligne remboursée avec son "
+            "prix : le montant et sa devise sont inconnus",
         )
     return total, currency, refund["refund_line_items"].path
 

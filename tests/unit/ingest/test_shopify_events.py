@@ -323,6 +323,52 @@ def test_a_refund_whose_payments_back_all_failed_tells_no_money_paid_back(status
     assert envelope.data["amount"]["amount"] == "20.64"
 
 
+def _paying_back(refund: dict[str, Any], status: str, amount: str) -> dict[str, Any]:
+    """The refund paid back through one transaction of `status` and `amount`."""
+    return {**refund, "transactions": [{**refund["transactions"][0], "status": status, "amount": amount}]}
+
+
+def test_a_refund_of_an_amount_alone_being_paid_back_is_told_at_that_amount_not_refused() -> None:
+    # Shopify Payments pays a refund back later when the shop's balance is too low: its transaction is `pending`.
+    # Refused, the delivery would be retried until Shopify dropped the webhook.
+    goodwill = {**shopify_payload("refunds-create"), "refund_line_items": []}
+
+    [envelope] = events("refunds/create", _paying_back(goodwill, "pending", "10.00"))
+
+    assert envelope.data["amount"] == {"amount": "10.00", "currency": "CAD"}
+    assert envelope.data["line_skus"] == []
+
+
+def test_a_refund_of_a_line_being_paid_back_less_a_fee_is_told_at_the_money_going_back_as_when_it_succeeds() -> None:
+    # A restocking fee kept: the line is refunded, $10 of its $20.64 goes back. When the payment succeeds, the same
+    # refund comes again (`orders/updated`) under its id, and is taken for a repeat: it must be right the first time.
+    refund = shopify_payload("refunds-create")
+    order = shopify_payload("orders-updated")
+
+    pending = events("refunds/create", _paying_back(refund, "pending", "10.00"))
+    succeeded = events("orders/updated", {**order, "refunds": [_paying_back(refund, "success", "10.00")]})
+
+    [envelope] = pending
+    assert envelope.data["amount"] == {"amount": "10.00", "currency": "CAD"}
+    [paid] = [envelope for envelope in succeeded if envelope.type == "parterre.shop.order_refunded.v1"]
+    assert (paid.id, paid.data["amount"]) == (envelope.id, envelope.data["amount"])
+
+
+@pytest.mark.parametrize("topic", ["refunds/create", "orders/updated"])
+def test_a_refund_whose_payments_back_all_failed_is_acknowledged_unpublished_saying_why(topic: str) -> None:
+    refund = shopify_payload("refunds-create")
+    failed = {**refund, "transactions": [{**refund["transactions"][0], "status": "failure"}]}
+    payload = failed if topic == "refunds/create" else {**shopify_payload("orders-updated"), "refunds": [failed]}
+
+    reading = read_shopify_webhook(topic, payload, organisation_id=ORGANISATION, source=SOURCE, received_at=RECEIVED_AT)
+
+    assert "parterre.shop.order_refunded.v1" not in types_of(reading.events)
+    [unpublished] = reading.unpublished
+    assert (unpublished.event_type, unpublished.reason) == ("parterre.shop.order_refunded.v1", "refund_not_paid_back")
+    assert "9900123456" in unpublished.about
+    assert "5512345678901" in unpublished.about
+
+
 def test_a_refund_without_any_transaction_is_told_by_its_lines_price() -> None:
     refund = {**shopify_payload("refunds-create"), "transactions": []}
 
@@ -338,8 +384,8 @@ def test_a_refund_telling_no_amount_is_refused_saying_so_in_both_languages() -> 
         events("refunds/create", refund)
 
     [error] = caught.value.errors
-    assert error.reason.startswith("no successful refund transaction and no priced refund line")
-    assert error.reason_fr.startswith("aucune transaction de remboursement réussie ni ligne remboursée")
+    assert error.reason.startswith("no refund transaction paid or being paid back and no priced refund line")
+    assert error.reason_fr.startswith("aucune transaction de remboursement versée ou en cours de versement ni ligne")
 
 
 @pytest.mark.parametrize("amount", ["1e1000000", "1000000000000000", "9" * 5000])

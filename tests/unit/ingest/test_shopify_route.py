@@ -215,6 +215,36 @@ async def test_a_topic_parterre_does_not_read_is_acknowledged_ignored_and_counte
     assert registry.get_sample_value("parterre_ingest_events_total", labels) == 1
 
 
+async def test_a_refund_whose_payments_back_all_failed_is_acknowledged_unpublished_and_counted_with_why() -> None:
+    # No money went back: nothing to tell the profile, and refused, Shopify would retry it, then drop the webhook.
+    refund = json.loads(shopify_body("refunds-create"))
+    refund["transactions"] = [{**refund["transactions"][0], "status": "error"}]
+    body = json.dumps(refund).encode()
+    registry = CollectorRegistry()
+    sink = RecordingSink()
+    context = _publishing_context(sink)
+    context.metrics = IngestMetrics(registry)
+
+    answer = await post_shopify_webhook(
+        SHOP.source_id,
+        _request(body),  # type: ignore[arg-type]
+        context,  # type: ignore[arg-type]
+        x_shopify_hmac_sha256=_signature(body),
+        x_shopify_topic="refunds/create",
+    )
+
+    assert answer == {"published": 0, "duplicates": 0, "awaiting_order": 0}
+    assert sink.published == []
+    labels = {
+        "organisation": SHOP.organisation_id,
+        "source": SHOP.source_id,
+        "type": "parterre.shop.order_refunded.v1",
+        "outcome": "ignored",
+        "reason": "refund_not_paid_back",
+    }
+    assert registry.get_sample_value("parterre_ingest_events_total", labels) == 1
+
+
 def _order_body(**customer_details: object) -> bytes:
     """The order with the customer's details replaced, and none given elsewhere in it to stand in for them."""
     order = json.loads(shopify_body("orders-create"))
