@@ -7,7 +7,7 @@ import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -98,6 +98,12 @@ class Unpublished:
 
 # The reason a refund whose every payment back failed is not published: no money went back.
 REFUND_NOT_PAID_BACK = "refund_not_paid_back"
+# The reason a refund paid back in the buyer's currency is not published from `refunds/create`: only its order gives
+# the rate to the shop's currency, and the order's `orders/updated` publishes it.
+REFUND_VALUED_WITH_ITS_ORDER = "refund_valued_with_its_order"
+# The reason a refund paid back in the buyer's currency is not published from its order either: neither the order
+# nor the refund's lines tell what it is in the shop's currency.
+REFUND_CURRENCY_UNCONVERTIBLE = "refund_currency_unconvertible"
 
 
 @dataclass(frozen=True)
@@ -231,9 +237,10 @@ def _order_updated(order: JsonNode, context: _Context) -> list[Draft]:
         buyer = context.order_buyer
         if order["cancelled_at"].timestamp() is not None:
             drafts += _order_cancelled(order, context)
+    money = _order_money(order)
     for refund in order["refunds"].elements():
         if refund.is_object(required=True):
-            drafts += _refund(refund, buyer, context)
+            drafts += _refund(refund, buyer, context, money)
     return drafts
 
 
@@ -735,12 +742,17 @@ def _access_requested(request: JsonNode, context: _Context) -> list[Draft]:
 
 
 def _refunded(refund: JsonNode, context: _Context) -> list[Draft]:
-    return _refund(refund, context.order_buyer, context)
+    return _refund(refund, context.order_buyer, context, None)
 
 
-def _refund(refund: JsonNode, buyer: PersonRef | None, context: _Context) -> list[Draft]:
-    """A refund, whether delivered alone (`refunds/create`) or within its order (`orders/updated`): one fact, whose
-    id is the refund's. Without `buyer`, it stands for whoever placed its order until that order is known."""
+def _refund(refund: JsonNode, buyer: PersonRef | None, context: _Context, order: "_OrderMoney | None") -> list[Draft]:
+    """A refund, whether delivered alone (`refunds/create`) or within its `order` (`orders/updated`): one fact, whose
+    id is the refund's. Without `buyer`, it stands for whoever placed its order until that order is known.
+
+    It is told in the shop's currency, as its order is (see `_refunded_amount`): one paid back in the buyer's own
+    currency is converted at its order's rate, which only `orders/updated` carries; its `refunds/create` is
+    acknowledged and not published, so that both deliveries of the refund cannot tell it at two values.
+    """
     transactions = [node for node in refund["transactions"].elements() if node.is_object()]
     if transactions and all(node["test"].flag() for node in transactions):
         # The refund of a test order (no event was made of it), paid back through the test gateway.
@@ -760,10 +772,26 @@ def _refund(refund: JsonNode, buyer: PersonRef | None, context: _Context) -> lis
             )
         )
         return []
-    amount, currency, amount_origin = _refunded_amount(refund)
+    valued = _refunded_amount(refund, order)
     line_skus = [sku for node in refund["refund_line_items"].elements() if (sku := _refunded_sku(node))]
     if problems or order_id is None:
         return []
+    if isinstance(valued, _NotInShopMoney):
+        context.unpublished.append(
+            Unpublished(
+                "parterre.shop.order_refunded.v1",
+                REFUND_VALUED_WITH_ITS_ORDER if order is None else REFUND_CURRENCY_UNCONVERTIBLE,
+                f"refund {refund_id} of order {order_id}: paid back in {valued.currency}, not the shop's "
+                f"{valued.shop_currency}, "
+                + (
+                    "which only its order's rate converts: published from the order's orders/updated"
+                    if order is None
+                    else "and neither the order's total nor the refund's lines tell it in the shop's currency"
+                ),
+            )
+        )
+        return []
+    amount, currency, amount_origin = valued
     refunded = problems.validate(
         ShopOrderRefundedV1,
         {
@@ -857,9 +885,76 @@ _FAILED_TRANSACTION = frozenset({"failure", "error"})
 _PAYING_BACK = frozenset({"success", "pending", None})
 
 
-def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
-    """What went back to the buyer: the refund transactions paid or being paid back (`success`, `pending`), else,
-    when there is none at all, the refunded lines' price and tax."""
+@dataclass(frozen=True)
+class _OrderMoney:
+    """What an order tells of its money: the shop's currency (`currency`), and its own exchange rate, its total in the
+    buyer's currency and in the shop's (`total_price_set`), when it gives both."""
+
+    shop_currency: str | None
+    presentment_currency: str | None = None
+    presentment_total: Decimal | None = None
+    shop_total: Decimal | None = None
+
+    def in_shop_money(self, amount: Decimal, currency: str) -> Decimal | None:
+        """`amount` of the buyer's `currency` at the order's rate, to the cent; None without that rate."""
+        if currency != self.presentment_currency or not self.presentment_total or self.shop_total is None:
+            return None
+        # Multiplied before dividing: the order's whole total paid back is its shop total exactly, so an order
+        # refunded in full is not seen as partly kept.
+        return (amount * self.shop_total / self.presentment_total).quantize(_CENT, ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class _NotInShopMoney:
+    """A refund paid back in `currency` that cannot be told in the shop's `shop_currency` from what was delivered."""
+
+    currency: str
+    shop_currency: str
+
+
+_CENT = Decimal("0.01")
+
+
+def _order_money(order: JsonNode) -> _OrderMoney:
+    # Read apart: an order's own money is checked where it is placed, not again for each of its refunds.
+    total = order["total_price_set"]
+    shop, presented = total["shop_money"], total["presentment_money"]
+    shop_currency = _apart(order["currency"]).text()
+    if _apart(shop["currency_code"]).text() != shop_currency:
+        return _OrderMoney(shop_currency)
+    return _OrderMoney(
+        shop_currency,
+        presentment_currency=_apart(presented["currency_code"]).text(),
+        presentment_total=_apart(presented["amount"]).decimal(),
+        shop_total=_apart(shop["amount"]).decimal(),
+    )
+
+
+def _refund_shop_currency(refund: JsonNode) -> str | None:
+    """The shop's currency, as a refund delivered alone tells it: the `shop_money` of its lines or of its totals."""
+    sets = [
+        line[part]
+        for line in refund["refund_line_items"].elements()
+        for part in ("subtotal_set", "total_tax_set")
+        if line.is_object()
+    ]
+    sets += [refund["total_duties_set"], refund["total_additional_fees_set"]]
+    return next((code for node in sets if (code := _apart(node["shop_money"]["currency_code"]).text())), None)
+
+
+def _refunded_amount(refund: JsonNode, order: _OrderMoney | None) -> tuple[Decimal, str | None, str] | _NotInShopMoney:
+    """What went back to the buyer, in the shop's currency: the refund transactions paid or being paid back
+    (`success`, `pending`), else, when there is none at all, the refunded lines' price and tax (their `shop_money`).
+
+    An order and its refunds are told in one currency, the shop's (the organisation's, which spend totals assume),
+    as the order's `total_price` and line prices are: a profile subtracts one from the other. A transaction's
+    `amount` is in the buyer's (presentment) currency, which Shopify Markets lets differ from the shop's. It is taken
+    as is when it is the shop's currency (or when the refund states no shop money at all, as payloads before
+    multi-currency did); in the shop's money the transaction gives (`amount_set.shop_money`) when it gives it; else
+    converted at the order's own rate, its `total_price_set` in both currencies, which `orders/updated` carries; else,
+    within its order without that rate, told by the refunded lines' `shop_money`. Otherwise it cannot be told in the
+    shop's money here, and is never told in another: `_NotInShopMoney`.
+    """
     problems = refund.problems
     paid_back = [
         node
@@ -870,33 +965,51 @@ def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
         # Paid back through the test gateway: no money moved.
         and not node["test"].flag()
     ]
+    shop_currency = order.shop_currency if order is not None else _refund_shop_currency(refund)
+    # Read once, and only when needed: a line's price is no part of a refund its transactions tell.
+    lines: list[tuple[Decimal, str | None]] | None = None
     if paid_back:
-        amounts = [node["amount"].decimal(required=True) for node in paid_back]
         # Shopify's own example of this webhook gives its transactions a null currency: what they paid back is in the
         # currency the buyer paid in, which the refund's money sets present.
         stated = refund["total_duties_set"]["presentment_money"]["currency_code"].value
         presented = (stated.strip() or None) if isinstance(stated, str) else None
-        currencies = {
-            code for node in paid_back if (code := node["currency"].text(required=presented is None) or presented)
-        }
-        if len(currencies) > 1:
-            problems.add(
-                refund["transactions"].path,
-                f"refund transactions mix currencies: {sorted(currencies)}",
-                "mixed_currency",
-            )
-        total = sum((amount for amount in amounts if amount is not None), Decimal(0))
-        return total, next(iter(currencies), None), paid_back[0]["amount"].path
-    lines = [node for node in refund["refund_line_items"].elements() if node.is_object()]
-    total = Decimal(0)
-    currency: str | None = None
-    for line in lines:
-        for part in ("subtotal_set", "total_tax_set"):
-            money = line[part]["shop_money"]
-            amount = money["amount"].decimal()
-            if amount is not None:
-                total += amount
-                currency = currency or money["currency_code"].text()
+        amounts: list[Decimal] = []
+        currencies: set[str] = set()
+        unconverted: _NotInShopMoney | None = None
+        for node in paid_back:
+            given = node["amount_set"]["shop_money"]
+            if given.is_object():
+                amount = given["amount"].decimal(required=True)
+                currency = given["currency_code"].text(required=True)
+            else:
+                amount = node["amount"].decimal(required=True)
+                currency = node["currency"].text(required=presented is None) or presented
+            if amount is None or currency is None:
+                continue
+            if shop_currency is None or currency == shop_currency:
+                amounts.append(amount)
+                currencies.add(currency)
+            elif order is not None and (converted := order.in_shop_money(amount, currency)) is not None:
+                amounts.append(converted)
+                currencies.add(shop_currency)
+            else:
+                unconverted = _NotInShopMoney(currency, shop_currency)
+                break
+        if unconverted is None:
+            if len(currencies) > 1:
+                problems.add(
+                    refund["transactions"].path,
+                    f"refund transactions mix currencies: {sorted(currencies)}",
+                    "mixed_currency",
+                )
+            return sum(amounts, Decimal(0)), next(iter(currencies), None), paid_back[0]["amount"].path
+        lines = _priced_lines(refund)
+        if order is None or not lines:
+            return unconverted
+    if lines is None:
+        lines = _priced_lines(refund)
+    total = sum((amount for amount, _ in lines), Decimal(0))
+    currency = next((code for _, code in lines if code), None)
     if currency is None:
         problems.add(
             refund["transactions"].path,
@@ -907,6 +1020,20 @@ def _refunded_amount(refund: JsonNode) -> tuple[Decimal, str | None, str]:
             "prix : le montant et sa devise sont inconnus",
         )
     return total, currency, refund["refund_line_items"].path
+
+
+def _priced_lines(refund: JsonNode) -> list[tuple[Decimal, str | None]]:
+    """The refunded lines' subtotal and tax in the shop's money, each with its currency."""
+    priced: list[tuple[Decimal, str | None]] = []
+    for line in refund["refund_line_items"].elements():
+        if not line.is_object():
+            continue
+        for part in ("subtotal_set", "total_tax_set"):
+            money = line[part]["shop_money"]
+            amount = money["amount"].decimal()
+            if amount is not None:
+                priced.append((amount, money["currency_code"].text()))
+    return priced
 
 
 def _shop_redaction(request: JsonNode, context: _Context) -> list[Draft]:

@@ -369,6 +369,103 @@ def test_a_refund_whose_payments_back_all_failed_is_acknowledged_unpublished_say
     assert "5512345678901" in unpublished.about
 
 
+def _refund_in_dollars(amount: str) -> dict[str, Any]:
+    """The refund of `refunds-create.json` paid back in US dollars, the buyer's currency, by a shop selling in Canadian
+    dollars (Shopify Markets): every `presentment_money` in USD, every `shop_money` in CAD as before."""
+    refund = shopify_payload("refunds-create")
+    for total in ("total_duties_set", "total_additional_fees_set"):
+        refund[total]["presentment_money"]["currency_code"] = "USD"
+    [line] = refund["refund_line_items"]
+    line["subtotal_set"]["presentment_money"] = {"amount": "13.24", "currency_code": "USD"}
+    line["total_tax_set"]["presentment_money"] = {"amount": "1.98", "currency_code": "USD"}
+    refund["transactions"] = [{**refund["transactions"][0], "amount": amount, "currency": "USD"}]
+    return refund
+
+
+def _order_in_dollars(*refunds: dict[str, Any]) -> dict[str, Any]:
+    """The order of `orders-updated.json` as the buyer paid it in US dollars: 67.78 CAD to the shop, 50.00 USD."""
+    order = shopify_payload("orders-updated")
+    order["presentment_currency"] = "USD"
+    order["total_price_set"]["presentment_money"] = {"amount": "50.00", "currency_code": "USD"}
+    order["refunds"] = list(refunds)
+    return order
+
+
+def refunds_of(envelopes: list[Envelope]) -> list[dict[str, Any]]:
+    return [envelope.data for envelope in envelopes if envelope.type == "parterre.shop.order_refunded.v1"]
+
+
+def test_an_order_paid_back_in_full_in_the_buyers_currency_is_refunded_its_whole_total_in_the_shops() -> None:
+    # Summed against the order's 67.78 CAD, a refund told as 50.00 USD would leave the order partly kept, and a
+    # purchase implying consent for two years.
+    envelopes = events("orders/updated", _order_in_dollars(_refund_in_dollars("50.00")))
+
+    [placed] = [envelope.data for envelope in envelopes if envelope.type == "parterre.shop.order_placed.v1"]
+    [refunded] = refunds_of(envelopes)
+    assert refunded["amount"] == placed["total"] == {"amount": "67.78", "currency": "CAD"}
+
+
+def test_a_refund_in_the_buyers_currency_is_converted_at_the_orders_own_rate_to_the_cent() -> None:
+    [refunded] = refunds_of(events("orders/updated", _order_in_dollars(_refund_in_dollars("10.00"))))
+
+    # 10.00 USD x 67.78 CAD / 50.00 USD = 13.556 CAD.
+    assert refunded["amount"] == {"amount": "13.56", "currency": "CAD"}
+
+
+def test_a_refund_in_the_buyers_currency_delivered_alone_waits_for_its_order_to_be_told_once_at_one_value() -> None:
+    # `refunds/create` carries no rate; told by its lines (20.64 CAD), it would be taken for the same refund its
+    # order's update tells at 13.56 CAD, whichever came first.
+    refund = _refund_in_dollars("10.00")
+
+    alone = read_shopify_webhook(
+        "refunds/create", refund, organisation_id=ORGANISATION, source=SOURCE, received_at=RECEIVED_AT
+    )
+    with_its_order = events("orders/updated", _order_in_dollars(refund))
+
+    assert alone.events == []
+    [unpublished] = alone.unpublished
+    assert (unpublished.event_type, unpublished.reason) == (
+        "parterre.shop.order_refunded.v1",
+        "refund_valued_with_its_order",
+    )
+    assert "USD" in unpublished.about
+    assert "CAD" in unpublished.about
+    assert [refunded["amount"] for refunded in refunds_of(with_its_order)] == [{"amount": "13.56", "currency": "CAD"}]
+
+
+def test_a_refund_transaction_giving_its_shop_money_is_told_in_it_wherever_it_is_delivered() -> None:
+    refund = _refund_in_dollars("10.00")
+    refund["transactions"][0]["amount_set"] = {
+        "shop_money": {"amount": "13.55", "currency_code": "CAD"},
+        "presentment_money": {"amount": "10.00", "currency_code": "USD"},
+    }
+
+    [alone] = events("refunds/create", refund)
+    [refunded] = refunds_of(events("orders/updated", _order_in_dollars(refund)))
+
+    assert alone.data["amount"] == refunded["amount"] == {"amount": "13.55", "currency": "CAD"}
+
+
+def test_an_order_without_its_rate_tells_a_refund_in_the_buyers_currency_by_its_lines_or_not_at_all() -> None:
+    rateless = _order_in_dollars(_refund_in_dollars("10.00"))
+    del rateless["total_price_set"]
+    amount_alone = _refund_in_dollars("10.00")
+    amount_alone["refund_line_items"] = []
+
+    [by_its_lines] = refunds_of(events("orders/updated", rateless))
+    reading = read_shopify_webhook(
+        "orders/updated",
+        {**rateless, "refunds": [amount_alone]},
+        organisation_id=ORGANISATION,
+        source=SOURCE,
+        received_at=RECEIVED_AT,
+    )
+
+    assert by_its_lines["amount"] == {"amount": "20.64", "currency": "CAD"}
+    assert refunds_of(reading.events) == []
+    assert [unpublished.reason for unpublished in reading.unpublished] == ["refund_currency_unconvertible"]
+
+
 def test_a_refund_without_any_transaction_is_told_by_its_lines_price() -> None:
     refund = {**shopify_payload("refunds-create"), "transactions": []}
 
