@@ -185,7 +185,7 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
     language = language_of(locale) or DEFAULT_TITLE_LANGUAGE
     lines = [line for node in order["line_items"].elements(required=True) if (line := _line(node, currency, language))]
     person = _order_person(order, customer if has_customer else None, context)
-    time = order["created_at"].timestamp() or order["processed_at"].timestamp() or context.received_at
+    time = _dated(order, context)
     if problems or person is None:
         return []
     placed = problems.validate(
@@ -218,6 +218,18 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
     if (cancelled_at := order["cancelled_at"].timestamp()) is not None:
         drafts += _cancellation(order, placed.order_id, context.order_buyer or placed.person, cancelled_at, context)
     return drafts
+
+
+def _dated(order_or_refund: JsonNode, context: _Context) -> datetime:
+    """When an order or a refund took place: Shopify's `processed_at`, else when Shopify recorded it (`created_at`).
+
+    They differ for an order imported from another platform or a point-of-sale sale synced late, whose
+    `processed_at` is set in the past: dated when it was recorded, a sale of years ago would seem recent (and imply
+    consent anew). Event ids do not depend on it, so a fact already ingested keeps its id.
+    """
+    return (
+        order_or_refund["processed_at"].timestamp() or order_or_refund["created_at"].timestamp() or context.received_at
+    )
 
 
 def _order_updated(order: JsonNode, context: _Context) -> list[Draft]:
@@ -810,7 +822,7 @@ def _refund(refund: JsonNode, buyer: PersonRef | None, context: _Context, order:
     )
     if refunded is None:
         return []
-    time = refund["created_at"].timestamp() or refund["processed_at"].timestamp() or context.received_at
+    time = _dated(refund, context)
     return [Draft(refunded, ("shopify", "refund", str(refund_id)), time, subject=f"order/{order_id}")]
 
 

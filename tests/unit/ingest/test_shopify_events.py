@@ -90,7 +90,8 @@ def test_the_envelope_of_an_order_says_where_and_when_it_happened_upstream() -> 
     assert envelope.type == "parterre.shop.order_placed.v1"
     assert envelope.source == f"/orgs/{ORGANISATION}/sources/{SOURCE}"
     assert envelope.organisation_id == ORGANISATION
-    assert envelope.time == datetime.fromisoformat("2026-10-01T14:31:08-04:00")
+    # Its `processed_at`, one second before Shopify recorded it (`created_at`).
+    assert envelope.time == datetime.fromisoformat("2026-10-01T14:31:07-04:00")
     assert envelope.ingested_at == RECEIVED_AT
     assert envelope.subject == "order/5512345678901"
 
@@ -1433,7 +1434,52 @@ def test_a_payload_whose_details_all_read_leaves_nothing_out(fixture: str, topic
 def test_the_order_time_is_kept_with_its_offset() -> None:
     envelope = events("orders/create", shopify_payload("orders-create"))[0]
 
-    assert envelope.time.astimezone(UTC) == datetime(2026, 10, 1, 18, 31, 8, tzinfo=UTC)
+    assert envelope.time.astimezone(UTC) == datetime(2026, 10, 1, 18, 31, 7, tzinfo=UTC)
+
+
+def _imported(payload: dict[str, Any]) -> dict[str, Any]:
+    """An order or refund as an import from another platform brings it: it took place in 2023, and Shopify recorded
+    it in 2026 (its `created_at`)."""
+    return {**payload, "processed_at": "2023-05-01T19:30:00-04:00", "created_at": "2026-10-01T14:31:08-04:00"}
+
+
+def test_an_order_imported_from_another_platform_is_dated_when_it_took_place_and_so_is_its_checkout_consent() -> None:
+    # Dated when Shopify recorded it, a sale of 2023 would seem recent, and imply consent until 2028.
+    order = _imported(shopify_payload("orders-paid"))
+    order["buyer_accepts_marketing"] = True
+    order["customer"] = {**order["customer"], "email_marketing_consent": None}
+    took_place = datetime.fromisoformat("2023-05-01T19:30:00-04:00")
+
+    envelopes = events("orders/create", order)
+
+    assert types_of(envelopes) == ["parterre.shop.order_placed.v1", "parterre.consent.granted.v1"]
+    assert [envelope.time for envelope in envelopes] == [took_place, took_place]
+    consent = parse_data(envelopes[1])
+    assert isinstance(consent, ConsentGrantedV1)
+    assert consent.captured_at == took_place
+
+
+def test_an_order_and_refund_keep_their_event_ids_whichever_time_dates_them() -> None:
+    # Ingested before they were dated by `processed_at`: delivered again, they must still be taken for repeats.
+    order = shopify_payload("orders-updated")
+    imported = _imported({**order, "refunds": [_imported(refund) for refund in order["refunds"]]})
+
+    before = events("orders/updated", order)
+    after = events("orders/updated", imported)
+
+    assert [envelope.id for envelope in after] == [envelope.id for envelope in before]
+    dated = [envelope.time for envelope in after if envelope.type.startswith("parterre.shop.")]
+    assert dated == [datetime.fromisoformat("2023-05-01T19:30:00-04:00")] * 2
+
+
+def test_a_refund_is_dated_when_it_was_processed_else_when_shopify_recorded_it() -> None:
+    refund = _imported(shopify_payload("refunds-create"))
+
+    [processed] = events("refunds/create", refund)
+    [recorded] = events("refunds/create", {**refund, "processed_at": None})
+
+    assert processed.time == datetime.fromisoformat("2023-05-01T19:30:00-04:00")
+    assert recorded.time == datetime.fromisoformat("2026-10-01T14:31:08-04:00")
 
 
 def undated_subscriber(updated_at: str) -> dict[str, Any]:
