@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
+from pymongo.errors import PyMongoError
 
 from services.ingest.adapters.kafka_sink import KafkaEventSink
 from services.ingest.adapters.mongo import (
@@ -244,6 +246,9 @@ def _run_import(arguments: argparse.Namespace) -> int:
     except EventsInFlightError as exc:
         print(f"error: {exc}; nothing more was published, run the import again shortly", file=sys.stderr)
         return 1
+    except (KafkaError, PyMongoError) as exc:
+        print(_interrupted(exc), file=sys.stderr)
+        return 1
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -252,6 +257,20 @@ def _run_import(arguments: argparse.Namespace) -> int:
     else:
         _print_summary(summary)
     return 0
+
+
+def _interrupted(exc: KafkaError | PyMongoError) -> str:
+    """What an import cut short by Kafka or the store says, as an upload cut short answers: what was published stays
+    published, once, so running the same import again finishes it."""
+    server = "Kafka" if isinstance(exc, KafkaError) else None
+    return in_language(
+        language_of_environment(),
+        en="error: the import was interrupted: events cannot be stored right now. Run the import again later; rows "
+        f"already imported will not be duplicated. ({server or 'the store'}: {exc})",
+        fr="erreur : l'importation a été interrompue : les événements ne peuvent être enregistrés pour l'instant. "
+        "Relancez l'importation plus tard ; les lignes déjà importées ne seront pas dupliquées. "
+        f"({server or 'la base de données'} : {exc})",
+    )
 
 
 async def _import(
@@ -265,9 +284,10 @@ async def _import(
             raise ValueError(f"no box-office source {arguments.source}; create it with `parterre sources create`")
         registry = CollectorRegistry()
         publisher = BulkKafkaPublisher(settings)
-        if not arguments.dry_run:
-            await publisher.start()
         try:
+            if not arguments.dry_run:
+                # Inside: a producer that could not reach Kafka is closed all the same.
+                await publisher.start()
             with arguments.file.open("rb") as stream:
                 progress = ProgressLine(size, stream.tell, unit="rows")
 

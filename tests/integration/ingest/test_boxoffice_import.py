@@ -161,6 +161,41 @@ async def test_the_cli_imports_through_the_same_code_path_and_reports(
     assert await asyncio.to_thread(main, ["import", "boxoffice", str(tmp_path / "missing.csv"), "--source", "x"]) == 2
 
 
+async def test_the_cli_whose_kafka_cannot_be_reached_says_nothing_is_lost_and_running_it_again_duplicates_nothing(
+    ingest: IngestHarness,
+    facts: TopicTail,
+    settings: ServiceSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body, _ = french_export(6, broken_every=1_000)
+    export = tmp_path / "export.csv"
+    export.write_bytes(body)
+    _cli_uses(settings, monkeypatch)
+    monkeypatch.setenv("LANG", "fr_CA.UTF-8")
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    arguments = ["import", "boxoffice", str(export), "--source", f"{ingest.organisation_id}-boxoffice", "--json"]
+    # No broker listens on port 1.
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+
+    interrupted = await asyncio.to_thread(main, arguments)
+    shown = capsys.readouterr().err
+    monkeypatch.setenv("PARTERRE_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    again = await asyncio.to_thread(main, arguments)
+
+    assert interrupted == 1
+    assert (
+        "erreur : l'importation a été interrompue : les événements ne peuvent être enregistrés pour l'instant. "
+        "Relancez l'importation plus tard ; les lignes déjà importées ne seront pas dupliquées. (Kafka : "
+    ) in shown
+    assert "Traceback" not in shown
+    assert again == 0
+    assert json.loads(capsys.readouterr().out)["published"] == 6
+    assert len(await facts.read(expected=6)) == 6
+
+
 WITHOUT_ORDER_NUMBERS = (
     "Prénom;Nom;Courriel;Spectacle;Date de représentation;Montant\r\n"
     "Hélène;D'Amours;helene@example.ca;Gala;03/10/2026 19:30;40,50 $\r\n"
