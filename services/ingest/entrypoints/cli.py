@@ -26,7 +26,14 @@ from services.ingest.domain.sources import Source, SourceKind, mint_source_key, 
 from services.ingest.handlers import EventsInFlightError, ImportSummary, import_boxoffice
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
-from shared.bilingual import BilingualValueError, french_count, in_language, language_of_environment, os_error
+from shared.bilingual import (
+    BilingualValueError,
+    format_count,
+    french_count,
+    in_language,
+    language_of_environment,
+    os_error,
+)
 from shared.events import Language
 from shared.kafka import BulkKafkaPublisher
 from shared.mongo import mongo_client
@@ -233,10 +240,11 @@ async def _set_mapping(
 
 
 def _run_import(arguments: argparse.Namespace) -> int:
+    language = language_of_environment()
     settings = IngestSettings()
     try:
         mapping = load_mapping(mapping_text(arguments.mapping.read_bytes())) if arguments.mapping else None
-        summary = asyncio.run(_import(arguments, settings, mapping))
+        summary = asyncio.run(_import(arguments, settings, mapping, language))
     except CsvFormatError as exc:
         print(f"error: {exc.en}\nerreur : {exc.fr}", file=sys.stderr)
         return 2
@@ -244,18 +252,31 @@ def _run_import(arguments: argparse.Namespace) -> int:
         print(_mapping_refused(arguments.mapping, arguments.source, exc), file=sys.stderr)
         return 2
     except EventsInFlightError as exc:
-        print(f"error: {exc}; nothing more was published, run the import again shortly", file=sys.stderr)
+        count = len(exc.event_ids)
+        held = ", ".join(exc.event_ids[:5])
+        _say_error(
+            language,
+            en=f"{exc}; nothing more was published, run the import again shortly",
+            fr=f"{french_count(count, 'événement est', 'événements sont')} en cours de publication par une autre "
+            f"requête : {held} ; rien de plus n'a été publié, relancez l'importation sous peu",
+        )
         return 1
     except (KafkaError, PyMongoError) as exc:
         print(_interrupted(exc), file=sys.stderr)
         return 1
-    except (OSError, ValueError) as exc:
+    except BilingualValueError as exc:
+        _say_error(language, en=exc.en, fr=exc.fr)
+        return 2
+    except OSError as exc:
+        _say_error(language, en=str(exc), fr=os_error(exc, "fr"))
+        return 2
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if arguments.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
     else:
-        _print_summary(summary)
+        _print_summary(summary, language)
     return 0
 
 
@@ -274,14 +295,17 @@ def _interrupted(exc: KafkaError | PyMongoError) -> str:
 
 
 async def _import(
-    arguments: argparse.Namespace, settings: IngestSettings, mapping: ColumnMapping | None
+    arguments: argparse.Namespace, settings: IngestSettings, mapping: ColumnMapping | None, language: Language = "en"
 ) -> ImportSummary:
     size = arguments.file.stat().st_size
     async with mongo_client(settings.mongo_url, app_name="parterre-cli") as client:
         database = client[settings.mongo_database]
         source = await MongoSourceRegistry(database[SOURCES]).find(arguments.source)
         if source is None or source.kind is not SourceKind.BOXOFFICE:
-            raise ValueError(f"no box-office source {arguments.source}; create it with `parterre sources create`")
+            raise BilingualValueError(
+                en=f"no box-office source {arguments.source}; create it with `parterre sources create`",
+                fr=f"aucune source de billetterie {arguments.source} ; créez-la avec `parterre sources create`",
+            )
         registry = CollectorRegistry()
         publisher = BulkKafkaPublisher(settings)
         try:
@@ -289,11 +313,18 @@ async def _import(
                 # Inside: a producer that could not reach Kafka is closed all the same.
                 await publisher.start()
             with arguments.file.open("rb") as stream:
-                progress = ProgressLine(size, stream.tell, unit="rows")
+                progress = ProgressLine(
+                    size, stream.tell, unit=in_language(language, en="rows", fr="lignes"), language=language
+                )
 
                 def show(summary: ImportSummary, *, final: bool = False) -> None:
                     report = summary.report
-                    details = f"{report.accepted:,} accepted  {report.rejected:,} rejected"
+                    details = in_language(
+                        language,
+                        en=f"{report.accepted:,} accepted  {report.rejected:,} rejected",
+                        fr=f"{french_count(report.accepted, 'acceptée', 'acceptées')}  "
+                        f"{french_count(report.rejected, 'refusée', 'refusées')}",
+                    )
                     (progress.finish if final else progress.update)(report.rows_read, details)
 
                 summary = await import_boxoffice(
@@ -320,8 +351,11 @@ async def _import(
     return summary
 
 
-def _print_summary(summary: ImportSummary) -> None:
+def _print_summary(summary: ImportSummary, language: Language = "en") -> None:
     report = summary.report
+    if language == "fr":
+        _print_summary_in_french(summary)
+        return
     print(f"rows read          {report.rows_read:,}")
     print(f"accepted           {report.accepted:,}")
     print(f"rejected           {report.rejected:,}")
@@ -334,14 +368,37 @@ def _print_summary(summary: ImportSummary) -> None:
         print(f"duplicates skipped {summary.duplicates:,}")
     for example in report.first_rejections[:20]:
         print(f"row {example.row_number}, column {example.column!r}: {example.reason}")
-        print(f"  ligne {example.row_number}, colonne {example.column!r} : {example.reason_fr}")
     if report.rejected > 20:
         listed = len(report.first_rejections)
         print(f"… and {report.rejected - 20:,} more rejected rows (--json lists the first {listed})")
-        print(f"… et {report.rejected - 20:,} autres lignes refusées (--json donne les {listed} premières)")
     for notice in report.notices():
         print(f"note: {notice.message}")
-        print(f"  à noter : {notice.message_fr}")
+
+
+def _print_summary_in_french(summary: ImportSummary) -> None:
+    report = summary.report
+
+    def count(value: int) -> str:
+        return format_count(value, "fr")
+
+    print(f"lignes lues         {count(report.rows_read)}")
+    print(f"acceptées           {count(report.accepted)}")
+    print(f"refusées            {count(report.rejected)}")
+    # The reasons are codes, as `--json` gives them: the same in both languages.
+    for reason, times in report.rejections_by_reason.most_common():
+        print(f"  {reason:<17} {count(times)}")
+    if summary.dry_run:
+        print("essai à blanc : rien n'a été publié")
+    else:
+        print(f"événements publiés  {count(summary.published)}")
+        print(f"doublons ignorés    {count(summary.duplicates)}")
+    for example in report.first_rejections[:20]:
+        print(f"ligne {example.row_number}, colonne {example.column!r} : {example.reason_fr}")
+    if report.rejected > 20:
+        listed = len(report.first_rejections)
+        print(f"… et {count(report.rejected - 20)} autres lignes refusées (--json donne les {listed} premières)")
+    for notice in report.notices():
+        print(f"à noter : {notice.message_fr}")
 
 
 def _print_key(source_id: str, key: str, language: Language) -> None:
