@@ -63,7 +63,21 @@ def _run_replay(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return asyncio.run(_replay(arguments, NotifySettings(), language))
+    settings = NotifySettings()
+    try:
+        return asyncio.run(_replay(arguments, settings, language))
+    except PyMongoError as exc:
+        print(
+            in_language(
+                language,
+                en=f"error: the store: {exc}; the deliveries said queued again above are, the others are as they "
+                "were: run the command again for them",
+                fr=f"erreur : la base de données : {exc} ; les livraisons dites remises en file d'attente ci-dessus "
+                "le sont, les autres sont restées telles quelles : relancez la commande pour elles",
+            ),
+            file=sys.stderr,
+        )
+        return 1
 
 
 async def _replay(arguments: argparse.Namespace, settings: NotifySettings, language: Language = "en") -> int:
