@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from shared.access import TOKEN_INDEXES, refusal_before_reading
-from shared.bilingual import in_language, language_of_environment
+from shared.bilingual import BilingualValueError, in_language, language_of_environment
 from shared.consumer_lag import LagReader
 from shared.dead_letter_routes import router as dead_letter_router
 from shared.errors import bilingual_error
@@ -321,6 +321,12 @@ def serve(read_settings: Callable[[], SettingsT], build_app: Callable[[SettingsT
         language = language_of_environment()
         problems = exc.said_in(language)
         print(in_language(language, en=f"error: {problems}", fr=f"erreur : {problems}"), file=sys.stderr)
+        sys.exit(2)
+    except BilingualValueError as exc:
+        # A setting each value of which passes, refused together (notify's secrets key missing on a service
+        # listening beyond this machine).
+        language = language_of_environment()
+        print(in_language(language, en=f"error: {exc.en}", fr=f"erreur : {exc.fr}"), file=sys.stderr)
         sys.exit(2)
     tune_garbage_collection()
     uvicorn.run(

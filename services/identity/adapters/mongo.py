@@ -162,7 +162,11 @@ def _journal_document(entry: JournalEntry, batch_id: str | None = None) -> Docum
 
 
 class SaltMismatchError(RuntimeError):
-    """The salt given is not the one the store's blocking keys were hashed with."""
+    """The salt given is not the one the store's blocking keys were hashed with; `fr` says so in French."""
+
+    def __init__(self, en: str, fr: str) -> None:
+        super().__init__(en)
+        self.fr = fr
 
 
 class MongoIdentityStore:
@@ -720,7 +724,9 @@ class MongoIdentityStore:
         if recorded is not None and recorded["fingerprint"] != fingerprint:
             raise SaltMismatchError(
                 "this store's blocking keys were hashed with another PARTERRE_IDENTITY_SUPPRESSION_SALT: "
-                "set the one the identity service runs with"
+                "set the one the identity service runs with",
+                "les clés de blocage de cette base de données ont été hachées avec un autre "
+                "PARTERRE_IDENTITY_SUPPRESSION_SALT : donnez celui avec lequel le service d'identité fonctionne",
             )
         self._salt_confirmed = True
 

@@ -314,8 +314,7 @@ def _run_refile(arguments: argparse.Namespace) -> int:
             kept_fr="ce qui a été classé le reste",
         )
     except SaltMismatchError as exc:
-        # What is wrong with the salt is said in English alone for now.
-        _say_error(language, en=str(exc), fr=str(exc))
+        _say_error(language, en=str(exc), fr=exc.fr)
         return 2
     if isinstance(report, int):
         return report

@@ -7,6 +7,8 @@ import logging
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from shared.bilingual import BilingualValueError
+
 log = logging.getLogger(__name__)
 
 SEALED_PREFIX = "fernet:"
@@ -15,7 +17,7 @@ KEY_VARIABLE = "PARTERRE_NOTIFY_SECRETS_KEY"
 DEVELOPMENT_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"parterre notify development key").digest()).decode()
 
 
-class SecretsKeyError(ValueError):
+class SecretsKeyError(BilingualValueError):
     """The secrets key is missing where one is required, malformed, or not the key the secrets were sealed with."""
 
 
@@ -24,14 +26,16 @@ class SecretBox:
 
     def __init__(self, keys: list[str]) -> None:
         if not keys:
-            raise SecretsKeyError(f"{KEY_VARIABLE} names no key")
+            raise SecretsKeyError(en=f"{KEY_VARIABLE} names no key", fr=f"{KEY_VARIABLE} ne nomme aucune clé")
         try:
             fernets = [Fernet(key.strip().encode()) for key in keys]
             self._first = fernets[0]
             self._fernet = MultiFernet(fernets)
         except ValueError as exc:
             raise SecretsKeyError(
-                f"{KEY_VARIABLE} must be Fernet keys (32 bytes, URL-safe base64), comma-separated: {exc}"
+                en=f"{KEY_VARIABLE} must be Fernet keys (32 bytes, URL-safe base64), comma-separated: {exc}",
+                fr=f"{KEY_VARIABLE} doit donner des clés Fernet (32 octets en base64 pour URL), séparées par des "
+                f"virgules : {exc}",
             ) from exc
 
     def seal(self, secret: str) -> str:
@@ -44,7 +48,10 @@ class SecretBox:
         try:
             return self._fernet.decrypt(stored.removeprefix(SEALED_PREFIX).encode()).decode()
         except InvalidToken as exc:
-            raise SecretsKeyError(f"a stored secret was sealed with a key {KEY_VARIABLE} does not hold") from exc
+            raise SecretsKeyError(
+                en=f"a stored secret was sealed with a key {KEY_VARIABLE} does not hold",
+                fr=f"un secret enregistré a été scellé avec une clé que {KEY_VARIABLE} ne contient pas",
+            ) from exc
 
     def resealed(self, stored: str) -> str | None:
         """`stored` sealed again with the first key (or sealed, if it was stored before sealing began), or None if
@@ -80,10 +87,13 @@ def secret_box(configured: str, *, http_host: str) -> SecretBox:
     if keys:
         return SecretBox(keys)
     if not _listens_on_loopback_only(http_host):
+        make_key = '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`'
         raise SecretsKeyError(
-            f"{KEY_VARIABLE} is not set, and this service listens on {http_host}, beyond this machine: set it to a key "
-            f'made by `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` '
-            "and keep it, or the stored signing secrets and API keys cannot be read again"
+            en=f"{KEY_VARIABLE} is not set, and this service listens on {http_host}, beyond this machine: set it to a "
+            f"key made by {make_key} and keep it, or the stored signing secrets and API keys cannot be read again",
+            fr=f"{KEY_VARIABLE} n'est pas défini, et ce service écoute sur {http_host}, au-delà de cette machine : "
+            f"donnez-lui une clé faite par {make_key} et conservez-la, sans quoi les secrets de signature et les clés "
+            "d'API enregistrés ne pourront plus être lus",
         )
     log.warning("%s is not set: sealing secrets with the development key, fit for this machine only", KEY_VARIABLE)
     return SecretBox([DEVELOPMENT_KEY])

@@ -161,8 +161,7 @@ def _run_reseal(_arguments: argparse.Namespace) -> int:
     try:
         report = asyncio.run(_reseal(settings))
     except SecretsKeyError as exc:
-        # What is wrong with the key is said in English alone for now.
-        print(in_language(language, en=f"error: {exc}", fr=f"erreur : {exc}"), file=sys.stderr)
+        print(in_language(language, en=f"error: {exc.en}", fr=f"erreur : {exc.fr}"), file=sys.stderr)
         return 2
     except PyMongoError as exc:
         print(

@@ -208,9 +208,17 @@ async def test_a_store_opened_with_another_salt_than_its_blocks_were_hashed_with
     monkeypatch.setenv("PARTERRE_IDENTITY_SUPPRESSION_SALT", "a-shell-s-salt")
     refused = await run_from_terminal(["identity", "refile-blocks"])
     refused_error = capsys.readouterr().err
+    monkeypatch.setenv("LANG", "fr_CA.UTF-8")
+    refused_in_french = await run_from_terminal(["identity", "refile-blocks"])
+    french_error = capsys.readouterr().err
+    monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("PARTERRE_IDENTITY_SUPPRESSION_SALT", "the-service-s-salt")
     done = await run_from_terminal(["identity", "refile-blocks"])
 
-    assert (refused, done) == (2, 0)
+    assert (refused, refused_in_french, done) == (2, 2, 0)
     assert "PARTERRE_IDENTITY_SUPPRESSION_SALT" in refused_error
+    assert french_error.startswith(
+        "erreur : les clés de blocage de cette base de données ont été hachées avec un autre "
+        "PARTERRE_IDENTITY_SUPPRESSION_SALT"
+    )
     assert "visited 1 persons" in capsys.readouterr().out

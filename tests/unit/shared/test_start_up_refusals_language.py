@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from services.identity.bootstrap import create_app as create_identity
 from services.identity.settings import IdentitySettings
 from services.ingest.settings import IngestSettings
+from services.notify.bootstrap import create_app as create_notify
+from services.notify.settings import NotifySettings
 from services.profile.bootstrap import create_app as create_profile
 from services.profile.settings import ProfileSettings
 from shared import service
@@ -194,3 +196,22 @@ def test_a_match_model_file_s_own_check_stops_the_identity_service_in_french(
     assert refusal(capsys, IdentitySettings, create_identity) == (
         f"erreur : {model}, ligne 1 : les seuils demandent 0 < review_at <= link_at < 1, pas 0.95 et 0.9\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [
+        (ENGLISH, "error: PARTERRE_NOTIFY_SECRETS_KEY is not set, and this service listens on 0.0.0.0, beyond "),
+        (FRENCH, "erreur : PARTERRE_NOTIFY_SECRETS_KEY n'est pas défini, et ce service écoute sur 0.0.0.0, au-delà "),
+    ],
+)
+def test_notify_listening_beyond_this_machine_without_a_secrets_key_stops_with_a_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], locale: str, said: str
+) -> None:
+    speaking(monkeypatch, locale, PARTERRE_HTTP_HOST="0.0.0.0")
+    monkeypatch.delenv("PARTERRE_NOTIFY_SECRETS_KEY", raising=False)
+
+    shown = refusal(capsys, NotifySettings, create_notify)
+
+    assert shown.startswith(said)
+    assert shown.count("\n") == 1, "one line, no traceback"
