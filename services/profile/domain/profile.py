@@ -198,9 +198,10 @@ class ProfileState:
     @property
     def consent_relationships(self) -> Mapping[str, ConsentFact]:
         """The latest relationship of each kind that implies consent: `relationships`, with the latest purchase not
-        undone as a purchase. A shop order cancelled, or a ticket order whose every ticket was paid back (a box
-        office writes a cancelled order so), implies nothing, whatever the reason (declined, fraud, the customer's
-        change of mind): consent errs towards no contact. The purchase before it implies consent then, if any.
+        undone as a purchase. A shop order cancelled or refunded in full, or a ticket order whose every ticket was
+        paid back (a box office writes a cancelled order so), implies nothing, whatever the reason (declined, fraud,
+        the customer's change of mind): consent errs towards no contact. The purchase before it implies consent
+        then, if any.
 
         Profiles stored before orders, tickets and passes kept their source hold the latest purchase in
         `relationships`: once it is undone, the purchases it hid cannot be named with their source, and imply
@@ -210,13 +211,11 @@ class ProfileState:
         paid_back = self._tickets_paid_back()
         if not self.shop_orders and not paid_back:
             return self.relationships
-        cancelled = {
-            order.placed.stamp
-            for order in self.shop_orders.values()
-            if order.placed is not None and order.cancelled is not None
+        undone = {
+            order.placed.stamp for order in self.shop_orders.values() if order.placed is not None and order.kept is None
         }
         stored = self.relationships.get(purchase)
-        if stored is not None and (stored.stamp in cancelled or stored.stamp.time in paid_back):
+        if stored is not None and (stored.stamp in undone or stored.stamp.time in paid_back):
             stored = None
         kept = stored
         for candidate in self._purchases_kept():
@@ -241,8 +240,8 @@ class ProfileState:
         """Each purchase not undone whose source is known, as the implied consent it gives."""
         granted, basis = ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE
         for order in self.shop_orders.values():
-            if order.placed is not None and order.cancelled is None and order.placed.source:
-                yield ConsentFact(order.placed.stamp, granted, basis, order.placed.source)
+            if order.kept is not None and order.kept.source:
+                yield ConsentFact(order.kept.stamp, granted, basis, order.kept.source)
         for record in self.tickets.values():
             if record.bought is not None and record.refunded is None and record.bought.source:
                 yield ConsentFact(record.bought.stamp, granted, basis, record.bought.source)

@@ -31,6 +31,7 @@ from tests.unit.profile.facts import (
     refund,
     shop_cancellation,
     shop_order,
+    shop_refund,
     subscription,
     withdrawn,
 )
@@ -188,6 +189,41 @@ def test_a_cancelled_shop_order_implies_no_consent_whichever_comes_first(
     assert email_fields(history, BOUGHT + days(2))["allowed"] is False
 
 
+@pytest.mark.parametrize("refunded_first", [False, True])
+def test_a_shop_order_refunded_in_full_implies_no_consent_whichever_comes_first(refunded_first: bool) -> None:
+    # Refunded in one go or in parts, not cancelled: the customer kept nothing, as a ticket order paid back whole.
+    history = [
+        shop_order(BOUGHT, order_id="1", total="38.59"),
+        shop_refund(BOUGHT + days(1), order_id="1", amount="20.00"),
+        shop_refund(BOUGHT + days(2), order_id="1", amount="18.59"),
+    ]
+
+    state = fold(history[::-1] if refunded_first else history)
+
+    assert current_consent(state, EMAIL).status is ConsentStatus.NONE
+    assert email_fields(history, BOUGHT + days(3))["allowed"] is False
+
+
+def test_a_shop_order_refunded_in_part_still_implies_consent() -> None:
+    state = fold([shop_order(BOUGHT, order_id="1", total="38.59"), shop_refund(BOUGHT + days(1), order_id="1")])
+
+    consent = current_consent(state, EMAIL)
+    assert (consent.basis, consent.captured_at) == (LegalBasis.IMPLIED_PURCHASE, BOUGHT)
+
+
+def test_an_earlier_purchase_implies_consent_from_its_own_moment_once_a_later_shop_order_is_refunded_in_full() -> None:
+    state = fold(
+        [
+            purchase(BOUGHT, SHOW),
+            shop_order(BOUGHT + days(200), order_id="1", total="38.59"),
+            shop_refund(BOUGHT + days(201), order_id="1", amount="38.59"),
+        ]
+    )
+
+    consent = current_consent(state, EMAIL)
+    assert (consent.captured_at, consent.source) == (BOUGHT, "billetterie-principale")
+
+
 def test_an_earlier_shop_order_kept_implies_consent_once_a_later_one_is_cancelled() -> None:
     state = fold(
         [
@@ -303,6 +339,13 @@ def test_a_stored_profiles_latest_shop_order_implies_consent_naming_its_shop_unt
 
     assert current_consent(stored, EMAIL).source == "shopify-boutique"
     assert current_consent(merge(stored, cancelled), EMAIL).status is ConsentStatus.NONE
+
+
+def test_a_stored_profiles_latest_shop_order_implies_no_consent_once_refunded_in_full() -> None:
+    stored = stored_before_orders_were_kept_apart([shop_order(BOUGHT, order_id="1", total="38.59")])
+    refunded = fold([shop_refund(BOUGHT + days(1), order_id="1", amount="38.59")])
+
+    assert current_consent(merge(stored, refunded), EMAIL).status is ConsentStatus.NONE
 
 
 @pytest.mark.parametrize(
