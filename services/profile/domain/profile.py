@@ -28,6 +28,7 @@ from services.profile.domain.records import (
     SHOP_ORDER_MERGE,
     TICKET_MERGE,
     Acquisition,
+    Gift,
     PerformanceRecord,
     PostalAddress,
     ShopOrderRecord,
@@ -144,7 +145,9 @@ class ProfileState:
     # `source:external id` of every upstream record seen, so the profile can be found by an upstream id.
     external_ids: frozenset[str] = frozenset()
     latest_event_at: datetime | None = None
-    # Consent: grants and withdrawals by purpose, and the latest relationship implying consent by basis.
+    # Consent: grants and withdrawals by purpose, and the latest inquiry implying consent. Tickets, passes, shop
+    # orders and gifts imply consent from their own records (`consent_relationships`); profiles stored before they
+    # did hold the latest purchase, membership and gift here too.
     consent_facts: Mapping[str, tuple[ConsentFact, ...]] = field(default_factory=dict)
     relationships: Mapping[str, ConsentFact] = field(default_factory=dict)
     # Box office
@@ -177,12 +180,12 @@ class ProfileState:
     subscription_paid: Decimal = Decimal(0)
     # Shop
     shop_orders: Mapping[str, ShopOrderRecord] = field(default_factory=dict)
-    # Donations: each gift's amount by donation id, so a gift told by several events counts once. `donations`,
-    # `donated` and `largest_donation` are what profiles stored before gifts were kept one by one counted, summed
-    # and found largest; nothing adds to them now. The first and the last moment are those of every event telling a
-    # gift: a gift told again at another moment moves them out, never back, so a rule counted from them (a donor's
-    # anniversary, a lapsed donor) is not asked again.
-    gifts: Mapping[str, Stamped[Decimal]] = field(default_factory=dict)
+    # Donations: each gift's amount and source by donation id, so a gift told by several events counts once, and
+    # implies consent from when it was first told. `donations`, `donated` and `largest_donation` are what profiles
+    # stored before gifts were kept one by one counted, summed and found largest; nothing adds to them now. The first
+    # and the last moment are those of every event telling a gift: a gift told again at another moment moves them
+    # out, never back, so a rule counted from them (a donor's anniversary, a lapsed donor) is not asked again.
+    gifts: Mapping[str, Gift] = field(default_factory=dict)
     donations: int = 0
     donated: Decimal = Decimal(0)
     largest_donation: Decimal | None = None
@@ -197,31 +200,44 @@ class ProfileState:
 
     @property
     def consent_relationships(self) -> Mapping[str, ConsentFact]:
-        """The latest relationship of each kind that implies consent: `relationships`, with the latest purchase not
-        undone as a purchase. A shop order cancelled or refunded in full, or a ticket order whose every ticket was
-        paid back (a box office writes a cancelled order so), implies nothing, whatever the reason (declined, fraud,
-        the customer's change of mind): consent errs towards no contact. The purchase before it implies consent
-        then, if any.
+        """The latest relationship of each kind that implies consent: the latest inquiry (`relationships`), the latest
+        ticket, shop order or pass not undone as a purchase, the latest membership and the latest gift.
 
-        Profiles stored before orders, tickets and passes kept their source hold the latest purchase in
-        `relationships`: once it is undone, the purchases it hid cannot be named with their source, and imply
-        nothing until the next one.
+        Each ticket, pass or membership payment and gift counts from the first event that told it, as its record
+        keeps it: one told again later (a webhook, then an import of the box office's history; a donation platform's
+        receipt) is the same purchase or gift, and must not restart its term: consent errs towards no contact.
+
+        A shop order cancelled or refunded in full, or a ticket order whose every ticket was paid back (a box office
+        writes a cancelled order so), implies nothing, whatever the reason (declined, fraud, the customer's change of
+        mind). The purchase before it implies consent then, if any.
+
+        Profiles stored before orders, tickets, passes and gifts kept their source hold the latest purchase,
+        membership and gift in `relationships`: once it is undone, the purchases it hid cannot be named with their
+        source, and imply nothing until the next one. Such a profile, folded again from its events (`parterre
+        profile recompute`), counts each from its first report.
         """
-        purchase = LegalBasis.IMPLIED_PURCHASE.value
-        paid_back = self._tickets_paid_back()
-        if not self.shop_orders and not paid_back:
+        if not self.tickets and not self.shop_orders and not self.gifts and not self.subscription_terms:
             return self.relationships
+        purchase, donation = LegalBasis.IMPLIED_PURCHASE.value, LegalBasis.IMPLIED_DONATION.value
+        membership = LegalBasis.IMPLIED_MEMBERSHIP.value
+        paid_back = self._tickets_paid_back()
         undone = {
             order.placed.stamp for order in self.shop_orders.values() if order.placed is not None and order.kept is None
         }
         stored = self.relationships.get(purchase)
         if stored is not None and (stored.stamp in undone or stored.stamp.time in paid_back):
             stored = None
-        kept = stored
-        for candidate in self._purchases_kept():
-            kept = MOST_RECENT.combine(kept, candidate)
-        others = {basis: fact for basis, fact in self.relationships.items() if basis != purchase}
-        return others if kept is None else {**others, purchase: kept}
+        kept = {
+            purchase: _latest_relationship(LegalBasis.IMPLIED_PURCHASE, stored, self._purchases_kept()),
+            membership: _latest_relationship(
+                LegalBasis.IMPLIED_MEMBERSHIP, self.relationships.get(membership), self._memberships_paid()
+            ),
+            donation: _latest_relationship(
+                LegalBasis.IMPLIED_DONATION, self.relationships.get(donation), self._gifts_given()
+            ),
+        }
+        others = {basis: fact for basis, fact in self.relationships.items() if basis not in kept}
+        return others | {basis: fact for basis, fact in kept.items() if fact is not None}
 
     def _tickets_paid_back(self) -> frozenset[datetime]:
         """The moments of ticket purchases whose every ticket was refunded, none kept; `relationships` knows a
@@ -236,18 +252,34 @@ class ProfileState:
                 (refunded if record.refunded is not None else kept).add(record.bought.stamp.time)
         return frozenset(refunded - kept)
 
-    def _purchases_kept(self) -> Iterator[ConsentFact]:
-        """Each purchase not undone whose source is known, as the implied consent it gives."""
-        granted, basis = ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE
+    def _purchases_kept(self) -> Iterator[tuple[Stamp, str]]:
+        """When each purchase not undone whose source is known was first told, and its source."""
         for order in self.shop_orders.values():
             if order.kept is not None and order.kept.source:
-                yield ConsentFact(order.kept.stamp, granted, basis, order.kept.source)
+                yield order.kept.stamp, order.kept.source
         for record in self.tickets.values():
             if record.bought is not None and record.refunded is None and record.bought.source:
-                yield ConsentFact(record.bought.stamp, granted, basis, record.bought.source)
-        for subscription in self.subscriptions.values():
-            if subscription.kind is SubscriptionKind.SEASON_PASS and subscription.source:
-                yield ConsentFact(subscription.stamp, granted, basis, subscription.source)
+                yield record.bought.stamp, record.bought.source
+        yield from self._subscriptions_paid(SubscriptionKind.SEASON_PASS)
+
+    def _memberships_paid(self) -> Iterator[tuple[Stamp, str]]:
+        return self._subscriptions_paid(SubscriptionKind.MEMBERSHIP)
+
+    def _subscriptions_paid(self, kind: SubscriptionKind) -> Iterator[tuple[Stamp, str]]:
+        """When each payment of a pass or membership of `kind` whose source is known was first told, and its source:
+        a payment told again (an import after the webhook) is the same term, a renewal a new one."""
+        for term, paid in self.subscription_terms.items():
+            # A term's key begins with its pass's id (`subscription_term`), whose record says what it is and who sold
+            # it; a renewal may have moved the record's own moment past this term's.
+            subscription = self.subscriptions.get(term.rsplit("|", 3)[0])
+            if subscription is not None and subscription.kind is kind and subscription.source:
+                yield paid.stamp, subscription.source
+
+    def _gifts_given(self) -> Iterator[tuple[Stamp, str]]:
+        """When each gift whose source is known was first told, and its source."""
+        for gift in self.gifts.values():
+            if gift.source:
+                yield gift.stamp, gift.source
 
     @property
     def donation_count(self) -> int:
@@ -297,6 +329,21 @@ class ProfileState:
         return dataclasses.replace(
             state, tickets={ticket_id: _with_purchase(record) for ticket_id, record in state.tickets.items()}
         )
+
+
+def _latest_relationship(
+    basis: LegalBasis, stored: ConsentFact | None, told: Iterable[tuple[Stamp, str]]
+) -> ConsentFact | None:
+    """The latest of `stored` and the relationships `told` (when each was first told, and its source) of `basis`; the
+    fact is made for the latest alone, as a patron may hold hundreds of tickets."""
+    latest = max(told, key=_first_item, default=None)
+    if latest is None or (stored is not None and stored.stamp >= latest[0]):
+        return stored
+    return ConsentFact(latest[0], ConsentAction.GRANTED, basis, latest[1])
+
+
+def _first_item(pair: tuple[Stamp, str]) -> Stamp:
+    return pair[0]
 
 
 def subscription_term(subscription_id: str, starts_on: date, ends_on: date | None, renews_on: date | None) -> str:
@@ -510,7 +557,6 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
                 "performances": _performance(data.performance, stamp),
                 "first_purchase_at": stamp.time,
                 "last_purchase_at": stamp.time,
-                "relationships": _relationship(LegalBasis.IMPLIED_PURCHASE, stamp, source),
             }
         case TicketRefundedV1():
             return {
@@ -538,11 +584,6 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
                 "performances": _performance(data.performance, stamp),
             }
         case SubscriptionPurchasedV1():
-            basis = (
-                LegalBasis.IMPLIED_MEMBERSHIP
-                if data.kind is SubscriptionKind.MEMBERSHIP
-                else LegalBasis.IMPLIED_PURCHASE
-            )
             record = SubscriptionRecord(
                 stamp, data.kind, data.starts_on, data.renews_on, data.ends_on, data.season, source=source
             )
@@ -556,7 +597,6 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
                 },
                 "first_purchase_at": stamp.time,
                 "last_purchase_at": stamp.time,
-                "relationships": _relationship(basis, stamp, source),
             }
         case ShopOrderPlacedV1():
             categories = frozenset(line.category for line in data.lines if line.category is not None)
@@ -570,10 +610,9 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             return {"shop_orders": {data.order_id: ShopOrderRecord(cancelled=stamp)}}
         case DonationMadeV1():
             return {
-                "gifts": {data.donation_id: Stamped(data.amount.amount, stamp)},
+                "gifts": {data.donation_id: Gift(data.amount.amount, stamp, source)},
                 "first_donation_at": stamp.time,
                 "last_donation_at": stamp.time,
-                "relationships": _relationship(LegalBasis.IMPLIED_DONATION, stamp, source),
             }
         case NewsletterSubscribedV1():
             return {"newsletter_lists": {data.list_id: Stamped(NewsletterStatus.SUBSCRIBED.value, stamp)}}

@@ -137,6 +137,17 @@ class SubscriptionRecord:
         return due + RENEWAL_GRACE if self.ends_on is None and self.renews_on is not None else due
 
 
+@quick_init
+@dataclass(frozen=True, slots=True)
+class Gift:
+    """A gift as the first event telling it gave it: its amount, and where it was given, which its implied consent
+    names (empty for a gift stored before it was kept)."""
+
+    value: Decimal
+    stamp: Stamp
+    source: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class ShopPlacement:
     stamp: Stamp

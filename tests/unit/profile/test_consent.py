@@ -1,8 +1,9 @@
 """Consent per purpose: express until withdrawn, implied for 2 years or 6 months, and withdrawal against later facts."""
 
 import dataclasses
+import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -305,6 +306,64 @@ def test_a_ticket_purchase_told_again_under_another_event_id_and_then_paid_back_
     assert current_consent(state, EMAIL).status is ConsentStatus.NONE
 
 
+def told_again(event: ProfileEvent, later: timedelta) -> ProfileEvent:
+    """`event` told again `later` under another event id: a webhook, then an import of the same sale or gift."""
+    return dataclasses.replace(event, event_id=f"{event.event_id}-import", time=event.time + later)
+
+
+@pytest.mark.parametrize(
+    ("first", "basis"),
+    [
+        (purchase(BOUGHT, SHOW, "T-1"), LegalBasis.IMPLIED_PURCHASE),
+        (donation(BOUGHT, donation_id="DON-1"), LegalBasis.IMPLIED_DONATION),
+        (subscription(BOUGHT, kind="season_pass"), LegalBasis.IMPLIED_PURCHASE),
+        (subscription(BOUGHT, kind="membership"), LegalBasis.IMPLIED_MEMBERSHIP),
+    ],
+    ids=["ticket", "gift", "season pass", "membership"],
+)
+@pytest.mark.parametrize("told_first", [True, False], ids=["in order", "import first"])
+def test_a_purchase_or_a_gift_told_again_later_implies_consent_from_its_first_report_only(
+    first: ProfileEvent, basis: LegalBasis, told_first: bool
+) -> None:
+    history = [first, told_again(first, days(80))]
+
+    consent = current_consent(fold(history if told_first else history[::-1]), EMAIL)
+
+    assert (consent.basis, consent.captured_at) == (basis, BOUGHT)
+    assert not consent.allowed_at(BOUGHT + days(731))
+
+
+def test_a_pass_renewed_for_a_new_term_implies_consent_from_the_renewal() -> None:
+    renewal = subscription(BOUGHT + days(365), starts_on=date(2027, 9, 1), ends_on=date(2028, 6, 30))
+
+    consent = current_consent(fold([subscription(BOUGHT), renewal]), EMAIL)
+
+    assert consent.captured_at == BOUGHT + days(365)
+
+
+def test_of_two_gifts_each_told_twice_the_later_gift_implies_consent_from_its_first_report() -> None:
+    first, second = donation(BOUGHT, donation_id="DON-1"), donation(BOUGHT + days(30), donation_id="DON-2")
+
+    state = fold([first, second, told_again(first, days(100)), told_again(second, days(10))])
+
+    assert current_consent(state, EMAIL).captured_at == BOUGHT + days(30)
+
+
+def test_a_stored_profiles_gift_without_its_source_implies_consent_as_stored() -> None:
+    state = fold([donation(BOUGHT, donation_id="DON-1")])
+    gift = state.gifts["DON-1"]
+    relationship = ConsentFact(gift.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_DONATION, "zeffy-dons")
+    # As a version before this one stored it: each gift its amount and moment alone, the latest among relationships.
+    document = json.loads(json.dumps(state.to_document()))
+    for stored_gift in document["gifts"]:
+        del stored_gift["value"]["source"]
+    stored = ProfileState.from_document(document)
+    stored = dataclasses.replace(stored, relationships={"implied_donation": relationship})
+
+    consent = current_consent(stored, EMAIL)
+    assert (consent.basis, consent.captured_at, consent.source) == (LegalBasis.IMPLIED_DONATION, BOUGHT, "zeffy-dons")
+
+
 def stored_before_orders_were_kept_apart(events: list[ProfileEvent]) -> ProfileState:
     """The profile a version before this one stored: orders and tickets without their source, and the latest
     purchase, ticket or order, among `relationships`."""
@@ -312,9 +371,10 @@ def stored_before_orders_were_kept_apart(events: list[ProfileEvent]) -> ProfileS
     placements = [order.placed for order in state.shop_orders.values() if order.placed is not None]
     stored = state.relationships.get("implied_purchase")
     candidates = [stored] if stored is not None else []
+    bought = [record.bought for record in state.tickets.values() if record.bought is not None]
     candidates += [
-        ConsentFact(placement.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, placement.source)
-        for placement in placements
+        ConsentFact(sale.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, sale.source)
+        for sale in [*placements, *bought]
     ]
     return dataclasses.replace(
         state,

@@ -29,6 +29,7 @@ from shared.events import (
     EmailBouncedV1,
     NewsletterCleanedV1,
     NewsletterCleanedV2,
+    SubscriptionPurchasedV1,
     TicketPurchasedV1,
     TicketRefundedV1,
 )
@@ -70,6 +71,8 @@ PURPOSES = st.sampled_from(["marketing_email", "sms", "postal", "survey"])
 BASES = st.sampled_from(["express", "implied_purchase", "implied_donation", "implied_inquiry", "implied_membership"])
 # Hours rather than seconds, so that facts often share an instant and ties must be broken by event id.
 MOMENTS = st.integers(min_value=0, max_value=24 * 900).map(lambda hours: START + timedelta(hours=hours))
+# How much later a fact is told again: within its two years of implied consent, and past them.
+LATER = st.integers(min_value=1, max_value=900)
 FactDraw = Callable[[st.DrawFn, datetime], ProfileEvent]
 
 
@@ -216,6 +219,41 @@ def test_an_order_a_refund_or_a_gift_told_again_under_other_event_ids_changes_no
     assert view(fold([*events, *resent]), as_of=as_of, seasons=THEATRE) == view(
         fold(events), as_of=as_of, seasons=THEATRE
     )
+
+
+def _told_as_one_kind(event: ProfileEvent, events: list[ProfileEvent]) -> bool:
+    """Whether no other event of `events` tells `event`'s pass as the other kind (season pass or membership): a pass
+    told as both is two stories, not one told again."""
+    if not isinstance(event.data, SubscriptionPurchasedV1):
+        return True
+    subscription_id, kind = event.data.subscription_id, event.data.kind
+    return all(
+        other.data.kind is kind
+        for other in events
+        if isinstance(other.data, SubscriptionPurchasedV1) and other.data.subscription_id == subscription_id
+    )
+
+
+@properties
+@given(st.data())
+def test_a_purchase_a_pass_payment_or_a_gift_told_again_later_implies_consent_from_its_first_report(
+    data: st.DataObject,
+) -> None:
+    events = data.draw(histories())
+    told_again = [
+        event
+        for event in events
+        if isinstance(event.data, TicketPurchasedV1 | SubscriptionPurchasedV1 | DonationMadeV1)
+        and _told_as_one_kind(event, events)
+    ]
+    resent = [
+        dataclasses.replace(
+            event, event_id=f"{event.event_id}-again-{copy}", time=event.time + timedelta(days=data.draw(LATER))
+        )
+        for copy, event in enumerate(data.draw(st.lists(st.sampled_from(told_again), max_size=6)) if told_again else [])
+    ]
+
+    assert consents(fold([*events, *resent])) == consents(fold(events))
 
 
 @properties
