@@ -229,7 +229,7 @@ async def accept_profile_change(envelope: Envelope, change: ProfileChangedV1, de
     if await store.is_erased(organisation_id, change.person_id):
         return []
     contact = await store.contact(organisation_id, change.person_id) or Contact(change.person_id)
-    applied = apply_change(contact, change.changed, change.profile_version)
+    applied = apply_change(contact, change.changed, change.profile_version, envelope.time)
     if applied is not None:
         await store.save_contact(organisation_id, applied)
     return await _queue_profile_change(envelope, change, await store.subscriptions(organisation_id), deps)
@@ -284,7 +284,11 @@ async def accept_together(
 
     async def fold_contacts(organisation_id: str) -> None:
         changes = {
-            person_id: [event for index in indexes if isinstance(event := events[index][1], ProfileChangedV1)]
+            person_id: [
+                (envelope.time, event)
+                for envelope, event in (events[index] for index in indexes)
+                if isinstance(event, ProfileChangedV1)
+            ]
             for (organisation, person_id), indexes in by_person.items()
             if organisation == organisation_id
         }
@@ -356,7 +360,7 @@ class _FoldedContact:
 
 
 async def _folded_contacts(
-    organisation_id: str, changes: Mapping[str, Sequence[ProfileChangedV1]], deps: NotifyDeps
+    organisation_id: str, changes: Mapping[str, Sequence[tuple[datetime, ProfileChangedV1]]], deps: NotifyDeps
 ) -> dict[str, _FoldedContact]:
     """What each person of one organisation makes of their contact with their `changes`; those whose contacts could
     not be read or folded are left out."""
@@ -382,11 +386,12 @@ async def _folded_contacts(
     return folded
 
 
-def _folded_contact(contact: Contact, changes: Sequence[ProfileChangedV1]) -> _FoldedContact:
-    """What a person not erased makes of their stored `contact` with their `changes`, in order."""
+def _folded_contact(contact: Contact, changes: Sequence[tuple[datetime, ProfileChangedV1]]) -> _FoldedContact:
+    """What a person not erased makes of their stored `contact` with their `changes` (each with the time it was
+    announced), in order."""
     folded = False
-    for change in changes:
-        applied = apply_change(contact, change.changed, change.profile_version)
+    for announced_at, change in changes:
+        applied = apply_change(contact, change.changed, change.profile_version, announced_at)
         if applied is not None:
             contact, folded = applied, True
     return _FoldedContact(erased=False, changed=contact if folded else None)

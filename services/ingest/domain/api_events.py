@@ -4,11 +4,12 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from services.ingest.domain.drafts import FUTURE_TIME_ALLOWED
 from services.ingest.domain.json_body import MalformedJsonError, UnstorableJsonError, compact_json, read_json_body
 from shared.events import (
     Envelope,
@@ -19,7 +20,7 @@ from shared.events import (
     field_errors,
     parse_data,
 )
-from shared.events.audience import PARTERRE_PERSON_SOURCE, AudienceFact
+from shared.events.audience import PARTERRE_PERSON_SOURCE, AudienceFact, ConsentGrantedV1, ConsentWithdrawnV1
 from shared.events.common import ARRIVING
 from shared.events.registry import UnknownEventTypeError
 from shared.topics import AUDIENCE_FACTS
@@ -223,6 +224,20 @@ def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime
             "événement s'envoie une fois arrivé",
             "time_in_future",
         )
+    if (
+        isinstance(data, ConsentGrantedV1 | ConsentWithdrawnV1)
+        and data.captured_at > envelope.time + FUTURE_TIME_ALLOWED
+    ):
+        # Consent is told once captured. A grant dated ahead would outrank every withdrawal until that day.
+        return _refused(
+            index,
+            "data.captured_at",
+            f"is {data.captured_at.isoformat()}, more than a day after the event's time ({envelope.time.isoformat()}): "
+            "consent is told once it was captured",
+            f"vaut {data.captured_at.isoformat()}, plus d'un jour après l'heure de l'événement "
+            f"({envelope.time.isoformat()}) : un consentement se transmet une fois recueilli",
+            "captured_in_future",
+        )
     if isinstance(data, AudienceFact) and data.person.source == PARTERRE_PERSON_SOURCE:
         # That source names persons by Parterre's own ids: an upstream system claiming it could erase anyone.
         return _refused(
@@ -235,8 +250,6 @@ def _judge(index: int, item: Any, *, organisation_id: str, received_at: datetime
     return EventVerdict(index, envelope)
 
 
-# How far after its receipt an event may be dated: clocks upstream may run ahead, and a zone be mistaken for UTC.
-FUTURE_TIME_ALLOWED = timedelta(days=1)
 _UPSTREAM_FACT_TYPES = ", ".join(sorted(kind.name for kind in all_event_types() if kind.topic == AUDIENCE_FACTS))
 
 

@@ -4,12 +4,14 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.ingest.domain.ids import event_id
 from shared.events import Envelope, EventData, Language, build_envelope
 
 MAX_SUBJECT = 256
+# How far after its receipt an event may be dated: clocks upstream may run ahead, and a zone be mistaken for UTC.
+FUTURE_TIME_ALLOWED = timedelta(days=1)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))?$")
 # How people and exports name the two languages, normalised (lower case, no accents).

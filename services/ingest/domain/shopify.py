@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.ingest.domain.drafts import Draft, language_of, normalise_locale, wrap
+from services.ingest.domain.drafts import FUTURE_TIME_ALLOWED, Draft, language_of, normalise_locale, wrap
 from services.ingest.domain.errors import AdapterError, Problems
 from services.ingest.domain.ids import content_digest
 from services.ingest.domain.payload import JsonNode, first_present
@@ -208,6 +208,7 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
         context=f"order {order_name}",
         anchor=anchor,
         time=time,
+        received_at=context.received_at,
         # The customer's consents are for the address and number its record gives, or the order's own when it gives
         # none: one found past an unreadable one (`_order_person`) is neither.
         customer_unread=frozenset(name for name, unread in passed_over.items() if unread),
@@ -560,6 +561,7 @@ def _consents(
     context: str,
     anchor: str,
     time: datetime,
+    received_at: datetime,
     customer_unread: frozenset[str] = frozenset(),
     checkout_address_unread: bool = False,
 ) -> list[Draft]:
@@ -586,7 +588,13 @@ def _consents(
     email_consent = customer["email_marketing_consent"]
     if email_consent.is_object():
         stated = _consent_state(
-            person, email_consent, ConsentPurpose.MARKETING_EMAIL, context, yes=undated_yes, no=undated_no
+            person,
+            email_consent,
+            ConsentPurpose.MARKETING_EMAIL,
+            context,
+            yes=undated_yes,
+            no=undated_no,
+            received_at=received_at,
         )
         # A yes from someone who gave no address is no email consent either (see below); a no can only hold back.
         yes_has_an_address = person.email is not None and "email" not in customer_unread
@@ -611,7 +619,9 @@ def _consents(
         drafts.append(Draft(granted, ("shopify", "consent", "marketing_email", "granted", dating.key), dating.at))
     sms_consent = customer["sms_marketing_consent"]
     if sms_consent.is_object():
-        stated = _consent_state(person, sms_consent, ConsentPurpose.SMS, context, yes=undated_yes, no=undated_no)
+        stated = _consent_state(
+            person, sms_consent, ConsentPurpose.SMS, context, yes=undated_yes, no=undated_no, received_at=received_at
+        )
         # As for email: a yes with no number (none given, or one left out unread) is a yes for a number never asked.
         yes_has_a_number = person.phone is not None and "phone" not in customer_unread
         drafts += [draft for draft in stated if yes_has_a_number or not isinstance(draft.data, ConsentGrantedV1)]
@@ -627,17 +637,29 @@ class _Dating:
 
 
 def _consent_state(
-    person: PersonRef, consent: JsonNode, purpose: ConsentPurpose, context: str, *, yes: _Dating, no: _Dating
+    person: PersonRef,
+    consent: JsonNode,
+    purpose: ConsentPurpose,
+    context: str,
+    *,
+    yes: _Dating,
+    no: _Dating,
+    received_at: datetime,
 ) -> list[Draft]:
     state = consent["state"].text()
     if state not in {"subscribed", "unsubscribed"}:
         return []
     updated_raw = consent["consent_updated_at"].text()
     undated = yes if state == "subscribed" else no
-    captured_at = consent["consent_updated_at"].timestamp() or undated.at
+    stated_at = consent["consent_updated_at"].timestamp()
+    if stated_at is not None and stated_at > received_at + FUTURE_TIME_ALLOWED:
+        # Apps may set the date (a year mistyped in an import): one ahead of the report is not believed, as ingest
+        # refuses an event dated so. A yes dated ahead would outrank every withdrawal until that day.
+        stated_at = None
+    captured_at = stated_at or undated.at
     # Keyed by when the consent last changed, so the same consent seen through an order, its payment and a customer
     # update is one event; without that date, as `_consents` dates it.
-    when = updated_raw if updated_raw and consent["consent_updated_at"].timestamp() else undated.key
+    when = updated_raw if updated_raw and stated_at else undated.key
     person_key = person.external_id or (person.email or "").casefold()
     id_parts = ("shopify", "consent", purpose.value, state, person_key, when)
     level = (consent["opt_in_level"].text() or "unknown_opt_in_level")[:MAX_LABEL]
@@ -685,6 +707,7 @@ def _customer_details(customer: JsonNode, context: _Context) -> list[Draft]:
         context=f"customer {customer_id} as of {version}",
         anchor=f"{anchor}@{version}",
         time=time,
+        received_at=context.received_at,
     )
     return drafts
 

@@ -61,10 +61,12 @@ class PurposeConsent:
     # `express` or an implied basis (`implied_purchase`…); None when profile said none, or before notify kept it.
     basis: str | None = None
 
-    def lifts_opt_out(self, opted_out_at: datetime) -> bool:
+    def lifts_opt_out(self, opted_out_at: datetime, now: datetime) -> bool:
         """Whether this consent was given after an unsubscribe a tool reported: only an express grant since does
-        (CASL: a withdrawal wins over any later implied basis, so the next purchase does not re-open email)."""
-        if self.captured_at is None or self.captured_at <= opted_out_at:
+        (CASL: a withdrawal wins over any later implied basis, so the next purchase does not re-open email). One dated
+        after `now` was not given yet (a year mistyped upstream, announced before profile dated it by its fact): it
+        lifts nothing, or it would outrank every unsubscribe until that day."""
+        if self.captured_at is None or self.captured_at <= opted_out_at or self.captured_at > now:
             return False
         # Kept before the basis was: only express consent has no end.
         return self.basis == "express" if self.basis is not None else self.expires_at is None
@@ -162,17 +164,27 @@ def _as_time(value: Any) -> datetime | None:
     return None
 
 
+def _no_later(moment: datetime | None, latest: datetime) -> datetime | None:
+    return moment if moment is None or moment <= latest else latest
+
+
 def _as_strings(value: Any) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         return tuple(item for item in value if isinstance(item, str) and item.strip())
     return ()
 
 
-def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: int) -> Contact | None:
+def apply_change(
+    contact: Contact, changed: Mapping[str, Any], profile_version: int, announced_at: datetime
+) -> Contact | None:
     """`contact` with profile's changed fields applied; None if this change is not newer than what it holds, or
     changes nothing it holds: most changes (a purchase, an open) touch no contact point, name or consent, and the
     contact is then not written again. The version it keeps is that of the last change it took, which is all a
-    change delivered again or late is compared with."""
+    change delivered again or late is compared with.
+
+    A consent is taken as captured no later than the change announcing it (`announced_at`, its event's time): one
+    dated after (a year mistyped upstream, folded before profile dated consent by its fact) would otherwise lift
+    every unsubscribe a tool reports until that day."""
     if profile_version <= contact.profile_version:
         return None
     updates: dict[str, Any] = {"profile_version": profile_version}
@@ -204,7 +216,9 @@ def apply_change(contact: Contact, changed: Mapping[str, Any], profile_version: 
             status=given.get("status", current.status),
             allowed=given["allowed"] if isinstance(given.get("allowed"), bool) else current.allowed,
             expires_at=_as_time(given["expires_at"]) if "expires_at" in given else current.expires_at,
-            captured_at=_as_time(given["captured_at"]) if "captured_at" in given else current.captured_at,
+            captured_at=_no_later(_as_time(given["captured_at"]), announced_at)
+            if "captured_at" in given
+            else current.captured_at,
             basis=given.get("basis", current.basis),
         )
     updates["consents"] = consents
@@ -255,7 +269,7 @@ def opt_out_learnt(
     if kept is None:
         return reported
     consent = contact.consents.get(purpose, PurposeConsent())
-    if not consent.lifts_opt_out(kept):
+    if not consent.lifts_opt_out(kept, at):
         return reported if reported < kept else None
     given_after = consent.captured_at
     if opted_in_at is None or given_after is None or opted_in_at <= given_after:
@@ -299,7 +313,7 @@ def check_send(
         if consent.known and (verdict := consent.verdict(now)) is not None:
             return SendCheck(verdict)
         opted_out_at = contact.opt_outs.get(purpose.value)
-        if opted_out_at is not None and not consent.lifts_opt_out(opted_out_at):
+        if opted_out_at is not None and not consent.lifts_opt_out(opted_out_at, now):
             return SendCheck(Suppression.OPTED_OUT)
         points = tuple(point for point in points if _held(contact, point))
     if not points:

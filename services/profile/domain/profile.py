@@ -632,7 +632,9 @@ def _facts(data: AudienceFact, stamp: Stamp, source: str) -> dict[str, Any]:
             return {"relationships": _relationship(LegalBasis.IMPLIED_INQUIRY, stamp, source)}
         case ConsentGrantedV1() | ConsentWithdrawnV1():
             action = ConsentAction.GRANTED if isinstance(data, ConsentGrantedV1) else ConsentAction.WITHDRAWN
-            captured = Stamp(data.captured_at.astimezone(UTC), stamp.event_id)
+            # Consent is dated when it was captured, which is never after the fact telling it: a capture dated later
+            # (a year mistyped, stored before ingest refused it) would outrank every withdrawal until that day.
+            captured = Stamp(min(data.captured_at.astimezone(UTC), stamp.time), stamp.event_id)
             fact = ConsentFact(captured, action, data.basis, source, data.wording_version)
             return {"consent_facts": {data.purpose.value: (fact,)}}
     return {}

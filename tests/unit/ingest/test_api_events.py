@@ -334,6 +334,7 @@ def test_every_refusal_of_an_event_says_its_reason_in_french_too() -> None:
             parterre_person,
             fax,
             {**ticket_event("evt-big"), "padding": "x" * LIMITS.max_event_bytes},
+            consent_event("evt-consent", "granted", "2062-10-03T19:30:00-04:00"),
         ],
         limits=EventLimits(max_events=10, max_batch_bytes=64 * 1024, max_event_bytes=4 * 1024),
     )
@@ -347,6 +348,7 @@ def test_every_refusal_of_an_event_says_its_reason_in_french_too() -> None:
         "reserved",
         "enum",
         "too_large",
+        "captured_in_future",
     ]
     for error in errors:
         assert "valeur refusée" not in error.reason_fr, error.code
@@ -468,6 +470,42 @@ def test_an_event_dated_more_than_a_day_after_its_receipt_is_refused_alone_namin
     )
     assert error.reason_fr.startswith("vaut 2026-11-30T12:01:00+00:00, plus d'un jour après sa réception")
     assert second.accepted
+
+
+def consent_event(event_id: str, kind: str, captured_at: str) -> dict[str, Any]:
+    consent_type = next(event for event in all_event_types() if event.name == f"parterre.consent.{kind}.v1")
+    data = {**consent_type.example, "captured_at": captured_at}
+    return ticket_event(event_id, type=consent_type.name, time="2026-10-03T19:30:00-04:00", data=data)
+
+
+@pytest.mark.parametrize("kind", ["granted", "withdrawn"])
+def test_consent_captured_more_than_a_day_after_its_event_s_time_is_refused_naming_both_moments(kind: str) -> None:
+    # A year mistyped: a grant dated 2062 would outrank every unsubscribe until then.
+    mistyped = consent_event("evt-mistyped", kind, "2062-10-03T19:30:00-04:00")
+    # A form's clock a little ahead of the system telling it is let through, as an event's time is.
+    skewed = consent_event("evt-skewed", kind, "2026-10-04T19:29:00-04:00")
+    earlier = consent_event("evt-earlier", kind, "2026-09-02T14:31:08-04:00")
+
+    first, second, third = read([mistyped, skewed, earlier], "application/cloudevents-batch+json")
+
+    assert not first.accepted
+    [error] = first.errors
+    assert (error.field, error.code) == ("data.captured_at", "captured_in_future")
+    assert error.reason == (
+        "is 2062-10-03T19:30:00-04:00, more than a day after the event's time (2026-10-03T19:30:00-04:00): consent is "
+        "told once it was captured"
+    )
+    assert error.reason_fr.startswith("vaut 2062-10-03T19:30:00-04:00, plus d'un jour après l'heure de l'événement")
+    assert second.accepted, errors_of(second)
+    assert third.accepted, errors_of(third)
+
+
+def test_consent_captured_in_the_future_is_refused_in_binary_mode_too() -> None:
+    event = consent_event("evt-1", "granted", "2062-10-03T19:30:00-04:00")
+
+    [verdict] = read_binary(binary_headers(**{"ce-type": event["type"]}), event["data"])
+
+    assert errors_of(verdict) == [("data.captured_at", "captured_in_future")]
 
 
 def test_an_unknown_type_is_refused_naming_the_upstream_fact_types_in_each_language() -> None:

@@ -1530,6 +1530,52 @@ def test_an_undated_no_is_dated_by_the_edit_that_reports_it() -> None:
     assert withdrawn.captured_at == datetime.fromisoformat("2026-11-20T14:00:00-05:00")
 
 
+def consent_stated(customer: dict[str, Any], purpose: ConsentPurpose) -> tuple[Envelope, Any]:
+    """The event and data of the consent `customer` states for `purpose`, as `customers/update` reports it."""
+    [stated] = [
+        (envelope, data)
+        for envelope in events("customers/update", customer)
+        if getattr(data := parse_data(envelope), "purpose", None) == purpose
+    ]
+    return stated
+
+
+@pytest.mark.parametrize("state", ["subscribed", "unsubscribed"])
+@pytest.mark.parametrize(
+    ("consent", "purpose"),
+    [("email_marketing_consent", ConsentPurpose.MARKETING_EMAIL), ("sms_marketing_consent", ConsentPurpose.SMS)],
+)
+def test_a_consent_dated_more_than_a_day_after_its_report_is_read_as_undated(
+    state: str, consent: str, purpose: ConsentPurpose
+) -> None:
+    # An app setting the date with a year mistyped: a yes dated 2062 would outrank every unsubscribe until then.
+    customer = shopify_payload("customers-update")
+    customer["updated_at"] = "2026-11-20T09:00:00-05:00"
+    customer[consent] = {
+        "state": state,
+        "opt_in_level": "single_opt_in",
+        "consent_updated_at": "2062-11-20T09:00:00-05:00",
+    }
+    undated = copy.deepcopy(customer)
+    undated[consent]["consent_updated_at"] = None
+
+    envelope, stated = consent_stated(customer, purpose)
+
+    assert (envelope.id, stated.captured_at) == (consent_stated(undated, purpose)[0].id, envelope.time)
+    assert stated.captured_at < RECEIVED_AT
+    assert "updated 2062-11-20T09:00:00-05:00" in (stated.evidence or "")
+
+
+def test_a_consent_dated_less_than_a_day_after_its_report_keeps_its_date() -> None:
+    # Shopify's clock a few hours ahead of this one: let through, as an event dated so is.
+    customer = shopify_payload("customers-update")
+    customer["email_marketing_consent"] = {"state": "subscribed", "consent_updated_at": "2026-11-20T20:00:00-05:00"}
+
+    _, stated = consent_stated(customer, ConsentPurpose.MARKETING_EMAIL)
+
+    assert stated.captured_at == datetime.fromisoformat("2026-11-20T20:00:00-05:00")
+
+
 def test_an_order_with_an_undated_yes_on_its_customer_dates_it_when_the_customer_was_created() -> None:
     payload = shopify_payload("orders-create")
     payload["customer"]["email_marketing_consent"] = {"state": "subscribed", "consent_updated_at": None}

@@ -7,6 +7,7 @@ import pytest
 
 from services.notify.domain.contacts import (
     Contact,
+    PurposeConsent,
     Suppression,
     apply_change,
     check_send,
@@ -20,10 +21,16 @@ from shared.events.common import Channel, ConsentPurpose
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 EMAIL = ConsentPurpose.MARKETING_EMAIL
 ELISE = (Channel.EMAIL, "elise@example.com")
+# When profile announced the changes these tests apply: after every moment they give.
+ANNOUNCED = NOW + timedelta(days=365)
+
+
+def announce(contact: Contact, changed: dict[str, Any], version: int, at: datetime = ANNOUNCED) -> Contact | None:
+    return apply_change(contact, changed, version, at)
 
 
 def _contact(*, version: int = 1, **changed: Any) -> Contact:
-    applied = apply_change(Contact("per_elise"), {"emails": ["elise@example.com"], **changed}, version)
+    applied = announce(Contact("per_elise"), {"emails": ["elise@example.com"], **changed}, version)
     assert applied is not None
     return applied
 
@@ -40,7 +47,7 @@ def test_express_consent_allows_the_trigger_contact_points() -> None:
 
 def test_a_withdrawal_announced_after_the_trigger_fired_blocks_the_message() -> None:
     contact = _contact(**_granted())
-    withdrawn = apply_change(
+    withdrawn = announce(
         contact, {"consent.marketing_email.status": "withdrawn", "consent.marketing_email.allowed": False}, 2
     )
     assert withdrawn is not None
@@ -85,13 +92,13 @@ def test_an_erased_person_gets_nothing_whatever_their_consent_was() -> None:
 def test_an_unsubscribe_reported_by_a_tool_wins_until_a_newer_grant() -> None:
     contact = record_opt_out(_contact(**_granted()), EMAIL, NOW - timedelta(hours=1))
     assert check_send(contact, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.OPTED_OUT
-    regranted = apply_change(contact, {"consent.marketing_email.captured_at": NOW.isoformat()}, 2)
+    regranted = announce(contact, {"consent.marketing_email.captured_at": NOW.isoformat()}, 2)
     assert regranted is not None
     assert check_send(regranted, EMAIL, [ELISE], erased=False, now=NOW).allowed
 
 
 def _express_since(contact: Contact, at: datetime) -> Contact:
-    regranted = apply_change(
+    regranted = announce(
         contact,
         {"consent.marketing_email.basis": "express", "consent.marketing_email.captured_at": at.isoformat()},
         contact.profile_version + 1,
@@ -122,6 +129,44 @@ def test_an_unsubscribe_after_subscribing_in_the_tool_again_since_the_express_co
     assert check_send(again, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.OPTED_OUT
 
 
+MISTYPED = datetime(2062, 10, 1, 12, 0, tzinfo=UTC)
+
+
+def test_an_express_consent_dated_after_the_change_announcing_it_counts_from_that_change() -> None:
+    # A year mistyped upstream, announced before profile dated consent by its fact, then an unsubscribe in Mailchimp.
+    announced_at = NOW - timedelta(days=7)
+    granted = announce(
+        Contact("per_elise", emails=("elise@example.com",), announced=frozenset({"emails"})),
+        _granted(
+            **{"consent.marketing_email.basis": "express", "consent.marketing_email.captured_at": MISTYPED.isoformat()}
+        ),
+        1,
+        at=announced_at,
+    )
+    assert granted is not None
+    assert granted.consent(EMAIL).captured_at == announced_at
+
+    opted_out = record_opt_out(granted, EMAIL, NOW)
+
+    for later in (NOW, NOW + timedelta(days=30)):
+        assert check_send(opted_out, EMAIL, [ELISE], erased=False, now=later).suppressed is Suppression.OPTED_OUT
+
+
+def test_a_stored_express_consent_dated_ahead_of_now_lifts_no_unsubscribe() -> None:
+    # Kept from an announcement folded before consent was dated no later than it.
+    stored = Contact(
+        "per_elise",
+        emails=("elise@example.com",),
+        announced=frozenset({"emails"}),
+        consents={"marketing_email": PurposeConsent("granted", True, None, MISTYPED, "express")},
+    )
+
+    opted_out = record_opt_out(stored, EMAIL, NOW)
+
+    assert check_send(opted_out, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.OPTED_OUT
+    assert record_opt_out(opted_out, EMAIL, NOW + timedelta(days=1)).opt_outs[EMAIL.value] == NOW
+
+
 def test_an_unsubscribe_in_force_keeps_the_earliest_date_learnt_and_the_tool_s_own_date_first() -> None:
     contact = _contact(**_granted())
     dated = record_opt_out(contact, EMAIL, NOW, changed_at=NOW - timedelta(days=30))
@@ -143,7 +188,7 @@ def test_a_purchase_after_an_unsubscribe_reported_by_a_tool_does_not_reopen_emai
     contact = record_opt_out(_contact(**_granted(**implied)), EMAIL, NOW - timedelta(days=7))
     again = NOW - timedelta(days=1)
     # The next ticket: profile announces the newer implied basis, a purchase and no grant.
-    bought_again = apply_change(
+    bought_again = announce(
         contact,
         {
             "consent.marketing_email.captured_at": again.isoformat(),
@@ -154,7 +199,7 @@ def test_a_purchase_after_an_unsubscribe_reported_by_a_tool_does_not_reopen_emai
     assert bought_again is not None
     assert check_send(bought_again, EMAIL, [ELISE], erased=False, now=NOW).suppressed is Suppression.OPTED_OUT
     # She subscribes again: express consent, given after the unsubscribe.
-    subscribed = apply_change(
+    subscribed = announce(
         bought_again,
         {
             "consent.marketing_email.basis": "express",
@@ -183,16 +228,16 @@ def test_a_consent_kept_before_its_basis_was_lifts_an_opt_out_only_if_it_never_e
 def test_a_change_of_nothing_the_contact_holds_is_not_taken_and_an_older_one_is_still_refused_after_it() -> None:
     contact = _contact(**_granted(), version=3)
 
-    assert apply_change(contact, {"tickets_count": 4, "rfm.recency": 5, "segments": ["donors"]}, 4) is None
-    assert apply_change(contact, {"emails": ["elise@example.com"], **_granted()}, 5) is None, "the same values"
-    assert apply_change(contact, {"emails": ["elise.new@example.com"]}, 2) is None, "older than the one it took"
-    moved = apply_change(contact, {"emails": ["elise.new@example.com"]}, 6)
+    assert announce(contact, {"tickets_count": 4, "rfm.recency": 5, "segments": ["donors"]}, 4) is None
+    assert announce(contact, {"emails": ["elise@example.com"], **_granted()}, 5) is None, "the same values"
+    assert announce(contact, {"emails": ["elise.new@example.com"]}, 2) is None, "older than the one it took"
+    moved = announce(contact, {"emails": ["elise.new@example.com"]}, 6)
     assert moved is not None
     assert (moved.emails, moved.profile_version) == (("elise.new@example.com",), 6)
 
 
 def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
-    moved = apply_change(_contact(**_granted()), {"emails": ["elise.new@example.com"]}, 2)
+    moved = announce(_contact(**_granted()), {"emails": ["elise.new@example.com"]}, 2)
     assert moved is not None
     check = check_send(moved, EMAIL, [ELISE, (Channel.EMAIL, "elise.new@example.com")], erased=False, now=NOW)
     assert check.contact_points == ((Channel.EMAIL, "elise.new@example.com"),)
@@ -203,13 +248,13 @@ def test_an_address_the_profile_no_longer_holds_is_dropped() -> None:
 def test_an_address_profile_announced_undeliverable_after_the_trigger_fired_is_dropped() -> None:
     other = (Channel.EMAIL, "elise.bis@example.com")
     contact = _contact(**_granted(), emails=["elise@example.com", "elise.bis@example.com"])
-    bounced = apply_change(contact, {"undeliverable_emails": ["elise@example.com"]}, 2)
+    bounced = announce(contact, {"undeliverable_emails": ["elise@example.com"]}, 2)
     assert bounced is not None
 
     assert check_send(bounced, EMAIL, [ELISE, other], erased=False, now=NOW).contact_points == (other,)
     gone = check_send(bounced, EMAIL, [ELISE], erased=False, now=NOW)
     assert gone.suppressed is Suppression.NO_CONTACT_POINT
-    given_again = apply_change(bounced, {"undeliverable_emails": []}, 3)
+    given_again = announce(bounced, {"undeliverable_emails": []}, 3)
     assert given_again is not None
     assert check_send(given_again, EMAIL, [ELISE], erased=False, now=NOW).contact_points == (ELISE,)
 
@@ -288,10 +333,10 @@ def test_a_move_within_one_postal_code_drops_the_address_moved_from(
     then: dict[str, str], now: dict[str, str], held: bool
 ) -> None:
     postal = {"consent.postal.status": "granted", "consent.postal.allowed": True}
-    contact = apply_change(Contact("per_elise"), {**then, **postal}, 1)
+    contact = announce(Contact("per_elise"), {**then, **postal}, 1)
     assert contact is not None
     old_line = (Channel.POSTAL, postal_line(then))
-    later = apply_change(contact, now, 2) if now else contact
+    later = announce(contact, now, 2) if now else contact
     assert later is not None
 
     check = check_send(later, ConsentPurpose.POSTAL, [old_line], erased=False, now=NOW)
@@ -303,12 +348,12 @@ def test_a_postal_address_the_person_moved_from_is_dropped_and_the_one_they_have
     # The trigger fired with the address of the time; she moved before it was delivered.
     address = {"street": "4521, rue Saint-Denis", "city": "Montréal", "region": "QC", "postal_code": "H2J 2L1"}
     postal = {"consent.postal.status": "granted", "consent.postal.allowed": True}
-    contact = apply_change(Contact("per_elise"), {**address, **postal}, 1)
+    contact = announce(Contact("per_elise"), {**address, **postal}, 1)
     assert contact is not None
     old_line = (Channel.POSTAL, "4521, rue Saint-Denis, Montréal, QC, H2J 2L1")
     assert check_send(contact, ConsentPurpose.POSTAL, [old_line], erased=False, now=NOW).contact_points == (old_line,)
 
-    moved = apply_change(contact, {"street": "10, avenue des Pins Ouest", "postal_code": "H2W 1P9"}, 2)
+    moved = announce(contact, {"street": "10, avenue des Pins Ouest", "postal_code": "H2W 1P9"}, 2)
     assert moved is not None
 
     assert check_send(moved, ConsentPurpose.POSTAL, [old_line], erased=False, now=NOW).suppressed is (
@@ -322,10 +367,10 @@ def test_a_letter_still_goes_to_the_place_the_person_lives_however_its_parts_wer
     # The trigger fired with the line profile wrote; since, a newsletter gave her city without its accent, and the
     # box office her apartment number: she has not moved.
     address = {"street": "4521, rue Saint-Denis", "city": "Montréal", "region": "QC", "postal_code": "H2J 2L1"}
-    contact = apply_change(Contact("per_elise"), {**address, "consent.postal.status": "granted"}, 1)
+    contact = announce(Contact("per_elise"), {**address, "consent.postal.status": "granted"}, 1)
     assert contact is not None
     line = (Channel.POSTAL, "4521, rue Saint-Denis, Montréal, QC, H2J 2L1")
-    rewritten = apply_change(contact, {"city": "Montreal", "address_2": "app. 3", "postal_code": "h2j2l1"}, 2)
+    rewritten = announce(contact, {"city": "Montreal", "address_2": "app. 3", "postal_code": "h2j2l1"}, 2)
     assert rewritten is not None
 
     assert check_send(rewritten, ConsentPurpose.POSTAL, [line], erased=False, now=NOW).contact_points == (line,)
@@ -333,7 +378,7 @@ def test_a_letter_still_goes_to_the_place_the_person_lives_however_its_parts_wer
 
 def test_an_address_abroad_ends_with_its_country_as_profile_writes_it() -> None:
     abroad = {"street": "3 rue de Rivoli", "city": "Paris", "postal_code": "75004", "country": "FR"}
-    contact = apply_change(Contact("per_elise"), {**abroad, "consent.postal.status": "granted"}, 1)
+    contact = announce(Contact("per_elise"), {**abroad, "consent.postal.status": "granted"}, 1)
     assert contact is not None
     line = (Channel.POSTAL, "3 rue de Rivoli, Paris, 75004, FR")
 
@@ -360,13 +405,13 @@ def test_without_a_projection_the_triggers_own_consent_verdict_stands() -> None:
 
 def test_an_older_or_repeated_change_is_not_applied() -> None:
     contact = _contact(version=5, **_granted())
-    assert apply_change(contact, {"consent.marketing_email.status": "withdrawn"}, 5) is None
-    assert apply_change(contact, {"consent.marketing_email.status": "withdrawn"}, 4) is None
+    assert announce(contact, {"consent.marketing_email.status": "withdrawn"}, 5) is None
+    assert announce(contact, {"consent.marketing_email.status": "withdrawn"}, 4) is None
 
 
 def test_a_change_touching_one_attribute_keeps_the_others() -> None:
     contact = _contact(**_granted(**{"consent.marketing_email.expires_at": "2027-01-01T00:00:00+00:00"}))
-    changed = apply_change(contact, {"consent.marketing_email.allowed": True, "first_name": "Élise"}, 2)
+    changed = announce(contact, {"consent.marketing_email.allowed": True, "first_name": "Élise"}, 2)
     assert changed is not None
     assert changed.consent(EMAIL).status == "granted"
     assert changed.consent(EMAIL).expires_at == datetime(2027, 1, 1, tzinfo=UTC)

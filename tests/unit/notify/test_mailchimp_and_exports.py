@@ -31,7 +31,7 @@ def _contact(person: str, email: str, status: str, **more: object) -> Contact:
         "consent.marketing_email.allowed": status == "granted",
         **more,
     }
-    contact = apply_change(Contact(person), changed, 1)
+    contact = apply_change(Contact(person), changed, 1, NOW)
     assert contact is not None
     return contact
 

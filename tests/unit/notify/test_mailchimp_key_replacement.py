@@ -53,6 +53,7 @@ class AudienceStore:
                 "consent.marketing_email.allowed": True,
             },
             1,
+            NOW,
         )
 
     async def subscription(self, subscription_id: str) -> Subscription | None:

@@ -142,7 +142,7 @@ class _Clock:
 
 
 def changed(contact: Contact, version: int, **fields: Any) -> Contact:
-    applied = apply_change(contact, fields, version)
+    applied = apply_change(contact, fields, version, NOW)
     assert applied is not None
     return applied
 

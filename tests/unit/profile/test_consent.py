@@ -447,6 +447,32 @@ def test_consent_is_dated_when_it_was_captured_not_when_the_event_arrived() -> N
     assert current_consent(state, EMAIL).expires_at == at("2024-07-30T10:00:00-04:00")
 
 
+@pytest.mark.parametrize("captured_first", [False, True])
+def test_a_grant_dated_after_the_fact_telling_it_counts_from_that_fact_and_a_later_withdrawal_wins(
+    captured_first: bool,
+) -> None:
+    # A year mistyped (2062), stored before ingest refused it: it must not outrank the unsubscribe a week later.
+    grant = granted(BOUGHT, captured_at=datetime(2062, 3, 10, 15, tzinfo=UTC))
+    history = [grant, withdrawn(BOUGHT + days(7))]
+
+    consent = current_consent(fold(history[::-1] if captured_first else history), EMAIL)
+
+    assert (consent.status, consent.captured_at) == (ConsentStatus.WITHDRAWN, BOUGHT + days(7))
+    assert email_fields([grant], BOUGHT + days(1))["captured_at"] == BOUGHT
+
+
+def test_a_withdrawal_dated_after_the_fact_telling_it_counts_from_that_fact() -> None:
+    told = withdrawn(BOUGHT)
+    mistyped = dataclasses.replace(
+        told, data=told.data.model_copy(update={"captured_at": datetime(2062, 3, 10, 15, tzinfo=UTC)})
+    )
+
+    state = fold([mistyped, granted(BOUGHT + days(7))])
+
+    consent = current_consent(state, EMAIL)
+    assert (consent.status, consent.captured_at) == (ConsentStatus.GRANTED, BOUGHT + days(7))
+
+
 def test_a_withdrawal_ends_express_and_implied_consent_given_before_it() -> None:
     fields = email_fields(
         [purchase(BOUGHT, SHOW), granted(BOUGHT + days(1)), withdrawn(BOUGHT + days(2))], BOUGHT + days(3)
