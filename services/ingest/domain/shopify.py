@@ -168,7 +168,9 @@ def read_shopify_webhook(
     return ShopifyReading(envelopes, tuple(dict.fromkeys(context.left_out)), tuple(context.unpublished))
 
 
-def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
+def _order_placed(order: JsonNode, context: _Context, *, undated_no: "_Dating | None" = None) -> list[Draft]:
+    """The sale, the consent it reports and its cancellation; a no the customer record does not date is dated by
+    `undated_no`, else by the order."""
     if order["test"].flag():
         # A checkout tried in test mode (Shopify's Bogus Gateway): no sale, no buyer, no consent given.
         return []
@@ -209,6 +211,7 @@ def _order_placed(order: JsonNode, context: _Context) -> list[Draft]:
         anchor=anchor,
         time=time,
         received_at=context.received_at,
+        undated_no=undated_no,
         # The customer's consents are for the address and number its record gives, or the order's own when it gives
         # none: one found past an unreadable one (`_order_person`) is neither.
         customer_unread=frozenset(name for name, unread in passed_over.items() if unread),
@@ -236,8 +239,11 @@ def _dated(order_or_refund: JsonNode, context: _Context) -> datetime:
 def _order_updated(order: JsonNode, context: _Context) -> list[Draft]:
     """Shopify sends `orders/updated` for every change to an order: fulfilment, note, tags, payment, refund,
     cancellation. Only what Parterre models becomes events, under the ids the topic of that very change gives them
-    (`orders/paid`, `orders/cancelled`, `refunds/create`), so both deliveries of one change make one fact."""
-    drafts = _order_placed(order, context)
+    (`orders/paid`, `orders/cancelled`, `refunds/create`), so both deliveries of one change make one fact. A no the
+    customer record does not date is the update's own: dated, and told, by when the order was updated."""
+    reported_at = order["updated_at"].timestamp() or context.received_at
+    undated_no = _Dating(reported_at, f"order/{order['id'].text()}@{reported_at.isoformat()}")
+    drafts = _order_placed(order, context, undated_no=undated_no)
     placed = next((draft.data for draft in drafts if isinstance(draft.data, ShopOrderPlacedV1)), None)
     if placed is not None:
         buyer = context.order_buyer or buyer_reference(placed)
@@ -562,6 +568,7 @@ def _consents(
     anchor: str,
     time: datetime,
     received_at: datetime,
+    undated_no: "_Dating | None" = None,
     customer_unread: frozenset[str] = frozenset(),
     checkout_address_unread: bool = False,
 ) -> list[Draft]:
@@ -578,13 +585,14 @@ def _consents(
     # A yes Shopify does not date is dated when the customer was created, not at this order or edit: Shopify keeps
     # reporting it unchanged after the patron unsubscribed elsewhere (in Mailchimp), and each report dated anew would
     # be taken for a consent given again after that withdrawal. A no it does not date keeps the report's date: the
-    # later a withdrawal, the surer it wins.
+    # later a withdrawal, the surer it wins. That is `time`, unless the report is later than its record (an order
+    # updated since it was placed: `undated_no`).
     created_at = customer["created_at"].timestamp()
     customer_id = customer["id"].text()
     undated_yes = _Dating(
         created_at or time, f"customer/{customer_id}@created" if created_at and customer_id else anchor
     )
-    undated_no = _Dating(time, anchor)
+    undated_no = undated_no or _Dating(time, anchor)
     email_consent = customer["email_marketing_consent"]
     if email_consent.is_object():
         stated = _consent_state(

@@ -1576,6 +1576,55 @@ def test_a_consent_dated_less_than_a_day_after_its_report_keeps_its_date() -> No
     assert stated.captured_at == datetime.fromisoformat("2026-11-20T20:00:00-05:00")
 
 
+def unsubscribed_since_the_order(updated_at: str | None) -> dict[str, Any]:
+    """The order `orders/create` sent, updated at `updated_at` (fulfilled, tagged), its customer unsubscribed since
+    with no date given."""
+    payload = shopify_payload("orders-create")
+    payload["updated_at"] = updated_at
+    payload["customer"]["email_marketing_consent"] = {"state": "unsubscribed", "consent_updated_at": None}
+    return payload
+
+
+def withdrawal_in(envelopes: list[Envelope]) -> tuple[Envelope, ConsentWithdrawnV1]:
+    [withdrawal] = [
+        (envelope, data) for envelope in envelopes if isinstance(data := parse_data(envelope), ConsentWithdrawnV1)
+    ]
+    return withdrawal
+
+
+def test_an_undated_no_an_order_update_reports_is_dated_when_the_order_was_updated() -> None:
+    # Months after the sale: dated at the order's creation, it would lose to a yes given in Mailchimp in between.
+    payload = unsubscribed_since_the_order("2027-03-15T10:00:00-04:00")
+
+    envelope, withdrawn = withdrawal_in(events("orders/updated", payload))
+
+    assert withdrawn.captured_at == envelope.time == datetime.fromisoformat("2027-03-15T10:00:00-04:00")
+    created_envelope, created = withdrawal_in(events("orders/create", payload))
+    assert created.captured_at == datetime.fromisoformat(payload["created_at"])
+    # Two reports of the no, each its own fact: the later does not hide behind the earlier's id.
+    assert created_envelope.id != envelope.id
+    assert envelope.id == withdrawal_in(events("orders/updated", copy.deepcopy(payload)))[0].id
+
+
+def test_an_undated_no_an_order_update_without_its_date_reports_is_dated_when_it_was_received() -> None:
+    _, withdrawn = withdrawal_in(events("orders/updated", unsubscribed_since_the_order(None)))
+
+    assert withdrawn.captured_at == RECEIVED_AT
+
+
+def test_an_undated_yes_an_order_update_reports_is_still_dated_when_the_customer_was_created() -> None:
+    payload = unsubscribed_since_the_order("2027-03-15T10:00:00-04:00")
+    payload["customer"]["email_marketing_consent"] = {"state": "subscribed", "consent_updated_at": None}
+
+    granted = [
+        data
+        for envelope in events("orders/updated", payload)
+        if isinstance(data := parse_data(envelope), ConsentGrantedV1)
+    ]
+
+    assert [data.captured_at for data in granted] == [datetime.fromisoformat(payload["customer"]["created_at"])]
+
+
 def test_an_order_with_an_undated_yes_on_its_customer_dates_it_when_the_customer_was_created() -> None:
     payload = shopify_payload("orders-create")
     payload["customer"]["email_marketing_consent"] = {"state": "subscribed", "consent_updated_at": None}
