@@ -269,6 +269,11 @@ class TriggerSpec(BaseModel):
     title: BilingualTitle = Field(description="What staff see in the tools, in both languages.")
     description: LongText = Field(description="What the rule is for, in plain words.")
     when: ConditionSpec = Field(description="The condition the profile enters for the rule to fire.")
+    while_: ConditionSpec | None = Field(
+        default=None,
+        alias="while",
+        description="A condition the profile must be in as well when it enters `when`; entering it fires nothing.",
+    )
     on: tuple[EventTypeName, ...] | None = Field(
         default=None,
         description="Evaluate only when one of these event types caused the change; never in the time sweep.",
@@ -314,8 +319,24 @@ class TriggerSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _while_guards_a_rule_fired_on_entering(self) -> Self:
+        if self.while_ is None:
+            return self
+        timed = time_tests_of(self.when.compile()) or time_tests_of(self.while_.compile())
+        if timed or self.period in _EVENT_PERIODS or (self.counted_from is not None and self.period in _STEP_MONTHS):
+            raise bilingual_problem(
+                "while_not_allowed",
+                en="`while` applies to a rule fired when the profile enters `when`, without time tests, anniversaries "
+                "or a per-event period: this one fires whenever its condition holds",
+                fr="`while` s'applique à une règle déclenchée quand le profil entre dans `when`, sans test de temps, "
+                "anniversaire ni période par événement : celle-ci se déclenche tant que sa condition tient",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _cause_fields_in_per_performance_rules(self) -> Self:
-        named = fields_named(self.when.compile()) | set(self.facts) | {self.counted_from}
+        guarded = fields_named(self.while_.compile()) if self.while_ is not None else frozenset()
+        named = fields_named(self.when.compile()) | guarded | set(self.facts) | {self.counted_from}
         if self.period is not Period.PER_PERFORMANCE and CAUSE_PERFORMANCE_AT in named:
             raise bilingual_problem(
                 "cause_field_needs_per_performance",
@@ -367,6 +388,9 @@ class TriggerRule:
     counted_from: str | None
     purpose: ConsentPurpose | None
     facts: tuple[str, ...]
+    # The rule's `while`: it must hold as well for the rule to fire, but its coming to hold alone fires nothing (a
+    # patron reaching a third production without a pass is offered one, not one whose pass ran out since).
+    guard: Condition | None = None
     time_tests: tuple[FieldTest, ...] = dataclasses.field(init=False, repr=False, compare=False)
     # Whether the rule fires whenever its condition holds, not only when a change makes it hold: time alone can
     # make a time-based condition hold, with no change to compare, or bring an anniversary of `counted_from`, and
@@ -375,7 +399,8 @@ class TriggerRule:
     fires_while_true: bool = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "time_tests", time_tests_of(self.condition))
+        guarded = time_tests_of(self.guard) if self.guard is not None else ()
+        object.__setattr__(self, "time_tests", time_tests_of(self.condition) + guarded)
         counts_anniversaries = self.counted_from is not None and self.period in _STEP_MONTHS
         object.__setattr__(
             self,
@@ -408,6 +433,7 @@ def load_triggers(yaml_text: str, *, file_name: str = "triggers.yaml") -> Trigge
                 counted_from=spec.counted_from,
                 purpose=spec.purpose,
                 facts=spec.facts,
+                guard=spec.while_.compile() if spec.while_ is not None else None,
             )
             for name, spec in loaded.triggers.items()
         )
@@ -460,7 +486,8 @@ def evaluate_triggers(
     """The rules that fire for a change from `before` to `after`, in file order.
 
     A rule fires when its condition holds after the change and did not before in the same period (a season's
-    rule holding at the end of one season and the start of the next fires for the new one); a time-based,
+    rule holding at the end of one season and the start of the next fires for the new one), its `while` holding
+    after the change too; a time-based,
     anniversary or per-event rule fires whenever its condition holds (see `TriggerRule.fires_while_true`), so the
     caller must store each dedupe key under a unique index and publish only decisions whose key is new. For the
     time sweep, pass the profile as both `before` and `after` and no cause: rules restricted by `on` and per-event
@@ -484,7 +511,7 @@ def evaluate_triggers(
             continue
         if conditions_only and (rule.fires_while_true or rule.counted_from is not None):
             continue
-        if not rule.condition.holds(judged, local):
+        if not rule.condition.holds(judged, local) or (rule.guard is not None and not rule.guard.holds(judged, local)):
             continue
         period_key = _period_key(rule, after, as_of, cause_event_id, cause_performance_id, zone)
         if period_key is None or _anniversary_long_past(rule, after, as_of, zone):
@@ -496,7 +523,8 @@ def evaluate_triggers(
         ):
             continue
         # Held before in the same period: the change did not make it hold. A new season is a new chance: three
-        # productions of the coming season booked in summer make the offer when that season begins.
+        # productions of the coming season booked in summer make the offer when that season begins. The `while`
+        # is not asked of `before`: a profile entering it alone (a pass run out) did not enter the condition.
         if (
             not rule.fires_while_true
             and rule.condition.holds(before, local)

@@ -706,6 +706,30 @@ RULE_HEAD = """\
             id="counted from the performance handled outside a per-performance rule",
         ),
         pytest.param(
+            "while: {field: last_donation_at, op: within_last, value: 1 year}\nperiod: once",
+            2,
+            "`while` applies to a rule fired when the profile enters `when`, without time tests",
+            id="while with a time test",
+        ),
+        pytest.param(
+            "while: {field: is_subscriber, op: eq, value: false}\nperiod: year\ncounted_from: first_donation_at",
+            2,
+            "this one fires whenever its condition holds",
+            id="while in an anniversary rule",
+        ),
+        pytest.param(
+            "while: {field: is_subscriber, op: eq, value: false}\non: [parterre.donation.made.v1]\nperiod: per_event",
+            2,
+            "this one fires whenever its condition holds",
+            id="while in a per-event rule",
+        ),
+        pytest.param(
+            "while: {field: is_subscribed, op: eq, value: false}\nperiod: once",
+            6,
+            "did you mean `is_subscriber`?",
+            id="unknown field in while",
+        ),
+        pytest.param(
             "period: once\nfacts: [cause.performance_at]",
             2,
             "only `per_performance` rules handle one",
@@ -719,6 +743,15 @@ def test_a_mistake_in_a_rule_is_refused_on_its_line(rest: str, line: int, messag
     assert len(problems) == 1, problems
     assert problems[0][0] == line
     assert message in problems[0][1]
+
+
+def test_a_rule_with_a_while_is_fired_when_it_enters_its_condition_not_whenever_it_holds() -> None:
+    guarded = load_triggers(
+        dedent(RULE_HEAD) + "    while: {field: is_subscriber, op: eq, value: false}\n    period: once\n"
+    )
+
+    assert guarded.rules[0].guard is not None
+    assert not guarded.rules[0].fires_while_true
 
 
 def test_the_performance_of_the_fact_handled_is_named_only_by_per_performance_rules() -> None:

@@ -371,6 +371,14 @@ TRIGGERS = [
         "traitent une",
     ),
     (
+        trigger("period: once", "while: {field: last_donation_at, op: within_last, value: 1 year}"),
+        "line 2: `triggers.welcome`",
+        "`while` applies to a rule fired when the profile enters `when`, without time tests, anniversaries or a "
+        "per-event period: this one fires whenever its condition holds",
+        "`while` s'applique à une règle déclenchée quand le profil entre dans `when`, sans test de temps, anniversaire "
+        "ni période par événement : celle-ci se déclenche tant que sa condition tient",
+    ),
+    (
         trigger("period: per_performance"),
         "line 2: `triggers.welcome`",
         f"`per_performance` needs `on` to list only events about a performance ({ABOUT_PERFORMANCES})",
@@ -409,6 +417,7 @@ TRIGGERS = [
         "contact in facts",
         "counted from a season",
         "cause field once",
+        "while in a rule fired while it holds",
         "per performance without on",
         "per performance on another event",
         "per performance on other events",

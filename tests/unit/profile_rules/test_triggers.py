@@ -124,6 +124,42 @@ def test_the_offer_fires_again_at_the_third_production_of_the_next_season_under_
     assert next_season.trigger_id != this_season.trigger_id
 
 
+@pytest.mark.parametrize(
+    ("cause", "event_id"), [(None, None), ("parterre.ticket.refunded.v1", "evt-2")], ids=["sweep", "fact"]
+)
+def test_a_pass_running_out_after_the_third_production_makes_no_offer(cause: str | None, event_id: str | None) -> None:
+    # The pass ends June 30, the season in August: its holder did not reach a third production without one.
+    holder = season("2026-2027", 3, is_subscriber=True)
+    ran_out = season("2026-2027", 3, is_subscriber=False)
+
+    assert "subscription-offer-third-production" not in fired(holder, ran_out, cause=cause, event_id=event_id)
+
+
+def test_a_patron_whose_pass_ran_out_is_offered_one_on_reaching_a_third_production_of_the_next_season() -> None:
+    next_season = fired(season("2027-2028", 2), season("2027-2028", 3), as_of=AS_OF + timedelta(days=365))
+    assert "subscription-offer-third-production" in next_season
+
+
+def test_a_pass_holder_s_profile_swept_when_the_pass_ends_makes_no_offer() -> None:
+    # Three productions of 2026-2027 booked with a pass valid until June 30, 2027; the season runs to August 31.
+    history = [
+        subscription(datetime(2026, 8, 1, 15, tzinfo=UTC), starts_on=date(2026, 9, 1), ends_on=date(2027, 6, 30))
+    ]
+    for month, production in enumerate(["belles-soeurs", "hamlet", "cyrano"]):
+        show = performance(datetime(2026, 10 + month, 10, 0, tzinfo=UTC), production_id=production)
+        history.append(
+            purchase(datetime(2026, 8, 2 + month, 15, tzinfo=UTC), show, f"T-{month}", order_id=f"O-{month}")
+        )
+    state = fold(history)
+    pass_ends = datetime(2027, 7, 1, 4, tzinfo=UTC)
+
+    before = view(state, as_of=pass_ends - timedelta(microseconds=1), seasons=THEATRE)
+    after = view(state, as_of=pass_ends, seasons=THEATRE)
+
+    assert (before["is_subscriber"], after["is_subscriber"], after["season.current.productions"]) == (True, False, 3)
+    assert "subscription-offer-third-production" not in fired(before, after, as_of=pass_ends, cause=None, event_id=None)
+
+
 def test_the_time_sweep_never_fires_the_offer() -> None:
     assert "subscription-offer-third-production" not in swept(season("2026-2027", 5))
 
