@@ -229,11 +229,14 @@ def _dated(order_or_refund: JsonNode, context: _Context) -> datetime:
 
     They differ for an order imported from another platform or a point-of-sale sale synced late, whose
     `processed_at` is set in the past: dated when it was recorded, a sale of years ago would seem recent (and imply
-    consent anew). Event ids do not depend on it, so a fact already ingested keeps its id.
+    consent anew). Event ids do not depend on it, so a fact already ingested keeps its id. An app sets
+    `processed_at`: one over a day ahead of the webhook (a year mistyped) is passed over for `created_at`, which
+    Shopify sets, as it would date the sale, and the checkbox consent with it, in the future.
     """
-    return (
-        order_or_refund["processed_at"].timestamp() or order_or_refund["created_at"].timestamp() or context.received_at
-    )
+    processed_at = order_or_refund["processed_at"].timestamp()
+    if processed_at is not None and processed_at > context.received_at + FUTURE_TIME_ALLOWED:
+        processed_at = None
+    return processed_at or order_or_refund["created_at"].timestamp() or context.received_at
 
 
 def _order_updated(order: JsonNode, context: _Context) -> list[Draft]:

@@ -1482,6 +1482,24 @@ def test_a_refund_is_dated_when_it_was_processed_else_when_shopify_recorded_it()
     assert recorded.time == datetime.fromisoformat("2026-10-01T14:31:08-04:00")
 
 
+def test_an_order_an_app_dates_over_a_day_ahead_is_dated_when_shopify_recorded_it_and_so_is_its_consent() -> None:
+    # A year mistyped by the app that set `processed_at`: the sale, and the checkbox with it, dated in 2062.
+    order = {
+        **shopify_payload("orders-paid"),
+        "processed_at": "2062-10-01T14:31:07-04:00",
+        "buyer_accepts_marketing": True,
+    }
+    order["customer"] = {**order["customer"], "email_marketing_consent": None}
+    recorded = datetime.fromisoformat(order["created_at"])
+
+    envelopes = events("orders/create", order)
+
+    assert [envelope.time for envelope in envelopes] == [recorded, recorded]
+    consent = parse_data(envelopes[1])
+    assert isinstance(consent, ConsentGrantedV1)
+    assert consent.captured_at == recorded
+
+
 def undated_subscriber(updated_at: str) -> dict[str, Any]:
     """A customer record, edited at `updated_at`, whose yes to email marketing Shopify does not date."""
     customer = shopify_payload("customers-update")
@@ -1600,7 +1618,8 @@ def test_an_undated_no_an_order_update_reports_is_dated_when_the_order_was_updat
 
     assert withdrawn.captured_at == envelope.time == datetime.fromisoformat("2027-03-15T10:00:00-04:00")
     created_envelope, created = withdrawal_in(events("orders/create", payload))
-    assert created.captured_at == datetime.fromisoformat(payload["created_at"])
+    # An order's own report dates it by the order's date: when it took place.
+    assert created.captured_at == datetime.fromisoformat(payload["processed_at"])
     # Two reports of the no, each its own fact: the later does not hide behind the earlier's id.
     assert created_envelope.id != envelope.id
     assert envelope.id == withdrawal_in(events("orders/updated", copy.deepcopy(payload)))[0].id
