@@ -21,6 +21,7 @@ from services.identity.domain.identifiers import (
     identifiers_of,
     named_identifiers,
     records_without_erased,
+    without_identifiers,
     written_either_way,
 )
 from services.identity.domain.matching import BLOCK_CAPACITY, blocking_keys
@@ -448,9 +449,10 @@ async def _decide_in_batch(
         )
     except PersonNotReadyError:
         return None, _footprint(fact, None, Evidence(), blocks_read=True), Evidence()
-    if decided is None:
+    if decided is None or decided.suppressed:
+        # A fact naming an identifier someone asked not to be added again by is rare: it goes the careful way.
         return None, _footprint(fact, None, Evidence(), blocks_read=True), Evidence()
-    resolution, evidence = decided
+    resolution, evidence = decided.resolution, decided.evidence
     # Look-alikes are read when no owner decides (a creation), or when the owner linked may have one: found or not,
     # a fact of the same round filing a look-alike in those blocks changes what the decision should have been.
     return resolution, _footprint(fact, resolution, evidence, blocks_read=evidence.candidates_read), evidence
@@ -535,7 +537,7 @@ async def _decided_alike_after(
         )
     except PersonNotReadyError:
         return False
-    return decided is not None and decided[0] == resolution
+    return decided is not None and not decided.suppressed and decided.resolution == resolution
 
 
 class _WithFiled:
@@ -868,8 +870,11 @@ async def settle(
     last_failure: Exception | None = None
     # None unless this handling applies the entry: a redelivery of a fact applied before reads its merge back.
     merge: MergeRecord | None = None
+    # The record, identifiers and blocking keys the entry is applied with, once known.
+    as_decided: tuple[NormalisedRecord, Sequence[Identifier], Sequence[str]] | None = None
     for attempt in range(MAX_DECISION_ATTEMPTS):
         if entry is None:
+            as_decided = (kept, identifiers, keys)
             try:
                 if erasure_do_not_readd is not None:
                     evidence = await gather_evidence(
@@ -889,7 +894,9 @@ async def settle(
                     )
                     if decided is None:
                         return Settled(None, "suppressed")
-                    resolution = decided[0]
+                    resolution = decided.resolution
+                    # Without anyone's suppressed identifier, as decided.
+                    as_decided = matching_record(decided.record), decided.identifiers, decided.keys
             except PersonNotReadyError as not_ready:
                 last_failure = not_ready
                 store.forget_person(organisation_id, not_ready.person_id)
@@ -904,8 +911,15 @@ async def settle(
                 JournalEntry(organisation_id, event_id, decision_of(resolution), to_the_millisecond(deps.clock.now()))
             )
         if not entry.applied:
+            if as_decided is None:
+                # Decided by an earlier handling, which kept nobody's suppressed identifier: nor does this one.
+                as_decided = (
+                    (kept, identifiers, keys)
+                    if entry.decision.erasure is not None
+                    else await _without_suppressed(store, entry, kept, identifiers, keys, deps.rules)
+                )
             try:
-                merge = await _apply(entry, kept, identifiers, deps, keys=keys)
+                merge = await _apply(entry, as_decided[0], as_decided[1], deps, keys=as_decided[2])
             except (IdentifierTakenError, PersonNotReadyError) as lost:
                 last_failure = lost
                 await store.drop_journal(organisation_id, event_id)
@@ -923,6 +937,24 @@ async def settle(
     )
 
 
+async def _without_suppressed(
+    store: IdentityReads,
+    entry: JournalEntry,
+    kept: NormalisedRecord,
+    identifiers: Sequence[Identifier],
+    keys: Sequence[str],
+    rules: IdentityRules,
+) -> tuple[NormalisedRecord, Sequence[Identifier], Sequence[str]]:
+    """The record, identifiers and blocking keys a journaled decision is applied with: without those of someone
+    erased with `do_not_readd`, as `decide_record` decided it. Only identifiers it does not claim are looked up."""
+    unclaimed = [identifier for identifier in identifiers if identifier.digest.key not in entry.decision.claim_digests]
+    suppressed = await suppressed_among(store, entry.organisation_id, unclaimed, rules)
+    if not suppressed:
+        return kept, identifiers, keys
+    kept = without_identifiers(kept, suppressed)
+    return kept, [identifier for identifier in identifiers if identifier not in suppressed], blocking_keys(kept)
+
+
 async def _released_from_the_erased(store: IdentityStore, organisation_id: str, not_ready: PersonNotReadyError) -> bool:
     """Frees the identifier if the person it points to was erased, and says so.
 
@@ -937,6 +969,19 @@ async def _released_from_the_erased(store: IdentityStore, organisation_id: str, 
     return True
 
 
+class Decided(NamedTuple):
+    """What `decide_record` decided, the evidence read to say so, and the fact as decided: without the identifiers
+    (and their values in the record, and the blocking keys made of them) of an erased person who asked not to be
+    added again, which nobody claims or keeps. `suppressed` lists those, usually none."""
+
+    resolution: Resolution
+    evidence: Evidence
+    record: NormalisedRecord
+    identifiers: tuple[Identifier, ...]
+    keys: tuple[str, ...]
+    suppressed: tuple[Identifier, ...] = ()
+
+
 async def decide_record(
     organisation_id: str,
     event_id: str,
@@ -946,10 +991,14 @@ async def decide_record(
     *,
     keys: Sequence[str],
     reads: IdentityReads,
-) -> tuple[Resolution, Evidence] | None:
+) -> Decided | None:
     """Which person a fact (not an erasure) is about, and the evidence read to say so; None if suppressed.
     Only reads, from `reads` (the store, or a consumer batch's view of it): nothing is decided until the
-    journal holds the resolution."""
+    journal holds the resolution.
+
+    A fact naming an identifier of someone erased with `do_not_readd` (a household's shared phone or email) is
+    still about whoever else it names: it is decided without that identifier, and is suppressed (None) only when
+    it would then make a new person, who could be the erased one again."""
     store = reads
     # Look-alikes matter unless the record's identifiers merge known persons: decide on the owners first, and
     # read the blocks only if that decision needs them.
@@ -957,8 +1006,11 @@ async def decide_record(
     # An erased person's identifiers were released before anything else could take them, so only
     # identifiers nobody owns can be suppressed: links to known persons skip the look-ups.
     unowned = [identifier for identifier in identifiers if identifier not in evidence.owners]
-    if await any_suppressed(store, organisation_id, unowned, deps.rules):
-        return None
+    suppressed = tuple(await suppressed_among(store, organisation_id, unowned, deps.rules))
+    if suppressed:
+        record = without_identifiers(record, suppressed)
+        identifiers = [identifier for identifier in identifiers if identifier not in suppressed]
+        keys = blocking_keys(matching_record(record))
 
     def resolved(evidence: Evidence) -> Resolution:
         return resolve_record(
@@ -971,15 +1023,20 @@ async def decide_record(
             matching=deps.rules.matching,
         )
 
+    def decided(resolution: Resolution, evidence: Evidence) -> Decided | None:
+        if suppressed and resolution.created:
+            return None
+        return Decided(resolution, evidence, record, tuple(identifiers), tuple(keys), suppressed)
+
     # Without an owner the record is a new person unless a look-alike says otherwise: decided once, with them.
     if evidence.owners:
         resolution = resolved(evidence)
         linked = next((person for person in evidence.owners.values() if person.person_id == resolution.person_id), None)
         if not resolution.created and (resolution.merge is not None or not may_have_a_look_alike(record, linked)):
-            return resolution, evidence
+            return decided(resolution, evidence)
     # A new person may be a look-alike's; a person linked by an identifier may be one too, and then they are one.
     evidence = await gather_evidence(store, organisation_id, record, identifiers, keys=keys, known=evidence)
-    return resolved(evidence), evidence
+    return decided(resolved(evidence), evidence)
 
 
 def decision_of(resolution: Resolution) -> Decision:
@@ -1006,6 +1063,17 @@ def decision_of(resolution: Resolution) -> Decision:
         household_joiners=resolution.household_joiners,
         history_of=resolution.history_of,
     )
+
+
+async def suppressed_among(
+    store: IdentityReads, organisation_id: str, identifiers: Sequence[Identifier], rules: IdentityRules
+) -> list[Identifier]:
+    """Those of `identifiers` that someone erased with `do_not_readd` gave: one look-up when none is, as usual."""
+    if not await any_suppressed(store, organisation_id, identifiers, rules):
+        return []
+    return [
+        identifier for identifier in identifiers if await any_suppressed(store, organisation_id, [identifier], rules)
+    ]
 
 
 async def any_suppressed(

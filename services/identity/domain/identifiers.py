@@ -270,6 +270,19 @@ def without_blocked(record: NormalisedRecord, blocked: Iterable[Identifier]) -> 
     return replace(record, email=email, phone=phone)
 
 
+def without_identifiers(record: NormalisedRecord, gone: Collection[Identifier]) -> NormalisedRecord:
+    """`record` without the values of `gone` it names (its upstream id, email or phone); the rest stays."""
+    named = {identifier.type for identifier in named_identifiers(record) if identifier in gone}
+    if not named:
+        return record
+    return replace(
+        record,
+        external_id=None if IdentifierType.EXTERNAL_ID in named else record.external_id,
+        email=None if IdentifierType.EMAIL in named else record.email,
+        phone=None if IdentifierType.PHONE in named else record.phone,
+    )
+
+
 def named_identifiers(record: NormalisedRecord) -> list[Identifier]:
     """Every identifier the record names, usable or blocked: what an erasure looks for in records others hold."""
     named: list[Identifier] = []
