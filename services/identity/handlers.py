@@ -782,6 +782,11 @@ async def _merge_together(
     made = {
         position: record for (position, record), kept in zip(records.items(), stored, strict=True) if kept is record
     }
+    for position, record in list(made.items()):
+        with contextlib.suppress(MergeSideErasedError):
+            await _refuse_an_erased_side(store, record)
+            continue
+        del made[position]
     if not made:
         return made
     await _fold_together(store, organisation_id, made.values())
@@ -1312,6 +1317,8 @@ async def _apply_merge_decision(
         organisation_id, merge_id_for(organisation_id, cause, merge.survivor_id, list(merge.merged_ids))
     )
     if existing is not None:
+        if existing.undone_by == MERGE_WITHDRAWN_BY:
+            raise MergeSideErasedError(f"a person of merge {existing.merge_id} was erased before it took effect")
         # A redelivered fact whose merge was undone since (its journal entry applied, not marked): it stays undone.
         return existing if existing.undone_at is not None else await fold_merged(store, existing)
     record = await _decided_merge_record(store, organisation_id, merge, cause=cause, at=at)
@@ -1438,10 +1445,23 @@ def _merge_record(
     )
 
 
+class MergeSideErasedError(IdentifierTakenError):
+    """A person of a merge was erased after it was decided, before it was folded: nothing of it is applied, and a
+    resolution decides again on what is left."""
+
+
+# Who marks undone a merge one of whose persons was erased before it took effect.
+MERGE_WITHDRAWN_BY = "erasure"
+
+
 async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
     """Gives the survivor the merged persons' identifiers, records and blocks, and marks them merged into it;
-    idempotent. A merged person's household moves the survivor there, one merged person after the other."""
+    idempotent. A merged person's household moves the survivor there, one merged person after the other.
+
+    Raises `MergeSideErasedError` when one of its persons was erased since it was decided (an erasure served
+    between the decision's reads and this fold): the merge is then marked undone and keeps no copy of them."""
     organisation_id, survivor_id = merge.organisation_id, merge.survivor_id
+    await _refuse_an_erased_side(store, merge)
     if all(person.household_id is None for person in merge.merged):
         await _fold_together(store, organisation_id, [merge])
         return merge
@@ -1476,6 +1496,23 @@ async def fold_merged(store: IdentityStore, merge: MergeRecord) -> MergeRecord:
             expected=PersonStatus.ACTIVE,
         )
     return merge
+
+
+async def _refuse_an_erased_side(store: IdentityStore, merge: MergeRecord) -> None:
+    organisation_id = merge.organisation_id
+    erased = [
+        person_id
+        for person_id in (merge.survivor_id, *merge.merged_ids)
+        if (person := await store.fresh_person(organisation_id, person_id)) is not None
+        and person.status is PersonStatus.ERASED
+    ]
+    if not erased:
+        return
+    # The erasure scrubbed the merges it found, before this one was stored with a copy of them.
+    for person_id in erased:
+        await store.scrub_merges(organisation_id, person_id, frozenset())
+    await store.mark_undone(organisation_id, merge.merge_id, at=merge.decided_at, by=MERGE_WITHDRAWN_BY)
+    raise MergeSideErasedError(f"{', '.join(erased)} of merge {merge.merge_id} was erased before it took effect")
 
 
 async def _fold_together(store: IdentityStore, organisation_id: str, merges: Collection[MergeRecord]) -> None:
@@ -2344,7 +2381,12 @@ async def _merge_for_review(item: ReviewItem, deps: IdentityDeps, now: datetime)
     made = await store.merges_caused_by(organisation_id, item.review_id)
     if made:
         merge = min(made, key=lambda merge: (merge.decided_at, merge.merge_id))
-        return merge if merge.undone_at is not None else await fold_merged(store, merge)
+        if merge.undone_by == MERGE_WITHDRAWN_BY:
+            raise IdentityActionError("review_stale", _ERASED_SINCE)
+        try:
+            return merge if merge.undone_at is not None else await fold_merged(store, merge)
+        except MergeSideErasedError as erased:
+            raise IdentityActionError("review_stale", _ERASED_SINCE) from erased
     provisional = await active_person(store, organisation_id, item.person_id)
     candidate = await active_person(store, organisation_id, item.candidate_id)
     if provisional is None or candidate is None:
@@ -2353,13 +2395,17 @@ async def _merge_for_review(item: ReviewItem, deps: IdentityDeps, now: datetime)
         return None
     survivor = survivor_of([provisional, candidate])
     merged = candidate if survivor is provisional else provisional
-    return await apply_merge(
-        store,
-        MergePlan(survivor=survivor, merged=(merged,), evidence=()),
-        cause=item.review_id,
-        decided_by=MergeDecider.REVIEWER,
-        at=now,
-    )
+    try:
+        return await apply_merge(
+            store,
+            MergePlan(survivor=survivor, merged=(merged,), evidence=()),
+            cause=item.review_id,
+            decided_by=MergeDecider.REVIEWER,
+            at=now,
+        )
+    except MergeSideErasedError as erased:
+        # An erasure served while the accept was under way: as if it had come first.
+        raise IdentityActionError("review_stale", _ERASED_SINCE) from erased
 
 
 @dataclass(frozen=True)
