@@ -1728,8 +1728,11 @@ async def _restore(
     store: IdentityStore, merge: MergeRecord, claim: UnmergeClaim, policy: IdentifierPolicy
 ) -> MergeRecord:
     """Carries out a claimed unmerge; every step is idempotent, so a request that stopped midway is finished
-    by the next, and the claim's requester and time make its event the one the first would have published."""
+    by the next, and the claim's requester and time make its event the one the first would have published.
+    An erasure of either side served meanwhile stops it (`person_erased`): the merge stays, as it would have had the
+    erasure come first, and nothing is written back onto an erased person."""
     organisation_id = merge.organisation_id
+    await _refuse_to_undo_with_an_erased_person(store, merge)
     # A human split them: no event naming both may merge them again, nor may the matching model. Written first, so
     # that a resolver finding them both active (once the first step below is done) finds them kept apart too; and
     # on whom the survivor was merged into since, who now holds its records.
@@ -1751,6 +1754,7 @@ async def _restore(
     await _strip_survivor(store, merge, policy)
     await _strip_holders(store, merge, policy)
     await _forget_given_in_later_merges(store, merge, policy)
+    await _refuse_to_undo_with_an_erased_person(store, merge)
     await store.mark_undone(merge.organisation_id, merge.merge_id, at=claim.at, by=claim.by)
     return replace(merge, undone_at=claim.at, undone_by=claim.by)
 
@@ -1780,13 +1784,17 @@ async def _merge_to_undo(
     store: IdentityStore, organisation_id: str, person_id: str, merge_id: str | None
 ) -> MergeRecord:
     merge = await _merge_named(store, organisation_id, person_id, merge_id)
-    # An erased person is gone for good: undoing their merge would restore no one, and change what their erasure,
-    # asked again, answers.
+    await _refuse_to_undo_with_an_erased_person(store, merge)
+    return merge
+
+
+async def _refuse_to_undo_with_an_erased_person(store: IdentityStore, merge: MergeRecord) -> None:
+    """An erased person is gone for good: undoing their merge would restore no one, write their records back, and
+    change what their erasure, asked again, answers."""
     for involved in (merge.survivor_id, *merge.merged_ids):
-        held = await store.person(organisation_id, involved)
+        held = await store.fresh_person(merge.organisation_id, involved)
         if held is not None and held.status is PersonStatus.ERASED:
             raise IdentityActionError("person_erased", f"{involved} was erased: the merge {merge.merge_id} stays")
-    return merge
 
 
 async def _merge_named(store: IdentityStore, organisation_id: str, person_id: str, merge_id: str | None) -> MergeRecord:
@@ -1998,6 +2006,8 @@ async def _strip(
         holder = await store.person(organisation_id, holder_id)
         if holder is None:
             return
+        if holder.status is PersonStatus.ERASED:
+            raise IdentityActionError("person_erased", f"{holder_id} was erased: the merge {merge.merge_id} stays")
         taken = await _taken_back(
             store, policy, merge, (record for record in holder.records if record not in given_records)
         )

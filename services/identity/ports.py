@@ -207,7 +207,8 @@ class IdentityStore(IdentityReads, Protocol):
         `moved_to_household`) and persons to keep apart from (a set); bumps the version."""
 
     async def replace_person(self, person: Person, *, expected_version: int) -> bool:
-        """Rewrites the person if its version is still `expected_version`; False if someone changed it meanwhile."""
+        """Rewrites the person if its version is still `expected_version`; False if someone changed it meanwhile,
+        or if they are erased: an erased person is never written back."""
 
     async def set_status(
         self,

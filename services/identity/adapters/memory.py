@@ -207,7 +207,8 @@ class InMemoryIdentityStore:
     async def replace_person(self, person: Person, *, expected_version: int) -> bool:
         key = (person.organisation_id, person.person_id)
         current = self._persons.get(key)
-        if current is None or current.version != expected_version:
+        # An erased person is never written back, whatever a request that read them before the erasure holds.
+        if current is None or current.version != expected_version or current.status is PersonStatus.ERASED:
             return False
         self._persons[key] = replace(person, version=expected_version + 1)
         return True

@@ -662,7 +662,8 @@ class MongoIdentityStore:
 
     async def replace_person(self, person: Person, *, expected_version: int) -> bool:
         current = await self.person(person.organisation_id, person.person_id)
-        if current is None or current.version != expected_version:
+        # An erased person is never written back: the version appended after the erasure's would be theirs.
+        if current is None or current.version != expected_version or current.status is PersonStatus.ERASED:
             return False
         if not await self._append_person(person, expected_version):
             return False
