@@ -55,9 +55,13 @@ class Decision:
 
     def without_erased(self, person_id: str, digests: Collection[IdentifierDigest]) -> "Decision":
         """The decision as kept once `person_id` is erased: what a redelivery republishes (ids, method, the
-        kinds matched) stays; the digests of their claims go, and of `digests` in the merge evidence only the
-        kinds stay."""
-        claims = () if self.person_id == person_id else self.claim_digests
+        kinds matched) stays; the digests of their claims go, as do `digests` (their identifiers') claimed for
+        anyone else (a survivor claiming one while they were merged into it), and of `digests` in the merge
+        evidence only the kinds stay."""
+        erased_keys = {digest.key for digest in digests}
+        claims = (
+            () if self.person_id == person_id else tuple(key for key in self.claim_digests if key not in erased_keys)
+        )
         merge = self.merge
         if merge is not None:
             evidence = tuple(

@@ -924,10 +924,13 @@ class MongoIdentityStore:
         await self._persons.rewrite_earlier(organisation_id, person_id, latest, rewritten)
 
     async def scrub_journal(self, organisation_id: str, person_id: str, digests: Collection[IdentifierDigest]) -> None:
-        # No index serves this: erasures are rare, and a scan of the journal is their price.
+        # No index serves this: erasures are rare, and a scan of the journal is their price. One scan finds every
+        # entry that names them, whoever it is about: an index on the claims would cost every fact a write.
         about: list[Document] = [{"decision.person_id": person_id}]
         if digests:
-            about.append({"decision.merge.evidence_digests": {"$in": sorted(digest.key for digest in digests)}})
+            keys = sorted(digest.key for digest in digests)
+            about.append({"decision.merge.evidence_digests": {"$in": keys}})
+            about.append({"decision.claim_digests": {"$in": keys}})
         found = [document async for document in self._journal.find({"organisation_id": organisation_id, "$or": about})]
         for document in found:
             decision = decision_from(document["decision"])

@@ -1,0 +1,37 @@
+"""An erasure leaves nothing of the person with anyone else, on both stores: not the hash of an identifier another
+person's journal entry claimed while they were merged, not the other side of an undone merge filed under their
+blocks, not a reviewer's note about them."""
+
+import hashlib
+from typing import Any
+
+from services.identity.handlers import IdentityDeps, erase_on_request, unmerge
+from tests.integration.identity.conftest import ORGANISATION, everything_stored, resolve
+
+ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
+REVIEWER, STAFF = "reviewer:marie", "staff:paul"
+
+
+async def _person(deps: IdentityDeps, event_id: str, **person: Any) -> str:
+    return (await resolve(deps, event_id, **person)).person_id
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+async def test_no_journal_entry_keeps_the_hash_of_an_identifier_claimed_for_the_survivor_while_merged(
+    deps: IdentityDeps,
+) -> None:
+    anne = await _person(deps, "e1", external_id="C-1", email="anne@example.com", **ELISE)
+    bea = await _person(deps, "e2", source="shopify-boutique", external_id="S-1", email="bea@example.com", **ELISE)
+    await resolve(deps, "e3", source="shopify-boutique", external_id="S-1", email="anne@example.com")
+    # While Béa is merged into Anne, her shop id with a new email: Anne's entry claims it, the unmerge gives it to Béa.
+    await resolve(deps, "e4", source="shopify-boutique", external_id="S-1", email="bea.new@example.com")
+    await unmerge(ORGANISATION, anne, deps, requested_by=REVIEWER)
+
+    await erase_on_request(ORGANISATION, bea, deps, do_not_readd=False, requested_by=STAFF)
+
+    everything = await everything_stored(deps.store)
+    for value in ("bea.new@example.com", "bea@example.com"):
+        assert [name for name, held in everything.items() if value in held or _sha256(value) in held] == []
