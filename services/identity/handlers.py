@@ -2201,6 +2201,16 @@ async def _scrub_merged_with(store: IdentityStore, person: Person) -> None:
         other = await store.person(organisation_id, other_id)
         held[other_id] = frozenset() if other is None else other.identifiers
         await store.scrub_records(organisation_id, other_id, erased - held[other_id])
+        if other is not None and other.status is not PersonStatus.ERASED:
+            # The blocks their records named the person's phone or mailbox in; those their other records give stay.
+            filed = {key for record in other.records for key in blocking_keys(record)}
+            still = {
+                key
+                for record in records_without_erased(other.records, erased - held[other_id])
+                for key in blocking_keys(record)
+            }
+            if filed - still:
+                await store.leave_blocks_under(organisation_id, sorted(filed - still), other_id)
     for merge in merges.values():
         merged = tuple(
             replace(copy, records=records_without_erased(copy.records, erased - copy.identifiers))

@@ -35,3 +35,29 @@ async def test_no_journal_entry_keeps_the_hash_of_an_identifier_claimed_for_the_
     everything = await everything_stored(deps.store)
     for value in ("bea.new@example.com", "bea@example.com"):
         assert [name for name, held in everything.items() if value in held or _sha256(value) in held] == []
+
+
+async def test_the_other_side_of_an_undone_merge_leaves_the_blocks_of_the_erased_persons_phone_and_mailbox(
+    deps: IdentityDeps,
+) -> None:
+    anne = await _person(deps, "e1", external_id="C-1", email="anne@example.com", **ELISE)
+    bea = await _person(
+        deps,
+        "e2",
+        source="shopify-boutique",
+        external_id="S-1",
+        email="bea@example.com",
+        phone="438 555 0142",
+        **ELISE,
+    )
+    await resolve(deps, "e3", source="shopify-boutique", external_id="S-1", email="anne@example.com")
+    # While merged: Anne's box-office id with Béa's phone and email, a record Anne keeps when the merge is undone.
+    await resolve(deps, "e4", external_id="C-1", email="bea@example.com", phone="438 555 0142")
+    await unmerge(ORGANISATION, anne, deps, requested_by=REVIEWER)
+
+    await erase_on_request(ORGANISATION, bea, deps, do_not_readd=False, requested_by=STAFF)
+
+    blocks = await deps.store.block_members(ORGANISATION, ["ph:+14385550142", "el:bea"])
+    assert blocks == {"ph:+14385550142": [], "el:bea": []}
+    # The blocks her own records file her under keep her.
+    assert anne in (await deps.store.block_members(ORGANISATION, ["el:anne"]))["el:anne"]
