@@ -314,7 +314,8 @@ class IdentityStore(IdentityReads, Protocol):
     async def insert_review(self, item: ReviewItem) -> None: ...
 
     async def withdraw_reviews_naming(self, organisation_id: str, person_id: str, *, by: str, at: datetime) -> None:
-        """Every pending review naming the person, as either of its two, becomes withdrawn (an erasure's step)."""
+        """Every pending review naming the person, as either of its two, becomes withdrawn (an erasure's step);
+        every review naming them, decided or not, and its verdict keep no reviewer's note (it may name them)."""
 
     async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None: ...
 

@@ -362,6 +362,11 @@ class InMemoryIdentityStore:
                 and person_id in (item.person_id, item.candidate_id)
             ):
                 self._reviews[key] = replace(item, status=ReviewStatus.WITHDRAWN, decided_by=by, decided_at=at)
+        for key, item in list(self._reviews.items()):
+            if key[0] == organisation_id and person_id in (item.person_id, item.candidate_id):
+                self._reviews[key] = replace(item, note=None)
+                if (claim := self._review_claims.get(key)) is not None:
+                    self._review_claims[key] = replace(claim, note=None)
 
     async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None:
         return self._reviews.get((organisation_id, review_id))

@@ -1032,6 +1032,14 @@ class MongoIdentityStore:
                 {"_id": review_id, "status": ReviewStatus.PENDING.value},
                 {"$set": {"status": ReviewStatus.WITHDRAWN.value, "decided_by": by, "decided_at": at}},
             )
+        # A reviewer's note may say anything of them: it goes from every review naming them, and from its verdict.
+        naming = self._reviews.find(
+            {"organisation_id": organisation_id, "$or": [{"person_id": person_id}, {"candidate_id": person_id}]},
+            {"_id": 1},
+        )
+        for review_id in [document["_id"] async for document in naming]:
+            await self._reviews.update_one({"_id": review_id}, {"$set": {"note": None}})
+            await self._review_claims.update_one({"_id": review_id}, {"$set": {"note": None}})
 
     async def review(self, organisation_id: str, review_id: str) -> ReviewItem | None:
         document = await self._reviews.find_one({"_id": _key(organisation_id, review_id)})

@@ -5,7 +5,8 @@ blocks, not a reviewer's note about them."""
 import hashlib
 from typing import Any
 
-from services.identity.handlers import IdentityDeps, erase_on_request, unmerge
+from services.identity.domain.merges import ReviewStatus
+from services.identity.handlers import IdentityDeps, decide_review, erase_on_request, unmerge
 from tests.integration.identity.conftest import ORGANISATION, everything_stored, resolve
 
 ELISE = {"first_name": "Élise", "last_name": "Gagnon"}
@@ -61,3 +62,23 @@ async def test_the_other_side_of_an_undone_merge_leaves_the_blocks_of_the_erased
     assert blocks == {"ph:+14385550142": [], "el:bea": []}
     # The blocks her own records file her under keep her.
     assert anne in (await deps.store.block_members(ORGANISATION, ["el:anne"]))["el:anne"]
+
+
+async def test_a_reviewers_note_on_a_decided_suggestion_naming_the_person_goes_with_the_erasure(
+    deps: IdentityDeps,
+) -> None:
+    store = deps.store
+    luc = await _person(
+        deps, "e1", email="luc.roy@example.com", first_name="Luc", last_name="Roy", postal_code="H2J 2L1"
+    )
+    await resolve(deps, "e2", first_name="L", last_name="Roy", postal_code="H2J 2L1")
+    [item] = await store.reviews(ORGANISATION, ReviewStatus.PENDING, 10)
+    note = "Pas Luc Roy (514-555-0199) : c'est son fils Léo"
+    await decide_review(ORGANISATION, item.review_id, deps, accept=False, reviewer=REVIEWER, note=note)
+
+    await erase_on_request(ORGANISATION, luc, deps, do_not_readd=True, requested_by=STAFF)
+
+    decided = await store.review(ORGANISATION, item.review_id)
+    assert decided is not None
+    assert (decided.status, decided.decided_by, decided.note) == (ReviewStatus.REJECTED, REVIEWER, None)
+    assert [name for name, held in (await everything_stored(store)).items() if "son fils" in held] == []
