@@ -373,8 +373,10 @@ def stored_before_orders_were_kept_apart(events: list[ProfileEvent]) -> ProfileS
     candidates = [stored] if stored is not None else []
     bought = [record.bought for record in state.tickets.values() if record.bought is not None]
     candidates += [
-        ConsentFact(sale.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, sale.source)
-        for sale in [*placements, *bought]
+        ConsentFact(sale.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, sale.source) for sale in placements
+    ]
+    candidates += [
+        ConsentFact(sale.stamp, ConsentAction.GRANTED, LegalBasis.IMPLIED_PURCHASE, sale.source) for sale in bought
     ]
     return dataclasses.replace(
         state,
