@@ -155,6 +155,8 @@ class PatronPage:
     household: list[str]
     failures: list[Failure] = field(default_factory=list)
     redirect_to: str | None = None
+    # Whether `redirect_to` is identity's word: profile's alone may be a merge undone since, not yet through Kafka.
+    redirect_known_to_identity: bool = False
     # Both profile and identity answered that they know no one by this id (not that they could not answer).
     unknown: bool = False
 
@@ -167,6 +169,12 @@ class PatronPage:
     def unreachable(self) -> bool:
         """Neither profile nor identity could say who this is: a service is down or failing."""
         return self.profile is None and self.person is None and not self.unknown
+
+    @property
+    def merge_unconfirmed(self) -> bool:
+        """Profile says this person was merged into another, and identity could not say whether that still stands:
+        a privacy form opens neither this person's (their data may be the survivor's) nor another's."""
+        return self.redirect_to is not None and not self.redirect_known_to_identity
 
     @property
     def name(self) -> str:
@@ -194,8 +202,12 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
         )
     results = await api.gather(**calls)
     profile, person = _value(results["profile"]), _value(results["person"])
-    # A merged person's page is the survivor's: that is where the patron's history now is.
-    survivor = (profile or {}).get("merged_into") or (person or {}).get("merged_into")
+    # A merged person's page is the survivor's: that is where the patron's history now is. Identity decides merges
+    # and undoes them; profile learns of both later, through Kafka, so its word stands only when identity gave none.
+    if person is not None:
+        survivor = person.get("merged_into") if person.get("status") in (None, "merged") else None
+    else:
+        survivor = (profile or {}).get("merged_into")
     fields: Mapping[str, Any] = _Fields((profile or {}).get("fields") or {})
     deliveries = _value(results.get("deliveries"))
     definitions = _value(results["definitions"]) or {}
@@ -241,6 +253,7 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
         ],
         failures=failures,
         redirect_to=survivor if survivor and survivor != person_id else None,
+        redirect_known_to_identity=person is not None,
         unknown=_not_found(results["profile"]) and _not_found(results["person"]),
     )
 

@@ -408,9 +408,9 @@ async def export_form(
     for on purpose, never by following a link."""
     require(active, Scope.PRIVACY_EXPORT)
     page = await pages.patron_page(context.deps.api, active, person_id, language)
-    if page.redirect_to is not None:
+    if page.redirect_to is not None and page.redirect_known_to_identity:
         return _see(f"/patrons/{quote(page.redirect_to)}/export")
-    status_code = _patron_status(page)
+    status_code = _privacy_form_status(page)
     return render(request, context, language, "export.html", active, status_code=status_code, page=page)
 
 
@@ -418,6 +418,12 @@ def _patron_status(page: pages.PatronPage) -> int:
     """404 for an id nobody knows; 410 for a person erased; 503 when the services that would know could not say;
     else 200."""
     return 404 if page.unknown else 410 if page.erased else 503 if page.unreachable else 200
+
+
+def _privacy_form_status(page: pages.PatronPage) -> int:
+    """As a patron's page; and 503 while only profile says the person was merged: whose data it is now, only
+    identity can tell (a merge just undone is still a merge to profile)."""
+    return 503 if page.merge_unconfirmed else _patron_status(page)
 
 
 @router.post("/patrons/{person_id}/export")
@@ -448,9 +454,9 @@ async def erase_form(
     require(active, Scope.PRIVACY_ERASE)
     page = await pages.patron_page(context.deps.api, active, person_id, language)
     # A merged person's data is the survivor's now: exported or erased there, whole.
-    if page.redirect_to is not None:
+    if page.redirect_to is not None and page.redirect_known_to_identity:
         return _see(f"/patrons/{quote(page.redirect_to)}/erase")
-    status_code = _patron_status(page)
+    status_code = _privacy_form_status(page)
     return render(
         request, context, language, "erase.html", active, status_code=status_code, page=page, error=None, failure=None
     )

@@ -127,6 +127,9 @@ def test_the_export_and_erase_pages_of_a_merged_person_are_the_survivor_s() -> N
     def platform(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/profiles/per_bea":
             return httpx.Response(200, json={"person_id": "per_bea", "merged_into": "per_anne", "fields": {}})
+        if request.url.path == "/v1/persons/per_bea":
+            merged = PERSON | {"person_id": "per_bea", "status": "merged", "merged_into": "per_anne"}
+            return httpx.Response(200, json=merged)
         return not_found(request)
 
     browser, _ = console_as(platform, Role.PRIVACY)
@@ -135,6 +138,66 @@ def test_the_export_and_erase_pages_of_a_merged_person_are_the_survivor_s() -> N
         answer = browser.get(f"/patrons/per_bea/{step}", follow_redirects=False)
         assert answer.status_code == 303, step
         assert answer.headers["location"] == f"/patrons/per_anne/{step}"
+
+
+UNDONE_MERGE = {
+    "merge_id": "mrg_1",
+    "survivor_person_id": "per_anne",
+    "merged_person_ids": ["per_bea"],
+    "merged_at": "2026-03-01T12:00:00Z",
+    "undone_at": "2026-03-02T12:00:00Z",
+    "decided_by": "rule",
+}
+
+
+def _just_unmerged(identity_down: bool = False) -> Any:
+    """per_bea just split from per_anne again: identity says so, profile (behind through Kafka) still has her merged."""
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.url.host == "identity" and identity_down:
+            raise httpx.ConnectError("refused")
+        if path in ("/v1/persons/per_bea", "/v1/persons/per_anne"):
+            person_id = path.rpartition("/")[2]
+            return httpx.Response(200, json=PERSON | {"person_id": person_id, "merges": [UNDONE_MERGE]})
+        if path == "/v1/profiles/per_bea":
+            fields = {"first_name": "Béatrice"}
+            return httpx.Response(200, json={"person_id": "per_bea", "merged_into": "per_anne", "fields": fields})
+        if path == "/v1/profiles/per_anne":
+            fields = {"first_name": "Anne"}
+            return httpx.Response(200, json={"person_id": "per_anne", "merged_into": None, "fields": fields})
+        if path.endswith("/timeline"):
+            return httpx.Response(200, json={"items": []})
+        if path == "/v1/definitions":
+            return httpx.Response(200, json={"segments": [], "triggers": []})
+        return not_found(request)
+
+    return platform
+
+
+def test_a_person_identity_has_just_split_off_again_keeps_her_own_pages_while_profile_still_says_merged() -> None:
+    browser, _ = console_as(_just_unmerged(), Role.ADMIN)
+
+    for path in ("/patrons/per_bea", "/patrons/per_bea/export", "/patrons/per_bea/erase"):
+        answer = browser.get(path)
+        assert answer.status_code == 200, (path, answer.status_code, answer.headers.get("location"))
+        assert "per_bea" in answer.text
+        assert "Anne" not in answer.text, path
+    assert 'action="/patrons/per_bea/erase"' in browser.get("/patrons/per_bea/erase").text
+    assert 'action="/patrons/per_bea/export"' in browser.get("/patrons/per_bea/export").text
+
+
+def test_while_identity_cannot_answer_a_patron_s_page_follows_profile_s_merge_but_no_privacy_form_opens() -> None:
+    browser, _ = console_as(_just_unmerged(identity_down=True), Role.ADMIN)
+
+    page = browser.get("/patrons/per_bea")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/patrons/per_anne"
+    for step in ("export", "erase"):
+        answer = browser.get(f"/patrons/per_bea/{step}")
+        assert answer.status_code == 503, step
+        assert "<form" not in answer.text.split("<main", 1)[1], step
+        assert "le service d&#39;identité ne peut pas le confirmer" in answer.text, step
 
 
 def test_an_id_of_dots_names_nobody_and_reaches_no_other_route_of_the_services() -> None:
