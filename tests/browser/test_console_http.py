@@ -133,7 +133,8 @@ async def test_an_unknown_segment_s_export_is_a_page_saying_so_not_a_broken_down
     browser_like: httpx.AsyncClient,
 ) -> None:
     await _log_in(browser_like, "marie")
-    answer = await browser_like.get("/segments/no-such-segment/export.csv")
+    page = await browser_like.get("/segments")
+    answer = await browser_like.post("/segments/no-such-segment/export.csv", data={"csrf_token": _csrf(page)})
     assert answer.status_code == 404
     assert answer.headers["content-type"].startswith("text/html")
     assert "Aucun segment de ce nom." in answer.text

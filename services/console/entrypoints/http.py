@@ -575,9 +575,24 @@ async def segment(
 
 
 @router.get("/segments/{name}/export.csv")
-async def segment_csv(
-    name: str, active: StaffSession, context: ConsoleDep, separator: CsvSeparator = CsvSeparator.COMMA
+async def segment_csv_page(
+    name: str, request: Request, active: StaffSession, context: ConsoleDep, language: PageLanguage
 ) -> Response:
+    """The segment's page, with its download buttons: a link to the download (saved, or followed from another site,
+    which the session's cookie still reaches) takes nothing, as each download is logged as an access (Law 25)."""
+    return await segment(name, request, active, context, language, cursor=None, previous=None, cut=False)
+
+
+@router.post("/segments/{name}/export.csv")
+async def segment_csv(
+    name: str,
+    active: CheckedSession,
+    context: ConsoleDep,
+    # In the query, as the patron export takes it: the button for Excel in French posts to `?separator=…`.
+    separator: CsvSeparator = CsvSeparator.COMMA,
+) -> Response:
+    """Every member of the segment as a spreadsheet, which profile logs as an access: asked for with the session's
+    CSRF token, as the patron export is, never by following a link."""
     require(active, Scope.SEGMENTS_READ)
     path = f"/v1/segments/{quote(name, safe='')}/members"
     # Asked first, so that an unknown segment or a service down is a page, not a download cut short.

@@ -229,15 +229,72 @@ def test_a_segment_downloads_for_excel_in_french_from_its_page_with_semicolons_a
             return httpx.Response(200, json={"items": [], "next_cursor": None})
         return not_found(request)
 
-    browser, _ = console_as(platform, Role.VIEWER)
+    browser, active = console_as(platform, Role.VIEWER)
     page = browser.get("/segments/abonnes")
-    download = browser.get("/segments/abonnes/export.csv", params={"separator": "semicolon"})
+    download = browser.post(
+        "/segments/abonnes/export.csv",
+        params={"separator": "semicolon"},
+        data={"csrf_token": active.session.csrf_token},
+    )
 
-    assert 'href="/segments/abonnes/export.csv?separator=semicolon"' in page.text
+    assert 'formaction="/segments/abonnes/export.csv?separator=semicolon"' in page.text
     assert "CSV pour Excel en français (;)" in page.text
     assert download.status_code == 200
     assert download.content.decode("utf-8-sig").splitlines()[1] == "per_1;Élise"
     assert asked[-1] == {"format": "csv", "separator": "semicolon"}
+
+
+def _segment_platform(asked: list[dict[str, str]]) -> Any:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/segments":
+            return httpx.Response(200, json={"items": [{"name": "abonnes", "title": {"fr": "Abonnés"}, "members": 1}]})
+        if request.url.path == "/v1/segments/abonnes/members":
+            asked.append(dict(request.url.params))
+            if request.url.params.get("format") == "csv":
+                return httpx.Response(200, content="\ufeffperson_id,first_name\r\nper_1,Élise\r\n".encode())
+            return httpx.Response(200, json={"items": [], "next_cursor": None})
+        return not_found(request)
+
+    return platform
+
+
+def test_a_link_to_a_segment_s_download_from_another_site_opens_its_page_and_takes_no_member_list() -> None:
+    asked: list[dict[str, str]] = []
+    browser, _ = console_as(_segment_platform(asked), Role.VIEWER)
+
+    answer = browser.get(
+        "/segments/abonnes/export.csv",
+        params={"separator": "semicolon"},
+        headers={"Referer": "https://elsewhere.example/", "Sec-Fetch-Site": "cross-site"},
+    )
+
+    assert answer.status_code == 200
+    assert "attachment" not in answer.headers.get("content-disposition", "")
+    assert answer.headers["content-type"].startswith("text/html")
+    assert 'method="post" action="/segments/abonnes/export.csv"' in answer.text
+    assert not [params for params in asked if params.get("format") == "csv"]
+
+
+def test_a_segment_s_download_posted_without_the_session_s_csrf_token_is_refused_and_takes_nothing() -> None:
+    asked: list[dict[str, str]] = []
+    browser, active = console_as(_segment_platform(asked), Role.VIEWER)
+
+    for token in (None, "forged", active.session.csrf_token + "x"):
+        data = {"csrf_token": token} if token else {}
+        refused = browser.post("/segments/abonnes/export.csv", data=data)
+        assert refused.status_code == 403
+        assert "Formulaire refusé" in refused.text
+    assert asked == []
+
+
+def test_the_segment_list_offers_each_download_as_a_form_carrying_the_session_s_csrf_token() -> None:
+    browser, active = console_as(_segment_platform([]), Role.VIEWER)
+
+    page = browser.get("/segments").text
+
+    assert 'href="/segments/abonnes/export.csv' not in page
+    assert 'method="post" action="/segments/abonnes/export.csv"' in page
+    assert f'name="csrf_token" value="{active.session.csrf_token}"' in page
 
 
 def _link(page: str, rel: str) -> str | None:
