@@ -419,6 +419,11 @@ class ReviewCard:
     # The profiles that could not be read: the fields shown empty are unknown, not absent.
     failures: list[Failure] = field(default_factory=list)
 
+    @property
+    def names_swapped(self) -> bool:
+        """Identity found the two records' names agreeing only crossed, and the names are shown so."""
+        return any(row.crossed for row in self.compared)
+
 
 @dataclass(frozen=True)
 class ReviewQueue:

@@ -258,12 +258,21 @@ class ComparedField:
     right: str
     level: str
     verdict: str  # agrees, differs or unknown
+    # The right value is the other name: identity found the names agreeing only crossed (`name_order: swapped`), one
+    # record's first name against the other's last name, and compared them so.
+    crossed: bool = False
+
+
+# The names' other halves, as identity compares them when it finds them swapped.
+_CROSSED_NAMES = {"first_name": "last_name", "last_name": "first_name"}
 
 
 def compare_for_review(
     left: Mapping[str, Any], right: Mapping[str, Any], agreements: Mapping[str, str]
 ) -> list[ComparedField]:
-    """Two profiles' fields side by side with the level identity found for each comparison."""
+    """Two profiles' fields side by side with the level identity found for each comparison. With the names swapped,
+    identity's name levels are those of the crossed names: each name is shown beside the one it was compared with
+    (the left first name with the right last name, the left last name with the right first name)."""
 
     def shown(fields: Mapping[str, Any], name: str) -> str:
         if name == "address":
@@ -276,11 +285,14 @@ def compare_for_review(
         value = fields.get(name)
         return str(value) if value else "—"
 
+    swapped = agreements.get("name_order") == "swapped"
     rows = []
     for name in ("first_name", "last_name", "email", "phone", "address", "birth_date"):
         level = agreements.get(name, "missing")
         verdict = "agrees" if level in AGREEING_LEVELS else "unknown" if level in NEUTRAL_LEVELS else "differs"
-        rows.append(ComparedField(name, shown(left, name), shown(right, name), level, verdict))
+        crossed = swapped and name in _CROSSED_NAMES
+        against = _CROSSED_NAMES[name] if crossed else name
+        rows.append(ComparedField(name, shown(left, name), shown(right, against), level, verdict, crossed))
     return rows
 
 

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from services.console import pages
 from services.console.domain.i18n import Language
@@ -362,3 +363,58 @@ def test_a_segment_page_refuses_a_cursor_of_the_trail_longer_than_a_person_id_co
     browser, _ = console_as(not_found, Role.VIEWER)
 
     assert browser.get("/segments/abonnes", params={"cursor": "per_b", "previous": "x" * 201}).status_code == 422
+
+
+SWAPPED_SUGGESTION = {
+    "review_id": "rev_1",
+    "person_id": "per_new",
+    "candidate_person_id": "per_old",
+    "probability": 0.83,
+    "agreements": {
+        "first_name": "exact",
+        "last_name": "exact",
+        "address": "same_address",
+        "phone": "missing",
+        "email": "missing",
+        "birth_date": "missing",
+        "name_order": "swapped",
+    },
+}
+
+
+def _swapped_names(request: httpx.Request) -> httpx.Response:
+    home = {"street": "12 rue Principale", "city": "Rimouski"}
+    if request.url.path == "/v1/review":
+        return httpx.Response(200, json={"items": [SWAPPED_SUGGESTION]})
+    if request.url.path == "/v1/profiles/per_new":
+        return httpx.Response(200, json={"fields": {"first_name": "Tremblay", "last_name": "Marie", **home}})
+    if request.url.path == "/v1/profiles/per_old":
+        return httpx.Response(200, json={"fields": {"first_name": "Marie", "last_name": "Tremblay", **home}})
+    return not_found(request)
+
+
+def _name_rows(page: str) -> list[list[str]]:
+    rows = re.findall(r'<tr class="[a-z]+">(.*?)</tr>', page, re.S)[:2]
+    return [
+        [html.unescape(cell.strip()) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)] for row in rows
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "first_label", "last_label", "said"),
+    [
+        ("en", "First name ↔ last name", "Last name ↔ first name", "First and last names swapped"),
+        ("fr", "Prénom ↔ nom de famille", "Nom de famille ↔ prénom", "Prénom et nom de famille inversés"),
+    ],
+)
+def test_a_suggestion_with_swapped_names_compares_them_crossed_and_says_so(
+    language: str, first_label: str, last_label: str, said: str
+) -> None:
+    browser, _ = console_as(_swapped_names, Role.REVIEWER, language=language)
+
+    page = browser.get("/review").text
+
+    first, last = _name_rows(page)
+    assert first[:3] == [first_label, "Tremblay", "Tremblay"]
+    assert last[:3] == [last_label, "Marie", "Marie"]
+    assert said in html.unescape(page)

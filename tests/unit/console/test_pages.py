@@ -242,6 +242,29 @@ def test_a_review_of_two_apartments_at_one_civic_number_shows_each_unit() -> Non
     )
 
 
+def test_a_review_of_swapped_names_shows_each_name_beside_the_one_identity_compared_it_with() -> None:
+    left = {"first_name": "Tremblay", "last_name": "Marie", "city": "Rimouski"}
+    right = {"first_name": "Marie", "last_name": "Tremblay", "city": "Rimouski"}
+    agreements = {"first_name": "exact", "last_name": "exact", "name_order": "swapped"}
+
+    rows = {row.name: row for row in compare_for_review(left, right, agreements)}
+
+    first, last = rows["first_name"], rows["last_name"]
+    assert (first.left, first.right, first.verdict, first.crossed) == ("Tremblay", "Tremblay", "agrees", True)
+    assert (last.left, last.right, last.verdict, last.crossed) == ("Marie", "Marie", "agrees", True)
+    assert not rows["address"].crossed
+
+
+def test_a_review_of_names_in_the_same_order_shows_them_straight_across() -> None:
+    left, right = {"first_name": "Marie", "last_name": "Tremblay"}, {"first_name": "Mary", "last_name": "Tremblay"}
+    agreements = {"first_name": "nickname_or_initial", "last_name": "exact", "name_order": "straight"}
+
+    rows = {row.name: row for row in compare_for_review(left, right, agreements)}
+
+    assert (rows["first_name"].left, rows["first_name"].right, rows["first_name"].crossed) == ("Marie", "Mary", False)
+    assert (rows["last_name"].left, rows["last_name"].right) == ("Tremblay", "Tremblay")
+
+
 @pytest.mark.parametrize(
     ("data", "summary"),
     [
