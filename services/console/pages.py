@@ -115,6 +115,11 @@ def _not_found(result: Any) -> bool:
     return isinstance(result, ApiError) and result.status_code == 404
 
 
+def _unanswered(result: Any) -> Failure | None:
+    """The failure that kept a service from saying what it holds; None when it answered, or said it knows nothing."""
+    return None if _not_found(result) else _failure_of(result)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -154,6 +159,11 @@ class PatronPage:
     timeline_partial: bool
     household: list[str]
     failures: list[Failure] = field(default_factory=list)
+    # Each failure again in the place of the data it kept from the page: profile's (the contact details, consents,
+    # tickets...), identity's (household, sources' identifiers, merges) and the timelines' (all of it or a part).
+    profile_failure: Failure | None = None
+    identity_failure: Failure | None = None
+    timeline_failures: list[Failure] = field(default_factory=list)
     redirect_to: str | None = None
     # Whether `redirect_to` is identity's word: profile's alone may be a merge undone since, not yet through Kafka.
     redirect_known_to_identity: bool = False
@@ -215,7 +225,7 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
     trigger_titles = titles_by_name(definitions.get("triggers") or [], language)
     merges = merge_rows(person, person_id) if person else []
     # The facts of the persons merged into this one stay on their own timelines: read with the survivor's.
-    folded = await _held_persons(api, token, person_id, merges)
+    folded, unfolded = await _held_persons(api, token, person_id, merges)
     timelines = await api.gather(**{merged: _timeline(api, token, merged) for merged in folded})
     read = [timeline for timeline in (results["timeline"], *timelines.values()) if not isinstance(timeline, Failure)]
     items = [item for timeline in read for item in timeline.get("items") or []]
@@ -252,6 +262,16 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
             member for member in ((person or {}).get("household") or {}).get("members") or [] if member != person_id
         ],
         failures=failures,
+        profile_failure=_unanswered(results["profile"]),
+        identity_failure=_unanswered(results["person"]),
+        timeline_failures=_said_once(
+            [
+                *(timeline for timeline in (results["timeline"], *timelines.values()) if isinstance(timeline, Failure)),
+                # Who was merged into this person, whose facts the timeline holds too, is identity's to say.
+                *([results["person"]] if _unanswered(results["person"]) else []),
+                *unfolded,
+            ]
+        ),
         redirect_to=survivor if survivor and survivor != person_id else None,
         redirect_known_to_identity=person is not None,
         unknown=_not_found(results["profile"]) and _not_found(results["person"]),
@@ -262,10 +282,14 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
 MAX_MERGE_DEPTH = 50
 
 
-async def _held_persons(api: PlatformApi, token: str, person_id: str, merges: list[MergeRow]) -> list[str]:
+async def _held_persons(
+    api: PlatformApi, token: str, person_id: str, merges: list[MergeRow]
+) -> tuple[list[str], list[Failure]]:
     """The persons whose history this one holds: merged into it, or into one merged into it, and so on down, as
-    profile folds them; identity lists a person's merges, not those of the persons merged into them."""
+    profile folds them; identity lists a person's merges, not those of the persons merged into them. With them, the
+    failures that kept identity from saying who was merged into one of them (their history is then left out)."""
     held: list[str] = []
+    unread: list[Failure] = []
     seen = {person_id}
     below = [merged for row in merges if row.undone_at is None for merged in row.merged_person_ids]
     for _depth in range(MAX_MERGE_DEPTH):
@@ -282,6 +306,7 @@ async def _held_persons(api: PlatformApi, token: str, person_id: str, merges: li
                 for merged in below
             }
         )
+        unread += [failure for answer in persons.values() if (failure := _unanswered(answer)) is not None]
         below = [
             deeper
             for merged, answer in persons.items()
@@ -291,7 +316,7 @@ async def _held_persons(api: PlatformApi, token: str, person_id: str, merges: li
             if row.can_undo
             for deeper in row.merged_person_ids
         ]
-    return held
+    return held, unread
 
 
 def _timeline(api: PlatformApi, token: str, person_id: str) -> Any:

@@ -1,7 +1,9 @@
 """The console facing data the services may legitimately return, and staff mistyping: each page still serves
 staff, and keeps what they typed."""
 
+import html
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -461,3 +463,70 @@ def test_a_page_failing_unexpectedly_answers_500_in_both_languages_with_the_secu
     assert answer.headers["x-content-type-options"] == "nosniff"
     # Told to the operators, not to the browser.
     assert "hunter2" in caplog.text
+
+
+def _section(page: str, heading: str) -> str:
+    found = re.search(rf'<section aria-labelledby="{heading}".*?</section>', page, re.S)
+    assert found is not None, heading
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(found[0])))
+
+
+def _failing(service: str, platform: Any, *, path_end: str = "") -> Any:
+    """`platform`, but `service` (or only its paths ending in `path_end`) failing: refused or busy."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == service and request.url.path.endswith(path_end):
+            if path_end:
+                return httpx.Response(503, text="busy")
+            raise httpx.ConnectError("refused")
+        return platform(request)
+
+    return answer
+
+
+OPENED = {"number": 1, "event": {"type": "parterre.email.opened.v1", "time": "2026-03-01T12:00:00Z"}}
+
+
+@pytest.mark.parametrize(
+    ("language", "unknown"),
+    [
+        ("fr", "Inconnu pour l'instant : le service identity n'a pas pu répondre."),
+        ("en", "Unknown for now: the identity service could not answer."),
+    ],
+)
+def test_with_identity_down_a_patron_s_household_sources_and_merges_say_so_rather_than_none(
+    language: str, unknown: str
+) -> None:
+    browser, _ = console_as(_failing("identity", patron_platform([OPENED])), Role.VIEWER, language=language)
+
+    page = browser.get("/patrons/per_1").text
+
+    merges, contact = _section(page, "h-merges"), _section(page, "h-contact")
+    assert unknown in merges
+    assert "Aucune fusion." not in merges
+    assert "No merges." not in merges
+    household = contact.split("Ménage" if language == "fr" else "Household", 1)[1]
+    assert household.strip().startswith(unknown)
+    assert unknown in _section(page, "h-sources")
+
+
+def test_a_patron_s_timeline_that_could_not_be_read_says_so_rather_than_a_dash() -> None:
+    platform = _failing("profile", patron_platform([OPENED]), path_end="/timeline")
+    browser, _ = console_as(platform, Role.VIEWER, language="en")
+
+    timeline = _section(browser.get("/patrons/per_1").text, "h-timeline")
+
+    assert "Unknown for now: the profile service could not answer." in timeline
+    assert "—" not in timeline
+
+
+def test_a_patron_s_profile_that_could_not_be_read_is_said_unknown_not_absent() -> None:
+    platform = _failing("profile", patron_platform([OPENED]), path_end="/per_1")
+    browser, _ = console_as(platform, Role.VIEWER, language="en")
+
+    page = browser.get("/patrons/per_1").text
+
+    assert "Their profile is not here" not in page
+    contact = _section(page, "h-contact")
+    assert "Unknown for now: the profile service could not answer." in contact
+    assert "Emails" not in contact
