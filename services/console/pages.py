@@ -595,6 +595,11 @@ class OperationsPage:
     subscriptions: list[SubscriptionHealth] | None
     dead_deliveries: list[Mapping[str, Any]] | None
     failures: list[Failure]
+    # What could not be read, said in the place of its data: each consuming service's dead-letter listing, notify's
+    # deliveries given up, and the services whose metrics were unreadable (their counts, lags and health unknown).
+    dead_letter_failures: Mapping[str, Failure] = field(default_factory=dict)
+    dead_deliveries_failure: Failure | None = None
+    unread_metrics: tuple[str, ...] = ()
 
 
 async def operations_page(api: PlatformApi, active: ActiveSession) -> OperationsPage:
@@ -624,10 +629,12 @@ async def operations_page(api: PlatformApi, active: ActiveSession) -> Operations
     samples: dict[str, list[Sample]] = {}
     for service in SERVICES:
         text = _value(results[f"metrics:{service}"])
+        if text is None:
+            continue
         try:
             samples[service] = read_metrics(text) if text else []
         except ValueError:
-            samples[service] = []
+            continue
     subscriptions = _value(results.get("subscriptions"))
     dead_deliveries = _value(results.get("dead_deliveries"))
     return OperationsPage(
@@ -635,14 +642,21 @@ async def operations_page(api: PlatformApi, active: ActiveSession) -> Operations
         stages=pipeline_counts(samples, active.session.organisation_id),
         lags=consumer_lags(samples),
         dead_letters={
-            service: list((_value(results[f"dead:{service}"]) or {}).get("items", []))
+            service: list(listing.get("items", []))
             for service in CONSUMING_SERVICES
-            if f"dead:{service}" in results
+            if (listing := _value(results.get(f"dead:{service}"))) is not None
         },
         subscriptions=None
         if subscriptions is None
-        else subscription_health(subscriptions.get("items", []), samples.get("notify", [])),
+        else subscription_health(subscriptions.get("items", []), samples.get("notify")),
         dead_deliveries=None if dead_deliveries is None else list(dead_deliveries.get("items", [])),
+        dead_letter_failures={
+            service: failure
+            for service in CONSUMING_SERVICES
+            if (failure := _failure_of(results.get(f"dead:{service}"))) is not None
+        },
+        dead_deliveries_failure=_failure_of(results.get("dead_deliveries")),
+        unread_metrics=tuple(service for service in SERVICES if service not in samples),
         # A service that is down shows as not ready; its other calls failing says nothing more.
         failures=[
             failure

@@ -81,20 +81,41 @@ class SubscriptionHealth:
     # What notify says in English, and, since it gives one, a code the page says in its own language.
     disabled_reason: str | None
     disabled_reason_code: str | None
-    queue_depth: float
-    oldest_pending_seconds: float
-    attempts: Mapping[str, float] = field(default_factory=dict)
+    # None when notify's metrics could not be read: unknown, not zero.
+    queue_depth: float | None
+    oldest_pending_seconds: float | None
+    attempts: Mapping[str, float] | None = field(default_factory=dict)
 
     @property
-    def healthy(self) -> bool:
-        """Enabled, and neither a dead delivery nor a backlog older than an hour."""
-        return self.enabled and not self.attempts.get("dead") and self.oldest_pending_seconds < 3600
+    def healthy(self) -> bool | None:
+        """Enabled, and neither a dead delivery nor a backlog older than an hour; None when enabled but notify's
+        metrics, which would tell, could not be read."""
+        if not self.enabled:
+            return False
+        if self.attempts is None or self.oldest_pending_seconds is None:
+            return None
+        return not self.attempts.get("dead") and self.oldest_pending_seconds < 3600
 
 
 def subscription_health(
-    subscriptions: Sequence[Mapping[str, Any]], notify_samples: Sequence[Sample]
+    subscriptions: Sequence[Mapping[str, Any]], notify_samples: Sequence[Sample] | None
 ) -> list[SubscriptionHealth]:
-    """The organisation's subscriptions (notify's metrics are labelled by subscription, whose ids are its own)."""
+    """The organisation's subscriptions (notify's metrics are labelled by subscription, whose ids are its own);
+    `notify_samples` None when notify's metrics could not be read, each subscription's figures then unknown."""
+    if notify_samples is None:
+        return [
+            SubscriptionHealth(
+                subscription_id=listed["subscription_id"],
+                url=listed.get("url"),
+                enabled=bool(listed["enabled"]),
+                disabled_reason=listed.get("disabled_reason"),
+                disabled_reason_code=listed.get("disabled_reason_code"),
+                queue_depth=None,
+                oldest_pending_seconds=None,
+                attempts=None,
+            )
+            for listed in subscriptions
+        ]
     by_subscription: dict[str, dict[str, Any]] = {}
     for sample in notify_samples:
         subscription = sample.labels.get("subscription")

@@ -466,7 +466,7 @@ def test_a_page_failing_unexpectedly_answers_500_in_both_languages_with_the_secu
 
 
 def _section(page: str, heading: str) -> str:
-    found = re.search(rf'<section aria-labelledby="{heading}".*?</section>', page, re.S)
+    found = re.search(rf'<section[^>]*aria-labelledby="{heading}".*?</section>', page, re.S)
     assert found is not None, heading
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(found[0])))
 
@@ -530,3 +530,92 @@ def test_a_patron_s_profile_that_could_not_be_read_is_said_unknown_not_absent() 
     contact = _section(page, "h-contact")
     assert "Unknown for now: the profile service could not answer." in contact
     assert "Emails" not in contact
+
+
+KAFKA_DOWN = {
+    "detail": {
+        "code": "kafka_unavailable",
+        "message": {"en": "Kafka cannot be reached.", "fr": "Kafka est injoignable."},
+    }
+}
+INGEST_METRICS = 'parterre_ingest_events_total{organisation="theatre-demo",outcome="accepted"} 7.0\n'
+
+
+def _operations_platform(*, listings_fail: bool, notify_metrics: httpx.Response | None) -> Any:
+    """Every service ready, a subscription listed; the dead-letter and dead-delivery listings failing (Kafka out of
+    reach) or empty; notify's /metrics answered `notify_metrics`, the others' readable."""
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        path, host = request.url.path, request.url.host
+        if path == "/readyz":
+            return httpx.Response(200, text="ok")
+        if path == "/metrics":
+            if host == "notify" and notify_metrics is not None:
+                return notify_metrics
+            return httpx.Response(200, text=INGEST_METRICS if host == "ingest" else "")
+        if path in ("/v1/dead-letters", "/v1/deliveries"):
+            return httpx.Response(503, json=KAFKA_DOWN) if listings_fail else httpx.Response(200, json={"items": []})
+        if path == "/v1/subscriptions":
+            subscription = {"subscription_id": "sub_1", "enabled": True, "url": "https://crm.example/hook"}
+            return httpx.Response(200, json={"items": [subscription]})
+        return not_found(request)
+
+    return platform
+
+
+def test_dead_letters_and_deliveries_given_up_that_could_not_be_listed_are_said_unknown_not_none() -> None:
+    browser, _ = console_as(_operations_platform(listings_fail=True, notify_metrics=None), Role.ADMIN, language="en")
+
+    page = browser.get("/operations").text
+
+    dead_letters, subscriptions = _section(page, "h-dead-letters"), _section(page, "h-subscriptions")
+    for service in ("identity", "profile", "notify"):
+        assert f"Unknown for now: the {service} service could not list them." in dead_letters
+    assert "No dead letters." not in dead_letters
+    assert "Unknown for now: the notify service could not list them." in subscriptions
+    assert "No deliveries given up." not in subscriptions
+
+
+def test_listings_that_answered_empty_still_say_there_are_none() -> None:
+    browser, _ = console_as(_operations_platform(listings_fail=False, notify_metrics=None), Role.ADMIN, language="en")
+
+    page = browser.get("/operations").text
+
+    assert "No dead letters." in _section(page, "h-dead-letters")
+    assert "No deliveries given up." in _section(page, "h-subscriptions")
+    assert "Healthy" in _section(page, "h-subscriptions")
+
+
+@pytest.mark.parametrize(
+    "notify_metrics",
+    [httpx.Response(503, text=""), httpx.Response(200, text="this is { not prometheus")],
+    ids=["failing", "unreadable"],
+)
+def test_a_subscription_whose_metrics_could_not_be_read_is_unknown_not_healthy_at_zero(
+    notify_metrics: httpx.Response,
+) -> None:
+    platform = _operations_platform(listings_fail=False, notify_metrics=notify_metrics)
+    browser, _ = console_as(platform, Role.ADMIN, language="fr")
+
+    subscriptions = _section(browser.get("/operations").text, "h-subscriptions")
+
+    assert "En bonne santé" not in subscriptions
+    assert "Inconnu" in subscriptions
+    assert "0 s" not in subscriptions
+    assert "Les mesures du service notify n'ont pas pu être lues" in subscriptions
+
+
+def test_a_pipeline_stage_whose_service_s_metrics_could_not_be_read_is_unknown_not_zero() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/metrics" and request.url.host == "identity":
+            return httpx.Response(503, text="")
+        return _operations_platform(listings_fail=False, notify_metrics=None)(request)
+
+    browser, _ = console_as(platform, Role.OPERATIONS, language="en")
+
+    page = browser.get("/operations").text
+
+    pipeline = _section(page, "h-pipeline")
+    assert re.search(r"Identity resolution Unknown The identity service's metrics could not be read", pipeline)
+    assert re.search(r"Intake 7 Accepted 7", pipeline)
+    assert "The identity service's metrics could not be read" in _section(page, "h-lag")
