@@ -528,6 +528,8 @@ class SegmentPage:
     unknown: bool = False
     # Why the members could not be read: the page has nothing of what it is for then (a title alone may be missing).
     members_failure: Failure | None = None
+    # Why the segment's title, description and size could not be read.
+    listing_failure: Failure | None = None
 
 
 async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | None) -> SegmentPage:
@@ -553,6 +555,7 @@ async def segment_page(api: PlatformApi, token: str, name: str, cursor: str | No
         failure=failures[0] if failures else None,
         unknown=_not_found(results["members"]),
         members_failure=None if _not_found(results["members"]) else _failure_of(results["members"]),
+        listing_failure=_failure_of(results["listing"]),
     )
 
 

@@ -418,3 +418,45 @@ def test_a_suggestion_with_swapped_names_compares_them_crossed_and_says_so(
     assert first[:3] == [first_label, "Tremblay", "Tremblay"]
     assert last[:3] == [last_label, "Marie", "Marie"]
     assert said in html.unescape(page)
+
+
+@pytest.mark.parametrize(
+    ("language", "failure", "none"),
+    [
+        ("fr", "Le service profile ne répond pas ; réessayez dans un moment.", "Aucun membre."),
+        ("en", "The profile service is not answering; try again in a moment.", "No members."),
+    ],
+)
+def test_a_segment_s_members_that_could_not_be_read_are_a_failure_in_place_of_their_table(
+    language: str, failure: str, none: str
+) -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/segments":
+            segment = {"name": "fideles", "title": {"fr": "Fidèles", "en": "Loyal"}, "members": 1200}
+            return httpx.Response(200, json={"items": [segment]})
+        if request.url.path == "/v1/segments/fideles/members":
+            raise httpx.ReadTimeout("slow")
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.VIEWER, language=language)
+
+    answer = browser.get("/segments/fideles")
+
+    assert answer.status_code == 503
+    text = html.unescape(answer.text)
+    assert none not in text
+    assert "<table" not in text
+    assert text.count(failure) == 1
+
+
+def test_an_unknown_segment_s_page_shows_no_empty_member_table() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/segments":
+            return httpx.Response(200, json={"items": []})
+        return not_found(request)
+
+    browser, _ = console_as(platform, Role.VIEWER)
+    answer = browser.get("/segments/no-such-segment")
+
+    assert "Rien à cet identifiant." in answer.text
+    assert "Aucun membre." not in answer.text
