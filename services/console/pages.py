@@ -162,6 +162,9 @@ class PatronPage:
     # Each failure again in the place of the data it kept from the page: profile's (the contact details, consents,
     # tickets...), identity's (household, sources' identifiers, merges) and the timelines' (all of it or a part).
     profile_failure: Failure | None = None
+    # How many facts were read, of which `timeline` shows the latest TIMELINE_LENGTH; with `timeline_partial`, a
+    # lower bound (more were left unread).
+    timeline_read: int = 0
     identity_failure: Failure | None = None
     timeline_failures: list[Failure] = field(default_factory=list)
     redirect_to: str | None = None
@@ -258,6 +261,7 @@ async def patron_page(api: PlatformApi, active: ActiveSession, person_id: str, l
             for item in items[:TIMELINE_LENGTH]
         ],
         timeline_partial=any(timeline.get("next_cursor") for timeline in read),
+        timeline_read=len(items),
         household=[
             member for member in ((person or {}).get("household") or {}).get("members") or [] if member != person_id
         ],

@@ -198,6 +198,37 @@ def test_a_timeline_read_in_part_says_so() -> None:
     assert "Les plus récents parmi les 200 derniers faits reçus" in page
 
 
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("fr", "Les 30 faits les plus récents sur 80."), ("en", "The latest 30 facts of 80.")],
+)
+def test_a_timeline_showing_the_latest_facts_only_says_of_how_many(language: str, said: str) -> None:
+    browser, _ = console_as(numbered_timeline(opens(80)), Role.VIEWER, language=language)
+
+    page = browser.get("/patrons/per_1").text
+
+    assert page.count("<time datetime=") == 30
+    assert said in html.unescape(_section(page, "h-timeline"))
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("fr", "Les 30 faits les plus récents sur plus de 200."), ("en", "The latest 30 facts of more than 200.")],
+)
+def test_a_timeline_read_in_part_says_its_count_is_more_than_the_facts_read(language: str, said: str) -> None:
+    browser, _ = console_as(numbered_timeline(opens(250)), Role.VIEWER, language=language)
+
+    assert said in html.unescape(_section(browser.get("/patrons/per_1").text, "h-timeline"))
+
+
+def test_a_timeline_showing_every_fact_says_no_count() -> None:
+    browser, _ = console_as(numbered_timeline(opens(30)), Role.VIEWER, language="en")
+
+    timeline = _section(browser.get("/patrons/per_1").text, "h-timeline")
+
+    assert "The latest" not in timeline
+
+
 def test_a_consent_fact_in_the_timeline_names_its_purpose_in_the_page_s_language() -> None:
     granted = {
         "type": "parterre.consent.granted.v1",
