@@ -25,7 +25,7 @@ async def test_a_segment_lists_its_members_and_exports_them_as_csv(console: Cons
     await expect(page.get_by_role("link", name="Hélène Côté")).to_be_visible()
     await screenshot(page, "segment")
     async with page.expect_download() as download_info:
-        await page.get_by_role("link", name="Télécharger (CSV)").click()
+        await page.get_by_role("button", name="Télécharger (CSV)").click()
     download = await download_info.value
     path = await download.path()
     text = path.read_text(encoding="utf-8-sig")
