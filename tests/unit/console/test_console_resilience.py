@@ -4,6 +4,7 @@ staff, and keeps what they typed."""
 import html
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,9 @@ import pytest
 from services.console.domain.roles import Role
 from services.profile.domain.profile import PROFILE_FIELD_NAMES
 from tests.unit.console.console_app import PERSON, console_as, not_found
+
+# The services as the console reaches them: an answer for each request.
+Platform = Callable[[httpx.Request], httpx.Response]
 
 PROFILE: dict[str, Any] = {
     "person_id": "per_1",
@@ -502,7 +506,7 @@ def _section(page: str, heading: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(found[0])))
 
 
-def _failing(service: str, platform: Any, *, path_end: str = "") -> Any:
+def _failing(service: str, platform: Platform, *, path_end: str = "") -> Platform:
     """`platform`, but `service` (or only its paths ending in `path_end`) failing: refused or busy."""
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -572,7 +576,7 @@ KAFKA_DOWN = {
 INGEST_METRICS = 'parterre_ingest_events_total{organisation="theatre-demo",outcome="accepted"} 7.0\n'
 
 
-def _operations_platform(*, listings_fail: bool, notify_metrics: httpx.Response | None) -> Any:
+def _operations_platform(*, listings_fail: bool, notify_metrics: httpx.Response | None) -> Platform:
     """Every service ready, a subscription listed; the dead-letter and dead-delivery listings failing (Kafka out of
     reach) or empty; notify's /metrics answered `notify_metrics`, the others' readable."""
 
