@@ -200,6 +200,11 @@ def _order_placed(order: JsonNode, context: _Context, *, undated_no: "_Dating | 
         return []
     anchor = f"order/{order_id}"
     drafts = [Draft(placed, ("shopify", "order", str(order_id)), time, subject=anchor)]
+    if undated_no is None:
+        # The order's report of the customer's present state is as late as Shopify's record of the order: an order
+        # imported from another platform took place years before, when the patron may not have said no yet.
+        recorded_at = order["created_at"].timestamp()
+        undated_no = _Dating(max(time, recorded_at) if recorded_at else time, anchor)
     order_name = order["name"].text() or f"#{order_id}"
     places = _buyer_detail_places(order, customer)
     passed_over = {name: [node.path for node in _passed_over(name, places[name])] for name in ("email", "phone")}

@@ -1459,6 +1459,24 @@ def test_an_order_imported_from_another_platform_is_dated_when_it_took_place_and
     assert consent.captured_at == took_place
 
 
+def test_an_undated_no_on_an_imported_order_is_dated_when_shopify_recorded_the_order_not_at_the_old_sale() -> None:
+    # The patron unsubscribed after the 2023 sale; the order came into Shopify in 2026 with their state as it is now.
+    order = _imported(shopify_payload("orders-paid"))
+    order["customer"] = {
+        **order["customer"],
+        "created_at": "2026-03-14T10:00:00-04:00",
+        "email_marketing_consent": {"state": "unsubscribed", "opt_in_level": None, "consent_updated_at": None},
+    }
+
+    [withdrawn] = [
+        data
+        for envelope in events("orders/create", order)
+        if isinstance(data := parse_data(envelope), ConsentWithdrawnV1)
+    ]
+
+    assert withdrawn.captured_at == datetime.fromisoformat("2026-10-01T14:31:08-04:00")
+
+
 def test_an_order_and_refund_keep_their_event_ids_whichever_time_dates_them() -> None:
     # Ingested before they were dated by `processed_at`: delivered again, they must still be taken for repeats.
     order = shopify_payload("orders-updated")
@@ -1618,8 +1636,8 @@ def test_an_undated_no_an_order_update_reports_is_dated_when_the_order_was_updat
 
     assert withdrawn.captured_at == envelope.time == datetime.fromisoformat("2027-03-15T10:00:00-04:00")
     created_envelope, created = withdrawal_in(events("orders/create", payload))
-    # An order's own report dates it by the order's date: when it took place.
-    assert created.captured_at == datetime.fromisoformat(payload["processed_at"])
+    # An order's own report dates it when Shopify recorded the order, not when the sale took place (before it).
+    assert created.captured_at == datetime.fromisoformat(payload["created_at"])
     # Two reports of the no, each its own fact: the later does not hide behind the earlier's id.
     assert created_envelope.id != envelope.id
     assert envelope.id == withdrawal_in(events("orders/updated", copy.deepcopy(payload)))[0].id
