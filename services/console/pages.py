@@ -186,8 +186,12 @@ class PatronPage:
     @property
     def merge_unconfirmed(self) -> bool:
         """Profile says this person was merged into another, and identity could not say whether that still stands:
-        a privacy form opens neither this person's (their data may be the survivor's) nor another's."""
-        return self.redirect_to is not None and not self.redirect_known_to_identity
+        a privacy form opens neither this person's (their data may be the survivor's) nor another's. Profile says so
+        with `merged` too, when the survivor was erased since and it names none."""
+        if self.redirect_known_to_identity:
+            return False
+        merged_on_profile = self.person is None and bool((self.profile or {}).get("merged"))
+        return self.redirect_to is not None or merged_on_profile
 
     @property
     def name(self) -> str:

@@ -55,6 +55,8 @@ class TicketLine(Answer):
 class ProfileAnswer(Answer):
     """`GET /v1/profiles/{person_id}`."""
 
+    # Whether the person's history went to another profile; `merged_into` is null once that one's patron was erased.
+    merged: bool | None = None
     merged_into: str | None = None
     fields: dict[str, Any] | None = None
     segments: list[str] | None = None

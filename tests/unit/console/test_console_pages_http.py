@@ -201,6 +201,26 @@ def test_while_identity_cannot_answer_a_patron_s_page_follows_profile_s_merge_bu
         assert "le service d&#39;identité ne peut pas le confirmer" in answer.text, step
 
 
+def test_while_identity_cannot_answer_no_privacy_form_opens_for_a_person_profile_says_merged_into_an_erased_one() -> (
+    None
+):
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "identity":
+            raise httpx.ConnectError("refused")
+        if request.url.path == "/v1/profiles/per_bea":
+            # Her survivor was erased: profile says she is merged, into no one it still holds.
+            body = {"person_id": "per_bea", "merged": True, "merged_into": None, "fields": {"first_name": "Béatrice"}}
+            return httpx.Response(200, json=body)
+        return _just_unmerged(identity_down=True)(request)
+
+    browser, _ = console_as(platform, Role.ADMIN)
+
+    for step in ("export", "erase"):
+        answer = browser.get(f"/patrons/per_bea/{step}")
+        assert answer.status_code == 503, step
+        assert "<form" not in answer.text.split("<main", 1)[1], step
+
+
 def test_an_id_of_dots_names_nobody_and_reaches_no_other_route_of_the_services() -> None:
     called: list[str] = []
 
