@@ -11,6 +11,7 @@ one that finds about 100 stored documents. An ordered insert is sent a hundred d
 """
 
 import asyncio
+import urllib.parse
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -261,11 +262,21 @@ class IndexSpec:
     partial_filter: Mapping[str, Any] | None = field(default=None)
 
 
+DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
+SERVER_SELECTION_TIMEOUT_OPTION = "serverselectiontimeoutms="
+
+
 @asynccontextmanager
 async def mongo_client(url: str, *, app_name: str) -> AsyncIterator[AsyncMongoClient[Document]]:
-    """A client bound to the running event loop (AsyncMongoClient must be created inside it), closed on exit."""
+    """A client bound to the running event loop (AsyncMongoClient must be created inside it), closed on exit.
+
+    A store out of reach is given up on after 5 s, unless the URL says otherwise (`?serverSelectionTimeoutMS=`):
+    a keyword would win over the URL's own option."""
+    options: dict[str, Any] = {}
+    if SERVER_SELECTION_TIMEOUT_OPTION not in urllib.parse.urlsplit(url).query.lower():
+        options["serverSelectionTimeoutMS"] = DEFAULT_SERVER_SELECTION_TIMEOUT_MS
     client: AsyncMongoClient[Document] = AsyncMongoClient(
-        url, tz_aware=True, appname=app_name, serverSelectionTimeoutMS=5000, uuidRepresentation="standard"
+        url, tz_aware=True, appname=app_name, uuidRepresentation="standard", **options
     )
     try:
         yield client

@@ -7,8 +7,8 @@ import pytest
 
 from shared.cli import main
 
-# No server listens on port 1: the connection is refused at once, and the store is given up after its timeout.
-UNREACHABLE_STORE = "mongodb://127.0.0.1:1/"
+# No server listens on port 1: the connection is refused at once, and the store is given up at once.
+UNREACHABLE_STORE = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=1"
 
 
 @pytest.mark.parametrize(

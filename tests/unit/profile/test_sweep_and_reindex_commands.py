@@ -22,7 +22,7 @@ def test_a_sweep_that_cannot_reach_kafka_says_so_without_a_traceback(
 def test_a_reindex_that_cannot_reach_the_store_says_so_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PARTERRE_MONGO_URL", "mongodb://127.0.0.1:1/")
+    monkeypatch.setenv("PARTERRE_MONGO_URL", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=1")
 
     assert main(["profile", "reindex-lookups"]) == 1
     errors = capsys.readouterr().err
