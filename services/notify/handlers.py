@@ -1021,8 +1021,23 @@ async def unannounced_outcomes(deps: NotifyDeps, *, limit: int = 100) -> list[At
     return outcomes
 
 
+# A delivery's status in French words (of `une livraison`), for what a refused replay says.
+_STATUS_IN_FRENCH = {
+    DeliveryStatus.PENDING: "en attente",
+    DeliveryStatus.SUCCEEDED: "réussie",
+    DeliveryStatus.SUPPRESSED: "non envoyée",
+    DeliveryStatus.CANCELLED: "annulée",
+    DeliveryStatus.DEAD: "abandonnée",
+}
+
+
 class ReplayRefusedError(Exception):
-    """Only a delivery that was given up on (dead) can be replayed."""
+    """Only a delivery that was given up on (dead) can be replayed; says the delivery's status, and `french` in
+    words (of a delivery, `une livraison`)."""
+
+    def __init__(self, status: DeliveryStatus) -> None:
+        super().__init__(status.value)
+        self.french = _STATUS_IN_FRENCH[status]
 
 
 class SubscriptionDeletedError(Exception):
@@ -1053,7 +1068,7 @@ async def replay_delivery(organisation_id: str, delivery_id_: str, deps: NotifyD
         # Checked again when it is attempted: an erasure that comes after this check cancels it then.
         raise PersonErasedError(delivery.delivery_id)
     if delivery.status is not DeliveryStatus.DEAD:
-        raise ReplayRefusedError(delivery.status.value)
+        raise ReplayRefusedError(delivery.status)
     if await deps.store.subscription(delivery.subscription_id) is None:
         raise SubscriptionDeletedError(delivery.subscription_id)
     now = deps.clock.now()

@@ -66,6 +66,9 @@ def _run_replay(arguments: argparse.Namespace) -> int:
     settings = NotifySettings()
     try:
         return asyncio.run(_replay(arguments, settings, language))
+    except SecretsKeyError as exc:
+        print(in_language(language, en=f"error: {exc.en}", fr=f"erreur : {exc.fr}"), file=sys.stderr)
+        return 2
     except PyMongoError as exc:
         print(
             in_language(
@@ -118,7 +121,7 @@ async def _replay(arguments: argparse.Namespace, settings: NotifySettings, langu
                 refused(
                     delivery_id,
                     en=f"not replayed: it is {exc}, not dead",
-                    fr=f"non rejouée : elle est « {exc} », pas abandonnée",
+                    fr=f"non rejouée : elle est {exc.french}, pas abandonnée",
                 )
                 failures += 1
                 continue

@@ -454,7 +454,7 @@ async def post_replay(delivery_id: str, principal: SubscriptionsAdmin, context: 
             status.HTTP_409_CONFLICT,
             "not_replayable",
             en=f"Only a dead delivery can be replayed; this one is {exc}.",
-            fr=f"Seule une livraison abandonnée peut être rejouée ; celle-ci est « {exc} ».",
+            fr=f"Seule une livraison abandonnée peut être rejouée ; celle-ci est {exc.french} (« {exc} »).",
         )
     except SubscriptionDeletedError:
         _fail(
