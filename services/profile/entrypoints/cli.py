@@ -196,13 +196,18 @@ async def _sweep(settings: ProfileSettings, rules: ProfileRules, language: Langu
             unit_one=in_language(language, en="profiles", fr="profil"),
             language=language,
             done=lambda report: report.visited,
-            details=lambda report: in_language(
-                language,
-                en=f"{report.slots:,} of {slots:,} slots",
-                fr=f"{format_count(report.slots, 'fr')} tranches sur {format_count(slots, 'fr')}",
-            ),
+            details=lambda report: slots_swept(report.slots, slots, language),
             position=lambda report: report.slots,
         )
+
+
+def slots_swept(done: int, slots: int, language: Language) -> str:
+    """How far a sweep has got, for its progress line: `3 of 96 slots`, `1 tranche sur 96`."""
+    return in_language(
+        language,
+        en=f"{done:,} of {slots:,} slots",
+        fr=f"{french_count(done, 'tranche', 'tranches')} sur {format_count(slots, 'fr')}",
+    )
 
 
 def _run_reindex(arguments: argparse.Namespace) -> int:

@@ -68,7 +68,7 @@ def _profile_body(stored: StoredProfile, context: ProfileContext) -> dict[str, A
         "person_id": stored.person_id,
         # A merged person's own profile is kept so an unmerge can restore it; the patron is the survivor's. Merged
         # says so on its own: a survivor erased since leaves `merged_into` null, which alone reads as a patron.
-        "merged": stored.merged_by is not None,
+        "merged": stored.is_merged,
         "merged_into": stored.merged_into,
         # The persons whose histories this profile holds through merges; each one's facts stay on its own timeline.
         "merged_persons": sorted(

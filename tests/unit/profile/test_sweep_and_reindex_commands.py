@@ -5,6 +5,7 @@ import pytest
 from services.profile.entrypoints import cli as profile_cli
 from services.profile.handlers import SweepReport
 from shared.cli import main
+from shared.events import Language
 
 
 def test_a_sweep_that_cannot_reach_kafka_says_so_without_a_traceback(
@@ -86,3 +87,18 @@ def test_a_sweep_says_in_french_what_became_of_the_profiles_and_how_many_it_coul
         "l'essaie encore dans un quart d'heure, puis moins souvent après chaque échec consécutif (un jour d'écart au "
         "plus)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("done", "slots", "language", "said"),
+    [
+        (1, 1, "fr", "1 tranche sur 1"),
+        (0, 96, "fr", "0 tranche sur 96"),
+        (12, 1_344, "fr", "12 tranches sur 1\u00a0344"),
+        (1, 1, "en", "1 of 1 slots"),
+    ],
+)
+def test_a_sweep_s_progress_counts_its_slots_in_the_language_s_grammar(
+    done: int, slots: int, language: Language, said: str
+) -> None:
+    assert profile_cli.slots_swept(done, slots, language) == said
