@@ -4,6 +4,7 @@ the order of a patron's timeline."""
 import asyncio
 import html
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -151,7 +152,7 @@ UNDONE_MERGE = {
 }
 
 
-def _just_unmerged(identity_down: bool = False) -> Any:
+def _just_unmerged(identity_down: bool = False) -> Callable[[httpx.Request], httpx.Response]:
     """per_bea just split from per_anne again: identity says so, profile (behind through Kafka) still has her merged."""
 
     def platform(request: httpx.Request) -> httpx.Response:
