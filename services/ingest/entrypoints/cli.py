@@ -353,52 +353,37 @@ async def _import(
 
 def _print_summary(summary: ImportSummary, language: Language = "en") -> None:
     report = summary.report
-    if language == "fr":
-        _print_summary_in_french(summary)
-        return
-    print(f"rows read          {report.rows_read:,}")
-    print(f"accepted           {report.accepted:,}")
-    print(f"rejected           {report.rejected:,}")
-    for reason, count in report.rejections_by_reason.most_common():
-        print(f"  {reason:<16} {count:,}")
-    if summary.dry_run:
-        print("dry run: nothing was published")
-    else:
-        print(f"events published   {summary.published:,}")
-        print(f"duplicates skipped {summary.duplicates:,}")
-    for example in report.first_rejections[:20]:
-        print(f"row {example.row_number}, column {example.column!r}: {example.reason}")
-    if report.rejected > 20:
-        listed = len(report.first_rejections)
-        print(f"… and {report.rejected - 20:,} more rejected rows (--json lists the first {listed})")
-    for notice in report.notices():
-        print(f"note: {notice.message}")
-
-
-def _print_summary_in_french(summary: ImportSummary) -> None:
-    report = summary.report
 
     def count(value: int) -> str:
-        return format_count(value, "fr")
+        return format_count(value, language)
 
-    print(f"lignes lues         {count(report.rows_read)}")
-    print(f"acceptées           {count(report.accepted)}")
-    print(f"refusées            {count(report.rejected)}")
+    def say(*, en: str, fr: str) -> None:
+        print(in_language(language, en=en, fr=fr))
+
+    say(en=f"rows read          {count(report.rows_read)}", fr=f"lignes lues         {count(report.rows_read)}")
+    say(en=f"accepted           {count(report.accepted)}", fr=f"acceptées           {count(report.accepted)}")
+    say(en=f"rejected           {count(report.rejected)}", fr=f"refusées            {count(report.rejected)}")
     # The reasons are codes, as `--json` gives them: the same in both languages.
     for reason, times in report.rejections_by_reason.most_common():
-        print(f"  {reason:<17} {count(times)}")
+        say(en=f"  {reason:<16} {count(times)}", fr=f"  {reason:<17} {count(times)}")
     if summary.dry_run:
-        print("essai à blanc : rien n'a été publié")
+        say(en="dry run: nothing was published", fr="essai à blanc : rien n'a été publié")
     else:
-        print(f"événements publiés  {count(summary.published)}")
-        print(f"doublons ignorés    {count(summary.duplicates)}")
+        say(en=f"events published   {count(summary.published)}", fr=f"événements publiés  {count(summary.published)}")
+        say(en=f"duplicates skipped {count(summary.duplicates)}", fr=f"doublons ignorés    {count(summary.duplicates)}")
     for example in report.first_rejections[:20]:
-        print(f"ligne {example.row_number}, colonne {example.column!r} : {example.reason_fr}")
+        say(
+            en=f"row {example.row_number}, column {example.column!r}: {example.reason}",
+            fr=f"ligne {example.row_number}, colonne {example.column!r} : {example.reason_fr}",
+        )
     if report.rejected > 20:
-        listed = len(report.first_rejections)
-        print(f"… et {count(report.rejected - 20)} autres lignes refusées (--json donne les {listed} premières)")
+        more, listed = count(report.rejected - 20), len(report.first_rejections)
+        say(
+            en=f"… and {more} more rejected rows (--json lists the first {listed})",
+            fr=f"… et {more} autres lignes refusées (--json donne les {listed} premières)",
+        )
     for notice in report.notices():
-        print(f"à noter : {notice.message_fr}")
+        say(en=f"note: {notice.message}", fr=f"à noter : {notice.message_fr}")
 
 
 def _print_key(source_id: str, key: str, language: Language) -> None:
