@@ -102,22 +102,8 @@ def subscription_health(
 ) -> list[SubscriptionHealth]:
     """The organisation's subscriptions (notify's metrics are labelled by subscription, whose ids are its own);
     `notify_samples` None when notify's metrics could not be read, each subscription's figures then unknown."""
-    if notify_samples is None:
-        return [
-            SubscriptionHealth(
-                subscription_id=listed["subscription_id"],
-                url=listed.get("url"),
-                enabled=bool(listed["enabled"]),
-                disabled_reason=listed.get("disabled_reason"),
-                disabled_reason_code=listed.get("disabled_reason_code"),
-                queue_depth=None,
-                oldest_pending_seconds=None,
-                attempts=None,
-            )
-            for listed in subscriptions
-        ]
     by_subscription: dict[str, dict[str, Any]] = {}
-    for sample in notify_samples:
+    for sample in notify_samples or ():
         subscription = sample.labels.get("subscription")
         if subscription is None:
             continue
@@ -131,7 +117,11 @@ def subscription_health(
             found["oldest"] = sample.value
     health = []
     for listed in subscriptions:
-        found = by_subscription.get(listed["subscription_id"], {"attempts": {}, "depth": 0.0, "oldest": 0.0})
+        figures = (
+            None
+            if notify_samples is None
+            else by_subscription.get(listed["subscription_id"], {"attempts": {}, "depth": 0.0, "oldest": 0.0})
+        )
         health.append(
             SubscriptionHealth(
                 subscription_id=listed["subscription_id"],
@@ -139,9 +129,9 @@ def subscription_health(
                 enabled=bool(listed["enabled"]),
                 disabled_reason=listed.get("disabled_reason"),
                 disabled_reason_code=listed.get("disabled_reason_code"),
-                queue_depth=found["depth"],
-                oldest_pending_seconds=found["oldest"],
-                attempts=dict(sorted(found["attempts"].items())),
+                queue_depth=None if figures is None else figures["depth"],
+                oldest_pending_seconds=None if figures is None else figures["oldest"],
+                attempts=None if figures is None else dict(sorted(figures["attempts"].items())),
             )
         )
     return health
