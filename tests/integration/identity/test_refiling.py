@@ -93,6 +93,15 @@ async def test_refiling_files_active_persons_of_the_organisation_asked_once_and_
     assert (everyone.persons, everyone.filed) == (2, len(olga_keys))
 
 
+async def _frederic_for_the_command(
+    settings: ServiceSettings, database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frédéric stored as before his missing blocking key, for the command the environment points at this store."""
+    await store_as_before(MongoIdentityStore(database), "per_frederic", normalised(**FREDERIC))
+    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
+    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+
+
 @pytest.mark.mongo
 async def test_the_refile_command_shows_what_it_filed_and_refuses_a_bad_organisation(
     settings: ServiceSettings,
@@ -100,10 +109,7 @@ async def test_the_refile_command_shows_what_it_filed_and_refuses_a_bad_organisa
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = MongoIdentityStore(database)
-    await store_as_before(store, "per_frederic", normalised(**FREDERIC))
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    await _frederic_for_the_command(settings, database, monkeypatch)
     keys = len(blocking_keys(normalised(**FREDERIC))) - 1
 
     first = await run_from_terminal(["identity", "refile-blocks", "--organisation", ORGANISATION])
@@ -126,10 +132,7 @@ async def test_the_refile_command_says_in_french_what_it_filed(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = MongoIdentityStore(database)
-    await store_as_before(store, "per_frederic", normalised(**FREDERIC))
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
+    await _frederic_for_the_command(settings, database, monkeypatch)
     # One key missing: the word agrees with it.
     assert len(blocking_keys(normalised(**FREDERIC))) - 1 == 1
 

@@ -215,13 +215,11 @@ async def test_an_address_the_policy_blocks_as_written_today_is_not_claimed(deps
     assert await deps.store.owner_of(ORGANISATION, blocked) is None
 
 
-@pytest.mark.mongo
-async def test_the_rekey_command_shows_what_it_did_and_each_address_left_for_review(
-    settings: ServiceSettings,
-    database: AsyncDatabase[Document],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+async def _three_persons_for_the_command(
+    settings: ServiceSettings, database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Marie, and Luc stored twice under one address written two ways, for the command the environment points at
+    this store; returns the id of the review the command leaves for the two Lucs."""
     store = MongoIdentityStore(database)
     await store_as_before(store, "per_marie")
     await store_as_before(store, "per_luc", "luc.roy@xn--thtre-4qa2c.qc.ca", first_name="Luc", last_name="Roy")
@@ -229,7 +227,17 @@ async def test_the_rekey_command_shows_what_it_did_and_each_address_left_for_rev
     monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
     monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
     monkeypatch.delenv("PARTERRE_IDENTITY_POLICY_FILE", raising=False)
-    review_id = review_id_for(ORGANISATION, "per_since", "per_luc")
+    return review_id_for(ORGANISATION, "per_since", "per_luc")
+
+
+@pytest.mark.mongo
+async def test_the_rekey_command_shows_what_it_did_and_each_address_left_for_review(
+    settings: ServiceSettings,
+    database: AsyncDatabase[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    review_id = await _three_persons_for_the_command(settings, database, monkeypatch)
 
     first = await run_from_terminal(["identity", "rekey-identifiers", "--organisation", ORGANISATION])
     first_output = capsys.readouterr().out
@@ -260,14 +268,7 @@ async def test_the_rekey_command_says_in_french_what_it_did_and_each_address_lef
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = MongoIdentityStore(database)
-    await store_as_before(store, "per_marie")
-    await store_as_before(store, "per_luc", "luc.roy@xn--thtre-4qa2c.qc.ca", first_name="Luc", last_name="Roy")
-    await store_as_before(store, "per_since", "luc.roy@théâtre.qc.ca", created_days_later=90, first_name="L")
-    monkeypatch.setenv("PARTERRE_MONGO_URL", settings.mongo_url)
-    monkeypatch.setenv("PARTERRE_MONGO_DATABASE", settings.mongo_database)
-    monkeypatch.delenv("PARTERRE_IDENTITY_POLICY_FILE", raising=False)
-    review_id = review_id_for(ORGANISATION, "per_since", "per_luc")
+    review_id = await _three_persons_for_the_command(settings, database, monkeypatch)
 
     first = await run_from_terminal(["identity", "rekey-identifiers"])
     said = capsys.readouterr()
